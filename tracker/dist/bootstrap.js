@@ -1,0 +1,1 @@
+/* placeholder until the tracker build lands */(function(){var c="__SIGHTLINE_CONFIG__";})();
