@@ -161,7 +161,11 @@ type Chunk struct {
 	// W3C traceparent of the browser batch, for span links.
 	Traceparent string `protobuf:"bytes,15,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	// True when the tracker dropped events before this batch.
-	Truncated     bool `protobuf:"varint,16,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	Truncated bool `protobuf:"varint,16,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// The site's retention in days, from its settings (ingest copies it from
+	// its settings cache). Recordings keeps the session until the last chunk's
+	// server time plus this; zero uses recordings' configured default.
+	RetentionDays int32 `protobuf:"varint,17,opt,name=retention_days,json=retentionDays,proto3" json:"retention_days,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -306,6 +310,13 @@ func (x *Chunk) GetTruncated() bool {
 		return x.Truncated
 	}
 	return false
+}
+
+func (x *Chunk) GetRetentionDays() int32 {
+	if x != nil {
+		return x.RetentionDays
+	}
+	return 0
 }
 
 // AppendChunksRequest carries a batch of chunks, possibly of many sessions.
@@ -1247,7 +1258,7 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"(sightline/recordings/v1/recordings.proto\x12\x17sightline.recordings.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$sightline/sessions/v1/sessions.proto\"8\n" +
 	"\bViewport\x12\x14\n" +
 	"\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n" +
-	"\x06height\x18\x02 \x01(\x05R\x06height\"\xd2\x04\n" +
+	"\x06height\x18\x02 \x01(\x05R\x06height\"\xf9\x04\n" +
 	"\x05Chunk\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x1d\n" +
@@ -1271,7 +1282,8 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"eventCount\x125\n" +
 	"\x06client\x18\x0e \x01(\v2\x1d.sightline.sessions.v1.ClientR\x06client\x12 \n" +
 	"\vtraceparent\x18\x0f \x01(\tR\vtraceparent\x12\x1c\n" +
-	"\ttruncated\x18\x10 \x01(\bR\ttruncated\"M\n" +
+	"\ttruncated\x18\x10 \x01(\bR\ttruncated\x12%\n" +
+	"\x0eretention_days\x18\x11 \x01(\x05R\rretentionDays\"M\n" +
 	"\x13AppendChunksRequest\x126\n" +
 	"\x06chunks\x18\x01 \x03(\v2\x1e.sightline.recordings.v1.ChunkR\x06chunks\"N\n" +
 	"\x14AppendChunksResponse\x12\x16\n" +
