@@ -1,0 +1,445 @@
+// Package pgtest starts a throwaway, real PostgreSQL server for tests and
+// benchmarks, and hands out a fresh database per caller.
+//
+// Test packages call [Main] from TestMain (it replaces
+// goleak.VerifyTestMain, which it runs too) and [Start] in each test:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+//
+//	func TestX(t *testing.T) {
+//		dsn := pgtest.Start(t) // a new, empty database
+//		...
+//	}
+//
+// When DATABASE_URL is set, Start creates a fresh database in that server
+// instead of starting one. Otherwise one server per test binary is started
+// lazily from the newest /usr/lib/postgresql/*/bin (as the postgres OS user
+// when running as root), on a random 127.0.0.1 port with a temporary data
+// directory, and Main stops it and removes the directory when the tests end.
+// As a backstop against leaked processes (a test binary killed by a timeout
+// or a panic), the server gets SIGQUIT from the kernel when the process that
+// started it dies (Linux parent-death signal).
+//
+// If the server binaries are missing, Start skips the test, except under
+// CI=true, where it fails it: CI must run the PostgreSQL tests.
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
+)
+
+// The one shared server of a test binary. Package state is unavoidable here:
+// the server outlives any single test and is stopped by Main.
+var (
+	mainCalled atomic.Bool
+	sharedOnce sync.Once
+	sharedMu   sync.Mutex
+	shared     *Server
+	sharedDir  string
+	sharedErr  error
+)
+
+// ErrNoBinaries reports that no PostgreSQL server binaries were found.
+var ErrNoBinaries = errors.New("pgtest: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin (apt-get install -y postgresql-15)")
+
+// Main runs the tests, stops the shared server, removes its directory, and
+// then checks for leaked goroutines with goleak (so it replaces
+// goleak.VerifyTestMain; opts are passed to goleak). It never returns.
+func Main(m *testing.M, opts ...goleak.Option) {
+	mainCalled.Store(true)
+	code := m.Run()
+	stopShared()
+	if code == 0 {
+		if err := goleak.Find(opts...); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func stopShared() {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if shared != nil {
+		if err := shared.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "pgtest: stop server: %v\n", err)
+		}
+		shared = nil
+	}
+	if sharedDir != "" {
+		_ = os.RemoveAll(sharedDir)
+		sharedDir = ""
+	}
+}
+
+// Start returns the DSN of a new, empty database that is dropped when tb
+// ends. See the package comment for where the server comes from.
+func Start(tb testing.TB) string {
+	tb.Helper()
+	if base := os.Getenv("DATABASE_URL"); base != "" {
+		return createDatabase(tb, base)
+	}
+	if !mainCalled.Load() {
+		tb.Fatal("pgtest: call pgtest.Main(m) from TestMain so the shared PostgreSQL server is stopped when the tests end")
+	}
+	sharedOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pgtest-")
+		if err != nil {
+			sharedErr = fmt.Errorf("pgtest: temp dir: %w", err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		srv, err := StartServer(ctx, dir)
+		sharedMu.Lock()
+		defer sharedMu.Unlock()
+		sharedDir = dir
+		shared, sharedErr = srv, err
+	})
+	if errors.Is(sharedErr, ErrNoBinaries) {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("%v (CI=true: the PostgreSQL tests must run)", sharedErr)
+		}
+		tb.Skip(sharedErr.Error())
+	}
+	if sharedErr != nil {
+		tb.Fatal(sharedErr)
+	}
+	sharedMu.Lock()
+	srv := shared
+	sharedMu.Unlock()
+	if srv == nil {
+		tb.Fatal("pgtest: shared server already stopped")
+	}
+	return createDatabase(tb, srv.DSN())
+}
+
+// createDatabase creates t_<random> in the server at base and returns its
+// DSN; the database is dropped (forcibly) when tb ends.
+func createDatabase(tb testing.TB, base string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Fatalf("pgtest: connect %s: %v", redact(base), err)
+	}
+	defer conn.Close(context.Background())
+	name := "t_" + randomHex(8)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		tb.Fatalf("pgtest: create database: %v", err)
+	}
+	dsn, err := withDatabase(base, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			tb.Errorf("pgtest: drop database %s: %v", name, err)
+			return
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			tb.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	return dsn
+}
+
+// withDatabase returns dsn (URL or keyword/value form) naming database db.
+func withDatabase(dsn, db string) (string, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return "", fmt.Errorf("pgtest: parse DATABASE_URL: %w", err)
+		}
+		u.Path = "/" + db
+		return u.String(), nil
+	}
+	return dsn + " dbname=" + db, nil
+}
+
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		u.User = url.User(u.User.Username())
+		return u.String()
+	}
+	return "(DATABASE_URL)"
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Server is a PostgreSQL server started by StartServer.
+type Server struct {
+	dsn     string
+	dataDir string
+	log     *lockedBuffer
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error
+	stop    sync.Once
+	stopErr error
+}
+
+// DSN is a connection string for the "postgres" database as the superuser
+// "postgres" over TCP on 127.0.0.1 (trust authentication).
+func (s *Server) DSN() string { return s.dsn }
+
+// Stop shuts the server down (fast shutdown, then SIGKILL after 10 s) and
+// waits for it to exit. It does not remove the directory.
+func (s *Server) Stop() error {
+	s.stop.Do(func() {
+		select {
+		case <-s.exited:
+		default:
+			_ = s.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
+			select {
+			case <-s.exited:
+			case <-time.After(10 * time.Second):
+				_ = s.cmd.Process.Kill()
+				<-s.exited
+				s.stopErr = fmt.Errorf("pgtest: server did not stop in 10s, killed")
+			}
+		}
+	})
+	return s.stopErr
+}
+
+// binDir returns the newest /usr/lib/postgresql/<major>/bin that has
+// initdb and postgres.
+func binDir() (string, error) {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	type cand struct {
+		major int
+		dir   string
+	}
+	var cands []cand
+	for _, d := range dirs {
+		major, err := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+		if err != nil {
+			continue
+		}
+		if !isExec(filepath.Join(d, "initdb")) || !isExec(filepath.Join(d, "postgres")) {
+			continue
+		}
+		cands = append(cands, cand{major, d})
+	}
+	if len(cands) == 0 {
+		return "", ErrNoBinaries
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].major > cands[j].major })
+	return cands[0].dir, nil
+}
+
+func isExec(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// StartServer starts a PostgreSQL server whose data directory is dir/data
+// (created with initdb when missing) and whose unix socket lives in dir. It
+// listens on a random free port on 127.0.0.1 with fsync off: a server for
+// tests and benchmarks, not for data that matters. When running as root the
+// server runs as the postgres OS user and dir is chowned to it, so dir's
+// parents must be traversable by that user. The server also gets SIGQUIT
+// if the calling process dies. Call Stop when done.
+func StartServer(ctx context.Context, dir string) (*Server, error) {
+	bin, err := binDir()
+	if err != nil {
+		return nil, err
+	}
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pgtest: mkdir %s: %w", dir, err)
+	}
+	cred, err := serverCredential()
+	if err != nil {
+		return nil, err
+	}
+	if cred != nil {
+		// initdb refuses root; the postgres user must own the directory.
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, fmt.Errorf("pgtest: chown %s: %w", dir, err)
+		}
+		// Temp dirs' parents (/tmp) are world-traversable; make sure a
+		// private parent is not the reason postgres cannot reach dir.
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("pgtest: chmod %s: %w", dir, err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); err != nil {
+		initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
+			"-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+			"--locale=C", "--no-sync", "--no-instructions")
+		initdb.Env = serverEnv()
+		initdb.Dir = dir
+		initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
+		if out, err := initdb.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("pgtest: initdb: %w\n%s", err, out)
+		}
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		srv, err := launch(ctx, bin, dir, data, port, cred)
+		if err == nil {
+			return srv, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+func serverCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: running as root needs the postgres OS user: %w", err)
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+func serverEnv() []string {
+	return []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "LANG=C", "TZ=UTC"}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func launch(ctx context.Context, bin, dir, data string, port int, cred *syscall.Credential) (*Server, error) {
+	logBuf := &lockedBuffer{}
+	cmd := exec.Command(filepath.Join(bin, "postgres"),
+		"-D", data,
+		"-k", dir,
+		"-h", "127.0.0.1",
+		"-p", strconv.Itoa(port),
+		"-F", // fsync off: throwaway data
+		"-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off",
+		"-c", "max_connections=300",
+		"-c", "shared_buffers=64MB",
+		"-c", "log_min_messages=warning",
+	)
+	cmd.Env = serverEnv()
+	cmd.Dir = dir
+	cmd.Stdout = logBuf
+	cmd.Stderr = logBuf
+	// Pdeathsig fires when the *thread* that forked the child exits, so the
+	// child is started from a goroutine locked to its thread for the
+	// server's lifetime: the signal then fires only when the process dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	srv := &Server{
+		dsn:     fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		dataDir: data,
+		log:     logBuf,
+		cmd:     cmd,
+		exited:  make(chan struct{}),
+	}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			close(srv.exited)
+			return
+		}
+		started <- nil
+		srv.waitErr = cmd.Wait()
+		close(srv.exited)
+	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("pgtest: start postgres: %w", err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		conn, err := pgx.Connect(cctx, srv.dsn)
+		cancel()
+		if err == nil {
+			_ = conn.Close(context.Background())
+			return srv, nil
+		}
+		select {
+		case <-srv.exited:
+			return nil, fmt.Errorf("pgtest: postgres exited (%v):\n%s", srv.waitErr, logBuf.String())
+		default:
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			_ = srv.Stop()
+			return nil, fmt.Errorf("pgtest: postgres not ready: %v\n%s", err, logBuf.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 1<<20 { // bound the kept log
+		l.b.Reset()
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

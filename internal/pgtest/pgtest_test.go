@@ -1,0 +1,97 @@
+package pgtest
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+func TestStartGivesFreshDatabases(t *testing.T) {
+	ctx := context.Background()
+	a, b := Start(t), Start(t)
+	if a == b {
+		t.Fatalf("two Start calls returned the same DSN %q", a)
+	}
+	ca, err := pgx.Connect(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close(ctx)
+	if _, err := ca.Exec(ctx, "CREATE TABLE x (id bigint)"); err != nil {
+		t.Fatal(err)
+	}
+	cb, err := pgx.Connect(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close(ctx)
+	var n int
+	if err := cb.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'x'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("table created in one database is visible in another")
+	}
+	var da, db string
+	_ = ca.QueryRow(ctx, "SELECT current_database()").Scan(&da)
+	_ = cb.QueryRow(ctx, "SELECT current_database()").Scan(&db)
+	if da == db || da == "postgres" {
+		t.Fatalf("databases %q, %q: want two distinct fresh databases", da, db)
+	}
+}
+
+func TestStartServerStop(t *testing.T) {
+	if _, err := binDir(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "pgtest-server-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	srv, err := StartServer(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, srv.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one int
+	if err := conn.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("SELECT 1 = %d, %v", one, err)
+	}
+	conn.Close(ctx)
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-srv.exited:
+	default:
+		t.Fatal("server process still running after Stop")
+	}
+	if _, err := pgx.Connect(ctx, srv.DSN()); err == nil {
+		t.Fatal("connected to a stopped server")
+	}
+}
+
+func TestWithDatabase(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:p@h:5/db?sslmode=disable": "postgres://u:p@h:5/t_1?sslmode=disable",
+		"postgresql://h/":                       "postgresql://h/t_1",
+		"host=h user=u":                         "host=h user=u dbname=t_1",
+	} {
+		got, err := withDatabase(in, "t_1")
+		if err != nil || got != want {
+			t.Errorf("withDatabase(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
