@@ -1,0 +1,397 @@
+// Package summary derives a session's summary from its chunks. Each chunk is
+// reduced on arrival to ChunkStats (stored beside the chunk); the summary is
+// the fold of every chunk's stats in sequence order. Because the fold only
+// ever sees stats in seq order, re-delivery and out-of-order arrival cannot
+// change the result.
+package summary
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+)
+
+// Thresholds of the derived metrics.
+const (
+	// RageWindowMs and RageRadiusPx: three clicks within one second within
+	// ~30 px make one rage click.
+	RageWindowMs = 1000
+	RageRadiusPx = 30
+	RageClicks   = 3
+	// DeadWindowMs: a click with no DOM mutation or navigation within this
+	// time after it is dead.
+	DeadWindowMs = 1500
+	// ActiveWindowMs: each user input counts the following seconds as active
+	// (gaps shorter than this between inputs are active time).
+	ActiveWindowMs = 5000
+
+	maxClicksPerChunk  = 1000
+	maxNavsPerChunk    = 100
+	maxIdentifyPerChk  = 20
+	maxCustomNames     = 100
+	maxCustomNameLen   = 128
+	maxAttributes      = 50
+	maxAttrKeyLen      = 64
+	maxAttrValueLen    = 512
+	maxURLLen          = 2048
+	maxPages           = 500
+	maxIntervalsPerChk = 256
+)
+
+// Client is ingest's enrichment of the visitor's software and place.
+type Client struct {
+	DeviceType     int32  `json:"dt,omitempty"`
+	Browser        string `json:"b,omitempty"`
+	BrowserVersion string `json:"bv,omitempty"`
+	OS             string `json:"os,omitempty"`
+	OSVersion      string `json:"ov,omitempty"`
+	Country        string `json:"c,omitempty"`
+	IPPrefix       string `json:"ip,omitempty"`
+	UserAgent      string `json:"ua,omitempty"`
+}
+
+// Click is one mouse click. Resolved is true when a DOM mutation or a
+// navigation followed it within DeadWindowMs inside the same chunk.
+type Click struct {
+	T        int64 `json:"t"`
+	X        int32 `json:"x"`
+	Y        int32 `json:"y"`
+	Resolved bool  `json:"r,omitempty"`
+}
+
+// Interval is a half-open span of time [S, E) in ms since the epoch.
+type Interval struct {
+	S int64 `json:"s"`
+	E int64 `json:"e"`
+}
+
+// Nav is a single-page-app route change (sl:navigation).
+type Nav struct {
+	T        int64  `json:"t"`
+	URL      string `json:"u"`
+	Referrer string `json:"r,omitempty"`
+}
+
+// Identify is one sightline('identify', ...) call.
+type Identify struct {
+	UserID string      `json:"u,omitempty"`
+	Attrs  [][2]string `json:"a,omitempty"`
+}
+
+// ChunkStats is everything one chunk contributes to its session's summary.
+// It depends on the chunk alone.
+type ChunkStats struct {
+	Seq            int64   `json:"q"`
+	OrganizationID int64   `json:"o,omitempty"`
+	VisitorID      string  `json:"v,omitempty"`
+	PageViewID     string  `json:"p,omitempty"`
+	URL            string  `json:"u,omitempty"`
+	Referrer       string  `json:"r,omitempty"`
+	ViewportW      int32   `json:"vw,omitempty"`
+	ViewportH      int32   `json:"vh,omitempty"`
+	Client         *Client `json:"c,omitempty"`
+	Truncated      bool    `json:"tr,omitempty"`
+	// ServerMs is when ingest accepted the chunk; ExpiresMs is when the
+	// site's retention lets it go.
+	ServerMs  int64 `json:"sm,omitempty"`
+	ExpiresMs int64 `json:"x,omitempty"`
+
+	// FirstMs/LastMs bound the chunk's event timestamps.
+	FirstMs int64 `json:"f,omitempty"`
+	LastMs  int64 `json:"l,omitempty"`
+	// FullSnapshotMs is the time of the chunk's first full snapshot
+	// (rrweb type 2), zero when it has none: a player can start there.
+	FullSnapshotMs int64 `json:"fs,omitempty"`
+	EventCount     int64 `json:"n"`
+	RawBytes       int64 `json:"rb"`
+	StoredBytes    int64 `json:"sb"`
+
+	ClickCount int32   `json:"cc,omitempty"`
+	Clicks     []Click `json:"ck,omitempty"`
+	// FirstResponseMs is the earliest DOM mutation or navigation of the
+	// chunk, zero when none: it resolves clicks left pending by the chunk
+	// before.
+	FirstResponseMs int64      `json:"fr,omitempty"`
+	Active          []Interval `json:"a,omitempty"`
+	Navs            []Nav      `json:"nv,omitempty"`
+	Errors          int32      `json:"e,omitempty"`
+	CustomEvents    []string   `json:"ce,omitempty"`
+	Identifies      []Identify `json:"id,omitempty"`
+}
+
+// Marshal encodes stats for storage.
+func (s *ChunkStats) Marshal() ([]byte, error) { return json.Marshal(s) }
+
+// UnmarshalStats decodes stored stats.
+func UnmarshalStats(b []byte) (ChunkStats, error) {
+	var s ChunkStats
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("summary: decode chunk stats: %w", err)
+	}
+	return s, nil
+}
+
+// rrweb event as far as the summary reads it. One decode pass, unknown
+// fields (mutation payloads, snapshots) skipped by the decoder.
+type event struct {
+	Type      int     `json:"type"`
+	Timestamp float64 `json:"timestamp"`
+	Data      struct {
+		Source  *int            `json:"source"`
+		Type    int             `json:"type"`
+		X       float64         `json:"x"`
+		Y       float64         `json:"y"`
+		Href    string          `json:"href"`
+		Width   float64         `json:"width"`
+		Height  float64         `json:"height"`
+		Tag     string          `json:"tag"`
+		Payload json.RawMessage `json:"payload"`
+	} `json:"data"`
+}
+
+// rrweb event types and incremental sources.
+const (
+	typeFullSnapshot = 2
+	typeIncremental  = 3
+	typeMeta         = 4
+	typeCustom       = 5
+
+	srcMutation    = 0
+	srcMouseMove   = 1
+	srcInteraction = 2
+	srcScroll      = 3
+	srcInput       = 5
+	srcTouchMove   = 6
+
+	interactionClick = 2
+)
+
+// ErrEvents marks events that are not a JSON array of rrweb events.
+var ErrEvents = errors.New("events must be a JSON array of rrweb event objects")
+
+// Extract reduces one chunk to its stats. storedBytes is the size the chunk
+// takes in the store (compressed); expiresMs is when retention drops it.
+func Extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (ChunkStats, error) {
+	st := ChunkStats{
+		Seq:            ch.GetSeq(),
+		OrganizationID: ch.GetOrganizationId(),
+		VisitorID:      ch.GetVisitorId(),
+		PageViewID:     ch.GetPageViewId(),
+		URL:            clip(ch.GetUrl(), maxURLLen),
+		Referrer:       clip(ch.GetReferrer(), maxURLLen),
+		ViewportW:      ch.GetViewport().GetWidth(),
+		ViewportH:      ch.GetViewport().GetHeight(),
+		Truncated:      ch.GetTruncated(),
+		ExpiresMs:      expiresMs,
+		RawBytes:       int64(len(ch.GetEvents())),
+		StoredBytes:    storedBytes,
+	}
+	if t := ch.GetServerTime(); t != nil {
+		st.ServerMs = t.AsTime().UnixMilli()
+	}
+	if c := ch.GetClient(); c != nil {
+		st.Client = &Client{
+			DeviceType: int32(c.GetDeviceType()), Browser: c.GetBrowser(), BrowserVersion: c.GetBrowserVersion(),
+			OS: c.GetOs(), OSVersion: c.GetOsVersion(), Country: c.GetCountry(), IPPrefix: c.GetIpPrefix(),
+			UserAgent: c.GetUserAgent(),
+		}
+	}
+	if err := st.addEvents(ch.GetEvents()); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+func (st *ChunkStats) addEvents(raw []byte) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '[' {
+		return ErrEvents
+	}
+	var evs []event
+	if err := json.Unmarshal(raw, &evs); err != nil {
+		return fmt.Errorf("%w: %v", ErrEvents, err)
+	}
+	if len(evs) == 0 {
+		return fmt.Errorf("%w: no events", ErrEvents)
+	}
+	st.EventCount = int64(len(evs))
+	var responses []int64
+	var activity []int64
+	first, last := int64(math.MaxInt64), int64(math.MinInt64)
+	for i := range evs {
+		e := &evs[i]
+		if math.IsNaN(e.Timestamp) || e.Timestamp < 0 || e.Timestamp > 1e15 {
+			return fmt.Errorf("%w: event %d: timestamp out of range", ErrEvents, i)
+		}
+		t := int64(e.Timestamp)
+		first, last = min(first, t), max(last, t)
+		switch e.Type {
+		case typeFullSnapshot:
+			if st.FullSnapshotMs == 0 {
+				st.FullSnapshotMs = max(t, 1)
+			}
+			responses = append(responses, t)
+		case typeMeta:
+			responses = append(responses, t)
+			if st.URL == "" {
+				st.URL = clip(e.Data.Href, maxURLLen)
+			}
+			if e.Data.Width > 0 && e.Data.Height > 0 && e.Data.Width < 1e6 && e.Data.Height < 1e6 {
+				st.ViewportW, st.ViewportH = int32(e.Data.Width), int32(e.Data.Height)
+			}
+		case typeIncremental:
+			if e.Data.Source == nil {
+				continue
+			}
+			switch *e.Data.Source {
+			case srcMutation:
+				responses = append(responses, t)
+			case srcInteraction:
+				activity = append(activity, t)
+				if e.Data.Type == interactionClick {
+					st.ClickCount++
+					if len(st.Clicks) < maxClicksPerChunk {
+						st.Clicks = append(st.Clicks, Click{T: t, X: clampPx(e.Data.X), Y: clampPx(e.Data.Y)})
+					}
+				}
+			case srcMouseMove, srcScroll, srcInput, srcTouchMove:
+				activity = append(activity, t)
+			}
+		case typeCustom:
+			st.addCustom(t, e.Data.Tag, e.Data.Payload, &responses)
+		}
+	}
+	st.FirstMs, st.LastMs = first, last
+
+	// Resolve clicks against the responses of this chunk.
+	slices.Sort(responses)
+	if len(responses) > 0 {
+		st.FirstResponseMs = max(responses[0], 1)
+	}
+	for i := range st.Clicks {
+		c := &st.Clicks[i]
+		j, _ := slices.BinarySearch(responses, c.T)
+		c.Resolved = j < len(responses) && responses[j] <= c.T+DeadWindowMs
+	}
+	st.Active = mergeActivity(activity)
+	return nil
+}
+
+func (st *ChunkStats) addCustom(t int64, tag string, payload json.RawMessage, responses *[]int64) {
+	switch tag {
+	case "sl:error":
+		st.Errors++
+	case "sl:navigation":
+		var p struct {
+			URL      string `json:"url"`
+			Referrer string `json:"referrer"`
+		}
+		if json.Unmarshal(payload, &p) != nil || p.URL == "" {
+			return
+		}
+		*responses = append(*responses, t)
+		if len(st.Navs) < maxNavsPerChunk {
+			st.Navs = append(st.Navs, Nav{T: t, URL: clip(p.URL, maxURLLen), Referrer: clip(p.Referrer, maxURLLen)})
+		}
+	case "sl:event":
+		var p struct {
+			Name string `json:"name"`
+		}
+		if json.Unmarshal(payload, &p) != nil || p.Name == "" {
+			return
+		}
+		name := clip(p.Name, maxCustomNameLen)
+		if !slices.Contains(st.CustomEvents, name) && len(st.CustomEvents) < maxCustomNames {
+			st.CustomEvents = append(st.CustomEvents, name)
+		}
+	case "sl:identify":
+		var p struct {
+			UserID     string         `json:"userId"`
+			Attributes map[string]any `json:"attributes"`
+		}
+		if json.Unmarshal(payload, &p) != nil || len(st.Identifies) >= maxIdentifyPerChk {
+			return
+		}
+		id := Identify{UserID: clip(p.UserID, maxAttrValueLen)}
+		keys := make([]string, 0, len(p.Attributes))
+		for k := range p.Attributes {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if len(id.Attrs) >= maxAttributes || k == "" || len(k) > maxAttrKeyLen {
+				continue
+			}
+			var v string
+			switch x := p.Attributes[k].(type) {
+			case string:
+				v = x
+			case nil:
+				continue
+			default:
+				b, _ := json.Marshal(x)
+				v = string(b)
+			}
+			id.Attrs = append(id.Attrs, [2]string{k, clip(v, maxAttrValueLen)})
+		}
+		st.Identifies = append(st.Identifies, id)
+	}
+}
+
+// mergeActivity turns input times into merged [t, t+ActiveWindowMs) spans.
+func mergeActivity(ts []int64) []Interval {
+	if len(ts) == 0 {
+		return nil
+	}
+	slices.Sort(ts)
+	var out []Interval
+	cur := Interval{S: ts[0], E: ts[0] + ActiveWindowMs}
+	for _, t := range ts[1:] {
+		if t <= cur.E {
+			cur.E = max(cur.E, t+ActiveWindowMs)
+			continue
+		}
+		out = append(out, cur)
+		cur = Interval{S: t, E: t + ActiveWindowMs}
+	}
+	out = append(out, cur)
+	if len(out) > maxIntervalsPerChk {
+		// Keep the total bounded: fold the tail into one span covering
+		// the same active time at the end.
+		var rest int64
+		for _, iv := range out[maxIntervalsPerChk-1:] {
+			rest += iv.E - iv.S
+		}
+		last := out[len(out)-1]
+		out = append(out[:maxIntervalsPerChk-1], Interval{S: last.E - rest, E: last.E})
+	}
+	return out
+}
+
+func clampPx(v float64) int32 {
+	switch {
+	case math.IsNaN(v):
+		return 0
+	case v > 1e7:
+		return 1e7
+	case v < -1e7:
+		return -1e7
+	}
+	return int32(v)
+}
+
+// clip truncates s to at most n bytes without splitting a UTF-8 sequence.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
