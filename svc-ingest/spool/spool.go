@@ -1,0 +1,815 @@
+// Package spool is ingest's durable log: accepted batches are appended to
+// segment files and fsync'd before the request is answered, then read in
+// order by one consumer (the forwarder) that acknowledges what was delivered.
+//
+// On disk (one directory, locked by one process):
+//
+//	<seg-id 16 hex>.seg  header "SLSPOOL1", then records:
+//	                     len u32 | crc32c(time‖payload) u32 | time unix-ns i64 | payload
+//	cursor.<consumer>    seg u64 | off i64 | crc32c u32, replaced atomically (tmp+fsync+rename+fsync dir)
+//
+// Appends go through one writer goroutine that takes every request queued
+// while the previous fsync ran and writes them with one write and one
+// fdatasync (group commit); Append returns only after that fsync. A segment
+// is deleted only once the consumer's persisted cursor is past it. Opening
+// the spool scans the records after the cursor and truncates the newest
+// segment at its first invalid record: a write torn by a crash was never
+// acknowledged, so only such a tail is dropped. An invalid record inside an
+// older segment (media corruption) is logged and counted, and the reader
+// skips the rest of that segment.
+package spool
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const (
+	segMagic     = "SLSPOOL1"
+	segHeaderLen = int64(len(segMagic))
+	recHeaderLen = 16
+	// MaxRecordBytes bounds one record's payload.
+	MaxRecordBytes = 16 << 20
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrFull means the spool holds its configured maximum of undelivered bytes.
+var ErrFull = errors.New("spool: full")
+
+// ErrClosed means the spool was closed.
+var ErrClosed = errors.New("spool: closed")
+
+// Pos is a position in the log: a segment and a byte offset in it.
+type Pos struct {
+	Seg uint64
+	Off int64
+}
+
+func (p Pos) less(q Pos) bool { return p.Seg < q.Seg || p.Seg == q.Seg && p.Off < q.Off }
+
+// Record is one record read back.
+type Record struct {
+	Pos     Pos // where the record starts
+	Next    Pos // where the next record starts: Ack(Next) acknowledges this record
+	Time    time.Time
+	Payload []byte
+}
+
+// Options configure a spool.
+type Options struct {
+	Dir string
+	// MaxBytes bounds undelivered bytes (record headers included); past it
+	// Append returns ErrFull.
+	MaxBytes int64
+	// SegmentBytes is the size at which a new segment file is started.
+	SegmentBytes int64
+	// Consumer names the cursor file.
+	Consumer string
+	Logger   *slog.Logger
+	// OnCommit, if set, is called after each group commit.
+	OnCommit func(records, bytes int, fsync time.Duration)
+}
+
+// Stats is a snapshot.
+type Stats struct {
+	Bytes, Records int64
+	Segments       int
+	Oldest         time.Time // receive time of the oldest undelivered record; zero when empty
+	MaxBytes       int64
+	Corrupt        int64 // invalid records found inside older segments
+	TornBytes      int64 // bytes dropped from the tail at open
+}
+
+type segment struct {
+	id   uint64
+	size int64 // valid bytes (header included)
+}
+
+type appendReq struct {
+	payload []byte
+	time    time.Time
+	done    chan error
+}
+
+// Spool is safe for concurrent Append; Read and Ack belong to one consumer.
+type Spool struct {
+	opts Options
+	log  *slog.Logger
+	lock *os.File
+
+	reqs    chan *appendReq
+	stop    chan struct{}
+	stopped chan struct{}
+	closed  atomic.Bool
+
+	mu      sync.Mutex
+	segs    []segment // ascending; the last is the one being written
+	cursor  Pos       // persisted consumer position
+	oldest  time.Time
+	bytes   int64 // undelivered bytes
+	records int64
+	notify  chan struct{} // closed and replaced after each commit
+	failed  error         // set when the log could not be repaired after a write error
+	stats   Stats
+
+	// writer-only state
+	w    *os.File
+	wOff int64
+	buf  []byte
+
+	// consumer-only state
+	readPos Pos
+	rf      *os.File
+	rfSeg   uint64
+}
+
+// Open opens (creating if needed) and recovers the spool in opts.Dir.
+func Open(opts Options) (*Spool, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("spool: no directory")
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 1 << 30
+	}
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = 64 << 20
+	}
+	if opts.Consumer == "" {
+		opts.Consumer = "forwarder"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("spool: create dir: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(opts.Dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("spool: lock: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("spool: %s is in use by another process: %w", opts.Dir, err)
+	}
+	s := &Spool{
+		opts: opts, log: opts.Logger, lock: lock,
+		reqs: make(chan *appendReq, 4096), stop: make(chan struct{}), stopped: make(chan struct{}),
+		notify: make(chan struct{}),
+	}
+	if err := s.recover(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if err := s.roll(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	s.readPos = s.cursor
+	s.stats.MaxBytes = opts.MaxBytes
+	go s.writer()
+	return s, nil
+}
+
+func (s *Spool) segPath(id uint64) string {
+	return filepath.Join(s.opts.Dir, fmt.Sprintf("%016x.seg", id))
+}
+
+func (s *Spool) cursorPath() string { return filepath.Join(s.opts.Dir, "cursor."+s.opts.Consumer) }
+
+// recover loads the cursor, drops delivered segments, validates the rest and
+// truncates a torn tail.
+func (s *Spool) recover() error {
+	entries, err := os.ReadDir(s.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("spool: list: %w", err)
+	}
+	var ids []uint64
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".seg") {
+			continue
+		}
+		id, err := strconv.ParseUint(strings.TrimSuffix(name, ".seg"), 16, 64)
+		if err != nil {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	s.cursor = s.readCursor()
+	for len(ids) > 0 && ids[0] < s.cursor.Seg {
+		if err := os.Remove(s.segPath(ids[0])); err != nil {
+			return fmt.Errorf("spool: remove delivered segment: %w", err)
+		}
+		ids = ids[1:]
+	}
+	if len(ids) > 0 && ids[0] > s.cursor.Seg {
+		s.cursor = Pos{Seg: ids[0], Off: segHeaderLen}
+	}
+	if s.cursor.Off < segHeaderLen {
+		s.cursor.Off = segHeaderLen
+	}
+	for i, id := range ids {
+		last := i == len(ids)-1
+		start := segHeaderLen
+		if id == s.cursor.Seg {
+			start = s.cursor.Off
+		}
+		seg, n, oldest, err := s.scan(id, start, last)
+		if err != nil {
+			return err
+		}
+		start = min(start, seg.size)
+		if id == s.cursor.Seg {
+			s.cursor.Off = start
+		}
+		if s.oldest.IsZero() {
+			s.oldest = oldest
+		}
+		s.records += n
+		s.bytes += seg.size - start
+		s.segs = append(s.segs, seg)
+	}
+	if len(s.segs) == 0 {
+		s.cursor = Pos{Seg: s.cursor.Seg + 1, Off: segHeaderLen}
+	}
+	return nil
+}
+
+// scan validates one segment from start. For the newest segment the first
+// invalid record ends it: the file is truncated there.
+func (s *Spool) scan(id uint64, start int64, last bool) (segment, int64, time.Time, error) {
+	path := s.segPath(id)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return segment{}, 0, time.Time{}, fmt.Errorf("spool: open segment: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return segment{}, 0, time.Time{}, fmt.Errorf("spool: stat segment: %w", err)
+	}
+	hdr := make([]byte, segHeaderLen)
+	if _, err := f.ReadAt(hdr, 0); err != nil || string(hdr) != segMagic {
+		// A segment whose header never reached the disk holds nothing acknowledged.
+		s.log.Warn("spool: segment without a valid header, rewriting it empty", "segment", path)
+		if err := f.Truncate(0); err != nil {
+			return segment{}, 0, time.Time{}, fmt.Errorf("spool: reset segment: %w", err)
+		}
+		if _, err := f.WriteAt([]byte(segMagic), 0); err != nil {
+			return segment{}, 0, time.Time{}, fmt.Errorf("spool: reset segment: %w", err)
+		}
+		s.stats.TornBytes += fi.Size()
+		return segment{id: id, size: segHeaderLen}, 0, time.Time{}, f.Sync()
+	}
+	if start > fi.Size() {
+		start = fi.Size()
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(f, start, fi.Size()-start), 1<<20)
+	off := start
+	var n int64
+	var oldest time.Time
+	var payload []byte
+	for {
+		t, p, err := readRecord(r, payload)
+		payload = p
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if last {
+				torn := fi.Size() - off
+				s.stats.TornBytes += torn
+				s.log.Warn("spool: dropping torn tail", "segment", path, "offset", off, "bytes", torn, "reason", err)
+				if err := f.Truncate(off); err != nil {
+					return segment{}, 0, time.Time{}, fmt.Errorf("spool: truncate torn tail: %w", err)
+				}
+				if err := f.Sync(); err != nil {
+					return segment{}, 0, time.Time{}, fmt.Errorf("spool: sync truncated segment: %w", err)
+				}
+			} else {
+				s.stats.Corrupt++
+				s.log.Error("spool: invalid record inside a sealed segment; skipping the rest of it",
+					"segment", path, "offset", off, "bytes_skipped", fi.Size()-off, "reason", err)
+			}
+			break
+		}
+		if oldest.IsZero() {
+			oldest = t
+		}
+		n++
+		off += recHeaderLen + int64(len(p))
+	}
+	return segment{id: id, size: off}, n, oldest, nil
+}
+
+var errBadRecord = errors.New("spool: invalid record")
+
+// readRecord reads one record; io.EOF only at a clean record boundary.
+func readRecord(r *bufio.Reader, buf []byte) (time.Time, []byte, error) {
+	var h [recHeaderLen]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		if err == io.EOF {
+			return time.Time{}, buf, io.EOF
+		}
+		return time.Time{}, buf, fmt.Errorf("%w: short header", errBadRecord)
+	}
+	n := binary.LittleEndian.Uint32(h[0:4])
+	if n > MaxRecordBytes {
+		return time.Time{}, buf, fmt.Errorf("%w: length %d", errBadRecord, n)
+	}
+	buf = slices.Grow(buf[:0], int(n))[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return time.Time{}, buf, fmt.Errorf("%w: short payload", errBadRecord)
+	}
+	crc := crc32.Update(crc32.Checksum(h[8:16], castagnoli), castagnoli, buf)
+	if crc != binary.LittleEndian.Uint32(h[4:8]) {
+		return time.Time{}, buf, fmt.Errorf("%w: checksum mismatch", errBadRecord)
+	}
+	return time.Unix(0, int64(binary.LittleEndian.Uint64(h[8:16]))), buf, nil
+}
+
+func (s *Spool) readCursor() Pos {
+	b, err := os.ReadFile(s.cursorPath())
+	if err != nil || len(b) != 20 || crc32.Checksum(b[:16], castagnoli) != binary.LittleEndian.Uint32(b[16:]) {
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			s.log.Error("spool: unreadable cursor, redelivering from the oldest segment", "error", err)
+		}
+		return Pos{}
+	}
+	return Pos{Seg: binary.LittleEndian.Uint64(b[0:8]), Off: int64(binary.LittleEndian.Uint64(b[8:16]))}
+}
+
+func (s *Spool) writeCursor(p Pos) error {
+	var b [20]byte
+	binary.LittleEndian.PutUint64(b[0:8], p.Seg)
+	binary.LittleEndian.PutUint64(b[8:16], uint64(p.Off))
+	binary.LittleEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
+	tmp := s.cursorPath() + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("spool: write cursor: %w", err)
+	}
+	if _, err := f.Write(b[:]); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: write cursor: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: sync cursor: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("spool: close cursor: %w", err)
+	}
+	if err := os.Rename(tmp, s.cursorPath()); err != nil {
+		return fmt.Errorf("spool: rename cursor: %w", err)
+	}
+	return s.syncDir()
+}
+
+func (s *Spool) syncDir() error {
+	d, err := os.Open(s.opts.Dir)
+	if err != nil {
+		return fmt.Errorf("spool: open dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("spool: sync dir: %w", err)
+	}
+	return nil
+}
+
+// roll starts a new segment (writer goroutine, or Open before it starts).
+func (s *Spool) roll() error {
+	s.mu.Lock()
+	id := s.cursor.Seg
+	if n := len(s.segs); n > 0 {
+		id = s.segs[n-1].id + 1
+	}
+	s.mu.Unlock()
+	f, err := os.OpenFile(s.segPath(id), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o640)
+	if err != nil {
+		return fmt.Errorf("spool: create segment: %w", err)
+	}
+	if _, err := f.Write([]byte(segMagic)); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: write segment header: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("spool: sync segment: %w", err)
+	}
+	if err := s.syncDir(); err != nil {
+		f.Close()
+		return err
+	}
+	if s.w != nil {
+		s.w.Close()
+	}
+	s.w, s.wOff = f, segHeaderLen
+	s.mu.Lock()
+	s.segs = append(s.segs, segment{id: id, size: segHeaderLen})
+	s.mu.Unlock()
+	return nil
+}
+
+// Append stores payload durably: it returns nil only after the record is
+// fsync'd. It returns ErrFull past MaxBytes.
+func (s *Spool) Append(ctx context.Context, payload []byte) error {
+	if len(payload) > MaxRecordBytes {
+		return fmt.Errorf("spool: record of %d bytes exceeds %d", len(payload), MaxRecordBytes)
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	s.mu.Lock()
+	full := s.bytes+int64(len(payload))+recHeaderLen > s.opts.MaxBytes
+	failed := s.failed
+	s.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	if full {
+		return ErrFull
+	}
+	req := &appendReq{payload: payload, time: time.Now(), done: make(chan error, 1)}
+	select {
+	case s.reqs <- req:
+	case <-s.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued the record may be written; wait for the verdict even if
+	// ctx ends so that the caller never reports failure for a stored record.
+	select {
+	case err := <-req.done:
+		return err
+	case <-s.stopped:
+		select {
+		case err := <-req.done:
+			return err
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+func (s *Spool) writer() {
+	defer close(s.stopped)
+	var batch []*appendReq
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+		case <-s.stop:
+			// Drain what was queued before Close so no caller hangs.
+			for {
+				select {
+				case r := <-s.reqs:
+					batch = append(batch, r)
+					continue
+				default:
+				}
+				break
+			}
+			if len(batch) > 0 {
+				s.commit(batch)
+			}
+			if s.w != nil {
+				s.w.Close()
+			}
+			return
+		}
+	drain:
+		for len(batch) < 8192 {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit writes a group of records with one write and one fsync per
+// segment touched.
+func (s *Spool) commit(batch []*appendReq) {
+	s.mu.Lock()
+	failed := s.failed
+	room := s.opts.MaxBytes - s.bytes
+	s.mu.Unlock()
+	if failed != nil {
+		for _, r := range batch {
+			r.done <- failed
+		}
+		return
+	}
+	start := time.Now()
+	var accepted []*appendReq
+	s.buf = s.buf[:0]
+	var oldest time.Time
+	var groupBytes int
+	flush := func() error {
+		if len(s.buf) == 0 {
+			return nil
+		}
+		if _, err := s.w.WriteAt(s.buf, s.wOff); err != nil {
+			return fmt.Errorf("spool: write: %w", err)
+		}
+		if err := syscall.Fdatasync(int(s.w.Fd())); err != nil {
+			return fmt.Errorf("spool: fdatasync: %w", err)
+		}
+		s.wOff += int64(len(s.buf))
+		groupBytes += len(s.buf)
+		s.buf = s.buf[:0]
+		s.mu.Lock()
+		s.segs[len(s.segs)-1].size = s.wOff
+		s.mu.Unlock()
+		return nil
+	}
+	var err error
+	for _, r := range batch {
+		size := int64(recHeaderLen + len(r.payload))
+		if size > room {
+			r.done <- ErrFull
+			continue
+		}
+		if s.wOff+int64(len(s.buf))+size > s.opts.SegmentBytes && s.wOff+int64(len(s.buf)) > segHeaderLen {
+			if err = flush(); err != nil {
+				break
+			}
+			if err = s.roll(); err != nil {
+				break
+			}
+		}
+		room -= size
+		var h [recHeaderLen]byte
+		binary.LittleEndian.PutUint32(h[0:4], uint32(len(r.payload)))
+		binary.LittleEndian.PutUint64(h[8:16], uint64(r.time.UnixNano()))
+		crc := crc32.Update(crc32.Checksum(h[8:16], castagnoli), castagnoli, r.payload)
+		binary.LittleEndian.PutUint32(h[4:8], crc)
+		s.buf = append(s.buf, h[:]...)
+		s.buf = append(s.buf, r.payload...)
+		accepted = append(accepted, r)
+		if oldest.IsZero() {
+			oldest = r.time
+		}
+	}
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		s.repair(err)
+		for _, r := range accepted {
+			r.done <- err
+		}
+		return
+	}
+	s.mu.Lock()
+	for _, r := range accepted {
+		s.bytes += recHeaderLen + int64(len(r.payload))
+	}
+	if s.records == 0 {
+		s.oldest = oldest
+	}
+	s.records += int64(len(accepted))
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.mu.Unlock()
+	if s.opts.OnCommit != nil && len(accepted) > 0 {
+		s.opts.OnCommit(len(accepted), groupBytes, time.Since(start))
+	}
+	for _, r := range accepted {
+		r.done <- nil
+	}
+}
+
+// repair drops a group whose write or fsync failed: its bytes are cut off
+// (the callers are told it failed, so it must not be delivered). If that is
+// impossible the spool refuses further appends.
+func (s *Spool) repair(cause error) {
+	s.log.Error("spool: group commit failed", "error", cause)
+	s.buf = s.buf[:0]
+	if err := s.w.Truncate(s.wOff); err == nil {
+		if err = s.w.Sync(); err == nil {
+			return
+		}
+	}
+	s.mu.Lock()
+	s.failed = fmt.Errorf("spool: unusable after a failed write: %w", cause)
+	s.mu.Unlock()
+}
+
+// Read returns up to maxRecords records (and about maxBytes of payload, at
+// least one record) after the last one read, waiting until there is one or
+// ctx ends. It is for the single consumer.
+func (s *Spool) Read(ctx context.Context, maxRecords int, maxBytes int) ([]Record, error) {
+	for {
+		s.mu.Lock()
+		notify := s.notify
+		segs := slices.Clone(s.segs)
+		s.mu.Unlock()
+		recs, err := s.readAvailable(segs, maxRecords, maxBytes)
+		if err != nil || len(recs) > 0 {
+			return recs, err
+		}
+		select {
+		case <-notify:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.stopped:
+			return nil, ErrClosed
+		}
+	}
+}
+
+func (s *Spool) readAvailable(segs []segment, maxRecords, maxBytes int) ([]Record, error) {
+	var out []Record
+	total := 0
+	for _, seg := range segs {
+		if seg.id < s.readPos.Seg {
+			continue
+		}
+		if seg.id > s.readPos.Seg {
+			s.readPos = Pos{Seg: seg.id, Off: segHeaderLen}
+		}
+		if s.readPos.Off >= seg.size {
+			continue
+		}
+		if s.rf == nil || s.rfSeg != seg.id {
+			if s.rf != nil {
+				s.rf.Close()
+			}
+			f, err := os.Open(s.segPath(seg.id))
+			if err != nil {
+				return out, fmt.Errorf("spool: open segment for reading: %w", err)
+			}
+			s.rf, s.rfSeg = f, seg.id
+		}
+		r := bufio.NewReaderSize(io.NewSectionReader(s.rf, s.readPos.Off, seg.size-s.readPos.Off), 256<<10)
+		for s.readPos.Off < seg.size {
+			t, p, err := readRecord(r, nil)
+			if err != nil {
+				s.mu.Lock()
+				s.stats.Corrupt++
+				s.mu.Unlock()
+				s.log.Error("spool: invalid record while reading; skipping the rest of the segment",
+					"segment", s.segPath(seg.id), "offset", s.readPos.Off, "error", err)
+				s.readPos.Off = seg.size
+				break
+			}
+			next := Pos{Seg: seg.id, Off: s.readPos.Off + recHeaderLen + int64(len(p))}
+			out = append(out, Record{Pos: s.readPos, Next: next, Time: t, Payload: p})
+			s.readPos = next
+			total += len(p)
+			if len(out) >= maxRecords || total >= maxBytes {
+				return out, nil
+			}
+		}
+	}
+	return out, nil
+}
+
+// Rewind makes the next Read start again at the persisted cursor (after a
+// failed delivery).
+func (s *Spool) Rewind() {
+	s.mu.Lock()
+	s.readPos = s.cursor
+	s.mu.Unlock()
+}
+
+// Ack persists that every record before next was delivered (records is how
+// many that is since the previous Ack) and deletes segments wholly before it.
+func (s *Spool) Ack(next Pos, records int) error {
+	s.mu.Lock()
+	if !s.cursor.less(next) {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
+	if err := s.writeCursor(next); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	var drop []uint64
+	var freed int64
+	keep := s.segs[:0]
+	for _, seg := range s.segs {
+		switch {
+		case seg.id != s.segs[len(s.segs)-1].id && (seg.id < next.Seg || seg.id == next.Seg && next.Off >= seg.size):
+			drop = append(drop, seg.id)
+			if seg.id == next.Seg {
+				break // its bytes are counted below
+			}
+			if seg.id == s.cursor.Seg {
+				freed += seg.size - s.cursor.Off
+			} else {
+				freed += seg.size - segHeaderLen
+			}
+		default:
+			keep = append(keep, seg)
+		}
+	}
+	s.segs = keep
+	if next.Seg == s.cursor.Seg {
+		freed += next.Off - s.cursor.Off
+	} else {
+		freed += next.Off - segHeaderLen
+	}
+	s.bytes -= freed
+	s.records -= int64(records)
+	if s.records <= 0 || s.bytes <= 0 {
+		s.records, s.bytes = max(s.records, 0), max(s.bytes, 0)
+	}
+	s.cursor = next
+	s.mu.Unlock()
+	for _, id := range drop {
+		if err := os.Remove(s.segPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Error("spool: remove delivered segment", "error", err)
+		}
+	}
+	s.updateOldest(next)
+	return nil
+}
+
+// updateOldest reads the time of the record at the cursor.
+func (s *Spool) updateOldest(p Pos) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.records == 0 {
+		s.oldest = time.Time{}
+		return
+	}
+	for _, seg := range s.segs {
+		if seg.id < p.Seg {
+			continue
+		}
+		off := segHeaderLen
+		if seg.id == p.Seg {
+			off = p.Off
+		}
+		if off+recHeaderLen > seg.size {
+			continue
+		}
+		f, err := os.Open(s.segPath(seg.id))
+		if err != nil {
+			return
+		}
+		var h [recHeaderLen]byte
+		_, err = f.ReadAt(h[:], off)
+		f.Close()
+		if err == nil {
+			s.oldest = time.Unix(0, int64(binary.LittleEndian.Uint64(h[8:16])))
+		}
+		return
+	}
+}
+
+// Stats returns a snapshot.
+func (s *Spool) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Bytes, st.Records, st.Segments, st.Oldest = s.bytes, s.records, len(s.segs), s.oldest
+	return st
+}
+
+// Full reports whether the spool is at its bound.
+func (s *Spool) Full() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes >= s.opts.MaxBytes
+}
+
+// Close stops the writer after the queued appends are committed.
+func (s *Spool) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	close(s.stop)
+	<-s.stopped
+	if s.rf != nil {
+		s.rf.Close()
+	}
+	return s.lock.Close()
+}

@@ -1,0 +1,347 @@
+package spool
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("SPOOL_CHILD_DIR") != "" {
+		base, _ := strconv.Atoi(os.Getenv("SPOOL_CHILD_BASE"))
+		child(os.Getenv("SPOOL_CHILD_DIR"), base)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func open(t *testing.T, dir string, mod ...func(*Options)) *Spool {
+	t.Helper()
+	o := Options{Dir: dir, MaxBytes: 1 << 30, SegmentBytes: 4 << 10}
+	for _, f := range mod {
+		f(&o)
+	}
+	s, err := Open(o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func payload(i int) []byte { return fmt.Appendf(nil, "record-%08d-%s", i, make([]byte, i%300)) }
+
+// readAll reads every available record without acknowledging.
+func readAll(t *testing.T, s *Spool) []Record {
+	t.Helper()
+	var out []Record
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		recs, err := s.Read(ctx, 100, 1<<20)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		out = append(out, recs...)
+	}
+}
+
+func TestAppendReadAckAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Append(ctx, payload(i)); err != nil {
+				t.Errorf("Append: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	st := s.Stats()
+	if st.Records != 200 || st.Segments < 3 || st.Oldest.IsZero() {
+		t.Fatalf("stats after 200 appends: %+v", st)
+	}
+	recs := readAll(t, s)
+	if len(recs) != 200 {
+		t.Fatalf("read %d records, want 200", len(recs))
+	}
+	// Deliver the first 120 only.
+	if err := s.Ack(recs[119].Next, 120); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Records != 80 {
+		t.Fatalf("after ack: %+v", st)
+	}
+	s.Close()
+
+	s = open(t, dir)
+	defer s.Close()
+	if st := s.Stats(); st.Records != 80 {
+		t.Fatalf("after reopen: %+v", st)
+	}
+	rest := readAll(t, s)
+	if len(rest) != 80 {
+		t.Fatalf("after reopen read %d, want 80", len(rest))
+	}
+	for i, r := range rest {
+		if string(r.Payload) != string(recs[120+i].Payload) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+	if err := s.Ack(rest[len(rest)-1].Next, len(rest)); err != nil {
+		t.Fatal(err)
+	}
+	st = s.Stats()
+	if st.Records != 0 || st.Bytes != 0 || !st.Oldest.IsZero() || st.Segments != 1 {
+		t.Fatalf("after full ack: %+v", st)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) != 1 {
+		t.Fatalf("delivered segments not deleted: %v", segs)
+	}
+}
+
+func TestGroupCommitSharesFsync(t *testing.T) {
+	var mu sync.Mutex
+	var commits, records int
+	s := open(t, t.TempDir(), func(o *Options) {
+		o.SegmentBytes = 64 << 20
+		o.OnCommit = func(n, _ int, _ time.Duration) { mu.Lock(); commits++; records += n; mu.Unlock() }
+	})
+	defer s.Close()
+	var wg sync.WaitGroup
+	for i := range 500 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = s.Append(context.Background(), payload(i)) }()
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if records != 500 || commits >= 500 {
+		t.Fatalf("500 concurrent appends took %d commits (%d records): no grouping", commits, records)
+	}
+	t.Logf("500 appends in %d fsyncs", commits)
+}
+
+func TestFullThenDrain(t *testing.T) {
+	s := open(t, t.TempDir(), func(o *Options) { o.MaxBytes = 2000 })
+	defer s.Close()
+	ctx := context.Background()
+	n := 0
+	for ; ; n++ {
+		err := s.Append(ctx, make([]byte, 100))
+		if errors.Is(err, ErrFull) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 2000/116 || !s.Full() && s.Stats().Bytes+116 <= 2000 {
+		t.Fatalf("accepted %d records of 116 bytes under a 2000-byte bound", n)
+	}
+	recs, err := s.Read(ctx, 5, 1<<20)
+	if err != nil || len(recs) != 5 {
+		t.Fatal(err)
+	}
+	if err := s.Ack(recs[4].Next, 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(ctx, make([]byte, 100)); err != nil {
+		t.Fatalf("append after drain: %v", err)
+	}
+}
+
+func lastSegment(t *testing.T, dir string) string {
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	slices.Sort(segs)
+	// The newest segment is the empty one started at open; the data is in the one before.
+	for i := len(segs) - 1; i >= 0; i-- {
+		fi, _ := os.Stat(segs[i])
+		if fi.Size() > segHeaderLen {
+			return segs[i]
+		}
+	}
+	t.Fatal("no segment with data")
+	return ""
+}
+
+// TestRecoveryDropsOnlyTornTail damages the newest segment the ways a crash
+// can and checks that every earlier record survives.
+func TestRecoveryDropsOnlyTornTail(t *testing.T) {
+	cases := map[string]func(t *testing.T, path string){
+		"torn write": func(t *testing.T, path string) {
+			f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			var h [recHeaderLen]byte
+			binary.LittleEndian.PutUint32(h[:], 500)
+			f.Write(append(h[:], "partial payload"...))
+			f.Close()
+		},
+		"truncated file": func(t *testing.T, path string) {
+			fi, _ := os.Stat(path)
+			os.Truncate(path, fi.Size()-7)
+		},
+		"corrupted checksum": func(t *testing.T, path string) {
+			f, _ := os.OpenFile(path, os.O_RDWR, 0)
+			fi, _ := f.Stat()
+			f.WriteAt([]byte{0xff}, fi.Size()-1)
+			f.Close()
+		},
+	}
+	for name, damage := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := open(t, dir, func(o *Options) { o.SegmentBytes = 1 << 20 })
+			for i := range 10 {
+				if err := s.Append(context.Background(), payload(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Close()
+			damage(t, lastSegment(t, dir))
+			s = open(t, dir)
+			defer s.Close()
+			recs := readAll(t, s)
+			want := 10
+			if name != "torn write" {
+				want = 9 // the damaged last record was the torn one
+			}
+			if len(recs) != want {
+				t.Fatalf("recovered %d records, want %d", len(recs), want)
+			}
+			for i, r := range recs {
+				if string(r.Payload) != string(payload(i)) {
+					t.Fatalf("record %d corrupted", i)
+				}
+			}
+			if s.Stats().TornBytes == 0 {
+				t.Fatal("torn bytes not reported")
+			}
+			// The spool keeps working after recovery.
+			if err := s.Append(context.Background(), payload(99)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestCorruptionInSealedSegmentIsSkippedAndCounted(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, func(o *Options) { o.SegmentBytes = 1024 })
+	for i := range 30 {
+		if err := s.Append(context.Background(), payload(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	slices.Sort(segs)
+	f, _ := os.OpenFile(segs[0], os.O_RDWR, 0)
+	f.WriteAt([]byte("XX"), segHeaderLen+recHeaderLen+2) // inside the first record's payload
+	f.Close()
+	s = open(t, dir)
+	defer s.Close()
+	recs := readAll(t, s)
+	if s.Stats().Corrupt != 1 || len(recs) == 0 || len(recs) >= 30 {
+		t.Fatalf("corrupt=%d read=%d", s.Stats().Corrupt, len(recs))
+	}
+	if string(recs[len(recs)-1].Payload) != string(payload(29)) {
+		t.Fatal("records after the corrupt segment were not delivered")
+	}
+}
+
+func TestLockedByOneProcess(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	defer s.Close()
+	if _, err := Open(Options{Dir: dir}); err == nil {
+		t.Fatal("second Open of the same directory succeeded")
+	}
+}
+
+// child appends records from 16 goroutines and prints each id once its
+// Append returned (acknowledged); the parent kills it with SIGKILL.
+func child(dir string, base int) {
+	s, err := Open(Options{Dir: dir, MaxBytes: 1 << 30, SegmentBytes: 32 << 10})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(2)
+	}
+	out := bufio.NewWriter(os.Stdout)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				id := base + g*1_000_000 + i
+				if err := s.Append(context.Background(), payload(id)); err != nil {
+					return
+				}
+				mu.Lock()
+				fmt.Fprintln(out, id)
+				out.Flush()
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestKill9KeepsEveryAcknowledgedRecord(t *testing.T) {
+	dir := t.TempDir()
+	for round := range 2 {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "SPOOL_CHILD_DIR="+dir, fmt.Sprintf("SPOOL_CHILD_BASE=%d", round*100_000_000))
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		acked := map[int]bool{}
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			id, err := strconv.Atoi(sc.Text())
+			if err != nil {
+				t.Fatalf("child: %s", sc.Text())
+			}
+			acked[id] = true
+			if len(acked) == 300 {
+				cmd.Process.Signal(syscall.SIGKILL)
+			}
+		}
+		cmd.Wait()
+		s := open(t, dir)
+		got := map[string]int{}
+		for _, r := range readAll(t, s) {
+			got[string(r.Payload)]++
+		}
+		for id := range acked {
+			if got[string(payload(id))] != 1 {
+				s.Close()
+				t.Fatalf("round %d: acknowledged record %d found %d times", round, id, got[string(payload(id))])
+			}
+		}
+		t.Logf("round %d: %d acknowledged, %d in spool, torn bytes %d", round, len(acked), len(got), s.Stats().TornBytes)
+		s.Close()
+	}
+}
