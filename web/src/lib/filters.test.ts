@@ -1,0 +1,146 @@
+import { describe, expect, it } from "vitest";
+import {
+  activeFilterCount,
+  emptyQuery,
+  fromSearchParams,
+  toFilter,
+  toSearchBody,
+  toSearchParams,
+  type RecordingsQuery,
+} from "./filters";
+
+const now = new Date("2026-11-23T12:00:00Z");
+
+function full(): RecordingsQuery {
+  return {
+    range: "custom",
+    from: "2026-11-01",
+    to: "2026-11-07",
+    minDuration: 30,
+    maxDuration: 600.5,
+    minActive: 5,
+    maxActive: undefined,
+    visitedPage: { op: "contains", value: "/pricing" },
+    entryPage: { op: "equals", value: "https://shop.example.com/" },
+    exitPage: { op: "prefix", value: "https://shop.example.com/checkout" },
+    minPages: 2,
+    maxPages: undefined,
+    devices: ["DEVICE_TYPE_MOBILE", "DEVICE_TYPE_TABLET"],
+    browsers: ["Chrome", "Mobile Safari"],
+    oses: ["iOS"],
+    countries: ["DE", "FR"],
+    referrerDomain: "google.com",
+    utmSource: "newsletter",
+    utmMedium: "email",
+    utmCampaign: "black friday",
+    userId: "user-42",
+    attributes: [
+      { key: "plan", value: "pro" },
+      { key: "team", value: "a=b" },
+    ],
+    customEvent: "signup",
+    hasRageClicks: true,
+    hasDeadClicks: false,
+    hasErrors: true,
+    truncated: false,
+    sort: "duration",
+    ascending: true,
+  };
+}
+
+describe("URL round trip", () => {
+  it("keeps every condition", () => {
+    const q = full();
+    const back = fromSearchParams(new URLSearchParams(toSearchParams(q).toString()));
+    expect(back).toEqual(q);
+  });
+
+  it("writes nothing for the default query", () => {
+    expect(toSearchParams(emptyQuery()).toString()).toBe("");
+    expect(fromSearchParams(new URLSearchParams(""))).toEqual(emptyQuery());
+  });
+
+  it("ignores junk instead of failing", () => {
+    const q = fromSearchParams(
+      new URLSearchParams("range=forever&dmin=-3&dmax=abc&device=toaster&visited=regex:.*&rage=maybe&sort=random&attr=novalue"),
+    );
+    expect(q).toEqual(emptyQuery());
+  });
+
+  it("counts active conditions", () => {
+    expect(activeFilterCount(emptyQuery())).toBe(0);
+    expect(activeFilterCount({ ...emptyQuery(), devices: ["DEVICE_TYPE_MOBILE"], hasRageClicks: true })).toBe(2);
+    expect(activeFilterCount({ ...emptyQuery(), hasErrors: false })).toBe(1);
+  });
+});
+
+describe("SessionFilter mapping", () => {
+  it("maps every condition onto the request", () => {
+    const f = toFilter(full(), now);
+    expect(f).toEqual({
+      startTime: {
+        start: new Date(2026, 10, 1).toISOString(),
+        end: new Date(2026, 10, 8).toISOString(),
+      },
+      duration: { min: "30s", max: "600.5s" },
+      activeDuration: { min: "5s" },
+      visitedPage: { operator: "OPERATOR_CONTAINS", value: "/pricing" },
+      entryPage: { operator: "OPERATOR_EQUALS", value: "https://shop.example.com/" },
+      exitPage: { operator: "OPERATOR_PREFIX", value: "https://shop.example.com/checkout" },
+      pageCount: { min: "2", max: "0" },
+      deviceTypes: ["DEVICE_TYPE_MOBILE", "DEVICE_TYPE_TABLET"],
+      browsers: ["Chrome", "Mobile Safari"],
+      oses: ["iOS"],
+      countries: ["DE", "FR"],
+      referrerDomain: "google.com",
+      utmSource: "newsletter",
+      utmMedium: "email",
+      utmCampaign: "black friday",
+      userId: "user-42",
+      userAttributes: [
+        { key: "plan", value: "pro" },
+        { key: "team", value: "a=b" },
+      ],
+      customEvent: "signup",
+      hasRageClicks: true,
+      hasDeadClicks: false,
+      hasErrors: true,
+      truncated: false,
+    });
+  });
+
+  it("sends an empty filter and relative ranges from now", () => {
+    expect(toFilter({ ...emptyQuery(), range: "all" }, now)).toEqual({});
+    expect(toFilter({ ...emptyQuery(), range: "24h" }, now)).toEqual({
+      startTime: { start: "2026-11-22T12:00:00.000Z" },
+    });
+  });
+
+  it("keeps a false tri-state (\"no rage clicks\") distinct from unset", () => {
+    const f = toFilter({ ...emptyQuery(), range: "all", hasRageClicks: false }, now);
+    expect(f).toEqual({ hasRageClicks: false });
+    expect(JSON.stringify(f)).toBe('{"hasRageClicks":false}');
+  });
+
+  it("builds the search body with sort, paging and facets on the first page only", () => {
+    const first = toSearchBody({ ...emptyQuery(), range: "all" }, { now, pageSize: 50 });
+    expect(first).toEqual({
+      filter: {},
+      sort: "SORT_FIELD_START_TIME",
+      ascending: false,
+      pageSize: 50,
+      facets: [
+        "FACET_FIELD_DEVICE_TYPE",
+        "FACET_FIELD_BROWSER",
+        "FACET_FIELD_OS",
+        "FACET_FIELD_COUNTRY",
+        "FACET_FIELD_PAGE",
+      ],
+    });
+    const next = toSearchBody({ ...full() }, { now, pageSize: 50, pageToken: "tok" });
+    expect(next.pageToken).toBe("tok");
+    expect(next.facets).toBeUndefined();
+    expect(next.sort).toBe("SORT_FIELD_DURATION");
+    expect(next.ascending).toBe(true);
+  });
+});

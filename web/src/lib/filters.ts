@@ -1,0 +1,332 @@
+// The recordings list's filter: one state object that lives in the URL's
+// query string (so a filtered list can be shared, reloaded and walked with
+// next/previous from the replay) and maps onto SearchSessionsRequest.
+import type { Schemas } from "../api/client";
+import { toProtoDuration } from "./format";
+
+export type DeviceType = Schemas["v1DeviceType"];
+export type SortField = Schemas["v1SortField"];
+export type UrlOperator = Schemas["UrlMatchOperator"];
+export type SearchBody = Schemas["SearchServiceSearchSessionsBody"];
+export type SessionFilter = Schemas["v1SessionFilter"];
+
+export type RangePreset = "24h" | "7d" | "30d" | "90d" | "all" | "custom";
+
+export interface UrlCondition {
+  op: "equals" | "contains" | "prefix";
+  value: string;
+}
+
+/** RecordingsQuery is what the filter bar edits. Durations are in seconds. */
+export interface RecordingsQuery {
+  range: RangePreset;
+  /** Inclusive local dates (YYYY-MM-DD) of a custom range. */
+  from?: string;
+  to?: string;
+  minDuration?: number;
+  maxDuration?: number;
+  minActive?: number;
+  maxActive?: number;
+  visitedPage?: UrlCondition;
+  entryPage?: UrlCondition;
+  exitPage?: UrlCondition;
+  minPages?: number;
+  maxPages?: number;
+  devices: DeviceType[];
+  browsers: string[];
+  oses: string[];
+  countries: string[];
+  referrerDomain?: string;
+  utmSource?: string;
+  utmMedium?: string;
+  utmCampaign?: string;
+  userId?: string;
+  attributes: { key: string; value: string }[];
+  customEvent?: string;
+  hasRageClicks?: boolean;
+  hasDeadClicks?: boolean;
+  hasErrors?: boolean;
+  truncated?: boolean;
+  sort: "start" | "duration" | "active" | "pages";
+  ascending: boolean;
+}
+
+export const DEVICE_TYPES: { value: DeviceType; key: string; label: string }[] = [
+  { value: "DEVICE_TYPE_DESKTOP", key: "desktop", label: "Desktop" },
+  { value: "DEVICE_TYPE_MOBILE", key: "mobile", label: "Mobile" },
+  { value: "DEVICE_TYPE_TABLET", key: "tablet", label: "Tablet" },
+  { value: "DEVICE_TYPE_BOT", key: "bot", label: "Bot" },
+  { value: "DEVICE_TYPE_OTHER", key: "other", label: "Other" },
+];
+
+export const SORTS: { key: RecordingsQuery["sort"]; field: SortField; label: string }[] = [
+  { key: "start", field: "SORT_FIELD_START_TIME", label: "Date" },
+  { key: "duration", field: "SORT_FIELD_DURATION", label: "Duration" },
+  { key: "active", field: "SORT_FIELD_ACTIVE_DURATION", label: "Active time" },
+  { key: "pages", field: "SORT_FIELD_PAGE_COUNT", label: "Pages" },
+];
+
+export const RANGES: { key: RangePreset; label: string; hours?: number }[] = [
+  { key: "24h", label: "Last 24 hours", hours: 24 },
+  { key: "7d", label: "Last 7 days", hours: 24 * 7 },
+  { key: "30d", label: "Last 30 days", hours: 24 * 30 },
+  { key: "90d", label: "Last 90 days", hours: 24 * 90 },
+  { key: "all", label: "All time" },
+  { key: "custom", label: "Custom…" },
+];
+
+const URL_OPS: Record<UrlCondition["op"], UrlOperator> = {
+  equals: "OPERATOR_EQUALS",
+  contains: "OPERATOR_CONTAINS",
+  prefix: "OPERATOR_PREFIX",
+};
+
+export function emptyQuery(): RecordingsQuery {
+  return {
+    range: "30d",
+    devices: [],
+    browsers: [],
+    oses: [],
+    countries: [],
+    attributes: [],
+    sort: "start",
+    ascending: false,
+  };
+}
+
+/** activeFilterCount counts the conditions a user set, for the "Clear (n)" button. */
+export function activeFilterCount(q: RecordingsQuery): number {
+  const d = emptyQuery();
+  let n = 0;
+  if (q.range !== d.range) n++;
+  for (const v of [q.minDuration, q.maxDuration, q.minActive, q.maxActive, q.minPages, q.maxPages]) if (v !== undefined) n++;
+  for (const v of [q.visitedPage, q.entryPage, q.exitPage]) if (v) n++;
+  for (const v of [q.referrerDomain, q.utmSource, q.utmMedium, q.utmCampaign, q.userId, q.customEvent]) if (v) n++;
+  for (const v of [q.hasRageClicks, q.hasDeadClicks, q.hasErrors, q.truncated]) if (v !== undefined) n++;
+  n += q.devices.length + q.browsers.length + q.oses.length + q.countries.length + q.attributes.length;
+  return n;
+}
+
+// ---- URL query string -------------------------------------------------------
+
+function num(params: URLSearchParams, key: string): number | undefined {
+  const raw = params.get(key);
+  if (raw === null || raw.trim() === "") return undefined;
+  const n = Number(raw);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+function bool(params: URLSearchParams, key: string): boolean | undefined {
+  const raw = params.get(key);
+  if (raw === "1" || raw === "true") return true;
+  if (raw === "0" || raw === "false") return false;
+  return undefined;
+}
+
+function str(params: URLSearchParams, key: string): string | undefined {
+  const raw = params.get(key)?.trim();
+  return raw ? raw : undefined;
+}
+
+function urlCond(params: URLSearchParams, key: string): UrlCondition | undefined {
+  const raw = params.get(key);
+  if (!raw) return undefined;
+  const colon = raw.indexOf(":");
+  const op = raw.slice(0, colon) as UrlCondition["op"];
+  const value = raw.slice(colon + 1);
+  if (colon < 0 || !(op in URL_OPS) || !value) return undefined;
+  return { op, value };
+}
+
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** fromSearchParams reads a query from the URL, ignoring what it cannot understand. */
+export function fromSearchParams(params: URLSearchParams): RecordingsQuery {
+  const q = emptyQuery();
+  const range = params.get("range");
+  if (range && RANGES.some((r) => r.key === range)) q.range = range as RangePreset;
+  if (q.range === "custom") {
+    const from = params.get("from");
+    const to = params.get("to");
+    if (from && DATE_RE.test(from)) q.from = from;
+    if (to && DATE_RE.test(to)) q.to = to;
+  }
+  q.minDuration = num(params, "dmin");
+  q.maxDuration = num(params, "dmax");
+  q.minActive = num(params, "amin");
+  q.maxActive = num(params, "amax");
+  q.minPages = num(params, "pmin");
+  q.maxPages = num(params, "pmax");
+  q.visitedPage = urlCond(params, "visited");
+  q.entryPage = urlCond(params, "entry");
+  q.exitPage = urlCond(params, "exit");
+  const devices = new Set(params.getAll("device"));
+  q.devices = DEVICE_TYPES.filter((d) => devices.has(d.key)).map((d) => d.value);
+  q.browsers = params.getAll("browser").filter(Boolean);
+  q.oses = params.getAll("os").filter(Boolean);
+  q.countries = params.getAll("country").filter(Boolean);
+  q.referrerDomain = str(params, "ref");
+  q.utmSource = str(params, "utm_source");
+  q.utmMedium = str(params, "utm_medium");
+  q.utmCampaign = str(params, "utm_campaign");
+  q.userId = str(params, "user");
+  q.customEvent = str(params, "event");
+  q.attributes = params
+    .getAll("attr")
+    .map((a) => {
+      const eq = a.indexOf("=");
+      return eq > 0 ? { key: a.slice(0, eq), value: a.slice(eq + 1) } : undefined;
+    })
+    .filter((a): a is { key: string; value: string } => a !== undefined);
+  q.hasRageClicks = bool(params, "rage");
+  q.hasDeadClicks = bool(params, "dead");
+  q.hasErrors = bool(params, "errors");
+  q.truncated = bool(params, "truncated");
+  const sort = params.get("sort");
+  if (sort && SORTS.some((s) => s.key === sort)) q.sort = sort as RecordingsQuery["sort"];
+  q.ascending = params.get("order") === "asc";
+  return q;
+}
+
+/** toSearchParams writes a query to the URL, leaving defaults out so links stay short. */
+export function toSearchParams(q: RecordingsQuery): URLSearchParams {
+  const p = new URLSearchParams();
+  const d = emptyQuery();
+  if (q.range !== d.range) p.set("range", q.range);
+  if (q.range === "custom") {
+    if (q.from) p.set("from", q.from);
+    if (q.to) p.set("to", q.to);
+  }
+  const nums: [string, number | undefined][] = [
+    ["dmin", q.minDuration],
+    ["dmax", q.maxDuration],
+    ["amin", q.minActive],
+    ["amax", q.maxActive],
+    ["pmin", q.minPages],
+    ["pmax", q.maxPages],
+  ];
+  for (const [k, v] of nums) if (v !== undefined) p.set(k, String(v));
+  const conds: [string, UrlCondition | undefined][] = [
+    ["visited", q.visitedPage],
+    ["entry", q.entryPage],
+    ["exit", q.exitPage],
+  ];
+  for (const [k, v] of conds) if (v && v.value) p.set(k, `${v.op}:${v.value}`);
+  for (const dev of q.devices) {
+    const key = DEVICE_TYPES.find((d) => d.value === dev)?.key;
+    if (key) p.append("device", key);
+  }
+  for (const b of q.browsers) p.append("browser", b);
+  for (const o of q.oses) p.append("os", o);
+  for (const c of q.countries) p.append("country", c);
+  const strs: [string, string | undefined][] = [
+    ["ref", q.referrerDomain],
+    ["utm_source", q.utmSource],
+    ["utm_medium", q.utmMedium],
+    ["utm_campaign", q.utmCampaign],
+    ["user", q.userId],
+    ["event", q.customEvent],
+  ];
+  for (const [k, v] of strs) if (v) p.set(k, v);
+  for (const a of q.attributes) if (a.key) p.append("attr", `${a.key}=${a.value}`);
+  const bools: [string, boolean | undefined][] = [
+    ["rage", q.hasRageClicks],
+    ["dead", q.hasDeadClicks],
+    ["errors", q.hasErrors],
+    ["truncated", q.truncated],
+  ];
+  for (const [k, v] of bools) if (v !== undefined) p.set(k, v ? "1" : "0");
+  if (q.sort !== d.sort) p.set("sort", q.sort);
+  if (q.ascending) p.set("order", "asc");
+  return p;
+}
+
+// ---- request ----------------------------------------------------------------
+
+function localMidnight(date: string): Date {
+  const [y, m, d] = date.split("-").map(Number) as [number, number, number];
+  return new Date(y, m - 1, d);
+}
+
+/** toFilter maps a query onto SessionFilter; relative ranges end at `now`. */
+export function toFilter(q: RecordingsQuery, now: Date): SessionFilter {
+  const f: SessionFilter = {};
+  const preset = RANGES.find((r) => r.key === q.range);
+  if (preset?.hours) {
+    f.startTime = { start: new Date(now.getTime() - preset.hours * 3_600_000).toISOString() };
+  } else if (q.range === "custom" && (q.from || q.to)) {
+    f.startTime = {};
+    if (q.from) f.startTime.start = localMidnight(q.from).toISOString();
+    if (q.to) {
+      // The range is half-open; the "to" day is included.
+      const end = localMidnight(q.to);
+      end.setDate(end.getDate() + 1);
+      f.startTime.end = end.toISOString();
+    }
+  }
+  const durRange = (min?: number, max?: number) => {
+    if (min === undefined && max === undefined) return undefined;
+    const r: Schemas["v1DurationRange"] = {};
+    if (min !== undefined) r.min = toProtoDuration(min);
+    if (max !== undefined) r.max = toProtoDuration(max);
+    return r;
+  };
+  f.duration = durRange(q.minDuration, q.maxDuration);
+  f.activeDuration = durRange(q.minActive, q.maxActive);
+  if (q.minPages !== undefined || q.maxPages !== undefined) {
+    // int64 travels as a string; zero max means unbounded.
+    f.pageCount = { min: String(q.minPages ?? 0), max: String(q.maxPages ?? 0) };
+  }
+  const match = (c?: UrlCondition) => (c && c.value ? { operator: URL_OPS[c.op], value: c.value } : undefined);
+  f.visitedPage = match(q.visitedPage);
+  f.entryPage = match(q.entryPage);
+  f.exitPage = match(q.exitPage);
+  if (q.devices.length) f.deviceTypes = [...q.devices];
+  if (q.browsers.length) f.browsers = [...q.browsers];
+  if (q.oses.length) f.oses = [...q.oses];
+  if (q.countries.length) f.countries = [...q.countries];
+  if (q.referrerDomain) f.referrerDomain = q.referrerDomain;
+  if (q.utmSource) f.utmSource = q.utmSource;
+  if (q.utmMedium) f.utmMedium = q.utmMedium;
+  if (q.utmCampaign) f.utmCampaign = q.utmCampaign;
+  if (q.userId) f.userId = q.userId;
+  if (q.attributes.length) f.userAttributes = q.attributes.filter((a) => a.key).map((a) => ({ key: a.key, value: a.value }));
+  if (q.customEvent) f.customEvent = q.customEvent;
+  if (q.hasRageClicks !== undefined) f.hasRageClicks = q.hasRageClicks;
+  if (q.hasDeadClicks !== undefined) f.hasDeadClicks = q.hasDeadClicks;
+  if (q.hasErrors !== undefined) f.hasErrors = q.hasErrors;
+  if (q.truncated !== undefined) f.truncated = q.truncated;
+  // Leave unset conditions out of the JSON entirely.
+  for (const k of Object.keys(f) as (keyof SessionFilter)[]) if (f[k] === undefined) delete f[k];
+  return f;
+}
+
+export const LIST_FACETS: Schemas["v1FacetField"][] = [
+  "FACET_FIELD_DEVICE_TYPE",
+  "FACET_FIELD_BROWSER",
+  "FACET_FIELD_OS",
+  "FACET_FIELD_COUNTRY",
+  "FACET_FIELD_PAGE",
+];
+
+/** toSearchBody builds the body of POST /sites/{siteId}/sessions:search. */
+export function toSearchBody(
+  q: RecordingsQuery,
+  opts: { now: Date; pageSize: number; pageToken?: string; facets?: boolean },
+): SearchBody {
+  const body: SearchBody = {
+    filter: toFilter(q, opts.now),
+    sort: SORTS.find((s) => s.key === q.sort)?.field ?? "SORT_FIELD_START_TIME",
+    ascending: q.ascending,
+    pageSize: opts.pageSize,
+  };
+  if (opts.pageToken) body.pageToken = opts.pageToken;
+  // Facets are only needed with the first page.
+  if (opts.facets ?? !opts.pageToken) body.facets = [...LIST_FACETS];
+  return body;
+}
+
+/** deviceLabel names a device type for people. */
+export function deviceLabel(d: DeviceType | string | undefined): string {
+  return DEVICE_TYPES.find((x) => x.value === d)?.label ?? "Unknown";
+}
