@@ -1,0 +1,695 @@
+// Package bleve is the embedded sessions index on Bleve (scorch, on disk).
+//
+// Each session is one document with an explicit mapping (no dynamic fields):
+// keyword fields for every exact-match value, numeric fields for durations and
+// counts, a datetime field for the start time, and the full summary stored as
+// protobuf bytes so a hit is returned without a second lookup.
+package bleve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+	"google.golang.org/protobuf/proto"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-search/index"
+)
+
+// Field names of the mapping.
+const (
+	fSite      = "site"
+	fSession   = "sid"
+	fVisitor   = "visitor"
+	fVersion   = "version"
+	fStart     = "start"
+	fDuration  = "duration_ms"
+	fActive    = "active_ms"
+	fPageCount = "page_count"
+	fRage      = "rage"
+	fDead      = "dead"
+	fErrors    = "errors"
+	fTruncated = "truncated"
+	fPage      = "page"
+	fPath      = "path"
+	fEntry     = "entry"
+	fEntryPath = "entry_path"
+	fExit      = "exit"
+	fExitPath  = "exit_path"
+	fDevice    = "device"
+	fBrowser   = "browser"
+	fOS        = "os"
+	fCountry   = "country"
+	fReferrer  = "referrer_domain"
+	fUTMSource = "utm_source"
+	fUTMMedium = "utm_medium"
+	fUTMCamp   = "utm_campaign"
+	fUser      = "user_id"
+	fAttr      = "attr"
+	fEvent     = "event"
+	fSummary   = "pb"
+	docType    = "session"
+)
+
+// deleteChunk bounds how many documents one delete round loads.
+const deleteChunk = 1000
+
+// Index is the Bleve sessions index. It is safe for concurrent use.
+type Index struct {
+	idx bleve.Index
+	// writeMu serialises writes so the version check and the batch that
+	// follows it are atomic with respect to other writers.
+	writeMu sync.Mutex
+}
+
+var _ index.Index = (*Index)(nil)
+
+// Open opens the index in dir, creating it with the mapping when absent.
+func Open(dir string) (*Index, error) {
+	if _, err := os.Stat(filepath.Join(dir, "index_meta.json")); err == nil {
+		idx, err := bleve.Open(dir)
+		if err != nil {
+			return nil, fmt.Errorf("bleve: open %s: %w", dir, err)
+		}
+		return &Index{idx: idx}, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, fmt.Errorf("bleve: create parent of %s: %w", dir, err)
+	}
+	idx, err := bleve.New(dir, Mapping())
+	if err != nil {
+		return nil, fmt.Errorf("bleve: create %s: %w", dir, err)
+	}
+	return &Index{idx: idx}, nil
+}
+
+// Mapping is the explicit index mapping: nothing is indexed that is not
+// named here.
+func Mapping() mapping.IndexMapping {
+	kw := func(docValues bool) *mapping.FieldMapping {
+		f := bleve.NewKeywordFieldMapping()
+		f.Analyzer = keyword.Name
+		f.Store = false
+		f.IncludeInAll = false
+		f.IncludeTermVectors = false
+		f.DocValues = docValues
+		return f
+	}
+	num := func(store, docValues bool) *mapping.FieldMapping {
+		f := bleve.NewNumericFieldMapping()
+		f.Store = store
+		f.IncludeInAll = false
+		f.DocValues = docValues
+		return f
+	}
+	dm := bleve.NewDocumentStaticMapping()
+	for _, name := range []string{fSite, fSession, fVisitor, fPage, fEntry, fEntryPath, fExit, fExitPath,
+		fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent} {
+		dm.AddFieldMappingsAt(name, kw(false))
+	}
+	// Facet fields need doc values.
+	for _, name := range []string{fDevice, fBrowser, fOS, fCountry, fPath} {
+		dm.AddFieldMappingsAt(name, kw(true))
+	}
+	dm.AddFieldMappingsAt(fVersion, num(true, false))
+	for _, name := range []string{fDuration, fActive, fPageCount} {
+		dm.AddFieldMappingsAt(name, num(false, true))
+	}
+	for _, name := range []string{fRage, fDead, fErrors} {
+		dm.AddFieldMappingsAt(name, num(false, false))
+	}
+	start := bleve.NewDateTimeFieldMapping()
+	start.Store = false
+	start.IncludeInAll = false
+	start.DocValues = true
+	dm.AddFieldMappingsAt(fStart, start)
+	tr := bleve.NewBooleanFieldMapping()
+	tr.Store = false
+	tr.IncludeInAll = false
+	tr.DocValues = false
+	dm.AddFieldMappingsAt(fTruncated, tr)
+	pb := bleve.NewTextFieldMapping()
+	pb.Index = false
+	pb.Store = true
+	pb.IncludeInAll = false
+	pb.IncludeTermVectors = false
+	pb.DocValues = false
+	dm.AddFieldMappingsAt(fSummary, pb)
+
+	im := bleve.NewIndexMapping()
+	im.DefaultAnalyzer = keyword.Name
+	im.DefaultMapping = bleve.NewDocumentDisabledMapping()
+	im.AddDocumentMapping(docType, dm)
+	im.TypeField = "_type"
+	im.StoreDynamic = false
+	im.IndexDynamic = false
+	im.DocValuesDynamic = false
+	return im
+}
+
+// document flattens a summary into the mapped fields.
+func document(s *sessionsv1.SessionSummary) (map[string]any, error) {
+	pb, err := proto.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("marshal summary: %w", err)
+	}
+	pages := make([]string, 0, len(s.GetPages()))
+	paths := make([]string, 0, len(s.GetPages()))
+	seen := make(map[string]bool, len(s.GetPages()))
+	for _, p := range s.GetPages() {
+		if p.GetUrl() == "" || seen[p.GetUrl()] {
+			continue
+		}
+		seen[p.GetUrl()] = true
+		pages = append(pages, p.GetUrl())
+	}
+	seenPath := make(map[string]bool, len(pages))
+	for _, u := range pages {
+		if p := index.PagePath(u); p != "" && !seenPath[p] {
+			seenPath[p] = true
+			paths = append(paths, p)
+		}
+	}
+	attrs := make([]string, 0, len(s.GetUserAttributes()))
+	for _, a := range s.GetUserAttributes() {
+		attrs = append(attrs, index.AttributeTerm(a.GetKey(), a.GetValue()))
+	}
+	c := s.GetClient()
+	d := map[string]any{
+		"_type":    docType,
+		fSite:      strconv.FormatInt(s.GetSiteId(), 10),
+		fSession:   s.GetSessionId(),
+		fVersion:   float64(s.GetVersion()),
+		fStart:     s.GetStartTime().AsTime(),
+		fDuration:  float64(s.GetDuration().AsDuration().Milliseconds()),
+		fActive:    float64(s.GetActiveDuration().AsDuration().Milliseconds()),
+		fPageCount: float64(s.GetPageCount()),
+		fRage:      float64(s.GetRageClickCount()),
+		fDead:      float64(s.GetDeadClickCount()),
+		fErrors:    float64(s.GetErrorCount()),
+		fTruncated: s.GetTruncated(),
+		fDevice:    index.DeviceName(c.GetDeviceType()),
+		fSummary:   string(pb),
+	}
+	setStr := func(k, v string) {
+		if v != "" {
+			d[k] = v
+		}
+	}
+	setStr(fVisitor, s.GetVisitorId())
+	setStr(fEntry, s.GetEntryUrl())
+	setStr(fEntryPath, index.PagePath(s.GetEntryUrl()))
+	setStr(fExit, s.GetExitUrl())
+	setStr(fExitPath, index.PagePath(s.GetExitUrl()))
+	setStr(fBrowser, c.GetBrowser())
+	setStr(fOS, c.GetOs())
+	setStr(fCountry, c.GetCountry())
+	setStr(fReferrer, s.GetReferrerDomain())
+	setStr(fUTMSource, s.GetUtmSource())
+	setStr(fUTMMedium, s.GetUtmMedium())
+	setStr(fUTMCamp, s.GetUtmCampaign())
+	setStr(fUser, s.GetUserId())
+	if len(pages) > 0 {
+		d[fPage] = pages
+		d[fPath] = paths
+	}
+	if len(attrs) > 0 {
+		d[fAttr] = attrs
+	}
+	if len(s.GetCustomEvents()) > 0 {
+		d[fEvent] = s.GetCustomEvents()
+	}
+	return d, nil
+}
+
+// Upsert implements index.Index.
+func (ix *Index) Upsert(ctx context.Context, sessions []*sessionsv1.SessionSummary) (index.UpsertResult, error) {
+	var res index.UpsertResult
+	if len(sessions) == 0 {
+		return res, nil
+	}
+	// Within one call the newest version of each document wins.
+	newest := make(map[string]*sessionsv1.SessionSummary, len(sessions))
+	order := make([]string, 0, len(sessions))
+	for _, s := range sessions {
+		if s == nil {
+			continue
+		}
+		id := index.DocID(s.GetSiteId(), s.GetSessionId())
+		prev, ok := newest[id]
+		if !ok {
+			order = append(order, id)
+			newest[id] = s
+			continue
+		}
+		if s.GetVersion() >= prev.GetVersion() {
+			newest[id] = s
+		}
+		res.Stale++ // one of the two is superseded within the batch
+	}
+
+	ix.writeMu.Lock()
+	defer ix.writeMu.Unlock()
+	current, err := ix.versions(ctx, order)
+	if err != nil {
+		return index.UpsertResult{}, err
+	}
+	b := ix.idx.NewBatch()
+	for _, id := range order {
+		s := newest[id]
+		if v, ok := current[id]; ok && s.GetVersion() < v {
+			res.Stale++
+			continue
+		}
+		doc, err := document(s)
+		if err != nil {
+			return index.UpsertResult{}, fmt.Errorf("bleve: upsert %s: %w", id, err)
+		}
+		if err := b.Index(id, doc); err != nil {
+			return index.UpsertResult{}, fmt.Errorf("bleve: upsert %s: %w", id, err)
+		}
+		res.Upserted++
+	}
+	if err := ctx.Err(); err != nil {
+		return index.UpsertResult{}, err
+	}
+	if b.Size() > 0 {
+		if err := ix.idx.Batch(b); err != nil {
+			return index.UpsertResult{}, fmt.Errorf("bleve: upsert batch: %w", err)
+		}
+	}
+	return res, nil
+}
+
+// versions returns the indexed version of each existing id.
+func (ix *Index) versions(ctx context.Context, ids []string) (map[string]int64, error) {
+	out := make(map[string]int64, len(ids))
+	const chunk = 1000
+	for len(ids) > 0 {
+		n := min(chunk, len(ids))
+		part := ids[:n]
+		ids = ids[n:]
+		req := bleve.NewSearchRequestOptions(query.NewDocIDQuery(part), n, 0, false)
+		req.Fields = []string{fVersion}
+		req.Score = bleve.ScoreNone
+		req.SortBy([]string{"_id"})
+		sr, err := ix.idx.SearchInContext(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("bleve: read versions: %w", err)
+		}
+		for _, h := range sr.Hits {
+			if v, ok := h.Fields[fVersion].(float64); ok {
+				out[h.ID] = int64(v)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Delete implements index.Index.
+func (ix *Index) Delete(ctx context.Context, siteID int64, sel index.Selector) (int64, error) {
+	if err := sel.Validate(); err != nil {
+		return 0, err
+	}
+	var q query.Query
+	switch {
+	case len(sel.SessionIDs) > 0:
+		ids := make([]string, 0, len(sel.SessionIDs))
+		for _, s := range sel.SessionIDs {
+			ids = append(ids, index.DocID(siteID, s))
+		}
+		q = query.NewDocIDQuery(ids)
+	case sel.VisitorID != "":
+		q = term(fVisitor, sel.VisitorID)
+	case sel.WholeSite:
+		q = nil
+	default:
+		f := false
+		dq := query.NewDateRangeInclusiveQuery(time.Time{}, sel.StartedBefore, nil, &f)
+		dq.SetField(fStart)
+		q = dq
+	}
+	full := siteScoped(siteID, q)
+
+	ix.writeMu.Lock()
+	defer ix.writeMu.Unlock()
+	var deleted int64
+	for {
+		req := bleve.NewSearchRequestOptions(full, deleteChunk, 0, false)
+		req.Score = bleve.ScoreNone
+		req.SortBy([]string{"_id"})
+		sr, err := ix.idx.SearchInContext(ctx, req)
+		if err != nil {
+			return deleted, fmt.Errorf("bleve: select for delete: %w", err)
+		}
+		if len(sr.Hits) == 0 {
+			return deleted, nil
+		}
+		b := ix.idx.NewBatch()
+		for _, h := range sr.Hits {
+			b.Delete(h.ID)
+		}
+		if err := ix.idx.Batch(b); err != nil {
+			return deleted, fmt.Errorf("bleve: delete batch: %w", err)
+		}
+		deleted += int64(len(sr.Hits))
+	}
+}
+
+// Search implements index.Index.
+func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, error) {
+	fq, err := filterQuery(q.SiteID, q.Filter)
+	if err != nil {
+		return nil, err
+	}
+	if q.Limit <= 0 {
+		return nil, errors.New("bleve: limit must be positive")
+	}
+	req := bleve.NewSearchRequestOptions(fq, q.Limit+1, 0, false)
+	req.Score = bleve.ScoreNone
+	req.Fields = []string{fSummary}
+	sortField, sortType := sortOf(q.Sort)
+	desc := !q.Ascending
+	req.SortByCustom(search.SortOrder{
+		&search.SortField{Field: sortField, Type: sortType, Desc: desc, Missing: search.SortFieldMissingLast},
+		&search.SortDocID{Desc: desc},
+	})
+	if q.After != nil {
+		req.SearchAfter = []string{afterValue(q.Sort, q.After.Value), index.DocID(q.SiteID, q.After.SessionID)}
+	}
+	size := q.FacetSize
+	if size <= 0 {
+		size = index.DefaultFacetSize
+	}
+	for _, f := range q.Facets {
+		field, ok := facetField(f)
+		if !ok {
+			return nil, fmt.Errorf("bleve: unknown facet %v", f)
+		}
+		req.AddFacet(field, bleve.NewFacetRequest(field, size))
+	}
+	sr, err := ix.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("bleve: search: %w", err)
+	}
+	res := &index.Result{Total: int64(sr.Total)}
+	hits := sr.Hits
+	more := len(hits) > q.Limit
+	if more {
+		hits = hits[:q.Limit]
+	}
+	res.Sessions = make([]*sessionsv1.SessionSummary, 0, len(hits))
+	for _, h := range hits {
+		raw, _ := h.Fields[fSummary].(string)
+		s := &sessionsv1.SessionSummary{}
+		if err := proto.Unmarshal([]byte(raw), s); err != nil {
+			return nil, fmt.Errorf("bleve: decode %s: %w", h.ID, err)
+		}
+		res.Sessions = append(res.Sessions, s)
+	}
+	if more && len(res.Sessions) > 0 {
+		last := res.Sessions[len(res.Sessions)-1]
+		res.Next = &index.Cursor{Value: index.SortKey(last, q.Sort), SessionID: last.GetSessionId()}
+	}
+	for _, f := range q.Facets {
+		field, _ := facetField(f)
+		fr := sr.Facets[field]
+		facet := &searchv1.Facet{Field: f}
+		if fr != nil && fr.Terms != nil {
+			for _, t := range fr.Terms.Terms() {
+				facet.Counts = append(facet.Counts, &searchv1.FacetCount{Value: t.Term, Count: int64(t.Count)})
+			}
+		}
+		res.Facets = append(res.Facets, facet)
+	}
+	return res, nil
+}
+
+// Count implements index.Index.
+func (ix *Index) Count(ctx context.Context, siteID int64, f *searchv1.SessionFilter) (int64, error) {
+	fq, err := filterQuery(siteID, f)
+	if err != nil {
+		return 0, err
+	}
+	req := bleve.NewSearchRequestOptions(fq, 0, 0, false)
+	req.Score = bleve.ScoreNone
+	sr, err := ix.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("bleve: count: %w", err)
+	}
+	return int64(sr.Total), nil
+}
+
+// Ready implements index.Index.
+func (ix *Index) Ready(ctx context.Context) error {
+	if _, err := ix.idx.DocCount(); err != nil {
+		return fmt.Errorf("bleve: not ready: %w", err)
+	}
+	return nil
+}
+
+// DocCount is the number of documents of all sites (for benchmarks/metrics).
+func (ix *Index) DocCount() (uint64, error) { return ix.idx.DocCount() }
+
+// Close implements index.Index.
+func (ix *Index) Close() error {
+	if err := ix.idx.Close(); err != nil {
+		return fmt.Errorf("bleve: close: %w", err)
+	}
+	return nil
+}
+
+func sortOf(f searchv1.SortField) (string, search.SortFieldType) {
+	switch f {
+	case searchv1.SortField_SORT_FIELD_DURATION:
+		return fDuration, search.SortFieldAsNumber
+	case searchv1.SortField_SORT_FIELD_ACTIVE_DURATION:
+		return fActive, search.SortFieldAsNumber
+	case searchv1.SortField_SORT_FIELD_PAGE_COUNT:
+		return fPageCount, search.SortFieldAsNumber
+	default:
+		return fStart, search.SortFieldAsDate
+	}
+}
+
+// afterValue renders a cursor value the way Bleve's search_after expects it.
+func afterValue(f searchv1.SortField, v int64) string {
+	_, t := sortOf(f)
+	if t == search.SortFieldAsDate {
+		return time.Unix(0, v).UTC().Format(time.RFC3339Nano)
+	}
+	return strconv.FormatFloat(float64(v), 'f', -1, 64)
+}
+
+func facetField(f searchv1.FacetField) (string, bool) {
+	switch f {
+	case searchv1.FacetField_FACET_FIELD_DEVICE_TYPE:
+		return fDevice, true
+	case searchv1.FacetField_FACET_FIELD_BROWSER:
+		return fBrowser, true
+	case searchv1.FacetField_FACET_FIELD_OS:
+		return fOS, true
+	case searchv1.FacetField_FACET_FIELD_COUNTRY:
+		return fCountry, true
+	case searchv1.FacetField_FACET_FIELD_PAGE:
+		return fPath, true
+	}
+	return "", false
+}
+
+func term(field, value string) query.Query {
+	q := query.NewTermQuery(value)
+	q.SetField(field)
+	return q
+}
+
+func anyTerm(field string, values []string) query.Query {
+	if len(values) == 1 {
+		return term(field, values[0])
+	}
+	qs := make([]query.Query, 0, len(values))
+	for _, v := range values {
+		qs = append(qs, term(field, v))
+	}
+	return query.NewDisjunctionQuery(qs)
+}
+
+func numRange(field string, lo, hi *float64) query.Query {
+	t := true
+	q := query.NewNumericRangeInclusiveQuery(lo, hi, &t, &t)
+	q.SetField(field)
+	return q
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// siteScoped ANDs the site into q (nil q selects the whole site).
+func siteScoped(siteID int64, q query.Query) query.Query {
+	site := term(fSite, strconv.FormatInt(siteID, 10))
+	if q == nil {
+		return site
+	}
+	return query.NewConjunctionQuery([]query.Query{site, q})
+}
+
+// filterQuery translates a filter into a Bleve query, always under the site.
+func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
+	qs := []query.Query{term(fSite, strconv.FormatInt(siteID, 10))}
+	if f == nil {
+		return qs[0], nil
+	}
+	if tr := f.GetStartTime(); tr != nil && (tr.Start != nil || tr.End != nil) {
+		var start, end time.Time
+		if tr.Start != nil {
+			start = tr.Start.AsTime()
+		}
+		if tr.End != nil {
+			end = tr.End.AsTime()
+		}
+		t, fl := true, false
+		q := query.NewDateRangeInclusiveQuery(start, end, &t, &fl)
+		q.SetField(fStart)
+		qs = append(qs, q)
+	}
+	if q := durRange(fDuration, f.GetDuration()); q != nil {
+		qs = append(qs, q)
+	}
+	if q := durRange(fActive, f.GetActiveDuration()); q != nil {
+		qs = append(qs, q)
+	}
+	for _, m := range []struct {
+		match      *searchv1.UrlMatch
+		full, path string
+	}{{f.GetVisitedPage(), fPage, fPath}, {f.GetEntryPage(), fEntry, fEntryPath}, {f.GetExitPage(), fExit, fExitPath}} {
+		q, err := urlQuery(m.match, m.full, m.path)
+		if err != nil {
+			return nil, err
+		}
+		if q != nil {
+			qs = append(qs, q)
+		}
+	}
+	if pc := f.GetPageCount(); pc != nil && (pc.Min != 0 || pc.Max != 0) {
+		var lo, hi *float64
+		if pc.Min != 0 {
+			lo = ptr(float64(pc.Min))
+		}
+		if pc.Max != 0 {
+			hi = ptr(float64(pc.Max))
+		}
+		qs = append(qs, numRange(fPageCount, lo, hi))
+	}
+	if len(f.GetDeviceTypes()) > 0 {
+		names := make([]string, 0, len(f.GetDeviceTypes()))
+		for _, d := range f.GetDeviceTypes() {
+			names = append(names, index.DeviceName(d))
+		}
+		qs = append(qs, anyTerm(fDevice, names))
+	}
+	for _, kv := range []struct {
+		field  string
+		values []string
+	}{{fBrowser, f.GetBrowsers()}, {fOS, f.GetOses()}, {fCountry, f.GetCountries()}} {
+		if len(kv.values) > 0 {
+			qs = append(qs, anyTerm(kv.field, kv.values))
+		}
+	}
+	for _, kv := range []struct{ field, value string }{
+		{fReferrer, f.GetReferrerDomain()}, {fUTMSource, f.GetUtmSource()}, {fUTMMedium, f.GetUtmMedium()},
+		{fUTMCamp, f.GetUtmCampaign()}, {fUser, f.GetUserId()}, {fEvent, f.GetCustomEvent()},
+	} {
+		if kv.value != "" {
+			qs = append(qs, term(kv.field, kv.value))
+		}
+	}
+	if len(f.GetUserAttributes()) > 0 {
+		terms := make([]string, 0, len(f.GetUserAttributes()))
+		for _, a := range f.GetUserAttributes() {
+			terms = append(terms, index.AttributeTerm(a.GetKey(), a.GetValue()))
+		}
+		qs = append(qs, anyTerm(fAttr, terms))
+	}
+	for _, flag := range []struct {
+		field string
+		set   *bool
+	}{{fRage, f.HasRageClicks}, {fDead, f.HasDeadClicks}, {fErrors, f.HasErrors}} {
+		if flag.set == nil {
+			continue
+		}
+		if *flag.set {
+			qs = append(qs, numRange(flag.field, ptr(1), nil))
+		} else {
+			qs = append(qs, numRange(flag.field, nil, ptr(0)))
+		}
+	}
+	if f.Truncated != nil {
+		q := query.NewBoolFieldQuery(*f.Truncated)
+		q.SetField(fTruncated)
+		qs = append(qs, q)
+	}
+	if len(qs) == 1 {
+		return qs[0], nil
+	}
+	return query.NewConjunctionQuery(qs), nil
+}
+
+func durRange(field string, r *searchv1.DurationRange) query.Query {
+	if r == nil || (r.Min == nil && r.Max == nil) {
+		return nil
+	}
+	var lo, hi *float64
+	if r.Min != nil {
+		// Inclusive at millisecond precision: a sub-millisecond minimum
+		// rounds up, a maximum rounds down.
+		d := r.Min.AsDuration()
+		ms := d.Milliseconds()
+		if time.Duration(ms)*time.Millisecond < d {
+			ms++
+		}
+		lo = ptr(float64(ms))
+	}
+	if r.Max != nil {
+		hi = ptr(float64(r.Max.AsDuration().Milliseconds()))
+	}
+	return numRange(field, lo, hi)
+}
+
+// urlQuery matches a UrlMatch against the full-URL or path field. CONTAINS
+// runs a regular expression over the field's term dictionary (never over
+// documents); the value is quoted so user text is always literal.
+func urlQuery(m *searchv1.UrlMatch, fullField, pathField string) (query.Query, error) {
+	if m == nil || m.GetValue() == "" {
+		return nil, nil
+	}
+	field := fullField
+	if index.PathForm(m) {
+		field = pathField
+	}
+	switch m.GetOperator() {
+	case searchv1.UrlMatch_OPERATOR_EQUALS, searchv1.UrlMatch_OPERATOR_UNSPECIFIED:
+		return term(field, m.GetValue()), nil
+	case searchv1.UrlMatch_OPERATOR_PREFIX:
+		q := query.NewPrefixQuery(m.GetValue())
+		q.SetField(field)
+		return q, nil
+	case searchv1.UrlMatch_OPERATOR_CONTAINS:
+		q := query.NewRegexpQuery(".*" + regexp.QuoteMeta(m.GetValue()) + ".*")
+		q.SetField(field)
+		return q, nil
+	}
+	return nil, fmt.Errorf("bleve: unknown url operator %v", m.GetOperator())
+}
+

@@ -1,0 +1,201 @@
+// Package index defines the sessions index that svc-search queries: the
+// interface every backend (Bleve embedded, Elasticsearch at scale) implements,
+// with its contract written on it, and the small pieces of matching semantics
+// every backend must share (how a page URL filter is read, how a device type
+// is spelled). The conformance suite in indextest checks the contract.
+package index
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+)
+
+// Index is a per-site sessions index.
+//
+// Contract (every backend, checked by indextest.Run):
+//
+//   - Tenancy: every document belongs to one site (SessionSummary.SiteID) and is
+//     identified by (site id, session id). Every read and delete takes a site
+//     id and the backend itself ANDs "site = that id" into the query; no filter
+//     value (user id, visitor id, session id, URL) can reach another site's
+//     documents.
+//   - Upsert is idempotent and version-guarded: a summary whose Version is
+//     lower than the indexed one for the same (site, session) is ignored and
+//     counted in UpsertResult.Stale; an equal or higher version replaces the
+//     document (summaries are deterministic for a version, so an equal version
+//     is the same content). The guard holds under concurrent Upserts.
+//   - Read-your-writes: once Upsert or Delete returns nil, Search and Count
+//     see the change.
+//   - Filter semantics are those of searchv1.SessionFilter: conditions AND,
+//     repeated values within one condition OR; time ranges are half-open
+//     [start, end); duration ranges are inclusive at millisecond precision;
+//     IntRange is inclusive with max 0 meaning unbounded. A UrlMatch whose
+//     value starts with "/" compares against the URL path (see PagePath) for
+//     EQUALS and PREFIX, otherwise against the full URL; CONTAINS always
+//     compares against the full URL. String values match exactly (case
+//     sensitive) as stored. has_* flags test count > 0. The filter is
+//     assumed validated by the caller (see the service): the index may
+//     return an error for values outside its range but must never panic.
+//   - Sorting: by Query.Sort (unspecified means start time), descending
+//     unless Ascending, ties broken by session id in the same direction.
+//   - Paging: Query.After is the Cursor of the last hit of the previous page
+//     (Result.Next) and selects hits strictly after it in sort order, so pages
+//     neither repeat nor skip documents whose sort key does not change while
+//     writes continue. Result.Next is nil when no hit follows the page.
+//     Cursor values are only meaningful to the backend that produced them.
+//   - Result.Total is the exact number of documents matching the filter
+//     (ignoring After and Limit); Count returns the same number.
+//   - Facets: for each requested field the FacetSize most frequent values
+//     among all matching documents (ignoring After), ordered by count
+//     descending then value ascending. FACET_FIELD_PAGE counts URL paths
+//     (a session counts once per distinct path).
+//   - Delete removes the selected documents of one site and returns how many
+//     existed.
+type Index interface {
+	// Upsert indexes summaries (any sites) in bulk.
+	Upsert(ctx context.Context, sessions []*sessionsv1.SessionSummary) (UpsertResult, error)
+	// Delete removes one site's sessions chosen by sel.
+	Delete(ctx context.Context, siteID int64, sel Selector) (int64, error)
+	// Search returns one page of one site's sessions matching q.
+	Search(ctx context.Context, q Query) (*Result, error)
+	// Count counts one site's sessions matching f (nil matches all).
+	Count(ctx context.Context, siteID int64, f *searchv1.SessionFilter) (int64, error)
+	// Ready reports whether the backend can serve.
+	Ready(ctx context.Context) error
+	// Close releases the backend.
+	Close() error
+}
+
+// UpsertResult counts what an Upsert did.
+type UpsertResult struct {
+	Upserted int
+	// Stale counts summaries ignored because a newer version is indexed.
+	Stale int
+}
+
+// Selector chooses sessions to delete; exactly one field is set.
+type Selector struct {
+	SessionIDs []string
+	VisitorID  string
+	WholeSite  bool
+	// StartedBefore deletes sessions whose start time is before it.
+	StartedBefore time.Time
+}
+
+// Validate checks that exactly one selector is set.
+func (s Selector) Validate() error {
+	n := 0
+	if len(s.SessionIDs) > 0 {
+		n++
+	}
+	if s.VisitorID != "" {
+		n++
+	}
+	if s.WholeSite {
+		n++
+	}
+	if !s.StartedBefore.IsZero() {
+		n++
+	}
+	if n != 1 {
+		return errors.New("index: exactly one delete selector must be set")
+	}
+	return nil
+}
+
+// Query is one list query.
+type Query struct {
+	SiteID    int64
+	Filter    *searchv1.SessionFilter
+	Sort      searchv1.SortField
+	Ascending bool
+	// Limit is the page size (> 0).
+	Limit int
+	// After is the previous page's Result.Next, nil for the first page.
+	After *Cursor
+	// Facets to count; FacetSize values each (default 10).
+	Facets    []searchv1.FacetField
+	FacetSize int
+}
+
+// Cursor is a position in a sort order: the sort key of the last hit and
+// its session id (the tie-breaker).
+type Cursor struct {
+	// Value is the sort key: start time in Unix nanoseconds, durations in
+	// milliseconds, page count as is.
+	Value     int64
+	SessionID string
+}
+
+// Result is one page.
+type Result struct {
+	Sessions []*sessionsv1.SessionSummary
+	Total    int64
+	Facets   []*searchv1.Facet
+	Next     *Cursor
+}
+
+// DefaultFacetSize is the number of values per facet when Query.FacetSize is 0.
+const DefaultFacetSize = 10
+
+// SortKey returns the sort key of s under field, as Cursor.Value holds it.
+func SortKey(s *sessionsv1.SessionSummary, field searchv1.SortField) int64 {
+	switch field {
+	case searchv1.SortField_SORT_FIELD_DURATION:
+		return s.GetDuration().AsDuration().Milliseconds()
+	case searchv1.SortField_SORT_FIELD_ACTIVE_DURATION:
+		return s.GetActiveDuration().AsDuration().Milliseconds()
+	case searchv1.SortField_SORT_FIELD_PAGE_COUNT:
+		return int64(s.GetPageCount())
+	default:
+		return s.GetStartTime().AsTime().UnixNano()
+	}
+}
+
+// PagePath is the path of a page URL as the path-form URL filters and the
+// page facet see it: the URL's path without query or fragment, "/" when
+// empty, "" when the URL does not parse.
+func PagePath(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if u.Path == "" {
+		return "/"
+	}
+	return u.Path
+}
+
+// PathForm reports whether a UrlMatch value is compared against URL paths
+// (it starts with "/") rather than full URLs.
+func PathForm(m *searchv1.UrlMatch) bool {
+	return m.GetOperator() != searchv1.UrlMatch_OPERATOR_CONTAINS && strings.HasPrefix(m.GetValue(), "/")
+}
+
+// DeviceName is how a device type is indexed and reported in facets.
+func DeviceName(d sessionsv1.DeviceType) string {
+	if n, ok := sessionsv1.DeviceType_name[int32(d)]; ok {
+		return n
+	}
+	return sessionsv1.DeviceType_DEVICE_TYPE_UNSPECIFIED.String()
+}
+
+// AttributeTerm is how a user attribute is indexed: key and value joined by
+// a unit separator, which cannot be confused with either part's text.
+func AttributeTerm(key, value string) string { return key + "\x1f" + value }
+
+// DocID is the document id of a session: site and session, so ids of two
+// sites never collide.
+func DocID(siteID int64, sessionID string) string {
+	return strconv.FormatInt(siteID, 10) + "/" + sessionID
+}

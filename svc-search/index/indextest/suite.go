@@ -1,0 +1,650 @@
+// Package indextest is the one conformance suite of index.Index: every
+// backend runs Run with a constructor of fresh, empty indexes, and its answers
+// are compared with an in-memory reference evaluation of the same filters.
+package indextest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-search/index"
+)
+
+// Site ids above 2^31, as every test in the project uses.
+const (
+	SiteA int64 = 3_000_000_001
+	SiteB int64 = 3_000_000_002
+)
+
+// Run runs the conformance suite; newIndex returns a fresh, empty index
+// that the suite closes.
+func Run(t *testing.T, newIndex func(t *testing.T) index.Index) {
+	open := func(t *testing.T) index.Index {
+		t.Helper()
+		ix := newIndex(t)
+		t.Cleanup(func() {
+			if err := ix.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		return ix
+	}
+	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, open(t)) })
+	t.Run("FiltersAlone", func(t *testing.T) { testFiltersAlone(t, open(t)) })
+	t.Run("FiltersCombined", func(t *testing.T) { testFiltersCombined(t, open(t)) })
+	t.Run("Sorting", func(t *testing.T) { testSorting(t, open(t)) })
+	t.Run("PagingStableUnderWrites", func(t *testing.T) { testPagingUnderWrites(t, open(t)) })
+	t.Run("Facets", func(t *testing.T) { testFacets(t, open(t)) })
+	t.Run("IdempotentUpsert", func(t *testing.T) { testIdempotent(t, open(t)) })
+	t.Run("StaleVersionsIgnored", func(t *testing.T) { testStale(t, open(t)) })
+	t.Run("ConcurrentVersions", func(t *testing.T) { testConcurrentVersions(t, open(t)) })
+	t.Run("Deletes", func(t *testing.T) { testDeletes(t, open(t)) })
+	t.Run("SiteIsolation", func(t *testing.T) { testSiteIsolation(t, open(t)) })
+}
+
+// load indexes both sites' generated sessions and returns them.
+func load(t *testing.T, ix index.Index) (a, b []*sessionsv1.SessionSummary) {
+	t.Helper()
+	a = Generate(1, SiteA, "a", 240)
+	b = Generate(2, SiteB, "b", 80)
+	upsert(t, ix, append(slices.Clone(a), b...))
+	return a, b
+}
+
+func upsert(t *testing.T, ix index.Index, docs []*sessionsv1.SessionSummary) index.UpsertResult {
+	t.Helper()
+	res, err := ix.Upsert(context.Background(), docs)
+	if err != nil {
+		t.Fatalf("upsert: %v", err)
+	}
+	return res
+}
+
+// all pages through a query and returns every hit, checking page invariants.
+func all(t *testing.T, ix index.Index, q index.Query) []*sessionsv1.SessionSummary {
+	t.Helper()
+	var out []*sessionsv1.SessionSummary
+	var total int64 = -1
+	for range 10000 {
+		res, err := ix.Search(context.Background(), q)
+		if err != nil {
+			t.Fatalf("search %v: %v", q.Filter, err)
+		}
+		if total >= 0 && res.Total != total {
+			t.Fatalf("total changed between pages without writes: %d then %d", total, res.Total)
+		}
+		total = res.Total
+		if len(res.Sessions) > q.Limit {
+			t.Fatalf("page of %d exceeds limit %d", len(res.Sessions), q.Limit)
+		}
+		for _, s := range res.Sessions {
+			if s.GetSiteId() != q.SiteID {
+				t.Fatalf("query for site %d returned site %d's session %s", q.SiteID, s.GetSiteId(), s.GetSessionId())
+			}
+		}
+		out = append(out, res.Sessions...)
+		if res.Next == nil {
+			if int64(len(out)) != total {
+				t.Fatalf("paged %d hits but total is %d", len(out), total)
+			}
+			return out
+		}
+		if len(res.Sessions) != q.Limit {
+			t.Fatalf("short page of %d (limit %d) with a next cursor", len(res.Sessions), q.Limit)
+		}
+		q.After = res.Next
+	}
+	t.Fatal("paging did not end")
+	return nil
+}
+
+func ids(docs []*sessionsv1.SessionSummary) []string {
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		out[i] = d.GetSessionId()
+	}
+	return out
+}
+
+func checkQuery(t *testing.T, ix index.Index, docs []*sessionsv1.SessionSummary, name string, f *searchv1.SessionFilter, sort searchv1.SortField, asc bool, limit int) {
+	t.Helper()
+	want := Sorted(docs, f, sort, asc)
+	got := all(t, ix, index.Query{SiteID: SiteA, Filter: f, Sort: sort, Ascending: asc, Limit: limit})
+	if !slices.Equal(ids(got), ids(want)) {
+		t.Fatalf("%s: got %d hits %v\nwant %d hits %v", name, len(got), head(ids(got)), len(want), head(ids(want)))
+	}
+	n, err := ix.Count(context.Background(), SiteA, f)
+	if err != nil {
+		t.Fatalf("%s: count: %v", name, err)
+	}
+	if n != int64(len(want)) {
+		t.Fatalf("%s: count %d, want %d", name, n, len(want))
+	}
+}
+
+func head(xs []string) []string {
+	if len(xs) > 12 {
+		return xs[:12]
+	}
+	return xs
+}
+
+func testRoundTrip(t *testing.T, ix index.Index) {
+	a, _ := load(t, ix)
+	got := all(t, ix, index.Query{SiteID: SiteA, Limit: 50})
+	byID := map[string]*sessionsv1.SessionSummary{}
+	for _, s := range a {
+		byID[s.GetSessionId()] = s
+	}
+	if len(got) != len(a) {
+		t.Fatalf("got %d sessions, want %d", len(got), len(a))
+	}
+	for _, s := range got {
+		if !proto.Equal(s, byID[s.GetSessionId()]) {
+			t.Fatalf("session %s did not round-trip:\n got %v\nwant %v", s.GetSessionId(), s, byID[s.GetSessionId()])
+		}
+	}
+	if err := ix.Ready(context.Background()); err != nil {
+		t.Fatalf("ready: %v", err)
+	}
+}
+
+// msOf is a session's duration truncated to the millisecond.
+func msOf(s *sessionsv1.SessionSummary) *durationpb.Duration {
+	return durationpb.New(s.GetDuration().AsDuration().Truncate(time.Millisecond))
+}
+
+func tp(v bool) *bool { return &v }
+
+func at(d time.Duration) *timestamppb.Timestamp { return timestamppb.New(Base.Add(d)) }
+
+// singleFilters names one filter per condition (and per operator).
+func singleFilters(a []*sessionsv1.SessionSummary) map[string]*searchv1.SessionFilter {
+	day := 24 * time.Hour
+	mid := a[17].GetStartTime()
+	user := ""
+	for _, s := range a {
+		if s.GetUserId() != "" {
+			user = s.GetUserId()
+			break
+		}
+	}
+	return map[string]*searchv1.SessionFilter{
+		"start_range":            {StartTime: &searchv1.TimeRange{Start: at(3 * day), End: at(10 * day)}},
+		"start_from":             {StartTime: &searchv1.TimeRange{Start: at(20 * day)}},
+		"start_until":            {StartTime: &searchv1.TimeRange{End: at(5 * day)}},
+		"start_half_open":        {StartTime: &searchv1.TimeRange{Start: mid, End: timestamppb.New(mid.AsTime().Add(time.Microsecond))}},
+		"start_end_excluded":     {StartTime: &searchv1.TimeRange{End: mid}},
+		"duration_min":           {Duration: &searchv1.DurationRange{Min: durationpb.New(4 * time.Minute)}},
+		"duration_range":         {Duration: &searchv1.DurationRange{Min: durationpb.New(time.Minute), Max: durationpb.New(3 * time.Minute)}},
+		"duration_exact":         {Duration: &searchv1.DurationRange{Min: msOf(a[5]), Max: msOf(a[5])}},
+		"duration_sub_ms":        {Duration: &searchv1.DurationRange{Min: a[5].GetDuration(), Max: a[5].GetDuration()}},
+		"active_max":             {ActiveDuration: &searchv1.DurationRange{Max: durationpb.New(90 * time.Second)}},
+		"visited_path_equals":    {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/pricing"}},
+		"visited_url_equals":     {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://shop.example.com/checkout"}},
+		"visited_path_prefix":    {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "/pricing"}},
+		"visited_url_prefix":     {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "https://www.example.com/blog"}},
+		"visited_contains":       {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "ref=1"}},
+		"visited_contains_meta":  {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "?ref="}},
+		"visited_contains_regex": {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: ".*"}},
+		"entry_path":             {EntryPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/"}},
+		"entry_contains":         {EntryPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "shop."}},
+		"exit_prefix":            {ExitPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "/docs"}},
+		"page_count_min":         {PageCount: &searchv1.IntRange{Min: 4}},
+		"page_count_range":       {PageCount: &searchv1.IntRange{Min: 2, Max: 3}},
+		"device_mobile":          {DeviceTypes: []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_MOBILE}},
+		"device_two":             {DeviceTypes: []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_TABLET}},
+		"browsers":               {Browsers: []string{"Safari", "Samsung Internet"}},
+		"browser_case":           {Browsers: []string{"chrome"}},
+		"oses":                   {Oses: []string{"iOS"}},
+		"countries":              {Countries: []string{"DE", "FR"}},
+		"referrer":               {ReferrerDomain: "news.ycombinator.com"},
+		"utm_source":             {UtmSource: "newsletter"},
+		"utm_medium":             {UtmMedium: "cpc"},
+		"utm_campaign":           {UtmCampaign: "launch"},
+		"user_id":                {UserId: user},
+		"user_id_absent":         {UserId: "nobody"},
+		"attribute":              {UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "pro"}}},
+		"attributes_or":          {UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "team"}, {Key: "role", Value: "admin"}}},
+		"custom_event":           {CustomEvent: "purchase"},
+		"rage":                   {HasRageClicks: tp(true)},
+		"no_rage":                {HasRageClicks: tp(false)},
+		"dead":                   {HasDeadClicks: tp(true)},
+		"errors":                 {HasErrors: tp(true)},
+		"no_errors":              {HasErrors: tp(false)},
+		"truncated":              {Truncated: tp(true)},
+		"not_truncated":          {Truncated: tp(false)},
+		"empty":                  {},
+	}
+}
+
+func testFiltersAlone(t *testing.T, ix index.Index) {
+	a, _ := load(t, ix)
+	for name, f := range singleFilters(a) {
+		checkQuery(t, ix, a, name, f, searchv1.SortField_SORT_FIELD_START_TIME, false, 40)
+	}
+	// Filters that must select something, so a backend matching nothing
+	// cannot pass by agreeing with an empty reference.
+	for _, name := range []string{"visited_path_equals", "visited_contains", "attribute", "rage", "device_mobile", "start_half_open", "duration_exact"} {
+		if len(Sorted(a, singleFilters(a)[name], 0, false)) == 0 {
+			t.Fatalf("generated data leaves filter %s empty", name)
+		}
+	}
+}
+
+// randomFilter ANDs 2–4 conditions drawn from the single filters.
+func randomFilter(rng *rand.Rand, singles map[string]*searchv1.SessionFilter) *searchv1.SessionFilter {
+	names := make([]string, 0, len(singles))
+	for n := range singles {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	f := &searchv1.SessionFilter{}
+	for range 2 + rng.IntN(3) {
+		proto.Merge(f, singles[names[rng.IntN(len(names))]])
+	}
+	return f
+}
+
+func testFiltersCombined(t *testing.T, ix index.Index) {
+	a, _ := load(t, ix)
+	singles := singleFilters(a)
+	rng := rand.New(rand.NewPCG(7, 7))
+	nonEmpty := 0
+	for i := range 80 {
+		f := randomFilter(rng, singles)
+		if len(Sorted(a, f, 0, false)) > 0 {
+			nonEmpty++
+		}
+		checkQuery(t, ix, a, fmt.Sprintf("combo %d %v", i, f), f, searchv1.SortField(1+rng.IntN(4)), rng.IntN(2) == 0, 1+rng.IntN(30))
+	}
+	// The spec's own examples.
+	checkQuery(t, ix, a, "last week + mobile + /pricing", &searchv1.SessionFilter{
+		StartTime:   &searchv1.TimeRange{Start: at(23 * 24 * time.Hour)},
+		DeviceTypes: []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_MOBILE},
+		VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/pricing"},
+	}, searchv1.SortField_SORT_FIELD_START_TIME, false, 10)
+	checkQuery(t, ix, a, "country + duration > 60s + rage", &searchv1.SessionFilter{
+		Countries: []string{"US"}, Duration: &searchv1.DurationRange{Min: durationpb.New(60*time.Second + time.Millisecond)},
+		HasRageClicks: tp(true),
+	}, searchv1.SortField_SORT_FIELD_START_TIME, false, 10)
+	checkQuery(t, ix, a, "campaign + browser by duration", &searchv1.SessionFilter{
+		UtmCampaign: "launch", Browsers: []string{"Chrome"},
+	}, searchv1.SortField_SORT_FIELD_DURATION, false, 10)
+	if nonEmpty < 20 {
+		t.Fatalf("only %d of 80 combined filters select anything; the test data is too sparse", nonEmpty)
+	}
+}
+
+func testSorting(t *testing.T, ix index.Index) {
+	a, _ := load(t, ix)
+	// Page counts tie a lot, so the session-id tie-break is exercised.
+	for _, sort := range []searchv1.SortField{0, 1, 2, 3, 4} {
+		for _, asc := range []bool{false, true} {
+			checkQuery(t, ix, a, fmt.Sprintf("sort %v asc=%v", sort, asc), nil, sort, asc, 17)
+		}
+	}
+}
+
+func testPagingUnderWrites(t *testing.T, ix index.Index) {
+	a, _ := load(t, ix)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, sort := range []searchv1.SortField{searchv1.SortField_SORT_FIELD_START_TIME, searchv1.SortField_SORT_FIELD_PAGE_COUNT} {
+		q := index.Query{SiteID: SiteA, Sort: sort, Limit: 13}
+		seen := map[string]int{}
+		extra := 0
+		for page := 0; ; page++ {
+			res, err := ix.Search(ctx, q)
+			if err != nil {
+				t.Fatalf("page %d: %v", page, err)
+			}
+			for _, s := range res.Sessions {
+				seen[s.GetSessionId()]++
+			}
+			if res.Next == nil {
+				break
+			}
+			q.After = res.Next
+			// Between pages: new sessions anywhere in the window, and new
+			// versions of existing ones whose sort keys stay put.
+			var w []*sessionsv1.SessionSummary
+			for _, s := range Generate(uint64(100+page), SiteA, fmt.Sprintf("new%v-%d", sort, page), 5) {
+				w = append(w, s)
+				extra++
+			}
+			for range 5 {
+				u := proto.Clone(a[rng.IntN(len(a))]).(*sessionsv1.SessionSummary)
+				u.Version += 10
+				u.ClickCount++
+				u.Client.Country = "JP"
+				w = append(w, u)
+			}
+			upsert(t, ix, w)
+			for i := range a {
+				for _, x := range w {
+					if x.GetSessionId() == a[i].GetSessionId() {
+						a[i] = x
+					}
+				}
+			}
+		}
+		for _, s := range a {
+			if seen[s.GetSessionId()] != 1 {
+				t.Fatalf("sort %v: session %s seen %d times across pages", sort, s.GetSessionId(), seen[s.GetSessionId()])
+			}
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("sort %v: session %s seen %d times", sort, id, n)
+			}
+		}
+		if extra == 0 {
+			t.Fatal("no writes happened during paging")
+		}
+	}
+}
+
+func testFacets(t *testing.T, ix index.Index) {
+	a, _ := load(t, ix)
+	fields := []searchv1.FacetField{
+		searchv1.FacetField_FACET_FIELD_DEVICE_TYPE, searchv1.FacetField_FACET_FIELD_BROWSER,
+		searchv1.FacetField_FACET_FIELD_OS, searchv1.FacetField_FACET_FIELD_COUNTRY, searchv1.FacetField_FACET_FIELD_PAGE,
+	}
+	filters := []*searchv1.SessionFilter{
+		nil,
+		{HasRageClicks: tp(true)},
+		{VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "/pricing"}, Countries: []string{"DE", "US"}},
+	}
+	for _, f := range filters {
+		for _, size := range []int{3, 0} {
+			res, err := ix.Search(context.Background(), index.Query{SiteID: SiteA, Filter: f, Limit: 5, Facets: fields, FacetSize: size})
+			if err != nil {
+				t.Fatalf("search with facets: %v", err)
+			}
+			if len(res.Facets) != len(fields) {
+				t.Fatalf("got %d facets, want %d", len(res.Facets), len(fields))
+			}
+			n := size
+			if n == 0 {
+				n = index.DefaultFacetSize
+			}
+			for i, field := range fields {
+				want := Facets(a, f, field, n)
+				got := res.Facets[i]
+				if got.GetField() != field {
+					t.Fatalf("facet %d is %v, want %v", i, got.GetField(), field)
+				}
+				if len(want) == 0 {
+					t.Fatalf("reference facet %v under %v is empty: test data too sparse", field, f)
+				}
+				if len(got.GetCounts()) != len(want) {
+					t.Fatalf("facet %v under %v: got %v want %v", field, f, got.GetCounts(), want)
+				}
+				for j := range want {
+					if !proto.Equal(got.GetCounts()[j], want[j]) {
+						t.Fatalf("facet %v under %v: got %v want %v", field, f, got.GetCounts(), want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func testIdempotent(t *testing.T, ix index.Index) {
+	a, _ := load(t, ix)
+	before := all(t, ix, index.Query{SiteID: SiteA, Limit: 100})
+	res := upsert(t, ix, a)
+	if res.Stale != 0 || res.Upserted != len(a) {
+		t.Fatalf("re-upsert of the same versions: %+v, want %d upserted 0 stale", res, len(a))
+	}
+	upsert(t, ix, a[:50])
+	after := all(t, ix, index.Query{SiteID: SiteA, Limit: 100})
+	if len(after) != len(before) {
+		t.Fatalf("re-upserting changed the count: %d then %d", len(before), len(after))
+	}
+	for i := range before {
+		if !proto.Equal(before[i], after[i]) {
+			t.Fatalf("re-upserting changed %s", before[i].GetSessionId())
+		}
+	}
+	n, err := ix.Count(context.Background(), SiteA, nil)
+	if err != nil || n != int64(len(a)) {
+		t.Fatalf("count after re-upserts = %d, %v; want %d", n, err, len(a))
+	}
+}
+
+func getOne(t *testing.T, ix index.Index, site int64, id string) *sessionsv1.SessionSummary {
+	t.Helper()
+	got := all(t, ix, index.Query{SiteID: site, Limit: 200})
+	for _, s := range got {
+		if s.GetSessionId() == id {
+			return s
+		}
+	}
+	return nil
+}
+
+func testStale(t *testing.T, ix index.Index) {
+	base := Generate(4, SiteA, "stale", 3)
+	v5 := proto.Clone(base[0]).(*sessionsv1.SessionSummary)
+	v5.Version = 5
+	v5.ClickCount = 55
+	upsert(t, ix, []*sessionsv1.SessionSummary{v5})
+
+	v3 := proto.Clone(v5).(*sessionsv1.SessionSummary)
+	v3.Version = 3
+	v3.ClickCount = 33
+	v3.Client.Country = "XX"
+	res := upsert(t, ix, []*sessionsv1.SessionSummary{v3})
+	if res.Stale != 1 || res.Upserted != 0 {
+		t.Fatalf("older version: %+v, want 1 stale", res)
+	}
+	if got := getOne(t, ix, SiteA, v5.GetSessionId()); !proto.Equal(got, v5) {
+		t.Fatalf("stale version overwrote the newer one: %v", got)
+	}
+	n, err := ix.Count(context.Background(), SiteA, &searchv1.SessionFilter{Countries: []string{"XX"}})
+	if err != nil || n != 0 {
+		t.Fatalf("stale version is searchable: count %d, %v", n, err)
+	}
+
+	// Within one batch, the newest of several versions wins whatever the order.
+	v9 := proto.Clone(v5).(*sessionsv1.SessionSummary)
+	v9.Version = 9
+	v9.ClickCount = 99
+	v9.Client.Country = "QQ"
+	v7 := proto.Clone(v5).(*sessionsv1.SessionSummary)
+	v7.Version = 7
+	res = upsert(t, ix, []*sessionsv1.SessionSummary{v9, v7, base[1]})
+	if res.Upserted != 2 || res.Stale != 1 {
+		t.Fatalf("mixed batch: %+v, want 2 upserted 1 stale", res)
+	}
+	if got := getOne(t, ix, SiteA, v5.GetSessionId()); !proto.Equal(got, v9) {
+		t.Fatalf("want version 9 after mixed batch, got %v", got.GetVersion())
+	}
+	// A newer version replaces and is searchable by its new values only.
+	v10 := proto.Clone(v9).(*sessionsv1.SessionSummary)
+	v10.Version = 10
+	v10.Client.Country = "NZ"
+	if res := upsert(t, ix, []*sessionsv1.SessionSummary{v10}); res.Upserted != 1 {
+		t.Fatalf("newer version: %+v", res)
+	}
+	for country, want := range map[string]int64{"NZ": 1, "QQ": 0} {
+		n, err := ix.Count(context.Background(), SiteA, &searchv1.SessionFilter{Countries: []string{country}})
+		if err != nil || n != want {
+			t.Fatalf("country %s count = %d, %v; want %d", country, n, err, want)
+		}
+	}
+}
+
+func testConcurrentVersions(t *testing.T, ix index.Index) {
+	base := Generate(5, SiteA, "conc", 4)
+	var wg sync.WaitGroup
+	versions := rand.New(rand.NewPCG(9, 9)).Perm(24)
+	for _, v := range versions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var batch []*sessionsv1.SessionSummary
+			for _, b := range base {
+				s := proto.Clone(b).(*sessionsv1.SessionSummary)
+				s.Version = int64(v + 1)
+				s.ClickCount = int32(v + 1)
+				batch = append(batch, s)
+			}
+			if _, err := ix.Upsert(context.Background(), batch); err != nil {
+				t.Errorf("upsert v%d: %v", v+1, err)
+			}
+		}()
+	}
+	wg.Wait()
+	got := all(t, ix, index.Query{SiteID: SiteA, Limit: 10})
+	if len(got) != len(base) {
+		t.Fatalf("got %d docs, want %d", len(got), len(base))
+	}
+	for _, s := range got {
+		if s.GetVersion() != 24 || s.GetClickCount() != 24 {
+			t.Fatalf("after concurrent upserts %s holds version %d (clicks %d), want 24", s.GetSessionId(), s.GetVersion(), s.GetClickCount())
+		}
+	}
+}
+
+func testDeletes(t *testing.T, ix index.Index) {
+	ctx := context.Background()
+	a, b := load(t, ix)
+	count := func(site int64) int64 {
+		n, err := ix.Count(ctx, site, nil)
+		if err != nil {
+			t.Fatalf("count: %v", err)
+		}
+		return n
+	}
+	remaining := slices.Clone(a)
+	drop := func(pred func(*sessionsv1.SessionSummary) bool) int64 {
+		n := len(remaining)
+		remaining = slices.DeleteFunc(remaining, pred)
+		return int64(n - len(remaining))
+	}
+	check := func(step string) {
+		t.Helper()
+		got := all(t, ix, index.Query{SiteID: SiteA, Limit: 100, Sort: searchv1.SortField_SORT_FIELD_START_TIME})
+		want := Sorted(remaining, nil, searchv1.SortField_SORT_FIELD_START_TIME, false)
+		if !slices.Equal(ids(got), ids(want)) {
+			t.Fatalf("after %s: %d sessions, want %d", step, len(got), len(want))
+		}
+		if n := count(SiteB); n != int64(len(b)) {
+			t.Fatalf("after %s on site A, site B has %d sessions, want %d", step, n, len(b))
+		}
+	}
+
+	// By ids, including one unknown and one of site B's ids spelled as A's.
+	del := []string{a[0].GetSessionId(), a[1].GetSessionId(), "no-such-session", b[0].GetSessionId()}
+	n, err := ix.Delete(ctx, SiteA, index.Selector{SessionIDs: del})
+	want := drop(func(s *sessionsv1.SessionSummary) bool { return slices.Contains(del, s.GetSessionId()) })
+	if err != nil || n != want {
+		t.Fatalf("delete ids: %d, %v; want %d", n, err, want)
+	}
+	check("delete by ids")
+
+	visitor := remaining[3].GetVisitorId()
+	n, err = ix.Delete(ctx, SiteA, index.Selector{VisitorID: visitor})
+	want = drop(func(s *sessionsv1.SessionSummary) bool { return s.GetVisitorId() == visitor })
+	if err != nil || n != want || want == 0 {
+		t.Fatalf("delete visitor: %d, %v; want %d", n, err, want)
+	}
+	check("delete by visitor")
+
+	cut := Base.Add(6 * 24 * time.Hour)
+	n, err = ix.Delete(ctx, SiteA, index.Selector{StartedBefore: cut})
+	want = drop(func(s *sessionsv1.SessionSummary) bool { return s.GetStartTime().AsTime().Before(cut) })
+	if err != nil || n != want || want == 0 {
+		t.Fatalf("delete started before: %d, %v; want %d", n, err, want)
+	}
+	check("delete by age")
+
+	if _, err := ix.Delete(ctx, SiteA, index.Selector{}); err == nil {
+		t.Fatal("delete with no selector succeeded")
+	}
+	if _, err := ix.Delete(ctx, SiteA, index.Selector{WholeSite: true, VisitorID: "x"}); err == nil {
+		t.Fatal("delete with two selectors succeeded")
+	}
+
+	n, err = ix.Delete(ctx, SiteA, index.Selector{WholeSite: true})
+	want = drop(func(*sessionsv1.SessionSummary) bool { return true })
+	if err != nil || n != want {
+		t.Fatalf("delete site: %d, %v; want %d", n, err, want)
+	}
+	check("delete whole site")
+
+	// A deleted session can come back with any version (a new recording).
+	res := upsert(t, ix, a[:1])
+	if res.Upserted != 1 || count(SiteA) != 1 {
+		t.Fatalf("re-upsert after delete: %+v, count %d", res, count(SiteA))
+	}
+}
+
+func testSiteIsolation(t *testing.T, ix index.Index) {
+	ctx := context.Background()
+	a, b := load(t, ix)
+	// The same session id in both sites is two documents.
+	twinA := proto.Clone(a[0]).(*sessionsv1.SessionSummary)
+	twinB := proto.Clone(a[0]).(*sessionsv1.SessionSummary)
+	twinB.SiteId = SiteB
+	twinB.Version = 1
+	twinB.UserId = "only-in-b"
+	twinA.Version = 100
+	upsert(t, ix, []*sessionsv1.SessionSummary{twinA, twinB})
+	b = append(b, twinB)
+
+	probes := []*searchv1.SessionFilter{
+		nil,
+		{UserId: b[0].GetUserId()},
+		{UserId: "only-in-b"},
+		{UserAttributes: b[0].GetUserAttributes()},
+		{VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: ""}},
+		{VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "https://"}},
+	}
+	for _, f := range probes {
+		res, err := ix.Search(ctx, index.Query{SiteID: SiteA, Filter: f, Limit: 200})
+		if err != nil {
+			t.Fatalf("search: %v", err)
+		}
+		for _, s := range res.Sessions {
+			if s.GetSiteId() != SiteA {
+				t.Fatalf("filter %v on site A returned site %d", f, s.GetSiteId())
+			}
+		}
+		n, err := ix.Count(ctx, SiteA, f)
+		if err != nil {
+			t.Fatalf("count: %v", err)
+		}
+		if want := int64(len(Sorted(a, f, 0, false))); n != want || res.Total != want {
+			t.Fatalf("filter %v on site A: count %d total %d, want %d", f, n, res.Total, want)
+		}
+	}
+	if got := getOne(t, ix, SiteB, twinB.GetSessionId()); got.GetUserId() != "only-in-b" {
+		t.Fatalf("site B's twin was overwritten by site A's: %v", got)
+	}
+	// A site with no documents sees nothing.
+	if n, err := ix.Count(ctx, 3_000_000_999, nil); err != nil || n != 0 {
+		t.Fatalf("empty site count %d, %v", n, err)
+	}
+	// Deleting site A's twin leaves site B's.
+	if _, err := ix.Delete(ctx, SiteA, index.Selector{SessionIDs: []string{twinA.GetSessionId()}}); err != nil {
+		t.Fatal(err)
+	}
+	if getOne(t, ix, SiteB, twinB.GetSessionId()) == nil {
+		t.Fatal("deleting site A's session removed site B's session with the same id")
+	}
+}
