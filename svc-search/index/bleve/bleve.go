@@ -692,4 +692,3 @@ func urlQuery(m *searchv1.UrlMatch, fullField, pathField string) (query.Query, e
 	}
 	return nil, fmt.Errorf("bleve: unknown url operator %v", m.GetOperator())
 }
-
