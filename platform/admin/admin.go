@@ -1,0 +1,182 @@
+// Package admin serves the per-process admin listener: Prometheus metrics,
+// liveness, readiness and pprof. It is meant for operators and the
+// orchestrator, never for the public internet.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sightlinehq/sightline/platform/telemetry"
+)
+
+// DefaultCheckTimeout bounds each readiness check.
+const DefaultCheckTimeout = 2 * time.Second
+
+// Checks is the set of readiness checks of a process (databases, peers,
+// the spool directory). It is safe for concurrent use; the zero value is
+// ready to use.
+type Checks struct {
+	// Timeout bounds each check; zero means DefaultCheckTimeout. Set it
+	// before serving.
+	Timeout time.Duration
+
+	mu           sync.Mutex
+	checks       []check
+	shuttingDown atomic.Bool
+}
+
+type check struct {
+	name string
+	fn   func(ctx context.Context) error
+}
+
+// Add registers a readiness check. fn must honour ctx's deadline; a check
+// that does not is reported as failed when the deadline passes anyway.
+func (c *Checks) Add(name string, fn func(ctx context.Context) error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.checks = append(c.checks, check{name: name, fn: fn})
+}
+
+// SetShuttingDown makes /readyz fail from now on, so that load balancers
+// stop sending traffic while the process drains.
+func (c *Checks) SetShuttingDown() { c.shuttingDown.Store(true) }
+
+// ShuttingDown reports whether SetShuttingDown was called.
+func (c *Checks) ShuttingDown() bool { return c.shuttingDown.Load() }
+
+// CheckResult is one check's outcome in the /readyz body.
+type CheckResult struct {
+	Name  string `json:"name"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// Report is the /readyz body.
+type Report struct {
+	Ready        bool          `json:"ready"`
+	ShuttingDown bool          `json:"shutting_down"`
+	Checks       []CheckResult `json:"checks"`
+}
+
+// Run runs every check in parallel, each with the timeout, and returns the
+// results in registration order. While shutting down it reports not ready
+// without running the checks: the answer is known, and the dependencies
+// may already be closing.
+func (c *Checks) Run(ctx context.Context) Report {
+	if c.ShuttingDown() {
+		return Report{ShuttingDown: true, Checks: []CheckResult{}}
+	}
+	c.mu.Lock()
+	checks := append([]check(nil), c.checks...)
+	timeout := c.Timeout
+	c.mu.Unlock()
+	if timeout <= 0 {
+		timeout = DefaultCheckTimeout
+	}
+
+	results := make([]CheckResult, len(checks))
+	var wg sync.WaitGroup
+	for i, ch := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runOne(ctx, ch, timeout)
+		}()
+	}
+	wg.Wait()
+
+	rep := Report{Ready: true, Checks: results}
+	for _, r := range results {
+		if !r.OK {
+			rep.Ready = false
+		}
+	}
+	// A shutdown that began while the checks ran wins.
+	if c.ShuttingDown() {
+		rep.Ready, rep.ShuttingDown = false, true
+	}
+	return rep
+}
+
+func runOne(ctx context.Context, ch check, timeout time.Duration) CheckResult {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan error, 1) // buffered: a late check must not block forever
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("check panicked: %v", p)
+			}
+		}()
+		done <- ch.fn(ctx)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("no answer within %s: %w", timeout, ctx.Err())
+	}
+	if err != nil {
+		return CheckResult{Name: ch.name, Error: err.Error()}
+	}
+	return CheckResult{Name: ch.name, OK: true}
+}
+
+// NewHandler returns the admin mux:
+//
+//	/metrics       Prometheus exposition of tel.Registry
+//	/healthz       200 "ok" while the process is alive
+//	/readyz        every check, 200 when all pass, 503 otherwise or while shutting down
+//	/debug/pprof/  the net/http/pprof handlers
+//
+// checks may be nil (always ready).
+func NewHandler(tel *telemetry.Telemetry, checks *Checks) http.Handler {
+	if checks == nil {
+		checks = &Checks{}
+	}
+	mux := http.NewServeMux()
+
+	mux.Handle("GET /metrics", promhttp.HandlerFor(tel.Registry, promhttp.HandlerOpts{
+		// Count scrape errors in the same registry, and keep serving what
+		// could be gathered rather than failing the whole scrape.
+		Registry:      tel.Registry,
+		ErrorHandling: promhttp.ContinueOnError,
+	}))
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		rep := checks.Run(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if !rep.Ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(rep)
+	})
+
+	// Registered explicitly on this mux: importing net/http/pprof also
+	// registers on http.DefaultServeMux, which Sightline never serves.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	for _, p := range []string{"allocs", "block", "goroutine", "heap", "mutex", "threadcreate"} {
+		mux.Handle("/debug/pprof/"+p, pprof.Handler(p))
+	}
+	return mux
+}
