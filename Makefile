@@ -1,0 +1,106 @@
+# Sightline — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BUF       := $(GO) tool -modfile=tools/go.mod buf
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X github.com/sightlinehq/sightline/cmd/sightline/app.version=$(VERSION)
+BIN       := bin/sightline
+DATA_DIR  ?= ./data
+# Packages run under the race detector in `make test` (the concurrent core).
+RACE_PKGS ?= ./platform/... ./cmd/... ./gateway/... ./siteaccess/...
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: web build ## Run everything in one process: dashboard at http://localhost:8080.
+	$(BIN) serve --data-dir $(DATA_DIR)
+
+.PHONY: build
+build: ## Build the sightline binary into bin/.
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sightline
+
+.PHONY: test
+test: web test-go test-node test-e2e ## Run every test (Go, dashboard, tracker, browser end-to-end).
+
+.PHONY: test-go
+test-go: ## Go tests (real PostgreSQL, real sockets), plus the race detector on the concurrent core.
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race $(RACE_PKGS)
+
+.PHONY: test-node
+test-node: node-deps ## Unit tests of the tracker and the dashboard (Vitest).
+	@if [ -f tracker/package.json ]; then cd tracker && npm test; fi
+	@if [ -f web/package.json ]; then cd web && npm test; fi
+
+.PHONY: test-e2e
+test-e2e: node-deps build ## Browser tests in Debian's Chromium against the real binary.
+	@if [ -f tracker/package.json ] && grep -q '"e2e"' tracker/package.json; then cd tracker && SIGHTLINE_BIN=$(CURDIR)/$(BIN) npm run e2e; fi
+	@if [ -f web/package.json ] && grep -q '"e2e"' web/package.json; then cd web && SIGHTLINE_BIN=$(CURDIR)/$(BIN) npm run e2e; fi
+
+.PHONY: node-deps
+node-deps: ## Install the pinned npm packages of tracker/ and web/.
+	@for d in tracker web; do \
+	  if [ -f $$d/package-lock.json ] && [ ! -f $$d/node_modules/.package-lock.json -o $$d/package-lock.json -nt $$d/node_modules/.package-lock.json ]; then \
+	    (cd $$d && npm ci --no-audit --no-fund) || exit 1; fi; done
+
+.PHONY: web
+web: node-deps ## Build the dashboard into web/dist (embedded by the binary).
+	@if [ -f web/package.json ]; then cd web && npm run build; fi
+
+.PHONY: tracker
+tracker: node-deps ## Rebuild the committed tracker scripts in tracker/dist.
+	@if [ -f tracker/package.json ]; then cd tracker && npm run build; fi
+
+.PHONY: generate
+generate: ## Regenerate gen/ (Go, gRPC, gateway, OpenAPI) and the dashboard's API types.
+	find gen -name '*.pb.go' -o -name '*.pb.gw.go' | xargs -r rm -f
+	rm -f gen/openapi/*.swagger.json
+	$(BUF) generate
+	@if [ -f web/package.json ] && grep -q '"generate"' web/package.json; then $(MAKE) node-deps && cd web && npm run generate; fi
+
+.PHONY: check-generate
+check-generate: generate tracker ## Fail if generated code or built tracker scripts differ from what is committed.
+	@git add -N gen web/src tracker/dist 2>/dev/null || true
+	@if ! git diff --exit-code --stat -- gen web/src tracker/dist; then \
+	  echo "generated files are stale: run 'make generate tracker' and commit" >&2; exit 1; fi
+
+.PHONY: lint
+lint: ## buf lint, go vet and gofmt.
+	$(BUF) lint
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); exit 1; }
+
+.PHONY: breaking
+breaking: ## buf breaking against main (a no-op on main itself).
+	@if git rev-parse --verify -q main >/dev/null; then $(BUF) breaking --against '.git#branch=main'; else echo "no main branch to compare with"; fi
+
+.PHONY: bench
+bench: bench-accounts bench-ingest bench-recordings bench-search bench-tracker ## Every benchmark.
+
+.PHONY: bench-accounts
+bench-accounts: ## GetSiteConfig and token authentication on SQLite and PostgreSQL.
+	$(GO) test -run='^$$' -bench=. -benchmem ./svc-accounts/...
+
+.PHONY: bench-ingest
+bench-ingest: ## Ingest (real spool, fsync on) against a bare net/http handler, same run.
+	$(GO) run ./svc-ingest/cmd/benchingest
+
+.PHONY: bench-recordings
+bench-recordings: ## Append throughput, time to first chunk, bytes per recorded minute.
+	$(GO) run ./svc-recordings/cmd/benchrecordings
+
+.PHONY: bench-search
+bench-search: ## Embedded index against PostgreSQL on the same multi-filter queries.
+	$(GO) run ./svc-search/cmd/benchsearch
+
+.PHONY: bench-tracker
+bench-tracker: node-deps ## Main-thread time of the recorder in Chromium, with and without it.
+	cd tracker && npm run bench
+
+.PHONY: clean
+clean: ## Remove build output and local data.
+	rm -rf bin data web/dist/assets web/dist/index.html

@@ -1,0 +1,150 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	accounts "github.com/sightlinehq/sightline/svc-accounts"
+	ingest "github.com/sightlinehq/sightline/svc-ingest"
+	notify "github.com/sightlinehq/sightline/svc-notify"
+	recordings "github.com/sightlinehq/sightline/svc-recordings"
+	search "github.com/sightlinehq/sightline/svc-search"
+
+	"github.com/sightlinehq/sightline/gateway"
+)
+
+// Config is the whole configuration of one sightline process. Every field
+// is a flag (defaults), a YAML key and a SIGHTLINE_* variable; see
+// platform/config for the order in which they apply.
+type Config struct {
+	// Target is a comma list of modules to run in this process, or "all".
+	Target  string       `yaml:"target"`
+	DataDir string       `yaml:"data_dir"`
+	Server  ServerConfig `yaml:"server"`
+	Admin   AdminConfig  `yaml:"admin"`
+	Log     LogConfig    `yaml:"log"`
+	Remote  RemoteConfig `yaml:"remote"`
+
+	Accounts   accounts.Config   `yaml:"accounts"`
+	Ingest     ingest.Config     `yaml:"ingest"`
+	Recordings recordings.Config `yaml:"recordings"`
+	Search     search.Config     `yaml:"search"`
+	Notify     notify.Config     `yaml:"notify"`
+	Gateway    gateway.Config    `yaml:"gateway"`
+}
+
+// ServerConfig holds the process's public listeners.
+type ServerConfig struct {
+	// HTTPListenAddress serves the dashboard, /api/v1, tracker scripts and
+	// intake (whichever of them run here).
+	HTTPListenAddress string `yaml:"http_listen_address"`
+	// GRPCListenAddress serves every gRPC service that runs here.
+	GRPCListenAddress string        `yaml:"grpc_listen_address"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	// MaxMessageBytes bounds gRPC messages in both directions.
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// ClientTimeout is the deadline of unary gRPC calls made without one.
+	ClientTimeout time.Duration `yaml:"client_timeout"`
+}
+
+// AdminConfig holds the operator listener (/metrics, /healthz, /readyz, pprof).
+type AdminConfig struct {
+	ListenAddress string `yaml:"listen_address"`
+}
+
+// LogConfig sets up log/slog.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// RemoteConfig holds the gRPC addresses of services that do not run in
+// this process.
+type RemoteConfig struct {
+	Accounts   string `yaml:"accounts"`
+	Ingest     string `yaml:"ingest"`
+	Recordings string `yaml:"recordings"`
+	Search     string `yaml:"search"`
+	Notify     string `yaml:"notify"`
+}
+
+// address returns the configured address of a remote module.
+func (r RemoteConfig) address(module string) string {
+	switch module {
+	case Accounts:
+		return r.Accounts
+	case Ingest:
+		return r.Ingest
+	case Recordings:
+		return r.Recordings
+	case Search:
+		return r.Search
+	case Notify:
+		return r.Notify
+	}
+	return ""
+}
+
+// RegisterFlags registers every flag with its default.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Target, "target", All, "Comma list of modules to run here: "+strings.Join(moduleNames(), ", ")+", or all.")
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "Directory of the embedded stores and the spool.")
+	fs.StringVar(&c.Server.HTTPListenAddress, "server.http-listen-address", "127.0.0.1:8080", "Public HTTP listener (dashboard, /api/v1, tracker, intake).")
+	fs.StringVar(&c.Server.GRPCListenAddress, "server.grpc-listen-address", "127.0.0.1:9090", "gRPC listener of the services running here.")
+	fs.DurationVar(&c.Server.ShutdownTimeout, "server.shutdown-timeout", 20*time.Second, "Deadline for a graceful shutdown.")
+	fs.IntVar(&c.Server.MaxMessageBytes, "server.max-message-bytes", 16<<20, "Largest gRPC message sent or received.")
+	fs.DurationVar(&c.Server.ClientTimeout, "server.client-timeout", 10*time.Second, "Deadline of unary gRPC calls made without one.")
+	fs.StringVar(&c.Admin.ListenAddress, "admin.listen-address", "127.0.0.1:9091", "Admin listener: /metrics, /healthz, /readyz, /debug/pprof.")
+	fs.StringVar(&c.Log.Level, "log.level", "info", "Log level: debug, info, warn, error.")
+	fs.StringVar(&c.Log.Format, "log.format", "json", "Log format: json or text.")
+	fs.StringVar(&c.Remote.Accounts, "remote.accounts", "", "gRPC address of svc-accounts when it is not a target here.")
+	fs.StringVar(&c.Remote.Ingest, "remote.ingest", "", "gRPC address of svc-ingest when it is not a target here (optional).")
+	fs.StringVar(&c.Remote.Recordings, "remote.recordings", "", "gRPC address of svc-recordings when it is not a target here.")
+	fs.StringVar(&c.Remote.Search, "remote.search", "", "gRPC address of svc-search when it is not a target here.")
+	fs.StringVar(&c.Remote.Notify, "remote.notify", "", "gRPC address of svc-notify when it is not a target here (optional).")
+	c.Accounts.RegisterFlags(fs)
+	c.Ingest.RegisterFlags(fs)
+	c.Recordings.RegisterFlags(fs)
+	c.Search.RegisterFlags(fs)
+	c.Notify.RegisterFlags(fs)
+	c.Gateway.RegisterFlags(fs)
+}
+
+// Validate checks the whole configuration; every error names its key.
+func (c *Config) Validate() error {
+	var errs []error
+	targets, err := parseTargets(c.Target)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("target: %w", err))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir: must not be empty"))
+	}
+	if c.Server.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("server.shutdown-timeout: must be positive"))
+	}
+	if c.Server.MaxMessageBytes < 1<<20 || c.Server.MaxMessageBytes > 1<<30 {
+		errs = append(errs, fmt.Errorf("server.max-message-bytes: %d is outside [1 MiB, 1 GiB]", c.Server.MaxMessageBytes))
+	}
+	if c.Server.ClientTimeout <= 0 {
+		errs = append(errs, errors.New("server.client-timeout: must be positive"))
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		errs = append(errs, fmt.Errorf("log.level: %w", err))
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		errs = append(errs, fmt.Errorf("log.format: %q is neither json nor text", c.Log.Format))
+	}
+	if err == nil {
+		errs = append(errs, checkRemotes(targets, c.Remote)...)
+	}
+	for _, v := range []interface{ Validate() error }{&c.Accounts, &c.Ingest, &c.Recordings, &c.Search, &c.Notify, &c.Gateway} {
+		if err := v.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

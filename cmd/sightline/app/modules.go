@@ -1,0 +1,216 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
+	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/gateway"
+	"github.com/sightlinehq/sightline/siteaccess"
+	accounts "github.com/sightlinehq/sightline/svc-accounts"
+	ingest "github.com/sightlinehq/sightline/svc-ingest"
+	notify "github.com/sightlinehq/sightline/svc-notify"
+	recordings "github.com/sightlinehq/sightline/svc-recordings"
+	search "github.com/sightlinehq/sightline/svc-search"
+)
+
+// The modules one process can run. This file is the one place that decides
+// what runs in this process and what is reached over the network.
+const (
+	Accounts   = "accounts"
+	Ingest     = "ingest"
+	Recordings = "recordings"
+	Search     = "search"
+	Notify     = "notify"
+	Gateway    = "gateway"
+	// All runs every module in one process.
+	All = "all"
+)
+
+// dependency is a gRPC service a module calls. A dependency that runs in
+// the same process is initialised first and called over the in-process
+// connection; otherwise it is dialled at its remote.<name> address.
+type dependency struct {
+	module   string
+	optional bool // when neither local nor configured, the module runs without it
+}
+
+// dependencies lists, for every module, the services it calls.
+func dependencies(module string) []dependency {
+	switch module {
+	case Search:
+		return []dependency{{module: Accounts}}
+	case Recordings:
+		return []dependency{{module: Search}, {module: Accounts}}
+	case Ingest:
+		return []dependency{{module: Accounts}, {module: Recordings}}
+	case Gateway:
+		return []dependency{{module: Accounts}, {module: Recordings}, {module: Search}, {module: Ingest, optional: true}}
+	}
+	return nil
+}
+
+// moduleNames lists every module in dependency order.
+func moduleNames() []string {
+	return []string{Accounts, Search, Recordings, Notify, Ingest, Gateway}
+}
+
+// parseTargets turns "-target" into the modules to run, in start order
+// (every module after the local modules it depends on).
+func parseTargets(target string) ([]string, error) {
+	want := map[string]bool{}
+	for _, t := range strings.Split(target, ",") {
+		t = strings.TrimSpace(t)
+		switch {
+		case t == "":
+			continue
+		case t == All:
+			for _, m := range moduleNames() {
+				want[m] = true
+			}
+		case slices.Contains(moduleNames(), t):
+			want[t] = true
+		default:
+			return nil, fmt.Errorf("unknown module %q (known: %s, all)", t, strings.Join(moduleNames(), ", "))
+		}
+	}
+	if len(want) == 0 {
+		return nil, fmt.Errorf("no module given")
+	}
+	// moduleNames is already a topological order of dependencies().
+	var order []string
+	for _, m := range moduleNames() {
+		if want[m] {
+			order = append(order, m)
+		}
+	}
+	return order, nil
+}
+
+// checkRemotes requires an address for every non-optional dependency that
+// does not run here.
+func checkRemotes(targets []string, remote RemoteConfig) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, m := range targets {
+		for _, d := range dependencies(m) {
+			if d.optional || slices.Contains(targets, d.module) || remote.address(d.module) != "" || seen[d.module] {
+				continue
+			}
+			seen[d.module] = true
+			errs = append(errs, fmt.Errorf("remote.%s: must be set: %s calls %s, which is not a target of this process", d.module, m, d.module))
+		}
+	}
+	return errs
+}
+
+// initModule builds one module with its dependencies' connections and
+// registers its gRPC service and HTTP routes.
+func (a *App) initModule(ctx context.Context, name string) (runningModule, error) {
+	conn := func(m string) (*grpc.ClientConn, error) { return a.conn(m) }
+	log := a.logger.With("module", name)
+	tp, mp := a.tel.TracerProvider, a.tel.MeterProvider
+	switch name {
+	case Accounts:
+		svc, err := accounts.New(ctx, a.cfg.Accounts, accounts.Deps{
+			Logger: log, TracerProvider: tp, MeterProvider: mp, DataDir: a.cfg.DataDir, Version: Version(),
+		})
+		if err != nil {
+			return runningModule{}, err
+		}
+		accountsv1.RegisterAccountsServiceServer(a.grpcServer, svc)
+		return runningModule{name: name, svc: svc, grpcSvc: accountsv1.AccountsService_ServiceDesc.ServiceName}, nil
+
+	case Search:
+		acc, err := conn(Accounts)
+		if err != nil {
+			return runningModule{}, err
+		}
+		svc, err := search.New(ctx, a.cfg.Search, search.Deps{
+			Logger: log, TracerProvider: tp, MeterProvider: mp, DataDir: a.cfg.DataDir,
+			Authorizer: siteaccess.New(accountsv1.NewAccountsServiceClient(acc)),
+		})
+		if err != nil {
+			return runningModule{}, err
+		}
+		searchv1.RegisterSearchServiceServer(a.grpcServer, svc)
+		return runningModule{name: name, svc: svc, grpcSvc: searchv1.SearchService_ServiceDesc.ServiceName}, nil
+
+	case Recordings:
+		acc, err := conn(Accounts)
+		if err != nil {
+			return runningModule{}, err
+		}
+		srch, err := conn(Search)
+		if err != nil {
+			return runningModule{}, err
+		}
+		svc, err := recordings.New(ctx, a.cfg.Recordings, recordings.Deps{
+			Logger: log, TracerProvider: tp, MeterProvider: mp, DataDir: a.cfg.DataDir,
+			Search:     searchv1.NewSearchServiceClient(srch),
+			Authorizer: siteaccess.New(accountsv1.NewAccountsServiceClient(acc)),
+		})
+		if err != nil {
+			return runningModule{}, err
+		}
+		recordingsv1.RegisterRecordingsServiceServer(a.grpcServer, svc)
+		return runningModule{name: name, svc: svc, grpcSvc: recordingsv1.RecordingsService_ServiceDesc.ServiceName}, nil
+
+	case Notify:
+		svc, err := notify.New(ctx, a.cfg.Notify, notify.Deps{Logger: log})
+		if err != nil {
+			return runningModule{}, err
+		}
+		notifyv1.RegisterNotifyServiceServer(a.grpcServer, svc)
+		return runningModule{name: name, svc: svc, grpcSvc: notifyv1.NotifyService_ServiceDesc.ServiceName}, nil
+
+	case Ingest:
+		acc, err := conn(Accounts)
+		if err != nil {
+			return runningModule{}, err
+		}
+		rec, err := conn(Recordings)
+		if err != nil {
+			return runningModule{}, err
+		}
+		svc, err := ingest.New(ctx, a.cfg.Ingest, ingest.Deps{
+			Logger: log, TracerProvider: tp, MeterProvider: mp, Propagator: a.tel.Propagator, DataDir: a.cfg.DataDir,
+			Accounts:   accountsv1.NewAccountsServiceClient(acc),
+			Recordings: recordingsv1.NewRecordingsServiceClient(rec),
+		})
+		if err != nil {
+			return runningModule{}, err
+		}
+		ingestv1.RegisterIngestServiceServer(a.grpcServer, svc)
+		svc.RegisterHTTP(a.httpMux)
+		return runningModule{name: name, svc: svc, grpcSvc: ingestv1.IngestService_ServiceDesc.ServiceName}, nil
+
+	case Gateway:
+		deps := gateway.Deps{Logger: log, TracerProvider: tp, Propagator: a.tel.Propagator, Version: Version()}
+		for _, d := range []struct {
+			module string
+			dst    **grpc.ClientConn
+		}{{Accounts, &deps.Accounts}, {Recordings, &deps.Recordings}, {Search, &deps.Search}, {Ingest, &deps.Ingest}} {
+			c, err := conn(d.module)
+			if err != nil {
+				return runningModule{}, err
+			}
+			*d.dst = c
+		}
+		svc, err := gateway.New(ctx, a.cfg.Gateway, deps)
+		if err != nil {
+			return runningModule{}, err
+		}
+		svc.RegisterHTTP(a.httpMux)
+		return runningModule{name: name, svc: svc}, nil
+	}
+	return runningModule{}, fmt.Errorf("unknown module %q", name)
+}

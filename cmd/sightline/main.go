@@ -1,0 +1,98 @@
+// Command sightline is the one binary of Sightline: `sightline serve` runs
+// every service in one process, `sightline serve -target=ingest,search` runs
+// some of them. See `sightline help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sightlinehq/sightline/cmd/sightline/app"
+	"github.com/sightlinehq/sightline/platform/config"
+)
+
+const usage = `sightline — self-hosted session recordings, heatmaps and feedback.
+
+Usage:
+  sightline serve   [flags]   run the services named by -target (default: all, one process)
+  sightline version           print the build version
+
+Every flag of serve can also be set in a YAML file (-config.file) or as
+SIGHTLINE_<FLAG> in the environment; run 'sightline serve -h' for the list.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sightline:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, rest, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, app.Version())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+// loadConfig registers every flag of the process configuration (plus
+// extra) on a new flag set and loads defaults, file, environment and args.
+func loadConfig(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (app.Config, error) {
+	var cfg app.Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.RegisterFlags(fs)
+	config.RegisterFileFlag(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := config.Load(fs, args, os.LookupEnv, &cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var verify bool
+	cfg, err := loadConfig("serve", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&verify, "config.verify", false, "Load and validate the configuration, then exit.")
+	})
+	if err != nil {
+		return err
+	}
+	if verify {
+		fmt.Fprintln(stdout, "configuration is valid")
+		return nil
+	}
+	a, err := app.New(ctx, cfg, app.Options{})
+	if err != nil {
+		return err
+	}
+	a.SetGlobalTelemetry()
+	return a.Run(ctx)
+}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
+	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/platform/telemetry/otlptest"
+)
+
+// binary is the sightline binary built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sightline-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "sightline")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic("go build: " + err.Error() + "\n" + string(out))
+	}
+	code := func() int {
+		defer os.RemoveAll(dir)
+		goleak.VerifyTestMain(m)
+		return 0
+	}()
+	os.Exit(code)
+}
+
+// process is one running `sightline serve`.
+type process struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	addrs struct{ HTTP, GRPC, Admin string }
+	logs  *syncBuffer
+	done  chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// serve starts the binary on free loopback ports and waits for its
+// "sightline started" log line, which carries the bound addresses.
+func startServe(t *testing.T, env []string, args ...string) *process {
+	t.Helper()
+	args = append([]string{"serve",
+		"--data-dir", t.TempDir(),
+		"--server.http-listen-address", "127.0.0.1:0",
+		"--server.grpc-listen-address", "127.0.0.1:0",
+		"--admin.listen-address", "127.0.0.1:0",
+		"--server.shutdown-timeout", "10s",
+	}, args...)
+	p := &process{t: t, cmd: exec.Command(binary, args...), logs: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Env = append(os.Environ(), env...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		once := sync.Once{}
+		for sc.Scan() {
+			line := sc.Bytes()
+			p.logs.Write(append(line, '\n'))
+			var rec struct {
+				Msg               string
+				HTTP, GRPC, Admin string
+			}
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "sightline started" {
+				p.addrs.HTTP, p.addrs.GRPC, p.addrs.Admin = rec.HTTP, rec.GRPC, rec.Admin
+				once.Do(func() { close(started) })
+			}
+		}
+		p.done <- p.cmd.Wait()
+	}()
+	select {
+	case <-started:
+	case err := <-p.done:
+		t.Fatalf("sightline %v exited before starting: %v\n%s", args, err, p.logs)
+	case <-time.After(60 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Fatalf("sightline %v did not start within 60s\n%s", args, p.logs)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and requires a clean exit within the deadline.
+func (p *process) stop() {
+	p.t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		if err != nil {
+			p.t.Errorf("exit after SIGTERM: %v\n%s", err, p.logs)
+		}
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		p.t.Fatalf("did not stop within 15s of SIGTERM\n%s", p.logs)
+	}
+	if !strings.Contains(p.logs.String(), `"msg":"stopped"`) {
+		p.t.Errorf("no 'stopped' log line after SIGTERM\n%s", p.logs)
+	}
+	p.t.Logf("stopped %d ms after SIGTERM", time.Since(start).Milliseconds())
+}
+
+// requireServing checks the gRPC health of every named service through the
+// process's real gRPC listener.
+func requireServing(t *testing.T, addr string, services ...string) {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	for _, s := range append(services, "") {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: s})
+		cancel()
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("health of %q at %s = %v, %v; want SERVING", s, addr, resp.GetStatus(), err)
+		}
+	}
+}
+
+func httpGet(t *testing.T, url string) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, body
+}
+
+// requireGatewayAnswers checks the REST API reaches accounts through the
+// gateway and that the admin listener answers.
+func requireGatewayAnswers(t *testing.T, gw *process) {
+	t.Helper()
+	code, hdr, body := httpGet(t, "http://"+gw.addrs.HTTP+"/api/v1/config")
+	if code != http.StatusOK || !strings.Contains(string(body), `"version"`) {
+		t.Errorf("GET /api/v1/config = %d %s", code, body)
+	}
+	if hdr.Get("X-Trace-Id") == "" {
+		t.Error("no X-Trace-Id on the API response")
+	}
+	if code, _, body := httpGet(t, "http://"+gw.addrs.HTTP+"/api/v1/openapi.json"); code != 200 || !bytes.Contains(body, []byte(`"swagger"`)) {
+		t.Errorf("GET /api/v1/openapi.json = %d", code)
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/debug/pprof/"} {
+		if code, _, body := httpGet(t, "http://"+gw.addrs.Admin+path); code != 200 {
+			t.Errorf("admin GET %s = %d %s", path, code, body)
+		}
+	}
+}
+
+var allServices = []string{
+	accountsv1.AccountsService_ServiceDesc.ServiceName,
+	ingestv1.IngestService_ServiceDesc.ServiceName,
+	recordingsv1.RecordingsService_ServiceDesc.ServiceName,
+	searchv1.SearchService_ServiceDesc.ServiceName,
+	notifyv1.NotifyService_ServiceDesc.ServiceName,
+}
+
+func TestAllInOneProcess(t *testing.T) {
+	p := startServe(t, nil)
+	requireServing(t, p.addrs.GRPC, allServices...)
+	requireGatewayAnswers(t, p)
+	p.stop()
+}
+
+// TestManyProcesses runs each service as its own process, wired by
+// remote.* addresses, and follows one request across two of them in the
+// traces they export over OTLP.
+func TestManyProcesses(t *testing.T) {
+	otlp := otlptest.NewReceiver(t)
+	env := []string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT=" + otlp.Endpoint(),
+		"OTEL_EXPORTER_OTLP_INSECURE=true",
+		"OTEL_BSP_SCHEDULE_DELAY=100",
+	}
+	accounts := startServe(t, env, "--target=accounts")
+	search := startServe(t, env, "--target=search", "--remote.accounts", accounts.addrs.GRPC)
+	recordings := startServe(t, env, "--target=recordings", "--remote.accounts", accounts.addrs.GRPC, "--remote.search", search.addrs.GRPC)
+	notify := startServe(t, env, "--target=notify")
+	ingest := startServe(t, env, "--target=ingest", "--remote.accounts", accounts.addrs.GRPC, "--remote.recordings", recordings.addrs.GRPC)
+	gateway := startServe(t, env, "--target=gateway", "--remote.accounts", accounts.addrs.GRPC,
+		"--remote.recordings", recordings.addrs.GRPC, "--remote.search", search.addrs.GRPC, "--remote.ingest", ingest.addrs.GRPC)
+
+	requireServing(t, accounts.addrs.GRPC, accountsv1.AccountsService_ServiceDesc.ServiceName)
+	requireServing(t, search.addrs.GRPC, searchv1.SearchService_ServiceDesc.ServiceName)
+	requireServing(t, recordings.addrs.GRPC, recordingsv1.RecordingsService_ServiceDesc.ServiceName)
+	requireServing(t, notify.addrs.GRPC, notifyv1.NotifyService_ServiceDesc.ServiceName)
+	requireServing(t, ingest.addrs.GRPC, ingestv1.IngestService_ServiceDesc.ServiceName)
+	requireServing(t, gateway.addrs.GRPC)
+	requireGatewayAnswers(t, gateway)
+
+	_, hdr, _ := httpGet(t, "http://"+gateway.addrs.HTTP+"/api/v1/config")
+	traceID := hdr.Get("X-Trace-Id")
+	// Stop in reverse dependency order; SIGTERM flushes each exporter.
+	for _, p := range []*process{gateway, ingest, notify, recordings, search, accounts} {
+		p.stop()
+	}
+	bySvc := map[string][]string{}
+	for _, rs := range otlp.ResourceSpans() {
+		svc := ""
+		for _, kv := range rs.GetResource().GetAttributes() {
+			if kv.GetKey() == "service.name" {
+				svc = kv.GetValue().GetStringValue()
+			}
+		}
+		for _, ss := range rs.GetScopeSpans() {
+			for _, s := range ss.GetSpans() {
+				if hexID(s.GetTraceId()) == traceID {
+					bySvc[svc] = append(bySvc[svc], s.GetName())
+				}
+			}
+		}
+	}
+	if len(bySvc["sightline-gateway"]) < 2 || len(bySvc["sightline-accounts"]) < 1 {
+		t.Fatalf("trace %s as exported over OTLP: %v; want the gateway's HTTP and client spans and accounts' server span", traceID, bySvc)
+	}
+}
+
+func hexID(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
+
+func TestBadConfigNamesTheKey(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "sightline.yaml")
+	if err := os.WriteFile(file, []byte("server:\n  http_listen_adress: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"flag", nil, []string{"--server.shutdown-timeout=soon"}, "server.shutdown-timeout"},
+		{"env", []string{"SIGHTLINE_LOG_LEVEL=loud"}, nil, "log.level"},
+		{"file", nil, []string{"--config.file", file}, "http_listen_adress"},
+		{"validation", nil, []string{"--target=ingest"}, "remote.accounts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(binary, append([]string{"serve", "--config.verify", "--data-dir", dir}, tc.args...)...)
+			cmd.Env = append(os.Environ(), tc.env...)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("start succeeded with a bad %s:\n%s", tc.name, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Fatalf("error does not name %q:\n%s", tc.want, out)
+			}
+		})
+	}
+	out, err := exec.Command(binary, "serve", "--config.verify", "--data-dir", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("defaults do not verify: %v\n%s", err, out)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || len(bytes.TrimSpace(out)) == 0 {
+		t.Fatalf("sightline version = %q, %v", out, err)
+	}
+}

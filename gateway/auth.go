@@ -1,0 +1,301 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+)
+
+const (
+	sessionCookie = "sl_session"
+	csrfCookie    = "sl_csrf"
+	csrfHeader    = "X-CSRF-Token"
+	// Credentials are told apart by prefix (accounts issues both).
+	sessionPrefix = "sls_"
+	apiKeyPrefix  = "slk_"
+)
+
+// caller is what the gateway learnt about a request before routing it.
+type caller struct {
+	credential string
+	ip         string
+	secure     bool
+}
+
+type callerKey struct{}
+
+// publicRoute reports the routes that answer without a credential.
+func publicRoute(r *http.Request) bool {
+	switch r.Method + " " + r.URL.Path {
+	case "POST /api/v1/auth/signup", "POST /api/v1/auth/login", "GET /api/v1/config":
+		return true
+	}
+	return false
+}
+
+// maintenanceExempt are the writes still allowed in maintenance mode, so an
+// operator can log in and turn it off.
+func maintenanceExempt(r *http.Request) bool {
+	switch r.Method + " " + r.URL.Path {
+	case "POST /api/v1/auth/login", "POST /api/v1/auth/logout", "PUT /api/v1/maintenance":
+		return true
+	}
+	return false
+}
+
+func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+
+// apiHandler authenticates, applies limits and maintenance, then routes.
+func (s *Service) apiHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		c := caller{ip: clientIP(r), secure: r.TLS != nil || s.cfg.SecureCookies}
+		limitKey := "ip:" + c.ip
+		if !safeMethod(r.Method) && r.ContentLength != 0 && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			// A cross-site form cannot send JSON without a preflight.
+			writeError(ctx, w, http.StatusUnsupportedMediaType, "request bodies must be application/json")
+			return
+		}
+		if !publicRoute(r) {
+			cred, fromCookie := credential(r)
+			if cred == "" {
+				writeError(ctx, w, http.StatusUnauthorized, "log in or send Authorization: Bearer <api key>")
+				return
+			}
+			if fromCookie && !safeMethod(r.Method) && !validCSRF(r) {
+				writeError(ctx, w, http.StatusForbidden, "missing or wrong "+csrfHeader+" header")
+				return
+			}
+			p, err := s.authenticate(ctx, cred)
+			if err != nil {
+				writeError(ctx, w, http.StatusUnauthorized, "session expired or credential revoked: log in again")
+				return
+			}
+			c.credential = cred
+			limitKey = "user:" + strconv.FormatInt(p.GetUserId(), 10) + ":" + strconv.FormatInt(p.GetApiKeyId(), 10)
+		}
+		if wait, ok := s.limiter.allow(limitKey); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			writeError(ctx, w, http.StatusTooManyRequests, "too many requests")
+			return
+		}
+		if !safeMethod(r.Method) && !maintenanceExempt(r) {
+			if m := s.maintenance(ctx); m.GetEnabled() {
+				w.Header().Set("Retry-After", "60")
+				writeError(ctx, w, http.StatusServiceUnavailable, "maintenance: "+m.GetMessage())
+				return
+			}
+		}
+		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/auth/logout" {
+			// The dashboard cannot read its HttpOnly cookie; log out the
+			// credential this request came with.
+			body, _ := json.Marshal(map[string]string{"sessionToken": c.credential})
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		}
+		rt := &route{}
+		ctx = context.WithValue(context.WithValue(ctx, callerKey{}, c), routeKey{}, rt)
+		s.api.ServeHTTP(w, r.WithContext(ctx))
+		if rt.pattern != "" {
+			// The instrumentation names its span from r.Pattern when we return.
+			r.Pattern = r.Method + " " + rt.pattern
+		}
+	})
+}
+
+// credential returns the request's credential and whether it came from the
+// session cookie (which needs CSRF protection) rather than a header.
+func credential(r *http.Request) (string, bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(tok), false
+		}
+		return "", false
+	}
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		return ck.Value, true
+	}
+	return "", false
+}
+
+// validCSRF checks the double-submit token: header equals cookie.
+func validCSRF(r *http.Request) bool {
+	ck, err := r.Cookie(csrfCookie)
+	h := r.Header.Get(csrfHeader)
+	return err == nil && ck.Value != "" && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(h)) == 1
+}
+
+func (s *Service) authenticate(ctx context.Context, cred string) (*accountsv1.Principal, error) {
+	req := &accountsv1.AuthenticateRequest{}
+	switch {
+	case strings.HasPrefix(cred, sessionPrefix):
+		req.Credential = &accountsv1.AuthenticateRequest_SessionToken{SessionToken: cred}
+	case strings.HasPrefix(cred, apiKeyPrefix):
+		req.Credential = &accountsv1.AuthenticateRequest_ApiKey{ApiKey: cred}
+	default:
+		return nil, status.Error(codes.Unauthenticated, "unknown credential type")
+	}
+	resp, err := s.accounts.Authenticate(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetPrincipal(), nil
+}
+
+// maintenance returns the switch, cached for two seconds.
+func (s *Service) maintenance(ctx context.Context) *accountsv1.Maintenance {
+	s.maintMu.Lock()
+	defer s.maintMu.Unlock()
+	if time.Since(s.maintFetched) < 2*time.Second {
+		return s.maint
+	}
+	resp, err := s.accounts.GetPublicConfig(ctx, &accountsv1.GetPublicConfigRequest{})
+	if err != nil {
+		// Keep the last known state while accounts is unreachable.
+		return s.maint
+	}
+	s.maint, s.maintFetched = resp.GetMaintenance(), time.Now()
+	return s.maint
+}
+
+// forwardCaller turns the authenticated caller into gRPC metadata; nothing
+// else from the HTTP request reaches the services.
+func forwardCaller(ctx context.Context, _ *http.Request) metadata.MD {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	md := metadata.Pairs("x-forwarded-for", c.ip)
+	if c.credential != "" {
+		md.Set("authorization", "Bearer "+c.credential)
+	}
+	return md
+}
+
+// incomingHeaders forwards no HTTP header as metadata: forwardCaller decides.
+func incomingHeaders(string) (string, bool) { return "", false }
+
+// forwardResponse names the span after the route, and moves a new session token from the response body into an
+// HttpOnly cookie (plus a readable CSRF cookie), and clears both on log-out.
+func (s *Service) forwardResponse(ctx context.Context, w http.ResponseWriter, m proto.Message) error {
+	recordRoute(ctx)
+	c, _ := ctx.Value(callerKey{}).(caller)
+	set := func(token string, expires time.Time) {
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: expires,
+			HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode})
+		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: randomToken(), Path: "/", Expires: expires,
+			Secure: c.secure, SameSite: http.SameSiteStrictMode})
+	}
+	switch m := m.(type) {
+	case *accountsv1.SignUpResponse:
+		set(m.GetSessionToken(), s.cookieExpiry(m.GetExpireTime().AsTime()))
+		m.SessionToken = ""
+	case *accountsv1.LogInResponse:
+		set(m.GetSessionToken(), s.cookieExpiry(m.GetExpireTime().AsTime()))
+		m.SessionToken = ""
+	case *accountsv1.LogOutResponse:
+		for _, name := range []string{sessionCookie, csrfCookie} {
+			http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, Secure: c.secure})
+		}
+	}
+	return nil
+}
+
+func (s *Service) cookieExpiry(sessionExpiry time.Time) time.Time {
+	if limit := time.Now().Add(s.cfg.SessionTTL); sessionExpiry.IsZero() || sessionExpiry.After(limit) {
+		return limit
+	}
+	return sessionExpiry
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// clientIP is the TCP peer. Proxies in front of the gateway are not trusted
+// yet, so X-Forwarded-For is ignored.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// errorBody is every /api/v1 error: the gRPC code, a message for people and
+// the trace id an operator can look up in Jaeger.
+type errorBody struct {
+	Code    int    `json:"code"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	TraceID string `json:"traceId,omitempty"`
+}
+
+func (s *Service) errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	recordRoute(ctx)
+	st := status.Convert(err)
+	if st.Code() == codes.Unavailable {
+		w.Header().Set("Retry-After", "5")
+	}
+	writeStatus(ctx, w, runtime.HTTPStatusFromCode(st.Code()), st.Code(), st.Message())
+}
+
+func writeError(ctx context.Context, w http.ResponseWriter, httpStatus int, msg string) {
+	writeStatus(ctx, w, httpStatus, httpToCode(httpStatus), msg)
+}
+
+func writeStatus(ctx context.Context, w http.ResponseWriter, httpStatus int, code codes.Code, msg string) {
+	body := errorBody{Code: int(code), Status: strings.ToUpper(strings.ReplaceAll(snake(code.String()), " ", "_")), Message: msg}
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		body.TraceID = sc.TraceID().String()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(httpStatus)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func httpToCode(s int) codes.Code {
+	switch s {
+	case http.StatusUnauthorized:
+		return codes.Unauthenticated
+	case http.StatusForbidden:
+		return codes.PermissionDenied
+	case http.StatusTooManyRequests:
+		return codes.ResourceExhausted
+	case http.StatusServiceUnavailable:
+		return codes.Unavailable
+	case http.StatusNotFound:
+		return codes.NotFound
+	}
+	return codes.InvalidArgument
+}
+
+// snake turns "NotFound" into "not_found".
+func snake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

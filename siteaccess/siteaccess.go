@@ -1,0 +1,105 @@
+// Package siteaccess lets services that hold site-scoped data (recordings,
+// search) check the dashboard caller themselves rather than trusting the
+// gateway: the caller's credential, forwarded as gRPC metadata, is shown to
+// accounts, which answers NotFound for a site of another organisation.
+package siteaccess
+
+import (
+	"context"
+	"crypto/sha256"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+)
+
+// ttl bounds how long a decision is reused: a revoked key or removed member
+// keeps access to recordings and search for at most this long.
+const ttl = 5 * time.Second
+
+// maxEntries bounds the decision cache.
+const maxEntries = 10000
+
+// Authorizer answers AuthorizeSite for recordings' and search's Deps.
+type Authorizer struct {
+	accounts accountsv1.AccountsServiceClient
+	now      func() time.Time
+
+	mu    sync.Mutex
+	cache map[key]decision
+}
+
+type key struct {
+	credential [sha256.Size]byte
+	site       int64
+}
+
+type decision struct {
+	role    accountsv1.Role
+	expires time.Time
+}
+
+// New returns an Authorizer asking accounts.
+func New(accounts accountsv1.AccountsServiceClient) *Authorizer {
+	return &Authorizer{accounts: accounts, now: time.Now, cache: map[key]decision{}}
+}
+
+// AuthorizeSite returns nil when the caller in ctx may read the site (and,
+// with write, change its data); otherwise a gRPC status: Unauthenticated
+// without a credential, NotFound for a site the caller cannot see,
+// PermissionDenied for a viewer's write.
+func (a *Authorizer) AuthorizeSite(ctx context.Context, siteID int64, write bool) error {
+	auth := metadata.ValueFromIncomingContext(ctx, "authorization")
+	if len(auth) != 1 || auth[0] == "" {
+		return status.Error(codes.Unauthenticated, "no credential")
+	}
+	k := key{credential: sha256.Sum256([]byte(auth[0])), site: siteID}
+	role, err := a.role(ctx, k, auth[0])
+	if err != nil {
+		return err
+	}
+	if write && role == accountsv1.Role_ROLE_VIEWER {
+		return status.Error(codes.PermissionDenied, "viewers cannot change recordings")
+	}
+	return nil
+}
+
+func (a *Authorizer) role(ctx context.Context, k key, auth string) (accountsv1.Role, error) {
+	now := a.now()
+	a.mu.Lock()
+	d, ok := a.cache[k]
+	a.mu.Unlock()
+	if ok && now.Before(d.expires) {
+		return d.role, nil
+	}
+	out := metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", auth))
+	site, err := a.accounts.GetSite(out, &accountsv1.GetSiteRequest{SiteId: k.site})
+	if err != nil {
+		return 0, err
+	}
+	me, err := a.accounts.GetCurrentUser(out, &accountsv1.GetCurrentUserRequest{})
+	if err != nil {
+		return 0, err
+	}
+	role := accountsv1.Role_ROLE_UNSPECIFIED
+	for _, m := range me.GetMemberships() {
+		if m.GetOrganizationId() == site.GetSite().GetOrganizationId() {
+			role = m.GetRole()
+		}
+	}
+	if role == accountsv1.Role_ROLE_UNSPECIFIED {
+		// Accounts showed the site but lists no membership: treat as foreign.
+		return 0, status.Error(codes.NotFound, "site not found")
+	}
+	a.mu.Lock()
+	if len(a.cache) >= maxEntries {
+		clear(a.cache)
+	}
+	a.cache[k] = decision{role: role, expires: now.Add(ttl)}
+	a.mu.Unlock()
+	return role, nil
+}
