@@ -61,7 +61,9 @@ func maintenanceExempt(r *http.Request) bool {
 	return false
 }
 
-func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions }
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
 
 // apiHandler authenticates, applies limits and maintenance, then routes.
 func (s *Service) apiHandler() http.Handler {

@@ -8,12 +8,12 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/sightlinehq/sightline/gateway"
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
-	"github.com/sightlinehq/sightline/gateway"
 	"github.com/sightlinehq/sightline/siteaccess"
 	accounts "github.com/sightlinehq/sightline/svc-accounts"
 	ingest "github.com/sightlinehq/sightline/svc-ingest"
