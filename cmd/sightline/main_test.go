@@ -325,3 +325,17 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("sightline version = %q, %v", out, err)
 	}
 }
+
+// TestExampleConfigsVerify keeps deploy/examples loadable.
+func TestExampleConfigsVerify(t *testing.T) {
+	files, _ := filepath.Glob("../../deploy/examples/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no example configs found")
+	}
+	for _, f := range files {
+		out, err := exec.Command(binary, "serve", "--config.verify", "--config.file", f).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s does not verify: %v\n%s", f, err, out)
+		}
+	}
+}
