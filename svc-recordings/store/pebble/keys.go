@@ -1,0 +1,121 @@
+package pebble
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Key layout. Everything of one session sorts together under its
+// partition (site, session) and chunks follow in seq order, as in the
+// wide-column model, so a recording is one ordered range scan:
+//
+//	c | site | session | seq   → chunk (page view, times, zstd events)
+//	s | site | session | seq   → chunk stats (JSON)
+//	m | site | session         → session row: fold state, version, created
+//	v | site | visitor | session → visitor index (GDPR deletion)
+//	x | expires | site | session → expiry index (retention sweep)
+//	b | site | created | session → sessions by first-chunk time (activity)
+//	a | site                   → latest chunk server time (max merge)
+//	d | site | session         → tombstone of a deleted session
+//	o | id                     → outbox entry
+//
+// Integers are big-endian so byte order is numeric order; strings carry a
+// one-byte length so that no session id is a prefix of another's range.
+const (
+	pChunk     = 'c'
+	pStats     = 's'
+	pSession   = 'm'
+	pVisitor   = 'v'
+	pExpiry    = 'x'
+	pBegun     = 'b'
+	pActivity  = 'a'
+	pTombstone = 'd'
+	pOutbox    = 'o'
+)
+
+type keyBuf []byte
+
+func newKey(prefix byte) keyBuf { return keyBuf{prefix} }
+
+func (k keyBuf) u64(v int64) keyBuf { return binary.BigEndian.AppendUint64(k, uint64(v)) }
+
+func (k keyBuf) str(s string) keyBuf {
+	// Ids are validated to ≤ 64 bytes; clamp anyway so the length byte is
+	// always right.
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	return append(append(k, byte(len(s))), s...)
+}
+
+// partition is the key prefix of one session's rows of a kind.
+func partition(prefix byte, site int64, session string) keyBuf {
+	return newKey(prefix).u64(site).str(session)
+}
+
+// upperBound is the smallest key greater than every key with prefix p.
+func upperBound(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+type keyReader struct {
+	b   []byte
+	err error
+}
+
+func (r *keyReader) u64() int64 {
+	if r.err != nil || len(r.b) < 8 {
+		r.err = errors.New("short key")
+		return 0
+	}
+	v := binary.BigEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return int64(v)
+}
+
+func (r *keyReader) str() string {
+	if r.err != nil || len(r.b) < 1 || len(r.b) < 1+int(r.b[0]) {
+		r.err = errors.New("short key")
+		return ""
+	}
+	n := int(r.b[0])
+	s := string(r.b[1 : 1+n])
+	r.b = r.b[1+n:]
+	return s
+}
+
+// chunk values: uvarint len(pv) | pv | varint first | varint last | data.
+func encodeChunk(pv string, first, last int64, data []byte) []byte {
+	out := make([]byte, 0, len(pv)+len(data)+24)
+	out = binary.AppendUvarint(out, uint64(len(pv)))
+	out = append(out, pv...)
+	out = binary.AppendVarint(out, first)
+	out = binary.AppendVarint(out, last)
+	return append(out, data...)
+}
+
+func decodeChunk(v []byte) (pv string, first, last int64, data []byte, err error) {
+	n, k := binary.Uvarint(v)
+	if k <= 0 || uint64(len(v)-k) < n {
+		return "", 0, 0, nil, fmt.Errorf("pebble: corrupt chunk value")
+	}
+	pv, v = string(v[k:k+int(n)]), v[k+int(n):]
+	first, k = binary.Varint(v)
+	if k <= 0 {
+		return "", 0, 0, nil, fmt.Errorf("pebble: corrupt chunk value")
+	}
+	v = v[k:]
+	last, k = binary.Varint(v)
+	if k <= 0 {
+		return "", 0, 0, nil, fmt.Errorf("pebble: corrupt chunk value")
+	}
+	return pv, first, last, v[k:], nil
+}

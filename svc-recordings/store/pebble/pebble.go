@@ -1,0 +1,802 @@
+// Package pebble is the embedded recordings store on Pebble (CockroachDB's
+// LSM key-value store), laid out like the wide-column model.
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
+
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
+)
+
+// Options tune the store.
+type Options struct {
+	// TombstoneTTL is how long a deleted session's id keeps re-delivered
+	// chunks out. Default 30 days.
+	TombstoneTTL time.Duration
+	// Logger receives Pebble's own log lines; nil keeps Pebble's default.
+	Logger pebble.Logger
+}
+
+const stripes = 64
+
+// Store is the Pebble backend of store.Store.
+type Store struct {
+	db      *pebble.DB
+	opts    Options
+	seed    maphash.Seed
+	locks   [stripes]sync.Mutex
+	outboxN atomic.Int64
+}
+
+var _ store.Store = (*Store)(nil)
+
+// maxMerger keeps the largest big-endian int64 written to a key: the
+// per-site "latest chunk" time is updated by concurrent appends without a
+// read-modify-write race.
+var maxMerger = &pebble.Merger{
+	Name: "sightline.recordings.max.v1",
+	Merge: func(_, value []byte) (pebble.ValueMerger, error) {
+		m := &maxValue{}
+		return m, m.MergeNewer(value)
+	},
+}
+
+type maxValue struct{ v []byte }
+
+func (m *maxValue) MergeNewer(value []byte) error {
+	if len(value) != 8 {
+		return errors.New("max merge: bad operand")
+	}
+	if m.v == nil || bytes.Compare(value, m.v) > 0 {
+		m.v = append(m.v[:0], value...)
+	}
+	return nil
+}
+func (m *maxValue) MergeOlder(value []byte) error { return m.MergeNewer(value) }
+func (m *maxValue) Finish(bool) ([]byte, io.Closer, error) {
+	return m.v, nil, nil
+}
+
+// Open opens (creating) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.TombstoneTTL <= 0 {
+		opts.TombstoneTTL = 30 * 24 * time.Hour
+	}
+	po := &pebble.Options{Merger: maxMerger}
+	if opts.Logger != nil {
+		po.Logger = opts.Logger
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	}
+	s := &Store{db: db, opts: opts, seed: maphash.MakeSeed()}
+	// Outbox ids continue after the last one on disk.
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{pOutbox}, UpperBound: []byte{pOutbox + 1}})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebble: open: %w", err)
+	}
+	if it.Last() {
+		r := keyReader{b: it.Key()[1:]}
+		s.outboxN.Store(r.u64())
+	}
+	if err := it.Close(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebble: open: %w", err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping reads a key to prove the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	_, c, err := s.db.Get([]byte{pActivity})
+	if err == nil {
+		c.Close()
+	}
+	if err != nil && !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("pebble: ping: %w", err)
+	}
+	return nil
+}
+
+// sessionRow is the 'm' value.
+type sessionRow struct {
+	State     *summary.State `json:"s"`
+	Version   int64          `json:"v"`
+	CreatedMs int64          `json:"c"`
+}
+
+func (r *sessionRow) expired(nowMs int64) bool {
+	return r.State.ExpiresMs > 0 && r.State.ExpiresMs <= nowMs
+}
+
+func (s *Store) stripe(site int64, session string) int {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(site))
+	h.Write(b[:])
+	h.WriteString(session)
+	return int(h.Sum64() % stripes)
+}
+
+// lock takes the stripes of the given sessions in index order (no
+// deadlock between calls) and returns the unlock.
+func (s *Store) lock(idx []int) func() {
+	idx = slices.Compact(slices.Sorted(slices.Values(idx)))
+	for _, i := range idx {
+		s.locks[i].Lock()
+	}
+	return func() {
+		for _, i := range idx {
+			s.locks[i].Unlock()
+		}
+	}
+}
+
+func (s *Store) get(key []byte) ([]byte, bool, error) {
+	v, c, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := slices.Clone(v)
+	c.Close()
+	return out, true, nil
+}
+
+func (s *Store) loadRow(site int64, session string) (*sessionRow, error) {
+	v, ok, err := s.get(partition(pSession, site, session))
+	if err != nil || !ok {
+		return nil, err
+	}
+	var r sessionRow
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("pebble: decode session %d/%s: %w", site, session, err)
+	}
+	if r.State == nil {
+		r.State = summary.NewState()
+	}
+	return &r, nil
+}
+
+type group struct {
+	site    int64
+	session string
+	idx     []int // positions in the call
+}
+
+// Append implements store.Store.
+func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.AppendResult, error) {
+	res := make([]store.AppendResult, len(chunks))
+	groups := map[[2]any]*group{}
+	var order []*group
+	var stripeIdx []int
+	for i, c := range chunks {
+		k := [2]any{c.SiteID, c.SessionID}
+		g := groups[k]
+		if g == nil {
+			g = &group{site: c.SiteID, session: c.SessionID}
+			groups[k] = g
+			order = append(order, g)
+			stripeIdx = append(stripeIdx, s.stripe(c.SiteID, c.SessionID))
+		}
+		g.idx = append(g.idx, i)
+	}
+	unlock := s.lock(stripeIdx)
+	defer unlock()
+
+	b := s.db.NewBatch()
+	defer b.Close()
+	nowMs := time.Now().UnixMilli()
+	for _, g := range order {
+		if err := s.appendSession(b, g, chunks, res, nowMs); err != nil {
+			return nil, err
+		}
+	}
+	if b.Empty() {
+		return res, nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return nil, fmt.Errorf("pebble: append chunks: %w", err)
+	}
+	return res, nil
+}
+
+func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, res []store.AppendResult, nowMs int64) error {
+	if v, ok, err := s.get(partition(pTombstone, g.site, g.session)); err != nil {
+		return fmt.Errorf("pebble: append chunk: %w", err)
+	} else if ok && len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > nowMs {
+		return nil // deleted: re-deliveries stay out
+	}
+	row, err := s.loadRow(g.site, g.session)
+	if err != nil {
+		return err
+	}
+	var fresh []*store.Chunk
+	seen := map[int64]bool{}
+	for _, i := range g.idx {
+		c := &chunks[i]
+		if seen[c.Seq] {
+			continue
+		}
+		seen[c.Seq] = true
+		_, ok, err := s.get(partition(pChunk, g.site, g.session).u64(c.Seq))
+		if err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+		if ok {
+			continue
+		}
+		res[i].Stored = true
+		fresh = append(fresh, c)
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	slices.SortFunc(fresh, func(a, b *store.Chunk) int { return cmp64(a.Seq, b.Seq) })
+	for _, c := range fresh {
+		st, err := c.Stats.Marshal()
+		if err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+		ck := partition(pChunk, g.site, g.session).u64(c.Seq)
+		if err := b.Set(ck, encodeChunk(c.Stats.PageViewID, c.Stats.FirstMs, c.Stats.LastMs, c.Data), nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+		if err := b.Set(partition(pStats, g.site, g.session).u64(c.Seq), st, nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+	}
+
+	isNew := row == nil
+	var old *sessionsv1.SessionSummary
+	var oldExpires int64
+	var oldVisitor string
+	if row != nil {
+		oldVisitor = row.State.VisitorID
+	}
+	var state *summary.State
+	switch {
+	case isNew:
+		row = &sessionRow{CreatedMs: nowMs}
+		state = summary.NewState()
+		for _, c := range fresh {
+			state.Apply(&c.Stats)
+		}
+	case fresh[0].Seq > row.State.MaxSeq:
+		// In order: one Apply per chunk.
+		old = row.State.Summary(g.site, g.session)
+		oldExpires = row.State.ExpiresMs
+		state = row.State
+		for _, c := range fresh {
+			state.Apply(&c.Stats)
+		}
+	default:
+		// Out of order: refold from every stored chunk's stats.
+		old = row.State.Summary(g.site, g.session)
+		oldExpires = row.State.ExpiresMs
+		all, err := s.stats(g.site, g.session)
+		if err != nil {
+			return err
+		}
+		for _, c := range fresh {
+			all = append(all, c.Stats)
+		}
+		state = summary.Fold(all)
+	}
+	row.State = state
+	sum := state.Summary(g.site, g.session)
+	if isNew || !proto.Equal(old, sum) {
+		row.Version++
+		sum.Version = row.Version
+		if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: g.site, Summary: sum}); err != nil {
+			return err
+		}
+	}
+	if isNew || oldVisitor != state.VisitorID {
+		// An earlier chunk arriving late may name the visitor.
+		if !isNew {
+			if err := b.Delete(newKey(pVisitor).u64(g.site).str(oldVisitor).str(g.session), nil); err != nil {
+				return fmt.Errorf("pebble: append chunk: %w", err)
+			}
+		}
+		if err := b.Set(newKey(pVisitor).u64(g.site).str(state.VisitorID).str(g.session), nil, nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+	}
+	if isNew {
+		if err := b.Set(newKey(pBegun).u64(g.site).u64(row.CreatedMs).str(g.session), nil, nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+	}
+	if state.ExpiresMs != oldExpires {
+		if oldExpires > 0 {
+			if err := b.Delete(newKey(pExpiry).u64(oldExpires).u64(g.site).str(g.session), nil); err != nil {
+				return fmt.Errorf("pebble: append chunk: %w", err)
+			}
+		}
+		if state.ExpiresMs > 0 {
+			if err := b.Set(newKey(pExpiry).u64(state.ExpiresMs).u64(g.site).str(g.session), nil, nil); err != nil {
+				return fmt.Errorf("pebble: append chunk: %w", err)
+			}
+		}
+	}
+	rb, err := json.Marshal(row)
+	if err != nil {
+		return fmt.Errorf("pebble: append chunk: %w", err)
+	}
+	if err := b.Set(partition(pSession, g.site, g.session), rb, nil); err != nil {
+		return fmt.Errorf("pebble: append chunk: %w", err)
+	}
+	var serverMs int64
+	for _, c := range fresh {
+		serverMs = max(serverMs, c.Stats.ServerMs)
+	}
+	if serverMs > 0 {
+		if err := b.Merge(newKey(pActivity).u64(g.site), binary.BigEndian.AppendUint64(nil, uint64(serverMs)), nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) stats(site int64, session string) ([]summary.ChunkStats, error) {
+	var out []summary.ChunkStats
+	err := s.scan(partition(pStats, site, session), nil, func(_, v []byte) error {
+		st, err := summary.UnmarshalStats(v)
+		if err != nil {
+			return err
+		}
+		out = append(out, st)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: read stats %d/%s: %w", site, session, err)
+	}
+	return out, nil
+}
+
+// scan calls fn for every key with prefix, starting at from (or the prefix).
+func (s *Store) scan(prefix, from []byte, fn func(k, v []byte) error) error {
+	lo := prefix
+	if from != nil {
+		lo = from
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: upperBound(prefix)})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if err := fn(it.Key(), v); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return err
+	}
+	return it.Close()
+}
+
+func (s *Store) outbox(b *pebble.Batch, e store.OutboxEntry) error {
+	id := s.outboxN.Add(1)
+	v, err := encodeOutbox(e)
+	if err != nil {
+		return err
+	}
+	if err := b.Set(newKey(pOutbox).u64(id), v, nil); err != nil {
+		return fmt.Errorf("pebble: outbox: %w", err)
+	}
+	return nil
+}
+
+type outboxValue struct {
+	Kind       store.OutboxKind `json:"k"`
+	SiteID     int64            `json:"s"`
+	Summary    []byte           `json:"m,omitempty"`
+	SessionIDs []string         `json:"i,omitempty"`
+	VisitorID  string           `json:"v,omitempty"`
+}
+
+func encodeOutbox(e store.OutboxEntry) ([]byte, error) {
+	ov := outboxValue{Kind: e.Kind, SiteID: e.SiteID, SessionIDs: e.SessionIDs, VisitorID: e.VisitorID}
+	if e.Summary != nil {
+		b, err := proto.Marshal(e.Summary)
+		if err != nil {
+			return nil, fmt.Errorf("pebble: outbox: %w", err)
+		}
+		ov.Summary = b
+	}
+	b, err := json.Marshal(ov)
+	if err != nil {
+		return nil, fmt.Errorf("pebble: outbox: %w", err)
+	}
+	return b, nil
+}
+
+// Session implements store.Store.
+func (s *Store) Session(ctx context.Context, site int64, session string) (*sessionsv1.SessionSummary, error) {
+	row, err := s.loadRow(site, session)
+	if err != nil {
+		return nil, err
+	}
+	if row == nil || row.expired(time.Now().UnixMilli()) {
+		return nil, store.ErrNotFound
+	}
+	sum := row.State.Summary(site, session)
+	sum.Version = row.Version
+	return sum, nil
+}
+
+// ChunkIndex implements store.Store.
+func (s *Store) ChunkIndex(ctx context.Context, site int64, session string) ([]store.ChunkMeta, error) {
+	st, err := s.stats(site, session)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.ChunkMeta, len(st))
+	for i, c := range st {
+		out[i] = store.ChunkMeta{Seq: c.Seq, FirstMs: c.FirstMs, LastMs: c.LastMs, FullSnapshotMs: c.FullSnapshotMs}
+	}
+	return out, nil
+}
+
+// ReadChunks implements store.Store: one range scan of the partition.
+func (s *Store) ReadChunks(ctx context.Context, site int64, session string, fromSeq int64, fn func(store.StoredChunk) error) error {
+	p := partition(pChunk, site, session)
+	from := slices.Clone(p).u64(max(fromSeq, 0))
+	return s.scan(p, from, func(k, v []byte) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r := keyReader{b: k[len(p):]}
+		seq := r.u64()
+		if r.err != nil {
+			return fmt.Errorf("pebble: read chunks: corrupt key")
+		}
+		pv, first, last, data, err := decodeChunk(v)
+		if err != nil {
+			return err
+		}
+		return fn(store.StoredChunk{Seq: seq, PageViewID: pv, FirstMs: first, LastMs: last, Data: slices.Clone(data)})
+	})
+}
+
+// ListSessions implements store.Store; the token is the hex of the last
+// key returned.
+func (s *Store) ListSessions(ctx context.Context, site int64, token string, limit int) (store.Page, error) {
+	prefix := newKey(pSession)
+	if site != 0 {
+		prefix = prefix.u64(site)
+	}
+	var from []byte
+	if token != "" {
+		k, err := hex.DecodeString(token)
+		if err != nil || !bytes.HasPrefix(k, prefix) {
+			return store.Page{}, fmt.Errorf("pebble: list sessions: bad page token")
+		}
+		from = append(k, 0) // strictly after
+	}
+	var page store.Page
+	nowMs := time.Now().UnixMilli()
+	var lastKey []byte
+	errFull := errors.New("full")
+	err := s.scan(prefix, from, func(k, v []byte) error {
+		if len(page.Sessions) == limit {
+			return errFull
+		}
+		r := keyReader{b: k[1:]}
+		ksite, ksess := r.u64(), r.str()
+		if r.err != nil {
+			return fmt.Errorf("corrupt key")
+		}
+		var row sessionRow
+		if err := json.Unmarshal(v, &row); err != nil {
+			return err
+		}
+		lastKey = slices.Clone(k)
+		if row.State == nil || row.expired(nowMs) {
+			return nil
+		}
+		sum := row.State.Summary(ksite, ksess)
+		sum.Version = row.Version
+		page.Sessions = append(page.Sessions, sum)
+		return nil
+	})
+	if errors.Is(err, errFull) {
+		page.Next = hex.EncodeToString(lastKey)
+		err = nil
+	}
+	if err != nil {
+		return store.Page{}, fmt.Errorf("pebble: list sessions: %w", err)
+	}
+	return page, nil
+}
+
+// deleteSession writes the removal of one session into b.
+func (s *Store) deleteSession(b *pebble.Batch, site int64, session string, row *sessionRow, nowMs int64) error {
+	for _, p := range []byte{pChunk, pStats} {
+		k := partition(p, site, session)
+		if err := b.DeleteRange(k, upperBound(k), nil); err != nil {
+			return err
+		}
+	}
+	dels := [][]byte{
+		partition(pSession, site, session),
+		newKey(pVisitor).u64(site).str(row.State.VisitorID).str(session),
+		newKey(pBegun).u64(site).u64(row.CreatedMs).str(session),
+	}
+	if row.State.ExpiresMs > 0 {
+		dels = append(dels, newKey(pExpiry).u64(row.State.ExpiresMs).u64(site).str(session))
+	}
+	for _, k := range dels {
+		if err := b.Delete(k, nil); err != nil {
+			return err
+		}
+	}
+	tomb := binary.BigEndian.AppendUint64(nil, uint64(nowMs+s.opts.TombstoneTTL.Milliseconds()))
+	return b.Set(partition(pTombstone, site, session), tomb, nil)
+}
+
+// DeleteSession implements store.Store.
+func (s *Store) DeleteSession(ctx context.Context, site int64, session string) error {
+	defer s.lock([]int{s.stripe(site, session)})()
+	row, err := s.loadRow(site, session)
+	if err != nil {
+		return err
+	}
+	if row == nil {
+		return store.ErrNotFound
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := s.deleteSession(b, site, session, row, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("pebble: delete session: %w", err)
+	}
+	if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxDeleteSessions, SiteID: site, SessionIDs: []string{session}}); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("pebble: delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteVisitor implements store.Store.
+func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (int64, error) {
+	p := newKey(pVisitor).u64(site).str(visitor)
+	var sessions []string
+	err := s.scan(p, nil, func(k, _ []byte) error {
+		r := keyReader{b: k[len(p):]}
+		sessions = append(sessions, r.str())
+		return r.err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pebble: delete visitor: %w", err)
+	}
+	idx := make([]int, len(sessions))
+	for i, sess := range sessions {
+		idx[i] = s.stripe(site, sess)
+	}
+	defer s.lock(idx)()
+	b := s.db.NewBatch()
+	defer b.Close()
+	nowMs := time.Now().UnixMilli()
+	var n int64
+	for _, sess := range sessions {
+		row, err := s.loadRow(site, sess)
+		if err != nil {
+			return 0, err
+		}
+		if row == nil {
+			continue
+		}
+		if err := s.deleteSession(b, site, sess, row, nowMs); err != nil {
+			return 0, fmt.Errorf("pebble: delete visitor: %w", err)
+		}
+		n++
+	}
+	if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxDeleteVisitor, SiteID: site, VisitorID: visitor}); err != nil {
+		return 0, err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, fmt.Errorf("pebble: delete visitor: %w", err)
+	}
+	return n, nil
+}
+
+// SiteActivity implements store.Store.
+func (s *Store) SiteActivity(ctx context.Context, site int64, since time.Time) (time.Time, int64, error) {
+	v, ok, err := s.get(newKey(pActivity).u64(site))
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("pebble: site activity: %w", err)
+	}
+	var last time.Time
+	if ok && len(v) == 8 {
+		last = time.UnixMilli(int64(binary.BigEndian.Uint64(v)))
+	}
+	p := newKey(pBegun).u64(site)
+	var n int64
+	err = s.scan(p, slices.Clone(p).u64(max(since.UnixMilli(), 0)), func(_, _ []byte) error { n++; return nil })
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("pebble: site activity: %w", err)
+	}
+	return last, n, nil
+}
+
+// Sweep implements store.Store: it walks the expiry index up to now.
+func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
+	nowMs := now.UnixMilli()
+	type victim struct {
+		site    int64
+		session string
+	}
+	var victims []victim
+	p := newKey(pExpiry)
+	errStop := errors.New("stop")
+	err := s.scan(p, nil, func(k, _ []byte) error {
+		r := keyReader{b: k[1:]}
+		exp, site, sess := r.u64(), r.u64(), r.str()
+		if r.err != nil {
+			return r.err
+		}
+		if exp > nowMs || len(victims) >= 1000 {
+			return errStop
+		}
+		victims = append(victims, victim{site, sess})
+		return ctx.Err()
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return 0, fmt.Errorf("pebble: sweep: %w", err)
+	}
+	n := 0
+	for _, v := range victims {
+		done, err := s.sweepOne(v.site, v.session, nowMs)
+		if err != nil {
+			return n, err
+		}
+		if done {
+			n++
+		}
+	}
+	if err := s.sweepTombstones(nowMs); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+func (s *Store) sweepOne(site int64, session string, nowMs int64) (bool, error) {
+	defer s.lock([]int{s.stripe(site, session)})()
+	row, err := s.loadRow(site, session)
+	if err != nil || row == nil || !row.expired(nowMs) {
+		return false, err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := s.deleteSession(b, site, session, row, nowMs); err != nil {
+		return false, fmt.Errorf("pebble: sweep: %w", err)
+	}
+	if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxDeleteSessions, SiteID: site, SessionIDs: []string{session}}); err != nil {
+		return false, err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return false, fmt.Errorf("pebble: sweep: %w", err)
+	}
+	return true, nil
+}
+
+func (s *Store) sweepTombstones(nowMs int64) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	err := s.scan([]byte{pTombstone}, nil, func(k, v []byte) error {
+		if len(v) == 8 && int64(binary.BigEndian.Uint64(v)) <= nowMs {
+			return b.Delete(slices.Clone(k), nil)
+		}
+		return nil
+	})
+	if err == nil && !b.Empty() {
+		err = b.Commit(pebble.NoSync) // losing a tombstone purge is harmless
+	}
+	if err != nil {
+		return fmt.Errorf("pebble: sweep tombstones: %w", err)
+	}
+	return nil
+}
+
+// OutboxPending implements store.Store.
+func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEntry, error) {
+	var out []store.OutboxEntry
+	errFull := errors.New("full")
+	err := s.scan([]byte{pOutbox}, nil, func(k, v []byte) error {
+		if len(out) >= limit {
+			return errFull
+		}
+		var ov outboxValue
+		if err := json.Unmarshal(v, &ov); err != nil {
+			return err
+		}
+		e := store.OutboxEntry{ID: hex.EncodeToString(k[1:]), Kind: ov.Kind, SiteID: ov.SiteID, SessionIDs: ov.SessionIDs, VisitorID: ov.VisitorID}
+		if ov.Summary != nil {
+			e.Summary = &sessionsv1.SessionSummary{}
+			if err := proto.Unmarshal(ov.Summary, e.Summary); err != nil {
+				return err
+			}
+		}
+		out = append(out, e)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFull) {
+		return nil, fmt.Errorf("pebble: outbox pending: %w", err)
+	}
+	return out, nil
+}
+
+// OutboxAck implements store.Store.
+func (s *Store) OutboxAck(ctx context.Context, entries []store.OutboxEntry) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, e := range entries {
+		id, err := hex.DecodeString(e.ID)
+		if err != nil || len(id) != 8 {
+			return fmt.Errorf("pebble: outbox ack: bad id %q", e.ID)
+		}
+		if err := b.Delete(append([]byte{pOutbox}, id...), nil); err != nil {
+			return fmt.Errorf("pebble: outbox ack: %w", err)
+		}
+	}
+	// Sync: an ack lost in a crash only re-delivers (idempotent), but
+	// keeping it cheap matters less than a depth that tells the truth.
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("pebble: outbox ack: %w", err)
+	}
+	return nil
+}
+
+// OutboxDepth implements store.Store.
+func (s *Store) OutboxDepth(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.scan([]byte{pOutbox}, nil, func(_, _ []byte) error { n++; return nil }); err != nil {
+		return 0, fmt.Errorf("pebble: outbox depth: %w", err)
+	}
+	return n, nil
+}
+
+func cmp64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

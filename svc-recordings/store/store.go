@@ -1,0 +1,148 @@
+// Package store is the contract of svc-recordings' storage: recording chunks
+// in a wide-column layout (partition (site, session), clustering seq), the
+// session summaries folded from them, the indexes for visitor deletion and
+// retention, and the outbox that carries summary changes to search.
+//
+// Backends: store/pebble (embedded) and store/scylla. Both pass
+// store/storetest.Run.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
+)
+
+// ErrNotFound is returned for a session that does not exist, was deleted
+// or has expired.
+var ErrNotFound = errors.New("store: not found")
+
+// Chunk is one recording chunk as the service hands it to the store.
+type Chunk struct {
+	SiteID    int64
+	SessionID string
+	Seq       int64
+	// Data is the chunk's events, compressed by the service (zstd).
+	Data []byte
+	// Stats were extracted from the chunk (summary.Extract); they carry
+	// the visitor, page view, times, expiry and everything the summary
+	// needs, so the summary can be refolded without reading Data.
+	Stats summary.ChunkStats
+}
+
+// StoredChunk is a chunk as read back.
+type StoredChunk struct {
+	Seq        int64
+	PageViewID string
+	Data       []byte
+	FirstMs    int64
+	LastMs     int64
+}
+
+// ChunkMeta is what a player needs to choose where to start.
+type ChunkMeta struct {
+	Seq            int64
+	FirstMs        int64
+	LastMs         int64
+	FullSnapshotMs int64
+}
+
+// AppendResult tells, per chunk of an Append call (same order), whether it
+// was stored for the first time.
+type AppendResult struct {
+	Stored bool
+}
+
+// OutboxKind is what an outbox entry asks search to do.
+type OutboxKind int
+
+// Outbox kinds.
+const (
+	OutboxUpsert OutboxKind = iota + 1
+	OutboxDeleteSessions
+	OutboxDeleteVisitor
+)
+
+// OutboxEntry is one change waiting for search.
+type OutboxEntry struct {
+	// ID orders the entries; entries are delivered in ID order.
+	ID   string
+	Kind OutboxKind
+	// Summary, for OutboxUpsert.
+	Summary *sessionsv1.SessionSummary
+	SiteID  int64
+	// SessionIDs, for OutboxDeleteSessions.
+	SessionIDs []string
+	// VisitorID, for OutboxDeleteVisitor.
+	VisitorID string
+}
+
+// Page is one page of a summary listing.
+type Page struct {
+	Sessions []*sessionsv1.SessionSummary
+	// Next is empty on the last page.
+	Next string
+}
+
+// Store keeps recordings. Every method is safe for concurrent use.
+//
+// Contract (checked by storetest.Run):
+//   - Append is idempotent by (site, session, seq): the first write of a
+//     key wins; a later chunk with the same key changes nothing and is
+//     reported Stored=false. Chunks of one call may belong to many
+//     sessions and arrive in any seq order. When Append returns nil,
+//     every chunk of the call is durable.
+//   - A session's summary is summary.Fold of the stats of all its stored
+//     chunks (in seq order), with SiteId/SessionId set; so re-delivery and
+//     reordering never change it. Its Version starts at 1 and grows by one
+//     for every Append call that changed it; an Append that changes
+//     nothing (only duplicates) leaves it alone.
+//   - Every summary change is recorded in the outbox atomically with the
+//     chunk that caused it (a crash loses neither or both). Deletions
+//     are recorded in the outbox too. OutboxPending lists entries in the
+//     order they were recorded; OutboxAck removes them.
+//   - Chunks are read back in seq order, byte-identical.
+//   - A session expires at the maximum over its chunks of Stats.ExpiresMs
+//     (zero: never). An expired session reads as ErrNotFound and is left
+//     out of listings; Sweep removes it (and records a deletion in the
+//     outbox).
+//   - DeleteSession/DeleteVisitor remove chunks, summaries and indexes;
+//     chunks of a deleted session that arrive later (re-delivery) are
+//     dropped and reported Stored=false.
+type Store interface {
+	// Append stores chunks; results are in the order of chunks.
+	Append(ctx context.Context, chunks []Chunk) ([]AppendResult, error)
+	// Session returns a session's summary.
+	Session(ctx context.Context, siteID int64, sessionID string) (*sessionsv1.SessionSummary, error)
+	// ChunkIndex lists a session's chunks' times in seq order.
+	ChunkIndex(ctx context.Context, siteID int64, sessionID string) ([]ChunkMeta, error)
+	// ReadChunks calls fn for each chunk with seq ≥ fromSeq in seq order,
+	// until fn returns an error (which ReadChunks returns).
+	ReadChunks(ctx context.Context, siteID int64, sessionID string, fromSeq int64, fn func(StoredChunk) error) error
+	// ListSessions pages through the summaries of a site (every site when
+	// siteID is 0) in a stable order; token is "" or a previous Page.Next.
+	ListSessions(ctx context.Context, siteID int64, token string, limit int) (Page, error)
+	// DeleteSession removes a session; ErrNotFound when there is none.
+	DeleteSession(ctx context.Context, siteID int64, sessionID string) error
+	// DeleteVisitor removes every session of a visitor of a site and
+	// answers how many there were.
+	DeleteVisitor(ctx context.Context, siteID int64, visitorID string) (int64, error)
+	// SiteActivity answers the server time of the site's latest chunk (zero
+	// when none) and how many sessions began (first chunk stored) since.
+	SiteActivity(ctx context.Context, siteID int64, since time.Time) (time.Time, int64, error)
+	// Sweep removes sessions expired at now and answers how many.
+	Sweep(ctx context.Context, now time.Time) (int, error)
+	// OutboxPending returns up to limit entries in recorded order.
+	OutboxPending(ctx context.Context, limit int) ([]OutboxEntry, error)
+	// OutboxAck removes delivered entries.
+	OutboxAck(ctx context.Context, entries []OutboxEntry) error
+	// OutboxDepth counts waiting entries.
+	OutboxDepth(ctx context.Context) (int64, error)
+	// Ping checks the store is usable.
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}
