@@ -1,0 +1,41 @@
+// Deterministic build of dist/: fixed esbuild options, no timestamps, no source maps, sorted
+// inputs. CI rebuilds and diffs dist/ against the commit.
+import { build } from 'esbuild';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+
+const common = {
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: ['es2020'],
+  platform: 'browser',
+  charset: 'utf8',
+  legalComments: 'eof',
+  sourcemap: false,
+  write: false,
+  logLevel: 'warning',
+};
+
+const PLACEHOLDER = '"__SIGHTLINE_CONFIG__"';
+
+export async function bundle() {
+  const out = {};
+  for (const name of ['bootstrap', 'recorder']) {
+    const r = await build({ ...common, entryPoints: [`src/${name}.ts`] });
+    out[name] = r.outputFiles[0].text;
+  }
+  const n = out.bootstrap.split(PLACEHOLDER).length - 1;
+  if (n !== 1) throw new Error(`bootstrap must hold ${PLACEHOLDER} exactly once, holds it ${n} times`);
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const out = await bundle();
+  mkdirSync('dist', { recursive: true });
+  for (const [name, text] of Object.entries(out)) {
+    writeFileSync(`dist/${name}.js`, text);
+    const gz = gzipSync(readFileSync(`dist/${name}.js`), { level: 9 }).length;
+    console.log(`dist/${name}.js ${text.length} bytes, ${gz} gzipped`);
+  }
+}

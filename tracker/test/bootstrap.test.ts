@@ -1,0 +1,88 @@
+// @vitest-environment happy-dom
+// @vitest-environment-options {"settings":{"handleDisabledFileLoadingAsSuccess":true}}
+import { describe, it, expect, beforeEach } from 'vitest';
+import { readFileSync } from 'node:fs';
+
+// These run the committed dist/bootstrap.js, rendered the way ingest renders it.
+const template = readFileSync(import.meta.dirname + '/../dist/bootstrap.js', 'utf8');
+const base = {
+  siteKey: 'k_boot',
+  endpoint: 'https://ingest.test/i/v1/batch',
+  recorderUrl: 'https://ingest.test/static/recorder.abc.js',
+  sampleRate: 1,
+  recording: true,
+  respectDnt: true,
+  requireConsent: false,
+  maskAllText: false,
+  maskSelectors: [],
+  blockSelectors: [],
+  unmaskSelectors: [],
+  flags: [],
+};
+type W = typeof window & { sightline?: ((...a: unknown[]) => void) & { q?: ArrayLike<unknown>[]; l?: number } };
+const w = window as W;
+
+function run(cfg: object) {
+  (0, eval)(template.replace('"__SIGHTLINE_CONFIG__"', JSON.stringify(cfg)));
+}
+const loads = () => [...document.querySelectorAll('script')].map((s) => s.getAttribute('src'));
+let dnt: string | null = null;
+
+beforeEach(() => {
+  localStorage.clear();
+  delete w.sightline;
+  document.head.innerHTML = '';
+  dnt = null;
+  Object.defineProperty(navigator, 'doNotTrack', { configurable: true, get: () => dnt });
+});
+
+describe('bootstrap', () => {
+  it('installs the queue and loads the recorder once for a sampled visit', () => {
+    w.sightline = Object.assign(function () {}, { q: [['identify', 'u1', {}]] as unknown[][] });
+    run(base);
+    run(base); // loaded twice: harmless
+    expect(loads()).toEqual([base.recorderUrl]);
+    w.sightline!('event', 'signup', { plan: 'pro' });
+    const q = [...w.sightline!.q!].map((a) => [...a]);
+    expect(q).toEqual([['identify', 'u1', {}], ['event', 'signup', { plan: 'pro' }]]);
+    expect(JSON.parse(localStorage.getItem('_sl_k_boot_s')!).p).toBe(1);
+  });
+
+  it('loads nothing for a sampled-out session, and keeps that decision', () => {
+    run({ ...base, sampleRate: 0 });
+    expect(loads()).toEqual([]);
+    delete w.sightline;
+    run({ ...base, sampleRate: 1 }); // same session: still out
+    expect(loads()).toEqual([]);
+  });
+
+  it('respects Do-Not-Track unless the site opts out of it', () => {
+    dnt = '1';
+    run(base);
+    expect(loads()).toEqual([]);
+    expect(localStorage.length).toBe(0);
+    delete w.sightline;
+    run({ ...base, respectDnt: false });
+    expect(loads()).toEqual([base.recorderUrl]);
+  });
+
+  it('waits for consent when required; a refusal forgets and sticks', () => {
+    run({ ...base, requireConsent: true });
+    expect(loads()).toEqual([]);
+    expect(localStorage.length).toBe(0);
+    w.sightline!('consent', true);
+    expect(loads()).toEqual([base.recorderUrl]);
+    w.sightline!('consent', false);
+    expect(Object.keys(localStorage)).toEqual(['_sl_k_boot_o']);
+    document.head.innerHTML = '';
+    delete w.sightline;
+    run(base);
+    expect(loads()).toEqual([]);
+  });
+
+  it('does nothing with an unrendered template or a disabled site', () => {
+    (0, eval)(template);
+    run({ ...base, recording: false });
+    expect(loads()).toEqual([]);
+  });
+});
