@@ -1,30 +1,153 @@
 // Package ingest is svc-ingest: the public edge for visitors' browsers —
 // tracker scripts, beacon intake, limits and the durable spool.
+//
+// A batch is answered 204 only once its enriched chunk is fsync'd in the
+// spool (group commit); the forwarder (Run) delivers the spool to
+// recordings, at least once, in order. See docs/wire-format.md for the
+// browser side.
 package ingest
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
-	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	tnoop "go.opentelemetry.io/otel/trace/noop"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-ingest/enrich"
+	"github.com/sightlinehq/sightline/svc-ingest/forwarder"
+	"github.com/sightlinehq/sightline/svc-ingest/limits"
+	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
+	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
 // Config is svc-ingest's configuration (flags prefixed "ingest.").
-type Config struct{}
+type Config struct {
+	// PublicURL is the base URL browsers reach ingest at, used for the
+	// absolute URLs in the bootstrap; empty derives it from each request.
+	PublicURL string `yaml:"public_url"`
+
+	SpoolDir          string        `yaml:"spool_dir"`
+	SpoolMaxBytes     int64         `yaml:"spool_max_bytes"`
+	SpoolSegmentBytes int64         `yaml:"spool_segment_bytes"`
+	SpoolMaxAge       time.Duration `yaml:"spool_max_age"`
+
+	MaxBodyBytes         int64         `yaml:"max_body_bytes"`
+	MaxDecompressedBytes int64         `yaml:"max_decompressed_bytes"`
+	MaxEventsPerBatch    int           `yaml:"max_events_per_batch"`
+	MaxBatchesPerSession int64         `yaml:"max_batches_per_session"`
+	MaxBytesPerSession   int64         `yaml:"max_bytes_per_session"`
+	SessionIdle          time.Duration `yaml:"session_idle"`
+	RatePerIP            float64       `yaml:"rate_per_ip"`
+	BurstPerIP           int           `yaml:"burst_per_ip"`
+	RatePerSite          float64       `yaml:"rate_per_site"`
+	BurstPerSite         int           `yaml:"burst_per_site"`
+	RetryAfter           time.Duration `yaml:"retry_after"`
+
+	// TrustedProxies is a comma list of CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies string `yaml:"trusted_proxies"`
+	GeoIPDB        string `yaml:"geoip_db"`
+
+	SiteCacheTTL time.Duration `yaml:"site_cache_ttl"`
+
+	ForwardBatchRecords int           `yaml:"forward_batch_records"`
+	ForwardBatchBytes   int           `yaml:"forward_batch_bytes"`
+	ForwardBackoffMin   time.Duration `yaml:"forward_backoff_min"`
+	ForwardBackoffMax   time.Duration `yaml:"forward_backoff_max"`
+	ForwardTimeout      time.Duration `yaml:"forward_timeout"`
+
+	trusted []netip.Prefix
+}
 
 // RegisterFlags registers the flags and their defaults.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {}
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.PublicURL, "ingest.public-url", "", "Base URL browsers reach ingest at (e.g. https://ingest.example.com); empty: derived from each request's Host.")
+	fs.StringVar(&c.SpoolDir, "ingest.spool.dir", "", "Spool directory (default <data-dir>/spool).")
+	fs.Int64Var(&c.SpoolMaxBytes, "ingest.spool.max-bytes", 1<<30, "Undelivered bytes the spool may hold; past it intake answers 503.")
+	fs.Int64Var(&c.SpoolSegmentBytes, "ingest.spool.segment-bytes", 64<<20, "Spool segment file size.")
+	fs.DurationVar(&c.SpoolMaxAge, "ingest.spool.max-age", time.Hour, "Age of the oldest undelivered batch past which the ingest.spool.age_exceeded metric is 1 (alert).")
+	fs.Int64Var(&c.MaxBodyBytes, "ingest.max-body-bytes", 1<<20, "Largest request body as sent (compressed).")
+	fs.Int64Var(&c.MaxDecompressedBytes, "ingest.max-decompressed-bytes", 4<<20, "Largest body after decompression.")
+	fs.IntVar(&c.MaxEventsPerBatch, "ingest.max-events-per-batch", 5000, "Most rrweb events in one batch.")
+	fs.Int64Var(&c.MaxBatchesPerSession, "ingest.max-batches-per-session", 10000, "Most batches of one session (per process).")
+	fs.Int64Var(&c.MaxBytesPerSession, "ingest.max-bytes-per-session", 256<<20, "Most decompressed bytes of one session (per process).")
+	fs.DurationVar(&c.SessionIdle, "ingest.session-idle", 2*time.Hour, "A session unseen this long is forgotten by the per-session limits.")
+	fs.Float64Var(&c.RatePerIP, "ingest.rate-per-ip", 20, "Batches per second per client IP (IPv6: per /64); 0 disables.")
+	fs.IntVar(&c.BurstPerIP, "ingest.burst-per-ip", 100, "Burst of the per-IP rate.")
+	fs.Float64Var(&c.RatePerSite, "ingest.rate-per-site", 2000, "Batches per second per site; 0 disables.")
+	fs.IntVar(&c.BurstPerSite, "ingest.burst-per-site", 4000, "Burst of the per-site rate.")
+	fs.DurationVar(&c.RetryAfter, "ingest.retry-after", 10*time.Second, "Retry-After sent with 503 (spool full).")
+	fs.StringVar(&c.TrustedProxies, "ingest.trusted-proxies", "", "Comma list of CIDRs of proxies whose X-Forwarded-For is trusted.")
+	fs.StringVar(&c.GeoIPDB, "ingest.geoip-db", "", "MaxMind-format country database (.mmdb); empty: no country.")
+	fs.DurationVar(&c.SiteCacheTTL, "ingest.site-cache-ttl", 30*time.Second, "How long a site's configuration is used before it is refreshed.")
+	fs.IntVar(&c.ForwardBatchRecords, "ingest.forward.batch-records", 256, "Most chunks in one AppendChunks call.")
+	fs.IntVar(&c.ForwardBatchBytes, "ingest.forward.batch-bytes", 4<<20, "About the most bytes in one AppendChunks call.")
+	fs.DurationVar(&c.ForwardBackoffMin, "ingest.forward.backoff-min", 100*time.Millisecond, "First retry delay after a failed delivery.")
+	fs.DurationVar(&c.ForwardBackoffMax, "ingest.forward.backoff-max", 30*time.Second, "Largest retry delay.")
+	fs.DurationVar(&c.ForwardTimeout, "ingest.forward.timeout", 30*time.Second, "Deadline of one AppendChunks call.")
+}
 
 // Validate checks the configuration.
-func (c *Config) Validate() error { return nil }
+func (c *Config) Validate() error {
+	var errs []error
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, errors.New("ingest.public-url must start with http:// or https://"))
+	}
+	for name, v := range map[string]int64{
+		"ingest.spool.max-bytes": c.SpoolMaxBytes, "ingest.spool.segment-bytes": c.SpoolSegmentBytes,
+		"ingest.max-body-bytes": c.MaxBodyBytes, "ingest.max-decompressed-bytes": c.MaxDecompressedBytes,
+		"ingest.max-events-per-batch": int64(c.MaxEventsPerBatch), "ingest.forward.batch-records": int64(c.ForwardBatchRecords),
+		"ingest.forward.batch-bytes": int64(c.ForwardBatchBytes),
+	} {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	if c.MaxDecompressedBytes > spool.MaxRecordBytes/2 {
+		errs = append(errs, fmt.Errorf("ingest.max-decompressed-bytes must be at most %d", spool.MaxRecordBytes/2))
+	}
+	if c.RatePerIP < 0 || c.RatePerSite < 0 {
+		errs = append(errs, errors.New("ingest rates must not be negative"))
+	}
+	c.trusted = nil
+	for _, s := range strings.Split(c.TrustedProxies, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			if a, err2 := netip.ParseAddr(s); err2 == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			} else {
+				errs = append(errs, fmt.Errorf("ingest.trusted-proxies: %q: %w", s, err))
+				continue
+			}
+		}
+		c.trusted = append(c.trusted, p.Masked())
+	}
+	return errors.Join(errs...)
+}
 
 // Deps are what svc-ingest needs from the process.
 type Deps struct {
@@ -40,31 +163,199 @@ type Deps struct {
 	Recordings recordingsv1.RecordingsServiceClient
 }
 
+// limitNames are the limits counted in GetStats and the ingest.limit.hits metric.
+var limitNames = []string{
+	"body_bytes", "decompressed_bytes", "events_per_batch", "session_batches", "session_bytes",
+	"rate_ip", "rate_site", "quota_site", "spool_full", "dnt", "recording_disabled",
+}
+
 // Service implements ingestv1.IngestServiceServer and serves the public
 // HTTP endpoints.
 type Service struct {
 	ingestv1.UnimplementedIngestServiceServer
 	cfg  Config
 	deps Deps
+	log  *slog.Logger
+
+	tracer trace.Tracer
+	prop   propagation.TextMapPropagator
+	m      instruments
+
+	spool    *spool.Spool
+	sites    *siteconfig.Cache
+	enrich   *enrich.Enricher
+	ipRate   *limits.Keyed
+	siteRate *limits.Keyed
+	sessions *limits.Sessions
+	quota    *limits.Quota
+	fwd      *forwarder.Forwarder
+
+	recorderPath string
+
+	limitHits map[string]*atomic.Int64
+	accepted  atomic.Int64
+	rejected  atomic.Int64
+
+	closeOnce sync.Once
 }
 
 // New opens the spool and returns the service.
 func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
-	return &Service{cfg: cfg, deps: deps}, nil
-}
-
-// RegisterHTTP mounts the public endpoints (/s/, /static/, /i/v1/).
-func (s *Service) RegisterHTTP(mux *http.ServeMux) {
-	mux.Handle("/i/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "ingest: not implemented", http.StatusNotImplemented)
-	}))
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ingest: config: %w", err)
+	}
+	if deps.Accounts == nil || deps.Recordings == nil {
+		return nil, errors.New("ingest: Accounts and Recordings clients are required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.TracerProvider == nil {
+		deps.TracerProvider = tnoop.NewTracerProvider()
+	}
+	if deps.MeterProvider == nil {
+		deps.MeterProvider = noop.NewMeterProvider()
+	}
+	if deps.Propagator == nil {
+		deps.Propagator = propagation.TraceContext{}
+	}
+	dir := cfg.SpoolDir
+	if dir == "" {
+		if deps.DataDir == "" {
+			return nil, errors.New("ingest: neither ingest.spool.dir nor a data directory is set")
+		}
+		dir = filepath.Join(deps.DataDir, "spool")
+	}
+	s := &Service{
+		cfg: cfg, deps: deps, log: deps.Logger.With("service", "ingest"),
+		tracer:    deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-ingest"),
+		prop:      deps.Propagator,
+		limitHits: map[string]*atomic.Int64{},
+	}
+	for _, n := range limitNames {
+		s.limitHits[n] = new(atomic.Int64)
+	}
+	if err := s.initMetrics(deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-ingest")); err != nil {
+		return nil, err
+	}
+	sp, err := spool.Open(spool.Options{
+		Dir: dir, MaxBytes: cfg.SpoolMaxBytes, SegmentBytes: cfg.SpoolSegmentBytes, Logger: s.log,
+		OnCommit: func(records, bytes int, fsync time.Duration) {
+			s.m.commitRecords.Record(context.Background(), int64(records))
+			s.m.fsync.Record(context.Background(), fsync.Seconds())
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	s.spool = sp
+	if st := sp.Stats(); st.Records > 0 || st.TornBytes > 0 || st.Corrupt > 0 {
+		s.log.InfoContext(ctx, "spool recovered", "dir", dir, "records", st.Records, "bytes", st.Bytes,
+			"torn_bytes_dropped", st.TornBytes, "corrupt_records", st.Corrupt)
+	}
+	s.enrich, err = enrich.New(cfg.GeoIPDB)
+	if err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	s.sites = siteconfig.New(deps.Accounts, siteconfig.Options{
+		TTL: cfg.SiteCacheTTL,
+		OnRefreshError: func(err error) {
+			s.m.accountsErrors.Add(context.Background(), 1)
+			s.log.Warn("site config refresh failed; serving the last good copy if any", "error", err)
+		},
+	})
+	s.ipRate = limits.NewKeyed(cfg.RatePerIP, cfg.BurstPerIP, 200_000)
+	s.siteRate = limits.NewKeyed(cfg.RatePerSite, cfg.BurstPerSite, 100_000)
+	s.sessions = limits.NewSessions(cfg.MaxBatchesPerSession, cfg.MaxBytesPerSession, cfg.SessionIdle, 500_000)
+	host, _ := os.Hostname()
+	s.quota = &limits.Quota{
+		Accounts: deps.Accounts, Holder: host + "/" + rand.Text()[:8],
+		OnLeaseError: func(err error) {
+			s.m.accountsErrors.Add(context.Background(), 1)
+			s.log.Warn("quota lease failed; admitting the session without a lease", "error", err)
+		},
+	}
+	s.fwd = &forwarder.Forwarder{
+		Spool: sp, Client: deps.Recordings, Tracer: s.tracer, Logger: s.log,
+		BatchRecords: cfg.ForwardBatchRecords, BatchBytes: cfg.ForwardBatchBytes,
+		BackoffMin: cfg.ForwardBackoffMin, BackoffMax: cfg.ForwardBackoffMax, Timeout: cfg.ForwardTimeout,
+		OnDelivered: func(n int) { s.m.delivered.Add(context.Background(), int64(n)) },
+		OnFailure:   func(error) { s.m.forwardFailures.Add(context.Background(), 1) },
+		OnDropped:   func(n int) { s.m.forwardDropped.Add(context.Background(), int64(n)) },
+	}
+	s.initScripts()
+	return s, nil
 }
 
 // Ready reports whether the service can accept batches.
-func (s *Service) Ready(ctx context.Context) error { return nil }
+func (s *Service) Ready(ctx context.Context) error {
+	if s.spool.Full() {
+		return errors.New("ingest: spool full")
+	}
+	return nil
+}
 
 // Run runs the forwarder until ctx ends.
-func (s *Service) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+func (s *Service) Run(ctx context.Context) error {
+	err := s.fwd.Run(ctx)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
 
 // Close flushes and closes the spool.
-func (s *Service) Close() error { return nil }
+func (s *Service) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.sites.Close()
+		err = errors.Join(s.spool.Close(), s.enrich.Close())
+	})
+	return err
+}
+
+// GetStats reports spool, forwarder and limit statistics.
+func (s *Service) GetStats(ctx context.Context, _ *ingestv1.GetStatsRequest) (*ingestv1.GetStatsResponse, error) {
+	st := s.spool.Stats()
+	fs := s.fwd.Stats()
+	resp := &ingestv1.GetStatsResponse{
+		Spool: &ingestv1.SpoolStats{
+			Bytes: st.Bytes, Records: st.Records, Segments: int32(st.Segments), MaxBytes: st.MaxBytes,
+		},
+		Forwarder: &ingestv1.ForwarderStats{
+			Lag:              durationpb.New(lag(st.Oldest)),
+			DeliveredRecords: fs.Delivered, FailedAttempts: fs.Failures, LastError: fs.LastError,
+		},
+		AcceptedBatches: s.accepted.Load(),
+		RejectedBatches: s.rejected.Load(),
+	}
+	if !st.Oldest.IsZero() {
+		resp.Spool.OldestRecordTime = timestamppb.New(st.Oldest)
+	}
+	if !fs.LastDelivery.IsZero() {
+		resp.Forwarder.LastDeliveryTime = timestamppb.New(fs.LastDelivery)
+	}
+	for _, n := range limitNames {
+		resp.LimitHits = append(resp.LimitHits, &ingestv1.LimitHit{Limit: n, Count: s.limitHits[n].Load()})
+	}
+	return resp, nil
+}
+
+func lag(oldest time.Time) time.Duration {
+	if oldest.IsZero() {
+		return 0
+	}
+	return time.Since(oldest)
+}
+
+func (s *Service) hit(ctx context.Context, limit string) {
+	s.limitHits[limit].Add(1)
+	s.m.limitHits.Add(ctx, 1, s.m.limitAttrs[limit])
+}
+
+// contentHash names the recorder bundle.
+func contentHash(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}

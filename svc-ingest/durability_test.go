@@ -1,0 +1,200 @@
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+)
+
+const childEnv = "SIGHTLINE_INGEST_CHILD"
+
+// writeGeoDB builds a tiny MaxMind-format country database.
+func writeGeoDB(t *testing.T) string {
+	t.Helper()
+	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-Country", RecordSize: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cidr, cc := range map[string]string{"81.2.69.0/24": "GB", "2a02:ff00::/32": "DE"} {
+		_, n, _ := net.ParseCIDR(cidr)
+		if err := tree.Insert(n, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(cc)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := t.TempDir() + "/country.mmdb"
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tree.WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runChild runs ingest as its own process (HTTP intake + forwarder) until
+// killed; the parent reads its address from stdout.
+func runChild() {
+	var cfg Config
+	fs := flag.NewFlagSet("child", flag.ExitOnError)
+	cfg.RegisterFlags(fs)
+	fs.Parse(nil)
+	cfg.SpoolDir = os.Getenv("CHILD_SPOOL")
+	cfg.SpoolSegmentBytes = 256 << 10
+	cfg.RatePerIP, cfg.RatePerSite = 0, 0
+	cfg.ForwardBackoffMin, cfg.ForwardBackoffMax = 10*time.Millisecond, 200*time.Millisecond
+	cfg.ForwardBatchRecords = 32
+	conn := func(addr string) *grpc.ClientConn {
+		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			panic(err)
+		}
+		return cc
+	}
+	svc, err := New(context.Background(), cfg, Deps{
+		Accounts:   accountsv1.NewAccountsServiceClient(conn(os.Getenv("CHILD_ACCOUNTS"))),
+		Recordings: recordingsv1.NewRecordingsServiceClient(conn(os.Getenv("CHILD_RECORDINGS"))),
+	})
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(2)
+	}
+	go svc.Run(context.Background())
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	svc.RegisterHTTP(mux)
+	fmt.Println("ADDR", lis.Addr().String())
+	http.Serve(lis, mux)
+}
+
+func startChild(t *testing.T, spoolDir, accAddr, recAddr string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", "CHILD_SPOOL="+spoolDir, "CHILD_ACCOUNTS="+accAddr, "CHILD_RECORDINGS="+recAddr)
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "ADDR ") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("child did not start: %q", sc.Text())
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return cmd, strings.TrimPrefix(sc.Text(), "ADDR ")
+}
+
+// TestKill9DuringLoad kills the ingest process with SIGKILL in the middle of
+// a load and checks that every batch answered 204 reaches recordings after
+// a restart on the same spool, each once in effect.
+func TestKill9DuringLoad(t *testing.T) {
+	acc := &accountsServer{sites: testSites(), leased: map[string]int64{}}
+	rec := newRecordingsServer()
+	accSrv := startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsServiceServer(s, acc) })
+	recSrv := startGRPC(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsServiceServer(s, rec) })
+	spoolDir := t.TempDir()
+	body := func(worker, seq int) []byte {
+		return batchBody(t, func(m map[string]any) { m["sessionId"], m["seq"] = sessionID(worker), seq })
+	}
+
+	cmd, addr := startChild(t, spoolDir, accSrv.addr, recSrv.addr)
+	var mu sync.Mutex
+	acked := map[chunkKey]bool{}
+	var n atomic.Int64
+	killed := make(chan struct{})
+	client := &http.Client{Timeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := 0; ; seq++ {
+				hr, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/i/v1/batch?k="+siteKey, strings.NewReader(string(body(w, seq))))
+				hr.Header.Set("Origin", "https://shop.example.com")
+				hr.Header.Set("Content-Type", "text/plain")
+				resp, err := client.Do(hr)
+				if err != nil {
+					return // killed
+				}
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusNoContent {
+					mu.Lock()
+					acked[chunkKey{siteID, sessionID(w), int64(seq)}] = true
+					mu.Unlock()
+					if n.Add(1) == 400 {
+						cmd.Process.Signal(syscall.SIGKILL)
+						close(killed)
+					}
+				}
+			}
+		}()
+	}
+	select {
+	case <-killed:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("load did not reach 400 batches")
+	}
+	wg.Wait()
+	cmd.Wait()
+	delivered := rec.count()
+
+	cmd, _ = startChild(t, spoolDir, accSrv.addr, recSrv.addr)
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	mu.Lock()
+	defer mu.Unlock()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rec.mu.Lock()
+		missing := 0
+		for k := range acked {
+			if rec.chunks[k] == nil {
+				missing++
+			}
+		}
+		dups := 0
+		for _, d := range rec.deliveries {
+			dups += d - 1
+		}
+		rec.mu.Unlock()
+		if missing == 0 {
+			t.Logf("%d batches answered 204; %d delivered before the kill; all arrived after restart (%d re-deliveries de-duplicated by key)",
+				len(acked), delivered, dups)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged batches never arrived", missing, len(acked))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

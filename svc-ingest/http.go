@@ -1,0 +1,656 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-ingest/envelope"
+	"github.com/sightlinehq/sightline/svc-ingest/limits"
+	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
+	"github.com/sightlinehq/sightline/svc-ingest/spool"
+	"github.com/sightlinehq/sightline/tracker"
+)
+
+// RegisterHTTP mounts the public endpoints (/s/, /static/, /i/v1/).
+func (s *Service) RegisterHTTP(mux *http.ServeMux) {
+	mux.HandleFunc("GET /s/{file}", s.serveBootstrap)
+	mux.HandleFunc("GET /static/{file}", s.serveRecorder)
+	mux.HandleFunc("POST /i/v1/batch", s.serveBatch)
+	mux.HandleFunc("OPTIONS /i/v1/batch", s.servePreflight)
+}
+
+const configPlaceholder = `"__SIGHTLINE_CONFIG__"`
+
+func (s *Service) initScripts() {
+	s.recorderPath = "/static/recorder." + contentHash(tracker.Recorder) + ".js"
+}
+
+// bootstrapSettings is the object inlined into the bootstrap (wire-format.md).
+type bootstrapSettings struct {
+	SiteKey         string   `json:"siteKey"`
+	Endpoint        string   `json:"endpoint"`
+	RecorderURL     string   `json:"recorderUrl"`
+	SampleRate      float64  `json:"sampleRate"`
+	Recording       bool     `json:"recording"`
+	RespectDNT      bool     `json:"respectDnt"`
+	RequireConsent  bool     `json:"requireConsent"`
+	MaskAllText     bool     `json:"maskAllText"`
+	MaskSelectors   []string `json:"maskSelectors"`
+	BlockSelectors  []string `json:"blockSelectors"`
+	UnmaskSelectors []string `json:"unmaskSelectors"`
+	Flags           []string `json:"flags"`
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// baseURL is where browsers reach this ingest.
+func (s *Service) baseURL(r *http.Request) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimSuffix(s.cfg.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && s.fromTrustedProxy(r) {
+		scheme = p
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Service) serveBootstrap(w http.ResponseWriter, r *http.Request) {
+	key, ok := strings.CutSuffix(r.PathValue("file"), ".js")
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	site, err := s.sites.Get(r.Context(), key)
+	switch {
+	case errors.Is(err, siteconfig.ErrNotFound):
+		h.Set("Cache-Control", "public, max-age=60")
+		io.WriteString(w, "/* sightline: site not found */\n")
+		return
+	case err != nil:
+		h.Set("Cache-Control", "no-store")
+		h.Set("Retry-After", "10")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "/* sightline: configuration temporarily unavailable */\n")
+		return
+	}
+	st := site.GetSettings()
+	base := s.baseURL(r)
+	cfg := bootstrapSettings{
+		SiteKey: site.GetSiteKey(), Endpoint: base + "/i/v1/batch?k=" + url.QueryEscape(site.GetSiteKey()),
+		RecorderURL: base + s.recorderPath, SampleRate: 1, Recording: true, RespectDNT: true,
+		Flags: nonNil(site.GetFeatureFlags()),
+	}
+	if st != nil {
+		cfg.SampleRate, cfg.Recording, cfg.RespectDNT = st.GetSampleRate(), st.GetRecordingEnabled(), st.GetRespectDoNotTrack()
+		cfg.RequireConsent, cfg.MaskAllText = st.GetRequireConsent(), st.GetMaskAllText()
+		cfg.MaskSelectors, cfg.BlockSelectors, cfg.UnmaskSelectors = st.GetMaskSelectors(), st.GetBlockSelectors(), st.GetUnmaskSelectors()
+	}
+	cfg.MaskSelectors, cfg.BlockSelectors, cfg.UnmaskSelectors = nonNil(cfg.MaskSelectors), nonNil(cfg.BlockSelectors), nonNil(cfg.UnmaskSelectors)
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		http.Error(w, "ingest: render bootstrap", http.StatusInternalServerError)
+		return
+	}
+	// Inside a <script>, "</script>" in a selector must not end the element.
+	js = bytes.ReplaceAll(js, []byte("</"), []byte(`<\/`))
+	body := bytes.Replace(tracker.Bootstrap, []byte(configPlaceholder), js, 1)
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "public, max-age=60")
+	if match := r.Header.Get("If-None-Match"); match != "" && etagMatch(match, etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+}
+
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Service) serveRecorder(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != s.recorderPath {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Access-Control-Allow-Origin", "*") // a public, immutable file
+	h.Set("Content-Length", strconv.Itoa(len(tracker.Recorder)))
+	w.Write(tracker.Recorder)
+}
+
+// clientIP is the visitor's address: the peer, or, when the peer is a
+// trusted proxy, the right-most X-Forwarded-For entry that is not one.
+func (s *Service) clientIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	ip := ap.Addr().Unmap()
+	if !s.trusted(ip) {
+		return ip
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	for i := len(xff) - 1; i >= 0; i-- {
+		parts := strings.Split(xff[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return ip // garbage from an untrusted hop: stop at what we know
+			}
+			a = a.Unmap()
+			if !s.trusted(a) {
+				return a
+			}
+			ip = a
+		}
+	}
+	return ip
+}
+
+func (s *Service) fromTrustedProxy(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && s.trusted(ap.Addr().Unmap())
+}
+
+func (s *Service) trusted(ip netip.Addr) bool {
+	for _, p := range s.cfg.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// rateKey groups IPv6 clients by /64 (one host's usual allocation).
+func rateKey(ip netip.Addr) string {
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// originHost returns the host of an Origin header ("" when absent).
+func originHost(origin string) (string, bool) {
+	if origin == "" {
+		return "", true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", false
+	}
+	return u.Hostname(), true
+}
+
+func (s *Service) servePreflight(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	h := w.Header()
+	h.Set("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
+	host, ok := originHost(origin)
+	if origin == "" || !ok {
+		http.Error(w, "ingest: preflight without a valid Origin", http.StatusForbidden)
+		return
+	}
+	site, err := s.sites.Get(r.Context(), r.URL.Query().Get("k"))
+	switch {
+	case errors.Is(err, siteconfig.ErrNotFound):
+		http.Error(w, "ingest: unknown site (pass ?k=<site key>)", http.StatusNotFound)
+		return
+	case err != nil:
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "ingest: site configuration unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if !siteconfig.MatchDomain(site.GetDomains(), host) {
+		http.Error(w, "ingest: origin not allowed for this site", http.StatusForbidden)
+		return
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Methods", "POST")
+	h.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, traceparent, tracestate")
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// answer is the outcome of one batch.
+type answer struct {
+	code       int
+	msg        string
+	retryAfter time.Duration
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	b := &batch{r: r, start: start}
+	a := s.intake(w, r, b)
+	if b.span == nil {
+		b.ctx, b.span = s.startSpan(r, start, "")
+	}
+	span := b.span
+	span.SetAttributes(attribute.Int("http.response.status_code", a.code))
+	if b.env.SessionID != "" {
+		span.SetAttributes(attribute.String("sightline.session_id", b.env.SessionID), attribute.Int64("sightline.seq", b.env.Seq),
+			attribute.Int("sightline.events", b.env.EventCount))
+	}
+	if b.site != nil {
+		span.SetAttributes(attribute.Int64("sightline.site_id", b.site.GetSiteId()))
+	}
+	h := w.Header()
+	if a.code >= 400 {
+		span.SetStatus(codes.Error, a.msg)
+		s.rejected.Add(1)
+		if sc := span.SpanContext(); sc.HasTraceID() {
+			h.Set("Sightline-Trace-Id", sc.TraceID().String())
+		}
+		if a.retryAfter > 0 {
+			h.Set("Retry-After", strconv.Itoa(int((a.retryAfter+time.Second-1)/time.Second)))
+		}
+		if a.code >= 500 {
+			s.log.WarnContext(b.ctx, "batch refused", "status", a.code, "reason", a.msg)
+		} else {
+			s.log.DebugContext(b.ctx, "batch refused", "status", a.code, "reason", a.msg)
+		}
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(a.code)
+		io.WriteString(w, "ingest: "+a.msg+"\n")
+	} else {
+		w.WriteHeader(a.code)
+	}
+	s.m.batches.Add(b.ctx, 1, s.m.codeAttrs[a.code])
+	span.End()
+	if b.buf != nil {
+		if b.buf.Cap() <= 1<<20 {
+			b.buf.Reset()
+			bufPool.Put(b.buf)
+		}
+	}
+}
+
+// batch carries one request through intake.
+type batch struct {
+	r     *http.Request
+	start time.Time
+	ctx   context.Context
+	span  trace.Span
+	site  *siteconfig.Site
+	env   envelope.Envelope
+	buf   *bytes.Buffer
+}
+
+// startSpan starts the intake span at the request's start, continuing the
+// envelope's traceparent or else the request's headers.
+func (s *Service) startSpan(r *http.Request, start time.Time, envTraceparent string) (context.Context, trace.Span) {
+	ctx := r.Context()
+	var parent context.Context
+	if envTraceparent != "" {
+		parent = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": envTraceparent})
+	}
+	if parent == nil || !trace.SpanContextFromContext(parent).IsValid() {
+		parent = s.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	return s.tracer.Start(parent, "ingest.batch", trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+}
+
+func (s *Service) refuse(ctx context.Context, code int, limit string, retryAfter time.Duration, format string, args ...any) answer {
+	if limit != "" {
+		s.hit(ctx, limit)
+	}
+	return answer{code: code, msg: fmt.Sprintf(format, args...), retryAfter: retryAfter}
+}
+
+// checkSite applies the checks that need the site: origin, site rate, DNT.
+func (s *Service) checkSite(w http.ResponseWriter, b *batch, origin string, originOK bool) *answer {
+	host := ""
+	if origin != "" {
+		if !originOK {
+			return &answer{code: http.StatusForbidden, msg: "invalid Origin header"}
+		}
+		host, _ = originHost(origin)
+	} else if b.env.URL != "" {
+		// No Origin (not a browser, or an old one): judge by the page URL.
+		if u, err := url.Parse(b.env.URL); err == nil {
+			host = u.Hostname()
+		}
+	}
+	if !siteconfig.MatchDomain(b.site.GetDomains(), host) {
+		return &answer{code: http.StatusForbidden, msg: fmt.Sprintf("origin %q is not one of the site's domains", host)}
+	}
+	if origin != "" {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Add("Vary", "Origin")
+	}
+	return nil
+}
+
+func (s *Service) intake(w http.ResponseWriter, r *http.Request, b *batch) answer {
+	ctx := r.Context()
+	b.ctx = ctx
+	now := b.start
+	q := r.URL.Query()
+	origin := r.Header.Get("Origin")
+	_, originOK := originHost(origin)
+	checkedOrigin := false
+
+	// The per-IP rate comes first: it is the cheapest defence.
+	ip := s.clientIP(r)
+	if ok, wait := s.ipRate.Allow(rateKey(ip), now); !ok {
+		return s.refuse(ctx, http.StatusTooManyRequests, "rate_ip", wait, "too many requests from this address")
+	}
+	// Reject on the site key before reading the body when it is given.
+	if k := q.Get("k"); k != "" {
+		if a := s.lookupSite(ctx, b, k); a != nil {
+			return *a
+		}
+		if origin != "" {
+			if a := s.checkSite(w, b, origin, originOK); a != nil {
+				return *a
+			}
+			checkedOrigin = true
+		}
+		if a := s.checkSiteRate(ctx, b, now); a != nil {
+			return *a
+		}
+		if a := s.dropByPrivacy(ctx, r, b); a != nil {
+			return *a
+		}
+	}
+
+	ct := r.Header.Get("Content-Type")
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	switch strings.ToLower(strings.TrimSpace(ct)) {
+	case "", "text/plain", "application/json", "application/octet-stream":
+	default:
+		return answer{code: http.StatusUnsupportedMediaType, msg: "unsupported Content-Type " + strconv.Quote(ct) + " (use text/plain, application/json or application/octet-stream)"}
+	}
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if ce := strings.ToLower(q.Get("ce")); ce != "" {
+		if enc != "" && enc != "identity" && enc != ce {
+			return answer{code: http.StatusUnsupportedMediaType, msg: "Content-Encoding and ?ce= disagree"}
+		}
+		enc = ce
+	}
+	switch enc {
+	case "", "identity", "gzip", "deflate":
+	default:
+		return answer{code: http.StatusUnsupportedMediaType, msg: "unsupported encoding " + strconv.Quote(enc) + " (use gzip or deflate)"}
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return s.refuse(ctx, http.StatusRequestEntityTooLarge, "body_bytes", 0, "body of %d bytes exceeds %d", r.ContentLength, s.cfg.MaxBodyBytes)
+	}
+	b.buf = bufPool.Get().(*bytes.Buffer)
+	body, a := s.readBody(ctx, r, enc, b.buf)
+	if a != nil {
+		return *a
+	}
+	env, err := envelope.Decode(body, s.cfg.MaxEventsPerBatch)
+	if err != nil {
+		if errors.Is(err, envelope.ErrTooManyEvents) {
+			return s.refuse(ctx, http.StatusRequestEntityTooLarge, "events_per_batch", 0, "more than %d events in one batch", s.cfg.MaxEventsPerBatch)
+		}
+		return answer{code: http.StatusBadRequest, msg: err.Error()}
+	}
+	b.env = env
+	b.ctx, b.span = s.startSpan(r, b.start, env.Traceparent)
+	ctx = b.ctx
+
+	if b.site == nil {
+		if a := s.lookupSite(ctx, b, env.SiteKey); a != nil {
+			return *a
+		}
+		if a := s.checkSiteRate(ctx, b, now); a != nil {
+			return *a
+		}
+		if a := s.dropByPrivacy(ctx, r, b); a != nil {
+			return *a
+		}
+	} else if env.SiteKey != b.site.GetSiteKey() {
+		return answer{code: http.StatusBadRequest, msg: "siteKey in the body differs from ?k="}
+	}
+	if !checkedOrigin {
+		if origin == "" && env.URL == "" {
+			return answer{code: http.StatusForbidden, msg: "no Origin header and no page.url to check against the site's domains"}
+		}
+		if a := s.checkSite(w, b, origin, originOK); a != nil {
+			return *a
+		}
+	}
+
+	sk := limits.SessionKey{Site: b.site.GetSiteId(), Session: env.SessionID}
+	limit, isNew := s.sessions.Check(sk, int64(len(body)), now)
+	if limit != "" {
+		return s.refuse(ctx, http.StatusRequestEntityTooLarge, limit, 0, "session exceeds its %s limit", strings.TrimPrefix(limit, "session_"))
+	}
+	if isNew {
+		var perDay int64
+		if p := b.site.GetPlan(); p != nil {
+			perDay = p.GetSessionsPerDay()
+		}
+		if err := s.quota.Take(ctx, b.site.GetSiteId(), perDay, now); err != nil {
+			return s.refuse(ctx, http.StatusTooManyRequests, "quota_site", limits.UntilMidnightUTC(now), "the site's daily session quota is used up")
+		}
+	}
+
+	payload, release, err := s.chunk(ctx, r, b, ip, now)
+	if err != nil {
+		return answer{code: http.StatusBadRequest, msg: err.Error()}
+	}
+	err = s.spool.Append(ctx, payload)
+	release()
+	if err != nil {
+		if errors.Is(err, spool.ErrFull) {
+			return s.refuse(ctx, http.StatusServiceUnavailable, "spool_full", s.cfg.RetryAfter, "spool full, retry later")
+		}
+		s.log.ErrorContext(ctx, "spool append failed", "error", err)
+		return answer{code: http.StatusServiceUnavailable, msg: "could not store the batch, retry later", retryAfter: s.cfg.RetryAfter}
+	}
+	s.sessions.Record(sk, int64(len(body)), now)
+	s.accepted.Add(1)
+	return answer{code: http.StatusNoContent}
+}
+
+func (s *Service) lookupSite(ctx context.Context, b *batch, key string) *answer {
+	site, err := s.sites.Get(ctx, key)
+	switch {
+	case errors.Is(err, siteconfig.ErrNotFound):
+		return &answer{code: http.StatusNotFound, msg: "unknown site key"}
+	case err != nil:
+		s.log.WarnContext(ctx, "site config unavailable", "error", err)
+		return &answer{code: http.StatusServiceUnavailable, msg: "site configuration unavailable, retry later", retryAfter: s.cfg.RetryAfter}
+	}
+	b.site = site
+	return nil
+}
+
+func (s *Service) checkSiteRate(ctx context.Context, b *batch, now time.Time) *answer {
+	if ok, wait := s.siteRate.Allow(strconv.FormatInt(b.site.GetSiteId(), 10), now); !ok {
+		a := s.refuse(ctx, http.StatusTooManyRequests, "rate_site", wait, "too many requests for this site")
+		return &a
+	}
+	return nil
+}
+
+// dropByPrivacy answers 204 without storing when the visitor asked not to
+// be tracked and the site respects it, or the site does not record: the
+// tracker must not retry, and nothing about the visitor is kept.
+func (s *Service) dropByPrivacy(ctx context.Context, r *http.Request, b *batch) *answer {
+	st := b.site.GetSettings()
+	if st == nil {
+		return nil
+	}
+	if !st.GetRecordingEnabled() {
+		s.hit(ctx, "recording_disabled")
+		return &answer{code: http.StatusNoContent}
+	}
+	if st.GetRespectDoNotTrack() && (r.Header.Get("DNT") == "1" || r.Header.Get("Sec-GPC") == "1") {
+		s.hit(ctx, "dnt")
+		return &answer{code: http.StatusNoContent}
+	}
+	return nil
+}
+
+var (
+	gzipPool sync.Pool
+	zlibPool sync.Pool
+)
+
+// readBody reads the body (at most max-body-bytes as sent) and decompresses
+// it (at most max-decompressed-bytes: the limit applies to the
+// decompressor's output, so a gzip bomb costs no more than that).
+func (s *Service) readBody(ctx context.Context, r *http.Request, enc string, buf *bytes.Buffer) ([]byte, *answer) {
+	raw := buf
+	if enc == "gzip" || enc == "deflate" {
+		raw = bufPool.Get().(*bytes.Buffer)
+		defer func() { raw.Reset(); bufPool.Put(raw) }()
+	}
+	if r.ContentLength > 0 {
+		raw.Grow(int(r.ContentLength))
+	}
+	n, err := raw.ReadFrom(io.LimitReader(r.Body, s.cfg.MaxBodyBytes+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a := s.refuse(ctx, http.StatusRequestEntityTooLarge, "body_bytes", 0, "body too large")
+			return nil, &a
+		}
+		return nil, &answer{code: http.StatusBadRequest, msg: "reading the body: " + err.Error()}
+	}
+	if n > s.cfg.MaxBodyBytes {
+		a := s.refuse(ctx, http.StatusRequestEntityTooLarge, "body_bytes", 0, "body exceeds %d bytes", s.cfg.MaxBodyBytes)
+		return nil, &a
+	}
+	if raw == buf {
+		return buf.Bytes(), nil
+	}
+	var dec io.Reader
+	switch enc {
+	case "gzip":
+		zr, _ := gzipPool.Get().(*gzip.Reader)
+		if zr == nil {
+			zr, err = gzip.NewReader(bytes.NewReader(raw.Bytes()))
+		} else {
+			err = zr.Reset(bytes.NewReader(raw.Bytes()))
+		}
+		if err != nil {
+			return nil, &answer{code: http.StatusBadRequest, msg: "invalid gzip body: " + err.Error()}
+		}
+		zr.Multistream(false)
+		defer gzipPool.Put(zr)
+		dec = zr
+	case "deflate":
+		// HTTP's "deflate" (and CompressionStream("deflate")) is zlib.
+		zr, _ := zlibPool.Get().(io.ReadCloser)
+		if zr == nil {
+			zr, err = zlib.NewReader(bytes.NewReader(raw.Bytes()))
+		} else {
+			err = zr.(zlib.Resetter).Reset(bytes.NewReader(raw.Bytes()), nil)
+		}
+		if err != nil {
+			return nil, &answer{code: http.StatusBadRequest, msg: "invalid deflate (zlib) body: " + err.Error()}
+		}
+		defer zlibPool.Put(zr)
+		dec = zr
+	}
+	n, err = buf.ReadFrom(io.LimitReader(dec, s.cfg.MaxDecompressedBytes+1))
+	if n > s.cfg.MaxDecompressedBytes {
+		a := s.refuse(ctx, http.StatusRequestEntityTooLarge, "decompressed_bytes", 0, "decompressed body exceeds %d bytes", s.cfg.MaxDecompressedBytes)
+		return nil, &a
+	}
+	if err != nil {
+		return nil, &answer{code: http.StatusBadRequest, msg: "corrupt " + enc + " body: " + err.Error()}
+	}
+	return buf.Bytes(), nil
+}
+
+var chunkBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// chunk builds and encodes the spool record: the enriched chunk, carrying
+// the intake span's trace context.
+func (s *Service) chunk(ctx context.Context, r *http.Request, b *batch, ip netip.Addr, now time.Time) ([]byte, func(), error) {
+	e := &b.env
+	c := &recordingsv1.Chunk{
+		SiteId: b.site.GetSiteId(), OrganizationId: b.site.GetOrganizationId(),
+		SessionId: e.SessionID, VisitorId: e.VisitorID, PageViewId: e.PageViewID, Seq: e.Seq,
+		ServerTime: timestamppb.New(now), Url: e.URL, Referrer: e.Referrer,
+		Events: e.Events, EventCount: int32(e.EventCount), Truncated: e.Truncated,
+		Client: s.enrich.Client(r.UserAgent(), ip),
+	}
+	if e.ClientTime > 0 {
+		c.ClientTime = timestamppb.New(time.UnixMilli(e.ClientTime))
+	}
+	if e.ViewportW > 0 || e.ViewportH > 0 {
+		c.Viewport = &recordingsv1.Viewport{Width: e.ViewportW, Height: e.ViewportH}
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		carrier := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(ctx, carrier)
+		c.Traceparent = carrier["traceparent"]
+	} else if e.Traceparent != "" {
+		c.Traceparent = e.Traceparent
+	}
+	// The spool copies the payload into its write buffer, so the buffer
+	// goes back to the pool once Append returns (release).
+	bp := chunkBufPool.Get().(*[]byte)
+	out, err := proto.MarshalOptions{}.MarshalAppend((*bp)[:0], c)
+	if err != nil {
+		chunkBufPool.Put(bp)
+		return nil, nil, fmt.Errorf("encode chunk: %w", err)
+	}
+	*bp = out
+	return out, func() {
+		if cap(*bp) <= 1<<20 {
+			chunkBufPool.Put(bp)
+		}
+	}, nil
+}

@@ -1,0 +1,675 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/tracker"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		runChild()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+const (
+	siteKey   = "k_shopexample0001"
+	siteID    = int64(5_000_000_001)
+	orgID     = int64(7_000_000_001)
+	quotaKey  = "k_quota0000000001"
+	quotaSite = int64(5_000_000_002)
+	dntKey    = "k_dnt00000000001"
+	chromeUA  = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+
+func testSites() map[string]*accountsv1.GetSiteConfigResponse {
+	settings := func(dnt bool) *accountsv1.SiteSettings {
+		return &accountsv1.SiteSettings{RecordingEnabled: true, SampleRate: 0.5, RespectDoNotTrack: dnt,
+			MaskSelectors: []string{".secret"}, BlockSelectors: []string{"</script><script>alert(1)"}}
+	}
+	return map[string]*accountsv1.GetSiteConfigResponse{
+		siteKey: {SiteId: siteID, OrganizationId: orgID, SiteKey: siteKey, Domains: []string{"shop.example.com", "*.example.org"},
+			Settings: settings(false), Plan: &accountsv1.Plan{Name: "free"}, FeatureFlags: []string{"heatmaps"}, Etag: "e1"},
+		quotaKey: {SiteId: quotaSite, OrganizationId: orgID, SiteKey: quotaKey, Domains: []string{"quota.example"},
+			Settings: settings(false), Plan: &accountsv1.Plan{Name: "tiny", SessionsPerDay: 10}, Etag: "e2"},
+		dntKey: {SiteId: 5_000_000_003, OrganizationId: orgID, SiteKey: dntKey, Domains: []string{"dnt.example"},
+			Settings: settings(true), Plan: &accountsv1.Plan{Name: "free"}, Etag: "e3"},
+	}
+}
+
+type env struct {
+	t      *testing.T
+	cfg    Config
+	svc    *Service
+	srv    *httptest.Server
+	acc    *accountsServer
+	accSrv *grpcServer
+	rec    *recordingsServer
+	recSrv *grpcServer
+	spans  *tracetest.SpanRecorder
+	stop   func()
+}
+
+func defaultConfig(t *testing.T) Config {
+	var cfg Config
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg.SpoolDir = t.TempDir()
+	cfg.ForwardBackoffMin = 10 * time.Millisecond
+	cfg.ForwardBackoffMax = 200 * time.Millisecond
+	cfg.RatePerIP = 0
+	return cfg
+}
+
+func newEnv(t *testing.T, mod func(*Config)) *env {
+	t.Helper()
+	e := &env{t: t, acc: &accountsServer{sites: testSites(), leased: map[string]int64{}}, rec: newRecordingsServer()}
+	e.accSrv = startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsServiceServer(s, e.acc) })
+	e.recSrv = startGRPC(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsServiceServer(s, e.rec) })
+	e.cfg = defaultConfig(t)
+	if mod != nil {
+		mod(&e.cfg)
+	}
+	e.spans = tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(e.spans))
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	svc, err := New(context.Background(), e.cfg, Deps{
+		TracerProvider: tp,
+		Accounts:       accountsv1.NewAccountsServiceClient(dial(t, e.accSrv.addr)),
+		Recordings:     recordingsv1.NewRecordingsServiceClient(dial(t, e.recSrv.addr)),
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	e.svc = svc
+	t.Cleanup(func() {
+		if err := svc.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	mux := http.NewServeMux()
+	svc.RegisterHTTP(mux)
+	e.srv = httptest.NewServer(mux)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// run starts the forwarder; it stops at cleanup or with e.stop.
+func (e *env) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.svc.Run(ctx) }()
+	e.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			e.t.Errorf("Run: %v", err)
+		}
+	}
+	e.t.Cleanup(func() {
+		if e.stop != nil {
+			e.stop()
+		}
+	})
+}
+
+func (e *env) stopRun() { e.stop(); e.stop = nil }
+
+func readBatch(t testing.TB, name string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// batchBody returns the testdata batch with fields changed.
+func batchBody(t testing.TB, mod func(m map[string]any)) []byte {
+	m := readBatch(t, "batch-pricing.json")
+	if mod != nil {
+		mod(m)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type req struct {
+	query   string
+	body    []byte
+	headers map[string]string
+}
+
+func (e *env) post(r req) *http.Response {
+	e.t.Helper()
+	url := e.srv.URL + "/i/v1/batch"
+	if r.query != "" {
+		url += "?" + r.query
+	}
+	hr, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(r.body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	hr.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	hr.Header.Set("Origin", "https://shop.example.com")
+	hr.Header.Set("User-Agent", chromeUA)
+	for k, v := range r.headers {
+		if v == "" {
+			hr.Header.Del(k)
+		} else {
+			hr.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func zl(b []byte) []byte {
+	var buf bytes.Buffer
+	w := zlib.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func sessionID(i int) string { return fmt.Sprintf("s_test%018d", i) }
+
+func TestBatchAcceptedEnrichedTracedAndDelivered(t *testing.T) {
+	e := newEnv(t, nil)
+	resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, nil)})
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "https://shop.example.com" {
+		t.Fatalf("Access-Control-Allow-Origin %q", got)
+	}
+	e.run()
+	e.rec.waitChunks(t, 1, 10*time.Second)
+	e.rec.mu.Lock()
+	c := e.rec.chunks[chunkKey{siteID, "s_Qm9vc3RlZFNlc3Npb24wMQ", 0}]
+	e.rec.mu.Unlock()
+	if c == nil {
+		t.Fatal("chunk not delivered under its key")
+	}
+	orig := readBatch(t, "batch-pricing.json")
+	evs, _ := json.Marshal(orig["events"])
+	var got, want any
+	json.Unmarshal(c.GetEvents(), &got)
+	json.Unmarshal(evs, &want)
+	if fmt.Sprint(got) != fmt.Sprint(want) || int(c.GetEventCount()) != len(orig["events"].([]any)) {
+		t.Fatal("events changed on the way")
+	}
+	cl := c.GetClient()
+	if c.GetOrganizationId() != orgID || c.GetVisitorId() != "v_VmlzaXRvcklkZW50aWZpZXI" || c.GetUrl() == "" ||
+		c.GetViewport().GetWidth() != 1280 || c.GetServerTime() == nil || c.GetClientTime() == nil {
+		t.Fatalf("chunk fields: %v", c)
+	}
+	if cl.GetBrowser() != "Chrome" || cl.GetOs() != "Windows" || cl.GetDeviceType() != sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP ||
+		cl.GetIpPrefix() != "127.0.0.0/24" {
+		t.Fatalf("enrichment: %v", cl)
+	}
+	// The intake span continues the envelope's traceparent; the chunk
+	// carries the intake span, and the forwarder's span links to it.
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	if !strings.HasPrefix(c.GetTraceparent(), "00-"+traceID+"-") {
+		t.Fatalf("chunk traceparent %q", c.GetTraceparent())
+	}
+	e.stopRun()
+	var intake, fwd sdktrace.ReadOnlySpan
+	for _, s := range e.spans.Ended() {
+		switch s.Name() {
+		case "ingest.batch":
+			intake = s
+		case "ingest.forward AppendChunks":
+			fwd = s
+		}
+	}
+	if intake == nil || fwd == nil {
+		t.Fatal("spans missing")
+	}
+	if intake.SpanContext().TraceID().String() != traceID || intake.Parent().SpanID().String() != "00f067aa0ba902b7" {
+		t.Fatalf("intake span not continuing the browser's trace: %v parent %v", intake.SpanContext().TraceID(), intake.Parent().SpanID())
+	}
+	if len(fwd.Links()) != 1 || fwd.Links()[0].SpanContext.SpanID() != intake.SpanContext().SpanID() {
+		t.Fatalf("forwarder span links %v, want the intake span", fwd.Links())
+	}
+}
+
+func TestCompressedBodies(t *testing.T) {
+	e := newEnv(t, nil)
+	body := func(seq int) []byte { return batchBody(t, func(m map[string]any) { m["seq"] = seq }) }
+	cases := []req{
+		{query: "k=" + siteKey + "&ce=gzip", body: gz(body(1))},
+		{query: "k=" + siteKey, body: gz(body(2)), headers: map[string]string{"Content-Encoding": "gzip"}},
+		{query: "k=" + siteKey + "&ce=deflate", body: zl(body(3)), headers: map[string]string{"Content-Type": "application/octet-stream"}},
+		// sendBeacon with a Blob without a type: no Content-Type, no ?k.
+		{query: "ce=gzip", body: gz(body(4)), headers: map[string]string{"Content-Type": ""}},
+		{body: body(5), headers: map[string]string{"Content-Type": "application/json"}},
+	}
+	for i, c := range cases {
+		if resp := e.post(c); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("case %d: status %d", i, resp.StatusCode)
+		}
+	}
+	e.run()
+	e.rec.waitChunks(t, len(cases), 10*time.Second)
+}
+
+func TestAnswers(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.MaxBodyBytes = 64 << 10
+		c.MaxDecompressedBytes = 256 << 10
+		c.MaxEventsPerBatch = 20
+	})
+	bomb := func() []byte {
+		var buf bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zeros := make([]byte, 1<<20)
+		for range 64 { // 64 MiB of zeros in ~64 KiB
+			w.Write(zeros)
+		}
+		w.Close()
+		return buf.Bytes()
+	}()
+	if len(bomb) > 64<<10 {
+		t.Fatalf("bomb is %d bytes", len(bomb))
+	}
+	many := batchBody(t, func(m map[string]any) {
+		ev := m["events"].([]any)[0]
+		evs := make([]any, 21)
+		for i := range evs {
+			evs[i] = ev
+		}
+		m["events"] = evs
+	})
+	cases := []struct {
+		name string
+		r    req
+		code int
+	}{
+		{"ok", req{query: "k=" + siteKey, body: batchBody(t, nil)}, 204},
+		{"broken json", req{query: "k=" + siteKey, body: []byte(`{"v":1,"siteKey":"k_shop`)}, 400},
+		{"not json", req{query: "k=" + siteKey, body: []byte(`hello`)}, 400},
+		{"missing session", req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { delete(m, "sessionId") })}, 400},
+		{"key mismatch", req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["siteKey"] = dntKey })}, 400},
+		{"corrupt gzip", req{query: "k=" + siteKey + "&ce=gzip", body: []byte("not gzip at all")}, 400},
+		{"wrong origin", req{query: "k=" + siteKey, body: batchBody(t, nil), headers: map[string]string{"Origin": "https://evil.example"}}, 403},
+		{"wildcard apex", req{query: "k=" + siteKey, body: batchBody(t, nil), headers: map[string]string{"Origin": "https://example.org"}}, 403},
+		{"wildcard subdomain", req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = 7 }), headers: map[string]string{"Origin": "https://a.b.example.org"}}, 204},
+		{"no origin, foreign page", req{body: batchBody(t, func(m map[string]any) { m["page"] = map[string]any{"url": "https://evil.example/"} }), headers: map[string]string{"Origin": ""}}, 403},
+		{"no origin, own page", req{body: batchBody(t, func(m map[string]any) { m["seq"] = 8 }), headers: map[string]string{"Origin": ""}}, 204},
+		{"null origin", req{query: "k=" + siteKey, body: batchBody(t, nil), headers: map[string]string{"Origin": "null"}}, 403},
+		{"unknown site ?k", req{query: "k=k_nosuchsite0000", body: batchBody(t, nil)}, 404},
+		{"unknown site body", req{body: batchBody(t, func(m map[string]any) { m["siteKey"] = "k_nosuchsite0000" })}, 404},
+		{"invalid key", req{query: "k=" + strings.Repeat("x", 100), body: batchBody(t, nil)}, 404},
+		{"oversized", req{query: "k=" + siteKey, body: bytes.Repeat([]byte(" "), 65<<10)}, 413},
+		{"gzip bomb", req{query: "k=" + siteKey + "&ce=gzip", body: bomb}, 413},
+		{"too many events", req{query: "k=" + siteKey, body: many}, 413},
+		{"content type", req{query: "k=" + siteKey, body: batchBody(t, nil), headers: map[string]string{"Content-Type": "multipart/form-data"}}, 415},
+		{"encoding", req{query: "k=" + siteKey + "&ce=br", body: batchBody(t, nil)}, 415},
+		{"encoding mismatch", req{query: "k=" + siteKey + "&ce=gzip", body: batchBody(t, nil), headers: map[string]string{"Content-Encoding": "deflate"}}, 415},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp := e.post(c.r)
+			if resp.StatusCode != c.code {
+				t.Fatalf("status %d, want %d", resp.StatusCode, c.code)
+			}
+			allowed := resp.Header.Get("Access-Control-Allow-Origin")
+			if (c.code == 403 || c.code == 404) && allowed != "" {
+				t.Fatalf("CORS header %q on a refused origin/site", allowed)
+			}
+		})
+	}
+	// A chunked (no Content-Length) oversized body is cut at the limit too.
+	pr, pw := io.Pipe()
+	go func() { pw.Write(bytes.Repeat([]byte("x"), 200<<10)); pw.Close() }()
+	hr, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/i/v1/batch?k="+siteKey, pr)
+	hr.Header.Set("Origin", "https://shop.example.com")
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Fatalf("chunked oversized: %d", resp.StatusCode)
+	}
+	st, _ := e.svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	hits := map[string]int64{}
+	for _, h := range st.GetLimitHits() {
+		hits[h.GetLimit()] = h.GetCount()
+	}
+	if hits["body_bytes"] != 2 || hits["decompressed_bytes"] != 1 || hits["events_per_batch"] != 1 {
+		t.Fatalf("limit hits %v", hits)
+	}
+	if st.GetAcceptedBatches() != 3 || st.GetSpool().GetRecords() != 3 {
+		t.Fatalf("accepted %d, spool %v", st.GetAcceptedBatches(), st.GetSpool())
+	}
+}
+
+func TestPreflight(t *testing.T) {
+	e := newEnv(t, nil)
+	do := func(origin, key string) *http.Response {
+		hr, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/i/v1/batch?k="+key, nil)
+		hr.Header.Set("Origin", origin)
+		hr.Header.Set("Access-Control-Request-Method", "POST")
+		hr.Header.Set("Access-Control-Request-Headers", "content-type,content-encoding")
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := do("https://www.example.org", siteKey)
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://www.example.org" ||
+		resp.Header.Get("Access-Control-Max-Age") == "" || !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Content-Encoding") {
+		t.Fatalf("allowed preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := do("https://evil.example", siteKey); resp.StatusCode != 403 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("foreign preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := do("https://shop.example.com", "k_nosuchsite0000"); resp.StatusCode != 404 {
+		t.Fatalf("unknown site preflight: %d", resp.StatusCode)
+	}
+}
+
+func TestRateLimits(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.RatePerIP = 1; c.BurstPerIP = 3 })
+	codes := []int{}
+	for i := range 5 {
+		resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = i })})
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == 429 {
+			if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra < 1 {
+				t.Fatalf("429 without Retry-After: %v", resp.Header)
+			}
+		}
+	}
+	if fmt.Sprint(codes) != "[204 204 204 429 429]" {
+		t.Fatalf("codes %v", codes)
+	}
+
+	e = newEnv(t, func(c *Config) { c.RatePerSite = 1; c.BurstPerSite = 2 })
+	codes = codes[:0]
+	for i := range 3 {
+		codes = append(codes, e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = i })}).StatusCode)
+	}
+	if fmt.Sprint(codes) != "[204 204 429]" {
+		t.Fatalf("site rate codes %v", codes)
+	}
+}
+
+func TestSessionLimits(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.MaxBatchesPerSession = 2 })
+	var codes []int
+	for i := range 3 {
+		codes = append(codes, e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = i })}).StatusCode)
+	}
+	if fmt.Sprint(codes) != "[204 204 413]" {
+		t.Fatalf("batches per session: %v", codes)
+	}
+	e = newEnv(t, func(c *Config) { c.MaxBytesPerSession = 15 << 10 })
+	codes = codes[:0]
+	for i := range 2 {
+		codes = append(codes, e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = i })}).StatusCode)
+	}
+	if fmt.Sprint(codes) != "[204 413]" {
+		t.Fatalf("bytes per session: %v", codes)
+	}
+}
+
+func TestDailySessionQuota(t *testing.T) {
+	e := newEnv(t, nil)
+	post := func(session int, seq int) *http.Response {
+		return e.post(req{query: "k=" + quotaKey, body: batchBody(t, func(m map[string]any) {
+			m["siteKey"], m["sessionId"], m["seq"] = quotaKey, sessionID(session), seq
+		}), headers: map[string]string{"Origin": "https://quota.example"}})
+	}
+	for i := range 10 {
+		if resp := post(i, 0); resp.StatusCode != 204 {
+			t.Fatalf("session %d: %d", i, resp.StatusCode)
+		}
+	}
+	resp := post(10, 0)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("11th session: %d %v", resp.StatusCode, resp.Header)
+	}
+	// Sessions already admitted keep recording.
+	if resp := post(3, 1); resp.StatusCode != 204 {
+		t.Fatalf("admitted session's next batch: %d", resp.StatusCode)
+	}
+	e.acc.mu.Lock()
+	calls := e.acc.leaseCalls
+	e.acc.mu.Unlock()
+	if calls != 2 { // one lease of 10, one refused
+		t.Fatalf("%d lease calls, want 2 (leases are taken in chunks)", calls)
+	}
+}
+
+func TestDoNotTrackDropsWithoutStoring(t *testing.T) {
+	e := newEnv(t, nil)
+	body := batchBody(t, func(m map[string]any) { m["siteKey"] = dntKey })
+	for _, h := range []map[string]string{{"DNT": "1"}, {"Sec-GPC": "1"}} {
+		h["Origin"] = "https://dnt.example"
+		if resp := e.post(req{query: "k=" + dntKey, body: body, headers: h}); resp.StatusCode != 204 {
+			t.Fatalf("DNT: %d", resp.StatusCode)
+		}
+	}
+	if st := e.svc.spool.Stats(); st.Records != 0 {
+		t.Fatalf("DNT batch stored: %+v", st)
+	}
+	// A site that does not respect DNT records it.
+	if resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, nil), headers: map[string]string{"DNT": "1"}}); resp.StatusCode != 204 {
+		t.Fatal(resp.StatusCode)
+	}
+	if st := e.svc.spool.Stats(); st.Records != 1 {
+		t.Fatalf("spool %+v", st)
+	}
+}
+
+func TestSpoolFullAnswers503ThenRecovers(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SpoolMaxBytes = 40 << 10; c.SpoolSegmentBytes = 16 << 10 })
+	accepted := 0
+	var resp *http.Response
+	for i := range 20 {
+		resp = e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = i })})
+		if resp.StatusCode != 204 {
+			break
+		}
+		accepted++
+	}
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "10" || accepted == 0 {
+		t.Fatalf("after %d accepted: %d %v", accepted, resp.StatusCode, resp.Header)
+	}
+	if err := e.svc.Ready(context.Background()); err == nil && e.svc.spool.Stats().Bytes >= 40<<10 {
+		t.Fatal("ready while full")
+	}
+	e.run()
+	e.rec.waitChunks(t, accepted, 10*time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for e.svc.spool.Stats().Records > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = 100 })}); resp.StatusCode != 204 {
+		t.Fatalf("after drain: %d", resp.StatusCode)
+	}
+	e.rec.waitChunks(t, accepted+1, 10*time.Second)
+}
+
+func TestRecordingsDownThenBack(t *testing.T) {
+	e := newEnv(t, nil)
+	e.recSrv.stop()
+	e.run()
+	const n = 40
+	for i := range n {
+		if resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = i })}); resp.StatusCode != 204 {
+			t.Fatalf("batch %d: %d", i, resp.StatusCode)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the forwarder fails and backs off meanwhile
+	st, _ := e.svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	if st.GetForwarder().GetFailedAttempts() == 0 || st.GetSpool().GetRecords() != n || st.GetForwarder().GetLag().AsDuration() <= 0 {
+		t.Fatalf("stats while recordings is down: %v", st)
+	}
+	e.recSrv.restart(t)
+	e.rec.waitChunks(t, n, 20*time.Second)
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	seqs := e.rec.order["s_Qm9vc3RlZFNlc3Npb24wMQ"]
+	for i, s := range seqs {
+		if s != int64(i) {
+			t.Fatalf("session order broken: %v", seqs)
+		}
+	}
+}
+
+func TestSiteConfigServedStaleWhileAccountsDown(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.SiteCacheTTL = 50 * time.Millisecond })
+	if resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, nil)}); resp.StatusCode != 204 {
+		t.Fatal(resp.StatusCode)
+	}
+	e.acc.setDown(true)
+	time.Sleep(100 * time.Millisecond)
+	for i := range 3 {
+		if resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = i + 1 })}); resp.StatusCode != 204 {
+			t.Fatalf("with accounts down: %d", resp.StatusCode)
+		}
+		time.Sleep(60 * time.Millisecond)
+	}
+	// A site never seen cannot be served: 503, retry later.
+	resp := e.post(req{query: "k=" + dntKey, body: batchBody(t, func(m map[string]any) { m["siteKey"] = dntKey }), headers: map[string]string{"Origin": "https://dnt.example"}})
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("uncached site with accounts down: %d", resp.StatusCode)
+	}
+}
+
+func TestScripts(t *testing.T) {
+	e := newEnv(t, nil)
+	get := func(path string, h map[string]string) (*http.Response, string) {
+		hr, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+		for k, v := range h {
+			hr.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	resp, body := get("/s/"+siteKey+".js", nil)
+	if resp.StatusCode != 200 || resp.Header.Get("ETag") == "" || resp.Header.Get("Cache-Control") != "public, max-age=60" {
+		t.Fatalf("bootstrap: %d %v", resp.StatusCode, resp.Header)
+	}
+	if strings.Contains(body, "__SIGHTLINE_CONFIG__") || !strings.Contains(body, `"sampleRate":0.5`) ||
+		!strings.Contains(body, `"endpoint":"`+e.srv.URL+`/i/v1/batch?k=`+siteKey+`"`) || strings.Contains(body, "</script>") {
+		t.Fatalf("bootstrap body: %s", body)
+	}
+	i := strings.Index(body, `"recorderUrl":"`) + len(`"recorderUrl":"`)
+	recURL := body[i : i+strings.IndexByte(body[i:], '"')]
+	if resp, _ := get("/s/"+siteKey+".js", map[string]string{"If-None-Match": resp.Header.Get("ETag")}); resp.StatusCode != 304 {
+		t.Fatalf("conditional GET: %d", resp.StatusCode)
+	}
+	resp, rec := get(strings.TrimPrefix(recURL, e.srv.URL), nil)
+	if resp.StatusCode != 200 || rec != string(tracker.Recorder) || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("recorder: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, _ := get("/static/recorder.0000000000000000.js", nil); resp.StatusCode != 404 {
+		t.Fatalf("stale recorder hash: %d", resp.StatusCode)
+	}
+	resp, body = get("/s/k_nosuchsite0000.js", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, "site not found") {
+		t.Fatalf("unknown site bootstrap: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestTrustedProxyAndGeoIP(t *testing.T) {
+	db := writeGeoDB(t)
+	e := newEnv(t, func(c *Config) { c.TrustedProxies = "127.0.0.0/8"; c.GeoIPDB = db })
+	resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, nil), headers: map[string]string{"X-Forwarded-For": "81.2.69.142, 127.0.0.1"}})
+	if resp.StatusCode != 204 {
+		t.Fatal(resp.StatusCode)
+	}
+	e.run()
+	e.rec.waitChunks(t, 1, 10*time.Second)
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	for _, c := range e.rec.chunks {
+		if c.GetClient().GetCountry() != "GB" || c.GetClient().GetIpPrefix() != "81.2.69.0/24" {
+			t.Fatalf("client %v", c.GetClient())
+		}
+	}
+	// The full address is nowhere in the spool.
+	e.svc.spool.Stats()
+	files, _ := os.ReadDir(e.cfg.SpoolDir)
+	for _, f := range files {
+		b, _ := os.ReadFile(e.cfg.SpoolDir + "/" + f.Name())
+		if bytes.Contains(b, []byte("81.2.69.142")) {
+			t.Fatalf("full IP stored in %s", f.Name())
+		}
+	}
+}
+
+func TestGetStatsOverGRPC(t *testing.T) {
+	e := newEnv(t, nil)
+	e.post(req{query: "k=k_nosuchsite0000", body: batchBody(t, nil)})
+	e.post(req{query: "k=" + siteKey, body: batchBody(t, nil)})
+	g := startGRPC(t, func(s *grpc.Server) { ingestv1.RegisterIngestServiceServer(s, e.svc) })
+	st, err := ingestv1.NewIngestServiceClient(dial(t, g.addr)).GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.GetAcceptedBatches() != 1 || st.GetRejectedBatches() != 1 || st.GetSpool().GetRecords() != 1 ||
+		st.GetSpool().GetOldestRecordTime() == nil || st.GetSpool().GetMaxBytes() != 1<<30 || len(st.GetLimitHits()) != len(limitNames) {
+		t.Fatalf("stats %v", st)
+	}
+}

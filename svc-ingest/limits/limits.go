@@ -1,0 +1,127 @@
+// Package limits holds ingest's per-process limiters: token buckets per key
+// (client IP, site), per-session counters, and the daily session quota
+// leased from accounts.
+//
+// All of it is in memory and per process: with N ingest processes a visitor
+// may reach N times the per-IP rate, and a session's batches/bytes are
+// counted by each process that sees them. The session quota is shared
+// through leases from accounts.
+package limits
+
+import (
+	"math"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
+)
+
+// Keyed is a set of token buckets, one per key, the least recently used
+// forgotten past size.
+type Keyed struct {
+	limit rate.Limit
+	burst int
+	lru   *lru.Cache[string, *rate.Limiter]
+}
+
+// NewKeyed allows perSecond events per key with the given burst. A
+// perSecond ≤ 0 disables the limiter.
+func NewKeyed(perSecond float64, burst, size int) *Keyed {
+	if size <= 0 {
+		size = 100_000
+	}
+	if burst <= 0 {
+		burst = int(math.Max(1, math.Ceil(perSecond)))
+	}
+	l, _ := lru.New[string, *rate.Limiter](size)
+	return &Keyed{limit: rate.Limit(perSecond), burst: burst, lru: l}
+}
+
+// Allow takes one token for key; when none is left it returns false and
+// how long until one is.
+func (k *Keyed) Allow(key string, now time.Time) (bool, time.Duration) {
+	if k == nil || k.limit <= 0 {
+		return true, 0
+	}
+	l, ok := k.lru.Get(key)
+	if !ok {
+		l = rate.NewLimiter(k.limit, k.burst)
+		if prev, found, _ := k.lru.PeekOrAdd(key, l); found {
+			l = prev
+		}
+	}
+	r := l.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// SessionKey identifies a session of a site.
+type SessionKey struct {
+	Site    int64
+	Session string
+}
+
+type sessionState struct {
+	batches, bytes int64
+	lastSeen       time.Time
+	day            string // UTC day the session was counted against the quota
+}
+
+// Sessions counts batches and bytes per session. A session not seen for
+// Idle is forgotten (and counts as new when it returns).
+type Sessions struct {
+	MaxBatches, MaxBytes int64
+	Idle                 time.Duration
+	lru                  *lru.Cache[SessionKey, *sessionState]
+}
+
+// NewSessions remembers up to size sessions.
+func NewSessions(maxBatches, maxBytes int64, idle time.Duration, size int) *Sessions {
+	if size <= 0 {
+		size = 200_000
+	}
+	l, _ := lru.New[SessionKey, *sessionState](size)
+	return &Sessions{MaxBatches: maxBatches, MaxBytes: maxBytes, Idle: idle, lru: l}
+}
+
+// Check reports which limit (if any) one more batch of n bytes would break,
+// and whether the session is new to this process today (it must then take
+// a quota unit).
+func (s *Sessions) Check(k SessionKey, n int64, now time.Time) (limit string, isNew bool) {
+	st, ok := s.lru.Get(k)
+	day := now.UTC().Format(time.DateOnly)
+	if !ok || now.Sub(st.lastSeen) > s.Idle || st.day != day {
+		return "", true
+	}
+	if s.MaxBatches > 0 && st.batches+1 > s.MaxBatches {
+		return "session_batches", false
+	}
+	if s.MaxBytes > 0 && st.bytes+n > s.MaxBytes {
+		return "session_bytes", false
+	}
+	return "", false
+}
+
+// Record counts an accepted batch.
+func (s *Sessions) Record(k SessionKey, n int64, now time.Time) {
+	day := now.UTC().Format(time.DateOnly)
+	st, ok := s.lru.Get(k)
+	if !ok || now.Sub(st.lastSeen) > s.Idle || st.day != day {
+		st = &sessionState{day: day}
+		s.lru.Add(k, st)
+	}
+	// Races between two batches of one session only blur the count by one.
+	st.batches++
+	st.bytes += n
+	st.lastSeen = now
+}
+
+// UntilMidnightUTC is how long until the quota day ends.
+func UntilMidnightUTC(now time.Time) time.Duration {
+	u := now.UTC()
+	next := time.Date(u.Year(), u.Month(), u.Day()+1, 0, 0, 0, 0, time.UTC)
+	return next.Sub(u)
+}
