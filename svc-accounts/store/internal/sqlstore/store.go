@@ -1,0 +1,1061 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/sightlinehq/sightline/svc-accounts/store"
+)
+
+// Telemetry instruments store calls; zero values disable it.
+type Telemetry struct {
+	Tracer trace.Tracer
+	// Latency records each call's duration in seconds, with attributes
+	// db.system and op.
+	Latency metric.Float64Histogram
+}
+
+// Store implements store.Store over a DB.
+type Store struct {
+	db  DB
+	d   Dialect
+	tel Telemetry
+}
+
+// New returns a Store running on db.
+func New(db DB, d Dialect, tel Telemetry) *Store {
+	if tel.Tracer == nil {
+		tel.Tracer = noop.NewTracerProvider().Tracer("")
+	}
+	return &Store{db: db, d: d, tel: tel}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// op starts a span and returns the function that ends it, recording the
+// error and latency.
+func (s *Store) op(ctx context.Context, name string) (context.Context, func(*error)) {
+	start := time.Now()
+	ctx, span := s.tel.Tracer.Start(ctx, "accounts.store."+name,
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system", s.d.Name)))
+	return ctx, func(errp *error) {
+		if err := *errp; err != nil && !errors.Is(err, store.ErrNotFound) {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+		if s.tel.Latency != nil {
+			s.tel.Latency.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
+				attribute.String("db.system", s.d.Name), attribute.String("op", name)))
+		}
+	}
+}
+
+// notFound maps a no-rows error to store.ErrNotFound naming what.
+func (s *Store) notFound(err error, what string, id any) error {
+	if s.d.IsNoRows(err) {
+		return fmt.Errorf("%s %v: %w", what, id, store.ErrNotFound)
+	}
+	return fmt.Errorf("%s %v: %w", what, id, err)
+}
+
+func limit(p store.Page) int {
+	if p.Limit <= 0 || p.Limit > 1000 {
+		return 1000
+	}
+	return p.Limit
+}
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) (err error) {
+	ctx, end := s.op(ctx, "Ping")
+	defer end(&err)
+	return s.db.Ping(ctx)
+}
+
+// Close closes the pool.
+func (s *Store) Close() error { return s.db.Close() }
+
+// ---- users and sessions ----
+
+const userCols = `id, email, name, password_hash, operator, created_at`
+
+func scanUser(r Row, u *store.User) error {
+	return r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Operator, ts{&u.CreateTime})
+}
+
+const orgCols = `id, name, plan_name, sessions_per_day, max_retention_days, max_seats, max_sites, created_at`
+
+func scanOrg(r Row, o *store.Organization) error {
+	return r.Scan(&o.ID, &o.Name, &o.Plan.Name, &o.Plan.SessionsPerDay, &o.Plan.MaxRetentionDays,
+		&o.Plan.MaxSeats, &o.Plan.MaxSites, ts{&o.CreateTime})
+}
+
+func (s *Store) insertOrg(ctx context.Context, q Querier, name string, owner int64, plan store.Plan, now time.Time) (store.Organization, error) {
+	var o store.Organization
+	err := scanOrg(q.QueryRow(ctx, `INSERT INTO organizations (name, plan_name, sessions_per_day, max_retention_days, max_seats, max_sites, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+orgCols,
+		name, plan.Name, plan.SessionsPerDay, plan.MaxRetentionDays, plan.MaxSeats, plan.MaxSites, s.d.Time(now)), &o)
+	if err != nil {
+		return o, fmt.Errorf("insert organization: %w", err)
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)`,
+		o.ID, owner, int32(store.RoleOwner), s.d.Time(now)); err != nil {
+		return o, fmt.Errorf("insert owner membership: %w", err)
+	}
+	return o, nil
+}
+
+// SignUp creates a user, an organisation and the owner membership.
+func (s *Store) SignUp(ctx context.Context, u store.User, orgName string, plan store.Plan) (user store.User, org store.Organization, err error) {
+	ctx, end := s.op(ctx, "SignUp")
+	defer end(&err)
+	now := time.Now()
+	err = s.db.InTx(ctx, func(q Querier) error {
+		err := scanUser(q.QueryRow(ctx, `INSERT INTO users (email, name, password_hash, operator, created_at)
+			VALUES ($1, $2, $3, $4, $5) RETURNING `+userCols,
+			u.Email, u.Name, u.PasswordHash, u.Operator, s.d.Time(now)), &user)
+		if err != nil {
+			if s.d.IsUnique(err) {
+				return fmt.Errorf("user %q: %w", u.Email, store.ErrConflict)
+			}
+			return fmt.Errorf("insert user: %w", err)
+		}
+		org, err = s.insertOrg(ctx, q, orgName, user.ID, plan, now)
+		return err
+	})
+	return user, org, err
+}
+
+// GetUser returns a user.
+func (s *Store) GetUser(ctx context.Context, id int64) (u store.User, err error) {
+	ctx, end := s.op(ctx, "GetUser")
+	defer end(&err)
+	if err := scanUser(s.db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, id), &u); err != nil {
+		return u, s.notFound(err, "user", id)
+	}
+	return u, nil
+}
+
+// GetUserByEmail returns a user by e-mail.
+func (s *Store) GetUserByEmail(ctx context.Context, email string) (u store.User, err error) {
+	ctx, end := s.op(ctx, "GetUserByEmail")
+	defer end(&err)
+	if err := scanUser(s.db.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE email = $1`, email), &u); err != nil {
+		return u, s.notFound(err, "user", fmt.Sprintf("%q", email))
+	}
+	return u, nil
+}
+
+// CreateAuthSession stores a session.
+func (s *Store) CreateAuthSession(ctx context.Context, a store.AuthSession) (out store.AuthSession, err error) {
+	ctx, end := s.op(ctx, "CreateAuthSession")
+	defer end(&err)
+	now := time.Now()
+	out = a
+	out.CreateTime = now.UTC().Truncate(time.Microsecond)
+	err = s.db.QueryRow(ctx, `INSERT INTO auth_sessions (user_id, token_hash, expires_at, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+		a.UserID, a.TokenHash, s.d.Time(a.ExpireTime), s.d.Time(now)).Scan(&out.ID)
+	if err != nil {
+		return out, fmt.Errorf("insert auth session: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeAuthSession revokes a session by token hash.
+func (s *Store) RevokeAuthSession(ctx context.Context, hash []byte, now time.Time) (err error) {
+	ctx, end := s.op(ctx, "RevokeAuthSession")
+	defer end(&err)
+	if _, err := s.db.Exec(ctx, `UPDATE auth_sessions SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL`,
+		hash, s.d.Time(now)); err != nil {
+		return fmt.Errorf("revoke auth session: %w", err)
+	}
+	return nil
+}
+
+// PrincipalForSession resolves a session in one indexed query.
+func (s *Store) PrincipalForSession(ctx context.Context, hash []byte, now time.Time) (p store.Principal, err error) {
+	ctx, end := s.op(ctx, "PrincipalForSession")
+	defer end(&err)
+	rows, err := s.db.Query(ctx, `SELECT u.id, u.email, u.operator, s.expires_at,
+			COALESCE(m.organization_id, 0), COALESCE(o.name, ''), COALESCE(m.role, 0)
+		FROM auth_sessions s
+		JOIN users u ON u.id = s.user_id
+		LEFT JOIN memberships m ON m.user_id = u.id
+		LEFT JOIN organizations o ON o.id = m.organization_id
+		WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
+		ORDER BY m.organization_id`, hash, s.d.Time(now))
+	if err != nil {
+		return p, fmt.Errorf("principal for session: %w", err)
+	}
+	defer rows.Close()
+	found := false
+	for rows.Next() {
+		var m store.Membership
+		var role int32
+		if err := rows.Scan(&p.UserID, &p.Email, &p.Operator, ts{&p.ExpireTime}, &m.OrganizationID, &m.OrganizationName, &role); err != nil {
+			return p, fmt.Errorf("principal for session: %w", err)
+		}
+		found = true
+		if m.OrganizationID != 0 {
+			m.Role = store.Role(role)
+			p.Memberships = append(p.Memberships, m)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return p, fmt.Errorf("principal for session: %w", err)
+	}
+	if !found {
+		return store.Principal{}, fmt.Errorf("session: %w", store.ErrNotFound)
+	}
+	return p, nil
+}
+
+// PrincipalForAPIKey resolves an API key and records its use.
+func (s *Store) PrincipalForAPIKey(ctx context.Context, hash []byte, now time.Time) (p store.Principal, err error) {
+	ctx, end := s.op(ctx, "PrincipalForAPIKey")
+	defer end(&err)
+	var m store.Membership
+	var role int32
+	err = s.db.QueryRow(ctx, `SELECT k.id, k.organization_id, o.name, k.role, k.created_by, COALESCE(u.email, ''), k.last_used_at
+		FROM api_keys k
+		JOIN organizations o ON o.id = k.organization_id
+		LEFT JOIN users u ON u.id = k.created_by
+		WHERE k.key_hash = $1 AND k.revoked_at IS NULL`, hash).
+		Scan(&p.APIKeyID, &m.OrganizationID, &m.OrganizationName, &role, &p.UserID, &p.Email, ts{&p.LastUseTime})
+	if err != nil {
+		return store.Principal{}, s.notFound(err, "api key", "")
+	}
+	m.Role = store.Role(role)
+	p.Memberships = []store.Membership{m}
+	if p.LastUseTime.IsZero() || now.Sub(p.LastUseTime) > time.Minute {
+		if _, err := s.db.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1`, p.APIKeyID, s.d.Time(now)); err != nil {
+			return store.Principal{}, fmt.Errorf("record api key use: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// ---- organisations and members ----
+
+// CreateOrganization creates an organisation owned by owner.
+func (s *Store) CreateOrganization(ctx context.Context, name string, owner int64, plan store.Plan) (o store.Organization, err error) {
+	ctx, end := s.op(ctx, "CreateOrganization")
+	defer end(&err)
+	err = s.db.InTx(ctx, func(q Querier) error {
+		var err error
+		o, err = s.insertOrg(ctx, q, name, owner, plan, time.Now())
+		return err
+	})
+	return o, err
+}
+
+// GetOrganization returns an organisation.
+func (s *Store) GetOrganization(ctx context.Context, id int64) (o store.Organization, err error) {
+	ctx, end := s.op(ctx, "GetOrganization")
+	defer end(&err)
+	if err := scanOrg(s.db.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE id = $1`, id), &o); err != nil {
+		return o, s.notFound(err, "organization", id)
+	}
+	return o, nil
+}
+
+// ListOrganizations lists user's organisations.
+func (s *Store) ListOrganizations(ctx context.Context, user int64, p store.Page) (out []store.Organization, err error) {
+	ctx, end := s.op(ctx, "ListOrganizations")
+	defer end(&err)
+	rows, err := s.db.Query(ctx, `SELECT o.id, o.name, o.plan_name, o.sessions_per_day, o.max_retention_days, o.max_seats, o.max_sites, o.created_at
+		FROM organizations o JOIN memberships m ON m.organization_id = o.id
+		WHERE m.user_id = $1 AND o.id > $2 ORDER BY o.id LIMIT $3`, user, p.After, limit(p))
+	if err != nil {
+		return nil, fmt.Errorf("list organizations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o store.Organization
+		if err := scanOrg(rows, &o); err != nil {
+			return nil, fmt.Errorf("list organizations: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// RenameOrganization renames an organisation.
+func (s *Store) RenameOrganization(ctx context.Context, id int64, name string) (o store.Organization, err error) {
+	ctx, end := s.op(ctx, "RenameOrganization")
+	defer end(&err)
+	if err := scanOrg(s.db.QueryRow(ctx, `UPDATE organizations SET name = $2 WHERE id = $1 RETURNING `+orgCols, id, name), &o); err != nil {
+		return o, s.notFound(err, "organization", id)
+	}
+	return o, nil
+}
+
+// ListMemberships lists user's memberships.
+func (s *Store) ListMemberships(ctx context.Context, user int64) (out []store.Membership, err error) {
+	ctx, end := s.op(ctx, "ListMemberships")
+	defer end(&err)
+	rows, err := s.db.Query(ctx, `SELECT m.organization_id, o.name, m.role FROM memberships m
+		JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1 ORDER BY m.organization_id`, user)
+	if err != nil {
+		return nil, fmt.Errorf("list memberships: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m store.Membership
+		var role int32
+		if err := rows.Scan(&m.OrganizationID, &m.OrganizationName, &role); err != nil {
+			return nil, fmt.Errorf("list memberships: %w", err)
+		}
+		m.Role = store.Role(role)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+const memberSelect = `SELECT u.id, u.email, u.name, u.operator, u.created_at, m.role, m.created_at
+	FROM memberships m JOIN users u ON u.id = m.user_id `
+
+func scanMember(r Row, m *store.Member) error {
+	var role int32
+	err := r.Scan(&m.User.ID, &m.User.Email, &m.User.Name, &m.User.Operator, ts{&m.User.CreateTime}, &role, ts{&m.JoinTime})
+	m.Role = store.Role(role)
+	return err
+}
+
+// ListMembers lists an organisation's members.
+func (s *Store) ListMembers(ctx context.Context, org int64, p store.Page) (out []store.Member, err error) {
+	ctx, end := s.op(ctx, "ListMembers")
+	defer end(&err)
+	rows, err := s.db.Query(ctx, memberSelect+`WHERE m.organization_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3`,
+		org, p.After, limit(p))
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m store.Member
+		if err := scanMember(rows, &m); err != nil {
+			return nil, fmt.Errorf("list members: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// GetMember returns one member.
+func (s *Store) GetMember(ctx context.Context, org, user int64) (m store.Member, err error) {
+	ctx, end := s.op(ctx, "GetMember")
+	defer end(&err)
+	return s.getMember(ctx, s.db, org, user)
+}
+
+func (s *Store) getMember(ctx context.Context, q Querier, org, user int64) (m store.Member, err error) {
+	if err := scanMember(q.QueryRow(ctx, memberSelect+`WHERE m.organization_id = $1 AND m.user_id = $2`, org, user), &m); err != nil {
+		return m, s.notFound(err, "member", user)
+	}
+	return m, nil
+}
+
+// lockOrg locks the organisation row for the rest of the transaction so
+// checks of its members, sites and owners are not raced (PostgreSQL), and
+// reports ErrNotFound for a missing organisation.
+func (s *Store) lockOrg(ctx context.Context, q Querier, org int64) error {
+	var id int64
+	if err := q.QueryRow(ctx, `SELECT id FROM organizations WHERE id = $1`+s.d.ForUpdate, org).Scan(&id); err != nil {
+		return s.notFound(err, "organization", org)
+	}
+	return nil
+}
+
+func (s *Store) owners(ctx context.Context, q Querier, org int64) (int64, error) {
+	var n int64
+	err := q.QueryRow(ctx, `SELECT count(*) FROM memberships WHERE organization_id = $1 AND role = $2`, org, int32(store.RoleOwner)).Scan(&n)
+	return n, err
+}
+
+// UpdateMemberRole changes a member's role, keeping at least one owner.
+func (s *Store) UpdateMemberRole(ctx context.Context, org, user int64, role store.Role) (m store.Member, err error) {
+	ctx, end := s.op(ctx, "UpdateMemberRole")
+	defer end(&err)
+	err = s.db.InTx(ctx, func(q Querier) error {
+		if err := s.lockOrg(ctx, q, org); err != nil {
+			return err
+		}
+		cur, err := s.getMember(ctx, q, org, user)
+		if err != nil {
+			return err
+		}
+		if cur.Role == store.RoleOwner && role != store.RoleOwner {
+			n, err := s.owners(ctx, q, org)
+			if err != nil {
+				return fmt.Errorf("count owners: %w", err)
+			}
+			if n <= 1 {
+				return fmt.Errorf("organization %d would have no owner: %w", org, store.ErrPrecondition)
+			}
+		}
+		if _, err := q.Exec(ctx, `UPDATE memberships SET role = $3 WHERE organization_id = $1 AND user_id = $2`, org, user, int32(role)); err != nil {
+			return fmt.Errorf("update role: %w", err)
+		}
+		m, err = s.getMember(ctx, q, org, user)
+		return err
+	})
+	return m, err
+}
+
+// RemoveMember removes a member, keeping at least one owner.
+func (s *Store) RemoveMember(ctx context.Context, org, user int64) (err error) {
+	ctx, end := s.op(ctx, "RemoveMember")
+	defer end(&err)
+	return s.db.InTx(ctx, func(q Querier) error {
+		if err := s.lockOrg(ctx, q, org); err != nil {
+			return err
+		}
+		cur, err := s.getMember(ctx, q, org, user)
+		if err != nil {
+			return err
+		}
+		if cur.Role == store.RoleOwner {
+			n, err := s.owners(ctx, q, org)
+			if err != nil {
+				return fmt.Errorf("count owners: %w", err)
+			}
+			if n <= 1 {
+				return fmt.Errorf("organization %d would have no owner: %w", org, store.ErrPrecondition)
+			}
+		}
+		_, err = q.Exec(ctx, `DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2`, org, user)
+		return err
+	})
+}
+
+// ---- invitations ----
+
+const invCols = `id, organization_id, email, role, token_hash, created_by, expires_at, created_at`
+
+func scanInv(r Row, i *store.Invitation) error {
+	var role int32
+	err := r.Scan(&i.ID, &i.OrganizationID, &i.Email, &role, &i.TokenHash, &i.CreatedBy, ts{&i.ExpireTime}, ts{&i.CreateTime})
+	i.Role = store.Role(role)
+	return err
+}
+
+// CreateInvitation stores an invitation.
+func (s *Store) CreateInvitation(ctx context.Context, inv store.Invitation) (out store.Invitation, err error) {
+	ctx, end := s.op(ctx, "CreateInvitation")
+	defer end(&err)
+	err = scanInv(s.db.QueryRow(ctx, `INSERT INTO invitations (organization_id, email, role, token_hash, created_by, expires_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+invCols,
+		inv.OrganizationID, inv.Email, int32(inv.Role), inv.TokenHash, inv.CreatedBy, s.d.Time(inv.ExpireTime), s.d.Time(time.Now())), &out)
+	if err != nil {
+		return out, fmt.Errorf("insert invitation: %w", err)
+	}
+	return out, nil
+}
+
+// ListInvitations lists pending invitations.
+func (s *Store) ListInvitations(ctx context.Context, org int64, now time.Time, p store.Page) (out []store.Invitation, err error) {
+	ctx, end := s.op(ctx, "ListInvitations")
+	defer end(&err)
+	rows, err := s.db.Query(ctx, `SELECT `+invCols+` FROM invitations
+		WHERE organization_id = $1 AND id > $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3
+		ORDER BY id LIMIT $4`, org, p.After, s.d.Time(now), limit(p))
+	if err != nil {
+		return nil, fmt.Errorf("list invitations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i store.Invitation
+		if err := scanInv(rows, &i); err != nil {
+			return nil, fmt.Errorf("list invitations: %w", err)
+		}
+		out = append(out, i)
+	}
+	return out, rows.Err()
+}
+
+// RevokeInvitation revokes a pending invitation.
+func (s *Store) RevokeInvitation(ctx context.Context, org, id int64, now time.Time) (err error) {
+	ctx, end := s.op(ctx, "RevokeInvitation")
+	defer end(&err)
+	n, err := s.db.Exec(ctx, `UPDATE invitations SET revoked_at = $3
+		WHERE organization_id = $1 AND id = $2 AND accepted_at IS NULL AND revoked_at IS NULL`, org, id, s.d.Time(now))
+	if err != nil {
+		return fmt.Errorf("revoke invitation: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("invitation %d: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// AcceptInvitation consumes an invitation and adds the member.
+func (s *Store) AcceptInvitation(ctx context.Context, hash []byte, user int64, email string, now time.Time) (m store.Membership, err error) {
+	ctx, end := s.op(ctx, "AcceptInvitation")
+	defer end(&err)
+	err = s.db.InTx(ctx, func(q Querier) error {
+		var inv store.Invitation
+		err := scanInv(q.QueryRow(ctx, `SELECT `+invCols+` FROM invitations
+			WHERE token_hash = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3`+s.d.ForUpdate,
+			hash, email, s.d.Time(now)), &inv)
+		if err != nil {
+			return s.notFound(err, "invitation", "")
+		}
+		if err := s.lockOrg(ctx, q, inv.OrganizationID); err != nil {
+			return err
+		}
+		if _, err := s.getMember(ctx, q, inv.OrganizationID, user); err == nil {
+			return fmt.Errorf("user %d is already a member of organization %d: %w", user, inv.OrganizationID, store.ErrConflict)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		var seats, max int64
+		if err := q.QueryRow(ctx, `SELECT (SELECT count(*) FROM memberships WHERE organization_id = $1), max_seats FROM organizations WHERE id = $1`,
+			inv.OrganizationID).Scan(&seats, &max); err != nil {
+			return fmt.Errorf("count seats: %w", err)
+		}
+		if seats >= max {
+			return fmt.Errorf("organization %d has all %d seats taken: %w", inv.OrganizationID, max, store.ErrLimit)
+		}
+		if _, err := q.Exec(ctx, `UPDATE invitations SET accepted_at = $2 WHERE id = $1`, inv.ID, s.d.Time(now)); err != nil {
+			return fmt.Errorf("consume invitation: %w", err)
+		}
+		if _, err := q.Exec(ctx, `INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)`,
+			inv.OrganizationID, user, int32(inv.Role), s.d.Time(now)); err != nil {
+			return fmt.Errorf("insert membership: %w", err)
+		}
+		if err := q.QueryRow(ctx, `SELECT name FROM organizations WHERE id = $1`, inv.OrganizationID).Scan(&m.OrganizationName); err != nil {
+			return fmt.Errorf("organization name: %w", err)
+		}
+		m.OrganizationID, m.Role = inv.OrganizationID, inv.Role
+		return nil
+	})
+	return m, err
+}
+
+// ---- sites ----
+
+const siteCols = `id, organization_id, name, site_key, settings, created_at, updated_at`
+
+func scanSite(r Row, st *store.Site) error {
+	var settings []byte
+	if err := r.Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, ts{&st.CreateTime}, ts{&st.UpdateTime}); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(settings, &st.Settings); err != nil {
+		return fmt.Errorf("decode settings of site %d: %w", st.ID, err)
+	}
+	return nil
+}
+
+func (s *Store) domains(ctx context.Context, q Querier, site int64) ([]string, error) {
+	rows, err := q.Query(ctx, `SELECT domain FROM site_domains WHERE site_id = $1 ORDER BY domain`, site)
+	if err != nil {
+		return nil, fmt.Errorf("list domains: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("list domains: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) insertDomain(ctx context.Context, q Querier, site int64, domain string, now time.Time) error {
+	_, err := q.Exec(ctx, `INSERT INTO site_domains (domain, site_id, created_at) VALUES ($1, $2, $3)`, domain, site, s.d.Time(now))
+	if err != nil {
+		if s.d.IsUnique(err) {
+			return fmt.Errorf("domain %q already belongs to a site: %w", domain, store.ErrConflict)
+		}
+		return fmt.Errorf("insert domain %q: %w", domain, err)
+	}
+	return nil
+}
+
+func (s *Store) getSite(ctx context.Context, q Querier, id int64, lock bool) (st store.Site, err error) {
+	sql := `SELECT ` + siteCols + ` FROM sites WHERE id = $1`
+	if lock {
+		sql += s.d.ForUpdate
+	}
+	if err := scanSite(q.QueryRow(ctx, sql, id), &st); err != nil {
+		return st, s.notFound(err, "site", id)
+	}
+	st.Domains, err = s.domains(ctx, q, id)
+	return st, err
+}
+
+// CreateSite creates a site with its domains.
+func (s *Store) CreateSite(ctx context.Context, in store.Site, maxSites int32) (out store.Site, err error) {
+	ctx, end := s.op(ctx, "CreateSite")
+	defer end(&err)
+	settings, err := json.Marshal(in.Settings)
+	if err != nil {
+		return out, fmt.Errorf("encode settings: %w", err)
+	}
+	now := time.Now()
+	err = s.db.InTx(ctx, func(q Querier) error {
+		if err := s.lockOrg(ctx, q, in.OrganizationID); err != nil {
+			return err
+		}
+		var n int64
+		if err := q.QueryRow(ctx, `SELECT count(*) FROM sites WHERE organization_id = $1`, in.OrganizationID).Scan(&n); err != nil {
+			return fmt.Errorf("count sites: %w", err)
+		}
+		if n >= int64(maxSites) {
+			return fmt.Errorf("organization %d has its plan's %d sites: %w", in.OrganizationID, maxSites, store.ErrLimit)
+		}
+		var id int64
+		err := q.QueryRow(ctx, `INSERT INTO sites (organization_id, name, site_key, settings, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`,
+			in.OrganizationID, in.Name, in.SiteKey, string(settings), s.d.Time(now)).Scan(&id)
+		if err != nil {
+			if s.d.IsUnique(err) {
+				return fmt.Errorf("site key: %w", store.ErrConflict)
+			}
+			return fmt.Errorf("insert site: %w", err)
+		}
+		for _, d := range in.Domains {
+			if err := s.insertDomain(ctx, q, id, d, now); err != nil {
+				return err
+			}
+		}
+		out, err = s.getSite(ctx, q, id, false)
+		return err
+	})
+	return out, err
+}
+
+// GetSite returns a site.
+func (s *Store) GetSite(ctx context.Context, id int64) (st store.Site, err error) {
+	ctx, end := s.op(ctx, "GetSite")
+	defer end(&err)
+	return s.getSite(ctx, s.db, id, false)
+}
+
+// GetSiteConfig returns a site, its plan and effective flags by site key.
+func (s *Store) GetSiteConfig(ctx context.Context, key string) (c store.SiteConfig, err error) {
+	ctx, end := s.op(ctx, "GetSiteConfig")
+	defer end(&err)
+	var settings []byte
+	st := &c.Site
+	err = s.db.QueryRow(ctx, `SELECT s.id, s.organization_id, s.name, s.site_key, s.settings, s.created_at, s.updated_at,
+			o.plan_name, o.sessions_per_day, o.max_retention_days, o.max_seats, o.max_sites
+		FROM sites s JOIN organizations o ON o.id = s.organization_id WHERE s.site_key = $1`, key).
+		Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, ts{&st.CreateTime}, ts{&st.UpdateTime},
+			&c.Plan.Name, &c.Plan.SessionsPerDay, &c.Plan.MaxRetentionDays, &c.Plan.MaxSeats, &c.Plan.MaxSites)
+	if err != nil {
+		return c, s.notFound(err, "site key", fmt.Sprintf("%q", key))
+	}
+	if err := json.Unmarshal(settings, &st.Settings); err != nil {
+		return c, fmt.Errorf("decode settings of site %d: %w", st.ID, err)
+	}
+	if st.Domains, err = s.domains(ctx, s.db, st.ID); err != nil {
+		return c, err
+	}
+	c.Flags, err = s.effectiveFlags(ctx, st.OrganizationID, st.ID)
+	return c, err
+}
+
+func (s *Store) effectiveFlags(ctx context.Context, org, site int64) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT name, scope, enabled FROM feature_flags
+		WHERE (scope = 1 AND scope_id = 0) OR (scope = 2 AND scope_id = $1) OR (scope = 3 AND scope_id = $2)`, org, site)
+	if err != nil {
+		return nil, fmt.Errorf("effective flags: %w", err)
+	}
+	defer rows.Close()
+	type v struct {
+		scope   int32
+		enabled bool
+	}
+	merged := map[string]v{}
+	for rows.Next() {
+		var name string
+		var x v
+		if err := rows.Scan(&name, &x.scope, &x.enabled); err != nil {
+			return nil, fmt.Errorf("effective flags: %w", err)
+		}
+		if cur, ok := merged[name]; !ok || x.scope > cur.scope {
+			merged[name] = x
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []string
+	for name, x := range merged {
+		if x.enabled {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ListSites lists an organisation's sites.
+func (s *Store) ListSites(ctx context.Context, org int64, p store.Page) (out []store.Site, err error) {
+	ctx, end := s.op(ctx, "ListSites")
+	defer end(&err)
+	rows, err := s.db.Query(ctx, `SELECT `+siteCols+` FROM sites WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		org, p.After, limit(p))
+	if err != nil {
+		return nil, fmt.Errorf("list sites: %w", err)
+	}
+	for rows.Next() {
+		var st store.Site
+		if err := scanSite(rows, &st); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list sites: %w", err)
+		}
+		out = append(out, st)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sites: %w", err)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	// One query for all the page's domains.
+	idx := make(map[int64]int, len(out))
+	for i := range out {
+		idx[out[i].ID] = i
+	}
+	drows, err := s.db.Query(ctx, `SELECT d.site_id, d.domain FROM site_domains d JOIN sites s ON s.id = d.site_id
+		WHERE s.organization_id = $1 AND s.id >= $2 AND s.id <= $3 ORDER BY d.domain`, org, out[0].ID, out[len(out)-1].ID)
+	if err != nil {
+		return nil, fmt.Errorf("list site domains: %w", err)
+	}
+	defer drows.Close()
+	for drows.Next() {
+		var id int64
+		var d string
+		if err := drows.Scan(&id, &d); err != nil {
+			return nil, fmt.Errorf("list site domains: %w", err)
+		}
+		if i, ok := idx[id]; ok {
+			out[i].Domains = append(out[i].Domains, d)
+		}
+	}
+	return out, drows.Err()
+}
+
+// RenameSite renames a site.
+func (s *Store) RenameSite(ctx context.Context, id int64, name string) (st store.Site, err error) {
+	ctx, end := s.op(ctx, "RenameSite")
+	defer end(&err)
+	n, err := s.db.Exec(ctx, `UPDATE sites SET name = $2, updated_at = $3 WHERE id = $1`, id, name, s.d.Time(time.Now()))
+	if err != nil {
+		return st, fmt.Errorf("rename site: %w", err)
+	}
+	if n == 0 {
+		return st, fmt.Errorf("site %d: %w", id, store.ErrNotFound)
+	}
+	return s.getSite(ctx, s.db, id, false)
+}
+
+// DeleteSite deletes a site and what hangs off it.
+func (s *Store) DeleteSite(ctx context.Context, id int64) (err error) {
+	ctx, end := s.op(ctx, "DeleteSite")
+	defer end(&err)
+	return s.db.InTx(ctx, func(q Querier) error {
+		for _, stmt := range []string{
+			`DELETE FROM site_domains WHERE site_id = $1`,
+			`DELETE FROM session_quota WHERE site_id = $1`,
+			`DELETE FROM feature_flags WHERE scope = 3 AND scope_id = $1`,
+		} {
+			if _, err := q.Exec(ctx, stmt, id); err != nil {
+				return fmt.Errorf("delete site %d: %w", id, err)
+			}
+		}
+		n, err := q.Exec(ctx, `DELETE FROM sites WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete site %d: %w", id, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("site %d: %w", id, store.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+func (s *Store) touchSite(ctx context.Context, q Querier, id int64, now time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE sites SET updated_at = $2 WHERE id = $1`, id, s.d.Time(now))
+	return err
+}
+
+// AddSiteDomain adds a domain to a site.
+func (s *Store) AddSiteDomain(ctx context.Context, site int64, domain string, maxDomains int) (st store.Site, err error) {
+	ctx, end := s.op(ctx, "AddSiteDomain")
+	defer end(&err)
+	err = s.db.InTx(ctx, func(q Querier) error {
+		cur, err := s.getSite(ctx, q, site, true)
+		if err != nil {
+			return err
+		}
+		if len(cur.Domains) >= maxDomains {
+			return fmt.Errorf("site %d has %d domains, the most allowed: %w", site, maxDomains, store.ErrLimit)
+		}
+		now := time.Now()
+		if err := s.insertDomain(ctx, q, site, domain, now); err != nil {
+			return err
+		}
+		if err := s.touchSite(ctx, q, site, now); err != nil {
+			return err
+		}
+		st, err = s.getSite(ctx, q, site, false)
+		return err
+	})
+	return st, err
+}
+
+// RemoveSiteDomain removes a domain from a site.
+func (s *Store) RemoveSiteDomain(ctx context.Context, site int64, domain string) (st store.Site, err error) {
+	ctx, end := s.op(ctx, "RemoveSiteDomain")
+	defer end(&err)
+	err = s.db.InTx(ctx, func(q Querier) error {
+		n, err := q.Exec(ctx, `DELETE FROM site_domains WHERE site_id = $1 AND domain = $2`, site, domain)
+		if err != nil {
+			return fmt.Errorf("remove domain: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("domain %q of site %d: %w", domain, site, store.ErrNotFound)
+		}
+		if err := s.touchSite(ctx, q, site, time.Now()); err != nil {
+			return err
+		}
+		st, err = s.getSite(ctx, q, site, false)
+		return err
+	})
+	return st, err
+}
+
+// UpdateSiteSettings replaces a site's settings.
+func (s *Store) UpdateSiteSettings(ctx context.Context, site int64, set store.SiteSettings) (st store.Site, err error) {
+	ctx, end := s.op(ctx, "UpdateSiteSettings")
+	defer end(&err)
+	b, err := json.Marshal(set)
+	if err != nil {
+		return st, fmt.Errorf("encode settings: %w", err)
+	}
+	n, err := s.db.Exec(ctx, `UPDATE sites SET settings = $2, updated_at = $3 WHERE id = $1`, site, string(b), s.d.Time(time.Now()))
+	if err != nil {
+		return st, fmt.Errorf("update settings: %w", err)
+	}
+	if n == 0 {
+		return st, fmt.Errorf("site %d: %w", site, store.ErrNotFound)
+	}
+	return s.getSite(ctx, s.db, site, false)
+}
+
+// ---- API keys ----
+
+const keyCols = `id, organization_id, name, prefix, key_hash, role, created_by, created_at, last_used_at, revoked_at`
+
+func scanKey(r Row, k *store.APIKey) error {
+	var role int32
+	err := r.Scan(&k.ID, &k.OrganizationID, &k.Name, &k.Prefix, &k.Hash, &role, &k.CreatedBy,
+		ts{&k.CreateTime}, ts{&k.LastUseTime}, ts{&k.RevokeTime})
+	k.Role = store.Role(role)
+	return err
+}
+
+// CreateAPIKey stores a key.
+func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey) (out store.APIKey, err error) {
+	ctx, end := s.op(ctx, "CreateAPIKey")
+	defer end(&err)
+	err = scanKey(s.db.QueryRow(ctx, `INSERT INTO api_keys (organization_id, name, prefix, key_hash, role, created_by, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+keyCols,
+		k.OrganizationID, k.Name, k.Prefix, k.Hash, int32(k.Role), k.CreatedBy, s.d.Time(time.Now())), &out)
+	if err != nil {
+		return out, fmt.Errorf("insert api key: %w", err)
+	}
+	return out, nil
+}
+
+// ListAPIKeys lists an organisation's keys.
+func (s *Store) ListAPIKeys(ctx context.Context, org int64, p store.Page) (out []store.APIKey, err error) {
+	ctx, end := s.op(ctx, "ListAPIKeys")
+	defer end(&err)
+	rows, err := s.db.Query(ctx, `SELECT `+keyCols+` FROM api_keys WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+		org, p.After, limit(p))
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k store.APIKey
+		if err := scanKey(rows, &k); err != nil {
+			return nil, fmt.Errorf("list api keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// RevokeAPIKey revokes a key.
+func (s *Store) RevokeAPIKey(ctx context.Context, org, id int64, now time.Time) (k store.APIKey, err error) {
+	ctx, end := s.op(ctx, "RevokeAPIKey")
+	defer end(&err)
+	err = scanKey(s.db.QueryRow(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
+		WHERE organization_id = $1 AND id = $2 RETURNING `+keyCols, org, id, s.d.Time(now)), &k)
+	if err != nil {
+		return k, s.notFound(err, "api key", id)
+	}
+	return k, nil
+}
+
+// ---- flags, maintenance, audit ----
+
+// SetFeatureFlag upserts a flag.
+func (s *Store) SetFeatureFlag(ctx context.Context, f store.FeatureFlag) (out store.FeatureFlag, err error) {
+	ctx, end := s.op(ctx, "SetFeatureFlag")
+	defer end(&err)
+	_, err = s.db.Exec(ctx, `INSERT INTO feature_flags (name, scope, scope_id, enabled, updated_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (scope, scope_id, name) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at`,
+		f.Name, int32(f.Scope), f.ScopeID, f.Enabled, s.d.Time(time.Now()))
+	if err != nil {
+		return out, fmt.Errorf("set feature flag %q: %w", f.Name, err)
+	}
+	return f, nil
+}
+
+// ListFeatureFlags lists flags set at a scope.
+func (s *Store) ListFeatureFlags(ctx context.Context, scope store.FlagScope, scopeID int64) (out []store.FeatureFlag, err error) {
+	ctx, end := s.op(ctx, "ListFeatureFlags")
+	defer end(&err)
+	rows, err := s.db.Query(ctx, `SELECT name, enabled FROM feature_flags WHERE scope = $1 AND scope_id = $2 ORDER BY name`,
+		int32(scope), scopeID)
+	if err != nil {
+		return nil, fmt.Errorf("list feature flags: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		f := store.FeatureFlag{Scope: scope, ScopeID: scopeID}
+		if err := rows.Scan(&f.Name, &f.Enabled); err != nil {
+			return nil, fmt.Errorf("list feature flags: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// GetMaintenance returns the switch.
+func (s *Store) GetMaintenance(ctx context.Context) (m store.Maintenance, err error) {
+	ctx, end := s.op(ctx, "GetMaintenance")
+	defer end(&err)
+	err = s.db.QueryRow(ctx, `SELECT enabled, message, updated_at FROM maintenance WHERE id = 1`).Scan(&m.Enabled, &m.Message, ts{&m.UpdateTime})
+	if err != nil && s.d.IsNoRows(err) {
+		return store.Maintenance{}, nil
+	}
+	if err != nil {
+		return m, fmt.Errorf("get maintenance: %w", err)
+	}
+	return m, nil
+}
+
+// SetMaintenance sets the switch.
+func (s *Store) SetMaintenance(ctx context.Context, m store.Maintenance) (out store.Maintenance, err error) {
+	ctx, end := s.op(ctx, "SetMaintenance")
+	defer end(&err)
+	if m.UpdateTime.IsZero() {
+		m.UpdateTime = time.Now()
+	}
+	m.UpdateTime = m.UpdateTime.UTC().Truncate(time.Microsecond)
+	_, err = s.db.Exec(ctx, `INSERT INTO maintenance (id, enabled, message, updated_at) VALUES (1, $1, $2, $3)
+		ON CONFLICT (id) DO UPDATE SET enabled = excluded.enabled, message = excluded.message, updated_at = excluded.updated_at`,
+		m.Enabled, m.Message, s.d.Time(m.UpdateTime))
+	if err != nil {
+		return out, fmt.Errorf("set maintenance: %w", err)
+	}
+	return m, nil
+}
+
+// AppendAudit appends an audit event.
+func (s *Store) AppendAudit(ctx context.Context, e store.AuditEvent) (err error) {
+	ctx, end := s.op(ctx, "AppendAudit")
+	defer end(&err)
+	var org any
+	if e.OrganizationID != 0 {
+		org = e.OrganizationID
+	}
+	if e.CreateTime.IsZero() {
+		e.CreateTime = time.Now()
+	}
+	_, err = s.db.Exec(ctx, `INSERT INTO audit_events (organization_id, actor_user_id, action, target, ip_prefix, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, org, e.ActorUserID, e.Action, e.Target, e.IPPrefix, s.d.Time(e.CreateTime))
+	if err != nil {
+		return fmt.Errorf("append audit event %q: %w", e.Action, err)
+	}
+	return nil
+}
+
+// ListAuditEvents lists events newest first.
+func (s *Store) ListAuditEvents(ctx context.Context, org int64, p store.Page) (out []store.AuditEvent, err error) {
+	ctx, end := s.op(ctx, "ListAuditEvents")
+	defer end(&err)
+	before := p.Before
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, organization_id, actor_user_id, action, target, ip_prefix, created_at
+		FROM audit_events WHERE organization_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, org, before, limit(p))
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e store.AuditEvent
+		if err := rows.Scan(&e.ID, &e.OrganizationID, &e.ActorUserID, &e.Action, &e.Target, &e.IPPrefix, ts{&e.CreateTime}); err != nil {
+			return nil, fmt.Errorf("list audit events: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// ---- quota ----
+
+// LeaseSessionQuota grants part of a site's daily quota in one atomic
+// upsert: the row's lock (PostgreSQL) or the single writer (SQLite)
+// serialises concurrent leases, so leased never exceeds limit.
+func (s *Store) LeaseSessionQuota(ctx context.Context, site int64, day string, requested, lim int64) (l store.Lease, err error) {
+	ctx, end := s.op(ctx, "LeaseSessionQuota")
+	defer end(&err)
+	if requested < 0 || lim < 0 {
+		return l, fmt.Errorf("lease: negative requested %d or limit %d", requested, lim)
+	}
+	const grant = `CASE WHEN CAST($4 AS BIGINT) - session_quota.leased <= 0 THEN 0
+		WHEN CAST($3 AS BIGINT) < CAST($4 AS BIGINT) - session_quota.leased THEN CAST($3 AS BIGINT)
+		ELSE CAST($4 AS BIGINT) - session_quota.leased END`
+	var leased int64
+	err = s.db.QueryRow(ctx, `INSERT INTO session_quota (site_id, day, leased, last_granted)
+		VALUES ($1, $2, CASE WHEN CAST($3 AS BIGINT) < CAST($4 AS BIGINT) THEN CAST($3 AS BIGINT) ELSE CAST($4 AS BIGINT) END,
+		        CASE WHEN CAST($3 AS BIGINT) < CAST($4 AS BIGINT) THEN CAST($3 AS BIGINT) ELSE CAST($4 AS BIGINT) END)
+		ON CONFLICT (site_id, day) DO UPDATE SET last_granted = `+grant+`, leased = session_quota.leased + `+grant+`
+		RETURNING leased, last_granted`, site, day, requested, lim).Scan(&leased, &l.Granted)
+	if err != nil {
+		return l, fmt.Errorf("lease quota of site %d for %s: %w", site, day, err)
+	}
+	l.Limit = lim
+	l.Remaining = lim - leased
+	if l.Remaining < 0 {
+		l.Remaining = 0
+	}
+	return l, nil
+}

@@ -1,0 +1,49 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/sightlinehq/sightline/svc-accounts/store"
+	"github.com/sightlinehq/sightline/svc-accounts/store/internal/sqlstore"
+	"github.com/sightlinehq/sightline/svc-accounts/store/sqlite"
+	"github.com/sightlinehq/sightline/svc-accounts/store/storetest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newStore(t *testing.T) store.Store {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "accounts.db"), sqlstore.Telemetry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.StartIDsAt(ctx, 3_000_000_000); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "a.db")
+	for range 2 {
+		if err := sqlite.Migrate(ctx, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := sqlite.Open(ctx, path, sqlstore.Telemetry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

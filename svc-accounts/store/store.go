@@ -1,0 +1,349 @@
+// Package store is svc-accounts' persistence: the Store interface, its
+// contract (the doc comments below, checked by package storetest) and the
+// types it speaks. Backends live in store/sqlite and store/postgres.
+//
+// General contract, for every method:
+//   - Ids are int64 and may exceed 2^31; backends use 64-bit columns.
+//   - A missing object yields an error matching ErrNotFound; a uniqueness
+//     violation ErrConflict; a plan limit ErrLimit; a change that would
+//     break an invariant (the last owner leaving) ErrPrecondition. The
+//     error text names the object (e.g. the duplicate domain).
+//   - The store does not authorise: the service checks the caller before
+//     calling it. The store does keep invariants that need atomicity
+//     (limits, uniqueness, last owner, quota) inside one transaction.
+//   - Times are stored with at least millisecond precision and returned in
+//     UTC.
+//   - List methods take a Page and return rows in ascending id order after
+//     Page.After (audit events: descending, before Page.Before), at most
+//     Page.Limit rows.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend wraps (test with errors.Is).
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrConflict     = errors.New("already exists")
+	ErrLimit        = errors.New("limit reached")
+	ErrPrecondition = errors.New("failed precondition")
+)
+
+// Role of a member, most powerful first; the numbers match the proto enum.
+type Role int32
+
+// Roles.
+const (
+	RoleOwner  Role = 1
+	RoleAdmin  Role = 2
+	RoleMember Role = 3
+	RoleViewer Role = 4
+)
+
+// Valid reports whether r is one of the four roles.
+func (r Role) Valid() bool { return r >= RoleOwner && r <= RoleViewer }
+
+// AtLeast reports whether r is as powerful as min or more.
+func (r Role) AtLeast(min Role) bool { return r.Valid() && r <= min }
+
+// Plan holds an organisation's limits. Plans are stored on the
+// organisation row (a copy of the configured plan at creation), so changing
+// the configured default plan does not silently change existing customers.
+type Plan struct {
+	Name             string
+	SessionsPerDay   int64
+	MaxRetentionDays int32
+	MaxSeats         int32
+	MaxSites         int32
+}
+
+// User is a dashboard user.
+type User struct {
+	ID           int64
+	Email        string // normalised by the service; unique
+	Name         string
+	PasswordHash string // PHC string (argon2id)
+	Operator     bool
+	CreateTime   time.Time
+}
+
+// Organization owns sites, members and API keys.
+type Organization struct {
+	ID         int64
+	Name       string
+	Plan       Plan
+	CreateTime time.Time
+}
+
+// Membership is a user's role in an organisation.
+type Membership struct {
+	OrganizationID   int64
+	OrganizationName string
+	Role             Role
+}
+
+// Member is a user as seen from an organisation.
+type Member struct {
+	User     User // PasswordHash is left empty
+	Role     Role
+	JoinTime time.Time
+}
+
+// Invitation to join an organisation; the token is stored only as a hash.
+type Invitation struct {
+	ID             int64
+	OrganizationID int64
+	Email          string
+	Role           Role
+	TokenHash      []byte
+	CreatedBy      int64
+	ExpireTime     time.Time
+	CreateTime     time.Time
+}
+
+// SiteSettings say how a site is recorded.
+type SiteSettings struct {
+	RecordingEnabled  bool     `json:"recording_enabled"`
+	SampleRate        float64  `json:"sample_rate"`
+	MaskAllText       bool     `json:"mask_all_text"`
+	MaskSelectors     []string `json:"mask_selectors,omitempty"`
+	BlockSelectors    []string `json:"block_selectors,omitempty"`
+	UnmaskSelectors   []string `json:"unmask_selectors,omitempty"`
+	RetentionDays     int32    `json:"retention_days"`
+	RespectDoNotTrack bool     `json:"respect_do_not_track"`
+	RequireConsent    bool     `json:"require_consent"`
+}
+
+// Site is one tracked website.
+type Site struct {
+	ID             int64
+	OrganizationID int64
+	Name           string
+	SiteKey        string
+	Domains        []string // sorted
+	Settings       SiteSettings
+	CreateTime     time.Time
+	UpdateTime     time.Time
+}
+
+// SiteConfig is what ingest needs about a site, read in one go.
+type SiteConfig struct {
+	Site Site
+	Plan Plan
+	// Flags are the enabled flag names after merging global, organisation
+	// and site scope (narrowest wins), sorted.
+	Flags []string
+}
+
+// APIKey is an organisation-scoped key; only its hash is stored.
+type APIKey struct {
+	ID             int64
+	OrganizationID int64
+	Name           string
+	Prefix         string
+	Hash           []byte
+	Role           Role
+	CreatedBy      int64
+	CreateTime     time.Time
+	LastUseTime    time.Time // zero if never used
+	RevokeTime     time.Time // zero if active
+}
+
+// AuthSession is a logged-in session; only the token's hash is stored.
+type AuthSession struct {
+	ID         int64
+	UserID     int64
+	TokenHash  []byte
+	ExpireTime time.Time
+	CreateTime time.Time
+}
+
+// Principal is who a credential belongs to, resolved in one lookup.
+type Principal struct {
+	UserID   int64
+	Email    string
+	Operator bool
+	// APIKeyID is set when the credential is an API key; Memberships then
+	// holds exactly the key's organisation with the key's role.
+	APIKeyID    int64
+	Memberships []Membership
+	// ExpireTime of the session (zero for API keys).
+	ExpireTime time.Time
+	// LastUseTime of the API key before this lookup (zero for sessions).
+	LastUseTime time.Time
+}
+
+// FlagScope of a feature flag; numbers match the proto enum.
+type FlagScope int32
+
+// Scopes.
+const (
+	ScopeGlobal       FlagScope = 1
+	ScopeOrganization FlagScope = 2
+	ScopeSite         FlagScope = 3
+)
+
+// FeatureFlag is a named boolean at a scope (ScopeID 0 for global).
+type FeatureFlag struct {
+	Name    string
+	Scope   FlagScope
+	ScopeID int64
+	Enabled bool
+}
+
+// Maintenance is the global switch.
+type Maintenance struct {
+	Enabled    bool
+	Message    string
+	UpdateTime time.Time // zero if never set
+}
+
+// AuditEvent records a security-relevant change. OrganizationID 0 means
+// the event belongs to no organisation (e.g. a failed log-in for an unknown
+// e-mail).
+type AuditEvent struct {
+	ID             int64
+	OrganizationID int64
+	ActorUserID    int64
+	Action         string
+	Target         string
+	IPPrefix       string
+	CreateTime     time.Time
+}
+
+// Page selects a slice of a list.
+type Page struct {
+	After  int64 // ascending lists: ids greater than this
+	Before int64 // descending lists: ids smaller than this (0: from the newest)
+	Limit  int
+}
+
+// Lease is the result of LeaseSessionQuota.
+type Lease struct {
+	Granted   int64
+	Remaining int64 // quota left unleased after this grant
+	Limit     int64
+}
+
+// Store is svc-accounts' persistence. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+
+	// SignUp creates u, an organisation named orgName with plan, and an
+	// owner membership, atomically. A taken e-mail is ErrConflict.
+	SignUp(ctx context.Context, u User, orgName string, plan Plan) (User, Organization, error)
+	// GetUser returns a user by id.
+	GetUser(ctx context.Context, id int64) (User, error)
+	// GetUserByEmail returns a user (with its password hash) by e-mail,
+	// matched exactly (the service normalises).
+	GetUserByEmail(ctx context.Context, email string) (User, error)
+
+	// CreateAuthSession stores a session.
+	CreateAuthSession(ctx context.Context, s AuthSession) (AuthSession, error)
+	// RevokeAuthSession revokes the session whose token hashes to hash;
+	// revoking an unknown or revoked session is not an error.
+	RevokeAuthSession(ctx context.Context, hash []byte, now time.Time) error
+	// PrincipalForSession resolves a session token hash: ErrNotFound when
+	// unknown, revoked or expired at now. Memberships are sorted by
+	// organisation id and reflect role changes immediately.
+	PrincipalForSession(ctx context.Context, hash []byte, now time.Time) (Principal, error)
+	// PrincipalForAPIKey resolves an API key hash: ErrNotFound when unknown
+	// or revoked. It records now as the key's last use when the stored one
+	// is older than a minute (so a busy key costs few writes).
+	PrincipalForAPIKey(ctx context.Context, hash []byte, now time.Time) (Principal, error)
+
+	// CreateOrganization creates an organisation with owner as its owner.
+	CreateOrganization(ctx context.Context, name string, owner int64, plan Plan) (Organization, error)
+	// GetOrganization returns an organisation.
+	GetOrganization(ctx context.Context, id int64) (Organization, error)
+	// ListOrganizations lists the organisations user belongs to.
+	ListOrganizations(ctx context.Context, user int64, p Page) ([]Organization, error)
+	// RenameOrganization renames an organisation.
+	RenameOrganization(ctx context.Context, id int64, name string) (Organization, error)
+
+	// ListMemberships lists user's memberships sorted by organisation id.
+	ListMemberships(ctx context.Context, user int64) ([]Membership, error)
+	// ListMembers lists an organisation's members by ascending user id.
+	ListMembers(ctx context.Context, org int64, p Page) ([]Member, error)
+	// GetMember returns one member; ErrNotFound if user is not a member.
+	GetMember(ctx context.Context, org, user int64) (Member, error)
+	// UpdateMemberRole changes a member's role; demoting the last owner is
+	// ErrPrecondition.
+	UpdateMemberRole(ctx context.Context, org, user int64, role Role) (Member, error)
+	// RemoveMember removes a member; removing the last owner is
+	// ErrPrecondition.
+	RemoveMember(ctx context.Context, org, user int64) error
+
+	// CreateInvitation stores a pending invitation.
+	CreateInvitation(ctx context.Context, inv Invitation) (Invitation, error)
+	// ListInvitations lists invitations neither accepted, revoked nor
+	// expired at now.
+	ListInvitations(ctx context.Context, org int64, now time.Time, p Page) ([]Invitation, error)
+	// RevokeInvitation revokes a pending invitation of org; ErrNotFound if
+	// there is none with that id in org.
+	RevokeInvitation(ctx context.Context, org, id int64, now time.Time) error
+	// AcceptInvitation atomically consumes the pending, unexpired invitation
+	// whose token hashes to hash and whose e-mail equals email, and makes
+	// user a member with its role. ErrNotFound when there is no such
+	// invitation; ErrConflict when user is already a member; ErrLimit when
+	// the organisation has no free seat.
+	AcceptInvitation(ctx context.Context, hash []byte, user int64, email string, now time.Time) (Membership, error)
+
+	// CreateSite creates a site with its domains, atomically: a domain
+	// already used by any site is ErrConflict naming it; an organisation
+	// already holding maxSites sites is ErrLimit.
+	CreateSite(ctx context.Context, s Site, maxSites int32) (Site, error)
+	// GetSite returns a site with its domains and settings.
+	GetSite(ctx context.Context, id int64) (Site, error)
+	// GetSiteConfig returns what ingest needs about the site with that key.
+	GetSiteConfig(ctx context.Context, siteKey string) (SiteConfig, error)
+	// ListSites lists an organisation's sites.
+	ListSites(ctx context.Context, org int64, p Page) ([]Site, error)
+	// RenameSite renames a site.
+	RenameSite(ctx context.Context, id int64, name string) (Site, error)
+	// DeleteSite deletes a site with its domains, flags and quota rows.
+	DeleteSite(ctx context.Context, id int64) error
+	// AddSiteDomain adds a domain pattern: ErrConflict naming it when any
+	// site (this one included) has it; ErrLimit past maxDomains.
+	AddSiteDomain(ctx context.Context, site int64, domain string, maxDomains int) (Site, error)
+	// RemoveSiteDomain removes a domain pattern; ErrNotFound if the site
+	// does not have it.
+	RemoveSiteDomain(ctx context.Context, site int64, domain string) (Site, error)
+	// UpdateSiteSettings replaces a site's settings.
+	UpdateSiteSettings(ctx context.Context, site int64, s SiteSettings) (Site, error)
+
+	// CreateAPIKey stores a key.
+	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
+	// ListAPIKeys lists an organisation's keys, revoked ones included.
+	ListAPIKeys(ctx context.Context, org int64, p Page) ([]APIKey, error)
+	// RevokeAPIKey revokes a key of org (idempotent: the first revoke time
+	// stays); ErrNotFound when org has no key with that id.
+	RevokeAPIKey(ctx context.Context, org, id int64, now time.Time) (APIKey, error)
+
+	// SetFeatureFlag creates or replaces the flag at its scope.
+	SetFeatureFlag(ctx context.Context, f FeatureFlag) (FeatureFlag, error)
+	// ListFeatureFlags lists the flags set exactly at scope/scopeID, by name.
+	ListFeatureFlags(ctx context.Context, scope FlagScope, scopeID int64) ([]FeatureFlag, error)
+
+	// GetMaintenance returns the switch (disabled if never set).
+	GetMaintenance(ctx context.Context) (Maintenance, error)
+	// SetMaintenance sets the switch.
+	SetMaintenance(ctx context.Context, m Maintenance) (Maintenance, error)
+
+	// AppendAudit appends an event.
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// ListAuditEvents lists an organisation's events, newest first.
+	ListAuditEvents(ctx context.Context, org int64, p Page) ([]AuditEvent, error)
+
+	// LeaseSessionQuota atomically grants min(requested, limit-leased) of
+	// site's quota for day ("YYYY-MM-DD"), never letting the day's leased
+	// total exceed limit, whatever the number of concurrent callers.
+	LeaseSessionQuota(ctx context.Context, site int64, day string, requested, limit int64) (Lease, error)
+}

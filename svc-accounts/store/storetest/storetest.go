@@ -1,0 +1,674 @@
+// Package storetest is the conformance suite every store.Store backend
+// passes: Run(t, newStore). newStore must return an empty, migrated store
+// whose generated ids start above 2^31 (the suite checks).
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sightlinehq/sightline/svc-accounts/store"
+)
+
+// IDFloor is where newStore must start generated ids.
+const IDFloor = int64(1) << 31
+
+var plan = store.Plan{Name: "test", SessionsPerDay: 1000, MaxRetentionDays: 90, MaxSeats: 3, MaxSites: 3}
+
+// Run runs the suite.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Users", testUsers},
+		{"Sessions", testSessions},
+		{"APIKeys", testAPIKeys},
+		{"Organizations", testOrganizations},
+		{"Members", testMembers},
+		{"Invitations", testInvitations},
+		{"Sites", testSites},
+		{"SiteDomains", testSiteDomains},
+		{"SiteConfigAndFlags", testSiteConfigAndFlags},
+		{"Maintenance", testMaintenance},
+		{"Audit", testAudit},
+		{"Quota", testQuota},
+		{"QuotaConcurrent", testQuotaConcurrent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			tc.fn(t, s)
+		})
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func hash(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
+
+type result[T any] struct {
+	v   T
+	err error
+}
+
+func must[T any](v T, err error) result[T] { return result[T]{v, err} }
+
+func (r result[T]) get(t *testing.T) T {
+	t.Helper()
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.v
+}
+
+func wantErr(t *testing.T, err, target error, mention string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("error = %v, want %v", err, target)
+	}
+	if mention != "" && !strings.Contains(err.Error(), mention) {
+		t.Fatalf("error %q does not mention %q", err, mention)
+	}
+}
+
+func highID(t *testing.T, what string, id int64) {
+	t.Helper()
+	if id <= IDFloor {
+		t.Fatalf("%s id %d is not above 2^31: newStore must start ids above 2^31", what, id)
+	}
+}
+
+func signUp(t *testing.T, s store.Store, email string) (store.User, store.Organization) {
+	t.Helper()
+	u, o, err := s.SignUp(ctxT(t), store.User{Email: email, Name: "N " + email, PasswordHash: "$argon2id$x"}, "Org of "+email, plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, o
+}
+
+func testUsers(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	before := time.Now().Add(-time.Second)
+	u, o := signUp(t, s, "a@example.com")
+	highID(t, "user", u.ID)
+	highID(t, "organization", o.ID)
+	if u.ID == o.ID {
+		t.Fatalf("user and organization share id %d: newStore should start tables apart", u.ID)
+	}
+	if u.Email != "a@example.com" || u.PasswordHash != "$argon2id$x" || u.Operator {
+		t.Fatalf("user = %+v", u)
+	}
+	if u.CreateTime.Before(before) || u.CreateTime.Location() != time.UTC {
+		t.Fatalf("create time %v: want recent, UTC", u.CreateTime)
+	}
+	if o.Plan != plan || o.Name != "Org of a@example.com" {
+		t.Fatalf("organization = %+v", o)
+	}
+	got := must(s.GetUser(ctx, u.ID)).get(t)
+	if got.Email != u.Email || !got.CreateTime.Equal(u.CreateTime) {
+		t.Fatalf("GetUser = %+v, want %+v", got, u)
+	}
+	got = must(s.GetUserByEmail(ctx, "a@example.com")).get(t)
+	if got.ID != u.ID || got.PasswordHash != u.PasswordHash {
+		t.Fatalf("GetUserByEmail = %+v", got)
+	}
+	_, _, err := s.SignUp(ctx, store.User{Email: "a@example.com", PasswordHash: "h"}, "x", plan)
+	wantErr(t, err, store.ErrConflict, "")
+	_, err = s.GetUser(ctx, u.ID+1_000_000)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.GetUserByEmail(ctx, "nobody@example.com")
+	wantErr(t, err, store.ErrNotFound, "")
+	// A failed sign-up leaves nothing behind: the org count is unchanged.
+	orgs := must(s.ListOrganizations(ctx, u.ID, store.Page{})).get(t)
+	if len(orgs) != 1 {
+		t.Fatalf("user has %d organizations, want 1", len(orgs))
+	}
+	ms := must(s.ListMemberships(ctx, u.ID)).get(t)
+	if len(ms) != 1 || ms[0].Role != store.RoleOwner || ms[0].OrganizationID != o.ID || ms[0].OrganizationName != o.Name {
+		t.Fatalf("memberships = %+v", ms)
+	}
+}
+
+func testSessions(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	u, o := signUp(t, s, "s@example.com")
+	o2 := must(s.CreateOrganization(ctx, "second", u.ID, plan)).get(t)
+	now := time.Now()
+	sess := must(s.CreateAuthSession(ctx, store.AuthSession{UserID: u.ID, TokenHash: hash("tok"), ExpireTime: now.Add(time.Hour)})).get(t)
+	highID(t, "auth session", sess.ID)
+	p := must(s.PrincipalForSession(ctx, hash("tok"), now)).get(t)
+	if p.UserID != u.ID || p.Email != u.Email || p.APIKeyID != 0 || p.Operator {
+		t.Fatalf("principal = %+v", p)
+	}
+	if d := p.ExpireTime.Sub(now.Add(time.Hour)); d < -time.Millisecond || d > time.Millisecond {
+		t.Fatalf("expire time %v, want %v", p.ExpireTime, now.Add(time.Hour))
+	}
+	want := []store.Membership{{OrganizationID: o.ID, OrganizationName: o.Name, Role: store.RoleOwner}, {OrganizationID: o2.ID, OrganizationName: "second", Role: store.RoleOwner}}
+	if !slices.Equal(p.Memberships, want) {
+		t.Fatalf("memberships = %+v, want %+v", p.Memberships, want)
+	}
+	// Role changes are visible at once.
+	must(s.UpdateMemberRole(ctx, o2.ID, u.ID, store.RoleOwner)).get(t)
+	_, err := s.PrincipalForSession(ctx, hash("other"), now)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.PrincipalForSession(ctx, hash("tok"), now.Add(2*time.Hour))
+	wantErr(t, err, store.ErrNotFound, "")
+	if err := s.RevokeAuthSession(ctx, hash("tok"), now); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.PrincipalForSession(ctx, hash("tok"), now)
+	wantErr(t, err, store.ErrNotFound, "")
+	if err := s.RevokeAuthSession(ctx, hash("never"), now); err != nil {
+		t.Fatalf("revoking an unknown session: %v", err)
+	}
+	// A user without organisations still authenticates.
+	u2, o3 := signUp(t, s, "lonely@example.com")
+	must(s.CreateAuthSession(ctx, store.AuthSession{UserID: u2.ID, TokenHash: hash("t2"), ExpireTime: now.Add(time.Hour)})).get(t)
+	must(s.CreateOrganization(ctx, "keep", u2.ID, plan)).get(t)
+	// Make u2 a member only of "keep" by adding a co-owner to o3 and leaving.
+	inv := must(s.CreateInvitation(ctx, store.Invitation{OrganizationID: o3.ID, Email: u.Email, Role: store.RoleOwner, TokenHash: hash("inv"), CreatedBy: u2.ID, ExpireTime: now.Add(time.Hour)})).get(t)
+	_ = inv
+	must(s.AcceptInvitation(ctx, hash("inv"), u.ID, u.Email, now)).get(t)
+	if err := s.RemoveMember(ctx, o3.ID, u2.ID); err != nil {
+		t.Fatal(err)
+	}
+	p = must(s.PrincipalForSession(ctx, hash("t2"), now)).get(t)
+	if len(p.Memberships) != 1 || p.Memberships[0].OrganizationName != "keep" {
+		t.Fatalf("memberships after leaving = %+v", p.Memberships)
+	}
+}
+
+func testAPIKeys(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	u, o := signUp(t, s, "k@example.com")
+	_, other := signUp(t, s, "k2@example.com")
+	k := must(s.CreateAPIKey(ctx, store.APIKey{OrganizationID: o.ID, Name: "ci", Prefix: "slk_abcd", Hash: hash("key"), Role: store.RoleMember, CreatedBy: u.ID})).get(t)
+	highID(t, "api key", k.ID)
+	if !k.LastUseTime.IsZero() || !k.RevokeTime.IsZero() || k.Role != store.RoleMember || k.Name != "ci" || k.Prefix != "slk_abcd" {
+		t.Fatalf("api key = %+v", k)
+	}
+	now := time.Now()
+	p := must(s.PrincipalForAPIKey(ctx, hash("key"), now)).get(t)
+	if p.APIKeyID != k.ID || p.UserID != u.ID || len(p.Memberships) != 1 ||
+		p.Memberships[0] != (store.Membership{OrganizationID: o.ID, OrganizationName: o.Name, Role: store.RoleMember}) {
+		t.Fatalf("principal = %+v", p)
+	}
+	keys := must(s.ListAPIKeys(ctx, o.ID, store.Page{})).get(t)
+	if len(keys) != 1 || keys[0].LastUseTime.IsZero() {
+		t.Fatalf("last use not recorded: %+v", keys)
+	}
+	if !slices.Equal(keys[0].Hash, hash("key")) {
+		t.Fatalf("hash not stored")
+	}
+	if got := must(s.ListAPIKeys(ctx, other.ID, store.Page{})).get(t); len(got) != 0 {
+		t.Fatalf("other org lists %d keys", len(got))
+	}
+	_, err := s.RevokeAPIKey(ctx, other.ID, k.ID, now)
+	wantErr(t, err, store.ErrNotFound, "")
+	r := must(s.RevokeAPIKey(ctx, o.ID, k.ID, now)).get(t)
+	if r.RevokeTime.IsZero() {
+		t.Fatal("revoke time not set")
+	}
+	r2 := must(s.RevokeAPIKey(ctx, o.ID, k.ID, now.Add(time.Hour))).get(t)
+	if !r2.RevokeTime.Equal(r.RevokeTime) {
+		t.Fatalf("second revoke moved revoke time %v -> %v", r.RevokeTime, r2.RevokeTime)
+	}
+	_, err = s.PrincipalForAPIKey(ctx, hash("key"), now)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.PrincipalForAPIKey(ctx, hash("nokey"), now)
+	wantErr(t, err, store.ErrNotFound, "")
+}
+
+func testOrganizations(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	u, o := signUp(t, s, "o@example.com")
+	var ids []int64
+	ids = append(ids, o.ID)
+	for i := range 4 {
+		n := must(s.CreateOrganization(ctx, fmt.Sprintf("org %d", i), u.ID, plan)).get(t)
+		highID(t, "organization", n.ID)
+		ids = append(ids, n.ID)
+	}
+	_, _ = signUp(t, s, "other@example.com")
+	var got []int64
+	p := store.Page{Limit: 2}
+	for {
+		page := must(s.ListOrganizations(ctx, u.ID, p)).get(t)
+		for _, x := range page {
+			got = append(got, x.ID)
+		}
+		if len(page) < p.Limit {
+			break
+		}
+		p.After = page[len(page)-1].ID
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatalf("paged organizations = %v, want %v", got, ids)
+	}
+	r := must(s.RenameOrganization(ctx, o.ID, "renamed")).get(t)
+	if r.Name != "renamed" || r.ID != o.ID || r.Plan != plan {
+		t.Fatalf("renamed = %+v", r)
+	}
+	if g := must(s.GetOrganization(ctx, o.ID)).get(t); g.Name != "renamed" {
+		t.Fatalf("get after rename = %+v", g)
+	}
+	_, err := s.RenameOrganization(ctx, o.ID+77, "x")
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.GetOrganization(ctx, o.ID+77)
+	wantErr(t, err, store.ErrNotFound, "")
+}
+
+func addMember(t *testing.T, s store.Store, org, inviter int64, email string, role store.Role) store.User {
+	t.Helper()
+	ctx := ctxT(t)
+	u, _ := signUp(t, s, email)
+	tok := hash("inv-" + email)
+	must(s.CreateInvitation(ctx, store.Invitation{OrganizationID: org, Email: email, Role: role, TokenHash: tok, CreatedBy: inviter, ExpireTime: time.Now().Add(time.Hour)})).get(t)
+	must(s.AcceptInvitation(ctx, tok, u.ID, email, time.Now())).get(t)
+	return u
+}
+
+func testMembers(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	owner, o := signUp(t, s, "m@example.com")
+	v := addMember(t, s, o.ID, owner.ID, "v@example.com", store.RoleViewer)
+	ms := must(s.ListMembers(ctx, o.ID, store.Page{})).get(t)
+	if len(ms) != 2 || ms[0].User.ID != owner.ID || ms[0].Role != store.RoleOwner || ms[1].User.ID != v.ID || ms[1].Role != store.RoleViewer {
+		t.Fatalf("members = %+v", ms)
+	}
+	if ms[1].User.PasswordHash != "" {
+		t.Fatal("ListMembers leaks password hashes")
+	}
+	if ms[1].JoinTime.IsZero() {
+		t.Fatal("join time not set")
+	}
+	if page := must(s.ListMembers(ctx, o.ID, store.Page{After: owner.ID, Limit: 10})).get(t); len(page) != 1 || page[0].User.ID != v.ID {
+		t.Fatalf("members after owner = %+v", page)
+	}
+	// The last owner can be neither demoted nor removed.
+	_, err := s.UpdateMemberRole(ctx, o.ID, owner.ID, store.RoleAdmin)
+	wantErr(t, err, store.ErrPrecondition, "")
+	wantErr(t, s.RemoveMember(ctx, o.ID, owner.ID), store.ErrPrecondition, "")
+	m := must(s.UpdateMemberRole(ctx, o.ID, v.ID, store.RoleOwner)).get(t)
+	if m.Role != store.RoleOwner || m.User.ID != v.ID {
+		t.Fatalf("updated = %+v", m)
+	}
+	must(s.UpdateMemberRole(ctx, o.ID, owner.ID, store.RoleAdmin)).get(t)
+	if g := must(s.GetMember(ctx, o.ID, owner.ID)).get(t); g.Role != store.RoleAdmin {
+		t.Fatalf("role = %v", g.Role)
+	}
+	if err := s.RemoveMember(ctx, o.ID, owner.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.GetMember(ctx, o.ID, owner.ID)
+	wantErr(t, err, store.ErrNotFound, "")
+	wantErr(t, s.RemoveMember(ctx, o.ID, owner.ID), store.ErrNotFound, "")
+	_, err = s.UpdateMemberRole(ctx, o.ID, owner.ID, store.RoleViewer)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.UpdateMemberRole(ctx, o.ID+99, v.ID, store.RoleViewer)
+	wantErr(t, err, store.ErrNotFound, "")
+
+	// Two owners demoting each other at once never leave zero owners.
+	a, o2 := signUp(t, s, "race@example.com")
+	b := addMember(t, s, o2.ID, a.ID, "race2@example.com", store.RoleOwner)
+	var wg sync.WaitGroup
+	for _, id := range []int64{a.ID, b.ID} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = s.UpdateMemberRole(ctx, o2.ID, id, store.RoleViewer)
+		}()
+	}
+	wg.Wait()
+	owners := 0
+	for _, m := range must(s.ListMembers(ctx, o2.ID, store.Page{})).get(t) {
+		if m.Role == store.RoleOwner {
+			owners++
+		}
+	}
+	if owners != 1 {
+		t.Fatalf("after concurrent demotions: %d owners, want 1", owners)
+	}
+}
+
+func testInvitations(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	owner, o := signUp(t, s, "i@example.com")
+	now := time.Now()
+	inv := must(s.CreateInvitation(ctx, store.Invitation{OrganizationID: o.ID, Email: "new@example.com", Role: store.RoleMember, TokenHash: hash("t1"), CreatedBy: owner.ID, ExpireTime: now.Add(time.Hour)})).get(t)
+	highID(t, "invitation", inv.ID)
+	must(s.CreateInvitation(ctx, store.Invitation{OrganizationID: o.ID, Email: "late@example.com", Role: store.RoleMember, TokenHash: hash("t2"), CreatedBy: owner.ID, ExpireTime: now.Add(-time.Minute)})).get(t)
+	list := must(s.ListInvitations(ctx, o.ID, now, store.Page{})).get(t)
+	if len(list) != 1 || list[0].ID != inv.ID || list[0].Email != "new@example.com" || list[0].Role != store.RoleMember {
+		t.Fatalf("pending = %+v", list)
+	}
+	u, _ := signUp(t, s, "new@example.com")
+	mallory, _ := signUp(t, s, "mallory@example.com")
+	_, err := s.AcceptInvitation(ctx, hash("t1"), mallory.ID, mallory.Email, now)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.AcceptInvitation(ctx, hash("t2"), u.ID, "late@example.com", now)
+	wantErr(t, err, store.ErrNotFound, "")
+	m := must(s.AcceptInvitation(ctx, hash("t1"), u.ID, u.Email, now)).get(t)
+	if m.OrganizationID != o.ID || m.Role != store.RoleMember || m.OrganizationName != o.Name {
+		t.Fatalf("membership = %+v", m)
+	}
+	_, err = s.AcceptInvitation(ctx, hash("t1"), u.ID, u.Email, now)
+	wantErr(t, err, store.ErrNotFound, "")
+	if l := must(s.ListInvitations(ctx, o.ID, now, store.Page{})).get(t); len(l) != 0 {
+		t.Fatalf("accepted invitation still pending: %+v", l)
+	}
+	// Already a member.
+	must(s.CreateInvitation(ctx, store.Invitation{OrganizationID: o.ID, Email: u.Email, Role: store.RoleAdmin, TokenHash: hash("t3"), CreatedBy: owner.ID, ExpireTime: now.Add(time.Hour)})).get(t)
+	_, err = s.AcceptInvitation(ctx, hash("t3"), u.ID, u.Email, now)
+	wantErr(t, err, store.ErrConflict, "")
+	// Seats: plan has 3; owner + u = 2; one more fits, the next does not.
+	addMember(t, s, o.ID, owner.ID, "third@example.com", store.RoleViewer)
+	f, _ := signUp(t, s, "fourth@example.com")
+	must(s.CreateInvitation(ctx, store.Invitation{OrganizationID: o.ID, Email: f.Email, Role: store.RoleViewer, TokenHash: hash("t4"), CreatedBy: owner.ID, ExpireTime: now.Add(time.Hour)})).get(t)
+	_, err = s.AcceptInvitation(ctx, hash("t4"), f.ID, f.Email, now)
+	wantErr(t, err, store.ErrLimit, "")
+	// Revoke.
+	i5 := must(s.CreateInvitation(ctx, store.Invitation{OrganizationID: o.ID, Email: "x@example.com", Role: store.RoleViewer, TokenHash: hash("t5"), CreatedBy: owner.ID, ExpireTime: now.Add(time.Hour)})).get(t)
+	_, other := signUp(t, s, "otherorg@example.com")
+	wantErr(t, s.RevokeInvitation(ctx, other.ID, i5.ID, now), store.ErrNotFound, "")
+	if err := s.RevokeInvitation(ctx, o.ID, i5.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.RevokeInvitation(ctx, o.ID, i5.ID, now), store.ErrNotFound, "")
+	x, _ := signUp(t, s, "x@example.com")
+	_, err = s.AcceptInvitation(ctx, hash("t5"), x.ID, x.Email, now)
+	wantErr(t, err, store.ErrNotFound, "")
+}
+
+func settings() store.SiteSettings {
+	return store.SiteSettings{RecordingEnabled: true, SampleRate: 0.25, MaskAllText: true,
+		MaskSelectors: []string{".secret"}, BlockSelectors: []string{"#ads", "iframe"}, UnmaskSelectors: []string{"input[name=q]"},
+		RetentionDays: 30, RespectDoNotTrack: true, RequireConsent: true}
+}
+
+func testSites(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o := signUp(t, s, "site@example.com")
+	_, o2 := signUp(t, s, "site2@example.com")
+	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "Shop", SiteKey: "k_one", Domains: []string{"shop.example.com", "*.example.org"}, Settings: settings()}, 3)).get(t)
+	highID(t, "site", st.ID)
+	if st.Name != "Shop" || st.SiteKey != "k_one" || st.OrganizationID != o.ID ||
+		!slices.Equal(st.Domains, []string{"*.example.org", "shop.example.com"}) {
+		t.Fatalf("site = %+v", st)
+	}
+	if fmt.Sprint(st.Settings) != fmt.Sprint(settings()) {
+		t.Fatalf("settings = %+v, want %+v", st.Settings, settings())
+	}
+	g := must(s.GetSite(ctx, st.ID)).get(t)
+	if g.ID != st.ID || !slices.Equal(g.Domains, st.Domains) || fmt.Sprint(g.Settings) != fmt.Sprint(settings()) {
+		t.Fatalf("get = %+v", g)
+	}
+	// A domain taken by any site conflicts, named; nothing of the failed site remains.
+	_, err := s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "Thief", SiteKey: "k_two", Domains: []string{"new.example.net", "shop.example.com"}, Settings: settings()}, 3)
+	wantErr(t, err, store.ErrConflict, "shop.example.com")
+	if l := must(s.ListSites(ctx, o2.ID, store.Page{})).get(t); len(l) != 0 {
+		t.Fatalf("failed create left %d sites", len(l))
+	}
+	// Site key unique.
+	_, err = s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "Dup", SiteKey: "k_one", Settings: settings()}, 3)
+	wantErr(t, err, store.ErrConflict, "")
+	// Limit.
+	must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "B", SiteKey: "k_b", Settings: settings()}, 3)).get(t)
+	c := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "C", SiteKey: "k_c", Domains: []string{"c.example.com"}, Settings: settings()}, 3)).get(t)
+	_, err = s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "D", SiteKey: "k_d", Settings: settings()}, 3)
+	wantErr(t, err, store.ErrLimit, "")
+	_, err = s.CreateSite(ctx, store.Site{OrganizationID: o.ID + 5, Name: "D", SiteKey: "k_d", Settings: settings()}, 3)
+	wantErr(t, err, store.ErrNotFound, "")
+	// Paging with domains.
+	var names []string
+	var doms [][]string
+	p := store.Page{Limit: 2}
+	for {
+		page := must(s.ListSites(ctx, o.ID, p)).get(t)
+		for _, x := range page {
+			names = append(names, x.Name)
+			doms = append(doms, x.Domains)
+		}
+		if len(page) < p.Limit {
+			break
+		}
+		p.After = page[len(page)-1].ID
+	}
+	if !slices.Equal(names, []string{"Shop", "B", "C"}) || len(doms[0]) != 2 || len(doms[1]) != 0 || !slices.Equal(doms[2], []string{"c.example.com"}) {
+		t.Fatalf("list = %v %v", names, doms)
+	}
+	r := must(s.RenameSite(ctx, st.ID, "Shop 2")).get(t)
+	if r.Name != "Shop 2" || len(r.Domains) != 2 || r.UpdateTime.Before(st.UpdateTime) {
+		t.Fatalf("renamed = %+v", r)
+	}
+	ns := settings()
+	ns.SampleRate, ns.MaskSelectors, ns.RecordingEnabled = 1, nil, false
+	u := must(s.UpdateSiteSettings(ctx, st.ID, ns)).get(t)
+	if fmt.Sprint(u.Settings) != fmt.Sprint(ns) {
+		t.Fatalf("updated settings = %+v, want %+v", u.Settings, ns)
+	}
+	_, err = s.UpdateSiteSettings(ctx, st.ID+999, ns)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.RenameSite(ctx, st.ID+999, "x")
+	wantErr(t, err, store.ErrNotFound, "")
+	// Delete frees the domains and key lookups.
+	must(s.SetFeatureFlag(ctx, store.FeatureFlag{Name: "f", Scope: store.ScopeSite, ScopeID: c.ID, Enabled: true})).get(t)
+	must(s.LeaseSessionQuota(ctx, c.ID, "2030-01-01", 5, 10)).get(t)
+	if err := s.DeleteSite(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.DeleteSite(ctx, c.ID), store.ErrNotFound, "")
+	_, err = s.GetSite(ctx, c.ID)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.GetSiteConfig(ctx, "k_c")
+	wantErr(t, err, store.ErrNotFound, "")
+	if f := must(s.ListFeatureFlags(ctx, store.ScopeSite, c.ID)).get(t); len(f) != 0 {
+		t.Fatalf("deleted site's flags remain: %+v", f)
+	}
+	must(s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "Reuse", SiteKey: "k_r", Domains: []string{"c.example.com"}, Settings: settings()}, 3)).get(t)
+}
+
+func testSiteDomains(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o := signUp(t, s, "d@example.com")
+	a := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "A", SiteKey: "k_a", Domains: []string{"a.example.com"}, Settings: settings()}, 3)).get(t)
+	b := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "B", SiteKey: "k_b", Settings: settings()}, 3)).get(t)
+	got := must(s.AddSiteDomain(ctx, a.ID, "*.a.example.com", 3)).get(t)
+	if !slices.Equal(got.Domains, []string{"*.a.example.com", "a.example.com"}) {
+		t.Fatalf("domains = %v", got.Domains)
+	}
+	if got.UpdateTime.Before(a.UpdateTime) {
+		t.Fatal("update time did not move")
+	}
+	_, err := s.AddSiteDomain(ctx, b.ID, "a.example.com", 3)
+	wantErr(t, err, store.ErrConflict, "a.example.com")
+	_, err = s.AddSiteDomain(ctx, a.ID, "a.example.com", 3)
+	wantErr(t, err, store.ErrConflict, "a.example.com")
+	must(s.AddSiteDomain(ctx, a.ID, "third.example.com", 3)).get(t)
+	_, err = s.AddSiteDomain(ctx, a.ID, "fourth.example.com", 3)
+	wantErr(t, err, store.ErrLimit, "")
+	_, err = s.AddSiteDomain(ctx, a.ID+1000, "x.example.com", 3)
+	wantErr(t, err, store.ErrNotFound, "")
+	got = must(s.RemoveSiteDomain(ctx, a.ID, "a.example.com")).get(t)
+	if !slices.Equal(got.Domains, []string{"*.a.example.com", "third.example.com"}) {
+		t.Fatalf("after remove = %v", got.Domains)
+	}
+	_, err = s.RemoveSiteDomain(ctx, a.ID, "a.example.com")
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.RemoveSiteDomain(ctx, b.ID, "third.example.com")
+	wantErr(t, err, store.ErrNotFound, "")
+	must(s.AddSiteDomain(ctx, b.ID, "a.example.com", 3)).get(t)
+}
+
+func testSiteConfigAndFlags(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o := signUp(t, s, "cfg@example.com")
+	_, o2 := signUp(t, s, "cfg2@example.com")
+	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "A", SiteKey: "k_cfg", Domains: []string{"b.example.com", "a.example.com"}, Settings: settings()}, 3)).get(t)
+	other := must(s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "O", SiteKey: "k_oth", Settings: settings()}, 3)).get(t)
+	for _, f := range []store.FeatureFlag{
+		{Name: "global-on", Scope: store.ScopeGlobal, Enabled: true},
+		{Name: "global-off-org-on", Scope: store.ScopeGlobal, Enabled: false},
+		{Name: "global-off-org-on", Scope: store.ScopeOrganization, ScopeID: o.ID, Enabled: true},
+		{Name: "org-on-site-off", Scope: store.ScopeOrganization, ScopeID: o.ID, Enabled: true},
+		{Name: "org-on-site-off", Scope: store.ScopeSite, ScopeID: st.ID, Enabled: false},
+		{Name: "site-on", Scope: store.ScopeSite, ScopeID: st.ID, Enabled: true},
+		{Name: "other-site", Scope: store.ScopeSite, ScopeID: other.ID, Enabled: true},
+		{Name: "other-org", Scope: store.ScopeOrganization, ScopeID: o2.ID, Enabled: true},
+	} {
+		got := must(s.SetFeatureFlag(ctx, f)).get(t)
+		if got != f {
+			t.Fatalf("set flag = %+v, want %+v", got, f)
+		}
+	}
+	c := must(s.GetSiteConfig(ctx, "k_cfg")).get(t)
+	if c.Site.ID != st.ID || c.Site.OrganizationID != o.ID || c.Plan != plan || !slices.Equal(c.Site.Domains, []string{"a.example.com", "b.example.com"}) {
+		t.Fatalf("config = %+v", c)
+	}
+	if fmt.Sprint(c.Site.Settings) != fmt.Sprint(settings()) {
+		t.Fatalf("config settings = %+v", c.Site.Settings)
+	}
+	if want := []string{"global-off-org-on", "global-on", "site-on"}; !slices.Equal(c.Flags, want) {
+		t.Fatalf("effective flags = %v, want %v", c.Flags, want)
+	}
+	_, err := s.GetSiteConfig(ctx, "k_missing")
+	wantErr(t, err, store.ErrNotFound, "")
+	// Overwrite.
+	must(s.SetFeatureFlag(ctx, store.FeatureFlag{Name: "global-on", Scope: store.ScopeGlobal, Enabled: false})).get(t)
+	g := must(s.ListFeatureFlags(ctx, store.ScopeGlobal, 0)).get(t)
+	if len(g) != 2 || g[0].Name != "global-off-org-on" || g[1].Name != "global-on" || g[1].Enabled {
+		t.Fatalf("global flags = %+v", g)
+	}
+	if of := must(s.ListFeatureFlags(ctx, store.ScopeOrganization, o.ID)).get(t); len(of) != 2 {
+		t.Fatalf("org flags = %+v", of)
+	}
+	if c := must(s.GetSiteConfig(ctx, "k_cfg")).get(t); slices.Contains(c.Flags, "global-on") {
+		t.Fatalf("disabled flag still effective: %v", c.Flags)
+	}
+}
+
+func testMaintenance(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	m := must(s.GetMaintenance(ctx)).get(t)
+	if m.Enabled || m.Message != "" {
+		t.Fatalf("default maintenance = %+v", m)
+	}
+	set := must(s.SetMaintenance(ctx, store.Maintenance{Enabled: true, Message: "upgrading"})).get(t)
+	got := must(s.GetMaintenance(ctx)).get(t)
+	if !got.Enabled || got.Message != "upgrading" || !got.UpdateTime.Equal(set.UpdateTime) || got.UpdateTime.IsZero() {
+		t.Fatalf("maintenance = %+v, set %+v", got, set)
+	}
+	must(s.SetMaintenance(ctx, store.Maintenance{})).get(t)
+	if got := must(s.GetMaintenance(ctx)).get(t); got.Enabled || got.Message != "" {
+		t.Fatalf("maintenance after off = %+v", got)
+	}
+}
+
+func testAudit(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	u, o := signUp(t, s, "audit@example.com")
+	_, o2 := signUp(t, s, "audit2@example.com")
+	for i := range 5 {
+		if err := s.AppendAudit(ctx, store.AuditEvent{OrganizationID: o.ID, ActorUserID: u.ID, Action: fmt.Sprintf("a.%d", i), Target: "site:1", IPPrefix: "10.0.0.0/24"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AppendAudit(ctx, store.AuditEvent{OrganizationID: o2.ID, Action: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, store.AuditEvent{Action: "user.login_failed", Target: "email"}); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	p := store.Page{Limit: 2}
+	for {
+		page := must(s.ListAuditEvents(ctx, o.ID, p)).get(t)
+		for _, e := range page {
+			highID(t, "audit event", e.ID)
+			if e.OrganizationID != o.ID || e.ActorUserID != u.ID || e.IPPrefix != "10.0.0.0/24" || e.CreateTime.IsZero() {
+				t.Fatalf("event = %+v", e)
+			}
+			actions = append(actions, e.Action)
+		}
+		if len(page) < p.Limit {
+			break
+		}
+		p.Before = page[len(page)-1].ID
+	}
+	if !slices.Equal(actions, []string{"a.4", "a.3", "a.2", "a.1", "a.0"}) {
+		t.Fatalf("audit = %v", actions)
+	}
+}
+
+func testQuota(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o := signUp(t, s, "q@example.com")
+	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "Q", SiteKey: "k_q", Settings: settings()}, 3)).get(t)
+	for i, c := range []struct{ req, granted, remaining int64 }{
+		{40, 40, 60}, {50, 50, 10}, {50, 10, 0}, {5, 0, 0},
+	} {
+		l := must(s.LeaseSessionQuota(ctx, st.ID, "2030-06-01", c.req, 100)).get(t)
+		if l.Granted != c.granted || l.Remaining != c.remaining || l.Limit != 100 {
+			t.Fatalf("lease %d (req %d) = %+v, want granted %d remaining %d", i, c.req, l, c.granted, c.remaining)
+		}
+	}
+	// Another day is a fresh quota; a first lease larger than the limit is capped.
+	if l := must(s.LeaseSessionQuota(ctx, st.ID, "2030-06-02", 500, 100)).get(t); l.Granted != 100 || l.Remaining != 0 {
+		t.Fatalf("capped first lease = %+v", l)
+	}
+	// A raised limit (plan upgrade) grants the difference.
+	if l := must(s.LeaseSessionQuota(ctx, st.ID, "2030-06-01", 30, 120)).get(t); l.Granted != 20 || l.Remaining != 0 {
+		t.Fatalf("lease after upgrade = %+v", l)
+	}
+}
+
+func testQuotaConcurrent(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o := signUp(t, s, "qc@example.com")
+	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "Q", SiteKey: "k_qc", Settings: settings()}, 3)).get(t)
+	const limit, workers, each = 1000, 16, 20
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				l, err := s.LeaseSessionQuota(ctx, st.ID, "2030-07-01", 7, limit)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if l.Granted < 0 || l.Granted > 7 {
+					errs <- fmt.Errorf("granted %d of 7", l.Granted)
+					return
+				}
+				total.Add(l.Granted)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Demand (16*20*7 = 2240) exceeds the limit: exactly the limit is granted.
+	if total.Load() != limit {
+		t.Fatalf("granted %d in total, want exactly %d", total.Load(), limit)
+	}
+}
