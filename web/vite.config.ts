@@ -1,17 +1,29 @@
 import { defineConfig } from "vitest/config";
 import react from "@vitejs/plugin-react";
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 // The dashboard talks only to the gateway's /api/v1. In development, point
 // SIGHTLINE_API at a running `sightline serve` (default :8080) and Vite
 // proxies the API to it, so cookies stay same-origin as in production.
 const api = process.env.SIGHTLINE_API ?? "http://127.0.0.1:8080";
 
+// dist/.gitkeep is committed so that `//go:embed all:dist` compiles in a
+// fresh checkout; the build empties dist/, so put it back.
+const keepPlaceholder = {
+  name: "sightline-keep-dist-placeholder",
+  closeBundle() {
+    writeFileSync(fileURLToPath(new URL("./dist/.gitkeep", import.meta.url)), "");
+  },
+};
+
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), keepPlaceholder],
   build: {
     outDir: "dist",
     emptyOutDir: true,
-    sourcemap: true,
+    // Maps would triple what the binary embeds.
+    sourcemap: false,
     chunkSizeWarningLimit: 800,
   },
   server: {

@@ -1,0 +1,83 @@
+import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
+import { api, onApiEvent, unwrap, type Schemas } from "../api/client";
+
+export type Me = Schemas["v1GetCurrentUserResponse"];
+export type PublicConfig = Schemas["v1GetPublicConfigResponse"];
+
+interface AppState {
+  config: PublicConfig | undefined;
+  me: Me | undefined;
+  /** True until the first /me answer. */
+  loading: boolean;
+  refreshMe: () => Promise<Me | undefined>;
+  refreshConfig: () => void;
+  logOut: () => Promise<void>;
+}
+
+const Ctx = createContext<AppState | undefined>(undefined);
+
+export function AppProvider({ children }: { children: ReactNode }) {
+  const [config, setConfig] = useState<PublicConfig>();
+  const [me, setMe] = useState<Me>();
+  const [loading, setLoading] = useState(true);
+
+  const refreshConfig = useCallback(() => {
+    unwrap(api.GET("/api/v1/config")).then(setConfig, () => undefined);
+  }, []);
+
+  const refreshMe = useCallback(async () => {
+    try {
+      const m = await unwrap(api.GET("/api/v1/me"));
+      setMe(m);
+      return m;
+    } catch {
+      setMe(undefined);
+      return undefined;
+    } finally {
+      setLoading(false);
+    }
+  }, []);
+
+  const logOut = useCallback(async () => {
+    await api.POST("/api/v1/auth/logout", { body: {} }).catch(() => undefined);
+    setMe(undefined);
+  }, []);
+
+  useEffect(() => {
+    refreshConfig();
+    void refreshMe();
+    // Maintenance can start or end while the dashboard is open.
+    const timer = window.setInterval(refreshConfig, 60_000);
+    const off = onApiEvent((e) => {
+      if (e.type === "unauthorized") setMe(undefined);
+      if (e.type === "maintenance") refreshConfig();
+    });
+    return () => {
+      window.clearInterval(timer);
+      off();
+    };
+  }, [refreshConfig, refreshMe]);
+
+  return (
+    <Ctx.Provider value={{ config, me, loading, refreshMe, refreshConfig, logOut }}>{children}</Ctx.Provider>
+  );
+}
+
+export function useApp(): AppState {
+  const v = useContext(Ctx);
+  if (!v) throw new Error("useApp outside AppProvider");
+  return v;
+}
+
+export const ROLE_LABELS: Record<Schemas["v1Role"], string> = {
+  ROLE_UNSPECIFIED: "—",
+  ROLE_OWNER: "Owner",
+  ROLE_ADMIN: "Admin",
+  ROLE_MEMBER: "Member",
+  ROLE_VIEWER: "Viewer",
+};
+
+/** canManage says whether a role may change settings, sites, members and keys. */
+export function canManage(role: Schemas["v1Role"] | undefined): boolean {
+  return role === "ROLE_OWNER" || role === "ROLE_ADMIN";
+}

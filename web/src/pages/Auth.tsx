@@ -1,0 +1,219 @@
+import { useState, type FormEvent } from "react";
+import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
+import { api, unwrap } from "../api/client";
+import { useApp } from "../app/AppContext";
+import { ErrorBox, Spinner } from "../components/ui";
+
+function safeNext(next: string | null): string {
+  // Only same-site paths, never "//evil.example".
+  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+function AuthFrame({ title, subtitle, children }: { title: string; subtitle?: string; children: React.ReactNode }) {
+  const { config } = useApp();
+  return (
+    <div className="auth">
+      <div className="auth-card">
+        <div className="brand brand-large">
+          <span className="brand-mark" aria-hidden>
+            ◉
+          </span>
+          Sightline
+        </div>
+        <h1>{title}</h1>
+        {subtitle && <p className="muted">{subtitle}</p>}
+        {children}
+      </div>
+      <p className="muted auth-foot">
+        Session recordings you host yourself{config?.version ? ` · ${config.version}` : ""}
+      </p>
+    </div>
+  );
+}
+
+export function LogIn() {
+  const { me, refreshMe, config } = useApp();
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<Error>();
+  const [busy, setBusy] = useState(false);
+  if (me) return <Navigate to={safeNext(params.get("next"))} replace />;
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      await unwrap(api.POST("/api/v1/auth/login", { body: { email, password } }));
+      await refreshMe();
+      navigate(safeNext(params.get("next")), { replace: true });
+    } catch (err) {
+      setError(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <AuthFrame title="Log in" subtitle="Welcome back.">
+      <form onSubmit={submit} className="form" data-testid="login-form">
+        <label>
+          E-mail
+          <input type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} name="email" />
+        </label>
+        <label>
+          Password
+          <input
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            name="password"
+          />
+        </label>
+        <ErrorBox error={error} />
+        <button className="btn btn-primary btn-block" disabled={busy} type="submit">
+          {busy ? "Logging in…" : "Log in"}
+        </button>
+      </form>
+      {config?.signupEnabled !== false && (
+        <p className="muted center">
+          New to Sightline? <Link to={`/signup${params.toString() ? `?${params}` : ""}`}>Create an account</Link>
+        </p>
+      )}
+    </AuthFrame>
+  );
+}
+
+export function SignUp() {
+  const { me, refreshMe, config } = useApp();
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const [form, setForm] = useState({ name: "", email: "", password: "", organizationName: "" });
+  const [error, setError] = useState<Error>();
+  const [busy, setBusy] = useState(false);
+  if (me) return <Navigate to={safeNext(params.get("next"))} replace />;
+  const set = (k: keyof typeof form) => (e: React.ChangeEvent<HTMLInputElement>) => setForm({ ...form, [k]: e.target.value });
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const r = await unwrap(
+        api.POST("/api/v1/auth/signup", {
+          body: { ...form, organizationName: form.organizationName || `${form.name || form.email.split("@")[0]}'s organisation` },
+        }),
+      );
+      await refreshMe();
+      const next = params.get("next");
+      navigate(next ? safeNext(next) : `/o/${r.organization?.id}/sites?welcome=1`, { replace: true });
+    } catch (err) {
+      setError(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  if (config && config.signupEnabled === false) {
+    return (
+      <AuthFrame title="Sign-up is closed" subtitle="Ask an administrator of this Sightline for an invitation.">
+        <Link to="/login">Log in</Link>
+      </AuthFrame>
+    );
+  }
+  const plan = config?.defaultPlan;
+  return (
+    <AuthFrame title="Create your account" subtitle="Start recording your site in two minutes.">
+      <form onSubmit={submit} className="form" data-testid="signup-form">
+        <label>
+          Your name
+          <input autoComplete="name" value={form.name} onChange={set("name")} name="name" required />
+        </label>
+        <label>
+          Work e-mail
+          <input type="email" autoComplete="email" value={form.email} onChange={set("email")} name="email" required />
+        </label>
+        <label>
+          Password
+          <input
+            type="password"
+            autoComplete="new-password"
+            minLength={8}
+            value={form.password}
+            onChange={set("password")}
+            name="password"
+            required
+          />
+          <small className="muted">At least 8 characters.</small>
+        </label>
+        <label>
+          Organisation <small className="muted">(optional)</small>
+          <input value={form.organizationName} onChange={set("organizationName")} name="organizationName" placeholder="Acme Inc." />
+        </label>
+        <ErrorBox error={error} />
+        <button className="btn btn-primary btn-block" disabled={busy} type="submit">
+          {busy ? "Creating account…" : "Create account"}
+        </button>
+        {plan && (
+          <p className="muted small center">
+            {plan.name ? `${plan.name} plan: ` : ""}
+            {Number(plan.sessionsPerDay ?? 0).toLocaleString()} recorded sessions a day per site, kept up to{" "}
+            {plan.maxRetentionDays} days.
+          </p>
+        )}
+      </form>
+      <p className="muted center">
+        Already have an account? <Link to={`/login${params.toString() ? `?${params}` : ""}`}>Log in</Link>
+      </p>
+    </AuthFrame>
+  );
+}
+
+export function AcceptInvite() {
+  const { me, loading, refreshMe } = useApp();
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const [error, setError] = useState<Error>();
+  const [busy, setBusy] = useState(false);
+  const token = params.get("token") ?? "";
+  if (loading) return <Spinner />;
+  if (!me) {
+    const next = encodeURIComponent(`/invite?token=${encodeURIComponent(token)}`);
+    return (
+      <AuthFrame title="You've been invited" subtitle="Log in or create an account to join the team.">
+        <div className="row gap">
+          <Link className="btn btn-primary" to={`/signup?next=${next}`}>
+            Create account
+          </Link>
+          <Link className="btn" to={`/login?next=${next}`}>
+            Log in
+          </Link>
+        </div>
+      </AuthFrame>
+    );
+  }
+  const accept = async () => {
+    setBusy(true);
+    try {
+      const r = await unwrap(api.POST("/api/v1/invitations:accept", { body: { token } }));
+      await refreshMe();
+      navigate(`/o/${r.membership?.organizationId}`);
+    } catch (err) {
+      setError(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <AuthFrame title="Join the team" subtitle={`You're logged in as ${me.user?.email}.`}>
+      <ErrorBox error={error} />
+      <button className="btn btn-primary btn-block" onClick={accept} disabled={busy || !token}>
+        {busy ? "Joining…" : "Accept invitation"}
+      </button>
+    </AuthFrame>
+  );
+}

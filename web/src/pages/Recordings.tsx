@@ -1,0 +1,562 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import { api, unwrap, type Schemas } from "../api/client";
+import { useAsync } from "../app/useAsync";
+import { EmptyState, ErrorBox, Spinner } from "../components/ui";
+import {
+  activeFilterCount,
+  DEVICE_TYPES,
+  deviceLabel,
+  emptyQuery,
+  fromSearchParams,
+  RANGES,
+  SORTS,
+  toSearchBody,
+  toSearchParams,
+  type RecordingsQuery,
+  type UrlCondition,
+} from "../lib/filters";
+import { countryFlag, countryName, formatDateTime, formatDuration, formatRelative, parseDuration, plural, urlPath } from "../lib/format";
+import { listKey, saveList } from "../lib/listStore";
+import { rememberSite } from "./Home";
+
+type Summary = Schemas["v1SessionSummary"];
+type Facet = Schemas["v1Facet"];
+
+const PAGE_SIZE = 50;
+
+const DEVICE_ICONS: Record<string, string> = {
+  DEVICE_TYPE_DESKTOP: "🖥",
+  DEVICE_TYPE_MOBILE: "📱",
+  DEVICE_TYPE_TABLET: "▭",
+  DEVICE_TYPE_BOT: "🤖",
+};
+
+/** A text/number input that commits on Enter or blur, not on every key. */
+function CommitInput({
+  value,
+  onCommit,
+  type = "text",
+  placeholder,
+  testId,
+  className,
+  label,
+}: {
+  value: string;
+  onCommit: (v: string) => void;
+  type?: "text" | "number";
+  placeholder?: string;
+  testId?: string;
+  className?: string;
+  label?: string;
+}) {
+  const [v, setV] = useState(value);
+  useEffect(() => setV(value), [value]);
+  return (
+    <input
+      type={type}
+      min={type === "number" ? 0 : undefined}
+      value={v}
+      placeholder={placeholder}
+      aria-label={label ?? placeholder}
+      className={className}
+      data-testid={testId}
+      onChange={(e) => setV(e.target.value)}
+      onBlur={() => v !== value && onCommit(v)}
+      onKeyDown={(e) => e.key === "Enter" && v !== value && onCommit(v)}
+    />
+  );
+}
+
+const optNum = (s: string) => (s.trim() === "" || !Number.isFinite(Number(s)) || Number(s) < 0 ? undefined : Number(s));
+
+function TriState({
+  label,
+  value,
+  onChange,
+  testId,
+}: {
+  label: string;
+  value: boolean | undefined;
+  onChange: (v: boolean | undefined) => void;
+  testId: string;
+}) {
+  return (
+    <label className="tri">
+      <span>{label}</span>
+      <select
+        value={value === undefined ? "" : value ? "1" : "0"}
+        onChange={(e) => onChange(e.target.value === "" ? undefined : e.target.value === "1")}
+        data-testid={testId}
+      >
+        <option value="">Any</option>
+        <option value="1">Yes</option>
+        <option value="0">No</option>
+      </select>
+    </label>
+  );
+}
+
+function FacetList({
+  title,
+  facet,
+  selected,
+  onToggle,
+  label = (v) => v,
+  testId,
+  fixed,
+}: {
+  title: string;
+  facet: Facet | undefined;
+  selected: string[];
+  onToggle: (v: string) => void;
+  label?: (v: string) => string;
+  testId: string;
+  fixed?: string[];
+}) {
+  const counts = new Map((facet?.counts ?? []).map((c) => [c.value ?? "", Number(c.count ?? 0)]));
+  const values = fixed ?? [...new Set([...(facet?.counts ?? []).map((c) => c.value ?? ""), ...selected])].filter(Boolean);
+  if (values.length === 0) return null;
+  return (
+    <div className="facet" data-testid={testId}>
+      <div className="facet-title">{title}</div>
+      {values.map((v) => (
+        <label key={v} className="facet-option">
+          <input type="checkbox" checked={selected.includes(v)} onChange={() => onToggle(v)} value={v} />
+          <span className="facet-label">{label(v)}</span>
+          {counts.has(v) && <span className="facet-count">{counts.get(v)!.toLocaleString()}</span>}
+        </label>
+      ))}
+    </div>
+  );
+}
+
+function UrlFilter({ label, value, onChange, testId }: { label: string; value?: UrlCondition; onChange: (v?: UrlCondition) => void; testId: string }) {
+  const op = value?.op ?? "contains";
+  return (
+    <div className="url-filter">
+      <span className="filter-label">{label}</span>
+      <div className="row">
+        <select
+          value={op}
+          onChange={(e) => value && onChange({ ...value, op: e.target.value as UrlCondition["op"] })}
+          aria-label={`${label} match`}
+        >
+          <option value="contains">contains</option>
+          <option value="equals">is</option>
+          <option value="prefix">starts with</option>
+        </select>
+        <CommitInput
+          value={value?.value ?? ""}
+          placeholder="/pricing"
+          label={label}
+          testId={testId}
+          onCommit={(v) => onChange(v.trim() ? { op, value: v.trim() } : undefined)}
+        />
+      </div>
+    </div>
+  );
+}
+
+function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<RecordingsQuery>) => void; facets: Map<string, Facet> }) {
+  const toggle = (list: string[], v: string) => (list.includes(v) ? list.filter((x) => x !== v) : [...list, v]);
+  const [attrKey, setAttrKey] = useState("");
+  const [attrVal, setAttrVal] = useState("");
+  const pages = facets.get("FACET_FIELD_PAGE")?.counts ?? [];
+  return (
+    <aside className="filters" data-testid="filters">
+      <div className="filter-group">
+        <span className="filter-label">Date</span>
+        <select value={q.range} onChange={(e) => set({ range: e.target.value as RecordingsQuery["range"] })} data-testid="filter-range">
+          {RANGES.map((r) => (
+            <option key={r.key} value={r.key}>
+              {r.label}
+            </option>
+          ))}
+        </select>
+        {q.range === "custom" && (
+          <div className="row gap-small">
+            <input type="date" value={q.from ?? ""} onChange={(e) => set({ from: e.target.value || undefined })} aria-label="From" />
+            <input type="date" value={q.to ?? ""} onChange={(e) => set({ to: e.target.value || undefined })} aria-label="To" />
+          </div>
+        )}
+      </div>
+
+      <div className="filter-group">
+        <span className="filter-label">Frustration</span>
+        <TriState label="Rage clicks" value={q.hasRageClicks} onChange={(v) => set({ hasRageClicks: v })} testId="filter-rage" />
+        <TriState label="Dead clicks" value={q.hasDeadClicks} onChange={(v) => set({ hasDeadClicks: v })} testId="filter-dead" />
+        <TriState label="Errors" value={q.hasErrors} onChange={(v) => set({ hasErrors: v })} testId="filter-errors" />
+      </div>
+
+      <FacetList
+        title="Device"
+        facet={facets.get("FACET_FIELD_DEVICE_TYPE")}
+        selected={q.devices}
+        fixed={DEVICE_TYPES.map((d) => d.value)}
+        label={deviceLabel}
+        onToggle={(v) => set({ devices: toggle(q.devices, v) as RecordingsQuery["devices"] })}
+        testId="filter-device"
+      />
+      <FacetList
+        title="Browser"
+        facet={facets.get("FACET_FIELD_BROWSER")}
+        selected={q.browsers}
+        onToggle={(v) => set({ browsers: toggle(q.browsers, v) })}
+        testId="filter-browser"
+      />
+      <FacetList
+        title="Operating system"
+        facet={facets.get("FACET_FIELD_OS")}
+        selected={q.oses}
+        onToggle={(v) => set({ oses: toggle(q.oses, v) })}
+        testId="filter-os"
+      />
+      <FacetList
+        title="Country"
+        facet={facets.get("FACET_FIELD_COUNTRY")}
+        selected={q.countries}
+        label={(c) => `${countryFlag(c)} ${countryName(c)}`}
+        onToggle={(v) => set({ countries: toggle(q.countries, v) })}
+        testId="filter-country"
+      />
+
+      <div className="filter-group">
+        <UrlFilter label="Visited page" value={q.visitedPage} onChange={(v) => set({ visitedPage: v })} testId="filter-visited" />
+        {pages.length > 0 && (
+          <div className="top-pages">
+            {pages.slice(0, 6).map((p) => (
+              <button
+                key={p.value}
+                className="link-button small"
+                title={p.value}
+                onClick={() => set({ visitedPage: { op: "equals", value: p.value ?? "" } })}
+              >
+                {urlPath(p.value)} <span className="facet-count">{Number(p.count ?? 0).toLocaleString()}</span>
+              </button>
+            ))}
+          </div>
+        )}
+        <UrlFilter label="Entry page" value={q.entryPage} onChange={(v) => set({ entryPage: v })} testId="filter-entry" />
+        <UrlFilter label="Exit page" value={q.exitPage} onChange={(v) => set({ exitPage: v })} testId="filter-exit" />
+      </div>
+
+      <div className="filter-group">
+        <span className="filter-label">Duration (seconds)</span>
+        <div className="row gap-small">
+          <CommitInput type="number" value={q.minDuration?.toString() ?? ""} placeholder="min" testId="filter-duration-min" onCommit={(v) => set({ minDuration: optNum(v) })} className="input-short" />
+          <CommitInput type="number" value={q.maxDuration?.toString() ?? ""} placeholder="max" testId="filter-duration-max" onCommit={(v) => set({ maxDuration: optNum(v) })} className="input-short" />
+        </div>
+        <span className="filter-label">Active time (seconds)</span>
+        <div className="row gap-small">
+          <CommitInput type="number" value={q.minActive?.toString() ?? ""} placeholder="min" testId="filter-active-min" onCommit={(v) => set({ minActive: optNum(v) })} className="input-short" />
+          <CommitInput type="number" value={q.maxActive?.toString() ?? ""} placeholder="max" testId="filter-active-max" onCommit={(v) => set({ maxActive: optNum(v) })} className="input-short" />
+        </div>
+        <span className="filter-label">Pages</span>
+        <div className="row gap-small">
+          <CommitInput type="number" value={q.minPages?.toString() ?? ""} placeholder="min" testId="filter-pages-min" onCommit={(v) => set({ minPages: optNum(v) })} className="input-short" />
+          <CommitInput type="number" value={q.maxPages?.toString() ?? ""} placeholder="max" testId="filter-pages-max" onCommit={(v) => set({ maxPages: optNum(v) })} className="input-short" />
+        </div>
+      </div>
+
+      <div className="filter-group">
+        <span className="filter-label">Traffic source</span>
+        <CommitInput value={q.referrerDomain ?? ""} placeholder="Referrer domain (google.com)" testId="filter-referrer" onCommit={(v) => set({ referrerDomain: v.trim() || undefined })} />
+        <CommitInput value={q.utmSource ?? ""} placeholder="utm_source" testId="filter-utm-source" onCommit={(v) => set({ utmSource: v.trim() || undefined })} />
+        <CommitInput value={q.utmMedium ?? ""} placeholder="utm_medium" testId="filter-utm-medium" onCommit={(v) => set({ utmMedium: v.trim() || undefined })} />
+        <CommitInput value={q.utmCampaign ?? ""} placeholder="utm_campaign" testId="filter-utm-campaign" onCommit={(v) => set({ utmCampaign: v.trim() || undefined })} />
+      </div>
+
+      <div className="filter-group">
+        <span className="filter-label">Users and events</span>
+        <CommitInput value={q.userId ?? ""} placeholder="User id (from identify)" testId="filter-user" onCommit={(v) => set({ userId: v.trim() || undefined })} />
+        <CommitInput value={q.customEvent ?? ""} placeholder="Custom event name" testId="filter-event" onCommit={(v) => set({ customEvent: v.trim() || undefined })} />
+        {q.attributes.map((a, i) => (
+          <span key={`${a.key}=${a.value}`} className="chip">
+            {a.key} = {a.value}
+            <button className="chip-x" aria-label="Remove attribute filter" onClick={() => set({ attributes: q.attributes.filter((_, j) => j !== i) })}>
+              ×
+            </button>
+          </span>
+        ))}
+        <form
+          className="row gap-small"
+          onSubmit={(e) => {
+            e.preventDefault();
+            if (!attrKey.trim()) return;
+            set({ attributes: [...q.attributes, { key: attrKey.trim(), value: attrVal }] });
+            setAttrKey("");
+            setAttrVal("");
+          }}
+        >
+          <input value={attrKey} onChange={(e) => setAttrKey(e.target.value)} placeholder="attribute" className="input-short" data-testid="filter-attr-key" />
+          <input value={attrVal} onChange={(e) => setAttrVal(e.target.value)} placeholder="value" className="input-short" data-testid="filter-attr-value" />
+          <button className="btn btn-small" type="submit">
+            +
+          </button>
+        </form>
+        <TriState label="Cut short (truncated)" value={q.truncated} onChange={(v) => set({ truncated: v })} testId="filter-truncated" />
+      </div>
+    </aside>
+  );
+}
+
+function Badges({ s }: { s: Summary }) {
+  return (
+    <span className="badges">
+      {(s.rageClickCount ?? 0) > 0 && (
+        <span className="badge badge-rage" data-testid="badge-rage" title={`${s.rageClickCount} rage clicks`}>
+          Rage ×{s.rageClickCount}
+        </span>
+      )}
+      {(s.deadClickCount ?? 0) > 0 && (
+        <span className="badge badge-dead" data-testid="badge-dead" title={`${s.deadClickCount} dead clicks`}>
+          Dead ×{s.deadClickCount}
+        </span>
+      )}
+      {(s.errorCount ?? 0) > 0 && (
+        <span className="badge badge-error" data-testid="badge-error" title={`${s.errorCount} errors`}>
+          Errors ×{s.errorCount}
+        </span>
+      )}
+    </span>
+  );
+}
+
+function Row({ s, to }: { s: Summary; to: string }) {
+  const navigate = useNavigate();
+  const c = s.client ?? {};
+  return (
+    <tr className="rec-row" data-testid="recording-row" data-session-id={s.sessionId} onClick={() => navigate(to)}>
+      <td>
+        <Link to={to} className="play" aria-label="Play recording" onClick={(e) => e.stopPropagation()}>
+          ▶
+        </Link>
+      </td>
+      <td title={formatDateTime(s.startTime)}>
+        <div>{formatRelative(s.startTime)}</div>
+        <div className="muted small">{s.userId || `Visitor ${(s.visitorId ?? "").slice(2, 8)}`}</div>
+      </td>
+      <td className="num" data-testid="recording-duration">
+        {formatDuration(parseDuration(s.duration))}
+        <div className="muted small">{formatDuration(parseDuration(s.activeDuration))} active</div>
+      </td>
+      <td className="pages-cell">
+        <div>{plural(s.pageCount ?? 0, "page")}</div>
+        <div className="muted small ellipsis" title={s.entryUrl}>
+          {urlPath(s.entryUrl)}
+        </div>
+      </td>
+      <td>
+        <span title={deviceLabel(c.deviceType)} className="device-icon">
+          {DEVICE_ICONS[c.deviceType ?? ""] ?? "•"}
+        </span>{" "}
+        {c.browser || "Unknown"} <span className="muted small">· {c.os || "?"}</span>
+      </td>
+      <td title={countryName(c.country)}>
+        {countryFlag(c.country)} {c.country || "—"}
+      </td>
+      <td>
+        <Badges s={s} />
+      </td>
+    </tr>
+  );
+}
+
+export function Recordings() {
+  const { orgId = "", siteId = "" } = useParams();
+  const [params, setParams] = useSearchParams();
+  const q = useMemo(() => fromSearchParams(params), [params]);
+  const queryString = toSearchParams(q).toString();
+  const [items, setItems] = useState<Summary[]>([]);
+  const [total, setTotal] = useState<number>();
+  const [facets, setFacets] = useState<Map<string, Facet>>(new Map());
+  const [token, setToken] = useState<string>();
+  const [loading, setLoading] = useState(true);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [error, setError] = useState<Error>();
+  const gen = useRef(0);
+  const sentinel = useRef<HTMLDivElement>(null);
+  const site = useAsync(() => unwrap(api.GET("/api/v1/sites/{siteId}", { params: { path: { siteId } } })), [siteId]);
+  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
+
+  const set = useCallback(
+    (patch: Partial<RecordingsQuery>) => setParams(toSearchParams({ ...q, ...patch }), { replace: false }),
+    [q, setParams],
+  );
+
+  useEffect(() => {
+    const mine = ++gen.current;
+    setLoading(true);
+    setError(undefined);
+    const query = fromSearchParams(new URLSearchParams(queryString));
+    unwrap(
+      api.POST("/api/v1/sites/{siteId}/sessions:search", {
+        params: { path: { siteId } },
+        body: toSearchBody(query, { now: new Date(), pageSize: PAGE_SIZE }),
+      }),
+    ).then(
+      (r) => {
+        if (gen.current !== mine) return;
+        setItems(r.sessions ?? []);
+        setTotal(Number(r.total ?? 0));
+        setFacets(new Map((r.facets ?? []).map((f) => [f.field ?? "", f])));
+        setToken(r.nextPageToken || undefined);
+        setLoading(false);
+      },
+      (e: Error) => {
+        if (gen.current !== mine) return;
+        setError(e);
+        setLoading(false);
+      },
+    );
+  }, [siteId, queryString]);
+
+  const loadMore = useCallback(async () => {
+    if (!token || loadingMore) return;
+    const mine = gen.current;
+    setLoadingMore(true);
+    try {
+      const r = await unwrap(
+        api.POST("/api/v1/sites/{siteId}/sessions:search", {
+          params: { path: { siteId } },
+          body: toSearchBody(q, { now: new Date(), pageSize: PAGE_SIZE, pageToken: token }),
+        }),
+      );
+      if (gen.current !== mine) return;
+      setItems((prev) => {
+        const seen = new Set(prev.map((s) => s.sessionId));
+        return [...prev, ...(r.sessions ?? []).filter((s) => !seen.has(s.sessionId))];
+      });
+      setToken(r.nextPageToken || undefined);
+    } catch (e) {
+      setError(e as Error);
+    } finally {
+      setLoadingMore(false);
+    }
+  }, [token, loadingMore, siteId, q]);
+
+  // Infinite scroll: fetch the next page when the end of the list comes into view.
+  useEffect(() => {
+    const el = sentinel.current;
+    if (!el || !token) return;
+    const io = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && void loadMore(), { rootMargin: "400px" });
+    io.observe(el);
+    return () => io.disconnect();
+  }, [token, loadMore]);
+
+  useEffect(() => {
+    saveList({ key: listKey(siteId, queryString), ids: items.map((s) => s.sessionId ?? ""), nextPageToken: token, total: total ?? 0 });
+  }, [items, token, total, siteId, queryString]);
+
+  const nActive = activeFilterCount(q);
+  const replayLink = (id: string) => `/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(id)}${queryString ? `?${queryString}` : ""}`;
+  const quick = (k: "hasRageClicks" | "hasDeadClicks" | "hasErrors", label: string) => (
+    <button className={`pill ${q[k] ? "pill-on" : ""}`} onClick={() => set({ [k]: q[k] ? undefined : true })} data-testid={`quick-${k}`}>
+      {label}
+    </button>
+  );
+
+  return (
+    <div className="recordings">
+      <Filters q={q} set={set} facets={facets} />
+      <section className="rec-main">
+        <div className="rec-toolbar">
+          <div>
+            <h1>
+              Recordings <span className="muted site-title">{site.data?.site?.name}</span>
+            </h1>
+            <div className="muted" data-testid="recordings-total">
+              {total === undefined ? "…" : `${total.toLocaleString()} ${total === 1 ? "recording" : "recordings"}`}
+              {nActive > 0 && " match your filters"}
+            </div>
+          </div>
+          <div className="row gap">
+            {quick("hasRageClicks", "Rage clicks")}
+            {quick("hasDeadClicks", "Dead clicks")}
+            {quick("hasErrors", "Errors")}
+            {nActive > 0 && (
+              <button className="btn btn-ghost btn-small" onClick={() => setParams(toSearchParams(emptyQuery()))} data-testid="clear-filters">
+                Clear filters ({nActive})
+              </button>
+            )}
+            <label className="sort">
+              <span className="muted small">Sort</span>
+              <select value={q.sort} onChange={(e) => set({ sort: e.target.value as RecordingsQuery["sort"] })} data-testid="sort-field">
+                {SORTS.map((s) => (
+                  <option key={s.key} value={s.key}>
+                    {s.label}
+                  </option>
+                ))}
+              </select>
+              <button
+                className="btn btn-small"
+                onClick={() => set({ ascending: !q.ascending })}
+                title={q.ascending ? "Ascending" : "Descending"}
+                data-testid="sort-order"
+              >
+                {q.ascending ? "↑" : "↓"}
+              </button>
+            </label>
+          </div>
+        </div>
+        <ErrorBox error={error} />
+        {loading ? (
+          <Spinner label="Loading recordings…" />
+        ) : items.length === 0 ? (
+          nActive > 0 ? (
+            <EmptyState title="No recordings match these filters" testId="recordings-empty" icon="⌕" action={<button className="btn" onClick={() => setParams(new URLSearchParams())}>Clear filters</button>}>
+              Try a longer date range or remove a filter.
+            </EmptyState>
+          ) : (
+            <EmptyState
+              title="No recordings yet"
+              testId="recordings-empty"
+              icon="▶"
+              action={
+                <Link className="btn btn-primary" to={`/o/${orgId}/sites/${siteId}/setup`}>
+                  Install the snippet
+                </Link>
+              }
+            >
+              Recordings appear here about a minute after someone visits a page with the Sightline snippet. Install it, then open your site in
+              another tab to see your own visit.
+            </EmptyState>
+          )
+        ) : (
+          <>
+            <table className="rec-table" data-testid="recordings-list">
+              <thead>
+                <tr>
+                  <th />
+                  <th>Started</th>
+                  <th>Duration</th>
+                  <th>Pages</th>
+                  <th>Device</th>
+                  <th>Country</th>
+                  <th>Signals</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((s) => (
+                  <Row key={s.sessionId} s={s} to={replayLink(s.sessionId ?? "")} />
+                ))}
+              </tbody>
+            </table>
+            <div ref={sentinel} className="list-end">
+              {token ? (
+                <button className="btn" onClick={loadMore} disabled={loadingMore} data-testid="load-more">
+                  {loadingMore ? "Loading…" : "Load more"}
+                </button>
+              ) : (
+                <span className="muted small">
+                  {items.length === total ? `All ${plural(total ?? 0, "recording")} shown` : `${items.length.toLocaleString()} shown`}
+                </span>
+              )}
+            </div>
+          </>
+        )}
+      </section>
+    </div>
+  );
+}

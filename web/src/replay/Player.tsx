@@ -1,0 +1,337 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Replayer } from "@rrweb/replay";
+import "@rrweb/replay/dist/style.css";
+import { api, toApiError } from "../api/client";
+import { ErrorBox } from "../components/ui";
+import { formatClock } from "../lib/format";
+import { readRecording, type RrwebEvent } from "../lib/ndjson";
+import { extractMarkers, MARKER_LABELS, type Marker, type MarkerKind } from "../lib/timeline";
+
+export const SPEEDS = [1, 2, 4, 8] as const;
+
+type Status = "connecting" | "streaming" | "done" | "error";
+
+const KIND_ICONS: Record<MarkerKind, string> = {
+  page: "⎘",
+  click: "•",
+  rage: "✸",
+  dead: "◌",
+  error: "⚠",
+  custom: "★",
+};
+
+interface Props {
+  siteId: string;
+  sessionId: string;
+  /** The summary's duration, so the timeline has its length before all data arrived. */
+  durationHintMs: number;
+  onFinished?: () => void;
+}
+
+/**
+ * Player streams a recording and replays it with rrweb's Replayer as soon as
+ * its first full snapshot arrives; later chunks are appended while it plays.
+ */
+export function Player({ siteId, sessionId, durationHintMs, onFinished }: Props) {
+  const frameRef = useRef<HTMLDivElement>(null);
+  const replayerRef = useRef<Replayer | null>(null);
+  const eventsRef = useRef<RrwebEvent[]>([]);
+  const sizeRef = useRef({ width: 1280, height: 720 });
+  const [status, setStatus] = useState<Status>("connecting");
+  const [error, setError] = useState<Error>();
+  const [ready, setReady] = useState(false);
+  const [playing, setPlaying] = useState(false);
+  const [current, setCurrent] = useState(0);
+  const [loadedMs, setLoadedMs] = useState(0);
+  const [speed, setSpeed] = useState<number>(1);
+  const [skipInactive, setSkipInactive] = useState(true);
+  const [skipping, setSkipping] = useState(false);
+  const [markers, setMarkers] = useState<Marker[]>([]);
+  const [showClicks, setShowClicks] = useState(false);
+  const settings = useRef({ speed, skipInactive });
+  settings.current = { speed, skipInactive };
+  const onFinishedRef = useRef(onFinished);
+  onFinishedRef.current = onFinished;
+
+  const total = Math.max(loadedMs, durationHintMs, 1);
+
+  const fit = useCallback(() => {
+    const r = replayerRef.current;
+    const frame = frameRef.current;
+    if (!r || !frame) return;
+    const { width, height } = sizeRef.current;
+    const scale = Math.min(frame.clientWidth / width, frame.clientHeight / height);
+    const w = r.wrapper;
+    w.style.transformOrigin = "0 0";
+    w.style.transform = `scale(${scale})`;
+    w.style.position = "absolute";
+    w.style.left = `${Math.max(0, (frame.clientWidth - width * scale) / 2)}px`;
+    w.style.top = `${Math.max(0, (frame.clientHeight - height * scale) / 2)}px`;
+  }, []);
+
+  // Stream the recording and feed the player.
+  useEffect(() => {
+    const ctrl = new AbortController();
+    eventsRef.current = [];
+    let first = Infinity;
+    let last = -Infinity;
+    let lastMarkerUpdate = 0;
+    const frame = frameRef.current!;
+
+    const create = () => {
+      const evs = [...eventsRef.current].sort((a, b) => a.timestamp - b.timestamp);
+      const r = new Replayer(evs as never[], {
+        root: frame,
+        speed: settings.current.speed,
+        skipInactive: settings.current.skipInactive,
+        showWarning: false,
+        triggerFocus: false,
+        mouseTail: { strokeStyle: "rgba(239, 68, 68, 0.6)", lineWidth: 2, duration: 500 },
+      });
+      r.on("resize", (d: unknown) => {
+        const { width, height } = d as { width: number; height: number };
+        sizeRef.current = { width, height };
+        fit();
+      });
+      r.on("finish", () => {
+        setPlaying(false);
+        onFinishedRef.current?.();
+      });
+      r.on("skip-start", () => setSkipping(true));
+      r.on("skip-end", () => setSkipping(false));
+      replayerRef.current = r;
+      const meta = evs.find((e) => e.type === 4);
+      if (meta?.data?.width && meta?.data?.height) sizeRef.current = { width: meta.data.width, height: meta.data.height };
+      fit();
+      setReady(true);
+      r.play(0);
+      setPlaying(true);
+    };
+
+    (async () => {
+      try {
+        const { data, error: err, response } = await api.GET("/api/v1/sites/{siteId}/sessions/{sessionId}/recording", {
+          params: { path: { siteId, sessionId } },
+          parseAs: "stream",
+          signal: ctrl.signal,
+        });
+        if (!response.ok || !data) throw toApiError(err, response);
+        setStatus("streaming");
+        for await (const chunk of readRecording(data)) {
+          if (ctrl.signal.aborted) return;
+          if (chunk.events.length === 0) continue;
+          for (const e of chunk.events) {
+            first = Math.min(first, e.timestamp);
+            last = Math.max(last, e.timestamp);
+          }
+          eventsRef.current.push(...chunk.events);
+          const r = replayerRef.current;
+          if (r) {
+            for (const e of chunk.events) r.addEvent(e as never);
+          } else if (eventsRef.current.length >= 2 && eventsRef.current.some((e) => e.type === 2)) {
+            create();
+          }
+          setLoadedMs(last - first);
+          // Re-deriving markers is linear in the events; do it at most a few times a second.
+          const now = performance.now();
+          if (now - lastMarkerUpdate > 300) {
+            lastMarkerUpdate = now;
+            setMarkers(extractMarkers(eventsRef.current, { complete: false }));
+          }
+        }
+        if (ctrl.signal.aborted) return;
+        if (!replayerRef.current) {
+          if (eventsRef.current.length >= 2) create();
+          else throw new Error("This recording has no playable data yet. If the visit just happened, try again in a minute.");
+        }
+        setMarkers(extractMarkers(eventsRef.current, { complete: true }));
+        setStatus("done");
+      } catch (e) {
+        if (ctrl.signal.aborted) return;
+        setError(e instanceof Error ? e : new Error(String(e)));
+        setStatus("error");
+      }
+    })();
+
+    return () => {
+      ctrl.abort();
+      replayerRef.current?.destroy();
+      replayerRef.current = null;
+      frame.replaceChildren();
+      setReady(false);
+      setPlaying(false);
+      setCurrent(0);
+      setLoadedMs(0);
+      setMarkers([]);
+      setStatus("connecting");
+      setError(undefined);
+    };
+  }, [siteId, sessionId, fit]);
+
+  // Keep the replay fitted to its frame.
+  useEffect(() => {
+    const frame = frameRef.current;
+    if (!frame) return;
+    const ro = new ResizeObserver(fit);
+    ro.observe(frame);
+    return () => ro.disconnect();
+  }, [fit]);
+
+  // The clock.
+  useEffect(() => {
+    if (!playing) return;
+    let raf = 0;
+    const tick = () => {
+      const r = replayerRef.current;
+      if (r) setCurrent(Math.min(r.getCurrentTime(), total));
+      raf = requestAnimationFrame(tick);
+    };
+    raf = requestAnimationFrame(tick);
+    return () => cancelAnimationFrame(raf);
+  }, [playing, total]);
+
+  const seek = useCallback(
+    (offset: number) => {
+      const r = replayerRef.current;
+      const t = Math.max(0, Math.min(offset, total));
+      setCurrent(t);
+      if (!r) return;
+      if (playing) r.play(t);
+      else r.pause(t);
+    },
+    [playing, total],
+  );
+
+  const toggle = useCallback(() => {
+    const r = replayerRef.current;
+    if (!r) return;
+    if (playing) {
+      r.pause();
+      setPlaying(false);
+      return;
+    }
+    const from = current >= total - 100 ? 0 : current;
+    r.play(from);
+    setPlaying(true);
+  }, [playing, current, total]);
+
+  useEffect(() => replayerRef.current?.setConfig({ speed }), [speed]);
+  useEffect(() => replayerRef.current?.setConfig({ skipInactive }), [skipInactive]);
+
+  // Keyboard: space plays/pauses, arrows step 5 s.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement;
+      if (t.closest("input, textarea, select, [contenteditable]")) return;
+      if (e.key === " ") {
+        e.preventDefault();
+        toggle();
+      } else if (e.key === "ArrowRight") seek(current + 5000);
+      else if (e.key === "ArrowLeft") seek(current - 5000);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [toggle, seek, current]);
+
+  const listed = useMemo(() => markers.filter((m) => showClicks || m.kind !== "click"), [markers, showClicks]);
+  const activeIndex = useMemo(() => {
+    let idx = -1;
+    listed.forEach((m, i) => {
+      if (m.offset <= current + 50) idx = i;
+    });
+    return idx;
+  }, [listed, current]);
+  const jump = (m: Marker) => seek(m.kind === "page" ? m.offset : m.offset - 800);
+
+  const onTimelineClick = (e: React.MouseEvent<HTMLDivElement>) => {
+    const rect = e.currentTarget.getBoundingClientRect();
+    seek(((e.clientX - rect.left) / rect.width) * total);
+  };
+
+  return (
+    <div className="player" data-testid="replay-player" data-status={status} data-ready={ready ? "1" : "0"}>
+      <div className="player-stage">
+        <div className="player-frame" ref={frameRef} data-testid="replay-frame" />
+        {!ready && status !== "error" && (
+          <div className="player-overlay">
+            <span className="spinner-dot" /> Loading recording…
+          </div>
+        )}
+        {skipping && <div className="player-skip">Skipping inactivity…</div>}
+        {status === "error" && (
+          <div className="player-overlay">
+            <ErrorBox error={error} />
+          </div>
+        )}
+      </div>
+      <div className="timeline" onClick={onTimelineClick} data-testid="timeline" role="slider" aria-valuemin={0} aria-valuemax={total} aria-valuenow={current} aria-label="Timeline" tabIndex={0}>
+        <div className="timeline-buffered" style={{ width: `${(loadedMs / total) * 100}%` }} />
+        <div className="timeline-progress" style={{ width: `${(current / total) * 100}%` }} />
+        {markers.map((m, i) => (
+          <button
+            key={`${m.kind}-${m.time}-${i}`}
+            className={`marker marker-${m.kind}`}
+            style={{ left: `${(m.offset / total) * 100}%` }}
+            title={`${formatClock(m.offset)} · ${MARKER_LABELS[m.kind]}: ${m.label}`}
+            data-testid="timeline-marker"
+            data-kind={m.kind}
+            onClick={(e) => {
+              e.stopPropagation();
+              jump(m);
+            }}
+          />
+        ))}
+        <div className="timeline-head" style={{ left: `${(current / total) * 100}%` }} />
+      </div>
+      <div className="controls">
+        <button className="btn btn-primary play-btn" onClick={toggle} disabled={!ready} data-testid="play-pause" aria-label={playing ? "Pause" : "Play"}>
+          {playing ? "❚❚" : "▶"}
+        </button>
+        <button className="btn btn-small" onClick={() => seek(current - 10_000)} disabled={!ready} title="Back 10 s (←: 5 s)">
+          ↺ 10s
+        </button>
+        <span className="clock" data-testid="player-clock">
+          {formatClock(current)} / {formatClock(total)}
+        </span>
+        <div className="spacer" />
+        <div className="speeds" role="group" aria-label="Speed" data-testid="speed">
+          {SPEEDS.map((s) => (
+            <button key={s} className={`btn btn-small ${speed === s ? "btn-on" : ""}`} onClick={() => setSpeed(s)} aria-pressed={speed === s}>
+              {s}×
+            </button>
+          ))}
+        </div>
+        <label className="toggle-inline">
+          <input type="checkbox" checked={skipInactive} onChange={(e) => setSkipInactive(e.target.checked)} data-testid="skip-inactive" />
+          Skip inactivity
+        </label>
+        {status === "streaming" && <span className="muted small">loading…</span>}
+      </div>
+      <aside className="event-list" data-testid="event-list">
+        <div className="event-list-head">
+          <strong>Pages &amp; events</strong>
+          <label className="toggle-inline small">
+            <input type="checkbox" checked={showClicks} onChange={(e) => setShowClicks(e.target.checked)} /> clicks
+          </label>
+        </div>
+        {listed.length === 0 && <p className="muted small">{status === "done" ? "No pages or events recorded." : "…"}</p>}
+        <ol>
+          {listed.map((m, i) => (
+            <li key={`${m.kind}-${m.time}-${i}`} className={`event-item event-${m.kind} ${i === activeIndex ? "event-active" : ""}`}>
+              <button onClick={() => jump(m)} data-testid="event-list-item" data-kind={m.kind} title={m.detail ?? m.label}>
+                <span className="event-time">{formatClock(m.offset)}</span>
+                <span className={`event-icon icon-${m.kind}`} aria-hidden>
+                  {KIND_ICONS[m.kind]}
+                </span>
+                <span className="event-label">
+                  {m.kind !== "page" && m.kind !== "click" && <em>{MARKER_LABELS[m.kind]}: </em>}
+                  {m.label}
+                </span>
+              </button>
+            </li>
+          ))}
+        </ol>
+      </aside>
+    </div>
+  );
+}
