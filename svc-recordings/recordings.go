@@ -4,24 +4,150 @@ package recordings
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/outbox"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
+	"github.com/sightlinehq/sightline/svc-recordings/store/scylla"
 )
 
 // Config is svc-recordings' configuration (flags prefixed "recordings.").
-type Config struct{}
+type Config struct {
+	// Backend is "pebble" (embedded, under <DataDir>/recordings) or "scylla".
+	Backend string       `yaml:"backend"`
+	Scylla  ScyllaConfig `yaml:"scylla"`
+	// MaxChunkBytes bounds one chunk's events (uncompressed JSON).
+	MaxChunkBytes int `yaml:"max_chunk_bytes"`
+	// MaxChunksPerRequest bounds one AppendChunks call.
+	MaxChunksPerRequest int `yaml:"max_chunks_per_request"`
+	// DefaultRetentionDays applies to chunks that carry no retention;
+	// MaxRetentionDays caps what a chunk may ask for.
+	DefaultRetentionDays int `yaml:"default_retention_days"`
+	MaxRetentionDays     int `yaml:"max_retention_days"`
+	// MaxPageSize caps ListSessionSummaries pages.
+	MaxPageSize int `yaml:"max_page_size"`
+	// Compression is the zstd level: fastest, default, better or best.
+	Compression string `yaml:"compression"`
+	// SweepInterval is how often expired sessions are removed.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// OutboxBatch is the most summaries sent to search at once;
+	// OutboxMaxBackoff caps the wait between retries while search is down.
+	OutboxBatch      int           `yaml:"outbox_batch"`
+	OutboxMaxBackoff time.Duration `yaml:"outbox_max_backoff"`
+	// TombstoneTTL keeps re-delivered chunks of deleted sessions out.
+	TombstoneTTL time.Duration `yaml:"tombstone_ttl"`
+}
+
+// ScyllaConfig configures the ScyllaDB backend.
+type ScyllaConfig struct {
+	// Hosts is a comma-separated list of contact points.
+	Hosts       string `yaml:"hosts"`
+	Keyspace    string `yaml:"keyspace"`
+	Consistency string `yaml:"consistency"`
+	// Replication is the keyspace's replication factor on creation.
+	Replication int           `yaml:"replication"`
+	Timeout     time.Duration `yaml:"timeout"`
+	// StreamBatch is the CQL page size when streaming a recording.
+	StreamBatch int    `yaml:"stream_batch"`
+	Username    string `yaml:"username"`
+	// PasswordFile holds the password (secrets are read from files).
+	PasswordFile string `yaml:"password_file"`
+}
 
 // RegisterFlags registers the flags and their defaults.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {}
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Backend, "recordings.backend", "pebble", "storage backend: pebble or scylla")
+	fs.StringVar(&c.Scylla.Hosts, "recordings.scylla.hosts", "127.0.0.1:9042", "ScyllaDB contact points, comma-separated")
+	fs.StringVar(&c.Scylla.Keyspace, "recordings.scylla.keyspace", "sightline_recordings", "ScyllaDB keyspace")
+	fs.StringVar(&c.Scylla.Consistency, "recordings.scylla.consistency", "LOCAL_QUORUM", "ScyllaDB consistency level")
+	fs.IntVar(&c.Scylla.Replication, "recordings.scylla.replication", 3, "replication factor when creating the keyspace")
+	fs.DurationVar(&c.Scylla.Timeout, "recordings.scylla.timeout", 5*time.Second, "ScyllaDB request timeout")
+	fs.IntVar(&c.Scylla.StreamBatch, "recordings.scylla.stream-batch", 16, "chunks fetched per page when streaming a recording")
+	fs.StringVar(&c.Scylla.Username, "recordings.scylla.username", "", "ScyllaDB user (empty: no authentication)")
+	fs.StringVar(&c.Scylla.PasswordFile, "recordings.scylla.password-file", "", "file holding the ScyllaDB password")
+	fs.IntVar(&c.MaxChunkBytes, "recordings.max-chunk-bytes", 8<<20, "largest events payload of one chunk (bytes, uncompressed)")
+	fs.IntVar(&c.MaxChunksPerRequest, "recordings.max-chunks-per-request", 1000, "most chunks in one AppendChunks call")
+	fs.IntVar(&c.DefaultRetentionDays, "recordings.default-retention-days", 365, "retention of chunks that carry none")
+	fs.IntVar(&c.MaxRetentionDays, "recordings.max-retention-days", 3650, "largest retention a chunk may ask for")
+	fs.IntVar(&c.MaxPageSize, "recordings.max-page-size", 1000, "largest ListSessionSummaries page")
+	fs.StringVar(&c.Compression, "recordings.compression", "better", "zstd level: fastest, default, better or best")
+	fs.DurationVar(&c.SweepInterval, "recordings.sweep-interval", 10*time.Minute, "how often expired sessions are removed")
+	fs.IntVar(&c.OutboxBatch, "recordings.outbox.batch", 500, "most outbox entries delivered to search at once")
+	fs.DurationVar(&c.OutboxMaxBackoff, "recordings.outbox.max-backoff", 30*time.Second, "longest wait between deliveries while search is down")
+	fs.DurationVar(&c.TombstoneTTL, "recordings.tombstone-ttl", 30*24*time.Hour, "how long a deleted session keeps re-delivered chunks out")
+}
 
 // Validate checks the configuration.
-func (c *Config) Validate() error { return nil }
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Backend {
+	case "pebble":
+	case "scylla":
+		if strings.TrimSpace(c.Scylla.Hosts) == "" {
+			errs = append(errs, errors.New("recordings.scylla.hosts: required for the scylla backend"))
+		}
+		if c.Scylla.Keyspace == "" {
+			errs = append(errs, errors.New("recordings.scylla.keyspace: required"))
+		}
+		if _, err := scylla.ParseConsistency(c.Scylla.Consistency); err != nil {
+			errs = append(errs, fmt.Errorf("recordings.scylla.consistency: %w", err))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("recordings.backend: %q is neither pebble nor scylla", c.Backend))
+	}
+	if c.MaxChunkBytes < 1024 {
+		errs = append(errs, errors.New("recordings.max-chunk-bytes: at least 1024"))
+	}
+	if c.MaxChunksPerRequest < 1 {
+		errs = append(errs, errors.New("recordings.max-chunks-per-request: at least 1"))
+	}
+	if c.DefaultRetentionDays < 1 || c.MaxRetentionDays < c.DefaultRetentionDays {
+		errs = append(errs, errors.New("recordings.default-retention-days: at least 1 and at most max-retention-days"))
+	}
+	if c.MaxPageSize < 1 {
+		errs = append(errs, errors.New("recordings.max-page-size: at least 1"))
+	}
+	if _, err := zstdLevel(c.Compression); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SweepInterval <= 0 || c.OutboxMaxBackoff <= 0 || c.TombstoneTTL <= 0 {
+		errs = append(errs, errors.New("recordings: sweep-interval, outbox.max-backoff and tombstone-ttl must be positive"))
+	}
+	if c.OutboxBatch < 1 {
+		errs = append(errs, errors.New("recordings.outbox.batch: at least 1"))
+	}
+	return errors.Join(errs...)
+}
+
+func zstdLevel(s string) (zstd.EncoderLevel, error) {
+	switch s {
+	case "fastest":
+		return zstd.SpeedFastest, nil
+	case "default", "":
+		return zstd.SpeedDefault, nil
+	case "better":
+		return zstd.SpeedBetterCompression, nil
+	case "best":
+		return zstd.SpeedBestCompression, nil
+	}
+	return 0, fmt.Errorf("recordings.compression: %q is not fastest, default, better or best", s)
+}
 
 // SiteAuthorizer decides whether the caller in ctx may read (or write) a
 // site's data. It answers a gRPC status error (NotFound for a foreign site).
@@ -45,20 +171,144 @@ type Deps struct {
 // Service implements recordingsv1.RecordingsServiceServer.
 type Service struct {
 	recordingsv1.UnimplementedRecordingsServiceServer
-	cfg  Config
-	deps Deps
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	store  store.Store
+	enc    *zstd.Encoder
+	dec    *zstd.Decoder
+	relay  *outbox.Relay
+	m      *instruments
+	closer sync.Once
 }
 
 // New opens the store and returns the service.
 func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
-	return &Service{cfg: cfg, deps: deps}, nil
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.TracerProvider == nil {
+		deps.TracerProvider = tracenoop.NewTracerProvider()
+	}
+	if deps.MeterProvider == nil {
+		deps.MeterProvider = metricnoop.NewMeterProvider()
+	}
+	log := deps.Logger.With("service", "recordings")
+	level, _ := zstdLevel(cfg.Compression)
+	// One encoder and decoder for the process: EncodeAll/DecodeAll are safe
+	// for concurrent use and reuse their internal state.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(2))
+	if err != nil {
+		return nil, fmt.Errorf("recordings: zstd encoder: %w", err)
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxMemory(uint64(cfg.MaxChunkBytes)*2))
+	if err != nil {
+		return nil, fmt.Errorf("recordings: zstd decoder: %w", err)
+	}
+	var st store.Store
+	switch cfg.Backend {
+	case "pebble":
+		if deps.DataDir == "" {
+			return nil, errors.New("recordings: the pebble backend needs a data directory")
+		}
+		st, err = pebble.Open(filepath.Join(deps.DataDir, "recordings"), pebble.Options{TombstoneTTL: cfg.TombstoneTTL})
+	case "scylla":
+		st, err = scylla.Open(ctx, scylla.Config{
+			Hosts: splitHosts(cfg.Scylla.Hosts), Keyspace: cfg.Scylla.Keyspace, Consistency: cfg.Scylla.Consistency,
+			Replication: cfg.Scylla.Replication, Timeout: cfg.Scylla.Timeout, PageSize: cfg.Scylla.StreamBatch,
+			Username: cfg.Scylla.Username, PasswordFile: cfg.Scylla.PasswordFile, TombstoneTTL: cfg.TombstoneTTL,
+			Logger: log,
+		})
+	}
+	if err != nil {
+		enc.Close()
+		dec.Close()
+		return nil, fmt.Errorf("recordings: open %s store: %w", cfg.Backend, err)
+	}
+	m, err := newInstruments(deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-recordings"))
+	if err != nil {
+		st.Close()
+		enc.Close()
+		dec.Close()
+		return nil, err
+	}
+	s := &Service{cfg: cfg, deps: deps, log: log, enc: enc, dec: dec, m: m}
+	s.store = instrument(st, deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-recordings"), m)
+	if err := m.observeOutbox(s.store); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if deps.Search != nil {
+		s.relay = outbox.New(s.store, deps.Search, log)
+		s.relay.Batch = cfg.OutboxBatch
+		s.relay.MaxBackoff = cfg.OutboxMaxBackoff
+		s.relay.Delivered, s.relay.Failures = m.outboxDelivered, m.outboxFailures
+	}
+	return s, nil
+}
+
+func splitHosts(s string) []string {
+	var out []string
+	for _, h := range strings.Split(s, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // Ready reports whether the service can serve.
-func (s *Service) Ready(ctx context.Context) error { return nil }
+func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
 
 // Run runs the outbox and retention loops until ctx ends.
-func (s *Service) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	if s.relay != nil {
+		wg.Go(func() { s.relay.Run(ctx) })
+	} else {
+		s.log.WarnContext(ctx, "recordings: no search client; summaries wait in the outbox")
+	}
+	wg.Go(func() { s.sweepLoop(ctx) })
+	wg.Wait()
+	return nil
+}
+
+func (s *Service) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		n, err := s.store.Sweep(ctx, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.ErrorContext(ctx, "recordings: retention sweep failed", "err", err)
+		case n > 0:
+			s.log.InfoContext(ctx, "recordings: retention removed expired sessions", "sessions", n)
+			s.notify()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Service) notify() {
+	if s.relay != nil {
+		s.relay.Notify()
+	}
+}
 
 // Close releases the store.
-func (s *Service) Close() error { return nil }
+func (s *Service) Close() error {
+	var err error
+	s.closer.Do(func() {
+		err = s.store.Close()
+		s.enc.Close()
+		s.dec.Close()
+	})
+	return err
+}

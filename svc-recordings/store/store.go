@@ -20,6 +20,9 @@ import (
 // or has expired.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrBadToken is returned by ListSessions for a token it did not issue.
+var ErrBadToken = errors.New("store: bad page token")
+
 // Chunk is one recording chunk as the service hands it to the store.
 type Chunk struct {
 	SiteID    int64

@@ -503,7 +503,7 @@ func (s *Store) ListSessions(ctx context.Context, site int64, token string, limi
 	if token != "" {
 		k, err := hex.DecodeString(token)
 		if err != nil || !bytes.HasPrefix(k, prefix) {
-			return store.Page{}, fmt.Errorf("pebble: list sessions: bad page token")
+			return store.Page{}, fmt.Errorf("pebble: list sessions: %w", store.ErrBadToken)
 		}
 		from = append(k, 0) // strictly after
 	}

@@ -1,0 +1,191 @@
+package recordings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+)
+
+type instruments struct {
+	rawBytes        metric.Int64Counter
+	storedBytes     metric.Int64Counter
+	chunks          metric.Int64Counter
+	duplicates      metric.Int64Counter
+	rejected        metric.Int64Counter
+	ratio           metric.Float64Histogram
+	storeLatency    metric.Float64Histogram
+	outboxDelivered metric.Int64Counter
+	outboxFailures  metric.Int64Counter
+	meter           metric.Meter
+}
+
+func newInstruments(m metric.Meter) (*instruments, error) {
+	i := &instruments{meter: m}
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	var err error
+	i.rawBytes, err = m.Int64Counter("recordings.chunk.raw_bytes", metric.WithUnit("By"), metric.WithDescription("Uncompressed event bytes of stored chunks."))
+	add(err)
+	i.storedBytes, err = m.Int64Counter("recordings.chunk.stored_bytes", metric.WithUnit("By"), metric.WithDescription("Compressed bytes written for stored chunks."))
+	add(err)
+	i.chunks, err = m.Int64Counter("recordings.chunks.stored", metric.WithDescription("Chunks stored for the first time."))
+	add(err)
+	i.duplicates, err = m.Int64Counter("recordings.chunks.duplicates", metric.WithDescription("Re-delivered chunks (already stored)."))
+	add(err)
+	i.rejected, err = m.Int64Counter("recordings.chunks.rejected", metric.WithDescription("AppendChunks calls rejected as invalid."))
+	add(err)
+	i.ratio, err = m.Float64Histogram("recordings.chunk.compression_ratio", metric.WithDescription("Uncompressed over compressed size of a chunk."),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 6, 8, 10, 15, 20, 30, 50))
+	add(err)
+	i.storeLatency, err = m.Float64Histogram("recordings.store.duration", metric.WithUnit("s"), metric.WithDescription("Store call latency by operation."),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+	add(err)
+	i.outboxDelivered, err = m.Int64Counter("recordings.outbox.delivered", metric.WithDescription("Outbox entries delivered to search."))
+	add(err)
+	i.outboxFailures, err = m.Int64Counter("recordings.outbox.failures", metric.WithDescription("Failed deliveries to search (retried)."))
+	add(err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("recordings: metrics: %w", err)
+	}
+	return i, nil
+}
+
+func (i *instruments) chunk(ctx context.Context, raw, stored int64) {
+	i.chunks.Add(ctx, 1)
+	i.rawBytes.Add(ctx, raw)
+	i.storedBytes.Add(ctx, stored)
+	if stored > 0 {
+		i.ratio.Record(ctx, float64(raw)/float64(stored))
+	}
+}
+
+// observeOutbox exports the outbox depth as a gauge read at collection.
+func (i *instruments) observeOutbox(st store.Store) error {
+	_, err := i.meter.Int64ObservableGauge("recordings.outbox.depth",
+		metric.WithDescription("Summary changes and deletions waiting for search."),
+		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			n, err := st.OutboxDepth(ctx)
+			if err != nil {
+				return err
+			}
+			o.Observe(n)
+			return nil
+		}))
+	if err != nil {
+		return fmt.Errorf("recordings: metrics: %w", err)
+	}
+	return nil
+}
+
+// traced wraps a store with a span and a latency sample per call.
+type traced struct {
+	next   store.Store
+	tracer trace.Tracer
+	lat    metric.Float64Histogram
+}
+
+func instrument(s store.Store, t trace.Tracer, m *instruments) store.Store {
+	return &traced{next: s, tracer: t, lat: m.storeLatency}
+}
+
+func (t *traced) start(ctx context.Context, op string, attrs ...attribute.KeyValue) (context.Context, func(*error)) {
+	ctx, span := t.tracer.Start(ctx, "recordings.store."+op, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	began := time.Now()
+	return ctx, func(errp *error) {
+		res := "ok"
+		if *errp != nil && !errors.Is(*errp, store.ErrNotFound) {
+			span.RecordError(*errp)
+			span.SetStatus(codes.Error, (*errp).Error())
+			res = "error"
+		}
+		t.lat.Record(ctx, time.Since(began).Seconds(), metric.WithAttributes(attribute.String("op", op), attribute.String("result", res)))
+		span.End()
+	}
+}
+
+func site(id int64) attribute.KeyValue { return attribute.Int64("sightline.site_id", id) }
+
+func (t *traced) Append(ctx context.Context, chunks []store.Chunk) (_ []store.AppendResult, err error) {
+	ctx, end := t.start(ctx, "append", attribute.Int("chunks", len(chunks)))
+	defer end(&err)
+	return t.next.Append(ctx, chunks)
+}
+
+func (t *traced) Session(ctx context.Context, siteID int64, id string) (_ *sessionsv1.SessionSummary, err error) {
+	ctx, end := t.start(ctx, "session", site(siteID))
+	defer end(&err)
+	return t.next.Session(ctx, siteID, id)
+}
+
+func (t *traced) ChunkIndex(ctx context.Context, siteID int64, id string) (_ []store.ChunkMeta, err error) {
+	ctx, end := t.start(ctx, "chunk_index", site(siteID))
+	defer end(&err)
+	return t.next.ChunkIndex(ctx, siteID, id)
+}
+
+func (t *traced) ReadChunks(ctx context.Context, siteID int64, id string, from int64, fn func(store.StoredChunk) error) (err error) {
+	ctx, end := t.start(ctx, "read_chunks", site(siteID))
+	defer end(&err)
+	return t.next.ReadChunks(ctx, siteID, id, from, fn)
+}
+
+func (t *traced) ListSessions(ctx context.Context, siteID int64, token string, limit int) (_ store.Page, err error) {
+	ctx, end := t.start(ctx, "list_sessions", site(siteID))
+	defer end(&err)
+	return t.next.ListSessions(ctx, siteID, token, limit)
+}
+
+func (t *traced) DeleteSession(ctx context.Context, siteID int64, id string) (err error) {
+	ctx, end := t.start(ctx, "delete_session", site(siteID))
+	defer end(&err)
+	return t.next.DeleteSession(ctx, siteID, id)
+}
+
+func (t *traced) DeleteVisitor(ctx context.Context, siteID int64, visitor string) (_ int64, err error) {
+	ctx, end := t.start(ctx, "delete_visitor", site(siteID))
+	defer end(&err)
+	return t.next.DeleteVisitor(ctx, siteID, visitor)
+}
+
+func (t *traced) SiteActivity(ctx context.Context, siteID int64, since time.Time) (_ time.Time, _ int64, err error) {
+	ctx, end := t.start(ctx, "site_activity", site(siteID))
+	defer end(&err)
+	return t.next.SiteActivity(ctx, siteID, since)
+}
+
+func (t *traced) Sweep(ctx context.Context, now time.Time) (_ int, err error) {
+	ctx, end := t.start(ctx, "sweep")
+	defer end(&err)
+	return t.next.Sweep(ctx, now)
+}
+
+func (t *traced) OutboxPending(ctx context.Context, limit int) (_ []store.OutboxEntry, err error) {
+	ctx, end := t.start(ctx, "outbox_pending")
+	defer end(&err)
+	return t.next.OutboxPending(ctx, limit)
+}
+
+func (t *traced) OutboxAck(ctx context.Context, entries []store.OutboxEntry) (err error) {
+	ctx, end := t.start(ctx, "outbox_ack")
+	defer end(&err)
+	return t.next.OutboxAck(ctx, entries)
+}
+
+func (t *traced) OutboxDepth(ctx context.Context) (_ int64, err error) {
+	return t.next.OutboxDepth(ctx) // scraped often; no span
+}
+
+func (t *traced) Ping(ctx context.Context) error { return t.next.Ping(ctx) }
+
+func (t *traced) Close() error { return t.next.Close() }

@@ -1,0 +1,167 @@
+// Package outbox delivers the store's outbox to search: summaries in order
+// of version, deletions in order, retried with backoff while search is
+// down. Entries leave the outbox only after search accepted them, so a
+// crash re-delivers (search ignores stale versions) and loses nothing.
+package outbox
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+)
+
+// Relay moves outbox entries to search.
+type Relay struct {
+	Store  store.Store
+	Search searchv1.SearchServiceClient
+	Logger *slog.Logger
+	// Batch is the most entries read (and summaries sent) at once.
+	Batch int
+	// Poll is how often an idle relay looks again without a Notify.
+	Poll time.Duration
+	// MinBackoff and MaxBackoff bound the wait after a failed delivery.
+	MinBackoff, MaxBackoff time.Duration
+	// CallTimeout bounds one call to search.
+	CallTimeout time.Duration
+	// Delivered and Failures count entries and failed attempts (optional).
+	Delivered metric.Int64Counter
+	Failures  metric.Int64Counter
+
+	wake chan struct{}
+}
+
+// New returns a relay with defaults filled in.
+func New(st store.Store, search searchv1.SearchServiceClient, logger *slog.Logger) *Relay {
+	return &Relay{
+		Store: st, Search: search, Logger: logger,
+		Batch: 500, Poll: 2 * time.Second,
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, CallTimeout: 10 * time.Second,
+		wake: make(chan struct{}, 1),
+	}
+}
+
+// Notify wakes the relay: new entries were written.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends.
+func (r *Relay) Run(ctx context.Context) error {
+	backoff := time.Duration(0)
+	for {
+		n, err := r.Once(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			backoff = min(max(2*backoff, r.MinBackoff), r.MaxBackoff)
+			wait := backoff/2 + rand.N(backoff/2+1)
+			r.Logger.WarnContext(ctx, "outbox: delivery to search failed, retrying", "err", err, "retry_in", wait)
+			if r.Failures != nil {
+				r.Failures.Add(ctx, 1)
+			}
+			if !sleep(ctx, wait) {
+				return nil
+			}
+			continue
+		}
+		backoff = 0
+		if n == r.Batch {
+			continue // more waiting
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.wake:
+		case <-time.After(r.Poll):
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Once delivers one batch and answers how many entries it took.
+func (r *Relay) Once(ctx context.Context) (int, error) {
+	entries, err := r.Store.OutboxPending(ctx, r.Batch)
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	// Runs of upserts become one call, keeping each session's latest
+	// version (versions only grow, so that is still in order); a deletion
+	// flushes the run first so the order of changes is kept.
+	var run []*sessionsv1.SessionSummary
+	at := map[[2]any]int{}
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		cctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
+		defer cancel()
+		_, err := r.Search.UpsertSessions(cctx, &searchv1.UpsertSessionsRequest{Sessions: run})
+		run, at = nil, map[[2]any]int{}
+		return err
+	}
+	for _, e := range entries {
+		switch e.Kind {
+		case store.OutboxUpsert:
+			if e.Summary == nil {
+				continue
+			}
+			k := [2]any{e.Summary.GetSiteId(), e.Summary.GetSessionId()}
+			if i, ok := at[k]; ok {
+				if e.Summary.GetVersion() > run[i].GetVersion() {
+					run[i] = e.Summary
+				}
+				continue
+			}
+			at[k] = len(run)
+			run = append(run, e.Summary)
+		case store.OutboxDeleteSessions, store.OutboxDeleteVisitor:
+			if err := flush(); err != nil {
+				return 0, err
+			}
+			req := &searchv1.DeleteSessionsRequest{SiteId: e.SiteID}
+			if e.Kind == store.OutboxDeleteVisitor {
+				req.Selector = &searchv1.DeleteSessionsRequest_VisitorId{VisitorId: e.VisitorID}
+			} else {
+				req.Selector = &searchv1.DeleteSessionsRequest_SessionIds{SessionIds: &searchv1.SessionIds{Ids: e.SessionIDs}}
+			}
+			cctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
+			_, err := r.Search.DeleteSessions(cctx, req)
+			cancel()
+			if err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	if err := r.Store.OutboxAck(ctx, entries); err != nil {
+		return 0, err
+	}
+	if r.Delivered != nil {
+		r.Delivered.Add(ctx, int64(len(entries)), metric.WithAttributes(attribute.String("target", "search")))
+	}
+	return len(entries), nil
+}

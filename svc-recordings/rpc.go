@@ -1,0 +1,331 @@
+package recordings
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
+)
+
+const (
+	maxURLBytes  = 8 << 10
+	maxTokenSize = 1024
+	dayMs        = int64(24 * time.Hour / time.Millisecond)
+)
+
+// validID checks the wire format's ids: 8–64 of [A-Za-z0-9_-].
+func validID(s string) bool {
+	if len(s) < 8 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func invalid(format string, args ...any) error {
+	return status.Errorf(codes.InvalidArgument, format, args...)
+}
+
+func checkSession(site int64, session string) error {
+	if site <= 0 {
+		return invalid("site_id: must be positive")
+	}
+	if !validID(session) {
+		return invalid("session_id: must be 8–64 characters of [A-Za-z0-9_-]")
+	}
+	return nil
+}
+
+// storeErr maps store errors to gRPC statuses.
+func storeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return status.Error(codes.NotFound, "session not found")
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Unavailable, err.Error())
+}
+
+func (s *Service) authorize(ctx context.Context, site int64, write bool) error {
+	if s.deps.Authorizer == nil {
+		return nil
+	}
+	return s.deps.Authorizer.AuthorizeSite(ctx, site, write)
+}
+
+// prepare validates one chunk and turns it into a store chunk.
+func (s *Service) prepare(i int, c *recordingsv1.Chunk, nowMs int64) (store.Chunk, error) {
+	if c == nil {
+		return store.Chunk{}, invalid("chunks[%d]: missing", i)
+	}
+	if err := checkSession(c.GetSiteId(), c.GetSessionId()); err != nil {
+		return store.Chunk{}, invalid("chunks[%d]: %s", i, status.Convert(err).Message())
+	}
+	switch {
+	case c.GetOrganizationId() < 0:
+		return store.Chunk{}, invalid("chunks[%d]: organization_id: must not be negative", i)
+	case !validID(c.GetVisitorId()):
+		return store.Chunk{}, invalid("chunks[%d]: visitor_id: must be 8–64 characters of [A-Za-z0-9_-]", i)
+	case !validID(c.GetPageViewId()):
+		return store.Chunk{}, invalid("chunks[%d]: page_view_id: must be 8–64 characters of [A-Za-z0-9_-]", i)
+	case c.GetSeq() < 0 || c.GetSeq() > 1<<53:
+		return store.Chunk{}, invalid("chunks[%d]: seq: must be between 0 and 2^53", i)
+	case len(c.GetEvents()) == 0:
+		return store.Chunk{}, invalid("chunks[%d]: events: empty", i)
+	case len(c.GetEvents()) > s.cfg.MaxChunkBytes:
+		return store.Chunk{}, invalid("chunks[%d]: events: %d bytes, more than the limit of %d", i, len(c.GetEvents()), s.cfg.MaxChunkBytes)
+	case len(c.GetUrl()) > maxURLBytes || len(c.GetReferrer()) > maxURLBytes:
+		return store.Chunk{}, invalid("chunks[%d]: url/referrer: longer than %d bytes", i, maxURLBytes)
+	case c.GetRetentionDays() < 0 || int(c.GetRetentionDays()) > s.cfg.MaxRetentionDays:
+		return store.Chunk{}, invalid("chunks[%d]: retention_days: must be between 0 and %d", i, s.cfg.MaxRetentionDays)
+	case c.GetServerTime() != nil && c.GetServerTime().CheckValid() != nil:
+		return store.Chunk{}, invalid("chunks[%d]: server_time: %v", i, c.GetServerTime().CheckValid())
+	}
+	serverMs := nowMs
+	if t := c.GetServerTime(); t != nil {
+		serverMs = t.AsTime().UnixMilli()
+	}
+	days := int64(c.GetRetentionDays())
+	if days == 0 {
+		days = int64(s.cfg.DefaultRetentionDays)
+	}
+	data := s.enc.EncodeAll(c.GetEvents(), nil)
+	// Extract on a copy carrying the effective server time, so the
+	// summary and expiry do not depend on the caller leaving it out.
+	st, err := summary.Extract(c, int64(len(data)), serverMs+days*dayMs)
+	if err != nil {
+		return store.Chunk{}, invalid("chunks[%d]: %v", i, err)
+	}
+	st.ServerMs = serverMs
+	return store.Chunk{SiteID: c.GetSiteId(), SessionID: c.GetSessionId(), Seq: c.GetSeq(), Data: data, Stats: st}, nil
+}
+
+// AppendChunks stores chunks idempotently (internal: no authorization).
+func (s *Service) AppendChunks(ctx context.Context, req *recordingsv1.AppendChunksRequest) (*recordingsv1.AppendChunksResponse, error) {
+	if n := len(req.GetChunks()); n > s.cfg.MaxChunksPerRequest {
+		return nil, invalid("chunks: %d, more than the limit of %d", n, s.cfg.MaxChunksPerRequest)
+	}
+	if len(req.GetChunks()) == 0 {
+		return &recordingsv1.AppendChunksResponse{}, nil
+	}
+	nowMs := time.Now().UnixMilli()
+	chunks := make([]store.Chunk, len(req.GetChunks()))
+	for i, c := range req.GetChunks() {
+		ch, err := s.prepare(i, c, nowMs)
+		if err != nil {
+			s.m.rejected.Add(ctx, 1)
+			return nil, err
+		}
+		chunks[i] = ch
+	}
+	res, err := s.store.Append(ctx, chunks)
+	if err != nil {
+		s.log.ErrorContext(ctx, "recordings: append failed", "err", err, "chunks", len(chunks))
+		return nil, storeErr(err)
+	}
+	out := &recordingsv1.AppendChunksResponse{}
+	for i, r := range res {
+		if !r.Stored {
+			out.Duplicates++
+			continue
+		}
+		out.Stored++
+		s.m.chunk(ctx, chunks[i].Stats.RawBytes, int64(len(chunks[i].Data)))
+	}
+	s.m.duplicates.Add(ctx, int64(out.Duplicates))
+	if out.Stored > 0 {
+		s.notify()
+	}
+	return out, nil
+}
+
+// GetSession returns one session's summary.
+func (s *Service) GetSession(ctx context.Context, req *recordingsv1.GetSessionRequest) (*recordingsv1.GetSessionResponse, error) {
+	if err := checkSession(req.GetSiteId(), req.GetSessionId()); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
+		return nil, err
+	}
+	sum, err := s.store.Session(ctx, req.GetSiteId(), req.GetSessionId())
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return &recordingsv1.GetSessionResponse{Session: sum}, nil
+}
+
+// StreamRecording streams a session's chunks in seq order, from the last
+// chunk with a full snapshot at or before start_offset.
+func (s *Service) StreamRecording(req *recordingsv1.StreamRecordingRequest, stream grpc.ServerStreamingServer[recordingsv1.StreamRecordingResponse]) error {
+	ctx := stream.Context()
+	if err := checkSession(req.GetSiteId(), req.GetSessionId()); err != nil {
+		return err
+	}
+	if req.GetStartOffset() != nil {
+		if err := req.GetStartOffset().CheckValid(); err != nil || req.GetStartOffset().AsDuration() < 0 {
+			return invalid("start_offset: must be a valid non-negative duration")
+		}
+	}
+	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
+		return err
+	}
+	sum, err := s.store.Session(ctx, req.GetSiteId(), req.GetSessionId())
+	if err != nil {
+		return storeErr(err)
+	}
+	from := int64(0)
+	if off := req.GetStartOffset().AsDuration(); off > 0 && sum.GetStartTime() != nil {
+		target := sum.GetStartTime().AsTime().Add(off).UnixMilli()
+		idx, err := s.store.ChunkIndex(ctx, req.GetSiteId(), req.GetSessionId())
+		if err != nil {
+			return storeErr(err)
+		}
+		from = seekSeq(idx, target)
+	}
+	err = s.store.ReadChunks(ctx, req.GetSiteId(), req.GetSessionId(), from, func(c store.StoredChunk) error {
+		events, err := s.dec.DecodeAll(c.Data, nil)
+		if err != nil {
+			return fmt.Errorf("recordings: decompress chunk %d: %w", c.Seq, err)
+		}
+		return stream.Send(&recordingsv1.StreamRecordingResponse{
+			Seq: c.Seq, PageViewId: c.PageViewID, Events: events,
+			FirstEventTime: timestamppb.New(time.UnixMilli(c.FirstMs)),
+			LastEventTime:  timestamppb.New(time.UnixMilli(c.LastMs)),
+		})
+	})
+	if err != nil {
+		if _, ok := status.FromError(err); !ok {
+			s.log.ErrorContext(ctx, "recordings: stream failed", "err", err, "site_id", req.GetSiteId())
+		}
+		return storeErr(err)
+	}
+	return nil
+}
+
+// seekSeq picks the last chunk holding a full snapshot taken at or before
+// target, or the first chunk when there is none.
+func seekSeq(idx []store.ChunkMeta, target int64) int64 {
+	from := int64(0)
+	for _, m := range idx {
+		if m.FullSnapshotMs != 0 && m.FullSnapshotMs <= target {
+			from = m.Seq
+		}
+	}
+	return from
+}
+
+// ListSessionSummaries pages through summaries (internal: reindexing).
+func (s *Service) ListSessionSummaries(ctx context.Context, req *recordingsv1.ListSessionSummariesRequest) (*recordingsv1.ListSessionSummariesResponse, error) {
+	if req.GetSiteId() < 0 {
+		return nil, invalid("site_id: must not be negative")
+	}
+	if len(req.GetPageToken()) > maxTokenSize {
+		return nil, invalid("page_token: too long")
+	}
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, invalid("page_size: must not be negative")
+	case size == 0:
+		size = 100
+	case size > s.cfg.MaxPageSize:
+		size = s.cfg.MaxPageSize
+	}
+	page, err := s.store.ListSessions(ctx, req.GetSiteId(), req.GetPageToken(), size)
+	if err != nil {
+		if errors.Is(err, store.ErrBadToken) {
+			return nil, invalid("page_token: not a token from a previous page")
+		}
+		return nil, storeErr(err)
+	}
+	return &recordingsv1.ListSessionSummariesResponse{Sessions: page.Sessions, NextPageToken: page.Next}, nil
+}
+
+// DeleteSession removes a session everywhere (search through the outbox).
+func (s *Service) DeleteSession(ctx context.Context, req *recordingsv1.DeleteSessionRequest) (*recordingsv1.DeleteSessionResponse, error) {
+	if err := checkSession(req.GetSiteId(), req.GetSessionId()); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, req.GetSiteId(), true); err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteSession(ctx, req.GetSiteId(), req.GetSessionId()); err != nil {
+		return nil, storeErr(err)
+	}
+	s.log.InfoContext(ctx, "recordings: session deleted", "site_id", req.GetSiteId(), "session_id", req.GetSessionId())
+	s.notify()
+	return &recordingsv1.DeleteSessionResponse{}, nil
+}
+
+// DeleteVisitor removes every session of one visitor of one site (GDPR).
+func (s *Service) DeleteVisitor(ctx context.Context, req *recordingsv1.DeleteVisitorRequest) (*recordingsv1.DeleteVisitorResponse, error) {
+	if req.GetSiteId() <= 0 {
+		return nil, invalid("site_id: must be positive")
+	}
+	if !validID(req.GetVisitorId()) {
+		return nil, invalid("visitor_id: must be 8–64 characters of [A-Za-z0-9_-]")
+	}
+	if err := s.authorize(ctx, req.GetSiteId(), true); err != nil {
+		return nil, err
+	}
+	n, err := s.store.DeleteVisitor(ctx, req.GetSiteId(), req.GetVisitorId())
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	s.log.InfoContext(ctx, "recordings: visitor deleted", "site_id", req.GetSiteId(), "sessions", n)
+	s.notify()
+	return &recordingsv1.DeleteVisitorResponse{DeletedSessions: n}, nil
+}
+
+// GetSiteActivity tells whether data arrived for a site recently.
+func (s *Service) GetSiteActivity(ctx context.Context, req *recordingsv1.GetSiteActivityRequest) (*recordingsv1.GetSiteActivityResponse, error) {
+	if req.GetSiteId() <= 0 {
+		return nil, invalid("site_id: must be positive")
+	}
+	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
+		return nil, err
+	}
+	last, n, err := s.store.SiteActivity(ctx, req.GetSiteId(), time.Now().Add(-24*time.Hour))
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	out := &recordingsv1.GetSiteActivityResponse{SessionsLast_24H: n}
+	if !last.IsZero() {
+		out.LastChunkTime = timestamppb.New(last)
+	}
+	return out, nil
+}
+
+// GetHeatmap is not built yet: per-page aggregates come with the heatmaps
+// issue.
+func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRequest) (*recordingsv1.GetHeatmapResponse, error) {
+	if req.GetSiteId() <= 0 {
+		return nil, invalid("site_id: must be positive")
+	}
+	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
+		return nil, err
+	}
+	return nil, status.Error(codes.Unimplemented, "heatmaps are not implemented yet")
+}

@@ -1,0 +1,949 @@
+// Package scylla is the recordings store on ScyllaDB (or Cassandra) through
+// the Apache gocql driver: partition (site_id, session_id), clustering seq,
+// per-row TTL from the site's retention, prepared statements (gocql
+// prepares every bound statement), token-aware routing and configurable
+// consistency. Idempotent statements are marked so the driver may retry
+// them; the summary row is updated with a lightweight transaction on its
+// version so concurrent writers of one session never lose a change.
+package scylla
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	gocql "github.com/apache/cassandra-gocql-driver/v2"
+	"google.golang.org/protobuf/proto"
+
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
+)
+
+//go:embed migrations/*.cql
+var migrationFiles embed.FS
+
+// Config configures the store.
+type Config struct {
+	Hosts        []string
+	Keyspace     string
+	Consistency  string
+	Replication  int
+	Timeout      time.Duration
+	PageSize     int
+	Username     string
+	PasswordFile string
+	TombstoneTTL time.Duration
+	Logger       *slog.Logger
+}
+
+// ParseConsistency parses a consistency name such as LOCAL_QUORUM.
+func ParseConsistency(s string) (gocql.Consistency, error) {
+	return gocql.ParseConsistencyWrapper(s)
+}
+
+const (
+	outboxShards = 16
+	dayMs        = int64(24 * time.Hour / time.Millisecond)
+	// sweepLookbackDays bounds how far back Sweep looks for expiries it
+	// has not reported yet.
+	sweepLookbackDays = 7
+	casRetries        = 8
+)
+
+// Store is the ScyllaDB backend of store.Store.
+type Store struct {
+	ex       executor
+	ks       string
+	tombTTL  time.Duration
+	pageSize int
+	now      func() time.Time
+	close    func()
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects, runs the migrations and returns the store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if !validName(cfg.Keyspace) {
+		return nil, fmt.Errorf("scylla: keyspace %q: letters, digits and _ only", cfg.Keyspace)
+	}
+	cons, err := ParseConsistency(cfg.Consistency)
+	if err != nil {
+		return nil, fmt.Errorf("scylla: consistency: %w", err)
+	}
+	cl := gocql.NewCluster(cfg.Hosts...)
+	cl.Consistency = cons
+	cl.SerialConsistency = gocql.LocalSerial
+	cl.PoolConfig.HostSelectionPolicy = gocql.TokenAwareHostPolicy(gocql.RoundRobinHostPolicy())
+	if cfg.Timeout > 0 {
+		cl.Timeout = cfg.Timeout
+		cl.ConnectTimeout = cfg.Timeout
+	}
+	if cfg.Username != "" {
+		pw, err := os.ReadFile(cfg.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("scylla: password file: %w", err)
+		}
+		cl.Authenticator = gocql.PasswordAuthenticator{Username: cfg.Username, Password: strings.TrimSpace(string(pw))}
+	}
+	sess, err := cl.CreateSession()
+	if err != nil {
+		return nil, fmt.Errorf("scylla: connect %v: %w", cfg.Hosts, err)
+	}
+	s := newStore(&gocqlExec{s: sess, consistency: cons}, cfg)
+	s.close = sess.Close
+	if err := s.migrate(ctx, max(cfg.Replication, 1), cfg.Logger); err != nil {
+		sess.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func newStore(ex executor, cfg Config) *Store {
+	s := &Store{ex: ex, ks: cfg.Keyspace, tombTTL: cfg.TombstoneTTL, pageSize: cfg.PageSize, now: time.Now, close: func() {}}
+	if s.tombTTL <= 0 {
+		s.tombTTL = 30 * 24 * time.Hour
+	}
+	if s.pageSize <= 0 {
+		s.pageSize = 16
+	}
+	return s
+}
+
+func validName(s string) bool {
+	if s == "" || len(s) > 48 {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Migration is one versioned schema change.
+type Migration struct {
+	Version    int
+	Name       string
+	Statements []string
+}
+
+// Migrations returns the embedded migrations in version order, with the
+// keyspace filled in.
+func Migrations(keyspace string) ([]Migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.cql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []Migration
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("scylla: migration %s: name must start with its version", base)
+		}
+		b, err := migrationFiles.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		m := Migration{Version: v, Name: base}
+		for _, st := range strings.Split(stripComments(string(b)), ";") {
+			if st = strings.TrimSpace(st); st != "" {
+				m.Statements = append(m.Statements, strings.ReplaceAll(st, "{{keyspace}}", keyspace))
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func stripComments(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// migrate creates the keyspace and applies the migrations not yet recorded
+// in schema_migrations, in order.
+func (s *Store) migrate(ctx context.Context, rf int, log *slog.Logger) error {
+	stmts := []Stmt{
+		{CQL: fmt.Sprintf("CREATE KEYSPACE IF NOT EXISTS %s WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': %d}", s.ks, rf), Idempotent: true},
+		{CQL: fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.schema_migrations (version int PRIMARY KEY, name text, applied_at timestamp)", s.ks), Idempotent: true},
+	}
+	for _, st := range stmts {
+		if err := s.ex.Exec(ctx, st); err != nil {
+			return fmt.Errorf("scylla: migrate: %w", err)
+		}
+	}
+	applied := map[int]bool{}
+	it := s.ex.Iter(ctx, Stmt{CQL: fmt.Sprintf("SELECT version FROM %s.schema_migrations", s.ks), Idempotent: true})
+	var v int
+	for it.Scan(&v) {
+		applied[v] = true
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("scylla: migrate: %w", err)
+	}
+	ms, err := Migrations(s.ks)
+	if err != nil {
+		return fmt.Errorf("scylla: migrate: %w", err)
+	}
+	for _, m := range ms {
+		if applied[m.Version] {
+			continue
+		}
+		for _, st := range m.Statements {
+			if err := s.ex.Exec(ctx, Stmt{CQL: st, Idempotent: true}); err != nil {
+				return fmt.Errorf("scylla: migration %s: %w", m.Name, err)
+			}
+		}
+		err := s.ex.Exec(ctx, Stmt{
+			CQL:  fmt.Sprintf("INSERT INTO %s.schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", s.ks),
+			Args: []any{m.Version, m.Name, s.now()}, Idempotent: true,
+		})
+		if err != nil {
+			return fmt.Errorf("scylla: migration %s: %w", m.Name, err)
+		}
+		if log != nil {
+			log.InfoContext(ctx, "scylla: migration applied", "version", m.Version, "name", m.Name)
+		}
+	}
+	return nil
+}
+
+// Close closes the session.
+func (s *Store) Close() error { s.close(); return nil }
+
+// Ping asks the coordinator for its version.
+func (s *Store) Ping(ctx context.Context) error {
+	it := s.ex.Iter(ctx, Stmt{CQL: "SELECT release_version FROM system.local", Idempotent: true})
+	var v string
+	it.Scan(&v)
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("scylla: ping: %w", err)
+	}
+	return nil
+}
+
+// ttl is the seconds until expiresMs (at least 1), or 0 for no expiry.
+func (s *Store) ttl(expiresMs int64) int {
+	if expiresMs <= 0 {
+		return 0
+	}
+	return int(max((expiresMs-s.now().UnixMilli()+999)/1000, 1))
+}
+
+func (s *Store) t(name string) string { return s.ks + "." + name }
+
+type sessionRow struct {
+	state     *summary.State
+	version   int64
+	outboxed  int64
+	visitor   string
+	createdMs int64
+	expiresMs int64
+}
+
+func (s *Store) loadRow(ctx context.Context, site int64, session string) (*sessionRow, error) {
+	it := s.ex.Iter(ctx, Stmt{
+		CQL:  "SELECT state, version, outboxed_version, visitor_id, created_ms, expires_ms FROM " + s.t("sessions") + " WHERE site_id = ? AND session_id = ?",
+		Args: []any{site, session}, Idempotent: true,
+	})
+	var r sessionRow
+	var state []byte
+	found := it.Scan(&state, &r.version, &r.outboxed, &r.visitor, &r.createdMs, &r.expiresMs)
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("scylla: load session: %w", err)
+	}
+	if !found {
+		return nil, nil
+	}
+	st, err := summary.UnmarshalState(state)
+	if err != nil {
+		return nil, err
+	}
+	r.state = st
+	return &r, nil
+}
+
+// Append implements store.Store.
+func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.AppendResult, error) {
+	res := make([]store.AppendResult, len(chunks))
+	type key struct {
+		site    int64
+		session string
+	}
+	groups := map[key][]int{}
+	var order []key
+	for i, c := range chunks {
+		k := key{c.SiteID, c.SessionID}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	for _, k := range order {
+		if err := s.appendSession(ctx, k.site, k.session, groups[k], chunks, res); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (s *Store) tombstoned(ctx context.Context, site int64, session string) (bool, error) {
+	it := s.ex.Iter(ctx, Stmt{
+		CQL:  "SELECT session_id FROM " + s.t("tombstones") + " WHERE site_id = ? AND session_id = ?",
+		Args: []any{site, session}, Idempotent: true,
+	})
+	var x string
+	found := it.Scan(&x)
+	if err := it.Close(); err != nil {
+		return false, fmt.Errorf("scylla: tombstone: %w", err)
+	}
+	return found, nil
+}
+
+func (s *Store) existingSeqs(ctx context.Context, site int64, session string, seqs []int64) (map[int64]bool, error) {
+	it := s.ex.Iter(ctx, Stmt{
+		CQL:  "SELECT seq FROM " + s.t("chunks") + " WHERE site_id = ? AND session_id = ? AND seq IN ?",
+		Args: []any{site, session, seqs}, Idempotent: true,
+	})
+	out := map[int64]bool{}
+	var q int64
+	for it.Scan(&q) {
+		out[q] = true
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("scylla: existing chunks: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) appendSession(ctx context.Context, site int64, session string, idx []int, chunks []store.Chunk, res []store.AppendResult) error {
+	if dead, err := s.tombstoned(ctx, site, session); err != nil || dead {
+		return err
+	}
+	// Distinct seqs of the call, first occurrence wins.
+	var first []int
+	seen := map[int64]bool{}
+	for _, i := range idx {
+		if !seen[chunks[i].Seq] {
+			seen[chunks[i].Seq] = true
+			first = append(first, i)
+		}
+	}
+	seqs := make([]int64, len(first))
+	for j, i := range first {
+		seqs[j] = chunks[i].Seq
+	}
+	have, err := s.existingSeqs(ctx, site, session, seqs)
+	if err != nil {
+		return err
+	}
+	var fresh []store.Chunk
+	dups := false
+	for _, i := range first {
+		if have[chunks[i].Seq] {
+			dups = true
+			continue
+		}
+		res[i].Stored = true
+		fresh = append(fresh, chunks[i])
+	}
+	slices.SortFunc(fresh, func(a, b store.Chunk) int { return int(min(max(a.Seq-b.Seq, -1), 1)) })
+	// Chunks first: they are idempotent, and a crash after them is healed by
+	// the re-delivery (a duplicate refolds the summary below).
+	for _, c := range fresh {
+		if err := s.ex.Exec(ctx, s.insertChunk(site, session, c)); err != nil {
+			return fmt.Errorf("scylla: append chunk: %w", err)
+		}
+	}
+	var serverMs int64
+	for _, c := range fresh {
+		serverMs = max(serverMs, c.Stats.ServerMs)
+	}
+	if serverMs > 0 {
+		if err := s.ex.Exec(ctx, s.siteActivity(site, serverMs)); err != nil {
+			return fmt.Errorf("scylla: site activity: %w", err)
+		}
+	}
+	for range casRetries {
+		done, err := s.updateSummary(ctx, site, session, fresh, dups)
+		if err != nil || done {
+			return err
+		}
+	}
+	return fmt.Errorf("scylla: session %d/%s: too many concurrent summary updates", site, session)
+}
+
+func (s *Store) insertChunk(site int64, session string, c store.Chunk) Stmt {
+	st, _ := c.Stats.Marshal()
+	return Stmt{
+		CQL: "INSERT INTO " + s.t("chunks") + " (site_id, session_id, seq, page_view_id, first_ms, last_ms, full_snapshot_ms, data, stats) " +
+			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
+		Args:       []any{site, session, c.Seq, c.Stats.PageViewID, c.Stats.FirstMs, c.Stats.LastMs, c.Stats.FullSnapshotMs, c.Data, st, s.ttl(c.Stats.ExpiresMs)},
+		Idempotent: true,
+	}
+}
+
+func (s *Store) siteActivity(site, serverMs int64) Stmt {
+	// The write timestamp is the chunk's time: the highest one wins, so
+	// concurrent and re-ordered writes leave the maximum.
+	return Stmt{
+		CQL:        "INSERT INTO " + s.t("site_activity") + " (site_id, last_chunk_ms) VALUES (?, ?) USING TIMESTAMP ?",
+		Args:       []any{site, serverMs, serverMs * 1000},
+		Idempotent: true,
+	}
+}
+
+func (s *Store) allStats(ctx context.Context, site int64, session string) ([]summary.ChunkStats, error) {
+	it := s.ex.Iter(ctx, Stmt{
+		CQL:  "SELECT stats FROM " + s.t("chunks") + " WHERE site_id = ? AND session_id = ?",
+		Args: []any{site, session}, Idempotent: true, PageSize: 500,
+	})
+	var out []summary.ChunkStats
+	var b []byte
+	for it.Scan(&b) {
+		st, err := summary.UnmarshalStats(b)
+		if err != nil {
+			it.Close()
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("scylla: read stats: %w", err)
+	}
+	return out, nil
+}
+
+// updateSummary folds the new chunks into the session row with a
+// compare-and-set on its version; false means another writer won (retry).
+func (s *Store) updateSummary(ctx context.Context, site int64, session string, fresh []store.Chunk, dups bool) (bool, error) {
+	row, err := s.loadRow(ctx, site, session)
+	if err != nil {
+		return false, err
+	}
+	var state *summary.State
+	var old *sessionsv1.SessionSummary
+	switch {
+	case row != nil && len(fresh) > 0 && !dups && fresh[0].Seq > row.state.MaxSeq:
+		old = row.state.Summary(site, session)
+		state = row.state
+		for i := range fresh {
+			state.Apply(&fresh[i].Stats)
+		}
+	case row != nil && len(fresh) == 0 && !dups:
+		return true, nil
+	case row == nil && !dups:
+		// A new session: its chunks are all in hand.
+		st := make([]summary.ChunkStats, len(fresh))
+		for i := range fresh {
+			st[i] = fresh[i].Stats
+		}
+		if len(st) == 0 {
+			return true, nil
+		}
+		state = summary.Fold(st)
+	default:
+		if row != nil {
+			old = row.state.Summary(site, session)
+		}
+		all, err := s.allStats(ctx, site, session)
+		if err != nil {
+			return false, err
+		}
+		if len(all) == 0 {
+			return true, nil
+		}
+		state = summary.Fold(all)
+	}
+	sum := state.Summary(site, session)
+	changed := row == nil || !proto.Equal(old, sum)
+	if !changed {
+		if row.outboxed < row.version {
+			// A crash left the last change out of the outbox: record it now.
+			sum.Version = row.version
+			return true, s.recordChange(ctx, site, session, row, sum, state, false)
+		}
+		return true, nil
+	}
+	enc, err := state.Marshal()
+	if err != nil {
+		return false, err
+	}
+	var applied bool
+	if row == nil {
+		sum.Version = 1
+		createdMs := s.now().UnixMilli()
+		applied, err = s.ex.ExecCAS(ctx, Stmt{
+			CQL: "INSERT INTO " + s.t("sessions") + " (site_id, session_id, state, version, outboxed_version, visitor_id, created_ms, expires_ms) " +
+				"VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?",
+			Args:   []any{site, session, enc, int64(1), int64(0), state.VisitorID, createdMs, state.ExpiresMs, s.ttl(state.ExpiresMs)},
+			Serial: true,
+		})
+		row = &sessionRow{createdMs: createdMs}
+	} else {
+		sum.Version = row.version + 1
+		applied, err = s.ex.ExecCAS(ctx, Stmt{
+			CQL: "UPDATE " + s.t("sessions") + " USING TTL ? SET state = ?, version = ?, visitor_id = ?, created_ms = ?, expires_ms = ? " +
+				"WHERE site_id = ? AND session_id = ? IF version = ?",
+			Args:   []any{s.ttl(state.ExpiresMs), enc, sum.Version, state.VisitorID, row.createdMs, state.ExpiresMs, site, session, row.version},
+			Serial: true,
+		})
+	}
+	if err != nil {
+		return false, fmt.Errorf("scylla: update summary: %w", err)
+	}
+	if !applied {
+		return false, nil
+	}
+	return true, s.recordChange(ctx, site, session, row, sum, state, true)
+}
+
+// recordChange writes the outbox entry and the indexes of a summary change
+// in one logged batch, then marks the version as recorded.
+func (s *Store) recordChange(ctx context.Context, site int64, session string, row *sessionRow, sum *sessionsv1.SessionSummary, state *summary.State, fresh bool) error {
+	payload, err := proto.Marshal(sum)
+	if err != nil {
+		return err
+	}
+	ttl := s.ttl(state.ExpiresMs)
+	b := []Stmt{
+		s.outboxInsert(site, session, store.OutboxUpsert, payload),
+		{CQL: "INSERT INTO " + s.t("sessions_by_site") + " (site_id, session_id) VALUES (?, ?) USING TTL ?", Args: []any{site, session, ttl}, Idempotent: true},
+		{CQL: "INSERT INTO " + s.t("sessions_by_visitor") + " (site_id, visitor_id, session_id) VALUES (?, ?, ?) USING TTL ?", Args: []any{site, state.VisitorID, session, ttl}, Idempotent: true},
+		{CQL: "INSERT INTO " + s.t("sessions_begun") + " (site_id, day, created_ms, session_id) VALUES (?, ?, ?, ?) USING TTL ?", Args: []any{site, row.createdMs / dayMs, row.createdMs, session, ttl}, Idempotent: true},
+		{CQL: "UPDATE " + s.t("sessions") + " USING TTL ? SET outboxed_version = ? WHERE site_id = ? AND session_id = ?", Args: []any{ttl, sum.Version, site, session}, Idempotent: true},
+	}
+	if state.ExpiresMs > 0 {
+		if row.expiresMs > 0 && row.expiresMs != state.ExpiresMs {
+			b = append(b, s.expiryDelete(row.expiresMs, site, session))
+		}
+		b = append(b, Stmt{
+			CQL:        "INSERT INTO " + s.t("expiry") + " (day, expires_ms, site_id, session_id) VALUES (?, ?, ?, ?) USING TTL ?",
+			Args:       []any{state.ExpiresMs / dayMs, state.ExpiresMs, site, session, ttl + sweepLookbackDays*86400},
+			Idempotent: true,
+		})
+	}
+	if row.visitor != "" && row.visitor != state.VisitorID {
+		b = append(b, Stmt{CQL: "DELETE FROM " + s.t("sessions_by_visitor") + " WHERE site_id = ? AND visitor_id = ? AND session_id = ?", Args: []any{site, row.visitor, session}, Idempotent: true})
+	}
+	if err := s.ex.Batch(ctx, b); err != nil {
+		return fmt.Errorf("scylla: record summary change: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) expiryDelete(expiresMs, site int64, session string) Stmt {
+	return Stmt{
+		CQL:        "DELETE FROM " + s.t("expiry") + " WHERE day = ? AND expires_ms = ? AND site_id = ? AND session_id = ?",
+		Args:       []any{expiresMs / dayMs, expiresMs, site, session},
+		Idempotent: true,
+	}
+}
+
+func shardOf(site int64, session string) int {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%d/%s", site, session)
+	return int(h.Sum32() % outboxShards)
+}
+
+// outboxInsert is not idempotent: a retried insert would add a second
+// entry (harmless for search, but it is not the same statement twice).
+func (s *Store) outboxInsert(site int64, session string, kind store.OutboxKind, payload []byte) Stmt {
+	return Stmt{
+		CQL:  "INSERT INTO " + s.t("outbox") + " (shard, id, kind, site_id, payload) VALUES (?, ?, ?, ?, ?)",
+		Args: []any{shardOf(site, session), gocql.TimeUUID(), int(kind), site, payload},
+	}
+}
+
+// Session implements store.Store.
+func (s *Store) Session(ctx context.Context, site int64, session string) (*sessionsv1.SessionSummary, error) {
+	row, err := s.loadRow(ctx, site, session)
+	if err != nil {
+		return nil, err
+	}
+	if row == nil || (row.expiresMs > 0 && row.expiresMs <= s.now().UnixMilli()) {
+		return nil, store.ErrNotFound
+	}
+	sum := row.state.Summary(site, session)
+	sum.Version = row.version
+	return sum, nil
+}
+
+// ChunkIndex implements store.Store.
+func (s *Store) ChunkIndex(ctx context.Context, site int64, session string) ([]store.ChunkMeta, error) {
+	it := s.ex.Iter(ctx, Stmt{
+		CQL:  "SELECT seq, first_ms, last_ms, full_snapshot_ms FROM " + s.t("chunks") + " WHERE site_id = ? AND session_id = ?",
+		Args: []any{site, session}, Idempotent: true, PageSize: 1000,
+	})
+	var out []store.ChunkMeta
+	var m store.ChunkMeta
+	for it.Scan(&m.Seq, &m.FirstMs, &m.LastMs, &m.FullSnapshotMs) {
+		out = append(out, m)
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("scylla: chunk index: %w", err)
+	}
+	return out, nil
+}
+
+// ReadChunks implements store.Store: one partition scan, paged.
+func (s *Store) ReadChunks(ctx context.Context, site int64, session string, from int64, fn func(store.StoredChunk) error) error {
+	it := s.ex.Iter(ctx, s.readChunks(site, session, from))
+	for {
+		var c store.StoredChunk
+		if !it.Scan(&c.Seq, &c.PageViewID, &c.FirstMs, &c.LastMs, &c.Data) {
+			break
+		}
+		if err := fn(c); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("scylla: read chunks: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) readChunks(site int64, session string, from int64) Stmt {
+	return Stmt{
+		CQL:  "SELECT seq, page_view_id, first_ms, last_ms, data FROM " + s.t("chunks") + " WHERE site_id = ? AND session_id = ? AND seq >= ?",
+		Args: []any{site, session, max(from, 0)}, Idempotent: true, PageSize: s.pageSize,
+	}
+}
+
+// ListSessions implements store.Store. For one site the token is the last
+// session id; across sites it is the driver's paging state.
+func (s *Store) ListSessions(ctx context.Context, site int64, token string, limit int) (store.Page, error) {
+	raw, err := hex.DecodeString(token)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("scylla: list sessions: %w", store.ErrBadToken)
+	}
+	var page store.Page
+	if site == 0 {
+		it := s.ex.Iter(ctx, Stmt{
+			CQL:      "SELECT site_id, session_id, state, version, expires_ms FROM " + s.t("sessions"),
+			PageSize: limit, SinglePage: true, PageState: raw, Idempotent: true,
+		})
+		next := it.PageState()
+		var ksite, ver, exp int64
+		var ksess string
+		var state []byte
+		nowMs := s.now().UnixMilli()
+		for it.Scan(&ksite, &ksess, &state, &ver, &exp) {
+			if exp > 0 && exp <= nowMs {
+				continue
+			}
+			st, err := summary.UnmarshalState(state)
+			if err != nil {
+				it.Close()
+				return store.Page{}, err
+			}
+			sum := st.Summary(ksite, ksess)
+			sum.Version = ver
+			page.Sessions = append(page.Sessions, sum)
+		}
+		if err := it.Close(); err != nil {
+			return store.Page{}, fmt.Errorf("scylla: list sessions: %w", err)
+		}
+		page.Next = hex.EncodeToString(next)
+		return page, nil
+	}
+	it := s.ex.Iter(ctx, Stmt{
+		CQL:  "SELECT session_id FROM " + s.t("sessions_by_site") + " WHERE site_id = ? AND session_id > ? LIMIT ?",
+		Args: []any{site, string(raw), limit + 1}, Idempotent: true,
+	})
+	var ids []string
+	var id string
+	for it.Scan(&id) {
+		ids = append(ids, id)
+	}
+	if err := it.Close(); err != nil {
+		return store.Page{}, fmt.Errorf("scylla: list sessions: %w", err)
+	}
+	if len(ids) > limit {
+		ids = ids[:limit]
+		page.Next = hex.EncodeToString([]byte(ids[limit-1]))
+	}
+	for _, id := range ids {
+		sum, err := s.Session(ctx, site, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return store.Page{}, err
+		}
+		page.Sessions = append(page.Sessions, sum)
+	}
+	return page, nil
+}
+
+// deleteStmts removes one session and leaves a tombstone.
+func (s *Store) deleteStmts(site int64, session string, row *sessionRow) []Stmt {
+	out := []Stmt{
+		{CQL: "DELETE FROM " + s.t("chunks") + " WHERE site_id = ? AND session_id = ?", Args: []any{site, session}, Idempotent: true},
+		{CQL: "DELETE FROM " + s.t("sessions") + " WHERE site_id = ? AND session_id = ?", Args: []any{site, session}, Idempotent: true},
+		{CQL: "DELETE FROM " + s.t("sessions_by_site") + " WHERE site_id = ? AND session_id = ?", Args: []any{site, session}, Idempotent: true},
+		{CQL: "DELETE FROM " + s.t("sessions_by_visitor") + " WHERE site_id = ? AND visitor_id = ? AND session_id = ?", Args: []any{site, row.visitor, session}, Idempotent: true},
+		{CQL: "DELETE FROM " + s.t("sessions_begun") + " WHERE site_id = ? AND day = ? AND created_ms = ? AND session_id = ?", Args: []any{site, row.createdMs / dayMs, row.createdMs, session}, Idempotent: true},
+		{CQL: "INSERT INTO " + s.t("tombstones") + " (site_id, session_id) VALUES (?, ?) USING TTL ?", Args: []any{site, session, int(s.tombTTL / time.Second)}, Idempotent: true},
+	}
+	if row.expiresMs > 0 {
+		out = append(out, s.expiryDelete(row.expiresMs, site, session))
+	}
+	return out
+}
+
+// DeleteSession implements store.Store.
+func (s *Store) DeleteSession(ctx context.Context, site int64, session string) error {
+	row, err := s.loadRow(ctx, site, session)
+	if err != nil {
+		return err
+	}
+	if row == nil {
+		return store.ErrNotFound
+	}
+	b := append(s.deleteStmts(site, session, row), s.outboxDeleteSessions(site, session))
+	if err := s.ex.Batch(ctx, b); err != nil {
+		return fmt.Errorf("scylla: delete session: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) outboxDeleteSessions(site int64, sessions ...string) Stmt {
+	payload, _ := proto.Marshal(&sessionsv1.SessionSummary{SiteId: site, SessionId: strings.Join(sessions, ",")})
+	return s.outboxInsert(site, sessions[0], store.OutboxDeleteSessions, payload)
+}
+
+// DeleteVisitor implements store.Store.
+func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (int64, error) {
+	it := s.ex.Iter(ctx, Stmt{
+		CQL:  "SELECT session_id FROM " + s.t("sessions_by_visitor") + " WHERE site_id = ? AND visitor_id = ?",
+		Args: []any{site, visitor}, Idempotent: true,
+	})
+	var ids []string
+	var id string
+	for it.Scan(&id) {
+		ids = append(ids, id)
+	}
+	if err := it.Close(); err != nil {
+		return 0, fmt.Errorf("scylla: delete visitor: %w", err)
+	}
+	var n int64
+	for _, id := range ids {
+		row, err := s.loadRow(ctx, site, id)
+		if err != nil {
+			return n, err
+		}
+		if row == nil {
+			row = &sessionRow{visitor: visitor}
+		} else {
+			n++
+		}
+		if err := s.ex.Batch(ctx, s.deleteStmts(site, id, row)); err != nil {
+			return n, fmt.Errorf("scylla: delete visitor: %w", err)
+		}
+	}
+	payload, _ := proto.Marshal(&sessionsv1.SessionSummary{SiteId: site, VisitorId: visitor})
+	if err := s.ex.Exec(ctx, s.outboxInsert(site, visitor, store.OutboxDeleteVisitor, payload)); err != nil {
+		return n, fmt.Errorf("scylla: delete visitor: %w", err)
+	}
+	return n, nil
+}
+
+// SiteActivity implements store.Store.
+func (s *Store) SiteActivity(ctx context.Context, site int64, since time.Time) (time.Time, int64, error) {
+	it := s.ex.Iter(ctx, Stmt{CQL: "SELECT last_chunk_ms FROM " + s.t("site_activity") + " WHERE site_id = ?", Args: []any{site}, Idempotent: true})
+	var lastMs int64
+	it.Scan(&lastMs)
+	if err := it.Close(); err != nil {
+		return time.Time{}, 0, fmt.Errorf("scylla: site activity: %w", err)
+	}
+	var last time.Time
+	if lastMs > 0 {
+		last = time.UnixMilli(lastMs)
+	}
+	sinceMs := max(since.UnixMilli(), 0)
+	var n int64
+	for day := sinceMs / dayMs; day <= s.now().UnixMilli()/dayMs; day++ {
+		it := s.ex.Iter(ctx, Stmt{
+			CQL:  "SELECT COUNT(*) FROM " + s.t("sessions_begun") + " WHERE site_id = ? AND day = ? AND created_ms >= ?",
+			Args: []any{site, day, sinceMs}, Idempotent: true,
+		})
+		var c int64
+		it.Scan(&c)
+		if err := it.Close(); err != nil {
+			return time.Time{}, 0, fmt.Errorf("scylla: site activity: %w", err)
+		}
+		n += c
+	}
+	return last, n, nil
+}
+
+// Sweep implements store.Store. The TTL has removed the data already; the
+// sweep reports the expired sessions to search through the outbox and
+// drops their expiry rows.
+func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
+	nowMs := now.UnixMilli()
+	n := 0
+	for day := nowMs/dayMs - sweepLookbackDays; day <= nowMs/dayMs; day++ {
+		it := s.ex.Iter(ctx, Stmt{
+			CQL:  "SELECT expires_ms, site_id, session_id FROM " + s.t("expiry") + " WHERE day = ? AND expires_ms <= ?",
+			Args: []any{day, nowMs}, Idempotent: true, PageSize: 1000,
+		})
+		type victim struct {
+			exp, site int64
+			session   string
+		}
+		var vs []victim
+		var v victim
+		for it.Scan(&v.exp, &v.site, &v.session) {
+			vs = append(vs, v)
+		}
+		if err := it.Close(); err != nil {
+			return n, fmt.Errorf("scylla: sweep: %w", err)
+		}
+		for _, v := range vs {
+			row, err := s.loadRow(ctx, v.site, v.session)
+			if err != nil {
+				return n, err
+			}
+			b := []Stmt{s.expiryDelete(v.exp, v.site, v.session)}
+			if row != nil && row.expiresMs != v.exp {
+				// Extended by a later chunk: only the stale index row goes.
+				if err := s.ex.Batch(ctx, b); err != nil {
+					return n, fmt.Errorf("scylla: sweep: %w", err)
+				}
+				continue
+			}
+			if row != nil {
+				b = s.deleteStmts(v.site, v.session, row) // includes the expiry row
+			}
+			b = append(b, s.outboxDeleteSessions(v.site, v.session))
+			if err := s.ex.Batch(ctx, b); err != nil {
+				return n, fmt.Errorf("scylla: sweep: %w", err)
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// OutboxPending implements store.Store: the oldest entries of every shard,
+// merged by time (a session's entries share a shard, so they stay in
+// order).
+func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEntry, error) {
+	type item struct {
+		id gocql.UUID
+		e  store.OutboxEntry
+	}
+	var all []item
+	for shard := range outboxShards {
+		it := s.ex.Iter(ctx, Stmt{
+			CQL:  "SELECT id, kind, site_id, payload FROM " + s.t("outbox") + " WHERE shard = ? LIMIT ?",
+			Args: []any{shard, limit}, Idempotent: true,
+		})
+		var id gocql.UUID
+		var kind int
+		var site int64
+		var payload []byte
+		for it.Scan(&id, &kind, &site, &payload) {
+			e, err := decodeOutbox(shard, id, kind, site, payload)
+			if err != nil {
+				it.Close()
+				return nil, err
+			}
+			all = append(all, item{id, e})
+		}
+		if err := it.Close(); err != nil {
+			return nil, fmt.Errorf("scylla: outbox pending: %w", err)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		ti, tj := all[i].id.Timestamp(), all[j].id.Timestamp()
+		if ti != tj {
+			return ti < tj
+		}
+		return bytes.Compare(all[i].id.Bytes(), all[j].id.Bytes()) < 0
+	})
+	out := make([]store.OutboxEntry, 0, min(limit, len(all)))
+	for _, it := range all[:min(limit, len(all))] {
+		out = append(out, it.e)
+	}
+	return out, nil
+}
+
+func decodeOutbox(shard int, id gocql.UUID, kind int, site int64, payload []byte) (store.OutboxEntry, error) {
+	e := store.OutboxEntry{ID: strconv.Itoa(shard) + "/" + id.String(), Kind: store.OutboxKind(kind), SiteID: site}
+	var sum sessionsv1.SessionSummary
+	if err := proto.Unmarshal(payload, &sum); err != nil {
+		return e, fmt.Errorf("scylla: outbox entry %s: %w", e.ID, err)
+	}
+	switch e.Kind {
+	case store.OutboxUpsert:
+		e.Summary = &sum
+	case store.OutboxDeleteSessions:
+		e.SessionIDs = strings.Split(sum.GetSessionId(), ",")
+	case store.OutboxDeleteVisitor:
+		e.VisitorID = sum.GetVisitorId()
+	}
+	return e, nil
+}
+
+// OutboxAck implements store.Store.
+func (s *Store) OutboxAck(ctx context.Context, entries []store.OutboxEntry) error {
+	for _, e := range entries {
+		shard, id, ok := strings.Cut(e.ID, "/")
+		sh, err := strconv.Atoi(shard)
+		if !ok || err != nil {
+			return fmt.Errorf("scylla: outbox ack: bad id %q", e.ID)
+		}
+		u, err := gocql.ParseUUID(id)
+		if err != nil {
+			return fmt.Errorf("scylla: outbox ack: bad id %q", e.ID)
+		}
+		if err := s.ex.Exec(ctx, Stmt{CQL: "DELETE FROM " + s.t("outbox") + " WHERE shard = ? AND id = ?", Args: []any{sh, u}, Idempotent: true}); err != nil {
+			return fmt.Errorf("scylla: outbox ack: %w", err)
+		}
+	}
+	return nil
+}
+
+// OutboxDepth implements store.Store.
+func (s *Store) OutboxDepth(ctx context.Context) (int64, error) {
+	var n int64
+	for shard := range outboxShards {
+		it := s.ex.Iter(ctx, Stmt{CQL: "SELECT COUNT(*) FROM " + s.t("outbox") + " WHERE shard = ?", Args: []any{shard}, Idempotent: true})
+		var c int64
+		it.Scan(&c)
+		if err := it.Close(); err != nil {
+			return 0, fmt.Errorf("scylla: outbox depth: %w", err)
+		}
+		n += c
+	}
+	return n, nil
+}

@@ -1,0 +1,387 @@
+package scylla
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestConformance runs the shared suite against a real ScyllaDB named by
+// SCYLLA_HOSTS (deploy/compose starts one).
+func TestConformance(t *testing.T) {
+	hosts := os.Getenv("SCYLLA_HOSTS")
+	if hosts == "" {
+		t.Skip("SCYLLA_HOSTS not set: the ScyllaDB conformance run needs a real server")
+	}
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(context.Background(), Config{
+			Hosts: strings.Split(hosts, ","), Keyspace: "sightline_recordings_test", Consistency: "ONE",
+			Replication: 1, Timeout: 10 * time.Second, PageSize: 16,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// recorder is the statement seam: it records what the store issues and
+// answers reads from a script.
+type recorder struct {
+	mu      sync.Mutex
+	execs   []Stmt
+	cas     []Stmt
+	batches [][]Stmt
+	iters   []Stmt
+	// rows answers a read; nil rows is an empty result.
+	rows       func(st Stmt) [][]any
+	casApplied bool
+}
+
+func (r *recorder) Exec(ctx context.Context, st Stmt) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.execs = append(r.execs, st)
+	return nil
+}
+
+func (r *recorder) ExecCAS(ctx context.Context, st Stmt) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cas = append(r.cas, st)
+	return r.casApplied, nil
+}
+
+func (r *recorder) Batch(ctx context.Context, sts []Stmt) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.batches = append(r.batches, sts)
+	return nil
+}
+
+func (r *recorder) Iter(ctx context.Context, st Stmt) Iter {
+	r.mu.Lock()
+	r.iters = append(r.iters, st)
+	r.mu.Unlock()
+	var rows [][]any
+	if r.rows != nil {
+		rows = r.rows(st)
+	}
+	return &rowsIter{rows: rows}
+}
+
+type rowsIter struct{ rows [][]any }
+
+func (it *rowsIter) Scan(dest ...any) bool {
+	if len(it.rows) == 0 {
+		return false
+	}
+	row := it.rows[0]
+	it.rows = it.rows[1:]
+	for i, d := range dest {
+		reflect.ValueOf(d).Elem().Set(reflect.ValueOf(row[i]))
+	}
+	return true
+}
+func (it *rowsIter) PageState() []byte { return nil }
+func (it *rowsIter) Close() error      { return nil }
+
+func find(sts []Stmt, prefix string) []Stmt {
+	var out []Stmt
+	for _, st := range sts {
+		if strings.HasPrefix(st.CQL, prefix) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+var fixedNow = time.UnixMilli(1763890000000)
+
+func newRecorded(r *recorder) *Store {
+	s := newStore(r, Config{Keyspace: "ks", PageSize: 7})
+	s.now = func() time.Time { return fixedNow }
+	return s
+}
+
+func testChunk(t *testing.T, seq int64, expires time.Duration) store.Chunk {
+	t.Helper()
+	evs, _ := json.Marshal([]map[string]any{
+		{"type": 2, "timestamp": 1763890000000 + seq, "data": map[string]any{"node": map[string]any{}}},
+		{"type": 3, "timestamp": 1763890000100 + seq, "data": map[string]any{"source": 2, "type": 2, "x": 1, "y": 1}},
+	})
+	ch := &recordingsv1.Chunk{
+		SiteId: 3_000_000_007, SessionId: "s_abcdefghijklmnopqrstuv", VisitorId: "v_abcdefghijklmnopqrstuv",
+		PageViewId: "p_abcdefghijklmnopqrstuv", Seq: seq, Events: evs, ServerTime: timestamppb.New(fixedNow),
+	}
+	st, err := summary.Extract(ch, 42, fixedNow.Add(expires).UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.Chunk{SiteID: ch.SiteId, SessionID: ch.SessionId, Seq: seq, Data: []byte("zstd"), Stats: st}
+}
+
+func TestMigrations(t *testing.T) {
+	ms, err := Migrations("ks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].Version != 1 {
+		t.Fatalf("migrations %+v", ms)
+	}
+	tables := map[string]bool{}
+	for _, m := range ms {
+		for _, st := range m.Statements {
+			if !strings.HasPrefix(st, "CREATE TABLE IF NOT EXISTS ks.") || strings.Contains(st, "{{") || strings.Contains(st, "--") {
+				t.Fatalf("statement %q", st)
+			}
+			tables[strings.Fields(st)[5]] = true
+		}
+	}
+	for _, want := range []string{"ks.chunks", "ks.sessions", "ks.sessions_by_visitor", "ks.outbox", "ks.expiry", "ks.tombstones"} {
+		if !tables[want] {
+			t.Errorf("no table %s in %v", want, tables)
+		}
+	}
+	if !strings.Contains(ms[0].Statements[0], "PRIMARY KEY ((site_id, session_id), seq)") {
+		t.Errorf("chunks is not partitioned by (site_id, session_id) and clustered by seq: %s", ms[0].Statements[0])
+	}
+}
+
+func TestMigrateAppliesOnce(t *testing.T) {
+	r := &recorder{}
+	s := newRecorded(r)
+	if err := s.migrate(context.Background(), 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	ks := find(r.execs, "CREATE KEYSPACE IF NOT EXISTS ks ")
+	if len(ks) != 1 || !strings.Contains(ks[0].CQL, "'replication_factor': 3") {
+		t.Fatalf("keyspace statement %+v", ks)
+	}
+	if n := len(find(r.execs, "CREATE TABLE IF NOT EXISTS ks.chunks")); n != 1 {
+		t.Fatalf("chunks created %d times", n)
+	}
+	rec := find(r.execs, "INSERT INTO ks.schema_migrations")
+	if len(rec) != 1 || rec[0].Args[0] != 1 {
+		t.Fatalf("migration not recorded: %+v", rec)
+	}
+	// Already applied: nothing but the bookkeeping runs.
+	r2 := &recorder{rows: func(st Stmt) [][]any {
+		if strings.HasPrefix(st.CQL, "SELECT version FROM ks.schema_migrations") {
+			return [][]any{{1}}
+		}
+		return nil
+	}}
+	if err := newRecorded(r2).migrate(context.Background(), 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks.chunks")); n != 0 {
+		t.Fatalf("applied migration ran again")
+	}
+}
+
+func TestAppendNewSessionStatements(t *testing.T) {
+	r := &recorder{casApplied: true}
+	s := newRecorded(r)
+	c0, c1 := testChunk(t, 0, 30*24*time.Hour), testChunk(t, 1, 30*24*time.Hour+time.Second)
+	res, err := s.Append(context.Background(), []store.Chunk{c1, c0, c0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res[0].Stored || !res[1].Stored || res[2].Stored {
+		t.Fatalf("results %+v", res)
+	}
+	// Existing seqs are read with one IN query of the distinct seqs.
+	in := find(r.iters, "SELECT seq FROM ks.chunks WHERE site_id = ? AND session_id = ? AND seq IN ?")
+	if len(in) != 1 || !reflect.DeepEqual(in[0].Args[2], []int64{1, 0}) {
+		t.Fatalf("existing-seq query %+v", in)
+	}
+	ins := find(r.execs, "INSERT INTO ks.chunks ")
+	if len(ins) != 2 {
+		t.Fatalf("%d chunk inserts", len(ins))
+	}
+	for i, st := range ins {
+		if !st.Idempotent || !strings.HasSuffix(st.CQL, "USING TTL ?") {
+			t.Fatalf("chunk insert %q idempotent=%v", st.CQL, st.Idempotent)
+		}
+		if st.Args[0] != int64(3_000_000_007) || st.Args[1] != "s_abcdefghijklmnopqrstuv" || st.Args[2] != int64(i) {
+			t.Fatalf("chunk insert args %v", st.Args[:3])
+		}
+		wantTTL := 30 * 24 * 3600
+		if i == 1 {
+			wantTTL++
+		}
+		if ttl := st.Args[len(st.Args)-1]; ttl != wantTTL {
+			t.Fatalf("TTL %v, want %d (retention)", ttl, wantTTL)
+		}
+		var stats summary.ChunkStats
+		if err := json.Unmarshal(st.Args[8].([]byte), &stats); err != nil || stats.Seq != int64(i) {
+			t.Fatalf("stats column: %v", err)
+		}
+	}
+	act := find(r.execs, "INSERT INTO ks.site_activity")
+	if len(act) != 1 || !strings.Contains(act[0].CQL, "USING TIMESTAMP ?") || act[0].Args[2] != fixedNow.UnixMilli()*1000 || !act[0].Idempotent {
+		t.Fatalf("site activity %+v", act)
+	}
+	// The summary row is created with a lightweight transaction.
+	if len(r.cas) != 1 || !strings.Contains(r.cas[0].CQL, "IF NOT EXISTS USING TTL ?") || r.cas[0].Idempotent || !r.cas[0].Serial {
+		t.Fatalf("summary insert %+v", r.cas)
+	}
+	if r.cas[0].Args[3] != int64(1) {
+		t.Fatalf("first version %v", r.cas[0].Args[3])
+	}
+	// Outbox and indexes in one logged batch.
+	if len(r.batches) != 1 {
+		t.Fatalf("%d batches", len(r.batches))
+	}
+	b := r.batches[0]
+	ob := find(b, "INSERT INTO ks.outbox ")
+	if len(ob) != 1 || ob[0].Idempotent {
+		t.Fatalf("outbox insert %+v", ob)
+	}
+	vis := find(b, "INSERT INTO ks.sessions_by_visitor")
+	if len(vis) != 1 || vis[0].Args[1] != "v_abcdefghijklmnopqrstuv" {
+		t.Fatalf("visitor index %+v", vis)
+	}
+	exp := find(b, "INSERT INTO ks.expiry ")
+	if len(exp) != 1 || exp[0].Args[1] != fixedNow.Add(30*24*time.Hour+time.Second).UnixMilli() {
+		t.Fatalf("expiry index %+v", exp)
+	}
+	mark := find(b, "UPDATE ks.sessions USING TTL ? SET outboxed_version = ?")
+	if len(mark) != 1 || mark[0].Args[1] != int64(1) {
+		t.Fatalf("outboxed mark %+v", mark)
+	}
+}
+
+func TestAppendInOrderUsesCAS(t *testing.T) {
+	c0, c1 := testChunk(t, 0, time.Hour), testChunk(t, 1, 2*time.Hour)
+	b0, _ := c0.Stats.Marshal()
+	b1, _ := c1.Stats.Marshal()
+	st := summary.NewState()
+	st.Apply(&c0.Stats)
+	enc, _ := st.Marshal()
+	r := &recorder{casApplied: true, rows: func(q Stmt) [][]any {
+		switch {
+		case strings.HasPrefix(q.CQL, "SELECT state, version"):
+			return [][]any{{enc, int64(4), int64(4), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs}}
+		case strings.HasPrefix(q.CQL, "SELECT seq FROM ks.chunks"):
+			return [][]any{{int64(0)}}
+		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks"):
+			return [][]any{{b0}, {b1}}
+		}
+		return nil
+	}}
+	s := newRecorded(r)
+	res, err := s.Append(context.Background(), []store.Chunk{c0, c1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Stored || !res[1].Stored {
+		t.Fatalf("results %+v", res)
+	}
+	if n := len(find(r.execs, "INSERT INTO ks.chunks")); n != 1 {
+		t.Fatalf("duplicate re-inserted: %d inserts", n)
+	}
+	// A duplicate in the call makes the store refold from stored stats.
+	if n := len(find(r.iters, "SELECT stats FROM ks.chunks")); n != 1 {
+		t.Fatalf("no refold after a duplicate")
+	}
+	if len(r.cas) != 1 {
+		t.Fatalf("cas %+v", r.cas)
+	}
+	upd := r.cas[0]
+	if !strings.HasSuffix(upd.CQL, "IF version = ?") || upd.Args[2] != int64(5) || upd.Args[len(upd.Args)-1] != int64(4) || upd.Idempotent {
+		t.Fatalf("summary update %q %v", upd.CQL, upd.Args)
+	}
+	b := r.batches[0]
+	if del := find(b, "DELETE FROM ks.expiry"); len(del) != 1 || del[0].Args[1] != c0.Stats.ExpiresMs {
+		t.Fatalf("old expiry row not removed: %+v", del)
+	}
+}
+
+func TestAppendRetriesLostCAS(t *testing.T) {
+	r := &recorder{casApplied: false}
+	s := newRecorded(r)
+	_, err := s.Append(context.Background(), []store.Chunk{testChunk(t, 0, time.Hour)})
+	if err == nil || !strings.Contains(err.Error(), "concurrent") {
+		t.Fatalf("err %v", err)
+	}
+	if len(r.cas) != casRetries {
+		t.Fatalf("%d attempts, want %d", len(r.cas), casRetries)
+	}
+}
+
+func TestTombstonedSessionIsSkipped(t *testing.T) {
+	r := &recorder{rows: func(q Stmt) [][]any {
+		if strings.HasPrefix(q.CQL, "SELECT session_id FROM ks.tombstones") {
+			return [][]any{{"s_abcdefghijklmnopqrstuv"}}
+		}
+		return nil
+	}}
+	res, err := newRecorded(r).Append(context.Background(), []store.Chunk{testChunk(t, 0, time.Hour)})
+	if err != nil || res[0].Stored || len(r.execs) != 0 {
+		t.Fatalf("tombstoned append: %v %+v %d writes", err, res, len(r.execs))
+	}
+}
+
+func TestReadAndDeleteStatements(t *testing.T) {
+	r := &recorder{rows: func(q Stmt) [][]any {
+		if strings.HasPrefix(q.CQL, "SELECT state, version") {
+			st, _ := summary.NewState().Marshal()
+			return [][]any{{st, int64(2), int64(2), "v_x0000000", int64(86400000 * 3), int64(86400000 * 40)}}
+		}
+		return nil
+	}}
+	s := newRecorded(r)
+	if err := s.ReadChunks(context.Background(), 3_000_000_007, "s_abcdefghijklmnopqrstuv", 5, func(store.StoredChunk) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	rd := find(r.iters, "SELECT seq, page_view_id, first_ms, last_ms, data FROM ks.chunks WHERE site_id = ? AND session_id = ? AND seq >= ?")
+	if len(rd) != 1 || rd[0].PageSize != 7 || rd[0].Args[2] != int64(5) || !rd[0].Idempotent {
+		t.Fatalf("read %+v", rd)
+	}
+	if err := s.DeleteSession(context.Background(), 3_000_000_007, "s_abcdefghijklmnopqrstuv"); err != nil {
+		t.Fatal(err)
+	}
+	b := r.batches[0]
+	for _, want := range []string{
+		"DELETE FROM ks.chunks WHERE site_id = ? AND session_id = ?",
+		"DELETE FROM ks.sessions WHERE",
+		"DELETE FROM ks.sessions_by_visitor",
+		"DELETE FROM ks.expiry",
+		"INSERT INTO ks.tombstones",
+		"INSERT INTO ks.outbox",
+	} {
+		if len(find(b, want)) != 1 {
+			t.Errorf("delete batch lacks %q", want)
+		}
+	}
+	if tomb := find(b, "INSERT INTO ks.tombstones"); tomb[0].Args[2] != 30*24*3600 {
+		t.Errorf("tombstone TTL %v", tomb[0].Args[2])
+	}
+	if _, err := s.ListSessions(context.Background(), 1, "zz", 5); err == nil {
+		t.Error("bad token accepted")
+	}
+	if _, err := ParseConsistency("LOCAL_QUORUM"); err != nil {
+		t.Error(err)
+	}
+	if _, err := ParseConsistency("MOSTLY"); err == nil {
+		t.Error("bad consistency accepted")
+	}
+}
