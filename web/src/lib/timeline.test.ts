@@ -57,8 +57,8 @@ describe("extractMarkers", () => {
     const markers = extractMarkers(events);
     expect(markers.map((m) => [m.kind, m.offset, m.label])).toEqual([
       ["page", 0, "/"],
-      ["click", 1000, "Click"],
-      ["rage", 3000, "Rage click ×4"],
+      ["click", 1000, "click"],
+      ["rage", 3000, "4 clicks in a row"],
       ["error", 4000, "TypeError: x is undefined"],
       ["custom", 4500, "add_to_cart"],
       ["page", 5000, "/cart?step=1"],
@@ -105,7 +105,7 @@ describe("extractMarkers", () => {
       ["error", "Error"],
       ["custom", "event"],
       // the Meta event right after it counts as the page reacting
-      ["click", "Click"],
+      ["click", "click"],
     ]);
     expect(extractMarkers([])).toEqual([]);
   });

@@ -143,7 +143,7 @@ export function extractMarkers(input: RrwebEvent[], opts: { complete: boolean } 
   const inBurst = new Set<Click>();
   for (const burst of rageBursts(clicks)) {
     burst.forEach((c) => inBurst.add(c));
-    add("rage", burst[0]!.time, `Rage click ×${burst.length}`, undefined, burst.length);
+    add("rage", burst[0]!.time, `${burst.length} clicks in a row`, undefined, burst.length);
   }
 
   // reactions is sorted (events were); find the first reaction after each click.
@@ -153,8 +153,8 @@ export function extractMarkers(input: RrwebEvent[], opts: { complete: boolean } 
     while (r < reactions.length && reactions[r]! <= c.time) r++;
     const reacted = r < reactions.length && reactions[r]! <= c.time + DEAD_CLICK_WINDOW_MS;
     const decided = opts.complete || end > c.time + DEAD_CLICK_WINDOW_MS;
-    if (!reacted && decided) add("dead", c.time, "Dead click", "Nothing happened after this click");
-    else add("click", c.time, "Click");
+    if (!reacted && decided) add("dead", c.time, "no reaction", "Nothing on the page changed after this click");
+    else add("click", c.time, "click");
   }
 
   // Stable by time, then by kind order so a page change precedes what happens on it.

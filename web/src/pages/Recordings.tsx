@@ -3,6 +3,7 @@ import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useAsync } from "../app/useAsync";
 import { EmptyState, ErrorBox, Spinner } from "../components/ui";
+import { DeviceIcon } from "../components/DeviceIcon";
 import {
   activeFilterCount,
   DEVICE_TYPES,
@@ -16,7 +17,7 @@ import {
   type RecordingsQuery,
   type UrlCondition,
 } from "../lib/filters";
-import { countryFlag, countryName, formatDateTime, formatDuration, formatRelative, parseDuration, plural, urlPath } from "../lib/format";
+import { countryName, formatDateTime, formatDuration, formatRelative, parseDuration, plural, urlPath } from "../lib/format";
 import { listKey, saveList } from "../lib/listStore";
 import { rememberSite } from "./Home";
 
@@ -24,13 +25,6 @@ type Summary = Schemas["v1SessionSummary"];
 type Facet = Schemas["v1Facet"];
 
 const PAGE_SIZE = 50;
-
-const DEVICE_ICONS: Record<string, string> = {
-  DEVICE_TYPE_DESKTOP: "🖥",
-  DEVICE_TYPE_MOBILE: "📱",
-  DEVICE_TYPE_TABLET: "▭",
-  DEVICE_TYPE_BOT: "🤖",
-};
 
 /** A text/number input that commits on Enter or blur, not on every key. */
 function CommitInput({
@@ -216,7 +210,7 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
         title="Country"
         facet={facets.get("FACET_FIELD_COUNTRY")}
         selected={q.countries}
-        label={(c) => `${countryFlag(c)} ${countryName(c)}`}
+        label={(c) => `${countryName(c)} (${c})`}
         onToggle={(v) => set({ countries: toggle(q.countries, v) })}
         testId="filter-country"
       />
@@ -348,14 +342,12 @@ function Row({ s, to }: { s: Summary; to: string }) {
         </div>
       </td>
       <td>
-        <span title={deviceLabel(c.deviceType)} className="device-icon">
-          {DEVICE_ICONS[c.deviceType ?? ""] ?? "•"}
-        </span>{" "}
+        <span title={deviceLabel(c.deviceType)}>
+          <DeviceIcon type={c.deviceType} />
+        </span>
         {c.browser || "Unknown"} <span className="muted small">· {c.os || "?"}</span>
       </td>
-      <td title={countryName(c.country)}>
-        {countryFlag(c.country)} {c.country || "—"}
-      </td>
+      <td title={countryName(c.country)}>{c.country ? <span className="cc">{c.country}</span> : "—"}</td>
       <td>
         <Badges s={s} />
       </td>

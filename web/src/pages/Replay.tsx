@@ -4,7 +4,7 @@ import { api, unwrap, type Schemas } from "../api/client";
 import { useAsync } from "../app/useAsync";
 import { ErrorBox, Spinner } from "../components/ui";
 import { deviceLabel, fromSearchParams, toSearchBody } from "../lib/filters";
-import { countryFlag, countryName, formatDateTime, formatDuration, parseDuration, urlPath } from "../lib/format";
+import { countryName, formatDateTime, formatDuration, parseDuration, urlPath } from "../lib/format";
 import { listKey, loadList, neighbours, saveList, type ListSnapshot } from "../lib/listStore";
 import { Player } from "../replay/Player";
 
@@ -19,7 +19,7 @@ function Meta({ s }: { s: Summary }) {
     ["Device", `${deviceLabel(c.deviceType)} · ${s.viewportWidth ?? "?"}×${s.viewportHeight ?? "?"}`],
     ["Browser", `${c.browser || "Unknown"} ${c.browserVersion ?? ""}`.trim()],
     ["OS", `${c.os || "Unknown"} ${c.osVersion ?? ""}`.trim()],
-    ["Country", c.country ? `${countryFlag(c.country)} ${countryName(c.country)}` : "Unknown"],
+    ["Country", c.country ? `${countryName(c.country)} (${c.country})` : "Unknown"],
     ["Clicks", `${s.clickCount ?? 0} · ${s.rageClickCount ?? 0} rage · ${s.deadClickCount ?? 0} dead`],
     ["Errors", s.errorCount ?? 0],
   ];
@@ -132,7 +132,7 @@ export default function Replay() {
           ← Recordings
         </Link>
         <div className="replay-title">
-          <strong>{s ? urlPath(s.entryUrl) || "Recording" : "Recording"}</strong>
+          <strong>{s ? `${s.userId || `Visitor ${(s.visitorId ?? "").slice(2, 8)}`} · ${formatDateTime(s.startTime)}` : "Recording"}</strong>
           {nb.index >= 0 && nb.total !== undefined && (
             <span className="muted small">
               {" "}
@@ -159,16 +159,19 @@ export default function Replay() {
           sessionId={sessionId}
           durationHintMs={parseDuration(s?.duration)}
           onFinished={() => autoNext && nb.next && navigate(link(nb.next))}
+          details={
+            session.loading ? (
+              <Spinner />
+            ) : s ? (
+              <>
+                <Meta s={s} />
+                <button className="btn btn-ghost btn-small danger-text" onClick={remove}>
+                  Delete recording
+                </button>
+              </>
+            ) : undefined
+          }
         />
-        <aside className="replay-side">
-          <h3>Session</h3>
-          {session.loading ? <Spinner /> : s ? <Meta s={s} /> : null}
-          {s && (
-            <button className="btn btn-ghost btn-small danger-text" onClick={remove}>
-              Delete recording
-            </button>
-          )}
-        </aside>
       </div>
     </div>
   );

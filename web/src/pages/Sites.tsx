@@ -108,7 +108,7 @@ export function Sites() {
   }
 
   return (
-    <div>
+    <div className="sites-page">
       <PageHeader
         title="Sites"
         subtitle="Each site has its own snippet, domains, settings and recordings."

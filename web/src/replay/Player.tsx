@@ -5,20 +5,11 @@ import { api, toApiError } from "../api/client";
 import { ErrorBox } from "../components/ui";
 import { formatClock } from "../lib/format";
 import { readRecording, type RrwebEvent } from "../lib/ndjson";
-import { extractMarkers, MARKER_LABELS, type Marker, type MarkerKind } from "../lib/timeline";
+import { extractMarkers, MARKER_LABELS, type Marker } from "../lib/timeline";
 
 export const SPEEDS = [1, 2, 4, 8] as const;
 
 type Status = "connecting" | "streaming" | "done" | "error";
-
-const KIND_ICONS: Record<MarkerKind, string> = {
-  page: "⎘",
-  click: "•",
-  rage: "✸",
-  dead: "◌",
-  error: "⚠",
-  custom: "★",
-};
 
 interface Props {
   siteId: string;
@@ -26,13 +17,15 @@ interface Props {
   /** The summary's duration, so the timeline has its length before all data arrived. */
   durationHintMs: number;
   onFinished?: () => void;
+  /** Shown in the side panel's "Session" tab. */
+  details?: React.ReactNode;
 }
 
 /**
  * Player streams a recording and replays it with rrweb's Replayer as soon as
  * its first full snapshot arrives; later chunks are appended while it plays.
  */
-export function Player({ siteId, sessionId, durationHintMs, onFinished }: Props) {
+export function Player({ siteId, sessionId, durationHintMs, onFinished, details }: Props) {
   const frameRef = useRef<HTMLDivElement>(null);
   const replayerRef = useRef<Replayer | null>(null);
   const eventsRef = useRef<RrwebEvent[]>([]);
@@ -48,6 +41,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished }: Props)
   const [skipping, setSkipping] = useState(false);
   const [markers, setMarkers] = useState<Marker[]>([]);
   const [showClicks, setShowClicks] = useState(false);
+  const [tab, setTab] = useState<"events" | "session">("events");
   const settings = useRef({ speed, skipInactive });
   settings.current = { speed, skipInactive };
   const onFinishedRef = useRef(onFinished);
@@ -307,30 +301,41 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished }: Props)
         </label>
         {status === "streaming" && <span className="muted small">loading…</span>}
       </div>
-      <aside className="event-list" data-testid="event-list">
-        <div className="event-list-head">
-          <strong>Pages &amp; events</strong>
-          <label className="toggle-inline small">
-            <input type="checkbox" checked={showClicks} onChange={(e) => setShowClicks(e.target.checked)} /> clicks
-          </label>
+      <aside className="side-panel">
+        <div className="tabs" role="tablist">
+          <button role="tab" aria-selected={tab === "events"} className={tab === "events" ? "tab-on" : ""} onClick={() => setTab("events")}>
+            Pages &amp; events <span className="muted">{markers.filter((m) => m.kind !== "click").length}</span>
+          </button>
+          {details && (
+            <button role="tab" aria-selected={tab === "session"} className={tab === "session" ? "tab-on" : ""} onClick={() => setTab("session")} data-testid="tab-session">
+              Session
+            </button>
+          )}
         </div>
-        {listed.length === 0 && <p className="muted small">{status === "done" ? "No pages or events recorded." : "…"}</p>}
-        <ol>
-          {listed.map((m, i) => (
-            <li key={`${m.kind}-${m.time}-${i}`} className={`event-item event-${m.kind} ${i === activeIndex ? "event-active" : ""}`}>
-              <button onClick={() => jump(m)} data-testid="event-list-item" data-kind={m.kind} title={m.detail ?? m.label}>
-                <span className="event-time">{formatClock(m.offset)}</span>
-                <span className={`event-icon icon-${m.kind}`} aria-hidden>
-                  {KIND_ICONS[m.kind]}
-                </span>
-                <span className="event-label">
-                  {m.kind !== "page" && m.kind !== "click" && <em>{MARKER_LABELS[m.kind]}: </em>}
-                  {m.label}
-                </span>
-              </button>
-            </li>
-          ))}
-        </ol>
+        {tab === "session" && details ? (
+          <div className="side-body">{details}</div>
+        ) : (
+          <div className="event-list" data-testid="event-list">
+            <label className="toggle-inline small event-list-head">
+              <input type="checkbox" checked={showClicks} onChange={(e) => setShowClicks(e.target.checked)} /> Show every click
+            </label>
+            {listed.length === 0 && <p className="muted small side-pad">{status === "done" ? "No pages or events recorded." : "…"}</p>}
+            <ol>
+              {listed.map((m, i) => (
+                <li key={`${m.kind}-${m.time}-${i}`} className={`event-item event-${m.kind} ${i === activeIndex ? "event-active" : ""}`}>
+                  <button onClick={() => jump(m)} data-testid="event-list-item" data-kind={m.kind} title={m.detail ?? m.label}>
+                    <span className="event-time">{formatClock(m.offset)}</span>
+                    <span className={`event-icon icon-${m.kind}`} aria-hidden />
+                    <span className="event-label">
+                      {m.kind !== "page" && m.kind !== "click" && <em>{MARKER_LABELS[m.kind]}: </em>}
+                      {m.label}
+                    </span>
+                  </button>
+                </li>
+              ))}
+            </ol>
+          </div>
+        )}
       </aside>
     </div>
   );
