@@ -110,7 +110,7 @@ func (s *Service) serveBootstrap(w http.ResponseWriter, r *http.Request) {
 	st := site.GetSettings()
 	base := s.baseURL(r)
 	cfg := bootstrapSettings{
-		SiteKey: site.GetSiteKey(), Endpoint: base + "/i/v1/batch?k=" + url.QueryEscape(site.GetSiteKey()),
+		SiteKey: site.GetSiteKey(), Endpoint: base + "/i/v1/batch", // the tracker adds ?k=<site key>
 		RecorderURL: base + s.recorderPath, SampleRate: 1, Recording: true, RespectDNT: true,
 		Flags: nonNil(site.GetFeatureFlags()),
 	}

@@ -611,7 +611,7 @@ func TestScripts(t *testing.T) {
 		t.Fatalf("bootstrap: %d %v", resp.StatusCode, resp.Header)
 	}
 	if strings.Contains(body, "__SIGHTLINE_CONFIG__") || !strings.Contains(body, `"sampleRate":0.5`) ||
-		!strings.Contains(body, `"endpoint":"`+e.srv.URL+`/i/v1/batch?k=`+siteKey+`"`) || strings.Contains(body, "</script>") {
+		!strings.Contains(body, `"endpoint":"`+e.srv.URL+`/i/v1/batch"`) || strings.Contains(body, "</script>") {
 		t.Fatalf("bootstrap body: %s", body)
 	}
 	i := strings.Index(body, `"recorderUrl":"`) + len(`"recorderUrl":"`)

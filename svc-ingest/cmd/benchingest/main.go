@@ -1,0 +1,429 @@
+// Command benchingest measures ingest's intake against a bare net/http
+// handler in one run on the same machine.
+//
+// Ingest runs its real HTTP handler, its real spool (fsync on, group
+// commit) and its real forwarder, delivering over gRPC on loopback to a sink
+// that does the I/O of recordings' write path: each chunk zstd-compressed
+// and written to Pebble under (site, session, seq) with a synced commit per
+// AppendChunks call. Accounts is a real gRPC server serving one site. The
+// load is a realistic rrweb batch (svc-ingest/testdata/batch-pricing.json,
+// gzip'd as the tracker sends it) from 64 concurrent clients over loopback.
+// The bare handler reads the same body and answers 204.
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/klauspost/compress/zstd"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	ingest "github.com/sightlinehq/sightline/svc-ingest"
+)
+
+func main() {
+	var (
+		conc     = flag.Int("concurrency", 64, "concurrent clients")
+		dur      = flag.Duration("duration", 8*time.Second, "measured time per target")
+		warm     = flag.Duration("warmup", 2*time.Second, "warm-up per target")
+		batch    = flag.String("batch", "", "batch JSON (default svc-ingest/testdata/batch-pricing.json)")
+		plain    = flag.Bool("plain", false, "send the batch uncompressed (text/plain) instead of gzip")
+		profPath = flag.String("cpuprofile", "", "write the ingest run's CPU profile here (default in a temp dir)")
+		dataDir  = flag.String("dir", "", "directory for the spool and the sink (default a temp dir; its disk's fsync latency bounds the result)")
+	)
+	flag.Parse()
+	if *batch == "" {
+		*batch = findTestdata()
+	}
+	raw, err := os.ReadFile(*batch)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tmp, err := os.MkdirTemp(*dataDir, "benchingest-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(tmp)
+
+	var tpl map[string]any
+	if err := json.Unmarshal(raw, &tpl); err != nil {
+		log.Fatal(err)
+	}
+	siteKey := tpl["siteKey"].(string)
+	// 4096 distinct sessions, so per-session state behaves as in production.
+	bodies := make([][]byte, 4096)
+	for i := range bodies {
+		tpl["sessionId"] = fmt.Sprintf("s_bench%017d", i)
+		tpl["seq"] = i % 50
+		b, _ := json.Marshal(tpl)
+		if !*plain {
+			b = gzipped(b)
+		}
+		bodies[i] = b
+	}
+
+	accAddr, stopAcc := serveAccounts(siteKey)
+	defer stopAcc()
+	sink, err := newSink(filepath.Join(tmp, "sink"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	recAddr, stopRec := serveGRPC(func(s *grpc.Server) { recordingsv1.RegisterRecordingsServiceServer(s, sink) })
+	defer stopRec()
+
+	var cfg ingest.Config
+	fs := flag.NewFlagSet("ingest", flag.ExitOnError)
+	cfg.RegisterFlags(fs)
+	fs.Parse(nil)
+	cfg.SpoolDir = filepath.Join(tmp, "spool")
+	cfg.RatePerIP, cfg.RatePerSite = 0, 0 // one client address drives the whole load
+	cfg.MaxBatchesPerSession = 1 << 40
+	cfg.MaxBytesPerSession = 1 << 50
+	conn := func(addr string) *grpc.ClientConn {
+		cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			log.Fatal(err)
+		}
+		return cc
+	}
+	reader := sdkmetric.NewManualReader()
+	svc, err := ingest.New(context.Background(), cfg, ingest.Deps{
+		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
+		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		Accounts:      accountsv1.NewAccountsServiceClient(conn(accAddr)),
+		Recordings:    recordingsv1.NewRecordingsServiceClient(conn(recAddr)),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	runCtx, stopRun := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- svc.Run(runCtx) }()
+	mux := http.NewServeMux()
+	svc.RegisterHTTP(mux)
+	ingestURL, stopIngest := serveHTTP(mux)
+
+	bareURL, stopBare := serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+
+	enc := "gzip"
+	if *plain {
+		enc = "none"
+	}
+	fmt.Printf("benchingest: %d clients over loopback, batch %s (%d bytes JSON, %d bytes as sent, encoding %s), GOMAXPROCS=%d\n",
+		*conc, filepath.Base(*batch), len(raw), len(bodies[0]), enc, runtime.GOMAXPROCS(0))
+	fmt.Println("ingest: real handler + spool (fsync, group commit) + forwarder → gRPC sink doing recordings' write I/O (zstd per chunk, Pebble synced batch per AppendChunks); rate limits off (one client IP)")
+	fmt.Println("bare:   net/http handler reading the body to io.Discard and answering 204")
+
+	query := "?k=" + siteKey
+	if !*plain {
+		query += "&ce=gzip"
+	}
+	bare := load(bareURL+"/i/v1/batch"+query, bodies, *conc, *warm, *dur, nil)
+	if *profPath == "" {
+		*profPath = filepath.Join(os.TempDir(), "benchingest.cpu.pprof")
+	}
+	pf, err := os.Create(*profPath)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ing := load(ingestURL+"/i/v1/batch"+query, bodies, *conc, *warm, *dur, pf)
+	pf.Close()
+
+	// Let the forwarder finish, to show delivery keeps up.
+	drainStart := time.Now()
+	for spoolRecords(svc) > 0 && time.Since(drainStart) < 60*time.Second {
+		time.Sleep(50 * time.Millisecond)
+	}
+	drain := time.Since(drainStart)
+
+	fmt.Println()
+	fmt.Printf("%-8s %10s %10s %10s %8s %8s\n", "target", "req/s", "p50", "p99", "ok", "errors")
+	for _, r := range []result{bare, ing} {
+		name := "bare"
+		if r.prof {
+			name = "ingest"
+		}
+		fmt.Printf("%-8s %10.0f %10s %10s %8d %8d\n", name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.ok, r.errors)
+	}
+	fmt.Printf("\nratio ingest/bare: %.1f%% of the bare handler's rate (target ≥ 60%%)\n", 100*ing.rps/bare.rps)
+	commits, appends, fsync := groupCommits(reader)
+	fmt.Printf("spool after the run: %d records undelivered (drain took %v); sink stored %d chunks in %d AppendChunks calls (%.1f chunks/call); %d group commits for %d appends (%.1f appends per fsync, %v per write+fdatasync)\n",
+		spoolRecords(svc), drain.Round(time.Millisecond), sink.stored.Load(), sink.calls.Load(),
+		float64(sink.stored.Load())/max(1, float64(sink.calls.Load())), commits, appends, float64(appends)/max(1, float64(commits)), fsync.Round(time.Microsecond))
+	if ing.errors > 0 || ing.notOK > 0 {
+		fmt.Printf("WARNING: ingest answered %d non-204 and %d transport errors\n", ing.notOK, ing.errors)
+	}
+
+	stopIngest()
+	stopBare()
+	stopRun()
+	<-runDone
+	svc.Close()
+	sink.close()
+
+	fmt.Printf("\nCPU profile of the ingest run (whole process: load generator, HTTP, ingest, forwarder, sink): %s\n", *profPath)
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", *profPath).CombinedOutput()
+	if err != nil {
+		fmt.Printf("(go tool pprof unavailable: %v)\n", err)
+		return
+	}
+	fmt.Print(string(out))
+	out, _ = exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount=40", *profPath).CombinedOutput()
+	fmt.Println("\ncumulative:")
+	fmt.Print(string(out))
+}
+
+func spoolRecords(svc *ingest.Service) int64 {
+	st, err := svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return st.GetSpool().GetRecords()
+}
+
+// groupCommits reads ingest's own histogram of records per group commit.
+func groupCommits(r *sdkmetric.ManualReader) (commits, records uint64, fsync time.Duration) {
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		log.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, ok := m.Data.(metricdata.Histogram[int64]); ok && m.Name == "ingest.spool.commit.records" {
+				for _, dp := range h.DataPoints {
+					commits += dp.Count
+					records += uint64(dp.Sum)
+				}
+			}
+			if h, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == "ingest.spool.commit.duration" {
+				for _, dp := range h.DataPoints {
+					fsync = time.Duration(dp.Sum / float64(max(dp.Count, 1)) * float64(time.Second))
+				}
+			}
+		}
+	}
+	return commits, records, fsync
+}
+
+type result struct {
+	rps               float64
+	p50, p99          time.Duration
+	ok, notOK, errors int
+	prof              bool
+}
+
+func load(url string, bodies [][]byte, conc int, warm, dur time.Duration, prof *os.File) result {
+	tr := &http.Transport{MaxIdleConns: conc * 2, MaxIdleConnsPerHost: conc * 2, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	var measuring, stop atomic.Bool
+	var next atomic.Int64
+	lat := make([][]time.Duration, conc)
+	oks, notOKs, errs := make([]int, conc), make([]int, conc), make([]int, conc)
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !stop.Load() {
+				b := bodies[int(next.Add(1))%len(bodies)]
+				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+				req.Header.Set("Content-Type", "text/plain")
+				req.Header.Set("Origin", "https://shop.example.com")
+				req.Header.Set("User-Agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15")
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				d := time.Since(t0)
+				if err != nil {
+					if measuring.Load() {
+						errs[w]++
+					}
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if !measuring.Load() {
+					continue
+				}
+				if resp.StatusCode == http.StatusNoContent {
+					oks[w]++
+					lat[w] = append(lat[w], d)
+				} else {
+					notOKs[w]++
+				}
+			}
+		}()
+	}
+	time.Sleep(warm)
+	if prof != nil {
+		pprof.StartCPUProfile(prof)
+	}
+	measuring.Store(true)
+	start := time.Now()
+	if os.Getenv("BENCHINGEST_GOROUTINES") != "" && prof != nil {
+		time.Sleep(dur / 2)
+		pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+		time.Sleep(dur / 2)
+	} else {
+		time.Sleep(dur)
+	}
+	measuring.Store(false)
+	elapsed := time.Since(start)
+	if prof != nil {
+		pprof.StopCPUProfile()
+	}
+	stop.Store(true)
+	wg.Wait()
+	var all []time.Duration
+	r := result{prof: prof != nil}
+	for w := range conc {
+		all = append(all, lat[w]...)
+		r.ok += oks[w]
+		r.notOK += notOKs[w]
+		r.errors += errs[w]
+	}
+	slices.Sort(all)
+	if len(all) > 0 {
+		r.p50 = all[len(all)/2]
+		r.p99 = all[len(all)*99/100]
+	}
+	r.rps = float64(r.ok) / elapsed.Seconds()
+	return r
+}
+
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func findTestdata() string {
+	for _, p := range []string{"svc-ingest/testdata/batch-pricing.json", "testdata/batch-pricing.json", "../../testdata/batch-pricing.json"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	log.Fatal("batch-pricing.json not found; pass -batch")
+	return ""
+}
+
+func serveHTTP(h http.Handler) (string, func()) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(lis)
+	return "http://" + lis.Addr().String(), func() { srv.Close() }
+}
+
+func serveGRPC(register func(*grpc.Server)) (string, func()) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := grpc.NewServer(grpc.MaxRecvMsgSize(16 << 20))
+	register(s)
+	go s.Serve(lis)
+	return lis.Addr().String(), s.Stop
+}
+
+type accounts struct {
+	accountsv1.UnimplementedAccountsServiceServer
+	site *accountsv1.GetSiteConfigResponse
+}
+
+func (a *accounts) GetSiteConfig(context.Context, *accountsv1.GetSiteConfigRequest) (*accountsv1.GetSiteConfigResponse, error) {
+	return a.site, nil
+}
+
+func (a *accounts) LeaseSessionQuota(_ context.Context, r *accountsv1.LeaseSessionQuotaRequest) (*accountsv1.LeaseSessionQuotaResponse, error) {
+	return &accountsv1.LeaseSessionQuotaResponse{Granted: r.GetRequested(), Remaining: 1 << 40, Limit: 1 << 40}, nil
+}
+
+func serveAccounts(key string) (string, func()) {
+	a := &accounts{site: &accountsv1.GetSiteConfigResponse{
+		SiteId: 5_000_000_001, OrganizationId: 7_000_000_001, SiteKey: key, Domains: []string{"shop.example.com"},
+		Settings: &accountsv1.SiteSettings{RecordingEnabled: true, SampleRate: 1},
+		Plan:     &accountsv1.Plan{Name: "bench", SessionsPerDay: 10_000_000}, Etag: "bench",
+	}}
+	return serveGRPC(func(s *grpc.Server) { accountsv1.RegisterAccountsServiceServer(s, a) })
+}
+
+// sink stores chunks like recordings' embedded write path: zstd-compressed
+// value under (site, session, seq) in Pebble, one synced batch per call.
+type sink struct {
+	recordingsv1.UnimplementedRecordingsServiceServer
+	db     *pebble.DB
+	enc    *zstd.Encoder
+	mu     sync.Mutex
+	stored atomic.Int64
+	calls  atomic.Int64
+}
+
+func newSink(dir string) (*sink, error) {
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("sink: open pebble: %w", err)
+	}
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	return &sink{db: db, enc: enc}, nil
+}
+
+func (s *sink) AppendChunks(_ context.Context, r *recordingsv1.AppendChunksRequest) (*recordingsv1.AppendChunksResponse, error) {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, c := range r.GetChunks() {
+		raw, err := proto.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		key := binary.BigEndian.AppendUint64(nil, uint64(c.GetSiteId()))
+		key = append(key, c.GetSessionId()...)
+		key = binary.BigEndian.AppendUint64(key, uint64(c.GetSeq()))
+		if err := b.Set(key, s.enc.EncodeAll(raw, nil), nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return nil, err
+	}
+	s.calls.Add(1)
+	s.stored.Add(int64(len(r.GetChunks())))
+	return &recordingsv1.AppendChunksResponse{Stored: int32(len(r.GetChunks()))}, nil
+}
+
+func (s *sink) close() { s.db.Close() }
