@@ -151,7 +151,9 @@ export function SignUp() {
           <small className="muted">At least 8 characters.</small>
         </label>
         <label>
-          Organisation <small className="muted">(optional)</small>
+          <span>
+            Organisation <small className="muted">(optional)</small>
+          </span>
           <input value={form.organizationName} onChange={set("organizationName")} name="organizationName" placeholder="Acme Inc." />
         </label>
         <ErrorBox error={error} />

@@ -358,7 +358,11 @@ function Row({ s, to }: { s: Summary; to: string }) {
 export function Recordings() {
   const { orgId = "", siteId = "" } = useParams();
   const [params, setParams] = useSearchParams();
-  const q = useMemo(() => fromSearchParams(params), [params]);
+  // The URL is the source of truth, but router updates are transitions;
+  // keep a synchronous copy so controls reflect a click at once.
+  const urlQuery = useMemo(() => fromSearchParams(params), [params]);
+  const [q, setQ] = useState(urlQuery);
+  useEffect(() => setQ(urlQuery), [urlQuery]);
   const queryString = toSearchParams(q).toString();
   const [items, setItems] = useState<Summary[]>([]);
   const [total, setTotal] = useState<number>();
@@ -373,9 +377,17 @@ export function Recordings() {
   useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
 
   const set = useCallback(
-    (patch: Partial<RecordingsQuery>) => setParams(toSearchParams({ ...q, ...patch }), { replace: false }),
+    (patch: Partial<RecordingsQuery>) => {
+      const next = { ...q, ...patch };
+      setQ(next);
+      setParams(toSearchParams(next));
+    },
     [q, setParams],
   );
+  const clear = useCallback(() => {
+    setQ(emptyQuery());
+    setParams(new URLSearchParams());
+  }, [setParams]);
 
   useEffect(() => {
     const mine = ++gen.current;
@@ -468,7 +480,7 @@ export function Recordings() {
             {quick("hasDeadClicks", "Dead clicks")}
             {quick("hasErrors", "Errors")}
             {nActive > 0 && (
-              <button className="btn btn-ghost btn-small" onClick={() => setParams(toSearchParams(emptyQuery()))} data-testid="clear-filters">
+              <button className="btn btn-ghost btn-small" onClick={clear} data-testid="clear-filters">
                 Clear filters ({nActive})
               </button>
             )}
@@ -497,7 +509,7 @@ export function Recordings() {
           <Spinner label="Loading recordings…" />
         ) : items.length === 0 ? (
           nActive > 0 ? (
-            <EmptyState title="No recordings match these filters" testId="recordings-empty" icon="⌕" action={<button className="btn" onClick={() => setParams(new URLSearchParams())}>Clear filters</button>}>
+            <EmptyState title="No recordings match these filters" testId="recordings-empty" icon="⌕" action={<button className="btn" onClick={clear}>Clear filters</button>}>
               Try a longer date range or remove a filter.
             </EmptyState>
           ) : (

@@ -50,7 +50,9 @@ function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void 
         </small>
       </label>
       <label>
-        Name <small className="muted">(optional)</small>
+        <span>
+          Name <small className="muted">(optional)</small>
+        </span>
         <input name="name" placeholder="My shop" value={name} onChange={(e) => setName(e.target.value)} />
       </label>
       <ErrorBox error={error} />
@@ -87,7 +89,7 @@ export function Sites() {
       <div className="narrow">
         {params.get("welcome") && (
           <div className="welcome">
-            <h1>Welcome to Sightline 👋</h1>
+            <h1>Welcome to Sightline</h1>
             <p className="muted">Three steps to your first recording: add your site, paste one line into its pages, visit it.</p>
             <ol className="steps">
               <li className="step-current">Add your site</li>
