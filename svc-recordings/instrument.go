@@ -114,7 +114,7 @@ func (t *traced) start(ctx context.Context, op string, attrs ...attribute.KeyVal
 	}
 }
 
-func site(id int64) attribute.KeyValue { return attribute.Int64("sightline.site_id", id) }
+func siteAttr(id int64) attribute.KeyValue { return attribute.Int64("sightline.site_id", id) }
 
 func (t *traced) Append(ctx context.Context, chunks []store.Chunk) (_ []store.AppendResult, err error) {
 	ctx, end := t.start(ctx, "append", attribute.Int("chunks", len(chunks)))
@@ -123,43 +123,43 @@ func (t *traced) Append(ctx context.Context, chunks []store.Chunk) (_ []store.Ap
 }
 
 func (t *traced) Session(ctx context.Context, siteID int64, id string) (_ *sessionsv1.SessionSummary, err error) {
-	ctx, end := t.start(ctx, "session", site(siteID))
+	ctx, end := t.start(ctx, "session", siteAttr(siteID))
 	defer end(&err)
 	return t.next.Session(ctx, siteID, id)
 }
 
 func (t *traced) ChunkIndex(ctx context.Context, siteID int64, id string) (_ []store.ChunkMeta, err error) {
-	ctx, end := t.start(ctx, "chunk_index", site(siteID))
+	ctx, end := t.start(ctx, "chunk_index", siteAttr(siteID))
 	defer end(&err)
 	return t.next.ChunkIndex(ctx, siteID, id)
 }
 
 func (t *traced) ReadChunks(ctx context.Context, siteID int64, id string, from int64, fn func(store.StoredChunk) error) (err error) {
-	ctx, end := t.start(ctx, "read_chunks", site(siteID))
+	ctx, end := t.start(ctx, "read_chunks", siteAttr(siteID))
 	defer end(&err)
 	return t.next.ReadChunks(ctx, siteID, id, from, fn)
 }
 
 func (t *traced) ListSessions(ctx context.Context, siteID int64, token string, limit int) (_ store.Page, err error) {
-	ctx, end := t.start(ctx, "list_sessions", site(siteID))
+	ctx, end := t.start(ctx, "list_sessions", siteAttr(siteID))
 	defer end(&err)
 	return t.next.ListSessions(ctx, siteID, token, limit)
 }
 
 func (t *traced) DeleteSession(ctx context.Context, siteID int64, id string) (err error) {
-	ctx, end := t.start(ctx, "delete_session", site(siteID))
+	ctx, end := t.start(ctx, "delete_session", siteAttr(siteID))
 	defer end(&err)
 	return t.next.DeleteSession(ctx, siteID, id)
 }
 
 func (t *traced) DeleteVisitor(ctx context.Context, siteID int64, visitor string) (_ int64, err error) {
-	ctx, end := t.start(ctx, "delete_visitor", site(siteID))
+	ctx, end := t.start(ctx, "delete_visitor", siteAttr(siteID))
 	defer end(&err)
 	return t.next.DeleteVisitor(ctx, siteID, visitor)
 }
 
 func (t *traced) SiteActivity(ctx context.Context, siteID int64, since time.Time) (_ time.Time, _ int64, err error) {
-	ctx, end := t.start(ctx, "site_activity", site(siteID))
+	ctx, end := t.start(ctx, "site_activity", siteAttr(siteID))
 	defer end(&err)
 	return t.next.SiteActivity(ctx, siteID, since)
 }

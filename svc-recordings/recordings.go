@@ -214,7 +214,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		if deps.DataDir == "" {
 			return nil, errors.New("recordings: the pebble backend needs a data directory")
 		}
-		st, err = pebble.Open(filepath.Join(deps.DataDir, "recordings"), pebble.Options{TombstoneTTL: cfg.TombstoneTTL})
+		st, err = pebble.Open(filepath.Join(deps.DataDir, "recordings"), pebble.Options{TombstoneTTL: cfg.TombstoneTTL, Logger: pebbleLog{log}})
 	case "scylla":
 		st, err = scylla.Open(ctx, scylla.Config{
 			Hosts: splitHosts(cfg.Scylla.Hosts), Keyspace: cfg.Scylla.Keyspace, Consistency: cfg.Scylla.Consistency,
@@ -248,6 +248,23 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		s.relay.Delivered, s.relay.Failures = m.outboxDelivered, m.outboxFailures
 	}
 	return s, nil
+}
+
+// pebbleLog sends Pebble's own log lines (WAL replay, compactions) to slog
+// at debug level, errors at error level.
+type pebbleLog struct{ l *slog.Logger }
+
+func (p pebbleLog) Infof(format string, args ...any) {
+	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (p pebbleLog) Errorf(format string, args ...any) {
+	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (p pebbleLog) Fatalf(format string, args ...any) {
+	p.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf("pebble: "+format, args...))
 }
 
 func splitHosts(s string) []string {

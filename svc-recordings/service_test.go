@@ -1,0 +1,616 @@
+package recordings
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(crashEnv) != "" {
+		crashChild()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// searchReceiver is a real SearchService on a socket that keeps what it
+// was sent.
+type searchReceiver struct {
+	searchv1.UnimplementedSearchServiceServer
+	mu      sync.Mutex
+	latest  map[string]*sessionsv1.SessionSummary
+	upserts []*sessionsv1.SessionSummary
+	deletes []*searchv1.DeleteSessionsRequest
+	stale   int
+}
+
+func (r *searchReceiver) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessionsRequest) (*searchv1.UpsertSessionsResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := &searchv1.UpsertSessionsResponse{}
+	for _, s := range req.GetSessions() {
+		k := fmt.Sprintf("%d/%s", s.GetSiteId(), s.GetSessionId())
+		r.upserts = append(r.upserts, s)
+		if old, ok := r.latest[k]; ok && old.GetVersion() >= s.GetVersion() {
+			out.Stale++
+			r.stale++
+			continue
+		}
+		r.latest[k] = s
+		out.Upserted++
+	}
+	return out, nil
+}
+
+func (r *searchReceiver) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessionsRequest) (*searchv1.DeleteSessionsResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deletes = append(r.deletes, req)
+	return &searchv1.DeleteSessionsResponse{}, nil
+}
+
+func (r *searchReceiver) get(site int64, session string) *sessionsv1.SessionSummary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.latest[fmt.Sprintf("%d/%s", site, session)]
+}
+
+// serveSearch starts a receiver on addr ("127.0.0.1:0" for any port).
+func serveSearch(t *testing.T, addr string) (*searchReceiver, string) {
+	t.Helper()
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &searchReceiver{latest: map[string]*sessionsv1.SessionSummary{}}
+	srv := grpc.NewServer()
+	searchv1.RegisterSearchServiceServer(srv, r)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return r, lis.Addr().String()
+}
+
+func dial(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+type authz struct {
+	mu    sync.Mutex
+	deny  int64
+	calls []string
+}
+
+func (a *authz) AuthorizeSite(ctx context.Context, site int64, write bool) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls = append(a.calls, fmt.Sprintf("%d:%v", site, write))
+	if site == a.deny {
+		return status.Error(codes.NotFound, "site not found")
+	}
+	return nil
+}
+
+type harness struct {
+	client recordingsv1.RecordingsServiceClient
+	svc    *Service
+	search *searchReceiver
+	authz  *authz
+}
+
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	var cfg Config
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse([]string{"-recordings.outbox.max-backoff=200ms"}); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// start runs the service on a real socket, its outbox pointed at searchAddr.
+func start(t *testing.T, cfg Config, dataDir, searchAddr string) *harness {
+	t.Helper()
+	h := &harness{authz: &authz{deny: 3_999_999_999}}
+	svc, err := New(context.Background(), cfg, Deps{
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DataDir:    dataDir,
+		Search:     searchv1.NewSearchServiceClient(dial(t, searchAddr)),
+		Authorizer: h.authz,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc = svc
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	recordingsv1.RegisterRecordingsServiceServer(srv, svc)
+	go srv.Serve(lis)
+	t.Cleanup(func() {
+		srv.Stop()
+		cancel()
+		<-done
+		if err := svc.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	h.client = recordingsv1.NewRecordingsServiceClient(dial(t, lis.Addr().String()))
+	return h
+}
+
+const (
+	site    = int64(3_000_000_123)
+	t0      = int64(1763890000000)
+	pvA     = "p_aaaaaaaaaaaaaaaaaaaaaa"
+	pvB     = "p_bbbbbbbbbbbbbbbbbbbbbb"
+	visitor = "v_visitor0000000000000"
+)
+
+type ev = map[string]any
+
+func events(t testing.TB, evs ...ev) []byte {
+	t.Helper()
+	b, err := json.Marshal(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mkChunk(sess string, seq int64, pv, url string, evs []byte) *recordingsv1.Chunk {
+	return &recordingsv1.Chunk{
+		SiteId: site, OrganizationId: 4_000_000_001, SessionId: sess, VisitorId: visitor, PageViewId: pv,
+		Seq: seq, Url: url, Referrer: "https://www.news.example/a", Events: evs,
+		ServerTime: timestamppb.Now(), Viewport: &recordingsv1.Viewport{Width: 1440, Height: 900},
+		Client:        &sessionsv1.Client{DeviceType: sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, Browser: "Safari", Os: "iOS", Country: "NL"},
+		RetentionDays: 30,
+	}
+}
+
+// scriptedSession: a full page load, a good click, a rage click, an error,
+// a dead click, a full page load of a second page (new page view) with a
+// click that navigates.
+func scriptedSession(t testing.TB, sess string) []*recordingsv1.Chunk {
+	home := "https://shop.example.com/?utm_source=newsletter&utm_campaign=winter"
+	cart := "https://shop.example.com/cart"
+	mouse := func(ts int64, src int, extra ev) ev {
+		d := ev{"source": src}
+		for k, v := range extra {
+			d[k] = v
+		}
+		return ev{"type": 3, "timestamp": ts, "data": d}
+	}
+	click := func(ts int64, x, y int) ev { return mouse(ts, 2, ev{"type": 2, "id": 9, "x": x, "y": y}) }
+	mut := func(ts int64) ev {
+		return mouse(ts, 0, ev{"adds": []any{ev{"parentId": 4, "node": ev{"type": 3, "id": 77, "textContent": "ok"}}}, "removes": []any{}, "texts": []any{}, "attributes": []any{}})
+	}
+	return []*recordingsv1.Chunk{
+		mkChunk(sess, 0, pvA, home, events(t,
+			ev{"type": 4, "timestamp": t0, "data": ev{"href": home, "width": 1440, "height": 900}},
+			ev{"type": 2, "timestamp": t0 + 5, "data": ev{"node": ev{"type": 0, "id": 1, "childNodes": []any{}}, "initialOffset": ev{"top": 0, "left": 0}}},
+			mouse(t0+500, 1, ev{"positions": []any{ev{"x": 1, "y": 2, "id": 4, "timeOffset": 0}}}),
+			click(t0+1000, 300, 400), mut(t0+1200))),
+		mkChunk(sess, 1, pvA, home, events(t,
+			click(t0+3000, 600, 100), click(t0+3300, 610, 104), click(t0+3600, 604, 96), click(t0+3800, 598, 99), mut(t0+3900),
+			ev{"type": 5, "timestamp": t0 + 4000, "data": ev{"tag": "sl:error", "payload": ev{"message": "TypeError: x is undefined", "source": "exception"}}},
+			ev{"type": 5, "timestamp": t0 + 4100, "data": ev{"tag": "sl:identify", "payload": ev{"userId": "user-9", "attributes": ev{"plan": "team"}}}})),
+		mkChunk(sess, 2, pvA, home, events(t,
+			click(t0+6000, 50, 50),
+			ev{"type": 5, "timestamp": t0 + 6500, "data": ev{"tag": "sl:event", "payload": ev{"name": "add_to_cart", "properties": ev{"sku": "x"}}}},
+			mouse(t0+8000, 3, ev{"id": 1, "x": 0, "y": 300}))),
+		mkChunk(sess, 3, pvB, cart, events(t,
+			ev{"type": 4, "timestamp": t0 + 9000, "data": ev{"href": cart, "width": 1440, "height": 900}},
+			ev{"type": 2, "timestamp": t0 + 9010, "data": ev{"node": ev{"type": 0, "id": 1, "childNodes": []any{}}, "initialOffset": ev{"top": 0, "left": 0}}},
+			click(t0+10000, 700, 500), mut(t0+10100),
+			mouse(t0+15000, 1, ev{"positions": []any{ev{"x": 5, "y": 5, "id": 4, "timeOffset": 0}}}))),
+	}
+}
+
+func TestEndToEndScriptedSession(t *testing.T) {
+	recv, searchAddr := serveSearch(t, "127.0.0.1:0")
+	h := start(t, testConfig(t), t.TempDir(), searchAddr)
+	ctx := context.Background()
+	const sess = "s_scripted000000000000"
+	chunks := scriptedSession(t, sess)
+	// Out of order, with a re-delivery inside and across calls.
+	r1, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{chunks[2], chunks[0], chunks[2]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{chunks[3], chunks[1], chunks[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Stored != 2 || r1.Duplicates != 1 || r2.Stored != 2 || r2.Duplicates != 1 {
+		t.Fatalf("append answers %v / %v", r1, r2)
+	}
+
+	// StreamRecording returns exactly the events sent, in order.
+	stream, err := h.client.StreamRecording(ctx, &recordingsv1.StreamRecordingRequest{SiteId: site, SessionId: sess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []*recordingsv1.StreamRecordingResponse
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m)
+	}
+	if len(got) != 4 {
+		t.Fatalf("streamed %d chunks", len(got))
+	}
+	for i, m := range got {
+		if m.Seq != int64(i) || !bytes.Equal(m.Events, chunks[i].Events) || m.PageViewId != chunks[i].PageViewId {
+			t.Fatalf("chunk %d: seq %d, events equal %v", i, m.Seq, bytes.Equal(m.Events, chunks[i].Events))
+		}
+	}
+	if got[3].FirstEventTime.AsTime().UnixMilli() != t0+9000 || got[3].LastEventTime.AsTime().UnixMilli() != t0+15000 {
+		t.Fatalf("chunk times %v %v", got[3].FirstEventTime.AsTime(), got[3].LastEventTime.AsTime())
+	}
+
+	resp, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: sess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := resp.Session
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"clicks", s.ClickCount, int32(7)},
+		{"rage", s.RageClickCount, int32(1)},
+		{"dead", s.DeadClickCount, int32(1)},
+		{"errors", s.ErrorCount, int32(1)},
+		{"pages", s.PageCount, int32(2)},
+		{"entry", s.EntryUrl, "https://shop.example.com/?utm_source=newsletter&utm_campaign=winter"},
+		{"exit", s.ExitUrl, "https://shop.example.com/cart"},
+		{"utm_source", s.UtmSource, "newsletter"},
+		{"utm_campaign", s.UtmCampaign, "winter"},
+		{"referrer_domain", s.ReferrerDomain, "news.example"},
+		{"user", s.UserId, "user-9"},
+		{"custom", strings.Join(s.CustomEvents, ","), "add_to_cart"},
+		{"duration", s.Duration.AsDuration(), 15 * time.Second},
+		{"country", s.Client.GetCountry(), "NL"},
+		{"device", s.Client.GetDeviceType(), sessionsv1.DeviceType_DEVICE_TYPE_MOBILE},
+		{"viewport", s.ViewportWidth, int32(1440)},
+		{"chunks", s.ChunkCount, int32(4)},
+		{"visitor", s.VisitorId, visitor},
+		{"org", s.OrganizationId, int64(4_000_000_001)},
+		{"version", s.Version, int64(2)}, // two calls, each a change
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if s.StoredBytes <= 0 || s.StoredBytes >= int64(len(chunks[0].Events)+len(chunks[1].Events)+len(chunks[2].Events)+len(chunks[3].Events)) {
+		t.Errorf("stored bytes %d: not compressed", s.StoredBytes)
+	}
+
+	// Search receives the latest summary through the outbox.
+	waitFor(t, func() bool { return proto.Equal(recv.get(site, sess), s) })
+	recv.mu.Lock()
+	var versions []int64
+	for _, u := range recv.upserts {
+		versions = append(versions, u.Version)
+	}
+	recv.mu.Unlock()
+	if !slices.IsSorted(versions) {
+		t.Errorf("search saw versions out of order: %v", versions)
+	}
+
+	// Re-delivering everything changes nothing.
+	r3, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: chunks})
+	if err != nil || r3.Stored != 0 || r3.Duplicates != 4 {
+		t.Fatalf("re-delivery: %v %v", r3, err)
+	}
+	again, _ := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: sess})
+	if !proto.Equal(again.GetSession(), s) {
+		t.Fatalf("re-delivery changed the summary")
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestStreamSeeksToFullSnapshot(t *testing.T) {
+	_, searchAddr := serveSearch(t, "127.0.0.1:0")
+	h := start(t, testConfig(t), t.TempDir(), searchAddr)
+	ctx := context.Background()
+	const sess = "s_seeking000000000000"
+	var chunks []*recordingsv1.Chunk
+	for i := range int64(10) {
+		ts := t0 + i*10_000
+		evs := []ev{{"type": 3, "timestamp": ts, "data": ev{"source": 1, "positions": []any{}}}}
+		if i == 0 || i == 4 || i == 7 {
+			evs = append(evs, ev{"type": 2, "timestamp": ts + 1, "data": ev{"node": ev{}}})
+		}
+		chunks = append(chunks, mkChunk(sess, i, pvA, "https://a.example/", events(t, evs...)))
+	}
+	if _, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: chunks}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		offset time.Duration
+		first  int64
+	}{{0, 0}, {35 * time.Second, 0}, {40*time.Second + time.Millisecond, 4}, {65 * time.Second, 4}, {70*time.Second + time.Millisecond, 7}, {time.Hour, 7}} {
+		st, err := h.client.StreamRecording(ctx, &recordingsv1.StreamRecordingRequest{SiteId: site, SessionId: sess, StartOffset: durationpb.New(tc.offset)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seqs []int64
+		for {
+			m, err := st.Recv()
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Fatal(err)
+				}
+				break
+			}
+			seqs = append(seqs, m.Seq)
+		}
+		if len(seqs) == 0 || seqs[0] != tc.first || seqs[len(seqs)-1] != 9 || len(seqs) != int(10-tc.first) {
+			t.Errorf("offset %v streamed %v, want %d..9", tc.offset, seqs, tc.first)
+		}
+	}
+}
+
+func TestInvalidInput(t *testing.T) {
+	_, searchAddr := serveSearch(t, "127.0.0.1:0")
+	cfg := testConfig(t)
+	cfg.MaxChunkBytes = 4096
+	cfg.MaxChunksPerRequest = 3
+	h := start(t, cfg, t.TempDir(), searchAddr)
+	ctx := context.Background()
+	good := func() *recordingsv1.Chunk {
+		return mkChunk("s_valid0000000000000", 0, pvA, "https://a/", events(t, ev{"type": 3, "timestamp": t0, "data": ev{"source": 1}}))
+	}
+	cases := map[string]func(c *recordingsv1.Chunk){
+		"site_id":       func(c *recordingsv1.Chunk) { c.SiteId = 0 },
+		"session_id":    func(c *recordingsv1.Chunk) { c.SessionId = "s_bad/../id" },
+		"short session": func(c *recordingsv1.Chunk) { c.SessionId = "s_1" },
+		"visitor_id":    func(c *recordingsv1.Chunk) { c.VisitorId = "" },
+		"page_view_id":  func(c *recordingsv1.Chunk) { c.PageViewId = strings.Repeat("p", 65) },
+		"seq":           func(c *recordingsv1.Chunk) { c.Seq = -1 },
+		"events":        func(c *recordingsv1.Chunk) { c.Events = []byte(`{"type":2}`) },
+		"events empty":  func(c *recordingsv1.Chunk) { c.Events = nil },
+		"events json":   func(c *recordingsv1.Chunk) { c.Events = []byte(`[{"type":2,`) },
+		"events size": func(c *recordingsv1.Chunk) {
+			c.Events = events(t, ev{"type": 5, "timestamp": t0, "data": ev{"p": strings.Repeat("x", 5000)}})
+		},
+		"retention_days": func(c *recordingsv1.Chunk) { c.RetentionDays = -3 },
+		"url":            func(c *recordingsv1.Chunk) { c.Url = strings.Repeat("u", 9000) },
+	}
+	for name, mutate := range cases {
+		c := good()
+		mutate(c)
+		_, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{good(), c}})
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "chunks[1]") {
+			t.Errorf("%s: %v, want InvalidArgument naming chunks[1]", name, err)
+		}
+	}
+	_, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{good(), good(), good(), good()}})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("too many chunks: %v", err)
+	}
+	// Nothing of a rejected call was stored.
+	if _, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: "s_valid0000000000000"}); status.Code(err) != codes.NotFound {
+		t.Errorf("rejected call stored data: %v", err)
+	}
+	for name, call := range map[string]func() error{
+		"get bad id": func() error {
+			_, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: "x"})
+			return err
+		},
+		"list token": func() error {
+			_, err := h.client.ListSessionSummaries(ctx, &recordingsv1.ListSessionSummariesRequest{SiteId: site, PageToken: "zz"})
+			return err
+		},
+		"list size": func() error {
+			_, err := h.client.ListSessionSummaries(ctx, &recordingsv1.ListSessionSummariesRequest{PageSize: -1})
+			return err
+		},
+		"visitor": func() error {
+			_, err := h.client.DeleteVisitor(ctx, &recordingsv1.DeleteVisitorRequest{SiteId: site, VisitorId: "v"})
+			return err
+		},
+		"activity": func() error {
+			_, err := h.client.GetSiteActivity(ctx, &recordingsv1.GetSiteActivityRequest{})
+			return err
+		},
+		"negative off": func() error {
+			return streamErr(ctx, h, &recordingsv1.StreamRecordingRequest{SiteId: site, SessionId: "s_valid0000000000000", StartOffset: durationpb.New(-time.Second)})
+		},
+	} {
+		if err := call(); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%s: %v, want InvalidArgument", name, err)
+		}
+	}
+	_, err = h.client.GetHeatmap(ctx, &recordingsv1.GetHeatmapRequest{SiteId: site})
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("GetHeatmap: %v, want Unimplemented", err)
+	}
+}
+
+func streamErr(ctx context.Context, h *harness, req *recordingsv1.StreamRecordingRequest) error {
+	st, err := h.client.StreamRecording(ctx, req)
+	if err != nil {
+		return err
+	}
+	_, err = st.Recv()
+	return err
+}
+
+func TestAuthorizationAndDeletion(t *testing.T) {
+	recv, searchAddr := serveSearch(t, "127.0.0.1:0")
+	h := start(t, testConfig(t), t.TempDir(), searchAddr)
+	ctx := context.Background()
+	chunks := scriptedSession(t, "s_deleteme00000000000")
+	other := scriptedSession(t, "s_keepme0000000000000")
+	for _, c := range other {
+		c.VisitorId = "v_someoneelse0000000000"
+	}
+	if _, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: append(chunks, other...)}); err != nil {
+		t.Fatal(err)
+	}
+	if len(h.authz.calls) != 0 {
+		t.Fatalf("AppendChunks asked the authorizer: %v", h.authz.calls)
+	}
+	// A foreign site is NotFound through every dashboard RPC.
+	foreign := h.authz.deny
+	for name, call := range map[string]func() error{
+		"get": func() error {
+			_, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: foreign, SessionId: "s_deleteme00000000000"})
+			return err
+		},
+		"stream": func() error {
+			return streamErr(ctx, h, &recordingsv1.StreamRecordingRequest{SiteId: foreign, SessionId: "s_deleteme00000000000"})
+		},
+		"delete": func() error {
+			_, err := h.client.DeleteSession(ctx, &recordingsv1.DeleteSessionRequest{SiteId: foreign, SessionId: "s_deleteme00000000000"})
+			return err
+		},
+		"visitor": func() error {
+			_, err := h.client.DeleteVisitor(ctx, &recordingsv1.DeleteVisitorRequest{SiteId: foreign, VisitorId: visitor})
+			return err
+		},
+		"activity": func() error {
+			_, err := h.client.GetSiteActivity(ctx, &recordingsv1.GetSiteActivityRequest{SiteId: foreign})
+			return err
+		},
+		"heatmap": func() error {
+			_, err := h.client.GetHeatmap(ctx, &recordingsv1.GetHeatmapRequest{SiteId: foreign})
+			return err
+		},
+	} {
+		if err := call(); status.Code(err) != codes.NotFound {
+			t.Errorf("%s on a foreign site: %v, want NotFound", name, err)
+		}
+	}
+	act, err := h.client.GetSiteActivity(ctx, &recordingsv1.GetSiteActivityRequest{SiteId: site})
+	if err != nil || act.SessionsLast_24H != 2 || time.Since(act.LastChunkTime.AsTime()) > time.Minute {
+		t.Fatalf("activity %v %v", act, err)
+	}
+	list, err := h.client.ListSessionSummaries(ctx, &recordingsv1.ListSessionSummariesRequest{SiteId: site, PageSize: 1})
+	if err != nil || len(list.Sessions) != 1 || list.NextPageToken == "" {
+		t.Fatalf("list page 1: %v %v", list, err)
+	}
+	list2, err := h.client.ListSessionSummaries(ctx, &recordingsv1.ListSessionSummariesRequest{SiteId: site, PageSize: 1, PageToken: list.NextPageToken})
+	if err != nil || len(list2.Sessions) != 1 || list2.Sessions[0].SessionId == list.Sessions[0].SessionId {
+		t.Fatalf("list page 2: %v %v", list2, err)
+	}
+
+	del, err := h.client.DeleteVisitor(ctx, &recordingsv1.DeleteVisitorRequest{SiteId: site, VisitorId: visitor})
+	if err != nil || del.DeletedSessions != 1 {
+		t.Fatalf("DeleteVisitor: %v %v", del, err)
+	}
+	if _, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: "s_deleteme00000000000"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("deleted visitor's session: %v", err)
+	}
+	if err := streamErr(ctx, h, &recordingsv1.StreamRecordingRequest{SiteId: site, SessionId: "s_deleteme00000000000"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("deleted visitor's recording: %v", err)
+	}
+	if _, err := h.client.DeleteSession(ctx, &recordingsv1.DeleteSessionRequest{SiteId: site, SessionId: "s_keepme0000000000000"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.DeleteSession(ctx, &recordingsv1.DeleteSessionRequest{SiteId: site, SessionId: "s_keepme0000000000000"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("second delete: %v", err)
+	}
+	// Both deletions reach search, after the upserts.
+	waitFor(t, func() bool {
+		recv.mu.Lock()
+		defer recv.mu.Unlock()
+		return len(recv.deletes) == 2
+	})
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	if recv.deletes[0].GetVisitorId() != visitor || !slices.Equal(recv.deletes[1].GetSessionIds().GetIds(), []string{"s_keepme0000000000000"}) {
+		t.Fatalf("deletes %v", recv.deletes)
+	}
+	h.authz.mu.Lock()
+	defer h.authz.mu.Unlock()
+	if !slices.Contains(h.authz.calls, fmt.Sprintf("%d:true", site)) || !slices.Contains(h.authz.calls, fmt.Sprintf("%d:false", site)) {
+		t.Fatalf("authorizer calls %v: writes and reads not told apart", h.authz.calls)
+	}
+}
+
+func TestOutboxHoldsWhileSearchIsDown(t *testing.T) {
+	// Reserve an address, then leave it closed: search is down.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	h := start(t, testConfig(t), t.TempDir(), addr)
+	ctx := context.Background()
+	chunks := scriptedSession(t, "s_outage0000000000000")
+	for _, c := range chunks {
+		if _, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{c}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // a few failed deliveries
+	depth, err := h.svc.store.OutboxDepth(ctx)
+	if err != nil || depth != 4 {
+		t.Fatalf("outbox depth %d (%v), want 4 held while search is down", depth, err)
+	}
+	recv, _ := serveSearch(t, addr)
+	want, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: "s_outage0000000000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return proto.Equal(recv.get(site, "s_outage0000000000000"), want.Session) })
+	waitFor(t, func() bool { d, _ := h.svc.store.OutboxDepth(ctx); return d == 0 })
+}
