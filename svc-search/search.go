@@ -1,26 +1,150 @@
 // Package search is svc-search: the sessions index with filters, facets,
-// sorting and counts, on Bleve or Elasticsearch.
+// sorting and counts, on Bleve (embedded, under <DataDir>/search) or
+// Elasticsearch.
 package search
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-search/index"
+	"github.com/sightlinehq/sightline/svc-search/index/bleve"
+	"github.com/sightlinehq/sightline/svc-search/index/elastic"
+)
+
+// Backends.
+const (
+	BackendBleve         = "bleve"
+	BackendElasticsearch = "elasticsearch"
 )
 
 // Config is svc-search's configuration (flags prefixed "search.").
-type Config struct{}
+type Config struct {
+	// Backend is "bleve" (embedded, under <DataDir>/search) or "elasticsearch".
+	Backend       string              `yaml:"backend"`
+	Elasticsearch ElasticsearchConfig `yaml:"elasticsearch"`
+	// DefaultPageSize applies when a request asks for none.
+	DefaultPageSize int `yaml:"default_page_size"`
+	// MaxPageSize caps every request's page size.
+	MaxPageSize int `yaml:"max_page_size"`
+	// FacetSize is the number of values returned per facet.
+	FacetSize int `yaml:"facet_size"`
+	// QueryTimeout bounds one search or count.
+	QueryTimeout time.Duration `yaml:"query_timeout"`
+	// WriteTimeout bounds one upsert or delete.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxUpsertBatch caps the summaries in one UpsertSessions call.
+	MaxUpsertBatch int `yaml:"max_upsert_batch"`
+}
+
+// ElasticsearchConfig configures the Elasticsearch backend.
+type ElasticsearchConfig struct {
+	// URLs of the cluster's nodes.
+	URLs stringList `yaml:"urls"`
+	// IndexPrefix names the template, indices and alias ("<prefix>-sessions").
+	IndexPrefix string `yaml:"index_prefix"`
+	Username    string `yaml:"username"`
+	// PasswordFile holds the password (secrets are read from files).
+	PasswordFile string `yaml:"password_file"`
+	Shards       int    `yaml:"shards"`
+	Replicas     int    `yaml:"replicas"`
+	// Refresh is the bulk/delete refresh policy: "wait_for" makes writes
+	// visible before they return (the index contract), "false" trades that
+	// for throughput.
+	Refresh string `yaml:"refresh"`
+}
+
+// stringList is a comma-separated flag value.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = nil
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
 
 // RegisterFlags registers the flags and their defaults.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {}
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Backend, "search.backend", BackendBleve, "index backend: bleve (embedded) or elasticsearch")
+	fs.Var(&c.Elasticsearch.URLs, "search.elasticsearch.urls", "comma-separated Elasticsearch node URLs")
+	fs.StringVar(&c.Elasticsearch.IndexPrefix, "search.elasticsearch.index-prefix", "sightline", "prefix of the Elasticsearch template, indices and alias")
+	fs.StringVar(&c.Elasticsearch.Username, "search.elasticsearch.username", "", "Elasticsearch user name")
+	fs.StringVar(&c.Elasticsearch.PasswordFile, "search.elasticsearch.password-file", "", "file holding the Elasticsearch password")
+	fs.IntVar(&c.Elasticsearch.Shards, "search.elasticsearch.shards", 3, "primary shards of a new sessions index")
+	fs.IntVar(&c.Elasticsearch.Replicas, "search.elasticsearch.replicas", 1, "replicas of a new sessions index")
+	fs.StringVar(&c.Elasticsearch.Refresh, "search.elasticsearch.refresh", "wait_for", "refresh policy of writes: wait_for, true or false")
+	fs.IntVar(&c.DefaultPageSize, "search.default-page-size", 50, "page size when a request asks for none")
+	fs.IntVar(&c.MaxPageSize, "search.max-page-size", 200, "largest page size; larger requests are capped")
+	fs.IntVar(&c.FacetSize, "search.facet-size", 10, "values returned per facet")
+	fs.DurationVar(&c.QueryTimeout, "search.query-timeout", 5*time.Second, "time limit of one search or count")
+	fs.DurationVar(&c.WriteTimeout, "search.write-timeout", 30*time.Second, "time limit of one upsert or delete")
+	fs.IntVar(&c.MaxUpsertBatch, "search.max-upsert-batch", 1000, "most summaries in one UpsertSessions call")
+}
 
 // Validate checks the configuration.
-func (c *Config) Validate() error { return nil }
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Backend {
+	case BackendBleve:
+	case BackendElasticsearch:
+		if len(c.Elasticsearch.URLs) == 0 {
+			errs = append(errs, errors.New("search.elasticsearch.urls is required with search.backend=elasticsearch"))
+		}
+		if c.Elasticsearch.IndexPrefix == "" || strings.ContainsAny(c.Elasticsearch.IndexPrefix, ` ,"*\/<>|?#:`) ||
+			strings.ToLower(c.Elasticsearch.IndexPrefix) != c.Elasticsearch.IndexPrefix {
+			errs = append(errs, fmt.Errorf("search.elasticsearch.index-prefix %q must be a non-empty lower-case index name", c.Elasticsearch.IndexPrefix))
+		}
+		if !slices.Contains([]string{"wait_for", "true", "false"}, c.Elasticsearch.Refresh) {
+			errs = append(errs, fmt.Errorf("search.elasticsearch.refresh %q must be wait_for, true or false", c.Elasticsearch.Refresh))
+		}
+		if c.Elasticsearch.Shards < 1 || c.Elasticsearch.Replicas < 0 {
+			errs = append(errs, errors.New("search.elasticsearch.shards must be >= 1 and replicas >= 0"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("search.backend %q must be %s or %s", c.Backend, BackendBleve, BackendElasticsearch))
+	}
+	if c.MaxPageSize < 1 || c.MaxPageSize > 10_000 {
+		errs = append(errs, fmt.Errorf("search.max-page-size %d must be in [1, 10000]", c.MaxPageSize))
+	}
+	if c.DefaultPageSize < 1 || c.DefaultPageSize > c.MaxPageSize {
+		errs = append(errs, fmt.Errorf("search.default-page-size %d must be in [1, max-page-size]", c.DefaultPageSize))
+	}
+	if c.FacetSize < 1 || c.FacetSize > 100 {
+		errs = append(errs, fmt.Errorf("search.facet-size %d must be in [1, 100]", c.FacetSize))
+	}
+	if c.QueryTimeout <= 0 || c.WriteTimeout <= 0 {
+		errs = append(errs, errors.New("search.query-timeout and search.write-timeout must be positive"))
+	}
+	if c.MaxUpsertBatch < 1 || c.MaxUpsertBatch > 100_000 {
+		errs = append(errs, fmt.Errorf("search.max-upsert-batch %d must be in [1, 100000]", c.MaxUpsertBatch))
+	}
+	return errors.Join(errs...)
+}
 
 // SiteAuthorizer decides whether the caller in ctx may read (or write) a
 // site's data. It answers a gRPC status error (NotFound for a foreign site).
@@ -44,18 +168,366 @@ type Service struct {
 	searchv1.UnimplementedSearchServiceServer
 	cfg  Config
 	deps Deps
+	log  *slog.Logger
+	ix   index.Index
+	m    metrics
+}
+
+type metrics struct {
+	requests  metric.Int64Counter
+	latency   metric.Float64Histogram
+	upserted  metric.Int64Counter
+	stale     metric.Int64Counter
+	deleted   metric.Int64Counter
+	capped    metric.Int64Counter
+	storeTime metric.Float64Histogram
 }
 
 // New opens the index and returns the service.
 func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
-	return &Service{cfg: cfg, deps: deps}, nil
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("search: config: %w", err)
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	if deps.TracerProvider == nil {
+		deps.TracerProvider = tracenoop.NewTracerProvider()
+	}
+	if deps.MeterProvider == nil {
+		deps.MeterProvider = metricnoop.NewMeterProvider()
+	}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "search")}
+	if err := s.initMetrics(); err != nil {
+		return nil, err
+	}
+	var ix index.Index
+	switch cfg.Backend {
+	case BackendBleve:
+		if deps.DataDir == "" {
+			return nil, errors.New("search: DataDir is required for the bleve backend")
+		}
+		b, err := bleve.Open(filepath.Join(deps.DataDir, "search"))
+		if err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		ix = b
+	case BackendElasticsearch:
+		ec := elastic.Config{
+			Addresses:   cfg.Elasticsearch.URLs,
+			Username:    cfg.Elasticsearch.Username,
+			IndexPrefix: cfg.Elasticsearch.IndexPrefix,
+			Shards:      cfg.Elasticsearch.Shards,
+			Replicas:    cfg.Elasticsearch.Replicas,
+			Refresh:     cfg.Elasticsearch.Refresh,
+		}
+		if cfg.Elasticsearch.PasswordFile != "" {
+			pw, err := os.ReadFile(cfg.Elasticsearch.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("search: read elasticsearch password file: %w", err)
+			}
+			ec.Password = strings.TrimSpace(string(pw))
+		}
+		e, err := elastic.Open(ctx, ec)
+		if err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		ix = e
+	}
+	s.ix = &traced{ix: ix, tracer: deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-search"),
+		backend: cfg.Backend, hist: s.m.storeTime}
+	s.log.InfoContext(ctx, "search index open", "backend", cfg.Backend)
+	return s, nil
+}
+
+func (s *Service) initMetrics() error {
+	m := s.deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-search")
+	var errs [7]error
+	s.m.requests, errs[0] = m.Int64Counter("search.requests", metric.WithDescription("SearchService calls by rpc and gRPC code"))
+	s.m.latency, errs[1] = m.Float64Histogram("search.request.duration", metric.WithUnit("s"), metric.WithDescription("SearchService call latency"))
+	s.m.upserted, errs[2] = m.Int64Counter("search.sessions.upserted", metric.WithDescription("summaries indexed"))
+	s.m.stale, errs[3] = m.Int64Counter("search.sessions.stale", metric.WithDescription("summaries ignored because a newer version is indexed"))
+	s.m.deleted, errs[4] = m.Int64Counter("search.sessions.deleted", metric.WithDescription("documents deleted"))
+	s.m.capped, errs[5] = m.Int64Counter("search.limit.hits", metric.WithDescription("requests cut by a limit (page size capped, timeout)"))
+	s.m.storeTime, errs[6] = m.Float64Histogram("search.store.duration", metric.WithUnit("s"), metric.WithDescription("index call latency by backend and operation"))
+	if err := errors.Join(errs[:]...); err != nil {
+		return fmt.Errorf("search: metrics: %w", err)
+	}
+	return nil
 }
 
 // Ready reports whether the service can serve.
-func (s *Service) Ready(ctx context.Context) error { return nil }
+func (s *Service) Ready(ctx context.Context) error { return s.ix.Ready(ctx) }
 
 // Run runs background work until ctx ends.
 func (s *Service) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 
 // Close releases the index.
-func (s *Service) Close() error { return nil }
+func (s *Service) Close() error { return s.ix.Close() }
+
+// Index exposes the open index (benchmarks and the reindex tool's tests).
+func (s *Service) Index() index.Index { return s.ix }
+
+// finish records a call's outcome and maps internal errors to statuses.
+func (s *Service) finish(ctx context.Context, rpc string, start time.Time, err error) error {
+	if err != nil {
+		var inv *invalid
+		switch {
+		case errors.As(err, &inv):
+			err = status.Error(grpccodes.InvalidArgument, inv.msg)
+		case errors.Is(err, context.DeadlineExceeded):
+			s.m.capped.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", "timeout")))
+			err = status.Error(grpccodes.DeadlineExceeded, "search: query time limit exceeded; narrow the filter")
+		case errors.Is(err, context.Canceled):
+			err = status.Error(grpccodes.Canceled, "search: canceled")
+		default:
+			if _, ok := status.FromError(err); !ok {
+				s.log.ErrorContext(ctx, "search call failed", "rpc", rpc, "err", err)
+				err = status.Error(grpccodes.Internal, "search: internal error")
+			}
+		}
+	}
+	attrs := metric.WithAttributes(attribute.String("rpc", rpc), attribute.String("code", status.Code(err).String()))
+	s.m.requests.Add(ctx, 1, attrs)
+	s.m.latency.Record(ctx, time.Since(start).Seconds(), attrs)
+	return err
+}
+
+// UpsertSessions implements searchv1.SearchServiceServer (internal: fed by
+// recordings' outbox and the reindex tool).
+func (s *Service) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessionsRequest) (_ *searchv1.UpsertSessionsResponse, err error) {
+	start := time.Now()
+	defer func() { err = s.finish(ctx, "UpsertSessions", start, err) }()
+	if len(req.GetSessions()) > s.cfg.MaxUpsertBatch {
+		return nil, invalidf("%d sessions in one call, at most %d allowed", len(req.GetSessions()), s.cfg.MaxUpsertBatch)
+	}
+	for i, sum := range req.GetSessions() {
+		if err := validateSummary(i, sum); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
+	res, err := s.ix.Upsert(ctx, req.GetSessions())
+	if err != nil {
+		return nil, err
+	}
+	s.m.upserted.Add(ctx, int64(res.Upserted))
+	s.m.stale.Add(ctx, int64(res.Stale))
+	s.log.DebugContext(ctx, "sessions upserted", "upserted", res.Upserted, "stale", res.Stale)
+	return &searchv1.UpsertSessionsResponse{Upserted: int32(res.Upserted), Stale: int32(res.Stale)}, nil
+}
+
+// DeleteSessions implements searchv1.SearchServiceServer (internal).
+func (s *Service) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessionsRequest) (_ *searchv1.DeleteSessionsResponse, err error) {
+	start := time.Now()
+	defer func() { err = s.finish(ctx, "DeleteSessions", start, err) }()
+	if err := validateSite(req.GetSiteId()); err != nil {
+		return nil, err
+	}
+	var sel index.Selector
+	switch x := req.GetSelector().(type) {
+	case *searchv1.DeleteSessionsRequest_SessionIds:
+		ids := x.SessionIds.GetIds()
+		if len(ids) == 0 || len(ids) > maxDeleteIDs {
+			return nil, invalidf("session_ids must hold 1 to %d ids", maxDeleteIDs)
+		}
+		for i, id := range ids {
+			if id == "" {
+				return nil, invalidf("session_ids[%d] is empty", i)
+			}
+			if err := checkString(fmt.Sprintf("session_ids[%d]", i), id); err != nil {
+				return nil, err
+			}
+		}
+		sel.SessionIDs = ids
+	case *searchv1.DeleteSessionsRequest_VisitorId:
+		if x.VisitorId == "" {
+			return nil, invalidf("visitor_id is empty")
+		}
+		if err := checkString("visitor_id", x.VisitorId); err != nil {
+			return nil, err
+		}
+		sel.VisitorID = x.VisitorId
+	case *searchv1.DeleteSessionsRequest_WholeSite:
+		if !x.WholeSite {
+			return nil, invalidf("whole_site must be true when set")
+		}
+		sel.WholeSite = true
+	case *searchv1.DeleteSessionsRequest_StartedBefore:
+		if x.StartedBefore == nil {
+			return nil, invalidf("started_before is empty")
+		}
+		if err := checkTime("started_before", x.StartedBefore); err != nil {
+			return nil, err
+		}
+		sel.StartedBefore = x.StartedBefore.AsTime()
+	default:
+		return nil, invalidf("one selector (session_ids, visitor_id, whole_site, started_before) is required")
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
+	defer cancel()
+	n, err := s.ix.Delete(ctx, req.GetSiteId(), sel)
+	if err != nil {
+		return nil, err
+	}
+	s.m.deleted.Add(ctx, n)
+	s.log.InfoContext(ctx, "sessions deleted", "site_id", req.GetSiteId(), "deleted", n)
+	return &searchv1.DeleteSessionsResponse{Deleted: n}, nil
+}
+
+// SearchSessions implements searchv1.SearchServiceServer (dashboard).
+func (s *Service) SearchSessions(ctx context.Context, req *searchv1.SearchSessionsRequest) (_ *searchv1.SearchSessionsResponse, err error) {
+	start := time.Now()
+	defer func() { err = s.finish(ctx, "SearchSessions", start, err) }()
+	if err := validateSite(req.GetSiteId()); err != nil {
+		return nil, err
+	}
+	if s.deps.Authorizer != nil {
+		if err := s.deps.Authorizer.AuthorizeSite(ctx, req.GetSiteId(), false); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
+		return nil, err
+	}
+	if err := validateFilter(req.GetFilter()); err != nil {
+		return nil, err
+	}
+	if _, ok := searchv1.SortField_name[int32(req.GetSort())]; !ok {
+		return nil, invalidf("sort %d is unknown", req.GetSort())
+	}
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, invalidf("page_size is negative")
+	case size == 0:
+		size = s.cfg.DefaultPageSize
+	case size > s.cfg.MaxPageSize:
+		size = s.cfg.MaxPageSize
+		s.m.capped.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", "page_size")))
+	}
+	if len(req.GetFacets()) > maxFacets {
+		return nil, invalidf("%d facets requested, at most %d allowed", len(req.GetFacets()), maxFacets)
+	}
+	var facets []searchv1.FacetField
+	for i, f := range req.GetFacets() {
+		if _, ok := searchv1.FacetField_name[int32(f)]; !ok || f == searchv1.FacetField_FACET_FIELD_UNSPECIFIED {
+			return nil, invalidf("facets[%d] = %d is unknown", i, f)
+		}
+		if !slices.Contains(facets, f) {
+			facets = append(facets, f)
+		}
+	}
+	hash := queryHash(req.GetSiteId(), req.GetFilter())
+	q := index.Query{
+		SiteID: req.GetSiteId(), Filter: req.GetFilter(), Sort: req.GetSort(), Ascending: req.GetAscending(),
+		Limit: size, Facets: facets, FacetSize: s.cfg.FacetSize,
+	}
+	if req.GetPageToken() != "" {
+		tok, err := decodeToken(req.GetPageToken())
+		if err != nil {
+			return nil, invalidf("%v", err)
+		}
+		if tok.queryHash != hash || tok.sort != req.GetSort() || tok.ascending != req.GetAscending() {
+			return nil, invalidf("page_token belongs to a different query (site, filter or sort changed)")
+		}
+		q.After = &tok.cursor
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	res, err := s.ix.Search(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := &searchv1.SearchSessionsResponse{Sessions: res.Sessions, Total: res.Total, Facets: res.Facets}
+	if res.Next != nil {
+		out.NextPageToken = encodeToken(pageToken{sort: req.GetSort(), ascending: req.GetAscending(), queryHash: hash, cursor: *res.Next})
+	}
+	return out, nil
+}
+
+// CountSessions implements searchv1.SearchServiceServer (dashboard).
+func (s *Service) CountSessions(ctx context.Context, req *searchv1.CountSessionsRequest) (_ *searchv1.CountSessionsResponse, err error) {
+	start := time.Now()
+	defer func() { err = s.finish(ctx, "CountSessions", start, err) }()
+	if err := validateSite(req.GetSiteId()); err != nil {
+		return nil, err
+	}
+	if s.deps.Authorizer != nil {
+		if err := s.deps.Authorizer.AuthorizeSite(ctx, req.GetSiteId(), false); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
+		return nil, err
+	}
+	if err := validateFilter(req.GetFilter()); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
+	defer cancel()
+	n, err := s.ix.Count(ctx, req.GetSiteId(), req.GetFilter())
+	if err != nil {
+		return nil, err
+	}
+	return &searchv1.CountSessionsResponse{Count: n}, nil
+}
+
+// traced wraps an index with a span and a latency record per call.
+type traced struct {
+	ix      index.Index
+	tracer  trace.Tracer
+	backend string
+	hist    metric.Float64Histogram
+}
+
+func (t *traced) span(ctx context.Context, op string, site int64) (context.Context, func(error)) {
+	ctx, sp := t.tracer.Start(ctx, "search.index."+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system", t.backend), attribute.Int64("sightline.site_id", site)))
+	start := time.Now()
+	return ctx, func(err error) {
+		if err != nil {
+			sp.RecordError(err)
+			sp.SetStatus(codes.Error, err.Error())
+		}
+		sp.End()
+		t.hist.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
+			attribute.String("backend", t.backend), attribute.String("op", op), attribute.Bool("error", err != nil)))
+	}
+}
+
+func (t *traced) Upsert(ctx context.Context, ss []*sessionsv1.SessionSummary) (index.UpsertResult, error) {
+	ctx, end := t.span(ctx, "upsert", 0)
+	r, err := t.ix.Upsert(ctx, ss)
+	trace.SpanFromContext(ctx).SetAttributes(attribute.Int("sightline.upserted", r.Upserted), attribute.Int("sightline.stale", r.Stale))
+	end(err)
+	return r, err
+}
+
+func (t *traced) Delete(ctx context.Context, site int64, sel index.Selector) (int64, error) {
+	ctx, end := t.span(ctx, "delete", site)
+	n, err := t.ix.Delete(ctx, site, sel)
+	end(err)
+	return n, err
+}
+
+func (t *traced) Search(ctx context.Context, q index.Query) (*index.Result, error) {
+	ctx, end := t.span(ctx, "search", q.SiteID)
+	r, err := t.ix.Search(ctx, q)
+	if r != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.Int64("sightline.total", r.Total))
+	}
+	end(err)
+	return r, err
+}
+
+func (t *traced) Count(ctx context.Context, site int64, f *searchv1.SessionFilter) (int64, error) {
+	ctx, end := t.span(ctx, "count", site)
+	n, err := t.ix.Count(ctx, site, f)
+	end(err)
+	return n, err
+}
+
+func (t *traced) Ready(ctx context.Context) error { return t.ix.Ready(ctx) }
+func (t *traced) Close() error                    { return t.ix.Close() }

@@ -1,0 +1,786 @@
+// Package elastic is the sessions index on Elasticsearch 8
+// (github.com/elastic/go-elasticsearch/v8).
+//
+// Layout: an index template "<prefix>-sessions" with an explicit, strict
+// mapping applies to indices "<prefix>-sessions-*"; the first index
+// "<prefix>-sessions-000001" carries the alias "<prefix>-sessions" as its
+// write index, and every request goes through the alias, so an operator can
+// rebuild into a new index and swap the alias. Every document is routed by
+// its site id, so one site's queries touch one shard. Upserts go through the
+// bulk indexer with external versioning (version = the summary version,
+// version_type=external_gte), so Elasticsearch itself rejects stale versions.
+// Lists page with search_after on (sort key, session id); facets are terms
+// aggregations. Every query is a bool filter whose first clause is the site.
+package elastic
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+	"github.com/elastic/go-elasticsearch/v8/esutil"
+	"google.golang.org/protobuf/proto"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-search/index"
+)
+
+// Config configures the backend.
+type Config struct {
+	Addresses []string
+	Username  string
+	Password  string
+	// IndexPrefix names the template, indices and alias.
+	IndexPrefix string
+	Shards      int
+	Replicas    int
+	// Refresh is the refresh policy of writes ("wait_for" keeps the
+	// read-your-writes contract of index.Index).
+	Refresh string
+	// Transport replaces the HTTP transport (tests).
+	Transport http.RoundTripper
+}
+
+// Index is the Elasticsearch sessions index.
+type Index struct {
+	es    *elasticsearch.Client
+	cfg   Config
+	alias string
+}
+
+var _ index.Index = (*Index)(nil)
+
+// Field names of the mapping.
+const (
+	fSite      = "site_id"
+	fSession   = "session_id"
+	fVisitor   = "visitor_id"
+	fVersion   = "version"
+	fStart     = "start_time"
+	fDuration  = "duration_ms"
+	fActive    = "active_ms"
+	fPageCount = "page_count"
+	fRage      = "rage_clicks"
+	fDead      = "dead_clicks"
+	fErrors    = "errors"
+	fTruncated = "truncated"
+	fPages     = "pages"
+	fPaths     = "paths"
+	fEntry     = "entry_url"
+	fEntryPath = "entry_path"
+	fExit      = "exit_url"
+	fExitPath  = "exit_path"
+	fDevice    = "device"
+	fBrowser   = "browser"
+	fOS        = "os"
+	fCountry   = "country"
+	fReferrer  = "referrer_domain"
+	fUTMSource = "utm_source"
+	fUTMMedium = "utm_medium"
+	fUTMCamp   = "utm_campaign"
+	fUser      = "user_id"
+	fAttrs     = "attributes"
+	fEvents    = "custom_events"
+	fSummary   = "summary"
+	// wildcardSub is the multi-field used by CONTAINS URL matches.
+	wildcardSub = "wc"
+	// ignoreAbove keeps huge URLs from failing a document; they stay
+	// stored but are not matchable.
+	ignoreAbove = 2048
+)
+
+// Open connects and makes sure the template, the first index and the alias
+// exist.
+func Open(ctx context.Context, cfg Config) (*Index, error) {
+	if cfg.Refresh == "" {
+		cfg.Refresh = "wait_for"
+	}
+	if cfg.Shards == 0 {
+		cfg.Shards = 1
+	}
+	es, err := elasticsearch.NewClient(elasticsearch.Config{
+		Addresses: cfg.Addresses, Username: cfg.Username, Password: cfg.Password,
+		Transport: cfg.Transport, MaxRetries: 3,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: client: %w", err)
+	}
+	ix := &Index{es: es, cfg: cfg, alias: cfg.IndexPrefix + "-sessions"}
+	if err := ix.setup(ctx); err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+// Alias is the alias every request goes through.
+func (ix *Index) Alias() string { return ix.alias }
+
+func (ix *Index) setup(ctx context.Context) error {
+	body, err := json.Marshal(TemplateBody(ix.cfg.IndexPrefix, ix.cfg.Shards, ix.cfg.Replicas))
+	if err != nil {
+		return fmt.Errorf("elasticsearch: template: %w", err)
+	}
+	res, err := esapi.IndicesPutIndexTemplateRequest{Name: ix.alias, Body: bytes.NewReader(body)}.Do(ctx, ix.es)
+	if err := check(res, err, "put index template"); err != nil {
+		return err
+	}
+	res, err = esapi.IndicesExistsAliasRequest{Name: []string{ix.alias}}.Do(ctx, ix.es)
+	if err != nil {
+		return fmt.Errorf("elasticsearch: check alias: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode == http.StatusOK {
+		return nil
+	}
+	first := ix.alias + "-000001"
+	body, _ = json.Marshal(map[string]any{"aliases": map[string]any{ix.alias: map[string]any{"is_write_index": true}}})
+	res, err = esapi.IndicesCreateRequest{Index: first, Body: bytes.NewReader(body)}.Do(ctx, ix.es)
+	if err != nil {
+		return fmt.Errorf("elasticsearch: create %s: %w", first, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		// Another replica of the service won the race: fine.
+		if res.StatusCode == http.StatusBadRequest && bytes.Contains(raw, []byte("resource_already_exists_exception")) {
+			return nil
+		}
+		return fmt.Errorf("elasticsearch: create %s: %s: %s", first, res.Status(), raw)
+	}
+	return nil
+}
+
+// check turns a failed response into an error and closes the body.
+func check(res *esapi.Response, err error, what string) error {
+	if err != nil {
+		return fmt.Errorf("elasticsearch: %s: %w", what, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return fmt.Errorf("elasticsearch: %s: %s: %s", what, res.Status(), raw)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	return nil
+}
+
+func keyword() map[string]any {
+	return map[string]any{"type": "keyword", "ignore_above": ignoreAbove}
+}
+
+func urlKeyword() map[string]any {
+	k := keyword()
+	k["fields"] = map[string]any{wildcardSub: map[string]any{"type": "wildcard", "ignore_above": ignoreAbove}}
+	return k
+}
+
+// TemplateBody is the index template with the explicit mapping.
+func TemplateBody(prefix string, shards, replicas int) map[string]any {
+	props := map[string]any{
+		fSite: keyword(), fSession: keyword(), fVisitor: keyword(),
+		fVersion:   map[string]any{"type": "long", "index": false},
+		fStart:     map[string]any{"type": "date_nanos"},
+		fDuration:  map[string]any{"type": "long"},
+		fActive:    map[string]any{"type": "long"},
+		fPageCount: map[string]any{"type": "integer"},
+		fRage:      map[string]any{"type": "integer"},
+		fDead:      map[string]any{"type": "integer"},
+		fErrors:    map[string]any{"type": "integer"},
+		fTruncated: map[string]any{"type": "boolean"},
+		fPages:     urlKeyword(), fPaths: keyword(),
+		fEntry: urlKeyword(), fEntryPath: keyword(),
+		fExit: urlKeyword(), fExitPath: keyword(),
+		fDevice: keyword(), fBrowser: keyword(), fOS: keyword(), fCountry: keyword(),
+		fReferrer: keyword(), fUTMSource: keyword(), fUTMMedium: keyword(), fUTMCamp: keyword(),
+		fUser: keyword(), fAttrs: keyword(), fEvents: keyword(),
+		fSummary: map[string]any{"type": "binary"},
+	}
+	return map[string]any{
+		"index_patterns": []any{prefix + "-sessions-*"},
+		"priority":       200,
+		"template": map[string]any{
+			"settings": map[string]any{
+				"number_of_shards":   shards,
+				"number_of_replicas": replicas,
+			},
+			"mappings": map[string]any{
+				"dynamic":    "strict",
+				"_routing":   map[string]any{"required": true},
+				"properties": props,
+			},
+		},
+		"_meta": map[string]any{"owner": "sightline svc-search", "schema": 1},
+	}
+}
+
+// Document is the indexed form of a summary.
+func Document(s *sessionsv1.SessionSummary) (map[string]any, error) {
+	pb, err := proto.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("marshal summary: %w", err)
+	}
+	var pages, paths []string
+	seen := map[string]bool{}
+	for _, p := range s.GetPages() {
+		u := p.GetUrl()
+		if u == "" || seen[u] {
+			continue
+		}
+		seen[u] = true
+		pages = append(pages, u)
+		if path := index.PagePath(u); path != "" && !seen["\x00"+path] {
+			seen["\x00"+path] = true
+			paths = append(paths, path)
+		}
+	}
+	var attrs []string
+	for _, a := range s.GetUserAttributes() {
+		attrs = append(attrs, index.AttributeTerm(a.GetKey(), a.GetValue()))
+	}
+	c := s.GetClient()
+	d := map[string]any{
+		fSite:      strconv.FormatInt(s.GetSiteId(), 10),
+		fSession:   s.GetSessionId(),
+		fVersion:   s.GetVersion(),
+		fStart:     s.GetStartTime().AsTime().UTC().Format(time.RFC3339Nano),
+		fDuration:  s.GetDuration().AsDuration().Milliseconds(),
+		fActive:    s.GetActiveDuration().AsDuration().Milliseconds(),
+		fPageCount: s.GetPageCount(),
+		fRage:      s.GetRageClickCount(),
+		fDead:      s.GetDeadClickCount(),
+		fErrors:    s.GetErrorCount(),
+		fTruncated: s.GetTruncated(),
+		fDevice:    index.DeviceName(c.GetDeviceType()),
+		fSummary:   base64.StdEncoding.EncodeToString(pb),
+	}
+	set := func(k, v string) {
+		if v != "" {
+			d[k] = v
+		}
+	}
+	set(fVisitor, s.GetVisitorId())
+	set(fEntry, s.GetEntryUrl())
+	set(fEntryPath, index.PagePath(s.GetEntryUrl()))
+	set(fExit, s.GetExitUrl())
+	set(fExitPath, index.PagePath(s.GetExitUrl()))
+	set(fBrowser, c.GetBrowser())
+	set(fOS, c.GetOs())
+	set(fCountry, c.GetCountry())
+	set(fReferrer, s.GetReferrerDomain())
+	set(fUTMSource, s.GetUtmSource())
+	set(fUTMMedium, s.GetUtmMedium())
+	set(fUTMCamp, s.GetUtmCampaign())
+	set(fUser, s.GetUserId())
+	if len(pages) > 0 {
+		d[fPages], d[fPaths] = pages, paths
+	}
+	if len(attrs) > 0 {
+		d[fAttrs] = attrs
+	}
+	if len(s.GetCustomEvents()) > 0 {
+		d[fEvents] = s.GetCustomEvents()
+	}
+	return d, nil
+}
+
+// Upsert implements index.Index with the bulk indexer. Stale versions are
+// refused by Elasticsearch (409 version conflict) and counted as stale.
+func (ix *Index) Upsert(ctx context.Context, sessions []*sessionsv1.SessionSummary) (index.UpsertResult, error) {
+	var res index.UpsertResult
+	newest := map[string]*sessionsv1.SessionSummary{}
+	var order []string
+	for _, s := range sessions {
+		if s == nil {
+			continue
+		}
+		id := index.DocID(s.GetSiteId(), s.GetSessionId())
+		if prev, ok := newest[id]; ok {
+			res.Stale++
+			if s.GetVersion() >= prev.GetVersion() {
+				newest[id] = s
+			}
+			continue
+		}
+		order = append(order, id)
+		newest[id] = s
+	}
+	if len(order) == 0 {
+		return res, nil
+	}
+	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
+		Client: ix.es, Index: ix.alias, NumWorkers: 2, FlushBytes: 5 << 20,
+		FlushInterval: time.Hour, // flushed explicitly by Close
+		Refresh:       ix.cfg.Refresh, RequireAlias: true,
+	})
+	if err != nil {
+		return index.UpsertResult{}, fmt.Errorf("elasticsearch: bulk indexer: %w", err)
+	}
+	var upserted, stale atomic.Int64
+	var failed atomic.Pointer[error]
+	for _, id := range order {
+		item, err := BulkItem(newest[id])
+		if err != nil {
+			_ = bi.Close(ctx)
+			return index.UpsertResult{}, fmt.Errorf("elasticsearch: upsert %s: %w", id, err)
+		}
+		item.OnSuccess = func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) { upserted.Add(1) }
+		item.OnFailure = func(_ context.Context, it esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
+			if err == nil && r.Status == http.StatusConflict {
+				stale.Add(1)
+				return
+			}
+			if err == nil {
+				err = fmt.Errorf("%s %s: %s: %s", it.DocumentID, strconv.Itoa(r.Status), r.Error.Type, r.Error.Reason)
+			}
+			failed.CompareAndSwap(nil, &err)
+		}
+		if err := bi.Add(ctx, item); err != nil {
+			_ = bi.Close(ctx)
+			return index.UpsertResult{}, fmt.Errorf("elasticsearch: bulk add: %w", err)
+		}
+	}
+	if err := bi.Close(ctx); err != nil {
+		return index.UpsertResult{}, fmt.Errorf("elasticsearch: bulk: %w", err)
+	}
+	if p := failed.Load(); p != nil {
+		return index.UpsertResult{}, fmt.Errorf("elasticsearch: bulk item failed: %w", *p)
+	}
+	res.Upserted = int(upserted.Load())
+	res.Stale += int(stale.Load())
+	return res, nil
+}
+
+// BulkItem is the bulk "index" action of a summary: routed by site, with
+// the summary version as external version.
+func BulkItem(s *sessionsv1.SessionSummary) (esutil.BulkIndexerItem, error) {
+	doc, err := Document(s)
+	if err != nil {
+		return esutil.BulkIndexerItem{}, err
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return esutil.BulkIndexerItem{}, err
+	}
+	v := s.GetVersion()
+	return esutil.BulkIndexerItem{
+		Action:     "index",
+		DocumentID: index.DocID(s.GetSiteId(), s.GetSessionId()),
+		Routing:    strconv.FormatInt(s.GetSiteId(), 10),
+		Version:    &v,
+		// external_gte: an equal version is the same deterministic summary,
+		// so re-delivery succeeds (idempotent) while older ones get 409.
+		VersionType: "external_gte",
+		Body:        bytes.NewReader(body),
+	}, nil
+}
+
+func siteRouting(siteID int64) string { return strconv.FormatInt(siteID, 10) }
+
+// Delete implements index.Index with delete-by-query under the site.
+func (ix *Index) Delete(ctx context.Context, siteID int64, sel index.Selector) (int64, error) {
+	body, err := DeleteBody(siteID, sel)
+	if err != nil {
+		return 0, err
+	}
+	raw, _ := json.Marshal(body)
+	refresh := ix.cfg.Refresh != "false"
+	conflicts := "proceed"
+	res, err := esapi.DeleteByQueryRequest{
+		Index: []string{ix.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(siteID)},
+		Refresh: &refresh, Conflicts: conflicts,
+	}.Do(ctx, ix.es)
+	var out struct {
+		Deleted  int64             `json:"deleted"`
+		Failures []json.RawMessage `json:"failures"`
+	}
+	if err := decode(res, err, "delete by query", &out); err != nil {
+		return 0, err
+	}
+	if len(out.Failures) > 0 {
+		return out.Deleted, fmt.Errorf("elasticsearch: delete by query: %d failures: %s", len(out.Failures), out.Failures[0])
+	}
+	return out.Deleted, nil
+}
+
+// DeleteBody is the delete-by-query body for a selector.
+func DeleteBody(siteID int64, sel index.Selector) (map[string]any, error) {
+	if err := sel.Validate(); err != nil {
+		return nil, err
+	}
+	var clause map[string]any
+	switch {
+	case len(sel.SessionIDs) > 0:
+		clause = terms(fSession, sel.SessionIDs)
+	case sel.VisitorID != "":
+		clause = term(fVisitor, sel.VisitorID)
+	case !sel.StartedBefore.IsZero():
+		clause = map[string]any{"range": map[string]any{fStart: map[string]any{"lt": sel.StartedBefore.UTC().Format(time.RFC3339Nano)}}}
+	}
+	filters := []any{term(fSite, strconv.FormatInt(siteID, 10))}
+	if clause != nil {
+		filters = append(filters, clause)
+	}
+	return map[string]any{"query": map[string]any{"bool": map[string]any{"filter": filters}}}, nil
+}
+
+func decode(res *esapi.Response, err error, what string, out any) error {
+	if err != nil {
+		return fmt.Errorf("elasticsearch: %s: %w", what, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return fmt.Errorf("elasticsearch: %s: %s: %s", what, res.Status(), raw)
+	}
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		return fmt.Errorf("elasticsearch: %s: decode: %w", what, err)
+	}
+	return nil
+}
+
+// Search implements index.Index.
+func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, error) {
+	body, err := SearchBody(q)
+	if err != nil {
+		return nil, err
+	}
+	raw, _ := json.Marshal(body)
+	res, err := esapi.SearchRequest{
+		Index: []string{ix.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(q.SiteID)},
+	}.Do(ctx, ix.es)
+	var out struct {
+		Hits struct {
+			Total struct {
+				Value int64 `json:"value"`
+			} `json:"total"`
+			Hits []struct {
+				ID     string `json:"_id"`
+				Source struct {
+					Summary string `json:"summary"`
+				} `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+		Aggregations map[string]struct {
+			Buckets []struct {
+				Key      string `json:"key"`
+				DocCount int64  `json:"doc_count"`
+			} `json:"buckets"`
+		} `json:"aggregations"`
+	}
+	if err := decode(res, err, "search", &out); err != nil {
+		return nil, err
+	}
+	r := &index.Result{Total: out.Hits.Total.Value}
+	hits := out.Hits.Hits
+	more := len(hits) > q.Limit
+	if more {
+		hits = hits[:q.Limit]
+	}
+	for _, h := range hits {
+		pb, err := base64.StdEncoding.DecodeString(h.Source.Summary)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch: decode %s: %w", h.ID, err)
+		}
+		s := &sessionsv1.SessionSummary{}
+		if err := proto.Unmarshal(pb, s); err != nil {
+			return nil, fmt.Errorf("elasticsearch: decode %s: %w", h.ID, err)
+		}
+		if s.GetSiteId() != q.SiteID { // defence in depth; the query filters by site
+			return nil, fmt.Errorf("elasticsearch: hit %s belongs to another site", h.ID)
+		}
+		r.Sessions = append(r.Sessions, s)
+	}
+	if more && len(r.Sessions) > 0 {
+		last := r.Sessions[len(r.Sessions)-1]
+		r.Next = &index.Cursor{Value: index.SortKey(last, q.Sort), SessionID: last.GetSessionId()}
+	}
+	for _, f := range q.Facets {
+		name, _ := facetField(f)
+		facet := &searchv1.Facet{Field: f}
+		for _, b := range out.Aggregations[name].Buckets {
+			facet.Counts = append(facet.Counts, &searchv1.FacetCount{Value: b.Key, Count: b.DocCount})
+		}
+		r.Facets = append(r.Facets, facet)
+	}
+	return r, nil
+}
+
+// SearchBody is the _search body of a query.
+func SearchBody(q index.Query) (map[string]any, error) {
+	if q.Limit <= 0 {
+		return nil, errors.New("elasticsearch: limit must be positive")
+	}
+	fq, err := FilterQuery(q.SiteID, q.Filter)
+	if err != nil {
+		return nil, err
+	}
+	order := "desc"
+	if q.Ascending {
+		order = "asc"
+	}
+	body := map[string]any{
+		"size":             q.Limit + 1,
+		"track_total_hits": true,
+		"_source":          []any{fSummary},
+		"query":            fq,
+		"sort": []any{
+			map[string]any{sortField(q.Sort): map[string]any{"order": order}},
+			map[string]any{fSession: map[string]any{"order": order}},
+		},
+	}
+	if q.After != nil {
+		body["search_after"] = []any{q.After.Value, q.After.SessionID}
+	}
+	size := q.FacetSize
+	if size <= 0 {
+		size = index.DefaultFacetSize
+	}
+	if len(q.Facets) > 0 {
+		aggs := map[string]any{}
+		for _, f := range q.Facets {
+			field, ok := facetField(f)
+			if !ok {
+				return nil, fmt.Errorf("elasticsearch: unknown facet %v", f)
+			}
+			aggs[field] = map[string]any{"terms": map[string]any{
+				"field": field, "size": size,
+				"order": []any{map[string]any{"_count": "desc"}, map[string]any{"_key": "asc"}},
+			}}
+		}
+		body["aggs"] = aggs
+	}
+	return body, nil
+}
+
+func sortField(f searchv1.SortField) string {
+	switch f {
+	case searchv1.SortField_SORT_FIELD_DURATION:
+		return fDuration
+	case searchv1.SortField_SORT_FIELD_ACTIVE_DURATION:
+		return fActive
+	case searchv1.SortField_SORT_FIELD_PAGE_COUNT:
+		return fPageCount
+	default:
+		return fStart
+	}
+}
+
+func facetField(f searchv1.FacetField) (string, bool) {
+	switch f {
+	case searchv1.FacetField_FACET_FIELD_DEVICE_TYPE:
+		return fDevice, true
+	case searchv1.FacetField_FACET_FIELD_BROWSER:
+		return fBrowser, true
+	case searchv1.FacetField_FACET_FIELD_OS:
+		return fOS, true
+	case searchv1.FacetField_FACET_FIELD_COUNTRY:
+		return fCountry, true
+	case searchv1.FacetField_FACET_FIELD_PAGE:
+		return fPaths, true
+	}
+	return "", false
+}
+
+// Count implements index.Index.
+func (ix *Index) Count(ctx context.Context, siteID int64, f *searchv1.SessionFilter) (int64, error) {
+	fq, err := FilterQuery(siteID, f)
+	if err != nil {
+		return 0, err
+	}
+	raw, _ := json.Marshal(map[string]any{"query": fq})
+	res, err := esapi.CountRequest{
+		Index: []string{ix.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(siteID)},
+	}.Do(ctx, ix.es)
+	var out struct {
+		Count int64 `json:"count"`
+	}
+	if err := decode(res, err, "count", &out); err != nil {
+		return 0, err
+	}
+	return out.Count, nil
+}
+
+// Ready implements index.Index: the alias answers.
+func (ix *Index) Ready(ctx context.Context) error {
+	res, err := esapi.IndicesExistsAliasRequest{Name: []string{ix.alias}}.Do(ctx, ix.es)
+	if err != nil {
+		return fmt.Errorf("elasticsearch: not ready: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("elasticsearch: not ready: alias %s: %s", ix.alias, res.Status())
+	}
+	return nil
+}
+
+// Close implements index.Index; the client holds no resources beyond idle
+// connections.
+func (ix *Index) Close() error {
+	if t, ok := ix.es.Transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+	return nil
+}
+
+func term(field, v string) map[string]any {
+	return map[string]any{"term": map[string]any{field: v}}
+}
+
+func terms(field string, vs []string) map[string]any {
+	return map[string]any{"terms": map[string]any{field: vs}}
+}
+
+func rangeQ(field string, bounds map[string]any) map[string]any {
+	return map[string]any{"range": map[string]any{field: bounds}}
+}
+
+// FilterQuery is the bool filter of a SessionFilter; its first clause is
+// always the site.
+func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error) {
+	filters := []any{term(fSite, strconv.FormatInt(siteID, 10))}
+	var mustNot []any
+	add := func(c map[string]any) { filters = append(filters, c) }
+	if f != nil {
+		if tr := f.GetStartTime(); tr != nil && (tr.Start != nil || tr.End != nil) {
+			b := map[string]any{}
+			if tr.Start != nil {
+				b["gte"] = tr.Start.AsTime().UTC().Format(time.RFC3339Nano)
+			}
+			if tr.End != nil {
+				b["lt"] = tr.End.AsTime().UTC().Format(time.RFC3339Nano)
+			}
+			add(rangeQ(fStart, b))
+		}
+		for _, d := range []struct {
+			field string
+			r     *searchv1.DurationRange
+		}{{fDuration, f.GetDuration()}, {fActive, f.GetActiveDuration()}} {
+			if d.r == nil || (d.r.Min == nil && d.r.Max == nil) {
+				continue
+			}
+			b := map[string]any{}
+			if d.r.Min != nil {
+				min := d.r.Min.AsDuration()
+				ms := min.Milliseconds()
+				if time.Duration(ms)*time.Millisecond < min {
+					ms++
+				}
+				b["gte"] = ms
+			}
+			if d.r.Max != nil {
+				b["lte"] = d.r.Max.AsDuration().Milliseconds()
+			}
+			add(rangeQ(d.field, b))
+		}
+		for _, m := range []struct {
+			match      *searchv1.UrlMatch
+			full, path string
+		}{{f.GetVisitedPage(), fPages, fPaths}, {f.GetEntryPage(), fEntry, fEntryPath}, {f.GetExitPage(), fExit, fExitPath}} {
+			c, err := urlClause(m.match, m.full, m.path)
+			if err != nil {
+				return nil, err
+			}
+			if c != nil {
+				add(c)
+			}
+		}
+		if pc := f.GetPageCount(); pc != nil && (pc.Min != 0 || pc.Max != 0) {
+			b := map[string]any{}
+			if pc.Min != 0 {
+				b["gte"] = pc.Min
+			}
+			if pc.Max != 0 {
+				b["lte"] = pc.Max
+			}
+			add(rangeQ(fPageCount, b))
+		}
+		if len(f.GetDeviceTypes()) > 0 {
+			var names []string
+			for _, d := range f.GetDeviceTypes() {
+				names = append(names, index.DeviceName(d))
+			}
+			add(terms(fDevice, names))
+		}
+		for _, kv := range []struct {
+			field  string
+			values []string
+		}{{fBrowser, f.GetBrowsers()}, {fOS, f.GetOses()}, {fCountry, f.GetCountries()}} {
+			if len(kv.values) > 0 {
+				add(terms(kv.field, kv.values))
+			}
+		}
+		for _, kv := range []struct{ field, value string }{
+			{fReferrer, f.GetReferrerDomain()}, {fUTMSource, f.GetUtmSource()}, {fUTMMedium, f.GetUtmMedium()},
+			{fUTMCamp, f.GetUtmCampaign()}, {fUser, f.GetUserId()}, {fEvents, f.GetCustomEvent()},
+		} {
+			if kv.value != "" {
+				add(term(kv.field, kv.value))
+			}
+		}
+		if len(f.GetUserAttributes()) > 0 {
+			var ts []string
+			for _, a := range f.GetUserAttributes() {
+				ts = append(ts, index.AttributeTerm(a.GetKey(), a.GetValue()))
+			}
+			add(terms(fAttrs, ts))
+		}
+		for _, fl := range []struct {
+			field string
+			set   *bool
+		}{{fRage, f.HasRageClicks}, {fDead, f.HasDeadClicks}, {fErrors, f.HasErrors}} {
+			if fl.set == nil {
+				continue
+			}
+			if *fl.set {
+				add(rangeQ(fl.field, map[string]any{"gte": 1}))
+			} else {
+				mustNot = append(mustNot, rangeQ(fl.field, map[string]any{"gte": 1}))
+			}
+		}
+		if f.Truncated != nil {
+			add(map[string]any{"term": map[string]any{fTruncated: *f.Truncated}})
+		}
+	}
+	b := map[string]any{"filter": filters}
+	if len(mustNot) > 0 {
+		b["must_not"] = mustNot
+	}
+	return map[string]any{"bool": b}, nil
+}
+
+// wildcardEscaper makes user text literal in a wildcard pattern.
+var wildcardEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`)
+
+
+func urlClause(m *searchv1.UrlMatch, full, path string) (map[string]any, error) {
+	if m == nil || m.GetValue() == "" {
+		return nil, nil
+	}
+	field := full
+	if index.PathForm(m) {
+		field = path
+	}
+	switch m.GetOperator() {
+	case searchv1.UrlMatch_OPERATOR_EQUALS, searchv1.UrlMatch_OPERATOR_UNSPECIFIED:
+		return term(field, m.GetValue()), nil
+	case searchv1.UrlMatch_OPERATOR_PREFIX:
+		return map[string]any{"prefix": map[string]any{field: map[string]any{"value": m.GetValue()}}}, nil
+	case searchv1.UrlMatch_OPERATOR_CONTAINS:
+		return map[string]any{"wildcard": map[string]any{full + "." + wildcardSub: map[string]any{
+			"value": "*" + wildcardEscaper.Replace(m.GetValue()) + "*",
+		}}}, nil
+	}
+	return nil, fmt.Errorf("elasticsearch: unknown url operator %v", m.GetOperator())
+}
