@@ -84,6 +84,30 @@ describe("extractMarkers", () => {
     expect(extractMarkers(events, { complete: true }).map((m) => m.kind)).toEqual(["page", "dead"]);
   });
 
+  it("tells a reload (new page view, same URL) from a re-snapshot", () => {
+    const events = [
+      meta(0, "https://a.example/form"),
+      full(1),
+      // rrweb's periodic checkout: same page view, same URL
+      meta(5000, "https://a.example/form"),
+      full(5001),
+      // the visitor reloads: new page view, same URL
+      meta(9000, "https://a.example/form"),
+      full(9001),
+    ];
+    const pageViews = [
+      { id: "p_one", time: T0 },
+      { id: "p_one", time: T0 + 5000 },
+      { id: "p_two", time: T0 + 9000 },
+    ];
+    expect(extractMarkers(events, { complete: true, pageViews }).map((m) => [m.kind, m.offset])).toEqual([
+      ["page", 0],
+      ["page", 9000],
+    ]);
+    // Without page views only URL changes count.
+    expect(extractMarkers(events).map((m) => [m.kind, m.offset])).toEqual([["page", 0]]);
+  });
+
   it("sorts events that arrive out of order and measures offsets from the first", () => {
     const events = [custom(2000, "sl:event", { name: "b" }), meta(0, "https://a.example/x"), custom(1000, "sl:event", { name: "a" })];
     expect(extractMarkers(events).map((m) => [m.label, m.offset])).toEqual([

@@ -85,7 +85,17 @@ export function rageBursts(clicks: Click[]): Click[][] {
  * false (still streaming), a click is called dead only once the recording
  * has gone on for the full dead-click window after it.
  */
-export function extractMarkers(input: RrwebEvent[], opts: { complete: boolean } = { complete: true }): Marker[] {
+export interface PageViewStart {
+  /** The tracker's page-view id of a chunk. */
+  id: string;
+  /** Time of the chunk's first event. */
+  time: number;
+}
+
+export function extractMarkers(
+  input: RrwebEvent[],
+  opts: { complete: boolean; pageViews?: PageViewStart[] } = { complete: true },
+): Marker[] {
   const events = [...input].sort((a, b) => a.timestamp - b.timestamp);
   if (events.length === 0) return [];
   const start = events[0]!.timestamp;
@@ -95,6 +105,16 @@ export function extractMarkers(input: RrwebEvent[], opts: { complete: boolean } 
   // Times of events that show the page reacted: DOM mutations and navigations.
   const reactions: number[] = [];
   let lastUrl = "";
+  let lastPageView = "";
+  // A page view is known from the chunks; a Meta event with the same URL is a
+  // new page only if the page-view id changed (a reload), not on rrweb's
+  // periodic re-snapshots within one page view.
+  const views = [...(opts.pageViews ?? [])].filter((v) => v.id).sort((a, b) => a.time - b.time);
+  let v = -1;
+  const viewAt = (time: number) => {
+    while (v + 1 < views.length && views[v + 1]!.time <= time) v++;
+    return v >= 0 ? views[v]!.id : "";
+  };
 
   const add = (kind: MarkerKind, time: number, label: string, detail?: string, count?: number) => {
     const m: Marker = { kind, time, offset: time - start, label };
@@ -102,8 +122,12 @@ export function extractMarkers(input: RrwebEvent[], opts: { complete: boolean } 
     if (count !== undefined) m.count = count;
     markers.push(m);
   };
-  const page = (time: number, url: string) => {
-    if (!url || url === lastUrl) return;
+  const page = (time: number, url: string, fromMeta: boolean) => {
+    if (!url) return;
+    const view = fromMeta ? viewAt(time) : lastPageView;
+    const reload = fromMeta && view !== "" && lastPageView !== "" && view !== lastPageView;
+    if (fromMeta) lastPageView = view;
+    if (url === lastUrl && !reload) return;
     lastUrl = url;
     add("page", time, pathOf(url), url);
   };
@@ -112,7 +136,7 @@ export function extractMarkers(input: RrwebEvent[], opts: { complete: boolean } 
     const d = e.data ?? {};
     switch (e.type) {
       case EventType.Meta:
-        page(e.timestamp, str(d.href));
+        page(e.timestamp, str(d.href), true);
         reactions.push(e.timestamp);
         break;
       case EventType.FullSnapshot:
@@ -127,7 +151,7 @@ export function extractMarkers(input: RrwebEvent[], opts: { complete: boolean } 
       case EventType.Custom: {
         const p = d.payload ?? {};
         if (d.tag === "sl:navigation") {
-          page(e.timestamp, str(p.url));
+          page(e.timestamp, str(p.url), false);
           reactions.push(e.timestamp);
         } else if (d.tag === "sl:error") {
           const msg = str(p.message) || "Error";

@@ -5,7 +5,7 @@ import { api, toApiError } from "../api/client";
 import { ErrorBox } from "../components/ui";
 import { formatClock } from "../lib/format";
 import { readRecording, type RrwebEvent } from "../lib/ndjson";
-import { extractMarkers, MARKER_LABELS, type Marker } from "../lib/timeline";
+import { extractMarkers, MARKER_LABELS, type Marker, type PageViewStart } from "../lib/timeline";
 
 export const SPEEDS = [1, 2, 4, 8] as const;
 
@@ -29,6 +29,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
   const frameRef = useRef<HTMLDivElement>(null);
   const replayerRef = useRef<Replayer | null>(null);
   const eventsRef = useRef<RrwebEvent[]>([]);
+  const pageViewsRef = useRef<PageViewStart[]>([]);
   const sizeRef = useRef({ width: 1280, height: 720 });
   const [status, setStatus] = useState<Status>("connecting");
   const [error, setError] = useState<Error>();
@@ -47,7 +48,8 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
   const onFinishedRef = useRef(onFinished);
   onFinishedRef.current = onFinished;
 
-  const total = Math.max(loadedMs, durationHintMs, 1);
+  // Until the stream ends the summary's duration sizes the timeline; then the events themselves do.
+  const total = status === "done" ? Math.max(loadedMs, 1) : Math.max(loadedMs, durationHintMs, 1);
 
   const fit = useCallback(() => {
     const r = replayerRef.current;
@@ -67,6 +69,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
   useEffect(() => {
     const ctrl = new AbortController();
     eventsRef.current = [];
+    pageViewsRef.current = [];
     let first = Infinity;
     let last = -Infinity;
     let lastMarkerUpdate = 0;
@@ -114,11 +117,14 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
         for await (const chunk of readRecording(data)) {
           if (ctrl.signal.aborted) return;
           if (chunk.events.length === 0) continue;
+          let chunkFirst = Infinity;
           for (const e of chunk.events) {
-            first = Math.min(first, e.timestamp);
+            chunkFirst = Math.min(chunkFirst, e.timestamp);
             last = Math.max(last, e.timestamp);
+            eventsRef.current.push(e);
           }
-          eventsRef.current.push(...chunk.events);
+          first = Math.min(first, chunkFirst);
+          pageViewsRef.current.push({ id: chunk.pageViewId, time: chunkFirst });
           const r = replayerRef.current;
           if (r) {
             for (const e of chunk.events) r.addEvent(e as never);
@@ -130,7 +136,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
           const now = performance.now();
           if (now - lastMarkerUpdate > 300) {
             lastMarkerUpdate = now;
-            setMarkers(extractMarkers(eventsRef.current, { complete: false }));
+            setMarkers(extractMarkers(eventsRef.current, { complete: false, pageViews: pageViewsRef.current }));
           }
         }
         if (ctrl.signal.aborted) return;
@@ -138,7 +144,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
           if (eventsRef.current.length >= 2) create();
           else throw new Error("This recording has no playable data yet. If the visit just happened, try again in a minute.");
         }
-        setMarkers(extractMarkers(eventsRef.current, { complete: true }));
+        setMarkers(extractMarkers(eventsRef.current, { complete: true, pageViews: pageViewsRef.current }));
         setStatus("done");
       } catch (e) {
         if (ctrl.signal.aborted) return;
