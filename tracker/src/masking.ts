@@ -76,7 +76,8 @@ export function maskingOptions(c: Config, isValid: (s: string) => boolean = sele
     // '*' makes rrweb hand every text node to maskTextFn, which keeps opted-in text.
     maskTextSelector: c.maskAllText ? '*' : mask,
     maskAllInputs: true,
-    maskInputFn: (text, el) => (el && !sensitive(el) && optedIn(el, unmask, mask) ? text : stars(text)),
+    // Input values become one '*' per character (word boundaries hidden too), as rrweb's default.
+    maskInputFn: (text, el) => (el && !sensitive(el) && optedIn(el, unmask, mask) ? text : '*'.repeat(text.length)),
     maskTextFn: (text, el) => (el && optedIn(el, unmask, mask) ? text : stars(text)),
   };
 }

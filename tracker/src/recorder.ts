@@ -128,7 +128,7 @@ export class Recorder {
       emit: this.guard((ev: unknown) => this.onEvent(ev as RREvent)),
       ...m,
       maskInputOptions: { password: true },
-      sampling: { mousemove: 50, mouseInteraction: true, scroll: 150, media: 800, input: 'last' },
+      sampling: { mousemove: 50, mouseInteraction: true, scroll: 150, media: 800, input: 'all' },
       slimDOMOptions: 'all',
       inlineStylesheet: true,
       collectFonts: true,

@@ -17,7 +17,7 @@ describe('masking configuration', () => {
     expect(m.blockSelector).toBe('[data-sl-block]');
     expect(m.maskTextSelector).toBe('[data-sl-mask]');
     const $ = dom('<input id="q" name="q"><textarea id="t"></textarea>');
-    expect(m.maskInputFn('hello world', $('#q'))).toBe('***** *****');
+    expect(m.maskInputFn('hello world', $('#q'))).toBe('***********');
     expect(m.maskInputFn('x', $('#t'))).toBe('*');
   });
 
@@ -33,7 +33,7 @@ describe('masking configuration', () => {
     expect(m.maskInputFn('secret', $('#plain'))).toBe('******');
     // Sensitive fields stay masked whatever the opt-in says.
     expect(m.maskInputFn('hunter2', $('#pw'))).toBe('*******');
-    expect(m.maskInputFn('4111 1111', $('#cc'))).toBe('**** ****');
+    expect(m.maskInputFn('4111 1111', $('#cc'))).toBe('*********');
     expect(m.maskInputFn('123', $('#cvv'))).toBe('***');
     // The nearer of mask and unmask decides.
     expect(m.maskInputFn('x', $('#inner'))).toBe('*');

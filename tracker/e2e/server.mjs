@@ -1,0 +1,161 @@
+// Test servers for the real-browser tests and the benchmark: a "site" origin serving the fixture
+// pages with the install snippet, and an "ingest" origin (a different port, so a different origin:
+// requests are cross-origin exactly as in production) serving the rendered bootstrap, the recorder
+// and the batch intake. Every request to the intake is kept raw — query, headers, the body bytes
+// as sent — so tests can assert on exactly what left the browser.
+import http from 'node:http';
+import { readFileSync, existsSync } from 'node:fs';
+import { gunzipSync, inflateSync } from 'node:zlib';
+import { join, extname } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const fixtures = join(root, 'e2e/fixtures');
+
+// The install snippet as documented in README.md.
+export function snippet(ingest, key) {
+  return (
+    '<script>window.sightline=window.sightline||function(){(sightline.q=sightline.q||[]).push(arguments)};</script>\n' +
+    `<script async src="${ingest}/s/${key}.js"></script>`
+  );
+}
+
+export function siteConfig(ingest, key, over = {}) {
+  return {
+    siteKey: key,
+    endpoint: `${ingest}/i/v1/batch`,
+    recorderUrl: `${ingest}/static/recorder.js`,
+    sampleRate: 1,
+    recording: true,
+    respectDnt: true,
+    requireConsent: false,
+    maskAllText: false,
+    maskSelectors: [],
+    blockSelectors: [],
+    unmaskSelectors: [],
+    flags: [],
+    ...over,
+  };
+}
+
+const types = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.js': 'application/javascript', '.woff2': 'font/woff2' };
+
+function listen(handler) {
+  return new Promise((resolve) => {
+    const s = http.createServer((req, res) => {
+      handler(req, res).catch((e) => {
+        res.writeHead(500);
+        res.end(String(e));
+      });
+    });
+    s.keepAliveTimeout = 1000;
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  });
+}
+
+function body(req) {
+  return new Promise((resolve, reject) => {
+    const parts = [];
+    req.on('data', (c) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
+
+// decode turns a captured body into the envelope text, as ingest would.
+export function decode(r) {
+  const ce = r.query.get('ce') || r.headers['content-encoding'];
+  if (ce === 'gzip') return gunzipSync(r.raw).toString('utf8');
+  if (ce === 'deflate') return inflateSync(r.raw).toString('utf8');
+  return r.raw.toString('utf8');
+}
+
+// startServers: configs maps site keys to settings overrides; answer(req, n) may return
+// {status, headers} to make the intake refuse (n counts intake requests from 0).
+export async function startServers({ configs = { k_e2e: {} }, answer, dist = join(root, 'dist') } = {}) {
+  const requests = [];
+  let ingestOrigin = '';
+  const ingest = await listen(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const cors = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Retry-After' };
+    const m = /^\/s\/([A-Za-z0-9_-]+)\.js$/.exec(url.pathname);
+    if (req.method === 'GET' && m) {
+      if (!(m[1] in configs)) {
+        res.writeHead(200, { 'Content-Type': 'application/javascript' });
+        return res.end('/* sightline: site not found */');
+      }
+      const cfg = siteConfig(ingestOrigin, m[1], configs[m[1]]);
+      const js = readFileSync(join(dist, 'bootstrap.js'), 'utf8').replace('"__SIGHTLINE_CONFIG__"', JSON.stringify(cfg));
+      res.writeHead(200, { 'Content-Type': 'application/javascript', 'Cache-Control': 'no-store' });
+      return res.end(js);
+    }
+    if (req.method === 'GET' && url.pathname === '/static/recorder.js') {
+      res.writeHead(200, { 'Content-Type': 'application/javascript' });
+      return res.end(readFileSync(join(dist, 'recorder.js')));
+    }
+    if (url.pathname === '/i/v1/batch') {
+      const raw = await body(req);
+      const r = { method: req.method, query: url.searchParams, headers: req.headers, raw, at: Date.now(), status: 204 };
+      if (req.method === 'POST') {
+        try {
+          r.text = decode(r);
+          r.envelope = JSON.parse(r.text);
+        } catch (e) {
+          r.error = String(e);
+        }
+      }
+      const a = req.method === 'POST' && answer ? answer(r, requests.filter((x) => x.method === 'POST').length) : null;
+      requests.push(r);
+      if (a) {
+        r.status = a.status;
+        res.writeHead(a.status, { ...cors, ...(a.headers || {}) });
+        return res.end();
+      }
+      res.writeHead(204, cors);
+      return res.end();
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  ingestOrigin = `http://127.0.0.1:${ingest.address().port}`;
+
+  const site = await listen(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    let p = url.pathname;
+    if (p.startsWith('/spa/')) p = '/fixtures/spa.html';
+    if (p.startsWith('/fixtures/') && !p.includes('..')) {
+      const file = join(fixtures, p.slice('/fixtures/'.length));
+      if (!existsSync(file)) {
+        res.writeHead(404);
+        return res.end();
+      }
+      let data = readFileSync(file);
+      if (extname(file) === '.html') {
+        const key = url.searchParams.get('k') || 'k_e2e';
+        const snip = url.searchParams.get('norec') ? '' : snippet(ingestOrigin, key);
+        data = Buffer.from(data.toString('utf8').replace('__SNIPPET__', snip));
+      }
+      res.writeHead(200, { 'Content-Type': types[extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-store' });
+      return res.end(data);
+    }
+    if (p === '/replay.html') {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      return res.end('<!doctype html><html><head><link rel="stylesheet" href="/replay/style.css"><script src="/replay/replay.js"></script></head><body><div id="player"></div></body></html>');
+    }
+    if (p === '/replay/replay.js' || p === '/replay/style.css') {
+      const f = p.endsWith('.js') ? 'replay.umd.min.cjs' : 'style.min.css';
+      res.writeHead(200, { 'Content-Type': p.endsWith('.js') ? 'application/javascript' : 'text/css' });
+      return res.end(readFileSync(join(root, 'node_modules/@rrweb/replay/dist', f)));
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  const siteOrigin = `http://127.0.0.1:${site.address().port}`;
+
+  return {
+    siteOrigin,
+    ingestOrigin,
+    requests,
+    batches: () => requests.filter((r) => r.method === 'POST' && r.status === 204 && r.envelope).map((r) => r.envelope),
+    close: () => Promise.all([ingest, site].map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r))))),
+  };
+}
