@@ -19,7 +19,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 
 	"github.com/sightlinehq/sightline/svc-accounts/store"
-	"github.com/sightlinehq/sightline/svc-accounts/store/internal/sqlstore"
+	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql

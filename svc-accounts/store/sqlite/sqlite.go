@@ -20,7 +20,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/sightlinehq/sightline/svc-accounts/store"
-	"github.com/sightlinehq/sightline/svc-accounts/store/internal/sqlstore"
+	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
 )
 
 //go:embed migrations/*.sql

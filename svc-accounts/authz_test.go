@@ -1,0 +1,326 @@
+package accounts
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+)
+
+const skip = codes.Code(999)
+
+// authzCase calls one RPC on organisation A's objects as different callers.
+type authzCase struct {
+	method string
+	call   func(ctx context.Context) error
+	// Expected codes for a user of another organisation, a viewer of A, an
+	// API key of A with the viewer role, and a caller without credentials.
+	foreign, viewer, viewerKey, anon codes.Code
+}
+
+// TestAuthorizationEveryRPC walks every RPC of the service: a caller from
+// another organisation gets NotFound for A's objects, a viewer gets
+// PermissionDenied for writes, a missing credential Unauthenticated.
+func TestAuthorizationEveryRPC(t *testing.T) {
+	forBackends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend, nil)
+		c := e.client
+		owner := e.signUp("owner@a.example")
+		viewer := e.join(owner, owner.org, "viewer@a.example", accountsv1.Role_ROLE_VIEWER)
+		member := e.join(owner, owner.org, "member@a.example", accountsv1.Role_ROLE_MEMBER)
+		mallory := e.signUp("mallory@b.example")
+		orgA := owner.org
+
+		site, err := c.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: orgA, Name: "A shop", Domains: []string{"shop.a.example"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		siteID := site.GetSite().GetId()
+		key, err := c.CreateApiKey(as(owner.token), &accountsv1.CreateApiKeyRequest{OrganizationId: orgA, Name: "ci", Role: accountsv1.Role_ROLE_MEMBER})
+		if err != nil {
+			t.Fatal(err)
+		}
+		viewerKey, err := c.CreateApiKey(as(owner.token), &accountsv1.CreateApiKeyRequest{OrganizationId: orgA, Name: "ro", Role: accountsv1.Role_ROLE_VIEWER})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, err := c.CreateInvitation(as(owner.token), &accountsv1.CreateInvitationRequest{OrganizationId: orgA, Email: "invitee@a.example", Role: accountsv1.Role_ROLE_MEMBER})
+		if err != nil {
+			t.Fatal(err)
+		}
+		day := time.Now().UTC().Format(time.DateOnly)
+		orgFlag := &accountsv1.FeatureFlag{Name: "beta", Scope: accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_ORGANIZATION, ScopeId: orgA, Enabled: true}
+		siteFlag := &accountsv1.FeatureFlag{Name: "beta", Scope: accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_SITE, ScopeId: siteID, Enabled: true}
+		globalFlag := &accountsv1.FeatureFlag{Name: "beta", Scope: accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_GLOBAL, Enabled: true}
+		const (
+			OK = codes.OK
+			NF = codes.NotFound
+			PD = codes.PermissionDenied
+			UA = codes.Unauthenticated
+		)
+		call := func(f func(ctx context.Context) error) func(ctx context.Context) error { return f }
+		cases := []authzCase{
+			// Public and internal RPCs: no caller needed.
+			{"SignUp", call(func(ctx context.Context) error {
+				_, err := c.SignUp(ctx, &accountsv1.SignUpRequest{Email: "owner@a.example", Password: password})
+				return err // the e-mail is taken whoever asks
+			}), codes.AlreadyExists, codes.AlreadyExists, codes.AlreadyExists, codes.AlreadyExists},
+			{"LogIn", call(func(ctx context.Context) error {
+				_, err := c.LogIn(ctx, &accountsv1.LogInRequest{Email: "owner@a.example", Password: "not the password"})
+				return err
+			}), UA, UA, UA, UA},
+			{"GetPublicConfig", call(func(ctx context.Context) error {
+				_, err := c.GetPublicConfig(ctx, &accountsv1.GetPublicConfigRequest{})
+				return err
+			}), OK, OK, OK, OK},
+			{"Authenticate", call(func(ctx context.Context) error {
+				_, err := c.Authenticate(ctx, &accountsv1.AuthenticateRequest{Credential: &accountsv1.AuthenticateRequest_SessionToken{SessionToken: owner.token}})
+				return err // the credential is in the request, not the caller
+			}), OK, OK, OK, OK},
+			{"GetSiteConfig", call(func(ctx context.Context) error {
+				_, err := c.GetSiteConfig(ctx, &accountsv1.GetSiteConfigRequest{SiteKey: site.GetSite().GetSiteKey()})
+				return err
+			}), OK, OK, OK, OK},
+			{"LeaseSessionQuota", call(func(ctx context.Context) error {
+				_, err := c.LeaseSessionQuota(ctx, &accountsv1.LeaseSessionQuotaRequest{SiteId: siteID, Day: day, Requested: 1})
+				return err
+			}), OK, OK, OK, OK},
+			// The caller's own data.
+			{"LogOut", call(func(ctx context.Context) error {
+				_, err := c.LogOut(ctx, &accountsv1.LogOutRequest{SessionToken: "sls_not-a-token"})
+				return err
+			}), codes.InvalidArgument, codes.InvalidArgument, codes.InvalidArgument, codes.InvalidArgument},
+			{"GetCurrentUser", call(func(ctx context.Context) error {
+				_, err := c.GetCurrentUser(ctx, &accountsv1.GetCurrentUserRequest{})
+				return err
+			}), OK, OK, OK, UA},
+			{"CreateOrganization", call(func(ctx context.Context) error {
+				_, err := c.CreateOrganization(ctx, &accountsv1.CreateOrganizationRequest{Name: "side project"})
+				return err
+			}), OK, OK, PD, UA},
+			{"ListOrganizations", call(func(ctx context.Context) error {
+				r, err := c.ListOrganizations(ctx, &accountsv1.ListOrganizationsRequest{})
+				if err == nil && ctx.Value(foreignKey{}) != nil {
+					for _, o := range r.GetOrganizations() {
+						if o.GetId() == orgA {
+							t.Errorf("foreign caller lists organization A")
+						}
+					}
+				}
+				return err
+			}), OK, OK, OK, UA},
+			{"AcceptInvitation", call(func(ctx context.Context) error {
+				_, err := c.AcceptInvitation(ctx, &accountsv1.AcceptInvitationRequest{Token: inv.GetToken()})
+				return err // addressed to invitee@a.example only
+			}), NF, NF, PD, UA},
+			{"GetMaintenance", call(func(ctx context.Context) error {
+				_, err := c.GetMaintenance(ctx, &accountsv1.GetMaintenanceRequest{})
+				return err
+			}), OK, OK, OK, UA},
+			// Operators only.
+			{"SetMaintenance", call(func(ctx context.Context) error {
+				_, err := c.SetMaintenance(ctx, &accountsv1.SetMaintenanceRequest{Enabled: true})
+				return err
+			}), PD, PD, PD, UA},
+			{"SetFeatureFlag/global", call(func(ctx context.Context) error {
+				_, err := c.SetFeatureFlag(ctx, &accountsv1.SetFeatureFlagRequest{Flag: globalFlag})
+				return err
+			}), PD, PD, PD, UA},
+			// Organisation A's objects.
+			{"GetOrganization", call(func(ctx context.Context) error {
+				_, err := c.GetOrganization(ctx, &accountsv1.GetOrganizationRequest{OrganizationId: orgA})
+				return err
+			}), NF, OK, OK, UA},
+			{"UpdateOrganization", call(func(ctx context.Context) error {
+				_, err := c.UpdateOrganization(ctx, &accountsv1.UpdateOrganizationRequest{OrganizationId: orgA, Name: "pwned"})
+				return err
+			}), NF, PD, PD, UA},
+			{"ListMembers", call(func(ctx context.Context) error {
+				_, err := c.ListMembers(ctx, &accountsv1.ListMembersRequest{OrganizationId: orgA})
+				return err
+			}), NF, OK, OK, UA},
+			{"UpdateMemberRole", call(func(ctx context.Context) error {
+				_, err := c.UpdateMemberRole(ctx, &accountsv1.UpdateMemberRoleRequest{OrganizationId: orgA, UserId: member.id, Role: accountsv1.Role_ROLE_ADMIN})
+				return err
+			}), NF, PD, PD, UA},
+			{"RemoveMember", call(func(ctx context.Context) error {
+				_, err := c.RemoveMember(ctx, &accountsv1.RemoveMemberRequest{OrganizationId: orgA, UserId: member.id})
+				return err
+			}), NF, PD, PD, UA},
+			{"CreateInvitation", call(func(ctx context.Context) error {
+				_, err := c.CreateInvitation(ctx, &accountsv1.CreateInvitationRequest{OrganizationId: orgA, Email: "x@b.example", Role: accountsv1.Role_ROLE_VIEWER})
+				return err
+			}), NF, PD, PD, UA},
+			{"ListInvitations", call(func(ctx context.Context) error {
+				_, err := c.ListInvitations(ctx, &accountsv1.ListInvitationsRequest{OrganizationId: orgA})
+				return err
+			}), NF, PD, PD, UA},
+			{"RevokeInvitation", call(func(ctx context.Context) error {
+				_, err := c.RevokeInvitation(ctx, &accountsv1.RevokeInvitationRequest{OrganizationId: orgA, InvitationId: inv.GetInvitation().GetId()})
+				return err
+			}), NF, PD, PD, UA},
+			{"CreateSite", call(func(ctx context.Context) error {
+				_, err := c.CreateSite(ctx, &accountsv1.CreateSiteRequest{OrganizationId: orgA, Name: "x"})
+				return err
+			}), NF, PD, PD, UA},
+			{"GetSite", call(func(ctx context.Context) error {
+				_, err := c.GetSite(ctx, &accountsv1.GetSiteRequest{SiteId: siteID})
+				return err
+			}), NF, OK, OK, UA},
+			{"ListSites", call(func(ctx context.Context) error {
+				_, err := c.ListSites(ctx, &accountsv1.ListSitesRequest{OrganizationId: orgA})
+				return err
+			}), NF, OK, OK, UA},
+			{"UpdateSite", call(func(ctx context.Context) error {
+				_, err := c.UpdateSite(ctx, &accountsv1.UpdateSiteRequest{SiteId: siteID, Name: "pwned"})
+				return err
+			}), NF, PD, PD, UA},
+			{"DeleteSite", call(func(ctx context.Context) error {
+				_, err := c.DeleteSite(ctx, &accountsv1.DeleteSiteRequest{SiteId: siteID})
+				return err
+			}), NF, PD, PD, UA},
+			{"AddSiteDomain", call(func(ctx context.Context) error {
+				_, err := c.AddSiteDomain(ctx, &accountsv1.AddSiteDomainRequest{SiteId: siteID, Domain: "evil.example"})
+				return err
+			}), NF, PD, PD, UA},
+			{"RemoveSiteDomain", call(func(ctx context.Context) error {
+				_, err := c.RemoveSiteDomain(ctx, &accountsv1.RemoveSiteDomainRequest{SiteId: siteID, Domain: "shop.a.example"})
+				return err
+			}), NF, PD, PD, UA},
+			{"GetSiteSettings", call(func(ctx context.Context) error {
+				_, err := c.GetSiteSettings(ctx, &accountsv1.GetSiteSettingsRequest{SiteId: siteID})
+				return err
+			}), NF, OK, OK, UA},
+			{"UpdateSiteSettings", call(func(ctx context.Context) error {
+				_, err := c.UpdateSiteSettings(ctx, &accountsv1.UpdateSiteSettingsRequest{SiteId: siteID,
+					Settings: &accountsv1.SiteSettings{RecordingEnabled: false}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"recording_enabled"}}})
+				return err
+			}), NF, PD, PD, UA},
+			{"CreateApiKey", call(func(ctx context.Context) error {
+				_, err := c.CreateApiKey(ctx, &accountsv1.CreateApiKeyRequest{OrganizationId: orgA, Name: "x", Role: accountsv1.Role_ROLE_VIEWER})
+				return err
+			}), NF, PD, PD, UA},
+			{"ListApiKeys", call(func(ctx context.Context) error {
+				_, err := c.ListApiKeys(ctx, &accountsv1.ListApiKeysRequest{OrganizationId: orgA})
+				return err
+			}), NF, PD, PD, UA},
+			{"RevokeApiKey", call(func(ctx context.Context) error {
+				_, err := c.RevokeApiKey(ctx, &accountsv1.RevokeApiKeyRequest{OrganizationId: orgA, ApiKeyId: key.GetApiKey().GetId()})
+				return err
+			}), NF, PD, PD, UA},
+			{"ListFeatureFlags", call(func(ctx context.Context) error {
+				_, err := c.ListFeatureFlags(ctx, &accountsv1.ListFeatureFlagsRequest{Scope: accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_ORGANIZATION, ScopeId: orgA})
+				return err
+			}), NF, OK, OK, UA},
+			{"ListFeatureFlags/site", call(func(ctx context.Context) error {
+				_, err := c.ListFeatureFlags(ctx, &accountsv1.ListFeatureFlagsRequest{Scope: accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_SITE, ScopeId: siteID})
+				return err
+			}), NF, OK, OK, UA},
+			{"SetFeatureFlag", call(func(ctx context.Context) error {
+				_, err := c.SetFeatureFlag(ctx, &accountsv1.SetFeatureFlagRequest{Flag: orgFlag})
+				return err
+			}), NF, PD, PD, UA},
+			{"SetFeatureFlag/site", call(func(ctx context.Context) error {
+				_, err := c.SetFeatureFlag(ctx, &accountsv1.SetFeatureFlagRequest{Flag: siteFlag})
+				return err
+			}), NF, PD, PD, UA},
+			{"ListAuditEvents", call(func(ctx context.Context) error {
+				_, err := c.ListAuditEvents(ctx, &accountsv1.ListAuditEventsRequest{OrganizationId: orgA})
+				return err
+			}), NF, PD, PD, UA},
+		}
+
+		// Every RPC of the service is in the table.
+		covered := map[string]bool{}
+		for _, tc := range cases {
+			name := tc.method
+			if i := slices.Index([]byte(name), '/'); i >= 0 {
+				name = name[:i]
+			}
+			covered[name] = true
+		}
+		for _, m := range accountsv1.AccountsService_ServiceDesc.Methods {
+			if !covered[m.MethodName] {
+				t.Errorf("RPC %s has no authorization case", m.MethodName)
+			}
+		}
+
+		for _, tc := range cases {
+			t.Run(tc.method, func(t *testing.T) {
+				for _, who := range []struct {
+					name string
+					ctx  context.Context
+					want codes.Code
+				}{
+					{"foreign user", context.WithValue(as(mallory.token), foreignKey{}, true), tc.foreign},
+					{"viewer", as(viewer.token), tc.viewer},
+					{"viewer API key", as(viewerKey.GetSecret()), tc.viewerKey},
+					{"no credential", as(""), tc.anon},
+				} {
+					if who.want == skip {
+						continue
+					}
+					if got := code(tc.call(who.ctx)); got != who.want {
+						t.Errorf("%s as %s: code %v, want %v", tc.method, who.name, got, who.want)
+					}
+				}
+			})
+		}
+
+		// Nothing the refused callers tried took effect.
+		g, err := c.GetSite(as(owner.token), &accountsv1.GetSiteRequest{SiteId: siteID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.GetSite().GetName() != "A shop" || !slices.Equal(g.GetSite().GetDomains(), []string{"shop.a.example"}) || !g.GetSite().GetSettings().GetRecordingEnabled() {
+			t.Fatalf("site changed by unauthorised callers: %v", g.GetSite())
+		}
+		ms, err := c.ListMembers(as(owner.token), &accountsv1.ListMembersRequest{OrganizationId: orgA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms.GetMembers()) != 3 {
+			t.Fatalf("members = %d, want 3", len(ms.GetMembers()))
+		}
+		for _, m := range ms.GetMembers() {
+			if m.GetUser().GetId() == member.id && m.GetRole() != accountsv1.Role_ROLE_MEMBER {
+				t.Fatalf("member's role changed to %v", m.GetRole())
+			}
+		}
+		keys, err := c.ListApiKeys(as(owner.token), &accountsv1.ListApiKeysRequest{OrganizationId: orgA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys.GetApiKeys() {
+			if k.GetRevokeTime() != nil {
+				t.Fatalf("key %d revoked by an unauthorised caller", k.GetId())
+			}
+		}
+		pc, err := c.GetPublicConfig(as(""), &accountsv1.GetPublicConfigRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pc.GetMaintenance().GetEnabled() || len(pc.GetFeatureFlags()) != 0 {
+			t.Fatalf("global state changed by non-operators: %v", pc)
+		}
+
+		// An operator may do what the others may not.
+		op := e.operator("ops@example.com")
+		if _, err := c.SetMaintenance(as(op.token), &accountsv1.SetMaintenanceRequest{Enabled: true, Message: "upgrade"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.SetFeatureFlag(as(op.token), &accountsv1.SetFeatureFlagRequest{Flag: globalFlag}); err != nil {
+			t.Fatal(err)
+		}
+		// But an operator is no member of A.
+		_, err = c.GetSite(as(op.token), &accountsv1.GetSiteRequest{SiteId: siteID})
+		wantCode(t, err, codes.NotFound, "operator reading A's site")
+	})
+}
+
+type foreignKey struct{}

@@ -1,0 +1,187 @@
+package accounts
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/internal/pgtest"
+	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
+	"github.com/sightlinehq/sightline/svc-accounts/store"
+	"github.com/sightlinehq/sightline/svc-accounts/store/postgres"
+	"github.com/sightlinehq/sightline/svc-accounts/store/sqlite"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// idStart puts every generated id above 2^31.
+const idStart = 3_000_000_000
+
+func defaultConfig() Config {
+	var c Config
+	c.RegisterFlags(flag.NewFlagSet("t", flag.ContinueOnError))
+	return c
+}
+
+var backends = []string{BackendSQLite, BackendPostgres}
+
+// openTestStore opens a fresh store of the backend with ids above 2^31.
+func openTestStore(tb testing.TB, backend string) store.Store {
+	tb.Helper()
+	ctx := context.Background()
+	switch backend {
+	case BackendSQLite:
+		s, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "accounts.db"), sqlstore.Telemetry{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { s.Close() })
+		if err := s.StartIDsAt(ctx, idStart); err != nil {
+			tb.Fatal(err)
+		}
+		return s
+	default:
+		s, err := postgres.Open(ctx, pgtest.Start(tb), postgres.Options{MaxConns: 8}, sqlstore.Telemetry{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { s.Close() })
+		if err := s.StartIDsAt(ctx, idStart); err != nil {
+			tb.Fatal(err)
+		}
+		return s
+	}
+}
+
+type env struct {
+	t      testing.TB
+	svc    *Service
+	store  store.Store
+	client accountsv1.AccountsServiceClient
+	reader *sdkmetric.ManualReader
+}
+
+func newEnv(tb testing.TB, backend string, tweak func(*Config)) *env {
+	tb.Helper()
+	cfg := defaultConfig()
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	st := openTestStore(tb, backend)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	tb.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	svc, err := newWithStore(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MeterProvider: mp, Version: "test-1"}, st)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	accountsv1.RegisterAccountsServiceServer(srv, svc)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+		<-done
+	})
+	return &env{t: tb, svc: svc, store: st, client: accountsv1.NewAccountsServiceClient(conn), reader: reader}
+}
+
+// as returns a context carrying tok as the caller and ip as the client.
+func as(tok string) context.Context {
+	return asIP(tok, "203.0.113.7")
+}
+
+func asIP(tok, ip string) context.Context {
+	md := metadata.Pairs("x-forwarded-for", ip)
+	if tok != "" {
+		md.Set("authorization", "Bearer "+tok)
+	}
+	return metadata.NewOutgoingContext(context.Background(), md)
+}
+
+const password = "correct horse battery"
+
+type user struct {
+	id    int64
+	org   int64
+	email string
+	token string
+}
+
+func (e *env) signUp(email string) user {
+	e.t.Helper()
+	r, err := e.client.SignUp(as(""), &accountsv1.SignUpRequest{Email: email, Password: password, Name: "User " + email})
+	if err != nil {
+		e.t.Fatalf("sign up %s: %v", email, err)
+	}
+	return user{id: r.GetUser().GetId(), org: r.GetOrganization().GetId(), email: email, token: r.GetSessionToken()}
+}
+
+// join makes a new user a member of org with role, through an invitation.
+func (e *env) join(inviter user, org int64, email string, role accountsv1.Role) user {
+	e.t.Helper()
+	u := e.signUp(email)
+	inv, err := e.client.CreateInvitation(as(inviter.token), &accountsv1.CreateInvitationRequest{OrganizationId: org, Email: email, Role: role})
+	if err != nil {
+		e.t.Fatalf("invite %s: %v", email, err)
+	}
+	if _, err := e.client.AcceptInvitation(as(u.token), &accountsv1.AcceptInvitationRequest{Token: inv.GetToken()}); err != nil {
+		e.t.Fatalf("accept %s: %v", email, err)
+	}
+	return u
+}
+
+// operator creates an operator user through Admin and logs them in.
+func (e *env) operator(email string) user {
+	e.t.Helper()
+	a := &Admin{cfg: e.svc.cfg, store: e.store}
+	id, org, err := a.CreateUser(context.Background(), email, password, "", true)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r, err := e.client.LogIn(as(""), &accountsv1.LogInRequest{Email: email, Password: password})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return user{id: id, org: org, email: email, token: r.GetSessionToken()}
+}
+
+func code(err error) codes.Code { return status.Code(err) }
+
+func wantCode(t testing.TB, err error, want codes.Code, what string) {
+	t.Helper()
+	if got := code(err); got != want {
+		t.Fatalf("%s: code %v (%v), want %v", what, got, err, want)
+	}
+}
+
+func forBackends(t *testing.T, fn func(t *testing.T, backend string)) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { fn(t, b) })
+	}
+}

@@ -1,0 +1,333 @@
+package accounts
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"net/mail"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sightlinehq/sightline/svc-accounts/store"
+)
+
+const (
+	maxNameRunes          = 100
+	maxEmailBytes         = 254
+	maxMaintenanceMessage = 500
+	maxSelectors          = 100
+	maxSelectorBytes      = 500
+	maxSiteKeyBytes       = 64
+	defaultPageSize       = 50
+)
+
+func invalid(format string, args ...any) error {
+	return status.Errorf(codes.InvalidArgument, format, args...)
+}
+
+// checkName trims and checks a display name.
+func checkName(field, v string) (string, error) {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "":
+		return "", invalid("%s must not be empty", field)
+	case !utf8.ValidString(v):
+		return "", invalid("%s is not valid UTF-8", field)
+	case utf8.RuneCountInString(v) > maxNameRunes:
+		return "", invalid("%s is longer than %d characters", field, maxNameRunes)
+	case strings.ContainsFunc(v, unicode.IsControl):
+		return "", invalid("%s contains control characters", field)
+	}
+	return v, nil
+}
+
+// normalizeEmail trims, lower-cases and validates an address: a bare
+// addr-spec (no display name), a dotted domain, at most 254 bytes.
+func normalizeEmail(v string) (string, error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	if v == "" {
+		return "", invalid("email must not be empty")
+	}
+	if len(v) > maxEmailBytes {
+		return "", invalid("email is longer than %d bytes", maxEmailBytes)
+	}
+	a, err := mail.ParseAddress(v)
+	if err != nil || a.Address != v || a.Name != "" {
+		return "", invalid("email %q is not a valid address (want name@example.com)", v)
+	}
+	at := strings.LastIndexByte(v, '@')
+	if at < 1 || !strings.Contains(v[at+1:], ".") || strings.ContainsAny(v, " \t<>") {
+		return "", invalid("email %q is not a valid address (want name@example.com)", v)
+	}
+	return v, nil
+}
+
+// checkPassword applies the password policy.
+func checkPassword(pw, email string, minLen int) error {
+	switch {
+	case len(pw) > maxPasswordBytes:
+		return invalid("password is longer than %d bytes", maxPasswordBytes)
+	case !utf8.ValidString(pw):
+		return invalid("password is not valid UTF-8")
+	case utf8.RuneCountInString(pw) < minLen:
+		return invalid("password must be at least %d characters", minLen)
+	case strings.EqualFold(strings.TrimSpace(pw), email):
+		return invalid("password must not be your e-mail address")
+	}
+	return nil
+}
+
+func defaultOrgName(email string) string {
+	local, _, _ := strings.Cut(email, "@")
+	if utf8.RuneCountInString(local) > 80 {
+		local = string([]rune(local)[:80])
+	}
+	return local + "'s organization"
+}
+
+// ---- domains ----
+
+var domainProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.ValidateLabels(true),
+	idna.StrictDomainName(true), idna.VerifyDNSLength(true), idna.Transitional(false))
+
+// NormalizeDomain validates a site domain pattern and returns its stored
+// form: an exact host ("shop.example.com", "bücher.example" → punycode,
+// "localhost", an IPv4 address) or a wildcard "*.example.com". Schemes,
+// paths, ports, user info and wildcards on a public suffix ("*.com",
+// "*.co.uk") are refused.
+func NormalizeDomain(v string) (string, error) {
+	v = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(v)), ".")
+	if v == "" {
+		return "", errors.New("domain must not be empty")
+	}
+	if len(v) > 253 {
+		return "", fmt.Errorf("domain %q is longer than 253 characters", trunc(v))
+	}
+	if strings.Contains(v, "://") {
+		return "", fmt.Errorf("domain %q must be a host name without a scheme (e.g. shop.example.com)", trunc(v))
+	}
+	if strings.ContainsAny(v, "/?#@:[] \t\\") {
+		return "", fmt.Errorf("domain %q must be a bare host name: no path, port or user", trunc(v))
+	}
+	if a, err := netip.ParseAddr(v); err == nil && a.Is4() {
+		return v, nil
+	}
+	wild := false
+	if rest, ok := strings.CutPrefix(v, "*."); ok {
+		wild, v = true, rest
+	}
+	if strings.Contains(v, "*") {
+		return "", fmt.Errorf("domain %q: a wildcard is only allowed as the whole first label (*.example.com)", trunc(v))
+	}
+	ascii, err := domainProfile.ToASCII(v)
+	if err != nil {
+		return "", fmt.Errorf("domain %q is not a valid host name: %v", trunc(v), err)
+	}
+	if wild {
+		if !strings.Contains(ascii, ".") {
+			return "", fmt.Errorf("wildcard *.%s is too broad: use at least *.example.com", ascii)
+		}
+		if _, err := publicsuffix.EffectiveTLDPlusOne(ascii); err != nil {
+			return "", fmt.Errorf("wildcard *.%s covers a public suffix", ascii)
+		}
+		return "*." + ascii, nil
+	}
+	return ascii, nil
+}
+
+func trunc(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// MatchDomain reports whether host (as in an Origin or Referer: case,
+// a trailing dot and a port are ignored) is allowed by patterns in their
+// stored form. An exact pattern matches only that host. A wildcard
+// "*.example.com" matches every subdomain at any depth — a.example.com and
+// a.b.example.com — but NOT the apex example.com itself (as Hotjar does);
+// add "example.com" as well to allow the apex.
+func MatchDomain(patterns []string, host string) bool {
+	host = strings.ToLower(host)
+	if strings.HasPrefix(host, "[") { // [v6]:port
+		if i := strings.IndexByte(host, ']'); i > 0 {
+			host = host[1:i]
+		}
+	} else if i := strings.LastIndexByte(host, ':'); i >= 0 && strings.Count(host, ":") == 1 {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(host, ".")
+	if host == "" {
+		return false
+	}
+	for _, p := range patterns {
+		if rest, ok := strings.CutPrefix(p, "*."); ok {
+			if len(host) > len(rest)+1 && strings.HasSuffix(host, rest) && host[len(host)-len(rest)-1] == '.' {
+				return true
+			}
+			continue
+		}
+		if p == host {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- flags ----
+
+var flagName = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
+
+// ---- paging ----
+
+type pager struct {
+	size   int
+	cursor int64
+}
+
+// page parses page_size and page_token. The token is an opaque cursor (the
+// last id of the previous page).
+func (s *Service) page(size int32, token string) (pager, error) {
+	p := pager{size: int(size)}
+	switch {
+	case size < 0:
+		return p, invalid("page_size must not be negative")
+	case size == 0:
+		p.size = min(defaultPageSize, s.cfg.MaxPageSize)
+	case int(size) > s.cfg.MaxPageSize:
+		p.size = s.cfg.MaxPageSize
+	}
+	if token != "" {
+		b, err := base64.RawURLEncoding.DecodeString(token)
+		if err != nil || len(token) > 32 {
+			return p, invalid("page_token is not one this service returned")
+		}
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil || n <= 0 {
+			return p, invalid("page_token is not one this service returned")
+		}
+		p.cursor = n
+	}
+	return p, nil
+}
+
+// storePage asks for one extra row to know whether a next page exists.
+func (p pager) after() store.Page  { return store.Page{After: p.cursor, Limit: p.size + 1} }
+func (p pager) before() store.Page { return store.Page{Before: p.cursor, Limit: p.size + 1} }
+
+// trim cuts rows to the page size and returns the next token.
+func trim[T any](p pager, rows []T, id func(T) int64) ([]T, string) {
+	if len(rows) <= p.size {
+		return rows, ""
+	}
+	rows = rows[:p.size]
+	return rows, base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id(rows[len(rows)-1]), 10)))
+}
+
+// ---- settings ----
+
+func checkSelectors(field string, v []string) ([]string, error) {
+	if len(v) > maxSelectors {
+		return nil, invalid("settings.%s has %d selectors; at most %d", field, len(v), maxSelectors)
+	}
+	out := make([]string, 0, len(v))
+	for i, sel := range v {
+		sel = strings.TrimSpace(sel)
+		switch {
+		case sel == "":
+			return nil, invalid("settings.%s[%d] is empty", field, i)
+		case len(sel) > maxSelectorBytes:
+			return nil, invalid("settings.%s[%d] is longer than %d bytes", field, i, maxSelectorBytes)
+		case !utf8.ValidString(sel) || strings.ContainsFunc(sel, unicode.IsControl):
+			return nil, invalid("settings.%s[%d] contains control characters or invalid UTF-8", field, i)
+		case strings.Contains(sel, "<"):
+			// Selectors end up in a script; '<' has no place in CSS.
+			return nil, invalid("settings.%s[%d] contains '<'", field, i)
+		}
+		out = append(out, sel)
+	}
+	return out, nil
+}
+
+func checkSettings(st store.SiteSettings, plan store.Plan) (store.SiteSettings, error) {
+	if math.IsNaN(st.SampleRate) || st.SampleRate < 0 || st.SampleRate > 1 {
+		return st, invalid("settings.sample_rate must be between 0 and 1")
+	}
+	if st.RetentionDays < 1 || st.RetentionDays > plan.MaxRetentionDays {
+		return st, invalid("settings.retention_days must be between 1 and %d (the plan's ceiling)", plan.MaxRetentionDays)
+	}
+	var err error
+	if st.MaskSelectors, err = checkSelectors("mask_selectors", st.MaskSelectors); err != nil {
+		return st, err
+	}
+	if st.BlockSelectors, err = checkSelectors("block_selectors", st.BlockSelectors); err != nil {
+		return st, err
+	}
+	if st.UnmaskSelectors, err = checkSelectors("unmask_selectors", st.UnmaskSelectors); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+func defaultSettings(plan store.Plan) store.SiteSettings {
+	return store.SiteSettings{
+		RecordingEnabled:  true,
+		SampleRate:        1,
+		RetentionDays:     min(30, plan.MaxRetentionDays),
+		RespectDoNotTrack: true,
+	}
+}
+
+// ---- errors ----
+
+// storeErr maps a store error to a gRPC status; unexpected errors are
+// logged and answered as Internal without detail.
+func (s *Service) storeErr(ctx context.Context, op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, store.ErrConflict):
+		return status.Error(codes.AlreadyExists, err.Error())
+	case errors.Is(err, store.ErrLimit):
+		return status.Error(codes.ResourceExhausted, err.Error())
+	case errors.Is(err, store.ErrPrecondition):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return s.internal(ctx, op, err)
+}
+
+func (s *Service) internal(ctx context.Context, op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return status.FromContextError(err).Err()
+	}
+	s.log.ErrorContext(ctx, "accounts: "+op, "err", err)
+	return status.Errorf(codes.Internal, "internal error during %s", op)
+}
+
+func target(kind string, id int64) string { return kind + ":" + strconv.FormatInt(id, 10) }
+
+// audit appends an audit event; a failure is logged, not returned: the
+// change itself has happened.
+func (s *Service) audit(ctx context.Context, org, actor int64, action, tgt string) {
+	err := s.store.AppendAudit(ctx, store.AuditEvent{OrganizationID: org, ActorUserID: actor, Action: action, Target: tgt, IPPrefix: ipPrefix(clientIP(ctx))})
+	if err != nil {
+		s.log.ErrorContext(ctx, "accounts: audit", "action", action, "err", err)
+	}
+}
