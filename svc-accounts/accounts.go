@@ -29,8 +29,8 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
-	"github.com/sightlinehq/sightline/svc-accounts/store"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
+	"github.com/sightlinehq/sightline/svc-accounts/store"
 	"github.com/sightlinehq/sightline/svc-accounts/store/postgres"
 	"github.com/sightlinehq/sightline/svc-accounts/store/sqlite"
 )

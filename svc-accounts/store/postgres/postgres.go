@@ -18,8 +18,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
-	"github.com/sightlinehq/sightline/svc-accounts/store"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
+	"github.com/sightlinehq/sightline/svc-accounts/store"
 )
 
 //go:embed migrations/*.sql

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/sightlinehq/sightline/internal/pgtest"
-	"github.com/sightlinehq/sightline/svc-accounts/store"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
+	"github.com/sightlinehq/sightline/svc-accounts/store"
 	"github.com/sightlinehq/sightline/svc-accounts/store/postgres"
 	"github.com/sightlinehq/sightline/svc-accounts/store/storetest"
 )

@@ -19,8 +19,8 @@ import (
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/sightlinehq/sightline/svc-accounts/store"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
+	"github.com/sightlinehq/sightline/svc-accounts/store"
 )
 
 //go:embed migrations/*.sql
