@@ -12,6 +12,7 @@ import (
 //
 //	c | site | session | seq   → chunk (page view, times, zstd events)
 //	s | site | session | seq   → chunk stats (JSON)
+//	i | site | session | seq   → chunk times (first, last, full snapshot)
 //	m | site | session         → session row: fold state, version, created
 //	v | site | visitor | session → visitor index (GDPR deletion)
 //	x | expires | site | session → expiry index (retention sweep)
@@ -25,6 +26,7 @@ import (
 const (
 	pChunk     = 'c'
 	pStats     = 's'
+	pIndex     = 'i'
 	pSession   = 'm'
 	pVisitor   = 'v'
 	pExpiry    = 'x'
@@ -118,4 +120,23 @@ func decodeChunk(v []byte) (pv string, first, last int64, data []byte, err error
 		return "", 0, 0, nil, fmt.Errorf("pebble: corrupt chunk value")
 	}
 	return pv, first, last, v[k:], nil
+}
+
+// index values: varint first | varint last | varint full snapshot.
+func encodeIndex(first, last, full int64) []byte {
+	out := binary.AppendVarint(nil, first)
+	out = binary.AppendVarint(out, last)
+	return binary.AppendVarint(out, full)
+}
+
+func decodeIndex(v []byte) (first, last, full int64, err error) {
+	var vals [3]int64
+	for i := range vals {
+		x, k := binary.Varint(v)
+		if k <= 0 {
+			return 0, 0, 0, fmt.Errorf("pebble: corrupt chunk index value")
+		}
+		vals[i], v = x, v[k:]
+	}
+	return vals[0], vals[1], vals[2], nil
 }

@@ -270,6 +270,9 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 		if err := b.Set(partition(pStats, g.site, g.session).u64(c.Seq), st, nil); err != nil {
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
+		if err := b.Set(partition(pIndex, g.site, g.session).u64(c.Seq), encodeIndex(c.Stats.FirstMs, c.Stats.LastMs, c.Stats.FullSnapshotMs), nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
 	}
 
 	isNew := row == nil
@@ -460,13 +463,21 @@ func (s *Store) Session(ctx context.Context, site int64, session string) (*sessi
 
 // ChunkIndex implements store.Store.
 func (s *Store) ChunkIndex(ctx context.Context, site int64, session string) ([]store.ChunkMeta, error) {
-	st, err := s.stats(site, session)
+	p := partition(pIndex, site, session)
+	var out []store.ChunkMeta
+	err := s.scan(p, nil, func(k, v []byte) error {
+		r := keyReader{b: k[len(p):]}
+		m := store.ChunkMeta{Seq: r.u64()}
+		if r.err != nil {
+			return r.err
+		}
+		var err error
+		m.FirstMs, m.LastMs, m.FullSnapshotMs, err = decodeIndex(v)
+		out = append(out, m)
+		return err
+	})
 	if err != nil {
-		return nil, err
-	}
-	out := make([]store.ChunkMeta, len(st))
-	for i, c := range st {
-		out[i] = store.ChunkMeta{Seq: c.Seq, FirstMs: c.FirstMs, LastMs: c.LastMs, FullSnapshotMs: c.FullSnapshotMs}
+		return nil, fmt.Errorf("pebble: chunk index %d/%s: %w", site, session, err)
 	}
 	return out, nil
 }
@@ -545,7 +556,7 @@ func (s *Store) ListSessions(ctx context.Context, site int64, token string, limi
 
 // deleteSession writes the removal of one session into b.
 func (s *Store) deleteSession(b *pebble.Batch, site int64, session string, row *sessionRow, nowMs int64) error {
-	for _, p := range []byte{pChunk, pStats} {
+	for _, p := range []byte{pChunk, pStats, pIndex} {
 		k := partition(p, site, session)
 		if err := b.DeleteRange(k, upperBound(k), nil); err != nil {
 			return err
