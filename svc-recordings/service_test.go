@@ -141,15 +141,19 @@ func testConfig(t *testing.T) Config {
 }
 
 // start runs the service on a real socket, its outbox pointed at searchAddr.
-func start(t *testing.T, cfg Config, dataDir, searchAddr string) *harness {
+func start(t *testing.T, cfg Config, dataDir, searchAddr string, with ...func(*Deps)) *harness {
 	t.Helper()
 	h := &harness{authz: &authz{deny: 3_999_999_999}}
-	svc, err := New(context.Background(), cfg, Deps{
+	deps := Deps{
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		DataDir:    dataDir,
 		Search:     searchv1.NewSearchServiceClient(dial(t, searchAddr)),
 		Authorizer: h.authz,
-	})
+	}
+	for _, w := range with {
+		w(&deps)
+	}
+	svc, err := New(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,121 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
+	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// search is a real SearchService on a socket logging each call; it fails
+// while down is set.
+type search struct {
+	searchv1.UnimplementedSearchServiceServer
+	mu   sync.Mutex
+	down bool
+	log  []string
+}
+
+func (s *search) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessionsRequest) (*searchv1.UpsertSessionsResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return nil, status.Error(codes.Unavailable, "down")
+	}
+	line := "upsert"
+	for _, x := range req.Sessions {
+		line += fmt.Sprintf(" %s@%d", x.SessionId, x.Version)
+	}
+	s.log = append(s.log, line)
+	return &searchv1.UpsertSessionsResponse{Upserted: int32(len(req.Sessions))}, nil
+}
+
+func (s *search) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessionsRequest) (*searchv1.DeleteSessionsResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return nil, status.Error(codes.Unavailable, "down")
+	}
+	s.log = append(s.log, fmt.Sprintf("delete %v", req.GetSessionIds().GetIds()))
+	return &searchv1.DeleteSessionsResponse{Deleted: 1}, nil
+}
+
+func TestRelayCoalescesInOrderAndRetries(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := grpc.NewServer()
+	sr := &search{down: true}
+	searchv1.RegisterSearchServiceServer(srv, sr)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	defer srv.Stop()
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	a := &storetest.Builder{Site: 3_000_000_001, Session: "s_aaaaaaaaaaaa", Visitor: "v_aaaaaaaaaaaa", ServerMs: now}
+	b := &storetest.Builder{Site: 3_000_000_001, Session: "s_bbbbbbbbbbbb", Visitor: "v_bbbbbbbbbbbb", ServerMs: now}
+	for _, c := range []store.Chunk{a.Chunk(t, 0, 100), a.Chunk(t, 1, 100), b.Chunk(t, 0, 100)} {
+		if _, err := st.Append(ctx, []store.Chunk{c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.DeleteSession(ctx, a.Site, a.Session); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Append(ctx, []store.Chunk{b.Chunk(t, 1, 100)}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := New(st, searchv1.NewSearchServiceClient(cc), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, err := r.Once(ctx); status.Code(err) != codes.Unavailable {
+		t.Fatalf("delivery to a down search: %v", err)
+	}
+	if d, _ := st.OutboxDepth(ctx); d != 5 {
+		t.Fatalf("failed delivery changed the outbox: depth %d, want 5", d)
+	}
+	sr.mu.Lock()
+	sr.down = false
+	sr.mu.Unlock()
+	n, err := r.Once(ctx)
+	if err != nil || n != 5 {
+		t.Fatalf("Once: %d, %v", n, err)
+	}
+	want := []string{"upsert s_aaaaaaaaaaaa@2 s_bbbbbbbbbbbb@1", "delete [s_aaaaaaaaaaaa]", "upsert s_bbbbbbbbbbbb@2"}
+	if fmt.Sprint(sr.log) != fmt.Sprint(want) {
+		t.Fatalf("search saw %q, want %q", sr.log, want)
+	}
+	if d, _ := st.OutboxDepth(ctx); d != 0 {
+		t.Fatalf("depth after delivery %d", d)
+	}
+	if n, err := r.Once(ctx); n != 0 || err != nil {
+		t.Fatalf("empty outbox: %d %v", n, err)
+	}
+}
