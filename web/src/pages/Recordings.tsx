@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useAsync } from "../app/useAsync";
+import { useApp } from "../app/AppContext";
 import { EmptyState, ErrorBox, Spinner } from "../components/ui";
 import { DeviceIcon } from "../components/DeviceIcon";
 import {
@@ -25,6 +26,11 @@ type Summary = Schemas["v1SessionSummary"];
 type Facet = Schemas["v1Facet"];
 
 const PAGE_SIZE = 50;
+
+/** pageSize keeps the request within the server's advertised cap. */
+function pageSize(max: number | undefined): number {
+  return max && max > 0 ? Math.min(PAGE_SIZE, max) : PAGE_SIZE;
+}
 
 /** A text/number input that commits on Enter or blur, not on every key. */
 function CommitInput({
@@ -358,6 +364,7 @@ function Row({ s, to }: { s: Summary; to: string }) {
 export function Recordings() {
   const { orgId = "", siteId = "" } = useParams();
   const [params, setParams] = useSearchParams();
+  const { config } = useApp();
   // The URL is the source of truth, but router updates are transitions;
   // keep a synchronous copy so controls reflect a click at once.
   const urlQuery = useMemo(() => fromSearchParams(params), [params]);
@@ -397,7 +404,7 @@ export function Recordings() {
     unwrap(
       api.POST("/api/v1/sites/{siteId}/sessions:search", {
         params: { path: { siteId } },
-        body: toSearchBody(query, { now: new Date(), pageSize: PAGE_SIZE }),
+        body: toSearchBody(query, { now: new Date(), pageSize: pageSize(config?.maxPageSize) }),
       }),
     ).then(
       (r) => {
@@ -414,7 +421,7 @@ export function Recordings() {
         setLoading(false);
       },
     );
-  }, [siteId, queryString]);
+  }, [siteId, queryString, config?.maxPageSize]);
 
   const loadMore = useCallback(async () => {
     if (!token || loadingMore) return;
@@ -424,7 +431,7 @@ export function Recordings() {
       const r = await unwrap(
         api.POST("/api/v1/sites/{siteId}/sessions:search", {
           params: { path: { siteId } },
-          body: toSearchBody(q, { now: new Date(), pageSize: PAGE_SIZE, pageToken: token }),
+          body: toSearchBody(q, { now: new Date(), pageSize: pageSize(config?.maxPageSize), pageToken: token }),
         }),
       );
       if (gen.current !== mine) return;
@@ -438,7 +445,7 @@ export function Recordings() {
     } finally {
       setLoadingMore(false);
     }
-  }, [token, loadingMore, siteId, q]);
+  }, [token, loadingMore, siteId, q, config?.maxPageSize]);
 
   // Infinite scroll: fetch the next page when the end of the list comes into view.
   useEffect(() => {

@@ -59,7 +59,7 @@ function useNeighbours(siteId: string, sessionId: string, query: string) {
     unwrap(
       api.POST("/api/v1/sites/{siteId}/sessions:search", {
         params: { path: { siteId } },
-        body: toSearchBody(fromSearchParams(new URLSearchParams(query)), { now: new Date(), pageSize: 100, facets: false }),
+        body: toSearchBody(fromSearchParams(new URLSearchParams(query)), { now: new Date(), pageSize: 50, facets: false }),
       }),
     ).then(
       (r) => {
@@ -84,7 +84,7 @@ function useNeighbours(siteId: string, sessionId: string, query: string) {
     unwrap(
       api.POST("/api/v1/sites/{siteId}/sessions:search", {
         params: { path: { siteId } },
-        body: toSearchBody(fromSearchParams(new URLSearchParams(query)), { now: new Date(), pageSize: 100, pageToken: list.nextPageToken, facets: false }),
+        body: toSearchBody(fromSearchParams(new URLSearchParams(query)), { now: new Date(), pageSize: 50, pageToken: list.nextPageToken, facets: false }),
       }),
     ).then(
       (r) => {
@@ -114,6 +114,18 @@ export default function Replay() {
   const base = `/o/${orgId}/sites/${siteId}/recordings`;
   const link = (id: string) => `${base}/${encodeURIComponent(id)}${query ? `?${query}` : ""}`;
   const s = session.data?.session;
+
+  const forgetVisitor = async () => {
+    if (!s?.visitorId) return;
+    if (!window.confirm("Delete every recording of this visitor on this site (e.g. for a GDPR request)? This can't be undone.")) return;
+    try {
+      const r = await unwrap(api.DELETE("/api/v1/sites/{siteId}/visitors/{visitorId}", { params: { path: { siteId, visitorId: s.visitorId } } }));
+      window.alert(`Deleted ${Number(r.deletedSessions ?? 0).toLocaleString()} recordings of this visitor.`);
+      navigate(`${base}${query ? `?${query}` : ""}`);
+    } catch (e) {
+      window.alert((e as Error).message);
+    }
+  };
 
   const remove = async () => {
     if (!window.confirm("Delete this recording everywhere? This can't be undone.")) return;
@@ -165,9 +177,14 @@ export default function Replay() {
             ) : s ? (
               <>
                 <Meta s={s} />
-                <button className="btn btn-ghost btn-small danger-text" onClick={remove}>
-                  Delete recording
-                </button>
+                <div className="row gap-small danger-actions">
+                  <button className="btn btn-ghost btn-small danger-text" onClick={remove}>
+                    Delete recording
+                  </button>
+                  <button className="btn btn-ghost btn-small danger-text" onClick={forgetVisitor}>
+                    Delete visitor's data
+                  </button>
+                </div>
               </>
             ) : undefined
           }

@@ -11,6 +11,11 @@ import { rememberSite } from "./Home";
 type Site = Schemas["v1Site"];
 type Settings = Schemas["v1SiteSettings"];
 
+const API_STUB = "<script>window.sightline=window.sightline||function(){(sightline.q=sightline.q||[]).push(arguments)};</script>";
+const API_EXAMPLES = `sightline('identify', 'user-42', { plan: 'pro' });  // find this user's recordings by id or attribute
+sightline('event', 'signup', { step: 2 });          // filter recordings by event, see it on the timeline
+sightline('consent', true);                         // with "Wait for consent": start recording`;
+
 const POLL_MS = 3000;
 const POLL_FOR_MS = 10 * 60_000;
 /** Data newer than this counts as "the snippet works". */
@@ -61,6 +66,17 @@ function Install({ site }: { site: Site }) {
         <code data-testid="install-snippet">{snippet}</code>
         <CopyButton text={snippet} testId="copy-snippet" label="Copy snippet" />
       </div>
+      <details className="muted small api-help">
+        <summary>Identify users and send custom events (optional)</summary>
+        <p>
+          To call the API before the script has loaded, put this line before the snippet; calls are queued and run once recording starts.
+        </p>
+        <div className="snippet">
+          <code>{API_STUB}</code>
+          <CopyButton text={API_STUB} />
+        </div>
+        <pre className="code-block">{API_EXAMPLES}</pre>
+      </details>
       <h2>2. Verify the installation</h2>
       <p className="muted">Open your site in another tab after installing, then check here.</p>
       <div className="verify" data-testid="verify-status" data-state={fresh ? "ok" : verifying ? "waiting" : "idle"}>

@@ -31,6 +31,13 @@ export function Team() {
         : Promise.resolve(undefined),
     [orgId, admin],
   );
+  const audit = useAsync(
+    () =>
+      admin
+        ? unwrap(api.GET("/api/v1/organizations/{organizationId}/audit-events", { params: { path: { organizationId: orgId }, query: { pageSize: 50 } } }))
+        : Promise.resolve(undefined),
+    [orgId, admin],
+  );
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("ROLE_MEMBER");
   const [link, setLink] = useState<string>();
@@ -200,6 +207,30 @@ export function Team() {
                   </td>
                 </tr>
               ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+    {admin && (audit.data?.events?.length ?? 0) > 0 && (
+        <section className="card">
+          <h2>Audit log</h2>
+          <p className="muted small">Security-relevant changes in this organisation, newest first.</p>
+          <table className="table" data-testid="audit-log">
+            <tbody>
+              {audit.data!.events!.map((ev) => {
+                const who = (members.data?.members ?? []).find((m) => m.user?.id === ev.actorUserId)?.user;
+                return (
+                  <tr key={ev.id}>
+                    <td className="muted">{formatDateTime(ev.createTime)}</td>
+                    <td>{who?.name || who?.email || (ev.actorUserId && ev.actorUserId !== "0" ? `user ${ev.actorUserId}` : "system")}</td>
+                    <td>
+                      <code>{ev.action}</code>
+                    </td>
+                    <td className="muted">{ev.target}</td>
+                    <td className="muted small">{ev.ipPrefix}</td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </section>
