@@ -345,3 +345,49 @@ func TestKill9KeepsEveryAcknowledgedRecord(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestAccountingUnderConcurrentReadAndAck delivers while appending and
+// checks that the counts return to exactly zero (a reader may acknowledge
+// records the moment their group is durable).
+func TestAccountingUnderConcurrentReadAndAck(t *testing.T) {
+	s := open(t, t.TempDir(), func(o *Options) { o.SegmentBytes = 8 << 10 })
+	defer s.Close()
+	const n = 2000
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan int)
+	go func() {
+		total := 0
+		for total < n {
+			recs, err := s.Read(ctx, 37, 1<<20)
+			if err != nil {
+				break
+			}
+			if err := s.Ack(recs[len(recs)-1].Next, len(recs)); err != nil {
+				t.Error(err)
+			}
+			total += len(recs)
+		}
+		got <- total
+	}()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n / 8 {
+				if err := s.Append(context.Background(), payload(g*1000+i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if total := <-got; total != n {
+		t.Fatalf("read %d of %d", total, n)
+	}
+	if st := s.Stats(); st.Records != 0 || st.Bytes != 0 || !st.Oldest.IsZero() {
+		t.Fatalf("after delivering everything: %+v", st)
+	}
+}
