@@ -120,18 +120,18 @@ type Spool struct {
 	stopped chan struct{}
 	closed  atomic.Bool
 
-	mu      sync.Mutex
-	segs    []segment // ascending; the last is the one being written
-	cursor  Pos       // consumer position (delivered up to here)
+	mu     sync.Mutex
+	segs   []segment // ascending; the last is the one being written
+	cursor Pos       // consumer position (delivered up to here)
 	// persisted is the cursor as last written to disk.
 	persisted   Pos
 	persistedAt time.Time
-	oldest  time.Time
-	bytes   int64 // undelivered bytes
-	records int64
-	notify  chan struct{} // closed and replaced after each commit
-	failed  error         // set when the log could not be repaired after a write error
-	stats   Stats
+	oldest      time.Time
+	bytes       int64 // undelivered bytes
+	records     int64
+	notify      chan struct{} // closed and replaced after each commit
+	failed      error         // set when the log could not be repaired after a write error
+	stats       Stats
 
 	// writer-only state
 	w    *os.File
