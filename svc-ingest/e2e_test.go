@@ -1,0 +1,288 @@
+package ingest
+
+// Durability tests against the real binary: `sightline serve
+// --target=ingest` with accounts and recordings reached over gRPC at
+// small real servers run by the test (so that the test can stop them).
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+)
+
+var (
+	binaryOnce sync.Once
+	binaryPath string
+	binaryErr  error
+)
+
+// sightlineBinary builds cmd/sightline once per test run.
+func sightlineBinary(t *testing.T) string {
+	t.Helper()
+	binaryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sightline-ingest-e2e")
+		if err != nil {
+			binaryErr = err
+			return
+		}
+		binaryPath = filepath.Join(dir, "sightline")
+		out, err := exec.Command("go", "build", "-o", binaryPath, "github.com/sightlinehq/sightline/cmd/sightline").CombinedOutput()
+		if err != nil {
+			binaryErr = err
+			binaryPath = string(out)
+		}
+	})
+	if binaryErr != nil {
+		t.Fatalf("go build ./cmd/sightline: %v\n%s", binaryErr, binaryPath)
+	}
+	return binaryPath
+}
+
+type binProcess struct {
+	cmd        *exec.Cmd
+	http, grpc string
+	done       chan error
+	logs       *strings.Builder
+	mu         *sync.Mutex
+}
+
+func (p *binProcess) log() string { p.mu.Lock(); defer p.mu.Unlock(); return p.logs.String() }
+
+// startIngestBinary runs `sightline serve --target=ingest` on dataDir.
+func startIngestBinary(t *testing.T, dataDir, accAddr, recAddr string, extra ...string) *binProcess {
+	t.Helper()
+	args := append([]string{"serve", "--target=ingest", "--data-dir", dataDir,
+		"--server.http-listen-address", "127.0.0.1:0", "--server.grpc-listen-address", "127.0.0.1:0",
+		"--admin.listen-address", "127.0.0.1:0", "--remote.accounts", accAddr, "--remote.recordings", recAddr,
+		"--ingest.rate-per-ip=0", "--ingest.forward.backoff-min=20ms", "--ingest.forward.backoff-max=300ms",
+	}, extra...)
+	p := &binProcess{cmd: exec.Command(sightlineBinary(t), args...), done: make(chan error, 1), logs: &strings.Builder{}, mu: &sync.Mutex{}}
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var once sync.Once
+		for sc.Scan() {
+			p.mu.Lock()
+			p.logs.Write(append(sc.Bytes(), '\n'))
+			p.mu.Unlock()
+			var rec struct{ Msg, HTTP, GRPC string }
+			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "sightline started" {
+				p.http, p.grpc = rec.HTTP, rec.GRPC
+				once.Do(func() { close(started) })
+			}
+		}
+		p.done <- p.cmd.Wait()
+	}()
+	select {
+	case <-started:
+	case err := <-p.done:
+		t.Fatalf("sightline exited before starting: %v\n%s", err, p.log())
+	case <-time.After(60 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("sightline did not start\n%s", p.log())
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+func (p *binProcess) stats(t *testing.T) *ingestv1.GetStatsResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := ingestv1.NewIngestServiceClient(dial(t, p.grpc)).GetStats(ctx, &ingestv1.GetStatsRequest{})
+	if err != nil {
+		t.Fatalf("GetStats: %v", err)
+	}
+	return st
+}
+
+func postTo(t *testing.T, client *http.Client, addr string, body []byte) (*http.Response, error) {
+	hr, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/i/v1/batch?k="+siteKey, strings.NewReader(string(body)))
+	hr.Header.Set("Origin", "https://shop.example.com")
+	hr.Header.Set("Content-Type", "text/plain")
+	resp, err := client.Do(hr)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	return resp, nil
+}
+
+func e2eServers(t *testing.T) (*recordingsServer, *grpcServer, *grpcServer) {
+	acc := &accountsServer{sites: testSites(), leased: map[string]int64{}}
+	rec := newRecordingsServer()
+	accSrv := startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsServiceServer(s, acc) })
+	recSrv := startGRPC(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsServiceServer(s, rec) })
+	return rec, accSrv, recSrv
+}
+
+// TestBinaryRecordingsDownThenBack: with recordings stopped every batch is
+// still answered 204; when recordings returns, all of them arrive.
+func TestBinaryRecordingsDownThenBack(t *testing.T) {
+	rec, accSrv, recSrv := e2eServers(t)
+	recSrv.stop()
+	p := startIngestBinary(t, t.TempDir(), accSrv.addr, recSrv.addr)
+	const n = 60
+	for i := range n {
+		resp, err := postTo(t, http.DefaultClient, p.http, batchBody(t, func(m map[string]any) { m["seq"] = i }))
+		if err != nil || resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("batch %d: %v %v\n%s", i, resp, err, p.log())
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if st := p.stats(t); st.GetSpool().GetRecords() != n || st.GetForwarder().GetFailedAttempts() == 0 {
+		t.Fatalf("while recordings is down: %v", st)
+	}
+	recSrv.restart(t)
+	rec.waitChunks(t, n, 30*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for p.stats(t).GetSpool().GetRecords() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("spool not drained: %v", p.stats(t))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestBinaryKill9DuringLoad: SIGKILL the binary mid-load; after a restart
+// every batch that got a 204 reaches recordings, once in effect.
+func TestBinaryKill9DuringLoad(t *testing.T) {
+	rec, accSrv, recSrv := e2eServers(t)
+	dataDir := t.TempDir()
+	p := startIngestBinary(t, dataDir, accSrv.addr, recSrv.addr)
+	var mu sync.Mutex
+	acked := map[chunkKey]bool{}
+	var n atomic.Int64
+	killed := make(chan struct{})
+	var killOnce sync.Once
+	client := &http.Client{Timeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := 0; ; seq++ {
+				resp, err := postTo(t, client, p.http, batchBody(t, func(m map[string]any) { m["sessionId"], m["seq"] = sessionID(w), seq }))
+				if err != nil {
+					return
+				}
+				if resp.StatusCode == http.StatusNoContent {
+					mu.Lock()
+					acked[chunkKey{siteID, sessionID(w), int64(seq)}] = true
+					mu.Unlock()
+					if n.Add(1) == 300 {
+						killOnce.Do(func() { p.cmd.Process.Signal(syscall.SIGKILL); close(killed) })
+					}
+				}
+			}
+		}()
+	}
+	select {
+	case <-killed:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("load did not reach 300 batches\n%s", p.log())
+	}
+	wg.Wait()
+	<-p.done
+	before := rec.count()
+	p = startIngestBinary(t, dataDir, accSrv.addr, recSrv.addr)
+	mu.Lock()
+	defer mu.Unlock()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		rec.mu.Lock()
+		missing := 0
+		for k := range acked {
+			if rec.chunks[k] == nil {
+				missing++
+			}
+		}
+		redelivered := 0
+		for _, d := range rec.deliveries {
+			redelivered += d - 1
+		}
+		rec.mu.Unlock()
+		if missing == 0 {
+			t.Logf("%d batches answered 204 before SIGKILL, %d had arrived; after restart all arrived (%d re-deliveries, de-duplicated by key)", len(acked), before, redelivered)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged batches lost\n%s", missing, len(acked), p.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestBinarySpoolFull: past the spool bound the binary answers 503 with
+// Retry-After; once recordings drains it, batches are accepted again.
+func TestBinarySpoolFull(t *testing.T) {
+	rec, accSrv, recSrv := e2eServers(t)
+	recSrv.stop()
+	p := startIngestBinary(t, t.TempDir(), accSrv.addr, recSrv.addr, "--ingest.spool.max-bytes=100000", "--ingest.spool.segment-bytes=32768")
+	accepted := 0
+	var last *http.Response
+	for i := range 50 {
+		resp, err := postTo(t, http.DefaultClient, p.http, batchBody(t, func(m map[string]any) { m["seq"] = i }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = resp
+		if resp.StatusCode != http.StatusNoContent {
+			break
+		}
+		accepted++
+	}
+	if last.StatusCode != http.StatusServiceUnavailable || last.Header.Get("Retry-After") == "" || accepted == 0 {
+		t.Fatalf("after %d accepted: %d %v", accepted, last.StatusCode, last.Header)
+	}
+	hits := map[string]int64{}
+	for _, h := range p.stats(t).GetLimitHits() {
+		hits[h.GetLimit()] = h.GetCount()
+	}
+	if hits["spool_full"] == 0 {
+		t.Fatalf("spool_full not counted: %v", hits)
+	}
+	recSrv.restart(t)
+	rec.waitChunks(t, accepted, 30*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := postTo(t, http.DefaultClient, p.http, batchBody(t, func(m map[string]any) { m["seq"] = 1000 }))
+		if err == nil && resp.StatusCode == http.StatusNoContent {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not accepting after drain: %v %v", resp, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rec.waitChunks(t, accepted+1, 30*time.Second)
+}
