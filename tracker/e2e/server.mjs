@@ -71,7 +71,8 @@ export function decode(r) {
 
 // startServers: configs maps site keys to settings overrides; answer(req, n) may return
 // {status, headers} to make the intake refuse (n counts intake requests from 0).
-export async function startServers({ configs = { k_e2e: {} }, answer, dist = join(root, 'dist') } = {}) {
+// snippetOrigin points the fixtures' snippet at another ingest (the real binary) instead.
+export async function startServers({ configs = { k_e2e: {} }, answer, dist = join(root, 'dist'), snippetOrigin } = {}) {
   const requests = [];
   let ingestOrigin = '';
   const ingest = await listen(async (req, res) => {
@@ -131,7 +132,7 @@ export async function startServers({ configs = { k_e2e: {} }, answer, dist = joi
       let data = readFileSync(file);
       if (extname(file) === '.html') {
         const key = url.searchParams.get('k') || 'k_e2e';
-        const snip = url.searchParams.get('norec') ? '' : snippet(ingestOrigin, key);
+        const snip = url.searchParams.get('norec') ? '' : snippet(snippetOrigin || ingestOrigin, key);
         data = Buffer.from(data.toString('utf8').replace('__SNIPPET__', snip));
       }
       res.writeHead(200, { 'Content-Type': types[extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-store' });
