@@ -1,7 +1,13 @@
 package gateway
 
 import (
+	"errors"
+	"io/fs"
 	"net/http"
+	"path"
+	"strings"
+
+	"github.com/sightlinehq/sightline/web"
 )
 
 // dashboardCSP allows the dashboard's own scripts only, and the replay
@@ -24,16 +30,42 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// dashboardHandler serves the dashboard.
+// dashboardHandler serves the embedded single-page app: hashed assets with
+// a long immutable cache, index.html (never cached) for every other path
+// so client-side routes survive a reload.
 func dashboardHandler() http.Handler {
+	if !web.Built() {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-cache")
+			_, _ = w.Write([]byte(`<!doctype html><title>Sightline</title><h1>Sightline</h1>
+<p>The dashboard is not built into this binary: <code>make run</code> builds it (or <code>make web build</code>).</p>
+<p>API: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p>`))
+		})
+	}
+	assets := web.Assets()
+	files := http.FileServerFS(assets)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write([]byte(`<!doctype html><title>Sightline</title><h1>Sightline</h1>
-<p>The dashboard is not built into this binary. Run <code>make run</code>, which builds it.</p>
-<p>API: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p>`))
+		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+		if name != "" && name != "index.html" {
+			if _, err := fs.Stat(assets, name); err == nil {
+				if strings.HasPrefix(name, "assets/") {
+					w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+				}
+				files.ServeHTTP(w, r)
+				return
+			} else if !errors.Is(err, fs.ErrNotExist) || path.Ext(name) != "" {
+				// A missing file with an extension is a real 404, not a route.
+				http.NotFound(w, r)
+				return
+			}
+		}
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFileFS(w, r, assets, "index.html")
 	})
 }

@@ -21,6 +21,9 @@ const usage = `sightline — self-hosted session recordings, heatmaps and feedba
 
 Usage:
   sightline serve   [flags]   run the services named by -target (default: all, one process)
+  sightline migrate [flags]   apply database migrations and exit
+  sightline admin   <command> operator tasks (create-user, maintenance); see sightline admin -h
+  sightline reindex [flags]   rebuild the search index from recordings' summaries
   sightline version           print the build version
 
 Every flag of serve can also be set in a YAML file (-config.file) or as
@@ -48,6 +51,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		return serve(ctx, rest, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, rest, stderr)
+	case "admin":
+		return adminCommand(ctx, rest, stdout, stderr)
+	case "reindex":
+		return reindex(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, app.Version())
 		return nil

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/sightlinehq/sightline/internal/leakcheck"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 	}
 	code := func() int {
 		defer os.RemoveAll(dir)
-		goleak.VerifyTestMain(m)
+		leakcheck.VerifyTestMain(m)
 		return 0
 	}()
 	os.Exit(code)
@@ -338,4 +338,46 @@ func TestExampleConfigsVerify(t *testing.T) {
 			t.Errorf("%s does not verify: %v\n%s", f, err, out)
 		}
 	}
+}
+
+// TestOperatorCommands: migrate, then create a user from the command line,
+// who can then log in through the running server; maintenance mode set
+// from the command line shows in the public config.
+func TestOperatorCommands(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(binary, append(args, "--data-dir", dir)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sightline %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	run("migrate")
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("a long enough password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := run("admin", "create-user", "-email", "Ops@Example.com", "-password-file", pw, "-operator"); !strings.Contains(out, "created user") {
+		t.Fatalf("create-user printed %q", out)
+	}
+	if out, err := exec.Command(binary, "admin", "create-user", "-email", "x@example.com", "--data-dir", dir).CombinedOutput(); err == nil {
+		t.Fatalf("create-user without a password file succeeded:\n%s", out)
+	}
+	run("admin", "maintenance", "-on", "-message", "back soon")
+
+	p := startServe(t, nil, "--data-dir", dir)
+	body, _ := json.Marshal(map[string]string{"email": "ops@example.com", "password": "a long enough password"})
+	resp, err := http.Post("http://"+p.addrs.HTTP+"/api/v1/auth/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login as the created user = %d", resp.StatusCode)
+	}
+	if code, _, cfg := httpGet(t, "http://"+p.addrs.HTTP+"/api/v1/config"); code != 200 || !strings.Contains(string(cfg), "back soon") {
+		t.Fatalf("public config after admin maintenance -on = %d %s", code, cfg)
+	}
+	p.stop()
 }

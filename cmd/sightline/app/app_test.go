@@ -11,16 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightlinehq/sightline/internal/leakcheck"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	"go.uber.org/goleak"
 
 	"github.com/sightlinehq/sightline/platform/telemetry"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 
 // defaults returns the configuration as flags would leave it, on free
 // loopback ports and a temporary data directory.

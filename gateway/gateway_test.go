@@ -1,0 +1,385 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sightlinehq/sightline/internal/leakcheck"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sightlinehq/sightline/cmd/sightline/app"
+	"github.com/sightlinehq/sightline/gen/openapi"
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	accounts "github.com/sightlinehq/sightline/svc-accounts"
+)
+
+func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+
+// server is a whole sightline process, all in one, on loopback ports.
+type server struct {
+	base string
+	grpc string
+	cfg  app.Config
+}
+
+func startServer(t *testing.T, change func(*app.Config)) *server {
+	t.Helper()
+	var cfg app.Config
+	cfg.RegisterFlags(flag.NewFlagSet("test", flag.ContinueOnError))
+	cfg.DataDir = t.TempDir()
+	cfg.Server.HTTPListenAddress = "127.0.0.1:0"
+	cfg.Server.GRPCListenAddress = "127.0.0.1:0"
+	cfg.Admin.ListenAddress = "127.0.0.1:0"
+	if change != nil {
+		change(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	<-a.Started()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return &server{base: "http://" + a.Addrs().HTTP, grpc: a.Addrs().GRPC, cfg: cfg}
+}
+
+// client is one dashboard user (cookie jar) or API-key holder.
+type client struct {
+	t      *testing.T
+	s      *server
+	http   *http.Client
+	bearer string
+}
+
+func (s *server) newClient(t *testing.T) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, s: s, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+}
+
+type response struct {
+	code int
+	hdr  http.Header
+	body []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response is not JSON: %v: %s", err, r.body)
+	}
+	return m
+}
+
+// do sends a request; for writes with a cookie session it adds the CSRF
+// header from the sl_csrf cookie unless noCSRF.
+func (c *client) do(method, path string, body any, noCSRF ...bool) response {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.s.base+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	if method != http.MethodGet && len(noCSRF) == 0 {
+		for _, ck := range c.http.Jar.Cookies(req.URL) {
+			if ck.Name == "sl_csrf" {
+				req.Header.Set("X-CSRF-Token", ck.Value)
+			}
+		}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{code: resp.StatusCode, hdr: resp.Header, body: b}
+}
+
+func (c *client) must(method, path string, body any) map[string]any {
+	c.t.Helper()
+	r := c.do(method, path, body)
+	if r.code != http.StatusOK {
+		c.t.Fatalf("%s %s = %d %s", method, path, r.code, r.body)
+	}
+	return r.json(c.t)
+}
+
+// tenant is one organisation with a user, a site, an API key, an
+// invitation and a recorded session.
+type tenant struct {
+	c                                      *client
+	userID, orgID, siteID, keyID, inviteID string
+	sessionID                              string
+}
+
+var tenantN int
+
+func newTenant(t *testing.T, s *server) *tenant {
+	t.Helper()
+	tenantN++
+	tn := &tenant{c: s.newClient(t)}
+	email := fmt.Sprintf("owner%d-%d@example.com", tenantN, time.Now().UnixNano())
+	r := tn.c.must("POST", "/api/v1/auth/signup", map[string]any{
+		"email": email, "password": "correct horse battery staple", "name": "Owner", "organizationName": "Org " + email,
+	})
+	if tok, _ := r["sessionToken"].(string); tok != "" {
+		t.Fatalf("signup response leaks the session token to JavaScript: %q", tok)
+	}
+	tn.userID = r["user"].(map[string]any)["id"].(string)
+	tn.orgID = r["organization"].(map[string]any)["id"].(string)
+	site := tn.c.must("POST", "/api/v1/organizations/"+tn.orgID+"/sites", map[string]any{
+		"name": "Shop", "domains": []string{fmt.Sprintf("shop%d.example.com", tenantN)},
+	})
+	tn.siteID = site["site"].(map[string]any)["id"].(string)
+	key := tn.c.must("POST", "/api/v1/organizations/"+tn.orgID+"/api-keys", map[string]any{"name": "ci", "role": "ROLE_MEMBER"})
+	tn.keyID = key["apiKey"].(map[string]any)["id"].(string)
+	inv := tn.c.must("POST", "/api/v1/organizations/"+tn.orgID+"/invitations", map[string]any{"email": "new" + email, "role": "ROLE_VIEWER"})
+	tn.inviteID = inv["invitation"].(map[string]any)["id"].(string)
+
+	// A recorded session, appended through recordings' internal gRPC API.
+	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var siteID int64
+	fmt.Sscan(tn.siteID, &siteID)
+	tn.sessionID = fmt.Sprintf("s_tenant%dsession0000000000", tenantN)
+	now := time.Now()
+	_, err = recordingsv1.NewRecordingsServiceClient(conn).AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{
+		Chunks: []*recordingsv1.Chunk{{
+			SiteId: siteID, SessionId: tn.sessionID, VisitorId: "v_visitor0000000000000000", PageViewId: "p_page00000000000000000000",
+			Seq: 0, ClientTime: timestamppb.New(now), ServerTime: timestamppb.New(now), Url: "https://shop.example.com/",
+			Events:     []byte(fmt.Sprintf(`[{"type":4,"data":{"href":"https://shop.example.com/","width":1280,"height":720},"timestamp":%d}]`, now.UnixMilli())),
+			EventCount: 1,
+		}},
+	})
+	if err != nil {
+		t.Fatalf("append a session: %v", err)
+	}
+	return tn
+}
+
+// routes lists every REST route of the generated OpenAPI document.
+func routes(t *testing.T) [][2]string {
+	t.Helper()
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(openapi.Document, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var out [][2]string
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			out = append(out, [2]string{strings.ToUpper(m), "/api" + strings.TrimPrefix(p, "/api")})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][1]+out[i][0] < out[j][1]+out[j][0] })
+	if len(out) < 30 {
+		t.Fatalf("only %d routes in the OpenAPI document", len(out))
+	}
+	return out
+}
+
+var param = regexp.MustCompile(`\{([a-zA-Z_.]+)(=[^}]*)?\}`)
+
+// fill substitutes a tenant's ids into a route's path parameters.
+func fill(path string, tn *tenant) string {
+	return param.ReplaceAllStringFunc(path, func(m string) string {
+		name := param.FindStringSubmatch(m)[1]
+		switch name {
+		case "organization_id", "organizationId":
+			return tn.orgID
+		case "site_id", "siteId":
+			return tn.siteID
+		case "api_key_id", "apiKeyId":
+			return tn.keyID
+		case "user_id", "userId":
+			return tn.userID
+		case "invitation_id", "invitationId":
+			return tn.inviteID
+		case "session_id", "sessionId":
+			return tn.sessionID
+		case "visitor_id", "visitorId":
+			return "v_visitor0000000000000000"
+		case "domain":
+			return "shop.example.com"
+		}
+		return "1"
+	})
+}
+
+func TestOnlyPublicRoutesAnswerWithoutAuth(t *testing.T) {
+	s := startServer(t, nil)
+	anon := s.newClient(t)
+	public := map[string]bool{"POST /api/v1/auth/signup": true, "POST /api/v1/auth/login": true, "GET /api/v1/config": true}
+	for _, r := range routes(t) {
+		path := param.ReplaceAllString(r[1], "3000000001")
+		resp := anon.do(r[0], path, map[string]any{})
+		if public[r[0]+" "+r[1]] {
+			if resp.code == http.StatusUnauthorized {
+				t.Errorf("%s %s is public but answered 401", r[0], r[1])
+			}
+			continue
+		}
+		if resp.code != http.StatusUnauthorized {
+			t.Errorf("%s %s without credentials = %d %s, want 401", r[0], r[1], resp.code, resp.body)
+		}
+	}
+}
+
+// TestTenantIsolation: for every route that names an object, a user of
+// organisation B gets 404 for organisation A's object, while A does not.
+func TestTenantIsolation(t *testing.T) {
+	s := startServer(t, nil)
+	a, b := newTenant(t, s), newTenant(t, s)
+	checked := 0
+	for _, r := range routes(t) {
+		if !param.MatchString(r[1]) || strings.Contains(r[1], "/admin/") {
+			continue
+		}
+		checked++
+		path := fill(r[1], a)
+		var body any
+		if r[0] != http.MethodGet {
+			body = map[string]any{}
+		}
+		got := b.c.do(r[0], path, body)
+		if got.code != http.StatusNotFound {
+			t.Errorf("B: %s %s = %d %s, want 404", r[0], path, got.code, got.body)
+		}
+		if r[0] == http.MethodGet {
+			if own := a.c.do(r[0], path, nil); own.code == http.StatusNotFound {
+				t.Errorf("A: %s %s = 404 for its own object: %s", r[0], path, own.body)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("checked only %d object routes", checked)
+	}
+	t.Logf("%d routes naming an object answer 404 to another organisation", checked)
+}
+
+func TestCSRFOnCookieWrites(t *testing.T) {
+	s := startServer(t, nil)
+	tn := newTenant(t, s)
+	path := "/api/v1/sites/" + tn.siteID
+	if r := tn.c.do("PATCH", path, map[string]any{"name": "Renamed"}, true); r.code != http.StatusForbidden {
+		t.Fatalf("cookie write without CSRF header = %d %s, want 403", r.code, r.body)
+	}
+	if r := tn.c.do("PATCH", path, map[string]any{"name": "Renamed"}); r.code != http.StatusOK {
+		t.Fatalf("cookie write with CSRF header = %d %s", r.code, r.body)
+	}
+	// A form post (no JSON) is refused before anything else.
+	req, _ := http.NewRequest("POST", s.base+"/api/v1/organizations/"+tn.orgID+"/sites", strings.NewReader("name=x"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := tn.c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("form post = %d, want 415", resp.StatusCode)
+	}
+}
+
+func TestAPIKeyNeedsNoCSRF(t *testing.T) {
+	s := startServer(t, nil)
+	tn := newTenant(t, s)
+	key := tn.c.must("POST", "/api/v1/organizations/"+tn.orgID+"/api-keys", map[string]any{"name": "script", "role": "ROLE_ADMIN"})
+	bot := s.newClient(t)
+	bot.bearer = key["secret"].(string)
+	if r := bot.do("PATCH", "/api/v1/sites/"+tn.siteID, map[string]any{"name": "By key"}); r.code != http.StatusOK {
+		t.Fatalf("API key write = %d %s", r.code, r.body)
+	}
+	tn.c.must("DELETE", "/api/v1/organizations/"+tn.orgID+"/api-keys/"+key["apiKey"].(map[string]any)["id"].(string), nil)
+	if r := bot.do("GET", "/api/v1/sites/"+tn.siteID, nil); r.code != http.StatusUnauthorized {
+		t.Fatalf("revoked API key = %d %s, want 401", r.code, r.body)
+	}
+}
+
+func TestRateLimitPerCaller(t *testing.T) {
+	s := startServer(t, func(c *app.Config) { c.Gateway.RatePerUser = 0.5; c.Gateway.RateBurst = 5 })
+	anon := s.newClient(t)
+	var last response
+	for i := 0; i < 6; i++ {
+		last = anon.do("GET", "/api/v1/config", nil)
+	}
+	if last.code != http.StatusTooManyRequests || last.hdr.Get("Retry-After") == "" {
+		t.Fatalf("6th request in a burst of 5 = %d (Retry-After %q), want 429 with Retry-After", last.code, last.hdr.Get("Retry-After"))
+	}
+}
+
+func TestMaintenanceMode(t *testing.T) {
+	s := startServer(t, nil)
+	tn := newTenant(t, s)
+	adm, err := accounts.OpenAdmin(context.Background(), s.cfg.Accounts, s.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := adm.SetMaintenance(context.Background(), true, "upgrading the database"); err != nil {
+		t.Fatal(err)
+	}
+	adm.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	var r response
+	for time.Now().Before(deadline) {
+		if r = tn.c.do("PATCH", "/api/v1/sites/"+tn.siteID, map[string]any{"name": "x"}); r.code == http.StatusServiceUnavailable {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r.code != http.StatusServiceUnavailable || r.hdr.Get("Retry-After") == "" || !bytes.Contains(r.body, []byte("upgrading")) {
+		t.Fatalf("write in maintenance = %d %s (Retry-After %q)", r.code, r.body, r.hdr.Get("Retry-After"))
+	}
+	if r := tn.c.do("GET", "/api/v1/sites/"+tn.siteID, nil); r.code != http.StatusOK {
+		t.Fatalf("read in maintenance = %d", r.code)
+	}
+	cfg := tn.c.must("GET", "/api/v1/config", nil)
+	if m, _ := cfg["maintenance"].(map[string]any); m["enabled"] != true {
+		t.Fatalf("public config does not show maintenance: %v", cfg)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	s := startServer(t, nil)
+	for _, p := range []string{"/", "/api/v1/config", "/api/v1/me"} {
+		r := s.newClient(t).do("GET", p, nil)
+		for _, h := range []string{"X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy", "Referrer-Policy"} {
+			if r.hdr.Get(h) == "" {
+				t.Errorf("GET %s: no %s header", p, h)
+			}
+		}
+	}
+}
