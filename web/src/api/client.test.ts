@@ -7,7 +7,7 @@ function recorder() {
     const req = input instanceof Request ? input : new Request(input, init);
     seen.push(req);
     if (req.url.endsWith("/api/v1/sites/9000000001")) {
-      return new Response(JSON.stringify({ code: 5, message: "site not found" }), {
+      return new Response(JSON.stringify({ code: 5, message: "site not found", traceId: "4bf92f3577b34da6a3ce929d0e0e4736" }), {
         status: 404,
         headers: { "Content-Type": "application/json" },
       });
@@ -70,6 +70,7 @@ describe("errors", () => {
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).status).toBe(404);
     expect((err as ApiError).message).toBe("site not found");
+    expect((err as ApiError).traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
   });
 
   it("falls back to a message per status", () => {

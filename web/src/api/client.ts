@@ -70,6 +70,8 @@ export class ApiError extends Error {
     message: string,
     readonly status: number,
     readonly code?: number,
+    /** The gateway's trace id, for a support request or a look in Jaeger. */
+    readonly traceId?: string,
   ) {
     super(message);
     this.name = "ApiError";
@@ -80,8 +82,10 @@ export class ApiError extends Error {
 export function toApiError(body: unknown, response: Response): ApiError {
   let message = "";
   let code: number | undefined;
+  let traceId: string | undefined;
   if (body && typeof body === "object") {
-    const b = body as { message?: unknown; code?: unknown; error?: unknown };
+    const b = body as { message?: unknown; code?: unknown; error?: unknown; traceId?: unknown };
+    if (typeof b.traceId === "string" && b.traceId) traceId = b.traceId;
     if (typeof b.message === "string") message = b.message;
     else if (typeof b.error === "string") message = b.error;
     if (typeof b.code === "number") code = b.code;
@@ -89,7 +93,7 @@ export function toApiError(body: unknown, response: Response): ApiError {
     message = body.trim();
   }
   if (!message) message = defaultMessage(response.status);
-  return new ApiError(message, response.status, code);
+  return new ApiError(message, response.status, code, traceId);
 }
 
 function defaultMessage(status: number): string {

@@ -23,6 +23,13 @@ export function DeviceIcon({ type }: { type: string | undefined }) {
           <path d="M5.5 14h5M8 11.5V14" />
         </svg>
       );
+    case "DEVICE_TYPE_BOT":
+      return (
+        <svg {...common}>
+          <rect x="2.5" y="5" width="11" height="8.5" rx="2" />
+          <path d="M8 5V2.5M6 9h.01M10 9h.01" />
+        </svg>
+      );
     default:
       return (
         <svg {...common}>

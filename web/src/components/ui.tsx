@@ -1,4 +1,5 @@
 import { useState, type ReactNode } from "react";
+import { ApiError } from "../api/client";
 
 export function Spinner({ label = "Loading…" }: { label?: string }) {
   return (
@@ -13,7 +14,15 @@ export function ErrorBox({ error, onRetry }: { error: Error | string | undefined
   if (!error) return null;
   return (
     <div className="error-box" role="alert">
-      <span>{typeof error === "string" ? error : error.message}</span>
+      <span>
+        {typeof error === "string" ? error : error.message}
+        {error instanceof ApiError && error.traceId && (
+          <small className="trace" title="Give this reference to your administrator">
+            {" "}
+            (ref {error.traceId.slice(0, 16)})
+          </small>
+        )}
+      </span>
       {onRetry && (
         <button className="btn btn-small" onClick={onRetry}>
           Retry

@@ -6,6 +6,7 @@ import { useAsync } from "../app/useAsync";
 import { CopyButton, ErrorBox, PageHeader, Spinner } from "../components/ui";
 import { formatRelative } from "../lib/format";
 import { installSnippet, normalizeDomain } from "../lib/snippet";
+import { selectorLines, updateMask } from "../lib/settings";
 import { rememberSite } from "./Home";
 
 type Site = Schemas["v1Site"];
@@ -178,11 +179,6 @@ function Domains({ site, onChange, editable }: { site: Site; onChange: (s: Site)
   );
 }
 
-const lines = (s: string) =>
-  s
-    .split("\n")
-    .map((x) => x.trim())
-    .filter(Boolean);
 
 function SettingsForm({ siteId, maxRetention, editable }: { siteId: string; maxRetention?: number; editable: boolean }) {
   const loaded = useAsync(() => unwrap(api.GET("/api/v1/sites/{siteId}/settings", { params: { path: { siteId } } })), [siteId]);
@@ -201,8 +197,9 @@ function SettingsForm({ siteId, maxRetention, editable }: { siteId: string; maxR
   if (loaded.error) return <ErrorBox error={loaded.error} onRetry={loaded.reload} />;
   if (!draft) return null;
   const orig = loaded.data?.settings ?? {};
-  const next: Settings = { ...draft, maskSelectors: lines(text.mask), blockSelectors: lines(text.block), unmaskSelectors: lines(text.unmask) };
-  const changed = (Object.keys(next) as (keyof Settings)[]).filter((k) => JSON.stringify(next[k] ?? null) !== JSON.stringify(orig[k] ?? null));
+  const next: Settings = { ...draft, maskSelectors: selectorLines(text.mask), blockSelectors: selectorLines(text.block), unmaskSelectors: selectorLines(text.unmask) };
+  const mask = updateMask(orig, next);
+  const changed = mask ? mask.split(",") : [];
   const set = <K extends keyof Settings>(k: K, v: Settings[K]) => {
     setDraft({ ...draft, [k]: v });
     setSaved(false);
@@ -217,7 +214,7 @@ function SettingsForm({ siteId, maxRetention, editable }: { siteId: string; maxR
         api.PATCH("/api/v1/sites/{siteId}/settings", {
           params: { path: { siteId } },
           // Only what changed, so two admins editing different fields don't undo each other.
-          body: { settings: next, updateMask: changed.join(",") },
+          body: { settings: next, updateMask: mask },
         }),
       );
       if (r.settings) loaded.setData({ settings: r.settings });
@@ -260,8 +257,10 @@ function SettingsForm({ siteId, maxRetention, editable }: { siteId: string; maxR
             days {maxRetention ? <small className="muted">(your plan allows up to {maxRetention})</small> : null}
           </span>
         </label>
-        <h3>Privacy</h3>
-        <p className="muted small">What visitors type is always masked unless you opt a field in below.</p>
+        <div>
+          <h3>Privacy</h3>
+          <p className="muted small">What visitors type is always masked unless you opt a field in below.</p>
+        </div>
         <label className="toggle">
           <input type="checkbox" checked={!!draft.maskAllText} onChange={(e) => set("maskAllText", e.target.checked)} name="maskAllText" />
           <span>

@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { selectorLines, updateMask } from "./settings";
+
+describe("settings update mask", () => {
+  it("is empty when nothing changed, whatever protojson left out", () => {
+    expect(updateMask({ sampleRate: 1, recordingEnabled: true }, { sampleRate: 1, recordingEnabled: true, maskSelectors: [], maskAllText: false, retentionDays: 0 })).toBe("");
+  });
+  it("names exactly the changed fields in FieldMask JSON form", () => {
+    expect(
+      updateMask(
+        { sampleRate: 1, recordingEnabled: true, maskSelectors: [".a"], retentionDays: 30 },
+        { sampleRate: 0.5, recordingEnabled: false, maskSelectors: [".a", ".b"], retentionDays: 30, requireConsent: true },
+      ),
+    ).toBe("recordingEnabled,sampleRate,maskSelectors,requireConsent");
+  });
+  it("sees a cleared list and a switched-off flag", () => {
+    expect(updateMask({ blockSelectors: ["#x"], respectDoNotTrack: true }, { blockSelectors: [], respectDoNotTrack: false })).toBe(
+      "blockSelectors,respectDoNotTrack",
+    );
+  });
+  it("reads selectors one a line", () => {
+    expect(selectorLines(" .a \n\n#b\r\n  ")).toEqual([".a", "#b"]);
+  });
+});
