@@ -2,12 +2,22 @@
 //
 // Each session is one document with an explicit mapping (no dynamic fields):
 // keyword fields for every exact-match value, numeric fields for durations and
-// counts, a datetime field for the start time, and the full summary stored as
-// protobuf bytes so a hit is returned without a second lookup.
+// counts, a datetime field for the start time. The summaries themselves (and
+// their versions) live beside the index in a bbolt file keyed by document id:
+// Bleve's stored fields are compressed in chunks of many documents, so
+// fetching a page of 50 hits from them decompressed megabytes per query,
+// while 50 B+tree lookups cost microseconds; the version check of an upsert
+// is a lookup there too instead of a query.
+//
+// Layout under the directory given to Open: index/ (Bleve) and
+// summaries.db (bbolt). Writes go to bbolt first, then Bleve, so every
+// indexed id has its summary; a crash in between leaves a summary that the
+// next delivery of the same version re-indexes.
 package bleve
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -19,9 +29,12 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
@@ -34,7 +47,6 @@ const (
 	fSite      = "site"
 	fSession   = "sid"
 	fVisitor   = "visitor"
-	fVersion   = "version"
 	fStart     = "start"
 	fDuration  = "duration_ms"
 	fActive    = "active_ms"
@@ -43,6 +55,15 @@ const (
 	fDead      = "dead"
 	fErrors    = "errors"
 	fTruncated = "truncated"
+	fFlags     = "flags"
+	// Sort keys: fixed-width hex keywords with doc values. Numeric doc
+	// values carry every precision-shifted term (16 per value) and are
+	// decompressed per chunk on every sorted query; one short term per
+	// document is 16x less to read.
+	kStart    = "k_start"
+	kDuration = "k_duration"
+	kActive   = "k_active"
+	kPages    = "k_pages"
 	fPage      = "page"
 	fPath      = "path"
 	fEntry     = "entry"
@@ -60,7 +81,6 @@ const (
 	fUser      = "user_id"
 	fAttr      = "attr"
 	fEvent     = "event"
-	fSummary   = "pb"
 	docType    = "session"
 )
 
@@ -70,6 +90,7 @@ const deleteChunk = 1000
 // Index is the Bleve sessions index. It is safe for concurrent use.
 type Index struct {
 	idx bleve.Index
+	db  *bolt.DB
 	// writeMu serialises writes so the version check and the batch that
 	// follows it are atomic with respect to other writers.
 	writeMu sync.Mutex
@@ -79,21 +100,41 @@ var _ index.Index = (*Index)(nil)
 
 // Open opens the index in dir, creating it with the mapping when absent.
 func Open(dir string) (*Index, error) {
-	if _, err := os.Stat(filepath.Join(dir, "index_meta.json")); err == nil {
-		idx, err := bleve.Open(dir)
-		if err != nil {
-			return nil, fmt.Errorf("bleve: open %s: %w", dir, err)
-		}
-		return &Index{idx: idx}, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return nil, fmt.Errorf("bleve: create parent of %s: %w", dir, err)
-	}
-	idx, err := bleve.New(dir, Mapping())
-	if err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("bleve: create %s: %w", dir, err)
 	}
-	return &Index{idx: idx}, nil
+	db, err := bolt.Open(filepath.Join(dir, "summaries.db"), 0o644, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("bleve: open summaries: %w", err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bleve: open summaries: %w", err)
+	}
+	path := filepath.Join(dir, "index")
+	var idx bleve.Index
+	if _, err := os.Stat(filepath.Join(path, "index_meta.json")); err == nil {
+		idx, err = bleve.Open(path)
+	} else {
+		idx, err = bleve.New(path, Mapping())
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bleve: open %s: %w", path, err)
+	}
+	return &Index{idx: idx, db: db}, nil
+}
+
+var bucket = []byte("summaries")
+
+// record is a summary as stored in bbolt: its version (big-endian) first,
+// so the version check reads 8 bytes.
+func record(s *sessionsv1.SessionSummary) ([]byte, error) {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+proto.Size(s)), uint64(s.GetVersion()))
+	return proto.MarshalOptions{}.MarshalAppend(b, s)
 }
 
 // Mapping is the explicit index mapping: nothing is indexed that is not
@@ -116,17 +157,16 @@ func Mapping() mapping.IndexMapping {
 		return f
 	}
 	dm := bleve.NewDocumentStaticMapping()
-	for _, name := range []string{fSite, fSession, fVisitor, fPage, fEntry, fEntryPath, fExit, fExitPath,
+	for _, name := range []string{fSite, fSession, fVisitor, fFlags, fPage, fEntry, fEntryPath, fExit, fExitPath,
 		fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent} {
 		dm.AddFieldMappingsAt(name, kw(false))
 	}
-	// Facet fields need doc values.
-	for _, name := range []string{fDevice, fBrowser, fOS, fCountry, fPath} {
+	// Facet and sort fields need doc values.
+	for _, name := range []string{fDevice, fBrowser, fOS, fCountry, fPath, kStart, kDuration, kActive, kPages} {
 		dm.AddFieldMappingsAt(name, kw(true))
 	}
-	dm.AddFieldMappingsAt(fVersion, num(true, false))
 	for _, name := range []string{fDuration, fActive, fPageCount} {
-		dm.AddFieldMappingsAt(name, num(false, true))
+		dm.AddFieldMappingsAt(name, num(false, false))
 	}
 	for _, name := range []string{fRage, fDead, fErrors} {
 		dm.AddFieldMappingsAt(name, num(false, false))
@@ -134,20 +174,13 @@ func Mapping() mapping.IndexMapping {
 	start := bleve.NewDateTimeFieldMapping()
 	start.Store = false
 	start.IncludeInAll = false
-	start.DocValues = true
+	start.DocValues = false
 	dm.AddFieldMappingsAt(fStart, start)
 	tr := bleve.NewBooleanFieldMapping()
 	tr.Store = false
 	tr.IncludeInAll = false
 	tr.DocValues = false
 	dm.AddFieldMappingsAt(fTruncated, tr)
-	pb := bleve.NewTextFieldMapping()
-	pb.Index = false
-	pb.Store = true
-	pb.IncludeInAll = false
-	pb.IncludeTermVectors = false
-	pb.DocValues = false
-	dm.AddFieldMappingsAt(fSummary, pb)
 
 	im := bleve.NewIndexMapping()
 	im.DefaultAnalyzer = keyword.Name
@@ -161,11 +194,7 @@ func Mapping() mapping.IndexMapping {
 }
 
 // document flattens a summary into the mapped fields.
-func document(s *sessionsv1.SessionSummary) (map[string]any, error) {
-	pb, err := proto.Marshal(s)
-	if err != nil {
-		return nil, fmt.Errorf("marshal summary: %w", err)
-	}
+func document(s *sessionsv1.SessionSummary) map[string]any {
 	pages := make([]string, 0, len(s.GetPages()))
 	paths := make([]string, 0, len(s.GetPages()))
 	seen := make(map[string]bool, len(s.GetPages()))
@@ -192,7 +221,6 @@ func document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 		"_type":    docType,
 		fSite:      strconv.FormatInt(s.GetSiteId(), 10),
 		fSession:   s.GetSessionId(),
-		fVersion:   float64(s.GetVersion()),
 		fStart:     s.GetStartTime().AsTime(),
 		fDuration:  float64(s.GetDuration().AsDuration().Milliseconds()),
 		fActive:    float64(s.GetActiveDuration().AsDuration().Milliseconds()),
@@ -202,7 +230,10 @@ func document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 		fErrors:    float64(s.GetErrorCount()),
 		fTruncated: s.GetTruncated(),
 		fDevice:    index.DeviceName(c.GetDeviceType()),
-		fSummary:   string(pb),
+		kStart:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_START_TIME)),
+		kDuration:  sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_DURATION)),
+		kActive:    sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_ACTIVE_DURATION)),
+		kPages:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_PAGE_COUNT)),
 	}
 	setStr := func(k, v string) {
 		if v != "" {
@@ -229,10 +260,23 @@ func document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 	if len(attrs) > 0 {
 		d[fAttr] = attrs
 	}
+	// has_* filters are single-term lookups on these, not numeric ranges.
+	flags := make([]string, 0, 3)
+	for _, fl := range []struct {
+		name string
+		n    int32
+	}{{fRage, s.GetRageClickCount()}, {fDead, s.GetDeadClickCount()}, {fErrors, s.GetErrorCount()}} {
+		if fl.n > 0 {
+			flags = append(flags, fl.name)
+		} else {
+			flags = append(flags, "no_"+fl.name)
+		}
+	}
+	d[fFlags] = flags
 	if len(s.GetCustomEvents()) > 0 {
 		d[fEvent] = s.GetCustomEvents()
 	}
-	return d, nil
+	return d
 }
 
 // Upsert implements index.Index.
@@ -263,60 +307,55 @@ func (ix *Index) Upsert(ctx context.Context, sessions []*sessionsv1.SessionSumma
 
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
-	current, err := ix.versions(ctx, order)
-	if err != nil {
-		return index.UpsertResult{}, err
-	}
 	b := ix.idx.NewBatch()
-	for _, id := range order {
-		s := newest[id]
-		if v, ok := current[id]; ok && s.GetVersion() < v {
-			res.Stale++
-			continue
+	records := make(map[string][]byte, len(order))
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		for _, id := range order {
+			s := newest[id]
+			if cur := bk.Get([]byte(id)); len(cur) >= 8 && s.GetVersion() < int64(binary.BigEndian.Uint64(cur)) {
+				res.Stale++
+				continue
+			}
+			rec, err := record(s)
+			if err != nil {
+				return fmt.Errorf("upsert %s: %w", id, err)
+			}
+			if err := b.Index(id, document(s)); err != nil {
+				return fmt.Errorf("upsert %s: %w", id, err)
+			}
+			records[id] = rec
 		}
-		doc, err := document(s)
-		if err != nil {
-			return index.UpsertResult{}, fmt.Errorf("bleve: upsert %s: %w", id, err)
-		}
-		if err := b.Index(id, doc); err != nil {
-			return index.UpsertResult{}, fmt.Errorf("bleve: upsert %s: %w", id, err)
-		}
-		res.Upserted++
+		return nil
+	})
+	if err != nil {
+		return index.UpsertResult{}, fmt.Errorf("bleve: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return index.UpsertResult{}, err
 	}
-	if b.Size() > 0 {
-		if err := ix.idx.Batch(b); err != nil {
-			return index.UpsertResult{}, fmt.Errorf("bleve: upsert batch: %w", err)
-		}
+	if len(records) == 0 {
+		return res, nil
 	}
-	return res, nil
-}
-
-// versions returns the indexed version of each existing id.
-func (ix *Index) versions(ctx context.Context, ids []string) (map[string]int64, error) {
-	out := make(map[string]int64, len(ids))
-	const chunk = 1000
-	for len(ids) > 0 {
-		n := min(chunk, len(ids))
-		part := ids[:n]
-		ids = ids[n:]
-		req := bleve.NewSearchRequestOptions(query.NewDocIDQuery(part), n, 0, false)
-		req.Fields = []string{fVersion}
-		req.Score = bleve.ScoreNone
-		req.SortBy([]string{"_id"})
-		sr, err := ix.idx.SearchInContext(ctx, req)
-		if err != nil {
-			return nil, fmt.Errorf("bleve: read versions: %w", err)
-		}
-		for _, h := range sr.Hits {
-			if v, ok := h.Fields[fVersion].(float64); ok {
-				out[h.ID] = int64(v)
+	// Summaries first: every id Bleve can return then has its summary.
+	if err := ix.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		for _, id := range order {
+			if rec, ok := records[id]; ok {
+				if err := bk.Put([]byte(id), rec); err != nil {
+					return err
+				}
 			}
 		}
+		return nil
+	}); err != nil {
+		return index.UpsertResult{}, fmt.Errorf("bleve: store summaries: %w", err)
 	}
-	return out, nil
+	if err := ix.idx.Batch(b); err != nil {
+		return index.UpsertResult{}, fmt.Errorf("bleve: upsert batch: %w", err)
+	}
+	res.Upserted = len(records)
+	return res, nil
 }
 
 // Delete implements index.Index.
@@ -365,6 +404,17 @@ func (ix *Index) Delete(ctx context.Context, siteID int64, sel index.Selector) (
 		if err := ix.idx.Batch(b); err != nil {
 			return deleted, fmt.Errorf("bleve: delete batch: %w", err)
 		}
+		if err := ix.db.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(bucket)
+			for _, h := range sr.Hits {
+				if err := bk.Delete([]byte(h.ID)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return deleted, fmt.Errorf("bleve: delete summaries: %w", err)
+		}
 		deleted += int64(len(sr.Hits))
 	}
 }
@@ -380,15 +430,13 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 	}
 	req := bleve.NewSearchRequestOptions(fq, q.Limit+1, 0, false)
 	req.Score = bleve.ScoreNone
-	req.Fields = []string{fSummary}
-	sortField, sortType := sortOf(q.Sort)
 	desc := !q.Ascending
 	req.SortByCustom(search.SortOrder{
-		&search.SortField{Field: sortField, Type: sortType, Desc: desc, Missing: search.SortFieldMissingLast},
+		&search.SortField{Field: sortOf(q.Sort), Type: search.SortFieldAsString, Desc: desc, Missing: search.SortFieldMissingLast},
 		&search.SortDocID{Desc: desc},
 	})
 	if q.After != nil {
-		req.SearchAfter = []string{afterValue(q.Sort, q.After.Value), index.DocID(q.SiteID, q.After.SessionID)}
+		req.SearchAfter = []string{sortKey(q.After.Value), index.DocID(q.SiteID, q.After.SessionID)}
 	}
 	size := q.FacetSize
 	if size <= 0 {
@@ -412,13 +460,23 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 		hits = hits[:q.Limit]
 	}
 	res.Sessions = make([]*sessionsv1.SessionSummary, 0, len(hits))
-	for _, h := range hits {
-		raw, _ := h.Fields[fSummary].(string)
-		s := &sessionsv1.SessionSummary{}
-		if err := proto.Unmarshal([]byte(raw), s); err != nil {
-			return nil, fmt.Errorf("bleve: decode %s: %w", h.ID, err)
+	err = ix.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		for _, h := range hits {
+			rec := bk.Get([]byte(h.ID))
+			if len(rec) < 8 {
+				return fmt.Errorf("summary of %s is missing", h.ID)
+			}
+			s := &sessionsv1.SessionSummary{}
+			if err := proto.Unmarshal(rec[8:], s); err != nil {
+				return fmt.Errorf("decode %s: %w", h.ID, err)
+			}
+			res.Sessions = append(res.Sessions, s)
 		}
-		res.Sessions = append(res.Sessions, s)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bleve: %w", err)
 	}
 	if more && len(res.Sessions) > 0 {
 		last := res.Sessions[len(res.Sessions)-1]
@@ -461,37 +519,63 @@ func (ix *Index) Ready(ctx context.Context) error {
 	return nil
 }
 
+// Compact merges the index into one segment (benchmarks after a bulk load;
+// the background merger keeps segment counts bounded in normal operation).
+func (ix *Index) Compact(ctx context.Context) error {
+	adv, err := ix.idx.Advanced()
+	if err != nil {
+		return fmt.Errorf("bleve: compact: %w", err)
+	}
+	sc, ok := adv.(*scorch.Scorch)
+	if !ok {
+		return errors.New("bleve: compact: not a scorch index")
+	}
+	opts := mergeplan.SingleSegmentMergePlanOptions
+	if err := sc.ForceMerge(ctx, &opts); err != nil {
+		return fmt.Errorf("bleve: compact: %w", err)
+	}
+	return nil
+}
+
 // DocCount is the number of documents of all sites (for benchmarks/metrics).
 func (ix *Index) DocCount() (uint64, error) { return ix.idx.DocCount() }
 
 // Close implements index.Index.
 func (ix *Index) Close() error {
-	if err := ix.idx.Close(); err != nil {
-		return fmt.Errorf("bleve: close: %w", err)
+	return errors.Join(wrap("close index", ix.idx.Close()), wrap("close summaries", ix.db.Close()))
+}
+
+func wrap(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("bleve: %s: %w", what, err)
 	}
 	return nil
 }
 
-func sortOf(f searchv1.SortField) (string, search.SortFieldType) {
+func sortOf(f searchv1.SortField) string {
 	switch f {
 	case searchv1.SortField_SORT_FIELD_DURATION:
-		return fDuration, search.SortFieldAsNumber
+		return kDuration
 	case searchv1.SortField_SORT_FIELD_ACTIVE_DURATION:
-		return fActive, search.SortFieldAsNumber
+		return kActive
 	case searchv1.SortField_SORT_FIELD_PAGE_COUNT:
-		return fPageCount, search.SortFieldAsNumber
+		return kPages
 	default:
-		return fStart, search.SortFieldAsDate
+		return kStart
 	}
 }
 
-// afterValue renders a cursor value the way Bleve's search_after expects it.
-func afterValue(f searchv1.SortField, v int64) string {
-	_, t := sortOf(f)
-	if t == search.SortFieldAsDate {
-		return time.Unix(0, v).UTC().Format(time.RFC3339Nano)
+// sortKey renders a sort value so that string order is numeric order:
+// the int64 with its sign bit flipped, as 16 hex digits.
+func sortKey(v int64) string {
+	const hexdig = "0123456789abcdef"
+	u := uint64(v) ^ (1 << 63)
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = hexdig[u&0xf]
+		u >>= 4
 	}
-	return strconv.FormatFloat(float64(v), 'f', -1, 64)
+	return string(b[:])
 }
 
 func facetField(f searchv1.FacetField) (string, bool) {
@@ -630,9 +714,9 @@ func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
 			continue
 		}
 		if *flag.set {
-			qs = append(qs, numRange(flag.field, ptr(1), nil))
+			qs = append(qs, term(fFlags, flag.field))
 		} else {
-			qs = append(qs, numRange(flag.field, nil, ptr(0)))
+			qs = append(qs, term(fFlags, "no_"+flag.field))
 		}
 	}
 	if f.Truncated != nil {

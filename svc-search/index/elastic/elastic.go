@@ -763,7 +763,6 @@ func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error
 // wildcardEscaper makes user text literal in a wildcard pattern.
 var wildcardEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`)
 
-
 func urlClause(m *searchv1.UrlMatch, full, path string) (map[string]any, error) {
 	if m == nil || m.GetValue() == "" {
 		return nil, nil
