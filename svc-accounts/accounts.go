@@ -329,10 +329,12 @@ func (s *Service) Ready(ctx context.Context) error {
 	return nil
 }
 
-// Run prunes the in-memory log-in limiters until ctx ends.
+// Run prunes the in-memory log-in limiters every minute and deletes
+// expired sessions and invitations every hour, until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	var lastSweep time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -340,6 +342,17 @@ func (s *Service) Run(ctx context.Context) error {
 		case now := <-t.C:
 			s.accountLimit.prune(now)
 			s.ipLimit.prune(now)
+			if now.Sub(lastSweep) >= time.Hour {
+				lastSweep = now
+				// Keep a day of expired rows so "expired" can still be told
+				// apart from "never existed" in logs for a while.
+				n, err := s.store.DeleteExpired(ctx, now.Add(-24*time.Hour))
+				if err != nil && ctx.Err() == nil {
+					s.log.WarnContext(ctx, "accounts: delete expired sessions", "err", err)
+				} else if n > 0 {
+					s.log.InfoContext(ctx, "accounts: deleted expired sessions and invitations", "rows", n)
+				}
+			}
 		}
 	}
 }

@@ -741,3 +741,19 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestRunStopsWithContext(t *testing.T) {
+	e := newEnv(t, BackendSQLite, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.svc.Run(ctx) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}

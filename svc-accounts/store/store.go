@@ -250,6 +250,9 @@ type Store interface {
 	// RevokeAuthSession revokes the session whose token hashes to hash;
 	// revoking an unknown or revoked session is not an error.
 	RevokeAuthSession(ctx context.Context, hash []byte, now time.Time) error
+	// DeleteExpired deletes sessions and invitations that expired before
+	// cutoff and returns how many rows went.
+	DeleteExpired(ctx context.Context, cutoff time.Time) (int64, error)
 	// PrincipalForSession resolves a session token hash: ErrNotFound when
 	// unknown, revoked or expired at now. Memberships are sorted by
 	// organisation id and reflect role changes immediately.

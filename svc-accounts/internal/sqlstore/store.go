@@ -184,6 +184,23 @@ func (s *Store) RevokeAuthSession(ctx context.Context, hash []byte, now time.Tim
 	return nil
 }
 
+// DeleteExpired deletes sessions and invitations expired before cutoff.
+func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) (n int64, err error) {
+	ctx, end := s.op(ctx, "DeleteExpired")
+	defer end(&err)
+	for _, q := range []string{
+		`DELETE FROM auth_sessions WHERE expires_at < $1`,
+		`DELETE FROM invitations WHERE expires_at < $1`,
+	} {
+		m, err := s.db.Exec(ctx, q, s.d.Time(cutoff))
+		if err != nil {
+			return n, fmt.Errorf("delete expired: %w", err)
+		}
+		n += m
+	}
+	return n, nil
+}
+
 // PrincipalForSession resolves a session in one indexed query.
 func (s *Store) PrincipalForSession(ctx context.Context, hash []byte, now time.Time) (p store.Principal, err error) {
 	ctx, end := s.op(ctx, "PrincipalForSession")

@@ -175,6 +175,13 @@ func testSessions(t *testing.T, s store.Store) {
 	if err := s.RevokeAuthSession(ctx, hash("never"), now); err != nil {
 		t.Fatalf("revoking an unknown session: %v", err)
 	}
+	// Expired sessions are deleted; live ones stay.
+	must(s.CreateAuthSession(ctx, store.AuthSession{UserID: u.ID, TokenHash: hash("old"), ExpireTime: now.Add(-time.Hour)})).get(t)
+	must(s.CreateAuthSession(ctx, store.AuthSession{UserID: u.ID, TokenHash: hash("live"), ExpireTime: now.Add(time.Hour)})).get(t)
+	if n := must(s.DeleteExpired(ctx, now)).get(t); n != 1 {
+		t.Fatalf("DeleteExpired removed %d rows, want 1", n)
+	}
+	must(s.PrincipalForSession(ctx, hash("live"), now)).get(t)
 	// A user without organisations still authenticates.
 	u2, o3 := signUp(t, s, "lonely@example.com")
 	must(s.CreateAuthSession(ctx, store.AuthSession{UserID: u2.ID, TokenHash: hash("t2"), ExpireTime: now.Add(time.Hour)})).get(t)
