@@ -269,7 +269,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	b := &batch{r: r, start: start}
+	b := &batch{w: w, r: r, start: start}
 	a := s.intake(w, r, b)
 	if b.span == nil {
 		b.ctx, b.span = s.startSpan(r, start, "")
@@ -284,6 +284,7 @@ func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
 		span.SetAttributes(attribute.Int64("sightline.site_id", b.site.GetSiteId()))
 	}
 	h := w.Header()
+	s.corsHeaders(r, b, a)
 	if a.code >= 400 {
 		span.SetStatus(codes.Error, a.msg)
 		s.rejected.Add(1)
@@ -317,6 +318,7 @@ func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
 
 // batch carries one request through intake.
 type batch struct {
+	w     http.ResponseWriter
 	r     *http.Request
 	start time.Time
 	ctx   context.Context
@@ -349,7 +351,7 @@ func (s *Service) refuse(ctx context.Context, code int, limit string, retryAfter
 }
 
 // checkSite applies the checks that need the site: origin, site rate, DNT.
-func (s *Service) checkSite(w http.ResponseWriter, b *batch, origin string, originOK bool) *answer {
+func (s *Service) checkSite(b *batch, origin string, originOK bool) *answer {
 	host := ""
 	if origin != "" {
 		if !originOK {
@@ -365,11 +367,40 @@ func (s *Service) checkSite(w http.ResponseWriter, b *batch, origin string, orig
 	if !siteconfig.MatchDomain(b.site.GetDomains(), host) {
 		return &answer{code: http.StatusForbidden, msg: fmt.Sprintf("origin %q is not one of the site's domains", host)}
 	}
-	if origin != "" {
-		w.Header().Set("Access-Control-Allow-Origin", origin)
-		w.Header().Add("Vary", "Origin")
-	}
 	return nil
+}
+
+// corsHeaders lets the tracker read every answer. An allowed origin is
+// echoed (on errors too, so that the tracker sees 413/429/503 and
+// Retry-After rather than a network error). Refusals of a foreign origin or
+// an unknown site get "*": the page may read that it was refused — and stop
+// retrying — but no credentials are allowed and the body is only the
+// refusal message.
+func (s *Service) corsHeaders(r *http.Request, b *batch, a answer) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return
+	}
+	h := b.w.Header()
+	if b.site == nil {
+		if k := r.URL.Query().Get("k"); k != "" {
+			if site, err := s.sites.Get(r.Context(), k); err == nil {
+				b.site = site
+			}
+		}
+	}
+	allow := ""
+	if host, ok := originHost(origin); ok && host != "" && b.site != nil && siteconfig.MatchDomain(b.site.GetDomains(), host) {
+		allow = origin
+	} else if a.code >= 400 {
+		allow = "*"
+	}
+	if allow == "" {
+		return
+	}
+	h.Set("Access-Control-Allow-Origin", allow)
+	h.Set("Access-Control-Expose-Headers", "Retry-After, Sightline-Trace-Id")
+	h.Add("Vary", "Origin")
 }
 
 func (s *Service) intake(w http.ResponseWriter, r *http.Request, b *batch) answer {
@@ -392,7 +423,7 @@ func (s *Service) intake(w http.ResponseWriter, r *http.Request, b *batch) answe
 			return *a
 		}
 		if origin != "" {
-			if a := s.checkSite(w, b, origin, originOK); a != nil {
+			if a := s.checkSite(b, origin, originOK); a != nil {
 				return *a
 			}
 			checkedOrigin = true
@@ -462,7 +493,7 @@ func (s *Service) intake(w http.ResponseWriter, r *http.Request, b *batch) answe
 		if origin == "" && env.URL == "" {
 			return answer{code: http.StatusForbidden, msg: "no Origin header and no page.url to check against the site's domains"}
 		}
-		if a := s.checkSite(w, b, origin, originOK); a != nil {
+		if a := s.checkSite(b, origin, originOK); a != nil {
 			return *a
 		}
 	}

@@ -362,9 +362,27 @@ func TestAnswers(t *testing.T) {
 			if resp.StatusCode != c.code {
 				t.Fatalf("status %d, want %d", resp.StatusCode, c.code)
 			}
+			// The allowed origin is echoed on every answer (errors too, so the
+			// tracker can read them); refusals of a foreign origin or an
+			// unknown site only get "*" (readable, but no credentials).
 			allowed := resp.Header.Get("Access-Control-Allow-Origin")
-			if (c.code == 403 || c.code == 404) && allowed != "" {
-				t.Fatalf("CORS header %q on a refused origin/site", allowed)
+			origin, set := c.r.headers["Origin"]
+			if !set {
+				origin = "https://shop.example.com"
+			}
+			switch {
+			case origin == "":
+				if allowed != "" {
+					t.Fatalf("CORS header %q without an Origin", allowed)
+				}
+			case c.code == 403 || c.code == 404:
+				if allowed != "*" {
+					t.Fatalf("Access-Control-Allow-Origin %q on a refusal, want *", allowed)
+				}
+			default:
+				if allowed != origin || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "Retry-After") {
+					t.Fatalf("CORS headers %v for an allowed origin", resp.Header)
+				}
 			}
 		})
 	}
@@ -430,6 +448,10 @@ func TestRateLimits(t *testing.T) {
 		if resp.StatusCode == 429 {
 			if ra, _ := strconv.Atoi(resp.Header.Get("Retry-After")); ra < 1 {
 				t.Fatalf("429 without Retry-After: %v", resp.Header)
+			}
+			if resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example.com" ||
+				!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "Retry-After") {
+				t.Fatalf("429 not readable by the tracker: %v", resp.Header)
 			}
 		}
 	}

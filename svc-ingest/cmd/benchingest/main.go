@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,7 +56,7 @@ func main() {
 		conc     = flag.Int("concurrency", 64, "concurrent clients")
 		dur      = flag.Duration("duration", 8*time.Second, "measured time per target")
 		warm     = flag.Duration("warmup", 2*time.Second, "warm-up per target")
-		batch    = flag.String("batch", "", "batch JSON (default svc-ingest/testdata/batch-pricing.json)")
+		batch    = flag.String("batch", "", "batch JSON (default svc-ingest/testdata/batch-chromium.json, captured from a real Chromium session by the tracker's e2e test)")
 		plain    = flag.Bool("plain", false, "send the batch uncompressed (text/plain) instead of gzip")
 		profPath = flag.String("cpuprofile", "", "write the ingest run's CPU profile here (default in a temp dir)")
 		dataDir  = flag.String("dir", "", "directory for the spool and the sink (default a temp dir; its disk's fsync latency bounds the result)")
@@ -79,6 +80,11 @@ func main() {
 		log.Fatal(err)
 	}
 	siteKey := tpl["siteKey"].(string)
+	pageURL, err := url.Parse(tpl["page"].(map[string]any)["url"].(string))
+	if err != nil {
+		log.Fatal(err)
+	}
+	origin := pageURL.Scheme + "://" + pageURL.Host
 	// 4096 distinct sessions, so per-session state behaves as in production.
 	bodies := make([][]byte, 4096)
 	for i := range bodies {
@@ -91,7 +97,7 @@ func main() {
 		bodies[i] = b
 	}
 
-	accAddr, stopAcc := serveAccounts(siteKey)
+	accAddr, stopAcc := serveAccounts(siteKey, pageURL.Hostname())
 	defer stopAcc()
 	sink, err := newSink(filepath.Join(tmp, "sink"))
 	if err != nil {
@@ -152,7 +158,7 @@ func main() {
 	if !*plain {
 		query += "&ce=gzip"
 	}
-	bare := load(bareURL+"/i/v1/batch"+query, bodies, *conc, *warm, *dur, nil)
+	bare := load(bareURL+"/i/v1/batch"+query, origin, bodies, *conc, *warm, *dur, nil)
 	if *profPath == "" {
 		*profPath = filepath.Join(os.TempDir(), "benchingest.cpu.pprof")
 	}
@@ -160,7 +166,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ing := load(ingestURL+"/i/v1/batch"+query, bodies, *conc, *warm, *dur, pf)
+	ing := load(ingestURL+"/i/v1/batch"+query, origin, bodies, *conc, *warm, *dur, pf)
 	pf.Close()
 
 	// Let the forwarder finish, to show delivery keeps up.
@@ -253,7 +259,7 @@ type result struct {
 	cpuShare          float64
 }
 
-func load(url string, bodies [][]byte, conc int, warm, dur time.Duration, prof *os.File) result {
+func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration, prof *os.File) result {
 	tr := &http.Transport{MaxIdleConns: conc * 2, MaxIdleConnsPerHost: conc * 2, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
@@ -270,7 +276,7 @@ func load(url string, bodies [][]byte, conc int, warm, dur time.Duration, prof *
 				b := bodies[int(next.Add(1))%len(bodies)]
 				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
 				req.Header.Set("Content-Type", "text/plain")
-				req.Header.Set("Origin", "https://shop.example.com")
+				req.Header.Set("Origin", origin)
 				req.Header.Set("User-Agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15")
 				t0 := time.Now()
 				resp, err := client.Do(req)
@@ -352,12 +358,12 @@ func gzipped(b []byte) []byte {
 }
 
 func findTestdata() string {
-	for _, p := range []string{"svc-ingest/testdata/batch-pricing.json", "testdata/batch-pricing.json", "../../testdata/batch-pricing.json"} {
+	for _, p := range []string{"svc-ingest/testdata/batch-chromium.json", "testdata/batch-chromium.json", "../../testdata/batch-chromium.json"} {
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
 	}
-	log.Fatal("batch-pricing.json not found; pass -batch")
+	log.Fatal("batch-chromium.json not found; pass -batch")
 	return ""
 }
 
@@ -395,9 +401,9 @@ func (a *accounts) LeaseSessionQuota(_ context.Context, r *accountsv1.LeaseSessi
 	return &accountsv1.LeaseSessionQuotaResponse{Granted: r.GetRequested(), Remaining: 1 << 40, Limit: 1 << 40}, nil
 }
 
-func serveAccounts(key string) (string, func()) {
+func serveAccounts(key, domain string) (string, func()) {
 	a := &accounts{site: &accountsv1.GetSiteConfigResponse{
-		SiteId: 5_000_000_001, OrganizationId: 7_000_000_001, SiteKey: key, Domains: []string{"shop.example.com"},
+		SiteId: 5_000_000_001, OrganizationId: 7_000_000_001, SiteKey: key, Domains: []string{domain},
 		Settings: &accountsv1.SiteSettings{RecordingEnabled: true, SampleRate: 1},
 		Plan:     &accountsv1.Plan{Name: "bench", SessionsPerDay: 10_000_000}, Etag: "bench",
 	}}
