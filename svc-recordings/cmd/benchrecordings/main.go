@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -42,8 +43,20 @@ func main() {
 	workers := flag.Int("concurrency", 4, "concurrent AppendChunks callers")
 	compression := flag.String("compression", "better", "zstd level")
 	streams := flag.Int("streams", 7, "StreamRecording repetitions (median reported)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*sessions, *minutes, *chunkEvery, *batch, *workers, *compression, *streams); err != nil {
+		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
 }
