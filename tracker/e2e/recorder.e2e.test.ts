@@ -41,16 +41,22 @@ const CONFIGS = {
   k_consent: { requireConsent: true },
   k_maskall: { maskAllText: true, unmaskSelectors: ['h1'] },
   k_retry: {},
+  k_sampled_out: { sampleRate: 0 },
+  k_outage: {},
 };
 
 let browser: Browser;
 let srv: Servers;
 let failNext = 0; // the intake answers 503 to this many POSTs
+let outageUntil = 0; // the intake answers 503 (Retry-After: 1) until this time
 beforeAll(async () => {
   browser = await launch();
   srv = await startServers({
     configs: CONFIGS,
-    answer: () => (failNext > 0 ? (failNext--, { status: 503, headers: { 'Retry-After': '1' } }) : null),
+    answer: () => {
+      if (Date.now() < outageUntil) return { status: 503, headers: { 'Retry-After': '1' } };
+      return failNext > 0 ? (failNext--, { status: 503, headers: { 'Retry-After': '1' } }) : null;
+    },
   });
 });
 afterAll(async () => {
@@ -186,6 +192,7 @@ describe('recorder in Chromium', () => {
     const inputs = events(es).filter((e) => e.type === 3 && e.data.source === 5);
     expect(inputs.some((e) => /^\*+$/.test(e.data.text) && e.data.text.length === SECRETS['#password'].length)).toBe(true);
     expect(events(es).some((e) => e.type === 3 && e.data.source === 2 && e.data.type === 2)).toBe(true); // the click
+    expect(customs(es, 'sl:visibility')).toContainEqual({ state: 'hidden' }); // leaving hides the page
 
     const rp = await browser.newPage();
     const text = await replayText(rp, events(es));
@@ -399,5 +406,137 @@ describe('recorder in Chromium', () => {
     const hay = rs.map((r) => r.text || '').join('');
     expect(hay).toContain('Checkout form');
     expect(hay).not.toContain('Visible fixture text');
+  });
+
+  it('two tabs share the session; sequence numbers stay unique across them', async () => {
+    const mark = srv.requests.length;
+    const ctx = await browser.newContext();
+    const a = await ctx.newPage();
+    await a.goto(`${srv.siteOrigin}/fixtures/form.html?k=k_e2e`);
+    await until('tab A batch', () => envs(since(mark)).length > 0);
+    const b = await ctx.newPage();
+    await b.goto(`${srv.siteOrigin}/spa/home?k=k_e2e`);
+    for (let i = 0; i < 12; i++) {
+      await a.mouse.move(50 + i * 20, 60);
+      await b.mouse.move(80 + i * 20, 90);
+      await sleep(500);
+    }
+    await b.goto('about:blank');
+    const rs = await leave(a, mark);
+    await ctx.close();
+    const es = envs(rs);
+    const views = [...new Set(es.map((e) => e.pageViewId))];
+    expect(views.length).toBe(2);
+    expect(new Set(es.map((e) => e.sessionId)).size).toBe(1);
+    const seqs = es.map((e) => e.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    for (const v of views) {
+      const mine = es.filter((e) => e.pageViewId === v).map((e) => e.seq);
+      expect(mine).toEqual([...mine].sort((x, y) => x - y));
+    }
+  });
+
+  it('stop(): what was recorded is sent, nothing after it', async () => {
+    const mark = srv.requests.length;
+    const { ctx, page } = await open('/spa/home');
+    await until('first batch', () => envs(since(mark)).length > 0);
+    await page.click('text=Pricing');
+    await page.evaluate(() => (window as any).sightline('stop'));
+    await page.click('text=About');
+    await sleep(1000);
+    const rs = await leave(page, mark);
+    await ctx.close();
+    const navs = customs(envs(rs), 'sl:navigation').map((n) => new URL(n.url).pathname);
+    expect(navs).toEqual(['/spa/pricing']);
+  });
+
+  it('sampled out: the recorder is not even loaded', async () => {
+    const mark = srv.requests.length;
+    const { ctx, page } = await open('/fixtures/form.html', 'k_sampled_out');
+    await sleep(1500);
+    const loaded = await page.evaluate(() => [...document.scripts].some((s) => s.src.includes('recorder')));
+    const rs = await leave(page, mark);
+    await ctx.close();
+    expect(loaded).toBe(false);
+    expect(rs.length).toBe(0);
+  });
+
+  it('an idle session ends: the next activity starts a new session with a new full snapshot', async () => {
+    const mark = srv.requests.length;
+    const { ctx, page } = await open('/fixtures/form.html');
+    await until('first batch', () => envs(since(mark)).length > 0);
+    const first = envs(since(mark))[0];
+    // 31 minutes pass without activity (the stored session is what every tab consults).
+    await page.evaluate(() => {
+      const k = '_sl_k_e2e_s';
+      const x = JSON.parse(localStorage.getItem(k)!);
+      x.s -= 31 * 60 * 1000;
+      x.l -= 31 * 60 * 1000;
+      localStorage.setItem(k, JSON.stringify(x));
+    });
+    await page.evaluate(() => document.body.appendChild(document.createElement('p')).append('IDLE-TIME-MUTATION'));
+    await sleep(5500); // a flush finds the session over and drops what happened meanwhile
+    await page.mouse.move(200, 200);
+    await page.mouse.move(220, 240);
+    await sleep(5500);
+    const rs = await leave(page, mark);
+    await ctx.close();
+    const es = envs(rs);
+    const next = es.filter((e) => e.sessionId !== first.sessionId);
+    expect(next.length).toBeGreaterThan(0);
+    expect(next[0].seq).toBe(0);
+    expect(next[0].pageViewId).not.toBe(first.pageViewId);
+    expect(next[0].events[0].type).toBe(4); // Meta, then the full snapshot
+    expect(next[0].events[1].type).toBe(2);
+    expect(JSON.stringify(es.filter((e) => e.sessionId === first.sessionId))).not.toContain('IDLE-TIME-MUTATION');
+    expect(new Set(es.map((e) => e.visitorId)).size).toBe(1);
+  });
+
+  it('a failure inside the tracker disables it, reports one sl:error and never reaches the page', async () => {
+    const mark = srv.requests.length;
+    const { ctx, page } = await open('/fixtures/spa.html');
+    await until('first batch', () => envs(since(mark)).length > 0);
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    const patched = await page.evaluate(() => String(history.pushState).includes('native code'));
+    const out = await page.evaluate(() => {
+      const w = window as any;
+      const hostile = Object.defineProperty({}, 'plan', { enumerable: true, get: () => { throw new Error('hostile getter'); } });
+      w.sightline('identify', 'u-1', hostile); // throws inside the tracker
+      w.sightline('identify', 'u-2', hostile); // disabled: nothing happens
+      return { native: String(history.pushState).includes('native code'), ok: true };
+    });
+    await page.click('text=Pricing');
+    await sleep(5500);
+    const rs = await leave(page, mark);
+    await ctx.close();
+    expect(patched).toBe(false); // it was patched while recording ...
+    expect(out).toEqual({ native: true, ok: true }); // ... and restored by the failure
+    expect(pageErrors).toEqual([]);
+    const es = envs(rs);
+    const errs = customs(es, 'sl:error');
+    expect(errs.length).toBe(1);
+    expect(errs[0].source).toBe('tracker');
+    expect(errs[0].message).toContain('hostile getter');
+    expect(customs(es, 'sl:navigation')).toEqual([]); // nothing recorded after the failure
+  });
+
+  it('an intake outage overflows the bounded queue: the session is marked truncated, never silently cut', async () => {
+    const mark = srv.requests.length;
+    outageUntil = Date.now() + 25_000;
+    const { ctx, page } = await open('/fixtures/mutations.html', 'k_outage');
+    await until('outage over and a truncated batch accepted', () => Date.now() > outageUntil && envs(since(mark).filter((r) => r.status === 204)).some((e) => e.truncated), 90_000);
+    await sleep(3000);
+    const rs = await leave(page, mark);
+    await ctx.close();
+    const ok = envs(rs.filter((r) => r.status === 204));
+    const t = ok.filter((e) => e.truncated);
+    expect(t.length).toBeGreaterThan(0);
+    // After the gap the recording starts over with Meta + FullSnapshot, so replay is whole.
+    expect(t[0].events[0].type).toBe(4);
+    expect(t[0].events[1].type).toBe(2);
+    // Sequence numbers have no holes: dropped events never got one.
+    const seqs = [...new Set(ok.map((e) => e.seq))].sort((a, b) => a - b);
+    expect(seqs).toEqual(seqs.map((_, i) => i));
   });
 });
