@@ -320,7 +320,7 @@ func (ix *Index) Upsert(ctx context.Context, sessions []*sessionsv1.SessionSumma
 		return res, nil
 	}
 	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
-		Client: ix.es, Index: ix.alias, NumWorkers: 2, FlushBytes: 5 << 20,
+		Client: ix.es, Index: ix.alias, NumWorkers: 1, FlushBytes: 5 << 20,
 		FlushInterval: time.Hour, // flushed explicitly by Close
 		Refresh:       ix.cfg.Refresh, RequireAlias: true,
 	})

@@ -1,0 +1,453 @@
+package elastic_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-search/index"
+	"github.com/sightlinehq/sightline/svc-search/index/elastic"
+	"github.com/sightlinehq/sightline/svc-search/index/indextest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var update = flag.Bool("update", false, "rewrite the golden request bodies")
+
+// TestConformance runs the shared suite against a real Elasticsearch when
+// ELASTICSEARCH_URL is set (deploy/compose starts one).
+func TestConformance(t *testing.T) {
+	url := os.Getenv("ELASTICSEARCH_URL")
+	if url == "" {
+		t.Skip("ELASTICSEARCH_URL not set: the Elasticsearch conformance run needs a real server")
+	}
+	var n atomic.Int64
+	indextest.Run(t, func(t *testing.T) index.Index {
+		prefix := fmt.Sprintf("sightline-test-%d-%d", time.Now().UnixNano(), n.Add(1))
+		ix, err := elastic.Open(t.Context(), elastic.Config{Addresses: strings.Split(url, ","), IndexPrefix: prefix, Replicas: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			req, _ := http.NewRequest(http.MethodDelete, strings.Split(url, ",")[0]+"/"+prefix+"-sessions-*", nil)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+			req, _ = http.NewRequest(http.MethodDelete, strings.Split(url, ",")[0]+"/_index_template/"+prefix+"-sessions", nil)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		})
+		return ix
+	})
+}
+
+// golden compares v structurally with testdata/<name>.json.
+func golden(t *testing.T, name string, v any) {
+	t.Helper()
+	got, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", name+".json")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Fatalf("%s differs from golden:\n got %s\nwant %s", name, got, want)
+	}
+}
+
+func tp(b bool) *bool { return &b }
+
+var base = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// everyFilter sets every condition of a SessionFilter.
+func everyFilter() *searchv1.SessionFilter {
+	return &searchv1.SessionFilter{
+		StartTime:      &searchv1.TimeRange{Start: timestamppb.New(base), End: timestamppb.New(base.Add(7*24*time.Hour + time.Microsecond))},
+		Duration:       &searchv1.DurationRange{Min: durationpb.New(60*time.Second + 500*time.Microsecond), Max: durationpb.New(time.Hour)},
+		ActiveDuration: &searchv1.DurationRange{Min: durationpb.New(10 * time.Second)},
+		VisitedPage:    &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/pricing"},
+		EntryPage:      &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "https://shop.example.com/"},
+		ExitPage:       &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: `a*b?c\d`},
+		PageCount:      &searchv1.IntRange{Min: 2, Max: 9},
+		DeviceTypes:    []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET},
+		Browsers:       []string{"Chrome", "Safari"},
+		Oses:           []string{"iOS"},
+		Countries:      []string{"DE"},
+		ReferrerDomain: "google.com",
+		UtmSource:      "newsletter",
+		UtmMedium:      "email",
+		UtmCampaign:    "spring-sale",
+		UserId:         "u-42",
+		UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "pro"}},
+		CustomEvent:    "purchase",
+		HasRageClicks:  tp(true),
+		HasDeadClicks:  tp(false),
+		HasErrors:      tp(true),
+		Truncated:      tp(false),
+	}
+}
+
+const site = int64(3_000_000_001)
+
+func TestTemplateGolden(t *testing.T) {
+	golden(t, "template", elastic.TemplateBody("sightline", 3, 1))
+}
+
+func TestSearchBodiesGolden(t *testing.T) {
+	for name, q := range map[string]index.Query{
+		"search_all_filters": {SiteID: site, Filter: everyFilter(), Limit: 50,
+			Facets: []searchv1.FacetField{searchv1.FacetField_FACET_FIELD_DEVICE_TYPE, searchv1.FacetField_FACET_FIELD_PAGE}},
+		"search_empty_filter": {SiteID: site, Limit: 20},
+		"search_after_duration_asc": {SiteID: site, Limit: 10, Sort: searchv1.SortField_SORT_FIELD_DURATION, Ascending: true,
+			After: &index.Cursor{Value: 61_000, SessionID: "s-9"}, FacetSize: 3,
+			Facets: []searchv1.FacetField{searchv1.FacetField_FACET_FIELD_COUNTRY}},
+		"search_after_start_desc": {SiteID: site, Limit: 10, After: &index.Cursor{Value: base.UnixNano(), SessionID: "s-1"}},
+	} {
+		body, err := elastic.SearchBody(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, name, body)
+		checkSiteFirst(t, name, body["query"], q.SiteID)
+	}
+	if _, err := elastic.SearchBody(index.Query{SiteID: site}); err == nil {
+		t.Fatal("zero limit accepted")
+	}
+}
+
+func TestDeleteBodiesGolden(t *testing.T) {
+	for name, sel := range map[string]index.Selector{
+		"delete_ids":     {SessionIDs: []string{"s-1", "s-2"}},
+		"delete_visitor": {VisitorID: "v-1"},
+		"delete_site":    {WholeSite: true},
+		"delete_before":  {StartedBefore: base},
+	} {
+		body, err := elastic.DeleteBody(site, sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, name, body)
+		checkSiteFirst(t, name, body["query"], site)
+	}
+	if _, err := elastic.DeleteBody(site, index.Selector{}); err == nil {
+		t.Fatal("empty selector accepted")
+	}
+}
+
+// checkSiteFirst asserts the query is a bool filter whose first clause is
+// the site term, whatever else the filter names.
+func checkSiteFirst(t *testing.T, name string, q any, siteID int64) {
+	t.Helper()
+	raw, _ := json.Marshal(q)
+	var parsed struct {
+		Bool struct {
+			Filter []map[string]map[string]any `json:"filter"`
+			Should any                         `json:"should"`
+		} `json:"bool"`
+	}
+	if err := json.Unmarshal(raw, &parsed); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if len(parsed.Bool.Filter) == 0 || parsed.Bool.Filter[0]["term"]["site_id"] != fmt.Sprint(siteID) {
+		t.Fatalf("%s: first filter clause is %v, want the site term", name, parsed.Bool.Filter)
+	}
+	if parsed.Bool.Should != nil {
+		t.Fatalf("%s: a should clause could widen the site filter", name)
+	}
+}
+
+// TestFilterNamingAnotherSite: a filter naming another site's user id,
+// visitor or URLs still carries this site's term, and nothing else
+// mentions site_id.
+func TestFilterNamingAnotherSite(t *testing.T) {
+	f := everyFilter()
+	f.UserId = "user-of-site-b"
+	q, err := elastic.FilterQuery(site, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSiteFirst(t, "filter", q, site)
+	raw, _ := json.Marshal(q)
+	if n := strings.Count(string(raw), `"site_id"`); n != 1 {
+		t.Fatalf("site_id appears %d times in %s", n, raw)
+	}
+}
+
+func TestWildcardEscaping(t *testing.T) {
+	q, err := elastic.FilterQuery(site, &searchv1.SessionFilter{
+		VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: `.*(a+)+?\`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(q)
+	want := `{"wildcard":{"pages.wc":{"value":"*.\\*(a+)+\\?\\\\*"}}}`
+	if !strings.Contains(string(raw), want) {
+		t.Fatalf("got %s, want it to contain %s", raw, want)
+	}
+}
+
+func TestDocumentAndBulkItem(t *testing.T) {
+	s := indextest.Generate(1, site, "d", 1)[0]
+	item, err := elastic.BulkItem(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if item.Action != "index" || item.DocumentID != index.DocID(site, s.SessionId) || item.Routing != fmt.Sprint(site) ||
+		item.Version == nil || *item.Version != s.Version || item.VersionType != "external_gte" {
+		t.Fatalf("bulk item %+v", item)
+	}
+	raw, _ := io.ReadAll(item.Body)
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := base64.StdEncoding.DecodeString(doc["summary"].(string))
+	back := &sessionsv1.SessionSummary{}
+	if err := proto.Unmarshal(pb, back); err != nil || !proto.Equal(back, s) {
+		t.Fatalf("summary does not round-trip: %v", err)
+	}
+	// Every document field is in the strict mapping.
+	props := elastic.TemplateBody("x", 1, 0)["template"].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
+	for k := range doc {
+		if _, ok := props[k]; !ok {
+			t.Errorf("document field %q is not mapped (dynamic: strict would reject it)", k)
+		}
+	}
+	if doc["start_time"] != s.StartTime.AsTime().UTC().Format(time.RFC3339Nano) || doc["site_id"] != fmt.Sprint(site) {
+		t.Fatalf("document %v", doc)
+	}
+}
+
+// fakeES answers just enough of the Elasticsearch API for the client, and
+// records every request, so the test can check what the backend sends.
+type fakeES struct {
+	mu       sync.Mutex
+	requests []recorded
+	// bulkStatus answers each bulk item by document id (default 201).
+	bulkStatus map[string]int
+	search     string
+}
+
+type recorded struct {
+	method, path, query string
+	body                []byte
+}
+
+func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	f.requests = append(f.requests, recorded{r.Method, r.URL.Path, r.URL.RawQuery, body})
+	f.mu.Unlock()
+	w.Header().Set("X-Elastic-Product", "Elasticsearch")
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.Method == http.MethodHead && strings.HasPrefix(r.URL.Path, "/_alias/"):
+		w.WriteHeader(http.StatusNotFound)
+	case strings.HasSuffix(r.URL.Path, "/_bulk"):
+		var items []string
+		sc := bufio.NewScanner(bytes.NewReader(body))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var meta map[string]map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &meta); err != nil || meta["index"] == nil {
+				continue
+			}
+			id := meta["index"]["_id"].(string)
+			st := 201
+			if s, ok := f.bulkStatus[id]; ok {
+				st = s
+			}
+			item := fmt.Sprintf(`{"index":{"_id":%q,"status":%d}}`, id, st)
+			if st == 409 {
+				item = fmt.Sprintf(`{"index":{"_id":%q,"status":409,"error":{"type":"version_conflict_engine_exception","reason":"current version is higher"}}}`, id)
+			}
+			items = append(items, item)
+		}
+		fmt.Fprintf(w, `{"took":1,"errors":true,"items":[%s]}`, strings.Join(items, ","))
+	case strings.HasSuffix(r.URL.Path, "/_search"):
+		io.WriteString(w, f.search)
+	case strings.HasSuffix(r.URL.Path, "/_count"):
+		io.WriteString(w, `{"count":7}`)
+	case strings.HasSuffix(r.URL.Path, "/_delete_by_query"):
+		io.WriteString(w, `{"deleted":3,"failures":[]}`)
+	default:
+		io.WriteString(w, `{"acknowledged":true}`)
+	}
+}
+
+func (f *fakeES) find(t *testing.T, suffix string) recorded {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.requests {
+		if strings.HasSuffix(r.path, suffix) {
+			return r
+		}
+	}
+	t.Fatalf("no request to *%s among %d", suffix, len(f.requests))
+	return recorded{}
+}
+
+func TestRequestsOnTheWire(t *testing.T) {
+	docs := indextest.Generate(2, site, "w", 3)
+	hitJSON := func(s *sessionsv1.SessionSummary) string {
+		pb, _ := proto.Marshal(s)
+		return fmt.Sprintf(`{"_id":%q,"_source":{"summary":%q}}`, index.DocID(site, s.SessionId), base64.StdEncoding.EncodeToString(pb))
+	}
+	fake := &fakeES{
+		bulkStatus: map[string]int{index.DocID(site, docs[1].SessionId): 409},
+		search: fmt.Sprintf(`{"hits":{"total":{"value":3,"relation":"eq"},"hits":[%s,%s]},
+			"aggregations":{"country":{"buckets":[{"key":"DE","doc_count":2},{"key":"US","doc_count":1}]}}}`,
+			hitJSON(docs[0]), hitJSON(docs[2])),
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	ctx := t.Context()
+	ix, err := elastic.Open(ctx, elastic.Config{Addresses: []string{srv.URL}, IndexPrefix: "sl", Shards: 2, Replicas: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+
+	// Setup: template, alias check, first index with the write alias.
+	tmpl := fake.find(t, "/_index_template/sl-sessions")
+	var gotTmpl, wantTmpl any
+	_ = json.Unmarshal(tmpl.body, &gotTmpl)
+	raw, _ := json.Marshal(elastic.TemplateBody("sl", 2, 1))
+	_ = json.Unmarshal(raw, &wantTmpl)
+	if !reflect.DeepEqual(gotTmpl, wantTmpl) {
+		t.Fatalf("template sent %s", tmpl.body)
+	}
+	create := fake.find(t, "/sl-sessions-000001")
+	if !strings.Contains(string(create.body), `"sl-sessions":{"is_write_index":true}`) {
+		t.Fatalf("first index created without the write alias: %s", create.body)
+	}
+
+	// Upsert: one bulk through the alias, routed, externally versioned;
+	// the 409 is counted stale.
+	res, err := ix.Upsert(ctx, docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Upserted != 2 || res.Stale != 1 {
+		t.Fatalf("upsert result %+v, want 2 upserted 1 stale", res)
+	}
+	var bodies []string
+	fake.mu.Lock()
+	for _, r := range fake.requests {
+		if strings.HasSuffix(r.path, "/_bulk") {
+			if r.path != "/sl-sessions/_bulk" || !strings.Contains(r.query, "refresh=wait_for") || !strings.Contains(r.query, "require_alias=true") {
+				t.Errorf("bulk request %s?%s", r.path, r.query)
+			}
+			bodies = append(bodies, strings.TrimSpace(string(r.body)))
+		}
+	}
+	fake.mu.Unlock()
+	lines := strings.Split(strings.Join(bodies, "\n"), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("bulk has %d lines, want 6", len(lines))
+	}
+	for i, d := range docs {
+		var meta map[string]map[string]any
+		if err := json.Unmarshal([]byte(lines[2*i]), &meta); err != nil {
+			t.Fatal(err)
+		}
+		m := meta["index"]
+		if m["_id"] != index.DocID(site, d.SessionId) || m["routing"] != fmt.Sprint(site) ||
+			m["version"] != float64(d.Version) || m["version_type"] != "external_gte" {
+			t.Fatalf("bulk meta %s", lines[2*i])
+		}
+	}
+
+	// Search: routed to the site's shard, body as SearchBody builds it.
+	q := index.Query{SiteID: site, Filter: &searchv1.SessionFilter{UserId: "x"}, Limit: 2,
+		Facets: []searchv1.FacetField{searchv1.FacetField_FACET_FIELD_COUNTRY}}
+	sr, err := ix.Search(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr.Total != 3 || len(sr.Sessions) != 2 || !proto.Equal(sr.Sessions[0], docs[0]) || sr.Next != nil ||
+		len(sr.Facets) != 1 || sr.Facets[0].Counts[0].Value != "DE" || sr.Facets[0].Counts[0].Count != 2 {
+		t.Fatalf("search result %+v", sr)
+	}
+	req := fake.find(t, "/sl-sessions/_search")
+	if req.query != "routing="+fmt.Sprint(site) {
+		t.Fatalf("search query string %q", req.query)
+	}
+	wantBody, _ := elastic.SearchBody(q)
+	var got, want any
+	_ = json.Unmarshal(req.body, &got)
+	raw, _ = json.Marshal(wantBody)
+	_ = json.Unmarshal(raw, &want)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("search body sent %s", req.body)
+	}
+	// One more hit than the limit means a next page.
+	sr, err = ix.Search(ctx, index.Query{SiteID: site, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sr.Next == nil || sr.Next.SessionID != docs[0].SessionId || sr.Next.Value != docs[0].StartTime.AsTime().UnixNano() {
+		t.Fatalf("next cursor %+v", sr.Next)
+	}
+	// A hit of another site (a corrupted index) is refused, not returned.
+	if _, err := ix.Search(ctx, index.Query{SiteID: site + 1, Limit: 5}); err == nil {
+		t.Fatal("hit of another site returned")
+	}
+
+	n, err := ix.Count(ctx, site, nil)
+	if err != nil || n != 7 {
+		t.Fatalf("count %d, %v", n, err)
+	}
+	if c := fake.find(t, "/sl-sessions/_count"); c.query != "routing="+fmt.Sprint(site) {
+		t.Fatalf("count query %q", c.query)
+	}
+	d, err := ix.Delete(ctx, site, index.Selector{VisitorID: "v"})
+	if err != nil || d != 3 {
+		t.Fatalf("delete %d, %v", d, err)
+	}
+	del := fake.find(t, "/sl-sessions/_delete_by_query")
+	if !strings.Contains(del.query, "routing="+fmt.Sprint(site)) || !strings.Contains(del.query, "conflicts=proceed") || !strings.Contains(del.query, "refresh=true") {
+		t.Fatalf("delete query %q", del.query)
+	}
+}
