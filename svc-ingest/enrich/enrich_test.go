@@ -1,0 +1,95 @@
+package enrich
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+
+	"github.com/maxmind/mmdbwriter"
+	"github.com/maxmind/mmdbwriter/mmdbtype"
+	"go.uber.org/goleak"
+
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestUserAgents(t *testing.T) {
+	e, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cases := []struct {
+		ua      string
+		device  sessionsv1.DeviceType
+		browser string
+		os      string
+	}{
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, "Chrome", "Windows"},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, "Safari", "iOS"},
+		{"Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1", sessionsv1.DeviceType_DEVICE_TYPE_TABLET, "Safari", "iOS"},
+		{"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", sessionsv1.DeviceType_DEVICE_TYPE_BOT, "Googlebot", ""},
+		{"", sessionsv1.DeviceType_DEVICE_TYPE_UNSPECIFIED, "", ""},
+	}
+	for _, c := range cases {
+		for range 2 { // the second time from the cache
+			got := e.Client(c.ua, netip.Addr{})
+			if got.GetDeviceType() != c.device || got.GetBrowser() != c.browser || got.GetOs() != c.os || got.GetIpPrefix() != "" {
+				t.Errorf("%q: %v", c.ua, got)
+			}
+		}
+	}
+	long := make([]byte, 4000)
+	for i := range long {
+		long[i] = 'a'
+	}
+	if got := e.Client(string(long), netip.Addr{}); len(got.GetUserAgent()) != MaxUserAgent {
+		t.Errorf("UA not truncated: %d", len(got.GetUserAgent()))
+	}
+}
+
+func TestTruncateIP(t *testing.T) {
+	for in, want := range map[string]string{
+		"81.2.69.142": "81.2.69.0/24", "::ffff:81.2.69.142": "81.2.69.0/24",
+		"2a02:ff00:1234:5678::1": "2a02:ff00:1234::/48", "127.0.0.1": "127.0.0.0/24",
+	} {
+		if got := TruncateIP(netip.MustParseAddr(in)).String(); got != want {
+			t.Errorf("TruncateIP(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestGeoIP(t *testing.T) {
+	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-Country", RecordSize: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cidr, cc := range map[string]string{"81.2.69.0/24": "GB", "2a02:ff00::/32": "DE"} {
+		_, n, _ := net.ParseCIDR(cidr)
+		if err := tree.Insert(n, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(cc)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := t.TempDir() + "/c.mmdb"
+	f, _ := os.Create(path)
+	if _, err := tree.WriteTo(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	e, err := New(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for ip, want := range map[string]string{"81.2.69.142": "GB", "::ffff:81.2.69.1": "GB", "2a02:ff00:1::7": "DE", "8.8.8.8": ""} {
+		c := e.Client("", netip.MustParseAddr(ip))
+		if c.GetCountry() != want {
+			t.Errorf("%s: country %q, want %q", ip, c.GetCountry(), want)
+		}
+	}
+	if _, err := New(t.TempDir() + "/missing.mmdb"); err == nil {
+		t.Fatal("missing database accepted")
+	}
+}
