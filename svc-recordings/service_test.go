@@ -29,6 +29,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
 func TestMain(m *testing.M) {
@@ -617,4 +618,46 @@ func TestOutboxHoldsWhileSearchIsDown(t *testing.T) {
 	}
 	waitFor(t, func() bool { return proto.Equal(recv.get(site, "s_outage0000000000000"), want.Session) })
 	waitFor(t, func() bool { d, _ := h.svc.store.OutboxDepth(ctx); return d == 0 })
+}
+
+func TestRetentionPerSite(t *testing.T) {
+	recv, searchAddr := serveSearch(t, "127.0.0.1:0")
+	cfg := testConfig(t)
+	cfg.SweepInterval = 50 * time.Millisecond
+	h := start(t, cfg, t.TempDir(), searchAddr)
+	ctx := context.Background()
+	old := scriptedSession(t, "s_oldsession000000000")
+	for _, c := range old {
+		c.ServerTime = timestamppb.New(time.Now().Add(-72 * time.Hour))
+		c.RetentionDays = 2 // the site keeps two days
+	}
+	fresh := scriptedSession(t, "s_freshsession0000000")
+	for _, c := range fresh {
+		c.ServerTime = timestamppb.New(time.Now().Add(-72 * time.Hour))
+		c.RetentionDays = 0 // default (365 days)
+	}
+	if _, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: append(old, fresh...)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: "s_oldsession000000000"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("expired session: %v, want NotFound", err)
+	}
+	if _, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: "s_freshsession0000000"}); err != nil {
+		t.Fatalf("session within default retention: %v", err)
+	}
+	// The sweep loop removes it and tells search.
+	waitFor(t, func() bool {
+		recv.mu.Lock()
+		defer recv.mu.Unlock()
+		for _, d := range recv.deletes {
+			if slices.Equal(d.GetSessionIds().GetIds(), []string{"s_oldsession000000000"}) {
+				return true
+			}
+		}
+		return false
+	})
+	n := 0
+	if err := h.svc.store.ReadChunks(ctx, site, "s_oldsession000000000", 0, func(store.StoredChunk) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("swept session still has %d chunks (%v)", n, err)
+	}
 }

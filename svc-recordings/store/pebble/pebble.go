@@ -665,9 +665,23 @@ func (s *Store) SiteActivity(ctx context.Context, site int64, since time.Time) (
 	return last, n, nil
 }
 
-// Sweep implements store.Store: it walks the expiry index up to now.
+// Sweep implements store.Store: it walks the expiry index up to now, a
+// thousand sessions at a time.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
-	nowMs := now.UnixMilli()
+	total := 0
+	for {
+		n, more, err := s.sweepBatch(ctx, now.UnixMilli())
+		total += n
+		if err != nil || !more {
+			if err == nil {
+				err = s.sweepTombstones(now.UnixMilli())
+			}
+			return total, err
+		}
+	}
+}
+
+func (s *Store) sweepBatch(ctx context.Context, nowMs int64) (int, bool, error) {
 	type victim struct {
 		site    int64
 		session string
@@ -688,22 +702,19 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 		return ctx.Err()
 	})
 	if err != nil && !errors.Is(err, errStop) {
-		return 0, fmt.Errorf("pebble: sweep: %w", err)
+		return 0, false, fmt.Errorf("pebble: sweep: %w", err)
 	}
 	n := 0
 	for _, v := range victims {
 		done, err := s.sweepOne(v.site, v.session, nowMs)
 		if err != nil {
-			return n, err
+			return n, false, err
 		}
 		if done {
 			n++
 		}
 	}
-	if err := s.sweepTombstones(nowMs); err != nil {
-		return n, err
-	}
-	return n, nil
+	return n, len(victims) == 1000, nil
 }
 
 func (s *Store) sweepOne(site int64, session string, nowMs int64) (bool, error) {
