@@ -396,9 +396,23 @@ export function Recordings() {
     setParams(new URLSearchParams());
   }, [setParams]);
 
+  // A brand-new site: look for the first recording every few seconds, so it
+  // shows up while the user is watching.
+  const [poll, setPoll] = useState(0);
+  const lastKey = useRef("");
+  const waitingForFirst = !loading && !error && items.length === 0 && activeFilterCount(q) === 0;
+  useEffect(() => {
+    if (!waitingForFirst) return;
+    const timer = window.setInterval(() => setPoll((n) => n + 1), 10_000);
+    return () => window.clearInterval(timer);
+  }, [waitingForFirst]);
+
   useEffect(() => {
     const mine = ++gen.current;
-    setLoading(true);
+    // A background poll refreshes quietly; a new query shows the spinner.
+    const key = `${siteId}?${queryString}`;
+    if (lastKey.current !== key) setLoading(true);
+    lastKey.current = key;
     setError(undefined);
     const query = fromSearchParams(new URLSearchParams(queryString));
     unwrap(
@@ -421,7 +435,8 @@ export function Recordings() {
         setLoading(false);
       },
     );
-  }, [siteId, queryString, config?.maxPageSize]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [siteId, queryString, config?.maxPageSize, poll]);
 
   const loadMore = useCallback(async () => {
     if (!token || loadingMore) return;
