@@ -136,18 +136,50 @@ func (r *rebinder) rebind(q string) string {
 
 var binds rebinder
 
-type sqlDB struct{ db *sql.DB }
-
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// sqlDB runs statements through prepared statements cached per SQL text:
+// database/sql re-prepares one lazily per connection, so after warm-up no
+// call pays SQLite's parser (half the cost of a lookup otherwise).
+type sqlDB struct {
+	db    *sql.DB
+	stmts sync.Map // rebound SQL -> *sql.Stmt
 }
 
-type querier struct{ e execer }
+func (d *sqlDB) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	q = binds.rebind(q)
+	if v, ok := d.stmts.Load(q); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := d.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := d.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// querier runs on the pool, or in tx when set.
+type querier struct {
+	d  *sqlDB
+	tx *sql.Tx
+}
+
+func (q querier) prepared(ctx context.Context, s string) (*sql.Stmt, error) {
+	st, err := q.d.stmt(ctx, s)
+	if err != nil || q.tx == nil {
+		return st, err
+	}
+	return q.tx.StmtContext(ctx, st), nil
+}
 
 func (q querier) Exec(ctx context.Context, s string, args ...any) (int64, error) {
-	res, err := q.e.ExecContext(ctx, binds.rebind(s), args...)
+	st, err := q.prepared(ctx, s)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -155,15 +187,27 @@ func (q querier) Exec(ctx context.Context, s string, args ...any) (int64, error)
 }
 
 func (q querier) Query(ctx context.Context, s string, args ...any) (sqlstore.Rows, error) {
-	rows, err := q.e.QueryContext(ctx, binds.rebind(s), args...)
+	st, err := q.prepared(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
 	return sqlRows{rows}, nil
 }
 
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
 func (q querier) QueryRow(ctx context.Context, s string, args ...any) sqlstore.Row {
-	return q.e.QueryRowContext(ctx, binds.rebind(s), args...)
+	st, err := q.prepared(ctx, s)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 type sqlRows struct{ *sql.Rows }
@@ -171,15 +215,15 @@ type sqlRows struct{ *sql.Rows }
 func (r sqlRows) Close() { _ = r.Rows.Close() }
 
 func (d *sqlDB) Exec(ctx context.Context, s string, args ...any) (int64, error) {
-	return querier{d.db}.Exec(ctx, s, args...)
+	return querier{d: d}.Exec(ctx, s, args...)
 }
 
 func (d *sqlDB) Query(ctx context.Context, s string, args ...any) (sqlstore.Rows, error) {
-	return querier{d.db}.Query(ctx, s, args...)
+	return querier{d: d}.Query(ctx, s, args...)
 }
 
 func (d *sqlDB) QueryRow(ctx context.Context, s string, args ...any) sqlstore.Row {
-	return querier{d.db}.QueryRow(ctx, s, args...)
+	return querier{d: d}.QueryRow(ctx, s, args...)
 }
 
 func (d *sqlDB) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
@@ -187,7 +231,7 @@ func (d *sqlDB) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	if err := fn(querier{tx}); err != nil {
+	if err := fn(querier{d: d, tx: tx}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -199,4 +243,7 @@ func (d *sqlDB) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error
 
 func (d *sqlDB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 
-func (d *sqlDB) Close() error { return d.db.Close() }
+func (d *sqlDB) Close() error {
+	d.stmts.Range(func(_, v any) bool { v.(*sql.Stmt).Close(); return true })
+	return d.db.Close()
+}
