@@ -90,7 +90,9 @@ function useNeighbours(siteId: string, sessionId: string, query: string) {
       (r) => {
         if (!live) return;
         const seen = new Set(list.ids);
-        const snap = { ...list, ids: [...list.ids, ...(r.sessions ?? []).map((s) => s.sessionId ?? "").filter((id) => !seen.has(id))], nextPageToken: r.nextPageToken || undefined };
+        const fresh = (r.sessions ?? []).map((s) => s.sessionId ?? "").filter((id) => id && !seen.has(id));
+        // A page that adds nothing ends the walk rather than asking again forever.
+        const snap = { ...list, ids: [...list.ids, ...fresh], nextPageToken: fresh.length ? r.nextPageToken || undefined : undefined };
         saveList(snap);
         setList(snap);
       },
