@@ -577,23 +577,6 @@ func scanSite(r Row, st *store.Site) error {
 	return nil
 }
 
-func (s *Store) domains(ctx context.Context, q Querier, site int64) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT domain FROM site_domains WHERE site_id = $1 ORDER BY domain`, site)
-	if err != nil {
-		return nil, fmt.Errorf("list domains: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, fmt.Errorf("list domains: %w", err)
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
-}
-
 func (s *Store) insertDomain(ctx context.Context, q Querier, site int64, domain string, now time.Time) error {
 	_, err := q.Exec(ctx, `INSERT INTO site_domains (domain, site_id, created_at) VALUES ($1, $2, $3)`, domain, site, s.d.Time(now))
 	if err != nil {
@@ -606,15 +589,38 @@ func (s *Store) insertDomain(ctx context.Context, q Querier, site int64, domain 
 }
 
 func (s *Store) getSite(ctx context.Context, q Querier, id int64, lock bool) (st store.Site, err error) {
-	sql := `SELECT ` + siteCols + ` FROM sites WHERE id = $1`
 	if lock {
-		sql += s.d.ForUpdate
+		var got int64
+		if err := q.QueryRow(ctx, `SELECT id FROM sites WHERE id = $1`+s.d.ForUpdate, id).Scan(&got); err != nil {
+			return st, s.notFound(err, "site", id)
+		}
 	}
-	if err := scanSite(q.QueryRow(ctx, sql, id), &st); err != nil {
+	var domains []byte
+	var settings []byte
+	err = q.QueryRow(ctx, `SELECT `+siteCols+`, `+fmt.Sprintf(s.d.DomainsJSON, "sites.id")+` FROM sites WHERE id = $1`, id).
+		Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, ts{&st.CreateTime}, ts{&st.UpdateTime}, &domains)
+	if err != nil {
 		return st, s.notFound(err, "site", id)
 	}
-	st.Domains, err = s.domains(ctx, q, id)
-	return st, err
+	if err := decodeSite(&st, settings, domains); err != nil {
+		return st, err
+	}
+	return st, nil
+}
+
+func decodeSite(st *store.Site, settings, domains []byte) error {
+	if err := json.Unmarshal(settings, &st.Settings); err != nil {
+		return fmt.Errorf("decode settings of site %d: %w", st.ID, err)
+	}
+	st.Domains = nil
+	if err := json.Unmarshal(domains, &st.Domains); err != nil {
+		return fmt.Errorf("decode domains of site %d: %w", st.ID, err)
+	}
+	if len(st.Domains) == 0 {
+		st.Domains = nil
+	}
+	sort.Strings(st.Domains)
+	return nil
 }
 
 // CreateSite creates a site with its domains.
@@ -669,20 +675,17 @@ func (s *Store) GetSite(ctx context.Context, id int64) (st store.Site, err error
 func (s *Store) GetSiteConfig(ctx context.Context, key string) (c store.SiteConfig, err error) {
 	ctx, end := s.op(ctx, "GetSiteConfig")
 	defer end(&err)
-	var settings []byte
+	var settings, domains []byte
 	st := &c.Site
 	err = s.db.QueryRow(ctx, `SELECT s.id, s.organization_id, s.name, s.site_key, s.settings, s.created_at, s.updated_at,
-			o.plan_name, o.sessions_per_day, o.max_retention_days, o.max_seats, o.max_sites
+			o.plan_name, o.sessions_per_day, o.max_retention_days, o.max_seats, o.max_sites, `+fmt.Sprintf(s.d.DomainsJSON, "s.id")+`
 		FROM sites s JOIN organizations o ON o.id = s.organization_id WHERE s.site_key = $1`, key).
 		Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, ts{&st.CreateTime}, ts{&st.UpdateTime},
-			&c.Plan.Name, &c.Plan.SessionsPerDay, &c.Plan.MaxRetentionDays, &c.Plan.MaxSeats, &c.Plan.MaxSites)
+			&c.Plan.Name, &c.Plan.SessionsPerDay, &c.Plan.MaxRetentionDays, &c.Plan.MaxSeats, &c.Plan.MaxSites, &domains)
 	if err != nil {
 		return c, s.notFound(err, "site key", fmt.Sprintf("%q", key))
 	}
-	if err := json.Unmarshal(settings, &st.Settings); err != nil {
-		return c, fmt.Errorf("decode settings of site %d: %w", st.ID, err)
-	}
-	if st.Domains, err = s.domains(ctx, s.db, st.ID); err != nil {
+	if err := decodeSite(st, settings, domains); err != nil {
 		return c, err
 	}
 	c.Flags, err = s.effectiveFlags(ctx, st.OrganizationID, st.ID)
