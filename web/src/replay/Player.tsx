@@ -5,6 +5,7 @@ import { api, toApiError } from "../api/client";
 import { ErrorBox } from "../components/ui";
 import { formatClock } from "../lib/format";
 import { readRecording, type RrwebEvent } from "../lib/ndjson";
+import { ReplayFeeder } from "./feeder";
 import { extractMarkers, MARKER_LABELS, type Marker, type PageViewStart } from "../lib/timeline";
 
 export const SPEEDS = [1, 2, 4, 8] as const;
@@ -70,13 +71,10 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
     const ctrl = new AbortController();
     eventsRef.current = [];
     pageViewsRef.current = [];
-    let first = Infinity;
-    let last = -Infinity;
     let lastMarkerUpdate = 0;
     const frame = frameRef.current!;
 
-    const create = () => {
-      const evs = [...eventsRef.current].sort((a, b) => a.timestamp - b.timestamp);
+    const create = (evs: RrwebEvent[]) => {
       const r = new Replayer(evs as never[], {
         root: frame,
         speed: settings.current.speed,
@@ -103,7 +101,9 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
       setReady(true);
       r.play(0);
       setPlaying(true);
+      return { addEvent: (e: RrwebEvent) => r.addEvent(e as never) };
     };
+    const feeder = new ReplayFeeder(create);
 
     (async () => {
       try {
@@ -120,18 +120,11 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
           let chunkFirst = Infinity;
           for (const e of chunk.events) {
             chunkFirst = Math.min(chunkFirst, e.timestamp);
-            last = Math.max(last, e.timestamp);
             eventsRef.current.push(e);
           }
-          first = Math.min(first, chunkFirst);
           pageViewsRef.current.push({ id: chunk.pageViewId, time: chunkFirst });
-          const r = replayerRef.current;
-          if (r) {
-            for (const e of chunk.events) r.addEvent(e as never);
-          } else if (eventsRef.current.length >= 2 && eventsRef.current.some((e) => e.type === 2)) {
-            create();
-          }
-          setLoadedMs(last - first);
+          feeder.push(chunk.events);
+          setLoadedMs(feeder.loadedMs);
           // Re-deriving markers is linear in the events; do it at most a few times a second.
           const now = performance.now();
           if (now - lastMarkerUpdate > 300) {
@@ -140,10 +133,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
           }
         }
         if (ctrl.signal.aborted) return;
-        if (!replayerRef.current) {
-          if (eventsRef.current.length >= 2) create();
-          else throw new Error("This recording has no playable data yet. If the visit just happened, try again in a minute.");
-        }
+        if (!feeder.end()) throw new Error("This recording has no playable data yet. If the visit just happened, try again in a minute.");
         setMarkers(extractMarkers(eventsRef.current, { complete: true, pageViews: pageViewsRef.current }));
         setStatus("done");
       } catch (e) {
