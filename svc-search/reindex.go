@@ -54,6 +54,8 @@ func Reindex(ctx context.Context, src recordingsv1.RecordingsServiceClient, dst 
 		progressbar.OptionSetItsString("sessions"),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionSpinnerType(14),
+		// Render on progress only: no ticker goroutine outlives a failed run.
+		progressbar.OptionSetSpinnerChangeInterval(0),
 	)
 	start := time.Now()
 	var total, stale int64

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,12 +46,12 @@ import (
 // Field names of the mapping.
 const (
 	fSite      = "site"
-	fSession   = "sid"
 	fVisitor   = "visitor"
 	fStart     = "start"
 	fDuration  = "duration_ms"
 	fActive    = "active_ms"
 	fPageCount = "page_count"
+	// Flag terms in fFlags (has_* filters are single-term lookups).
 	fRage      = "rage"
 	fDead      = "dead"
 	fErrors    = "errors"
@@ -60,10 +61,10 @@ const (
 	// values carry every precision-shifted term (16 per value) and are
 	// decompressed per chunk on every sorted query; one short term per
 	// document is 16x less to read.
-	kStart    = "k_start"
-	kDuration = "k_duration"
-	kActive   = "k_active"
-	kPages    = "k_pages"
+	kStart     = "k_start"
+	kDuration  = "k_duration"
+	kActive    = "k_active"
+	kPages     = "k_pages"
 	fPage      = "page"
 	fPath      = "path"
 	fEntry     = "entry"
@@ -115,11 +116,23 @@ func Open(dir string) (*Index, error) {
 		return nil, fmt.Errorf("bleve: open summaries: %w", err)
 	}
 	path := filepath.Join(dir, "index")
+	schemaFile := filepath.Join(dir, "SCHEMA")
 	var idx bleve.Index
 	if _, err := os.Stat(filepath.Join(path, "index_meta.json")); err == nil {
+		// The mapping is stored with the index; an index built with another
+		// mapping would silently miss fields, so refuse it.
+		got, _ := os.ReadFile(schemaFile)
+		if strings.TrimSpace(string(got)) != schemaVersion {
+			db.Close()
+			return nil, fmt.Errorf("bleve: index in %s has schema %q, this build needs %q: remove %s and %s, then run `sightline reindex`",
+				dir, strings.TrimSpace(string(got)), schemaVersion, path, filepath.Join(dir, "summaries.db"))
+		}
 		idx, err = bleve.Open(path)
 	} else {
 		idx, err = bleve.New(path, Mapping())
+		if err == nil {
+			err = os.WriteFile(schemaFile, []byte(schemaVersion+"\n"), 0o644)
+		}
 	}
 	if err != nil {
 		db.Close()
@@ -129,6 +142,9 @@ func Open(dir string) (*Index, error) {
 }
 
 var bucket = []byte("summaries")
+
+// schemaVersion names the mapping below; bump it with every mapping change.
+const schemaVersion = "3"
 
 // record is a summary as stored in bbolt: its version (big-endian) first,
 // so the version check reads 8 bytes.
@@ -157,7 +173,7 @@ func Mapping() mapping.IndexMapping {
 		return f
 	}
 	dm := bleve.NewDocumentStaticMapping()
-	for _, name := range []string{fSite, fSession, fVisitor, fFlags, fPage, fEntry, fEntryPath, fExit, fExitPath,
+	for _, name := range []string{fSite, fVisitor, fFlags, fPage, fEntry, fEntryPath, fExit, fExitPath,
 		fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent} {
 		dm.AddFieldMappingsAt(name, kw(false))
 	}
@@ -166,9 +182,6 @@ func Mapping() mapping.IndexMapping {
 		dm.AddFieldMappingsAt(name, kw(true))
 	}
 	for _, name := range []string{fDuration, fActive, fPageCount} {
-		dm.AddFieldMappingsAt(name, num(false, false))
-	}
-	for _, name := range []string{fRage, fDead, fErrors} {
 		dm.AddFieldMappingsAt(name, num(false, false))
 	}
 	start := bleve.NewDateTimeFieldMapping()
@@ -220,14 +233,10 @@ func document(s *sessionsv1.SessionSummary) map[string]any {
 	d := map[string]any{
 		"_type":    docType,
 		fSite:      strconv.FormatInt(s.GetSiteId(), 10),
-		fSession:   s.GetSessionId(),
 		fStart:     s.GetStartTime().AsTime(),
 		fDuration:  float64(s.GetDuration().AsDuration().Milliseconds()),
 		fActive:    float64(s.GetActiveDuration().AsDuration().Milliseconds()),
 		fPageCount: float64(s.GetPageCount()),
-		fRage:      float64(s.GetRageClickCount()),
-		fDead:      float64(s.GetDeadClickCount()),
-		fErrors:    float64(s.GetErrorCount()),
 		fTruncated: s.GetTruncated(),
 		fDevice:    index.DeviceName(c.GetDeviceType()),
 		kStart:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_START_TIME)),

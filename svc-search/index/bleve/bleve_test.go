@@ -1,7 +1,9 @@
 package bleve_test
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -61,5 +63,41 @@ func TestReopen(t *testing.T) {
 	res, err := ix.Upsert(ctx, []*sessionsv1.SessionSummary{stale})
 	if err != nil || res.Stale != 1 {
 		t.Fatalf("stale upsert after reopen: %+v, %v", res, err)
+	}
+}
+
+// BenchmarkUpsert measures version-checked bulk upserts of 1000 summaries.
+func BenchmarkUpsert(b *testing.B) {
+	ix, err := bleve.Open(filepath.Join(b.TempDir(), "search"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ix.Close()
+	docs := indextest.Generate(1, indextest.SiteA, "bench", 1000*b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := ix.Upsert(b.Context(), docs[i*1000:(i+1)*1000]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(1000*b.N)/b.Elapsed().Seconds(), "docs/s")
+}
+
+// TestSchemaMismatch: an index built with another mapping is refused with
+// instructions, not silently half-matched.
+func TestSchemaMismatch(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "search")
+	ix, err := bleve.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "SCHEMA"), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bleve.Open(dir); err == nil || !strings.Contains(err.Error(), "reindex") {
+		t.Fatalf("old schema opened: %v", err)
 	}
 }

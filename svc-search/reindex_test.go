@@ -1,0 +1,146 @@
+package search
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-search/index/indextest"
+)
+
+// summarySource serves ListSessionSummaries from memory with offset page
+// tokens (recordings' own implementation is tested in svc-recordings); it
+// fails once with Unavailable when asked for page failAt.
+type summarySource struct {
+	recordingsv1.UnimplementedRecordingsServiceServer
+	sessions []*sessionsv1.SessionSummary
+	mu       sync.Mutex
+	failAt   int
+	tokens   []string
+}
+
+func (s *summarySource) ListSessionSummaries(_ context.Context, req *recordingsv1.ListSessionSummariesRequest) (*recordingsv1.ListSessionSummariesResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens = append(s.tokens, req.PageToken)
+	off := 0
+	if req.PageToken != "" {
+		var err error
+		if off, err = strconv.Atoi(req.PageToken); err != nil {
+			return nil, status.Error(codes.InvalidArgument, "bad token")
+		}
+	}
+	if s.failAt > 0 && off/int(req.PageSize) == s.failAt {
+		s.failAt = 0
+		return nil, status.Error(codes.Unavailable, "recordings restarting")
+	}
+	var page []*sessionsv1.SessionSummary
+	for _, x := range s.sessions[off:] {
+		if req.SiteId != 0 && x.SiteId != req.SiteId {
+			off++
+			continue
+		}
+		if len(page) == int(req.PageSize) {
+			break
+		}
+		page = append(page, x)
+		off++
+	}
+	res := &recordingsv1.ListSessionSummariesResponse{Sessions: page}
+	if off < len(s.sessions) {
+		res.NextPageToken = strconv.Itoa(off)
+	}
+	return res, nil
+}
+
+func TestReindexResumes(t *testing.T) {
+	dst, _ := serve(t, testConfig(t), Deps{})
+	src := &summarySource{sessions: indextest.Generate(8, siteA, "r", 1700), failAt: 2}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	recordingsv1.RegisterRecordingsServiceServer(srv, src)
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Stop()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rec := recordingsv1.NewRecordingsServiceClient(conn)
+	cursor := filepath.Join(t.TempDir(), "reindex.cursor")
+	var out bytes.Buffer
+
+	// The first run fails on the third page, leaving the cursor after page 2.
+	err = Reindex(t.Context(), rec, dst, siteA, cursor, &out)
+	if status.Code(errorsCause(err)) != codes.Unavailable {
+		t.Fatalf("first run: %v, want the Unavailable failure", err)
+	}
+	saved, err := os.ReadFile(cursor)
+	if err != nil || strings.TrimSpace(string(saved)) != "1000" {
+		t.Fatalf("cursor after failure %q, %v; want 1000", saved, err)
+	}
+	count := func() int64 {
+		r, err := dst.CountSessions(t.Context(), &searchv1.CountSessionsRequest{SiteId: siteA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Count
+	}
+	if n := count(); n != 1000 {
+		t.Fatalf("%d indexed after the failed run, want 1000", n)
+	}
+
+	// The second run resumes from the cursor, finishes and removes it.
+	out.Reset()
+	if err := Reindex(t.Context(), rec, dst, siteA, cursor, &out); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 1700 {
+		t.Fatalf("%d indexed after the resumed run, want 1700", n)
+	}
+	if _, err := os.Stat(cursor); !os.IsNotExist(err) {
+		t.Fatalf("cursor file left after completion: %v", err)
+	}
+	if got := src.tokens[len(src.tokens)-2]; got != "1000" {
+		t.Fatalf("resumed run started at token %q, want 1000 (tokens %v)", got, src.tokens)
+	}
+	if !strings.Contains(out.String(), "reindexed 700 sessions") || !strings.Contains(out.String(), "(resumed)") {
+		t.Fatalf("progress output %q", out.String())
+	}
+	// A full rerun is idempotent.
+	if err := Reindex(t.Context(), rec, dst, siteA, cursor, &out); err != nil || count() != 1700 {
+		t.Fatalf("rerun: %v, %d", err, count())
+	}
+}
+
+// errorsCause unwraps to the gRPC status error.
+func errorsCause(err error) error {
+	for err != nil {
+		if _, ok := status.FromError(err); ok {
+			return err
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+	return err
+}
