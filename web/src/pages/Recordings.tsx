@@ -20,6 +20,7 @@ import {
 } from "../lib/filters";
 import { countryName, formatDateTime, formatDuration, formatRelative, parseDuration, plural, urlPath } from "../lib/format";
 import { listKey, saveList } from "../lib/listStore";
+import { watchedSet } from "../lib/watched";
 import { rememberSite } from "./Home";
 
 type Summary = Schemas["v1SessionSummary"];
@@ -323,11 +324,18 @@ function Badges({ s }: { s: Summary }) {
   );
 }
 
-function Row({ s, to }: { s: Summary; to: string }) {
+function Row({ s, to, watched }: { s: Summary; to: string; watched: boolean }) {
   const navigate = useNavigate();
   const c = s.client ?? {};
   return (
-    <tr className="rec-row" data-testid="recording-row" data-session-id={s.sessionId} onClick={() => navigate(to)}>
+    <tr
+      className={`rec-row ${watched ? "rec-watched" : ""}`}
+      data-testid="recording-row"
+      data-session-id={s.sessionId}
+      data-watched={watched ? "1" : "0"}
+      onClick={() => navigate(to)}
+      title={watched ? "You've watched this recording" : undefined}
+    >
       <td>
         <Link to={to} className="play" aria-label="Play recording" onClick={(e) => e.stopPropagation()}>
           ▶
@@ -475,6 +483,7 @@ export function Recordings() {
     saveList({ key: listKey(siteId, queryString), ids: items.map((s) => s.sessionId ?? ""), nextPageToken: token, total: total ?? 0 });
   }, [items, token, total, siteId, queryString]);
 
+  const watched = useMemo(() => watchedSet(siteId), [siteId]);
   const nActive = activeFilterCount(q);
   const replayLink = (id: string) => `/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(id)}${queryString ? `?${queryString}` : ""}`;
   const quick = (k: "hasRageClicks" | "hasDeadClicks" | "hasErrors", label: string) => (
@@ -565,7 +574,7 @@ export function Recordings() {
               </thead>
               <tbody>
                 {items.map((s) => (
-                  <Row key={s.sessionId} s={s} to={replayLink(s.sessionId ?? "")} />
+                  <Row key={s.sessionId} s={s} to={replayLink(s.sessionId ?? "")} watched={watched.has(s.sessionId ?? "")} />
                 ))}
               </tbody>
             </table>

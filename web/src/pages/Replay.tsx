@@ -6,6 +6,7 @@ import { ErrorBox, Spinner } from "../components/ui";
 import { deviceLabel, fromSearchParams, toSearchBody } from "../lib/filters";
 import { countryName, formatDateTime, formatDuration, parseDuration, urlPath } from "../lib/format";
 import { listKey, loadList, neighbours, saveList, type ListSnapshot } from "../lib/listStore";
+import { markWatched } from "../lib/watched";
 import { Player } from "../replay/Player";
 
 type Summary = Schemas["v1SessionSummary"];
@@ -109,7 +110,12 @@ export default function Replay() {
   const { orgId = "", siteId = "", sessionId = "" } = useParams();
   const [params] = useSearchParams();
   const navigate = useNavigate();
-  const query = params.toString();
+  // ?t=<seconds> opens the replay at a moment; the rest is the list's filter.
+  const startAtMs = Math.max(0, Number(params.get("t") ?? 0) * 1000) || 0;
+  const listParams = new URLSearchParams(params);
+  listParams.delete("t");
+  const query = listParams.toString();
+  useEffect(() => markWatched(siteId, sessionId), [siteId, sessionId]);
   const [autoNext, setAutoNext] = useState(false);
   const session = useAsync(() => unwrap(api.GET("/api/v1/sites/{siteId}/sessions/{sessionId}", { params: { path: { siteId, sessionId } } })), [siteId, sessionId]);
   const nb = useNeighbours(siteId, sessionId, query);
@@ -172,6 +178,12 @@ export default function Replay() {
           siteId={siteId}
           sessionId={sessionId}
           durationHintMs={parseDuration(s?.duration)}
+          startAtMs={startAtMs}
+          shareUrl={(ms) => {
+            const p = new URLSearchParams(listParams);
+            p.set("t", String(Math.floor(ms / 1000)));
+            return `${window.location.origin}${base}/${encodeURIComponent(sessionId)}?${p}`;
+          }}
           onFinished={() => autoNext && nb.next && navigate(link(nb.next))}
           details={
             session.loading ? (

@@ -20,13 +20,17 @@ interface Props {
   onFinished?: () => void;
   /** Shown in the side panel's "Session" tab. */
   details?: React.ReactNode;
+  /** Start playing here (milliseconds from the start) once that part has arrived. */
+  startAtMs?: number;
+  /** A link to this recording at a time, for "copy link". */
+  shareUrl?: (ms: number) => string;
 }
 
 /**
  * Player streams a recording and replays it with rrweb's Replayer as soon as
  * its first full snapshot arrives; later chunks are appended while it plays.
  */
-export function Player({ siteId, sessionId, durationHintMs, onFinished, details }: Props) {
+export function Player({ siteId, sessionId, durationHintMs, onFinished, details, startAtMs = 0, shareUrl }: Props) {
   const frameRef = useRef<HTMLDivElement>(null);
   const replayerRef = useRef<Replayer | null>(null);
   const eventsRef = useRef<RrwebEvent[]>([]);
@@ -46,6 +50,9 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
   const [tab, setTab] = useState<"events" | "session">("events");
   const settings = useRef({ speed, skipInactive });
   settings.current = { speed, skipInactive };
+  const startAtRef = useRef(startAtMs);
+  startAtRef.current = startAtMs;
+  const [linkCopied, setLinkCopied] = useState(false);
   const onFinishedRef = useRef(onFinished);
   onFinishedRef.current = onFinished;
 
@@ -99,11 +106,26 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
       if (meta?.data?.width && meta?.data?.height) sizeRef.current = { width: meta.data.width, height: meta.data.height };
       fit();
       setReady(true);
-      r.play(0);
-      setPlaying(true);
+      if (startAt > 0) {
+        // Hold at the start until the stream has reached the requested moment.
+        r.pause(0);
+      } else {
+        r.play(0);
+        setPlaying(true);
+      }
       return { addEvent: (e: RrwebEvent) => r.addEvent(e as never) };
     };
     const feeder = new ReplayFeeder(create);
+    let startAt = startAtRef.current;
+    const maybeStart = (done: boolean) => {
+      const r = replayerRef.current;
+      if (!r || startAt <= 0 || (!done && feeder.loadedMs < startAt)) return;
+      const at = Math.min(startAt, feeder.loadedMs);
+      startAt = 0;
+      setCurrent(at);
+      r.play(at);
+      setPlaying(true);
+    };
 
     (async () => {
       try {
@@ -125,6 +147,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
           pageViewsRef.current.push({ id: chunk.pageViewId, time: chunkFirst });
           feeder.push(chunk.events);
           setLoadedMs(feeder.loadedMs);
+          maybeStart(false);
           // Re-deriving markers is linear in the events; do it at most a few times a second.
           const now = performance.now();
           if (now - lastMarkerUpdate > 300) {
@@ -134,6 +157,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
         }
         if (ctrl.signal.aborted) return;
         if (!feeder.end()) throw new Error("This recording has no playable data yet. If the visit just happened, try again in a minute.");
+        maybeStart(true);
         setMarkers(extractMarkers(eventsRef.current, { complete: true, pageViews: pageViewsRef.current }));
         setStatus("done");
       } catch (e) {
@@ -296,6 +320,26 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details 
           Skip inactivity
         </label>
         {status === "streaming" && <span className="muted small">loading…</span>}
+        {shareUrl && (
+          <button
+            className="btn btn-small"
+            disabled={!ready}
+            data-testid="copy-link"
+            title="Copy a link to this moment of the recording"
+            onClick={async () => {
+              const url = shareUrl(current);
+              try {
+                await navigator.clipboard.writeText(url);
+              } catch {
+                window.prompt("Link to this moment", url);
+              }
+              setLinkCopied(true);
+              window.setTimeout(() => setLinkCopied(false), 1800);
+            }}
+          >
+            {linkCopied ? "Link copied ✓" : "Copy link"}
+          </button>
+        )}
       </div>
       <aside className="side-panel">
         <div className="tabs" role="tablist">
