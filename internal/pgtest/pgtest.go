@@ -96,6 +96,27 @@ func stopShared() {
 	}
 }
 
+const ownerFile = "pgtest-owner.pid"
+
+// sweepStale removes shared-server directories left by test processes that
+// died (their server died with them, by the parent-death signal).
+func sweepStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue // not ours, or still being set up
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(d)
+		}
+	}
+}
+
 // Start returns the DSN of a new, empty database that is dropped when tb
 // ends. See the package comment for where the server comes from.
 func Start(tb testing.TB) string {
@@ -107,9 +128,16 @@ func Start(tb testing.TB) string {
 		tb.Fatal("pgtest: call pgtest.Main(m) from TestMain so the shared PostgreSQL server is stopped when the tests end")
 	}
 	sharedOnce.Do(func() {
+		sweepStale()
 		dir, err := os.MkdirTemp("", "pgtest-")
 		if err != nil {
 			sharedErr = fmt.Errorf("pgtest: temp dir: %w", err)
+			return
+		}
+		// The owner file lets a later run remove this directory if this
+		// process dies without running Main's cleanup (kill -9).
+		if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			sharedErr = fmt.Errorf("pgtest: %w", err)
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -2,6 +2,8 @@ package pgtest
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"os"
 	"testing"
 
@@ -94,4 +96,61 @@ func TestWithDatabase(t *testing.T) {
 			t.Errorf("withDatabase(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
+}
+
+// TestDatabaseURL: with DATABASE_URL set, Start creates a fresh database in
+// that server instead of using the shared one.
+func TestDatabaseURL(t *testing.T) {
+	if _, err := binDir(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "pgtest-url-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	srv, err := StartServer(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	t.Setenv("DATABASE_URL", srv.DSN())
+	var name string
+	t.Run("start", func(t *testing.T) {
+		dsn := Start(t)
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var port int
+		if err := conn.QueryRow(ctx, "SELECT current_database(), current_setting('port')::int").Scan(&name, &port); err != nil {
+			t.Fatal(err)
+		}
+		if name == "postgres" || fmt.Sprint(port) != portOf(t, srv.DSN()) {
+			t.Fatalf("database %q on port %d: want a fresh database in DATABASE_URL's server", name, port)
+		}
+	})
+	// The subtest's cleanup dropped it.
+	conn, err := pgx.Connect(ctx, srv.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("database %s still exists after the test (%d, %v)", name, n, err)
+	}
+}
+
+func portOf(t *testing.T, dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Port()
 }
