@@ -142,13 +142,13 @@ export function SignUp() {
           <input
             type="password"
             autoComplete="new-password"
-            minLength={8}
+            minLength={10}
             value={form.password}
             onChange={set("password")}
             name="password"
             required
           />
-          <small className="muted">At least 8 characters.</small>
+          <small className="muted">At least 10 characters.</small>
         </label>
         <label>
           <span>

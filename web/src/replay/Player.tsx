@@ -9,6 +9,7 @@ import { ReplayFeeder } from "./feeder";
 import { extractMarkers, MARKER_LABELS, type Marker, type PageViewStart } from "../lib/timeline";
 
 export const SPEEDS = [1, 2, 4, 8] as const;
+const MAX_CLICK_TICKS = 300;
 
 type Status = "connecting" | "streaming" | "done" | "error";
 
@@ -247,6 +248,12 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
     return () => window.removeEventListener("keydown", onKey);
   }, [toggle, seek, current]);
 
+  // Thousands of click ticks would bury the timeline (and the DOM); past a
+  // bound show only the markers that matter.
+  const timelineMarkers = useMemo(() => {
+    const clicks = markers.filter((m) => m.kind === "click").length;
+    return clicks > MAX_CLICK_TICKS ? markers.filter((m) => m.kind !== "click") : markers;
+  }, [markers]);
   const listed = useMemo(() => markers.filter((m) => showClicks || m.kind !== "click"), [markers, showClicks]);
   const activeIndex = useMemo(() => {
     let idx = -1;
@@ -281,7 +288,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
       <div className="timeline" onClick={onTimelineClick} data-testid="timeline" role="slider" aria-valuemin={0} aria-valuemax={total} aria-valuenow={current} aria-label="Timeline" tabIndex={0}>
         <div className="timeline-buffered" style={{ width: `${(loadedMs / total) * 100}%` }} />
         <div className="timeline-progress" style={{ width: `${(current / total) * 100}%` }} />
-        {markers.map((m, i) => (
+        {timelineMarkers.map((m, i) => (
           <button
             key={`${m.kind}-${m.time}-${i}`}
             className={`marker marker-${m.kind}`}
