@@ -44,6 +44,7 @@ func main() {
 	compression := flag.String("compression", "better", "zstd level")
 	streams := flag.Int("streams", 7, "StreamRecording repetitions (median reported)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
+	captured := flag.String("captured", "svc-ingest/testdata", "directory of captured real-browser batches (wire-format envelopes, *.json)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -55,15 +56,15 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*sessions, *minutes, *chunkEvery, *batch, *workers, *compression, *streams); err != nil {
+	if err := run(*sessions, *minutes, *chunkEvery, *batch, *workers, *compression, *streams, *captured); err != nil {
 		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
 }
 
-func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, compression string, streams int) error {
+func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, compression string, streams int, capturedDir string) error {
 	ctx := context.Background()
-	fmt.Printf("data: synthetic rrweb sessions (no captured browser batches in svc-ingest/testdata yet), %d × %d min, a chunk every %v\n", nSessions, minutes, chunkEvery)
+	fmt.Printf("data: synthetic rrweb sessions, %d × %d min, a chunk every %v (captured real-browser batches, if any, reported at the end)\n", nSessions, minutes, chunkEvery)
 	var chunks []*recordingsv1.Chunk
 	var raw int64
 	perSession := 0
@@ -199,6 +200,13 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 		stored += r.Session.StoredBytes
 	}
 	recMin := float64(nSessions * minutes)
+	real, err := loadCaptured(capturedDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := reportCaptured(ctx, client, real); err != nil {
+		return err
+	}
 	srv.Stop()
 	if err := svc.Close(); err != nil {
 		return err

@@ -1,0 +1,69 @@
+package recordings
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+)
+
+// TestCapturedChromiumBatch runs a batch captured from real Chromium by the
+// ingest end-to-end test (copied from svc-ingest/testdata) through append,
+// stream and summary.
+func TestCapturedChromiumBatch(t *testing.T) {
+	raw, err := os.ReadFile("testdata/chromium-batch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		SessionID  string `json:"sessionId"`
+		VisitorID  string `json:"visitorId"`
+		PageViewID string `json:"pageViewId"`
+		Seq        int64  `json:"seq"`
+		Page       struct {
+			URL      string               `json:"url"`
+			Viewport struct{ W, H int32 } `json:"viewport"`
+		} `json:"page"`
+		Events json.RawMessage `json:"events"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatal(err)
+	}
+	var evs []json.RawMessage
+	if err := json.Unmarshal(env.Events, &evs); err != nil {
+		t.Fatal(err)
+	}
+	_, searchAddr := serveSearch(t, "127.0.0.1:0")
+	h := start(t, testConfig(t), t.TempDir(), searchAddr)
+	ctx := context.Background()
+	c := mkChunk(env.SessionID, env.Seq, env.PageViewID, env.Page.URL, env.Events)
+	c.VisitorId = env.VisitorID
+	c.Viewport = &recordingsv1.Viewport{Width: env.Page.Viewport.W, Height: env.Page.Viewport.H}
+	if r, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{c}}); err != nil || r.Stored != 1 {
+		t.Fatalf("append: %v %v", r, err)
+	}
+	st, err := h.client.StreamRecording(ctx, &recordingsv1.StreamRecordingRequest{SiteId: site, SessionId: env.SessionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Seq != env.Seq || !bytes.Equal(m.Events, env.Events) {
+		t.Fatalf("streamed chunk differs from the captured batch")
+	}
+	got, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: env.SessionID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := got.Session
+	if s.EventCount != int64(len(evs)) || s.EntryUrl != env.Page.URL || s.ViewportWidth != env.Page.Viewport.W ||
+		s.ActiveDuration.AsDuration() <= 0 || s.StoredBytes >= int64(len(env.Events)) {
+		t.Fatalf("summary of the captured batch: events %d/%d entry %q viewport %d active %v stored %d/%d",
+			s.EventCount, len(evs), s.EntryUrl, s.ViewportWidth, s.ActiveDuration.AsDuration(), s.StoredBytes, len(env.Events))
+	}
+}
