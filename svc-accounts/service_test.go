@@ -10,7 +10,10 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -755,5 +758,54 @@ func TestRunStopsWithContext(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after its context ended")
+	}
+}
+
+// TestTelemetry: store calls make spans and feed the latency histogram.
+func TestTelemetry(t *testing.T) {
+	ctx := context.Background()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	defer tp.Shutdown(ctx)
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(ctx)
+	svc, err := New(ctx, defaultConfig(), Deps{DataDir: t.TempDir(), TracerProvider: tp, MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if _, err := svc.GetPublicConfig(ctx, &accountsv1.GetPublicConfigRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range spans.Ended() {
+		names = append(names, s.Name())
+	}
+	if !slices.Contains(names, "accounts.store.GetMaintenance") || !slices.Contains(names, "accounts.store.ListFeatureFlags") {
+		t.Fatalf("spans = %v, want store spans", names)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]uint64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "accounts.store.duration" {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+				op, _ := dp.Attributes.Value("op")
+				sys, _ := dp.Attributes.Value("db.system")
+				if sys.AsString() != "sqlite" {
+					t.Fatalf("db.system = %q", sys.AsString())
+				}
+				ops[op.AsString()] += dp.Count
+			}
+		}
+	}
+	if ops["GetMaintenance"] != 1 || ops["ListFeatureFlags"] != 1 {
+		t.Fatalf("store latency histogram counts = %v", ops)
 	}
 }
