@@ -295,10 +295,12 @@ func (s *Spool) scan(id uint64, start int64, last bool) (segment, int64, time.Ti
 	var n int64
 	var oldest time.Time
 	var payload []byte
+	cleanEnd := false
 	for {
 		t, p, err := readRecord(r, payload)
 		payload = p
 		if err == io.EOF {
+			cleanEnd = true
 			break
 		}
 		if err != nil {
@@ -325,6 +327,24 @@ func (s *Spool) scan(id uint64, start int64, last bool) (segment, int64, time.Ti
 		n++
 		off += recHeaderLen + int64(len(p))
 	}
+	if !last && cleanEnd && off < fi.Size() {
+		// Sealed segments end at their last record; zeros inside one are
+		// damage (or a crash between preallocating and sealing, when
+		// what follows is only zeros either way).
+		s.stats.Corrupt++
+		s.log.Error("spool: unreadable region inside a sealed segment; skipping the rest of it",
+			"segment", path, "offset", off, "bytes_skipped", fi.Size()-off)
+	}
+	if last && off < fi.Size() {
+		// Cut the preallocated (or torn, already cut above) tail so that
+		// the file ends at its last record.
+		if err := f.Truncate(off); err != nil {
+			return segment{}, 0, time.Time{}, fmt.Errorf("spool: truncate segment tail: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return segment{}, 0, time.Time{}, fmt.Errorf("spool: sync segment: %w", err)
+		}
+	}
 	return segment{id: id, size: off}, n, oldest, nil
 }
 
@@ -338,6 +358,10 @@ func readRecord(r *bufio.Reader, buf []byte) (time.Time, []byte, error) {
 			return time.Time{}, buf, io.EOF
 		}
 		return time.Time{}, buf, fmt.Errorf("%w: short header", errBadRecord)
+	}
+	if h == ([recHeaderLen]byte{}) {
+		// The preallocated, never written part of a segment.
+		return time.Time{}, buf, io.EOF
 	}
 	n := binary.LittleEndian.Uint32(h[0:4])
 	if n > MaxRecordBytes {
@@ -420,6 +444,10 @@ func (s *Spool) roll() error {
 		f.Close()
 		return fmt.Errorf("spool: write segment header: %w", err)
 	}
+	// Preallocate the segment so that a group commit's fdatasync flushes
+	// data, not a new file size, each time (as databases do with WAL
+	// files). Not every file system can; then the file just grows.
+	_ = syscall.Fallocate(int(f.Fd()), 0, 0, s.opts.SegmentBytes)
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return fmt.Errorf("spool: sync segment: %w", err)
@@ -428,13 +456,29 @@ func (s *Spool) roll() error {
 		f.Close()
 		return err
 	}
-	if s.w != nil {
-		s.w.Close()
+	if err := s.seal(); err != nil {
+		f.Close()
+		return err
 	}
 	s.w, s.wOff = f, segHeaderLen
 	s.mu.Lock()
 	s.segs = append(s.segs, segment{id: id, size: segHeaderLen})
 	s.mu.Unlock()
+	return nil
+}
+
+// seal cuts the segment being written at its last record and closes it.
+func (s *Spool) seal() error {
+	if s.w == nil {
+		return nil
+	}
+	defer s.w.Close()
+	if err := s.w.Truncate(s.wOff); err != nil {
+		return fmt.Errorf("spool: seal segment: %w", err)
+	}
+	if err := s.w.Sync(); err != nil {
+		return fmt.Errorf("spool: seal segment: %w", err)
+	}
 	return nil
 }
 
@@ -502,8 +546,8 @@ func (s *Spool) writer() {
 			if len(batch) > 0 {
 				s.commit(batch)
 			}
-			if s.w != nil {
-				s.w.Close()
+			if err := s.seal(); err != nil {
+				s.log.Error("spool: close", "error", err)
 			}
 			return
 		}

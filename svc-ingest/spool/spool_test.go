@@ -391,3 +391,25 @@ func TestAccountingUnderConcurrentReadAndAck(t *testing.T) {
 		t.Fatalf("after delivering everything: %+v", st)
 	}
 }
+
+func TestZeroedRegionInSealedSegmentIsCounted(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, func(o *Options) { o.SegmentBytes = 1024 })
+	for i := range 30 {
+		if err := s.Append(context.Background(), payload(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	slices.Sort(segs)
+	f, _ := os.OpenFile(segs[0], os.O_RDWR, 0)
+	f.WriteAt(make([]byte, recHeaderLen), segHeaderLen) // a zeroed sector over the first header
+	f.Close()
+	s = open(t, dir)
+	defer s.Close()
+	recs := readAll(t, s)
+	if s.Stats().Corrupt != 1 || len(recs) == 0 || string(recs[len(recs)-1].Payload) != string(payload(29)) {
+		t.Fatalf("corrupt=%d read=%d", s.Stats().Corrupt, len(recs))
+	}
+}
