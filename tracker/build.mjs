@@ -21,8 +21,10 @@ const PLACEHOLDER = '"__SIGHTLINE_CONFIG__"';
 
 export async function bundle() {
   const out = {};
+  // rrweb's packages are MIT-licensed and ship no license comment of their own.
+  const banner = { recorder: '/*! Sightline recorder. Includes rrweb (MIT License, Copyright (c) rrweb contributors). */' };
   for (const name of ['bootstrap', 'recorder']) {
-    const r = await build({ ...common, entryPoints: [`src/${name}.ts`] });
+    const r = await build({ ...common, entryPoints: [`src/${name}.ts`], banner: banner[name] ? { js: banner[name] } : {} });
     out[name] = r.outputFiles[0].text;
   }
   const n = out.bootstrap.split(PLACEHOLDER).length - 1;

@@ -43,8 +43,10 @@ export function start(w: Window & { sightline?: Global }): void {
   const st = webStore(() => w.localStorage);
   const k = prefix(cfg.siteKey);
   const queued = (prev.q || []).slice();
-  // A refusal queued before the recorder arrived wins over everything else in the queue.
-  for (const a of queued) if (a[0] === 'consent' && !a[1]) return forget(st, k);
+  // A refusal queued before the recorder arrived (and not taken back after) means: start nothing.
+  let consent: unknown = true;
+  for (const a of queued) if (a[0] === 'consent') consent = a[1];
+  if (!consent) return forget(st, k);
   if (blocked(cfg, st, k, navigator, w)) return;
   const r = new Recorder(w, cfg, st, k);
   const api: Global = function (...a: unknown[]) {
@@ -99,6 +101,10 @@ export class Recorder {
       setTimer: (fn, ms) => setTimeout(this.guard(fn), ms),
       now: Date.now,
       rnd: Math.random,
+      // A batch ingest refused for good (e.g. 413) is lost: say so on the next one.
+      onDrop: () => {
+        this.truncated = true;
+      },
     });
   }
 
