@@ -181,8 +181,10 @@ test("sign up, install, record a visit, find it, replay it", { timeout: 180_000 
   assert.ok(kinds.includes("page"), `timeline markers: ${kinds.join(",")}`);
   // Seeking from the side list moves the clock to the rage click.
   await page.locator("[data-testid=event-list-item][data-kind=rage]").click();
-  await page.getByTestId("play-pause").click();
-  await page.waitForTimeout(1200);
+  if ((await page.getByTestId("play-pause").getAttribute("aria-label")) === "Play") await page.getByTestId("play-pause").click();
+  await page.waitForTimeout(1500);
+  const [clock] = (await page.getByTestId("player-clock").innerText()).split(" / ");
+  assert.notEqual(clock, "0:00", "the player plays on from the rage click");
   await page.screenshot({ path: path.join(results, "dashboard-replay.png") });
   assert.deepEqual(pageErrors, [], "no uncaught errors in the dashboard");
 });
