@@ -270,7 +270,7 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	b := &batch{w: w, r: r, start: start}
-	a := s.intake(w, r, b)
+	a := s.intake(r, b)
 	if b.span == nil {
 		b.ctx, b.span = s.startSpan(r, start, "")
 	}
@@ -403,7 +403,7 @@ func (s *Service) corsHeaders(r *http.Request, b *batch, a answer) {
 	h.Add("Vary", "Origin")
 }
 
-func (s *Service) intake(w http.ResponseWriter, r *http.Request, b *batch) answer {
+func (s *Service) intake(r *http.Request, b *batch) answer {
 	ctx := r.Context()
 	b.ctx = ctx
 	now := b.start

@@ -695,3 +695,27 @@ func TestGetStatsOverGRPC(t *testing.T) {
 		t.Fatalf("stats %v", st)
 	}
 }
+
+func TestTraceparentHeaderIsContinued(t *testing.T) {
+	e := newEnv(t, nil)
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { delete(m, "traceparent") }),
+		headers: map[string]string{"traceparent": tp}})
+	if resp.StatusCode != 204 {
+		t.Fatal(resp.StatusCode)
+	}
+	// Errors carry the trace id for support.
+	bad := e.post(req{query: "k=" + siteKey, body: []byte("{"), headers: map[string]string{"traceparent": tp}})
+	if bad.StatusCode != 400 || bad.Header.Get("Sightline-Trace-Id") != "0af7651916cd43dd8448eb211c80319c" {
+		t.Fatalf("error answer: %d %v", bad.StatusCode, bad.Header)
+	}
+	var found bool
+	for _, s := range e.spans.Ended() {
+		if s.Name() == "ingest.batch" && s.SpanContext().TraceID().String() == "0af7651916cd43dd8448eb211c80319c" && s.Parent().SpanID().String() == "b7ad6b7169203331" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("intake span does not continue the traceparent header")
+	}
+}
