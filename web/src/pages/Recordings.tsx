@@ -242,7 +242,8 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
         <UrlFilter label="Exit page" value={q.exitPage} onChange={(v) => set({ exitPage: v })} testId="filter-exit" />
       </div>
 
-      <div className="filter-group">
+      <details className="filter-group filter-more" open={[q.minDuration, q.maxDuration, q.minActive, q.maxActive, q.minPages, q.maxPages].some((v) => v !== undefined) || undefined} data-testid="filters-duration">
+        <summary>Duration and pages</summary>
         <span className="filter-label">Duration (seconds)</span>
         <div className="row gap-small">
           <CommitInput type="number" value={q.minDuration?.toString() ?? ""} placeholder="min" testId="filter-duration-min" onCommit={(v) => set({ minDuration: optNum(v) })} className="input-short" />
@@ -258,18 +259,18 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
           <CommitInput type="number" value={q.minPages?.toString() ?? ""} placeholder="min" testId="filter-pages-min" onCommit={(v) => set({ minPages: optNum(v) })} className="input-short" />
           <CommitInput type="number" value={q.maxPages?.toString() ?? ""} placeholder="max" testId="filter-pages-max" onCommit={(v) => set({ maxPages: optNum(v) })} className="input-short" />
         </div>
-      </div>
+      </details>
 
-      <div className="filter-group">
-        <span className="filter-label">Traffic source</span>
+      <details className="filter-group filter-more" open={!!(q.referrerDomain || q.utmSource || q.utmMedium || q.utmCampaign) || undefined} data-testid="filters-traffic">
+        <summary>Traffic source</summary>
         <CommitInput value={q.referrerDomain ?? ""} placeholder="Referrer domain (google.com)" testId="filter-referrer" onCommit={(v) => set({ referrerDomain: v.trim() || undefined })} />
         <CommitInput value={q.utmSource ?? ""} placeholder="utm_source" testId="filter-utm-source" onCommit={(v) => set({ utmSource: v.trim() || undefined })} />
         <CommitInput value={q.utmMedium ?? ""} placeholder="utm_medium" testId="filter-utm-medium" onCommit={(v) => set({ utmMedium: v.trim() || undefined })} />
         <CommitInput value={q.utmCampaign ?? ""} placeholder="utm_campaign" testId="filter-utm-campaign" onCommit={(v) => set({ utmCampaign: v.trim() || undefined })} />
-      </div>
+      </details>
 
-      <div className="filter-group">
-        <span className="filter-label">Users and events</span>
+      <details className="filter-group filter-more" open={!!(q.userId || q.customEvent || q.attributes.length || q.truncated !== undefined) || undefined} data-testid="filters-users">
+        <summary>Users and events</summary>
         <CommitInput value={q.userId ?? ""} placeholder="User id (from identify)" testId="filter-user" onCommit={(v) => set({ userId: v.trim() || undefined })} />
         <CommitInput value={q.customEvent ?? ""} placeholder="Custom event name" testId="filter-event" onCommit={(v) => set({ customEvent: v.trim() || undefined })} />
         {q.attributes.map((a, i) => (
@@ -297,7 +298,7 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
           </button>
         </form>
         <TriState label="Cut short (truncated)" value={q.truncated} onChange={(v) => set({ truncated: v })} testId="filter-truncated" />
-      </div>
+      </details>
     </aside>
   );
 }
