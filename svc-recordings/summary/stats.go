@@ -12,6 +12,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
+
+	"github.com/valyala/fastjson"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 )
@@ -136,24 +139,6 @@ func UnmarshalStats(b []byte) (ChunkStats, error) {
 	return s, nil
 }
 
-// rrweb event as far as the summary reads it. One decode pass, unknown
-// fields (mutation payloads, snapshots) skipped by the decoder.
-type event struct {
-	Type      int     `json:"type"`
-	Timestamp float64 `json:"timestamp"`
-	Data      struct {
-		Source  *int            `json:"source"`
-		Type    int             `json:"type"`
-		X       float64         `json:"x"`
-		Y       float64         `json:"y"`
-		Href    string          `json:"href"`
-		Width   float64         `json:"width"`
-		Height  float64         `json:"height"`
-		Tag     string          `json:"tag"`
-		Payload json.RawMessage `json:"payload"`
-	} `json:"data"`
-}
-
 // rrweb event types and incremental sources.
 const (
 	typeFullSnapshot = 2
@@ -207,13 +192,24 @@ func Extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (ChunkStats, 
 	return st, nil
 }
 
+// parsers are reused: fastjson parses without reflection and, with a
+// reused parser, without per-event allocations (encoding/json was the top
+// of AppendChunks' profile).
+var parsers fastjson.ParserPool
+
 func (st *ChunkStats) addEvents(raw []byte) error {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '[' {
 		return ErrEvents
 	}
-	var evs []event
-	if err := json.Unmarshal(raw, &evs); err != nil {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	doc, err := p.ParseBytes(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrEvents, err)
+	}
+	evs, err := doc.Array()
+	if err != nil {
 		return fmt.Errorf("%w: %v", ErrEvents, err)
 	}
 	if len(evs) == 0 {
@@ -223,14 +219,31 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 	var responses []int64
 	var activity []int64
 	first, last := int64(math.MaxInt64), int64(math.MinInt64)
-	for i := range evs {
-		e := &evs[i]
-		if math.IsNaN(e.Timestamp) || e.Timestamp < 0 || e.Timestamp > 1e15 {
+	for i, e := range evs {
+		if e.Type() != fastjson.TypeObject {
+			return fmt.Errorf("%w: event %d is not an object", ErrEvents, i)
+		}
+		typ, err := number(e, "type")
+		if err != nil {
+			return fmt.Errorf("%w: event %d: %v", ErrEvents, i, err)
+		}
+		ts, err := number(e, "timestamp")
+		if err != nil {
+			return fmt.Errorf("%w: event %d: %v", ErrEvents, i, err)
+		}
+		if math.IsNaN(ts) || ts < 0 || ts > 1e15 {
 			return fmt.Errorf("%w: event %d: timestamp out of range", ErrEvents, i)
 		}
-		t := int64(e.Timestamp)
+		data := e.Get("data")
+		if data != nil && data.Type() == fastjson.TypeNull {
+			data = nil
+		}
+		if data != nil && data.Type() != fastjson.TypeObject {
+			return fmt.Errorf("%w: event %d: data is not an object", ErrEvents, i)
+		}
+		t := int64(ts)
 		first, last = min(first, t), max(last, t)
-		switch e.Type {
+		switch typ {
 		case typeFullSnapshot:
 			if st.FullSnapshotMs == 0 {
 				st.FullSnapshotMs = max(t, 1)
@@ -239,31 +252,40 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 		case typeMeta:
 			responses = append(responses, t)
 			if st.URL == "" {
-				st.URL = clip(e.Data.Href, maxURLLen)
+				st.URL = clip(str(data, "href"), maxURLLen)
 			}
-			if e.Data.Width > 0 && e.Data.Height > 0 && e.Data.Width < 1e6 && e.Data.Height < 1e6 {
-				st.ViewportW, st.ViewportH = int32(e.Data.Width), int32(e.Data.Height)
+			w, _ := number(data, "width")
+			h, _ := number(data, "height")
+			if w > 0 && h > 0 && w < 1e6 && h < 1e6 {
+				st.ViewportW, st.ViewportH = int32(w), int32(h)
 			}
 		case typeIncremental:
-			if e.Data.Source == nil {
+			src, err := number(data, "source")
+			if err != nil || data == nil || data.Get("source") == nil {
 				continue
 			}
-			switch *e.Data.Source {
+			switch src {
 			case srcMutation:
 				responses = append(responses, t)
 			case srcInteraction:
 				activity = append(activity, t)
-				if e.Data.Type == interactionClick {
+				if it, _ := number(data, "type"); it == interactionClick {
 					st.ClickCount++
 					if len(st.Clicks) < maxClicksPerChunk {
-						st.Clicks = append(st.Clicks, Click{T: t, X: clampPx(e.Data.X), Y: clampPx(e.Data.Y)})
+						x, _ := number(data, "x")
+						y, _ := number(data, "y")
+						st.Clicks = append(st.Clicks, Click{T: t, X: clampPx(x), Y: clampPx(y)})
 					}
 				}
 			case srcMouseMove, srcScroll, srcInput, srcTouchMove:
 				activity = append(activity, t)
 			}
 		case typeCustom:
-			st.addCustom(t, e.Data.Tag, e.Data.Payload, &responses)
+			var payload *fastjson.Value
+			if data != nil {
+				payload = data.Get("payload")
+			}
+			st.addCustom(t, str(data, "tag"), payload, &responses)
 		}
 	}
 	st.FirstMs, st.LastMs = first, last
@@ -282,62 +304,84 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 	return nil
 }
 
-func (st *ChunkStats) addCustom(t int64, tag string, payload json.RawMessage, responses *[]int64) {
-	switch tag {
-	case "sl:error":
+// number reads a numeric field; absent (or v nil) is 0, another type an
+// error.
+func number(v *fastjson.Value, key string) (float64, error) {
+	if v == nil {
+		return 0, nil
+	}
+	f := v.Get(key)
+	if f == nil || f.Type() == fastjson.TypeNull {
+		return 0, nil
+	}
+	if f.Type() != fastjson.TypeNumber {
+		return 0, fmt.Errorf("%s is not a number", key)
+	}
+	return f.Float64()
+}
+
+// str reads a string field; anything else is "".
+func str(v *fastjson.Value, key string) string {
+	if v == nil {
+		return ""
+	}
+	f := v.Get(key)
+	if f == nil || f.Type() != fastjson.TypeString {
+		return ""
+	}
+	return string(f.GetStringBytes())
+}
+
+func (st *ChunkStats) addCustom(t int64, tag string, payload *fastjson.Value, responses *[]int64) {
+	if tag == "sl:error" {
 		st.Errors++
+		return
+	}
+	if payload == nil || payload.Type() != fastjson.TypeObject {
+		return
+	}
+	switch tag {
 	case "sl:navigation":
-		var p struct {
-			URL      string `json:"url"`
-			Referrer string `json:"referrer"`
-		}
-		if json.Unmarshal(payload, &p) != nil || p.URL == "" {
+		u := str(payload, "url")
+		if u == "" {
 			return
 		}
 		*responses = append(*responses, t)
 		if len(st.Navs) < maxNavsPerChunk {
-			st.Navs = append(st.Navs, Nav{T: t, URL: clip(p.URL, maxURLLen), Referrer: clip(p.Referrer, maxURLLen)})
+			st.Navs = append(st.Navs, Nav{T: t, URL: clip(u, maxURLLen), Referrer: clip(str(payload, "referrer"), maxURLLen)})
 		}
 	case "sl:event":
-		var p struct {
-			Name string `json:"name"`
-		}
-		if json.Unmarshal(payload, &p) != nil || p.Name == "" {
-			return
-		}
-		name := clip(p.Name, maxCustomNameLen)
-		if !slices.Contains(st.CustomEvents, name) && len(st.CustomEvents) < maxCustomNames {
+		name := clip(str(payload, "name"), maxCustomNameLen)
+		if name != "" && !slices.Contains(st.CustomEvents, name) && len(st.CustomEvents) < maxCustomNames {
 			st.CustomEvents = append(st.CustomEvents, name)
 		}
 	case "sl:identify":
-		var p struct {
-			UserID     string         `json:"userId"`
-			Attributes map[string]any `json:"attributes"`
-		}
-		if json.Unmarshal(payload, &p) != nil || len(st.Identifies) >= maxIdentifyPerChk {
+		if len(st.Identifies) >= maxIdentifyPerChk {
 			return
 		}
-		id := Identify{UserID: clip(p.UserID, maxAttrValueLen)}
-		keys := make([]string, 0, len(p.Attributes))
-		for k := range p.Attributes {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			if len(id.Attrs) >= maxAttributes || k == "" || len(k) > maxAttrKeyLen {
-				continue
+		id := Identify{UserID: clip(str(payload, "userId"), maxAttrValueLen)}
+		if attrs := payload.Get("attributes"); attrs != nil && attrs.Type() == fastjson.TypeObject {
+			o, _ := attrs.Object()
+			var kvs [][2]string
+			o.Visit(func(k []byte, v *fastjson.Value) {
+				if len(k) == 0 || len(k) > maxAttrKeyLen || v.Type() == fastjson.TypeNull {
+					return
+				}
+				val := v.String() // numbers, booleans, arrays as their JSON text
+				if v.Type() == fastjson.TypeString {
+					val = string(v.GetStringBytes())
+				}
+				kvs = append(kvs, [2]string{string(k), clip(val, maxAttrValueLen)})
+			})
+			slices.SortStableFunc(kvs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+			for i, kv := range kvs {
+				if i+1 < len(kvs) && kvs[i+1][0] == kv[0] {
+					continue // a repeated key keeps its last value
+				}
+				if len(id.Attrs) < maxAttributes {
+					id.Attrs = append(id.Attrs, kv)
+				}
 			}
-			var v string
-			switch x := p.Attributes[k].(type) {
-			case string:
-				v = x
-			case nil:
-				continue
-			default:
-				b, _ := json.Marshal(x)
-				v = string(b)
-			}
-			id.Attrs = append(id.Attrs, [2]string{k, clip(v, maxAttrValueLen)})
 		}
 		st.Identifies = append(st.Identifies, id)
 	}
