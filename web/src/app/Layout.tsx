@@ -16,7 +16,8 @@ export function Layout() {
       orgId
         ? unwrap(api.GET("/api/v1/organizations/{organizationId}/sites", { params: { path: { organizationId: orgId }, query: { pageSize: 200 } } }))
         : Promise.resolve(undefined),
-    [orgId],
+    // Re-read when the site changes, so a site created a moment ago is in the switcher.
+    [orgId, siteId],
   );
 
   const switchOrg = (id: string) => {
