@@ -344,9 +344,9 @@ describe('recorder in Chromium', () => {
 
   it('Do-Not-Track: nothing is loaded or sent', async () => {
     const mark = srv.requests.length;
-    const { ctx, page } = await open('/fixtures/form.html', 'k_e2e', (p) =>
-      p.addInitScript(() => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' })),
-    );
+    const { ctx, page } = await open('/fixtures/form.html', 'k_e2e', async (p) => {
+      await p.addInitScript(() => Object.defineProperty(Navigator.prototype, 'doNotTrack', { get: () => '1' }));
+    });
     await sleep(2000);
     const loaded = await page.evaluate(() => [...document.scripts].some((s) => s.src.includes('recorder')));
     const rs = await leave(page, mark);
@@ -357,14 +357,14 @@ describe('recorder in Chromium', () => {
 
   it('API: commands queued before load arrive; loading twice is harmless', async () => {
     const mark = srv.requests.length;
-    const { ctx, page } = await open('/fixtures/spa.html', 'k_e2e', (p) =>
-      p.addInitScript(() => {
+    const { ctx, page } = await open('/fixtures/spa.html', 'k_e2e', async (p) => {
+      await p.addInitScript(() => {
         const w = window as any;
         w.sightline = w.sightline || function (...a: unknown[]) { (w.sightline.q = w.sightline.q || []).push(a); };
         w.sightline('identify', 'user-3000000001', { plan: 'pro', seats: 12, bad: { x: 1 } });
         w.sightline('event', 'signup', { step: 2, ok: true });
-      }),
-    );
+      });
+    });
     await until('first batch', () => envs(since(mark)).length > 0);
     await page.addScriptTag({ url: `${srv.ingestOrigin}/s/k_e2e.js` });
     await page.addScriptTag({ url: `${srv.ingestOrigin}/static/recorder.js` });

@@ -17,6 +17,7 @@ const FLUSH_MS = 5000; // a batch every few seconds
 const FIRST_FLUSH_MS = 1000; // the first full snapshot leaves early
 const FLUSH_BYTES = 256 * 1024; // or as soon as this much serialised JSON is buffered
 const FLUSH_EVENTS = 2000;
+const CHECKOUT_MS = 10 * 60 * 1000;
 const TOUCH_MS = 10000; // how often activity is written to the shared session
 const MAX_ERRORS = 50; // sl:error events per page view
 const MAX_MESSAGE = 1000;
@@ -136,6 +137,9 @@ export class Recorder {
       maskInputOptions: { password: true },
       sampling: { mousemove: 50, mouseInteraction: true, scroll: 150, media: 800, input: 'all' },
       slimDOMOptions: 'all',
+      // A fresh full snapshot every 10 minutes lets a replay start mid-session (recordings seeks
+      // to the last chunk holding one).
+      checkoutEveryNms: CHECKOUT_MS,
       inlineStylesheet: true,
       collectFonts: true,
       recordCanvas: false,

@@ -43,7 +43,7 @@ describe('bootstrap', () => {
     run(base); // loaded twice: harmless
     expect(loads()).toEqual([base.recorderUrl]);
     w.sightline!('event', 'signup', { plan: 'pro' });
-    const q = [...w.sightline!.q!].map((a) => [...a]);
+    const q = Array.from(w.sightline!.q!, (a) => Array.from(a));
     expect(q).toEqual([['identify', 'u1', {}], ['event', 'signup', { plan: 'pro' }]]);
     expect(JSON.parse(localStorage.getItem('_sl_k_boot_s')!).p).toBe(1);
   });
