@@ -12,6 +12,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
@@ -100,6 +102,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+func (r *Relay) upsert(ctx context.Context, sums []*sessionsv1.SessionSummary) error {
+	ctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
+	defer cancel()
+	_, err := r.Search.UpsertSessions(ctx, &searchv1.UpsertSessionsRequest{Sessions: sums})
+	return err
+}
+
 // Once delivers one batch and answers how many entries it took.
 func (r *Relay) Once(ctx context.Context) (int, error) {
 	entries, err := r.Store.OutboxPending(ctx, r.Batch)
@@ -115,9 +124,20 @@ func (r *Relay) Once(ctx context.Context) (int, error) {
 		if len(run) == 0 {
 			return nil
 		}
-		cctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
-		defer cancel()
-		_, err := r.Search.UpsertSessions(cctx, &searchv1.UpsertSessionsRequest{Sessions: run})
+		err := r.upsert(ctx, run)
+		if status.Code(err) == codes.InvalidArgument {
+			// One summary search cannot take must not block the rest:
+			// send them one by one and drop only what is refused.
+			err = nil
+			for _, s := range run {
+				if e := r.upsert(ctx, []*sessionsv1.SessionSummary{s}); status.Code(e) == codes.InvalidArgument {
+					r.Logger.ErrorContext(ctx, "outbox: search refused a summary; dropped", "site_id", s.GetSiteId(), "session_id", s.GetSessionId(), "version", s.GetVersion(), "err", e)
+				} else if e != nil {
+					err = e
+					break
+				}
+			}
+		}
 		run, at = nil, map[[2]any]int{}
 		return err
 	}
@@ -149,6 +169,10 @@ func (r *Relay) Once(ctx context.Context) (int, error) {
 			cctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
 			_, err := r.Search.DeleteSessions(cctx, req)
 			cancel()
+			if status.Code(err) == codes.InvalidArgument {
+				r.Logger.ErrorContext(ctx, "outbox: search refused a deletion; dropped", "site_id", e.SiteID, "err", err)
+				err = nil
+			}
 			if err != nil {
 				return 0, err
 			}

@@ -28,9 +28,10 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // while down is set.
 type search struct {
 	searchv1.UnimplementedSearchServiceServer
-	mu   sync.Mutex
-	down bool
-	log  []string
+	mu     sync.Mutex
+	down   bool
+	reject string
+	log    []string
 }
 
 func (s *search) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessionsRequest) (*searchv1.UpsertSessionsResponse, error) {
@@ -40,6 +41,11 @@ func (s *search) UpsertSessions(ctx context.Context, req *searchv1.UpsertSession
 		return nil, status.Error(codes.Unavailable, "down")
 	}
 	line := "upsert"
+	for _, x := range req.Sessions {
+		if x.SessionId == s.reject {
+			return nil, status.Error(codes.InvalidArgument, "bad summary")
+		}
+	}
 	for _, x := range req.Sessions {
 		line += fmt.Sprintf(" %s@%d", x.SessionId, x.Version)
 	}
@@ -117,5 +123,46 @@ func TestRelayCoalescesInOrderAndRetries(t *testing.T) {
 	}
 	if n, err := r.Once(ctx); n != 0 || err != nil {
 		t.Fatalf("empty outbox: %d %v", n, err)
+	}
+}
+
+func TestRelayDropsOnlyWhatSearchRefuses(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := grpc.NewServer()
+	sr := &search{reject: "s_poison0000000"}
+	searchv1.RegisterSearchServiceServer(srv, sr)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	defer srv.Stop()
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	for _, id := range []string{"s_good00000001", "s_poison0000000", "s_good00000002"} {
+		b := &storetest.Builder{Site: 3_000_000_001, Session: id, Visitor: "v_aaaaaaaaaaaa", ServerMs: now}
+		if _, err := st.Append(ctx, []store.Chunk{b.Chunk(t, 0, 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := New(st, searchv1.NewSearchServiceClient(cc), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if n, err := r.Once(ctx); err != nil || n != 3 {
+		t.Fatalf("Once: %d %v", n, err)
+	}
+	want := []string{"upsert s_good00000001@1", "upsert s_good00000002@1"}
+	if fmt.Sprint(sr.log) != fmt.Sprint(want) {
+		t.Fatalf("search saw %q, want %q", sr.log, want)
+	}
+	if d, _ := st.OutboxDepth(ctx); d != 0 {
+		t.Fatalf("a refused summary blocks the outbox: depth %d", d)
 	}
 }
