@@ -337,7 +337,8 @@ func TestHostileQueries(t *testing.T) {
 	if err != nil || len(res.Sessions) != 200 || res.NextPageToken == "" {
 		t.Fatalf("huge page size: %d sessions, %v; want capped at 200", len(res.GetSessions()), err)
 	}
-	for _, pattern := range []string{".*", "(a+)+$", "[", `\`, "*", "?", "%", "_", "' OR 1=1 --", "\x00", strings.Repeat("(a|a)*", 80)} {
+	for _, pattern := range []string{".*", "(a+)+$", "[", `\`, "*", "?", "%", "_", "' OR 1=1 --", "\x00", strings.Repeat("(a|a)*", 80),
+		strings.Repeat("€", 170), strings.Repeat("a", 512), strings.Repeat(".*", 256)} {
 		for _, op := range []searchv1.UrlMatch_Operator{1, 2, 3} {
 			r, err := c.SearchSessions(ctx, &searchv1.SearchSessionsRequest{SiteId: siteA,
 				Filter: &searchv1.SessionFilter{VisitedPage: &searchv1.UrlMatch{Operator: op, Value: pattern}, Browsers: []string{pattern}}})
