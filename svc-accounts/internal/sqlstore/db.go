@@ -54,10 +54,10 @@ type Dialect struct {
 	// ForUpdate is appended to SELECTs that lock a row (" FOR UPDATE" on
 	// PostgreSQL; SQLite's write transactions are already serial).
 	ForUpdate string
-	// DomainsJSON is an expression (with %s standing for a site id
-	// expression) giving the site's domains as a JSON array of strings, so
-	// a site reads in one round trip.
-	DomainsJSON string
+	// JSONAgg aggregates the expression %s over a subquery's rows into a
+	// JSON array as text ("[]" for none), so a site reads with its domains
+	// and flags in one round trip.
+	JSONAgg string
 }
 
 // ts scans a timestamp column stored as timestamptz (time.Time), as integer

@@ -597,7 +597,7 @@ func (s *Store) getSite(ctx context.Context, q Querier, id int64, lock bool) (st
 	}
 	var domains []byte
 	var settings []byte
-	err = q.QueryRow(ctx, `SELECT `+siteCols+`, `+fmt.Sprintf(s.d.DomainsJSON, "sites.id")+` FROM sites WHERE id = $1`, id).
+	err = q.QueryRow(ctx, `SELECT `+siteCols+`, `+s.domainsJSON("sites.id")+` FROM sites WHERE id = $1`, id).
 		Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, ts{&st.CreateTime}, ts{&st.UpdateTime}, &domains)
 	if err != nil {
 		return st, s.notFound(err, "site", id)
@@ -675,56 +675,45 @@ func (s *Store) GetSite(ctx context.Context, id int64) (st store.Site, err error
 func (s *Store) GetSiteConfig(ctx context.Context, key string) (c store.SiteConfig, err error) {
 	ctx, end := s.op(ctx, "GetSiteConfig")
 	defer end(&err)
-	var settings, domains []byte
+	var settings, domains, flags []byte
 	st := &c.Site
 	err = s.db.QueryRow(ctx, `SELECT s.id, s.organization_id, s.name, s.site_key, s.settings, s.created_at, s.updated_at,
-			o.plan_name, o.sessions_per_day, o.max_retention_days, o.max_seats, o.max_sites, `+fmt.Sprintf(s.d.DomainsJSON, "s.id")+`
+			o.plan_name, o.sessions_per_day, o.max_retention_days, o.max_seats, o.max_sites, `+s.domainsJSON("s.id")+`,
+			`+s.flagsJSON("s.organization_id", "s.id")+`
 		FROM sites s JOIN organizations o ON o.id = s.organization_id WHERE s.site_key = $1`, key).
 		Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, ts{&st.CreateTime}, ts{&st.UpdateTime},
-			&c.Plan.Name, &c.Plan.SessionsPerDay, &c.Plan.MaxRetentionDays, &c.Plan.MaxSeats, &c.Plan.MaxSites, &domains)
+			&c.Plan.Name, &c.Plan.SessionsPerDay, &c.Plan.MaxRetentionDays, &c.Plan.MaxSeats, &c.Plan.MaxSites, &domains, &flags)
 	if err != nil {
 		return c, s.notFound(err, "site key", fmt.Sprintf("%q", key))
 	}
 	if err := decodeSite(st, settings, domains); err != nil {
 		return c, err
 	}
-	c.Flags, err = s.effectiveFlags(ctx, st.OrganizationID, st.ID)
-	return c, err
+	if err := json.Unmarshal(flags, &c.Flags); err != nil {
+		return c, fmt.Errorf("decode flags of site %d: %w", st.ID, err)
+	}
+	if len(c.Flags) == 0 {
+		c.Flags = nil
+	}
+	sort.Strings(c.Flags)
+	return c, nil
 }
 
-func (s *Store) effectiveFlags(ctx context.Context, org, site int64) ([]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT name, scope, enabled FROM feature_flags
-		WHERE (scope = 1 AND scope_id = 0) OR (scope = 2 AND scope_id = $1) OR (scope = 3 AND scope_id = $2)`, org, site)
-	if err != nil {
-		return nil, fmt.Errorf("effective flags: %w", err)
+// domainsJSON is a scalar subquery: the site's domains as a JSON array.
+func (s *Store) domainsJSON(site string) string {
+	return `(SELECT ` + fmt.Sprintf(s.d.JSONAgg, "d.domain") + ` FROM site_domains d WHERE d.site_id = ` + site + `)`
+}
+
+// flagsJSON is a scalar subquery: the names of the flags enabled for a site
+// once global, organisation and site values are merged (the narrowest
+// scope that sets a flag wins), as a JSON array.
+func (s *Store) flagsJSON(org, site string) string {
+	match := func(a string) string {
+		return `((` + a + `.scope = 1 AND ` + a + `.scope_id = 0) OR (` + a + `.scope = 2 AND ` + a + `.scope_id = ` + org +
+			`) OR (` + a + `.scope = 3 AND ` + a + `.scope_id = ` + site + `))`
 	}
-	defer rows.Close()
-	type v struct {
-		scope   int32
-		enabled bool
-	}
-	merged := map[string]v{}
-	for rows.Next() {
-		var name string
-		var x v
-		if err := rows.Scan(&name, &x.scope, &x.enabled); err != nil {
-			return nil, fmt.Errorf("effective flags: %w", err)
-		}
-		if cur, ok := merged[name]; !ok || x.scope > cur.scope {
-			merged[name] = x
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	var out []string
-	for name, x := range merged {
-		if x.enabled {
-			out = append(out, name)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
+	return `(SELECT ` + fmt.Sprintf(s.d.JSONAgg, "f.name") + ` FROM feature_flags f WHERE ` + match("f") + ` AND f.enabled
+		AND NOT EXISTS (SELECT 1 FROM feature_flags g WHERE g.name = f.name AND ` + match("g") + ` AND g.scope > f.scope))`
 }
 
 // ListSites lists an organisation's sites.

@@ -124,9 +124,9 @@ var dialect = sqlstore.Dialect{
 		var e *pgconn.PgError
 		return errors.As(err, &e) && e.Code == "23505"
 	},
-	IsNoRows:    func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
-	ForUpdate:   " FOR UPDATE",
-	DomainsJSON: `(SELECT COALESCE(json_agg(domain), '[]'::json)::text FROM site_domains WHERE site_id = %s)`,
+	IsNoRows:  func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+	ForUpdate: " FOR UPDATE",
+	JSONAgg:   `COALESCE(json_agg(%s), '[]'::json)::text`,
 }
 
 type pgQuerier interface {

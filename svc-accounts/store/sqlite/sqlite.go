@@ -116,8 +116,8 @@ var dialect = sqlstore.Dialect{
 		var e *sqlite.Error
 		return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 	},
-	IsNoRows:    func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
-	DomainsJSON: `(SELECT json_group_array(domain) FROM site_domains WHERE site_id = %s)`,
+	IsNoRows: func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
+	JSONAgg:  `json_group_array(%s)`,
 }
 
 // The shared statements use $n; SQLite's numbered form is ?n.
