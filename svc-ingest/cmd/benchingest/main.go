@@ -31,6 +31,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -53,13 +54,14 @@ import (
 
 func main() {
 	var (
-		conc     = flag.Int("concurrency", 64, "concurrent clients")
-		dur      = flag.Duration("duration", 8*time.Second, "measured time per target")
-		warm     = flag.Duration("warmup", 2*time.Second, "warm-up per target")
-		batch    = flag.String("batch", "", "batch JSON (default svc-ingest/testdata/batch-chromium.json, captured from a real Chromium session by the tracker's e2e test)")
-		plain    = flag.Bool("plain", false, "send the batch uncompressed (text/plain) instead of gzip")
-		profPath = flag.String("cpuprofile", "", "write the ingest run's CPU profile here (default in a temp dir)")
-		dataDir  = flag.String("dir", "", "directory for the spool and the sink (default a temp dir; its disk's fsync latency bounds the result)")
+		conc       = flag.Int("concurrency", 64, "concurrent clients")
+		dur        = flag.Duration("duration", 8*time.Second, "measured time per target")
+		warm       = flag.Duration("warmup", 2*time.Second, "warm-up per target")
+		batch      = flag.String("batch", "", "batch JSON (default svc-ingest/testdata/batch-chromium.json, captured from a real Chromium session by the tracker's e2e test)")
+		plain      = flag.Bool("plain", false, "send the batch uncompressed (text/plain) instead of gzip")
+		profPath   = flag.String("cpuprofile", "", "write the ingest run's CPU profile here (default in a temp dir)")
+		discardRun = flag.Bool("discard-run", true, "also measure ingest with a sink that discards (ingest's own cost)")
+		dataDir    = flag.String("dir", "", "directory for the spool and the sink (default a temp dir; its disk's fsync latency bounds the result)")
 	)
 	flag.Parse()
 	if *batch == "" {
@@ -176,22 +178,43 @@ func main() {
 	}
 	drain := time.Since(drainStart)
 
-	fmt.Println()
-	fmt.Printf("%-8s %10s %10s %10s %8s %8s %14s %10s\n", "target", "req/s", "p50", "p99", "ok", "errors", "CPU/request", "CPUs used")
-	for _, r := range []result{bare, ing} {
-		name := "bare"
-		if r.prof {
-			name = "ingest"
+	commits, appends, fsync := groupCommits(reader)
+	stored, calls := sink.stored.Load(), sink.calls.Load()
+	undelivered := spoolRecords(svc)
+
+	// The same again with a sink that discards: ingest's own cost, as when
+	// recordings runs on other machines.
+	var own result
+	if *discardRun {
+		sink.discard.Store(true)
+		pf, err := os.Create(strings.TrimSuffix(*profPath, ".pprof") + ".discard.pprof")
+		if err != nil {
+			log.Fatal(err)
 		}
-		fmt.Printf("%-8s %10.0f %10s %10s %8d %8d %14s %10.2f\n", name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.ok, r.errors, r.cpuPerReq.Round(time.Microsecond), r.cpuShare)
+		own = load(ingestURL+"/i/v1/batch"+query, origin, bodies, *conc, *warm, *dur, pf)
+		pf.Close()
+	}
+
+	fmt.Println()
+	fmt.Printf("%-30s %10s %10s %10s %8s %8s %14s %10s\n", "target", "req/s", "p50", "p99", "ok", "errors", "CPU/request", "CPUs used")
+	row := func(name string, r result) {
+		fmt.Printf("%-30s %10.0f %10s %10s %8d %8d %14s %10.2f\n", name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.ok, r.errors, r.cpuPerReq.Round(time.Microsecond), r.cpuShare)
+	}
+	row("bare", bare)
+	row("ingest (Pebble sink)", ing)
+	if *discardRun {
+		row("ingest (discarding sink)", own)
 	}
 	fmt.Printf("\nratio ingest/bare: %.1f%% of the bare handler's rate (target ≥ 60%%); by CPU per request (less sensitive to other load on the machine): %.1f%%\n",
 		100*ing.rps/bare.rps, 100*float64(bare.cpuPerReq)/float64(ing.cpuPerReq))
+	if *discardRun {
+		fmt.Printf("ratio with a discarding sink (ingest's own cost; recordings elsewhere): %.1f%% by rate, %.1f%% by CPU per request\n",
+			100*own.rps/bare.rps, 100*float64(bare.cpuPerReq)/float64(own.cpuPerReq))
+	}
 	fmt.Println("(CPU per request is the whole process's: load generator, HTTP server and, for ingest, the forwarder and the sink too)")
-	commits, appends, fsync := groupCommits(reader)
-	fmt.Printf("spool after the run: %d records undelivered (drain took %v); sink stored %d chunks in %d AppendChunks calls (%.1f chunks/call); %d group commits for %d appends (%.1f appends per fsync, %v per write+fdatasync)\n",
-		spoolRecords(svc), drain.Round(time.Millisecond), sink.stored.Load(), sink.calls.Load(),
-		float64(sink.stored.Load())/max(1, float64(sink.calls.Load())), commits, appends, float64(appends)/max(1, float64(commits)), fsync.Round(time.Microsecond))
+	fmt.Printf("spool after the Pebble-sink run: %d records undelivered (drain took %v); sink stored %d chunks in %d AppendChunks calls (%.1f chunks/call); %d group commits for %d appends (%.1f appends per fsync, %v per write+fdatasync)\n",
+		undelivered, drain.Round(time.Millisecond), stored, calls,
+		float64(stored)/max(1, float64(calls)), commits, appends, float64(appends)/max(1, float64(commits)), fsync.Round(time.Microsecond))
 	if ing.errors > 0 || ing.notOK > 0 {
 		fmt.Printf("WARNING: ingest answered %d non-204 and %d transport errors\n", ing.notOK, ing.errors)
 	}
@@ -414,11 +437,12 @@ func serveAccounts(key, domain string) (string, func()) {
 // value under (site, session, seq) in Pebble, one synced batch per call.
 type sink struct {
 	recordingsv1.UnimplementedRecordingsServiceServer
-	db     *pebble.DB
-	enc    *zstd.Encoder
-	mu     sync.Mutex
-	stored atomic.Int64
-	calls  atomic.Int64
+	db      *pebble.DB
+	enc     *zstd.Encoder
+	mu      sync.Mutex
+	stored  atomic.Int64
+	calls   atomic.Int64
+	discard atomic.Bool
 }
 
 func newSink(dir string) (*sink, error) {
@@ -436,6 +460,9 @@ func (s *sink) AppendChunks(ctx context.Context, r *recordingsv1.AppendChunksReq
 }
 
 func (s *sink) appendChunks(r *recordingsv1.AppendChunksRequest) (*recordingsv1.AppendChunksResponse, error) {
+	if s.discard.Load() {
+		return &recordingsv1.AppendChunksResponse{Stored: int32(len(r.GetChunks()))}, nil
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	for _, c := range r.GetChunks() {
