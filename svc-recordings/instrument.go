@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -69,10 +70,13 @@ func (i *instruments) chunk(ctx context.Context, raw, stored int64) {
 }
 
 // observeOutbox exports the outbox depth as a gauge read at collection.
-func (i *instruments) observeOutbox(st store.Store) error {
+func (i *instruments) observeOutbox(st store.Store, closed *atomic.Bool) error {
 	_, err := i.meter.Int64ObservableGauge("recordings.outbox.depth",
 		metric.WithDescription("Summary changes and deletions waiting for search."),
 		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+			if closed.Load() {
+				return nil
+			}
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			n, err := st.OutboxDepth(ctx)

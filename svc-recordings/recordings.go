@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -180,6 +181,9 @@ type Service struct {
 	relay  *outbox.Relay
 	m      *instruments
 	closer sync.Once
+	// closed keeps late callers (a final metrics collection) off the
+	// closed store.
+	closed atomic.Bool
 }
 
 // New opens the store and returns the service.
@@ -237,7 +241,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, deps: deps, log: log, enc: enc, dec: dec, m: m}
 	s.store = instrument(st, deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-recordings"), m)
-	if err := m.observeOutbox(s.store); err != nil {
+	if err := m.observeOutbox(s.store, &s.closed); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -278,7 +282,12 @@ func splitHosts(s string) []string {
 }
 
 // Ready reports whether the service can serve.
-func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+func (s *Service) Ready(ctx context.Context) error {
+	if s.closed.Load() {
+		return errors.New("recordings: closed")
+	}
+	return s.store.Ping(ctx)
+}
 
 // Run runs the outbox and retention loops until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
@@ -323,6 +332,7 @@ func (s *Service) notify() {
 func (s *Service) Close() error {
 	var err error
 	s.closer.Do(func() {
+		s.closed.Store(true)
 		err = s.store.Close()
 		s.enc.Close()
 		s.dec.Close()
