@@ -265,9 +265,6 @@ func (s *Service) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 // Close releases the index.
 func (s *Service) Close() error { return s.ix.Close() }
 
-// Index exposes the open index (benchmarks and the reindex tool's tests).
-func (s *Service) Index() index.Index { return s.ix }
-
 // finish records a call's outcome and maps internal errors to statuses.
 func (s *Service) finish(ctx context.Context, rpc string, start time.Time, err error) error {
 	if err != nil {

@@ -178,7 +178,11 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir, cpuProfile s
 		return fmt.Errorf("indexes: %w", err)
 	}
 	pgIndexTime := time.Since(t0)
-	bleveSize, err := dirSize(filepath.Join(dir, "search"))
+	bleveSize, err := dirSize(filepath.Join(dir, "search", "index"))
+	if err != nil {
+		return err
+	}
+	sumSize, err := dirSize(filepath.Join(dir, "search", "summaries.db"))
 	if err != nil {
 		return err
 	}
@@ -187,8 +191,9 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir, cpuProfile s
 		return err
 	}
 	fmt.Printf("largest site: %d sessions (%.0f%%)\n", bigSite, 100*float64(bigSite)/float64(n))
-	fmt.Printf("bleve:    indexed %d in %s = %.0f docs/s (version-checked upserts of %d), merged to one segment in %s, index %.1f MiB on disk\n",
-		n, bleveTime.Round(time.Millisecond), float64(n)/bleveTime.Seconds(), batch, compactTime.Round(time.Millisecond), float64(bleveSize)/(1<<20))
+	fmt.Printf("bleve:    indexed %d in %s = %.0f docs/s (version-checked upserts of %d), merged to one segment in %s,\n          index %.1f MiB + summaries (bbolt) %.1f MiB on disk\n",
+		n, bleveTime.Round(time.Millisecond), float64(n)/bleveTime.Seconds(), batch, compactTime.Round(time.Millisecond),
+		float64(bleveSize)/(1<<20), float64(sumSize)/(1<<20))
 	fmt.Printf("postgres: COPY %d in %s = %.0f rows/s, then indexes + ANALYZE in %s, table+indexes %.1f MiB\n",
 		n, pgTime.Round(time.Millisecond), float64(n)/pgTime.Seconds(), pgIndexTime.Round(time.Millisecond), float64(pgSize)/(1<<20))
 
