@@ -450,6 +450,32 @@ describe('recorder in Chromium', () => {
     expect(navs).toEqual(['/spa/pricing']);
   });
 
+  it('a batch too big for sendBeacon at page hide is kept and sent by the next page', async () => {
+    const mark = srv.requests.length;
+    const { ctx, page } = await open('/fixtures/form.html');
+    await until('first batch', () => envs(since(mark)).length > 0);
+    const pv = envs(since(mark))[0].pageViewId;
+    await page.evaluate(() => {
+      const d = document.createElement('pre');
+      d.textContent = 'BIG-PAYLOAD-MARKER ' + Array.from({ length: 30000 }, (_, i) => i.toString(36)).join(' ');
+      document.body.appendChild(d);
+    });
+    const n = srv.requests.length;
+    await page.goto(`${srv.siteOrigin}/spa/home?k=k_e2e`); // pagehide: sendBeacon refuses > 64 KiB
+    const lateReq = await until('the big batch, sent by the next page', () =>
+      since(n).find((r) => r.envelope && r.envelope.pageViewId === pv && (r.text || '').includes('BIG-PAYLOAD-MARKER')),
+    );
+    const late = lateReq.envelope!;
+    expect(lateReq.query.get('ce')).toBe('gzip'); // sent by fetch from the next page, not a beacon
+    expect(lateReq.raw.length).toBeGreaterThan(0);
+    expect((lateReq.text || '').length).toBeGreaterThan(64 * 1024);
+    const stashed = await page.evaluate(() => localStorage.getItem('_sl_k_e2e_u'));
+    await leave(page, mark);
+    await ctx.close();
+    expect(late.sessionId).toBe(envs(since(mark))[0].sessionId);
+    expect(stashed).toBeNull(); // handed over, not kept twice
+  });
+
   it('sampled out: the recorder is not even loaded', async () => {
     const mark = srv.requests.length;
     const { ctx, page } = await open('/fixtures/form.html', 'k_sampled_out');

@@ -7,6 +7,7 @@ import { record } from '@rrweb/record';
 import { normalizeConfig, type Config } from './config';
 import { webStore, type Store } from './store';
 import { prefix, touchSession, readSession, live, visitorId, nextSeq, storedSeq, forget, type Session } from './session';
+import { stash, unstash, unstashPageView } from './stash';
 import { blocked } from './gate';
 import { randomId, traceparent } from './ids';
 import { maskingOptions } from './masking';
@@ -122,6 +123,8 @@ export class Recorder {
 
   begin(): void {
     this.guard(() => {
+      // Left behind by an earlier page at page hide: they go first, in their order.
+      for (const json of unstash(this.st, this.k)) this.transport.push(-1, json);
       if (!this.session.p) return;
       this.startRecording();
       this.listen();
@@ -162,7 +165,10 @@ export class Recorder {
     on(w, 'pagehide', () => this.unload());
     on(w.document, 'visibilitychange', () => {
       const state = w.document.visibilityState === 'hidden' ? 'hidden' : 'visible';
-      if (state === 'visible') this.activity(Date.now(), true);
+      if (state === 'visible') {
+        unstashPageView(this.st, this.k, this.pageView);
+        this.activity(Date.now(), true);
+      }
       this.custom('sl:visibility', { state });
       if (state === 'hidden') this.unload();
     });
@@ -318,6 +324,9 @@ export class Recorder {
   private unload(): void {
     this.flush();
     this.transport.unload();
+    // Kept in memory too: if the page comes back (it was only hidden) the queue sends them and the
+    // stashed copies are withdrawn; if it does not, the next page sends them.
+    stash(this.st, this.k, this.transport.pending());
   }
 
   private navigated(): void {
@@ -403,6 +412,7 @@ export class Recorder {
       const bye = () => {
         try {
           t.unload();
+          stash(this.st, this.k, t.pending());
         } catch {
           /* ignore */
         }

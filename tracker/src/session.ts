@@ -82,7 +82,7 @@ export function storedSeq(raw: string | null, sessionId: string): number {
 // forget removes everything the tracker stored for a site and leaves only the opt-out marker, so
 // later page loads stay silent without identifying anyone.
 export function forget(st: Store, k: string): void {
-  for (const s of ['s', 'v', 'n', 'c']) st.del(k + s);
+  for (const s of ['s', 'v', 'n', 'c', 'u']) st.del(k + s);
   st.set(k + 'o', '1');
 }
 
@@ -91,3 +91,4 @@ export function dntEnabled(nav: Navigator, win: Window): boolean {
   const n = nav as Navigator & { globalPrivacyControl?: boolean };
   return n.doNotTrack == '1' || (win as Window & { doNotTrack?: string }).doNotTrack == '1' || !!n.globalPrivacyControl;
 }
+

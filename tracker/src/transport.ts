@@ -146,6 +146,11 @@ export class Transport {
     this.pump();
   }
 
+  // pending returns the envelopes not yet handed over, oldest first.
+  pending(): string[] {
+    return this.q.map((it) => it.json);
+  }
+
   // clear forgets every batch not yet sent (consent withdrawn).
   clear(): void {
     this.q = [];
