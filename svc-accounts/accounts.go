@@ -29,6 +29,7 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/platform/config"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
 	"github.com/sightlinehq/sightline/svc-accounts/store/postgres"
@@ -81,7 +82,7 @@ type SQLiteConfig struct {
 // PostgresConfig configures the PostgreSQL backend.
 type PostgresConfig struct {
 	// DSN is a secret (it usually carries the password): never logged.
-	DSN string `yaml:"dsn"`
+	DSN config.Secret `yaml:"dsn"`
 	// MaxConns caps the connection pool.
 	MaxConns int `yaml:"max_conns"`
 }
@@ -109,7 +110,7 @@ type PlanConfig struct {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Backend, "accounts.backend", BackendSQLite, "Accounts database: sqlite (embedded) or postgres.")
 	fs.StringVar(&c.SQLite.Path, "accounts.sqlite.path", "", "SQLite database file (default <data dir>/accounts.db).")
-	fs.StringVar(&c.Postgres.DSN, "accounts.postgres.dsn", "", "PostgreSQL connection string (secret) when accounts.backend=postgres.")
+	config.SecretVar(fs, &c.Postgres.DSN, "accounts.postgres.dsn", "PostgreSQL connection string when accounts.backend=postgres (a secret: prefer -accounts.postgres.dsn-file).")
 	fs.IntVar(&c.Postgres.MaxConns, "accounts.postgres.max-conns", 16, "PostgreSQL connection pool size.")
 	fs.DurationVar(&c.SessionTTL, "accounts.session-ttl", 14*24*time.Hour, "How long a dashboard log-in lasts.")
 	fs.DurationVar(&c.InvitationTTL, "accounts.invitation-ttl", 7*24*time.Hour, "How long an invitation can be accepted.")
@@ -139,7 +140,7 @@ func (c *Config) Validate() error {
 	switch c.Backend {
 	case BackendSQLite:
 	case BackendPostgres:
-		if c.Postgres.DSN == "" {
+		if !c.Postgres.DSN.IsSet() {
 			bad("postgres.dsn", "required when accounts.backend=postgres")
 		}
 	default:
@@ -242,7 +243,7 @@ type metrics struct {
 func openStore(ctx context.Context, cfg Config, dataDir string, tel sqlstore.Telemetry) (store.Store, error) {
 	switch cfg.Backend {
 	case BackendPostgres:
-		return postgres.Open(ctx, cfg.Postgres.DSN, postgres.Options{MaxConns: int32(cfg.Postgres.MaxConns)}, tel)
+		return postgres.Open(ctx, cfg.Postgres.DSN.Value(), postgres.Options{MaxConns: int32(cfg.Postgres.MaxConns)}, tel)
 	case BackendSQLite, "":
 		path, err := sqlitePath(cfg, dataDir)
 		if err != nil {
@@ -365,10 +366,10 @@ func (s *Service) Close() error { return s.store.Close() }
 func Migrate(ctx context.Context, cfg Config, dataDir string) error {
 	switch cfg.Backend {
 	case BackendPostgres:
-		if cfg.Postgres.DSN == "" {
+		if !cfg.Postgres.DSN.IsSet() {
 			return errors.New("accounts: accounts.postgres.dsn is required for the postgres backend")
 		}
-		return postgres.Migrate(ctx, cfg.Postgres.DSN)
+		return postgres.Migrate(ctx, cfg.Postgres.DSN.Value())
 	case BackendSQLite, "":
 		path, err := sqlitePath(cfg, dataDir)
 		if err != nil {

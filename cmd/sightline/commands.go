@@ -20,7 +20,7 @@ import (
 
 // migrate applies accounts' schema migrations (they also run on start).
 func migrate(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, err := loadConfig("migrate", args, stderr, nil)
+	cfg, _, err := loadConfig("migrate", args, stderr, nil)
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case "create-user":
 		var email, passwordFile, org string
 		var operator bool
-		cfg, err := loadConfig("admin create-user", args[1:], stderr, func(fs *flag.FlagSet) {
+		cfg, _, err := loadConfig("admin create-user", args[1:], stderr, func(fs *flag.FlagSet) {
 			fs.StringVar(&email, "email", "", "E-mail address of the new user.")
 			fs.StringVar(&passwordFile, "password-file", "", "File holding the password (never a flag value, so it stays out of shell history).")
 			fs.StringVar(&org, "organization", "", "Name of the user's first organisation (default: from the e-mail).")
@@ -79,7 +79,7 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	case "maintenance":
 		var on, off bool
 		var message string
-		cfg, err := loadConfig("admin maintenance", args[1:], stderr, func(fs *flag.FlagSet) {
+		cfg, _, err := loadConfig("admin maintenance", args[1:], stderr, func(fs *flag.FlagSet) {
 			fs.BoolVar(&on, "on", false, "Turn maintenance mode on.")
 			fs.BoolVar(&off, "off", false, "Turn maintenance mode off.")
 			fs.StringVar(&message, "message", "", "Banner shown in the dashboard.")
@@ -110,7 +110,7 @@ func adminCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func reindex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var siteID int64
 	var recordingsAddr, searchAddr, cursor string
-	cfg, err := loadConfig("reindex", args, stderr, func(fs *flag.FlagSet) {
+	cfg, _, err := loadConfig("reindex", args, stderr, func(fs *flag.FlagSet) {
 		fs.Int64Var(&siteID, "site", 0, "Site to reindex (0: every site).")
 		fs.StringVar(&recordingsAddr, "from", "127.0.0.1:9090", "gRPC address of svc-recordings.")
 		fs.StringVar(&searchAddr, "to", "127.0.0.1:9090", "gRPC address of svc-search.")

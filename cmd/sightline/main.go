@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -71,7 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // loadConfig registers every flag of the process configuration (plus
 // extra) on a new flag set and loads defaults, file, environment and args.
-func loadConfig(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (app.Config, error) {
+// It also returns the settings that differ from their defaults, for the
+// start-up log; secrets print as "[redacted]" through their flag.Value.
+func loadConfig(name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (app.Config, []any, error) {
 	var cfg app.Config
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -81,14 +84,20 @@ func loadConfig(name string, args []string, stderr io.Writer, extra func(*flag.F
 		extra(fs)
 	}
 	if err := config.Load(fs, args, os.LookupEnv, &cfg); err != nil {
-		return cfg, err
+		return cfg, nil, err
 	}
-	return cfg, nil
+	var changed []any
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := f.Value.String(); v != f.DefValue {
+			changed = append(changed, slog.String(f.Name, v))
+		}
+	})
+	return cfg, changed, nil
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var verify bool
-	cfg, err := loadConfig("serve", args, stderr, func(fs *flag.FlagSet) {
+	cfg, changed, err := loadConfig("serve", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&verify, "config.verify", false, "Load and validate the configuration, then exit.")
 	})
 	if err != nil {
@@ -103,5 +112,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	a.SetGlobalTelemetry()
+	a.Logger().InfoContext(ctx, "configuration", slog.Group("changed", changed...))
 	return a.Run(ctx)
 }

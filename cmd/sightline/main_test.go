@@ -381,3 +381,40 @@ func TestOperatorCommands(t *testing.T) {
 	}
 	p.stop()
 }
+
+// TestSecretsNeverLogged: a secret given by file or by environment never
+// appears in the process's output, even in the start-up configuration log,
+// and not when start fails on it.
+func TestSecretsNeverLogged(t *testing.T) {
+	const fromFile, fromEnv = "pw-from-file-7e1f9a", "pw-from-env-c44b02"
+	dir := t.TempDir()
+	file := filepath.Join(dir, "dsn")
+	if err := os.WriteFile(file, []byte("postgres://sightline:"+fromFile+"@127.0.0.1:1/db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, nil, "--accounts.postgres.dsn-file", file, "--log.level", "debug")
+	p.stop()
+	logs := p.logs.String()
+	if !strings.Contains(logs, `"accounts.postgres.dsn-file":"`+file+`"`) {
+		t.Errorf("the configuration log does not show the secret's file:\n%s", logs)
+	}
+	if strings.Contains(logs, fromFile) {
+		t.Errorf("the secret from the file appears in the logs:\n%s", logs)
+	}
+
+	// Start fails (nothing listens on port 1): neither the error nor the
+	// logs may carry the secret.
+	cmd := exec.Command(binary, "serve", "--data-dir", dir, "--accounts.backend", "postgres",
+		"--server.http-listen-address", "127.0.0.1:0", "--server.grpc-listen-address", "127.0.0.1:0", "--admin.listen-address", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "SIGHTLINE_ACCOUNTS_POSTGRES_DSN=postgres://sightline:"+fromEnv+"@127.0.0.1:1/db?connect_timeout=2")
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("start with an unreachable database succeeded:\n%s", out)
+	}
+	if strings.Contains(string(out), fromEnv) {
+		t.Errorf("the secret from the environment appears in the output:\n%s", out)
+	}
+	if !strings.Contains(string(out), "accounts") {
+		t.Errorf("the start error does not say which part failed:\n%s", out)
+	}
+}

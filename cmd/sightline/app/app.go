@@ -315,3 +315,6 @@ func (a *App) closeAll(ctx context.Context) error {
 // globals, for libraries that only know those. Tests that run several Apps
 // in one binary do not call it.
 func (a *App) SetGlobalTelemetry() { a.tel.SetGlobal() }
+
+// Logger is the process's logger.
+func (a *App) Logger() *slog.Logger { return a.logger }
