@@ -36,12 +36,17 @@ const (
 	siteB = indextest.SiteB
 )
 
+// defaultConfig is the configuration the flags default to.
+func defaultConfig() Config {
+	var cfg Config
+	cfg.RegisterFlags(flag.NewFlagSet("defaults", flag.PanicOnError))
+	return cfg
+}
+
 func testConfig(t *testing.T) Config {
 	t.Helper()
-	var cfg Config
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
-	if err := fs.Parse(nil); err != nil {
+	cfg := defaultConfig()
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	return cfg

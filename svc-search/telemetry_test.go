@@ -1,0 +1,94 @@
+package search
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/svc-search/index/indextest"
+)
+
+// TestTelemetry: index calls are spans, and requests, limit hits and
+// upsert outcomes are counted with their codes.
+func TestTelemetry(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	defer tp.Shutdown(context.Background())
+	c, _ := serve(t, testConfig(t), Deps{MeterProvider: mp, TracerProvider: tp, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ctx := t.Context()
+	docs := indextest.Generate(1, siteA, "t", 20)
+	if _, err := c.UpsertSessions(ctx, &searchv1.UpsertSessionsRequest{Sessions: docs}); err != nil {
+		t.Fatal(err)
+	}
+	stale := docs[1]
+	stale.Version--
+	if _, err := c.UpsertSessions(ctx, &searchv1.UpsertSessionsRequest{Sessions: docs[1:2]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SearchSessions(ctx, &searchv1.SearchSessionsRequest{SiteId: siteA, PageSize: 10_000}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.SearchSessions(ctx, &searchv1.SearchSessionsRequest{SiteId: siteA, PageToken: "garbage"})
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	sums := map[string]map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if s, ok := m.Data.(metricdata.Sum[int64]); ok {
+				sums[m.Name] = map[string]int64{}
+				for _, dp := range s.DataPoints {
+					key := ""
+					for _, kv := range dp.Attributes.ToSlice() {
+						key += string(kv.Key) + "=" + kv.Value.Emit() + ";"
+					}
+					sums[m.Name][key] += dp.Value
+				}
+			}
+		}
+	}
+	for name, want := range map[string]map[string]int64{
+		"search.requests": {
+			"code=OK;rpc=UpsertSessions;": 2, "code=OK;rpc=SearchSessions;": 1, "code=InvalidArgument;rpc=SearchSessions;": 1,
+		},
+		"search.limit.hits":        {"limit=page_size;": 1},
+		"search.sessions.upserted": {"": 20},
+		"search.sessions.stale":    {"": 1},
+	} {
+		for k, v := range want {
+			if sums[name][k] != v {
+				t.Errorf("%s{%s} = %d, want %d (all: %v)", name, k, sums[name][k], v, sums[name])
+			}
+		}
+	}
+	var searchSpans int
+	for _, sp := range spans.Ended() {
+		if sp.Name() == "search.index.search" {
+			searchSpans++
+			found := false
+			for _, a := range sp.Attributes() {
+				if a.Key == "sightline.site_id" && a.Value == attribute.Int64Value(siteA) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("search span without the site id: %v", sp.Attributes())
+			}
+		}
+	}
+	if searchSpans != 1 {
+		t.Fatalf("%d index search spans, want 1 (the invalid request never reaches the index)", searchSpans)
+	}
+}
