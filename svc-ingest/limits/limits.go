@@ -10,6 +10,7 @@ package limits
 
 import (
 	"math"
+	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -65,9 +66,13 @@ type SessionKey struct {
 }
 
 type sessionState struct {
-	batches, bytes int64
-	lastSeen       time.Time
-	day            string // UTC day the session was counted against the quota
+	batches, bytes atomic.Int64
+	lastSeen       atomic.Int64 // unix ns
+	day            string       // UTC day the session was counted against the quota; set once
+}
+
+func (st *sessionState) stale(now time.Time, idle time.Duration, day string) bool {
+	return now.Sub(time.Unix(0, st.lastSeen.Load())) > idle || st.day != day
 }
 
 // Sessions counts batches and bytes per session. A session not seen for
@@ -93,13 +98,13 @@ func NewSessions(maxBatches, maxBytes int64, idle time.Duration, size int) *Sess
 func (s *Sessions) Check(k SessionKey, n int64, now time.Time) (limit string, isNew bool) {
 	st, ok := s.lru.Get(k)
 	day := now.UTC().Format(time.DateOnly)
-	if !ok || now.Sub(st.lastSeen) > s.Idle || st.day != day {
+	if !ok || st.stale(now, s.Idle, day) {
 		return "", true
 	}
-	if s.MaxBatches > 0 && st.batches+1 > s.MaxBatches {
+	if s.MaxBatches > 0 && st.batches.Load()+1 > s.MaxBatches {
 		return "session_batches", false
 	}
-	if s.MaxBytes > 0 && st.bytes+n > s.MaxBytes {
+	if s.MaxBytes > 0 && st.bytes.Load()+n > s.MaxBytes {
 		return "session_bytes", false
 	}
 	return "", false
@@ -109,14 +114,25 @@ func (s *Sessions) Check(k SessionKey, n int64, now time.Time) (limit string, is
 func (s *Sessions) Record(k SessionKey, n int64, now time.Time) {
 	day := now.UTC().Format(time.DateOnly)
 	st, ok := s.lru.Get(k)
-	if !ok || now.Sub(st.lastSeen) > s.Idle || st.day != day {
-		st = &sessionState{day: day}
-		s.lru.Add(k, st)
+	if !ok || st.stale(now, s.Idle, day) {
+		fresh := &sessionState{day: day}
+		fresh.lastSeen.Store(now.UnixNano())
+		prev, found, _ := s.lru.PeekOrAdd(k, fresh)
+		switch {
+		case !found:
+			st = fresh
+		case !prev.stale(now, s.Idle, day):
+			st = prev // another batch of the session got here first
+		default:
+			s.lru.Add(k, fresh)
+			st = fresh
+		}
 	}
-	// Races between two batches of one session only blur the count by one.
-	st.batches++
-	st.bytes += n
-	st.lastSeen = now
+	// Two batches of one session racing here may both pass Check: the
+	// limit can be overrun by the number of concurrent batches, no more.
+	st.batches.Add(1)
+	st.bytes.Add(n)
+	st.lastSeen.Store(now.UnixNano())
 }
 
 // UntilMidnightUTC is how long until the quota day ends.

@@ -150,3 +150,27 @@ func TestQuotaLeases(t *testing.T) {
 		t.Fatal("LeaseSize")
 	}
 }
+
+// TestSessionsConcurrent exercises one session from many goroutines (run
+// with -race).
+func TestSessionsConcurrent(t *testing.T) {
+	s := NewSessions(1_000_000, 1<<40, time.Hour, 10)
+	k := SessionKey{Site: 5_000_000_001, Session: "s_a"}
+	now := time.Now()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 500 {
+				s.Check(k, 10, now)
+				s.Record(k, 10, now)
+			}
+		}()
+	}
+	wg.Wait()
+	st, _ := s.lru.Get(k)
+	if st.batches.Load() != 4000 || st.bytes.Load() != 40000 {
+		t.Fatalf("batches %d bytes %d", st.batches.Load(), st.bytes.Load())
+	}
+}

@@ -746,14 +746,6 @@ func (s *Spool) readAvailable(segs []segment, maxRecords, maxBytes int) ([]Recor
 	return out, nil
 }
 
-// Rewind makes the next Read start again at the persisted cursor (after a
-// failed delivery).
-func (s *Spool) Rewind() {
-	s.mu.Lock()
-	s.readPos = s.cursor
-	s.mu.Unlock()
-}
-
 // Ack records that every record before next was delivered (records is how
 // many that is since the previous Ack). The cursor is persisted at most
 // every Options.CursorInterval, and at once when a segment becomes
