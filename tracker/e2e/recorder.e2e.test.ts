@@ -476,6 +476,36 @@ describe('recorder in Chromium', () => {
     expect(stashed).toBeNull(); // handed over, not kept twice
   });
 
+  it('storage blocked: one session for the page, consent still works', async () => {
+    const blockStorage = async (p: Page) => {
+      await p.addInitScript(() =>
+        Object.defineProperty(window, 'localStorage', { get: () => { throw new DOMException('blocked', 'SecurityError'); } }),
+      );
+    };
+    const mark = srv.requests.length;
+    const { ctx, page } = await open('/fixtures/form.html', 'k_e2e', blockStorage);
+    await until('first batch', () => envs(since(mark)).length > 0);
+    const t0 = Date.now();
+    for (let i = 0; Date.now() - t0 < 12_000; i++) {
+      await page.mouse.move(100 + (i % 20) * 20, 150);
+      await sleep(300);
+    }
+    const rs = await leave(page, mark);
+    await ctx.close();
+    const es = envs(rs);
+    expect(new Set(es.map((e) => e.sessionId)).size).toBe(1); // not a new session at every activity touch
+    expect(es.map((e) => e.seq)).toEqual(es.map((_, i) => i));
+
+    const mark2 = srv.requests.length;
+    const c = await open('/fixtures/form.html', 'k_consent', blockStorage);
+    await sleep(1500);
+    expect(since(mark2).length).toBe(0);
+    await c.page.evaluate(() => (window as any).sightline('consent', true));
+    await until('batch after consent without storage', () => envs(since(mark2)).length > 0);
+    await leave(c.page, mark2);
+    await c.ctx.close();
+  });
+
   it('sampled out: the recorder is not even loaded', async () => {
     const mark = srv.requests.length;
     const { ctx, page } = await open('/fixtures/form.html', 'k_sampled_out');

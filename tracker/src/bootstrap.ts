@@ -3,7 +3,7 @@
 // decides whether this visit is recorded (Do-Not-Track, consent, sampling — once per session) and
 // only then loads the recorder. It must stay under 1 KB gzipped and never throw into the page.
 import { webStore } from './store';
-import { prefix, touchSession, forget } from './session';
+import { prefix, touchSession, forget, type Session } from './session';
 import { blocked } from './gate';
 
 interface Raw {
@@ -21,6 +21,7 @@ interface Stub {
   q?: Cmd[];
   c?: Raw;
   l?: number;
+  s?: Session;
 }
 
 (function (c: Raw | string) {
@@ -40,10 +41,14 @@ interface Stub {
     const st = webStore(() => localStorage);
     const k = prefix(c.siteKey);
     let loaded = 0;
+    let granted = 0;
     const start = () => {
-      if (loaded || blocked(c, st, k, navigator, window)) return;
+      // granted: consent given on this page counts even where storage cannot remember it.
+      if (loaded || blocked(granted ? { ...c, requireConsent: false } : c, st, k, navigator, window)) return;
       const rate = typeof c.sampleRate == 'number' ? c.sampleRate : 1;
-      if (!touchSession(st, k, Date.now(), rate, Math.random).p) return;
+      const x = touchSession(st, k, Date.now(), rate, Math.random);
+      if (!x.p) return;
+      f.s = x; // the decision, for a recorder that finds storage unavailable
       loaded = 1;
       const e = document.createElement('script');
       e.async = true;
@@ -59,6 +64,7 @@ interface Stub {
           if (a[1]) {
             st.set(k + 'c', '1');
             st.del(k + 'o');
+            granted = 1;
             start();
           } else forget(st, k);
         }

@@ -5,7 +5,7 @@
 // and reports one sl:error event (source "tracker") — the page itself never sees an exception.
 import { record } from '@rrweb/record';
 import { normalizeConfig, type Config } from './config';
-import { webStore, type Store } from './store';
+import { webStore, storageWorks, memoryStore, type Store } from './store';
 import { prefix, touchSession, readSession, live, visitorId, nextSeq, storedSeq, forget, type Session } from './session';
 import { stash, unstash, unstashPageView } from './stash';
 import { blocked } from './gate';
@@ -34,6 +34,7 @@ interface Global {
   c?: unknown;
   l?: number;
   r?: number;
+  s?: Session;
 }
 
 export function start(w: Window & { sightline?: Global }): void {
@@ -42,13 +43,16 @@ export function start(w: Window & { sightline?: Global }): void {
   prev.r = 1;
   const cfg = normalizeConfig(prev.c);
   if (!cfg) return;
-  const st = webStore(() => w.localStorage);
   const k = prefix(cfg.siteKey);
+  const ls = () => w.localStorage;
+  const st = storageWorks(ls) ? webStore(ls) : memoryStore(prev.s ? { [k + 's']: JSON.stringify(prev.s) } : {});
   const queued = (prev.q || []).slice();
-  // A refusal queued before the recorder arrived (and not taken back after) means: start nothing.
-  let consent: unknown = true;
-  for (const a of queued) if (a[0] === 'consent') consent = a[1];
-  if (!consent) return forget(st, k);
+  // The last consent call queued before the recorder arrived decides: a refusal starts nothing, a
+  // grant counts even where storage cannot remember it.
+  let last: ArrayLike<unknown> | undefined;
+  for (const a of queued) if (a[0] === 'consent') last = a;
+  if (last && !last[1]) return forget(st, k);
+  if (last) st.set(k + 'c', '1');
   if (blocked(cfg, st, k, navigator, w)) return;
   const r = new Recorder(w, cfg, st, k);
   const api: Global = function (...a: unknown[]) {

@@ -33,3 +33,31 @@ export function webStore(ls: () => Storage): Store {
     },
   };
 }
+
+// storageWorks says whether localStorage can be written at all (it throws when storage is blocked,
+// in some sandboxed frames, and when the origin's quota is full).
+export function storageWorks(ls: () => Storage): boolean {
+  try {
+    const s = ls();
+    s.setItem('_sl_probe', '1');
+    s.removeItem('_sl_probe');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// memoryStore stands in for localStorage when it is unavailable, so the recorder's session stays
+// one session for the life of the page instead of a new one at every look-up.
+export function memoryStore(seed: Record<string, string> = {}): Store {
+  const m: Record<string, string> = { ...seed };
+  return {
+    get: (k) => (k in m ? m[k] : null),
+    set: (k, v) => {
+      m[k] = v;
+    },
+    del: (k) => {
+      delete m[k];
+    },
+  };
+}

@@ -80,6 +80,24 @@ describe('bootstrap', () => {
     expect(loads()).toEqual([]);
   });
 
+  it('works without storage: records, passes its sampling decision on, honours consent on the page', () => {
+    const desc = Object.getOwnPropertyDescriptor(window, 'localStorage')!;
+    Object.defineProperty(window, 'localStorage', { configurable: true, get: () => { throw new Error('blocked'); } });
+    try {
+      run(base);
+      expect(loads()).toEqual([base.recorderUrl]);
+      expect((w.sightline as unknown as { s: { p: number; i: string } }).s).toMatchObject({ p: 1, i: expect.stringMatching(/^s_/) });
+      document.head.innerHTML = '';
+      delete w.sightline;
+      run({ ...base, requireConsent: true });
+      expect(loads()).toEqual([]);
+      w.sightline!('consent', true);
+      expect(loads()).toEqual([base.recorderUrl]);
+    } finally {
+      Object.defineProperty(window, 'localStorage', desc);
+    }
+  });
+
   it('does nothing with an unrendered template or a disabled site', () => {
     (0, eval)(template);
     run({ ...base, recording: false });
