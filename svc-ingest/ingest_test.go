@@ -63,7 +63,7 @@ func testSites() map[string]*accountsv1.GetSiteConfigResponse {
 }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    Config
 	svc    *Service
 	srv    *httptest.Server
@@ -75,7 +75,7 @@ type env struct {
 	stop   func()
 }
 
-func defaultConfig(t *testing.T) Config {
+func defaultConfig(t testing.TB) Config {
 	var cfg Config
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
@@ -89,7 +89,7 @@ func defaultConfig(t *testing.T) Config {
 	return cfg
 }
 
-func newEnv(t *testing.T, mod func(*Config)) *env {
+func newEnv(t testing.TB, mod func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, acc: &accountsServer{sites: testSites(), leased: map[string]int64{}}, rec: newRecordingsServer()}
 	e.accSrv = startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsServiceServer(s, e.acc) })

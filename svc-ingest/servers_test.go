@@ -138,7 +138,7 @@ type grpcServer struct {
 	done     chan struct{}
 }
 
-func startGRPC(t *testing.T, register func(*grpc.Server)) *grpcServer {
+func startGRPC(t testing.TB, register func(*grpc.Server)) *grpcServer {
 	t.Helper()
 	g := &grpcServer{register: register}
 	g.start(t, "127.0.0.1:0")
@@ -146,7 +146,7 @@ func startGRPC(t *testing.T, register func(*grpc.Server)) *grpcServer {
 	return g
 }
 
-func (g *grpcServer) start(t *testing.T, addr string) {
+func (g *grpcServer) start(t testing.TB, addr string) {
 	t.Helper()
 	var lis net.Listener
 	var err error
@@ -176,7 +176,7 @@ func (g *grpcServer) stop() {
 
 func (g *grpcServer) restart(t *testing.T) { g.start(t, g.addr) }
 
-func dial(t *testing.T, addr string) *grpc.ClientConn {
+func dial(t testing.TB, addr string) *grpc.ClientConn {
 	t.Helper()
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -1,0 +1,48 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+)
+
+// BenchmarkServeBatch runs the intake handler (gzip'd real Chromium batch,
+// decode, limits, enrichment, spool append with fsync) without the network.
+func BenchmarkServeBatch(b *testing.B) {
+	e := newEnv(b, func(c *Config) { c.RatePerSite = 0; c.MaxBatchesPerSession = 1 << 40; c.MaxBytesPerSession = 1 << 50 })
+	e.acc.sites["k_e2e"] = &accountsv1.GetSiteConfigResponse{SiteId: 5_000_000_009, OrganizationId: orgID, SiteKey: "k_e2e",
+		Domains: []string{"127.0.0.1"}, Settings: &accountsv1.SiteSettings{RecordingEnabled: true, SampleRate: 1}, Plan: &accountsv1.Plan{}}
+	raw := readBatch(b, "batch-chromium.json")
+	bodies := make([][]byte, 256)
+	for i := range bodies {
+		raw["sessionId"] = fmt.Sprintf("s_bench%017d", i)
+		j, err := json.Marshal(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[i] = gz(j)
+	}
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			body := bodies[int(n.Add(1))%len(bodies)]
+			r := httptest.NewRequest(http.MethodPost, "/i/v1/batch?k=k_e2e&ce=gzip", bytes.NewReader(body))
+			r.Header.Set("Origin", "http://127.0.0.1:39547")
+			r.Header.Set("Content-Type", "text/plain")
+			w := httptest.NewRecorder()
+			e.svc.serveBatch(w, r)
+			if w.Code != http.StatusNoContent {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	})
+}
