@@ -306,7 +306,11 @@ func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
 	} else {
 		w.WriteHeader(a.code)
 	}
-	s.m.batches.Add(b.ctx, 1, s.m.codeAttrs[a.code])
+	if attr, ok := s.m.codeAttrs[a.code]; ok {
+		s.m.batches.Add(b.ctx, 1, attr)
+	} else {
+		s.m.batches.Add(b.ctx, 1)
+	}
 	span.End()
 	if b.buf != nil {
 		if b.buf.Cap() <= 1<<20 {
