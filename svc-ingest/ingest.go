@@ -127,6 +127,11 @@ func (c *Config) Validate() error {
 	if c.MaxDecompressedBytes > spool.MaxRecordBytes/2 {
 		errs = append(errs, fmt.Errorf("ingest.max-decompressed-bytes must be at most %d", spool.MaxRecordBytes/2))
 	}
+	// One AppendChunks call carries up to forward.batch-bytes plus one more
+	// chunk; it must fit recordings' gRPC message limit (16 MiB).
+	if c.MaxDecompressedBytes+int64(c.ForwardBatchBytes) > 15<<20 {
+		errs = append(errs, errors.New("ingest.max-decompressed-bytes + ingest.forward.batch-bytes must stay under 15 MiB (recordings' gRPC message limit is 16 MiB)"))
+	}
 	if c.RatePerIP < 0 || c.RatePerSite < 0 {
 		errs = append(errs, errors.New("ingest rates must not be negative"))
 	}
