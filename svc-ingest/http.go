@@ -480,14 +480,9 @@ func (s *Service) intake(r *http.Request, b *batch) answer {
 	b.ctx, b.span = s.startSpan(r, b.start, env.Traceparent)
 	ctx = b.ctx
 
-	if b.site == nil {
+	siteFromBody := b.site == nil
+	if siteFromBody {
 		if a := s.lookupSite(ctx, b, env.SiteKey); a != nil {
-			return *a
-		}
-		if a := s.checkSiteRate(ctx, b, now); a != nil {
-			return *a
-		}
-		if a := s.dropByPrivacy(ctx, r, b); a != nil {
 			return *a
 		}
 	} else if env.SiteKey != b.site.GetSiteKey() {
@@ -498,6 +493,14 @@ func (s *Service) intake(r *http.Request, b *batch) answer {
 			return answer{code: http.StatusForbidden, msg: "no Origin header and no page.url to check against the site's domains"}
 		}
 		if a := s.checkSite(b, origin, originOK); a != nil {
+			return *a
+		}
+	}
+	if siteFromBody { // the checks done before the body when ?k= is given
+		if a := s.checkSiteRate(ctx, b, now); a != nil {
+			return *a
+		}
+		if a := s.dropByPrivacy(ctx, r, b); a != nil {
 			return *a
 		}
 	}
