@@ -9,9 +9,11 @@
 package envelope
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -386,7 +388,21 @@ func (d *decoder) eat(c byte) bool {
 	return false
 }
 
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// hasZeroByte flags (high bit) the zero bytes of v; the lowest flag is exact.
+func hasZeroByte(v uint64) uint64 { return (v - lsb) &^ v & msb }
+
+// hasByteLess flags the bytes of v below n (n ≤ 128); the lowest flag is exact.
+func hasByteLess(v uint64, n uint64) uint64 { return (v - lsb*n) &^ v & msb }
+
 func (d *decoder) ws() {
+	if d.i < len(d.b) && d.b[d.i] > ' ' {
+		return // JSON.stringify output has no whitespace
+	}
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
 		case ' ', '\t', '\n', '\r':
@@ -448,6 +464,20 @@ func (d *decoder) skipString() (escaped bool, err error) {
 	b := d.b
 	i := d.i
 	for i < len(b) {
+		// Eight bytes at a time while none is a quote, a backslash or a
+		// control character (SWAR); the lowest flagged byte is exact.
+		for i+8 <= len(b) {
+			v := binary.LittleEndian.Uint64(b[i:])
+			m := hasZeroByte(v^(lsb*'"')) | hasZeroByte(v^(lsb*'\\')) | hasByteLess(v, 0x20)
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		if c >= 0x20 && c != '"' && c != '\\' {
 			i++

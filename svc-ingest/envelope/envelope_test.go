@@ -218,3 +218,30 @@ func BenchmarkDecodeStdlib(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkDecodeChromium(b *testing.B) {
+	data := testdata(b)["batch-chromium.json"]
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(data, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestStringScanBoundaries puts each kind of special byte at every offset
+// around the 8-byte words the string scanner reads.
+func TestStringScanBoundaries(t *testing.T) {
+	specials := []string{`\"`, `\\`, `\u00e9`, "\x01", "\x1f", "\x7f", "é", "\xff", `"`, "\t"}
+	for pos := range 20 {
+		for _, sp := range specials {
+			str := strings.Repeat("a", pos) + sp + strings.Repeat("b", 9)
+			body := []byte(`{"v":1,"siteKey":"k_x","sessionId":"s_abcdefgh","visitorId":"v_abcdefgh","pageViewId":"p_abcdefgh","seq":0,"events":[{"s":"` + str + `"}]}`)
+			_, err := Decode(body, 0)
+			if valid := json.Valid(body); (err == nil) != valid {
+				t.Fatalf("pos %d special %q: Decode err=%v, json.Valid=%v", pos, sp, err, valid)
+			}
+		}
+	}
+}
