@@ -719,3 +719,25 @@ func TestTraceparentHeaderIsContinued(t *testing.T) {
 		t.Fatal("intake span does not continue the traceparent header")
 	}
 }
+
+func TestConfigValidate(t *testing.T) {
+	for name, mod := range map[string]func(*Config){
+		"public url":     func(c *Config) { c.PublicURL = "ingest.example.com" },
+		"trusted proxy":  func(c *Config) { c.TrustedProxies = "10.0.0.0/8, not-a-cidr" },
+		"negative rate":  func(c *Config) { c.RatePerIP = -1 },
+		"zero body":      func(c *Config) { c.MaxBodyBytes = 0 },
+		"batch too big":  func(c *Config) { c.ForwardBatchBytes = 14 << 20 },
+		"decompress big": func(c *Config) { c.MaxDecompressedBytes = 12 << 20 },
+	} {
+		cfg := defaultConfig(t)
+		mod(&cfg)
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	cfg := defaultConfig(t)
+	cfg.TrustedProxies = "10.0.0.0/8, 192.168.1.7, ::1"
+	if err := cfg.Validate(); err != nil || len(cfg.trusted) != 3 {
+		t.Fatalf("valid config: %v %v", err, cfg.trusted)
+	}
+}
