@@ -18,6 +18,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"encoding/binary"
@@ -60,11 +61,12 @@ import (
 func main() {
 	var (
 		conc       = flag.Int("concurrency", 64, "concurrent clients")
-		dur        = flag.Duration("duration", 8*time.Second, "measured time per target")
-		warm       = flag.Duration("warmup", 2*time.Second, "warm-up per target")
+		dur        = flag.Duration("duration", 5*time.Second, "measured time per target and round")
+		warm       = flag.Duration("warmup", time.Second, "warm-up per target and round")
 		batch      = flag.String("batch", "", "batch JSON (default svc-ingest/testdata/batch-chromium.json, captured from a real Chromium session by the tracker's e2e test)")
 		plain      = flag.Bool("plain", false, "send the batch uncompressed (text/plain) instead of gzip")
 		profPath   = flag.String("cpuprofile", "", "write the ingest run's CPU profile here (default in a temp dir)")
+		rounds     = flag.Int("rounds", 3, "alternating rounds per target (medians are reported)")
 		discardRun = flag.Bool("discard-run", true, "also measure ingest with a sink that discards (ingest's own cost)")
 		dataDir    = flag.String("dir", "", "directory for the spool and the sink (default a temp dir; its disk's fsync latency bounds the result)")
 	)
@@ -165,16 +167,42 @@ func main() {
 	if !*plain {
 		query += "&ce=gzip"
 	}
-	bare := load(bareURL+"/i/v1/batch"+query, origin, bodies, *conc, *warm, *dur, nil)
 	if *profPath == "" {
 		*profPath = filepath.Join(os.TempDir(), "benchingest.cpu.pprof")
 	}
-	pf, err := os.Create(*profPath)
-	if err != nil {
-		log.Fatal(err)
+	discardProf := strings.TrimSuffix(*profPath, ".pprof") + ".discard.pprof"
+	profile := func(round int, path string) *os.File {
+		if round != 0 {
+			return nil
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return f
 	}
-	ing := load(ingestURL+"/i/v1/batch"+query, origin, bodies, *conc, *warm, *dur, pf)
-	pf.Close()
+	// Rounds alternate the targets so that other load on the machine hits
+	// them alike; the medians are reported.
+	var bares, ings, owns []result
+	for round := range *rounds {
+		bares = append(bares, load(bareURL+"/i/v1/batch"+query, origin, bodies, *conc, *warm, *dur, nil))
+		pf := profile(round, *profPath)
+		ings = append(ings, load(ingestURL+"/i/v1/batch"+query, origin, bodies, *conc, *warm, *dur, pf))
+		if pf != nil {
+			pf.Close()
+		}
+		if *discardRun {
+			// The same with a sink that discards: ingest's own cost, as
+			// when recordings runs on other machines.
+			sink.discard.Store(true)
+			pf := profile(round, discardProf)
+			owns = append(owns, load(ingestURL+"/i/v1/batch"+query, origin, bodies, *conc, *warm, *dur, pf))
+			if pf != nil {
+				pf.Close()
+			}
+			sink.discard.Store(false)
+		}
+	}
 
 	// Let the forwarder finish, to show delivery keeps up.
 	drainStart := time.Now()
@@ -182,46 +210,44 @@ func main() {
 		time.Sleep(50 * time.Millisecond)
 	}
 	drain := time.Since(drainStart)
-
 	commits, appends, fsync := groupCommits(reader)
 	stored, calls := sink.stored.Load(), sink.calls.Load()
 	undelivered := spoolRecords(svc)
 
-	// The same again with a sink that discards: ingest's own cost, as when
-	// recordings runs on other machines.
-	var own result
-	if *discardRun {
-		sink.discard.Store(true)
-		pf, err := os.Create(strings.TrimSuffix(*profPath, ".pprof") + ".discard.pprof")
-		if err != nil {
-			log.Fatal(err)
-		}
-		own = load(ingestURL+"/i/v1/batch"+query, origin, bodies, *conc, *warm, *dur, pf)
-		pf.Close()
-	}
-
-	fmt.Println()
+	fmt.Printf("\n%d rounds of %v (after %v warm-up) per target; medians by req/s:\n", *rounds, *dur, *warm)
 	fmt.Printf("%-30s %10s %10s %10s %8s %8s %14s %10s\n", "target", "req/s", "p50", "p99", "ok", "errors", "CPU/request", "CPUs used")
 	row := func(name string, r result) {
 		fmt.Printf("%-30s %10.0f %10s %10s %8d %8d %14s %10.2f\n", name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.ok, r.errors, r.cpuPerReq.Round(time.Microsecond), r.cpuShare)
 	}
+	bare, ing := median(bares), median(ings)
 	row("bare", bare)
 	row("ingest (Pebble sink)", ing)
+	var own result
 	if *discardRun {
+		own = median(owns)
 		row("ingest (discarding sink)", own)
 	}
-	fmt.Printf("\nratio ingest/bare: %.1f%% of the bare handler's rate (target ≥ 60%%); by CPU per request (less sensitive to other load on the machine): %.1f%%\n",
-		100*ing.rps/bare.rps, 100*float64(bare.cpuPerReq)/float64(ing.cpuPerReq))
+	ratios := func(xs []result) (byRate, byCPU []float64) {
+		for i := range xs {
+			byRate = append(byRate, 100*xs[i].rps/bares[i].rps)
+			byCPU = append(byCPU, 100*float64(bares[i].cpuPerReq)/float64(xs[i].cpuPerReq))
+		}
+		return byRate, byCPU
+	}
+	r1, c1 := ratios(ings)
+	fmt.Printf("\nratio ingest/bare (target ≥ 60%%): %.1f%% of the bare handler's rate (rounds: %s); by CPU per request, less sensitive to other load on the machine: %.1f%% (rounds: %s)\n",
+		medianF(r1), pct(r1), medianF(c1), pct(c1))
 	if *discardRun {
-		fmt.Printf("ratio with a discarding sink (ingest's own cost; recordings elsewhere): %.1f%% by rate, %.1f%% by CPU per request\n",
-			100*own.rps/bare.rps, 100*float64(bare.cpuPerReq)/float64(own.cpuPerReq))
+		r2, c2 := ratios(owns)
+		fmt.Printf("ratio with a discarding sink (ingest's own cost; recordings elsewhere): %.1f%% by rate (%s), %.1f%% by CPU per request (%s)\n",
+			medianF(r2), pct(r2), medianF(c2), pct(c2))
 	}
 	fmt.Println("(CPU per request is the whole process's: load generator, HTTP server and, for ingest, the forwarder and the sink too)")
-	fmt.Printf("spool after the Pebble-sink run: %d records undelivered (drain took %v); sink stored %d chunks in %d AppendChunks calls (%.1f chunks/call); %d group commits for %d appends (%.1f appends per fsync, %v per write+fdatasync)\n",
+	fmt.Printf("spool after the runs: %d records undelivered (drain took %v); sink stored %d chunks in %d AppendChunks calls (%.1f chunks/call); %d group commits for %d appends (%.1f appends per fsync, %v per write+fdatasync)\n",
 		undelivered, drain.Round(time.Millisecond), stored, calls,
 		float64(stored)/max(1, float64(calls)), commits, appends, float64(appends)/max(1, float64(commits)), fsync.Round(time.Microsecond))
-	if ing.errors > 0 || ing.notOK > 0 {
-		fmt.Printf("WARNING: ingest answered %d non-204 and %d transport errors\n", ing.notOK, ing.errors)
+	if ing.errors > 0 || ing.notOK > 0 || own.errors > 0 || own.notOK > 0 {
+		fmt.Printf("WARNING: ingest answered %d non-204 and %d transport errors\n", ing.notOK+own.notOK, ing.errors+own.errors)
 	}
 
 	stopIngest()
@@ -244,6 +270,13 @@ func main() {
 	out, _ = exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount=40", *profPath).CombinedOutput()
 	fmt.Println("\ncumulative:")
 	fmt.Print(string(out))
+	if *discardRun {
+		fmt.Printf("\nCPU profile of the discarding-sink run (ingest's own cost): %s\n", discardProf)
+		out, _ = exec.Command("go", "tool", "pprof", "-tags", "-tagfocus=part=", discardProf).CombinedOutput()
+		fmt.Print(string(out))
+		out, _ = exec.Command("go", "tool", "pprof", "-top", "-nodecount=20", discardProf).CombinedOutput()
+		fmt.Print(string(out))
+	}
 }
 
 func spoolRecords(svc *ingest.Service) int64 {
@@ -368,6 +401,29 @@ func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration
 	r.cpuPerReq = cpu / time.Duration(max(r.ok, 1))
 	r.cpuShare = cpu.Seconds() / elapsed.Seconds()
 	return r
+}
+
+func median(rs []result) result {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
+	return s[len(s)/2]
+}
+
+func medianF(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func pct(xs []float64) string {
+	var b strings.Builder
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%.1f%%", x)
+	}
+	return b.String()
 }
 
 // cpuTime is this process's user+system CPU time so far.
