@@ -221,7 +221,7 @@ describe('recorder in Chromium', () => {
     expect(timed).toBeGreaterThanOrEqual(2); // the timer flushed before the page left
     const inc = (src: number) => events(es).filter((e) => e.type === 3 && e.data.source === src);
     const moves = inc(1).flatMap((e) => e.data.positions);
-    expect(moves.length).toBeGreaterThan(20);
+    expect(moves.length).toBeGreaterThan(10);
     // Sampled: rrweb keeps at most one position per 50 ms.
     const span = Math.max(...moves.map((m: any) => m.timeOffset)) - Math.min(...moves.map((m: any) => m.timeOffset));
     expect(inc(1).length).toBeLessThan(40);
@@ -580,7 +580,7 @@ describe('recorder in Chromium', () => {
   it('an intake outage overflows the bounded queue: the session is marked truncated, never silently cut', async () => {
     const mark = srv.requests.length;
     outageUntil = Date.now() + 25_000;
-    const { ctx, page } = await open('/fixtures/mutations.html', 'k_outage');
+    const { ctx, page } = await open('/fixtures/mutations.html?burst=16', 'k_outage');
     await until('outage over and a truncated batch accepted', () => Date.now() > outageUntil && envs(since(mark).filter((r) => r.status === 204)).some((e) => e.truncated), 90_000);
     await sleep(3000);
     const rs = await leave(page, mark);
