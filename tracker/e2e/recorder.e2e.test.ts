@@ -43,6 +43,7 @@ const CONFIGS = {
   k_retry: {},
   k_sampled_out: { sampleRate: 0 },
   k_outage: {},
+  k_forbidden: {},
 };
 
 let browser: Browser;
@@ -53,7 +54,8 @@ beforeAll(async () => {
   browser = await launch();
   srv = await startServers({
     configs: CONFIGS,
-    answer: () => {
+    answer: (r: Captured) => {
+      if (r.query.get('k') === 'k_forbidden') return { status: 403 };
       if (Date.now() < outageUntil) return { status: 503, headers: { 'Retry-After': '1' } };
       return failNext > 0 ? (failNext--, { status: 503, headers: { 'Retry-After': '1' } }) : null;
     },
@@ -504,6 +506,18 @@ describe('recorder in Chromium', () => {
     await until('batch after consent without storage', () => envs(since(mark2)).length > 0);
     await leave(c.page, mark2);
     await c.ctx.close();
+  });
+
+  it('a site ingest refuses (403/404) stops the recorder after the first refusal', async () => {
+    const mark = srv.requests.length;
+    const { ctx, page } = await open('/fixtures/form.html', 'k_forbidden');
+    await until('first refusal', () => since(mark).some((r) => r.status === 403));
+    await page.type('#name', 'typing after the refusal', { delay: 5 });
+    await page.click('#pay');
+    await sleep(5500);
+    const rs = await leave(page, mark);
+    await ctx.close();
+    expect(rs.filter((r) => r.method === 'POST').length).toBe(1);
   });
 
   it('sampled out: the recorder is not even loaded', async () => {

@@ -107,9 +107,11 @@ export class Recorder {
       setTimer: (fn, ms) => setTimeout(this.guard(fn), ms),
       now: Date.now,
       rnd: Math.random,
-      // A batch ingest refused for good (e.g. 413) is lost: say so on the next one.
-      onDrop: () => {
+      // A batch ingest refused for good (e.g. 413) is lost: say so on the next one. An unknown
+      // site or a page origin the site does not list will refuse every batch: stop recording.
+      onDrop: (_it, status) => {
         this.truncated = true;
+        if (status === 403 || status === 404) this.guard(() => this.halt(true))();
       },
     });
   }
@@ -383,8 +385,8 @@ export class Recorder {
     })();
   }
 
-  // halt stops recording. forgetting also discards everything not yet sent: after a refusal
-  // nothing more leaves the page.
+  // halt stops recording. discarding also drops everything not yet sent: after a consent refusal
+  // (or when ingest refuses the site) nothing more leaves the page.
   private halt(forgetting: boolean): void {
     if (this.state === 'on' && !forgetting) this.flush();
     this.state = 'off';
