@@ -651,6 +651,23 @@ func (s *Service) readBody(ctx context.Context, r *http.Request, enc string, buf
 	return buf.Bytes(), nil
 }
 
+// retentionDays is how long recordings keeps the chunk's session: the
+// site's setting capped by its plan's ceiling; a site without a setting gets
+// the ceiling. Zero (neither is set) leaves it to recordings' default.
+// Negative values are treated as unset.
+func retentionDays(site *siteconfig.Site) int32 {
+	days := max(site.GetSettings().GetRetentionDays(), 0)
+	ceiling := max(site.GetPlan().GetMaxRetentionDays(), 0)
+	switch {
+	case days == 0:
+		return ceiling
+	case ceiling == 0:
+		return days
+	default:
+		return min(days, ceiling)
+	}
+}
+
 var chunkBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // chunk builds and encodes the spool record: the enriched chunk, carrying
@@ -662,7 +679,8 @@ func (s *Service) chunk(ctx context.Context, r *http.Request, b *batch, ip netip
 		SessionId: e.SessionID, VisitorId: e.VisitorID, PageViewId: e.PageViewID, Seq: e.Seq,
 		ServerTime: timestamppb.New(now), Url: e.URL, Referrer: e.Referrer,
 		Events: e.Events, EventCount: int32(e.EventCount), Truncated: e.Truncated,
-		Client: s.enrich.Client(r.UserAgent(), ip),
+		Client:        s.enrich.Client(r.UserAgent(), ip),
+		RetentionDays: retentionDays(b.site),
 	}
 	if e.ClientTime > 0 {
 		c.ClientTime = timestamppb.New(time.UnixMilli(e.ClientTime))
