@@ -20,6 +20,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -57,10 +58,11 @@ const (
 	fErrors    = "errors"
 	fTruncated = "truncated"
 	fFlags     = "flags"
-	// Sort keys: fixed-width hex keywords with doc values. Numeric doc
-	// values carry every precision-shifted term (16 per value) and are
-	// decompressed per chunk on every sorted query; one short term per
-	// document is 16x less to read.
+	// Sort keys: one short binary keyword per document with doc values,
+	// holding the sort value and the session id, so a single field orders
+	// hits completely (no per-hit _id lookup for the tie-break). Numeric
+	// doc values carry every precision-shifted term (16 per value) and are
+	// decompressed per chunk on every sorted query.
 	kStart     = "k_start"
 	kDuration  = "k_duration"
 	kActive    = "k_active"
@@ -144,7 +146,7 @@ func Open(dir string) (*Index, error) {
 var bucket = []byte("summaries")
 
 // schemaVersion names the mapping below; bump it with every mapping change.
-const schemaVersion = "3"
+const schemaVersion = "4"
 
 // record is a summary as stored in bbolt: its version (big-endian) first,
 // so the version check reads 8 bytes.
@@ -239,10 +241,10 @@ func document(s *sessionsv1.SessionSummary) map[string]any {
 		fPageCount: float64(s.GetPageCount()),
 		fTruncated: s.GetTruncated(),
 		fDevice:    index.DeviceName(c.GetDeviceType()),
-		kStart:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_START_TIME)),
-		kDuration:  sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_DURATION)),
-		kActive:    sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_ACTIVE_DURATION)),
-		kPages:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_PAGE_COUNT)),
+		kStart:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_START_TIME), s.GetSessionId()),
+		kDuration:  sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_DURATION), s.GetSessionId()),
+		kActive:    sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_ACTIVE_DURATION), s.GetSessionId()),
+		kPages:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_PAGE_COUNT), s.GetSessionId()),
 	}
 	setStr := func(k, v string) {
 		if v != "" {
@@ -442,10 +444,9 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 	desc := !q.Ascending
 	req.SortByCustom(search.SortOrder{
 		&search.SortField{Field: sortOf(q.Sort), Type: search.SortFieldAsString, Desc: desc, Missing: search.SortFieldMissingLast},
-		&search.SortDocID{Desc: desc},
 	})
 	if q.After != nil {
-		req.SearchAfter = []string{sortKey(q.After.Value), index.DocID(q.SiteID, q.After.SessionID)}
+		req.SearchAfter = []string{sortKey(q.After.Value, q.After.SessionID)}
 	}
 	size := q.FacetSize
 	if size <= 0 {
@@ -574,17 +575,27 @@ func sortOf(f searchv1.SortField) string {
 	}
 }
 
-// sortKey renders a sort value so that string order is numeric order:
-// the int64 with its sign bit flipped, as 16 hex digits.
-func sortKey(v int64) string {
+// sortKey renders (value, session id) so that byte order is the sort
+// order: a length letter and the minimal hex digits of the value (negative
+// values, which validation keeps out, sort first at full width), then the
+// session id. Zap separates multi-valued doc values with 0xff, so the key
+// must never contain that byte: hex digits and UTF-8 session ids cannot.
+func sortKey(v int64, sessionID string) string {
 	const hexdig = "0123456789abcdef"
-	u := uint64(v) ^ (1 << 63)
-	var b [16]byte
-	for i := 15; i >= 0; i-- {
-		b[i] = hexdig[u&0xf]
-		u >>= 4
+	b := make([]byte, 0, 17+len(sessionID))
+	u := uint64(v)
+	n := 16
+	if v < 0 {
+		b = append(b, 'A')
+		u ^= 1 << 63
+	} else {
+		n = max(1, (bits.Len64(u)+3)/4)
+		b = append(b, byte('a'+n-1))
 	}
-	return string(b[:])
+	for i := n - 1; i >= 0; i-- {
+		b = append(b, hexdig[(u>>(4*i))&0xf])
+	}
+	return string(append(b, sessionID...))
 }
 
 func facetField(f searchv1.FacetField) (string, bool) {
