@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
@@ -46,6 +47,7 @@ type Forwarder struct {
 
 	mu    sync.Mutex
 	stats Stats
+	buf   []byte // the request being assembled (Run's goroutine only)
 }
 
 // Stats is a snapshot.
@@ -87,16 +89,20 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("forwarder: read spool: %w", err)
 		}
-		chunks := make([]*recordingsv1.Chunk, 0, len(recs))
+		// The records are encoded Chunks (encoded once, at intake): they
+		// are sent as they are, not decoded and encoded again. A scan of
+		// their top-level fields finds each one's traceparent and catches a
+		// record that is not a Chunk.
+		chunks := make([]chunk, 0, len(recs))
 		for _, r := range recs {
-			c := &recordingsv1.Chunk{}
-			if err := proto.Unmarshal(r.Payload, c); err != nil {
+			tp, err := scanChunk(r.Payload)
+			if err != nil {
 				// Checksummed yet undecodable: a bug, not a transient fault.
 				f.Logger.ErrorContext(ctx, "forwarder: undecodable spool record dropped", "pos", r.Pos, "error", err)
 				f.dropped(1)
 				continue
 			}
-			chunks = append(chunks, c)
+			chunks = append(chunks, chunk{raw: r.Payload, traceparent: tp})
 		}
 		if err := f.deliver(ctx, chunks); err != nil {
 			return err // only ctx ending stops delivery
@@ -110,7 +116,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 }
 
 // deliver sends chunks until recordings accepts them or ctx ends.
-func (f *Forwarder) deliver(ctx context.Context, chunks []*recordingsv1.Chunk) error {
+func (f *Forwarder) deliver(ctx context.Context, chunks []chunk) error {
 	if len(chunks) == 0 {
 		return nil
 	}
@@ -155,11 +161,11 @@ func (f *Forwarder) deliver(ctx context.Context, chunks []*recordingsv1.Chunk) e
 	}
 }
 
-func (f *Forwarder) deliverOneByOne(ctx context.Context, chunks []*recordingsv1.Chunk) error {
+func (f *Forwarder) deliverOneByOne(ctx context.Context, chunks []chunk) error {
 	for _, c := range chunks {
 		backoff := f.BackoffMin
 		for {
-			err := f.send(ctx, []*recordingsv1.Chunk{c}, 1)
+			err := f.send(ctx, []chunk{c}, 1)
 			if err == nil {
 				f.mu.Lock()
 				f.stats.Delivered++
@@ -171,8 +177,10 @@ func (f *Forwarder) deliverOneByOne(ctx context.Context, chunks []*recordingsv1.
 				break
 			}
 			if status.Code(err) == grpccodes.InvalidArgument {
+				var id recordingsv1.Chunk // decoded only to say which chunk
+				_ = proto.Unmarshal(c.raw, &id)
 				f.Logger.ErrorContext(ctx, "forwarder: recordings refused a chunk; dropped",
-					"site_id", c.GetSiteId(), "session_id", c.GetSessionId(), "seq", c.GetSeq(), "error", err)
+					"site_id", id.GetSiteId(), "session_id", id.GetSessionId(), "seq", id.GetSeq(), "error", err)
 				f.dropped(1)
 				break
 			}
@@ -201,13 +209,71 @@ func (f *Forwarder) dropped(n int) {
 
 var traceContext = propagation.TraceContext{}
 
-func (f *Forwarder) send(ctx context.Context, chunks []*recordingsv1.Chunk, attempt int) error {
+// chunk is one spool record: an encoded recordingsv1.Chunk.
+type chunk struct {
+	raw         []byte
+	traceparent string
+}
+
+var (
+	chunkTraceparent = (&recordingsv1.Chunk{}).ProtoReflect().Descriptor().Fields().ByName("traceparent").Number()
+	requestChunks    = (&recordingsv1.AppendChunksRequest{}).ProtoReflect().Descriptor().Fields().ByName("chunks").Number()
+)
+
+// scanChunk checks that b is a well-formed message at its top level and
+// returns its traceparent.
+func scanChunk(b []byte) (string, error) {
+	var tp string
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return "", fmt.Errorf("forwarder: chunk: %w", protowire.ParseError(n))
+		}
+		if num == chunkTraceparent && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(b[n:])
+			if m < 0 {
+				return "", fmt.Errorf("forwarder: chunk traceparent: %w", protowire.ParseError(m))
+			}
+			tp = string(v)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			return "", fmt.Errorf("forwarder: chunk field %d: %w", num, protowire.ParseError(m))
+		}
+		b = b[n+m:]
+	}
+	return tp, nil
+}
+
+// request assembles AppendChunksRequest from the encoded chunks: they go
+// in as the request's unknown fields, which the encoder writes out as they
+// are — the same bytes as a repeated chunks field, without decoding each
+// chunk and encoding it again. buf is reused between calls.
+func (f *Forwarder) request(chunks []chunk) *recordingsv1.AppendChunksRequest {
+	n := 0
+	for _, c := range chunks {
+		n += protowire.SizeTag(requestChunks) + protowire.SizeBytes(len(c.raw))
+	}
+	if cap(f.buf) < n || cap(f.buf) > 4*n+64<<10 {
+		f.buf = make([]byte, 0, n)
+	}
+	b := f.buf[:0]
+	for _, c := range chunks {
+		b = protowire.AppendTag(b, requestChunks, protowire.BytesType)
+		b = protowire.AppendBytes(b, c.raw)
+	}
+	req := &recordingsv1.AppendChunksRequest{}
+	req.ProtoReflect().SetUnknown(b)
+	return req
+}
+
+func (f *Forwarder) send(ctx context.Context, chunks []chunk, attempt int) error {
 	links := make([]trace.Link, 0, len(chunks))
 	for _, c := range chunks {
-		if c.Traceparent == "" {
+		if c.traceparent == "" {
 			continue
 		}
-		sc := trace.SpanContextFromContext(traceContext.Extract(context.Background(), propagation.MapCarrier{"traceparent": c.Traceparent}))
+		sc := trace.SpanContextFromContext(traceContext.Extract(context.Background(), propagation.MapCarrier{"traceparent": c.traceparent}))
 		if sc.IsValid() {
 			links = append(links, trace.Link{SpanContext: sc})
 		}
@@ -218,7 +284,7 @@ func (f *Forwarder) send(ctx context.Context, chunks []*recordingsv1.Chunk, atte
 	defer span.End()
 	cctx, cancel := context.WithTimeout(ctx, f.Timeout)
 	defer cancel()
-	_, err := f.Client.AppendChunks(cctx, &recordingsv1.AppendChunksRequest{Chunks: chunks})
+	_, err := f.Client.AppendChunks(cctx, f.request(chunks))
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())

@@ -1,6 +1,7 @@
 package forwarder
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -97,4 +98,134 @@ func TestRetriesDropsPoisonAndKeepsOrder(t *testing.T) {
 			t.Fatalf("order broken: %v", rec.seqs)
 		}
 	}
+}
+
+type keeper struct {
+	recordingsv1.UnimplementedRecordingsServiceServer
+	mu     sync.Mutex
+	chunks []*recordingsv1.Chunk
+}
+
+func (k *keeper) AppendChunks(_ context.Context, req *recordingsv1.AppendChunksRequest) (*recordingsv1.AppendChunksResponse, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.chunks = append(k.chunks, req.GetChunks()...)
+	return &recordingsv1.AppendChunksResponse{Stored: int32(len(req.GetChunks()))}, nil
+}
+
+// TestSpooledBytesArriveAsChunks: the spooled encodings are sent as they
+// are (not decoded and re-encoded) and recordings decodes exactly the
+// chunks that were spooled, every field included.
+func TestSpooledBytesArriveAsChunks(t *testing.T) {
+	rec := &keeper{}
+	lis, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := grpc.NewServer()
+	recordingsv1.RegisterRecordingsServiceServer(srv, rec)
+	go srv.Serve(lis)
+	defer srv.Stop()
+	cc, _ := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	defer cc.Close()
+	sp, err := spool.Open(spool.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	ctx := context.Background()
+	var want []*recordingsv1.Chunk
+	for i := range 40 {
+		c := &recordingsv1.Chunk{SiteId: 5_000_000_001 + int64(i%3), OrganizationId: 7_000_000_001, SessionId: "s_abcdefgh", Seq: int64(i),
+			VisitorId: "v_abcdefgh", Url: "https://shop.example.com/é", Events: bytes.Repeat([]byte(`[{"type":3}]`), i*50+1),
+			EventCount: int32(i + 1), Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", RetentionDays: 7,
+			Viewport: &recordingsv1.Viewport{Width: 1280, Height: 720}}
+		b, err := proto.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sp.Append(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, c)
+	}
+	f := &Forwarder{Spool: sp, Client: recordingsv1.NewRecordingsServiceClient(cc), Tracer: noop.NewTracerProvider().Tracer(""),
+		Logger: slog.New(slog.DiscardHandler), BatchRecords: 7, BatchBytes: 20 << 10}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- f.Run(runCtx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for sp.Stats().Records > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.chunks) != len(want) {
+		t.Fatalf("%d chunks arrived, want %d", len(rec.chunks), len(want))
+	}
+	for i := range want {
+		if !proto.Equal(rec.chunks[i], want[i]) {
+			t.Fatalf("chunk %d arrived as %v, want %v", i, rec.chunks[i], want[i])
+		}
+	}
+}
+
+func TestScanChunk(t *testing.T) {
+	b, _ := proto.Marshal(&recordingsv1.Chunk{SessionId: "s_x", Traceparent: "00-aa-bb-01", Events: []byte("[]")})
+	if tp, err := scanChunk(b); err != nil || tp != "00-aa-bb-01" {
+		t.Fatalf("scanChunk: %q, %v", tp, err)
+	}
+	for _, bad := range [][]byte{{0xff, 0xff, 0xff}, b[:len(b)-1], append(b[:len(b):len(b)], 0x0a, 0x05, 'a')} {
+		if _, err := scanChunk(bad); err == nil {
+			t.Errorf("scanChunk(%x) accepted", bad)
+		}
+	}
+}
+
+// BenchmarkEncodeRequest: the cost of turning 26 spooled ~10 KB chunks (the
+// bench's mean per call) into the bytes of one AppendChunks request — by
+// decoding each chunk and encoding the request (the former path) or by
+// passing the spooled encodings through.
+func BenchmarkEncodeRequest(b *testing.B) {
+	var recs [][]byte
+	for i := range 26 {
+		c := &recordingsv1.Chunk{SiteId: 5_000_000_001, OrganizationId: 7_000_000_001, SessionId: "s_abcdefghijklmnopqrstuv", Seq: int64(i),
+			VisitorId: "v_abcdefghijklmnopqrstuv", PageViewId: "p_abcdefghijklmnopqrstuv", Url: "https://shop.example.com/pricing",
+			Events: bytes.Repeat([]byte(`{"type":3,"data":{"source":1}},`), 330), EventCount: 330,
+			Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", RetentionDays: 30}
+		p, _ := proto.Marshal(c)
+		recs = append(recs, p)
+	}
+	b.Run("decode+encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			req := &recordingsv1.AppendChunksRequest{}
+			for _, p := range recs {
+				c := &recordingsv1.Chunk{}
+				if err := proto.Unmarshal(p, c); err != nil {
+					b.Fatal(err)
+				}
+				req.Chunks = append(req.Chunks, c)
+			}
+			if _, err := proto.Marshal(req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("pass-through", func(b *testing.B) {
+		b.ReportAllocs()
+		f := &Forwarder{}
+		for b.Loop() {
+			chunks := make([]chunk, 0, len(recs))
+			for _, p := range recs {
+				tp, err := scanChunk(p)
+				if err != nil {
+					b.Fatal(err)
+				}
+				chunks = append(chunks, chunk{raw: p, traceparent: tp})
+			}
+			if _, err := proto.Marshal(f.request(chunks)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -142,6 +142,7 @@ type Spool struct {
 	readPos Pos
 	rf      *os.File
 	rfSeg   uint64
+	rbuf    *bufio.Reader // reused by the reader: one 256 KiB buffer, not one per Read
 }
 
 // Open opens (creating if needed) and recovers the spool in opts.Dir.
@@ -722,7 +723,13 @@ func (s *Spool) readAvailable(segs []segment, maxRecords, maxBytes int) ([]Recor
 			}
 			s.rf, s.rfSeg = f, seg.id
 		}
-		r := bufio.NewReaderSize(io.NewSectionReader(s.rf, s.readPos.Off, seg.size-s.readPos.Off), 256<<10)
+		sr := io.NewSectionReader(s.rf, s.readPos.Off, seg.size-s.readPos.Off)
+		if s.rbuf == nil {
+			s.rbuf = bufio.NewReaderSize(sr, 256<<10)
+		} else {
+			s.rbuf.Reset(sr)
+		}
+		r := s.rbuf
 		for s.readPos.Off < seg.size {
 			t, p, err := readRecord(r, nil)
 			if err != nil {
