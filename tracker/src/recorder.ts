@@ -21,6 +21,7 @@ const FLUSH_EVENTS = 2000;
 const CHECKOUT_MS = 10 * 60 * 1000;
 const TOUCH_MS = 10000; // how often activity is written to the shared session
 const MAX_ERRORS = 50; // sl:error events per page view
+const MAX_NAVIGATIONS = 500; // sl:navigation events per page view (some apps replaceState on scroll)
 const MAX_MESSAGE = 1000;
 const MAX_STACK = 4000;
 // rrweb incremental sources that mean the visitor did something (as opposed to the page changing).
@@ -81,6 +82,7 @@ export class Recorder {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastTouch = 0;
   private errors = 0;
+  private navigations = 0;
   private state: 'idle' | 'on' | 'off' = 'idle';
   private failed = false;
   private url: string;
@@ -341,7 +343,7 @@ export class Recorder {
     const from = this.url;
     this.url = href;
     this.referrer = from;
-    this.custom('sl:navigation', { url: href, referrer: from });
+    if (++this.navigations <= MAX_NAVIGATIONS) this.custom('sl:navigation', { url: href, referrer: from });
   }
 
   private error(message: string, stack: string | undefined, source: string): void {
