@@ -52,14 +52,8 @@ func (s *Service) CreateApiKey(ctx context.Context, req *accountsv1.CreateApiKey
 
 // ListApiKeys lists an organisation's API keys (admin or owner).
 func (s *Service) ListApiKeys(ctx context.Context, req *accountsv1.ListApiKeysRequest) (*accountsv1.ListApiKeysResponse, error) {
-	c, err := s.caller(ctx)
+	_, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkOrgID(req.GetOrganizationId()); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, req.GetOrganizationId(), store.RoleAdmin); err != nil {
 		return nil, err
 	}
 	p, err := s.page(req.GetPageSize(), req.GetPageToken())
@@ -80,14 +74,8 @@ func (s *Service) ListApiKeys(ctx context.Context, req *accountsv1.ListApiKeysRe
 
 // RevokeApiKey revokes an API key (admin or owner).
 func (s *Service) RevokeApiKey(ctx context.Context, req *accountsv1.RevokeApiKeyRequest) (*accountsv1.RevokeApiKeyResponse, error) {
-	c, err := s.caller(ctx)
+	c, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkOrgID(req.GetOrganizationId()); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, req.GetOrganizationId(), store.RoleAdmin); err != nil {
 		return nil, err
 	}
 	k, err := s.store.RevokeAPIKey(ctx, req.GetOrganizationId(), req.GetApiKeyId(), time.Now())
@@ -205,14 +193,8 @@ func (s *Service) SetMaintenance(ctx context.Context, req *accountsv1.SetMainten
 // ListAuditEvents lists an organisation's audit log, newest first (admin
 // or owner).
 func (s *Service) ListAuditEvents(ctx context.Context, req *accountsv1.ListAuditEventsRequest) (*accountsv1.ListAuditEventsResponse, error) {
-	c, err := s.caller(ctx)
+	_, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkOrgID(req.GetOrganizationId()); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, req.GetOrganizationId(), store.RoleAdmin); err != nil {
 		return nil, err
 	}
 	p, err := s.page(req.GetPageSize(), req.GetPageToken())

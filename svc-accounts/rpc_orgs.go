@@ -46,14 +46,8 @@ func (s *Service) CreateOrganization(ctx context.Context, req *accountsv1.Create
 
 // GetOrganization returns one of the caller's organisations.
 func (s *Service) GetOrganization(ctx context.Context, req *accountsv1.GetOrganizationRequest) (*accountsv1.GetOrganizationResponse, error) {
-	c, err := s.caller(ctx)
+	_, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleViewer)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkOrgID(req.GetOrganizationId()); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, req.GetOrganizationId(), store.RoleViewer); err != nil {
 		return nil, err
 	}
 	o, err := s.store.GetOrganization(ctx, req.GetOrganizationId())
@@ -96,14 +90,8 @@ func (s *Service) ListOrganizations(ctx context.Context, req *accountsv1.ListOrg
 
 // UpdateOrganization renames an organisation (admin or owner).
 func (s *Service) UpdateOrganization(ctx context.Context, req *accountsv1.UpdateOrganizationRequest) (*accountsv1.UpdateOrganizationResponse, error) {
-	c, err := s.caller(ctx)
+	c, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkOrgID(req.GetOrganizationId()); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, req.GetOrganizationId(), store.RoleAdmin); err != nil {
 		return nil, err
 	}
 	name, err := checkName("name", req.GetName())
@@ -120,14 +108,8 @@ func (s *Service) UpdateOrganization(ctx context.Context, req *accountsv1.Update
 
 // ListMembers lists an organisation's members.
 func (s *Service) ListMembers(ctx context.Context, req *accountsv1.ListMembersRequest) (*accountsv1.ListMembersResponse, error) {
-	c, err := s.caller(ctx)
+	_, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleViewer)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkOrgID(req.GetOrganizationId()); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, req.GetOrganizationId(), store.RoleViewer); err != nil {
 		return nil, err
 	}
 	p, err := s.page(req.GetPageSize(), req.GetPageToken())
@@ -257,14 +239,8 @@ func (s *Service) CreateInvitation(ctx context.Context, req *accountsv1.CreateIn
 
 // ListInvitations lists pending invitations (admin or owner).
 func (s *Service) ListInvitations(ctx context.Context, req *accountsv1.ListInvitationsRequest) (*accountsv1.ListInvitationsResponse, error) {
-	c, err := s.caller(ctx)
+	_, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkOrgID(req.GetOrganizationId()); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, req.GetOrganizationId(), store.RoleAdmin); err != nil {
 		return nil, err
 	}
 	p, err := s.page(req.GetPageSize(), req.GetPageToken())
@@ -285,14 +261,8 @@ func (s *Service) ListInvitations(ctx context.Context, req *accountsv1.ListInvit
 
 // RevokeInvitation cancels a pending invitation.
 func (s *Service) RevokeInvitation(ctx context.Context, req *accountsv1.RevokeInvitationRequest) (*accountsv1.RevokeInvitationResponse, error) {
-	c, err := s.caller(ctx)
+	c, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkOrgID(req.GetOrganizationId()); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, req.GetOrganizationId(), store.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := s.store.RevokeInvitation(ctx, req.GetOrganizationId(), req.GetInvitationId(), time.Now()); err != nil {

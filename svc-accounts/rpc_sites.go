@@ -89,14 +89,8 @@ func (s *Service) GetSite(ctx context.Context, req *accountsv1.GetSiteRequest) (
 
 // ListSites lists an organisation's sites.
 func (s *Service) ListSites(ctx context.Context, req *accountsv1.ListSitesRequest) (*accountsv1.ListSitesResponse, error) {
-	c, err := s.caller(ctx)
+	_, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleViewer)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkOrgID(req.GetOrganizationId()); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, req.GetOrganizationId(), store.RoleViewer); err != nil {
 		return nil, err
 	}
 	p, err := s.page(req.GetPageSize(), req.GetPageToken())

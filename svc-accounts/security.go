@@ -346,6 +346,21 @@ func inOrg(c *caller, org int64, min store.Role) error {
 	return nil
 }
 
+// orgCaller resolves the caller and requires at least min in org.
+func (s *Service) orgCaller(ctx context.Context, org int64, min store.Role) (*caller, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOrgID(org); err != nil {
+		return nil, err
+	}
+	if err := inOrg(c, org, min); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 // site loads a site the caller may act on with at least min.
 func (s *Service) site(ctx context.Context, c *caller, id int64, min store.Role) (store.Site, error) {
 	if id <= 0 {
