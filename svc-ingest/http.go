@@ -269,7 +269,8 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	b := &batch{w: w, r: r, start: start}
+	b := &batch{w: w, r: r, start: start, query: r.URL.Query(), origin: r.Header.Get("Origin")}
+	b.originHost, b.originOK = originHost(b.origin)
 	a := s.intake(r, b)
 	if b.span == nil {
 		b.ctx, b.span = s.startSpan(r, start, "")
@@ -330,6 +331,11 @@ type batch struct {
 	site  *siteconfig.Site
 	env   envelope.Envelope
 	buf   *bytes.Buffer
+	// The request's query, Origin header and the Origin's host, parsed once.
+	query      url.Values
+	origin     string
+	originHost string
+	originOK   bool
 }
 
 // startSpan starts the intake span at the request's start, continuing the
@@ -355,13 +361,13 @@ func (s *Service) refuse(ctx context.Context, code int, limit string, retryAfter
 }
 
 // checkSite applies the checks that need the site: origin, site rate, DNT.
-func (s *Service) checkSite(b *batch, origin string, originOK bool) *answer {
+func (s *Service) checkSite(b *batch) *answer {
 	host := ""
-	if origin != "" {
-		if !originOK {
+	if b.origin != "" {
+		if !b.originOK {
 			return &answer{code: http.StatusForbidden, msg: "invalid Origin header"}
 		}
-		host, _ = originHost(origin)
+		host = b.originHost
 	} else if b.env.URL != "" {
 		// No Origin (not a browser, or an old one): judge by the page URL.
 		if u, err := url.Parse(b.env.URL); err == nil {
@@ -381,20 +387,20 @@ func (s *Service) checkSite(b *batch, origin string, originOK bool) *answer {
 // retrying — but no credentials are allowed and the body is only the
 // refusal message.
 func (s *Service) corsHeaders(r *http.Request, b *batch, a answer) {
-	origin := r.Header.Get("Origin")
+	origin := b.origin
 	if origin == "" {
 		return
 	}
 	h := b.w.Header()
 	if b.site == nil {
-		if k := r.URL.Query().Get("k"); k != "" {
+		if k := b.query.Get("k"); k != "" {
 			if site, err := s.sites.Get(r.Context(), k); err == nil {
 				b.site = site
 			}
 		}
 	}
 	allow := ""
-	if host, ok := originHost(origin); ok && host != "" && b.site != nil && siteconfig.MatchDomain(b.site.GetDomains(), host) {
+	if host := b.originHost; b.originOK && host != "" && b.site != nil && siteconfig.MatchDomain(b.site.GetDomains(), host) {
 		allow = origin
 	} else if a.code >= 400 {
 		allow = "*"
@@ -402,18 +408,20 @@ func (s *Service) corsHeaders(r *http.Request, b *batch, a answer) {
 	if allow == "" {
 		return
 	}
-	h.Set("Access-Control-Allow-Origin", allow)
-	h.Set("Access-Control-Expose-Headers", "Retry-After, Sightline-Trace-Id")
-	h.Add("Vary", "Origin")
+	h["Access-Control-Allow-Origin"] = []string{allow}
+	h["Access-Control-Expose-Headers"] = exposeHeaders
+	h["Vary"] = append(h["Vary"], "Origin")
 }
+
+// exposeHeaders is shared by every answer (net/http only reads it).
+var exposeHeaders = []string{"Retry-After, Sightline-Trace-Id"}
 
 func (s *Service) intake(r *http.Request, b *batch) answer {
 	ctx := r.Context()
 	b.ctx = ctx
 	now := b.start
-	q := r.URL.Query()
-	origin := r.Header.Get("Origin")
-	_, originOK := originHost(origin)
+	q := b.query
+	origin := b.origin
 	checkedOrigin := false
 
 	// The per-IP rate comes first: it is the cheapest defence.
@@ -427,7 +435,7 @@ func (s *Service) intake(r *http.Request, b *batch) answer {
 			return *a
 		}
 		if origin != "" {
-			if a := s.checkSite(b, origin, originOK); a != nil {
+			if a := s.checkSite(b); a != nil {
 				return *a
 			}
 			checkedOrigin = true
@@ -492,7 +500,7 @@ func (s *Service) intake(r *http.Request, b *batch) answer {
 		if origin == "" && env.URL == "" {
 			return answer{code: http.StatusForbidden, msg: "no Origin header and no page.url to check against the site's domains"}
 		}
-		if a := s.checkSite(b, origin, originOK); a != nil {
+		if a := s.checkSite(b); a != nil {
 			return *a
 		}
 	}
@@ -668,25 +676,45 @@ func retentionDays(site *siteconfig.Site) int32 {
 	}
 }
 
+// chunkMsg holds one chunk being built, with its sub-messages.
+type chunkMsg struct {
+	chunk                  recordingsv1.Chunk
+	serverTime, clientTime timestamppb.Timestamp
+	viewport               recordingsv1.Viewport
+}
+
+var chunkMsgPool = sync.Pool{New: func() any { return new(chunkMsg) }}
+
 var chunkBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // chunk builds and encodes the spool record: the enriched chunk, carrying
 // the intake span's trace context.
 func (s *Service) chunk(ctx context.Context, r *http.Request, b *batch, ip netip.Addr, now time.Time) ([]byte, func(), error) {
 	e := &b.env
-	c := &recordingsv1.Chunk{
-		SiteId: b.site.GetSiteId(), OrganizationId: b.site.GetOrganizationId(),
-		SessionId: e.SessionID, VisitorId: e.VisitorID, PageViewId: e.PageViewID, Seq: e.Seq,
-		ServerTime: timestamppb.New(now), Url: e.URL, Referrer: e.Referrer,
-		Events: e.Events, EventCount: int32(e.EventCount), Truncated: e.Truncated,
-		Client:        s.enrich.Client(r.UserAgent(), ip),
-		RetentionDays: retentionDays(b.site),
-	}
+	// The chunk and its small messages are one pooled allocation: they
+	// live only until the chunk is encoded below.
+	m := chunkMsgPool.Get().(*chunkMsg)
+	defer func() {
+		*m = chunkMsg{} // drop references to the request's data
+		chunkMsgPool.Put(m)
+	}()
+	c := &m.chunk
+	c.SiteId, c.OrganizationId = b.site.GetSiteId(), b.site.GetOrganizationId()
+	c.SessionId, c.VisitorId, c.PageViewId, c.Seq = e.SessionID, e.VisitorID, e.PageViewID, e.Seq
+	m.serverTime.Seconds, m.serverTime.Nanos = now.Unix(), int32(now.Nanosecond())
+	c.ServerTime = &m.serverTime
+	c.Url, c.Referrer = e.URL, e.Referrer
+	c.Events, c.EventCount, c.Truncated = e.Events, int32(e.EventCount), e.Truncated
+	c.Client = s.enrich.Client(r.UserAgent(), ip)
+	c.RetentionDays = retentionDays(b.site)
 	if e.ClientTime > 0 {
-		c.ClientTime = timestamppb.New(time.UnixMilli(e.ClientTime))
+		ct := time.UnixMilli(e.ClientTime)
+		m.clientTime.Seconds, m.clientTime.Nanos = ct.Unix(), int32(ct.Nanosecond())
+		c.ClientTime = &m.clientTime
 	}
 	if e.ViewportW > 0 || e.ViewportH > 0 {
-		c.Viewport = &recordingsv1.Viewport{Width: e.ViewportW, Height: e.ViewportH}
+		m.viewport.Width, m.viewport.Height = e.ViewportW, e.ViewportH
+		c.Viewport = &m.viewport
 	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		carrier := propagation.MapCarrier{}
