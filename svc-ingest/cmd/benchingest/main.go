@@ -12,8 +12,11 @@
 // 64 concurrent clients over loopback, cycling through 4096 sessions. The
 // bare handler reads the same body and answers 204. A third run repeats
 // ingest with a sink that discards (ingest's own cost, as when recordings
-// runs elsewhere). It prints req/s, p50/p99, the process's CPU time per
-// request, the ratios, group-commit figures and the CPU profile by part.
+// runs elsewhere), and a fourth the same at -gogc-compare (GOGC=400) as
+// guidance for operators (the product never sets GOGC). It prints req/s,
+// p50/p99, the process's CPU time per request and the GC's share of it, the
+// ratios, group-commit figures, the CPU profile by part, and the CPU time of
+// one request split by what it is spent on (profile share × CPU/request).
 package main
 
 import (
@@ -34,7 +37,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -69,6 +75,7 @@ func main() {
 		rounds     = flag.Int("rounds", 3, "alternating rounds per target (medians are reported)")
 		discardRun = flag.Bool("discard-run", true, "also measure ingest with a sink that discards (ingest's own cost)")
 		dataDir    = flag.String("dir", "", "directory for the spool and the sink (default a temp dir; its disk's fsync latency bounds the result)")
+		gogcRow    = flag.Int("gogc-compare", 400, "also measure ingest (discarding sink) with the GC at this GOGC, as guidance for operators (0: skip); the product never changes GOGC itself")
 	)
 	flag.Parse()
 	if *batch == "" {
@@ -162,6 +169,8 @@ func main() {
 		*conc, filepath.Base(*batch), len(raw), len(bodies[0]), enc, runtime.GOMAXPROCS(0))
 	fmt.Println("ingest: real handler + spool (fsync, group commit) + forwarder → gRPC sink doing recordings' write I/O (zstd per chunk, Pebble synced batch per AppendChunks); rate limits off (one client IP)")
 	fmt.Println("bare:   net/http handler reading the body to io.Discard and answering 204")
+	fmt.Println("sink:   a RecordingsService in this process: per AppendChunks call, each chunk proto-encoded and zstd-compressed and all of them written in one synced Pebble batch (recordings' embedded write path); the discarding variant answers OK at once (recordings on other machines)")
+	fmt.Printf("GC:     GOGC=%s GOMEMLIMIT=%s (from the environment)\n", cmp.Or(os.Getenv("GOGC"), "100 (default)"), cmp.Or(os.Getenv("GOMEMLIMIT"), "none"))
 
 	query := "?k=" + siteKey
 	if !*plain {
@@ -183,7 +192,7 @@ func main() {
 	}
 	// Rounds alternate the targets so that other load on the machine hits
 	// them alike; the medians are reported.
-	var bares, ings, owns []result
+	var bares, ings, owns, gogcs []result
 	for round := range *rounds {
 		bares = append(bares, load(bareURL+"/i/v1/batch"+query, origin, bodies, *conc, *warm, *dur, nil))
 		pf := profile(round, *profPath)
@@ -200,6 +209,11 @@ func main() {
 			if pf != nil {
 				pf.Close()
 			}
+			if *gogcRow > 0 {
+				prev := debug.SetGCPercent(*gogcRow)
+				gogcs = append(gogcs, load(ingestURL+"/i/v1/batch"+query, origin, bodies, *conc, *warm, *dur, nil))
+				debug.SetGCPercent(prev)
+			}
 			sink.discard.Store(false)
 		}
 	}
@@ -215,9 +229,9 @@ func main() {
 	undelivered := spoolRecords(svc)
 
 	fmt.Printf("\n%d rounds of %v (after %v warm-up) per target; medians by req/s:\n", *rounds, *dur, *warm)
-	fmt.Printf("%-30s %10s %10s %10s %8s %8s %14s %10s\n", "target", "req/s", "p50", "p99", "ok", "errors", "CPU/request", "CPUs used")
+	fmt.Printf("%-34s %10s %10s %10s %8s %8s %14s %10s %8s\n", "target", "req/s", "p50", "p99", "ok", "errors", "CPU/request", "CPUs used", "GC CPU*")
 	row := func(name string, r result) {
-		fmt.Printf("%-30s %10.0f %10s %10s %8d %8d %14s %10.2f\n", name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.ok, r.errors, r.cpuPerReq.Round(time.Microsecond), r.cpuShare)
+		fmt.Printf("%-34s %10.0f %10s %10s %8d %8d %14s %10.2f %7.1f%%\n", name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.ok, r.errors, r.cpuPerReq.Round(time.Microsecond), r.cpuShare, 100*r.gcShare)
 	}
 	bare, ing := median(bares), median(ings)
 	row("bare", bare)
@@ -226,6 +240,9 @@ func main() {
 	if *discardRun {
 		own = median(owns)
 		row("ingest (discarding sink)", own)
+		if len(gogcs) > 0 {
+			row(fmt.Sprintf("ingest (discarding sink, GOGC=%d)", *gogcRow), median(gogcs))
+		}
 	}
 	ratios := func(xs []result) (byRate, byCPU []float64) {
 		for i := range xs {
@@ -241,8 +258,13 @@ func main() {
 		r2, c2 := ratios(owns)
 		fmt.Printf("ratio with a discarding sink (ingest's own cost; recordings elsewhere): %.1f%% by rate (%s), %.1f%% by CPU per request (%s)\n",
 			medianF(r2), pct(r2), medianF(c2), pct(c2))
+		if len(gogcs) > 0 {
+			r3, c3 := ratios(gogcs)
+			fmt.Printf("GOGC guidance: the same with GOGC=%d: %.1f%% by rate (%s), %.1f%% by CPU per request (%s); ingest's live heap is small, so an operator may trade memory for GC time with GOGC or GOMEMLIMIT (the product leaves both to the environment)\n",
+				*gogcRow, medianF(r3), pct(r3), medianF(c3), pct(c3))
+		}
 	}
-	fmt.Println("(CPU per request is the whole process's: load generator, HTTP server and, for ingest, the forwarder and the sink too)")
+	fmt.Println("(CPU per request is the whole process's: load generator, HTTP server and, for ingest, the forwarder and the sink too; *GC CPU: the collector's share of it, runtime/metrics estimate without idle-time marking)")
 	fmt.Printf("spool after the runs: %d records undelivered (drain took %v); sink stored %d chunks in %d AppendChunks calls (%.1f chunks/call); %d group commits for %d appends (%.1f appends per fsync, %v per write+fdatasync)\n",
 		undelivered, drain.Round(time.Millisecond), stored, calls,
 		float64(stored)/max(1, float64(calls)), commits, appends, float64(appends)/max(1, float64(commits)), fsync.Round(time.Microsecond))
@@ -265,6 +287,8 @@ func main() {
 	}
 	fmt.Println("by part (goroutine labels; unlabelled = HTTP server connection handling outside the handler, gRPC transport, GC, spool writer):")
 	fmt.Print(string(out))
+	fmt.Printf("\nwhere the CPU of one request goes (ingest, Pebble sink: %v per request in the median round; bare: %v):\n", ing.cpuPerReq.Round(time.Microsecond), bare.cpuPerReq.Round(time.Microsecond))
+	breakdown(*profPath, ing.cpuPerReq)
 	out, _ = exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", *profPath).CombinedOutput()
 	fmt.Print(string(out))
 	out, _ = exec.Command("go", "tool", "pprof", "-top", "-cum", "-nodecount=40", *profPath).CombinedOutput()
@@ -274,6 +298,8 @@ func main() {
 		fmt.Printf("\nCPU profile of the discarding-sink run (ingest's own cost): %s\n", discardProf)
 		out, _ = exec.Command("go", "tool", "pprof", "-tags", "-tagfocus=part=", discardProf).CombinedOutput()
 		fmt.Print(string(out))
+		fmt.Printf("\nwhere the CPU of one request goes (ingest, discarding sink: %v per request in the median round):\n", own.cpuPerReq.Round(time.Microsecond))
+		breakdown(discardProf, own.cpuPerReq)
 		out, _ = exec.Command("go", "tool", "pprof", "-top", "-nodecount=20", discardProf).CombinedOutput()
 		fmt.Print(string(out))
 	}
@@ -318,6 +344,7 @@ type result struct {
 	prof              bool
 	cpuPerReq         time.Duration
 	cpuShare          float64
+	gcShare           float64 // of the process's CPU time, by runtime/metrics
 }
 
 func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration, prof *os.File) result {
@@ -367,7 +394,7 @@ func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration
 		pprof.StartCPUProfile(prof)
 	}
 	measuring.Store(true)
-	cpu0 := cpuTime()
+	cpu0, gc0 := cpuTime(), gcTime()
 	start := time.Now()
 	if os.Getenv("BENCHINGEST_GOROUTINES") != "" && prof != nil {
 		time.Sleep(dur / 2)
@@ -378,7 +405,7 @@ func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration
 	}
 	measuring.Store(false)
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu, gc := cpuTime()-cpu0, gcTime()-gc0
 	if prof != nil {
 		pprof.StopCPUProfile()
 	}
@@ -400,6 +427,7 @@ func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration
 	r.rps = float64(r.ok) / elapsed.Seconds()
 	r.cpuPerReq = cpu / time.Duration(max(r.ok, 1))
 	r.cpuShare = cpu.Seconds() / elapsed.Seconds()
+	r.gcShare = gc.Seconds() / max(cpu.Seconds(), 1e-9)
 	return r
 }
 
@@ -432,6 +460,63 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// gcTime is the CPU time the garbage collector used so far (runtime/metrics
+// estimate: mark assists, dedicated mark workers and pauses; not the idle
+// mark workers, which only use CPU nothing else wanted).
+func gcTime() time.Duration {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}, {Name: "/cpu/classes/gc/mark/idle:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 || s[1].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return time.Duration((s[0].Value.Float64() - s[1].Value.Float64()) * float64(time.Second))
+}
+
+// parts group the profile's functions by what they do; a sample counts in
+// every group one of whose functions is on its stack (cumulative), so the
+// rows overlap where one part calls another.
+var parts = []struct{ name, focus, ignore string }{
+	{"HTTP server: connections, request parsing, answers", `net/http\.\(\*conn\)\.serve$`, ""},
+	{"  of which the ingest handler (serveBatch)", `svc-ingest\.\(\*Service\)\.serveBatch$`, ""},
+	{"    gzip inflate", `klauspost/compress/flate\.\(\*decompressor\)\.Read$|compress/flate\.\(\*decompressor\)\.Read$`, ""},
+	{"    envelope decode + validation", `svc-ingest/envelope\.Decode$`, ""},
+	{"    chunk encode + enrichment", `svc-ingest\.\(\*Service\)\.chunk$`, ""},
+	{"    spool append (copy, wake the writer)", `svc-ingest/spool\.\(\*Spool\)\.Append$`, ""},
+	{"spool writer (write + fdatasync)", `svc-ingest/spool\.\(\*Spool\)\.writer$`, ""},
+	{"forwarder (read spool, gRPC client)", `svc-ingest/forwarder\.\(\*Forwarder\)\.Run$`, ""},
+	{"sink: zstd", `klauspost/compress/zstd\.\(\*Encoder\)\.EncodeAll$`, ""},
+	{"sink: Pebble (batch, commit, WAL, compactions)", `cockroachdb/pebble`, ""},
+	{"gRPC outside forwarder and sink (transports, request decode)", `google\.golang\.org/grpc`, `main\.\(\*sink\)|svc-ingest/forwarder|siteconfig`},
+	{"garbage collector", `runtime\.gcBgMarkWorker$|runtime\.bgsweep$|runtime\.gcAssistAlloc$|runtime\.bgscavenge$`, ""},
+	{"load generator (client side)", `main\.load\.func|net/http\.\(\*persistConn\)`, ""},
+}
+
+// breakdown prints, for each part, its share of the profile and that share
+// of the CPU time per request.
+func breakdown(prof string, perReq time.Duration) {
+	for _, p := range parts {
+		args := []string{"tool", "pprof", "-top", "-nodefraction=0", "-nodecount=1000000", "-focus=" + p.focus}
+		if p.ignore != "" {
+			args = append(args, "-ignore="+p.ignore)
+		}
+		out, err := exec.Command("go", append(args, prof)...).CombinedOutput()
+		if err != nil {
+			fmt.Printf("  (pprof: %v)\n", err)
+			return
+		}
+		// With every node shown, "Showing nodes accounting for 1.23s,
+		// 35.20% of 3.48s total" sums the focused samples.
+		m := focusRe.FindSubmatch(out)
+		share := 0.0
+		if m != nil {
+			fmt.Sscan(string(m[1]), &share)
+		}
+		fmt.Printf("  %-62s %6.1f%% %10s\n", p.name, share, time.Duration(share/100*float64(perReq)).Round(100*time.Nanosecond))
+	}
+}
+
+var focusRe = regexp.MustCompile(`Active filters:[\s\S]*?Showing nodes accounting for [^,]+, ([0-9.]+)% of`)
 
 func gzipped(b []byte) []byte {
 	var buf bytes.Buffer
