@@ -284,7 +284,14 @@ func (f *Forwarder) send(ctx context.Context, chunks []chunk, attempt int) error
 	defer span.End()
 	cctx, cancel := context.WithTimeout(ctx, f.Timeout)
 	defer cancel()
-	_, err := f.Client.AppendChunks(cctx, f.request(chunks))
+	resp, err := f.Client.AppendChunks(cctx, f.request(chunks))
+	if err == nil && int(resp.GetStored())+int(resp.GetDuplicates()) != len(chunks) {
+		// Recordings accounts for every chunk it was sent. Fewer means
+		// they did not arrive as chunks (say, a transport that copies
+		// messages without encoding them would not carry the pre-encoded
+		// field): keep them in the spool and retry rather than lose them.
+		err = fmt.Errorf("recordings accounted for %d stored + %d duplicate chunks of %d sent", resp.GetStored(), resp.GetDuplicates(), len(chunks))
+	}
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())

@@ -229,3 +229,68 @@ func BenchmarkEncodeRequest(b *testing.B) {
 		}
 	})
 }
+
+type shortCounter struct {
+	recordingsv1.UnimplementedRecordingsServiceServer
+	mu    sync.Mutex
+	short int // answer "stored 0" this many times first
+	calls int
+	seqs  []int64
+}
+
+func (s *shortCounter) AppendChunks(_ context.Context, req *recordingsv1.AppendChunksRequest) (*recordingsv1.AppendChunksResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.short > 0 {
+		s.short--
+		return &recordingsv1.AppendChunksResponse{}, nil
+	}
+	for _, c := range req.GetChunks() {
+		s.seqs = append(s.seqs, c.GetSeq())
+	}
+	return &recordingsv1.AppendChunksResponse{Stored: int32(len(req.GetChunks()))}, nil
+}
+
+// TestUnaccountedChunksStaySpooled: an answer that does not account for
+// every chunk sent is a failure — the chunks stay in the spool and are sent
+// again — never a delivery.
+func TestUnaccountedChunksStaySpooled(t *testing.T) {
+	rec := &shortCounter{short: 2}
+	lis, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := grpc.NewServer()
+	recordingsv1.RegisterRecordingsServiceServer(srv, rec)
+	go srv.Serve(lis)
+	defer srv.Stop()
+	cc, _ := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	defer cc.Close()
+	sp, err := spool.Open(spool.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	ctx := context.Background()
+	for i := range 5 {
+		b, _ := proto.Marshal(&recordingsv1.Chunk{SiteId: 5_000_000_001, SessionId: "s_abcdefgh", Seq: int64(i), Events: []byte(`[{}]`)})
+		if err := sp.Append(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := &Forwarder{Spool: sp, Client: recordingsv1.NewRecordingsServiceClient(cc), Tracer: noop.NewTracerProvider().Tracer(""),
+		Logger: slog.New(slog.DiscardHandler), BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- f.Run(runCtx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for sp.Stats().Records > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	st := f.Stats()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.seqs) != 5 || rec.calls != 3 || st.Failures != 2 || st.Delivered != 5 || st.Dropped != 0 {
+		t.Fatalf("seqs %v after %d calls, stats %+v", rec.seqs, rec.calls, st)
+	}
+}
