@@ -86,7 +86,7 @@ func Decode(b []byte, maxEvents int) (Envelope, error) {
 	}
 	for {
 		d.ws()
-		key, err := d.str()
+		key, err := d.key()
 		if err != nil {
 			return e, err
 		}
@@ -95,7 +95,7 @@ func Decode(b []byte, maxEvents int) (Envelope, error) {
 			return e, errf("expected ':' after key %q at offset %d", key, d.i)
 		}
 		d.ws()
-		switch key {
+		switch string(key) { // no allocation: the compiler compares the bytes
 		case "v":
 			if e.V, err = d.int("v"); err != nil {
 				return e, err
@@ -255,7 +255,7 @@ func (d *decoder) page(e *Envelope) error {
 	}
 	for {
 		d.ws()
-		key, err := d.str()
+		key, err := d.key()
 		if err != nil {
 			return err
 		}
@@ -264,7 +264,7 @@ func (d *decoder) page(e *Envelope) error {
 			return errf("expected ':' in page at offset %d", d.i)
 		}
 		d.ws()
-		switch key {
+		switch string(key) { // no allocation: the compiler compares the bytes
 		case "url":
 			e.URL, err = d.strOrNull()
 		case "referrer":
@@ -301,7 +301,7 @@ func (d *decoder) viewport(e *Envelope) error {
 	}
 	for {
 		d.ws()
-		key, err := d.str()
+		key, err := d.key()
 		if err != nil {
 			return err
 		}
@@ -311,15 +311,19 @@ func (d *decoder) viewport(e *Envelope) error {
 		}
 		d.ws()
 		var n int64
-		switch key {
+		switch string(key) { // no allocation: the compiler compares the bytes
 		case "w", "h":
-			if n, err = d.int("page.viewport." + key); err != nil {
+			name := "page.viewport.h"
+			if key[0] == 'w' {
+				name = "page.viewport.w"
+			}
+			if n, err = d.int(name); err != nil {
 				return err
 			}
 			if n < 0 || n > 1<<20 {
-				return errf("page.viewport.%s out of range", key)
+				return errf("%s out of range", name)
 			}
-			if key == "w" {
+			if key[0] == 'w' {
 				e.ViewportW = int32(n)
 			} else {
 				e.ViewportH = int32(n)
@@ -426,6 +430,27 @@ func (d *decoder) strOrNull() (string, error) {
 		return "", d.lit("null")
 	}
 	return d.str()
+}
+
+// key reads an object key. Unlike str it returns the bytes (a sub-slice of
+// the input, or a copy when the key has escapes) so that matching keys
+// allocates nothing.
+func (d *decoder) key() ([]byte, error) {
+	start := d.i
+	escaped, err := d.skipString()
+	if err != nil {
+		return nil, err
+	}
+	if !escaped {
+		k := d.b[start+1 : d.i-1]
+		if !utf8.Valid(k) {
+			return nil, errf("string at offset %d is not valid UTF-8", start)
+		}
+		return k, nil
+	}
+	d.i = start
+	s, err := d.str()
+	return []byte(s), err
 }
 
 // str reads a JSON string into a Go string, which must be valid UTF-8 (it

@@ -245,3 +245,20 @@ func TestStringScanBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeEscapedKeys: keys are matched after unescaping, as
+// encoding/json does ("\u0073eq" is "seq").
+func TestDecodeEscapedKeys(t *testing.T) {
+	b := []byte(`{"v":1,"\u0073iteKey":"k_a","sessionId":"s_abcdefgh","visitorId":"v_abcdefgh","pageViewId":"p_abcdefgh","\u0073eq":7,` +
+		`"page":{"\u0075rl":"https://x.example/","viewport":{"\u0077":640,"h":480}},"events":[{}]}`)
+	e, err := Decode(b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.SiteKey != "k_a" || e.Seq != 7 || e.URL != "https://x.example/" || e.ViewportW != 640 || e.ViewportH != 480 {
+		t.Fatalf("escaped keys: %+v", e)
+	}
+	if _, err := Decode([]byte(`{"v":1,"page":{"viewport":{"w":-1}}}`), 0); err == nil || !strings.Contains(err.Error(), "page.viewport.w out of range") {
+		t.Fatalf("viewport range error: %v", err)
+	}
+}
