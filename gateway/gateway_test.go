@@ -383,3 +383,33 @@ func TestSecurityHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestViewerReadsButCannotDelete: a viewer of an organisation can watch its
+// recordings but not delete them; recordings checks this itself through
+// siteaccess, not only the gateway.
+func TestViewerReadsButCannotDelete(t *testing.T) {
+	s := startServer(t, nil)
+	owner := newTenant(t, s)
+	email := fmt.Sprintf("viewer-%d@example.com", time.Now().UnixNano())
+	inv := owner.c.must("POST", "/api/v1/organizations/"+owner.orgID+"/invitations", map[string]any{"email": email, "role": "ROLE_VIEWER"})
+	viewer := s.newClient(t)
+	viewer.must("POST", "/api/v1/auth/signup", map[string]any{"email": email, "password": "correct horse battery staple", "organizationName": "Viewer's own"})
+	viewer.must("POST", "/api/v1/invitations:accept", map[string]any{"token": inv["token"]})
+
+	session := "/api/v1/sites/" + owner.siteID + "/sessions/" + owner.sessionID
+	if r := viewer.do("GET", session, nil); r.code != http.StatusOK {
+		t.Fatalf("viewer GET session = %d %s", r.code, r.body)
+	}
+	if r := viewer.do("DELETE", session, nil); r.code != http.StatusForbidden {
+		t.Fatalf("viewer DELETE session = %d %s, want 403", r.code, r.body)
+	}
+	if r := owner.c.do("GET", session, nil); r.code != http.StatusOK {
+		t.Fatalf("the viewer's refused delete removed the session: %d %s", r.code, r.body)
+	}
+	if r := owner.c.do("DELETE", session, nil); r.code != http.StatusOK {
+		t.Fatalf("owner DELETE session = %d %s", r.code, r.body)
+	}
+	if r := owner.c.do("GET", session, nil); r.code != http.StatusNotFound {
+		t.Fatalf("GET after delete = %d %s, want 404", r.code, r.body)
+	}
+}
