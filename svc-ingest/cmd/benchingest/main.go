@@ -52,7 +52,12 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -119,7 +124,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	recAddr, stopRec := serveGRPC(func(s *grpc.Server) { recordingsv1.RegisterRecordingsServiceServer(s, sink) })
+	recAddr, stopRec := serveGRPC(func(s *grpc.Server) { recordingsv1.RegisterRecordingsServiceServer(s, sink) },
+		grpc.ForceServerCodecV2(lazyCodec{encoding.GetCodecV2("proto")}))
 	defer stopRec()
 
 	var cfg ingest.Config
@@ -546,12 +552,12 @@ func serveHTTP(h http.Handler) (string, func()) {
 	return "http://" + lis.Addr().String(), func() { srv.Close() }
 }
 
-func serveGRPC(register func(*grpc.Server)) (string, func()) {
+func serveGRPC(register func(*grpc.Server), opts ...grpc.ServerOption) (string, func()) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
 	}
-	s := grpc.NewServer(grpc.MaxRecvMsgSize(16 << 20))
+	s := grpc.NewServer(append([]grpc.ServerOption{grpc.MaxRecvMsgSize(16 << 20)}, opts...)...)
 	register(s)
 	go s.Serve(lis)
 	return lis.Addr().String(), s.Stop
@@ -580,7 +586,9 @@ func serveAccounts(key, domain string) (string, func()) {
 }
 
 // sink stores chunks like recordings' embedded write path: zstd-compressed
-// value under (site, session, seq) in Pebble, one synced batch per call.
+// value under (site, session, seq) in Pebble, one synced batch per call. It
+// decodes the request itself (see lazyCodec), so its decode shows under
+// its label.
 type sink struct {
 	recordingsv1.UnimplementedRecordingsServiceServer
 	db      *pebble.DB
@@ -605,9 +613,44 @@ func (s *sink) AppendChunks(ctx context.Context, r *recordingsv1.AppendChunksReq
 	return resp, err
 }
 
-func (s *sink) appendChunks(r *recordingsv1.AppendChunksRequest) (*recordingsv1.AppendChunksResponse, error) {
+// lazyCodec leaves AppendChunksRequest undecoded (its bytes kept as the
+// message's unknown fields) so that the sink decides: the Pebble sink
+// decodes it as recordings would; the discarding sink, standing for a
+// recordings on other machines, only counts the chunks — decoding them is
+// recordings' work, not ingest's.
+type lazyCodec struct{ encoding.CodecV2 }
+
+func (c lazyCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if m, ok := v.(*recordingsv1.AppendChunksRequest); ok {
+		m.ProtoReflect().SetUnknown(data.Materialize()) // a copy: data is freed on return
+		return nil
+	}
+	return c.CodecV2.Unmarshal(data, v)
+}
+
+func (s *sink) appendChunks(lazy *recordingsv1.AppendChunksRequest) (*recordingsv1.AppendChunksResponse, error) {
+	raw := lazy.ProtoReflect().GetUnknown()
 	if s.discard.Load() {
-		return &recordingsv1.AppendChunksResponse{Stored: int32(len(r.GetChunks()))}, nil
+		n := int32(0)
+		for len(raw) > 0 {
+			num, typ, k := protowire.ConsumeTag(raw)
+			if k < 0 {
+				return nil, status.Error(codes.InvalidArgument, "sink: malformed request")
+			}
+			m := protowire.ConsumeFieldValue(num, typ, raw[k:])
+			if m < 0 {
+				return nil, status.Error(codes.InvalidArgument, "sink: malformed request")
+			}
+			if num == 1 {
+				n++
+			}
+			raw = raw[k+m:]
+		}
+		return &recordingsv1.AppendChunksResponse{Stored: n}, nil
+	}
+	r := &recordingsv1.AppendChunksRequest{}
+	if err := proto.Unmarshal(raw, r); err != nil {
+		return nil, status.Error(codes.InvalidArgument, "sink: "+err.Error())
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
