@@ -94,8 +94,8 @@ bench-recordings: ## Append throughput, time to first chunk, bytes per recorded 
 	$(GO) run ./svc-recordings/cmd/benchrecordings
 
 .PHONY: bench-search
-bench-search: ## Embedded index against PostgreSQL on the same multi-filter queries.
-	$(GO) run ./svc-search/cmd/benchsearch
+bench-search: ## Embedded index vs PostgreSQL, same queries (1M sessions, ~15 min; BENCH_SEARCH_ARGS=-n 200000 for ~5).
+	$(GO) run ./svc-search/cmd/benchsearch $(BENCH_SEARCH_ARGS)
 
 .PHONY: bench-tracker
 bench-tracker: node-deps ## Main-thread time of the recorder in Chromium, with and without it.
