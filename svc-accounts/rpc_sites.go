@@ -76,11 +76,7 @@ func (s *Service) CreateSite(ctx context.Context, req *accountsv1.CreateSiteRequ
 // caller's metadata to check access to a site: it costs the caller lookup
 // plus one site read.
 func (s *Service) GetSite(ctx context.Context, req *accountsv1.GetSiteRequest) (*accountsv1.GetSiteResponse, error) {
-	c, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.site(ctx, c, req.GetSiteId(), store.RoleViewer)
+	_, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleViewer)
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +107,7 @@ func (s *Service) ListSites(ctx context.Context, req *accountsv1.ListSitesReques
 
 // UpdateSite renames a site (member or above).
 func (s *Service) UpdateSite(ctx context.Context, req *accountsv1.UpdateSiteRequest) (*accountsv1.UpdateSiteResponse, error) {
-	c, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.site(ctx, c, req.GetSiteId(), store.RoleMember)
+	c, cur, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleMember)
 	if err != nil {
 		return nil, err
 	}
@@ -133,11 +125,7 @@ func (s *Service) UpdateSite(ctx context.Context, req *accountsv1.UpdateSiteRequ
 
 // DeleteSite deletes a site (admin or owner).
 func (s *Service) DeleteSite(ctx context.Context, req *accountsv1.DeleteSiteRequest) (*accountsv1.DeleteSiteResponse, error) {
-	c, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.site(ctx, c, req.GetSiteId(), store.RoleAdmin)
+	c, cur, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleAdmin)
 	if err != nil {
 		return nil, err
 	}
@@ -150,11 +138,7 @@ func (s *Service) DeleteSite(ctx context.Context, req *accountsv1.DeleteSiteRequ
 
 // AddSiteDomain allows a host or wildcard; a domain belongs to one site.
 func (s *Service) AddSiteDomain(ctx context.Context, req *accountsv1.AddSiteDomainRequest) (*accountsv1.AddSiteDomainResponse, error) {
-	c, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.site(ctx, c, req.GetSiteId(), store.RoleMember)
+	c, cur, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleMember)
 	if err != nil {
 		return nil, err
 	}
@@ -172,11 +156,7 @@ func (s *Service) AddSiteDomain(ctx context.Context, req *accountsv1.AddSiteDoma
 
 // RemoveSiteDomain removes an allowed domain.
 func (s *Service) RemoveSiteDomain(ctx context.Context, req *accountsv1.RemoveSiteDomainRequest) (*accountsv1.RemoveSiteDomainResponse, error) {
-	c, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.site(ctx, c, req.GetSiteId(), store.RoleMember)
+	c, cur, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleMember)
 	if err != nil {
 		return nil, err
 	}
@@ -194,11 +174,7 @@ func (s *Service) RemoveSiteDomain(ctx context.Context, req *accountsv1.RemoveSi
 
 // GetSiteSettings returns how a site is recorded.
 func (s *Service) GetSiteSettings(ctx context.Context, req *accountsv1.GetSiteSettingsRequest) (*accountsv1.GetSiteSettingsResponse, error) {
-	c, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	st, err := s.site(ctx, c, req.GetSiteId(), store.RoleViewer)
+	_, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleViewer)
 	if err != nil {
 		return nil, err
 	}
@@ -211,11 +187,7 @@ var settingsPaths = []string{"recording_enabled", "sample_rate", "mask_all_text"
 // UpdateSiteSettings changes the fields named in the update mask (all when
 // it is empty).
 func (s *Service) UpdateSiteSettings(ctx context.Context, req *accountsv1.UpdateSiteSettingsRequest) (*accountsv1.UpdateSiteSettingsResponse, error) {
-	c, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := s.site(ctx, c, req.GetSiteId(), store.RoleMember)
+	c, cur, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleMember)
 	if err != nil {
 		return nil, err
 	}

@@ -361,6 +361,17 @@ func (s *Service) orgCaller(ctx context.Context, org int64, min store.Role) (*ca
 	return c, nil
 }
 
+// siteCaller resolves the caller and loads a site they may act on with at
+// least min.
+func (s *Service) siteCaller(ctx context.Context, id int64, min store.Role) (*caller, store.Site, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, store.Site{}, err
+	}
+	st, err := s.site(ctx, c, id, min)
+	return c, st, err
+}
+
 // site loads a site the caller may act on with at least min.
 func (s *Service) site(ctx context.Context, c *caller, id int64, min store.Role) (store.Site, error) {
 	if id <= 0 {
