@@ -28,6 +28,63 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ChunkOutcome is what AppendChunks did with one chunk.
+type ChunkOutcome int32
+
+const (
+	ChunkOutcome_CHUNK_OUTCOME_UNSPECIFIED ChunkOutcome = 0
+	// Stored for the first time.
+	ChunkOutcome_CHUNK_OUTCOME_STORED ChunkOutcome = 1
+	// Already present (a re-delivery); nothing changed.
+	ChunkOutcome_CHUNK_OUTCOME_DUPLICATE ChunkOutcome = 2
+	// Refused for good: sending it again cannot succeed. The caller sets it
+	// aside (ingest's dead-letter area) and goes on with the others.
+	ChunkOutcome_CHUNK_OUTCOME_REFUSED ChunkOutcome = 3
+)
+
+// Enum value maps for ChunkOutcome.
+var (
+	ChunkOutcome_name = map[int32]string{
+		0: "CHUNK_OUTCOME_UNSPECIFIED",
+		1: "CHUNK_OUTCOME_STORED",
+		2: "CHUNK_OUTCOME_DUPLICATE",
+		3: "CHUNK_OUTCOME_REFUSED",
+	}
+	ChunkOutcome_value = map[string]int32{
+		"CHUNK_OUTCOME_UNSPECIFIED": 0,
+		"CHUNK_OUTCOME_STORED":      1,
+		"CHUNK_OUTCOME_DUPLICATE":   2,
+		"CHUNK_OUTCOME_REFUSED":     3,
+	}
+)
+
+func (x ChunkOutcome) Enum() *ChunkOutcome {
+	p := new(ChunkOutcome)
+	*p = x
+	return p
+}
+
+func (x ChunkOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChunkOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_recordings_v1_recordings_proto_enumTypes[0].Descriptor()
+}
+
+func (ChunkOutcome) Type() protoreflect.EnumType {
+	return &file_sightline_recordings_v1_recordings_proto_enumTypes[0]
+}
+
+func (x ChunkOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChunkOutcome.Descriptor instead.
+func (ChunkOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{0}
+}
+
 // HeatmapKind selects the aggregate.
 type HeatmapKind int32
 
@@ -65,11 +122,11 @@ func (x HeatmapKind) String() string {
 }
 
 func (HeatmapKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_sightline_recordings_v1_recordings_proto_enumTypes[0].Descriptor()
+	return file_sightline_recordings_v1_recordings_proto_enumTypes[1].Descriptor()
 }
 
 func (HeatmapKind) Type() protoreflect.EnumType {
-	return &file_sightline_recordings_v1_recordings_proto_enumTypes[0]
+	return &file_sightline_recordings_v1_recordings_proto_enumTypes[1]
 }
 
 func (x HeatmapKind) Number() protoreflect.EnumNumber {
@@ -78,7 +135,7 @@ func (x HeatmapKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use HeatmapKind.Descriptor instead.
 func (HeatmapKind) EnumDescriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{0}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{1}
 }
 
 // Viewport is the browser window size in CSS pixels.
@@ -364,20 +421,80 @@ func (x *AppendChunksRequest) GetChunks() []*Chunk {
 	return nil
 }
 
-// AppendChunksResponse counts what was new.
+// ChunkResult is the outcome of one chunk of an AppendChunks call.
+type ChunkResult struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Outcome ChunkOutcome           `protobuf:"varint,1,opt,name=outcome,proto3,enum=sightline.recordings.v1.ChunkOutcome" json:"outcome,omitempty"`
+	// Why a refused chunk was refused (safe to log; no chunk content).
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChunkResult) Reset() {
+	*x = ChunkResult{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChunkResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChunkResult) ProtoMessage() {}
+
+func (x *ChunkResult) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChunkResult.ProtoReflect.Descriptor instead.
+func (*ChunkResult) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ChunkResult) GetOutcome() ChunkOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return ChunkOutcome_CHUNK_OUTCOME_UNSPECIFIED
+}
+
+func (x *ChunkResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// AppendChunksResponse accounts for every chunk sent. One refused chunk
+// never fails the others; a transient failure (store unavailable, deadline)
+// fails the whole call, which the caller retries.
 type AppendChunksResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Chunks stored for the first time.
 	Stored int32 `protobuf:"varint,1,opt,name=stored,proto3" json:"stored,omitempty"`
 	// Chunks already present (re-deliveries).
-	Duplicates    int32 `protobuf:"varint,2,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
+	Duplicates int32 `protobuf:"varint,2,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
+	// One result per chunk of the request, in request order.
+	Results []*ChunkResult `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
+	// Chunks refused for good (CHUNK_OUTCOME_REFUSED).
+	Refused       int32 `protobuf:"varint,4,opt,name=refused,proto3" json:"refused,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AppendChunksResponse) Reset() {
 	*x = AppendChunksResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[3]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -389,7 +506,7 @@ func (x *AppendChunksResponse) String() string {
 func (*AppendChunksResponse) ProtoMessage() {}
 
 func (x *AppendChunksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[3]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -402,7 +519,7 @@ func (x *AppendChunksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppendChunksResponse.ProtoReflect.Descriptor instead.
 func (*AppendChunksResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{3}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AppendChunksResponse) GetStored() int32 {
@@ -419,6 +536,20 @@ func (x *AppendChunksResponse) GetDuplicates() int32 {
 	return 0
 }
 
+func (x *AppendChunksResponse) GetResults() []*ChunkResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *AppendChunksResponse) GetRefused() int32 {
+	if x != nil {
+		return x.Refused
+	}
+	return 0
+}
+
 // GetSessionRequest names a session.
 type GetSessionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -430,7 +561,7 @@ type GetSessionRequest struct {
 
 func (x *GetSessionRequest) Reset() {
 	*x = GetSessionRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[4]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -442,7 +573,7 @@ func (x *GetSessionRequest) String() string {
 func (*GetSessionRequest) ProtoMessage() {}
 
 func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[4]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -455,7 +586,7 @@ func (x *GetSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionRequest.ProtoReflect.Descriptor instead.
 func (*GetSessionRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{4}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetSessionRequest) GetSiteId() int64 {
@@ -482,7 +613,7 @@ type GetSessionResponse struct {
 
 func (x *GetSessionResponse) Reset() {
 	*x = GetSessionResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[5]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -494,7 +625,7 @@ func (x *GetSessionResponse) String() string {
 func (*GetSessionResponse) ProtoMessage() {}
 
 func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[5]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -507,7 +638,7 @@ func (x *GetSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSessionResponse.ProtoReflect.Descriptor instead.
 func (*GetSessionResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{5}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetSessionResponse) GetSession() *v1.SessionSummary {
@@ -531,7 +662,7 @@ type StreamRecordingRequest struct {
 
 func (x *StreamRecordingRequest) Reset() {
 	*x = StreamRecordingRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[6]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -543,7 +674,7 @@ func (x *StreamRecordingRequest) String() string {
 func (*StreamRecordingRequest) ProtoMessage() {}
 
 func (x *StreamRecordingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[6]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -556,7 +687,7 @@ func (x *StreamRecordingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRecordingRequest.ProtoReflect.Descriptor instead.
 func (*StreamRecordingRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{6}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *StreamRecordingRequest) GetSiteId() int64 {
@@ -595,7 +726,7 @@ type StreamRecordingResponse struct {
 
 func (x *StreamRecordingResponse) Reset() {
 	*x = StreamRecordingResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[7]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +738,7 @@ func (x *StreamRecordingResponse) String() string {
 func (*StreamRecordingResponse) ProtoMessage() {}
 
 func (x *StreamRecordingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[7]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +751,7 @@ func (x *StreamRecordingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRecordingResponse.ProtoReflect.Descriptor instead.
 func (*StreamRecordingResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{7}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StreamRecordingResponse) GetSeq() int64 {
@@ -671,7 +802,7 @@ type ListSessionSummariesRequest struct {
 
 func (x *ListSessionSummariesRequest) Reset() {
 	*x = ListSessionSummariesRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[8]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +814,7 @@ func (x *ListSessionSummariesRequest) String() string {
 func (*ListSessionSummariesRequest) ProtoMessage() {}
 
 func (x *ListSessionSummariesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[8]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +827,7 @@ func (x *ListSessionSummariesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionSummariesRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionSummariesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{8}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListSessionSummariesRequest) GetSiteId() int64 {
@@ -731,7 +862,7 @@ type ListSessionSummariesResponse struct {
 
 func (x *ListSessionSummariesResponse) Reset() {
 	*x = ListSessionSummariesResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[9]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +874,7 @@ func (x *ListSessionSummariesResponse) String() string {
 func (*ListSessionSummariesResponse) ProtoMessage() {}
 
 func (x *ListSessionSummariesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[9]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +887,7 @@ func (x *ListSessionSummariesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionSummariesResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionSummariesResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{9}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListSessionSummariesResponse) GetSessions() []*v1.SessionSummary {
@@ -784,7 +915,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[10]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +927,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[10]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +940,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{10}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeleteSessionRequest) GetSiteId() int64 {
@@ -835,7 +966,7 @@ type DeleteSessionResponse struct {
 
 func (x *DeleteSessionResponse) Reset() {
 	*x = DeleteSessionResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[11]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +978,7 @@ func (x *DeleteSessionResponse) String() string {
 func (*DeleteSessionResponse) ProtoMessage() {}
 
 func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[11]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +991,7 @@ func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{11}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{12}
 }
 
 // DeleteVisitorRequest names a visitor of a site.
@@ -874,7 +1005,7 @@ type DeleteVisitorRequest struct {
 
 func (x *DeleteVisitorRequest) Reset() {
 	*x = DeleteVisitorRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[12]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +1017,7 @@ func (x *DeleteVisitorRequest) String() string {
 func (*DeleteVisitorRequest) ProtoMessage() {}
 
 func (x *DeleteVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[12]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +1030,7 @@ func (x *DeleteVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVisitorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{12}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteVisitorRequest) GetSiteId() int64 {
@@ -926,7 +1057,7 @@ type DeleteVisitorResponse struct {
 
 func (x *DeleteVisitorResponse) Reset() {
 	*x = DeleteVisitorResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[13]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1069,7 @@ func (x *DeleteVisitorResponse) String() string {
 func (*DeleteVisitorResponse) ProtoMessage() {}
 
 func (x *DeleteVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[13]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1082,7 @@ func (x *DeleteVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVisitorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{13}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteVisitorResponse) GetDeletedSessions() int64 {
@@ -971,7 +1102,7 @@ type GetSiteActivityRequest struct {
 
 func (x *GetSiteActivityRequest) Reset() {
 	*x = GetSiteActivityRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[14]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1114,7 @@ func (x *GetSiteActivityRequest) String() string {
 func (*GetSiteActivityRequest) ProtoMessage() {}
 
 func (x *GetSiteActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[14]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1127,7 @@ func (x *GetSiteActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteActivityRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteActivityRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{14}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetSiteActivityRequest) GetSiteId() int64 {
@@ -1017,7 +1148,7 @@ type GetSiteActivityResponse struct {
 
 func (x *GetSiteActivityResponse) Reset() {
 	*x = GetSiteActivityResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[15]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1160,7 @@ func (x *GetSiteActivityResponse) String() string {
 func (*GetSiteActivityResponse) ProtoMessage() {}
 
 func (x *GetSiteActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[15]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1173,7 @@ func (x *GetSiteActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteActivityResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteActivityResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{15}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetSiteActivityResponse) GetLastChunkTime() *timestamppb.Timestamp {
@@ -1074,7 +1205,7 @@ type GetHeatmapRequest struct {
 
 func (x *GetHeatmapRequest) Reset() {
 	*x = GetHeatmapRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[16]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1217,7 @@ func (x *GetHeatmapRequest) String() string {
 func (*GetHeatmapRequest) ProtoMessage() {}
 
 func (x *GetHeatmapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[16]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1230,7 @@ func (x *GetHeatmapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHeatmapRequest.ProtoReflect.Descriptor instead.
 func (*GetHeatmapRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{16}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetHeatmapRequest) GetSiteId() int64 {
@@ -1149,7 +1280,7 @@ type HeatmapCell struct {
 
 func (x *HeatmapCell) Reset() {
 	*x = HeatmapCell{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1292,7 @@ func (x *HeatmapCell) String() string {
 func (*HeatmapCell) ProtoMessage() {}
 
 func (x *HeatmapCell) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1305,7 @@ func (x *HeatmapCell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeatmapCell.ProtoReflect.Descriptor instead.
 func (*HeatmapCell) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{17}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *HeatmapCell) GetX() int32 {
@@ -1209,7 +1340,7 @@ type GetHeatmapResponse struct {
 
 func (x *GetHeatmapResponse) Reset() {
 	*x = GetHeatmapResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1352,7 @@ func (x *GetHeatmapResponse) String() string {
 func (*GetHeatmapResponse) ProtoMessage() {}
 
 func (x *GetHeatmapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1365,7 @@ func (x *GetHeatmapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHeatmapResponse.ProtoReflect.Descriptor instead.
 func (*GetHeatmapResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{18}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetHeatmapResponse) GetCells() []*HeatmapCell {
@@ -1285,12 +1416,17 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\ttruncated\x18\x10 \x01(\bR\ttruncated\x12%\n" +
 	"\x0eretention_days\x18\x11 \x01(\x05R\rretentionDays\"M\n" +
 	"\x13AppendChunksRequest\x126\n" +
-	"\x06chunks\x18\x01 \x03(\v2\x1e.sightline.recordings.v1.ChunkR\x06chunks\"N\n" +
+	"\x06chunks\x18\x01 \x03(\v2\x1e.sightline.recordings.v1.ChunkR\x06chunks\"f\n" +
+	"\vChunkResult\x12?\n" +
+	"\aoutcome\x18\x01 \x01(\x0e2%.sightline.recordings.v1.ChunkOutcomeR\aoutcome\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xa8\x01\n" +
 	"\x14AppendChunksResponse\x12\x16\n" +
 	"\x06stored\x18\x01 \x01(\x05R\x06stored\x12\x1e\n" +
 	"\n" +
 	"duplicates\x18\x02 \x01(\x05R\n" +
-	"duplicates\"K\n" +
+	"duplicates\x12>\n" +
+	"\aresults\x18\x03 \x03(\v2$.sightline.recordings.v1.ChunkResultR\aresults\x12\x18\n" +
+	"\arefused\x18\x04 \x01(\x05R\arefused\"K\n" +
 	"\x11GetSessionRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1d\n" +
 	"\n" +
@@ -1346,7 +1482,12 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x05count\x18\x03 \x01(\x03R\x05count\"l\n" +
 	"\x12GetHeatmapResponse\x12:\n" +
 	"\x05cells\x18\x01 \x03(\v2$.sightline.recordings.v1.HeatmapCellR\x05cells\x12\x1a\n" +
-	"\bsessions\x18\x02 \x01(\x03R\bsessions*s\n" +
+	"\bsessions\x18\x02 \x01(\x03R\bsessions*\x7f\n" +
+	"\fChunkOutcome\x12\x1d\n" +
+	"\x19CHUNK_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14CHUNK_OUTCOME_STORED\x10\x01\x12\x1b\n" +
+	"\x17CHUNK_OUTCOME_DUPLICATE\x10\x02\x12\x19\n" +
+	"\x15CHUNK_OUTCOME_REFUSED\x10\x03*s\n" +
 	"\vHeatmapKind\x12\x1c\n" +
 	"\x18HEATMAP_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12HEATMAP_KIND_CLICK\x10\x01\x12\x15\n" +
@@ -1376,71 +1517,75 @@ func file_sightline_recordings_v1_recordings_proto_rawDescGZIP() []byte {
 	return file_sightline_recordings_v1_recordings_proto_rawDescData
 }
 
-var file_sightline_recordings_v1_recordings_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_sightline_recordings_v1_recordings_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
-	(HeatmapKind)(0),                     // 0: sightline.recordings.v1.HeatmapKind
-	(*Viewport)(nil),                     // 1: sightline.recordings.v1.Viewport
-	(*Chunk)(nil),                        // 2: sightline.recordings.v1.Chunk
-	(*AppendChunksRequest)(nil),          // 3: sightline.recordings.v1.AppendChunksRequest
-	(*AppendChunksResponse)(nil),         // 4: sightline.recordings.v1.AppendChunksResponse
-	(*GetSessionRequest)(nil),            // 5: sightline.recordings.v1.GetSessionRequest
-	(*GetSessionResponse)(nil),           // 6: sightline.recordings.v1.GetSessionResponse
-	(*StreamRecordingRequest)(nil),       // 7: sightline.recordings.v1.StreamRecordingRequest
-	(*StreamRecordingResponse)(nil),      // 8: sightline.recordings.v1.StreamRecordingResponse
-	(*ListSessionSummariesRequest)(nil),  // 9: sightline.recordings.v1.ListSessionSummariesRequest
-	(*ListSessionSummariesResponse)(nil), // 10: sightline.recordings.v1.ListSessionSummariesResponse
-	(*DeleteSessionRequest)(nil),         // 11: sightline.recordings.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil),        // 12: sightline.recordings.v1.DeleteSessionResponse
-	(*DeleteVisitorRequest)(nil),         // 13: sightline.recordings.v1.DeleteVisitorRequest
-	(*DeleteVisitorResponse)(nil),        // 14: sightline.recordings.v1.DeleteVisitorResponse
-	(*GetSiteActivityRequest)(nil),       // 15: sightline.recordings.v1.GetSiteActivityRequest
-	(*GetSiteActivityResponse)(nil),      // 16: sightline.recordings.v1.GetSiteActivityResponse
-	(*GetHeatmapRequest)(nil),            // 17: sightline.recordings.v1.GetHeatmapRequest
-	(*HeatmapCell)(nil),                  // 18: sightline.recordings.v1.HeatmapCell
-	(*GetHeatmapResponse)(nil),           // 19: sightline.recordings.v1.GetHeatmapResponse
-	(*timestamppb.Timestamp)(nil),        // 20: google.protobuf.Timestamp
-	(*v1.Client)(nil),                    // 21: sightline.sessions.v1.Client
-	(*v1.SessionSummary)(nil),            // 22: sightline.sessions.v1.SessionSummary
-	(*durationpb.Duration)(nil),          // 23: google.protobuf.Duration
+	(ChunkOutcome)(0),                    // 0: sightline.recordings.v1.ChunkOutcome
+	(HeatmapKind)(0),                     // 1: sightline.recordings.v1.HeatmapKind
+	(*Viewport)(nil),                     // 2: sightline.recordings.v1.Viewport
+	(*Chunk)(nil),                        // 3: sightline.recordings.v1.Chunk
+	(*AppendChunksRequest)(nil),          // 4: sightline.recordings.v1.AppendChunksRequest
+	(*ChunkResult)(nil),                  // 5: sightline.recordings.v1.ChunkResult
+	(*AppendChunksResponse)(nil),         // 6: sightline.recordings.v1.AppendChunksResponse
+	(*GetSessionRequest)(nil),            // 7: sightline.recordings.v1.GetSessionRequest
+	(*GetSessionResponse)(nil),           // 8: sightline.recordings.v1.GetSessionResponse
+	(*StreamRecordingRequest)(nil),       // 9: sightline.recordings.v1.StreamRecordingRequest
+	(*StreamRecordingResponse)(nil),      // 10: sightline.recordings.v1.StreamRecordingResponse
+	(*ListSessionSummariesRequest)(nil),  // 11: sightline.recordings.v1.ListSessionSummariesRequest
+	(*ListSessionSummariesResponse)(nil), // 12: sightline.recordings.v1.ListSessionSummariesResponse
+	(*DeleteSessionRequest)(nil),         // 13: sightline.recordings.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),        // 14: sightline.recordings.v1.DeleteSessionResponse
+	(*DeleteVisitorRequest)(nil),         // 15: sightline.recordings.v1.DeleteVisitorRequest
+	(*DeleteVisitorResponse)(nil),        // 16: sightline.recordings.v1.DeleteVisitorResponse
+	(*GetSiteActivityRequest)(nil),       // 17: sightline.recordings.v1.GetSiteActivityRequest
+	(*GetSiteActivityResponse)(nil),      // 18: sightline.recordings.v1.GetSiteActivityResponse
+	(*GetHeatmapRequest)(nil),            // 19: sightline.recordings.v1.GetHeatmapRequest
+	(*HeatmapCell)(nil),                  // 20: sightline.recordings.v1.HeatmapCell
+	(*GetHeatmapResponse)(nil),           // 21: sightline.recordings.v1.GetHeatmapResponse
+	(*timestamppb.Timestamp)(nil),        // 22: google.protobuf.Timestamp
+	(*v1.Client)(nil),                    // 23: sightline.sessions.v1.Client
+	(*v1.SessionSummary)(nil),            // 24: sightline.sessions.v1.SessionSummary
+	(*durationpb.Duration)(nil),          // 25: google.protobuf.Duration
 }
 var file_sightline_recordings_v1_recordings_proto_depIdxs = []int32{
-	20, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
-	20, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
-	1,  // 2: sightline.recordings.v1.Chunk.viewport:type_name -> sightline.recordings.v1.Viewport
-	21, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
-	2,  // 4: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
-	22, // 5: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
-	23, // 6: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
-	20, // 7: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
-	20, // 8: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
-	22, // 9: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	20, // 10: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
-	0,  // 11: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
-	20, // 12: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
-	20, // 13: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
-	18, // 14: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
-	3,  // 15: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
-	5,  // 16: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
-	7,  // 17: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
-	9,  // 18: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
-	11, // 19: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
-	13, // 20: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
-	15, // 21: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
-	17, // 22: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
-	4,  // 23: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
-	6,  // 24: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
-	8,  // 25: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
-	10, // 26: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
-	12, // 27: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
-	14, // 28: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
-	16, // 29: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
-	19, // 30: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
-	23, // [23:31] is the sub-list for method output_type
-	15, // [15:23] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	22, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
+	22, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
+	2,  // 2: sightline.recordings.v1.Chunk.viewport:type_name -> sightline.recordings.v1.Viewport
+	23, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
+	3,  // 4: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
+	0,  // 5: sightline.recordings.v1.ChunkResult.outcome:type_name -> sightline.recordings.v1.ChunkOutcome
+	5,  // 6: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
+	24, // 7: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
+	25, // 8: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
+	22, // 9: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
+	22, // 10: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
+	24, // 11: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	22, // 12: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
+	1,  // 13: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
+	22, // 14: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
+	22, // 15: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
+	20, // 16: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
+	4,  // 17: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
+	7,  // 18: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
+	9,  // 19: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
+	11, // 20: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
+	13, // 21: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
+	15, // 22: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
+	17, // 23: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
+	19, // 24: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
+	6,  // 25: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
+	8,  // 26: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
+	10, // 27: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
+	12, // 28: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
+	14, // 29: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
+	16, // 30: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
+	18, // 31: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
+	21, // 32: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
+	25, // [25:33] is the sub-list for method output_type
+	17, // [17:25] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_sightline_recordings_v1_recordings_proto_init() }
@@ -1453,8 +1598,8 @@ func file_sightline_recordings_v1_recordings_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_recordings_v1_recordings_proto_rawDesc), len(file_sightline_recordings_v1_recordings_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   19,
+			NumEnums:      2,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,8 +39,10 @@ const (
 //
 // RecordingsService stores and serves session recordings.
 type RecordingsServiceClient interface {
-	// AppendChunks stores chunks idempotently by (site, session, seq).
-	// Duplicates and out-of-order arrival are normal and not errors.
+	// AppendChunks stores chunks idempotently by (site, session, page view,
+	// seq) and answers an outcome per chunk. Duplicates and out-of-order
+	// arrival are normal and not errors; a chunk refused for good is reported
+	// in its result, not as an error of the call.
 	AppendChunks(ctx context.Context, in *AppendChunksRequest, opts ...grpc.CallOption) (*AppendChunksResponse, error)
 	// GetSession returns one session's summary.
 	GetSession(ctx context.Context, in *GetSessionRequest, opts ...grpc.CallOption) (*GetSessionResponse, error)
@@ -163,8 +165,10 @@ func (c *recordingsServiceClient) GetHeatmap(ctx context.Context, in *GetHeatmap
 //
 // RecordingsService stores and serves session recordings.
 type RecordingsServiceServer interface {
-	// AppendChunks stores chunks idempotently by (site, session, seq).
-	// Duplicates and out-of-order arrival are normal and not errors.
+	// AppendChunks stores chunks idempotently by (site, session, page view,
+	// seq) and answers an outcome per chunk. Duplicates and out-of-order
+	// arrival are normal and not errors; a chunk refused for good is reported
+	// in its result, not as an error of the call.
 	AppendChunks(context.Context, *AppendChunksRequest) (*AppendChunksResponse, error)
 	// GetSession returns one session's summary.
 	GetSession(context.Context, *GetSessionRequest) (*GetSessionResponse, error)
