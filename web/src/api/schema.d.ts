@@ -761,6 +761,11 @@ export interface components {
         v1FeatureFlagScope: "FEATURE_FLAG_SCOPE_UNSPECIFIED" | "FEATURE_FLAG_SCOPE_GLOBAL" | "FEATURE_FLAG_SCOPE_ORGANIZATION" | "FEATURE_FLAG_SCOPE_SITE";
         /** @description ForwarderStats describes delivery to recordings. */
         v1ForwarderStats: {
+            /**
+             * Format: int64
+             * @description Records moved to the dead-letter area since start.
+             */
+            deadLettered?: string;
             /** Format: int64 */
             deliveredRecords?: string;
             /** Format: int64 */
@@ -770,6 +775,11 @@ export interface components {
             /** Format: date-time */
             lastDeliveryTime?: string;
             lastError?: string;
+            /**
+             * @description True when records wait longer than ingest.forwarder.stall-after and
+             *     nothing was delivered or dead-lettered within that time.
+             */
+            stalled?: boolean;
         };
         /** @description GetCurrentUserResponse is the caller. */
         v1GetCurrentUserResponse: {
@@ -1232,6 +1242,17 @@ export interface components {
              * @description Bytes held (accepted, not yet delivered).
              */
             bytes?: string;
+            /**
+             * Format: int64
+             * @description Payload bytes in the dead-letter area.
+             */
+            deadLetterBytes?: string;
+            /**
+             * Format: int64
+             * @description Records in the dead-letter area (refused for good or failing past
+             *     the forwarder's bound), kept for the dead-letter retention.
+             */
+            deadLetterRecords?: string;
             /**
              * Format: int64
              * @description Configured bound; past it ingest answers 503.

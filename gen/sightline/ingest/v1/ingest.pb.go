@@ -75,9 +75,14 @@ type SpoolStats struct {
 	// Receive time of the oldest undelivered record.
 	OldestRecordTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=oldest_record_time,json=oldestRecordTime,proto3" json:"oldest_record_time,omitempty"`
 	// Configured bound; past it ingest answers 503.
-	MaxBytes      int64 `protobuf:"varint,5,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxBytes int64 `protobuf:"varint,5,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// Records in the dead-letter area (refused for good or failing past
+	// the forwarder's bound), kept for the dead-letter retention.
+	DeadLetterRecords int64 `protobuf:"varint,6,opt,name=dead_letter_records,json=deadLetterRecords,proto3" json:"dead_letter_records,omitempty"`
+	// Payload bytes in the dead-letter area.
+	DeadLetterBytes int64 `protobuf:"varint,7,opt,name=dead_letter_bytes,json=deadLetterBytes,proto3" json:"dead_letter_bytes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SpoolStats) Reset() {
@@ -145,6 +150,20 @@ func (x *SpoolStats) GetMaxBytes() int64 {
 	return 0
 }
 
+func (x *SpoolStats) GetDeadLetterRecords() int64 {
+	if x != nil {
+		return x.DeadLetterRecords
+	}
+	return 0
+}
+
+func (x *SpoolStats) GetDeadLetterBytes() int64 {
+	if x != nil {
+		return x.DeadLetterBytes
+	}
+	return 0
+}
+
 // ForwarderStats describes delivery to recordings.
 type ForwarderStats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -154,8 +173,13 @@ type ForwarderStats struct {
 	FailedAttempts   int64                  `protobuf:"varint,3,opt,name=failed_attempts,json=failedAttempts,proto3" json:"failed_attempts,omitempty"`
 	LastDeliveryTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_delivery_time,json=lastDeliveryTime,proto3" json:"last_delivery_time,omitempty"`
 	LastError        string                 `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Records moved to the dead-letter area since start.
+	DeadLettered int64 `protobuf:"varint,6,opt,name=dead_lettered,json=deadLettered,proto3" json:"dead_lettered,omitempty"`
+	// True when records wait longer than ingest.forwarder.stall-after and
+	// nothing was delivered or dead-lettered within that time.
+	Stalled       bool `protobuf:"varint,7,opt,name=stalled,proto3" json:"stalled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ForwarderStats) Reset() {
@@ -221,6 +245,20 @@ func (x *ForwarderStats) GetLastError() string {
 		return x.LastError
 	}
 	return ""
+}
+
+func (x *ForwarderStats) GetDeadLettered() int64 {
+	if x != nil {
+		return x.DeadLettered
+	}
+	return 0
+}
+
+func (x *ForwarderStats) GetStalled() bool {
+	if x != nil {
+		return x.Stalled
+	}
+	return false
 }
 
 // LimitHit counts one limit's rejections since start.
@@ -359,21 +397,25 @@ var File_sightline_ingest_v1_ingest_proto protoreflect.FileDescriptor
 const file_sightline_ingest_v1_ingest_proto_rawDesc = "" +
 	"\n" +
 	" sightline/ingest/v1/ingest.proto\x12\x13sightline.ingest.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n" +
-	"\x0fGetStatsRequest\"\xbf\x01\n" +
+	"\x0fGetStatsRequest\"\x9b\x02\n" +
 	"\n" +
 	"SpoolStats\x12\x14\n" +
 	"\x05bytes\x18\x01 \x01(\x03R\x05bytes\x12\x18\n" +
 	"\arecords\x18\x02 \x01(\x03R\arecords\x12\x1a\n" +
 	"\bsegments\x18\x03 \x01(\x05R\bsegments\x12H\n" +
 	"\x12oldest_record_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10oldestRecordTime\x12\x1b\n" +
-	"\tmax_bytes\x18\x05 \x01(\x03R\bmaxBytes\"\xfc\x01\n" +
+	"\tmax_bytes\x18\x05 \x01(\x03R\bmaxBytes\x12.\n" +
+	"\x13dead_letter_records\x18\x06 \x01(\x03R\x11deadLetterRecords\x12*\n" +
+	"\x11dead_letter_bytes\x18\a \x01(\x03R\x0fdeadLetterBytes\"\xbb\x02\n" +
 	"\x0eForwarderStats\x12+\n" +
 	"\x03lag\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x03lag\x12+\n" +
 	"\x11delivered_records\x18\x02 \x01(\x03R\x10deliveredRecords\x12'\n" +
 	"\x0ffailed_attempts\x18\x03 \x01(\x03R\x0efailedAttempts\x12H\n" +
 	"\x12last_delivery_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastDeliveryTime\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x05 \x01(\tR\tlastError\"6\n" +
+	"last_error\x18\x05 \x01(\tR\tlastError\x12#\n" +
+	"\rdead_lettered\x18\x06 \x01(\x03R\fdeadLettered\x12\x18\n" +
+	"\astalled\x18\a \x01(\bR\astalled\"6\n" +
 	"\bLimitHit\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\tR\x05limit\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\"\xa0\x02\n" +
