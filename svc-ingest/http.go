@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -270,6 +271,11 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	b := &batch{w: w, r: r, start: start, query: r.URL.Query(), origin: r.Header.Get("Origin")}
+	// A slow body is cut at a deadline proportionate to what it may send
+	// (readBody answers 408), not only at the server's read timeout.
+	if err := http.NewResponseController(w).SetReadDeadline(start.Add(s.bodyDeadline(r.ContentLength))); err != nil {
+		s.log.DebugContext(r.Context(), "cannot set the body read deadline", "error", err)
+	}
 	b.originHost, b.originOK = originHost(b.origin)
 	a := s.intake(r, b)
 	if b.span == nil {
@@ -600,11 +606,12 @@ func (s *Service) readBody(ctx context.Context, r *http.Request, enc string, buf
 		raw = bufPool.Get().(*bytes.Buffer)
 		defer func() { raw.Reset(); bufPool.Put(raw) }()
 	}
-	if r.ContentLength > 0 {
-		raw.Grow(int(r.ContentLength))
-	}
-	n, err := raw.ReadFrom(io.LimitReader(r.Body, s.cfg.MaxBodyBytes+1))
+	n, err := readCapped(raw, r.Body, s.cfg.MaxBodyBytes)
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			a := s.refuse(ctx, http.StatusRequestTimeout, "body_read_timeout", 0, "the body did not arrive within %s", s.bodyDeadline(r.ContentLength).Round(time.Millisecond))
+			return nil, &a
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			a := s.refuse(ctx, http.StatusRequestEntityTooLarge, "body_bytes", 0, "body too large")
@@ -648,7 +655,7 @@ func (s *Service) readBody(ctx context.Context, r *http.Request, enc string, buf
 		defer zlibPool.Put(zr)
 		dec = zr
 	}
-	n, err = buf.ReadFrom(io.LimitReader(dec, s.cfg.MaxDecompressedBytes+1))
+	n, err = readCapped(buf, dec, s.cfg.MaxDecompressedBytes)
 	if n > s.cfg.MaxDecompressedBytes {
 		a := s.refuse(ctx, http.StatusRequestEntityTooLarge, "decompressed_bytes", 0, "decompressed body exceeds %d bytes", s.cfg.MaxDecompressedBytes)
 		return nil, &a
@@ -657,6 +664,52 @@ func (s *Service) readBody(ctx context.Context, r *http.Request, enc string, buf
 		return nil, &answer{code: http.StatusBadRequest, msg: "corrupt " + enc + " body: " + err.Error()}
 	}
 	return buf.Bytes(), nil
+}
+
+// bodyDeadline is how long a body of the declared length (-1: unknown) may
+// take to arrive: a base plus a share of ingest.body-read-timeout
+// proportionate to its size, so small beacons are not held to the pace of
+// the largest body, and a trickling client is cut well before the server's
+// read timeout.
+func (s *Service) bodyDeadline(declared int64) time.Duration {
+	full := s.cfg.BodyReadTimeout
+	base := min(5*time.Second, full)
+	size := s.cfg.MaxBodyBytes
+	if declared >= 0 && declared < size {
+		size = declared
+	}
+	return base + time.Duration(float64(full)*float64(size)/float64(s.cfg.MaxBodyBytes))
+}
+
+// readCapped reads r into buf (empty; its storage is reused) until EOF or
+// until more than limit bytes have arrived. The storage grows with the bytes
+// actually received — doubling from minRead, never past limit+1 — so a
+// client that declares a large body and sends little costs little.
+func readCapped(buf *bytes.Buffer, r io.Reader, limit int64) (int64, error) {
+	const minRead = 4 << 10
+	p := buf.AvailableBuffer()
+	var err error
+	for {
+		if len(p) == cap(p) {
+			if int64(len(p)) > limit {
+				break // limit+1 bytes: the caller answers 413
+			}
+			np := make([]byte, len(p), min(max(2*cap(p), minRead), int(limit+1)))
+			copy(np, p)
+			p = np
+		}
+		var m int
+		m, err = r.Read(p[len(p):cap(p)])
+		p = p[:len(p)+m]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			break
+		}
+	}
+	*buf = *bytes.NewBuffer(p)
+	return int64(len(p)), err
 }
 
 // retentionDays is how long recordings keeps the chunk's session: the

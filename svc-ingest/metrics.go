@@ -71,7 +71,7 @@ func (s *Service) initMetrics(m metric.Meter) error {
 		s.m.limitAttrs[n] = metric.WithAttributeSet(attribute.NewSet(attribute.String("limit", n)))
 	}
 	s.m.codeAttrs = map[int]metric.AddOption{}
-	for _, c := range []int{204, 304, 400, 403, 404, 405, 413, 415, 429, 503} {
+	for _, c := range []int{204, 304, 400, 403, 404, 405, 408, 413, 415, 429, 503} {
 		s.m.codeAttrs[c] = metric.WithAttributeSet(attribute.NewSet(attribute.Int("http.response.status_code", c)))
 	}
 	return nil
