@@ -9,6 +9,8 @@ package enrich
 import (
 	"fmt"
 	"net/netip"
+	"strings"
+	"unicode/utf8"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/mileusna/useragent"
@@ -55,9 +57,7 @@ func (e *Enricher) Close() error {
 
 // Client describes the visitor's client. ip may be invalid (unknown).
 func (e *Enricher) Client(ua string, ip netip.Addr) *sessionsv1.Client {
-	if len(ua) > MaxUserAgent {
-		ua = ua[:MaxUserAgent]
-	}
+	ua = clipUA(ua)
 	p, ok := e.uas.Get(ua)
 	if !ok {
 		p = parse(ua)
@@ -73,6 +73,24 @@ func (e *Enricher) Client(ua string, ip netip.Addr) *sessionsv1.Client {
 		c.Country = e.country(ip)
 	}
 	return c
+}
+
+// clipUA cuts ua to MaxUserAgent bytes on a rune boundary and replaces
+// invalid UTF-8 (header values may carry any byte): the result goes into a
+// protobuf string field, which refuses invalid UTF-8, and a refused chunk
+// would turn a good batch into a 400.
+func clipUA(ua string) string {
+	if !utf8.ValidString(ua) {
+		ua = strings.ToValidUTF8(ua, "\uFFFD")
+	}
+	if len(ua) <= MaxUserAgent {
+		return ua
+	}
+	n := MaxUserAgent
+	for n > 0 && !utf8.RuneStart(ua[n]) {
+		n--
+	}
+	return ua[:n]
 }
 
 func parse(s string) parsedUA {

@@ -4,11 +4,14 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/maxmind/mmdbwriter"
 	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"go.uber.org/goleak"
+	"google.golang.org/protobuf/proto"
 
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 )
@@ -47,6 +50,37 @@ func TestUserAgents(t *testing.T) {
 	}
 	if got := e.Client(string(long), netip.Addr{}); len(got.GetUserAgent()) != MaxUserAgent {
 		t.Errorf("UA not truncated: %d", len(got.GetUserAgent()))
+	}
+}
+
+// TestUserAgentCutOnRuneBoundary: the stored User-Agent is always valid
+// UTF-8 (it goes into a protobuf string field), wherever the 512-byte cut
+// lands and whatever bytes the header carried.
+func TestUserAgentCutOnRuneBoundary(t *testing.T) {
+	e, err := New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cases := map[string]struct {
+		ua   string
+		want int // length of the stored UA
+	}{
+		"two-byte rune across 512":    {strings.Repeat("a", 511) + "é" + "tail", 511},
+		"two-byte rune ending at 512": {strings.Repeat("a", 510) + "é" + "tail", 512},
+		"four-byte rune across 512":   {strings.Repeat("a", 510) + "😀" + "tail", 510},
+		"invalid bytes":               {"Mozilla/5.0 \xff\xfe x", len("Mozilla/5.0 \uFFFD x")},
+		"invalid byte at 511":         {strings.Repeat("a", 511) + "\xffbbb", 511},
+	}
+	for name, c := range cases {
+		got := e.Client(c.ua, netip.Addr{})
+		ua := got.GetUserAgent()
+		if !utf8.ValidString(ua) || len(ua) > MaxUserAgent || len(ua) != c.want {
+			t.Errorf("%s: stored %d bytes (valid UTF-8 %v), want %d", name, len(ua), utf8.ValidString(ua), c.want)
+		}
+		if _, err := proto.Marshal(got); err != nil {
+			t.Errorf("%s: client does not marshal: %v", name, err)
+		}
 	}
 }
 
