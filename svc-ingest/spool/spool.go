@@ -7,16 +7,26 @@
 //	<seg-id 16 hex>.seg  header "SLSPOOL1", then records:
 //	                     len u32 | crc32c(time‖payload) u32 | time unix-ns i64 | payload
 //	cursor.<consumer>    seg u64 | off i64 | crc32c u32, replaced atomically (tmp+fsync+rename+fsync dir)
+//	<seg-id 16 hex>.idx  "SLSPIDX1" | size i64 | records i64 | crc32c u32: the sealed segment's length
+//	                     and record count, written (atomically) when the segment is sealed
+//	dead/                the dead-letter area (see dead.go)
 //
 // Appends go through one writer goroutine that takes every request queued
 // while the previous fsync ran and writes them with one write and one
 // fdatasync (group commit); Append returns only after that fsync. A segment
-// is deleted only once the consumer's persisted cursor is past it. Opening
-// the spool scans the records after the cursor and truncates the newest
-// segment at its first invalid record: a write torn by a crash was never
-// acknowledged, so only such a tail is dropped. An invalid record inside an
-// older segment (media corruption) is logged and counted, and the reader
-// skips the rest of that segment.
+// is deleted only once the consumer's persisted cursor is past it.
+//
+// Opening the spool costs at most about two segments' worth of reading,
+// whatever the undelivered backlog: a sealed segment is accounted from its
+// index file, the cursor's segment by walking its record headers up to the
+// cursor, and only the newest segment is read and checksummed in full — it
+// is truncated at its first invalid record: a write torn by a crash was
+// never acknowledged, so only such a tail is dropped. A sealed segment
+// without a (valid) index — a crash between sealing and indexing, or a
+// spool written before indexes existed — is scanned as before and indexed.
+// An invalid record inside an older segment (media corruption) is logged
+// and counted when it is found (at open for a scanned segment, else when
+// read), and the reader skips the rest of that segment.
 package spool
 
 import (
@@ -41,6 +51,8 @@ import (
 
 const (
 	segMagic     = "SLSPOOL1"
+	idxMagic     = "SLSPIDX1"
+	idxLen       = len(idxMagic) + 8 + 8 + 4
 	segHeaderLen = int64(len(segMagic))
 	recHeaderLen = 16
 	// MaxRecordBytes bounds one record's payload.
@@ -51,6 +63,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // ErrFull means the spool holds its configured maximum of undelivered bytes.
 var ErrFull = errors.New("spool: full")
+
+// ErrLocked means another process holds the spool (ingest is running).
+var ErrLocked = errors.New("spool: in use by another process")
 
 // ErrClosed means the spool was closed.
 var ErrClosed = errors.New("spool: closed")
@@ -86,6 +101,11 @@ type Options struct {
 	CursorInterval time.Duration
 	// OnCommit, if set, is called after each group commit.
 	OnCommit func(records, bytes int, fsync time.Duration)
+	// DeadRetention is how long a dead letter is kept (default 7 days);
+	// DeadMaxBytes bounds the dead-letter area's payload bytes (default
+	// 1 GiB): past it PruneDead deletes the oldest first, each logged.
+	DeadRetention time.Duration
+	DeadMaxBytes  int64
 }
 
 // Stats is a snapshot.
@@ -96,11 +116,18 @@ type Stats struct {
 	MaxBytes       int64
 	Corrupt        int64 // invalid records found inside older segments
 	TornBytes      int64 // bytes dropped from the tail at open
+	// The dead-letter area: records and payload bytes.
+	DeadRecords, DeadBytes int64
 }
 
 type segment struct {
 	id   uint64
 	size int64 // valid bytes (header included)
+	// total counts the segment's records; records counts those the reader
+	// has yet to meet from where it starts in this segment (the cursor for
+	// the cursor's segment, else the first record), so that a reader that
+	// skips a damaged rest of the segment can take them off the count.
+	total, records int64
 }
 
 type appendReq struct {
@@ -132,6 +159,11 @@ type Spool struct {
 	notify      chan struct{} // closed and replaced after each commit
 	failed      error         // set when the log could not be repaired after a write error
 	stats       Stats
+	deadRecords int64
+	deadBytes   int64
+
+	deadMu     sync.Mutex // serialises changes to the dead-letter area
+	lastDeadID string
 
 	// writer-only state
 	w    *os.File
@@ -139,10 +171,11 @@ type Spool struct {
 	buf  []byte
 
 	// consumer-only state
-	readPos Pos
-	rf      *os.File
-	rfSeg   uint64
-	rbuf    *bufio.Reader // reused by the reader: one 256 KiB buffer, not one per Read
+	readPos   Pos
+	readInSeg int64 // records read in readPos.Seg since the reader entered it
+	rf        *os.File
+	rfSeg     uint64
+	rbuf      *bufio.Reader // reused by the reader: one 256 KiB buffer, not one per Read
 }
 
 // Open opens (creating if needed) and recovers the spool in opts.Dir.
@@ -165,6 +198,12 @@ func Open(opts Options) (*Spool, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.DeadRetention <= 0 {
+		opts.DeadRetention = 7 * 24 * time.Hour
+	}
+	if opts.DeadMaxBytes <= 0 {
+		opts.DeadMaxBytes = 1 << 30
+	}
 	if err := os.MkdirAll(opts.Dir, 0o750); err != nil {
 		return nil, fmt.Errorf("spool: create dir: %w", err)
 	}
@@ -174,7 +213,7 @@ func Open(opts Options) (*Spool, error) {
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("spool: %s is in use by another process: %w", opts.Dir, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrLocked, opts.Dir, err)
 	}
 	s := &Spool{
 		opts: opts, log: opts.Logger, lock: lock,
@@ -182,6 +221,10 @@ func Open(opts Options) (*Spool, error) {
 		notify: make(chan struct{}),
 	}
 	if err := s.recover(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if err := s.openDead(); err != nil {
 		lock.Close()
 		return nil, err
 	}
@@ -229,76 +272,206 @@ func (s *Spool) recover() error {
 		}
 		ids = ids[1:]
 	}
+	// (Their indexes go with the stray ones below.)
 	if len(ids) > 0 && ids[0] > s.cursor.Seg {
 		s.cursor = Pos{Seg: ids[0], Off: segHeaderLen}
 	}
 	if s.cursor.Off < segHeaderLen {
 		s.cursor.Off = segHeaderLen
 	}
+	s.removeStrayIndexes(entries, ids)
 	for i, id := range ids {
 		last := i == len(ids)-1
 		start := segHeaderLen
 		if id == s.cursor.Seg {
 			start = s.cursor.Off
 		}
-		seg, n, oldest, err := s.scan(id, start, last)
-		if err != nil {
-			return err
+		var seg segment
+		var err error
+		indexed := false
+		if !last {
+			seg, indexed = s.readIndex(id)
 		}
-		start = min(start, seg.size)
+		if indexed {
+			seg.records = seg.total
+			if start > segHeaderLen {
+				start = min(start, seg.size)
+				seg.records = max(seg.total-s.countBefore(id, start), 0)
+			}
+		} else {
+			var clean bool
+			seg, clean, err = s.scan(id, start, last)
+			if err != nil {
+				return err
+			}
+			start = min(start, seg.size)
+			if clean {
+				// The newest segment is sealed too from here on: Open
+				// starts a new one.
+				if err := s.writeIndex(seg); err != nil {
+					s.log.Warn("spool: cannot index a sealed segment; it will be scanned at the next open", "segment", s.segPath(id), "error", err)
+				}
+			}
+		}
 		if id == s.cursor.Seg {
 			s.cursor.Off = start
 		}
-		if s.oldest.IsZero() {
-			s.oldest = oldest
-		}
-		s.records += n
+		s.records += seg.records
 		s.bytes += seg.size - start
 		s.segs = append(s.segs, seg)
 	}
 	if len(s.segs) == 0 {
 		s.cursor = Pos{Seg: s.cursor.Seg + 1, Off: segHeaderLen}
 	}
+	s.oldest = s.timeAt(s.cursor)
 	return nil
 }
 
-// scan validates one segment from start. For the newest segment the first
-// invalid record ends it: the file is truncated there.
-func (s *Spool) scan(id uint64, start int64, last bool) (segment, int64, time.Time, error) {
+func (s *Spool) idxPath(id uint64) string {
+	return filepath.Join(s.opts.Dir, fmt.Sprintf("%016x.idx", id))
+}
+
+// removeStrayIndexes deletes index files whose segment is gone (a crash
+// between deleting a delivered segment and its index).
+func (s *Spool) removeStrayIndexes(entries []os.DirEntry, ids []uint64) {
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".idx") {
+			continue
+		}
+		id, err := strconv.ParseUint(strings.TrimSuffix(name, ".idx"), 16, 64)
+		if err == nil && slices.Contains(ids, id) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(s.opts.Dir, name)); err != nil {
+			s.log.Warn("spool: remove stray index", "file", name, "error", err)
+		}
+	}
+}
+
+// readIndex returns a sealed segment's size and record count from its
+// index, if the index is intact and agrees with the file's length.
+func (s *Spool) readIndex(id uint64) (segment, bool) {
+	b, err := os.ReadFile(s.idxPath(id))
+	if err != nil || len(b) != idxLen || string(b[:len(idxMagic)]) != idxMagic ||
+		crc32.Checksum(b[:idxLen-4], castagnoli) != binary.LittleEndian.Uint32(b[idxLen-4:]) {
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("spool: unreadable segment index; scanning the segment", "segment", s.segPath(id), "error", err)
+		}
+		return segment{}, false
+	}
+	seg := segment{id: id,
+		size:  int64(binary.LittleEndian.Uint64(b[len(idxMagic):])),
+		total: int64(binary.LittleEndian.Uint64(b[len(idxMagic)+8:]))}
+	fi, err := os.Stat(s.segPath(id))
+	if err != nil || fi.Size() != seg.size || seg.size < segHeaderLen || seg.total < 0 {
+		return segment{}, false
+	}
+	return seg, true
+}
+
+// writeIndex records a sealed segment's size and record count.
+func (s *Spool) writeIndex(seg segment) error {
+	b := make([]byte, 0, idxLen)
+	b = append(b, idxMagic...)
+	b = binary.LittleEndian.AppendUint64(b, uint64(seg.size))
+	b = binary.LittleEndian.AppendUint64(b, uint64(seg.total))
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return writeFileAtomic(s.opts.Dir, s.idxPath(seg.id), b)
+}
+
+// countBefore counts the records of a segment before off by walking their
+// headers (16 bytes each; payloads are not read). The records themselves
+// are checked when they are read.
+func (s *Spool) countBefore(id uint64, off int64) int64 {
+	f, err := os.Open(s.segPath(id))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var h [recHeaderLen]byte
+	var n int64
+	for p := segHeaderLen; p < off; n++ {
+		if _, err := f.ReadAt(h[:], p); err != nil {
+			break
+		}
+		p += recHeaderLen + int64(binary.LittleEndian.Uint32(h[0:4]))
+	}
+	return n
+}
+
+// timeAt reads the receive time of the record at p, or of the first
+// record after it when p is a segment's end; zero when there is none.
+func (s *Spool) timeAt(p Pos) time.Time {
+	for _, seg := range s.segs {
+		if seg.id < p.Seg {
+			continue
+		}
+		off := segHeaderLen
+		if seg.id == p.Seg {
+			off = p.Off
+		}
+		if off+recHeaderLen > seg.size {
+			continue
+		}
+		f, err := os.Open(s.segPath(seg.id))
+		if err != nil {
+			return time.Time{}
+		}
+		var h [recHeaderLen]byte
+		_, err = f.ReadAt(h[:], off)
+		f.Close()
+		if err != nil {
+			return time.Time{}
+		}
+		return time.Unix(0, int64(binary.LittleEndian.Uint64(h[8:16])))
+	}
+	return time.Time{}
+}
+
+// scan validates one segment from start (the records before it were
+// delivered; they are only counted). For the newest segment the first
+// invalid record ends it: the file is truncated there. clean reports that
+// the segment ends at its last record (it may be indexed).
+func (s *Spool) scan(id uint64, start int64, last bool) (seg segment, clean bool, err error) {
 	path := s.segPath(id)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return segment{}, 0, time.Time{}, fmt.Errorf("spool: open segment: %w", err)
+		return segment{}, false, fmt.Errorf("spool: open segment: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return segment{}, 0, time.Time{}, fmt.Errorf("spool: stat segment: %w", err)
+		return segment{}, false, fmt.Errorf("spool: stat segment: %w", err)
 	}
 	hdr := make([]byte, segHeaderLen)
 	if _, err := f.ReadAt(hdr, 0); err != nil || string(hdr) != segMagic {
 		// A segment whose header never reached the disk holds nothing acknowledged.
 		s.log.Warn("spool: segment without a valid header, rewriting it empty", "segment", path)
 		if err := f.Truncate(0); err != nil {
-			return segment{}, 0, time.Time{}, fmt.Errorf("spool: reset segment: %w", err)
+			return segment{}, false, fmt.Errorf("spool: reset segment: %w", err)
 		}
 		if _, err := f.WriteAt([]byte(segMagic), 0); err != nil {
-			return segment{}, 0, time.Time{}, fmt.Errorf("spool: reset segment: %w", err)
+			return segment{}, false, fmt.Errorf("spool: reset segment: %w", err)
 		}
 		s.stats.TornBytes += fi.Size()
-		return segment{id: id, size: segHeaderLen}, 0, time.Time{}, f.Sync()
+		if err := f.Sync(); err != nil {
+			return segment{}, false, fmt.Errorf("spool: reset segment: %w", err)
+		}
+		return segment{id: id, size: segHeaderLen}, true, nil
 	}
-	if start > fi.Size() {
-		start = fi.Size()
+	start = min(start, fi.Size())
+	before := int64(0)
+	if start > segHeaderLen {
+		before = s.countBefore(id, start)
 	}
 	r := bufio.NewReaderSize(io.NewSectionReader(f, start, fi.Size()-start), 1<<20)
 	off := start
-	var n int64
-	var oldest time.Time
+	var after int64
 	var payload []byte
 	cleanEnd := false
 	for {
-		t, p, err := readRecord(r, payload)
+		_, p, err := readRecord(r, payload)
 		payload = p
 		if err == io.EOF {
 			cleanEnd = true
@@ -310,10 +483,10 @@ func (s *Spool) scan(id uint64, start int64, last bool) (segment, int64, time.Ti
 				s.stats.TornBytes += torn
 				s.log.Warn("spool: dropping torn tail", "segment", path, "offset", off, "bytes", torn, "reason", err)
 				if err := f.Truncate(off); err != nil {
-					return segment{}, 0, time.Time{}, fmt.Errorf("spool: truncate torn tail: %w", err)
+					return segment{}, false, fmt.Errorf("spool: truncate torn tail: %w", err)
 				}
 				if err := f.Sync(); err != nil {
-					return segment{}, 0, time.Time{}, fmt.Errorf("spool: sync truncated segment: %w", err)
+					return segment{}, false, fmt.Errorf("spool: sync truncated segment: %w", err)
 				}
 			} else {
 				s.stats.Corrupt++
@@ -322,10 +495,7 @@ func (s *Spool) scan(id uint64, start int64, last bool) (segment, int64, time.Ti
 			}
 			break
 		}
-		if oldest.IsZero() {
-			oldest = t
-		}
-		n++
+		after++
 		off += recHeaderLen + int64(len(p))
 	}
 	if !last && cleanEnd && off < fi.Size() {
@@ -340,13 +510,13 @@ func (s *Spool) scan(id uint64, start int64, last bool) (segment, int64, time.Ti
 		// Cut the preallocated (or torn, already cut above) tail so that
 		// the file ends at its last record.
 		if err := f.Truncate(off); err != nil {
-			return segment{}, 0, time.Time{}, fmt.Errorf("spool: truncate segment tail: %w", err)
+			return segment{}, false, fmt.Errorf("spool: truncate segment tail: %w", err)
 		}
 		if err := f.Sync(); err != nil {
-			return segment{}, 0, time.Time{}, fmt.Errorf("spool: sync segment: %w", err)
+			return segment{}, false, fmt.Errorf("spool: sync segment: %w", err)
 		}
 	}
-	return segment{id: id, size: off}, n, oldest, nil
+	return segment{id: id, size: off, total: before + after, records: after}, last || off == fi.Size(), nil
 }
 
 var errBadRecord = errors.New("spool: invalid record")
@@ -395,30 +565,42 @@ func (s *Spool) writeCursor(p Pos) error {
 	binary.LittleEndian.PutUint64(b[0:8], p.Seg)
 	binary.LittleEndian.PutUint64(b[8:16], uint64(p.Off))
 	binary.LittleEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
-	tmp := s.cursorPath() + ".tmp"
+	if err := writeFileAtomic(s.opts.Dir, s.cursorPath(), b[:]); err != nil {
+		return fmt.Errorf("spool: cursor: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces path (in dir) with b: tmp file, fsync, rename,
+// fsync of the directory — after a crash the file is the old or the new
+// one, never a mix.
+func writeFileAtomic(dir, path string, b []byte) error {
+	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
 	if err != nil {
-		return fmt.Errorf("spool: write cursor: %w", err)
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
-	if _, err := f.Write(b[:]); err != nil {
+	if _, err := f.Write(b); err != nil {
 		f.Close()
-		return fmt.Errorf("spool: write cursor: %w", err)
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("spool: sync cursor: %w", err)
+		return fmt.Errorf("sync %s: %w", filepath.Base(path), err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("spool: close cursor: %w", err)
+		return fmt.Errorf("close %s: %w", filepath.Base(path), err)
 	}
-	if err := os.Rename(tmp, s.cursorPath()); err != nil {
-		return fmt.Errorf("spool: rename cursor: %w", err)
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", filepath.Base(path), err)
 	}
-	return s.syncDir()
+	return syncDir(dir)
 }
 
-func (s *Spool) syncDir() error {
-	d, err := os.Open(s.opts.Dir)
+func (s *Spool) syncDir() error { return syncDir(s.opts.Dir) }
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("spool: open dir: %w", err)
 	}
@@ -468,7 +650,8 @@ func (s *Spool) roll() error {
 	return nil
 }
 
-// seal cuts the segment being written at its last record and closes it.
+// seal cuts the segment being written at its last record, closes it and
+// writes its index (so that Open need not read it).
 func (s *Spool) seal() error {
 	if s.w == nil {
 		return nil
@@ -479,6 +662,13 @@ func (s *Spool) seal() error {
 	}
 	if err := s.w.Sync(); err != nil {
 		return fmt.Errorf("spool: seal segment: %w", err)
+	}
+	s.mu.Lock()
+	seg := s.segs[len(s.segs)-1]
+	s.mu.Unlock()
+	if err := s.writeIndex(seg); err != nil {
+		// Not fatal: Open scans a segment without an index.
+		s.log.Warn("spool: cannot index a sealed segment; it will be scanned at the next open", "segment", s.segPath(seg.id), "error", err)
 	}
 	return nil
 }
@@ -599,7 +789,10 @@ func (s *Spool) commit(batch []*appendReq) {
 		s.wOff += int64(len(s.buf))
 		groupBytes += len(s.buf)
 		s.mu.Lock()
-		s.segs[len(s.segs)-1].size = s.wOff
+		cur := &s.segs[len(s.segs)-1]
+		cur.size = s.wOff
+		cur.total += int64(inBuf)
+		cur.records += int64(inBuf)
 		if s.records == 0 {
 			s.oldest = oldest
 		}
@@ -709,6 +902,7 @@ func (s *Spool) readAvailable(segs []segment, maxRecords, maxBytes int) ([]Recor
 		}
 		if seg.id > s.readPos.Seg {
 			s.readPos = Pos{Seg: seg.id, Off: segHeaderLen}
+			s.readInSeg = 0
 		}
 		if s.readPos.Off >= seg.size {
 			continue
@@ -733,8 +927,11 @@ func (s *Spool) readAvailable(segs []segment, maxRecords, maxBytes int) ([]Recor
 		for s.readPos.Off < seg.size {
 			t, p, err := readRecord(r, nil)
 			if err != nil {
+				// The records the segment was counted with that will now
+				// never be read (nor acknowledged) leave the count.
 				s.mu.Lock()
 				s.stats.Corrupt++
+				s.records = max(s.records-max(seg.records-s.readInSeg, 0), 0)
 				s.mu.Unlock()
 				s.log.Error("spool: invalid record while reading; skipping the rest of the segment",
 					"segment", s.segPath(seg.id), "offset", s.readPos.Off, "error", err)
@@ -744,6 +941,7 @@ func (s *Spool) readAvailable(segs []segment, maxRecords, maxBytes int) ([]Recor
 			next := Pos{Seg: seg.id, Off: s.readPos.Off + recHeaderLen + int64(len(p))}
 			out = append(out, Record{Pos: s.readPos, Next: next, Time: t, Payload: p})
 			s.readPos = next
+			s.readInSeg++
 			total += len(p)
 			if len(out) >= maxRecords || total >= maxBytes {
 				return out, nil
@@ -828,6 +1026,9 @@ func (s *Spool) persistCursor() error {
 		if err := os.Remove(s.segPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			s.log.Error("spool: remove delivered segment", "error", err)
 		}
+		if err := os.Remove(s.idxPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Error("spool: remove delivered segment's index", "error", err)
+		}
 	}
 	return nil
 }
@@ -840,28 +1041,8 @@ func (s *Spool) updateOldest(p Pos) {
 		s.oldest = time.Time{}
 		return
 	}
-	for _, seg := range s.segs {
-		if seg.id < p.Seg {
-			continue
-		}
-		off := segHeaderLen
-		if seg.id == p.Seg {
-			off = p.Off
-		}
-		if off+recHeaderLen > seg.size {
-			continue
-		}
-		f, err := os.Open(s.segPath(seg.id))
-		if err != nil {
-			return
-		}
-		var h [recHeaderLen]byte
-		_, err = f.ReadAt(h[:], off)
-		f.Close()
-		if err == nil {
-			s.oldest = time.Unix(0, int64(binary.LittleEndian.Uint64(h[8:16])))
-		}
-		return
+	if t := s.timeAt(p); !t.IsZero() {
+		s.oldest = t
 	}
 }
 
@@ -871,6 +1052,7 @@ func (s *Spool) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.Bytes, st.Records, st.Segments, st.Oldest = s.bytes, s.records, len(s.segs), s.oldest
+	st.DeadRecords, st.DeadBytes = s.deadRecords, s.deadBytes
 	return st
 }
 

@@ -458,3 +458,198 @@ func FuzzRecoverSegment(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenAccountsSealedSegmentsFromTheirIndex: a sealed segment is not
+// read at open (damage inside one is found only when it is read), the
+// counts are the same as a full scan's, also with the cursor inside a
+// segment, and a segment whose index is gone is scanned and indexed again.
+func TestOpenAccountsSealedSegmentsFromTheirIndex(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir, func(o *Options) { o.SegmentBytes = 2048 })
+	for i := range 120 {
+		if err := s.Append(context.Background(), payload(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := readAll(t, s)
+	// Acknowledge up to the middle of a segment.
+	if err := s.Ack(recs[30].Next, 31); err != nil {
+		t.Fatal(err)
+	}
+	want := s.Stats()
+	s.Close()
+	idx, _ := filepath.Glob(filepath.Join(dir, "*.idx"))
+	if len(idx) < 5 {
+		t.Fatalf("%d index files after sealing %d segments", len(idx), want.Segments)
+	}
+	check := func(s *Spool, what string) {
+		t.Helper()
+		got := s.Stats()
+		if got.Records != want.Records || got.Bytes != want.Bytes || !got.Oldest.Equal(want.Oldest) {
+			t.Fatalf("%s: stats %+v, want %+v", what, got, want)
+		}
+	}
+	s = open(t, dir)
+	check(s, "reopen with indexes")
+	s.Close()
+
+	// Damage the payload of a record in a sealed segment after the cursor's:
+	// Open does not see it (it does not read the segment), the reader does,
+	// counts it, skips the rest of that segment and takes its records off
+	// the count.
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	slices.Sort(segs)
+	f, _ := os.OpenFile(segs[2], os.O_RDWR, 0)
+	f.WriteAt([]byte("XX"), segHeaderLen+recHeaderLen+2)
+	f.Close()
+	s = open(t, dir)
+	if s.Stats().Corrupt != 0 {
+		t.Fatal("Open read a sealed, indexed segment")
+	}
+	check(s, "reopen after damage")
+	got := readAll(t, s)
+	if st := s.Stats(); st.Corrupt != 1 || int64(len(got)) != st.Records {
+		t.Fatalf("after reading past the damage: read %d, stats %+v", len(got), st)
+	}
+	s.Close()
+
+	// Without indexes: scanned, same counts, indexed again.
+	dir2 := t.TempDir()
+	s = open(t, dir2, func(o *Options) { o.SegmentBytes = 2048 })
+	for i := range 120 {
+		if err := s.Append(context.Background(), payload(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs = readAll(t, s)
+	if err := s.Ack(recs[30].Next, 31); err != nil {
+		t.Fatal(err)
+	}
+	want = s.Stats()
+	s.Close()
+	idx, _ = filepath.Glob(filepath.Join(dir2, "*.idx"))
+	for _, p := range idx {
+		os.Remove(p)
+	}
+	s = open(t, dir2)
+	check(s, "reopen without indexes")
+	s.Close()
+	if again, _ := filepath.Glob(filepath.Join(dir2, "*.idx")); len(again) < len(idx) {
+		t.Fatalf("%d indexes rewritten, want %d", len(again), len(idx))
+	}
+	// Everything delivered: segments and their indexes go.
+	s = open(t, dir2)
+	defer s.Close()
+	rest := readAll(t, s)
+	if len(rest) != 89 {
+		t.Fatalf("read %d after reopen, want 89", len(rest))
+	}
+	if err := s.Ack(rest[len(rest)-1].Next, len(rest)); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Records != 0 || st.Bytes != 0 {
+		t.Fatalf("after delivering everything: %+v", st)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir2, "*.idx")); len(left) > 1 {
+		t.Fatalf("indexes of delivered segments left: %v", left)
+	}
+}
+
+// TestDeadLetters: a quarantined record is durable with its metadata,
+// counted across restarts, listed and read without the lock, put back in
+// the log by Replay (directly or by a request file) and pruned past the
+// retention and the byte bound.
+func TestDeadLetters(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := s.Append(ctx, payload(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs := readAll(t, s)
+	var ids []string
+	for i, r := range recs {
+		d, err := s.Quarantine(r, DeadLetter{Reason: "refused", Detail: "bad utf-8", Attempts: i + 1, SiteID: 5_000_000_001, SessionID: "s_a", Seq: int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	if err := s.Ack(recs[2].Next, 3); err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.DeadRecords != 3 || st.DeadBytes != int64(len(recs[0].Payload)+len(recs[1].Payload)+len(recs[2].Payload)) || st.Records != 0 {
+		t.Fatalf("stats after quarantining 3: %+v", st)
+	}
+	list, err := ListDead(dir) // while the spool is open: no lock needed
+	if err != nil || len(list) != 3 {
+		t.Fatalf("ListDead: %v, %v", list, err)
+	}
+	for i, d := range list {
+		if d.ID != ids[i] || d.Reason != "refused" || d.Attempts != i+1 || d.Seq != int64(i) || d.SiteID != 5_000_000_001 ||
+			!d.Received.Equal(recs[i].Time) || d.Quarantined.Before(d.Received) || d.Size != len(recs[i].Payload) {
+			t.Fatalf("dead letter %d: %+v", i, d)
+		}
+	}
+	if _, p, err := ReadDead(dir, ids[1]); err != nil || string(p) != string(payload(1)) {
+		t.Fatalf("ReadDead: %q, %v", p, err)
+	}
+	if _, _, err := ReadDead(dir, "../cursor"); err == nil {
+		t.Fatal("ReadDead accepted a path")
+	}
+	s.Close()
+
+	s = open(t, dir)
+	defer s.Close()
+	if st := s.Stats(); st.DeadRecords != 3 {
+		t.Fatalf("dead letters after reopen: %+v", st)
+	}
+	// Replay one directly, one by request.
+	if n, err := s.Replay(ctx, ids[0]); err != nil || n != 1 {
+		t.Fatalf("Replay: %d, %v", n, err)
+	}
+	if _, err := RequestReplay(dir, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RequestReplay(dir, "0000000000000001"); err == nil {
+		t.Fatal("a replay request for an unknown dead letter was accepted")
+	}
+	if n, err := s.ProcessReplays(ctx); err != nil || n != 1 {
+		t.Fatalf("ProcessReplays: %d, %v", n, err)
+	}
+	if reqs, _ := os.ReadDir(replayDir(dir)); len(reqs) != 0 {
+		t.Fatalf("replay request left: %v", reqs)
+	}
+	back := readAll(t, s)
+	if len(back) != 2 || string(back[0].Payload) != string(payload(0)) || string(back[1].Payload) != string(payload(2)) {
+		t.Fatalf("replayed records read back: %d", len(back))
+	}
+	if st := s.Stats(); st.DeadRecords != 1 || st.Records != 2 {
+		t.Fatalf("after replaying 2: %+v", st)
+	}
+
+	// Prune: by age, then by size.
+	if e, o, err := s.PruneDead(time.Now()); err != nil || e+o != 0 {
+		t.Fatalf("pruned a fresh dead letter: %d %d %v", e, o, err)
+	}
+	if e, _, err := s.PruneDead(time.Now().Add(8 * 24 * time.Hour)); err != nil || e != 1 {
+		t.Fatalf("retention prune: %d, %v", e, err)
+	}
+	if st := s.Stats(); st.DeadRecords != 0 || st.DeadBytes != 0 {
+		t.Fatalf("after pruning: %+v", st)
+	}
+	s.opts.DeadMaxBytes = int64(len(back[1].Payload)) // room for the newer one only
+	for _, r := range back {
+		if _, err := s.Quarantine(r, DeadLetter{Reason: "refused"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, o, err := s.PruneDead(time.Now()); err != nil || o != 1 {
+		t.Fatalf("size prune: %d, %v", o, err)
+	}
+	if list, _ := ListDead(dir); len(list) != 1 || string(list[0].ID) <= ids[2] {
+		t.Fatalf("after size prune: %+v", list)
+	}
+}
