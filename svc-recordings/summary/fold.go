@@ -23,10 +23,12 @@ type Page struct {
 	EndMs      int64  `json:"e"`
 }
 
-// State is the fold of a session's chunk stats in seq order. It is small
-// (bounded) and stored with the session, so a chunk that arrives in order
-// costs one Apply; a chunk that arrives out of order makes the store refold
-// from the stored stats. Fold(stats sorted by seq) == successive Apply.
+// State is the fold of a session's chunk stats in key order (seq, then page
+// view id). It is small (bounded) and stored with the session, so a chunk
+// that arrives in order costs one Apply; a chunk that arrives out of order
+// (including one whose seq equals MaxSeq: another tab's chunk may sort
+// either side of it) makes the store refold from the stored stats.
+// Fold(stats sorted by key) == successive Apply.
 type State struct {
 	MaxSeq         int64   `json:"q"`
 	Chunks         int32   `json:"n"`
@@ -64,10 +66,10 @@ type State struct {
 	Attrs        map[string]string `json:"at,omitempty"`
 }
 
-// Fold folds stats (any order) into a fresh State, in seq order.
+// Fold folds stats (any order) into a fresh State, in key order.
 func Fold(stats []ChunkStats) *State {
 	sorted := slices.Clone(stats)
-	slices.SortFunc(sorted, func(a, b ChunkStats) int { return cmpInt(a.Seq, b.Seq) })
+	slices.SortFunc(sorted, func(a, b ChunkStats) int { return CompareKey(a.Seq, a.PageViewID, b.Seq, b.PageViewID) })
 	s := &State{MaxSeq: -1}
 	for i := range sorted {
 		s.Apply(&sorted[i])
@@ -75,10 +77,20 @@ func Fold(stats []ChunkStats) *State {
 	return s
 }
 
+// CompareKey orders chunks by their key: seq, then page view id as bytes
+// (two tabs of one session may send the same seq). Every store reads chunks
+// back in this order.
+func CompareKey(seqA int64, pvA string, seqB int64, pvB string) int {
+	if c := cmpInt(seqA, seqB); c != 0 {
+		return c
+	}
+	return strings.Compare(pvA, pvB)
+}
+
 // NewState is the fold of no chunks.
 func NewState() *State { return &State{MaxSeq: -1} }
 
-// Apply folds in one chunk whose seq is greater than every chunk folded so far.
+// Apply folds in one chunk whose key is greater than every chunk folded so far.
 func (s *State) Apply(c *ChunkStats) {
 	s.MaxSeq = max(s.MaxSeq, c.Seq)
 	s.Chunks++

@@ -164,6 +164,51 @@ func TestFoldIsOrderIndependentAndIncremental(t *testing.T) {
 	}
 }
 
+// Two tabs of one session can send the same seq: the fold orders them by
+// page view id, so it does not depend on which arrives first, and both
+// count.
+func TestFoldTwoTabsSameSeq(t *testing.T) {
+	const u = "https://shop.example.com/"
+	const pvA, pvB = "p_aaaaaaaaaaaaaaaaaaaaaa", "p_bbbbbbbbbbbbbbbbbbbbbb"
+	ex := func(c *recordingsv1.Chunk) ChunkStats {
+		st, err := Extract(c, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	stats := []ChunkStats{
+		ex(chunk(t, 0, pvA, u, meta(t0, u), full(t0+1), click(t0+100, 1, 1), mutation(t0+200))),
+		ex(chunk(t, 1, pvB, u+"b", meta(t0+50, u+"b"), full(t0+51), click(t0+300, 9, 9), mutation(t0+400))),
+		ex(chunk(t, 1, pvA, u, click(t0+500, 1, 1), mutation(t0+600))),
+		ex(chunk(t, 2, pvA, u, move(t0+900))),
+	}
+	want := Fold(stats).Summary(1, "s_x")
+	if want.ChunkCount != 4 || want.ClickCount != 3 || want.PageCount != 2 {
+		t.Fatalf("two tabs: chunks %d clicks %d pages %d, want 4, 3, 2", want.ChunkCount, want.ClickCount, want.PageCount)
+	}
+	for _, perm := range [][]int{{3, 2, 1, 0}, {2, 1, 0, 3}, {1, 0, 3, 2}, {0, 2, 1, 3}} {
+		var in []ChunkStats
+		for _, i := range perm {
+			in = append(in, stats[i])
+		}
+		if got := Fold(in).Summary(1, "s_x"); !proto.Equal(got, want) {
+			t.Fatalf("fold of order %v differs:\n got %v\nwant %v", perm, got, want)
+		}
+	}
+	// Successive Apply in key order is the fold.
+	st := NewState()
+	for _, i := range []int{0, 2, 1, 3} { // pvA < pvB at seq 1
+		st.Apply(&stats[i])
+	}
+	if got := st.Summary(1, "s_x"); !proto.Equal(got, want) {
+		t.Fatalf("Apply in key order differs from Fold")
+	}
+	if CompareKey(1, pvA, 1, pvB) >= 0 || CompareKey(1, pvB, 2, pvA) >= 0 || CompareKey(3, pvA, 3, pvA) != 0 {
+		t.Fatal("CompareKey does not order by seq, then page view id")
+	}
+}
+
 func TestDeadClickAcrossChunks(t *testing.T) {
 	pv := "p_aaaaaaaaaaaaaaaaaaaaaa"
 	u := "https://a.example/"
