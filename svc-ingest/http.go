@@ -27,8 +27,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	contract "github.com/sightlinehq/sightline/batch"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
-	"github.com/sightlinehq/sightline/svc-ingest/envelope"
 	"github.com/sightlinehq/sightline/svc-ingest/limits"
 	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
@@ -335,7 +335,7 @@ type batch struct {
 	ctx   context.Context
 	span  trace.Span
 	site  *siteconfig.Site
-	env   envelope.Envelope
+	env   contract.Envelope
 	buf   *bytes.Buffer
 	// The request's query, Origin header and the Origin's host, parsed once.
 	query      url.Values
@@ -483,9 +483,10 @@ func (s *Service) intake(r *http.Request, b *batch) answer {
 	if a != nil {
 		return *a
 	}
-	env, err := envelope.Decode(body, s.cfg.MaxEventsPerBatch)
+	// The batch contract: what passes here is what recordings stores.
+	env, err := contract.Decode(body, s.cfg.MaxEventsPerBatch)
 	if err != nil {
-		if errors.Is(err, envelope.ErrTooManyEvents) {
+		if errors.Is(err, contract.ErrTooManyEvents) {
 			return s.refuse(ctx, http.StatusRequestEntityTooLarge, "events_per_batch", 0, "more than %d events in one batch", s.cfg.MaxEventsPerBatch)
 		}
 		return answer{code: http.StatusBadRequest, msg: err.Error()}
@@ -753,22 +754,11 @@ func (s *Service) chunk(ctx context.Context, r *http.Request, b *batch, ip netip
 	}()
 	c := &m.chunk
 	c.SiteId, c.OrganizationId = b.site.GetSiteId(), b.site.GetOrganizationId()
-	c.SessionId, c.VisitorId, c.PageViewId, c.Seq = e.SessionID, e.VisitorID, e.PageViewID, e.Seq
+	e.Fill(c, &m.clientTime, &m.viewport)
 	m.serverTime.Seconds, m.serverTime.Nanos = now.Unix(), int32(now.Nanosecond())
 	c.ServerTime = &m.serverTime
-	c.Url, c.Referrer = e.URL, e.Referrer
-	c.Events, c.EventCount, c.Truncated = e.Events, int32(e.EventCount), e.Truncated
 	c.Client = s.enrich.Client(r.UserAgent(), ip)
 	c.RetentionDays = retentionDays(b.site)
-	if e.ClientTime > 0 {
-		ct := time.UnixMilli(e.ClientTime)
-		m.clientTime.Seconds, m.clientTime.Nanos = ct.Unix(), int32(ct.Nanosecond())
-		c.ClientTime = &m.clientTime
-	}
-	if e.ViewportW > 0 || e.ViewportH > 0 {
-		m.viewport.Width, m.viewport.Height = e.ViewportW, e.ViewportH
-		c.Viewport = &m.viewport
-	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		carrier := propagation.MapCarrier{}
 		propagation.TraceContext{}.Inject(ctx, carrier)

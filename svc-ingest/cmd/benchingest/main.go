@@ -486,7 +486,7 @@ var parts = []struct{ name, focus, ignore string }{
 	{"HTTP server: connections, request parsing, answers", `net/http\.\(\*conn\)\.serve$`, ""},
 	{"  of which the ingest handler (serveBatch)", `svc-ingest\.\(\*Service\)\.serveBatch$`, ""},
 	{"    gzip inflate", `klauspost/compress/flate\.\(\*decompressor\)\.Read$|compress/flate\.\(\*decompressor\)\.Read$`, ""},
-	{"    envelope decode + validation", `svc-ingest/envelope\.Decode$`, ""},
+	{"    envelope decode + validation", `sightline/batch\.Decode$`, ""},
 	{"    chunk encode + enrichment", `svc-ingest\.\(\*Service\)\.chunk$`, ""},
 	{"    spool append (copy, wake the writer)", `svc-ingest/spool\.\(\*Spool\)\.Append$`, ""},
 	{"spool writer (write + fdatasync)", `svc-ingest/spool\.\(\*Spool\)\.writer$`, ""},

@@ -1,4 +1,4 @@
-package envelope
+package batch
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 )
@@ -16,7 +17,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func testdata(t testing.TB) map[string][]byte {
 	t.Helper()
-	files, err := filepath.Glob("../testdata/*.json")
+	files, err := filepath.Glob("../svc-ingest/testdata/batch-*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no testdata batches: %v", err)
 	}
@@ -149,7 +150,7 @@ func TestDecodeTooManyEvents(t *testing.T) {
 
 func TestDecodeEscapesAndUnknownFields(t *testing.T) {
 	b := []byte(`{"future":{"x":[1,2,{"y":null}]},"v":1,"siteKey":"k_\u0041","sessionId":"s_abcdefgh","visitorId":"v_abcdefgh","pageViewId":"p_abcdefgh","seq":0,"traceparent":null,` +
-		`"page":{"url":"https://x.example/\"q\"\ud83d\ude00","extra":true},"events":[{"t":"\u00e9"}]}`)
+		`"page":{"url":"https://x.example/\"q\"\ud83d\ude00","extra":true},"events":[{"type":5,"timestamp":1,"t":"\u00e9"}]}`)
 	e, err := Decode(b, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +169,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	}
 	b, _ := json.Marshal(valid())
 	f.Add(b)
-	f.Add([]byte(`{"v":1,"events":[{}]}`))
+	f.Add([]byte(`{"v":1,"events":[{"type":1,"timestamp":0}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := Decode(b, 1000)
 		if err != nil {
@@ -237,9 +238,10 @@ func TestStringScanBoundaries(t *testing.T) {
 	for pos := range 20 {
 		for _, sp := range specials {
 			str := strings.Repeat("a", pos) + sp + strings.Repeat("b", 9)
-			body := []byte(`{"v":1,"siteKey":"k_x","sessionId":"s_abcdefgh","visitorId":"v_abcdefgh","pageViewId":"p_abcdefgh","seq":0,"events":[{"s":"` + str + `"}]}`)
+			body := []byte(`{"v":1,"siteKey":"k_x","sessionId":"s_abcdefgh","visitorId":"v_abcdefgh","pageViewId":"p_abcdefgh","seq":0,"events":[{"type":3,"timestamp":1,"s":"` + str + `"}]}`)
 			_, err := Decode(body, 0)
-			if valid := json.Valid(body); (err == nil) != valid {
+			// encoding/json does not check UTF-8; the contract does.
+			if valid := json.Valid(body) && utf8.Valid(body); (err == nil) != valid {
 				t.Fatalf("pos %d special %q: Decode err=%v, json.Valid=%v", pos, sp, err, valid)
 			}
 		}
@@ -250,7 +252,7 @@ func TestStringScanBoundaries(t *testing.T) {
 // encoding/json does ("\u0073eq" is "seq").
 func TestDecodeEscapedKeys(t *testing.T) {
 	b := []byte(`{"v":1,"\u0073iteKey":"k_a","sessionId":"s_abcdefgh","visitorId":"v_abcdefgh","pageViewId":"p_abcdefgh","\u0073eq":7,` +
-		`"page":{"\u0075rl":"https://x.example/","viewport":{"\u0077":640,"h":480}},"events":[{}]}`)
+		`"page":{"\u0075rl":"https://x.example/","viewport":{"\u0077":640,"h":480}},"events":[{"type":4,"timestamp":0}]}`)
 	e, err := Decode(b, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +260,7 @@ func TestDecodeEscapedKeys(t *testing.T) {
 	if e.SiteKey != "k_a" || e.Seq != 7 || e.URL != "https://x.example/" || e.ViewportW != 640 || e.ViewportH != 480 {
 		t.Fatalf("escaped keys: %+v", e)
 	}
-	if _, err := Decode([]byte(`{"v":1,"page":{"viewport":{"w":-1}}}`), 0); err == nil || !strings.Contains(err.Error(), "page.viewport.w out of range") {
+	if _, err := Decode([]byte(`{"v":1,"page":{"viewport":{"w":-1}}}`), 0); err == nil || !strings.Contains(err.Error(), "page.viewport.w must be between 0 and 1048576") {
 		t.Fatalf("viewport range error: %v", err)
 	}
 }

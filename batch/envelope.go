@@ -1,0 +1,311 @@
+package batch
+
+import (
+	"math"
+)
+
+// Envelope is one decoded batch.
+type Envelope struct {
+	V           int64
+	SiteKey     string
+	SessionID   string
+	VisitorID   string
+	PageViewID  string
+	Seq         int64
+	ClientTime  int64 // ms since the Unix epoch; 0 when absent
+	URL         string
+	Referrer    string
+	ViewportW   int32
+	ViewportH   int32
+	Traceparent string
+	Truncated   bool
+	// Events is the raw JSON array, a sub-slice of the decoded input,
+	// every event of which the contract checked (see Events).
+	Events     []byte
+	EventCount int
+}
+
+// Decode parses one envelope. maxEvents ≤ 0 means no limit on the number of
+// events.
+func Decode(b []byte, maxEvents int) (Envelope, error) {
+	var e Envelope
+	d := decoder{b: b}
+	d.ws()
+	if !d.eat('{') {
+		return e, errf("body is not a JSON object")
+	}
+	var seen uint16
+	const (
+		fV = 1 << iota
+		fSite
+		fSession
+		fVisitor
+		fPage
+		fSeq
+		fEvents
+	)
+	d.ws()
+	if d.eat('}') {
+		return e, errf("empty envelope")
+	}
+	for {
+		d.ws()
+		key, err := d.key()
+		if err != nil {
+			return e, err
+		}
+		d.ws()
+		if !d.eat(':') {
+			return e, errf("expected ':' after key %q at offset %d", key, d.i)
+		}
+		d.ws()
+		switch string(key) { // no allocation: the compiler compares the bytes
+		case "v":
+			if e.V, err = d.int("v", math.MinInt64, math.MaxInt64); err != nil {
+				return e, err
+			}
+			seen |= fV
+		case "siteKey":
+			if e.SiteKey, err = d.str(); err != nil {
+				return e, err
+			}
+			seen |= fSite
+		case "sessionId":
+			if e.SessionID, err = d.str(); err != nil {
+				return e, err
+			}
+			seen |= fSession
+		case "visitorId":
+			if e.VisitorID, err = d.str(); err != nil {
+				return e, err
+			}
+			seen |= fVisitor
+		case "pageViewId":
+			if e.PageViewID, err = d.str(); err != nil {
+				return e, err
+			}
+			seen |= fPage
+		case "seq":
+			if e.Seq, err = d.int("seq", 0, MaxSafeInteger); err != nil {
+				return e, err
+			}
+			seen |= fSeq
+		case "clientTime":
+			if d.peek() == 'n' {
+				err = d.lit("null")
+			} else {
+				e.ClientTime, err = d.int("clientTime", 0, MaxTimestampMs)
+			}
+			if err != nil {
+				return e, err
+			}
+		case "traceparent":
+			if d.peek() == 'n' {
+				err = d.lit("null")
+			} else {
+				e.Traceparent, err = d.str()
+			}
+			if err != nil {
+				return e, err
+			}
+		case "truncated":
+			switch d.peek() {
+			case 't':
+				err = d.lit("true")
+				e.Truncated = true
+			case 'f':
+				err = d.lit("false")
+				e.Truncated = false
+			case 'n':
+				err = d.lit("null")
+			default:
+				err = errf("truncated must be a boolean")
+			}
+			if err != nil {
+				return e, err
+			}
+		case "page":
+			if err = d.page(&e); err != nil {
+				return e, err
+			}
+		case "events":
+			start := d.i
+			n, err := d.events(maxEvents)
+			if err != nil {
+				return e, err
+			}
+			e.Events, e.EventCount = d.b[start:d.i], n
+			seen |= fEvents
+		default:
+			// Unknown fields are skipped so that newer trackers keep working.
+			if err = d.skip(0); err != nil {
+				return e, err
+			}
+		}
+		d.ws()
+		if d.eat(',') {
+			continue
+		}
+		if d.eat('}') {
+			break
+		}
+		return e, errf("expected ',' or '}' at offset %d", d.i)
+	}
+	d.ws()
+	if d.i != len(d.b) {
+		return e, errf("trailing data after envelope at offset %d", d.i)
+	}
+	switch {
+	case seen&fV == 0 || e.V != Version:
+		return e, errf("unsupported version (v must be %d)", Version)
+	case seen&fSite == 0:
+		return e, errf("siteKey is required")
+	case seen&fSession == 0:
+		return e, errf("sessionId is required")
+	case seen&fVisitor == 0:
+		return e, errf("visitorId is required")
+	case seen&fPage == 0:
+		return e, errf("pageViewId is required")
+	case seen&fSeq == 0:
+		return e, errf("seq is required")
+	case seen&fEvents == 0:
+		return e, errf("events is required")
+	}
+	if err := checkIDs(e.SessionID, e.VisitorID, e.PageViewID); err != nil {
+		return e, err
+	}
+	if len(e.SiteKey) == 0 || len(e.SiteKey) > 64 {
+		return e, errf("siteKey must be 1-64 characters")
+	}
+	if len(e.URL) > MaxURLBytes || len(e.Referrer) > MaxURLBytes {
+		return e, errf("page url and referrer must be at most %d bytes", MaxURLBytes)
+	}
+	if len(e.Traceparent) > MaxTraceparent {
+		e.Traceparent = "" // not a valid traceparent; ignore rather than reject
+	}
+	return e, nil
+}
+
+func checkIDs(session, visitor, pageView string) error {
+	for _, f := range [...]struct{ name, v, prefix string }{
+		{"sessionId", session, "s_"}, {"visitorId", visitor, "v_"}, {"pageViewId", pageView, "p_"},
+	} {
+		if err := checkID(f.name, f.v, f.prefix); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkID enforces 8–64 characters of [A-Za-z0-9_-] with the given prefix.
+func checkID(name, v, prefix string) error {
+	if len(v) < 8 || len(v) > 64 || v[:len(prefix)] != prefix {
+		return errf("%s must be %s followed by 6-62 of [A-Za-z0-9_-]", name, prefix)
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return errf("%s has a character outside [A-Za-z0-9_-]", name)
+		}
+	}
+	return nil
+}
+
+func (d *decoder) page(e *Envelope) error {
+	if d.peek() == 'n' {
+		return d.lit("null")
+	}
+	if !d.eat('{') {
+		return errf("page must be an object")
+	}
+	d.ws()
+	if d.eat('}') {
+		return nil
+	}
+	for {
+		d.ws()
+		key, err := d.key()
+		if err != nil {
+			return err
+		}
+		d.ws()
+		if !d.eat(':') {
+			return errf("expected ':' in page at offset %d", d.i)
+		}
+		d.ws()
+		switch string(key) { // no allocation: the compiler compares the bytes
+		case "url":
+			e.URL, err = d.strOrNull()
+		case "referrer":
+			e.Referrer, err = d.strOrNull()
+		case "viewport":
+			err = d.viewport(e)
+		default:
+			err = d.skip(1)
+		}
+		if err != nil {
+			return err
+		}
+		d.ws()
+		if d.eat(',') {
+			continue
+		}
+		if d.eat('}') {
+			return nil
+		}
+		return errf("expected ',' or '}' in page at offset %d", d.i)
+	}
+}
+
+func (d *decoder) viewport(e *Envelope) error {
+	if d.peek() == 'n' {
+		return d.lit("null")
+	}
+	if !d.eat('{') {
+		return errf("page.viewport must be an object")
+	}
+	d.ws()
+	if d.eat('}') {
+		return nil
+	}
+	for {
+		d.ws()
+		key, err := d.key()
+		if err != nil {
+			return err
+		}
+		d.ws()
+		if !d.eat(':') {
+			return errf("expected ':' in viewport at offset %d", d.i)
+		}
+		d.ws()
+		var n int64
+		switch string(key) { // no allocation: the compiler compares the bytes
+		case "w", "h":
+			name := "page.viewport.h"
+			if key[0] == 'w' {
+				name = "page.viewport.w"
+			}
+			if n, err = d.int(name, 0, MaxViewport); err != nil {
+				return err
+			}
+			if key[0] == 'w' {
+				e.ViewportW = int32(n)
+			} else {
+				e.ViewportH = int32(n)
+			}
+		default:
+			if err = d.skip(2); err != nil {
+				return err
+			}
+		}
+		d.ws()
+		if d.eat(',') {
+			continue
+		}
+		if d.eat('}') {
+			return nil
+		}
+		return errf("expected ',' or '}' in viewport at offset %d", d.i)
+	}
+}

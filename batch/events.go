@@ -1,0 +1,220 @@
+package batch
+
+import "fmt"
+
+// Event is what the contract reads of one rrweb event: the rest of it is
+// kept as sent.
+type Event struct {
+	// Type is rrweb's EventType, 0..MaxEventType.
+	Type int64
+	// Timestamp is in ms since the epoch, 0..MaxTimestampMs (a fraction
+	// is cut off).
+	Timestamp int64
+	// Data is the event's data object, nil when absent or null.
+	Data Value
+}
+
+// Events iterates over a JSON array of events, checking each against the
+// contract as it goes; recordings reads chunks with it and Decode checks
+// batches with it, so both refuse exactly the same events.
+//
+//	it := batch.NewEvents(raw)
+//	for it.Next() { ev := it.Event() ... }
+//	if err := it.Err(); err != nil { ... }
+type Events struct {
+	d       decoder
+	n       int
+	ev      Event
+	err     error
+	started bool
+	done    bool
+	// whole: the array is the entire input (trailing data is an error);
+	// false inside an envelope, where the envelope goes on.
+	whole bool
+}
+
+// NewEvents iterates over raw, which must be one JSON array of events
+// (surrounding whitespace allowed).
+func NewEvents(raw []byte) Events { return Events{d: decoder{b: raw}, whole: true} }
+
+// ValidateEvents checks a whole events array against the contract.
+func ValidateEvents(raw []byte) error {
+	it := NewEvents(raw)
+	for it.Next() {
+	}
+	return it.Err()
+}
+
+// Next moves to the next event; false at the end or on an error (Err).
+func (it *Events) Next() bool {
+	if it.done {
+		return false
+	}
+	d := &it.d
+	d.ws()
+	if !it.started {
+		it.started = true
+		if !d.eat('[') {
+			return it.fail(errf("events must be an array"))
+		}
+		d.ws()
+		if d.eat(']') {
+			return it.fail(errf("events must not be empty"))
+		}
+	} else {
+		switch {
+		case d.eat(','):
+			d.ws()
+		case d.eat(']'):
+			it.done = true
+			if it.whole {
+				d.ws()
+				if d.i != len(d.b) {
+					return it.fail(errf("trailing data after events at offset %d", d.i))
+				}
+			}
+			return false
+		default:
+			return it.fail(errf("expected ',' or ']' in events at offset %d", d.i))
+		}
+	}
+	ev, err := d.event(it.n)
+	if err != nil {
+		return it.fail(err)
+	}
+	it.ev = ev
+	it.n++
+	return true
+}
+
+func (it *Events) fail(err error) bool {
+	it.err, it.done = err, true
+	return false
+}
+
+// Event is the current event.
+func (it *Events) Event() Event { return it.ev }
+
+// Count is the number of events read so far.
+func (it *Events) Count() int { return it.n }
+
+// Err is why the iteration stopped early, nil at a clean end.
+func (it *Events) Err() error { return it.err }
+
+// event reads one event object: type and timestamp are required, data is
+// an object or null, and everything else is checked as JSON (UTF-8,
+// depth) and kept as sent. The event object is nesting level 1.
+func (d *decoder) event(n int) (Event, error) {
+	var ev Event
+	if !d.eat('{') {
+		return ev, errf("events[%d] must be an object", n)
+	}
+	const (
+		fType = 1 << iota
+		fTimestamp
+		fData
+	)
+	var seen uint8
+	// once refuses a repeated key: readers differ on which copy wins, so
+	// the contract allows no ambiguity.
+	once := func(f uint8, name string) error {
+		if seen&f != 0 {
+			return errf("events[%d] has %s twice", n, name)
+		}
+		seen |= f
+		return nil
+	}
+	d.ws()
+	if !d.eat('}') {
+		for {
+			d.ws()
+			key, err := d.key()
+			if err != nil {
+				return ev, err
+			}
+			d.ws()
+			if !d.eat(':') {
+				return ev, errf("expected ':' at offset %d", d.i)
+			}
+			d.ws()
+			switch string(key) { // no allocation: the compiler compares the bytes
+			case "type":
+				if err := once(fType, "type"); err != nil {
+					return ev, err
+				}
+				// One digit: rrweb's types are 0..6 (MaxEventType ≤ 9).
+				start := d.i
+				if err := d.skipNumber(); err != nil || d.i-start != 1 || d.b[start] > '0'+MaxEventType {
+					return ev, errf("events[%d].type must be an integer from 0 to %d", n, MaxEventType)
+				}
+				ev.Type = int64(d.b[start] - '0')
+			case "timestamp":
+				if err := once(fTimestamp, "timestamp"); err != nil {
+					return ev, err
+				}
+				start := d.i
+				if d.peek() != '-' && (d.peek() < '0' || d.peek() > '9') {
+					return ev, errf("events[%d].timestamp must be a number", n)
+				}
+				f, err := d.float()
+				if err != nil || !(f >= 0 && f <= MaxTimestampMs) {
+					if _, ok := err.(*Error); ok && d.i == start {
+						return ev, err // not a number at all
+					}
+					return ev, errf("events[%d].timestamp must be between 0 and %d (ms since the epoch)", n, int64(MaxTimestampMs))
+				}
+				ev.Timestamp = int64(f)
+			case "data":
+				if err := once(fData, "data"); err != nil {
+					return ev, err
+				}
+				switch d.peek() {
+				case 'n':
+					if err := d.lit("null"); err != nil {
+						return ev, err
+					}
+				case '{':
+					start := d.i
+					if err := d.skip(2); err != nil {
+						return ev, err
+					}
+					ev.Data = Value(d.b[start:d.i])
+				default:
+					return ev, errf("events[%d].data must be an object or null", n)
+				}
+			default:
+				if err := d.skip(2); err != nil {
+					return ev, err
+				}
+			}
+			d.ws()
+			if d.eat(',') {
+				continue
+			}
+			if d.eat('}') {
+				break
+			}
+			return ev, errf("expected ',' or '}' at offset %d", d.i)
+		}
+	}
+	switch {
+	case seen&fType == 0:
+		return ev, errf("events[%d].type is required", n)
+	case seen&fTimestamp == 0:
+		return ev, errf("events[%d].timestamp is required", n)
+	}
+	return ev, nil
+}
+
+// events checks the envelope's events array with the same iterator
+// recordings reads chunks with, and counts its elements.
+func (d *decoder) events(maxEvents int) (int, error) {
+	it := Events{d: *d}
+	for it.Next() {
+		if maxEvents > 0 && it.n > maxEvents {
+			return it.n, fmt.Errorf("%w (more than %d)", ErrTooManyEvents, maxEvents)
+		}
+	}
+	d.i = it.d.i
+	return it.n, it.err
+}

@@ -1,0 +1,162 @@
+package batch
+
+// Value is one JSON value inside events the contract accepted (a sub-slice
+// of the chunk). Reading it never fails: a missing or mistyped field reads
+// as the zero value, so a reader cannot refuse what the contract accepts.
+type Value []byte
+
+// Kind is a JSON value's type.
+type Kind uint8
+
+// Kinds of JSON values; Invalid is an absent (nil) Value.
+const (
+	Invalid Kind = iota
+	Null
+	Bool
+	Number
+	String
+	Array
+	Object
+)
+
+// Kind tells the value's type from its first byte.
+func (v Value) Kind() Kind {
+	if len(v) == 0 {
+		return Invalid
+	}
+	switch v[0] {
+	case '{':
+		return Object
+	case '[':
+		return Array
+	case '"':
+		return String
+	case 'n':
+		return Null
+	case 't', 'f':
+		return Bool
+	}
+	return Number
+}
+
+// Get returns the first field named key of an object (nil when v is not an
+// object or has no such field). Keys are compared after unescaping.
+func (v Value) Get(key string) Value {
+	var out Value
+	v.fields(func(k []byte, val Value) bool {
+		if string(k) == key {
+			out = val
+			return false
+		}
+		return true
+	})
+	return out
+}
+
+// Fields calls fn for each field of an object in order, with the key
+// unescaped (valid UTF-8), until fn returns false.
+func (v Value) Fields(fn func(key string, val Value) bool) {
+	v.fields(func(k []byte, val Value) bool { return fn(string(k), val) })
+}
+
+// fields walks an object; keys are sub-slices or unescaped copies, valid
+// only during the call.
+func (v Value) fields(fn func(k []byte, val Value) bool) {
+	if v.Kind() != Object {
+		return
+	}
+	d := decoder{b: v, i: 1}
+	d.ws()
+	if d.eat('}') {
+		return
+	}
+	for {
+		d.ws()
+		k, err := d.key()
+		if err != nil {
+			return
+		}
+		d.ws()
+		if !d.eat(':') {
+			return
+		}
+		d.ws()
+		start := d.i
+		// The value was checked when the event was read; skip only walks
+		// it (depth 1: v is at most MaxDepth deep already).
+		if d.skip(1) != nil {
+			return
+		}
+		if !fn(k, Value(d.b[start:d.i])) {
+			return
+		}
+		d.ws()
+		if !d.eat(',') {
+			return
+		}
+	}
+}
+
+// Float reads a number; ok is false for any other kind. A literal beyond
+// float64's range reads as ±1.8e308, never ±Inf or NaN.
+func (v Value) Float() (f float64, ok bool) {
+	if v.Kind() != Number {
+		return 0, false
+	}
+	f, err := parseFloat(v)
+	if err != nil {
+		// Only a range error remains: the literal is valid JSON.
+		if v[0] == '-' {
+			return -1.7976931348623157e308, true
+		}
+		return 1.7976931348623157e308, true
+	}
+	return f, true
+}
+
+// Str reads a string, unescaped; a lone surrogate escape becomes U+FFFD,
+// so the result is always valid UTF-8. Any other kind reads as "".
+func (v Value) Str() string {
+	if v.Kind() != String || len(v) < 2 {
+		return ""
+	}
+	body := v[1 : len(v)-1]
+	for _, c := range body {
+		if c == '\\' {
+			return string(unescape(make([]byte, 0, len(body)), body))
+		}
+	}
+	return string(body)
+}
+
+// Text is the value's JSON text without insignificant whitespace (how
+// numbers, booleans, arrays and objects are shown as attribute values).
+func (v Value) Text() string {
+	compact := true
+	for _, c := range v {
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			compact = false
+			break
+		}
+	}
+	if compact {
+		return string(v)
+	}
+	out := make([]byte, 0, len(v))
+	inStr := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case inStr && c == '\\' && i+1 < len(v):
+			out = append(out, c, v[i+1])
+			i++
+			continue
+		case c == '"':
+			inStr = !inStr
+		case !inStr && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			continue
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
