@@ -1,5 +1,6 @@
 // Package store is the contract of svc-recordings' storage: recording chunks
-// in a wide-column layout (partition (site, session), clustering seq), the
+// in a wide-column layout (partition (site, session), clustering (seq, page
+// view id)), the
 // session summaries folded from them, the indexes for visitor deletion and
 // retention, and the outbox that carries summary changes to search.
 //
@@ -10,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
@@ -23,11 +25,45 @@ var ErrNotFound = errors.New("store: not found")
 // ErrBadToken is returned by ListSessions for a token it did not issue.
 var ErrBadToken = errors.New("store: bad page token")
 
+// ErrSessionChunks and ErrSessionBytes are why a chunk is refused when its
+// session already holds the most chunks or bytes the store was opened with
+// (AppendResult.Refused wraps them).
+var (
+	ErrSessionChunks = errors.New("store: session has the most chunks allowed")
+	ErrSessionBytes  = errors.New("store: session has the most bytes allowed")
+)
+
+// Limits bound one session; zero means no bound.
+type Limits struct {
+	// MaxChunks is the most chunks of one session.
+	MaxChunks int64
+	// MaxRawBytes is the most uncompressed event bytes of one session
+	// (the sum of Stats.RawBytes).
+	MaxRawBytes int64
+}
+
+// Admit answers nil when a session that holds chunks chunks of raw bytes
+// may take one more chunk of size raw bytes, or why it may not.
+func (l Limits) Admit(chunks, raw, size int64) error {
+	if l.MaxChunks > 0 && chunks >= l.MaxChunks {
+		return fmt.Errorf("%w (%d)", ErrSessionChunks, l.MaxChunks)
+	}
+	if l.MaxRawBytes > 0 && raw+size > l.MaxRawBytes {
+		return fmt.Errorf("%w (%d; it holds %d, the chunk has %d)", ErrSessionBytes, l.MaxRawBytes, raw, size)
+	}
+	return nil
+}
+
 // Chunk is one recording chunk as the service hands it to the store.
 type Chunk struct {
 	SiteID    int64
 	SessionID string
 	Seq       int64
+	// PageViewID is part of the key: two tabs of one session can allocate
+	// the same seq (the tracker's counter lives in localStorage, which has
+	// no compare-and-set), and both of their chunks must be kept. It equals
+	// Stats.PageViewID.
+	PageViewID string
 	// Data is the chunk's events, compressed by the service (zstd).
 	Data []byte
 	// Stats were extracted from the chunk (summary.Extract); they carry
@@ -48,15 +84,20 @@ type StoredChunk struct {
 // ChunkMeta is what a player needs to choose where to start.
 type ChunkMeta struct {
 	Seq            int64
+	PageViewID     string
 	FirstMs        int64
 	LastMs         int64
 	FullSnapshotMs int64
 }
 
 // AppendResult tells, per chunk of an Append call (same order), whether it
-// was stored for the first time.
+// was stored for the first time, was already there (Stored false, Refused
+// nil), or was refused for good.
 type AppendResult struct {
 	Stored bool
+	// Refused is why the chunk was refused (wrapping ErrSessionChunks or
+	// ErrSessionBytes); sending it again cannot succeed.
+	Refused error
 }
 
 // OutboxKind is what an outbox entry asks search to do.
@@ -93,13 +134,21 @@ type Page struct {
 // Store keeps recordings. Every method is safe for concurrent use.
 //
 // Contract (checked by storetest.Run):
-//   - Append is idempotent by (site, session, seq): the first write of a
-//     key wins; a later chunk with the same key changes nothing and is
-//     reported Stored=false. Chunks of one call may belong to many
-//     sessions and arrive in any seq order. When Append returns nil,
-//     every chunk of the call is durable.
+//   - Append is idempotent by (site, session, seq, page view): the first
+//     write of a key wins; a later chunk with the same key changes nothing
+//     and is reported Stored=false. Two chunks with the same seq and
+//     different page views are two chunks, both kept. Chunks of one call
+//     may belong to many sessions and arrive in any order. When Append
+//     returns nil, every chunk of the call is durable or refused.
+//   - Limits (given when the store is opened): a new chunk that would take
+//     its session past Limits.MaxChunks or Limits.MaxRawBytes is refused
+//     (AppendResult.Refused), never stored and never silently dropped; the
+//     other chunks of the call are unaffected. A chunk already stored is a
+//     duplicate, not refused, however full its session. The chunks of one
+//     call are admitted in key order. (ScyllaDB: concurrent writers of one
+//     session may overshoot by the chunks in flight.)
 //   - A session's summary is summary.Fold of the stats of all its stored
-//     chunks (in seq order), with SiteId/SessionId set; so re-delivery and
+//     chunks (in key order), with SiteId/SessionId set; so re-delivery and
 //     reordering never change it. Its Version starts at 1 and grows by one
 //     for every Append call that changed it; an Append that changes
 //     nothing (only duplicates) leaves it alone.
@@ -107,23 +156,26 @@ type Page struct {
 //     chunk that caused it (a crash loses neither or both). Deletions
 //     are recorded in the outbox too. OutboxPending lists entries in the
 //     order they were recorded; OutboxAck removes them.
-//   - Chunks are read back in seq order, byte-identical.
+//   - Chunks are read back in key order (seq, then page view id as bytes),
+//     byte-identical.
 //   - A session expires at the maximum over its chunks of Stats.ExpiresMs
 //     (zero: never). An expired session reads as ErrNotFound and is left
 //     out of listings; Sweep removes it (and records a deletion in the
 //     outbox).
 //   - DeleteSession/DeleteVisitor remove chunks, summaries and indexes;
 //     chunks of a deleted session that arrive later (re-delivery) are
-//     dropped and reported Stored=false.
+//     dropped and reported as duplicates (Stored=false, Refused nil): the
+//     session's data is gone on purpose, not refused.
 type Store interface {
 	// Append stores chunks; results are in the order of chunks.
 	Append(ctx context.Context, chunks []Chunk) ([]AppendResult, error)
 	// Session returns a session's summary.
 	Session(ctx context.Context, siteID int64, sessionID string) (*sessionsv1.SessionSummary, error)
-	// ChunkIndex lists a session's chunks' times in seq order.
+	// ChunkIndex lists a session's chunks' times in key order.
 	ChunkIndex(ctx context.Context, siteID int64, sessionID string) ([]ChunkMeta, error)
-	// ReadChunks calls fn for each chunk with seq ≥ fromSeq in seq order,
-	// until fn returns an error (which ReadChunks returns).
+	// ReadChunks calls fn for each chunk with seq ≥ fromSeq (every page
+	// view of that seq included) in key order, until fn returns an error
+	// (which ReadChunks returns).
 	ReadChunks(ctx context.Context, siteID int64, sessionID string, fromSeq int64, fn func(StoredChunk) error) error
 	// ListSessions pages through the summaries of a site (every site when
 	// siteID is 0) in a stable order; token is "" or a previous Page.Next.

@@ -10,9 +10,9 @@ import (
 // partition (site, session) and chunks follow in seq order, as in the
 // wide-column model, so a recording is one ordered range scan:
 //
-//	c | site | session | seq   → chunk (page view, times, zstd events)
-//	s | site | session | seq   → chunk stats (JSON)
-//	i | site | session | seq   → chunk times (first, last, full snapshot)
+//	c | site | session | seq | page view → chunk (page view, times, zstd events)
+//	s | site | session | seq | page view → chunk stats (JSON)
+//	i | site | session | seq | page view → chunk times (first, last, full snapshot)
 //	m | site | session         → session row: fold state, version, created
 //	v | site | visitor | session → visitor index (GDPR deletion)
 //	x | expires | site | session → expiry index (retention sweep)
@@ -23,6 +23,13 @@ import (
 //
 // Integers are big-endian so byte order is numeric order; strings carry a
 // one-byte length so that no session id is a prefix of another's range.
+// The page view id ends a chunk key and is written bare, so chunks of one
+// seq sort by page view id as bytes (summary.CompareKey), as in ScyllaDB's
+// clustering (seq, page_view_id). Two tabs of one session may send the
+// same seq; the page view keeps their chunks apart.
+//
+// Before the page view joined the chunk keys (no deployment had data
+// yet), chunk keys ended at seq; such keys are not read any more.
 const (
 	pChunk     = 'c'
 	pStats     = 's'
@@ -49,6 +56,11 @@ func (k keyBuf) str(s string) keyBuf {
 		s = s[:255]
 	}
 	return append(append(k, byte(len(s))), s...)
+}
+
+// chunkKey is the key of one chunk's row of a kind (pChunk, pStats, pIndex).
+func chunkKey(prefix byte, site int64, session string, seq int64, pageView string) keyBuf {
+	return append(partition(prefix, site, session).u64(seq), pageView...)
 }
 
 // partition is the key prefix of one session's rows of a kind.
@@ -81,6 +93,17 @@ func (r *keyReader) u64() int64 {
 	v := binary.BigEndian.Uint64(r.b)
 	r.b = r.b[8:]
 	return int64(v)
+}
+
+// rest returns what is left of the key (the bare page view id ending a
+// chunk key).
+func (r *keyReader) rest() string {
+	if r.err != nil {
+		return ""
+	}
+	s := string(r.b)
+	r.b = nil
+	return s
 }
 
 func (r *keyReader) str() string {

@@ -31,6 +31,15 @@ func TestKeysSortLikeTheWideColumnModel(t *testing.T) {
 	if !(bytes.Compare(a, b) < 0 && bytes.Compare(b, c) < 0 && bytes.Compare(c, d) < 0) {
 		t.Fatal("keys do not sort by (site, session, seq)")
 	}
+	// Chunks of one seq sort by page view id as bytes, before the next seq.
+	pa, pab, pb := chunkKey(pChunk, 5, "s_abc", 2, "p_a"), chunkKey(pChunk, 5, "s_abc", 2, "p_ab"), chunkKey(pChunk, 5, "s_abc", 2, "p_b")
+	if !(bytes.Compare(pa, pab) < 0 && bytes.Compare(pab, pb) < 0 && bytes.Compare(pb, chunkKey(pChunk, 5, "s_abc", 3, "p_a")) < 0) {
+		t.Fatal("chunk keys do not sort by (seq, page view id)")
+	}
+	r := keyReader{b: pab[len(partition(pChunk, 5, "s_abc")):]}
+	if seq, pv := r.u64(), r.rest(); r.err != nil || seq != 2 || pv != "p_ab" {
+		t.Fatalf("chunk key reads back as %d %q %v", seq, pv, r.err)
+	}
 	p := partition(pChunk, 5, "s_abc")
 	if bytes.HasPrefix(c, p) {
 		t.Fatal("a longer session id falls inside a shorter one's partition")

@@ -32,6 +32,8 @@ type Options struct {
 	TombstoneTTL time.Duration
 	// Logger receives Pebble's own log lines; nil keeps Pebble's default.
 	Logger pebble.Logger
+	// Limits bound one session (zero: none).
+	Limits store.Limits
 }
 
 const stripes = 64
@@ -236,41 +238,62 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	if err != nil {
 		return err
 	}
-	var fresh []*store.Chunk
-	seen := map[int64]bool{}
+	type key struct {
+		seq int64
+		pv  string
+	}
+	var cand []*store.Chunk
+	pos := map[*store.Chunk]int{}
+	seen := map[key]bool{}
 	for _, i := range g.idx {
 		c := &chunks[i]
-		if seen[c.Seq] {
+		if seen[key{c.Seq, c.PageViewID}] {
 			continue
 		}
-		seen[c.Seq] = true
-		_, ok, err := s.get(partition(pChunk, g.site, g.session).u64(c.Seq))
+		seen[key{c.Seq, c.PageViewID}] = true
+		_, ok, err := s.get(chunkKey(pChunk, g.site, g.session, c.Seq, c.PageViewID))
 		if err != nil {
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
 		if ok {
 			continue
 		}
-		res[i].Stored = true
+		cand = append(cand, c)
+		pos[c] = i
+	}
+	// Admitted in key order, so which chunks a full session refuses does
+	// not depend on the order inside the call.
+	slices.SortFunc(cand, func(a, b *store.Chunk) int { return summary.CompareKey(a.Seq, a.PageViewID, b.Seq, b.PageViewID) })
+	var n, raw int64
+	if row != nil {
+		n, raw = int64(row.State.Chunks), row.State.RawBytes
+	}
+	var fresh []*store.Chunk
+	for _, c := range cand {
+		if err := s.opts.Limits.Admit(n, raw, c.Stats.RawBytes); err != nil {
+			res[pos[c]].Refused = err
+			continue
+		}
+		n, raw = n+1, raw+c.Stats.RawBytes
+		res[pos[c]].Stored = true
 		fresh = append(fresh, c)
 	}
 	if len(fresh) == 0 {
 		return nil
 	}
-	slices.SortFunc(fresh, func(a, b *store.Chunk) int { return cmp64(a.Seq, b.Seq) })
 	for _, c := range fresh {
 		st, err := c.Stats.Marshal()
 		if err != nil {
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
-		ck := partition(pChunk, g.site, g.session).u64(c.Seq)
+		ck := chunkKey(pChunk, g.site, g.session, c.Seq, c.PageViewID)
 		if err := b.Set(ck, encodeChunk(c.Stats.PageViewID, c.Stats.FirstMs, c.Stats.LastMs, c.Data), nil); err != nil {
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
-		if err := b.Set(partition(pStats, g.site, g.session).u64(c.Seq), st, nil); err != nil {
+		if err := b.Set(chunkKey(pStats, g.site, g.session, c.Seq, c.PageViewID), st, nil); err != nil {
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
-		if err := b.Set(partition(pIndex, g.site, g.session).u64(c.Seq), encodeIndex(c.Stats.FirstMs, c.Stats.LastMs, c.Stats.FullSnapshotMs), nil); err != nil {
+		if err := b.Set(chunkKey(pIndex, g.site, g.session, c.Seq, c.PageViewID), encodeIndex(c.Stats.FirstMs, c.Stats.LastMs, c.Stats.FullSnapshotMs), nil); err != nil {
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
 	}
@@ -291,7 +314,8 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 			state.Apply(&c.Stats)
 		}
 	case fresh[0].Seq > row.State.MaxSeq:
-		// In order: one Apply per chunk.
+		// In order: one Apply per chunk. An equal seq refolds: another
+		// tab's chunk of that seq may sort either side of this one.
 		old = row.State.Summary(g.site, g.session)
 		oldExpires = row.State.ExpiresMs
 		state = row.State
@@ -467,7 +491,7 @@ func (s *Store) ChunkIndex(ctx context.Context, site int64, session string) ([]s
 	var out []store.ChunkMeta
 	err := s.scan(p, nil, func(k, v []byte) error {
 		r := keyReader{b: k[len(p):]}
-		m := store.ChunkMeta{Seq: r.u64()}
+		m := store.ChunkMeta{Seq: r.u64(), PageViewID: r.rest()}
 		if r.err != nil {
 			return r.err
 		}
@@ -491,13 +515,16 @@ func (s *Store) ReadChunks(ctx context.Context, site int64, session string, from
 			return err
 		}
 		r := keyReader{b: k[len(p):]}
-		seq := r.u64()
+		seq, kpv := r.u64(), r.rest()
 		if r.err != nil {
 			return fmt.Errorf("pebble: read chunks: corrupt key")
 		}
 		pv, first, last, data, err := decodeChunk(v)
 		if err != nil {
 			return err
+		}
+		if pv != kpv {
+			return fmt.Errorf("pebble: read chunk %d/%s/%d: page view %q in the key, %q in the value", site, session, seq, kpv, pv)
 		}
 		return fn(store.StoredChunk{Seq: seq, PageViewID: pv, FirstMs: first, LastMs: last, Data: slices.Clone(data)})
 	})
@@ -811,14 +838,4 @@ func (s *Store) OutboxDepth(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("pebble: outbox depth: %w", err)
 	}
 	return n, nil
-}
-
-func cmp64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -11,9 +11,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func open(t *testing.T) *Store {
+func open(t *testing.T, lim store.Limits) *Store {
 	t.Helper()
-	s, err := Open(t.TempDir(), Options{Logger: quiet{}})
+	s, err := Open(t.TempDir(), Options{Logger: quiet{}, Limits: lim})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func open(t *testing.T) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return open(t) })
+	storetest.Run(t, func(t *testing.T, lim store.Limits) store.Store { return open(t, lim) })
 }
 
 type quiet struct{}

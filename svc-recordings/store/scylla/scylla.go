@@ -1,5 +1,6 @@
 // Package scylla is the recordings store on ScyllaDB (or Cassandra) through
-// the Apache gocql driver: partition (site_id, session_id), clustering seq,
+// the Apache gocql driver: partition (site_id, session_id), clustering
+// (seq, page_view_id),
 // per-row TTL from the site's retention, prepared statements (gocql
 // prepares every bound statement), token-aware routing and configurable
 // consistency. Idempotent statements are marked so the driver may retry
@@ -47,6 +48,8 @@ type Config struct {
 	PasswordFile string
 	TombstoneTTL time.Duration
 	Logger       *slog.Logger
+	// Limits bound one session (zero: none).
+	Limits store.Limits
 }
 
 // ParseConsistency parses a consistency name such as LOCAL_QUORUM.
@@ -61,6 +64,9 @@ const (
 	// has not reported yet.
 	sweepLookbackDays = 7
 	casRetries        = 8
+	// chunksTable holds the chunks, clustered by (seq, page_view_id)
+	// (migration 002).
+	chunksTable = "chunks_v2"
 )
 
 // Store is the ScyllaDB backend of store.Store.
@@ -69,6 +75,7 @@ type Store struct {
 	ks       string
 	tombTTL  time.Duration
 	pageSize int
+	limits   store.Limits
 	now      func() time.Time
 	close    func()
 }
@@ -113,7 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 func newStore(ex executor, cfg Config) *Store {
-	s := &Store{ex: ex, ks: cfg.Keyspace, tombTTL: cfg.TombstoneTTL, pageSize: cfg.PageSize, now: time.Now, close: func() {}}
+	s := &Store{ex: ex, ks: cfg.Keyspace, tombTTL: cfg.TombstoneTTL, pageSize: cfg.PageSize, limits: cfg.Limits, now: time.Now, close: func() {}}
 	if s.tombTTL <= 0 {
 		s.tombTTL = 30 * 24 * time.Hour
 	}
@@ -324,15 +331,22 @@ func (s *Store) tombstoned(ctx context.Context, site int64, session string) (boo
 	return found, nil
 }
 
-func (s *Store) existingSeqs(ctx context.Context, site int64, session string, seqs []int64) (map[int64]bool, error) {
+type chunkKey struct {
+	seq int64
+	pv  string
+}
+
+// existingKeys answers which of the given seqs' chunks are stored: one IN
+// query on the first clustering column, the page views matched here.
+func (s *Store) existingKeys(ctx context.Context, site int64, session string, seqs []int64) (map[chunkKey]bool, error) {
 	it := s.ex.Iter(ctx, Stmt{
-		CQL:  "SELECT seq FROM " + s.t("chunks") + " WHERE site_id = ? AND session_id = ? AND seq IN ?",
+		CQL:  "SELECT seq, page_view_id FROM " + s.t(chunksTable) + " WHERE site_id = ? AND session_id = ? AND seq IN ?",
 		Args: []any{site, session, seqs}, Idempotent: true,
 	})
-	out := map[int64]bool{}
-	var q int64
-	for it.Scan(&q) {
-		out[q] = true
+	out := map[chunkKey]bool{}
+	var k chunkKey
+	for it.Scan(&k.seq, &k.pv) {
+		out[k] = true
 	}
 	if err := it.Close(); err != nil {
 		return nil, fmt.Errorf("scylla: existing chunks: %w", err)
@@ -344,34 +358,58 @@ func (s *Store) appendSession(ctx context.Context, site int64, session string, i
 	if dead, err := s.tombstoned(ctx, site, session); err != nil || dead {
 		return err
 	}
-	// Distinct seqs of the call, first occurrence wins.
+	// Distinct keys of the call, first occurrence wins.
 	var first []int
-	seen := map[int64]bool{}
+	seen := map[chunkKey]bool{}
+	var seqs []int64
 	for _, i := range idx {
-		if !seen[chunks[i].Seq] {
-			seen[chunks[i].Seq] = true
+		k := chunkKey{chunks[i].Seq, chunks[i].PageViewID}
+		if !seen[k] {
+			seen[k] = true
 			first = append(first, i)
+			if !slices.Contains(seqs, k.seq) {
+				seqs = append(seqs, k.seq)
+			}
 		}
 	}
-	seqs := make([]int64, len(first))
-	for j, i := range first {
-		seqs[j] = chunks[i].Seq
-	}
-	have, err := s.existingSeqs(ctx, site, session, seqs)
+	have, err := s.existingKeys(ctx, site, session, seqs)
 	if err != nil {
 		return err
 	}
-	var fresh []store.Chunk
+	var cand []int
 	dups := false
 	for _, i := range first {
-		if have[chunks[i].Seq] {
+		if have[chunkKey{chunks[i].Seq, chunks[i].PageViewID}] {
 			dups = true
 			continue
 		}
+		cand = append(cand, i)
+	}
+	// Admitted in key order, so which chunks a full session refuses does
+	// not depend on the order inside the call.
+	slices.SortFunc(cand, func(a, b int) int {
+		return summary.CompareKey(chunks[a].Seq, chunks[a].PageViewID, chunks[b].Seq, chunks[b].PageViewID)
+	})
+	var n, raw int64
+	if len(cand) > 0 && s.limits != (store.Limits{}) {
+		row, err := s.loadRow(ctx, site, session)
+		if err != nil {
+			return err
+		}
+		if row != nil {
+			n, raw = int64(row.state.Chunks), row.state.RawBytes
+		}
+	}
+	var fresh []store.Chunk
+	for _, i := range cand {
+		if err := s.limits.Admit(n, raw, chunks[i].Stats.RawBytes); err != nil {
+			res[i].Refused = err
+			continue
+		}
+		n, raw = n+1, raw+chunks[i].Stats.RawBytes
 		res[i].Stored = true
 		fresh = append(fresh, chunks[i])
 	}
-	slices.SortFunc(fresh, func(a, b store.Chunk) int { return int(min(max(a.Seq-b.Seq, -1), 1)) })
 	// Chunks first: they are idempotent, and a crash after them is healed by
 	// the re-delivery (a duplicate refolds the summary below).
 	for _, c := range fresh {
@@ -400,9 +438,9 @@ func (s *Store) appendSession(ctx context.Context, site int64, session string, i
 func (s *Store) insertChunk(site int64, session string, c store.Chunk) Stmt {
 	st, _ := c.Stats.Marshal()
 	return Stmt{
-		CQL: "INSERT INTO " + s.t("chunks") + " (site_id, session_id, seq, page_view_id, first_ms, last_ms, full_snapshot_ms, data, stats) " +
+		CQL: "INSERT INTO " + s.t(chunksTable) + " (site_id, session_id, seq, page_view_id, first_ms, last_ms, full_snapshot_ms, data, stats) " +
 			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
-		Args:       []any{site, session, c.Seq, c.Stats.PageViewID, c.Stats.FirstMs, c.Stats.LastMs, c.Stats.FullSnapshotMs, c.Data, st, s.ttl(c.Stats.ExpiresMs)},
+		Args:       []any{site, session, c.Seq, c.PageViewID, c.Stats.FirstMs, c.Stats.LastMs, c.Stats.FullSnapshotMs, c.Data, st, s.ttl(c.Stats.ExpiresMs)},
 		Idempotent: true,
 	}
 }
@@ -419,7 +457,7 @@ func (s *Store) siteActivity(site, serverMs int64) Stmt {
 
 func (s *Store) allStats(ctx context.Context, site int64, session string) ([]summary.ChunkStats, error) {
 	it := s.ex.Iter(ctx, Stmt{
-		CQL:  "SELECT stats FROM " + s.t("chunks") + " WHERE site_id = ? AND session_id = ?",
+		CQL:  "SELECT stats FROM " + s.t(chunksTable) + " WHERE site_id = ? AND session_id = ?",
 		Args: []any{site, session}, Idempotent: true, PageSize: 500,
 	})
 	var out []summary.ChunkStats
@@ -449,6 +487,8 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 	var old *sessionsv1.SessionSummary
 	switch {
 	case row != nil && len(fresh) > 0 && !dups && fresh[0].Seq > row.state.MaxSeq:
+		// In order (an equal seq refolds: another tab's chunk of that seq
+		// may sort either side of this one).
 		old = row.state.Summary(site, session)
 		state = row.state
 		for i := range fresh {
@@ -596,12 +636,12 @@ func (s *Store) Session(ctx context.Context, site int64, session string) (*sessi
 // ChunkIndex implements store.Store.
 func (s *Store) ChunkIndex(ctx context.Context, site int64, session string) ([]store.ChunkMeta, error) {
 	it := s.ex.Iter(ctx, Stmt{
-		CQL:  "SELECT seq, first_ms, last_ms, full_snapshot_ms FROM " + s.t("chunks") + " WHERE site_id = ? AND session_id = ?",
+		CQL:  "SELECT seq, page_view_id, first_ms, last_ms, full_snapshot_ms FROM " + s.t(chunksTable) + " WHERE site_id = ? AND session_id = ?",
 		Args: []any{site, session}, Idempotent: true, PageSize: 1000,
 	})
 	var out []store.ChunkMeta
 	var m store.ChunkMeta
-	for it.Scan(&m.Seq, &m.FirstMs, &m.LastMs, &m.FullSnapshotMs) {
+	for it.Scan(&m.Seq, &m.PageViewID, &m.FirstMs, &m.LastMs, &m.FullSnapshotMs) {
 		out = append(out, m)
 	}
 	if err := it.Close(); err != nil {
@@ -631,7 +671,7 @@ func (s *Store) ReadChunks(ctx context.Context, site int64, session string, from
 
 func (s *Store) readChunks(site int64, session string, from int64) Stmt {
 	return Stmt{
-		CQL:  "SELECT seq, page_view_id, first_ms, last_ms, data FROM " + s.t("chunks") + " WHERE site_id = ? AND session_id = ? AND seq >= ?",
+		CQL:  "SELECT seq, page_view_id, first_ms, last_ms, data FROM " + s.t(chunksTable) + " WHERE site_id = ? AND session_id = ? AND seq >= ?",
 		Args: []any{site, session, max(from, 0)}, Idempotent: true, PageSize: s.pageSize,
 	}
 }
@@ -705,7 +745,7 @@ func (s *Store) ListSessions(ctx context.Context, site int64, token string, limi
 // deleteStmts removes one session and leaves a tombstone.
 func (s *Store) deleteStmts(site int64, session string, row *sessionRow) []Stmt {
 	out := []Stmt{
-		{CQL: "DELETE FROM " + s.t("chunks") + " WHERE site_id = ? AND session_id = ?", Args: []any{site, session}, Idempotent: true},
+		{CQL: "DELETE FROM " + s.t(chunksTable) + " WHERE site_id = ? AND session_id = ?", Args: []any{site, session}, Idempotent: true},
 		{CQL: "DELETE FROM " + s.t("sessions") + " WHERE site_id = ? AND session_id = ?", Args: []any{site, session}, Idempotent: true},
 		{CQL: "DELETE FROM " + s.t("sessions_by_site") + " WHERE site_id = ? AND session_id = ?", Args: []any{site, session}, Idempotent: true},
 		{CQL: "DELETE FROM " + s.t("sessions_by_visitor") + " WHERE site_id = ? AND visitor_id = ? AND session_id = ?", Args: []any{site, row.visitor, session}, Idempotent: true},

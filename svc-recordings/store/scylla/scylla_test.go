@@ -3,6 +3,7 @@ package scylla
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"reflect"
 	"strings"
@@ -28,10 +29,10 @@ func TestConformance(t *testing.T) {
 	if hosts == "" {
 		t.Skip("SCYLLA_HOSTS not set: the ScyllaDB conformance run needs a real server")
 	}
-	storetest.Run(t, func(t *testing.T) store.Store {
+	storetest.Run(t, func(t *testing.T, lim store.Limits) store.Store {
 		s, err := Open(context.Background(), Config{
 			Hosts: strings.Split(hosts, ","), Keyspace: "sightline_recordings_test", Consistency: "ONE",
-			Replication: 1, Timeout: 10 * time.Second, PageSize: 16,
+			Replication: 1, Timeout: 10 * time.Second, PageSize: 16, Limits: lim,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -134,7 +135,7 @@ func testChunk(t *testing.T, seq int64, expires time.Duration) store.Chunk {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store.Chunk{SiteID: ch.SiteId, SessionID: ch.SessionId, Seq: seq, Data: []byte("zstd"), Stats: st}
+	return store.Chunk{SiteID: ch.SiteId, SessionID: ch.SessionId, Seq: seq, PageViewID: ch.PageViewId, Data: []byte("zstd"), Stats: st}
 }
 
 func TestMigrations(t *testing.T) {
@@ -145,22 +146,39 @@ func TestMigrations(t *testing.T) {
 	if len(ms) == 0 || ms[0].Version != 1 {
 		t.Fatalf("migrations %+v", ms)
 	}
-	tables := map[string]bool{}
-	for _, m := range ms {
+	// The schema after every migration: tables created, less those dropped.
+	tables := map[string]string{}
+	for i, m := range ms {
+		if m.Version != i+1 {
+			t.Fatalf("migration %s has version %d, want %d", m.Name, m.Version, i+1)
+		}
 		for _, st := range m.Statements {
-			if !strings.HasPrefix(st, "CREATE TABLE IF NOT EXISTS ks.") || strings.Contains(st, "{{") || strings.Contains(st, "--") {
+			if strings.Contains(st, "{{") || strings.Contains(st, "--") {
 				t.Fatalf("statement %q", st)
 			}
-			tables[strings.Fields(st)[5]] = true
+			switch {
+			case strings.HasPrefix(st, "CREATE TABLE IF NOT EXISTS ks."):
+				tables[strings.Fields(st)[5]] = st
+			case strings.HasPrefix(st, "DROP TABLE IF EXISTS ks."):
+				delete(tables, strings.Fields(st)[4])
+			default:
+				t.Fatalf("statement %q", st)
+			}
 		}
 	}
-	for _, want := range []string{"ks.chunks", "ks.sessions", "ks.sessions_by_visitor", "ks.outbox", "ks.expiry", "ks.tombstones"} {
-		if !tables[want] {
+	for _, want := range []string{"ks." + chunksTable, "ks.sessions", "ks.sessions_by_visitor", "ks.outbox", "ks.expiry", "ks.tombstones"} {
+		if tables[want] == "" {
 			t.Errorf("no table %s in %v", want, tables)
 		}
 	}
-	if !strings.Contains(ms[0].Statements[0], "PRIMARY KEY ((site_id, session_id), seq)") {
-		t.Errorf("chunks is not partitioned by (site_id, session_id) and clustered by seq: %s", ms[0].Statements[0])
+	if _, ok := tables["ks.chunks"]; ok {
+		t.Errorf("the chunks table clustered by seq alone is still there")
+	}
+	// Two tabs of one session may send the same seq: the page view is part
+	// of the key.
+	if !strings.Contains(tables["ks."+chunksTable], "PRIMARY KEY ((site_id, session_id), seq, page_view_id)") ||
+		!strings.Contains(tables["ks."+chunksTable], "CLUSTERING ORDER BY (seq ASC, page_view_id ASC)") {
+		t.Errorf("chunks are not partitioned by (site_id, session_id) and clustered by (seq, page_view_id): %s", tables["ks."+chunksTable])
 	}
 }
 
@@ -174,25 +192,41 @@ func TestMigrateAppliesOnce(t *testing.T) {
 	if len(ks) != 1 || !strings.Contains(ks[0].CQL, "'replication_factor': 3") {
 		t.Fatalf("keyspace statement %+v", ks)
 	}
-	if n := len(find(r.execs, "CREATE TABLE IF NOT EXISTS ks.chunks")); n != 1 {
+	if n := len(find(r.execs, "CREATE TABLE IF NOT EXISTS ks."+chunksTable+" ")); n != 1 {
 		t.Fatalf("chunks created %d times", n)
 	}
 	rec := find(r.execs, "INSERT INTO ks.schema_migrations")
-	if len(rec) != 1 || rec[0].Args[0] != 1 {
-		t.Fatalf("migration not recorded: %+v", rec)
+	if len(rec) != 2 || rec[0].Args[0] != 1 || rec[1].Args[0] != 2 {
+		t.Fatalf("migrations not recorded in order: %+v", rec)
+	}
+	applied := func(versions ...int) *recorder {
+		return &recorder{rows: func(st Stmt) [][]any {
+			if strings.HasPrefix(st.CQL, "SELECT version FROM ks.schema_migrations") {
+				var rows [][]any
+				for _, v := range versions {
+					rows = append(rows, []any{v})
+				}
+				return rows
+			}
+			return nil
+		}}
 	}
 	// Already applied: nothing but the bookkeeping runs.
-	r2 := &recorder{rows: func(st Stmt) [][]any {
-		if strings.HasPrefix(st.CQL, "SELECT version FROM ks.schema_migrations") {
-			return [][]any{{1}}
-		}
-		return nil
-	}}
+	r2 := applied(1, 2)
 	if err := newRecorded(r2).migrate(context.Background(), 3, nil); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks.chunks")); n != 0 {
-		t.Fatalf("applied migration ran again")
+	if n := len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks.sessions ")) + len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks."+chunksTable)) + len(find(r2.execs, "DROP TABLE")); n != 0 {
+		t.Fatalf("applied migrations ran again")
+	}
+	// A keyspace from before 002: only 002 runs.
+	r3 := applied(1)
+	if err := newRecorded(r3).migrate(context.Background(), 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(find(r3.execs, "CREATE TABLE IF NOT EXISTS ks.sessions ")) != 0 || len(find(r3.execs, "CREATE TABLE IF NOT EXISTS ks."+chunksTable+" ")) != 1 ||
+		len(find(r3.execs, "DROP TABLE IF EXISTS ks.chunks")) != 1 {
+		t.Fatalf("upgrade from 001 ran %+v", r3.execs)
 	}
 }
 
@@ -208,11 +242,11 @@ func TestAppendNewSessionStatements(t *testing.T) {
 		t.Fatalf("results %+v", res)
 	}
 	// Existing seqs are read with one IN query of the distinct seqs.
-	in := find(r.iters, "SELECT seq FROM ks.chunks WHERE site_id = ? AND session_id = ? AND seq IN ?")
+	in := find(r.iters, "SELECT seq, page_view_id FROM ks.chunks_v2 WHERE site_id = ? AND session_id = ? AND seq IN ?")
 	if len(in) != 1 || !reflect.DeepEqual(in[0].Args[2], []int64{1, 0}) {
 		t.Fatalf("existing-seq query %+v", in)
 	}
-	ins := find(r.execs, "INSERT INTO ks.chunks ")
+	ins := find(r.execs, "INSERT INTO ks.chunks_v2 ")
 	if len(ins) != 2 {
 		t.Fatalf("%d chunk inserts", len(ins))
 	}
@@ -220,8 +254,8 @@ func TestAppendNewSessionStatements(t *testing.T) {
 		if !st.Idempotent || !strings.HasSuffix(st.CQL, "USING TTL ?") {
 			t.Fatalf("chunk insert %q idempotent=%v", st.CQL, st.Idempotent)
 		}
-		if st.Args[0] != int64(3_000_000_007) || st.Args[1] != "s_abcdefghijklmnopqrstuv" || st.Args[2] != int64(i) {
-			t.Fatalf("chunk insert args %v", st.Args[:3])
+		if st.Args[0] != int64(3_000_000_007) || st.Args[1] != "s_abcdefghijklmnopqrstuv" || st.Args[2] != int64(i) || st.Args[3] != "p_abcdefghijklmnopqrstuv" {
+			t.Fatalf("chunk insert args %v", st.Args[:4])
 		}
 		wantTTL := 30 * 24 * 3600
 		if i == 1 {
@@ -280,9 +314,9 @@ func TestAppendInOrderUsesCAS(t *testing.T) {
 		switch {
 		case strings.HasPrefix(q.CQL, "SELECT state, version"):
 			return [][]any{{enc, int64(4), int64(4), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs}}
-		case strings.HasPrefix(q.CQL, "SELECT seq FROM ks.chunks"):
-			return [][]any{{int64(0)}}
-		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks"):
+		case strings.HasPrefix(q.CQL, "SELECT seq, page_view_id FROM ks.chunks_v2"):
+			return [][]any{{int64(0), "p_abcdefghijklmnopqrstuv"}}
+		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks_v2"):
 			return [][]any{{b0}, {b1}}
 		}
 		return nil
@@ -295,11 +329,11 @@ func TestAppendInOrderUsesCAS(t *testing.T) {
 	if res[0].Stored || !res[1].Stored {
 		t.Fatalf("results %+v", res)
 	}
-	if n := len(find(r.execs, "INSERT INTO ks.chunks")); n != 1 {
+	if n := len(find(r.execs, "INSERT INTO ks.chunks_v2")); n != 1 {
 		t.Fatalf("duplicate re-inserted: %d inserts", n)
 	}
 	// A duplicate in the call makes the store refold from stored stats.
-	if n := len(find(r.iters, "SELECT stats FROM ks.chunks")); n != 1 {
+	if n := len(find(r.iters, "SELECT stats FROM ks.chunks_v2")); n != 1 {
 		t.Fatalf("no refold after a duplicate")
 	}
 	if len(r.cas) != 1 {
@@ -352,7 +386,7 @@ func TestReadAndDeleteStatements(t *testing.T) {
 	if err := s.ReadChunks(context.Background(), 3_000_000_007, "s_abcdefghijklmnopqrstuv", 5, func(store.StoredChunk) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
-	rd := find(r.iters, "SELECT seq, page_view_id, first_ms, last_ms, data FROM ks.chunks WHERE site_id = ? AND session_id = ? AND seq >= ?")
+	rd := find(r.iters, "SELECT seq, page_view_id, first_ms, last_ms, data FROM ks.chunks_v2 WHERE site_id = ? AND session_id = ? AND seq >= ?")
 	if len(rd) != 1 || rd[0].PageSize != 7 || rd[0].Args[2] != int64(5) || !rd[0].Idempotent {
 		t.Fatalf("read %+v", rd)
 	}
@@ -361,7 +395,7 @@ func TestReadAndDeleteStatements(t *testing.T) {
 	}
 	b := r.batches[0]
 	for _, want := range []string{
-		"DELETE FROM ks.chunks WHERE site_id = ? AND session_id = ?",
+		"DELETE FROM ks.chunks_v2 WHERE site_id = ? AND session_id = ?",
 		"DELETE FROM ks.sessions WHERE",
 		"DELETE FROM ks.sessions_by_visitor",
 		"DELETE FROM ks.expiry",
@@ -383,5 +417,80 @@ func TestReadAndDeleteStatements(t *testing.T) {
 	}
 	if _, err := ParseConsistency("MOSTLY"); err == nil {
 		t.Error("bad consistency accepted")
+	}
+}
+
+// Another tab's chunk with a stored seq is new: the existing-key query
+// matches on the page view too, and the summary is refolded (an equal seq
+// may sort before the chunks folded so far).
+func TestAppendSameSeqOtherPageView(t *testing.T) {
+	c0 := testChunk(t, 0, time.Hour)
+	other := testChunk(t, 0, time.Hour)
+	other.PageViewID, other.Stats.PageViewID = "p_0therpageview00000000", "p_0therpageview00000000"
+	b0, _ := c0.Stats.Marshal()
+	b1, _ := other.Stats.Marshal()
+	st := summary.NewState()
+	st.Apply(&c0.Stats)
+	enc, _ := st.Marshal()
+	r := &recorder{casApplied: true, rows: func(q Stmt) [][]any {
+		switch {
+		case strings.HasPrefix(q.CQL, "SELECT state, version"):
+			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs}}
+		case strings.HasPrefix(q.CQL, "SELECT seq, page_view_id FROM ks.chunks_v2"):
+			return [][]any{{int64(0), c0.PageViewID}}
+		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks_v2"):
+			return [][]any{{b1}, {b0}}
+		}
+		return nil
+	}}
+	res, err := newRecorded(r).Append(context.Background(), []store.Chunk{other, c0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res[0].Stored || res[1].Stored || res[0].Refused != nil || res[1].Refused != nil {
+		t.Fatalf("results %+v, want the other page view stored and the re-delivery a duplicate", res)
+	}
+	ins := find(r.execs, "INSERT INTO ks.chunks_v2 ")
+	if len(ins) != 1 || ins[0].Args[2] != int64(0) || ins[0].Args[3] != other.PageViewID {
+		t.Fatalf("inserts %+v", ins)
+	}
+	if n := len(find(r.iters, "SELECT stats FROM ks.chunks_v2")); n != 1 {
+		t.Fatalf("no refold for an equal seq")
+	}
+	if len(r.cas) != 1 || r.cas[0].Args[2] != int64(2) {
+		t.Fatalf("summary update %+v", r.cas)
+	}
+}
+
+// A session at its chunk limit: a new chunk is refused (nothing written),
+// a stored one stays a duplicate.
+func TestAppendRefusesPastSessionLimit(t *testing.T) {
+	c0, c1 := testChunk(t, 0, time.Hour), testChunk(t, 1, time.Hour)
+	st := summary.NewState()
+	st.Apply(&c0.Stats)
+	enc, _ := st.Marshal()
+	r := &recorder{casApplied: true, rows: func(q Stmt) [][]any {
+		switch {
+		case strings.HasPrefix(q.CQL, "SELECT state, version"):
+			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs}}
+		case strings.HasPrefix(q.CQL, "SELECT seq, page_view_id FROM ks.chunks_v2"):
+			return [][]any{{int64(0), c0.PageViewID}}
+		}
+		return nil
+	}}
+	s := newStore(r, Config{Keyspace: "ks", Limits: store.Limits{MaxChunks: 1}})
+	s.now = func() time.Time { return fixedNow }
+	res, err := s.Append(context.Background(), []store.Chunk{c1, c0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Stored || !errors.Is(res[0].Refused, store.ErrSessionChunks) {
+		t.Fatalf("chunk past the limit: %+v, want refused", res[0])
+	}
+	if res[1].Stored || res[1].Refused != nil {
+		t.Fatalf("re-delivery at the limit: %+v, want a duplicate", res[1])
+	}
+	if n := len(find(r.execs, "INSERT INTO ks.chunks_v2")); n != 0 {
+		t.Fatalf("%d chunk inserts past the limit", n)
 	}
 }

@@ -23,10 +23,10 @@ import (
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 
-// Run runs the suite. newStore returns a store for one subtest; backends
-// that share a database between calls are fine: every subtest uses its own
-// site ids (above 2^31).
-func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+// Run runs the suite. newStore returns a store for one subtest, opened with
+// the given per-session limits (zero: none); backends that share a database
+// between calls are fine: every subtest uses its own site ids (above 2^31).
+func Run(t *testing.T, newStore func(t *testing.T, lim store.Limits) store.Store) {
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s store.Store)
@@ -43,12 +43,20 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SiteActivity", testSiteActivity},
 		{"OutboxOrder", testOutboxOrder},
 		{"Concurrent", testConcurrent},
+		{"SameSeqTwoPageViews", testSameSeqTwoPageViews},
+		{"TwoPageViewsReordered", testTwoPageViewsReordered},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, newStore(t))
+			tc.fn(t, newStore(t, store.Limits{}))
 		})
 	}
+	t.Run("SessionChunkLimit", func(t *testing.T) {
+		testSessionChunkLimit(t, newStore(t, store.Limits{MaxChunks: 3}))
+	})
+	t.Run("SessionByteLimit", func(t *testing.T) {
+		testSessionByteLimit(t, newStore(t, store.Limits{MaxRawBytes: 5000}))
+	})
 }
 
 var siteMu sync.Mutex
@@ -82,8 +90,14 @@ func newBuilder(site int64, n int) *Builder {
 }
 
 // Chunk builds chunk seq with a few rrweb events, a click among them and
-// padding bytes to reach size.
+// padding bytes to reach size; its page view changes every ten seqs.
 func (b *Builder) Chunk(t testing.TB, seq int64, size int) store.Chunk {
+	t.Helper()
+	return b.ChunkPV(t, seq, fmt.Sprintf("p_%022d", seq/10), size)
+}
+
+// ChunkPV is Chunk of page view pv (a second tab of the session).
+func (b *Builder) ChunkPV(t testing.TB, seq int64, pv string, size int) store.Chunk {
 	t.Helper()
 	ts := baseMs + seq*5000
 	evs := []map[string]any{
@@ -106,7 +120,7 @@ func (b *Builder) Chunk(t testing.TB, seq int64, size int) store.Chunk {
 	}
 	ch := &recordingsv1.Chunk{
 		SiteId: b.Site, OrganizationId: b.Site + 1, SessionId: b.Session, VisitorId: b.Visitor,
-		PageViewId: fmt.Sprintf("p_%022d", seq/10), Seq: seq, Url: "https://shop.example.com/p" + fmt.Sprint(seq/10),
+		PageViewId: pv, Seq: seq, Url: "https://shop.example.com/p" + fmt.Sprint(seq/10),
 		Events: raw, ServerTime: timestamppb.New(time.UnixMilli(b.ServerMs + seq)),
 		Client: &sessionsv1.Client{Browser: "Firefox", Country: "FR"},
 	}
@@ -114,7 +128,7 @@ func (b *Builder) Chunk(t testing.TB, seq int64, size int) store.Chunk {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store.Chunk{SiteID: b.Site, SessionID: b.Session, Seq: seq, Data: raw, Stats: st}
+	return store.Chunk{SiteID: b.Site, SessionID: b.Session, Seq: seq, PageViewID: pv, Data: raw, Stats: st}
 }
 
 func appendOK(t testing.TB, s store.Store, chunks ...store.Chunk) []store.AppendResult {
@@ -647,4 +661,178 @@ func testConcurrent(t *testing.T, s store.Store) {
 		sum := session(t, s, site, b.Session)
 		wantFold(t, sum, all[i*perSession:(i+1)*perSession])
 	}
+}
+
+// testSameSeqTwoPageViews: two tabs of one session allocated the same seqs.
+// Both tabs' chunks are kept and read back in key order (seq, then page
+// view id); an exact re-delivery is a duplicate.
+func testSameSeqTwoPageViews(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	b := newBuilder(newSite(), 800)
+	const pvA, pvB = "p_tabaaaaaaaaaaaaaaaaaaa", "p_tabbbbbbbbbbbbbbbbbbbb"
+	a0, b0 := b.ChunkPV(t, 0, pvA, 300), b.ChunkPV(t, 0, pvB, 400)
+	a1, b1 := b.ChunkPV(t, 1, pvA, 500), b.ChunkPV(t, 1, pvB, 600)
+	// Tab B's seq 0 first, then tab A's (an equal seq after the first
+	// chunk), then both seq 1 in one call in reverse key order.
+	if res := appendOK(t, s, b0); !res[0].Stored {
+		t.Fatalf("first chunk not stored: %+v", res)
+	}
+	if res := appendOK(t, s, a0); !res[0].Stored || res[0].Refused != nil {
+		t.Fatalf("the other tab's chunk of the same seq: %+v, want stored", res)
+	}
+	if res := appendOK(t, s, b1, a1); !res[0].Stored || !res[1].Stored {
+		t.Fatalf("seq 1 of both tabs: %+v", res)
+	}
+	want := []store.Chunk{a0, b0, a1, b1}
+	got := readAll(t, s, b.Site, b.Session, 0)
+	if len(got) != len(want) {
+		t.Fatalf("read %d chunks, want %d", len(got), len(want))
+	}
+	for i, c := range got {
+		if c.Seq != want[i].Seq || c.PageViewID != want[i].PageViewID || !bytes.Equal(c.Data, want[i].Data) {
+			t.Fatalf("chunk %d read back as (%d, %s), want (%d, %s), bytes equal %v", i, c.Seq, c.PageViewID, want[i].Seq, want[i].PageViewID, bytes.Equal(c.Data, want[i].Data))
+		}
+	}
+	if from := readAll(t, s, b.Site, b.Session, 1); len(from) != 2 || from[0].PageViewID != pvA || from[1].PageViewID != pvB {
+		t.Fatalf("ReadChunks from seq 1 gave %d chunks, want both page views of seq 1", len(from))
+	}
+	idx, err := s.ChunkIndex(ctx, b.Site, b.Session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx) != 4 || idx[0].PageViewID != pvA || idx[1].PageViewID != pvB || idx[1].Seq != 0 || idx[3].Seq != 1 || idx[3].PageViewID != pvB {
+		t.Fatalf("chunk index %+v", idx)
+	}
+	sum := session(t, s, b.Site, b.Session)
+	if sum.ChunkCount != 4 {
+		t.Fatalf("summary counts %d chunks, want 4", sum.ChunkCount)
+	}
+	wantFold(t, sum, want)
+	// Exact re-delivery (also with other bytes under the same key) is a
+	// duplicate and changes nothing.
+	changed := b.ChunkPV(t, 1, pvB, 3000)
+	res := appendOK(t, s, a0, changed, b0)
+	if stored(res) != 0 || res[0].Refused != nil || res[1].Refused != nil {
+		t.Fatalf("re-delivery: %+v, want duplicates", res)
+	}
+	if again := readAll(t, s, b.Site, b.Session, 0); len(again) != 4 || !bytes.Equal(again[3].Data, b1.Data) {
+		t.Fatalf("re-delivery changed the chunks (%d)", len(again))
+	}
+	if again := session(t, s, b.Site, b.Session); !proto.Equal(again, sum) {
+		t.Fatalf("re-delivery changed the summary (version %d→%d)", sum.Version, again.Version)
+	}
+}
+
+// testTwoPageViewsReordered: the summary of a two-tab session is the same
+// whatever the order and grouping in which its chunks arrive.
+func testTwoPageViewsReordered(t *testing.T, s store.Store) {
+	site := newSite()
+	const pvA, pvB = "p_tabaaaaaaaaaaaaaaaaaaa", "p_tabbbbbbbbbbbbbbbbbbbb"
+	var chunks []store.Chunk
+	ref := newBuilder(site, 810)
+	for q := range int64(6) {
+		chunks = append(chunks, ref.ChunkPV(t, q, pvA, 300), ref.ChunkPV(t, q, pvB, 300))
+	}
+	orders := [][]int{
+		{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11},
+		{1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10},
+		{11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0},
+		{6, 1, 8, 0, 11, 3, 2, 10, 4, 9, 7, 5},
+	}
+	var first *sessionsv1.SessionSummary
+	for n, order := range orders {
+		sess := fmt.Sprintf("s_reorder%013d", n)
+		var in []store.Chunk
+		for _, i := range order {
+			c := chunks[i]
+			c.SessionID = sess
+			in = append(in, c)
+		}
+		// Singly, then the rest in one call.
+		for _, c := range in[:5] {
+			appendOK(t, s, c)
+		}
+		if got := stored(appendOK(t, s, in[5:]...)); got != 7 {
+			t.Fatalf("order %d: stored %d of the last 7", n, got)
+		}
+		sum := session(t, s, site, sess)
+		sum.Version, sum.SessionId = 0, ""
+		if sum.ChunkCount != 12 {
+			t.Fatalf("order %d: %d chunks", n, sum.ChunkCount)
+		}
+		if first == nil {
+			first = sum
+			wantFold(t, session(t, s, site, sess), in)
+			continue
+		}
+		if !proto.Equal(sum, first) {
+			t.Fatalf("order %v changed the summary:\n got %v\nwant %v", order, sum, first)
+		}
+	}
+}
+
+// testSessionChunkLimit: a store opened with Limits{MaxChunks: 3}.
+func testSessionChunkLimit(t *testing.T, s store.Store) {
+	b := newBuilder(newSite(), 820)
+	other := newBuilder(b.Site, 821)
+	c := make([]store.Chunk, 6)
+	for i := range c {
+		c[i] = b.Chunk(t, int64(i), 300)
+	}
+	appendOK(t, s, c[0], c[1])
+	// One call: a re-delivery, three new chunks of the full session (out of
+	// order) and a chunk of another session. Admission is in key order:
+	// seq 2 fits, 3 and 4 do not.
+	res := appendOK(t, s, c[4], c[1], c[2], other.Chunk(t, 0, 300), c[3])
+	if !res[2].Stored || res[2].Refused != nil {
+		t.Fatalf("seq 2 (the third chunk): %+v, want stored", res[2])
+	}
+	if res[1].Stored || res[1].Refused != nil {
+		t.Fatalf("re-delivered seq 1: %+v, want a duplicate", res[1])
+	}
+	for _, i := range []int{0, 4} {
+		if res[i].Stored || !errors.Is(res[i].Refused, store.ErrSessionChunks) {
+			t.Fatalf("result %d: %+v, want refused with ErrSessionChunks", i, res[i])
+		}
+	}
+	if !res[3].Stored {
+		t.Fatalf("another session's chunk in the same call: %+v, want stored", res[3])
+	}
+	// Full: a stored chunk is still a duplicate, a new one is refused again.
+	res = appendOK(t, s, c[0], c[5])
+	if res[0].Stored || res[0].Refused != nil || !errors.Is(res[1].Refused, store.ErrSessionChunks) {
+		t.Fatalf("full session: %+v", res)
+	}
+	if got := readAll(t, s, b.Site, b.Session, 0); len(got) != 3 || got[2].Seq != 2 {
+		t.Fatalf("read %d chunks, want seqs 0..2", len(got))
+	}
+	sum := session(t, s, b.Site, b.Session)
+	if sum.ChunkCount != 3 {
+		t.Fatalf("summary counts %d chunks, want 3", sum.ChunkCount)
+	}
+	wantFold(t, sum, c[:3])
+}
+
+// testSessionByteLimit: a store opened with Limits{MaxRawBytes: 5000}.
+func testSessionByteLimit(t *testing.T, s store.Store) {
+	b := newBuilder(newSite(), 830)
+	c0, c1, c2, c3 := b.Chunk(t, 0, 2000), b.Chunk(t, 1, 2000), b.Chunk(t, 2, 2000), b.Chunk(t, 3, 300)
+	if c0.Stats.RawBytes+c1.Stats.RawBytes > 5000 || c0.Stats.RawBytes+c1.Stats.RawBytes+c2.Stats.RawBytes <= 5000 ||
+		c0.Stats.RawBytes+c1.Stats.RawBytes+c3.Stats.RawBytes > 5000 {
+		t.Fatalf("chunk sizes %d %d %d %d do not fit the test", c0.Stats.RawBytes, c1.Stats.RawBytes, c2.Stats.RawBytes, c3.Stats.RawBytes)
+	}
+	res := appendOK(t, s, c0, c1, c2)
+	if !res[0].Stored || !res[1].Stored || res[2].Stored || !errors.Is(res[2].Refused, store.ErrSessionBytes) {
+		t.Fatalf("results %+v, want the third refused with ErrSessionBytes", res)
+	}
+	// A smaller chunk still fits; the refused one stays refused.
+	res = appendOK(t, s, c2, c3)
+	if !errors.Is(res[0].Refused, store.ErrSessionBytes) || !res[1].Stored {
+		t.Fatalf("results %+v", res)
+	}
+	sum := session(t, s, b.Site, b.Session)
+	if sum.ChunkCount != 3 {
+		t.Fatalf("summary counts %d chunks, want 3", sum.ChunkCount)
+	}
+	wantFold(t, sum, []store.Chunk{c0, c1, c3})
 }
