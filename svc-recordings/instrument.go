@@ -22,6 +22,7 @@ type instruments struct {
 	chunks          metric.Int64Counter
 	duplicates      metric.Int64Counter
 	rejected        metric.Int64Counter
+	refused         metric.Int64Counter
 	ratio           metric.Float64Histogram
 	storeLatency    metric.Float64Histogram
 	outboxDelivered metric.Int64Counter
@@ -42,7 +43,9 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	add(err)
 	i.duplicates, err = m.Int64Counter("recordings.chunks.duplicates", metric.WithDescription("Re-delivered chunks (already stored)."))
 	add(err)
-	i.rejected, err = m.Int64Counter("recordings.chunks.rejected", metric.WithDescription("AppendChunks calls rejected as invalid."))
+	i.rejected, err = m.Int64Counter("recordings.chunks.rejected", metric.WithDescription("AppendChunks calls rejected as a whole (more chunks than a request may hold)."))
+	add(err)
+	i.refused, err = m.Int64Counter("recordings.chunks.refused", metric.WithDescription("Chunks refused for good, by reason: invalid, session_chunks, session_bytes."))
 	add(err)
 	i.ratio, err = m.Float64Histogram("recordings.chunk.compression_ratio", metric.WithDescription("Uncompressed over compressed size of a chunk."),
 		metric.WithExplicitBucketBoundaries(1, 2, 4, 6, 8, 10, 15, 20, 30, 50))

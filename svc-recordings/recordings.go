@@ -37,6 +37,13 @@ type Config struct {
 	MaxChunkBytes int `yaml:"max_chunk_bytes"`
 	// MaxChunksPerRequest bounds one AppendChunks call.
 	MaxChunksPerRequest int `yaml:"max_chunks_per_request"`
+	// MaxChunksPerSession and MaxBytesPerSession (uncompressed event
+	// bytes) bound one session; a chunk past them is refused. The defaults
+	// equal ingest's per-session limits, which count every batch (one
+	// chunk) and its whole decompressed body, so in one process the edge
+	// refuses first.
+	MaxChunksPerSession int64 `yaml:"max_chunks_per_session"`
+	MaxBytesPerSession  int64 `yaml:"max_bytes_per_session"`
 	// DefaultRetentionDays applies to chunks that carry no retention;
 	// MaxRetentionDays caps what a chunk may ask for.
 	DefaultRetentionDays int `yaml:"default_retention_days"`
@@ -84,6 +91,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Scylla.PasswordFile, "recordings.scylla.password-file", "", "file holding the ScyllaDB password")
 	fs.IntVar(&c.MaxChunkBytes, "recordings.max-chunk-bytes", 8<<20, "largest events payload of one chunk (bytes, uncompressed)")
 	fs.IntVar(&c.MaxChunksPerRequest, "recordings.max-chunks-per-request", 1000, "most chunks in one AppendChunks call")
+	fs.Int64Var(&c.MaxChunksPerSession, "recordings.max-chunks-per-session", 10000, "most chunks of one session; later ones are refused")
+	fs.Int64Var(&c.MaxBytesPerSession, "recordings.max-bytes-per-session", 256<<20, "most uncompressed event bytes of one session; chunks past it are refused")
 	fs.IntVar(&c.DefaultRetentionDays, "recordings.default-retention-days", 365, "retention of chunks that carry none")
 	fs.IntVar(&c.MaxRetentionDays, "recordings.max-retention-days", 3650, "largest retention a chunk may ask for")
 	fs.IntVar(&c.MaxPageSize, "recordings.max-page-size", 1000, "largest ListSessionSummaries page")
@@ -118,6 +127,9 @@ func (c *Config) Validate() error {
 	if c.MaxChunksPerRequest < 1 {
 		errs = append(errs, errors.New("recordings.max-chunks-per-request: at least 1"))
 	}
+	if c.MaxChunksPerSession < 1 || c.MaxBytesPerSession < int64(c.MaxChunkBytes) {
+		errs = append(errs, errors.New("recordings.max-chunks-per-session: at least 1; recordings.max-bytes-per-session: at least max-chunk-bytes"))
+	}
 	if c.DefaultRetentionDays < 1 || c.MaxRetentionDays < c.DefaultRetentionDays {
 		errs = append(errs, errors.New("recordings.default-retention-days: at least 1 and at most max-retention-days"))
 	}
@@ -134,6 +146,10 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("recordings.outbox.batch: at least 1"))
 	}
 	return errors.Join(errs...)
+}
+
+func (c *Config) limits() store.Limits {
+	return store.Limits{MaxChunks: c.MaxChunksPerSession, MaxRawBytes: c.MaxBytesPerSession}
 }
 
 func zstdLevel(s string) (zstd.EncoderLevel, error) {
@@ -218,13 +234,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		if deps.DataDir == "" {
 			return nil, errors.New("recordings: the pebble backend needs a data directory")
 		}
-		st, err = pebble.Open(filepath.Join(deps.DataDir, "recordings"), pebble.Options{TombstoneTTL: cfg.TombstoneTTL, Logger: pebbleLog{log}})
+		st, err = pebble.Open(filepath.Join(deps.DataDir, "recordings"), pebble.Options{TombstoneTTL: cfg.TombstoneTTL, Logger: pebbleLog{log}, Limits: cfg.limits()})
 	case "scylla":
 		st, err = scylla.Open(ctx, scylla.Config{
 			Hosts: splitHosts(cfg.Scylla.Hosts), Keyspace: cfg.Scylla.Keyspace, Consistency: cfg.Scylla.Consistency,
 			Replication: cfg.Scylla.Replication, Timeout: cfg.Scylla.Timeout, PageSize: cfg.Scylla.StreamBatch,
 			Username: cfg.Scylla.Username, PasswordFile: cfg.Scylla.PasswordFile, TombstoneTTL: cfg.TombstoneTTL,
-			Logger: log,
+			Logger: log, Limits: cfg.limits(),
 		})
 	}
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -122,43 +124,109 @@ func (s *Service) prepare(i int, c *recordingsv1.Chunk, nowMs int64) (store.Chun
 	return store.Chunk{SiteID: c.GetSiteId(), SessionID: c.GetSessionId(), Seq: c.GetSeq(), Data: data, Stats: st}, nil
 }
 
-// AppendChunks stores chunks idempotently (internal: no authorization).
+// AppendChunks stores chunks idempotently (internal: no authorization) and
+// answers an outcome per chunk. A chunk that can never be stored (invalid,
+// or past its session's limits) is refused with a reason while the others
+// of the call are stored; only a transient failure of the store fails the
+// whole call (Unavailable, DeadlineExceeded), so the caller retries it.
 func (s *Service) AppendChunks(ctx context.Context, req *recordingsv1.AppendChunksRequest) (*recordingsv1.AppendChunksResponse, error) {
 	if n := len(req.GetChunks()); n > s.cfg.MaxChunksPerRequest {
+		s.m.rejected.Add(ctx, 1)
 		return nil, invalid("chunks: %d, more than the limit of %d", n, s.cfg.MaxChunksPerRequest)
 	}
 	if len(req.GetChunks()) == 0 {
 		return &recordingsv1.AppendChunksResponse{}, nil
 	}
 	nowMs := time.Now().UnixMilli()
-	chunks := make([]store.Chunk, len(req.GetChunks()))
+	out := &recordingsv1.AppendChunksResponse{Results: make([]*recordingsv1.ChunkResult, len(req.GetChunks()))}
+	chunks := make([]store.Chunk, 0, len(req.GetChunks()))
+	pos := make([]int, 0, len(req.GetChunks())) // request index of chunks[j]
 	for i, c := range req.GetChunks() {
 		ch, err := s.prepare(i, c, nowMs)
 		if err != nil {
-			s.m.rejected.Add(ctx, 1)
-			return nil, err
-		}
-		chunks[i] = ch
-	}
-	res, err := s.store.Append(ctx, chunks)
-	if err != nil {
-		s.log.ErrorContext(ctx, "recordings: append failed", "err", err, "chunks", len(chunks))
-		return nil, storeErr(err)
-	}
-	out := &recordingsv1.AppendChunksResponse{}
-	for i, r := range res {
-		if !r.Stored {
-			out.Duplicates++
+			// prepare looks at the chunk alone: what it refuses, it
+			// refuses every time.
+			out.Results[i] = s.refuse(ctx, refusedInvalid, status.Convert(err).Message())
 			continue
 		}
-		out.Stored++
-		s.m.chunk(ctx, chunks[i].Stats.RawBytes, int64(len(chunks[i].Data)))
+		ch.PageViewID = c.GetPageViewId()
+		chunks = append(chunks, ch)
+		pos = append(pos, i)
+	}
+	if len(chunks) > 0 {
+		res, err := s.store.Append(ctx, chunks)
+		if err != nil {
+			s.log.ErrorContext(ctx, "recordings: append failed", "err", err, "chunks", len(chunks))
+			return nil, storeErr(err)
+		}
+		if len(res) != len(chunks) {
+			return nil, status.Errorf(codes.Internal, "recordings: the store answered %d results for %d chunks", len(res), len(chunks))
+		}
+		for j, r := range res {
+			i := pos[j]
+			switch {
+			case r.Refused != nil:
+				out.Results[i] = s.refuse(ctx, refusedClass(r.Refused), fmt.Sprintf("chunks[%d]: %v", i, r.Refused))
+			case r.Stored:
+				out.Results[i] = &recordingsv1.ChunkResult{Outcome: recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED}
+				s.m.chunk(ctx, chunks[j].Stats.RawBytes, int64(len(chunks[j].Data)))
+			default:
+				out.Results[i] = &recordingsv1.ChunkResult{Outcome: recordingsv1.ChunkOutcome_CHUNK_OUTCOME_DUPLICATE}
+			}
+		}
+	}
+	for _, r := range out.Results {
+		switch r.GetOutcome() {
+		case recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED:
+			out.Stored++
+		case recordingsv1.ChunkOutcome_CHUNK_OUTCOME_DUPLICATE:
+			out.Duplicates++
+		case recordingsv1.ChunkOutcome_CHUNK_OUTCOME_REFUSED:
+			out.Refused++
+		}
 	}
 	s.m.duplicates.Add(ctx, int64(out.Duplicates))
+	if out.Refused > 0 {
+		s.log.WarnContext(ctx, "recordings: chunks refused", "refused", out.Refused, "chunks", len(out.Results),
+			"first_reason", firstReason(out.Results))
+	}
 	if out.Stored > 0 {
 		s.notify()
 	}
 	return out, nil
+}
+
+// Reason classes of refused chunks (the metric's "reason" attribute).
+const (
+	refusedInvalid       = "invalid"
+	refusedSessionChunks = "session_chunks"
+	refusedSessionBytes  = "session_bytes"
+	refusedOther         = "other"
+)
+
+func refusedClass(err error) string {
+	switch {
+	case errors.Is(err, store.ErrSessionChunks):
+		return refusedSessionChunks
+	case errors.Is(err, store.ErrSessionBytes):
+		return refusedSessionBytes
+	}
+	return refusedOther
+}
+
+// refuse counts one refused chunk and answers its result.
+func (s *Service) refuse(ctx context.Context, class, reason string) *recordingsv1.ChunkResult {
+	s.m.refused.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", class)))
+	return &recordingsv1.ChunkResult{Outcome: recordingsv1.ChunkOutcome_CHUNK_OUTCOME_REFUSED, Reason: reason}
+}
+
+func firstReason(rs []*recordingsv1.ChunkResult) string {
+	for _, r := range rs {
+		if r.GetOutcome() == recordingsv1.ChunkOutcome_CHUNK_OUTCOME_REFUSED {
+			return r.GetReason()
+		}
+	}
+	return ""
 }
 
 // GetSession returns one session's summary.
@@ -176,8 +244,9 @@ func (s *Service) GetSession(ctx context.Context, req *recordingsv1.GetSessionRe
 	return &recordingsv1.GetSessionResponse{Session: sum}, nil
 }
 
-// StreamRecording streams a session's chunks in seq order, from the last
-// chunk with a full snapshot at or before start_offset.
+// StreamRecording streams a session's chunks in key order (seq, then page
+// view: two tabs may share a seq), from the last chunk with a full snapshot
+// at or before start_offset.
 func (s *Service) StreamRecording(req *recordingsv1.StreamRecordingRequest, stream grpc.ServerStreamingServer[recordingsv1.StreamRecordingResponse]) error {
 	ctx := stream.Context()
 	if err := checkSession(req.GetSiteId(), req.GetSessionId()); err != nil {
@@ -207,7 +276,7 @@ func (s *Service) StreamRecording(req *recordingsv1.StreamRecordingRequest, stre
 	err = s.store.ReadChunks(ctx, req.GetSiteId(), req.GetSessionId(), from, func(c store.StoredChunk) error {
 		events, err := s.dec.DecodeAll(c.Data, nil)
 		if err != nil {
-			return fmt.Errorf("recordings: decompress chunk %d: %w", c.Seq, err)
+			return fmt.Errorf("recordings: decompress chunk %d/%s: %w", c.Seq, c.PageViewID, err)
 		}
 		return stream.Send(&recordingsv1.StreamRecordingResponse{
 			Seq: c.Seq, PageViewId: c.PageViewID, Events: events,
@@ -225,7 +294,9 @@ func (s *Service) StreamRecording(req *recordingsv1.StreamRecordingRequest, stre
 }
 
 // seekSeq picks the last chunk holding a full snapshot taken at or before
-// target, or the first chunk when there is none.
+// target, or the first chunk when there is none. Reading from its seq also
+// streams other tabs' chunks of that seq that sort before it: a few events
+// too many, never one missing.
 func seekSeq(idx []store.ChunkMeta, target int64) int64 {
 	from := int64(0)
 	for _, m := range idx {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -437,21 +439,37 @@ func TestInvalidInput(t *testing.T) {
 		"retention_days": func(c *recordingsv1.Chunk) { c.RetentionDays = -3 },
 		"url":            func(c *recordingsv1.Chunk) { c.Url = strings.Repeat("u", 9000) },
 	}
-	for name, mutate := range cases {
-		c := good()
-		mutate(c)
-		_, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{good(), c}})
-		if status.Code(err) != codes.InvalidArgument || !strings.Contains(status.Convert(err).Message(), "chunks[1]") {
-			t.Errorf("%s: %v, want InvalidArgument naming chunks[1]", name, err)
-		}
-	}
+	// A chunk past the request limit fails the call as a whole, before
+	// anything is stored.
 	_, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{good(), good(), good(), good()}})
 	if status.Code(err) != codes.InvalidArgument {
 		t.Errorf("too many chunks: %v", err)
 	}
-	// Nothing of a rejected call was stored.
 	if _, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: "s_valid0000000000000"}); status.Code(err) != codes.NotFound {
 		t.Errorf("rejected call stored data: %v", err)
+	}
+	// An invalid chunk is refused with a reason; the good one beside it is
+	// stored (then a duplicate).
+	first := true
+	for name, mutate := range cases {
+		c := good()
+		mutate(c)
+		res, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{good(), c}})
+		if err != nil {
+			t.Errorf("%s: %v, want per-chunk outcomes", name, err)
+			continue
+		}
+		want := recordingsv1.ChunkOutcome_CHUNK_OUTCOME_DUPLICATE
+		if first {
+			want, first = recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED, false
+		}
+		if len(res.Results) != 2 || res.Results[0].GetOutcome() != want || res.Refused != 1 ||
+			res.Results[1].GetOutcome() != recordingsv1.ChunkOutcome_CHUNK_OUTCOME_REFUSED || res.Results[1].GetReason() == "" {
+			t.Errorf("%s: %v, want the good chunk %v and the other refused with a reason", name, res, want)
+		}
+	}
+	if _, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: "s_valid0000000000000"}); err != nil {
+		t.Errorf("the good chunk beside refused ones: %v", err)
 	}
 	for name, call := range map[string]func() error{
 		"get bad id": func() error {
@@ -485,6 +503,159 @@ func TestInvalidInput(t *testing.T) {
 	_, err = h.client.GetHeatmap(ctx, &recordingsv1.GetHeatmapRequest{SiteId: site})
 	if status.Code(err) != codes.Unimplemented {
 		t.Errorf("GetHeatmap: %v, want Unimplemented", err)
+	}
+}
+
+// TestAppendChunksOutcomes sends one call mixing every outcome: new chunks,
+// a re-delivery, a duplicate inside the call, another tab's chunk with the
+// same seq, an invalid chunk and chunks past the session's limit. Each gets
+// its own result; the refused ones are counted by reason.
+func TestAppendChunksOutcomes(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	_, searchAddr := serveSearch(t, "127.0.0.1:0")
+	cfg := testConfig(t)
+	cfg.MaxChunksPerSession = 5
+	h := start(t, cfg, t.TempDir(), searchAddr, func(d *Deps) { d.MeterProvider = mp })
+	ctx := context.Background()
+	const sess = "s_outcomes00000000000"
+	sc := scriptedSession(t, sess) // seqs 0..3; 0..2 of pvA, 3 of pvB
+	if r, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{sc[0]}}); err != nil || r.Stored != 1 {
+		t.Fatalf("first chunk: %v %v", r, err)
+	}
+	// Another tab (pvB) allocated seq 0 and 1 too.
+	tabB0 := mkChunk(sess, 0, pvB, "https://shop.example.com/other", events(t,
+		ev{"type": 4, "timestamp": t0 + 50, "data": ev{"href": "https://shop.example.com/other", "width": 800, "height": 600}},
+		ev{"type": 3, "timestamp": t0 + 60, "data": ev{"source": 2, "type": 2, "id": 1, "x": 5, "y": 5}}))
+	tabB1 := mkChunk(sess, 1, pvB, "https://shop.example.com/other", events(t,
+		ev{"type": 3, "timestamp": t0 + 2000, "data": ev{"source": 1, "positions": []any{}}}))
+	bad := mkChunk(sess, 7, pvA, "https://shop.example.com/", []byte(`[{"type":3,`))
+	late := mkChunk(sess, 9, pvA, "https://shop.example.com/", events(t, ev{"type": 3, "timestamp": t0 + 90000, "data": ev{"source": 1}}))
+	// Key order decides admission: (0,A) held, then (0,B) (1,A) (1,B) (2,A)
+	// fill the session to 5; (3,B) and (9,A) are past the limit.
+	req := []*recordingsv1.Chunk{sc[2], bad, tabB0, sc[0], sc[1], tabB0, late, tabB1, sc[3]}
+	res, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		stored    = recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED
+		duplicate = recordingsv1.ChunkOutcome_CHUNK_OUTCOME_DUPLICATE
+		refused   = recordingsv1.ChunkOutcome_CHUNK_OUTCOME_REFUSED
+	)
+	want := []struct {
+		outcome recordingsv1.ChunkOutcome
+		reason  string
+	}{
+		{stored, ""},
+		{refused, "chunks[1]"},
+		{stored, ""},
+		{duplicate, ""}, // stored by the first call
+		{stored, ""},
+		{duplicate, ""}, // the same chunk earlier in this call
+		{refused, "most chunks"},
+		{stored, ""},
+		{refused, "most chunks"},
+	}
+	if len(res.Results) != len(want) {
+		t.Fatalf("%d results for %d chunks", len(res.Results), len(want))
+	}
+	for i, w := range want {
+		r := res.Results[i]
+		if r.GetOutcome() != w.outcome || !strings.Contains(r.GetReason(), w.reason) || (w.reason == "") != (r.GetReason() == "") {
+			t.Errorf("chunk %d: %v %q, want %v with a reason saying %q", i, r.GetOutcome(), r.GetReason(), w.outcome, w.reason)
+		}
+	}
+	if res.Stored != 4 || res.Duplicates != 2 || res.Refused != 3 {
+		t.Errorf("counts stored %d duplicates %d refused %d, want 4, 2, 3", res.Stored, res.Duplicates, res.Refused)
+	}
+	// Refused for good: sending it again is refused again; a stored chunk
+	// of the full session is still a duplicate.
+	again, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{sc[3], tabB0}})
+	if err != nil || again.Results[0].GetOutcome() != refused || again.Results[1].GetOutcome() != duplicate {
+		t.Fatalf("re-sent: %v %v", again, err)
+	}
+
+	// Both tabs' chunks of seq 0 and 1 are streamed, in (seq, page view) order.
+	st, err := h.client.StreamRecording(ctx, &recordingsv1.StreamRecordingRequest{SiteId: site, SessionId: sess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		m, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d/%s", m.Seq, m.PageViewId))
+	}
+	if w := []string{"0/" + pvA, "0/" + pvB, "1/" + pvA, "1/" + pvB, "2/" + pvA}; !slices.Equal(got, w) {
+		t.Fatalf("streamed %v, want %v", got, w)
+	}
+	sum, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: sess})
+	if err != nil || sum.Session.ChunkCount != 5 {
+		t.Fatalf("summary: %v %v, want 5 chunks", sum, err)
+	}
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	byReason := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != "recordings.chunks.refused" {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				r, _ := dp.Attributes.Value("reason")
+				byReason[r.AsString()] += dp.Value
+			}
+		}
+	}
+	if byReason["invalid"] != 1 || byReason["session_chunks"] != 3 || len(byReason) != 2 {
+		t.Fatalf("refused chunks by reason %v, want invalid 1, session_chunks 3", byReason)
+	}
+}
+
+// failingStore fails every Append with err.
+type failingStore struct {
+	store.Store
+	err error
+}
+
+func (f failingStore) Append(context.Context, []store.Chunk) ([]store.AppendResult, error) {
+	return nil, f.err
+}
+
+// TestAppendChunksTransientFailures: a store failure is not the chunks'
+// fault, so the whole call fails with a status the caller retries, and no
+// chunk is reported refused.
+func TestAppendChunksTransientFailures(t *testing.T) {
+	svc, err := New(context.Background(), testConfig(t), Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := svc.store
+	t.Cleanup(func() { svc.store = real; svc.Close() })
+	chunks := scriptedSession(t, "s_transient0000000000")
+	for _, tc := range []struct {
+		err  error
+		want codes.Code
+	}{
+		{errors.New("pebble: disk on fire"), codes.Unavailable},
+		{fmt.Errorf("scylla: append chunk: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
+		{fmt.Errorf("scylla: append chunk: %w", context.Canceled), codes.Canceled},
+	} {
+		svc.store = failingStore{Store: real, err: tc.err}
+		res, err := svc.AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{Chunks: chunks})
+		if status.Code(err) != tc.want || res != nil {
+			t.Errorf("store error %v: answered %v, %v; want %v for the whole call", tc.err, res, err, tc.want)
+		}
 	}
 }
 
