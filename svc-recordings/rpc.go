@@ -13,13 +13,13 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sightlinehq/sightline/batch"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 
 const (
-	maxURLBytes  = 8 << 10
 	maxTokenSize = 1024
 	dayMs        = int64(24 * time.Hour / time.Millisecond)
 )
@@ -77,33 +77,23 @@ func (s *Service) authorize(ctx context.Context, site int64, write bool) error {
 	return s.deps.Authorizer.AuthorizeSite(ctx, site, write)
 }
 
-// prepare validates one chunk and turns it into a store chunk.
+// prepare validates one chunk and turns it into a store chunk. What a chunk
+// may hold is the batch contract's to say (package batch: the same code
+// ingest ran before it answered 204), so recordings cannot refuse what
+// ingest accepted; only recordings' own limits are checked here. The events
+// are checked by the contract's iterator while summary.Extract reads them.
 func (s *Service) prepare(i int, c *recordingsv1.Chunk, nowMs int64) (store.Chunk, error) {
 	if c == nil {
 		return store.Chunk{}, invalid("chunks[%d]: missing", i)
 	}
-	if err := checkSession(c.GetSiteId(), c.GetSessionId()); err != nil {
-		return store.Chunk{}, invalid("chunks[%d]: %s", i, status.Convert(err).Message())
+	if err := batch.CheckChunkFields(c); err != nil {
+		return store.Chunk{}, invalid("chunks[%d]: %v", i, err)
 	}
 	switch {
-	case c.GetOrganizationId() < 0:
-		return store.Chunk{}, invalid("chunks[%d]: organization_id: must not be negative", i)
-	case !validID(c.GetVisitorId()):
-		return store.Chunk{}, invalid("chunks[%d]: visitor_id: must be 8–64 characters of [A-Za-z0-9_-]", i)
-	case !validID(c.GetPageViewId()):
-		return store.Chunk{}, invalid("chunks[%d]: page_view_id: must be 8–64 characters of [A-Za-z0-9_-]", i)
-	case c.GetSeq() < 0 || c.GetSeq() > 1<<53:
-		return store.Chunk{}, invalid("chunks[%d]: seq: must be between 0 and 2^53", i)
-	case len(c.GetEvents()) == 0:
-		return store.Chunk{}, invalid("chunks[%d]: events: empty", i)
 	case len(c.GetEvents()) > s.cfg.MaxChunkBytes:
 		return store.Chunk{}, invalid("chunks[%d]: events: %d bytes, more than the limit of %d", i, len(c.GetEvents()), s.cfg.MaxChunkBytes)
-	case len(c.GetUrl()) > maxURLBytes || len(c.GetReferrer()) > maxURLBytes:
-		return store.Chunk{}, invalid("chunks[%d]: url/referrer: longer than %d bytes", i, maxURLBytes)
 	case c.GetRetentionDays() < 0 || int(c.GetRetentionDays()) > s.cfg.MaxRetentionDays:
 		return store.Chunk{}, invalid("chunks[%d]: retention_days: must be between 0 and %d", i, s.cfg.MaxRetentionDays)
-	case c.GetServerTime() != nil && c.GetServerTime().CheckValid() != nil:
-		return store.Chunk{}, invalid("chunks[%d]: server_time: %v", i, c.GetServerTime().CheckValid())
 	}
 	serverMs := nowMs
 	if t := c.GetServerTime(); t != nil {

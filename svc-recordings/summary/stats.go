@@ -6,7 +6,6 @@
 package summary
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +13,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/valyala/fastjson"
-
+	"github.com/sightlinehq/sightline/batch"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 )
 
@@ -192,58 +190,20 @@ func Extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (ChunkStats, 
 	return st, nil
 }
 
-// parsers are reused: fastjson parses without reflection and, with a
-// reused parser, without per-event allocations (encoding/json was the top
-// of AppendChunks' profile).
-var parsers fastjson.ParserPool
-
+// addEvents reads the events with the batch contract's iterator, which
+// checks each event exactly as ingest did before answering 204: whatever
+// ingest accepted, this reads (no parser of its own with other limits).
+// Fields are read by key from the raw bytes, without building a tree.
 func (st *ChunkStats) addEvents(raw []byte) error {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '[' {
-		return ErrEvents
-	}
-	p := parsers.Get()
-	defer parsers.Put(p)
-	doc, err := p.ParseBytes(raw)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrEvents, err)
-	}
-	evs, err := doc.Array()
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrEvents, err)
-	}
-	if len(evs) == 0 {
-		return fmt.Errorf("%w: no events", ErrEvents)
-	}
-	st.EventCount = int64(len(evs))
 	var responses []int64
 	var activity []int64
 	first, last := int64(math.MaxInt64), int64(math.MinInt64)
-	for i, e := range evs {
-		if e.Type() != fastjson.TypeObject {
-			return fmt.Errorf("%w: event %d is not an object", ErrEvents, i)
-		}
-		typ, err := number(e, "type")
-		if err != nil {
-			return fmt.Errorf("%w: event %d: %v", ErrEvents, i, err)
-		}
-		ts, err := number(e, "timestamp")
-		if err != nil {
-			return fmt.Errorf("%w: event %d: %v", ErrEvents, i, err)
-		}
-		if math.IsNaN(ts) || ts < 0 || ts > 1e15 {
-			return fmt.Errorf("%w: event %d: timestamp out of range", ErrEvents, i)
-		}
-		data := e.Get("data")
-		if data != nil && data.Type() == fastjson.TypeNull {
-			data = nil
-		}
-		if data != nil && data.Type() != fastjson.TypeObject {
-			return fmt.Errorf("%w: event %d: data is not an object", ErrEvents, i)
-		}
-		t := int64(ts)
+	it := batch.NewEvents(raw)
+	for it.Next() {
+		e := it.Event()
+		t, data := e.Timestamp, e.Data
 		first, last = min(first, t), max(last, t)
-		switch typ {
+		switch e.Type {
 		case typeFullSnapshot:
 			if st.FullSnapshotMs == 0 {
 				st.FullSnapshotMs = max(t, 1)
@@ -252,16 +212,16 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 		case typeMeta:
 			responses = append(responses, t)
 			if st.URL == "" {
-				st.URL = clip(str(data, "href"), maxURLLen)
+				st.URL = clip(data.Get("href").Str(), maxURLLen)
 			}
-			w, _ := number(data, "width")
-			h, _ := number(data, "height")
+			w, _ := data.Get("width").Float()
+			h, _ := data.Get("height").Float()
 			if w > 0 && h > 0 && w < 1e6 && h < 1e6 {
 				st.ViewportW, st.ViewportH = int32(w), int32(h)
 			}
 		case typeIncremental:
-			src, err := number(data, "source")
-			if err != nil || data == nil || data.Get("source") == nil {
+			src, ok := data.Get("source").Float()
+			if !ok {
 				continue
 			}
 			switch src {
@@ -269,11 +229,11 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 				responses = append(responses, t)
 			case srcInteraction:
 				activity = append(activity, t)
-				if it, _ := number(data, "type"); it == interactionClick {
+				if it, _ := data.Get("type").Float(); it == interactionClick {
 					st.ClickCount++
 					if len(st.Clicks) < maxClicksPerChunk {
-						x, _ := number(data, "x")
-						y, _ := number(data, "y")
+						x, _ := data.Get("x").Float()
+						y, _ := data.Get("y").Float()
 						st.Clicks = append(st.Clicks, Click{T: t, X: clampPx(x), Y: clampPx(y)})
 					}
 				}
@@ -281,13 +241,13 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 				activity = append(activity, t)
 			}
 		case typeCustom:
-			var payload *fastjson.Value
-			if data != nil {
-				payload = data.Get("payload")
-			}
-			st.addCustom(t, str(data, "tag"), payload, &responses)
+			st.addCustom(t, data.Get("tag").Str(), data.Get("payload"), &responses)
 		}
 	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrEvents, err)
+	}
+	st.EventCount = int64(it.Count())
 	st.FirstMs, st.LastMs = first, last
 
 	// Resolve clicks against the responses of this chunk.
@@ -304,54 +264,29 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 	return nil
 }
 
-// number reads a numeric field; absent (or v nil) is 0, another type an
-// error.
-func number(v *fastjson.Value, key string) (float64, error) {
-	if v == nil {
-		return 0, nil
-	}
-	f := v.Get(key)
-	if f == nil || f.Type() == fastjson.TypeNull {
-		return 0, nil
-	}
-	if f.Type() != fastjson.TypeNumber {
-		return 0, fmt.Errorf("%s is not a number", key)
-	}
-	return f.Float64()
-}
-
-// str reads a string field; anything else is "".
-func str(v *fastjson.Value, key string) string {
-	if v == nil {
-		return ""
-	}
-	f := v.Get(key)
-	if f == nil || f.Type() != fastjson.TypeString {
-		return ""
-	}
-	return string(f.GetStringBytes())
-}
-
-func (st *ChunkStats) addCustom(t int64, tag string, payload *fastjson.Value, responses *[]int64) {
+// addCustom reads Sightline's custom events. Every string it keeps comes
+// from batch.Value.Str, so it is valid UTF-8 (lone surrogates → U+FFFD)
+// and clip keeps it so.
+func (st *ChunkStats) addCustom(t int64, tag string, payload batch.Value, responses *[]int64) {
 	if tag == "sl:error" {
 		st.Errors++
 		return
 	}
-	if payload == nil || payload.Type() != fastjson.TypeObject {
+	if payload.Kind() != batch.Object {
 		return
 	}
 	switch tag {
 	case "sl:navigation":
-		u := str(payload, "url")
+		u := payload.Get("url").Str()
 		if u == "" {
 			return
 		}
 		*responses = append(*responses, t)
 		if len(st.Navs) < maxNavsPerChunk {
-			st.Navs = append(st.Navs, Nav{T: t, URL: clip(u, maxURLLen), Referrer: clip(str(payload, "referrer"), maxURLLen)})
+			st.Navs = append(st.Navs, Nav{T: t, URL: clip(u, maxURLLen), Referrer: clip(payload.Get("referrer").Str(), maxURLLen)})
 		}
 	case "sl:event":
-		name := clip(str(payload, "name"), maxCustomNameLen)
+		name := clip(payload.Get("name").Str(), maxCustomNameLen)
 		if name != "" && !slices.Contains(st.CustomEvents, name) && len(st.CustomEvents) < maxCustomNames {
 			st.CustomEvents = append(st.CustomEvents, name)
 		}
@@ -359,19 +294,19 @@ func (st *ChunkStats) addCustom(t int64, tag string, payload *fastjson.Value, re
 		if len(st.Identifies) >= maxIdentifyPerChk {
 			return
 		}
-		id := Identify{UserID: clip(str(payload, "userId"), maxAttrValueLen)}
-		if attrs := payload.Get("attributes"); attrs != nil && attrs.Type() == fastjson.TypeObject {
-			o, _ := attrs.Object()
+		id := Identify{UserID: clip(payload.Get("userId").Str(), maxAttrValueLen)}
+		if attrs := payload.Get("attributes"); attrs.Kind() == batch.Object {
 			var kvs [][2]string
-			o.Visit(func(k []byte, v *fastjson.Value) {
-				if len(k) == 0 || len(k) > maxAttrKeyLen || v.Type() == fastjson.TypeNull {
-					return
+			attrs.Fields(func(k string, v batch.Value) bool {
+				if len(k) == 0 || len(k) > maxAttrKeyLen || v.Kind() == batch.Null {
+					return true
 				}
-				val := v.String() // numbers, booleans, arrays as their JSON text
-				if v.Type() == fastjson.TypeString {
-					val = string(v.GetStringBytes())
+				val := v.Text() // numbers, booleans, arrays as their JSON text
+				if v.Kind() == batch.String {
+					val = v.Str()
 				}
-				kvs = append(kvs, [2]string{string(k), clip(val, maxAttrValueLen)})
+				kvs = append(kvs, [2]string{k, clip(val, maxAttrValueLen)})
+				return true
 			})
 			slices.SortStableFunc(kvs, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
 			for i, kv := range kvs {
