@@ -265,8 +265,13 @@ func TestTenantIsolation(t *testing.T) {
 	s := startServer(t, nil)
 	a, b := newTenant(t, s), newTenant(t, s)
 	checked := 0
+	var operatorRoutes [][2]string
 	for _, r := range routes(t) {
-		if !param.MatchString(r[1]) || strings.Contains(r[1], "/admin/") {
+		if strings.HasPrefix(r[1], "/api/v1/admin/") {
+			operatorRoutes = append(operatorRoutes, r)
+			continue
+		}
+		if !param.MatchString(r[1]) {
 			continue
 		}
 		checked++
@@ -289,6 +294,68 @@ func TestTenantIsolation(t *testing.T) {
 		t.Fatalf("checked only %d object routes", checked)
 	}
 	t.Logf("%d routes naming an object answer 404 to another organisation", checked)
+	checkOperatorRoutes(t, s, operatorRoutes, a, b)
+}
+
+// checkOperatorRoutes: the instance's operator routes (/api/v1/admin/)
+// answer only an operator's session; ordinary users of any organisation
+// (owners included) and API keys, an operator's own included, get 403/404.
+func checkOperatorRoutes(t *testing.T, s *server, rs [][2]string, tenants ...*tenant) {
+	t.Helper()
+	if len(rs) == 0 {
+		t.Fatal("no operator routes in the OpenAPI document")
+	}
+	op := newOperator(t, s)
+	callers := map[string]*client{"admin API key of the operator": apiKeyClient(t, s, op)}
+	for i, tn := range tenants {
+		callers[fmt.Sprintf("owner of organisation %d", i+1)] = tn.c
+		callers[fmt.Sprintf("admin API key of organisation %d", i+1)] = apiKeyClient(t, s, tn)
+	}
+	for _, r := range rs {
+		path := fill(r[1], tenants[0])
+		for name, c := range callers {
+			got := c.do(r[0], path, nil)
+			if got.code != http.StatusForbidden && got.code != http.StatusNotFound {
+				t.Errorf("%s: %s %s = %d %s, want 403 or 404", name, r[0], path, got.code, got.body)
+			}
+		}
+		if got := op.c.do(r[0], path, nil); got.code != http.StatusOK {
+			t.Errorf("operator: %s %s = %d %s, want 200", r[0], path, got.code, got.body)
+		}
+	}
+	t.Logf("%d operator routes answer only the operator (%d other callers refused)", len(rs), len(callers))
+}
+
+// apiKeyClient calls with a new admin API key of tn's organisation.
+func apiKeyClient(t *testing.T, s *server, tn *tenant) *client {
+	t.Helper()
+	key := tn.c.must("POST", "/api/v1/organizations/"+tn.orgID+"/api-keys", map[string]any{"name": "ops", "role": "ROLE_ADMIN"})
+	bot := s.newClient(t)
+	bot.bearer = key["secret"].(string)
+	return bot
+}
+
+// newOperator creates an instance operator the way an installation gets
+// one (sightline admin create-user -operator) and logs them in.
+func newOperator(t *testing.T, s *server) *tenant {
+	t.Helper()
+	adm, err := accounts.OpenAdmin(context.Background(), s.cfg.Accounts, s.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	email := fmt.Sprintf("ops-%d@example.com", time.Now().UnixNano())
+	const pw = "operator horse battery staple"
+	_, orgID, err := adm.CreateUser(context.Background(), email, pw, "Operators", true)
+	adm.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := &tenant{c: s.newClient(t), orgID: fmt.Sprint(orgID)}
+	me := op.c.must("POST", "/api/v1/auth/login", map[string]any{"email": email, "password": pw})
+	if u, _ := me["user"].(map[string]any); u["operator"] != true {
+		t.Fatalf("the created operator logs in as %v", me)
+	}
+	return op
 }
 
 func TestCSRFOnCookieWrites(t *testing.T) {

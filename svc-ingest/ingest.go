@@ -325,8 +325,12 @@ func (s *Service) Close() error {
 	return err
 }
 
-// GetStats reports spool, forwarder and limit statistics.
+// GetStats reports spool, forwarder and limit statistics to instance
+// operators (authorizeOperator).
 func (s *Service) GetStats(ctx context.Context, _ *ingestv1.GetStatsRequest) (*ingestv1.GetStatsResponse, error) {
+	if err := s.authorizeOperator(ctx); err != nil {
+		return nil, err
+	}
 	st := s.spool.Stats()
 	fs := s.fwd.Stats()
 	resp := &ingestv1.GetStatsResponse{
