@@ -10,6 +10,8 @@ BIN       := bin/sightline
 DATA_DIR  ?= ./data
 # Packages run under the race detector in `make test` (the concurrent core).
 RACE_PKGS ?= ./platform/... ./cmd/... ./gateway/... ./siteaccess/...
+# How long `make fuzz` runs each fuzz target.
+FUZZTIME  ?= 30s
 
 .PHONY: help
 help: ## Show this help.
@@ -67,6 +69,15 @@ check-generate: generate tracker ## Fail if generated code or built tracker scri
 	@git add -N gen web/src tracker/dist 2>/dev/null || true
 	@if ! git diff --exit-code --stat -- gen web/src tracker/dist; then \
 	  echo "generated files are stale: run 'make generate tracker' and commit" >&2; exit 1; fi
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target (func Fuzz* in *_test.go) for FUZZTIME each (default 30s).
+	@set -e; for f in $$(grep -rl --include='*_test.go' --exclude-dir=node_modules --exclude-dir=gen '^func Fuzz' . | sort); do \
+	  for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "== $$(dirname $$f) $$t"; \
+	    $(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) $$(dirname $$f); \
+	  done; \
+	done
 
 .PHONY: lint
 lint: ## buf lint, go vet and gofmt.
