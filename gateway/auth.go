@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -69,7 +70,14 @@ func safeMethod(m string) bool {
 func (s *Service) apiHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			writeError(ctx, w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds %d", r.ContentLength, s.cfg.MaxBodyBytes))
+			return
+		}
+		// A body without a declared length is cut at the limit as it is
+		// read; errorHandler then answers 413.
+		rt := &route{}
+		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), rt: rt}
 		c := caller{ip: clientIP(r), secure: r.TLS != nil || s.cfg.SecureCookies}
 		limitKey := "ip:" + c.ip
 		if !safeMethod(r.Method) && r.ContentLength != 0 && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
@@ -113,7 +121,6 @@ func (s *Service) apiHandler() http.Handler {
 			body, _ := json.Marshal(map[string]string{"sessionToken": c.credential})
 			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		}
-		rt := &route{}
 		ctx = context.WithValue(context.WithValue(ctx, callerKey{}, c), routeKey{}, rt)
 		s.api.ServeHTTP(w, r.WithContext(ctx))
 		if rt.pattern != "" {
@@ -252,9 +259,16 @@ type errorBody struct {
 
 func (s *Service) errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	recordRoute(ctx)
+	if bodyTooLarge(ctx) {
+		writeError(ctx, w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", s.cfg.MaxBodyBytes))
+		return
+	}
 	st := status.Convert(err)
-	if st.Code() == codes.Unavailable {
+	switch st.Code() {
+	case codes.Unavailable:
 		w.Header().Set("Retry-After", "5")
+	case codes.ResourceExhausted:
+		w.Header().Set("Retry-After", loginRetryAfter)
 	}
 	writeStatus(ctx, w, runtime.HTTPStatusFromCode(st.Code()), st.Code(), st.Message())
 }
@@ -286,6 +300,8 @@ func httpToCode(s int) codes.Code {
 		return codes.Unavailable
 	case http.StatusNotFound:
 		return codes.NotFound
+	case http.StatusRequestEntityTooLarge:
+		return codes.ResourceExhausted
 	}
 	return codes.InvalidArgument
 }

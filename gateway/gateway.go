@@ -113,6 +113,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		runtime.WithMetadata(forwardCaller),
 		runtime.WithForwardResponseOption(s.forwardResponse),
 		runtime.WithErrorHandler(s.errorHandler),
+		runtime.WithRoutingErrorHandler(s.routingError),
 		runtime.WithIncomingHeaderMatcher(incomingHeaders),
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 	)
@@ -159,7 +160,11 @@ func (s *Service) Close() error { return nil }
 // route carries the matched grpc-gateway route out of the runtime mux, so
 // the HTTP span is named after it ("GET /api/v1/sites/{site_id}") rather
 // than after the "/api/" prefix the outer ServeMux matched.
-type route struct{ pattern string }
+type route struct {
+	pattern string
+	// bodyTooLarge is set when the body ran past gateway.max-body-bytes.
+	bodyTooLarge bool
+}
 
 type routeKey struct{}
 

@@ -12,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -479,4 +480,111 @@ func TestViewerReadsButCannotDelete(t *testing.T) {
 	if r := owner.c.do("GET", session, nil); r.code != http.StatusNotFound {
 		t.Fatalf("GET after delete = %d %s, want 404", r.code, r.body)
 	}
+}
+
+// checkErrorBody requires the gateway's error format: JSON with the gRPC
+// code, its name, a message and the request's trace id.
+func checkErrorBody(t *testing.T, what string, r response) {
+	t.Helper()
+	var body struct {
+		Code    *int
+		Status  string
+		Message string
+		TraceID string
+	}
+	if err := json.Unmarshal(r.body, &body); err != nil || body.Code == nil || body.Status == "" || body.Message == "" {
+		t.Errorf("%s: error body %q is not the gateway's error format (%v)", what, r.body, err)
+	}
+	if id := r.hdr.Get("X-Trace-Id"); id != "" && body.TraceID != id {
+		t.Errorf("%s: error body trace id %q, X-Trace-Id %q", what, body.TraceID, id)
+	}
+}
+
+// TestWrongMethodIs405WithAllow: a known path with a method it does not
+// serve is 405 with the methods it does in Allow, not 501.
+func TestWrongMethodIs405WithAllow(t *testing.T) {
+	s := startServer(t, nil)
+	tn := newTenant(t, s)
+	bot := apiKeyClient(t, s, tn)
+	for _, tc := range []struct{ method, path, allow string }{
+		{"PUT", "/api/v1/sites/" + tn.siteID, "DELETE, GET, PATCH"},
+		{"TRACE", "/api/v1/me", "GET"},
+		{"DELETE", "/api/v1/organizations/" + tn.orgID + "/sites", "GET, POST"},
+		{"GET", "/api/v1/invitations:accept", "POST"},
+	} {
+		var body any
+		if tc.method == "PUT" {
+			body = map[string]any{"name": "x"}
+		}
+		r := bot.do(tc.method, tc.path, body)
+		if r.code != http.StatusMethodNotAllowed || r.hdr.Get("Allow") != tc.allow {
+			t.Errorf("%s %s = %d Allow %q %s; want 405 Allow %q", tc.method, tc.path, r.code, r.hdr.Get("Allow"), r.body, tc.allow)
+			continue
+		}
+		checkErrorBody(t, tc.method+" "+tc.path, r)
+	}
+	// An unknown path stays 404.
+	if r := bot.do("GET", "/api/v1/no-such-thing", nil); r.code != http.StatusNotFound {
+		t.Errorf("GET of an unknown path = %d %s, want 404", r.code, r.body)
+	}
+}
+
+// hiddenLength hides a body's length, so the request goes chunked.
+type hiddenLength struct{ io.Reader }
+
+// TestBodyOverTheLimitIs413: a JSON body over gateway.max-body-bytes is 413
+// in the gateway's error format, whether its length is declared or not.
+func TestBodyOverTheLimitIs413(t *testing.T) {
+	s := startServer(t, nil)
+	tn := newTenant(t, s)
+	big, _ := json.Marshal(map[string]any{"name": strings.Repeat("x", 2<<20), "domains": []string{"a.example.com"}})
+	for _, chunked := range []bool{false, true} {
+		var body io.Reader = bytes.NewReader(big)
+		if chunked {
+			body = hiddenLength{body}
+		}
+		req, _ := http.NewRequest("POST", s.base+"/api/v1/organizations/"+tn.orgID+"/sites", body)
+		req.Header.Set("Content-Type", "application/json")
+		for _, ck := range tn.c.http.Jar.Cookies(req.URL) {
+			if ck.Name == "sl_csrf" {
+				req.Header.Set("X-CSRF-Token", ck.Value)
+			}
+		}
+		resp, err := tn.c.http.Do(req)
+		if err != nil {
+			t.Fatalf("chunked=%t: %v", chunked, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		r := response{code: resp.StatusCode, hdr: resp.Header, body: b}
+		if r.code != http.StatusRequestEntityTooLarge {
+			t.Errorf("2 MiB body (chunked=%t) = %d %.200s, want 413", chunked, r.code, r.body)
+			continue
+		}
+		checkErrorBody(t, fmt.Sprintf("413 (chunked=%t)", chunked), r)
+	}
+	// A body under the limit still works.
+	tn.c.must("POST", "/api/v1/organizations/"+tn.orgID+"/sites", map[string]any{"name": "Small", "domains": []string{"small.example.com"}})
+}
+
+// TestLoginLimitSaysWhenToRetry: accounts' log-in limit reaches the client
+// as 429 with Retry-After.
+func TestLoginLimitSaysWhenToRetry(t *testing.T) {
+	s := startServer(t, nil)
+	anon := s.newClient(t)
+	var last response
+	for i := 0; i < 40; i++ {
+		last = anon.do("POST", "/api/v1/auth/login", map[string]any{"email": "nobody@example.com", "password": "wrong password, again"})
+		if last.code == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if last.code != http.StatusTooManyRequests {
+		t.Fatalf("40 failed log-ins: last = %d %s, want 429", last.code, last.body)
+	}
+	ra, err := strconv.Atoi(last.hdr.Get("Retry-After"))
+	if err != nil || ra < 1 {
+		t.Fatalf("log-in 429 Retry-After = %q, want a positive number of seconds", last.hdr.Get("Retry-After"))
+	}
+	checkErrorBody(t, "log-in 429", last)
 }
