@@ -52,6 +52,10 @@ type Config struct {
 	SpoolMaxBytes     int64         `yaml:"spool_max_bytes"`
 	SpoolSegmentBytes int64         `yaml:"spool_segment_bytes"`
 	SpoolMaxAge       time.Duration `yaml:"spool_max_age"`
+	// The dead-letter area: how long a dead letter is kept, and a bound on
+	// its bytes (past it the oldest go first, logged and counted).
+	DeadLetterRetention time.Duration `yaml:"dead_letter_retention"`
+	DeadLetterMaxBytes  int64         `yaml:"dead_letter_max_bytes"`
 
 	MaxBodyBytes         int64         `yaml:"max_body_bytes"`
 	MaxDecompressedBytes int64         `yaml:"max_decompressed_bytes"`
@@ -77,6 +81,8 @@ type Config struct {
 	ForwardBackoffMin   time.Duration `yaml:"forward_backoff_min"`
 	ForwardBackoffMax   time.Duration `yaml:"forward_backoff_max"`
 	ForwardTimeout      time.Duration `yaml:"forward_timeout"`
+	ForwardMaxAttempts  int           `yaml:"forward_max_attempts"`
+	ForwardStallAfter   time.Duration `yaml:"forward_stall_after"`
 
 	trusted []netip.Prefix
 }
@@ -108,6 +114,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ForwardBackoffMin, "ingest.forward.backoff-min", 100*time.Millisecond, "First retry delay after a failed delivery.")
 	fs.DurationVar(&c.ForwardBackoffMax, "ingest.forward.backoff-max", 30*time.Second, "Largest retry delay.")
 	fs.DurationVar(&c.ForwardTimeout, "ingest.forward.timeout", 30*time.Second, "Deadline of one AppendChunks call.")
+	fs.IntVar(&c.ForwardMaxAttempts, "ingest.forward.max-attempts", 8, "Failures of a chunk sent alone after which it is dead-lettered, if recordings then stores the next chunk (an outage of recordings dead-letters nothing).")
+	fs.DurationVar(&c.ForwardStallAfter, "ingest.forward.stall-after", 5*time.Minute, "Undelivered records older than this with no delivery within this time make the forwarder stalled: ingest.forwarder.stalled = 1 and /readyz reports ingest degraded (still ready: intake goes on).")
+	fs.DurationVar(&c.DeadLetterRetention, "ingest.spool.dead-letter.retention", 7*24*time.Hour, "How long a dead letter is kept for inspection and replay (sightline spool dead-letter).")
+	fs.Int64Var(&c.DeadLetterMaxBytes, "ingest.spool.dead-letter.max-bytes", 1<<30, "Most payload bytes in the dead-letter area; past it the oldest are deleted first (logged, ingest.spool.dead_letter.pruned).")
 }
 
 // Validate checks the configuration.
@@ -120,7 +130,9 @@ func (c *Config) Validate() error {
 		"ingest.spool.max-bytes": c.SpoolMaxBytes, "ingest.spool.segment-bytes": c.SpoolSegmentBytes,
 		"ingest.max-body-bytes": c.MaxBodyBytes, "ingest.max-decompressed-bytes": c.MaxDecompressedBytes,
 		"ingest.max-events-per-batch": int64(c.MaxEventsPerBatch), "ingest.forward.batch-records": int64(c.ForwardBatchRecords),
-		"ingest.forward.batch-bytes": int64(c.ForwardBatchBytes),
+		"ingest.forward.batch-bytes": int64(c.ForwardBatchBytes), "ingest.forward.max-attempts": int64(c.ForwardMaxAttempts),
+		"ingest.forward.stall-after": int64(c.ForwardStallAfter), "ingest.spool.dead-letter.retention": int64(c.DeadLetterRetention),
+		"ingest.spool.dead-letter.max-bytes": c.DeadLetterMaxBytes,
 	} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
@@ -250,6 +262,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	sp, err := spool.Open(spool.Options{
 		Dir: dir, MaxBytes: cfg.SpoolMaxBytes, SegmentBytes: cfg.SpoolSegmentBytes, Logger: s.log,
+		DeadRetention: cfg.DeadLetterRetention, DeadMaxBytes: cfg.DeadLetterMaxBytes,
 		OnCommit: func(records, bytes int, fsync time.Duration) {
 			s.m.commitRecords.Record(context.Background(), int64(records))
 			s.m.fsync.Record(context.Background(), fsync.Seconds())
@@ -259,9 +272,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	s.spool = sp
-	if st := sp.Stats(); st.Records > 0 || st.TornBytes > 0 || st.Corrupt > 0 {
+	if st := sp.Stats(); st.Records > 0 || st.TornBytes > 0 || st.Corrupt > 0 || st.DeadRecords > 0 {
 		s.log.InfoContext(ctx, "spool recovered", "dir", dir, "records", st.Records, "bytes", st.Bytes,
-			"torn_bytes_dropped", st.TornBytes, "corrupt_records", st.Corrupt)
+			"torn_bytes_dropped", st.TornBytes, "corrupt_records", st.Corrupt, "dead_letters", st.DeadRecords)
 	}
 	s.enrich, err = enrich.New(cfg.GeoIPDB)
 	if err != nil {
@@ -290,25 +303,38 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Spool: sp, Client: deps.Recordings, Tracer: s.tracer, Logger: s.log,
 		BatchRecords: cfg.ForwardBatchRecords, BatchBytes: cfg.ForwardBatchBytes,
 		BackoffMin: cfg.ForwardBackoffMin, BackoffMax: cfg.ForwardBackoffMax, Timeout: cfg.ForwardTimeout,
-		OnDelivered: func(n int) { s.m.delivered.Add(context.Background(), int64(n)) },
-		OnFailure:   func(error) { s.m.forwardFailures.Add(context.Background(), 1) },
-		OnDropped:   func(n int) { s.m.forwardDropped.Add(context.Background(), int64(n)) },
+		MaxAttempts:  cfg.ForwardMaxAttempts,
+		OnDelivered:  func(n int) { s.m.delivered.Add(context.Background(), int64(n)) },
+		OnFailure:    func(error) { s.m.forwardFailures.Add(context.Background(), 1) },
+		OnDeadLetter: s.countDeadLetter,
 	}
 	s.initScripts()
 	return s, nil
 }
 
-// Ready reports whether the service can accept batches.
+// Ready reports whether the service can accept batches. A stalled
+// forwarder or rising dead letters do not make intake unready — taking an
+// ingest that still accepts out of rotation because recordings is down
+// would turn a delay into data loss at the browser — so they come back as
+// a degraded error: /readyz stays 200 and says "degraded" with the reason.
 func (s *Service) Ready(ctx context.Context) error {
 	if s.spool.Full() {
 		return errors.New("ingest: spool full")
 	}
+	if reasons := s.degradation(time.Now()); len(reasons) > 0 {
+		return degradedError(strings.Join(reasons, "; "))
+	}
 	return nil
 }
 
-// Run runs the forwarder until ctx ends.
+// Run runs the forwarder and the dead-letter upkeep until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
+	uctx, cancel := context.WithCancel(ctx)
+	upkeep := make(chan struct{})
+	go func() { defer close(upkeep); s.deadLetterUpkeep(uctx) }()
 	err := s.fwd.Run(ctx)
+	cancel()
+	<-upkeep
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil
 	}
@@ -336,10 +362,12 @@ func (s *Service) GetStats(ctx context.Context, _ *ingestv1.GetStatsRequest) (*i
 	resp := &ingestv1.GetStatsResponse{
 		Spool: &ingestv1.SpoolStats{
 			Bytes: st.Bytes, Records: st.Records, Segments: int32(st.Segments), MaxBytes: st.MaxBytes,
+			DeadLetterRecords: st.DeadRecords, DeadLetterBytes: st.DeadBytes,
 		},
 		Forwarder: &ingestv1.ForwarderStats{
 			Lag:              durationpb.New(lag(st.Oldest)),
 			DeliveredRecords: fs.Delivered, FailedAttempts: fs.Failures, LastError: fs.LastError,
+			DeadLettered: fs.DeadLettered, Stalled: s.stalled(st, fs, time.Now()),
 		},
 		AcceptedBatches: s.accepted.Load(),
 		RejectedBatches: s.rejected.Load(),

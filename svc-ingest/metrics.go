@@ -17,7 +17,8 @@ type instruments struct {
 	fsync           metric.Float64Histogram
 	delivered       metric.Int64Counter
 	forwardFailures metric.Int64Counter
-	forwardDropped  metric.Int64Counter
+	deadLettered    metric.Int64Counter
+	deadPruned      metric.Int64Counter
 	accountsErrors  metric.Int64Counter
 }
 
@@ -30,7 +31,7 @@ func (s *Service) initMetrics(m metric.Meter) error {
 	s.m.fsync, errs[3] = m.Float64Histogram("ingest.spool.commit.duration", metric.WithUnit("s"), metric.WithDescription("Write and fdatasync time of one group commit."))
 	s.m.delivered, errs[4] = m.Int64Counter("ingest.forwarder.delivered", metric.WithDescription("Chunks delivered to recordings."))
 	s.m.forwardFailures, errs[5] = m.Int64Counter("ingest.forwarder.failures", metric.WithDescription("Failed AppendChunks attempts (retried)."))
-	s.m.forwardDropped, errs[6] = m.Int64Counter("ingest.forwarder.rejected", metric.WithDescription("Chunks recordings refused as invalid (dropped after a per-chunk retry)."))
+	s.m.deadLettered, errs[6] = m.Int64Counter("ingest.forwarder.dead_lettered", metric.WithDescription("Records moved to the spool's dead-letter area, by reason (refused, invalid_argument, undecodable, attempts_exceeded)."))
 	s.m.accountsErrors, errs[7] = m.Int64Counter("ingest.accounts.errors", metric.WithDescription("Failed calls to accounts (site config, quota leases)."))
 	_, errs[8] = m.Int64ObservableGauge("ingest.spool.bytes", metric.WithUnit("By"), metric.WithDescription("Undelivered bytes in the spool."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
@@ -65,6 +66,9 @@ func (s *Service) initMetrics(m metric.Meter) error {
 			return nil
 		})); err != nil {
 		return fmt.Errorf("ingest: metrics: %w", err)
+	}
+	if err := s.initDeadLetterMetrics(m); err != nil {
+		return err
 	}
 	s.m.limitAttrs = map[string]metric.AddOption{}
 	for _, n := range limitNames {

@@ -6,6 +6,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -54,19 +55,28 @@ func (c *Checks) SetShuttingDown() { c.shuttingDown.Store(true) }
 // ShuttingDown reports whether SetShuttingDown was called.
 func (c *Checks) ShuttingDown() bool { return c.shuttingDown.Load() }
 
-// CheckResult is one check's outcome in the /readyz body.
+// CheckResult is one check's outcome in the /readyz body. A degraded
+// check is OK (it does not fail readiness) and says what is wrong in Error.
 type CheckResult struct {
-	Name  string `json:"name"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
+	Name     string `json:"name"`
+	OK       bool   `json:"ok"`
+	Degraded bool   `json:"degraded,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
-// Report is the /readyz body.
+// Report is the /readyz body. Degraded is true when some check reported a
+// problem that should page an operator but not take the process out of
+// rotation (say, ingest still accepts while its forwarder is stalled).
 type Report struct {
 	Ready        bool          `json:"ready"`
+	Degraded     bool          `json:"degraded"`
 	ShuttingDown bool          `json:"shutting_down"`
 	Checks       []CheckResult `json:"checks"`
 }
+
+// Degrader is implemented by errors a check returns to report itself
+// degraded rather than failed.
+type Degrader interface{ Degraded() bool }
 
 // Run runs every check in parallel, each with the timeout, and returns the
 // results in registration order. While shutting down it reports not ready
@@ -100,6 +110,9 @@ func (c *Checks) Run(ctx context.Context) Report {
 		if !r.OK {
 			rep.Ready = false
 		}
+		if r.Degraded {
+			rep.Degraded = true
+		}
 	}
 	// A shutdown that began while the checks ran wins.
 	if c.ShuttingDown() {
@@ -126,6 +139,10 @@ func runOne(ctx context.Context, ch check, timeout time.Duration) CheckResult {
 	case <-ctx.Done():
 		err = fmt.Errorf("no answer within %s: %w", timeout, ctx.Err())
 	}
+	var d Degrader
+	if err != nil && errors.As(err, &d) && d.Degraded() {
+		return CheckResult{Name: ch.name, OK: true, Degraded: true, Error: err.Error()}
+	}
 	if err != nil {
 		return CheckResult{Name: ch.name, Error: err.Error()}
 	}
@@ -136,7 +153,8 @@ func runOne(ctx context.Context, ch check, timeout time.Duration) CheckResult {
 //
 //	/metrics       Prometheus exposition of tel.Registry
 //	/healthz       200 "ok" while the process is alive
-//	/readyz        every check, 200 when all pass, 503 otherwise or while shutting down
+//	/readyz        every check, 200 when all pass (a degraded one passes, and the
+//	               body says "degraded": true), 503 otherwise or while shutting down
 //	/debug/pprof/  the net/http/pprof handlers
 //
 // checks may be nil (always ready).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -125,6 +126,28 @@ func TestReadyz(t *testing.T) {
 	code, rep = readyz(t, srv)
 	if code != http.StatusServiceUnavailable || rep.Ready || !rep.ShuttingDown {
 		t.Fatalf("shutting down: %d %+v", code, rep)
+	}
+}
+
+type degraded string
+
+func (d degraded) Error() string  { return string(d) }
+func (d degraded) Degraded() bool { return true }
+
+// TestReadyzDegraded: a check that answers a degraded error keeps the
+// process ready (200) and the body says what is degraded.
+func TestReadyzDegraded(t *testing.T) {
+	checks := &admin.Checks{}
+	srv, _ := serve(t, checks)
+	checks.Add("ingest", func(context.Context) error { return fmt.Errorf("wrapped: %w", degraded("forwarder stalled")) })
+	code, rep := readyz(t, srv)
+	want := admin.CheckResult{Name: "ingest", OK: true, Degraded: true, Error: "wrapped: forwarder stalled"}
+	if code != 200 || !rep.Ready || !rep.Degraded || len(rep.Checks) != 1 || rep.Checks[0] != want {
+		t.Fatalf("degraded check: %d %+v", code, rep)
+	}
+	checks.Add("database", func(context.Context) error { return errors.New("down") })
+	if code, rep := readyz(t, srv); code != http.StatusServiceUnavailable || rep.Ready || !rep.Degraded {
+		t.Fatalf("degraded and failing checks: %d %+v", code, rep)
 	}
 }
 

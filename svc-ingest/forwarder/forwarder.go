@@ -1,11 +1,27 @@
 // Package forwarder delivers ingest's spool to RecordingsService.AppendChunks.
 //
 // It reads the spool in order, sends a batch, and acknowledges (moves the
-// persisted cursor past) the batch only after recordings answered OK; a
-// failed call is retried with exponential backoff and full jitter, the same
-// batch again, so per-session order holds and delivery is at least once
+// persisted cursor past) the batch only once recordings accounted for every
+// chunk of it: stored, duplicate, or refused for good. A transient failure
+// is retried with exponential backoff and full jitter, the same batch
+// again, so per-session order holds and delivery is at least once
 // (recordings de-duplicates by site, session and seq). Each call's span
 // links to the intake spans of the chunks it carries.
+//
+// No record can stop delivery, and none is dropped: the forwarder moves
+// into the spool's dead-letter area, and goes on at once with the next,
+//
+//   - a chunk recordings answers REFUSED for (per-chunk results), or that a
+//     one-chunk call gets InvalidArgument for (recordings without per-chunk
+//     results, or a request-level refusal: the batch is then re-sent one
+//     chunk at a time to find it);
+//   - a record that is not a Chunk;
+//   - a chunk that, sent alone, failed MaxAttempts times in a row while the
+//     record after it was stored: recordings works, this chunk does not.
+//     A batch that fails IsolateAfter times is sent one chunk at a time so
+//     that such a chunk is found. Without that proof nothing is
+//     dead-lettered: during an outage of recordings, however long, every
+//     record waits in the spool.
 package forwarder
 
 import (
@@ -30,6 +46,14 @@ import (
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
+// Dead-letter reasons (the metric's reason attribute).
+const (
+	ReasonRefused          = "refused"           // per-chunk outcome REFUSED
+	ReasonInvalidArgument  = "invalid_argument"  // a one-chunk call answered InvalidArgument
+	ReasonUndecodable      = "undecodable"       // the record is not a Chunk
+	ReasonAttemptsExceeded = "attempts_exceeded" // failed alone MaxAttempts times while the next record was stored
+)
+
 // Forwarder is configured by its fields and started with Run.
 type Forwarder struct {
 	Spool        *spool.Spool
@@ -41,9 +65,16 @@ type Forwarder struct {
 	BackoffMin   time.Duration
 	BackoffMax   time.Duration
 	Timeout      time.Duration
+	// IsolateAfter is how many transient failures of a batch of several
+	// chunks lead to sending them one at a time (default 3).
+	IsolateAfter int
+	// MaxAttempts is how many transient failures of a chunk sent alone
+	// make it a suspect; it is dead-lettered once the record after it is
+	// then stored (default 8: about 6-13 s of backoff from 100 ms).
+	MaxAttempts  int
 	OnDelivered  func(n int)
 	OnFailure    func(err error)
-	OnDropped    func(n int)
+	OnDeadLetter func(reason string)
 
 	mu    sync.Mutex
 	stats Stats
@@ -52,9 +83,25 @@ type Forwarder struct {
 
 // Stats is a snapshot.
 type Stats struct {
-	Delivered, Failures, Dropped int64
-	LastDelivery                 time.Time
-	LastError                    string
+	Delivered, Failures, DeadLettered int64
+	LastDelivery, LastDeadLetter      time.Time
+	// Started is when Run began: progress is measured from it until the
+	// first delivery.
+	Started   time.Time
+	LastError string
+}
+
+// LastProgress is when the forwarder last moved a record out of the spool
+// (delivered or dead-lettered), or started.
+func (s Stats) LastProgress() time.Time {
+	t := s.Started
+	if s.LastDelivery.After(t) {
+		t = s.LastDelivery
+	}
+	if s.LastDeadLetter.After(t) {
+		t = s.LastDeadLetter
+	}
+	return t
 }
 
 // Stats returns a snapshot.
@@ -62,6 +109,21 @@ func (f *Forwarder) Stats() Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.stats
+}
+
+// batch is what Run read and will acknowledge: the records (every one is
+// acknowledged once delivered or dead-lettered) and the chunks among them
+// still to deliver.
+type batch struct {
+	recs  []spool.Record
+	items []*item
+}
+
+// item is one spool record holding an encoded recordingsv1.Chunk.
+type item struct {
+	rec         spool.Record
+	traceparent string
+	attempts    int // failed sends that carried it
 }
 
 // Run delivers until ctx ends.
@@ -81,6 +143,15 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	if f.Timeout <= 0 {
 		f.Timeout = 30 * time.Second
 	}
+	if f.IsolateAfter <= 0 {
+		f.IsolateAfter = 3
+	}
+	if f.MaxAttempts <= 0 {
+		f.MaxAttempts = 8
+	}
+	f.mu.Lock()
+	f.stats.Started = time.Now()
+	f.mu.Unlock()
 	for {
 		recs, err := f.Spool.Read(ctx, f.BatchRecords, f.BatchBytes)
 		if err != nil {
@@ -89,25 +160,14 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("forwarder: read spool: %w", err)
 		}
-		// The records are encoded Chunks (encoded once, at intake): they
-		// are sent as they are, not decoded and encoded again. A scan of
-		// their top-level fields finds each one's traceparent and catches a
-		// record that is not a Chunk.
-		chunks := make([]chunk, 0, len(recs))
-		for _, r := range recs {
-			tp, err := scanChunk(r.Payload)
-			if err != nil {
-				// Checksummed yet undecodable: a bug, not a transient fault.
-				f.Logger.ErrorContext(ctx, "forwarder: undecodable spool record dropped", "pos", r.Pos, "error", err)
-				f.dropped(1)
-				continue
-			}
-			chunks = append(chunks, chunk{raw: r.Payload, traceparent: tp})
+		b := &batch{}
+		if err := f.add(ctx, b, recs); err != nil {
+			return err
 		}
-		if err := f.deliver(ctx, chunks); err != nil {
+		if err := f.deliver(ctx, b); err != nil {
 			return err // only ctx ending stops delivery
 		}
-		if err := f.Spool.Ack(recs[len(recs)-1].Next, len(recs)); err != nil {
+		if err := f.Spool.Ack(b.recs[len(b.recs)-1].Next, len(b.recs)); err != nil {
 			// The batch was delivered; a failed cursor write only means it
 			// may be delivered again after a restart. Keep going.
 			f.Logger.ErrorContext(ctx, "forwarder: persist cursor", "error", err)
@@ -115,82 +175,97 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	}
 }
 
-// deliver sends chunks until recordings accepts them or ctx ends.
-func (f *Forwarder) deliver(ctx context.Context, chunks []chunk) error {
-	if len(chunks) == 0 {
+// add appends records to b. The records are encoded Chunks (encoded once,
+// at intake): they are sent as they are, not decoded and encoded again. A
+// scan of their top-level fields finds each one's traceparent and catches
+// a record that is not a Chunk, which is dead-lettered at once.
+func (f *Forwarder) add(ctx context.Context, b *batch, recs []spool.Record) error {
+	b.recs = append(b.recs, recs...)
+	for _, r := range recs {
+		tp, err := scanChunk(r.Payload)
+		if err != nil {
+			// Checksummed yet undecodable: a bug, not a transient fault.
+			if err := f.quarantine(ctx, &item{rec: r}, ReasonUndecodable, err.Error()); err != nil {
+				return err
+			}
+			continue
+		}
+		b.items = append(b.items, &item{rec: r, traceparent: tp})
+	}
+	return nil
+}
+
+// deliver sends b's chunks until each is delivered or dead-lettered, or
+// ctx ends.
+func (f *Forwarder) deliver(ctx context.Context, b *batch) error {
+	if len(b.items) == 0 {
 		return nil
 	}
 	backoff := f.BackoffMin
 	for attempt := 1; ; attempt++ {
-		err := f.send(ctx, chunks, attempt)
+		outcomes, err := f.send(ctx, b.items, attempt)
 		if err == nil {
-			f.mu.Lock()
-			f.stats.Delivered += int64(len(chunks))
-			f.stats.LastDelivery = time.Now()
-			f.mu.Unlock()
-			if f.OnDelivered != nil {
-				f.OnDelivered(len(chunks))
-			}
-			return nil
+			return f.settle(ctx, b.items, outcomes)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		f.mu.Lock()
-		f.stats.Failures++
-		f.stats.LastError = err.Error()
-		f.mu.Unlock()
-		if f.OnFailure != nil {
-			f.OnFailure(err)
-		}
+		f.failed(b.items, err)
 		if status.Code(err) == grpccodes.InvalidArgument {
-			// Recordings refuses something in the batch for good: find
-			// which chunk by sending them one at a time, so one bad chunk
-			// cannot block the spool.
-			return f.deliverOneByOne(ctx, chunks)
+			// Recordings refuses the request for good and says not which
+			// chunk: find it by sending them one at a time.
+			return f.oneByOne(ctx, b)
 		}
-		f.Logger.WarnContext(ctx, "forwarder: delivery failed, retrying", "attempt", attempt, "chunks", len(chunks), "backoff", backoff, "error", err)
-		// Full jitter: sleep uniformly in [backoff/2, backoff].
-		d := backoff/2 + rand.N(backoff/2+1)
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return ctx.Err()
+		if attempt >= f.IsolateAfter && len(b.items) > 1 {
+			// Failing again and again: perhaps recordings is down,
+			// perhaps one chunk fails the call. One at a time tells.
+			f.Logger.WarnContext(ctx, "forwarder: batch keeps failing; sending its chunks one at a time", "attempts", attempt, "chunks", len(b.items), "error", err)
+			return f.oneByOne(ctx, b)
+		}
+		f.Logger.WarnContext(ctx, "forwarder: delivery failed, retrying", "attempt", attempt, "chunks", len(b.items), "backoff", backoff, "error", err)
+		if err := sleep(ctx, backoff); err != nil {
+			return err
 		}
 		backoff = min(backoff*2, f.BackoffMax)
 	}
 }
 
-func (f *Forwarder) deliverOneByOne(ctx context.Context, chunks []chunk) error {
-	for _, c := range chunks {
+// oneByOne sends b's chunks one per call, in order.
+func (f *Forwarder) oneByOne(ctx context.Context, b *batch) error {
+	for i := 0; i < len(b.items); i++ {
+		it := b.items[i]
 		backoff := f.BackoffMin
-		for {
-			err := f.send(ctx, []chunk{c}, 1)
+		for attempt := 1; ; attempt++ {
+			outcomes, err := f.send(ctx, []*item{it}, attempt)
 			if err == nil {
-				f.mu.Lock()
-				f.stats.Delivered++
-				f.stats.LastDelivery = time.Now()
-				f.mu.Unlock()
-				if f.OnDelivered != nil {
-					f.OnDelivered(1)
+				if err := f.settle(ctx, []*item{it}, outcomes); err != nil {
+					return err
 				}
-				break
-			}
-			if status.Code(err) == grpccodes.InvalidArgument {
-				var id recordingsv1.Chunk // decoded only to say which chunk
-				_ = proto.Unmarshal(c.raw, &id)
-				f.Logger.ErrorContext(ctx, "forwarder: recordings refused a chunk; dropped",
-					"site_id", id.GetSiteId(), "session_id", id.GetSessionId(), "seq", id.GetSeq(), "error", err)
-				f.dropped(1)
 				break
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			select {
-			case <-time.After(backoff/2 + rand.N(backoff/2+1)):
-			case <-ctx.Done():
-				return ctx.Err()
+			f.failed([]*item{it}, err)
+			if status.Code(err) == grpccodes.InvalidArgument {
+				if err := f.quarantine(ctx, it, ReasonInvalidArgument, grpcMessage(err)); err != nil {
+					return err
+				}
+				break
+			}
+			if it.attempts >= f.MaxAttempts {
+				probed, err := f.probe(ctx, b, i, err)
+				if err != nil {
+					return err
+				}
+				if probed {
+					i++ // the probe was the next chunk: it is settled too
+					break
+				}
+			}
+			f.Logger.WarnContext(ctx, "forwarder: chunk delivery failed, retrying", "attempt", it.attempts, "backoff", backoff, "error", err)
+			if err := sleep(ctx, backoff); err != nil {
+				return err
 			}
 			backoff = min(backoff*2, f.BackoffMax)
 		}
@@ -198,22 +273,154 @@ func (f *Forwarder) deliverOneByOne(ctx context.Context, chunks []chunk) error {
 	return nil
 }
 
-func (f *Forwarder) dropped(n int) {
+// probe sends the chunk after b.items[i] (reading one more record from the
+// spool if b has none) to tell a chunk that fails from a recordings that
+// fails. If recordings settles the probe, b.items[i] is sent once more —
+// recordings may just have come back — and dead-lettered if that fails
+// too; probe then reports true (both chunks are settled).
+func (f *Forwarder) probe(ctx context.Context, b *batch, i int, cause error) (bool, error) {
+	if i+1 >= len(b.items) {
+		// Whatever has arrived since, without waiting for more.
+		rctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+		recs, err := f.Spool.Read(rctx, 1, 1)
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		if len(recs) > 0 {
+			if err := f.add(ctx, b, recs); err != nil {
+				return false, err
+			}
+		}
+		if i+1 >= len(b.items) {
+			return false, nil
+		}
+	}
+	next := b.items[i+1]
+	outcomes, err := f.send(ctx, []*item{next}, 1)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		f.failed([]*item{next}, err)
+		return false, nil // recordings fails both: keep waiting
+	}
+	if err := f.settle(ctx, []*item{next}, outcomes); err != nil {
+		return false, err
+	}
+	it := b.items[i]
+	outcomes, err = f.send(ctx, []*item{it}, it.attempts+1)
+	switch {
+	case err == nil:
+		return true, f.settle(ctx, []*item{it}, outcomes)
+	case ctx.Err() != nil:
+		return false, ctx.Err()
+	}
+	f.failed([]*item{it}, err)
+	if status.Code(err) == grpccodes.InvalidArgument {
+		return true, f.quarantine(ctx, it, ReasonInvalidArgument, grpcMessage(err))
+	}
+	detail := fmt.Sprintf("failed %d times, the last after recordings accepted the next chunk: %v", it.attempts, grpcMessage(err))
+	return true, f.quarantine(ctx, it, ReasonAttemptsExceeded, detail)
+}
+
+// grpcMessage is the status message of a (wrapped) gRPC error.
+func grpcMessage(err error) string {
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &se) {
+		return se.GRPCStatus().Message()
+	}
+	return err.Error()
+}
+
+// settle counts the delivered chunks and dead-letters the refused ones.
+func (f *Forwarder) settle(ctx context.Context, items []*item, outcomes []outcome) error {
+	delivered := 0
+	for i, it := range items {
+		if outcomes[i].refused {
+			if err := f.quarantine(ctx, it, ReasonRefused, outcomes[i].reason); err != nil {
+				return err
+			}
+			continue
+		}
+		delivered++
+	}
+	if delivered == 0 {
+		return nil
+	}
 	f.mu.Lock()
-	f.stats.Dropped += int64(n)
+	f.stats.Delivered += int64(delivered)
+	f.stats.LastDelivery = time.Now()
 	f.mu.Unlock()
-	if f.OnDropped != nil {
-		f.OnDropped(n)
+	if f.OnDelivered != nil {
+		f.OnDelivered(delivered)
+	}
+	return nil
+}
+
+func (f *Forwarder) failed(items []*item, err error) {
+	for _, it := range items {
+		it.attempts++
+	}
+	f.mu.Lock()
+	f.stats.Failures++
+	f.stats.LastError = err.Error()
+	f.mu.Unlock()
+	if f.OnFailure != nil {
+		f.OnFailure(err)
+	}
+}
+
+// quarantine moves it into the spool's dead-letter area, retrying a
+// failing disk until ctx ends: the record is acknowledged only after.
+func (f *Forwarder) quarantine(ctx context.Context, it *item, reason, detail string) error {
+	var c recordingsv1.Chunk // decoded only to say which chunk
+	_ = proto.Unmarshal(it.rec.Payload, &c)
+	ctx, span := f.Tracer.Start(ctx, "ingest.forward dead-letter", trace.WithAttributes(
+		attribute.String("ingest.dead_letter.reason", reason), attribute.Int64("sightline.site_id", c.GetSiteId()),
+		attribute.String("sightline.session_id", c.GetSessionId()), attribute.Int64("sightline.seq", c.GetSeq())))
+	defer span.End()
+	d := spool.DeadLetter{Reason: reason, Detail: detail, Attempts: it.attempts + 1,
+		SiteID: c.GetSiteId(), SessionID: c.GetSessionId(), Seq: c.GetSeq()}
+	backoff := f.BackoffMin
+	for {
+		saved, err := f.Spool.Quarantine(it.rec, d)
+		if err == nil {
+			f.Logger.ErrorContext(ctx, "forwarder: chunk moved to the dead-letter area", "dead_letter_id", saved.ID, "reason", reason,
+				"detail", detail, "site_id", c.GetSiteId(), "session_id", c.GetSessionId(), "seq", c.GetSeq(), "attempts", d.Attempts)
+			break
+		}
+		span.RecordError(err)
+		f.Logger.ErrorContext(ctx, "forwarder: cannot write a dead letter; retrying", "error", err)
+		if err := sleep(ctx, backoff); err != nil {
+			span.SetStatus(codes.Error, "not quarantined")
+			return err
+		}
+		backoff = min(backoff*2, f.BackoffMax)
+	}
+	f.mu.Lock()
+	f.stats.DeadLettered++
+	f.stats.LastDeadLetter = time.Now()
+	f.mu.Unlock()
+	if f.OnDeadLetter != nil {
+		f.OnDeadLetter(reason)
+	}
+	return nil
+}
+
+// sleep waits about d (full jitter: uniformly in [d/2, d]) or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d/2 + rand.N(d/2+1))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
 var traceContext = propagation.TraceContext{}
-
-// chunk is one spool record: an encoded recordingsv1.Chunk.
-type chunk struct {
-	raw         []byte
-	traceparent string
-}
 
 var (
 	chunkTraceparent = (&recordingsv1.Chunk{}).ProtoReflect().Descriptor().Fields().ByName("traceparent").Number()
@@ -249,56 +456,105 @@ func scanChunk(b []byte) (string, error) {
 // in as the request's unknown fields, which the encoder writes out as they
 // are — the same bytes as a repeated chunks field, without decoding each
 // chunk and encoding it again. buf is reused between calls.
-func (f *Forwarder) request(chunks []chunk) *recordingsv1.AppendChunksRequest {
+func (f *Forwarder) request(items []*item) *recordingsv1.AppendChunksRequest {
 	n := 0
-	for _, c := range chunks {
-		n += protowire.SizeTag(requestChunks) + protowire.SizeBytes(len(c.raw))
+	for _, it := range items {
+		n += protowire.SizeTag(requestChunks) + protowire.SizeBytes(len(it.rec.Payload))
 	}
 	if cap(f.buf) < n || cap(f.buf) > 4*n+64<<10 {
 		f.buf = make([]byte, 0, n)
 	}
 	b := f.buf[:0]
-	for _, c := range chunks {
+	for _, it := range items {
 		b = protowire.AppendTag(b, requestChunks, protowire.BytesType)
-		b = protowire.AppendBytes(b, c.raw)
+		b = protowire.AppendBytes(b, it.rec.Payload)
 	}
 	req := &recordingsv1.AppendChunksRequest{}
 	req.ProtoReflect().SetUnknown(b)
 	return req
 }
 
-func (f *Forwarder) send(ctx context.Context, chunks []chunk, attempt int) error {
-	links := make([]trace.Link, 0, len(chunks))
-	for _, c := range chunks {
-		if c.traceparent == "" {
+// outcome is recordings' verdict on one chunk that it accounted for.
+type outcome struct {
+	refused bool
+	reason  string
+}
+
+// send makes one AppendChunks call. It returns one outcome per item, or an
+// error when the call failed or its answer does not account for every
+// chunk sent.
+func (f *Forwarder) send(ctx context.Context, items []*item, attempt int) ([]outcome, error) {
+	links := make([]trace.Link, 0, len(items))
+	for _, it := range items {
+		if it.traceparent == "" {
 			continue
 		}
-		sc := trace.SpanContextFromContext(traceContext.Extract(context.Background(), propagation.MapCarrier{"traceparent": c.traceparent}))
+		sc := trace.SpanContextFromContext(traceContext.Extract(context.Background(), propagation.MapCarrier{"traceparent": it.traceparent}))
 		if sc.IsValid() {
 			links = append(links, trace.Link{SpanContext: sc})
 		}
 	}
 	ctx, span := f.Tracer.Start(ctx, "ingest.forward AppendChunks", trace.WithLinks(links...),
 		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attribute.Int("ingest.chunks", len(chunks)), attribute.Int("ingest.attempt", attempt)))
+		trace.WithAttributes(attribute.Int("ingest.chunks", len(items)), attribute.Int("ingest.attempt", attempt)))
 	defer span.End()
 	cctx, cancel := context.WithTimeout(ctx, f.Timeout)
 	defer cancel()
-	resp, err := f.Client.AppendChunks(cctx, f.request(chunks))
-	if err == nil && int(resp.GetStored())+int(resp.GetDuplicates()) != len(chunks) {
-		// Recordings accounts for every chunk it was sent. Fewer means
-		// they did not arrive as chunks (say, a transport that copies
-		// messages without encoding them would not carry the pre-encoded
-		// field): keep them in the spool and retry rather than lose them.
-		err = fmt.Errorf("recordings accounted for %d stored + %d duplicate chunks of %d sent", resp.GetStored(), resp.GetDuplicates(), len(chunks))
+	resp, err := f.Client.AppendChunks(cctx, f.request(items))
+	var outcomes []outcome
+	if err == nil {
+		outcomes, err = account(resp, len(items))
 	}
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, err.Error())
 		if errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			return fmt.Errorf("forwarder: append chunks: timeout: %w", err)
+			return nil, fmt.Errorf("forwarder: append chunks: timeout: %w", err)
 		}
-		return fmt.Errorf("forwarder: append chunks: %w", err)
+		return nil, fmt.Errorf("forwarder: append chunks: %w", err)
 	}
-	return nil
+	refused := 0
+	for _, o := range outcomes {
+		if o.refused {
+			refused++
+		}
+	}
+	span.SetAttributes(attribute.Int("ingest.refused", refused))
+	return outcomes, nil
+}
+
+// account reads recordings' answer for n chunks. With per-chunk results
+// (one per chunk, in order) each says stored, duplicate or refused. An
+// older recordings answers only counts: all stored or duplicate is a
+// delivery, and a lone chunk counted refused is refused. Anything else
+// accounts for fewer chunks than were sent (say, a transport that copies
+// messages without encoding them would not carry the pre-encoded field):
+// an error, so the chunks stay in the spool and are sent again rather
+// than lost.
+func account(resp *recordingsv1.AppendChunksResponse, n int) ([]outcome, error) {
+	out := make([]outcome, n)
+	if rs := resp.GetResults(); len(rs) > 0 {
+		if len(rs) != n {
+			return nil, fmt.Errorf("recordings answered %d results for %d chunks", len(rs), n)
+		}
+		for i, r := range rs {
+			switch r.GetOutcome() {
+			case recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED, recordingsv1.ChunkOutcome_CHUNK_OUTCOME_DUPLICATE:
+			case recordingsv1.ChunkOutcome_CHUNK_OUTCOME_REFUSED:
+				out[i] = outcome{refused: true, reason: r.GetReason()}
+			default:
+				return nil, fmt.Errorf("recordings answered outcome %v for chunk %d", r.GetOutcome(), i)
+			}
+		}
+		return out, nil
+	}
+	stored, dup, refused := int(resp.GetStored()), int(resp.GetDuplicates()), int(resp.GetRefused())
+	switch {
+	case stored+dup == n:
+		return out, nil
+	case n == 1 && refused == 1:
+		out[0] = outcome{refused: true, reason: "refused (no reason given)"}
+		return out, nil
+	}
+	return nil, fmt.Errorf("recordings accounted for %d stored + %d duplicate + %d refused chunks of %d sent", stored, dup, refused, n)
 }

@@ -1,0 +1,113 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/sightlinehq/sightline/svc-ingest/forwarder"
+	"github.com/sightlinehq/sightline/svc-ingest/spool"
+)
+
+// degradedError is a readiness answer that reports a problem without
+// failing readiness: platform/admin shows it as "degraded" in /readyz
+// (the Degraded method is the contract).
+type degradedError string
+
+func (e degradedError) Error() string  { return string(e) }
+func (e degradedError) Degraded() bool { return true }
+
+func (s *Service) countDeadLetter(reason string) {
+	s.m.deadLettered.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason))))
+}
+
+// stalled reports whether records wait longer than stall-after while the
+// forwarder moved none out of the spool within that time. A large backlog
+// that is being drained (after an outage) is lag, not a stall.
+func (s *Service) stalled(st spool.Stats, fs forwarder.Stats, now time.Time) bool {
+	if st.Records == 0 || st.Oldest.IsZero() || now.Sub(st.Oldest) <= s.cfg.ForwardStallAfter {
+		return false
+	}
+	progress := fs.LastProgress()
+	return progress.IsZero() || now.Sub(progress) > s.cfg.ForwardStallAfter
+}
+
+// degradation lists what is wrong with delivery, for /readyz.
+func (s *Service) degradation(now time.Time) []string {
+	st, fs := s.spool.Stats(), s.fwd.Stats()
+	var out []string
+	if s.stalled(st, fs, now) {
+		out = append(out, fmt.Sprintf("forwarder stalled: %d records wait, the oldest for %s; nothing delivered for over %s; last error: %s",
+			st.Records, now.Sub(st.Oldest).Round(time.Second), s.cfg.ForwardStallAfter, fs.LastError))
+	}
+	if !fs.LastDeadLetter.IsZero() && now.Sub(fs.LastDeadLetter) <= s.cfg.ForwardStallAfter {
+		out = append(out, fmt.Sprintf("records are being dead-lettered: %d since start, the last %s ago (sightline spool dead-letter list)",
+			fs.DeadLettered, now.Sub(fs.LastDeadLetter).Round(time.Second)))
+	}
+	return out
+}
+
+// deadLetterUpkeep carries out replay requests (every second: an operator
+// waits on them) and prunes the dead-letter area (every minute).
+func (s *Service) deadLetterUpkeep(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var lastPrune time.Time
+	for {
+		if n, err := s.spool.ProcessReplays(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "spool: dead-letter replay failed; the request stays for the next try", "replayed", n, "error", err)
+		}
+		if now := time.Now(); now.Sub(lastPrune) >= time.Minute {
+			lastPrune = now
+			expired, over, err := s.spool.PruneDead(now)
+			if err != nil {
+				s.log.ErrorContext(ctx, "spool: dead-letter pruning failed", "error", err)
+			}
+			s.m.deadPruned.Add(ctx, int64(expired), metric.WithAttributeSet(attribute.NewSet(attribute.String("cause", "retention"))))
+			s.m.deadPruned.Add(ctx, int64(over), metric.WithAttributeSet(attribute.NewSet(attribute.String("cause", "max_bytes"))))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Service) initDeadLetterMetrics(m metric.Meter) error {
+	var err error
+	if s.m.deadPruned, err = m.Int64Counter("ingest.spool.dead_letter.pruned",
+		metric.WithDescription("Dead letters deleted, by cause: retention (older than ingest.spool.dead-letter.retention) or max_bytes.")); err != nil {
+		return fmt.Errorf("ingest: metrics: %w", err)
+	}
+	if _, err := m.Int64ObservableGauge("ingest.spool.dead_letter.records", metric.WithDescription("Records in the spool's dead-letter area."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(s.spool.Stats().DeadRecords)
+			return nil
+		})); err != nil {
+		return fmt.Errorf("ingest: metrics: %w", err)
+	}
+	if _, err := m.Int64ObservableGauge("ingest.spool.dead_letter.bytes", metric.WithUnit("By"), metric.WithDescription("Payload bytes in the spool's dead-letter area."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(s.spool.Stats().DeadBytes)
+			return nil
+		})); err != nil {
+		return fmt.Errorf("ingest: metrics: %w", err)
+	}
+	if _, err := m.Int64ObservableGauge("ingest.forwarder.stalled",
+		metric.WithDescription("1 when records wait longer than ingest.forward.stall-after and nothing was delivered within it (alert; intake stays ready)."),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			v := int64(0)
+			if s.fwd != nil && s.stalled(s.spool.Stats(), s.fwd.Stats(), time.Now()) {
+				v = 1
+			}
+			o.Observe(v)
+			return nil
+		})); err != nil {
+		return fmt.Errorf("ingest: metrics: %w", err)
+	}
+	return nil
+}
