@@ -324,7 +324,7 @@ func checkOperatorRoutes(t *testing.T, s *server, rs [][2]string, tenants ...*te
 			t.Errorf("operator: %s %s = %d %s, want 200", r[0], path, got.code, got.body)
 		}
 	}
-	t.Logf("%d operator routes answer only the operator (%d other callers refused)", len(rs), len(callers))
+	t.Logf("%d operator routes answer only the operator (%d other callers checked)", len(rs), len(callers))
 }
 
 // apiKeyClient calls with a new admin API key of tn's organisation.
