@@ -161,8 +161,9 @@ func TestDecodeEscapesAndUnknownFields(t *testing.T) {
 }
 
 // FuzzDecodeEnvelope checks Decode never panics and agrees with
-// encoding/json: whatever it accepts is valid JSON whose fields and event
-// count match a reflective decode.
+// encoding/json: whatever it accepts is valid JSON and UTF-8 whose fields
+// and event count match a reflective decode (which also turns lone
+// surrogates into U+FFFD, as the contract does).
 func FuzzDecodeEnvelope(f *testing.F) {
 	for _, b := range testdata(f) {
 		f.Add(b)
@@ -175,8 +176,8 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !json.Valid(b) {
-			t.Fatalf("accepted invalid JSON: %q", b)
+		if !json.Valid(b) || !utf8.Valid(b) {
+			t.Fatalf("accepted invalid JSON or UTF-8: %q", b)
 		}
 		var r reference
 		if err := json.Unmarshal(b, &r); err != nil {
