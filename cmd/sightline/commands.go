@@ -2,12 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sightlinehq/sightline/cmd/sightline/app"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
@@ -15,6 +23,7 @@ import (
 	"github.com/sightlinehq/sightline/platform/rpc"
 	"github.com/sightlinehq/sightline/platform/telemetry"
 	accounts "github.com/sightlinehq/sightline/svc-accounts"
+	"github.com/sightlinehq/sightline/svc-ingest/spool"
 	search "github.com/sightlinehq/sightline/svc-search"
 )
 
@@ -146,4 +155,194 @@ func trimNewline(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+const spoolUsage = `Usage:
+  sightline spool dead-letter list [serve flags]
+      the dead letters: id, site, session, seq, reason, quarantine time, size
+  sightline spool dead-letter show ID [-events N] [serve flags]
+      one dead letter: its metadata and the chunk as JSON (the first N events)
+  sightline spool dead-letter replay ID|-all [-wait D] [serve flags]
+      put dead letters back in the spool; the forwarder sends them again
+
+The dead-letter area is <spool>/dead/ (the spool is -ingest.spool.dir, by
+default <data-dir>/spool): records recordings refused for good, that failed
+past ingest.forward.max-attempts, or that are not chunks. They are kept for
+ingest.spool.dead-letter.retention. list and show only read, so they work
+while ingest runs. replay works either way: while ingest runs (it holds the
+spool's lock) the command leaves a request in <spool>/dead/replay/ that the
+running ingest carries out within a second, and waits for it (-wait); with
+ingest stopped the command appends the records to the spool itself.
+`
+
+// spoolCommand inspects and replays the spool's dead-letter area.
+func spoolCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) < 2 || args[0] != "dead-letter" {
+		fmt.Fprint(stderr, spoolUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+			return flag.ErrHelp
+		}
+		return errors.New("spool: give dead-letter list|show|replay")
+	}
+	sub, rest := args[1], args[2:]
+	// The id comes before the flags (flag parsing stops at the first
+	// argument that is not a flag).
+	var id string
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		id, rest = rest[0], rest[1:]
+	}
+	var all bool
+	var events int
+	var wait time.Duration
+	cfg, _, err := loadConfig("spool dead-letter "+sub, rest, stderr, func(fs *flag.FlagSet) {
+		switch sub {
+		case "show":
+			fs.IntVar(&events, "events", 5, "How many of the chunk's events to print (each cut at 1 KiB).")
+		case "replay":
+			fs.BoolVar(&all, "all", false, "Replay every dead letter.")
+			fs.DurationVar(&wait, "wait", 30*time.Second, "How long to wait for a running ingest to carry out the request.")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	dir := cfg.Ingest.SpoolDir
+	if dir == "" {
+		dir = filepath.Join(cfg.DataDir, "spool")
+	}
+	switch sub {
+	case "list":
+		return deadLetterList(dir, stdout)
+	case "show":
+		if id == "" {
+			return errors.New("spool dead-letter show: give the dead letter's id (see list)")
+		}
+		return deadLetterShow(dir, id, events, stdout)
+	case "replay":
+		switch {
+		case all && id != "":
+			return errors.New("spool dead-letter replay: give an id or -all, not both")
+		case all:
+			id = spool.ReplayAll
+		case id == "":
+			return errors.New("spool dead-letter replay: give an id (see list) or -all")
+		}
+		return deadLetterReplay(ctx, cfg, dir, id, wait, stdout)
+	default:
+		fmt.Fprint(stderr, spoolUsage)
+		return fmt.Errorf("spool dead-letter: unknown command %q", sub)
+	}
+}
+
+func deadLetterList(dir string, stdout io.Writer) error {
+	list, err := spool.ListDead(dir)
+	if err != nil {
+		return fmt.Errorf("spool dead-letter list: %w", err)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSITE\tSESSION\tSEQ\tREASON\tQUARANTINED\tSIZE\tATTEMPTS\tDETAIL")
+	for _, d := range list {
+		detail := d.Detail
+		if len(detail) > 80 {
+			detail = strings.ToValidUTF8(detail[:80], "") + "…"
+		}
+		session := d.SessionID
+		if session == "" {
+			session = "-" // not a chunk: keep the columns aligned for scripts
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", d.ID, d.SiteID, session, d.Seq, d.Reason,
+			d.Quarantined.UTC().Format(time.RFC3339), d.Size, d.Attempts, detail)
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("spool dead-letter list: %w", err)
+	}
+	fmt.Fprintf(stdout, "%d dead letters\n", len(list))
+	return nil
+}
+
+// maxShownEvent is where show cuts one event's JSON.
+const maxShownEvent = 1024
+
+func deadLetterShow(dir, id string, events int, stdout io.Writer) error {
+	d, payload, err := spool.ReadDead(dir, id)
+	if err != nil {
+		return fmt.Errorf("spool dead-letter show: %w", err)
+	}
+	out := map[string]any{"dead_letter": d}
+	var c recordingsv1.Chunk
+	if err := proto.Unmarshal(payload, &c); err != nil {
+		// Not a chunk (or one with invalid UTF-8 in a string): show the
+		// bytes, cut, rather than nothing.
+		out["payload_error"] = err.Error()
+		out["payload"] = strconv.Quote(string(payload[:min(len(payload), 4*maxShownEvent)]))
+	} else {
+		evs := c.Events
+		c.Events = nil
+		meta, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(&c)
+		if err != nil {
+			return fmt.Errorf("spool dead-letter show: %w", err)
+		}
+		out["chunk"] = json.RawMessage(meta)
+		var list []json.RawMessage
+		if json.Unmarshal(evs, &list) != nil {
+			out["events_error"] = "events are not a JSON array"
+			out["events"] = strconv.Quote(string(evs[:min(len(evs), 4*maxShownEvent)]))
+		} else {
+			shown := make([]any, 0, min(events, len(list)))
+			for _, e := range list[:min(max(events, 0), len(list))] {
+				if len(e) > maxShownEvent {
+					shown = append(shown, map[string]any{"cut_at": maxShownEvent, "bytes": len(e), "json": string(e[:maxShownEvent])})
+					continue
+				}
+				shown = append(shown, e)
+			}
+			out["events"] = shown
+			out["events_total"] = len(list)
+		}
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("spool dead-letter show: %w", err)
+	}
+	return nil
+}
+
+func deadLetterReplay(ctx context.Context, cfg app.Config, dir, id string, wait time.Duration, stdout io.Writer) error {
+	sp, err := spool.Open(spool.Options{Dir: dir, MaxBytes: cfg.Ingest.SpoolMaxBytes, SegmentBytes: cfg.Ingest.SpoolSegmentBytes,
+		DeadRetention: cfg.Ingest.DeadLetterRetention, DeadMaxBytes: cfg.Ingest.DeadLetterMaxBytes})
+	if err == nil {
+		// Ingest is stopped: append here; it sends them when it starts.
+		n, err := sp.Replay(ctx, id)
+		if cerr := sp.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("spool dead-letter replay: %w", err)
+		}
+		fmt.Fprintf(stdout, "%d dead letters put back in the spool; ingest sends them when it runs\n", n)
+		return nil
+	}
+	if !errors.Is(err, spool.ErrLocked) {
+		return fmt.Errorf("spool dead-letter replay: %w", err)
+	}
+	req, err := spool.RequestReplay(dir, id)
+	if err != nil {
+		return fmt.Errorf("spool dead-letter replay: %w", err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		if _, err := os.Stat(req); errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(stdout, "replay of %s carried out by the running ingest\n", id)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("spool dead-letter replay: the running ingest has not carried out %s within %s; it stays queued (see ingest's log)", req, wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

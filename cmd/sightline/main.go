@@ -25,6 +25,7 @@ Usage:
   sightline migrate [flags]   apply database migrations and exit
   sightline admin   <command> operator tasks (create-user, maintenance); see sightline admin -h
   sightline reindex [flags]   rebuild the search index from recordings' summaries
+  sightline spool   <command> ingest's spool: dead-letter list|show|replay; see sightline spool -h
   sightline version           print the build version
 
 Every flag of serve can also be set in a YAML file (-config.file) or as
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return adminCommand(ctx, rest, stdout, stderr)
 	case "reindex":
 		return reindex(ctx, rest, stdout, stderr)
+	case "spool":
+		return spoolCommand(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, app.Version())
 		return nil

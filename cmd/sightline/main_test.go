@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -20,6 +21,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
@@ -27,6 +30,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/platform/telemetry/otlptest"
+	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
 // binary is the sightline binary built once for these tests.
@@ -416,5 +420,135 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "accounts") {
 		t.Errorf("the start error does not say which part failed:\n%s", out)
+	}
+}
+
+// TestSpoolDeadLetterCommands: records the forwarder cannot deliver (one
+// recordings refuses, one that is not a chunk) are dead-lettered by the
+// running binary; `sightline spool dead-letter` lists and shows them while
+// it runs, replays one through the running process (refused again: a new
+// dead letter), and, with ingest stopped, puts every one back in the spool,
+// from which a restarted ingest — now configured to accept the chunk —
+// delivers it.
+func TestSpoolDeadLetterCommands(t *testing.T) {
+	dir := t.TempDir()
+	spoolDir := filepath.Join(dir, "spool")
+	sp, err := spool.Open(spool.Options{Dir: spoolDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk, _ := proto.Marshal(&recordingsv1.Chunk{SiteId: 5_000_000_001, OrganizationId: 7_000_000_001, SessionId: "s_deadletter", Seq: 1,
+		VisitorId: "v_deadletter", PageViewId: "p_deadletter", Url: "https://shop.example.com/",
+		Events:     []byte(`[{"type":4,"data":{"href":"https://shop.example.com/","width":1280,"height":720},"timestamp":1764400000000}]`),
+		EventCount: 1, RetentionDays: 365, ServerTime: timestamppb.Now()})
+	for _, rec := range [][]byte{chunk, {0x0a, 0xff}} {
+		if err := sp.Append(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cli := func(args ...string) (string, error) {
+		out, err := exec.Command(binary, append(args, "--data-dir", dir)...).CombinedOutput()
+		return string(out), err
+	}
+	mustCLI := func(args ...string) string {
+		t.Helper()
+		out, err := cli(args...)
+		if err != nil {
+			t.Fatalf("sightline %v: %v\n%s", args, err, out)
+		}
+		return out
+	}
+	// waitList polls list until it shows n dead letters.
+	waitList := func(n int) string {
+		t.Helper()
+		var out string
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if out = mustCLI("spool", "dead-letter", "list"); strings.Contains(out, fmt.Sprintf("\n%d dead letters\n", n)) {
+				return out
+			}
+		}
+		t.Fatalf("dead-letter list never showed %d:\n%s", n, out)
+		return ""
+	}
+	idOf := func(list, reason string) string {
+		t.Helper()
+		for _, line := range strings.Split(list, "\n") {
+			if f := strings.Fields(line); len(f) > 4 && f[4] == reason {
+				return f[0]
+			}
+		}
+		t.Fatalf("no %s dead letter in:\n%s", reason, list)
+		return ""
+	}
+
+	// Recordings refuses the chunk: it asks for more retention than allowed.
+	p := startServe(t, nil, "--data-dir", dir, "--recordings.max-retention-days", "30", "--recordings.default-retention-days", "30")
+	list := waitList(2)
+	refused, undecodable := idOf(list, "refused"), idOf(list, "undecodable")
+	if !strings.Contains(list, "s_deadletter") || !strings.Contains(list, "5000000001") {
+		t.Fatalf("list does not say which chunk:\n%s", list)
+	}
+	var shown struct {
+		DeadLetter  spool.DeadLetter `json:"dead_letter"`
+		Chunk       map[string]any   `json:"chunk"`
+		Events      []map[string]any `json:"events"`
+		EventsTotal int              `json:"events_total"`
+	}
+	if err := json.Unmarshal([]byte(mustCLI("spool", "dead-letter", "show", refused)), &shown); err != nil {
+		t.Fatal(err)
+	}
+	if shown.DeadLetter.Reason != "refused" || !strings.Contains(shown.DeadLetter.Detail, "retention_days") || shown.DeadLetter.Received.IsZero() ||
+		shown.Chunk["session_id"] != "s_deadletter" || shown.EventsTotal != 1 || shown.Events[0]["type"] != float64(4) {
+		t.Fatalf("show %s: %+v", refused, shown)
+	}
+	if out, err := cli("spool", "dead-letter", "show", undecodable); err != nil || !strings.Contains(out, "payload_error") {
+		t.Fatalf("show of the undecodable record: %v\n%s", err, out)
+	}
+	if out, err := cli("spool", "dead-letter", "show", "../../cursor.forwarder"); err == nil {
+		t.Fatalf("show accepted a path as id:\n%s", out)
+	}
+	// Replay through the running process: sent again, refused again.
+	if out := mustCLI("spool", "dead-letter", "replay", refused); !strings.Contains(out, "carried out by the running ingest") {
+		t.Fatalf("replay while running printed %q", out)
+	}
+	list = waitList(2)
+	if again := idOf(list, "refused"); again == refused {
+		t.Fatalf("the replayed dead letter is still there:\n%s", list)
+	}
+	if code, _, body := httpGet(t, "http://"+p.addrs.Admin+"/readyz"); code != 200 || !strings.Contains(string(body), `"degraded":true`) ||
+		!strings.Contains(string(body), "dead-lettered") {
+		t.Fatalf("/readyz with fresh dead letters = %d %s; want 200 and degraded", code, body)
+	}
+	p.stop()
+
+	// Stopped: replay -all appends to the spool itself.
+	if out := mustCLI("spool", "dead-letter", "replay", "-all"); !strings.Contains(out, "2 dead letters put back") {
+		t.Fatalf("replay -all while stopped printed %q", out)
+	}
+	mustCLI("spool", "dead-letter", "list")
+	p = startServe(t, nil, "--data-dir", dir)
+	list = waitList(1)
+	idOf(list, "undecodable")
+	conn, err := grpc.NewClient(p.addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var st *ingestv1.GetStatsResponse
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if st, err = ingestv1.NewIngestServiceClient(conn).GetStats(context.Background(), &ingestv1.GetStatsRequest{}); err == nil &&
+			st.GetForwarder().GetDeliveredRecords() == 1 {
+			break
+		}
+	}
+	if st.GetForwarder().GetDeliveredRecords() != 1 || st.GetSpool().GetDeadLetterRecords() != 1 || st.GetForwarder().GetDeadLettered() != 1 {
+		t.Fatalf("after replaying into a recordings that accepts the chunk: %v, %v", st, err)
+	}
+	p.stop()
+	if out, err := exec.Command(binary, "spool", "-h").CombinedOutput(); err != nil || !strings.Contains(string(out), "dead/replay/") {
+		t.Fatalf("spool -h: %v\n%s", err, out)
 	}
 }
