@@ -153,14 +153,12 @@ func (d *decoder) event(n int) (Event, error) {
 					return ev, err
 				}
 				start := d.i
-				if d.peek() != '-' && (d.peek() < '0' || d.peek() > '9') {
+				if err := d.skipNumber(); err != nil {
 					return ev, errf("events[%d].timestamp must be a number", n)
 				}
-				f, err := d.float()
+				// parseFloat refuses 1e400 rather than reading +Inf.
+				f, err := parseFloat(d.b[start:d.i])
 				if err != nil || !(f >= 0 && f <= MaxTimestampMs) {
-					if _, ok := err.(*Error); ok && d.i == start {
-						return ev, err // not a number at all
-					}
 					return ev, errf("events[%d].timestamp must be between 0 and %d (ms since the epoch)", n, int64(MaxTimestampMs))
 				}
 				ev.Timestamp = int64(f)

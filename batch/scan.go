@@ -256,16 +256,6 @@ func (d *decoder) int(name string, lo, hi int64) (int64, error) {
 	return n, nil
 }
 
-// float reads a JSON number as a float64; a literal beyond float64's range
-// (1e400) is an error rather than ±Inf.
-func (d *decoder) float() (float64, error) {
-	start := d.i
-	if err := d.skipNumber(); err != nil {
-		return 0, err
-	}
-	return parseFloat(d.b[start:d.i])
-}
-
 // parseFloat parses a number literal skipNumber accepted; plain integers of
 // up to 15 digits (every timestamp) skip strconv.
 func parseFloat(b []byte) (float64, error) {
