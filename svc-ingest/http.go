@@ -273,6 +273,7 @@ func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
 	b := &batch{w: w, r: r, start: start, query: r.URL.Query(), origin: r.Header.Get("Origin")}
 	// A slow body is cut at a deadline proportionate to what it may send
 	// (readBody answers 408), not only at the server's read timeout.
+	// net/http lifts it once the body is in, so it never cuts the handler.
 	if err := http.NewResponseController(w).SetReadDeadline(start.Add(s.bodyDeadline(r.ContentLength))); err != nil {
 		s.log.DebugContext(r.Context(), "cannot set the body read deadline", "error", err)
 	}
