@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -518,6 +519,23 @@ func TestSpoolDeadLetterCommands(t *testing.T) {
 	if again := idOf(list, "refused"); again == refused {
 		t.Fatalf("the replayed dead letter is still there:\n%s", list)
 	}
+	// The alert rules in deploy/ use the names the binary exports.
+	_, _, metrics := httpGet(t, "http://"+p.addrs.Admin+"/metrics")
+	rules, err := os.ReadFile("../../deploy/prometheus/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range regexp.MustCompile(`\bingest_[a-z_]+`).FindAllString(string(rules), -1) {
+		if !bytes.Contains(metrics, []byte("\n"+name+"{")) {
+			t.Errorf("alert rules use %s; /metrics has no such series", name)
+		}
+	}
+	for _, want := range []string{`ingest_forwarder_dead_lettered_total{otel_scope_name="github.com/sightlinehq/sightline/svc-ingest",otel_scope_schema_url="",otel_scope_version="",reason="refused"} 2`,
+		`ingest_spool_dead_letter_records{otel_scope_name="github.com/sightlinehq/sightline/svc-ingest",otel_scope_schema_url="",otel_scope_version=""} 2`} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	if code, _, body := httpGet(t, "http://"+p.addrs.Admin+"/readyz"); code != 200 || !strings.Contains(string(body), `"degraded":true`) ||
 		!strings.Contains(string(body), "dead-lettered") {
 		t.Fatalf("/readyz with fresh dead letters = %d %s; want 200 and degraded", code, body)
@@ -550,5 +568,21 @@ func TestSpoolDeadLetterCommands(t *testing.T) {
 	p.stop()
 	if out, err := exec.Command(binary, "spool", "-h").CombinedOutput(); err != nil || !strings.Contains(string(out), "dead/replay/") {
 		t.Fatalf("spool -h: %v\n%s", err, out)
+	}
+}
+
+// TestAlertRules: deploy/prometheus/alerts.yaml is valid and its unit
+// tests (alerts_test.yaml: which series fire which alert when) pass.
+func TestAlertRules(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: apt-get install prometheus (.ci/run does)")
+	}
+	for _, args := range [][]string{{"check", "rules", "alerts.yaml"}, {"test", "rules", "alerts_test.yaml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = "../../deploy/prometheus"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %v: %v\n%s", args, err, out)
+		}
 	}
 }
