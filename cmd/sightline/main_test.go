@@ -586,3 +586,76 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 }
+
+// TestReadyWithGiBUndelivered: with 1 GiB undelivered in the spool (and
+// recordings unreachable, so none of it drains), `sightline serve
+// --target=ingest` answers /readyz 200 within 2 s of starting: start-up
+// reads segment indexes, not the backlog. The outage dead-letters nothing.
+func TestReadyWithGiBUndelivered(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := spool.Open(spool.Options{Dir: filepath.Join(dir, "spool"), MaxBytes: 2 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk, _ := proto.Marshal(&recordingsv1.Chunk{SiteId: 5_000_000_001, OrganizationId: 7_000_000_001, SessionId: "s_backlog", Seq: 1,
+		Events: bytes.Repeat([]byte(`{"type":3,"data":{"source":1,"positions":[{"x":1,"y":2}]}},`), 1000), EventCount: 1000})
+	const total = 1 << 30
+	n := total / len(chunk)
+	fill := time.Now()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += 8 {
+				if err := sp.Append(context.Background(), chunk); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	st := sp.Stats()
+	if err := sp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Bytes < total*99/100 {
+		t.Fatalf("spool holds %d bytes, want 1 GiB", st.Bytes)
+	}
+	t.Logf("wrote %d MiB (%d records) in %v", st.Bytes>>20, st.Records, time.Since(fill).Round(time.Millisecond))
+
+	start := time.Now()
+	p := startServe(t, nil, "--data-dir", dir, "--target=ingest", "--remote.accounts", "127.0.0.1:1", "--remote.recordings", "127.0.0.1:1",
+		"--ingest.spool.max-bytes", fmt.Sprint(2<<30))
+	code, _, body := httpGet(t, "http://"+p.addrs.Admin+"/readyz")
+	ready := time.Since(start)
+	t.Logf("ready %v after start with %d MiB undelivered: %d %s", ready.Round(time.Millisecond), st.Bytes>>20, code, body)
+	if code != 200 || ready > 2*time.Second {
+		t.Fatalf("/readyz %d after %v with 1 GiB undelivered; want 200 within 2s\n%s", code, ready, p.logs)
+	}
+	conn, err := grpc.NewClient(p.addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	time.Sleep(time.Second) // the forwarder tries recordings, fails, isolates, retries
+	stats, err := ingestv1.NewIngestServiceClient(conn).GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	if err != nil || stats.GetSpool().GetRecords() != st.Records || stats.GetForwarder().GetDeadLettered() != 0 || stats.GetForwarder().GetFailedAttempts() == 0 {
+		t.Fatalf("stats with recordings unreachable: %v, %v", stats, err)
+	}
+	p.stop()
+
+	// For reference, the same start without the segment indexes: Open
+	// scans every undelivered record, as it did before indexes existed.
+	idx, _ := filepath.Glob(filepath.Join(dir, "spool", "*.idx"))
+	for _, f := range idx {
+		os.Remove(f)
+	}
+	start = time.Now()
+	p = startServe(t, nil, "--data-dir", dir, "--target=ingest", "--remote.accounts", "127.0.0.1:1", "--remote.recordings", "127.0.0.1:1",
+		"--ingest.spool.max-bytes", fmt.Sprint(2<<30))
+	code, _, _ = httpGet(t, "http://"+p.addrs.Admin+"/readyz")
+	t.Logf("without indexes (a full scan, the former start-up): ready %v, %d (with indexes: %v)", time.Since(start).Round(time.Millisecond), code, ready.Round(time.Millisecond))
+	p.stop()
+}

@@ -653,3 +653,102 @@ func TestDeadLetters(t *testing.T) {
 		t.Fatalf("after size prune: %+v", list)
 	}
 }
+
+// fillSpool writes about size bytes of undelivered records of recBytes each
+// into a new spool in dir (concurrently, so group commit shares fsyncs),
+// then acknowledges the first few so that the cursor stands inside the
+// first segment, as after a delivery that stopped part-way.
+func fillSpool(tb testing.TB, dir string, size int64, recBytes int) {
+	tb.Helper()
+	s, err := Open(Options{Dir: dir, MaxBytes: 4 << 30, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rec := bytes.Repeat([]byte("x"), recBytes)
+	n := int(size / int64(recHeaderLen+recBytes))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += 8 {
+				if err := s.Append(context.Background(), rec); err != nil {
+					tb.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n > 0 {
+		recs, err := s.Read(context.Background(), 10, 1<<30)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := s.Ack(recs[len(recs)-1].Next, len(recs)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkOpenBacklog measures Open with an undelivered backlog against
+// Open of an empty spool in the same run, alternating the two, and reports
+// the ratio of their medians (ratio-to-empty): start-up must not grow with
+// the backlog. "unindexed" removes the segment indexes first, which makes
+// Open scan every undelivered record as it did before indexes existed (the
+// reference). Files are in the page cache (both cases alike).
+//
+//	go test -run '^$' -bench BenchmarkOpenBacklog -benchtime 5x ./svc-ingest/spool/
+func BenchmarkOpenBacklog(b *testing.B) {
+	empty := b.TempDir()
+	fillSpool(b, empty, 0, 0)
+	for _, tc := range []struct {
+		name      string
+		size      int64
+		unindexed bool
+	}{{"128MiB", 128 << 20, false}, {"1GiB", 1 << 30, false}, {"1GiB-unindexed", 1 << 30, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			dir := b.TempDir()
+			fillSpool(b, dir, tc.size, 10<<10) // ~10 KiB: a typical chunk
+			openClose := func(dir string) (time.Duration, Stats) {
+				if tc.unindexed {
+					idx, _ := filepath.Glob(filepath.Join(dir, "*.idx"))
+					for _, p := range idx {
+						os.Remove(p)
+					}
+				}
+				start := time.Now()
+				s, err := Open(Options{Dir: dir, MaxBytes: 4 << 30, Logger: slog.New(slog.DiscardHandler)})
+				d := time.Since(start)
+				if err != nil {
+					b.Fatal(err)
+				}
+				st := s.Stats()
+				if err := s.Close(); err != nil {
+					b.Fatal(err)
+				}
+				return d, st
+			}
+			var withBacklog, withoutBacklog []time.Duration
+			var st Stats
+			b.ResetTimer()
+			for b.Loop() {
+				d0, _ := openClose(empty)
+				d1, s := openClose(dir)
+				withoutBacklog, withBacklog, st = append(withoutBacklog, d0), append(withBacklog, d1), s
+			}
+			if st.Bytes < tc.size*9/10 {
+				b.Fatalf("backlog of %d bytes, want about %d", st.Bytes, tc.size)
+			}
+			median := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
+			m0, m1 := median(withoutBacklog), median(withBacklog)
+			b.ReportMetric(float64(m1.Microseconds())/1000, "ms-open")
+			b.ReportMetric(float64(m0.Microseconds())/1000, "ms-open-empty")
+			b.ReportMetric(float64(m1)/float64(m0), "ratio-to-empty")
+			b.ReportMetric(float64(st.Bytes>>20), "MiB-undelivered")
+		})
+	}
+}
