@@ -90,7 +90,7 @@ breaking: ## buf breaking against main (a no-op on main itself).
 	@if git rev-parse --verify -q main >/dev/null; then $(BUF) breaking --against '.git#branch=main'; else echo "no main branch to compare with"; fi
 
 .PHONY: bench
-bench: bench-accounts bench-ingest bench-recordings bench-search bench-tracker ## Every benchmark.
+bench: bench-accounts bench-ingest bench-recordings bench-search bench-spool bench-tracker ## Every benchmark.
 
 .PHONY: bench-accounts
 bench-accounts: ## GetSiteConfig and token authentication on SQLite and PostgreSQL.
@@ -107,6 +107,11 @@ bench-recordings: ## Append throughput, time to first chunk, bytes per recorded 
 .PHONY: bench-search
 bench-search: ## Embedded index vs PostgreSQL, same queries (1M sessions, ~15 min; BENCH_SEARCH_ARGS=-n 200000 for ~5).
 	$(GO) run ./svc-search/cmd/benchsearch $(BENCH_SEARCH_ARGS)
+
+.PHONY: bench-spool
+bench-spool: ## Spool Open with 128 MiB / 1 GiB undelivered against an empty spool (ratio), and sightline serve ready with 1 GiB (~2 min).
+	$(GO) test -run='^$$' -bench=BenchmarkOpenBacklog -benchtime=5x ./svc-ingest/spool/
+	set -o pipefail; $(GO) test -count=1 -v -run='^TestReadyWithGiBUndelivered$$' ./cmd/sightline/ | grep -E 'wrote|ready|PASS|FAIL|ok'
 
 .PHONY: bench-tracker
 bench-tracker: node-deps ## Main-thread time of the recorder in Chromium, with and without it.
