@@ -25,8 +25,10 @@ type Envelope struct {
 	EventCount int
 }
 
-// Decode parses one envelope. maxEvents ≤ 0 means no limit on the number of
-// events.
+// Decode parses one envelope and applies the whole contract to it, events
+// included: what it accepts, recordings stores. maxEvents ≤ 0 means no
+// limit on the number of events. A refusal is a *Error (answer 400) or wraps
+// ErrTooManyEvents (413).
 func Decode(b []byte, maxEvents int) (Envelope, error) {
 	var e Envelope
 	d := decoder{b: b}
