@@ -55,6 +55,9 @@ type DeadLetter struct {
 	SessionID string `json:"session_id,omitempty"`
 	Seq       int64  `json:"seq,omitempty"`
 	Size      int    `json:"size"` // payload bytes
+	// From is where the record was in the log: a record read again after
+	// a crash (its cursor not yet persisted) is not quarantined twice.
+	From Pos `json:"from"`
 }
 
 // DeadDir is the dead-letter directory of the spool in dir.
@@ -83,10 +86,12 @@ func (s *Spool) openDead() error {
 	if err != nil {
 		return err
 	}
+	s.deadFrom = map[Pos]DeadLetter{}
 	for _, d := range list {
 		s.deadRecords++
 		s.deadBytes += int64(d.Size)
 		s.lastDeadID = max(s.lastDeadID, d.ID)
+		s.deadFrom[d.From] = d
 	}
 	return nil
 }
@@ -94,10 +99,17 @@ func (s *Spool) openDead() error {
 // Quarantine moves rec into the dead-letter area: it returns once the
 // record is durable there. The caller fills Reason, Detail, Attempts and
 // what it knows of the payload; ID, times and Size are set here. The
-// caller acknowledges rec afterwards as if delivered.
+// caller acknowledges rec afterwards as if delivered. A record already
+// quarantined from the same position (read again after a crash) is not
+// stored twice: its dead letter is returned.
 func (s *Spool) Quarantine(rec Record, d DeadLetter) (DeadLetter, error) {
 	s.deadMu.Lock()
 	defer s.deadMu.Unlock()
+	if prev, ok := s.deadFrom[rec.Pos]; ok {
+		if _, err := os.Stat(deadPath(s.opts.Dir, prev.ID)); err == nil {
+			return prev, nil
+		}
+	}
 	now := time.Now()
 	// Unique and increasing even when two records are quarantined in the
 	// same nanosecond (or the clock steps back).
@@ -106,7 +118,7 @@ func (s *Spool) Quarantine(rec Record, d DeadLetter) (DeadLetter, error) {
 		n, _ := strconv.ParseUint(s.lastDeadID, 16, 64)
 		id = fmt.Sprintf("%016x", n+1)
 	}
-	d.ID, d.Received, d.Quarantined, d.Size = id, rec.Time, now, len(rec.Payload)
+	d.ID, d.Received, d.Quarantined, d.Size, d.From = id, rec.Time, now, len(rec.Payload), rec.Pos
 	meta, err := json.Marshal(d)
 	if err != nil {
 		return d, fmt.Errorf("spool: dead letter: %w", err)
@@ -121,6 +133,7 @@ func (s *Spool) Quarantine(rec Record, d DeadLetter) (DeadLetter, error) {
 		return d, fmt.Errorf("spool: dead letter: %w", err)
 	}
 	s.lastDeadID = id
+	s.deadFrom[rec.Pos] = d
 	s.mu.Lock()
 	s.deadRecords++
 	s.deadBytes += int64(d.Size)
@@ -268,6 +281,11 @@ func (s *Spool) removeDead(id string, size int) error {
 			return nil
 		}
 		return fmt.Errorf("spool: remove dead letter %s: %w", id, err)
+	}
+	for p, d := range s.deadFrom {
+		if d.ID == id {
+			delete(s.deadFrom, p)
+		}
 	}
 	s.mu.Lock()
 	s.deadRecords = max(s.deadRecords-1, 0)

@@ -164,6 +164,7 @@ type Spool struct {
 
 	deadMu     sync.Mutex // serialises changes to the dead-letter area
 	lastDeadID string
+	deadFrom   map[Pos]DeadLetter // by log position of the record
 
 	// writer-only state
 	w    *os.File

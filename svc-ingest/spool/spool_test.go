@@ -577,6 +577,11 @@ func TestDeadLetters(t *testing.T) {
 		}
 		ids = append(ids, d.ID)
 	}
+	// Read again after a crash (before the cursor was persisted): the
+	// same record is not quarantined twice.
+	if d, err := s.Quarantine(recs[1], DeadLetter{Reason: "refused"}); err != nil || d.ID != ids[1] {
+		t.Fatalf("second quarantine of the same record: %+v, %v", d, err)
+	}
 	if err := s.Ack(recs[2].Next, 3); err != nil {
 		t.Fatal(err)
 	}
