@@ -13,8 +13,8 @@
 //
 //   - a chunk recordings answers REFUSED for (per-chunk results), or that a
 //     one-chunk call gets InvalidArgument for (recordings without per-chunk
-//     results, or a request-level refusal: the batch is then re-sent one
-//     chunk at a time to find it);
+//     results, or a request-level refusal: the batch is halved until the
+//     refused chunks are found);
 //   - a record that is not a Chunk;
 //   - a chunk that, sent alone, failed MaxAttempts times in a row while the
 //     record after it was stored: recordings works, this chunk does not.
@@ -123,7 +123,8 @@ type batch struct {
 type item struct {
 	rec         spool.Record
 	traceparent string
-	attempts    int // failed sends that carried it
+	attempts    int  // failed sends that carried it
+	done        bool // delivered or dead-lettered
 }
 
 // Run delivers until ctx ends.
@@ -212,15 +213,18 @@ func (f *Forwarder) deliver(ctx context.Context, b *batch) error {
 		}
 		f.failed(b.items, err)
 		if status.Code(err) == grpccodes.InvalidArgument {
+			if len(b.items) == 1 {
+				return f.quarantine(ctx, b.items[0], ReasonInvalidArgument, grpcMessage(err))
+			}
 			// Recordings refuses the request for good and says not which
-			// chunk: find it by sending them one at a time.
-			return f.oneByOne(ctx, b)
+			// chunk: find it.
+			return f.bisect(ctx, b, b.items)
 		}
 		if attempt >= f.IsolateAfter && len(b.items) > 1 {
 			// Failing again and again: perhaps recordings is down,
 			// perhaps one chunk fails the call. One at a time tells.
 			f.Logger.WarnContext(ctx, "forwarder: batch keeps failing; sending its chunks one at a time", "attempts", attempt, "chunks", len(b.items), "error", err)
-			return f.oneByOne(ctx, b)
+			return f.oneByOne(ctx, b, b.items)
 		}
 		f.Logger.WarnContext(ctx, "forwarder: delivery failed, retrying", "attempt", attempt, "chunks", len(b.items), "backoff", backoff, "error", err)
 		if err := sleep(ctx, backoff); err != nil {
@@ -230,10 +234,60 @@ func (f *Forwarder) deliver(ctx context.Context, b *batch) error {
 	}
 }
 
-// oneByOne sends b's chunks one per call, in order.
-func (f *Forwarder) oneByOne(ctx context.Context, b *batch) error {
-	for i := 0; i < len(b.items); i++ {
-		it := b.items[i]
+// bisect finds the chunks of items that recordings refuses with
+// InvalidArgument for the whole call (recordings without per-chunk
+// results) by halving: about 2·log2(n) calls for one bad chunk instead of
+// n. A half that fails transiently goes one chunk at a time.
+func (f *Forwarder) bisect(ctx context.Context, b *batch, items []*item) error {
+	if len(items) == 1 {
+		return f.oneByOne(ctx, b, items)
+	}
+	mid := len(items) / 2
+	for _, half := range [][]*item{items[:mid], items[mid:]} {
+		half = pending(half)
+		if len(half) == 0 {
+			continue
+		}
+		outcomes, err := f.send(ctx, half, 1)
+		switch {
+		case err == nil:
+			if err := f.settle(ctx, half, outcomes); err != nil {
+				return err
+			}
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		f.failed(half, err)
+		if status.Code(err) == grpccodes.InvalidArgument {
+			err = f.bisect(ctx, b, half)
+		} else {
+			err = f.oneByOne(ctx, b, half)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pending leaves out the items already settled (by a probe).
+func pending(items []*item) []*item {
+	out := items[:0:0]
+	for _, it := range items {
+		if !it.done {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// oneByOne sends items (of b) one per call, in order.
+func (f *Forwarder) oneByOne(ctx context.Context, b *batch, items []*item) error {
+	for _, it := range items {
+		if it.done {
+			continue // settled as a probe
+		}
 		backoff := f.BackoffMin
 		for attempt := 1; ; attempt++ {
 			outcomes, err := f.send(ctx, []*item{it}, attempt)
@@ -254,12 +308,11 @@ func (f *Forwarder) oneByOne(ctx context.Context, b *batch) error {
 				break
 			}
 			if it.attempts >= f.MaxAttempts {
-				probed, err := f.probe(ctx, b, i, err)
+				settled, err := f.probe(ctx, b, it)
 				if err != nil {
 					return err
 				}
-				if probed {
-					i++ // the probe was the next chunk: it is settled too
+				if settled {
 					break
 				}
 			}
@@ -273,13 +326,14 @@ func (f *Forwarder) oneByOne(ctx context.Context, b *batch) error {
 	return nil
 }
 
-// probe sends the chunk after b.items[i] (reading one more record from the
-// spool if b has none) to tell a chunk that fails from a recordings that
-// fails. If recordings settles the probe, b.items[i] is sent once more —
-// recordings may just have come back — and dead-lettered if that fails
-// too; probe then reports true (both chunks are settled).
-func (f *Forwarder) probe(ctx context.Context, b *batch, i int, cause error) (bool, error) {
-	if i+1 >= len(b.items) {
+// probe sends the first unsettled chunk after it in b (reading one more
+// record from the spool if there is none) to tell a chunk that fails from
+// a recordings that fails. If recordings settles the probe, it is sent
+// once more — recordings may just have come back — and dead-lettered if
+// that fails too; probe then reports true (it is settled).
+func (f *Forwarder) probe(ctx context.Context, b *batch, it *item) (bool, error) {
+	next := f.after(b, it)
+	if next == nil {
 		// Whatever has arrived since, without waiting for more.
 		rctx, cancel := context.WithTimeout(ctx, time.Millisecond)
 		recs, err := f.Spool.Read(rctx, 1, 1)
@@ -292,11 +346,10 @@ func (f *Forwarder) probe(ctx context.Context, b *batch, i int, cause error) (bo
 				return false, err
 			}
 		}
-		if i+1 >= len(b.items) {
+		if next = f.after(b, it); next == nil {
 			return false, nil
 		}
 	}
-	next := b.items[i+1]
 	outcomes, err := f.send(ctx, []*item{next}, 1)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -308,7 +361,6 @@ func (f *Forwarder) probe(ctx context.Context, b *batch, i int, cause error) (bo
 	if err := f.settle(ctx, []*item{next}, outcomes); err != nil {
 		return false, err
 	}
-	it := b.items[i]
 	outcomes, err = f.send(ctx, []*item{it}, it.attempts+1)
 	switch {
 	case err == nil:
@@ -324,6 +376,22 @@ func (f *Forwarder) probe(ctx context.Context, b *batch, i int, cause error) (bo
 	return true, f.quarantine(ctx, it, ReasonAttemptsExceeded, detail)
 }
 
+// after returns the first unsettled item after it in b, or nil.
+func (f *Forwarder) after(b *batch, it *item) *item {
+	for i, x := range b.items {
+		if x != it {
+			continue
+		}
+		for _, y := range b.items[i+1:] {
+			if !y.done {
+				return y
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
 // grpcMessage is the status message of a (wrapped) gRPC error.
 func grpcMessage(err error) string {
 	var se interface{ GRPCStatus() *status.Status }
@@ -337,6 +405,7 @@ func grpcMessage(err error) string {
 func (f *Forwarder) settle(ctx context.Context, items []*item, outcomes []outcome) error {
 	delivered := 0
 	for i, it := range items {
+		it.done = true
 		if outcomes[i].refused {
 			if err := f.quarantine(ctx, it, ReasonRefused, outcomes[i].reason); err != nil {
 				return err
@@ -398,6 +467,7 @@ func (f *Forwarder) quarantine(ctx context.Context, it *item, reason, detail str
 		}
 		backoff = min(backoff*2, f.BackoffMax)
 	}
+	it.done = true
 	f.mu.Lock()
 	f.stats.DeadLettered++
 	f.stats.LastDeadLetter = time.Now()
