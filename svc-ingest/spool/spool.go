@@ -507,11 +507,14 @@ func (s *Spool) scan(id uint64, start int64, last bool) (seg segment, clean bool
 		s.log.Error("spool: unreadable region inside a sealed segment; skipping the rest of it",
 			"segment", path, "offset", off, "bytes_skipped", fi.Size()-off)
 	}
-	if last && off < fi.Size() {
+	if last {
 		// Cut the preallocated (or torn, already cut above) tail so that
-		// the file ends at its last record.
-		if err := f.Truncate(off); err != nil {
-			return segment{}, false, fmt.Errorf("spool: truncate segment tail: %w", err)
+		// the file ends at its last record, and make what it holds durable
+		// before an index vouches for it.
+		if off < fi.Size() {
+			if err := f.Truncate(off); err != nil {
+				return segment{}, false, fmt.Errorf("spool: truncate segment tail: %w", err)
+			}
 		}
 		if err := f.Sync(); err != nil {
 			return segment{}, false, fmt.Errorf("spool: sync segment: %w", err)
