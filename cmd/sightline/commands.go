@@ -177,9 +177,10 @@ ingest stopped the command appends the records to the spool itself.
 
 // spoolCommand inspects and replays the spool's dead-letter area.
 func spoolCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) < 2 || args[0] != "dead-letter" {
+	help := func(a string) bool { return a == "-h" || a == "-help" || a == "--help" || a == "help" }
+	if len(args) < 2 || args[0] != "dead-letter" || help(args[1]) {
 		fmt.Fprint(stderr, spoolUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		if len(args) > 0 && (help(args[0]) || len(args) > 1 && help(args[1])) {
 			return flag.ErrHelp
 		}
 		return errors.New("spool: give dead-letter list|show|replay")
