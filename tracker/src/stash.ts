@@ -3,7 +3,7 @@ import type { Store } from './store';
 // Batches the browser would not take at page hide (sendBeacon is capped at 64 KiB in flight) are
 // kept in localStorage under k+'u' and sent by the next page of the site that records. They carry
 // their own session, page view and seq, so sending one twice is harmless (ingest is idempotent on
-// (site, session, seq)). At most STASH_MAX characters are kept; the oldest batches first.
+// (site, session, seq, page view)). At most STASH_MAX characters are kept; the oldest batches first.
 export const STASH_MAX = 512 * 1024;
 
 export function stash(st: Store, k: string, batches: string[]): number {

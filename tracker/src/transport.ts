@@ -159,7 +159,7 @@ export class Transport {
 
   // unload hands every queued batch to sendBeacon, in order, for a page that is being hidden or
   // unloaded; batches the browser accepted leave the queue (a duplicate of one in flight is
-  // harmless: ingest is idempotent on (site, session, seq)). Returns how many were accepted.
+  // harmless: ingest is idempotent on (site, session, seq, page view)). Returns how many were accepted.
   unload(): number {
     let n = 0;
     for (const it of this.q.slice()) {
