@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { createApi, readCookie, toApiError, unwrap, ApiError, type ApiEvent } from "./client";
+import {
+  createApi,
+  checkApi,
+  isMaintenanceMessage,
+  isUnavailable,
+  readCookie,
+  toApiError,
+  unwrap,
+  ApiError,
+  UNREACHABLE_MESSAGE,
+  type ApiEvent,
+} from "./client";
 
 function recorder() {
   const seen: Request[] = [];
@@ -76,23 +87,87 @@ describe("errors", () => {
   it("falls back to a message per status", () => {
     expect(toApiError(undefined, new Response(null, { status: 429 })).message).toMatch(/Too many requests/);
     expect(toApiError("spool full\n", new Response(null, { status: 503 })).message).toBe("spool full");
+    // A proxy's HTML error page is not a message.
+    expect(toApiError("<html><body>502 Bad Gateway</body></html>", new Response(null, { status: 502 })).message).toMatch(/unavailable right now/);
   });
 
-  it("reports 401 (but not from log-in) and 503 with Retry-After", async () => {
+  it("reports 401 (but not from log-in), maintenance, and outages with the server's message", async () => {
     const events: ApiEvent[] = [];
-    const { onApiEvent } = await import("./client");
-    const off = onApiEvent((e) => events.push(e));
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+      new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
     const fetchFn = (async (input: RequestInfo | URL) => {
       const req = input as Request;
-      if (req.url.includes("/auth/login")) return new Response("{}", { status: 401 });
-      if (req.url.includes("/me")) return new Response("{}", { status: 401 });
-      return new Response("{}", { status: 503, headers: { "Retry-After": "30" } });
+      if (req.url.includes("/auth/login")) return json(401, { message: "wrong e-mail or password" });
+      if (req.url.endsWith("/me")) return json(401, {});
+      if (req.url.endsWith("/organizations")) {
+        return json(503, { code: 14, message: "maintenance: upgrading the database" }, { "Retry-After": "60" });
+      }
+      if (req.url.includes("/sites?")) {
+        return json(503, { code: 14, message: "the accounts database is unreachable; recordings are still being collected", traceId: "abc" }, { "Retry-After": "5" });
+      }
+      if (req.url.includes("/sites/")) return new Response("<html>Bad gateway</html>", { status: 502 });
+      throw new TypeError("Failed to fetch");
     }) as typeof fetch;
-    const api = createApi({ baseUrl: "http://gw.test", fetch: fetchFn, getCookies: () => "" });
+    const api = createApi({ baseUrl: "http://gw.test", fetch: fetchFn, getCookies: () => "", emit: (e) => events.push(e) });
     await api.POST("/api/v1/auth/login", { body: { email: "a@b.c", password: "x" } });
     await api.GET("/api/v1/me");
     await api.POST("/api/v1/organizations", { body: { name: "x" } });
-    off();
-    expect(events).toEqual([{ type: "unauthorized" }, { type: "maintenance", retryAfterSeconds: 30 }]);
+    const list = await unwrap(
+      api.GET("/api/v1/organizations/{organizationId}/sites", { params: { path: { organizationId: "9000000003" }, query: { pageSize: 5 } } }),
+    ).catch((e: unknown) => e);
+    await api.GET("/api/v1/sites/{siteId}", { params: { path: { siteId: "9000000004" } } });
+    const write = await unwrap(api.POST("/api/v1/organizations/{organizationId}/sites", {
+      params: { path: { organizationId: "9000000003" } },
+      body: { name: "x" },
+    })).catch((e: unknown) => e);
+    expect(events).toEqual([
+      { type: "unauthorized" },
+      { type: "maintenance", retryAfterSeconds: 60 },
+      {
+        type: "unavailable",
+        message: "the accounts database is unreachable; recordings are still being collected",
+        retryAfterSeconds: 5,
+        path: "/api/v1/organizations/9000000003/sites?pageSize=5",
+      },
+      { type: "unavailable", message: "Sightline is unavailable right now. Please try again shortly.", retryAfterSeconds: undefined, path: "/api/v1/sites/9000000004" },
+      { type: "unavailable", message: UNREACHABLE_MESSAGE, path: undefined },
+    ]);
+    // The failed read keeps the server's message and trace id for the page; an outage is not a sign-out.
+    expect(list).toBeInstanceOf(ApiError);
+    expect((list as ApiError).status).toBe(503);
+    expect((list as ApiError).message).toMatch(/accounts database is unreachable/);
+    expect((list as ApiError).traceId).toBe("abc");
+    expect(isUnavailable(list)).toBe(true);
+    // A write that could not reach the server fails like any other, as an ApiError.
+    expect(write).toBeInstanceOf(ApiError);
+    expect((write as ApiError).status).toBe(0);
+    expect(isUnavailable(write)).toBe(true);
+    expect(isUnavailable(new ApiError("no", 401))).toBe(false);
+    expect(isUnavailable(new ApiError("no", 500))).toBe(false);
+  });
+
+  it("tells maintenance from an outage by the gateway's message", () => {
+    expect(isMaintenanceMessage("maintenance: upgrading")).toBe(true);
+    expect(isMaintenanceMessage("Maintenance")).toBe(true);
+    expect(isMaintenanceMessage("the accounts database is unreachable")).toBe(false);
+    expect(isMaintenanceMessage("")).toBe(false);
+  });
+
+  it("checkApi: up on any answer but 502/503/504 (or maintenance), down with the message and Retry-After", async () => {
+    const answer = (r: Response) => (async () => r) as unknown as typeof fetch;
+    expect(await checkApi("/api/v1/me", answer(new Response("{}", { status: 200 })))).toEqual({ up: true });
+    expect(await checkApi("/api/v1/me", answer(new Response("{}", { status: 401 })))).toEqual({ up: true });
+    expect(await checkApi("/api/v1/me", answer(new Response('{"message":"maintenance: x"}', { status: 503 })))).toEqual({ up: true });
+    expect(
+      await checkApi(
+        "/api/v1/me",
+        answer(new Response('{"message":"the accounts database is unreachable"}', { status: 503, headers: { "Retry-After": "7" } })),
+      ),
+    ).toEqual({ up: false, message: "the accounts database is unreachable", retryAfterSeconds: 7 });
+    expect(await checkApi("/api/v1/me", answer(new Response("<html></html>", { status: 504 })))).toEqual({
+      up: false,
+      message: undefined,
+      retryAfterSeconds: undefined,
+    });
   });
 });

@@ -2,6 +2,7 @@
 // schema.d.ts, which is generated from the gateway's OpenAPI document.
 import createClient, { type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema";
+import { OutageMonitor, type CheckResult, type Outage, type UnavailableReport } from "./outage";
 
 export type Schemas = components["schemas"];
 
@@ -44,22 +45,84 @@ export function csrfMiddleware(getCookies: () => string): Middleware {
 /** ApiEvents tells the app about answers that change global state. */
 export type ApiEvent =
   | { type: "unauthorized" }
-  | { type: "maintenance"; retryAfterSeconds?: number };
+  | { type: "maintenance"; retryAfterSeconds?: number }
+  | ({ type: "unavailable" } & UnavailableReport)
+  | { type: "outage"; outage: Outage | undefined }
+  | { type: "recovered" };
 
-/** statusMiddleware reports 401 and 503 answers to the app. */
+/** Statuses that say "try again later" rather than "this request is wrong". */
+const UNAVAILABLE = new Set([502, 503, 504]);
+
+export const UNREACHABLE_MESSAGE = "Sightline can't be reached from this browser";
+
+/** isUnavailable says whether an error is an outage (the API down or unreachable), not an answer about the request. */
+export function isUnavailable(e: unknown): boolean {
+  return e instanceof ApiError && (e.status === 0 || UNAVAILABLE.has(e.status));
+}
+
+function retryAfter(response: Response): number | undefined {
+  const ra = Number(response.headers.get("Retry-After"));
+  return Number.isFinite(ra) && ra > 0 ? ra : undefined;
+}
+
+/** bodyMessage reads the message of a google.rpc.Status body, without consuming the response. */
+async function bodyMessage(response: Response): Promise<string> {
+  try {
+    const b = (await response.clone().json()) as { message?: unknown };
+    return typeof b?.message === "string" ? b.message : "";
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * isMaintenanceMessage tells maintenance mode (the gateway's 503 for writes, whose
+ * message starts "maintenance:") from a part of Sightline being unavailable.
+ */
+export function isMaintenanceMessage(message: string): boolean {
+  return /^maintenance\b/i.test(message.trim());
+}
+
+/**
+ * statusMiddleware reports 401, maintenance, and outages (502/503/504 or no
+ * answer at all) to the app. Only a 401 means signed out; an outage never
+ * does.
+ */
 export function statusMiddleware(emit: (e: ApiEvent) => void): Middleware {
   return {
-    onResponse({ response, request }) {
+    async onResponse({ response, request }) {
       const url = new URL(request.url, "http://x");
       // A failed log-in is a form error, not a lost session.
       if (response.status === 401 && !url.pathname.startsWith("/api/v1/auth/")) {
         emit({ type: "unauthorized" });
       }
-      if (response.status === 503) {
-        const ra = Number(response.headers.get("Retry-After"));
-        emit({ type: "maintenance", retryAfterSeconds: Number.isFinite(ra) && ra > 0 ? ra : undefined });
+      if (UNAVAILABLE.has(response.status)) {
+        const message = await bodyMessage(response);
+        const ra = retryAfter(response);
+        if (response.status === 503 && isMaintenanceMessage(message)) {
+          emit({ type: "maintenance", retryAfterSeconds: ra });
+        } else {
+          emit({
+            type: "unavailable",
+            message: message || defaultMessage(response.status),
+            retryAfterSeconds: ra,
+            path: request.method.toUpperCase() === "GET" ? url.pathname + url.search : undefined,
+          });
+        }
       }
       return response;
+    },
+    onError({ error, request }) {
+      // An aborted request is not an outage.
+      if (error instanceof Error && error.name === "AbortError") return;
+      const url = new URL(request.url, "http://x");
+      emit({
+        type: "unavailable",
+        message: UNREACHABLE_MESSAGE,
+        path: request.method.toUpperCase() === "GET" ? url.pathname + url.search : undefined,
+      });
+      // unwrap and the forms show this like any other failed request.
+      return new ApiError(`${UNREACHABLE_MESSAGE}. Check the connection and try again.`, 0);
     },
   };
 }
@@ -89,7 +152,8 @@ export function toApiError(body: unknown, response: Response): ApiError {
     if (typeof b.message === "string") message = b.message;
     else if (typeof b.error === "string") message = b.error;
     if (typeof b.code === "number") code = b.code;
-  } else if (typeof body === "string") {
+  } else if (typeof body === "string" && !body.trimStart().startsWith("<")) {
+    // Not a proxy's HTML error page.
     message = body.trim();
   }
   if (!message) message = defaultMessage(response.status);
@@ -106,8 +170,10 @@ function defaultMessage(status: number): string {
       return "Not found.";
     case 429:
       return "Too many requests. Please wait a moment and try again.";
+    case 502:
     case 503:
-      return "Sightline is in maintenance. Please try again shortly.";
+    case 504:
+      return "Sightline is unavailable right now. Please try again shortly.";
     default:
       return `Request failed (HTTP ${status}).`;
   }
@@ -130,14 +196,42 @@ export function onApiEvent(fn: (e: ApiEvent) => void): () => void {
   return () => listeners.delete(fn);
 }
 
-export function createApi(opts: { baseUrl?: string; fetch?: typeof fetch; getCookies?: () => string } = {}) {
+function broadcast(e: ApiEvent) {
+  listeners.forEach((fn) => fn(e));
+}
+
+/** checkApi asks the gateway directly (not through the middleware) whether path answers. */
+export async function checkApi(path: string, fetchFn: typeof fetch = fetch): Promise<CheckResult> {
+  const res = await fetchFn(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!UNAVAILABLE.has(res.status)) return { up: true };
+  const message = await bodyMessage(res);
+  if (res.status === 503 && isMaintenanceMessage(message)) return { up: true };
+  return { up: false, message: message || undefined, retryAfterSeconds: retryAfter(res) };
+}
+
+/** outage is the dashboard's one outage monitor; its state reaches the app as "outage" and "recovered" events. */
+export const outage = new OutageMonitor({
+  check: (path) => checkApi(path),
+  onChange: (o) => broadcast({ type: "outage", outage: o }),
+  onRecovered: () => broadcast({ type: "recovered" }),
+});
+
+/** dispatch is the default sink of the middleware: the app's listeners and the outage monitor. */
+function dispatch(e: ApiEvent) {
+  if (e.type === "unavailable") outage.report(e);
+  broadcast(e);
+}
+
+export function createApi(
+  opts: { baseUrl?: string; fetch?: typeof fetch; getCookies?: () => string; emit?: (e: ApiEvent) => void } = {},
+) {
   const client = createClient<paths>({
     baseUrl: opts.baseUrl ?? "",
     credentials: "same-origin",
     fetch: opts.fetch,
   });
   client.use(csrfMiddleware(opts.getCookies ?? (() => (typeof document === "undefined" ? "" : document.cookie))));
-  client.use(statusMiddleware((e) => listeners.forEach((fn) => fn(e))));
+  client.use(statusMiddleware(opts.emit ?? dispatch));
   return client;
 }
 

@@ -11,14 +11,15 @@ import { Recordings } from "../pages/Recordings";
 import { Team } from "../pages/Team";
 import { ApiKeys } from "../pages/ApiKeys";
 import { MaintenanceBanner } from "./MaintenanceBanner";
+import { OutageBanner } from "./OutageBanner";
 
 // The player pulls in rrweb; load it only when a replay is opened.
 const Replay = lazy(() => import("../pages/Replay"));
 
 function RequireAuth({ children }: { children: React.ReactNode }) {
-  const { me, loading } = useApp();
+  const { me, loading, outage } = useApp();
   const loc = useLocation();
-  if (loading) return <Spinner />;
+  if (loading) return <Spinner label={outage ? "Waiting for Sightline to answer…" : undefined} />;
   if (!me) return <Navigate to={`/login?next=${encodeURIComponent(loc.pathname + loc.search)}`} replace />;
   return <>{children}</>;
 }
@@ -27,6 +28,7 @@ export function App() {
   return (
     <>
       <MaintenanceBanner />
+      <OutageBanner />
       <Routes>
         <Route path="/login" element={<LogIn />} />
         <Route path="/signup" element={<SignUp />} />

@@ -1,5 +1,6 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
-import { api, onApiEvent, unwrap, type Schemas } from "../api/client";
+import { api, isUnavailable, onApiEvent, outage as outageMonitor, unwrap, type Schemas } from "../api/client";
+import type { Outage } from "../api/outage";
 
 export type Me = Schemas["v1GetCurrentUserResponse"];
 export type PublicConfig = Schemas["v1GetPublicConfigResponse"];
@@ -7,8 +8,11 @@ export type PublicConfig = Schemas["v1GetPublicConfigResponse"];
 interface AppState {
   config: PublicConfig | undefined;
   me: Me | undefined;
-  /** True until the first /me answer. */
+  /** True until /me answers (an outage keeps it true: we don't know yet). */
   loading: boolean;
+  /** Set while part of Sightline is unavailable; the monitor checks by itself. */
+  outage: Outage | undefined;
+  checkNow: () => void;
   refreshMe: () => Promise<Me | undefined>;
   refreshConfig: () => void;
   logOut: () => Promise<void>;
@@ -20,6 +24,7 @@ export function AppProvider({ children }: { children: ReactNode }) {
   const [config, setConfig] = useState<PublicConfig>();
   const [me, setMe] = useState<Me>();
   const [loading, setLoading] = useState(true);
+  const [outage, setOutage] = useState<Outage | undefined>(outageMonitor.current);
 
   const refreshConfig = useCallback(() => {
     unwrap(api.GET("/api/v1/config")).then(setConfig, () => undefined);
@@ -29,12 +34,15 @@ export function AppProvider({ children }: { children: ReactNode }) {
     try {
       const m = await unwrap(api.GET("/api/v1/me"));
       setMe(m);
-      return m;
-    } catch {
-      setMe(undefined);
-      return undefined;
-    } finally {
       setLoading(false);
+      return m;
+    } catch (e) {
+      // An outage is not a log-out: keep the user (or keep waiting for the
+      // first answer) until the API answers again.
+      if (isUnavailable(e)) return undefined;
+      setMe(undefined);
+      setLoading(false);
+      return undefined;
     }
   }, []);
 
@@ -42,6 +50,8 @@ export function AppProvider({ children }: { children: ReactNode }) {
     await api.POST("/api/v1/auth/logout", { body: {} }).catch(() => undefined);
     setMe(undefined);
   }, []);
+
+  const checkNow = useCallback(() => outageMonitor.checkNow(), []);
 
   useEffect(() => {
     refreshConfig();
@@ -51,6 +61,11 @@ export function AppProvider({ children }: { children: ReactNode }) {
     const off = onApiEvent((e) => {
       if (e.type === "unauthorized") setMe(undefined);
       if (e.type === "maintenance") refreshConfig();
+      if (e.type === "outage") setOutage(e.outage);
+      if (e.type === "recovered") {
+        refreshConfig();
+        void refreshMe();
+      }
     });
     return () => {
       window.clearInterval(timer);
@@ -59,7 +74,7 @@ export function AppProvider({ children }: { children: ReactNode }) {
   }, [refreshConfig, refreshMe]);
 
   return (
-    <Ctx.Provider value={{ config, me, loading, refreshMe, refreshConfig, logOut }}>{children}</Ctx.Provider>
+    <Ctx.Provider value={{ config, me, loading, outage, checkNow, refreshMe, refreshConfig, logOut }}>{children}</Ctx.Provider>
   );
 }
 

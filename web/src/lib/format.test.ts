@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  sentence,
   countryFlag,
   formatClock,
   formatDuration,
@@ -69,5 +70,15 @@ describe("times and places", () => {
     expect(urlPath("https://shop.example.com/pricing?plan=pro#x")).toBe("/pricing?plan=pro#x");
     expect(urlPath("https://shop.example.com")).toBe("/");
     expect(urlPath("not a url")).toBe("not a url");
+  });
+});
+
+describe("sentence", () => {
+  it("capitalises and ends a server message", () => {
+    expect(sentence("the accounts database is unreachable; recordings are still being collected")).toBe(
+      "The accounts database is unreachable; recordings are still being collected.",
+    );
+    expect(sentence(" Done. ")).toBe("Done.");
+    expect(sentence("")).toBe("");
   });
 });

@@ -106,3 +106,11 @@ export function urlPath(url: string | undefined): string {
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString()} ${n === 1 ? one : many}`;
 }
+
+/** sentence shows a server message as a sentence ("the accounts database is down" → "The accounts database is down."). */
+export function sentence(s: string): string {
+  const t = s.trim();
+  if (!t) return t;
+  const first = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}

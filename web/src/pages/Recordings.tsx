@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, unwrap, type Schemas } from "../api/client";
-import { useAsync } from "../app/useAsync";
+import { useAsync, useOnRecovered } from "../app/useAsync";
 import { useApp } from "../app/AppContext";
 import { EmptyState, ErrorBox, Spinner } from "../components/ui";
 import { DeviceIcon } from "../components/DeviceIcon";
@@ -408,6 +408,8 @@ export function Recordings() {
   // A brand-new site: look for the first recording every few seconds, so it
   // shows up while the user is watching.
   const [poll, setPoll] = useState(0);
+  // After an outage, refresh the list quietly.
+  useOnRecovered(() => setPoll((n) => n + 1));
   const lastKey = useRef("");
   const waitingForFirst = !loading && !error && items.length === 0 && activeFilterCount(q) === 0;
   useEffect(() => {
