@@ -13,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/platform/depstate"
+	"github.com/sightlinehq/sightline/svc-recordings/outbox"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -90,6 +92,20 @@ func (i *instruments) observeOutbox(st store.Store, closed *atomic.Bool) error {
 			return nil
 		}))
 	if err != nil {
+		return fmt.Errorf("recordings: metrics: %w", err)
+	}
+	return nil
+}
+
+// observeDependencies exports sightline.dependency.up for the outbox's
+// view of search (when there is a relay) and the retention sweep's view of
+// the store.
+func (i *instruments) observeDependencies(relay *outbox.Relay, sweeps *depstate.State) error {
+	states := []*depstate.State{sweeps}
+	if relay != nil {
+		states = append(states, relay.Dependency)
+	}
+	if err := depstate.Register(i.meter, func() []*depstate.State { return states }); err != nil {
 		return fmt.Errorf("recordings: metrics: %w", err)
 	}
 	return nil

@@ -22,6 +22,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/svc-recordings/outbox"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
@@ -99,7 +100,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Compression, "recordings.compression", "better", "zstd level: fastest, default, better or best")
 	fs.DurationVar(&c.SweepInterval, "recordings.sweep-interval", 10*time.Minute, "how often expired sessions are removed")
 	fs.IntVar(&c.OutboxBatch, "recordings.outbox.batch", 500, "most outbox entries delivered to search at once")
-	fs.DurationVar(&c.OutboxMaxBackoff, "recordings.outbox.max-backoff", 30*time.Second, "longest wait between deliveries while search is down")
+	fs.DurationVar(&c.OutboxMaxBackoff, "recordings.outbox.max-backoff", 3*time.Second, "longest wait between deliveries while search is down (bounds how soon after search returns the outbox drains)")
 	fs.DurationVar(&c.TombstoneTTL, "recordings.tombstone-ttl", 30*24*time.Hour, "how long a deleted session keeps re-delivered chunks out")
 }
 
@@ -188,13 +189,15 @@ type Deps struct {
 // Service implements recordingsv1.RecordingsServiceServer.
 type Service struct {
 	recordingsv1.UnimplementedRecordingsServiceServer
-	cfg    Config
-	deps   Deps
-	log    *slog.Logger
-	store  store.Store
-	enc    *zstd.Encoder
-	dec    *zstd.Decoder
-	relay  *outbox.Relay
+	cfg   Config
+	deps  Deps
+	log   *slog.Logger
+	store store.Store
+	enc   *zstd.Encoder
+	dec   *zstd.Decoder
+	relay *outbox.Relay
+	// sweeps is the store as the retention sweep sees it.
+	sweeps *depstate.State
 	m      *instruments
 	closer sync.Once
 	// closed keeps late callers (a final metrics collection) off the
@@ -255,7 +258,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		dec.Close()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, deps: deps, log: log, enc: enc, dec: dec, m: m}
+	s := &Service{cfg: cfg, deps: deps, log: log, enc: enc, dec: dec, m: m, sweeps: depstate.New(log, "store", "retention")}
 	s.store = instrument(st, deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-recordings"), m)
 	if err := m.observeOutbox(s.store, &s.closed); err != nil {
 		s.Close()
@@ -266,6 +269,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		s.relay.Batch = cfg.OutboxBatch
 		s.relay.MaxBackoff = cfg.OutboxMaxBackoff
 		s.relay.Delivered, s.relay.Failures = m.outboxDelivered, m.outboxFailures
+	}
+	if err := m.observeDependencies(s.relay, s.sweeps); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -318,22 +325,32 @@ func (s *Service) Run(ctx context.Context) error {
 	return nil
 }
 
+// sweepLoop removes expired sessions every SweepInterval. A failed sweep
+// is retried with backoff (from a second up to a minute, never later than
+// the next interval) and logged once when sweeps start failing and once
+// when one succeeds again.
 func (s *Service) sweepLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.SweepInterval)
-	defer t.Stop()
+	backoff := depstate.Backoff{Min: min(time.Second, s.cfg.SweepInterval), Max: min(time.Minute, s.cfg.SweepInterval)}
 	for {
 		n, err := s.store.Sweep(ctx, time.Now())
-		switch {
-		case err != nil && ctx.Err() == nil:
-			s.log.ErrorContext(ctx, "recordings: retention sweep failed", "err", err)
-		case n > 0:
-			s.log.InfoContext(ctx, "recordings: retention removed expired sessions", "sessions", n)
-			s.notify()
-		}
-		select {
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
+		}
+		wait := s.cfg.SweepInterval
+		switch {
+		case err != nil:
+			s.sweeps.Failed(ctx, fmt.Errorf("retention sweep: %w", err))
+			wait = backoff.Next()
+		default:
+			s.sweeps.OK(ctx)
+			backoff.Reset()
+			if n > 0 {
+				s.log.InfoContext(ctx, "recordings: retention removed expired sessions", "sessions", n)
+				s.notify()
+			}
+		}
+		if !depstate.Sleep(ctx, wait) {
+			return
 		}
 	}
 }

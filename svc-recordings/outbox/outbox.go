@@ -2,12 +2,17 @@
 // of version, deletions in order, retried with backoff while search is
 // down. Entries leave the outbox only after search accepted them, so a
 // crash re-delivers (search ignores stale versions) and loses nothing.
+//
+// While search is down the relay retries the oldest entries with capped
+// exponential backoff and jitter, logs once when delivery starts failing
+// and once when it recovers (depstate), and exports its state as
+// sightline.dependency.up{dependency="search",component="outbox"}. After
+// the outage it delivers the backlog in the order it was written.
 package outbox
 
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -17,6 +22,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -36,6 +42,9 @@ type Relay struct {
 	// Delivered and Failures count entries and failed attempts (optional).
 	Delivered metric.Int64Counter
 	Failures  metric.Int64Counter
+	// Dependency is search as this relay sees it: up or down, logged at
+	// each change and exported by depstate.Register.
+	Dependency *depstate.State
 
 	wake chan struct{}
 }
@@ -45,8 +54,9 @@ func New(st store.Store, search searchv1.SearchServiceClient, logger *slog.Logge
 	return &Relay{
 		Store: st, Search: search, Logger: logger,
 		Batch: 500, Poll: 2 * time.Second,
-		MinBackoff: 100 * time.Millisecond, MaxBackoff: 30 * time.Second, CallTimeout: 10 * time.Second,
-		wake: make(chan struct{}, 1),
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: 3 * time.Second, CallTimeout: 10 * time.Second,
+		Dependency: depstate.New(logger, "search", "outbox"),
+		wake:       make(chan struct{}, 1),
 	}
 }
 
@@ -58,27 +68,29 @@ func (r *Relay) Notify() {
 	}
 }
 
-// Run delivers until ctx ends.
+// Run delivers until ctx ends. A failed delivery is retried, the same
+// oldest entries first, after a backoff that doubles from MinBackoff to
+// MaxBackoff; MaxBackoff bounds how long after search returns the backlog
+// starts to drain.
 func (r *Relay) Run(ctx context.Context) error {
-	backoff := time.Duration(0)
+	backoff := depstate.Backoff{Min: r.MinBackoff, Max: r.MaxBackoff}
 	for {
 		n, err := r.Once(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
-			backoff = min(max(2*backoff, r.MinBackoff), r.MaxBackoff)
-			wait := backoff/2 + rand.N(backoff/2+1)
-			r.Logger.WarnContext(ctx, "outbox: delivery to search failed, retrying", "err", err, "retry_in", wait)
+			r.Dependency.Failed(ctx, err)
 			if r.Failures != nil {
 				r.Failures.Add(ctx, 1)
 			}
-			if !sleep(ctx, wait) {
+			if !depstate.Sleep(ctx, backoff.Next()) {
 				return nil
 			}
 			continue
 		}
-		backoff = 0
+		r.Dependency.OK(ctx)
+		backoff.Reset()
 		if n == r.Batch {
 			continue // more waiting
 		}
@@ -88,17 +100,6 @@ func (r *Relay) Run(ctx context.Context) error {
 		case <-r.wake:
 		case <-time.After(r.Poll):
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

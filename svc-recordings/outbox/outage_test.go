@@ -1,0 +1,226 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/platform/depstate"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
+	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
+)
+
+// logRecorder keeps every log record.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, r.Clone())
+	return nil
+}
+
+// lines returns the records at level as "message attr=value ...".
+func (h *logRecorder) lines(level slog.Level) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, r := range h.recs {
+		if r.Level != level {
+			continue
+		}
+		l := r.Message
+		r.Attrs(func(a slog.Attr) bool { l += " " + a.String(); return true })
+		out = append(out, l)
+	}
+	return out
+}
+
+// upGauge reads sightline.dependency.up for dependency through reader.
+func upGauge(t *testing.T, reader *sdkmetric.ManualReader, dependency string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != depstate.GaugeName {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+				if v, _ := dp.Attributes.Value("dependency"); v.AsString() == dependency {
+					return dp.Value
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{dependency=%q} collected", depstate.GaugeName, dependency)
+	return -1
+}
+
+// restartable serves a SearchService on one loopback address that can be
+// stopped (connections are refused) and served again.
+type restartable struct {
+	t    *testing.T
+	addr string
+	impl searchv1.SearchServiceServer
+	mu   sync.Mutex
+	srv  *grpc.Server
+}
+
+func (r *restartable) start() {
+	r.t.Helper()
+	addr := r.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.addr = lis.Addr().String()
+	srv := grpc.NewServer()
+	searchv1.RegisterSearchServiceServer(srv, r.impl)
+	go srv.Serve(lis)
+	r.mu.Lock()
+	r.srv = srv
+	r.mu.Unlock()
+}
+
+func (r *restartable) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.srv.Stop()
+}
+
+// TestOutageLogsOnceAndDrainsInOrder: search refuses connections for a
+// while, then is served again on the same address. Meanwhile 40 sessions
+// are written. The relay logs one warning when delivery starts failing and
+// one info line when it recovers (attempts in between at debug level), its
+// gauge reads 0 during and 1 after, and search receives the backlog in the
+// order it was written, across several batches.
+func TestOutageLogsOnceAndDrainsInOrder(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sr := &search{}
+	srv := &restartable{t: t, impl: sr}
+	srv.start()
+	defer srv.stop()
+	cc, err := grpc.NewClient(srv.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.6, MaxDelay: 50 * time.Millisecond}, MinConnectTimeout: time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+
+	logs := &logRecorder{}
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	r := New(st, searchv1.NewSearchServiceClient(cc), slog.New(logs))
+	r.Batch, r.MinBackoff, r.MaxBackoff = 7, 5*time.Millisecond, 40*time.Millisecond
+	if err := depstate.Register(mp.Meter("test"), func() []*depstate.State { return []*depstate.State{r.Dependency} }); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	now := time.Now().UnixMilli()
+	write := func(i int) string {
+		b := &storetest.Builder{Site: 3_000_000_001, Session: fmt.Sprintf("s_outage%06d", i), Visitor: "v_aaaaaaaaaaaa", ServerMs: now}
+		if _, err := st.Append(context.Background(), []store.Chunk{b.Chunk(t, 0, 100)}); err != nil {
+			t.Fatal(err)
+		}
+		r.Notify()
+		return b.Session + "@1"
+	}
+	seen := func() []string {
+		sr.mu.Lock()
+		defer sr.mu.Unlock()
+		var out []string
+		for _, l := range sr.log {
+			out = append(out, strings.Fields(strings.TrimPrefix(l, "upsert"))...)
+		}
+		return out
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not within 10 s: %s", what)
+			}
+		}
+	}
+
+	want := []string{write(0)}
+	waitFor("the first session delivered", func() bool { return len(seen()) == 1 })
+	if v := upGauge(t, reader, "search"); v != 1 {
+		t.Fatalf("gauge with search up = %d", v)
+	}
+
+	srv.stop()
+	for i := 1; i <= 40; i++ {
+		want = append(want, write(i))
+	}
+	waitFor("the relay sees search down", func() bool { return !r.Dependency.Up() })
+	time.Sleep(300 * time.Millisecond) // many attempts at 5-40 ms apart
+	if v := upGauge(t, reader, "search"); v != 0 {
+		t.Fatalf("gauge with search refusing connections = %d", v)
+	}
+	if d, _ := st.OutboxDepth(context.Background()); d != 40 {
+		t.Fatalf("outbox depth during the outage %d, want 40", d)
+	}
+
+	srv.start()
+	back := time.Now()
+	waitFor("the backlog delivered", func() bool { return len(seen()) == len(want) })
+	t.Logf("backlog of 40 delivered %v after search returned", time.Since(back).Round(time.Millisecond))
+	if got := seen(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("search received\n%v\nwant, in the order written,\n%v", got, want)
+	}
+	if d, _ := st.OutboxDepth(context.Background()); d != 0 {
+		t.Fatalf("outbox depth after the outage %d", d)
+	}
+	if v := upGauge(t, reader, "search"); v != 1 {
+		t.Fatalf("gauge after search returned = %d", v)
+	}
+	warns, infos, debugs := logs.lines(slog.LevelWarn), logs.lines(slog.LevelInfo), logs.lines(slog.LevelDebug)
+	if len(warns) != 1 || !strings.Contains(warns[0], "search is failing") || !strings.Contains(warns[0], "Unavailable") {
+		t.Errorf("warnings: %q; want one, saying search is failing and why", warns)
+	}
+	if len(infos) != 1 || !strings.Contains(infos[0], "answers again") || !strings.Contains(infos[0], "down_for=") {
+		t.Errorf("info lines: %q; want one, saying search answers again after how long", infos)
+	}
+	if len(debugs) < 2 {
+		t.Errorf("%d debug lines; want one per failed attempt after the first", len(debugs))
+	}
+	if errs := logs.lines(slog.LevelError); len(errs) != 0 {
+		t.Errorf("error lines: %q", errs)
+	}
+	t.Logf("%s\n%s\n(%d attempts at debug level)", warns, infos, len(debugs))
+}

@@ -1,0 +1,130 @@
+package recordings
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/sightlinehq/sightline/platform/depstate"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+)
+
+// sweepFailing fails Sweep while down is set, counting the calls.
+type sweepFailing struct {
+	store.Store
+	down  atomic.Bool
+	calls atomic.Int64
+}
+
+func (s *sweepFailing) Sweep(ctx context.Context, now time.Time) (int, error) {
+	s.calls.Add(1)
+	if s.down.Load() {
+		return 0, errors.New("scylla: sweep: no hosts available in the pool")
+	}
+	return s.Store.Sweep(ctx, now)
+}
+
+type levelLog struct {
+	mu  sync.Mutex
+	out []string
+}
+
+func (l *levelLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *levelLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *levelLog) WithGroup(string) slog.Handler            { return l }
+func (l *levelLog) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.out = append(l.out, r.Level.String()+" "+r.Message)
+	return nil
+}
+
+func (l *levelLog) count(prefix string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, s := range l.out {
+		if strings.HasPrefix(s, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSweepBacksOffAndLogsOnce: while the store fails sweeps the loop
+// retries (not only every interval), logs one warning, and the gauge
+// sightline.dependency.up{dependency="store",component="retention"} reads
+// 0; when the store answers, one info line and the gauge reads 1.
+func TestSweepBacksOffAndLogsOnce(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	logs := &levelLog{}
+	cfg := testConfig(t)
+	cfg.SweepInterval = 20 * time.Millisecond
+	svc, err := New(context.Background(), cfg, Deps{Logger: slog.New(logs), DataDir: t.TempDir(), MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &sweepFailing{Store: svc.store}
+	st.down.Store(true)
+	real := svc.store
+	svc.store = st
+	t.Cleanup(func() { svc.store = real; svc.Close() })
+	gauge := func() int64 {
+		t.Helper()
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if m.Name == depstate.GaugeName {
+					for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+						if v, _ := dp.Attributes.Value("component"); v.AsString() == "retention" {
+							return dp.Value
+						}
+					}
+				}
+			}
+		}
+		t.Fatal("no retention gauge collected")
+		return -1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { svc.sweepLoop(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(2 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not within 10 s: %s", what)
+			}
+		}
+	}
+	wait("5 failed sweeps", func() bool { return st.calls.Load() >= 5 })
+	if v := gauge(); v != 0 {
+		t.Fatalf("gauge while sweeps fail = %d", v)
+	}
+	st.down.Store(false)
+	wait("a sweep succeeds", func() bool { return svc.sweeps.Up() })
+	wait("more sweeps", func() bool { return st.calls.Load() >= 10 })
+	if v := gauge(); v != 1 {
+		t.Fatalf("gauge after the store answers = %d", v)
+	}
+	if w, i := logs.count("WARN retention: store is failing"), logs.count("INFO retention: store answers again"); w != 1 || i != 1 {
+		t.Fatalf("%d warnings and %d recovery lines, want 1 and 1: %q", w, i, logs.out)
+	}
+	if n := logs.count("ERROR"); n != 0 {
+		t.Fatalf("%d error lines: %q", n, logs.out)
+	}
+}
