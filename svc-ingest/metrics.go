@@ -6,6 +6,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/sightlinehq/sightline/platform/depstate"
 )
 
 type instruments struct {
@@ -65,6 +67,16 @@ func (s *Service) initMetrics(m metric.Meter) error {
 			o.Observe(s.spool.Stats().Records)
 			return nil
 		})); err != nil {
+		return fmt.Errorf("ingest: metrics: %w", err)
+	}
+	// The forwarder's view of recordings, 1 up / 0 failing. s.fwd is made
+	// after the instruments; a collection before that observes nothing.
+	if err := depstate.Register(m, func() []*depstate.State {
+		if s.fwd == nil {
+			return nil
+		}
+		return []*depstate.State{s.fwd.Recordings()}
+	}); err != nil {
 		return fmt.Errorf("ingest: metrics: %w", err)
 	}
 	if err := s.initDeadLetterMetrics(m); err != nil {

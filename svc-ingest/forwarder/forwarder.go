@@ -22,6 +22,12 @@
 //     that such a chunk is found. Without that proof nothing is
 //     dead-lettered: during an outage of recordings, however long, every
 //     record waits in the spool.
+//
+// An outage is logged twice, not per attempt: a warning with the error
+// when delivery starts failing and an info line with how long and how many
+// attempts when recordings answers again (per-attempt detail is at debug
+// level). Recordings' state is exported through Recordings (depstate) as
+// sightline.dependency.up{dependency="recordings",component="forwarder"}.
 package forwarder
 
 import (
@@ -43,6 +49,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
@@ -70,7 +77,7 @@ type Forwarder struct {
 	IsolateAfter int
 	// MaxAttempts is how many transient failures of a chunk sent alone
 	// make it a suspect; it is dead-lettered once the record after it is
-	// then stored (default 8: about 6-13 s of backoff from 100 ms).
+	// then stored (default 8: about 5-9 s of backoff from 100 ms to 3 s).
 	MaxAttempts  int
 	OnDelivered  func(n int)
 	OnFailure    func(err error)
@@ -79,6 +86,16 @@ type Forwarder struct {
 	mu    sync.Mutex
 	stats Stats
 	buf   []byte // the request being assembled (Run's goroutine only)
+
+	depOnce sync.Once
+	dep     *depstate.State
+}
+
+// Recordings is recordings as the forwarder sees it: up, or failing since
+// a time. Set Logger before the first call.
+func (f *Forwarder) Recordings() *depstate.State {
+	f.depOnce.Do(func() { f.dep = depstate.New(f.Logger, "recordings", "forwarder") })
+	return f.dep
 }
 
 // Stats is a snapshot.
@@ -139,7 +156,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		f.BackoffMin = 100 * time.Millisecond
 	}
 	if f.BackoffMax < f.BackoffMin {
-		f.BackoffMax = 30 * time.Second
+		f.BackoffMax = 3 * time.Second
 	}
 	if f.Timeout <= 0 {
 		f.Timeout = 30 * time.Second
@@ -211,7 +228,7 @@ func (f *Forwarder) deliver(ctx context.Context, b *batch) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		f.failed(b.items, err)
+		f.failed(ctx, b.items, err)
 		if status.Code(err) == grpccodes.InvalidArgument {
 			if len(b.items) == 1 {
 				return f.quarantine(ctx, b.items[0], ReasonInvalidArgument, grpcMessage(err))
@@ -223,10 +240,10 @@ func (f *Forwarder) deliver(ctx context.Context, b *batch) error {
 		if attempt >= f.IsolateAfter && len(b.items) > 1 {
 			// Failing again and again: perhaps recordings is down,
 			// perhaps one chunk fails the call. One at a time tells.
-			f.Logger.WarnContext(ctx, "forwarder: batch keeps failing; sending its chunks one at a time", "attempts", attempt, "chunks", len(b.items), "error", err)
+			f.Logger.DebugContext(ctx, "forwarder: batch keeps failing; sending its chunks one at a time", "attempts", attempt, "chunks", len(b.items), "error", err)
 			return f.oneByOne(ctx, b, b.items)
 		}
-		f.Logger.WarnContext(ctx, "forwarder: delivery failed, retrying", "attempt", attempt, "chunks", len(b.items), "backoff", backoff, "error", err)
+		f.Logger.DebugContext(ctx, "forwarder: delivery failed, retrying", "attempt", attempt, "chunks", len(b.items), "backoff", backoff, "error", err)
 		if err := sleep(ctx, backoff); err != nil {
 			return err
 		}
@@ -258,7 +275,7 @@ func (f *Forwarder) bisect(ctx context.Context, b *batch, items []*item) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		}
-		f.failed(half, err)
+		f.failed(ctx, half, err)
 		if status.Code(err) == grpccodes.InvalidArgument {
 			err = f.bisect(ctx, b, half)
 		} else {
@@ -300,7 +317,7 @@ func (f *Forwarder) oneByOne(ctx context.Context, b *batch, items []*item) error
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			f.failed([]*item{it}, err)
+			f.failed(ctx, []*item{it}, err)
 			if status.Code(err) == grpccodes.InvalidArgument {
 				if err := f.quarantine(ctx, it, ReasonInvalidArgument, grpcMessage(err)); err != nil {
 					return err
@@ -316,7 +333,7 @@ func (f *Forwarder) oneByOne(ctx context.Context, b *batch, items []*item) error
 					break
 				}
 			}
-			f.Logger.WarnContext(ctx, "forwarder: chunk delivery failed, retrying", "attempt", it.attempts, "backoff", backoff, "error", err)
+			f.Logger.DebugContext(ctx, "forwarder: chunk delivery failed, retrying", "attempt", it.attempts, "backoff", backoff, "error", err)
 			if err := sleep(ctx, backoff); err != nil {
 				return err
 			}
@@ -355,7 +372,7 @@ func (f *Forwarder) probe(ctx context.Context, b *batch, it *item) (bool, error)
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		f.failed([]*item{next}, err)
+		f.failed(ctx, []*item{next}, err)
 		return false, nil // recordings fails both: keep waiting
 	}
 	if err := f.settle(ctx, []*item{next}, outcomes); err != nil {
@@ -368,7 +385,7 @@ func (f *Forwarder) probe(ctx context.Context, b *batch, it *item) (bool, error)
 	case ctx.Err() != nil:
 		return false, ctx.Err()
 	}
-	f.failed([]*item{it}, err)
+	f.failed(ctx, []*item{it}, err)
 	if status.Code(err) == grpccodes.InvalidArgument {
 		return true, f.quarantine(ctx, it, ReasonInvalidArgument, grpcMessage(err))
 	}
@@ -403,6 +420,7 @@ func grpcMessage(err error) string {
 
 // settle counts the delivered chunks and dead-letters the refused ones.
 func (f *Forwarder) settle(ctx context.Context, items []*item, outcomes []outcome) error {
+	f.Recordings().OK(ctx) // it answered for every chunk
 	delivered := 0
 	for i, it := range items {
 		it.done = true
@@ -427,7 +445,14 @@ func (f *Forwarder) settle(ctx context.Context, items []*item, outcomes []outcom
 	return nil
 }
 
-func (f *Forwarder) failed(items []*item, err error) {
+// failed counts a failed call. InvalidArgument is recordings answering
+// (refusing a request for good); any other error counts against its state.
+func (f *Forwarder) failed(ctx context.Context, items []*item, err error) {
+	if status.Code(err) == grpccodes.InvalidArgument {
+		f.Recordings().OK(ctx)
+	} else {
+		f.Recordings().Failed(ctx, err)
+	}
 	for _, it := range items {
 		it.attempts++
 	}

@@ -1,0 +1,180 @@
+package forwarder
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/platform/depstate"
+)
+
+// logRecorder keeps every log record.
+type logRecorder struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
+func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recs = append(h.recs, r.Clone())
+	return nil
+}
+
+// lines returns the records at level as "message attr=value ...".
+func (h *logRecorder) lines(level slog.Level) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, r := range h.recs {
+		if r.Level != level {
+			continue
+		}
+		l := r.Message
+		r.Attrs(func(a slog.Attr) bool { l += " " + a.String(); return true })
+		out = append(out, l)
+	}
+	return out
+}
+
+// upGauge reads sightline.dependency.up for dependency through reader.
+func upGauge(t *testing.T, reader *sdkmetric.ManualReader, dependency string) int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != depstate.GaugeName {
+				continue
+			}
+			for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+				if v, _ := dp.Attributes.Value("dependency"); v.AsString() == dependency {
+					return dp.Value
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{dependency=%q} collected", depstate.GaugeName, dependency)
+	return -1
+}
+
+// TestOutageLogsOnceAndKeepsOrder: recordings refuses connections for a
+// while (its server stopped), then is served again on the same address;
+// 40 chunks are spooled meanwhile. The forwarder logs one warning when
+// delivery starts failing and one info line with how long and how many
+// attempts when it recovers (the attempts in between at debug level), its
+// gauge reads 0 during and 1 after, nothing is dead-lettered and every
+// chunk arrives once, in spool order.
+func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
+	rec := &fakeRecordings{}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	serve := func(lis net.Listener) *grpc.Server {
+		srv := grpc.NewServer()
+		recordingsv1.RegisterRecordingsServiceServer(srv, rec)
+		go srv.Serve(lis)
+		return srv
+	}
+	srv := serve(lis)
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.6, MaxDelay: 50 * time.Millisecond}, MinConnectTimeout: time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	sp := openSpool(t)
+	logs := &logRecorder{}
+	f := newForwarder(sp, recordingsv1.NewRecordingsServiceClient(cc))
+	f.Logger = slog.New(logs)
+	f.BackoffMin, f.BackoffMax = 5*time.Millisecond, 40*time.Millisecond
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	if err := depstate.Register(mp.Meter("test"), func() []*depstate.State { return []*depstate.State{f.Recordings()} }); err != nil {
+		t.Fatal(err)
+	}
+	stop := run(t, f)
+
+	var want []string
+	add := func(i int) {
+		appendChunk(t, sp, 5_000_000_001+int64(i%3), fmt.Sprintf("s_%03d", i/4), int64(i%4))
+		want = append(want, fmt.Sprintf("%d/s_%03d/%d", 5_000_000_001+int64(i%3), i/4, i%4))
+	}
+	for i := range 8 {
+		add(i)
+	}
+	waitDrained(t, sp)
+	if v := upGauge(t, reader, "recordings"); v != 1 {
+		t.Fatalf("gauge with recordings up = %d", v)
+	}
+
+	srv.Stop()
+	for i := 8; i < 48; i++ {
+		add(i)
+	}
+	for deadline := time.Now().Add(10 * time.Second); f.Recordings().Up(); time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the forwarder does not see recordings down within 10 s")
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // many attempts, 5-40 ms apart
+	if v := upGauge(t, reader, "recordings"); v != 0 {
+		t.Fatalf("gauge with recordings refusing connections = %d", v)
+	}
+
+	if lis, err = net.Listen("tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	srv = serve(lis)
+	defer srv.Stop()
+	back := time.Now()
+	waitDrained(t, sp)
+	failures := f.Stats().Failures // every one during the outage
+	t.Logf("40 chunks delivered %v after recordings returned (%d failed attempts during the outage)", time.Since(back).Round(time.Millisecond), failures)
+	stop()
+
+	if got := rec.storedKeys(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("stored\n%v\nwant, in spool order,\n%v", got, want)
+	}
+	if st := f.Stats(); st.DeadLettered != 0 || st.Delivered != 48 || failures < 3 {
+		t.Fatalf("stats %+v (failures during the outage %d)", st, failures)
+	}
+	if v := upGauge(t, reader, "recordings"); v != 1 {
+		t.Fatalf("gauge after recordings returned = %d", v)
+	}
+	warns, infos, debugs := logs.lines(slog.LevelWarn), logs.lines(slog.LevelInfo), logs.lines(slog.LevelDebug)
+	if len(warns) != 1 || !strings.Contains(warns[0], "recordings is failing") || !strings.Contains(warns[0], "connection refused") {
+		t.Errorf("warnings: %q; want one, saying recordings is failing and why", warns)
+	}
+	if len(infos) != 1 || !strings.Contains(infos[0], "answers again") || !strings.Contains(infos[0], "down_for=") ||
+		!strings.Contains(infos[0], fmt.Sprintf("failed_attempts=%d", failures)) {
+		t.Errorf("info lines: %q; want one, saying recordings answers again after how long and %d attempts", infos, failures)
+	}
+	if len(debugs) < 2 {
+		t.Errorf("%d debug lines; want the attempts in between", len(debugs))
+	}
+	if errs := logs.lines(slog.LevelError); len(errs) != 0 {
+		t.Errorf("error lines: %q", errs)
+	}
+	t.Logf("%s\n%s\n(%d lines at debug level)", warns, infos, len(debugs))
+}
