@@ -38,6 +38,22 @@ type dashboard struct {
 // its CSRF header, and decodes a 200 answer.
 func (d *dashboard) call(method, path string, body any) map[string]any {
 	d.t.Helper()
+	code, _, out, err := d.do(method, path, body)
+	if err != nil {
+		d.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if code != http.StatusOK {
+		d.t.Fatalf("%s %s = %d %s", method, path, code, out)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out, &m); err != nil {
+		d.t.Fatalf("%s %s: %v: %s", method, path, err, out)
+	}
+	return m
+}
+
+// do is call answering whatever came back, for the answers other than 200.
+func (d *dashboard) do(method, path string, body any) (int, http.Header, []byte, error) {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, d.base+path, bytes.NewReader(b))
 	req.Header.Set("Content-Type", "application/json")
@@ -48,18 +64,11 @@ func (d *dashboard) call(method, path string, body any) map[string]any {
 	}
 	resp, err := d.http.Do(req)
 	if err != nil {
-		d.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		d.t.Fatalf("%s %s = %d %s", method, path, resp.StatusCode, out)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(out, &m); err != nil {
-		d.t.Fatalf("%s %s: %v: %s", method, path, err, out)
-	}
-	return m
+	out, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, out, err
 }
 
 // newDashboard signs up through the gateway of p and creates a site for

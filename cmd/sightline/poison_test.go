@@ -35,6 +35,18 @@ func (d *dashboard) total(site int64) int64 {
 // postBatch sends one valid single-event batch of a new session.
 func postBatch(t *testing.T, p *process, siteKey, origin, session string) {
 	t.Helper()
+	code, err := sendBatch(p, siteKey, origin, session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != http.StatusNoContent {
+		t.Fatalf("batch of %s = %d", session, code)
+	}
+}
+
+// sendBatch is postBatch answering the status instead of failing the test
+// (for a load generator running in its own goroutine).
+func sendBatch(p *process, siteKey, origin, session string) (int, error) {
 	now := time.Now().UnixMilli()
 	body := fmt.Sprintf(`{"v":1,"siteKey":%q,"sessionId":%q,"visitorId":"v_poisontestvisitor0001","pageViewId":"p_poisontestpageview001","seq":0,"clientTime":%d,`+
 		`"page":{"url":%q},"events":[{"type":4,"timestamp":%d,"data":{"href":%q,"width":1280,"height":720}}]}`,
@@ -44,12 +56,10 @@ func postBatch(t *testing.T, p *process, siteKey, origin, session string) {
 	req.Header.Set("Origin", origin)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("batch of %s = %d", session, resp.StatusCode)
-	}
+	return resp.StatusCode, nil
 }
 
 // poison appends to the spool in dir a chunk that recordings refuses for
