@@ -231,12 +231,19 @@ func randomHex(n int) string {
 // Server is a PostgreSQL server started by StartServer.
 type Server struct {
 	dsn     string
+	bin     string
+	dir     string
 	dataDir string
+	port    int
+	cred    *syscall.Credential
 	log     *lockedBuffer
+
+	// mu guards the current process: Stop and Restart replace it.
+	mu      sync.Mutex
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
-	stop    sync.Once
+	stopped bool
 	stopErr error
 }
 
@@ -245,23 +252,78 @@ type Server struct {
 func (s *Server) DSN() string { return s.dsn }
 
 // Stop shuts the server down (fast shutdown, then SIGKILL after 10 s) and
-// waits for it to exit. It does not remove the directory.
+// waits for it to exit. It does not remove the directory. Stopping a
+// stopped server returns the first Stop's result.
 func (s *Server) Stop() error {
-	s.stop.Do(func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return s.stopErr
+	}
+	s.stopped = true
+	select {
+	case <-s.exited:
+	default:
+		_ = s.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
 		select {
 		case <-s.exited:
-		default:
-			_ = s.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
-			select {
-			case <-s.exited:
-			case <-time.After(10 * time.Second):
-				_ = s.cmd.Process.Kill()
-				<-s.exited
-				s.stopErr = fmt.Errorf("pgtest: server did not stop in 10s, killed")
-			}
+		case <-time.After(10 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+			s.stopErr = fmt.Errorf("pgtest: server did not stop in 10s, killed")
+		}
+	}
+	return s.stopErr
+}
+
+// Restart starts a stopped server again on the same port and data
+// directory, so clients keep their DSN: tests use Stop and Restart to take
+// the database away for a while and bring it back.
+func (s *Server) Restart(ctx context.Context) error {
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
+	if !stopped {
+		return errors.New("pgtest: restart of a running server: call Stop first")
+	}
+	return s.run(ctx)
+}
+
+// Private starts a server of tb's own (not the shared one, which other
+// tests use), so that tb may Stop and Restart it; it is stopped and its
+// directory removed when tb ends. Missing binaries skip tb, except under
+// CI=true, where they fail it. It ignores DATABASE_URL: a server it did not
+// start cannot be stopped.
+func Private(tb testing.TB) *Server {
+	tb.Helper()
+	if _, err := binDir(); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("%v (CI=true: the PostgreSQL tests must run)", err)
+		}
+		tb.Skip(err.Error())
+	}
+	sweepStale()
+	dir, err := os.MkdirTemp("", "pgtest-")
+	if err != nil {
+		tb.Fatalf("pgtest: temp dir: %v", err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
+	// As for the shared server: a later run removes dir if we are killed.
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := StartServer(ctx, dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			tb.Errorf("pgtest: stop private server: %v", err)
 		}
 	})
-	return s.stopErr
+	return srv
 }
 
 // binDir returns the newest /usr/lib/postgresql/<major>/bin that has
@@ -386,12 +448,28 @@ func freePort() (int, error) {
 }
 
 func launch(ctx context.Context, bin, dir, data string, port int, cred *syscall.Credential) (*Server, error) {
-	logBuf := &lockedBuffer{}
-	cmd := exec.Command(filepath.Join(bin, "postgres"),
-		"-D", data,
-		"-k", dir,
+	srv := &Server{
+		dsn:     fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
+		bin:     bin,
+		dir:     dir,
+		dataDir: data,
+		port:    port,
+		cred:    cred,
+		log:     &lockedBuffer{},
+	}
+	if err := srv.run(ctx); err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+// run starts the server process and waits until it accepts connections.
+func (s *Server) run(ctx context.Context) error {
+	cmd := exec.Command(filepath.Join(s.bin, "postgres"),
+		"-D", s.dataDir,
+		"-k", s.dir,
 		"-h", "127.0.0.1",
-		"-p", strconv.Itoa(port),
+		"-p", strconv.Itoa(s.port),
 		"-F", // fsync off: throwaway data
 		"-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off",
@@ -400,53 +478,60 @@ func launch(ctx context.Context, bin, dir, data string, port int, cred *syscall.
 		"-c", "log_min_messages=warning",
 	)
 	cmd.Env = serverEnv()
-	cmd.Dir = dir
-	cmd.Stdout = logBuf
-	cmd.Stderr = logBuf
+	cmd.Dir = s.dir
+	cmd.Stdout = s.log
+	cmd.Stderr = s.log
 	// Pdeathsig fires when the *thread* that forked the child exits, so the
 	// child is started from a goroutine locked to its thread for the
 	// server's lifetime: the signal then fires only when the process dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
-	srv := &Server{
-		dsn:     fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port),
-		dataDir: data,
-		log:     logBuf,
-		cmd:     cmd,
-		exited:  make(chan struct{}),
-	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	exited := make(chan struct{})
+	s.mu.Lock()
+	s.cmd, s.exited, s.waitErr, s.stopped, s.stopErr = cmd, exited, nil, false, nil
+	s.mu.Unlock()
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		if err := cmd.Start(); err != nil {
 			started <- err
-			close(srv.exited)
+			close(exited)
 			return
 		}
 		started <- nil
-		srv.waitErr = cmd.Wait()
-		close(srv.exited)
+		err := cmd.Wait()
+		s.mu.Lock()
+		s.waitErr = err
+		s.mu.Unlock()
+		close(exited)
 	}()
 	if err := <-started; err != nil {
-		return nil, fmt.Errorf("pgtest: start postgres: %w", err)
+		s.mu.Lock()
+		s.stopped = true
+		s.mu.Unlock()
+		return fmt.Errorf("pgtest: start postgres: %w", err)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		conn, err := pgx.Connect(cctx, srv.dsn)
+		conn, err := pgx.Connect(cctx, s.dsn)
 		cancel()
 		if err == nil {
 			_ = conn.Close(context.Background())
-			return srv, nil
+			return nil
 		}
 		select {
-		case <-srv.exited:
-			return nil, fmt.Errorf("pgtest: postgres exited (%v):\n%s", srv.waitErr, logBuf.String())
+		case <-exited:
+			s.mu.Lock()
+			s.stopped = true
+			werr := s.waitErr
+			s.mu.Unlock()
+			return fmt.Errorf("pgtest: postgres exited (%v):\n%s", werr, s.log.String())
 		default:
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
-			_ = srv.Stop()
-			return nil, fmt.Errorf("pgtest: postgres not ready: %v\n%s", err, logBuf.String())
+			_ = s.Stop()
+			return fmt.Errorf("pgtest: postgres not ready: %v\n%s", err, s.log.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

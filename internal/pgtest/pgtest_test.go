@@ -154,3 +154,40 @@ func portOf(t *testing.T, dsn string) string {
 	}
 	return u.Port()
 }
+
+// TestPrivateStopRestart: a private server can be taken away and brought
+// back on the same DSN with its data, which is what downtime tests need.
+func TestPrivateStopRestart(t *testing.T) {
+	ctx := context.Background()
+	srv := Private(t)
+	conn, err := pgx.Connect(ctx, srv.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE kept (id bigint)"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if err := srv.Restart(ctx); err == nil {
+		t.Fatal("Restart of a running server succeeded")
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := pgx.Connect(ctx, srv.DSN()); err == nil {
+		c.Close(ctx)
+		t.Fatal("connected to a stopped server")
+	}
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err = pgx.Connect(ctx, srv.DSN())
+	if err != nil {
+		t.Fatalf("connect after Restart: %v", err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'kept'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("table after Restart: %d, %v; want it kept", n, err)
+	}
+}
