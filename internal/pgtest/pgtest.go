@@ -242,7 +242,7 @@ type Server struct {
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	exited  chan struct{}
-	waitErr error
+	waitErr *error // set before exited is closed
 	stopped bool
 	stopErr error
 }
@@ -486,8 +486,9 @@ func (s *Server) run(ctx context.Context) error {
 	// server's lifetime: the signal then fires only when the process dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
 	exited := make(chan struct{})
+	waitErr := new(error)
 	s.mu.Lock()
-	s.cmd, s.exited, s.waitErr, s.stopped, s.stopErr = cmd, exited, nil, false, nil
+	s.cmd, s.exited, s.waitErr, s.stopped, s.stopErr = cmd, exited, waitErr, false, nil
 	s.mu.Unlock()
 	started := make(chan error, 1)
 	go func() {
@@ -499,10 +500,9 @@ func (s *Server) run(ctx context.Context) error {
 			return
 		}
 		started <- nil
-		err := cmd.Wait()
-		s.mu.Lock()
-		s.waitErr = err
-		s.mu.Unlock()
+		// No lock here: Stop holds mu while it waits for exited. The
+		// close publishes waitErr to whoever receives from exited.
+		*waitErr = cmd.Wait()
 		close(exited)
 	}()
 	if err := <-started; err != nil {
@@ -524,9 +524,8 @@ func (s *Server) run(ctx context.Context) error {
 		case <-exited:
 			s.mu.Lock()
 			s.stopped = true
-			werr := s.waitErr
 			s.mu.Unlock()
-			return fmt.Errorf("pgtest: postgres exited (%v):\n%s", werr, s.log.String())
+			return fmt.Errorf("pgtest: postgres exited (%v):\n%s", *waitErr, s.log.String())
 		default:
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
