@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -232,6 +233,8 @@ type Service struct {
 	// dummyHash is verified when a log-in names an unknown e-mail, so the
 	// answer takes as long as for a wrong password.
 	dummyHash string
+	// lastUnavailableLog rate-limits the log of database outages (unix ns).
+	lastUnavailableLog atomic.Int64
 }
 
 type metrics struct {

@@ -314,6 +314,12 @@ func (s *Service) storeErr(ctx context.Context, op string, err error) error {
 }
 
 func (s *Service) internal(ctx context.Context, op string, err error) error {
+	// Before the context check: a deadline hit while connecting is the
+	// database's absence, not a slow request.
+	if unavailable(err) {
+		s.logUnavailable(ctx, op, err)
+		return status.Error(codes.Unavailable, unavailableMessage)
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return status.FromContextError(err).Err()
 	}

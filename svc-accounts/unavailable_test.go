@@ -1,0 +1,188 @@
+package accounts
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/internal/pgtest"
+	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
+	"github.com/sightlinehq/sightline/svc-accounts/store"
+	"github.com/sightlinehq/sightline/svc-accounts/store/postgres"
+)
+
+func TestUnavailableClassifiesErrors(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"not found", fmt.Errorf("user 1: %w", store.ErrNotFound), false},
+		{"conflict", store.ErrConflict, false},
+		{"plain", errors.New("boom"), false},
+		{"caller canceled", context.Canceled, false},
+		{"caller deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), false},
+		{"admin shutdown 57P01", fmt.Errorf("q: %w", &pgconn.PgError{Code: "57P01"}), true},
+		{"crash shutdown 57P02", &pgconn.PgError{Code: "57P02"}, true},
+		{"cannot connect now 57P03", &pgconn.PgError{Code: "57P03"}, true},
+		{"connection failure 08006", &pgconn.PgError{Code: "08006"}, true},
+		{"too many connections", &pgconn.PgError{Code: "53300"}, true},
+		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
+		{"syntax error", &pgconn.PgError{Code: "42601"}, false},
+		{"refused", fmt.Errorf("x: %w", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), true},
+		{"reset", fmt.Errorf("x: %w", syscall.ECONNRESET), true},
+		{"unexpected EOF", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+	} {
+		if got := unavailable(c.err); got != c.want {
+			t.Errorf("%s: unavailable(%v) = %v, want %v", c.name, c.err, got, c.want)
+		}
+	}
+}
+
+// TestUnavailableSQLiteBusy: a real SQLITE_BUSY (another connection holds
+// the write lock past the busy timeout) is Unavailable.
+func TestUnavailableSQLiteBusy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.db")
+	dsn := "file:" + path + "?_pragma=busy_timeout(50)&_pragma=journal_mode(WAL)"
+	holder, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	ctx := context.Background()
+	hc, err := holder.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.Close()
+	if _, err := hc.ExecContext(ctx, "CREATE TABLE t (id integer)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hc.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer hc.ExecContext(ctx, "ROLLBACK")
+	other, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, err = other.ExecContext(ctx, "INSERT INTO t VALUES (1)")
+	if err == nil {
+		t.Fatal("insert succeeded while another connection held the write lock")
+	}
+	if !unavailable(fmt.Errorf("insert: %w", err)) {
+		t.Fatalf("unavailable(%v) = false; want true for SQLITE_BUSY", err)
+	}
+}
+
+// TestStoppedPostgresIsUnavailable stops a real PostgreSQL under a running
+// accounts service: every call that needs the database answers Unavailable
+// with a message naming no host — never Unauthenticated, NotFound or
+// Internal — and the service recovers by itself when the server returns.
+func TestStoppedPostgresIsUnavailable(t *testing.T) {
+	srv := pgtest.Private(t)
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, srv.DSN(), postgres.Options{MaxConns: 4}, sqlstore.Telemetry{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc, err := newWithStore(defaultConfig(), Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test-1"}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	accountsv1.RegisterAccountsServiceServer(gs, svc)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = gs.Serve(lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(); gs.Stop(); <-done })
+	c := accountsv1.NewAccountsServiceClient(conn)
+	e := &env{t: t, svc: svc, store: st, client: c}
+	u := e.signUp("down@example.com")
+
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]func() error{
+		"Authenticate": func() error {
+			_, err := c.Authenticate(as(""), &accountsv1.AuthenticateRequest{Credential: &accountsv1.AuthenticateRequest_SessionToken{SessionToken: u.token}})
+			return err
+		},
+		"GetCurrentUser": func() error { _, err := c.GetCurrentUser(as(u.token), &accountsv1.GetCurrentUserRequest{}); return err },
+		"ListSites": func() error {
+			_, err := c.ListSites(as(u.token), &accountsv1.ListSitesRequest{OrganizationId: u.org})
+			return err
+		},
+		"CreateSite": func() error {
+			_, err := c.CreateSite(as(u.token), &accountsv1.CreateSiteRequest{OrganizationId: u.org, Name: "Shop", Domains: []string{"shop.example.com"}})
+			return err
+		},
+		"LogIn": func() error {
+			_, err := c.LogIn(as(""), &accountsv1.LogInRequest{Email: u.email, Password: password})
+			return err
+		},
+		"GetPublicConfig": func() error { _, err := c.GetPublicConfig(as(""), &accountsv1.GetPublicConfigRequest{}); return err },
+	}
+	for name, call := range calls {
+		// Twice: the first call may meet a pooled connection the server
+		// closed, the second a refused dial.
+		for i := range 2 {
+			err := call()
+			st := status.Convert(err)
+			if st.Code() != codes.Unavailable {
+				t.Errorf("%s #%d with PostgreSQL stopped: %v; want Unavailable", name, i, err)
+				continue
+			}
+			if strings.Contains(st.Message(), "127.0.0.1") || strings.Contains(st.Message(), "dial") {
+				t.Errorf("%s: message %q leaks internals", name, st.Message())
+			}
+		}
+	}
+	if err := svc.Ready(ctx); err == nil {
+		t.Error("Ready with PostgreSQL stopped = nil")
+	}
+
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := c.GetCurrentUser(as(u.token), &accountsv1.GetCurrentUserRequest{})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GetCurrentUser 5 s after PostgreSQL returned: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := c.CreateSite(as(u.token), &accountsv1.CreateSiteRequest{OrganizationId: u.org, Name: "Shop", Domains: []string{"shop.example.com"}}); err != nil {
+		t.Fatalf("CreateSite after PostgreSQL returned: %v", err)
+	}
+}
