@@ -9,11 +9,14 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/sightlinehq/sightline/gen/openapi"
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 )
 
 // apiRoute is one path of the REST API with the methods it answers.
@@ -117,3 +120,47 @@ func bodyTooLarge(ctx context.Context) bool {
 // services send no delay of their own, and a client told nothing retries at
 // once.
 const loginRetryAfter = "60"
+
+// unavailableRetryAfter is the Retry-After of a 503 for an unreachable
+// service or database: short, since outages are usually blips and the
+// dashboard recovers by itself on the next try.
+const unavailableRetryAfter = "5"
+
+// unavailableMessage says which part is unavailable, from the gRPC method
+// that failed and the service's message, without internals (addresses,
+// driver errors): a gRPC client's own Unavailable carries "dial tcp ...".
+func unavailableMessage(method, serviceMsg string) string {
+	const collecting = "; recordings are still being collected. Try again shortly."
+	if strings.Contains(serviceMsg, "accounts database") {
+		// Recordings and search check callers with accounts, so its
+		// database can be the cause behind any service.
+		return "the accounts database is unreachable" + collecting
+	}
+	for _, part := range []string{"accounts", "recordings", "search", "ingest"} {
+		if strings.Contains(strings.ToLower(method), "."+part+".") {
+			return "the " + part + " service is unreachable" + collecting
+		}
+	}
+	return "a Sightline service is unreachable" + collecting
+}
+
+// maintenanceConfig answers GET /api/v1/config while the maintenance file
+// exists: accounts' config when it answers, else the version alone, with
+// the file's banner either way.
+func (s *Service) maintenanceConfig(ctx context.Context, w http.ResponseWriter, msg string) {
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	cfg, err := s.accounts.GetPublicConfig(cctx, &accountsv1.GetPublicConfigRequest{})
+	if err != nil {
+		cfg = &accountsv1.GetPublicConfigResponse{Version: s.deps.Version}
+	}
+	cfg.Maintenance = &accountsv1.Maintenance{Enabled: true, Message: msg}
+	body, err := protojson.Marshal(cfg)
+	if err != nil {
+		writeStatus(ctx, w, http.StatusInternalServerError, codes.Internal, "could not encode the config")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(body)
+}

@@ -85,6 +85,18 @@ func (s *Service) apiHandler() http.Handler {
 			writeError(ctx, w, http.StatusUnsupportedMediaType, "request bodies must be application/json")
 			return
 		}
+		if msg, on := s.maintFile.state(); on {
+			// The operator's file wins over accounts' switch and needs no
+			// database; the public config still answers so the dashboard
+			// can show the banner.
+			if r.Method == http.MethodGet && r.URL.Path == "/api/v1/config" {
+				s.maintenanceConfig(ctx, w, msg)
+				return
+			}
+			w.Header().Set("Retry-After", "60")
+			writeError(ctx, w, http.StatusServiceUnavailable, "maintenance: "+msg)
+			return
+		}
 		if !publicRoute(r) {
 			cred, fromCookie := credential(r)
 			if cred == "" {
@@ -96,8 +108,19 @@ func (s *Service) apiHandler() http.Handler {
 				return
 			}
 			p, err := s.authenticate(ctx, cred)
-			if err != nil {
+			switch {
+			case err == nil:
+			case unreachable(err):
+				// Not the credential's fault: never 401, which would sign
+				// the user out of the dashboard.
+				w.Header().Set("Retry-After", unavailableRetryAfter)
+				writeError(ctx, w, http.StatusServiceUnavailable, unavailableMessage(accountsv1.AccountsService_Authenticate_FullMethodName, status.Convert(err).Message()))
+				return
+			case status.Code(err) == codes.Unauthenticated || status.Code(err) == codes.InvalidArgument:
 				writeError(ctx, w, http.StatusUnauthorized, "session expired or credential revoked: log in again")
+				return
+			default:
+				writeStatus(ctx, w, http.StatusInternalServerError, codes.Internal, "could not check the credential; try again")
 				return
 			}
 			c.credential = cred
@@ -120,9 +143,20 @@ func (s *Service) apiHandler() http.Handler {
 			// credential this request came with.
 			body, _ := json.Marshal(map[string]string{"sessionToken": c.credential})
 			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+			// Evicted now and again on success (forwardResponse), so a
+			// request racing the log-out cannot put it back for long.
+			s.forget(c.credential)
 		}
 		ctx = context.WithValue(context.WithValue(ctx, callerKey{}, c), routeKey{}, rt)
-		s.api.ServeHTTP(w, r.WithContext(ctx))
+		if staleReadable(r) {
+			k := readKey{path: r.URL.Path}
+			if c.credential != "" {
+				k.cred = keyOf(c.credential)
+			}
+			s.reads.serveStaleable(w, r.WithContext(ctx), k, s.api)
+		} else {
+			s.api.ServeHTTP(w, r.WithContext(ctx))
+		}
 		if rt.pattern != "" {
 			// The instrumentation names its span from r.Pattern when we return.
 			r.Pattern = r.Method + " " + rt.pattern
@@ -152,7 +186,39 @@ func validCSRF(r *http.Request) bool {
 	return err == nil && ck.Value != "" && subtle.ConstantTimeCompare([]byte(ck.Value), []byte(h)) == 1
 }
 
+// authenticate resolves a credential through the cache: fresh entries
+// without asking accounts, stale ones only while accounts is unreachable.
+// A refusal evicts the entry at once.
 func (s *Service) authenticate(ctx context.Context, cred string) (*accountsv1.Principal, error) {
+	k := keyOf(cred)
+	if p, ok := s.auth.lookup(k, s.auth.fresh); ok {
+		return p, nil
+	}
+	p, expires, err := s.authenticateRemote(ctx, cred)
+	switch {
+	case err == nil:
+		s.auth.put(k, p, expires)
+		return p, nil
+	case unreachable(err):
+		if p, ok := s.auth.lookup(k, s.auth.stale); ok {
+			return p, nil
+		}
+	default:
+		s.forget(cred)
+	}
+	return nil, err
+}
+
+// forget drops what the gateway remembers of a credential.
+func (s *Service) forget(cred string) {
+	k := keyOf(cred)
+	s.auth.remove(k)
+	s.reads.removeCredential(k)
+}
+
+// authenticateRemote asks accounts; expires is the session's expiry (zero
+// for an API key).
+func (s *Service) authenticateRemote(ctx context.Context, cred string) (_ *accountsv1.Principal, expires time.Time, _ error) {
 	req := &accountsv1.AuthenticateRequest{}
 	switch {
 	case strings.HasPrefix(cred, sessionPrefix):
@@ -160,13 +226,16 @@ func (s *Service) authenticate(ctx context.Context, cred string) (*accountsv1.Pr
 	case strings.HasPrefix(cred, apiKeyPrefix):
 		req.Credential = &accountsv1.AuthenticateRequest_ApiKey{ApiKey: cred}
 	default:
-		return nil, status.Error(codes.Unauthenticated, "unknown credential type")
+		return nil, time.Time{}, status.Error(codes.Unauthenticated, "unknown credential type")
 	}
 	resp, err := s.accounts.Authenticate(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
-	return resp.GetPrincipal(), nil
+	if resp.GetExpireTime() != nil {
+		expires = resp.GetExpireTime().AsTime()
+	}
+	return resp.GetPrincipal(), expires, nil
 }
 
 // maintenance returns the switch, cached for two seconds.
@@ -217,7 +286,10 @@ func (s *Service) forwardResponse(ctx context.Context, w http.ResponseWriter, m 
 	case *accountsv1.LogInResponse:
 		set(m.GetSessionToken(), s.cookieExpiry(m.GetExpireTime().AsTime()))
 		m.SessionToken = ""
+	case *accountsv1.RevokeApiKeyResponse:
+		s.auth.removeAPIKey(m.GetApiKey().GetId())
 	case *accountsv1.LogOutResponse:
+		s.forget(c.credential)
 		for _, name := range []string{sessionCookie, csrfCookie} {
 			http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, Secure: c.secure})
 		}
@@ -264,13 +336,16 @@ func (s *Service) errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runti
 		return
 	}
 	st := status.Convert(err)
+	msg := st.Message()
 	switch st.Code() {
 	case codes.Unavailable:
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", unavailableRetryAfter)
+		method, _ := runtime.RPCMethod(ctx)
+		msg = unavailableMessage(method, msg)
 	case codes.ResourceExhausted:
 		w.Header().Set("Retry-After", loginRetryAfter)
 	}
-	writeStatus(ctx, w, runtime.HTTPStatusFromCode(st.Code()), st.Code(), st.Message())
+	writeStatus(ctx, w, runtime.HTTPStatusFromCode(st.Code()), st.Code(), msg)
 }
 
 func writeError(ctx context.Context, w http.ResponseWriter, httpStatus int, msg string) {

@@ -42,6 +42,21 @@ type Config struct {
 	// SessionTTL is how long the session cookie lives (accounts decides the
 	// session's real expiry).
 	SessionTTL time.Duration `yaml:"session_ttl"`
+	// AuthCacheFresh is how long a validated credential is reused without
+	// asking accounts: the delay before a revocation made elsewhere (another
+	// gateway, an expired session, a removed member) takes effect here.
+	AuthCacheFresh time.Duration `yaml:"auth_cache_fresh"`
+	// AuthCacheStale is how long a validated credential, and the last
+	// answers of the profile, site list and public config, are still served
+	// while accounts answers Unavailable.
+	AuthCacheStale time.Duration `yaml:"auth_cache_stale"`
+	// AuthCacheSize bounds the credentials (and, separately, the answers)
+	// kept.
+	AuthCacheSize int `yaml:"auth_cache_size"`
+	// MaintenanceFile, when set, is a path: while a file exists there the
+	// dashboard API answers 503 with its content as the banner, without
+	// asking accounts (whose database may be the thing under maintenance).
+	MaintenanceFile string `yaml:"maintenance_file"`
 }
 
 // RegisterFlags registers the flags and their defaults.
@@ -51,6 +66,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.RateBurst, "gateway.rate-burst", 60, "Burst of /api/v1 requests per caller.")
 	fs.BoolVar(&c.SecureCookies, "gateway.secure-cookies", false, "Always mark cookies Secure (set this behind a TLS-terminating proxy).")
 	fs.DurationVar(&c.SessionTTL, "gateway.session-ttl", 14*24*time.Hour, "Lifetime of the session cookie.")
+	fs.DurationVar(&c.AuthCacheFresh, "gateway.auth-cache-fresh", 10*time.Second, "How long a validated credential is reused without asking accounts (the revocation delay).")
+	fs.DurationVar(&c.AuthCacheStale, "gateway.auth-cache-stale", 15*time.Minute, "How long validated credentials and the last profile/site list/config answers are served while accounts is unavailable.")
+	fs.IntVar(&c.AuthCacheSize, "gateway.auth-cache-size", 10000, "Most credentials (and most cached answers) the gateway keeps.")
+	fs.StringVar(&c.MaintenanceFile, "gateway.maintenance-file", "", "While a file exists at this path, the dashboard API answers 503 with the file's content as the banner (ingest keeps accepting).")
 }
 
 // Validate checks the configuration.
@@ -67,6 +86,15 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionTTL <= 0 {
 		errs = append(errs, errors.New("gateway.session-ttl: must be positive"))
+	}
+	if c.AuthCacheFresh < 0 {
+		errs = append(errs, errors.New("gateway.auth-cache-fresh: must not be negative"))
+	}
+	if c.AuthCacheStale < c.AuthCacheFresh {
+		errs = append(errs, fmt.Errorf("gateway.auth-cache-stale: %s is below gateway.auth-cache-fresh %s", c.AuthCacheStale, c.AuthCacheFresh))
+	}
+	if c.AuthCacheSize < 1 {
+		errs = append(errs, errors.New("gateway.auth-cache-size: must be at least 1"))
 	}
 	return errors.Join(errs...)
 }
@@ -86,11 +114,14 @@ type Deps struct {
 
 // Service serves /api/v1 and the dashboard.
 type Service struct {
-	cfg      Config
-	deps     Deps
-	api      *runtime.ServeMux
-	accounts accountsv1.AccountsServiceClient
-	limiter  *limiter
+	cfg       Config
+	deps      Deps
+	api       *runtime.ServeMux
+	accounts  accountsv1.AccountsServiceClient
+	limiter   *limiter
+	auth      *authCache
+	reads     *readCache
+	maintFile *maintenanceFile
 
 	maintMu      sync.Mutex
 	maint        *accountsv1.Maintenance
@@ -100,10 +131,13 @@ type Service struct {
 // New builds the REST handlers over the services' connections.
 func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	s := &Service{
-		cfg:      cfg,
-		deps:     deps,
-		accounts: accountsv1.NewAccountsServiceClient(deps.Accounts),
-		limiter:  newLimiter(cfg.RatePerUser, cfg.RateBurst),
+		cfg:       cfg,
+		deps:      deps,
+		accounts:  accountsv1.NewAccountsServiceClient(deps.Accounts),
+		limiter:   newLimiter(cfg.RatePerUser, cfg.RateBurst),
+		auth:      newAuthCache(cfg.AuthCacheSize, cfg.AuthCacheFresh, cfg.AuthCacheStale),
+		reads:     newReadCache(cfg.AuthCacheSize, cfg.AuthCacheStale),
+		maintFile: &maintenanceFile{path: cfg.MaintenanceFile, now: time.Now},
 	}
 	s.api = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
