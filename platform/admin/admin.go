@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,13 +84,46 @@ type Degrader interface{ Degraded() bool }
 // without running the checks: the answer is known, and the dependencies
 // may already be closing.
 func (c *Checks) Run(ctx context.Context) Report {
-	if c.ShuttingDown() {
-		return Report{ShuttingDown: true, Checks: []CheckResult{}}
-	}
+	rep, _ := c.run(ctx, "")
+	return rep
+}
+
+// RunNamed runs only the checks registered under name (a module's), so
+// that each purpose is probed on what it needs: ingest must stay in
+// rotation while accounts' database is down. ok is false when no check has
+// that name.
+func (c *Checks) RunNamed(ctx context.Context, name string) (_ Report, ok bool) {
+	return c.run(ctx, name)
+}
+
+// Names lists the registered check names, in registration order.
+func (c *Checks) Names() []string {
 	c.mu.Lock()
-	checks := append([]check(nil), c.checks...)
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.checks))
+	for _, ch := range c.checks {
+		out = append(out, ch.name)
+	}
+	return out
+}
+
+// run runs every check, or only those named name when it is not empty.
+func (c *Checks) run(ctx context.Context, name string) (Report, bool) {
+	c.mu.Lock()
+	var checks []check
+	for _, ch := range c.checks {
+		if name == "" || ch.name == name {
+			checks = append(checks, ch)
+		}
+	}
 	timeout := c.Timeout
 	c.mu.Unlock()
+	if name != "" && len(checks) == 0 {
+		return Report{}, false
+	}
+	if c.ShuttingDown() {
+		return Report{ShuttingDown: true, Checks: []CheckResult{}}, true
+	}
 	if timeout <= 0 {
 		timeout = DefaultCheckTimeout
 	}
@@ -118,7 +152,7 @@ func (c *Checks) Run(ctx context.Context) Report {
 	if c.ShuttingDown() {
 		rep.Ready, rep.ShuttingDown = false, true
 	}
-	return rep
+	return rep, true
 }
 
 func runOne(ctx context.Context, ch check, timeout time.Duration) CheckResult {
@@ -155,6 +189,8 @@ func runOne(ctx context.Context, ch check, timeout time.Duration) CheckResult {
 //	/healthz       200 "ok" while the process is alive
 //	/readyz        every check, 200 when all pass (a degraded one passes, and the
 //	               body says "degraded": true), 503 otherwise or while shutting down
+//	/readyz/{name} the checks registered under name only (each module registers
+//	               under its own name), same answers; 404 for an unknown name
 //	/debug/pprof/  the net/http/pprof handlers
 //
 // checks may be nil (always ready).
@@ -176,14 +212,26 @@ func NewHandler(tel *telemetry.Telemetry, checks *Checks) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		rep := checks.Run(r.Context())
+	writeReport := func(w http.ResponseWriter, rep Report) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		if !rep.Ready {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		_ = json.NewEncoder(w).Encode(rep)
+	}
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		writeReport(w, checks.Run(r.Context()))
+	})
+	mux.HandleFunc("GET /readyz/{name}", func(w http.ResponseWriter, r *http.Request) {
+		rep, ok := checks.RunNamed(r.Context(), r.PathValue("name"))
+		if !ok {
+			// A probe pointed at a module this process does not run must
+			// fail loudly, not pass.
+			http.Error(w, fmt.Sprintf("no readiness check %q here; known: %s", r.PathValue("name"), strings.Join(checks.Names(), ", ")), http.StatusNotFound)
+			return
+		}
+		writeReport(w, rep)
 	})
 
 	// Registered explicitly on this mux: importing net/http/pprof also

@@ -226,3 +226,43 @@ func TestPprof(t *testing.T) {
 		t.Errorf("/ = %d, want 404", code)
 	}
 }
+
+// TestReadyzPerName: /readyz/{name} runs only that name's checks, so one
+// module's failed dependency does not take another module out of rotation;
+// /readyz still runs them all; an unknown name is 404, not a pass.
+func TestReadyzPerName(t *testing.T) {
+	checks := &admin.Checks{}
+	checks.Add("accounts", func(context.Context) error { return errors.New("database: connection refused") })
+	checks.Add("ingest", func(context.Context) error { return nil })
+	checks.Add("gateway", func(context.Context) error { return degraded("accounts slow") })
+	srv, _ := serve(t, checks)
+
+	named := func(name string) (int, admin.Report) {
+		t.Helper()
+		code, body, _ := get(t, srv.URL+"/readyz/"+name)
+		var rep admin.Report
+		if err := json.Unmarshal([]byte(body), &rep); err != nil {
+			t.Fatalf("/readyz/%s: bad JSON %q: %v", name, body, err)
+		}
+		return code, rep
+	}
+	if code, rep := named("ingest"); code != 200 || !rep.Ready || len(rep.Checks) != 1 || rep.Checks[0].Name != "ingest" {
+		t.Fatalf("/readyz/ingest = %d %+v, want 200 with the ingest check only", code, rep)
+	}
+	if code, rep := named("accounts"); code != 503 || rep.Ready || len(rep.Checks) != 1 {
+		t.Fatalf("/readyz/accounts = %d %+v, want 503", code, rep)
+	}
+	if code, rep := named("gateway"); code != 200 || !rep.Degraded {
+		t.Fatalf("/readyz/gateway = %d %+v, want 200 degraded", code, rep)
+	}
+	if code, rep := readyz(t, srv); code != 503 || len(rep.Checks) != 3 {
+		t.Fatalf("/readyz = %d %+v, want 503 over all three checks", code, rep)
+	}
+	if code, body, _ := get(t, srv.URL+"/readyz/search"); code != 404 || !strings.Contains(body, "ingest") {
+		t.Fatalf("/readyz/search (not run here) = %d %q, want 404 naming the known checks", code, body)
+	}
+	checks.SetShuttingDown()
+	if code, rep := named("ingest"); code != 503 || !rep.ShuttingDown {
+		t.Fatalf("/readyz/ingest while shutting down = %d %+v", code, rep)
+	}
+}
