@@ -112,7 +112,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ForwardBatchRecords, "ingest.forward.batch-records", 256, "Most chunks in one AppendChunks call.")
 	fs.IntVar(&c.ForwardBatchBytes, "ingest.forward.batch-bytes", 4<<20, "About the most bytes in one AppendChunks call.")
 	fs.DurationVar(&c.ForwardBackoffMin, "ingest.forward.backoff-min", 100*time.Millisecond, "First retry delay after a failed delivery.")
-	fs.DurationVar(&c.ForwardBackoffMax, "ingest.forward.backoff-max", 3*time.Second, "Largest retry delay (bounds how soon after recordings returns the spool drains).")
+	fs.DurationVar(&c.ForwardBackoffMax, "ingest.forward.backoff-max", 2*time.Second, "Largest retry delay (bounds how soon after recordings returns the spool drains).")
 	fs.DurationVar(&c.ForwardTimeout, "ingest.forward.timeout", 30*time.Second, "Deadline of one AppendChunks call.")
 	fs.IntVar(&c.ForwardMaxAttempts, "ingest.forward.max-attempts", 8, "Failures of a chunk sent alone after which it is dead-lettered, if recordings then stores the next chunk (an outage of recordings dead-letters nothing).")
 	fs.DurationVar(&c.ForwardStallAfter, "ingest.forward.stall-after", 5*time.Minute, "Undelivered records older than this with no delivery within this time make the forwarder stalled: ingest.forwarder.stalled = 1 and /readyz reports ingest degraded (still ready: intake goes on).")

@@ -100,7 +100,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Compression, "recordings.compression", "better", "zstd level: fastest, default, better or best")
 	fs.DurationVar(&c.SweepInterval, "recordings.sweep-interval", 10*time.Minute, "how often expired sessions are removed")
 	fs.IntVar(&c.OutboxBatch, "recordings.outbox.batch", 500, "most outbox entries delivered to search at once")
-	fs.DurationVar(&c.OutboxMaxBackoff, "recordings.outbox.max-backoff", 3*time.Second, "longest wait between deliveries while search is down (bounds how soon after search returns the outbox drains)")
+	fs.DurationVar(&c.OutboxMaxBackoff, "recordings.outbox.max-backoff", 2*time.Second, "longest wait between deliveries while search is down (bounds how soon after search returns the outbox drains)")
 	fs.DurationVar(&c.TombstoneTTL, "recordings.tombstone-ttl", 30*24*time.Hour, "how long a deleted session keeps re-delivered chunks out")
 }
 

@@ -77,7 +77,7 @@ type Forwarder struct {
 	IsolateAfter int
 	// MaxAttempts is how many transient failures of a chunk sent alone
 	// make it a suspect; it is dead-lettered once the record after it is
-	// then stored (default 8: about 5-9 s of backoff from 100 ms to 3 s).
+	// then stored (default 8: about 3-6 s of backoff from 100 ms to 2 s).
 	MaxAttempts  int
 	OnDelivered  func(n int)
 	OnFailure    func(err error)
@@ -156,7 +156,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		f.BackoffMin = 100 * time.Millisecond
 	}
 	if f.BackoffMax < f.BackoffMin {
-		f.BackoffMax = 3 * time.Second
+		f.BackoffMax = 2 * time.Second
 	}
 	if f.Timeout <= 0 {
 		f.Timeout = 30 * time.Second

@@ -54,7 +54,7 @@ func New(st store.Store, search searchv1.SearchServiceClient, logger *slog.Logge
 	return &Relay{
 		Store: st, Search: search, Logger: logger,
 		Batch: 500, Poll: 2 * time.Second,
-		MinBackoff: 100 * time.Millisecond, MaxBackoff: 3 * time.Second, CallTimeout: 10 * time.Second,
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second, CallTimeout: 10 * time.Second,
 		Dependency: depstate.New(logger, "search", "outbox"),
 		wake:       make(chan struct{}, 1),
 	}
