@@ -1,0 +1,303 @@
+package main
+
+// The accounts-database row of the downtime matrix (issue 20, README
+// "Operations"), in the one-process mode: accounts on a real PostgreSQL
+// that is stopped for pgOutage under steady ingest load.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sightlinehq/sightline/internal/pgtest"
+)
+
+const (
+	// pgOutage is how long PostgreSQL stays stopped: issue 20's target of
+	// 60 s, long enough for every cache freshness (10 s) to run out.
+	pgOutage = 60 * time.Second
+	// pgLoadRate is the batches a second posted during the test, each a
+	// new session.
+	pgLoadRate = 20
+	// pgRecoverWithin is how soon after PostgreSQL returns everything must
+	// work again, without a restart.
+	pgRecoverWithin = 5 * time.Second
+)
+
+// pgLoad posts pgLoadRate valid batches a second and keeps every answer.
+type pgLoad struct {
+	mu       sync.Mutex
+	accepted []string
+	other    map[int]int
+	errs     []error
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+func startPGLoad(p *process, siteKey string) *pgLoad {
+	l := &pgLoad{other: map[int]int{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		tick := time.NewTicker(time.Second / pgLoadRate)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			select {
+			case <-l.stop:
+				return
+			case <-tick.C:
+			}
+			session := fmt.Sprintf("s_pgdown_session%06d_x", i)
+			code, err := sendBatch(p, siteKey, "https://shop.example.com", session)
+			l.mu.Lock()
+			switch {
+			case err != nil:
+				l.errs = append(l.errs, err)
+			case code == http.StatusNoContent:
+				l.accepted = append(l.accepted, session)
+			default:
+				l.other[code]++
+			}
+			l.mu.Unlock()
+		}
+	}()
+	return l
+}
+
+func (l *pgLoad) counts() (accepted int, other map[int]int, errs int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o := map[int]int{}
+	for k, v := range l.other {
+		o[k] = v
+	}
+	return len(l.accepted), o, len(l.errs)
+}
+
+// readyz answers the status of the admin listener's path.
+func readyz(t *testing.T, p *process, path string) int {
+	t.Helper()
+	code, _, _ := httpGet(t, "http://"+p.addrs.Admin+path)
+	return code
+}
+
+// TestAccountsPostgresDown stops accounts' PostgreSQL for pgOutage under
+// ingest load in the one-process mode. During the outage ingest answers 204
+// to every batch; GET /api/v1/me with the session cookie answers 200 (from
+// the gateway's cache) or 503 + Retry-After, never 401; creating a site
+// answers 503 + Retry-After; /readyz/ingest stays 200 while
+// /readyz/accounts fails. Within pgRecoverWithin of PostgreSQL's return
+// everything works again without a restart, and every accepted batch is
+// stored.
+func TestAccountsPostgresDown(t *testing.T) {
+	pg := pgtest.Private(t)
+	p := startServe(t, nil, "--accounts.backend=postgres", "--accounts.postgres.dsn="+pg.DSN(),
+		"--ingest.rate-per-ip=0", "--accounts.default-plan.sessions-per-day=1000000")
+	d := newDashboard(t, p)
+	org := d.call("GET", fmt.Sprintf("/api/v1/sites/%d", d.siteID), nil)["site"].(map[string]any)["organizationId"].(string)
+	sites := "/api/v1/organizations/" + org + "/sites"
+	d.call("GET", "/api/v1/me", nil)
+	d.call("GET", sites, nil)
+	for _, m := range []string{"accounts", "search", "recordings", "notify", "ingest", "gateway"} {
+		if code := readyz(t, p, "/readyz/"+m); code != http.StatusOK {
+			t.Fatalf("/readyz/%s before the outage = %d", m, code)
+		}
+	}
+
+	l := startPGLoad(p, d.key)
+	stopped := false
+	defer func() {
+		if !stopped {
+			close(l.stop)
+			<-l.done
+		}
+	}()
+	time.Sleep(2 * time.Second) // the load runs, and ingest's caches are warm
+
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	meAnswers := map[int]int{}
+	for checks := 0; ; checks++ {
+		code, hdr, body, err := d.do("GET", "/api/v1/me", nil)
+		if err != nil {
+			t.Fatalf("GET /api/v1/me during the outage: %v", err)
+		}
+		meAnswers[code]++
+		switch {
+		case code == http.StatusOK:
+		case code == http.StatusServiceUnavailable && hdr.Get("Retry-After") != "":
+		default:
+			t.Fatalf("GET /api/v1/me %v into the outage = %d %s (Retry-After %q); want 200 or 503 with Retry-After, never a sign-out",
+				time.Since(down).Round(time.Second), code, body, hdr.Get("Retry-After"))
+		}
+		code, hdr, body, err = d.do("POST", sites, map[string]any{"name": "During", "domains": []string{"during.example.com"}})
+		if err != nil || code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+			t.Fatalf("create site during the outage = %d %s (Retry-After %q, %v); want 503 with Retry-After", code, body, hdr.Get("Retry-After"), err)
+		}
+		if checks == 0 {
+			t.Logf("create site during the outage: %d %s", code, strings.TrimSpace(string(body)))
+		}
+		if !strings.Contains(string(body), "accounts database is unreachable") || strings.Contains(string(body), "127.0.0.1") {
+			t.Fatalf("503 body %s should name the accounts database and no internals", body)
+		}
+		if code := readyz(t, p, "/readyz/ingest"); code != http.StatusOK {
+			t.Fatalf("/readyz/ingest during the outage = %d; ingest must stay in rotation", code)
+		}
+		if code := readyz(t, p, "/readyz/gateway"); code != http.StatusOK {
+			t.Fatalf("/readyz/gateway during the outage = %d; it serves from its caches", code)
+		}
+		if code := readyz(t, p, "/readyz/accounts"); code != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz/accounts during the outage = %d, want 503", code)
+		}
+		if code := readyz(t, p, "/readyz"); code != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz (all) during the outage = %d, want 503", code)
+		}
+		if time.Since(down) >= pgOutage {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if meAnswers[http.StatusOK] == 0 {
+		t.Errorf("GET /api/v1/me never answered from the cache during the outage: %v", meAnswers)
+	}
+	t.Logf("GET /api/v1/me during %v without PostgreSQL: %v", pgOutage, meAnswers)
+
+	if err := pg.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	for {
+		code, hdr, _, _ := d.do("GET", "/api/v1/me", nil)
+		created, _, body, _ := d.do("POST", sites, map[string]any{"name": "After", "domains": []string{fmt.Sprintf("after%d.example.com", time.Now().UnixNano())}})
+		if code == http.StatusOK && hdr.Get("X-Sightline-Stale") == "" && created == http.StatusOK &&
+			readyz(t, p, "/readyz/accounts") == http.StatusOK && readyz(t, p, "/readyz") == http.StatusOK {
+			break
+		}
+		if time.Since(back) > pgRecoverWithin {
+			t.Fatalf("%v after PostgreSQL returned: /me %d, create site %d %s\n%s", pgRecoverWithin, code, created, body, problems(p.logs.String(), 20))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("dashboard writes work again %d ms after PostgreSQL returned", time.Since(back).Milliseconds())
+
+	close(l.stop)
+	<-l.done
+	stopped = true
+	accepted, other, errs := l.counts()
+	if len(other) > 0 || errs > 0 {
+		t.Errorf("ingest did not accept every batch: %d accepted, other answers %v, %d errors", accepted, other, errs)
+	}
+	t.Logf("load: %d batches accepted at %d/s", accepted, pgLoadRate)
+	sent := time.Now()
+	for {
+		n := d.total(d.siteID)
+		if n == int64(accepted) {
+			t.Logf("all %d accepted sessions searchable %d ms after the load stopped", n, time.Since(sent).Milliseconds())
+			break
+		}
+		if n > int64(accepted) {
+			t.Fatalf("search counts %d sessions; %d were accepted", n, accepted)
+		}
+		if time.Since(sent) > pgRecoverWithin {
+			t.Fatalf("%d of %d accepted sessions searchable %v after the load stopped", n, accepted, pgRecoverWithin)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestKubernetesProbesUseModuleReadiness: every Deployment in
+// deploy/kubernetes probes readiness on its own module's path, so that no
+// module is taken out of rotation for another's dependency (ingest for
+// accounts' database), and liveness on /healthz.
+func TestKubernetesProbesUseModuleReadiness(t *testing.T) {
+	files, err := filepath.Glob("../../deploy/kubernetes/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests: %v", err)
+	}
+	type probe struct {
+		HTTPGet struct{ Path, Port string } `yaml:"httpGet"`
+	}
+	type deployment struct {
+		Kind     string
+		Metadata struct{ Name string }
+		Spec     struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Args           []string
+						LivenessProbe  *probe `yaml:"livenessProbe"`
+						ReadinessProbe *probe `yaml:"readinessProbe"`
+					}
+				}
+			}
+		}
+	}
+	seen := 0
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+		for {
+			var doc deployment
+			if err := dec.Decode(&doc); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				t.Fatalf("%s: %v", f, err)
+			}
+			if doc.Kind != "Deployment" {
+				continue
+			}
+			seen++
+			for _, c := range doc.Spec.Template.Spec.Containers {
+				target := ""
+				for _, a := range c.Args {
+					if v, ok := strings.CutPrefix(a, "--target="); ok {
+						target = v
+					}
+				}
+				if target == "" || strings.Contains(target, ",") {
+					t.Errorf("%s: deployment %s runs %q; want one module per Deployment", f, doc.Metadata.Name, target)
+					continue
+				}
+				if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz/"+target || c.ReadinessProbe.HTTPGet.Port != "admin" {
+					t.Errorf("%s: deployment %s readiness probe %+v; want /readyz/%s on the admin port", f, doc.Metadata.Name, c.ReadinessProbe, target)
+				}
+				if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+					t.Errorf("%s: deployment %s liveness probe %+v; want /healthz", f, doc.Metadata.Name, c.LivenessProbe)
+				}
+			}
+		}
+	}
+	if seen < 6 {
+		t.Fatalf("found %d Deployments in deploy/kubernetes; want one per module (6)", seen)
+	}
+	// The paths exist: a process of one module answers its own path and
+	// 404 for another's (a probe pointed at the wrong module fails).
+	p := startServe(t, nil, "--target=notify")
+	if code := readyz(t, p, "/readyz/notify"); code != http.StatusOK {
+		t.Errorf("/readyz/notify of a notify process = %d", code)
+	}
+	if code := readyz(t, p, "/readyz/ingest"); code != http.StatusNotFound {
+		t.Errorf("/readyz/ingest of a notify process = %d, want 404", code)
+	}
+	var rep struct{ Ready bool }
+	_, _, body := httpGet(t, "http://"+p.addrs.Admin+"/readyz/notify")
+	if err := json.Unmarshal(body, &rep); err != nil || !rep.Ready {
+		t.Errorf("/readyz/notify body %s (%v)", body, err)
+	}
+}
