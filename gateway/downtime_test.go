@@ -108,11 +108,13 @@ func TestStaleBoundIsKept(t *testing.T) {
 	want503(t, "GET /api/v1/me past the stale bound", tn.c.do("GET", "/api/v1/me", nil))
 }
 
-// TestLogOutEvictsAtOnce: with a long freshness, a logged-out session is
-// refused on the very next request through this gateway, and a revoked API
-// key too.
+// TestLogOutEvictsAtOnce: a session logged out, or an API key revoked,
+// through this gateway is forgotten at once, even with a long freshness:
+// with accounts' database then down, it is not served from the cache (503),
+// while a session still valid is (200).
 func TestLogOutEvictsAtOnce(t *testing.T) {
-	s := startServer(t, func(c *app.Config) { c.Gateway.AuthCacheFresh = time.Hour; c.Gateway.AuthCacheStale = time.Hour })
+	pg := pgtest.Private(t)
+	s := startServer(t, withPostgres(pg, time.Hour, time.Hour))
 	tn := newTenant(t, s)
 	tn.c.must("GET", "/api/v1/me", nil)
 	var token string
@@ -132,13 +134,24 @@ func TestLogOutEvictsAtOnce(t *testing.T) {
 	}
 
 	owner := newTenant(t, s)
+	sites := "/api/v1/organizations/" + owner.orgID + "/sites"
+	owner.c.must("GET", "/api/v1/me", nil)
 	key := owner.c.must("POST", "/api/v1/organizations/"+owner.orgID+"/api-keys", map[string]any{"name": "gone", "role": "ROLE_MEMBER"})
 	kc := s.newClient(t)
 	kc.bearer = key["secret"].(string)
-	kc.must("GET", "/api/v1/organizations/"+owner.orgID+"/sites", nil)
+	kc.must("GET", sites, nil)
 	owner.c.must("DELETE", "/api/v1/organizations/"+owner.orgID+"/api-keys/"+key["apiKey"].(map[string]any)["id"].(string), nil)
-	if r := kc.do("GET", "/api/v1/organizations/"+owner.orgID+"/sites", nil); r.code != http.StatusUnauthorized {
+	if r := kc.do("GET", sites, nil); r.code != http.StatusUnauthorized {
 		t.Fatalf("revoked API key = %d %s, want 401 at once", r.code, r.body)
+	}
+
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	want503(t, "logged-out session with the database down", old.do("GET", "/api/v1/me", nil))
+	want503(t, "revoked API key with the database down", kc.do("GET", sites, nil))
+	if r := owner.c.do("GET", "/api/v1/me", nil); r.code != http.StatusOK {
+		t.Fatalf("a valid session with the database down = %d %s, want 200 from the cache", r.code, r.body)
 	}
 }
 
