@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -191,6 +194,15 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		}
 		ingestv1.RegisterIngestServiceServer(a.grpcServer, svc)
 		svc.RegisterHTTP(a.httpMux)
+		// /readyz/ingest checks only what intake needs: besides the
+		// service's own check (spool not full), that the spool's disk takes
+		// writes. Not accounts (settings are cached) nor recordings
+		// (batches wait in the spool).
+		spoolDir := a.cfg.Ingest.SpoolDir
+		if spoolDir == "" {
+			spoolDir = filepath.Join(a.cfg.DataDir, "spool")
+		}
+		a.checks.Add(Ingest, func(context.Context) error { return dirWritable(spoolDir) })
 		return runningModule{name: name, svc: svc, grpcSvc: ingestv1.IngestService_ServiceDesc.ServiceName}, nil
 
 	case Gateway:
@@ -213,4 +225,20 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		return runningModule{name: name, svc: svc}, nil
 	}
 	return runningModule{}, fmt.Errorf("unknown module %q", name)
+}
+
+// dirWritable creates and removes a small file in dir (named so that the
+// spool, which reads only *.seg and *.idx, ignores one left by a crash).
+func dirWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".readyz-*.probe")
+	if err != nil {
+		return fmt.Errorf("spool directory not writable: %w", err)
+	}
+	_, werr := f.Write([]byte{0})
+	cerr := f.Close()
+	rerr := os.Remove(f.Name())
+	if err := errors.Join(werr, cerr, rerr); err != nil {
+		return fmt.Errorf("spool directory not writable: %w", err)
+	}
+	return nil
 }
