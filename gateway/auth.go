@@ -116,7 +116,7 @@ func (s *Service) apiHandler() http.Handler {
 				w.Header().Set("Retry-After", unavailableRetryAfter)
 				writeError(ctx, w, http.StatusServiceUnavailable, unavailableMessage(accountsv1.AccountsService_Authenticate_FullMethodName, status.Convert(err).Message()))
 				return
-			case status.Code(err) == codes.Unauthenticated || status.Code(err) == codes.InvalidArgument:
+			case refused(err):
 				writeError(ctx, w, http.StatusUnauthorized, "session expired or credential revoked: log in again")
 				return
 			default:
@@ -188,7 +188,7 @@ func validCSRF(r *http.Request) bool {
 
 // authenticate resolves a credential through the cache: fresh entries
 // without asking accounts, stale ones only while accounts is unreachable.
-// A refusal evicts the entry at once.
+// A refusal evicts the entry at once; another failure (Internal) keeps it.
 func (s *Service) authenticate(ctx context.Context, cred string) (*accountsv1.Principal, error) {
 	k := keyOf(cred)
 	if p, ok := s.auth.lookup(k, s.auth.fresh); ok {
@@ -203,10 +203,16 @@ func (s *Service) authenticate(ctx context.Context, cred string) (*accountsv1.Pr
 		if p, ok := s.auth.lookup(k, s.auth.stale); ok {
 			return p, nil
 		}
-	default:
+	case refused(err):
 		s.forget(cred)
 	}
 	return nil, err
+}
+
+// refused reports an answer that says the credential itself is no good.
+func refused(err error) bool {
+	c := status.Code(err)
+	return c == codes.Unauthenticated || c == codes.InvalidArgument
 }
 
 // forget drops what the gateway remembers of a credential.
