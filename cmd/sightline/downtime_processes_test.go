@@ -201,8 +201,9 @@ func waitFlowing(t *testing.T, d *dashboard, l *load) {
 }
 
 // requireUnavailable checks that the dashboard answers 503 with a
-// Retry-After on method path, and returns the body.
-func requireUnavailable(t *testing.T, d *dashboard, method, path string) string {
+// Retry-After on method path, naming part without internals (addresses),
+// and returns the body.
+func requireUnavailable(t *testing.T, d *dashboard, method, path, part string) string {
 	t.Helper()
 	code, hdr, body, err := d.do(method, path, map[string]any{"pageSize": 1})
 	if err != nil {
@@ -210,6 +211,9 @@ func requireUnavailable(t *testing.T, d *dashboard, method, path string) string 
 	}
 	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
 		t.Fatalf("%s %s = %d (Retry-After %q) %s; want 503 with Retry-After", method, path, code, hdr.Get("Retry-After"), body)
+	}
+	if !strings.Contains(string(body), part) || strings.Contains(string(body), "127.0.0.1") {
+		t.Errorf("%s %s: 503 %s; want a message naming %q without addresses", method, path, body, part)
 	}
 	return strings.TrimSpace(string(body))
 }
@@ -277,7 +281,7 @@ func TestKillSearchProcess(t *testing.T) {
 	killed := time.Now()
 	var answer string
 	during(killed, func() {
-		answer = requireUnavailable(t, d, "POST", fmt.Sprintf("/api/v1/sites/%d/sessions:search", d.siteID))
+		answer = requireUnavailable(t, d, "POST", fmt.Sprintf("/api/v1/sites/%d/sessions:search", d.siteID), "search")
 	})
 	if v := dependencyGauge(t, m.recordings, "outbox", "search"); v != "0" {
 		t.Errorf("recordings' outbox gauge for search during the outage = %s, want 0", v)
@@ -322,8 +326,8 @@ func TestKillRecordingsProcess(t *testing.T) {
 	var answer string
 	during(killed, func() {
 		session := fmt.Sprintf("/api/v1/sites/%d/sessions/%s", d.siteID, known)
-		answer = requireUnavailable(t, d, "GET", session)
-		requireUnavailable(t, d, "GET", session+"/recording")
+		answer = requireUnavailable(t, d, "GET", session, "recordings")
+		requireUnavailable(t, d, "GET", session+"/recording", "recordings")
 		if _, code, err := searchTotal(d); code != http.StatusOK {
 			t.Fatalf("the session list (search) while recordings is down = %d, %v; want 200", code, err)
 		}
