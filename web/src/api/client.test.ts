@@ -164,10 +164,27 @@ describe("errors", () => {
         answer(new Response('{"message":"the accounts database is unreachable"}', { status: 503, headers: { "Retry-After": "7" } })),
       ),
     ).toEqual({ up: false, message: "the accounts database is unreachable", retryAfterSeconds: 7 });
+    // The gateway's last good copy while accounts is down is not "back".
+    expect(await checkApi("/api/v1/me", answer(new Response("{}", { status: 200, headers: { "X-Sightline-Stale": "12" } })))).toEqual({
+      up: false,
+    });
     expect(await checkApi("/api/v1/me", answer(new Response("<html></html>", { status: 504 })))).toEqual({
       up: false,
       message: undefined,
       retryAfterSeconds: undefined,
     });
+  });
+
+  it("reports a stale copy (X-Sightline-Stale) as an outage without a message, and returns it", async () => {
+    const events: ApiEvent[] = [];
+    const fetchFn = (async () =>
+      new Response(JSON.stringify({ user: { email: "a@b.c" } }), {
+        status: 200,
+        headers: { "Content-Type": "application/json", "X-Sightline-Stale": "42" },
+      })) as unknown as typeof fetch;
+    const api = createApi({ baseUrl: "http://gw.test", fetch: fetchFn, getCookies: () => "", emit: (e) => events.push(e) });
+    const me = await unwrap(api.GET("/api/v1/me"));
+    expect(me.user?.email).toBe("a@b.c");
+    expect(events).toEqual([{ type: "unavailable", message: "", path: "/api/v1/me" }]);
   });
 });

@@ -53,6 +53,12 @@ export type ApiEvent =
 /** Statuses that say "try again later" rather than "this request is wrong". */
 const UNAVAILABLE = new Set([502, 503, 504]);
 
+/**
+ * STALE_HEADER marks a 200 the gateway served from its last good answers
+ * because the service behind it is unavailable (its value: the age in s).
+ */
+export const STALE_HEADER = "X-Sightline-Stale";
+
 export const UNREACHABLE_MESSAGE = "Sightline can't be reached from this browser";
 
 /** isUnavailable says whether an error is an outage (the API down or unreachable), not an answer about the request. */
@@ -95,6 +101,10 @@ export function statusMiddleware(emit: (e: ApiEvent) => void): Middleware {
       // A failed log-in is a form error, not a lost session.
       if (response.status === 401 && !url.pathname.startsWith("/api/v1/auth/")) {
         emit({ type: "unauthorized" });
+      }
+      if (response.ok && response.headers.has(STALE_HEADER)) {
+        // The gateway answered from its last good copy: the part behind it is down.
+        emit({ type: "unavailable", message: "", path: request.method.toUpperCase() === "GET" ? url.pathname + url.search : undefined });
       }
       if (UNAVAILABLE.has(response.status)) {
         const message = await bodyMessage(response);
@@ -200,9 +210,14 @@ function broadcast(e: ApiEvent) {
   listeners.forEach((fn) => fn(e));
 }
 
-/** checkApi asks the gateway directly (not through the middleware) whether path answers. */
+/**
+ * checkApi asks the gateway directly (not through the middleware) whether
+ * path answers: up on any answer but 502/503/504 or a stale copy, or
+ * maintenance (which has its own banner).
+ */
 export async function checkApi(path: string, fetchFn: typeof fetch = fetch): Promise<CheckResult> {
   const res = await fetchFn(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (res.ok && res.headers.has(STALE_HEADER)) return { up: false };
   if (!UNAVAILABLE.has(res.status)) return { up: true };
   const message = await bodyMessage(res);
   if (res.status === 503 && isMaintenanceMessage(message)) return { up: true };
@@ -215,6 +230,11 @@ export const outage = new OutageMonitor({
   onChange: (o) => broadcast({ type: "outage", outage: o }),
   onRecovered: () => broadcast({ type: "recovered" }),
 });
+
+/** announceRecovered tells the app the API works again after a pause the monitor did not watch (maintenance). */
+export function announceRecovered() {
+  broadcast({ type: "recovered" });
+}
 
 /** dispatch is the default sink of the middleware: the app's listeners and the outage monitor. */
 function dispatch(e: ApiEvent) {

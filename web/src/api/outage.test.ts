@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CHECK_PATH, MAX_BACKOFF_MS, OutageMonitor, retryDelayMs, type CheckResult, type Outage } from "./outage";
+import { DEFAULT_CHECK_PATH, DEFAULT_MESSAGE, MAX_BACKOFF_MS, OutageMonitor, retryDelayMs, type CheckResult, type Outage } from "./outage";
 
 /** A monitor on a hand-driven clock: run() fires the pending timer. */
 function harness(answers: CheckResult[]) {
@@ -44,13 +44,13 @@ function harness(answers: CheckResult[]) {
 describe("retryDelayMs", () => {
   it("doubles from 1 s up to the cap, never under Retry-After", () => {
     const none = () => 0;
-    expect([1, 2, 3, 4, 5, 9].map((a) => retryDelayMs(a, undefined, none))).toEqual([1000, 2000, 4000, 8000, 8000, 8000]);
-    expect([1, 2, 3, 4, 5].map((a) => retryDelayMs(a, 5, none))).toEqual([5000, 5000, 5000, 8000, 8000]);
+    expect([1, 2, 3, 4, 5, 9].map((a) => retryDelayMs(a, undefined, none))).toEqual([1000, 2000, 4000, 5000, 5000, 5000]);
+    expect([1, 2, 3, 4, 5].map((a) => retryDelayMs(a, 3, none))).toEqual([3000, 3000, 4000, 5000, 5000]);
     // The server knows best: a long Retry-After is honoured over the cap.
     expect(retryDelayMs(1, 60, none)).toBe(60_000);
     // Jitter adds at most 20%.
     expect(retryDelayMs(4, undefined, () => 0.999)).toBeLessThanOrEqual(MAX_BACKOFF_MS * 1.2);
-    expect(retryDelayMs(4, undefined, () => 0.5)).toBe(8800);
+    expect(retryDelayMs(4, undefined, () => 0.5)).toBe(5500);
   });
 });
 
@@ -73,7 +73,7 @@ describe("OutageMonitor", () => {
     expect(h.delay()).toBe(4000);
 
     await h.run();
-    expect(h.delay()).toBe(8000);
+    expect(h.delay()).toBe(5000);
     expect(h.recovered()).toBe(0);
 
     await h.run();
@@ -132,5 +132,14 @@ describe("OutageMonitor", () => {
     h.m.report({ message: "y" });
     expect(h.m.current).toMatchObject({ message: "y", attempt: 1 });
     expect(h.delay()).toBe(1000);
+  });
+
+  it("a report without a message (a stale copy) keeps the server's message, or starts with a generic one", () => {
+    const h = harness([]);
+    h.m.report({ message: "" });
+    expect(h.m.current?.message).toBe(DEFAULT_MESSAGE);
+    h.m.report({ message: "the accounts database is unreachable" });
+    h.m.report({ message: "" });
+    expect(h.m.current?.message).toBe("the accounts database is unreachable");
   });
 });

@@ -16,6 +16,7 @@ export interface Outage {
 
 /** A report of one request that found the API unavailable. */
 export interface UnavailableReport {
+  /** Empty when the answer said nothing (a stale copy): a known message is kept. */
   message: string;
   retryAfterSeconds?: number;
   /** A GET path that failed: checked again rather than /api/v1/me, so a part that is still down is not declared back. */
@@ -26,9 +27,14 @@ export interface UnavailableReport {
 export type CheckResult = { up: true } | { up: false; message?: string; retryAfterSeconds?: number };
 
 export const FIRST_RETRY_MS = 1_000;
-/** Backoff stops growing here, so a dashboard notices a recovery within seconds. */
-export const MAX_BACKOFF_MS = 8_000;
+/**
+ * Backoff stops growing here (the gateway's own Retry-After for an
+ * unavailable service), so a dashboard notices a recovery within seconds;
+ * one small GET every few seconds per open dashboard is no load.
+ */
+export const MAX_BACKOFF_MS = 5_000;
 export const DEFAULT_CHECK_PATH = "/api/v1/me";
+export const DEFAULT_MESSAGE = "showing the last answers Sightline saved; they may be a few minutes old";
 
 /**
  * retryDelayMs is how long to wait before check number attempt+1: doubling
@@ -79,12 +85,12 @@ export class OutageMonitor {
   report(r: UnavailableReport): void {
     if (r.path) this.path = r.path;
     if (!this.outage) {
-      this.outage = { message: r.message, attempt: 1 };
+      this.outage = { message: r.message || DEFAULT_MESSAGE, attempt: 1 };
       this.schedule(r.retryAfterSeconds);
       return;
     }
     const idle = this.timer === undefined && !this.checking;
-    if (r.message !== this.outage.message) this.outage = { ...this.outage, message: r.message };
+    if (r.message && r.message !== this.outage.message) this.outage = { ...this.outage, message: r.message };
     if (idle) this.schedule(r.retryAfterSeconds);
     else this.emit();
   }

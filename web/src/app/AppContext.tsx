@@ -1,5 +1,5 @@
-import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from "react";
-import { api, isUnavailable, onApiEvent, outage as outageMonitor, unwrap, type Schemas } from "../api/client";
+import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from "react";
+import { announceRecovered, api, isUnavailable, onApiEvent, outage as outageMonitor, unwrap, type Schemas } from "../api/client";
 import type { Outage } from "../api/outage";
 
 export type Me = Schemas["v1GetCurrentUserResponse"];
@@ -26,8 +26,16 @@ export function AppProvider({ children }: { children: ReactNode }) {
   const [loading, setLoading] = useState(true);
   const [outage, setOutage] = useState<Outage | undefined>(outageMonitor.current);
 
+  const inMaintenance = useRef(false);
   const refreshConfig = useCallback(() => {
-    unwrap(api.GET("/api/v1/config")).then(setConfig, () => undefined);
+    unwrap(api.GET("/api/v1/config")).then((c) => {
+      setConfig(c);
+      const on = !!c.maintenance?.enabled;
+      // Maintenance (the operator's file) may have failed reads too: when it
+      // ends, read again what could not be read.
+      if (inMaintenance.current && !on) announceRecovered();
+      inMaintenance.current = on;
+    }, () => undefined);
   }, []);
 
   const refreshMe = useCallback(async () => {
