@@ -103,13 +103,44 @@ func TestAccountsPostgresDown(t *testing.T) {
 	pg := pgtest.Private(t)
 	p := startServe(t, nil, "--accounts.backend=postgres", "--accounts.postgres.dsn="+pg.DSN(),
 		"--ingest.rate-per-ip=0", "--accounts.default-plan.sessions-per-day=1000000")
-	d := newDashboard(t, p)
+	accountsPostgresDown(t, pg, pgRoles{accounts: p, ingest: p, gateway: p})
+}
+
+// TestAccountsPostgresDownManyProcesses is the same outage with every
+// module in its own process: only the accounts process's readiness fails.
+func TestAccountsPostgresDownManyProcesses(t *testing.T) {
+	pg := pgtest.Private(t)
+	acc := startServe(t, nil, "--target=accounts", "--accounts.backend=postgres", "--accounts.postgres.dsn="+pg.DSN(),
+		"--accounts.default-plan.sessions-per-day=1000000")
+	srch := startServe(t, nil, "--target=search", "--remote.accounts", acc.addrs.GRPC)
+	rec := startServe(t, nil, "--target=recordings", "--remote.accounts", acc.addrs.GRPC, "--remote.search", srch.addrs.GRPC)
+	ing := startServe(t, nil, "--target=ingest", "--remote.accounts", acc.addrs.GRPC, "--remote.recordings", rec.addrs.GRPC, "--ingest.rate-per-ip=0")
+	gw := startServe(t, nil, "--target=gateway", "--remote.accounts", acc.addrs.GRPC, "--remote.recordings", rec.addrs.GRPC,
+		"--remote.search", srch.addrs.GRPC, "--remote.ingest", ing.addrs.GRPC)
+	accountsPostgresDown(t, pg, pgRoles{accounts: acc, ingest: ing, gateway: gw, others: []*process{srch, rec}})
+}
+
+// pgRoles are the processes that run accounts, ingest and the gateway (one
+// process for all three in the one-process mode), and any others.
+type pgRoles struct {
+	accounts, ingest, gateway *process
+	others                    []*process
+}
+
+func accountsPostgresDown(t *testing.T, pg *pgtest.Server, r pgRoles) {
+	p := r.ingest
+	d := newDashboard(t, r.gateway)
 	org := d.call("GET", fmt.Sprintf("/api/v1/sites/%d", d.siteID), nil)["site"].(map[string]any)["organizationId"].(string)
 	sites := "/api/v1/organizations/" + org + "/sites"
 	d.call("GET", "/api/v1/me", nil)
 	d.call("GET", sites, nil)
-	for _, m := range []string{"accounts", "search", "recordings", "notify", "ingest", "gateway"} {
-		if code := readyz(t, p, "/readyz/"+m); code != http.StatusOK {
+	for _, proc := range append([]*process{r.accounts, r.ingest, r.gateway}, r.others...) {
+		if code := readyz(t, proc, "/readyz"); code != http.StatusOK {
+			t.Fatalf("/readyz of %s before the outage = %d", proc.cmd.Args, code)
+		}
+	}
+	for m, proc := range map[string]*process{"accounts": r.accounts, "ingest": r.ingest, "gateway": r.gateway} {
+		if code := readyz(t, proc, "/readyz/"+m); code != http.StatusOK {
 			t.Fatalf("/readyz/%s before the outage = %d", m, code)
 		}
 	}
@@ -152,17 +183,23 @@ func TestAccountsPostgresDown(t *testing.T) {
 		if !strings.Contains(string(body), "accounts database is unreachable") || strings.Contains(string(body), "127.0.0.1") {
 			t.Fatalf("503 body %s should name the accounts database and no internals", body)
 		}
-		if code := readyz(t, p, "/readyz/ingest"); code != http.StatusOK {
+		if code := readyz(t, r.ingest, "/readyz/ingest"); code != http.StatusOK {
 			t.Fatalf("/readyz/ingest during the outage = %d; ingest must stay in rotation", code)
 		}
-		if code := readyz(t, p, "/readyz/gateway"); code != http.StatusOK {
+		if code := readyz(t, r.gateway, "/readyz/gateway"); code != http.StatusOK {
 			t.Fatalf("/readyz/gateway during the outage = %d; it serves from its caches", code)
 		}
-		if code := readyz(t, p, "/readyz/accounts"); code != http.StatusServiceUnavailable {
+		if code := readyz(t, r.accounts, "/readyz/accounts"); code != http.StatusServiceUnavailable {
 			t.Fatalf("/readyz/accounts during the outage = %d, want 503", code)
 		}
-		if code := readyz(t, p, "/readyz"); code != http.StatusServiceUnavailable {
-			t.Fatalf("/readyz (all) during the outage = %d, want 503", code)
+		if code := readyz(t, r.accounts, "/readyz"); code != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz (all) of the accounts process during the outage = %d, want 503", code)
+		}
+		if r.ingest != r.accounts {
+			// Its own process: nothing of it depends on accounts' database.
+			if code := readyz(t, r.ingest, "/readyz"); code != http.StatusOK {
+				t.Fatalf("/readyz of the ingest process during the outage = %d, want 200", code)
+			}
 		}
 		if time.Since(down) >= pgOutage {
 			break
@@ -182,11 +219,11 @@ func TestAccountsPostgresDown(t *testing.T) {
 		code, hdr, _, _ := d.do("GET", "/api/v1/me", nil)
 		created, _, body, _ := d.do("POST", sites, map[string]any{"name": "After", "domains": []string{fmt.Sprintf("after%d.example.com", time.Now().UnixNano())}})
 		if code == http.StatusOK && hdr.Get("X-Sightline-Stale") == "" && created == http.StatusOK &&
-			readyz(t, p, "/readyz/accounts") == http.StatusOK && readyz(t, p, "/readyz") == http.StatusOK {
+			readyz(t, r.accounts, "/readyz/accounts") == http.StatusOK && readyz(t, r.accounts, "/readyz") == http.StatusOK {
 			break
 		}
 		if time.Since(back) > pgRecoverWithin {
-			t.Fatalf("%v after PostgreSQL returned: /me %d, create site %d %s\n%s", pgRecoverWithin, code, created, body, problems(p.logs.String(), 20))
+			t.Fatalf("%v after PostgreSQL returned: /me %d, create site %d %s\n%s", pgRecoverWithin, code, created, body, problems(r.gateway.logs.String()+r.accounts.logs.String(), 20))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
