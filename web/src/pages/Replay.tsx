@@ -123,25 +123,30 @@ export default function Replay() {
   const link = (id: string) => `${base}/${encodeURIComponent(id)}${query ? `?${query}` : ""}`;
   const s = session.data?.session;
 
+  // A delete that failed (e.g. during an outage) says so here, with its trace reference.
+  const [actionError, setActionError] = useState<Error>();
+
   const forgetVisitor = async () => {
     if (!s?.visitorId) return;
     if (!window.confirm("Delete every recording of this visitor on this site (e.g. for a GDPR request)? This can't be undone.")) return;
+    setActionError(undefined);
     try {
       const r = await unwrap(api.DELETE("/api/v1/sites/{siteId}/visitors/{visitorId}", { params: { path: { siteId, visitorId: s.visitorId } } }));
       window.alert(`Deleted ${Number(r.deletedSessions ?? 0).toLocaleString()} recordings of this visitor.`);
       navigate(`${base}${query ? `?${query}` : ""}`);
     } catch (e) {
-      window.alert((e as Error).message);
+      setActionError(e as Error);
     }
   };
 
   const remove = async () => {
     if (!window.confirm("Delete this recording everywhere? This can't be undone.")) return;
+    setActionError(undefined);
     try {
       await unwrap(api.DELETE("/api/v1/sites/{siteId}/sessions/{sessionId}", { params: { path: { siteId, sessionId } } }));
       navigate(nb.next ? link(nb.next) : `${base}${query ? `?${query}` : ""}`);
     } catch (e) {
-      window.alert((e as Error).message);
+      setActionError(e as Error);
     }
   };
 
@@ -172,6 +177,7 @@ export default function Replay() {
         </button>
       </div>
       <ErrorBox error={session.error} onRetry={session.reload} />
+      <ErrorBox error={actionError} />
       <div className="replay-body">
         <Player
           key={sessionId}
