@@ -21,6 +21,14 @@ import (
 // keeps access to recordings and search for at most this long.
 const ttl = 5 * time.Second
 
+// staleTTL bounds how long a decision is reused while accounts is
+// unreachable (Unavailable, DeadlineExceeded), so a database outage of
+// minutes does not stop a signed-in user from reading recordings. Nothing
+// can be revoked while accounts' database is down, so this widens the
+// revocation delay only for a change made in the ttl before the outage.
+// It matches the gateway's stale credential cache.
+const staleTTL = 15 * time.Minute
+
 // maxEntries bounds the decision cache.
 const maxEntries = 10000
 
@@ -40,7 +48,7 @@ type key struct {
 
 type decision struct {
 	role    accountsv1.Role
-	expires time.Time
+	fetched time.Time
 }
 
 // New returns an Authorizer asking accounts.
@@ -73,9 +81,43 @@ func (a *Authorizer) role(ctx context.Context, k key, auth string) (accountsv1.R
 	a.mu.Lock()
 	d, ok := a.cache[k]
 	a.mu.Unlock()
-	if ok && now.Before(d.expires) {
+	if ok && now.Sub(d.fetched) < ttl {
 		return d.role, nil
 	}
+	role, err := a.ask(ctx, k, auth)
+	if err != nil {
+		if !unreachable(err) {
+			// A refusal ends the decision: it must not come back as a
+			// stale answer in a later outage.
+			a.mu.Lock()
+			delete(a.cache, k)
+			a.mu.Unlock()
+		} else if ok && now.Sub(d.fetched) < staleTTL {
+			return d.role, nil
+		}
+		return 0, err
+	}
+	a.mu.Lock()
+	if len(a.cache) >= maxEntries {
+		clear(a.cache)
+	}
+	a.cache[k] = decision{role: role, fetched: now}
+	a.mu.Unlock()
+	return role, nil
+}
+
+// unreachable tells an accounts outage from a refusal: only an outage may
+// be answered from a stale decision.
+func unreachable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+// ask asks accounts for the caller's role in the site's organisation.
+func (a *Authorizer) ask(ctx context.Context, k key, auth string) (accountsv1.Role, error) {
 	out := metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", auth))
 	site, err := a.accounts.GetSite(out, &accountsv1.GetSiteRequest{SiteId: k.site})
 	if err != nil {
@@ -95,11 +137,5 @@ func (a *Authorizer) role(ctx context.Context, k key, auth string) (accountsv1.R
 		// Accounts showed the site but lists no membership: treat as foreign.
 		return 0, status.Error(codes.NotFound, "site not found")
 	}
-	a.mu.Lock()
-	if len(a.cache) >= maxEntries {
-		clear(a.cache)
-	}
-	a.cache[k] = decision{role: role, expires: now.Add(ttl)}
-	a.mu.Unlock()
 	return role, nil
 }

@@ -154,6 +154,8 @@ func accountsPostgresDown(t *testing.T, pg *pgtest.Server, r pgRoles) {
 		}
 	}()
 	time.Sleep(2 * time.Second) // the load runs, and ingest's caches are warm
+	search := fmt.Sprintf("/api/v1/sites/%d/sessions:search", d.siteID)
+	d.total(d.siteID) // the user has the recordings list open: search's access check is warm
 
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
@@ -179,6 +181,13 @@ func accountsPostgresDown(t *testing.T, pg *pgtest.Server, r pgRoles) {
 		}
 		if checks == 0 {
 			t.Logf("create site during the outage: %d %s", code, strings.TrimSpace(string(body)))
+		}
+		// Reads the user already had keep working: search checks the
+		// caller with accounts and serves its last decision while accounts
+		// is unreachable (siteaccess).
+		if code, _, lbody, err := d.do("POST", search, map[string]any{"pageSize": 1}); err != nil || code != http.StatusOK {
+			t.Fatalf("the recordings list %v into the outage = %d %s (%v); want 200 from the last access decision",
+				time.Since(down).Round(time.Second), code, lbody, err)
 		}
 		if !strings.Contains(string(body), "accounts database is unreachable") || strings.Contains(string(body), "127.0.0.1") {
 			t.Fatalf("503 body %s should name the accounts database and no internals", body)
