@@ -5,15 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
-	"github.com/sightlinehq/sightline/platform/depstate"
+	"github.com/sightlinehq/sightline/platform/depstate/depstatetest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -32,33 +30,6 @@ func (s *sweepFailing) Sweep(ctx context.Context, now time.Time) (int, error) {
 	return s.Store.Sweep(ctx, now)
 }
 
-type levelLog struct {
-	mu  sync.Mutex
-	out []string
-}
-
-func (l *levelLog) Enabled(context.Context, slog.Level) bool { return true }
-func (l *levelLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *levelLog) WithGroup(string) slog.Handler            { return l }
-func (l *levelLog) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.out = append(l.out, r.Level.String()+" "+r.Message)
-	return nil
-}
-
-func (l *levelLog) count(prefix string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, s := range l.out {
-		if strings.HasPrefix(s, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
 // TestSweepBacksOffAndLogsOnce: while the store fails sweeps the loop
 // retries (not only every interval), logs one warning, and the gauge
 // sightline.dependency.up{dependency="store",component="retention"} reads
@@ -67,7 +38,7 @@ func TestSweepBacksOffAndLogsOnce(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { mp.Shutdown(context.Background()) })
-	logs := &levelLog{}
+	logs := &depstatetest.Logs{}
 	cfg := testConfig(t)
 	cfg.SweepInterval = 20 * time.Millisecond
 	svc, err := New(context.Background(), cfg, Deps{Logger: slog.New(logs), DataDir: t.TempDir(), MeterProvider: mp})
@@ -79,26 +50,7 @@ func TestSweepBacksOffAndLogsOnce(t *testing.T) {
 	real := svc.store
 	svc.store = st
 	t.Cleanup(func() { svc.store = real; svc.Close() })
-	gauge := func() int64 {
-		t.Helper()
-		var rm metricdata.ResourceMetrics
-		if err := reader.Collect(context.Background(), &rm); err != nil {
-			t.Fatal(err)
-		}
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if m.Name == depstate.GaugeName {
-					for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
-						if v, _ := dp.Attributes.Value("component"); v.AsString() == "retention" {
-							return dp.Value
-						}
-					}
-				}
-			}
-		}
-		t.Fatal("no retention gauge collected")
-		return -1
-	}
+	gauge := func() int64 { t.Helper(); return depstatetest.Up(t, reader, "component", "retention") }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { svc.sweepLoop(ctx); close(done) }()
@@ -121,10 +73,22 @@ func TestSweepBacksOffAndLogsOnce(t *testing.T) {
 	if v := gauge(); v != 1 {
 		t.Fatalf("gauge after the store answers = %d", v)
 	}
-	if w, i := logs.count("WARN retention: store is failing"), logs.count("INFO retention: store answers again"); w != 1 || i != 1 {
-		t.Fatalf("%d warnings and %d recovery lines, want 1 and 1: %q", w, i, logs.out)
+	warns, infos := logs.Lines(slog.LevelWarn), logs.Lines(slog.LevelInfo)
+	if w, i := count(warns, "retention: store is failing"), count(infos, "retention: store answers again"); w != 1 || i != 1 {
+		t.Fatalf("%d warnings and %d recovery lines, want 1 and 1: %q %q", w, i, warns, infos)
 	}
-	if n := logs.count("ERROR"); n != 0 {
-		t.Fatalf("%d error lines: %q", n, logs.out)
+	if errs := logs.Lines(slog.LevelError); len(errs) != 0 {
+		t.Fatalf("%d error lines: %q", len(errs), errs)
 	}
+}
+
+// count counts the lines that start with prefix.
+func count(lines []string, prefix string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			n++
+		}
+	}
+	return n
 }

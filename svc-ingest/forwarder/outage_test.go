@@ -6,74 +6,18 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/platform/depstate"
+	"github.com/sightlinehq/sightline/platform/depstate/depstatetest"
 )
-
-// logRecorder keeps every log record.
-type logRecorder struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
-func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.recs = append(h.recs, r.Clone())
-	return nil
-}
-
-// lines returns the records at level as "message attr=value ...".
-func (h *logRecorder) lines(level slog.Level) []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []string
-	for _, r := range h.recs {
-		if r.Level != level {
-			continue
-		}
-		l := r.Message
-		r.Attrs(func(a slog.Attr) bool { l += " " + a.String(); return true })
-		out = append(out, l)
-	}
-	return out
-}
-
-// upGauge reads sightline.dependency.up for dependency through reader.
-func upGauge(t *testing.T, reader *sdkmetric.ManualReader, dependency string) int64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != depstate.GaugeName {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
-				if v, _ := dp.Attributes.Value("dependency"); v.AsString() == dependency {
-					return dp.Value
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{dependency=%q} collected", depstate.GaugeName, dependency)
-	return -1
-}
 
 // TestOutageLogsOnceAndKeepsOrder: recordings refuses connections for a
 // while (its server stopped), then is served again on the same address;
@@ -103,7 +47,7 @@ func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
 	}
 	defer cc.Close()
 	sp := openSpool(t)
-	logs := &logRecorder{}
+	logs := &depstatetest.Logs{}
 	f := newForwarder(sp, recordingsv1.NewRecordingsServiceClient(cc))
 	f.Logger = slog.New(logs)
 	f.BackoffMin, f.BackoffMax = 5*time.Millisecond, 40*time.Millisecond
@@ -124,7 +68,7 @@ func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
 		add(i)
 	}
 	waitDrained(t, sp)
-	if v := upGauge(t, reader, "recordings"); v != 1 {
+	if v := depstatetest.Up(t, reader, "dependency", "recordings"); v != 1 {
 		t.Fatalf("gauge with recordings up = %d", v)
 	}
 
@@ -138,7 +82,7 @@ func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // many attempts, 5-40 ms apart
-	if v := upGauge(t, reader, "recordings"); v != 0 {
+	if v := depstatetest.Up(t, reader, "dependency", "recordings"); v != 0 {
 		t.Fatalf("gauge with recordings refusing connections = %d", v)
 	}
 
@@ -159,10 +103,10 @@ func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
 	if st := f.Stats(); st.DeadLettered != 0 || st.Delivered != 48 || failures < 3 {
 		t.Fatalf("stats %+v (failures during the outage %d)", st, failures)
 	}
-	if v := upGauge(t, reader, "recordings"); v != 1 {
+	if v := depstatetest.Up(t, reader, "dependency", "recordings"); v != 1 {
 		t.Fatalf("gauge after recordings returned = %d", v)
 	}
-	warns, infos, debugs := logs.lines(slog.LevelWarn), logs.lines(slog.LevelInfo), logs.lines(slog.LevelDebug)
+	warns, infos, debugs := logs.Lines(slog.LevelWarn), logs.Lines(slog.LevelInfo), logs.Lines(slog.LevelDebug)
 	if len(warns) != 1 || !strings.Contains(warns[0], "recordings is failing") || !strings.Contains(warns[0], "connection refused") {
 		t.Errorf("warnings: %q; want one, saying recordings is failing and why", warns)
 	}
@@ -173,7 +117,7 @@ func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
 	if len(debugs) < 2 {
 		t.Errorf("%d debug lines; want the attempts in between", len(debugs))
 	}
-	if errs := logs.lines(slog.LevelError); len(errs) != 0 {
+	if errs := logs.Lines(slog.LevelError); len(errs) != 0 {
 		t.Errorf("error lines: %q", errs)
 	}
 	t.Logf("%s\n%s\n(%d lines at debug level)", warns, infos, len(debugs))

@@ -11,72 +11,17 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/platform/depstate"
+	"github.com/sightlinehq/sightline/platform/depstate/depstatetest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
 	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
 )
-
-// logRecorder keeps every log record.
-type logRecorder struct {
-	mu   sync.Mutex
-	recs []slog.Record
-}
-
-func (h *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (h *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h *logRecorder) WithGroup(string) slog.Handler            { return h }
-func (h *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.recs = append(h.recs, r.Clone())
-	return nil
-}
-
-// lines returns the records at level as "message attr=value ...".
-func (h *logRecorder) lines(level slog.Level) []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []string
-	for _, r := range h.recs {
-		if r.Level != level {
-			continue
-		}
-		l := r.Message
-		r.Attrs(func(a slog.Attr) bool { l += " " + a.String(); return true })
-		out = append(out, l)
-	}
-	return out
-}
-
-// upGauge reads sightline.dependency.up for dependency through reader.
-func upGauge(t *testing.T, reader *sdkmetric.ManualReader, dependency string) int64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != depstate.GaugeName {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Gauge[int64]).DataPoints {
-				if v, _ := dp.Attributes.Value("dependency"); v.AsString() == dependency {
-					return dp.Value
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{dependency=%q} collected", depstate.GaugeName, dependency)
-	return -1
-}
 
 // restartable serves a SearchService on one loopback address that can be
 // stopped (connections are refused) and served again.
@@ -136,7 +81,7 @@ func TestOutageLogsOnceAndDrainsInOrder(t *testing.T) {
 	}
 	defer cc.Close()
 
-	logs := &logRecorder{}
+	logs := &depstatetest.Logs{}
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
@@ -179,7 +124,7 @@ func TestOutageLogsOnceAndDrainsInOrder(t *testing.T) {
 
 	want := []string{write(0)}
 	waitFor("the first session delivered", func() bool { return len(seen()) == 1 })
-	if v := upGauge(t, reader, "search"); v != 1 {
+	if v := depstatetest.Up(t, reader, "dependency", "search"); v != 1 {
 		t.Fatalf("gauge with search up = %d", v)
 	}
 
@@ -189,7 +134,7 @@ func TestOutageLogsOnceAndDrainsInOrder(t *testing.T) {
 	}
 	waitFor("the relay sees search down", func() bool { return !r.Dependency.Up() })
 	time.Sleep(300 * time.Millisecond) // many attempts at 5-40 ms apart
-	if v := upGauge(t, reader, "search"); v != 0 {
+	if v := depstatetest.Up(t, reader, "dependency", "search"); v != 0 {
 		t.Fatalf("gauge with search refusing connections = %d", v)
 	}
 	if d, _ := st.OutboxDepth(context.Background()); d != 40 {
@@ -206,10 +151,10 @@ func TestOutageLogsOnceAndDrainsInOrder(t *testing.T) {
 	if d, _ := st.OutboxDepth(context.Background()); d != 0 {
 		t.Fatalf("outbox depth after the outage %d", d)
 	}
-	if v := upGauge(t, reader, "search"); v != 1 {
+	if v := depstatetest.Up(t, reader, "dependency", "search"); v != 1 {
 		t.Fatalf("gauge after search returned = %d", v)
 	}
-	warns, infos, debugs := logs.lines(slog.LevelWarn), logs.lines(slog.LevelInfo), logs.lines(slog.LevelDebug)
+	warns, infos, debugs := logs.Lines(slog.LevelWarn), logs.Lines(slog.LevelInfo), logs.Lines(slog.LevelDebug)
 	if len(warns) != 1 || !strings.Contains(warns[0], "search is failing") || !strings.Contains(warns[0], "Unavailable") {
 		t.Errorf("warnings: %q; want one, saying search is failing and why", warns)
 	}
@@ -219,7 +164,7 @@ func TestOutageLogsOnceAndDrainsInOrder(t *testing.T) {
 	if len(debugs) < 2 {
 		t.Errorf("%d debug lines; want one per failed attempt after the first", len(debugs))
 	}
-	if errs := logs.lines(slog.LevelError); len(errs) != 0 {
+	if errs := logs.Lines(slog.LevelError); len(errs) != 0 {
 		t.Errorf("error lines: %q", errs)
 	}
 	t.Logf("%s\n%s\n(%d attempts at debug level)", warns, infos, len(debugs))
