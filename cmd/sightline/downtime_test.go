@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,62 +26,10 @@ const (
 	// pgOutage is how long PostgreSQL stays stopped: issue 20's target of
 	// 60 s, long enough for every cache freshness (10 s) to run out.
 	pgOutage = 60 * time.Second
-	// pgLoadRate is the batches a second posted during the test, each a
-	// new session.
-	pgLoadRate = 20
 	// pgRecoverWithin is how soon after PostgreSQL returns everything must
 	// work again, without a restart.
 	pgRecoverWithin = 5 * time.Second
 )
-
-// pgLoad posts pgLoadRate valid batches a second and keeps every answer.
-type pgLoad struct {
-	mu       sync.Mutex
-	accepted []string
-	other    map[int]int
-	errs     []error
-	stop     chan struct{}
-	done     chan struct{}
-}
-
-func startPGLoad(p *process, siteKey string) *pgLoad {
-	l := &pgLoad{other: map[int]int{}, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(l.done)
-		tick := time.NewTicker(time.Second / pgLoadRate)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-l.stop:
-				return
-			case <-tick.C:
-			}
-			session := fmt.Sprintf("s_pgdown_session%06d_x", i)
-			code, err := sendBatch(p, siteKey, "https://shop.example.com", session)
-			l.mu.Lock()
-			switch {
-			case err != nil:
-				l.errs = append(l.errs, err)
-			case code == http.StatusNoContent:
-				l.accepted = append(l.accepted, session)
-			default:
-				l.other[code]++
-			}
-			l.mu.Unlock()
-		}
-	}()
-	return l
-}
-
-func (l *pgLoad) counts() (accepted int, other map[int]int, errs int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	o := map[int]int{}
-	for k, v := range l.other {
-		o[k] = v
-	}
-	return len(l.accepted), o, len(l.errs)
-}
 
 // readyz answers the status of the admin listener's path.
 func readyz(t *testing.T, p *process, path string) int {
@@ -145,7 +92,7 @@ func accountsPostgresDown(t *testing.T, pg *pgtest.Server, r pgRoles) {
 		}
 	}
 
-	l := startPGLoad(p, d.key)
+	l := startLoad(p, d.key, "pgdown")
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -238,14 +185,8 @@ func accountsPostgresDown(t *testing.T, pg *pgtest.Server, r pgRoles) {
 	}
 	t.Logf("dashboard writes work again %d ms after PostgreSQL returned", time.Since(back).Milliseconds())
 
-	close(l.stop)
-	<-l.done
+	accepted := len(l.halt(t))
 	stopped = true
-	accepted, other, errs := l.counts()
-	if len(other) > 0 || errs > 0 {
-		t.Errorf("ingest did not accept every batch: %d accepted, other answers %v, %d errors", accepted, other, errs)
-	}
-	t.Logf("load: %d batches accepted at %d/s", accepted, pgLoadRate)
 	sent := time.Now()
 	for {
 		n := d.total(d.siteID)
