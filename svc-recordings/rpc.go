@@ -52,7 +52,12 @@ func checkSession(site int64, session string) error {
 	return nil
 }
 
-// storeErr maps store errors to gRPC statuses.
+// storeErr maps store errors to gRPC statuses. Every other store error —
+// ScyllaDB's "unreachable" ones (no connections, unavailable, read and
+// write timeouts, no response) and a deadline while waiting for the store —
+// is Unavailable, which callers retry (TestStoreErrUnreachableIsUnavailable).
+// A caller whose own deadline passed sees DeadlineExceeded from its gRPC
+// client whatever is answered here.
 func storeErr(err error) error {
 	switch {
 	case err == nil:
@@ -61,8 +66,6 @@ func storeErr(err error) error {
 		return status.Error(codes.NotFound, "session not found")
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, err.Error())
 	}
 	if _, ok := status.FromError(err); ok {
 		return err
