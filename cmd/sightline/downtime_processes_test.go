@@ -3,18 +3,22 @@ package main
 // The process-kill rows of the downtime matrix (issue 20, README
 // "Operations"): every module runs as its own process, wired by --remote.*
 // flags as in TestManyProcesses, under steady ingest load. One process is
-// killed with SIGKILL, stays down for outage, and is started again on the
-// same data directory and gRPC address; nothing else is restarted.
+// killed with SIGKILL, stays down for outage (killOutage for the rows added
+// after search and recordings), and is started again on the same data
+// directory and gRPC address (and HTTP address, for ingest and the gateway);
+// nothing else is restarted.
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +32,13 @@ import (
 const (
 	// outage is how long the killed process stays down: issue 20's 60 s.
 	outage = 60 * time.Second
+	// killOutage is how long the accounts, gateway and ingest processes
+	// stay down: 20 s keeps each test near a minute in CI. Nothing in these
+	// rows changes after the first seconds down (the gateway's credential
+	// cache is fresh for 10 s, then served stale); issue 20's 60 s target is
+	// shown by the PostgreSQL tests (TestAccountsPostgresDown*) and by
+	// TestKillSearchProcess and TestKillRecordingsProcess, which use outage.
+	killOutage = 20 * time.Second
 	// loadRate is how many batches a second the load posts, each a new
 	// session.
 	loadRate = 20
@@ -49,19 +60,31 @@ type mesh struct {
 func startMesh(t *testing.T) *mesh {
 	t.Helper()
 	m := &mesh{t: t, dirs: map[string]string{}}
-	m.accounts = m.start("accounts", "--accounts.default-plan.sessions-per-day=1000000")
+	m.accounts = m.start("accounts", m.accountsArgs()...)
 	m.search = m.start("search", m.searchArgs()...)
 	m.recordings = m.start("recordings", m.recordingsArgs()...)
-	m.ingest = m.start("ingest", "--remote.accounts", m.accounts.addrs.GRPC, "--remote.recordings", m.recordings.addrs.GRPC, "--ingest.rate-per-ip=0")
-	m.gateway = m.start("gateway", "--remote.accounts", m.accounts.addrs.GRPC, "--remote.recordings", m.recordings.addrs.GRPC,
-		"--remote.search", m.search.addrs.GRPC, "--remote.ingest", m.ingest.addrs.GRPC)
+	m.ingest = m.start("ingest", m.ingestArgs()...)
+	m.gateway = m.start("gateway", m.gatewayArgs()...)
 	return m
+}
+
+func (m *mesh) accountsArgs() []string {
+	return []string{"--accounts.default-plan.sessions-per-day=1000000"}
 }
 
 func (m *mesh) searchArgs() []string { return []string{"--remote.accounts", m.accounts.addrs.GRPC} }
 
 func (m *mesh) recordingsArgs() []string {
 	return []string{"--remote.accounts", m.accounts.addrs.GRPC, "--remote.search", m.search.addrs.GRPC}
+}
+
+func (m *mesh) ingestArgs() []string {
+	return []string{"--remote.accounts", m.accounts.addrs.GRPC, "--remote.recordings", m.recordings.addrs.GRPC, "--ingest.rate-per-ip=0"}
+}
+
+func (m *mesh) gatewayArgs() []string {
+	return []string{"--remote.accounts", m.accounts.addrs.GRPC, "--remote.recordings", m.recordings.addrs.GRPC,
+		"--remote.search", m.search.addrs.GRPC, "--remote.ingest", m.ingest.addrs.GRPC}
 }
 
 // start runs module on its own data directory (kept for a restart).
@@ -96,6 +119,7 @@ type load struct {
 	accepted []string
 	other    map[int]int // answers other than 204, by status
 	errs     []error
+	failed   []string // the sessions of errs
 	slowest  time.Duration
 	stop     chan struct{}
 	done     chan struct{}
@@ -121,6 +145,7 @@ func startLoad(ingest *process, siteKey, prefix string) *load {
 			switch {
 			case err != nil:
 				l.errs = append(l.errs, err)
+				l.failed = append(l.failed, session)
 			case code == http.StatusNoContent:
 				l.accepted = append(l.accepted, session)
 			default:
@@ -139,11 +164,16 @@ func (l *load) count() int {
 	return len(l.accepted)
 }
 
+// end stops the load.
+func (l *load) end() {
+	close(l.stop)
+	<-l.done
+}
+
 // halt stops the load and checks that ingest answered 204 to every batch.
 func (l *load) halt(t *testing.T) []string {
 	t.Helper()
-	close(l.stop)
-	<-l.done
+	l.end()
 	if len(l.other) > 0 || len(l.errs) > 0 {
 		t.Errorf("ingest did not accept every batch: %d accepted, other answers %v, errors %v", len(l.accepted), l.other, l.errs)
 	}
@@ -200,12 +230,53 @@ func waitFlowing(t *testing.T, d *dashboard, l *load) {
 	}
 }
 
+// storedChunks reads from recordings, with the site's API key, how many
+// chunks each of the dashboard site's sessions holds.
+func storedChunks(t *testing.T, m *mesh, d *dashboard) map[string]int32 {
+	t.Helper()
+	conn, err := grpc.NewClient(m.recordings.addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rec := recordingsv1.NewRecordingsServiceClient(conn)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+d.apiKey)
+	stored := map[string]int32{}
+	for token := ""; ; {
+		page, err := rec.ListSessionSummaries(ctx, &recordingsv1.ListSessionSummariesRequest{SiteId: d.siteID, PageSize: 1000, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.GetSessions() {
+			stored[s.GetSessionId()] += s.GetChunkCount()
+		}
+		if token = page.GetNextPageToken(); token == "" {
+			return stored
+		}
+	}
+}
+
+// requireStoredOnce checks that recordings holds every accepted session,
+// one chunk each (one batch of each was sent), and no other.
+func requireStoredOnce(t *testing.T, m *mesh, d *dashboard, accepted []string) {
+	t.Helper()
+	stored := storedChunks(t, m, d)
+	for _, s := range accepted {
+		if stored[s] != 1 {
+			t.Errorf("accepted session %s: %d chunks stored, want 1", s, stored[s])
+		}
+	}
+	if len(stored) != len(accepted) {
+		t.Errorf("recordings holds %d sessions, %d were accepted", len(stored), len(accepted))
+	}
+}
+
 // requireUnavailable checks that the dashboard answers 503 with a
 // Retry-After on method path, naming part without internals (addresses),
 // and returns the body.
-func requireUnavailable(t *testing.T, d *dashboard, method, path, part string) string {
+func requireUnavailable(t *testing.T, d *dashboard, method, path string, req any, part string) string {
 	t.Helper()
-	code, hdr, body, err := d.do(method, path, map[string]any{"pageSize": 1})
+	code, hdr, body, err := d.do(method, path, req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -253,11 +324,11 @@ func loggedAt(p *process, msg string) (at time.Time) {
 	return at
 }
 
-// during runs check now and every 5 s until outage has passed since from.
-func during(from time.Time, check func()) {
+// during runs check now and every 5 s until length has passed since from.
+func during(from time.Time, length time.Duration, check func()) {
 	for {
 		check()
-		left := outage - time.Since(from)
+		left := length - time.Since(from)
 		if left <= 0 {
 			return
 		}
@@ -280,8 +351,8 @@ func TestKillSearchProcess(t *testing.T) {
 	kill(t, m.search)
 	killed := time.Now()
 	var answer string
-	during(killed, func() {
-		answer = requireUnavailable(t, d, "POST", fmt.Sprintf("/api/v1/sites/%d/sessions:search", d.siteID), "search")
+	during(killed, outage, func() {
+		answer = requireUnavailable(t, d, "POST", fmt.Sprintf("/api/v1/sites/%d/sessions:search", d.siteID), map[string]any{"pageSize": 1}, "search")
 	})
 	if v := dependencyGauge(t, m.recordings, "outbox", "search"); v != "0" {
 		t.Errorf("recordings' outbox gauge for search during the outage = %s, want 0", v)
@@ -324,10 +395,10 @@ func TestKillRecordingsProcess(t *testing.T) {
 	kill(t, m.recordings)
 	killed := time.Now()
 	var answer string
-	during(killed, func() {
+	during(killed, outage, func() {
 		session := fmt.Sprintf("/api/v1/sites/%d/sessions/%s", d.siteID, known)
-		answer = requireUnavailable(t, d, "GET", session, "recordings")
-		requireUnavailable(t, d, "GET", session+"/recording", "recordings")
+		answer = requireUnavailable(t, d, "GET", session, nil, "recordings")
+		requireUnavailable(t, d, "GET", session+"/recording", nil, "recordings")
 		if _, code, err := searchTotal(d); code != http.StatusOK {
 			t.Fatalf("the session list (search) while recordings is down = %d, %v; want 200", code, err)
 		}
@@ -345,36 +416,7 @@ func TestKillRecordingsProcess(t *testing.T) {
 		back.Sub(killed).Round(time.Millisecond), loggedAt(m.ingest, "forwarder: recordings answers again").Sub(back).Round(time.Millisecond),
 		len(accepted), took.Round(time.Millisecond))
 
-	// Stored once: each accepted session, one chunk each, read from
-	// recordings with the site's API key.
-	conn, err := grpc.NewClient(m.recordings.addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	rec := recordingsv1.NewRecordingsServiceClient(conn)
-	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+d.apiKey)
-	stored := map[string]int32{}
-	for token := ""; ; {
-		page, err := rec.ListSessionSummaries(ctx, &recordingsv1.ListSessionSummariesRequest{SiteId: d.siteID, PageSize: 1000, PageToken: token})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range page.GetSessions() {
-			stored[s.GetSessionId()] += s.GetChunkCount()
-		}
-		if token = page.GetNextPageToken(); token == "" {
-			break
-		}
-	}
-	for _, s := range accepted {
-		if stored[s] != 1 {
-			t.Errorf("accepted session %s: %d chunks stored, want 1", s, stored[s])
-		}
-	}
-	if len(stored) != len(accepted) {
-		t.Errorf("recordings holds %d sessions, %d were accepted", len(stored), len(accepted))
-	}
+	requireStoredOnce(t, m, d, accepted)
 
 	if v := dependencyGauge(t, m.ingest, "forwarder", "recordings"); v != "1" {
 		t.Errorf("ingest's forwarder gauge for recordings after the outage = %s, want 1", v)
@@ -387,4 +429,243 @@ func TestKillRecordingsProcess(t *testing.T) {
 	if dl := regexp.MustCompile(`(?m)^ingest_spool_dead_letter_records\{[^}]*\} (\d+)$`).FindStringSubmatch(string(metrics)); dl == nil || dl[1] != "0" {
 		t.Errorf("dead letters after the outage: %v, want 0", dl)
 	}
+}
+
+// siteOrg is the organisation of the dashboard's site.
+func siteOrg(d *dashboard) string {
+	return d.call("GET", fmt.Sprintf("/api/v1/sites/%d", d.siteID), nil)["site"].(map[string]any)["organizationId"].(string)
+}
+
+// newSite is a create-site request body with a domain of its own.
+func newSite(name string) map[string]any {
+	return map[string]any{"name": name, "domains": []string{fmt.Sprintf("%s%d.example.com", strings.ToLower(name), time.Now().UnixNano())}}
+}
+
+// TestKillAccountsProcess: the accounts process (not its database) is
+// killed for killOutage under ingest load. Ingest answers 204 throughout
+// from its site-settings cache and /readyz/ingest stays 200; GET
+// /api/v1/me answers 200 from the gateway's credential cache or 503 with
+// Retry-After, never 401; creating a site answers 503 with Retry-After
+// naming the accounts service without addresses; the session list keeps
+// answering (search's last access decision). Accounts is started again on
+// its data directory and address: within drainWithin the same session
+// cookie reads and writes again, nothing else restarted, and every
+// accepted batch is stored once and searchable.
+func TestKillAccountsProcess(t *testing.T) {
+	m := startMesh(t)
+	d := newDashboard(t, m.gateway)
+	sites := "/api/v1/organizations/" + siteOrg(d) + "/sites"
+	d.call("GET", "/api/v1/me", nil)
+	l := startLoad(m.ingest, d.key, "killaccounts")
+	time.Sleep(time.Second)
+	waitFlowing(t, d, l) // the user has the session list open
+
+	kill(t, m.accounts)
+	killed := time.Now()
+	me := map[int]int{}
+	var answer string
+	during(killed, killOutage, func() {
+		code, hdr, body, err := d.do("GET", "/api/v1/me", nil)
+		if err != nil {
+			t.Fatalf("GET /api/v1/me while accounts is down: %v", err)
+		}
+		me[code]++
+		if code != http.StatusOK && (code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "") {
+			t.Fatalf("GET /api/v1/me %v into the outage = %d %s (Retry-After %q); want 200 or 503 with Retry-After, never a sign-out",
+				time.Since(killed).Round(time.Second), code, body, hdr.Get("Retry-After"))
+		}
+		answer = requireUnavailable(t, d, "POST", sites, newSite("During"), "accounts service")
+		if _, code, err := searchTotal(d); code != http.StatusOK {
+			t.Fatalf("the session list %v into the outage = %d (%v); want 200 from search's last access decision", time.Since(killed).Round(time.Second), code, err)
+		}
+		if code := readyz(t, m.ingest, "/readyz/ingest"); code != http.StatusOK {
+			t.Fatalf("/readyz/ingest while accounts is down = %d; ingest must stay in rotation", code)
+		}
+	})
+	if me[http.StatusOK] == 0 {
+		t.Errorf("GET /api/v1/me never answered from the gateway's cache while accounts was down: %v", me)
+	}
+	t.Logf("while accounts was down: GET /api/v1/me answers by status %v; create site: 503 %s", me, answer)
+
+	m.accounts = m.restart("accounts", m.accounts, m.accountsArgs()...)
+	back := time.Now()
+	for {
+		code, hdr, _, _ := d.do("GET", "/api/v1/me", nil)
+		created, _, body, _ := d.do("POST", sites, newSite("After"))
+		if code == http.StatusOK && hdr.Get("X-Sightline-Stale") == "" && created == http.StatusOK {
+			break
+		}
+		if time.Since(back) > drainWithin {
+			t.Fatalf("%v after accounts returned: /me %d, create site %d %s\n%s", drainWithin, code, created, body,
+				problems(m.gateway.logs.String(), 20))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	recovered := time.Since(back)
+	accepted := l.halt(t)
+	took := waitSearchable(t, d, len(accepted), back, drainWithin)
+	t.Logf("accounts down %v; reads and writes with the same cookie again %v after it was back; every one of %d accepted batches searchable %v after it was back",
+		back.Sub(killed).Round(time.Millisecond), recovered.Round(time.Millisecond), len(accepted), took.Round(time.Millisecond))
+	requireStoredOnce(t, m, d, accepted)
+}
+
+// TestKillGatewayProcess: the gateway is killed for killOutage under ingest
+// load. Ingest answers 204 throughout. The gateway is started again on its
+// addresses: within drainWithin the same session cookie (sessions live in
+// accounts) reads and writes again, and every accepted batch is
+// searchable.
+func TestKillGatewayProcess(t *testing.T) {
+	m := startMesh(t)
+	d := newDashboard(t, m.gateway)
+	sites := "/api/v1/organizations/" + siteOrg(d) + "/sites"
+	l := startLoad(m.ingest, d.key, "killgateway")
+	time.Sleep(time.Second)
+	waitFlowing(t, d, l)
+
+	kill(t, m.gateway)
+	killed := time.Now()
+	during(killed, killOutage, func() {
+		if code := readyz(t, m.ingest, "/readyz/ingest"); code != http.StatusOK {
+			t.Fatalf("/readyz/ingest while the gateway is down = %d", code)
+		}
+	})
+
+	m.gateway = m.restart("gateway", m.gateway, append(m.gatewayArgs(), "--server.http-listen-address", m.gateway.addrs.HTTP)...)
+	back := time.Now()
+	for {
+		code, _, body, err := d.do("GET", "/api/v1/me", nil)
+		created, _, cbody, _ := d.do("POST", sites, newSite("After"))
+		if code == http.StatusOK && created == http.StatusOK {
+			break
+		}
+		if code == http.StatusUnauthorized {
+			t.Fatalf("the session cookie after the gateway's restart: 401 %s", body)
+		}
+		if time.Since(back) > drainWithin {
+			t.Fatalf("%v after the gateway returned: /me %d %s (%v), create site %d %s", drainWithin, code, body, err, created, cbody)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	recovered := time.Since(back)
+	accepted := l.halt(t)
+	took := waitSearchable(t, d, len(accepted), back, drainWithin)
+	t.Logf("gateway down %v; the same session cookie reads and writes again %v after it was back; every one of %d accepted batches searchable %v after it was back",
+		back.Sub(killed).Round(time.Millisecond), recovered.Round(time.Millisecond), len(accepted), took.Round(time.Millisecond))
+}
+
+// TestKillIngestProcess: ingest is killed mid-load for killOutage and
+// started again on its data directory and addresses. Requests while it is
+// down fail to connect (the tracker retries them; one in flight at the
+// kill may be cut without an answer). Every batch answered 204 — before the
+// kill from the spool, which survives kill -9 (recordings is paused for 2 s
+// before the kill so that the spool holds undelivered batches) — is stored once after the
+// restart (delivery is at-least-once; recordings de-duplicates) and
+// searchable; the only others stored are batches whose request was cut.
+func TestKillIngestProcess(t *testing.T) {
+	m := startMesh(t)
+	d := newDashboard(t, m.gateway)
+	l := startLoad(m.ingest, d.key, "killingest")
+	time.Sleep(time.Second)
+	waitFlowing(t, d, l)
+
+	// At 20 batches/s the forwarder keeps the spool empty; recordings is
+	// paused (SIGSTOP) for 2 s before the kill so that the spool holds
+	// batches answered 204 and not yet delivered when ingest is killed.
+	if err := syscall.Kill(m.recordings.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	kill(t, m.ingest)
+	killed := time.Now()
+	before := l.count()
+	atKill, _, _ := searchTotal(d) // search is what recordings delivered before its pause
+	if err := syscall.Kill(m.recordings.cmd.Process.Pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if atKill >= int64(before) {
+		t.Fatalf("all %d batches accepted before the kill were delivered (%d searchable): nothing left in the spool to survive the kill", before, atKill)
+	}
+	time.Sleep(killOutage - time.Since(killed))
+
+	m.ingest = m.restart("ingest", m.ingest, append(m.ingestArgs(), "--server.http-listen-address", m.ingest.addrs.HTTP)...)
+	back := time.Now()
+	for l.count() == before {
+		if time.Since(back) > drainWithin {
+			t.Fatalf("ingest accepted nothing %v after it was back", drainWithin)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	intake := time.Since(back)
+	time.Sleep(time.Second)
+	l.end()
+
+	if len(l.other) > 0 {
+		t.Errorf("ingest answered other than 204: %v", l.other)
+	}
+	refused, cut := 0, 0
+	for _, err := range l.errs {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			refused++
+		} else {
+			cut++
+			t.Logf("a request cut by the kill: %v", err)
+		}
+	}
+	if cut > 1 {
+		t.Errorf("%d requests failed other than by a refused connection, want at most the one in flight at the kill: %v", cut, l.errs)
+	}
+	failed := map[string]bool{}
+	for _, s := range l.failed {
+		failed[s] = true
+	}
+
+	// Every accepted batch reaches recordings, once.
+	drained := time.Now()
+	var stored map[string]int32
+	for {
+		stored = storedChunks(t, m, d)
+		missing := 0
+		for _, s := range l.accepted {
+			if stored[s] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Since(drained) > drainWithin {
+			t.Fatalf("%v after the load stopped, %d of %d accepted batches are not stored (%d accepted before the kill)", drainWithin, missing, len(l.accepted), before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, s := range l.accepted {
+		if stored[s] != 1 {
+			t.Errorf("accepted session %s: %d chunks stored, want 1", s, stored[s])
+		}
+	}
+	accepted := map[string]bool{}
+	for _, s := range l.accepted {
+		accepted[s] = true
+	}
+	for s, n := range stored {
+		if !accepted[s] && (!failed[s] || n != 1) {
+			t.Errorf("recordings holds session %s (%d chunks), which ingest neither accepted nor was cut while receiving", s, n)
+		}
+	}
+	took := waitSearchable(t, d, len(stored), drained, drainWithin)
+	// The restarted process delivered what the killed one left in the
+	// spool, on top of what it accepted itself.
+	_, _, metrics := httpGet(t, "http://"+m.ingest.addrs.Admin+"/metrics")
+	delivered := 0
+	for _, v := range regexp.MustCompile(`(?m)^ingest_forwarder_delivered_total(?:\{[^}]*\})? (\d+)$`).FindAllStringSubmatch(string(metrics), -1) {
+		n, _ := strconv.Atoi(v[1])
+		delivered += n
+	}
+	if fromSpool := delivered - (len(l.accepted) - before); fromSpool <= 0 {
+		t.Errorf("the restarted ingest delivered %d chunks and accepted %d batches: nothing from the killed process's spool", delivered, len(l.accepted)-before)
+	}
+	t.Logf("ingest down %v: %d batches accepted before the kill (%d searchable at the kill, the other %d in the spool), %d requests refused while down, %d cut; "+
+		"accepting again %v after the restart, which delivered %d chunks for %d batches it accepted; all %d accepted batches stored once, searchable %v after the load stopped",
+		back.Sub(killed).Round(time.Millisecond), before, atKill, int64(before)-atKill, refused, cut, intake.Round(time.Millisecond),
+		delivered, len(l.accepted)-before, len(l.accepted), took.Round(time.Millisecond))
 }
