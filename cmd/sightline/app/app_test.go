@@ -82,10 +82,7 @@ func TestOneTracePerRequest(t *testing.T) {
 		tel := newTelemetry(t, "sightline", exp)
 		a := start(t, defaults(t, All), tel)
 		get(t, "http://"+a.Addrs().HTTP+"/api/v1/config")
-		if err := tel.ForceFlush(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		checkTrace(t, exp.GetSpans())
+		checkTrace(t, awaitSpans(t, exp, tel))
 	})
 	t.Run("many-process", func(t *testing.T) {
 		exp := tracetest.NewInMemoryExporter()
@@ -107,12 +104,7 @@ func TestOneTracePerRequest(t *testing.T) {
 		gw := run(cfg)
 
 		get(t, "http://"+gw.Addrs().HTTP+"/api/v1/config")
-		for _, tel := range tels {
-			if err := tel.ForceFlush(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		spans := checkTrace(t, exp.GetSpans())
+		spans := checkTrace(t, awaitSpans(t, exp, tels...))
 		services := map[string]bool{}
 		for _, s := range spans {
 			services[serviceName(s)] = true
@@ -136,6 +128,32 @@ func get(t *testing.T, url string) {
 	}
 }
 
+// awaitSpans flushes tels until the gRPC server span of GetPublicConfig
+// has ended (at most 5 s) and returns every span. The client may have its
+// answer before the server's span ends, so one flush right after the
+// request can miss it on a loaded machine.
+func awaitSpans(t *testing.T, exp *tracetest.InMemoryExporter, tels ...*telemetry.Telemetry) tracetest.SpanStubs {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		for _, tel := range tels {
+			if err := tel.ForceFlush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		spans := exp.GetSpans()
+		for _, s := range spans {
+			if s.Name == publicConfigMethod && s.SpanKind == trace.SpanKindServer {
+				return spans
+			}
+		}
+		if time.Now().After(deadline) {
+			return spans // checkTrace says what is missing
+		}
+	}
+}
+
+const publicConfigMethod = "sightline.accounts.v1.AccountsService/GetPublicConfig"
+
 // checkTrace finds the gateway's server span for GET /api/v1/config and
 // requires, in the same trace, a gRPC client span under it and the gRPC
 // server span under that client span. It returns the trace's spans.
@@ -156,7 +174,7 @@ func checkTrace(t *testing.T, all tracetest.SpanStubs) tracetest.SpanStubs {
 			inTrace = append(inTrace, s)
 		}
 	}
-	const method = "sightline.accounts.v1.AccountsService/GetPublicConfig"
+	const method = publicConfigMethod
 	var client, server *tracetest.SpanStub
 	for i, s := range inTrace {
 		if s.Name == method && s.SpanKind == trace.SpanKindClient {
