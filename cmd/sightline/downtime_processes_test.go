@@ -578,7 +578,10 @@ func TestKillIngestProcess(t *testing.T) {
 	kill(t, m.ingest)
 	killed := time.Now()
 	before := l.count()
-	atKill, _, _ := searchTotal(d) // search is what recordings delivered before its pause
+	atKill, code, err := searchTotal(d) // search has what recordings delivered before its pause
+	if code != http.StatusOK {
+		t.Fatalf("the session list while ingest is down = %d (%v), want 200", code, err)
+	}
 	if err := syscall.Kill(m.recordings.cmd.Process.Pid, syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
