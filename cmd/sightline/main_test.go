@@ -525,7 +525,7 @@ func TestSpoolDeadLetterCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range regexp.MustCompile(`\bingest_[a-z_]+`).FindAllString(string(rules), -1) {
+	for _, name := range regexp.MustCompile(`\b(ingest|sightline)_[a-z_]+`).FindAllString(string(rules), -1) {
 		if !bytes.Contains(metrics, []byte("\n"+name+"{")) {
 			t.Errorf("alert rules use %s; /metrics has no such series", name)
 		}
