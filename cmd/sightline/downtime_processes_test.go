@@ -305,6 +305,21 @@ func dependencyGauge(t *testing.T, p *process, component, dependency string) str
 	return ""
 }
 
+// requireOneOutage checks, after the outage, that component's gauge for
+// dependency reads 1 again and that p logged the outage as one warning and
+// one recovery line (depstate's messages), not a line per attempt.
+func requireOneOutage(t *testing.T, p *process, component, dependency string) {
+	t.Helper()
+	if v := dependencyGauge(t, p, component, dependency); v != "1" {
+		t.Errorf("%s's gauge for %s after the outage = %s, want 1", component, dependency, v)
+	}
+	prefix := component + ": " + dependency
+	if w, i := countLines(p, "WARN", prefix+" is failing; retrying with backoff until it answers"),
+		countLines(p, "INFO", prefix+" answers again"); w != 1 || i != 1 {
+		t.Errorf("%d warnings and %d recoveries logged for %s, want 1 and 1:\n%s", w, i, component, problems(p.logs.String(), 20))
+	}
+}
+
 // countLines counts p's log lines at level whose message is msg.
 func countLines(p *process, level, msg string) int {
 	return strings.Count(p.logs.String(), `"level":"`+level+`","msg":"`+msg+`"`)
@@ -366,13 +381,7 @@ func TestKillSearchProcess(t *testing.T) {
 	t.Logf("search down %v; the outbox delivered again %v after it was back; every one of %d accepted sessions searchable %v after it was back",
 		back.Sub(killed).Round(time.Millisecond), loggedAt(m.recordings, "outbox: search answers again").Sub(back).Round(time.Millisecond),
 		len(accepted), took.Round(time.Millisecond))
-	if v := dependencyGauge(t, m.recordings, "outbox", "search"); v != "1" {
-		t.Errorf("recordings' outbox gauge for search after the outage = %s, want 1", v)
-	}
-	if w, i := countLines(m.recordings, "WARN", "outbox: search is failing; retrying with backoff until it answers"),
-		countLines(m.recordings, "INFO", "outbox: search answers again"); w != 1 || i != 1 {
-		t.Errorf("recordings logged %d warnings and %d recoveries for the outbox, want 1 and 1:\n%s", w, i, problems(m.recordings.logs.String(), 20))
-	}
+	requireOneOutage(t, m.recordings, "outbox", "search")
 }
 
 // TestKillRecordingsProcess: recordings is killed for outage under ingest
@@ -418,13 +427,7 @@ func TestKillRecordingsProcess(t *testing.T) {
 
 	requireStoredOnce(t, m, d, accepted)
 
-	if v := dependencyGauge(t, m.ingest, "forwarder", "recordings"); v != "1" {
-		t.Errorf("ingest's forwarder gauge for recordings after the outage = %s, want 1", v)
-	}
-	if w, i := countLines(m.ingest, "WARN", "forwarder: recordings is failing; retrying with backoff until it answers"),
-		countLines(m.ingest, "INFO", "forwarder: recordings answers again"); w != 1 || i != 1 {
-		t.Errorf("ingest logged %d warnings and %d recoveries for the forwarder, want 1 and 1:\n%s", w, i, problems(m.ingest.logs.String(), 20))
-	}
+	requireOneOutage(t, m.ingest, "forwarder", "recordings")
 	_, _, metrics := httpGet(t, "http://"+m.ingest.addrs.Admin+"/metrics")
 	if dl := regexp.MustCompile(`(?m)^ingest_spool_dead_letter_records\{[^}]*\} (\d+)$`).FindStringSubmatch(string(metrics)); dl == nil || dl[1] != "0" {
 		t.Errorf("dead letters after the outage: %v, want 0", dl)
