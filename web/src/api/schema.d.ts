@@ -374,6 +374,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sites/{siteId}/assets:lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * LookupAssets answers which of a recording's resource URLs (stylesheets,
+         *     fonts, images) recordings holds its own copy of, fetched when first seen,
+         *     so a replay does not depend on the site still serving them.
+         */
+        post: operations["RecordingsService_LookupAssets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sites/{siteId}/domains": {
         parameters: {
             query?: never;
@@ -578,6 +599,11 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** @description LookupAssetsRequest names resource URLs seen in a site's recordings. */
+        RecordingsServiceLookupAssetsBody: {
+            /** @description Absolute http(s) URLs, at most 2,000. */
+            urls?: string[];
+        };
         rpcStatus: {
             /** Format: int32 */
             code?: number;
@@ -637,6 +663,18 @@ export interface components {
             /** Format: date-time */
             revokeTime?: string;
             role?: components["schemas"]["v1Role"];
+        };
+        /** @description Asset is a captured copy of one URL. */
+        v1Asset: {
+            contentType?: string;
+            /** Format: date-time */
+            fetchTime?: string;
+            /** @description Lower-case hex SHA-256 of the stored bytes (GetAsset's key). */
+            hash?: string;
+            /** Format: int64 */
+            size?: string;
+            /** @description The URL as the recorded page referenced it. */
+            url?: string;
         };
         /** @description Attribute is one user attribute set with identify(). */
         v1Attribute: {
@@ -781,6 +819,44 @@ export interface components {
              */
             stalled?: boolean;
         };
+        /** @description Frustration is one rage click (a burst) or one dead click. */
+        v1Frustration: {
+            /**
+             * Format: int32
+             * @description Clicks in the burst (1 for a dead click).
+             */
+            clicks?: number;
+            kind?: components["schemas"]["v1FrustrationKind"];
+            /**
+             * Format: int32
+             * @description rrweb node id of the clicked element.
+             */
+            nodeId?: number;
+            /** @description The page view it happened in. */
+            pageViewId?: string;
+            /**
+             * Format: date-time
+             * @description When the (first) click happened.
+             */
+            time?: string;
+            /**
+             * Format: int32
+             * @description Where, in the page's viewport coordinates.
+             */
+            x?: number;
+            /** Format: int32 */
+            y?: number;
+        };
+        /**
+         * @description FrustrationKind says what was wrong with a click.
+         *
+         *      - FRUSTRATION_KIND_RAGE: Three or more clicks within a second within ~30 px.
+         *      - FRUSTRATION_KIND_DEAD: A click nothing reacted to (no DOM change, navigation, focus change,
+         *     scroll or input) within the dead-click window.
+         * @default FRUSTRATION_KIND_UNSPECIFIED
+         * @enum {string}
+         */
+        v1FrustrationKind: "FRUSTRATION_KIND_UNSPECIFIED" | "FRUSTRATION_KIND_RAGE" | "FRUSTRATION_KIND_DEAD";
         /** @description GetCurrentUserResponse is the caller. */
         v1GetCurrentUserResponse: {
             memberships?: components["schemas"]["v1Membership"][];
@@ -817,6 +893,12 @@ export interface components {
         };
         /** @description GetSessionResponse is the session's summary. */
         v1GetSessionResponse: {
+            /**
+             * @description The session's rage and dead clicks in time order, as recordings counted
+             *     them (the one definition the summary's counts, the search filters and the
+             *     player's timeline share). At most the first 1,000.
+             */
+            frustrations?: components["schemas"]["v1Frustration"][];
             session?: components["schemas"]["v1SessionSummary"];
         };
         /** @description GetSiteActivityResponse says when data last arrived. */
@@ -938,6 +1020,13 @@ export interface components {
         };
         /** @description LogOutResponse is empty. */
         v1LogOutResponse: Record<string, never>;
+        /**
+         * @description LookupAssetsResponse lists the captured ones; URLs not captured (yet, or
+         *     ever: refused, too large, capture off) are absent.
+         */
+        v1LookupAssetsResponse: {
+            assets?: components["schemas"]["v1Asset"][];
+        };
         /** @description Maintenance is the global maintenance switch. */
         v1Maintenance: {
             enabled?: boolean;
@@ -1206,10 +1295,21 @@ export interface components {
         v1SiteSettings: {
             /** @description CSS selectors whose elements are not recorded at all. */
             blockSelectors?: string[];
+            /**
+             * @description Keep Sightline's own copy of the stylesheets, fonts and images recorded
+             *     pages use, so replays survive the site changing or blocking them. Unset
+             *     means on.
+             */
+            captureAssets?: boolean;
             /** @description Mask all text, not only inputs. */
             maskAllText?: boolean;
             /** @description CSS selectors whose text/inputs are masked. */
             maskSelectors?: string[];
+            /**
+             * @description Record <canvas> contents (charts) as sampled images: opt-in, as it costs
+             *     visitors' CPU and bandwidth (bounded by the tracker per minute).
+             */
+            recordCanvas?: boolean;
             /** @description Recording on or off. */
             recordingEnabled?: boolean;
             /** @description Record only after the page calls sightline('consent', true). */
@@ -2341,6 +2441,41 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1GetSiteActivityResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    RecordingsService_LookupAssets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordingsServiceLookupAssetsBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1LookupAssetsResponse"];
                 };
             };
             /** @description An unexpected error response. */

@@ -596,8 +596,15 @@ type SiteSettings struct {
 	RespectDoNotTrack bool `protobuf:"varint,8,opt,name=respect_do_not_track,json=respectDoNotTrack,proto3" json:"respect_do_not_track,omitempty"`
 	// Record only after the page calls sightline('consent', true).
 	RequireConsent bool `protobuf:"varint,9,opt,name=require_consent,json=requireConsent,proto3" json:"require_consent,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Keep Sightline's own copy of the stylesheets, fonts and images recorded
+	// pages use, so replays survive the site changing or blocking them. Unset
+	// means on.
+	CaptureAssets *bool `protobuf:"varint,10,opt,name=capture_assets,json=captureAssets,proto3,oneof" json:"capture_assets,omitempty"`
+	// Record <canvas> contents (charts) as sampled images: opt-in, as it costs
+	// visitors' CPU and bandwidth (bounded by the tracker per minute).
+	RecordCanvas  bool `protobuf:"varint,11,opt,name=record_canvas,json=recordCanvas,proto3" json:"record_canvas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SiteSettings) Reset() {
@@ -689,6 +696,20 @@ func (x *SiteSettings) GetRespectDoNotTrack() bool {
 func (x *SiteSettings) GetRequireConsent() bool {
 	if x != nil {
 		return x.RequireConsent
+	}
+	return false
+}
+
+func (x *SiteSettings) GetCaptureAssets() bool {
+	if x != nil && x.CaptureAssets != nil {
+		return *x.CaptureAssets
+	}
+	return false
+}
+
+func (x *SiteSettings) GetRecordCanvas() bool {
+	if x != nil {
+		return x.RecordCanvas
 	}
 	return false
 }
@@ -4992,7 +5013,7 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xfc\x02\n" +
+	"createTime\"\xe0\x03\n" +
 	"\fSiteSettings\x12+\n" +
 	"\x11recording_enabled\x18\x01 \x01(\bR\x10recordingEnabled\x12\x1f\n" +
 	"\vsample_rate\x18\x02 \x01(\x01R\n" +
@@ -5003,7 +5024,11 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x10unmask_selectors\x18\x06 \x03(\tR\x0funmaskSelectors\x12%\n" +
 	"\x0eretention_days\x18\a \x01(\x05R\rretentionDays\x12/\n" +
 	"\x14respect_do_not_track\x18\b \x01(\bR\x11respectDoNotTrack\x12'\n" +
-	"\x0frequire_consent\x18\t \x01(\bR\x0erequireConsent\"\x86\x02\n" +
+	"\x0frequire_consent\x18\t \x01(\bR\x0erequireConsent\x12*\n" +
+	"\x0ecapture_assets\x18\n" +
+	" \x01(\bH\x00R\rcaptureAssets\x88\x01\x01\x12#\n" +
+	"\rrecord_canvas\x18\v \x01(\bR\frecordCanvasB\x11\n" +
+	"\x0f_capture_assets\"\x86\x02\n" +
 	"\x04Site\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x12\n" +
@@ -5580,6 +5605,7 @@ func file_sightline_accounts_v1_accounts_proto_init() {
 	if File_sightline_accounts_v1_accounts_proto != nil {
 		return
 	}
+	file_sightline_accounts_v1_accounts_proto_msgTypes[6].OneofWrappers = []any{}
 	file_sightline_accounts_v1_accounts_proto_msgTypes[19].OneofWrappers = []any{
 		(*AuthenticateRequest_SessionToken)(nil),
 		(*AuthenticateRequest_ApiKey)(nil),

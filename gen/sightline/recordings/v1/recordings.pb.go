@@ -85,6 +85,59 @@ func (ChunkOutcome) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{0}
 }
 
+// FrustrationKind says what was wrong with a click.
+type FrustrationKind int32
+
+const (
+	FrustrationKind_FRUSTRATION_KIND_UNSPECIFIED FrustrationKind = 0
+	// Three or more clicks within a second within ~30 px.
+	FrustrationKind_FRUSTRATION_KIND_RAGE FrustrationKind = 1
+	// A click nothing reacted to (no DOM change, navigation, focus change,
+	// scroll or input) within the dead-click window.
+	FrustrationKind_FRUSTRATION_KIND_DEAD FrustrationKind = 2
+)
+
+// Enum value maps for FrustrationKind.
+var (
+	FrustrationKind_name = map[int32]string{
+		0: "FRUSTRATION_KIND_UNSPECIFIED",
+		1: "FRUSTRATION_KIND_RAGE",
+		2: "FRUSTRATION_KIND_DEAD",
+	}
+	FrustrationKind_value = map[string]int32{
+		"FRUSTRATION_KIND_UNSPECIFIED": 0,
+		"FRUSTRATION_KIND_RAGE":        1,
+		"FRUSTRATION_KIND_DEAD":        2,
+	}
+)
+
+func (x FrustrationKind) Enum() *FrustrationKind {
+	p := new(FrustrationKind)
+	*p = x
+	return p
+}
+
+func (x FrustrationKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FrustrationKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_recordings_v1_recordings_proto_enumTypes[1].Descriptor()
+}
+
+func (FrustrationKind) Type() protoreflect.EnumType {
+	return &file_sightline_recordings_v1_recordings_proto_enumTypes[1]
+}
+
+func (x FrustrationKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FrustrationKind.Descriptor instead.
+func (FrustrationKind) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{1}
+}
+
 // HeatmapKind selects the aggregate.
 type HeatmapKind int32
 
@@ -122,11 +175,11 @@ func (x HeatmapKind) String() string {
 }
 
 func (HeatmapKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_sightline_recordings_v1_recordings_proto_enumTypes[1].Descriptor()
+	return file_sightline_recordings_v1_recordings_proto_enumTypes[2].Descriptor()
 }
 
 func (HeatmapKind) Type() protoreflect.EnumType {
-	return &file_sightline_recordings_v1_recordings_proto_enumTypes[1]
+	return &file_sightline_recordings_v1_recordings_proto_enumTypes[2]
 }
 
 func (x HeatmapKind) Number() protoreflect.EnumNumber {
@@ -135,7 +188,7 @@ func (x HeatmapKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use HeatmapKind.Descriptor instead.
 func (HeatmapKind) EnumDescriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{1}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{2}
 }
 
 // Viewport is the browser window size in CSS pixels.
@@ -223,6 +276,10 @@ type Chunk struct {
 	// its settings cache). Recordings keeps the session until the last chunk's
 	// server time plus this; zero uses recordings' configured default.
 	RetentionDays int32 `protobuf:"varint,17,opt,name=retention_days,json=retentionDays,proto3" json:"retention_days,omitempty"`
+	// The site's asset-capture switch, from its settings (ingest copies it
+	// like retention_days): recordings fetches and keeps the stylesheets,
+	// fonts and images the recorded page used only when it is true.
+	CaptureAssets bool `protobuf:"varint,18,opt,name=capture_assets,json=captureAssets,proto3" json:"capture_assets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -374,6 +431,13 @@ func (x *Chunk) GetRetentionDays() int32 {
 		return x.RetentionDays
 	}
 	return 0
+}
+
+func (x *Chunk) GetCaptureAssets() bool {
+	if x != nil {
+		return x.CaptureAssets
+	}
+	return false
 }
 
 // AppendChunksRequest carries a batch of chunks, possibly of many sessions.
@@ -605,8 +669,12 @@ func (x *GetSessionRequest) GetSessionId() string {
 
 // GetSessionResponse is the session's summary.
 type GetSessionResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Session       *v1.SessionSummary     `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Session *v1.SessionSummary     `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
+	// The session's rage and dead clicks in time order, as recordings counted
+	// them (the one definition the summary's counts, the search filters and the
+	// player's timeline share). At most the first 1,000.
+	Frustrations  []*Frustration `protobuf:"bytes,2,rep,name=frustrations,proto3" json:"frustrations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -648,6 +716,396 @@ func (x *GetSessionResponse) GetSession() *v1.SessionSummary {
 	return nil
 }
 
+func (x *GetSessionResponse) GetFrustrations() []*Frustration {
+	if x != nil {
+		return x.Frustrations
+	}
+	return nil
+}
+
+// Frustration is one rage click (a burst) or one dead click.
+type Frustration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  FrustrationKind        `protobuf:"varint,1,opt,name=kind,proto3,enum=sightline.recordings.v1.FrustrationKind" json:"kind,omitempty"`
+	// When the (first) click happened.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// The page view it happened in.
+	PageViewId string `protobuf:"bytes,3,opt,name=page_view_id,json=pageViewId,proto3" json:"page_view_id,omitempty"`
+	// rrweb node id of the clicked element.
+	NodeId int32 `protobuf:"varint,4,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// Where, in the page's viewport coordinates.
+	X int32 `protobuf:"varint,5,opt,name=x,proto3" json:"x,omitempty"`
+	Y int32 `protobuf:"varint,6,opt,name=y,proto3" json:"y,omitempty"`
+	// Clicks in the burst (1 for a dead click).
+	Clicks        int32 `protobuf:"varint,7,opt,name=clicks,proto3" json:"clicks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Frustration) Reset() {
+	*x = Frustration{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Frustration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Frustration) ProtoMessage() {}
+
+func (x *Frustration) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Frustration.ProtoReflect.Descriptor instead.
+func (*Frustration) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Frustration) GetKind() FrustrationKind {
+	if x != nil {
+		return x.Kind
+	}
+	return FrustrationKind_FRUSTRATION_KIND_UNSPECIFIED
+}
+
+func (x *Frustration) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Frustration) GetPageViewId() string {
+	if x != nil {
+		return x.PageViewId
+	}
+	return ""
+}
+
+func (x *Frustration) GetNodeId() int32 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *Frustration) GetX() int32 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *Frustration) GetY() int32 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *Frustration) GetClicks() int32 {
+	if x != nil {
+		return x.Clicks
+	}
+	return 0
+}
+
+// LookupAssetsRequest names resource URLs seen in a site's recordings.
+type LookupAssetsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// Absolute http(s) URLs, at most 2,000.
+	Urls          []string `protobuf:"bytes,2,rep,name=urls,proto3" json:"urls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupAssetsRequest) Reset() {
+	*x = LookupAssetsRequest{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupAssetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupAssetsRequest) ProtoMessage() {}
+
+func (x *LookupAssetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupAssetsRequest.ProtoReflect.Descriptor instead.
+func (*LookupAssetsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *LookupAssetsRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *LookupAssetsRequest) GetUrls() []string {
+	if x != nil {
+		return x.Urls
+	}
+	return nil
+}
+
+// Asset is a captured copy of one URL.
+type Asset struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The URL as the recorded page referenced it.
+	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// Lower-case hex SHA-256 of the stored bytes (GetAsset's key).
+	Hash          string                 `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	ContentType   string                 `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Size          int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	FetchTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=fetch_time,json=fetchTime,proto3" json:"fetch_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Asset) Reset() {
+	*x = Asset{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Asset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Asset) ProtoMessage() {}
+
+func (x *Asset) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Asset.ProtoReflect.Descriptor instead.
+func (*Asset) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Asset) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Asset) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+func (x *Asset) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *Asset) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *Asset) GetFetchTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FetchTime
+	}
+	return nil
+}
+
+// LookupAssetsResponse lists the captured ones; URLs not captured (yet, or
+// ever: refused, too large, capture off) are absent.
+type LookupAssetsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Assets        []*Asset               `protobuf:"bytes,1,rep,name=assets,proto3" json:"assets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LookupAssetsResponse) Reset() {
+	*x = LookupAssetsResponse{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LookupAssetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LookupAssetsResponse) ProtoMessage() {}
+
+func (x *LookupAssetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LookupAssetsResponse.ProtoReflect.Descriptor instead.
+func (*LookupAssetsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LookupAssetsResponse) GetAssets() []*Asset {
+	if x != nil {
+		return x.Assets
+	}
+	return nil
+}
+
+// GetAssetRequest names a captured asset of a site.
+type GetAssetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	Hash          string                 `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAssetRequest) Reset() {
+	*x = GetAssetRequest{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAssetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAssetRequest) ProtoMessage() {}
+
+func (x *GetAssetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAssetRequest.ProtoReflect.Descriptor instead.
+func (*GetAssetRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetAssetRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *GetAssetRequest) GetHash() string {
+	if x != nil {
+		return x.Hash
+	}
+	return ""
+}
+
+// GetAssetResponse is the asset's bytes.
+type GetAssetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContentType   string                 `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Body          []byte                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAssetResponse) Reset() {
+	*x = GetAssetResponse{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAssetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAssetResponse) ProtoMessage() {}
+
+func (x *GetAssetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAssetResponse.ProtoReflect.Descriptor instead.
+func (*GetAssetResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetAssetResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *GetAssetResponse) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
 // StreamRecordingRequest names a session and where to start.
 type StreamRecordingRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -662,7 +1120,7 @@ type StreamRecordingRequest struct {
 
 func (x *StreamRecordingRequest) Reset() {
 	*x = StreamRecordingRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[7]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +1132,7 @@ func (x *StreamRecordingRequest) String() string {
 func (*StreamRecordingRequest) ProtoMessage() {}
 
 func (x *StreamRecordingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[7]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +1145,7 @@ func (x *StreamRecordingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRecordingRequest.ProtoReflect.Descriptor instead.
 func (*StreamRecordingRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{7}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StreamRecordingRequest) GetSiteId() int64 {
@@ -726,7 +1184,7 @@ type StreamRecordingResponse struct {
 
 func (x *StreamRecordingResponse) Reset() {
 	*x = StreamRecordingResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[8]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -738,7 +1196,7 @@ func (x *StreamRecordingResponse) String() string {
 func (*StreamRecordingResponse) ProtoMessage() {}
 
 func (x *StreamRecordingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[8]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -751,7 +1209,7 @@ func (x *StreamRecordingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamRecordingResponse.ProtoReflect.Descriptor instead.
 func (*StreamRecordingResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{8}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StreamRecordingResponse) GetSeq() int64 {
@@ -802,7 +1260,7 @@ type ListSessionSummariesRequest struct {
 
 func (x *ListSessionSummariesRequest) Reset() {
 	*x = ListSessionSummariesRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[9]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +1272,7 @@ func (x *ListSessionSummariesRequest) String() string {
 func (*ListSessionSummariesRequest) ProtoMessage() {}
 
 func (x *ListSessionSummariesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[9]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +1285,7 @@ func (x *ListSessionSummariesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionSummariesRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionSummariesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{9}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListSessionSummariesRequest) GetSiteId() int64 {
@@ -862,7 +1320,7 @@ type ListSessionSummariesResponse struct {
 
 func (x *ListSessionSummariesResponse) Reset() {
 	*x = ListSessionSummariesResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[10]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +1332,7 @@ func (x *ListSessionSummariesResponse) String() string {
 func (*ListSessionSummariesResponse) ProtoMessage() {}
 
 func (x *ListSessionSummariesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[10]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +1345,7 @@ func (x *ListSessionSummariesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionSummariesResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionSummariesResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{10}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListSessionSummariesResponse) GetSessions() []*v1.SessionSummary {
@@ -915,7 +1373,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[11]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1385,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[11]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1398,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{11}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteSessionRequest) GetSiteId() int64 {
@@ -966,7 +1424,7 @@ type DeleteSessionResponse struct {
 
 func (x *DeleteSessionResponse) Reset() {
 	*x = DeleteSessionResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[12]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1436,7 @@ func (x *DeleteSessionResponse) String() string {
 func (*DeleteSessionResponse) ProtoMessage() {}
 
 func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[12]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1449,7 @@ func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{12}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{18}
 }
 
 // DeleteVisitorRequest names a visitor of a site.
@@ -1005,7 +1463,7 @@ type DeleteVisitorRequest struct {
 
 func (x *DeleteVisitorRequest) Reset() {
 	*x = DeleteVisitorRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[13]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1475,7 @@ func (x *DeleteVisitorRequest) String() string {
 func (*DeleteVisitorRequest) ProtoMessage() {}
 
 func (x *DeleteVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[13]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1488,7 @@ func (x *DeleteVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVisitorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{13}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeleteVisitorRequest) GetSiteId() int64 {
@@ -1057,7 +1515,7 @@ type DeleteVisitorResponse struct {
 
 func (x *DeleteVisitorResponse) Reset() {
 	*x = DeleteVisitorResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[14]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1527,7 @@ func (x *DeleteVisitorResponse) String() string {
 func (*DeleteVisitorResponse) ProtoMessage() {}
 
 func (x *DeleteVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[14]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1540,7 @@ func (x *DeleteVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVisitorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{14}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteVisitorResponse) GetDeletedSessions() int64 {
@@ -1102,7 +1560,7 @@ type GetSiteActivityRequest struct {
 
 func (x *GetSiteActivityRequest) Reset() {
 	*x = GetSiteActivityRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[15]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1572,7 @@ func (x *GetSiteActivityRequest) String() string {
 func (*GetSiteActivityRequest) ProtoMessage() {}
 
 func (x *GetSiteActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[15]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1585,7 @@ func (x *GetSiteActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteActivityRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteActivityRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{15}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetSiteActivityRequest) GetSiteId() int64 {
@@ -1148,7 +1606,7 @@ type GetSiteActivityResponse struct {
 
 func (x *GetSiteActivityResponse) Reset() {
 	*x = GetSiteActivityResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[16]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1160,7 +1618,7 @@ func (x *GetSiteActivityResponse) String() string {
 func (*GetSiteActivityResponse) ProtoMessage() {}
 
 func (x *GetSiteActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[16]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1173,7 +1631,7 @@ func (x *GetSiteActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteActivityResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteActivityResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{16}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetSiteActivityResponse) GetLastChunkTime() *timestamppb.Timestamp {
@@ -1205,7 +1663,7 @@ type GetHeatmapRequest struct {
 
 func (x *GetHeatmapRequest) Reset() {
 	*x = GetHeatmapRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1675,7 @@ func (x *GetHeatmapRequest) String() string {
 func (*GetHeatmapRequest) ProtoMessage() {}
 
 func (x *GetHeatmapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1688,7 @@ func (x *GetHeatmapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHeatmapRequest.ProtoReflect.Descriptor instead.
 func (*GetHeatmapRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{17}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetHeatmapRequest) GetSiteId() int64 {
@@ -1280,7 +1738,7 @@ type HeatmapCell struct {
 
 func (x *HeatmapCell) Reset() {
 	*x = HeatmapCell{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1750,7 @@ func (x *HeatmapCell) String() string {
 func (*HeatmapCell) ProtoMessage() {}
 
 func (x *HeatmapCell) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1763,7 @@ func (x *HeatmapCell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeatmapCell.ProtoReflect.Descriptor instead.
 func (*HeatmapCell) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{18}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HeatmapCell) GetX() int32 {
@@ -1340,7 +1798,7 @@ type GetHeatmapResponse struct {
 
 func (x *GetHeatmapResponse) Reset() {
 	*x = GetHeatmapResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[19]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1352,7 +1810,7 @@ func (x *GetHeatmapResponse) String() string {
 func (*GetHeatmapResponse) ProtoMessage() {}
 
 func (x *GetHeatmapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[19]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1365,7 +1823,7 @@ func (x *GetHeatmapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHeatmapResponse.ProtoReflect.Descriptor instead.
 func (*GetHeatmapResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{19}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetHeatmapResponse) GetCells() []*HeatmapCell {
@@ -1389,7 +1847,7 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"(sightline/recordings/v1/recordings.proto\x12\x17sightline.recordings.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$sightline/sessions/v1/sessions.proto\"8\n" +
 	"\bViewport\x12\x14\n" +
 	"\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n" +
-	"\x06height\x18\x02 \x01(\x05R\x06height\"\xf9\x04\n" +
+	"\x06height\x18\x02 \x01(\x05R\x06height\"\xa0\x05\n" +
 	"\x05Chunk\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x1d\n" +
@@ -1414,7 +1872,8 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x06client\x18\x0e \x01(\v2\x1d.sightline.sessions.v1.ClientR\x06client\x12 \n" +
 	"\vtraceparent\x18\x0f \x01(\tR\vtraceparent\x12\x1c\n" +
 	"\ttruncated\x18\x10 \x01(\bR\ttruncated\x12%\n" +
-	"\x0eretention_days\x18\x11 \x01(\x05R\rretentionDays\"M\n" +
+	"\x0eretention_days\x18\x11 \x01(\x05R\rretentionDays\x12%\n" +
+	"\x0ecapture_assets\x18\x12 \x01(\bR\rcaptureAssets\"M\n" +
 	"\x13AppendChunksRequest\x126\n" +
 	"\x06chunks\x18\x01 \x03(\v2\x1e.sightline.recordings.v1.ChunkR\x06chunks\"f\n" +
 	"\vChunkResult\x12?\n" +
@@ -1430,9 +1889,37 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x11GetSessionRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x02 \x01(\tR\tsessionId\"U\n" +
+	"session_id\x18\x02 \x01(\tR\tsessionId\"\x9f\x01\n" +
 	"\x12GetSessionResponse\x12?\n" +
-	"\asession\x18\x01 \x01(\v2%.sightline.sessions.v1.SessionSummaryR\asession\"\x8e\x01\n" +
+	"\asession\x18\x01 \x01(\v2%.sightline.sessions.v1.SessionSummaryR\asession\x12H\n" +
+	"\ffrustrations\x18\x02 \x03(\v2$.sightline.recordings.v1.FrustrationR\ffrustrations\"\xea\x01\n" +
+	"\vFrustration\x12<\n" +
+	"\x04kind\x18\x01 \x01(\x0e2(.sightline.recordings.v1.FrustrationKindR\x04kind\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12 \n" +
+	"\fpage_view_id\x18\x03 \x01(\tR\n" +
+	"pageViewId\x12\x17\n" +
+	"\anode_id\x18\x04 \x01(\x05R\x06nodeId\x12\f\n" +
+	"\x01x\x18\x05 \x01(\x05R\x01x\x12\f\n" +
+	"\x01y\x18\x06 \x01(\x05R\x01y\x12\x16\n" +
+	"\x06clicks\x18\a \x01(\x05R\x06clicks\"B\n" +
+	"\x13LookupAssetsRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x12\n" +
+	"\x04urls\x18\x02 \x03(\tR\x04urls\"\x9f\x01\n" +
+	"\x05Asset\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\x12!\n" +
+	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\x129\n" +
+	"\n" +
+	"fetch_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tfetchTime\"N\n" +
+	"\x14LookupAssetsResponse\x126\n" +
+	"\x06assets\x18\x01 \x03(\v2\x1e.sightline.recordings.v1.AssetR\x06assets\">\n" +
+	"\x0fGetAssetRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\tR\x04hash\"I\n" +
+	"\x10GetAssetResponse\x12!\n" +
+	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\fR\x04body\"\x8e\x01\n" +
 	"\x16StreamRecordingRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1d\n" +
 	"\n" +
@@ -1487,12 +1974,16 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x19CHUNK_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CHUNK_OUTCOME_STORED\x10\x01\x12\x1b\n" +
 	"\x17CHUNK_OUTCOME_DUPLICATE\x10\x02\x12\x19\n" +
-	"\x15CHUNK_OUTCOME_REFUSED\x10\x03*s\n" +
+	"\x15CHUNK_OUTCOME_REFUSED\x10\x03*i\n" +
+	"\x0fFrustrationKind\x12 \n" +
+	"\x1cFRUSTRATION_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15FRUSTRATION_KIND_RAGE\x10\x01\x12\x19\n" +
+	"\x15FRUSTRATION_KIND_DEAD\x10\x02*s\n" +
 	"\vHeatmapKind\x12\x1c\n" +
 	"\x18HEATMAP_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12HEATMAP_KIND_CLICK\x10\x01\x12\x15\n" +
 	"\x11HEATMAP_KIND_MOVE\x10\x02\x12\x17\n" +
-	"\x13HEATMAP_KIND_SCROLL\x10\x032\xa2\a\n" +
+	"\x13HEATMAP_KIND_SCROLL\x10\x032\xf0\b\n" +
 	"\x11RecordingsService\x12k\n" +
 	"\fAppendChunks\x12,.sightline.recordings.v1.AppendChunksRequest\x1a-.sightline.recordings.v1.AppendChunksResponse\x12e\n" +
 	"\n" +
@@ -1503,7 +1994,9 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\rDeleteVisitor\x12-.sightline.recordings.v1.DeleteVisitorRequest\x1a..sightline.recordings.v1.DeleteVisitorResponse\x12t\n" +
 	"\x0fGetSiteActivity\x12/.sightline.recordings.v1.GetSiteActivityRequest\x1a0.sightline.recordings.v1.GetSiteActivityResponse\x12e\n" +
 	"\n" +
-	"GetHeatmap\x12*.sightline.recordings.v1.GetHeatmapRequest\x1a+.sightline.recordings.v1.GetHeatmapResponseBKZIgithub.com/sightlinehq/sightline/gen/sightline/recordings/v1;recordingsv1b\x06proto3"
+	"GetHeatmap\x12*.sightline.recordings.v1.GetHeatmapRequest\x1a+.sightline.recordings.v1.GetHeatmapResponse\x12k\n" +
+	"\fLookupAssets\x12,.sightline.recordings.v1.LookupAssetsRequest\x1a-.sightline.recordings.v1.LookupAssetsResponse\x12_\n" +
+	"\bGetAsset\x12(.sightline.recordings.v1.GetAssetRequest\x1a).sightline.recordings.v1.GetAssetResponseBKZIgithub.com/sightlinehq/sightline/gen/sightline/recordings/v1;recordingsv1b\x06proto3"
 
 var (
 	file_sightline_recordings_v1_recordings_proto_rawDescOnce sync.Once
@@ -1517,75 +2010,91 @@ func file_sightline_recordings_v1_recordings_proto_rawDescGZIP() []byte {
 	return file_sightline_recordings_v1_recordings_proto_rawDescData
 }
 
-var file_sightline_recordings_v1_recordings_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_sightline_recordings_v1_recordings_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
 	(ChunkOutcome)(0),                    // 0: sightline.recordings.v1.ChunkOutcome
-	(HeatmapKind)(0),                     // 1: sightline.recordings.v1.HeatmapKind
-	(*Viewport)(nil),                     // 2: sightline.recordings.v1.Viewport
-	(*Chunk)(nil),                        // 3: sightline.recordings.v1.Chunk
-	(*AppendChunksRequest)(nil),          // 4: sightline.recordings.v1.AppendChunksRequest
-	(*ChunkResult)(nil),                  // 5: sightline.recordings.v1.ChunkResult
-	(*AppendChunksResponse)(nil),         // 6: sightline.recordings.v1.AppendChunksResponse
-	(*GetSessionRequest)(nil),            // 7: sightline.recordings.v1.GetSessionRequest
-	(*GetSessionResponse)(nil),           // 8: sightline.recordings.v1.GetSessionResponse
-	(*StreamRecordingRequest)(nil),       // 9: sightline.recordings.v1.StreamRecordingRequest
-	(*StreamRecordingResponse)(nil),      // 10: sightline.recordings.v1.StreamRecordingResponse
-	(*ListSessionSummariesRequest)(nil),  // 11: sightline.recordings.v1.ListSessionSummariesRequest
-	(*ListSessionSummariesResponse)(nil), // 12: sightline.recordings.v1.ListSessionSummariesResponse
-	(*DeleteSessionRequest)(nil),         // 13: sightline.recordings.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil),        // 14: sightline.recordings.v1.DeleteSessionResponse
-	(*DeleteVisitorRequest)(nil),         // 15: sightline.recordings.v1.DeleteVisitorRequest
-	(*DeleteVisitorResponse)(nil),        // 16: sightline.recordings.v1.DeleteVisitorResponse
-	(*GetSiteActivityRequest)(nil),       // 17: sightline.recordings.v1.GetSiteActivityRequest
-	(*GetSiteActivityResponse)(nil),      // 18: sightline.recordings.v1.GetSiteActivityResponse
-	(*GetHeatmapRequest)(nil),            // 19: sightline.recordings.v1.GetHeatmapRequest
-	(*HeatmapCell)(nil),                  // 20: sightline.recordings.v1.HeatmapCell
-	(*GetHeatmapResponse)(nil),           // 21: sightline.recordings.v1.GetHeatmapResponse
-	(*timestamppb.Timestamp)(nil),        // 22: google.protobuf.Timestamp
-	(*v1.Client)(nil),                    // 23: sightline.sessions.v1.Client
-	(*v1.SessionSummary)(nil),            // 24: sightline.sessions.v1.SessionSummary
-	(*durationpb.Duration)(nil),          // 25: google.protobuf.Duration
+	(FrustrationKind)(0),                 // 1: sightline.recordings.v1.FrustrationKind
+	(HeatmapKind)(0),                     // 2: sightline.recordings.v1.HeatmapKind
+	(*Viewport)(nil),                     // 3: sightline.recordings.v1.Viewport
+	(*Chunk)(nil),                        // 4: sightline.recordings.v1.Chunk
+	(*AppendChunksRequest)(nil),          // 5: sightline.recordings.v1.AppendChunksRequest
+	(*ChunkResult)(nil),                  // 6: sightline.recordings.v1.ChunkResult
+	(*AppendChunksResponse)(nil),         // 7: sightline.recordings.v1.AppendChunksResponse
+	(*GetSessionRequest)(nil),            // 8: sightline.recordings.v1.GetSessionRequest
+	(*GetSessionResponse)(nil),           // 9: sightline.recordings.v1.GetSessionResponse
+	(*Frustration)(nil),                  // 10: sightline.recordings.v1.Frustration
+	(*LookupAssetsRequest)(nil),          // 11: sightline.recordings.v1.LookupAssetsRequest
+	(*Asset)(nil),                        // 12: sightline.recordings.v1.Asset
+	(*LookupAssetsResponse)(nil),         // 13: sightline.recordings.v1.LookupAssetsResponse
+	(*GetAssetRequest)(nil),              // 14: sightline.recordings.v1.GetAssetRequest
+	(*GetAssetResponse)(nil),             // 15: sightline.recordings.v1.GetAssetResponse
+	(*StreamRecordingRequest)(nil),       // 16: sightline.recordings.v1.StreamRecordingRequest
+	(*StreamRecordingResponse)(nil),      // 17: sightline.recordings.v1.StreamRecordingResponse
+	(*ListSessionSummariesRequest)(nil),  // 18: sightline.recordings.v1.ListSessionSummariesRequest
+	(*ListSessionSummariesResponse)(nil), // 19: sightline.recordings.v1.ListSessionSummariesResponse
+	(*DeleteSessionRequest)(nil),         // 20: sightline.recordings.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),        // 21: sightline.recordings.v1.DeleteSessionResponse
+	(*DeleteVisitorRequest)(nil),         // 22: sightline.recordings.v1.DeleteVisitorRequest
+	(*DeleteVisitorResponse)(nil),        // 23: sightline.recordings.v1.DeleteVisitorResponse
+	(*GetSiteActivityRequest)(nil),       // 24: sightline.recordings.v1.GetSiteActivityRequest
+	(*GetSiteActivityResponse)(nil),      // 25: sightline.recordings.v1.GetSiteActivityResponse
+	(*GetHeatmapRequest)(nil),            // 26: sightline.recordings.v1.GetHeatmapRequest
+	(*HeatmapCell)(nil),                  // 27: sightline.recordings.v1.HeatmapCell
+	(*GetHeatmapResponse)(nil),           // 28: sightline.recordings.v1.GetHeatmapResponse
+	(*timestamppb.Timestamp)(nil),        // 29: google.protobuf.Timestamp
+	(*v1.Client)(nil),                    // 30: sightline.sessions.v1.Client
+	(*v1.SessionSummary)(nil),            // 31: sightline.sessions.v1.SessionSummary
+	(*durationpb.Duration)(nil),          // 32: google.protobuf.Duration
 }
 var file_sightline_recordings_v1_recordings_proto_depIdxs = []int32{
-	22, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
-	22, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
-	2,  // 2: sightline.recordings.v1.Chunk.viewport:type_name -> sightline.recordings.v1.Viewport
-	23, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
-	3,  // 4: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
+	29, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
+	29, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
+	3,  // 2: sightline.recordings.v1.Chunk.viewport:type_name -> sightline.recordings.v1.Viewport
+	30, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
+	4,  // 4: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
 	0,  // 5: sightline.recordings.v1.ChunkResult.outcome:type_name -> sightline.recordings.v1.ChunkOutcome
-	5,  // 6: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
-	24, // 7: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
-	25, // 8: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
-	22, // 9: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
-	22, // 10: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
-	24, // 11: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	22, // 12: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
-	1,  // 13: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
-	22, // 14: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
-	22, // 15: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
-	20, // 16: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
-	4,  // 17: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
-	7,  // 18: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
-	9,  // 19: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
-	11, // 20: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
-	13, // 21: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
-	15, // 22: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
-	17, // 23: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
-	19, // 24: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
-	6,  // 25: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
-	8,  // 26: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
-	10, // 27: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
-	12, // 28: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
-	14, // 29: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
-	16, // 30: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
-	18, // 31: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
-	21, // 32: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
-	25, // [25:33] is the sub-list for method output_type
-	17, // [17:25] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	6,  // 6: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
+	31, // 7: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
+	10, // 8: sightline.recordings.v1.GetSessionResponse.frustrations:type_name -> sightline.recordings.v1.Frustration
+	1,  // 9: sightline.recordings.v1.Frustration.kind:type_name -> sightline.recordings.v1.FrustrationKind
+	29, // 10: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
+	29, // 11: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
+	12, // 12: sightline.recordings.v1.LookupAssetsResponse.assets:type_name -> sightline.recordings.v1.Asset
+	32, // 13: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
+	29, // 14: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
+	29, // 15: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
+	31, // 16: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	29, // 17: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
+	2,  // 18: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
+	29, // 19: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
+	29, // 20: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
+	27, // 21: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
+	5,  // 22: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
+	8,  // 23: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
+	16, // 24: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
+	18, // 25: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
+	20, // 26: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
+	22, // 27: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
+	24, // 28: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
+	26, // 29: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
+	11, // 30: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
+	14, // 31: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
+	7,  // 32: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
+	9,  // 33: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
+	17, // 34: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
+	19, // 35: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
+	21, // 36: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
+	23, // 37: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
+	25, // 38: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
+	28, // 39: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
+	13, // 40: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
+	15, // 41: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
+	32, // [32:42] is the sub-list for method output_type
+	22, // [22:32] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_sightline_recordings_v1_recordings_proto_init() }
@@ -1598,8 +2107,8 @@ func file_sightline_recordings_v1_recordings_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_recordings_v1_recordings_proto_rawDesc), len(file_sightline_recordings_v1_recordings_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   20,
+			NumEnums:      3,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

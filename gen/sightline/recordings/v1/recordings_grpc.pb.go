@@ -31,6 +31,8 @@ const (
 	RecordingsService_DeleteVisitor_FullMethodName        = "/sightline.recordings.v1.RecordingsService/DeleteVisitor"
 	RecordingsService_GetSiteActivity_FullMethodName      = "/sightline.recordings.v1.RecordingsService/GetSiteActivity"
 	RecordingsService_GetHeatmap_FullMethodName           = "/sightline.recordings.v1.RecordingsService/GetHeatmap"
+	RecordingsService_LookupAssets_FullMethodName         = "/sightline.recordings.v1.RecordingsService/LookupAssets"
+	RecordingsService_GetAsset_FullMethodName             = "/sightline.recordings.v1.RecordingsService/GetAsset"
 )
 
 // RecordingsServiceClient is the client API for RecordingsService service.
@@ -60,6 +62,13 @@ type RecordingsServiceClient interface {
 	GetSiteActivity(ctx context.Context, in *GetSiteActivityRequest, opts ...grpc.CallOption) (*GetSiteActivityResponse, error)
 	// GetHeatmap returns a page's click, move and scroll aggregates.
 	GetHeatmap(ctx context.Context, in *GetHeatmapRequest, opts ...grpc.CallOption) (*GetHeatmapResponse, error)
+	// LookupAssets answers which of a recording's resource URLs (stylesheets,
+	// fonts, images) recordings holds its own copy of, fetched when first seen,
+	// so a replay does not depend on the site still serving them.
+	LookupAssets(ctx context.Context, in *LookupAssetsRequest, opts ...grpc.CallOption) (*LookupAssetsResponse, error)
+	// GetAsset returns one captured asset of a site by its content hash. CSS is
+	// returned with its url() references rewritten to captured copies.
+	GetAsset(ctx context.Context, in *GetAssetRequest, opts ...grpc.CallOption) (*GetAssetResponse, error)
 }
 
 type recordingsServiceClient struct {
@@ -159,6 +168,26 @@ func (c *recordingsServiceClient) GetHeatmap(ctx context.Context, in *GetHeatmap
 	return out, nil
 }
 
+func (c *recordingsServiceClient) LookupAssets(ctx context.Context, in *LookupAssetsRequest, opts ...grpc.CallOption) (*LookupAssetsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LookupAssetsResponse)
+	err := c.cc.Invoke(ctx, RecordingsService_LookupAssets_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordingsServiceClient) GetAsset(ctx context.Context, in *GetAssetRequest, opts ...grpc.CallOption) (*GetAssetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAssetResponse)
+	err := c.cc.Invoke(ctx, RecordingsService_GetAsset_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RecordingsServiceServer is the server API for RecordingsService service.
 // All implementations must embed UnimplementedRecordingsServiceServer
 // for forward compatibility.
@@ -186,6 +215,13 @@ type RecordingsServiceServer interface {
 	GetSiteActivity(context.Context, *GetSiteActivityRequest) (*GetSiteActivityResponse, error)
 	// GetHeatmap returns a page's click, move and scroll aggregates.
 	GetHeatmap(context.Context, *GetHeatmapRequest) (*GetHeatmapResponse, error)
+	// LookupAssets answers which of a recording's resource URLs (stylesheets,
+	// fonts, images) recordings holds its own copy of, fetched when first seen,
+	// so a replay does not depend on the site still serving them.
+	LookupAssets(context.Context, *LookupAssetsRequest) (*LookupAssetsResponse, error)
+	// GetAsset returns one captured asset of a site by its content hash. CSS is
+	// returned with its url() references rewritten to captured copies.
+	GetAsset(context.Context, *GetAssetRequest) (*GetAssetResponse, error)
 	mustEmbedUnimplementedRecordingsServiceServer()
 }
 
@@ -219,6 +255,12 @@ func (UnimplementedRecordingsServiceServer) GetSiteActivity(context.Context, *Ge
 }
 func (UnimplementedRecordingsServiceServer) GetHeatmap(context.Context, *GetHeatmapRequest) (*GetHeatmapResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetHeatmap not implemented")
+}
+func (UnimplementedRecordingsServiceServer) LookupAssets(context.Context, *LookupAssetsRequest) (*LookupAssetsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LookupAssets not implemented")
+}
+func (UnimplementedRecordingsServiceServer) GetAsset(context.Context, *GetAssetRequest) (*GetAssetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAsset not implemented")
 }
 func (UnimplementedRecordingsServiceServer) mustEmbedUnimplementedRecordingsServiceServer() {}
 func (UnimplementedRecordingsServiceServer) testEmbeddedByValue()                           {}
@@ -378,6 +420,42 @@ func _RecordingsService_GetHeatmap_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecordingsService_LookupAssets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LookupAssetsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingsServiceServer).LookupAssets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingsService_LookupAssets_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingsServiceServer).LookupAssets(ctx, req.(*LookupAssetsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordingsService_GetAsset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAssetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingsServiceServer).GetAsset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingsService_GetAsset_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingsServiceServer).GetAsset(ctx, req.(*GetAssetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RecordingsService_ServiceDesc is the grpc.ServiceDesc for RecordingsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -412,6 +490,14 @@ var RecordingsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetHeatmap",
 			Handler:    _RecordingsService_GetHeatmap_Handler,
+		},
+		{
+			MethodName: "LookupAssets",
+			Handler:    _RecordingsService_LookupAssets_Handler,
+		},
+		{
+			MethodName: "GetAsset",
+			Handler:    _RecordingsService_GetAsset_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
