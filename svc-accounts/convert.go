@@ -50,6 +50,7 @@ func settingsPB(s store.SiteSettings) *accountsv1.SiteSettings {
 		RecordingEnabled: s.RecordingEnabled, SampleRate: s.SampleRate, MaskAllText: s.MaskAllText,
 		MaskSelectors: s.MaskSelectors, BlockSelectors: s.BlockSelectors, UnmaskSelectors: s.UnmaskSelectors,
 		RetentionDays: s.RetentionDays, RespectDoNotTrack: s.RespectDoNotTrack, RequireConsent: s.RequireConsent,
+		CaptureAssets: s.CaptureAssets, RecordCanvas: s.RecordCanvas,
 	}
 }
 
@@ -58,6 +59,7 @@ func settingsFromPB(p *accountsv1.SiteSettings) store.SiteSettings {
 		RecordingEnabled: p.GetRecordingEnabled(), SampleRate: p.GetSampleRate(), MaskAllText: p.GetMaskAllText(),
 		MaskSelectors: p.GetMaskSelectors(), BlockSelectors: p.GetBlockSelectors(), UnmaskSelectors: p.GetUnmaskSelectors(),
 		RetentionDays: p.GetRetentionDays(), RespectDoNotTrack: p.GetRespectDoNotTrack(), RequireConsent: p.GetRequireConsent(),
+		CaptureAssets: p.CaptureAssets, RecordCanvas: p.GetRecordCanvas(),
 	}
 }
 

@@ -182,7 +182,8 @@ func (s *Service) GetSiteSettings(ctx context.Context, req *accountsv1.GetSiteSe
 }
 
 var settingsPaths = []string{"recording_enabled", "sample_rate", "mask_all_text", "mask_selectors", "block_selectors",
-	"unmask_selectors", "retention_days", "respect_do_not_track", "require_consent"}
+	"unmask_selectors", "retention_days", "respect_do_not_track", "require_consent",
+	"capture_assets", "record_canvas"}
 
 // UpdateSiteSettings changes the fields named in the update mask (all when
 // it is empty).
@@ -220,6 +221,10 @@ func (s *Service) UpdateSiteSettings(ctx context.Context, req *accountsv1.Update
 			next.RespectDoNotTrack = in.RespectDoNotTrack
 		case "require_consent":
 			next.RequireConsent = in.RequireConsent
+		case "capture_assets":
+			next.CaptureAssets = in.CaptureAssets
+		case "record_canvas":
+			next.RecordCanvas = in.RecordCanvas
 		default:
 			return nil, invalid("update_mask: unknown field %q (want one of %s)", p, strings.Join(settingsPaths, ", "))
 		}

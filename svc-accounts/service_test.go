@@ -269,6 +269,19 @@ func TestSitesDomainsAndConfig(t *testing.T) {
 		if up.GetSettings().GetSampleRate() != 0.5 || !up.GetSettings().GetRecordingEnabled() || !slices.Equal(up.GetSettings().GetMaskSelectors(), []string{".card", "#ssn"}) {
 			t.Fatalf("masked update = %v", up.GetSettings())
 		}
+		// Asset capture: unset (on) until a masked update turns it off; canvas is opt-in.
+		if up.GetSettings().CaptureAssets != nil || up.GetSettings().GetRecordCanvas() {
+			t.Fatalf("new site: capture_assets %v, record_canvas %v; want unset, false", up.GetSettings().CaptureAssets, up.GetSettings().GetRecordCanvas())
+		}
+		up, err = c.UpdateSiteSettings(as(u.token), &accountsv1.UpdateSiteSettingsRequest{SiteId: site.GetId(),
+			Settings:   &accountsv1.SiteSettings{CaptureAssets: new(false), RecordCanvas: true, SampleRate: 0.1},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"capture_assets", "record_canvas"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up.GetSettings().CaptureAssets == nil || up.GetSettings().GetCaptureAssets() || !up.GetSettings().GetRecordCanvas() || up.GetSettings().GetSampleRate() != 0.5 {
+			t.Fatalf("capture/canvas update = %v", up.GetSettings())
+		}
 		for _, f := range []*accountsv1.FeatureFlag{
 			{Name: "heatmaps-v2", Scope: accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_GLOBAL, Enabled: true},
 			{Name: "heatmaps-v2", Scope: accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_SITE, ScopeId: site.GetId(), Enabled: false},
@@ -286,7 +299,8 @@ func TestSitesDomainsAndConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg2.GetEtag() == cfg1.GetEtag() || cfg2.GetSettings().GetSampleRate() != 0.5 || !slices.Equal(cfg2.GetFeatureFlags(), []string{"rage-clicks"}) {
+		if cfg2.GetEtag() == cfg1.GetEtag() || cfg2.GetSettings().GetSampleRate() != 0.5 || !slices.Equal(cfg2.GetFeatureFlags(), []string{"rage-clicks"}) ||
+			cfg2.GetSettings().CaptureAssets == nil || cfg2.GetSettings().GetCaptureAssets() || !cfg2.GetSettings().GetRecordCanvas() {
 			t.Fatalf("config after changes = %v (etag before %s)", cfg2, cfg1.GetEtag())
 		}
 		cfg3, _ := c.GetSiteConfig(as(""), &accountsv1.GetSiteConfigRequest{SiteKey: site.GetSiteKey()})

@@ -63,6 +63,7 @@ type bootstrapSettings struct {
 	BlockSelectors  []string `json:"blockSelectors"`
 	UnmaskSelectors []string `json:"unmaskSelectors"`
 	Flags           []string `json:"flags"`
+	RecordCanvas    bool     `json:"recordCanvas"`
 }
 
 func nonNil(s []string) []string {
@@ -117,7 +118,7 @@ func (s *Service) serveBootstrap(w http.ResponseWriter, r *http.Request) {
 	}
 	if st != nil {
 		cfg.SampleRate, cfg.Recording, cfg.RespectDNT = st.GetSampleRate(), st.GetRecordingEnabled(), st.GetRespectDoNotTrack()
-		cfg.RequireConsent, cfg.MaskAllText = st.GetRequireConsent(), st.GetMaskAllText()
+		cfg.RequireConsent, cfg.MaskAllText, cfg.RecordCanvas = st.GetRequireConsent(), st.GetMaskAllText(), st.GetRecordCanvas()
 		cfg.MaskSelectors, cfg.BlockSelectors, cfg.UnmaskSelectors = st.GetMaskSelectors(), st.GetBlockSelectors(), st.GetUnmaskSelectors()
 	}
 	cfg.MaskSelectors, cfg.BlockSelectors, cfg.UnmaskSelectors = nonNil(cfg.MaskSelectors), nonNil(cfg.BlockSelectors), nonNil(cfg.UnmaskSelectors)
@@ -731,6 +732,12 @@ func retentionDays(site *siteconfig.Site) int32 {
 	}
 }
 
+// captureAssets is the site's asset-capture switch; unset means on.
+func captureAssets(site *siteconfig.Site) bool {
+	st := site.GetSettings()
+	return st == nil || st.CaptureAssets == nil || *st.CaptureAssets
+}
+
 // chunkMsg holds one chunk being built, with its sub-messages.
 type chunkMsg struct {
 	chunk                  recordingsv1.Chunk
@@ -760,6 +767,7 @@ func (s *Service) chunk(ctx context.Context, r *http.Request, b *batch, ip netip
 	c.ServerTime = &m.serverTime
 	c.Client = s.enrich.Client(r.UserAgent(), ip)
 	c.RetentionDays = retentionDays(b.site)
+	c.CaptureAssets = captureAssets(b.site)
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		carrier := propagation.MapCarrier{}
 		propagation.TraceContext{}.Inject(ctx, carrier)

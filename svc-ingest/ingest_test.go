@@ -632,7 +632,7 @@ func TestScripts(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("ETag") == "" || resp.Header.Get("Cache-Control") != "public, max-age=60" {
 		t.Fatalf("bootstrap: %d %v", resp.StatusCode, resp.Header)
 	}
-	if strings.Contains(body, "__SIGHTLINE_CONFIG__") || !strings.Contains(body, `"sampleRate":0.5`) ||
+	if strings.Contains(body, "__SIGHTLINE_CONFIG__") || !strings.Contains(body, `"sampleRate":0.5`) || !strings.Contains(body, `"recordCanvas":false`) ||
 		!strings.Contains(body, `"endpoint":"`+e.srv.URL+`/i/v1/batch"`) || strings.Contains(body, "</script>") {
 		t.Fatalf("bootstrap body: %s", body)
 	}

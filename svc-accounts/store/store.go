@@ -115,6 +115,10 @@ type SiteSettings struct {
 	RetentionDays     int32    `json:"retention_days"`
 	RespectDoNotTrack bool     `json:"respect_do_not_track"`
 	RequireConsent    bool     `json:"require_consent"`
+	// CaptureAssets is nil for "on" (sites made before the switch existed
+	// and sites that never set it).
+	CaptureAssets *bool `json:"capture_assets,omitempty"`
+	RecordCanvas  bool  `json:"record_canvas,omitempty"`
 }
 
 // Site is one tracked website.

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -404,8 +405,11 @@ func testInvitations(t *testing.T, s store.Store) {
 func settings() store.SiteSettings {
 	return store.SiteSettings{RecordingEnabled: true, SampleRate: 0.25, MaskAllText: true,
 		MaskSelectors: []string{".secret"}, BlockSelectors: []string{"#ads", "iframe"}, UnmaskSelectors: []string{"input[name=q]"},
-		RetentionDays: 30, RespectDoNotTrack: true, RequireConsent: true}
+		RetentionDays: 30, RespectDoNotTrack: true, RequireConsent: true, CaptureAssets: new(false), RecordCanvas: true}
 }
+
+// sameSettings compares settings by value (CaptureAssets is a pointer).
+func sameSettings(a, b store.SiteSettings) bool { return reflect.DeepEqual(a, b) }
 
 func testSites(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
@@ -417,11 +421,11 @@ func testSites(t *testing.T, s store.Store) {
 		!slices.Equal(st.Domains, []string{"*.example.org", "shop.example.com"}) {
 		t.Fatalf("site = %+v", st)
 	}
-	if fmt.Sprint(st.Settings) != fmt.Sprint(settings()) {
+	if !sameSettings(st.Settings, settings()) {
 		t.Fatalf("settings = %+v, want %+v", st.Settings, settings())
 	}
 	g := must(s.GetSite(ctx, st.ID)).get(t)
-	if g.ID != st.ID || !slices.Equal(g.Domains, st.Domains) || fmt.Sprint(g.Settings) != fmt.Sprint(settings()) {
+	if g.ID != st.ID || !slices.Equal(g.Domains, st.Domains) || !sameSettings(g.Settings, settings()) {
 		t.Fatalf("get = %+v", g)
 	}
 	// A domain taken by any site conflicts, named; nothing of the failed site remains.
@@ -464,8 +468,9 @@ func testSites(t *testing.T, s store.Store) {
 	}
 	ns := settings()
 	ns.SampleRate, ns.MaskSelectors, ns.RecordingEnabled = 1, nil, false
+	ns.CaptureAssets, ns.RecordCanvas = nil, false
 	u := must(s.UpdateSiteSettings(ctx, st.ID, ns)).get(t)
-	if fmt.Sprint(u.Settings) != fmt.Sprint(ns) {
+	if !sameSettings(u.Settings, ns) {
 		t.Fatalf("updated settings = %+v, want %+v", u.Settings, ns)
 	}
 	_, err = s.UpdateSiteSettings(ctx, st.ID+999, ns)
@@ -546,7 +551,7 @@ func testSiteConfigAndFlags(t *testing.T, s store.Store) {
 	if c.Site.ID != st.ID || c.Site.OrganizationID != o.ID || c.Plan != plan || !slices.Equal(c.Site.Domains, []string{"a.example.com", "b.example.com"}) {
 		t.Fatalf("config = %+v", c)
 	}
-	if fmt.Sprint(c.Site.Settings) != fmt.Sprint(settings()) {
+	if !sameSettings(c.Site.Settings, settings()) {
 		t.Fatalf("config settings = %+v", c.Site.Settings)
 	}
 	if want := []string{"global-off-org-on", "global-on", "site-on"}; !slices.Equal(c.Flags, want) {

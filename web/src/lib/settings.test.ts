@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { selectorLines, updateMask } from "./settings";
+import { captureAssets, selectorLines, updateMask } from "./settings";
 
 describe("settings update mask", () => {
   it("is empty when nothing changed, whatever protojson left out", () => {
@@ -17,6 +17,13 @@ describe("settings update mask", () => {
     expect(updateMask({ blockSelectors: ["#x"], respectDoNotTrack: true }, { blockSelectors: [], respectDoNotTrack: false })).toBe(
       "blockSelectors,respectDoNotTrack",
     );
+  });
+  it("treats an unset asset-capture switch as on", () => {
+    expect(updateMask({}, { captureAssets: true })).toBe("");
+    expect(updateMask({}, { captureAssets: false })).toBe("captureAssets");
+    expect(updateMask({ captureAssets: false }, { captureAssets: true, recordCanvas: true })).toBe("captureAssets,recordCanvas");
+    expect(captureAssets({})).toBe(true);
+    expect(captureAssets({ captureAssets: false })).toBe(false);
   });
   it("reads selectors one a line", () => {
     expect(selectorLines(" .a \n\n#b\r\n  ")).toEqual([".a", "#b"]);

@@ -12,7 +12,17 @@ const FIELDS: (keyof SiteSettings)[] = [
   "retentionDays",
   "respectDoNotTrack",
   "requireConsent",
+  "captureAssets",
+  "recordCanvas",
 ];
+
+// Fields whose absence means true (proto3 `optional bool`, unset = on).
+const DEFAULT_ON: (keyof SiteSettings)[] = ["captureAssets"];
+
+/** captureAssets reads the asset-capture switch: unset means on. */
+export function captureAssets(s: SiteSettings): boolean {
+  return s.captureAssets !== false;
+}
 
 // protojson leaves out false, 0 and empty lists: treat them as absent.
 function norm(v: unknown): string {
@@ -26,7 +36,8 @@ function norm(v: unknown): string {
  * the user edited.
  */
 export function updateMask(before: SiteSettings, after: SiteSettings): string {
-  return FIELDS.filter((f) => norm(before[f]) !== norm(after[f])).join(",");
+  const val = (s: SiteSettings, f: keyof SiteSettings) => (DEFAULT_ON.includes(f) ? String(s[f] !== false) : norm(s[f]));
+  return FIELDS.filter((f) => val(before, f) !== val(after, f)).join(",");
 }
 
 /** selectorLines reads one CSS selector a line, dropping blanks. */

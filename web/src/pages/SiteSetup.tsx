@@ -6,7 +6,7 @@ import { useAsync } from "../app/useAsync";
 import { CopyButton, ErrorBox, PageHeader, Spinner } from "../components/ui";
 import { formatRelative } from "../lib/format";
 import { installSnippet, normalizeDomain } from "../lib/snippet";
-import { selectorLines, updateMask } from "../lib/settings";
+import { captureAssets, selectorLines, updateMask } from "../lib/settings";
 import { rememberSite } from "./Home";
 
 type Site = Schemas["v1Site"];
@@ -255,6 +255,29 @@ function SettingsForm({ siteId, maxRetention, editable }: { siteId: string; maxR
               name="retentionDays"
             />
             days {maxRetention ? <small className="muted">(your plan allows up to {maxRetention})</small> : null}
+          </span>
+        </label>
+        <div>
+          <h3>Replay</h3>
+        </div>
+        <label className="toggle">
+          <input type="checkbox" checked={captureAssets(draft)} onChange={(e) => set("captureAssets", e.target.checked)} name="captureAssets" />
+          <span>
+            <strong>Keep copies of the page's stylesheets, fonts and images</strong>
+            <small className="muted">
+              Sightline fetches them from your site when first seen, so replays still look right after you redeploy, and icon fonts
+              your CDN serves only to your own domain still show.
+            </small>
+          </span>
+        </label>
+        <label className="toggle">
+          <input type="checkbox" checked={!!draft.recordCanvas} onChange={(e) => set("recordCanvas", e.target.checked)} name="recordCanvas" />
+          <span>
+            <strong>Record canvases (charts)</strong>
+            <small className="muted">
+              Sampled images of every &lt;canvas&gt;, bounded per minute. Costs visitors some CPU and upload; off unless your pages draw what
+              you need to see.
+            </small>
           </span>
         </label>
         <div>
