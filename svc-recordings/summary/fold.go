@@ -53,9 +53,12 @@ type State struct {
 	Clicks int32 `json:"ck,omitempty"`
 	Rage   int32 `json:"rg,omitempty"`
 	Dead   int32 `json:"dd,omitempty"`
-	// Burst is the current run of clicks that may become a rage click.
-	Burst   []Click `json:"bu,omitempty"`
-	Pending []Click `json:"pd,omitempty"`
+	// Views is the click state of the page views (frustration.go); Bursts
+	// numbers the bursts; Frustrations is the session's list, in the order
+	// the fold decided them, bounded by MaxFrustrations.
+	Views        map[string]*view `json:"vw2,omitempty"`
+	Bursts       int64            `json:"bn,omitempty"`
+	Frustrations []Frustration    `json:"fl,omitempty"`
 
 	ActiveMs int64     `json:"am,omitempty"`
 	OpenSpan *Interval `json:"os,omitempty"`
@@ -72,6 +75,9 @@ func Fold(stats []ChunkStats) *State {
 	slices.SortFunc(sorted, func(a, b ChunkStats) int { return CompareKey(a.Seq, a.PageViewID, b.Seq, b.PageViewID) })
 	s := &State{MaxSeq: -1}
 	for i := range sorted {
+		if i > 0 && CompareKey(sorted[i-1].Seq, sorted[i-1].PageViewID, sorted[i].Seq, sorted[i].PageViewID) == 0 {
+			continue // a duplicate: the store keeps the first write of a key
+		}
 		s.Apply(&sorted[i])
 	}
 	return s
@@ -192,57 +198,6 @@ func (s *State) addPage(p Page) int {
 	}
 	s.Pages = append(s.Pages, p)
 	return len(s.Pages) - 1
-}
-
-func (s *State) applyClicks(c *ChunkStats) {
-	s.Clicks += c.ClickCount
-	// Pending clicks of earlier chunks: this chunk's first response may
-	// resolve them; data past their window makes them dead.
-	if len(s.Pending) > 0 && c.EventCount > 0 {
-		keep := s.Pending[:0]
-		for _, p := range s.Pending {
-			switch {
-			case c.FirstResponseMs > 0 && c.FirstResponseMs >= p.T && c.FirstResponseMs <= p.T+DeadWindowMs:
-			case c.LastMs > p.T+DeadWindowMs:
-				s.Dead++
-			default:
-				keep = append(keep, p)
-			}
-		}
-		s.Pending = keep
-	}
-	for _, k := range c.Clicks {
-		s.rage(k)
-		switch {
-		case k.Resolved:
-		case c.LastMs > k.T+DeadWindowMs:
-			s.Dead++
-		default:
-			if len(s.Pending) < maxClicksPerChunk {
-				s.Pending = append(s.Pending, Click{T: k.T, X: k.X, Y: k.Y})
-			}
-		}
-	}
-}
-
-// rage tracks bursts: a click within RageWindowMs and RageRadiusPx of the
-// burst's first click joins it; the burst counts once when it reaches
-// RageClicks.
-func (s *State) rage(k Click) {
-	if len(s.Burst) > 0 {
-		f := s.Burst[0]
-		dx, dy := int64(k.X-f.X), int64(k.Y-f.Y)
-		if k.T >= f.T && k.T-f.T <= RageWindowMs && dx*dx+dy*dy <= RageRadiusPx*RageRadiusPx {
-			if len(s.Burst) < RageClicks {
-				s.Burst = append(s.Burst, k)
-				if len(s.Burst) == RageClicks {
-					s.Rage++
-				}
-			}
-			return
-		}
-	}
-	s.Burst = append(s.Burst[:0], Click{T: k.T, X: k.X, Y: k.Y})
 }
 
 func (s *State) applyActive(c *ChunkStats) {

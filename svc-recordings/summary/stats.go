@@ -24,8 +24,8 @@ const (
 	RageWindowMs = 1000
 	RageRadiusPx = 30
 	RageClicks   = 3
-	// DeadWindowMs: a click with no DOM mutation or navigation within this
-	// time after it is dead.
+	// DeadWindowMs: a click nothing reacts to within this time after it is
+	// dead (see reacts for what counts as a reaction).
 	DeadWindowMs = 1500
 	// ActiveWindowMs: each user input counts the following seconds as active
 	// (gaps shorter than this between inputs are active time).
@@ -56,13 +56,17 @@ type Client struct {
 	UserAgent      string `json:"ua,omitempty"`
 }
 
-// Click is one mouse click. Resolved is true when a DOM mutation or a
-// navigation followed it within DeadWindowMs inside the same chunk.
+// Click is one mouse click. Resolved is true when something reacted to it
+// (reacts) later in the same chunk, within DeadWindowMs; Editable when the
+// chunk itself showed the clicked node is an editable field (the fold also
+// knows the fields of earlier chunks of the page view).
 type Click struct {
 	T        int64 `json:"t"`
 	X        int32 `json:"x"`
 	Y        int32 `json:"y"`
+	Node     int32 `json:"n,omitempty"`
 	Resolved bool  `json:"r,omitempty"`
+	Editable bool  `json:"ed,omitempty"`
 }
 
 // Interval is a half-open span of time [S, E) in ms since the epoch.
@@ -114,10 +118,15 @@ type ChunkStats struct {
 
 	ClickCount int32   `json:"cc,omitempty"`
 	Clicks     []Click `json:"ck,omitempty"`
-	// FirstResponseMs is the earliest DOM mutation or navigation of the
-	// chunk, zero when none: it resolves clicks left pending by the chunk
+	// FirstResponseMs is the earliest reaction (reacts) of the chunk, zero
+	// when none: it resolves clicks left pending by the page view's chunk
 	// before.
-	FirstResponseMs int64      `json:"fr,omitempty"`
+	FirstResponseMs int64 `json:"fr,omitempty"`
+	// Editable lists the rrweb ids of editable fields the chunk's full
+	// snapshots and mutations added (bounded); EditableReset is true when
+	// the chunk holds a full snapshot, whose ids replace the page view's.
+	Editable      []int32    `json:"ef,omitempty"`
+	EditableReset bool       `json:"ex,omitempty"`
 	Active          []Interval `json:"a,omitempty"`
 	Navs            []Nav      `json:"nv,omitempty"`
 	Errors          int32      `json:"e,omitempty"`
@@ -144,14 +153,23 @@ const (
 	typeMeta         = 4
 	typeCustom       = 5
 
-	srcMutation    = 0
-	srcMouseMove   = 1
-	srcInteraction = 2
-	srcScroll      = 3
-	srcInput       = 5
-	srcTouchMove   = 6
+	srcMutation           = 0
+	srcMouseMove          = 1
+	srcInteraction        = 2
+	srcScroll             = 3
+	srcViewportResize     = 4
+	srcInput              = 5
+	srcTouchMove          = 6
+	srcMediaInteraction   = 7
+	srcStyleSheetRule     = 8
+	srcCanvasMutation     = 9
+	srcStyleDeclaration   = 13
+	srcSelection          = 14
+	srcAdoptedStyleSheets = 15
 
 	interactionClick = 2
+	interactionFocus = 5
+	interactionBlur  = 6
 )
 
 // ErrEvents marks events that are not a JSON array of rrweb events.
@@ -195,9 +213,32 @@ func Extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (ChunkStats, 
 // ingest accepted, this reads (no parser of its own with other limits).
 // Fields are read by key from the raw bytes, without building a tree.
 func (st *ChunkStats) addEvents(raw []byte) error {
-	var responses []int64
 	var activity []int64
 	first, last := int64(math.MaxInt64), int64(math.MinInt64)
+	nodes := newNodeKinds()
+	// open holds the indexes in st.Clicks of clicks nothing has reacted to
+	// yet; a reaction is an event after the click in the stream.
+	var open []int
+	react := func(t int64, focused int32) {
+		if st.FirstResponseMs == 0 {
+			st.FirstResponseMs = max(t, 1)
+		}
+		keep := open[:0]
+		for _, i := range open {
+			c := &st.Clicks[i]
+			switch {
+			case t > c.T+DeadWindowMs:
+				// Too late for it: the fold decides it from LastMs.
+			case focused != 0 && focused == c.Node:
+				// Focus moving to the clicked element itself is the
+				// browser's default, not the page reacting.
+				keep = append(keep, i)
+			default:
+				c.Resolved = true
+			}
+		}
+		open = keep
+	}
 	it := batch.NewEvents(raw)
 	for it.Next() {
 		e := it.Event()
@@ -208,9 +249,10 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 			if st.FullSnapshotMs == 0 {
 				st.FullSnapshotMs = max(t, 1)
 			}
-			responses = append(responses, t)
+			nodes.snapshot(data.Get("node"))
+			react(t, 0)
 		case typeMeta:
-			responses = append(responses, t)
+			react(t, 0)
 			if st.URL == "" {
 				st.URL = clip(data.Get("href").Str(), maxURLLen)
 			}
@@ -226,22 +268,45 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 			}
 			switch src {
 			case srcMutation:
-				responses = append(responses, t)
+				nodes.mutation(data)
+				react(t, 0)
 			case srcInteraction:
 				activity = append(activity, t)
-				if it, _ := data.Get("type").Float(); it == interactionClick {
+				kind, _ := data.Get("type").Float()
+				id, _ := data.Get("id").Float()
+				switch kind {
+				case interactionClick:
 					st.ClickCount++
 					if len(st.Clicks) < maxClicksPerChunk {
 						x, _ := data.Get("x").Float()
 						y, _ := data.Get("y").Float()
-						st.Clicks = append(st.Clicks, Click{T: t, X: clampPx(x), Y: clampPx(y)})
+						n := clampID(id)
+						st.Clicks = append(st.Clicks, Click{T: t, X: clampPx(x), Y: clampPx(y), Node: n, Editable: nodes.editable(n)})
+						open = append(open, len(st.Clicks)-1)
 					}
+				case interactionFocus, interactionBlur:
+					react(t, clampID(id))
 				}
-			case srcMouseMove, srcScroll, srcInput, srcTouchMove:
+			case srcScroll, srcInput, srcMediaInteraction, srcSelection:
+				activity = append(activity, t)
+				react(t, 0)
+			case srcViewportResize:
+				react(t, 0)
+			case srcStyleSheetRule, srcCanvasMutation, srcStyleDeclaration, srcAdoptedStyleSheets:
+				// What the page looks like changed, as with a mutation.
+				react(t, 0)
+			case srcMouseMove, srcTouchMove:
 				activity = append(activity, t)
 			}
 		case typeCustom:
-			st.addCustom(t, data.Get("tag").Str(), data.Get("payload"), &responses)
+			if st.addCustom(t, data.Get("tag").Str(), data.Get("payload")) {
+				focused := int32(0)
+				if data.Get("tag").Str() == "sl:focus" {
+					id, _ := data.Get("payload").Get("id").Float()
+					focused = clampID(id)
+				}
+				react(t, focused)
+			}
 		}
 	}
 	if err := it.Err(); err != nil {
@@ -249,42 +314,43 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 	}
 	st.EventCount = int64(it.Count())
 	st.FirstMs, st.LastMs = first, last
-
-	// Resolve clicks against the responses of this chunk.
-	slices.Sort(responses)
-	if len(responses) > 0 {
-		st.FirstResponseMs = max(responses[0], 1)
-	}
-	for i := range st.Clicks {
-		c := &st.Clicks[i]
-		j, _ := slices.BinarySearch(responses, c.T)
-		c.Resolved = j < len(responses) && responses[j] <= c.T+DeadWindowMs
-	}
+	st.Editable, st.EditableReset = nodes.added, nodes.reset
 	st.Active = mergeActivity(activity)
 	return nil
 }
 
-// addCustom reads Sightline's custom events. Every string it keeps comes
-// from batch.Value.Str, so it is valid UTF-8 (lone surrogates → U+FFFD)
-// and clip keeps it so.
-func (st *ChunkStats) addCustom(t int64, tag string, payload batch.Value, responses *[]int64) {
+// clampID reads an rrweb node id (positive int32; anything else is 0, no node).
+func clampID(v float64) int32 {
+	if v >= 1 && v <= math.MaxInt32 {
+		return int32(v)
+	}
+	return 0
+}
+
+// addCustom reads Sightline's custom events and answers whether the event
+// is a reaction to a click (a route change, or a focus change the tracker
+// reports with sl:focus). Every string it keeps comes from batch.Value.Str,
+// so it is valid UTF-8 (lone surrogates → U+FFFD) and clip keeps it so.
+func (st *ChunkStats) addCustom(t int64, tag string, payload batch.Value) bool {
 	if tag == "sl:error" {
 		st.Errors++
-		return
+		return false
 	}
 	if payload.Kind() != batch.Object {
-		return
+		return false
 	}
 	switch tag {
+	case "sl:focus":
+		return true
 	case "sl:navigation":
 		u := payload.Get("url").Str()
 		if u == "" {
-			return
+			return false
 		}
-		*responses = append(*responses, t)
 		if len(st.Navs) < maxNavsPerChunk {
 			st.Navs = append(st.Navs, Nav{T: t, URL: clip(u, maxURLLen), Referrer: clip(payload.Get("referrer").Str(), maxURLLen)})
 		}
+		return true
 	case "sl:event":
 		name := clip(payload.Get("name").Str(), maxCustomNameLen)
 		if name != "" && !slices.Contains(st.CustomEvents, name) && len(st.CustomEvents) < maxCustomNames {
@@ -292,7 +358,7 @@ func (st *ChunkStats) addCustom(t int64, tag string, payload batch.Value, respon
 		}
 	case "sl:identify":
 		if len(st.Identifies) >= maxIdentifyPerChk {
-			return
+			return false
 		}
 		id := Identify{UserID: clip(payload.Get("userId").Str(), maxAttrValueLen)}
 		if attrs := payload.Get("attributes"); attrs.Kind() == batch.Object {
@@ -320,6 +386,7 @@ func (st *ChunkStats) addCustom(t int64, tag string, payload batch.Value, respon
 		}
 		st.Identifies = append(st.Identifies, id)
 	}
+	return false
 }
 
 // mergeActivity turns input times into merged [t, t+ActiveWindowMs) spans.
