@@ -24,6 +24,9 @@ var ErrBadKey = errors.New("blob: bad key")
 // MaxKeyLen is the longest key accepted.
 const MaxKeyLen = 512
 
+// MaxContentTypeLen is the longest content type accepted.
+const MaxContentTypeLen = 255
+
 // Info describes a stored object.
 type Info struct {
 	Key         string
@@ -38,7 +41,10 @@ type Info struct {
 type Store interface {
 	// Put writes the object at key, replacing any object there. It returns
 	// only once the object is durable; a reader never sees a partial object.
-	// size is the number of bytes r yields (-1 when unknown).
+	// size is the number of bytes r yields (-1 when unknown); a reader
+	// that yields more or fewer fails the Put. contentType is at most
+	// MaxContentTypeLen bytes of printable ASCII; "" is stored as
+	// "application/octet-stream".
 	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error
 	// Get opens the object at key, or returns ErrNotFound. The caller closes
 	// the reader.
@@ -48,10 +54,26 @@ type Store interface {
 	// Delete removes the object at key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 	// List yields the objects whose keys start with prefix, in key order.
-	// An error ends the sequence.
+	// An error ends the sequence. The Infos carry no ContentType (S3
+	// listings do not have it): Stat for it.
 	List(ctx context.Context, prefix string) iter.Seq2[Info, error]
 	// Close releases the store's resources.
 	Close() error
+}
+
+// ValidContentType reports whether ct is acceptable as a content type:
+// at most MaxContentTypeLen bytes of printable ASCII (it travels in HTTP
+// headers).
+func ValidContentType(ct string) bool {
+	if len(ct) > MaxContentTypeLen {
+		return false
+	}
+	for i := 0; i < len(ct); i++ {
+		if ct[i] < 0x20 || ct[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidKey reports whether key is acceptable to every backend: 1 to
