@@ -22,7 +22,9 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/blob"
 	"github.com/sightlinehq/sightline/platform/depstate"
+	"github.com/sightlinehq/sightline/svc-recordings/assets"
 	"github.com/sightlinehq/sightline/svc-recordings/outbox"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
@@ -61,6 +63,8 @@ type Config struct {
 	OutboxMaxBackoff time.Duration `yaml:"outbox_max_backoff"`
 	// TombstoneTTL keeps re-delivered chunks of deleted sessions out.
 	TombstoneTTL time.Duration `yaml:"tombstone_ttl"`
+	// Assets configures the capture of page assets (recordings.assets.*).
+	Assets assets.Config `yaml:"assets"`
 }
 
 // ScyllaConfig configures the ScyllaDB backend.
@@ -102,6 +106,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.OutboxBatch, "recordings.outbox.batch", 500, "most outbox entries delivered to search at once")
 	fs.DurationVar(&c.OutboxMaxBackoff, "recordings.outbox.max-backoff", 2*time.Second, "longest wait between deliveries while search is down (bounds how soon after search returns the outbox drains)")
 	fs.DurationVar(&c.TombstoneTTL, "recordings.tombstone-ttl", 30*24*time.Hour, "how long a deleted session keeps re-delivered chunks out")
+	c.Assets.RegisterFlags(fs)
 }
 
 // Validate checks the configuration.
@@ -146,6 +151,9 @@ func (c *Config) Validate() error {
 	if c.OutboxBatch < 1 {
 		errs = append(errs, errors.New("recordings.outbox.batch: at least 1"))
 	}
+	if err := c.Assets.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -184,6 +192,9 @@ type Deps struct {
 	Search searchv1.SearchServiceClient
 	// Authorizer checks dashboard callers; internal RPCs skip it.
 	Authorizer SiteAuthorizer
+	// AssetResolver resolves the hosts of page assets (nil: the system's
+	// resolver); tests name private addresses with it.
+	AssetResolver assets.Resolver
 }
 
 // Service implements recordingsv1.RecordingsServiceServer.
@@ -199,6 +210,9 @@ type Service struct {
 	// sweeps is the store as the retention sweep sees it.
 	sweeps *depstate.State
 	m      *instruments
+	// assets captures and serves page assets; blobs holds them.
+	assets *assets.Capturer
+	blobs  blob.Store
 	closer sync.Once
 	// closed keeps late callers (a final metrics collection) off the
 	// closed store.
@@ -274,6 +288,18 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.blobs, err = assets.OpenBlobs(ctx, cfg.Assets, deps.DataDir); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("recordings: %w", err)
+	}
+	s.assets, err = assets.New(cfg.Assets, assets.Deps{
+		Logger: log, TracerProvider: deps.TracerProvider, MeterProvider: deps.MeterProvider, Blobs: s.blobs,
+		DefaultRetentionDays: cfg.DefaultRetentionDays, Resolver: deps.AssetResolver,
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -321,6 +347,7 @@ func (s *Service) Run(ctx context.Context) error {
 		s.log.WarnContext(ctx, "recordings: no search client; summaries wait in the outbox")
 	}
 	wg.Go(func() { s.sweepLoop(ctx) })
+	wg.Go(func() { s.assets.Run(ctx) })
 	wg.Wait()
 	return nil
 }
@@ -367,6 +394,9 @@ func (s *Service) Close() error {
 	s.closer.Do(func() {
 		s.closed.Store(true)
 		err = s.store.Close()
+		if s.blobs != nil {
+			err = errors.Join(err, s.blobs.Close())
+		}
 		s.enc.Close()
 		s.dec.Close()
 	})

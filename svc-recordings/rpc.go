@@ -185,6 +185,7 @@ func (s *Service) AppendChunks(ctx context.Context, req *recordingsv1.AppendChun
 	}
 	if out.Stored > 0 {
 		s.notify()
+		s.captureAssets(ctx, req.GetChunks(), out.Results)
 	}
 	return out, nil
 }

@@ -1,0 +1,44 @@
+package assets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sightlinehq/sightline/blob"
+	"github.com/sightlinehq/sightline/blob/fsblob"
+)
+
+// OpenBlobs opens the store captured assets live in: S3-compatible object
+// storage when cfg.S3.Endpoint is set, else files under <dataDir>/assets.
+// This is where the binary decides the assets' storage.
+func OpenBlobs(ctx context.Context, cfg Config, dataDir string) (blob.Store, error) {
+	if cfg.S3.Endpoint != "" {
+		return openS3(ctx, cfg.S3)
+	}
+	if dataDir == "" {
+		return nil, errors.New("assets: no data directory and no S3 endpoint")
+	}
+	maxObj := max(int64(cfg.MaxCSSBytes), int64(cfg.MaxFontBytes), int64(cfg.MaxImageBytes), 64<<10)
+	st, err := fsblob.Open(fsblob.Options{Dir: filepath.Join(dataDir, "assets"), MaxObjectBytes: maxObj})
+	if err != nil {
+		return nil, fmt.Errorf("assets: open %s: %w", filepath.Join(dataDir, "assets"), err)
+	}
+	return st, nil
+}
+
+// s3Credentials takes the keys from the flags, else from the environment
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) so that they need not appear on
+// a command line.
+func s3Credentials(c S3Config) (access, secret string) {
+	access, secret = c.AccessKey, c.SecretKey
+	if access == "" {
+		access = os.Getenv("AWS_ACCESS_KEY_ID")
+	}
+	if secret == "" {
+		secret = os.Getenv("AWS_SECRET_ACCESS_KEY")
+	}
+	return access, secret
+}
