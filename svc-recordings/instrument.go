@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/svc-recordings/outbox"
@@ -149,6 +150,12 @@ func (t *traced) Session(ctx context.Context, siteID int64, id string) (_ *sessi
 	ctx, end := t.start(ctx, "session", siteAttr(siteID))
 	defer end(&err)
 	return t.next.Session(ctx, siteID, id)
+}
+
+func (t *traced) SessionDetail(ctx context.Context, siteID int64, id string) (_ *sessionsv1.SessionSummary, _ []*recordingsv1.Frustration, err error) {
+	ctx, end := t.start(ctx, "session_detail", siteAttr(siteID))
+	defer end(&err)
+	return t.next.SessionDetail(ctx, siteID, id)
 }
 
 func (t *traced) ChunkIndex(ctx context.Context, siteID int64, id string) (_ []store.ChunkMeta, err error) {

@@ -223,7 +223,9 @@ func firstReason(rs []*recordingsv1.ChunkResult) string {
 	return ""
 }
 
-// GetSession returns one session's summary.
+// GetSession returns one session's summary and its frustrations (rage and
+// dead clicks): both come from one read of the session's fold, so the list
+// and the summary's counts agree.
 func (s *Service) GetSession(ctx context.Context, req *recordingsv1.GetSessionRequest) (*recordingsv1.GetSessionResponse, error) {
 	if err := checkSession(req.GetSiteId(), req.GetSessionId()); err != nil {
 		return nil, err
@@ -231,11 +233,11 @@ func (s *Service) GetSession(ctx context.Context, req *recordingsv1.GetSessionRe
 	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
 		return nil, err
 	}
-	sum, err := s.store.Session(ctx, req.GetSiteId(), req.GetSessionId())
+	sum, fs, err := s.store.SessionDetail(ctx, req.GetSiteId(), req.GetSessionId())
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	return &recordingsv1.GetSessionResponse{Session: sum}, nil
+	return &recordingsv1.GetSessionResponse{Session: sum, Frustrations: fs}, nil
 }
 
 // StreamRecording streams a session's chunks in key order (seq, then page

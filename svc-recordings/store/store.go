@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"time"
 
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
@@ -171,6 +172,10 @@ type Store interface {
 	Append(ctx context.Context, chunks []Chunk) ([]AppendResult, error)
 	// Session returns a session's summary.
 	Session(ctx context.Context, siteID int64, sessionID string) (*sessionsv1.SessionSummary, error)
+	// SessionDetail returns a session's summary and its frustrations
+	// (summary.State.FrustrationList), read together so the list and the
+	// summary's rage/dead counts come from the same fold.
+	SessionDetail(ctx context.Context, siteID int64, sessionID string) (*sessionsv1.SessionSummary, []*recordingsv1.Frustration, error)
 	// ChunkIndex lists a session's chunks' times in key order.
 	ChunkIndex(ctx context.Context, siteID int64, sessionID string) ([]ChunkMeta, error)
 	// ReadChunks calls fn for each chunk with seq ≥ fromSeq (every page

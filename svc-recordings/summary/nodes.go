@@ -109,7 +109,7 @@ func (k *nodeKinds) mutation(data batch.Value) {
 }
 
 type label struct {
-	id  int32
+	id     int32
 	target string
 }
 

@@ -127,11 +127,11 @@ type ChunkStats struct {
 	// the chunk holds a full snapshot, whose ids replace the page view's.
 	Editable      []int32    `json:"ef,omitempty"`
 	EditableReset bool       `json:"ex,omitempty"`
-	Active          []Interval `json:"a,omitempty"`
-	Navs            []Nav      `json:"nv,omitempty"`
-	Errors          int32      `json:"e,omitempty"`
-	CustomEvents    []string   `json:"ce,omitempty"`
-	Identifies      []Identify `json:"id,omitempty"`
+	Active        []Interval `json:"a,omitempty"`
+	Navs          []Nav      `json:"nv,omitempty"`
+	Errors        int32      `json:"e,omitempty"`
+	CustomEvents  []string   `json:"ce,omitempty"`
+	Identifies    []Identify `json:"id,omitempty"`
 }
 
 // Marshal encodes stats for storage.

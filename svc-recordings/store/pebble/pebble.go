@@ -20,6 +20,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/protobuf/proto"
 
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
@@ -483,6 +484,20 @@ func (s *Store) Session(ctx context.Context, site int64, session string) (*sessi
 	sum := row.State.Summary(site, session)
 	sum.Version = row.Version
 	return sum, nil
+}
+
+// SessionDetail implements store.Store: one read of the session row.
+func (s *Store) SessionDetail(ctx context.Context, site int64, session string) (*sessionsv1.SessionSummary, []*recordingsv1.Frustration, error) {
+	row, err := s.loadRow(site, session)
+	if err != nil {
+		return nil, nil, err
+	}
+	if row == nil || row.expired(time.Now().UnixMilli()) {
+		return nil, nil, store.ErrNotFound
+	}
+	sum := row.State.Summary(site, session)
+	sum.Version = row.Version
+	return sum, row.State.FrustrationList(), nil
 }
 
 // ChunkIndex implements store.Store.

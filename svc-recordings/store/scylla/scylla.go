@@ -28,6 +28,7 @@ import (
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"google.golang.org/protobuf/proto"
 
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
@@ -631,6 +632,20 @@ func (s *Store) Session(ctx context.Context, site int64, session string) (*sessi
 	sum := row.state.Summary(site, session)
 	sum.Version = row.version
 	return sum, nil
+}
+
+// SessionDetail implements store.Store: one read of the session row.
+func (s *Store) SessionDetail(ctx context.Context, site int64, session string) (*sessionsv1.SessionSummary, []*recordingsv1.Frustration, error) {
+	row, err := s.loadRow(ctx, site, session)
+	if err != nil {
+		return nil, nil, err
+	}
+	if row == nil || (row.expiresMs > 0 && row.expiresMs <= s.now().UnixMilli()) {
+		return nil, nil, store.ErrNotFound
+	}
+	sum := row.state.Summary(site, session)
+	sum.Version = row.version
+	return sum, row.state.FrustrationList(), nil
 }
 
 // ChunkIndex implements store.Store.

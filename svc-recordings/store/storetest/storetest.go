@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T, lim store.Limits) store.Store
 		{"Concurrent", testConcurrent},
 		{"SameSeqTwoPageViews", testSameSeqTwoPageViews},
 		{"TwoPageViewsReordered", testTwoPageViewsReordered},
+		{"SessionDetail", testSessionDetail},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -835,4 +836,76 @@ func testSessionByteLimit(t *testing.T, s store.Store) {
 		t.Fatalf("summary counts %d chunks, want 3", sum.ChunkCount)
 	}
 	wantFold(t, sum, []store.Chunk{c0, c1, c3})
+}
+
+// ChunkEvents is a chunk of page view pv holding the given rrweb events.
+func (b *Builder) ChunkEvents(t testing.TB, seq int64, pv string, evs []map[string]any) store.Chunk {
+	t.Helper()
+	raw, err := json.Marshal(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := &recordingsv1.Chunk{
+		SiteId: b.Site, OrganizationId: b.Site + 1, SessionId: b.Session, VisitorId: b.Visitor,
+		PageViewId: pv, Seq: seq, Url: "https://shop.example.com/", Events: raw,
+		ServerTime: timestamppb.New(time.UnixMilli(b.ServerMs + seq)),
+	}
+	st, err := summary.Extract(ch, int64(len(raw)), b.ExpiresMs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store.Chunk{SiteID: b.Site, SessionID: b.Session, Seq: seq, PageViewID: pv, Data: raw, Stats: st}
+}
+
+// testSessionDetail: the frustrations are stored with the summary, read with
+// it in one call, and are the fold's whatever the order of arrival.
+func testSessionDetail(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	site := newSite()
+	pv := "p_0000000000000000000001"
+	clickAt := func(ts int64, x int) map[string]any {
+		return map[string]any{"type": 3, "timestamp": ts, "data": map[string]any{"source": 2, "type": 2, "id": 9, "x": x, "y": 40}}
+	}
+	move := func(ts int64) map[string]any {
+		return map[string]any{"type": 3, "timestamp": ts, "data": map[string]any{"source": 1, "positions": []any{}}}
+	}
+	evs := [][]map[string]any{
+		{{"type": 4, "timestamp": baseMs, "data": map[string]any{"href": "https://shop.example.com/", "width": 1280, "height": 720}},
+			// A dead click near the chunk's end: the next chunk decides it.
+			{"type": 2, "timestamp": baseMs, "data": map[string]any{"node": map[string]any{"type": 0, "id": 1}}}, clickAt(baseMs+4000, 500)},
+		// Rage: three clicks within a second.
+		{move(baseMs + 6000), clickAt(baseMs+7000, 100), clickAt(baseMs+7200, 102), clickAt(baseMs+7400, 101), move(baseMs + 9000)},
+	}
+	in, shuffled := newBuilder(site, 5), newBuilder(site, 6)
+	var a, b []store.Chunk
+	for i, e := range evs {
+		a = append(a, in.ChunkEvents(t, int64(i), pv, e))
+		b = append(b, shuffled.ChunkEvents(t, int64(i), pv, e))
+	}
+	appendOK(t, s, a...)
+	appendOK(t, s, b[1])
+	appendOK(t, s, b[0], b[1]) // the second again: a duplicate
+	for _, id := range []string{in.Session, shuffled.Session} {
+		sum, fs, err := s.SessionDetail(ctx, site, id)
+		if err != nil {
+			t.Fatalf("SessionDetail: %v", err)
+		}
+		if !proto.Equal(sum, session(t, s, site, id)) {
+			t.Fatalf("SessionDetail's summary differs from Session's")
+		}
+		if sum.RageClickCount != 1 || sum.DeadClickCount != 1 || len(fs) != 2 {
+			t.Fatalf("%s: rage %d dead %d, list %v", id, sum.RageClickCount, sum.DeadClickCount, fs)
+		}
+		dead, rage := fs[0], fs[1]
+		if dead.GetKind() != recordingsv1.FrustrationKind_FRUSTRATION_KIND_DEAD || dead.GetTime().AsTime().UnixMilli() != baseMs+4000 ||
+			dead.GetX() != 500 || dead.GetNodeId() != 9 || dead.GetPageViewId() != pv || dead.GetClicks() != 1 {
+			t.Fatalf("dead click %v", dead)
+		}
+		if rage.GetKind() != recordingsv1.FrustrationKind_FRUSTRATION_KIND_RAGE || rage.GetTime().AsTime().UnixMilli() != baseMs+7000 || rage.GetClicks() != 3 {
+			t.Fatalf("rage click %v", rage)
+		}
+	}
+	if _, _, err := s.SessionDetail(ctx, site, "s_nosuchsession00000000"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("SessionDetail of no session: %v", err)
+	}
 }
