@@ -168,6 +168,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			return nil, fmt.Errorf("gateway: register handlers: %w", err)
 		}
 	}
+	if err := s.registerAssetRoute(); err != nil {
+		return nil, fmt.Errorf("gateway: register the asset route: %w", err)
+	}
 	return s, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -45,14 +46,18 @@ var ErrNotFound = errors.New("assets: not found")
 type Config struct {
 	// AllowPrivateTargets lets the fetcher connect to loopback and private
 	// addresses: for tests and for sites on an internal network only.
-	AllowPrivateTargets bool          `yaml:"allow_private_targets"`
-	MaxCSSBytes         config.Bytes  `yaml:"max_css_bytes"`
-	MaxFontBytes        config.Bytes  `yaml:"max_font_bytes"`
-	MaxImageBytes       config.Bytes  `yaml:"max_image_bytes"`
-	SiteMaxBytes        config.Bytes  `yaml:"site_max_bytes"`
-	RefetchAfter        time.Duration `yaml:"refetch_after"`
-	FetchTimeout        time.Duration `yaml:"fetch_timeout"`
-	ConnectTimeout      time.Duration `yaml:"connect_timeout"`
+	AllowPrivateTargets bool `yaml:"allow_private_targets"`
+	// AllowTargets is a comma list of CIDR ranges fetched although not
+	// public (an operator's internal sites), narrower than
+	// AllowPrivateTargets.
+	AllowTargets   string        `yaml:"allow_targets"`
+	MaxCSSBytes    config.Bytes  `yaml:"max_css_bytes"`
+	MaxFontBytes   config.Bytes  `yaml:"max_font_bytes"`
+	MaxImageBytes  config.Bytes  `yaml:"max_image_bytes"`
+	SiteMaxBytes   config.Bytes  `yaml:"site_max_bytes"`
+	RefetchAfter   time.Duration `yaml:"refetch_after"`
+	FetchTimeout   time.Duration `yaml:"fetch_timeout"`
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	// Queue bounds the chunks waiting for extraction; past it they are
 	// dropped (and counted), never waited for.
 	Queue    int `yaml:"queue"`
@@ -81,6 +86,7 @@ type S3Config struct {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	const p = "recordings.assets."
 	fs.BoolVar(&c.AllowPrivateTargets, p+"allow-private-targets", false, "let the asset fetcher connect to loopback and private addresses (tests, internal sites; an SSRF risk otherwise)")
+	fs.StringVar(&c.AllowTargets, p+"allow-targets", "", "comma list of CIDR ranges the asset fetcher may connect to although they are not public (e.g. 10.20.0.0/16 for internal sites)")
 	config.BytesVar(fs, &c.MaxCSSBytes, p+"max-css-bytes", 2<<20, "largest stylesheet captured")
 	config.BytesVar(fs, &c.MaxFontBytes, p+"max-font-bytes", 5<<20, "largest font captured")
 	config.BytesVar(fs, &c.MaxImageBytes, p+"max-image-bytes", 5<<20, "largest image captured")
@@ -117,10 +123,28 @@ func (c *Config) Validate() error {
 	if c.Queue < 1 || c.Workers < 1 || c.Fetches < 1 || c.PerHost < 1 || c.SeenSize < 1 {
 		errs = append(errs, errors.New("recordings.assets: queue, workers, fetches, per-host and seen-size must be at least 1"))
 	}
+	if _, err := c.allowTargets(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.S3.Endpoint != "" && c.S3.Bucket == "" {
 		errs = append(errs, errors.New("recordings.assets.s3-bucket: required with s3-endpoint"))
 	}
 	return errors.Join(errs...)
+}
+
+func (c *Config) allowTargets() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(c.AllowTargets, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("recordings.assets.allow-targets: %q is not a CIDR range", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Deps are what the capturer needs.
@@ -240,6 +264,7 @@ func New(cfg Config, deps Deps) (*Capturer, error) {
 	if err != nil {
 		return nil, err
 	}
+	allow, _ := cfg.allowTargets() // checked by Validate
 	seen, err := lru.New[seenKey, time.Time](cfg.SeenSize)
 	if err != nil {
 		return nil, fmt.Errorf("assets: %w", err)
@@ -249,7 +274,7 @@ func New(cfg Config, deps Deps) (*Capturer, error) {
 		tracer: tp.Tracer("github.com/sightlinehq/sightline/svc-recordings/assets"),
 		objs:   &objects{blobs: deps.Blobs, usage: map[int64]int64{}},
 		fetcher: NewFetcher(FetcherConfig{
-			AllowPrivate: cfg.AllowPrivateTargets, ConnectTimeout: cfg.ConnectTimeout, Timeout: cfg.FetchTimeout,
+			AllowPrivate: cfg.AllowPrivateTargets, AllowTargets: allow, ConnectTimeout: cfg.ConnectTimeout, Timeout: cfg.FetchTimeout,
 			MaxRedirects: 3, MaxCSSBytes: int64(cfg.MaxCSSBytes), MaxFontBytes: int64(cfg.MaxFontBytes),
 			MaxImgBytes: int64(cfg.MaxImageBytes), PerHost: cfg.PerHost, UserAgent: deps.UserAgent, Resolver: deps.Resolver,
 		}),

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path"
 	"strings"
@@ -40,7 +41,10 @@ func (e *FetchError) Unwrap() error { return e.Err }
 
 // FetcherConfig bounds what the fetcher does.
 type FetcherConfig struct {
-	AllowPrivate   bool
+	AllowPrivate bool
+	// AllowTargets are non-public ranges fetched all the same (an
+	// operator's internal sites).
+	AllowTargets   []netip.Prefix
 	ConnectTimeout time.Duration
 	// Timeout bounds a whole fetch, redirects and body included.
 	Timeout      time.Duration
@@ -90,7 +94,7 @@ func NewFetcher(cfg FetcherConfig) *Fetcher {
 	if cfg.PerHost <= 0 {
 		cfg.PerHost = 2
 	}
-	g := newGuardedDialer(cfg.Resolver, cfg.AllowPrivate, cfg.ConnectTimeout)
+	g := newGuardedDialer(cfg.Resolver, cfg.AllowPrivate, cfg.AllowTargets, cfg.ConnectTimeout)
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           g.DialContext,

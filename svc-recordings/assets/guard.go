@@ -79,20 +79,31 @@ type Resolver interface {
 type guardedDialer struct {
 	resolver     Resolver
 	allowPrivate bool
-	dialer       net.Dialer
+	// allow are ranges an operator opened besides public addresses.
+	allow  []netip.Prefix
+	dialer net.Dialer
 }
 
-func newGuardedDialer(r Resolver, allowPrivate bool, connectTimeout time.Duration) *guardedDialer {
+func newGuardedDialer(r Resolver, allowPrivate bool, allow []netip.Prefix, connectTimeout time.Duration) *guardedDialer {
 	if r == nil {
 		r = net.DefaultResolver
 	}
-	g := &guardedDialer{resolver: r, allowPrivate: allowPrivate}
+	g := &guardedDialer{resolver: r, allowPrivate: allowPrivate, allow: allow}
 	g.dialer = net.Dialer{Timeout: connectTimeout, Control: g.control}
 	return g
 }
 
 func (g *guardedDialer) allowed(ip netip.Addr) bool {
-	return g.allowPrivate || PublicAddr(ip)
+	if g.allowPrivate || PublicAddr(ip) {
+		return true
+	}
+	ip = ip.Unmap()
+	for _, p := range g.allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // control runs after the socket is made and before it connects.
