@@ -137,8 +137,8 @@ func (s *State) applyClicks(c *ChunkStats) {
 	for _, w := range v.Waiting {
 		switch {
 		case w.Expired:
-		case c.FirstResponseMs > 0 && c.FirstResponseMs <= w.T+DeadWindowMs:
-			continue // answered
+		case answers(c, w.Click):
+			continue
 		case c.LastMs > w.T+DeadWindowMs:
 			w.Expired = true
 		}
@@ -171,6 +171,20 @@ func (s *State) applyClicks(c *ChunkStats) {
 		s.closeBurst(c.PageViewID, v)
 	}
 	s.settle(c.PageViewID, v)
+}
+
+// answers tells whether chunk c reacts to click k of an earlier chunk.
+func answers(c *ChunkStats, k Click) bool {
+	if len(c.Early) == 0 {
+		// Stats stored before Early existed.
+		return c.FirstResponseMs > 0 && c.FirstResponseMs <= k.T+DeadWindowMs
+	}
+	for _, r := range c.Early {
+		if r.T <= k.T+DeadWindowMs && (r.Focus == 0 || r.Focus != k.Node) {
+			return true
+		}
+	}
+	return false
 }
 
 func containsSorted(ids []int32, id int32) bool {

@@ -69,6 +69,16 @@ type Click struct {
 	Editable bool  `json:"ed,omitempty"`
 }
 
+// Reaction is an event that shows the page reacted (reacts), and the node a
+// focus change focused (0 for other reactions).
+type Reaction struct {
+	T     int64 `json:"t"`
+	Focus int32 `json:"f,omitempty"`
+}
+
+// maxEarly bounds ChunkStats.Early.
+const maxEarly = 8
+
 // Interval is a half-open span of time [S, E) in ms since the epoch.
 type Interval struct {
 	S int64 `json:"s"`
@@ -122,6 +132,10 @@ type ChunkStats struct {
 	// when none: it resolves clicks left pending by the page view's chunk
 	// before.
 	FirstResponseMs int64 `json:"fr,omitempty"`
+	// Early are the chunk's first reactions (up to maxEarly, within
+	// DeadWindowMs of its first event), with the node a focus reaction
+	// focused: focus moving to the clicked node itself answers no click.
+	Early []Reaction `json:"ea,omitempty"`
 	// Editable lists the rrweb ids of editable fields the chunk's full
 	// snapshots and mutations added (bounded); EditableReset is true when
 	// the chunk holds a full snapshot, whose ids replace the page view's.
@@ -219,9 +233,16 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 	// open holds the indexes in st.Clicks of clicks nothing has reacted to
 	// yet; a reaction is an event after the click in the stream.
 	var open []int
+	// focus is the focused node as rrweb's Focus/Blur events tell (0: none),
+	// once focusKnown.
+	var focus int32
+	var focusKnown bool
 	react := func(t int64, focused int32) {
 		if st.FirstResponseMs == 0 {
 			st.FirstResponseMs = max(t, 1)
+		}
+		if len(st.Early) < maxEarly && t <= st.FirstResponseMs+DeadWindowMs {
+			st.Early = append(st.Early, Reaction{T: t, Focus: focused})
 		}
 		keep := open[:0]
 		for _, i := range open {
@@ -285,7 +306,14 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 						open = append(open, len(st.Clicks)-1)
 					}
 				case interactionFocus, interactionBlur:
-					react(t, clampID(id))
+					n := clampID(id)
+					if kind == interactionFocus {
+						focus = n
+					} else if focus == n {
+						focus = 0
+					}
+					focusKnown = true
+					react(t, n)
 				}
 			case srcScroll, srcInput, srcMediaInteraction, srcSelection:
 				activity = append(activity, t)
@@ -299,13 +327,22 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 				activity = append(activity, t)
 			}
 		case typeCustom:
-			if st.addCustom(t, data.Get("tag").Str(), data.Get("payload")) {
-				focused := int32(0)
-				if data.Get("tag").Str() == "sl:focus" {
-					id, _ := data.Get("payload").Get("id").Float()
-					focused = clampID(id)
-				}
-				react(t, focused)
+			tag := data.Get("tag").Str()
+			if !st.addCustom(t, tag, data.Get("payload")) {
+				continue
+			}
+			if tag != "sl:focus" {
+				react(t, 0)
+				continue
+			}
+			// The tracker sends sl:focus a task after focus moved (for the
+			// replay's focus ring), so it lands after the click that moved
+			// focus on mousedown: it is a reaction only when it reports a
+			// focus rrweb's own Focus/Blur events (in order) did not.
+			id, _ := data.Get("payload").Get("id").Float()
+			if n := clampID(id); focusKnown && n != focus {
+				focus = n
+				react(t, n)
 			}
 		}
 	}
