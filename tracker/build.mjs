@@ -23,8 +23,13 @@ export async function bundle() {
   const out = {};
   // rrweb's packages are MIT-licensed and ship no license comment of their own.
   const banner = { recorder: '/*! Sightline recorder. Includes rrweb (MIT License, Copyright (c) rrweb contributors). */' };
+  // The recorder calls clean copies of the globals a page can break (src/pristine.ts): injected
+  // names replace the globals of the same name everywhere in the bundle, rrweb included.
+  const pristine = {
+    recorder: { inject: ['src/pristine.ts'], define: { 'Array.from': '__slArrayFrom', 'Object.assign': '__slObjectAssign' } },
+  };
   for (const name of ['bootstrap', 'recorder']) {
-    const r = await build({ ...common, entryPoints: [`src/${name}.ts`], banner: banner[name] ? { js: banner[name] } : {} });
+    const r = await build({ ...common, ...(pristine[name] || {}), entryPoints: [`src/${name}.ts`], banner: banner[name] ? { js: banner[name] } : {} });
     out[name] = r.outputFiles[0].text;
   }
   const n = out.bootstrap.split(PLACEHOLDER).length - 1;

@@ -562,33 +562,85 @@ describe('recorder in Chromium', () => {
     expect(new Set(es.map((e) => e.visitorId)).size).toBe(1);
   });
 
-  it('a failure inside the tracker disables it, reports one sl:error and never reaches the page', async () => {
+  it('a failure inside the tracker is reported as sl:error, never reaches the page, and recording goes on', async () => {
     const mark = srv.requests.length;
     const { ctx, page } = await open('/fixtures/spa.html');
     await until('first batch', () => envs(since(mark)).length > 0);
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-    const patched = await page.evaluate(() => String(history.pushState).includes('native code'));
     const out = await page.evaluate(() => {
       const w = window as any;
       const hostile = Object.defineProperty({}, 'plan', { enumerable: true, get: () => { throw new Error('hostile getter'); } });
-      w.sightline('identify', 'u-1', hostile); // throws inside the tracker
-      w.sightline('identify', 'u-2', hostile); // disabled: nothing happens
-      return { native: String(history.pushState).includes('native code'), ok: true };
+      w.sightline('identify', 'u-1', hostile); // throws inside the tracker: reported, dropped
+      w.sightline('identify', 'u-2', { plan: 'ok' }); // still recording
+      return String(history.pushState).includes('native code');
     });
     await page.click('text=Pricing');
     await sleep(5500);
     const rs = await leave(page, mark);
     await ctx.close();
-    expect(patched).toBe(false); // it was patched while recording ...
-    expect(out).toEqual({ native: true, ok: true }); // ... and restored by the failure
+    expect(out).toBe(false); // still patched: the recorder was not disabled
     expect(pageErrors).toEqual([]);
     const es = envs(rs);
     const errs = customs(es, 'sl:error');
     expect(errs.length).toBe(1);
     expect(errs[0].source).toBe('tracker');
     expect(errs[0].message).toContain('hostile getter');
-    expect(customs(es, 'sl:navigation')).toEqual([]); // nothing recorded after the failure
+    expect(customs(es, 'sl:identify').map((x) => x.userId)).toEqual(['u-2']);
+    expect(customs(es, 'sl:navigation').length).toBeGreaterThan(0);
+  });
+
+  it('rrweb itself failing restarts it once with a fresh full snapshot; a second failure stops it', async () => {
+    const mark = srv.requests.length;
+    const { ctx, page } = await open('/fixtures/spa.html');
+    await until('first batch', () => envs(since(mark)).length > 0);
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(String(e)));
+    // The page's getAttribute throws once: rrweb's mutation observer fails on the next attribute change.
+    const fail = () =>
+      page.evaluate(() => {
+        const orig = Element.prototype.getAttribute;
+        let once = true;
+        Element.prototype.getAttribute = function (this: Element, n: string) {
+          if (once) {
+            once = false;
+            throw new Error('hostile getAttribute');
+          }
+          return orig.call(this, n);
+        };
+        document.body.setAttribute('data-broken', String(Date.now()));
+      });
+    await fail();
+    await sleep(300);
+    await page.evaluate(() => {
+      const p = document.createElement('p');
+      p.textContent = 'AFTER-RESTART';
+      document.body.appendChild(p);
+    });
+    await sleep(1500);
+    await fail();
+    await sleep(300);
+    await page.evaluate(() => {
+      const p = document.createElement('p');
+      p.textContent = 'AFTER-SECOND-FAILURE';
+      document.body.appendChild(p);
+    });
+    await sleep(1500);
+    const rs = await leave(page, mark);
+    await ctx.close();
+    expect(pageErrors).toEqual([]);
+    const es = envs(rs);
+    const all = events(es);
+    const errs = customs(es, 'sl:error').filter((e) => e.source === 'tracker');
+    expect(errs.map((e) => e.message)).toEqual(['sightline: hostile getAttribute', 'sightline: hostile getAttribute']);
+    expect(all.filter((e) => e.type === 2).length).toBe(2); // the first snapshot and the restart's
+    const text = JSON.stringify(all);
+    expect(text).toContain('AFTER-RESTART');
+    expect(text).not.toContain('AFTER-SECOND-FAILURE');
+    const rp = await browser.newPage();
+    const replayed = await replayText(rp, all);
+    await rp.close();
+    expect(replayed).toContain('AFTER-RESTART');
   });
 
   it('an intake outage overflows the bounded queue: the session is marked truncated, never silently cut', async () => {

@@ -11,12 +11,21 @@ import { join, extname } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const fixtures = join(root, 'e2e/fixtures');
 
-// The install snippet as documented in README.md.
-export function snippet(ingest, key) {
+// The install snippet as documented in README.md (stub: false leaves out the optional inline stub,
+// as a page with a strict CSP must).
+export function snippet(ingest, key, stub = true) {
   return (
-    '<script>window.sightline=window.sightline||function(){(sightline.q=sightline.q||[]).push(arguments)};</script>\n' +
+    (stub ? '<script>window.sightline=window.sightline||function(){(sightline.q=sightline.q||[]).push(arguments)};</script>\n' : '') +
     `<script async src="${ingest}/s/${key}.js"></script>`
   );
+}
+
+// Content-Security-Policies a fixture can be served with (?csp=NAME): "strict" allows scripts from
+// the page and ingest only and connections to ingest only; "block" forbids connecting to ingest.
+function csp(name, ingest) {
+  if (name === 'strict') return `default-src 'self'; script-src 'self' ${ingest}; connect-src ${ingest}`;
+  if (name === 'block') return `default-src 'self'; script-src 'self' ${ingest}; connect-src 'self'`;
+  return '';
 }
 
 export function siteConfig(ingest, key, over = {}) {
@@ -123,6 +132,15 @@ export async function startServers({ configs = { k_e2e: {} }, answer, dist = joi
     const url = new URL(req.url, 'http://x');
     let p = url.pathname;
     if (p.startsWith('/spa/')) p = '/fixtures/spa.html';
+    // /delay/<ms>/<name>: an empty script or a 1×1 GIF answered after ms, to hold back a page's
+    // DOMContentLoaded (a parser-blocking script) or its load event (an image).
+    const dm = /^\/delay\/(\d{1,5})\/[\w.-]+$/.exec(p);
+    if (dm) {
+      await new Promise((r) => setTimeout(r, Number(dm[1])));
+      const gif = p.endsWith('.gif');
+      res.writeHead(200, { 'Content-Type': gif ? 'image/gif' : 'application/javascript', 'Cache-Control': 'no-store' });
+      return res.end(gif ? Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64') : '/* delayed */');
+    }
     if (p.startsWith('/fixtures/') && !p.includes('..')) {
       const file = join(fixtures, p.slice('/fixtures/'.length));
       if (!existsSync(file)) {
@@ -132,11 +150,25 @@ export async function startServers({ configs = { k_e2e: {} }, answer, dist = joi
       let data = readFileSync(file);
       if (extname(file) === '.html') {
         const key = url.searchParams.get('k') || 'k_e2e';
-        const snip = url.searchParams.get('norec') ? '' : snippet(snippetOrigin || ingestOrigin, key);
+        // ?rrweb=1: plain @rrweb/record with its default options instead (the benchmark's baseline).
+        const plain = '<script src="/vendor/rrweb-record.js"></script><script>window.__rr=[];rrwebRecord.record({emit:function(e){window.__rr.push(e)}})</script>';
+        const snip = url.searchParams.get('norec') ? '' : url.searchParams.get('rrweb') ? plain : snippet(snippetOrigin || ingestOrigin, key, url.searchParams.get('stub') !== '0');
         data = Buffer.from(data.toString('utf8').replace('__SNIPPET__', snip));
       }
-      res.writeHead(200, { 'Content-Type': types[extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-store' });
+      const headers = { 'Content-Type': types[extname(file)] || 'application/octet-stream', 'Cache-Control': 'no-store' };
+      const policy = csp(url.searchParams.get('csp'), snippetOrigin || ingestOrigin);
+      if (policy) headers['Content-Security-Policy'] = policy;
+      res.writeHead(200, headers);
       return res.end(data);
+    }
+    if (p === '/vendor/rrweb-record.js') {
+      res.writeHead(200, { 'Content-Type': 'application/javascript' });
+      return res.end(readFileSync(join(root, 'node_modules/@rrweb/record/dist/record.umd.cjs')));
+    }
+    if (p === '/vendor/chart.umd.min.js') {
+      // Chart.js from npm, served by the page's origin as a site would serve it.
+      res.writeHead(200, { 'Content-Type': 'application/javascript' });
+      return res.end(readFileSync(join(root, 'node_modules/chart.js/dist/chart.umd.min.js')));
     }
     if (p === '/replay.html') {
       res.writeHead(200, { 'Content-Type': 'text/html' });

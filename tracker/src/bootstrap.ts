@@ -46,8 +46,13 @@ interface Stub {
       // granted: consent given on this page counts even where storage cannot remember it.
       if (loaded || blocked(granted ? { ...c, requireConsent: false } : c, st, k, navigator, window)) return;
       const rate = typeof c.sampleRate == 'number' ? c.sampleRate : 1;
-      const x = touchSession(st, k, Date.now(), rate, Math.random);
-      if (!x.p) return;
+      let x: Session | undefined;
+      try {
+        x = touchSession(st, k, Date.now(), rate, Math.random);
+      } catch {
+        /* the page broke JSON: the recorder decides, with clean copies of it */
+      }
+      if (x && !x.p) return;
       f.s = x; // the decision, for a recorder that finds storage unavailable
       loaded = 1;
       const e = document.createElement('script');

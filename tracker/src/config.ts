@@ -12,6 +12,7 @@ export interface Config {
   blockSelectors: string[];
   unmaskSelectors: string[];
   flags: string[];
+  recordCanvas: boolean;
 }
 
 function strings(v: unknown): string[] {
@@ -38,5 +39,7 @@ export function normalizeConfig(raw: unknown): Config | null {
     blockSelectors: strings(r.blockSelectors),
     unmaskSelectors: strings(r.unmaskSelectors),
     flags: strings(r.flags),
+    // Canvas pixels can be anything the page draws: off unless the site opts in.
+    recordCanvas: r.recordCanvas === true,
   };
 }

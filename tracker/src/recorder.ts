@@ -1,8 +1,10 @@
 // The recorder bundle: loaded by the bootstrap only for a visit that is sampled in and allowed
 // (Do-Not-Track, consent). It records the page with rrweb, batches the events into wire-format
-// envelopes (docs/wire-format.md) and hands them to the transport. Every entry point from the page
-// or the browser goes through guard(): a failure disables the recorder, restores what it patched
-// and reports one sl:error event (source "tracker") — the page itself never sees an exception.
+// envelopes (docs/wire-format.md) and hands them to the transport. Nothing the page does may stop
+// the recording: every entry point from the page or the browser goes through guard(), which
+// reports a failure as an sl:error event (source "tracker", a few per page view) and carries on;
+// the page never sees an exception. Only a failure of rrweb's recording itself (broke()) restarts
+// rrweb, once, with a fresh full snapshot, and a second one stops the recorder.
 import { record } from '@rrweb/record';
 import { normalizeConfig, type Config } from './config';
 import { webStore, storageWorks, memoryStore, type Store } from './store';
@@ -24,6 +26,15 @@ const MAX_ERRORS = 50; // sl:error events per page view
 const MAX_NAVIGATIONS = 500; // sl:navigation events per page view (some apps replaceState on scroll)
 const MAX_MESSAGE = 1000;
 const MAX_STACK = 4000;
+const MAX_TRACKER_ERRORS = 5; // sl:error events with source "tracker" per page view
+const MAX_PENDING = 1000; // custom events held until rrweb's first full snapshot
+const MAX_CONSOLE_ARGS = 10;
+// Canvas recording (opt-in per site): frames sampled per second, encoding, and the bytes of
+// canvas mutation events one page view may send per minute.
+const CANVAS_FPS = 2;
+const CANVAS_IMAGE = { type: 'image/webp', quality: 0.6 };
+const CANVAS_BYTES_PER_MIN = 2 * 1024 * 1024;
+const CANVAS_MUTATION = 9;
 // rrweb incremental sources that mean the visitor did something (as opposed to the page changing).
 // MouseMove, MouseInteraction, Scroll, ViewportResize, Input, TouchMove, MediaInteraction, Drag, Selection.
 const ACTIVITY = [1, 2, 3, 4, 5, 6, 7, 12, 14];
@@ -78,13 +89,22 @@ export class Recorder {
   private dropping = false; // the transport queue is full: events are being dropped
   private expired = false; // the session ended while this page was idle
   private awaiting = false; // waiting for the Meta event of a fresh full snapshot
+  private snapped = false; // the current full snapshot is out: custom events may follow it
+  private pending: RREvent[] = []; // custom events from before it, in order
+  private gen = 0; // which rrweb run the emit callback belongs to
+  private restarted = false;
+  private trackerErrors = 0;
+  private canvasFrom = 0; // start of the current canvas budget minute
+  private canvasBytes = 0;
+  private canvasOver = false;
+  private focusQueued = false;
+  private lastFocus = '';
   private stopRec: (() => void) | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastTouch = 0;
   private errors = 0;
   private navigations = 0;
   private state: 'idle' | 'on' | 'off' = 'idle';
-  private failed = false;
   private url: string;
   private referrer: string;
   private undo: (() => void)[] = [];
@@ -124,7 +144,7 @@ export class Recorder {
       try {
         fn.apply(this, a);
       } catch (e) {
-        this.fail(e);
+        this.oops(e);
       }
     };
   }
@@ -140,27 +160,100 @@ export class Recorder {
   }
 
   private startRecording(): void {
-    const m = maskingOptions(this.cfg);
     this.state = 'on';
-    this.stopRec = record({
-      emit: this.guard((ev: unknown) => this.onEvent(ev as RREvent)),
-      ...m,
+    try {
+      this.rrweb(this.cfg.recordCanvas);
+    } catch (e) {
+      this.broke(e);
+    }
+    this.schedule(FIRST_FLUSH_MS);
+  }
+
+  // rrweb starts one recording run; events of an earlier run (before a restart) are ignored.
+  private rrweb(canvas: boolean): void {
+    const g = ++this.gen;
+    this.snapped = false;
+    this.awaiting = false;
+    const stop = record({
+      emit: (ev: unknown) => {
+        if (g !== this.gen) return;
+        try {
+          this.onEvent(ev as RREvent);
+        } catch (e) {
+          this.broke(e);
+        }
+      },
+      ...maskingOptions(this.cfg),
       maskInputOptions: { password: true },
-      sampling: { mousemove: 50, mouseInteraction: true, scroll: 150, media: 800, input: 'all' },
+      sampling: { mousemove: 50, mouseInteraction: true, scroll: 150, media: 800, input: 'all', ...(canvas ? { canvas: CANVAS_FPS } : {}) },
+      dataURLOptions: canvas ? CANVAS_IMAGE : {},
       slimDOMOptions: 'all',
       // A fresh full snapshot every 10 minutes lets a replay start mid-session (recordings seeks
       // to the last chunk holding one).
       checkoutEveryNms: CHECKOUT_MS,
       inlineStylesheet: true,
       collectFonts: true,
-      recordCanvas: false,
+      recordCanvas: canvas,
       recordCrossOriginIframes: false,
       errorHandler: (e: unknown) => {
-        this.fail(e);
+        if (g === this.gen) this.broke(e);
         return true;
       },
     });
-    this.schedule(FIRST_FLUSH_MS);
+    // record() swallows its own start-up failures (it logs and returns nothing).
+    if (!stop) throw new Error('rrweb did not start');
+    if (g !== this.gen) return stop(); // it failed while starting
+    this.stopRec = stop;
+  }
+
+  // broke: rrweb's recording failed (its error handler, our emit path, or it did not start).
+  // Stop that run and start a fresh one, with a new full snapshot, once — without canvas
+  // recording, whose worker a page's CSP may forbid; a second failure stops the recorder.
+  private broke(e: unknown): void {
+    this.oops(e);
+    if (this.state !== 'on') return;
+    this.gen++;
+    this.stopRrweb();
+    if (this.restarted) return this.halt(false);
+    this.restarted = true;
+    this.snapped = false;
+    setTimeout(() => {
+      if (this.state !== 'on') return;
+      try {
+        this.rrweb(false);
+      } catch (x) {
+        this.oops(x);
+        this.halt(false);
+      }
+    }, 0);
+  }
+
+  private stopRrweb(): void {
+    const s = this.stopRec;
+    this.stopRec = undefined;
+    if (s)
+      try {
+        s();
+      } catch {
+        /* already broken */
+      }
+  }
+
+  // oops reports a failure of the tracker's own code (a listener, a timer, an API call with
+  // hostile arguments) and carries on: one bad input must not cost the page view its recording.
+  // Reporting can fail too (a page that breaks everything); that is swallowed here.
+  private oops(e: unknown): void {
+    try {
+      if (++this.trackerErrors > MAX_TRACKER_ERRORS) return;
+      const err = e as { message?: unknown; stack?: unknown } | null;
+      this.custom('sl:error', {
+        message: ('sightline: ' + String(err && typeof err === 'object' ? err.message : err)).slice(0, MAX_MESSAGE),
+        stack: err && typeof err === 'object' && typeof err.stack === 'string' ? err.stack.slice(0, MAX_STACK) : '',
+        source: 'tracker',
+      });
+    } catch {
+      /* nothing more to do */
+    }
   }
 
   private listen(): void {
@@ -179,6 +272,15 @@ export class Recorder {
       }
       this.custom('sl:visibility', { state });
       if (state === 'hidden') this.unload();
+    });
+    // Focus for the replay's focus ring: one sl:focus per task however many focusin/focusout.
+    on(w.document, 'focusin', () => this.focusSoon(), { capture: true });
+    on(w.document, 'focusout', () => this.focusSoon(), { capture: true });
+    // A CSP that forbids connecting to ingest refuses every batch, each attempt logging a
+    // violation in the page's console: stop quietly at the first one.
+    on(w.document, 'securitypolicyviolation', (e) => {
+      const v = e as SecurityPolicyViolationEvent;
+      if (v.disposition === 'enforce' && sameOrigin(v.blockedURI, this.cfg.endpoint, w.location.href)) this.halt(true);
     });
     on(w, 'popstate', () => this.navigated());
     on(w, 'hashchange', () => this.navigated());
@@ -202,38 +304,60 @@ export class Recorder {
     const c = (w as unknown as { console: Record<string, Fn> }).console;
     let inside = false;
     this.patch(c, 'error', (...a: unknown[]) => {
-      if (inside) return;
+      // A console.error storm costs one comparison per call once the page view's errors are in.
+      if (inside || this.errors >= MAX_ERRORS) return;
       inside = true;
       try {
-        const err = a.find((x) => x instanceof Error) as Error | undefined;
-        this.error(a.map(fmt).join(' '), err && err.stack, 'console');
+        const b = a.slice(0, MAX_CONSOLE_ARGS);
+        const err = b.find((x) => x instanceof Error) as Error | undefined;
+        this.error(b.map(fmt).join(' '), err && err.stack, 'console');
       } finally {
         inside = false;
       }
     });
   }
 
-  // patch calls after() behind the page's own function; undone on stop or failure (only while the
-  // patched function is still ours, so a later patch by the page is never clobbered).
+  // patch calls after() behind the page's own function; undone on stop (only while the patched
+  // function is still ours, so a later patch by the page is never clobbered). It defines an own
+  // property, which works where an assignment would not: a frozen History.prototype makes the
+  // inherited pushState read-only.
   private patch(obj: Record<string, Fn>, name: string, after: (...a: unknown[]) => void): void {
     const orig = obj[name];
     if (typeof orig !== 'function') return;
+    const own = Object.getOwnPropertyDescriptor(obj, name);
     const guarded = this.guard(after);
     const wrapped = function (this: unknown, ...a: unknown[]) {
       const r = orig.apply(this, a);
       guarded(...a);
       return r;
     };
-    obj[name] = wrapped;
+    try {
+      Object.defineProperty(obj, name, { value: wrapped, writable: true, configurable: true, enumerable: own ? own.enumerable : false });
+    } catch {
+      return; // non-configurable or not extensible: record without it
+    }
     this.undo.push(() => {
-      if (obj[name] === wrapped) obj[name] = orig;
+      if (obj[name] !== wrapped) return;
+      if (own) Object.defineProperty(obj, name, own);
+      else delete obj[name];
     });
   }
 
   private onEvent(ev: RREvent): void {
     if (this.state !== 'on') return;
-    if (ev.type === 3 && ev.data && ACTIVITY.indexOf(ev.data.source as number) >= 0) this.activity(ev.timestamp);
+    const src = ev.type === 3 && ev.data ? (ev.data.source as number) : -1;
+    if (ACTIVITY.indexOf(src) >= 0) this.activity(ev.timestamp);
     if (this.expired) return;
+    if (src === CANVAS_MUTATION) {
+      const s = JSON.stringify(ev);
+      if (this.canvasFits(s.length, ev.timestamp)) this.add(ev, s);
+      return;
+    }
+    this.add(ev);
+  }
+
+  // add buffers one event for the next batch.
+  private add(ev: RREvent, s?: string): void {
     if (this.dropping) {
       if (!this.transport.fits(FLUSH_BYTES)) return;
       // Room again: resume with a fresh full snapshot so replay is whole after the gap.
@@ -245,10 +369,67 @@ export class Recorder {
       if (ev.type !== 4) return; // incremental events before the new Meta + FullSnapshot are useless
       this.awaiting = false;
     }
-    const s = JSON.stringify(ev);
+    if (s === undefined) s = JSON.stringify(ev);
     this.buf.push(s);
     this.bufBytes += s.length;
+    if (ev.type === 2) this.snapshotted(ev.timestamp);
     if (this.bufBytes >= FLUSH_BYTES || this.buf.length >= FLUSH_EVENTS) this.flush();
+  }
+
+  // snapshotted: a full snapshot is out. The custom events held back until now follow it in their
+  // order (stamped no earlier than the snapshot, so a replayer that sorts by time keeps them after
+  // it), then the focus at that instant.
+  private snapshotted(at: number): void {
+    this.snapped = true;
+    const held = this.pending;
+    this.pending = [];
+    for (const e of held) {
+      if (e.timestamp < at) e.timestamp = at;
+      this.add(e);
+    }
+    this.lastFocus = '';
+    this.focus(true);
+  }
+
+  // canvasFits counts the bytes of canvas frames per minute of the page view. Over the budget the
+  // rest of that minute's frames are dropped (each frame is a whole image, so the next one sent
+  // stands on its own) and one sl:canvas-budget event marks the gap.
+  private canvasFits(bytes: number, now: number): boolean {
+    if (now - this.canvasFrom >= 60000) {
+      this.canvasFrom = now;
+      this.canvasBytes = 0;
+      this.canvasOver = false;
+    }
+    if (this.canvasOver) return false;
+    if (this.canvasBytes + bytes <= CANVAS_BYTES_PER_MIN) {
+      this.canvasBytes += bytes;
+      return true;
+    }
+    this.canvasOver = true;
+    this.custom('sl:canvas-budget', { bytes: this.canvasBytes, limit: CANVAS_BYTES_PER_MIN, resume: this.canvasFrom + 60000 });
+    return false;
+  }
+
+  private focusSoon(): void {
+    if (this.focusQueued) return;
+    this.focusQueued = true;
+    setTimeout(
+      this.guard(() => {
+        this.focusQueued = false;
+        this.focus(false);
+      }),
+      0,
+    );
+  }
+
+  // focus emits sl:focus when the focused element changed (right after a full snapshot: only when
+  // something is focused). id is rrweb's mirror id, null for the body or nothing.
+  private focus(snapshot: boolean): void {
+    const f = focused(this.w.document);
+    const key = f.id + ' ' + f.visible;
+    if (key === this.lastFocus || (snapshot && f.id === null)) return;
+    this.lastFocus = key;
+    this.custom('sl:focus', f);
   }
 
   // activity extends the shared session; when it has ended (idle, 4 h, or another tab started a
@@ -272,7 +453,16 @@ export class Recorder {
   // resnapshot starts the page over with Meta + FullSnapshot (outside rrweb's emit callback).
   private resnapshot(): void {
     this.awaiting = true;
-    setTimeout(this.guard(() => record.takeFullSnapshot(true)), 0);
+    this.snapped = false;
+    const g = this.gen;
+    setTimeout(() => {
+      if (g !== this.gen || this.state !== 'on') return;
+      try {
+        record.takeFullSnapshot(true);
+      } catch (e) {
+        this.broke(e);
+      }
+    }, 0);
   }
 
   private schedule(ms: number): void {
@@ -353,9 +543,14 @@ export class Recorder {
     this.custom('sl:error', p);
   }
 
+  // custom adds an event of ours (rrweb's Custom type) without going through rrweb, which refuses
+  // them before its first full snapshot: until then they are held, in order, a bounded number.
   private custom(tag: string, payload: unknown): void {
     if (this.state !== 'on' || this.expired) return;
-    record.addCustomEvent(tag, payload);
+    const ev: RREvent = { type: 5, data: { tag, payload }, timestamp: Date.now() };
+    if (this.snapped) return this.add(ev);
+    if (this.pending.length < MAX_PENDING) this.pending.push(ev);
+    else this.truncated = true;
   }
 
   command(a: unknown[]): void {
@@ -390,19 +585,16 @@ export class Recorder {
   // halt stops recording. discarding also drops everything not yet sent: after a consent refusal
   // (or when ingest refuses the site) nothing more leaves the page.
   private halt(forgetting: boolean): void {
-    if (this.state === 'on' && !forgetting) this.flush();
+    if (this.state === 'on' && !forgetting) {
+      // Held events (a failure report among them) still go out, even without a snapshot.
+      for (const e of this.pending.splice(0)) this.buf.push(JSON.stringify(e));
+      this.flush();
+    }
     this.state = 'off';
+    this.gen++;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.stopRec) {
-      const s = this.stopRec;
-      this.stopRec = undefined;
-      try {
-        s();
-      } catch {
-        /* already broken */
-      }
-    }
+    this.stopRrweb();
     for (const u of this.undo.splice(0)) {
       try {
         u();
@@ -431,38 +623,47 @@ export class Recorder {
       });
     }
   }
-
-  private fail(e: unknown): void {
-    if (this.failed) return;
-    this.failed = true;
-    try {
-      const err = e as { message?: unknown; stack?: unknown } | null;
-      const payload = {
-        message: ('sightline: ' + String(err && typeof err === 'object' ? err.message : err)).slice(0, MAX_MESSAGE),
-        stack: err && typeof err.stack === 'string' ? err.stack.slice(0, MAX_STACK) : '',
-        source: 'tracker',
-      };
-      if (this.state === 'on' && !this.expired && !this.dropping) {
-        const ev = { type: 5, data: { tag: 'sl:error', payload }, timestamp: Date.now() };
-        const s = JSON.stringify(ev);
-        this.buf.push(s);
-        this.bufBytes += s.length;
-      }
-    } catch {
-      /* nothing more to do */
-    }
-    try {
-      this.halt(false);
-    } catch {
-      /* disabled either way */
-    }
-  }
 }
 
 interface RREvent {
   type: number;
   data?: { source?: unknown; [k: string]: unknown };
   timestamp: number;
+}
+
+// focused finds the element with focus, into same-origin frames and open shadow roots (rrweb's
+// mirror holds their nodes too), and whether the browser would show its focus ring.
+function focused(d: Document): { id: number | null; visible: boolean } {
+  let el: Element | null = d.activeElement;
+  for (let i = 0; el && i < 8; i++) {
+    let inner: Element | null = null;
+    try {
+      const doc = el.tagName === 'IFRAME' ? (el as HTMLIFrameElement).contentDocument : null;
+      inner = el.shadowRoot ? el.shadowRoot.activeElement : doc ? doc.activeElement : null;
+      if (doc && inner && (inner === doc.body || inner === doc.documentElement)) inner = null;
+    } catch {
+      /* cross-origin frame */
+    }
+    if (!inner) break;
+    el = inner;
+  }
+  if (!el || el === d.body || el === d.documentElement) return { id: null, visible: false };
+  const id = record.mirror.getId(el as unknown as Node);
+  let visible = false;
+  try {
+    visible = el.matches(':focus-visible');
+  } catch {
+    /* a browser without :focus-visible */
+  }
+  return { id: id > 0 ? id : null, visible };
+}
+
+function sameOrigin(blocked: string, endpoint: string, base: string): boolean {
+  try {
+    return new URL(blocked, base).origin === new URL(endpoint, base).origin;
+  } catch {
+    return false;
+  }
 }
 
 function fmt(x: unknown): string {
