@@ -124,12 +124,25 @@ func cssRefs(b []byte) []cssRef {
 				if afterImport {
 					kind = KindCSS
 				}
-				out = append(out, cssRef{start: start, end: pos, raw: unescapeCSS(data[1 : len(data)-1]), kind: kind, quoted: true})
+				out = append(out, cssRef{start: start, end: pos, raw: unescapeCSS(stringBody(data)), kind: kind, quoted: true})
 			}
 		}
 		afterImport = false
 	}
 	return out
+}
+
+// stringBody is a string token without its quotes; a string left open
+// at the end of the input has no closing one.
+func stringBody(tok []byte) []byte {
+	if len(tok) == 0 {
+		return tok
+	}
+	body := tok[1:]
+	if len(body) > 0 && body[len(body)-1] == tok[0] {
+		body = body[:len(body)-1]
+	}
+	return body
 }
 
 // urlTokenValue reads the reference inside url(...), unquoted or quoted,
