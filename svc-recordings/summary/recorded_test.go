@@ -1,17 +1,27 @@
 package summary
 
 import (
+	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 )
+
+var update = flag.Bool("update", false, "rewrite testdata/frustration.want.json from the fold")
+
+// WantFile holds the fold's list for the recording as GetSession answers it
+// (protojson of GetSessionResponse.frustrations): the service's end-to-end
+// test and the dashboard's timeline test read it.
+const wantFile = "testdata/frustration.want.json"
 
 // envelope is a batch as the tracker sent it (docs/wire-format.md), the
 // fields this test needs.
@@ -231,6 +241,33 @@ func TestRecordedFrustrations(t *testing.T) {
 	}
 	base := Fold(stats)
 	t.Run("as sent", func(t *testing.T) { check(t, base) })
+	t.Run("want file", func(t *testing.T) {
+		got := &recordingsv1.GetSessionResponse{Frustrations: base.FrustrationList()}
+		if *update {
+			b, err := protojson.Marshal(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			if err := json.Indent(&out, b, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(wantFile, append(out.Bytes(), '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, err := os.ReadFile(wantFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &recordingsv1.GetSessionResponse{}
+		if err := protojson.Unmarshal(b, want); err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(got, want) {
+			t.Fatalf("the fold's list differs from %s (run with -update after re-recording):\n got %v\nwant %v", wantFile, got, want)
+		}
+	})
 	t.Run("incremental", func(t *testing.T) {
 		s := NewState()
 		for i := range stats {

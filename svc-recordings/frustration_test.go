@@ -1,0 +1,97 @@
+package recordings
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+)
+
+// TestFrustrationsAgree sends the batches recorded in Chromium
+// (summary/testdata/frustration.json) out of order and re-delivered, then
+// checks that GetSession's list is the one the fold test and the
+// dashboard's timeline test expect (summary/testdata/frustration.want.json)
+// and that the summary's counts, in GetSession and in what search indexes
+// for its filters, count exactly that list.
+func TestFrustrationsAgree(t *testing.T) {
+	recv, searchAddr := serveSearch(t, "127.0.0.1:0")
+	h := start(t, testConfig(t), t.TempDir(), searchAddr)
+	ctx := context.Background()
+
+	b, err := os.ReadFile("summary/testdata/frustration.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var envs []struct {
+		SessionID, PageViewID string
+		Seq                   int64
+		Page                  struct{ URL string }
+		Events                json.RawMessage
+	}
+	if err := json.Unmarshal(b, &envs); err != nil {
+		t.Fatal(err)
+	}
+	sess := envs[0].SessionID
+	var chunks []*recordingsv1.Chunk
+	for _, e := range envs {
+		if e.SessionID != sess {
+			t.Fatalf("the recording holds two sessions")
+		}
+		chunks = append(chunks, mkChunk(sess, e.Seq, e.PageViewID, e.Page.URL, e.Events))
+	}
+	// Last first, then the rest with a re-delivery in each call.
+	n := len(chunks)
+	calls := [][]*recordingsv1.Chunk{chunks[n-3:], append(chunks[n/2:n-3:n-3], chunks[n-1]), append(chunks[:n/2:n/2], chunks[0])}
+	stored := int32(0)
+	for _, c := range calls {
+		r, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored += r.Stored
+	}
+	if stored != int32(n) {
+		t.Fatalf("stored %d of %d chunks", stored, n)
+	}
+
+	got, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: sess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, err := os.ReadFile("summary/testdata/frustration.want.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &recordingsv1.GetSessionResponse{}
+	if err := protojson.Unmarshal(wb, want); err != nil {
+		t.Fatal(err)
+	}
+	if len(want.Frustrations) == 0 || !proto.Equal(&recordingsv1.GetSessionResponse{Frustrations: got.Frustrations}, want) {
+		t.Fatalf("GetSession's list differs from the fold's:\n got %v\nwant %v", got.Frustrations, want.Frustrations)
+	}
+	var rage, dead int32
+	for _, f := range got.Frustrations {
+		switch f.GetKind() {
+		case recordingsv1.FrustrationKind_FRUSTRATION_KIND_RAGE:
+			rage++
+		case recordingsv1.FrustrationKind_FRUSTRATION_KIND_DEAD:
+			dead++
+		}
+	}
+	if got.Session.GetRageClickCount() != rage || got.Session.GetDeadClickCount() != dead {
+		t.Fatalf("summary counts rage %d dead %d, the list has %d and %d", got.Session.GetRageClickCount(), got.Session.GetDeadClickCount(), rage, dead)
+	}
+	// Search's filters index the counts of the summary the outbox delivers.
+	waitFor(t, func() bool {
+		s := recv.get(site, sess)
+		return s != nil && s.GetVersion() == got.Session.GetVersion()
+	})
+	if s := recv.get(site, sess); s.GetRageClickCount() != rage || s.GetDeadClickCount() != dead {
+		t.Fatalf("search got rage %d dead %d, the list has %d and %d", s.GetRageClickCount(), s.GetDeadClickCount(), rage, dead)
+	}
+}
