@@ -709,6 +709,14 @@ func TestAuthorizationAndDeletion(t *testing.T) {
 			_, err := h.client.GetHeatmap(ctx, &recordingsv1.GetHeatmapRequest{SiteId: foreign})
 			return err
 		},
+		"lookup assets": func() error {
+			_, err := h.client.LookupAssets(ctx, &recordingsv1.LookupAssetsRequest{SiteId: foreign, Urls: []string{"https://shop.example.com/a.css"}})
+			return err
+		},
+		"get asset": func() error {
+			_, err := h.client.GetAsset(ctx, &recordingsv1.GetAssetRequest{SiteId: foreign, Hash: strings.Repeat("a", 64)})
+			return err
+		},
 	} {
 		if err := call(); status.Code(err) != codes.NotFound {
 			t.Errorf("%s on a foreign site: %v, want NotFound", name, err)
