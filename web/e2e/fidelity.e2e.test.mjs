@@ -1,0 +1,239 @@
+// Replay fidelity: real-world pages (Start Bootstrap templates from npm, CDN
+// resources served locally on their own origin) are recorded in Chromium
+// through the real binary, then replayed in the dashboard's own Replay page;
+// at each of ≥ 4 instants the live screenshot and the replay's (1:1, the
+// replay iframe only) must have SSIM ≥ 0.98. The replay reaches each instant
+// by forward seeks on the timeline, and the last one again by a far seek from
+// the start (?t=).
+//
+//   SIGHTLINE_BIN=/path/to/sightline node --test e2e/fidelity.e2e.test.mjs
+//
+// Both browsers run with --hide-scrollbars (the replay iframe and the live
+// page would draw theirs differently) and a fixed 1280×800 viewport;
+// screenshots of failing instants go to web/test-results/fidelity/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { startSightline, signUp, waitFor } from "./harness.mjs";
+import { startCdn, startSite } from "./fidelity/servers.mjs";
+import { TEMPLATES, FALLBACK_IMAGE } from "./fidelity/pages.mjs";
+import { compare } from "./fidelity/ssim.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const results = path.resolve(here, "../test-results/fidelity");
+const bin = process.env.SIGHTLINE_BIN;
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const MIN_SSIM = 0.98;
+const VIEWPORT = { width: 1280, height: 800 };
+// After each live screenshot nothing happens for this long, so a replay
+// seek landing a little after the instant shows the same state.
+const QUIET_MS = 1500;
+const SEEK_SLACK_MS = 400;
+const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+const CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--hide-scrollbars", "--font-render-hinting=none",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--force-color-profile=srgb"];
+
+let sl, cdn, site, browser, dash, account, siteId, siteKey;
+
+before(async () => {
+  assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build) to run the fidelity test");
+  mkdirSync(results, { recursive: true });
+  // The asset fetcher refuses loopback targets unless told otherwise; the pages here are on 127.0.0.1.
+  const help = await helpText(bin);
+  const extra = help.includes("assets.allow-private") ? ["-assets.allow-private-targets"] : [];
+  sl = await startSightline(bin, extra);
+  cdn = await startCdn(FALLBACK_IMAGE);
+  site = await startSite(TEMPLATES, cdn.origin, () => `<script async src="${sl.base}/s/${encodeURIComponent(siteKey)}.js"></script>`);
+  browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+  dash = await browser.newContext({ viewport: { width: 1900, height: 1500 }, deviceScaleFactor: 1 });
+  account = await signUp(dash, sl.base, `fidelity-${Date.now()}@example.com`);
+  const made = await account.call("POST", `/api/v1/organizations/${account.orgId}/sites`, { name: "Fidelity", domains: ["127.0.0.1"] });
+  assert.equal(made.status, 200, made.text);
+  ({ id: siteId, siteKey } = made.json().site);
+  // Charts are canvases: record them (opt-in per site).
+  const set = await account.call("PATCH", `/api/v1/sites/${siteId}/settings`, { settings: { recordCanvas: true }, updateMask: "recordCanvas" });
+  assert.equal(set.status, 200, set.text);
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  await cdn?.close();
+  await sl?.stop();
+});
+
+async function helpText(binary) {
+  const { spawnSync } = await import("node:child_process");
+  const r = spawnSync(binary, ["serve", "-h"], { encoding: "utf8" });
+  return `${r.stdout}${r.stderr}`;
+}
+
+// settle waits until the page stops scrolling and its fonts and images are in.
+async function settle(frame) {
+  let last = -1;
+  let same = 0;
+  for (let i = 0; i < 60 && same < 3; i++) {
+    const y = await frame.evaluate(() => window.scrollY);
+    same = y === last ? same + 1 : 0;
+    last = y;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await frame.evaluate(async () => {
+    await document.fonts.ready;
+    await Promise.all([...document.images].filter((i) => !i.complete).map((i) => new Promise((r) => ((i.onload = r), (i.onerror = r), setTimeout(r, 3000)))));
+  });
+}
+
+// record visits one template as a visitor and answers the live screenshots with their times.
+async function record(t) {
+  const ctx = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, userAgent: DESKTOP_UA });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  const shots = [];
+  const shoot = async (label) => {
+    await settle(page);
+    await page.waitForTimeout(300);
+    const at = Date.now();
+    shots.push({ label, at, png: await page.screenshot() });
+    await page.waitForTimeout(QUIET_MS);
+  };
+  try {
+    const url = `${site.origin}/${t.name}/`;
+    await page.goto(url, { waitUntil: "load" });
+    await waitFor(() => page.evaluate(() => typeof window.sightline === "function"), `the tracker on ${t.name}`, 15_000);
+    await page.waitForTimeout(1500); // first full snapshot, charts' entry animation
+    await shoot("top");
+    await page.mouse.move(640, 400);
+    await page.mouse.wheel(0, 1400);
+    await shoot("scrolled");
+    await page.click(t.focus);
+    await page.hover(t.hover);
+    await shoot("focus+hover");
+    await page.mouse.move(640, 780);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shoot("back to top");
+    const stylesheets = await page.evaluate(() => [...document.querySelectorAll("link[rel=stylesheet]")].map((l) => l.href));
+    return { url, shots, errors, stylesheets };
+  } finally {
+    await page.close({ runBeforeUnload: true });
+    await ctx.close();
+  }
+}
+
+async function findSession(url, lastAt) {
+  return waitFor(async () => {
+    const r = await account.call("POST", `/api/v1/sites/${siteId}/sessions:search`, { pageSize: 50 });
+    if (r.status !== 200) return undefined;
+    const s = (r.json().sessions ?? []).find((x) => x.entryUrl === url);
+    if (!s) return undefined;
+    // The recording must reach past the last instant.
+    const rec = await account.call("GET", `/api/v1/sites/${siteId}/sessions/${s.sessionId}/recording`);
+    let first = Infinity, last = -Infinity;
+    for (const line of rec.text.split("\n")) {
+      if (!line.trim()) continue;
+      const ev = JSON.parse(line).result?.events;
+      if (!ev) continue;
+      for (const e of JSON.parse(Buffer.from(ev, "base64").toString("utf8"))) {
+        first = Math.min(first, e.timestamp);
+        last = Math.max(last, e.timestamp);
+      }
+    }
+    return last >= lastAt ? { id: s.sessionId, first } : undefined;
+  }, `the recording of ${url}`, 45_000);
+}
+
+// waitForAssets waits (bounded) until recordings holds its copy of the page's stylesheets.
+async function waitForAssets(hrefs) {
+  const end = Date.now() + 20_000;
+  while (Date.now() < end) {
+    const r = await account.call("POST", `/api/v1/sites/${siteId}/assets:lookup`, { urls: hrefs });
+    if (r.status === 404 || r.status === 501) return "no asset capture";
+    if (r.status === 200 && (r.json().assets ?? []).length >= hrefs.length) return `${hrefs.length} stylesheets captured`;
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  return "stylesheets not all captured";
+}
+
+async function replayShot(page) {
+  const frameEl = page.locator("[data-testid=replay-frame] iframe");
+  const iframe = await frameEl.elementHandle();
+  const frame = await iframe.contentFrame();
+  await settle(frame);
+  await page.waitForTimeout(500);
+  const box = await frameEl.boundingBox();
+  assert.ok(box.width >= VIEWPORT.width && box.height >= VIEWPORT.height, `the replay iframe is ${box.width}×${box.height}`);
+  return page.screenshot({
+    clip: { x: box.x, y: box.y, width: VIEWPORT.width, height: VIEWPORT.height },
+    // The replay's mouse cursor and its trail are drawn over the page, not in it.
+    style: ".replayer-mouse, .replayer-mouse-tail { display: none !important; }",
+  });
+}
+
+async function openReplay(sessionId, atMs) {
+  const page = await dash.newPage();
+  await page.goto(`${sl.base}/o/${account.orgId}/sites/${siteId}/recordings/${encodeURIComponent(sessionId)}?t=${(atMs / 1000).toFixed(3)}`);
+  await page.locator("[data-testid=replay-player][data-ready='1']").waitFor({ timeout: 30_000 });
+  await waitFor(async () => Number(await page.getByTestId("timeline").getAttribute("aria-valuenow")) >= atMs - 50, "the replay to reach the start time", 30_000);
+  await page.getByTestId("play-pause").click();
+  await page.getByTestId("actual-size").click();
+  return page;
+}
+
+async function seekTo(page, atMs) {
+  const tl = page.getByTestId("timeline");
+  const total = Number(await tl.getAttribute("aria-valuemax"));
+  const box = await tl.boundingBox();
+  await page.mouse.click(box.x + (atMs / total) * box.width, box.y + box.height / 2);
+  const now = Number(await tl.getAttribute("aria-valuenow"));
+  assert.ok(Math.abs(now - atMs) < 300, `seek landed at ${now}, wanted ${atMs}`);
+}
+
+const rows = [];
+
+test("replays look like the live pages", { timeout: 600_000 }, async (t) => {
+  for (const tpl of TEMPLATES) {
+    const live = await record(tpl);
+    const last = live.shots.at(-1);
+    const session = await findSession(live.url, last.at + QUIET_MS - 200);
+    const assets = await waitForAssets(live.stylesheets);
+    const rel = (s) => s.at - session.first + SEEK_SLACK_MS;
+
+    const score = async (page, shot, how) => {
+      const png = await replayShot(page);
+      const v = compare(shot.png, png);
+      const row = { page: tpl.name, instant: shot.label, how, atMs: Math.round(rel(shot)), ssim: v };
+      rows.push(row);
+      console.log(`fidelity ${tpl.name.padEnd(11)} ${shot.label.padEnd(12)} ${how.padEnd(8)} t=${(row.atMs / 1000).toFixed(2)}s SSIM ${v.toFixed(4)} (${assets})`);
+      if (v < MIN_SSIM) {
+        const base = path.join(results, `${tpl.name}-${shot.label.replace(/\W+/g, "_")}-${how}`);
+        writeFileSync(`${base}-live.png`, shot.png);
+        writeFileSync(`${base}-replay.png`, png);
+      }
+    };
+
+    // Forward seeks: open at the first instant, then the timeline to each next one.
+    const page = await openReplay(session.id, rel(live.shots[0]));
+    assert.equal(await page.locator("[data-testid=replay-frame] iframe").getAttribute("sandbox").then((s) => (s ?? "").split(/\s+/).includes("allow-scripts")), false, "the replay iframe must not allow scripts");
+    await score(page, live.shots[0], "open");
+    for (const shot of live.shots.slice(1)) {
+      await seekTo(page, rel(shot));
+      await score(page, shot, "seek");
+    }
+    await page.close();
+    // A far seek from the start straight to the last instant.
+    const far = await openReplay(session.id, rel(last));
+    await score(far, last, "far");
+    await far.close();
+  }
+  console.log("\nfidelity: page        instant      how      SSIM");
+  for (const r of rows) console.log(`fidelity: ${r.page.padEnd(11)} ${r.instant.padEnd(12)} ${r.how.padEnd(8)} ${r.ssim.toFixed(4)}${r.ssim < MIN_SSIM ? "  < " + MIN_SSIM : ""}`);
+  const mean = rows.reduce((a, r) => a + r.ssim, 0) / rows.length;
+  const worst = rows.reduce((a, r) => (r.ssim < a.ssim ? r : a));
+  console.log(`fidelity: mean ${mean.toFixed(4)}, worst ${worst.ssim.toFixed(4)} (${worst.page} ${worst.instant} ${worst.how}); CDN misses: ${cdn.misses.join(", ") || "none"}`);
+  const failing = rows.filter((r) => r.ssim < MIN_SSIM).map((r) => `${r.page}/${r.instant}/${r.how} ${r.ssim.toFixed(4)}`);
+  assert.deepEqual(failing, [], `instants under SSIM ${MIN_SSIM}`);
+});
