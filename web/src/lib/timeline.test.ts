@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { RrwebEvent } from "./ndjson";
-import { extractMarkers, rageBursts } from "./timeline";
+import { extractMarkers, frustrationsFromApi, type ApiFrustration } from "./timeline";
+// Real interactions recorded in Chromium through the tracker (see its README), and the list the
+// server's fold makes of them (checked by the Go tests, which GetSession returns).
+import recording from "../../../svc-recordings/summary/testdata/frustration.json";
+import folded from "../../../svc-recordings/summary/testdata/frustration.want.json";
 
 const T0 = 1_763_890_000_000;
 const meta = (t: number, href: string): RrwebEvent => ({ type: 4, data: { href, width: 1280, height: 720 }, timestamp: T0 + t });
@@ -17,19 +21,6 @@ const mutation = (t: number): RrwebEvent => ({
 });
 const move = (t: number): RrwebEvent => ({ type: 3, data: { source: 1, positions: [] }, timestamp: T0 + t });
 const custom = (t: number, tag: string, payload: unknown): RrwebEvent => ({ type: 5, data: { tag, payload }, timestamp: T0 + t });
-
-describe("rage clicks", () => {
-  it("needs three clicks within a second and ~30 px", () => {
-    const c = (t: number, x = 0, y = 0) => ({ time: t, x, y });
-    expect(rageBursts([c(0), c(300), c(600)])).toHaveLength(1);
-    expect(rageBursts([c(0), c(300)])).toHaveLength(0);
-    expect(rageBursts([c(0), c(600), c(1200)])).toHaveLength(0); // too slow
-    expect(rageBursts([c(0), c(100, 50, 0), c(200, 100, 0)])).toHaveLength(0); // too far apart
-    // A longer burst is one burst; a later one is another.
-    const bursts = rageBursts([c(0), c(100), c(200), c(300), c(5000), c(5100, 5, 5), c(5200)]);
-    expect(bursts.map((b) => b.length)).toEqual([4, 3]);
-  });
-});
 
 describe("extractMarkers", () => {
   it("finds pages, clicks, rage clicks, errors and custom events in order", () => {
@@ -54,7 +45,8 @@ describe("extractMarkers", () => {
       meta(9000, "https://shop.example.com/checkout"),
       full(9001),
     ];
-    const markers = extractMarkers(events);
+    const frustrations = frustrationsFromApi([{ kind: "FRUSTRATION_KIND_RAGE", time: new Date(T0 + 3000).toISOString(), nodeId: 7, clicks: 4 }]);
+    const markers = extractMarkers(events, { frustrations });
     expect(markers.map((m) => [m.kind, m.offset, m.label])).toEqual([
       ["page", 0, "/"],
       ["click", 1000, "click"],
@@ -68,20 +60,20 @@ describe("extractMarkers", () => {
     expect(markers.find((m) => m.kind === "error")?.detail).toBe("exception");
   });
 
-  it("calls a click with no reaction within 1.5 s dead", () => {
+  it("shows the server's dead clicks and does not judge clicks itself", () => {
     const events = [meta(0, "https://a.example/"), full(1), click(1000), move(2000), move(4000), click(5000), mutation(5400), move(9000)];
-    const kinds = extractMarkers(events).map((m) => [m.kind, m.offset]);
-    expect(kinds).toEqual([
+    // No list: every click is a plain click, whatever followed it.
+    expect(extractMarkers(events).map((m) => [m.kind, m.offset])).toEqual([
+      ["page", 0],
+      ["click", 1000],
+      ["click", 5000],
+    ]);
+    const dead = frustrationsFromApi([{ kind: "FRUSTRATION_KIND_DEAD", time: new Date(T0 + 1000).toISOString(), nodeId: 7, clicks: 1 }]);
+    expect(extractMarkers(events, { frustrations: dead }).map((m) => [m.kind, m.offset])).toEqual([
       ["page", 0],
       ["dead", 1000],
       ["click", 5000],
     ]);
-  });
-
-  it("does not call a click dead before the stream has passed its window", () => {
-    const events = [meta(0, "https://a.example/"), full(1), click(1000), move(1800)];
-    expect(extractMarkers(events, { complete: false }).map((m) => m.kind)).toEqual(["page", "click"]);
-    expect(extractMarkers(events, { complete: true }).map((m) => m.kind)).toEqual(["page", "dead"]);
   });
 
   it("tells a reload (new page view, same URL) from a re-snapshot", () => {
@@ -100,7 +92,7 @@ describe("extractMarkers", () => {
       { id: "p_one", time: T0 + 5000 },
       { id: "p_two", time: T0 + 9000 },
     ];
-    expect(extractMarkers(events, { complete: true, pageViews }).map((m) => [m.kind, m.offset])).toEqual([
+    expect(extractMarkers(events, { pageViews }).map((m) => [m.kind, m.offset])).toEqual([
       ["page", 0],
       ["page", 9000],
     ]);
@@ -128,9 +120,47 @@ describe("extractMarkers", () => {
     expect(extractMarkers(events).map((m) => [m.kind, m.label])).toEqual([
       ["error", "Error"],
       ["custom", "event"],
-      // the Meta event right after it counts as the page reacting
       ["click", "click"],
     ]);
     expect(extractMarkers([])).toEqual([]);
+  });
+});
+
+describe("frustrationsFromApi", () => {
+  it("reads GetSession's list and drops what it cannot place", () => {
+    const list: ApiFrustration[] = [
+      { kind: "FRUSTRATION_KIND_RAGE", time: "2025-11-23T09:26:40.000Z", pageViewId: "p_1", nodeId: 5, clicks: 4 },
+      { kind: "FRUSTRATION_KIND_DEAD", time: "2025-11-23T09:26:41.500Z" },
+      { kind: "FRUSTRATION_KIND_UNSPECIFIED", time: "2025-11-23T09:26:42.000Z" },
+      { kind: "FRUSTRATION_KIND_DEAD", time: "not a time" },
+      {},
+    ];
+    expect(frustrationsFromApi(list)).toEqual([
+      { kind: "rage", time: Date.parse("2025-11-23T09:26:40.000Z"), pageViewId: "p_1", nodeId: 5, clicks: 4 },
+      { kind: "dead", time: Date.parse("2025-11-23T09:26:41.500Z"), pageViewId: "", nodeId: 0, clicks: 1 },
+    ]);
+    expect(frustrationsFromApi(undefined)).toEqual([]);
+  });
+});
+
+describe("a recorded session", () => {
+  const events: RrwebEvent[] = recording.flatMap((b) => b.events as RrwebEvent[]);
+  const pageViews = recording.map((b) => ({ id: b.pageViewId, time: Math.min(...b.events.map((e) => e.timestamp)) }));
+  const list = frustrationsFromApi(folded.frustrations as ApiFrustration[]);
+
+  it("shows exactly the server's rage and dead clicks, each click once", () => {
+    const markers = extractMarkers(events, { pageViews, frustrations: list });
+    const of = (kind: string) => markers.filter((m) => m.kind === kind);
+    // The same set as the list (and so as the summary's counts, which count the list).
+    expect(of("dead").map((m) => m.time)).toEqual(list.filter((f) => f.kind === "dead").map((f) => f.time));
+    expect(of("rage").map((m) => [m.time, m.count])).toEqual(list.filter((f) => f.kind === "rage").map((f) => [f.time, f.clicks]));
+    expect(of("dead").length).toBeGreaterThan(0);
+    expect(of("rage").length).toBeGreaterThan(0);
+    // Every recorded click appears once: as a plain click, a dead click, or inside a burst.
+    const clicks = events.filter((e) => e.type === 3 && e.data?.source === 2 && e.data?.type === 2).length;
+    const inBursts = of("rage").reduce((n, m) => n + (m.count ?? 0), 0);
+    expect(of("click").length + of("dead").length + inBursts).toBe(clicks);
+    // Two page views: the link led to the second page.
+    expect(of("page").map((m) => m.label)).toEqual(["/frustration.html", "/page2.html"]);
   });
 });

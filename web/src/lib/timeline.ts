@@ -1,18 +1,15 @@
 // Markers on the replay timeline and in the side list, derived from the
-// rrweb events of a recording: page changes, clicks, rage clicks, dead clicks,
-// errors and custom events.
+// rrweb events of a recording (page changes, clicks, errors, custom events)
+// and, for rage and dead clicks, from the server's list (GetSession's
+// frustrations): the one definition lives in svc-recordings/summary, so the
+// timeline, the Session tab's counts, the recordings list and the search
+// filters show the same set.
 import type { RrwebEvent } from "./ndjson";
 
 // rrweb's numeric enums (rrweb/types), restated so the logic runs without a DOM.
 const EventType = { FullSnapshot: 2, IncrementalSnapshot: 3, Meta: 4, Custom: 5 } as const;
-const Source = { Mutation: 0, MouseInteraction: 2 } as const;
+const Source = { MouseInteraction: 2 } as const;
 const MouseInteraction = { Click: 2 } as const;
-
-/** The thresholds the session summary uses too (sessions.proto). */
-export const RAGE_MIN_CLICKS = 3;
-export const RAGE_WINDOW_MS = 1000;
-export const RAGE_RADIUS_PX = 30;
-export const DEAD_CLICK_WINDOW_MS = 1500;
 
 export type MarkerKind = "page" | "click" | "rage" | "dead" | "error" | "custom";
 
@@ -37,10 +34,36 @@ export const MARKER_LABELS: Record<MarkerKind, string> = {
   custom: "Event",
 };
 
-interface Click {
+/** A rage burst or a dead click, as GetSession reports it (see fromApi). */
+export interface Frustration {
+  kind: "rage" | "dead";
+  /** The (first) click, milliseconds since the epoch. */
   time: number;
-  x: number;
-  y: number;
+  pageViewId: string;
+  nodeId: number;
+  /** Clicks in the burst (1 for a dead click). */
+  clicks: number;
+}
+
+/** The API's shape of one frustration (v1Frustration). */
+export interface ApiFrustration {
+  kind?: string;
+  time?: string;
+  pageViewId?: string;
+  nodeId?: number;
+  clicks?: number;
+}
+
+/** frustrationsFromApi reads GetSession's list, dropping entries it cannot place. */
+export function frustrationsFromApi(list: readonly ApiFrustration[] | undefined): Frustration[] {
+  const out: Frustration[] = [];
+  for (const f of list ?? []) {
+    const kind = f.kind === "FRUSTRATION_KIND_RAGE" ? "rage" : f.kind === "FRUSTRATION_KIND_DEAD" ? "dead" : undefined;
+    const time = Date.parse(f.time ?? "");
+    if (!kind || !Number.isFinite(time)) continue;
+    out.push({ kind, time, pageViewId: f.pageViewId ?? "", nodeId: Number(f.nodeId) || 0, clicks: Math.max(1, Number(f.clicks) || 1) });
+  }
+  return out;
 }
 
 function pathOf(url: string): string {
@@ -56,35 +79,6 @@ function str(v: unknown): string {
   return typeof v === "string" ? v : "";
 }
 
-/** rageBursts groups clicks into bursts of RAGE_MIN_CLICKS or more within a second and ~30 px of the first. */
-export function rageBursts(clicks: Click[]): Click[][] {
-  const bursts: Click[][] = [];
-  let i = 0;
-  while (i < clicks.length) {
-    const first = clicks[i]!;
-    let j = i + 1;
-    while (
-      j < clicks.length &&
-      clicks[j]!.time - first.time <= RAGE_WINDOW_MS &&
-      Math.hypot(clicks[j]!.x - first.x, clicks[j]!.y - first.y) <= RAGE_RADIUS_PX
-    ) {
-      j++;
-    }
-    if (j - i >= RAGE_MIN_CLICKS) {
-      bursts.push(clicks.slice(i, j));
-      i = j;
-    } else {
-      i++;
-    }
-  }
-  return bursts;
-}
-
-/**
- * extractMarkers reads markers from events (in any order). With complete
- * false (still streaming), a click is called dead only once the recording
- * has gone on for the full dead-click window after it.
- */
 export interface PageViewStart {
   /** The tracker's page-view id of a chunk. */
   id: string;
@@ -92,18 +86,20 @@ export interface PageViewStart {
   time: number;
 }
 
+/**
+ * extractMarkers reads markers from events (in any order). Rage and dead
+ * clicks are the server's (frustrations); the clicks they cover are not
+ * listed again as plain clicks.
+ */
 export function extractMarkers(
   input: RrwebEvent[],
-  opts: { complete: boolean; pageViews?: PageViewStart[] } = { complete: true },
+  opts: { pageViews?: PageViewStart[]; frustrations?: readonly Frustration[] } = {},
 ): Marker[] {
   const events = [...input].sort((a, b) => a.timestamp - b.timestamp);
   if (events.length === 0) return [];
   const start = events[0]!.timestamp;
-  const end = events[events.length - 1]!.timestamp;
   const markers: Marker[] = [];
-  const clicks: Click[] = [];
-  // Times of events that show the page reacted: DOM mutations and navigations.
-  const reactions: number[] = [];
+  const clicks: { time: number; node: number }[] = [];
   let lastUrl = "";
   let lastPageView = "";
   // A page view is known from the chunks; a Meta event with the same URL is a
@@ -137,22 +133,16 @@ export function extractMarkers(
     switch (e.type) {
       case EventType.Meta:
         page(e.timestamp, str(d.href), true);
-        reactions.push(e.timestamp);
-        break;
-      case EventType.FullSnapshot:
-        reactions.push(e.timestamp);
         break;
       case EventType.IncrementalSnapshot:
-        if (d.source === Source.Mutation) reactions.push(e.timestamp);
-        else if (d.source === Source.MouseInteraction && d.type === MouseInteraction.Click) {
-          clicks.push({ time: e.timestamp, x: Number(d.x) || 0, y: Number(d.y) || 0 });
+        if (d.source === Source.MouseInteraction && d.type === MouseInteraction.Click) {
+          clicks.push({ time: e.timestamp, node: Number(d.id) || 0 });
         }
         break;
       case EventType.Custom: {
         const p = d.payload ?? {};
         if (d.tag === "sl:navigation") {
           page(e.timestamp, str(p.url), false);
-          reactions.push(e.timestamp);
         } else if (d.tag === "sl:error") {
           const msg = str(p.message) || "Error";
           add("error", e.timestamp, msg, str(p.stack) || str(p.source) || undefined);
@@ -164,22 +154,30 @@ export function extractMarkers(
     }
   }
 
-  const inBurst = new Set<Click>();
-  for (const burst of rageBursts(clicks)) {
-    burst.forEach((c) => inBurst.add(c));
-    add("rage", burst[0]!.time, `${burst.length} clicks in a row`, undefined, burst.length);
+  // The clicks a frustration covers: a dead click is its click (same time
+  // and node), a burst its first `clicks` clicks from its time on.
+  const covered = new Set<number>();
+  const byTime = clicks.map((c, i) => ({ ...c, i }));
+  for (const f of opts.frustrations ?? []) {
+    if (f.kind === "rage") {
+      add("rage", f.time, `${f.clicks} clicks in a row`, undefined, f.clicks);
+      let n = 0;
+      for (const c of byTime) {
+        if (n >= f.clicks) break;
+        if (c.time >= f.time && !covered.has(c.i)) {
+          covered.add(c.i);
+          n++;
+        }
+      }
+    } else {
+      add("dead", f.time, "no reaction", "Nothing on the page reacted to this click");
+      const c = byTime.find((c) => c.time === f.time && (c.node === f.nodeId || !f.nodeId) && !covered.has(c.i));
+      if (c) covered.add(c.i);
+    }
   }
-
-  // reactions is sorted (events were); find the first reaction after each click.
-  let r = 0;
-  for (const c of clicks) {
-    if (inBurst.has(c)) continue;
-    while (r < reactions.length && reactions[r]! <= c.time) r++;
-    const reacted = r < reactions.length && reactions[r]! <= c.time + DEAD_CLICK_WINDOW_MS;
-    const decided = opts.complete || end > c.time + DEAD_CLICK_WINDOW_MS;
-    if (!reacted && decided) add("dead", c.time, "no reaction", "Nothing on the page changed after this click");
-    else add("click", c.time, "click");
-  }
+  clicks.forEach((c, i) => {
+    if (!covered.has(i)) add("click", c.time, "click");
+  });
 
   // Stable by time, then by kind order so a page change precedes what happens on it.
   const order: MarkerKind[] = ["page", "error", "rage", "dead", "custom", "click"];

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useAsync } from "../app/useAsync";
@@ -6,6 +6,7 @@ import { ErrorBox, Spinner } from "../components/ui";
 import { deviceLabel, fromSearchParams, toSearchBody } from "../lib/filters";
 import { countryName, formatDateTime, formatDuration, parseDuration, urlPath } from "../lib/format";
 import { listKey, loadList, neighbours, saveList, type ListSnapshot } from "../lib/listStore";
+import { frustrationsFromApi } from "../lib/timeline";
 import { markWatched } from "../lib/watched";
 import { Player } from "../replay/Player";
 
@@ -122,6 +123,8 @@ export default function Replay() {
   const base = `/o/${orgId}/sites/${siteId}/recordings`;
   const link = (id: string) => `${base}/${encodeURIComponent(id)}${query ? `?${query}` : ""}`;
   const s = session.data?.session;
+  // The server's rage and dead clicks: the timeline shows the set the counts count.
+  const frustrations = useMemo(() => frustrationsFromApi(session.data?.frustrations), [session.data]);
 
   // A delete that failed (e.g. during an outage) says so here, with its trace reference.
   const [actionError, setActionError] = useState<Error>();
@@ -185,6 +188,7 @@ export default function Replay() {
           sessionId={sessionId}
           durationHintMs={parseDuration(s?.duration)}
           startAtMs={startAtMs}
+          frustrations={frustrations}
           shareUrl={(ms) => {
             const p = new URLSearchParams(listParams);
             p.set("t", String(Math.floor(ms / 1000)));

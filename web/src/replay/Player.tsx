@@ -6,7 +6,7 @@ import { ErrorBox } from "../components/ui";
 import { formatClock } from "../lib/format";
 import { readRecording, type RrwebEvent } from "../lib/ndjson";
 import { ReplayFeeder } from "./feeder";
-import { extractMarkers, MARKER_LABELS, type Marker, type PageViewStart } from "../lib/timeline";
+import { extractMarkers, MARKER_LABELS, type Frustration, type Marker, type PageViewStart } from "../lib/timeline";
 
 export const SPEEDS = [1, 2, 4, 8] as const;
 const MAX_CLICK_TICKS = 300;
@@ -25,13 +25,15 @@ interface Props {
   startAtMs?: number;
   /** A link to this recording at a time, for "copy link". */
   shareUrl?: (ms: number) => string;
+  /** Rage and dead clicks from GetSession (the server's one definition) for the timeline. */
+  frustrations?: Frustration[];
 }
 
 /**
  * Player streams a recording and replays it with rrweb's Replayer as soon as
  * its first full snapshot arrives; later chunks are appended while it plays.
  */
-export function Player({ siteId, sessionId, durationHintMs, onFinished, details, startAtMs = 0, shareUrl }: Props) {
+export function Player({ siteId, sessionId, durationHintMs, onFinished, details, startAtMs = 0, shareUrl, frustrations }: Props) {
   const frameRef = useRef<HTMLDivElement>(null);
   const replayerRef = useRef<Replayer | null>(null);
   const eventsRef = useRef<RrwebEvent[]>([]);
@@ -47,6 +49,12 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
   const [skipInactive, setSkipInactive] = useState(true);
   const [skipping, setSkipping] = useState(false);
   const [markers, setMarkers] = useState<Marker[]>([]);
+  const frustrationsRef = useRef(frustrations);
+  frustrationsRef.current = frustrations;
+  useEffect(() => {
+    // The session (and its list) may arrive after the recording.
+    if (eventsRef.current.length) setMarkers(extractMarkers(eventsRef.current, { pageViews: pageViewsRef.current, frustrations }));
+  }, [frustrations]);
   const [showClicks, setShowClicks] = useState(false);
   const [tab, setTab] = useState<"events" | "session">("events");
   const settings = useRef({ speed, skipInactive });
@@ -153,13 +161,13 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
           const now = performance.now();
           if (now - lastMarkerUpdate > 300) {
             lastMarkerUpdate = now;
-            setMarkers(extractMarkers(eventsRef.current, { complete: false, pageViews: pageViewsRef.current }));
+            setMarkers(extractMarkers(eventsRef.current, { pageViews: pageViewsRef.current, frustrations: frustrationsRef.current }));
           }
         }
         if (ctrl.signal.aborted) return;
         if (!feeder.end()) throw new Error("This recording has no playable data yet. If the visit just happened, try again in a minute.");
         maybeStart(true);
-        setMarkers(extractMarkers(eventsRef.current, { complete: true, pageViews: pageViewsRef.current }));
+        setMarkers(extractMarkers(eventsRef.current, { pageViews: pageViewsRef.current, frustrations: frustrationsRef.current }));
         setStatus("done");
       } catch (e) {
         if (ctrl.signal.aborted) return;
