@@ -29,9 +29,16 @@ build: ## Build the sightline binary into bin/.
 test: web test-go test-node test-e2e ## Run every test (Go, dashboard, tracker, browser end-to-end).
 
 .PHONY: test-go
-test-go: ## Go tests (real PostgreSQL, real sockets), plus the race detector on the concurrent core.
+test-go: weed ## Go tests (real PostgreSQL, real sockets), plus the race detector on the concurrent core.
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race $(RACE_PKGS)
+
+.PHONY: weed
+weed: bin/weed ## Build SeaweedFS (bin/weed), the real S3 server of the Go tests (once; ~3 min).
+
+# Rebuilt only when missing or when its pinned version changes.
+bin/weed: tools/seaweedfs/go.mod tools/seaweedfs/go.sum
+	CGO_ENABLED=0 $(GO) build -C tools/seaweedfs -trimpath -o $(CURDIR)/bin/weed github.com/seaweedfs/seaweedfs/weed
 
 .PHONY: test-node
 test-node: node-deps ## Unit tests of the tracker and the dashboard (Vitest).
