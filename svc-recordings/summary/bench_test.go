@@ -29,3 +29,22 @@ func BenchmarkExtract(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExtractFullSnapshot reduces the recorded chunks (testdata/
+// frustration.json), full snapshots included: what reading node kinds costs.
+func BenchmarkExtractFullSnapshot(b *testing.B) {
+	chunks := loadRecording(b)
+	var n int64
+	for _, c := range chunks {
+		n += int64(len(c.Events))
+	}
+	b.SetBytes(n)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, c := range chunks {
+			if _, err := Extract(c, 1, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -78,7 +78,7 @@ func (k *nodeKinds) snapshot(v batch.Value) {
 // mutation reads an incremental mutation: added subtrees, and elements
 // made contenteditable.
 func (k *nodeKinds) mutation(data batch.Value) {
-	if adds := data.Get("adds"); adds.Kind() == batch.Array && len(adds) > 2 {
+	if adds := data.Get("adds"); adds.Kind() == batch.Array && len(adds) > 2 && (len(k.set) > 0 || mayHoldFields(adds)) {
 		var list []struct {
 			ParentID float64 `json:"parentId"`
 			Node     *rrNode `json:"node"`
@@ -106,6 +106,20 @@ func (k *nodeKinds) mutation(data batch.Value) {
 			}
 		}
 	}
+}
+
+// fieldWords are in the JSON of any added subtree that holds a field (rrweb
+// writes tag names in lower case): most mutations hold none and are not
+// decoded at all.
+var fieldWords = [][]byte{[]byte(`"input"`), []byte(`"textarea"`), []byte(`"select"`), []byte(`"label"`), []byte("contenteditable")}
+
+func mayHoldFields(b []byte) bool {
+	for _, w := range fieldWords {
+		if bytes.Contains(b, w) {
+			return true
+		}
+	}
+	return false
 }
 
 type label struct {
