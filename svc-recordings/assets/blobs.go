@@ -15,13 +15,14 @@ import (
 // storage when cfg.S3.Endpoint is set, else files under <dataDir>/assets.
 // This is where the binary decides the assets' storage.
 func OpenBlobs(ctx context.Context, cfg Config, dataDir string) (blob.Store, error) {
+	// The largest object is an asset at its type's cap (records are small).
+	maxObj := max(int64(cfg.MaxCSSBytes), int64(cfg.MaxFontBytes), int64(cfg.MaxImageBytes), 64<<10)
 	if cfg.S3.Endpoint != "" {
-		return openS3(ctx, cfg.S3)
+		return openS3(ctx, cfg.S3, maxObj)
 	}
 	if dataDir == "" {
 		return nil, errors.New("assets: no data directory and no S3 endpoint")
 	}
-	maxObj := max(int64(cfg.MaxCSSBytes), int64(cfg.MaxFontBytes), int64(cfg.MaxImageBytes), 64<<10)
 	st, err := fsblob.Open(fsblob.Options{Dir: filepath.Join(dataDir, "assets"), MaxObjectBytes: maxObj})
 	if err != nil {
 		return nil, fmt.Errorf("assets: open %s: %w", filepath.Join(dataDir, "assets"), err)

@@ -17,6 +17,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/sightlinehq/sightline/blob"
 	"github.com/sightlinehq/sightline/blob/fsblob"
 )
 
@@ -166,6 +167,12 @@ func newCapturer(t *testing.T, cfg Config) (*Capturer, *sdkmetric.ManualReader) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newCapturerOn(t, cfg, st)
+}
+
+// newCapturerOn opens a capturer on st.
+func newCapturerOn(t *testing.T, cfg Config, st blob.Store) (*Capturer, *sdkmetric.ManualReader) {
+	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	c, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Blobs: st,
 		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})

@@ -2,14 +2,22 @@ package assets
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/sightlinehq/sightline/blob"
+	"github.com/sightlinehq/sightline/blob/s3blob"
 )
 
-// openS3 opens the S3-compatible backend. blob/s3blob is not in the tree
-// yet; until it is, an S3 endpoint is refused at start rather than ignored.
-func openS3(_ context.Context, c S3Config) (blob.Store, error) {
-	_, _ = s3Credentials(c)
-	return nil, errors.New("assets: recordings.assets.s3-endpoint is set but this build has no S3 backend (blob/s3blob)")
+// openS3 opens the S3-compatible backend (path-style addressing, as
+// self-hosted servers expect; the bucket is created when missing).
+func openS3(ctx context.Context, c S3Config, maxObject int64) (blob.Store, error) {
+	access, secret := s3Credentials(c)
+	st, err := s3blob.New(ctx, s3blob.Options{
+		Endpoint: c.Endpoint, Bucket: c.Bucket, Region: c.Region, AccessKey: access, SecretKey: secret,
+		TLS: !c.Insecure, PathStyle: true, CreateBucket: true, MaxObjectBytes: maxObject,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("assets: S3 storage: %w", err)
+	}
+	return st, nil
 }

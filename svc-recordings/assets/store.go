@@ -165,17 +165,23 @@ func (o *objects) putObject(ctx context.Context, site int64, hash, ctype string,
 	} else if !errors.Is(err, blob.ErrNotFound) {
 		return false, err
 	}
-	used, err := o.siteUsage(ctx, site)
-	if err != nil {
+	if _, err := o.siteUsage(ctx, site); err != nil {
 		return false, err
 	}
-	if used+int64(len(body)) > limit {
+	// Check and reserve in one step: concurrent captures of one site must
+	// not all fit under the limit they would pass together.
+	n := int64(len(body))
+	o.mu.Lock()
+	if o.usage[site]+n > limit {
+		o.mu.Unlock()
 		return false, errOverQuota
 	}
-	if err := o.blobs.Put(ctx, key, bytes.NewReader(body), int64(len(body)), ctype); err != nil {
+	o.usage[site] += n
+	o.mu.Unlock()
+	if err := o.blobs.Put(ctx, key, bytes.NewReader(body), n, ctype); err != nil {
+		o.addUsage(site, -n)
 		return false, err
 	}
-	o.addUsage(site, int64(len(body)))
 	return true, nil
 }
 
