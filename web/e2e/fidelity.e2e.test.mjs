@@ -125,6 +125,7 @@ async function record(t) {
 }
 
 async function findSession(url, lastAt) {
+  let seen = "no session yet";
   return waitFor(async () => {
     const r = await account.call("POST", `/api/v1/sites/${siteId}/sessions:search`, { pageSize: 50 });
     if (r.status !== 200) return undefined;
@@ -142,8 +143,11 @@ async function findSession(url, lastAt) {
         last = Math.max(last, e.timestamp);
       }
     }
+    seen = `session ${s.sessionId}: events up to ${last - lastAt} ms from the last instant's end`;
     return last >= lastAt ? { id: s.sessionId, first } : undefined;
-  }, `the recording of ${url}`, 45_000);
+  }, `the recording of ${url}`, 45_000).catch((e) => {
+    throw new Error(`${e.message} (${seen})`);
+  });
 }
 
 // waitForAssets waits (bounded) until recordings holds its copy of the page's stylesheets.
@@ -195,7 +199,9 @@ async function seekTo(page, atMs) {
 const rows = [];
 
 test("replays look like the live pages", { timeout: 600_000 }, async (t) => {
-  for (const tpl of TEMPLATES) {
+  // FIDELITY_PAGES=agency,resume runs some of the pages (while working on one).
+  const only = (process.env.FIDELITY_PAGES ?? "").split(",").filter(Boolean);
+  for (const tpl of TEMPLATES.filter((x) => !only.length || only.includes(x.name))) {
     const live = await record(tpl);
     const last = live.shots.at(-1);
     const session = await findSession(live.url, last.at + QUIET_MS - 200);

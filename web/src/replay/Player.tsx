@@ -1,11 +1,15 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Replayer } from "@rrweb/replay";
 import "@rrweb/replay/dist/style.css";
-import { api, toApiError } from "../api/client";
+import { api, toApiError, unwrap } from "../api/client";
 import { ErrorBox } from "../components/ui";
 import { formatClock } from "../lib/format";
 import { readRecording, type RrwebEvent } from "../lib/ndjson";
 import { ReplayFeeder } from "./feeder";
+import { AssetRewriter } from "./assets";
+import { CanvasReplay } from "./canvas";
+import { FocusReplay } from "./focus";
+import { INSTANT_SCROLL_RULES, ScrollReplay } from "./scroll";
 import { extractMarkers, MARKER_LABELS, type Frustration, type Marker, type PageViewStart } from "../lib/timeline";
 
 export const SPEEDS = [1, 2, 4, 8] as const;
@@ -56,6 +60,10 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
     if (eventsRef.current.length) setMarkers(extractMarkers(eventsRef.current, { pageViews: pageViewsRef.current, frustrations }));
   }, [frustrations]);
   const [showClicks, setShowClicks] = useState(false);
+  // Actual size (1:1, scrolling the stage) instead of fitting the frame.
+  const [actualSize, setActualSize] = useState(false);
+  const actualSizeRef = useRef(actualSize);
+  actualSizeRef.current = actualSize;
   const [tab, setTab] = useState<"events" | "session">("events");
   const settings = useRef({ speed, skipInactive });
   settings.current = { speed, skipInactive };
@@ -73,7 +81,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
     const frame = frameRef.current;
     if (!r || !frame) return;
     const { width, height } = sizeRef.current;
-    const scale = Math.min(frame.clientWidth / width, frame.clientHeight / height);
+    const scale = actualSizeRef.current ? 1 : Math.min(frame.clientWidth / width, frame.clientHeight / height);
     const w = r.wrapper;
     w.style.transformOrigin = "0 0";
     w.style.transform = `scale(${scale})`;
@@ -90,8 +98,17 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
     let lastMarkerUpdate = 0;
     const frame = frameRef.current!;
 
+    const focus = new FocusReplay();
+    const canvas = new CanvasReplay();
+    const scroll = new ScrollReplay();
+    const assets = new AssetRewriter(
+      async (urls) => (await unwrap(api.POST("/api/v1/sites/{siteId}/assets:lookup", { params: { path: { siteId } }, body: { urls } }))).assets ?? [],
+      (hash) => `/api/v1/sites/${encodeURIComponent(siteId)}/assets/${hash}`,
+    );
     const create = (evs: RrwebEvent[]) => {
       const r = new Replayer(evs as never[], {
+        insertStyleRules: INSTANT_SCROLL_RULES,
+        plugins: [scroll, focus, canvas],
         root: frame,
         speed: settings.current.speed,
         skipInactive: settings.current.skipInactive,
@@ -108,6 +125,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
         setPlaying(false);
         onFinishedRef.current?.();
       });
+      for (const p of [scroll, focus, canvas]) p.attach(r);
       r.on("skip-start", () => setSkipping(true));
       r.on("skip-end", () => setSkipping(false));
       replayerRef.current = r;
@@ -154,7 +172,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
             eventsRef.current.push(e);
           }
           pageViewsRef.current.push({ id: chunk.pageViewId, time: chunkFirst });
-          feeder.push(chunk.events);
+          feeder.push(await assets.prepare(chunk.events));
           setLoadedMs(feeder.loadedMs);
           maybeStart(false);
           // Re-deriving markers is linear in the events; do it at most a few times a second.
@@ -190,6 +208,8 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
       setError(undefined);
     };
   }, [siteId, sessionId, fit]);
+
+  useEffect(fit, [actualSize, fit]);
 
   // Keep the replay fitted to its frame.
   useEffect(() => {
@@ -280,7 +300,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
   return (
     <div className="player" data-testid="replay-player" data-status={status} data-ready={ready ? "1" : "0"}>
       <div className="player-stage">
-        <div className="player-frame" ref={frameRef} data-testid="replay-frame" />
+        <div className="player-frame" ref={frameRef} data-testid="replay-frame" style={actualSize ? { overflow: "auto" } : undefined} />
         {!ready && status !== "error" && (
           <div className="player-overlay">
             <span className="spinner-dot" /> Loading recording…
@@ -330,6 +350,15 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
             </button>
           ))}
         </div>
+        <button
+          className={`btn btn-small ${actualSize ? "btn-on" : ""}`}
+          onClick={() => setActualSize((v) => !v)}
+          aria-pressed={actualSize}
+          data-testid="actual-size"
+          title={actualSize ? "Fit the replay to the player" : "Show the page at its real size (1:1)"}
+        >
+          1:1
+        </button>
         <label className="toggle-inline">
           <input type="checkbox" checked={skipInactive} onChange={(e) => setSkipInactive(e.target.checked)} data-testid="skip-inactive" />
           Skip inactivity
