@@ -56,7 +56,7 @@ type State struct {
 	// Views is the click state of the page views (frustration.go); Bursts
 	// numbers the bursts; Frustrations is the session's list, in the order
 	// the fold decided them, bounded by MaxFrustrations.
-	Views        map[string]*view `json:"vw2,omitempty"`
+	Views        map[string]*view `json:"pvs,omitempty"`
 	Bursts       int64            `json:"bn,omitempty"`
 	Frustrations []Frustration    `json:"fl,omitempty"`
 

@@ -45,7 +45,7 @@ const MaxFrustrations = 1000
 
 // maxViews bounds the page views whose click state the fold keeps; the
 // one touched longest ago makes room (its waiting clicks are dropped).
-const maxViews = 16
+const maxViews = 8
 
 // Frustration is one rage burst or one dead click.
 type Frustration struct {

@@ -268,10 +268,18 @@ func TestRecordedFrustrations(t *testing.T) {
 			t.Fatalf("the fold's list differs from %s (run with -update after re-recording):\n got %v\nwant %v", wantFile, got, want)
 		}
 	})
-	t.Run("incremental", func(t *testing.T) {
+	t.Run("incremental, stored between chunks", func(t *testing.T) {
 		s := NewState()
 		for i := range stats {
 			s.Apply(&stats[i])
+			// The store keeps the state as JSON between chunks.
+			b, err := s.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s, err = UnmarshalState(b); err != nil {
+				t.Fatal(err)
+			}
 		}
 		check(t, s)
 	})
@@ -294,7 +302,21 @@ func TestRecordedFrustrations(t *testing.T) {
 	// another chunk than its click), and one chunk per page view.
 	for _, cut := range []string{"one event per chunk", "one chunk per page view"} {
 		t.Run(cut, func(t *testing.T) {
-			check(t, Fold(extractAll(t, recut(t, chunks, cut == "one event per chunk"))))
+			st := extractAll(t, recut(t, chunks, cut == "one event per chunk"))
+			check(t, Fold(st))
+			// And through the stored state, one chunk at a time.
+			s := NewState()
+			for i := range st {
+				s.Apply(&st[i])
+				b, err := s.Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s, err = UnmarshalState(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			check(t, s)
 		})
 	}
 }

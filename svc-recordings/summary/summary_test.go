@@ -264,6 +264,12 @@ func FuzzExtract(f *testing.F) {
 	f.Add([]byte(`[{"type":3,"timestamp":5,"data":{"source":2,"type":2,"x":1e300,"y":-3}},{"type":3,"timestamp":6,"data":{"source":0}}]`))
 	f.Add([]byte(`[{"type":5,"timestamp":9,"data":{"tag":"sl:identify","payload":{"userId":"u","attributes":{"a":null,"b":[1]}}}}]`))
 	f.Add([]byte(`[{"type":5,"timestamp":9,"data":{"tag":"sl:navigation","payload":{"url":"/x"}}}]`))
+	f.Add([]byte(`[{"type":2,"timestamp":1,"data":{"node":{"type":0,"id":1,"childNodes":[{"type":2,"id":2,"tagName":"label","attributes":{"for":"a"},"childNodes":[]},` +
+		`{"type":2,"id":3,"tagName":"INPUT","attributes":{"id":"a","type":7},"childNodes":[]},{"type":2,"id":4,"tagName":"div","attributes":{"contenteditable":true},` +
+		`"childNodes":[{"type":2,"id":1e99,"tagName":"p","attributes":{}}]}]}}},` +
+		`{"type":3,"timestamp":2,"data":{"source":0,"adds":[{"parentId":4,"node":{"type":2,"id":9,"tagName":"select","attributes":{}}}],"attributes":[{"id":5,"attributes":{"contenteditable":"false"}}]}},` +
+		`{"type":3,"timestamp":3,"data":{"source":2,"type":2,"id":9,"x":1,"y":1}},{"type":3,"timestamp":4,"data":{"source":2,"type":5,"id":-1}},` +
+		`{"type":5,"timestamp":5,"data":{"tag":"sl:focus","payload":{"id":null,"visible":true}}}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := Extract(&recordingsv1.Chunk{Events: b, PageViewId: "p"}, int64(len(b)), 0)
 		if err != nil {
