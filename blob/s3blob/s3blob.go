@@ -47,8 +47,8 @@ type Options struct {
 	Endpoint string
 	// Bucket holds the objects.
 	Bucket string
-	// Prefix is prepended to every key (e.g. "assets/"), so one bucket can
-	// serve several stores.
+	// Prefix is prepended to every key, so one bucket can serve several
+	// stores: empty, or valid key segments ending in a slash ("assets/").
 	Prefix    string
 	Region    string
 	AccessKey string
@@ -77,6 +77,7 @@ type Store struct {
 	partSize int64
 	max      int64
 	closed   atomic.Bool
+	idle     func() // closes the idle connections of a transport we made
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -89,8 +90,8 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Endpoint == "" || opts.Bucket == "" {
 		return nil, errors.New("s3blob: endpoint and bucket are required")
 	}
-	if opts.Prefix != "" && !blob.ValidKey(strings.TrimSuffix(opts.Prefix, "/")) {
-		return nil, fmt.Errorf("s3blob: prefix %q: %w", opts.Prefix, blob.ErrBadKey)
+	if opts.Prefix != "" && (!strings.HasSuffix(opts.Prefix, "/") || !blob.ValidKey(strings.TrimSuffix(opts.Prefix, "/"))) {
+		return nil, fmt.Errorf("s3blob: prefix %q (want segments ending in a slash): %w", opts.Prefix, blob.ErrBadKey)
 	}
 	s := &Store{bucket: opts.Bucket, prefix: opts.Prefix, partSize: opts.PartSize, max: opts.MaxObjectBytes}
 	if s.partSize == 0 {
@@ -104,7 +105,9 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	}
 	tr := opts.Transport
 	if tr == nil {
-		tr = http.DefaultTransport.(*http.Transport).Clone()
+		own := http.DefaultTransport.(*http.Transport).Clone()
+		s.idle = own.CloseIdleConnections
+		tr = own
 	}
 	lookup := minio.BucketLookupDNS
 	if opts.PathStyle {
@@ -139,9 +142,11 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close marks the store closed; idle connections go with the transport.
+// Close marks the store closed and closes its idle connections.
 func (s *Store) Close() error {
-	s.closed.Store(true)
+	if !s.closed.Swap(true) && s.idle != nil {
+		s.idle()
+	}
 	return nil
 }
 

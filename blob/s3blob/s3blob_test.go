@@ -129,8 +129,10 @@ func TestPrefixIsolation(t *testing.T) {
 	for info, err := range sa.List(ctxOf(t), "") {
 		t.Fatalf("prefix a/ lists %+v %v", info, err)
 	}
-	if _, err := New(ctxOf(t), Options{Endpoint: srv.Endpoint, Bucket: bucket, Prefix: "../x/"}); !errors.Is(err, blob.ErrBadKey) {
-		t.Fatalf("New with prefix ../x/: %v", err)
+	for _, p := range []string{"../x/", "x", "/x/", "x//"} {
+		if _, err := New(ctxOf(t), Options{Endpoint: srv.Endpoint, Bucket: bucket, Prefix: p}); !errors.Is(err, blob.ErrBadKey) {
+			t.Fatalf("New with prefix %q: %v", p, err)
+		}
 	}
 }
 
