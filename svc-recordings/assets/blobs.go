@@ -34,7 +34,7 @@ func OpenBlobs(ctx context.Context, cfg Config, dataDir string) (blob.Store, err
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) so that they need not appear on
 // a command line.
 func s3Credentials(c S3Config) (access, secret string) {
-	access, secret = c.AccessKey, c.SecretKey
+	access, secret = c.AccessKey, c.SecretKey.Value()
 	if access == "" {
 		access = os.Getenv("AWS_ACCESS_KEY_ID")
 	}

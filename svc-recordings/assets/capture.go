@@ -78,8 +78,9 @@ type S3Config struct {
 	Bucket    string `yaml:"bucket"`
 	Region    string `yaml:"region"`
 	AccessKey string `yaml:"access_key"`
-	SecretKey string `yaml:"secret_key"`
-	Insecure  bool   `yaml:"insecure"`
+	// SecretKey is a secret: never printed or logged.
+	SecretKey config.Secret `yaml:"secret_key"`
+	Insecure  bool          `yaml:"insecure"`
 }
 
 // RegisterFlags registers the flags and their defaults.
@@ -104,7 +105,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.S3.Bucket, p+"s3-bucket", "sightline-assets", "S3 bucket of captured assets")
 	fs.StringVar(&c.S3.Region, p+"s3-region", "us-east-1", "S3 region")
 	fs.StringVar(&c.S3.AccessKey, p+"s3-access-key", "", "S3 access key (default: $AWS_ACCESS_KEY_ID)")
-	fs.StringVar(&c.S3.SecretKey, p+"s3-secret-key", "", "S3 secret key (default: $AWS_SECRET_ACCESS_KEY; prefer the environment to a flag)")
+	config.SecretVar(fs, &c.S3.SecretKey, p+"s3-secret-key", "S3 secret key (default: $AWS_SECRET_ACCESS_KEY).")
 	fs.BoolVar(&c.S3.Insecure, p+"s3-insecure", false, "talk to the S3 endpoint over plain HTTP")
 }
 

@@ -400,4 +400,3 @@ func TestEnqueueDropsWhenFull(t *testing.T) {
 	}
 	t.Fatal("no queue_drops metric")
 }
-
