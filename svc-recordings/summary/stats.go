@@ -315,10 +315,10 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 					focusKnown = true
 					react(t, n)
 				}
-			case srcScroll, srcInput, srcMediaInteraction, srcSelection:
+			case srcScroll, srcInput:
 				activity = append(activity, t)
 				react(t, 0)
-			case srcViewportResize:
+			case srcMediaInteraction, srcSelection, srcViewportResize:
 				react(t, 0)
 			case srcStyleSheetRule, srcCanvasMutation, srcStyleDeclaration, srcAdoptedStyleSheets:
 				// What the page looks like changed, as with a mutation.
