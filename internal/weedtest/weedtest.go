@@ -209,6 +209,9 @@ type Server struct {
 	log    *lockedBuffer
 	cmd    *exec.Cmd
 	exited chan struct{}
+	// sockets are the unix sockets weed makes in /tmp (a fixed path it
+	// does not let us choose); Stop removes them.
+	sockets []string
 
 	mu      sync.Mutex
 	stopped bool
@@ -331,6 +334,9 @@ func launch(ctx context.Context, bin, dir string) (*Server, error) {
 		return nil, err
 	}
 	srv.Endpoint = fmt.Sprintf("127.0.0.1:%d", p[6])
+	for i, name := range []string{"master", "volume", "filer", "s3"} {
+		srv.sockets = append(srv.sockets, fmt.Sprintf("/tmp/seaweedfs-%s-grpc-%d.sock", name, p[2*i+1]))
+	}
 	cmd := exec.Command(bin, "server",
 		"-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-dir="+data,
@@ -455,6 +461,7 @@ func (s *Server) Stop() error {
 		return s.stopErr
 	}
 	s.stopped = true
+	defer s.removeSockets()
 	select {
 	case <-s.exited:
 		return nil
@@ -472,6 +479,14 @@ func (s *Server) Stop() error {
 		}
 	}
 	return s.stopErr
+}
+
+func (s *Server) removeSockets() {
+	for _, p := range s.sockets {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			_ = os.Remove(p)
+		}
+	}
 }
 
 type lockedBuffer struct {
