@@ -4,7 +4,8 @@
 // images) in it.
 //
 // Backends: blob/fsblob (files on disk, the embedded mode) and blob/s3blob
-// (any S3-compatible server). Both pass blob/blobtest.Run.
+// (any S3-compatible server). Both pass blob/blobtest.Run. blob/blobotel
+// wraps either with OpenTelemetry spans and metrics.
 package blob
 
 import (

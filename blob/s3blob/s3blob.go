@@ -9,7 +9,7 @@
 // extension. Put is a single PUT up to
 // PartSize bytes and a multipart upload above, both atomic on S3: a reader
 // sees the old object or the new one. HTTP requests are traced with
-// OpenTelemetry (otelhttp), like the rest of Sightline's HTTP clients.
+// OpenTelemetry (otelhttp); blob/blobotel adds a span and metrics per call.
 package s3blob
 
 import (
@@ -26,6 +26,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sightlinehq/sightline/blob"
 )
@@ -66,6 +68,10 @@ type Options struct {
 	MaxObjectBytes int64
 	// Transport is the HTTP transport (nil: a clone of http.DefaultTransport).
 	Transport http.RoundTripper
+	// TracerProvider and MeterProvider instrument the HTTP requests
+	// (otelhttp); nil: the global ones.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
 }
 
 // Store is a blob.Store on an S3 bucket.
@@ -118,7 +124,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		Secure:       opts.TLS,
 		Region:       opts.Region,
 		BucketLookup: lookup,
-		Transport:    otelhttp.NewTransport(tr),
+		Transport:    otelhttp.NewTransport(tr, otelOpts(opts)...),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("s3blob: %w", err)
@@ -140,6 +146,17 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+func otelOpts(o Options) []otelhttp.Option {
+	var out []otelhttp.Option
+	if o.TracerProvider != nil {
+		out = append(out, otelhttp.WithTracerProvider(o.TracerProvider))
+	}
+	if o.MeterProvider != nil {
+		out = append(out, otelhttp.WithMeterProvider(o.MeterProvider))
+	}
+	return out
 }
 
 // Close marks the store closed and closes its idle connections.

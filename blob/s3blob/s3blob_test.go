@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/sightlinehq/sightline/blob"
 	"github.com/sightlinehq/sightline/blob/blobtest"
@@ -157,5 +159,25 @@ func TestExactReader(t *testing.T) {
 	buf := make([]byte, 1000)
 	if n, err := io.ReadFull(r, buf); n != 100 || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("ReadFull: %d %v", n, err)
+	}
+}
+
+func TestRequestsTraced(t *testing.T) {
+	srv := weedtest.Start(t)
+	spans := tracetest.NewInMemoryExporter()
+	o := options(srv, srv.Bucket(t))
+	o.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans))
+	s, err := New(ctxOf(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before := len(spans.GetSpans()) // the bucket check
+	if err := s.Put(ctxOf(t), "x", strings.NewReader("y"), 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	got := spans.GetSpans()[before:]
+	if len(got) != 1 || got[0].Name != "HTTP PUT" && !strings.Contains(got[0].Name, "PUT") {
+		t.Fatalf("spans of one Put: %v", got.Snapshots())
 	}
 }
