@@ -161,6 +161,8 @@ type Deps struct {
 	Resolver Resolver
 	// UserAgent is sent with every fetch.
 	UserAgent string
+	// afterGuard: see guardedDialer (tests only).
+	afterGuard func(address string) error
 }
 
 type seenKey struct {
@@ -278,6 +280,7 @@ func New(cfg Config, deps Deps) (*Capturer, error) {
 			AllowPrivate: cfg.AllowPrivateTargets, AllowTargets: allow, ConnectTimeout: cfg.ConnectTimeout, Timeout: cfg.FetchTimeout,
 			MaxRedirects: 3, MaxCSSBytes: int64(cfg.MaxCSSBytes), MaxFontBytes: int64(cfg.MaxFontBytes),
 			MaxImgBytes: int64(cfg.MaxImageBytes), PerHost: cfg.PerHost, UserAgent: deps.UserAgent, Resolver: deps.Resolver,
+			afterGuard: deps.afterGuard,
 		}),
 		queue:      make(chan job, cfg.Queue),
 		fetchSlots: make(chan struct{}, cfg.Fetches),
@@ -397,7 +400,13 @@ func (c *Capturer) capture(ctx context.Context, site int64, retention int, r Ref
 	c.m.fetches.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome)))
 	c.m.duration.Record(ctx, time.Since(began).Seconds(), metric.WithAttributes(attribute.String("outcome", outcome)))
 	if err != nil {
-		c.log.InfoContext(ctx, "assets: not captured", "site_id", site, "url", redact(r.URL), "outcome", outcome, "err", redactErr(err, r.URL))
+		// A refused target or a full site is the operator's business; a
+		// page's broken links and slow hosts are the site's (debug).
+		level := slog.LevelDebug
+		if outcome == OutcomeRefusedSSRF || outcome == OutcomeOverQuota || outcome == OutcomeError {
+			level = slog.LevelInfo
+		}
+		c.log.Log(ctx, level, "assets: not captured", "site_id", site, "url", redact(r.URL), "outcome", outcome, "err", redactErr(err, r.URL))
 		c.log.DebugContext(ctx, "assets: not captured (full URL)", "site_id", site, "url", r.URL, "err", err)
 		return
 	}

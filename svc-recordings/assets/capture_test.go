@@ -174,7 +174,7 @@ func newCapturer(t *testing.T, cfg Config) (*Capturer, *sdkmetric.ManualReader) 
 func newCapturerOn(t *testing.T, cfg Config, st blob.Store) (*Capturer, *sdkmetric.ManualReader) {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
-	c, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Blobs: st,
+	c, err := New(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Blobs: st, afterGuard: loopbackOnly,
 		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
 	if err != nil {
 		t.Fatal(err)

@@ -58,6 +58,8 @@ type FetcherConfig struct {
 	UserAgent string
 	// Resolver looks up hosts (nil: the system's).
 	Resolver Resolver
+	// afterGuard: see guardedDialer (tests only).
+	afterGuard func(address string) error
 }
 
 // Fetched is a resource as served.
@@ -95,6 +97,7 @@ func NewFetcher(cfg FetcherConfig) *Fetcher {
 		cfg.PerHost = 2
 	}
 	g := newGuardedDialer(cfg.Resolver, cfg.AllowPrivate, cfg.AllowTargets, cfg.ConnectTimeout)
+	g.afterGuard = cfg.afterGuard
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           g.DialContext,

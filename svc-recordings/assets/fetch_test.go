@@ -51,7 +51,19 @@ func testFetcherConfig() FetcherConfig {
 	return FetcherConfig{
 		AllowPrivate: true, ConnectTimeout: 2 * time.Second, Timeout: 5 * time.Second, MaxRedirects: 3,
 		MaxCSSBytes: 2 << 20, MaxFontBytes: 5 << 20, MaxImgBytes: 5 << 20, PerHost: 2, UserAgent: "Sightline-test",
+		afterGuard: loopbackOnly,
 	}
+}
+
+// loopbackOnly stops, before connect, any test connection beyond
+// loopback: the SSRF tests name private and public addresses, and if the
+// guard under test let one through, no packet may leave the machine.
+func loopbackOnly(address string) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || !ap.Addr().Unmap().IsLoopback() {
+		return fmt.Errorf("test: connection to %s stopped (not loopback): the guard let it through", address)
+	}
+	return nil
 }
 
 func outcome(err error) string {

@@ -82,6 +82,10 @@ type guardedDialer struct {
 	// allow are ranges an operator opened besides public addresses.
 	allow  []netip.Prefix
 	dialer net.Dialer
+	// afterGuard, when set (tests only), sees every address the guard let
+	// through, just before connect: tests use it to make sure that even a
+	// broken guard sends nothing beyond loopback.
+	afterGuard func(address string) error
 }
 
 func newGuardedDialer(r Resolver, allowPrivate bool, allow []netip.Prefix, connectTimeout time.Duration) *guardedDialer {
@@ -114,6 +118,9 @@ func (g *guardedDialer) control(network, address string, _ syscall.RawConn) erro
 	}
 	if !g.allowed(ap.Addr()) {
 		return fmt.Errorf("%w: %s", ErrForbiddenTarget, ap.Addr())
+	}
+	if g.afterGuard != nil {
+		return g.afterGuard(address)
 	}
 	return nil
 }
