@@ -9,7 +9,7 @@ LDFLAGS   := -X github.com/sightlinehq/sightline/cmd/sightline/app.version=$(VER
 BIN       := bin/sightline
 DATA_DIR  ?= ./data
 # Packages run under the race detector in `make test` (the concurrent core).
-RACE_PKGS ?= ./platform/... ./cmd/... ./gateway/... ./siteaccess/...
+RACE_PKGS ?= ./platform/... ./cmd/... ./gateway/... ./siteaccess/... ./blob/...
 # How long `make fuzz` runs each fuzz target.
 FUZZTIME  ?= 30s
 
