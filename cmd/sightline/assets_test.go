@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAssetCaptureManyProcesses: in the many-process mode, a batch posted
+// to the ingest process whose full snapshot links a stylesheet (served on
+// loopback, hence --recordings.assets.allow-private-targets) is captured
+// by the recordings process (the site's capture switch is on by default,
+// ingest copies it into the chunk), looked up and read back through the
+// gateway process with its font reference rewritten to the captured copy.
+func TestAssetCaptureManyProcesses(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/static/site.css":
+			w.Header().Set("Content-Type", "text/css")
+			_, _ = io.WriteString(w, `@font-face{font-family:I;src:url(i.woff2)}`)
+		case "/static/i.woff2":
+			w.Header().Set("Content-Type", "font/woff2")
+			_, _ = io.WriteString(w, "wOF2"+strings.Repeat("i", 40))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer origin.Close()
+	m := &mesh{t: t, dirs: map[string]string{}}
+	m.accounts = m.start("accounts", m.accountsArgs()...)
+	m.search = m.start("search", m.searchArgs()...)
+	m.recordings = m.start("recordings", append(m.recordingsArgs(), "--recordings.assets.allow-private-targets")...)
+	m.ingest = m.start("ingest", m.ingestArgs()...)
+	m.gateway = m.start("gateway", m.gatewayArgs()...)
+	d := newDashboard(t, m.gateway)
+
+	cssURL, fontURL := origin.URL+"/static/site.css", origin.URL+"/static/i.woff2"
+	now := time.Now().UnixMilli()
+	body := fmt.Sprintf(`{"v":1,"siteKey":%q,"sessionId":"s_assetcapture0000000001","visitorId":"v_assetcapturevisitor001","pageViewId":"p_assetcapturepageview01","seq":0,"clientTime":%d,`+
+		`"page":{"url":"%s/"},"events":[{"type":4,"timestamp":%d,"data":{"href":"%s/","width":1280,"height":720}},`+
+		`{"type":2,"timestamp":%d,"data":{"node":{"type":0,"id":1,"childNodes":[{"type":2,"id":2,"tagName":"link","attributes":{"rel":"stylesheet","href":%q},"childNodes":[]}]},"initialOffset":{"left":0,"top":0}}}]}`,
+		d.key, now, loadOrigin, now, loadOrigin, now, cssURL)
+	req, _ := http.NewRequest("POST", "http://"+m.ingest.addrs.HTTP+"/i/v1/batch?k="+d.key, strings.NewReader(body))
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Origin", loadOrigin)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("batch = %d", resp.StatusCode)
+	}
+
+	hashes := map[string]string{}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(hashes) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("not captured within 20s (have %v)\nrecordings log:\n%s", hashes, m.recordings.logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+		got := d.call("POST", fmt.Sprintf("/api/v1/sites/%d/assets:lookup", d.siteID), map[string]any{"urls": []string{cssURL, fontURL}})
+		raw, _ := json.Marshal(got["assets"])
+		var assets []struct{ URL, Hash string }
+		_ = json.Unmarshal(raw, &assets)
+		for _, a := range assets {
+			hashes[a.URL] = a.Hash
+		}
+	}
+	code, hdr, css, err := d.do("GET", fmt.Sprintf("/api/v1/sites/%d/assets/%s", d.siteID, hashes[cssURL]), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`@font-face{font-family:I;src:url("/api/v1/sites/%d/assets/%s")}`, d.siteID, hashes[fontURL])
+	if code != http.StatusOK || hdr.Get("Content-Type") != "text/css" || string(css) != want {
+		t.Fatalf("GET css = %d %q %s, want %s", code, hdr.Get("Content-Type"), css, want)
+	}
+}
