@@ -288,7 +288,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		s.Close()
 		return nil, err
 	}
-	if s.blobs, err = assets.OpenBlobs(ctx, cfg.Assets, deps.DataDir); err != nil {
+	if s.blobs, err = assets.OpenBlobs(ctx, cfg.Assets, deps.DataDir, deps.TracerProvider, deps.MeterProvider); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("recordings: %w", err)
 	}

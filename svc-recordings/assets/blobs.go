@@ -7,27 +7,53 @@ import (
 	"os"
 	"path/filepath"
 
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/sightlinehq/sightline/blob"
+	"github.com/sightlinehq/sightline/blob/blobotel"
 	"github.com/sightlinehq/sightline/blob/fsblob"
 )
 
 // OpenBlobs opens the store captured assets live in: S3-compatible object
 // storage when cfg.S3.Endpoint is set, else files under <dataDir>/assets.
 // This is where the binary decides the assets' storage.
-func OpenBlobs(ctx context.Context, cfg Config, dataDir string) (blob.Store, error) {
+// Every call is traced and measured (blobotel); tp and mp may be nil.
+func OpenBlobs(ctx context.Context, cfg Config, dataDir string, tp trace.TracerProvider, mp metric.MeterProvider) (blob.Store, error) {
+	if tp == nil {
+		tp = tracenoop.NewTracerProvider()
+	}
+	if mp == nil {
+		mp = metricnoop.NewMeterProvider()
+	}
 	// The largest object is an asset at its type's cap (records are small).
 	maxObj := max(int64(cfg.MaxCSSBytes), int64(cfg.MaxFontBytes), int64(cfg.MaxImageBytes), 64<<10)
+	var st blob.Store
+	backend := "s3"
 	if cfg.S3.Endpoint != "" {
-		return openS3(ctx, cfg.S3, maxObj)
+		s3, err := openS3(ctx, cfg.S3, maxObj, tp, mp)
+		if err != nil {
+			return nil, err
+		}
+		st = s3
+	} else {
+		if dataDir == "" {
+			return nil, errors.New("assets: no data directory and no S3 endpoint")
+		}
+		fs, err := fsblob.Open(fsblob.Options{Dir: filepath.Join(dataDir, "assets"), MaxObjectBytes: maxObj})
+		if err != nil {
+			return nil, fmt.Errorf("assets: open %s: %w", filepath.Join(dataDir, "assets"), err)
+		}
+		st, backend = fs, "fs"
 	}
-	if dataDir == "" {
-		return nil, errors.New("assets: no data directory and no S3 endpoint")
-	}
-	st, err := fsblob.Open(fsblob.Options{Dir: filepath.Join(dataDir, "assets"), MaxObjectBytes: maxObj})
+	wrapped, err := blobotel.Wrap(st, backend, tp, mp)
 	if err != nil {
-		return nil, fmt.Errorf("assets: open %s: %w", filepath.Join(dataDir, "assets"), err)
+		st.Close()
+		return nil, fmt.Errorf("assets: %w", err)
 	}
-	return st, nil
+	return wrapped, nil
 }
 
 // s3Credentials takes the keys from the flags, else from the environment

@@ -33,7 +33,7 @@ func s3Config(t *testing.T) Config {
 func TestCaptureOnS3(t *testing.T) {
 	ctx := context.Background()
 	cfg := s3Config(t)
-	st, err := OpenBlobs(ctx, cfg, "")
+	st, err := OpenBlobs(ctx, cfg, "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestCaptureOnS3(t *testing.T) {
 func TestOpenBlobsRefusesBadS3(t *testing.T) {
 	cfg := s3Config(t)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong")
-	if st, err := OpenBlobs(context.Background(), cfg, t.TempDir()); err == nil {
+	if st, err := OpenBlobs(context.Background(), cfg, t.TempDir(), nil, nil); err == nil {
 		st.Close()
 		t.Fatal("wrong S3 credentials opened a store")
 	}
