@@ -113,6 +113,18 @@ describe('canvas recording', () => {
   });
 });
 
+describe('canvas recording under a CSP that forbids its worker', () => {
+  it('the page is still recorded: Chromium refuses the blob: worker, nothing throws, no tracker failure', async () => {
+    const evs = await record('/fixtures/csp.html?csp=strict&stub=0', 'k_canvas', async (p) => {
+      await p.waitForSelector('body[data-done]');
+      await sleep(1500);
+    });
+    expect(evs.filter((e) => e.type === 2).length).toBeGreaterThan(0);
+    expect(JSON.stringify(evs.filter((e) => e.type === 3 && e.data.source === 0))).toContain('LATER-CHANGE-TWO');
+    expect(customs(evs, 'sl:error').filter((e) => e.source === 'tracker')).toEqual([]);
+  });
+});
+
 describe('focus recording', () => {
   it('sl:focus carries the mirror id and :focus-visible, one per change, and follows a full snapshot when something is focused', async () => {
     const evs = await record('/fixtures/chart.html', 'k_plain', async (p) => {

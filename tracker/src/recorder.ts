@@ -208,7 +208,8 @@ export class Recorder {
 
   // broke: rrweb's recording failed (its error handler, our emit path, or it did not start).
   // Stop that run and start a fresh one, with a new full snapshot, once — without canvas
-  // recording, whose worker a page's CSP may forbid; a second failure stops the recorder.
+  // recording, which patches the page's canvas contexts and is the part most exposed to unusual
+  // pages; a second failure stops the recorder.
   private broke(e: unknown): void {
     this.oops(e);
     if (this.state !== 'on') return;
@@ -587,7 +588,11 @@ export class Recorder {
   private halt(forgetting: boolean): void {
     if (this.state === 'on' && !forgetting) {
       // Held events (a failure report among them) still go out, even without a snapshot.
-      for (const e of this.pending.splice(0)) this.buf.push(JSON.stringify(e));
+      for (const e of this.pending.splice(0)) {
+        const j = JSON.stringify(e);
+        this.buf.push(j);
+        this.bufBytes += j.length;
+      }
       this.flush();
     }
     this.state = 'off';

@@ -72,8 +72,10 @@ describe('hostile inputs', () => {
       for (const f of ['sampleRate', 'recording', 'respectDnt', 'requireConsent', 'maskAllText', 'maskSelectors', 'blockSelectors', 'unmaskSelectors', 'flags']) {
         if (rnd() < 0.7) raw[f] = rnd() < 0.3 ? [pick(['*', 'input', '[[', ':has(', '#t', 'p', '', '\u0000'])] : value();
       }
+      if (rnd() < 0.3) raw.recordCanvas = rnd() < 0.5 ? true : value();
       const c = normalizeConfig(raw)!;
       expect(c.sampleRate >= 0 && c.sampleRate <= 1).toBe(true);
+      expect(c.recordCanvas).toBe(raw.recordCanvas === true); // canvas pixels only when the site opted in
       expect(typeof c.respectDnt).toBe('boolean');
       if (raw.respectDnt !== false) expect(c.respectDnt).toBe(true);
       const m = maskingOptions(c);
