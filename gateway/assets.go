@@ -26,6 +26,27 @@ const assetRoute = "/api/v1/sites/{site_id}/assets/{hash}"
 // script, no frames, only inline style and same-origin fonts and images.
 const assetCSP = "default-src 'none'; style-src 'unsafe-inline'; font-src 'self'; img-src 'self' data:; sandbox"
 
+// assetRateFactor: asset GETs have their own bucket per caller, this many
+// times the API's rate and burst. A first replay of a page loads every
+// stylesheet, font and image it used at once (later ones come from the
+// browser's cache: the responses are immutable), and must not eat the
+// budget of the dashboard's own API calls or be refused halfway.
+const assetRateFactor = 10
+
+// isAssetGet reports whether r reads a captured asset (assetRoute).
+func isAssetGet(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v1/sites/")
+	if !ok {
+		return false
+	}
+	site, rest, ok := strings.Cut(rest, "/")
+	hash, found := strings.CutPrefix(rest, "assets/")
+	return ok && found && site != "" && hash != "" && !strings.Contains(hash, "/")
+}
+
 func (s *Service) registerAssetRoute() error {
 	if s.deps.Recordings == nil {
 		return nil

@@ -126,7 +126,11 @@ func (s *Service) apiHandler() http.Handler {
 			c.credential = cred
 			limitKey = "user:" + strconv.FormatInt(p.GetUserId(), 10) + ":" + strconv.FormatInt(p.GetApiKeyId(), 10)
 		}
-		if wait, ok := s.limiter.allow(limitKey); !ok {
+		lim := s.limiter
+		if isAssetGet(r) {
+			lim = s.assets
+		}
+		if wait, ok := lim.allow(limitKey); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			writeError(ctx, w, http.StatusTooManyRequests, "too many requests")
 			return

@@ -119,6 +119,7 @@ type Service struct {
 	api       *runtime.ServeMux
 	accounts  accountsv1.AccountsServiceClient
 	limiter   *limiter
+	assets    *limiter // captured assets: one replay loads dozens at once
 	auth      *authCache
 	reads     *readCache
 	maintFile *maintenanceFile
@@ -135,6 +136,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		deps:      deps,
 		accounts:  accountsv1.NewAccountsServiceClient(deps.Accounts),
 		limiter:   newLimiter(cfg.RatePerUser, cfg.RateBurst),
+		assets:    newLimiter(assetRateFactor*cfg.RatePerUser, assetRateFactor*cfg.RateBurst),
 		auth:      newAuthCache(cfg.AuthCacheSize, cfg.AuthCacheFresh, cfg.AuthCacheStale),
 		reads:     newReadCache(cfg.AuthCacheSize, cfg.AuthCacheStale),
 		maintFile: &maintenanceFile{path: cfg.MaintenanceFile, now: time.Now},

@@ -411,6 +411,34 @@ func TestRateLimitPerCaller(t *testing.T) {
 	}
 }
 
+// TestAssetRateBucket: a replay's burst of asset GETs has its own, larger
+// bucket: a caller whose API budget is spent still loads assets, and
+// assets are limited too.
+func TestAssetRateBucket(t *testing.T) {
+	s := startServer(t, func(c *app.Config) { c.Gateway.RatePerUser = 0.01; c.Gateway.RateBurst = 20 })
+	tn := newTenant(t, s)
+	var last response
+	for i := 0; i < 25 && last.code != http.StatusTooManyRequests; i++ {
+		last = tn.c.do("GET", "/api/v1/sites/"+tn.siteID, nil)
+	}
+	if last.code != http.StatusTooManyRequests {
+		t.Fatalf("API budget never spent: last = %d", last.code)
+	}
+	asset := "/api/v1/sites/" + tn.siteID + "/assets/" + strings.Repeat("0", 64)
+	if r := tn.c.do("GET", asset, nil); r.code != http.StatusNotFound {
+		t.Fatalf("asset GET with the API budget spent = %d %s, want 404 (own bucket)", r.code, r.body)
+	}
+	n := 1
+	for ; n < 1000; n++ {
+		if last = tn.c.do("GET", asset, nil); last.code == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if last.code != http.StatusTooManyRequests || n < 150 {
+		t.Fatalf("asset GETs: 429 after %d (last %d), want a limit at about 10× the API burst of 20", n, last.code)
+	}
+}
+
 func TestMaintenanceMode(t *testing.T) {
 	s := startServer(t, nil)
 	tn := newTenant(t, s)
