@@ -34,13 +34,16 @@ export async function waitFor(fn, what, timeoutMs = 30_000) {
  * startSightline runs `sightline serve` (every service in one process,
  * embedded storage) on free loopback ports and answers its dashboard origin
  * (http://localhost:port), the running process, its log and stop().
+ * prepare, if given, runs first with a function that runs operator commands
+ * (`migrate`, `admin create-user …`) against the same data directory.
  */
-export async function startSightline(bin, extraArgs = []) {
-  const { spawn } = await import("node:child_process");
+export async function startSightline(bin, extraArgs = [], { prepare } = {}) {
+  const { spawn, execFileSync } = await import("node:child_process");
   const { mkdtempSync, rmSync } = await import("node:fs");
   const os = await import("node:os");
   const path = await import("node:path");
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "sightline-e2e-"));
+  if (prepare) await prepare((...args) => execFileSync(bin, [...args, "-data-dir", dataDir], { encoding: "utf8", stdio: "pipe" }));
   const [httpPort, grpcPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const log = [];
   const proc = spawn(bin, [
@@ -83,11 +86,18 @@ export async function signUp(ctx, base, email) {
   });
   if (!r.ok()) throw new Error(`sign-up: ${r.status()} ${await r.text()}`);
   const orgId = (await r.json()).organization.id;
-  const call = async (method, path, body) => {
+  return { orgId, call: apiCaller(ctx, base) };
+}
+
+/**
+ * apiCaller answers call(method, path, body), which sends an API request as
+ * the context's signed-in user (session cookie and the CSRF header).
+ */
+export function apiCaller(ctx, base) {
+  return async (method, path, body) => {
     const csrf = (await ctx.cookies(base)).find((c) => c.name === "sl_csrf")?.value ?? "";
     const res = await ctx.request.fetch(`${base}${path}`, { method, headers: { "X-CSRF-Token": csrf }, data: body });
     const text = await res.text();
     return { status: res.status(), text, json: () => JSON.parse(text) };
   };
-  return { orgId, call };
 }

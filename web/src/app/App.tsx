@@ -1,4 +1,4 @@
-import { lazy, Suspense } from "react";
+import { lazy, Suspense, type ComponentType } from "react";
 import { Navigate, Route, Routes, useLocation } from "react-router";
 import { useApp } from "./AppContext";
 import { Layout } from "./Layout";
@@ -12,9 +12,22 @@ import { Team } from "../pages/Team";
 import { ApiKeys } from "../pages/ApiKeys";
 import { MaintenanceBanner } from "./MaintenanceBanner";
 import { OutageBanner } from "./OutageBanner";
+import { routedPages, type PageKey } from "./sections";
 
 // The player pulls in rrweb; load it only when a replay is opened.
 const Replay = lazy(() => import("../pages/Replay"));
+// Only operators open it.
+const Operator = lazy(() => import("../pages/Operator").then((m) => ({ default: m.Operator })));
+
+/** The component of each page the navigation table (sections.ts) routes. */
+const PAGES: Record<PageKey, ComponentType> = {
+  recordings: Recordings,
+  siteSetup: SiteSetup,
+  sites: Sites,
+  team: Team,
+  apiKeys: ApiKeys,
+  operator: Operator,
+};
 
 function RequireAuth({ children }: { children: React.ReactNode }) {
   const { me, loading, outage } = useApp();
@@ -42,9 +55,20 @@ export function App() {
         >
           <Route index element={<Home />} />
           <Route path="o/:orgId" element={<Home />} />
-          <Route path="o/:orgId/sites" element={<Sites />} />
-          <Route path="o/:orgId/sites/:siteId/setup" element={<SiteSetup />} />
-          <Route path="o/:orgId/sites/:siteId/recordings" element={<Recordings />} />
+          {routedPages().map(({ path, page }) => {
+            const Page = PAGES[page];
+            return (
+              <Route
+                key={path}
+                path={path}
+                element={
+                  <Suspense fallback={<Spinner />}>
+                    <Page />
+                  </Suspense>
+                }
+              />
+            );
+          })}
           <Route
             path="o/:orgId/sites/:siteId/recordings/:sessionId"
             element={
@@ -53,8 +77,6 @@ export function App() {
               </Suspense>
             }
           />
-          <Route path="o/:orgId/team" element={<Team />} />
-          <Route path="o/:orgId/api-keys" element={<ApiKeys />} />
           <Route path="*" element={<Navigate to="/" replace />} />
         </Route>
       </Routes>

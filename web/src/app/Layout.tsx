@@ -1,15 +1,20 @@
-import { NavLink, Outlet, useNavigate, useParams } from "react-router";
+import { useEffect, useRef, useState } from "react";
+import { Link, NavLink, Outlet, useLocation, useNavigate, useParams } from "react-router";
 import { useApp, ROLE_LABELS } from "./AppContext";
 import { api, unwrap } from "../api/client";
 import { useAsync } from "./useAsync";
+import { visibleSections } from "./sections";
 
 export function Layout() {
   const { me, config, logOut, refreshMe } = useApp();
   const { orgId: orgParam, siteId } = useParams();
   const navigate = useNavigate();
+  const location = useLocation();
   const memberships = me?.memberships ?? [];
   const orgId = orgParam ?? memberships[0]?.organizationId;
   const current = memberships.find((m) => m.organizationId === orgId);
+  const [menuOpen, setMenuOpen] = useState(false);
+  const menuButton = useRef<HTMLButtonElement>(null);
 
   const sites = useAsync(
     () =>
@@ -19,6 +24,20 @@ export function Layout() {
     // Re-read when the site changes, so a site created a moment ago is in the switcher.
     [orgId, siteId],
   );
+  const siteList = sites.data?.sites ?? [];
+
+  // On an organisation's pages the site pages stay reachable: they point at
+  // the site last opened here, or the first one.
+  const [lastSiteId, setLastSiteId] = useState<string>();
+  useEffect(() => {
+    if (siteId) setLastSiteId(siteId);
+  }, [siteId]);
+  const activeSiteId = siteId ?? (siteList.some((s) => s.id === lastSiteId) ? lastSiteId : siteList[0]?.id);
+
+  const sections = visibleSections({ operator: !!me?.user?.operator, orgId, siteId: activeSiteId });
+
+  // A followed link closes the phone menu.
+  useEffect(() => setMenuOpen(false), [location.pathname]);
 
   const switchOrg = (id: string) => {
     if (id === "__new") {
@@ -36,66 +55,38 @@ export function Layout() {
     navigate(`/o/${id}`);
   };
 
+  // Switching site keeps the page (settings stay settings); a replay belongs
+  // to its site, so it goes to the new site's recordings.
+  const switchSite = (id: string) => {
+    if (!id || !orgId) return;
+    const page = /^\/o\/[^/]+\/sites\/[^/]+\/([^/]+)$/.exec(location.pathname)?.[1] ?? "recordings";
+    navigate(`/o/${orgId}/sites/${id}/${page}`);
+  };
+
   return (
     <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
       <header className="topbar">
-        <div className="brand" onClick={() => navigate("/")}>
+        <button
+          ref={menuButton}
+          type="button"
+          className="btn btn-ghost menu-button"
+          aria-expanded={menuOpen}
+          aria-controls="main-nav"
+          onClick={() => setMenuOpen((o) => !o)}
+          data-testid="menu-button"
+        >
+          <span aria-hidden>☰</span>
+          <span className="sr-only">Menu</span>
+        </button>
+        <Link className="brand" to="/">
           <span className="brand-mark" aria-hidden>
             ◉
           </span>
           Sightline
-        </div>
-        <label className="org-switch">
-          <span className="sr-only">Organisation</span>
-          <select
-            value={orgId ?? ""}
-            onChange={(e) => switchOrg(e.target.value)}
-            data-testid="org-switcher"
-            title="Switch organisation"
-          >
-            {memberships.map((m) => (
-              <option key={m.organizationId} value={m.organizationId}>
-                {m.organizationName}
-              </option>
-            ))}
-            <option value="__new">+ New organisation…</option>
-          </select>
-        </label>
-        {orgId && sites.data?.sites && sites.data.sites.length > 0 && (
-          <label className="site-switch">
-            <span className="sr-only">Site</span>
-            <select
-              value={siteId ?? ""}
-              onChange={(e) => e.target.value && navigate(`/o/${orgId}/sites/${e.target.value}/recordings`)}
-              data-testid="site-switcher"
-              title="Switch site"
-            >
-              {!siteId && <option value="">Choose a site…</option>}
-              {sites.data.sites.map((s) => (
-                <option key={s.id} value={s.id}>
-                  {s.name}
-                </option>
-              ))}
-            </select>
-          </label>
-        )}
-        {orgId && (
-          <nav className="nav">
-            {siteId && (
-              <>
-                <NavLink to={`/o/${orgId}/sites/${siteId}/recordings`} end={false}>
-                  Recordings
-                </NavLink>
-                <NavLink to={`/o/${orgId}/sites/${siteId}/setup`}>Install &amp; settings</NavLink>
-              </>
-            )}
-            <NavLink to={`/o/${orgId}/sites`} end>
-              Sites
-            </NavLink>
-            <NavLink to={`/o/${orgId}/team`}>Team</NavLink>
-            <NavLink to={`/o/${orgId}/api-keys`}>API keys</NavLink>
-          </nav>
-        )}
+        </Link>
         <div className="spacer" />
         <div className="user">
           <span className="user-name" title={me?.user?.email}>
@@ -103,6 +94,7 @@ export function Layout() {
             {current && <small className="muted"> · {ROLE_LABELS[current.role ?? "ROLE_UNSPECIFIED"]}</small>}
           </span>
           <button
+            type="button"
             className="btn btn-ghost btn-small"
             data-testid="logout"
             onClick={async () => {
@@ -114,10 +106,79 @@ export function Layout() {
           </button>
         </div>
       </header>
-      <main className="content">
-        <Outlet />
-      </main>
+      <div className="frame">
+        <nav
+          id="main-nav"
+          className={menuOpen ? "sidenav sidenav-open" : "sidenav"}
+          aria-label="Main"
+          onKeyDown={(e) => {
+            if (e.key === "Escape" && menuOpen) {
+              setMenuOpen(false);
+              menuButton.current?.focus();
+            }
+          }}
+        >
+          <div className="switchers">
+            <label className="switch">
+              <span className="switch-label">Organisation</span>
+              <select value={orgId ?? ""} onChange={(e) => switchOrg(e.target.value)} data-testid="org-switcher">
+                {memberships.map((m) => (
+                  <option key={m.organizationId} value={m.organizationId}>
+                    {m.organizationName}
+                  </option>
+                ))}
+                <option value="__new">+ New organisation…</option>
+              </select>
+            </label>
+            {orgId && siteList.length > 0 && (
+              <label className="switch">
+                <span className="switch-label">Site</span>
+                <select value={activeSiteId ?? ""} onChange={(e) => switchSite(e.target.value)} data-testid="site-switcher">
+                  {siteList.map((s) => (
+                    <option key={s.id} value={s.id}>
+                      {s.name}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            )}
+          </div>
+          {sections.map((s) =>
+            // A section that is one page of the same name is a plain link.
+            s.links.length === 1 && s.links[0]!.label === s.label ? (
+              <ul key={s.id} className="nav-list">
+                <NavItem {...s.links[0]!} />
+              </ul>
+            ) : (
+              <div key={s.id} className="nav-section">
+                <div className="nav-heading" id={`nav-${s.id}`}>
+                  {s.label}
+                </div>
+                <ul className="nav-list" aria-labelledby={`nav-${s.id}`}>
+                  {s.links.map((l) => (
+                    <NavItem key={l.href} {...l} />
+                  ))}
+                </ul>
+              </div>
+            ),
+          )}
+        </nav>
+        <main id="main" className="content" tabIndex={-1}>
+          <Outlet />
+        </main>
+      </div>
       <footer className="footer muted">Sightline {config?.version ?? ""}</footer>
     </div>
+  );
+}
+
+/** NavItem is one link; NavLink marks the current page with aria-current="page". */
+function NavItem({ label, href, prefix }: { label: string; href: string; prefix: boolean }) {
+  return (
+    <li>
+      <NavLink to={href} end={!prefix}>
+        {label}
+      </NavLink>
+    </li>
   );
 }
