@@ -249,6 +249,8 @@ describe('recorder in Chromium', () => {
     const snap = JSON.stringify(events(es).filter((e) => e.type === 2));
     expect(snap).toContain('SightlineTest'); // the linked stylesheet is inlined, @font-face included
     expect(snap).toContain('sightline-test.woff2');
+    // ...and keeps its URL beside the text, so recordings can fetch it as served.
+    expect(snap).toMatch(/"rel":"stylesheet","href":"http:\/\/[^"]+\/fixtures\/dynamic\.css"/);
     expect(snap).toContain('rgb(200, 30, 30)'); // inline style
     const rp = await browser.newPage();
     const text = await replayText(rp, events(es));

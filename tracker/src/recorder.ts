@@ -13,6 +13,7 @@ import { stash, unstash, unstashPageView } from './stash';
 import { blocked } from './gate';
 import { randomId, traceparent } from './ids';
 import { maskingOptions } from './masking';
+import { keepStylesheetURLs } from './links';
 import { identifyPayload, eventPayload } from './api';
 import { Transport, browserGzip, browserPost, browserBeacon } from './transport';
 
@@ -353,6 +354,13 @@ export class Recorder {
       const s = JSON.stringify(ev);
       if (this.canvasFits(s.length, ev.timestamp)) this.add(ev, s);
       return;
+    }
+    if (ev.type === 2 || src === 0) {
+      try {
+        keepStylesheetURLs(ev, (id) => record.mirror.getNode(id));
+      } catch {
+        /* the URLs only help capture and replay; the event goes out as rrweb made it */
+      }
     }
     this.add(ev);
   }
