@@ -145,6 +145,8 @@ export class ApiError extends Error {
     readonly code?: number,
     /** The gateway's trace id, for a support request or a look in Jaeger. */
     readonly traceId?: string,
+    /** The answer's Retry-After (503 while a part is unreachable): the query layer waits at least this long. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = "ApiError";
@@ -167,7 +169,7 @@ export function toApiError(body: unknown, response: Response): ApiError {
     message = body.trim();
   }
   if (!message) message = defaultMessage(response.status);
-  return new ApiError(message, response.status, code, traceId);
+  return new ApiError(message, response.status, code, traceId, retryAfter(response));
 }
 
 function defaultMessage(status: number): string {

@@ -1,5 +1,7 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from "react";
+import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { announceRecovered, api, isUnavailable, onApiEvent, outage as outageMonitor, unwrap, type Schemas } from "../api/client";
+import { $api } from "../api/query";
 import type { Outage } from "../api/outage";
 
 export type Me = Schemas["v1GetCurrentUserResponse"];
@@ -20,67 +22,76 @@ interface AppState {
 
 const Ctx = createContext<AppState | undefined>(undefined);
 
-export function AppProvider({ children }: { children: ReactNode }) {
-  const [config, setConfig] = useState<PublicConfig>();
-  const [me, setMe] = useState<Me>();
-  const [loading, setLoading] = useState(true);
-  const [outage, setOutage] = useState<Outage | undefined>(outageMonitor.current);
+export const ME_KEY = ["get", "/api/v1/me"] as const;
 
-  const inMaintenance = useRef(false);
-  const refreshConfig = useCallback(() => {
-    unwrap(api.GET("/api/v1/config")).then((c) => {
-      setConfig(c);
-      const on = !!c.maintenance?.enabled;
-      // Maintenance (the operator's file) may have failed reads too: when it
-      // ends, read again what could not be read.
-      if (inMaintenance.current && !on) announceRecovered();
-      inMaintenance.current = on;
-    }, () => undefined);
-  }, []);
-
-  const refreshMe = useCallback(async () => {
+/**
+ * meQuery: the signed-in user, or null when signed out. Only an answer
+ * other than an outage signs out; an outage is retried (and re-read on
+ * recovery) while the app keeps waiting.
+ */
+const meQuery = {
+  queryKey: ME_KEY,
+  queryFn: async ({ signal }: { signal: AbortSignal }): Promise<Me | null> => {
     try {
-      const m = await unwrap(api.GET("/api/v1/me"));
-      setMe(m);
-      setLoading(false);
-      return m;
+      return await unwrap(api.GET("/api/v1/me", { signal }));
     } catch (e) {
-      // An outage is not a log-out: keep the user (or keep waiting for the
-      // first answer) until the API answers again.
-      if (isUnavailable(e)) return undefined;
-      setMe(undefined);
-      setLoading(false);
-      return undefined;
+      if (isUnavailable(e)) throw e;
+      return null;
     }
-  }, []);
+  },
+};
+
+/** CONFIG_POLL_MS: maintenance can start or end while the dashboard is open. */
+const CONFIG_POLL_MS = 60_000;
+
+function configQuery() {
+  return $api.queryOptions("get", "/api/v1/config", {}, { refetchInterval: CONFIG_POLL_MS });
+}
+
+/** forgetAccount drops everything read as this user, keeping the public config. */
+function forgetAccount(qc: QueryClient) {
+  qc.removeQueries({ predicate: (q) => q.queryKey[1] !== "/api/v1/config" && q.queryKey[1] !== ME_KEY[1] });
+  qc.setQueryData(ME_KEY, null);
+}
+
+export function AppProvider({ children }: { children: ReactNode }) {
+  const qc = useQueryClient();
+  const configQ = useQuery(configQuery());
+  const meQ = useQuery(meQuery);
+  const [outage, setOutage] = useState<Outage | undefined>(outageMonitor.current);
+  const config = configQ.data;
+
+  // Maintenance (the operator's file) may have failed reads too: when it
+  // ends, read again what could not be read.
+  const inMaintenance = useRef(false);
+  const maintenanceOn = !!config?.maintenance?.enabled;
+  useEffect(() => {
+    if (inMaintenance.current && !maintenanceOn) announceRecovered();
+    inMaintenance.current = maintenanceOn;
+  }, [maintenanceOn]);
+
+  const refreshConfig = useCallback(() => void qc.invalidateQueries({ queryKey: configQuery().queryKey }), [qc]);
+  const refreshMe = useCallback(async () => (await qc.fetchQuery({ ...meQuery, staleTime: 0 })) ?? undefined, [qc]);
 
   const logOut = useCallback(async () => {
     await api.POST("/api/v1/auth/logout", { body: {} }).catch(() => undefined);
-    setMe(undefined);
-  }, []);
+    forgetAccount(qc);
+  }, [qc]);
 
   const checkNow = useCallback(() => outageMonitor.checkNow(), []);
 
-  useEffect(() => {
-    refreshConfig();
-    void refreshMe();
-    // Maintenance can start or end while the dashboard is open.
-    const timer = window.setInterval(refreshConfig, 60_000);
-    const off = onApiEvent((e) => {
-      if (e.type === "unauthorized") setMe(undefined);
-      if (e.type === "maintenance") refreshConfig();
-      if (e.type === "outage") setOutage(e.outage);
-      if (e.type === "recovered") {
-        refreshConfig();
-        void refreshMe();
-      }
-    });
-    return () => {
-      window.clearInterval(timer);
-      off();
-    };
-  }, [refreshConfig, refreshMe]);
+  useEffect(
+    () =>
+      onApiEvent((e) => {
+        if (e.type === "unauthorized") forgetAccount(qc);
+        if (e.type === "maintenance") refreshConfig();
+        if (e.type === "outage") setOutage(e.outage);
+      }),
+    [qc, refreshConfig],
+  );
 
+  const me = meQ.data ?? undefined;
+  const loading = meQ.data === undefined;
   return (
     <Ctx.Provider value={{ config, me, loading, outage, checkNow, refreshMe, refreshConfig, logOut }}>{children}</Ctx.Provider>
   );
@@ -90,6 +101,34 @@ export function useApp(): AppState {
   const v = useContext(Ctx);
   if (!v) throw new Error("useApp outside AppProvider");
   return v;
+}
+
+/** SITES_PAGE: an organisation's sites fit one page (the switcher lists them all). */
+const SITES_PAGE = 200;
+
+/** useSites: an organisation's sites, shared by the switcher, Home and Sites. */
+export function useSites(orgId: string | undefined) {
+  return $api.useQuery(
+    "get",
+    "/api/v1/organizations/{organizationId}/sites",
+    { params: { path: { organizationId: orgId ?? "" }, query: { pageSize: SITES_PAGE } } },
+    { enabled: !!orgId },
+  );
+}
+
+/** useOrganization: one organisation (its plan's limits). */
+export function useOrganization(orgId: string) {
+  return $api.useQuery("get", "/api/v1/organizations/{organizationId}", { params: { path: { organizationId: orgId } } }, { enabled: !!orgId });
+}
+
+/** useSite: one site; its settings form, domains and name read and write through this entry. */
+export function useSite(siteId: string) {
+  return $api.useQuery("get", "/api/v1/sites/{siteId}", { params: { path: { siteId } } }, { enabled: !!siteId });
+}
+
+/** myRole: the user's role in an organisation. */
+export function myRole(me: Me | undefined, orgId: string | undefined): Schemas["v1Role"] | undefined {
+  return me?.memberships?.find((m) => m.organizationId === orgId)?.role;
 }
 
 export const ROLE_LABELS: Record<Schemas["v1Role"], string> = {

@@ -1,8 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { Link, NavLink, Outlet, useLocation, useNavigate, useParams } from "react-router";
-import { useApp, ROLE_LABELS } from "./AppContext";
+import { useApp, useSites, ROLE_LABELS } from "./AppContext";
 import { api, unwrap } from "../api/client";
-import { useAsync } from "./useAsync";
 import { visibleSections } from "./sections";
 
 export function Layout() {
@@ -16,14 +15,8 @@ export function Layout() {
   const [menuOpen, setMenuOpen] = useState(false);
   const menuButton = useRef<HTMLButtonElement>(null);
 
-  const sites = useAsync(
-    () =>
-      orgId
-        ? unwrap(api.GET("/api/v1/organizations/{organizationId}/sites", { params: { path: { organizationId: orgId }, query: { pageSize: 200 } } }))
-        : Promise.resolve(undefined),
-    // Re-read when the site changes, so a site created a moment ago is in the switcher.
-    [orgId, siteId],
-  );
+  // Creating, renaming or deleting a site invalidates this query, so the switcher follows.
+  const sites = useSites(orgId);
   const siteList = sites.data?.sites ?? [];
 
   // On an organisation's pages the site pages stay reachable: they point at
@@ -118,50 +111,52 @@ export function Layout() {
             }
           }}
         >
-          <div className="switchers">
-            <label className="switch">
-              <span className="switch-label">Organisation</span>
-              <select value={orgId ?? ""} onChange={(e) => switchOrg(e.target.value)} data-testid="org-switcher">
-                {memberships.map((m) => (
-                  <option key={m.organizationId} value={m.organizationId}>
-                    {m.organizationName}
-                  </option>
-                ))}
-                <option value="__new">+ New organisation…</option>
-              </select>
-            </label>
-            {orgId && siteList.length > 0 && (
+          <div className="sidenav-inner">
+            <div className="switchers">
               <label className="switch">
-                <span className="switch-label">Site</span>
-                <select value={activeSiteId ?? ""} onChange={(e) => switchSite(e.target.value)} data-testid="site-switcher">
-                  {siteList.map((s) => (
-                    <option key={s.id} value={s.id}>
-                      {s.name}
+                <span className="switch-label">Organisation</span>
+                <select value={orgId ?? ""} onChange={(e) => switchOrg(e.target.value)} data-testid="org-switcher">
+                  {memberships.map((m) => (
+                    <option key={m.organizationId} value={m.organizationId}>
+                      {m.organizationName}
                     </option>
                   ))}
+                  <option value="__new">+ New organisation…</option>
                 </select>
               </label>
+              {orgId && siteList.length > 0 && (
+                <label className="switch">
+                  <span className="switch-label">Site</span>
+                  <select value={activeSiteId ?? ""} onChange={(e) => switchSite(e.target.value)} data-testid="site-switcher">
+                    {siteList.map((s) => (
+                      <option key={s.id} value={s.id}>
+                        {s.name}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+              )}
+            </div>
+            {sections.map((s) =>
+              // A section that is one page of the same name is a plain link.
+              s.links.length === 1 && s.links[0]!.label === s.label ? (
+                <ul key={s.id} className="nav-list">
+                  <NavItem {...s.links[0]!} />
+                </ul>
+              ) : (
+                <div key={s.id} className="nav-section">
+                  <div className="nav-heading" id={`nav-${s.id}`}>
+                    {s.label}
+                  </div>
+                  <ul className="nav-list" aria-labelledby={`nav-${s.id}`}>
+                    {s.links.map((l) => (
+                      <NavItem key={l.href} {...l} />
+                    ))}
+                  </ul>
+                </div>
+              ),
             )}
           </div>
-          {sections.map((s) =>
-            // A section that is one page of the same name is a plain link.
-            s.links.length === 1 && s.links[0]!.label === s.label ? (
-              <ul key={s.id} className="nav-list">
-                <NavItem {...s.links[0]!} />
-              </ul>
-            ) : (
-              <div key={s.id} className="nav-section">
-                <div className="nav-heading" id={`nav-${s.id}`}>
-                  {s.label}
-                </div>
-                <ul className="nav-list" aria-labelledby={`nav-${s.id}`}>
-                  {s.links.map((l) => (
-                    <NavItem key={l.href} {...l} />
-                  ))}
-                </ul>
-              </div>
-            ),
-          )}
         </nav>
         <main id="main" className="content" tabIndex={-1}>
           <Outlet />

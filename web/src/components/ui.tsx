@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from "react";
-import { ApiError } from "../api/client";
+import { ApiError, isUnavailable } from "../api/client";
 
 export function Spinner({ label = "Loading…" }: { label?: string }) {
   return (
@@ -10,12 +10,20 @@ export function Spinner({ label = "Loading…" }: { label?: string }) {
   );
 }
 
-export function ErrorBox({ error, onRetry }: { error: Error | string | undefined; onRetry?: () => void }) {
+/** errorMessage reads any thrown value for people. */
+function errorMessage(error: unknown): string {
+  if (typeof error === "string") return error;
+  if (error instanceof Error) return error.message;
+  return "Something went wrong.";
+}
+
+/** ErrorBox is the one way an error shows: its message, the gateway's trace reference, and Retry when given. */
+export function ErrorBox({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   if (!error) return null;
   return (
     <div className="error-box" role="alert">
       <span>
-        {typeof error === "string" ? error : error.message}
+        {errorMessage(error)}
         {error instanceof ApiError && error.traceId && (
           <small className="trace" title="Give this reference to your administrator">
             {" "}
@@ -30,6 +38,18 @@ export function ErrorBox({ error, onRetry }: { error: Error | string | undefined
       )}
     </div>
   );
+}
+
+/**
+ * QueryStatus stands in for a query's data while there is none: a spinner
+ * while it loads, and while part of Sightline is unavailable (the outage
+ * banner says so and the query is re-read on recovery) rather than an error
+ * page; otherwise the ErrorBox with Retry.
+ */
+export function QueryStatus({ query, label }: { query: { error: unknown; refetch: () => unknown }; label?: string }) {
+  if (!query.error) return <Spinner label={label} />;
+  if (isUnavailable(query.error)) return <Spinner label="Waiting for Sightline to answer…" />;
+  return <ErrorBox error={query.error} onRetry={() => void query.refetch()} />;
 }
 
 export function EmptyState({

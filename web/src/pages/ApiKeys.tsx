@@ -1,46 +1,50 @@
 import { useState, type FormEvent } from "react";
 import { useParams } from "react-router";
-import { api, unwrap, type Schemas } from "../api/client";
-import { canManage, ROLE_LABELS, useApp } from "../app/AppContext";
-import { useAsync } from "../app/useAsync";
-import { CopyButton, EmptyState, ErrorBox, PageHeader, Spinner } from "../components/ui";
+import { useQueryClient } from "@tanstack/react-query";
+import { type Schemas } from "../api/client";
+import { $api } from "../api/query";
+import { optimisticList } from "../api/optimistic";
+import { canManage, myRole, ROLE_LABELS, useApp } from "../app/AppContext";
+import { CopyButton, EmptyState, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime, formatRelative } from "../lib/format";
 
 type Role = Schemas["v1Role"];
+type ApiKey = Schemas["v1ApiKey"];
+type KeyVars = { params: { path: { apiKeyId: string } } };
 
 export function ApiKeys() {
   const { orgId = "" } = useParams();
   const { me } = useApp();
-  const admin = canManage(me?.memberships?.find((m) => m.organizationId === orgId)?.role);
-  const keys = useAsync(
-    () => unwrap(api.GET("/api/v1/organizations/{organizationId}/api-keys", { params: { path: { organizationId: orgId }, query: { pageSize: 500 } } })),
-    [orgId],
-  );
+  const admin = canManage(myRole(me, orgId));
+  const qc = useQueryClient();
+  const keysInit = { params: { path: { organizationId: orgId }, query: { pageSize: 500 } } };
+  const keys = $api.useQuery("get", "/api/v1/organizations/{organizationId}/api-keys", keysInit);
+  const keysKey = $api.queryOptions("get", "/api/v1/organizations/{organizationId}/api-keys", keysInit).queryKey;
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>("ROLE_VIEWER");
   const [secret, setSecret] = useState<string>();
-  const [error, setError] = useState<Error>();
-
-  const create = async (e: FormEvent) => {
-    e.preventDefault();
-    setError(undefined);
-    try {
-      const r = await unwrap(api.POST("/api/v1/organizations/{organizationId}/api-keys", { params: { path: { organizationId: orgId } }, body: { name, role } }));
+  const settled = () => void qc.invalidateQueries({ queryKey: keysKey });
+  const createKey = $api.useMutation("post", "/api/v1/organizations/{organizationId}/api-keys", {
+    onSuccess: (r) => {
       setSecret(r.secret);
       setName("");
-      keys.reload();
-    } catch (err) {
-      setError(err as Error);
-    }
+    },
+    onSettled: settled,
+  });
+  // A revoked key stays in the list, marked revoked, from the click on.
+  const revokeKey = $api.useMutation("delete", "/api/v1/organizations/{organizationId}/api-keys/{apiKeyId}", {
+    ...optimisticList(qc, keysKey, "apiKeys", (k: ApiKey, v: KeyVars) => (k.id === v.params.path.apiKeyId ? { ...k, revokeTime: new Date().toISOString() } : k)),
+    onSettled: settled,
+  });
+  const error = createKey.error ?? revokeKey.error;
+
+  const create = (e: FormEvent) => {
+    e.preventDefault();
+    createKey.mutate({ params: { path: { organizationId: orgId } }, body: { name, role } });
   };
-  const revoke = async (k: Schemas["v1ApiKey"]) => {
+  const revoke = (k: ApiKey) => {
     if (!window.confirm(`Revoke "${k.name}"? Programs using it stop working at once.`)) return;
-    try {
-      await unwrap(api.DELETE("/api/v1/organizations/{organizationId}/api-keys/{apiKeyId}", { params: { path: { organizationId: orgId, apiKeyId: k.id! } } }));
-      keys.reload();
-    } catch (err) {
-      setError(err as Error);
-    }
+    revokeKey.mutate({ params: { path: { organizationId: orgId, apiKeyId: k.id! } } });
   };
   const list = keys.data?.apiKeys ?? [];
   return (
@@ -58,8 +62,8 @@ export function ApiKeys() {
         <form className="card form" onSubmit={create} data-testid="create-api-key">
           <h2>Create a key</h2>
           <div className="row gap">
-            <input required placeholder="What is it for? e.g. “Nightly export”" value={name} onChange={(e) => setName(e.target.value)} className="grow" name="name" />
-            <select value={role} onChange={(e) => setRole(e.target.value as Role)} name="role">
+            <input required placeholder="What is it for? e.g. “Nightly export”" value={name} onChange={(e) => setName(e.target.value)} className="grow" name="name" aria-label="Key name" />
+            <select value={role} onChange={(e) => setRole(e.target.value as Role)} name="role" aria-label="Role">
               {(["ROLE_VIEWER", "ROLE_MEMBER", "ROLE_ADMIN"] as Role[]).map((r) => (
                 <option key={r} value={r}>
                   {ROLE_LABELS[r]}
@@ -84,10 +88,8 @@ export function ApiKeys() {
           </button>
         </div>
       )}
-      {keys.loading ? (
-        <Spinner />
-      ) : keys.error ? (
-        <ErrorBox error={keys.error} onRetry={keys.reload} />
+      {!keys.data ? (
+        <QueryStatus query={keys} />
       ) : list.length === 0 ? (
         <EmptyState title="No API keys" icon="⚿" testId="api-keys-empty">
           Create a key to read recordings and manage sites from your own scripts.

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
-import { api, unwrap } from "../api/client";
+import { $api } from "../api/query";
 import { useApp } from "../app/AppContext";
 import { ErrorBox, Spinner } from "../components/ui";
 
@@ -37,23 +37,19 @@ export function LogIn() {
   const navigate = useNavigate();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
-  if (me) return <Navigate to={safeNext(params.get("next"))} replace />;
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      await unwrap(api.POST("/api/v1/auth/login", { body: { email, password } }));
+  const login = $api.useMutation("post", "/api/v1/auth/login", {
+    // Pending until the user is known, so the form stays busy until it leaves.
+    onSuccess: async () => {
       await refreshMe();
       navigate(safeNext(params.get("next")), { replace: true });
-    } catch (err) {
-      setError(err instanceof Error ? err : new Error(String(err)));
-    } finally {
-      setBusy(false);
-    }
+    },
+  });
+  if (me) return <Navigate to={safeNext(params.get("next"))} replace />;
+  const { error, isPending: busy } = login;
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    login.mutate({ body: { email, password } });
   };
 
   return (
@@ -93,29 +89,20 @@ export function SignUp() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const [form, setForm] = useState({ name: "", email: "", password: "", organizationName: "" });
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
-  if (me) return <Navigate to={safeNext(params.get("next"))} replace />;
-  const set = (k: keyof typeof form) => (e: React.ChangeEvent<HTMLInputElement>) => setForm({ ...form, [k]: e.target.value });
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      const r = await unwrap(
-        api.POST("/api/v1/auth/signup", {
-          body: { ...form, organizationName: form.organizationName || `${form.name || form.email.split("@")[0]}'s organisation` },
-        }),
-      );
+  const signup = $api.useMutation("post", "/api/v1/auth/signup", {
+    onSuccess: async (r) => {
       await refreshMe();
       const next = params.get("next");
       navigate(next ? safeNext(next) : `/o/${r.organization?.id}/sites?welcome=1`, { replace: true });
-    } catch (err) {
-      setError(err instanceof Error ? err : new Error(String(err)));
-    } finally {
-      setBusy(false);
-    }
+    },
+  });
+  if (me) return <Navigate to={safeNext(params.get("next"))} replace />;
+  const { error, isPending: busy } = signup;
+  const set = (k: keyof typeof form) => (e: React.ChangeEvent<HTMLInputElement>) => setForm({ ...form, [k]: e.target.value });
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    signup.mutate({ body: { ...form, organizationName: form.organizationName || `${form.name || form.email.split("@")[0]}'s organisation` } });
   };
 
   if (config && config.signupEnabled === false) {
@@ -179,9 +166,14 @@ export function AcceptInvite() {
   const { me, loading, refreshMe } = useApp();
   const [params] = useSearchParams();
   const navigate = useNavigate();
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
   const token = params.get("token") ?? "";
+  const join = $api.useMutation("post", "/api/v1/invitations:accept", {
+    onSuccess: async (r) => {
+      await refreshMe();
+      navigate(`/o/${r.membership?.organizationId}`);
+    },
+  });
+  const { error, isPending: busy } = join;
   if (loading) return <Spinner />;
   if (!me) {
     const next = encodeURIComponent(`/invite?token=${encodeURIComponent(token)}`);
@@ -198,18 +190,7 @@ export function AcceptInvite() {
       </AuthFrame>
     );
   }
-  const accept = async () => {
-    setBusy(true);
-    try {
-      const r = await unwrap(api.POST("/api/v1/invitations:accept", { body: { token } }));
-      await refreshMe();
-      navigate(`/o/${r.membership?.organizationId}`);
-    } catch (err) {
-      setError(err instanceof Error ? err : new Error(String(err)));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const accept = () => join.mutate({ body: { token } });
   return (
     <AuthFrame title="Join the team" subtitle={`You're logged in as ${me.user?.email}.`}>
       <ErrorBox error={error} />

@@ -1,8 +1,6 @@
 import { Navigate, useParams } from "react-router";
-import { api, unwrap } from "../api/client";
-import { useApp } from "../app/AppContext";
-import { useAsync } from "../app/useAsync";
-import { EmptyState, ErrorBox, Spinner } from "../components/ui";
+import { useApp, useSites } from "../app/AppContext";
+import { EmptyState, QueryStatus } from "../components/ui";
 
 const LAST_SITE = "sightline.lastSite";
 
@@ -31,13 +29,7 @@ export function Home() {
   const last = lastSite();
   const orgId =
     param ?? (last && memberships.some((m) => m.organizationId === last.orgId) ? last.orgId : memberships[0]?.organizationId);
-  const sites = useAsync(
-    () =>
-      orgId
-        ? unwrap(api.GET("/api/v1/organizations/{organizationId}/sites", { params: { path: { organizationId: orgId }, query: { pageSize: 200 } } }))
-        : Promise.resolve(undefined),
-    [orgId],
-  );
+  const sites = useSites(orgId);
   if (!orgId) {
     return (
       <EmptyState title="You're not in an organisation yet" icon="⌂">
@@ -45,9 +37,8 @@ export function Home() {
       </EmptyState>
     );
   }
-  if (sites.loading) return <Spinner />;
-  if (sites.error) return <ErrorBox error={sites.error} onRetry={sites.reload} />;
-  const list = sites.data?.sites ?? [];
+  if (!sites.data) return <QueryStatus query={sites} />;
+  const list = sites.data.sites ?? [];
   if (list.length === 0) return <Navigate to={`/o/${orgId}/sites?welcome=1`} replace />;
   const pick = list.find((s) => s.id === last?.siteId) ?? list[0]!;
   return <Navigate to={`/o/${orgId}/sites/${pick.id}/recordings`} replace />;

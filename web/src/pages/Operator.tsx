@@ -1,26 +1,26 @@
 import type { ReactNode } from "react";
-import { api, unwrap, type Schemas } from "../api/client";
-import { useAsync } from "../app/useAsync";
-import { ErrorBox, PageHeader, Spinner } from "../components/ui";
+import { type Schemas } from "../api/client";
+import { $api } from "../api/query";
+import { PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime, formatDuration, formatRelative, parseDuration } from "../lib/format";
 
 type Stats = Schemas["v1GetStatsResponse"];
 
 /** Operator shows ingest's health for the instance's operators: spool, forwarder, dead letters, limit hits. */
 export function Operator() {
-  const stats = useAsync(() => unwrap(api.GET("/api/v1/admin/ingest/stats")), []);
+  const stats = $api.useQuery("get", "/api/v1/admin/ingest/stats");
   return (
     <div className="narrow" data-testid="operator-page">
       <PageHeader
         title="Ingest & limits"
         subtitle="This instance's intake: what waits in the spool, delivery to recordings, what was refused."
         actions={
-          <button type="button" className="btn" onClick={stats.reload} disabled={stats.loading}>
+          <button type="button" className="btn" onClick={() => void stats.refetch()} disabled={stats.isFetching}>
             Refresh
           </button>
         }
       />
-      {stats.error ? <ErrorBox error={stats.error} onRetry={stats.reload} /> : !stats.data ? <Spinner /> : <StatsView stats={stats.data} />}
+      {stats.data ? <StatsView stats={stats.data} /> : <QueryStatus query={stats} />}
     </div>
   );
 }

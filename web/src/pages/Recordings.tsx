@@ -1,10 +1,10 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { api, unwrap, type Schemas } from "../api/client";
-import { useAsync, useOnRecovered } from "../app/useAsync";
-import { useApp } from "../app/AppContext";
-import { EmptyState, ErrorBox, Spinner } from "../components/ui";
-import { DeviceIcon } from "../components/DeviceIcon";
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { Link, useParams, useSearchParams } from "react-router";
+import { useQueryClient } from "@tanstack/react-query";
+import { type Schemas } from "../api/client";
+import { listPageSize, sessionSearchKey, useNewSessions, useSessionSearch } from "../api/sessionSearch";
+import { useApp, useSite } from "../app/AppContext";
+import { ErrorBox, EmptyState, QueryStatus } from "../components/ui";
 import {
   activeFilterCount,
   DEVICE_TYPES,
@@ -13,25 +13,16 @@ import {
   fromSearchParams,
   RANGES,
   SORTS,
-  toSearchBody,
   toSearchParams,
   type RecordingsQuery,
   type UrlCondition,
 } from "../lib/filters";
-import { countryName, formatDateTime, formatDuration, formatRelative, parseDuration, plural, urlPath } from "../lib/format";
-import { listKey, saveList } from "../lib/listStore";
+import { countryName, plural, urlPath } from "../lib/format";
 import { watchedSet } from "../lib/watched";
 import { rememberSite } from "./Home";
+import { RecordingsTable } from "./RecordingsTable";
 
-type Summary = Schemas["v1SessionSummary"];
 type Facet = Schemas["v1Facet"];
-
-const PAGE_SIZE = 50;
-
-/** pageSize keeps the request within the server's advertised cap. */
-function pageSize(max: number | undefined): number {
-  return max && max > 0 ? Math.min(PAGE_SIZE, max) : PAGE_SIZE;
-}
 
 /** A text/number input that commits on Enter or blur, not on every key. */
 function CommitInput({
@@ -168,7 +159,7 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
     <aside className="filters" data-testid="filters">
       <div className="filter-group">
         <span className="filter-label">Date</span>
-        <select value={q.range} onChange={(e) => set({ range: e.target.value as RecordingsQuery["range"] })} data-testid="filter-range">
+        <select value={q.range} onChange={(e) => set({ range: e.target.value as RecordingsQuery["range"] })} data-testid="filter-range" aria-label="Date range">
           {RANGES.map((r) => (
             <option key={r.key} value={r.key}>
               {r.label}
@@ -303,73 +294,6 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
   );
 }
 
-function Badges({ s }: { s: Summary }) {
-  return (
-    <span className="badges">
-      {(s.rageClickCount ?? 0) > 0 && (
-        <span className="badge badge-rage" data-testid="badge-rage" title={`${s.rageClickCount} rage clicks`}>
-          Rage ×{s.rageClickCount}
-        </span>
-      )}
-      {(s.deadClickCount ?? 0) > 0 && (
-        <span className="badge badge-dead" data-testid="badge-dead" title={`${s.deadClickCount} dead clicks`}>
-          Dead ×{s.deadClickCount}
-        </span>
-      )}
-      {(s.errorCount ?? 0) > 0 && (
-        <span className="badge badge-error" data-testid="badge-error" title={`${s.errorCount} errors`}>
-          Errors ×{s.errorCount}
-        </span>
-      )}
-    </span>
-  );
-}
-
-function Row({ s, to, watched }: { s: Summary; to: string; watched: boolean }) {
-  const navigate = useNavigate();
-  const c = s.client ?? {};
-  return (
-    <tr
-      className={`rec-row ${watched ? "rec-watched" : ""}`}
-      data-testid="recording-row"
-      data-session-id={s.sessionId}
-      data-watched={watched ? "1" : "0"}
-      onClick={() => navigate(to)}
-      title={watched ? "You've watched this recording" : undefined}
-    >
-      <td>
-        <Link to={to} className="play" aria-label="Play recording" onClick={(e) => e.stopPropagation()}>
-          ▶
-        </Link>
-      </td>
-      <td title={formatDateTime(s.startTime)}>
-        <div>{formatRelative(s.startTime)}</div>
-        <div className="muted small">{s.userId || `Visitor ${(s.visitorId ?? "").slice(2, 8)}`}</div>
-      </td>
-      <td className="num" data-testid="recording-duration">
-        {formatDuration(parseDuration(s.duration))}
-        <div className="muted small">{formatDuration(parseDuration(s.activeDuration))} active</div>
-      </td>
-      <td className="pages-cell">
-        <div>{plural(s.pageCount ?? 0, "page")}</div>
-        <div className="muted small ellipsis" title={s.entryUrl}>
-          {urlPath(s.entryUrl)}
-        </div>
-      </td>
-      <td>
-        <span title={deviceLabel(c.deviceType)}>
-          <DeviceIcon type={c.deviceType} />
-        </span>
-        {c.browser || "Unknown"} <span className="muted small">· {c.os || "?"}</span>
-      </td>
-      <td title={countryName(c.country)}>{c.country ? <span className="cc">{c.country}</span> : "—"}</td>
-      <td>
-        <Badges s={s} />
-      </td>
-    </tr>
-  );
-}
-
 export function Recordings() {
   const { orgId = "", siteId = "" } = useParams();
   const [params, setParams] = useSearchParams();
@@ -380,16 +304,10 @@ export function Recordings() {
   const [q, setQ] = useState(urlQuery);
   useEffect(() => setQ(urlQuery), [urlQuery]);
   const queryString = toSearchParams(q).toString();
-  const [items, setItems] = useState<Summary[]>([]);
-  const [total, setTotal] = useState<number>();
-  const [facets, setFacets] = useState<Map<string, Facet>>(new Map());
-  const [token, setToken] = useState<string>();
-  const [loading, setLoading] = useState(true);
-  const [loadingMore, setLoadingMore] = useState(false);
-  const [error, setError] = useState<Error>();
-  const gen = useRef(0);
-  const sentinel = useRef<HTMLDivElement>(null);
-  const site = useAsync(() => unwrap(api.GET("/api/v1/sites/{siteId}", { params: { path: { siteId } } })), [siteId]);
+  const pageSize = listPageSize(config?.maxPageSize);
+  const list = useSessionSearch(siteId, queryString, pageSize, { pollWhileEmpty: activeFilterCount(q) === 0 });
+  const { items, total, facets } = list;
+  const site = useSite(siteId);
   useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
 
   const set = useCallback(
@@ -405,90 +323,19 @@ export function Recordings() {
     setParams(new URLSearchParams());
   }, [setParams]);
 
-  // A brand-new site: look for the first recording every few seconds, so it
-  // shows up while the user is watching.
-  const [poll, setPoll] = useState(0);
-  // After an outage, refresh the list quietly.
-  useOnRecovered(() => setPoll((n) => n + 1));
-  const lastKey = useRef("");
-  const waitingForFirst = !loading && !error && items.length === 0 && activeFilterCount(q) === 0;
-  useEffect(() => {
-    if (!waitingForFirst) return;
-    const timer = window.setInterval(() => setPoll((n) => n + 1), 10_000);
-    return () => window.clearInterval(timer);
-  }, [waitingForFirst]);
-
-  useEffect(() => {
-    const mine = ++gen.current;
-    // A background poll refreshes quietly; a new query shows the spinner.
-    const key = `${siteId}?${queryString}`;
-    if (lastKey.current !== key) setLoading(true);
-    lastKey.current = key;
-    setError(undefined);
-    const query = fromSearchParams(new URLSearchParams(queryString));
-    unwrap(
-      api.POST("/api/v1/sites/{siteId}/sessions:search", {
-        params: { path: { siteId } },
-        body: toSearchBody(query, { now: new Date(), pageSize: pageSize(config?.maxPageSize) }),
-      }),
-    ).then(
-      (r) => {
-        if (gen.current !== mine) return;
-        setItems(r.sessions ?? []);
-        setTotal(Number(r.total ?? 0));
-        setFacets(new Map((r.facets ?? []).map((f) => [f.field ?? "", f])));
-        setToken(r.nextPageToken || undefined);
-        setLoading(false);
-      },
-      (e: Error) => {
-        if (gen.current !== mine) return;
-        setError(e);
-        setLoading(false);
-      },
-    );
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [siteId, queryString, config?.maxPageSize, poll]);
-
-  const loadMore = useCallback(async () => {
-    if (!token || loadingMore) return;
-    const mine = gen.current;
-    setLoadingMore(true);
-    try {
-      const r = await unwrap(
-        api.POST("/api/v1/sites/{siteId}/sessions:search", {
-          params: { path: { siteId } },
-          body: toSearchBody(q, { now: new Date(), pageSize: pageSize(config?.maxPageSize), pageToken: token }),
-        }),
-      );
-      if (gen.current !== mine) return;
-      setItems((prev) => {
-        const seen = new Set(prev.map((s) => s.sessionId));
-        return [...prev, ...(r.sessions ?? []).filter((s) => !seen.has(s.sessionId))];
-      });
-      setToken(r.nextPageToken || undefined);
-    } catch (e) {
-      setError(e as Error);
-    } finally {
-      setLoadingMore(false);
-    }
-  }, [token, loadingMore, siteId, q, config?.maxPageSize]);
-
-  // Infinite scroll: fetch the next page when the end of the list comes into view.
-  useEffect(() => {
-    const el = sentinel.current;
-    if (!el || !token) return;
-    const io = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && void loadMore(), { rootMargin: "400px" });
-    io.observe(el);
-    return () => io.disconnect();
-  }, [token, loadMore]);
-
-  useEffect(() => {
-    saveList({ key: listKey(siteId, queryString), ids: items.map((s) => s.sessionId ?? ""), nextPageToken: token, total: total ?? 0 });
-  }, [items, token, total, siteId, queryString]);
+  // Recordings that arrived since the list was read: offered, not pushed in
+  // under the user's cursor.
+  const qc = useQueryClient();
+  const counted = useNewSessions(siteId, queryString, items.length > 0);
+  const fresh = counted.data !== undefined && total !== undefined ? counted.data - total : 0;
+  const showNew = () => void qc.resetQueries({ queryKey: sessionSearchKey(siteId, queryString, pageSize) });
 
   const watched = useMemo(() => watchedSet(siteId), [siteId]);
   const nActive = activeFilterCount(q);
-  const replayLink = (id: string) => `/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(id)}${queryString ? `?${queryString}` : ""}`;
+  const replayLink = useCallback(
+    (id: string) => `/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(id)}${queryString ? `?${queryString}` : ""}`,
+    [orgId, siteId, queryString],
+  );
   const quick = (k: "hasRageClicks" | "hasDeadClicks" | "hasErrors", label: string) => (
     <button className={`pill ${q[k] ? "pill-on" : ""}`} onClick={() => set({ [k]: q[k] ? undefined : true })} data-testid={`quick-${k}`}>
       {label}
@@ -538,9 +385,13 @@ export function Recordings() {
             </label>
           </div>
         </div>
-        <ErrorBox error={error} />
-        {loading ? (
-          <Spinner label="Loading recordings…" />
+        {fresh > 0 && (
+          <button className="btn btn-small new-sessions" onClick={showNew} data-testid="new-recordings">
+            {plural(fresh, "new recording")} — show
+          </button>
+        )}
+        {!list.query.data ? (
+          <QueryStatus query={list.query} label="Loading recordings…" />
         ) : items.length === 0 ? (
           nActive > 0 ? (
             <EmptyState title="No recordings match these filters" testId="recordings-empty" icon="⌕" action={<button className="btn" onClick={clear}>Clear filters</button>}>
@@ -563,35 +414,16 @@ export function Recordings() {
           )
         ) : (
           <>
-            <table className="rec-table" data-testid="recordings-list">
-              <thead>
-                <tr>
-                  <th />
-                  <th>Started</th>
-                  <th>Duration</th>
-                  <th>Pages</th>
-                  <th>Device</th>
-                  <th>Country</th>
-                  <th>Signals</th>
-                </tr>
-              </thead>
-              <tbody>
-                {items.map((s) => (
-                  <Row key={s.sessionId} s={s} to={replayLink(s.sessionId ?? "")} watched={watched.has(s.sessionId ?? "")} />
-                ))}
-              </tbody>
-            </table>
-            <div ref={sentinel} className="list-end">
-              {token ? (
-                <button className="btn" onClick={loadMore} disabled={loadingMore} data-testid="load-more">
-                  {loadingMore ? "Loading…" : "Load more"}
-                </button>
-              ) : (
-                <span className="muted small">
-                  {items.length === total ? `All ${plural(total ?? 0, "recording")} shown` : `${items.length.toLocaleString()} shown`}
-                </span>
-              )}
-            </div>
+            {list.query.isFetchNextPageError && <ErrorBox error={list.query.error} onRetry={() => void list.query.fetchNextPage()} />}
+            <RecordingsTable
+              items={items}
+              total={total ?? items.length}
+              link={replayLink}
+              watched={watched}
+              hasMore={list.query.hasNextPage}
+              loadingMore={list.query.isFetchingNextPage}
+              loadMore={() => void list.query.fetchNextPage()}
+            />
           </>
         )}
       </section>

@@ -1,11 +1,14 @@
 import { useEffect, useMemo, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { api, unwrap, type Schemas } from "../api/client";
-import { useAsync } from "../app/useAsync";
-import { ErrorBox, Spinner } from "../components/ui";
-import { deviceLabel, fromSearchParams, toSearchBody } from "../lib/filters";
+import { useQueryClient } from "@tanstack/react-query";
+import { type Schemas } from "../api/client";
+import { $api } from "../api/query";
+import { listPageSize, useSessionSearch } from "../api/sessionSearch";
+import { useApp } from "../app/AppContext";
+import { ErrorBox, QueryStatus } from "../components/ui";
+import { deviceLabel } from "../lib/filters";
 import { countryName, formatDateTime, formatDuration, parseDuration, urlPath } from "../lib/format";
-import { listKey, loadList, neighbours, saveList, type ListSnapshot } from "../lib/listStore";
+import { neighbours } from "./neighbours";
 import { frustrationsFromApi } from "../lib/timeline";
 import { markWatched } from "../lib/watched";
 import { Player } from "../replay/Player";
@@ -46,65 +49,23 @@ function Meta({ s }: { s: Summary }) {
   );
 }
 
-/** useNeighbours finds previous/next recordings in the list the user came from. */
+/**
+ * useNeighbours finds previous/next recordings in the list the user came
+ * from: the list's own cached query when there is one, else its first page
+ * (opened from a link); at the end of what is loaded it loads the next page
+ * so "next" keeps working.
+ */
 function useNeighbours(siteId: string, sessionId: string, query: string) {
-  const [list, setList] = useState<ListSnapshot | undefined>(() => loadList(listKey(siteId, query)));
+  const { config } = useApp();
+  const list = useSessionSearch(siteId, query, listPageSize(config?.maxPageSize));
+  const ids = useMemo(() => list.items.map((s) => s.sessionId ?? ""), [list.items]);
+  const n = neighbours(ids, sessionId);
+  const { hasNextPage, isFetchingNextPage, fetchNextPage } = list.query;
+  const atEnd = n.index >= 0 && !n.next && hasNextPage;
   useEffect(() => {
-    const key = listKey(siteId, query);
-    const cached = loadList(key);
-    if (cached && cached.ids.includes(sessionId)) {
-      setList(cached);
-      return;
-    }
-    // Opened from a link: rebuild the list's first page.
-    let live = true;
-    unwrap(
-      api.POST("/api/v1/sites/{siteId}/sessions:search", {
-        params: { path: { siteId } },
-        body: toSearchBody(fromSearchParams(new URLSearchParams(query)), { now: new Date(), pageSize: 50, facets: false }),
-      }),
-    ).then(
-      (r) => {
-        if (!live) return;
-        const snap = { key, ids: (r.sessions ?? []).map((s) => s.sessionId ?? ""), nextPageToken: r.nextPageToken || undefined, total: Number(r.total ?? 0) };
-        saveList(snap);
-        setList(snap);
-      },
-      () => undefined,
-    );
-    return () => {
-      live = false;
-    };
-  }, [siteId, sessionId, query]);
-
-  const n = neighbours(list?.ids ?? [], sessionId);
-  const atEnd = list && n.index >= 0 && !n.next && list.nextPageToken;
-  // At the end of the loaded part: fetch the next page so "next" keeps working.
-  useEffect(() => {
-    if (!atEnd || !list) return;
-    let live = true;
-    unwrap(
-      api.POST("/api/v1/sites/{siteId}/sessions:search", {
-        params: { path: { siteId } },
-        body: toSearchBody(fromSearchParams(new URLSearchParams(query)), { now: new Date(), pageSize: 50, pageToken: list.nextPageToken, facets: false }),
-      }),
-    ).then(
-      (r) => {
-        if (!live) return;
-        const seen = new Set(list.ids);
-        const fresh = (r.sessions ?? []).map((s) => s.sessionId ?? "").filter((id) => id && !seen.has(id));
-        // A page that adds nothing ends the walk rather than asking again forever.
-        const snap = { ...list, ids: [...list.ids, ...fresh], nextPageToken: fresh.length ? r.nextPageToken || undefined : undefined };
-        saveList(snap);
-        setList(snap);
-      },
-      () => undefined,
-    );
-    return () => {
-      live = false;
-    };
-  }, [atEnd, list, siteId, query]);
-  return { ...n, total: list?.total };
+    if (atEnd && !isFetchingNextPage) void fetchNextPage();
+  }, [atEnd, isFetchingNextPage, fetchNextPage]);
+  return { ...n, total: list.total };
 }
 
 export default function Replay() {
@@ -118,7 +79,7 @@ export default function Replay() {
   const query = listParams.toString();
   useEffect(() => markWatched(siteId, sessionId), [siteId, sessionId]);
   const [autoNext, setAutoNext] = useState(false);
-  const session = useAsync(() => unwrap(api.GET("/api/v1/sites/{siteId}/sessions/{sessionId}", { params: { path: { siteId, sessionId } } })), [siteId, sessionId]);
+  const session = $api.useQuery("get", "/api/v1/sites/{siteId}/sessions/{sessionId}", { params: { path: { siteId, sessionId } } });
   const nb = useNeighbours(siteId, sessionId, query);
   const base = `/o/${orgId}/sites/${siteId}/recordings`;
   const link = (id: string) => `${base}/${encodeURIComponent(id)}${query ? `?${query}` : ""}`;
@@ -126,31 +87,32 @@ export default function Replay() {
   // The server's rage and dead clicks: the timeline shows the set the counts count.
   const frustrations = useMemo(() => frustrationsFromApi(session.data?.frustrations), [session.data]);
 
-  // A delete that failed (e.g. during an outage) says so here, with its trace reference.
-  const [actionError, setActionError] = useState<Error>();
-
-  const forgetVisitor = async () => {
-    if (!s?.visitorId) return;
-    if (!window.confirm("Delete every recording of this visitor on this site (e.g. for a GDPR request)? This can't be undone.")) return;
-    setActionError(undefined);
-    try {
-      const r = await unwrap(api.DELETE("/api/v1/sites/{siteId}/visitors/{visitorId}", { params: { path: { siteId, visitorId: s.visitorId } } }));
+  // Deletes change the list the user goes back to.
+  const qc = useQueryClient();
+  const listChanged = () => void qc.invalidateQueries({ queryKey: ["post", "/api/v1/sites/{siteId}/sessions:search"] });
+  const deleteVisitor = $api.useMutation("delete", "/api/v1/sites/{siteId}/visitors/{visitorId}", {
+    onSuccess: (r) => {
       window.alert(`Deleted ${Number(r.deletedSessions ?? 0).toLocaleString()} recordings of this visitor.`);
       navigate(`${base}${query ? `?${query}` : ""}`);
-    } catch (e) {
-      setActionError(e as Error);
-    }
+    },
+    onSettled: listChanged,
+  });
+  const deleteSession = $api.useMutation("delete", "/api/v1/sites/{siteId}/sessions/{sessionId}", {
+    onSuccess: () => navigate(nb.next ? link(nb.next) : `${base}${query ? `?${query}` : ""}`),
+    onSettled: listChanged,
+  });
+  // A delete that failed (e.g. during an outage) says so here, with its trace reference.
+  const actionError = deleteSession.error ?? deleteVisitor.error;
+
+  const forgetVisitor = () => {
+    if (!s?.visitorId) return;
+    if (!window.confirm("Delete every recording of this visitor on this site (e.g. for a GDPR request)? This can't be undone.")) return;
+    deleteVisitor.mutate({ params: { path: { siteId, visitorId: s.visitorId } } });
   };
 
-  const remove = async () => {
+  const remove = () => {
     if (!window.confirm("Delete this recording everywhere? This can't be undone.")) return;
-    setActionError(undefined);
-    try {
-      await unwrap(api.DELETE("/api/v1/sites/{siteId}/sessions/{sessionId}", { params: { path: { siteId, sessionId } } }));
-      navigate(nb.next ? link(nb.next) : `${base}${query ? `?${query}` : ""}`);
-    } catch (e) {
-      setActionError(e as Error);
-    }
+    deleteSession.mutate({ params: { path: { siteId, sessionId } } });
   };
 
   return (
@@ -179,7 +141,6 @@ export default function Replay() {
           Next ›
         </button>
       </div>
-      <ErrorBox error={session.error} onRetry={session.reload} />
       <ErrorBox error={actionError} />
       <div className="replay-body">
         <Player
@@ -196,9 +157,9 @@ export default function Replay() {
           }}
           onFinished={() => autoNext && nb.next && navigate(link(nb.next))}
           details={
-            session.loading ? (
-              <Spinner />
-            ) : s ? (
+            !s ? (
+              <QueryStatus query={session} />
+            ) : (
               <>
                 <Meta s={s} />
                 <div className="row gap-small danger-actions">
@@ -210,7 +171,7 @@ export default function Replay() {
                   </button>
                 </div>
               </>
-            ) : undefined
+            )
           }
         />
       </div>

@@ -1,10 +1,11 @@
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { api, unwrap, type Schemas } from "../api/client";
-import { canManage, useApp } from "../app/AppContext";
-import { useAsync } from "../app/useAsync";
-import { CopyButton, ErrorBox, PageHeader, Spinner } from "../components/ui";
-import { formatRelative } from "../lib/format";
+import { useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { type Schemas } from "../api/client";
+import { $api } from "../api/query";
+import { canManage, myRole, useApp, useOrganization, useSite } from "../app/AppContext";
+import { CopyButton, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
+import { formatRelative, plural } from "../lib/format";
 import { installSnippet, normalizeDomain } from "../lib/snippet";
 import { captureAssets, selectorLines, updateMask } from "../lib/settings";
 import { rememberSite } from "./Home";
@@ -24,36 +25,22 @@ const FRESH_MS = 15 * 60_000;
 
 function Install({ site }: { site: Site }) {
   const snippet = installSnippet(window.location.origin, site.siteKey ?? "");
-  const [verifying, setVerifying] = useState(false);
-  const [activity, setActivity] = useState<Schemas["v1GetSiteActivityResponse"]>();
-  const [error, setError] = useState<Error>();
-  const started = useRef(0);
-
-  const check = async () => {
-    try {
-      const a = await unwrap(api.GET("/api/v1/sites/{siteId}/activity", { params: { path: { siteId: site.id! } } }));
-      setActivity(a);
-      setError(undefined);
-      return a;
-    } catch (e) {
-      setError(e as Error);
-      return undefined;
-    }
+  // When "Verify installation" was clicked: the activity is re-read every
+  // POLL_MS from then until data arrives or POLL_FOR_MS pass.
+  const [verifySince, setVerifySince] = useState<number>();
+  const waiting = (a: Activity | undefined) => verifySince !== undefined && !(a && isFresh(a)) && Date.now() - verifySince < POLL_FOR_MS;
+  const query = $api.useQuery(
+    "get",
+    "/api/v1/sites/{siteId}/activity",
+    { params: { path: { siteId: site.id! } } },
+    { refetchInterval: (q) => (waiting(q.state.data) ? POLL_MS : false) },
+  );
+  const activity = query.data;
+  const verifying = waiting(activity);
+  const verify = () => {
+    setVerifySince(Date.now());
+    void query.refetch();
   };
-  useEffect(() => {
-    void check();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [site.id]);
-  useEffect(() => {
-    if (!verifying) return;
-    started.current = Date.now();
-    const timer = window.setInterval(async () => {
-      const a = await check();
-      if ((a && isFresh(a)) || Date.now() - started.current > POLL_FOR_MS) setVerifying(false);
-    }, POLL_MS);
-    return () => window.clearInterval(timer);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [verifying]);
 
   const fresh = activity && isFresh(activity);
   return (
@@ -84,7 +71,7 @@ function Install({ site }: { site: Site }) {
         {fresh ? (
           <div className="verify-ok">
             <span className="dot dot-ok" /> Receiving data — last batch {formatRelative(activity?.lastChunkTime)},{" "}
-            {Number(activity?.sessionsLast24h ?? 0).toLocaleString()} sessions in the last 24 hours.
+            {plural(Number(activity?.sessionsLast24h ?? 0), "session")} in the last 24 hours.
           </div>
         ) : verifying ? (
           <div className="verify-wait">
@@ -98,11 +85,11 @@ function Install({ site }: { site: Site }) {
               : "No data received yet."}
           </div>
         )}
-        <button className="btn" onClick={() => setVerifying(true)} disabled={verifying} data-testid="verify-install">
+        <button className="btn" onClick={verify} disabled={verifying} data-testid="verify-install">
           {verifying ? "Checking…" : "Verify installation"}
         </button>
       </div>
-      <ErrorBox error={error} />
+      {query.error && <ErrorBox error={query.error} onRetry={() => void query.refetch()} />}
       {!fresh && (
         <details className="muted small">
           <summary>Nothing arriving?</summary>
@@ -118,35 +105,42 @@ function Install({ site }: { site: Site }) {
   );
 }
 
-function isFresh(a: Schemas["v1GetSiteActivityResponse"]): boolean {
+type Activity = Schemas["v1GetSiteActivityResponse"];
+
+function isFresh(a: Activity): boolean {
   const t = a.lastChunkTime ? Date.parse(a.lastChunkTime) : NaN;
   return Number.isFinite(t) && Date.now() - t < FRESH_MS;
 }
 
-function Domains({ site, onChange, editable }: { site: Site; onChange: (s: Site) => void; editable: boolean }) {
+/** siteWritten puts a site the gateway returned into the cache, and has the site lists re-read (names, domains). */
+function siteWritten(qc: QueryClient, site: Site | undefined) {
+  if (site?.id) qc.setQueryData(siteKey(site.id), { site });
+  void qc.invalidateQueries({ queryKey: ["get", "/api/v1/organizations/{organizationId}/sites"] });
+}
+
+function siteKey(siteId: string) {
+  return $api.queryOptions("get", "/api/v1/sites/{siteId}", { params: { path: { siteId } } }).queryKey;
+}
+
+function Domains({ site, editable }: { site: Site; editable: boolean }) {
+  const qc = useQueryClient();
   const [domain, setDomain] = useState("");
-  const [error, setError] = useState<Error>();
-  const add = async (e: FormEvent) => {
+  const addDomain = $api.useMutation("post", "/api/v1/sites/{siteId}/domains", {
+    onSuccess: (r) => {
+      siteWritten(qc, r.site);
+      setDomain("");
+    },
+  });
+  const removeDomain = $api.useMutation("delete", "/api/v1/sites/{siteId}/domains/{domain}", { onSuccess: (r) => siteWritten(qc, r.site) });
+  const error = addDomain.error ?? removeDomain.error;
+  const add = (e: FormEvent) => {
     e.preventDefault();
     const host = normalizeDomain(domain);
-    if (!host) return;
-    try {
-      const r = await unwrap(api.POST("/api/v1/sites/{siteId}/domains", { params: { path: { siteId: site.id! } }, body: { domain: host } }));
-      if (r.site) onChange(r.site);
-      setDomain("");
-      setError(undefined);
-    } catch (err) {
-      setError(err as Error);
-    }
+    if (host) addDomain.mutate({ params: { path: { siteId: site.id! } }, body: { domain: host } });
   };
-  const remove = async (d: string) => {
+  const remove = (d: string) => {
     if (!window.confirm(`Stop accepting recordings from ${d}?`)) return;
-    try {
-      const r = await unwrap(api.DELETE("/api/v1/sites/{siteId}/domains/{domain}", { params: { path: { siteId: site.id!, domain: d } } }));
-      if (r.site) onChange(r.site);
-    } catch (err) {
-      setError(err as Error);
-    }
+    removeDomain.mutate({ params: { path: { siteId: site.id!, domain: d } } });
   };
   const domains = site.domains ?? [];
   return (
@@ -181,22 +175,30 @@ function Domains({ site, onChange, editable }: { site: Site; onChange: (s: Site)
 
 
 function SettingsForm({ siteId, maxRetention, editable }: { siteId: string; maxRetention?: number; editable: boolean }) {
-  const loaded = useAsync(() => unwrap(api.GET("/api/v1/sites/{siteId}/settings", { params: { path: { siteId } } })), [siteId]);
+  const qc = useQueryClient();
+  const init = { params: { path: { siteId } } };
+  // Not re-read on focus: the form compares the draft with what was loaded.
+  const loaded = $api.useQuery("get", "/api/v1/sites/{siteId}/settings", init, { refetchOnWindowFocus: false });
   const [draft, setDraft] = useState<Settings>();
   const [text, setText] = useState({ mask: "", block: "", unmask: "" });
   const [saved, setSaved] = useState(false);
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
-  useEffect(() => {
-    const s = loaded.data?.settings;
-    if (!s) return;
+  const edit = (s: Settings) => {
     setDraft(s);
     setText({ mask: (s.maskSelectors ?? []).join("\n"), block: (s.blockSelectors ?? []).join("\n"), unmask: (s.unmaskSelectors ?? []).join("\n") });
-  }, [loaded.data]);
-  if (loaded.loading) return <Spinner />;
-  if (loaded.error) return <ErrorBox error={loaded.error} onRetry={loaded.reload} />;
+  };
+  const server = loaded.data?.settings;
+  useEffect(() => {
+    if (server) edit(server);
+  }, [server]);
+  const saveSettings = $api.useMutation("patch", "/api/v1/sites/{siteId}/settings", {
+    onSuccess: (r) => {
+      if (r.settings) qc.setQueryData($api.queryOptions("get", "/api/v1/sites/{siteId}/settings", init).queryKey, { settings: r.settings });
+      setSaved(true);
+    },
+  });
+  if (!loaded.data) return <QueryStatus query={loaded} />;
   if (!draft) return null;
-  const orig = loaded.data?.settings ?? {};
+  const orig = server ?? {};
   const next: Settings = { ...draft, maskSelectors: selectorLines(text.mask), blockSelectors: selectorLines(text.block), unmaskSelectors: selectorLines(text.unmask) };
   const mask = updateMask(orig, next);
   const changed = mask ? mask.split(",") : [];
@@ -204,26 +206,13 @@ function SettingsForm({ siteId, maxRetention, editable }: { siteId: string; maxR
     setDraft({ ...draft, [k]: v });
     setSaved(false);
   };
+  const busy = saveSettings.isPending;
+  const error = saveSettings.error;
 
-  const save = async (e: FormEvent) => {
+  const save = (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      const r = await unwrap(
-        api.PATCH("/api/v1/sites/{siteId}/settings", {
-          params: { path: { siteId } },
-          // Only what changed, so two admins editing different fields don't undo each other.
-          body: { settings: next, updateMask: mask },
-        }),
-      );
-      if (r.settings) loaded.setData({ settings: r.settings });
-      setSaved(true);
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
+    // Only what changed, so two admins editing different fields don't undo each other.
+    saveSettings.mutate({ params: { path: { siteId } }, body: { settings: next, updateMask: mask } });
   };
 
   const pct = Math.round((draft.sampleRate ?? 0) * 100);
@@ -335,27 +324,37 @@ function SettingsForm({ siteId, maxRetention, editable }: { siteId: string; maxR
   );
 }
 
-function Danger({ site, orgId, onRenamed }: { site: Site; orgId: string; onRenamed: (s: Site) => void }) {
+function Danger({ site, orgId }: { site: Site; orgId: string }) {
   const navigate = useNavigate();
+  const qc = useQueryClient();
   const [name, setName] = useState(site.name ?? "");
-  const [error, setError] = useState<Error>();
-  const rename = async (e: FormEvent) => {
-    e.preventDefault();
-    try {
-      const r = await unwrap(api.PATCH("/api/v1/sites/{siteId}", { params: { path: { siteId: site.id! } }, body: { name } }));
-      if (r.site) onRenamed(r.site);
-    } catch (err) {
-      setError(err as Error);
-    }
-  };
-  const remove = async () => {
-    if (window.prompt(`This deletes the site and all its recordings. Type the site's name (${site.name}) to confirm.`) !== site.name) return;
-    try {
-      await unwrap(api.DELETE("/api/v1/sites/{siteId}", { params: { path: { siteId: site.id! } } }));
+  const key = siteKey(site.id!);
+  const renameSite = $api.useMutation("patch", "/api/v1/sites/{siteId}", {
+    // The new name shows at once (title, switcher) and goes back if refused.
+    onMutate: async (v) => {
+      await qc.cancelQueries({ queryKey: key });
+      const previous = qc.getQueryData<{ site?: Site }>(key);
+      qc.setQueryData(key, { site: { ...site, name: v.body.name } });
+      return { previous };
+    },
+    onError: (_e, _v, ctx) => ctx?.previous && qc.setQueryData(key, ctx.previous),
+    onSuccess: (r) => siteWritten(qc, r.site),
+  });
+  const deleteSite = $api.useMutation("delete", "/api/v1/sites/{siteId}", {
+    onSuccess: () => {
+      qc.removeQueries({ queryKey: key });
+      void qc.invalidateQueries({ queryKey: ["get", "/api/v1/organizations/{organizationId}/sites"] });
       navigate(`/o/${orgId}/sites`);
-    } catch (err) {
-      setError(err as Error);
-    }
+    },
+  });
+  const error = renameSite.error ?? deleteSite.error;
+  const rename = (e: FormEvent) => {
+    e.preventDefault();
+    renameSite.mutate({ params: { path: { siteId: site.id! } }, body: { name } });
+  };
+  const remove = () => {
+    if (window.prompt(`This deletes the site and all its recordings. Type the site's name (${site.name}) to confirm.`) !== site.name) return;
+    deleteSite.mutate({ params: { path: { siteId: site.id! } } });
   };
   return (
     <section className="card">
@@ -375,17 +374,70 @@ function Danger({ site, orgId, onRenamed }: { site: Site; orgId: string; onRenam
   );
 }
 
+const TABS = [
+  { key: "install", label: "Install" },
+  { key: "settings", label: "Domains & recording" },
+  { key: "site", label: "Site", adminOnly: true },
+] as const;
+type TabKey = (typeof TABS)[number]["key"];
+
+/**
+ * SetupTabs: the page's sections as ARIA tabs whose selection is the URL's
+ * ?tab= (shareable; the back button goes to the previous tab); the arrow
+ * keys move between tabs.
+ */
+function SetupTabs({ tabs, current, select }: { tabs: { key: TabKey; label: string }[]; current: TabKey; select: (k: TabKey) => void }) {
+  const onKeyDown = (e: React.KeyboardEvent, i: number) => {
+    const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+    if (!step) return;
+    e.preventDefault();
+    const next = tabs[(i + step + tabs.length) % tabs.length]!;
+    select(next.key);
+    document.getElementById(`setup-tab-${next.key}`)?.focus();
+  };
+  return (
+    <div className="tabs" role="tablist" aria-label="Site setup">
+      {tabs.map((t, i) => (
+        <button
+          key={t.key}
+          id={`setup-tab-${t.key}`}
+          type="button"
+          role="tab"
+          className={`tab ${t.key === current ? "tab-on" : ""}`}
+          aria-selected={t.key === current}
+          aria-controls={`setup-panel-${t.key}`}
+          tabIndex={t.key === current ? 0 : -1}
+          onClick={() => select(t.key)}
+          onKeyDown={(e) => onKeyDown(e, i)}
+          data-testid={`setup-tab-${t.key}`}
+        >
+          {t.label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
 export function SiteSetup() {
   const { orgId = "", siteId = "" } = useParams();
-  const [params] = useSearchParams();
+  const [params, setParams] = useSearchParams();
   const { me } = useApp();
-  const editable = canManage(me?.memberships?.find((m) => m.organizationId === orgId)?.role);
-  const site = useAsync(() => unwrap(api.GET("/api/v1/sites/{siteId}", { params: { path: { siteId } } })), [siteId]);
-  const org = useAsync(() => unwrap(api.GET("/api/v1/organizations/{organizationId}", { params: { path: { organizationId: orgId } } })), [orgId]);
+  const editable = canManage(myRole(me, orgId));
+  const site = useSite(siteId);
+  const org = useOrganization(orgId);
   useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
-  if (site.loading) return <Spinner />;
-  if (site.error || !site.data?.site) return <ErrorBox error={site.error ?? "Site not found"} onRetry={site.reload} />;
+  const tabs = TABS.filter((t) => editable || !("adminOnly" in t));
+  const tab = tabs.find((t) => t.key === params.get("tab"))?.key ?? "install";
+  const select = (k: TabKey) =>
+    setParams((p) => {
+      const n = new URLSearchParams(p);
+      if (k === "install") n.delete("tab");
+      else n.set("tab", k);
+      return n;
+    });
+  if (!site.data) return <QueryStatus query={site} />;
   const s = site.data.site;
+  if (!s) return <ErrorBox error="Site not found" />;
   return (
     <div className="narrow">
       <PageHeader
@@ -397,10 +449,17 @@ export function SiteSetup() {
           </Link>
         }
       />
-      <Install site={s} />
-      <Domains site={s} onChange={(n) => site.setData({ site: n })} editable={editable} />
-      <SettingsForm siteId={siteId} maxRetention={org.data?.organization?.plan?.maxRetentionDays} editable={editable} />
-      {editable && <Danger site={s} orgId={orgId} onRenamed={(n) => site.setData({ site: n })} />}
+      <SetupTabs tabs={tabs} current={tab} select={select} />
+      <div role="tabpanel" id={`setup-panel-${tab}`} aria-labelledby={`setup-tab-${tab}`} data-testid="setup-panel">
+        {tab === "install" && <Install site={s} />}
+        {tab === "settings" && (
+          <>
+            <Domains site={s} editable={editable} />
+            <SettingsForm siteId={siteId} maxRetention={org.data?.organization?.plan?.maxRetentionDays} editable={editable} />
+          </>
+        )}
+        {tab === "site" && editable && <Danger site={s} orgId={orgId} />}
+      </div>
     </div>
   );
 }

@@ -1,9 +1,9 @@
 import { useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
-import { api, unwrap } from "../api/client";
-import { canManage, useApp } from "../app/AppContext";
-import { useAsync } from "../app/useAsync";
-import { EmptyState, ErrorBox, PageHeader, Spinner } from "../components/ui";
+import { useQueryClient } from "@tanstack/react-query";
+import { $api } from "../api/query";
+import { canManage, myRole, useApp, useSites } from "../app/AppContext";
+import { EmptyState, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime } from "../lib/format";
 import { normalizeDomain } from "../lib/snippet";
 
@@ -11,26 +11,19 @@ function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void 
   const navigate = useNavigate();
   const [name, setName] = useState("");
   const [domain, setDomain] = useState("");
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      const host = normalizeDomain(domain);
-      const r = await unwrap(
-        api.POST("/api/v1/organizations/{organizationId}/sites", {
-          params: { path: { organizationId: orgId } },
-          body: { name: name.trim() || host, domains: host ? [host] : [] },
-        }),
-      );
+  const qc = useQueryClient();
+  const create = $api.useMutation("post", "/api/v1/organizations/{organizationId}/sites", {
+    // The switcher and the list show the new site.
+    onSuccess: (r) => {
+      void qc.invalidateQueries({ queryKey: ["get", "/api/v1/organizations/{organizationId}/sites"] });
       navigate(`/o/${orgId}/sites/${r.site?.id}/setup?new=1`);
-    } catch (err) {
-      setError(err instanceof Error ? err : new Error(String(err)));
-    } finally {
-      setBusy(false);
-    }
+    },
+  });
+  const busy = create.isPending;
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const host = normalizeDomain(domain);
+    create.mutate({ params: { path: { organizationId: orgId } }, body: { name: name.trim() || host, domains: host ? [host] : [] } });
   };
   return (
     <form className="card form" onSubmit={submit} data-testid="create-site-form">
@@ -55,7 +48,7 @@ function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void 
         </span>
         <input name="name" placeholder="My shop" value={name} onChange={(e) => setName(e.target.value)} />
       </label>
-      <ErrorBox error={error} />
+      <ErrorBox error={create.error} />
       <div className="row gap">
         <button className="btn btn-primary" type="submit" disabled={busy}>
           {busy ? "Creating…" : "Create site and get the snippet"}
@@ -74,15 +67,11 @@ export function Sites() {
   const { orgId = "" } = useParams();
   const [params] = useSearchParams();
   const { me } = useApp();
-  const role = me?.memberships?.find((m) => m.organizationId === orgId)?.role;
+  const role = myRole(me, orgId);
   const [creating, setCreating] = useState(false);
-  const sites = useAsync(
-    () => unwrap(api.GET("/api/v1/organizations/{organizationId}/sites", { params: { path: { organizationId: orgId }, query: { pageSize: 200 } } })),
-    [orgId],
-  );
-  if (sites.loading) return <Spinner />;
-  if (sites.error) return <ErrorBox error={sites.error} onRetry={sites.reload} />;
-  const list = sites.data?.sites ?? [];
+  const sites = useSites(orgId);
+  if (!sites.data) return <QueryStatus query={sites} />;
+  const list = sites.data.sites ?? [];
 
   if (list.length === 0) {
     return (

@@ -1,12 +1,16 @@
 import { useState, type FormEvent } from "react";
 import { useParams } from "react-router";
-import { api, unwrap, type Schemas } from "../api/client";
-import { canManage, ROLE_LABELS, useApp } from "../app/AppContext";
-import { useAsync } from "../app/useAsync";
-import { CopyButton, ErrorBox, PageHeader, Spinner } from "../components/ui";
+import { useQueryClient } from "@tanstack/react-query";
+import { type Schemas } from "../api/client";
+import { $api } from "../api/query";
+import { optimisticList } from "../api/optimistic";
+import { canManage, myRole as roleIn, ROLE_LABELS, useApp } from "../app/AppContext";
+import { CopyButton, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime } from "../lib/format";
 
 type Role = Schemas["v1Role"];
+type MemberVars = { params: { path: { userId: string } } };
+type InvitationVars = { params: { path: { invitationId: string } } };
 const ROLES: Role[] = ["ROLE_OWNER", "ROLE_ADMIN", "ROLE_MEMBER", "ROLE_VIEWER"];
 const ROLE_HELP: Record<string, string> = {
   ROLE_OWNER: "Everything, including billing-level limits and removing admins",
@@ -18,54 +22,51 @@ const ROLE_HELP: Record<string, string> = {
 export function Team() {
   const { orgId = "" } = useParams();
   const { me } = useApp();
-  const myRole = me?.memberships?.find((m) => m.organizationId === orgId)?.role;
+  const myRole = roleIn(me, orgId);
   const admin = canManage(myRole);
-  const members = useAsync(
-    () => unwrap(api.GET("/api/v1/organizations/{organizationId}/members", { params: { path: { organizationId: orgId }, query: { pageSize: 500 } } })),
-    [orgId],
-  );
-  const invites = useAsync(
-    () =>
-      admin
-        ? unwrap(api.GET("/api/v1/organizations/{organizationId}/invitations", { params: { path: { organizationId: orgId }, query: { pageSize: 500 } } }))
-        : Promise.resolve(undefined),
-    [orgId, admin],
-  );
-  const audit = useAsync(
-    () =>
-      admin
-        ? unwrap(api.GET("/api/v1/organizations/{organizationId}/audit-events", { params: { path: { organizationId: orgId }, query: { pageSize: 50 } } }))
-        : Promise.resolve(undefined),
-    [orgId, admin],
+  const qc = useQueryClient();
+  const org = { params: { path: { organizationId: orgId } } };
+  const members = $api.useQuery("get", "/api/v1/organizations/{organizationId}/members", { params: { path: { organizationId: orgId }, query: { pageSize: 500 } } });
+  const invitesInit = { params: { path: { organizationId: orgId }, query: { pageSize: 500 } } };
+  const invites = $api.useQuery("get", "/api/v1/organizations/{organizationId}/invitations", invitesInit, { enabled: admin });
+  const audit = $api.useQuery(
+    "get",
+    "/api/v1/organizations/{organizationId}/audit-events",
+    { params: { path: { organizationId: orgId }, query: { pageSize: 50 } } },
+    { enabled: admin },
   );
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("ROLE_MEMBER");
   const [link, setLink] = useState<string>();
-  const [error, setError] = useState<Error>();
 
-  const invite = async (e: FormEvent) => {
-    e.preventDefault();
-    setError(undefined);
-    try {
-      const r = await unwrap(
-        api.POST("/api/v1/organizations/{organizationId}/invitations", { params: { path: { organizationId: orgId } }, body: { email, role } }),
-      );
+  // Every change here is in the audit log and may change the member or invitation lists.
+  const settled = () => {
+    for (const path of ["members", "invitations", "audit-events"])
+      void qc.invalidateQueries({ queryKey: ["get", `/api/v1/organizations/{organizationId}/${path}`] });
+  };
+  const membersKey = $api.queryOptions("get", "/api/v1/organizations/{organizationId}/members", { params: { path: { organizationId: orgId }, query: { pageSize: 500 } } }).queryKey;
+  const invitesKey = $api.queryOptions("get", "/api/v1/organizations/{organizationId}/invitations", invitesInit).queryKey;
+  const sendInvite = $api.useMutation("post", "/api/v1/organizations/{organizationId}/invitations", {
+    onSuccess: (r) => {
       setLink(`${window.location.origin}/invite?token=${encodeURIComponent(r.token ?? "")}`);
       setEmail("");
-      invites.reload();
-    } catch (err) {
-      setError(err as Error);
-    }
-  };
-  const act = async (fn: () => Promise<unknown>) => {
-    setError(undefined);
-    try {
-      await fn();
-      members.reload();
-      invites.reload();
-    } catch (err) {
-      setError(err as Error);
-    }
+    },
+    onSettled: settled,
+  });
+  const changeRole = $api.useMutation("patch", "/api/v1/organizations/{organizationId}/members/{userId}", { onSettled: settled });
+  const removeMember = $api.useMutation("delete", "/api/v1/organizations/{organizationId}/members/{userId}", {
+    ...optimisticList(qc, membersKey, "members", (m: Schemas["v1Member"], v: MemberVars) => (m.user?.id === v.params.path.userId ? null : m)),
+    onSettled: settled,
+  });
+  const revokeInvite = $api.useMutation("delete", "/api/v1/organizations/{organizationId}/invitations/{invitationId}", {
+    ...optimisticList(qc, invitesKey, "invitations", (i: Schemas["v1Invitation"], v: InvitationVars) => (i.id === v.params.path.invitationId ? null : i)),
+    onSettled: settled,
+  });
+  const error = sendInvite.error ?? changeRole.error ?? removeMember.error ?? revokeInvite.error ?? (members.data ? undefined : members.error);
+
+  const invite = (e: FormEvent) => {
+    e.preventDefault();
+    sendInvite.mutate({ ...org, body: { email, role } });
   };
 
   return (
@@ -76,8 +77,8 @@ export function Team() {
         <form className="card form" onSubmit={invite} data-testid="invite-form">
           <h2>Invite a teammate</h2>
           <div className="row gap">
-            <input type="email" required placeholder="name@company.com" value={email} onChange={(e) => setEmail(e.target.value)} className="grow" name="email" />
-            <select value={role} onChange={(e) => setRole(e.target.value as Role)} name="role">
+            <input type="email" required placeholder="name@company.com" value={email} onChange={(e) => setEmail(e.target.value)} className="grow" name="email" aria-label="E-mail address" />
+            <select value={role} onChange={(e) => setRole(e.target.value as Role)} name="role" aria-label="Role">
               {ROLES.filter((r) => r !== "ROLE_OWNER" || myRole === "ROLE_OWNER").map((r) => (
                 <option key={r} value={r}>
                   {ROLE_LABELS[r]}
@@ -104,8 +105,8 @@ export function Team() {
       )}
       <section className="card">
         <h2>Members</h2>
-        {members.loading ? (
-          <Spinner />
+        {!members.data ? (
+          <QueryStatus query={members} />
         ) : (
           <table className="table" data-testid="member-list">
             <thead>
@@ -131,14 +132,10 @@ export function Team() {
                           value={m.role}
                           aria-label="Role"
                           onChange={(e) =>
-                            act(() =>
-                              unwrap(
-                                api.PATCH("/api/v1/organizations/{organizationId}/members/{userId}", {
-                                  params: { path: { organizationId: orgId, userId: m.user!.id! } },
-                                  body: { role: e.target.value as Role },
-                                }),
-                              ),
-                            )
+                            changeRole.mutate({
+                              params: { path: { organizationId: orgId, userId: m.user!.id! } },
+                              body: { role: e.target.value as Role },
+                            })
                           }
                         >
                           {ROLES.map((r) => (
@@ -158,13 +155,7 @@ export function Team() {
                           className="btn btn-ghost btn-small"
                           onClick={() =>
                             window.confirm(self ? "Leave this organisation?" : `Remove ${m.user?.email}?`) &&
-                            act(() =>
-                              unwrap(
-                                api.DELETE("/api/v1/organizations/{organizationId}/members/{userId}", {
-                                  params: { path: { organizationId: orgId, userId: m.user!.id! } },
-                                }),
-                              ),
-                            )
+                            removeMember.mutate({ params: { path: { organizationId: orgId, userId: m.user!.id! } } })
                           }
                         >
                           {self ? "Leave" : "Remove"}
@@ -192,15 +183,7 @@ export function Team() {
                   <td>
                     <button
                       className="btn btn-ghost btn-small"
-                      onClick={() =>
-                        act(() =>
-                          unwrap(
-                            api.DELETE("/api/v1/organizations/{organizationId}/invitations/{invitationId}", {
-                              params: { path: { organizationId: orgId, invitationId: i.id! } },
-                            }),
-                          ),
-                        )
-                      }
+                      onClick={() => revokeInvite.mutate({ params: { path: { organizationId: orgId, invitationId: i.id! } } })}
                     >
                       Revoke
                     </button>
