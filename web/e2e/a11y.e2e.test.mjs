@@ -97,7 +97,12 @@ after(async () => {
 
 /** settle waits for a page's data: no spinner left, fonts and layout done. */
 async function settle(page, ready) {
-  await page.locator(ready).first().waitFor({ timeout: 30_000 });
+  try {
+    await page.locator(ready).first().waitFor({ timeout: 30_000 });
+  } catch (e) {
+    const main = await page.locator((await page.locator("#main").count()) ? "#main" : "body").innerText().catch(() => "");
+    throw new Error(`${page.url()}: ${ready} did not show; the page says:\n${main.slice(0, 600)}`, { cause: e });
+  }
   await waitFor(async () => (await page.locator(".spinner").count()) === 0, "the spinners to go", 15_000);
   await page.evaluate(() => document.fonts.ready);
 }
@@ -133,7 +138,9 @@ async function checkPage(page, name, scheme, problems) {
 const signedInPages = () => [
   { name: "home", url: "/", ready: "[data-testid=recording-row]" },
   { name: "sites", url: `/o/${orgId}/sites`, ready: ".site-list" },
-  { name: "site-setup", url: `/o/${orgId}/sites/${siteId}/setup`, ready: "[data-testid=site-settings]" },
+  { name: "site-install", url: `/o/${orgId}/sites/${siteId}/setup`, ready: "[data-testid=install-snippet]" },
+  { name: "site-settings", url: `/o/${orgId}/sites/${siteId}/setup?tab=settings`, ready: "[data-testid=site-settings]" },
+  { name: "site-danger", url: `/o/${orgId}/sites/${siteId}/setup?tab=site`, ready: "[data-testid=setup-panel] input" },
   { name: "recordings", url: `/o/${orgId}/sites/${siteId}/recordings`, ready: "[data-testid=recording-row]" },
   { name: "replay", url: `/o/${orgId}/sites/${siteId}/recordings/${sessionId}`, ready: "[data-testid=replay-player][data-status=done]" },
   { name: "team", url: `/o/${orgId}/team`, ready: "[data-testid=member-list]" },
