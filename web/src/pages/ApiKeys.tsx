@@ -91,7 +91,7 @@ export function ApiKeys() {
       {!keys.data ? (
         <QueryStatus query={keys} />
       ) : list.length === 0 ? (
-        <EmptyState title="No API keys" icon="⚿" testId="api-keys-empty">
+        <EmptyState title="No API keys" testId="api-keys-empty">
           Create a key to read recordings and manage sites from your own scripts.
         </EmptyState>
       ) : (
