@@ -154,8 +154,11 @@ test("a PostgreSQL outage keeps the user signed in, shows a banner, and the dash
   await create.locator("button[type=submit]").click();
   await page.getByTestId("install-snippet").waitFor();
 
+  // The main navigation's "Sites" (the sidebar; on a phone it sits behind the menu button).
+  const sitesLink = () => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sites", exact: true });
+
   // The site list, as the user sees it before the outage.
-  await page.locator("nav.nav a", { hasText: "Sites" }).click();
+  await sitesLink().click();
   await page.getByTestId("site-row").first().waitFor();
   assert.equal(await page.getByTestId("site-row").count(), 1);
   const userName = page.locator(".user-name");
@@ -234,7 +237,7 @@ test("a PostgreSQL outage keeps the user signed in, shows a banner, and the dash
   await again.locator("input[name=domain]").fill("blog.example.com");
   await again.locator("button[type=submit]").click();
   await page.getByTestId("install-snippet").waitFor({ timeout: 15_000 });
-  await page.locator("nav.nav a", { hasText: "Sites" }).click();
+  await sitesLink().click();
   await waitFor(async () => (await page.getByTestId("site-row").count()) === 2, "both sites in the list", 10_000);
   assert.equal(await page.getByTestId("outage-banner").count(), 0);
   await page.screenshot({ path: path.join(results, "outage-after.png"), fullPage: true });
