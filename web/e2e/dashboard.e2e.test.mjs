@@ -119,9 +119,15 @@ test("sign up, install, record a visit, find it, replay it", { timeout: 180_000 
   await visitor.close(); // page hide flushes the last batch
   await visitorCtx.close();
 
-  // "Verify installation" sees the data.
+  // "Verify installation" sees the data, says so in words ("1 session"), and stops asking.
+  const activityAsks = [];
+  page.on("request", (r) => r.url().endsWith("/activity") && activityAsks.push(Date.now()));
   await page.getByTestId("verify-install").click();
   await page.locator('[data-testid=verify-status][data-state=ok]').waitFor({ timeout: 60_000 });
+  assert.match(await page.getByTestId("verify-status").innerText(), /\b1 session in the last 24 hours/);
+  const okAt = Date.now();
+  await page.waitForTimeout(7_000); // more than two of its 3 s polls
+  assert.deepEqual(activityAsks.filter((t) => t > okAt + 500), [], "the activity is not polled once data arrived");
 
   // The recording appears in the list.
   const listUrl = page.url().replace(/\/setup.*$/, "/recordings");
@@ -142,8 +148,12 @@ test("sign up, install, record a visit, find it, replay it", { timeout: 180_000 
   await page.locator("[data-testid=filter-device] input[value=DEVICE_TYPE_MOBILE]").check();
   await page.getByTestId("recordings-empty").waitFor();
   assert.equal(await page.getByTestId("recording-row").count(), 0, "a mobile filter hides the desktop visit");
-  await page.locator("[data-testid=filter-device] input[value=DEVICE_TYPE_MOBILE]").uncheck();
+  // The filters live in the URL: the back button restores the list before "mobile".
+  await page.goBack();
   await page.getByTestId("recording-row").first().waitFor();
+  assert.ok(!new URL(page.url()).searchParams.getAll("device").includes("mobile"), `after back: ${page.url()}`);
+  assert.equal(await page.locator("[data-testid=filter-device] input[value=DEVICE_TYPE_MOBILE]").isChecked(), false);
+  assert.equal(await page.getByTestId("filter-rage").inputValue(), "1", "after back: the rage filter is kept");
 
   // Replay: the player renders the fixture's text, the timeline shows the rage click.
   await page.getByTestId("recording-row").first().click();

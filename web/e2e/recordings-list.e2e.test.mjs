@@ -5,7 +5,8 @@
 // shipped. Checks that only a window of rows is in the DOM, that scrolling
 // loads and shows later rows, that the table keeps aria-rowcount and
 // aria-rowindex, that the arrow keys move focus through rows not yet
-// rendered, and measures frame times while scrolling (printed as a diagnostic).
+// rendered, that new recordings (sessions:count) are offered, and measures
+// frame times while scrolling (printed as a diagnostic).
 //
 //   SIGHTLINE_BIN=/path/to/sightline node --test e2e/recordings-list.e2e.test.mjs
 import { test, before, after } from "node:test";
@@ -17,6 +18,7 @@ const bin = process.env.SIGHTLINE_BIN;
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const TOTAL = 1000;
 const PAGE = 50;
+const NEW = 3;
 
 let sl, browser;
 
@@ -62,8 +64,9 @@ async function fakeSearch(page) {
       body: JSON.stringify({ sessions, total: String(TOTAL), nextPageToken: to < TOTAL ? String(to) : "", facets: [] }),
     });
   });
+  // Three recordings arrived since the list was read.
   await page.route("**/api/v1/sites/*/sessions:count", (route) =>
-    route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ count: String(TOTAL) }) }),
+    route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ count: String(TOTAL + NEW) }) }),
   );
   return asked;
 }
@@ -88,6 +91,16 @@ test("1,000 recordings: a window of rows in the DOM, later rows on scroll, table
   assert.equal(await table.getAttribute("aria-rowcount"), String(TOTAL + 1), "aria-rowcount counts every recording and the header");
   assert.match(await page.getByTestId("recordings-total").innerText(), /1,000 recordings/);
 
+  // New recordings are offered, not pushed under the cursor; "show" reads the list again from its first page.
+  const offer = page.getByTestId("new-recordings");
+  await offer.waitFor();
+  assert.match(await offer.innerText(), /^3 new recordings/);
+  const readsBefore = asked.length;
+  await offer.click();
+  await waitFor(() => asked.length > readsBefore, "the list to be read again");
+  assert.equal(asked[readsBefore], 0, "read again from the first page");
+  await page.locator("[data-testid=recording-row]").first().waitFor();
+
   // Only a window of the loaded rows is rendered.
   const first = await rowIndexes(page);
   assert.ok(first.length > 5 && first.length < 60, `rows in the DOM at the top: ${first.length}`);
@@ -98,7 +111,7 @@ test("1,000 recordings: a window of rows in the DOM, later rows on scroll, table
     await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
     return (await page.getByTestId("list-end").count()) === 1;
   }, "every page to load while scrolling", 60_000);
-  assert.deepEqual(asked.slice(0, 3), [0, 50, 100], "pages are asked for in order, with the API's tokens");
+  assert.deepEqual(asked.slice(readsBefore, readsBefore + 3), [0, 50, 100], "pages are asked for in order, with the API's tokens");
   await page.locator(`[data-testid=recording-row][aria-rowindex="${TOTAL + 1}"]`).waitFor();
   const last = await rowIndexes(page);
   assert.ok(last.length < 60, `rows in the DOM at the end of 1,000: ${last.length}`);
