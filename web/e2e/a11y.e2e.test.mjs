@@ -274,7 +274,7 @@ test("on a 375 px phone the navigation is behind a menu button", async (t) => {
     await menu.click();
     await nav.getByRole("link", { name: "Team" }).click();
     await page.waitForURL(/\/team$/);
-    assert.equal(await menu.getAttribute("aria-expanded"), "false");
+    await waitFor(async () => (await menu.getAttribute("aria-expanded")) === "false", "the menu to close after the link was followed", 5000);
     await settle(page, "[data-testid=member-list]");
     await page.screenshot({ path: path.join(shots, `phone-team-${scheme}.png`), fullPage: true });
     assert.deepEqual(await overflowing(page), [], "nothing on the team page sticks out sideways");
