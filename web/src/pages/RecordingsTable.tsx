@@ -139,12 +139,16 @@ export function RecordingsTable({
   loadMore: () => void;
 }) {
   const body = useRef<HTMLTableSectionElement>(null);
-  // The window scrolls; the rows start where the table body does.
+  // The window scrolls; the rows start where the table body does, which
+  // moves when something above it appears (the new-recordings offer, an
+  // error), so it is measured after every render.
   const [scrollMargin, setScrollMargin] = useState(0);
   useLayoutEffect(() => {
     const el = body.current;
-    if (el) setScrollMargin(el.getBoundingClientRect().top + window.scrollY);
-  }, []);
+    if (!el) return;
+    const top = el.getBoundingClientRect().top + window.scrollY;
+    if (Math.abs(top - scrollMargin) > 0.5) setScrollMargin(top);
+  });
   const virtualizer = useWindowVirtualizer({
     count: items.length,
     estimateSize: () => ROW_ESTIMATE_PX,
