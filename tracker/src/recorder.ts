@@ -30,6 +30,7 @@ const MAX_STACK = 4000;
 const MAX_TRACKER_ERRORS = 5; // sl:error events with source "tracker" per page view
 const MAX_PENDING = 1000; // custom events held until rrweb's first full snapshot
 const MAX_CONSOLE_ARGS = 10;
+const MAX_FOCUS = 2000; // sl:focus events per page view (a page can move focus in a loop)
 // Canvas recording (opt-in per site): frames sampled per second, encoding, and the bytes of
 // canvas mutation events one page view may send per minute.
 const CANVAS_FPS = 2;
@@ -100,6 +101,7 @@ export class Recorder {
   private canvasOver = false;
   private focusQueued = false;
   private lastFocus = '';
+  private focusCount = 0;
   private stopRec: (() => void) | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastTouch = 0;
@@ -436,7 +438,8 @@ export class Recorder {
   private focus(snapshot: boolean): void {
     const f = focused(this.w.document);
     const key = f.id + ' ' + f.visible;
-    if (key === this.lastFocus || (snapshot && f.id === null)) return;
+    if (key === this.lastFocus || (snapshot && f.id === null) || this.focusCount >= MAX_FOCUS) return;
+    this.focusCount++;
     this.lastFocus = key;
     this.custom('sl:focus', f);
   }
