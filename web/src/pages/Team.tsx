@@ -62,7 +62,7 @@ export function Team() {
     ...optimisticList(qc, invitesKey, "invitations", (i: Schemas["v1Invitation"], v: InvitationVars) => (i.id === v.params.path.invitationId ? null : i)),
     onSettled: settled,
   });
-  const error = sendInvite.error ?? changeRole.error ?? removeMember.error ?? revokeInvite.error ?? (members.data ? undefined : members.error);
+  const error = sendInvite.error ?? changeRole.error ?? removeMember.error ?? revokeInvite.error;
 
   const invite = (e: FormEvent) => {
     e.preventDefault();
