@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createApi, ApiError } from "./client";
-import { MAX_ATTEMPTS, retryDelay, shouldRetry, throwingClient } from "./query";
+import { announceRecovered, createApi, ApiError } from "./client";
+import { optimisticList } from "./optimistic";
+import { createQueryClient, followApiEvents, MAX_ATTEMPTS, retryDelay, shouldRetry, throwingClient } from "./query";
 import { uniqueSessions } from "./sessionSearch";
 
 describe("query retries", () => {
@@ -55,5 +56,45 @@ describe("uniqueSessions", () => {
     const s = (id: string) => ({ sessionId: id });
     expect(uniqueSessions([{ sessions: [s("a"), s("b")] }, { sessions: [s("b"), s("c")] }, {}]).map((x) => x.sessionId)).toEqual(["a", "b", "c"]);
     expect(uniqueSessions(undefined)).toEqual([]);
+  });
+});
+
+describe("followApiEvents", () => {
+  it("marks every query stale when the API answers again", () => {
+    const qc = createQueryClient();
+    qc.setQueryData(["get", "/api/v1/me"], { user: { id: "1" } });
+    const off = followApiEvents(qc);
+    expect(qc.getQueryState(["get", "/api/v1/me"])?.isInvalidated).toBe(false);
+    announceRecovered();
+    expect(qc.getQueryState(["get", "/api/v1/me"])?.isInvalidated).toBe(true);
+    off();
+  });
+});
+
+describe("optimisticList", () => {
+  type Key = { id: string; revokeTime?: string };
+  const key = ["get", "/api/v1/organizations/{organizationId}/api-keys"];
+  const revoke = (qc: ReturnType<typeof createQueryClient>) =>
+    optimisticList(qc, key, "apiKeys", (k: Key, v: { id: string }) => (k.id === v.id ? { ...k, revokeTime: "now" } : k));
+  const drop = (qc: ReturnType<typeof createQueryClient>) => optimisticList(qc, key, "apiKeys", (k: Key, v: { id: string }) => (k.id === v.id ? null : k));
+
+  it("edits or drops the item at once and restores the list when the write fails", async () => {
+    const qc = createQueryClient();
+    const before = { apiKeys: [{ id: "a" }, { id: "b" }], nextPageToken: "" };
+    qc.setQueryData(key, before);
+    const r = revoke(qc);
+    const ctx = await r.onMutate({ id: "b" });
+    expect(qc.getQueryData(key)).toEqual({ apiKeys: [{ id: "a" }, { id: "b", revokeTime: "now" }], nextPageToken: "" });
+    r.onError(new Error("refused"), { id: "b" }, ctx);
+    expect(qc.getQueryData(key)).toEqual(before);
+
+    const d = drop(qc);
+    await d.onMutate({ id: "a" });
+    expect(qc.getQueryData(key)).toEqual({ apiKeys: [{ id: "b" }], nextPageToken: "" });
+  });
+  it("leaves a list that was never loaded alone", async () => {
+    const qc = createQueryClient();
+    await drop(qc).onMutate({ id: "a" });
+    expect(qc.getQueryData(key)).toBeUndefined();
   });
 });
