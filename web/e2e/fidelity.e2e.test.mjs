@@ -41,10 +41,8 @@ let sl, cdn, site, browser, dash, account, siteId, siteKey;
 before(async () => {
   assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build) to run the fidelity test");
   mkdirSync(results, { recursive: true });
-  // The asset fetcher refuses loopback targets unless told otherwise; the pages here are on 127.0.0.1.
-  const help = await helpText(bin);
-  const extra = help.includes("assets.allow-private") ? ["-assets.allow-private-targets"] : [];
-  sl = await startSightline(bin, extra);
+  // The asset fetcher refuses loopback targets unless the operator allows them; the pages here are on 127.0.0.1.
+  sl = await startSightline(bin, ["-recordings.assets.allow-targets", "127.0.0.0/8", ...(process.env.FIDELITY_DEBUG ? ["-log.level", "debug"] : [])]);
   cdn = await startCdn(FALLBACK_IMAGE);
   site = await startSite(TEMPLATES, cdn.origin, () => `<script async src="${sl.base}/s/${encodeURIComponent(siteKey)}.js"></script>`);
   browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
@@ -64,12 +62,6 @@ after(async () => {
   await cdn?.close();
   await sl?.stop();
 });
-
-async function helpText(binary) {
-  const { spawnSync } = await import("node:child_process");
-  const r = spawnSync(binary, ["serve", "-h"], { encoding: "utf8" });
-  return `${r.stdout}${r.stderr}`;
-}
 
 // settle waits until the page stops scrolling and its fonts and images are in.
 async function settle(frame) {
@@ -98,7 +90,7 @@ async function record(t) {
     await settle(page);
     await page.waitForTimeout(300);
     const at = Date.now();
-    shots.push({ label, at, png: await page.screenshot() });
+    shots.push({ label, at, scrollY: await page.evaluate(() => window.scrollY), png: await page.screenshot() });
     await page.waitForTimeout(QUIET_MS);
   };
   try {
@@ -126,6 +118,7 @@ async function record(t) {
 
 async function findSession(url, lastAt) {
   let seen = "no session yet";
+  const debugEvents = [];
   return waitFor(async () => {
     const r = await account.call("POST", `/api/v1/sites/${siteId}/sessions:search`, { pageSize: 50 });
     if (r.status !== 200) return undefined;
@@ -139,13 +132,20 @@ async function findSession(url, lastAt) {
       const ev = JSON.parse(line).result?.events;
       if (!ev) continue;
       for (const e of JSON.parse(Buffer.from(ev, "base64").toString("utf8"))) {
+        if (process.env.FIDELITY_DEBUG) debugEvents.push(e);
         first = Math.min(first, e.timestamp);
         last = Math.max(last, e.timestamp);
       }
     }
+    if (process.env.FIDELITY_DEBUG && last >= lastAt) {
+      debugEvents.sort((a, b) => a.timestamp - b.timestamp);
+      const t0 = debugEvents[0].timestamp;
+      console.log(debugEvents.map((e) => `${e.timestamp - t0} ${e.type}${e.type === 3 ? `/${e.data.source}` : ""} ${e.type === 3 && e.data.source === 3 ? JSON.stringify(e.data) : e.type === 5 || (e.type === 3 && e.data.source === 9) ? JSON.stringify(e.data).slice(0, 600) : e.type === 3 && e.data.source === 0 ? `adds ${e.data.adds.length} attrs ${e.data.attributes.length} texts ${e.data.texts.length}` : ""}`).join("\n"));
+    }
+    debugEvents.length = 0;
     seen = `session ${s.sessionId}: events up to ${last - lastAt} ms from the last instant's end`;
     return last >= lastAt ? { id: s.sessionId, first } : undefined;
-  }, `the recording of ${url}`, 45_000).catch((e) => {
+  }, `the recording of ${url}`, 90_000).catch((e) => {
     throw new Error(`${e.message} (${seen})`);
   });
 }
@@ -153,13 +153,16 @@ async function findSession(url, lastAt) {
 // waitForAssets waits (bounded) until recordings holds its copy of the page's stylesheets.
 async function waitForAssets(hrefs) {
   const end = Date.now() + 20_000;
+  let got = [];
   while (Date.now() < end) {
     const r = await account.call("POST", `/api/v1/sites/${siteId}/assets:lookup`, { urls: hrefs });
     if (r.status === 404 || r.status === 501) return "no asset capture";
-    if (r.status === 200 && (r.json().assets ?? []).length >= hrefs.length) return `${hrefs.length} stylesheets captured`;
+    got = r.status === 200 ? (r.json().assets ?? []).map((a) => a.url) : [];
+    if (got.length >= hrefs.length) return `${hrefs.length} stylesheets captured`;
     await new Promise((res) => setTimeout(res, 500));
   }
-  return "stylesheets not all captured";
+  if (process.env.FIDELITY_DEBUG) console.log(sl.log().split("\n").filter((l) => /assets:/.test(l)).slice(-40).join("\n"));
+  return `${got.length}/${hrefs.length} stylesheets captured, not: ${hrefs.filter((h) => !got.includes(h)).join(" ")}`;
 }
 
 async function replayShot(page) {
@@ -168,17 +171,20 @@ async function replayShot(page) {
   const frame = await iframe.contentFrame();
   await settle(frame);
   await page.waitForTimeout(500);
+  const scrollY = await frame.evaluate(() => window.scrollY);
   const box = await frameEl.boundingBox();
   assert.ok(box.width >= VIEWPORT.width && box.height >= VIEWPORT.height, `the replay iframe is ${box.width}×${box.height}`);
-  return page.screenshot({
+  const png = await page.screenshot({
     clip: { x: box.x, y: box.y, width: VIEWPORT.width, height: VIEWPORT.height },
     // The replay's mouse cursor and its trail are drawn over the page, not in it.
     style: ".replayer-mouse, .replayer-mouse-tail { display: none !important; }",
   });
+  return { png, scrollY };
 }
 
 async function openReplay(sessionId, atMs) {
   const page = await dash.newPage();
+  if (process.env.FIDELITY_DEBUG) page.on("console", (m) => console.log(`dashboard console: ${m.text()}`));
   await page.goto(`${sl.base}/o/${account.orgId}/sites/${siteId}/recordings/${encodeURIComponent(sessionId)}?t=${(atMs / 1000).toFixed(3)}`);
   await page.locator("[data-testid=replay-player][data-ready='1']").waitFor({ timeout: 30_000 });
   await waitFor(async () => Number(await page.getByTestId("timeline").getAttribute("aria-valuenow")) >= atMs - 50, "the replay to reach the start time", 30_000);
@@ -209,11 +215,11 @@ test("replays look like the live pages", { timeout: 600_000 }, async (t) => {
     const rel = (s) => s.at - session.first + SEEK_SLACK_MS;
 
     const score = async (page, shot, how) => {
-      const png = await replayShot(page);
+      const { png, scrollY } = await replayShot(page);
       const v = compare(shot.png, png);
       const row = { page: tpl.name, instant: shot.label, how, atMs: Math.round(rel(shot)), ssim: v };
       rows.push(row);
-      console.log(`fidelity ${tpl.name.padEnd(11)} ${shot.label.padEnd(12)} ${how.padEnd(8)} t=${(row.atMs / 1000).toFixed(2)}s SSIM ${v.toFixed(4)} (${assets})`);
+      console.log(`fidelity ${tpl.name.padEnd(11)} ${shot.label.padEnd(12)} ${how.padEnd(8)} t=${(row.atMs / 1000).toFixed(2)}s scrollY live ${shot.scrollY} replay ${scrollY} SSIM ${v.toFixed(4)} (${assets})`);
       if (v < MIN_SSIM) {
         const base = path.join(results, `${tpl.name}-${shot.label.replace(/\W+/g, "_")}-${how}`);
         writeFileSync(`${base}-live.png`, shot.png);

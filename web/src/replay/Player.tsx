@@ -196,6 +196,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
 
     return () => {
       ctrl.abort();
+      canvas.destroy();
       replayerRef.current?.destroy();
       replayerRef.current = null;
       frame.replaceChildren();

@@ -90,56 +90,105 @@ interface ReplayerLike {
 }
 
 /**
- * CanvasReplay is an rrweb replay plugin. Mutations are queued as cast and
- * drawn in order per canvas after the replayer's flush (a seek builds the
- * DOM virtually first) or on the next task during playback; a full frame
- * drops the ones before it.
+ * CanvasReplay is an rrweb replay plugin. Chromium does not paint what a
+ * script of the dashboard draws into a canvas of the script-less replay
+ * document, so each canvas's frames are drawn into a canvas of the
+ * dashboard's own document and shown as the replayed canvas's CSS
+ * background (a blob: URL; the canvas itself stays transparent). A full
+ * frame (it starts by clearing the canvas) drops the ones before it. rrweb's
+ * DOM diff after a seek rewrites the canvas's style attribute, so the
+ * backgrounds are set again after each flush.
  */
 export class CanvasReplay {
-  private queue = new Map<number, CanvasMutation[]>();
-  private drawing = new Map<number, Promise<void>>();
+  private frames = new Map<number, CanvasMutation[]>(); // since the last full frame
+  private shown = new Map<number, string>(); // blob: URL of each canvas's picture
+  private dirty = new Set<number>();
+  private drawing: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private replayer: ReplayerLike | undefined;
 
-  /** attach draws after each seek's flush. */
+  /** attach shows the pictures again after each seek's flush. */
   attach(r: ReplayerLike) {
     this.replayer = r;
     r.on("flush", () => this.flush());
   }
 
   handler = (event: unknown, isSync: boolean, { replayer }: { replayer: unknown }) => {
-    const m = canvasMutationOf(event as RrwebEvent);
-    if (!m) {
-      if ((event as RrwebEvent).type === 2) this.queue.clear(); // a rebuilt document has new canvases
+    this.replayer = replayer as ReplayerLike;
+    if ((event as RrwebEvent).type === 2) {
+      // A rebuilt document has new canvases.
+      this.frames.clear();
+      this.clearShown();
       return;
     }
-    this.replayer = replayer as ReplayerLike;
-    const q = this.queue.get(m.id) ?? [];
-    if (isFullFrame(m)) q.length = 0;
+    const m = canvasMutationOf(event as RrwebEvent);
+    if (!m) return;
+    const q = isFullFrame(m) ? [] : (this.frames.get(m.id) ?? []);
     q.push(m);
-    this.queue.set(m.id, q);
+    this.frames.set(m.id, q);
+    this.dirty.add(m.id);
     if (!isSync && this.timer === undefined) this.timer = setTimeout(() => this.flush(), 0);
   };
+
+  /** destroy frees the pictures. */
+  destroy() {
+    this.clearShown();
+  }
+
+  private clearShown() {
+    for (const u of this.shown.values()) URL.revokeObjectURL(u);
+    this.shown.clear();
+    this.dirty.clear();
+  }
 
   flush() {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    const r = this.replayer;
-    if (!r) return;
-    for (const [id, ms] of this.queue) {
-      const node = r.getMirror().getNode(id) as HTMLCanvasElement | null;
-      if (!node || typeof (node as HTMLCanvasElement).getContext !== "function") continue;
-      const prev = this.drawing.get(id) ?? Promise.resolve();
-      const next = prev.then(() => draw(node, ms)).catch(() => undefined);
-      this.drawing.set(id, next);
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    // One render at a time, in cast order.
+    this.drawing = this.drawing
+      .then(async () => {
+        for (const id of ids) {
+          const ms = this.frames.get(id);
+          const node = this.canvas(id);
+          if (!ms || !node) continue;
+          const blob = await render(node.width, node.height, ms);
+          if (!blob) continue;
+          const old = this.shown.get(id);
+          this.shown.set(id, URL.createObjectURL(blob));
+          if (old) URL.revokeObjectURL(old);
+        }
+        this.show();
+      })
+      .catch(() => undefined);
+    this.show();
+  }
+
+  private canvas(id: number): HTMLCanvasElement | null {
+    const n = this.replayer?.getMirror().getNode(id) as HTMLCanvasElement | null | undefined;
+    return n && n.nodeName === "CANVAS" ? n : null;
+  }
+
+  private show() {
+    for (const [id, url] of this.shown) {
+      const c = this.canvas(id);
+      if (!c) continue;
+      c.style.setProperty("background-image", `url("${url}")`, "important");
+      c.style.setProperty("background-size", "100% 100%", "important");
+      c.style.setProperty("background-repeat", "no-repeat", "important");
     }
-    this.queue.clear();
   }
 }
 
-async function draw(canvas: HTMLCanvasElement, ms: CanvasMutation[]) {
+// render draws a canvas's frames in the dashboard's document and answers the picture.
+async function render(width: number, height: number, ms: CanvasMutation[]): Promise<Blob | null> {
+  if (!(width > 0 && height > 0 && width * height <= 16_777_216)) return null;
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
   const ctx = canvas.getContext("2d");
-  if (!ctx) return;
+  if (!ctx) return null;
   for (const m of ms) {
     const cmds = commandsOf(m);
     const args = await Promise.all(cmds.map((c) => deserialize(c.args)));
@@ -156,4 +205,5 @@ async function draw(canvas: HTMLCanvasElement, ms: CanvasMutation[]) {
       }
     });
   }
+  return new Promise((resolve) => canvas.toBlob(resolve));
 }

@@ -4,8 +4,9 @@
 //   rrweb's catch-up scroll, and the animation is cut short (rrweb #1472);
 // - when the seek window holds DOM mutations, rrweb builds the changes on a
 //   virtual DOM and its diff drops the document's scroll position.
+// - that diff may also put back a position from an earlier seek.
 // So the replay scrolls instantly (a style rule), and after each seek the
-// last scroll position of each scrolled node is applied again, instantly.
+// last recorded position of each scrolled node is applied again, instantly.
 import type { RrwebEvent } from "../lib/ndjson";
 
 export const INSTANT_SCROLL_RULES = ["html, body, * { scroll-behavior: auto !important; }"];
@@ -33,7 +34,8 @@ export function scrollOf(e: RrwebEvent): ({ id: number } & ScrollPos) | undefine
 
 /** ScrollReplay is an rrweb replay plugin; attach it to its replayer too. */
 export class ScrollReplay {
-  private pending = new Map<number, ScrollPos>();
+  // The last position cast for each scrolled node of the current document.
+  private positions = new Map<number, ScrollPos>();
   private replayer: ReplayerLike | undefined;
 
   attach(r: ReplayerLike) {
@@ -41,18 +43,17 @@ export class ScrollReplay {
     r.on("flush", () => this.flush());
   }
 
-  handler = (event: unknown, isSync: boolean) => {
+  handler = (event: unknown) => {
     const e = event as RrwebEvent;
-    if (e.type === 2) this.pending.clear(); // a rebuilt document starts at the top
-    if (!isSync) return;
+    if (e.type === 2) this.positions.clear(); // a rebuilt document starts at the top
     const s = scrollOf(e);
-    if (s) this.pending.set(s.id, { x: s.x, y: s.y });
+    if (s) this.positions.set(s.id, { x: s.x, y: s.y });
   };
 
   flush() {
     const r = this.replayer;
     if (!r) return;
-    for (const [id, p] of this.pending) {
+    for (const [id, p] of this.positions) {
       const node = r.getMirror().getNode(id);
       const opts = { left: p.x, top: p.y, behavior: "instant" as ScrollBehavior };
       try {
@@ -62,6 +63,5 @@ export class ScrollReplay {
         // A node that cannot scroll stays as it is.
       }
     }
-    this.pending.clear();
   }
 }
