@@ -89,7 +89,7 @@ function Install({ site }: { site: Site }) {
           {verifying ? "Checking…" : "Verify installation"}
         </button>
       </div>
-      {query.error && <ErrorBox error={query.error} onRetry={() => void query.refetch()} />}
+      {query.error && !activity && <QueryStatus query={query} />}
       {!fresh && (
         <details className="muted small">
           <summary>Nothing arriving?</summary>
