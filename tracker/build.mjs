@@ -23,10 +23,11 @@ export async function bundle() {
   const out = {};
   // rrweb's packages are MIT-licensed and ship no license comment of their own.
   const banner = { recorder: '/*! Sightline recorder. Includes rrweb (MIT License, Copyright (c) rrweb contributors). */' };
-  // The recorder calls clean copies of the globals a page can break (src/pristine.ts): injected
-  // names replace the globals of the same name everywhere in the bundle, rrweb included.
+  // The recorder calls clean copies of the globals a page can break (src/pristine.ts), and rrweb's
+  // canvas sampling goes through the byte budget's gate (src/canvasgate.ts): injected names
+  // replace the globals of the same name everywhere in the bundle, rrweb included.
   const pristine = {
-    recorder: { inject: ['src/pristine.ts'], define: { 'Array.from': '__slArrayFrom', 'Object.assign': '__slObjectAssign' } },
+    recorder: { inject: ['src/pristine.ts', 'src/canvasgate.ts'], define: { 'Array.from': '__slArrayFrom', 'Object.assign': '__slObjectAssign' } },
   };
   for (const name of ['bootstrap', 'recorder']) {
     const r = await build({ ...common, ...(pristine[name] || {}), entryPoints: [`src/${name}.ts`], banner: banner[name] ? { js: banner[name] } : {} });

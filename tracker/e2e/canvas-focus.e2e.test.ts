@@ -31,10 +31,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const customs = (evs: Ev[], tag: string) => evs.filter((e) => e.type === 5 && e.data.tag === tag).map((e) => e.data.payload);
 const canvasEvents = (evs: Ev[]) => evs.filter((e) => e.type === 3 && e.data.source === 9);
 
-async function record(path: string, key: string, act: (p: Page) => Promise<unknown>): Promise<Ev[]> {
+async function record(path: string, key: string, act: (p: Page) => Promise<unknown>, init?: () => void): Promise<Ev[]> {
   const mark = srv.requests.length;
   const ctx = await browser.newContext({ viewport: { width: 1024, height: 900 } });
   const page = await ctx.newPage();
+  if (init) await page.addInitScript(init);
   const sep = path.includes('?') ? '&' : '?';
   await page.goto(`${srv.siteOrigin}${path}${sep}k=${key}`);
   await page.waitForFunction(() => (window as any).sightline && (window as any).sightline.r === 1);
@@ -91,16 +92,31 @@ describe('canvas recording', () => {
     expect(JSON.stringify(off)).not.toContain('rr_dataURL');
   });
 
-  it('a canvas of noise runs over the budget: canvas bytes stay ≤ 2 MiB a minute, one sl:canvas-budget, the DOM is still recorded', async () => {
+  it('a canvas of noise runs over the budget: canvas bytes stay ≤ 2 MiB a minute, sampling pauses, one sl:canvas-budget, the DOM is still recorded', async () => {
+    const reads: number[] = [];
     const evs = await record('/fixtures/chart.html?noise=1', 'k_canvas', async (p) => {
-      await sleep(8000);
+      // Canvas read-backs (rrweb's samples) counted by the page: they stop once over budget.
+      const count = () => p.evaluate(() => (window as any).__bitmaps as number);
+      await sleep(5000);
+      reads.push(await count());
+      await sleep(3000);
+      reads.push(await count());
       await p.evaluate(() => {
         const q = document.createElement('p');
         q.textContent = 'AFTER-BUDGET';
         document.body.appendChild(q);
       });
       await sleep(1000);
+    }, () => {
+      const orig = window.createImageBitmap;
+      (window as any).__bitmaps = 0;
+      window.createImageBitmap = function (this: unknown, ...a: unknown[]) {
+        (window as any).__bitmaps++;
+        return (orig as any).apply(window, a);
+      } as typeof orig;
     });
+    expect(reads[0]).toBeGreaterThan(0);
+    expect(reads[1], `canvas read-backs at 5 s and 8 s: ${reads}`).toBe(reads[0]);
     const frames = canvasEvents(evs);
     const bytes = frames.reduce((n, e) => n + JSON.stringify(e).length, 0);
     console.log(`noise canvas, 9 s: ${frames.length} frames sent, ${(bytes / 1024).toFixed(1)} KiB`);

@@ -13,6 +13,7 @@ import { stash, unstash, unstashPageView } from './stash';
 import { blocked } from './gate';
 import { randomId, traceparent } from './ids';
 import { maskingOptions } from './masking';
+import { pauseCanvasUntil } from './canvasgate';
 import { keepStylesheetURLs } from './links';
 import { identifyPayload, eventPayload } from './api';
 import { Transport, browserGzip, browserPost, browserBeacon } from './transport';
@@ -402,9 +403,10 @@ export class Recorder {
     this.focus(true);
   }
 
-  // canvasFits counts the bytes of canvas frames per minute of the page view. Over the budget the
-  // rest of that minute's frames are dropped (each frame is a whole image, so the next one sent
-  // stands on its own) and one sl:canvas-budget event marks the gap.
+  // canvasFits counts the bytes of canvas frames per minute of the page view. Over the budget,
+  // sampling pauses for the rest of that minute (frames already being encoded are dropped; each
+  // frame is a whole image, so the next one sent stands on its own) and one sl:canvas-budget
+  // event marks the gap.
   private canvasFits(bytes: number, now: number): boolean {
     if (now - this.canvasFrom >= 60000) {
       this.canvasFrom = now;
@@ -417,6 +419,7 @@ export class Recorder {
       return true;
     }
     this.canvasOver = true;
+    pauseCanvasUntil(this.canvasFrom + 60000); // and stop sampling until then
     this.custom('sl:canvas-budget', { bytes: this.canvasBytes, limit: CANVAS_BYTES_PER_MIN, resume: this.canvasFrom + 60000 });
     return false;
   }
