@@ -13,6 +13,7 @@ export const INSTANT_SCROLL_RULES = ["html, body, * { scroll-behavior: auto !imp
 
 const INCREMENTAL = 3;
 const SCROLL = 3;
+const DOCUMENT_NODE = 9;
 
 interface ReplayerLike {
   getMirror(): { getNode(id: number): Node | null };
@@ -57,7 +58,7 @@ export class ScrollReplay {
       const node = r.getMirror().getNode(id);
       const opts = { left: p.x, top: p.y, behavior: "instant" as ScrollBehavior };
       try {
-        if (node?.nodeType === Node.DOCUMENT_NODE) (node as Document).defaultView?.scrollTo(opts);
+        if (node?.nodeType === DOCUMENT_NODE) (node as Document).defaultView?.scrollTo(opts);
         else (node as Element | null)?.scrollTo?.(opts);
       } catch {
         // A node that cannot scroll stays as it is.
