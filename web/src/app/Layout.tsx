@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { Link, NavLink, Outlet, useLocation, useNavigate, useParams } from "react-router";
 import { useApp, useSites, ROLE_LABELS } from "./AppContext";
-import { api, unwrap } from "../api/client";
+import { $api } from "../api/query";
 import { visibleSections } from "./sections";
 
 export function Layout() {
@@ -32,17 +32,18 @@ export function Layout() {
   // A followed link closes the phone menu.
   useEffect(() => setMenuOpen(false), [location.pathname]);
 
+  // The new organisation is one of the user's memberships: re-read /me before going there.
+  const createOrg = $api.useMutation("post", "/api/v1/organizations", {
+    onSuccess: async (r) => {
+      await refreshMe();
+      navigate(`/o/${r.organization?.id}/sites`);
+    },
+    onError: (e) => window.alert(e instanceof Error ? e.message : String(e)),
+  });
   const switchOrg = (id: string) => {
     if (id === "__new") {
       const name = window.prompt("Name of the new organisation");
-      if (!name?.trim()) return;
-      unwrap(api.POST("/api/v1/organizations", { body: { name: name.trim() } })).then(
-        async (r) => {
-          await refreshMe();
-          navigate(`/o/${r.organization?.id}/sites`);
-        },
-        (e: Error) => window.alert(e.message),
-      );
+      if (name?.trim()) createOrg.mutate({ body: { name: name.trim() } });
       return;
     }
     navigate(`/o/${id}`);
