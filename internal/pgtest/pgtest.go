@@ -25,7 +25,6 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -42,25 +41,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/sightlinehq/sightline/internal/testproc"
 	"go.uber.org/goleak"
 )
 
-// The one shared server of a test binary. Package state is unavoidable here:
-// the server outlives any single test and is stopped by Main.
-var (
-	mainCalled atomic.Bool
-	sharedOnce sync.Once
-	sharedMu   sync.Mutex
-	shared     *Server
-	sharedDir  string
-	sharedErr  error
-)
+// shared is the one server of a test binary.
+var shared = testproc.Shared[*Server]{Name: "pgtest", What: "PostgreSQL", Missing: ErrNoBinaries}
 
 // ErrNoBinaries reports that no PostgreSQL server binaries were found.
 var ErrNoBinaries = errors.New("pgtest: no PostgreSQL server binaries under /usr/lib/postgresql/*/bin (apt-get install -y postgresql-15)")
@@ -68,54 +59,7 @@ var ErrNoBinaries = errors.New("pgtest: no PostgreSQL server binaries under /usr
 // Main runs the tests, stops the shared server, removes its directory, and
 // then checks for leaked goroutines with goleak (so it replaces
 // goleak.VerifyTestMain; opts are passed to goleak). It never returns.
-func Main(m *testing.M, opts ...goleak.Option) {
-	mainCalled.Store(true)
-	code := m.Run()
-	stopShared()
-	if code == 0 {
-		if err := goleak.Find(opts...); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func stopShared() {
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	if shared != nil {
-		if err := shared.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "pgtest: stop server: %v\n", err)
-		}
-		shared = nil
-	}
-	if sharedDir != "" {
-		_ = os.RemoveAll(sharedDir)
-		sharedDir = ""
-	}
-}
-
-const ownerFile = "pgtest-owner.pid"
-
-// sweepStale removes shared-server directories left by test processes that
-// died (their server died with them, by the parent-death signal).
-func sweepStale() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest-*"))
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, ownerFile))
-		if err != nil {
-			continue // not ours, or still being set up
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_ = os.RemoveAll(d)
-		}
-	}
-}
+func Main(m *testing.M, opts ...goleak.Option) { shared.Main(m, opts...) }
 
 // Start returns the DSN of a new, empty database that is dropped when tb
 // ends. See the package comment for where the server comes from.
@@ -124,45 +68,7 @@ func Start(tb testing.TB) string {
 	if base := os.Getenv("DATABASE_URL"); base != "" {
 		return createDatabase(tb, base)
 	}
-	if !mainCalled.Load() {
-		tb.Fatal("pgtest: call pgtest.Main(m) from TestMain so the shared PostgreSQL server is stopped when the tests end")
-	}
-	sharedOnce.Do(func() {
-		sweepStale()
-		dir, err := os.MkdirTemp("", "pgtest-")
-		if err != nil {
-			sharedErr = fmt.Errorf("pgtest: temp dir: %w", err)
-			return
-		}
-		// The owner file lets a later run remove this directory if this
-		// process dies without running Main's cleanup (kill -9).
-		if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-			sharedErr = fmt.Errorf("pgtest: %w", err)
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		srv, err := StartServer(ctx, dir)
-		sharedMu.Lock()
-		defer sharedMu.Unlock()
-		sharedDir = dir
-		shared, sharedErr = srv, err
-	})
-	if errors.Is(sharedErr, ErrNoBinaries) {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%v (CI=true: the PostgreSQL tests must run)", sharedErr)
-		}
-		tb.Skip(sharedErr.Error())
-	}
-	if sharedErr != nil {
-		tb.Fatal(sharedErr)
-	}
-	sharedMu.Lock()
-	srv := shared
-	sharedMu.Unlock()
-	if srv == nil {
-		tb.Fatal("pgtest: shared server already stopped")
-	}
+	srv := shared.Get(tb, StartServer)
 	return createDatabase(tb, srv.DSN())
 }
 
@@ -236,7 +142,7 @@ type Server struct {
 	dataDir string
 	port    int
 	cred    *syscall.Credential
-	log     *lockedBuffer
+	log     *testproc.LogBuffer
 
 	// mu guards the current process: Stop and Restart replace it.
 	mu      sync.Mutex
@@ -302,16 +208,7 @@ func Private(tb testing.TB) *Server {
 		}
 		tb.Skip(err.Error())
 	}
-	sweepStale()
-	dir, err := os.MkdirTemp("", "pgtest-")
-	if err != nil {
-		tb.Fatalf("pgtest: temp dir: %v", err)
-	}
-	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
-	// As for the shared server: a later run removes dir if we are killed.
-	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		tb.Fatalf("pgtest: %v", err)
-	}
+	dir := shared.TempDir(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	srv, err := StartServer(ctx, dir)
@@ -340,7 +237,7 @@ func binDir() (string, error) {
 		if err != nil {
 			continue
 		}
-		if !isExec(filepath.Join(d, "initdb")) || !isExec(filepath.Join(d, "postgres")) {
+		if !testproc.IsExec(filepath.Join(d, "initdb")) || !testproc.IsExec(filepath.Join(d, "postgres")) {
 			continue
 		}
 		cands = append(cands, cand{major, d})
@@ -350,11 +247,6 @@ func binDir() (string, error) {
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].major > cands[j].major })
 	return cands[0].dir, nil
-}
-
-func isExec(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
 // StartServer starts a PostgreSQL server whose data directory is dir/data
@@ -455,7 +347,7 @@ func launch(ctx context.Context, bin, dir, data string, port int, cred *syscall.
 		dataDir: data,
 		port:    port,
 		cred:    cred,
-		log:     &lockedBuffer{},
+		log:     &testproc.LogBuffer{},
 	}
 	if err := srv.run(ctx); err != nil {
 		return nil, err
@@ -534,24 +426,4 @@ func (s *Server) run(ctx context.Context) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 1<<20 { // bound the kept log
-		l.b.Reset()
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

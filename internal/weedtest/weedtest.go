@@ -36,7 +36,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -44,18 +43,12 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"go.uber.org/goleak"
+
+	"github.com/sightlinehq/sightline/internal/testproc"
 )
 
-// The one shared server of a test binary: it outlives any single test and
-// is stopped by Main.
-var (
-	mainCalled atomic.Bool
-	sharedOnce sync.Once
-	sharedMu   sync.Mutex
-	shared     *Server
-	sharedDir  string
-	sharedErr  error
-)
+// shared is the one server of a test binary.
+var shared = testproc.Shared[*Server]{Name: "weedtest", What: "S3", Missing: ErrNoBinary}
 
 // ErrNoBinary reports that no weed binary was found.
 var ErrNoBinary = errors.New("weedtest: no SeaweedFS binary: run `make weed` (builds bin/weed) or set SIGHTLINE_WEED")
@@ -63,103 +56,19 @@ var ErrNoBinary = errors.New("weedtest: no SeaweedFS binary: run `make weed` (bu
 // Main runs the tests, stops the shared server, removes its directory, and
 // then checks for leaked goroutines with goleak (opts are passed to it).
 // It never returns.
-func Main(m *testing.M, opts ...goleak.Option) {
-	mainCalled.Store(true)
-	code := m.Run()
-	stopShared()
-	if code == 0 {
-		if err := goleak.Find(opts...); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-func stopShared() {
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	if shared != nil {
-		if err := shared.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "weedtest: stop server: %v\n", err)
-		}
-		shared = nil
-	}
-	if sharedDir != "" {
-		_ = os.RemoveAll(sharedDir)
-		sharedDir = ""
-	}
-}
-
-const ownerFile = "weedtest-owner.pid"
-
-// sweepStale removes server directories left by test processes that died
-// (their server died with them, by the parent-death signal).
-func sweepStale() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "weedtest-*"))
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, ownerFile))
-		if err != nil {
-			continue // not ours, or still being set up
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 0 || pid == os.Getpid() {
-			continue
-		}
-		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-			_ = os.RemoveAll(d)
-		}
-	}
-}
+func Main(m *testing.M, opts ...goleak.Option) { shared.Main(m, opts...) }
 
 // Start returns the shared server, starting it on first use. See the
 // package comment for where the binary comes from.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
-	if !mainCalled.Load() {
-		tb.Fatal("weedtest: call weedtest.Main(m) from TestMain so the shared server is stopped when the tests end")
-	}
-	sharedOnce.Do(func() {
+	srv := shared.Get(tb, func(ctx context.Context, dir string) (*Server, error) {
 		bin, err := Binary()
 		if err != nil {
-			sharedErr = err
-			return
+			return nil, err
 		}
-		sweepStale()
-		dir, err := os.MkdirTemp("", "weedtest-")
-		if err != nil {
-			sharedErr = fmt.Errorf("weedtest: temp dir: %w", err)
-			return
-		}
-		// The owner file lets a later run remove this directory if this
-		// process dies without running Main's cleanup (kill -9).
-		if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-			sharedErr = fmt.Errorf("weedtest: %w", err)
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		srv, err := StartServer(ctx, bin, dir)
-		sharedMu.Lock()
-		defer sharedMu.Unlock()
-		sharedDir = dir
-		shared, sharedErr = srv, err
+		return StartServer(ctx, bin, dir)
 	})
-	if errors.Is(sharedErr, ErrNoBinary) {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("%v (CI=true: the S3 tests must run)", sharedErr)
-		}
-		tb.Skip(sharedErr.Error())
-	}
-	if sharedErr != nil {
-		tb.Fatal(sharedErr)
-	}
-	sharedMu.Lock()
-	srv := shared
-	sharedMu.Unlock()
-	if srv == nil {
-		tb.Fatal("weedtest: shared server already stopped")
-	}
 	return srv
 }
 
@@ -167,7 +76,7 @@ func Start(tb testing.TB) *Server {
 // repository that holds the working directory.
 func Binary() (string, error) {
 	if p := os.Getenv("SIGHTLINE_WEED"); p != "" {
-		if !isExec(p) {
+		if !testproc.IsExec(p) {
 			return "", fmt.Errorf("%w (SIGHTLINE_WEED=%s is not an executable file)", ErrNoBinary, p)
 		}
 		return p, nil
@@ -179,7 +88,7 @@ func Binary() (string, error) {
 	for {
 		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && bytes.HasPrefix(b, []byte("module github.com/sightlinehq/sightline\n")) {
 			p := filepath.Join(dir, "bin", "weed")
-			if !isExec(p) {
+			if !testproc.IsExec(p) {
 				return "", fmt.Errorf("%w (%s missing)", ErrNoBinary, p)
 			}
 			return p, nil
@@ -192,11 +101,6 @@ func Binary() (string, error) {
 	}
 }
 
-func isExec(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
-
 // Server is a SeaweedFS server started by StartServer.
 type Server struct {
 	// Endpoint is the S3 API's host:port (plain HTTP, path-style).
@@ -206,7 +110,7 @@ type Server struct {
 	// Region is the region to sign requests for.
 	Region string
 
-	log    *lockedBuffer
+	log    *testproc.LogBuffer
 	cmd    *exec.Cmd
 	exited chan struct{}
 	// sockets are the unix sockets weed makes in /tmp (a fixed path it
@@ -310,7 +214,7 @@ func launch(ctx context.Context, bin, dir string) (*Server, error) {
 		AccessKey: "weedtest",
 		SecretKey: randomHex(16),
 		Region:    "us-east-1",
-		log:       &lockedBuffer{},
+		log:       &testproc.LogBuffer{},
 		exited:    make(chan struct{}),
 	}
 	// The S3 gateway without identities accepts anonymous requests; one
@@ -487,24 +391,4 @@ func (s *Server) removeSockets() {
 			_ = os.Remove(p)
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 1<<20 { // bound the kept log
-		l.b.Reset()
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
