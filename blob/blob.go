@@ -11,6 +11,7 @@ package blob
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"iter"
 	"time"
@@ -101,4 +102,25 @@ func ValidKey(key string) bool {
 		seg++
 	}
 	return true
+}
+
+// CheckPut checks a Put's arguments for a backend (named in errors) whose
+// objects are at most max bytes, and returns the content type to store.
+func CheckPut(backend, key string, size int64, contentType string, max int64) (string, error) {
+	if !ValidKey(key) {
+		return "", fmt.Errorf("%s: %q: %w", backend, key, ErrBadKey)
+	}
+	if !ValidContentType(contentType) {
+		return "", fmt.Errorf("%s: put %s: content type not %d bytes of printable ASCII", backend, key, MaxContentTypeLen)
+	}
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	if size < -1 {
+		return "", fmt.Errorf("%s: put %s: size %d", backend, key, size)
+	}
+	if size > max {
+		return "", fmt.Errorf("%s: put %s: %d bytes, over the limit of %d", backend, key, size, max)
+	}
+	return contentType, nil
 }

@@ -167,17 +167,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	if !blob.ValidContentType(contentType) {
-		return fmt.Errorf("fsblob: put %s: content type not %d bytes of printable ASCII", key, blob.MaxContentTypeLen)
-	}
-	if contentType == "" {
-		contentType = "application/octet-stream"
-	}
-	if size < -1 {
-		return fmt.Errorf("fsblob: put %s: size %d", key, size)
-	}
-	if size > s.max {
-		return fmt.Errorf("fsblob: put %s: %d bytes, over the limit of %d", key, size, s.max)
+	contentType, err := blob.CheckPut("fsblob", key, size, contentType, s.max)
+	if err != nil {
+		return err
 	}
 	f, err := os.CreateTemp(s.tmp, "put-*")
 	if err != nil {

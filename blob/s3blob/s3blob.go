@@ -187,17 +187,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	if err := s.check(ctx, key); err != nil {
 		return err
 	}
-	if !blob.ValidContentType(contentType) {
-		return fmt.Errorf("s3blob: put %s: content type not %d bytes of printable ASCII", key, blob.MaxContentTypeLen)
-	}
-	if contentType == "" {
-		contentType = "application/octet-stream"
-	}
-	if size < -1 {
-		return fmt.Errorf("s3blob: put %s: size %d", key, size)
-	}
-	if size > s.max {
-		return fmt.Errorf("s3blob: put %s: %d bytes, over the limit of %d", key, size, s.max)
+	contentType, err := blob.CheckPut("s3blob", key, size, contentType, s.max)
+	if err != nil {
+		return err
 	}
 	body := io.Reader(&ctxReader{ctx: ctx, r: r})
 	if size < 0 {
@@ -226,7 +218,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 		body = bytes.NewReader(nil)
 	}
 	body = &exactReader{r: body, size: size, max: s.max}
-	_, err := s.c.PutObject(ctx, s.bucket, s.prefix+key, body, size, minio.PutObjectOptions{
+	_, err = s.c.PutObject(ctx, s.bucket, s.prefix+key, body, size, minio.PutObjectOptions{
 		ContentType:  contentType,
 		UserMetadata: map[string]string{metaContentType: contentType},
 		PartSize:     uint64(s.partSize),
