@@ -9,6 +9,8 @@ import { ReplayFeeder } from "./feeder";
 import { AssetRewriter } from "./assets";
 import { CanvasReplay } from "./canvas";
 import { FocusReplay } from "./focus";
+import { HoverReplay } from "./hover";
+import { MEDIA_RULES } from "./media";
 import { INSTANT_SCROLL_RULES, ScrollReplay } from "./scroll";
 import { extractMarkers, MARKER_LABELS, type Frustration, type Marker, type PageViewStart } from "../lib/timeline";
 
@@ -101,14 +103,15 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
     const focus = new FocusReplay();
     const canvas = new CanvasReplay();
     const scroll = new ScrollReplay();
+    const hover = new HoverReplay();
     const assets = new AssetRewriter(
       async (urls) => (await unwrap(api.POST("/api/v1/sites/{siteId}/assets:lookup", { params: { path: { siteId } }, body: { urls } }))).assets ?? [],
       (hash) => `/api/v1/sites/${encodeURIComponent(siteId)}/assets/${hash}`,
     );
     const create = (evs: RrwebEvent[]) => {
       const r = new Replayer(evs as never[], {
-        insertStyleRules: INSTANT_SCROLL_RULES,
-        plugins: [scroll, focus, canvas],
+        insertStyleRules: [...INSTANT_SCROLL_RULES, ...MEDIA_RULES],
+        plugins: [scroll, hover, focus, canvas],
         root: frame,
         speed: settings.current.speed,
         skipInactive: settings.current.skipInactive,
@@ -125,7 +128,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
         setPlaying(false);
         onFinishedRef.current?.();
       });
-      for (const p of [scroll, focus, canvas]) p.attach(r);
+      for (const p of [scroll, hover, focus, canvas]) p.attach(r);
       r.on("skip-start", () => setSkipping(true));
       r.on("skip-end", () => setSkipping(false));
       replayerRef.current = r;

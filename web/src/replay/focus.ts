@@ -52,10 +52,27 @@ export class FocusReplay {
   private marked: Element[] = [];
   private doc: Document | null = null;
   private sheetCount = -1;
+  private loadTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** attach re-applies the marks after a seek's flush (its DOM diff resets class attributes). */
   attach(r: ReplayerLike & { on(event: string, handler: () => void): unknown }) {
-    r.on("flush", () => this.apply(r));
+    r.on("flush", () => {
+      this.apply(r);
+      this.watchLoads(r, 40);
+    });
+  }
+
+  // Stylesheets still loading after a seek are copied once they are in:
+  // polled, as listeners on the script-less replay document are not relied on.
+  private watchLoads(r: ReplayerLike, tries: number) {
+    clearTimeout(this.loadTimer);
+    const doc = r.iframe?.contentDocument;
+    if (!doc || tries <= 0) return;
+    const pending = Array.from(doc.querySelectorAll("link[rel~=stylesheet]")).some((l) => !(l as HTMLLinkElement).sheet);
+    this.loadTimer = setTimeout(() => {
+      this.writeStyles(doc);
+      if (pending) this.watchLoads(r, tries - 1);
+    }, 250);
   }
 
   handler = (event: unknown, _isSync: boolean, { replayer }: { replayer: unknown }) => {
