@@ -121,7 +121,7 @@ bench-spool: ## Spool Open with 128 MiB / 1 GiB undelivered against an empty spo
 	set -o pipefail; $(GO) test -count=1 -v -run='^TestReadyWithGiBUndelivered$$' ./cmd/sightline/ | grep -E 'wrote|ready|PASS|FAIL|ok'
 
 .PHONY: bench-tracker
-bench-tracker: node-deps ## Main-thread time of the recorder in Chromium, with and without it.
+bench-tracker: node-deps ## Main-thread time per frame in Chromium: no recorder, plain @rrweb/record, ours (ratios in one run).
 	cd tracker && npm run bench
 
 .PHONY: clean
