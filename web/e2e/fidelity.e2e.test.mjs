@@ -31,7 +31,8 @@ const VIEWPORT = { width: 1280, height: 800 };
 // After each live screenshot nothing happens for this long, so a replay
 // seek landing a little after the instant shows the same state.
 const QUIET_MS = 1500;
-const SEEK_SLACK_MS = 400;
+// A screenshot shows the page a moment after it was asked for (a playing video moves on).
+const SEEK_SLACK_MS = 150;
 const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--hide-scrollbars", "--font-render-hinting=none",
   "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--force-color-profile=srgb"];
@@ -190,6 +191,8 @@ async function openReplay(sessionId, atMs) {
   await waitFor(async () => Number(await page.getByTestId("timeline").getAttribute("aria-valuenow")) >= atMs - 50, "the replay to reach the start time", 30_000);
   await page.getByTestId("play-pause").click();
   await page.getByTestId("actual-size").click();
+  // It played on a little before the pause: back to the instant (a seek that rebuilds from the full snapshot).
+  await seekTo(page, atMs);
   return page;
 }
 
