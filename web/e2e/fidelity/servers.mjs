@@ -146,14 +146,31 @@ function listen(server) {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${server.address().port}`)));
 }
 
-function sendFile(res, file, extraHeaders = {}) {
+// sendFile answers a file, or the byte range asked for (as web servers do; a
+// video cannot be seeked without it).
+function sendFile(res, file, extraHeaders = {}, range = undefined) {
   if (!file || !existsSync(file) || !statSync(file).isFile()) {
     res.writeHead(404, extraHeaders);
     res.end("not found");
     return;
   }
-  res.writeHead(200, { "Content-Type": TYPES[path.extname(file).toLowerCase()] ?? "application/octet-stream", ...extraHeaders });
-  res.end(readFileSync(file));
+  const body = readFileSync(file);
+  const headers = { "Content-Type": TYPES[path.extname(file).toLowerCase()] ?? "application/octet-stream", "Accept-Ranges": "bytes", ...extraHeaders };
+  const m = /^bytes=(\d*)-(\d*)$/.exec(range ?? "");
+  if (m && (m[1] || m[2])) {
+    const start = m[1] ? Number(m[1]) : Math.max(0, body.length - Number(m[2]));
+    const end = m[1] && m[2] ? Math.min(Number(m[2]), body.length - 1) : body.length - 1;
+    if (start > end || start >= body.length) {
+      res.writeHead(416, { "Content-Range": `bytes */${body.length}`, ...extraHeaders });
+      res.end();
+      return;
+    }
+    res.writeHead(206, { ...headers, "Content-Range": `bytes ${start}-${end}/${body.length}` });
+    res.end(body.subarray(start, end + 1));
+    return;
+  }
+  res.writeHead(200, headers);
+  res.end(body);
 }
 
 /** startCdn serves CDN_HOSTS' URLs at <origin>/<host>/<path> with CORS, as the CDNs do. */
@@ -218,7 +235,7 @@ export async function startSite(templates, cdnOrigin, snippet) {
       res.end(html);
       return;
     }
-    sendFile(res, file);
+    sendFile(res, file, {}, req.headers.range);
   });
   const origin = await listen(server);
   return { origin, close: () => new Promise((r) => (server.closeAllConnections(), server.close(r))) };

@@ -10,7 +10,7 @@ import { AssetRewriter } from "./assets";
 import { CanvasReplay } from "./canvas";
 import { FocusReplay } from "./focus";
 import { HoverReplay } from "./hover";
-import { MEDIA_RULES } from "./media";
+import { MEDIA_RULES, MediaReplay } from "./media";
 import { INSTANT_SCROLL_RULES, ScrollReplay } from "./scroll";
 import { extractMarkers, MARKER_LABELS, type Frustration, type Marker, type PageViewStart } from "../lib/timeline";
 
@@ -104,6 +104,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
     const canvas = new CanvasReplay();
     const scroll = new ScrollReplay();
     const hover = new HoverReplay();
+    const media = new MediaReplay();
     const assets = new AssetRewriter(
       async (urls) => (await unwrap(api.POST("/api/v1/sites/{siteId}/assets:lookup", { params: { path: { siteId } }, body: { urls } }))).assets ?? [],
       (hash) => `/api/v1/sites/${encodeURIComponent(siteId)}/assets/${hash}`,
@@ -111,7 +112,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
     const create = (evs: RrwebEvent[]) => {
       const r = new Replayer(evs as never[], {
         insertStyleRules: [...INSTANT_SCROLL_RULES, ...MEDIA_RULES],
-        plugins: [scroll, hover, focus, canvas],
+        plugins: [scroll, hover, focus, canvas, media],
         root: frame,
         speed: settings.current.speed,
         skipInactive: settings.current.skipInactive,
@@ -128,7 +129,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
         setPlaying(false);
         onFinishedRef.current?.();
       });
-      for (const p of [scroll, hover, focus, canvas]) p.attach(r);
+      for (const p of [scroll, hover, focus, canvas, media]) p.attach(r);
       r.on("skip-start", () => setSkipping(true));
       r.on("skip-end", () => setSkipping(false));
       replayerRef.current = r;
@@ -200,6 +201,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
     return () => {
       ctrl.abort();
       canvas.destroy();
+      media.destroy();
       replayerRef.current?.destroy();
       replayerRef.current = null;
       frame.replaceChildren();

@@ -1,4 +1,141 @@
-// Chromium shows its own controls on every <video> of a document where
-// scripts cannot run (the replay iframe); the recorded page showed none
-// unless it asked for them. Media state itself is rrweb's.
+// Media in the replay. Chromium shows its own controls on every <video> of a
+// document where scripts cannot run (the replay iframe), and rrweb's media
+// sync waits for `loadedmetadata` listeners that never fire there, so a
+// replayed video stays at its first frame. MediaReplay puts each video and
+// audio element at the time the recording implies (the last recorded
+// position, plus the time since when it was playing) whenever the replay is
+// paused or has just seeked, polling until the element's metadata is in.
+import type { RrwebEvent } from "../lib/ndjson";
+
 export const MEDIA_RULES = ["video:not([controls])::-webkit-media-controls { display: none !important; }"];
+
+const FULL_SNAPSHOT = 2;
+const INCREMENTAL = 3;
+const MEDIA_INTERACTION = 7;
+const PLAY = 0;
+const PAUSE = 1;
+
+/** MediaState is what the recording says about one media element. */
+export interface MediaState {
+  currentTime: number;
+  playing: boolean;
+  /** When currentTime was recorded (event timestamp). */
+  at: number;
+}
+
+interface SnapshotNode {
+  id?: number;
+  tagName?: string;
+  attributes?: Record<string, unknown>;
+  childNodes?: SnapshotNode[];
+}
+
+/** mediaStates reads the media elements' states from a full snapshot. */
+export function mediaStates(e: RrwebEvent): Map<number, MediaState> {
+  const out = new Map<number, MediaState>();
+  if (e.type !== FULL_SNAPSHOT || !e.data?.node) return out;
+  const stack: SnapshotNode[] = [e.data.node];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if ((n.tagName === "video" || n.tagName === "audio") && typeof n.id === "number") {
+      const a = n.attributes ?? {};
+      const t = Number(a.rr_mediaCurrentTime);
+      out.set(n.id, { currentTime: Number.isFinite(t) && t >= 0 ? t : 0, playing: a.rr_mediaState === "played" || (a.rr_mediaState === undefined && a.autoplay !== undefined), at: e.timestamp });
+    }
+    if (Array.isArray(n.childNodes)) stack.push(...n.childNodes);
+  }
+  return out;
+}
+
+/** nextState applies one media interaction event to an element's state. */
+export function nextState(prev: MediaState | undefined, e: RrwebEvent): MediaState | undefined {
+  if (e.type !== INCREMENTAL || e.data?.source !== MEDIA_INTERACTION) return undefined;
+  const t = Number(e.data.currentTime);
+  const playing = e.data.type === PLAY ? true : e.data.type === PAUSE ? false : (prev?.playing ?? false);
+  const base = prev ? prev.currentTime + (prev.playing ? (e.timestamp - prev.at) / 1000 : 0) : 0;
+  return { currentTime: Number.isFinite(t) && t >= 0 ? t : base, playing, at: e.timestamp };
+}
+
+/** timeAt answers where an element is at time now (ms), looping within duration. */
+export function timeAt(s: MediaState, now: number, duration: number, loop: boolean): number {
+  let t = s.currentTime + (s.playing ? Math.max(0, now - s.at) / 1000 : 0);
+  if (Number.isFinite(duration) && duration > 0) t = loop ? t % duration : Math.min(t, duration);
+  return t;
+}
+
+interface ReplayerLike {
+  getMirror(): { getNode(id: number): Node | null };
+  service?: { state?: { matches?(s: string): boolean } };
+  getCurrentTime(): number;
+  getMetaData(): { startTime: number };
+  on(event: string, handler: () => void): unknown;
+}
+
+/** MediaReplay is an rrweb replay plugin; attach it to its replayer too. */
+export class MediaReplay {
+  private states = new Map<number, MediaState>();
+  private replayer: ReplayerLike | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  attach(r: ReplayerLike) {
+    this.replayer = r;
+    r.on("flush", () => this.sync(20));
+    r.on("pause", () => this.sync(20));
+    r.on("start", () => this.play());
+  }
+
+  handler = (event: unknown) => {
+    const e = event as RrwebEvent;
+    if (e.type === FULL_SNAPSHOT) this.states = mediaStates(e);
+    const id = e.type === INCREMENTAL && e.data?.source === MEDIA_INTERACTION ? e.data.id : undefined;
+    if (typeof id === "number") {
+      const s = nextState(this.states.get(id), e);
+      if (s) this.states.set(id, s);
+    }
+  };
+
+  /** destroy stops polling. */
+  destroy() {
+    clearTimeout(this.timer);
+  }
+
+  private paused(): boolean {
+    return this.replayer?.service?.state?.matches?.("paused") ?? true;
+  }
+
+  // play resumes the elements the recording has playing when the replay plays.
+  private play() {
+    const r = this.replayer;
+    if (!r) return;
+    for (const [id, s] of this.states) {
+      const el = r.getMirror().getNode(id) as HTMLMediaElement | null;
+      if (s.playing && el && typeof el.play === "function") void el.play().catch(() => undefined);
+    }
+  }
+
+  // sync seeks each element that has its metadata; the others are tried again shortly.
+  private sync(tries: number) {
+    clearTimeout(this.timer);
+    const r = this.replayer;
+    if (!r) return;
+    const now = r.getMetaData().startTime + r.getCurrentTime();
+    let waiting = false;
+    for (const [id, s] of this.states) {
+      const el = r.getMirror().getNode(id) as HTMLMediaElement | null;
+      if (!el || typeof el.pause !== "function") continue;
+      if (el.readyState < 1) {
+        waiting = true;
+        continue;
+      }
+      try {
+        const t = timeAt(s, now, el.duration, el.loop);
+        if (Math.abs(el.currentTime - t) > 0.05) el.currentTime = t;
+        if (this.paused()) el.pause();
+        else if (s.playing) void el.play().catch(() => undefined);
+      } catch {
+        // An element that cannot seek stays where it is.
+      }
+    }
+    if (waiting && tries > 0) this.timer = setTimeout(() => this.sync(tries - 1), 250);
+  }
+}
