@@ -11,10 +11,11 @@ import (
 )
 
 // dashboardCSP allows the dashboard's own scripts only, and the replay
-// iframe to load the recorded site's styles, fonts and images.
+// iframe to load the recorded site's styles, fonts, images and media
+// (a page's <video> replays from the site).
 const dashboardCSP = "default-src 'self'; script-src 'self'; connect-src 'self'; " +
 	"style-src 'self' 'unsafe-inline' https: http:; img-src 'self' data: blob: https: http:; " +
-	"font-src 'self' data: https: http:; frame-src 'self' blob:; object-src 'none'; " +
+	"font-src 'self' data: https: http:; media-src 'self' data: blob: https: http:; frame-src 'self' blob:; object-src 'none'; " +
 	"base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
 // securityHeaders sets the headers every gateway response carries.

@@ -115,7 +115,10 @@ func cssRefs(b []byte) []cssRef {
 			case fontFace > 0:
 				kind = KindFont
 			}
-			if raw, ok := urlTokenValue(data); ok {
+			// url(#id) names an element of the document using the
+			// style (an SVG gradient or filter): nothing to fetch, and
+			// it must stay relative to that document.
+			if raw, ok := urlTokenValue(data); ok && !strings.HasPrefix(strings.TrimSpace(raw), "#") {
 				out = append(out, cssRef{start: start, end: pos, raw: raw, kind: kind})
 			}
 		case css.StringToken:

@@ -19,6 +19,7 @@ func TestCSSRefs(t *testing.T) {
 @font-face { font-family: I; src: url(icons.woff2) format("woff2"), url("icons.eot?#iefix"); }
 .d { background: url(after-font-face.gif) }
 .f { background: url(data:image/png;base64,AAAA) }
+.g { fill: url(#circleGradient); filter: url( "#blur" ) }
 `
 	var got []string
 	for _, r := range cssRefs([]byte(css)) {
@@ -42,7 +43,7 @@ func TestCSSRefs(t *testing.T) {
 
 func TestRewriteCSS(t *testing.T) {
 	css := `@import "base.css"; .a{background:url(a.png)} .b{background:url("gone.png")} .c{background:url(data:x)}` +
-		` .d{background:image-set("x.png" 1x)}`
+		` .d{background:image-set("x.png" 1x)} .e{fill:url(#grad)}`
 	out := rewriteCSS([]byte(css), func(raw string, _ Kind) (string, bool) {
 		switch raw {
 		case "base.css":
@@ -57,7 +58,7 @@ func TestRewriteCSS(t *testing.T) {
 		return "", false
 	})
 	want := `@import "/api/v1/sites/1/assets/aa"; .a{background:url("/api/v1/sites/1/assets/b\22 b")}` +
-		` .b{background:url("https://shop.example.com/gone.png")} .c{background:url(data:x)} .d{background:image-set("/x" 1x)}`
+		` .b{background:url("https://shop.example.com/gone.png")} .c{background:url(data:x)} .d{background:image-set("/x" 1x)} .e{fill:url(#grad)}`
 	if string(out) != want {
 		t.Fatalf("rewritten:\n got %s\nwant %s", out, want)
 	}
