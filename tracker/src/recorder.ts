@@ -15,6 +15,7 @@ import { randomId, traceparent } from './ids';
 import { maskingOptions } from './masking';
 import { pauseCanvasUntil } from './canvasgate';
 import { keepStylesheetURLs } from './links';
+import { MediaWatch } from './media';
 import { identifyPayload, eventPayload } from './api';
 import { Transport, browserGzip, browserPost, browserBeacon } from './transport';
 
@@ -32,6 +33,9 @@ const MAX_TRACKER_ERRORS = 5; // sl:error events with source "tracker" per page 
 const MAX_PENDING = 1000; // custom events held until rrweb's first full snapshot
 const MAX_CONSOLE_ARGS = 10;
 const MAX_FOCUS = 2000; // sl:focus events per page view (a page can move focus in a loop)
+const MAX_MEDIA = 2000; // sl:media events per page view
+const MEDIA_MS = 250; // media sampling while the page has <video>/<audio>
+const NO_MEDIA_MS = 2000; // how often a page without them is looked at again
 // Canvas recording (opt-in per site): frames sampled per second, encoding, and the bytes of
 // canvas mutation events one page view may send per minute.
 const CANVAS_FPS = 2;
@@ -103,6 +107,9 @@ export class Recorder {
   private focusQueued = false;
   private lastFocus = '';
   private focusCount = 0;
+  private media = new MediaWatch();
+  private mediaCount = 0;
+  private mediaTimer: ReturnType<typeof setTimeout> | undefined;
   private stopRec: (() => void) | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastTouch = 0;
@@ -171,6 +178,29 @@ export class Recorder {
       this.broke(e);
     }
     this.schedule(FIRST_FLUSH_MS);
+    this.watchMedia();
+  }
+
+  // watchMedia samples the page's media elements (see media.ts) while recording.
+  private watchMedia(): void {
+    if (this.mediaTimer !== undefined) return;
+    const d = this.w.document;
+    const lists = [d.getElementsByTagName('video'), d.getElementsByTagName('audio')];
+    const tick = () => {
+      this.mediaTimer = undefined;
+      if (this.state !== 'on') return;
+      let any = false;
+      for (const els of lists) {
+        if (!els.length) continue;
+        any = true;
+        if (!this.snapped || this.mediaCount >= MAX_MEDIA) continue;
+        for (const s of this.media.check(Date.now(), els, (el) => record.mirror.getId(el as unknown as Node))) {
+          if (this.mediaCount++ < MAX_MEDIA) this.custom('sl:media', s);
+        }
+      }
+      this.mediaTimer = setTimeout(this.guard(tick), any ? MEDIA_MS : NO_MEDIA_MS);
+    };
+    this.mediaTimer = setTimeout(this.guard(tick), MEDIA_MS);
   }
 
   // rrweb starts one recording run; events of an earlier run (before a restart) are ignored.
@@ -401,6 +431,7 @@ export class Recorder {
     }
     this.lastFocus = '';
     this.focus(true);
+    this.media.reset();
   }
 
   // canvasFits counts the bytes of canvas frames per minute of the page view. Over the budget,
@@ -613,6 +644,8 @@ export class Recorder {
     this.gen++;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.mediaTimer !== undefined) clearTimeout(this.mediaTimer);
+    this.mediaTimer = undefined;
     this.stopRrweb();
     for (const u of this.undo.splice(0)) {
       try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mediaStates, nextState, timeAt } from "./media";
+import { mediaStates, nextState, sampledState, timeAt } from "./media";
 
 describe("media states", () => {
   it("reads videos from a full snapshot", () => {
@@ -30,5 +30,13 @@ describe("media states", () => {
     expect(timeAt(playing, 10_000, 8, false)).toBe(8);
     expect(timeAt({ ...playing, playing: false }, 10_000, 8, true)).toBe(1);
     expect(timeAt(playing, 500, NaN, false)).toBe(1); // before the state: not earlier than it
+  });
+
+  it("takes the tracker's samples of a silently stopped or resumed element", () => {
+    const ev = (payload: unknown) => ({ type: 5, timestamp: 4000, data: { tag: "sl:media", payload } });
+    expect(sampledState(ev({ id: 5, t: 1.25, playing: false }))).toEqual({ id: 5, state: { currentTime: 1.25, playing: false, at: 4000 } });
+    expect(sampledState(ev({ id: 5, t: 2, playing: true }))?.state.playing).toBe(true);
+    for (const bad of [{ id: 0, t: 1 }, { id: 5, t: -1 }, { id: "x", t: 1 }, { id: 5 }, null]) expect(sampledState(ev(bad))).toBeUndefined();
+    expect(sampledState({ type: 5, timestamp: 1, data: { tag: "sl:focus", payload: { id: 5, t: 1 } } })).toBeUndefined();
   });
 });

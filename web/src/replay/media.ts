@@ -11,6 +11,7 @@ export const MEDIA_RULES = ["video:not([controls])::-webkit-media-controls { dis
 
 const FULL_SNAPSHOT = 2;
 const INCREMENTAL = 3;
+const CUSTOM = 5;
 const MEDIA_INTERACTION = 7;
 const PLAY = 0;
 const PAUSE = 1;
@@ -56,6 +57,19 @@ export function nextState(prev: MediaState | undefined, e: RrwebEvent): MediaSta
   return { currentTime: Number.isFinite(t) && t >= 0 ? t : base, playing, at: e.timestamp };
 }
 
+/**
+ * sampledState reads the tracker's sl:media event (tracker/src/media.ts): where an element really
+ * was when the browser stopped or resumed it without a media event (off-screen autoplay).
+ */
+export function sampledState(e: RrwebEvent): { id: number; state: MediaState } | undefined {
+  if (e.type !== CUSTOM || e.data?.tag !== "sl:media") return undefined;
+  const p = e.data.payload as { id?: unknown; t?: unknown; playing?: unknown } | undefined;
+  const id = Number(p?.id);
+  const t = Number(p?.t);
+  if (!Number.isInteger(id) || id <= 0 || !Number.isFinite(t) || t < 0) return undefined;
+  return { id, state: { currentTime: t, playing: p?.playing === true, at: e.timestamp } };
+}
+
 /** timeAt answers where an element is at time now (ms), looping within duration. */
 export function timeAt(s: MediaState, now: number, duration: number, loop: boolean): number {
   let t = s.currentTime + (s.playing ? Math.max(0, now - s.at) / 1000 : 0);
@@ -91,6 +105,12 @@ export class MediaReplay {
     if (typeof id === "number") {
       const s = nextState(this.states.get(id), e);
       if (s) this.states.set(id, s);
+    }
+    const sampled = sampledState(e);
+    if (sampled) {
+      this.states.set(sampled.id, sampled.state);
+      // While playing, rrweb applies nothing for it: put the element there now.
+      if (!this.paused()) this.sync(0);
     }
   };
 
