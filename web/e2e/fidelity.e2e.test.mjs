@@ -91,7 +91,7 @@ async function record(t) {
     await settle(page);
     await page.waitForTimeout(300);
     const at = Date.now();
-    const video = await page.evaluate(() => document.querySelector("video")?.currentTime);
+    const video = await page.evaluate(() => [...document.querySelectorAll("video")].map((v) => v.currentTime));
     shots.push({ label, at, scrollY: await page.evaluate(() => window.scrollY), video, png: await page.screenshot() });
     await page.waitForTimeout(QUIET_MS);
   };
@@ -174,7 +174,7 @@ async function replayShot(page) {
   await settle(frame);
   await page.waitForTimeout(500);
   const scrollY = await frame.evaluate(() => window.scrollY);
-  const video = await frame.evaluate(() => document.querySelector("video")?.currentTime);
+  const video = await frame.evaluate(() => [...document.querySelectorAll("video")].map((v) => v.currentTime));
   const box = await frameEl.boundingBox();
   assert.ok(box.width >= VIEWPORT.width && box.height >= VIEWPORT.height, `the replay iframe is ${box.width}×${box.height}`);
   const png = await page.screenshot({
@@ -224,7 +224,7 @@ test("replays look like the live pages", { timeout: 600_000 }, async (t) => {
       const v = compare(shot.png, png);
       const row = { page: tpl.name, instant: shot.label, how, atMs: Math.round(rel(shot)), ssim: v };
       rows.push(row);
-      console.log(`fidelity ${tpl.name.padEnd(11)} ${shot.label.padEnd(12)} ${how.padEnd(8)} t=${(row.atMs / 1000).toFixed(2)}s scrollY live ${shot.scrollY} replay ${scrollY}${video === undefined ? "" : `, video at ${shot.video?.toFixed(2)} s live, ${video.toFixed(2)} s replay`} SSIM ${v.toFixed(4)} (${assets})`);
+      console.log(`fidelity ${tpl.name.padEnd(11)} ${shot.label.padEnd(12)} ${how.padEnd(8)} t=${(row.atMs / 1000).toFixed(2)}s scrollY live ${shot.scrollY} replay ${scrollY}${!video.length ? "" : `, videos at ${shot.video.map((t) => t.toFixed(2)).join("/")} s live, ${video.map((t) => t.toFixed(2)).join("/")} s replay`} SSIM ${v.toFixed(4)} (${assets})`);
       if (v < MIN_SSIM) {
         const base = path.join(results, `${tpl.name}-${shot.label.replace(/\W+/g, "_")}-${how}`);
         writeFileSync(`${base}-live.png`, shot.png);
