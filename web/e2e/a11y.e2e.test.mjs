@@ -26,13 +26,7 @@ const SCHEMES = ["light", "dark"];
 // What the operator's navigation shows, in order (sections.ts).
 const OPERATOR_NAV = ["Recordings", "Site & install", "Sites", "Team", "API keys", "Ingest & limits"];
 // Violations in code another change owns, each with its fix; remove the entry with the fix.
-const KNOWN = [
-  {
-    page: "replay",
-    rule: "nested-interactive",
-    why: "src/replay/Player.tsx: the timeline marker buttons sit inside the role=slider timeline; render them as siblings over it",
-  },
-];
+const KNOWN = [];
 // Rules that say a control has no accessible name: any impact fails.
 const NAME_RULES = ["label", "select-name", "button-name", "input-button-name", "aria-input-field-name", "aria-toggle-field-name", "link-name"];
 
@@ -209,6 +203,68 @@ test("Tab walks the skip link and the navigation in order, with a visible focus 
   await page.keyboard.press("Tab");
   await page.keyboard.press("Enter");
   assert.equal(await page.evaluate(() => document.activeElement?.id), "main");
+});
+
+test("the replay page answers its keyboard shortcuts, and leaves Space to a focused button", async (t) => {
+  const page = await opsCtx.newPage();
+  t.after(() => page.close());
+  await page.goto(`${sl.base}/o/${orgId}/sites/${siteId}/recordings/${sessionId}`);
+  await settle(page, "[data-testid=replay-player][data-status=done][data-ready='1']");
+  const play = page.getByTestId("play-pause");
+  const clock = async () => Number(await page.getByTestId("timeline").getAttribute("aria-valuenow"));
+  await page.evaluate(() => document.activeElement?.blur());
+
+  // Space and k play and pause.
+  const before = await play.getAttribute("aria-label");
+  await page.keyboard.press("Space");
+  assert.notEqual(await play.getAttribute("aria-label"), before, "Space toggles play");
+  await page.keyboard.press("k");
+  assert.equal(await play.getAttribute("aria-label"), before, "k toggles it back");
+  if ((await play.getAttribute("aria-label")) === "Pause") await page.keyboard.press("Space");
+  assert.equal(await play.getAttribute("aria-label"), "Play");
+
+  // ← back to the start, → moves the clock on (the visit is shorter than 5 s: to its end), Shift+← 30 s back.
+  await page.keyboard.press("ArrowLeft");
+  assert.equal(await clock(), 0, "← goes back (to the start)");
+  await page.keyboard.press("ArrowRight");
+  const total = Number(await page.getByTestId("timeline").getAttribute("aria-valuemax"));
+  assert.equal(await clock(), Math.min(5000, total), "→ moves the clock 5 s on");
+  await page.keyboard.press("Shift+ArrowLeft");
+  assert.equal(await clock(), 0, "Shift+← goes 30 s back");
+
+  // > and < step the speed, f the 1:1 view.
+  const speedOn = () => page.locator("[data-testid=speed] [aria-pressed=true]").innerText();
+  await page.keyboard.press(">");
+  assert.equal(await speedOn(), "2×");
+  await page.keyboard.press("<");
+  assert.equal(await speedOn(), "1×");
+  await page.keyboard.press("f");
+  assert.equal(await page.getByTestId("actual-size").getAttribute("aria-pressed"), "true");
+  await page.keyboard.press("f");
+
+  // ? lists the shortcuts in a dialog that passes axe; Escape closes it.
+  await page.keyboard.press("?");
+  const dialog = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), /Play or pause[\s\S]*Space/);
+  const bad = (await axe(page)).filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(bad, [], `shortcut list:\n${describe(bad)}`);
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+
+  // Space on a focused button presses that button, and does not play.
+  await page.locator("[data-testid=speed] button", { hasText: "4×" }).focus();
+  await page.keyboard.press("Space");
+  assert.equal(await speedOn(), "4×");
+  assert.equal(await play.getAttribute("aria-label"), "Play", "Space on a button does not toggle play");
+
+  // The timeline slider steps with its arrows when focused.
+  await page.getByTestId("timeline").focus();
+  await page.keyboard.press("End");
+  assert.equal(await clock(), total, "End on the slider goes to the end");
+  await page.keyboard.press("Home");
+  assert.equal(await clock(), 0, "Home on the slider goes to the start");
+  assert.match(await page.getByTestId("timeline").getAttribute("aria-valuetext"), /^0:00 of \d+:\d\d$/);
 });
 
 /**

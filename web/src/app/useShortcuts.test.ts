@@ -53,6 +53,16 @@ describe("matchShortcut", () => {
     expect(press("k", { defaultPrevented: true })).toBeUndefined();
   });
 
+  it("tells Shift+arrow from the arrow, and takes printable keys as typed", () => {
+    const big: Shortcut = { keys: ["Shift+ArrowLeft"], label: "Back 30 s", run: () => calls.push("big") };
+    const all = [...shortcuts, big];
+    expect(matchShortcut({ key: "ArrowLeft", shiftKey: true, target: el("BODY") }, all)).toBe(big);
+    expect(matchShortcut({ key: "ArrowLeft", target: el("BODY") }, all)).toBe(shortcuts[1]);
+    expect(matchShortcut({ key: "ArrowLeft", shiftKey: true, target: el("BODY") }, shortcuts)).toBeUndefined();
+    expect(matchShortcut({ key: ">", shiftKey: true, target: el("BODY") }, all)).toBe(shortcuts[2]);
+    expect(matchShortcut({ key: "?", shiftKey: true, target: el("BODY") }, all)).toBe("help");
+  });
+
   it("works without a target (a synthetic event)", () => {
     expect(matchShortcut({ key: "k" }, shortcuts)).toBe(shortcuts[0]);
   });
@@ -61,5 +71,6 @@ describe("matchShortcut", () => {
 describe("keyLabel", () => {
   it("names the keys people cannot read from KeyboardEvent.key", () => {
     expect([" ", "ArrowLeft", "ArrowRight", "Escape", ">"].map(keyLabel)).toEqual(["Space", "←", "→", "Esc", ">"]);
+    expect(keyLabel("Shift+ArrowRight")).toBe("Shift+→");
   });
 });

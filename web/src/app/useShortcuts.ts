@@ -2,7 +2,11 @@ import { useEffect, useRef, useState } from "react";
 
 /** Shortcut is one key binding of a page, listed under `?`. */
 export interface Shortcut {
-  /** KeyboardEvent.key values that trigger it, e.g. [" "], ["ArrowLeft"], [">", "."]. */
+  /**
+   * KeyboardEvent.key values that trigger it, e.g. [" "], ["ArrowLeft"],
+   * [">", "."]; "Shift+" before a named key (["Shift+ArrowLeft"]) when it
+   * needs Shift held. A plain named key does not fire with Shift held.
+   */
   keys: string[];
   /** What the `?` list says it does, e.g. "Play or pause". */
   label: string;
@@ -18,6 +22,7 @@ export interface KeyLike {
   ctrlKey?: boolean;
   metaKey?: boolean;
   altKey?: boolean;
+  shiftKey?: boolean;
   isComposing?: boolean;
   defaultPrevented?: boolean;
   target?: { tagName?: string; isContentEditable?: boolean; getAttribute?: (name: string) => string | null } | null;
@@ -53,7 +58,9 @@ export function matchShortcut(e: KeyLike, shortcuts: readonly Shortcut[], helpOp
   if (e.defaultPrevented || e.isComposing || e.ctrlKey || e.metaKey || e.altKey) return undefined;
   if (leftToTarget(e)) return undefined;
   if (e.key === HELP_KEY || (helpOpen && e.key === "Escape")) return "help";
-  return shortcuts.find((s) => s.keys.includes(e.key));
+  // Shift is part of a printable key ("?", ">") but a modifier of a named one.
+  const name = e.shiftKey && e.key.length > 1 ? `Shift+${e.key}` : e.key;
+  return shortcuts.find((s) => s.keys.includes(name));
 }
 
 /**
@@ -83,11 +90,12 @@ export function useShortcuts(shortcuts: readonly Shortcut[], enabled = true): { 
 }
 
 function pick(e: KeyboardEvent): KeyLike {
-  return { key: e.key, ctrlKey: e.ctrlKey, metaKey: e.metaKey, altKey: e.altKey, isComposing: e.isComposing, defaultPrevented: e.defaultPrevented };
+  return { key: e.key, ctrlKey: e.ctrlKey, metaKey: e.metaKey, altKey: e.altKey, shiftKey: e.shiftKey, isComposing: e.isComposing, defaultPrevented: e.defaultPrevented };
 }
 
 /** keyLabel names a key for the `?` list. */
 export function keyLabel(key: string): string {
   const names: Record<string, string> = { " ": "Space", ArrowLeft: "←", ArrowRight: "→", ArrowUp: "↑", ArrowDown: "↓", Escape: "Esc" };
+  if (key.startsWith("Shift+") && key.length > "Shift+".length) return `Shift+${keyLabel(key.slice("Shift+".length))}`;
   return names[key] ?? key;
 }
