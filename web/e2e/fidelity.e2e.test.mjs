@@ -87,12 +87,29 @@ async function record(t) {
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   const shots = [];
+  // Playing videos are paused for each live screenshot and resumed after it, as a visitor
+  // might: the pause is recorded like any media event, so the replay must show that exact
+  // frame, where a playing video would move on between the instant and the screenshot.
+  const pauseVideos = () =>
+    page.evaluate(() => {
+      const playing = [...document.querySelectorAll("video")].filter((v) => !v.paused);
+      window.__slPlaying = [...(window.__slPlaying ?? []), ...playing];
+      for (const v of playing) v.pause();
+    });
   const shoot = async (label) => {
+    await page.evaluate(() => (window.__slPlaying = []));
+    await pauseVideos();
     await settle(page);
+    await pauseVideos(); // one the settling scroll brought into view (and the browser resumed)
     await page.waitForTimeout(300);
     const at = Date.now();
     const video = await page.evaluate(() => [...document.querySelectorAll("video")].map((v) => v.currentTime));
     shots.push({ label, at, scrollY: await page.evaluate(() => window.scrollY), video, png: await page.screenshot() });
+    // Resumed well after the instant, so the replay's seek slack never reaches the resume.
+    await page.waitForTimeout(SEEK_SLACK_MS + 250);
+    await page.evaluate(() => {
+      for (const v of window.__slPlaying ?? []) v.play().catch(() => {});
+    });
     await page.waitForTimeout(QUIET_MS);
   };
   try {
@@ -142,7 +159,7 @@ async function findSession(url, lastAt) {
     if (process.env.FIDELITY_DEBUG && last >= lastAt) {
       debugEvents.sort((a, b) => a.timestamp - b.timestamp);
       const t0 = debugEvents[0].timestamp;
-      console.log(debugEvents.map((e) => `${e.timestamp - t0} ${e.type}${e.type === 3 ? `/${e.data.source}` : ""} ${e.type === 3 && e.data.source === 3 ? JSON.stringify(e.data) : e.type === 5 || (e.type === 3 && e.data.source === 9) ? JSON.stringify(e.data).slice(0, 600) : e.type === 3 && e.data.source === 0 ? `adds ${e.data.adds.length} attrs ${e.data.attributes.length} texts ${e.data.texts.length}` : ""}`).join("\n"));
+      console.log(debugEvents.map((e) => `${e.timestamp - t0} ${e.type}${e.type === 3 ? `/${e.data.source}` : ""} ${e.type === 3 && e.data.source === 3 ? JSON.stringify(e.data) : e.type === 5 || (e.type === 3 && (e.data.source === 9 || e.data.source === 7)) ? JSON.stringify(e.data).slice(0, 600) : e.type === 3 && e.data.source === 0 ? `adds ${e.data.adds.length} attrs ${e.data.attributes.length} texts ${e.data.texts.length}` : ""}`).join("\n"));
     }
     debugEvents.length = 0;
     seen = `session ${s.sessionId}: events up to ${last - lastAt} ms from the last instant's end`;
@@ -173,6 +190,11 @@ async function replayShot(page) {
   const frame = await iframe.contentFrame();
   await settle(frame);
   await page.waitForTimeout(500);
+  // A video the replay just put at its recorded time paints that frame once its seek is done.
+  await frame
+    .waitForFunction(() => [...document.querySelectorAll("video")].every((v) => !v.seeking && (v.readyState >= 2 || v.networkState === 3)), null, { timeout: 5000 })
+    .catch(() => {});
+  await page.waitForTimeout(100);
   const scrollY = await frame.evaluate(() => window.scrollY);
   const video = await frame.evaluate(() => [...document.querySelectorAll("video")].map((v) => v.currentTime));
   const box = await frameEl.boundingBox();
