@@ -2,44 +2,27 @@
 // storage) built from this repository, a site created through the REST API, a fixture page
 // recorded by Chromium, then the session found through search and its recording streamed back and
 // replayed with rrweb's Replayer.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { gunzipSync } from 'node:zlib';
-import type { Browser } from 'playwright-core';
-// @ts-expect-error plain ES module
-import { startServers } from './server.mjs';
-// @ts-expect-error plain ES module
-import { launch } from './browser.mjs';
-import { startSightline, sleep, type Sightline } from './sightline';
+import { binaryEnv } from './env';
+import { sleep } from './sightline';
 
-let sl: Sightline;
-let browser: Browser;
-let srv: { siteOrigin: string; close(): Promise<void> };
 
 // call is the signed-up user's request; any answer but 2xx fails the test.
 async function call(method: string, path: string, body?: unknown) {
-  const r = await sl.call(method, path, body);
+  const r = await env.sl.call(method, path, body);
   if (r.status < 200 || r.status > 299) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
   return r;
 }
 
-beforeAll(async () => {
-  sl = await startSightline('tracker-e2e@example.org', 'Tracker E2E');
-  srv = await startServers({ configs: {}, snippetOrigin: sl.proxyOrigin });
-  browser = await launch();
-}, 600_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await sl?.stop();
-});
+const env = binaryEnv('tracker-e2e@example.org', 'Tracker E2E');
 
 describe('against the real sightline binary', () => {
   it('records a page, finds the session through search, replays the stored recording; no secret stored or sent', async () => {
-    const site = sl.site;
-    const ctx = await browser.newContext();
+    const site = env.sl.site;
+    const ctx = await env.browser.newContext();
     const page = await ctx.newPage();
-    await page.goto(`${srv.siteOrigin}/fixtures/form.html?k=${site.siteKey}`);
+    await page.goto(`${env.srv.siteOrigin}/fixtures/form.html?k=${site.siteKey}`);
     await page.waitForFunction(() => (window as any).sightline && (window as any).sightline.r === 1);
     await page.type('#password', 'Binary-Secret-Pw-77', { delay: 5 });
     await page.type('#card', '5555 4444 3333 1111', { delay: 5 });
@@ -49,14 +32,14 @@ describe('against the real sightline binary', () => {
     await sleep(1500);
     await ctx.close();
 
-    expect(sl.captured.length).toBeGreaterThan(1);
-    const statuses = sl.captured.map((c) => c.status);
-    expect(statuses.every((s) => s === 204), `statuses ${statuses} ${sl.logs().slice(-2000)}`).toBe(true);
-    expect(sl.captured.some((c) => c.url.includes('ce=gzip'))).toBe(true);
-    const texts = sl.captured.map((c) => (c.url.includes('ce=gzip') ? gunzipSync(c.raw) : c.raw).toString('utf8'));
+    expect(env.sl.captured.length).toBeGreaterThan(1);
+    const statuses = env.sl.captured.map((c) => c.status);
+    expect(statuses.every((s) => s === 204), `statuses ${statuses} ${env.sl.logs().slice(-2000)}`).toBe(true);
+    expect(env.sl.captured.some((c) => c.url.includes('ce=gzip'))).toBe(true);
+    const texts = env.sl.captured.map((c) => (c.url.includes('ce=gzip') ? gunzipSync(c.raw) : c.raw).toString('utf8'));
     const envs = texts.map((t) => JSON.parse(t));
     const sessionId = envs[0].sessionId;
-    for (const t of texts.concat(sl.captured.map((c) => c.raw.toString('latin1')))) {
+    for (const t of texts.concat(env.sl.captured.map((c) => c.raw.toString('latin1')))) {
       expect(t).not.toContain('Binary-Secret');
       expect(t).not.toContain('5555 4444');
     }
@@ -79,8 +62,8 @@ describe('against the real sightline binary', () => {
     expect(stored).not.toContain('Binary-Secret');
     expect(stored).toContain('visible search words');
 
-    const rp = await browser.newPage();
-    await rp.goto(`${srv.siteOrigin}/replay.html`);
+    const rp = await env.browser.newPage();
+    await rp.goto(`${env.srv.siteOrigin}/replay.html`);
     const text = await rp.evaluate(async (evs: any[]) => {
       const r = new (window as any).rrwebReplay.Replayer(evs, { root: document.getElementById('player'), showWarning: false, mouseTail: false });
       r.pause(evs[evs.length - 1].timestamp - evs[0].timestamp);

@@ -3,14 +3,11 @@
 // snapshot, the page's later DOM changes, its navigation and its errors — and replay to the page's
 // final text. Each fixture (e2e/fixtures/*.html) loads e2e/fixtures/later.js, which makes those
 // later changes once the page has loaded.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { gunzipSync } from 'node:zlib';
-import type { Browser, Page } from 'playwright-core';
-// @ts-expect-error plain ES module
-import { startServers } from './server.mjs';
-// @ts-expect-error plain ES module
-import { launch } from './browser.mjs';
-import { startSightline, sleep, type Sightline } from './sightline';
+import type { Page } from 'playwright-core';
+import { binaryEnv } from './env';
+import { sleep } from './sightline';
 
 interface Ev {
   type: number;
@@ -25,29 +22,16 @@ interface Visit {
   result: unknown;
 }
 
-let sl: Sightline;
-let browser: Browser;
-let srv: { siteOrigin: string; close(): Promise<void> };
 
-beforeAll(async () => {
-  sl = await startSightline('resilience-e2e@example.org', 'Resilience E2E');
-  srv = await startServers({ configs: {}, snippetOrigin: sl.proxyOrigin });
-  browser = await launch();
-}, 600_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await sl?.stop();
-});
+const env = binaryEnv('resilience-e2e@example.org', 'Resilience E2E');
 
 const customs = (evs: Ev[], tag: string) => evs.filter((e) => e.type === 5 && e.data.tag === tag).map((e) => e.data.payload);
 
 // visit opens path in a fresh context (a new session), waits for the fixture's later changes,
 // runs act, leaves (pagehide sends the rest) and returns what was sent and what the binary stored.
 async function visit(path: string, act?: (p: Page) => Promise<unknown>, opts: { expectStored?: boolean; console?: boolean } = {}): Promise<Visit> {
-  const mark = sl.captured.length;
-  const ctx = await browser.newContext({ viewport: { width: 1024, height: 700 } });
+  const mark = env.sl.captured.length;
+  const ctx = await env.browser.newContext({ viewport: { width: 1024, height: 700 } });
   const page = await ctx.newPage();
   const pageErrors: string[] = [];
   const consoleErrors: string[] = [];
@@ -58,14 +42,14 @@ async function visit(path: string, act?: (p: Page) => Promise<unknown>, opts: { 
       if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(m.text());
     });
   const sep = path.includes('?') ? '&' : '?';
-  await page.goto(`${srv.siteOrigin}${path}${sep}k=${sl.site.siteKey}`);
+  await page.goto(`${env.srv.siteOrigin}${path}${sep}k=${env.sl.site.siteKey}`);
   await page.waitForSelector('body[data-done]', { timeout: 20_000 });
   const result = act ? await act(page) : undefined;
   await sleep(1500);
   await page.goto('about:blank');
   await sleep(1500);
   await ctx.close();
-  const mine = sl.captured.slice(mark);
+  const mine = env.sl.captured.slice(mark);
   const sent = mine
     .filter((c) => c.status === 204)
     .map((c) => JSON.parse((c.url.includes('ce=gzip') ? gunzipSync(c.raw) : c.raw).toString('utf8')));
@@ -76,7 +60,7 @@ async function visit(path: string, act?: (p: Page) => Promise<unknown>, opts: { 
   // Ingest → spool → forwarder → recordings, asynchronously: poll until every batch is stored.
   let stored: Ev[] = [];
   for (let i = 0; i < 150; i++) {
-    const r = await sl.call('GET', `/api/v1/sites/${sl.site.id}/sessions/${sessionId}/recording`);
+    const r = await env.sl.call('GET', `/api/v1/sites/${env.sl.site.id}/sessions/${sessionId}/recording`);
     if (r.status === 200) {
       const chunks = r.text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l).result);
       const seqs = chunks.map((c) => Number(c.seq ?? 0));
@@ -93,9 +77,9 @@ async function visit(path: string, act?: (p: Page) => Promise<unknown>, opts: { 
 
 // replayText replays the stored events with rrweb's Replayer and returns the page text at the end.
 async function replayText(evs: Ev[]): Promise<string> {
-  const rp = await browser.newPage();
+  const rp = await env.browser.newPage();
   try {
-    await rp.goto(`${srv.siteOrigin}/replay.html`);
+    await rp.goto(`${env.srv.siteOrigin}/replay.html`);
     return await rp.evaluate(async (evs: any[]) => {
       const r = new (window as any).rrwebReplay.Replayer(evs, { root: document.getElementById('player'), showWarning: false, mouseTail: false });
       r.pause(evs[evs.length - 1].timestamp - evs[0].timestamp);
@@ -155,9 +139,9 @@ describe('a recorder that never gives up on a page with errors (real binary)', (
     // The same storm without the recorder, for comparison: best of three each, on a shared machine.
     const base: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const ctx = await browser.newContext();
+      const ctx = await env.browser.newContext();
       const p = await ctx.newPage();
-      await p.goto(`${srv.siteOrigin}/fixtures/console-storm.html?norec=1`);
+      await p.goto(`${env.srv.siteOrigin}/fixtures/console-storm.html?norec=1`);
       base.push(await ms(p));
       await ctx.close();
     }

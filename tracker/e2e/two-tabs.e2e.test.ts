@@ -3,37 +3,21 @@
 // flushing in the same few milliseconds can both read it before either writes it. Recordings keys
 // a chunk by (site, session, seq, page view), so neither batch is taken for a re-delivery of the
 // other. Against the real binary: `sightline serve`, a site made through the REST API, Chromium.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { gunzipSync } from 'node:zlib';
-import type { Browser, Page } from 'playwright-core';
-// @ts-expect-error plain ES module
-import { startServers } from './server.mjs';
-// @ts-expect-error plain ES module
-import { launch } from './browser.mjs';
-import { startSightline, sleep, type Sightline } from './sightline';
+import type { Page } from 'playwright-core';
+import { binaryEnv } from './env';
+import { sleep } from './sightline';
 
-let sl: Sightline;
-let browser: Browser;
-let srv: { siteOrigin: string; close(): Promise<void> };
 
-beforeAll(async () => {
-  sl = await startSightline('two-tabs-e2e@example.org', 'Two tabs');
-  srv = await startServers({ configs: {}, snippetOrigin: sl.proxyOrigin });
-  browser = await launch();
-}, 600_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.close();
-  await sl?.stop();
-});
+const env = binaryEnv('two-tabs-e2e@example.org', 'Two tabs');
 
 // The tracker's shared seq counter is localStorage['_sl_<site key>_n'].
 const counterKey = /^_sl_.+_n$/;
 
 describe('two tabs of one session against the real binary', () => {
   it('stores and replays both batches when both tabs take the same seq', async () => {
-    const ctx = await browser.newContext();
+    const ctx = await env.browser.newContext();
     // Make the race certain rather than lucky: each tab reads the shared counter and its write
     // never lands, as when both tabs read before either writes. No write means no storage event
     // either, so each tab numbers its batches 0, 1, 2… from its own floor and every seq collides.
@@ -46,7 +30,7 @@ describe('two tabs of one session against the real binary', () => {
         return set.call(this, k, v);
       };
     }, counterKey.source);
-    const url = `${srv.siteOrigin}/fixtures/form.html?k=${sl.site.siteKey}`;
+    const url = `${env.srv.siteOrigin}/fixtures/form.html?k=${env.sl.site.siteKey}`;
     const open = async (): Promise<Page> => {
       const p = await ctx.newPage();
       await p.goto(url);
@@ -73,10 +57,10 @@ describe('two tabs of one session against the real binary', () => {
     await sleep(1500);
     await ctx.close();
 
-    expect(sl.captured.length).toBeGreaterThan(1);
-    const statuses = sl.captured.map((c) => c.status);
-    expect(statuses.every((s) => s === 204), `statuses ${statuses} ${sl.logs().slice(-2000)}`).toBe(true);
-    const envs = sl.captured.map((c) => JSON.parse((c.url.includes('ce=gzip') ? gunzipSync(c.raw) : c.raw).toString('utf8')));
+    expect(env.sl.captured.length).toBeGreaterThan(1);
+    const statuses = env.sl.captured.map((c) => c.status);
+    expect(statuses.every((s) => s === 204), `statuses ${statuses} ${env.sl.logs().slice(-2000)}`).toBe(true);
+    const envs = env.sl.captured.map((c) => JSON.parse((c.url.includes('ce=gzip') ? gunzipSync(c.raw) : c.raw).toString('utf8')));
     expect(envs.every((e) => e.sessionId === sessionId)).toBe(true);
     const pageViews = [...new Set(envs.map((e) => e.pageViewId as string))];
     expect(pageViews.length).toBe(2);
@@ -95,7 +79,7 @@ describe('two tabs of one session against the real binary', () => {
       .map((x) => key(x.seq, x.pv));
     let chunks: any[] = [];
     for (let i = 0; i < 150; i++) {
-      const rec = await sl.call('GET', `/api/v1/sites/${sl.site.id}/sessions/${sessionId}/recording`);
+      const rec = await env.sl.call('GET', `/api/v1/sites/${env.sl.site.id}/sessions/${sessionId}/recording`);
       if (rec.status === 200) {
         chunks = rec.text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l).result).filter(Boolean);
         if (chunks.length >= want.length) break;
@@ -103,7 +87,7 @@ describe('two tabs of one session against the real binary', () => {
       await sleep(200);
     }
     const got = chunks.map((c) => key(Number(c.seq ?? 0), c.pageViewId)); // proto3 JSON leaves out 0
-    expect(got, `streamed ${got}, sent ${want}\n${sl.logs().slice(-2000)}`).toEqual(want);
+    expect(got, `streamed ${got}, sent ${want}\n${env.sl.logs().slice(-2000)}`).toEqual(want);
     // Each tab's own events are there, whichever tab's batch of a shared seq came first.
     const stored = chunks.map((c) => Buffer.from(c.events, 'base64').toString('utf8')).join('\n');
     expect(stored).toContain('words typed in tab A');
