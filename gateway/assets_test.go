@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/sightlinehq/sightline/cmd/sightline/app"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/assets/assetstest"
 )
 
 // TestAssetRoute: a page recorded for organisation A, whose stylesheet and
@@ -24,19 +24,7 @@ import (
 // gateway as raw bytes with the asset headers; B, an anonymous caller and
 // a wrong hash are refused.
 func TestAssetRoute(t *testing.T) {
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/site.css":
-			w.Header().Set("Content-Type", "text/css")
-			_, _ = io.WriteString(w, `@font-face{font-family:I;src:url(i.woff2)}`)
-		case "/i.woff2":
-			w.Header().Set("Content-Type", "font/woff2")
-			_, _ = io.WriteString(w, "wOF2"+strings.Repeat("i", 32))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer origin.Close()
+	origin := assetstest.Serve(t)
 	s := startServer(t, func(c *app.Config) { c.Recordings.Assets.AllowPrivateTargets = true })
 	a, b := newTenant(t, s), newTenant(t, s)
 
@@ -49,7 +37,7 @@ func TestAssetRoute(t *testing.T) {
 	fmt.Sscan(a.siteID, &siteID)
 	now := time.Now()
 	snapshot := fmt.Sprintf(`[{"type":4,"data":{"href":%q,"width":1280,"height":720},"timestamp":%d},`+
-		`{"type":2,"data":{"node":{"type":0,"childNodes":[{"type":2,"tagName":"link","attributes":{"rel":"stylesheet","href":"site.css"},"childNodes":[],"id":2}],"id":1},"initialOffset":{"left":0,"top":0}},"timestamp":%d}]`,
+		`{"type":2,"data":{"node":{"type":0,"childNodes":[{"type":2,"tagName":"link","attributes":{"rel":"stylesheet","href":"static/site.css"},"childNodes":[],"id":2}],"id":1},"initialOffset":{"left":0,"top":0}},"timestamp":%d}]`,
 		origin.URL+"/", now.UnixMilli(), now.UnixMilli())
 	_, err = recordingsv1.NewRecordingsServiceClient(conn).AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{
 		Chunks: []*recordingsv1.Chunk{{
@@ -61,7 +49,7 @@ func TestAssetRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cssURL, fontURL := origin.URL+"/site.css", origin.URL+"/i.woff2"
+	cssURL, fontURL := origin.CSSURL, origin.FontURL
 	hashes := map[string]string{}
 	deadline := time.Now().Add(10 * time.Second)
 	for len(hashes) < 2 {

@@ -3,12 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sightlinehq/sightline/svc-recordings/assets/assetstest"
 )
 
 // TestAssetCaptureManyProcesses: in the many-process mode, a batch posted
@@ -18,19 +18,7 @@ import (
 // ingest copies it into the chunk), looked up and read back through the
 // gateway process with its font reference rewritten to the captured copy.
 func TestAssetCaptureManyProcesses(t *testing.T) {
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/static/site.css":
-			w.Header().Set("Content-Type", "text/css")
-			_, _ = io.WriteString(w, `@font-face{font-family:I;src:url(i.woff2)}`)
-		case "/static/i.woff2":
-			w.Header().Set("Content-Type", "font/woff2")
-			_, _ = io.WriteString(w, "wOF2"+strings.Repeat("i", 40))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer origin.Close()
+	origin := assetstest.Serve(t)
 	m := &mesh{t: t, dirs: map[string]string{}}
 	m.accounts = m.start("accounts", m.accountsArgs()...)
 	m.search = m.start("search", m.searchArgs()...)
@@ -39,7 +27,7 @@ func TestAssetCaptureManyProcesses(t *testing.T) {
 	m.gateway = m.start("gateway", m.gatewayArgs()...)
 	d := newDashboard(t, m.gateway)
 
-	cssURL, fontURL := origin.URL+"/static/site.css", origin.URL+"/static/i.woff2"
+	cssURL, fontURL := origin.CSSURL, origin.FontURL
 	now := time.Now().UnixMilli()
 	body := fmt.Sprintf(`{"v":1,"siteKey":%q,"sessionId":"s_assetcapture0000000001","visitorId":"v_assetcapturevisitor001","pageViewId":"p_assetcapturepageview01","seq":0,"clientTime":%d,`+
 		`"page":{"url":"%s/"},"events":[{"type":4,"timestamp":%d,"data":{"href":"%s/","width":1280,"height":720}},`+
