@@ -468,8 +468,10 @@ export class Recorder {
   }
 
   // focus emits sl:focus when the focused element changed (right after a full snapshot: only when
-  // something is focused). id is rrweb's mirror id, null for the body or nothing.
+  // something is focused). id is rrweb's mirror id, null for the body or nothing. Before the
+  // first snapshot no node has an id yet: the snapshot reports the focus then.
   private focus(snapshot: boolean): void {
+    if (!this.snapped) return;
     const f = focused(this.w.document);
     const key = f.id + ' ' + f.visible;
     if (key === this.lastFocus || (snapshot && f.id === null) || this.focusCount >= MAX_FOCUS) return;
