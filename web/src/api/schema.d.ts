@@ -436,8 +436,32 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** GetHeatmap returns a page's click, move and scroll aggregates. */
+        /**
+         * GetHeatmap returns the click, rage-click, dead-click, move or scroll
+         *     aggregate of the pages a rule matches, for a device class and a range of
+         *     days, with a recent recorded snapshot of such a page to draw it over.
+         */
         get: operations["RecordingsService_GetHeatmap"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/heatmap/pages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListHeatmapPages lists a site's recorded pages (heatmap page keys) with
+         *     their page views, most viewed first, for the page picker.
+         */
+        get: operations["RecordingsService_ListHeatmapPages"];
         put?: never;
         post?: never;
         delete?: never;
@@ -631,10 +655,14 @@ export interface components {
         };
         /**
          * @description How to match.
+         *
+         *      - OPERATOR_PATTERN: value is a pattern in which "*" matches any run of characters
+         *     (possibly empty) and every other character itself; the whole URL
+         *     must match ("https://shop.example.com/product/*").
          * @default OPERATOR_UNSPECIFIED
          * @enum {string}
          */
-        UrlMatchOperator: "OPERATOR_UNSPECIFIED" | "OPERATOR_EQUALS" | "OPERATOR_CONTAINS" | "OPERATOR_PREFIX";
+        UrlMatchOperator: "OPERATOR_UNSPECIFIED" | "OPERATOR_EQUALS" | "OPERATOR_CONTAINS" | "OPERATOR_PREFIX" | "OPERATOR_PATTERN";
         /** @description AcceptInvitationRequest carries the invitation token. */
         v1AcceptInvitationRequest: {
             token?: string;
@@ -864,9 +892,41 @@ export interface components {
         };
         /** @description GetHeatmapResponse is the aggregate. */
         v1GetHeatmapResponse: {
+            /** @description Move map cells (HEATMAP_KIND_MOVE). */
             cells?: components["schemas"]["v1HeatmapCell"][];
-            /** Format: int64 */
+            /**
+             * @description Click, rage and dead maps: element cells, and the elements ranked by
+             *     clicks (at most 200).
+             */
+            clicks?: components["schemas"]["v1HeatmapClick"][];
+            elements?: components["schemas"]["v1HeatmapElement"][];
+            /** Format: date-time */
+            endTime?: string;
+            /**
+             * Format: int32
+             * @description Page keys the rule matched (at most 10,000 are read).
+             */
+            pages?: number;
+            scroll?: components["schemas"]["v1ScrollMap"];
+            /**
+             * Format: int64
+             * @description Sessions that viewed a matching page in the range (each counted on the
+             *     first day it viewed the page).
+             */
             sessions?: string;
+            snapshot?: components["schemas"]["v1HeatmapSnapshot"];
+            /**
+             * Format: date-time
+             * @description The UTC days read, as [start, end).
+             */
+            startTime?: string;
+            /**
+             * Format: int64
+             * @description The sum of all counts of the kind before max_cells cut any (clicks,
+             *     move weight, page views), and whether cells were cut.
+             */
+            total?: string;
+            truncated?: boolean;
         };
         /** @description GetMaintenanceResponse is the switch. */
         v1GetMaintenanceResponse: {
@@ -926,7 +986,11 @@ export interface components {
             rejectedBatches?: string;
             spool?: components["schemas"]["v1SpoolStats"];
         };
-        /** @description HeatmapCell is a count at a position in document coordinates. */
+        /**
+         * @description HeatmapCell is a move-map count at a document position: x in thousandths
+         *     of the visitor's document width (0–1000), y in CSS pixels from the top of
+         *     the document.
+         */
         v1HeatmapCell: {
             /** Format: int64 */
             count?: string;
@@ -936,11 +1000,76 @@ export interface components {
             y?: number;
         };
         /**
+         * @description HeatmapClick is a count of clicks at one place of one element: the element
+         *     by its selector path, the place as a percentage of its box (0–100 from the
+         *     left and from the top). x, y and width are the clicks' mean document
+         *     position and document width, for drawing them where the element is gone.
+         */
+        v1HeatmapClick: {
+            /** Format: int64 */
+            count?: string;
+            /** Format: int32 */
+            rx?: number;
+            /** Format: int32 */
+            ry?: number;
+            selector?: string;
+            /** Format: int32 */
+            width?: number;
+            /** Format: int32 */
+            x?: number;
+            /** Format: int32 */
+            y?: number;
+        };
+        /** @description HeatmapElement is one clicked element with its share of the map's clicks. */
+        v1HeatmapElement: {
+            /** Format: int64 */
+            count?: string;
+            /** @description Selector path; empty for clicks the tracker could not anchor. */
+            selector?: string;
+            /**
+             * Format: double
+             * @description count / total clicks of the map.
+             */
+            share?: number;
+        };
+        /**
          * @description HeatmapKind selects the aggregate.
+         *
+         *      - HEATMAP_KIND_CLICK: Every click, anchored to the clicked element.
+         *      - HEATMAP_KIND_MOVE: Where pointers moved and rested, in document coordinates.
+         *      - HEATMAP_KIND_SCROLL: How far down the page each page view reached.
+         *      - HEATMAP_KIND_RAGE: Only rage clicks (the first click of each burst), anchored like clicks.
+         *      - HEATMAP_KIND_DEAD: Only dead clicks, anchored like clicks.
          * @default HEATMAP_KIND_UNSPECIFIED
          * @enum {string}
          */
-        v1HeatmapKind: "HEATMAP_KIND_UNSPECIFIED" | "HEATMAP_KIND_CLICK" | "HEATMAP_KIND_MOVE" | "HEATMAP_KIND_SCROLL";
+        v1HeatmapKind: "HEATMAP_KIND_UNSPECIFIED" | "HEATMAP_KIND_CLICK" | "HEATMAP_KIND_MOVE" | "HEATMAP_KIND_SCROLL" | "HEATMAP_KIND_RAGE" | "HEATMAP_KIND_DEAD";
+        /** @description HeatmapPage is one recorded page key. */
+        v1HeatmapPage: {
+            /** Format: int64 */
+            clicks?: string;
+            /** Format: int64 */
+            pageViews?: string;
+            url?: string;
+        };
+        /**
+         * @description HeatmapSnapshot points at a recent recorded full snapshot of one of the
+         *     map's pages on the device class: the dashboard rebuilds the page from it
+         *     (StreamRecording from the offset) and draws the map over it.
+         */
+        v1HeatmapSnapshot: {
+            /** @description From the session's start to the full snapshot. */
+            offset?: string;
+            pageViewId?: string;
+            sessionId?: string;
+            /** Format: date-time */
+            time?: string;
+            url?: string;
+            /** Format: int32 */
+            viewportHeight?: number;
+            /** Format: int32 */
+            viewportWidth?: number;
+        };
         /** @description IntRange is inclusive; zero max means unbounded. */
         v1IntRange: {
             /** Format: int64 */
@@ -981,6 +1110,10 @@ export interface components {
         /** @description ListFeatureFlagsResponse lists flags. */
         v1ListFeatureFlagsResponse: {
             flags?: components["schemas"]["v1FeatureFlag"][];
+        };
+        /** @description ListHeatmapPagesResponse lists pages, most viewed first. */
+        v1ListHeatmapPagesResponse: {
+            pages?: components["schemas"]["v1HeatmapPage"][];
         };
         /** @description ListInvitationsResponse is one page. */
         v1ListInvitationsResponse: {
@@ -1116,6 +1249,31 @@ export interface components {
          * @enum {string}
          */
         v1Role: "ROLE_UNSPECIFIED" | "ROLE_OWNER" | "ROLE_ADMIN" | "ROLE_MEMBER" | "ROLE_VIEWER";
+        /** @description ScrollMap says how far down the page the page views reached. */
+        v1ScrollMap: {
+            /**
+             * Format: int32
+             * @description The mean height of the first screen (viewport), CSS pixels.
+             */
+            averageFold?: number;
+            /**
+             * Format: int32
+             * @description The mean document height, CSS pixels.
+             */
+            averageHeight?: number;
+            /**
+             * Format: int32
+             * @description The deepest percentage that at least half the page views reached.
+             */
+            halfDepth?: number;
+            /** Format: int64 */
+            pageViews?: string;
+            /**
+             * @description reached[d] is the share (0–1) of page views whose deepest point (the
+             *     bottom of the viewport) reached d % of the document's height, d = 0–100.
+             */
+            reached?: number[];
+        };
         /** @description SearchSessionsResponse is one page. */
         v1SearchSessionsResponse: {
             facets?: components["schemas"]["v1Facet"][];
@@ -1134,6 +1292,11 @@ export interface components {
         v1SessionFilter: {
             activeDuration?: components["schemas"]["v1DurationRange"];
             browsers?: string[];
+            /**
+             * @description Sessions that clicked the element with this selector path (as the
+             *     tracker computed it; SessionSummary.clicked_elements).
+             */
+            clickedElement?: string;
             countries?: string[];
             customEvent?: string;
             deviceTypes?: components["schemas"]["v1DeviceType"][];
@@ -1167,6 +1330,12 @@ export interface components {
             chunkCount?: number;
             /** Format: int32 */
             clickCount?: number;
+            /**
+             * @description Selector paths of the elements the session clicked (as the tracker
+             *     anchored its clicks for heatmaps), distinct, in first-click order, at
+             *     most 100.
+             */
+            clickedElements?: string[];
             client?: components["schemas"]["v1Client"];
             /** @description Distinct custom event names sent with event(). */
             customEvents?: string[];
@@ -2559,11 +2728,35 @@ export interface operations {
     RecordingsService_GetHeatmap: {
         parameters: {
             query?: {
+                /** @description The device class; unspecified counts desktop, tablet and mobile. */
+                deviceType?: "DEVICE_TYPE_UNSPECIFIED" | "DEVICE_TYPE_DESKTOP" | "DEVICE_TYPE_MOBILE" | "DEVICE_TYPE_TABLET" | "DEVICE_TYPE_BOT" | "DEVICE_TYPE_OTHER";
                 endTime?: string;
-                kind?: "HEATMAP_KIND_UNSPECIFIED" | "HEATMAP_KIND_CLICK" | "HEATMAP_KIND_MOVE" | "HEATMAP_KIND_SCROLL";
+                /**
+                 * @description - HEATMAP_KIND_CLICK: Every click, anchored to the clicked element.
+                 *      - HEATMAP_KIND_MOVE: Where pointers moved and rested, in document coordinates.
+                 *      - HEATMAP_KIND_SCROLL: How far down the page each page view reached.
+                 *      - HEATMAP_KIND_RAGE: Only rage clicks (the first click of each burst), anchored like clicks.
+                 *      - HEATMAP_KIND_DEAD: Only dead clicks, anchored like clicks.
+                 */
+                kind?: "HEATMAP_KIND_UNSPECIFIED" | "HEATMAP_KIND_CLICK" | "HEATMAP_KIND_MOVE" | "HEATMAP_KIND_SCROLL" | "HEATMAP_KIND_RAGE" | "HEATMAP_KIND_DEAD";
+                /**
+                 * @description The most cells (clicks: element cells; moves: document cells) answered,
+                 *     the largest counts first; 0 means 100,000, the most allowed.
+                 */
+                maxCells?: number;
+                /**
+                 * @description - OPERATOR_PATTERN: value is a pattern in which "*" matches any run of characters
+                 *     (possibly empty) and every other character itself; the whole URL
+                 *     must match ("https://shop.example.com/product/*").
+                 */
+                "page.operator"?: "OPERATOR_UNSPECIFIED" | "OPERATOR_EQUALS" | "OPERATOR_CONTAINS" | "OPERATOR_PREFIX" | "OPERATOR_PATTERN";
+                "page.value"?: string;
+                /**
+                 * @description The range is read in whole UTC days: every day the range touches is
+                 *     counted. At most 400 days; the start defaults to 30 days before the end,
+                 *     the end to now.
+                 */
                 startTime?: string;
-                /** @description Page URL without query string. */
-                url?: string;
             };
             header?: never;
             path: {
@@ -2580,6 +2773,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1GetHeatmapResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    RecordingsService_ListHeatmapPages: {
+        parameters: {
+            query?: {
+                /** @description At most 1,000; 0 means 50. */
+                pageSize?: number;
+                /** @description Only page keys containing this (case-insensitive); empty lists all. */
+                query?: string;
+            };
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListHeatmapPagesResponse"];
                 };
             };
             /** @description An unexpected error response. */

@@ -11,6 +11,7 @@
 package recordingsv1
 
 import (
+	v11 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	v1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -143,9 +144,16 @@ type HeatmapKind int32
 
 const (
 	HeatmapKind_HEATMAP_KIND_UNSPECIFIED HeatmapKind = 0
-	HeatmapKind_HEATMAP_KIND_CLICK       HeatmapKind = 1
-	HeatmapKind_HEATMAP_KIND_MOVE        HeatmapKind = 2
-	HeatmapKind_HEATMAP_KIND_SCROLL      HeatmapKind = 3
+	// Every click, anchored to the clicked element.
+	HeatmapKind_HEATMAP_KIND_CLICK HeatmapKind = 1
+	// Where pointers moved and rested, in document coordinates.
+	HeatmapKind_HEATMAP_KIND_MOVE HeatmapKind = 2
+	// How far down the page each page view reached.
+	HeatmapKind_HEATMAP_KIND_SCROLL HeatmapKind = 3
+	// Only rage clicks (the first click of each burst), anchored like clicks.
+	HeatmapKind_HEATMAP_KIND_RAGE HeatmapKind = 4
+	// Only dead clicks, anchored like clicks.
+	HeatmapKind_HEATMAP_KIND_DEAD HeatmapKind = 5
 )
 
 // Enum value maps for HeatmapKind.
@@ -155,12 +163,16 @@ var (
 		1: "HEATMAP_KIND_CLICK",
 		2: "HEATMAP_KIND_MOVE",
 		3: "HEATMAP_KIND_SCROLL",
+		4: "HEATMAP_KIND_RAGE",
+		5: "HEATMAP_KIND_DEAD",
 	}
 	HeatmapKind_value = map[string]int32{
 		"HEATMAP_KIND_UNSPECIFIED": 0,
 		"HEATMAP_KIND_CLICK":       1,
 		"HEATMAP_KIND_MOVE":        2,
 		"HEATMAP_KIND_SCROLL":      3,
+		"HEATMAP_KIND_RAGE":        4,
+		"HEATMAP_KIND_DEAD":        5,
 	}
 )
 
@@ -1648,15 +1660,26 @@ func (x *GetSiteActivityResponse) GetSessionsLast_24H() int64 {
 	return 0
 }
 
-// GetHeatmapRequest names a page of a site.
+// GetHeatmapRequest names the pages of a site, a device class, a kind and a
+// range of days.
 type GetHeatmapRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	SiteId int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
-	// Page URL without query string.
-	Url           string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
-	Kind          HeatmapKind            `protobuf:"varint,3,opt,name=kind,proto3,enum=sightline.recordings.v1.HeatmapKind" json:"kind,omitempty"`
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	Kind   HeatmapKind            `protobuf:"varint,3,opt,name=kind,proto3,enum=sightline.recordings.v1.HeatmapKind" json:"kind,omitempty"`
+	// The range is read in whole UTC days: every day the range touches is
+	// counted. At most 400 days; the start defaults to 30 days before the end,
+	// the end to now.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Which pages make the map: their heatmap page key ("https://host/path",
+	// no query or fragment) equals, starts with, contains or matches the
+	// pattern ("*" is any run of characters) of the rule's value. Required.
+	Page *v11.UrlMatch `protobuf:"bytes,6,opt,name=page,proto3" json:"page,omitempty"`
+	// The device class; unspecified counts desktop, tablet and mobile.
+	DeviceType v1.DeviceType `protobuf:"varint,7,opt,name=device_type,json=deviceType,proto3,enum=sightline.sessions.v1.DeviceType" json:"device_type,omitempty"`
+	// The most cells (clicks: element cells; moves: document cells) answered,
+	// the largest counts first; 0 means 100,000, the most allowed.
+	MaxCells      int32 `protobuf:"varint,8,opt,name=max_cells,json=maxCells,proto3" json:"max_cells,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1698,13 +1721,6 @@ func (x *GetHeatmapRequest) GetSiteId() int64 {
 	return 0
 }
 
-func (x *GetHeatmapRequest) GetUrl() string {
-	if x != nil {
-		return x.Url
-	}
-	return ""
-}
-
 func (x *GetHeatmapRequest) GetKind() HeatmapKind {
 	if x != nil {
 		return x.Kind
@@ -1726,7 +1742,30 @@ func (x *GetHeatmapRequest) GetEndTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// HeatmapCell is a count at a position in document coordinates.
+func (x *GetHeatmapRequest) GetPage() *v11.UrlMatch {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *GetHeatmapRequest) GetDeviceType() v1.DeviceType {
+	if x != nil {
+		return x.DeviceType
+	}
+	return v1.DeviceType(0)
+}
+
+func (x *GetHeatmapRequest) GetMaxCells() int32 {
+	if x != nil {
+		return x.MaxCells
+	}
+	return 0
+}
+
+// HeatmapCell is a move-map count at a document position: x in thousandths
+// of the visitor's document width (0–1000), y in CSS pixels from the top of
+// the document.
 type HeatmapCell struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	X             int32                  `protobuf:"varint,1,opt,name=x,proto3" json:"x,omitempty"`
@@ -1787,18 +1826,376 @@ func (x *HeatmapCell) GetCount() int64 {
 	return 0
 }
 
+// HeatmapClick is a count of clicks at one place of one element: the element
+// by its selector path, the place as a percentage of its box (0–100 from the
+// left and from the top). x, y and width are the clicks' mean document
+// position and document width, for drawing them where the element is gone.
+type HeatmapClick struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Selector      string                 `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
+	Rx            int32                  `protobuf:"varint,2,opt,name=rx,proto3" json:"rx,omitempty"`
+	Ry            int32                  `protobuf:"varint,3,opt,name=ry,proto3" json:"ry,omitempty"`
+	Count         int64                  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	X             int32                  `protobuf:"varint,5,opt,name=x,proto3" json:"x,omitempty"`
+	Y             int32                  `protobuf:"varint,6,opt,name=y,proto3" json:"y,omitempty"`
+	Width         int32                  `protobuf:"varint,7,opt,name=width,proto3" json:"width,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeatmapClick) Reset() {
+	*x = HeatmapClick{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeatmapClick) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeatmapClick) ProtoMessage() {}
+
+func (x *HeatmapClick) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeatmapClick.ProtoReflect.Descriptor instead.
+func (*HeatmapClick) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *HeatmapClick) GetSelector() string {
+	if x != nil {
+		return x.Selector
+	}
+	return ""
+}
+
+func (x *HeatmapClick) GetRx() int32 {
+	if x != nil {
+		return x.Rx
+	}
+	return 0
+}
+
+func (x *HeatmapClick) GetRy() int32 {
+	if x != nil {
+		return x.Ry
+	}
+	return 0
+}
+
+func (x *HeatmapClick) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *HeatmapClick) GetX() int32 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *HeatmapClick) GetY() int32 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *HeatmapClick) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+// HeatmapElement is one clicked element with its share of the map's clicks.
+type HeatmapElement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Selector path; empty for clicks the tracker could not anchor.
+	Selector string `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
+	Count    int64  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// count / total clicks of the map.
+	Share         float64 `protobuf:"fixed64,3,opt,name=share,proto3" json:"share,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeatmapElement) Reset() {
+	*x = HeatmapElement{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeatmapElement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeatmapElement) ProtoMessage() {}
+
+func (x *HeatmapElement) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeatmapElement.ProtoReflect.Descriptor instead.
+func (*HeatmapElement) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *HeatmapElement) GetSelector() string {
+	if x != nil {
+		return x.Selector
+	}
+	return ""
+}
+
+func (x *HeatmapElement) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *HeatmapElement) GetShare() float64 {
+	if x != nil {
+		return x.Share
+	}
+	return 0
+}
+
+// ScrollMap says how far down the page the page views reached.
+type ScrollMap struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// reached[d] is the share (0–1) of page views whose deepest point (the
+	// bottom of the viewport) reached d % of the document's height, d = 0–100.
+	Reached   []float64 `protobuf:"fixed64,1,rep,packed,name=reached,proto3" json:"reached,omitempty"`
+	PageViews int64     `protobuf:"varint,2,opt,name=page_views,json=pageViews,proto3" json:"page_views,omitempty"`
+	// The mean height of the first screen (viewport), CSS pixels.
+	AverageFold int32 `protobuf:"varint,3,opt,name=average_fold,json=averageFold,proto3" json:"average_fold,omitempty"`
+	// The mean document height, CSS pixels.
+	AverageHeight int32 `protobuf:"varint,4,opt,name=average_height,json=averageHeight,proto3" json:"average_height,omitempty"`
+	// The deepest percentage that at least half the page views reached.
+	HalfDepth     int32 `protobuf:"varint,5,opt,name=half_depth,json=halfDepth,proto3" json:"half_depth,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScrollMap) Reset() {
+	*x = ScrollMap{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScrollMap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScrollMap) ProtoMessage() {}
+
+func (x *ScrollMap) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScrollMap.ProtoReflect.Descriptor instead.
+func (*ScrollMap) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ScrollMap) GetReached() []float64 {
+	if x != nil {
+		return x.Reached
+	}
+	return nil
+}
+
+func (x *ScrollMap) GetPageViews() int64 {
+	if x != nil {
+		return x.PageViews
+	}
+	return 0
+}
+
+func (x *ScrollMap) GetAverageFold() int32 {
+	if x != nil {
+		return x.AverageFold
+	}
+	return 0
+}
+
+func (x *ScrollMap) GetAverageHeight() int32 {
+	if x != nil {
+		return x.AverageHeight
+	}
+	return 0
+}
+
+func (x *ScrollMap) GetHalfDepth() int32 {
+	if x != nil {
+		return x.HalfDepth
+	}
+	return 0
+}
+
+// HeatmapSnapshot points at a recent recorded full snapshot of one of the
+// map's pages on the device class: the dashboard rebuilds the page from it
+// (StreamRecording from the offset) and draws the map over it.
+type HeatmapSnapshot struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	SessionId  string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	PageViewId string                 `protobuf:"bytes,2,opt,name=page_view_id,json=pageViewId,proto3" json:"page_view_id,omitempty"`
+	// From the session's start to the full snapshot.
+	Offset         *durationpb.Duration   `protobuf:"bytes,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	Url            string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	ViewportWidth  int32                  `protobuf:"varint,5,opt,name=viewport_width,json=viewportWidth,proto3" json:"viewport_width,omitempty"`
+	ViewportHeight int32                  `protobuf:"varint,6,opt,name=viewport_height,json=viewportHeight,proto3" json:"viewport_height,omitempty"`
+	Time           *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *HeatmapSnapshot) Reset() {
+	*x = HeatmapSnapshot{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeatmapSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeatmapSnapshot) ProtoMessage() {}
+
+func (x *HeatmapSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeatmapSnapshot.ProtoReflect.Descriptor instead.
+func (*HeatmapSnapshot) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *HeatmapSnapshot) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *HeatmapSnapshot) GetPageViewId() string {
+	if x != nil {
+		return x.PageViewId
+	}
+	return ""
+}
+
+func (x *HeatmapSnapshot) GetOffset() *durationpb.Duration {
+	if x != nil {
+		return x.Offset
+	}
+	return nil
+}
+
+func (x *HeatmapSnapshot) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *HeatmapSnapshot) GetViewportWidth() int32 {
+	if x != nil {
+		return x.ViewportWidth
+	}
+	return 0
+}
+
+func (x *HeatmapSnapshot) GetViewportHeight() int32 {
+	if x != nil {
+		return x.ViewportHeight
+	}
+	return 0
+}
+
+func (x *HeatmapSnapshot) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // GetHeatmapResponse is the aggregate.
 type GetHeatmapResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cells         []*HeatmapCell         `protobuf:"bytes,1,rep,name=cells,proto3" json:"cells,omitempty"`
-	Sessions      int64                  `protobuf:"varint,2,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Move map cells (HEATMAP_KIND_MOVE).
+	Cells []*HeatmapCell `protobuf:"bytes,1,rep,name=cells,proto3" json:"cells,omitempty"`
+	// Sessions that viewed a matching page in the range (each counted on the
+	// first day it viewed the page).
+	Sessions int64 `protobuf:"varint,2,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	// Click, rage and dead maps: element cells, and the elements ranked by
+	// clicks (at most 200).
+	Clicks   []*HeatmapClick   `protobuf:"bytes,3,rep,name=clicks,proto3" json:"clicks,omitempty"`
+	Elements []*HeatmapElement `protobuf:"bytes,4,rep,name=elements,proto3" json:"elements,omitempty"`
+	// Scroll map (HEATMAP_KIND_SCROLL).
+	Scroll *ScrollMap `protobuf:"bytes,5,opt,name=scroll,proto3" json:"scroll,omitempty"`
+	// A snapshot to draw over; absent when no recording of these pages on the
+	// device class holds one any more.
+	Snapshot *HeatmapSnapshot `protobuf:"bytes,6,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// The sum of all counts of the kind before max_cells cut any (clicks,
+	// move weight, page views), and whether cells were cut.
+	Total     int64 `protobuf:"varint,7,opt,name=total,proto3" json:"total,omitempty"`
+	Truncated bool  `protobuf:"varint,8,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	// Page keys the rule matched (at most 10,000 are read).
+	Pages int32 `protobuf:"varint,9,opt,name=pages,proto3" json:"pages,omitempty"`
+	// The UTC days read, as [start, end).
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetHeatmapResponse) Reset() {
 	*x = GetHeatmapResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[25]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +2207,7 @@ func (x *GetHeatmapResponse) String() string {
 func (*GetHeatmapResponse) ProtoMessage() {}
 
 func (x *GetHeatmapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[25]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +2220,7 @@ func (x *GetHeatmapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHeatmapResponse.ProtoReflect.Descriptor instead.
 func (*GetHeatmapResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{25}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetHeatmapResponse) GetCells() []*HeatmapCell {
@@ -1840,11 +2237,358 @@ func (x *GetHeatmapResponse) GetSessions() int64 {
 	return 0
 }
 
+func (x *GetHeatmapResponse) GetClicks() []*HeatmapClick {
+	if x != nil {
+		return x.Clicks
+	}
+	return nil
+}
+
+func (x *GetHeatmapResponse) GetElements() []*HeatmapElement {
+	if x != nil {
+		return x.Elements
+	}
+	return nil
+}
+
+func (x *GetHeatmapResponse) GetScroll() *ScrollMap {
+	if x != nil {
+		return x.Scroll
+	}
+	return nil
+}
+
+func (x *GetHeatmapResponse) GetSnapshot() *HeatmapSnapshot {
+	if x != nil {
+		return x.Snapshot
+	}
+	return nil
+}
+
+func (x *GetHeatmapResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *GetHeatmapResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *GetHeatmapResponse) GetPages() int32 {
+	if x != nil {
+		return x.Pages
+	}
+	return 0
+}
+
+func (x *GetHeatmapResponse) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetHeatmapResponse) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+// ListHeatmapPagesRequest searches a site's recorded pages.
+type ListHeatmapPagesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// Only page keys containing this (case-insensitive); empty lists all.
+	Query string `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	// At most 1,000; 0 means 50.
+	PageSize      int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHeatmapPagesRequest) Reset() {
+	*x = ListHeatmapPagesRequest{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHeatmapPagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHeatmapPagesRequest) ProtoMessage() {}
+
+func (x *ListHeatmapPagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHeatmapPagesRequest.ProtoReflect.Descriptor instead.
+func (*ListHeatmapPagesRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListHeatmapPagesRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *ListHeatmapPagesRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ListHeatmapPagesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// HeatmapPage is one recorded page key.
+type HeatmapPage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Url           string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	PageViews     int64                  `protobuf:"varint,2,opt,name=page_views,json=pageViews,proto3" json:"page_views,omitempty"`
+	Clicks        int64                  `protobuf:"varint,3,opt,name=clicks,proto3" json:"clicks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeatmapPage) Reset() {
+	*x = HeatmapPage{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeatmapPage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeatmapPage) ProtoMessage() {}
+
+func (x *HeatmapPage) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeatmapPage.ProtoReflect.Descriptor instead.
+func (*HeatmapPage) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *HeatmapPage) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *HeatmapPage) GetPageViews() int64 {
+	if x != nil {
+		return x.PageViews
+	}
+	return 0
+}
+
+func (x *HeatmapPage) GetClicks() int64 {
+	if x != nil {
+		return x.Clicks
+	}
+	return 0
+}
+
+// ListHeatmapPagesResponse lists pages, most viewed first.
+type ListHeatmapPagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pages         []*HeatmapPage         `protobuf:"bytes,1,rep,name=pages,proto3" json:"pages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListHeatmapPagesResponse) Reset() {
+	*x = ListHeatmapPagesResponse{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListHeatmapPagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListHeatmapPagesResponse) ProtoMessage() {}
+
+func (x *ListHeatmapPagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListHeatmapPagesResponse.ProtoReflect.Descriptor instead.
+func (*ListHeatmapPagesResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListHeatmapPagesResponse) GetPages() []*HeatmapPage {
+	if x != nil {
+		return x.Pages
+	}
+	return nil
+}
+
+// RebuildHeatmapsRequest names the site and the first day to recompute.
+type RebuildHeatmapsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// Days before it keep their aggregates; unset rebuilds every day.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildHeatmapsRequest) Reset() {
+	*x = RebuildHeatmapsRequest{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildHeatmapsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildHeatmapsRequest) ProtoMessage() {}
+
+func (x *RebuildHeatmapsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildHeatmapsRequest.ProtoReflect.Descriptor instead.
+func (*RebuildHeatmapsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *RebuildHeatmapsRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *RebuildHeatmapsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+// RebuildHeatmapsResponse is progress: sessions done of those to do.
+type RebuildHeatmapsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionsDone  int64                  `protobuf:"varint,1,opt,name=sessions_done,json=sessionsDone,proto3" json:"sessions_done,omitempty"`
+	SessionsTotal int64                  `protobuf:"varint,2,opt,name=sessions_total,json=sessionsTotal,proto3" json:"sessions_total,omitempty"`
+	Finished      bool                   `protobuf:"varint,3,opt,name=finished,proto3" json:"finished,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebuildHeatmapsResponse) Reset() {
+	*x = RebuildHeatmapsResponse{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebuildHeatmapsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebuildHeatmapsResponse) ProtoMessage() {}
+
+func (x *RebuildHeatmapsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebuildHeatmapsResponse.ProtoReflect.Descriptor instead.
+func (*RebuildHeatmapsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *RebuildHeatmapsResponse) GetSessionsDone() int64 {
+	if x != nil {
+		return x.SessionsDone
+	}
+	return 0
+}
+
+func (x *RebuildHeatmapsResponse) GetSessionsTotal() int64 {
+	if x != nil {
+		return x.SessionsTotal
+	}
+	return 0
+}
+
+func (x *RebuildHeatmapsResponse) GetFinished() bool {
+	if x != nil {
+		return x.Finished
+	}
+	return false
+}
+
 var File_sightline_recordings_v1_recordings_proto protoreflect.FileDescriptor
 
 const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\n" +
-	"(sightline/recordings/v1/recordings.proto\x12\x17sightline.recordings.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$sightline/sessions/v1/sessions.proto\"8\n" +
+	"(sightline/recordings/v1/recordings.proto\x12\x17sightline.recordings.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a sightline/search/v1/search.proto\x1a$sightline/sessions/v1/sessions.proto\"8\n" +
 	"\bViewport\x12\x14\n" +
 	"\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\x05R\x06height\"\xa0\x05\n" +
@@ -1955,21 +2699,83 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\"\x89\x01\n" +
 	"\x17GetSiteActivityResponse\x12B\n" +
 	"\x0flast_chunk_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\rlastChunkTime\x12*\n" +
-	"\x11sessions_last_24h\x18\x02 \x01(\x03R\x0fsessionsLast24h\"\xea\x01\n" +
+	"\x11sessions_last_24h\x18\x02 \x01(\x03R\x0fsessionsLast24h\"\xf7\x02\n" +
 	"\x11GetHeatmapRequest\x12\x17\n" +
-	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x10\n" +
-	"\x03url\x18\x02 \x01(\tR\x03url\x128\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x128\n" +
 	"\x04kind\x18\x03 \x01(\x0e2$.sightline.recordings.v1.HeatmapKindR\x04kind\x129\n" +
 	"\n" +
 	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"?\n" +
+	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x121\n" +
+	"\x04page\x18\x06 \x01(\v2\x1d.sightline.search.v1.UrlMatchR\x04page\x12B\n" +
+	"\vdevice_type\x18\a \x01(\x0e2!.sightline.sessions.v1.DeviceTypeR\n" +
+	"deviceType\x12\x1b\n" +
+	"\tmax_cells\x18\b \x01(\x05R\bmaxCellsJ\x04\b\x02\x10\x03R\x03url\"?\n" +
 	"\vHeatmapCell\x12\f\n" +
 	"\x01x\x18\x01 \x01(\x05R\x01x\x12\f\n" +
 	"\x01y\x18\x02 \x01(\x05R\x01y\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\"l\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\x92\x01\n" +
+	"\fHeatmapClick\x12\x1a\n" +
+	"\bselector\x18\x01 \x01(\tR\bselector\x12\x0e\n" +
+	"\x02rx\x18\x02 \x01(\x05R\x02rx\x12\x0e\n" +
+	"\x02ry\x18\x03 \x01(\x05R\x02ry\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x03R\x05count\x12\f\n" +
+	"\x01x\x18\x05 \x01(\x05R\x01x\x12\f\n" +
+	"\x01y\x18\x06 \x01(\x05R\x01y\x12\x14\n" +
+	"\x05width\x18\a \x01(\x05R\x05width\"X\n" +
+	"\x0eHeatmapElement\x12\x1a\n" +
+	"\bselector\x18\x01 \x01(\tR\bselector\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x14\n" +
+	"\x05share\x18\x03 \x01(\x01R\x05share\"\xad\x01\n" +
+	"\tScrollMap\x12\x18\n" +
+	"\areached\x18\x01 \x03(\x01R\areached\x12\x1d\n" +
+	"\n" +
+	"page_views\x18\x02 \x01(\x03R\tpageViews\x12!\n" +
+	"\faverage_fold\x18\x03 \x01(\x05R\vaverageFold\x12%\n" +
+	"\x0eaverage_height\x18\x04 \x01(\x05R\raverageHeight\x12\x1d\n" +
+	"\n" +
+	"half_depth\x18\x05 \x01(\x05R\thalfDepth\"\x97\x02\n" +
+	"\x0fHeatmapSnapshot\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12 \n" +
+	"\fpage_view_id\x18\x02 \x01(\tR\n" +
+	"pageViewId\x121\n" +
+	"\x06offset\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x06offset\x12\x10\n" +
+	"\x03url\x18\x04 \x01(\tR\x03url\x12%\n" +
+	"\x0eviewport_width\x18\x05 \x01(\x05R\rviewportWidth\x12'\n" +
+	"\x0fviewport_height\x18\x06 \x01(\x05R\x0eviewportHeight\x12.\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xae\x04\n" +
 	"\x12GetHeatmapResponse\x12:\n" +
 	"\x05cells\x18\x01 \x03(\v2$.sightline.recordings.v1.HeatmapCellR\x05cells\x12\x1a\n" +
-	"\bsessions\x18\x02 \x01(\x03R\bsessions*\x7f\n" +
+	"\bsessions\x18\x02 \x01(\x03R\bsessions\x12=\n" +
+	"\x06clicks\x18\x03 \x03(\v2%.sightline.recordings.v1.HeatmapClickR\x06clicks\x12C\n" +
+	"\belements\x18\x04 \x03(\v2'.sightline.recordings.v1.HeatmapElementR\belements\x12:\n" +
+	"\x06scroll\x18\x05 \x01(\v2\".sightline.recordings.v1.ScrollMapR\x06scroll\x12D\n" +
+	"\bsnapshot\x18\x06 \x01(\v2(.sightline.recordings.v1.HeatmapSnapshotR\bsnapshot\x12\x14\n" +
+	"\x05total\x18\a \x01(\x03R\x05total\x12\x1c\n" +
+	"\ttruncated\x18\b \x01(\bR\ttruncated\x12\x14\n" +
+	"\x05pages\x18\t \x01(\x05R\x05pages\x129\n" +
+	"\n" +
+	"start_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"e\n" +
+	"\x17ListHeatmapPagesRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x14\n" +
+	"\x05query\x18\x02 \x01(\tR\x05query\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\"V\n" +
+	"\vHeatmapPage\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x1d\n" +
+	"\n" +
+	"page_views\x18\x02 \x01(\x03R\tpageViews\x12\x16\n" +
+	"\x06clicks\x18\x03 \x01(\x03R\x06clicks\"V\n" +
+	"\x18ListHeatmapPagesResponse\x12:\n" +
+	"\x05pages\x18\x01 \x03(\v2$.sightline.recordings.v1.HeatmapPageR\x05pages\"c\n" +
+	"\x16RebuildHeatmapsRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x120\n" +
+	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\x81\x01\n" +
+	"\x17RebuildHeatmapsResponse\x12#\n" +
+	"\rsessions_done\x18\x01 \x01(\x03R\fsessionsDone\x12%\n" +
+	"\x0esessions_total\x18\x02 \x01(\x03R\rsessionsTotal\x12\x1a\n" +
+	"\bfinished\x18\x03 \x01(\bR\bfinished*\x7f\n" +
 	"\fChunkOutcome\x12\x1d\n" +
 	"\x19CHUNK_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CHUNK_OUTCOME_STORED\x10\x01\x12\x1b\n" +
@@ -1978,12 +2784,15 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x0fFrustrationKind\x12 \n" +
 	"\x1cFRUSTRATION_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15FRUSTRATION_KIND_RAGE\x10\x01\x12\x19\n" +
-	"\x15FRUSTRATION_KIND_DEAD\x10\x02*s\n" +
+	"\x15FRUSTRATION_KIND_DEAD\x10\x02*\xa1\x01\n" +
 	"\vHeatmapKind\x12\x1c\n" +
 	"\x18HEATMAP_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12HEATMAP_KIND_CLICK\x10\x01\x12\x15\n" +
 	"\x11HEATMAP_KIND_MOVE\x10\x02\x12\x17\n" +
-	"\x13HEATMAP_KIND_SCROLL\x10\x032\xf0\b\n" +
+	"\x13HEATMAP_KIND_SCROLL\x10\x03\x12\x15\n" +
+	"\x11HEATMAP_KIND_RAGE\x10\x04\x12\x15\n" +
+	"\x11HEATMAP_KIND_DEAD\x10\x052\xe1\n" +
+	"\n" +
 	"\x11RecordingsService\x12k\n" +
 	"\fAppendChunks\x12,.sightline.recordings.v1.AppendChunksRequest\x1a-.sightline.recordings.v1.AppendChunksResponse\x12e\n" +
 	"\n" +
@@ -1994,7 +2803,9 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\rDeleteVisitor\x12-.sightline.recordings.v1.DeleteVisitorRequest\x1a..sightline.recordings.v1.DeleteVisitorResponse\x12t\n" +
 	"\x0fGetSiteActivity\x12/.sightline.recordings.v1.GetSiteActivityRequest\x1a0.sightline.recordings.v1.GetSiteActivityResponse\x12e\n" +
 	"\n" +
-	"GetHeatmap\x12*.sightline.recordings.v1.GetHeatmapRequest\x1a+.sightline.recordings.v1.GetHeatmapResponse\x12k\n" +
+	"GetHeatmap\x12*.sightline.recordings.v1.GetHeatmapRequest\x1a+.sightline.recordings.v1.GetHeatmapResponse\x12w\n" +
+	"\x10ListHeatmapPages\x120.sightline.recordings.v1.ListHeatmapPagesRequest\x1a1.sightline.recordings.v1.ListHeatmapPagesResponse\x12v\n" +
+	"\x0fRebuildHeatmaps\x12/.sightline.recordings.v1.RebuildHeatmapsRequest\x1a0.sightline.recordings.v1.RebuildHeatmapsResponse0\x01\x12k\n" +
 	"\fLookupAssets\x12,.sightline.recordings.v1.LookupAssetsRequest\x1a-.sightline.recordings.v1.LookupAssetsResponse\x12_\n" +
 	"\bGetAsset\x12(.sightline.recordings.v1.GetAssetRequest\x1a).sightline.recordings.v1.GetAssetResponseBKZIgithub.com/sightlinehq/sightline/gen/sightline/recordings/v1;recordingsv1b\x06proto3"
 
@@ -2011,7 +2822,7 @@ func file_sightline_recordings_v1_recordings_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_recordings_v1_recordings_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
 	(ChunkOutcome)(0),                    // 0: sightline.recordings.v1.ChunkOutcome
 	(FrustrationKind)(0),                 // 1: sightline.recordings.v1.FrustrationKind
@@ -2041,60 +2852,87 @@ var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
 	(*GetSiteActivityResponse)(nil),      // 25: sightline.recordings.v1.GetSiteActivityResponse
 	(*GetHeatmapRequest)(nil),            // 26: sightline.recordings.v1.GetHeatmapRequest
 	(*HeatmapCell)(nil),                  // 27: sightline.recordings.v1.HeatmapCell
-	(*GetHeatmapResponse)(nil),           // 28: sightline.recordings.v1.GetHeatmapResponse
-	(*timestamppb.Timestamp)(nil),        // 29: google.protobuf.Timestamp
-	(*v1.Client)(nil),                    // 30: sightline.sessions.v1.Client
-	(*v1.SessionSummary)(nil),            // 31: sightline.sessions.v1.SessionSummary
-	(*durationpb.Duration)(nil),          // 32: google.protobuf.Duration
+	(*HeatmapClick)(nil),                 // 28: sightline.recordings.v1.HeatmapClick
+	(*HeatmapElement)(nil),               // 29: sightline.recordings.v1.HeatmapElement
+	(*ScrollMap)(nil),                    // 30: sightline.recordings.v1.ScrollMap
+	(*HeatmapSnapshot)(nil),              // 31: sightline.recordings.v1.HeatmapSnapshot
+	(*GetHeatmapResponse)(nil),           // 32: sightline.recordings.v1.GetHeatmapResponse
+	(*ListHeatmapPagesRequest)(nil),      // 33: sightline.recordings.v1.ListHeatmapPagesRequest
+	(*HeatmapPage)(nil),                  // 34: sightline.recordings.v1.HeatmapPage
+	(*ListHeatmapPagesResponse)(nil),     // 35: sightline.recordings.v1.ListHeatmapPagesResponse
+	(*RebuildHeatmapsRequest)(nil),       // 36: sightline.recordings.v1.RebuildHeatmapsRequest
+	(*RebuildHeatmapsResponse)(nil),      // 37: sightline.recordings.v1.RebuildHeatmapsResponse
+	(*timestamppb.Timestamp)(nil),        // 38: google.protobuf.Timestamp
+	(*v1.Client)(nil),                    // 39: sightline.sessions.v1.Client
+	(*v1.SessionSummary)(nil),            // 40: sightline.sessions.v1.SessionSummary
+	(*durationpb.Duration)(nil),          // 41: google.protobuf.Duration
+	(*v11.UrlMatch)(nil),                 // 42: sightline.search.v1.UrlMatch
+	(v1.DeviceType)(0),                   // 43: sightline.sessions.v1.DeviceType
 }
 var file_sightline_recordings_v1_recordings_proto_depIdxs = []int32{
-	29, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
-	29, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
+	38, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
+	38, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
 	3,  // 2: sightline.recordings.v1.Chunk.viewport:type_name -> sightline.recordings.v1.Viewport
-	30, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
+	39, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
 	4,  // 4: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
 	0,  // 5: sightline.recordings.v1.ChunkResult.outcome:type_name -> sightline.recordings.v1.ChunkOutcome
 	6,  // 6: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
-	31, // 7: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
+	40, // 7: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
 	10, // 8: sightline.recordings.v1.GetSessionResponse.frustrations:type_name -> sightline.recordings.v1.Frustration
 	1,  // 9: sightline.recordings.v1.Frustration.kind:type_name -> sightline.recordings.v1.FrustrationKind
-	29, // 10: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
-	29, // 11: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
+	38, // 10: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
+	38, // 11: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
 	12, // 12: sightline.recordings.v1.LookupAssetsResponse.assets:type_name -> sightline.recordings.v1.Asset
-	32, // 13: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
-	29, // 14: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
-	29, // 15: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
-	31, // 16: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	29, // 17: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
+	41, // 13: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
+	38, // 14: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
+	38, // 15: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
+	40, // 16: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	38, // 17: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
 	2,  // 18: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
-	29, // 19: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
-	29, // 20: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
-	27, // 21: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
-	5,  // 22: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
-	8,  // 23: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
-	16, // 24: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
-	18, // 25: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
-	20, // 26: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
-	22, // 27: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
-	24, // 28: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
-	26, // 29: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
-	11, // 30: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
-	14, // 31: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
-	7,  // 32: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
-	9,  // 33: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
-	17, // 34: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
-	19, // 35: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
-	21, // 36: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
-	23, // 37: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
-	25, // 38: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
-	28, // 39: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
-	13, // 40: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
-	15, // 41: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
-	32, // [32:42] is the sub-list for method output_type
-	22, // [22:32] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	38, // 19: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
+	38, // 20: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
+	42, // 21: sightline.recordings.v1.GetHeatmapRequest.page:type_name -> sightline.search.v1.UrlMatch
+	43, // 22: sightline.recordings.v1.GetHeatmapRequest.device_type:type_name -> sightline.sessions.v1.DeviceType
+	41, // 23: sightline.recordings.v1.HeatmapSnapshot.offset:type_name -> google.protobuf.Duration
+	38, // 24: sightline.recordings.v1.HeatmapSnapshot.time:type_name -> google.protobuf.Timestamp
+	27, // 25: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
+	28, // 26: sightline.recordings.v1.GetHeatmapResponse.clicks:type_name -> sightline.recordings.v1.HeatmapClick
+	29, // 27: sightline.recordings.v1.GetHeatmapResponse.elements:type_name -> sightline.recordings.v1.HeatmapElement
+	30, // 28: sightline.recordings.v1.GetHeatmapResponse.scroll:type_name -> sightline.recordings.v1.ScrollMap
+	31, // 29: sightline.recordings.v1.GetHeatmapResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
+	38, // 30: sightline.recordings.v1.GetHeatmapResponse.start_time:type_name -> google.protobuf.Timestamp
+	38, // 31: sightline.recordings.v1.GetHeatmapResponse.end_time:type_name -> google.protobuf.Timestamp
+	34, // 32: sightline.recordings.v1.ListHeatmapPagesResponse.pages:type_name -> sightline.recordings.v1.HeatmapPage
+	38, // 33: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
+	5,  // 34: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
+	8,  // 35: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
+	16, // 36: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
+	18, // 37: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
+	20, // 38: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
+	22, // 39: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
+	24, // 40: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
+	26, // 41: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
+	33, // 42: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
+	36, // 43: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
+	11, // 44: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
+	14, // 45: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
+	7,  // 46: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
+	9,  // 47: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
+	17, // 48: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
+	19, // 49: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
+	21, // 50: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
+	23, // 51: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
+	25, // 52: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
+	32, // 53: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
+	35, // 54: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
+	37, // 55: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
+	13, // 56: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
+	15, // 57: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
+	46, // [46:58] is the sub-list for method output_type
+	34, // [34:46] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_sightline_recordings_v1_recordings_proto_init() }
@@ -2108,7 +2946,7 @@ func file_sightline_recordings_v1_recordings_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_recordings_v1_recordings_proto_rawDesc), len(file_sightline_recordings_v1_recordings_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   26,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,8 @@ const (
 	RecordingsService_DeleteVisitor_FullMethodName        = "/sightline.recordings.v1.RecordingsService/DeleteVisitor"
 	RecordingsService_GetSiteActivity_FullMethodName      = "/sightline.recordings.v1.RecordingsService/GetSiteActivity"
 	RecordingsService_GetHeatmap_FullMethodName           = "/sightline.recordings.v1.RecordingsService/GetHeatmap"
+	RecordingsService_ListHeatmapPages_FullMethodName     = "/sightline.recordings.v1.RecordingsService/ListHeatmapPages"
+	RecordingsService_RebuildHeatmaps_FullMethodName      = "/sightline.recordings.v1.RecordingsService/RebuildHeatmaps"
 	RecordingsService_LookupAssets_FullMethodName         = "/sightline.recordings.v1.RecordingsService/LookupAssets"
 	RecordingsService_GetAsset_FullMethodName             = "/sightline.recordings.v1.RecordingsService/GetAsset"
 )
@@ -60,8 +62,18 @@ type RecordingsServiceClient interface {
 	// GetSiteActivity tells whether data arrived for a site recently
 	// ("verify installation").
 	GetSiteActivity(ctx context.Context, in *GetSiteActivityRequest, opts ...grpc.CallOption) (*GetSiteActivityResponse, error)
-	// GetHeatmap returns a page's click, move and scroll aggregates.
+	// GetHeatmap returns the click, rage-click, dead-click, move or scroll
+	// aggregate of the pages a rule matches, for a device class and a range of
+	// days, with a recent recorded snapshot of such a page to draw it over.
 	GetHeatmap(ctx context.Context, in *GetHeatmapRequest, opts ...grpc.CallOption) (*GetHeatmapResponse, error)
+	// ListHeatmapPages lists a site's recorded pages (heatmap page keys) with
+	// their page views, most viewed first, for the page picker.
+	ListHeatmapPages(ctx context.Context, in *ListHeatmapPagesRequest, opts ...grpc.CallOption) (*ListHeatmapPagesResponse, error)
+	// RebuildHeatmaps recomputes a site's heatmap aggregates from its stored
+	// recordings (internal: the `sightline heatmaps rebuild` command). It
+	// streams progress; a run that is cut off resumes where it stopped when
+	// called again with the same site and since.
+	RebuildHeatmaps(ctx context.Context, in *RebuildHeatmapsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RebuildHeatmapsResponse], error)
 	// LookupAssets answers which of a recording's resource URLs (stylesheets,
 	// fonts, images) recordings holds its own copy of, fetched when first seen,
 	// so a replay does not depend on the site still serving them.
@@ -168,6 +180,35 @@ func (c *recordingsServiceClient) GetHeatmap(ctx context.Context, in *GetHeatmap
 	return out, nil
 }
 
+func (c *recordingsServiceClient) ListHeatmapPages(ctx context.Context, in *ListHeatmapPagesRequest, opts ...grpc.CallOption) (*ListHeatmapPagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListHeatmapPagesResponse)
+	err := c.cc.Invoke(ctx, RecordingsService_ListHeatmapPages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordingsServiceClient) RebuildHeatmaps(ctx context.Context, in *RebuildHeatmapsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RebuildHeatmapsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RecordingsService_ServiceDesc.Streams[1], RecordingsService_RebuildHeatmaps_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RebuildHeatmapsRequest, RebuildHeatmapsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RecordingsService_RebuildHeatmapsClient = grpc.ServerStreamingClient[RebuildHeatmapsResponse]
+
 func (c *recordingsServiceClient) LookupAssets(ctx context.Context, in *LookupAssetsRequest, opts ...grpc.CallOption) (*LookupAssetsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LookupAssetsResponse)
@@ -213,8 +254,18 @@ type RecordingsServiceServer interface {
 	// GetSiteActivity tells whether data arrived for a site recently
 	// ("verify installation").
 	GetSiteActivity(context.Context, *GetSiteActivityRequest) (*GetSiteActivityResponse, error)
-	// GetHeatmap returns a page's click, move and scroll aggregates.
+	// GetHeatmap returns the click, rage-click, dead-click, move or scroll
+	// aggregate of the pages a rule matches, for a device class and a range of
+	// days, with a recent recorded snapshot of such a page to draw it over.
 	GetHeatmap(context.Context, *GetHeatmapRequest) (*GetHeatmapResponse, error)
+	// ListHeatmapPages lists a site's recorded pages (heatmap page keys) with
+	// their page views, most viewed first, for the page picker.
+	ListHeatmapPages(context.Context, *ListHeatmapPagesRequest) (*ListHeatmapPagesResponse, error)
+	// RebuildHeatmaps recomputes a site's heatmap aggregates from its stored
+	// recordings (internal: the `sightline heatmaps rebuild` command). It
+	// streams progress; a run that is cut off resumes where it stopped when
+	// called again with the same site and since.
+	RebuildHeatmaps(*RebuildHeatmapsRequest, grpc.ServerStreamingServer[RebuildHeatmapsResponse]) error
 	// LookupAssets answers which of a recording's resource URLs (stylesheets,
 	// fonts, images) recordings holds its own copy of, fetched when first seen,
 	// so a replay does not depend on the site still serving them.
@@ -255,6 +306,12 @@ func (UnimplementedRecordingsServiceServer) GetSiteActivity(context.Context, *Ge
 }
 func (UnimplementedRecordingsServiceServer) GetHeatmap(context.Context, *GetHeatmapRequest) (*GetHeatmapResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetHeatmap not implemented")
+}
+func (UnimplementedRecordingsServiceServer) ListHeatmapPages(context.Context, *ListHeatmapPagesRequest) (*ListHeatmapPagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListHeatmapPages not implemented")
+}
+func (UnimplementedRecordingsServiceServer) RebuildHeatmaps(*RebuildHeatmapsRequest, grpc.ServerStreamingServer[RebuildHeatmapsResponse]) error {
+	return status.Error(codes.Unimplemented, "method RebuildHeatmaps not implemented")
 }
 func (UnimplementedRecordingsServiceServer) LookupAssets(context.Context, *LookupAssetsRequest) (*LookupAssetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LookupAssets not implemented")
@@ -420,6 +477,35 @@ func _RecordingsService_GetHeatmap_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecordingsService_ListHeatmapPages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListHeatmapPagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingsServiceServer).ListHeatmapPages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingsService_ListHeatmapPages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingsServiceServer).ListHeatmapPages(ctx, req.(*ListHeatmapPagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordingsService_RebuildHeatmaps_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(RebuildHeatmapsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RecordingsServiceServer).RebuildHeatmaps(m, &grpc.GenericServerStream[RebuildHeatmapsRequest, RebuildHeatmapsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RecordingsService_RebuildHeatmapsServer = grpc.ServerStreamingServer[RebuildHeatmapsResponse]
+
 func _RecordingsService_LookupAssets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(LookupAssetsRequest)
 	if err := dec(in); err != nil {
@@ -492,6 +578,10 @@ var RecordingsService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _RecordingsService_GetHeatmap_Handler,
 		},
 		{
+			MethodName: "ListHeatmapPages",
+			Handler:    _RecordingsService_ListHeatmapPages_Handler,
+		},
+		{
 			MethodName: "LookupAssets",
 			Handler:    _RecordingsService_LookupAssets_Handler,
 		},
@@ -504,6 +594,11 @@ var RecordingsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "StreamRecording",
 			Handler:       _RecordingsService_StreamRecording_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "RebuildHeatmaps",
+			Handler:       _RecordingsService_RebuildHeatmaps_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -150,6 +150,10 @@ const (
 	UrlMatch_OPERATOR_EQUALS      UrlMatch_Operator = 1
 	UrlMatch_OPERATOR_CONTAINS    UrlMatch_Operator = 2
 	UrlMatch_OPERATOR_PREFIX      UrlMatch_Operator = 3
+	// value is a pattern in which "*" matches any run of characters
+	// (possibly empty) and every other character itself; the whole URL
+	// must match ("https://shop.example.com/product/*").
+	UrlMatch_OPERATOR_PATTERN UrlMatch_Operator = 4
 )
 
 // Enum value maps for UrlMatch_Operator.
@@ -159,12 +163,14 @@ var (
 		1: "OPERATOR_EQUALS",
 		2: "OPERATOR_CONTAINS",
 		3: "OPERATOR_PREFIX",
+		4: "OPERATOR_PATTERN",
 	}
 	UrlMatch_Operator_value = map[string]int32{
 		"OPERATOR_UNSPECIFIED": 0,
 		"OPERATOR_EQUALS":      1,
 		"OPERATOR_CONTAINS":    2,
 		"OPERATOR_PREFIX":      3,
+		"OPERATOR_PATTERN":     4,
 	}
 )
 
@@ -433,6 +439,9 @@ type SessionFilter struct {
 	HasDeadClicks  *bool                  `protobuf:"varint,20,opt,name=has_dead_clicks,json=hasDeadClicks,proto3,oneof" json:"has_dead_clicks,omitempty"`
 	HasErrors      *bool                  `protobuf:"varint,21,opt,name=has_errors,json=hasErrors,proto3,oneof" json:"has_errors,omitempty"`
 	Truncated      *bool                  `protobuf:"varint,22,opt,name=truncated,proto3,oneof" json:"truncated,omitempty"`
+	// Sessions that clicked the element with this selector path (as the
+	// tracker computed it; SessionSummary.clicked_elements).
+	ClickedElement string `protobuf:"bytes,24,opt,name=clicked_element,json=clickedElement,proto3" json:"clicked_element,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -619,6 +628,13 @@ func (x *SessionFilter) GetTruncated() bool {
 		return *x.Truncated
 	}
 	return false
+}
+
+func (x *SessionFilter) GetClickedElement() string {
+	if x != nil {
+		return x.ClickedElement
+	}
+	return ""
 }
 
 // FacetCount is one value's count.
@@ -1319,15 +1335,16 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\x03max\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03max\".\n" +
 	"\bIntRange\x12\x10\n" +
 	"\x03min\x18\x01 \x01(\x03R\x03min\x12\x10\n" +
-	"\x03max\x18\x02 \x01(\x03R\x03max\"\xcb\x01\n" +
+	"\x03max\x18\x02 \x01(\x03R\x03max\"\xe1\x01\n" +
 	"\bUrlMatch\x12B\n" +
 	"\boperator\x18\x01 \x01(\x0e2&.sightline.search.v1.UrlMatch.OperatorR\boperator\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"e\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"{\n" +
 	"\bOperator\x12\x18\n" +
 	"\x14OPERATOR_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOPERATOR_EQUALS\x10\x01\x12\x15\n" +
 	"\x11OPERATOR_CONTAINS\x10\x02\x12\x13\n" +
-	"\x0fOPERATOR_PREFIX\x10\x03\"\xe6\b\n" +
+	"\x0fOPERATOR_PREFIX\x10\x03\x12\x14\n" +
+	"\x10OPERATOR_PATTERN\x10\x04\"\x8f\t\n" +
 	"\rSessionFilter\x12=\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1e.sightline.search.v1.TimeRangeR\tstartTime\x12>\n" +
@@ -1357,7 +1374,8 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\x0fhas_dead_clicks\x18\x14 \x01(\bH\x01R\rhasDeadClicks\x88\x01\x01\x12\"\n" +
 	"\n" +
 	"has_errors\x18\x15 \x01(\bH\x02R\thasErrors\x88\x01\x01\x12!\n" +
-	"\ttruncated\x18\x16 \x01(\bH\x03R\ttruncated\x88\x01\x01B\x12\n" +
+	"\ttruncated\x18\x16 \x01(\bH\x03R\ttruncated\x88\x01\x01\x12'\n" +
+	"\x0fclicked_element\x18\x18 \x01(\tR\x0eclickedElementB\x12\n" +
 	"\x10_has_rage_clicksB\x12\n" +
 	"\x10_has_dead_clicksB\r\n" +
 	"\v_has_errorsB\f\n" +

@@ -380,9 +380,13 @@ type SessionSummary struct {
 	ChunkCount int32 `protobuf:"varint,30,opt,name=chunk_count,json=chunkCount,proto3" json:"chunk_count,omitempty"`
 	EventCount int64 `protobuf:"varint,31,opt,name=event_count,json=eventCount,proto3" json:"event_count,omitempty"`
 	// Compressed bytes stored for the recording.
-	StoredBytes   int64 `protobuf:"varint,32,opt,name=stored_bytes,json=storedBytes,proto3" json:"stored_bytes,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	StoredBytes int64 `protobuf:"varint,32,opt,name=stored_bytes,json=storedBytes,proto3" json:"stored_bytes,omitempty"`
+	// Selector paths of the elements the session clicked (as the tracker
+	// anchored its clicks for heatmaps), distinct, in first-click order, at
+	// most 100.
+	ClickedElements []string `protobuf:"bytes,33,rep,name=clicked_elements,json=clickedElements,proto3" json:"clicked_elements,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SessionSummary) Reset() {
@@ -639,6 +643,13 @@ func (x *SessionSummary) GetStoredBytes() int64 {
 	return 0
 }
 
+func (x *SessionSummary) GetClickedElements() []string {
+	if x != nil {
+		return x.ClickedElements
+	}
+	return nil
+}
+
 var File_sightline_sessions_v1_sessions_proto protoreflect.FileDescriptor
 
 const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
@@ -666,7 +677,8 @@ const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
 	"\breferrer\x18\x05 \x01(\tR\breferrer\"3\n" +
 	"\tAttribute\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xf4\t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x9f\n" +
+	"\n" +
 	"\x0eSessionSummary\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x1d\n" +
@@ -710,7 +722,8 @@ const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
 	"chunkCount\x12\x1f\n" +
 	"\vevent_count\x18\x1f \x01(\x03R\n" +
 	"eventCount\x12!\n" +
-	"\fstored_bytes\x18  \x01(\x03R\vstoredBytes*\x9e\x01\n" +
+	"\fstored_bytes\x18  \x01(\x03R\vstoredBytes\x12)\n" +
+	"\x10clicked_elements\x18! \x03(\tR\x0fclickedElements*\x9e\x01\n" +
 	"\n" +
 	"DeviceType\x12\x1b\n" +
 	"\x17DEVICE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
