@@ -160,3 +160,31 @@ func (v Value) Text() string {
 	}
 	return string(out)
 }
+
+// Each calls fn for each element of an array in order, until fn returns
+// false (nothing when v is not an array).
+func (v Value) Each(fn func(Value) bool) {
+	if v.Kind() != Array {
+		return
+	}
+	d := decoder{b: v, i: 1}
+	d.ws()
+	if d.eat(']') {
+		return
+	}
+	for {
+		d.ws()
+		start := d.i
+		// Checked when the event was read, as in fields.
+		if d.skip(1) != nil {
+			return
+		}
+		if !fn(Value(d.b[start:d.i])) {
+			return
+		}
+		d.ws()
+		if !d.eat(',') {
+			return
+		}
+	}
+}

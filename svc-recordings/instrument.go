@@ -16,6 +16,7 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/svc-recordings/outbox"
+	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -214,6 +215,30 @@ func (t *traced) OutboxAck(ctx context.Context, entries []store.OutboxEntry) (er
 
 func (t *traced) OutboxDepth(ctx context.Context) (_ int64, err error) {
 	return t.next.OutboxDepth(ctx) // scraped often; no span
+}
+
+func (t *traced) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kind, string, heatmap.Vec) error) (err error) {
+	ctx, end := t.start(ctx, "heat", siteAttr(q.SiteID), attribute.Int("pages", len(q.Pages)), attribute.Int("days", int(q.ToDay-q.FromDay+1)))
+	defer end(&err)
+	return t.next.Heat(ctx, q, fn)
+}
+
+func (t *traced) HeatPages(ctx context.Context, siteID int64, after string, fn func(string, heatmap.Vec) error) (err error) {
+	ctx, end := t.start(ctx, "heat_pages", siteAttr(siteID))
+	defer end(&err)
+	return t.next.HeatPages(ctx, siteID, after, fn)
+}
+
+func (t *traced) HeatSnapshot(ctx context.Context, siteID int64, page string, device int32) (_ store.HeatSnapshot, _ bool, err error) {
+	ctx, end := t.start(ctx, "heat_snapshot", siteAttr(siteID))
+	defer end(&err)
+	return t.next.HeatSnapshot(ctx, siteID, page, device)
+}
+
+func (t *traced) RebuildHeat(ctx context.Context, siteID int64, sinceDay int32, progress func(done, total int64)) (err error) {
+	ctx, end := t.start(ctx, "rebuild_heat", siteAttr(siteID))
+	defer end(&err)
+	return t.next.RebuildHeat(ctx, siteID, sinceDay, progress)
 }
 
 func (t *traced) Ping(ctx context.Context) error { return t.next.Ping(ctx) }

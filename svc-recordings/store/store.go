@@ -16,6 +16,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 
@@ -125,6 +126,31 @@ type OutboxEntry struct {
 	VisitorID string
 }
 
+// HeatQuery selects heatmap aggregates of one site: the pages (page keys),
+// the device classes (empty: every one), the UTC days [FromDay, ToDay] and
+// the kinds.
+type HeatQuery struct {
+	SiteID  int64
+	Pages   []string
+	Devices []int32
+	FromDay int32
+	ToDay   int32
+	Kinds   []heatmap.Kind
+}
+
+// HeatSnapshot points at a chunk holding a full snapshot of a page.
+type HeatSnapshot struct {
+	SessionID  string
+	PageViewID string
+	Seq        int64
+	// FullSnapshotMs is the snapshot's time; ServerMs when it was stored.
+	FullSnapshotMs int64
+	ServerMs       int64
+	URL            string
+	ViewportW      int32
+	ViewportH      int32
+}
+
 // Page is one page of a summary listing.
 type Page struct {
 	Sessions []*sessionsv1.SessionSummary
@@ -167,6 +193,15 @@ type Page struct {
 //     chunks of a deleted session that arrive later (re-delivery) are
 //     dropped and reported as duplicates (Stored=false, Refused nil): the
 //     session's data is gone on purpose, not refused.
+//   - Heatmap aggregates (Heat, HeatPages) always equal, key by key,
+//     heatmap.Session of every stored session (its chunks' stats and its
+//     fold): a new chunk adds heatmap.AddChunk and the change of
+//     heatmap.AddState, in the same atomic write as the chunk; deleting or
+//     sweeping a session subtracts what it added (ScyllaDB: counters are
+//     applied after the chunk's write; a crash between them can miss one
+//     chunk's part, which RebuildHeat repairs). A chunk with a full
+//     snapshot (Stats.Heat.Snap) becomes its page's HeatSnapshot for the
+//     chunk's device class when its server time is the latest.
 type Store interface {
 	// Append stores chunks; results are in the order of chunks.
 	Append(ctx context.Context, chunks []Chunk) ([]AppendResult, error)
@@ -201,6 +236,27 @@ type Store interface {
 	OutboxAck(ctx context.Context, entries []OutboxEntry) error
 	// OutboxDepth counts waiting entries.
 	OutboxDepth(ctx context.Context) (int64, error)
+	// Heat calls fn for every stored aggregate row of the site matching q
+	// (any order; a cell may come once per page, device and day: the caller
+	// sums them, heatmap.Sums), until fn returns an error, which Heat
+	// returns.
+	Heat(ctx context.Context, q HeatQuery, fn func(kind heatmap.Kind, cell string, v heatmap.Vec) error) error
+	// HeatPages calls fn for each page key of the site's page dictionary
+	// (heatmap.Page aggregates: N page views, X clicks) in key order, from
+	// the first key > after ("" from the start), until fn returns an
+	// error. Pages whose sums are all zero may be skipped.
+	HeatPages(ctx context.Context, siteID int64, after string, fn func(page string, v heatmap.Vec) error) error
+	// HeatSnapshot answers the latest stored chunk (by server time) holding
+	// a full snapshot of page on device class device, and false when none
+	// is known or its session is gone.
+	HeatSnapshot(ctx context.Context, siteID int64, page string, device int32) (HeatSnapshot, bool, error)
+	// RebuildHeat recomputes the site's aggregates of days ≥ sinceDay (and
+	// its whole page dictionary) from the stored sessions, calling progress
+	// after each step. A run cut off (error, crash) resumes where it
+	// stopped when called again with the same site and sinceDay; another
+	// sinceDay starts over. While it runs, aggregates of those days are
+	// partial; appends and deletions go on and end up counted once.
+	RebuildHeat(ctx context.Context, siteID int64, sinceDay int32, progress func(done, total int64)) error
 	// Ping checks the store is usable.
 	Ping(ctx context.Context) error
 	// Close releases the store.

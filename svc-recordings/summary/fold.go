@@ -67,6 +67,25 @@ type State struct {
 	CustomEvents []string          `json:"ce,omitempty"`
 	UserID       string            `json:"u,omitempty"`
 	Attrs        map[string]string `json:"at,omitempty"`
+
+	// Reach is how far down each page of each page view the viewport
+	// reached (key: page view id, NUL, page key), for scroll heatmaps;
+	// bounded by maxReach. Clicked lists the selector paths clicked,
+	// distinct, in order, bounded by maxClickedElems.
+	Reach   map[string]*Reach `json:"hr,omitempty"`
+	Clicked []string          `json:"hc,omitempty"`
+}
+
+// Reach is one page view's depth on one page: the deepest point as a
+// percentage of the document height, with the UTC day, device class, first
+// screen and document height of the chunk that first showed the page.
+type Reach struct {
+	Page   string `json:"pk"`
+	Day    int32  `json:"d"`
+	Device int32  `json:"dv,omitempty"`
+	Pct    int32  `json:"p"`
+	Fold   int32  `json:"f"`
+	Doc    int32  `json:"h"`
 }
 
 // Fold folds stats (any order) into a fresh State, in key order.
@@ -129,6 +148,7 @@ func (s *State) Apply(c *ChunkStats) {
 	s.applyPages(c)
 	s.applyClicks(c)
 	s.applyActive(c)
+	s.applyHeat(c)
 
 	s.Errors += c.Errors
 	for _, n := range c.CustomEvents {
@@ -232,21 +252,22 @@ func UnmarshalState(b []byte) (*State, error) {
 // Summary renders the state (version zero; the store sets it).
 func (s *State) Summary(siteID int64, sessionID string) *sessionsv1.SessionSummary {
 	out := &sessionsv1.SessionSummary{
-		SiteId:         siteID,
-		OrganizationId: s.OrganizationID,
-		SessionId:      sessionID,
-		VisitorId:      s.VisitorID,
-		ClickCount:     s.Clicks,
-		RageClickCount: s.Rage,
-		DeadClickCount: s.Dead,
-		ErrorCount:     s.Errors,
-		UserId:         s.UserID,
-		ViewportWidth:  s.ViewportW,
-		ViewportHeight: s.ViewportH,
-		Truncated:      s.Truncated || s.PageOverflow > 0,
-		ChunkCount:     s.Chunks,
-		EventCount:     s.Events,
-		StoredBytes:    s.StoredBytes,
+		SiteId:          siteID,
+		OrganizationId:  s.OrganizationID,
+		SessionId:       sessionID,
+		VisitorId:       s.VisitorID,
+		ClickCount:      s.Clicks,
+		RageClickCount:  s.Rage,
+		DeadClickCount:  s.Dead,
+		ClickedElements: slices.Clone(s.Clicked),
+		ErrorCount:      s.Errors,
+		UserId:          s.UserID,
+		ViewportWidth:   s.ViewportW,
+		ViewportHeight:  s.ViewportH,
+		Truncated:       s.Truncated || s.PageOverflow > 0,
+		ChunkCount:      s.Chunks,
+		EventCount:      s.Events,
+		StoredBytes:     s.StoredBytes,
 	}
 	if s.StartMs > 0 {
 		out.StartTime = timestamppb.New(time.UnixMilli(s.StartMs))

@@ -56,6 +56,8 @@ type Frustration struct {
 	X          int32           `json:"x"`
 	Y          int32           `json:"y"`
 	Clicks     int32           `json:"c"`
+	// H anchors the (first) click for the rage and dead heatmaps.
+	H *Anchor `json:"h,omitempty"`
 }
 
 // waiting is a click not yet judged.
@@ -209,7 +211,7 @@ func (s *State) rage(pv string, v *view, k Click) {
 			case three:
 				b.Rage = true
 				s.Rage++
-				b.Entry = s.addFrustration(Frustration{Kind: Rage, T: b.First.T, PageViewID: pv, Node: b.First.Node, X: b.First.X, Y: b.First.Y, Clicks: b.N})
+				b.Entry = s.addFrustration(Frustration{Kind: Rage, T: b.First.T, PageViewID: pv, Node: b.First.Node, X: b.First.X, Y: b.First.Y, Clicks: b.N, H: b.First.H})
 				// Its clicks are rage, not dead.
 				v.Waiting = slices.DeleteFunc(v.Waiting, func(w waiting) bool { return w.Burst == b.ID })
 			}
@@ -241,7 +243,7 @@ func (s *State) settle(pv string, v *view) {
 			return false
 		}
 		s.Dead++
-		s.addFrustration(Frustration{Kind: Dead, T: w.T, PageViewID: pv, Node: w.Node, X: w.X, Y: w.Y, Clicks: 1})
+		s.addFrustration(Frustration{Kind: Dead, T: w.T, PageViewID: pv, Node: w.Node, X: w.X, Y: w.Y, Clicks: 1, H: w.H})
 		return true
 	})
 }

@@ -67,6 +67,9 @@ type Click struct {
 	Node     int32 `json:"n,omitempty"`
 	Resolved bool  `json:"r,omitempty"`
 	Editable bool  `json:"ed,omitempty"`
+	// H anchors the click for heatmaps (heat.go); nil when its page is
+	// unknown.
+	H *Anchor `json:"h,omitempty"`
 }
 
 // Reaction is an event that shows the page reacted (reacts), and the node a
@@ -146,6 +149,9 @@ type ChunkStats struct {
 	Errors        int32      `json:"e,omitempty"`
 	CustomEvents  []string   `json:"ce,omitempty"`
 	Identifies    []Identify `json:"id,omitempty"`
+	// Heat is the chunk's pointer movement and scroll reach per page, and
+	// the page its full snapshot shows (heat.go).
+	Heat *Heat `json:"ht,omitempty"`
 }
 
 // Marshal encodes stats for storage.
@@ -260,6 +266,7 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 		}
 		open = keep
 	}
+	heat := newHeatReader()
 	it := batch.NewEvents(raw)
 	for it.Next() {
 		e := it.Event()
@@ -269,7 +276,9 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 		case typeFullSnapshot:
 			if st.FullSnapshotMs == 0 {
 				st.FullSnapshotMs = max(t, 1)
+				heat.snapSeg = heat.seg
 			}
+			heat.snapshotOffset(data)
 			nodes.snapshot(data.Get("node"))
 			react(t, 0)
 		case typeMeta:
@@ -281,6 +290,7 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 			h, _ := data.Get("height").Float()
 			if w > 0 && h > 0 && w < 1e6 && h < 1e6 {
 				st.ViewportW, st.ViewportH = int32(w), int32(h)
+				heat.vh = h
 			}
 		case typeIncremental:
 			src, ok := data.Get("source").Float()
@@ -303,6 +313,7 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 						y, _ := data.Get("y").Float()
 						n := clampID(id)
 						st.Clicks = append(st.Clicks, Click{T: t, X: clampPx(x), Y: clampPx(y), Node: n, Editable: nodes.editable(n)})
+						heat.clickPos(&st.Clicks[len(st.Clicks)-1])
 						open = append(open, len(st.Clicks)-1)
 					}
 				case interactionFocus, interactionBlur:
@@ -315,20 +326,44 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 					focusKnown = true
 					react(t, n)
 				}
-			case srcScroll, srcInput:
+			case srcScroll:
 				activity = append(activity, t)
 				react(t, 0)
-			case srcMediaInteraction, srcSelection, srcViewportResize:
+				heat.scroll(data)
+			case srcInput:
+				activity = append(activity, t)
+				react(t, 0)
+			case srcViewportResize:
+				react(t, 0)
+				if h, ok := data.Get("height").Float(); ok && h > 0 && h < 1e6 {
+					heat.vh = h
+				}
+			case srcMediaInteraction, srcSelection:
 				react(t, 0)
 			case srcStyleSheetRule, srcCanvasMutation, srcStyleDeclaration, srcAdoptedStyleSheets:
 				// What the page looks like changed, as with a mutation.
 				react(t, 0)
 			case srcMouseMove, srcTouchMove:
 				activity = append(activity, t)
+				heat.positions(t, data)
 			}
 		case typeCustom:
 			tag := data.Get("tag").Str()
-			if !st.addCustom(t, tag, data.Get("payload")) {
+			switch tag {
+			case "sl:view":
+				heat.view(data.Get("payload"))
+				continue
+			case "sl:click":
+				elementClick(st.Clicks, t, data.Get("payload"))
+				continue
+			}
+			reacts := st.addCustom(t, tag, data.Get("payload"))
+			if len(st.Navs) != heat.seg {
+				// A route change: a new page from here on.
+				heat.seg = len(st.Navs)
+				heat.reach()
+			}
+			if !reacts {
 				continue
 			}
 			if tag != "sl:focus" {
@@ -353,6 +388,7 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 	st.FirstMs, st.LastMs = first, last
 	st.Editable, st.EditableReset = nodes.added, nodes.reset
 	st.Active = mergeActivity(activity)
+	heat.finish(st)
 	return nil
 }
 

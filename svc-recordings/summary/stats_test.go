@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sightlinehq/sightline/batch"
+	"github.com/sightlinehq/sightline/pagerule"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 )
 
@@ -45,6 +46,11 @@ func TestExtractReadsWhatTheContractAccepts(t *testing.T) {
 	check("url", st.URL, "https://a.example/\uFFFDx")
 	check("viewport", [2]int32{st.ViewportW, st.ViewportH}, [2]int32{800, 600})
 	check("full snapshot", st.FullSnapshotMs, 1001)
+	if len(st.Clicks) == 1 && st.Clicks[0].H != nil {
+		// Anchored to the page, at no known document position (no sl:view).
+		check("click anchor", *st.Clicks[0].H, Anchor{Page: pagerule.Key(st.URL)})
+		st.Clicks[0].H = nil
+	}
 	check("clicks", st.Clicks, []Click{{T: 1004, X: 1e7, Y: -1e7}})
 	check("events", st.EventCount, 9)
 	check("span", [2]int64{st.FirstMs, st.LastMs}, [2]int64{1000, 1008})

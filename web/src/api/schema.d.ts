@@ -1002,19 +1002,19 @@ export interface components {
         /**
          * @description HeatmapClick is a count of clicks at one place of one element: the element
          *     by its selector path, the place as a percentage of its box (0–100 from the
-         *     left and from the top). x, y and width are the clicks' mean document
-         *     position and document width, for drawing them where the element is gone.
+         *     left and from the top). When positioned, x and y are the clicks' mean
+         *     document position — x in thousandths of the document's width (0–1000), y
+         *     in CSS pixels — for drawing them where the element is gone.
          */
         v1HeatmapClick: {
             /** Format: int64 */
             count?: string;
+            positioned?: boolean;
             /** Format: int32 */
             rx?: number;
             /** Format: int32 */
             ry?: number;
             selector?: string;
-            /** Format: int32 */
-            width?: number;
             /** Format: int32 */
             x?: number;
             /** Format: int32 */

@@ -1828,8 +1828,9 @@ func (x *HeatmapCell) GetCount() int64 {
 
 // HeatmapClick is a count of clicks at one place of one element: the element
 // by its selector path, the place as a percentage of its box (0–100 from the
-// left and from the top). x, y and width are the clicks' mean document
-// position and document width, for drawing them where the element is gone.
+// left and from the top). When positioned, x and y are the clicks' mean
+// document position — x in thousandths of the document's width (0–1000), y
+// in CSS pixels — for drawing them where the element is gone.
 type HeatmapClick struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Selector      string                 `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
@@ -1838,7 +1839,7 @@ type HeatmapClick struct {
 	Count         int64                  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
 	X             int32                  `protobuf:"varint,5,opt,name=x,proto3" json:"x,omitempty"`
 	Y             int32                  `protobuf:"varint,6,opt,name=y,proto3" json:"y,omitempty"`
-	Width         int32                  `protobuf:"varint,7,opt,name=width,proto3" json:"width,omitempty"`
+	Positioned    bool                   `protobuf:"varint,7,opt,name=positioned,proto3" json:"positioned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1915,11 +1916,11 @@ func (x *HeatmapClick) GetY() int32 {
 	return 0
 }
 
-func (x *HeatmapClick) GetWidth() int32 {
+func (x *HeatmapClick) GetPositioned() bool {
 	if x != nil {
-		return x.Width
+		return x.Positioned
 	}
-	return 0
+	return false
 }
 
 // HeatmapElement is one clicked element with its share of the map's clicks.
@@ -2713,15 +2714,17 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\vHeatmapCell\x12\f\n" +
 	"\x01x\x18\x01 \x01(\x05R\x01x\x12\f\n" +
 	"\x01y\x18\x02 \x01(\x05R\x01y\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\"\x92\x01\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\x9c\x01\n" +
 	"\fHeatmapClick\x12\x1a\n" +
 	"\bselector\x18\x01 \x01(\tR\bselector\x12\x0e\n" +
 	"\x02rx\x18\x02 \x01(\x05R\x02rx\x12\x0e\n" +
 	"\x02ry\x18\x03 \x01(\x05R\x02ry\x12\x14\n" +
 	"\x05count\x18\x04 \x01(\x03R\x05count\x12\f\n" +
 	"\x01x\x18\x05 \x01(\x05R\x01x\x12\f\n" +
-	"\x01y\x18\x06 \x01(\x05R\x01y\x12\x14\n" +
-	"\x05width\x18\a \x01(\x05R\x05width\"X\n" +
+	"\x01y\x18\x06 \x01(\x05R\x01y\x12\x1e\n" +
+	"\n" +
+	"positioned\x18\a \x01(\bR\n" +
+	"positioned\"X\n" +
 	"\x0eHeatmapElement\x12\x1a\n" +
 	"\bselector\x18\x01 \x01(\tR\bselector\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x14\n" +

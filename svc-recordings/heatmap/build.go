@@ -1,0 +1,121 @@
+package heatmap
+
+import (
+	"cmp"
+	"slices"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+)
+
+// MaxCells is the most cells GetHeatmap answers; MaxElements the most
+// elements it ranks.
+const (
+	MaxCells    = 100_000
+	MaxElements = 200
+)
+
+// Sums adds up the rows a store reads (many days, pages and devices) per
+// kind and cell.
+type Sums map[Kind]map[string]Vec
+
+// Add adds one row.
+func (s Sums) Add(kind Kind, cell string, v Vec) {
+	m := s[kind]
+	if m == nil {
+		m = map[string]Vec{}
+		s[kind] = m
+	}
+	m[cell] = m[cell].Add(v, 1)
+}
+
+// Build renders the answer for kind from sums; maxCells ≤ 0 means MaxCells.
+// Cells with a count ≤ 0 (never in a consistent store) are left out.
+func Build(kind Kind, s Sums, maxCells int) *recordingsv1.GetHeatmapResponse {
+	if maxCells <= 0 || maxCells > MaxCells {
+		maxCells = MaxCells
+	}
+	out := &recordingsv1.GetHeatmapResponse{Sessions: s[Sessions][""].N}
+	switch kind {
+	case Click, Rage, Dead:
+		buildClicks(out, s[kind], maxCells)
+	case Move:
+		for c, v := range s[Move] {
+			x, y, ok := ParseMoveCell(c)
+			if !ok || v.N <= 0 {
+				continue
+			}
+			out.Total += v.N
+			out.Cells = append(out.Cells, &recordingsv1.HeatmapCell{X: x, Y: y, Count: v.N})
+		}
+		slices.SortFunc(out.Cells, func(a, b *recordingsv1.HeatmapCell) int {
+			return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Y, b.Y), cmp.Compare(a.X, b.X))
+		})
+		if len(out.Cells) > maxCells {
+			out.Cells, out.Truncated = out.Cells[:maxCells], true
+		}
+	case Scroll:
+		out.Scroll = buildScroll(s[Scroll])
+		out.Total = out.Scroll.PageViews
+	}
+	return out
+}
+
+func buildClicks(out *recordingsv1.GetHeatmapResponse, cells map[string]Vec, maxCells int) {
+	per := map[string]int64{}
+	for c, v := range cells {
+		rx, ry, sel, ok := ParseClickCell(c)
+		if !ok || v.N <= 0 {
+			continue
+		}
+		out.Total += v.N
+		per[sel] += v.N
+		hc := &recordingsv1.HeatmapClick{Selector: sel, Rx: int32(rx), Ry: int32(ry), Count: v.N}
+		if v.K > 0 {
+			hc.X, hc.Y, hc.Positioned = int32(v.X/v.K), int32(v.Y/v.K), true
+		}
+		out.Clicks = append(out.Clicks, hc)
+	}
+	slices.SortFunc(out.Clicks, func(a, b *recordingsv1.HeatmapClick) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Selector, b.Selector), cmp.Compare(a.Ry, b.Ry), cmp.Compare(a.Rx, b.Rx))
+	})
+	if len(out.Clicks) > maxCells {
+		out.Clicks, out.Truncated = out.Clicks[:maxCells], true
+	}
+	for sel, n := range per {
+		out.Elements = append(out.Elements, &recordingsv1.HeatmapElement{Selector: sel, Count: n, Share: float64(n) / float64(out.Total)})
+	}
+	slices.SortFunc(out.Elements, func(a, b *recordingsv1.HeatmapElement) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Selector, b.Selector))
+	})
+	if len(out.Elements) > MaxElements {
+		out.Elements = out.Elements[:MaxElements]
+	}
+}
+
+func buildScroll(cells map[string]Vec) *recordingsv1.ScrollMap {
+	var at [101]int64
+	var views int64
+	for c, v := range cells {
+		if len(c) != 1 || c[0] > 100 || v.N <= 0 {
+			continue
+		}
+		at[c[0]] += v.N
+		views += v.N
+	}
+	sm := &recordingsv1.ScrollMap{PageViews: views, Reached: make([]float64, 101)}
+	if views == 0 {
+		return sm
+	}
+	var deeper int64
+	for d := 100; d >= 0; d-- {
+		deeper += at[d]
+		sm.Reached[d] = float64(deeper) / float64(views)
+		if sm.HalfDepth == 0 && 2*deeper >= views {
+			sm.HalfDepth = int32(d)
+		}
+	}
+	if f := cells[FoldCell]; f.N > 0 {
+		sm.AverageFold, sm.AverageHeight = int32(f.X/f.N), int32(f.Y/f.N)
+	}
+	return sm
+}

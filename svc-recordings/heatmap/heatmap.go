@@ -1,0 +1,257 @@
+// Package heatmap turns what recordings knows of a session (its chunks'
+// stats and its fold state, package summary) into heatmap aggregates, and
+// aggregates into GetHeatmap's answer.
+//
+// The aggregates are sums keyed by (page key, device class, UTC day, kind,
+// cell). The one rule every store keeps (store.Store's contract, checked by
+// storetest against a reference): the stored sums equal, for every key,
+//
+//	Σ over stored sessions of ( Σ over its chunks AddChunk + AddState(fold) )
+//
+// so a chunk stored twice counts once (stores add a chunk's part only when
+// they store it), an out-of-order chunk that changes the fold changes the
+// aggregates by the difference of the fold's parts, and deleting a session
+// (GDPR, retention) subtracts exactly what it added: aggregates never hold a
+// visitor's or session's id, and once a visitor is deleted nothing of theirs
+// is left in them.
+package heatmap
+
+import (
+	"encoding/binary"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
+)
+
+// Kind is an aggregate's kind (stored: never renumber).
+type Kind uint8
+
+// Kinds. Page is the page dictionary: day 0, device 0, cell "", N page views
+// and X clicks over all time (ListHeatmapPages).
+const (
+	Click    Kind = 1
+	Move     Kind = 2
+	Scroll   Kind = 3
+	Rage     Kind = 4
+	Dead     Kind = 5
+	Sessions Kind = 6
+	Page     Kind = 7
+)
+
+// Vec is an aggregate's value. N counts (clicks, move weight, page views,
+// sessions); for click cells X and Y sum the clicks' document positions and
+// K counts the clicks whose position was known; for the scroll fold cell X
+// and Y sum first-screen and document heights; for Page X counts clicks.
+type Vec struct{ N, X, Y, K int64 }
+
+// Add answers v + sign·w.
+func (v Vec) Add(w Vec, sign int64) Vec {
+	return Vec{v.N + sign*w.N, v.X + sign*w.X, v.Y + sign*w.Y, v.K + sign*w.K}
+}
+
+// Zero tells whether every field is zero.
+func (v Vec) Zero() bool { return v == Vec{} }
+
+// Marshal encodes v as four zig-zag varints (stores keep it as a value).
+func (v Vec) Marshal() []byte {
+	b := make([]byte, 0, 16)
+	for _, x := range [4]int64{v.N, v.X, v.Y, v.K} {
+		b = binary.AppendVarint(b, x)
+	}
+	return b
+}
+
+// UnmarshalVec decodes Marshal's bytes.
+func UnmarshalVec(b []byte) (Vec, error) {
+	var out [4]int64
+	for i := range out {
+		x, n := binary.Varint(b)
+		if n <= 0 {
+			return Vec{}, errors.New("heatmap: bad aggregate value")
+		}
+		out[i], b = x, b[n:]
+	}
+	if len(b) != 0 {
+		return Vec{}, errors.New("heatmap: bad aggregate value")
+	}
+	return Vec{out[0], out[1], out[2], out[3]}, nil
+}
+
+// Key names one aggregate. Device is a sessions.v1.DeviceType value.
+type Key struct {
+	Page   string
+	Device int32
+	Day    int32
+	Kind   Kind
+	Cell   string
+}
+
+// Deltas are changes to aggregates.
+type Deltas map[Key]Vec
+
+// Add adds sign·v at k.
+func (d Deltas) Add(k Key, v Vec, sign int64) { d[k] = d[k].Add(v, sign) }
+
+// Prune drops keys whose change is zero and answers d.
+func (d Deltas) Prune() Deltas {
+	for k, v := range d {
+		if v.Zero() {
+			delete(d, k)
+		}
+	}
+	return d
+}
+
+// Sorted lists the keys in a stable order (stores write them so).
+func (d Deltas) Sorted() []Key {
+	keys := make([]Key, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, Compare)
+	return keys
+}
+
+// Compare orders keys by page, device, kind, day, cell.
+func Compare(a, b Key) int {
+	if c := strings.Compare(a.Page, b.Page); c != 0 {
+		return c
+	}
+	switch {
+	case a.Device != b.Device:
+		return cmpN(a.Device, b.Device)
+	case a.Kind != b.Kind:
+		return cmpN(a.Kind, b.Kind)
+	case a.Day != b.Day:
+		return cmpN(a.Day, b.Day)
+	}
+	return strings.Compare(a.Cell, b.Cell)
+}
+
+func cmpN[T int32 | Kind](a, b T) int {
+	if a < b {
+		return -1
+	}
+	return 1
+}
+
+// Cells. A click cell is rx, ry (one byte each) and the selector path; a
+// move cell is x (2 bytes, thousandths) and y (4 bytes, pixels), big-endian;
+// a scroll cell is one byte, the depth in % (0–100), or FoldCell.
+const FoldCell = "\xff"
+
+// ClickCell is the cell of a click at (rx, ry) % of the box of sel.
+func ClickCell(rx, ry int8, sel string) string {
+	return string([]byte{byte(rx), byte(ry)}) + sel
+}
+
+// ParseClickCell reads ClickCell's cell.
+func ParseClickCell(c string) (rx, ry int8, sel string, ok bool) {
+	if len(c) < 2 {
+		return 0, 0, "", false
+	}
+	return int8(c[0]), int8(c[1]), c[2:], true
+}
+
+// MoveCell is the cell at (x, y).
+func MoveCell(x, y int32) string {
+	b := binary.BigEndian.AppendUint16(nil, uint16(x))
+	return string(binary.BigEndian.AppendUint32(b, uint32(y)))
+}
+
+// ParseMoveCell reads MoveCell's cell.
+func ParseMoveCell(c string) (x, y int32, ok bool) {
+	if len(c) != 6 {
+		return 0, 0, false
+	}
+	return int32(binary.BigEndian.Uint16([]byte(c[:2]))), int32(binary.BigEndian.Uint32([]byte(c[2:]))), true
+}
+
+// DepthCell is the scroll cell of page views whose deepest point was pct %.
+func DepthCell(pct int32) string { return string([]byte{byte(min(max(pct, 0), 100))}) }
+
+// AddChunk adds sign × what one chunk contributes by itself: its clicks
+// (element cells, and the page dictionary's click count) and its pointer
+// movement.
+func AddChunk(d Deltas, st *summary.ChunkStats, sign int64) {
+	device := int32(0)
+	if st.Client != nil {
+		device = st.Client.DeviceType
+	}
+	for _, c := range st.Clicks {
+		if c.H == nil || c.H.Page == "" {
+			continue
+		}
+		d.Add(Key{Page: c.H.Page, Device: device, Day: c.H.Day, Kind: Click, Cell: ClickCell(c.H.RX, c.H.RY, c.H.Sel)}, anchorVec(c.H), sign)
+		d.Add(Key{Page: c.H.Page, Kind: Page}, Vec{X: 1}, sign)
+	}
+	if st.Heat == nil {
+		return
+	}
+	day := summary.Day(st.ServerMs)
+	for _, m := range st.Heat.Moves {
+		if int(m.Page) >= len(st.Heat.Pages) {
+			continue
+		}
+		d.Add(Key{Page: st.Heat.Pages[m.Page], Device: device, Day: day, Kind: Move, Cell: MoveCell(m.X, m.Y)}, Vec{N: int64(m.N)}, sign)
+	}
+}
+
+func anchorVec(a *summary.Anchor) Vec {
+	if !a.Known {
+		return Vec{N: 1}
+	}
+	return Vec{N: 1, X: int64(a.X), Y: int64(a.Y), K: 1}
+}
+
+// AddState adds sign × what a session's fold contributes: each page view's
+// scroll reach (depth and fold cells, the page dictionary's page views),
+// one session per page on the day it first viewed it, and the rage and dead
+// clicks the fold decided (first click of each).
+func AddState(d Deltas, s *summary.State, sign int64) {
+	if s == nil {
+		return
+	}
+	type pd struct {
+		page   string
+		device int32
+	}
+	first := map[pd]int32{}
+	for _, r := range s.Reach {
+		d.Add(Key{Page: r.Page, Device: r.Device, Day: r.Day, Kind: Scroll, Cell: DepthCell(r.Pct)}, Vec{N: 1}, sign)
+		d.Add(Key{Page: r.Page, Device: r.Device, Day: r.Day, Kind: Scroll, Cell: FoldCell}, Vec{N: 1, X: int64(r.Fold), Y: int64(r.Doc)}, sign)
+		d.Add(Key{Page: r.Page, Kind: Page}, Vec{N: 1}, sign)
+		k := pd{r.Page, r.Device}
+		if day, ok := first[k]; !ok || r.Day < day {
+			first[k] = r.Day
+		}
+	}
+	for k, day := range first {
+		d.Add(Key{Page: k.page, Device: k.device, Day: day, Kind: Sessions}, Vec{N: 1}, sign)
+	}
+	device := int32(0)
+	if s.Client != nil {
+		device = s.Client.DeviceType
+	}
+	for _, f := range s.Frustrations {
+		if f.H == nil || f.H.Page == "" {
+			continue
+		}
+		kind := Dead
+		if f.Kind == summary.Rage {
+			kind = Rage
+		}
+		d.Add(Key{Page: f.H.Page, Device: device, Day: f.H.Day, Kind: kind, Cell: ClickCell(f.H.RX, f.H.RY, f.H.Sel)}, anchorVec(f.H), sign)
+	}
+}
+
+// Session is what a whole stored session contributes (the reference the
+// stores are checked against, and what rebuilds add).
+func Session(d Deltas, stats []summary.ChunkStats, s *summary.State, sign int64) {
+	for i := range stats {
+		AddChunk(d, &stats[i], sign)
+	}
+	AddState(d, s, sign)
+}

@@ -1,0 +1,402 @@
+package summary
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/sightlinehq/sightline/batch"
+	"github.com/sightlinehq/sightline/pagerule"
+)
+
+// What a chunk tells heatmaps. The tracker adds two custom events to what
+// rrweb records (docs/wire-format.md):
+//
+//   - sl:view {x, y, w, h, v, d} opens every batch: the document's scroll
+//     position, its scroll width and height, the viewport height and rrweb's
+//     id of the document. With it and rrweb's own scroll events on that id,
+//     every pointer position of the chunk is known in document coordinates.
+//   - sl:click {id, s, rx, ry} follows each click: the clicked element's
+//     selector path and where in its box the click landed (0–100 % from its
+//     left and top), so a map drawn at another width puts the click on the
+//     same element.
+//
+// Everything here depends on the chunk alone (ChunkStats), except scroll
+// reach, which the fold keeps per page view (Reach).
+
+const (
+	maxSelector     = 200
+	maxMovesPerChk  = 2000
+	moveXStep       = 5  // thousandths of the document width
+	moveYStep       = 8  // CSS pixels
+	moveSampleMs    = 50 // rrweb's mousemove sampling: one sample stands for this long
+	maxMoveWeight   = 40 // a pointer resting longer than 2 s counts as 2 s
+	maxClickedElems = 100
+	maxReach        = 1000
+	dayMs           = 24 * 60 * 60 * 1000
+)
+
+// Anchor is where a click landed, for heatmaps: the page key and UTC day
+// it counts under, the element (selector path, place in its box in %),
+// and, when the scroll position was known, its document position (X in
+// thousandths of the document width, Y in pixels).
+type Anchor struct {
+	Page  string `json:"pk,omitempty"`
+	Day   int32  `json:"d,omitempty"`
+	Sel   string `json:"s,omitempty"`
+	RX    int8   `json:"rx,omitempty"`
+	RY    int8   `json:"ry,omitempty"`
+	X     int32  `json:"x,omitempty"`
+	Y     int32  `json:"y,omitempty"`
+	Known bool   `json:"k,omitempty"`
+}
+
+// Move is pointer movement in one cell of one page of the chunk: Page
+// indexes Heat.Pages, X and Y are the cell's corner (thousandths of the
+// document width, pixels), N the time spent there in 50 ms units.
+type Move struct {
+	Page uint8 `json:"p,omitempty"`
+	X    int32 `json:"x"`
+	Y    int32 `json:"y"`
+	N    int32 `json:"n"`
+}
+
+// Scroll is how far down one page of the chunk the viewport's bottom
+// reached, with the document and viewport heights when first seen.
+type Scroll struct {
+	Page   uint8 `json:"p,omitempty"`
+	Bottom int32 `json:"b"`
+	Doc    int32 `json:"d"`
+	Fold   int32 `json:"f"`
+}
+
+// Heat is a chunk's heatmap data besides its clicks' anchors.
+type Heat struct {
+	Pages   []string `json:"pg,omitempty"`
+	Moves   []Move   `json:"m,omitempty"`
+	Scrolls []Scroll `json:"s,omitempty"`
+	// Snap is 1 + the index in Pages of the page the chunk's first full
+	// snapshot shows; 0 when it has none (or its page is unknown).
+	Snap uint8 `json:"sn,omitempty"`
+}
+
+// Day is the UTC day (days since the Unix epoch) of a time in ms.
+func Day(ms int64) int32 { return int32(math.Floor(float64(ms) / dayMs)) }
+
+// heatReader follows one chunk's events for Heat.
+type heatReader struct {
+	doc      int32 // rrweb id of the document
+	sx, sy   float64
+	known    bool // scroll position known
+	dw, dh   float64
+	vh       float64
+	seg      int   // route segment: sl:navigation events seen so far
+	segOf    []int // segment of st.Clicks[i]
+	snapSeg  int   // segment of the first full snapshot, -1 none
+	moves    map[[3]int32]int32
+	lastMove struct {
+		t    int64
+		cell [3]int32
+		ok   bool
+	}
+	scrolls map[int]*Scroll // by segment
+}
+
+func newHeatReader() *heatReader { return &heatReader{doc: 1, snapSeg: -1} }
+
+func (h *heatReader) view(p batch.Value) {
+	num := func(k string) (float64, bool) {
+		v, ok := p.Get(k).Float()
+		return v, ok && v >= 0 && v < 1e7
+	}
+	x, okx := num("x")
+	y, oky := num("y")
+	if okx && oky {
+		h.sx, h.sy, h.known = x, y, true
+	}
+	if w, ok := num("w"); ok && w > 0 {
+		h.dw = w
+	}
+	if d, ok := num("h"); ok && d > 0 {
+		h.dh = d
+	}
+	if v, ok := num("v"); ok && v > 0 {
+		h.vh = v
+	}
+	if d, ok := p.Get("d").Float(); ok {
+		if id := clampID(d); id > 0 {
+			h.doc = id
+		}
+	}
+	h.reach()
+}
+
+// scroll follows rrweb's scroll event (source 3) of the document.
+func (h *heatReader) scroll(data batch.Value) {
+	id, _ := data.Get("id").Float()
+	if clampID(id) != h.doc {
+		return
+	}
+	x, okx := data.Get("x").Float()
+	y, oky := data.Get("y").Float()
+	if okx && oky && x >= 0 && y >= 0 && x < 1e7 && y < 1e7 {
+		h.sx, h.sy, h.known = x, y, true
+		h.reach()
+	}
+}
+
+// snapshotOffset reads a full snapshot's initialOffset.
+func (h *heatReader) snapshotOffset(data batch.Value) {
+	off := data.Get("initialOffset")
+	x, okx := off.Get("left").Float()
+	y, oky := off.Get("top").Float()
+	if okx && oky && x >= 0 && y >= 0 && x < 1e7 && y < 1e7 {
+		h.sx, h.sy, h.known = x, y, true
+	}
+}
+
+func (h *heatReader) reach() {
+	if !h.known || h.dh <= 0 || h.vh <= 0 {
+		return
+	}
+	if h.scrolls == nil {
+		h.scrolls = map[int]*Scroll{}
+	}
+	bottom := int32(math.Min(h.sy+h.vh, 1e7))
+	s := h.scrolls[h.seg]
+	if s == nil {
+		h.scrolls[h.seg] = &Scroll{Bottom: bottom, Doc: int32(h.dh), Fold: int32(h.vh)}
+		return
+	}
+	if bottom > s.Bottom {
+		s.Bottom = bottom
+		s.Doc = max(s.Doc, int32(h.dh))
+	}
+}
+
+// positions reads rrweb's mousemove/touchmove positions (client
+// coordinates, timeOffset ≤ 0 from the event's time).
+func (h *heatReader) positions(t int64, data batch.Value) {
+	if !h.known || h.dw <= 0 {
+		return
+	}
+	data.Get("positions").Each(func(p batch.Value) bool {
+		x, okx := p.Get("x").Float()
+		y, oky := p.Get("y").Float()
+		off, _ := p.Get("timeOffset").Float()
+		if !okx || !oky || math.IsNaN(off) || off > 0 || off < -60000 {
+			return true
+		}
+		h.move(t+int64(off), x+h.sx, y+h.sy)
+		return true
+	})
+}
+
+func (h *heatReader) move(t int64, dx, dy float64) {
+	if dx < 0 || dy < 0 || dy > 1e7 {
+		return
+	}
+	xm := math.Min(dx*1000/h.dw, 1000)
+	cell := [3]int32{int32(h.seg), int32(xm) / moveXStep * moveXStep, int32(dy) / moveYStep * moveYStep}
+	// The previous sample rested until this one (bounded).
+	h.settleMove(t)
+	if h.moves == nil {
+		h.moves = map[[3]int32]int32{}
+	}
+	if _, ok := h.moves[cell]; !ok && len(h.moves) >= maxMovesPerChk {
+		h.lastMove.ok = false
+		return
+	}
+	h.lastMove.t, h.lastMove.cell, h.lastMove.ok = t, cell, true
+}
+
+func (h *heatReader) settleMove(t int64) {
+	if !h.lastMove.ok {
+		return
+	}
+	w := int32(1)
+	if dt := t - h.lastMove.t; dt > moveSampleMs {
+		w = int32(min(dt/moveSampleMs, maxMoveWeight))
+	}
+	h.moves[h.lastMove.cell] += w
+	h.lastMove.ok = false
+}
+
+// clickPos anchors rrweb's click at client (x, y) in document coordinates.
+func (h *heatReader) clickPos(c *Click) {
+	h.segOf = append(h.segOf, h.seg)
+	a := &Anchor{}
+	if h.known && h.dw > 0 {
+		a.X = int32(math.Max(0, math.Min((float64(c.X)+h.sx)*1000/h.dw, 1000)))
+		a.Y = int32(math.Max(0, math.Min(float64(c.Y)+h.sy, 1e7)))
+		a.Known = true
+	}
+	c.H = a
+}
+
+// elementClick attaches an sl:click to the rrweb click it follows: the
+// latest click of the same node within a second without a selector yet.
+func elementClick(clicks []Click, t int64, p batch.Value) {
+	id, _ := p.Get("id").Float()
+	node := clampID(id)
+	sel := p.Get("s").Str()
+	if sel == "" || len(sel) > maxSelector {
+		return
+	}
+	rx, _ := p.Get("rx").Float()
+	ry, _ := p.Get("ry").Float()
+	for i := len(clicks) - 1; i >= 0; i-- {
+		c := &clicks[i]
+		if t-c.T > 1000 || c.T-t > 1000 {
+			if c.T < t-1000 {
+				return
+			}
+			continue
+		}
+		if c.Node == node && c.H != nil && c.H.Sel == "" {
+			c.H.Sel = sel
+			c.H.RX, c.H.RY = pct(rx), pct(ry)
+			return
+		}
+	}
+}
+
+func pct(v float64) int8 {
+	switch {
+	case math.IsNaN(v) || v < 0:
+		return 0
+	case v > 100:
+		return 100
+	}
+	return int8(v)
+}
+
+// finish resolves segments to page keys and fills st.Heat and the
+// clicks' anchors.
+func (h *heatReader) finish(st *ChunkStats) {
+	h.settleMove(math.MaxInt64)
+	// Segment 0 is the page the chunk started on: before its first route
+	// change that is the change's referrer (the tracker sends the page it
+	// left), else the chunk's URL; segment i is the i-th change's URL.
+	segURL := func(seg int) string {
+		switch {
+		case seg == 0 && len(st.Navs) > 0 && st.Navs[0].Referrer != "":
+			return st.Navs[0].Referrer
+		case seg == 0 || len(st.Navs) == 0:
+			return st.URL
+		case seg > len(st.Navs):
+			return st.Navs[len(st.Navs)-1].URL
+		}
+		return st.Navs[seg-1].URL
+	}
+	var heat Heat
+	index := map[string]int{}
+	pageOf := map[int]int{} // segment → index in heat.Pages, for the segments used
+	// Segments get their pages in segment order, so the same chunk always
+	// extracts to the same stats.
+	var segs []int
+	for _, g := range h.segOf {
+		segs = append(segs, g)
+	}
+	for c := range h.moves {
+		segs = append(segs, int(c[0]))
+	}
+	for g := range h.scrolls {
+		segs = append(segs, g)
+	}
+	if h.snapSeg >= 0 {
+		segs = append(segs, h.snapSeg)
+	}
+	slices.Sort(segs)
+	for _, seg := range slices.Compact(segs) {
+		k := pagerule.Key(segURL(seg))
+		if k == "" {
+			continue
+		}
+		i, ok := index[k]
+		if !ok {
+			if len(heat.Pages) >= 255 {
+				continue
+			}
+			heat.Pages = append(heat.Pages, k)
+			i = len(heat.Pages) - 1
+			index[k] = i
+		}
+		pageOf[seg] = i
+	}
+	page := func(seg int) (int, bool) {
+		i, ok := pageOf[seg]
+		return i, ok
+	}
+	day := Day(st.ServerMs)
+	for i := range st.Clicks {
+		c := &st.Clicks[i]
+		if c.H == nil || i >= len(h.segOf) {
+			continue
+		}
+		if p, ok := page(h.segOf[i]); ok {
+			c.H.Page, c.H.Day = heat.Pages[p], day
+		} else {
+			c.H = nil
+		}
+	}
+	for cell, n := range h.moves {
+		if p, ok := page(int(cell[0])); ok {
+			heat.Moves = append(heat.Moves, Move{Page: uint8(p), X: cell[1], Y: cell[2], N: n})
+		}
+	}
+	slices.SortFunc(heat.Moves, func(a, b Move) int {
+		return cmp.Or(cmp.Compare(a.Page, b.Page), cmp.Compare(a.Y, b.Y), cmp.Compare(a.X, b.X))
+	})
+	for seg, s := range h.scrolls {
+		if p, ok := page(seg); ok {
+			sc := *s
+			sc.Page = uint8(p)
+			heat.Scrolls = append(heat.Scrolls, sc)
+		}
+	}
+	slices.SortFunc(heat.Scrolls, func(a, b Scroll) int { return cmp.Compare(a.Page, b.Page) })
+	if h.snapSeg >= 0 {
+		if p, ok := page(h.snapSeg); ok {
+			heat.Snap = uint8(p + 1)
+		}
+	}
+	if len(heat.Pages) > 0 {
+		st.Heat = &heat
+	}
+}
+
+// applyHeat folds a chunk's scroll reach and clicked elements in.
+func (s *State) applyHeat(c *ChunkStats) {
+	for _, k := range c.Clicks {
+		if k.H != nil && k.H.Sel != "" && len(s.Clicked) < maxClickedElems && !slices.Contains(s.Clicked, k.H.Sel) {
+			s.Clicked = append(s.Clicked, k.H.Sel)
+		}
+	}
+	if c.Heat == nil {
+		return
+	}
+	var device int32
+	if c.Client != nil {
+		device = c.Client.DeviceType
+	}
+	for _, sc := range c.Heat.Scrolls {
+		if int(sc.Page) >= len(c.Heat.Pages) || sc.Doc <= 0 {
+			continue
+		}
+		page := c.Heat.Pages[sc.Page]
+		p := int32(min(int64(sc.Bottom)*100/int64(sc.Doc), 100))
+		key := c.PageViewID + "\x00" + page
+		if r, ok := s.Reach[key]; ok {
+			r.Pct = max(r.Pct, p)
+			continue
+		}
+		if len(s.Reach) >= maxReach {
+			continue
+		}
+		if s.Reach == nil {
+			s.Reach = map[string]*Reach{}
+		}
+		s.Reach[key] = &Reach{Page: page, Day: Day(c.ServerMs), Device: device, Pct: p, Fold: sc.Fold, Doc: sc.Doc}
+	}
+}
