@@ -274,7 +274,9 @@ func pct(v float64) int8 {
 // finish resolves segments to page keys and fills st.Heat and the
 // clicks' anchors.
 func (h *heatReader) finish(st *ChunkStats) {
-	h.settleMove(math.MaxInt64)
+	// The chunk's last sample: how long the pointer rested after it is
+	// the next chunk's to know; it counts once.
+	h.settleMove(h.lastMove.t)
 	// Segment 0 is the page the chunk started on: before its first route
 	// change that is the change's referrer (the tracker sends the page it
 	// left), else the chunk's URL; segment i is the i-th change's URL.

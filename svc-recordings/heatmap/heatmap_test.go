@@ -1,0 +1,142 @@
+package heatmap
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
+)
+
+func TestVecRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1000 {
+		v := Vec{r.Int64() - math.MaxInt64/2, r.Int64N(1000) - 500, -r.Int64(), r.Int64N(3)}
+		got, err := UnmarshalVec(v.Marshal())
+		if err != nil || got != v {
+			t.Fatalf("%+v → %+v, %v", v, got, err)
+		}
+	}
+	for _, bad := range [][]byte{nil, {1}, {1, 2, 3}, {1, 2, 3, 4, 5}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}} {
+		if _, err := UnmarshalVec(bad); err == nil {
+			t.Errorf("UnmarshalVec(%x): no error", bad)
+		}
+	}
+}
+
+func TestCells(t *testing.T) {
+	rx, ry, sel, ok := ParseClickCell(ClickCell(100, 0, "body>a#x"))
+	if !ok || rx != 100 || ry != 0 || sel != "body>a#x" {
+		t.Fatalf("click cell: %d %d %q %v", rx, ry, sel, ok)
+	}
+	x, y, ok := ParseMoveCell(MoveCell(1000, 1e7))
+	if !ok || x != 1000 || y != 1e7 {
+		t.Fatalf("move cell: %d %d %v", x, y, ok)
+	}
+	if _, _, ok := ParseMoveCell("abc"); ok {
+		t.Fatal("short move cell parsed")
+	}
+	if DepthCell(-5) != DepthCell(0) || DepthCell(250) != DepthCell(100) || DepthCell(100) == FoldCell {
+		t.Fatal("depth cells out of range")
+	}
+}
+
+func session() ([]summary.ChunkStats, *summary.State) {
+	a := &summary.Anchor{Page: "https://x.example/", Day: 20000, Sel: "body>a", RX: 10, RY: 20, X: 300, Y: 40, Known: true}
+	c1 := summary.ChunkStats{Seq: 0, PageViewID: "p1", ServerMs: 20000 * 86_400_000, EventCount: 5, FirstMs: 1, LastMs: 5000,
+		Client: &summary.Client{DeviceType: 2},
+		Clicks: []summary.Click{{T: 10, X: 1, Y: 1, Node: 3, H: a}, {T: 20, X: 1, Y: 1, Node: 3, H: a}, {T: 30, X: 1, Y: 1, Node: 3, H: a}},
+		Heat: &summary.Heat{Pages: []string{"https://x.example/"}, Moves: []summary.Move{{X: 500, Y: 96, N: 3}},
+			Scrolls: []summary.Scroll{{Bottom: 1500, Doc: 3000, Fold: 700}}},
+	}
+	st := []summary.ChunkStats{c1}
+	return st, summary.Fold(st)
+}
+
+// TestSessionAddsAndSubtracts: what a session adds, subtracting it takes
+// away exactly (deleting a visitor leaves nothing of theirs).
+func TestSessionAddsAndSubtracts(t *testing.T) {
+	stats, s := session()
+	if s.Rage != 1 {
+		t.Fatalf("the fixture should hold one rage burst: %+v", s.Frustrations)
+	}
+	d := Deltas{}
+	Session(d, stats, s, 1)
+	want := map[Key]Vec{
+		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Click, Cell: ClickCell(10, 20, "body>a")}: {N: 3, X: 900, Y: 120, K: 3},
+		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Rage, Cell: ClickCell(10, 20, "body>a")}:  {N: 1, X: 300, Y: 40, K: 1},
+		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Move, Cell: MoveCell(500, 96)}:            {N: 3},
+		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Scroll, Cell: DepthCell(50)}:              {N: 1},
+		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Scroll, Cell: FoldCell}:                   {N: 1, X: 700, Y: 3000},
+		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Sessions}:                                 {N: 1},
+		{Page: "https://x.example/", Kind: Page}:                                                            {N: 1, X: 3},
+	}
+	if len(d) != len(want) {
+		t.Errorf("%d keys, want %d: %+v", len(d), len(want), d)
+	}
+	for k, v := range want {
+		if d[k] != v {
+			t.Errorf("%+v = %+v, want %+v", k, d[k], v)
+		}
+	}
+	Session(d, stats, s, -1)
+	if n := len(d.Prune()); n != 0 {
+		t.Fatalf("%d keys left after subtracting the session", n)
+	}
+}
+
+func TestBuildScroll(t *testing.T) {
+	s := Sums{}
+	// 4 page views: deepest at 20, 50, 50 and 100 %.
+	for _, p := range []int32{20, 50, 50, 100} {
+		s.Add(Scroll, DepthCell(p), Vec{N: 1})
+		s.Add(Scroll, FoldCell, Vec{N: 1, X: 800, Y: 4000})
+	}
+	s.Add(Sessions, "", Vec{N: 3})
+	out := Build(Scroll, s, 0)
+	sm := out.GetScroll()
+	if sm.GetPageViews() != 4 || out.GetSessions() != 3 || out.GetTotal() != 4 {
+		t.Fatalf("views %d sessions %d total %d", sm.GetPageViews(), out.GetSessions(), out.GetTotal())
+	}
+	for d, want := range map[int]float64{0: 1, 20: 1, 21: 0.75, 50: 0.75, 51: 0.25, 100: 0.25} {
+		if got := sm.GetReached()[d]; got != want {
+			t.Errorf("reached[%d] = %v, want %v", d, got, want)
+		}
+	}
+	if sm.GetHalfDepth() != 50 || sm.GetAverageFold() != 800 || sm.GetAverageHeight() != 4000 {
+		t.Errorf("half %d fold %d height %d", sm.GetHalfDepth(), sm.GetAverageFold(), sm.GetAverageHeight())
+	}
+	if empty := Build(Scroll, Sums{}, 0).GetScroll(); empty.GetPageViews() != 0 || len(empty.GetReached()) != 101 {
+		t.Errorf("empty scroll map %+v", empty)
+	}
+}
+
+func TestBuildClicks(t *testing.T) {
+	s := Sums{}
+	s.Add(Click, ClickCell(10, 10, "#buy"), Vec{N: 6, X: 600, Y: 60, K: 6})
+	s.Add(Click, ClickCell(90, 90, "#buy"), Vec{N: 2})
+	s.Add(Click, ClickCell(50, 50, "#nav"), Vec{N: 2, X: 20, Y: 2, K: 2})
+	s.Add(Click, ClickCell(50, 50, "#gone"), Vec{N: -1}) // never counted
+	out := Build(Click, s, 2)
+	if out.GetTotal() != 10 || !out.GetTruncated() || len(out.GetClicks()) != 2 {
+		t.Fatalf("total %d truncated %v clicks %d", out.GetTotal(), out.GetTruncated(), len(out.GetClicks()))
+	}
+	if c := out.GetClicks()[0]; c.GetSelector() != "#buy" || c.GetCount() != 6 || c.GetX() != 100 || c.GetY() != 10 || !c.GetPositioned() {
+		t.Errorf("top cell %+v", c)
+	}
+	els := out.GetElements()
+	if len(els) != 2 || els[0].GetSelector() != "#buy" || els[0].GetCount() != 8 || els[0].GetShare() != 0.8 || els[1].GetShare() != 0.2 {
+		t.Errorf("elements %+v", els)
+	}
+}
+
+func TestBuildMoves(t *testing.T) {
+	s := Sums{}
+	s.Add(Move, MoveCell(10, 16), Vec{N: 5})
+	s.Add(Move, MoveCell(10, 16), Vec{N: 5})
+	s.Add(Move, MoveCell(20, 32), Vec{N: 1})
+	out := Build(Move, s, 0)
+	if out.GetTotal() != 11 || len(out.GetCells()) != 2 || out.GetCells()[0].GetCount() != 10 || out.GetCells()[0].GetY() != 16 {
+		t.Fatalf("%+v", out)
+	}
+}

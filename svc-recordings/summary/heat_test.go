@@ -1,0 +1,152 @@
+package summary
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+)
+
+func heatChunk(t *testing.T, seq int64, pv, url string, server time.Time, events ...ev) *recordingsv1.Chunk {
+	t.Helper()
+	b, err := json.Marshal(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &recordingsv1.Chunk{SiteId: 1, SessionId: "s_heat_0001", VisitorId: "v_heat_0001", PageViewId: pv, Seq: seq, Url: url,
+		ServerTime: timestamppb.New(server), Events: b, Client: &sessionsv1.Client{DeviceType: sessionsv1.DeviceType_DEVICE_TYPE_MOBILE}}
+}
+
+func slView(t int64, x, y, w, h, v int) ev {
+	return custom(t, "sl:view", map[string]any{"x": x, "y": y, "w": w, "h": h, "v": v, "d": 1})
+}
+
+func slClick(t int64, id int, sel string, rx, ry int) ev {
+	return custom(t, "sl:click", map[string]any{"id": id, "s": sel, "rx": rx, "ry": ry})
+}
+
+func clickOn(t int64, id, x, y int) ev {
+	return ev{"type": 3, "timestamp": t, "data": ev{"source": 2, "type": 2, "id": id, "x": x, "y": y}}
+}
+
+func docScroll(t int64, y int) ev {
+	return ev{"type": 3, "timestamp": t, "data": ev{"source": 3, "id": 1, "x": 0, "y": y}}
+}
+
+func moves(t int64, pos ...[3]int) ev {
+	var ps []ev
+	for _, p := range pos {
+		ps = append(ps, ev{"x": p[0], "y": p[1], "id": 5, "timeOffset": p[2]})
+	}
+	return ev{"type": 3, "timestamp": t, "data": ev{"source": 1, "positions": ps}}
+}
+
+// TestExtractHeat follows one chunk of a single-page app: a batch opened by
+// sl:view, a click anchored by sl:click, pointer samples, a scroll, a route
+// change and a click on the new route.
+func TestExtractHeat(t *testing.T) {
+	day := time.Date(2026, 11, 20, 23, 59, 0, 0, time.UTC)
+	c := heatChunk(t, 0, "p_heat_0001", "https://shop.example/b?x=1", day,
+		slView(1000, 0, 100, 1000, 3000, 800),
+		clickOn(1100, 7, 100, 50),
+		slClick(1101, 7, "body>main>button#buy", 25, 75),
+		// Two samples: the first rests 100 ms (2 units), the last counts once.
+		moves(1300, [3]int{500, 400, -100}, [3]int{510, 400, 0}),
+		docScroll(1400, 1200),
+		custom(1500, "sl:navigation", map[string]any{"url": "https://shop.example/b?x=1", "referrer": "https://shop.example/a"}),
+		clickOn(1600, 9, 20, 30), // no sl:click: anchored by position only
+	)
+	st, err := Extract(c, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Heat == nil {
+		t.Fatal("no heat")
+	}
+	if want := []string{"https://shop.example/a", "https://shop.example/b"}; !reflect.DeepEqual(st.Heat.Pages, want) {
+		t.Fatalf("pages %q, want %q", st.Heat.Pages, want)
+	}
+	d := Day(day.UnixMilli())
+	if len(st.Clicks) != 2 {
+		t.Fatalf("clicks %+v", st.Clicks)
+	}
+	want0 := Anchor{Page: "https://shop.example/a", Day: d, Sel: "body>main>button#buy", RX: 25, RY: 75, X: 100, Y: 150, Known: true}
+	if got := *st.Clicks[0].H; got != want0 {
+		t.Errorf("first click %+v, want %+v", got, want0)
+	}
+	// After the scroll to 1200: document y = 30 + 1200.
+	want1 := Anchor{Page: "https://shop.example/b", Day: d, X: 20, Y: 1230, Known: true}
+	if got := *st.Clicks[1].H; got != want1 {
+		t.Errorf("second click %+v, want %+v", got, want1)
+	}
+	wantMoves := []Move{{Page: 0, X: 500, Y: 496, N: 2}, {Page: 0, X: 510, Y: 496, N: 1}}
+	if !reflect.DeepEqual(st.Heat.Moves, wantMoves) {
+		t.Errorf("moves %+v, want %+v", st.Heat.Moves, wantMoves)
+	}
+	// Page a: opened at 100+800, scrolled to 1200+800; page b starts where a left off.
+	wantScrolls := []Scroll{{Page: 0, Bottom: 2000, Doc: 3000, Fold: 800}, {Page: 1, Bottom: 2000, Doc: 3000, Fold: 800}}
+	if !reflect.DeepEqual(st.Heat.Scrolls, wantScrolls) {
+		t.Errorf("scrolls %+v, want %+v", st.Heat.Scrolls, wantScrolls)
+	}
+	// Extraction is deterministic (stores compare and refold stats).
+	again, _ := Extract(c, 1, 0)
+	if !reflect.DeepEqual(st, again) {
+		t.Error("two extractions of one chunk differ")
+	}
+	s := Fold([]ChunkStats{st})
+	if !reflect.DeepEqual(s.Clicked, []string{"body>main>button#buy"}) {
+		t.Errorf("clicked %q", s.Clicked)
+	}
+	if got := s.Summary(1, "s").GetClickedElements(); !reflect.DeepEqual(got, s.Clicked) {
+		t.Errorf("summary clicked_elements %q", got)
+	}
+	if len(s.Reach) != 2 {
+		t.Fatalf("reach %+v", s.Reach)
+	}
+	if r := s.Reach["p_heat_0001\x00https://shop.example/a"]; r == nil || r.Pct != 66 || r.Fold != 800 || r.Doc != 3000 || r.Day != d {
+		t.Errorf("reach of page a %+v", r)
+	}
+}
+
+// TestExtractHeatNeedsTheScrollPosition: without sl:view or a snapshot's
+// offset nothing is placed in document coordinates.
+func TestExtractHeatNeedsTheScrollPosition(t *testing.T) {
+	c := heatChunk(t, 1, "p_heat_0001", "https://shop.example/a", time.Unix(1e9, 0),
+		moves(1300, [3]int{500, 400, 0}),
+		clickOn(1400, 7, 10, 10),
+		docScroll(1500, 300), // the position is known from here on
+		moves(1600, [3]int{1, 2, 0}),
+	)
+	st, err := Extract(c, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Clicks[0].H == nil || st.Clicks[0].H.Known {
+		t.Fatalf("click before the position was known: %+v", st.Clicks[0].H)
+	}
+	// Moves need the document width too, which only sl:view gives.
+	if st.Heat != nil && len(st.Heat.Moves) != 0 {
+		t.Fatalf("moves without a document width: %+v", st.Heat.Moves)
+	}
+}
+
+// TestFoldReachIsTheDeepest: a page view's reach is its deepest point over
+// all its chunks, whatever order they arrive in.
+func TestFoldReachIsTheDeepest(t *testing.T) {
+	at := time.Unix(1.7e9, 0)
+	a, _ := Extract(heatChunk(t, 0, "p_heat_0001", "https://x.example/", at, slView(1, 0, 0, 1000, 4000, 1000)), 1, 0)
+	b, _ := Extract(heatChunk(t, 1, "p_heat_0001", "https://x.example/", at.Add(time.Hour*24), slView(2, 0, 2000, 1000, 4000, 1000)), 1, 0)
+	c, _ := Extract(heatChunk(t, 2, "p_heat_0001", "https://x.example/", at, slView(3, 0, 500, 1000, 4000, 1000)), 1, 0)
+	for _, order := range [][]ChunkStats{{a, b, c}, {c, b, a}, {b, a, c}} {
+		s := Fold(order)
+		r := s.Reach["p_heat_0001\x00https://x.example/"]
+		if r == nil || r.Pct != 75 || r.Day != Day(at.UnixMilli()) {
+			t.Fatalf("reach %+v", r)
+		}
+	}
+}
