@@ -270,8 +270,18 @@ func FuzzExtract(f *testing.F) {
 		`{"type":3,"timestamp":2,"data":{"source":0,"adds":[{"parentId":4,"node":{"type":2,"id":9,"tagName":"select","attributes":{}}}],"attributes":[{"id":5,"attributes":{"contenteditable":"false"}}]}},` +
 		`{"type":3,"timestamp":3,"data":{"source":2,"type":2,"id":9,"x":1,"y":1}},{"type":3,"timestamp":4,"data":{"source":2,"type":5,"id":-1}},` +
 		`{"type":5,"timestamp":5,"data":{"tag":"sl:focus","payload":{"id":null,"visible":true}}}]`))
+	// Heatmap events: sl:view, a click and its sl:click, pointer samples, a
+	// document scroll, a snapshot offset and a route change.
+	f.Add([]byte(`[{"type":5,"timestamp":1,"data":{"tag":"sl:view","payload":{"x":0,"y":10,"w":1000,"h":5000,"v":700,"d":1}}},` +
+		`{"type":2,"timestamp":2,"data":{"node":{"type":0,"id":1,"childNodes":[]},"initialOffset":{"left":0,"top":40}}},` +
+		`{"type":3,"timestamp":3,"data":{"source":2,"type":2,"id":7,"x":5,"y":6}},` +
+		`{"type":5,"timestamp":3,"data":{"tag":"sl:click","payload":{"id":7,"s":"body>a#b","rx":120,"ry":-3}}},` +
+		`{"type":3,"timestamp":9,"data":{"source":1,"positions":[{"x":1,"y":2,"id":7,"timeOffset":-50},{"x":1e9,"y":-2,"timeOffset":0}]}},` +
+		`{"type":3,"timestamp":10,"data":{"source":3,"id":1,"x":0,"y":900}},` +
+		`{"type":5,"timestamp":11,"data":{"tag":"sl:navigation","payload":{"url":"https://x.example/b","referrer":"https://x.example/a"}}},` +
+		`{"type":3,"timestamp":12,"data":{"source":4,"width":300,"height":600}}]`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		st, err := Extract(&recordingsv1.Chunk{Events: b, PageViewId: "p"}, int64(len(b)), 0)
+		st, err := Extract(&recordingsv1.Chunk{Events: b, PageViewId: "p", Url: "https://x.example/a"}, int64(len(b)), 0)
 		if err != nil {
 			return
 		}
@@ -285,6 +295,23 @@ func FuzzExtract(f *testing.F) {
 		sum := s.Summary(1, "s")
 		if sum.ClickCount != 2*st.ClickCount || sum.ActiveDuration.AsDuration() > sum.Duration.AsDuration() {
 			t.Fatalf("bad summary %v", sum)
+		}
+		if h := st.Heat; h != nil {
+			for _, m := range h.Moves {
+				if int(m.Page) >= len(h.Pages) || m.X < 0 || m.X > 1000 || m.Y < 0 || m.N < 1 {
+					t.Fatalf("bad move %+v of %d pages", m, len(h.Pages))
+				}
+			}
+			for _, sc := range h.Scrolls {
+				if int(sc.Page) >= len(h.Pages) || sc.Doc <= 0 || sc.Fold <= 0 {
+					t.Fatalf("bad scroll %+v", sc)
+				}
+			}
+		}
+		for _, r := range s.Reach {
+			if r.Pct < 0 || r.Pct > 100 {
+				t.Fatalf("reach %+v", r)
+			}
 		}
 	})
 }
