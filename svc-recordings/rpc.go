@@ -384,15 +384,3 @@ func (s *Service) GetSiteActivity(ctx context.Context, req *recordingsv1.GetSite
 	}
 	return out, nil
 }
-
-// GetHeatmap is not built yet: per-page aggregates come with the heatmaps
-// issue.
-func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRequest) (*recordingsv1.GetHeatmapResponse, error) {
-	if req.GetSiteId() <= 0 {
-		return nil, invalid("site_id: must be positive")
-	}
-	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
-		return nil, err
-	}
-	return nil, status.Error(codes.Unimplemented, "heatmaps are not implemented yet")
-}

@@ -1,0 +1,407 @@
+package recordings
+
+import (
+	"cmp"
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/pagerule"
+	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
+)
+
+const (
+	// maxHeatDays bounds GetHeatmap's range; defaultHeatDays is the range
+	// when no start is given.
+	maxHeatDays     = 400
+	defaultHeatDays = 30
+	// maxHeatPages bounds the page keys a rule's walk of the page
+	// dictionary reads: a rule over a site with more pages maps only the
+	// matches among the pages read, and says so (Truncated).
+	maxHeatPages = 10_000
+	// maxSnapshotPages bounds the matched pages (most viewed first) whose
+	// snapshots are looked at.
+	maxSnapshotPages = 50
+	// maxPagesQuery and maxPagesList bound ListHeatmapPages.
+	maxPagesQuery   = 2048
+	maxPagesList    = 1000
+	defaultPageList = 50
+	// rebuildEvery spaces RebuildHeatmaps' progress messages.
+	rebuildEvery = 250 * time.Millisecond
+)
+
+// heatDevices are the device classes a map may be asked for, in the order
+// an unspecified device looks for a snapshot (desktop pages are the widest
+// and most common to draw over). Bots and "other" have no map of their own.
+var heatDevices = []int32{
+	int32(sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP),
+	int32(sessionsv1.DeviceType_DEVICE_TYPE_TABLET),
+	int32(sessionsv1.DeviceType_DEVICE_TYPE_MOBILE),
+}
+
+// errEnough stops a walk of the page dictionary early.
+var errEnough = errors.New("recordings: enough pages")
+
+// heatRange is a validated GetHeatmap request.
+type heatRange struct {
+	rule     pagerule.Rule
+	kind     heatmap.Kind
+	devices  []int32
+	from, to int32 // UTC days, inclusive
+	maxCells int
+}
+
+func checkHeatmap(req *recordingsv1.GetHeatmapRequest, now time.Time) (heatRange, error) {
+	var h heatRange
+	switch req.GetKind() {
+	case recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK:
+		h.kind = heatmap.Click
+	case recordingsv1.HeatmapKind_HEATMAP_KIND_MOVE:
+		h.kind = heatmap.Move
+	case recordingsv1.HeatmapKind_HEATMAP_KIND_SCROLL:
+		h.kind = heatmap.Scroll
+	case recordingsv1.HeatmapKind_HEATMAP_KIND_RAGE:
+		h.kind = heatmap.Rage
+	case recordingsv1.HeatmapKind_HEATMAP_KIND_DEAD:
+		h.kind = heatmap.Dead
+	case recordingsv1.HeatmapKind_HEATMAP_KIND_UNSPECIFIED:
+		return h, invalid("kind: required (click, move, scroll, rage or dead)")
+	default:
+		return h, invalid("kind: %d is not a heatmap kind", req.GetKind())
+	}
+	if req.GetPage() == nil || req.GetPage().GetOperator() == 0 {
+		return h, invalid("page: required, with an operator (equals, contains, prefix or pattern) and a value")
+	}
+	h.rule = pagerule.Rule{Op: pagerule.Op(req.GetPage().GetOperator()), Value: req.GetPage().GetValue()}
+	if err := h.rule.Check(); err != nil {
+		return h, invalid("page.%v", err)
+	}
+	switch d := req.GetDeviceType(); d {
+	case sessionsv1.DeviceType_DEVICE_TYPE_UNSPECIFIED:
+		h.devices = heatDevices
+	case sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET:
+		h.devices = []int32{int32(d)}
+	default:
+		return h, invalid("device_type: must be unspecified, desktop, mobile or tablet")
+	}
+	end := now
+	if t := req.GetEndTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return h, invalid("end_time: %v", err)
+		}
+		end = t.AsTime()
+	}
+	start := end.Add(-defaultHeatDays * 24 * time.Hour)
+	if t := req.GetStartTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return h, invalid("start_time: %v", err)
+		}
+		start = t.AsTime()
+	}
+	switch {
+	case !start.Before(end):
+		return h, invalid("start_time: must be before end_time")
+	case end.Sub(start) > maxHeatDays*24*time.Hour:
+		return h, invalid("start_time, end_time: the range is %.1f days, more than the limit of %d", end.Sub(start).Hours()/24, maxHeatDays)
+	case start.UnixMilli() < 0:
+		return h, invalid("start_time: before 1970")
+	}
+	// Every day the range [start, end) touches.
+	h.from, h.to = summary.Day(start.UnixMilli()), summary.Day(end.UnixMilli()-1)
+	if m := req.GetMaxCells(); m < 0 || m > heatmap.MaxCells {
+		return h, invalid("max_cells: must be between 0 and %d", heatmap.MaxCells)
+	}
+	h.maxCells = int(req.GetMaxCells())
+	return h, nil
+}
+
+// GetHeatmap answers the aggregate of one kind over the pages a rule
+// matches, a device class and whole UTC days, with a snapshot to draw it
+// over. The caller is authorized before anything else is looked at, so
+// another organisation's site is NotFound whatever else the request says.
+func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRequest) (*recordingsv1.GetHeatmapResponse, error) {
+	if req.GetSiteId() <= 0 {
+		return nil, invalid("site_id: must be positive")
+	}
+	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
+		return nil, err
+	}
+	h, err := checkHeatmap(req, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	site := req.GetSiteId()
+	pages, cut, err := s.heatPages(ctx, site, h.rule)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	sums := heatmap.Sums{}
+	if len(pages) > 0 {
+		keys := make([]string, len(pages))
+		for i, p := range pages {
+			keys[i] = p.key
+		}
+		// Scroll's fold cell is a Scroll cell: it comes with the kind.
+		q := store.HeatQuery{SiteID: site, Pages: keys, Devices: h.devices, FromDay: h.from, ToDay: h.to, Kinds: []heatmap.Kind{h.kind, heatmap.Sessions}}
+		err := s.store.Heat(ctx, q, func(kind heatmap.Kind, cell string, v heatmap.Vec) error {
+			sums.Add(kind, cell, v)
+			return nil
+		})
+		if err != nil {
+			return nil, storeErr(err)
+		}
+	}
+	out := heatmap.Build(h.kind, sums, h.maxCells)
+	out.Pages = int32(len(pages))
+	out.Truncated = out.Truncated || cut
+	out.StartTime = timestamppb.New(time.UnixMilli(int64(h.from) * dayMs).UTC())
+	out.EndTime = timestamppb.New(time.UnixMilli(int64(h.to+1) * dayMs).UTC())
+	if out.Snapshot, err = s.heatSnapshot(ctx, site, pages, h.devices); err != nil {
+		return nil, storeErr(err)
+	}
+	trace.SpanFromContext(ctx).SetAttributes(
+		attribute.Int("sightline.heatmap.kind", int(h.kind)),
+		attribute.Int("sightline.heatmap.pages", len(pages)),
+		attribute.Int("sightline.heatmap.cells", len(out.Cells)+len(out.Clicks)),
+		attribute.Int("sightline.heatmap.days", int(h.to-h.from+1)),
+		attribute.Bool("sightline.heatmap.truncated", out.Truncated),
+	)
+	return out, nil
+}
+
+// heatPage is a matched page key with its page views (snapshot order).
+type heatPage struct {
+	key   string
+	views int64
+}
+
+// heatPages resolves a rule to page keys: an Equals rule names its one key;
+// the others walk the site's page dictionary, from the rule's literal
+// prefix when it has one, reading at most maxHeatPages keys. cut tells the
+// walk stopped before the dictionary's end.
+func (s *Service) heatPages(ctx context.Context, site int64, rule pagerule.Rule) (pages []heatPage, cut bool, err error) {
+	if k, ok := rule.Exact(); ok {
+		return []heatPage{{key: k}}, false, nil
+	}
+	prefix := ""
+	switch rule.Op {
+	case pagerule.Prefix:
+		prefix = rule.Value
+	case pagerule.Pattern:
+		prefix, _, _ = strings.Cut(rule.Value, "*")
+	}
+	read := 0
+	err = s.store.HeatPages(ctx, site, before(prefix), func(page string, v heatmap.Vec) error {
+		if !strings.HasPrefix(page, prefix) {
+			if page > prefix {
+				return errEnough // key order: no later key has the prefix
+			}
+			return nil
+		}
+		if read == maxHeatPages {
+			cut = true
+			return errEnough
+		}
+		read++
+		if rule.Match(page) {
+			pages = append(pages, heatPage{key: page, views: v.N})
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return nil, false, fmt.Errorf("recordings: heatmap pages: %w", err)
+	}
+	return pages, cut, nil
+}
+
+// before answers a string that sorts just before every string starting
+// with prefix (HeatPages reads keys > after). Page keys are UTF-8, so none
+// holds the byte 0xff.
+func before(prefix string) string {
+	if prefix == "" {
+		return ""
+	}
+	last := prefix[len(prefix)-1]
+	if last == 0 {
+		return prefix[:len(prefix)-1]
+	}
+	return prefix[:len(prefix)-1] + string([]byte{last - 1, 0xff})
+}
+
+// heatSnapshot picks the newest snapshot among the most viewed matched
+// pages for the first device class (in heatDevices order) that has one,
+// skipping snapshots whose session is gone.
+func (s *Service) heatSnapshot(ctx context.Context, site int64, pages []heatPage, devices []int32) (*recordingsv1.HeatmapSnapshot, error) {
+	pages = slices.Clone(pages)
+	slices.SortStableFunc(pages, func(a, b heatPage) int { return cmp.Compare(b.views, a.views) })
+	pages = pages[:min(len(pages), maxSnapshotPages)]
+	for _, d := range devices {
+		var found []store.HeatSnapshot
+		for _, p := range pages {
+			snap, ok, err := s.store.HeatSnapshot(ctx, site, p.key, d)
+			if err != nil {
+				return nil, fmt.Errorf("recordings: heatmap snapshot: %w", err)
+			}
+			if ok {
+				found = append(found, snap)
+			}
+		}
+		slices.SortStableFunc(found, func(a, b store.HeatSnapshot) int { return cmp.Compare(b.ServerMs, a.ServerMs) })
+		for _, snap := range found {
+			sum, err := s.store.Session(ctx, site, snap.SessionID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // deleted since the snapshot was recorded
+			}
+			if err != nil {
+				return nil, fmt.Errorf("recordings: heatmap snapshot's session: %w", err)
+			}
+			var offset time.Duration
+			if st := sum.GetStartTime(); st != nil {
+				offset = time.Duration(max(snap.FullSnapshotMs-st.AsTime().UnixMilli(), 0)) * time.Millisecond
+			}
+			return &recordingsv1.HeatmapSnapshot{
+				SessionId: snap.SessionID, PageViewId: snap.PageViewID, Offset: durationpb.New(offset),
+				Url: snap.URL, ViewportWidth: snap.ViewportW, ViewportHeight: snap.ViewportH,
+				Time: timestamppb.New(time.UnixMilli(snap.FullSnapshotMs)),
+			}, nil
+		}
+	}
+	return nil, nil
+}
+
+// ListHeatmapPages lists the site's page keys with the most page views
+// (ties by key), those containing query (case-insensitive) when given.
+func (s *Service) ListHeatmapPages(ctx context.Context, req *recordingsv1.ListHeatmapPagesRequest) (*recordingsv1.ListHeatmapPagesResponse, error) {
+	if req.GetSiteId() <= 0 {
+		return nil, invalid("site_id: must be positive")
+	}
+	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
+		return nil, err
+	}
+	q := req.GetQuery()
+	switch {
+	case len(q) > maxPagesQuery:
+		return nil, invalid("query: %d bytes, more than the limit of %d", len(q), maxPagesQuery)
+	case !utf8.ValidString(q):
+		return nil, invalid("query: not valid UTF-8")
+	}
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, invalid("page_size: must not be negative")
+	case size == 0:
+		size = defaultPageList
+	case size > maxPagesList:
+		size = maxPagesList
+	}
+	match := pagerule.Rule{Op: pagerule.Contains, Value: q}
+	top := &pageHeap{}
+	n := 0
+	err := s.store.HeatPages(ctx, req.GetSiteId(), "", func(page string, v heatmap.Vec) error {
+		if n++; n%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if v.Zero() || (q != "" && !match.Match(page)) {
+			return nil
+		}
+		p := &recordingsv1.HeatmapPage{Url: page, PageViews: v.N, Clicks: v.X}
+		if top.Len() < size {
+			heap.Push(top, p)
+		} else if pageLess((*top)[0], p) {
+			(*top)[0] = p
+			heap.Fix(top, 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, storeErr(fmt.Errorf("recordings: heatmap pages: %w", err))
+	}
+	out := &recordingsv1.ListHeatmapPagesResponse{Pages: make([]*recordingsv1.HeatmapPage, top.Len())}
+	for i := top.Len() - 1; i >= 0; i-- {
+		out.Pages[i] = heap.Pop(top).(*recordingsv1.HeatmapPage)
+	}
+	return out, nil
+}
+
+// pageLess orders pages from the least to the most wanted: fewer views,
+// then the later key.
+func pageLess(a, b *recordingsv1.HeatmapPage) bool {
+	if a.PageViews != b.PageViews {
+		return a.PageViews < b.PageViews
+	}
+	return a.Url > b.Url
+}
+
+// pageHeap is a min-heap (by pageLess) keeping the most viewed pages.
+type pageHeap []*recordingsv1.HeatmapPage
+
+func (h pageHeap) Len() int           { return len(h) }
+func (h pageHeap) Less(i, j int) bool { return pageLess(h[i], h[j]) }
+func (h pageHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *pageHeap) Push(x any)        { *h = append(*h, x.(*recordingsv1.HeatmapPage)) }
+func (h *pageHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// RebuildHeatmaps recomputes a site's heatmap aggregates from its stored
+// sessions (internal, like ListSessionSummaries: the `sightline heatmaps
+// rebuild` command; no authorization), streaming progress at most every
+// rebuildEvery and a last message with finished set. The store keeps the
+// cursor, so a run cut off resumes when called again with the same since.
+func (s *Service) RebuildHeatmaps(req *recordingsv1.RebuildHeatmapsRequest, stream grpc.ServerStreamingServer[recordingsv1.RebuildHeatmapsResponse]) error {
+	ctx := stream.Context()
+	if req.GetSiteId() <= 0 {
+		return invalid("site_id: must be positive")
+	}
+	sinceDay := int32(0)
+	if t := req.GetSince(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return invalid("since: %v", err)
+		}
+		if t.AsTime().UnixMilli() < 0 {
+			return invalid("since: before 1970")
+		}
+		sinceDay = summary.Day(t.AsTime().UnixMilli())
+	}
+	began := time.Now()
+	var last time.Time
+	var done, total int64
+	var sendErr error
+	err := s.store.RebuildHeat(ctx, req.GetSiteId(), sinceDay, func(d, t int64) {
+		done, total = d, t
+		if sendErr != nil || time.Since(last) < rebuildEvery {
+			return
+		}
+		last = time.Now()
+		sendErr = stream.Send(&recordingsv1.RebuildHeatmapsResponse{SessionsDone: d, SessionsTotal: t})
+	})
+	if err == nil {
+		err = sendErr
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "recordings: heatmap rebuild stopped", "site_id", req.GetSiteId(), "since_day", sinceDay,
+			"sessions_done", done, "sessions_total", total, "err", err)
+		return storeErr(err)
+	}
+	s.log.InfoContext(ctx, "recordings: heatmaps rebuilt", "site_id", req.GetSiteId(), "since_day", sinceDay,
+		"sessions", total, "duration", time.Since(began))
+	return stream.Send(&recordingsv1.RebuildHeatmapsResponse{SessionsDone: done, SessionsTotal: total, Finished: true})
+}
