@@ -14,8 +14,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightlinehq/sightline/cmd/sightline/app"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
@@ -148,6 +150,111 @@ func reindex(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer sc.Close()
 	return search.Reindex(ctx, recordingsv1.NewRecordingsServiceClient(rc), searchv1.NewSearchServiceClient(sc), siteID, cursor, stdout)
+}
+
+const heatmapsUsage = `Usage:
+  sightline heatmaps rebuild -site N [-since YYYY-MM-DD] [-from ADDR] [serve flags]
+      recompute a site's heatmap aggregates from its stored recordings (days
+      from -since, UTC; every day when it is not given). Recordings keeps the
+      run's cursor: a run cut off resumes when started again with the same
+      -site and -since.
+`
+
+// heatmapsCommand runs heatmap maintenance against svc-recordings over gRPC.
+func heatmapsCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	help := func(a string) bool { return a == "-h" || a == "-help" || a == "--help" || a == "help" }
+	if len(args) == 0 || args[0] != "rebuild" {
+		fmt.Fprint(stderr, heatmapsUsage)
+		if len(args) > 0 && help(args[0]) {
+			return flag.ErrHelp
+		}
+		return errors.New("heatmaps: give rebuild")
+	}
+	var siteID int64
+	var since, recordingsAddr string
+	cfg, _, err := loadConfig("heatmaps rebuild", args[1:], stderr, func(fs *flag.FlagSet) {
+		fs.Int64Var(&siteID, "site", 0, "Site whose heatmaps to rebuild (required).")
+		fs.StringVar(&since, "since", "", "First UTC day to recompute, YYYY-MM-DD (default: every day).")
+		fs.StringVar(&recordingsAddr, "from", "127.0.0.1:9090", "gRPC address of svc-recordings.")
+	})
+	if err != nil {
+		return err
+	}
+	if siteID <= 0 {
+		return errors.New("heatmaps rebuild: -site: a positive site id is required")
+	}
+	req := &recordingsv1.RebuildHeatmapsRequest{SiteId: siteID}
+	if since != "" {
+		day, err := time.Parse(time.DateOnly, since)
+		if err != nil {
+			return fmt.Errorf("heatmaps rebuild: -since: %q is not a date YYYY-MM-DD", since)
+		}
+		req.Since = timestamppb.New(day)
+	}
+	tel, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "sightline-heatmaps", Version: app.Version()})
+	if err != nil {
+		return err
+	}
+	defer tel.Shutdown(context.WithoutCancel(ctx))
+	conn, err := rpc.Dial(recordingsAddr, tel, rpc.ClientOptions{DefaultTimeout: cfg.Server.ClientTimeout, MaxRecvMsgBytes: cfg.Server.MaxMessageBytes})
+	if err != nil {
+		return fmt.Errorf("heatmaps rebuild: -from: %w", err)
+	}
+	defer conn.Close()
+	return rebuildHeatmaps(ctx, recordingsv1.NewRecordingsServiceClient(conn), req, stdout, stderr)
+}
+
+// rebuildHeatmaps follows RebuildHeatmaps' progress on a bar (stderr) and
+// prints the outcome (stdout).
+func rebuildHeatmaps(ctx context.Context, rc recordingsv1.RecordingsServiceClient, req *recordingsv1.RebuildHeatmapsRequest, stdout, stderr io.Writer) error {
+	desc := fmt.Sprintf("heatmaps of site %d", req.GetSiteId())
+	if req.GetSince() != nil {
+		desc += " since " + req.GetSince().AsTime().Format(time.DateOnly)
+	}
+	bar := progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("sessions"),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		// Render on progress only: no ticker goroutine outlives a failed run.
+		progressbar.OptionSetSpinnerChangeInterval(0),
+	)
+	start := time.Now()
+	stream, err := rc.RebuildHeatmaps(ctx, req)
+	if err != nil {
+		return fmt.Errorf("heatmaps rebuild: %w", err)
+	}
+	var last *recordingsv1.RebuildHeatmapsResponse
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			done := int64(0)
+			if last != nil {
+				done = last.GetSessionsDone()
+			}
+			fmt.Fprintln(stderr)
+			return fmt.Errorf("heatmaps rebuild: stopped after %d sessions (run it again to resume): %w", done, err)
+		}
+		if t := m.GetSessionsTotal(); t > 0 && (last == nil || last.GetSessionsTotal() != t) {
+			bar.ChangeMax64(t)
+		}
+		_ = bar.Set64(m.GetSessionsDone())
+		last = m
+	}
+	if !last.GetFinished() {
+		fmt.Fprintln(stderr)
+		return errors.New("heatmaps rebuild: the stream ended before the rebuild finished (run it again to resume)")
+	}
+	_ = bar.Finish()
+	fmt.Fprintln(stderr)
+	_, err = fmt.Fprintf(stdout, "rebuilt the heatmaps of site %d: %d sessions in %s\n",
+		req.GetSiteId(), last.GetSessionsTotal(), time.Since(start).Round(time.Millisecond))
+	return err
 }
 
 func trimNewline(s string) string {

@@ -25,6 +25,7 @@ Usage:
   sightline migrate [flags]   apply database migrations and exit
   sightline admin   <command> operator tasks (create-user, maintenance); see sightline admin -h
   sightline reindex [flags]   rebuild the search index from recordings' summaries
+  sightline heatmaps rebuild  recompute a site's heatmaps from its recordings; see sightline heatmaps -h
   sightline spool   <command> ingest's spool: dead-letter list|show|replay; see sightline spool -h
   sightline version           print the build version
 
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return reindex(ctx, rest, stdout, stderr)
 	case "spool":
 		return spoolCommand(ctx, rest, stdout, stderr)
+	case "heatmaps":
+		return heatmapsCommand(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, app.Version())
 		return nil
