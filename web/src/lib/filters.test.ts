@@ -20,7 +20,7 @@ function full(): RecordingsQuery {
     maxDuration: 600.5,
     minActive: 5,
     maxActive: undefined,
-    visitedPage: { op: "contains", value: "/pricing" },
+    visitedPage: { op: "pattern", value: "https://shop.example.com/product/*" },
     entryPage: { op: "equals", value: "https://shop.example.com/" },
     exitPage: { op: "prefix", value: "https://shop.example.com/checkout" },
     minPages: 2,
@@ -39,6 +39,7 @@ function full(): RecordingsQuery {
       { key: "team", value: "a=b" },
     ],
     customEvent: "signup",
+    clickedElement: "html>body>main>button#buy:nth-of-type(2)",
     hasRageClicks: true,
     hasDeadClicks: false,
     hasErrors: true,
@@ -84,7 +85,7 @@ describe("SessionFilter mapping", () => {
       },
       duration: { min: "30s", max: "600.5s" },
       activeDuration: { min: "5s" },
-      visitedPage: { operator: "OPERATOR_CONTAINS", value: "/pricing" },
+      visitedPage: { operator: "OPERATOR_PATTERN", value: "https://shop.example.com/product/*" },
       entryPage: { operator: "OPERATOR_EQUALS", value: "https://shop.example.com/" },
       exitPage: { operator: "OPERATOR_PREFIX", value: "https://shop.example.com/checkout" },
       pageCount: { min: "2", max: "0" },
@@ -102,11 +103,22 @@ describe("SessionFilter mapping", () => {
         { key: "team", value: "a=b" },
       ],
       customEvent: "signup",
+      clickedElement: "html>body>main>button#buy:nth-of-type(2)",
       hasRageClicks: true,
       hasDeadClicks: false,
       hasErrors: true,
       truncated: false,
     });
+  });
+
+  it("reads a heatmap's link: a page pattern and a clicked element", () => {
+    const q = fromSearchParams(new URLSearchParams("visited=pattern:https://a.example/p/*&clicked=html>body>a:nth-of-type(2)&device=mobile"));
+    expect(toFilter({ ...q, range: "all" }, now)).toEqual({
+      visitedPage: { operator: "OPERATOR_PATTERN", value: "https://a.example/p/*" },
+      clickedElement: "html>body>a:nth-of-type(2)",
+      deviceTypes: ["DEVICE_TYPE_MOBILE"],
+    });
+    expect(activeFilterCount(q)).toBe(3);
   });
 
   it("sends an empty filter and relative ranges from now", () => {

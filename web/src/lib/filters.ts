@@ -13,7 +13,8 @@ export type SessionFilter = Schemas["v1SessionFilter"];
 export type RangePreset = "24h" | "7d" | "30d" | "90d" | "all" | "custom";
 
 export interface UrlCondition {
-  op: "equals" | "contains" | "prefix";
+  /** pattern: "*" is any run of characters and the whole URL must match (heatmap page rules). */
+  op: "equals" | "contains" | "prefix" | "pattern";
   value: string;
 }
 
@@ -43,6 +44,8 @@ export interface RecordingsQuery {
   userId?: string;
   attributes: { key: string; value: string }[];
   customEvent?: string;
+  /** Sessions that clicked the element with this selector path (from a heatmap). */
+  clickedElement?: string;
   hasRageClicks?: boolean;
   hasDeadClicks?: boolean;
   hasErrors?: boolean;
@@ -79,6 +82,7 @@ const URL_OPS: Record<UrlCondition["op"], UrlOperator> = {
   equals: "OPERATOR_EQUALS",
   contains: "OPERATOR_CONTAINS",
   prefix: "OPERATOR_PREFIX",
+  pattern: "OPERATOR_PATTERN",
 };
 
 export function emptyQuery(): RecordingsQuery {
@@ -101,7 +105,7 @@ export function activeFilterCount(q: RecordingsQuery): number {
   if (q.range !== d.range) n++;
   for (const v of [q.minDuration, q.maxDuration, q.minActive, q.maxActive, q.minPages, q.maxPages]) if (v !== undefined) n++;
   for (const v of [q.visitedPage, q.entryPage, q.exitPage]) if (v) n++;
-  for (const v of [q.referrerDomain, q.utmSource, q.utmMedium, q.utmCampaign, q.userId, q.customEvent]) if (v) n++;
+  for (const v of [q.referrerDomain, q.utmSource, q.utmMedium, q.utmCampaign, q.userId, q.customEvent, q.clickedElement]) if (v) n++;
   for (const v of [q.hasRageClicks, q.hasDeadClicks, q.hasErrors, q.truncated]) if (v !== undefined) n++;
   n += q.devices.length + q.browsers.length + q.oses.length + q.countries.length + q.attributes.length;
   return n;
@@ -171,6 +175,7 @@ export function fromSearchParams(params: URLSearchParams): RecordingsQuery {
   q.utmCampaign = str(params, "utm_campaign");
   q.userId = str(params, "user");
   q.customEvent = str(params, "event");
+  q.clickedElement = str(params, "clicked");
   q.attributes = params
     .getAll("attr")
     .map((a) => {
@@ -226,6 +231,7 @@ export function toSearchParams(q: RecordingsQuery): URLSearchParams {
     ["utm_campaign", q.utmCampaign],
     ["user", q.userId],
     ["event", q.customEvent],
+    ["clicked", q.clickedElement],
   ];
   for (const [k, v] of strs) if (v) p.set(k, v);
   for (const a of q.attributes) if (a.key) p.append("attr", `${a.key}=${a.value}`);
@@ -248,22 +254,29 @@ function localMidnight(date: string): Date {
   return new Date(y, m - 1, d);
 }
 
+/**
+ * rangeTimes answers the half-open [start, end) of a date range (ISO times;
+ * either may be absent), or undefined for all time. Relative ranges end at
+ * `now`; a custom range's "to" day is included.
+ */
+export function rangeTimes(q: Pick<RecordingsQuery, "range" | "from" | "to">, now: Date): { start?: string; end?: string } | undefined {
+  const preset = RANGES.find((r) => r.key === q.range);
+  if (preset?.hours) return { start: new Date(now.getTime() - preset.hours * 3_600_000).toISOString() };
+  if (q.range !== "custom" || !(q.from || q.to)) return undefined;
+  const t: { start?: string; end?: string } = {};
+  if (q.from) t.start = localMidnight(q.from).toISOString();
+  if (q.to) {
+    const end = localMidnight(q.to);
+    end.setDate(end.getDate() + 1);
+    t.end = end.toISOString();
+  }
+  return t;
+}
+
 /** toFilter maps a query onto SessionFilter; relative ranges end at `now`. */
 export function toFilter(q: RecordingsQuery, now: Date): SessionFilter {
   const f: SessionFilter = {};
-  const preset = RANGES.find((r) => r.key === q.range);
-  if (preset?.hours) {
-    f.startTime = { start: new Date(now.getTime() - preset.hours * 3_600_000).toISOString() };
-  } else if (q.range === "custom" && (q.from || q.to)) {
-    f.startTime = {};
-    if (q.from) f.startTime.start = localMidnight(q.from).toISOString();
-    if (q.to) {
-      // The range is half-open; the "to" day is included.
-      const end = localMidnight(q.to);
-      end.setDate(end.getDate() + 1);
-      f.startTime.end = end.toISOString();
-    }
-  }
+  f.startTime = rangeTimes(q, now);
   const durRange = (min?: number, max?: number) => {
     if (min === undefined && max === undefined) return undefined;
     const r: Schemas["v1DurationRange"] = {};
@@ -292,6 +305,7 @@ export function toFilter(q: RecordingsQuery, now: Date): SessionFilter {
   if (q.userId) f.userId = q.userId;
   if (q.attributes.length) f.userAttributes = q.attributes.filter((a) => a.key).map((a) => ({ key: a.key, value: a.value }));
   if (q.customEvent) f.customEvent = q.customEvent;
+  if (q.clickedElement) f.clickedElement = q.clickedElement;
   if (q.hasRageClicks !== undefined) f.hasRageClicks = q.hasRageClicks;
   if (q.hasDeadClicks !== undefined) f.hasDeadClicks = q.hasDeadClicks;
   if (q.hasErrors !== undefined) f.hasErrors = q.hasErrors;

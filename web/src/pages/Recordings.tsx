@@ -137,6 +137,7 @@ function UrlFilter({ label, value, onChange, testId }: { label: string; value?: 
           <option value="contains">contains</option>
           <option value="equals">is</option>
           <option value="prefix">starts with</option>
+          <option value="pattern">matches pattern (*)</option>
         </select>
         <CommitInput
           value={value?.value ?? ""}
@@ -260,10 +261,16 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
         <CommitInput value={q.utmCampaign ?? ""} placeholder="utm_campaign" testId="filter-utm-campaign" onCommit={(v) => set({ utmCampaign: v.trim() || undefined })} />
       </details>
 
-      <details className="filter-group filter-more" open={!!(q.userId || q.customEvent || q.attributes.length || q.truncated !== undefined) || undefined} data-testid="filters-users">
+      <details className="filter-group filter-more" open={!!(q.userId || q.customEvent || q.clickedElement || q.attributes.length || q.truncated !== undefined) || undefined} data-testid="filters-users">
         <summary>Users and events</summary>
         <CommitInput value={q.userId ?? ""} placeholder="User id (from identify)" testId="filter-user" onCommit={(v) => set({ userId: v.trim() || undefined })} />
         <CommitInput value={q.customEvent ?? ""} placeholder="Custom event name" testId="filter-event" onCommit={(v) => set({ customEvent: v.trim() || undefined })} />
+        <CommitInput
+          value={q.clickedElement ?? ""}
+          placeholder="Clicked element (selector path)"
+          testId="filter-clicked"
+          onCommit={(v) => set({ clickedElement: v.trim() || undefined })}
+        />
         {q.attributes.map((a, i) => (
           <span key={`${a.key}=${a.value}`} className="chip">
             {a.key} = {a.value}

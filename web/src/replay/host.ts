@@ -6,11 +6,7 @@
 import { Replayer } from "@rrweb/replay";
 import type { RecordingChunk, RrwebEvent } from "../lib/ndjson";
 import { ReplayFeeder } from "./feeder";
-import { CanvasReplay } from "./canvas";
-import { FocusReplay } from "./focus";
-import { HoverReplay } from "./hover";
-import { MEDIA_RULES, MediaReplay } from "./media";
-import { INSTANT_SCROLL_RULES, ScrollReplay } from "./scroll";
+import { Fidelity, REPLAY_STYLE_RULES } from "./fidelity";
 
 const META = 4;
 
@@ -34,9 +30,7 @@ export class ReplayerHost {
   fed = 0;
   private replayer: Replayer | undefined;
   private readonly feeder = new ReplayFeeder((evs) => this.create(evs));
-  private readonly canvas = new CanvasReplay();
-  private readonly media = new MediaReplay();
-  private readonly plugins = [new ScrollReplay(), new HoverReplay(), new FocusReplay(), this.canvas, this.media];
+  private readonly fidelity = new Fidelity({ pointer: true });
   private size = { width: 1280, height: 720 };
   private actualSize = false;
   private startAt: number;
@@ -94,8 +88,7 @@ export class ReplayerHost {
   }
 
   destroy(): void {
-    this.canvas.destroy();
-    this.media.destroy();
+    this.fidelity.destroy();
     this.replayer?.destroy();
     this.replayer = undefined;
     this.frame.replaceChildren();
@@ -103,8 +96,8 @@ export class ReplayerHost {
 
   private create(evs: RrwebEvent[]) {
     const r = new Replayer(evs as never[], {
-      insertStyleRules: [...INSTANT_SCROLL_RULES, ...MEDIA_RULES],
-      plugins: this.plugins,
+      insertStyleRules: REPLAY_STYLE_RULES,
+      plugins: this.fidelity.plugins as never[],
       root: this.frame,
       speed: this.options.speed,
       skipInactive: this.options.skipInactive,
@@ -123,7 +116,7 @@ export class ReplayerHost {
     });
     r.on("skip-start", () => this.on.skipping(true));
     r.on("skip-end", () => this.on.skipping(false));
-    for (const p of this.plugins) p.attach(r);
+    this.fidelity.attach(r);
     this.replayer = r;
     const meta = evs.find((e) => e.type === META);
     if (meta?.data?.width && meta?.data?.height) this.size = { width: meta.data.width, height: meta.data.height };

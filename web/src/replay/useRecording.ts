@@ -11,10 +11,14 @@ import { AssetRewriter } from "./assets";
 /** recordingKey is the query key of one recording's chunks. */
 export const recordingKey = (siteId: string, sessionId: string) => ["recording", siteId, sessionId] as const;
 
-/** streamRecording yields the recording's non-empty chunks, their asset URLs rewritten. */
-export async function* streamRecording(siteId: string, sessionId: string, signal?: AbortSignal): AsyncGenerator<RecordingChunk> {
+/**
+ * streamRecording yields the recording's non-empty chunks, their asset URLs
+ * rewritten; from startOffset (a protojson duration such as "12.5s"), from
+ * the last chunk with a full snapshot at or before it.
+ */
+export async function* streamRecording(siteId: string, sessionId: string, signal?: AbortSignal, startOffset?: string): AsyncGenerator<RecordingChunk> {
   const { data, error, response } = await api.GET("/api/v1/sites/{siteId}/sessions/{sessionId}/recording", {
-    params: { path: { siteId, sessionId } },
+    params: { path: { siteId, sessionId }, query: startOffset ? { startOffset } : undefined },
     parseAs: "stream",
     signal,
   });

@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { fromSearchParams, toFilter } from "../lib/filters";
+import { defaultQuery, fromParams, recordingsSearch, toParams, toRequest, type HeatmapQuery } from "./query";
+
+const now = new Date("2026-11-23T12:00:00Z");
+
+describe("heatmap URL state", () => {
+  it("round-trips every field", () => {
+    const q: HeatmapQuery = { page: { op: "pattern", value: "https://shop.example/product/*" }, device: "mobile", map: "scroll", range: "custom", from: "2026-11-01", to: "2026-11-07" };
+    expect(fromParams(new URLSearchParams(toParams(q).toString()))).toEqual(q);
+  });
+
+  it("leaves defaults out and reads an empty URL as the defaults", () => {
+    expect(toParams(defaultQuery()).toString()).toBe("");
+    expect(toParams({ ...defaultQuery(), page: { op: "equals", value: "https://a.example/" } }).toString()).toBe("page=https%3A%2F%2Fa.example%2F");
+    expect(fromParams(new URLSearchParams())).toEqual(defaultQuery());
+  });
+
+  it("ignores junk", () => {
+    const q = fromParams(new URLSearchParams(`page=${"x".repeat(5000)}&rule=regex&device=fridge&map=smell&range=all&from=yesterday`));
+    expect(q).toEqual(defaultQuery());
+    expect(fromParams(new URLSearchParams("page=https://a.example/&rule=regex")).page).toBeUndefined();
+  });
+});
+
+describe("GetHeatmap request", () => {
+  it("needs a page", () => {
+    expect(toRequest(defaultQuery(), now)).toBeUndefined();
+  });
+
+  it("maps rule, kind, device and range", () => {
+    const r = toRequest({ page: { op: "prefix", value: "https://a.example/blog" }, device: "tablet", map: "rage", range: "7d" }, now, 500);
+    expect(r).toEqual({
+      "page.operator": "OPERATOR_PREFIX",
+      "page.value": "https://a.example/blog",
+      kind: "HEATMAP_KIND_RAGE",
+      deviceType: "DEVICE_TYPE_TABLET",
+      startTime: "2026-11-16T12:00:00.000Z",
+      maxCells: 500,
+    });
+    const all = toRequest({ page: { op: "equals", value: "https://a.example/" }, device: "all", map: "move", range: "custom", from: "2026-11-01", to: "2026-11-01" }, now)!;
+    expect(all.deviceType).toBeUndefined();
+    expect(all.kind).toBe("HEATMAP_KIND_MOVE");
+    expect(all.startTime).toBe(new Date(2026, 10, 1).toISOString());
+    expect(all.endTime).toBe(new Date(2026, 10, 2).toISOString());
+  });
+});
+
+describe("recordings behind a spot", () => {
+  it("filters the list by the same rule, device, dates and the clicked element", () => {
+    const q: HeatmapQuery = { page: { op: "pattern", value: "https://shop.example/product/*" }, device: "desktop", map: "click", range: "7d" };
+    const sel = "html>body>main>button#buy";
+    const list = fromSearchParams(new URLSearchParams(recordingsSearch(q, sel)));
+    expect(toFilter(list, now)).toEqual({
+      startTime: { start: "2026-11-16T12:00:00.000Z" },
+      visitedPage: { operator: "OPERATOR_PATTERN", value: "https://shop.example/product/*" },
+      clickedElement: sel,
+      deviceTypes: ["DEVICE_TYPE_DESKTOP"],
+    });
+  });
+});

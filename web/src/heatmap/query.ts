@@ -1,0 +1,136 @@
+// The heatmap page's state: one object that lives in the URL's query string
+// (shareable, the back button walks it) and maps onto GetHeatmap's query and
+// onto the recordings list's filter for "who clicked this".
+import type { Schemas } from "../api/client";
+import type { operations } from "../api/schema";
+import { emptyQuery, RANGES, rangeTimes, toSearchParams, type RangePreset, type UrlCondition } from "../lib/filters";
+
+export type MapKind = "click" | "rage" | "dead" | "move" | "scroll";
+export type Device = "desktop" | "tablet" | "mobile" | "all";
+export type HeatmapKind = Schemas["v1HeatmapKind"];
+
+export const MAP_KINDS: { key: MapKind; kind: HeatmapKind; label: string }[] = [
+  { key: "click", kind: "HEATMAP_KIND_CLICK", label: "Clicks" },
+  { key: "rage", kind: "HEATMAP_KIND_RAGE", label: "Rage clicks" },
+  { key: "dead", kind: "HEATMAP_KIND_DEAD", label: "Dead clicks" },
+  { key: "move", kind: "HEATMAP_KIND_MOVE", label: "Moves" },
+  { key: "scroll", kind: "HEATMAP_KIND_SCROLL", label: "Scroll" },
+];
+
+export const DEVICES: { key: Device; value: Schemas["v1DeviceType"] | undefined; label: string }[] = [
+  { key: "desktop", value: "DEVICE_TYPE_DESKTOP", label: "Desktop" },
+  { key: "tablet", value: "DEVICE_TYPE_TABLET", label: "Tablet" },
+  { key: "mobile", value: "DEVICE_TYPE_MOBILE", label: "Mobile" },
+  { key: "all", value: undefined, label: "All devices" },
+];
+
+export const RULES: { op: UrlCondition["op"]; label: string }[] = [
+  { op: "equals", label: "Exact URL" },
+  { op: "prefix", label: "Starts with" },
+  { op: "contains", label: "Contains" },
+  { op: "pattern", label: "Pattern" },
+];
+
+/** GetHeatmap reads at most 400 days, so "all time" is not offered. */
+export const HEATMAP_RANGES = RANGES.filter((r) => r.key !== "all");
+
+/** The longest page rule sent; the server refuses longer ones anyway. */
+export const MAX_RULE = 2048;
+
+export interface HeatmapQuery {
+  page?: UrlCondition;
+  device: Device;
+  map: MapKind;
+  range: Exclude<RangePreset, "all">;
+  from?: string;
+  to?: string;
+}
+
+export function defaultQuery(): HeatmapQuery {
+  return { device: "desktop", map: "click", range: "30d" };
+}
+
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** fromParams reads the state from the URL, ignoring what it cannot understand. */
+export function fromParams(p: URLSearchParams): HeatmapQuery {
+  const q = defaultQuery();
+  const value = p.get("page")?.trim();
+  const op = p.get("rule") ?? "equals";
+  if (value && value.length <= MAX_RULE && RULES.some((r) => r.op === op)) q.page = { op: op as UrlCondition["op"], value };
+  const device = p.get("device");
+  if (DEVICES.some((d) => d.key === device)) q.device = device as Device;
+  const map = p.get("map");
+  if (MAP_KINDS.some((m) => m.key === map)) q.map = map as MapKind;
+  const range = p.get("range");
+  if (HEATMAP_RANGES.some((r) => r.key === range)) q.range = range as HeatmapQuery["range"];
+  if (q.range === "custom") {
+    const from = p.get("from");
+    const to = p.get("to");
+    if (from && DATE_RE.test(from)) q.from = from;
+    if (to && DATE_RE.test(to)) q.to = to;
+  }
+  return q;
+}
+
+/** toParams writes the state to the URL, leaving defaults out. */
+export function toParams(q: HeatmapQuery): URLSearchParams {
+  const p = new URLSearchParams();
+  const d = defaultQuery();
+  if (q.page?.value) {
+    p.set("page", q.page.value);
+    if (q.page.op !== "equals") p.set("rule", q.page.op);
+  }
+  if (q.device !== d.device) p.set("device", q.device);
+  if (q.map !== d.map) p.set("map", q.map);
+  if (q.range !== d.range) p.set("range", q.range);
+  if (q.range === "custom") {
+    if (q.from) p.set("from", q.from);
+    if (q.to) p.set("to", q.to);
+  }
+  return p;
+}
+
+const OPERATORS: Record<UrlCondition["op"], Schemas["UrlMatchOperator"]> = {
+  equals: "OPERATOR_EQUALS",
+  prefix: "OPERATOR_PREFIX",
+  contains: "OPERATOR_CONTAINS",
+  pattern: "OPERATOR_PATTERN",
+};
+
+export type GetHeatmapQuery = NonNullable<operations["RecordingsService_GetHeatmap"]["parameters"]["query"]>;
+
+/** toRequest answers GetHeatmap's query parameters, or undefined without a page. */
+export function toRequest(q: HeatmapQuery, now: Date, maxCells?: number): GetHeatmapQuery | undefined {
+  if (!q.page?.value) return undefined;
+  const r: GetHeatmapQuery = {
+    "page.operator": OPERATORS[q.page.op],
+    "page.value": q.page.value,
+    kind: MAP_KINDS.find((m) => m.key === q.map)!.kind,
+  };
+  const device = DEVICES.find((d) => d.key === q.device)?.value;
+  if (device) r.deviceType = device;
+  const t = rangeTimes(q, now);
+  if (t?.start) r.startTime = t.start;
+  if (t?.end) r.endTime = t.end;
+  if (maxCells) r.maxCells = maxCells;
+  return r;
+}
+
+/**
+ * recordingsSearch answers the recordings list's query string for the
+ * sessions behind a spot of the map: they visited a page matching the rule
+ * (same operator and value), on the map's device and dates, and clicked
+ * the element.
+ */
+export function recordingsSearch(q: HeatmapQuery, selector: string): string {
+  const rq = emptyQuery();
+  rq.range = q.range;
+  rq.from = q.from;
+  rq.to = q.to;
+  if (q.page) rq.visitedPage = { ...q.page };
+  rq.clickedElement = selector;
+  const device = DEVICES.find((d) => d.key === q.device)?.value;
+  if (device) rq.devices = [device];
+  return toSearchParams(rq).toString();
+}
