@@ -38,11 +38,16 @@ import (
 //     [start, end); duration ranges are inclusive at millisecond precision;
 //     IntRange is inclusive with max 0 meaning unbounded. A UrlMatch whose
 //     value starts with "/" compares against the URL path (see PagePath) for
-//     EQUALS and PREFIX, otherwise against the full URL; CONTAINS always
-//     compares against the full URL. String values match exactly (case
-//     sensitive) as stored. has_* flags test count > 0. The filter is
-//     assumed validated by the caller (see the service): the index may
-//     return an error for values outside its range but must never panic.
+//     EQUALS, PREFIX and PATTERN, otherwise against the full URL; CONTAINS
+//     always compares against the full URL. PATTERN is pagerule.Glob: the
+//     whole URL (or path) must match, "*" matching any run of characters
+//     (possibly empty, newlines included) and every other character,
+//     "?" and "\" too, only itself. clicked_element matches sessions whose
+//     clicked_elements hold that exact selector. String values match
+//     exactly (case sensitive) as stored. has_* flags test count > 0. The
+//     filter is assumed validated by the caller (see the service): the
+//     index may return an error for values outside its range but must
+//     never panic.
 //   - Sorting: by Query.Sort (unspecified means start time), descending
 //     unless Ascending, ties broken by session id in the same direction.
 //   - Paging: Query.After is the Cursor of the last hit of the previous page
@@ -177,7 +182,8 @@ func PagePath(raw string) string {
 }
 
 // PathForm reports whether a UrlMatch value is compared against URL paths
-// (it starts with "/") rather than full URLs.
+// (it starts with "/") rather than full URLs. A pattern starting with "/"
+// could never match a full URL, so it is path-form too ("/product/*").
 func PathForm(m *searchv1.UrlMatch) bool {
 	return m.GetOperator() != searchv1.UrlMatch_OPERATOR_CONTAINS && strings.HasPrefix(m.GetValue(), "/")
 }

@@ -23,7 +23,6 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +83,7 @@ const (
 	fUser      = "user_id"
 	fAttr      = "attr"
 	fEvent     = "event"
+	fClicked   = "clicked"
 	docType    = "session"
 )
 
@@ -146,7 +146,10 @@ func Open(dir string) (*Index, error) {
 var bucket = []byte("summaries")
 
 // schemaVersion names the mapping below; bump it with every mapping change.
-const schemaVersion = "4"
+// (Bleve cannot add a field to an existing index's mapping: an index of an
+// older schema is refused by Open and rebuilt with `sightline reindex`.)
+// 5: clicked elements.
+const schemaVersion = "5"
 
 // record is a summary as stored in bbolt: its version (big-endian) first,
 // so the version check reads 8 bytes.
@@ -176,7 +179,7 @@ func Mapping() mapping.IndexMapping {
 	}
 	dm := bleve.NewDocumentStaticMapping()
 	for _, name := range []string{fSite, fVisitor, fFlags, fPage, fEntry, fEntryPath, fExit, fExitPath,
-		fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent} {
+		fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent, fClicked} {
 		dm.AddFieldMappingsAt(name, kw(false))
 	}
 	// Facet and sort fields need doc values.
@@ -286,6 +289,9 @@ func document(s *sessionsv1.SessionSummary) map[string]any {
 	d[fFlags] = flags
 	if len(s.GetCustomEvents()) > 0 {
 		d[fEvent] = s.GetCustomEvents()
+	}
+	if len(s.GetClickedElements()) > 0 {
+		d[fClicked] = s.GetClickedElements()
 	}
 	return d
 }
@@ -714,6 +720,7 @@ func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
 	for _, kv := range []struct{ field, value string }{
 		{fReferrer, f.GetReferrerDomain()}, {fUTMSource, f.GetUtmSource()}, {fUTMMedium, f.GetUtmMedium()},
 		{fUTMCamp, f.GetUtmCampaign()}, {fUser, f.GetUserId()}, {fEvent, f.GetCustomEvent()},
+		{fClicked, f.GetClickedElement()},
 	} {
 		if kv.value != "" {
 			qs = append(qs, term(kv.field, kv.value))
@@ -772,8 +779,8 @@ func durRange(field string, r *searchv1.DurationRange) query.Query {
 }
 
 // urlQuery matches a UrlMatch against the full-URL or path field. CONTAINS
-// runs a regular expression over the field's term dictionary (never over
-// documents); the value is quoted so user text is always literal.
+// and PATTERN match over the field's term dictionary (never over
+// documents), see termsQuery.
 func urlQuery(m *searchv1.UrlMatch, fullField, pathField string) (query.Query, error) {
 	if m == nil || m.GetValue() == "" {
 		return nil, nil
@@ -790,9 +797,9 @@ func urlQuery(m *searchv1.UrlMatch, fullField, pathField string) (query.Query, e
 		q.SetField(field)
 		return q, nil
 	case searchv1.UrlMatch_OPERATOR_CONTAINS:
-		q := query.NewRegexpQuery(".*" + regexp.QuoteMeta(m.GetValue()) + ".*")
-		q.SetField(field)
-		return q, nil
+		return containsQuery(field, m.GetValue()), nil
+	case searchv1.UrlMatch_OPERATOR_PATTERN:
+		return patternQuery(field, m.GetValue()), nil
 	}
 	return nil, fmt.Errorf("bleve: unknown url operator %v", m.GetOperator())
 }

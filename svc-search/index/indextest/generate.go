@@ -3,6 +3,7 @@ package indextest
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -27,6 +28,18 @@ var (
 	Campaigns = []string{"spring-sale", "launch", "retarget"}
 	Events    = []string{"signup", "purchase", "add_to_cart"}
 	Plans     = []string{"free", "pro", "team"}
+	// Selectors are clicked elements' selector paths, with the characters
+	// a pattern or a query language could take for syntax.
+	Selectors = []string{
+		"html>body>header>nav>a.logo",
+		"#buy",
+		"main>section:nth-of-type(2)>button.cta",
+		`div[data-test="add*to?cart"]>button`,
+		`#size\:xl`,
+		"form#signup>input[name=email]",
+		"ul.menu>li:nth-child(3)>a",
+		"button.größe",
+	}
 )
 
 // Generate makes n deterministic, varied summaries of one site: session ids
@@ -35,6 +48,9 @@ var (
 // anonymous, and every optional field sometimes empty.
 func Generate(seed uint64, siteID int64, prefix string, n int) []*sessionsv1.SessionSummary {
 	rng := rand.New(rand.NewPCG(seed, uint64(siteID)))
+	// Clicked elements draw from their own stream, so adding them left
+	// every other generated value (that tests rely on) as it was.
+	clicks := rand.New(rand.NewPCG(seed^0xc11c, uint64(siteID)))
 	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
 	out := make([]*sessionsv1.SessionSummary, 0, n)
 	for i := range n {
@@ -109,6 +125,12 @@ func Generate(seed uint64, siteID int64, prefix string, n int) []*sessionsv1.Ses
 		for _, e := range Events {
 			if rng.IntN(4) == 0 {
 				s.CustomEvents = append(s.CustomEvents, e)
+			}
+		}
+		// Distinct, in first-click order, as recordings fills them.
+		for range clicks.IntN(5) {
+			if sel := Selectors[clicks.IntN(len(Selectors))]; !slices.Contains(s.ClickedElements, sel) {
+				s.ClickedElements = append(s.ClickedElements, sel)
 			}
 		}
 		out = append(out, s)

@@ -8,6 +8,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/pagerule"
 	"github.com/sightlinehq/sightline/svc-search/index"
 )
 
@@ -69,6 +70,9 @@ func Matches(f *searchv1.SessionFilter, s *sessionsv1.SessionSummary) bool {
 		return false
 	}
 	if f.GetCustomEvent() != "" && !slices.Contains(s.GetCustomEvents(), f.GetCustomEvent()) {
+		return false
+	}
+	if f.GetClickedElement() != "" && !slices.Contains(s.GetClickedElements(), f.GetClickedElement()) {
 		return false
 	}
 	for _, b := range []struct {
@@ -137,6 +141,10 @@ func urlIn(m *searchv1.UrlMatch, urls []string) bool {
 			}
 		case searchv1.UrlMatch_OPERATOR_PREFIX:
 			if strings.HasPrefix(target, v) {
+				return true
+			}
+		case searchv1.UrlMatch_OPERATOR_PATTERN:
+			if pagerule.Glob(v, target) {
 				return true
 			}
 		default:

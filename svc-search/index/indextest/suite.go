@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -43,6 +44,7 @@ func Run(t *testing.T, newIndex func(t *testing.T) index.Index) {
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, open(t)) })
 	t.Run("FiltersAlone", func(t *testing.T) { testFiltersAlone(t, open(t)) })
 	t.Run("FiltersCombined", func(t *testing.T) { testFiltersCombined(t, open(t)) })
+	t.Run("PatternsAndClickedElements", func(t *testing.T) { testPatterns(t, open(t)) })
 	t.Run("Sorting", func(t *testing.T) { testSorting(t, open(t)) })
 	t.Run("PagingStableUnderWrites", func(t *testing.T) { testPagingUnderWrites(t, open(t)) })
 	t.Run("Facets", func(t *testing.T) { testFacets(t, open(t)) })
@@ -201,31 +203,44 @@ func singleFilters(a []*sessionsv1.SessionSummary) map[string]*searchv1.SessionF
 		"entry_path":             {EntryPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/"}},
 		"entry_contains":         {EntryPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "shop."}},
 		"exit_prefix":            {ExitPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "/docs"}},
-		"page_count_min":         {PageCount: &searchv1.IntRange{Min: 4}},
-		"page_count_range":       {PageCount: &searchv1.IntRange{Min: 2, Max: 3}},
-		"device_mobile":          {DeviceTypes: []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_MOBILE}},
-		"device_two":             {DeviceTypes: []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_TABLET}},
-		"browsers":               {Browsers: []string{"Safari", "Samsung Internet"}},
-		"browser_case":           {Browsers: []string{"chrome"}},
-		"oses":                   {Oses: []string{"iOS"}},
-		"countries":              {Countries: []string{"DE", "FR"}},
-		"referrer":               {ReferrerDomain: "news.ycombinator.com"},
-		"utm_source":             {UtmSource: "newsletter"},
-		"utm_medium":             {UtmMedium: "cpc"},
-		"utm_campaign":           {UtmCampaign: "launch"},
-		"user_id":                {UserId: user},
-		"user_id_absent":         {UserId: "nobody"},
-		"attribute":              {UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "pro"}}},
-		"attributes_or":          {UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "team"}, {Key: "role", Value: "admin"}}},
-		"custom_event":           {CustomEvent: "purchase"},
-		"rage":                   {HasRageClicks: tp(true)},
-		"no_rage":                {HasRageClicks: tp(false)},
-		"dead":                   {HasDeadClicks: tp(true)},
-		"errors":                 {HasErrors: tp(true)},
-		"no_errors":              {HasErrors: tp(false)},
-		"truncated":              {Truncated: tp(true)},
-		"not_truncated":          {Truncated: tp(false)},
-		"empty":                  {},
+		"visited_pattern_url":    {VisitedPage: pattern("https://shop.example.com/*")},
+		"visited_pattern_path":   {VisitedPage: pattern("/pricing*")},
+		"visited_pattern_mid":    {VisitedPage: pattern("*example.com/*/*")},
+		// "?" is literal: as a wildcard it would take /pricing/team too.
+		"visited_pattern_q":       {VisitedPage: pattern("https://www.example.com/pricing?*")},
+		"visited_pattern_no_star": {VisitedPage: pattern("https://www.example.com/signup")},
+		"entry_pattern":           {EntryPage: pattern("https://*.example.com/")},
+		"exit_pattern_path":       {ExitPage: pattern("/*o*")},
+		"clicked_element":         {ClickedElement: "#buy"},
+		"clicked_element_syntax":  {ClickedElement: `div[data-test="add*to?cart"]>button`},
+		"clicked_element_escape":  {ClickedElement: `#size\:xl`},
+		"clicked_element_absent":  {ClickedElement: "#nothing"},
+		"clicked_element_prefix":  {ClickedElement: "html>body"},
+		"page_count_min":          {PageCount: &searchv1.IntRange{Min: 4}},
+		"page_count_range":        {PageCount: &searchv1.IntRange{Min: 2, Max: 3}},
+		"device_mobile":           {DeviceTypes: []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_MOBILE}},
+		"device_two":              {DeviceTypes: []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_TABLET}},
+		"browsers":                {Browsers: []string{"Safari", "Samsung Internet"}},
+		"browser_case":            {Browsers: []string{"chrome"}},
+		"oses":                    {Oses: []string{"iOS"}},
+		"countries":               {Countries: []string{"DE", "FR"}},
+		"referrer":                {ReferrerDomain: "news.ycombinator.com"},
+		"utm_source":              {UtmSource: "newsletter"},
+		"utm_medium":              {UtmMedium: "cpc"},
+		"utm_campaign":            {UtmCampaign: "launch"},
+		"user_id":                 {UserId: user},
+		"user_id_absent":          {UserId: "nobody"},
+		"attribute":               {UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "pro"}}},
+		"attributes_or":           {UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "team"}, {Key: "role", Value: "admin"}}},
+		"custom_event":            {CustomEvent: "purchase"},
+		"rage":                    {HasRageClicks: tp(true)},
+		"no_rage":                 {HasRageClicks: tp(false)},
+		"dead":                    {HasDeadClicks: tp(true)},
+		"errors":                  {HasErrors: tp(true)},
+		"no_errors":               {HasErrors: tp(false)},
+		"truncated":               {Truncated: tp(true)},
+		"not_truncated":           {Truncated: tp(false)},
+		"empty":                   {},
 	}
 }
 
@@ -236,7 +251,9 @@ func testFiltersAlone(t *testing.T, ix index.Index) {
 	}
 	// Filters that must select something, so a backend matching nothing
 	// cannot pass by agreeing with an empty reference.
-	for _, name := range []string{"visited_path_equals", "visited_contains", "attribute", "rage", "device_mobile", "start_half_open", "duration_exact"} {
+	for _, name := range []string{"visited_path_equals", "visited_contains", "attribute", "rage", "device_mobile", "start_half_open", "duration_exact",
+		"visited_pattern_url", "visited_pattern_path", "visited_pattern_mid", "visited_pattern_q", "entry_pattern", "exit_pattern_path",
+		"clicked_element", "clicked_element_syntax", "clicked_element_escape"} {
 		if len(Sorted(a, singleFilters(a)[name], 0, false)) == 0 {
 			t.Fatalf("generated data leaves filter %s empty", name)
 		}
@@ -650,4 +667,149 @@ func testSiteIsolation(t *testing.T, ix index.Index) {
 	if getOne(t, ix, SiteB, twinB.GetSessionId()) == nil {
 		t.Fatal("deleting site A's session removed site B's session with the same id")
 	}
+}
+
+func pattern(v string) *searchv1.UrlMatch {
+	return &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: v}
+}
+
+// trickyPages are URLs holding what a wildcard or regexp syntax would take
+// for its own: '?', '\', '*', a newline, multi-byte text.
+var trickyPages = []string{
+	"https://x.example/a?b", "https://x.example/aXb", `https://x.example/a\b`, "https://x.example/a*b",
+	"https://x.example/line\nbreak", "https://x.example/größe/ü", "https://x.example/a",
+}
+
+// trickyPatterns must each match exactly the tricky pages named by index.
+var trickyPatterns = map[string][]int{
+	"https://x.example/a?b":        {0},
+	`https://x.example/a\b`:        {2},
+	`https://x.example/a\*`:        {2},
+	"https://x.example/a*b":        {0, 1, 2, 3},
+	"https://x.example/a*":         {0, 1, 2, 3, 6},
+	"*\n*":                         {4},
+	"https://x.example/line*break": {4},
+	"*/größe/*":                    {5},
+	"*ü":                           {5},
+	"*é*":                          {},
+	"https://x.example/a?":         {},
+	"https://x.example/a?b*":       {0},
+	"/a?b":                         {},
+	"/a*":                          {0, 1, 2, 3, 6},
+	"/a":                           {0, 6},
+	"https://x.example/*/*":        {5},
+	"**x.example/a**b**":           {0, 1, 2, 3},
+	"https://x.example/aXb*?*":     {},
+	"https://x.example/a*b*b":      {},
+	"https://x.example/gr*/ü":      {5},
+}
+
+// testPatterns checks PATTERN URL filters and clicked_element against the
+// reference: fixed cases on tricky URLs, then random patterns cut from the
+// indexed URLs themselves (so many match) and random clicked elements.
+func testPatterns(t *testing.T, ix index.Index) {
+	a, _ := load(t, ix)
+	var tricky []*sessionsv1.SessionSummary
+	for i, u := range trickyPages {
+		s := Generate(uint64(50+i), SiteA, fmt.Sprintf("tricky%d", i), 1)[0]
+		s.Pages = []*sessionsv1.PageView{{PageViewId: "pv", Url: u, StartTime: s.StartTime, Duration: s.Duration}}
+		s.PageCount, s.EntryUrl, s.ExitUrl = 1, u, u
+		tricky = append(tricky, s)
+	}
+	upsert(t, ix, tricky)
+	docs := append(slices.Clone(a), tricky...)
+
+	for p, want := range trickyPatterns {
+		var wantIDs []string
+		for _, i := range want {
+			wantIDs = append(wantIDs, tricky[i].GetSessionId())
+		}
+		// The reference itself is checked against the expectation, so a
+		// reference bug cannot hide a backend bug that shares it.
+		var ref []string
+		for _, s := range tricky {
+			if Matches(&searchv1.SessionFilter{VisitedPage: pattern(p)}, s) {
+				ref = append(ref, s.GetSessionId())
+			}
+		}
+		slices.Sort(ref)
+		slices.Sort(wantIDs)
+		if !slices.Equal(ref, wantIDs) {
+			t.Fatalf("reference: pattern %q matches %v, want %v", p, ref, wantIDs)
+		}
+		for _, f := range []*searchv1.SessionFilter{{VisitedPage: pattern(p)}, {EntryPage: pattern(p)}, {ExitPage: pattern(p)}} {
+			checkQuery(t, ix, docs, fmt.Sprintf("tricky %v", f), f, searchv1.SortField_SORT_FIELD_START_TIME, false, 7)
+		}
+	}
+
+	rng := rand.New(rand.NewPCG(11, 13))
+	var urls []string
+	for _, s := range docs {
+		for _, p := range s.GetPages() {
+			urls = append(urls, p.GetUrl())
+		}
+	}
+	singles := singleFilters(a)
+	matched, empty := 0, 0
+	for i := range 150 {
+		v := randomPattern(rng, urls[rng.IntN(len(urls))])
+		f := &searchv1.SessionFilter{}
+		switch rng.IntN(3) {
+		case 0:
+			f.VisitedPage = pattern(v)
+		case 1:
+			f.EntryPage = pattern(v)
+		default:
+			f.ExitPage = pattern(v)
+		}
+		if rng.IntN(3) == 0 {
+			f.ClickedElement = Selectors[rng.IntN(len(Selectors))]
+		}
+		if rng.IntN(4) == 0 {
+			proto.Merge(f, randomFilter(rng, singles))
+		}
+		if len(Sorted(docs, f, 0, false)) > 0 {
+			matched++
+		} else {
+			empty++
+		}
+		checkQuery(t, ix, docs, fmt.Sprintf("random pattern %d %v", i, f), f, searchv1.SortField(1+rng.IntN(4)), rng.IntN(2) == 0, 1+rng.IntN(40))
+	}
+	for i, sel := range append(slices.Clone(Selectors), "#nothing", "BUTTON.größe", "#buy ") {
+		f := &searchv1.SessionFilter{ClickedElement: sel}
+		n := len(Sorted(docs, f, 0, false))
+		if i < len(Selectors) && n == 0 {
+			t.Fatalf("generated data never clicks %q", sel)
+		}
+		checkQuery(t, ix, docs, fmt.Sprintf("clicked %q", sel), f, searchv1.SortField_SORT_FIELD_START_TIME, false, 25)
+	}
+	// Both outcomes must be common, or agreeing with the reference proves
+	// little.
+	if matched < 40 || empty < 20 {
+		t.Fatalf("random patterns: %d matched, %d empty; want both common", matched, empty)
+	}
+}
+
+// randomPattern cuts a pattern from a URL (or its path): up to four runs
+// replaced by "*" (empty runs insert one), and sometimes one byte changed so
+// that it may no longer match.
+func randomPattern(rng *rand.Rand, u string) string {
+	if rng.IntN(3) == 0 {
+		if p := index.PagePath(u); p != "" {
+			u = p
+		}
+	}
+	b := []byte(u)
+	if rng.IntN(4) == 0 {
+		b[rng.IntN(len(b))] = 'Z'
+	}
+	for range rng.IntN(5) {
+		i := rng.IntN(len(b) + 1)
+		j := i + rng.IntN(min(8, len(b)-i)+1)
+		b = slices.Concat(b[:i], []byte("*"), b[j:])
+	}
+	if !utf8.Valid(b) || len(b) == 0 {
+		return "*"
+	}
+	return string(b)
 }
