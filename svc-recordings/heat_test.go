@@ -1,0 +1,783 @@
+package recordings
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+)
+
+// The heatmap tests send visits a tracker would record (each batch opened by
+// sl:view, clicks followed by sl:click, pointer samples, document scrolls,
+// full snapshots) and compare GetHeatmap's answers with what a model of the
+// same visits, written here from the tracker's wire format, expects.
+
+const (
+	heatDocW = 1000 // document width: move and click x in thousandths equal client x
+	siteB    = site + 1
+)
+
+var heatSelectors = []string{
+	"body>main>button#buy", "body>nav>a.home", "body>main>div.gallery>img:nth-child(2)",
+	"body>footer>a.terms", "body>main>form>input[name=q]",
+}
+
+// heatURLs are a site's pages (with a query string the page key drops) and
+// their page keys.
+var heatURLs = [][2]string{
+	{"https://shop.example.com/product/1?utm_source=mail", "https://shop.example.com/product/1"},
+	{"https://shop.example.com/product/2", "https://shop.example.com/product/2"},
+	{"https://shop.example.com/product/3/", "https://shop.example.com/product/3"},
+	{"https://shop.example.com/cart", "https://shop.example.com/cart"},
+	{"https://Shop.example.com/", "https://shop.example.com/"},
+}
+
+type heatClick struct {
+	sel      string
+	cx, cy   int // client position
+	rx, ry   int
+	x, y     int // document position (x in thousandths)
+	kind     string
+	withSlCk bool
+}
+
+// visit is one session of one page view.
+type visit struct {
+	site     int64
+	session  string
+	visitor  string
+	page     int // index in heatURLs
+	device   sessionsv1.DeviceType
+	day      int32
+	serverMs int64
+	scrollY  int // the deepest document scroll
+	docH     int
+	vh       int
+	moves    [][2]int // document cells (x thousandths, y px), weight 1 each
+	clicks   []heatClick
+	rage     *heatClick // first click of a rage burst
+	dead     *heatClick
+	snapshot bool
+	twoParts bool
+	chunks   []*recordingsv1.Chunk
+}
+
+func (v *visit) key() string { return heatURLs[v.page][1] }
+
+// pct is how deep the visit scrolled, in % of the document.
+func (v *visit) pct() int { return min((v.scrollY+v.vh)*100/v.docH, 100) }
+
+func heatEvents(t *testing.T, evs []ev) []byte { return events(t, evs...) }
+
+func custom(ts int64, tag string, payload ev) ev {
+	return ev{"type": 5, "timestamp": ts, "data": ev{"tag": tag, "payload": payload}}
+}
+
+// build writes the visit's chunks as the tracker would.
+func (v *visit) build(t *testing.T) {
+	ts := v.serverMs
+	next := func(d int64) int64 { ts += d; return ts }
+	view := func(y int) ev {
+		return custom(next(1), "sl:view", ev{"x": 0, "y": y, "w": heatDocW, "h": v.docH, "v": v.vh, "d": 1})
+	}
+	url := heatURLs[v.page][0]
+	part := []ev{view(0)}
+	if v.snapshot {
+		part = append(part,
+			ev{"type": 4, "timestamp": next(1), "data": ev{"href": url, "width": 1280, "height": v.vh}},
+			ev{"type": 2, "timestamp": next(10), "data": ev{"node": ev{"type": 0, "id": 1, "childNodes": []any{}}, "initialOffset": ev{"top": 0, "left": 0}}})
+	}
+	for _, m := range v.moves {
+		// One sample every 50 ms rests one unit each.
+		part = append(part, ev{"type": 3, "timestamp": next(50), "data": ev{"source": 1, "positions": []any{ev{"x": m[0], "y": m[1], "id": 5, "timeOffset": 0}}}})
+	}
+	part = append(part, ev{"type": 3, "timestamp": next(100), "data": ev{"source": 3, "id": 1, "x": 0, "y": v.scrollY}})
+	click := func(c heatClick, react bool) {
+		part = append(part, ev{"type": 3, "timestamp": next(1200), "data": ev{"source": 2, "type": 2, "id": 40, "x": c.cx, "y": c.cy}})
+		part = append(part, custom(next(1), "sl:click", ev{"id": 40, "s": c.sel, "rx": c.rx, "ry": c.ry}))
+		if react {
+			part = append(part, ev{"type": 3, "timestamp": next(100), "data": ev{"source": 0, "adds": []any{ev{"parentId": 1, "node": ev{"type": 3, "id": 900 + len(part), "textContent": "ok"}}}, "removes": []any{}, "texts": []any{}, "attributes": []any{}}})
+		}
+	}
+	var chunks [][]ev
+	for i, c := range v.clicks {
+		if v.twoParts && i == len(v.clicks)/2 {
+			chunks = append(chunks, part)
+			part = []ev{view(v.scrollY)}
+		}
+		click(c, true)
+	}
+	if v.rage != nil {
+		// Three clicks 200 ms apart on one spot, then the page reacts.
+		click(*v.rage, false)
+		for range 2 {
+			part = append(part, ev{"type": 3, "timestamp": next(200), "data": ev{"source": 2, "type": 2, "id": 40, "x": v.rage.cx, "y": v.rage.cy}})
+			part = append(part, custom(next(1), "sl:click", ev{"id": 40, "s": v.rage.sel, "rx": v.rage.rx, "ry": v.rage.ry}))
+		}
+		part = append(part, ev{"type": 3, "timestamp": next(100), "data": ev{"source": 0, "adds": []any{}, "removes": []any{}, "texts": []any{}, "attributes": []any{ev{"id": 1, "attributes": ev{"class": "x"}}}}})
+	}
+	if v.dead != nil {
+		// Nothing reacts; the page view goes on past the window (a sample).
+		click(*v.dead, false)
+		part = append(part, ev{"type": 3, "timestamp": next(1600), "data": ev{"source": 1, "positions": []any{ev{"x": 0, "y": 0, "id": 5, "timeOffset": 0}}}})
+	}
+	chunks = append(chunks, part)
+	pv := "p_" + v.session[2:]
+	for seq, evs := range chunks {
+		c := &recordingsv1.Chunk{
+			SiteId: v.site, OrganizationId: 4_000_000_001, SessionId: v.session, VisitorId: v.visitor, PageViewId: pv,
+			Seq: int64(seq), Url: url, Events: heatEvents(t, evs),
+			ServerTime: timestamppb.New(time.UnixMilli(v.serverMs + int64(seq))), Viewport: &recordingsv1.Viewport{Width: 1280, Height: int32(v.vh)},
+			Client: &sessionsv1.Client{DeviceType: v.device, Browser: "Chrome", Os: "Linux"}, RetentionDays: 60,
+		}
+		v.chunks = append(v.chunks, c)
+	}
+}
+
+// heatVisits makes n visits of a site over days [day0, day0+days).
+func heatVisits(t *testing.T, rng *rand.Rand, siteID int64, n int, day0 int32, days int, visitors []string) []*visit {
+	devices := []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET}
+	var out []*visit
+	for i := range n {
+		v := &visit{
+			site: siteID, session: fmt.Sprintf("s_heat%d_%04d", siteID%100, i), visitor: visitors[i%len(visitors)],
+			page: rng.IntN(len(heatURLs)), device: devices[rng.IntN(len(devices))], day: day0 + int32(rng.IntN(days)),
+			docH: 2000 + 8*rng.IntN(200), vh: 600 + 8*rng.IntN(50),
+		}
+		v.serverMs = int64(v.day)*dayMs + int64(i)*60_000 + 1
+		v.scrollY = 8 * rng.IntN((v.docH-v.vh)/8+1)
+		for range rng.IntN(6) {
+			v.moves = append(v.moves, [2]int{5 * rng.IntN(200), 8 * rng.IntN(v.vh/8)})
+		}
+		mk := func() heatClick {
+			c := heatClick{sel: heatSelectors[rng.IntN(len(heatSelectors))], cx: rng.IntN(1000), cy: rng.IntN(v.vh), rx: 10 * rng.IntN(11), ry: 25 * rng.IntN(5)}
+			c.x, c.y = c.cx, c.cy+v.scrollY
+			return c
+		}
+		for range rng.IntN(5) {
+			v.clicks = append(v.clicks, mk())
+		}
+		v.twoParts = len(v.clicks) >= 2 && rng.IntN(3) == 0
+		if !v.twoParts && rng.IntN(6) == 0 {
+			c := mk()
+			v.rage = &c
+		}
+		if !v.twoParts && len(v.moves) == 0 && rng.IntN(4) == 0 {
+			// (Without samples before it: the sample after the dead click
+			// would make the last of them rest the whole wait.)
+			c := mk()
+			v.dead = &c
+		}
+		v.snapshot = rng.IntN(3) == 0
+		v.build(t)
+		out = append(out, v)
+	}
+	return out
+}
+
+// heatWant is what the model expects of one query.
+type heatWant struct {
+	sessions  int64
+	total     int64
+	clicks    map[[3]string][3]int64 // (sel, rx, ry) → count, Σx, Σy
+	elements  map[string]int64
+	cells     map[[2]int32]int64
+	depths    []int // per page view
+	foldSum   int64
+	heightSum int64
+	pages     map[string]int64 // page views per key (ListHeatmapPages)
+	clickN    map[string]int64 // clicks per key
+}
+
+type heatQuery struct {
+	site     int64
+	match    func(key string) bool
+	devices  []sessionsv1.DeviceType
+	from, to int32
+	kind     recordingsv1.HeatmapKind
+}
+
+func model(visits []*visit, q heatQuery) heatWant {
+	w := heatWant{clicks: map[[3]string][3]int64{}, elements: map[string]int64{}, cells: map[[2]int32]int64{}, pages: map[string]int64{}, clickN: map[string]int64{}}
+	add := func(c heatClick) {
+		k := [3]string{c.sel, fmt.Sprint(c.rx), fmt.Sprint(c.ry)}
+		v := w.clicks[k]
+		w.clicks[k] = [3]int64{v[0] + 1, v[1] + int64(c.x), v[2] + int64(c.y)}
+		w.elements[c.sel]++
+		w.total++
+	}
+	for _, v := range visits {
+		if v.site != q.site || !q.match(v.key()) || !slices.Contains(q.devices, v.device) || v.day < q.from || v.day > q.to {
+			continue
+		}
+		w.sessions++
+		switch q.kind {
+		case recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK:
+			for _, c := range v.clicks {
+				add(c)
+			}
+			for _, c := range []*heatClick{v.rage, v.dead} {
+				if c != nil {
+					add(*c)
+				}
+			}
+			if v.rage != nil {
+				// The burst's two other clicks, at the same place.
+				add(*v.rage)
+				add(*v.rage)
+			}
+		case recordingsv1.HeatmapKind_HEATMAP_KIND_RAGE:
+			if v.rage != nil {
+				add(*v.rage)
+			}
+		case recordingsv1.HeatmapKind_HEATMAP_KIND_DEAD:
+			if v.dead != nil {
+				add(*v.dead)
+			}
+		case recordingsv1.HeatmapKind_HEATMAP_KIND_MOVE:
+			for _, m := range v.moves {
+				w.cells[[2]int32{int32(m[0]), int32(m[1])}]++
+				w.total++
+			}
+			if v.dead != nil {
+				// The sample after the dead click, at client (0, 0).
+				w.cells[[2]int32{0, int32(v.scrollY / 8 * 8)}]++
+				w.total++
+			}
+		case recordingsv1.HeatmapKind_HEATMAP_KIND_SCROLL:
+			w.depths = append(w.depths, v.pct())
+			w.foldSum += int64(v.vh)
+			w.heightSum += int64(v.docH)
+			w.total++
+		}
+	}
+	return w
+}
+
+// pagesModel counts page views and clicks per page key of a site (all time).
+func pagesModel(visits []*visit, siteID int64) map[string][2]int64 {
+	out := map[string][2]int64{}
+	for _, v := range visits {
+		if v.site != siteID {
+			continue
+		}
+		n := int64(len(v.clicks))
+		if v.rage != nil {
+			n += 3
+		}
+		if v.dead != nil {
+			n++
+		}
+		p := out[v.key()]
+		out[v.key()] = [2]int64{p[0] + 1, p[1] + n}
+	}
+	return out
+}
+
+// check compares an answer with the model.
+func (w heatWant) check(t *testing.T, what string, kind recordingsv1.HeatmapKind, got *recordingsv1.GetHeatmapResponse) {
+	t.Helper()
+	if got.GetSessions() != w.sessions || got.GetTotal() != w.total {
+		t.Errorf("%s: sessions %d total %d, want %d and %d", what, got.GetSessions(), got.GetTotal(), w.sessions, w.total)
+	}
+	switch kind {
+	case recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, recordingsv1.HeatmapKind_HEATMAP_KIND_RAGE, recordingsv1.HeatmapKind_HEATMAP_KIND_DEAD:
+		if len(got.GetClicks()) != len(w.clicks) || got.GetTruncated() {
+			t.Errorf("%s: %d click cells (truncated %v), want %d", what, len(got.GetClicks()), got.GetTruncated(), len(w.clicks))
+		}
+		for i, c := range got.GetClicks() {
+			k := [3]string{c.GetSelector(), fmt.Sprint(c.GetRx()), fmt.Sprint(c.GetRy())}
+			m := w.clicks[k]
+			if c.GetCount() != m[0] || !c.GetPositioned() || int64(c.GetX()) != m[1]/m[0] || int64(c.GetY()) != m[2]/m[0] {
+				t.Errorf("%s: cell %v = %d at (%d, %d) positioned %v, want %d at (%d, %d)", what, k, c.GetCount(), c.GetX(), c.GetY(), c.GetPositioned(), m[0], m[1]/max(m[0], 1), m[2]/max(m[0], 1))
+			}
+			if i > 0 && c.GetCount() > got.GetClicks()[i-1].GetCount() {
+				t.Errorf("%s: click cells not ranked by count", what)
+			}
+		}
+		if len(got.GetElements()) != len(w.elements) {
+			t.Errorf("%s: %d elements, want %d", what, len(got.GetElements()), len(w.elements))
+		}
+		for i, e := range got.GetElements() {
+			if e.GetCount() != w.elements[e.GetSelector()] || math.Abs(e.GetShare()-float64(e.GetCount())/float64(w.total)) > 1e-9 {
+				t.Errorf("%s: element %q = %d (share %v), want %d of %d", what, e.GetSelector(), e.GetCount(), e.GetShare(), w.elements[e.GetSelector()], w.total)
+			}
+			if i > 0 && e.GetCount() > got.GetElements()[i-1].GetCount() {
+				t.Errorf("%s: elements not ranked by count", what)
+			}
+		}
+	case recordingsv1.HeatmapKind_HEATMAP_KIND_MOVE:
+		if len(got.GetCells()) != len(w.cells) {
+			t.Errorf("%s: %d move cells, want %d", what, len(got.GetCells()), len(w.cells))
+		}
+		for _, c := range got.GetCells() {
+			if n := w.cells[[2]int32{c.GetX(), c.GetY()}]; c.GetCount() != n {
+				t.Errorf("%s: move cell (%d, %d) = %d, want %d", what, c.GetX(), c.GetY(), c.GetCount(), n)
+			}
+		}
+	case recordingsv1.HeatmapKind_HEATMAP_KIND_SCROLL:
+		sm := got.GetScroll()
+		views := int64(len(w.depths))
+		if sm.GetPageViews() != views || len(sm.GetReached()) != 101 {
+			t.Fatalf("%s: scroll page views %d (%d depths), want %d", what, sm.GetPageViews(), len(sm.GetReached()), views)
+		}
+		if views == 0 {
+			return
+		}
+		half := 0
+		for d := 0; d <= 100; d++ {
+			n := 0
+			for _, p := range w.depths {
+				if p >= d {
+					n++
+				}
+			}
+			if share := float64(n) / float64(views); math.Abs(sm.GetReached()[d]-share) > 1e-9 {
+				t.Errorf("%s: reached[%d] = %v, want %v", what, d, sm.GetReached()[d], share)
+			}
+			if 2*int64(n) >= views {
+				half = d
+			}
+		}
+		if int(sm.GetHalfDepth()) != half || int64(sm.GetAverageFold()) != w.foldSum/views || int64(sm.GetAverageHeight()) != w.heightSum/views {
+			t.Errorf("%s: half depth %d fold %d height %d, want %d, %d, %d", what, sm.GetHalfDepth(), sm.GetAverageFold(), sm.GetAverageHeight(), half, w.foldSum/views, w.heightSum/views)
+		}
+	}
+}
+
+var heatKinds = []recordingsv1.HeatmapKind{
+	recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, recordingsv1.HeatmapKind_HEATMAP_KIND_MOVE, recordingsv1.HeatmapKind_HEATMAP_KIND_SCROLL,
+	recordingsv1.HeatmapKind_HEATMAP_KIND_RAGE, recordingsv1.HeatmapKind_HEATMAP_KIND_DEAD,
+}
+
+var allDevices = []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET}
+
+func dayTime(d int32) *timestamppb.Timestamp { return timestamppb.New(time.UnixMilli(int64(d) * dayMs)) }
+
+// rule is a test page rule with the model's matcher.
+type rule struct {
+	name  string
+	match *searchv1.UrlMatch
+	keys  func(string) bool
+}
+
+var heatRules = []rule{
+	{"equals with a query string", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://shop.example.com/product/1?utm_source=other#top"},
+		func(k string) bool { return k == "https://shop.example.com/product/1" }},
+	{"prefix", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "https://shop.example.com/product/"},
+		func(k string) bool { return strings.HasPrefix(k, "https://shop.example.com/product/") }},
+	{"pattern", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "https://shop.example.com/*/2"},
+		func(k string) bool { return k == "https://shop.example.com/product/2" }},
+	{"contains, case-insensitive", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "CART"},
+		func(k string) bool { return k == "https://shop.example.com/cart" }},
+	{"pattern over every page", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "https://shop.example.com/*"},
+		func(k string) bool { return true }},
+}
+
+func getHeat(t *testing.T, h *harness, req *recordingsv1.GetHeatmapRequest) *recordingsv1.GetHeatmapResponse {
+	t.Helper()
+	got, err := h.client.GetHeatmap(context.Background(), req)
+	if err != nil {
+		t.Fatalf("GetHeatmap %v: %v", req, err)
+	}
+	return got
+}
+
+// checkAll asks every kind of every rule for every device choice over the
+// range and compares with the model.
+func checkAll(t *testing.T, h *harness, visits []*visit, from, to int32, stage string) map[string]*recordingsv1.GetHeatmapResponse {
+	t.Helper()
+	answers := map[string]*recordingsv1.GetHeatmapResponse{}
+	for _, r := range heatRules {
+		for _, dev := range []sessionsv1.DeviceType{0, sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE} {
+			devices := allDevices
+			if dev != 0 {
+				devices = []sessionsv1.DeviceType{dev}
+			}
+			for _, kind := range heatKinds {
+				got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: kind, Page: r.match, DeviceType: dev, StartTime: dayTime(from), EndTime: dayTime(to + 1)})
+				what := fmt.Sprintf("%s: %s, %v, %v", stage, r.name, dev, kind)
+				model(visits, heatQuery{site: site, match: r.keys, devices: devices, from: from, to: to, kind: kind}).check(t, what, kind, got)
+				got.Snapshot = nil // compared apart
+				answers[what[len(stage):]] = got
+			}
+		}
+	}
+	return answers
+}
+
+// TestHeatmapsThroughTheService: two sites, three devices, several days,
+// through the real gRPC service.
+func TestHeatmapsThroughTheService(t *testing.T) {
+	_, searchAddr := serveSearch(t, "127.0.0.1:0")
+	h := start(t, testConfig(t), t.TempDir(), searchAddr)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(13, 13))
+	today := int32(time.Now().UnixMilli() / dayMs)
+	day0 := today - 6
+	const forgotten = "v_forgetme000000000000"
+	visitors := []string{"v_heatvisitor0000000001", "v_heatvisitor0000000002", forgotten, "v_heatvisitor0000000003"}
+	visits := heatVisits(t, rng, site, 160, day0, 5, visitors)
+	visits = append(visits, heatVisits(t, rng, siteB, 40, day0, 5, visitors)...)
+	var chunks []*recordingsv1.Chunk
+	for _, v := range visits {
+		chunks = append(chunks, v.chunks...)
+	}
+	rng.Shuffle(len(chunks), func(i, j int) { chunks[i], chunks[j] = chunks[j], chunks[i] })
+	for i := 0; i < len(chunks); i += 50 {
+		r, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: chunks[i:min(i+50, len(chunks))]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Refused > 0 {
+			t.Fatalf("refused: %v", r.Results)
+		}
+	}
+	from, to := day0, day0+4
+	before := checkAll(t, h, visits, from, to, "first delivery")
+	var nRage, nDead, nSnap, nTwo int
+	for _, v := range visits {
+		nRage += btoi(v.rage != nil)
+		nDead += btoi(v.dead != nil)
+		nSnap += btoi(v.snapshot)
+		nTwo += btoi(v.twoParts)
+	}
+	all := before[": pattern over every page, DEVICE_TYPE_UNSPECIFIED, HEATMAP_KIND_CLICK"]
+	t.Logf("%d visits (%d chunks): %d with a rage burst, %d a dead click, %d a snapshot, %d in two chunks; site A's click map: %d clicks in %d cells on %d elements, %d sessions",
+		len(visits), len(chunks), nRage, nDead, nSnap, nTwo, all.GetTotal(), len(all.GetClicks()), len(all.GetElements()), all.GetSessions())
+	if nRage == 0 || nDead == 0 || nSnap == 0 || nTwo == 0 || all.GetTotal() == 0 {
+		t.Fatal("the visits lack a case")
+	}
+
+	// A duplicate delivery counts once.
+	r, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: chunks[:100]})
+	if err != nil || r.Duplicates != 100 {
+		t.Fatalf("re-delivery: %v %v", r, err)
+	}
+	if again := checkAll(t, h, visits, from, to, "after a re-delivery"); !sameAnswers(before, again) {
+		t.Error("a re-delivery changed an answer")
+	}
+
+	t.Run("day range", func(t *testing.T) {
+		all := heatRules[4]
+		// [day0+1 00:00, day0+3 00:00) reads days day0+1 and day0+2 only.
+		got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: all.match, StartTime: dayTime(day0 + 1), EndTime: dayTime(day0 + 3)})
+		model(visits, heatQuery{site: site, match: all.keys, devices: allDevices, from: day0 + 1, to: day0 + 2, kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK}).check(t, "two days", recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, got)
+		if !got.GetStartTime().AsTime().Equal(dayTime(day0+1).AsTime()) || !got.GetEndTime().AsTime().Equal(dayTime(day0+3).AsTime()) {
+			t.Errorf("days read [%v, %v)", got.GetStartTime().AsTime(), got.GetEndTime().AsTime())
+		}
+		// One millisecond into a day reads all of it; a range ending a
+		// millisecond after midnight reads the next day too.
+		got = getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_SCROLL, Page: all.match,
+			StartTime: timestamppb.New(dayTime(day0 + 2).AsTime().Add(-time.Millisecond)), EndTime: timestamppb.New(dayTime(day0 + 3).AsTime().Add(time.Millisecond))})
+		model(visits, heatQuery{site: site, match: all.keys, devices: allDevices, from: day0 + 1, to: day0 + 3, kind: recordingsv1.HeatmapKind_HEATMAP_KIND_SCROLL}).check(t, "edges", recordingsv1.HeatmapKind_HEATMAP_KIND_SCROLL, got)
+		if !got.GetStartTime().AsTime().Equal(dayTime(day0+1).AsTime()) || !got.GetEndTime().AsTime().Equal(dayTime(day0+4).AsTime()) {
+			t.Errorf("days read [%v, %v)", got.GetStartTime().AsTime(), got.GetEndTime().AsTime())
+		}
+		// The default range is the 30 days up to now.
+		got = getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: all.match})
+		model(visits, heatQuery{site: site, match: all.keys, devices: allDevices, from: day0, to: today, kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK}).check(t, "default range", recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, got)
+		if d := got.GetEndTime().AsTime().Sub(got.GetStartTime().AsTime()); d != 31*24*time.Hour {
+			t.Errorf("the default range reads %v", d)
+		}
+	})
+
+	t.Run("max_cells", func(t *testing.T) {
+		all := heatRules[4]
+		full := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: all.match, StartTime: dayTime(from), EndTime: dayTime(to + 1)})
+		cut := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: all.match, StartTime: dayTime(from), EndTime: dayTime(to + 1), MaxCells: 3})
+		if len(full.Clicks) <= 3 || len(cut.Clicks) != 3 || !cut.Truncated || cut.Total != full.Total || !proto.Equal(cut.Clicks[2], full.Clicks[2]) {
+			t.Errorf("max_cells 3: %d cells truncated %v total %d; uncut %d cells total %d", len(cut.Clicks), cut.Truncated, cut.Total, len(full.Clicks), full.Total)
+		}
+		moves := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_MOVE, Page: all.match, StartTime: dayTime(from), EndTime: dayTime(to + 1), MaxCells: 5})
+		if len(moves.Cells) != 5 || !moves.Truncated || moves.Cells[4].Count < moves.Cells[len(moves.Cells)-1].Count {
+			t.Errorf("move max_cells 5: %d cells truncated %v", len(moves.Cells), moves.Truncated)
+		}
+		if full.Pages != int32(len(heatURLs)) {
+			t.Errorf("pages %d, want %d", full.Pages, len(heatURLs))
+		}
+	})
+
+	t.Run("snapshot", func(t *testing.T) {
+		for _, r := range heatRules {
+			for _, dev := range []sessionsv1.DeviceType{0, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET} {
+				got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_SCROLL, Page: r.match, DeviceType: dev})
+				want := newestSnapshot(visits, site, r.keys, dev)
+				checkSnapshot(t, h, r.name, want, got.Snapshot)
+			}
+		}
+	})
+
+	t.Run("pages", func(t *testing.T) {
+		pm := pagesModel(visits, site)
+		list, err := h.client.ListHeatmapPages(ctx, &recordingsv1.ListHeatmapPagesRequest{SiteId: site})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Pages) != len(pm) {
+			t.Fatalf("%d pages, want %d: %v", len(list.Pages), len(pm), list.Pages)
+		}
+		for i, p := range list.Pages {
+			if m := pm[p.Url]; p.PageViews != m[0] || p.Clicks != m[1] {
+				t.Errorf("page %s: %d views %d clicks, want %d and %d", p.Url, p.PageViews, p.Clicks, m[0], m[1])
+			}
+			if i > 0 && cmp.Or(cmp.Compare(list.Pages[i-1].PageViews, p.PageViews), cmp.Compare(p.Url, list.Pages[i-1].Url)) <= 0 {
+				t.Errorf("pages not ranked by views, then key: %v", list.Pages)
+			}
+		}
+		top, err := h.client.ListHeatmapPages(ctx, &recordingsv1.ListHeatmapPagesRequest{SiteId: site, Query: "PRODUCT", PageSize: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, p := range list.Pages {
+			if strings.Contains(p.Url, "product") {
+				want = append(want, p.Url)
+			}
+		}
+		if len(top.Pages) != 2 || top.Pages[0].Url != want[0] || top.Pages[1].Url != want[1] {
+			t.Errorf("top 2 product pages %v, want %v", top.Pages, want[:2])
+		}
+	})
+
+	t.Run("hostile", func(t *testing.T) {
+		all := heatRules[4].match
+		base := func(change func(*recordingsv1.GetHeatmapRequest)) *recordingsv1.GetHeatmapRequest {
+			r := &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: all}
+			change(r)
+			return r
+		}
+		now := time.Now()
+		for name, req := range map[string]*recordingsv1.GetHeatmapRequest{
+			"no site":         base(func(r *recordingsv1.GetHeatmapRequest) { r.SiteId = 0 }),
+			"no page":         base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = nil }),
+			"no operator":     base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = &searchv1.UrlMatch{Value: "https://shop.example.com/"} }),
+			"unknown op":      base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = &searchv1.UrlMatch{Operator: 9, Value: "x"} }),
+			"empty value":     base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX} }),
+			"17 stars":        base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: strings.Repeat("*a", 17)} }),
+			"huge value":      base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: strings.Repeat("a", 4096)} }),
+			"no kind":         base(func(r *recordingsv1.GetHeatmapRequest) { r.Kind = 0 }),
+			"unknown kind":    base(func(r *recordingsv1.GetHeatmapRequest) { r.Kind = 77 }),
+			"bot device":      base(func(r *recordingsv1.GetHeatmapRequest) { r.DeviceType = sessionsv1.DeviceType_DEVICE_TYPE_BOT }),
+			"unknown device":  base(func(r *recordingsv1.GetHeatmapRequest) { r.DeviceType = 99 }),
+			"401 days":        base(func(r *recordingsv1.GetHeatmapRequest) { r.StartTime, r.EndTime = timestamppb.New(now.Add(-401*24*time.Hour)), timestamppb.New(now) }),
+			"start after end": base(func(r *recordingsv1.GetHeatmapRequest) { r.StartTime, r.EndTime = timestamppb.New(now), timestamppb.New(now.Add(-time.Hour)) }),
+			"empty range":     base(func(r *recordingsv1.GetHeatmapRequest) { r.StartTime, r.EndTime = timestamppb.New(now), timestamppb.New(now) }),
+			"start only, far": base(func(r *recordingsv1.GetHeatmapRequest) { r.StartTime = timestamppb.New(now.Add(-500 * 24 * time.Hour)) }),
+			"bad timestamp":   base(func(r *recordingsv1.GetHeatmapRequest) { r.EndTime = &timestamppb.Timestamp{Seconds: math.MaxInt64} }),
+			"negative cells":  base(func(r *recordingsv1.GetHeatmapRequest) { r.MaxCells = -1 }),
+			"too many cells":  base(func(r *recordingsv1.GetHeatmapRequest) { r.MaxCells = 100_001 }),
+		} {
+			_, err := h.client.GetHeatmap(ctx, req)
+			if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || st.Message() == "" {
+				t.Errorf("%s: %v, want InvalidArgument with a message", name, err)
+			}
+		}
+		// 400 days is allowed.
+		if _, err := h.client.GetHeatmap(ctx, base(func(r *recordingsv1.GetHeatmapRequest) {
+			r.StartTime, r.EndTime = timestamppb.New(now.Add(-400*24*time.Hour)), timestamppb.New(now)
+		})); err != nil {
+			t.Errorf("400 days: %v", err)
+		}
+		for name, req := range map[string]*recordingsv1.ListHeatmapPagesRequest{
+			"no site":       {},
+			"huge query":    {SiteId: site, Query: strings.Repeat("q", 2049)},
+			"negative size": {SiteId: site, PageSize: -1},
+		} {
+			_, err := h.client.ListHeatmapPages(ctx, req)
+			if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || st.Message() == "" {
+				t.Errorf("pages %s: %v, want InvalidArgument with a message", name, err)
+			}
+		}
+		// Another organisation's site is NotFound, whatever else is asked.
+		foreign := h.authz.deny
+		if _, err := h.client.GetHeatmap(ctx, base(func(r *recordingsv1.GetHeatmapRequest) { r.SiteId = foreign })); status.Code(err) != codes.NotFound {
+			t.Errorf("GetHeatmap of a foreign site: %v", err)
+		}
+		if _, err := h.client.GetHeatmap(ctx, base(func(r *recordingsv1.GetHeatmapRequest) { r.SiteId, r.MaxCells = foreign, -1 })); status.Code(err) != codes.NotFound {
+			t.Errorf("GetHeatmap of a foreign site with a bad request: %v", err)
+		}
+		if _, err := h.client.ListHeatmapPages(ctx, &recordingsv1.ListHeatmapPagesRequest{SiteId: foreign}); status.Code(err) != codes.NotFound {
+			t.Errorf("ListHeatmapPages of a foreign site: %v", err)
+		}
+	})
+
+	// Rebuilding recomputes the same aggregates.
+	rebuild(t, h, site, nil)
+	if again := checkAll(t, h, visits, from, to, "after a rebuild"); !sameAnswers(before, again) {
+		t.Error("a rebuild changed an answer")
+	}
+
+	// Deleting a visitor removes their clicks, moves and scrolls (and a
+	// snapshot of theirs is no longer offered).
+	if _, err := h.client.DeleteVisitor(ctx, &recordingsv1.DeleteVisitorRequest{SiteId: site, VisitorId: forgotten}); err != nil {
+		t.Fatal(err)
+	}
+	kept := slices.DeleteFunc(slices.Clone(visits), func(v *visit) bool { return v.site == site && v.visitor == forgotten })
+	if len(kept) == len(visits) {
+		t.Fatal("the deleted visitor had no visits")
+	}
+	after := checkAll(t, h, kept, from, to, "after DeleteVisitor")
+	if sameAnswers(before, after) {
+		t.Error("deleting a visitor changed nothing")
+	}
+	for _, r := range heatRules {
+		got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: r.match})
+		checkSnapshot(t, h, "after DeleteVisitor: "+r.name, newestSnapshot(kept, site, r.keys, 0), got.Snapshot)
+	}
+	// Site B was never touched by any of it.
+	for _, kind := range heatKinds {
+		got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: siteB, Kind: kind, Page: heatRules[4].match, StartTime: dayTime(from), EndTime: dayTime(to + 1)})
+		model(visits, heatQuery{site: siteB, match: heatRules[4].keys, devices: allDevices, from: from, to: to, kind: kind}).check(t, "site B", kind, got)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func sameAnswers(a, b map[string]*recordingsv1.GetHeatmapResponse) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !proto.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// newestSnapshot is the visit whose snapshot the map should draw over:
+// the newest on the first device class (desktop, tablet, mobile when none
+// is asked for) that has one.
+func newestSnapshot(visits []*visit, siteID int64, match func(string) bool, dev sessionsv1.DeviceType) *visit {
+	order := []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_TABLET, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE}
+	if dev != 0 {
+		order = []sessionsv1.DeviceType{dev}
+	}
+	for _, d := range order {
+		var best *visit
+		for _, v := range visits {
+			if v.site == siteID && v.snapshot && v.device == d && match(v.key()) && (best == nil || v.serverMs > best.serverMs) {
+				best = v
+			}
+		}
+		if best != nil {
+			return best
+		}
+	}
+	return nil
+}
+
+func checkSnapshot(t *testing.T, h *harness, what string, want *visit, got *recordingsv1.HeatmapSnapshot) {
+	t.Helper()
+	if want == nil {
+		if got != nil {
+			t.Errorf("%s: snapshot %v, want none", what, got)
+		}
+		return
+	}
+	if got == nil {
+		t.Errorf("%s: no snapshot, want %s's", what, want.session)
+		return
+	}
+	// The snapshot is the third event: sl:view at +1, Meta at +2, it at +12.
+	snapMs := want.serverMs + 12
+	sess, err := h.client.GetSession(context.Background(), &recordingsv1.GetSessionRequest{SiteId: site, SessionId: want.session})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOffset := time.Duration(snapMs-sess.Session.GetStartTime().AsTime().UnixMilli()) * time.Millisecond
+	if got.SessionId != want.session || got.PageViewId != "p_"+want.session[2:] || got.Url != heatURLs[want.page][0] ||
+		got.Offset.AsDuration() != wantOffset || got.Time.AsTime().UnixMilli() != snapMs || got.ViewportHeight != int32(want.vh) || got.ViewportWidth != 1280 {
+		t.Errorf("%s: snapshot %v, want session %s at %v (%d ms) of %s, viewport 1280×%d", what, got, want.session, wantOffset, snapMs, heatURLs[want.page][0], want.vh)
+	}
+}
+
+// rebuild runs RebuildHeatmaps to the end and checks its progress.
+func rebuild(t *testing.T, h *harness, siteID int64, since *timestamppb.Timestamp) {
+	t.Helper()
+	stream, err := h.client.RebuildHeatmaps(context.Background(), &recordingsv1.RebuildHeatmapsRequest{SiteId: siteID, Since: since})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *recordingsv1.RebuildHeatmapsResponse
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("RebuildHeatmaps: %v", err)
+		}
+		if last.GetFinished() {
+			t.Fatal("a message after the finished one")
+		}
+		if m.SessionsDone > m.SessionsTotal {
+			t.Fatalf("progress %d of %d", m.SessionsDone, m.SessionsTotal)
+		}
+		last = m
+	}
+	if !last.GetFinished() || last.SessionsDone != last.SessionsTotal || last.SessionsTotal == 0 {
+		t.Fatalf("last progress %v", last)
+	}
+}
+
+// TestRebuildHeatmapsInvalid: the internal RPC checks its request.
+func TestRebuildHeatmapsInvalid(t *testing.T) {
+	_, searchAddr := serveSearch(t, "127.0.0.1:0")
+	h := start(t, testConfig(t), t.TempDir(), searchAddr)
+	for name, req := range map[string]*recordingsv1.RebuildHeatmapsRequest{
+		"no site":       {},
+		"negative site": {SiteId: -4},
+		"bad since":     {SiteId: site, Since: &timestamppb.Timestamp{Seconds: math.MaxInt64}},
+		"before 1970":   {SiteId: site, Since: timestamppb.New(time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC))},
+	} {
+		stream, err := h.client.RebuildHeatmaps(context.Background(), req)
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		if st, _ := status.FromError(err); st.Code() != codes.InvalidArgument || st.Message() == "" {
+			t.Errorf("%s: %v, want InvalidArgument", name, err)
+		}
+	}
+	// A site with nothing recorded rebuilds to nothing, and says it finished.
+	stream, err := h.client.RebuildHeatmaps(context.Background(), &recordingsv1.RebuildHeatmapsRequest{SiteId: site, Since: timestamppb.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *recordingsv1.RebuildHeatmapsResponse
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = m
+	}
+	if !last.GetFinished() || last.SessionsTotal != 0 {
+		t.Fatalf("empty rebuild: last message %v", last)
+	}
+}
