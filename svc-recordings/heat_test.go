@@ -368,7 +368,9 @@ var heatKinds = []recordingsv1.HeatmapKind{
 
 var allDevices = []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET}
 
-func dayTime(d int32) *timestamppb.Timestamp { return timestamppb.New(time.UnixMilli(int64(d) * dayMs)) }
+func dayTime(d int32) *timestamppb.Timestamp {
+	return timestamppb.New(time.UnixMilli(int64(d) * dayMs))
+}
 
 // rule is a test page rule with the model's matcher.
 type rule struct {
@@ -565,20 +567,34 @@ func TestHeatmapsThroughTheService(t *testing.T) {
 		}
 		now := time.Now()
 		for name, req := range map[string]*recordingsv1.GetHeatmapRequest{
-			"no site":         base(func(r *recordingsv1.GetHeatmapRequest) { r.SiteId = 0 }),
-			"no page":         base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = nil }),
-			"no operator":     base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = &searchv1.UrlMatch{Value: "https://shop.example.com/"} }),
-			"unknown op":      base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = &searchv1.UrlMatch{Operator: 9, Value: "x"} }),
-			"empty value":     base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX} }),
-			"17 stars":        base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: strings.Repeat("*a", 17)} }),
-			"huge value":      base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: strings.Repeat("a", 4096)} }),
-			"no kind":         base(func(r *recordingsv1.GetHeatmapRequest) { r.Kind = 0 }),
-			"unknown kind":    base(func(r *recordingsv1.GetHeatmapRequest) { r.Kind = 77 }),
-			"bot device":      base(func(r *recordingsv1.GetHeatmapRequest) { r.DeviceType = sessionsv1.DeviceType_DEVICE_TYPE_BOT }),
-			"unknown device":  base(func(r *recordingsv1.GetHeatmapRequest) { r.DeviceType = 99 }),
-			"401 days":        base(func(r *recordingsv1.GetHeatmapRequest) { r.StartTime, r.EndTime = timestamppb.New(now.Add(-401*24*time.Hour)), timestamppb.New(now) }),
-			"start after end": base(func(r *recordingsv1.GetHeatmapRequest) { r.StartTime, r.EndTime = timestamppb.New(now), timestamppb.New(now.Add(-time.Hour)) }),
-			"empty range":     base(func(r *recordingsv1.GetHeatmapRequest) { r.StartTime, r.EndTime = timestamppb.New(now), timestamppb.New(now) }),
+			"no site": base(func(r *recordingsv1.GetHeatmapRequest) { r.SiteId = 0 }),
+			"no page": base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = nil }),
+			"no operator": base(func(r *recordingsv1.GetHeatmapRequest) {
+				r.Page = &searchv1.UrlMatch{Value: "https://shop.example.com/"}
+			}),
+			"unknown op": base(func(r *recordingsv1.GetHeatmapRequest) { r.Page = &searchv1.UrlMatch{Operator: 9, Value: "x"} }),
+			"empty value": base(func(r *recordingsv1.GetHeatmapRequest) {
+				r.Page = &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX}
+			}),
+			"17 stars": base(func(r *recordingsv1.GetHeatmapRequest) {
+				r.Page = &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: strings.Repeat("*a", 17)}
+			}),
+			"huge value": base(func(r *recordingsv1.GetHeatmapRequest) {
+				r.Page = &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: strings.Repeat("a", 4096)}
+			}),
+			"no kind":        base(func(r *recordingsv1.GetHeatmapRequest) { r.Kind = 0 }),
+			"unknown kind":   base(func(r *recordingsv1.GetHeatmapRequest) { r.Kind = 77 }),
+			"bot device":     base(func(r *recordingsv1.GetHeatmapRequest) { r.DeviceType = sessionsv1.DeviceType_DEVICE_TYPE_BOT }),
+			"unknown device": base(func(r *recordingsv1.GetHeatmapRequest) { r.DeviceType = 99 }),
+			"401 days": base(func(r *recordingsv1.GetHeatmapRequest) {
+				r.StartTime, r.EndTime = timestamppb.New(now.Add(-401*24*time.Hour)), timestamppb.New(now)
+			}),
+			"start after end": base(func(r *recordingsv1.GetHeatmapRequest) {
+				r.StartTime, r.EndTime = timestamppb.New(now), timestamppb.New(now.Add(-time.Hour))
+			}),
+			"empty range": base(func(r *recordingsv1.GetHeatmapRequest) {
+				r.StartTime, r.EndTime = timestamppb.New(now), timestamppb.New(now)
+			}),
 			"start only, far": base(func(r *recordingsv1.GetHeatmapRequest) { r.StartTime = timestamppb.New(now.Add(-500 * 24 * time.Hour)) }),
 			"bad timestamp":   base(func(r *recordingsv1.GetHeatmapRequest) { r.EndTime = &timestamppb.Timestamp{Seconds: math.MaxInt64} }),
 			"negative cells":  base(func(r *recordingsv1.GetHeatmapRequest) { r.MaxCells = -1 }),
