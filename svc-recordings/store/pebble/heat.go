@@ -1,32 +1,540 @@
 package pebble
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+	"unsafe"
 
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/sightlinehq/sightline/pagerule"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 
-// errHeat: heatmap aggregates are being built (replaced in this change).
-var errHeat = errors.New("pebble: heatmap aggregates are not built yet")
+// Heatmap aggregates. Every write of a session (append, delete, sweep)
+// merges the change of heatmap.Session it causes into h/g rows in the same
+// batch as the write, under the session's stripe lock, so the sums are
+// exact. A rebuild clears and recounts a site (RebuildHeat); while it is
+// unfinished its marker tells writers which sessions it has not counted yet.
 
-// Heat implements store.Store.
+// vecSum adds heatmap.Vec operands (h and g keys).
+type vecSum struct{ v heatmap.Vec }
+
+func (m *vecSum) MergeNewer(value []byte) error {
+	w, err := heatmap.UnmarshalVec(value)
+	if err != nil {
+		return err
+	}
+	m.v = m.v.Add(w, 1)
+	return nil
+}
+
+func (m *vecSum) MergeOlder(value []byte) error { return m.MergeNewer(value) }
+
+func (m *vecSum) Finish(bool) ([]byte, io.Closer, error) { return m.v.Marshal(), nil, nil }
+
+// DeletableFinish lets compactions drop a row that sums to zero once every
+// operand is in (a deleted visitor's cells leave no trace).
+func (m *vecSum) DeletableFinish(includesBase bool) ([]byte, bool, io.Closer, error) {
+	return m.v.Marshal(), includesBase && m.v.Zero(), nil, nil
+}
+
+var _ pebble.DeletableValueMerger = (*vecSum)(nil)
+
+// rebuildMarker is the r value: an unfinished RebuildHeat of a site.
+// Sessions whose m key is ≤ Cursor are counted; the others will be counted
+// whole when the rebuild reaches them, so writers leave out their changes
+// to keys the rebuild recounts (heatmap.Page, days ≥ Since).
+type rebuildMarker struct {
+	Since   int32  `json:"since"`
+	Cursor  []byte `json:"cursor,omitempty"`
+	Cleared bool   `json:"cleared"`
+	Done    int64  `json:"done"`
+	Total   int64  `json:"total"`
+}
+
+// recounts tells whether the rebuild recounts key k of the session whose m
+// key is sessKey (so a writer must leave it out).
+func (m *rebuildMarker) recounts(sessKey []byte, k heatmap.Key) bool {
+	return m != nil && bytes.Compare(sessKey, m.Cursor) > 0 && (k.Kind == heatmap.Page || k.Day >= m.Since)
+}
+
+// loadMarkers reads the unfinished rebuilds at open.
+func (s *Store) loadMarkers() error {
+	s.markers = map[int64]*rebuildMarker{}
+	s.rebuilding = map[int64]bool{}
+	return s.scan([]byte{pRebuild}, nil, func(k, v []byte) error {
+		r := keyReader{b: k[1:]}
+		site := r.u64()
+		if r.err != nil {
+			return fmt.Errorf("corrupt rebuild key")
+		}
+		var m rebuildMarker
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("rebuild marker of site %d: %w", site, err)
+		}
+		s.markers[site] = &m
+		return nil
+	})
+}
+
+// marker answers the site's unfinished rebuild (nil when none); callers
+// hold the site's lock (read or write).
+func (s *Store) marker(site int64) *rebuildMarker {
+	s.markerMu.Lock()
+	defer s.markerMu.Unlock()
+	return s.markers[site]
+}
+
+func (s *Store) setMarker(site int64, m *rebuildMarker) {
+	s.markerMu.Lock()
+	defer s.markerMu.Unlock()
+	if m == nil {
+		delete(s.markers, site)
+		return
+	}
+	s.markers[site] = m
+}
+
+func (s *Store) siteStripe(site int64) int { return int(uint64(site) * 0x9e3779b97f4a7c15 >> 58) }
+
+// rlockSites read-locks the sites' locks in index order: every writer of
+// aggregates holds its sites' read locks around deciding and committing,
+// so a rebuild's steps (write lock) never interleave with them. Take them
+// before any session stripe.
+func (s *Store) rlockSites(sites ...int64) func() {
+	idx := make([]int, len(sites))
+	for i, site := range sites {
+		idx[i] = s.siteStripe(site)
+	}
+	idx = slices.Compact(slices.Sorted(slices.Values(idx)))
+	for _, i := range idx {
+		s.siteLocks[i].RLock()
+	}
+	return func() {
+		for _, i := range idx {
+			s.siteLocks[i].RUnlock()
+		}
+	}
+}
+
+// mergeHeat writes the aggregate changes d of one session into b, leaving
+// out what an unfinished rebuild will count. The caller holds the site's
+// read lock and the session's stripe.
+func (s *Store) mergeHeat(b *pebble.Batch, site int64, session string, d heatmap.Deltas) error {
+	if len(d.Prune()) == 0 {
+		return nil
+	}
+	m := s.marker(site)
+	var sessKey []byte
+	if m != nil {
+		sessKey = partition(pSession, site, session)
+	}
+	return writeDeltas(b, site, d, func(k heatmap.Key) bool { return !m.recounts(sessKey, k) })
+}
+
+// writeDeltas merges the deltas that keep accepts, in key order.
+func writeDeltas(b *pebble.Batch, site int64, d heatmap.Deltas, keep func(heatmap.Key) bool) error {
+	for _, k := range d.Sorted() {
+		if !keep(k) {
+			continue
+		}
+		key := pageKey(site, k.Page)
+		if k.Kind != heatmap.Page {
+			key = heatKey(site, k)
+		}
+		if err := b.Merge(key, d[k].Marshal(), nil); err != nil {
+			return fmt.Errorf("heatmap aggregate: %w", err)
+		}
+	}
+	return nil
+}
+
+// snapValue is a snapshot pointer's value after its 8-byte server time.
+type snapValue struct {
+	Session string `json:"s"`
+	PV      string `json:"p"`
+	Seq     int64  `json:"q"`
+	Full    int64  `json:"f"`
+	URL     string `json:"u,omitempty"`
+	W       int32  `json:"w,omitempty"`
+	H       int32  `json:"h,omitempty"`
+}
+
+// mergeSnapshots points each page's snapshot (for the chunk's device class)
+// at the fresh chunks holding one; the max merge keeps the newest.
+func mergeSnapshots(b *pebble.Batch, site int64, session string, fresh []*store.Chunk) error {
+	for _, c := range fresh {
+		h := c.Stats.Heat
+		if h == nil || h.Snap == 0 || int(h.Snap) > len(h.Pages) {
+			continue
+		}
+		page := h.Pages[h.Snap-1]
+		var device int32
+		if c.Stats.Client != nil {
+			device = c.Stats.Client.DeviceType
+		}
+		u := c.Stats.URL
+		if pagerule.Key(u) != page {
+			u = page
+		}
+		js, err := json.Marshal(snapValue{Session: session, PV: c.PageViewID, Seq: c.Seq, Full: c.Stats.FullSnapshotMs, URL: u, W: c.Stats.ViewportW, H: c.Stats.ViewportH})
+		if err != nil {
+			return fmt.Errorf("heatmap snapshot: %w", err)
+		}
+		v := append(binary.BigEndian.AppendUint64(nil, uint64(max(c.Stats.ServerMs, 0))), js...)
+		if err := b.Merge(snapshotKey(site, page, device), v, nil); err != nil {
+			return fmt.Errorf("heatmap snapshot: %w", err)
+		}
+	}
+	return nil
+}
+
+// sessionHeat is what a stored session contributes (read from its stats).
+func (s *Store) sessionHeat(d heatmap.Deltas, site int64, session string, row *sessionRow, sign int64) error {
+	stats, err := s.stats(site, session)
+	if err != nil {
+		return err
+	}
+	heatmap.Session(d, stats, row.State, sign)
+	return nil
+}
+
+// heatKinds are the kinds h rows hold, for a query that names none.
+var heatKinds = []heatmap.Kind{heatmap.Click, heatmap.Move, heatmap.Scroll, heatmap.Rage, heatmap.Dead, heatmap.Sessions}
+
+// Heat implements store.Store: one iterator, one seek per (page, device,
+// kind) range of days.
 func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kind, string, heatmap.Vec) error) error {
-	return errHeat
+	if q.FromDay > q.ToDay {
+		return nil
+	}
+	pages := slices.Compact(slices.Sorted(slices.Values(q.Pages)))
+	devices := slices.Compact(slices.Sorted(slices.Values(q.Devices)))
+	kinds := slices.Compact(slices.Sorted(slices.Values(q.Kinds)))
+	if len(q.Kinds) == 0 {
+		kinds = heatKinds
+	}
+	kinds = slices.DeleteFunc(kinds, func(k heatmap.Kind) bool { return k == heatmap.Page })
+	site := newKey(pHeat).u64(q.SiteID)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: site, UpperBound: upperBound(site)})
+	if err != nil {
+		return fmt.Errorf("pebble: heat: %w", err)
+	}
+	defer it.Close()
+	var arena []byte
+	scanRange := func(page string, device int32, kind heatmap.Kind) error {
+		g := heatGroup(q.SiteID, page, device, kind)
+		hi := upperBound(g.i32(q.ToDay)) // a copy: g's array is reused below
+		lo := g.i32(q.FromDay)
+		n := len(lo)
+		for ok := it.SeekGE(lo); ok && bytes.Compare(it.Key(), hi) < 0; ok = it.Next() {
+			k := it.Key()
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return err
+			}
+			vec, err := heatmap.UnmarshalVec(v)
+			if err != nil {
+				return fmt.Errorf("row %x: %w", k, err)
+			}
+			if vec.Zero() {
+				continue
+			}
+			// Cells are copied into an arena that is never written again,
+			// so the strings handed out stay valid without one allocation
+			// per row.
+			cell := k[n:]
+			if len(arena)+len(cell) > cap(arena) {
+				arena = make([]byte, 0, max(64<<10, len(cell)))
+			}
+			start := len(arena)
+			arena = append(arena, cell...)
+			if err := fn(kind, unsafe.String(unsafe.SliceData(arena[start:]), len(cell)), vec); err != nil {
+				return err
+			}
+		}
+		return it.Error()
+	}
+	for _, page := range pages {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		devs := devices
+		if len(devs) == 0 {
+			if devs, err = pageDevices(it, q.SiteID, page); err != nil {
+				return fmt.Errorf("pebble: heat: %w", err)
+			}
+		}
+		for _, d := range devs {
+			for _, kind := range kinds {
+				if err := scanRange(page, d, kind); err != nil {
+					return fmt.Errorf("pebble: heat: %w", err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// pageDevices lists the device classes that have rows of page, skipping
+// from one device to the next.
+func pageDevices(it *pebble.Iterator, site int64, page string) ([]int32, error) {
+	p := newKey(pHeat).u64(site).str(page)
+	var out []int32
+	for ok := it.SeekGE(p); ok && bytes.HasPrefix(it.Key(), p); ok = it.SeekGE(upperBound(slices.Clone(p).i32(out[len(out)-1]))) {
+		k := it.Key()
+		if len(k) < len(p)+4 {
+			return nil, fmt.Errorf("corrupt key %x", k)
+		}
+		out = append(out, readI32(k[len(p):]))
+	}
+	return out, it.Error()
 }
 
 // HeatPages implements store.Store.
-func (s *Store) HeatPages(ctx context.Context, siteID int64, after string, fn func(string, heatmap.Vec) error) error {
-	return errHeat
+func (s *Store) HeatPages(ctx context.Context, site int64, after string, fn func(string, heatmap.Vec) error) error {
+	p := pageKey(site, "")
+	var from []byte
+	if after != "" {
+		from = append(pageKey(site, after), 0) // strictly after
+	}
+	err := s.scan(p, from, func(k, v []byte) error {
+		vec, err := heatmap.UnmarshalVec(v)
+		if err != nil {
+			return err
+		}
+		if vec.Zero() {
+			return nil
+		}
+		return fn(string(k[len(p):]), vec)
+	})
+	if err != nil {
+		return fmt.Errorf("pebble: heatmap pages: %w", err)
+	}
+	return nil
 }
 
 // HeatSnapshot implements store.Store.
-func (s *Store) HeatSnapshot(ctx context.Context, siteID int64, page string, device int32) (store.HeatSnapshot, bool, error) {
-	return store.HeatSnapshot{}, false, errHeat
+func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, device int32) (store.HeatSnapshot, bool, error) {
+	v, ok, err := s.get(snapshotKey(site, page, device))
+	if err != nil {
+		return store.HeatSnapshot{}, false, fmt.Errorf("pebble: heatmap snapshot: %w", err)
+	}
+	if !ok || len(v) < 8 {
+		return store.HeatSnapshot{}, false, nil
+	}
+	var sv snapValue
+	if err := json.Unmarshal(v[8:], &sv); err != nil {
+		return store.HeatSnapshot{}, false, fmt.Errorf("pebble: heatmap snapshot: %w", err)
+	}
+	// The pointer outlives a deleted or expired session: check it.
+	row, err := s.loadRow(site, sv.Session)
+	if err != nil {
+		return store.HeatSnapshot{}, false, err
+	}
+	if row == nil || row.expired(time.Now().UnixMilli()) {
+		return store.HeatSnapshot{}, false, nil
+	}
+	return store.HeatSnapshot{
+		SessionID: sv.Session, PageViewID: sv.PV, Seq: sv.Seq, FullSnapshotMs: sv.Full,
+		ServerMs: int64(binary.BigEndian.Uint64(v)), URL: sv.URL, ViewportW: sv.W, ViewportH: sv.H,
+	}, true, nil
 }
 
-// RebuildHeat implements store.Store.
-func (s *Store) RebuildHeat(ctx context.Context, siteID int64, sinceDay int32, progress func(done, total int64)) error {
-	return errHeat
+// rebuildStep is how many sessions one rebuild batch counts.
+const rebuildStep = 200
+
+// errRebuildRunning: RebuildHeat of a site already runs in this process.
+var errRebuildRunning = errors.New("a heatmap rebuild of this site is already running")
+
+// RebuildHeat implements store.Store. It clears the site's h rows of days
+// ≥ sinceDay and its g rows, then walks its sessions in key order, counting
+// rebuildStep sessions per batch with the marker's cursor, under the site's
+// write lock (writers of the site wait for one step). An unfinished rebuild
+// with an earlier or equal sinceDay is resumed (it recounts at least those
+// days); one with a later sinceDay starts over.
+func (s *Store) RebuildHeat(ctx context.Context, site int64, sinceDay int32, progress func(done, total int64)) error {
+	s.markerMu.Lock()
+	if s.rebuilding[site] {
+		s.markerMu.Unlock()
+		return fmt.Errorf("pebble: rebuild heatmaps of site %d: %w", site, errRebuildRunning)
+	}
+	s.rebuilding[site] = true
+	s.markerMu.Unlock()
+	defer func() {
+		s.markerMu.Lock()
+		delete(s.rebuilding, site)
+		s.markerMu.Unlock()
+	}()
+	if m := s.marker(site); m == nil || m.Since > sinceDay {
+		if err := s.clearHeat(ctx, site, sinceDay); err != nil {
+			return fmt.Errorf("pebble: rebuild heatmaps of site %d: %w", site, err)
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		done, m, err := s.rebuildStep(site)
+		if err != nil {
+			return fmt.Errorf("pebble: rebuild heatmaps of site %d: %w", site, err)
+		}
+		if progress != nil {
+			progress(m.Done, m.Total)
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// clearHeat starts a rebuild: one synced batch clears the rows it will
+// recount and writes its marker.
+func (s *Store) clearHeat(ctx context.Context, site int64, since int32) error {
+	mu := &s.siteLocks[s.siteStripe(site)]
+	mu.Lock()
+	defer mu.Unlock()
+	b := s.db.NewBatch()
+	defer b.Close()
+	p := newKey(pHeat).u64(site)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upperBound(p)})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; {
+		k := it.Key()
+		r := keyReader{b: k[len(p):]}
+		r.str()
+		if r.err != nil || len(r.b) < 5 {
+			it.Close()
+			return fmt.Errorf("corrupt key %x", k)
+		}
+		group := slices.Clone(k[:len(k)-len(r.b)+5])
+		if err := b.DeleteRange(keyBuf(slices.Clone(group)).i32(since), upperBound(group), nil); err != nil {
+			it.Close()
+			return err
+		}
+		ok = it.SeekGE(upperBound(group))
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	g := pageKey(site, "")
+	if err := b.DeleteRange(g, upperBound(g), nil); err != nil {
+		return err
+	}
+	var total int64
+	if err := s.scan(newKey(pSession).u64(site), nil, func(_, _ []byte) error { total++; return ctx.Err() }); err != nil {
+		return err
+	}
+	m := &rebuildMarker{Since: since, Cleared: true, Total: total}
+	if err := s.putMarker(b, site, m); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	s.setMarker(site, m)
+	return nil
+}
+
+func (s *Store) putMarker(b *pebble.Batch, site int64, m *rebuildMarker) error {
+	v, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return b.Set(newKey(pRebuild).u64(site), v, nil)
+}
+
+// rebuildStep counts the next sessions after the cursor, or ends the
+// rebuild when there are none (done).
+func (s *Store) rebuildStep(site int64) (bool, *rebuildMarker, error) {
+	mu := &s.siteLocks[s.siteStripe(site)]
+	mu.Lock()
+	defer mu.Unlock()
+	m := s.marker(site)
+	if m == nil {
+		return false, nil, errors.New("the rebuild's marker is gone")
+	}
+	type sess struct {
+		id  string
+		row *sessionRow
+	}
+	var next []sess
+	var last []byte
+	p := newKey(pSession).u64(site)
+	var from []byte
+	if m.Cursor != nil {
+		from = append(slices.Clone(m.Cursor), 0)
+	}
+	errFull := errors.New("full")
+	err := s.scan(p, from, func(k, v []byte) error {
+		if len(next) == rebuildStep {
+			return errFull
+		}
+		r := keyReader{b: k[len(p):]}
+		id := r.str()
+		if r.err != nil {
+			return fmt.Errorf("corrupt key %x", k)
+		}
+		var row sessionRow
+		if err := json.Unmarshal(v, &row); err != nil {
+			return fmt.Errorf("session %s: %w", id, err)
+		}
+		if row.State == nil {
+			row.State = summary.NewState()
+		}
+		next = append(next, sess{id, &row})
+		last = slices.Clone(k)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFull) {
+		return false, nil, err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	nm := *m
+	if len(next) == 0 {
+		// Every session is counted; writers hold the read lock, so none can
+		// slip in between this scan and the marker's removal.
+		if err := b.Delete(newKey(pRebuild).u64(site), nil); err != nil {
+			return false, nil, err
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			return false, nil, err
+		}
+		s.setMarker(site, nil)
+		nm.Total = max(nm.Total, nm.Done)
+		return true, &nm, nil
+	}
+	d := heatmap.Deltas{}
+	for _, x := range next {
+		if err := s.sessionHeat(d, site, x.id, x.row, 1); err != nil {
+			return false, nil, err
+		}
+	}
+	err = writeDeltas(b, site, d.Prune(), func(k heatmap.Key) bool { return k.Kind == heatmap.Page || k.Day >= m.Since })
+	if err != nil {
+		return false, nil, err
+	}
+	nm.Cursor, nm.Done = last, m.Done+int64(len(next))
+	nm.Total = max(nm.Total, nm.Done)
+	if err := s.putMarker(b, site, &nm); err != nil {
+		return false, nil, err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return false, nil, err
+	}
+	s.setMarker(site, &nm)
+	return false, &nm, nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 )
 
 // Key layout. Everything of one session sorts together under its
@@ -20,6 +22,10 @@ import (
 //	a | site                   → latest chunk server time (max merge)
 //	d | site | session         → tombstone of a deleted session
 //	o | id                     → outbox entry
+//	h | site | page | device | kind | day | cell → heatmap aggregate (heatmap.Vec, summed by merges)
+//	g | site | page            → page dictionary (heatmap.Page's Vec: N views, X clicks; summed by merges)
+//	k | site | page | device   → latest full snapshot of a page (max merge: server time, then the pointer)
+//	r | site                   → unfinished heatmap rebuild (rebuildMarker)
 //
 // Integers are big-endian so byte order is numeric order; strings carry a
 // one-byte length so that no session id is a prefix of another's range.
@@ -27,6 +33,14 @@ import (
 // seq sort by page view id as bytes (summary.CompareKey), as in ScyllaDB's
 // clustering (seq, page_view_id). Two tabs of one session may send the
 // same seq; the page view keeps their chunks apart.
+//
+// Heatmap keys: pages are length-prefixed (≤ pagerule.MaxKey, 240 bytes)
+// except in g keys, where the page ends the key bare so the dictionary
+// lists pages in byte order, as ScyllaDB's clustering does. Device and day
+// are int32 with the sign bit flipped, big-endian, so negative values sort
+// first. One (page, device, kind) holds its days in order and each day its
+// cells, so a map over a date range is one range scan. Kind heatmap.Page
+// lives only in g rows.
 //
 // Before the page view joined the chunk keys (no deployment had data
 // yet), chunk keys ended at seq; such keys are not read any more.
@@ -41,6 +55,10 @@ const (
 	pActivity  = 'a'
 	pTombstone = 'd'
 	pOutbox    = 'o'
+	pHeat      = 'h'
+	pHeatPage  = 'g'
+	pSnapshot  = 'k'
+	pRebuild   = 'r'
 )
 
 type keyBuf []byte
@@ -56,6 +74,29 @@ func (k keyBuf) str(s string) keyBuf {
 		s = s[:255]
 	}
 	return append(append(k, byte(len(s))), s...)
+}
+
+// i32 appends v order-preserving: sign bit flipped, big-endian.
+func (k keyBuf) i32(v int32) keyBuf { return binary.BigEndian.AppendUint32(k, uint32(v)^1<<31) }
+
+func readI32(b []byte) int32 { return int32(binary.BigEndian.Uint32(b) ^ 1<<31) }
+
+// heatGroup is the prefix of one (page, device, kind)'s rows.
+func heatGroup(site int64, page string, device int32, kind heatmap.Kind) keyBuf {
+	return append(newKey(pHeat).u64(site).str(page).i32(device), byte(kind))
+}
+
+// heatKey is the key of one aggregate (any kind but heatmap.Page).
+func heatKey(site int64, k heatmap.Key) keyBuf {
+	return append(heatGroup(site, k.Page, k.Device, k.Kind).i32(k.Day), k.Cell...)
+}
+
+// pageKey is the page dictionary's key of a page.
+func pageKey(site int64, page string) keyBuf { return append(newKey(pHeatPage).u64(site), page...) }
+
+// snapshotKey is the key of a page's snapshot pointer on a device class.
+func snapshotKey(site int64, page string, device int32) keyBuf {
+	return newKey(pSnapshot).u64(site).str(page).i32(device)
 }
 
 // chunkKey is the key of one chunk's row of a kind (pChunk, pStats, pIndex).

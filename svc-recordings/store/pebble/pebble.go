@@ -22,6 +22,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
@@ -46,25 +47,47 @@ type Store struct {
 	seed    maphash.Seed
 	locks   [stripes]sync.Mutex
 	outboxN atomic.Int64
+
+	// siteLocks order heatmap writers (read) against rebuild steps
+	// (write), by site; taken before session stripes.
+	siteLocks [stripes]sync.RWMutex
+	// markers are the sites' unfinished heatmap rebuilds (as on disk);
+	// rebuilding the sites whose RebuildHeat runs here.
+	markerMu   sync.Mutex
+	markers    map[int64]*rebuildMarker
+	rebuilding map[int64]bool
 }
 
 var _ store.Store = (*Store)(nil)
 
-// maxMerger keeps the largest big-endian int64 written to a key: the
-// per-site "latest chunk" time is updated by concurrent appends without a
-// read-modify-write race.
-var maxMerger = &pebble.Merger{
+// merger is the database's one merge operator (Pebble allows one per
+// database and persists its name, so the name stays that of the first
+// version, which only kept maxima). It dispatches on the key's kind:
+//   - 'a' (latest chunk time per site) keeps the largest big-endian int64,
+//     so concurrent appends need no read-modify-write;
+//   - 'k' (snapshot pointers) keeps the largest value, which starts with
+//     the big-endian server time: the newest snapshot wins, whatever the
+//     order of arrival;
+//   - 'h' and 'g' (heatmap aggregates) add heatmap.Vecs.
+var merger = &pebble.Merger{
 	Name: "sightline.recordings.max.v1",
-	Merge: func(_, value []byte) (pebble.ValueMerger, error) {
-		m := &maxValue{}
+	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
+		if len(key) > 0 && (key[0] == pHeat || key[0] == pHeatPage) {
+			m := &vecSum{}
+			return m, m.MergeNewer(value)
+		}
+		m := &maxValue{exact: len(key) == 0 || key[0] != pSnapshot}
 		return m, m.MergeNewer(value)
 	},
 }
 
-type maxValue struct{ v []byte }
+type maxValue struct {
+	v     []byte
+	exact bool // operands are exactly 8 bytes
+}
 
 func (m *maxValue) MergeNewer(value []byte) error {
-	if len(value) != 8 {
+	if len(value) < 8 || (m.exact && len(value) != 8) {
 		return errors.New("max merge: bad operand")
 	}
 	if m.v == nil || bytes.Compare(value, m.v) > 0 {
@@ -82,7 +105,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.TombstoneTTL <= 0 {
 		opts.TombstoneTTL = 30 * 24 * time.Hour
 	}
-	po := &pebble.Options{Merger: maxMerger}
+	po := &pebble.Options{Merger: merger}
 	if opts.Logger != nil {
 		po.Logger = opts.Logger
 	}
@@ -102,6 +125,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.outboxN.Store(r.u64())
 	}
 	if err := it.Close(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebble: open: %w", err)
+	}
+	if err := s.loadMarkers(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("pebble: open: %w", err)
 	}
@@ -198,6 +225,7 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 	groups := map[[2]any]*group{}
 	var order []*group
 	var stripeIdx []int
+	var sites []int64
 	for i, c := range chunks {
 		k := [2]any{c.SiteID, c.SessionID}
 		g := groups[k]
@@ -206,9 +234,11 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 			groups[k] = g
 			order = append(order, g)
 			stripeIdx = append(stripeIdx, s.stripe(c.SiteID, c.SessionID))
+			sites = append(sites, c.SiteID)
 		}
 		g.idx = append(g.idx, i)
 	}
+	defer s.rlockSites(sites...)()
 	unlock := s.lock(stripeIdx)
 	defer unlock()
 
@@ -282,6 +312,15 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	if len(fresh) == 0 {
 		return nil
 	}
+	// Heatmaps: the fold's old part goes (before the in-order path folds
+	// into row.State in place), the fresh chunks' and the new fold's come.
+	heat := heatmap.Deltas{}
+	if row != nil {
+		heatmap.AddState(heat, row.State, -1)
+	}
+	for _, c := range fresh {
+		heatmap.AddChunk(heat, &c.Stats, 1)
+	}
 	for _, c := range fresh {
 		st, err := c.Stats.Marshal()
 		if err != nil {
@@ -337,6 +376,13 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 		state = summary.Fold(all)
 	}
 	row.State = state
+	heatmap.AddState(heat, state, 1)
+	if err := s.mergeHeat(b, g.site, g.session, heat); err != nil {
+		return fmt.Errorf("pebble: append chunk: %w", err)
+	}
+	if err := mergeSnapshots(b, g.site, g.session, fresh); err != nil {
+		return fmt.Errorf("pebble: append chunk: %w", err)
+	}
 	sum := state.Summary(g.site, g.session)
 	if isNew || !proto.Equal(old, sum) {
 		row.Version++
@@ -598,6 +644,14 @@ func (s *Store) ListSessions(ctx context.Context, site int64, token string, limi
 
 // deleteSession writes the removal of one session into b.
 func (s *Store) deleteSession(b *pebble.Batch, site int64, session string, row *sessionRow, nowMs int64) error {
+	// What the session added to heatmaps goes with it.
+	heat := heatmap.Deltas{}
+	if err := s.sessionHeat(heat, site, session, row, -1); err != nil {
+		return err
+	}
+	if err := s.mergeHeat(b, site, session, heat); err != nil {
+		return err
+	}
 	for _, p := range []byte{pChunk, pStats, pIndex} {
 		k := partition(p, site, session)
 		if err := b.DeleteRange(k, upperBound(k), nil); err != nil {
@@ -623,6 +677,7 @@ func (s *Store) deleteSession(b *pebble.Batch, site int64, session string, row *
 
 // DeleteSession implements store.Store.
 func (s *Store) DeleteSession(ctx context.Context, site int64, session string) error {
+	defer s.rlockSites(site)()
 	defer s.lock([]int{s.stripe(site, session)})()
 	row, err := s.loadRow(site, session)
 	if err != nil {
@@ -661,6 +716,7 @@ func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (
 	for i, sess := range sessions {
 		idx[i] = s.stripe(site, sess)
 	}
+	defer s.rlockSites(site)()
 	defer s.lock(idx)()
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -760,6 +816,7 @@ func (s *Store) sweepBatch(ctx context.Context, nowMs int64) (int, bool, error) 
 }
 
 func (s *Store) sweepOne(site int64, session string, nowMs int64) (bool, error) {
+	defer s.rlockSites(site)()
 	defer s.lock([]int{s.stripe(site, session)})()
 	row, err := s.loadRow(site, session)
 	if err != nil || row == nil || !row.expired(nowMs) {

@@ -46,6 +46,8 @@ func Run(t *testing.T, newStore func(t *testing.T, lim store.Limits) store.Store
 		{"SameSeqTwoPageViews", testSameSeqTwoPageViews},
 		{"TwoPageViewsReordered", testTwoPageViewsReordered},
 		{"SessionDetail", testSessionDetail},
+		{"HeatBasics", testHeatBasics},
+		{"HeatModel", testHeatModel},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
