@@ -500,9 +500,10 @@ func TestInvalidInput(t *testing.T) {
 			t.Errorf("%s: %v, want InvalidArgument", name, err)
 		}
 	}
+	// GetHeatmap's own inputs are in heat_test.go.
 	_, err = h.client.GetHeatmap(ctx, &recordingsv1.GetHeatmapRequest{SiteId: site})
-	if status.Code(err) != codes.Unimplemented {
-		t.Errorf("GetHeatmap: %v, want Unimplemented", err)
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("GetHeatmap without kind or page: %v, want InvalidArgument", err)
 	}
 }
 
