@@ -23,6 +23,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/pagerule"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
 
@@ -293,7 +294,9 @@ func TestHostileQueries(t *testing.T) {
 		"empty url value": {SiteId: siteA, Filter: f(func(x *searchv1.SessionFilter) {
 			x.ExitPage = &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS}
 		})},
-		"long url value":  {SiteId: siteA, Filter: f(func(x *searchv1.SessionFilter) { x.EntryPage = &searchv1.UrlMatch{Operator: 2, Value: long} })},
+		"long url value": {SiteId: siteA, Filter: f(func(x *searchv1.SessionFilter) {
+			x.EntryPage = &searchv1.UrlMatch{Operator: 2, Value: strings.Repeat("a", pagerule.MaxValue+1)}
+		})},
 		"long user id":    {SiteId: siteA, Filter: f(func(x *searchv1.SessionFilter) { x.UserId = long })},
 		"long utm":        {SiteId: siteA, Filter: f(func(x *searchv1.SessionFilter) { x.UtmCampaign = long })},
 		"too many values": {SiteId: siteA, Filter: f(func(x *searchv1.SessionFilter) { x.Browsers = many })},

@@ -11,6 +11,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/pagerule"
 )
 
 // Input limits. They bound the work one query can cause; they are not
@@ -25,6 +26,11 @@ const (
 	maxSummaryAttrs  = 200
 	maxSummaryEvents = 500
 	maxURLBytes      = 8192
+	// maxSelectorBytes bounds a clicked element's selector path (the
+	// tracker's and recordings' limit); maxClickedElements the selectors
+	// of one summary.
+	maxSelectorBytes   = 200
+	maxClickedElements = 100
 )
 
 // Timestamps outside this window cannot be represented by the indexes
@@ -122,7 +128,22 @@ func checkURLMatch(name string, m *searchv1.UrlMatch) error {
 	if m.Value == "" {
 		return invalidf("%s.value is empty", name)
 	}
-	return checkString(name+".value", m.Value)
+	// The page rules heatmaps take (pagerule): a link from a heatmap to its
+	// recordings carries the same rule, so the limits are the same.
+	if err := (pagerule.Rule{Op: pagerule.Op(m.Operator), Value: m.Value}).Check(); err != nil {
+		return invalidf("%s.%v", name, err)
+	}
+	return nil
+}
+
+func checkSelector(name, v string) error {
+	if len(v) > maxSelectorBytes {
+		return invalidf("%s is %d bytes, at most %d allowed", name, len(v), maxSelectorBytes)
+	}
+	if !utf8.ValidString(v) {
+		return invalidf("%s is not valid UTF-8", name)
+	}
+	return nil
 }
 
 // checkNoUnknown refuses messages carrying fields this server does not know
@@ -220,6 +241,9 @@ func validateFilter(f *searchv1.SessionFilter) error {
 			return err
 		}
 	}
+	if err := checkSelector("filter.clicked_element", f.ClickedElement); err != nil {
+		return err
+	}
 	if len(f.UserAttributes) > maxValues {
 		return invalidf("filter.user_attributes has %d values, at most %d allowed", len(f.UserAttributes), maxValues)
 	}
@@ -283,6 +307,14 @@ func validateSummary(i int, s *sessionsv1.SessionSummary) error {
 	for _, u := range append([]string{s.EntryUrl, s.ExitUrl}, pageURLs(s)...) {
 		if len(u) > maxURLBytes || !utf8.ValidString(u) {
 			return invalidf("%s has a URL longer than %d bytes or not UTF-8", name, maxURLBytes)
+		}
+	}
+	if len(s.ClickedElements) > maxClickedElements {
+		return invalidf("%s has %d clicked_elements, at most %d allowed", name, len(s.ClickedElements), maxClickedElements)
+	}
+	for j, sel := range s.ClickedElements {
+		if err := checkSelector(fmt.Sprintf("%s.clicked_elements[%d]", name, j), sel); err != nil {
+			return err
 		}
 	}
 	return nil

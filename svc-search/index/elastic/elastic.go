@@ -11,6 +11,8 @@
 // version_type=external_gte), so Elasticsearch itself rejects stale versions.
 // Lists page with search_after on (sort key, session id); facets are terms
 // aggregations. Every query is a bool filter whose first clause is the site.
+// Mapping changes are additive: Open puts the current mapping on the indices
+// behind an existing alias, so they take new fields without a rebuild.
 package elastic
 
 import (
@@ -93,6 +95,7 @@ const (
 	fUser      = "user_id"
 	fAttrs     = "attributes"
 	fEvents    = "custom_events"
+	fClicked   = "clicked_elements"
 	fSummary   = "summary"
 	// wildcardSub is the multi-field used by CONTAINS URL matches.
 	wildcardSub = "wc"
@@ -142,7 +145,7 @@ func (ix *Index) setup(ctx context.Context) error {
 	}
 	res.Body.Close()
 	if res.StatusCode == http.StatusOK {
-		return nil
+		return ix.putMapping(ctx)
 	}
 	first := ix.alias + "-000001"
 	body, _ = json.Marshal(map[string]any{"aliases": map[string]any{ix.alias: map[string]any{"is_write_index": true}}})
@@ -158,6 +161,24 @@ func (ix *Index) setup(ctx context.Context) error {
 			return nil
 		}
 		return fmt.Errorf("elasticsearch: create %s: %s: %s", first, res.Status(), raw)
+	}
+	return nil
+}
+
+// putMapping brings the indices behind the alias up to this build's
+// mapping. The template only shapes indices created after it, and with
+// dynamic: strict a document carrying a field an older index lacks would be
+// refused; additive changes are accepted by Elasticsearch in place (existing
+// documents gain the field when next upserted or reindexed), a conflicting
+// one fails here with Elasticsearch's reason.
+func (ix *Index) putMapping(ctx context.Context) error {
+	body, err := json.Marshal(map[string]any{"properties": properties()})
+	if err != nil {
+		return fmt.Errorf("elasticsearch: mapping: %w", err)
+	}
+	res, err := esapi.IndicesPutMappingRequest{Index: []string{ix.alias}, Body: bytes.NewReader(body)}.Do(ctx, ix.es)
+	if err := check(res, err, "update mapping of "+ix.alias); err != nil {
+		return fmt.Errorf("%w (a mapping that cannot change in place needs a new index: create it, reindex into it, move the alias)", err)
 	}
 	return nil
 }
@@ -188,7 +209,31 @@ func urlKeyword() map[string]any {
 
 // TemplateBody is the index template with the explicit mapping.
 func TemplateBody(prefix string, shards, replicas int) map[string]any {
-	props := map[string]any{
+	return map[string]any{
+		"index_patterns": []any{prefix + "-sessions-*"},
+		"priority":       200,
+		"template": map[string]any{
+			"settings": map[string]any{
+				"number_of_shards":   shards,
+				"number_of_replicas": replicas,
+			},
+			"mappings": map[string]any{
+				"dynamic":    "strict",
+				"_routing":   map[string]any{"required": true},
+				"properties": properties(),
+			},
+		},
+		"_meta": map[string]any{"owner": "sightline svc-search", "schema": schema},
+	}
+}
+
+// schema counts mapping changes (2: clicked_elements).
+const schema = 2
+
+// properties is the explicit mapping of a session document. Changes must be
+// additive (new fields): setup puts them on existing indices too.
+func properties() map[string]any {
+	return map[string]any{
 		fSite: keyword(), fSession: keyword(), fVisitor: keyword(),
 		fVersion:   map[string]any{"type": "long", "index": false},
 		fStart:     map[string]any{"type": "date_nanos"},
@@ -204,24 +249,8 @@ func TemplateBody(prefix string, shards, replicas int) map[string]any {
 		fExit: urlKeyword(), fExitPath: keyword(),
 		fDevice: keyword(), fBrowser: keyword(), fOS: keyword(), fCountry: keyword(),
 		fReferrer: keyword(), fUTMSource: keyword(), fUTMMedium: keyword(), fUTMCamp: keyword(),
-		fUser: keyword(), fAttrs: keyword(), fEvents: keyword(),
+		fUser: keyword(), fAttrs: keyword(), fEvents: keyword(), fClicked: keyword(),
 		fSummary: map[string]any{"type": "binary"},
-	}
-	return map[string]any{
-		"index_patterns": []any{prefix + "-sessions-*"},
-		"priority":       200,
-		"template": map[string]any{
-			"settings": map[string]any{
-				"number_of_shards":   shards,
-				"number_of_replicas": replicas,
-			},
-			"mappings": map[string]any{
-				"dynamic":    "strict",
-				"_routing":   map[string]any{"required": true},
-				"properties": props,
-			},
-		},
-		"_meta": map[string]any{"owner": "sightline svc-search", "schema": 1},
 	}
 }
 
@@ -291,6 +320,9 @@ func Document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 	}
 	if len(s.GetCustomEvents()) > 0 {
 		d[fEvents] = s.GetCustomEvents()
+	}
+	if len(s.GetClickedElements()) > 0 {
+		d[fClicked] = s.GetClickedElements()
 	}
 	return d, nil
 }
@@ -724,6 +756,7 @@ func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error
 		for _, kv := range []struct{ field, value string }{
 			{fReferrer, f.GetReferrerDomain()}, {fUTMSource, f.GetUtmSource()}, {fUTMMedium, f.GetUtmMedium()},
 			{fUTMCamp, f.GetUtmCampaign()}, {fUser, f.GetUserId()}, {fEvents, f.GetCustomEvent()},
+			{fClicked, f.GetClickedElement()},
 		} {
 			if kv.value != "" {
 				add(term(kv.field, kv.value))
@@ -763,6 +796,9 @@ func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error
 // wildcardEscaper makes user text literal in a wildcard pattern.
 var wildcardEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`)
 
+// patternEscaper leaves "*" the only wildcard of a PATTERN value.
+var patternEscaper = strings.NewReplacer(`\`, `\\`, `?`, `\?`)
+
 func urlClause(m *searchv1.UrlMatch, full, path string) (map[string]any, error) {
 	if m == nil || m.GetValue() == "" {
 		return nil, nil
@@ -779,6 +815,12 @@ func urlClause(m *searchv1.UrlMatch, full, path string) (map[string]any, error) 
 	case searchv1.UrlMatch_OPERATOR_CONTAINS:
 		return map[string]any{"wildcard": map[string]any{full + "." + wildcardSub: map[string]any{
 			"value": "*" + wildcardEscaper.Replace(m.GetValue()) + "*",
+		}}}, nil
+	case searchv1.UrlMatch_OPERATOR_PATTERN:
+		// On the keyword field (full URL or path): its term dictionary is
+		// walked with the pattern's automaton from the literal prefix.
+		return map[string]any{"wildcard": map[string]any{field: map[string]any{
+			"value": patternEscaper.Replace(m.GetValue()),
 		}}}, nil
 	}
 	return nil, fmt.Errorf("elasticsearch: unknown url operator %v", m.GetOperator())

@@ -120,6 +120,7 @@ func everyFilter() *searchv1.SessionFilter {
 		UserId:         "u-42",
 		UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "pro"}},
 		CustomEvent:    "purchase",
+		ClickedElement: `div[data-x="a*b?"]>button`,
 		HasRageClicks:  tp(true),
 		HasDeadClicks:  tp(false),
 		HasErrors:      tp(true),
@@ -142,6 +143,11 @@ func TestSearchBodiesGolden(t *testing.T) {
 			After: &index.Cursor{Value: 61_000, SessionID: "s-9"}, FacetSize: 3,
 			Facets: []searchv1.FacetField{searchv1.FacetField_FACET_FIELD_COUNTRY}},
 		"search_after_start_desc": {SiteID: site, Limit: 10, After: &index.Cursor{Value: base.UnixNano(), SessionID: "s-1"}},
+		"search_patterns": {SiteID: site, Limit: 10, Filter: &searchv1.SessionFilter{
+			VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "https://shop.example.com/product/*"},
+			EntryPage:   &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "/p/*/reviews"},
+			ExitPage:    &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: `*?q=a\b*`},
+		}},
 	} {
 		body, err := elastic.SearchBody(q)
 		if err != nil {
@@ -226,6 +232,36 @@ func TestWildcardEscaping(t *testing.T) {
 	}
 }
 
+// TestPatternEscaping: in a PATTERN only "*" is a wildcard; Elasticsearch's
+// other wildcard '?' and its escape '\' are escaped to stand for
+// themselves; a value starting with "/" matches the path field.
+func TestPatternEscaping(t *testing.T) {
+	for _, c := range []struct{ value, want string }{
+		{`https://x/*?a=\*`, `{"wildcard":{"pages":{"value":"https://x/*\\?a=\\\\*"}}}`},
+		{"*.*(a+)+$", `{"wildcard":{"pages":{"value":"*.*(a+)+$"}}}`},
+		{"/p/*?", `{"wildcard":{"paths":{"value":"/p/*\\?"}}}`},
+		{"**", `{"wildcard":{"pages":{"value":"**"}}}`},
+	} {
+		q, err := elastic.FilterQuery(site, &searchv1.SessionFilter{
+			VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: c.value}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(q)
+		if !strings.Contains(string(raw), c.want) {
+			t.Errorf("pattern %q: got %s, want it to contain %s", c.value, raw, c.want)
+		}
+	}
+	q, err := elastic.FilterQuery(site, &searchv1.SessionFilter{ClickedElement: `a[href*="x"]`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(q)
+	if want := `{"term":{"clicked_elements":"a[href*=\"x\"]"}}`; !strings.Contains(string(raw), want) {
+		t.Fatalf("clicked_element: got %s, want it to contain %s", raw, want)
+	}
+}
+
 func TestDocumentAndBulkItem(t *testing.T) {
 	s := indextest.Generate(1, site, "d", 1)[0]
 	item, err := elastic.BulkItem(s)
@@ -266,6 +302,10 @@ type fakeES struct {
 	// bulkStatus answers each bulk item by document id (default 201).
 	bulkStatus map[string]int
 	search     string
+	// aliasExists answers the alias check (an index from an earlier
+	// version); mappingError, when set, refuses a mapping update with it.
+	aliasExists  bool
+	mappingError string
 }
 
 type recorded struct {
@@ -282,7 +322,12 @@ func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case r.Method == http.MethodHead && strings.HasPrefix(r.URL.Path, "/_alias/"):
-		w.WriteHeader(http.StatusNotFound)
+		if !f.aliasExists {
+			w.WriteHeader(http.StatusNotFound)
+		}
+	case r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/_mapping") && f.mappingError != "":
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, f.mappingError)
 	case strings.HasSuffix(r.URL.Path, "/_bulk"):
 		var items []string
 		sc := bufio.NewScanner(bytes.NewReader(body))
@@ -312,6 +357,59 @@ func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"deleted":3,"failures":[]}`)
 	default:
 		io.WriteString(w, `{"acknowledged":true}`)
+	}
+}
+
+// TestMappingEvolution: an index made by an earlier version (the alias
+// exists) gets this build's fields put on it at Open, since the template
+// only shapes new indices and dynamic: strict would refuse documents with
+// the new fields; a change Elasticsearch refuses fails Open with its
+// reason and what to do.
+func TestMappingEvolution(t *testing.T) {
+	fake := &fakeES{aliasExists: true}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	ix, err := elastic.Open(t.Context(), elastic.Config{Addresses: []string{srv.URL}, IndexPrefix: "sl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	put := fake.find(t, "/sl-sessions/_mapping")
+	if put.method != http.MethodPut {
+		t.Fatalf("mapping update sent as %s", put.method)
+	}
+	var body struct {
+		Properties map[string]any `json:"properties"`
+	}
+	if err := json.Unmarshal(put.body, &body); err != nil {
+		t.Fatal(err)
+	}
+	var tmpl struct {
+		Template struct {
+			Mappings struct {
+				Properties map[string]any `json:"properties"`
+			} `json:"mappings"`
+		} `json:"template"`
+	}
+	raw, _ := json.Marshal(elastic.TemplateBody("sl", 1, 0))
+	_ = json.Unmarshal(raw, &tmpl)
+	if !reflect.DeepEqual(body.Properties, tmpl.Template.Mappings.Properties) || body.Properties["clicked_elements"] == nil {
+		t.Fatalf("mapping update %s differs from the template's properties", put.body)
+	}
+	fake.mu.Lock()
+	for _, r := range fake.requests {
+		if r.path == "/sl-sessions-000001" {
+			t.Errorf("an index was created although the alias exists")
+		}
+	}
+	fake.mu.Unlock()
+
+	refused := &fakeES{aliasExists: true, mappingError: `{"error":{"type":"illegal_argument_exception","reason":"mapper [pages] cannot be changed from type [keyword] to [text]"},"status":400}`}
+	srv2 := httptest.NewServer(refused)
+	defer srv2.Close()
+	_, err = elastic.Open(t.Context(), elastic.Config{Addresses: []string{srv2.URL}, IndexPrefix: "sl"})
+	if err == nil || !strings.Contains(err.Error(), "cannot be changed") || !strings.Contains(err.Error(), "reindex") {
+		t.Fatalf("refused mapping update: %v", err)
 	}
 }
 
@@ -362,6 +460,13 @@ func TestRequestsOnTheWire(t *testing.T) {
 	if !strings.Contains(string(create.body), `"sl-sessions":{"is_write_index":true}`) {
 		t.Fatalf("first index created without the write alias: %s", create.body)
 	}
+	fake.mu.Lock()
+	for _, r := range fake.requests {
+		if strings.HasSuffix(r.path, "/_mapping") {
+			t.Errorf("a new index (made from the template) got a mapping update")
+		}
+	}
+	fake.mu.Unlock()
 
 	// Upsert: one bulk through the alias, routed, externally versioned;
 	// the 409 is counted stale.
