@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -222,23 +224,25 @@ func rebuildHeatmaps(ctx context.Context, rc recordingsv1.RecordingsServiceClien
 		progressbar.OptionSetSpinnerChangeInterval(0),
 	)
 	start := time.Now()
+	var last *recordingsv1.RebuildHeatmapsResponse
+	stopped := func(err error) error {
+		fmt.Fprintln(stderr)
+		if status.Code(err) == codes.InvalidArgument {
+			return fmt.Errorf("heatmaps rebuild: %w", err)
+		}
+		return fmt.Errorf("heatmaps rebuild: stopped after %d sessions (run it again to resume): %w", last.GetSessionsDone(), err)
+	}
 	stream, err := rc.RebuildHeatmaps(ctx, req)
 	if err != nil {
-		return fmt.Errorf("heatmaps rebuild: %w", err)
+		return stopped(err)
 	}
-	var last *recordingsv1.RebuildHeatmapsResponse
 	for {
 		m, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			done := int64(0)
-			if last != nil {
-				done = last.GetSessionsDone()
-			}
-			fmt.Fprintln(stderr)
-			return fmt.Errorf("heatmaps rebuild: stopped after %d sessions (run it again to resume): %w", done, err)
+			return stopped(err)
 		}
 		if t := m.GetSessionsTotal(); t > 0 && (last == nil || last.GetSessionsTotal() != t) {
 			bar.ChangeMax64(t)
