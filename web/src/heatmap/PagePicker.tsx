@@ -1,0 +1,115 @@
+// Choosing the pages of a map: search the site's recorded page keys (most
+// viewed first), pick one, and choose how the rule matches — the exact URL,
+// what it starts with or contains, or a pattern that makes one map of many
+// pages (https://shop.example.com/product/*).
+import { useEffect, useId, useState } from "react";
+import { $api } from "../api/query";
+import type { UrlCondition } from "../lib/filters";
+import { MAX_RULE, RULES } from "./query";
+
+const PAGE_SIZE = 20;
+
+/** useDebounced answers value once it has not changed for ms. */
+function useDebounced<T>(value: T, ms: number): T {
+  const [v, setV] = useState(value);
+  useEffect(() => {
+    const t = setTimeout(() => setV(value), ms);
+    return () => clearTimeout(t);
+  }, [value, ms]);
+  return v;
+}
+
+export function PagePicker({ siteId, value, onChange }: { siteId: string; value?: UrlCondition; onChange: (v: UrlCondition | undefined) => void }) {
+  const id = useId();
+  const [search, setSearch] = useState("");
+  const [rule, setRule] = useState(value?.value ?? "");
+  useEffect(() => setRule(value?.value ?? ""), [value?.value]);
+  const op = value?.op ?? "equals";
+  const query = useDebounced(search.trim().slice(0, 200), 250);
+  const pages = $api.useQuery("get", "/api/v1/sites/{siteId}/heatmap/pages", {
+    params: { path: { siteId }, query: { query: query || undefined, pageSize: PAGE_SIZE } },
+  });
+  const list = pages.data?.pages ?? [];
+  const commit = (v: string, o = op) => {
+    const t = v.trim().slice(0, MAX_RULE);
+    onChange(t ? { op: o, value: t } : undefined);
+  };
+
+  return (
+    <section className="heat-picker" aria-labelledby={`${id}-h`} data-testid="heat-picker">
+      <h2 id={`${id}-h`} className="filter-label">
+        Page
+      </h2>
+      <div className="heat-rule">
+        <select aria-label="Which pages make the map" value={op} onChange={(e) => commit(rule, e.target.value as UrlCondition["op"])} data-testid="heat-rule-op">
+          {RULES.map((r) => (
+            <option key={r.op} value={r.op}>
+              {r.label}
+            </option>
+          ))}
+        </select>
+        <input
+          className="grow"
+          aria-label="Page URL or pattern"
+          aria-describedby={`${id}-help`}
+          placeholder="https://shop.example.com/product/*"
+          value={rule}
+          maxLength={MAX_RULE}
+          onChange={(e) => setRule(e.target.value)}
+          onBlur={() => rule.trim() !== (value?.value ?? "") && commit(rule)}
+          onKeyDown={(e) => e.key === "Enter" && commit(rule)}
+          data-testid="heat-rule-value"
+        />
+      </div>
+      <p id={`${id}-help`} className="muted small heat-help">
+        {op === "pattern" ? (
+          <>
+            In a pattern, <code>*</code> stands for any run of characters and the whole URL must match: <code>https://shop.example.com/product/*</code> makes one map of every product page. URLs are
+            compared without their query string.
+          </>
+        ) : op === "equals" ? (
+          <>One page: its URL without the query string.</>
+        ) : op === "prefix" ? (
+          <>Every page whose URL starts with this, e.g. <code>https://shop.example.com/blog/</code>.</>
+        ) : (
+          <>Every page whose URL contains this, e.g. <code>/checkout</code>.</>
+        )}
+      </p>
+      <label className="heat-search">
+        <span className="sr-only">Search recorded pages</span>
+        <input type="search" placeholder="Search recorded pages" value={search} onChange={(e) => setSearch(e.target.value)} data-testid="heat-page-search" />
+      </label>
+      {pages.error ? (
+        <p className="muted small" role="alert">
+          The recorded pages could not be read: {pages.error instanceof Error ? pages.error.message : "error"}
+        </p>
+      ) : (
+        <ul className="heat-pages" aria-label="Recorded pages, most viewed first" aria-busy={pages.isFetching}>
+          {list.map((p) => (
+            <li key={p.url}>
+              <button
+                type="button"
+                className={`heat-page ${value?.value === p.url ? "heat-page-on" : ""}`}
+                aria-pressed={value?.value === p.url && op === "equals"}
+                title={p.url}
+                onClick={() => commit(p.url ?? "", "equals")}
+                data-testid="heat-page"
+              >
+                <span className="ellipsis">{shortUrl(p.url)}</span>
+                <span className="facet-count">
+                  {Number(p.pageViews ?? 0).toLocaleString()} views · {Number(p.clicks ?? 0).toLocaleString()} clicks
+                </span>
+              </button>
+            </li>
+          ))}
+          {pages.data && list.length === 0 && <li className="muted small">{query ? "No recorded page matches." : "No page has been recorded yet."}</li>}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+/** shortUrl drops the scheme, keeping host and path. */
+function shortUrl(u: string | undefined): string {
+  return (u ?? "").replace(/^https?:\/\//, "");
+}

@@ -1,0 +1,169 @@
+// The page a heatmap is drawn over: a recorded full snapshot of it, rebuilt
+// by rrweb's Replayer with the replay's own fidelity plugins (captured
+// assets, canvases, media), paused a moment after the snapshot so late
+// styles and the first mutations are in, at the visitor's width, and sized
+// to the document's full height so the whole page scrolls under the map.
+import { Replayer } from "@rrweb/replay";
+import "@rrweb/replay/dist/style.css";
+import type { Schemas } from "../api/client";
+import type { RrwebEvent } from "../lib/ndjson";
+import { Fidelity, REPLAY_STYLE_RULES } from "../replay/fidelity";
+import { streamRecording } from "../replay/useRecording";
+import type { Box } from "./place";
+
+export type Snapshot = Schemas["v1HeatmapSnapshot"];
+
+const META = 4;
+const FULL_SNAPSHOT = 2;
+/** How long after the snapshot the page is shown: its first mutations (late content) are in by then. */
+export const SETTLE_MS = 1500;
+/** The most chunks read to reach the snapshot and its settle time. */
+const MAX_CHUNKS = 40;
+/** How long stylesheets, images and fonts may take before the page is measured. */
+const LOAD_WAIT_MS = 6000;
+/** The tallest page drawn; longer ones are cut here. */
+export const MAX_PAGE_HEIGHT = 60_000;
+
+/**
+ * snapshotWindow picks the events that rebuild the snapshot: from the Meta
+ * before the full snapshot nearest to atMs (the first one without atMs) up
+ * to settleMs after it, stopping before the next page (Meta). It answers
+ * them sorted and the replay offset to pause at, or undefined without a
+ * full snapshot.
+ */
+export function snapshotWindow(events: readonly RrwebEvent[], atMs: number | undefined, settleMs = SETTLE_MS): { events: RrwebEvent[]; pauseAt: number } | undefined {
+  const sorted = [...events].sort((a, b) => a.timestamp - b.timestamp);
+  let snap = -1;
+  for (let i = 0; i < sorted.length; i++) {
+    if (sorted[i]!.type !== FULL_SNAPSHOT) continue;
+    if (snap < 0 || (atMs !== undefined && Math.abs(sorted[i]!.timestamp - atMs) < Math.abs(sorted[snap]!.timestamp - atMs))) snap = i;
+    if (atMs === undefined) break;
+  }
+  if (snap < 0) return undefined;
+  let start = snap;
+  for (let i = snap - 1; i >= 0; i--) {
+    const t = sorted[i]!.type;
+    if (t === META) start = i;
+    if (t === META || t === FULL_SNAPSHOT) break;
+  }
+  const t0 = sorted[snap]!.timestamp;
+  const out = sorted.slice(start, snap + 1);
+  for (let i = snap + 1; i < sorted.length; i++) {
+    const e = sorted[i]!;
+    if (e.type === META || e.type === FULL_SNAPSHOT || e.timestamp > t0 + settleMs) break;
+    out.push(e);
+  }
+  return { events: out, pauseAt: out[out.length - 1]!.timestamp - out[0]!.timestamp };
+}
+
+/** readSnapshotEvents streams the snapshot's recording from its offset until the settle time is covered. */
+export async function readSnapshotEvents(siteId: string, snap: Snapshot, signal: AbortSignal): Promise<RrwebEvent[]> {
+  const ctl = new AbortController();
+  const stop = () => ctl.abort(signal.reason);
+  signal.addEventListener("abort", stop);
+  const atMs = snap.time ? Date.parse(snap.time) : NaN;
+  const events: RrwebEvent[] = [];
+  let chunks = 0;
+  let snapAt: number | undefined;
+  try {
+    for await (const c of streamRecording(siteId, snap.sessionId ?? "", ctl.signal, snap.offset || undefined)) {
+      events.push(...c.events);
+      for (const e of c.events) if (e.type === FULL_SNAPSHOT && snapAt === undefined && (!Number.isFinite(atMs) || e.timestamp >= atMs - 1000)) snapAt = e.timestamp;
+      const last = c.events.reduce((m, e) => Math.max(m, e.timestamp), 0);
+      if (++chunks >= MAX_CHUNKS || (snapAt !== undefined && last > snapAt + SETTLE_MS)) break;
+    }
+  } finally {
+    signal.removeEventListener("abort", stop);
+    ctl.abort(); // the rest of the recording is not needed
+  }
+  return events;
+}
+
+export interface RebuiltPage {
+  /** The page's size in CSS pixels: the visitors' width, the document's full height. */
+  width: number;
+  height: number;
+  /** locate answers the document box of the element a selector finds, or null. */
+  locate(selector: string): Box | null;
+  /** elementAt answers the element at a document position. */
+  elementAt(x: number, y: number): Element | null;
+  destroy(): void;
+}
+
+function loaded(doc: Document, ms: number): Promise<void> {
+  const waits: Promise<unknown>[] = [];
+  const once = (el: Element) => new Promise((r) => (el.addEventListener("load", r, { once: true }), el.addEventListener("error", r, { once: true })));
+  for (const l of Array.from(doc.querySelectorAll<HTMLLinkElement>('link[rel~="stylesheet"]'))) if (!l.sheet) waits.push(once(l));
+  for (const img of Array.from(doc.images)) if (!img.complete) waits.push(once(img));
+  if (doc.fonts) waits.push(doc.fonts.ready);
+  return Promise.race([Promise.all(waits).then(() => undefined), new Promise<void>((r) => setTimeout(r, ms))]);
+}
+
+const frame = () => new Promise<void>((r) => requestAnimationFrame(() => r()));
+
+/**
+ * rebuildPage rebuilds the snapshot's page into root (an empty element)
+ * and answers it once its styles and images are in and its height is known.
+ */
+export async function rebuildPage(root: HTMLElement, events: RrwebEvent[], snap: Snapshot, signal: AbortSignal): Promise<RebuiltPage> {
+  const win = snapshotWindow(events, snap.time ? Date.parse(snap.time) : undefined);
+  if (!win) throw new Error("The recording holds no snapshot of this page any more.");
+  const fidelity = new Fidelity({ pointer: false });
+  const r = new Replayer(win.events as never[], {
+    root,
+    insertStyleRules: REPLAY_STYLE_RULES,
+    plugins: fidelity.plugins as never[],
+    showWarning: false,
+    triggerFocus: false,
+    mouseTail: false,
+    skipInactive: false,
+  });
+  fidelity.attach(r);
+  const destroy = () => {
+    fidelity.destroy();
+    try {
+      r.destroy();
+    } catch {
+      // Already gone with its root.
+    }
+  };
+  try {
+    r.pause(win.pauseAt);
+    const iframe = r.iframe;
+    const doc = iframe.contentDocument;
+    const view = iframe.contentWindow;
+    if (!doc || !view) throw new Error("The page could not be rebuilt.");
+    const meta = win.events.find((e) => e.type === META)?.data as { width?: number; height?: number } | undefined;
+    const width = Math.max(1, Math.round(meta?.width || snap.viewportWidth || 1280));
+    iframe.setAttribute("width", String(width));
+    await loaded(doc, LOAD_WAIT_MS);
+    if (signal.aborted) throw signal.reason;
+    // The iframe grows to the document's height; a page sized in vh grows with it, so measure again.
+    let height = 0;
+    for (let i = 0; i < 3; i++) {
+      const h = Math.min(MAX_PAGE_HEIGHT, Math.max(1, doc.documentElement.scrollHeight, doc.body?.scrollHeight ?? 0));
+      if (Math.abs(h - height) <= 1) break;
+      height = h;
+      iframe.setAttribute("height", String(height));
+      await frame();
+    }
+    view.scrollTo({ left: 0, top: 0, behavior: "instant" as ScrollBehavior });
+    return {
+      width,
+      height,
+      locate(selector) {
+        const el = doc.querySelector(selector);
+        if (!el) return null;
+        const b = el.getBoundingClientRect();
+        return { left: b.left + view.scrollX, top: b.top + view.scrollY, width: b.width, height: b.height };
+      },
+      elementAt(x, y) {
+        return doc.elementFromPoint(x - view.scrollX, y - view.scrollY);
+      },
+      destroy,
+    };
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+}
