@@ -351,15 +351,15 @@ func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, devic
 	}, true, nil
 }
 
-// rebuildStep is how many sessions one rebuild batch counts.
-const rebuildStep = 200
+// defaultRebuildStep is how many sessions one rebuild batch counts.
+const defaultRebuildStep = 200
 
 // errRebuildRunning: RebuildHeat of a site already runs in this process.
 var errRebuildRunning = errors.New("a heatmap rebuild of this site is already running")
 
 // RebuildHeat implements store.Store. It clears the site's h rows of days
 // ≥ sinceDay and its g rows, then walks its sessions in key order, counting
-// rebuildStep sessions per batch with the marker's cursor, under the site's
+// a step of sessions (200) per batch with the marker's cursor, under the site's
 // write lock (writers of the site wait for one step). An unfinished rebuild
 // with an earlier or equal sinceDay is resumed (it recounts at least those
 // days); one with a later sinceDay starts over.
@@ -385,7 +385,7 @@ func (s *Store) RebuildHeat(ctx context.Context, site int64, sinceDay int32, pro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		done, m, err := s.rebuildStep(site)
+		done, m, err := s.countStep(site)
 		if err != nil {
 			return fmt.Errorf("pebble: rebuild heatmaps of site %d: %w", site, err)
 		}
@@ -456,9 +456,9 @@ func (s *Store) putMarker(b *pebble.Batch, site int64, m *rebuildMarker) error {
 	return b.Set(newKey(pRebuild).u64(site), v, nil)
 }
 
-// rebuildStep counts the next sessions after the cursor, or ends the
+// countStep counts the next sessions after the cursor, or ends the
 // rebuild when there are none (done).
-func (s *Store) rebuildStep(site int64) (bool, *rebuildMarker, error) {
+func (s *Store) countStep(site int64) (bool, *rebuildMarker, error) {
 	mu := &s.siteLocks[s.siteStripe(site)]
 	mu.Lock()
 	defer mu.Unlock()
@@ -479,7 +479,7 @@ func (s *Store) rebuildStep(site int64) (bool, *rebuildMarker, error) {
 	}
 	errFull := errors.New("full")
 	err := s.scan(p, from, func(k, v []byte) error {
-		if len(next) == rebuildStep {
+		if len(next) == s.rebuildStep {
 			return errFull
 		}
 		r := keyReader{b: k[len(p):]}

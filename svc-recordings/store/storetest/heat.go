@@ -229,7 +229,9 @@ func (m *heatModel) appendSome(ctx context.Context, s store.Store) error {
 		want := !m.deleted[k] && (ms == nil || !hasKey(ms.stats, ck))
 		if res[i].Stored != want {
 			// A chunk twice in one call: only its first occurrence is stored.
-			if !(res[i].Stored == false && slices.IndexFunc(call[:i], func(o store.Chunk) bool { return o.SiteID == c.SiteID && o.SessionID == c.SessionID && o.Seq == c.Seq && o.PageViewID == c.PageViewID }) >= 0) {
+			if !(res[i].Stored == false && slices.IndexFunc(call[:i], func(o store.Chunk) bool {
+				return o.SiteID == c.SiteID && o.SessionID == c.SessionID && o.Seq == c.Seq && o.PageViewID == c.PageViewID
+			}) >= 0) {
 				return fmt.Errorf("chunk %s/%d/%s: stored %v, want %v", c.SessionID, c.Seq, c.PageViewID, res[i].Stored, want)
 			}
 		}

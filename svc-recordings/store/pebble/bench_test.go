@@ -1,0 +1,166 @@
+package pebble
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
+)
+
+// benchDirs are removed after the benchmarks (TestMain).
+var benchDirs []string
+
+const (
+	benchPage    = "https://shop.example.com/product"
+	benchClicks  = 1_000_000
+	benchDays    = 30
+	benchFirst   = int32(20000)
+	clicksPerChk = 100
+)
+
+var heatOnce struct {
+	sync.Once
+	s   *Store
+	err error
+}
+
+// heatStore is a store holding 1M clicks on one page over 30 days, three
+// device classes, 40 elements, appended through Append as 10,000 sessions
+// of one chunk (stats made directly: extraction is not what is measured).
+// Each element's clicks spread over its box like real ones (a peak near the
+// middle), so the rows are the distinct (day, device, element, place).
+func heatStore(b *testing.B) *Store {
+	heatOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "heatbench")
+		if err != nil {
+			heatOnce.err = err
+			return
+		}
+		benchDirs = append(benchDirs, dir)
+		s, err := Open(dir, Options{Logger: quiet{}})
+		if err != nil {
+			heatOnce.err = err
+			return
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		pct := func() int8 { return int8(max(0, min(100, 50+r.NormFloat64()*18))) }
+		var batch []store.Chunk
+		for n := range benchClicks / clicksPerChk {
+			day := benchFirst + int32(n%benchDays)
+			st := summary.ChunkStats{
+				Seq: 0, PageViewID: "p_bench000000000000001", VisitorID: fmt.Sprintf("v_%d", n), URL: benchPage,
+				ServerMs: int64(day)*86400000 + int64(n), Client: &summary.Client{DeviceType: int32(1 + n%3)}, EventCount: clicksPerChk,
+			}
+			for i := range clicksPerChk {
+				st.Clicks = append(st.Clicks, summary.Click{T: int64(i), X: 1, Y: 1, Resolved: true, H: &summary.Anchor{
+					Page: benchPage, Day: day, Sel: fmt.Sprintf("body>main>section:nth-child(%d)>a.button", r.IntN(40)),
+					RX: pct(), RY: pct(), X: int32(r.IntN(1000)), Y: int32(r.IntN(4000)), Known: true,
+				}})
+			}
+			batch = append(batch, store.Chunk{SiteID: 1, SessionID: fmt.Sprintf("s_bench%015d", n), PageViewID: st.PageViewID, Data: []byte("x"), Stats: st})
+			if len(batch) == 100 {
+				if _, err := s.Append(context.Background(), batch); err != nil {
+					heatOnce.err = err
+					return
+				}
+				batch = batch[:0]
+			}
+		}
+		heatOnce.s = s
+	})
+	if heatOnce.err != nil {
+		b.Fatal(heatOnce.err)
+	}
+	return heatOnce.s
+}
+
+// BenchmarkHeat reads and sums (heatmap.Sums, as GetHeatmap does) the click
+// map of one page over 30 days, every device: 1M clicks.
+func BenchmarkHeat(b *testing.B) {
+	s := heatStore(b)
+	run := func(b *testing.B) {
+		q := store.HeatQuery{SiteID: 1, Pages: []string{benchPage}, FromDay: benchFirst, ToDay: benchFirst + benchDays - 1, Kinds: []heatmap.Kind{heatmap.Click}}
+		var rows int
+		for b.Loop() {
+			sums := heatmap.Sums{}
+			rows = 0
+			err := s.Heat(context.Background(), q, func(k heatmap.Kind, c string, v heatmap.Vec) error {
+				sums.Add(k, c, v)
+				rows++
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var clicks int64
+			for _, v := range sums[heatmap.Click] {
+				clicks += v.N
+			}
+			if clicks != benchClicks {
+				b.Fatalf("summed %d clicks, want %d", clicks, benchClicks)
+			}
+		}
+		b.ReportMetric(float64(rows), "rows")
+	}
+	b.Run("merged", run) // as written: merge operands not yet compacted
+	if err := s.db.Compact(context.Background(), []byte{pHeat}, []byte{pHeat + 1}, true); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("compacted", run)
+	b.Run("scan-only", func(b *testing.B) {
+		q := store.HeatQuery{SiteID: 1, Pages: []string{benchPage}, FromDay: benchFirst, ToDay: benchFirst + benchDays - 1, Kinds: []heatmap.Kind{heatmap.Click}}
+		for b.Loop() {
+			var n int64
+			err := s.Heat(context.Background(), q, func(k heatmap.Kind, c string, v heatmap.Vec) error {
+				n += v.N
+				return nil
+			})
+			if err != nil || n != benchClicks {
+				b.Fatal(err, n)
+			}
+		}
+	})
+}
+
+// BenchmarkAppend appends one chunk (in order, to one of 64 sessions) with
+// the heatmap data a real chunk carries (sl:view, clicks with sl:click,
+// pointer movement, scrolls, a snapshot) and the same chunk without it:
+// the difference is what aggregation costs.
+func BenchmarkAppend(b *testing.B) {
+	base := chunk(b, 1, 0, 0, 20000, true)
+	if base.Stats.Heat == nil || len(base.Stats.Clicks) == 0 || base.Stats.Clicks[0].H == nil {
+		b.Fatal("the chunk carries no heatmap data")
+	}
+	for _, withHeat := range []bool{true, false} {
+		b.Run(fmt.Sprintf("heat=%v", withHeat), func(b *testing.B) {
+			s := open(b, store.Limits{})
+			seq := map[int]int64{}
+			i := 0
+			for b.Loop() {
+				n := i % 64
+				i++
+				c := base
+				c.SessionID = fmt.Sprintf("s_appendbench%010d", n)
+				c.Seq = seq[n]
+				seq[n]++
+				c.Stats.Seq = c.Seq
+				c.Stats.Clicks = append([]summary.Click(nil), base.Stats.Clicks...)
+				if !withHeat {
+					c.Stats.Heat = nil
+					for j := range c.Stats.Clicks {
+						c.Stats.Clicks[j].H = nil
+					}
+				}
+				if _, err := s.Append(context.Background(), []store.Chunk{c}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

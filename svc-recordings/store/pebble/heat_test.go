@@ -1,0 +1,285 @@
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
+)
+
+// TestHeatModelSmallSteps runs the suite's reference model with rebuilds of
+// three sessions a step, so interrupted rebuilds stop with a cursor inside
+// the site and writers meet both sides of it.
+func TestHeatModelSmallSteps(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			s := open(t, store.Limits{})
+			s.rebuildStep = 3
+			storetest.HeatModel(t, s, seed)
+		})
+	}
+}
+
+func TestHeatKeysSort(t *testing.T) {
+	days := []int32{math.MinInt32, -400, -1, 0, 1, 20000, math.MaxInt32}
+	for i := 1; i < len(days); i++ {
+		a := heatKey(7, heatmap.Key{Page: "https://a/", Device: 1, Kind: heatmap.Click, Day: days[i-1], Cell: "\xff\xffzz"})
+		b := heatKey(7, heatmap.Key{Page: "https://a/", Device: 1, Kind: heatmap.Click, Day: days[i], Cell: ""})
+		if bytes.Compare(a, b) >= 0 {
+			t.Fatalf("day %d does not sort before day %d", days[i-1], days[i])
+		}
+		if got := readI32(keyBuf(nil).i32(days[i])); got != days[i] {
+			t.Fatalf("i32 round trip %d → %d", days[i], got)
+		}
+	}
+	// A page that extends another is its own range.
+	g := heatGroup(7, "https://a/b", 1, heatmap.Click)
+	if bytes.HasPrefix(heatKey(7, heatmap.Key{Page: "https://a/bc", Device: 1, Kind: heatmap.Click}), g) {
+		t.Fatal("a longer page falls inside a shorter one's range")
+	}
+	// The dictionary lists pages in byte order, like ScyllaDB's clustering.
+	if bytes.Compare(pageKey(7, "https://b/"), pageKey(7, "https://a/long/path")) <= 0 {
+		t.Fatal("page dictionary keys do not sort by page")
+	}
+}
+
+// chunk is a chunk of session n of site with one anchored click on page
+// https://shop.example.com/ on day.
+func chunk(t testing.TB, site int64, n int, seq int64, day int32, snap bool) store.Chunk {
+	b := &storetest.Builder{Site: site, Session: fmt.Sprintf("s_pebbleheat%010d", n), Visitor: fmt.Sprintf("v_pebbleheat%010d", n%5), ServerMs: int64(day)*86400000 + int64(n)}
+	evs := []map[string]any{
+		{"type": 4, "timestamp": 1763890000000, "data": map[string]any{"href": "https://shop.example.com/", "width": 1000, "height": 800}},
+		{"type": 5, "timestamp": 1763890000000, "data": map[string]any{"tag": "sl:view", "payload": map[string]any{"x": 0, "y": 0, "w": 1000, "h": 3000, "v": 800, "d": 1}}},
+	}
+	if snap {
+		evs = append(evs, map[string]any{"type": 2, "timestamp": 1763890000001, "data": map[string]any{"node": map[string]any{"type": 0, "id": 1}, "initialOffset": map[string]any{"top": 0, "left": 0}}})
+	}
+	for i := range 3 {
+		ts := int64(1763890000100 + i*2000 + int(seq)*10000)
+		evs = append(evs,
+			map[string]any{"type": 3, "timestamp": ts, "data": map[string]any{"source": 2, "type": 2, "id": 7, "x": 10 * n % 1000, "y": 40 * i}},
+			map[string]any{"type": 5, "timestamp": ts + 1, "data": map[string]any{"tag": "sl:click", "payload": map[string]any{"id": 7, "s": fmt.Sprintf("body>a#l%d", n%7), "rx": n % 101, "ry": i}}},
+			map[string]any{"type": 3, "timestamp": ts + 50, "data": map[string]any{"source": 0, "adds": []any{}, "removes": []any{}, "texts": []any{}, "attributes": []any{}}})
+	}
+	return b.ChunkEvents(t, seq, "p_pebbleheat0000000001", evs)
+}
+
+func heatDump(t testing.TB, s *Store, site int64) map[heatmap.Kind]map[string]heatmap.Vec {
+	t.Helper()
+	sums := heatmap.Sums{}
+	err := s.Heat(context.Background(), store.HeatQuery{SiteID: site, Pages: []string{"https://shop.example.com/"}, FromDay: math.MinInt32, ToDay: math.MaxInt32}, func(k heatmap.Kind, c string, v heatmap.Vec) error {
+		sums.Add(k, c, v)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.HeatPages(context.Background(), site, "", func(p string, v heatmap.Vec) error {
+		sums.Add(heatmap.Page, p, v)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sums
+}
+
+// TestRebuildSurvivesReopen: a rebuild cut off midway keeps its marker on
+// disk; the reopened store leaves out what the rebuild will count, and the
+// resumed rebuild ends equal to a store that never rebuilt.
+func TestRebuildSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := open(t, store.Limits{})
+	site := int64(3_000_000_001)
+	both := func(cs ...store.Chunk) {
+		t.Helper()
+		for _, st := range []*Store{s, plain} {
+			if _, err := st.Append(ctx, cs); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for n := range 30 {
+		both(chunk(t, site, n, 0, 20000+int32(n%3), n%4 == 0))
+	}
+	s.rebuildStep = 4
+	calls := 0
+	cctx, cancel := context.WithCancel(ctx)
+	err = s.RebuildHeat(cctx, site, 20001, func(done, total int64) {
+		if calls++; calls == 2 {
+			cancel()
+		}
+	})
+	cancel()
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cut-off rebuild: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir, Options{Logger: quiet{}}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if m := s.marker(site); m == nil || m.Since != 20001 || m.Done != 8 || m.Total != 30 {
+		t.Fatalf("marker after reopen %+v", m)
+	}
+	// Writes on both sides of the cursor: later chunks, new sessions, a
+	// deletion.
+	both(chunk(t, site, 1, 1, 20002, true), chunk(t, site, 29, 1, 20000, false), chunk(t, site, 40, 0, 20001, true))
+	for _, st := range []*Store{s, plain} {
+		if err := st.DeleteSession(ctx, site, fmt.Sprintf("s_pebbleheat%010d", 2)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DeleteSession(ctx, site, fmt.Sprintf("s_pebbleheat%010d", 20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var last [2]int64
+	if err := s.RebuildHeat(ctx, site, 20001, func(done, total int64) { last = [2]int64{done, total} }); err != nil {
+		t.Fatal(err)
+	}
+	if last[0] != last[1] || last[0] < 29 {
+		t.Fatalf("last progress %v", last)
+	}
+	got, want := heatDump(t, s, site), heatDump(t, plain, site)
+	if len(want[heatmap.Click]) == 0 || !maps.EqualFunc(got, want, func(a, b map[string]heatmap.Vec) bool { return maps.Equal(a, b) }) {
+		t.Fatalf("after the resumed rebuild:\n got %v\nwant %v", got, want)
+	}
+	if _, ok, err := s.get(newKey(pRebuild).u64(site)); ok || err != nil || s.marker(site) != nil {
+		t.Fatalf("marker left: %v %+v", err, s.marker(site))
+	}
+}
+
+// TestRebuildRunsOncePerSite: a second rebuild of a site while one runs
+// fails clearly; another site's runs.
+func TestRebuildRunsOncePerSite(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, store.Limits{})
+	site := int64(3_000_000_002)
+	for n := range 5 {
+		if _, err := s.Append(ctx, []store.Chunk{chunk(t, site, n, 0, 20000, false)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.rebuildStep = 1
+	var second, other error
+	first := s.RebuildHeat(ctx, site, 0, func(done, _ int64) {
+		if done == 1 {
+			second = s.RebuildHeat(ctx, site, 0, nil)
+			other = s.RebuildHeat(ctx, site+1, 0, nil)
+		}
+	})
+	if first != nil || !errors.Is(second, errRebuildRunning) || other != nil {
+		t.Fatalf("first %v, second %v (want %v), another site %v", first, second, errRebuildRunning, other)
+	}
+}
+
+// TestDeletedSessionLeavesNoRows: once compacted, the aggregates of a
+// deleted session are gone from disk, not only zero (GDPR).
+func TestDeletedSessionLeavesNoRows(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, store.Limits{})
+	site := int64(3_000_000_003)
+	c := chunk(t, site, 1, 0, 20000, true)
+	if _, err := s.Append(ctx, []store.Chunk{c}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(prefix byte) int {
+		n := 0
+		if err := s.scan([]byte{prefix}, nil, func(_, _ []byte) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if count(pHeat) == 0 || count(pHeatPage) != 1 {
+		t.Fatalf("no aggregates after an append: %d h, %d g rows", count(pHeat), count(pHeatPage))
+	}
+	if err := s.DeleteSession(ctx, site, c.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Compact(ctx, []byte{pHeatPage}, []byte{pHeat + 1}, true); err != nil {
+		t.Fatal(err)
+	}
+	if h, g := count(pHeat), count(pHeatPage); h != 0 || g != 0 {
+		t.Fatalf("after deletion and compaction: %d h rows, %d g rows", h, g)
+	}
+}
+
+// TestOldDatabaseOpens: a database written by the store before heatmaps
+// (same merger name, activity maxima only) opens and keeps its maxima.
+func TestOldDatabaseOpens(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	old := &pebble.Merger{Name: "sightline.recordings.max.v1", Merge: merger.Merge}
+	db, err := pebble.Open(dir, &pebble.Options{Merger: old, Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKey(pActivity).u64(9)
+	for _, v := range []uint64{5, 9, 7} {
+		if err := db.Merge(k, keyBuf(nil).u64(int64(v)), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	last, _, err := s.SiteActivity(context.Background(), 9, time.Now())
+	if err != nil || last.UnixMilli() != 9 {
+		t.Fatalf("activity %v %v", last.UnixMilli(), err)
+	}
+	if err := s.db.Merge(k, []byte("short"), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.SiteActivity(context.Background(), 9, time.Now()); err == nil {
+		t.Fatal("a malformed activity operand merged")
+	}
+}
+
+// TestHeatStopsOnError: fn's error ends Heat and is returned.
+func TestHeatStopsOnError(t *testing.T) {
+	s := open(t, store.Limits{})
+	site := int64(3_000_000_004)
+	if _, err := s.Append(context.Background(), []store.Chunk{chunk(t, site, 1, 0, 20000, false)}); err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stop")
+	n := 0
+	err := s.Heat(context.Background(), store.HeatQuery{SiteID: site, Pages: []string{"https://shop.example.com/"}, FromDay: 0, ToDay: 30000}, func(heatmap.Kind, string, heatmap.Vec) error {
+		n++
+		return stop
+	})
+	if !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("Heat: %v after %d rows", err, n)
+	}
+	kinds := []heatmap.Kind{}
+	_ = s.Heat(context.Background(), store.HeatQuery{SiteID: site, Pages: []string{"https://shop.example.com/"}, FromDay: 0, ToDay: 30000}, func(k heatmap.Kind, _ string, _ heatmap.Vec) error {
+		kinds = append(kinds, k)
+		return nil
+	})
+	if slices.Contains(kinds, heatmap.Page) || !slices.Contains(kinds, heatmap.Click) {
+		t.Fatalf("kinds of an unfiltered query %v", kinds)
+	}
+}
