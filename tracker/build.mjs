@@ -25,9 +25,16 @@ export async function bundle() {
   const banner = { recorder: '/*! Sightline recorder. Includes rrweb (MIT License, Copyright (c) rrweb contributors). */' };
   // The recorder calls clean copies of the globals a page can break (src/pristine.ts), and rrweb's
   // canvas sampling goes through the byte budget's gate (src/canvasgate.ts): injected names
-  // replace the globals of the same name everywhere in the bundle, rrweb included.
+  // replace the globals of the same name everywhere in the bundle, rrweb included. Property names
+  // ending in "_" (the Recorder's private members) are shortened: that keeps the bundle within its
+  // budget; nothing outside the bundle (wire format, storage, the page) may use such a name.
   const pristine = {
-    recorder: { inject: ['src/pristine.ts', 'src/canvasgate.ts'], define: { 'Array.from': '__slArrayFrom', 'Object.assign': '__slObjectAssign' } },
+    recorder: {
+      inject: ['src/pristine.ts', 'src/canvasgate.ts'],
+      define: { 'Array.from': '__slArrayFrom', 'Object.assign': '__slObjectAssign' },
+      mangleProps: /_$/,
+      reserveProps: /^__.*__$/,
+    },
   };
   for (const name of ['bootstrap', 'recorder']) {
     const r = await build({ ...common, ...(pristine[name] || {}), entryPoints: [`src/${name}.ts`], banner: banner[name] ? { js: banner[name] } : {} });

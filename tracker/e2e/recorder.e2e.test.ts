@@ -558,8 +558,9 @@ describe('recorder in Chromium', () => {
     expect(next.length).toBeGreaterThan(0);
     expect(next[0].seq).toBe(0);
     expect(next[0].pageViewId).not.toBe(first.pageViewId);
-    expect(next[0].events[0].type).toBe(4); // Meta, then the full snapshot
-    expect(next[0].events[1].type).toBe(2);
+    expect(next[0].events[0].data.tag).toBe('sl:view'); // every batch opens with it
+    expect(next[0].events[1].type).toBe(4); // Meta, then the full snapshot
+    expect(next[0].events[2].type).toBe(2);
     expect(JSON.stringify(es.filter((e) => e.sessionId === first.sessionId))).not.toContain('IDLE-TIME-MUTATION');
     expect(new Set(es.map((e) => e.visitorId)).size).toBe(1);
   });
@@ -657,8 +658,9 @@ describe('recorder in Chromium', () => {
     const t = ok.filter((e) => e.truncated);
     expect(t.length).toBeGreaterThan(0);
     // After the gap the recording starts over with Meta + FullSnapshot, so replay is whole.
-    expect(t[0].events[0].type).toBe(4);
-    expect(t[0].events[1].type).toBe(2);
+    expect(t[0].events[0].data.tag).toBe('sl:view'); // every batch opens with it
+    expect(t[0].events[1].type).toBe(4);
+    expect(t[0].events[2].type).toBe(2);
     // Sequence numbers have no holes: dropped events never got one.
     const seqs = [...new Set(ok.map((e) => e.seq))].sort((a, b) => a - b);
     expect(seqs).toEqual(seqs.map((_, i) => i));
