@@ -111,6 +111,10 @@ bench-ingest: ## Ingest (real spool, fsync on) against a bare net/http handler, 
 bench-recordings: ## Append throughput, time to first chunk, bytes per recorded minute.
 	$(GO) run ./svc-recordings/cmd/benchrecordings
 
+.PHONY: bench-heatmaps
+bench-heatmaps: ## GetHeatmap p50/p95 with 1M clicks over 30 days (embedded), append cost with/without heat data (~5 min; BENCH_HEATMAPS_ARGS=-clicks 200000 for ~1).
+	$(GO) run ./svc-recordings/cmd/benchheatmaps $(BENCH_HEATMAPS_ARGS)
+
 .PHONY: bench-search
 bench-search: ## Embedded index vs PostgreSQL, same queries (1M sessions, ~15 min; BENCH_SEARCH_ARGS=-n 200000 for ~5).
 	$(GO) run ./svc-search/cmd/benchsearch $(BENCH_SEARCH_ARGS)

@@ -1,0 +1,463 @@
+// Command benchheatmaps measures heatmaps on this machine, in one run:
+//
+//  1. GetHeatmap (click map) of one page key holding -clicks clicks spread
+//     over -days UTC days, through the real gRPC service on the embedded
+//     (Pebble) store: p50/p95 over -calls calls (goal p95 ≤ 100 ms). The
+//     clicks are stored as a tracker sends them — AppendChunks of batches
+//     opened by sl:view, each click followed by sl:click — so the
+//     aggregates are built by the same code as in production.
+//
+//  2. AppendChunks cost of chunks carrying heat data (sl:view, sl:click)
+//     against the same chunks without those events, in interleaved rounds
+//     (goal ≤ 1.10×).
+//
+//     go run ./svc-recordings/cmd/benchheatmaps [-clicks 1000000]
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	recordings "github.com/sightlinehq/sightline/svc-recordings"
+)
+
+const (
+	mapSite   = int64(3_000_000_001)
+	heatSite  = int64(3_000_000_002)
+	plainSite = int64(3_000_000_003)
+	pageURL   = "https://shop.example.com/product/espresso-machine?utm_source=mail"
+	dayMs     = int64(24 * time.Hour / time.Millisecond)
+)
+
+type options struct {
+	clicks, days, perChunk, chunksPerVisit, elements int
+	batch, workers, calls, rounds, roundVisits       int
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.clicks, "clicks", 1_000_000, "clicks stored on the measured page key")
+	flag.IntVar(&o.days, "days", 30, "UTC days the clicks are spread over (ending today)")
+	flag.IntVar(&o.perChunk, "clicks-per-chunk", 20, "clicks in one tracker batch")
+	flag.IntVar(&o.chunksPerVisit, "chunks-per-visit", 2, "batches of one page view")
+	flag.IntVar(&o.elements, "elements", 150, "clickable elements of the page (clicks spread over them by a Zipf law)")
+	flag.IntVar(&o.batch, "batch", 64, "chunks per AppendChunks call")
+	flag.IntVar(&o.workers, "concurrency", 4, "concurrent AppendChunks callers while loading")
+	flag.IntVar(&o.calls, "calls", 50, "GetHeatmap calls measured (a quarter of them for the variants)")
+	flag.IntVar(&o.rounds, "rounds", 10, "interleaved rounds of the append comparison")
+	flag.IntVar(&o.roundVisits, "round-visits", 24, "page views (12 batches each) per variant per round")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(context.Background(), o); err != nil {
+		pprof.StopCPUProfile()
+		log.Fatal(err)
+	}
+}
+
+// service is svc-recordings on a loopback gRPC socket over a fresh Pebble
+// directory.
+type service struct {
+	client recordingsv1.RecordingsServiceClient
+	close  func()
+}
+
+func startService(ctx context.Context) (*service, error) {
+	dir, err := os.MkdirTemp("", "benchheatmaps-")
+	if err != nil {
+		return nil, err
+	}
+	var cfg recordings.Config
+	fs := flag.NewFlagSet("recordings", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(nil); err != nil {
+		return nil, err
+	}
+	svc, err := recordings.New(ctx, cfg, recordings.Deps{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
+	recordingsv1.RegisterRecordingsServiceServer(srv, svc)
+	go srv.Serve(lis)
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20), grpc.MaxCallRecvMsgSize(64<<20)))
+	if err != nil {
+		return nil, err
+	}
+	return &service{client: recordingsv1.NewRecordingsServiceClient(cc), close: func() {
+		cc.Close()
+		srv.Stop()
+		svc.Close()
+		os.RemoveAll(dir)
+	}}, nil
+}
+
+func run(ctx context.Context, o options) error {
+	s, err := startService(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if err := benchGetHeatmap(ctx, s.client, o); err != nil {
+		return err
+	}
+	return benchAppend(ctx, s.client, o)
+}
+
+// visitGen writes a visitor's batches of one page view.
+type visitGen struct {
+	r        *rand.Rand
+	zipf     *rand.Zipf
+	elements []string
+	withHeat bool
+	snap     []byte
+}
+
+func newVisitGen(seed uint64, elements int, withHeat bool) *visitGen {
+	r := rand.New(rand.NewPCG(seed, 13))
+	g := &visitGen{r: r, zipf: rand.NewZipf(r, 1.1, 4, uint64(elements-1)), withHeat: withHeat, snap: snapshot(r)}
+	for i := range elements {
+		g.elements = append(g.elements, fmt.Sprintf("body>main>section:nth-of-type(%d)>div.c-card>a.c-link-%d", i/8+1, i))
+	}
+	return g
+}
+
+// pct is where in its box a visitor clicks: around the middle.
+func (g *visitGen) pct() int { return int(math.Round(min(max(50+g.r.NormFloat64()*15, 0), 100))) }
+
+// batch is one tracker batch: sl:view, pointer samples every 500 ms,
+// a scroll now and then, clicks (each with sl:click and the page's
+// reaction) and small mutations; the first batch of a page view opens with
+// Meta and a full snapshot. The JSON is written by hand: encoding/json of
+// maps cost more than the service's whole append in a profile.
+func (g *visitGen) batch(start int64, first bool, clicks int, scrollY *int) []byte {
+	const docH, vh = 4200, 900
+	type event struct {
+		t    int64
+		json []byte
+	}
+	var evs []event
+	add := func(t int64, format string, args ...any) {
+		evs = append(evs, event{t, fmt.Appendf(nil, `{"type":%s,"timestamp":%d,"data":`, format[:1], t)})
+		e := &evs[len(evs)-1]
+		e.json = append(fmt.Appendf(e.json, format[1:], args...), '}')
+	}
+	ts := start
+	if g.withHeat {
+		add(ts, `5{"tag":"sl:view","payload":{"x":0,"y":%d,"w":1440,"h":%d,"v":%d,"d":1}}`, *scrollY, docH, vh)
+	}
+	if first {
+		add(ts+1, `4{"href":%q,"width":1440,"height":%d}`, pageURL, vh)
+		add(ts+2, `2%s`, g.snap)
+	}
+	mx, my := 700.0, 400.0
+	for i := range 10 {
+		t := ts + int64(i)*500 + 40
+		pos := make([]byte, 0, 256)
+		for k := range 6 {
+			mx = min(max(mx+g.r.NormFloat64()*30, 0), 1439)
+			my = min(max(my+g.r.NormFloat64()*25, 0), vh-1)
+			if k > 0 {
+				pos = append(pos, ',')
+			}
+			pos = fmt.Appendf(pos, `{"x":%d,"y":%d,"id":%d,"timeOffset":%d}`, int(mx), int(my), 5+g.r.IntN(300), -400+k*80)
+		}
+		add(t, `3{"source":1,"positions":[%s]}`, pos)
+		if g.r.IntN(4) == 0 {
+			*scrollY = min(max(*scrollY+g.r.IntN(900)-300, 0), docH-vh)
+			add(t+100, `3{"source":3,"id":1,"x":0,"y":%d}`, *scrollY)
+		}
+		if i%3 == 1 {
+			add(t+150, `3{"source":0,"texts":[{"id":%d,"value":"in stock"}],"attributes":[],"removes":[],"adds":[]}`, 5+g.r.IntN(300))
+		}
+	}
+	for c := range clicks {
+		t := ts + int64(c)*900 + 300
+		el := int(g.zipf.Uint64())
+		id := 100 + el
+		add(t, `3{"source":2,"type":2,"id":%d,"x":%d,"y":%d}`, id, 100+g.r.IntN(1200), 100+g.r.IntN(700))
+		if g.withHeat {
+			add(t+1, `5{"tag":"sl:click","payload":{"id":%d,"s":%q,"rx":%d,"ry":%d}}`, id, g.elements[el], g.pct(), g.pct())
+		}
+		add(t+80, `3{"source":0,"attributes":[{"id":%d,"attributes":{"class":"c-link is-active"}}],"texts":[],"removes":[],"adds":[]}`, id)
+	}
+	slices.SortStableFunc(evs, func(a, b event) int { return cmp.Compare(a.t, b.t) })
+	out := []byte{'['}
+	for i, e := range evs {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, e.json...)
+	}
+	return append(out, ']')
+}
+
+// snapshot is a full snapshot's data: a product page of ~130 nodes.
+func snapshot(r *rand.Rand) []byte {
+	var b []byte
+	b = append(b, `{"node":{"type":0,"id":1,"childNodes":[{"type":2,"tagName":"html","id":2,"attributes":{},"childNodes":[{"type":2,"tagName":"body","id":5,"attributes":{},"childNodes":[`...)
+	id := 6
+	for s := range 5 {
+		if s > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, `{"type":2,"tagName":"section","id":%d,"attributes":{},"childNodes":[`, id)
+		id++
+		for c := range 8 {
+			if c > 0 {
+				b = append(b, ',')
+			}
+			b = fmt.Appendf(b, `{"type":2,"tagName":"div","id":%d,"attributes":{"class":"c-card"},"childNodes":[{"type":2,"tagName":"a","id":%d,"attributes":{"class":"c-link-%d","href":"/p/%d"},"childNodes":[{"type":3,"id":%d,"textContent":"Espresso machine, 15 bar, stainless steel"}]}]}`,
+				id, id+1, s*8+c, r.IntN(1e6), id+2)
+			id += 3
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, `]}]}]},"initialOffset":{"top":0,"left":0}}`...)
+}
+
+// visit is the chunks of one page view of a visitor, stored at server time.
+func (g *visitGen) visit(siteID int64, n int, server time.Time, chunks, clicks int) []*recordingsv1.Chunk {
+	devices := []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET}
+	device := devices[g.r.IntN(len(devices))]
+	var out []*recordingsv1.Chunk
+	scrollY := 0
+	for seq := range chunks {
+		ts := server.UnixMilli() + int64(seq)*5000
+		out = append(out, &recordingsv1.Chunk{
+			SiteId: siteID, OrganizationId: 4_000_000_001,
+			SessionId: fmt.Sprintf("s_heat%016d", n), VisitorId: fmt.Sprintf("v_heat%016d", n), PageViewId: fmt.Sprintf("p_heat%016d", n),
+			Seq: int64(seq), Url: pageURL, Events: g.batch(ts, seq == 0, clicks, &scrollY),
+			ServerTime: timestamppb.New(time.UnixMilli(ts)), Viewport: &recordingsv1.Viewport{Width: 1440, Height: 900},
+			Client: &sessionsv1.Client{DeviceType: device, Browser: "Chrome", Os: "macOS", Country: "DE"},
+		})
+	}
+	return out
+}
+
+func append1(ctx context.Context, c recordingsv1.RecordingsServiceClient, chunks []*recordingsv1.Chunk) error {
+	res, err := c.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: chunks})
+	if err != nil {
+		return err
+	}
+	if int(res.Stored) != len(chunks) {
+		return fmt.Errorf("stored %d of %d chunks (%v)", res.Stored, len(chunks), res.Results[0])
+	}
+	return nil
+}
+
+func benchGetHeatmap(ctx context.Context, client recordingsv1.RecordingsServiceClient, o options) error {
+	perVisit := o.perChunk * o.chunksPerVisit
+	visits := (o.clicks + perVisit - 1) / perVisit
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	first := today.AddDate(0, 0, -(o.days - 1))
+	fmt.Printf("GetHeatmap: storing %d clicks on one page key over %d days through AppendChunks: %d page views × %d batches × %d clicks, %d elements (Zipf), %d callers × %d chunks per call\n",
+		visits*perVisit, o.days, visits, o.chunksPerVisit, o.perChunk, o.elements, o.workers, o.batch)
+	began := time.Now()
+	var next, chunks, bytes atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, o.workers)
+	perCall := max(o.batch/o.chunksPerVisit, 1)
+	for w := range o.workers {
+		wg.Go(func() {
+			g := newVisitGen(uint64(w)+1, o.elements, true)
+			for {
+				from := int(next.Add(int64(perCall))) - perCall
+				if from >= visits {
+					return
+				}
+				var batch []*recordingsv1.Chunk
+				for v := from; v < min(from+perCall, visits); v++ {
+					// Visits spread evenly over the days, at any time of day.
+					day := first.AddDate(0, 0, v%o.days)
+					at := day.Add(time.Duration(g.r.Int64N(dayMs-60_000)) * time.Millisecond)
+					if at.After(time.Now()) {
+						at = day
+					}
+					batch = append(batch, g.visit(mapSite, v, at, o.chunksPerVisit, o.perChunk)...)
+				}
+				for _, c := range batch {
+					bytes.Add(int64(len(c.Events)))
+				}
+				if err := append1(ctx, client, batch); err != nil {
+					errs <- err
+					return
+				}
+				chunks.Add(int64(len(batch)))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	load := time.Since(began)
+	fmt.Printf("  stored %d chunks (%.0f MB of events) in %v: %.0f chunks/s (generating them included)\n",
+		chunks.Load(), float64(bytes.Load())/1e6, load.Round(time.Second), float64(chunks.Load())/load.Seconds())
+
+	req := &recordingsv1.GetHeatmapRequest{SiteId: mapSite, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK,
+		Page:      &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: pageURL},
+		StartTime: timestamppb.New(first), EndTime: timestamppb.Now()}
+	// CPU time per call (the process's: service and client, nothing else
+	// runs meanwhile) is reported with the wall times, which other load on
+	// the machine inflates.
+	var cpu time.Duration
+	measure := func(req *recordingsv1.GetHeatmapRequest, calls int) (p50, p95 time.Duration, last *recordingsv1.GetHeatmapResponse, err error) {
+		var ds []time.Duration
+		defer func(c0 time.Duration) { cpu = (cpuTime() - c0) / time.Duration(calls+3) }(cpuTime())
+		for i := range calls + 3 {
+			t := time.Now()
+			resp, err := client.GetHeatmap(ctx, req)
+			if err != nil {
+				return 0, 0, nil, err
+			}
+			if i >= 3 { // the first calls warm Pebble's block cache
+				ds = append(ds, time.Since(t))
+			}
+			last = resp
+		}
+		slices.Sort(ds)
+		return ds[len(ds)/2], ds[(len(ds)*95+99)/100-1], last, nil
+	}
+	p50, p95, resp, err := measure(req, o.calls)
+	if err != nil {
+		return err
+	}
+	if resp.Total != int64(visits*perVisit) {
+		return fmt.Errorf("the map counts %d clicks, %d were stored", resp.Total, visits*perVisit)
+	}
+	fmt.Printf("  answer: %d clicks, %d sessions, %d element cells (truncated %v), %d elements, %.1f MB, days %s – %s\n",
+		resp.Total, resp.Sessions, len(resp.Clicks), resp.Truncated, len(resp.Elements), float64(proto.Size(resp))/1e6,
+		resp.StartTime.AsTime().Format(time.DateOnly), resp.EndTime.AsTime().Format(time.DateOnly))
+	fmt.Printf("GetHeatmap click map, %d days, default max_cells: p50 %v  p95 %v over %d calls (goal p95 ≤ 100 ms); CPU %v per call\n",
+		o.days, p50.Round(100*time.Microsecond), p95.Round(100*time.Microsecond), o.calls, cpu.Round(100*time.Microsecond))
+	small := proto.Clone(req).(*recordingsv1.GetHeatmapRequest)
+	small.MaxCells = 2000
+	p50s, p95s, _, err := measure(small, max(o.calls/4, 10))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("GetHeatmap click map, %d days, max_cells 2000:     p50 %v  p95 %v; CPU %v per call (the same rows read, a smaller answer)\n",
+		o.days, p50s.Round(100*time.Microsecond), p95s.Round(100*time.Microsecond), cpu.Round(100*time.Microsecond))
+	week := proto.Clone(req).(*recordingsv1.GetHeatmapRequest)
+	week.StartTime = timestamppb.New(today.AddDate(0, 0, -6))
+	p50w, p95w, _, err := measure(week, max(o.calls/4, 10))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("GetHeatmap click map, 7 days:                        p50 %v  p95 %v; CPU %v per call\n",
+		p50w.Round(100*time.Microsecond), p95w.Round(100*time.Microsecond), cpu.Round(100*time.Microsecond))
+	return nil
+}
+
+// benchAppend compares AppendChunks of batches with heat data with the same
+// batches without sl:view and sl:click, in interleaved rounds (the order
+// alternating) on the same service, each round on fresh sessions.
+func benchAppend(ctx context.Context, client recordingsv1.RecordingsServiceClient, o options) error {
+	const batches = 12 // a minute of a page view, a batch every 5 s
+	var heat, plain time.Duration
+	var ratios []float64
+	var heatBytes, plainBytes, n int64
+	now := time.Now().Add(-time.Hour)
+	for round := range o.rounds {
+		var hc, pc [][]*recordingsv1.Chunk
+		for v := range o.roundVisits {
+			id := round*o.roundVisits + v
+			// The same seed: the same visit but for the heat events.
+			h := newVisitGen(uint64(id)+1000, o.elements, true).visit(heatSite, id, now, batches, 2)
+			p := newVisitGen(uint64(id)+1000, o.elements, false).visit(plainSite, id, now, batches, 2)
+			hc, pc = append(hc, h), append(pc, p)
+			for i := range h {
+				heatBytes += int64(len(h[i].Events))
+				plainBytes += int64(len(p[i].Events))
+				n++
+			}
+		}
+		timeIt := func(visits [][]*recordingsv1.Chunk) (time.Duration, error) {
+			t := time.Now()
+			for i := 0; i < len(visits); i += 4 { // 48 chunks per call
+				var call []*recordingsv1.Chunk
+				for _, v := range visits[i:min(i+4, len(visits))] {
+					call = append(call, v...)
+				}
+				if err := append1(ctx, client, call); err != nil {
+					return 0, err
+				}
+			}
+			return time.Since(t), nil
+		}
+		order := []*[][]*recordingsv1.Chunk{&hc, &pc}
+		if round%2 == 1 {
+			order[0], order[1] = order[1], order[0]
+		}
+		var dh, dp time.Duration
+		for _, which := range order {
+			d, err := timeIt(*which)
+			if err != nil {
+				return err
+			}
+			if which == &hc {
+				dh = d
+			} else {
+				dp = d
+			}
+		}
+		heat, plain = heat+dh, plain+dp
+		ratios = append(ratios, dh.Seconds()/dp.Seconds())
+	}
+	fmt.Printf("AppendChunks, %d rounds × %d page views × %d batches (2 clicks each), 48 chunks per call:\n", o.rounds, o.roundVisits, batches)
+	fmt.Printf("  with heat data (sl:view, sl:click):    %7.1f µs/chunk  (%.1f KB/chunk)\n", float64(heat.Microseconds())/float64(n), float64(heatBytes)/1e3/float64(n))
+	fmt.Printf("  without (the same batches without them): %5.1f µs/chunk  (%.1f KB/chunk)\n", float64(plain.Microseconds())/float64(n), float64(plainBytes)/1e3/float64(n))
+	slices.Sort(ratios)
+	fmt.Printf("ratio with/without heat data: %.2f× over all rounds, median of the rounds' ratios %.2f× (%.2f–%.2f) (goal ≤ 1.10×)\n",
+		heat.Seconds()/plain.Seconds(), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	return nil
+}
+
+// cpuTime is the CPU time (user and system) the process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
