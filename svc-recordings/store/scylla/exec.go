@@ -40,6 +40,9 @@ type executor interface {
 	Iter(ctx context.Context, st Stmt) Iter
 	// Batch runs statements as one logged batch (all or nothing).
 	Batch(ctx context.Context, sts []Stmt) error
+	// Counters runs counter updates as one counter batch (not idempotent:
+	// never retried by the driver).
+	Counters(ctx context.Context, sts []Stmt) error
 }
 
 // gocqlExec runs statements on a gocql session at a fixed consistency.
@@ -78,6 +81,17 @@ func (g *gocqlExec) Batch(ctx context.Context, sts []Stmt) error {
 	}
 	if err := b.Exec(); err != nil {
 		return fmt.Errorf("batch of %d: %w", len(sts), err)
+	}
+	return nil
+}
+
+func (g *gocqlExec) Counters(ctx context.Context, sts []Stmt) error {
+	b := g.s.Batch(gocql.CounterBatch).WithContext(ctx).Consistency(g.consistency)
+	for _, st := range sts {
+		b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: st.CQL, Args: st.Args})
+	}
+	if err := b.Exec(); err != nil {
+		return fmt.Errorf("counter batch of %d: %w", len(sts), err)
 	}
 	return nil
 }

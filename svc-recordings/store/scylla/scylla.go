@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -30,6 +31,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
@@ -79,6 +81,11 @@ type Store struct {
 	limits   store.Limits
 	now      func() time.Time
 	close    func()
+
+	// heatMu guards rebuilding, the sites whose RebuildHeat runs here.
+	heatMu      sync.Mutex
+	rebuilding  map[int64]bool
+	rebuildStep int
 }
 
 var _ store.Store = (*Store)(nil)
@@ -121,7 +128,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 func newStore(ex executor, cfg Config) *Store {
-	s := &Store{ex: ex, ks: cfg.Keyspace, tombTTL: cfg.TombstoneTTL, pageSize: cfg.PageSize, limits: cfg.Limits, now: time.Now, close: func() {}}
+	s := &Store{
+		ex: ex, ks: cfg.Keyspace, tombTTL: cfg.TombstoneTTL, pageSize: cfg.PageSize, limits: cfg.Limits, now: time.Now, close: func() {},
+		rebuilding: map[int64]bool{}, rebuildStep: 200,
+	}
 	if s.tombTTL <= 0 {
 		s.tombTTL = 30 * 24 * time.Hour
 	}
@@ -260,6 +270,18 @@ func (s *Store) ttl(expiresMs int64) int {
 		return 0
 	}
 	return int(max((expiresMs-s.now().UnixMilli()+999)/1000, 1))
+}
+
+// rowTTL is the TTL of chunks, session rows and the site's session list:
+// the expiry plus the sweep's look-back. Reads treat a session as gone at
+// its expiry; the sweep deletes it then, subtracting its heatmap
+// aggregates from its stats (counters carry no TTL), and the TTL only
+// catches what no sweep reached.
+func (s *Store) rowTTL(expiresMs int64) int {
+	if expiresMs <= 0 {
+		return 0
+	}
+	return s.ttl(expiresMs + sweepLookbackDays*dayMs)
 }
 
 func (s *Store) t(name string) string { return s.ks + "." + name }
@@ -427,10 +449,23 @@ func (s *Store) appendSession(ctx context.Context, site int64, session string, i
 			return fmt.Errorf("scylla: site activity: %w", err)
 		}
 	}
+	for _, st := range s.snapshotStmts(site, session, fresh) {
+		if err := s.ex.Exec(ctx, st); err != nil {
+			return fmt.Errorf("scylla: heatmap snapshot: %w", err)
+		}
+	}
+	heat := heatmap.Deltas{}
 	for range casRetries {
-		done, err := s.updateSummary(ctx, site, session, fresh, dups)
-		if err != nil || done {
+		done, err := s.updateSummary(ctx, site, session, fresh, dups, heat)
+		if err != nil {
 			return err
+		}
+		if done {
+			// Heatmaps after the summary: its change and the fresh chunks'.
+			for i := range fresh {
+				heatmap.AddChunk(heat, &fresh[i].Stats, 1)
+			}
+			return s.applyHeat(ctx, site, session, heat)
 		}
 	}
 	return fmt.Errorf("scylla: session %d/%s: too many concurrent summary updates", site, session)
@@ -441,7 +476,7 @@ func (s *Store) insertChunk(site int64, session string, c store.Chunk) Stmt {
 	return Stmt{
 		CQL: "INSERT INTO " + s.t(chunksTable) + " (site_id, session_id, seq, page_view_id, first_ms, last_ms, full_snapshot_ms, data, stats) " +
 			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?",
-		Args:       []any{site, session, c.Seq, c.PageViewID, c.Stats.FirstMs, c.Stats.LastMs, c.Stats.FullSnapshotMs, c.Data, st, s.ttl(c.Stats.ExpiresMs)},
+		Args:       []any{site, session, c.Seq, c.PageViewID, c.Stats.FirstMs, c.Stats.LastMs, c.Stats.FullSnapshotMs, c.Data, st, s.rowTTL(c.Stats.ExpiresMs)},
 		Idempotent: true,
 	}
 }
@@ -479,10 +514,17 @@ func (s *Store) allStats(ctx context.Context, site int64, session string) ([]sum
 
 // updateSummary folds the new chunks into the session row with a
 // compare-and-set on its version; false means another writer won (retry).
-func (s *Store) updateSummary(ctx context.Context, site int64, session string, fresh []store.Chunk, dups bool) (bool, error) {
+// When it stores a new state, it adds the change of the state's heatmap
+// part (heatmap.AddState) to heat.
+func (s *Store) updateSummary(ctx context.Context, site int64, session string, fresh []store.Chunk, dups bool, heat heatmap.Deltas) (bool, error) {
 	row, err := s.loadRow(ctx, site, session)
 	if err != nil {
 		return false, err
+	}
+	// The old state's part, before the in-order path folds into it.
+	change := heatmap.Deltas{}
+	if row != nil {
+		heatmap.AddState(change, row.state, -1)
 	}
 	var state *summary.State
 	var old *sessionsv1.SessionSummary
@@ -541,7 +583,7 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 		applied, err = s.ex.ExecCAS(ctx, Stmt{
 			CQL: "INSERT INTO " + s.t("sessions") + " (site_id, session_id, state, version, outboxed_version, visitor_id, created_ms, expires_ms) " +
 				"VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS USING TTL ?",
-			Args:   []any{site, session, enc, int64(1), int64(0), state.VisitorID, createdMs, state.ExpiresMs, s.ttl(state.ExpiresMs)},
+			Args:   []any{site, session, enc, int64(1), int64(0), state.VisitorID, createdMs, state.ExpiresMs, s.rowTTL(state.ExpiresMs)},
 			Serial: true,
 		})
 		row = &sessionRow{createdMs: createdMs}
@@ -550,7 +592,7 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 		applied, err = s.ex.ExecCAS(ctx, Stmt{
 			CQL: "UPDATE " + s.t("sessions") + " USING TTL ? SET state = ?, version = ?, visitor_id = ?, created_ms = ?, expires_ms = ? " +
 				"WHERE site_id = ? AND session_id = ? IF version = ?",
-			Args:   []any{s.ttl(state.ExpiresMs), enc, sum.Version, state.VisitorID, row.createdMs, state.ExpiresMs, site, session, row.version},
+			Args:   []any{s.rowTTL(state.ExpiresMs), enc, sum.Version, state.VisitorID, row.createdMs, state.ExpiresMs, site, session, row.version},
 			Serial: true,
 		})
 	}
@@ -559,6 +601,10 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 	}
 	if !applied {
 		return false, nil
+	}
+	heatmap.AddState(change, state, 1)
+	for k, v := range change {
+		heat.Add(k, v, 1)
 	}
 	return true, s.recordChange(ctx, site, session, row, sum, state, true)
 }
@@ -573,10 +619,10 @@ func (s *Store) recordChange(ctx context.Context, site int64, session string, ro
 	ttl := s.ttl(state.ExpiresMs)
 	b := []Stmt{
 		s.outboxInsert(site, session, store.OutboxUpsert, payload),
-		{CQL: "INSERT INTO " + s.t("sessions_by_site") + " (site_id, session_id) VALUES (?, ?) USING TTL ?", Args: []any{site, session, ttl}, Idempotent: true},
+		{CQL: "INSERT INTO " + s.t("sessions_by_site") + " (site_id, session_id) VALUES (?, ?) USING TTL ?", Args: []any{site, session, s.rowTTL(state.ExpiresMs)}, Idempotent: true},
 		{CQL: "INSERT INTO " + s.t("sessions_by_visitor") + " (site_id, visitor_id, session_id) VALUES (?, ?, ?) USING TTL ?", Args: []any{site, state.VisitorID, session, ttl}, Idempotent: true},
 		{CQL: "INSERT INTO " + s.t("sessions_begun") + " (site_id, day, created_ms, session_id) VALUES (?, ?, ?, ?) USING TTL ?", Args: []any{site, row.createdMs / dayMs, row.createdMs, session, ttl}, Idempotent: true},
-		{CQL: "UPDATE " + s.t("sessions") + " USING TTL ? SET outboxed_version = ? WHERE site_id = ? AND session_id = ?", Args: []any{ttl, sum.Version, site, session}, Idempotent: true},
+		{CQL: "UPDATE " + s.t("sessions") + " USING TTL ? SET outboxed_version = ? WHERE site_id = ? AND session_id = ?", Args: []any{s.rowTTL(state.ExpiresMs), sum.Version, site, session}, Idempotent: true},
 	}
 	if state.ExpiresMs > 0 {
 		if row.expiresMs > 0 && row.expiresMs != state.ExpiresMs {
@@ -782,11 +828,15 @@ func (s *Store) DeleteSession(ctx context.Context, site int64, session string) e
 	if row == nil {
 		return store.ErrNotFound
 	}
+	heat := heatmap.Deltas{}
+	if err := s.sessionHeat(ctx, heat, site, session, row, -1); err != nil {
+		return err
+	}
 	b := append(s.deleteStmts(site, session, row), s.outboxDeleteSessions(site, session))
 	if err := s.ex.Batch(ctx, b); err != nil {
 		return fmt.Errorf("scylla: delete session: %w", err)
 	}
-	return nil
+	return s.applyHeat(ctx, site, session, heat)
 }
 
 func (s *Store) outboxDeleteSessions(site int64, sessions ...string) Stmt {
@@ -814,13 +864,20 @@ func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (
 		if err != nil {
 			return n, err
 		}
+		heat := heatmap.Deltas{}
 		if row == nil {
 			row = &sessionRow{visitor: visitor}
 		} else {
 			n++
+			if err := s.sessionHeat(ctx, heat, site, id, row, -1); err != nil {
+				return n, err
+			}
 		}
 		if err := s.ex.Batch(ctx, s.deleteStmts(site, id, row)); err != nil {
 			return n, fmt.Errorf("scylla: delete visitor: %w", err)
+		}
+		if err := s.applyHeat(ctx, site, id, heat); err != nil {
+			return n, err
 		}
 	}
 	payload, _ := proto.Marshal(&sessionsv1.SessionSummary{SiteId: site, VisitorId: visitor})
@@ -895,12 +952,19 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 				}
 				continue
 			}
+			heat := heatmap.Deltas{}
 			if row != nil {
 				b = s.deleteStmts(v.site, v.session, row) // includes the expiry row
+				if err := s.sessionHeat(ctx, heat, v.site, v.session, row, -1); err != nil {
+					return n, err
+				}
 			}
 			b = append(b, s.outboxDeleteSessions(v.site, v.session))
 			if err := s.ex.Batch(ctx, b); err != nil {
 				return n, fmt.Errorf("scylla: sweep: %w", err)
+			}
+			if err := s.applyHeat(ctx, v.site, v.session, heat); err != nil {
+				return n, err
 			}
 			n++
 		}

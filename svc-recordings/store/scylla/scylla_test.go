@@ -46,19 +46,33 @@ func TestConformance(t *testing.T) {
 // answers reads from a script.
 type recorder struct {
 	mu      sync.Mutex
-	execs   []Stmt
-	cas     []Stmt
-	batches [][]Stmt
-	iters   []Stmt
+	execs    []Stmt
+	cas      []Stmt
+	batches  [][]Stmt
+	counters [][]Stmt
+	iters    []Stmt
+	// order names each write as it came: "exec", "cas", "batch", "counters".
+	order []string
 	// rows answers a read; nil rows is an empty result.
 	rows       func(st Stmt) [][]any
 	casApplied bool
+	// onCAS, when set, answers lightweight transactions instead.
+	onCAS func(st Stmt) bool
 }
 
 func (r *recorder) Exec(ctx context.Context, st Stmt) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.execs = append(r.execs, st)
+	r.order = append(r.order, "exec")
+	return nil
+}
+
+func (r *recorder) Counters(ctx context.Context, sts []Stmt) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.counters = append(r.counters, sts)
+	r.order = append(r.order, "counters")
 	return nil
 }
 
@@ -66,6 +80,10 @@ func (r *recorder) ExecCAS(ctx context.Context, st Stmt) (bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cas = append(r.cas, st)
+	r.order = append(r.order, "cas")
+	if r.onCAS != nil {
+		return r.onCAS(st), nil
+	}
 	return r.casApplied, nil
 }
 
@@ -73,6 +91,7 @@ func (r *recorder) Batch(ctx context.Context, sts []Stmt) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.batches = append(r.batches, sts)
+	r.order = append(r.order, "batch")
 	return nil
 }
 
@@ -166,7 +185,7 @@ func TestMigrations(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"ks." + chunksTable, "ks.sessions", "ks.sessions_by_visitor", "ks.outbox", "ks.expiry", "ks.tombstones"} {
+	for _, want := range []string{"ks." + chunksTable, "ks.sessions", "ks.sessions_by_visitor", "ks.outbox", "ks.expiry", "ks.tombstones", "ks.heat", "ks.heat_pages", "ks.heat_snapshot", "ks.heat_layout"} {
 		if tables[want] == "" {
 			t.Errorf("no table %s in %v", want, tables)
 		}
@@ -196,7 +215,7 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		t.Fatalf("chunks created %d times", n)
 	}
 	rec := find(r.execs, "INSERT INTO ks.schema_migrations")
-	if len(rec) != 2 || rec[0].Args[0] != 1 || rec[1].Args[0] != 2 {
+	if len(rec) != 3 || rec[0].Args[0] != 1 || rec[1].Args[0] != 2 || rec[2].Args[0] != 3 {
 		t.Fatalf("migrations not recorded in order: %+v", rec)
 	}
 	applied := func(versions ...int) *recorder {
@@ -212,11 +231,12 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		}}
 	}
 	// Already applied: nothing but the bookkeeping runs.
-	r2 := applied(1, 2)
+	r2 := applied(1, 2, 3)
 	if err := newRecorded(r2).migrate(context.Background(), 3, nil); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks.sessions ")) + len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks."+chunksTable)) + len(find(r2.execs, "DROP TABLE")); n != 0 {
+	if n := len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks.sessions ")) + len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks."+chunksTable)) +
+		len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks.heat")) + len(find(r2.execs, "DROP TABLE")); n != 0 {
 		t.Fatalf("applied migrations ran again")
 	}
 	// A keyspace from before 002: only 002 runs.
@@ -257,7 +277,9 @@ func TestAppendNewSessionStatements(t *testing.T) {
 		if st.Args[0] != int64(3_000_000_007) || st.Args[1] != "s_abcdefghijklmnopqrstuv" || st.Args[2] != int64(i) || st.Args[3] != "p_abcdefghijklmnopqrstuv" {
 			t.Fatalf("chunk insert args %v", st.Args[:4])
 		}
-		wantTTL := 30 * 24 * 3600
+		// Retention plus the sweep's look-back: the sweep deletes the
+		// session at its expiry, subtracting its heatmap counters.
+		wantTTL := 30*24*3600 + sweepLookbackDays*86400
 		if i == 1 {
 			wantTTL++
 		}
