@@ -45,7 +45,7 @@ func TestConformance(t *testing.T) {
 // recorder is the statement seam: it records what the store issues and
 // answers reads from a script.
 type recorder struct {
-	mu      sync.Mutex
+	mu       sync.Mutex
 	execs    []Stmt
 	cas      []Stmt
 	batches  [][]Stmt
