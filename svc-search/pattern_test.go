@@ -1,6 +1,9 @@
 package search
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +163,35 @@ func manySelectors(n int) []string {
 		out[i] = "li:nth-child(" + strings.Repeat("1", 1+i%5) + ")>a#n" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
 	}
 	return out
+}
+
+// TestTooComplexIsInvalidArgument: a pattern the Elasticsearch backend
+// refuses as too complex reaches the caller as InvalidArgument with advice,
+// not as an internal error.
+func TestTooComplexIsInvalidArgument(t *testing.T) {
+	es := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/_search") || strings.HasSuffix(r.URL.Path, "/_count"):
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `{"error":{"root_cause":[{"type":"too_complex_to_determinize_exception","reason":"Determinizing automaton would require more than 10000 states."}],"type":"search_phase_execution_exception","reason":"all shards failed"},"status":400}`)
+		default:
+			io.WriteString(w, `{"acknowledged":true}`)
+		}
+	}))
+	defer es.Close()
+	cfg := testConfig(t)
+	cfg.Backend = BackendElasticsearch
+	cfg.Elasticsearch.URLs = stringList{es.URL}
+	c, _ := serve(t, cfg, Deps{})
+	f := &searchv1.SessionFilter{VisitedPage: pat("*a*b*c*d*")}
+	_, err := c.SearchSessions(t.Context(), &searchv1.SearchSessionsRequest{SiteId: siteA, Filter: f})
+	if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "too complex") {
+		t.Fatalf("search: %v, want InvalidArgument", err)
+	}
+	_, err = c.CountSessions(t.Context(), &searchv1.CountSessionsRequest{SiteId: siteA, Filter: f})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("count: %v, want InvalidArgument", err)
+	}
 }

@@ -272,6 +272,9 @@ func (s *Service) finish(ctx context.Context, rpc string, start time.Time, err e
 		switch {
 		case errors.As(err, &inv):
 			err = status.Error(grpccodes.InvalidArgument, inv.msg)
+		case errors.Is(err, index.ErrTooComplex):
+			s.log.WarnContext(ctx, "filter refused by the index as too complex", "rpc", rpc, "err", err)
+			err = status.Error(grpccodes.InvalidArgument, "search: the filter is too complex for the index; use a URL pattern with fewer '*' or shorter literal parts")
 		case errors.Is(err, context.DeadlineExceeded):
 			s.m.capped.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", "timeout")))
 			err = status.Error(grpccodes.DeadlineExceeded, "search: query time limit exceeded; narrow the filter")

@@ -47,7 +47,10 @@ import (
 //     exactly (case sensitive) as stored. has_* flags test count > 0. The
 //     filter is assumed validated by the caller (see the service): the
 //     index may return an error for values outside its range but must
-//     never panic.
+//     never panic. A valid filter the backend cannot run within its own
+//     limits (Elasticsearch's automaton size for a URL pattern) fails with
+//     an error wrapping ErrTooComplex, which the service answers as
+//     InvalidArgument.
 //   - Sorting: by Query.Sort (unspecified means start time), descending
 //     unless Ascending, ties broken by session id in the same direction.
 //   - Paging: Query.After is the Cursor of the last hit of the previous page
@@ -77,6 +80,10 @@ type Index interface {
 	// Close releases the backend.
 	Close() error
 }
+
+// ErrTooComplex marks a valid filter that the backend refuses as beyond its
+// own limits: the caller should simplify it.
+var ErrTooComplex = errors.New("filter too complex for the index")
 
 // UpsertResult counts what an Upsert did.
 type UpsertResult struct {

@@ -474,6 +474,12 @@ func decode(res *esapi.Response, err error, what string, out any) error {
 	defer res.Body.Close()
 	if res.IsError() {
 		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		// A valid URL pattern whose automaton exceeds Lucene's
+		// determinization limit (many '*' between long literal runs),
+		// whichever status the shard failure was reported with.
+		if bytes.Contains(raw, []byte("too_complex_to_determinize")) {
+			return fmt.Errorf("elasticsearch: %s: %w: %s", what, index.ErrTooComplex, raw)
+		}
 		return fmt.Errorf("elasticsearch: %s: %s: %s", what, res.Status(), raw)
 	}
 	if err := json.NewDecoder(res.Body).Decode(out); err != nil {

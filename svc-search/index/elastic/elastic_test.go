@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -306,6 +307,8 @@ type fakeES struct {
 	// version); mappingError, when set, refuses a mapping update with it.
 	aliasExists  bool
 	mappingError string
+	// queryError, when set, fails every search and count with it.
+	queryError string
 }
 
 type recorded struct {
@@ -317,6 +320,7 @@ func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	f.requests = append(f.requests, recorded{r.Method, r.URL.Path, r.URL.RawQuery, body})
+	queryError := f.queryError
 	f.mu.Unlock()
 	w.Header().Set("X-Elastic-Product", "Elasticsearch")
 	w.Header().Set("Content-Type", "application/json")
@@ -349,6 +353,9 @@ func (f *fakeES) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			items = append(items, item)
 		}
 		fmt.Fprintf(w, `{"took":1,"errors":true,"items":[%s]}`, strings.Join(items, ","))
+	case queryError != "" && (strings.HasSuffix(r.URL.Path, "/_search") || strings.HasSuffix(r.URL.Path, "/_count")):
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, queryError)
 	case strings.HasSuffix(r.URL.Path, "/_search"):
 		io.WriteString(w, f.search)
 	case strings.HasSuffix(r.URL.Path, "/_count"):
@@ -410,6 +417,37 @@ func TestMappingEvolution(t *testing.T) {
 	_, err = elastic.Open(t.Context(), elastic.Config{Addresses: []string{srv2.URL}, IndexPrefix: "sl"})
 	if err == nil || !strings.Contains(err.Error(), "cannot be changed") || !strings.Contains(err.Error(), "reindex") {
 		t.Fatalf("refused mapping update: %v", err)
+	}
+}
+
+// TooComplex is how Elasticsearch refuses a wildcard whose automaton is too
+// big to determinize (a shard failure of the query phase).
+const TooComplex = `{"error":{"root_cause":[{"type":"too_complex_to_determinize_exception","reason":"Determinizing automaton with 4101 states and 8200 transitions would require more than 10000 states."}],"type":"search_phase_execution_exception","reason":"all shards failed","phase":"query","grouped":true,"failed_shards":[{"shard":0,"index":"sl-sessions-000001","reason":{"type":"query_shard_exception","reason":"failed to create query: Determinizing automaton would require more than 10000 states.","caused_by":{"type":"too_complex_to_determinize_exception","reason":"Determinizing automaton would require more than 10000 states."}}}]},"status":400}`
+
+// TestTooComplexPattern: a pattern Elasticsearch cannot run is reported as
+// index.ErrTooComplex (the service answers InvalidArgument), other
+// failures are not.
+func TestTooComplexPattern(t *testing.T) {
+	fake := &fakeES{queryError: TooComplex}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	ix, err := elastic.Open(t.Context(), elastic.Config{Addresses: []string{srv.URL}, IndexPrefix: "sl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	f := &searchv1.SessionFilter{VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "*a*b*c*"}}
+	if _, err := ix.Search(t.Context(), index.Query{SiteID: site, Filter: f, Limit: 5}); !errors.Is(err, index.ErrTooComplex) {
+		t.Fatalf("search: %v, want ErrTooComplex", err)
+	}
+	if _, err := ix.Count(t.Context(), site, f); !errors.Is(err, index.ErrTooComplex) {
+		t.Fatalf("count: %v, want ErrTooComplex", err)
+	}
+	fake.mu.Lock()
+	fake.queryError = `{"error":{"type":"index_not_found_exception","reason":"no such index"},"status":404}`
+	fake.mu.Unlock()
+	if _, err := ix.Count(t.Context(), site, f); err == nil || errors.Is(err, index.ErrTooComplex) {
+		t.Fatalf("other failure: %v", err)
 	}
 }
 
