@@ -16,12 +16,15 @@ import { routedPages, type PageKey } from "./sections";
 
 // The player pulls in rrweb; load it only when a replay is opened.
 const Replay = lazy(() => import("../pages/Replay"));
+// The heatmaps rebuild pages with rrweb too.
+const Heatmaps = lazy(() => import("../pages/Heatmaps"));
 // Only operators open it.
 const Operator = lazy(() => import("../pages/Operator").then((m) => ({ default: m.Operator })));
 
 /** The component of each page the navigation table (sections.ts) routes. */
 const PAGES: Record<PageKey, ComponentType> = {
   recordings: Recordings,
+  heatmaps: Heatmaps,
   siteSetup: SiteSetup,
   sites: Sites,
   team: Team,

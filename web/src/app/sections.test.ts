@@ -8,11 +8,13 @@ describe("visibleSections", () => {
     const v = visibleSections({ operator: false, orgId: "o1", siteId: "s1" });
     expect(labels(v)).toEqual([
       ["Recordings", ["Recordings"]],
+      ["Heatmaps", ["Heatmaps"]],
       ["Settings", ["Site & install"]],
       ["Organisation", ["Sites", "Team", "API keys"]],
     ]);
     expect(v[0]!.links[0]).toEqual({ label: "Recordings", href: "/o/o1/sites/s1/recordings", prefix: true });
-    expect(v[2]!.links[0]!.href).toBe("/o/o1/sites");
+    expect(v[1]!.links[0]!.href).toBe("/o/o1/sites/s1/heatmaps");
+    expect(v[3]!.links[0]!.href).toBe("/o/o1/sites");
   });
 
   it("adds the Operator section only for operators", () => {

@@ -26,7 +26,7 @@ export interface NavSection {
   pages: NavPage[];
 }
 
-export type PageKey = "recordings" | "siteSetup" | "sites" | "team" | "apiKeys" | "operator";
+export type PageKey = "recordings" | "heatmaps" | "siteSetup" | "sites" | "team" | "apiKeys" | "operator";
 
 export const SECTIONS: NavSection[] = [
   {
@@ -38,12 +38,7 @@ export const SECTIONS: NavSection[] = [
     id: "heatmaps",
     label: "Heatmaps",
     pages: [
-      {
-        label: "Heatmaps",
-        scope: "site",
-        path: "o/:orgId/sites/:siteId/heatmaps",
-        planned: "The API answers GetHeatmap, but the dashboard has no heatmap page yet.",
-      },
+      { page: "heatmaps", label: "Heatmaps", scope: "site", path: "o/:orgId/sites/:siteId/heatmaps" },
     ],
   },
   {

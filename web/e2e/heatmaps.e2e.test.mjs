@@ -1,0 +1,343 @@
+// Heatmaps end to end, against the real binary in Debian's Chromium: visits
+// to a responsive fixture page (three columns wide, one column narrow) at
+// four widths and three device classes (desktop 1280 and 1440, tablet 820
+// with an iPad user agent, mobile 390 with an iPhone one), with clicks at
+// known places of known elements, pointer moves and scrolls to known depths.
+// Then: GetHeatmap answers the expected counts per device and element; the
+// Heatmaps page rebuilds the page and draws every click inside the element
+// it was made on, although most were made at another width; a hot spot opens
+// the recordings that clicked there; the scroll map's figures; a 100,000-cell
+// map is drawn while the page keeps painting frames (< 200 ms apart).
+// Screenshots of the click, move and scroll maps go to the directory printed
+// (test-results/heatmaps, or SCREENSHOT_DIR).
+//
+//   SIGHTLINE_BIN=/path/to/sightline node --test e2e/heatmaps.e2e.test.mjs
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { freePort, signUp, startSightline, waitFor } from "./harness.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/heatmaps"));
+const bin = process.env.SIGHTLINE_BIN;
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const UA = {
+  desktop: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+  tablet: "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
+  mobile: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+};
+const DEVICE_TYPE = { desktop: "DEVICE_TYPE_DESKTOP", tablet: "DEVICE_TYPE_TABLET", mobile: "DEVICE_TYPE_MOBILE" };
+
+// The visits: each click is [element id, fraction of its width, fraction of its height].
+// "scroll" is how far down the page (0–1 of the scrollable distance) the visitor goes.
+const VISITS = [
+  { device: "desktop", width: 1280, clicks: [["buy", 0.2, 0.5], ["buy", 0.8, 0.3], ["pricing", 0.5, 0.5]], scroll: 1 },
+  { device: "desktop", width: 1440, clicks: [["buy", 0.5, 0.5], ["pricing", 0.1, 0.9]], scroll: 0 },
+  { device: "tablet", width: 820, clicks: [["buy", 0.9, 0.9], ["pricing", 0.5, 0.5]], scroll: 0.5 },
+  { device: "mobile", width: 390, clicks: [["buy", 0.1, 0.1], ["buy", 0.6, 0.6], ["cta", 0.5, 0.5]], scroll: 1 },
+];
+const SELECTOR = { buy: "button#buy", pricing: "a#pricing", cta: "a#cta" };
+
+/** expected counts clicks per device (or all) and element id. */
+function expected(device) {
+  const out = {};
+  for (const v of VISITS) if (!device || v.device === device) for (const [id] of v.clicks) out[id] = (out[id] ?? 0) + 1;
+  return out;
+}
+
+let sl, fixture, browser, ctx, call, orgId, siteId, siteKey = "", fixtureOrigin, pageKey;
+
+before(async () => {
+  assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build) to run the heatmaps end-to-end test");
+  mkdirSync(shots, { recursive: true });
+  console.log(`heatmap screenshots: ${shots}`);
+  sl = await startSightline(bin);
+  const fixturePort = await freePort();
+  fixtureOrigin = `http://localhost:${fixturePort}`;
+  fixture = http.createServer((req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Teapot shop</title><script async src="${sl.base}/s/${siteKey}.js"></script>
+<style>
+* { box-sizing: border-box; } body { margin: 0; font: 16px sans-serif; color: #222; }
+header { display: flex; gap: 16px; padding: 16px; background: #e8eaf6; }
+header a { padding: 10px 18px; background: #c5cae9; color: #1a237e; text-decoration: none; }
+.grid { display: grid; grid-template-columns: repeat(3, 1fr); gap: 24px; padding: 24px; }
+.card { border: 1px solid #999; padding: 16px; min-height: 200px; background: #fafafa; }
+#buy { display: block; width: 100%; height: 64px; font-size: 18px; background: #2e7d32; color: #fff; border: 0; }
+.tall { height: 2400px; background: linear-gradient(#fff, #cfd8dc); padding: 24px; }
+footer { padding: 24px; } #cta { display: inline-block; padding: 24px 48px; background: #ff7043; color: #fff; text-decoration: none; }
+@media (max-width: 700px) { .grid { grid-template-columns: 1fr; padding: 8px; } header { flex-direction: column; } #cta { display: block; text-align: center; } }
+</style></head><body>
+<header><a href="#" id="home" onclick="return false">Home</a><a id="pricing">Pricing</a></header>
+<main><div class="grid">
+<div class="card"><h2>Classic teapot</h2><p>Hand made, 1.2 litres.</p></div>
+<div class="card"><h2>Travel teapot</h2><p>Fits a bag.</p></div>
+<div class="card"><h2>Glass teapot</h2><p id="n">In stock: 12</p><button id="buy" onclick="document.getElementById('n').textContent='Added ' + Date.now()">Buy</button></div>
+</div><div class="tall"><p>Reviews, care instructions and more.</p></div></main>
+<footer><a href="#" id="cta" onclick="this.textContent='Thanks ' + Date.now(); return false">Sign up for news</a></footer>
+</body></html>`);
+  });
+  await new Promise((r) => fixture.listen(fixturePort, "127.0.0.1", r));
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  ({ orgId, call } = await signUp(ctx, sl.base, "heat@example.com"));
+  const site = await call("POST", `/api/v1/organizations/${orgId}/sites`, { name: "Teapot shop", domains: ["localhost"] });
+  assert.equal(site.status, 200, site.text);
+  ({ id: siteId, siteKey } = site.json().site);
+  pageKey = `${fixtureOrigin}/shop`;
+
+  for (const v of VISITS) await visit(v);
+});
+
+after(async () => {
+  await browser?.close();
+  fixture?.close();
+  await sl?.stop();
+});
+
+/** visit records one visitor: pointer moves, the clicks at their places, a scroll, then page hide. */
+async function visit(v) {
+  const vctx = await browser.newContext({ viewport: { width: v.width, height: 800 }, userAgent: UA[v.device] });
+  const page = await vctx.newPage();
+  await page.goto(`${fixtureOrigin}/shop`);
+  await waitFor(() => page.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
+  await page.waitForTimeout(800);
+  for (const [id, fx, fy] of v.clicks) {
+    const el = page.locator(`#${id}`);
+    await el.scrollIntoViewIfNeeded();
+    const box = await el.boundingBox();
+    // Rest the pointer near the element first (a move map), then click at the known place.
+    await page.mouse.move(box.x + 5, box.y + 5, { steps: 6 });
+    await page.waitForTimeout(300);
+    await page.mouse.click(box.x + fx * box.width, box.y + fy * box.height);
+    await page.waitForTimeout(700);
+  }
+  await page.waitForTimeout(1800); // past the dead-click window: a scroll would be the click's effect
+  await page.evaluate((f) => window.scrollTo(0, f * (document.documentElement.scrollHeight - innerHeight)), v.scroll);
+  await page.waitForTimeout(1000);
+  await page.close(); // page hide flushes the last batch
+  await vctx.close();
+}
+
+const heatmap = async (query) => {
+  const p = new URLSearchParams({ "page.operator": "OPERATOR_EQUALS", "page.value": pageKey, ...query });
+  const r = await call("GET", `/api/v1/sites/${siteId}/heatmap?${p}`);
+  assert.equal(r.status, 200, r.text);
+  return r.json();
+};
+const byElement = (res) => Object.fromEntries((res.elements ?? []).map((e) => [e.selector, Number(e.count)]));
+
+test("GetHeatmap counts clicks per device and element; pages and scroll depth", { timeout: 180_000 }, async () => {
+  const all = expected();
+  const totalClicks = Object.values(all).reduce((a, b) => a + b, 0);
+  await waitFor(async () => Number((await heatmap({ kind: "HEATMAP_KIND_CLICK" })).total ?? 0) === totalClicks, `all ${totalClicks} clicks to be counted`, 120_000);
+
+  const pages = (await call("GET", `/api/v1/sites/${siteId}/heatmap/pages?query=shop`)).json().pages ?? [];
+  const shop = pages.find((p) => p.url === pageKey);
+  assert.ok(shop, `ListHeatmapPages lists ${pageKey}: ${JSON.stringify(pages)}`);
+  assert.equal(Number(shop.pageViews), VISITS.length);
+  assert.equal(Number(shop.clicks), totalClicks);
+
+  for (const device of ["desktop", "tablet", "mobile"]) {
+    const res = await heatmap({ kind: "HEATMAP_KIND_CLICK", deviceType: DEVICE_TYPE[device] });
+    const want = Object.fromEntries(Object.entries(expected(device)).map(([id, n]) => [SELECTOR[id], n]));
+    assert.deepEqual(byElement(res), want, `${device}: clicks per element`);
+    assert.equal(Number(res.sessions), VISITS.filter((v) => v.device === device).length, `${device}: sessions`);
+    assert.ok(res.snapshot?.sessionId, `${device}: a snapshot to draw over`);
+    const widths = VISITS.filter((v) => v.device === device).map((v) => v.width);
+    assert.ok(widths.includes(res.snapshot.viewportWidth), `${device}: the snapshot is one of its visits (${res.snapshot.viewportWidth} in ${widths})`);
+    for (const c of res.clicks ?? []) assert.ok(c.rx >= 0 && c.rx <= 100 && c.ry >= 0 && c.ry <= 100, JSON.stringify(c));
+  }
+  // The recorded places in the box: 1280's two clicks on Buy at 20 % / 50 % and 80 % / 30 %.
+  const desktopBuy = (await heatmap({ kind: "HEATMAP_KIND_CLICK", deviceType: "DEVICE_TYPE_DESKTOP" })).clicks.filter((c) => c.selector === SELECTOR.buy);
+  for (const [fx, fy] of [[0.2, 0.5], [0.8, 0.3], [0.5, 0.5]]) {
+    assert.ok(desktopBuy.some((c) => Math.abs(c.rx - fx * 100) <= 2 && Math.abs(c.ry - fy * 100) <= 2), `a desktop click on Buy at ${fx * 100} % / ${fy * 100} %: ${JSON.stringify(desktopBuy)}`);
+  }
+
+  // Dead clicks: Pricing does nothing (three visits clicked it); Buy and Sign up change the page.
+  const dead = byElement(await heatmap({ kind: "HEATMAP_KIND_DEAD" }));
+  assert.equal(dead[SELECTOR.pricing], 3, `dead clicks: ${JSON.stringify(dead)}`);
+  assert.equal(dead[SELECTOR.buy], undefined, `dead clicks: ${JSON.stringify(dead)}`);
+
+  // Scroll: the two desktop visits went to the bottom and nowhere; mobile to the bottom.
+  const ds = (await heatmap({ kind: "HEATMAP_KIND_SCROLL", deviceType: "DEVICE_TYPE_DESKTOP" })).scroll;
+  assert.equal(Number(ds.pageViews), 2);
+  assert.equal(ds.reached.length, 101);
+  assert.equal(ds.reached[0], 1);
+  assert.equal(ds.reached[100], 0.5, `desktop reach: ${JSON.stringify(ds)}`);
+  assert.equal(ds.averageFold, 800);
+  const ms = (await heatmap({ kind: "HEATMAP_KIND_SCROLL", deviceType: "DEVICE_TYPE_MOBILE" })).scroll;
+  assert.equal(ms.reached[100], 1, `mobile reach: ${JSON.stringify(ms)}`);
+  assert.equal(ms.halfDepth, 100);
+
+  const moves = await heatmap({ kind: "HEATMAP_KIND_MOVE", deviceType: "DEVICE_TYPE_DESKTOP" });
+  assert.ok((moves.cells ?? []).length > 0 && Number(moves.total) > 0, `desktop pointer moves: ${JSON.stringify(moves).slice(0, 300)}`);
+});
+
+/** openMap opens the Heatmaps page and answers the drawn map (sl-heatmap-drawn's detail, in plain numbers). */
+async function openMap(page, query) {
+  await page.evaluate(() => (window.__drawn = undefined));
+  await page.goto(`${sl.base}/o/${orgId}/sites/${siteId}/heatmaps?${new URLSearchParams({ page: pageKey, ...query })}`);
+  return drawn(page);
+}
+
+async function drawn(page) {
+  await page.locator("[data-testid=heat-stage][data-state=drawn]").waitFor({ timeout: 60_000 });
+  return waitFor(() => page.evaluate(() => window.__drawn), "the map's drawn event", 10_000);
+}
+
+/** boxes answers the document boxes of the fixture's elements in the rebuilt page, found by their ids. */
+function boxes(page) {
+  return page.evaluate(() => {
+    const doc = document.querySelector("[data-testid=heat-stage] iframe").contentDocument;
+    const out = {};
+    for (const id of ["buy", "pricing", "cta", "home"]) {
+      const r = doc.getElementById(id).getBoundingClientRect();
+      out[id] = { left: r.left + doc.defaultView.scrollX, top: r.top + doc.defaultView.scrollY, width: r.width, height: r.height };
+    }
+    return { boxes: out, width: doc.defaultView.innerWidth };
+  });
+}
+
+const inside = (b, x, y) => x >= b.left - 0.5 && x <= b.left + b.width + 0.5 && y >= b.top - 0.5 && y <= b.top + b.height + 0.5;
+
+test("the Heatmaps page draws each click inside its element at another width, and a hot spot opens who clicked there", { timeout: 240_000 }, async (t) => {
+  const page = await ctx.newPage();
+  t.after(() => page.close());
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.addInitScript(() => {
+    document.addEventListener("sl-heatmap-drawn", (e) => {
+      const d = e.detail;
+      const points = [];
+      for (let i = 0; i < Math.min(d.n, 5000); i++) points.push([d.xyw[i * 3], d.xyw[i * 3 + 1], d.xyw[i * 3 + 2], d.selectors[i] ?? ""]);
+      window.__drawn = { kind: d.kind, n: d.n, width: d.width, height: d.height, unplaced: d.unplaced, fallback: d.fallback, ms: d.ms, points };
+    });
+  });
+
+  // Every device on one page: clicks made at 1440, 820 and 390 px drawn at the snapshot's width.
+  const map = await openMap(page, { device: "all" });
+  const { boxes: b, width } = await boxes(page);
+  const madeElsewhere = VISITS.filter((v) => v.width !== width).flatMap((v) => v.clicks).length;
+  t.diagnostic(`click map drawn at ${width} px (${map.width} × ${map.height}), ${map.n} spots in ${map.ms.toFixed(0)} ms; ${madeElsewhere} clicks were made at other widths`);
+  assert.ok(madeElsewhere >= 5, "most clicks were made at another width");
+  assert.equal(map.unplaced, 0);
+  assert.equal(map.fallback, 0, "every click found its element");
+  const all = expected();
+  for (const [id, n] of Object.entries(all)) {
+    const mine = map.points.filter((p) => p[3] === SELECTOR[id]);
+    assert.ok(mine.length > 0, `${id}: drawn`);
+    for (const [x, y] of mine) assert.ok(inside(b[id], x, y), `${id}: (${x.toFixed(1)}, ${y.toFixed(1)}) inside ${JSON.stringify(b[id])}`);
+    assert.equal(mine.reduce((s, p) => s + p[2], 0), n, `${id}: ${n} clicks drawn on it`);
+  }
+  // The ranked list: Buy first with its share; hovering it outlines Buy in the page.
+  const first = page.getByTestId("heat-element").first();
+  assert.equal(await first.getAttribute("data-selector"), SELECTOR.buy);
+  const total = Object.values(all).reduce((a, c) => a + c, 0);
+  assert.match(await first.innerText(), new RegExp(`${all.buy}\\s*·\\s*${Math.round((all.buy / total) * 100)} %`));
+  await first.hover();
+  const hl = await page.getByTestId("heat-highlight").evaluate((el) => ({ left: parseFloat(el.style.left), top: parseFloat(el.style.top), width: parseFloat(el.style.width) }));
+  assert.ok(Math.abs(hl.left - b.buy.left) < 1 && Math.abs(hl.top - b.buy.top) < 1 && Math.abs(hl.width - b.buy.width) < 1, `highlight ${JSON.stringify(hl)} on Buy ${JSON.stringify(b.buy)}`);
+  await page.mouse.move(0, 0);
+  await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "click-map-all.png") });
+
+  // Desktop only: the snapshot is one desktop width; the other desktop visit's clicks still land on their elements.
+  const desk = await openMap(page, { device: "desktop" });
+  const d = await boxes(page);
+  for (const [x, y, , sel] of desk.points) {
+    const id = Object.keys(SELECTOR).find((k) => SELECTOR[k] === sel);
+    assert.ok(id && inside(d.boxes[id], x, y), `desktop: ${sel} at (${x}, ${y})`);
+  }
+  assert.match(await page.getByTestId("heat-sessions").innerText(), /^2$/);
+  assert.match(await page.getByTestId("heat-views").innerText(), /^2$/);
+  assert.match(await page.getByTestId("heat-days").innerText(), /^\d{4}-\d\d-\d\d – \d{4}-\d\d-\d\d$/);
+  await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "click-map-desktop.png") });
+
+  // The move map and the scroll map, from the controls (state in the URL; back returns).
+  await page.evaluate(() => (window.__drawn = undefined));
+  await page.getByTestId("heat-map-move").click();
+  await page.waitForURL(/map=move/);
+  const moves = await drawn(page);
+  assert.equal(moves.kind, "move");
+  assert.ok(moves.n > 0, "pointer cells drawn");
+  await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "move-map-desktop.png") });
+  await page.evaluate(() => (window.__drawn = undefined));
+  await page.getByTestId("heat-map-scroll").click();
+  await page.getByTestId("heat-scrollmap").waitFor();
+  await drawn(page);
+  assert.equal(await page.getByTestId("heat-fold").innerText(), "800 px");
+  const rows = await page.locator("[data-testid=heat-scroll-table] tbody tr").allInnerTexts();
+  assert.equal(rows.length, 11);
+  assert.match(rows[0], /0 %\s+100 %/);
+  assert.match(rows[10], /100 %\s+50 %/);
+  await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "scroll-map-desktop.png") });
+  await page.goBack();
+  await page.waitForURL(/map=move/);
+  assert.equal(await page.getByTestId("heat-map-move").getAttribute("aria-pressed"), "true");
+
+  // Mobile: its own snapshot at 390 px, one column.
+  const mob = await openMap(page, { device: "mobile" });
+  assert.equal(mob.width, 390);
+  await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "click-map-mobile.png") });
+
+  // A hot spot: click on Pricing in the drawn map → the recordings that visited the page and clicked it.
+  await openMap(page, { device: "all" });
+  const { boxes: ab } = await boxes(page);
+  const scale = Number(await page.getByTestId("heat-stage").getAttribute("data-scale"));
+  const hit = page.getByTestId("heat-hit");
+  await hit.scrollIntoViewIfNeeded();
+  await hit.click({ position: { x: (ab.pricing.left + ab.pricing.width / 2) * scale, y: (ab.pricing.top + ab.pricing.height / 2) * scale } });
+  await page.waitForURL(/\/recordings\?/);
+  const params = new URL(page.url()).searchParams;
+  assert.equal(params.get("clicked"), SELECTOR.pricing);
+  assert.equal(params.get("visited"), `equals:${pageKey}`);
+  const clickedPricing = VISITS.filter((v) => v.clicks.some(([id]) => id === "pricing")).length;
+  await waitFor(async () => (await page.getByTestId("recording-row").count()) === clickedPricing, `${clickedPricing} recordings that clicked Pricing`, 30_000);
+  assert.equal(await page.getByTestId("filter-clicked").inputValue(), SELECTOR.pricing);
+  await page.screenshot({ path: path.join(shots, "hot-spot-recordings.png") });
+  assert.deepEqual(errors, [], "no uncaught errors in the dashboard");
+});
+
+test("a 100,000-cell map is drawn while the page keeps painting", { timeout: 120_000 }, async (t) => {
+  const page = await ctx.newPage();
+  t.after(() => page.close());
+  // The aggregate is replaced in the browser by 100,000 move cells over a 6,000 px page.
+  const cells = [];
+  for (let i = 0; i < 100_000; i++) cells.push({ x: (i * 7919) % 1000, y: (i * 104729) % 6000, count: String(1 + (i % 17)) });
+  const body = JSON.stringify({ cells, sessions: "1000", total: "1000000", pages: 1, scroll: { averageHeight: 6000, reached: [], pageViews: "1000" } });
+  await page.route(/\/api\/v1\/sites\/[^/]+\/heatmap\?.*HEATMAP_KIND_MOVE/, (route) => route.fulfill({ status: 200, contentType: "application/json", body }));
+  await page.addInitScript(() => {
+    document.addEventListener("sl-heatmap-drawn", (e) => (window.__drawn = { n: e.detail.n, ms: e.detail.ms }));
+    // The longest gap between painted frames while the map is read and drawn.
+    window.__gap = 0;
+    let last = 0;
+    const tick = (now) => {
+      if (last && window.__measure) window.__gap = Math.max(window.__gap, now - last);
+      last = now;
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    window.__long = [];
+    new PerformanceObserver((l) => window.__measure && window.__long.push(...l.getEntries().map((e) => Math.round(e.duration)))).observe({ type: "longtask" });
+  });
+  await page.goto(`${sl.base}/o/${orgId}/sites/${siteId}/heatmaps?${new URLSearchParams({ page: `${pageKey}-none`, device: "desktop", map: "scroll" })}`);
+  await page.locator("[data-testid=heat-stage][data-state=drawn]").waitFor({ timeout: 60_000 });
+  await page.evaluate(() => ((window.__drawn = undefined), (window.__measure = true), (window.__gap = 0)));
+  const t0 = Date.now();
+  await page.getByTestId("heat-map-move").click();
+  const d = await waitFor(() => page.evaluate(() => window.__drawn), "the 100k map to be drawn", 60_000);
+  const { gap, long } = await page.evaluate(() => ((window.__measure = false), { gap: window.__gap, long: window.__long }));
+  t.diagnostic(`100,000 cells: drawn in ${d.ms.toFixed(0)} ms in the worker, ${Date.now() - t0} ms from the click; longest frame gap ${gap.toFixed(0)} ms; main-thread long tasks (ms): ${long.join(", ") || "none"}`);
+  assert.equal(d.n, 100_000);
+  assert.ok(gap < 200, `the page kept painting: longest gap between frames ${gap.toFixed(0)} ms`);
+  await page.getByTestId("heat-no-snapshot").waitFor();
+  await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "move-map-100k.png") });
+});

@@ -1,0 +1,285 @@
+// The Heatmaps section: pick pages (a rule), a device class, dates and a
+// map — clicks (all, rage, dead), moves or scroll — and see it drawn over
+// the page rebuilt from a recording, with the most-clicked elements or the
+// scroll depths beside it. Everything chosen lives in the URL.
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import type { Schemas } from "../api/client";
+import { $api } from "../api/query";
+import { useSite } from "../app/AppContext";
+import { EmptyState, QueryStatus } from "../components/ui";
+import { formatDateTime } from "../lib/format";
+import { PagePicker } from "../heatmap/PagePicker";
+import { DEVICES, fromParams, HEATMAP_RANGES, MAP_KINDS, recordingsSearch, toParams, toRequest, type HeatmapQuery } from "../heatmap/query";
+import { percent, reachedByTen } from "../heatmap/scroll";
+import { HeatStage } from "../heatmap/Stage";
+import "../heatmap/heatmaps.css";
+import { rememberSite } from "./Home";
+
+type Heatmap = Schemas["v1GetHeatmapResponse"];
+
+/** The width of a blank page (no snapshot) for each device class. */
+const BLANK_WIDTH: Record<HeatmapQuery["device"], number> = { desktop: 1280, tablet: 820, mobile: 390, all: 1280 };
+
+/** A minute-rounded now, so relative ranges keep one query key while the page is open. */
+const minuteNow = () => new Date(Math.floor(Date.now() / 60_000) * 60_000);
+
+function utcDay(iso: string | undefined): string {
+  return iso ? new Date(iso).toISOString().slice(0, 10) : "…";
+}
+
+export default function Heatmaps() {
+  const { orgId = "", siteId = "" } = useParams();
+  const [params, setParams] = useSearchParams();
+  const navigate = useNavigate();
+  const q = useMemo(() => fromParams(params), [params]);
+  const key = toParams(q).toString();
+  // A new "now" only with a new query.
+  const now = useMemo(minuteNow, [key]);
+  const set = useCallback((patch: Partial<HeatmapQuery>) => setParams(toParams({ ...q, ...patch })), [q, setParams]);
+  const site = useSite(siteId);
+  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
+
+  const req = toRequest(q, now);
+  // A map may hold 100,000 cells: no deep comparison with the previous answer (structural sharing) on the main thread.
+  const heat = $api.useQuery("get", "/api/v1/sites/{siteId}/heatmap", { params: { path: { siteId }, query: req } }, { enabled: !!req, staleTime: 60_000, refetchOnWindowFocus: false, structuralSharing: false });
+  // Page views come with the scroll map; read it beside the others for the figures.
+  const scrollReq = req && req.kind !== "HEATMAP_KIND_SCROLL" ? { ...req, kind: "HEATMAP_KIND_SCROLL" as const } : undefined;
+  const views = $api.useQuery("get", "/api/v1/sites/{siteId}/heatmap", { params: { path: { siteId }, query: scrollReq } }, { enabled: !!scrollReq, staleTime: 60_000, refetchOnWindowFocus: false });
+  const data = heat.data;
+  const pageViews = (q.map === "scroll" ? data : views.data)?.scroll?.pageViews;
+  const [highlight, setHighlight] = useState<string | undefined>();
+  useEffect(() => setHighlight(undefined), [key]);
+
+  const recordingsUrl = (selector: string) => `/o/${orgId}/sites/${siteId}/recordings?${recordingsSearch(q, selector)}`;
+  const clickMap = q.map === "click" || q.map === "rage" || q.map === "dead";
+  const total = Number(data?.total ?? 0);
+
+  return (
+    <div className="heatmaps" data-testid="heatmaps-page">
+      <div className="heat-controls">
+        <h1>
+          Heatmaps <span className="muted site-title">{site.data?.site?.name}</span>
+        </h1>
+        <PagePicker siteId={siteId} value={q.page} onChange={(page) => set({ page })} />
+        <div className="filter-group">
+          <span className="filter-label" id="heat-device">
+            Device
+          </span>
+          <div className="segmented" role="group" aria-labelledby="heat-device">
+            {DEVICES.map((d) => (
+              <button key={d.key} type="button" className={`pill ${q.device === d.key ? "pill-on" : ""}`} aria-pressed={q.device === d.key} onClick={() => set({ device: d.key })} data-testid={`heat-device-${d.key}`}>
+                {d.label}
+              </button>
+            ))}
+          </div>
+        </div>
+        <div className="filter-group">
+          <span className="filter-label" id="heat-map">
+            Map
+          </span>
+          <div className="segmented" role="group" aria-labelledby="heat-map">
+            {MAP_KINDS.map((m) => (
+              <button key={m.key} type="button" className={`pill ${q.map === m.key ? "pill-on" : ""}`} aria-pressed={q.map === m.key} onClick={() => set({ map: m.key })} data-testid={`heat-map-${m.key}`}>
+                {m.label}
+              </button>
+            ))}
+          </div>
+        </div>
+        <div className="filter-group">
+          <label className="filter-label" htmlFor="heat-range">
+            Date
+          </label>
+          <select id="heat-range" value={q.range} onChange={(e) => set({ range: e.target.value as HeatmapQuery["range"] })} data-testid="heat-range">
+            {HEATMAP_RANGES.map((r) => (
+              <option key={r.key} value={r.key}>
+                {r.label}
+              </option>
+            ))}
+          </select>
+          {q.range === "custom" && (
+            <div className="row gap-small">
+              <input type="date" value={q.from ?? ""} onChange={(e) => set({ from: e.target.value || undefined })} aria-label="From" />
+              <input type="date" value={q.to ?? ""} onChange={(e) => set({ to: e.target.value || undefined })} aria-label="To" />
+            </div>
+          )}
+        </div>
+      </div>
+
+      <section className="heat-main" aria-label="Heatmap">
+        {!req ? (
+          <EmptyState title="Choose a page" icon="◎" testId="heat-empty">
+            Pick one of the recorded pages, or type a rule: a map is drawn from every visit to the pages it matches.
+          </EmptyState>
+        ) : !data ? (
+          <QueryStatus query={heat} label="Reading the map…" />
+        ) : (
+          <>
+            <dl className="heat-figures" data-testid="heat-figures">
+              <div>
+                <dt>Sessions</dt>
+                <dd data-testid="heat-sessions">{Number(data.sessions ?? 0).toLocaleString()}</dd>
+              </div>
+              <div>
+                <dt>Page views</dt>
+                <dd data-testid="heat-views">{pageViews === undefined ? "…" : Number(pageViews).toLocaleString()}</dd>
+              </div>
+              {q.map !== "scroll" && (
+                <div>
+                  <dt>{q.map === "move" ? "Pointer time (50 ms units)" : MAP_KINDS.find((m) => m.key === q.map)!.label}</dt>
+                  <dd data-testid="heat-total">{total.toLocaleString()}</dd>
+                </div>
+              )}
+              <div>
+                <dt>Pages matched</dt>
+                <dd>{(data.pages ?? 0).toLocaleString()}</dd>
+              </div>
+              <div>
+                <dt>Days read (UTC)</dt>
+                <dd data-testid="heat-days">
+                  {utcDay(data.startTime)} – {utcDay(data.endTime ? new Date(Date.parse(data.endTime) - 1).toISOString() : undefined)}
+                </dd>
+              </div>
+            </dl>
+            {data.truncated && <p className="warn small">Only the {q.map === "move" ? "cells" : "spots"} with the most counts are drawn (the map has more).</p>}
+            {data.snapshot?.sessionId ? (
+              <p className="muted small" data-testid="heat-snapshot">
+                Drawn over a recording of {data.snapshot.url} at {data.snapshot.viewportWidth} px wide, {formatDateTime(data.snapshot.time)}.{" "}
+                <Link to={`/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(data.snapshot.sessionId)}`}>Open that recording</Link>
+              </p>
+            ) : (
+              <p className="warn small" data-testid="heat-no-snapshot">
+                No snapshot for this device: no recording of these pages on it can be rebuilt, so the map is drawn on a blank page {BLANK_WIDTH[q.device]} px wide.
+              </p>
+            )}
+            <div className="heat-body">
+              <HeatStage
+                siteId={siteId}
+                snapshot={data.snapshot?.sessionId ? data.snapshot : undefined}
+                blankWidth={BLANK_WIDTH[q.device]}
+                kind={q.map}
+                data={data}
+                highlight={highlight}
+                onPick={clickMap ? (s) => navigate(recordingsUrl(s)) : undefined}
+              />
+              <aside className="heat-side">
+                {clickMap && <ElementList data={data} link={recordingsUrl} onHighlight={setHighlight} />}
+                {q.map === "scroll" && <ScrollTable data={data} />}
+                {q.map === "move" && <p className="muted small">Warm where pointers moved and rested most. Pointers are counted for up to 2 s at one spot.</p>}
+                <Legend />
+              </aside>
+            </div>
+          </>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function ElementList({ data, link, onHighlight }: { data: Heatmap; link: (s: string) => string; onHighlight: (s: string | undefined) => void }) {
+  const elements = data.elements ?? [];
+  return (
+    <div className="heat-elements">
+      <h2>Most-clicked elements</h2>
+      {elements.length === 0 ? (
+        <p className="muted small">No clicks on these pages in this range.</p>
+      ) : (
+        <ol data-testid="heat-elements" onMouseLeave={() => onHighlight(undefined)}>
+          {elements.map((e, i) => {
+            const sel = e.selector ?? "";
+            const label = (
+              <>
+                <span className="heat-rank" aria-hidden>
+                  {i + 1}
+                </span>
+                <code className="ellipsis" title={sel}>
+                  {sel ? lastSteps(sel) : "(not anchored)"}
+                </code>
+                <span className="facet-count">
+                  {Number(e.count ?? 0).toLocaleString()} · {percent(e.share ?? 0)}
+                </span>
+              </>
+            );
+            return (
+              <li key={sel || `none-${i}`}>
+                {sel ? (
+                  <Link
+                    className="heat-element"
+                    to={link(sel)}
+                    onMouseEnter={() => onHighlight(sel)}
+                    onFocus={() => onHighlight(sel)}
+                    onBlur={() => onHighlight(undefined)}
+                    aria-label={`${lastSteps(sel)}: ${Number(e.count ?? 0).toLocaleString()} clicks, ${percent(e.share ?? 0)}; open the recordings that clicked it`}
+                    data-testid="heat-element"
+                    data-selector={sel}
+                  >
+                    {label}
+                  </Link>
+                ) : (
+                  <span className="heat-element">{label}</span>
+                )}
+              </li>
+            );
+          })}
+        </ol>
+      )}
+    </div>
+  );
+}
+
+/** lastSteps shows the end of a selector path (the element and its parents), which tells elements apart. */
+function lastSteps(sel: string): string {
+  const steps = sel.split(">");
+  return steps.length > 3 ? "…>" + steps.slice(-3).join(">") : sel;
+}
+
+function ScrollTable({ data }: { data: Heatmap }) {
+  const s = data.scroll;
+  if (!s || !Number(s.pageViews ?? 0)) return <p className="muted small">No page view of these pages in this range.</p>;
+  return (
+    <div className="heat-scroll-table">
+      <h2>How far down visitors scroll</h2>
+      <dl className="heat-figures heat-figures-small">
+        <div>
+          <dt>Average fold</dt>
+          <dd data-testid="heat-fold">{s.averageFold ?? 0} px</dd>
+        </div>
+        <div>
+          <dt>Half reach</dt>
+          <dd data-testid="heat-half">{s.halfDepth ?? 0} %</dd>
+        </div>
+        <div>
+          <dt>Average page</dt>
+          <dd>{s.averageHeight ?? 0} px</dd>
+        </div>
+      </dl>
+      <table className="table" data-testid="heat-scroll-table">
+        <caption className="sr-only">Share of page views that reached each depth of the page</caption>
+        <thead>
+          <tr>
+            <th scope="col">Depth</th>
+            <th scope="col">Reached</th>
+          </tr>
+        </thead>
+        <tbody>
+          {reachedByTen(s.reached ?? []).map((r) => (
+            <tr key={r.depth}>
+              <th scope="row">{r.depth} %</th>
+              <td>{percent(r.share)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function Legend() {
+  return (
+    <div className="heat-legend" aria-hidden>
+      <span>fewer</span>
+      <span className="heat-legend-bar" />
+      <span>more</span>
+    </div>
+  );
+}
