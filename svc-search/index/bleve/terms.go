@@ -3,7 +3,9 @@ package bleve
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
@@ -14,24 +16,32 @@ import (
 	"github.com/sightlinehq/sightline/pagerule"
 )
 
-// termsQuery matches the documents holding a term of field, among the
-// terms starting with prefix, that match accepts.
+// termsQuery matches the documents holding a term of field that match
+// accepts, among the terms the regular expression walk selects (a cheap
+// superset of them).
 //
 // CONTAINS and PATTERN URL filters use it instead of Bleve's own queries:
 // WildcardQuery has no escape, so a '?' in a URL would match any
 // character, and RegexpQuery compiles a byte-level DFA that long values
 // blow up (".*" + 2 KB of "é" + ".*" takes seconds to build, 16-star
-// patterns of 2 KB likewise). Walking the term dictionary from the
-// pattern's literal prefix and matching in Go visits the same terms the
-// automaton would, with no such cliff, and matches with the very function
-// (pagerule.Glob) that heatmaps use.
+// patterns of 2 KB likewise). Here the automaton only holds a bounded
+// literal prefix and one bounded literal the term must contain, so it
+// builds in milliseconds and still prunes the dictionary; the exact test
+// is the very function heatmaps use (pagerule.Glob).
 type termsQuery struct {
-	field  string
-	prefix string
-	match  func(term string) bool
+	field string
+	walk  string
+	match func(term string) bool
 }
 
 var _ query.Query = (*termsQuery)(nil)
+
+// Bounds of the literals in a walk expression (the automaton has about one
+// state per byte).
+const (
+	maxWalkPrefix = 128
+	maxWalkInner  = 32
+)
 
 // ctxCheckEvery is how many dictionary terms are matched between checks of
 // the query's deadline.
@@ -39,7 +49,13 @@ const ctxCheckEvery = 1024
 
 // Searcher implements query.Query.
 func (q *termsQuery) Searcher(ctx context.Context, r bleveindex.IndexReader, _ mapping.IndexMapping, opts search.SearcherOptions) (search.Searcher, error) {
-	dict, err := r.FieldDictPrefix(q.field, []byte(q.prefix))
+	rr, ok := r.(bleveindex.IndexReaderRegexp)
+	if !ok {
+		return nil, fmt.Errorf("terms of %s: index reader %T cannot walk terms by regexp", q.field, r)
+	}
+	// The regexp walk (rather than FieldDictPrefix) skips reading every
+	// term's postings for a count that is not used.
+	dict, err := rr.FieldDictRegexp(q.field, q.walk)
 	if err != nil {
 		return nil, fmt.Errorf("terms of %s: %w", q.field, err)
 	}
@@ -69,14 +85,43 @@ func (q *termsQuery) Searcher(ctx context.Context, r bleveindex.IndexReader, _ m
 	return searcher.NewMultiTermSearcher(ctx, r, terms, q.field, 1, opts, true)
 }
 
+// walkExpr is the expression of terms that start with prefix and contain
+// inner (each cut to its bound: still a superset).
+func walkExpr(prefix, inner string) string {
+	re := "(?s)" + regexp.QuoteMeta(cut(prefix, maxWalkPrefix)) + ".*"
+	if inner != "" {
+		re += regexp.QuoteMeta(cut(inner, maxWalkInner)) + ".*"
+	}
+	return re
+}
+
+// cut shortens s to at most n bytes on a character boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // containsQuery matches terms of field containing v (bytes, case sensitive).
 func containsQuery(field, v string) query.Query {
-	return &termsQuery{field: field, match: func(t string) bool { return strings.Contains(t, v) }}
+	return &termsQuery{field: field, walk: walkExpr("", v), match: func(t string) bool { return strings.Contains(t, v) }}
 }
 
 // patternQuery matches terms of field that pattern matches as a whole
-// (pagerule.Glob: "*" any run, every other byte itself).
+// (pagerule.Glob: "*" any run, every other byte itself). The walk keeps
+// terms starting with the literal before the first "*" and containing the
+// longest literal after it.
 func patternQuery(field, pattern string) query.Query {
-	prefix, _, _ := strings.Cut(pattern, "*")
-	return &termsQuery{field: field, prefix: prefix, match: func(t string) bool { return pagerule.Glob(pattern, t) }}
+	parts := strings.Split(pattern, "*")
+	inner := ""
+	for _, p := range parts[1:] {
+		if len(p) > len(inner) {
+			inner = p
+		}
+	}
+	return &termsQuery{field: field, walk: walkExpr(parts[0], inner), match: func(t string) bool { return pagerule.Glob(pattern, t) }}
 }
