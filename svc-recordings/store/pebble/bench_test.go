@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
@@ -24,7 +26,10 @@ const (
 	clicksPerChk = 100
 )
 
-var heatOnce struct {
+// heatSets are the benchmark stores by spread, built once per process.
+var heatSets = map[float64]*heatSet{}
+
+type heatSet struct {
 	sync.Once
 	s   *Store
 	err error
@@ -33,9 +38,15 @@ var heatOnce struct {
 // heatStore is a store holding 1M clicks on one page over 30 days, three
 // device classes, 40 elements, appended through Append as 10,000 sessions
 // of one chunk (stats made directly: extraction is not what is measured).
-// Each element's clicks spread over its box like real ones (a peak near the
-// middle), so the rows are the distinct (day, device, element, place).
-func heatStore(b *testing.B) *Store {
+// Each element's clicks spread over its box around the middle with
+// standard deviation spread (in %), so the rows are the distinct (day,
+// device, element, place): the wider the spread, the more rows.
+func heatStore(b *testing.B, spread float64) *Store {
+	heatOnce := heatSets[spread]
+	if heatOnce == nil {
+		heatOnce = &heatSet{}
+		heatSets[spread] = heatOnce
+	}
 	heatOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "heatbench")
 		if err != nil {
@@ -49,7 +60,7 @@ func heatStore(b *testing.B) *Store {
 			return
 		}
 		r := rand.New(rand.NewPCG(1, 2))
-		pct := func() int8 { return int8(max(0, min(100, 50+r.NormFloat64()*18))) }
+		pct := func() int8 { return int8(max(0, min(100, 50+r.NormFloat64()*spread))) }
 		var batch []store.Chunk
 		for n := range benchClicks / clicksPerChk {
 			day := benchFirst + int32(n%benchDays)
@@ -81,12 +92,20 @@ func heatStore(b *testing.B) *Store {
 }
 
 // BenchmarkHeat reads and sums (heatmap.Sums, as GetHeatmap does) the click
-// map of one page over 30 days, every device: 1M clicks.
+// map of one page over 30 days, every device: 1M clicks, spread over each
+// element's box with a standard deviation of 18 % (nearly one row per
+// click) or 4 % (clicks bunched on the middle of buttons).
 func BenchmarkHeat(b *testing.B) {
-	s := heatStore(b)
+	for _, spread := range []float64{18, 4} {
+		b.Run(fmt.Sprintf("spread=%v", spread), func(b *testing.B) { benchHeat(b, heatStore(b, spread)) })
+	}
+}
+
+func benchHeat(b *testing.B, s *Store) {
 	run := func(b *testing.B) {
 		q := store.HeatQuery{SiteID: 1, Pages: []string{benchPage}, FromDay: benchFirst, ToDay: benchFirst + benchDays - 1, Kinds: []heatmap.Kind{heatmap.Click}}
 		var rows int
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			sums := heatmap.Sums{}
 			rows = 0
@@ -115,6 +134,7 @@ func BenchmarkHeat(b *testing.B) {
 	b.Run("compacted", run)
 	b.Run("scan-only", func(b *testing.B) {
 		q := store.HeatQuery{SiteID: 1, Pages: []string{benchPage}, FromDay: benchFirst, ToDay: benchFirst + benchDays - 1, Kinds: []heatmap.Kind{heatmap.Click}}
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			var n int64
 			err := s.Heat(context.Background(), q, func(k heatmap.Kind, c string, v heatmap.Vec) error {
@@ -128,20 +148,24 @@ func BenchmarkHeat(b *testing.B) {
 	})
 }
 
-// BenchmarkAppend appends one chunk (in order, to one of 64 sessions) with
-// the heatmap data a real chunk carries (sl:view, clicks with sl:click,
-// pointer movement, scrolls, a snapshot) and the same chunk without it:
-// the difference is what aggregation costs.
+// BenchmarkAppend appends one chunk (in order, to one of 64 sessions)
+// carrying what a real chunk carries for heatmaps (sl:view, clicks with
+// sl:click, pointer movement, scroll reach, a snapshot), with aggregation
+// and without it (the same chunks, the store told to skip it): the
+// difference is what aggregation costs an append. "plain" appends the
+// chunks stripped of heatmap data, for scale.
 func BenchmarkAppend(b *testing.B) {
 	base := chunk(b, 1, 0, 0, 20000, true)
 	if base.Stats.Heat == nil || len(base.Stats.Clicks) == 0 || base.Stats.Clicks[0].H == nil {
 		b.Fatal("the chunk carries no heatmap data")
 	}
-	for _, withHeat := range []bool{true, false} {
-		b.Run(fmt.Sprintf("heat=%v", withHeat), func(b *testing.B) {
+	for _, mode := range []string{"aggregated", "not-aggregated", "plain"} {
+		b.Run(mode, func(b *testing.B) {
 			s := open(b, store.Limits{})
+			s.heatOff = mode != "aggregated"
 			seq := map[int]int64{}
 			i := 0
+			defer cpuPerOp(b)()
 			for b.Loop() {
 				n := i % 64
 				i++
@@ -151,7 +175,7 @@ func BenchmarkAppend(b *testing.B) {
 				seq[n]++
 				c.Stats.Seq = c.Seq
 				c.Stats.Clicks = append([]summary.Click(nil), base.Stats.Clicks...)
-				if !withHeat {
+				if mode == "plain" {
 					c.Stats.Heat = nil
 					for j := range c.Stats.Clicks {
 						c.Stats.Clicks[j].H = nil
@@ -162,5 +186,21 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// cpuPerOp reports the process's CPU time per op: on a machine shared with
+// other work, wall time says more about the neighbours than about the code.
+func cpuPerOp(b *testing.B) func() {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := cpu()
+	return func() {
+		b.ReportMetric(float64(cpu()-start)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
 	}
 }

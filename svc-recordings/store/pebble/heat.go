@@ -142,17 +142,28 @@ func (s *Store) mergeHeat(b *pebble.Batch, site int64, session string, d heatmap
 	return writeDeltas(b, site, d, func(k heatmap.Key) bool { return !m.recounts(sessKey, k) })
 }
 
-// writeDeltas merges the deltas that keep accepts, in key order.
+// writeDeltas merges the deltas that keep accepts, in key order. The batch
+// copies keys and values, so one scratch buffer serves every row.
 func writeDeltas(b *pebble.Batch, site int64, d heatmap.Deltas, keep func(heatmap.Key) bool) error {
+	var kb keyBuf
+	var vb []byte
 	for _, k := range d.Sorted() {
 		if !keep(k) {
 			continue
 		}
-		key := pageKey(site, k.Page)
-		if k.Kind != heatmap.Page {
-			key = heatKey(site, k)
+		if k.Kind == heatmap.Page {
+			kb = append(append(kb[:0], pHeatPage), 0, 0, 0, 0, 0, 0, 0, 0)
+			binary.BigEndian.PutUint64(kb[1:], uint64(site))
+			kb = append(kb, k.Page...)
+		} else {
+			kb = append(appendHeatGroup(kb[:0], site, k.Page, k.Device, k.Kind).i32(k.Day), k.Cell...)
 		}
-		if err := b.Merge(key, d[k].Marshal(), nil); err != nil {
+		v := d[k]
+		vb = vb[:0]
+		for _, x := range [4]int64{v.N, v.X, v.Y, v.K} {
+			vb = binary.AppendVarint(vb, x)
+		}
+		if err := b.Merge(kb, vb, nil); err != nil {
 			return fmt.Errorf("heatmap aggregate: %w", err)
 		}
 	}

@@ -83,7 +83,12 @@ func readI32(b []byte) int32 { return int32(binary.BigEndian.Uint32(b) ^ 1<<31) 
 
 // heatGroup is the prefix of one (page, device, kind)'s rows.
 func heatGroup(site int64, page string, device int32, kind heatmap.Kind) keyBuf {
-	return append(newKey(pHeat).u64(site).str(page).i32(device), byte(kind))
+	return appendHeatGroup(nil, site, page, device, kind)
+}
+
+// appendHeatGroup appends heatGroup's key to k.
+func appendHeatGroup(k keyBuf, site int64, page string, device int32, kind heatmap.Kind) keyBuf {
+	return append(append(k, pHeat).u64(site).str(page).i32(device), byte(kind))
 }
 
 // heatKey is the key of one aggregate (any kind but heatmap.Page).

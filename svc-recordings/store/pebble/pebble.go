@@ -63,6 +63,8 @@ type Store struct {
 	// rebuildStep is how many sessions a rebuild batch counts (tests
 	// make it small).
 	rebuildStep int
+	// heatOff skips heatmap aggregation (BenchmarkAppend's reference only).
+	heatOff bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -325,11 +327,13 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	// Heatmaps: the fold's old part goes (before the in-order path folds
 	// into row.State in place), the fresh chunks' and the new fold's come.
 	heat := heatmap.Deltas{}
-	if row != nil {
+	if row != nil && !s.heatOff {
 		heatmap.AddState(heat, row.State, -1)
 	}
 	for _, c := range fresh {
-		heatmap.AddChunk(heat, &c.Stats, 1)
+		if !s.heatOff {
+			heatmap.AddChunk(heat, &c.Stats, 1)
+		}
 	}
 	for _, c := range fresh {
 		st, err := c.Stats.Marshal()
@@ -386,12 +390,14 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 		state = summary.Fold(all)
 	}
 	row.State = state
-	heatmap.AddState(heat, state, 1)
-	if err := s.mergeHeat(b, g.site, g.session, heat); err != nil {
-		return fmt.Errorf("pebble: append chunk: %w", err)
-	}
-	if err := mergeSnapshots(b, g.site, g.session, fresh); err != nil {
-		return fmt.Errorf("pebble: append chunk: %w", err)
+	if !s.heatOff {
+		heatmap.AddState(heat, state, 1)
+		if err := s.mergeHeat(b, g.site, g.session, heat); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+		if err := mergeSnapshots(b, g.site, g.session, fresh); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
 	}
 	sum := state.Summary(g.site, g.session)
 	if isNew || !proto.Equal(old, sum) {

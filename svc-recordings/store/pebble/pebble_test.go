@@ -15,8 +15,10 @@ import (
 // keep open across their rounds.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if heatOnce.s != nil {
-		heatOnce.s.Close()
+	for _, h := range heatSets {
+		if h.s != nil {
+			h.s.Close()
+		}
 	}
 	for _, d := range benchDirs {
 		os.RemoveAll(d)
