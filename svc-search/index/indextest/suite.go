@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -678,30 +679,42 @@ func pattern(v string) *searchv1.UrlMatch {
 var trickyPages = []string{
 	"https://x.example/a?b", "https://x.example/aXb", `https://x.example/a\b`, "https://x.example/a*b",
 	"https://x.example/line\nbreak", "https://x.example/größe/ü", "https://x.example/a",
+	longPage,
 }
+
+// longPage has literal runs longer than a backend may put in an automaton,
+// cut (at 128 bytes) in the middle of a character.
+var longPage = "https://xy.example/" + strings.Repeat("é", 100) + "/" + strings.Repeat("ü", 40) + "/end"
 
 // trickyPatterns must each match exactly the tricky pages named by index.
 var trickyPatterns = map[string][]int{
-	"https://x.example/a?b":        {0},
-	`https://x.example/a\b`:        {2},
-	`https://x.example/a\*`:        {2},
-	"https://x.example/a*b":        {0, 1, 2, 3},
-	"https://x.example/a*":         {0, 1, 2, 3, 6},
-	"*\n*":                         {4},
-	"https://x.example/line*break": {4},
-	"*/größe/*":                    {5},
-	"*ü":                           {5},
-	"*é*":                          {},
-	"https://x.example/a?":         {},
-	"https://x.example/a?b*":       {0},
-	"/a?b":                         {},
-	"/a*":                          {0, 1, 2, 3, 6},
-	"/a":                           {0, 6},
-	"https://x.example/*/*":        {5},
-	"**x.example/a**b**":           {0, 1, 2, 3},
-	"https://x.example/aXb*?*":     {},
-	"https://x.example/a*b*b":      {},
-	"https://x.example/gr*/ü":      {5},
+	"https://x.example/a?b":              {0},
+	`https://x.example/a\b`:              {2},
+	`https://x.example/a\*`:              {2},
+	"https://x.example/a*b":              {0, 1, 2, 3},
+	"https://x.example/a*":               {0, 1, 2, 3, 6},
+	"*\n*":                               {4},
+	"https://x.example/line*break":       {4},
+	"*/größe/*":                          {5},
+	"*ü":                                 {5},
+	"*é*":                                {7},
+	"https://x.example/a?":               {},
+	"https://x.example/a?b*":             {0},
+	"/a?b":                               {},
+	"/a*":                                {0, 1, 2, 3, 6},
+	"/a":                                 {0, 6},
+	"https://x.example/*/*":              {5},
+	"**x.example/a**b**":                 {0, 1, 2, 3},
+	"https://x.example/aXb*?*":           {},
+	"https://x.example/a*b*b":            {},
+	"https://x.example/gr*/ü":            {5},
+	longPage[:len(longPage)-3] + "*":     {7},
+	longPage[:len(longPage)-4] + "*/end": {7},
+	"https://xy.example/" + strings.Repeat("é", 101) + "*":                {},
+	"*/" + strings.Repeat("ü", 40) + "/e*":                                {7},
+	"*/" + strings.Repeat("ü", 41) + "*":                                  {},
+	"https://xy.example/*" + strings.Repeat("é", 99) + "/ü*":              {7},
+	"/" + strings.Repeat("é", 100) + "/" + strings.Repeat("ü", 40) + "/*": {7},
 }
 
 // testPatterns checks PATTERN URL filters and clicked_element against the
