@@ -87,6 +87,8 @@ export function start(w: Window & { sightline?: Global }): void {
   for (const a of queued) r.command(Array.prototype.slice.call(a));
 }
 
+// Members whose names end in "_" are private; the build shortens them (build.mjs), so such a name
+// must never be a key of anything that leaves the bundle.
 export class Recorder {
   private session: Session;
   private visitor_: string;
