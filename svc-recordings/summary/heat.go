@@ -145,8 +145,12 @@ func (h *heatReader) scroll(data batch.Value) {
 	}
 }
 
-// snapshotOffset reads a full snapshot's initialOffset.
+// snapshotOffset reads a full snapshot's initialOffset and the document's
+// id (a checkout renumbers the nodes; sl:view then says d = -1).
 func (h *heatReader) snapshotOffset(data batch.Value) {
+	if id, ok := data.Get("node").Get("id").Float(); ok && clampID(id) > 0 {
+		h.doc = clampID(id)
+	}
 	off := data.Get("initialOffset")
 	x, okx := off.Get("left").Float()
 	y, oky := off.Get("top").Float()
@@ -226,7 +230,9 @@ func (h *heatReader) settleMove(t int64) {
 func (h *heatReader) clickPos(c *Click) {
 	h.segOf = append(h.segOf, h.seg)
 	a := &Anchor{}
-	if h.known && h.dw > 0 {
+	// rrweb reports a click the keyboard made (Enter on a button) at (0, 0):
+	// its place is the element, not the corner of the page.
+	if h.known && h.dw > 0 && (c.X != 0 || c.Y != 0) {
 		a.X = int32(math.Max(0, math.Min((float64(c.X)+h.sx)*1000/h.dw, 1000)))
 		a.Y = int32(math.Max(0, math.Min(float64(c.Y)+h.sy, 1e7)))
 		a.Known = true

@@ -60,6 +60,8 @@ func TestExtractHeat(t *testing.T) {
 		docScroll(1400, 1200),
 		custom(1500, "sl:navigation", map[string]any{"url": "https://shop.example/b?x=1", "referrer": "https://shop.example/a"}),
 		clickOn(1600, 9, 20, 30), // no sl:click: anchored by position only
+		clickOn(1700, 11, 0, 0),  // a keyboard click: no position
+		slClick(1701, 11, "body>form>button", 50, 50),
 	)
 	st, err := Extract(c, 1, 0)
 	if err != nil {
@@ -72,7 +74,7 @@ func TestExtractHeat(t *testing.T) {
 		t.Fatalf("pages %q, want %q", st.Heat.Pages, want)
 	}
 	d := Day(day.UnixMilli())
-	if len(st.Clicks) != 2 {
+	if len(st.Clicks) != 3 {
 		t.Fatalf("clicks %+v", st.Clicks)
 	}
 	want0 := Anchor{Page: "https://shop.example/a", Day: d, Sel: "body>main>button#buy", RX: 25, RY: 75, X: 100, Y: 150, Known: true}
@@ -83,6 +85,10 @@ func TestExtractHeat(t *testing.T) {
 	want1 := Anchor{Page: "https://shop.example/b", Day: d, X: 20, Y: 1230, Known: true}
 	if got := *st.Clicks[1].H; got != want1 {
 		t.Errorf("second click %+v, want %+v", got, want1)
+	}
+	want2 := Anchor{Page: "https://shop.example/b", Day: d, Sel: "body>form>button", RX: 50, RY: 50}
+	if got := *st.Clicks[2].H; got != want2 {
+		t.Errorf("keyboard click %+v, want %+v", got, want2)
 	}
 	wantMoves := []Move{{Page: 0, X: 500, Y: 496, N: 2}, {Page: 0, X: 510, Y: 496, N: 1}}
 	if !reflect.DeepEqual(st.Heat.Moves, wantMoves) {
@@ -99,7 +105,7 @@ func TestExtractHeat(t *testing.T) {
 		t.Error("two extractions of one chunk differ")
 	}
 	s := Fold([]ChunkStats{st})
-	if !reflect.DeepEqual(s.Clicked, []string{"body>main>button#buy"}) {
+	if !reflect.DeepEqual(s.Clicked, []string{"body>main>button#buy", "body>form>button"}) {
 		t.Errorf("clicked %q", s.Clicked)
 	}
 	if got := s.Summary(1, "s").GetClickedElements(); !reflect.DeepEqual(got, s.Clicked) {
@@ -110,6 +116,28 @@ func TestExtractHeat(t *testing.T) {
 	}
 	if r := s.Reach["p_heat_0001\x00https://shop.example/a"]; r == nil || r.Pct != 66 || r.Fold != 800 || r.Doc != 3000 || r.Day != d {
 		t.Errorf("reach of page a %+v", r)
+	}
+}
+
+// TestExtractHeatDocumentIDFromSnapshot: after a checkout the document's
+// id is the snapshot's root, and its scroll events move the position.
+func TestExtractHeatDocumentIDFromSnapshot(t *testing.T) {
+	c := heatChunk(t, 9, "p_heat_0001", "https://shop.example/a", time.Unix(1e9, 0),
+		custom(1, "sl:view", map[string]any{"x": 0, "y": 0, "w": 1000, "h": 3000, "v": 500, "d": -1}),
+		ev{"type": 2, "timestamp": 2, "data": ev{"node": ev{"type": 0, "id": 40, "childNodes": []any{}}, "initialOffset": ev{"left": 0, "top": 100}}},
+		ev{"type": 3, "timestamp": 3, "data": ev{"source": 3, "id": 40, "x": 0, "y": 700}},
+		ev{"type": 3, "timestamp": 4, "data": ev{"source": 3, "id": 1, "x": 0, "y": 2900}}, // not the document any more
+		clickOn(5, 7, 10, 10),
+	)
+	st, err := Extract(c, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := st.Clicks[0].H; a == nil || !a.Known || a.Y != 710 {
+		t.Fatalf("click %+v, want document y 710", a)
+	}
+	if sc := st.Heat.Scrolls; len(sc) != 1 || sc[0].Bottom != 1200 {
+		t.Fatalf("scrolls %+v, want the bottom at 700+500", sc)
 	}
 }
 
