@@ -357,3 +357,33 @@ func TestRebuildStatements(t *testing.T) {
 		t.Fatal("replaced rows kept")
 	}
 }
+
+// TestSweepSubtractsHeat: an expired session's rows outlive its expiry by
+// the sweep's look-back, so the sweep reads its stats and subtracts them.
+func TestSweepSubtractsHeat(t *testing.T) {
+	c := heatChunk(t, "s_heatheatheatheatheat01", 0)
+	stats, _ := c.Stats.Marshal()
+	state := summary.Fold([]summary.ChunkStats{c.Stats})
+	enc, _ := state.Marshal()
+	exp := fixedNow.Add(-time.Minute).UnixMilli()
+	r := &recorder{rows: func(q Stmt) [][]any {
+		switch {
+		case strings.HasPrefix(q.CQL, "SELECT expires_ms, site_id, session_id FROM ks.expiry") && q.Args[0] == exp/dayMs:
+			return [][]any{{exp, c.SiteID, c.SessionID}}
+		case strings.HasPrefix(q.CQL, "SELECT state, version"):
+			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), exp}}
+		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks_v2"):
+			return [][]any{{stats}}
+		}
+		return nil
+	}}
+	n, err := newRecorded(r).Sweep(context.Background(), fixedNow)
+	if err != nil || n != 1 {
+		t.Fatalf("swept %d: %v", n, err)
+	}
+	want := heatmap.Deltas{}
+	heatmap.Session(want, []summary.ChunkStats{c.Stats}, state, -1)
+	if got := counted(t, r.counters); !reflect.DeepEqual(got[0], want.Prune()) || slices.Index(r.order, "batch") > slices.Index(r.order, "counters") {
+		t.Fatalf("subtracted %v, want %v (order %v)", got, want, r.order)
+	}
+}
