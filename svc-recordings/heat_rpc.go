@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -41,6 +43,9 @@ const (
 	maxPagesQuery   = 2048
 	maxPagesList    = 1000
 	defaultPageList = 50
+	// maxAnswerBytes bounds the cells of an answer, well under gRPC's
+	// message limit (rpc.DefaultMaxMsgBytes, 16 MiB).
+	maxAnswerBytes = 8 << 20
 	// rebuildEvery spaces RebuildHeatmaps' progress messages.
 	rebuildEvery = 250 * time.Millisecond
 )
@@ -167,6 +172,7 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 		}
 	}
 	out := heatmap.Build(h.kind, sums, h.maxCells)
+	fitAnswer(out, maxAnswerBytes)
 	out.Pages = int32(len(pages))
 	out.Truncated = out.Truncated || cut
 	out.StartTime = timestamppb.New(time.UnixMilli(int64(h.from) * dayMs).UTC())
@@ -182,6 +188,25 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 		attribute.Bool("sightline.heatmap.truncated", out.Truncated),
 	)
 	return out, nil
+}
+
+// fitAnswer cuts an answer's cells (the least counted first: they come
+// sorted) so that they take at most budget bytes, and says so (Truncated):
+// 100,000 click cells with long selectors would pass gRPC's message limit.
+func fitAnswer(out *recordingsv1.GetHeatmapResponse, budget int) {
+	used := 0
+	for i, c := range out.Clicks {
+		if used += protowire.SizeTag(3) + protowire.SizeBytes(proto.Size(c)); used > budget {
+			out.Clicks, out.Truncated = out.Clicks[:i], true
+			break
+		}
+	}
+	for i, c := range out.Cells {
+		if used += protowire.SizeTag(1) + protowire.SizeBytes(proto.Size(c)); used > budget {
+			out.Cells, out.Truncated = out.Cells[:i], true
+			break
+		}
+	}
 }
 
 // heatPage is a matched page key with its page views (snapshot order).

@@ -797,3 +797,36 @@ func TestRebuildHeatmapsInvalid(t *testing.T) {
 		t.Fatalf("empty rebuild: last message %v", last)
 	}
 }
+
+// TestFitAnswer: an answer's cells are cut, the least counted first, to fit
+// the byte budget, and the cut is said.
+func TestFitAnswer(t *testing.T) {
+	mk := func() *recordingsv1.GetHeatmapResponse {
+		out := &recordingsv1.GetHeatmapResponse{Total: 1000}
+		for i := range 100 {
+			out.Clicks = append(out.Clicks, &recordingsv1.HeatmapClick{Selector: strings.Repeat("div>", 50), Rx: 50, Ry: 50, Count: int64(100 - i), X: 10, Y: 10, Positioned: true})
+			out.Cells = append(out.Cells, &recordingsv1.HeatmapCell{X: int32(i), Y: 8, Count: int64(100 - i)})
+		}
+		return out
+	}
+	whole := mk()
+	fitAnswer(whole, 1<<20)
+	if len(whole.Clicks) != 100 || len(whole.Cells) != 100 || whole.Truncated {
+		t.Fatalf("an answer within the budget was cut: %d clicks %d cells", len(whole.Clicks), len(whole.Cells))
+	}
+	for _, budget := range []int{0, 1000, 12_000, 21_000} {
+		out := mk()
+		fitAnswer(out, budget)
+		size := proto.Size(&recordingsv1.GetHeatmapResponse{Clicks: out.Clicks, Cells: out.Cells})
+		if size > budget || !out.Truncated || len(out.Clicks) == 100 {
+			t.Errorf("budget %d: %d bytes of cells (%d clicks, %d cells), truncated %v", budget, size, len(out.Clicks), len(out.Cells), out.Truncated)
+		}
+		// What is kept is the most counted, and as much as fits.
+		if len(out.Clicks) > 0 && out.Clicks[len(out.Clicks)-1].Count != int64(101-len(out.Clicks)) {
+			t.Errorf("budget %d: kept clicks are not the most counted", budget)
+		}
+		if next := proto.Size(mk().Clicks[0]) + 3; size+next <= budget {
+			t.Errorf("budget %d: %d bytes used, room for more", budget, size)
+		}
+	}
+}
