@@ -100,9 +100,9 @@ func (r Rule) Check() error {
 
 // Exact answers the one page key an Equals rule names (its value as a
 // URL's key, or the value itself when it is not a URL), and false for
-// other operators.
+// other operators and path-form rules (a path names a page on every host).
 func (r Rule) Exact() (string, bool) {
-	if r.Op != Equals {
+	if r.Op != Equals || r.PathForm() {
 		return "", false
 	}
 	if k := Key(r.Value); k != "" {
@@ -111,19 +111,31 @@ func (r Rule) Exact() (string, bool) {
 	return r.Value, true
 }
 
+// PathForm tells whether the rule compares paths rather than whole URLs:
+// a value starting with "/" ("/product/*") for every operator but Contains,
+// as search's visited-page filter does.
+func (r Rule) PathForm() bool { return r.Op != Contains && strings.HasPrefix(r.Value, "/") }
+
 // Match tells whether s (a page key or a full URL) is picked by the rule.
-// Contains is case-insensitive; the others compare bytes, except that an
-// Equals rule compares page keys.
+// Comparisons are of bytes (case matters), as in search's filter; an Equals
+// rule compares page keys (so the query string never matters), and a
+// path-form rule (PathForm) compares s's path.
 func (r Rule) Match(s string) bool {
+	if r.PathForm() {
+		s = path(s)
+	}
 	switch r.Op {
 	case Equals:
+		if r.PathForm() {
+			return s == trimSlash(r.Value)
+		}
 		k, _ := r.Exact()
 		if ks := Key(s); ks != "" {
 			return ks == k
 		}
 		return s == k
 	case Contains:
-		return containsFold(s, r.Value)
+		return strings.Contains(s, r.Value)
 	case Prefix:
 		return strings.HasPrefix(s, r.Value)
 	case Pattern:
@@ -132,8 +144,28 @@ func (r Rule) Match(s string) bool {
 	return false
 }
 
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+// path is the path of a URL or page key ("/" when empty), or "" when s is
+// not an http(s) URL.
+func path(s string) string {
+	k := Key(s)
+	if k == "" {
+		return ""
+	}
+	i := strings.Index(k, "://")
+	if j := strings.IndexByte(k[i+3:], '/'); j >= 0 {
+		return k[i+3+j:]
+	}
+	return "/"
+}
+
+func trimSlash(p string) string {
+	if len(p) > 1 {
+		if t := strings.TrimRight(p, "/"); t != "" {
+			return t
+		}
+		return "/"
+	}
+	return p
 }
 
 // Glob reports whether s matches pattern as a whole, "*" matching any run of

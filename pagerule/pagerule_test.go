@@ -61,7 +61,14 @@ func TestRule(t *testing.T) {
 		{Rule{Equals, "https://shop.example.com/product/4"}, false},
 		{Rule{Prefix, "https://shop.example.com/product/"}, true},
 		{Rule{Prefix, "https://shop.example.com/cart"}, false},
-		{Rule{Contains, "PRODUCT"}, true},
+		{Rule{Contains, "product/4"}, true},
+		{Rule{Contains, "PRODUCT"}, false}, // bytes, as search compares
+		{Rule{Pattern, "/product/*"}, true},
+		{Rule{Equals, "/product/42/"}, true},
+		{Rule{Equals, "/product"}, false},
+		{Rule{Prefix, "/prod"}, true},
+		{Rule{Prefix, "/cart"}, false},
+		{Rule{Contains, "/product/42"}, true}, // contains is never path-form: the whole URL holds it
 		{Rule{Pattern, "https://shop.example.com/product/*"}, true},
 		{Rule{Pattern, "*/product/*/reviews"}, false},
 	} {
@@ -71,6 +78,9 @@ func TestRule(t *testing.T) {
 		if got := c.r.Match(page); got != c.want {
 			t.Errorf("%+v.Match(%q) = %v", c.r, page, got)
 		}
+	}
+	if _, ok := (Rule{Equals, "/product/42"}).Exact(); ok {
+		t.Error("a path names no single page key")
 	}
 	for _, bad := range []Rule{{0, "x"}, {5, "x"}, {Equals, ""}, {Pattern, strings.Repeat("*", 17)}, {Prefix, strings.Repeat("x", MaxValue+1)}, {Contains, "\xff"}} {
 		if bad.Check() == nil {
