@@ -15,8 +15,8 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/platform/depstate"
-	"github.com/sightlinehq/sightline/svc-recordings/outbox"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
+	"github.com/sightlinehq/sightline/svc-recordings/outbox"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 

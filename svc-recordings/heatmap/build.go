@@ -69,7 +69,12 @@ func buildClicks(out *recordingsv1.GetHeatmapResponse, cells map[string]Vec, max
 		}
 		out.Total += v.N
 		per[sel] += v.N
-		hc := &recordingsv1.HeatmapClick{Selector: sel, Rx: int32(rx), Ry: int32(ry), Count: v.N}
+		// The cell's clicks' centroid; a cell holds only clicks inside it.
+		cx, cy := int32((v.RX+v.N/2)/v.N), int32((v.RY+v.N/2)/v.N)
+		if cx < int32(rx) || cx >= int32(rx)+ClickStep || cy < int32(ry) || cy >= int32(ry)+ClickStep {
+			cx, cy = int32(rx), int32(ry) // (never in a consistent store)
+		}
+		hc := &recordingsv1.HeatmapClick{Selector: sel, Rx: min(cx, 100), Ry: min(cy, 100), Count: v.N}
 		if v.K > 0 {
 			hc.X, hc.Y, hc.Positioned = int32(v.X/v.K), int32(v.Y/v.K), true
 		}

@@ -41,23 +41,27 @@ const (
 )
 
 // Vec is an aggregate's value. N counts (clicks, move weight, page views,
-// sessions); for click cells X and Y sum the clicks' document positions and
-// K counts the clicks whose position was known; for the scroll fold cell X
-// and Y sum first-screen and document heights; for Page X counts clicks.
-type Vec struct{ N, X, Y, K int64 }
+// sessions); for click cells X and Y sum the clicks' document positions, K
+// counts the clicks whose position was known, and RX and RY sum their
+// places in the element's box (%), so a cell, ClickStep % wide, is drawn at
+// its clicks' centroid; for the scroll fold cell X and Y sum first-screen
+// and document heights; for Page X counts clicks.
+type Vec struct{ N, X, Y, K, RX, RY int64 }
 
 // Add answers v + sign·w.
 func (v Vec) Add(w Vec, sign int64) Vec {
-	return Vec{v.N + sign*w.N, v.X + sign*w.X, v.Y + sign*w.Y, v.K + sign*w.K}
+	return Vec{v.N + sign*w.N, v.X + sign*w.X, v.Y + sign*w.Y, v.K + sign*w.K, v.RX + sign*w.RX, v.RY + sign*w.RY}
 }
 
 // Zero tells whether every field is zero.
 func (v Vec) Zero() bool { return v == Vec{} }
 
-// Marshal encodes v as four zig-zag varints (stores keep it as a value).
-func (v Vec) Marshal() []byte {
-	b := make([]byte, 0, 16)
-	for _, x := range [4]int64{v.N, v.X, v.Y, v.K} {
+// Marshal encodes v as six zig-zag varints (stores keep it as a value).
+func (v Vec) Marshal() []byte { return v.Append(make([]byte, 0, 16)) }
+
+// Append appends Marshal's bytes to b.
+func (v Vec) Append(b []byte) []byte {
+	for _, x := range [6]int64{v.N, v.X, v.Y, v.K, v.RX, v.RY} {
 		b = binary.AppendVarint(b, x)
 	}
 	return b
@@ -65,7 +69,7 @@ func (v Vec) Marshal() []byte {
 
 // UnmarshalVec decodes Marshal's bytes.
 func UnmarshalVec(b []byte) (Vec, error) {
-	var out [4]int64
+	var out [6]int64
 	for i := range out {
 		x, n := binary.Varint(b)
 		if n <= 0 {
@@ -76,7 +80,7 @@ func UnmarshalVec(b []byte) (Vec, error) {
 	if len(b) != 0 {
 		return Vec{}, errors.New("heatmap: bad aggregate value")
 	}
-	return Vec{out[0], out[1], out[2], out[3]}, nil
+	return Vec{out[0], out[1], out[2], out[3], out[4], out[5]}, nil
 }
 
 // Key names one aggregate. Device is a sessions.v1.DeviceType value.
@@ -137,14 +141,22 @@ func cmpN[T int32 | Kind](a, b T) int {
 	return 1
 }
 
-// Cells. A click cell is rx, ry (one byte each) and the selector path; a
+// ClickStep is the width and height of a click cell inside an element's
+// box, in %: a 200 px button has 10 px cells, and the centroid of the
+// clicks in a cell (Vec.RX, RY) keeps their place to the percent. Finer
+// cells would multiply the rows a month of clicks takes, and the map's
+// blur is wider than a cell anyway.
+const ClickStep = 5
+
+// Cells. A click cell is rx, ry (one byte each, multiples of ClickStep) and the selector path; a
 // move cell is x (2 bytes, thousandths) and y (4 bytes, pixels), big-endian;
 // a scroll cell is one byte, the depth in % (0–100), or FoldCell.
 const FoldCell = "\xff"
 
 // ClickCell is the cell of a click at (rx, ry) % of the box of sel.
 func ClickCell(rx, ry int8, sel string) string {
-	return string([]byte{byte(rx), byte(ry)}) + sel
+	q := func(v int8) byte { return byte(min(max(v, 0), 100) / ClickStep * ClickStep) }
+	return string([]byte{q(rx), q(ry)}) + sel
 }
 
 // ParseClickCell reads ClickCell's cell.
@@ -200,10 +212,11 @@ func AddChunk(d Deltas, st *summary.ChunkStats, sign int64) {
 }
 
 func anchorVec(a *summary.Anchor) Vec {
-	if !a.Known {
-		return Vec{N: 1}
+	v := Vec{N: 1, RX: int64(a.RX), RY: int64(a.RY)}
+	if a.Known {
+		v.X, v.Y, v.K = int64(a.X), int64(a.Y), 1
 	}
-	return Vec{N: 1, X: int64(a.X), Y: int64(a.Y), K: 1}
+	return v
 }
 
 // AddState adds sign × what a session's fold contributes: each page view's

@@ -11,13 +11,13 @@ import (
 func TestVecRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 1000 {
-		v := Vec{r.Int64() - math.MaxInt64/2, r.Int64N(1000) - 500, -r.Int64(), r.Int64N(3)}
+		v := Vec{r.Int64() - math.MaxInt64/2, r.Int64N(1000) - 500, -r.Int64(), r.Int64N(3), r.Int64N(101), -r.Int64N(5)}
 		got, err := UnmarshalVec(v.Marshal())
 		if err != nil || got != v {
 			t.Fatalf("%+v → %+v, %v", v, got, err)
 		}
 	}
-	for _, bad := range [][]byte{nil, {1}, {1, 2, 3}, {1, 2, 3, 4, 5}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}} {
+	for _, bad := range [][]byte{nil, {1}, {1, 2, 3}, {1, 2, 3, 4}, {1, 2, 3, 4, 5, 6, 7}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}} {
 		if _, err := UnmarshalVec(bad); err == nil {
 			t.Errorf("UnmarshalVec(%x): no error", bad)
 		}
@@ -25,7 +25,7 @@ func TestVecRoundTrip(t *testing.T) {
 }
 
 func TestCells(t *testing.T) {
-	rx, ry, sel, ok := ParseClickCell(ClickCell(100, 0, "body>a#x"))
+	rx, ry, sel, ok := ParseClickCell(ClickCell(100, 4, "body>a#x"))
 	if !ok || rx != 100 || ry != 0 || sel != "body>a#x" {
 		t.Fatalf("click cell: %d %d %q %v", rx, ry, sel, ok)
 	}
@@ -35,6 +35,9 @@ func TestCells(t *testing.T) {
 	}
 	if _, _, ok := ParseMoveCell("abc"); ok {
 		t.Fatal("short move cell parsed")
+	}
+	if ClickCell(27, 99, "a") != ClickCell(25, 95, "a") || ClickCell(-3, 120, "a") != ClickCell(0, 100, "a") {
+		t.Fatal("click cells are not ClickStep wide")
 	}
 	if DepthCell(-5) != DepthCell(0) || DepthCell(250) != DepthCell(100) || DepthCell(100) == FoldCell {
 		t.Fatal("depth cells out of range")
@@ -63,8 +66,8 @@ func TestSessionAddsAndSubtracts(t *testing.T) {
 	d := Deltas{}
 	Session(d, stats, s, 1)
 	want := map[Key]Vec{
-		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Click, Cell: ClickCell(10, 20, "body>a")}: {N: 3, X: 900, Y: 120, K: 3},
-		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Rage, Cell: ClickCell(10, 20, "body>a")}:  {N: 1, X: 300, Y: 40, K: 1},
+		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Click, Cell: ClickCell(10, 20, "body>a")}: {N: 3, X: 900, Y: 120, K: 3, RX: 30, RY: 60},
+		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Rage, Cell: ClickCell(10, 20, "body>a")}:  {N: 1, X: 300, Y: 40, K: 1, RX: 10, RY: 20},
 		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Move, Cell: MoveCell(500, 96)}:            {N: 3},
 		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Scroll, Cell: DepthCell(50)}:              {N: 1},
 		{Page: "https://x.example/", Device: 2, Day: 20000, Kind: Scroll, Cell: FoldCell}:                   {N: 1, X: 700, Y: 3000},
@@ -113,15 +116,16 @@ func TestBuildScroll(t *testing.T) {
 
 func TestBuildClicks(t *testing.T) {
 	s := Sums{}
-	s.Add(Click, ClickCell(10, 10, "#buy"), Vec{N: 6, X: 600, Y: 60, K: 6})
-	s.Add(Click, ClickCell(90, 90, "#buy"), Vec{N: 2})
-	s.Add(Click, ClickCell(50, 50, "#nav"), Vec{N: 2, X: 20, Y: 2, K: 2})
+	// Six clicks in the 10–14 % cell, at 11 % and 13 % across: drawn at 12 %.
+	s.Add(Click, ClickCell(10, 10, "#buy"), Vec{N: 6, X: 600, Y: 60, K: 6, RX: 72, RY: 60})
+	s.Add(Click, ClickCell(90, 90, "#buy"), Vec{N: 2, RX: 180, RY: 190})
+	s.Add(Click, ClickCell(50, 50, "#nav"), Vec{N: 2, X: 20, Y: 2, K: 2, RX: 100, RY: 100})
 	s.Add(Click, ClickCell(50, 50, "#gone"), Vec{N: -1}) // never counted
 	out := Build(Click, s, 2)
 	if out.GetTotal() != 10 || !out.GetTruncated() || len(out.GetClicks()) != 2 {
 		t.Fatalf("total %d truncated %v clicks %d", out.GetTotal(), out.GetTruncated(), len(out.GetClicks()))
 	}
-	if c := out.GetClicks()[0]; c.GetSelector() != "#buy" || c.GetCount() != 6 || c.GetX() != 100 || c.GetY() != 10 || !c.GetPositioned() {
+	if c := out.GetClicks()[0]; c.GetSelector() != "#buy" || c.GetCount() != 6 || c.GetRx() != 12 || c.GetRy() != 10 || c.GetX() != 100 || c.GetY() != 10 || !c.GetPositioned() {
 		t.Errorf("top cell %+v", c)
 	}
 	els := out.GetElements()

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/sightlinehq/sightline/batch"
-	"github.com/sightlinehq/sightline/pagerule"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/pagerule"
 )
 
 // TestExtractReadsWhatTheContractAccepts: Extract reads events with the

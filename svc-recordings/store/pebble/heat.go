@@ -159,10 +159,7 @@ func writeDeltas(b *pebble.Batch, site int64, d heatmap.Deltas, keep func(heatma
 			kb = append(appendHeatGroup(kb[:0], site, k.Page, k.Device, k.Kind).i32(k.Day), k.Cell...)
 		}
 		v := d[k]
-		vb = vb[:0]
-		for _, x := range [4]int64{v.N, v.X, v.Y, v.K} {
-			vb = binary.AppendVarint(vb, x)
-		}
+		vb = v.Append(vb[:0])
 		if err := b.Merge(kb, vb, nil); err != nil {
 			return fmt.Errorf("heatmap aggregate: %w", err)
 		}

@@ -146,8 +146,8 @@ func (s *Store) counter(site int64, gen int32, k heatmap.Key, v heatmap.Vec) Stm
 		}
 	}
 	return Stmt{
-		CQL:  "UPDATE " + s.t("heat") + " SET n = n + ?, x = x + ?, y = y + ?, k = k + ? WHERE site_id = ? AND gen = ? AND page = ? AND device = ? AND kind = ? AND day = ? AND cell = ?",
-		Args: []any{v.N, v.X, v.Y, v.K, site, gen, k.Page, k.Device, int8(k.Kind), k.Day, []byte(k.Cell)},
+		CQL:  "UPDATE " + s.t("heat") + " SET n = n + ?, x = x + ?, y = y + ?, k = k + ?, rx = rx + ?, ry = ry + ? WHERE site_id = ? AND gen = ? AND page = ? AND device = ? AND kind = ? AND day = ? AND cell = ?",
+		Args: []any{v.N, v.X, v.Y, v.K, v.RX, v.RY, site, gen, k.Page, k.Device, int8(k.Kind), k.Day, []byte(k.Cell)},
 	}
 }
 
@@ -291,7 +291,7 @@ func (s *Store) heatReads(q store.HeatQuery, l heatLayout) []Stmt {
 				continue
 			}
 			out = append(out, Stmt{
-				CQL:  "SELECT kind, cell, n, x, y, k FROM " + s.t("heat") + " WHERE site_id = ? AND gen = ? AND page = ? AND device IN ? AND kind IN ? AND day >= ? AND day <= ?",
+				CQL:  "SELECT kind, cell, n, x, y, k, rx, ry FROM " + s.t("heat") + " WHERE site_id = ? AND gen = ? AND page = ? AND device IN ? AND kind IN ? AND day >= ? AND day <= ?",
 				Args: []any{q.SiteID, seg.Gen, page, devices, ks, lo, hi}, Idempotent: true, PageSize: 5000,
 			})
 		}
@@ -310,7 +310,7 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 		var kind int8
 		var cell []byte
 		var v heatmap.Vec
-		for it.Scan(&kind, &cell, &v.N, &v.X, &v.Y, &v.K) {
+		for it.Scan(&kind, &cell, &v.N, &v.X, &v.Y, &v.K, &v.RX, &v.RY) {
 			if v.Zero() {
 				continue
 			}

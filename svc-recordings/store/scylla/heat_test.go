@@ -68,10 +68,10 @@ func counted(t *testing.T, batches [][]Stmt) map[int32]heatmap.Deltas {
 			case strings.HasPrefix(st.CQL, "UPDATE ks.heat_pages SET n = n + ?, x = x + ? WHERE site_id = ? AND gen = ? AND page = ?"):
 				v.N, v.X, site, gen = st.Args[0].(int64), st.Args[1].(int64), st.Args[2], st.Args[3].(int32)
 				k = heatmap.Key{Page: st.Args[4].(string), Kind: heatmap.Page}
-			case strings.HasPrefix(st.CQL, "UPDATE ks.heat SET n = n + ?, x = x + ?, y = y + ?, k = k + ? WHERE site_id = ? AND gen = ? AND page = ? AND device = ? AND kind = ? AND day = ? AND cell = ?"):
-				v = heatmap.Vec{N: st.Args[0].(int64), X: st.Args[1].(int64), Y: st.Args[2].(int64), K: st.Args[3].(int64)}
-				site, gen = st.Args[4], st.Args[5].(int32)
-				k = heatmap.Key{Page: st.Args[6].(string), Device: st.Args[7].(int32), Kind: heatmap.Kind(st.Args[8].(int8)), Day: st.Args[9].(int32), Cell: string(st.Args[10].([]byte))}
+			case strings.HasPrefix(st.CQL, "UPDATE ks.heat SET n = n + ?, x = x + ?, y = y + ?, k = k + ?, rx = rx + ?, ry = ry + ? WHERE site_id = ? AND gen = ? AND page = ? AND device = ? AND kind = ? AND day = ? AND cell = ?"):
+				v = heatmap.Vec{N: st.Args[0].(int64), X: st.Args[1].(int64), Y: st.Args[2].(int64), K: st.Args[3].(int64), RX: st.Args[4].(int64), RY: st.Args[5].(int64)}
+				site, gen = st.Args[6], st.Args[7].(int32)
+				k = heatmap.Key{Page: st.Args[8].(string), Device: st.Args[9].(int32), Kind: heatmap.Kind(st.Args[10].(int8)), Day: st.Args[11].(int32), Cell: string(st.Args[12].([]byte))}
 			default:
 				t.Fatalf("counter statement %q", st.CQL)
 			}
@@ -176,7 +176,7 @@ func TestHeatReadStatements(t *testing.T) {
 		case strings.HasPrefix(q.CQL, "SELECT layout"):
 			return layoutRows(t, l, nil)
 		case strings.HasPrefix(q.CQL, "SELECT kind, cell"):
-			return [][]any{{int8(1), []byte(cell), int64(2), int64(10), int64(20), int64(2)}, {int8(1), []byte("zero"), int64(0), int64(0), int64(0), int64(0)}}
+			return [][]any{{int8(1), []byte(cell), int64(2), int64(10), int64(20), int64(2), int64(50), int64(150)}, {int8(1), []byte("zero"), int64(0), int64(0), int64(0), int64(0), int64(0), int64(0)}}
 		case strings.HasPrefix(q.CQL, "SELECT page, n, x"):
 			return [][]any{{heatPage, int64(3), int64(4)}, {heatPage + "/gone", int64(0), int64(0)}}
 		}
@@ -185,7 +185,7 @@ func TestHeatReadStatements(t *testing.T) {
 	s := newRecorded(r)
 	var rows int
 	err := s.Heat(context.Background(), store.HeatQuery{SiteID: 9, Pages: []string{heatPage, heatPage, strings.Repeat("x", 300)}, FromDay: 50, ToDay: 150, Kinds: []heatmap.Kind{heatmap.Click, heatmap.Page}}, func(k heatmap.Kind, c string, v heatmap.Vec) error {
-		if k != heatmap.Click || c != cell || v != (heatmap.Vec{N: 2, X: 10, Y: 20, K: 2}) {
+		if k != heatmap.Click || c != cell || v != (heatmap.Vec{N: 2, X: 10, Y: 20, K: 2, RX: 50, RY: 150}) {
 			t.Errorf("row %d %q %v", k, c, v)
 		}
 		rows++
@@ -194,7 +194,7 @@ func TestHeatReadStatements(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reads := find(r.iters, "SELECT kind, cell, n, x, y, k FROM ks.heat WHERE site_id = ? AND gen = ? AND page = ? AND device IN ? AND kind IN ? AND day >= ? AND day <= ?")
+	reads := find(r.iters, "SELECT kind, cell, n, x, y, k, rx, ry FROM ks.heat WHERE site_id = ? AND gen = ? AND page = ? AND device IN ? AND kind IN ? AND day >= ? AND day <= ?")
 	// Days 50..150 span generation 0 (50..99) and 3 (100..150); the page
 	// given twice is read once, the overlong one never.
 	if len(reads) != 2 || rows != 2 {
