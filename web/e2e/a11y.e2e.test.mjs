@@ -1,4 +1,4 @@
-// Accessibility of every dashboard page in Debian's Chromium, against the
+// Accessibility of every dashboard page (the heatmaps page with its click map; the scroll map is checked in heatmaps.e2e) in Debian's Chromium, against the
 // real binary: axe-core finds no serious or critical violation on any page,
 // light and dark; every form control has an accessible name; every element
 // Tab reaches shows its focus; Tab walks the skip link and the navigation in
@@ -24,13 +24,13 @@ const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const OPERATOR = { email: "ops@example.com", password: "an operator's long passphrase" };
 const SCHEMES = ["light", "dark"];
 // What the operator's navigation shows, in order (sections.ts).
-const OPERATOR_NAV = ["Recordings", "Site & install", "Sites", "Team", "API keys", "Ingest & limits"];
+const OPERATOR_NAV = ["Recordings", "Heatmaps", "Site & install", "Sites", "Team", "API keys", "Ingest & limits"];
 // Violations in code another change owns, each with its fix; remove the entry with the fix.
 const KNOWN = [];
 // Rules that say a control has no accessible name: any impact fails.
 const NAME_RULES = ["label", "select-name", "button-name", "input-button-name", "aria-input-field-name", "aria-toggle-field-name", "link-name"];
 
-let sl, fixture, browser, opsCtx, orgId, siteId, sessionId, siteKey = "";
+let sl, fixture, browser, opsCtx, orgId, siteId, sessionId, pageKey, siteKey = "";
 
 before(async () => {
   assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build) to run the accessibility test");
@@ -71,7 +71,8 @@ before(async () => {
   assert.equal(site.status, 200, site.text);
   ({ id: siteId, siteKey } = site.json().site);
   const visitor = await browser.newPage();
-  await visitor.goto(`http://localhost:${fixturePort}/`);
+  pageKey = `http://localhost:${fixturePort}/`;
+  await visitor.goto(pageKey);
   await waitFor(() => visitor.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
   await visitor.waitForTimeout(800);
   await visitor.click("#buy");
@@ -101,11 +102,11 @@ async function settle(page, ready) {
   await page.evaluate(() => document.fonts.ready);
 }
 
-/** axe runs axe-core on the page (not inside the replayed recording, which is the visited site's markup). */
+/** axe runs axe-core on the page (not inside a replayed recording or a heatmap's rebuilt page: the visited site's markup). */
 async function axe(page, options) {
   if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: axePath });
   return page.evaluate(
-    (opts) => window.axe.run({ exclude: [[".player-frame"]] }, { iframes: false, ...opts }).then((r) => r.violations.map((v) => ({
+    (opts) => window.axe.run({ exclude: [[".player-frame"], [".heat-frame"]] }, { iframes: false, ...opts }).then((r) => r.violations.map((v) => ({
       id: v.id,
       impact: v.impact,
       help: v.help,
@@ -141,6 +142,7 @@ const signedInPages = () => [
   { name: "site-settings", url: `/o/${orgId}/sites/${siteId}/setup?tab=settings`, ready: "[data-testid=site-settings]" },
   { name: "site-danger", url: `/o/${orgId}/sites/${siteId}/setup?tab=site`, ready: "[data-testid=setup-panel] input" },
   { name: "recordings", url: `/o/${orgId}/sites/${siteId}/recordings`, ready: "[data-testid=recording-row]" },
+  { name: "heatmaps", url: `/o/${orgId}/sites/${siteId}/heatmaps?page=${encodeURIComponent(pageKey)}&device=all`, ready: "[data-testid=heat-stage][data-state=drawn]" },
   { name: "replay", url: `/o/${orgId}/sites/${siteId}/recordings/${sessionId}`, ready: "[data-testid=replay-player][data-status=done]" },
   { name: "team", url: `/o/${orgId}/team`, ready: "[data-testid=member-list]" },
   { name: "api-keys", url: `/o/${orgId}/api-keys`, ready: "[data-testid=create-api-key]" },

@@ -23,6 +23,7 @@ import { freePort, signUp, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/heatmaps"));
+const axePath = path.resolve(here, "../node_modules/axe-core/axe.min.js");
 const bin = process.env.SIGHTLINE_BIN;
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const UA = {
@@ -207,6 +208,16 @@ function boxes(page) {
   });
 }
 
+/** seriousViolations runs axe-core on the dashboard (not the rebuilt page) and answers its serious and critical findings. */
+async function seriousViolations(page) {
+  await page.addScriptTag({ path: axePath });
+  return page.evaluate(() =>
+    window.axe.run({ exclude: [[".heat-frame"]] }, { iframes: false }).then((r) =>
+      r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+    ),
+  );
+}
+
 const inside = (b, x, y) => x >= b.left - 0.5 && x <= b.left + b.width + 0.5 && y >= b.top - 0.5 && y <= b.top + b.height + 0.5;
 
 test("the Heatmaps page draws each click inside its element at another width, and a hot spot opens who clicked there", { timeout: 240_000 }, async (t) => {
@@ -279,6 +290,20 @@ test("the Heatmaps page draws each click inside its element at another width, an
   assert.match(rows[0], /0 %\s+100 %/);
   assert.match(rows[10], /100 %\s+50 %/);
   await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "scroll-map-desktop.png") });
+  // The scroll map's figures and table pass axe, light and dark (the rebuilt page is the visited site's markup).
+  // axe is injected inline, which the dashboard's CSP refuses: a context that bypasses it, signed in as the same user.
+  const axeCtx = await browser.newContext({ viewport: { width: 1400, height: 900 }, bypassCSP: true, storageState: await ctx.storageState() });
+  t.after(() => axeCtx.close());
+  const ap = await axeCtx.newPage();
+  for (const scheme of ["light", "dark"]) {
+    await ap.emulateMedia({ colorScheme: scheme });
+    await ap.goto(page.url());
+    await ap.locator("[data-testid=heat-stage][data-state=drawn]").waitFor({ timeout: 60_000 });
+    await ap.getByTestId("heat-scroll-table").waitFor();
+    const bad = await seriousViolations(ap);
+    assert.deepEqual(bad, [], `scroll map (${scheme}) axe violations:\n${bad.join("\n")}`);
+    await ap.screenshot({ path: path.join(shots, `scroll-map-page-${scheme}.png`), fullPage: true });
+  }
   await page.goBack();
   await page.waitForURL(/map=move/);
   assert.equal(await page.getByTestId("heat-map-move").getAttribute("aria-pressed"), "true");
@@ -310,8 +335,15 @@ test("a 100,000-cell map is drawn while the page keeps painting", { timeout: 120
   const page = await ctx.newPage();
   t.after(() => page.close());
   // The aggregate is replaced in the browser by 100,000 move cells over a 6,000 px page.
+  // Pointer-like clusters: a fixed pseudo-random walk (the same map every run).
+  let seed = 42;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
   const cells = [];
-  for (let i = 0; i < 100_000; i++) cells.push({ x: (i * 7919) % 1000, y: (i * 104729) % 6000, count: String(1 + (i % 17)) });
+  let cx = 500, cy = 300;
+  for (let i = 0; i < 100_000; i++) {
+    if (i % 500 === 0) [cx, cy] = [50 + rnd() * 900, 50 + rnd() * 5900];
+    cells.push({ x: Math.round(Math.min(1000, Math.max(0, cx + (rnd() - 0.5) * 120))), y: Math.round(Math.max(0, cy + (rnd() - 0.5) * 300)), count: String(1 + Math.floor(rnd() * 20)) });
+  }
   const body = JSON.stringify({ cells, sessions: "1000", total: "1000000", pages: 1, scroll: { averageHeight: 6000, reached: [], pageViews: "1000" } });
   await page.route(/\/api\/v1\/sites\/[^/]+\/heatmap\?.*HEATMAP_KIND_MOVE/, (route) => route.fulfill({ status: 200, contentType: "application/json", body }));
   await page.addInitScript(() => {

@@ -119,7 +119,9 @@ export async function rebuildPage(root: HTMLElement, events: RrwebEvent[], snap:
     skipInactive: false,
   });
   fidelity.attach(r);
+  const cleanups: (() => void)[] = [];
   const destroy = () => {
+    for (const c of cleanups) c();
     fidelity.destroy();
     try {
       r.destroy();
@@ -135,16 +137,24 @@ export async function rebuildPage(root: HTMLElement, events: RrwebEvent[], snap:
     if (!doc || !view) throw new Error("The page could not be rebuilt.");
     const meta = win.events.find((e) => e.type === META)?.data as { width?: number; height?: number } | undefined;
     const width = Math.max(1, Math.round(meta?.width || snap.viewportWidth || 1280));
-    iframe.setAttribute("width", String(width));
+    let height = 0;
+    // rrweb sets the iframe's size from the recording's viewport, also after the pause; ours wins.
+    const size = () => {
+      if (iframe.getAttribute("width") !== String(width)) iframe.setAttribute("width", String(width));
+      if (height && iframe.getAttribute("height") !== String(height)) iframe.setAttribute("height", String(height));
+    };
+    const keep = new MutationObserver(size);
+    keep.observe(iframe, { attributes: true, attributeFilter: ["width", "height"] });
+    cleanups.push(() => keep.disconnect());
+    size();
     await loaded(doc, LOAD_WAIT_MS);
     if (signal.aborted) throw signal.reason;
     // The iframe grows to the document's height; a page sized in vh grows with it, so measure again.
-    let height = 0;
     for (let i = 0; i < 3; i++) {
       const h = Math.min(MAX_PAGE_HEIGHT, Math.max(1, doc.documentElement.scrollHeight, doc.body?.scrollHeight ?? 0));
       if (Math.abs(h - height) <= 1) break;
       height = h;
-      iframe.setAttribute("height", String(height));
+      size();
       await frame();
     }
     view.scrollTo({ left: 0, top: 0, behavior: "instant" as ScrollBehavior });

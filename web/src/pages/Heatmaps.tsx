@@ -47,7 +47,8 @@ export default function Heatmaps() {
   const scrollReq = req && req.kind !== "HEATMAP_KIND_SCROLL" ? { ...req, kind: "HEATMAP_KIND_SCROLL" as const } : undefined;
   const views = $api.useQuery("get", "/api/v1/sites/{siteId}/heatmap", { params: { path: { siteId }, query: scrollReq } }, { enabled: !!scrollReq, staleTime: 60_000, refetchOnWindowFocus: false });
   const data = heat.data;
-  const pageViews = (q.map === "scroll" ? data : views.data)?.scroll?.pageViews;
+  const viewsData = q.map === "scroll" ? data : views.data;
+  const pageViews = viewsData ? Number(viewsData.scroll?.pageViews ?? 0) : undefined;
   const [highlight, setHighlight] = useState<string | undefined>();
   useEffect(() => setHighlight(undefined), [key]);
 
@@ -122,7 +123,7 @@ export default function Heatmaps() {
               </div>
               <div>
                 <dt>Page views</dt>
-                <dd data-testid="heat-views">{pageViews === undefined ? "…" : Number(pageViews).toLocaleString()}</dd>
+                <dd data-testid="heat-views">{pageViews === undefined ? "…" : pageViews.toLocaleString()}</dd>
               </div>
               {q.map !== "scroll" && (
                 <div>
