@@ -149,7 +149,9 @@ export function HeatStage({
       else pts = await placeClicks(data.clicks ?? [], (s) => page.locate(s), page.width);
       if (cancelled) return;
       const style = STYLE[kind === "move" ? "move" : "click"];
-      const ms = await layer.draw({ width: page.width, height: page.height, xyw: pts.xyw, n: pts.n, max: heatMax(pts), ...style });
+      // Weight is summed over a stamp's width: what one pixel of the layer may receive.
+      const max = heatMax(pts, 2 * (style.radius + style.blur));
+      const ms = await layer.draw({ width: page.width, height: page.height, xyw: pts.xyw, n: pts.n, max, ...style });
       if (cancelled) return;
       const d = { width: page.width, height: page.height, n: pts.n, unplaced: pts.unplaced, fallback: pts.fallback, ms };
       setDrawn(d);

@@ -72,11 +72,16 @@ describe("placeMoves", () => {
 });
 
 describe("heatMax", () => {
-  const weights = (n: number, hot: number) => placeMoves(Array.from({ length: n }, (_, i) => ({ x: 0, y: 0, count: String(i < n - hot ? 2 : 1000) })), 10);
-  it("answers the 99th percentile weight, so a few very hot spots do not pale the rest", () => {
-    expect(heatMax(weights(1000, 5))).toBe(2);
-    expect(heatMax(weights(1000, 20))).toBe(1000);
-    expect(heatMax(weights(200, 2))).toBe(1000);
+  // n points each in its own 24 px cell, the last `hot` of weight 1000.
+  const spread = (n: number, hot: number) => placeMoves(Array.from({ length: n }, (_, i) => ({ x: 0, y: i * 100, count: String(i < n - hot ? 2 : 1000) })), 10);
+  it("answers the 99th percentile of the weight per cell, so a few very hot spots do not pale the rest", () => {
+    expect(heatMax(spread(1000, 5))).toBe(2);
+    expect(heatMax(spread(1000, 20))).toBe(1000);
+    expect(heatMax(spread(200, 2))).toBe(1000);
+  });
+  it("adds up points that overlap", () => {
+    const dense = placeMoves(Array.from({ length: 500 }, () => ({ x: 500, y: 40, count: "3" })), 1000);
+    expect(heatMax(dense)).toBe(1500);
   });
   it("is at least 1", () => {
     expect(heatMax(placeMoves([], 10))).toBe(1);

@@ -109,14 +109,19 @@ export function placeMoves(cells: readonly MoveCell[], docWidth: number): Points
 }
 
 /**
- * heatMax answers the weight drawn at full heat: the 99th percentile of the
- * points' weights, so one very hot spot does not leave the rest of the map
- * pale.
+ * heatMax answers the weight drawn at full heat. Stamps that overlap add
+ * up, so it is the 99th percentile of the weight summed per cell of `bin`
+ * pixels (about a stamp's size): the densest places are hot, a few very hot
+ * spots do not leave the rest of the map pale, and 100,000 overlapping
+ * points do not turn the page into one red blot.
  */
-export function heatMax(p: Points): number {
+export function heatMax(p: Points, bin = 24): number {
   if (p.n === 0) return 1;
-  const w = new Float32Array(p.n);
-  for (let i = 0; i < p.n; i++) w[i] = p.xyw[i * 3 + 2]!;
-  w.sort();
-  return Math.max(1, w[Math.min(p.n - 1, Math.floor(p.n * 0.99))]!);
+  const sums = new Map<number, number>();
+  for (let i = 0; i < p.n; i++) {
+    const k = Math.floor(p.xyw[i * 3]! / bin) * 1_000_003 + Math.floor(p.xyw[i * 3 + 1]! / bin);
+    sums.set(k, (sums.get(k) ?? 0) + p.xyw[i * 3 + 2]!);
+  }
+  const w = Float64Array.from(sums.values()).sort();
+  return Math.max(1, w[Math.min(w.length - 1, Math.floor(w.length * 0.99))]!);
 }
