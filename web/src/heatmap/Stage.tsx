@@ -126,7 +126,11 @@ export function HeatStage({
       built = p;
       setPage(p);
     })().catch((e) => {
-      if (!ctl.signal.aborted) setRebuildError(e);
+      if (ctl.signal.aborted) return;
+      // The map is still worth seeing: on a blank page of the snapshot's width.
+      setRebuildError(e);
+      root.replaceChildren();
+      setPage({ width: snapshot.viewportWidth || blankWidth, height: blankHeight(data), locate: () => null });
     });
     return () => {
       ctl.abort();
@@ -170,7 +174,16 @@ export function HeatStage({
   const height = page?.height ?? 900;
   const scale = avail > 0 ? Math.min(1, avail / width) : 1;
   const scroll = kind === "scroll" ? data?.scroll : undefined;
-  const state = rebuildError || drawError ? "error" : !page ? "rebuilding" : drawn ? "drawn" : "drawing";
+  const state = drawError ? "error" : !page ? "rebuilding" : drawn ? "drawn" : "drawing";
+
+  // A highlighted element out of sight is scrolled into the stage's view.
+  useEffect(() => {
+    const el = scrollerRef.current;
+    if (!box || !el) return;
+    const top = box.top * scale;
+    const bottom = (box.top + box.height) * scale;
+    if (top < el.scrollTop || bottom > el.scrollTop + el.clientHeight) el.scrollTo({ top: Math.max(0, top - 40), behavior: "instant" as ScrollBehavior });
+  }, [box, scale]);
 
   const pick = (e: React.MouseEvent<HTMLDivElement>) => {
     if (!page?.elementAt || !onPick) return;
@@ -193,7 +206,12 @@ export function HeatStage({
       data-points={drawn?.n ?? ""}
       data-unplaced={drawn?.unplaced ?? ""}
     >
-      {!!(rebuildError || drawError) && <ErrorBox error={rebuildError || drawError} />}
+      {!!drawError && <ErrorBox error={drawError} />}
+      {!!rebuildError && (
+        <p className="warn small" role="status" data-testid="heat-rebuild-error">
+          The page could not be rebuilt ({rebuildError instanceof Error ? rebuildError.message : "error"}); the map is drawn on a blank page.
+        </p>
+      )}
       {state === "rebuilding" && (
         <div className="heat-status" role="status">
           <span className="spinner-dot" aria-hidden /> Rebuilding the page from a recording…
