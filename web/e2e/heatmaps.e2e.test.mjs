@@ -313,6 +313,16 @@ test("the Heatmaps page draws each click inside its element at another width, an
   assert.equal(mob.width, 390);
   await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "click-map-mobile.png") });
 
+  // On a 375 px phone the page stacks and the map scales to the screen: nothing sticks out sideways.
+  const phone = await browser.newContext({ viewport: { width: 375, height: 740 }, storageState: await ctx.storageState() });
+  const pp = await phone.newPage();
+  await pp.goto(page.url());
+  await pp.locator("[data-testid=heat-stage][data-state=drawn]").waitFor({ timeout: 60_000 });
+  const overflow = await pp.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  await pp.screenshot({ path: path.join(shots, "phone-click-map.png"), fullPage: true });
+  await phone.close();
+  assert.ok(overflow <= 1, `the heatmaps page is ${overflow} px wider than a phone`);
+
   // A hot spot: click on Pricing in the drawn map → the recordings that visited the page and clicked it.
   await openMap(page, { device: "all" });
   const { boxes: ab } = await boxes(page);
