@@ -64,11 +64,11 @@ export function PagePicker({ siteId, value, onChange }: { siteId: string; value?
       <p id={`${id}-help`} className="muted small heat-help">
         {op === "pattern" ? (
           <>
-            In a pattern, <code>*</code> stands for any run of characters and the whole URL must match: <code>https://shop.example.com/product/*</code> makes one map of every product page. URLs are
-            compared without their query string.
+            In a pattern, <code>*</code> stands for any run of characters and the whole URL must match: <code>https://shop.example.com/product/*</code> makes one map of every product page;{" "}
+            <code>/product/*</code>, starting with <code>/</code>, compares paths on every host of the site.
           </>
         ) : op === "equals" ? (
-          <>One page: its URL without the query string.</>
+          <>One page: its URL without the query string (or a path such as <code>/pricing</code> on every host).</>
         ) : op === "prefix" ? (
           <>Every page whose URL starts with this, e.g. <code>https://shop.example.com/blog/</code>.</>
         ) : (
