@@ -215,19 +215,23 @@ type heatPage struct {
 	views int64
 }
 
-// heatPages resolves a rule to page keys: an Equals rule names its one key;
-// the others walk the site's page dictionary, from the rule's literal
-// prefix when it has one, reading at most maxHeatPages keys. cut tells the
-// walk stopped before the dictionary's end.
+// heatPages resolves a rule to page keys: an Equals rule of a URL names its
+// one key; the others (and path-form rules) walk the site's page
+// dictionary, from the rule's literal prefix when it has one, reading at
+// most maxHeatPages keys. cut tells the walk stopped before the
+// dictionary's end.
 func (s *Service) heatPages(ctx context.Context, site int64, rule pagerule.Rule) (pages []heatPage, cut bool, err error) {
 	if k, ok := rule.Exact(); ok {
 		return []heatPage{{key: k}}, false, nil
 	}
+	// Page keys are whole URLs: a path-form rule ("/product/*") has no
+	// literal prefix of them.
 	prefix := ""
-	switch rule.Op {
-	case pagerule.Prefix:
+	switch {
+	case rule.PathForm():
+	case rule.Op == pagerule.Prefix:
 		prefix = rule.Value
-	case pagerule.Pattern:
+	case rule.Op == pagerule.Pattern:
 		prefix, _, _ = strings.Cut(rule.Value, "*")
 	}
 	read := 0
@@ -334,14 +338,15 @@ func (s *Service) ListHeatmapPages(ctx context.Context, req *recordingsv1.ListHe
 	case size > maxPagesList:
 		size = maxPagesList
 	}
-	match := pagerule.Rule{Op: pagerule.Contains, Value: q}
+	// Case-insensitive, unlike a Contains page rule: this is a search box.
+	lower := strings.ToLower(q)
 	top := &pageHeap{}
 	n := 0
 	err := s.store.HeatPages(ctx, req.GetSiteId(), "", func(page string, v heatmap.Vec) error {
 		if n++; n%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if v.Zero() || (q != "" && !match.Match(page)) {
+		if v.Zero() || (q != "" && !strings.Contains(strings.ToLower(page), lower)) {
 			return nil
 		}
 		p := &recordingsv1.HeatmapPage{Url: page, PageViews: v.N, Clicks: v.X}

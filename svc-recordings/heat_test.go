@@ -21,6 +21,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 )
 
 // The heatmap tests send visits a tracker would record (each batch opened by
@@ -166,7 +167,7 @@ func heatVisits(t *testing.T, rng *rand.Rand, siteID int64, n int, day0 int32, d
 			v.moves = append(v.moves, [2]int{5 * rng.IntN(200), 8 * rng.IntN(v.vh/8)})
 		}
 		mk := func() heatClick {
-			c := heatClick{sel: heatSelectors[rng.IntN(len(heatSelectors))], cx: rng.IntN(1000), cy: rng.IntN(v.vh), rx: 10 * rng.IntN(11), ry: 25 * rng.IntN(5)}
+			c := heatClick{sel: heatSelectors[rng.IntN(len(heatSelectors))], cx: rng.IntN(1000), cy: rng.IntN(v.vh), rx: rng.IntN(101), ry: 20 + 2*rng.IntN(15)}
 			c.x, c.y = c.cx, c.cy+v.scrollY
 			return c
 		}
@@ -195,7 +196,7 @@ func heatVisits(t *testing.T, rng *rand.Rand, siteID int64, n int, day0 int32, d
 type heatWant struct {
 	sessions  int64
 	total     int64
-	clicks    map[[3]string][3]int64 // (sel, rx, ry) → count, Σx, Σy
+	clicks    map[[3]string][5]int64 // (sel, cell's rx, ry) → count, Σx, Σy, Σrx, Σry
 	elements  map[string]int64
 	cells     map[[2]int32]int64
 	depths    []int // per page view
@@ -214,11 +215,12 @@ type heatQuery struct {
 }
 
 func model(visits []*visit, q heatQuery) heatWant {
-	w := heatWant{clicks: map[[3]string][3]int64{}, elements: map[string]int64{}, cells: map[[2]int32]int64{}, pages: map[string]int64{}, clickN: map[string]int64{}}
+	w := heatWant{clicks: map[[3]string][5]int64{}, elements: map[string]int64{}, cells: map[[2]int32]int64{}, pages: map[string]int64{}, clickN: map[string]int64{}}
 	add := func(c heatClick) {
-		k := [3]string{c.sel, fmt.Sprint(c.rx), fmt.Sprint(c.ry)}
+		// Click cells are heatmap.ClickStep % of the element's box.
+		k := [3]string{c.sel, fmt.Sprint(c.rx / heatmap.ClickStep * heatmap.ClickStep), fmt.Sprint(c.ry / heatmap.ClickStep * heatmap.ClickStep)}
 		v := w.clicks[k]
-		w.clicks[k] = [3]int64{v[0] + 1, v[1] + int64(c.x), v[2] + int64(c.y)}
+		w.clicks[k] = [5]int64{v[0] + 1, v[1] + int64(c.x), v[2] + int64(c.y), v[3] + int64(c.rx), v[4] + int64(c.ry)}
 		w.elements[c.sel]++
 		w.total++
 	}
@@ -302,10 +304,14 @@ func (w heatWant) check(t *testing.T, what string, kind recordingsv1.HeatmapKind
 			t.Errorf("%s: %d click cells (truncated %v), want %d", what, len(got.GetClicks()), got.GetTruncated(), len(w.clicks))
 		}
 		for i, c := range got.GetClicks() {
-			k := [3]string{c.GetSelector(), fmt.Sprint(c.GetRx()), fmt.Sprint(c.GetRy())}
+			// A cell is answered at its clicks' centroid (rounded).
+			k := [3]string{c.GetSelector(), fmt.Sprint(c.GetRx() / heatmap.ClickStep * heatmap.ClickStep), fmt.Sprint(c.GetRy() / heatmap.ClickStep * heatmap.ClickStep)}
 			m := w.clicks[k]
-			if c.GetCount() != m[0] || !c.GetPositioned() || int64(c.GetX()) != m[1]/m[0] || int64(c.GetY()) != m[2]/m[0] {
-				t.Errorf("%s: cell %v = %d at (%d, %d) positioned %v, want %d at (%d, %d)", what, k, c.GetCount(), c.GetX(), c.GetY(), c.GetPositioned(), m[0], m[1]/max(m[0], 1), m[2]/max(m[0], 1))
+			n := max(m[0], 1)
+			if c.GetCount() != m[0] || !c.GetPositioned() || int64(c.GetX()) != m[1]/n || int64(c.GetY()) != m[2]/n ||
+				int64(c.GetRx()) != (m[3]+n/2)/n || int64(c.GetRy()) != (m[4]+n/2)/n {
+				t.Errorf("%s: cell %v = %d at (%d, %d) %d×%d %% positioned %v, want %d at (%d, %d) %d×%d %%", what, k, c.GetCount(), c.GetX(), c.GetY(), c.GetRx(), c.GetRy(),
+					c.GetPositioned(), m[0], m[1]/n, m[2]/n, (m[3]+n/2)/n, (m[4]+n/2)/n)
 			}
 			if i > 0 && c.GetCount() > got.GetClicks()[i-1].GetCount() {
 				t.Errorf("%s: click cells not ranked by count", what)
@@ -386,11 +392,21 @@ var heatRules = []rule{
 		func(k string) bool { return strings.HasPrefix(k, "https://shop.example.com/product/") }},
 	{"pattern", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "https://shop.example.com/*/2"},
 		func(k string) bool { return k == "https://shop.example.com/product/2" }},
-	{"contains, case-insensitive", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "CART"},
+	{"contains", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "cart"},
 		func(k string) bool { return k == "https://shop.example.com/cart" }},
-	{"pattern over every page", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "https://shop.example.com/*"},
-		func(k string) bool { return true }},
+	{"contains compares bytes", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "CART"},
+		func(k string) bool { return false }},
+	{"path pattern", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "/product/*"},
+		func(k string) bool { return strings.HasPrefix(k, "https://shop.example.com/product/") }},
+	{"path prefix", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "/cart"},
+		func(k string) bool { return k == "https://shop.example.com/cart" }},
+	{"path equals", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/product/3/"},
+		func(k string) bool { return k == "https://shop.example.com/product/3" }},
+	everyPage,
 }
+
+var everyPage = rule{"pattern over every page", &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "https://shop.example.com/*"},
+	func(k string) bool { return true }}
 
 func getHeat(t *testing.T, h *harness, req *recordingsv1.GetHeatmapRequest) *recordingsv1.GetHeatmapResponse {
 	t.Helper()
@@ -477,7 +493,7 @@ func TestHeatmapsThroughTheService(t *testing.T) {
 	}
 
 	t.Run("day range", func(t *testing.T) {
-		all := heatRules[4]
+		all := everyPage
 		// [day0+1 00:00, day0+3 00:00) reads days day0+1 and day0+2 only.
 		got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: all.match, StartTime: dayTime(day0 + 1), EndTime: dayTime(day0 + 3)})
 		model(visits, heatQuery{site: site, match: all.keys, devices: allDevices, from: day0 + 1, to: day0 + 2, kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK}).check(t, "two days", recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, got)
@@ -501,7 +517,7 @@ func TestHeatmapsThroughTheService(t *testing.T) {
 	})
 
 	t.Run("max_cells", func(t *testing.T) {
-		all := heatRules[4]
+		all := everyPage
 		full := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: all.match, StartTime: dayTime(from), EndTime: dayTime(to + 1)})
 		cut := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: all.match, StartTime: dayTime(from), EndTime: dayTime(to + 1), MaxCells: 3})
 		if len(full.Clicks) <= 3 || len(cut.Clicks) != 3 || !cut.Truncated || cut.Total != full.Total || !proto.Equal(cut.Clicks[2], full.Clicks[2]) {
@@ -559,7 +575,7 @@ func TestHeatmapsThroughTheService(t *testing.T) {
 	})
 
 	t.Run("hostile", func(t *testing.T) {
-		all := heatRules[4].match
+		all := everyPage.match
 		base := func(change func(*recordingsv1.GetHeatmapRequest)) *recordingsv1.GetHeatmapRequest {
 			r := &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: all}
 			change(r)
@@ -659,8 +675,8 @@ func TestHeatmapsThroughTheService(t *testing.T) {
 	}
 	// Site B was never touched by any of it.
 	for _, kind := range heatKinds {
-		got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: siteB, Kind: kind, Page: heatRules[4].match, StartTime: dayTime(from), EndTime: dayTime(to + 1)})
-		model(visits, heatQuery{site: siteB, match: heatRules[4].keys, devices: allDevices, from: from, to: to, kind: kind}).check(t, "site B", kind, got)
+		got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: siteB, Kind: kind, Page: everyPage.match, StartTime: dayTime(from), EndTime: dayTime(to + 1)})
+		model(visits, heatQuery{site: siteB, match: everyPage.keys, devices: allDevices, from: from, to: to, kind: kind}).check(t, "site B", kind, got)
 	}
 }
 
