@@ -188,3 +188,26 @@ func (v Value) Each(fn func(Value) bool) {
 		}
 	}
 }
+
+// Floats reads the number fields named keys (at most 64) of an object in
+// one pass into out (same order; len(out) ≥ len(keys)) and answers a bit
+// per key read as a number (bit i for keys[i]). As with Get, the first field
+// of a name counts; a mistyped one reads as absent. It allocates nothing,
+// for hot loops over many small objects.
+func (v Value) Floats(keys []string, out []float64) (found uint64) {
+	var seen uint64
+	v.fields(func(k []byte, val Value) bool {
+		for i, want := range keys {
+			if seen&(1<<i) == 0 && string(k) == want {
+				seen |= 1 << i
+				if f, ok := val.Float(); ok {
+					out[i] = f
+					found |= 1 << i
+				}
+				break
+			}
+		}
+		return true
+	})
+	return found
+}

@@ -61,3 +61,30 @@ func trimWS(s string) string {
 	}
 	return s[i:j]
 }
+
+func TestValueFloats(t *testing.T) {
+	keys := []string{"x", "y", "timeOffset"}
+	out := make([]float64, 3)
+	found := Value(`{"id":3,"x":1.5,"y":"no","timeOffset":-40,"x":9}`).Floats(keys, out)
+	if found != 0b101 || out[0] != 1.5 || out[2] != -40 {
+		t.Fatalf("found %b out %v", found, out)
+	}
+	if Value(`[1]`).Floats(keys, out) != 0 {
+		t.Fatal("an array has no fields")
+	}
+	// The same answers as Get, field by field.
+	for _, in := range []string{`{"x":1,"y":2}`, `{"y":{"x":1}}`, `{"x":null,"x":2}`, `{}`, `{"timeOffset":1e400}`} {
+		out := make([]float64, 3)
+		found := Value(in).Floats(keys, out)
+		for i, k := range keys {
+			f, ok := Value(in).Get(k).Float()
+			if ok != (found&(1<<i) != 0) || (ok && f != out[i]) {
+				t.Errorf("%s: %s: Floats %v %v, Get %v %v", in, k, found&(1<<i) != 0, out[i], ok, f)
+			}
+		}
+	}
+	pos := Value(`{"x":1,"y":2,"timeOffset":-3}`)
+	if n := testing.AllocsPerRun(100, func() { pos.Floats(keys, out) }); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 
 // The heatmap tests send visits a tracker would record (each batch opened by
@@ -164,7 +165,7 @@ func heatVisits(t *testing.T, rng *rand.Rand, siteID int64, n int, day0 int32, d
 		v.serverMs = int64(v.day)*dayMs + int64(i)*60_000 + 1
 		v.scrollY = 8 * rng.IntN((v.docH-v.vh)/8+1)
 		for range rng.IntN(6) {
-			v.moves = append(v.moves, [2]int{5 * rng.IntN(200), 8 * rng.IntN(v.vh/8)})
+			v.moves = append(v.moves, [2]int{summary.MoveXStep * rng.IntN(1000/summary.MoveXStep), summary.MoveYStep * rng.IntN(v.vh/summary.MoveYStep)})
 		}
 		mk := func() heatClick {
 			c := heatClick{sel: heatSelectors[rng.IntN(len(heatSelectors))], cx: rng.IntN(1000), cy: rng.IntN(v.vh), rx: rng.IntN(101), ry: 20 + 2*rng.IntN(15)}
@@ -259,7 +260,7 @@ func model(visits []*visit, q heatQuery) heatWant {
 			}
 			if v.dead != nil {
 				// The sample after the dead click, at client (0, 0).
-				w.cells[[2]int32{0, int32(v.scrollY / 8 * 8)}]++
+				w.cells[[2]int32{0, int32(v.scrollY / summary.MoveYStep * summary.MoveYStep)}]++
 				w.total++
 			}
 		case recordingsv1.HeatmapKind_HEATMAP_KIND_SCROLL:

@@ -15,17 +15,30 @@ const (
 )
 
 // Sums adds up the rows a store reads (many days, pages and devices) per
-// kind and cell.
-type Sums map[Kind]map[string]Vec
+// kind and cell. Values are pointers so that adding a row to a cell seen
+// before is one map lookup (a month of rows is mostly such).
+type Sums map[Kind]map[string]*Vec
 
 // Add adds one row.
 func (s Sums) Add(kind Kind, cell string, v Vec) {
 	m := s[kind]
 	if m == nil {
-		m = map[string]Vec{}
+		m = make(map[string]*Vec, 1024)
 		s[kind] = m
 	}
-	m[cell] = m[cell].Add(v, 1)
+	if p := m[cell]; p != nil {
+		*p = p.Add(v, 1)
+		return
+	}
+	m[cell] = &v
+}
+
+// Get answers the sum at (kind, cell).
+func (s Sums) Get(kind Kind, cell string) Vec {
+	if p := s[kind][cell]; p != nil {
+		return *p
+	}
+	return Vec{}
 }
 
 // Build renders the answer for kind from sums; maxCells ≤ 0 means MaxCells.
@@ -34,7 +47,7 @@ func Build(kind Kind, s Sums, maxCells int) *recordingsv1.GetHeatmapResponse {
 	if maxCells <= 0 || maxCells > MaxCells {
 		maxCells = MaxCells
 	}
-	out := &recordingsv1.GetHeatmapResponse{Sessions: s[Sessions][""].N}
+	out := &recordingsv1.GetHeatmapResponse{Sessions: s.Get(Sessions, "").N}
 	switch kind {
 	case Click, Rage, Dead:
 		buildClicks(out, s[kind], maxCells)
@@ -60,7 +73,7 @@ func Build(kind Kind, s Sums, maxCells int) *recordingsv1.GetHeatmapResponse {
 	return out
 }
 
-func buildClicks(out *recordingsv1.GetHeatmapResponse, cells map[string]Vec, maxCells int) {
+func buildClicks(out *recordingsv1.GetHeatmapResponse, cells map[string]*Vec, maxCells int) {
 	per := map[string]int64{}
 	for c, v := range cells {
 		rx, ry, sel, ok := ParseClickCell(c)
@@ -97,7 +110,7 @@ func buildClicks(out *recordingsv1.GetHeatmapResponse, cells map[string]Vec, max
 	}
 }
 
-func buildScroll(cells map[string]Vec) *recordingsv1.ScrollMap {
+func buildScroll(cells map[string]*Vec) *recordingsv1.ScrollMap {
 	var at [101]int64
 	var views int64
 	for c, v := range cells {
@@ -119,8 +132,21 @@ func buildScroll(cells map[string]Vec) *recordingsv1.ScrollMap {
 			sm.HalfDepth = int32(d)
 		}
 	}
-	if f := cells[FoldCell]; f.N > 0 {
+	if f := cells[FoldCell]; f != nil && f.N > 0 {
 		sm.AverageFold, sm.AverageHeight = int32(f.X/f.N), int32(f.Y/f.N)
 	}
 	return sm
+}
+
+// Plain copies the sums into plain values (tests compare them).
+func (s Sums) Plain() map[Kind]map[string]Vec {
+	out := make(map[Kind]map[string]Vec, len(s))
+	for k, cells := range s {
+		m := make(map[string]Vec, len(cells))
+		for c, v := range cells {
+			m[c] = *v
+		}
+		out[k] = m
+	}
+	return out
 }

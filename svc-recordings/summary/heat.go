@@ -25,10 +25,13 @@ import (
 // reach, which the fold keeps per page view (Reach).
 
 const (
-	maxSelector     = 200
-	maxMovesPerChk  = 2000
-	moveXStep       = 5  // thousandths of the document width
-	moveYStep       = 8  // CSS pixels
+	maxSelector    = 200
+	maxMovesPerChk = 2000
+	// MoveXStep and MoveYStep size a move cell: 2 % of the document width ×
+	// 24 px, finer than the map's blur, coarse enough that a batch's pointer
+	// path touches a few dozen cells (each a row written per day).
+	MoveXStep       = 20 // thousandths of the document width
+	MoveYStep       = 24 // CSS pixels
 	moveSampleMs    = 50 // rrweb's mousemove sampling: one sample stands for this long
 	maxMoveWeight   = 40 // a pointer resting longer than 2 s counts as 2 s
 	maxClickedElems = 100
@@ -178,6 +181,8 @@ func (h *heatReader) reach() {
 	}
 }
 
+var positionKeys = []string{"x", "y", "timeOffset"}
+
 // positions reads rrweb's mousemove/touchmove positions (client
 // coordinates, timeOffset ≤ 0 from the event's time).
 func (h *heatReader) positions(t int64, data batch.Value) {
@@ -185,9 +190,11 @@ func (h *heatReader) positions(t int64, data batch.Value) {
 		return
 	}
 	data.Get("positions").Each(func(p batch.Value) bool {
-		x, okx := p.Get("x").Float()
-		y, oky := p.Get("y").Float()
-		off, _ := p.Get("timeOffset").Float()
+		// One pass over each position's fields, allocating nothing.
+		var f [3]float64
+		found := p.Floats(positionKeys, f[:])
+		x, y, off := f[0], f[1], f[2]
+		okx, oky := found&1 != 0, found&2 != 0
 		if !okx || !oky || math.IsNaN(off) || off > 0 || off < -60000 {
 			return true
 		}
@@ -201,7 +208,7 @@ func (h *heatReader) move(t int64, dx, dy float64) {
 		return
 	}
 	xm := math.Min(dx*1000/h.dw, 1000)
-	cell := [3]int32{int32(h.seg), int32(xm) / moveXStep * moveXStep, int32(dy) / moveYStep * moveYStep}
+	cell := [3]int32{int32(h.seg), int32(xm) / MoveXStep * MoveXStep, int32(dy) / MoveYStep * MoveYStep}
 	// The previous sample rested until this one (bounded).
 	h.settleMove(t)
 	if h.moves == nil {

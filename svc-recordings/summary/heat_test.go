@@ -55,7 +55,7 @@ func TestExtractHeat(t *testing.T) {
 		slView(1000, 0, 100, 1000, 3000, 800),
 		clickOn(1100, 7, 100, 50),
 		slClick(1101, 7, "body>main>button#buy", 25, 75),
-		// Two samples: the first rests 100 ms (2 units), the last counts once.
+		// Two samples in one cell: the first rests 100 ms (2 units), the last counts once.
 		moves(1300, [3]int{500, 400, -100}, [3]int{510, 400, 0}),
 		docScroll(1400, 1200),
 		custom(1500, "sl:navigation", map[string]any{"url": "https://shop.example/b?x=1", "referrer": "https://shop.example/a"}),
@@ -90,7 +90,7 @@ func TestExtractHeat(t *testing.T) {
 	if got := *st.Clicks[2].H; got != want2 {
 		t.Errorf("keyboard click %+v, want %+v", got, want2)
 	}
-	wantMoves := []Move{{Page: 0, X: 500, Y: 496, N: 2}, {Page: 0, X: 510, Y: 496, N: 1}}
+	wantMoves := []Move{{Page: 0, X: 500, Y: 480, N: 3}}
 	if !reflect.DeepEqual(st.Heat.Moves, wantMoves) {
 		t.Errorf("moves %+v, want %+v", st.Heat.Moves, wantMoves)
 	}

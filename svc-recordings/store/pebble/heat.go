@@ -142,6 +142,30 @@ func (s *Store) mergeHeat(b *pebble.Batch, site int64, session string, d heatmap
 	return writeDeltas(b, site, d, func(k heatmap.Key) bool { return !m.recounts(sessKey, k) })
 }
 
+// collectHeat adds the aggregate changes d of one session to the call's
+// (acc, per site), leaving out what an unfinished rebuild will count. The
+// caller holds the site's read lock and the session's stripe.
+func (s *Store) collectHeat(acc map[int64]heatmap.Deltas, site int64, session string, d heatmap.Deltas) {
+	if len(d.Prune()) == 0 {
+		return
+	}
+	m := s.marker(site)
+	var sessKey []byte
+	if m != nil {
+		sessKey = partition(pSession, site, session)
+	}
+	into := acc[site]
+	if into == nil {
+		into = heatmap.Deltas{}
+		acc[site] = into
+	}
+	for k, v := range d {
+		if !m.recounts(sessKey, k) {
+			into.Add(k, v, 1)
+		}
+	}
+}
+
 // writeDeltas merges the deltas that keep accepts, in key order. The batch
 // copies keys and values, so one scratch buffer serves every row.
 func writeDeltas(b *pebble.Batch, site int64, d heatmap.Deltas, keep func(heatmap.Key) bool) error {

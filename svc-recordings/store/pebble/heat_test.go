@@ -93,7 +93,7 @@ func heatDump(t testing.TB, s *Store, site int64) map[heatmap.Kind]map[string]he
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sums
+	return sums.Plain()
 }
 
 // TestRebuildSurvivesReopen: a rebuild cut off midway keeps its marker on

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -257,9 +258,18 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 	b := s.db.NewBatch()
 	defer b.Close()
 	nowMs := time.Now().UnixMilli()
+	// The call's heatmap changes, per site, summed over its sessions before
+	// they are written: chunks of one page share most cells, so a call of
+	// many chunks merges each cell once.
+	heat := map[int64]heatmap.Deltas{}
 	for _, g := range order {
-		if err := s.appendSession(b, g, chunks, res, nowMs); err != nil {
+		if err := s.appendSession(b, g, chunks, res, nowMs, heat); err != nil {
 			return nil, err
+		}
+	}
+	for _, site := range slices.Sorted(maps.Keys(heat)) {
+		if err := writeDeltas(b, site, heat[site].Prune(), func(heatmap.Key) bool { return true }); err != nil {
+			return nil, fmt.Errorf("pebble: append chunks: %w", err)
 		}
 	}
 	if b.Empty() {
@@ -271,7 +281,7 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 	return res, nil
 }
 
-func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, res []store.AppendResult, nowMs int64) error {
+func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, res []store.AppendResult, nowMs int64, callHeat map[int64]heatmap.Deltas) error {
 	if v, ok, err := s.get(partition(pTombstone, g.site, g.session)); err != nil {
 		return fmt.Errorf("pebble: append chunk: %w", err)
 	} else if ok && len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > nowMs {
@@ -392,9 +402,7 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	row.State = state
 	if !s.heatOff {
 		heatmap.AddState(heat, state, 1)
-		if err := s.mergeHeat(b, g.site, g.session, heat); err != nil {
-			return fmt.Errorf("pebble: append chunk: %w", err)
-		}
+		s.collectHeat(callHeat, g.site, g.session, heat)
 		if err := mergeSnapshots(b, g.site, g.session, fresh); err != nil {
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}

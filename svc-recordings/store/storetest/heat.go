@@ -367,7 +367,7 @@ func nonZero(s heatmap.Sums) map[heatmap.Kind]map[string]heatmap.Vec {
 				if out[k] == nil {
 					out[k] = map[string]heatmap.Vec{}
 				}
-				out[k][c] = v
+				out[k][c] = *v
 			}
 		}
 	}
@@ -424,7 +424,7 @@ func (m *heatModel) check(ctx context.Context, s store.Store) error {
 					for k, cells := range sums {
 						if k == heatmap.Click || k == heatmap.Scroll {
 							for c, v := range cells {
-								all.Add(k, c, v)
+								all.Add(k, c, *v)
 							}
 						}
 					}
