@@ -36,7 +36,7 @@ func TestCells(t *testing.T) {
 	if _, _, ok := ParseMoveCell("abc"); ok {
 		t.Fatal("short move cell parsed")
 	}
-	if ClickCell(27, 99, "a") != ClickCell(25, 95, "a") || ClickCell(-3, 120, "a") != ClickCell(0, 100, "a") {
+	if ClickCell(ClickStep+ClickStep/2, 99, "a") != ClickCell(ClickStep, 100-ClickStep+1, "a") || ClickCell(-3, 120, "a") != ClickCell(0, 100, "a") {
 		t.Fatal("click cells are not ClickStep wide")
 	}
 	if DepthCell(-5) != DepthCell(0) || DepthCell(250) != DepthCell(100) || DepthCell(100) == FoldCell {
@@ -116,7 +116,7 @@ func TestBuildScroll(t *testing.T) {
 
 func TestBuildClicks(t *testing.T) {
 	s := Sums{}
-	// Six clicks in the 10–14 % cell, at 11 % and 13 % across: drawn at 12 %.
+	// Six clicks in the cell from 10 %, at 11 % and 13 % across: drawn at 12 %.
 	s.Add(Click, ClickCell(10, 10, "#buy"), Vec{N: 6, X: 600, Y: 60, K: 6, RX: 72, RY: 60})
 	s.Add(Click, ClickCell(90, 90, "#buy"), Vec{N: 2, RX: 180, RY: 190})
 	s.Add(Click, ClickCell(50, 50, "#nav"), Vec{N: 2, X: 20, Y: 2, K: 2, RX: 100, RY: 100})
