@@ -60,6 +60,11 @@ func TestPatternsAndClickedElementsOverGRPC(t *testing.T) {
 		{VisitedPage: pat("https://www.example.com/pricing?*")},
 		{ClickedElement: "#buy"},
 		{ClickedElement: "button.größe", VisitedPage: pat("*/checkout")},
+		// A heatmap's link: its "equals" rule on a whole URL (page keys:
+		// tags, fragment, host case and trailing slash do not matter) and
+		// the clicked element.
+		{ClickedElement: "#buy", VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://Shop.Example.com/checkout/?utm_source=news#pay"}},
+		{ExitPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://www.example.com/pricing?ref=9"}},
 	} {
 		res, err := c.CountSessions(ctx, &searchv1.CountSessionsRequest{SiteId: siteA, Filter: f})
 		if err != nil {

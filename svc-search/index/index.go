@@ -15,6 +15,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/pagerule"
 )
 
 // Index is a per-site sessions index.
@@ -39,7 +40,13 @@ import (
 //     IntRange is inclusive with max 0 meaning unbounded. A UrlMatch whose
 //     value starts with "/" compares against the URL path (see PagePath) for
 //     EQUALS, PREFIX and PATTERN, otherwise against the full URL; CONTAINS
-//     always compares against the full URL. PATTERN is pagerule.Glob: the
+//     always compares against the full URL. EQUALS on a full URL compares
+//     page keys (PageKey and ExactKey): a page matches when its
+//     pagerule.Key equals the value's, so query string, fragment, trailing
+//     slash, host case and default port never matter, and a page or value
+//     that is not an http(s) URL compares as is; these are the pages
+//     pagerule.Rule.Match picks, so a heatmap's "equals" rule and the
+//     recordings it links to agree. PATTERN is pagerule.Glob: the
 //     whole URL (or path) must match, "*" matching any run of characters
 //     (possibly empty, newlines included) and every other character,
 //     "?" and "\" too, only itself. clicked_element matches sessions whose
@@ -186,6 +193,29 @@ func PagePath(raw string) string {
 		return "/"
 	}
 	return u.Path
+}
+
+// PageKey is how a page URL is indexed for full-URL EQUALS matches: its
+// page key (pagerule.Key), or the URL as is when it is not an http(s) URL
+// (such a page then equals only the same text, as pagerule.Rule.Match has
+// it).
+func PageKey(raw string) string {
+	if k := pagerule.Key(raw); k != "" {
+		return k
+	}
+	return raw
+}
+
+// ExactKey is the indexed PageKey a full-URL EQUALS match looks up (the
+// value's page key, or the value when it is not a URL), and false for
+// other operators and path-form values. The service treats an unspecified
+// operator as invalid; backends read it as EQUALS, so this does too.
+func ExactKey(m *searchv1.UrlMatch) (string, bool) {
+	switch m.GetOperator() {
+	case searchv1.UrlMatch_OPERATOR_EQUALS, searchv1.UrlMatch_OPERATOR_UNSPECIFIED:
+		return pagerule.Rule{Op: pagerule.Equals, Value: m.GetValue()}.Exact()
+	}
+	return "", false
 }
 
 // PathForm reports whether a UrlMatch value is compared against URL paths

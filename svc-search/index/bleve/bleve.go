@@ -72,6 +72,11 @@ const (
 	fEntryPath = "entry_path"
 	fExit      = "exit"
 	fExitPath  = "exit_path"
+	// Page keys (index.PageKey) of the pages, entry and exit: full-URL
+	// EQUALS matches look them up.
+	fPageKey   = "page_key"
+	fEntryKey  = "entry_key"
+	fExitKey   = "exit_key"
 	fDevice    = "device"
 	fBrowser   = "browser"
 	fOS        = "os"
@@ -148,7 +153,7 @@ var bucket = []byte("summaries")
 // schemaVersion names the mapping below; bump it with every mapping change.
 // (Bleve cannot add a field to an existing index's mapping: an index of an
 // older schema is refused by Open and rebuilt with `sightline reindex`.)
-// 5: clicked elements.
+// 5: clicked elements, page keys.
 const schemaVersion = "5"
 
 // record is a summary as stored in bbolt: its version (big-endian) first,
@@ -179,7 +184,7 @@ func Mapping() mapping.IndexMapping {
 	}
 	dm := bleve.NewDocumentStaticMapping()
 	for _, name := range []string{fSite, fVisitor, fFlags, fPage, fEntry, fEntryPath, fExit, fExitPath,
-		fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent, fClicked} {
+		fPageKey, fEntryKey, fExitKey, fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent, fClicked} {
 		dm.AddFieldMappingsAt(name, kw(false))
 	}
 	// Facet and sort fields need doc values.
@@ -224,10 +229,16 @@ func document(s *sessionsv1.SessionSummary) map[string]any {
 		pages = append(pages, p.GetUrl())
 	}
 	seenPath := make(map[string]bool, len(pages))
+	keys := make([]string, 0, len(pages))
+	seenKey := make(map[string]bool, len(pages))
 	for _, u := range pages {
 		if p := index.PagePath(u); p != "" && !seenPath[p] {
 			seenPath[p] = true
 			paths = append(paths, p)
+		}
+		if k := index.PageKey(u); !seenKey[k] {
+			seenKey[k] = true
+			keys = append(keys, k)
 		}
 	}
 	attrs := make([]string, 0, len(s.GetUserAttributes()))
@@ -259,6 +270,8 @@ func document(s *sessionsv1.SessionSummary) map[string]any {
 	setStr(fEntryPath, index.PagePath(s.GetEntryUrl()))
 	setStr(fExit, s.GetExitUrl())
 	setStr(fExitPath, index.PagePath(s.GetExitUrl()))
+	setStr(fEntryKey, index.PageKey(s.GetEntryUrl()))
+	setStr(fExitKey, index.PageKey(s.GetExitUrl()))
 	setStr(fBrowser, c.GetBrowser())
 	setStr(fOS, c.GetOs())
 	setStr(fCountry, c.GetCountry())
@@ -270,6 +283,7 @@ func document(s *sessionsv1.SessionSummary) map[string]any {
 	if len(pages) > 0 {
 		d[fPage] = pages
 		d[fPath] = paths
+		d[fPageKey] = keys
 	}
 	if len(attrs) > 0 {
 		d[fAttr] = attrs
@@ -681,10 +695,10 @@ func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
 		qs = append(qs, q)
 	}
 	for _, m := range []struct {
-		match      *searchv1.UrlMatch
-		full, path string
-	}{{f.GetVisitedPage(), fPage, fPath}, {f.GetEntryPage(), fEntry, fEntryPath}, {f.GetExitPage(), fExit, fExitPath}} {
-		q, err := urlQuery(m.match, m.full, m.path)
+		match           *searchv1.UrlMatch
+		full, path, key string
+	}{{f.GetVisitedPage(), fPage, fPath, fPageKey}, {f.GetEntryPage(), fEntry, fEntryPath, fEntryKey}, {f.GetExitPage(), fExit, fExitPath, fExitKey}} {
+		q, err := urlQuery(m.match, m.full, m.path, m.key)
 		if err != nil {
 			return nil, err
 		}
@@ -778,12 +792,15 @@ func durRange(field string, r *searchv1.DurationRange) query.Query {
 	return numRange(field, lo, hi)
 }
 
-// urlQuery matches a UrlMatch against the full-URL or path field. CONTAINS
-// and PATTERN match over the field's term dictionary (never over
-// documents), see termsQuery.
-func urlQuery(m *searchv1.UrlMatch, fullField, pathField string) (query.Query, error) {
+// urlQuery matches a UrlMatch against the full-URL, path or page-key
+// field. CONTAINS and PATTERN match over the field's term dictionary (never
+// over documents), see termsQuery.
+func urlQuery(m *searchv1.UrlMatch, fullField, pathField, keyField string) (query.Query, error) {
 	if m == nil || m.GetValue() == "" {
 		return nil, nil
+	}
+	if k, ok := index.ExactKey(m); ok {
+		return term(keyField, k), nil
 	}
 	field := fullField
 	if index.PathForm(m) {

@@ -84,6 +84,13 @@ const (
 	fEntryPath = "entry_path"
 	fExit      = "exit_url"
 	fExitPath  = "exit_path"
+	// Page keys (index.PageKey) of the pages, entry and exit: full-URL
+	// EQUALS matches are terms on them. Documents indexed before these
+	// fields existed lack them until upserted again (`sightline reindex`
+	// re-sends every summary; equal versions are accepted).
+	fPageKeys  = "page_keys"
+	fEntryKey  = "entry_key"
+	fExitKey   = "exit_key"
 	fDevice    = "device"
 	fBrowser   = "browser"
 	fOS        = "os"
@@ -227,7 +234,7 @@ func TemplateBody(prefix string, shards, replicas int) map[string]any {
 	}
 }
 
-// schema counts mapping changes (2: clicked_elements).
+// schema counts mapping changes (2: clicked_elements, page keys).
 const schema = 2
 
 // properties is the explicit mapping of a session document. Changes must be
@@ -247,6 +254,7 @@ func properties() map[string]any {
 		fPages:     urlKeyword(), fPaths: keyword(),
 		fEntry: urlKeyword(), fEntryPath: keyword(),
 		fExit: urlKeyword(), fExitPath: keyword(),
+		fPageKeys: keyword(), fEntryKey: keyword(), fExitKey: keyword(),
 		fDevice: keyword(), fBrowser: keyword(), fOS: keyword(), fCountry: keyword(),
 		fReferrer: keyword(), fUTMSource: keyword(), fUTMMedium: keyword(), fUTMCamp: keyword(),
 		fUser: keyword(), fAttrs: keyword(), fEvents: keyword(), fClicked: keyword(),
@@ -260,7 +268,7 @@ func Document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("marshal summary: %w", err)
 	}
-	var pages, paths []string
+	var pages, paths, keys []string
 	seen := map[string]bool{}
 	for _, p := range s.GetPages() {
 		u := p.GetUrl()
@@ -272,6 +280,10 @@ func Document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 		if path := index.PagePath(u); path != "" && !seen["\x00"+path] {
 			seen["\x00"+path] = true
 			paths = append(paths, path)
+		}
+		if k := index.PageKey(u); !seen["\x01"+k] {
+			seen["\x01"+k] = true
+			keys = append(keys, k)
 		}
 	}
 	var attrs []string
@@ -304,6 +316,8 @@ func Document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 	set(fEntryPath, index.PagePath(s.GetEntryUrl()))
 	set(fExit, s.GetExitUrl())
 	set(fExitPath, index.PagePath(s.GetExitUrl()))
+	set(fEntryKey, index.PageKey(s.GetEntryUrl()))
+	set(fExitKey, index.PageKey(s.GetExitUrl()))
 	set(fBrowser, c.GetBrowser())
 	set(fOS, c.GetOs())
 	set(fCountry, c.GetCountry())
@@ -313,7 +327,7 @@ func Document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 	set(fUTMCamp, s.GetUtmCampaign())
 	set(fUser, s.GetUserId())
 	if len(pages) > 0 {
-		d[fPages], d[fPaths] = pages, paths
+		d[fPages], d[fPaths], d[fPageKeys] = pages, paths, keys
 	}
 	if len(attrs) > 0 {
 		d[fAttrs] = attrs
@@ -723,10 +737,10 @@ func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error
 			add(rangeQ(d.field, b))
 		}
 		for _, m := range []struct {
-			match      *searchv1.UrlMatch
-			full, path string
-		}{{f.GetVisitedPage(), fPages, fPaths}, {f.GetEntryPage(), fEntry, fEntryPath}, {f.GetExitPage(), fExit, fExitPath}} {
-			c, err := urlClause(m.match, m.full, m.path)
+			match           *searchv1.UrlMatch
+			full, path, key string
+		}{{f.GetVisitedPage(), fPages, fPaths, fPageKeys}, {f.GetEntryPage(), fEntry, fEntryPath, fEntryKey}, {f.GetExitPage(), fExit, fExitPath, fExitKey}} {
+			c, err := urlClause(m.match, m.full, m.path, m.key)
 			if err != nil {
 				return nil, err
 			}
@@ -805,9 +819,12 @@ var wildcardEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`)
 // patternEscaper leaves "*" the only wildcard of a PATTERN value.
 var patternEscaper = strings.NewReplacer(`\`, `\\`, `?`, `\?`)
 
-func urlClause(m *searchv1.UrlMatch, full, path string) (map[string]any, error) {
+func urlClause(m *searchv1.UrlMatch, full, path, key string) (map[string]any, error) {
 	if m == nil || m.GetValue() == "" {
 		return nil, nil
+	}
+	if k, ok := index.ExactKey(m); ok {
+		return term(key, k), nil
 	}
 	field := full
 	if index.PathForm(m) {

@@ -144,6 +144,14 @@ func TestSearchBodiesGolden(t *testing.T) {
 			After: &index.Cursor{Value: 61_000, SessionID: "s-9"}, FacetSize: 3,
 			Facets: []searchv1.FacetField{searchv1.FacetField_FACET_FIELD_COUNTRY}},
 		"search_after_start_desc": {SiteID: site, Limit: 10, After: &index.Cursor{Value: base.UnixNano(), SessionID: "s-1"}},
+		// Full-URL EQUALS looks up page keys (utm tags, fragment, host
+		// case, default port and trailing slash dropped); a value that is
+		// not an http(s) URL is looked up as is.
+		"search_equals_page_keys": {SiteID: site, Limit: 10, Filter: &searchv1.SessionFilter{
+			VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://Shop.Example.com:443/p/?utm_source=news#top"},
+			EntryPage:   &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "android-app://com.example/p?x"},
+			ExitPage:    &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "http://shop.example.com"},
+		}},
 		"search_patterns": {SiteID: site, Limit: 10, Filter: &searchv1.SessionFilter{
 			VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "https://shop.example.com/product/*"},
 			EntryPage:   &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "/p/*/reviews"},
@@ -292,6 +300,28 @@ func TestDocumentAndBulkItem(t *testing.T) {
 	}
 	if doc["start_time"] != s.StartTime.AsTime().UTC().Format(time.RFC3339Nano) || doc["site_id"] != fmt.Sprint(site) {
 		t.Fatalf("document %v", doc)
+	}
+}
+
+// TestDocumentPageKeys: the page keys a full-URL EQUALS looks up are the
+// distinct keys of the pages (a page that is not an http(s) URL as is), and
+// those of the entry and exit URLs.
+func TestDocumentPageKeys(t *testing.T) {
+	s := indextest.Generate(1, site, "k", 1)[0]
+	s.Pages = nil
+	for _, u := range []string{"https://Shop.Example.com/p?utm_source=news", "https://shop.example.com:443/p/#top", "about:blank", "https://shop.example.com/q", ""} {
+		s.Pages = append(s.Pages, &sessionsv1.PageView{Url: u})
+	}
+	s.EntryUrl, s.ExitUrl = s.Pages[0].Url, "about:blank"
+	doc, err := elastic.Document(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := doc["page_keys"], []string{"https://shop.example.com/p", "about:blank", "https://shop.example.com/q"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("page_keys = %#v, want %#v", got, want)
+	}
+	if doc["entry_key"] != "https://shop.example.com/p" || doc["exit_key"] != "about:blank" {
+		t.Fatalf("entry_key %v, exit_key %v", doc["entry_key"], doc["exit_key"])
 	}
 }
 

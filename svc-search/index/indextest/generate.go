@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -51,6 +52,8 @@ func Generate(seed uint64, siteID int64, prefix string, n int) []*sessionsv1.Ses
 	// Clicked elements draw from their own stream, so adding them left
 	// every other generated value (that tests rely on) as it was.
 	clicks := rand.New(rand.NewPCG(seed^0xc11c, uint64(siteID)))
+	// So do the spellings of page URLs (pageURL).
+	shapes := rand.New(rand.NewPCG(seed^0x5ba9e, uint64(siteID)))
 	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
 	out := make([]*sessionsv1.SessionSummary, 0, n)
 	for i := range n {
@@ -60,10 +63,11 @@ func Generate(seed uint64, siteID int64, prefix string, n int) []*sessionsv1.Ses
 		var pages []*sessionsv1.PageView
 		t := start
 		for j := range np {
-			u := host + pick(Paths)
+			path, query := pick(Paths), ""
 			if rng.IntN(4) == 0 {
-				u += fmt.Sprintf("?ref=%d", rng.IntN(3))
+				query = fmt.Sprintf("?ref=%d", rng.IntN(3))
 			}
+			u := pageURL(shapes, host, path, query)
 			d := time.Duration(1+rng.IntN(120)) * time.Second
 			pages = append(pages, &sessionsv1.PageView{
 				PageViewId: fmt.Sprintf("pv-%d-%d", i, j), Url: u,
@@ -136,4 +140,34 @@ func Generate(seed uint64, siteID int64, prefix string, n int) []*sessionsv1.Ses
 		out = append(out, s)
 	}
 	return out
+}
+
+// pageURL spells a page as browsers report it: sometimes with an
+// upper-case host, the default port, a trailing slash, utm tags or a
+// fragment. A full-URL EQUALS sees through all of them (page keys); every
+// other operator compares the text as it is.
+func pageURL(rng *rand.Rand, host, path, query string) string {
+	if rng.IntN(5) == 0 {
+		scheme, name, _ := strings.Cut(host, "://")
+		host = scheme + "://" + strings.ToUpper(name)
+	}
+	if rng.IntN(12) == 0 {
+		host += ":443"
+	}
+	if path != "/" && rng.IntN(6) == 0 {
+		path += "/"
+	}
+	if rng.IntN(5) == 0 {
+		if query == "" {
+			query = "?"
+		} else {
+			query += "&"
+		}
+		query += "utm_source=" + Sources[rng.IntN(len(Sources))]
+	}
+	fragment := ""
+	if rng.IntN(8) == 0 {
+		fragment = "#top"
+	}
+	return host + path + query + fragment
 }

@@ -148,7 +148,13 @@ func urlIn(m *searchv1.UrlMatch, urls []string) bool {
 				return true
 			}
 		default:
-			if target == v {
+			// A full-URL EQUALS compares page keys, exactly as heatmaps'
+			// rule does; a path-form one compares the path as is.
+			if index.PathForm(m) {
+				if target == v {
+					return true
+				}
+			} else if (pagerule.Rule{Op: pagerule.Equals, Value: v}).Match(u) {
 				return true
 			}
 		}

@@ -46,6 +46,7 @@ func Run(t *testing.T, newIndex func(t *testing.T) index.Index) {
 	t.Run("FiltersAlone", func(t *testing.T) { testFiltersAlone(t, open(t)) })
 	t.Run("FiltersCombined", func(t *testing.T) { testFiltersCombined(t, open(t)) })
 	t.Run("PatternsAndClickedElements", func(t *testing.T) { testPatterns(t, open(t)) })
+	t.Run("EqualsComparesPageKeys", func(t *testing.T) { testEqualsPageKeys(t, open(t)) })
 	t.Run("Sorting", func(t *testing.T) { testSorting(t, open(t)) })
 	t.Run("PagingStableUnderWrites", func(t *testing.T) { testPagingUnderWrites(t, open(t)) })
 	t.Run("Facets", func(t *testing.T) { testFacets(t, open(t)) })
@@ -184,29 +185,32 @@ func singleFilters(a []*sessionsv1.SessionSummary) map[string]*searchv1.SessionF
 		}
 	}
 	return map[string]*searchv1.SessionFilter{
-		"start_range":            {StartTime: &searchv1.TimeRange{Start: at(3 * day), End: at(10 * day)}},
-		"start_from":             {StartTime: &searchv1.TimeRange{Start: at(20 * day)}},
-		"start_until":            {StartTime: &searchv1.TimeRange{End: at(5 * day)}},
-		"start_half_open":        {StartTime: &searchv1.TimeRange{Start: mid, End: timestamppb.New(mid.AsTime().Add(time.Microsecond))}},
-		"start_end_excluded":     {StartTime: &searchv1.TimeRange{End: mid}},
-		"duration_min":           {Duration: &searchv1.DurationRange{Min: durationpb.New(4 * time.Minute)}},
-		"duration_range":         {Duration: &searchv1.DurationRange{Min: durationpb.New(time.Minute), Max: durationpb.New(3 * time.Minute)}},
-		"duration_exact":         {Duration: &searchv1.DurationRange{Min: msOf(a[5]), Max: msOf(a[5])}},
-		"duration_sub_ms":        {Duration: &searchv1.DurationRange{Min: a[5].GetDuration(), Max: a[5].GetDuration()}},
-		"active_max":             {ActiveDuration: &searchv1.DurationRange{Max: durationpb.New(90 * time.Second)}},
-		"visited_path_equals":    {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/pricing"}},
-		"visited_url_equals":     {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://shop.example.com/checkout"}},
-		"visited_path_prefix":    {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "/pricing"}},
-		"visited_url_prefix":     {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "https://www.example.com/blog"}},
-		"visited_contains":       {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "ref=1"}},
-		"visited_contains_meta":  {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "?ref="}},
-		"visited_contains_regex": {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: ".*"}},
-		"entry_path":             {EntryPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/"}},
-		"entry_contains":         {EntryPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "shop."}},
-		"exit_prefix":            {ExitPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "/docs"}},
-		"visited_pattern_url":    {VisitedPage: pattern("https://shop.example.com/*")},
-		"visited_pattern_path":   {VisitedPage: pattern("/pricing*")},
-		"visited_pattern_mid":    {VisitedPage: pattern("*example.com/*/*")},
+		"start_range":             {StartTime: &searchv1.TimeRange{Start: at(3 * day), End: at(10 * day)}},
+		"start_from":              {StartTime: &searchv1.TimeRange{Start: at(20 * day)}},
+		"start_until":             {StartTime: &searchv1.TimeRange{End: at(5 * day)}},
+		"start_half_open":         {StartTime: &searchv1.TimeRange{Start: mid, End: timestamppb.New(mid.AsTime().Add(time.Microsecond))}},
+		"start_end_excluded":      {StartTime: &searchv1.TimeRange{End: mid}},
+		"duration_min":            {Duration: &searchv1.DurationRange{Min: durationpb.New(4 * time.Minute)}},
+		"duration_range":          {Duration: &searchv1.DurationRange{Min: durationpb.New(time.Minute), Max: durationpb.New(3 * time.Minute)}},
+		"duration_exact":          {Duration: &searchv1.DurationRange{Min: msOf(a[5]), Max: msOf(a[5])}},
+		"duration_sub_ms":         {Duration: &searchv1.DurationRange{Min: a[5].GetDuration(), Max: a[5].GetDuration()}},
+		"active_max":              {ActiveDuration: &searchv1.DurationRange{Max: durationpb.New(90 * time.Second)}},
+		"visited_path_equals":     {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/pricing"}},
+		"visited_url_equals":      {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://shop.example.com/checkout"}},
+		"visited_url_equals_tags": {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://www.example.com/pricing?utm_source=elsewhere#plans"}},
+		"entry_url_equals":        {EntryPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://SHOP.example.com"}},
+		"exit_url_equals":         {ExitPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://www.example.com/checkout/"}},
+		"visited_path_prefix":     {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "/pricing"}},
+		"visited_url_prefix":      {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "https://www.example.com/blog"}},
+		"visited_contains":        {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "ref=1"}},
+		"visited_contains_meta":   {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "?ref="}},
+		"visited_contains_regex":  {VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: ".*"}},
+		"entry_path":              {EntryPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/"}},
+		"entry_contains":          {EntryPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "shop."}},
+		"exit_prefix":             {ExitPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "/docs"}},
+		"visited_pattern_url":     {VisitedPage: pattern("https://shop.example.com/*")},
+		"visited_pattern_path":    {VisitedPage: pattern("/pricing*")},
+		"visited_pattern_mid":     {VisitedPage: pattern("*example.com/*/*")},
 		// "?" is literal: as a wildcard it would take /pricing/team too.
 		"visited_pattern_q":       {VisitedPage: pattern("https://www.example.com/pricing?*")},
 		"visited_pattern_no_star": {VisitedPage: pattern("https://www.example.com/signup")},
@@ -254,11 +258,48 @@ func testFiltersAlone(t *testing.T, ix index.Index) {
 	// cannot pass by agreeing with an empty reference.
 	for _, name := range []string{"visited_path_equals", "visited_contains", "attribute", "rage", "device_mobile", "start_half_open", "duration_exact",
 		"visited_pattern_url", "visited_pattern_path", "visited_pattern_mid", "visited_pattern_q", "entry_pattern", "exit_pattern_path",
-		"clicked_element", "clicked_element_syntax", "clicked_element_escape"} {
+		"clicked_element", "clicked_element_syntax", "clicked_element_escape",
+		"visited_url_equals", "visited_url_equals_tags", "entry_url_equals", "exit_url_equals"} {
 		if len(Sorted(a, singleFilters(a)[name], 0, false)) == 0 {
 			t.Fatalf("generated data leaves filter %s empty", name)
 		}
 	}
+	// Full-URL EQUALS filters must also select sessions none of whose URLs
+	// is the value as written, or comparing page keys goes untested.
+	for _, name := range []string{"visited_url_equals", "visited_url_equals_tags", "entry_url_equals", "exit_url_equals"} {
+		f := singleFilters(a)[name]
+		if n := spelledOtherwise(a, f); n == 0 {
+			t.Fatalf("filter %s selects no session by page key alone", name)
+		}
+	}
+}
+
+// spelledOtherwise counts the sessions f selects although no URL it
+// compares is the value as written.
+func spelledOtherwise(docs []*sessionsv1.SessionSummary, f *searchv1.SessionFilter) int {
+	n := 0
+	for _, s := range docs {
+		if !Matches(f, s) {
+			continue
+		}
+		var urls []string
+		var v string
+		switch {
+		case f.GetVisitedPage() != nil:
+			v = f.GetVisitedPage().GetValue()
+			for _, p := range s.GetPages() {
+				urls = append(urls, p.GetUrl())
+			}
+		case f.GetEntryPage() != nil:
+			v, urls = f.GetEntryPage().GetValue(), []string{s.GetEntryUrl()}
+		default:
+			v, urls = f.GetExitPage().GetValue(), []string{s.GetExitUrl()}
+		}
+		if !slices.Contains(urls, v) {
+			n++
+		}
+	}
+	return n
 }
 
 // randomFilter ANDs 2–4 conditions drawn from the single filters.
@@ -825,4 +866,190 @@ func randomPattern(rng *rand.Rand, u string) string {
 		return "*"
 	}
 	return string(b)
+}
+
+// equalsPages are spellings of pages that a full-URL EQUALS must see
+// through (query, fragment, host case, default port, trailing slash) or
+// tell apart (scheme, path case, port, a longer path).
+var equalsPages = []string{
+	"https://shop.example/p",                 // 0
+	"https://Shop.EXAMPLE/p?utm_source=news", // 1
+	"https://shop.example/p/#reviews",        // 2
+	"https://shop.example:443/p?b=1&a=2#x",   // 3
+	"http://shop.example/p",                  // 4: another scheme
+	"https://shop.example/P",                 // 5: paths are case sensitive
+	"https://shop.example/p/q",               // 6
+	"https://shop.example:8443/p",            // 7: another port
+	"https://shop.example/",                  // 8
+	"https://shop.example",                   // 9
+	"not a url?x",                            // 10: compared as is
+	"https://shop.example/a%20b?x",           // 11
+	"ftp://shop.example/p",                   // 12: not http(s), compared as is
+}
+
+// equalsValues must each select exactly the equals pages named by index.
+// Path-form values keep comparing the path as it is (with its trailing
+// slash).
+var equalsValues = map[string][]int{
+	"https://shop.example/p":                 {0, 1, 2, 3},
+	"https://SHOP.example/p/?utm_source=x#y": {0, 1, 2, 3},
+	"HTTPS://shop.example:443/p":             {0, 1, 2, 3},
+	"https://shop.example/p?":                {0, 1, 2, 3},
+	"http://shop.example:80/p":               {4},
+	"https://shop.example/P":                 {5},
+	"https://shop.example/p/q/":              {6},
+	"https://shop.example:8443/p/":           {7},
+	"https://shop.example":                   {8, 9},
+	"https://shop.example/?q#f":              {8, 9},
+	"not a url?x":                            {10},
+	"not a url":                              {},
+	"https://shop.example/a%20b":             {11},
+	"https://shop.example/a b#c":             {11},
+	"ftp://shop.example/p":                   {12},
+	"ftp://shop.example/p/":                  {},
+	"https://shop.example/p/q/r":             {},
+	"/p":                                     {0, 1, 3, 4, 7, 12},
+	"/p/":                                    {2},
+}
+
+func equalsMatch(v string) *searchv1.UrlMatch {
+	return &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: v}
+}
+
+// testEqualsPageKeys checks EQUALS URL filters against the reference:
+// fixed cases on the equals pages, then values re-spelt from the indexed
+// URLs (utm tags, fragments, host case, trailing slashes added, sometimes
+// a byte changed so that they no longer match).
+func testEqualsPageKeys(t *testing.T, ix index.Index) {
+	a, _ := load(t, ix)
+	var pages []*sessionsv1.SessionSummary
+	for i, u := range equalsPages {
+		s := Generate(uint64(80+i), SiteA, fmt.Sprintf("equals%d", i), 1)[0]
+		s.Pages = []*sessionsv1.PageView{{PageViewId: "pv", Url: u, StartTime: s.StartTime, Duration: s.Duration}}
+		s.PageCount, s.EntryUrl, s.ExitUrl = 1, u, u
+		pages = append(pages, s)
+	}
+	// One session through several of them: visited matches any page,
+	// entry and exit only their own.
+	multi := Generate(99, SiteA, "equals-multi", 1)[0]
+	multi.Pages = nil
+	for j, u := range []string{equalsPages[5], equalsPages[1], equalsPages[10]} {
+		multi.Pages = append(multi.Pages, &sessionsv1.PageView{PageViewId: fmt.Sprint("pv", j), Url: u, StartTime: multi.StartTime, Duration: multi.Duration})
+	}
+	multi.PageCount, multi.EntryUrl, multi.ExitUrl = 3, equalsPages[5], equalsPages[10]
+	upsert(t, ix, append(slices.Clone(pages), multi))
+	docs := append(slices.Concat(a, pages), multi)
+
+	for v, want := range equalsValues {
+		var wantIDs, ref []string
+		for _, i := range want {
+			wantIDs = append(wantIDs, pages[i].GetSessionId())
+		}
+		for _, s := range pages {
+			if Matches(&searchv1.SessionFilter{VisitedPage: equalsMatch(v)}, s) {
+				ref = append(ref, s.GetSessionId())
+			}
+		}
+		slices.Sort(ref)
+		slices.Sort(wantIDs)
+		if !slices.Equal(ref, wantIDs) {
+			t.Fatalf("reference: equals %q matches %v, want %v", v, ref, wantIDs)
+		}
+		for _, f := range []*searchv1.SessionFilter{{VisitedPage: equalsMatch(v)}, {EntryPage: equalsMatch(v)}, {ExitPage: equalsMatch(v)}} {
+			checkQuery(t, ix, docs, fmt.Sprintf("equals %v", f), f, searchv1.SortField_SORT_FIELD_START_TIME, false, 7)
+		}
+	}
+	for _, c := range []struct {
+		f    *searchv1.SessionFilter
+		want bool
+	}{
+		{&searchv1.SessionFilter{VisitedPage: equalsMatch("https://shop.example/p#x")}, true},
+		{&searchv1.SessionFilter{EntryPage: equalsMatch("https://shop.example/p#x")}, false},
+		{&searchv1.SessionFilter{EntryPage: equalsMatch("https://shop.example/P?x")}, true},
+		{&searchv1.SessionFilter{ExitPage: equalsMatch("not a url?x")}, true},
+		{&searchv1.SessionFilter{ExitPage: equalsMatch("https://shop.example/p")}, false},
+	} {
+		if got := Matches(c.f, multi); got != c.want {
+			t.Fatalf("reference: %v on the multi-page session = %v, want %v", c.f, got, c.want)
+		}
+		n, err := ix.Count(context.Background(), SiteA, c.f)
+		if err != nil {
+			t.Fatalf("count %v: %v", c.f, err)
+		}
+		if want := int64(len(Sorted(docs, c.f, 0, false))); n != want {
+			t.Fatalf("%v: count %d, want %d", c.f, n, want)
+		}
+	}
+
+	rng := rand.New(rand.NewPCG(17, 19))
+	var urls []string
+	for _, s := range docs {
+		for _, p := range s.GetPages() {
+			urls = append(urls, p.GetUrl())
+		}
+	}
+	matched, empty, respelt := 0, 0, 0
+	for i := range 120 {
+		v := respell(rng, urls[rng.IntN(len(urls))])
+		f := &searchv1.SessionFilter{}
+		switch rng.IntN(3) {
+		case 0:
+			f.VisitedPage = equalsMatch(v)
+		case 1:
+			f.EntryPage = equalsMatch(v)
+		default:
+			f.ExitPage = equalsMatch(v)
+		}
+		if rng.IntN(4) == 0 {
+			f.DeviceTypes = []sessionsv1.DeviceType{sessionsv1.DeviceType(1 + rng.IntN(3))}
+		}
+		if n := len(Sorted(docs, f, 0, false)); n > 0 {
+			matched++
+			if spelledOtherwise(docs, f) > 0 {
+				respelt++
+			}
+		} else {
+			empty++
+		}
+		checkQuery(t, ix, docs, fmt.Sprintf("random equals %d %v", i, f), f, searchv1.SortField(1+rng.IntN(4)), rng.IntN(2) == 0, 1+rng.IntN(40))
+	}
+	if matched < 40 || empty < 10 || respelt < 20 {
+		t.Fatalf("random equals: %d matched (%d by page key alone), %d empty; want all common", matched, respelt, empty)
+	}
+}
+
+// respell writes a URL another way: with utm tags, a fragment, an
+// upper-case host or a trailing slash (the same page), and sometimes one
+// byte changed (most likely another page).
+func respell(rng *rand.Rand, u string) string {
+	if rng.IntN(6) == 0 {
+		b := []byte(u)
+		b[rng.IntN(len(b))] = 'Z'
+		if utf8.Valid(b) {
+			u = string(b)
+		}
+	}
+	base, rest, _ := strings.Cut(u, "#")
+	base, query, hasQuery := strings.Cut(base, "?")
+	if scheme, after, ok := strings.Cut(base, "://"); ok && rng.IntN(3) == 0 {
+		host, path, _ := strings.Cut(after, "/")
+		base = scheme + "://" + strings.ToUpper(host) + "/" + path
+	}
+	if rng.IntN(4) == 0 && !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	if rng.IntN(2) == 0 {
+		query, hasQuery = "utm_campaign=respelt", true
+	}
+	out := base
+	if hasQuery {
+		out += "?" + query
+	}
+	if rng.IntN(3) == 0 {
+		rest = "frag"
+	}
+	if rest != "" {
+		out += "#" + rest
+	}
+	return out
 }
