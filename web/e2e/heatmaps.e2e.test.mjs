@@ -37,7 +37,8 @@ const DEVICE_TYPE = { desktop: "DEVICE_TYPE_DESKTOP", tablet: "DEVICE_TYPE_TABLE
 // "scroll" is how far down the page (0–1 of the scrollable distance) the visitor goes.
 const VISITS = [
   { device: "desktop", width: 1280, clicks: [["buy", 0.2, 0.5], ["buy", 0.8, 0.3], ["pricing", 0.5, 0.5]], scroll: 1 },
-  { device: "desktop", width: 1440, clicks: [["buy", 0.5, 0.5], ["pricing", 0.1, 0.9]], scroll: 0 },
+  // With a query string: the same page key (heatmaps and the recordings filter both drop it).
+  { device: "desktop", width: 1440, query: "?utm_source=news#top", clicks: [["buy", 0.5, 0.5], ["pricing", 0.1, 0.9]], scroll: 0 },
   { device: "tablet", width: 820, clicks: [["buy", 0.9, 0.9], ["pricing", 0.5, 0.5]], scroll: 0.5 },
   { device: "mobile", width: 390, clicks: [["buy", 0.1, 0.1], ["buy", 0.6, 0.6], ["cta", 0.5, 0.5]], scroll: 1 },
 ];
@@ -108,7 +109,7 @@ after(async () => {
 async function visit(v) {
   const vctx = await browser.newContext({ viewport: { width: v.width, height: 800 }, userAgent: UA[v.device] });
   const page = await vctx.newPage();
-  await page.goto(`${fixtureOrigin}/shop`);
+  await page.goto(`${fixtureOrigin}/shop${v.query ?? ""}`);
   await waitFor(() => page.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
   await page.waitForTimeout(800);
   for (const [id, fx, fy] of v.clicks) {
