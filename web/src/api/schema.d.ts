@@ -654,7 +654,10 @@ export interface components {
             sort?: components["schemas"]["v1SortField"];
         };
         /**
-         * @description How to match.
+         * @description How to match. A value starting with "/" (except for CONTAINS) is
+         *     compared with the URL's path. EQUALS on a whole URL compares page keys
+         *     (package pagerule: scheme, lower-cased host and path; query, fragment
+         *     and a trailing slash ignored), as heatmaps do.
          *
          *      - OPERATOR_PATTERN: value is a pattern in which "*" matches any run of characters
          *     (possibly empty) and every other character itself; the whole URL

@@ -142,7 +142,10 @@ func (FacetField) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{1}
 }
 
-// How to match.
+// How to match. A value starting with "/" (except for CONTAINS) is
+// compared with the URL's path. EQUALS on a whole URL compares page keys
+// (package pagerule: scheme, lower-cased host and path; query, fragment
+// and a trailing slash ignored), as heatmaps do.
 type UrlMatch_Operator int32
 
 const (
