@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -429,6 +431,9 @@ func (s *Service) RebuildHeatmaps(req *recordingsv1.RebuildHeatmapsRequest, stre
 	if err != nil {
 		s.log.WarnContext(ctx, "recordings: heatmap rebuild stopped", "site_id", req.GetSiteId(), "since_day", sinceDay,
 			"sessions_done", done, "sessions_total", total, "err", err)
+		if errors.Is(err, store.ErrRebuildRunning) {
+			return status.Error(codes.FailedPrecondition, "a heatmap rebuild of this site is already running; wait for it")
+		}
 		return storeErr(err)
 	}
 	s.log.InfoContext(ctx, "recordings: heatmaps rebuilt", "site_id", req.GetSiteId(), "since_day", sinceDay,

@@ -71,7 +71,6 @@ func (m *rebuildMarker) recounts(sessKey []byte, k heatmap.Key) bool {
 // loadMarkers reads the unfinished rebuilds at open.
 func (s *Store) loadMarkers() error {
 	s.markers = map[int64]*rebuildMarker{}
-	s.rebuilding = map[int64]bool{}
 	return s.scan([]byte{pRebuild}, nil, func(k, v []byte) error {
 		r := keyReader{b: k[1:]}
 		site := r.u64()
@@ -386,9 +385,6 @@ func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, devic
 // defaultRebuildStep is how many sessions one rebuild batch counts.
 const defaultRebuildStep = 200
 
-// errRebuildRunning: RebuildHeat of a site already runs in this process.
-var errRebuildRunning = errors.New("a heatmap rebuild of this site is already running")
-
 // RebuildHeat implements store.Store. It clears the site's h rows of days
 // ≥ sinceDay and its g rows, then walks its sessions in key order, counting
 // a step of sessions (200) per batch with the marker's cursor, under the site's
@@ -396,18 +392,11 @@ var errRebuildRunning = errors.New("a heatmap rebuild of this site is already ru
 // with an earlier or equal sinceDay is resumed (it recounts at least those
 // days); one with a later sinceDay starts over.
 func (s *Store) RebuildHeat(ctx context.Context, site int64, sinceDay int32, progress func(done, total int64)) error {
-	s.markerMu.Lock()
-	if s.rebuilding[site] {
-		s.markerMu.Unlock()
-		return fmt.Errorf("pebble: rebuild heatmaps of site %d: %w", site, errRebuildRunning)
+	end, err := s.rebuilds.Start(site)
+	if err != nil {
+		return fmt.Errorf("pebble: rebuild heatmaps of site %d: %w", site, err)
 	}
-	s.rebuilding[site] = true
-	s.markerMu.Unlock()
-	defer func() {
-		s.markerMu.Lock()
-		delete(s.rebuilding, site)
-		s.markerMu.Unlock()
-	}()
+	defer end()
 	if m := s.marker(site); m == nil || m.Since > sinceDay {
 		if err := s.clearHeat(ctx, site, sinceDay); err != nil {
 			return fmt.Errorf("pebble: rebuild heatmaps of site %d: %w", site, err)

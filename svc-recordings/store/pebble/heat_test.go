@@ -187,8 +187,8 @@ func TestRebuildRunsOncePerSite(t *testing.T) {
 			other = s.RebuildHeat(ctx, site+1, 0, nil)
 		}
 	})
-	if first != nil || !errors.Is(second, errRebuildRunning) || other != nil {
-		t.Fatalf("first %v, second %v (want %v), another site %v", first, second, errRebuildRunning, other)
+	if first != nil || !errors.Is(second, store.ErrRebuildRunning) || other != nil {
+		t.Fatalf("first %v, second %v (want %v), another site %v", first, second, store.ErrRebuildRunning, other)
 	}
 }
 

@@ -57,10 +57,10 @@ type Store struct {
 	// (write), by site; taken before session stripes.
 	siteLocks [stripes]sync.RWMutex
 	// markers are the sites' unfinished heatmap rebuilds (as on disk);
-	// rebuilding the sites whose RebuildHeat runs here.
-	markerMu   sync.Mutex
-	markers    map[int64]*rebuildMarker
-	rebuilding map[int64]bool
+	// rebuilds the ones running here.
+	markerMu sync.Mutex
+	markers  map[int64]*rebuildMarker
+	rebuilds store.Rebuilds
 	// rebuildStep is how many sessions a rebuild batch counts (tests
 	// make it small).
 	rebuildStep int

@@ -3,7 +3,6 @@ package scylla
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -389,25 +388,15 @@ func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, devic
 	}, true, nil
 }
 
-// errRebuildRunning: RebuildHeat of a site already runs in this process.
-var errRebuildRunning = errors.New("a heatmap rebuild of this site is already running")
-
 // RebuildHeat implements store.Store. An unfinished rebuild with an earlier
 // or equal sinceDay is resumed (it recounts at least those days); one with
 // a later sinceDay is abandoned for a new generation.
 func (s *Store) RebuildHeat(ctx context.Context, site int64, sinceDay int32, progress func(done, total int64)) error {
-	s.heatMu.Lock()
-	if s.rebuilding[site] {
-		s.heatMu.Unlock()
-		return fmt.Errorf("scylla: rebuild heatmaps of site %d: %w", site, errRebuildRunning)
+	end, err := s.rebuilds.Start(site)
+	if err != nil {
+		return fmt.Errorf("scylla: rebuild heatmaps of site %d: %w", site, err)
 	}
-	s.rebuilding[site] = true
-	s.heatMu.Unlock()
-	defer func() {
-		s.heatMu.Lock()
-		delete(s.rebuilding, site)
-		s.heatMu.Unlock()
-	}()
+	defer end()
 	hs, err := s.loadHeat(ctx, site)
 	if err != nil {
 		return err

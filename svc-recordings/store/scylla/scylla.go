@@ -23,7 +23,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -82,9 +81,8 @@ type Store struct {
 	now      func() time.Time
 	close    func()
 
-	// heatMu guards rebuilding, the sites whose RebuildHeat runs here.
-	heatMu      sync.Mutex
-	rebuilding  map[int64]bool
+	// rebuilds are the sites whose RebuildHeat runs here.
+	rebuilds    store.Rebuilds
 	rebuildStep int
 }
 
@@ -130,7 +128,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 func newStore(ex executor, cfg Config) *Store {
 	s := &Store{
 		ex: ex, ks: cfg.Keyspace, tombTTL: cfg.TombstoneTTL, pageSize: cfg.PageSize, limits: cfg.Limits, now: time.Now, close: func() {},
-		rebuilding: map[int64]bool{}, rebuildStep: 200,
+		rebuildStep: 200,
 	}
 	if s.tombTTL <= 0 {
 		s.tombTTL = 30 * 24 * time.Hour
