@@ -8,12 +8,12 @@ import (
 
 func TestValueEach(t *testing.T) {
 	for in, want := range map[string][]string{
-		`[]`:                           nil,
-		` [ ] `[1:]:                    nil,
+		`[]`:                            nil,
+		` [ ] `[1:]:                     nil,
 		`[1, "a\"]", {"x":[2,3]}, [4]]`: {`1`, `"a\"]"`, `{"x":[2,3]}`, `[4]`},
-		`[ null ,true ]`:               {`null`, `true`},
-		`{"a":1}`:                      nil,
-		`"[1]"`:                        nil,
+		`[ null ,true ]`:                {`null`, `true`},
+		`{"a":1}`:                       nil,
+		`"[1]"`:                         nil,
 	} {
 		var got []string
 		Value(in).Each(func(v Value) bool { got = append(got, string(v)); return true })
