@@ -26,6 +26,25 @@ import (
 // exact. A rebuild clears and recounts a site (RebuildHeat); while it is
 // unfinished its marker tells writers which sessions it has not counted yet.
 
+// Week rows. Every h row of a day is also summed into its week's row: the
+// same group with the kind's weekFlag bit set and the week number in the
+// day's place. A map over a month then reads each cell's four or so week
+// rows and a few edge days instead of thirty day rows (the cells of a busy
+// page repeat from day to day). Weeks start on Mondays (day 4 of the epoch).
+const weekFlag = 0x80
+
+// weekOf is the week of a day; weekStart its first day.
+func weekOf(day int32) int32 {
+	x := int64(day) + 3
+	w := x / 7
+	if x%7 != 0 && x < 0 {
+		w--
+	}
+	return int32(w)
+}
+
+func weekStart(w int32) int64 { return int64(w)*7 - 3 }
+
 // vecSum adds heatmap.Vec operands (h and g keys).
 type vecSum struct{ v heatmap.Vec }
 
@@ -62,10 +81,38 @@ type rebuildMarker struct {
 	Total   int64  `json:"total"`
 }
 
-// recounts tells whether the rebuild recounts key k of the session whose m
-// key is sessKey (so a writer must leave it out).
-func (m *rebuildMarker) recounts(sessKey []byte, k heatmap.Key) bool {
-	return m != nil && bytes.Compare(sessKey, m.Cursor) > 0 && (k.Kind == heatmap.Page || k.Day >= m.Since)
+// rows says which rows of a key a write goes to: its day row (or the page
+// dictionary's) and its week row.
+type rows uint8
+
+const (
+	dayRow rows = 1 << iota
+	weekRow
+	bothRows = dayRow | weekRow
+)
+
+// counts answers which rows of key k the rebuild counts: the page
+// dictionary and days ≥ Since, and, since a week row is recounted whole,
+// the week rows from Since's week on.
+func (m *rebuildMarker) counts(k heatmap.Key) rows {
+	var r rows
+	if k.Kind == heatmap.Page || k.Day >= m.Since {
+		r |= dayRow
+	}
+	if k.Kind != heatmap.Page && weekOf(k.Day) >= weekOf(m.Since) {
+		r |= weekRow
+	}
+	return r
+}
+
+// writes answers which rows of key k a writer of the session whose m key
+// is sessKey writes: all of them, but what the unfinished rebuild will
+// count when it reaches a session it has not reached yet.
+func (m *rebuildMarker) writes(sessKey []byte, k heatmap.Key) rows {
+	if m == nil || bytes.Compare(sessKey, m.Cursor) <= 0 {
+		return bothRows
+	}
+	return bothRows &^ m.counts(k)
 }
 
 // loadMarkers reads the unfinished rebuilds at open.
@@ -138,13 +185,18 @@ func (s *Store) mergeHeat(b *pebble.Batch, site int64, session string, d heatmap
 	if m != nil {
 		sessKey = partition(pSession, site, session)
 	}
-	return writeDeltas(b, site, d, func(k heatmap.Key) bool { return !m.recounts(sessKey, k) })
+	return writeDeltas(b, site, d, func(k heatmap.Key) rows { return m.writes(sessKey, k) })
 }
+
+// siteHeat is a call's heatmap changes of one site: to day rows (and the
+// page dictionary) and to week rows, which an unfinished rebuild may want
+// apart.
+type siteHeat struct{ day, week heatmap.Deltas }
 
 // collectHeat adds the aggregate changes d of one session to the call's
 // (acc, per site), leaving out what an unfinished rebuild will count. The
 // caller holds the site's read lock and the session's stripe.
-func (s *Store) collectHeat(acc map[int64]heatmap.Deltas, site int64, session string, d heatmap.Deltas) {
+func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string, d heatmap.Deltas) {
 	if len(d.Prune()) == 0 {
 		return
 	}
@@ -155,23 +207,44 @@ func (s *Store) collectHeat(acc map[int64]heatmap.Deltas, site int64, session st
 	}
 	into := acc[site]
 	if into == nil {
-		into = heatmap.Deltas{}
+		into = &siteHeat{day: heatmap.Deltas{}, week: heatmap.Deltas{}}
 		acc[site] = into
 	}
 	for k, v := range d {
-		if !m.recounts(sessKey, k) {
-			into.Add(k, v, 1)
+		w := m.writes(sessKey, k)
+		if w&dayRow != 0 {
+			into.day.Add(k, v, 1)
+		}
+		if w&weekRow != 0 {
+			into.week.Add(k, v, 1)
 		}
 	}
 }
 
-// writeDeltas merges the deltas that keep accepts, in key order. The batch
-// copies keys and values, so one scratch buffer serves every row.
-func writeDeltas(b *pebble.Batch, site int64, d heatmap.Deltas, keep func(heatmap.Key) bool) error {
+// write merges the call's changes of the site into b.
+func (h *siteHeat) write(b *pebble.Batch, site int64) error {
+	if err := writeDeltas(b, site, h.day.Prune(), func(heatmap.Key) rows { return dayRow }); err != nil {
+		return err
+	}
+	return writeDeltas(b, site, h.week.Prune(), func(heatmap.Key) rows { return weekRow })
+}
+
+// writeDeltas merges the deltas into the rows rowsOf answers, in key order.
+// The batch copies keys and values, so one scratch buffer serves every row.
+func writeDeltas(b *pebble.Batch, site int64, d heatmap.Deltas, rowsOf func(heatmap.Key) rows) error {
 	var kb keyBuf
 	var vb []byte
 	for _, k := range d.Sorted() {
-		if !keep(k) {
+		r := rowsOf(k)
+		v := d[k]
+		vb = v.Append(vb[:0])
+		if r&weekRow != 0 && k.Kind != heatmap.Page {
+			kb = append(appendHeatGroup(kb[:0], site, k.Page, k.Device, k.Kind|weekFlag).i32(weekOf(k.Day)), k.Cell...)
+			if err := b.Merge(kb, vb, nil); err != nil {
+				return fmt.Errorf("heatmap aggregate: %w", err)
+			}
+		}
+		if r&dayRow == 0 {
 			continue
 		}
 		if k.Kind == heatmap.Page {
@@ -181,8 +254,6 @@ func writeDeltas(b *pebble.Batch, site int64, d heatmap.Deltas, keep func(heatma
 		} else {
 			kb = append(appendHeatGroup(kb[:0], site, k.Page, k.Device, k.Kind).i32(k.Day), k.Cell...)
 		}
-		v := d[k]
-		vb = v.Append(vb[:0])
 		if err := b.Merge(kb, vb, nil); err != nil {
 			return fmt.Errorf("heatmap aggregate: %w", err)
 		}
@@ -263,11 +334,17 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 	}
 	defer it.Close()
 	var arena []byte
-	scanRange := func(page string, device int32, kind heatmap.Kind) error {
+	// scanRange reads the rows of group (page, device, stored kind) from
+	// from to to (days, or weeks for week rows), inclusive.
+	scanRange := func(page string, device int32, kind heatmap.Kind, from, to int64) error {
+		if from > to {
+			return nil
+		}
 		g := heatGroup(q.SiteID, page, device, kind)
-		hi := upperBound(g.i32(q.ToDay)) // a copy: g's array is reused below
-		lo := g.i32(q.FromDay)
+		hi := upperBound(g.i32(int32(to))) // a copy: g's array is reused below
+		lo := g.i32(int32(from))
 		n := len(lo)
+		kind &^= weekFlag
 		for ok := it.SeekGE(lo); ok && bytes.Compare(it.Key(), hi) < 0; ok = it.Next() {
 			k := it.Key()
 			v, err := it.ValueAndErr()
@@ -306,9 +383,35 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 				return fmt.Errorf("pebble: heat: %w", err)
 			}
 		}
+		// The whole weeks inside the range come from week rows, the days
+		// before and after them from day rows.
+		// (In int64: the bounds may be the ends of int32.)
+		from, to := int64(q.FromDay), int64(q.ToDay)
+		w0, w1 := weekOf(q.FromDay), weekOf(q.ToDay)
+		if weekStart(w0) != from {
+			w0++
+		}
+		if weekStart(w1)+6 != to {
+			w1--
+		}
+		if m := s.marker(q.SiteID); m != nil {
+			// An unfinished rebuild recounts the week rows from its since's
+			// week whole: read those weeks' days instead, which are
+			// partial only from since on.
+			w1 = min(w1, weekOf(m.Since)-1)
+		}
 		for _, d := range devs {
 			for _, kind := range kinds {
-				if err := scanRange(page, d, kind); err != nil {
+				var err error
+				if w0 > w1 {
+					err = scanRange(page, d, kind, from, to)
+				} else {
+					err = errors.Join(
+						scanRange(page, d, kind, from, weekStart(w0)-1),
+						scanRange(page, d, kind|weekFlag, int64(w0), int64(w1)),
+						scanRange(page, d, kind, weekStart(w1)+7, to))
+				}
+				if err != nil {
 					return fmt.Errorf("pebble: heat: %w", err)
 				}
 			}
@@ -441,7 +544,11 @@ func (s *Store) clearHeat(ctx context.Context, site int64, since int32) error {
 			return fmt.Errorf("corrupt key %x", k)
 		}
 		group := slices.Clone(k[:len(k)-len(r.b)+5])
-		if err := b.DeleteRange(keyBuf(slices.Clone(group)).i32(since), upperBound(group), nil); err != nil {
+		from := since
+		if group[len(group)-1]&weekFlag != 0 {
+			from = weekOf(since) // recounted whole (rebuildMarker.counts)
+		}
+		if err := b.DeleteRange(keyBuf(slices.Clone(group)).i32(from), upperBound(group), nil); err != nil {
 			it.Close()
 			return err
 		}
@@ -544,7 +651,7 @@ func (s *Store) countStep(site int64) (bool, *rebuildMarker, error) {
 			return false, nil, err
 		}
 	}
-	err = writeDeltas(b, site, d.Prune(), func(k heatmap.Key) bool { return k.Kind == heatmap.Page || k.Day >= m.Since })
+	err = writeDeltas(b, site, d.Prune(), m.counts)
 	if err != nil {
 		return false, nil, err
 	}

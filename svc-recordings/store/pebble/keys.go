@@ -23,6 +23,7 @@ import (
 //	d | site | session         → tombstone of a deleted session
 //	o | id                     → outbox entry
 //	h | site | page | device | kind | day | cell → heatmap aggregate (heatmap.Vec, summed by merges)
+//	h | site | page | device | kind|0x80 | week | cell → the same summed over a week (heat.go)
 //	g | site | page            → page dictionary (heatmap.Page's Vec: N views, X clicks; summed by merges)
 //	k | site | page | device   → latest full snapshot of a page (max merge: server time, then the pointer)
 //	r | site                   → unfinished heatmap rebuild (rebuildMarker)

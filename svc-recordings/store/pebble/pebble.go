@@ -261,14 +261,14 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 	// The call's heatmap changes, per site, summed over its sessions before
 	// they are written: chunks of one page share most cells, so a call of
 	// many chunks merges each cell once.
-	heat := map[int64]heatmap.Deltas{}
+	heat := map[int64]*siteHeat{}
 	for _, g := range order {
 		if err := s.appendSession(b, g, chunks, res, nowMs, heat); err != nil {
 			return nil, err
 		}
 	}
 	for _, site := range slices.Sorted(maps.Keys(heat)) {
-		if err := writeDeltas(b, site, heat[site].Prune(), func(heatmap.Key) bool { return true }); err != nil {
+		if err := heat[site].write(b, site); err != nil {
 			return nil, fmt.Errorf("pebble: append chunks: %w", err)
 		}
 	}
@@ -281,7 +281,7 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 	return res, nil
 }
 
-func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, res []store.AppendResult, nowMs int64, callHeat map[int64]heatmap.Deltas) error {
+func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, res []store.AppendResult, nowMs int64, callHeat map[int64]*siteHeat) error {
 	if v, ok, err := s.get(partition(pTombstone, g.site, g.session)); err != nil {
 		return fmt.Errorf("pebble: append chunk: %w", err)
 	} else if ok && len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > nowMs {
