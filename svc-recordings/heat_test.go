@@ -106,8 +106,8 @@ func (v *visit) build(t *testing.T) {
 			ev{"type": 2, "timestamp": next(10), "data": ev{"node": ev{"type": 0, "id": 1, "childNodes": []any{}}, "initialOffset": ev{"top": 0, "left": 0}}})
 	}
 	for _, m := range v.moves {
-		// One sample every 50 ms rests one unit each.
-		part = append(part, ev{"type": 3, "timestamp": next(50), "data": ev{"source": 1, "positions": []any{ev{"x": m[0], "y": m[1], "id": 5, "timeOffset": 0}}}})
+		// One sample every 100 ms: each rests two units, the chunk's last one.
+		part = append(part, ev{"type": 3, "timestamp": next(100), "data": ev{"source": 1, "positions": []any{ev{"x": m[0], "y": m[1], "id": 5, "timeOffset": 0}}}})
 	}
 	part = append(part, ev{"type": 3, "timestamp": next(100), "data": ev{"source": 3, "id": 1, "x": 0, "y": v.scrollY}})
 	click := func(c heatClick, react bool) {
@@ -254,9 +254,14 @@ func model(visits []*visit, q heatQuery) heatWant {
 				add(*v.dead)
 			}
 		case recordingsv1.HeatmapKind_HEATMAP_KIND_MOVE:
-			for _, m := range v.moves {
-				w.cells[[2]int32{int32(m[0]), int32(m[1])}]++
-				w.total++
+			for i, m := range v.moves {
+				// Samples 100 ms apart rest 2 units; the chunk's last counts once.
+				n := int64(2)
+				if i == len(v.moves)-1 {
+					n = 1
+				}
+				w.cells[[2]int32{int32(m[0]), int32(m[1])}] += n
+				w.total += n
 			}
 			if v.dead != nil {
 				// The sample after the dead click, at client (0, 0).

@@ -32,8 +32,9 @@ const (
 	// path touches a few dozen cells (each a row written per day).
 	MoveXStep       = 20 // thousandths of the document width
 	MoveYStep       = 24 // CSS pixels
-	moveSampleMs    = 50 // rrweb's mousemove sampling: one sample stands for this long
-	maxMoveWeight   = 40 // a pointer resting longer than 2 s counts as 2 s
+	moveSampleMs    = 50  // rrweb's mousemove sampling: one sample stands for this long
+	restMs          = 100 // a pointer still for this long rests (samples come every 50 ms while it moves)
+	maxMoveWeight   = 40  // a pointer resting longer than 2 s counts as 2 s
 	maxClickedElems = 100
 	maxReach        = 1000
 	dayMs           = 24 * 60 * 60 * 1000
@@ -210,7 +211,7 @@ func (h *heatReader) move(t int64, dx, dy float64) {
 	xm := math.Min(dx*1000/h.dw, 1000)
 	cell := [3]int32{int32(h.seg), int32(xm) / MoveXStep * MoveXStep, int32(dy) / MoveYStep * MoveYStep}
 	// The previous sample rested until this one (bounded).
-	h.settleMove(t)
+	h.settleMove(t, false)
 	if h.moves == nil {
 		h.moves = map[[3]int32]int32{}
 	}
@@ -221,16 +222,26 @@ func (h *heatReader) move(t int64, dx, dy float64) {
 	h.lastMove.t, h.lastMove.cell, h.lastMove.ok = t, cell, true
 }
 
-func (h *heatReader) settleMove(t int64) {
+// settleMove counts the last sample where the pointer rested, for how long
+// (until the sample at t). The move map shows where pointers rest: samples
+// of a pointer passing through (the next one within restMs) count nothing,
+// which also keeps a batch's cells — rows written per day — few. The
+// chunk's last sample (last) counts once: how long it rested is the next
+// chunk's to know.
+func (h *heatReader) settleMove(t int64, last bool) {
 	if !h.lastMove.ok {
 		return
 	}
+	h.lastMove.ok = false
 	w := int32(1)
-	if dt := t - h.lastMove.t; dt > moveSampleMs {
+	if !last {
+		dt := t - h.lastMove.t
+		if dt < restMs {
+			return
+		}
 		w = int32(min(dt/moveSampleMs, maxMoveWeight))
 	}
 	h.moves[h.lastMove.cell] += w
-	h.lastMove.ok = false
 }
 
 // clickPos anchors rrweb's click at client (x, y) in document coordinates.
@@ -289,7 +300,7 @@ func pct(v float64) int8 {
 func (h *heatReader) finish(st *ChunkStats) {
 	// The chunk's last sample: how long the pointer rested after it is
 	// the next chunk's to know; it counts once.
-	h.settleMove(h.lastMove.t)
+	h.settleMove(h.lastMove.t, true)
 	// Segment 0 is the page the chunk started on: before its first route
 	// change that is the change's referrer (the tracker sends the page it
 	// left), else the chunk's URL; segment i is the i-th change's URL.

@@ -178,3 +178,23 @@ func TestFoldReachIsTheDeepest(t *testing.T) {
 		}
 	}
 }
+
+// TestMovesCountWherePointersRest: samples of a pointer passing through
+// (50 ms apart) count nothing; a pause counts its length, up to 2 s; the
+// chunk's last sample counts once.
+func TestMovesCountWherePointersRest(t *testing.T) {
+	c := heatChunk(t, 0, "p_heat_0001", "https://shop.example/a", time.Unix(1e9, 0),
+		slView(1000, 0, 0, 1000, 3000, 800),
+		moves(2000, [3]int{100, 100, -150}, [3]int{200, 100, -100}, [3]int{300, 100, -50}, [3]int{400, 100, 0}), // passing through, then a pause
+		moves(2400, [3]int{600, 100, 0}), // rested 400 ms at 400; then a pause of 10 s
+		moves(12400, [3]int{900, 100, 0}), // rested 2 s at most at 600; the last sample
+	)
+	st, err := Extract(c, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Move{{X: 400, Y: 96, N: 8}, {X: 600, Y: 96, N: maxMoveWeight}, {X: 900, Y: 96, N: 1}}
+	if !reflect.DeepEqual(st.Heat.Moves, want) {
+		t.Fatalf("moves %+v, want %+v", st.Heat.Moves, want)
+	}
+}
