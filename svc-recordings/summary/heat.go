@@ -30,8 +30,8 @@ const (
 	// MoveXStep and MoveYStep size a move cell: 2 % of the document width ×
 	// 24 px, finer than the map's blur, coarse enough that a batch's pointer
 	// path touches a few dozen cells (each a row written per day).
-	MoveXStep       = 20 // thousandths of the document width
-	MoveYStep       = 24 // CSS pixels
+	MoveXStep       = 20  // thousandths of the document width
+	MoveYStep       = 24  // CSS pixels
 	moveSampleMs    = 50  // rrweb's mousemove sampling: one sample stands for this long
 	restMs          = 100 // a pointer still for this long rests (samples come every 50 ms while it moves)
 	maxMoveWeight   = 40  // a pointer resting longer than 2 s counts as 2 s

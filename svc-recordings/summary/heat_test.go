@@ -186,7 +186,7 @@ func TestMovesCountWherePointersRest(t *testing.T) {
 	c := heatChunk(t, 0, "p_heat_0001", "https://shop.example/a", time.Unix(1e9, 0),
 		slView(1000, 0, 0, 1000, 3000, 800),
 		moves(2000, [3]int{100, 100, -150}, [3]int{200, 100, -100}, [3]int{300, 100, -50}, [3]int{400, 100, 0}), // passing through, then a pause
-		moves(2400, [3]int{600, 100, 0}), // rested 400 ms at 400; then a pause of 10 s
+		moves(2400, [3]int{600, 100, 0}),  // rested 400 ms at 400; then a pause of 10 s
 		moves(12400, [3]int{900, 100, 0}), // rested 2 s at most at 600; the last sample
 	)
 	st, err := Extract(c, 1, 0)
