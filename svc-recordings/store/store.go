@@ -16,6 +16,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/pagerule"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
@@ -261,4 +262,27 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store.
 	Close() error
+}
+
+// ChunkSnapshot answers the page and device class a chunk's full snapshot
+// shows and the HeatSnapshot pointing at it (the chunk's URL when it is
+// that page's, else the page key), and false when the chunk holds none of
+// a known page. Both backends keep the newest per page and device.
+func ChunkSnapshot(session string, c *Chunk) (page string, device int32, snap HeatSnapshot, ok bool) {
+	h := c.Stats.Heat
+	if h == nil || h.Snap == 0 || int(h.Snap) > len(h.Pages) {
+		return "", 0, HeatSnapshot{}, false
+	}
+	page = h.Pages[h.Snap-1]
+	if c.Stats.Client != nil {
+		device = c.Stats.Client.DeviceType
+	}
+	u := c.Stats.URL
+	if pagerule.Key(u) != page {
+		u = page
+	}
+	return page, device, HeatSnapshot{
+		SessionID: session, PageViewID: c.PageViewID, Seq: c.Seq, FullSnapshotMs: c.Stats.FullSnapshotMs,
+		ServerMs: c.Stats.ServerMs, URL: u, ViewportW: c.Stats.ViewportW, ViewportH: c.Stats.ViewportH,
+	}, true
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/sightlinehq/sightline/pagerule"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
@@ -277,20 +276,11 @@ type snapValue struct {
 // at the fresh chunks holding one; the max merge keeps the newest.
 func mergeSnapshots(b *pebble.Batch, site int64, session string, fresh []*store.Chunk) error {
 	for _, c := range fresh {
-		h := c.Stats.Heat
-		if h == nil || h.Snap == 0 || int(h.Snap) > len(h.Pages) {
+		page, device, sn, ok := store.ChunkSnapshot(session, c)
+		if !ok {
 			continue
 		}
-		page := h.Pages[h.Snap-1]
-		var device int32
-		if c.Stats.Client != nil {
-			device = c.Stats.Client.DeviceType
-		}
-		u := c.Stats.URL
-		if pagerule.Key(u) != page {
-			u = page
-		}
-		js, err := json.Marshal(snapValue{Session: session, PV: c.PageViewID, Seq: c.Seq, Full: c.Stats.FullSnapshotMs, URL: u, W: c.Stats.ViewportW, H: c.Stats.ViewportH})
+		js, err := json.Marshal(snapValue{Session: session, PV: sn.PageViewID, Seq: sn.Seq, Full: sn.FullSnapshotMs, URL: sn.URL, W: sn.ViewportW, H: sn.ViewportH})
 		if err != nil {
 			return fmt.Errorf("heatmap snapshot: %w", err)
 		}

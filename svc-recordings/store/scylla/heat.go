@@ -204,21 +204,13 @@ type snapValue struct {
 // at the fresh chunks holding one; the write time is the server time.
 func (s *Store) snapshotStmts(site int64, session string, fresh []store.Chunk) []Stmt {
 	var out []Stmt
-	for _, c := range fresh {
-		h := c.Stats.Heat
-		if h == nil || h.Snap == 0 || int(h.Snap) > len(h.Pages) {
+	for i := range fresh {
+		c := &fresh[i]
+		page, device, sn, ok := store.ChunkSnapshot(session, c)
+		if !ok {
 			continue
 		}
-		page := h.Pages[h.Snap-1]
-		var device int32
-		if c.Stats.Client != nil {
-			device = c.Stats.Client.DeviceType
-		}
-		u := c.Stats.URL
-		if pagerule.Key(u) != page {
-			u = page
-		}
-		v, _ := json.Marshal(snapValue{Session: session, PV: c.PageViewID, Seq: c.Seq, Full: c.Stats.FullSnapshotMs, ServerMs: c.Stats.ServerMs, URL: u, W: c.Stats.ViewportW, H: c.Stats.ViewportH})
+		v, _ := json.Marshal(snapValue{Session: session, PV: sn.PageViewID, Seq: sn.Seq, Full: sn.FullSnapshotMs, ServerMs: sn.ServerMs, URL: sn.URL, W: sn.ViewportW, H: sn.ViewportH})
 		out = append(out, Stmt{
 			CQL:        "INSERT INTO " + s.t("heat_snapshot") + " (site_id, page, device, v) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
 			Args:       []any{site, page, device, v, max(c.Stats.ServerMs, 1) * 1000},
