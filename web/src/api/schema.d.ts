@@ -374,6 +374,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sites/{siteId}/answers:search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SearchAnswers lists one site's answers matching a filter, newest first. */
+        post: operations["SearchService_SearchAnswers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/answers:stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GetAnswerStats counts one site's answers matching a filter: rating
+         *     distribution, NPS, both over time, and responses per survey.
+         */
+        post: operations["SearchService_GetAnswerStats"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sites/{siteId}/assets:lookup": {
         parameters: {
             query?: never;
@@ -560,6 +597,47 @@ export interface paths {
         patch: operations["AccountsService_UpdateSiteSettings"];
         trace?: never;
     };
+    "/api/v1/sites/{siteId}/surveys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Surveys of a site: definitions and targeting live with the site's
+         *     settings, and the active ones reach the tracker inlined in the
+         *     bootstrap (GetSiteConfigResponse.surveys). Admins edit; members read.
+         */
+        get: operations["AccountsService_ListSurveys"];
+        put?: never;
+        post: operations["AccountsService_CreateSurvey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/surveys/{surveyId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["AccountsService_GetSurvey"];
+        /**
+         * UpdateSurvey replaces the definition (questions keep their ids; new
+         *     questions and choices get fresh ones).
+         */
+        put: operations["AccountsService_UpdateSurvey"];
+        post?: never;
+        delete: operations["AccountsService_DeleteSurvey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sites/{siteId}/visitors/{visitorId}": {
         parameters: {
             query?: never;
@@ -600,6 +678,13 @@ export interface components {
             domains?: string[];
             name?: string;
         };
+        /**
+         * @description CreateSurveyRequest adds a survey (id, site_id, times and question/choice
+         *     ids in survey are ignored).
+         */
+        AccountsServiceCreateSurveyBody: {
+            survey?: components["schemas"]["v1Survey"];
+        };
         /** @description UpdateMemberRoleRequest changes a member's role. */
         AccountsServiceUpdateMemberRoleBody: {
             role?: components["schemas"]["v1Role"];
@@ -618,6 +703,16 @@ export interface components {
             /** @description Paths of SiteSettings fields to change; empty means all. */
             updateMask?: string;
         };
+        /** @description UpdateSurveyRequest replaces a survey's definition. */
+        AccountsServiceUpdateSurveyBody: {
+            survey?: components["schemas"]["v1Survey"];
+        };
+        /**
+         * @description - POSITION_UNSPECIFIED: right
+         * @default POSITION_UNSPECIFIED
+         * @enum {string}
+         */
+        FeedbackWidgetPosition: "POSITION_UNSPECIFIED" | "POSITION_RIGHT" | "POSITION_LEFT" | "POSITION_BOTTOM_RIGHT" | "POSITION_BOTTOM_LEFT";
         protobufAny: {
             "@type"?: string;
         } & {
@@ -638,6 +733,25 @@ export interface components {
         SearchServiceCountSessionsBody: {
             filter?: components["schemas"]["v1SessionFilter"];
         };
+        /** @description GetAnswerStatsRequest counts answers matching a filter. */
+        SearchServiceGetAnswerStatsBody: {
+            filter?: components["schemas"]["v1AnswerFilter"];
+            interval?: components["schemas"]["v1StatsInterval"];
+            /** @description IANA time zone the buckets start in ("Europe/Berlin"); empty is UTC. */
+            timeZone?: string;
+        };
+        /** @description SearchAnswersRequest is one list query. */
+        SearchServiceSearchAnswersBody: {
+            /** @description Oldest first; the default is newest first (by client_time, ties by id). */
+            ascending?: boolean;
+            filter?: components["schemas"]["v1AnswerFilter"];
+            /**
+             * Format: int32
+             * @description Capped by the server (1,000).
+             */
+            pageSize?: number;
+            pageToken?: string;
+        };
         /** @description SearchSessionsRequest is one list query. */
         SearchServiceSearchSessionsBody: {
             /** @description Ascending order; the default is descending. */
@@ -653,6 +767,20 @@ export interface components {
             pageToken?: string;
             sort?: components["schemas"]["v1SortField"];
         };
+        /**
+         * @description - VISITORS_UNSPECIFIED: everyone
+         *      - VISITORS_NEW: first session of the visitor
+         * @default VISITORS_UNSPECIFIED
+         * @enum {string}
+         */
+        SurveyTargetingVisitors: "VISITORS_UNSPECIFIED" | "VISITORS_NEW" | "VISITORS_RETURNING";
+        /**
+         * @description - KIND_UNSPECIFIED: on load
+         *      - KIND_CUSTOM_EVENT: sightline('event', name) with this name.
+         * @default KIND_UNSPECIFIED
+         * @enum {string}
+         */
+        SurveyTriggerKind: "KIND_UNSPECIFIED" | "KIND_ON_LOAD" | "KIND_AFTER_SECONDS" | "KIND_SCROLL_PERCENT" | "KIND_EXIT_INTENT" | "KIND_CUSTOM_EVENT";
         /**
          * @description How to match. A value starting with "/" (except for CONTAINS) is
          *     compared with the URL's path. EQUALS on a whole URL compares page keys
@@ -678,6 +806,133 @@ export interface components {
         v1AddSiteDomainResponse: {
             site?: components["schemas"]["v1Site"];
         };
+        /**
+         * @description Answer is one visitor's feedback-widget answer or survey response, as
+         *     recordings stores it and search indexes it. Text is visitor content: it
+         *     is scrubbed (e-mail addresses, card numbers, the site's masking rules)
+         *     before it is stored.
+         */
+        v1Answer: {
+            /** @description The survey's answered questions in the order they were shown. */
+            answers?: components["schemas"]["v1QuestionAnswer"][];
+            client?: components["schemas"]["v1Client"];
+            /**
+             * Format: date-time
+             * @description When the visitor answered (tracker clock, ms precision): the moment of
+             *     the recording the answer links to.
+             */
+            clientTime?: string;
+            /** @description The widget's comment, scrubbed. */
+            comment?: string;
+            /**
+             * @description Client-generated id ("a_" + 22+ url-safe characters), unique within
+             *     the site: the idempotency key.
+             */
+            id?: string;
+            kind?: components["schemas"]["v1AnswerKind"];
+            /** @description Language the widget or survey was shown in (BCP 47, e.g. "en"). */
+            language?: string;
+            /**
+             * Format: int32
+             * @description 0–10: a survey's first NPS question; unset when none.
+             */
+            nps?: number;
+            /** Format: int64 */
+            organizationId?: string;
+            pageViewId?: string;
+            /**
+             * Format: int32
+             * @description 1–5: the widget's faces, or a survey's first 1–5 rating question;
+             *     0 when none.
+             */
+            rating?: number;
+            /**
+             * @description Whether the session was being recorded when the answer was given (the
+             *     visitor sampled in): only then does "open the recording" apply.
+             */
+            recorded?: boolean;
+            /**
+             * @description The element the visitor pointed at (selector path as the tracker's
+             *     heatmap anchors compute it), empty when none.
+             */
+            selector?: string;
+            /**
+             * Format: date-time
+             * @description When ingest accepted it.
+             */
+            serverTime?: string;
+            sessionId?: string;
+            /** Format: int64 */
+            siteId?: string;
+            /**
+             * Format: int64
+             * @description Zero for feedback.
+             */
+            surveyId?: string;
+            /** @description The page the answer was given on. */
+            url?: string;
+            /** Format: int32 */
+            viewportHeight?: number;
+            /** Format: int32 */
+            viewportWidth?: number;
+            visitorId?: string;
+        };
+        /** @description AnswerBucket is one interval of the series. */
+        v1AnswerBucket: {
+            counts?: components["schemas"]["v1AnswerCounts"];
+            /** Format: date-time */
+            start?: string;
+        };
+        /** @description AnswerCounts are the counts of a set of answers. */
+        v1AnswerCounts: {
+            /** Format: int64 */
+            answers?: string;
+            /**
+             * Format: int64
+             * @description Answers with an NPS score, by group.
+             */
+            detractors?: string;
+            /**
+             * Format: double
+             * @description Mean rating; unset when none is rated.
+             */
+            meanRating?: number;
+            /**
+             * Format: double
+             * @description Promoters minus detractors in % of answers with an NPS score, rounded;
+             *     unset when none.
+             */
+            nps?: number;
+            /** Format: int64 */
+            passives?: string;
+            /** Format: int64 */
+            promoters?: string;
+            /** @description rating_counts[i] is the number rated i+1 (five entries). */
+            ratingCounts?: string[];
+        };
+        /**
+         * @description AnswerFilter combines conditions with AND; repeated values within one
+         *     condition combine with OR.
+         */
+        v1AnswerFilter: {
+            deviceTypes?: components["schemas"]["v1DeviceType"][];
+            /** @description Answers with a comment or a text answer. */
+            hasText?: boolean;
+            kind?: components["schemas"]["v1AnswerKind"];
+            npsGroups?: components["schemas"]["v1NpsGroup"][];
+            page?: components["schemas"]["v1UrlMatch"];
+            rating?: components["schemas"]["v1IntRange"];
+            sessionId?: string;
+            surveyIds?: string[];
+            time?: components["schemas"]["v1TimeRange"];
+            visitorId?: string;
+        };
+        /**
+         * @description AnswerKind tells the feedback widget from a survey.
+         * @default ANSWER_KIND_UNSPECIFIED
+         * @enum {string}
+         */
+        v1AnswerKind: "ANSWER_KIND_UNSPECIFIED" | "ANSWER_KIND_FEEDBACK" | "ANSWER_KIND_SURVEY";
         /** @description ApiKey is an organisation-scoped key for programmatic access. */
         v1ApiKey: {
             /** Format: date-time */
@@ -728,6 +983,15 @@ export interface components {
             /** @description Kind and id of the changed object. */
             target?: string;
         };
+        /** @description Choice is one option of a choice question. */
+        v1Choice: {
+            /**
+             * Format: int32
+             * @description Assigned by accounts, stable across edits, unique within the question.
+             */
+            id?: number;
+            label?: string;
+        };
         /**
          * @description Client describes the visitor's software and place, as enriched by ingest.
          *     The visitor's IP address is never stored in full.
@@ -774,10 +1038,16 @@ export interface components {
         v1CreateSiteResponse: {
             site?: components["schemas"]["v1Site"];
         };
+        /** @description CreateSurveyResponse is the stored survey. */
+        v1CreateSurveyResponse: {
+            survey?: components["schemas"]["v1Survey"];
+        };
         /** @description DeleteSessionResponse is empty. */
         v1DeleteSessionResponse: Record<string, never>;
         /** @description DeleteSiteResponse is empty. */
         v1DeleteSiteResponse: Record<string, never>;
+        /** @description DeleteSurveyResponse is empty. */
+        v1DeleteSurveyResponse: Record<string, never>;
         /** @description DeleteVisitorResponse counts deleted sessions. */
         v1DeleteVisitorResponse: {
             /** Format: int64 */
@@ -828,6 +1098,31 @@ export interface components {
          * @enum {string}
          */
         v1FeatureFlagScope: "FEATURE_FLAG_SCOPE_UNSPECIFIED" | "FEATURE_FLAG_SCOPE_GLOBAL" | "FEATURE_FLAG_SCOPE_ORGANIZATION" | "FEATURE_FLAG_SCOPE_SITE";
+        /**
+         * @description FeedbackWidget is the feedback tab on the page edge: the visitor picks one
+         *     of five faces, may comment and may point at the part of the page it is
+         *     about. Empty texts use the language's defaults.
+         */
+        v1FeedbackWidget: {
+            /** @description Let the visitor point at an element. */
+            allowElement?: boolean;
+            /** @description Accent colour, "#rrggbb"; empty is Sightline's. */
+            color?: string;
+            commentPrompt?: string;
+            enabled?: boolean;
+            /**
+             * @description BCP 47 language of the default texts ("en", "de", "fr", "es", "it",
+             *     "nl", "pt"); empty follows the visitor's browser among those.
+             */
+            language?: string;
+            /** @description Pages the tab shows on (any of); empty means every page. */
+            pages?: components["schemas"]["v1UrlMatch"][];
+            position?: components["schemas"]["FeedbackWidgetPosition"];
+            /** @description Wording overrides, each ≤ 200 characters. */
+            tabLabel?: string;
+            thanks?: string;
+            title?: string;
+        };
         /** @description ForwarderStats describes delivery to recordings. */
         v1ForwarderStats: {
             /**
@@ -888,6 +1183,16 @@ export interface components {
          * @enum {string}
          */
         v1FrustrationKind: "FRUSTRATION_KIND_UNSPECIFIED" | "FRUSTRATION_KIND_RAGE" | "FRUSTRATION_KIND_DEAD";
+        /**
+         * @description GetAnswerStatsResponse is the whole filter's counts, the series (every
+         *     bucket of the range, empty ones included) and responses per survey.
+         */
+        v1GetAnswerStatsResponse: {
+            interval?: components["schemas"]["v1StatsInterval"];
+            series?: components["schemas"]["v1AnswerBucket"][];
+            surveys?: components["schemas"]["v1SurveyCount"][];
+            total?: components["schemas"]["v1AnswerCounts"];
+        };
         /** @description GetCurrentUserResponse is the caller. */
         v1GetCurrentUserResponse: {
             memberships?: components["schemas"]["v1Membership"][];
@@ -988,6 +1293,10 @@ export interface components {
             /** Format: int64 */
             rejectedBatches?: string;
             spool?: components["schemas"]["v1SpoolStats"];
+        };
+        /** @description GetSurveyResponse is the survey. */
+        v1GetSurveyResponse: {
+            survey?: components["schemas"]["v1Survey"];
         };
         /**
          * @description HeatmapCell is a move-map count at a document position: x in thousandths
@@ -1138,6 +1447,13 @@ export interface components {
             nextPageToken?: string;
             sites?: components["schemas"]["v1Site"][];
         };
+        /**
+         * @description ListSurveysResponse is every survey of the site, newest first (at most
+         *     100 per site).
+         */
+        v1ListSurveysResponse: {
+            surveys?: components["schemas"]["v1Survey"][];
+        };
         /** @description LogInRequest carries credentials. */
         v1LogInRequest: {
             email?: string;
@@ -1185,6 +1501,13 @@ export interface components {
             organizationName?: string;
             role?: components["schemas"]["v1Role"];
         };
+        /**
+         * @description NpsGroup is a Net Promoter Score group: detractors 0–6, passives 7–8,
+         *     promoters 9–10.
+         * @default NPS_GROUP_UNSPECIFIED
+         * @enum {string}
+         */
+        v1NpsGroup: "NPS_GROUP_UNSPECIFIED" | "NPS_GROUP_DETRACTOR" | "NPS_GROUP_PASSIVE" | "NPS_GROUP_PROMOTER";
         /** @description Organization owns sites, members and API keys. */
         v1Organization: {
             /** Format: date-time */
@@ -1234,6 +1557,53 @@ export interface components {
              */
             sessionsPerDay?: string;
         };
+        /** @description Question is one question of a survey. */
+        v1Question: {
+            /** @description Choice questions: 2–20 choices. */
+            choices?: components["schemas"]["v1Choice"][];
+            highLabel?: string;
+            /**
+             * Format: int32
+             * @description Assigned by accounts, stable across edits, unique within the survey.
+             */
+            id?: number;
+            /** @description Rating questions: labels of the low and high ends ("Not likely"). */
+            lowLabel?: string;
+            required?: boolean;
+            skip?: components["schemas"]["v1SkipRule"][];
+            /** @description ≤ 300 characters. */
+            text?: string;
+            type?: components["schemas"]["v1QuestionType"];
+        };
+        /**
+         * @description QuestionAnswer is the answer to one survey question; which field is set
+         *     follows the question's type (accounts.v1.Question).
+         */
+        v1QuestionAnswer: {
+            /** @description Choice questions: the chosen choices' ids. */
+            choiceIds?: number[];
+            /** Format: int32 */
+            questionId?: number;
+            /**
+             * Format: int32
+             * @description Rating and NPS questions: the score (1–5, 1–10 or 0–10).
+             */
+            score?: number;
+            /** @description Text questions (and an "other" choice): the visitor's text, scrubbed. */
+            text?: string;
+        };
+        /**
+         * @description QuestionType is how a survey question is answered.
+         *
+         *      - QUESTION_TYPE_RATING_5: 1–5
+         *      - QUESTION_TYPE_RATING_10: 1–10
+         *      - QUESTION_TYPE_NPS: 0–10, "how likely to recommend"
+         *      - QUESTION_TYPE_SHORT_TEXT: ≤ 200 characters
+         *      - QUESTION_TYPE_LONG_TEXT: ≤ 2,000 characters
+         * @default QUESTION_TYPE_UNSPECIFIED
+         * @enum {string}
+         */
+        v1QuestionType: "QUESTION_TYPE_UNSPECIFIED" | "QUESTION_TYPE_RATING_5" | "QUESTION_TYPE_RATING_10" | "QUESTION_TYPE_NPS" | "QUESTION_TYPE_SINGLE_CHOICE" | "QUESTION_TYPE_MULTIPLE_CHOICE" | "QUESTION_TYPE_SHORT_TEXT" | "QUESTION_TYPE_LONG_TEXT";
         /** @description RemoveMemberResponse is empty. */
         v1RemoveMemberResponse: Record<string, never>;
         /** @description RemoveSiteDomainResponse is the updated site. */
@@ -1277,6 +1647,16 @@ export interface components {
              */
             reached?: number[];
         };
+        /** @description SearchAnswersResponse is one page. */
+        v1SearchAnswersResponse: {
+            answers?: components["schemas"]["v1Answer"][];
+            nextPageToken?: string;
+            /**
+             * Format: int64
+             * @description Total matching answers.
+             */
+            total?: string;
+        };
         /** @description SearchSessionsResponse is one page. */
         v1SearchSessionsResponse: {
             facets?: components["schemas"]["v1Facet"][];
@@ -1306,9 +1686,14 @@ export interface components {
             duration?: components["schemas"]["v1DurationRange"];
             entryPage?: components["schemas"]["v1UrlMatch"];
             exitPage?: components["schemas"]["v1UrlMatch"];
+            feedbackRating?: components["schemas"]["v1IntRange"];
             hasDeadClicks?: boolean;
             hasErrors?: boolean;
+            /** @description Sessions with (true) or without (false) feedback-widget answers. */
+            hasFeedback?: boolean;
             hasRageClicks?: boolean;
+            /** @description Sessions with (true) or without (false) survey responses. */
+            hasSurveyResponse?: boolean;
             oses?: string[];
             pageCount?: components["schemas"]["v1IntRange"];
             referrerDomain?: string;
@@ -1361,6 +1746,14 @@ export interface components {
             eventCount?: string;
             exitUrl?: string;
             /**
+             * Format: int32
+             * @description Feedback-widget answers the session gave, and the lowest of their
+             *     ratings (1–5; 0 when none): the "has feedback" / "rating ≤ N" filters.
+             */
+            feedbackCount?: number;
+            /** Format: int32 */
+            minFeedbackRating?: number;
+            /**
              * Format: int64
              * @description Organisation owning the site.
              */
@@ -1392,6 +1785,11 @@ export interface components {
              * @description Compressed bytes stored for the recording.
              */
             storedBytes?: string;
+            /**
+             * Format: int32
+             * @description Survey responses the session gave.
+             */
+            surveyResponseCount?: number;
             /** @description True when the tracker reported dropping events, or a limit cut the session. */
             truncated?: boolean;
             userAttributes?: components["schemas"]["v1Attribute"][];
@@ -1473,6 +1871,7 @@ export interface components {
              *     means on.
              */
             captureAssets?: boolean;
+            feedback?: components["schemas"]["v1FeedbackWidget"];
             /** @description Mask all text, not only inputs. */
             maskAllText?: boolean;
             /** @description CSS selectors whose text/inputs are masked. */
@@ -1500,6 +1899,23 @@ export interface components {
             sampleRate?: number;
             /** @description CSS selectors of inputs the site opts in to record unmasked. */
             unmaskSelectors?: string[];
+        };
+        /**
+         * @description SkipRule sends the visitor to another question when the answer matches:
+         *     a score within [min_score, max_score], or any of choice_ids. Rules are
+         *     tried in order; without a match the next question follows.
+         */
+        v1SkipRule: {
+            choiceIds?: number[];
+            /** Format: int32 */
+            maxScore?: number;
+            /** Format: int32 */
+            minScore?: number;
+            /**
+             * Format: int32
+             * @description A later question's id; 0 ends the survey.
+             */
+            toQuestionId?: number;
         };
         /**
          * @description SortField orders results; ties break by session id.
@@ -1543,6 +1959,14 @@ export interface components {
             /** Format: int32 */
             segments?: number;
         };
+        /**
+         * @description StatsInterval is the bucket width of a time series.
+         *
+         *      - STATS_INTERVAL_UNSPECIFIED: chosen from the range: day up to 92 days, else week
+         * @default STATS_INTERVAL_UNSPECIFIED
+         * @enum {string}
+         */
+        v1StatsInterval: "STATS_INTERVAL_UNSPECIFIED" | "STATS_INTERVAL_DAY" | "STATS_INTERVAL_WEEK" | "STATS_INTERVAL_MONTH";
         /** @description StreamRecordingResponse is one chunk of the recording. */
         v1StreamRecordingResponse: {
             /**
@@ -1557,6 +1981,87 @@ export interface components {
             pageViewId?: string;
             /** Format: int64 */
             seq?: string;
+        };
+        /** @description Survey is a site's survey definition. */
+        v1Survey: {
+            /** Format: date-time */
+            createTime?: string;
+            /** Format: date-time */
+            endTime?: string;
+            /** Format: int64 */
+            id?: string;
+            /** @description Language of the survey (BCP 47), for the widget's own texts. */
+            language?: string;
+            /** @description ≤ 100 characters; shown only in the dashboard. */
+            name?: string;
+            /** @description Never show it again to a visitor who saw it (answered or closed). */
+            oncePerVisitor?: boolean;
+            /** @description 1–20 questions, shown in order unless a skip rule says otherwise. */
+            questions?: components["schemas"]["v1Question"][];
+            /**
+             * Format: int64
+             * @description Stop after this many responses; 0 means no limit. Enforced by ingest
+             *     from recordings' counts, so a few more may arrive while caches expire.
+             */
+            responseLimit?: string;
+            /**
+             * Format: double
+             * @description Share of targeted visitors shown the survey, 0..1 (unset: 1).
+             */
+            sampleRate?: number;
+            /** Format: int64 */
+            siteId?: string;
+            /**
+             * Format: date-time
+             * @description Shown only within [start_time, end_time); either may be unset.
+             */
+            startTime?: string;
+            status?: components["schemas"]["v1SurveyStatus"];
+            targeting?: components["schemas"]["v1SurveyTargeting"];
+            /** @description Text after the last question; empty uses the language's default. */
+            thanks?: string;
+            trigger?: components["schemas"]["v1SurveyTrigger"];
+            /** Format: date-time */
+            updateTime?: string;
+        };
+        /** @description SurveyCount is one survey's responses under the filter. */
+        v1SurveyCount: {
+            /** Format: int64 */
+            answers?: string;
+            /** Format: int64 */
+            surveyId?: string;
+        };
+        /**
+         * @description SurveyStatus is a survey's life cycle.
+         * @default SURVEY_STATUS_UNSPECIFIED
+         * @enum {string}
+         */
+        v1SurveyStatus: "SURVEY_STATUS_UNSPECIFIED" | "SURVEY_STATUS_DRAFT" | "SURVEY_STATUS_ACTIVE" | "SURVEY_STATUS_PAUSED";
+        /** @description SurveyTargeting says who sees a survey; every set condition must hold. */
+        v1SurveyTargeting: {
+            /** @description Visitor attributes set with sightline('identify', …): each must equal. */
+            attributes?: components["schemas"]["v1Attribute"][];
+            /** @description Device classes (any of); empty means every class. */
+            deviceTypes?: components["schemas"]["v1DeviceType"][];
+            /** @description Pages (any of); empty means every page. The same rules as heatmaps. */
+            pages?: components["schemas"]["v1UrlMatch"][];
+            visitors?: components["schemas"]["SurveyTargetingVisitors"];
+        };
+        /** @description SurveyTrigger says when, on a targeted page, the survey appears. */
+        v1SurveyTrigger: {
+            /** @description CUSTOM_EVENT: the event name. */
+            event?: string;
+            kind?: components["schemas"]["SurveyTriggerKind"];
+            /**
+             * Format: int32
+             * @description SCROLL_PERCENT: 1–100.
+             */
+            scrollPercent?: number;
+            /**
+             * Format: int32
+             * @description AFTER_SECONDS: 1–3600.
+             */
+            seconds?: number;
         };
         /** @description TimeRange is half-open [start, end); either bound may be unset. */
         v1TimeRange: {
@@ -1580,6 +2085,10 @@ export interface components {
         /** @description UpdateSiteSettingsResponse is the new settings. */
         v1UpdateSiteSettingsResponse: {
             settings?: components["schemas"]["v1SiteSettings"];
+        };
+        /** @description UpdateSurveyResponse is the stored survey. */
+        v1UpdateSurveyResponse: {
+            survey?: components["schemas"]["v1Survey"];
         };
         /** @description UrlMatch matches a page URL. */
         v1UrlMatch: {
@@ -2626,6 +3135,76 @@ export interface operations {
             };
         };
     };
+    SearchService_SearchAnswers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SearchServiceSearchAnswersBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1SearchAnswersResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    SearchService_GetAnswerStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SearchServiceGetAnswerStatsBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GetAnswerStatsResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
     RecordingsService_LookupAssets: {
         parameters: {
             query?: never;
@@ -3053,6 +3632,172 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1UpdateSiteSettingsResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_ListSurveys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListSurveysResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_CreateSurvey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountsServiceCreateSurveyBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1CreateSurveyResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_GetSurvey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+                surveyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GetSurveyResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_UpdateSurvey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+                surveyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountsServiceUpdateSurveyBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1UpdateSurveyResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_DeleteSurvey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+                surveyId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1DeleteSurveyResponse"];
                 };
             };
             /** @description An unexpected error response. */

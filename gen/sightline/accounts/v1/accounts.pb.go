@@ -13,6 +13,8 @@
 package accountsv1
 
 import (
+	v1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	v11 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -85,6 +87,124 @@ func (Role) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{0}
 }
 
+// QuestionType is how a survey question is answered.
+type QuestionType int32
+
+const (
+	QuestionType_QUESTION_TYPE_UNSPECIFIED     QuestionType = 0
+	QuestionType_QUESTION_TYPE_RATING_5        QuestionType = 1 // 1–5
+	QuestionType_QUESTION_TYPE_RATING_10       QuestionType = 2 // 1–10
+	QuestionType_QUESTION_TYPE_NPS             QuestionType = 3 // 0–10, "how likely to recommend"
+	QuestionType_QUESTION_TYPE_SINGLE_CHOICE   QuestionType = 4
+	QuestionType_QUESTION_TYPE_MULTIPLE_CHOICE QuestionType = 5
+	QuestionType_QUESTION_TYPE_SHORT_TEXT      QuestionType = 6 // ≤ 200 characters
+	QuestionType_QUESTION_TYPE_LONG_TEXT       QuestionType = 7 // ≤ 2,000 characters
+)
+
+// Enum value maps for QuestionType.
+var (
+	QuestionType_name = map[int32]string{
+		0: "QUESTION_TYPE_UNSPECIFIED",
+		1: "QUESTION_TYPE_RATING_5",
+		2: "QUESTION_TYPE_RATING_10",
+		3: "QUESTION_TYPE_NPS",
+		4: "QUESTION_TYPE_SINGLE_CHOICE",
+		5: "QUESTION_TYPE_MULTIPLE_CHOICE",
+		6: "QUESTION_TYPE_SHORT_TEXT",
+		7: "QUESTION_TYPE_LONG_TEXT",
+	}
+	QuestionType_value = map[string]int32{
+		"QUESTION_TYPE_UNSPECIFIED":     0,
+		"QUESTION_TYPE_RATING_5":        1,
+		"QUESTION_TYPE_RATING_10":       2,
+		"QUESTION_TYPE_NPS":             3,
+		"QUESTION_TYPE_SINGLE_CHOICE":   4,
+		"QUESTION_TYPE_MULTIPLE_CHOICE": 5,
+		"QUESTION_TYPE_SHORT_TEXT":      6,
+		"QUESTION_TYPE_LONG_TEXT":       7,
+	}
+)
+
+func (x QuestionType) Enum() *QuestionType {
+	p := new(QuestionType)
+	*p = x
+	return p
+}
+
+func (x QuestionType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (QuestionType) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_accounts_v1_accounts_proto_enumTypes[1].Descriptor()
+}
+
+func (QuestionType) Type() protoreflect.EnumType {
+	return &file_sightline_accounts_v1_accounts_proto_enumTypes[1]
+}
+
+func (x QuestionType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use QuestionType.Descriptor instead.
+func (QuestionType) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{1}
+}
+
+// SurveyStatus is a survey's life cycle.
+type SurveyStatus int32
+
+const (
+	SurveyStatus_SURVEY_STATUS_UNSPECIFIED SurveyStatus = 0
+	SurveyStatus_SURVEY_STATUS_DRAFT       SurveyStatus = 1
+	SurveyStatus_SURVEY_STATUS_ACTIVE      SurveyStatus = 2
+	SurveyStatus_SURVEY_STATUS_PAUSED      SurveyStatus = 3
+)
+
+// Enum value maps for SurveyStatus.
+var (
+	SurveyStatus_name = map[int32]string{
+		0: "SURVEY_STATUS_UNSPECIFIED",
+		1: "SURVEY_STATUS_DRAFT",
+		2: "SURVEY_STATUS_ACTIVE",
+		3: "SURVEY_STATUS_PAUSED",
+	}
+	SurveyStatus_value = map[string]int32{
+		"SURVEY_STATUS_UNSPECIFIED": 0,
+		"SURVEY_STATUS_DRAFT":       1,
+		"SURVEY_STATUS_ACTIVE":      2,
+		"SURVEY_STATUS_PAUSED":      3,
+	}
+)
+
+func (x SurveyStatus) Enum() *SurveyStatus {
+	p := new(SurveyStatus)
+	*p = x
+	return p
+}
+
+func (x SurveyStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SurveyStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_accounts_v1_accounts_proto_enumTypes[2].Descriptor()
+}
+
+func (SurveyStatus) Type() protoreflect.EnumType {
+	return &file_sightline_accounts_v1_accounts_proto_enumTypes[2]
+}
+
+func (x SurveyStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SurveyStatus.Descriptor instead.
+func (SurveyStatus) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{2}
+}
+
 // FeatureFlagScope says where a flag value applies; the narrowest wins.
 type FeatureFlagScope int32
 
@@ -122,11 +242,11 @@ func (x FeatureFlagScope) String() string {
 }
 
 func (FeatureFlagScope) Descriptor() protoreflect.EnumDescriptor {
-	return file_sightline_accounts_v1_accounts_proto_enumTypes[1].Descriptor()
+	return file_sightline_accounts_v1_accounts_proto_enumTypes[3].Descriptor()
 }
 
 func (FeatureFlagScope) Type() protoreflect.EnumType {
-	return &file_sightline_accounts_v1_accounts_proto_enumTypes[1]
+	return &file_sightline_accounts_v1_accounts_proto_enumTypes[3]
 }
 
 func (x FeatureFlagScope) Number() protoreflect.EnumNumber {
@@ -135,7 +255,170 @@ func (x FeatureFlagScope) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use FeatureFlagScope.Descriptor instead.
 func (FeatureFlagScope) EnumDescriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{1}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{3}
+}
+
+type FeedbackWidget_Position int32
+
+const (
+	FeedbackWidget_POSITION_UNSPECIFIED  FeedbackWidget_Position = 0 // right
+	FeedbackWidget_POSITION_RIGHT        FeedbackWidget_Position = 1
+	FeedbackWidget_POSITION_LEFT         FeedbackWidget_Position = 2
+	FeedbackWidget_POSITION_BOTTOM_RIGHT FeedbackWidget_Position = 3
+	FeedbackWidget_POSITION_BOTTOM_LEFT  FeedbackWidget_Position = 4
+)
+
+// Enum value maps for FeedbackWidget_Position.
+var (
+	FeedbackWidget_Position_name = map[int32]string{
+		0: "POSITION_UNSPECIFIED",
+		1: "POSITION_RIGHT",
+		2: "POSITION_LEFT",
+		3: "POSITION_BOTTOM_RIGHT",
+		4: "POSITION_BOTTOM_LEFT",
+	}
+	FeedbackWidget_Position_value = map[string]int32{
+		"POSITION_UNSPECIFIED":  0,
+		"POSITION_RIGHT":        1,
+		"POSITION_LEFT":         2,
+		"POSITION_BOTTOM_RIGHT": 3,
+		"POSITION_BOTTOM_LEFT":  4,
+	}
+)
+
+func (x FeedbackWidget_Position) Enum() *FeedbackWidget_Position {
+	p := new(FeedbackWidget_Position)
+	*p = x
+	return p
+}
+
+func (x FeedbackWidget_Position) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FeedbackWidget_Position) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_accounts_v1_accounts_proto_enumTypes[4].Descriptor()
+}
+
+func (FeedbackWidget_Position) Type() protoreflect.EnumType {
+	return &file_sightline_accounts_v1_accounts_proto_enumTypes[4]
+}
+
+func (x FeedbackWidget_Position) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FeedbackWidget_Position.Descriptor instead.
+func (FeedbackWidget_Position) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{7, 0}
+}
+
+type SurveyTargeting_Visitors int32
+
+const (
+	SurveyTargeting_VISITORS_UNSPECIFIED SurveyTargeting_Visitors = 0 // everyone
+	SurveyTargeting_VISITORS_NEW         SurveyTargeting_Visitors = 1 // first session of the visitor
+	SurveyTargeting_VISITORS_RETURNING   SurveyTargeting_Visitors = 2
+)
+
+// Enum value maps for SurveyTargeting_Visitors.
+var (
+	SurveyTargeting_Visitors_name = map[int32]string{
+		0: "VISITORS_UNSPECIFIED",
+		1: "VISITORS_NEW",
+		2: "VISITORS_RETURNING",
+	}
+	SurveyTargeting_Visitors_value = map[string]int32{
+		"VISITORS_UNSPECIFIED": 0,
+		"VISITORS_NEW":         1,
+		"VISITORS_RETURNING":   2,
+	}
+)
+
+func (x SurveyTargeting_Visitors) Enum() *SurveyTargeting_Visitors {
+	p := new(SurveyTargeting_Visitors)
+	*p = x
+	return p
+}
+
+func (x SurveyTargeting_Visitors) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SurveyTargeting_Visitors) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_accounts_v1_accounts_proto_enumTypes[5].Descriptor()
+}
+
+func (SurveyTargeting_Visitors) Type() protoreflect.EnumType {
+	return &file_sightline_accounts_v1_accounts_proto_enumTypes[5]
+}
+
+func (x SurveyTargeting_Visitors) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SurveyTargeting_Visitors.Descriptor instead.
+func (SurveyTargeting_Visitors) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{11, 0}
+}
+
+type SurveyTrigger_Kind int32
+
+const (
+	SurveyTrigger_KIND_UNSPECIFIED    SurveyTrigger_Kind = 0 // on load
+	SurveyTrigger_KIND_ON_LOAD        SurveyTrigger_Kind = 1
+	SurveyTrigger_KIND_AFTER_SECONDS  SurveyTrigger_Kind = 2
+	SurveyTrigger_KIND_SCROLL_PERCENT SurveyTrigger_Kind = 3
+	SurveyTrigger_KIND_EXIT_INTENT    SurveyTrigger_Kind = 4
+	// sightline('event', name) with this name.
+	SurveyTrigger_KIND_CUSTOM_EVENT SurveyTrigger_Kind = 5
+)
+
+// Enum value maps for SurveyTrigger_Kind.
+var (
+	SurveyTrigger_Kind_name = map[int32]string{
+		0: "KIND_UNSPECIFIED",
+		1: "KIND_ON_LOAD",
+		2: "KIND_AFTER_SECONDS",
+		3: "KIND_SCROLL_PERCENT",
+		4: "KIND_EXIT_INTENT",
+		5: "KIND_CUSTOM_EVENT",
+	}
+	SurveyTrigger_Kind_value = map[string]int32{
+		"KIND_UNSPECIFIED":    0,
+		"KIND_ON_LOAD":        1,
+		"KIND_AFTER_SECONDS":  2,
+		"KIND_SCROLL_PERCENT": 3,
+		"KIND_EXIT_INTENT":    4,
+		"KIND_CUSTOM_EVENT":   5,
+	}
+)
+
+func (x SurveyTrigger_Kind) Enum() *SurveyTrigger_Kind {
+	p := new(SurveyTrigger_Kind)
+	*p = x
+	return p
+}
+
+func (x SurveyTrigger_Kind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SurveyTrigger_Kind) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_accounts_v1_accounts_proto_enumTypes[6].Descriptor()
+}
+
+func (SurveyTrigger_Kind) Type() protoreflect.EnumType {
+	return &file_sightline_accounts_v1_accounts_proto_enumTypes[6]
+}
+
+func (x SurveyTrigger_Kind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SurveyTrigger_Kind.Descriptor instead.
+func (SurveyTrigger_Kind) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{12, 0}
 }
 
 // User is a person who logs in to the dashboard.
@@ -602,7 +885,9 @@ type SiteSettings struct {
 	CaptureAssets *bool `protobuf:"varint,10,opt,name=capture_assets,json=captureAssets,proto3,oneof" json:"capture_assets,omitempty"`
 	// Record <canvas> contents (charts) as sampled images: opt-in, as it costs
 	// visitors' CPU and bandwidth (bounded by the tracker per minute).
-	RecordCanvas  bool `protobuf:"varint,11,opt,name=record_canvas,json=recordCanvas,proto3" json:"record_canvas,omitempty"`
+	RecordCanvas bool `protobuf:"varint,11,opt,name=record_canvas,json=recordCanvas,proto3" json:"record_canvas,omitempty"`
+	// The on-page feedback tab.
+	Feedback      *FeedbackWidget `protobuf:"bytes,12,opt,name=feedback,proto3" json:"feedback,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -714,6 +999,687 @@ func (x *SiteSettings) GetRecordCanvas() bool {
 	return false
 }
 
+func (x *SiteSettings) GetFeedback() *FeedbackWidget {
+	if x != nil {
+		return x.Feedback
+	}
+	return nil
+}
+
+// FeedbackWidget is the feedback tab on the page edge: the visitor picks one
+// of five faces, may comment and may point at the part of the page it is
+// about. Empty texts use the language's defaults.
+type FeedbackWidget struct {
+	state    protoimpl.MessageState  `protogen:"open.v1"`
+	Enabled  bool                    `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	Position FeedbackWidget_Position `protobuf:"varint,2,opt,name=position,proto3,enum=sightline.accounts.v1.FeedbackWidget_Position" json:"position,omitempty"`
+	// Accent colour, "#rrggbb"; empty is Sightline's.
+	Color string `protobuf:"bytes,3,opt,name=color,proto3" json:"color,omitempty"`
+	// BCP 47 language of the default texts ("en", "de", "fr", "es", "it",
+	// "nl", "pt"); empty follows the visitor's browser among those.
+	Language string `protobuf:"bytes,4,opt,name=language,proto3" json:"language,omitempty"`
+	// Wording overrides, each ≤ 200 characters.
+	TabLabel      string `protobuf:"bytes,5,opt,name=tab_label,json=tabLabel,proto3" json:"tab_label,omitempty"`
+	Title         string `protobuf:"bytes,6,opt,name=title,proto3" json:"title,omitempty"`
+	CommentPrompt string `protobuf:"bytes,7,opt,name=comment_prompt,json=commentPrompt,proto3" json:"comment_prompt,omitempty"`
+	Thanks        string `protobuf:"bytes,8,opt,name=thanks,proto3" json:"thanks,omitempty"`
+	// Let the visitor point at an element.
+	AllowElement bool `protobuf:"varint,9,opt,name=allow_element,json=allowElement,proto3" json:"allow_element,omitempty"`
+	// Pages the tab shows on (any of); empty means every page.
+	Pages         []*v1.UrlMatch `protobuf:"bytes,10,rep,name=pages,proto3" json:"pages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeedbackWidget) Reset() {
+	*x = FeedbackWidget{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeedbackWidget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeedbackWidget) ProtoMessage() {}
+
+func (x *FeedbackWidget) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeedbackWidget.ProtoReflect.Descriptor instead.
+func (*FeedbackWidget) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FeedbackWidget) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *FeedbackWidget) GetPosition() FeedbackWidget_Position {
+	if x != nil {
+		return x.Position
+	}
+	return FeedbackWidget_POSITION_UNSPECIFIED
+}
+
+func (x *FeedbackWidget) GetColor() string {
+	if x != nil {
+		return x.Color
+	}
+	return ""
+}
+
+func (x *FeedbackWidget) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *FeedbackWidget) GetTabLabel() string {
+	if x != nil {
+		return x.TabLabel
+	}
+	return ""
+}
+
+func (x *FeedbackWidget) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *FeedbackWidget) GetCommentPrompt() string {
+	if x != nil {
+		return x.CommentPrompt
+	}
+	return ""
+}
+
+func (x *FeedbackWidget) GetThanks() string {
+	if x != nil {
+		return x.Thanks
+	}
+	return ""
+}
+
+func (x *FeedbackWidget) GetAllowElement() bool {
+	if x != nil {
+		return x.AllowElement
+	}
+	return false
+}
+
+func (x *FeedbackWidget) GetPages() []*v1.UrlMatch {
+	if x != nil {
+		return x.Pages
+	}
+	return nil
+}
+
+// Choice is one option of a choice question.
+type Choice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Assigned by accounts, stable across edits, unique within the question.
+	Id            int32  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Label         string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Choice) Reset() {
+	*x = Choice{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Choice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Choice) ProtoMessage() {}
+
+func (x *Choice) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Choice.ProtoReflect.Descriptor instead.
+func (*Choice) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Choice) GetId() int32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Choice) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+// SkipRule sends the visitor to another question when the answer matches:
+// a score within [min_score, max_score], or any of choice_ids. Rules are
+// tried in order; without a match the next question follows.
+type SkipRule struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ChoiceIds []int32                `protobuf:"varint,1,rep,packed,name=choice_ids,json=choiceIds,proto3" json:"choice_ids,omitempty"`
+	MinScore  *int32                 `protobuf:"varint,2,opt,name=min_score,json=minScore,proto3,oneof" json:"min_score,omitempty"`
+	MaxScore  *int32                 `protobuf:"varint,3,opt,name=max_score,json=maxScore,proto3,oneof" json:"max_score,omitempty"`
+	// A later question's id; 0 ends the survey.
+	ToQuestionId  int32 `protobuf:"varint,4,opt,name=to_question_id,json=toQuestionId,proto3" json:"to_question_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SkipRule) Reset() {
+	*x = SkipRule{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SkipRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SkipRule) ProtoMessage() {}
+
+func (x *SkipRule) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SkipRule.ProtoReflect.Descriptor instead.
+func (*SkipRule) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SkipRule) GetChoiceIds() []int32 {
+	if x != nil {
+		return x.ChoiceIds
+	}
+	return nil
+}
+
+func (x *SkipRule) GetMinScore() int32 {
+	if x != nil && x.MinScore != nil {
+		return *x.MinScore
+	}
+	return 0
+}
+
+func (x *SkipRule) GetMaxScore() int32 {
+	if x != nil && x.MaxScore != nil {
+		return *x.MaxScore
+	}
+	return 0
+}
+
+func (x *SkipRule) GetToQuestionId() int32 {
+	if x != nil {
+		return x.ToQuestionId
+	}
+	return 0
+}
+
+// Question is one question of a survey.
+type Question struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Assigned by accounts, stable across edits, unique within the survey.
+	Id   int32        `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Type QuestionType `protobuf:"varint,2,opt,name=type,proto3,enum=sightline.accounts.v1.QuestionType" json:"type,omitempty"`
+	// ≤ 300 characters.
+	Text     string `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	Required bool   `protobuf:"varint,4,opt,name=required,proto3" json:"required,omitempty"`
+	// Choice questions: 2–20 choices.
+	Choices []*Choice `protobuf:"bytes,5,rep,name=choices,proto3" json:"choices,omitempty"`
+	// Rating questions: labels of the low and high ends ("Not likely").
+	LowLabel      string      `protobuf:"bytes,6,opt,name=low_label,json=lowLabel,proto3" json:"low_label,omitempty"`
+	HighLabel     string      `protobuf:"bytes,7,opt,name=high_label,json=highLabel,proto3" json:"high_label,omitempty"`
+	Skip          []*SkipRule `protobuf:"bytes,8,rep,name=skip,proto3" json:"skip,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Question) Reset() {
+	*x = Question{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Question) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Question) ProtoMessage() {}
+
+func (x *Question) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Question.ProtoReflect.Descriptor instead.
+func (*Question) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Question) GetId() int32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Question) GetType() QuestionType {
+	if x != nil {
+		return x.Type
+	}
+	return QuestionType_QUESTION_TYPE_UNSPECIFIED
+}
+
+func (x *Question) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Question) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+func (x *Question) GetChoices() []*Choice {
+	if x != nil {
+		return x.Choices
+	}
+	return nil
+}
+
+func (x *Question) GetLowLabel() string {
+	if x != nil {
+		return x.LowLabel
+	}
+	return ""
+}
+
+func (x *Question) GetHighLabel() string {
+	if x != nil {
+		return x.HighLabel
+	}
+	return ""
+}
+
+func (x *Question) GetSkip() []*SkipRule {
+	if x != nil {
+		return x.Skip
+	}
+	return nil
+}
+
+// SurveyTargeting says who sees a survey; every set condition must hold.
+type SurveyTargeting struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pages (any of); empty means every page. The same rules as heatmaps.
+	Pages []*v1.UrlMatch `protobuf:"bytes,1,rep,name=pages,proto3" json:"pages,omitempty"`
+	// Device classes (any of); empty means every class.
+	DeviceTypes []v11.DeviceType         `protobuf:"varint,2,rep,packed,name=device_types,json=deviceTypes,proto3,enum=sightline.sessions.v1.DeviceType" json:"device_types,omitempty"`
+	Visitors    SurveyTargeting_Visitors `protobuf:"varint,3,opt,name=visitors,proto3,enum=sightline.accounts.v1.SurveyTargeting_Visitors" json:"visitors,omitempty"`
+	// Visitor attributes set with sightline('identify', …): each must equal.
+	Attributes    []*v11.Attribute `protobuf:"bytes,4,rep,name=attributes,proto3" json:"attributes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SurveyTargeting) Reset() {
+	*x = SurveyTargeting{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SurveyTargeting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SurveyTargeting) ProtoMessage() {}
+
+func (x *SurveyTargeting) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SurveyTargeting.ProtoReflect.Descriptor instead.
+func (*SurveyTargeting) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SurveyTargeting) GetPages() []*v1.UrlMatch {
+	if x != nil {
+		return x.Pages
+	}
+	return nil
+}
+
+func (x *SurveyTargeting) GetDeviceTypes() []v11.DeviceType {
+	if x != nil {
+		return x.DeviceTypes
+	}
+	return nil
+}
+
+func (x *SurveyTargeting) GetVisitors() SurveyTargeting_Visitors {
+	if x != nil {
+		return x.Visitors
+	}
+	return SurveyTargeting_VISITORS_UNSPECIFIED
+}
+
+func (x *SurveyTargeting) GetAttributes() []*v11.Attribute {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+// SurveyTrigger says when, on a targeted page, the survey appears.
+type SurveyTrigger struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  SurveyTrigger_Kind     `protobuf:"varint,1,opt,name=kind,proto3,enum=sightline.accounts.v1.SurveyTrigger_Kind" json:"kind,omitempty"`
+	// AFTER_SECONDS: 1–3600.
+	Seconds int32 `protobuf:"varint,2,opt,name=seconds,proto3" json:"seconds,omitempty"`
+	// SCROLL_PERCENT: 1–100.
+	ScrollPercent int32 `protobuf:"varint,3,opt,name=scroll_percent,json=scrollPercent,proto3" json:"scroll_percent,omitempty"`
+	// CUSTOM_EVENT: the event name.
+	Event         string `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SurveyTrigger) Reset() {
+	*x = SurveyTrigger{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SurveyTrigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SurveyTrigger) ProtoMessage() {}
+
+func (x *SurveyTrigger) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SurveyTrigger.ProtoReflect.Descriptor instead.
+func (*SurveyTrigger) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SurveyTrigger) GetKind() SurveyTrigger_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return SurveyTrigger_KIND_UNSPECIFIED
+}
+
+func (x *SurveyTrigger) GetSeconds() int32 {
+	if x != nil {
+		return x.Seconds
+	}
+	return 0
+}
+
+func (x *SurveyTrigger) GetScrollPercent() int32 {
+	if x != nil {
+		return x.ScrollPercent
+	}
+	return 0
+}
+
+func (x *SurveyTrigger) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+// Survey is a site's survey definition.
+type Survey struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	SiteId int64                  `protobuf:"varint,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// ≤ 100 characters; shown only in the dashboard.
+	Name   string       `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Status SurveyStatus `protobuf:"varint,4,opt,name=status,proto3,enum=sightline.accounts.v1.SurveyStatus" json:"status,omitempty"`
+	// 1–20 questions, shown in order unless a skip rule says otherwise.
+	Questions []*Question      `protobuf:"bytes,5,rep,name=questions,proto3" json:"questions,omitempty"`
+	Targeting *SurveyTargeting `protobuf:"bytes,6,opt,name=targeting,proto3" json:"targeting,omitempty"`
+	Trigger   *SurveyTrigger   `protobuf:"bytes,7,opt,name=trigger,proto3" json:"trigger,omitempty"`
+	// Share of targeted visitors shown the survey, 0..1 (unset: 1).
+	SampleRate *float64 `protobuf:"fixed64,8,opt,name=sample_rate,json=sampleRate,proto3,oneof" json:"sample_rate,omitempty"`
+	// Never show it again to a visitor who saw it (answered or closed).
+	OncePerVisitor bool `protobuf:"varint,9,opt,name=once_per_visitor,json=oncePerVisitor,proto3" json:"once_per_visitor,omitempty"`
+	// Shown only within [start_time, end_time); either may be unset.
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Stop after this many responses; 0 means no limit. Enforced by ingest
+	// from recordings' counts, so a few more may arrive while caches expire.
+	ResponseLimit int64 `protobuf:"varint,12,opt,name=response_limit,json=responseLimit,proto3" json:"response_limit,omitempty"`
+	// Text after the last question; empty uses the language's default.
+	Thanks string `protobuf:"bytes,13,opt,name=thanks,proto3" json:"thanks,omitempty"`
+	// Language of the survey (BCP 47), for the widget's own texts.
+	Language      string                 `protobuf:"bytes,14,opt,name=language,proto3" json:"language,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Survey) Reset() {
+	*x = Survey{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Survey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Survey) ProtoMessage() {}
+
+func (x *Survey) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Survey.ProtoReflect.Descriptor instead.
+func (*Survey) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Survey) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Survey) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *Survey) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Survey) GetStatus() SurveyStatus {
+	if x != nil {
+		return x.Status
+	}
+	return SurveyStatus_SURVEY_STATUS_UNSPECIFIED
+}
+
+func (x *Survey) GetQuestions() []*Question {
+	if x != nil {
+		return x.Questions
+	}
+	return nil
+}
+
+func (x *Survey) GetTargeting() *SurveyTargeting {
+	if x != nil {
+		return x.Targeting
+	}
+	return nil
+}
+
+func (x *Survey) GetTrigger() *SurveyTrigger {
+	if x != nil {
+		return x.Trigger
+	}
+	return nil
+}
+
+func (x *Survey) GetSampleRate() float64 {
+	if x != nil && x.SampleRate != nil {
+		return *x.SampleRate
+	}
+	return 0
+}
+
+func (x *Survey) GetOncePerVisitor() bool {
+	if x != nil {
+		return x.OncePerVisitor
+	}
+	return false
+}
+
+func (x *Survey) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *Survey) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *Survey) GetResponseLimit() int64 {
+	if x != nil {
+		return x.ResponseLimit
+	}
+	return 0
+}
+
+func (x *Survey) GetThanks() string {
+	if x != nil {
+		return x.Thanks
+	}
+	return ""
+}
+
+func (x *Survey) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *Survey) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Survey) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
 // Site is one tracked website, spanning one or more domains.
 type Site struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -732,7 +1698,7 @@ type Site struct {
 
 func (x *Site) Reset() {
 	*x = Site{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[7]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +1710,7 @@ func (x *Site) String() string {
 func (*Site) ProtoMessage() {}
 
 func (x *Site) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[7]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +1723,7 @@ func (x *Site) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Site.ProtoReflect.Descriptor instead.
 func (*Site) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{7}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Site) GetId() int64 {
@@ -827,7 +1793,7 @@ type ApiKey struct {
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[8]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1805,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[8]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1818,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{8}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApiKey) GetId() int64 {
@@ -925,7 +1891,7 @@ type FeatureFlag struct {
 
 func (x *FeatureFlag) Reset() {
 	*x = FeatureFlag{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[9]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1903,7 @@ func (x *FeatureFlag) String() string {
 func (*FeatureFlag) ProtoMessage() {}
 
 func (x *FeatureFlag) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[9]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1916,7 @@ func (x *FeatureFlag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FeatureFlag.ProtoReflect.Descriptor instead.
 func (*FeatureFlag) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{9}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FeatureFlag) GetName() string {
@@ -994,7 +1960,7 @@ type Maintenance struct {
 
 func (x *Maintenance) Reset() {
 	*x = Maintenance{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[10]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1006,7 +1972,7 @@ func (x *Maintenance) String() string {
 func (*Maintenance) ProtoMessage() {}
 
 func (x *Maintenance) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[10]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1019,7 +1985,7 @@ func (x *Maintenance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Maintenance.ProtoReflect.Descriptor instead.
 func (*Maintenance) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{10}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Maintenance) GetEnabled() bool {
@@ -1061,7 +2027,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[11]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1073,7 +2039,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[11]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1086,7 +2052,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{11}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AuditEvent) GetId() int64 {
@@ -1152,7 +2118,7 @@ type Principal struct {
 
 func (x *Principal) Reset() {
 	*x = Principal{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[12]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1164,7 +2130,7 @@ func (x *Principal) String() string {
 func (*Principal) ProtoMessage() {}
 
 func (x *Principal) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[12]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1177,7 +2143,7 @@ func (x *Principal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Principal.ProtoReflect.Descriptor instead.
 func (*Principal) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{12}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Principal) GetUserId() int64 {
@@ -1221,7 +2187,7 @@ type SignUpRequest struct {
 
 func (x *SignUpRequest) Reset() {
 	*x = SignUpRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[13]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +2199,7 @@ func (x *SignUpRequest) String() string {
 func (*SignUpRequest) ProtoMessage() {}
 
 func (x *SignUpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[13]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +2212,7 @@ func (x *SignUpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignUpRequest.ProtoReflect.Descriptor instead.
 func (*SignUpRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{13}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SignUpRequest) GetEmail() string {
@@ -1291,7 +2257,7 @@ type SignUpResponse struct {
 
 func (x *SignUpResponse) Reset() {
 	*x = SignUpResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[14]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +2269,7 @@ func (x *SignUpResponse) String() string {
 func (*SignUpResponse) ProtoMessage() {}
 
 func (x *SignUpResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[14]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +2282,7 @@ func (x *SignUpResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignUpResponse.ProtoReflect.Descriptor instead.
 func (*SignUpResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{14}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SignUpResponse) GetUser() *User {
@@ -1358,7 +2324,7 @@ type LogInRequest struct {
 
 func (x *LogInRequest) Reset() {
 	*x = LogInRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[15]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +2336,7 @@ func (x *LogInRequest) String() string {
 func (*LogInRequest) ProtoMessage() {}
 
 func (x *LogInRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[15]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +2349,7 @@ func (x *LogInRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogInRequest.ProtoReflect.Descriptor instead.
 func (*LogInRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{15}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LogInRequest) GetEmail() string {
@@ -1412,7 +2378,7 @@ type LogInResponse struct {
 
 func (x *LogInResponse) Reset() {
 	*x = LogInResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[16]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +2390,7 @@ func (x *LogInResponse) String() string {
 func (*LogInResponse) ProtoMessage() {}
 
 func (x *LogInResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[16]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +2403,7 @@ func (x *LogInResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogInResponse.ProtoReflect.Descriptor instead.
 func (*LogInResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{16}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LogInResponse) GetUser() *User {
@@ -1471,7 +2437,7 @@ type LogOutRequest struct {
 
 func (x *LogOutRequest) Reset() {
 	*x = LogOutRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[17]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +2449,7 @@ func (x *LogOutRequest) String() string {
 func (*LogOutRequest) ProtoMessage() {}
 
 func (x *LogOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[17]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +2462,7 @@ func (x *LogOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogOutRequest.ProtoReflect.Descriptor instead.
 func (*LogOutRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{17}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LogOutRequest) GetSessionToken() string {
@@ -1515,7 +2481,7 @@ type LogOutResponse struct {
 
 func (x *LogOutResponse) Reset() {
 	*x = LogOutResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[18]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +2493,7 @@ func (x *LogOutResponse) String() string {
 func (*LogOutResponse) ProtoMessage() {}
 
 func (x *LogOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[18]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +2506,7 @@ func (x *LogOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogOutResponse.ProtoReflect.Descriptor instead.
 func (*LogOutResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{18}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{25}
 }
 
 // AuthenticateRequest carries one credential.
@@ -1557,7 +2523,7 @@ type AuthenticateRequest struct {
 
 func (x *AuthenticateRequest) Reset() {
 	*x = AuthenticateRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[19]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +2535,7 @@ func (x *AuthenticateRequest) String() string {
 func (*AuthenticateRequest) ProtoMessage() {}
 
 func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[19]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +2548,7 @@ func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{19}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AuthenticateRequest) GetCredential() isAuthenticateRequest_Credential {
@@ -1637,7 +2603,7 @@ type AuthenticateResponse struct {
 
 func (x *AuthenticateResponse) Reset() {
 	*x = AuthenticateResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[20]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +2615,7 @@ func (x *AuthenticateResponse) String() string {
 func (*AuthenticateResponse) ProtoMessage() {}
 
 func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[20]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +2628,7 @@ func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{20}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AuthenticateResponse) GetPrincipal() *Principal {
@@ -1688,7 +2654,7 @@ type GetCurrentUserRequest struct {
 
 func (x *GetCurrentUserRequest) Reset() {
 	*x = GetCurrentUserRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[21]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +2666,7 @@ func (x *GetCurrentUserRequest) String() string {
 func (*GetCurrentUserRequest) ProtoMessage() {}
 
 func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[21]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +2679,7 @@ func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{21}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{28}
 }
 
 // GetCurrentUserResponse is the caller.
@@ -1727,7 +2693,7 @@ type GetCurrentUserResponse struct {
 
 func (x *GetCurrentUserResponse) Reset() {
 	*x = GetCurrentUserResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[22]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +2705,7 @@ func (x *GetCurrentUserResponse) String() string {
 func (*GetCurrentUserResponse) ProtoMessage() {}
 
 func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[22]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +2718,7 @@ func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserResponse.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{22}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetCurrentUserResponse) GetUser() *User {
@@ -1779,7 +2745,7 @@ type CreateOrganizationRequest struct {
 
 func (x *CreateOrganizationRequest) Reset() {
 	*x = CreateOrganizationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[23]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +2757,7 @@ func (x *CreateOrganizationRequest) String() string {
 func (*CreateOrganizationRequest) ProtoMessage() {}
 
 func (x *CreateOrganizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[23]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +2770,7 @@ func (x *CreateOrganizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrganizationRequest.ProtoReflect.Descriptor instead.
 func (*CreateOrganizationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{23}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateOrganizationRequest) GetName() string {
@@ -1824,7 +2790,7 @@ type CreateOrganizationResponse struct {
 
 func (x *CreateOrganizationResponse) Reset() {
 	*x = CreateOrganizationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[24]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1836,7 +2802,7 @@ func (x *CreateOrganizationResponse) String() string {
 func (*CreateOrganizationResponse) ProtoMessage() {}
 
 func (x *CreateOrganizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[24]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1849,7 +2815,7 @@ func (x *CreateOrganizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrganizationResponse.ProtoReflect.Descriptor instead.
 func (*CreateOrganizationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{24}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CreateOrganizationResponse) GetOrganization() *Organization {
@@ -1869,7 +2835,7 @@ type GetOrganizationRequest struct {
 
 func (x *GetOrganizationRequest) Reset() {
 	*x = GetOrganizationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[25]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1881,7 +2847,7 @@ func (x *GetOrganizationRequest) String() string {
 func (*GetOrganizationRequest) ProtoMessage() {}
 
 func (x *GetOrganizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[25]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1894,7 +2860,7 @@ func (x *GetOrganizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrganizationRequest.ProtoReflect.Descriptor instead.
 func (*GetOrganizationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{25}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetOrganizationRequest) GetOrganizationId() int64 {
@@ -1914,7 +2880,7 @@ type GetOrganizationResponse struct {
 
 func (x *GetOrganizationResponse) Reset() {
 	*x = GetOrganizationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[26]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2892,7 @@ func (x *GetOrganizationResponse) String() string {
 func (*GetOrganizationResponse) ProtoMessage() {}
 
 func (x *GetOrganizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[26]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2905,7 @@ func (x *GetOrganizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrganizationResponse.ProtoReflect.Descriptor instead.
 func (*GetOrganizationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{26}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetOrganizationResponse) GetOrganization() *Organization {
@@ -1960,7 +2926,7 @@ type ListOrganizationsRequest struct {
 
 func (x *ListOrganizationsRequest) Reset() {
 	*x = ListOrganizationsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[27]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1972,7 +2938,7 @@ func (x *ListOrganizationsRequest) String() string {
 func (*ListOrganizationsRequest) ProtoMessage() {}
 
 func (x *ListOrganizationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[27]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1985,7 +2951,7 @@ func (x *ListOrganizationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrganizationsRequest.ProtoReflect.Descriptor instead.
 func (*ListOrganizationsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{27}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListOrganizationsRequest) GetPageSize() int32 {
@@ -2013,7 +2979,7 @@ type ListOrganizationsResponse struct {
 
 func (x *ListOrganizationsResponse) Reset() {
 	*x = ListOrganizationsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[28]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2991,7 @@ func (x *ListOrganizationsResponse) String() string {
 func (*ListOrganizationsResponse) ProtoMessage() {}
 
 func (x *ListOrganizationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[28]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +3004,7 @@ func (x *ListOrganizationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrganizationsResponse.ProtoReflect.Descriptor instead.
 func (*ListOrganizationsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{28}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListOrganizationsResponse) GetOrganizations() []*Organization {
@@ -2066,7 +3032,7 @@ type UpdateOrganizationRequest struct {
 
 func (x *UpdateOrganizationRequest) Reset() {
 	*x = UpdateOrganizationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[29]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +3044,7 @@ func (x *UpdateOrganizationRequest) String() string {
 func (*UpdateOrganizationRequest) ProtoMessage() {}
 
 func (x *UpdateOrganizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[29]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +3057,7 @@ func (x *UpdateOrganizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOrganizationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateOrganizationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{29}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpdateOrganizationRequest) GetOrganizationId() int64 {
@@ -2118,7 +3084,7 @@ type UpdateOrganizationResponse struct {
 
 func (x *UpdateOrganizationResponse) Reset() {
 	*x = UpdateOrganizationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[30]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2130,7 +3096,7 @@ func (x *UpdateOrganizationResponse) String() string {
 func (*UpdateOrganizationResponse) ProtoMessage() {}
 
 func (x *UpdateOrganizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[30]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2143,7 +3109,7 @@ func (x *UpdateOrganizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOrganizationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateOrganizationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{30}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UpdateOrganizationResponse) GetOrganization() *Organization {
@@ -2165,7 +3131,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[31]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +3143,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[31]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +3156,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{31}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListMembersRequest) GetOrganizationId() int64 {
@@ -2225,7 +3191,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[32]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +3203,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[32]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +3216,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{32}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -2279,7 +3245,7 @@ type UpdateMemberRoleRequest struct {
 
 func (x *UpdateMemberRoleRequest) Reset() {
 	*x = UpdateMemberRoleRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[33]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2291,7 +3257,7 @@ func (x *UpdateMemberRoleRequest) String() string {
 func (*UpdateMemberRoleRequest) ProtoMessage() {}
 
 func (x *UpdateMemberRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[33]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2304,7 +3270,7 @@ func (x *UpdateMemberRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMemberRoleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMemberRoleRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{33}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpdateMemberRoleRequest) GetOrganizationId() int64 {
@@ -2338,7 +3304,7 @@ type UpdateMemberRoleResponse struct {
 
 func (x *UpdateMemberRoleResponse) Reset() {
 	*x = UpdateMemberRoleResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[34]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2350,7 +3316,7 @@ func (x *UpdateMemberRoleResponse) String() string {
 func (*UpdateMemberRoleResponse) ProtoMessage() {}
 
 func (x *UpdateMemberRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[34]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2363,7 +3329,7 @@ func (x *UpdateMemberRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMemberRoleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateMemberRoleResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{34}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UpdateMemberRoleResponse) GetMember() *Member {
@@ -2384,7 +3350,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[35]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +3362,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[35]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +3375,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{35}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RemoveMemberRequest) GetOrganizationId() int64 {
@@ -2435,7 +3401,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[36]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2447,7 +3413,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[36]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2460,7 +3426,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{36}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{43}
 }
 
 // CreateInvitationRequest invites an e-mail address.
@@ -2475,7 +3441,7 @@ type CreateInvitationRequest struct {
 
 func (x *CreateInvitationRequest) Reset() {
 	*x = CreateInvitationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[37]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2487,7 +3453,7 @@ func (x *CreateInvitationRequest) String() string {
 func (*CreateInvitationRequest) ProtoMessage() {}
 
 func (x *CreateInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[37]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2500,7 +3466,7 @@ func (x *CreateInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvitationRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{37}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreateInvitationRequest) GetOrganizationId() int64 {
@@ -2535,7 +3501,7 @@ type CreateInvitationResponse struct {
 
 func (x *CreateInvitationResponse) Reset() {
 	*x = CreateInvitationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[38]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2547,7 +3513,7 @@ func (x *CreateInvitationResponse) String() string {
 func (*CreateInvitationResponse) ProtoMessage() {}
 
 func (x *CreateInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[38]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2560,7 +3526,7 @@ func (x *CreateInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvitationResponse.ProtoReflect.Descriptor instead.
 func (*CreateInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{38}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateInvitationResponse) GetInvitation() *Invitation {
@@ -2589,7 +3555,7 @@ type ListInvitationsRequest struct {
 
 func (x *ListInvitationsRequest) Reset() {
 	*x = ListInvitationsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2601,7 +3567,7 @@ func (x *ListInvitationsRequest) String() string {
 func (*ListInvitationsRequest) ProtoMessage() {}
 
 func (x *ListInvitationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2614,7 +3580,7 @@ func (x *ListInvitationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvitationsRequest.ProtoReflect.Descriptor instead.
 func (*ListInvitationsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{39}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListInvitationsRequest) GetOrganizationId() int64 {
@@ -2649,7 +3615,7 @@ type ListInvitationsResponse struct {
 
 func (x *ListInvitationsResponse) Reset() {
 	*x = ListInvitationsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2661,7 +3627,7 @@ func (x *ListInvitationsResponse) String() string {
 func (*ListInvitationsResponse) ProtoMessage() {}
 
 func (x *ListInvitationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2674,7 +3640,7 @@ func (x *ListInvitationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvitationsResponse.ProtoReflect.Descriptor instead.
 func (*ListInvitationsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{40}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListInvitationsResponse) GetInvitations() []*Invitation {
@@ -2702,7 +3668,7 @@ type RevokeInvitationRequest struct {
 
 func (x *RevokeInvitationRequest) Reset() {
 	*x = RevokeInvitationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2714,7 +3680,7 @@ func (x *RevokeInvitationRequest) String() string {
 func (*RevokeInvitationRequest) ProtoMessage() {}
 
 func (x *RevokeInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2727,7 +3693,7 @@ func (x *RevokeInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeInvitationRequest.ProtoReflect.Descriptor instead.
 func (*RevokeInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{41}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RevokeInvitationRequest) GetOrganizationId() int64 {
@@ -2753,7 +3719,7 @@ type RevokeInvitationResponse struct {
 
 func (x *RevokeInvitationResponse) Reset() {
 	*x = RevokeInvitationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2765,7 +3731,7 @@ func (x *RevokeInvitationResponse) String() string {
 func (*RevokeInvitationResponse) ProtoMessage() {}
 
 func (x *RevokeInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2778,7 +3744,7 @@ func (x *RevokeInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeInvitationResponse.ProtoReflect.Descriptor instead.
 func (*RevokeInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{42}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{49}
 }
 
 // AcceptInvitationRequest carries the invitation token.
@@ -2791,7 +3757,7 @@ type AcceptInvitationRequest struct {
 
 func (x *AcceptInvitationRequest) Reset() {
 	*x = AcceptInvitationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2803,7 +3769,7 @@ func (x *AcceptInvitationRequest) String() string {
 func (*AcceptInvitationRequest) ProtoMessage() {}
 
 func (x *AcceptInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2816,7 +3782,7 @@ func (x *AcceptInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptInvitationRequest.ProtoReflect.Descriptor instead.
 func (*AcceptInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{43}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AcceptInvitationRequest) GetToken() string {
@@ -2836,7 +3802,7 @@ type AcceptInvitationResponse struct {
 
 func (x *AcceptInvitationResponse) Reset() {
 	*x = AcceptInvitationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2848,7 +3814,7 @@ func (x *AcceptInvitationResponse) String() string {
 func (*AcceptInvitationResponse) ProtoMessage() {}
 
 func (x *AcceptInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2861,7 +3827,7 @@ func (x *AcceptInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptInvitationResponse.ProtoReflect.Descriptor instead.
 func (*AcceptInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{44}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *AcceptInvitationResponse) GetMembership() *Membership {
@@ -2883,7 +3849,7 @@ type CreateSiteRequest struct {
 
 func (x *CreateSiteRequest) Reset() {
 	*x = CreateSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2895,7 +3861,7 @@ func (x *CreateSiteRequest) String() string {
 func (*CreateSiteRequest) ProtoMessage() {}
 
 func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2908,7 +3874,7 @@ func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteRequest.ProtoReflect.Descriptor instead.
 func (*CreateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{45}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CreateSiteRequest) GetOrganizationId() int64 {
@@ -2942,7 +3908,7 @@ type CreateSiteResponse struct {
 
 func (x *CreateSiteResponse) Reset() {
 	*x = CreateSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2954,7 +3920,7 @@ func (x *CreateSiteResponse) String() string {
 func (*CreateSiteResponse) ProtoMessage() {}
 
 func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2967,7 +3933,7 @@ func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteResponse.ProtoReflect.Descriptor instead.
 func (*CreateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{46}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CreateSiteResponse) GetSite() *Site {
@@ -2987,7 +3953,7 @@ type GetSiteRequest struct {
 
 func (x *GetSiteRequest) Reset() {
 	*x = GetSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2999,7 +3965,7 @@ func (x *GetSiteRequest) String() string {
 func (*GetSiteRequest) ProtoMessage() {}
 
 func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3012,7 +3978,7 @@ func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{47}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetSiteRequest) GetSiteId() int64 {
@@ -3032,7 +3998,7 @@ type GetSiteResponse struct {
 
 func (x *GetSiteResponse) Reset() {
 	*x = GetSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3044,7 +4010,7 @@ func (x *GetSiteResponse) String() string {
 func (*GetSiteResponse) ProtoMessage() {}
 
 func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3057,7 +4023,7 @@ func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{48}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetSiteResponse) GetSite() *Site {
@@ -3079,7 +4045,7 @@ type ListSitesRequest struct {
 
 func (x *ListSitesRequest) Reset() {
 	*x = ListSitesRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3091,7 +4057,7 @@ func (x *ListSitesRequest) String() string {
 func (*ListSitesRequest) ProtoMessage() {}
 
 func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3104,7 +4070,7 @@ func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSitesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{49}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListSitesRequest) GetOrganizationId() int64 {
@@ -3139,7 +4105,7 @@ type ListSitesResponse struct {
 
 func (x *ListSitesResponse) Reset() {
 	*x = ListSitesResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3151,7 +4117,7 @@ func (x *ListSitesResponse) String() string {
 func (*ListSitesResponse) ProtoMessage() {}
 
 func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3164,7 +4130,7 @@ func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSitesResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{50}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListSitesResponse) GetSites() []*Site {
@@ -3192,7 +4158,7 @@ type UpdateSiteRequest struct {
 
 func (x *UpdateSiteRequest) Reset() {
 	*x = UpdateSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3204,7 +4170,7 @@ func (x *UpdateSiteRequest) String() string {
 func (*UpdateSiteRequest) ProtoMessage() {}
 
 func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3217,7 +4183,7 @@ func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{51}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *UpdateSiteRequest) GetSiteId() int64 {
@@ -3244,7 +4210,7 @@ type UpdateSiteResponse struct {
 
 func (x *UpdateSiteResponse) Reset() {
 	*x = UpdateSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3256,7 +4222,7 @@ func (x *UpdateSiteResponse) String() string {
 func (*UpdateSiteResponse) ProtoMessage() {}
 
 func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3269,7 +4235,7 @@ func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{52}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *UpdateSiteResponse) GetSite() *Site {
@@ -3289,7 +4255,7 @@ type DeleteSiteRequest struct {
 
 func (x *DeleteSiteRequest) Reset() {
 	*x = DeleteSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3301,7 +4267,7 @@ func (x *DeleteSiteRequest) String() string {
 func (*DeleteSiteRequest) ProtoMessage() {}
 
 func (x *DeleteSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3314,7 +4280,7 @@ func (x *DeleteSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSiteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{53}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *DeleteSiteRequest) GetSiteId() int64 {
@@ -3333,7 +4299,7 @@ type DeleteSiteResponse struct {
 
 func (x *DeleteSiteResponse) Reset() {
 	*x = DeleteSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3345,7 +4311,7 @@ func (x *DeleteSiteResponse) String() string {
 func (*DeleteSiteResponse) ProtoMessage() {}
 
 func (x *DeleteSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3358,7 +4324,7 @@ func (x *DeleteSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSiteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{54}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{61}
 }
 
 // AddSiteDomainRequest adds a domain pattern.
@@ -3372,7 +4338,7 @@ type AddSiteDomainRequest struct {
 
 func (x *AddSiteDomainRequest) Reset() {
 	*x = AddSiteDomainRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3384,7 +4350,7 @@ func (x *AddSiteDomainRequest) String() string {
 func (*AddSiteDomainRequest) ProtoMessage() {}
 
 func (x *AddSiteDomainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3397,7 +4363,7 @@ func (x *AddSiteDomainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddSiteDomainRequest.ProtoReflect.Descriptor instead.
 func (*AddSiteDomainRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{55}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AddSiteDomainRequest) GetSiteId() int64 {
@@ -3424,7 +4390,7 @@ type AddSiteDomainResponse struct {
 
 func (x *AddSiteDomainResponse) Reset() {
 	*x = AddSiteDomainResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3436,7 +4402,7 @@ func (x *AddSiteDomainResponse) String() string {
 func (*AddSiteDomainResponse) ProtoMessage() {}
 
 func (x *AddSiteDomainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3449,7 +4415,7 @@ func (x *AddSiteDomainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddSiteDomainResponse.ProtoReflect.Descriptor instead.
 func (*AddSiteDomainResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{56}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AddSiteDomainResponse) GetSite() *Site {
@@ -3470,7 +4436,7 @@ type RemoveSiteDomainRequest struct {
 
 func (x *RemoveSiteDomainRequest) Reset() {
 	*x = RemoveSiteDomainRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3482,7 +4448,7 @@ func (x *RemoveSiteDomainRequest) String() string {
 func (*RemoveSiteDomainRequest) ProtoMessage() {}
 
 func (x *RemoveSiteDomainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3495,7 +4461,7 @@ func (x *RemoveSiteDomainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveSiteDomainRequest.ProtoReflect.Descriptor instead.
 func (*RemoveSiteDomainRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{57}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *RemoveSiteDomainRequest) GetSiteId() int64 {
@@ -3522,7 +4488,7 @@ type RemoveSiteDomainResponse struct {
 
 func (x *RemoveSiteDomainResponse) Reset() {
 	*x = RemoveSiteDomainResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3534,7 +4500,7 @@ func (x *RemoveSiteDomainResponse) String() string {
 func (*RemoveSiteDomainResponse) ProtoMessage() {}
 
 func (x *RemoveSiteDomainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3547,7 +4513,7 @@ func (x *RemoveSiteDomainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveSiteDomainResponse.ProtoReflect.Descriptor instead.
 func (*RemoveSiteDomainResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{58}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RemoveSiteDomainResponse) GetSite() *Site {
@@ -3567,7 +4533,7 @@ type GetSiteSettingsRequest struct {
 
 func (x *GetSiteSettingsRequest) Reset() {
 	*x = GetSiteSettingsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3579,7 +4545,7 @@ func (x *GetSiteSettingsRequest) String() string {
 func (*GetSiteSettingsRequest) ProtoMessage() {}
 
 func (x *GetSiteSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3592,7 +4558,7 @@ func (x *GetSiteSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteSettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{59}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GetSiteSettingsRequest) GetSiteId() int64 {
@@ -3612,7 +4578,7 @@ type GetSiteSettingsResponse struct {
 
 func (x *GetSiteSettingsResponse) Reset() {
 	*x = GetSiteSettingsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3624,7 +4590,7 @@ func (x *GetSiteSettingsResponse) String() string {
 func (*GetSiteSettingsResponse) ProtoMessage() {}
 
 func (x *GetSiteSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3637,7 +4603,7 @@ func (x *GetSiteSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteSettingsResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{60}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetSiteSettingsResponse) GetSettings() *SiteSettings {
@@ -3660,7 +4626,7 @@ type UpdateSiteSettingsRequest struct {
 
 func (x *UpdateSiteSettingsRequest) Reset() {
 	*x = UpdateSiteSettingsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3672,7 +4638,7 @@ func (x *UpdateSiteSettingsRequest) String() string {
 func (*UpdateSiteSettingsRequest) ProtoMessage() {}
 
 func (x *UpdateSiteSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3685,7 +4651,7 @@ func (x *UpdateSiteSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteSettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{61}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *UpdateSiteSettingsRequest) GetSiteId() int64 {
@@ -3719,7 +4685,7 @@ type UpdateSiteSettingsResponse struct {
 
 func (x *UpdateSiteSettingsResponse) Reset() {
 	*x = UpdateSiteSettingsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3731,7 +4697,7 @@ func (x *UpdateSiteSettingsResponse) String() string {
 func (*UpdateSiteSettingsResponse) ProtoMessage() {}
 
 func (x *UpdateSiteSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3744,7 +4710,7 @@ func (x *UpdateSiteSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteSettingsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSiteSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{62}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *UpdateSiteSettingsResponse) GetSettings() *SiteSettings {
@@ -3752,6 +4718,490 @@ func (x *UpdateSiteSettingsResponse) GetSettings() *SiteSettings {
 		return x.Settings
 	}
 	return nil
+}
+
+// ListSurveysRequest names a site.
+type ListSurveysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSurveysRequest) Reset() {
+	*x = ListSurveysRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSurveysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSurveysRequest) ProtoMessage() {}
+
+func (x *ListSurveysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSurveysRequest.ProtoReflect.Descriptor instead.
+func (*ListSurveysRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *ListSurveysRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+// ListSurveysResponse is every survey of the site, newest first (at most
+// 100 per site).
+type ListSurveysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Surveys       []*Survey              `protobuf:"bytes,1,rep,name=surveys,proto3" json:"surveys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSurveysResponse) Reset() {
+	*x = ListSurveysResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSurveysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSurveysResponse) ProtoMessage() {}
+
+func (x *ListSurveysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSurveysResponse.ProtoReflect.Descriptor instead.
+func (*ListSurveysResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *ListSurveysResponse) GetSurveys() []*Survey {
+	if x != nil {
+		return x.Surveys
+	}
+	return nil
+}
+
+// GetSurveyRequest names a survey of a site.
+type GetSurveyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	SurveyId      int64                  `protobuf:"varint,2,opt,name=survey_id,json=surveyId,proto3" json:"survey_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSurveyRequest) Reset() {
+	*x = GetSurveyRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSurveyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSurveyRequest) ProtoMessage() {}
+
+func (x *GetSurveyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSurveyRequest.ProtoReflect.Descriptor instead.
+func (*GetSurveyRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *GetSurveyRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *GetSurveyRequest) GetSurveyId() int64 {
+	if x != nil {
+		return x.SurveyId
+	}
+	return 0
+}
+
+// GetSurveyResponse is the survey.
+type GetSurveyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Survey        *Survey                `protobuf:"bytes,1,opt,name=survey,proto3" json:"survey,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSurveyResponse) Reset() {
+	*x = GetSurveyResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSurveyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSurveyResponse) ProtoMessage() {}
+
+func (x *GetSurveyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSurveyResponse.ProtoReflect.Descriptor instead.
+func (*GetSurveyResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *GetSurveyResponse) GetSurvey() *Survey {
+	if x != nil {
+		return x.Survey
+	}
+	return nil
+}
+
+// CreateSurveyRequest adds a survey (id, site_id, times and question/choice
+// ids in survey are ignored).
+type CreateSurveyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	Survey        *Survey                `protobuf:"bytes,2,opt,name=survey,proto3" json:"survey,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSurveyRequest) Reset() {
+	*x = CreateSurveyRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSurveyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSurveyRequest) ProtoMessage() {}
+
+func (x *CreateSurveyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSurveyRequest.ProtoReflect.Descriptor instead.
+func (*CreateSurveyRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *CreateSurveyRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *CreateSurveyRequest) GetSurvey() *Survey {
+	if x != nil {
+		return x.Survey
+	}
+	return nil
+}
+
+// CreateSurveyResponse is the stored survey.
+type CreateSurveyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Survey        *Survey                `protobuf:"bytes,1,opt,name=survey,proto3" json:"survey,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSurveyResponse) Reset() {
+	*x = CreateSurveyResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSurveyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSurveyResponse) ProtoMessage() {}
+
+func (x *CreateSurveyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSurveyResponse.ProtoReflect.Descriptor instead.
+func (*CreateSurveyResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *CreateSurveyResponse) GetSurvey() *Survey {
+	if x != nil {
+		return x.Survey
+	}
+	return nil
+}
+
+// UpdateSurveyRequest replaces a survey's definition.
+type UpdateSurveyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	SurveyId      int64                  `protobuf:"varint,2,opt,name=survey_id,json=surveyId,proto3" json:"survey_id,omitempty"`
+	Survey        *Survey                `protobuf:"bytes,3,opt,name=survey,proto3" json:"survey,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSurveyRequest) Reset() {
+	*x = UpdateSurveyRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSurveyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSurveyRequest) ProtoMessage() {}
+
+func (x *UpdateSurveyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSurveyRequest.ProtoReflect.Descriptor instead.
+func (*UpdateSurveyRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *UpdateSurveyRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *UpdateSurveyRequest) GetSurveyId() int64 {
+	if x != nil {
+		return x.SurveyId
+	}
+	return 0
+}
+
+func (x *UpdateSurveyRequest) GetSurvey() *Survey {
+	if x != nil {
+		return x.Survey
+	}
+	return nil
+}
+
+// UpdateSurveyResponse is the stored survey.
+type UpdateSurveyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Survey        *Survey                `protobuf:"bytes,1,opt,name=survey,proto3" json:"survey,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSurveyResponse) Reset() {
+	*x = UpdateSurveyResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSurveyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSurveyResponse) ProtoMessage() {}
+
+func (x *UpdateSurveyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSurveyResponse.ProtoReflect.Descriptor instead.
+func (*UpdateSurveyResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *UpdateSurveyResponse) GetSurvey() *Survey {
+	if x != nil {
+		return x.Survey
+	}
+	return nil
+}
+
+// DeleteSurveyRequest names a survey; its responses stay listable.
+type DeleteSurveyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	SurveyId      int64                  `protobuf:"varint,2,opt,name=survey_id,json=surveyId,proto3" json:"survey_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSurveyRequest) Reset() {
+	*x = DeleteSurveyRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSurveyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSurveyRequest) ProtoMessage() {}
+
+func (x *DeleteSurveyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSurveyRequest.ProtoReflect.Descriptor instead.
+func (*DeleteSurveyRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *DeleteSurveyRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *DeleteSurveyRequest) GetSurveyId() int64 {
+	if x != nil {
+		return x.SurveyId
+	}
+	return 0
+}
+
+// DeleteSurveyResponse is empty.
+type DeleteSurveyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSurveyResponse) Reset() {
+	*x = DeleteSurveyResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSurveyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSurveyResponse) ProtoMessage() {}
+
+func (x *DeleteSurveyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSurveyResponse.ProtoReflect.Descriptor instead.
+func (*DeleteSurveyResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{79}
 }
 
 // CreateApiKeyRequest creates a key.
@@ -3767,7 +5217,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3779,7 +5229,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3792,7 +5242,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{63}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *CreateApiKeyRequest) GetOrganizationId() int64 {
@@ -3827,7 +5277,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3839,7 +5289,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3852,7 +5302,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{64}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -3881,7 +5331,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3893,7 +5343,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3906,7 +5356,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{65}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ListApiKeysRequest) GetOrganizationId() int64 {
@@ -3941,7 +5391,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3953,7 +5403,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3966,7 +5416,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{66}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -3994,7 +5444,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4006,7 +5456,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4019,7 +5469,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{67}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *RevokeApiKeyRequest) GetOrganizationId() int64 {
@@ -4046,7 +5496,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4058,7 +5508,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4071,7 +5521,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{68}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -4092,7 +5542,7 @@ type ListFeatureFlagsRequest struct {
 
 func (x *ListFeatureFlagsRequest) Reset() {
 	*x = ListFeatureFlagsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4104,7 +5554,7 @@ func (x *ListFeatureFlagsRequest) String() string {
 func (*ListFeatureFlagsRequest) ProtoMessage() {}
 
 func (x *ListFeatureFlagsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4117,7 +5567,7 @@ func (x *ListFeatureFlagsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureFlagsRequest.ProtoReflect.Descriptor instead.
 func (*ListFeatureFlagsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{69}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *ListFeatureFlagsRequest) GetScope() FeatureFlagScope {
@@ -4144,7 +5594,7 @@ type ListFeatureFlagsResponse struct {
 
 func (x *ListFeatureFlagsResponse) Reset() {
 	*x = ListFeatureFlagsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4156,7 +5606,7 @@ func (x *ListFeatureFlagsResponse) String() string {
 func (*ListFeatureFlagsResponse) ProtoMessage() {}
 
 func (x *ListFeatureFlagsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4169,7 +5619,7 @@ func (x *ListFeatureFlagsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureFlagsResponse.ProtoReflect.Descriptor instead.
 func (*ListFeatureFlagsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{70}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ListFeatureFlagsResponse) GetFlags() []*FeatureFlag {
@@ -4189,7 +5639,7 @@ type SetFeatureFlagRequest struct {
 
 func (x *SetFeatureFlagRequest) Reset() {
 	*x = SetFeatureFlagRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4201,7 +5651,7 @@ func (x *SetFeatureFlagRequest) String() string {
 func (*SetFeatureFlagRequest) ProtoMessage() {}
 
 func (x *SetFeatureFlagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4214,7 +5664,7 @@ func (x *SetFeatureFlagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFeatureFlagRequest.ProtoReflect.Descriptor instead.
 func (*SetFeatureFlagRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{71}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *SetFeatureFlagRequest) GetFlag() *FeatureFlag {
@@ -4234,7 +5684,7 @@ type SetFeatureFlagResponse struct {
 
 func (x *SetFeatureFlagResponse) Reset() {
 	*x = SetFeatureFlagResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4246,7 +5696,7 @@ func (x *SetFeatureFlagResponse) String() string {
 func (*SetFeatureFlagResponse) ProtoMessage() {}
 
 func (x *SetFeatureFlagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4259,7 +5709,7 @@ func (x *SetFeatureFlagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFeatureFlagResponse.ProtoReflect.Descriptor instead.
 func (*SetFeatureFlagResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{72}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *SetFeatureFlagResponse) GetFlag() *FeatureFlag {
@@ -4278,7 +5728,7 @@ type GetMaintenanceRequest struct {
 
 func (x *GetMaintenanceRequest) Reset() {
 	*x = GetMaintenanceRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4290,7 +5740,7 @@ func (x *GetMaintenanceRequest) String() string {
 func (*GetMaintenanceRequest) ProtoMessage() {}
 
 func (x *GetMaintenanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4303,7 +5753,7 @@ func (x *GetMaintenanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMaintenanceRequest.ProtoReflect.Descriptor instead.
 func (*GetMaintenanceRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{73}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{90}
 }
 
 // GetMaintenanceResponse is the switch.
@@ -4316,7 +5766,7 @@ type GetMaintenanceResponse struct {
 
 func (x *GetMaintenanceResponse) Reset() {
 	*x = GetMaintenanceResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4328,7 +5778,7 @@ func (x *GetMaintenanceResponse) String() string {
 func (*GetMaintenanceResponse) ProtoMessage() {}
 
 func (x *GetMaintenanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4341,7 +5791,7 @@ func (x *GetMaintenanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMaintenanceResponse.ProtoReflect.Descriptor instead.
 func (*GetMaintenanceResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{74}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *GetMaintenanceResponse) GetMaintenance() *Maintenance {
@@ -4362,7 +5812,7 @@ type SetMaintenanceRequest struct {
 
 func (x *SetMaintenanceRequest) Reset() {
 	*x = SetMaintenanceRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4374,7 +5824,7 @@ func (x *SetMaintenanceRequest) String() string {
 func (*SetMaintenanceRequest) ProtoMessage() {}
 
 func (x *SetMaintenanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4387,7 +5837,7 @@ func (x *SetMaintenanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMaintenanceRequest.ProtoReflect.Descriptor instead.
 func (*SetMaintenanceRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{75}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *SetMaintenanceRequest) GetEnabled() bool {
@@ -4414,7 +5864,7 @@ type SetMaintenanceResponse struct {
 
 func (x *SetMaintenanceResponse) Reset() {
 	*x = SetMaintenanceResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4426,7 +5876,7 @@ func (x *SetMaintenanceResponse) String() string {
 func (*SetMaintenanceResponse) ProtoMessage() {}
 
 func (x *SetMaintenanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4439,7 +5889,7 @@ func (x *SetMaintenanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMaintenanceResponse.ProtoReflect.Descriptor instead.
 func (*SetMaintenanceResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{76}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *SetMaintenanceResponse) GetMaintenance() *Maintenance {
@@ -4461,7 +5911,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4473,7 +5923,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4486,7 +5936,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{77}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ListAuditEventsRequest) GetOrganizationId() int64 {
@@ -4521,7 +5971,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4533,7 +5983,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4546,7 +5996,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{78}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -4572,7 +6022,7 @@ type GetPublicConfigRequest struct {
 
 func (x *GetPublicConfigRequest) Reset() {
 	*x = GetPublicConfigRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4584,7 +6034,7 @@ func (x *GetPublicConfigRequest) String() string {
 func (*GetPublicConfigRequest) ProtoMessage() {}
 
 func (x *GetPublicConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4597,7 +6047,7 @@ func (x *GetPublicConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetPublicConfigRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{79}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{96}
 }
 
 // GetPublicConfigResponse is what the dashboard reads at start.
@@ -4619,7 +6069,7 @@ type GetPublicConfigResponse struct {
 
 func (x *GetPublicConfigResponse) Reset() {
 	*x = GetPublicConfigResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4631,7 +6081,7 @@ func (x *GetPublicConfigResponse) String() string {
 func (*GetPublicConfigResponse) ProtoMessage() {}
 
 func (x *GetPublicConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4644,7 +6094,7 @@ func (x *GetPublicConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetPublicConfigResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{80}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *GetPublicConfigResponse) GetVersion() string {
@@ -4699,7 +6149,7 @@ type GetSiteConfigRequest struct {
 
 func (x *GetSiteConfigRequest) Reset() {
 	*x = GetSiteConfigRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4711,7 +6161,7 @@ func (x *GetSiteConfigRequest) String() string {
 func (*GetSiteConfigRequest) ProtoMessage() {}
 
 func (x *GetSiteConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4724,7 +6174,7 @@ func (x *GetSiteConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteConfigRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{81}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *GetSiteConfigRequest) GetSiteKey() string {
@@ -4746,14 +6196,18 @@ type GetSiteConfigResponse struct {
 	// Effective flags for the site (global, organisation and site merged).
 	FeatureFlags []string `protobuf:"bytes,7,rep,name=feature_flags,json=featureFlags,proto3" json:"feature_flags,omitempty"`
 	// Changes whenever anything above changes; ingest uses it for ETags.
-	Etag          string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The site's ACTIVE surveys whose end_time has not passed (ingest drops
+	// those past their response limit and not yet started when it renders
+	// the bootstrap).
+	Surveys       []*Survey `protobuf:"bytes,9,rep,name=surveys,proto3" json:"surveys,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetSiteConfigResponse) Reset() {
 	*x = GetSiteConfigResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4765,7 +6219,7 @@ func (x *GetSiteConfigResponse) String() string {
 func (*GetSiteConfigResponse) ProtoMessage() {}
 
 func (x *GetSiteConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4778,7 +6232,7 @@ func (x *GetSiteConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteConfigResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{82}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *GetSiteConfigResponse) GetSiteId() int64 {
@@ -4837,6 +6291,13 @@ func (x *GetSiteConfigResponse) GetEtag() string {
 	return ""
 }
 
+func (x *GetSiteConfigResponse) GetSurveys() []*Survey {
+	if x != nil {
+		return x.Surveys
+	}
+	return nil
+}
+
 // LeaseSessionQuotaRequest asks for up to `requested` sessions of a site's quota.
 type LeaseSessionQuotaRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -4852,7 +6313,7 @@ type LeaseSessionQuotaRequest struct {
 
 func (x *LeaseSessionQuotaRequest) Reset() {
 	*x = LeaseSessionQuotaRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4864,7 +6325,7 @@ func (x *LeaseSessionQuotaRequest) String() string {
 func (*LeaseSessionQuotaRequest) ProtoMessage() {}
 
 func (x *LeaseSessionQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4877,7 +6338,7 @@ func (x *LeaseSessionQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseSessionQuotaRequest.ProtoReflect.Descriptor instead.
 func (*LeaseSessionQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{83}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *LeaseSessionQuotaRequest) GetSiteId() int64 {
@@ -4922,7 +6383,7 @@ type LeaseSessionQuotaResponse struct {
 
 func (x *LeaseSessionQuotaResponse) Reset() {
 	*x = LeaseSessionQuotaResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4934,7 +6395,7 @@ func (x *LeaseSessionQuotaResponse) String() string {
 func (*LeaseSessionQuotaResponse) ProtoMessage() {}
 
 func (x *LeaseSessionQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4947,7 +6408,7 @@ func (x *LeaseSessionQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseSessionQuotaResponse.ProtoReflect.Descriptor instead.
 func (*LeaseSessionQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{84}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *LeaseSessionQuotaResponse) GetGranted() int64 {
@@ -4975,7 +6436,7 @@ var File_sightline_accounts_v1_accounts_proto protoreflect.FileDescriptor
 
 const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\n" +
-	"$sightline/accounts/v1/accounts.proto\x12\x15sightline.accounts.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x99\x01\n" +
+	"$sightline/accounts/v1/accounts.proto\x12\x15sightline.accounts.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a sightline/search/v1/search.proto\x1a$sightline/sessions/v1/sessions.proto\"\x99\x01\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
@@ -5013,7 +6474,7 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xe0\x03\n" +
+	"createTime\"\xa3\x04\n" +
 	"\fSiteSettings\x12+\n" +
 	"\x11recording_enabled\x18\x01 \x01(\bR\x10recordingEnabled\x12\x1f\n" +
 	"\vsample_rate\x18\x02 \x01(\x01R\n" +
@@ -5027,8 +6488,96 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x0frequire_consent\x18\t \x01(\bR\x0erequireConsent\x12*\n" +
 	"\x0ecapture_assets\x18\n" +
 	" \x01(\bH\x00R\rcaptureAssets\x88\x01\x01\x12#\n" +
-	"\rrecord_canvas\x18\v \x01(\bR\frecordCanvasB\x11\n" +
-	"\x0f_capture_assets\"\x86\x02\n" +
+	"\rrecord_canvas\x18\v \x01(\bR\frecordCanvas\x12A\n" +
+	"\bfeedback\x18\f \x01(\v2%.sightline.accounts.v1.FeedbackWidgetR\bfeedbackB\x11\n" +
+	"\x0f_capture_assets\"\xf7\x03\n" +
+	"\x0eFeedbackWidget\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12J\n" +
+	"\bposition\x18\x02 \x01(\x0e2..sightline.accounts.v1.FeedbackWidget.PositionR\bposition\x12\x14\n" +
+	"\x05color\x18\x03 \x01(\tR\x05color\x12\x1a\n" +
+	"\blanguage\x18\x04 \x01(\tR\blanguage\x12\x1b\n" +
+	"\ttab_label\x18\x05 \x01(\tR\btabLabel\x12\x14\n" +
+	"\x05title\x18\x06 \x01(\tR\x05title\x12%\n" +
+	"\x0ecomment_prompt\x18\a \x01(\tR\rcommentPrompt\x12\x16\n" +
+	"\x06thanks\x18\b \x01(\tR\x06thanks\x12#\n" +
+	"\rallow_element\x18\t \x01(\bR\fallowElement\x123\n" +
+	"\x05pages\x18\n" +
+	" \x03(\v2\x1d.sightline.search.v1.UrlMatchR\x05pages\"\x80\x01\n" +
+	"\bPosition\x12\x18\n" +
+	"\x14POSITION_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0ePOSITION_RIGHT\x10\x01\x12\x11\n" +
+	"\rPOSITION_LEFT\x10\x02\x12\x19\n" +
+	"\x15POSITION_BOTTOM_RIGHT\x10\x03\x12\x18\n" +
+	"\x14POSITION_BOTTOM_LEFT\x10\x04\".\n" +
+	"\x06Choice\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\"\xaf\x01\n" +
+	"\bSkipRule\x12\x1d\n" +
+	"\n" +
+	"choice_ids\x18\x01 \x03(\x05R\tchoiceIds\x12 \n" +
+	"\tmin_score\x18\x02 \x01(\x05H\x00R\bminScore\x88\x01\x01\x12 \n" +
+	"\tmax_score\x18\x03 \x01(\x05H\x01R\bmaxScore\x88\x01\x01\x12$\n" +
+	"\x0eto_question_id\x18\x04 \x01(\x05R\ftoQuestionIdB\f\n" +
+	"\n" +
+	"_min_scoreB\f\n" +
+	"\n" +
+	"_max_score\"\xad\x02\n" +
+	"\bQuestion\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x05R\x02id\x127\n" +
+	"\x04type\x18\x02 \x01(\x0e2#.sightline.accounts.v1.QuestionTypeR\x04type\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x12\x1a\n" +
+	"\brequired\x18\x04 \x01(\bR\brequired\x127\n" +
+	"\achoices\x18\x05 \x03(\v2\x1d.sightline.accounts.v1.ChoiceR\achoices\x12\x1b\n" +
+	"\tlow_label\x18\x06 \x01(\tR\blowLabel\x12\x1d\n" +
+	"\n" +
+	"high_label\x18\a \x01(\tR\thighLabel\x123\n" +
+	"\x04skip\x18\b \x03(\v2\x1f.sightline.accounts.v1.SkipRuleR\x04skip\"\xeb\x02\n" +
+	"\x0fSurveyTargeting\x123\n" +
+	"\x05pages\x18\x01 \x03(\v2\x1d.sightline.search.v1.UrlMatchR\x05pages\x12D\n" +
+	"\fdevice_types\x18\x02 \x03(\x0e2!.sightline.sessions.v1.DeviceTypeR\vdeviceTypes\x12K\n" +
+	"\bvisitors\x18\x03 \x01(\x0e2/.sightline.accounts.v1.SurveyTargeting.VisitorsR\bvisitors\x12@\n" +
+	"\n" +
+	"attributes\x18\x04 \x03(\v2 .sightline.sessions.v1.AttributeR\n" +
+	"attributes\"N\n" +
+	"\bVisitors\x12\x18\n" +
+	"\x14VISITORS_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fVISITORS_NEW\x10\x01\x12\x16\n" +
+	"\x12VISITORS_RETURNING\x10\x02\"\xb4\x02\n" +
+	"\rSurveyTrigger\x12=\n" +
+	"\x04kind\x18\x01 \x01(\x0e2).sightline.accounts.v1.SurveyTrigger.KindR\x04kind\x12\x18\n" +
+	"\aseconds\x18\x02 \x01(\x05R\aseconds\x12%\n" +
+	"\x0escroll_percent\x18\x03 \x01(\x05R\rscrollPercent\x12\x14\n" +
+	"\x05event\x18\x04 \x01(\tR\x05event\"\x8c\x01\n" +
+	"\x04Kind\x12\x14\n" +
+	"\x10KIND_UNSPECIFIED\x10\x00\x12\x10\n" +
+	"\fKIND_ON_LOAD\x10\x01\x12\x16\n" +
+	"\x12KIND_AFTER_SECONDS\x10\x02\x12\x17\n" +
+	"\x13KIND_SCROLL_PERCENT\x10\x03\x12\x14\n" +
+	"\x10KIND_EXIT_INTENT\x10\x04\x12\x15\n" +
+	"\x11KIND_CUSTOM_EVENT\x10\x05\"\xee\x05\n" +
+	"\x06Survey\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
+	"\asite_id\x18\x02 \x01(\x03R\x06siteId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12;\n" +
+	"\x06status\x18\x04 \x01(\x0e2#.sightline.accounts.v1.SurveyStatusR\x06status\x12=\n" +
+	"\tquestions\x18\x05 \x03(\v2\x1f.sightline.accounts.v1.QuestionR\tquestions\x12D\n" +
+	"\ttargeting\x18\x06 \x01(\v2&.sightline.accounts.v1.SurveyTargetingR\ttargeting\x12>\n" +
+	"\atrigger\x18\a \x01(\v2$.sightline.accounts.v1.SurveyTriggerR\atrigger\x12$\n" +
+	"\vsample_rate\x18\b \x01(\x01H\x00R\n" +
+	"sampleRate\x88\x01\x01\x12(\n" +
+	"\x10once_per_visitor\x18\t \x01(\bR\x0eoncePerVisitor\x129\n" +
+	"\n" +
+	"start_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12%\n" +
+	"\x0eresponse_limit\x18\f \x01(\x03R\rresponseLimit\x12\x16\n" +
+	"\x06thanks\x18\r \x01(\tR\x06thanks\x12\x1a\n" +
+	"\blanguage\x18\x0e \x01(\tR\blanguage\x12;\n" +
+	"\vcreate_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTimeB\x0e\n" +
+	"\f_sample_rate\"\x86\x02\n" +
 	"\x04Site\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x12\n" +
@@ -5221,7 +6770,31 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"]\n" +
 	"\x1aUpdateSiteSettingsResponse\x12?\n" +
-	"\bsettings\x18\x01 \x01(\v2#.sightline.accounts.v1.SiteSettingsR\bsettings\"\x83\x01\n" +
+	"\bsettings\x18\x01 \x01(\v2#.sightline.accounts.v1.SiteSettingsR\bsettings\"-\n" +
+	"\x12ListSurveysRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\"N\n" +
+	"\x13ListSurveysResponse\x127\n" +
+	"\asurveys\x18\x01 \x03(\v2\x1d.sightline.accounts.v1.SurveyR\asurveys\"H\n" +
+	"\x10GetSurveyRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1b\n" +
+	"\tsurvey_id\x18\x02 \x01(\x03R\bsurveyId\"J\n" +
+	"\x11GetSurveyResponse\x125\n" +
+	"\x06survey\x18\x01 \x01(\v2\x1d.sightline.accounts.v1.SurveyR\x06survey\"e\n" +
+	"\x13CreateSurveyRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x125\n" +
+	"\x06survey\x18\x02 \x01(\v2\x1d.sightline.accounts.v1.SurveyR\x06survey\"M\n" +
+	"\x14CreateSurveyResponse\x125\n" +
+	"\x06survey\x18\x01 \x01(\v2\x1d.sightline.accounts.v1.SurveyR\x06survey\"\x82\x01\n" +
+	"\x13UpdateSurveyRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1b\n" +
+	"\tsurvey_id\x18\x02 \x01(\x03R\bsurveyId\x125\n" +
+	"\x06survey\x18\x03 \x01(\v2\x1d.sightline.accounts.v1.SurveyR\x06survey\"M\n" +
+	"\x14UpdateSurveyResponse\x125\n" +
+	"\x06survey\x18\x01 \x01(\v2\x1d.sightline.accounts.v1.SurveyR\x06survey\"K\n" +
+	"\x13DeleteSurveyRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1b\n" +
+	"\tsurvey_id\x18\x02 \x01(\x03R\bsurveyId\"\x16\n" +
+	"\x14DeleteSurveyResponse\"\x83\x01\n" +
 	"\x13CreateApiKeyRequest\x12'\n" +
 	"\x0forganization_id\x18\x01 \x01(\x03R\x0eorganizationId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
@@ -5277,7 +6850,7 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x0esignup_enabled\x18\x05 \x01(\bR\rsignupEnabled\x12\"\n" +
 	"\rmax_page_size\x18\x06 \x01(\x05R\vmaxPageSize\"1\n" +
 	"\x14GetSiteConfigRequest\x12\x19\n" +
-	"\bsite_key\x18\x01 \x01(\tR\asiteKey\"\xb9\x02\n" +
+	"\bsite_key\x18\x01 \x01(\tR\asiteKey\"\xf2\x02\n" +
 	"\x15GetSiteConfigResponse\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x19\n" +
@@ -5286,7 +6859,8 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\bsettings\x18\x05 \x01(\v2#.sightline.accounts.v1.SiteSettingsR\bsettings\x12/\n" +
 	"\x04plan\x18\x06 \x01(\v2\x1b.sightline.accounts.v1.PlanR\x04plan\x12#\n" +
 	"\rfeature_flags\x18\a \x03(\tR\ffeatureFlags\x12\x12\n" +
-	"\x04etag\x18\b \x01(\tR\x04etag\"{\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\x127\n" +
+	"\asurveys\x18\t \x03(\v2\x1d.sightline.accounts.v1.SurveyR\asurveys\"{\n" +
 	"\x18LeaseSessionQuotaRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x10\n" +
 	"\x03day\x18\x02 \x01(\tR\x03day\x12\x1c\n" +
@@ -5303,12 +6877,26 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\n" +
 	"ROLE_ADMIN\x10\x02\x12\x0f\n" +
 	"\vROLE_MEMBER\x10\x03\x12\x0f\n" +
-	"\vROLE_VIEWER\x10\x04*\x97\x01\n" +
+	"\vROLE_VIEWER\x10\x04*\xfc\x01\n" +
+	"\fQuestionType\x12\x1d\n" +
+	"\x19QUESTION_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16QUESTION_TYPE_RATING_5\x10\x01\x12\x1b\n" +
+	"\x17QUESTION_TYPE_RATING_10\x10\x02\x12\x15\n" +
+	"\x11QUESTION_TYPE_NPS\x10\x03\x12\x1f\n" +
+	"\x1bQUESTION_TYPE_SINGLE_CHOICE\x10\x04\x12!\n" +
+	"\x1dQUESTION_TYPE_MULTIPLE_CHOICE\x10\x05\x12\x1c\n" +
+	"\x18QUESTION_TYPE_SHORT_TEXT\x10\x06\x12\x1b\n" +
+	"\x17QUESTION_TYPE_LONG_TEXT\x10\a*z\n" +
+	"\fSurveyStatus\x12\x1d\n" +
+	"\x19SURVEY_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13SURVEY_STATUS_DRAFT\x10\x01\x12\x18\n" +
+	"\x14SURVEY_STATUS_ACTIVE\x10\x02\x12\x18\n" +
+	"\x14SURVEY_STATUS_PAUSED\x10\x03*\x97\x01\n" +
 	"\x10FeatureFlagScope\x12\"\n" +
 	"\x1eFEATURE_FLAG_SCOPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19FEATURE_FLAG_SCOPE_GLOBAL\x10\x01\x12#\n" +
 	"\x1fFEATURE_FLAG_SCOPE_ORGANIZATION\x10\x02\x12\x1b\n" +
-	"\x17FEATURE_FLAG_SCOPE_SITE\x10\x032\xd3\x1e\n" +
+	"\x17FEATURE_FLAG_SCOPE_SITE\x10\x032\xd4\"\n" +
 	"\x0fAccountsService\x12U\n" +
 	"\x06SignUp\x12$.sightline.accounts.v1.SignUpRequest\x1a%.sightline.accounts.v1.SignUpResponse\x12R\n" +
 	"\x05LogIn\x12#.sightline.accounts.v1.LogInRequest\x1a$.sightline.accounts.v1.LogInResponse\x12U\n" +
@@ -5337,7 +6925,12 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\rAddSiteDomain\x12+.sightline.accounts.v1.AddSiteDomainRequest\x1a,.sightline.accounts.v1.AddSiteDomainResponse\x12s\n" +
 	"\x10RemoveSiteDomain\x12..sightline.accounts.v1.RemoveSiteDomainRequest\x1a/.sightline.accounts.v1.RemoveSiteDomainResponse\x12p\n" +
 	"\x0fGetSiteSettings\x12-.sightline.accounts.v1.GetSiteSettingsRequest\x1a..sightline.accounts.v1.GetSiteSettingsResponse\x12y\n" +
-	"\x12UpdateSiteSettings\x120.sightline.accounts.v1.UpdateSiteSettingsRequest\x1a1.sightline.accounts.v1.UpdateSiteSettingsResponse\x12g\n" +
+	"\x12UpdateSiteSettings\x120.sightline.accounts.v1.UpdateSiteSettingsRequest\x1a1.sightline.accounts.v1.UpdateSiteSettingsResponse\x12d\n" +
+	"\vListSurveys\x12).sightline.accounts.v1.ListSurveysRequest\x1a*.sightline.accounts.v1.ListSurveysResponse\x12^\n" +
+	"\tGetSurvey\x12'.sightline.accounts.v1.GetSurveyRequest\x1a(.sightline.accounts.v1.GetSurveyResponse\x12g\n" +
+	"\fCreateSurvey\x12*.sightline.accounts.v1.CreateSurveyRequest\x1a+.sightline.accounts.v1.CreateSurveyResponse\x12g\n" +
+	"\fUpdateSurvey\x12*.sightline.accounts.v1.UpdateSurveyRequest\x1a+.sightline.accounts.v1.UpdateSurveyResponse\x12g\n" +
+	"\fDeleteSurvey\x12*.sightline.accounts.v1.DeleteSurveyRequest\x1a+.sightline.accounts.v1.DeleteSurveyResponse\x12g\n" +
 	"\fCreateApiKey\x12*.sightline.accounts.v1.CreateApiKeyRequest\x1a+.sightline.accounts.v1.CreateApiKeyResponse\x12d\n" +
 	"\vListApiKeys\x12).sightline.accounts.v1.ListApiKeysRequest\x1a*.sightline.accounts.v1.ListApiKeysResponse\x12g\n" +
 	"\fRevokeApiKey\x12*.sightline.accounts.v1.RevokeApiKeyRequest\x1a+.sightline.accounts.v1.RevokeApiKeyResponse\x12s\n" +
@@ -5362,242 +6955,303 @@ func file_sightline_accounts_v1_accounts_proto_rawDescGZIP() []byte {
 	return file_sightline_accounts_v1_accounts_proto_rawDescData
 }
 
-var file_sightline_accounts_v1_accounts_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sightline_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
+var file_sightline_accounts_v1_accounts_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_sightline_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 102)
 var file_sightline_accounts_v1_accounts_proto_goTypes = []any{
 	(Role)(0),                          // 0: sightline.accounts.v1.Role
-	(FeatureFlagScope)(0),              // 1: sightline.accounts.v1.FeatureFlagScope
-	(*User)(nil),                       // 2: sightline.accounts.v1.User
-	(*Plan)(nil),                       // 3: sightline.accounts.v1.Plan
-	(*Organization)(nil),               // 4: sightline.accounts.v1.Organization
-	(*Membership)(nil),                 // 5: sightline.accounts.v1.Membership
-	(*Member)(nil),                     // 6: sightline.accounts.v1.Member
-	(*Invitation)(nil),                 // 7: sightline.accounts.v1.Invitation
-	(*SiteSettings)(nil),               // 8: sightline.accounts.v1.SiteSettings
-	(*Site)(nil),                       // 9: sightline.accounts.v1.Site
-	(*ApiKey)(nil),                     // 10: sightline.accounts.v1.ApiKey
-	(*FeatureFlag)(nil),                // 11: sightline.accounts.v1.FeatureFlag
-	(*Maintenance)(nil),                // 12: sightline.accounts.v1.Maintenance
-	(*AuditEvent)(nil),                 // 13: sightline.accounts.v1.AuditEvent
-	(*Principal)(nil),                  // 14: sightline.accounts.v1.Principal
-	(*SignUpRequest)(nil),              // 15: sightline.accounts.v1.SignUpRequest
-	(*SignUpResponse)(nil),             // 16: sightline.accounts.v1.SignUpResponse
-	(*LogInRequest)(nil),               // 17: sightline.accounts.v1.LogInRequest
-	(*LogInResponse)(nil),              // 18: sightline.accounts.v1.LogInResponse
-	(*LogOutRequest)(nil),              // 19: sightline.accounts.v1.LogOutRequest
-	(*LogOutResponse)(nil),             // 20: sightline.accounts.v1.LogOutResponse
-	(*AuthenticateRequest)(nil),        // 21: sightline.accounts.v1.AuthenticateRequest
-	(*AuthenticateResponse)(nil),       // 22: sightline.accounts.v1.AuthenticateResponse
-	(*GetCurrentUserRequest)(nil),      // 23: sightline.accounts.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil),     // 24: sightline.accounts.v1.GetCurrentUserResponse
-	(*CreateOrganizationRequest)(nil),  // 25: sightline.accounts.v1.CreateOrganizationRequest
-	(*CreateOrganizationResponse)(nil), // 26: sightline.accounts.v1.CreateOrganizationResponse
-	(*GetOrganizationRequest)(nil),     // 27: sightline.accounts.v1.GetOrganizationRequest
-	(*GetOrganizationResponse)(nil),    // 28: sightline.accounts.v1.GetOrganizationResponse
-	(*ListOrganizationsRequest)(nil),   // 29: sightline.accounts.v1.ListOrganizationsRequest
-	(*ListOrganizationsResponse)(nil),  // 30: sightline.accounts.v1.ListOrganizationsResponse
-	(*UpdateOrganizationRequest)(nil),  // 31: sightline.accounts.v1.UpdateOrganizationRequest
-	(*UpdateOrganizationResponse)(nil), // 32: sightline.accounts.v1.UpdateOrganizationResponse
-	(*ListMembersRequest)(nil),         // 33: sightline.accounts.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),        // 34: sightline.accounts.v1.ListMembersResponse
-	(*UpdateMemberRoleRequest)(nil),    // 35: sightline.accounts.v1.UpdateMemberRoleRequest
-	(*UpdateMemberRoleResponse)(nil),   // 36: sightline.accounts.v1.UpdateMemberRoleResponse
-	(*RemoveMemberRequest)(nil),        // 37: sightline.accounts.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),       // 38: sightline.accounts.v1.RemoveMemberResponse
-	(*CreateInvitationRequest)(nil),    // 39: sightline.accounts.v1.CreateInvitationRequest
-	(*CreateInvitationResponse)(nil),   // 40: sightline.accounts.v1.CreateInvitationResponse
-	(*ListInvitationsRequest)(nil),     // 41: sightline.accounts.v1.ListInvitationsRequest
-	(*ListInvitationsResponse)(nil),    // 42: sightline.accounts.v1.ListInvitationsResponse
-	(*RevokeInvitationRequest)(nil),    // 43: sightline.accounts.v1.RevokeInvitationRequest
-	(*RevokeInvitationResponse)(nil),   // 44: sightline.accounts.v1.RevokeInvitationResponse
-	(*AcceptInvitationRequest)(nil),    // 45: sightline.accounts.v1.AcceptInvitationRequest
-	(*AcceptInvitationResponse)(nil),   // 46: sightline.accounts.v1.AcceptInvitationResponse
-	(*CreateSiteRequest)(nil),          // 47: sightline.accounts.v1.CreateSiteRequest
-	(*CreateSiteResponse)(nil),         // 48: sightline.accounts.v1.CreateSiteResponse
-	(*GetSiteRequest)(nil),             // 49: sightline.accounts.v1.GetSiteRequest
-	(*GetSiteResponse)(nil),            // 50: sightline.accounts.v1.GetSiteResponse
-	(*ListSitesRequest)(nil),           // 51: sightline.accounts.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),          // 52: sightline.accounts.v1.ListSitesResponse
-	(*UpdateSiteRequest)(nil),          // 53: sightline.accounts.v1.UpdateSiteRequest
-	(*UpdateSiteResponse)(nil),         // 54: sightline.accounts.v1.UpdateSiteResponse
-	(*DeleteSiteRequest)(nil),          // 55: sightline.accounts.v1.DeleteSiteRequest
-	(*DeleteSiteResponse)(nil),         // 56: sightline.accounts.v1.DeleteSiteResponse
-	(*AddSiteDomainRequest)(nil),       // 57: sightline.accounts.v1.AddSiteDomainRequest
-	(*AddSiteDomainResponse)(nil),      // 58: sightline.accounts.v1.AddSiteDomainResponse
-	(*RemoveSiteDomainRequest)(nil),    // 59: sightline.accounts.v1.RemoveSiteDomainRequest
-	(*RemoveSiteDomainResponse)(nil),   // 60: sightline.accounts.v1.RemoveSiteDomainResponse
-	(*GetSiteSettingsRequest)(nil),     // 61: sightline.accounts.v1.GetSiteSettingsRequest
-	(*GetSiteSettingsResponse)(nil),    // 62: sightline.accounts.v1.GetSiteSettingsResponse
-	(*UpdateSiteSettingsRequest)(nil),  // 63: sightline.accounts.v1.UpdateSiteSettingsRequest
-	(*UpdateSiteSettingsResponse)(nil), // 64: sightline.accounts.v1.UpdateSiteSettingsResponse
-	(*CreateApiKeyRequest)(nil),        // 65: sightline.accounts.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),       // 66: sightline.accounts.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),         // 67: sightline.accounts.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),        // 68: sightline.accounts.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),        // 69: sightline.accounts.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),       // 70: sightline.accounts.v1.RevokeApiKeyResponse
-	(*ListFeatureFlagsRequest)(nil),    // 71: sightline.accounts.v1.ListFeatureFlagsRequest
-	(*ListFeatureFlagsResponse)(nil),   // 72: sightline.accounts.v1.ListFeatureFlagsResponse
-	(*SetFeatureFlagRequest)(nil),      // 73: sightline.accounts.v1.SetFeatureFlagRequest
-	(*SetFeatureFlagResponse)(nil),     // 74: sightline.accounts.v1.SetFeatureFlagResponse
-	(*GetMaintenanceRequest)(nil),      // 75: sightline.accounts.v1.GetMaintenanceRequest
-	(*GetMaintenanceResponse)(nil),     // 76: sightline.accounts.v1.GetMaintenanceResponse
-	(*SetMaintenanceRequest)(nil),      // 77: sightline.accounts.v1.SetMaintenanceRequest
-	(*SetMaintenanceResponse)(nil),     // 78: sightline.accounts.v1.SetMaintenanceResponse
-	(*ListAuditEventsRequest)(nil),     // 79: sightline.accounts.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),    // 80: sightline.accounts.v1.ListAuditEventsResponse
-	(*GetPublicConfigRequest)(nil),     // 81: sightline.accounts.v1.GetPublicConfigRequest
-	(*GetPublicConfigResponse)(nil),    // 82: sightline.accounts.v1.GetPublicConfigResponse
-	(*GetSiteConfigRequest)(nil),       // 83: sightline.accounts.v1.GetSiteConfigRequest
-	(*GetSiteConfigResponse)(nil),      // 84: sightline.accounts.v1.GetSiteConfigResponse
-	(*LeaseSessionQuotaRequest)(nil),   // 85: sightline.accounts.v1.LeaseSessionQuotaRequest
-	(*LeaseSessionQuotaResponse)(nil),  // 86: sightline.accounts.v1.LeaseSessionQuotaResponse
-	(*timestamppb.Timestamp)(nil),      // 87: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),      // 88: google.protobuf.FieldMask
+	(QuestionType)(0),                  // 1: sightline.accounts.v1.QuestionType
+	(SurveyStatus)(0),                  // 2: sightline.accounts.v1.SurveyStatus
+	(FeatureFlagScope)(0),              // 3: sightline.accounts.v1.FeatureFlagScope
+	(FeedbackWidget_Position)(0),       // 4: sightline.accounts.v1.FeedbackWidget.Position
+	(SurveyTargeting_Visitors)(0),      // 5: sightline.accounts.v1.SurveyTargeting.Visitors
+	(SurveyTrigger_Kind)(0),            // 6: sightline.accounts.v1.SurveyTrigger.Kind
+	(*User)(nil),                       // 7: sightline.accounts.v1.User
+	(*Plan)(nil),                       // 8: sightline.accounts.v1.Plan
+	(*Organization)(nil),               // 9: sightline.accounts.v1.Organization
+	(*Membership)(nil),                 // 10: sightline.accounts.v1.Membership
+	(*Member)(nil),                     // 11: sightline.accounts.v1.Member
+	(*Invitation)(nil),                 // 12: sightline.accounts.v1.Invitation
+	(*SiteSettings)(nil),               // 13: sightline.accounts.v1.SiteSettings
+	(*FeedbackWidget)(nil),             // 14: sightline.accounts.v1.FeedbackWidget
+	(*Choice)(nil),                     // 15: sightline.accounts.v1.Choice
+	(*SkipRule)(nil),                   // 16: sightline.accounts.v1.SkipRule
+	(*Question)(nil),                   // 17: sightline.accounts.v1.Question
+	(*SurveyTargeting)(nil),            // 18: sightline.accounts.v1.SurveyTargeting
+	(*SurveyTrigger)(nil),              // 19: sightline.accounts.v1.SurveyTrigger
+	(*Survey)(nil),                     // 20: sightline.accounts.v1.Survey
+	(*Site)(nil),                       // 21: sightline.accounts.v1.Site
+	(*ApiKey)(nil),                     // 22: sightline.accounts.v1.ApiKey
+	(*FeatureFlag)(nil),                // 23: sightline.accounts.v1.FeatureFlag
+	(*Maintenance)(nil),                // 24: sightline.accounts.v1.Maintenance
+	(*AuditEvent)(nil),                 // 25: sightline.accounts.v1.AuditEvent
+	(*Principal)(nil),                  // 26: sightline.accounts.v1.Principal
+	(*SignUpRequest)(nil),              // 27: sightline.accounts.v1.SignUpRequest
+	(*SignUpResponse)(nil),             // 28: sightline.accounts.v1.SignUpResponse
+	(*LogInRequest)(nil),               // 29: sightline.accounts.v1.LogInRequest
+	(*LogInResponse)(nil),              // 30: sightline.accounts.v1.LogInResponse
+	(*LogOutRequest)(nil),              // 31: sightline.accounts.v1.LogOutRequest
+	(*LogOutResponse)(nil),             // 32: sightline.accounts.v1.LogOutResponse
+	(*AuthenticateRequest)(nil),        // 33: sightline.accounts.v1.AuthenticateRequest
+	(*AuthenticateResponse)(nil),       // 34: sightline.accounts.v1.AuthenticateResponse
+	(*GetCurrentUserRequest)(nil),      // 35: sightline.accounts.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil),     // 36: sightline.accounts.v1.GetCurrentUserResponse
+	(*CreateOrganizationRequest)(nil),  // 37: sightline.accounts.v1.CreateOrganizationRequest
+	(*CreateOrganizationResponse)(nil), // 38: sightline.accounts.v1.CreateOrganizationResponse
+	(*GetOrganizationRequest)(nil),     // 39: sightline.accounts.v1.GetOrganizationRequest
+	(*GetOrganizationResponse)(nil),    // 40: sightline.accounts.v1.GetOrganizationResponse
+	(*ListOrganizationsRequest)(nil),   // 41: sightline.accounts.v1.ListOrganizationsRequest
+	(*ListOrganizationsResponse)(nil),  // 42: sightline.accounts.v1.ListOrganizationsResponse
+	(*UpdateOrganizationRequest)(nil),  // 43: sightline.accounts.v1.UpdateOrganizationRequest
+	(*UpdateOrganizationResponse)(nil), // 44: sightline.accounts.v1.UpdateOrganizationResponse
+	(*ListMembersRequest)(nil),         // 45: sightline.accounts.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),        // 46: sightline.accounts.v1.ListMembersResponse
+	(*UpdateMemberRoleRequest)(nil),    // 47: sightline.accounts.v1.UpdateMemberRoleRequest
+	(*UpdateMemberRoleResponse)(nil),   // 48: sightline.accounts.v1.UpdateMemberRoleResponse
+	(*RemoveMemberRequest)(nil),        // 49: sightline.accounts.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),       // 50: sightline.accounts.v1.RemoveMemberResponse
+	(*CreateInvitationRequest)(nil),    // 51: sightline.accounts.v1.CreateInvitationRequest
+	(*CreateInvitationResponse)(nil),   // 52: sightline.accounts.v1.CreateInvitationResponse
+	(*ListInvitationsRequest)(nil),     // 53: sightline.accounts.v1.ListInvitationsRequest
+	(*ListInvitationsResponse)(nil),    // 54: sightline.accounts.v1.ListInvitationsResponse
+	(*RevokeInvitationRequest)(nil),    // 55: sightline.accounts.v1.RevokeInvitationRequest
+	(*RevokeInvitationResponse)(nil),   // 56: sightline.accounts.v1.RevokeInvitationResponse
+	(*AcceptInvitationRequest)(nil),    // 57: sightline.accounts.v1.AcceptInvitationRequest
+	(*AcceptInvitationResponse)(nil),   // 58: sightline.accounts.v1.AcceptInvitationResponse
+	(*CreateSiteRequest)(nil),          // 59: sightline.accounts.v1.CreateSiteRequest
+	(*CreateSiteResponse)(nil),         // 60: sightline.accounts.v1.CreateSiteResponse
+	(*GetSiteRequest)(nil),             // 61: sightline.accounts.v1.GetSiteRequest
+	(*GetSiteResponse)(nil),            // 62: sightline.accounts.v1.GetSiteResponse
+	(*ListSitesRequest)(nil),           // 63: sightline.accounts.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),          // 64: sightline.accounts.v1.ListSitesResponse
+	(*UpdateSiteRequest)(nil),          // 65: sightline.accounts.v1.UpdateSiteRequest
+	(*UpdateSiteResponse)(nil),         // 66: sightline.accounts.v1.UpdateSiteResponse
+	(*DeleteSiteRequest)(nil),          // 67: sightline.accounts.v1.DeleteSiteRequest
+	(*DeleteSiteResponse)(nil),         // 68: sightline.accounts.v1.DeleteSiteResponse
+	(*AddSiteDomainRequest)(nil),       // 69: sightline.accounts.v1.AddSiteDomainRequest
+	(*AddSiteDomainResponse)(nil),      // 70: sightline.accounts.v1.AddSiteDomainResponse
+	(*RemoveSiteDomainRequest)(nil),    // 71: sightline.accounts.v1.RemoveSiteDomainRequest
+	(*RemoveSiteDomainResponse)(nil),   // 72: sightline.accounts.v1.RemoveSiteDomainResponse
+	(*GetSiteSettingsRequest)(nil),     // 73: sightline.accounts.v1.GetSiteSettingsRequest
+	(*GetSiteSettingsResponse)(nil),    // 74: sightline.accounts.v1.GetSiteSettingsResponse
+	(*UpdateSiteSettingsRequest)(nil),  // 75: sightline.accounts.v1.UpdateSiteSettingsRequest
+	(*UpdateSiteSettingsResponse)(nil), // 76: sightline.accounts.v1.UpdateSiteSettingsResponse
+	(*ListSurveysRequest)(nil),         // 77: sightline.accounts.v1.ListSurveysRequest
+	(*ListSurveysResponse)(nil),        // 78: sightline.accounts.v1.ListSurveysResponse
+	(*GetSurveyRequest)(nil),           // 79: sightline.accounts.v1.GetSurveyRequest
+	(*GetSurveyResponse)(nil),          // 80: sightline.accounts.v1.GetSurveyResponse
+	(*CreateSurveyRequest)(nil),        // 81: sightline.accounts.v1.CreateSurveyRequest
+	(*CreateSurveyResponse)(nil),       // 82: sightline.accounts.v1.CreateSurveyResponse
+	(*UpdateSurveyRequest)(nil),        // 83: sightline.accounts.v1.UpdateSurveyRequest
+	(*UpdateSurveyResponse)(nil),       // 84: sightline.accounts.v1.UpdateSurveyResponse
+	(*DeleteSurveyRequest)(nil),        // 85: sightline.accounts.v1.DeleteSurveyRequest
+	(*DeleteSurveyResponse)(nil),       // 86: sightline.accounts.v1.DeleteSurveyResponse
+	(*CreateApiKeyRequest)(nil),        // 87: sightline.accounts.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),       // 88: sightline.accounts.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),         // 89: sightline.accounts.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),        // 90: sightline.accounts.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),        // 91: sightline.accounts.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),       // 92: sightline.accounts.v1.RevokeApiKeyResponse
+	(*ListFeatureFlagsRequest)(nil),    // 93: sightline.accounts.v1.ListFeatureFlagsRequest
+	(*ListFeatureFlagsResponse)(nil),   // 94: sightline.accounts.v1.ListFeatureFlagsResponse
+	(*SetFeatureFlagRequest)(nil),      // 95: sightline.accounts.v1.SetFeatureFlagRequest
+	(*SetFeatureFlagResponse)(nil),     // 96: sightline.accounts.v1.SetFeatureFlagResponse
+	(*GetMaintenanceRequest)(nil),      // 97: sightline.accounts.v1.GetMaintenanceRequest
+	(*GetMaintenanceResponse)(nil),     // 98: sightline.accounts.v1.GetMaintenanceResponse
+	(*SetMaintenanceRequest)(nil),      // 99: sightline.accounts.v1.SetMaintenanceRequest
+	(*SetMaintenanceResponse)(nil),     // 100: sightline.accounts.v1.SetMaintenanceResponse
+	(*ListAuditEventsRequest)(nil),     // 101: sightline.accounts.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),    // 102: sightline.accounts.v1.ListAuditEventsResponse
+	(*GetPublicConfigRequest)(nil),     // 103: sightline.accounts.v1.GetPublicConfigRequest
+	(*GetPublicConfigResponse)(nil),    // 104: sightline.accounts.v1.GetPublicConfigResponse
+	(*GetSiteConfigRequest)(nil),       // 105: sightline.accounts.v1.GetSiteConfigRequest
+	(*GetSiteConfigResponse)(nil),      // 106: sightline.accounts.v1.GetSiteConfigResponse
+	(*LeaseSessionQuotaRequest)(nil),   // 107: sightline.accounts.v1.LeaseSessionQuotaRequest
+	(*LeaseSessionQuotaResponse)(nil),  // 108: sightline.accounts.v1.LeaseSessionQuotaResponse
+	(*timestamppb.Timestamp)(nil),      // 109: google.protobuf.Timestamp
+	(*v1.UrlMatch)(nil),                // 110: sightline.search.v1.UrlMatch
+	(v11.DeviceType)(0),                // 111: sightline.sessions.v1.DeviceType
+	(*v11.Attribute)(nil),              // 112: sightline.sessions.v1.Attribute
+	(*fieldmaskpb.FieldMask)(nil),      // 113: google.protobuf.FieldMask
 }
 var file_sightline_accounts_v1_accounts_proto_depIdxs = []int32{
-	87,  // 0: sightline.accounts.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	3,   // 1: sightline.accounts.v1.Organization.plan:type_name -> sightline.accounts.v1.Plan
-	87,  // 2: sightline.accounts.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	109, // 0: sightline.accounts.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	8,   // 1: sightline.accounts.v1.Organization.plan:type_name -> sightline.accounts.v1.Plan
+	109, // 2: sightline.accounts.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
 	0,   // 3: sightline.accounts.v1.Membership.role:type_name -> sightline.accounts.v1.Role
-	2,   // 4: sightline.accounts.v1.Member.user:type_name -> sightline.accounts.v1.User
+	7,   // 4: sightline.accounts.v1.Member.user:type_name -> sightline.accounts.v1.User
 	0,   // 5: sightline.accounts.v1.Member.role:type_name -> sightline.accounts.v1.Role
-	87,  // 6: sightline.accounts.v1.Member.join_time:type_name -> google.protobuf.Timestamp
+	109, // 6: sightline.accounts.v1.Member.join_time:type_name -> google.protobuf.Timestamp
 	0,   // 7: sightline.accounts.v1.Invitation.role:type_name -> sightline.accounts.v1.Role
-	87,  // 8: sightline.accounts.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	87,  // 9: sightline.accounts.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
-	8,   // 10: sightline.accounts.v1.Site.settings:type_name -> sightline.accounts.v1.SiteSettings
-	87,  // 11: sightline.accounts.v1.Site.create_time:type_name -> google.protobuf.Timestamp
-	0,   // 12: sightline.accounts.v1.ApiKey.role:type_name -> sightline.accounts.v1.Role
-	87,  // 13: sightline.accounts.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	87,  // 14: sightline.accounts.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
-	87,  // 15: sightline.accounts.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	1,   // 16: sightline.accounts.v1.FeatureFlag.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
-	87,  // 17: sightline.accounts.v1.Maintenance.update_time:type_name -> google.protobuf.Timestamp
-	87,  // 18: sightline.accounts.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
-	5,   // 19: sightline.accounts.v1.Principal.memberships:type_name -> sightline.accounts.v1.Membership
-	2,   // 20: sightline.accounts.v1.SignUpResponse.user:type_name -> sightline.accounts.v1.User
-	4,   // 21: sightline.accounts.v1.SignUpResponse.organization:type_name -> sightline.accounts.v1.Organization
-	87,  // 22: sightline.accounts.v1.SignUpResponse.expire_time:type_name -> google.protobuf.Timestamp
-	2,   // 23: sightline.accounts.v1.LogInResponse.user:type_name -> sightline.accounts.v1.User
-	87,  // 24: sightline.accounts.v1.LogInResponse.expire_time:type_name -> google.protobuf.Timestamp
-	14,  // 25: sightline.accounts.v1.AuthenticateResponse.principal:type_name -> sightline.accounts.v1.Principal
-	87,  // 26: sightline.accounts.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
-	2,   // 27: sightline.accounts.v1.GetCurrentUserResponse.user:type_name -> sightline.accounts.v1.User
-	5,   // 28: sightline.accounts.v1.GetCurrentUserResponse.memberships:type_name -> sightline.accounts.v1.Membership
-	4,   // 29: sightline.accounts.v1.CreateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
-	4,   // 30: sightline.accounts.v1.GetOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
-	4,   // 31: sightline.accounts.v1.ListOrganizationsResponse.organizations:type_name -> sightline.accounts.v1.Organization
-	4,   // 32: sightline.accounts.v1.UpdateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
-	6,   // 33: sightline.accounts.v1.ListMembersResponse.members:type_name -> sightline.accounts.v1.Member
-	0,   // 34: sightline.accounts.v1.UpdateMemberRoleRequest.role:type_name -> sightline.accounts.v1.Role
-	6,   // 35: sightline.accounts.v1.UpdateMemberRoleResponse.member:type_name -> sightline.accounts.v1.Member
-	0,   // 36: sightline.accounts.v1.CreateInvitationRequest.role:type_name -> sightline.accounts.v1.Role
-	7,   // 37: sightline.accounts.v1.CreateInvitationResponse.invitation:type_name -> sightline.accounts.v1.Invitation
-	7,   // 38: sightline.accounts.v1.ListInvitationsResponse.invitations:type_name -> sightline.accounts.v1.Invitation
-	5,   // 39: sightline.accounts.v1.AcceptInvitationResponse.membership:type_name -> sightline.accounts.v1.Membership
-	9,   // 40: sightline.accounts.v1.CreateSiteResponse.site:type_name -> sightline.accounts.v1.Site
-	9,   // 41: sightline.accounts.v1.GetSiteResponse.site:type_name -> sightline.accounts.v1.Site
-	9,   // 42: sightline.accounts.v1.ListSitesResponse.sites:type_name -> sightline.accounts.v1.Site
-	9,   // 43: sightline.accounts.v1.UpdateSiteResponse.site:type_name -> sightline.accounts.v1.Site
-	9,   // 44: sightline.accounts.v1.AddSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
-	9,   // 45: sightline.accounts.v1.RemoveSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
-	8,   // 46: sightline.accounts.v1.GetSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
-	8,   // 47: sightline.accounts.v1.UpdateSiteSettingsRequest.settings:type_name -> sightline.accounts.v1.SiteSettings
-	88,  // 48: sightline.accounts.v1.UpdateSiteSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	8,   // 49: sightline.accounts.v1.UpdateSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
-	0,   // 50: sightline.accounts.v1.CreateApiKeyRequest.role:type_name -> sightline.accounts.v1.Role
-	10,  // 51: sightline.accounts.v1.CreateApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
-	10,  // 52: sightline.accounts.v1.ListApiKeysResponse.api_keys:type_name -> sightline.accounts.v1.ApiKey
-	10,  // 53: sightline.accounts.v1.RevokeApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
-	1,   // 54: sightline.accounts.v1.ListFeatureFlagsRequest.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
-	11,  // 55: sightline.accounts.v1.ListFeatureFlagsResponse.flags:type_name -> sightline.accounts.v1.FeatureFlag
-	11,  // 56: sightline.accounts.v1.SetFeatureFlagRequest.flag:type_name -> sightline.accounts.v1.FeatureFlag
-	11,  // 57: sightline.accounts.v1.SetFeatureFlagResponse.flag:type_name -> sightline.accounts.v1.FeatureFlag
-	12,  // 58: sightline.accounts.v1.GetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	12,  // 59: sightline.accounts.v1.SetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	13,  // 60: sightline.accounts.v1.ListAuditEventsResponse.events:type_name -> sightline.accounts.v1.AuditEvent
-	12,  // 61: sightline.accounts.v1.GetPublicConfigResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	3,   // 62: sightline.accounts.v1.GetPublicConfigResponse.default_plan:type_name -> sightline.accounts.v1.Plan
-	8,   // 63: sightline.accounts.v1.GetSiteConfigResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
-	3,   // 64: sightline.accounts.v1.GetSiteConfigResponse.plan:type_name -> sightline.accounts.v1.Plan
-	15,  // 65: sightline.accounts.v1.AccountsService.SignUp:input_type -> sightline.accounts.v1.SignUpRequest
-	17,  // 66: sightline.accounts.v1.AccountsService.LogIn:input_type -> sightline.accounts.v1.LogInRequest
-	19,  // 67: sightline.accounts.v1.AccountsService.LogOut:input_type -> sightline.accounts.v1.LogOutRequest
-	21,  // 68: sightline.accounts.v1.AccountsService.Authenticate:input_type -> sightline.accounts.v1.AuthenticateRequest
-	23,  // 69: sightline.accounts.v1.AccountsService.GetCurrentUser:input_type -> sightline.accounts.v1.GetCurrentUserRequest
-	25,  // 70: sightline.accounts.v1.AccountsService.CreateOrganization:input_type -> sightline.accounts.v1.CreateOrganizationRequest
-	27,  // 71: sightline.accounts.v1.AccountsService.GetOrganization:input_type -> sightline.accounts.v1.GetOrganizationRequest
-	29,  // 72: sightline.accounts.v1.AccountsService.ListOrganizations:input_type -> sightline.accounts.v1.ListOrganizationsRequest
-	31,  // 73: sightline.accounts.v1.AccountsService.UpdateOrganization:input_type -> sightline.accounts.v1.UpdateOrganizationRequest
-	33,  // 74: sightline.accounts.v1.AccountsService.ListMembers:input_type -> sightline.accounts.v1.ListMembersRequest
-	35,  // 75: sightline.accounts.v1.AccountsService.UpdateMemberRole:input_type -> sightline.accounts.v1.UpdateMemberRoleRequest
-	37,  // 76: sightline.accounts.v1.AccountsService.RemoveMember:input_type -> sightline.accounts.v1.RemoveMemberRequest
-	39,  // 77: sightline.accounts.v1.AccountsService.CreateInvitation:input_type -> sightline.accounts.v1.CreateInvitationRequest
-	41,  // 78: sightline.accounts.v1.AccountsService.ListInvitations:input_type -> sightline.accounts.v1.ListInvitationsRequest
-	43,  // 79: sightline.accounts.v1.AccountsService.RevokeInvitation:input_type -> sightline.accounts.v1.RevokeInvitationRequest
-	45,  // 80: sightline.accounts.v1.AccountsService.AcceptInvitation:input_type -> sightline.accounts.v1.AcceptInvitationRequest
-	47,  // 81: sightline.accounts.v1.AccountsService.CreateSite:input_type -> sightline.accounts.v1.CreateSiteRequest
-	49,  // 82: sightline.accounts.v1.AccountsService.GetSite:input_type -> sightline.accounts.v1.GetSiteRequest
-	51,  // 83: sightline.accounts.v1.AccountsService.ListSites:input_type -> sightline.accounts.v1.ListSitesRequest
-	53,  // 84: sightline.accounts.v1.AccountsService.UpdateSite:input_type -> sightline.accounts.v1.UpdateSiteRequest
-	55,  // 85: sightline.accounts.v1.AccountsService.DeleteSite:input_type -> sightline.accounts.v1.DeleteSiteRequest
-	57,  // 86: sightline.accounts.v1.AccountsService.AddSiteDomain:input_type -> sightline.accounts.v1.AddSiteDomainRequest
-	59,  // 87: sightline.accounts.v1.AccountsService.RemoveSiteDomain:input_type -> sightline.accounts.v1.RemoveSiteDomainRequest
-	61,  // 88: sightline.accounts.v1.AccountsService.GetSiteSettings:input_type -> sightline.accounts.v1.GetSiteSettingsRequest
-	63,  // 89: sightline.accounts.v1.AccountsService.UpdateSiteSettings:input_type -> sightline.accounts.v1.UpdateSiteSettingsRequest
-	65,  // 90: sightline.accounts.v1.AccountsService.CreateApiKey:input_type -> sightline.accounts.v1.CreateApiKeyRequest
-	67,  // 91: sightline.accounts.v1.AccountsService.ListApiKeys:input_type -> sightline.accounts.v1.ListApiKeysRequest
-	69,  // 92: sightline.accounts.v1.AccountsService.RevokeApiKey:input_type -> sightline.accounts.v1.RevokeApiKeyRequest
-	71,  // 93: sightline.accounts.v1.AccountsService.ListFeatureFlags:input_type -> sightline.accounts.v1.ListFeatureFlagsRequest
-	73,  // 94: sightline.accounts.v1.AccountsService.SetFeatureFlag:input_type -> sightline.accounts.v1.SetFeatureFlagRequest
-	75,  // 95: sightline.accounts.v1.AccountsService.GetMaintenance:input_type -> sightline.accounts.v1.GetMaintenanceRequest
-	77,  // 96: sightline.accounts.v1.AccountsService.SetMaintenance:input_type -> sightline.accounts.v1.SetMaintenanceRequest
-	79,  // 97: sightline.accounts.v1.AccountsService.ListAuditEvents:input_type -> sightline.accounts.v1.ListAuditEventsRequest
-	81,  // 98: sightline.accounts.v1.AccountsService.GetPublicConfig:input_type -> sightline.accounts.v1.GetPublicConfigRequest
-	83,  // 99: sightline.accounts.v1.AccountsService.GetSiteConfig:input_type -> sightline.accounts.v1.GetSiteConfigRequest
-	85,  // 100: sightline.accounts.v1.AccountsService.LeaseSessionQuota:input_type -> sightline.accounts.v1.LeaseSessionQuotaRequest
-	16,  // 101: sightline.accounts.v1.AccountsService.SignUp:output_type -> sightline.accounts.v1.SignUpResponse
-	18,  // 102: sightline.accounts.v1.AccountsService.LogIn:output_type -> sightline.accounts.v1.LogInResponse
-	20,  // 103: sightline.accounts.v1.AccountsService.LogOut:output_type -> sightline.accounts.v1.LogOutResponse
-	22,  // 104: sightline.accounts.v1.AccountsService.Authenticate:output_type -> sightline.accounts.v1.AuthenticateResponse
-	24,  // 105: sightline.accounts.v1.AccountsService.GetCurrentUser:output_type -> sightline.accounts.v1.GetCurrentUserResponse
-	26,  // 106: sightline.accounts.v1.AccountsService.CreateOrganization:output_type -> sightline.accounts.v1.CreateOrganizationResponse
-	28,  // 107: sightline.accounts.v1.AccountsService.GetOrganization:output_type -> sightline.accounts.v1.GetOrganizationResponse
-	30,  // 108: sightline.accounts.v1.AccountsService.ListOrganizations:output_type -> sightline.accounts.v1.ListOrganizationsResponse
-	32,  // 109: sightline.accounts.v1.AccountsService.UpdateOrganization:output_type -> sightline.accounts.v1.UpdateOrganizationResponse
-	34,  // 110: sightline.accounts.v1.AccountsService.ListMembers:output_type -> sightline.accounts.v1.ListMembersResponse
-	36,  // 111: sightline.accounts.v1.AccountsService.UpdateMemberRole:output_type -> sightline.accounts.v1.UpdateMemberRoleResponse
-	38,  // 112: sightline.accounts.v1.AccountsService.RemoveMember:output_type -> sightline.accounts.v1.RemoveMemberResponse
-	40,  // 113: sightline.accounts.v1.AccountsService.CreateInvitation:output_type -> sightline.accounts.v1.CreateInvitationResponse
-	42,  // 114: sightline.accounts.v1.AccountsService.ListInvitations:output_type -> sightline.accounts.v1.ListInvitationsResponse
-	44,  // 115: sightline.accounts.v1.AccountsService.RevokeInvitation:output_type -> sightline.accounts.v1.RevokeInvitationResponse
-	46,  // 116: sightline.accounts.v1.AccountsService.AcceptInvitation:output_type -> sightline.accounts.v1.AcceptInvitationResponse
-	48,  // 117: sightline.accounts.v1.AccountsService.CreateSite:output_type -> sightline.accounts.v1.CreateSiteResponse
-	50,  // 118: sightline.accounts.v1.AccountsService.GetSite:output_type -> sightline.accounts.v1.GetSiteResponse
-	52,  // 119: sightline.accounts.v1.AccountsService.ListSites:output_type -> sightline.accounts.v1.ListSitesResponse
-	54,  // 120: sightline.accounts.v1.AccountsService.UpdateSite:output_type -> sightline.accounts.v1.UpdateSiteResponse
-	56,  // 121: sightline.accounts.v1.AccountsService.DeleteSite:output_type -> sightline.accounts.v1.DeleteSiteResponse
-	58,  // 122: sightline.accounts.v1.AccountsService.AddSiteDomain:output_type -> sightline.accounts.v1.AddSiteDomainResponse
-	60,  // 123: sightline.accounts.v1.AccountsService.RemoveSiteDomain:output_type -> sightline.accounts.v1.RemoveSiteDomainResponse
-	62,  // 124: sightline.accounts.v1.AccountsService.GetSiteSettings:output_type -> sightline.accounts.v1.GetSiteSettingsResponse
-	64,  // 125: sightline.accounts.v1.AccountsService.UpdateSiteSettings:output_type -> sightline.accounts.v1.UpdateSiteSettingsResponse
-	66,  // 126: sightline.accounts.v1.AccountsService.CreateApiKey:output_type -> sightline.accounts.v1.CreateApiKeyResponse
-	68,  // 127: sightline.accounts.v1.AccountsService.ListApiKeys:output_type -> sightline.accounts.v1.ListApiKeysResponse
-	70,  // 128: sightline.accounts.v1.AccountsService.RevokeApiKey:output_type -> sightline.accounts.v1.RevokeApiKeyResponse
-	72,  // 129: sightline.accounts.v1.AccountsService.ListFeatureFlags:output_type -> sightline.accounts.v1.ListFeatureFlagsResponse
-	74,  // 130: sightline.accounts.v1.AccountsService.SetFeatureFlag:output_type -> sightline.accounts.v1.SetFeatureFlagResponse
-	76,  // 131: sightline.accounts.v1.AccountsService.GetMaintenance:output_type -> sightline.accounts.v1.GetMaintenanceResponse
-	78,  // 132: sightline.accounts.v1.AccountsService.SetMaintenance:output_type -> sightline.accounts.v1.SetMaintenanceResponse
-	80,  // 133: sightline.accounts.v1.AccountsService.ListAuditEvents:output_type -> sightline.accounts.v1.ListAuditEventsResponse
-	82,  // 134: sightline.accounts.v1.AccountsService.GetPublicConfig:output_type -> sightline.accounts.v1.GetPublicConfigResponse
-	84,  // 135: sightline.accounts.v1.AccountsService.GetSiteConfig:output_type -> sightline.accounts.v1.GetSiteConfigResponse
-	86,  // 136: sightline.accounts.v1.AccountsService.LeaseSessionQuota:output_type -> sightline.accounts.v1.LeaseSessionQuotaResponse
-	101, // [101:137] is the sub-list for method output_type
-	65,  // [65:101] is the sub-list for method input_type
-	65,  // [65:65] is the sub-list for extension type_name
-	65,  // [65:65] is the sub-list for extension extendee
-	0,   // [0:65] is the sub-list for field type_name
+	109, // 8: sightline.accounts.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	109, // 9: sightline.accounts.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	14,  // 10: sightline.accounts.v1.SiteSettings.feedback:type_name -> sightline.accounts.v1.FeedbackWidget
+	4,   // 11: sightline.accounts.v1.FeedbackWidget.position:type_name -> sightline.accounts.v1.FeedbackWidget.Position
+	110, // 12: sightline.accounts.v1.FeedbackWidget.pages:type_name -> sightline.search.v1.UrlMatch
+	1,   // 13: sightline.accounts.v1.Question.type:type_name -> sightline.accounts.v1.QuestionType
+	15,  // 14: sightline.accounts.v1.Question.choices:type_name -> sightline.accounts.v1.Choice
+	16,  // 15: sightline.accounts.v1.Question.skip:type_name -> sightline.accounts.v1.SkipRule
+	110, // 16: sightline.accounts.v1.SurveyTargeting.pages:type_name -> sightline.search.v1.UrlMatch
+	111, // 17: sightline.accounts.v1.SurveyTargeting.device_types:type_name -> sightline.sessions.v1.DeviceType
+	5,   // 18: sightline.accounts.v1.SurveyTargeting.visitors:type_name -> sightline.accounts.v1.SurveyTargeting.Visitors
+	112, // 19: sightline.accounts.v1.SurveyTargeting.attributes:type_name -> sightline.sessions.v1.Attribute
+	6,   // 20: sightline.accounts.v1.SurveyTrigger.kind:type_name -> sightline.accounts.v1.SurveyTrigger.Kind
+	2,   // 21: sightline.accounts.v1.Survey.status:type_name -> sightline.accounts.v1.SurveyStatus
+	17,  // 22: sightline.accounts.v1.Survey.questions:type_name -> sightline.accounts.v1.Question
+	18,  // 23: sightline.accounts.v1.Survey.targeting:type_name -> sightline.accounts.v1.SurveyTargeting
+	19,  // 24: sightline.accounts.v1.Survey.trigger:type_name -> sightline.accounts.v1.SurveyTrigger
+	109, // 25: sightline.accounts.v1.Survey.start_time:type_name -> google.protobuf.Timestamp
+	109, // 26: sightline.accounts.v1.Survey.end_time:type_name -> google.protobuf.Timestamp
+	109, // 27: sightline.accounts.v1.Survey.create_time:type_name -> google.protobuf.Timestamp
+	109, // 28: sightline.accounts.v1.Survey.update_time:type_name -> google.protobuf.Timestamp
+	13,  // 29: sightline.accounts.v1.Site.settings:type_name -> sightline.accounts.v1.SiteSettings
+	109, // 30: sightline.accounts.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	0,   // 31: sightline.accounts.v1.ApiKey.role:type_name -> sightline.accounts.v1.Role
+	109, // 32: sightline.accounts.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	109, // 33: sightline.accounts.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
+	109, // 34: sightline.accounts.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	3,   // 35: sightline.accounts.v1.FeatureFlag.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
+	109, // 36: sightline.accounts.v1.Maintenance.update_time:type_name -> google.protobuf.Timestamp
+	109, // 37: sightline.accounts.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
+	10,  // 38: sightline.accounts.v1.Principal.memberships:type_name -> sightline.accounts.v1.Membership
+	7,   // 39: sightline.accounts.v1.SignUpResponse.user:type_name -> sightline.accounts.v1.User
+	9,   // 40: sightline.accounts.v1.SignUpResponse.organization:type_name -> sightline.accounts.v1.Organization
+	109, // 41: sightline.accounts.v1.SignUpResponse.expire_time:type_name -> google.protobuf.Timestamp
+	7,   // 42: sightline.accounts.v1.LogInResponse.user:type_name -> sightline.accounts.v1.User
+	109, // 43: sightline.accounts.v1.LogInResponse.expire_time:type_name -> google.protobuf.Timestamp
+	26,  // 44: sightline.accounts.v1.AuthenticateResponse.principal:type_name -> sightline.accounts.v1.Principal
+	109, // 45: sightline.accounts.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
+	7,   // 46: sightline.accounts.v1.GetCurrentUserResponse.user:type_name -> sightline.accounts.v1.User
+	10,  // 47: sightline.accounts.v1.GetCurrentUserResponse.memberships:type_name -> sightline.accounts.v1.Membership
+	9,   // 48: sightline.accounts.v1.CreateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
+	9,   // 49: sightline.accounts.v1.GetOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
+	9,   // 50: sightline.accounts.v1.ListOrganizationsResponse.organizations:type_name -> sightline.accounts.v1.Organization
+	9,   // 51: sightline.accounts.v1.UpdateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
+	11,  // 52: sightline.accounts.v1.ListMembersResponse.members:type_name -> sightline.accounts.v1.Member
+	0,   // 53: sightline.accounts.v1.UpdateMemberRoleRequest.role:type_name -> sightline.accounts.v1.Role
+	11,  // 54: sightline.accounts.v1.UpdateMemberRoleResponse.member:type_name -> sightline.accounts.v1.Member
+	0,   // 55: sightline.accounts.v1.CreateInvitationRequest.role:type_name -> sightline.accounts.v1.Role
+	12,  // 56: sightline.accounts.v1.CreateInvitationResponse.invitation:type_name -> sightline.accounts.v1.Invitation
+	12,  // 57: sightline.accounts.v1.ListInvitationsResponse.invitations:type_name -> sightline.accounts.v1.Invitation
+	10,  // 58: sightline.accounts.v1.AcceptInvitationResponse.membership:type_name -> sightline.accounts.v1.Membership
+	21,  // 59: sightline.accounts.v1.CreateSiteResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 60: sightline.accounts.v1.GetSiteResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 61: sightline.accounts.v1.ListSitesResponse.sites:type_name -> sightline.accounts.v1.Site
+	21,  // 62: sightline.accounts.v1.UpdateSiteResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 63: sightline.accounts.v1.AddSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 64: sightline.accounts.v1.RemoveSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
+	13,  // 65: sightline.accounts.v1.GetSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
+	13,  // 66: sightline.accounts.v1.UpdateSiteSettingsRequest.settings:type_name -> sightline.accounts.v1.SiteSettings
+	113, // 67: sightline.accounts.v1.UpdateSiteSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13,  // 68: sightline.accounts.v1.UpdateSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
+	20,  // 69: sightline.accounts.v1.ListSurveysResponse.surveys:type_name -> sightline.accounts.v1.Survey
+	20,  // 70: sightline.accounts.v1.GetSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 71: sightline.accounts.v1.CreateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 72: sightline.accounts.v1.CreateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 73: sightline.accounts.v1.UpdateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 74: sightline.accounts.v1.UpdateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
+	0,   // 75: sightline.accounts.v1.CreateApiKeyRequest.role:type_name -> sightline.accounts.v1.Role
+	22,  // 76: sightline.accounts.v1.CreateApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
+	22,  // 77: sightline.accounts.v1.ListApiKeysResponse.api_keys:type_name -> sightline.accounts.v1.ApiKey
+	22,  // 78: sightline.accounts.v1.RevokeApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
+	3,   // 79: sightline.accounts.v1.ListFeatureFlagsRequest.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
+	23,  // 80: sightline.accounts.v1.ListFeatureFlagsResponse.flags:type_name -> sightline.accounts.v1.FeatureFlag
+	23,  // 81: sightline.accounts.v1.SetFeatureFlagRequest.flag:type_name -> sightline.accounts.v1.FeatureFlag
+	23,  // 82: sightline.accounts.v1.SetFeatureFlagResponse.flag:type_name -> sightline.accounts.v1.FeatureFlag
+	24,  // 83: sightline.accounts.v1.GetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	24,  // 84: sightline.accounts.v1.SetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	25,  // 85: sightline.accounts.v1.ListAuditEventsResponse.events:type_name -> sightline.accounts.v1.AuditEvent
+	24,  // 86: sightline.accounts.v1.GetPublicConfigResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	8,   // 87: sightline.accounts.v1.GetPublicConfigResponse.default_plan:type_name -> sightline.accounts.v1.Plan
+	13,  // 88: sightline.accounts.v1.GetSiteConfigResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
+	8,   // 89: sightline.accounts.v1.GetSiteConfigResponse.plan:type_name -> sightline.accounts.v1.Plan
+	20,  // 90: sightline.accounts.v1.GetSiteConfigResponse.surveys:type_name -> sightline.accounts.v1.Survey
+	27,  // 91: sightline.accounts.v1.AccountsService.SignUp:input_type -> sightline.accounts.v1.SignUpRequest
+	29,  // 92: sightline.accounts.v1.AccountsService.LogIn:input_type -> sightline.accounts.v1.LogInRequest
+	31,  // 93: sightline.accounts.v1.AccountsService.LogOut:input_type -> sightline.accounts.v1.LogOutRequest
+	33,  // 94: sightline.accounts.v1.AccountsService.Authenticate:input_type -> sightline.accounts.v1.AuthenticateRequest
+	35,  // 95: sightline.accounts.v1.AccountsService.GetCurrentUser:input_type -> sightline.accounts.v1.GetCurrentUserRequest
+	37,  // 96: sightline.accounts.v1.AccountsService.CreateOrganization:input_type -> sightline.accounts.v1.CreateOrganizationRequest
+	39,  // 97: sightline.accounts.v1.AccountsService.GetOrganization:input_type -> sightline.accounts.v1.GetOrganizationRequest
+	41,  // 98: sightline.accounts.v1.AccountsService.ListOrganizations:input_type -> sightline.accounts.v1.ListOrganizationsRequest
+	43,  // 99: sightline.accounts.v1.AccountsService.UpdateOrganization:input_type -> sightline.accounts.v1.UpdateOrganizationRequest
+	45,  // 100: sightline.accounts.v1.AccountsService.ListMembers:input_type -> sightline.accounts.v1.ListMembersRequest
+	47,  // 101: sightline.accounts.v1.AccountsService.UpdateMemberRole:input_type -> sightline.accounts.v1.UpdateMemberRoleRequest
+	49,  // 102: sightline.accounts.v1.AccountsService.RemoveMember:input_type -> sightline.accounts.v1.RemoveMemberRequest
+	51,  // 103: sightline.accounts.v1.AccountsService.CreateInvitation:input_type -> sightline.accounts.v1.CreateInvitationRequest
+	53,  // 104: sightline.accounts.v1.AccountsService.ListInvitations:input_type -> sightline.accounts.v1.ListInvitationsRequest
+	55,  // 105: sightline.accounts.v1.AccountsService.RevokeInvitation:input_type -> sightline.accounts.v1.RevokeInvitationRequest
+	57,  // 106: sightline.accounts.v1.AccountsService.AcceptInvitation:input_type -> sightline.accounts.v1.AcceptInvitationRequest
+	59,  // 107: sightline.accounts.v1.AccountsService.CreateSite:input_type -> sightline.accounts.v1.CreateSiteRequest
+	61,  // 108: sightline.accounts.v1.AccountsService.GetSite:input_type -> sightline.accounts.v1.GetSiteRequest
+	63,  // 109: sightline.accounts.v1.AccountsService.ListSites:input_type -> sightline.accounts.v1.ListSitesRequest
+	65,  // 110: sightline.accounts.v1.AccountsService.UpdateSite:input_type -> sightline.accounts.v1.UpdateSiteRequest
+	67,  // 111: sightline.accounts.v1.AccountsService.DeleteSite:input_type -> sightline.accounts.v1.DeleteSiteRequest
+	69,  // 112: sightline.accounts.v1.AccountsService.AddSiteDomain:input_type -> sightline.accounts.v1.AddSiteDomainRequest
+	71,  // 113: sightline.accounts.v1.AccountsService.RemoveSiteDomain:input_type -> sightline.accounts.v1.RemoveSiteDomainRequest
+	73,  // 114: sightline.accounts.v1.AccountsService.GetSiteSettings:input_type -> sightline.accounts.v1.GetSiteSettingsRequest
+	75,  // 115: sightline.accounts.v1.AccountsService.UpdateSiteSettings:input_type -> sightline.accounts.v1.UpdateSiteSettingsRequest
+	77,  // 116: sightline.accounts.v1.AccountsService.ListSurveys:input_type -> sightline.accounts.v1.ListSurveysRequest
+	79,  // 117: sightline.accounts.v1.AccountsService.GetSurvey:input_type -> sightline.accounts.v1.GetSurveyRequest
+	81,  // 118: sightline.accounts.v1.AccountsService.CreateSurvey:input_type -> sightline.accounts.v1.CreateSurveyRequest
+	83,  // 119: sightline.accounts.v1.AccountsService.UpdateSurvey:input_type -> sightline.accounts.v1.UpdateSurveyRequest
+	85,  // 120: sightline.accounts.v1.AccountsService.DeleteSurvey:input_type -> sightline.accounts.v1.DeleteSurveyRequest
+	87,  // 121: sightline.accounts.v1.AccountsService.CreateApiKey:input_type -> sightline.accounts.v1.CreateApiKeyRequest
+	89,  // 122: sightline.accounts.v1.AccountsService.ListApiKeys:input_type -> sightline.accounts.v1.ListApiKeysRequest
+	91,  // 123: sightline.accounts.v1.AccountsService.RevokeApiKey:input_type -> sightline.accounts.v1.RevokeApiKeyRequest
+	93,  // 124: sightline.accounts.v1.AccountsService.ListFeatureFlags:input_type -> sightline.accounts.v1.ListFeatureFlagsRequest
+	95,  // 125: sightline.accounts.v1.AccountsService.SetFeatureFlag:input_type -> sightline.accounts.v1.SetFeatureFlagRequest
+	97,  // 126: sightline.accounts.v1.AccountsService.GetMaintenance:input_type -> sightline.accounts.v1.GetMaintenanceRequest
+	99,  // 127: sightline.accounts.v1.AccountsService.SetMaintenance:input_type -> sightline.accounts.v1.SetMaintenanceRequest
+	101, // 128: sightline.accounts.v1.AccountsService.ListAuditEvents:input_type -> sightline.accounts.v1.ListAuditEventsRequest
+	103, // 129: sightline.accounts.v1.AccountsService.GetPublicConfig:input_type -> sightline.accounts.v1.GetPublicConfigRequest
+	105, // 130: sightline.accounts.v1.AccountsService.GetSiteConfig:input_type -> sightline.accounts.v1.GetSiteConfigRequest
+	107, // 131: sightline.accounts.v1.AccountsService.LeaseSessionQuota:input_type -> sightline.accounts.v1.LeaseSessionQuotaRequest
+	28,  // 132: sightline.accounts.v1.AccountsService.SignUp:output_type -> sightline.accounts.v1.SignUpResponse
+	30,  // 133: sightline.accounts.v1.AccountsService.LogIn:output_type -> sightline.accounts.v1.LogInResponse
+	32,  // 134: sightline.accounts.v1.AccountsService.LogOut:output_type -> sightline.accounts.v1.LogOutResponse
+	34,  // 135: sightline.accounts.v1.AccountsService.Authenticate:output_type -> sightline.accounts.v1.AuthenticateResponse
+	36,  // 136: sightline.accounts.v1.AccountsService.GetCurrentUser:output_type -> sightline.accounts.v1.GetCurrentUserResponse
+	38,  // 137: sightline.accounts.v1.AccountsService.CreateOrganization:output_type -> sightline.accounts.v1.CreateOrganizationResponse
+	40,  // 138: sightline.accounts.v1.AccountsService.GetOrganization:output_type -> sightline.accounts.v1.GetOrganizationResponse
+	42,  // 139: sightline.accounts.v1.AccountsService.ListOrganizations:output_type -> sightline.accounts.v1.ListOrganizationsResponse
+	44,  // 140: sightline.accounts.v1.AccountsService.UpdateOrganization:output_type -> sightline.accounts.v1.UpdateOrganizationResponse
+	46,  // 141: sightline.accounts.v1.AccountsService.ListMembers:output_type -> sightline.accounts.v1.ListMembersResponse
+	48,  // 142: sightline.accounts.v1.AccountsService.UpdateMemberRole:output_type -> sightline.accounts.v1.UpdateMemberRoleResponse
+	50,  // 143: sightline.accounts.v1.AccountsService.RemoveMember:output_type -> sightline.accounts.v1.RemoveMemberResponse
+	52,  // 144: sightline.accounts.v1.AccountsService.CreateInvitation:output_type -> sightline.accounts.v1.CreateInvitationResponse
+	54,  // 145: sightline.accounts.v1.AccountsService.ListInvitations:output_type -> sightline.accounts.v1.ListInvitationsResponse
+	56,  // 146: sightline.accounts.v1.AccountsService.RevokeInvitation:output_type -> sightline.accounts.v1.RevokeInvitationResponse
+	58,  // 147: sightline.accounts.v1.AccountsService.AcceptInvitation:output_type -> sightline.accounts.v1.AcceptInvitationResponse
+	60,  // 148: sightline.accounts.v1.AccountsService.CreateSite:output_type -> sightline.accounts.v1.CreateSiteResponse
+	62,  // 149: sightline.accounts.v1.AccountsService.GetSite:output_type -> sightline.accounts.v1.GetSiteResponse
+	64,  // 150: sightline.accounts.v1.AccountsService.ListSites:output_type -> sightline.accounts.v1.ListSitesResponse
+	66,  // 151: sightline.accounts.v1.AccountsService.UpdateSite:output_type -> sightline.accounts.v1.UpdateSiteResponse
+	68,  // 152: sightline.accounts.v1.AccountsService.DeleteSite:output_type -> sightline.accounts.v1.DeleteSiteResponse
+	70,  // 153: sightline.accounts.v1.AccountsService.AddSiteDomain:output_type -> sightline.accounts.v1.AddSiteDomainResponse
+	72,  // 154: sightline.accounts.v1.AccountsService.RemoveSiteDomain:output_type -> sightline.accounts.v1.RemoveSiteDomainResponse
+	74,  // 155: sightline.accounts.v1.AccountsService.GetSiteSettings:output_type -> sightline.accounts.v1.GetSiteSettingsResponse
+	76,  // 156: sightline.accounts.v1.AccountsService.UpdateSiteSettings:output_type -> sightline.accounts.v1.UpdateSiteSettingsResponse
+	78,  // 157: sightline.accounts.v1.AccountsService.ListSurveys:output_type -> sightline.accounts.v1.ListSurveysResponse
+	80,  // 158: sightline.accounts.v1.AccountsService.GetSurvey:output_type -> sightline.accounts.v1.GetSurveyResponse
+	82,  // 159: sightline.accounts.v1.AccountsService.CreateSurvey:output_type -> sightline.accounts.v1.CreateSurveyResponse
+	84,  // 160: sightline.accounts.v1.AccountsService.UpdateSurvey:output_type -> sightline.accounts.v1.UpdateSurveyResponse
+	86,  // 161: sightline.accounts.v1.AccountsService.DeleteSurvey:output_type -> sightline.accounts.v1.DeleteSurveyResponse
+	88,  // 162: sightline.accounts.v1.AccountsService.CreateApiKey:output_type -> sightline.accounts.v1.CreateApiKeyResponse
+	90,  // 163: sightline.accounts.v1.AccountsService.ListApiKeys:output_type -> sightline.accounts.v1.ListApiKeysResponse
+	92,  // 164: sightline.accounts.v1.AccountsService.RevokeApiKey:output_type -> sightline.accounts.v1.RevokeApiKeyResponse
+	94,  // 165: sightline.accounts.v1.AccountsService.ListFeatureFlags:output_type -> sightline.accounts.v1.ListFeatureFlagsResponse
+	96,  // 166: sightline.accounts.v1.AccountsService.SetFeatureFlag:output_type -> sightline.accounts.v1.SetFeatureFlagResponse
+	98,  // 167: sightline.accounts.v1.AccountsService.GetMaintenance:output_type -> sightline.accounts.v1.GetMaintenanceResponse
+	100, // 168: sightline.accounts.v1.AccountsService.SetMaintenance:output_type -> sightline.accounts.v1.SetMaintenanceResponse
+	102, // 169: sightline.accounts.v1.AccountsService.ListAuditEvents:output_type -> sightline.accounts.v1.ListAuditEventsResponse
+	104, // 170: sightline.accounts.v1.AccountsService.GetPublicConfig:output_type -> sightline.accounts.v1.GetPublicConfigResponse
+	106, // 171: sightline.accounts.v1.AccountsService.GetSiteConfig:output_type -> sightline.accounts.v1.GetSiteConfigResponse
+	108, // 172: sightline.accounts.v1.AccountsService.LeaseSessionQuota:output_type -> sightline.accounts.v1.LeaseSessionQuotaResponse
+	132, // [132:173] is the sub-list for method output_type
+	91,  // [91:132] is the sub-list for method input_type
+	91,  // [91:91] is the sub-list for extension type_name
+	91,  // [91:91] is the sub-list for extension extendee
+	0,   // [0:91] is the sub-list for field type_name
 }
 
 func init() { file_sightline_accounts_v1_accounts_proto_init() }
@@ -5606,7 +7260,9 @@ func file_sightline_accounts_v1_accounts_proto_init() {
 		return
 	}
 	file_sightline_accounts_v1_accounts_proto_msgTypes[6].OneofWrappers = []any{}
-	file_sightline_accounts_v1_accounts_proto_msgTypes[19].OneofWrappers = []any{
+	file_sightline_accounts_v1_accounts_proto_msgTypes[9].OneofWrappers = []any{}
+	file_sightline_accounts_v1_accounts_proto_msgTypes[13].OneofWrappers = []any{}
+	file_sightline_accounts_v1_accounts_proto_msgTypes[26].OneofWrappers = []any{
 		(*AuthenticateRequest_SessionToken)(nil),
 		(*AuthenticateRequest_ApiKey)(nil),
 	}
@@ -5615,8 +7271,8 @@ func file_sightline_accounts_v1_accounts_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_accounts_v1_accounts_proto_rawDesc), len(file_sightline_accounts_v1_accounts_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   85,
+			NumEnums:      7,
+			NumMessages:   102,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -50,6 +50,11 @@ const (
 	AccountsService_RemoveSiteDomain_FullMethodName   = "/sightline.accounts.v1.AccountsService/RemoveSiteDomain"
 	AccountsService_GetSiteSettings_FullMethodName    = "/sightline.accounts.v1.AccountsService/GetSiteSettings"
 	AccountsService_UpdateSiteSettings_FullMethodName = "/sightline.accounts.v1.AccountsService/UpdateSiteSettings"
+	AccountsService_ListSurveys_FullMethodName        = "/sightline.accounts.v1.AccountsService/ListSurveys"
+	AccountsService_GetSurvey_FullMethodName          = "/sightline.accounts.v1.AccountsService/GetSurvey"
+	AccountsService_CreateSurvey_FullMethodName       = "/sightline.accounts.v1.AccountsService/CreateSurvey"
+	AccountsService_UpdateSurvey_FullMethodName       = "/sightline.accounts.v1.AccountsService/UpdateSurvey"
+	AccountsService_DeleteSurvey_FullMethodName       = "/sightline.accounts.v1.AccountsService/DeleteSurvey"
 	AccountsService_CreateApiKey_FullMethodName       = "/sightline.accounts.v1.AccountsService/CreateApiKey"
 	AccountsService_ListApiKeys_FullMethodName        = "/sightline.accounts.v1.AccountsService/ListApiKeys"
 	AccountsService_RevokeApiKey_FullMethodName       = "/sightline.accounts.v1.AccountsService/RevokeApiKey"
@@ -120,6 +125,16 @@ type AccountsServiceClient interface {
 	GetSiteSettings(ctx context.Context, in *GetSiteSettingsRequest, opts ...grpc.CallOption) (*GetSiteSettingsResponse, error)
 	// UpdateSiteSettings changes the fields named in the update mask.
 	UpdateSiteSettings(ctx context.Context, in *UpdateSiteSettingsRequest, opts ...grpc.CallOption) (*UpdateSiteSettingsResponse, error)
+	// Surveys of a site: definitions and targeting live with the site's
+	// settings, and the active ones reach the tracker inlined in the
+	// bootstrap (GetSiteConfigResponse.surveys). Admins edit; members read.
+	ListSurveys(ctx context.Context, in *ListSurveysRequest, opts ...grpc.CallOption) (*ListSurveysResponse, error)
+	GetSurvey(ctx context.Context, in *GetSurveyRequest, opts ...grpc.CallOption) (*GetSurveyResponse, error)
+	CreateSurvey(ctx context.Context, in *CreateSurveyRequest, opts ...grpc.CallOption) (*CreateSurveyResponse, error)
+	// UpdateSurvey replaces the definition (questions keep their ids; new
+	// questions and choices get fresh ones).
+	UpdateSurvey(ctx context.Context, in *UpdateSurveyRequest, opts ...grpc.CallOption) (*UpdateSurveyResponse, error)
+	DeleteSurvey(ctx context.Context, in *DeleteSurveyRequest, opts ...grpc.CallOption) (*DeleteSurveyResponse, error)
 	// CreateApiKey creates an API key; its secret is returned only here.
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
 	// ListApiKeys lists an organisation's API keys (never their secrets).
@@ -405,6 +420,56 @@ func (c *accountsServiceClient) UpdateSiteSettings(ctx context.Context, in *Upda
 	return out, nil
 }
 
+func (c *accountsServiceClient) ListSurveys(ctx context.Context, in *ListSurveysRequest, opts ...grpc.CallOption) (*ListSurveysResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSurveysResponse)
+	err := c.cc.Invoke(ctx, AccountsService_ListSurveys_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) GetSurvey(ctx context.Context, in *GetSurveyRequest, opts ...grpc.CallOption) (*GetSurveyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSurveyResponse)
+	err := c.cc.Invoke(ctx, AccountsService_GetSurvey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) CreateSurvey(ctx context.Context, in *CreateSurveyRequest, opts ...grpc.CallOption) (*CreateSurveyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateSurveyResponse)
+	err := c.cc.Invoke(ctx, AccountsService_CreateSurvey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) UpdateSurvey(ctx context.Context, in *UpdateSurveyRequest, opts ...grpc.CallOption) (*UpdateSurveyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateSurveyResponse)
+	err := c.cc.Invoke(ctx, AccountsService_UpdateSurvey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) DeleteSurvey(ctx context.Context, in *DeleteSurveyRequest, opts ...grpc.CallOption) (*DeleteSurveyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteSurveyResponse)
+	err := c.cc.Invoke(ctx, AccountsService_DeleteSurvey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *accountsServiceClient) CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateApiKeyResponse)
@@ -572,6 +637,16 @@ type AccountsServiceServer interface {
 	GetSiteSettings(context.Context, *GetSiteSettingsRequest) (*GetSiteSettingsResponse, error)
 	// UpdateSiteSettings changes the fields named in the update mask.
 	UpdateSiteSettings(context.Context, *UpdateSiteSettingsRequest) (*UpdateSiteSettingsResponse, error)
+	// Surveys of a site: definitions and targeting live with the site's
+	// settings, and the active ones reach the tracker inlined in the
+	// bootstrap (GetSiteConfigResponse.surveys). Admins edit; members read.
+	ListSurveys(context.Context, *ListSurveysRequest) (*ListSurveysResponse, error)
+	GetSurvey(context.Context, *GetSurveyRequest) (*GetSurveyResponse, error)
+	CreateSurvey(context.Context, *CreateSurveyRequest) (*CreateSurveyResponse, error)
+	// UpdateSurvey replaces the definition (questions keep their ids; new
+	// questions and choices get fresh ones).
+	UpdateSurvey(context.Context, *UpdateSurveyRequest) (*UpdateSurveyResponse, error)
+	DeleteSurvey(context.Context, *DeleteSurveyRequest) (*DeleteSurveyResponse, error)
 	// CreateApiKey creates an API key; its secret is returned only here.
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
 	// ListApiKeys lists an organisation's API keys (never their secrets).
@@ -681,6 +756,21 @@ func (UnimplementedAccountsServiceServer) GetSiteSettings(context.Context, *GetS
 }
 func (UnimplementedAccountsServiceServer) UpdateSiteSettings(context.Context, *UpdateSiteSettingsRequest) (*UpdateSiteSettingsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateSiteSettings not implemented")
+}
+func (UnimplementedAccountsServiceServer) ListSurveys(context.Context, *ListSurveysRequest) (*ListSurveysResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSurveys not implemented")
+}
+func (UnimplementedAccountsServiceServer) GetSurvey(context.Context, *GetSurveyRequest) (*GetSurveyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSurvey not implemented")
+}
+func (UnimplementedAccountsServiceServer) CreateSurvey(context.Context, *CreateSurveyRequest) (*CreateSurveyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateSurvey not implemented")
+}
+func (UnimplementedAccountsServiceServer) UpdateSurvey(context.Context, *UpdateSurveyRequest) (*UpdateSurveyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateSurvey not implemented")
+}
+func (UnimplementedAccountsServiceServer) DeleteSurvey(context.Context, *DeleteSurveyRequest) (*DeleteSurveyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteSurvey not implemented")
 }
 func (UnimplementedAccountsServiceServer) CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateApiKey not implemented")
@@ -1186,6 +1276,96 @@ func _AccountsService_UpdateSiteSettings_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountsService_ListSurveys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSurveysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).ListSurveys(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_ListSurveys_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).ListSurveys(ctx, req.(*ListSurveysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_GetSurvey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSurveyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).GetSurvey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_GetSurvey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).GetSurvey(ctx, req.(*GetSurveyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_CreateSurvey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateSurveyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).CreateSurvey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_CreateSurvey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).CreateSurvey(ctx, req.(*CreateSurveyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_UpdateSurvey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateSurveyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).UpdateSurvey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_UpdateSurvey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).UpdateSurvey(ctx, req.(*UpdateSurveyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_DeleteSurvey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteSurveyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).DeleteSurvey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_DeleteSurvey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).DeleteSurvey(ctx, req.(*DeleteSurveyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AccountsService_CreateApiKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateApiKeyRequest)
 	if err := dec(in); err != nil {
@@ -1490,6 +1670,26 @@ var AccountsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateSiteSettings",
 			Handler:    _AccountsService_UpdateSiteSettings_Handler,
+		},
+		{
+			MethodName: "ListSurveys",
+			Handler:    _AccountsService_ListSurveys_Handler,
+		},
+		{
+			MethodName: "GetSurvey",
+			Handler:    _AccountsService_GetSurvey_Handler,
+		},
+		{
+			MethodName: "CreateSurvey",
+			Handler:    _AccountsService_CreateSurvey_Handler,
+		},
+		{
+			MethodName: "UpdateSurvey",
+			Handler:    _AccountsService_UpdateSurvey_Handler,
+		},
+		{
+			MethodName: "DeleteSurvey",
+			Handler:    _AccountsService_DeleteSurvey_Handler,
 		},
 		{
 			MethodName: "CreateApiKey",

@@ -292,6 +292,11 @@ type Chunk struct {
 	// like retention_days): recordings fetches and keeps the stylesheets,
 	// fonts and images the recorded page used only when it is true.
 	CaptureAssets bool `protobuf:"varint,18,opt,name=capture_assets,json=captureAssets,proto3" json:"capture_assets,omitempty"`
+	// Set when the record is a feedback or survey answer instead of a batch
+	// of events (events empty): answers take the batches' durable path
+	// through ingest's spool and forwarder. Recordings stores it keyed by
+	// (site, answer id), idempotently, and reports it like a chunk.
+	Answer        *v1.Answer `protobuf:"bytes,19,opt,name=answer,proto3" json:"answer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -450,6 +455,13 @@ func (x *Chunk) GetCaptureAssets() bool {
 		return x.CaptureAssets
 	}
 	return false
+}
+
+func (x *Chunk) GetAnswer() *v1.Answer {
+	if x != nil {
+		return x.Answer
+	}
+	return nil
 }
 
 // AppendChunksRequest carries a batch of chunks, possibly of many sessions.
@@ -1374,6 +1386,220 @@ func (x *ListSessionSummariesResponse) GetNextPageToken() string {
 	return ""
 }
 
+// GetAnswerCountsRequest names a site.
+type GetAnswerCountsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAnswerCountsRequest) Reset() {
+	*x = GetAnswerCountsRequest{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAnswerCountsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAnswerCountsRequest) ProtoMessage() {}
+
+func (x *GetAnswerCountsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAnswerCountsRequest.ProtoReflect.Descriptor instead.
+func (*GetAnswerCountsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetAnswerCountsRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+// GetAnswerCountsResponse counts stored answers.
+type GetAnswerCountsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Responses per survey id.
+	SurveyResponses map[int64]int64 `protobuf:"bytes,1,rep,name=survey_responses,json=surveyResponses,proto3" json:"survey_responses,omitempty" protobuf_key:"varint,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Feedback-widget answers.
+	Feedback      int64 `protobuf:"varint,2,opt,name=feedback,proto3" json:"feedback,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAnswerCountsResponse) Reset() {
+	*x = GetAnswerCountsResponse{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAnswerCountsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAnswerCountsResponse) ProtoMessage() {}
+
+func (x *GetAnswerCountsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAnswerCountsResponse.ProtoReflect.Descriptor instead.
+func (*GetAnswerCountsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetAnswerCountsResponse) GetSurveyResponses() map[int64]int64 {
+	if x != nil {
+		return x.SurveyResponses
+	}
+	return nil
+}
+
+func (x *GetAnswerCountsResponse) GetFeedback() int64 {
+	if x != nil {
+		return x.Feedback
+	}
+	return 0
+}
+
+// ListAnswersRequest pages through one site's answers.
+type ListAnswersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAnswersRequest) Reset() {
+	*x = ListAnswersRequest{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAnswersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAnswersRequest) ProtoMessage() {}
+
+func (x *ListAnswersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAnswersRequest.ProtoReflect.Descriptor instead.
+func (*ListAnswersRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListAnswersRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *ListAnswersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAnswersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListAnswersResponse is one page.
+type ListAnswersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Answers       []*v1.Answer           `protobuf:"bytes,1,rep,name=answers,proto3" json:"answers,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAnswersResponse) Reset() {
+	*x = ListAnswersResponse{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAnswersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAnswersResponse) ProtoMessage() {}
+
+func (x *ListAnswersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAnswersResponse.ProtoReflect.Descriptor instead.
+func (*ListAnswersResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListAnswersResponse) GetAnswers() []*v1.Answer {
+	if x != nil {
+		return x.Answers
+	}
+	return nil
+}
+
+func (x *ListAnswersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // DeleteSessionRequest names a session.
 type DeleteSessionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1385,7 +1611,7 @@ type DeleteSessionRequest struct {
 
 func (x *DeleteSessionRequest) Reset() {
 	*x = DeleteSessionRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1623,7 @@ func (x *DeleteSessionRequest) String() string {
 func (*DeleteSessionRequest) ProtoMessage() {}
 
 func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[17]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1636,7 @@ func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{17}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteSessionRequest) GetSiteId() int64 {
@@ -1436,7 +1662,7 @@ type DeleteSessionResponse struct {
 
 func (x *DeleteSessionResponse) Reset() {
 	*x = DeleteSessionResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1674,7 @@ func (x *DeleteSessionResponse) String() string {
 func (*DeleteSessionResponse) ProtoMessage() {}
 
 func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[18]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1687,7 @@ func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{18}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{22}
 }
 
 // DeleteVisitorRequest names a visitor of a site.
@@ -1475,7 +1701,7 @@ type DeleteVisitorRequest struct {
 
 func (x *DeleteVisitorRequest) Reset() {
 	*x = DeleteVisitorRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[19]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1713,7 @@ func (x *DeleteVisitorRequest) String() string {
 func (*DeleteVisitorRequest) ProtoMessage() {}
 
 func (x *DeleteVisitorRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[19]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1726,7 @@ func (x *DeleteVisitorRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVisitorRequest.ProtoReflect.Descriptor instead.
 func (*DeleteVisitorRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{19}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DeleteVisitorRequest) GetSiteId() int64 {
@@ -1527,7 +1753,7 @@ type DeleteVisitorResponse struct {
 
 func (x *DeleteVisitorResponse) Reset() {
 	*x = DeleteVisitorResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[20]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1539,7 +1765,7 @@ func (x *DeleteVisitorResponse) String() string {
 func (*DeleteVisitorResponse) ProtoMessage() {}
 
 func (x *DeleteVisitorResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[20]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1552,7 +1778,7 @@ func (x *DeleteVisitorResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteVisitorResponse.ProtoReflect.Descriptor instead.
 func (*DeleteVisitorResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{20}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteVisitorResponse) GetDeletedSessions() int64 {
@@ -1572,7 +1798,7 @@ type GetSiteActivityRequest struct {
 
 func (x *GetSiteActivityRequest) Reset() {
 	*x = GetSiteActivityRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[21]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1584,7 +1810,7 @@ func (x *GetSiteActivityRequest) String() string {
 func (*GetSiteActivityRequest) ProtoMessage() {}
 
 func (x *GetSiteActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[21]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1597,7 +1823,7 @@ func (x *GetSiteActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteActivityRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteActivityRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{21}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetSiteActivityRequest) GetSiteId() int64 {
@@ -1618,7 +1844,7 @@ type GetSiteActivityResponse struct {
 
 func (x *GetSiteActivityResponse) Reset() {
 	*x = GetSiteActivityResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[22]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1856,7 @@ func (x *GetSiteActivityResponse) String() string {
 func (*GetSiteActivityResponse) ProtoMessage() {}
 
 func (x *GetSiteActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[22]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1869,7 @@ func (x *GetSiteActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteActivityResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteActivityResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{22}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetSiteActivityResponse) GetLastChunkTime() *timestamppb.Timestamp {
@@ -1686,7 +1912,7 @@ type GetHeatmapRequest struct {
 
 func (x *GetHeatmapRequest) Reset() {
 	*x = GetHeatmapRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[23]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1924,7 @@ func (x *GetHeatmapRequest) String() string {
 func (*GetHeatmapRequest) ProtoMessage() {}
 
 func (x *GetHeatmapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[23]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1937,7 @@ func (x *GetHeatmapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHeatmapRequest.ProtoReflect.Descriptor instead.
 func (*GetHeatmapRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{23}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetHeatmapRequest) GetSiteId() int64 {
@@ -1777,7 +2003,7 @@ type HeatmapCell struct {
 
 func (x *HeatmapCell) Reset() {
 	*x = HeatmapCell{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[24]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +2015,7 @@ func (x *HeatmapCell) String() string {
 func (*HeatmapCell) ProtoMessage() {}
 
 func (x *HeatmapCell) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[24]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +2028,7 @@ func (x *HeatmapCell) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeatmapCell.ProtoReflect.Descriptor instead.
 func (*HeatmapCell) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{24}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HeatmapCell) GetX() int32 {
@@ -1846,7 +2072,7 @@ type HeatmapClick struct {
 
 func (x *HeatmapClick) Reset() {
 	*x = HeatmapClick{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[25]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +2084,7 @@ func (x *HeatmapClick) String() string {
 func (*HeatmapClick) ProtoMessage() {}
 
 func (x *HeatmapClick) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[25]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +2097,7 @@ func (x *HeatmapClick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeatmapClick.ProtoReflect.Descriptor instead.
 func (*HeatmapClick) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{25}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HeatmapClick) GetSelector() string {
@@ -1937,7 +2163,7 @@ type HeatmapElement struct {
 
 func (x *HeatmapElement) Reset() {
 	*x = HeatmapElement{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[26]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1949,7 +2175,7 @@ func (x *HeatmapElement) String() string {
 func (*HeatmapElement) ProtoMessage() {}
 
 func (x *HeatmapElement) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[26]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1962,7 +2188,7 @@ func (x *HeatmapElement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeatmapElement.ProtoReflect.Descriptor instead.
 func (*HeatmapElement) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{26}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HeatmapElement) GetSelector() string {
@@ -2005,7 +2231,7 @@ type ScrollMap struct {
 
 func (x *ScrollMap) Reset() {
 	*x = ScrollMap{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[27]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2243,7 @@ func (x *ScrollMap) String() string {
 func (*ScrollMap) ProtoMessage() {}
 
 func (x *ScrollMap) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[27]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2256,7 @@ func (x *ScrollMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollMap.ProtoReflect.Descriptor instead.
 func (*ScrollMap) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{27}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ScrollMap) GetReached() []float64 {
@@ -2087,7 +2313,7 @@ type HeatmapSnapshot struct {
 
 func (x *HeatmapSnapshot) Reset() {
 	*x = HeatmapSnapshot{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[28]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2099,7 +2325,7 @@ func (x *HeatmapSnapshot) String() string {
 func (*HeatmapSnapshot) ProtoMessage() {}
 
 func (x *HeatmapSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[28]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2112,7 +2338,7 @@ func (x *HeatmapSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeatmapSnapshot.ProtoReflect.Descriptor instead.
 func (*HeatmapSnapshot) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{28}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HeatmapSnapshot) GetSessionId() string {
@@ -2196,7 +2422,7 @@ type GetHeatmapResponse struct {
 
 func (x *GetHeatmapResponse) Reset() {
 	*x = GetHeatmapResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[29]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2434,7 @@ func (x *GetHeatmapResponse) String() string {
 func (*GetHeatmapResponse) ProtoMessage() {}
 
 func (x *GetHeatmapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[29]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2447,7 @@ func (x *GetHeatmapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHeatmapResponse.ProtoReflect.Descriptor instead.
 func (*GetHeatmapResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{29}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetHeatmapResponse) GetCells() []*HeatmapCell {
@@ -2315,7 +2541,7 @@ type ListHeatmapPagesRequest struct {
 
 func (x *ListHeatmapPagesRequest) Reset() {
 	*x = ListHeatmapPagesRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[30]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2327,7 +2553,7 @@ func (x *ListHeatmapPagesRequest) String() string {
 func (*ListHeatmapPagesRequest) ProtoMessage() {}
 
 func (x *ListHeatmapPagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[30]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2340,7 +2566,7 @@ func (x *ListHeatmapPagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeatmapPagesRequest.ProtoReflect.Descriptor instead.
 func (*ListHeatmapPagesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{30}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListHeatmapPagesRequest) GetSiteId() int64 {
@@ -2376,7 +2602,7 @@ type HeatmapPage struct {
 
 func (x *HeatmapPage) Reset() {
 	*x = HeatmapPage{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[31]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2388,7 +2614,7 @@ func (x *HeatmapPage) String() string {
 func (*HeatmapPage) ProtoMessage() {}
 
 func (x *HeatmapPage) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[31]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2401,7 +2627,7 @@ func (x *HeatmapPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeatmapPage.ProtoReflect.Descriptor instead.
 func (*HeatmapPage) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{31}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HeatmapPage) GetUrl() string {
@@ -2435,7 +2661,7 @@ type ListHeatmapPagesResponse struct {
 
 func (x *ListHeatmapPagesResponse) Reset() {
 	*x = ListHeatmapPagesResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[32]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2447,7 +2673,7 @@ func (x *ListHeatmapPagesResponse) String() string {
 func (*ListHeatmapPagesResponse) ProtoMessage() {}
 
 func (x *ListHeatmapPagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[32]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2460,7 +2686,7 @@ func (x *ListHeatmapPagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeatmapPagesResponse.ProtoReflect.Descriptor instead.
 func (*ListHeatmapPagesResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{32}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListHeatmapPagesResponse) GetPages() []*HeatmapPage {
@@ -2482,7 +2708,7 @@ type RebuildHeatmapsRequest struct {
 
 func (x *RebuildHeatmapsRequest) Reset() {
 	*x = RebuildHeatmapsRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[33]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2494,7 +2720,7 @@ func (x *RebuildHeatmapsRequest) String() string {
 func (*RebuildHeatmapsRequest) ProtoMessage() {}
 
 func (x *RebuildHeatmapsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[33]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2507,7 +2733,7 @@ func (x *RebuildHeatmapsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildHeatmapsRequest.ProtoReflect.Descriptor instead.
 func (*RebuildHeatmapsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{33}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RebuildHeatmapsRequest) GetSiteId() int64 {
@@ -2536,7 +2762,7 @@ type RebuildHeatmapsResponse struct {
 
 func (x *RebuildHeatmapsResponse) Reset() {
 	*x = RebuildHeatmapsResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[34]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2548,7 +2774,7 @@ func (x *RebuildHeatmapsResponse) String() string {
 func (*RebuildHeatmapsResponse) ProtoMessage() {}
 
 func (x *RebuildHeatmapsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[34]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2561,7 +2787,7 @@ func (x *RebuildHeatmapsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildHeatmapsResponse.ProtoReflect.Descriptor instead.
 func (*RebuildHeatmapsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{34}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RebuildHeatmapsResponse) GetSessionsDone() int64 {
@@ -2592,7 +2818,7 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"(sightline/recordings/v1/recordings.proto\x12\x17sightline.recordings.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a sightline/search/v1/search.proto\x1a$sightline/sessions/v1/sessions.proto\"8\n" +
 	"\bViewport\x12\x14\n" +
 	"\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n" +
-	"\x06height\x18\x02 \x01(\x05R\x06height\"\xa0\x05\n" +
+	"\x06height\x18\x02 \x01(\x05R\x06height\"\xd7\x05\n" +
 	"\x05Chunk\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x1d\n" +
@@ -2618,7 +2844,8 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\vtraceparent\x18\x0f \x01(\tR\vtraceparent\x12\x1c\n" +
 	"\ttruncated\x18\x10 \x01(\bR\ttruncated\x12%\n" +
 	"\x0eretention_days\x18\x11 \x01(\x05R\rretentionDays\x12%\n" +
-	"\x0ecapture_assets\x18\x12 \x01(\bR\rcaptureAssets\"M\n" +
+	"\x0ecapture_assets\x18\x12 \x01(\bR\rcaptureAssets\x125\n" +
+	"\x06answer\x18\x13 \x01(\v2\x1d.sightline.sessions.v1.AnswerR\x06answer\"M\n" +
 	"\x13AppendChunksRequest\x126\n" +
 	"\x06chunks\x18\x01 \x03(\v2\x1e.sightline.recordings.v1.ChunkR\x06chunks\"f\n" +
 	"\vChunkResult\x12?\n" +
@@ -2684,6 +2911,22 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x89\x01\n" +
 	"\x1cListSessionSummariesResponse\x12A\n" +
 	"\bsessions\x18\x01 \x03(\v2%.sightline.sessions.v1.SessionSummaryR\bsessions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"1\n" +
+	"\x16GetAnswerCountsRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\"\xeb\x01\n" +
+	"\x17GetAnswerCountsResponse\x12p\n" +
+	"\x10survey_responses\x18\x01 \x03(\v2E.sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntryR\x0fsurveyResponses\x12\x1a\n" +
+	"\bfeedback\x18\x02 \x01(\x03R\bfeedback\x1aB\n" +
+	"\x14SurveyResponsesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\x03R\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"i\n" +
+	"\x12ListAnswersRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"v\n" +
+	"\x13ListAnswersResponse\x127\n" +
+	"\aanswers\x18\x01 \x03(\v2\x1d.sightline.sessions.v1.AnswerR\aanswers\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n" +
 	"\x14DeleteSessionRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1d\n" +
@@ -2794,8 +3037,7 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x11HEATMAP_KIND_MOVE\x10\x02\x12\x17\n" +
 	"\x13HEATMAP_KIND_SCROLL\x10\x03\x12\x15\n" +
 	"\x11HEATMAP_KIND_RAGE\x10\x04\x12\x15\n" +
-	"\x11HEATMAP_KIND_DEAD\x10\x052\xe1\n" +
-	"\n" +
+	"\x11HEATMAP_KIND_DEAD\x10\x052\xc1\f\n" +
 	"\x11RecordingsService\x12k\n" +
 	"\fAppendChunks\x12,.sightline.recordings.v1.AppendChunksRequest\x1a-.sightline.recordings.v1.AppendChunksResponse\x12e\n" +
 	"\n" +
@@ -2810,7 +3052,9 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x10ListHeatmapPages\x120.sightline.recordings.v1.ListHeatmapPagesRequest\x1a1.sightline.recordings.v1.ListHeatmapPagesResponse\x12v\n" +
 	"\x0fRebuildHeatmaps\x12/.sightline.recordings.v1.RebuildHeatmapsRequest\x1a0.sightline.recordings.v1.RebuildHeatmapsResponse0\x01\x12k\n" +
 	"\fLookupAssets\x12,.sightline.recordings.v1.LookupAssetsRequest\x1a-.sightline.recordings.v1.LookupAssetsResponse\x12_\n" +
-	"\bGetAsset\x12(.sightline.recordings.v1.GetAssetRequest\x1a).sightline.recordings.v1.GetAssetResponseBKZIgithub.com/sightlinehq/sightline/gen/sightline/recordings/v1;recordingsv1b\x06proto3"
+	"\bGetAsset\x12(.sightline.recordings.v1.GetAssetRequest\x1a).sightline.recordings.v1.GetAssetResponse\x12t\n" +
+	"\x0fGetAnswerCounts\x12/.sightline.recordings.v1.GetAnswerCountsRequest\x1a0.sightline.recordings.v1.GetAnswerCountsResponse\x12h\n" +
+	"\vListAnswers\x12+.sightline.recordings.v1.ListAnswersRequest\x1a,.sightline.recordings.v1.ListAnswersResponseBKZIgithub.com/sightlinehq/sightline/gen/sightline/recordings/v1;recordingsv1b\x06proto3"
 
 var (
 	file_sightline_recordings_v1_recordings_proto_rawDescOnce sync.Once
@@ -2825,7 +3069,7 @@ func file_sightline_recordings_v1_recordings_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_recordings_v1_recordings_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
 	(ChunkOutcome)(0),                    // 0: sightline.recordings.v1.ChunkOutcome
 	(FrustrationKind)(0),                 // 1: sightline.recordings.v1.FrustrationKind
@@ -2847,95 +3091,108 @@ var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
 	(*StreamRecordingResponse)(nil),      // 17: sightline.recordings.v1.StreamRecordingResponse
 	(*ListSessionSummariesRequest)(nil),  // 18: sightline.recordings.v1.ListSessionSummariesRequest
 	(*ListSessionSummariesResponse)(nil), // 19: sightline.recordings.v1.ListSessionSummariesResponse
-	(*DeleteSessionRequest)(nil),         // 20: sightline.recordings.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil),        // 21: sightline.recordings.v1.DeleteSessionResponse
-	(*DeleteVisitorRequest)(nil),         // 22: sightline.recordings.v1.DeleteVisitorRequest
-	(*DeleteVisitorResponse)(nil),        // 23: sightline.recordings.v1.DeleteVisitorResponse
-	(*GetSiteActivityRequest)(nil),       // 24: sightline.recordings.v1.GetSiteActivityRequest
-	(*GetSiteActivityResponse)(nil),      // 25: sightline.recordings.v1.GetSiteActivityResponse
-	(*GetHeatmapRequest)(nil),            // 26: sightline.recordings.v1.GetHeatmapRequest
-	(*HeatmapCell)(nil),                  // 27: sightline.recordings.v1.HeatmapCell
-	(*HeatmapClick)(nil),                 // 28: sightline.recordings.v1.HeatmapClick
-	(*HeatmapElement)(nil),               // 29: sightline.recordings.v1.HeatmapElement
-	(*ScrollMap)(nil),                    // 30: sightline.recordings.v1.ScrollMap
-	(*HeatmapSnapshot)(nil),              // 31: sightline.recordings.v1.HeatmapSnapshot
-	(*GetHeatmapResponse)(nil),           // 32: sightline.recordings.v1.GetHeatmapResponse
-	(*ListHeatmapPagesRequest)(nil),      // 33: sightline.recordings.v1.ListHeatmapPagesRequest
-	(*HeatmapPage)(nil),                  // 34: sightline.recordings.v1.HeatmapPage
-	(*ListHeatmapPagesResponse)(nil),     // 35: sightline.recordings.v1.ListHeatmapPagesResponse
-	(*RebuildHeatmapsRequest)(nil),       // 36: sightline.recordings.v1.RebuildHeatmapsRequest
-	(*RebuildHeatmapsResponse)(nil),      // 37: sightline.recordings.v1.RebuildHeatmapsResponse
-	(*timestamppb.Timestamp)(nil),        // 38: google.protobuf.Timestamp
-	(*v1.Client)(nil),                    // 39: sightline.sessions.v1.Client
-	(*v1.SessionSummary)(nil),            // 40: sightline.sessions.v1.SessionSummary
-	(*durationpb.Duration)(nil),          // 41: google.protobuf.Duration
-	(*v11.UrlMatch)(nil),                 // 42: sightline.search.v1.UrlMatch
-	(v1.DeviceType)(0),                   // 43: sightline.sessions.v1.DeviceType
+	(*GetAnswerCountsRequest)(nil),       // 20: sightline.recordings.v1.GetAnswerCountsRequest
+	(*GetAnswerCountsResponse)(nil),      // 21: sightline.recordings.v1.GetAnswerCountsResponse
+	(*ListAnswersRequest)(nil),           // 22: sightline.recordings.v1.ListAnswersRequest
+	(*ListAnswersResponse)(nil),          // 23: sightline.recordings.v1.ListAnswersResponse
+	(*DeleteSessionRequest)(nil),         // 24: sightline.recordings.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),        // 25: sightline.recordings.v1.DeleteSessionResponse
+	(*DeleteVisitorRequest)(nil),         // 26: sightline.recordings.v1.DeleteVisitorRequest
+	(*DeleteVisitorResponse)(nil),        // 27: sightline.recordings.v1.DeleteVisitorResponse
+	(*GetSiteActivityRequest)(nil),       // 28: sightline.recordings.v1.GetSiteActivityRequest
+	(*GetSiteActivityResponse)(nil),      // 29: sightline.recordings.v1.GetSiteActivityResponse
+	(*GetHeatmapRequest)(nil),            // 30: sightline.recordings.v1.GetHeatmapRequest
+	(*HeatmapCell)(nil),                  // 31: sightline.recordings.v1.HeatmapCell
+	(*HeatmapClick)(nil),                 // 32: sightline.recordings.v1.HeatmapClick
+	(*HeatmapElement)(nil),               // 33: sightline.recordings.v1.HeatmapElement
+	(*ScrollMap)(nil),                    // 34: sightline.recordings.v1.ScrollMap
+	(*HeatmapSnapshot)(nil),              // 35: sightline.recordings.v1.HeatmapSnapshot
+	(*GetHeatmapResponse)(nil),           // 36: sightline.recordings.v1.GetHeatmapResponse
+	(*ListHeatmapPagesRequest)(nil),      // 37: sightline.recordings.v1.ListHeatmapPagesRequest
+	(*HeatmapPage)(nil),                  // 38: sightline.recordings.v1.HeatmapPage
+	(*ListHeatmapPagesResponse)(nil),     // 39: sightline.recordings.v1.ListHeatmapPagesResponse
+	(*RebuildHeatmapsRequest)(nil),       // 40: sightline.recordings.v1.RebuildHeatmapsRequest
+	(*RebuildHeatmapsResponse)(nil),      // 41: sightline.recordings.v1.RebuildHeatmapsResponse
+	nil,                                  // 42: sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
+	(*timestamppb.Timestamp)(nil),        // 43: google.protobuf.Timestamp
+	(*v1.Client)(nil),                    // 44: sightline.sessions.v1.Client
+	(*v1.Answer)(nil),                    // 45: sightline.sessions.v1.Answer
+	(*v1.SessionSummary)(nil),            // 46: sightline.sessions.v1.SessionSummary
+	(*durationpb.Duration)(nil),          // 47: google.protobuf.Duration
+	(*v11.UrlMatch)(nil),                 // 48: sightline.search.v1.UrlMatch
+	(v1.DeviceType)(0),                   // 49: sightline.sessions.v1.DeviceType
 }
 var file_sightline_recordings_v1_recordings_proto_depIdxs = []int32{
-	38, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
-	38, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
+	43, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
+	43, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
 	3,  // 2: sightline.recordings.v1.Chunk.viewport:type_name -> sightline.recordings.v1.Viewport
-	39, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
-	4,  // 4: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
-	0,  // 5: sightline.recordings.v1.ChunkResult.outcome:type_name -> sightline.recordings.v1.ChunkOutcome
-	6,  // 6: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
-	40, // 7: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
-	10, // 8: sightline.recordings.v1.GetSessionResponse.frustrations:type_name -> sightline.recordings.v1.Frustration
-	1,  // 9: sightline.recordings.v1.Frustration.kind:type_name -> sightline.recordings.v1.FrustrationKind
-	38, // 10: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
-	38, // 11: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
-	12, // 12: sightline.recordings.v1.LookupAssetsResponse.assets:type_name -> sightline.recordings.v1.Asset
-	41, // 13: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
-	38, // 14: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
-	38, // 15: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
-	40, // 16: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	38, // 17: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
-	2,  // 18: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
-	38, // 19: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
-	38, // 20: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
-	42, // 21: sightline.recordings.v1.GetHeatmapRequest.page:type_name -> sightline.search.v1.UrlMatch
-	43, // 22: sightline.recordings.v1.GetHeatmapRequest.device_type:type_name -> sightline.sessions.v1.DeviceType
-	41, // 23: sightline.recordings.v1.HeatmapSnapshot.offset:type_name -> google.protobuf.Duration
-	38, // 24: sightline.recordings.v1.HeatmapSnapshot.time:type_name -> google.protobuf.Timestamp
-	27, // 25: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
-	28, // 26: sightline.recordings.v1.GetHeatmapResponse.clicks:type_name -> sightline.recordings.v1.HeatmapClick
-	29, // 27: sightline.recordings.v1.GetHeatmapResponse.elements:type_name -> sightline.recordings.v1.HeatmapElement
-	30, // 28: sightline.recordings.v1.GetHeatmapResponse.scroll:type_name -> sightline.recordings.v1.ScrollMap
-	31, // 29: sightline.recordings.v1.GetHeatmapResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
-	38, // 30: sightline.recordings.v1.GetHeatmapResponse.start_time:type_name -> google.protobuf.Timestamp
-	38, // 31: sightline.recordings.v1.GetHeatmapResponse.end_time:type_name -> google.protobuf.Timestamp
-	34, // 32: sightline.recordings.v1.ListHeatmapPagesResponse.pages:type_name -> sightline.recordings.v1.HeatmapPage
-	38, // 33: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
-	5,  // 34: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
-	8,  // 35: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
-	16, // 36: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
-	18, // 37: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
-	20, // 38: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
-	22, // 39: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
-	24, // 40: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
-	26, // 41: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
-	33, // 42: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
-	36, // 43: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
-	11, // 44: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
-	14, // 45: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
-	7,  // 46: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
-	9,  // 47: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
-	17, // 48: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
-	19, // 49: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
-	21, // 50: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
-	23, // 51: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
-	25, // 52: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
-	32, // 53: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
-	35, // 54: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
-	37, // 55: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
-	13, // 56: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
-	15, // 57: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
-	46, // [46:58] is the sub-list for method output_type
-	34, // [34:46] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	44, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
+	45, // 4: sightline.recordings.v1.Chunk.answer:type_name -> sightline.sessions.v1.Answer
+	4,  // 5: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
+	0,  // 6: sightline.recordings.v1.ChunkResult.outcome:type_name -> sightline.recordings.v1.ChunkOutcome
+	6,  // 7: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
+	46, // 8: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
+	10, // 9: sightline.recordings.v1.GetSessionResponse.frustrations:type_name -> sightline.recordings.v1.Frustration
+	1,  // 10: sightline.recordings.v1.Frustration.kind:type_name -> sightline.recordings.v1.FrustrationKind
+	43, // 11: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
+	43, // 12: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
+	12, // 13: sightline.recordings.v1.LookupAssetsResponse.assets:type_name -> sightline.recordings.v1.Asset
+	47, // 14: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
+	43, // 15: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
+	43, // 16: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
+	46, // 17: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	42, // 18: sightline.recordings.v1.GetAnswerCountsResponse.survey_responses:type_name -> sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
+	45, // 19: sightline.recordings.v1.ListAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
+	43, // 20: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
+	2,  // 21: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
+	43, // 22: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
+	43, // 23: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
+	48, // 24: sightline.recordings.v1.GetHeatmapRequest.page:type_name -> sightline.search.v1.UrlMatch
+	49, // 25: sightline.recordings.v1.GetHeatmapRequest.device_type:type_name -> sightline.sessions.v1.DeviceType
+	47, // 26: sightline.recordings.v1.HeatmapSnapshot.offset:type_name -> google.protobuf.Duration
+	43, // 27: sightline.recordings.v1.HeatmapSnapshot.time:type_name -> google.protobuf.Timestamp
+	31, // 28: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
+	32, // 29: sightline.recordings.v1.GetHeatmapResponse.clicks:type_name -> sightline.recordings.v1.HeatmapClick
+	33, // 30: sightline.recordings.v1.GetHeatmapResponse.elements:type_name -> sightline.recordings.v1.HeatmapElement
+	34, // 31: sightline.recordings.v1.GetHeatmapResponse.scroll:type_name -> sightline.recordings.v1.ScrollMap
+	35, // 32: sightline.recordings.v1.GetHeatmapResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
+	43, // 33: sightline.recordings.v1.GetHeatmapResponse.start_time:type_name -> google.protobuf.Timestamp
+	43, // 34: sightline.recordings.v1.GetHeatmapResponse.end_time:type_name -> google.protobuf.Timestamp
+	38, // 35: sightline.recordings.v1.ListHeatmapPagesResponse.pages:type_name -> sightline.recordings.v1.HeatmapPage
+	43, // 36: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
+	5,  // 37: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
+	8,  // 38: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
+	16, // 39: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
+	18, // 40: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
+	24, // 41: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
+	26, // 42: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
+	28, // 43: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
+	30, // 44: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
+	37, // 45: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
+	40, // 46: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
+	11, // 47: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
+	14, // 48: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
+	20, // 49: sightline.recordings.v1.RecordingsService.GetAnswerCounts:input_type -> sightline.recordings.v1.GetAnswerCountsRequest
+	22, // 50: sightline.recordings.v1.RecordingsService.ListAnswers:input_type -> sightline.recordings.v1.ListAnswersRequest
+	7,  // 51: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
+	9,  // 52: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
+	17, // 53: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
+	19, // 54: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
+	25, // 55: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
+	27, // 56: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
+	29, // 57: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
+	36, // 58: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
+	39, // 59: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
+	41, // 60: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
+	13, // 61: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
+	15, // 62: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
+	21, // 63: sightline.recordings.v1.RecordingsService.GetAnswerCounts:output_type -> sightline.recordings.v1.GetAnswerCountsResponse
+	23, // 64: sightline.recordings.v1.RecordingsService.ListAnswers:output_type -> sightline.recordings.v1.ListAnswersResponse
+	51, // [51:65] is the sub-list for method output_type
+	37, // [37:51] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_sightline_recordings_v1_recordings_proto_init() }
@@ -2949,7 +3206,7 @@ func file_sightline_recordings_v1_recordings_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_recordings_v1_recordings_proto_rawDesc), len(file_sightline_recordings_v1_recordings_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   35,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

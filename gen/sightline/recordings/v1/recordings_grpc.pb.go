@@ -35,6 +35,8 @@ const (
 	RecordingsService_RebuildHeatmaps_FullMethodName      = "/sightline.recordings.v1.RecordingsService/RebuildHeatmaps"
 	RecordingsService_LookupAssets_FullMethodName         = "/sightline.recordings.v1.RecordingsService/LookupAssets"
 	RecordingsService_GetAsset_FullMethodName             = "/sightline.recordings.v1.RecordingsService/GetAsset"
+	RecordingsService_GetAnswerCounts_FullMethodName      = "/sightline.recordings.v1.RecordingsService/GetAnswerCounts"
+	RecordingsService_ListAnswers_FullMethodName          = "/sightline.recordings.v1.RecordingsService/ListAnswers"
 )
 
 // RecordingsServiceClient is the client API for RecordingsService service.
@@ -81,6 +83,12 @@ type RecordingsServiceClient interface {
 	// GetAsset returns one captured asset of a site by its content hash. CSS is
 	// returned with its url() references rewritten to captured copies.
 	GetAsset(ctx context.Context, in *GetAssetRequest, opts ...grpc.CallOption) (*GetAssetResponse, error)
+	// GetAnswerCounts answers how many responses each of a site's surveys
+	// has stored (internal: ingest stops serving a survey at its limit).
+	GetAnswerCounts(ctx context.Context, in *GetAnswerCountsRequest, opts ...grpc.CallOption) (*GetAnswerCountsResponse, error)
+	// ListAnswers pages through a site's stored answers, newest first
+	// (internal: reindexing search).
+	ListAnswers(ctx context.Context, in *ListAnswersRequest, opts ...grpc.CallOption) (*ListAnswersResponse, error)
 }
 
 type recordingsServiceClient struct {
@@ -229,6 +237,26 @@ func (c *recordingsServiceClient) GetAsset(ctx context.Context, in *GetAssetRequ
 	return out, nil
 }
 
+func (c *recordingsServiceClient) GetAnswerCounts(ctx context.Context, in *GetAnswerCountsRequest, opts ...grpc.CallOption) (*GetAnswerCountsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAnswerCountsResponse)
+	err := c.cc.Invoke(ctx, RecordingsService_GetAnswerCounts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordingsServiceClient) ListAnswers(ctx context.Context, in *ListAnswersRequest, opts ...grpc.CallOption) (*ListAnswersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAnswersResponse)
+	err := c.cc.Invoke(ctx, RecordingsService_ListAnswers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RecordingsServiceServer is the server API for RecordingsService service.
 // All implementations must embed UnimplementedRecordingsServiceServer
 // for forward compatibility.
@@ -273,6 +301,12 @@ type RecordingsServiceServer interface {
 	// GetAsset returns one captured asset of a site by its content hash. CSS is
 	// returned with its url() references rewritten to captured copies.
 	GetAsset(context.Context, *GetAssetRequest) (*GetAssetResponse, error)
+	// GetAnswerCounts answers how many responses each of a site's surveys
+	// has stored (internal: ingest stops serving a survey at its limit).
+	GetAnswerCounts(context.Context, *GetAnswerCountsRequest) (*GetAnswerCountsResponse, error)
+	// ListAnswers pages through a site's stored answers, newest first
+	// (internal: reindexing search).
+	ListAnswers(context.Context, *ListAnswersRequest) (*ListAnswersResponse, error)
 	mustEmbedUnimplementedRecordingsServiceServer()
 }
 
@@ -318,6 +352,12 @@ func (UnimplementedRecordingsServiceServer) LookupAssets(context.Context, *Looku
 }
 func (UnimplementedRecordingsServiceServer) GetAsset(context.Context, *GetAssetRequest) (*GetAssetResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAsset not implemented")
+}
+func (UnimplementedRecordingsServiceServer) GetAnswerCounts(context.Context, *GetAnswerCountsRequest) (*GetAnswerCountsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAnswerCounts not implemented")
+}
+func (UnimplementedRecordingsServiceServer) ListAnswers(context.Context, *ListAnswersRequest) (*ListAnswersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAnswers not implemented")
 }
 func (UnimplementedRecordingsServiceServer) mustEmbedUnimplementedRecordingsServiceServer() {}
 func (UnimplementedRecordingsServiceServer) testEmbeddedByValue()                           {}
@@ -542,6 +582,42 @@ func _RecordingsService_GetAsset_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecordingsService_GetAnswerCounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAnswerCountsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingsServiceServer).GetAnswerCounts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingsService_GetAnswerCounts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingsServiceServer).GetAnswerCounts(ctx, req.(*GetAnswerCountsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordingsService_ListAnswers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAnswersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingsServiceServer).ListAnswers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingsService_ListAnswers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingsServiceServer).ListAnswers(ctx, req.(*ListAnswersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RecordingsService_ServiceDesc is the grpc.ServiceDesc for RecordingsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -588,6 +664,14 @@ var RecordingsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetAsset",
 			Handler:    _RecordingsService_GetAsset_Handler,
+		},
+		{
+			MethodName: "GetAnswerCounts",
+			Handler:    _RecordingsService_GetAnswerCounts_Handler,
+		},
+		{
+			MethodName: "ListAnswers",
+			Handler:    _RecordingsService_ListAnswers_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -142,6 +142,113 @@ func (FacetField) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{1}
 }
 
+// NpsGroup is a Net Promoter Score group: detractors 0–6, passives 7–8,
+// promoters 9–10.
+type NpsGroup int32
+
+const (
+	NpsGroup_NPS_GROUP_UNSPECIFIED NpsGroup = 0
+	NpsGroup_NPS_GROUP_DETRACTOR   NpsGroup = 1
+	NpsGroup_NPS_GROUP_PASSIVE     NpsGroup = 2
+	NpsGroup_NPS_GROUP_PROMOTER    NpsGroup = 3
+)
+
+// Enum value maps for NpsGroup.
+var (
+	NpsGroup_name = map[int32]string{
+		0: "NPS_GROUP_UNSPECIFIED",
+		1: "NPS_GROUP_DETRACTOR",
+		2: "NPS_GROUP_PASSIVE",
+		3: "NPS_GROUP_PROMOTER",
+	}
+	NpsGroup_value = map[string]int32{
+		"NPS_GROUP_UNSPECIFIED": 0,
+		"NPS_GROUP_DETRACTOR":   1,
+		"NPS_GROUP_PASSIVE":     2,
+		"NPS_GROUP_PROMOTER":    3,
+	}
+)
+
+func (x NpsGroup) Enum() *NpsGroup {
+	p := new(NpsGroup)
+	*p = x
+	return p
+}
+
+func (x NpsGroup) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NpsGroup) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_search_v1_search_proto_enumTypes[2].Descriptor()
+}
+
+func (NpsGroup) Type() protoreflect.EnumType {
+	return &file_sightline_search_v1_search_proto_enumTypes[2]
+}
+
+func (x NpsGroup) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NpsGroup.Descriptor instead.
+func (NpsGroup) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{2}
+}
+
+// StatsInterval is the bucket width of a time series.
+type StatsInterval int32
+
+const (
+	StatsInterval_STATS_INTERVAL_UNSPECIFIED StatsInterval = 0 // chosen from the range: day up to 92 days, else week
+	StatsInterval_STATS_INTERVAL_DAY         StatsInterval = 1
+	StatsInterval_STATS_INTERVAL_WEEK        StatsInterval = 2
+	StatsInterval_STATS_INTERVAL_MONTH       StatsInterval = 3
+)
+
+// Enum value maps for StatsInterval.
+var (
+	StatsInterval_name = map[int32]string{
+		0: "STATS_INTERVAL_UNSPECIFIED",
+		1: "STATS_INTERVAL_DAY",
+		2: "STATS_INTERVAL_WEEK",
+		3: "STATS_INTERVAL_MONTH",
+	}
+	StatsInterval_value = map[string]int32{
+		"STATS_INTERVAL_UNSPECIFIED": 0,
+		"STATS_INTERVAL_DAY":         1,
+		"STATS_INTERVAL_WEEK":        2,
+		"STATS_INTERVAL_MONTH":       3,
+	}
+)
+
+func (x StatsInterval) Enum() *StatsInterval {
+	p := new(StatsInterval)
+	*p = x
+	return p
+}
+
+func (x StatsInterval) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StatsInterval) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_search_v1_search_proto_enumTypes[3].Descriptor()
+}
+
+func (StatsInterval) Type() protoreflect.EnumType {
+	return &file_sightline_search_v1_search_proto_enumTypes[3]
+}
+
+func (x StatsInterval) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StatsInterval.Descriptor instead.
+func (StatsInterval) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{3}
+}
+
 // How to match. A value starting with "/" (except for CONTAINS) is
 // compared with the URL's path. EQUALS on a whole URL compares page keys
 // (package pagerule: scheme, lower-cased host and path; query, fragment
@@ -188,11 +295,11 @@ func (x UrlMatch_Operator) String() string {
 }
 
 func (UrlMatch_Operator) Descriptor() protoreflect.EnumDescriptor {
-	return file_sightline_search_v1_search_proto_enumTypes[2].Descriptor()
+	return file_sightline_search_v1_search_proto_enumTypes[4].Descriptor()
 }
 
 func (UrlMatch_Operator) Type() protoreflect.EnumType {
-	return &file_sightline_search_v1_search_proto_enumTypes[2]
+	return &file_sightline_search_v1_search_proto_enumTypes[4]
 }
 
 func (x UrlMatch_Operator) Number() protoreflect.EnumNumber {
@@ -445,8 +552,15 @@ type SessionFilter struct {
 	// Sessions that clicked the element with this selector path (as the
 	// tracker computed it; SessionSummary.clicked_elements).
 	ClickedElement string `protobuf:"bytes,24,opt,name=clicked_element,json=clickedElement,proto3" json:"clicked_element,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Sessions with (true) or without (false) feedback-widget answers.
+	HasFeedback *bool `protobuf:"varint,25,opt,name=has_feedback,json=hasFeedback,proto3,oneof" json:"has_feedback,omitempty"`
+	// Sessions whose lowest feedback rating is within the range (1–5):
+	// {max: 2} is "rating ≤ 2". Implies has_feedback.
+	FeedbackRating *IntRange `protobuf:"bytes,26,opt,name=feedback_rating,json=feedbackRating,proto3" json:"feedback_rating,omitempty"`
+	// Sessions with (true) or without (false) survey responses.
+	HasSurveyResponse *bool `protobuf:"varint,27,opt,name=has_survey_response,json=hasSurveyResponse,proto3,oneof" json:"has_survey_response,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *SessionFilter) Reset() {
@@ -638,6 +752,27 @@ func (x *SessionFilter) GetClickedElement() string {
 		return x.ClickedElement
 	}
 	return ""
+}
+
+func (x *SessionFilter) GetHasFeedback() bool {
+	if x != nil && x.HasFeedback != nil {
+		return *x.HasFeedback
+	}
+	return false
+}
+
+func (x *SessionFilter) GetFeedbackRating() *IntRange {
+	if x != nil {
+		return x.FeedbackRating
+	}
+	return nil
+}
+
+func (x *SessionFilter) GetHasSurveyResponse() bool {
+	if x != nil && x.HasSurveyResponse != nil {
+		return *x.HasSurveyResponse
+	}
+	return false
 }
 
 // FacetCount is one value's count.
@@ -1325,6 +1460,937 @@ func (x *CountSessionsResponse) GetCount() int64 {
 	return 0
 }
 
+// UpsertAnswersRequest carries answers.
+type UpsertAnswersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Answers       []*v1.Answer           `protobuf:"bytes,1,rep,name=answers,proto3" json:"answers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertAnswersRequest) Reset() {
+	*x = UpsertAnswersRequest{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertAnswersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertAnswersRequest) ProtoMessage() {}
+
+func (x *UpsertAnswersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertAnswersRequest.ProtoReflect.Descriptor instead.
+func (*UpsertAnswersRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *UpsertAnswersRequest) GetAnswers() []*v1.Answer {
+	if x != nil {
+		return x.Answers
+	}
+	return nil
+}
+
+// UpsertAnswersResponse counts indexed answers.
+type UpsertAnswersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upserted      int32                  `protobuf:"varint,1,opt,name=upserted,proto3" json:"upserted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertAnswersResponse) Reset() {
+	*x = UpsertAnswersResponse{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertAnswersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertAnswersResponse) ProtoMessage() {}
+
+func (x *UpsertAnswersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertAnswersResponse.ProtoReflect.Descriptor instead.
+func (*UpsertAnswersResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UpsertAnswersResponse) GetUpserted() int32 {
+	if x != nil {
+		return x.Upserted
+	}
+	return 0
+}
+
+// DeleteAnswersRequest selects answers of one site to delete.
+type DeleteAnswersRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// Exactly one selector.
+	//
+	// Types that are valid to be assigned to Selector:
+	//
+	//	*DeleteAnswersRequest_AnswerIds
+	//	*DeleteAnswersRequest_VisitorId
+	//	*DeleteAnswersRequest_WholeSite
+	//	*DeleteAnswersRequest_GivenBefore
+	//	*DeleteAnswersRequest_SessionId
+	Selector      isDeleteAnswersRequest_Selector `protobuf_oneof:"selector"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAnswersRequest) Reset() {
+	*x = DeleteAnswersRequest{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAnswersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAnswersRequest) ProtoMessage() {}
+
+func (x *DeleteAnswersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAnswersRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAnswersRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeleteAnswersRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *DeleteAnswersRequest) GetSelector() isDeleteAnswersRequest_Selector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *DeleteAnswersRequest) GetAnswerIds() *AnswerIds {
+	if x != nil {
+		if x, ok := x.Selector.(*DeleteAnswersRequest_AnswerIds); ok {
+			return x.AnswerIds
+		}
+	}
+	return nil
+}
+
+func (x *DeleteAnswersRequest) GetVisitorId() string {
+	if x != nil {
+		if x, ok := x.Selector.(*DeleteAnswersRequest_VisitorId); ok {
+			return x.VisitorId
+		}
+	}
+	return ""
+}
+
+func (x *DeleteAnswersRequest) GetWholeSite() bool {
+	if x != nil {
+		if x, ok := x.Selector.(*DeleteAnswersRequest_WholeSite); ok {
+			return x.WholeSite
+		}
+	}
+	return false
+}
+
+func (x *DeleteAnswersRequest) GetGivenBefore() *timestamppb.Timestamp {
+	if x != nil {
+		if x, ok := x.Selector.(*DeleteAnswersRequest_GivenBefore); ok {
+			return x.GivenBefore
+		}
+	}
+	return nil
+}
+
+func (x *DeleteAnswersRequest) GetSessionId() string {
+	if x != nil {
+		if x, ok := x.Selector.(*DeleteAnswersRequest_SessionId); ok {
+			return x.SessionId
+		}
+	}
+	return ""
+}
+
+type isDeleteAnswersRequest_Selector interface {
+	isDeleteAnswersRequest_Selector()
+}
+
+type DeleteAnswersRequest_AnswerIds struct {
+	AnswerIds *AnswerIds `protobuf:"bytes,2,opt,name=answer_ids,json=answerIds,proto3,oneof"`
+}
+
+type DeleteAnswersRequest_VisitorId struct {
+	VisitorId string `protobuf:"bytes,3,opt,name=visitor_id,json=visitorId,proto3,oneof"`
+}
+
+type DeleteAnswersRequest_WholeSite struct {
+	WholeSite bool `protobuf:"varint,4,opt,name=whole_site,json=wholeSite,proto3,oneof"`
+}
+
+type DeleteAnswersRequest_GivenBefore struct {
+	// Answers given (client_time) before this time (retention).
+	GivenBefore *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=given_before,json=givenBefore,proto3,oneof"`
+}
+
+type DeleteAnswersRequest_SessionId struct {
+	// Answers of one session.
+	SessionId string `protobuf:"bytes,6,opt,name=session_id,json=sessionId,proto3,oneof"`
+}
+
+func (*DeleteAnswersRequest_AnswerIds) isDeleteAnswersRequest_Selector() {}
+
+func (*DeleteAnswersRequest_VisitorId) isDeleteAnswersRequest_Selector() {}
+
+func (*DeleteAnswersRequest_WholeSite) isDeleteAnswersRequest_Selector() {}
+
+func (*DeleteAnswersRequest_GivenBefore) isDeleteAnswersRequest_Selector() {}
+
+func (*DeleteAnswersRequest_SessionId) isDeleteAnswersRequest_Selector() {}
+
+// AnswerIds lists answer ids.
+type AnswerIds struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ids           []string               `protobuf:"bytes,1,rep,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerIds) Reset() {
+	*x = AnswerIds{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerIds) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerIds) ProtoMessage() {}
+
+func (x *AnswerIds) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerIds.ProtoReflect.Descriptor instead.
+func (*AnswerIds) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *AnswerIds) GetIds() []string {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+// DeleteAnswersResponse counts deleted documents.
+type DeleteAnswersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deleted       int64                  `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAnswersResponse) Reset() {
+	*x = DeleteAnswersResponse{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAnswersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAnswersResponse) ProtoMessage() {}
+
+func (x *DeleteAnswersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAnswersResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAnswersResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *DeleteAnswersResponse) GetDeleted() int64 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
+// AnswerFilter combines conditions with AND; repeated values within one
+// condition combine with OR.
+type AnswerFilter struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Given (client_time) within the range.
+	Time *TimeRange `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// Feedback or survey; unspecified is both.
+	Kind      v1.AnswerKind `protobuf:"varint,2,opt,name=kind,proto3,enum=sightline.sessions.v1.AnswerKind" json:"kind,omitempty"`
+	SurveyIds []int64       `protobuf:"varint,3,rep,packed,name=survey_ids,json=surveyIds,proto3" json:"survey_ids,omitempty"`
+	// Answer.rating within the range (1–5); unset bounds are open.
+	Rating    *IntRange  `protobuf:"bytes,4,opt,name=rating,proto3" json:"rating,omitempty"`
+	NpsGroups []NpsGroup `protobuf:"varint,5,rep,packed,name=nps_groups,json=npsGroups,proto3,enum=sightline.search.v1.NpsGroup" json:"nps_groups,omitempty"`
+	// The page the answer was given on (same rules as sessions).
+	Page        *UrlMatch       `protobuf:"bytes,6,opt,name=page,proto3" json:"page,omitempty"`
+	DeviceTypes []v1.DeviceType `protobuf:"varint,7,rep,packed,name=device_types,json=deviceTypes,proto3,enum=sightline.sessions.v1.DeviceType" json:"device_types,omitempty"`
+	// Answers with a comment or a text answer.
+	HasText       *bool  `protobuf:"varint,8,opt,name=has_text,json=hasText,proto3,oneof" json:"has_text,omitempty"`
+	SessionId     string `protobuf:"bytes,9,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	VisitorId     string `protobuf:"bytes,10,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerFilter) Reset() {
+	*x = AnswerFilter{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerFilter) ProtoMessage() {}
+
+func (x *AnswerFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerFilter.ProtoReflect.Descriptor instead.
+func (*AnswerFilter) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AnswerFilter) GetTime() *TimeRange {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AnswerFilter) GetKind() v1.AnswerKind {
+	if x != nil {
+		return x.Kind
+	}
+	return v1.AnswerKind(0)
+}
+
+func (x *AnswerFilter) GetSurveyIds() []int64 {
+	if x != nil {
+		return x.SurveyIds
+	}
+	return nil
+}
+
+func (x *AnswerFilter) GetRating() *IntRange {
+	if x != nil {
+		return x.Rating
+	}
+	return nil
+}
+
+func (x *AnswerFilter) GetNpsGroups() []NpsGroup {
+	if x != nil {
+		return x.NpsGroups
+	}
+	return nil
+}
+
+func (x *AnswerFilter) GetPage() *UrlMatch {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *AnswerFilter) GetDeviceTypes() []v1.DeviceType {
+	if x != nil {
+		return x.DeviceTypes
+	}
+	return nil
+}
+
+func (x *AnswerFilter) GetHasText() bool {
+	if x != nil && x.HasText != nil {
+		return *x.HasText
+	}
+	return false
+}
+
+func (x *AnswerFilter) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *AnswerFilter) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+// SearchAnswersRequest is one list query.
+type SearchAnswersRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	Filter *AnswerFilter          `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	// Oldest first; the default is newest first (by client_time, ties by id).
+	Ascending bool `protobuf:"varint,3,opt,name=ascending,proto3" json:"ascending,omitempty"`
+	// Capped by the server (1,000).
+	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchAnswersRequest) Reset() {
+	*x = SearchAnswersRequest{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchAnswersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchAnswersRequest) ProtoMessage() {}
+
+func (x *SearchAnswersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchAnswersRequest.ProtoReflect.Descriptor instead.
+func (*SearchAnswersRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SearchAnswersRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *SearchAnswersRequest) GetFilter() *AnswerFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *SearchAnswersRequest) GetAscending() bool {
+	if x != nil {
+		return x.Ascending
+	}
+	return false
+}
+
+func (x *SearchAnswersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchAnswersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// SearchAnswersResponse is one page.
+type SearchAnswersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Answers       []*v1.Answer           `protobuf:"bytes,1,rep,name=answers,proto3" json:"answers,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// Total matching answers.
+	Total         int64 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchAnswersResponse) Reset() {
+	*x = SearchAnswersResponse{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchAnswersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchAnswersResponse) ProtoMessage() {}
+
+func (x *SearchAnswersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchAnswersResponse.ProtoReflect.Descriptor instead.
+func (*SearchAnswersResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SearchAnswersResponse) GetAnswers() []*v1.Answer {
+	if x != nil {
+		return x.Answers
+	}
+	return nil
+}
+
+func (x *SearchAnswersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *SearchAnswersResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// GetAnswerStatsRequest counts answers matching a filter.
+type GetAnswerStatsRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	SiteId   int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	Filter   *AnswerFilter          `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"`
+	Interval StatsInterval          `protobuf:"varint,3,opt,name=interval,proto3,enum=sightline.search.v1.StatsInterval" json:"interval,omitempty"`
+	// IANA time zone the buckets start in ("Europe/Berlin"); empty is UTC.
+	TimeZone      string `protobuf:"bytes,4,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAnswerStatsRequest) Reset() {
+	*x = GetAnswerStatsRequest{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAnswerStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAnswerStatsRequest) ProtoMessage() {}
+
+func (x *GetAnswerStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAnswerStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetAnswerStatsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetAnswerStatsRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *GetAnswerStatsRequest) GetFilter() *AnswerFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+func (x *GetAnswerStatsRequest) GetInterval() StatsInterval {
+	if x != nil {
+		return x.Interval
+	}
+	return StatsInterval_STATS_INTERVAL_UNSPECIFIED
+}
+
+func (x *GetAnswerStatsRequest) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+// AnswerCounts are the counts of a set of answers.
+type AnswerCounts struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Answers int64                  `protobuf:"varint,1,opt,name=answers,proto3" json:"answers,omitempty"`
+	// rating_counts[i] is the number rated i+1 (five entries).
+	RatingCounts []int64 `protobuf:"varint,2,rep,packed,name=rating_counts,json=ratingCounts,proto3" json:"rating_counts,omitempty"`
+	// Answers with an NPS score, by group.
+	Detractors int64 `protobuf:"varint,3,opt,name=detractors,proto3" json:"detractors,omitempty"`
+	Passives   int64 `protobuf:"varint,4,opt,name=passives,proto3" json:"passives,omitempty"`
+	Promoters  int64 `protobuf:"varint,5,opt,name=promoters,proto3" json:"promoters,omitempty"`
+	// Promoters minus detractors in % of answers with an NPS score, rounded;
+	// unset when none.
+	Nps *float64 `protobuf:"fixed64,6,opt,name=nps,proto3,oneof" json:"nps,omitempty"`
+	// Mean rating; unset when none is rated.
+	MeanRating    *float64 `protobuf:"fixed64,7,opt,name=mean_rating,json=meanRating,proto3,oneof" json:"mean_rating,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerCounts) Reset() {
+	*x = AnswerCounts{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerCounts) ProtoMessage() {}
+
+func (x *AnswerCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerCounts.ProtoReflect.Descriptor instead.
+func (*AnswerCounts) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *AnswerCounts) GetAnswers() int64 {
+	if x != nil {
+		return x.Answers
+	}
+	return 0
+}
+
+func (x *AnswerCounts) GetRatingCounts() []int64 {
+	if x != nil {
+		return x.RatingCounts
+	}
+	return nil
+}
+
+func (x *AnswerCounts) GetDetractors() int64 {
+	if x != nil {
+		return x.Detractors
+	}
+	return 0
+}
+
+func (x *AnswerCounts) GetPassives() int64 {
+	if x != nil {
+		return x.Passives
+	}
+	return 0
+}
+
+func (x *AnswerCounts) GetPromoters() int64 {
+	if x != nil {
+		return x.Promoters
+	}
+	return 0
+}
+
+func (x *AnswerCounts) GetNps() float64 {
+	if x != nil && x.Nps != nil {
+		return *x.Nps
+	}
+	return 0
+}
+
+func (x *AnswerCounts) GetMeanRating() float64 {
+	if x != nil && x.MeanRating != nil {
+		return *x.MeanRating
+	}
+	return 0
+}
+
+// AnswerBucket is one interval of the series.
+type AnswerBucket struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Start         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	Counts        *AnswerCounts          `protobuf:"bytes,2,opt,name=counts,proto3" json:"counts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerBucket) Reset() {
+	*x = AnswerBucket{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerBucket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerBucket) ProtoMessage() {}
+
+func (x *AnswerBucket) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerBucket.ProtoReflect.Descriptor instead.
+func (*AnswerBucket) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *AnswerBucket) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *AnswerBucket) GetCounts() *AnswerCounts {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+// SurveyCount is one survey's responses under the filter.
+type SurveyCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SurveyId      int64                  `protobuf:"varint,1,opt,name=survey_id,json=surveyId,proto3" json:"survey_id,omitempty"`
+	Answers       int64                  `protobuf:"varint,2,opt,name=answers,proto3" json:"answers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SurveyCount) Reset() {
+	*x = SurveyCount{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SurveyCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SurveyCount) ProtoMessage() {}
+
+func (x *SurveyCount) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SurveyCount.ProtoReflect.Descriptor instead.
+func (*SurveyCount) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SurveyCount) GetSurveyId() int64 {
+	if x != nil {
+		return x.SurveyId
+	}
+	return 0
+}
+
+func (x *SurveyCount) GetAnswers() int64 {
+	if x != nil {
+		return x.Answers
+	}
+	return 0
+}
+
+// GetAnswerStatsResponse is the whole filter's counts, the series (every
+// bucket of the range, empty ones included) and responses per survey.
+type GetAnswerStatsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Total         *AnswerCounts          `protobuf:"bytes,1,opt,name=total,proto3" json:"total,omitempty"`
+	Interval      StatsInterval          `protobuf:"varint,2,opt,name=interval,proto3,enum=sightline.search.v1.StatsInterval" json:"interval,omitempty"`
+	Series        []*AnswerBucket        `protobuf:"bytes,3,rep,name=series,proto3" json:"series,omitempty"`
+	Surveys       []*SurveyCount         `protobuf:"bytes,4,rep,name=surveys,proto3" json:"surveys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAnswerStatsResponse) Reset() {
+	*x = GetAnswerStatsResponse{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAnswerStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAnswerStatsResponse) ProtoMessage() {}
+
+func (x *GetAnswerStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAnswerStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetAnswerStatsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetAnswerStatsResponse) GetTotal() *AnswerCounts {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
+func (x *GetAnswerStatsResponse) GetInterval() StatsInterval {
+	if x != nil {
+		return x.Interval
+	}
+	return StatsInterval_STATS_INTERVAL_UNSPECIFIED
+}
+
+func (x *GetAnswerStatsResponse) GetSeries() []*AnswerBucket {
+	if x != nil {
+		return x.Series
+	}
+	return nil
+}
+
+func (x *GetAnswerStatsResponse) GetSurveys() []*SurveyCount {
+	if x != nil {
+		return x.Surveys
+	}
+	return nil
+}
+
 var File_sightline_search_v1_search_proto protoreflect.FileDescriptor
 
 const file_sightline_search_v1_search_proto_rawDesc = "" +
@@ -1347,7 +2413,8 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\x0fOPERATOR_EQUALS\x10\x01\x12\x15\n" +
 	"\x11OPERATOR_CONTAINS\x10\x02\x12\x13\n" +
 	"\x0fOPERATOR_PREFIX\x10\x03\x12\x14\n" +
-	"\x10OPERATOR_PATTERN\x10\x04\"\x8f\t\n" +
+	"\x10OPERATOR_PATTERN\x10\x04\"\xdd\n" +
+	"\n" +
 	"\rSessionFilter\x12=\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1e.sightline.search.v1.TimeRangeR\tstartTime\x12>\n" +
@@ -1378,12 +2445,17 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\n" +
 	"has_errors\x18\x15 \x01(\bH\x02R\thasErrors\x88\x01\x01\x12!\n" +
 	"\ttruncated\x18\x16 \x01(\bH\x03R\ttruncated\x88\x01\x01\x12'\n" +
-	"\x0fclicked_element\x18\x18 \x01(\tR\x0eclickedElementB\x12\n" +
+	"\x0fclicked_element\x18\x18 \x01(\tR\x0eclickedElement\x12&\n" +
+	"\fhas_feedback\x18\x19 \x01(\bH\x04R\vhasFeedback\x88\x01\x01\x12F\n" +
+	"\x0ffeedback_rating\x18\x1a \x01(\v2\x1d.sightline.search.v1.IntRangeR\x0efeedbackRating\x123\n" +
+	"\x13has_survey_response\x18\x1b \x01(\bH\x05R\x11hasSurveyResponse\x88\x01\x01B\x12\n" +
 	"\x10_has_rage_clicksB\x12\n" +
 	"\x10_has_dead_clicksB\r\n" +
 	"\v_has_errorsB\f\n" +
 	"\n" +
-	"_truncatedJ\x04\b\x17\x10\x18\"8\n" +
+	"_truncatedB\x0f\n" +
+	"\r_has_feedbackB\x16\n" +
+	"\x14_has_survey_responseJ\x04\b\x17\x10\x18\"8\n" +
 	"\n" +
 	"FacetCount\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\x12\x14\n" +
@@ -1430,7 +2502,85 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12:\n" +
 	"\x06filter\x18\x02 \x01(\v2\".sightline.search.v1.SessionFilterR\x06filter\"-\n" +
 	"\x15CountSessionsResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x03R\x05count*\x96\x01\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\"O\n" +
+	"\x14UpsertAnswersRequest\x127\n" +
+	"\aanswers\x18\x01 \x03(\v2\x1d.sightline.sessions.v1.AnswerR\aanswers\"3\n" +
+	"\x15UpsertAnswersResponse\x12\x1a\n" +
+	"\bupserted\x18\x01 \x01(\x05R\bupserted\"\xa0\x02\n" +
+	"\x14DeleteAnswersRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12?\n" +
+	"\n" +
+	"answer_ids\x18\x02 \x01(\v2\x1e.sightline.search.v1.AnswerIdsH\x00R\tanswerIds\x12\x1f\n" +
+	"\n" +
+	"visitor_id\x18\x03 \x01(\tH\x00R\tvisitorId\x12\x1f\n" +
+	"\n" +
+	"whole_site\x18\x04 \x01(\bH\x00R\twholeSite\x12?\n" +
+	"\fgiven_before\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\vgivenBefore\x12\x1f\n" +
+	"\n" +
+	"session_id\x18\x06 \x01(\tH\x00R\tsessionIdB\n" +
+	"\n" +
+	"\bselector\"\x1d\n" +
+	"\tAnswerIds\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\tR\x03ids\"1\n" +
+	"\x15DeleteAnswersResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\x03R\adeleted\"\xf1\x03\n" +
+	"\fAnswerFilter\x122\n" +
+	"\x04time\x18\x01 \x01(\v2\x1e.sightline.search.v1.TimeRangeR\x04time\x125\n" +
+	"\x04kind\x18\x02 \x01(\x0e2!.sightline.sessions.v1.AnswerKindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"survey_ids\x18\x03 \x03(\x03R\tsurveyIds\x125\n" +
+	"\x06rating\x18\x04 \x01(\v2\x1d.sightline.search.v1.IntRangeR\x06rating\x12<\n" +
+	"\n" +
+	"nps_groups\x18\x05 \x03(\x0e2\x1d.sightline.search.v1.NpsGroupR\tnpsGroups\x121\n" +
+	"\x04page\x18\x06 \x01(\v2\x1d.sightline.search.v1.UrlMatchR\x04page\x12D\n" +
+	"\fdevice_types\x18\a \x03(\x0e2!.sightline.sessions.v1.DeviceTypeR\vdeviceTypes\x12\x1e\n" +
+	"\bhas_text\x18\b \x01(\bH\x00R\ahasText\x88\x01\x01\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\t \x01(\tR\tsessionId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\n" +
+	" \x01(\tR\tvisitorIdB\v\n" +
+	"\t_has_text\"\xc4\x01\n" +
+	"\x14SearchAnswersRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x129\n" +
+	"\x06filter\x18\x02 \x01(\v2!.sightline.search.v1.AnswerFilterR\x06filter\x12\x1c\n" +
+	"\tascending\x18\x03 \x01(\bR\tascending\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"\x8e\x01\n" +
+	"\x15SearchAnswersResponse\x127\n" +
+	"\aanswers\x18\x01 \x03(\v2\x1d.sightline.sessions.v1.AnswerR\aanswers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\xc8\x01\n" +
+	"\x15GetAnswerStatsRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x129\n" +
+	"\x06filter\x18\x02 \x01(\v2!.sightline.search.v1.AnswerFilterR\x06filter\x12>\n" +
+	"\binterval\x18\x03 \x01(\x0e2\".sightline.search.v1.StatsIntervalR\binterval\x12\x1b\n" +
+	"\ttime_zone\x18\x04 \x01(\tR\btimeZone\"\xfc\x01\n" +
+	"\fAnswerCounts\x12\x18\n" +
+	"\aanswers\x18\x01 \x01(\x03R\aanswers\x12#\n" +
+	"\rrating_counts\x18\x02 \x03(\x03R\fratingCounts\x12\x1e\n" +
+	"\n" +
+	"detractors\x18\x03 \x01(\x03R\n" +
+	"detractors\x12\x1a\n" +
+	"\bpassives\x18\x04 \x01(\x03R\bpassives\x12\x1c\n" +
+	"\tpromoters\x18\x05 \x01(\x03R\tpromoters\x12\x15\n" +
+	"\x03nps\x18\x06 \x01(\x01H\x00R\x03nps\x88\x01\x01\x12$\n" +
+	"\vmean_rating\x18\a \x01(\x01H\x01R\n" +
+	"meanRating\x88\x01\x01B\x06\n" +
+	"\x04_npsB\x0e\n" +
+	"\f_mean_rating\"{\n" +
+	"\fAnswerBucket\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x129\n" +
+	"\x06counts\x18\x02 \x01(\v2!.sightline.search.v1.AnswerCountsR\x06counts\"D\n" +
+	"\vSurveyCount\x12\x1b\n" +
+	"\tsurvey_id\x18\x01 \x01(\x03R\bsurveyId\x12\x18\n" +
+	"\aanswers\x18\x02 \x01(\x03R\aanswers\"\x88\x02\n" +
+	"\x16GetAnswerStatsResponse\x127\n" +
+	"\x05total\x18\x01 \x01(\v2!.sightline.search.v1.AnswerCountsR\x05total\x12>\n" +
+	"\binterval\x18\x02 \x01(\x0e2\".sightline.search.v1.StatsIntervalR\binterval\x129\n" +
+	"\x06series\x18\x03 \x03(\v2!.sightline.search.v1.AnswerBucketR\x06series\x12:\n" +
+	"\asurveys\x18\x04 \x03(\v2 .sightline.search.v1.SurveyCountR\asurveys*\x96\x01\n" +
 	"\tSortField\x12\x1a\n" +
 	"\x16SORT_FIELD_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15SORT_FIELD_START_TIME\x10\x01\x12\x17\n" +
@@ -1444,12 +2594,26 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\x13FACET_FIELD_BROWSER\x10\x02\x12\x12\n" +
 	"\x0eFACET_FIELD_OS\x10\x03\x12\x17\n" +
 	"\x13FACET_FIELD_COUNTRY\x10\x04\x12\x14\n" +
-	"\x10FACET_FIELD_PAGE\x10\x052\xb8\x03\n" +
+	"\x10FACET_FIELD_PAGE\x10\x05*m\n" +
+	"\bNpsGroup\x12\x19\n" +
+	"\x15NPS_GROUP_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13NPS_GROUP_DETRACTOR\x10\x01\x12\x15\n" +
+	"\x11NPS_GROUP_PASSIVE\x10\x02\x12\x16\n" +
+	"\x12NPS_GROUP_PROMOTER\x10\x03*z\n" +
+	"\rStatsInterval\x12\x1e\n" +
+	"\x1aSTATS_INTERVAL_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12STATS_INTERVAL_DAY\x10\x01\x12\x17\n" +
+	"\x13STATS_INTERVAL_WEEK\x10\x02\x12\x18\n" +
+	"\x14STATS_INTERVAL_MONTH\x10\x032\xdb\x06\n" +
 	"\rSearchService\x12i\n" +
 	"\x0eUpsertSessions\x12*.sightline.search.v1.UpsertSessionsRequest\x1a+.sightline.search.v1.UpsertSessionsResponse\x12i\n" +
 	"\x0eDeleteSessions\x12*.sightline.search.v1.DeleteSessionsRequest\x1a+.sightline.search.v1.DeleteSessionsResponse\x12i\n" +
 	"\x0eSearchSessions\x12*.sightline.search.v1.SearchSessionsRequest\x1a+.sightline.search.v1.SearchSessionsResponse\x12f\n" +
-	"\rCountSessions\x12).sightline.search.v1.CountSessionsRequest\x1a*.sightline.search.v1.CountSessionsResponseBCZAgithub.com/sightlinehq/sightline/gen/sightline/search/v1;searchv1b\x06proto3"
+	"\rCountSessions\x12).sightline.search.v1.CountSessionsRequest\x1a*.sightline.search.v1.CountSessionsResponse\x12f\n" +
+	"\rUpsertAnswers\x12).sightline.search.v1.UpsertAnswersRequest\x1a*.sightline.search.v1.UpsertAnswersResponse\x12f\n" +
+	"\rDeleteAnswers\x12).sightline.search.v1.DeleteAnswersRequest\x1a*.sightline.search.v1.DeleteAnswersResponse\x12f\n" +
+	"\rSearchAnswers\x12).sightline.search.v1.SearchAnswersRequest\x1a*.sightline.search.v1.SearchAnswersResponse\x12i\n" +
+	"\x0eGetAnswerStats\x12*.sightline.search.v1.GetAnswerStatsRequest\x1a+.sightline.search.v1.GetAnswerStatsResponseBCZAgithub.com/sightlinehq/sightline/gen/sightline/search/v1;searchv1b\x06proto3"
 
 var (
 	file_sightline_search_v1_search_proto_rawDescOnce sync.Once
@@ -1463,73 +2627,118 @@ func file_sightline_search_v1_search_proto_rawDescGZIP() []byte {
 	return file_sightline_search_v1_search_proto_rawDescData
 }
 
-var file_sightline_search_v1_search_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sightline_search_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_sightline_search_v1_search_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_sightline_search_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_sightline_search_v1_search_proto_goTypes = []any{
 	(SortField)(0),                 // 0: sightline.search.v1.SortField
 	(FacetField)(0),                // 1: sightline.search.v1.FacetField
-	(UrlMatch_Operator)(0),         // 2: sightline.search.v1.UrlMatch.Operator
-	(*TimeRange)(nil),              // 3: sightline.search.v1.TimeRange
-	(*DurationRange)(nil),          // 4: sightline.search.v1.DurationRange
-	(*IntRange)(nil),               // 5: sightline.search.v1.IntRange
-	(*UrlMatch)(nil),               // 6: sightline.search.v1.UrlMatch
-	(*SessionFilter)(nil),          // 7: sightline.search.v1.SessionFilter
-	(*FacetCount)(nil),             // 8: sightline.search.v1.FacetCount
-	(*Facet)(nil),                  // 9: sightline.search.v1.Facet
-	(*UpsertSessionsRequest)(nil),  // 10: sightline.search.v1.UpsertSessionsRequest
-	(*UpsertSessionsResponse)(nil), // 11: sightline.search.v1.UpsertSessionsResponse
-	(*DeleteSessionsRequest)(nil),  // 12: sightline.search.v1.DeleteSessionsRequest
-	(*SessionIds)(nil),             // 13: sightline.search.v1.SessionIds
-	(*DeleteSessionsResponse)(nil), // 14: sightline.search.v1.DeleteSessionsResponse
-	(*SearchSessionsRequest)(nil),  // 15: sightline.search.v1.SearchSessionsRequest
-	(*SearchSessionsResponse)(nil), // 16: sightline.search.v1.SearchSessionsResponse
-	(*CountSessionsRequest)(nil),   // 17: sightline.search.v1.CountSessionsRequest
-	(*CountSessionsResponse)(nil),  // 18: sightline.search.v1.CountSessionsResponse
-	(*timestamppb.Timestamp)(nil),  // 19: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 20: google.protobuf.Duration
-	(v1.DeviceType)(0),             // 21: sightline.sessions.v1.DeviceType
-	(*v1.Attribute)(nil),           // 22: sightline.sessions.v1.Attribute
-	(*v1.SessionSummary)(nil),      // 23: sightline.sessions.v1.SessionSummary
+	(NpsGroup)(0),                  // 2: sightline.search.v1.NpsGroup
+	(StatsInterval)(0),             // 3: sightline.search.v1.StatsInterval
+	(UrlMatch_Operator)(0),         // 4: sightline.search.v1.UrlMatch.Operator
+	(*TimeRange)(nil),              // 5: sightline.search.v1.TimeRange
+	(*DurationRange)(nil),          // 6: sightline.search.v1.DurationRange
+	(*IntRange)(nil),               // 7: sightline.search.v1.IntRange
+	(*UrlMatch)(nil),               // 8: sightline.search.v1.UrlMatch
+	(*SessionFilter)(nil),          // 9: sightline.search.v1.SessionFilter
+	(*FacetCount)(nil),             // 10: sightline.search.v1.FacetCount
+	(*Facet)(nil),                  // 11: sightline.search.v1.Facet
+	(*UpsertSessionsRequest)(nil),  // 12: sightline.search.v1.UpsertSessionsRequest
+	(*UpsertSessionsResponse)(nil), // 13: sightline.search.v1.UpsertSessionsResponse
+	(*DeleteSessionsRequest)(nil),  // 14: sightline.search.v1.DeleteSessionsRequest
+	(*SessionIds)(nil),             // 15: sightline.search.v1.SessionIds
+	(*DeleteSessionsResponse)(nil), // 16: sightline.search.v1.DeleteSessionsResponse
+	(*SearchSessionsRequest)(nil),  // 17: sightline.search.v1.SearchSessionsRequest
+	(*SearchSessionsResponse)(nil), // 18: sightline.search.v1.SearchSessionsResponse
+	(*CountSessionsRequest)(nil),   // 19: sightline.search.v1.CountSessionsRequest
+	(*CountSessionsResponse)(nil),  // 20: sightline.search.v1.CountSessionsResponse
+	(*UpsertAnswersRequest)(nil),   // 21: sightline.search.v1.UpsertAnswersRequest
+	(*UpsertAnswersResponse)(nil),  // 22: sightline.search.v1.UpsertAnswersResponse
+	(*DeleteAnswersRequest)(nil),   // 23: sightline.search.v1.DeleteAnswersRequest
+	(*AnswerIds)(nil),              // 24: sightline.search.v1.AnswerIds
+	(*DeleteAnswersResponse)(nil),  // 25: sightline.search.v1.DeleteAnswersResponse
+	(*AnswerFilter)(nil),           // 26: sightline.search.v1.AnswerFilter
+	(*SearchAnswersRequest)(nil),   // 27: sightline.search.v1.SearchAnswersRequest
+	(*SearchAnswersResponse)(nil),  // 28: sightline.search.v1.SearchAnswersResponse
+	(*GetAnswerStatsRequest)(nil),  // 29: sightline.search.v1.GetAnswerStatsRequest
+	(*AnswerCounts)(nil),           // 30: sightline.search.v1.AnswerCounts
+	(*AnswerBucket)(nil),           // 31: sightline.search.v1.AnswerBucket
+	(*SurveyCount)(nil),            // 32: sightline.search.v1.SurveyCount
+	(*GetAnswerStatsResponse)(nil), // 33: sightline.search.v1.GetAnswerStatsResponse
+	(*timestamppb.Timestamp)(nil),  // 34: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 35: google.protobuf.Duration
+	(v1.DeviceType)(0),             // 36: sightline.sessions.v1.DeviceType
+	(*v1.Attribute)(nil),           // 37: sightline.sessions.v1.Attribute
+	(*v1.SessionSummary)(nil),      // 38: sightline.sessions.v1.SessionSummary
+	(*v1.Answer)(nil),              // 39: sightline.sessions.v1.Answer
+	(v1.AnswerKind)(0),             // 40: sightline.sessions.v1.AnswerKind
 }
 var file_sightline_search_v1_search_proto_depIdxs = []int32{
-	19, // 0: sightline.search.v1.TimeRange.start:type_name -> google.protobuf.Timestamp
-	19, // 1: sightline.search.v1.TimeRange.end:type_name -> google.protobuf.Timestamp
-	20, // 2: sightline.search.v1.DurationRange.min:type_name -> google.protobuf.Duration
-	20, // 3: sightline.search.v1.DurationRange.max:type_name -> google.protobuf.Duration
-	2,  // 4: sightline.search.v1.UrlMatch.operator:type_name -> sightline.search.v1.UrlMatch.Operator
-	3,  // 5: sightline.search.v1.SessionFilter.start_time:type_name -> sightline.search.v1.TimeRange
-	4,  // 6: sightline.search.v1.SessionFilter.duration:type_name -> sightline.search.v1.DurationRange
-	4,  // 7: sightline.search.v1.SessionFilter.active_duration:type_name -> sightline.search.v1.DurationRange
-	6,  // 8: sightline.search.v1.SessionFilter.visited_page:type_name -> sightline.search.v1.UrlMatch
-	6,  // 9: sightline.search.v1.SessionFilter.entry_page:type_name -> sightline.search.v1.UrlMatch
-	6,  // 10: sightline.search.v1.SessionFilter.exit_page:type_name -> sightline.search.v1.UrlMatch
-	5,  // 11: sightline.search.v1.SessionFilter.page_count:type_name -> sightline.search.v1.IntRange
-	21, // 12: sightline.search.v1.SessionFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
-	22, // 13: sightline.search.v1.SessionFilter.user_attributes:type_name -> sightline.sessions.v1.Attribute
-	1,  // 14: sightline.search.v1.Facet.field:type_name -> sightline.search.v1.FacetField
-	8,  // 15: sightline.search.v1.Facet.counts:type_name -> sightline.search.v1.FacetCount
-	23, // 16: sightline.search.v1.UpsertSessionsRequest.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	13, // 17: sightline.search.v1.DeleteSessionsRequest.session_ids:type_name -> sightline.search.v1.SessionIds
-	19, // 18: sightline.search.v1.DeleteSessionsRequest.started_before:type_name -> google.protobuf.Timestamp
-	7,  // 19: sightline.search.v1.SearchSessionsRequest.filter:type_name -> sightline.search.v1.SessionFilter
-	0,  // 20: sightline.search.v1.SearchSessionsRequest.sort:type_name -> sightline.search.v1.SortField
-	1,  // 21: sightline.search.v1.SearchSessionsRequest.facets:type_name -> sightline.search.v1.FacetField
-	23, // 22: sightline.search.v1.SearchSessionsResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	9,  // 23: sightline.search.v1.SearchSessionsResponse.facets:type_name -> sightline.search.v1.Facet
-	7,  // 24: sightline.search.v1.CountSessionsRequest.filter:type_name -> sightline.search.v1.SessionFilter
-	10, // 25: sightline.search.v1.SearchService.UpsertSessions:input_type -> sightline.search.v1.UpsertSessionsRequest
-	12, // 26: sightline.search.v1.SearchService.DeleteSessions:input_type -> sightline.search.v1.DeleteSessionsRequest
-	15, // 27: sightline.search.v1.SearchService.SearchSessions:input_type -> sightline.search.v1.SearchSessionsRequest
-	17, // 28: sightline.search.v1.SearchService.CountSessions:input_type -> sightline.search.v1.CountSessionsRequest
-	11, // 29: sightline.search.v1.SearchService.UpsertSessions:output_type -> sightline.search.v1.UpsertSessionsResponse
-	14, // 30: sightline.search.v1.SearchService.DeleteSessions:output_type -> sightline.search.v1.DeleteSessionsResponse
-	16, // 31: sightline.search.v1.SearchService.SearchSessions:output_type -> sightline.search.v1.SearchSessionsResponse
-	18, // 32: sightline.search.v1.SearchService.CountSessions:output_type -> sightline.search.v1.CountSessionsResponse
-	29, // [29:33] is the sub-list for method output_type
-	25, // [25:29] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	34, // 0: sightline.search.v1.TimeRange.start:type_name -> google.protobuf.Timestamp
+	34, // 1: sightline.search.v1.TimeRange.end:type_name -> google.protobuf.Timestamp
+	35, // 2: sightline.search.v1.DurationRange.min:type_name -> google.protobuf.Duration
+	35, // 3: sightline.search.v1.DurationRange.max:type_name -> google.protobuf.Duration
+	4,  // 4: sightline.search.v1.UrlMatch.operator:type_name -> sightline.search.v1.UrlMatch.Operator
+	5,  // 5: sightline.search.v1.SessionFilter.start_time:type_name -> sightline.search.v1.TimeRange
+	6,  // 6: sightline.search.v1.SessionFilter.duration:type_name -> sightline.search.v1.DurationRange
+	6,  // 7: sightline.search.v1.SessionFilter.active_duration:type_name -> sightline.search.v1.DurationRange
+	8,  // 8: sightline.search.v1.SessionFilter.visited_page:type_name -> sightline.search.v1.UrlMatch
+	8,  // 9: sightline.search.v1.SessionFilter.entry_page:type_name -> sightline.search.v1.UrlMatch
+	8,  // 10: sightline.search.v1.SessionFilter.exit_page:type_name -> sightline.search.v1.UrlMatch
+	7,  // 11: sightline.search.v1.SessionFilter.page_count:type_name -> sightline.search.v1.IntRange
+	36, // 12: sightline.search.v1.SessionFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
+	37, // 13: sightline.search.v1.SessionFilter.user_attributes:type_name -> sightline.sessions.v1.Attribute
+	7,  // 14: sightline.search.v1.SessionFilter.feedback_rating:type_name -> sightline.search.v1.IntRange
+	1,  // 15: sightline.search.v1.Facet.field:type_name -> sightline.search.v1.FacetField
+	10, // 16: sightline.search.v1.Facet.counts:type_name -> sightline.search.v1.FacetCount
+	38, // 17: sightline.search.v1.UpsertSessionsRequest.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	15, // 18: sightline.search.v1.DeleteSessionsRequest.session_ids:type_name -> sightline.search.v1.SessionIds
+	34, // 19: sightline.search.v1.DeleteSessionsRequest.started_before:type_name -> google.protobuf.Timestamp
+	9,  // 20: sightline.search.v1.SearchSessionsRequest.filter:type_name -> sightline.search.v1.SessionFilter
+	0,  // 21: sightline.search.v1.SearchSessionsRequest.sort:type_name -> sightline.search.v1.SortField
+	1,  // 22: sightline.search.v1.SearchSessionsRequest.facets:type_name -> sightline.search.v1.FacetField
+	38, // 23: sightline.search.v1.SearchSessionsResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	11, // 24: sightline.search.v1.SearchSessionsResponse.facets:type_name -> sightline.search.v1.Facet
+	9,  // 25: sightline.search.v1.CountSessionsRequest.filter:type_name -> sightline.search.v1.SessionFilter
+	39, // 26: sightline.search.v1.UpsertAnswersRequest.answers:type_name -> sightline.sessions.v1.Answer
+	24, // 27: sightline.search.v1.DeleteAnswersRequest.answer_ids:type_name -> sightline.search.v1.AnswerIds
+	34, // 28: sightline.search.v1.DeleteAnswersRequest.given_before:type_name -> google.protobuf.Timestamp
+	5,  // 29: sightline.search.v1.AnswerFilter.time:type_name -> sightline.search.v1.TimeRange
+	40, // 30: sightline.search.v1.AnswerFilter.kind:type_name -> sightline.sessions.v1.AnswerKind
+	7,  // 31: sightline.search.v1.AnswerFilter.rating:type_name -> sightline.search.v1.IntRange
+	2,  // 32: sightline.search.v1.AnswerFilter.nps_groups:type_name -> sightline.search.v1.NpsGroup
+	8,  // 33: sightline.search.v1.AnswerFilter.page:type_name -> sightline.search.v1.UrlMatch
+	36, // 34: sightline.search.v1.AnswerFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
+	26, // 35: sightline.search.v1.SearchAnswersRequest.filter:type_name -> sightline.search.v1.AnswerFilter
+	39, // 36: sightline.search.v1.SearchAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
+	26, // 37: sightline.search.v1.GetAnswerStatsRequest.filter:type_name -> sightline.search.v1.AnswerFilter
+	3,  // 38: sightline.search.v1.GetAnswerStatsRequest.interval:type_name -> sightline.search.v1.StatsInterval
+	34, // 39: sightline.search.v1.AnswerBucket.start:type_name -> google.protobuf.Timestamp
+	30, // 40: sightline.search.v1.AnswerBucket.counts:type_name -> sightline.search.v1.AnswerCounts
+	30, // 41: sightline.search.v1.GetAnswerStatsResponse.total:type_name -> sightline.search.v1.AnswerCounts
+	3,  // 42: sightline.search.v1.GetAnswerStatsResponse.interval:type_name -> sightline.search.v1.StatsInterval
+	31, // 43: sightline.search.v1.GetAnswerStatsResponse.series:type_name -> sightline.search.v1.AnswerBucket
+	32, // 44: sightline.search.v1.GetAnswerStatsResponse.surveys:type_name -> sightline.search.v1.SurveyCount
+	12, // 45: sightline.search.v1.SearchService.UpsertSessions:input_type -> sightline.search.v1.UpsertSessionsRequest
+	14, // 46: sightline.search.v1.SearchService.DeleteSessions:input_type -> sightline.search.v1.DeleteSessionsRequest
+	17, // 47: sightline.search.v1.SearchService.SearchSessions:input_type -> sightline.search.v1.SearchSessionsRequest
+	19, // 48: sightline.search.v1.SearchService.CountSessions:input_type -> sightline.search.v1.CountSessionsRequest
+	21, // 49: sightline.search.v1.SearchService.UpsertAnswers:input_type -> sightline.search.v1.UpsertAnswersRequest
+	23, // 50: sightline.search.v1.SearchService.DeleteAnswers:input_type -> sightline.search.v1.DeleteAnswersRequest
+	27, // 51: sightline.search.v1.SearchService.SearchAnswers:input_type -> sightline.search.v1.SearchAnswersRequest
+	29, // 52: sightline.search.v1.SearchService.GetAnswerStats:input_type -> sightline.search.v1.GetAnswerStatsRequest
+	13, // 53: sightline.search.v1.SearchService.UpsertSessions:output_type -> sightline.search.v1.UpsertSessionsResponse
+	16, // 54: sightline.search.v1.SearchService.DeleteSessions:output_type -> sightline.search.v1.DeleteSessionsResponse
+	18, // 55: sightline.search.v1.SearchService.SearchSessions:output_type -> sightline.search.v1.SearchSessionsResponse
+	20, // 56: sightline.search.v1.SearchService.CountSessions:output_type -> sightline.search.v1.CountSessionsResponse
+	22, // 57: sightline.search.v1.SearchService.UpsertAnswers:output_type -> sightline.search.v1.UpsertAnswersResponse
+	25, // 58: sightline.search.v1.SearchService.DeleteAnswers:output_type -> sightline.search.v1.DeleteAnswersResponse
+	28, // 59: sightline.search.v1.SearchService.SearchAnswers:output_type -> sightline.search.v1.SearchAnswersResponse
+	33, // 60: sightline.search.v1.SearchService.GetAnswerStats:output_type -> sightline.search.v1.GetAnswerStatsResponse
+	53, // [53:61] is the sub-list for method output_type
+	45, // [45:53] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_sightline_search_v1_search_proto_init() }
@@ -1544,13 +2753,22 @@ func file_sightline_search_v1_search_proto_init() {
 		(*DeleteSessionsRequest_WholeSite)(nil),
 		(*DeleteSessionsRequest_StartedBefore)(nil),
 	}
+	file_sightline_search_v1_search_proto_msgTypes[18].OneofWrappers = []any{
+		(*DeleteAnswersRequest_AnswerIds)(nil),
+		(*DeleteAnswersRequest_VisitorId)(nil),
+		(*DeleteAnswersRequest_WholeSite)(nil),
+		(*DeleteAnswersRequest_GivenBefore)(nil),
+		(*DeleteAnswersRequest_SessionId)(nil),
+	}
+	file_sightline_search_v1_search_proto_msgTypes[21].OneofWrappers = []any{}
+	file_sightline_search_v1_search_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_search_v1_search_proto_rawDesc), len(file_sightline_search_v1_search_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   16,
+			NumEnums:      5,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

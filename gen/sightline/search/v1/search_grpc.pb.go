@@ -26,6 +26,10 @@ const (
 	SearchService_DeleteSessions_FullMethodName = "/sightline.search.v1.SearchService/DeleteSessions"
 	SearchService_SearchSessions_FullMethodName = "/sightline.search.v1.SearchService/SearchSessions"
 	SearchService_CountSessions_FullMethodName  = "/sightline.search.v1.SearchService/CountSessions"
+	SearchService_UpsertAnswers_FullMethodName  = "/sightline.search.v1.SearchService/UpsertAnswers"
+	SearchService_DeleteAnswers_FullMethodName  = "/sightline.search.v1.SearchService/DeleteAnswers"
+	SearchService_SearchAnswers_FullMethodName  = "/sightline.search.v1.SearchService/SearchAnswers"
+	SearchService_GetAnswerStats_FullMethodName = "/sightline.search.v1.SearchService/GetAnswerStats"
 )
 
 // SearchServiceClient is the client API for SearchService service.
@@ -43,6 +47,16 @@ type SearchServiceClient interface {
 	SearchSessions(ctx context.Context, in *SearchSessionsRequest, opts ...grpc.CallOption) (*SearchSessionsResponse, error)
 	// CountSessions counts one site's sessions matching a filter.
 	CountSessions(ctx context.Context, in *CountSessionsRequest, opts ...grpc.CallOption) (*CountSessionsResponse, error)
+	// UpsertAnswers indexes feedback and survey answers (idempotent by site
+	// and answer id).
+	UpsertAnswers(ctx context.Context, in *UpsertAnswersRequest, opts ...grpc.CallOption) (*UpsertAnswersResponse, error)
+	// DeleteAnswers removes answers by ids, visitor, whole site or age.
+	DeleteAnswers(ctx context.Context, in *DeleteAnswersRequest, opts ...grpc.CallOption) (*DeleteAnswersResponse, error)
+	// SearchAnswers lists one site's answers matching a filter, newest first.
+	SearchAnswers(ctx context.Context, in *SearchAnswersRequest, opts ...grpc.CallOption) (*SearchAnswersResponse, error)
+	// GetAnswerStats counts one site's answers matching a filter: rating
+	// distribution, NPS, both over time, and responses per survey.
+	GetAnswerStats(ctx context.Context, in *GetAnswerStatsRequest, opts ...grpc.CallOption) (*GetAnswerStatsResponse, error)
 }
 
 type searchServiceClient struct {
@@ -93,6 +107,46 @@ func (c *searchServiceClient) CountSessions(ctx context.Context, in *CountSessio
 	return out, nil
 }
 
+func (c *searchServiceClient) UpsertAnswers(ctx context.Context, in *UpsertAnswersRequest, opts ...grpc.CallOption) (*UpsertAnswersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpsertAnswersResponse)
+	err := c.cc.Invoke(ctx, SearchService_UpsertAnswers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *searchServiceClient) DeleteAnswers(ctx context.Context, in *DeleteAnswersRequest, opts ...grpc.CallOption) (*DeleteAnswersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAnswersResponse)
+	err := c.cc.Invoke(ctx, SearchService_DeleteAnswers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *searchServiceClient) SearchAnswers(ctx context.Context, in *SearchAnswersRequest, opts ...grpc.CallOption) (*SearchAnswersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchAnswersResponse)
+	err := c.cc.Invoke(ctx, SearchService_SearchAnswers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *searchServiceClient) GetAnswerStats(ctx context.Context, in *GetAnswerStatsRequest, opts ...grpc.CallOption) (*GetAnswerStatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAnswerStatsResponse)
+	err := c.cc.Invoke(ctx, SearchService_GetAnswerStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SearchServiceServer is the server API for SearchService service.
 // All implementations must embed UnimplementedSearchServiceServer
 // for forward compatibility.
@@ -108,6 +162,16 @@ type SearchServiceServer interface {
 	SearchSessions(context.Context, *SearchSessionsRequest) (*SearchSessionsResponse, error)
 	// CountSessions counts one site's sessions matching a filter.
 	CountSessions(context.Context, *CountSessionsRequest) (*CountSessionsResponse, error)
+	// UpsertAnswers indexes feedback and survey answers (idempotent by site
+	// and answer id).
+	UpsertAnswers(context.Context, *UpsertAnswersRequest) (*UpsertAnswersResponse, error)
+	// DeleteAnswers removes answers by ids, visitor, whole site or age.
+	DeleteAnswers(context.Context, *DeleteAnswersRequest) (*DeleteAnswersResponse, error)
+	// SearchAnswers lists one site's answers matching a filter, newest first.
+	SearchAnswers(context.Context, *SearchAnswersRequest) (*SearchAnswersResponse, error)
+	// GetAnswerStats counts one site's answers matching a filter: rating
+	// distribution, NPS, both over time, and responses per survey.
+	GetAnswerStats(context.Context, *GetAnswerStatsRequest) (*GetAnswerStatsResponse, error)
 	mustEmbedUnimplementedSearchServiceServer()
 }
 
@@ -129,6 +193,18 @@ func (UnimplementedSearchServiceServer) SearchSessions(context.Context, *SearchS
 }
 func (UnimplementedSearchServiceServer) CountSessions(context.Context, *CountSessionsRequest) (*CountSessionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CountSessions not implemented")
+}
+func (UnimplementedSearchServiceServer) UpsertAnswers(context.Context, *UpsertAnswersRequest) (*UpsertAnswersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpsertAnswers not implemented")
+}
+func (UnimplementedSearchServiceServer) DeleteAnswers(context.Context, *DeleteAnswersRequest) (*DeleteAnswersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAnswers not implemented")
+}
+func (UnimplementedSearchServiceServer) SearchAnswers(context.Context, *SearchAnswersRequest) (*SearchAnswersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchAnswers not implemented")
+}
+func (UnimplementedSearchServiceServer) GetAnswerStats(context.Context, *GetAnswerStatsRequest) (*GetAnswerStatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAnswerStats not implemented")
 }
 func (UnimplementedSearchServiceServer) mustEmbedUnimplementedSearchServiceServer() {}
 func (UnimplementedSearchServiceServer) testEmbeddedByValue()                       {}
@@ -223,6 +299,78 @@ func _SearchService_CountSessions_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SearchService_UpsertAnswers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpsertAnswersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchServiceServer).UpsertAnswers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchService_UpsertAnswers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchServiceServer).UpsertAnswers(ctx, req.(*UpsertAnswersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SearchService_DeleteAnswers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAnswersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchServiceServer).DeleteAnswers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchService_DeleteAnswers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchServiceServer).DeleteAnswers(ctx, req.(*DeleteAnswersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SearchService_SearchAnswers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchAnswersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchServiceServer).SearchAnswers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchService_SearchAnswers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchServiceServer).SearchAnswers(ctx, req.(*SearchAnswersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SearchService_GetAnswerStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAnswerStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchServiceServer).GetAnswerStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchService_GetAnswerStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchServiceServer).GetAnswerStats(ctx, req.(*GetAnswerStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SearchService_ServiceDesc is the grpc.ServiceDesc for SearchService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -245,6 +393,22 @@ var SearchService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CountSessions",
 			Handler:    _SearchService_CountSessions_Handler,
+		},
+		{
+			MethodName: "UpsertAnswers",
+			Handler:    _SearchService_UpsertAnswers_Handler,
+		},
+		{
+			MethodName: "DeleteAnswers",
+			Handler:    _SearchService_DeleteAnswers_Handler,
+		},
+		{
+			MethodName: "SearchAnswers",
+			Handler:    _SearchService_SearchAnswers_Handler,
+		},
+		{
+			MethodName: "GetAnswerStats",
+			Handler:    _SearchService_GetAnswerStats_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -85,6 +85,56 @@ func (DeviceType) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_sessions_v1_sessions_proto_rawDescGZIP(), []int{0}
 }
 
+// AnswerKind tells the feedback widget from a survey.
+type AnswerKind int32
+
+const (
+	AnswerKind_ANSWER_KIND_UNSPECIFIED AnswerKind = 0
+	AnswerKind_ANSWER_KIND_FEEDBACK    AnswerKind = 1
+	AnswerKind_ANSWER_KIND_SURVEY      AnswerKind = 2
+)
+
+// Enum value maps for AnswerKind.
+var (
+	AnswerKind_name = map[int32]string{
+		0: "ANSWER_KIND_UNSPECIFIED",
+		1: "ANSWER_KIND_FEEDBACK",
+		2: "ANSWER_KIND_SURVEY",
+	}
+	AnswerKind_value = map[string]int32{
+		"ANSWER_KIND_UNSPECIFIED": 0,
+		"ANSWER_KIND_FEEDBACK":    1,
+		"ANSWER_KIND_SURVEY":      2,
+	}
+)
+
+func (x AnswerKind) Enum() *AnswerKind {
+	p := new(AnswerKind)
+	*p = x
+	return p
+}
+
+func (x AnswerKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AnswerKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_sessions_v1_sessions_proto_enumTypes[1].Descriptor()
+}
+
+func (AnswerKind) Type() protoreflect.EnumType {
+	return &file_sightline_sessions_v1_sessions_proto_enumTypes[1]
+}
+
+func (x AnswerKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AnswerKind.Descriptor instead.
+func (AnswerKind) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_sessions_v1_sessions_proto_rawDescGZIP(), []int{1}
+}
+
 // Client describes the visitor's software and place, as enriched by ingest.
 // The visitor's IP address is never stored in full.
 type Client struct {
@@ -385,8 +435,14 @@ type SessionSummary struct {
 	// anchored its clicks for heatmaps), distinct, in first-click order, at
 	// most 100.
 	ClickedElements []string `protobuf:"bytes,33,rep,name=clicked_elements,json=clickedElements,proto3" json:"clicked_elements,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Feedback-widget answers the session gave, and the lowest of their
+	// ratings (1–5; 0 when none): the "has feedback" / "rating ≤ N" filters.
+	FeedbackCount     int32 `protobuf:"varint,34,opt,name=feedback_count,json=feedbackCount,proto3" json:"feedback_count,omitempty"`
+	MinFeedbackRating int32 `protobuf:"varint,35,opt,name=min_feedback_rating,json=minFeedbackRating,proto3" json:"min_feedback_rating,omitempty"`
+	// Survey responses the session gave.
+	SurveyResponseCount int32 `protobuf:"varint,36,opt,name=survey_response_count,json=surveyResponseCount,proto3" json:"survey_response_count,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *SessionSummary) Reset() {
@@ -650,6 +706,325 @@ func (x *SessionSummary) GetClickedElements() []string {
 	return nil
 }
 
+func (x *SessionSummary) GetFeedbackCount() int32 {
+	if x != nil {
+		return x.FeedbackCount
+	}
+	return 0
+}
+
+func (x *SessionSummary) GetMinFeedbackRating() int32 {
+	if x != nil {
+		return x.MinFeedbackRating
+	}
+	return 0
+}
+
+func (x *SessionSummary) GetSurveyResponseCount() int32 {
+	if x != nil {
+		return x.SurveyResponseCount
+	}
+	return 0
+}
+
+// QuestionAnswer is the answer to one survey question; which field is set
+// follows the question's type (accounts.v1.Question).
+type QuestionAnswer struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	QuestionId int32                  `protobuf:"varint,1,opt,name=question_id,json=questionId,proto3" json:"question_id,omitempty"`
+	// Rating and NPS questions: the score (1–5, 1–10 or 0–10).
+	Score *int32 `protobuf:"varint,2,opt,name=score,proto3,oneof" json:"score,omitempty"`
+	// Choice questions: the chosen choices' ids.
+	ChoiceIds []int32 `protobuf:"varint,3,rep,packed,name=choice_ids,json=choiceIds,proto3" json:"choice_ids,omitempty"`
+	// Text questions (and an "other" choice): the visitor's text, scrubbed.
+	Text          string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuestionAnswer) Reset() {
+	*x = QuestionAnswer{}
+	mi := &file_sightline_sessions_v1_sessions_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuestionAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuestionAnswer) ProtoMessage() {}
+
+func (x *QuestionAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_sessions_v1_sessions_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuestionAnswer.ProtoReflect.Descriptor instead.
+func (*QuestionAnswer) Descriptor() ([]byte, []int) {
+	return file_sightline_sessions_v1_sessions_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *QuestionAnswer) GetQuestionId() int32 {
+	if x != nil {
+		return x.QuestionId
+	}
+	return 0
+}
+
+func (x *QuestionAnswer) GetScore() int32 {
+	if x != nil && x.Score != nil {
+		return *x.Score
+	}
+	return 0
+}
+
+func (x *QuestionAnswer) GetChoiceIds() []int32 {
+	if x != nil {
+		return x.ChoiceIds
+	}
+	return nil
+}
+
+func (x *QuestionAnswer) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// Answer is one visitor's feedback-widget answer or survey response, as
+// recordings stores it and search indexes it. Text is visitor content: it
+// is scrubbed (e-mail addresses, card numbers, the site's masking rules)
+// before it is stored.
+type Answer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Client-generated id ("a_" + 22+ url-safe characters), unique within
+	// the site: the idempotency key.
+	Id             string     `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	SiteId         int64      `protobuf:"varint,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	OrganizationId int64      `protobuf:"varint,3,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	Kind           AnswerKind `protobuf:"varint,4,opt,name=kind,proto3,enum=sightline.sessions.v1.AnswerKind" json:"kind,omitempty"`
+	// Zero for feedback.
+	SurveyId   int64  `protobuf:"varint,5,opt,name=survey_id,json=surveyId,proto3" json:"survey_id,omitempty"`
+	SessionId  string `protobuf:"bytes,6,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	VisitorId  string `protobuf:"bytes,7,opt,name=visitor_id,json=visitorId,proto3" json:"visitor_id,omitempty"`
+	PageViewId string `protobuf:"bytes,8,opt,name=page_view_id,json=pageViewId,proto3" json:"page_view_id,omitempty"`
+	// Whether the session was being recorded when the answer was given (the
+	// visitor sampled in): only then does "open the recording" apply.
+	Recorded bool `protobuf:"varint,9,opt,name=recorded,proto3" json:"recorded,omitempty"`
+	// The page the answer was given on.
+	Url string `protobuf:"bytes,10,opt,name=url,proto3" json:"url,omitempty"`
+	// When the visitor answered (tracker clock, ms precision): the moment of
+	// the recording the answer links to.
+	ClientTime *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=client_time,json=clientTime,proto3" json:"client_time,omitempty"`
+	// When ingest accepted it.
+	ServerTime     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"`
+	Client         *Client                `protobuf:"bytes,13,opt,name=client,proto3" json:"client,omitempty"`
+	ViewportWidth  int32                  `protobuf:"varint,14,opt,name=viewport_width,json=viewportWidth,proto3" json:"viewport_width,omitempty"`
+	ViewportHeight int32                  `protobuf:"varint,15,opt,name=viewport_height,json=viewportHeight,proto3" json:"viewport_height,omitempty"`
+	// 1–5: the widget's faces, or a survey's first 1–5 rating question;
+	// 0 when none.
+	Rating int32 `protobuf:"varint,16,opt,name=rating,proto3" json:"rating,omitempty"`
+	// 0–10: a survey's first NPS question; unset when none.
+	Nps *int32 `protobuf:"varint,17,opt,name=nps,proto3,oneof" json:"nps,omitempty"`
+	// The widget's comment, scrubbed.
+	Comment string `protobuf:"bytes,18,opt,name=comment,proto3" json:"comment,omitempty"`
+	// The element the visitor pointed at (selector path as the tracker's
+	// heatmap anchors compute it), empty when none.
+	Selector string `protobuf:"bytes,19,opt,name=selector,proto3" json:"selector,omitempty"`
+	// The survey's answered questions in the order they were shown.
+	Answers []*QuestionAnswer `protobuf:"bytes,20,rep,name=answers,proto3" json:"answers,omitempty"`
+	// Language the widget or survey was shown in (BCP 47, e.g. "en").
+	Language      string `protobuf:"bytes,21,opt,name=language,proto3" json:"language,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Answer) Reset() {
+	*x = Answer{}
+	mi := &file_sightline_sessions_v1_sessions_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Answer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Answer) ProtoMessage() {}
+
+func (x *Answer) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_sessions_v1_sessions_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Answer.ProtoReflect.Descriptor instead.
+func (*Answer) Descriptor() ([]byte, []int) {
+	return file_sightline_sessions_v1_sessions_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Answer) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Answer) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *Answer) GetOrganizationId() int64 {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return 0
+}
+
+func (x *Answer) GetKind() AnswerKind {
+	if x != nil {
+		return x.Kind
+	}
+	return AnswerKind_ANSWER_KIND_UNSPECIFIED
+}
+
+func (x *Answer) GetSurveyId() int64 {
+	if x != nil {
+		return x.SurveyId
+	}
+	return 0
+}
+
+func (x *Answer) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *Answer) GetVisitorId() string {
+	if x != nil {
+		return x.VisitorId
+	}
+	return ""
+}
+
+func (x *Answer) GetPageViewId() string {
+	if x != nil {
+		return x.PageViewId
+	}
+	return ""
+}
+
+func (x *Answer) GetRecorded() bool {
+	if x != nil {
+		return x.Recorded
+	}
+	return false
+}
+
+func (x *Answer) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Answer) GetClientTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ClientTime
+	}
+	return nil
+}
+
+func (x *Answer) GetServerTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ServerTime
+	}
+	return nil
+}
+
+func (x *Answer) GetClient() *Client {
+	if x != nil {
+		return x.Client
+	}
+	return nil
+}
+
+func (x *Answer) GetViewportWidth() int32 {
+	if x != nil {
+		return x.ViewportWidth
+	}
+	return 0
+}
+
+func (x *Answer) GetViewportHeight() int32 {
+	if x != nil {
+		return x.ViewportHeight
+	}
+	return 0
+}
+
+func (x *Answer) GetRating() int32 {
+	if x != nil {
+		return x.Rating
+	}
+	return 0
+}
+
+func (x *Answer) GetNps() int32 {
+	if x != nil && x.Nps != nil {
+		return *x.Nps
+	}
+	return 0
+}
+
+func (x *Answer) GetComment() string {
+	if x != nil {
+		return x.Comment
+	}
+	return ""
+}
+
+func (x *Answer) GetSelector() string {
+	if x != nil {
+		return x.Selector
+	}
+	return ""
+}
+
+func (x *Answer) GetAnswers() []*QuestionAnswer {
+	if x != nil {
+		return x.Answers
+	}
+	return nil
+}
+
+func (x *Answer) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
 var File_sightline_sessions_v1_sessions_proto protoreflect.FileDescriptor
 
 const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
@@ -677,8 +1052,7 @@ const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
 	"\breferrer\x18\x05 \x01(\tR\breferrer\"3\n" +
 	"\tAttribute\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x9f\n" +
-	"\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xaa\v\n" +
 	"\x0eSessionSummary\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x1d\n" +
@@ -723,7 +1097,47 @@ const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
 	"\vevent_count\x18\x1f \x01(\x03R\n" +
 	"eventCount\x12!\n" +
 	"\fstored_bytes\x18  \x01(\x03R\vstoredBytes\x12)\n" +
-	"\x10clicked_elements\x18! \x03(\tR\x0fclickedElements*\x9e\x01\n" +
+	"\x10clicked_elements\x18! \x03(\tR\x0fclickedElements\x12%\n" +
+	"\x0efeedback_count\x18\" \x01(\x05R\rfeedbackCount\x12.\n" +
+	"\x13min_feedback_rating\x18# \x01(\x05R\x11minFeedbackRating\x122\n" +
+	"\x15survey_response_count\x18$ \x01(\x05R\x13surveyResponseCount\"\x89\x01\n" +
+	"\x0eQuestionAnswer\x12\x1f\n" +
+	"\vquestion_id\x18\x01 \x01(\x05R\n" +
+	"questionId\x12\x19\n" +
+	"\x05score\x18\x02 \x01(\x05H\x00R\x05score\x88\x01\x01\x12\x1d\n" +
+	"\n" +
+	"choice_ids\x18\x03 \x03(\x05R\tchoiceIds\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04textB\b\n" +
+	"\x06_score\"\x87\x06\n" +
+	"\x06Answer\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\asite_id\x18\x02 \x01(\x03R\x06siteId\x12'\n" +
+	"\x0forganization_id\x18\x03 \x01(\x03R\x0eorganizationId\x125\n" +
+	"\x04kind\x18\x04 \x01(\x0e2!.sightline.sessions.v1.AnswerKindR\x04kind\x12\x1b\n" +
+	"\tsurvey_id\x18\x05 \x01(\x03R\bsurveyId\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x06 \x01(\tR\tsessionId\x12\x1d\n" +
+	"\n" +
+	"visitor_id\x18\a \x01(\tR\tvisitorId\x12 \n" +
+	"\fpage_view_id\x18\b \x01(\tR\n" +
+	"pageViewId\x12\x1a\n" +
+	"\brecorded\x18\t \x01(\bR\brecorded\x12\x10\n" +
+	"\x03url\x18\n" +
+	" \x01(\tR\x03url\x12;\n" +
+	"\vclient_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"clientTime\x12;\n" +
+	"\vserver_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"serverTime\x125\n" +
+	"\x06client\x18\r \x01(\v2\x1d.sightline.sessions.v1.ClientR\x06client\x12%\n" +
+	"\x0eviewport_width\x18\x0e \x01(\x05R\rviewportWidth\x12'\n" +
+	"\x0fviewport_height\x18\x0f \x01(\x05R\x0eviewportHeight\x12\x16\n" +
+	"\x06rating\x18\x10 \x01(\x05R\x06rating\x12\x15\n" +
+	"\x03nps\x18\x11 \x01(\x05H\x00R\x03nps\x88\x01\x01\x12\x18\n" +
+	"\acomment\x18\x12 \x01(\tR\acomment\x12\x1a\n" +
+	"\bselector\x18\x13 \x01(\tR\bselector\x12?\n" +
+	"\aanswers\x18\x14 \x03(\v2%.sightline.sessions.v1.QuestionAnswerR\aanswers\x12\x1a\n" +
+	"\blanguage\x18\x15 \x01(\tR\blanguageB\x06\n" +
+	"\x04_nps*\x9e\x01\n" +
 	"\n" +
 	"DeviceType\x12\x1b\n" +
 	"\x17DEVICE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -731,7 +1145,12 @@ const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
 	"\x12DEVICE_TYPE_MOBILE\x10\x02\x12\x16\n" +
 	"\x12DEVICE_TYPE_TABLET\x10\x03\x12\x13\n" +
 	"\x0fDEVICE_TYPE_BOT\x10\x04\x12\x15\n" +
-	"\x11DEVICE_TYPE_OTHER\x10\x05BGZEgithub.com/sightlinehq/sightline/gen/sightline/sessions/v1;sessionsv1b\x06proto3"
+	"\x11DEVICE_TYPE_OTHER\x10\x05*[\n" +
+	"\n" +
+	"AnswerKind\x12\x1b\n" +
+	"\x17ANSWER_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14ANSWER_KIND_FEEDBACK\x10\x01\x12\x16\n" +
+	"\x12ANSWER_KIND_SURVEY\x10\x02BGZEgithub.com/sightlinehq/sightline/gen/sightline/sessions/v1;sessionsv1b\x06proto3"
 
 var (
 	file_sightline_sessions_v1_sessions_proto_rawDescOnce sync.Once
@@ -745,33 +1164,41 @@ func file_sightline_sessions_v1_sessions_proto_rawDescGZIP() []byte {
 	return file_sightline_sessions_v1_sessions_proto_rawDescData
 }
 
-var file_sightline_sessions_v1_sessions_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sightline_sessions_v1_sessions_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_sightline_sessions_v1_sessions_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_sightline_sessions_v1_sessions_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_sightline_sessions_v1_sessions_proto_goTypes = []any{
 	(DeviceType)(0),               // 0: sightline.sessions.v1.DeviceType
-	(*Client)(nil),                // 1: sightline.sessions.v1.Client
-	(*PageView)(nil),              // 2: sightline.sessions.v1.PageView
-	(*Attribute)(nil),             // 3: sightline.sessions.v1.Attribute
-	(*SessionSummary)(nil),        // 4: sightline.sessions.v1.SessionSummary
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 6: google.protobuf.Duration
+	(AnswerKind)(0),               // 1: sightline.sessions.v1.AnswerKind
+	(*Client)(nil),                // 2: sightline.sessions.v1.Client
+	(*PageView)(nil),              // 3: sightline.sessions.v1.PageView
+	(*Attribute)(nil),             // 4: sightline.sessions.v1.Attribute
+	(*SessionSummary)(nil),        // 5: sightline.sessions.v1.SessionSummary
+	(*QuestionAnswer)(nil),        // 6: sightline.sessions.v1.QuestionAnswer
+	(*Answer)(nil),                // 7: sightline.sessions.v1.Answer
+	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
 }
 var file_sightline_sessions_v1_sessions_proto_depIdxs = []int32{
 	0,  // 0: sightline.sessions.v1.Client.device_type:type_name -> sightline.sessions.v1.DeviceType
-	5,  // 1: sightline.sessions.v1.PageView.start_time:type_name -> google.protobuf.Timestamp
-	6,  // 2: sightline.sessions.v1.PageView.duration:type_name -> google.protobuf.Duration
-	5,  // 3: sightline.sessions.v1.SessionSummary.start_time:type_name -> google.protobuf.Timestamp
-	5,  // 4: sightline.sessions.v1.SessionSummary.end_time:type_name -> google.protobuf.Timestamp
-	6,  // 5: sightline.sessions.v1.SessionSummary.duration:type_name -> google.protobuf.Duration
-	6,  // 6: sightline.sessions.v1.SessionSummary.active_duration:type_name -> google.protobuf.Duration
-	2,  // 7: sightline.sessions.v1.SessionSummary.pages:type_name -> sightline.sessions.v1.PageView
-	3,  // 8: sightline.sessions.v1.SessionSummary.user_attributes:type_name -> sightline.sessions.v1.Attribute
-	1,  // 9: sightline.sessions.v1.SessionSummary.client:type_name -> sightline.sessions.v1.Client
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	8,  // 1: sightline.sessions.v1.PageView.start_time:type_name -> google.protobuf.Timestamp
+	9,  // 2: sightline.sessions.v1.PageView.duration:type_name -> google.protobuf.Duration
+	8,  // 3: sightline.sessions.v1.SessionSummary.start_time:type_name -> google.protobuf.Timestamp
+	8,  // 4: sightline.sessions.v1.SessionSummary.end_time:type_name -> google.protobuf.Timestamp
+	9,  // 5: sightline.sessions.v1.SessionSummary.duration:type_name -> google.protobuf.Duration
+	9,  // 6: sightline.sessions.v1.SessionSummary.active_duration:type_name -> google.protobuf.Duration
+	3,  // 7: sightline.sessions.v1.SessionSummary.pages:type_name -> sightline.sessions.v1.PageView
+	4,  // 8: sightline.sessions.v1.SessionSummary.user_attributes:type_name -> sightline.sessions.v1.Attribute
+	2,  // 9: sightline.sessions.v1.SessionSummary.client:type_name -> sightline.sessions.v1.Client
+	1,  // 10: sightline.sessions.v1.Answer.kind:type_name -> sightline.sessions.v1.AnswerKind
+	8,  // 11: sightline.sessions.v1.Answer.client_time:type_name -> google.protobuf.Timestamp
+	8,  // 12: sightline.sessions.v1.Answer.server_time:type_name -> google.protobuf.Timestamp
+	2,  // 13: sightline.sessions.v1.Answer.client:type_name -> sightline.sessions.v1.Client
+	6,  // 14: sightline.sessions.v1.Answer.answers:type_name -> sightline.sessions.v1.QuestionAnswer
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_sightline_sessions_v1_sessions_proto_init() }
@@ -779,13 +1206,15 @@ func file_sightline_sessions_v1_sessions_proto_init() {
 	if File_sightline_sessions_v1_sessions_proto != nil {
 		return
 	}
+	file_sightline_sessions_v1_sessions_proto_msgTypes[4].OneofWrappers = []any{}
+	file_sightline_sessions_v1_sessions_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_sessions_v1_sessions_proto_rawDesc), len(file_sightline_sessions_v1_sessions_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   4,
+			NumEnums:      2,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
