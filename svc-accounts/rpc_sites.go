@@ -265,7 +265,7 @@ func (s *Service) GetSiteConfig(ctx context.Context, req *accountsv1.GetSiteConf
 	if err := checkSiteKey(req.GetSiteKey()); err != nil {
 		return nil, err
 	}
-	c, err := s.store.GetSiteConfig(ctx, req.GetSiteKey())
+	c, err := s.store.GetSiteConfig(ctx, req.GetSiteKey(), time.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, status.Errorf(codes.NotFound, "no site has key %q", req.GetSiteKey())
 	}

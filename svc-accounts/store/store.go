@@ -119,6 +119,48 @@ type SiteSettings struct {
 	// and sites that never set it).
 	CaptureAssets *bool `json:"capture_assets,omitempty"`
 	RecordCanvas  bool  `json:"record_canvas,omitempty"`
+	// Feedback is the on-page feedback tab; nil when never configured.
+	Feedback *FeedbackWidget `json:"feedback,omitempty"`
+}
+
+// FeedbackWidget is the feedback tab's look and wording (stored inside the
+// settings document, so it travels with them).
+type FeedbackWidget struct {
+	Enabled bool `json:"enabled"`
+	// Position has the numbers of accounts.v1.FeedbackWidget.Position.
+	Position      int32      `json:"position,omitempty"`
+	Color         string     `json:"color,omitempty"`
+	Language      string     `json:"language,omitempty"`
+	TabLabel      string     `json:"tab_label,omitempty"`
+	Title         string     `json:"title,omitempty"`
+	CommentPrompt string     `json:"comment_prompt,omitempty"`
+	Thanks        string     `json:"thanks,omitempty"`
+	AllowElement  bool       `json:"allow_element,omitempty"`
+	Pages         []PageRule `json:"pages,omitempty"`
+}
+
+// PageRule picks pages (package pagerule; Op has search.v1.UrlMatch's
+// numbers).
+type PageRule struct {
+	Op    int32  `json:"op"`
+	Value string `json:"value"`
+}
+
+// SurveyActive is the status (accounts.v1.SurveyStatus's number) of a
+// survey shown to visitors.
+const SurveyActive int32 = 2
+
+// Survey is a site's survey. The store reads only Status and EndTime (to
+// pick the active ones); Definition is the service's encoding of the rest.
+type Survey struct {
+	ID      int64
+	SiteID  int64
+	Status  int32
+	EndTime time.Time // zero: open-ended
+	// Definition is opaque to the store and returned byte for byte.
+	Definition []byte
+	CreateTime time.Time
+	UpdateTime time.Time
 }
 
 // Site is one tracked website.
@@ -140,6 +182,9 @@ type SiteConfig struct {
 	// Flags are the enabled flag names after merging global, organisation
 	// and site scope (narrowest wins), sorted.
 	Flags []string
+	// Surveys are the site's surveys with status SurveyActive whose end
+	// time (if any) is after now, newest first.
+	Surveys []Survey
 }
 
 // APIKey is an organisation-scoped key; only its hash is stored.
@@ -309,13 +354,15 @@ type Store interface {
 	CreateSite(ctx context.Context, s Site, maxSites int32) (Site, error)
 	// GetSite returns a site with its domains and settings.
 	GetSite(ctx context.Context, id int64) (Site, error)
-	// GetSiteConfig returns what ingest needs about the site with that key.
-	GetSiteConfig(ctx context.Context, siteKey string) (SiteConfig, error)
+	// GetSiteConfig returns what ingest needs about the site with that key;
+	// surveys are filtered by end time against now.
+	GetSiteConfig(ctx context.Context, siteKey string, now time.Time) (SiteConfig, error)
 	// ListSites lists an organisation's sites.
 	ListSites(ctx context.Context, org int64, p Page) ([]Site, error)
 	// RenameSite renames a site.
 	RenameSite(ctx context.Context, id int64, name string) (Site, error)
-	// DeleteSite deletes a site with its domains, flags and quota rows.
+	// DeleteSite deletes a site with its domains, flags, surveys and quota
+	// rows.
 	DeleteSite(ctx context.Context, id int64) error
 	// AddSiteDomain adds a domain pattern: ErrConflict naming it when any
 	// site (this one included) has it; ErrLimit past maxDomains.
@@ -325,6 +372,21 @@ type Store interface {
 	RemoveSiteDomain(ctx context.Context, site int64, domain string) (Site, error)
 	// UpdateSiteSettings replaces a site's settings.
 	UpdateSiteSettings(ctx context.Context, site int64, s SiteSettings) (Site, error)
+
+	// CreateSurvey stores a new survey of sv.SiteID: ErrNotFound when the
+	// site does not exist, ErrLimit when it already has maxPerSite surveys
+	// (checked atomically). The id is generated.
+	CreateSurvey(ctx context.Context, sv Survey, maxPerSite int) (Survey, error)
+	// GetSurvey returns a survey of site; ErrNotFound when site has no
+	// survey with that id.
+	GetSurvey(ctx context.Context, site, id int64) (Survey, error)
+	// ListSurveys lists every survey of site, newest (highest id) first.
+	ListSurveys(ctx context.Context, site int64) ([]Survey, error)
+	// UpdateSurvey replaces Status, EndTime and Definition of the survey
+	// sv.ID of sv.SiteID; ErrNotFound when that site has no such survey.
+	UpdateSurvey(ctx context.Context, sv Survey) (Survey, error)
+	// DeleteSurvey deletes a survey of site; ErrNotFound when there is none.
+	DeleteSurvey(ctx context.Context, site, id int64) error
 
 	// CreateAPIKey stores a key.
 	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)

@@ -672,7 +672,7 @@ func (s *Store) GetSite(ctx context.Context, id int64) (st store.Site, err error
 }
 
 // GetSiteConfig returns a site, its plan and effective flags by site key.
-func (s *Store) GetSiteConfig(ctx context.Context, key string) (c store.SiteConfig, err error) {
+func (s *Store) GetSiteConfig(ctx context.Context, key string, now time.Time) (c store.SiteConfig, err error) {
 	ctx, end := s.op(ctx, "GetSiteConfig")
 	defer end(&err)
 	var settings, domains, flags []byte
@@ -696,6 +696,13 @@ func (s *Store) GetSiteConfig(ctx context.Context, key string) (c store.SiteConf
 		c.Flags = nil
 	}
 	sort.Strings(c.Flags)
+	// A second round trip only for sites with surveys would need a join
+	// that repeats the site row per survey; one indexed query is simpler.
+	c.Surveys, err = s.querySurveys(ctx, s.db, `WHERE site_id = $1 AND status = $2 AND (end_at IS NULL OR end_at > $3)`,
+		st.ID, store.SurveyActive, s.d.Time(now))
+	if err != nil {
+		return c, fmt.Errorf("surveys of site %d: %w", st.ID, err)
+	}
 	return c, nil
 }
 
@@ -786,6 +793,7 @@ func (s *Store) DeleteSite(ctx context.Context, id int64) (err error) {
 		for _, stmt := range []string{
 			`DELETE FROM site_domains WHERE site_id = $1`,
 			`DELETE FROM session_quota WHERE site_id = $1`,
+			`DELETE FROM surveys WHERE site_id = $1`,
 			`DELETE FROM feature_flags WHERE scope = 3 AND scope_id = $1`,
 		} {
 			if _, err := q.Exec(ctx, stmt, id); err != nil {
@@ -870,6 +878,123 @@ func (s *Store) UpdateSiteSettings(ctx context.Context, site int64, set store.Si
 		return st, fmt.Errorf("site %d: %w", site, store.ErrNotFound)
 	}
 	return s.getSite(ctx, s.db, site, false)
+}
+
+// ---- surveys ----
+
+const surveyCols = `id, site_id, status, end_at, definition, created_at, updated_at`
+
+func scanSurvey(r Row, sv *store.Survey) error {
+	var def string
+	if err := r.Scan(&sv.ID, &sv.SiteID, &sv.Status, ts{&sv.EndTime}, &def, ts{&sv.CreateTime}, ts{&sv.UpdateTime}); err != nil {
+		return err
+	}
+	sv.Definition = []byte(def)
+	return nil
+}
+
+// querySurveys lists surveys matching where, newest first.
+func (s *Store) querySurveys(ctx context.Context, q Querier, where string, args ...any) ([]store.Survey, error) {
+	rows, err := q.Query(ctx, `SELECT `+surveyCols+` FROM surveys `+where+` ORDER BY id DESC`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Survey
+	for rows.Next() {
+		var sv store.Survey
+		if err := scanSurvey(rows, &sv); err != nil {
+			return nil, err
+		}
+		out = append(out, sv)
+	}
+	return out, rows.Err()
+}
+
+// CreateSurvey stores a survey, keeping the per-site limit under the site's
+// row lock.
+func (s *Store) CreateSurvey(ctx context.Context, sv store.Survey, maxPerSite int) (out store.Survey, err error) {
+	ctx, end := s.op(ctx, "CreateSurvey")
+	defer end(&err)
+	now := time.Now()
+	err = s.db.InTx(ctx, func(q Querier) error {
+		var got int64
+		if err := q.QueryRow(ctx, `SELECT id FROM sites WHERE id = $1`+s.d.ForUpdate, sv.SiteID).Scan(&got); err != nil {
+			return s.notFound(err, "site", sv.SiteID)
+		}
+		var n int64
+		if err := q.QueryRow(ctx, `SELECT count(*) FROM surveys WHERE site_id = $1`, sv.SiteID).Scan(&n); err != nil {
+			return fmt.Errorf("count surveys: %w", err)
+		}
+		if n >= int64(maxPerSite) {
+			return fmt.Errorf("site %d has %d surveys, the most allowed: %w", sv.SiteID, maxPerSite, store.ErrLimit)
+		}
+		err := q.QueryRow(ctx, `INSERT INTO surveys (site_id, status, end_at, definition, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5) RETURNING `+surveyCols,
+			sv.SiteID, sv.Status, s.d.Time(sv.EndTime), string(sv.Definition), s.d.Time(now)).Scan(
+			&out.ID, &out.SiteID, &out.Status, ts{&out.EndTime}, new(string), ts{&out.CreateTime}, ts{&out.UpdateTime})
+		if err != nil {
+			return fmt.Errorf("insert survey: %w", err)
+		}
+		out.Definition = sv.Definition
+		return nil
+	})
+	return out, err
+}
+
+// GetSurvey returns a survey of a site.
+func (s *Store) GetSurvey(ctx context.Context, site, id int64) (sv store.Survey, err error) {
+	ctx, end := s.op(ctx, "GetSurvey")
+	defer end(&err)
+	err = scanSurvey(s.db.QueryRow(ctx, `SELECT `+surveyCols+` FROM surveys WHERE id = $1 AND site_id = $2`, id, site), &sv)
+	if err != nil {
+		return sv, s.notFound(err, "survey", id)
+	}
+	return sv, nil
+}
+
+// ListSurveys lists a site's surveys, newest first.
+func (s *Store) ListSurveys(ctx context.Context, site int64) (out []store.Survey, err error) {
+	ctx, end := s.op(ctx, "ListSurveys")
+	defer end(&err)
+	out, err = s.querySurveys(ctx, s.db, `WHERE site_id = $1`, site)
+	if err != nil {
+		return nil, fmt.Errorf("list surveys of site %d: %w", site, err)
+	}
+	return out, nil
+}
+
+// UpdateSurvey replaces a survey's status, end time and definition.
+func (s *Store) UpdateSurvey(ctx context.Context, sv store.Survey) (out store.Survey, err error) {
+	ctx, end := s.op(ctx, "UpdateSurvey")
+	defer end(&err)
+	n, err := s.db.Exec(ctx, `UPDATE surveys SET status = $3, end_at = $4, definition = $5, updated_at = $6 WHERE id = $1 AND site_id = $2`,
+		sv.ID, sv.SiteID, sv.Status, s.d.Time(sv.EndTime), string(sv.Definition), s.d.Time(time.Now()))
+	if err != nil {
+		return out, fmt.Errorf("update survey %d: %w", sv.ID, err)
+	}
+	if n == 0 {
+		return out, fmt.Errorf("survey %d: %w", sv.ID, store.ErrNotFound)
+	}
+	err = scanSurvey(s.db.QueryRow(ctx, `SELECT `+surveyCols+` FROM surveys WHERE id = $1 AND site_id = $2`, sv.ID, sv.SiteID), &out)
+	if err != nil {
+		return out, s.notFound(err, "survey", sv.ID)
+	}
+	return out, nil
+}
+
+// DeleteSurvey deletes a survey of a site.
+func (s *Store) DeleteSurvey(ctx context.Context, site, id int64) (err error) {
+	ctx, end := s.op(ctx, "DeleteSurvey")
+	defer end(&err)
+	n, err := s.db.Exec(ctx, `DELETE FROM surveys WHERE id = $1 AND site_id = $2`, id, site)
+	if err != nil {
+		return fmt.Errorf("delete survey %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("survey %d: %w", id, store.ErrNotFound)
+	}
+	return nil
 }
 
 // ---- API keys ----

@@ -39,6 +39,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Sites", testSites},
 		{"SiteDomains", testSiteDomains},
 		{"SiteConfigAndFlags", testSiteConfigAndFlags},
+		{"Surveys", testSurveys},
+		{"SurveyLimitConcurrent", testSurveyLimitConcurrent},
 		{"Maintenance", testMaintenance},
 		{"Audit", testAudit},
 		{"Quota", testQuota},
@@ -405,7 +407,10 @@ func testInvitations(t *testing.T, s store.Store) {
 func settings() store.SiteSettings {
 	return store.SiteSettings{RecordingEnabled: true, SampleRate: 0.25, MaskAllText: true,
 		MaskSelectors: []string{".secret"}, BlockSelectors: []string{"#ads", "iframe"}, UnmaskSelectors: []string{"input[name=q]"},
-		RetentionDays: 30, RespectDoNotTrack: true, RequireConsent: true, CaptureAssets: new(false), RecordCanvas: true}
+		RetentionDays: 30, RespectDoNotTrack: true, RequireConsent: true, CaptureAssets: new(false), RecordCanvas: true,
+		Feedback: &store.FeedbackWidget{Enabled: true, Position: 2, Color: "#0a7cff", Language: "de", TabLabel: "Feedback",
+			Title: "Wie war's?", CommentPrompt: "Sag's uns", Thanks: "Danke!", AllowElement: true,
+			Pages: []store.PageRule{{Op: 3, Value: "/shop/"}, {Op: 4, Value: "https://example.com/*/cart"}}}}
 }
 
 // sameSettings compares settings by value (CaptureAssets is a pointer).
@@ -486,7 +491,7 @@ func testSites(t *testing.T, s store.Store) {
 	wantErr(t, s.DeleteSite(ctx, c.ID), store.ErrNotFound, "")
 	_, err = s.GetSite(ctx, c.ID)
 	wantErr(t, err, store.ErrNotFound, "")
-	_, err = s.GetSiteConfig(ctx, "k_c")
+	_, err = s.GetSiteConfig(ctx, "k_c", time.Now())
 	wantErr(t, err, store.ErrNotFound, "")
 	if f := must(s.ListFeatureFlags(ctx, store.ScopeSite, c.ID)).get(t); len(f) != 0 {
 		t.Fatalf("deleted site's flags remain: %+v", f)
@@ -547,7 +552,7 @@ func testSiteConfigAndFlags(t *testing.T, s store.Store) {
 			t.Fatalf("set flag = %+v, want %+v", got, f)
 		}
 	}
-	c := must(s.GetSiteConfig(ctx, "k_cfg")).get(t)
+	c := must(s.GetSiteConfig(ctx, "k_cfg", time.Now())).get(t)
 	if c.Site.ID != st.ID || c.Site.OrganizationID != o.ID || c.Plan != plan || !slices.Equal(c.Site.Domains, []string{"a.example.com", "b.example.com"}) {
 		t.Fatalf("config = %+v", c)
 	}
@@ -557,7 +562,7 @@ func testSiteConfigAndFlags(t *testing.T, s store.Store) {
 	if want := []string{"global-off-org-on", "global-on", "site-on"}; !slices.Equal(c.Flags, want) {
 		t.Fatalf("effective flags = %v, want %v", c.Flags, want)
 	}
-	_, err := s.GetSiteConfig(ctx, "k_missing")
+	_, err := s.GetSiteConfig(ctx, "k_missing", time.Now())
 	wantErr(t, err, store.ErrNotFound, "")
 	// Overwrite.
 	must(s.SetFeatureFlag(ctx, store.FeatureFlag{Name: "global-on", Scope: store.ScopeGlobal, Enabled: false})).get(t)
@@ -568,7 +573,7 @@ func testSiteConfigAndFlags(t *testing.T, s store.Store) {
 	if of := must(s.ListFeatureFlags(ctx, store.ScopeOrganization, o.ID)).get(t); len(of) != 2 {
 		t.Fatalf("org flags = %+v", of)
 	}
-	if c := must(s.GetSiteConfig(ctx, "k_cfg")).get(t); slices.Contains(c.Flags, "global-on") {
+	if c := must(s.GetSiteConfig(ctx, "k_cfg", time.Now())).get(t); slices.Contains(c.Flags, "global-on") {
 		t.Fatalf("disabled flag still effective: %v", c.Flags)
 	}
 }
@@ -682,5 +687,136 @@ func testQuotaConcurrent(t *testing.T, s store.Store) {
 	// Demand (16*20*7 = 2240) exceeds the limit: exactly the limit is granted.
 	if total.Load() != limit {
 		t.Fatalf("granted %d in total, want exactly %d", total.Load(), limit)
+	}
+}
+
+func testSurveys(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o := signUp(t, s, "sv@example.com")
+	_, o2 := signUp(t, s, "sv2@example.com")
+	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_sv", Settings: settings()}, 3)).get(t)
+	other := must(s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "O", SiteKey: "k_svo", Settings: settings()}, 3)).get(t)
+	before := time.Now().Add(-time.Second)
+	// Definitions are opaque bytes, returned as given (JSON-looking ones too:
+	// PostgreSQL must not normalise them).
+	def := func(name string) []byte { return []byte(`{"name":  "` + name + `", "z":1, "a":2}`) }
+	end := time.Now().Add(time.Hour).Truncate(time.Millisecond).UTC()
+	a := must(s.CreateSurvey(ctx, store.Survey{SiteID: st.ID, Status: store.SurveyActive, Definition: def("a")}, 3)).get(t)
+	highID(t, "survey", a.ID)
+	if a.ID == st.ID || a.SiteID != st.ID || a.Status != store.SurveyActive || !a.EndTime.IsZero() || string(a.Definition) != string(def("a")) ||
+		a.CreateTime.Before(before) || a.CreateTime.Location() != time.UTC || !a.UpdateTime.Equal(a.CreateTime) {
+		t.Fatalf("created = %+v", a)
+	}
+	b := must(s.CreateSurvey(ctx, store.Survey{SiteID: st.ID, Status: 1, EndTime: end, Definition: def("b")}, 3)).get(t)
+	if !b.EndTime.Equal(end) || b.ID <= a.ID {
+		t.Fatalf("created with end = %+v, want end %v", b, end)
+	}
+	g := must(s.GetSurvey(ctx, st.ID, b.ID)).get(t)
+	if g.ID != b.ID || !g.EndTime.Equal(end) || g.EndTime.Location() != time.UTC || string(g.Definition) != string(def("b")) || g.Status != 1 {
+		t.Fatalf("get = %+v", g)
+	}
+	// Another site's id space: not found, named.
+	_, err := s.GetSurvey(ctx, other.ID, b.ID)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.CreateSurvey(ctx, store.Survey{SiteID: st.ID + 12345, Status: 1, Definition: def("x")}, 3)
+	wantErr(t, err, store.ErrNotFound, "")
+	// Newest first.
+	l := must(s.ListSurveys(ctx, st.ID)).get(t)
+	if len(l) != 2 || l[0].ID != b.ID || l[1].ID != a.ID || string(l[1].Definition) != string(def("a")) {
+		t.Fatalf("list = %+v", l)
+	}
+	if l := must(s.ListSurveys(ctx, other.ID)).get(t); len(l) != 0 {
+		t.Fatalf("other site lists %d surveys", len(l))
+	}
+	// Limit per site.
+	c := must(s.CreateSurvey(ctx, store.Survey{SiteID: st.ID, Status: store.SurveyActive, EndTime: time.Now().Add(-time.Minute), Definition: def("c")}, 3)).get(t)
+	_, err = s.CreateSurvey(ctx, store.Survey{SiteID: st.ID, Status: 1, Definition: def("d")}, 3)
+	wantErr(t, err, store.ErrLimit, "")
+	// The config carries the active, unended ones only: a (active, open), not
+	// b (draft) nor c (ended).
+	cfg := must(s.GetSiteConfig(ctx, "k_sv", time.Now())).get(t)
+	if len(cfg.Surveys) != 1 || cfg.Surveys[0].ID != a.ID || string(cfg.Surveys[0].Definition) != string(def("a")) {
+		t.Fatalf("config surveys = %+v, want only %d", cfg.Surveys, a.ID)
+	}
+	// Update: b becomes active; end time cleared; the definition replaced.
+	time.Sleep(2 * time.Millisecond)
+	u := must(s.UpdateSurvey(ctx, store.Survey{ID: b.ID, SiteID: st.ID, Status: store.SurveyActive, Definition: def("b2")})).get(t)
+	if u.Status != store.SurveyActive || !u.EndTime.IsZero() || string(u.Definition) != string(def("b2")) ||
+		!u.CreateTime.Equal(b.CreateTime) || !u.UpdateTime.After(b.UpdateTime) {
+		t.Fatalf("updated = %+v (was %+v)", u, b)
+	}
+	cfg = must(s.GetSiteConfig(ctx, "k_sv", time.Now())).get(t)
+	if len(cfg.Surveys) != 2 || cfg.Surveys[0].ID != b.ID || cfg.Surveys[1].ID != a.ID {
+		t.Fatalf("config surveys after update = %+v", cfg.Surveys)
+	}
+	// An end time in the past (by the caller's clock) drops it.
+	if cfg := must(s.GetSiteConfig(ctx, "k_sv", time.Now().Add(2*time.Hour))).get(t); len(cfg.Surveys) != 2 {
+		t.Fatalf("open-ended surveys must stay: %+v", cfg.Surveys)
+	}
+	must(s.UpdateSurvey(ctx, store.Survey{ID: a.ID, SiteID: st.ID, Status: store.SurveyActive, EndTime: end, Definition: def("a")})).get(t)
+	if cfg := must(s.GetSiteConfig(ctx, "k_sv", end.Add(time.Millisecond))).get(t); len(cfg.Surveys) != 1 || cfg.Surveys[0].ID != b.ID {
+		t.Fatalf("config after a's end = %+v", cfg.Surveys)
+	}
+	// Updating or deleting through another site finds nothing and changes nothing.
+	_, err = s.UpdateSurvey(ctx, store.Survey{ID: a.ID, SiteID: other.ID, Status: 1, Definition: def("pwned")})
+	wantErr(t, err, store.ErrNotFound, "")
+	wantErr(t, s.DeleteSurvey(ctx, other.ID, a.ID), store.ErrNotFound, "")
+	if g := must(s.GetSurvey(ctx, st.ID, a.ID)).get(t); string(g.Definition) != string(def("a")) {
+		t.Fatalf("foreign update changed %s", g.Definition)
+	}
+	if err := s.DeleteSurvey(ctx, st.ID, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.DeleteSurvey(ctx, st.ID, c.ID), store.ErrNotFound, "")
+	_, err = s.GetSurvey(ctx, st.ID, c.ID)
+	wantErr(t, err, store.ErrNotFound, "")
+	// A freed slot can be used again.
+	must(s.CreateSurvey(ctx, store.Survey{SiteID: st.ID, Status: 1, Definition: def("d")}, 3)).get(t)
+	// Deleting the site deletes its surveys.
+	if err := s.DeleteSite(ctx, st.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.GetSurvey(ctx, st.ID, a.ID)
+	wantErr(t, err, store.ErrNotFound, "")
+	if l := must(s.ListSurveys(ctx, st.ID)).get(t); len(l) != 0 {
+		t.Fatalf("deleted site's surveys remain: %d", len(l))
+	}
+}
+
+// testSurveyLimitConcurrent: concurrent creates never pass the per-site
+// limit.
+func testSurveyLimitConcurrent(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o := signUp(t, s, "svc@example.com")
+	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_svc", Settings: settings()}, 3)).get(t)
+	const limit, workers = 5, 12
+	var ok, limited atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.CreateSurvey(ctx, store.Survey{SiteID: st.ID, Status: 1, Definition: []byte(fmt.Sprint(i))}, limit)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, store.ErrLimit):
+				limited.Add(1)
+			default:
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if ok.Load() != limit || limited.Load() != workers-limit {
+		t.Fatalf("created %d, limited %d; want %d and %d", ok.Load(), limited.Load(), limit, workers-limit)
+	}
+	if l := must(s.ListSurveys(ctx, st.ID)).get(t); len(l) != limit {
+		t.Fatalf("listed %d surveys, want %d", len(l), limit)
 	}
 }
