@@ -50,6 +50,10 @@ export interface RecordingsQuery {
   hasDeadClicks?: boolean;
   hasErrors?: boolean;
   truncated?: boolean;
+  /** Sessions with (true) or without (false) feedback-widget answers. */
+  hasFeedback?: boolean;
+  /** Sessions whose lowest feedback rating is at most this (1–5). */
+  feedbackRatingMax?: number;
   sort: "start" | "duration" | "active" | "pages";
   ascending: boolean;
 }
@@ -106,7 +110,7 @@ export function activeFilterCount(q: RecordingsQuery): number {
   for (const v of [q.minDuration, q.maxDuration, q.minActive, q.maxActive, q.minPages, q.maxPages]) if (v !== undefined) n++;
   for (const v of [q.visitedPage, q.entryPage, q.exitPage]) if (v) n++;
   for (const v of [q.referrerDomain, q.utmSource, q.utmMedium, q.utmCampaign, q.userId, q.customEvent, q.clickedElement]) if (v) n++;
-  for (const v of [q.hasRageClicks, q.hasDeadClicks, q.hasErrors, q.truncated]) if (v !== undefined) n++;
+  for (const v of [q.hasRageClicks, q.hasDeadClicks, q.hasErrors, q.truncated, q.hasFeedback, q.feedbackRatingMax]) if (v !== undefined) n++;
   n += q.devices.length + q.browsers.length + q.oses.length + q.countries.length + q.attributes.length;
   return n;
 }
@@ -187,6 +191,9 @@ export function fromSearchParams(params: URLSearchParams): RecordingsQuery {
   q.hasDeadClicks = bool(params, "dead");
   q.hasErrors = bool(params, "errors");
   q.truncated = bool(params, "truncated");
+  q.hasFeedback = bool(params, "feedback");
+  const rating = params.get("rating_max");
+  if (rating && /^[1-5]$/.test(rating)) q.feedbackRatingMax = Number(rating);
   const sort = params.get("sort");
   if (sort && SORTS.some((s) => s.key === sort)) q.sort = sort as RecordingsQuery["sort"];
   q.ascending = params.get("order") === "asc";
@@ -240,8 +247,10 @@ export function toSearchParams(q: RecordingsQuery): URLSearchParams {
     ["dead", q.hasDeadClicks],
     ["errors", q.hasErrors],
     ["truncated", q.truncated],
+    ["feedback", q.hasFeedback],
   ];
   for (const [k, v] of bools) if (v !== undefined) p.set(k, v ? "1" : "0");
+  if (q.feedbackRatingMax !== undefined) p.set("rating_max", String(q.feedbackRatingMax));
   if (q.sort !== d.sort) p.set("sort", q.sort);
   if (q.ascending) p.set("order", "asc");
   return p;
@@ -310,6 +319,9 @@ export function toFilter(q: RecordingsQuery, now: Date): SessionFilter {
   if (q.hasDeadClicks !== undefined) f.hasDeadClicks = q.hasDeadClicks;
   if (q.hasErrors !== undefined) f.hasErrors = q.hasErrors;
   if (q.truncated !== undefined) f.truncated = q.truncated;
+  if (q.hasFeedback !== undefined) f.hasFeedback = q.hasFeedback;
+  // {max: N}: the session's lowest rating is at most N (sessions without feedback do not match).
+  if (q.feedbackRatingMax !== undefined) f.feedbackRating = { max: String(q.feedbackRatingMax) };
   // Leave unset conditions out of the JSON entirely.
   for (const k of Object.keys(f) as (keyof SessionFilter)[]) if (f[k] === undefined) delete f[k];
   return f;

@@ -182,6 +182,26 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
         <TriState label="Errors" value={q.hasErrors} onChange={(v) => set({ hasErrors: v })} testId="filter-errors" />
       </div>
 
+      <div className="filter-group">
+        <span className="filter-label">Feedback</span>
+        <TriState label="Has feedback" value={q.hasFeedback} onChange={(v) => set({ hasFeedback: v })} testId="filter-feedback" />
+        <label className="tri">
+          <span>Rating at most</span>
+          <select
+            value={q.feedbackRatingMax ?? ""}
+            onChange={(e) => set({ feedbackRatingMax: e.target.value ? Number(e.target.value) : undefined })}
+            data-testid="filter-feedback-rating"
+          >
+            <option value="">Any</option>
+            {[1, 2, 3, 4, 5].map((n) => (
+              <option key={n} value={n}>
+                {n} of 5
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+
       <FacetList
         title="Device"
         facet={facets.get("FACET_FIELD_DEVICE_TYPE")}

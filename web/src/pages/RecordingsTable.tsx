@@ -34,6 +34,20 @@ function Badges({ s }: { s: Summary }) {
           Dead ×{s.deadClickCount}
         </span>
       )}
+      {(s.feedbackCount ?? 0) > 0 && (
+        <span
+          className={`badge ${(s.minFeedbackRating ?? 0) > 0 && (s.minFeedbackRating ?? 0) <= 2 ? "badge-rage" : "badge-ok"}`}
+          data-testid="badge-feedback"
+          title={`${plural(s.feedbackCount ?? 0, "feedback answer")}, lowest rating ${s.minFeedbackRating || "none"} of 5`}
+        >
+          Feedback {s.minFeedbackRating ? `${s.minFeedbackRating}/5` : `×${s.feedbackCount}`}
+        </span>
+      )}
+      {(s.surveyResponseCount ?? 0) > 0 && (
+        <span className="badge badge-dead" data-testid="badge-survey" title={plural(s.surveyResponseCount ?? 0, "survey response")}>
+          Survey ×{s.surveyResponseCount}
+        </span>
+      )}
       {(s.errorCount ?? 0) > 0 && (
         <span className="badge badge-error" data-testid="badge-error" title={`${s.errorCount} errors`}>
           Errors ×{s.errorCount}
