@@ -56,6 +56,8 @@ const (
 	fDead      = "dead"
 	fErrors    = "errors"
 	fTruncated = "truncated"
+	fFeedback  = "feedback"
+	fSurvey    = "survey"
 	fFlags     = "flags"
 	// Sort keys: one short binary keyword per document with doc values,
 	// holding the sort value and the session id, so a single field orders
@@ -299,6 +301,18 @@ func document(s *sessionsv1.SessionSummary) map[string]any {
 		} else {
 			flags = append(flags, "no_"+fl.name)
 		}
+	}
+	// Feedback flags join the same field, so summaries indexed before they
+	// existed (which hold no answers) need no new mapping: they lack
+	// "feedback" and "survey" and so count as none.
+	if s.GetFeedbackCount() > 0 {
+		flags = append(flags, fFeedback)
+		if r := s.GetMinFeedbackRating(); r >= 1 && r <= 5 {
+			flags = append(flags, feedbackRatingFlag(r))
+		}
+	}
+	if s.GetSurveyResponseCount() > 0 {
+		flags = append(flags, fSurvey)
 	}
 	d[fFlags] = flags
 	if len(s.GetCustomEvents()) > 0 {
@@ -760,6 +774,29 @@ func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
 			qs = append(qs, term(fFlags, "no_"+flag.field))
 		}
 	}
+	for _, flag := range []struct {
+		field string
+		set   *bool
+	}{{fFeedback, f.HasFeedback}, {fSurvey, f.HasSurveyResponse}} {
+		if flag.set == nil {
+			continue
+		}
+		if *flag.set {
+			qs = append(qs, term(fFlags, flag.field))
+		} else {
+			qs = append(qs, query.NewBooleanQuery(nil, nil, []query.Query{term(fFlags, flag.field)}))
+		}
+	}
+	if r := f.GetFeedbackRating(); r != nil && (r.Min != 0 || r.Max != 0) {
+		var flags []string
+		for v := max(r.Min, 1); v <= 5 && (r.Max == 0 || v <= r.Max); v++ {
+			flags = append(flags, feedbackRatingFlag(int32(v)))
+		}
+		if len(flags) == 0 {
+			return query.NewMatchNoneQuery(), nil
+		}
+		qs = append(qs, anyTerm(fFlags, flags))
+	}
 	if f.Truncated != nil {
 		q := query.NewBoolFieldQuery(*f.Truncated)
 		q.SetField(fTruncated)
@@ -770,6 +807,10 @@ func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
 	}
 	return query.NewConjunctionQuery(qs), nil
 }
+
+// feedbackRatingFlag is the flag term of a session's lowest feedback
+// rating (1–5): a rating range is a disjunction of at most five terms.
+func feedbackRatingFlag(r int32) string { return "feedback_min_" + strconv.Itoa(int(r)) }
 
 func durRange(field string, r *searchv1.DurationRange) query.Query {
 	if r == nil || (r.Min == nil && r.Max == nil) {

@@ -78,12 +78,17 @@ const (
 	fDead      = "dead_clicks"
 	fErrors    = "errors"
 	fTruncated = "truncated"
-	fPages     = "pages"
-	fPaths     = "paths"
-	fEntry     = "entry_url"
-	fEntryPath = "entry_path"
-	fExit      = "exit_url"
-	fExitPath  = "exit_path"
+	// Feedback counts; documents indexed before they existed lack them and
+	// count as none ("has feedback: no" is a must_not, so it finds them).
+	fFeedback    = "feedback_count"
+	fMinFeedback = "min_feedback_rating"
+	fSurveys     = "survey_response_count"
+	fPages       = "pages"
+	fPaths       = "paths"
+	fEntry       = "entry_url"
+	fEntryPath   = "entry_path"
+	fExit        = "exit_url"
+	fExitPath    = "exit_path"
 	// Page keys (index.PageKey) of the pages, entry and exit: full-URL
 	// EQUALS matches are terms on them. Documents indexed before these
 	// fields existed lack them until upserted again (`sightline reindex`
@@ -234,8 +239,9 @@ func TemplateBody(prefix string, shards, replicas int) map[string]any {
 	}
 }
 
-// schema counts mapping changes (2: clicked_elements, page keys).
-const schema = 2
+// schema counts mapping changes (2: clicked_elements, page keys; 3:
+// feedback counts).
+const schema = 3
 
 // properties is the explicit mapping of a session document. Changes must be
 // additive (new fields): setup puts them on existing indices too.
@@ -251,7 +257,9 @@ func properties() map[string]any {
 		fDead:      map[string]any{"type": "integer"},
 		fErrors:    map[string]any{"type": "integer"},
 		fTruncated: map[string]any{"type": "boolean"},
-		fPages:     urlKeyword(), fPaths: keyword(),
+		fFeedback:  map[string]any{"type": "integer"}, fMinFeedback: map[string]any{"type": "integer"},
+		fSurveys: map[string]any{"type": "integer"},
+		fPages:   urlKeyword(), fPaths: keyword(),
 		fEntry: urlKeyword(), fEntryPath: keyword(),
 		fExit: urlKeyword(), fExitPath: keyword(),
 		fPageKeys: keyword(), fEntryKey: keyword(), fExitKey: keyword(),
@@ -305,6 +313,7 @@ func Document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 		fTruncated: s.GetTruncated(),
 		fDevice:    index.DeviceName(c.GetDeviceType()),
 		fSummary:   base64.StdEncoding.EncodeToString(pb),
+		fFeedback:  s.GetFeedbackCount(), fMinFeedback: s.GetMinFeedbackRating(), fSurveys: s.GetSurveyResponseCount(),
 	}
 	set := func(k, v string) {
 		if v != "" {
@@ -792,7 +801,7 @@ func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error
 		for _, fl := range []struct {
 			field string
 			set   *bool
-		}{{fRage, f.HasRageClicks}, {fDead, f.HasDeadClicks}, {fErrors, f.HasErrors}} {
+		}{{fRage, f.HasRageClicks}, {fDead, f.HasDeadClicks}, {fErrors, f.HasErrors}, {fFeedback, f.HasFeedback}, {fSurveys, f.HasSurveyResponse}} {
 			if fl.set == nil {
 				continue
 			}
@@ -801,6 +810,15 @@ func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error
 			} else {
 				mustNot = append(mustNot, rangeQ(fl.field, map[string]any{"gte": 1}))
 			}
+		}
+		if r := f.GetFeedbackRating(); r != nil && (r.Min != 0 || r.Max != 0) {
+			// A lowest rating of 0 means "feedback without a rating".
+			b := map[string]any{"gte": max(r.Min, 1)}
+			if r.Max != 0 {
+				b["lte"] = r.Max
+			}
+			add(rangeQ(fFeedback, map[string]any{"gte": 1}))
+			add(rangeQ(fMinFeedback, b))
 		}
 		if f.Truncated != nil {
 			add(map[string]any{"term": map[string]any{fTruncated: *f.Truncated}})

@@ -126,6 +126,11 @@ func everyFilter() *searchv1.SessionFilter {
 		HasDeadClicks:  tp(false),
 		HasErrors:      tp(true),
 		Truncated:      tp(false),
+		// {max: 2} is "rating ≤ 2": at least 1 (0 is feedback without a
+		// rating), feedback required.
+		HasFeedback:       tp(true),
+		FeedbackRating:    &searchv1.IntRange{Max: 2},
+		HasSurveyResponse: tp(false),
 	}
 }
 

@@ -54,6 +54,8 @@ func Generate(seed uint64, siteID int64, prefix string, n int) []*sessionsv1.Ses
 	clicks := rand.New(rand.NewPCG(seed^0xc11c, uint64(siteID)))
 	// So do the spellings of page URLs (pageURL).
 	shapes := rand.New(rand.NewPCG(seed^0x5ba9e, uint64(siteID)))
+	// And the feedback counts.
+	fb := rand.New(rand.NewPCG(seed^0xfeedb, uint64(siteID)))
 	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
 	out := make([]*sessionsv1.SessionSummary, 0, n)
 	for i := range n {
@@ -136,6 +138,17 @@ func Generate(seed uint64, siteID int64, prefix string, n int) []*sessionsv1.Ses
 			if sel := Selectors[clicks.IntN(len(Selectors))]; !slices.Contains(s.ClickedElements, sel) {
 				s.ClickedElements = append(s.ClickedElements, sel)
 			}
+		}
+		// A quarter gave feedback (a few without a rating), a fifth
+		// answered a survey.
+		if fb.IntN(4) == 0 {
+			s.FeedbackCount = int32(1 + fb.IntN(3))
+			if fb.IntN(6) > 0 {
+				s.MinFeedbackRating = int32(1 + fb.IntN(5))
+			}
+		}
+		if fb.IntN(5) == 0 {
+			s.SurveyResponseCount = int32(1 + fb.IntN(2))
 		}
 		out = append(out, s)
 	}

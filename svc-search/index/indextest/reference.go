@@ -83,6 +83,20 @@ func Matches(f *searchv1.SessionFilter, s *sessionsv1.SessionSummary) bool {
 			return false
 		}
 	}
+	for _, b := range []struct {
+		want *bool
+		n    int32
+	}{{f.HasFeedback, s.GetFeedbackCount()}, {f.HasSurveyResponse, s.GetSurveyResponseCount()}} {
+		if b.want != nil && *b.want != (b.n > 0) {
+			return false
+		}
+	}
+	if r := f.GetFeedbackRating(); r != nil && (r.Min != 0 || r.Max != 0) {
+		m := int64(s.GetMinFeedbackRating())
+		if s.GetFeedbackCount() == 0 || m < 1 || m > 5 || m < r.Min || (r.Max != 0 && m > r.Max) {
+			return false
+		}
+	}
 	if f.Truncated != nil && *f.Truncated != s.GetTruncated() {
 		return false
 	}

@@ -243,6 +243,13 @@ func singleFilters(a []*sessionsv1.SessionSummary) map[string]*searchv1.SessionF
 		"dead":                    {HasDeadClicks: tp(true)},
 		"errors":                  {HasErrors: tp(true)},
 		"no_errors":               {HasErrors: tp(false)},
+		"feedback":                {HasFeedback: tp(true)},
+		"no_feedback":             {HasFeedback: tp(false)},
+		"feedback_rating_max2":    {FeedbackRating: &searchv1.IntRange{Max: 2}},
+		"feedback_rating_3_4":     {FeedbackRating: &searchv1.IntRange{Min: 3, Max: 4}},
+		"feedback_rating_min5":    {FeedbackRating: &searchv1.IntRange{Min: 5}},
+		"survey_response":         {HasSurveyResponse: tp(true)},
+		"no_survey_response":      {HasSurveyResponse: tp(false)},
 		"truncated":               {Truncated: tp(true)},
 		"not_truncated":           {Truncated: tp(false)},
 		"empty":                   {},
@@ -259,7 +266,8 @@ func testFiltersAlone(t *testing.T, ix index.Index) {
 	for _, name := range []string{"visited_path_equals", "visited_contains", "attribute", "rage", "device_mobile", "start_half_open", "duration_exact",
 		"visited_pattern_url", "visited_pattern_path", "visited_pattern_mid", "visited_pattern_q", "entry_pattern", "exit_pattern_path",
 		"clicked_element", "clicked_element_syntax", "clicked_element_escape",
-		"visited_url_equals", "visited_url_equals_tags", "entry_url_equals", "exit_url_equals"} {
+		"visited_url_equals", "visited_url_equals_tags", "entry_url_equals", "exit_url_equals",
+		"feedback", "no_feedback", "feedback_rating_max2", "feedback_rating_3_4", "feedback_rating_min5", "survey_response", "no_survey_response"} {
 		if len(Sorted(a, singleFilters(a)[name], 0, false)) == 0 {
 			t.Fatalf("generated data leaves filter %s empty", name)
 		}
