@@ -15,3 +15,10 @@ var Bootstrap []byte
 //
 //go:embed dist/recorder.js
 var Recorder []byte
+
+// Feedback is the feedback widget and survey bundle, served under a
+// content-hashed name; the bootstrap loads it only where the site has a
+// widget or a survey for the page.
+//
+//go:embed dist/feedback.js
+var Feedback []byte

@@ -23,6 +23,9 @@ func TestBootstrapTemplate(t *testing.T) {
 	if !bytes.Contains(Recorder, []byte("rrweb")) {
 		t.Fatal("recorder bundle does not include rrweb")
 	}
+	if len(Feedback) == 0 || bytes.Contains(Feedback, []byte("rrweb")) {
+		t.Fatal("feedback bundle is empty or includes rrweb")
+	}
 }
 
 func gzipSize(t *testing.T, b []byte) int {
@@ -42,8 +45,11 @@ func gzipSize(t *testing.T, b []byte) int {
 }
 
 func TestBudgets(t *testing.T) {
-	if n := gzipSize(t, Bootstrap); n > 1024 {
-		t.Errorf("bootstrap is %d bytes gzipped, budget 1024", n)
+	if n := gzipSize(t, Bootstrap); n > 1536 {
+		t.Errorf("bootstrap is %d bytes gzipped, budget 1536", n)
+	}
+	if n := gzipSize(t, Feedback); n > 12*1024 {
+		t.Errorf("feedback bundle is %d bytes gzipped, budget %d", n, 12*1024)
 	}
 	if n := gzipSize(t, Recorder); n > 30*1024 {
 		t.Errorf("recorder is %d bytes gzipped, budget %d", n, 30*1024)

@@ -36,8 +36,11 @@ export async function bundle() {
       reserveProps: /^__.*__$/,
     },
   };
-  for (const name of ['bootstrap', 'recorder']) {
-    const r = await build({ ...common, ...(pristine[name] || {}), entryPoints: [`src/${name}.ts`], banner: banner[name] ? { js: banner[name] } : {} });
+  // feedback: the widget and survey bundle (src/feedback/), loaded by the bootstrap only where the
+  // site has something active for the page.
+  const entry = { bootstrap: 'src/bootstrap.ts', recorder: 'src/recorder.ts', feedback: 'src/feedback/main.ts' };
+  for (const name of ['bootstrap', 'recorder', 'feedback']) {
+    const r = await build({ ...common, ...(pristine[name] || {}), entryPoints: [entry[name]], banner: banner[name] ? { js: banner[name] } : {} });
     out[name] = r.outputFiles[0].text;
   }
   const n = out.bootstrap.split(PLACEHOLDER).length - 1;

@@ -1,8 +1,12 @@
 // The bootstrap: the script ingest serves at /s/<site_key>.js with the site's settings inlined in
 // place of the "__SIGHTLINE_CONFIG__" literal. It installs the command queue (window.sightline),
 // decides whether this visit is recorded (Do-Not-Track, consent, sampling — once per session) and
-// only then loads the recorder. It must stay under 1 KB gzipped and never throw into the page.
+// only then loads the recorder. When the site has a feedback widget or a survey for this page (page
+// rules, start/end window) it also loads the feedback bundle, sampled in or not, behind the same
+// Do-Not-Track and consent gates; SPA navigations re-check. It must stay small (on every page) and
+// never throw into the page.
 import { webStore } from './store';
+import { matchPages, type PageRule } from './feedback/pagerule';
 import { prefix, touchSession, forget, type Session } from './session';
 import { blocked } from './gate';
 
@@ -13,6 +17,9 @@ interface Raw {
   recording?: boolean;
   respectDnt?: boolean;
   requireConsent?: boolean;
+  feedbackUrl?: string;
+  feedback?: { pages?: PageRule[] } | null;
+  surveys?: { target?: { pages?: PageRule[] }; start?: number | null; end?: number | null }[];
 }
 
 type Cmd = IArguments | unknown[];
@@ -42,9 +49,31 @@ interface Stub {
     const k = prefix(c.siteKey);
     let loaded = 0;
     let granted = 0;
+    let fb = 0;
+    const add = (src: string) => {
+      const e = document.createElement('script');
+      e.async = true;
+      e.src = src;
+      (document.head || document.documentElement).appendChild(e);
+    };
+    // active: the feedback bundle has something to show on this page. The bundle itself follows
+    // the page from then on.
+    const active = () => {
+      const h = location.href;
+      const now = Date.now();
+      return (
+        (c.feedback && matchPages(c.feedback.pages, h)) ||
+        (c.surveys || []).some((v) => v && matchPages(v.target && v.target.pages, h) && !(v.start! > now) && !(v.end! < now))
+      );
+    };
     const start = () => {
       // granted: consent given on this page counts even where storage cannot remember it.
-      if (loaded || blocked(granted ? { ...c, requireConsent: false } : c, st, k, navigator, window)) return;
+      const g = granted ? { ...c, requireConsent: false } : c;
+      if (!fb && c.feedbackUrl && !blocked({ ...g, recording: true }, st, k, navigator, window) && active()) {
+        fb = 1;
+        add(c.feedbackUrl);
+      }
+      if (loaded || blocked(g, st, k, navigator, window)) return;
       const rate = typeof c.sampleRate == 'number' ? c.sampleRate : 1;
       let x: Session | undefined;
       try {
@@ -55,10 +84,7 @@ interface Stub {
       if (x && !x.p) return;
       f.s = x; // the decision, for a recorder that finds storage unavailable
       loaded = 1;
-      const e = document.createElement('script');
-      e.async = true;
-      e.src = c.recorderUrl;
-      (document.head || document.documentElement).appendChild(e);
+      add(c.recorderUrl);
     };
     const f: Stub = function () {
       // eslint-disable-next-line prefer-rest-params
@@ -80,7 +106,29 @@ interface Stub {
     f.q = (s && s.q) || [];
     f.c = c;
     f.l = 1;
+    // The queue stays reachable through the settings after the recorder replaces the global: the
+    // feedback bundle reads identify calls and consent from it.
+    (c as { q?: Cmd[] }).q = f.q;
     w.sightline = f;
+    if (c.feedback || (c.surveys && c.surveys.length)) {
+      // A single-page app may reach a targeted page later: re-check on each navigation until the
+      // bundle is loaded (it follows navigations itself).
+      const h = history as unknown as Record<string, (...a: unknown[]) => unknown>;
+      const check = () => setTimeout(() => fb || start());
+      for (const n of ['pushState', 'replaceState']) {
+        const o = h[n];
+        try {
+          h[n] = function (this: unknown) {
+            check();
+            // eslint-disable-next-line prefer-rest-params
+            return o.apply(this, arguments as unknown as unknown[]);
+          };
+        } catch {
+          /* frozen History: popstate still counts */
+        }
+      }
+      addEventListener('popstate', check);
+    }
     start();
   } catch {
     /* never break the page */

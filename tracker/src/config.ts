@@ -43,3 +43,47 @@ export function normalizeConfig(raw: unknown): Config | null {
     recordCanvas: r.recordCanvas === true,
   };
 }
+
+// The feedback bundle's settings, inlined beside the others (docs/wire-format.md, "Bootstrap
+// settings"). Types only: the recorder never reads them; src/feedback/settings.ts normalises them.
+export interface FeedbackRule {
+  op: string; // equals | contains | prefix | pattern
+  value: string;
+}
+export interface FeedbackSettings {
+  position: 'right' | 'left' | 'bottom-right' | 'bottom-left';
+  color: string; // #rrggbb
+  language: string; // "" = the browser's among the supported ones
+  texts: { tab: string; title: string; prompt: string; thanks: string }; // "" = the language's default
+  element: boolean; // the visitor may point at an element
+  pages: FeedbackRule[]; // empty = every page
+}
+export type QuestionKind = 'rating5' | 'rating10' | 'nps' | 'single' | 'multiple' | 'short' | 'long';
+export interface SkipRule {
+  choices: number[];
+  min?: number;
+  max?: number;
+  to: number; // a later question's id; 0 ends the survey
+}
+export interface SurveyQuestion {
+  id: number;
+  type: QuestionKind;
+  text: string;
+  required: boolean;
+  choices: { id: number; label: string }[];
+  low: string;
+  high: string;
+  skip: SkipRule[];
+}
+export interface SurveySettings {
+  id: string; // int64 as a decimal string
+  language: string;
+  thanks: string;
+  questions: SurveyQuestion[];
+  target: { pages: FeedbackRule[]; devices: string[]; visitors: '' | 'new' | 'returning'; attrs: { k: string; v: string }[] };
+  trigger: { kind: 'load' | 'seconds' | 'scroll' | 'exit' | 'event'; seconds: number; scroll: number; event: string };
+  sample: number; // 0..1
+  once: boolean;
+  start: number | null; // ms since epoch
+  end: number | null;
+}
