@@ -35,6 +35,11 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 		member := e.join(owner, owner.org, "member@a.example", accountsv1.Role_ROLE_MEMBER)
 		mallory := e.signUp("mallory@b.example")
 		orgA := owner.org
+		bSite, err := c.CreateSite(as(mallory.token), &accountsv1.CreateSiteRequest{OrganizationId: mallory.org, Name: "B shop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		siteB := bSite.GetSite().GetId()
 
 		site, err := c.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: orgA, Name: "A shop", Domains: []string{"shop.a.example"}})
 		if err != nil {
@@ -53,6 +58,11 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		survey, err := c.CreateSurvey(as(owner.token), &accountsv1.CreateSurveyRequest{SiteId: siteID, Survey: sampleSurvey()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		surveyID := survey.GetSurvey().GetId()
 		day := time.Now().UTC().Format(time.DateOnly)
 		orgFlag := &accountsv1.FeatureFlag{Name: "beta", Scope: accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_ORGANIZATION, ScopeId: orgA, Enabled: true}
 		siteFlag := &accountsv1.FeatureFlag{Name: "beta", Scope: accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_SITE, ScopeId: siteID, Enabled: true}
@@ -201,6 +211,44 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 					Settings: &accountsv1.SiteSettings{RecordingEnabled: false}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"recording_enabled"}}})
 				return err
 			}), NF, PD, PD, UA},
+			{"ListSurveys", call(func(ctx context.Context) error {
+				r, err := c.ListSurveys(ctx, &accountsv1.ListSurveysRequest{SiteId: siteID})
+				if err == nil && len(r.GetSurveys()) != 1 {
+					t.Errorf("ListSurveys answered %d surveys, want 1", len(r.GetSurveys()))
+				}
+				return err
+			}), NF, OK, OK, UA},
+			{"GetSurvey", call(func(ctx context.Context) error {
+				_, err := c.GetSurvey(ctx, &accountsv1.GetSurveyRequest{SiteId: siteID, SurveyId: surveyID})
+				return err
+			}), NF, OK, OK, UA},
+			{"GetSurvey/through-site-B", call(func(ctx context.Context) error {
+				// A's survey id under B's site (B's owner's own): not found.
+				_, err := c.GetSurvey(ctx, &accountsv1.GetSurveyRequest{SiteId: siteB, SurveyId: surveyID})
+				return err
+			}), NF, NF, NF, UA},
+			{"UpdateSurvey/through-site-B", call(func(ctx context.Context) error {
+				_, err := c.UpdateSurvey(ctx, &accountsv1.UpdateSurveyRequest{SiteId: siteB, SurveyId: surveyID, Survey: sampleSurvey()})
+				return err
+			}), NF, NF, NF, UA},
+			{"DeleteSurvey/through-site-B", call(func(ctx context.Context) error {
+				_, err := c.DeleteSurvey(ctx, &accountsv1.DeleteSurveyRequest{SiteId: siteB, SurveyId: surveyID})
+				return err
+			}), NF, NF, NF, UA},
+			{"CreateSurvey", call(func(ctx context.Context) error {
+				_, err := c.CreateSurvey(ctx, &accountsv1.CreateSurveyRequest{SiteId: siteID, Survey: sampleSurvey()})
+				return err
+			}), NF, PD, PD, UA},
+			{"UpdateSurvey", call(func(ctx context.Context) error {
+				sv := sampleSurvey()
+				sv.Name = "pwned"
+				_, err := c.UpdateSurvey(ctx, &accountsv1.UpdateSurveyRequest{SiteId: siteID, SurveyId: surveyID, Survey: sv})
+				return err
+			}), NF, PD, PD, UA},
+			{"DeleteSurvey", call(func(ctx context.Context) error {
+				_, err := c.DeleteSurvey(ctx, &accountsv1.DeleteSurveyRequest{SiteId: siteID, SurveyId: surveyID})
+				return err
+			}), NF, PD, PD, UA},
 			{"CreateApiKey", call(func(ctx context.Context) error {
 				_, err := c.CreateApiKey(ctx, &accountsv1.CreateApiKeyRequest{OrganizationId: orgA, Name: "x", Role: accountsv1.Role_ROLE_VIEWER})
 				return err
@@ -291,6 +339,13 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 			if m.GetUser().GetId() == member.id && m.GetRole() != accountsv1.Role_ROLE_MEMBER {
 				t.Fatalf("member's role changed to %v", m.GetRole())
 			}
+		}
+		sv, err := c.ListSurveys(as(owner.token), &accountsv1.ListSurveysRequest{SiteId: siteID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sv.GetSurveys()) != 1 || sv.GetSurveys()[0].GetName() != "Checkout NPS" {
+			t.Fatalf("surveys changed by unauthorised callers: %v", sv.GetSurveys())
 		}
 		keys, err := c.ListApiKeys(as(owner.token), &accountsv1.ListApiKeysRequest{OrganizationId: orgA})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
 )
 
@@ -50,8 +51,34 @@ func settingsPB(s store.SiteSettings) *accountsv1.SiteSettings {
 		RecordingEnabled: s.RecordingEnabled, SampleRate: s.SampleRate, MaskAllText: s.MaskAllText,
 		MaskSelectors: s.MaskSelectors, BlockSelectors: s.BlockSelectors, UnmaskSelectors: s.UnmaskSelectors,
 		RetentionDays: s.RetentionDays, RespectDoNotTrack: s.RespectDoNotTrack, RequireConsent: s.RequireConsent,
-		CaptureAssets: s.CaptureAssets, RecordCanvas: s.RecordCanvas,
+		CaptureAssets: s.CaptureAssets, RecordCanvas: s.RecordCanvas, Feedback: feedbackPB(s.Feedback),
 	}
+}
+
+func feedbackPB(w *store.FeedbackWidget) *accountsv1.FeedbackWidget {
+	if w == nil {
+		return nil
+	}
+	out := &accountsv1.FeedbackWidget{Enabled: w.Enabled, Position: accountsv1.FeedbackWidget_Position(w.Position), Color: w.Color,
+		Language: w.Language, TabLabel: w.TabLabel, Title: w.Title, CommentPrompt: w.CommentPrompt, Thanks: w.Thanks,
+		AllowElement: w.AllowElement}
+	for _, p := range w.Pages {
+		out.Pages = append(out.Pages, &searchv1.UrlMatch{Operator: searchv1.UrlMatch_Operator(p.Op), Value: p.Value})
+	}
+	return out
+}
+
+func feedbackFromPB(p *accountsv1.FeedbackWidget) *store.FeedbackWidget {
+	if p == nil {
+		return nil
+	}
+	out := &store.FeedbackWidget{Enabled: p.GetEnabled(), Position: int32(p.GetPosition()), Color: p.GetColor(),
+		Language: p.GetLanguage(), TabLabel: p.GetTabLabel(), Title: p.GetTitle(), CommentPrompt: p.GetCommentPrompt(),
+		Thanks: p.GetThanks(), AllowElement: p.GetAllowElement()}
+	for _, m := range p.GetPages() {
+		out.Pages = append(out.Pages, store.PageRule{Op: int32(m.GetOperator()), Value: m.GetValue()})
+	}
+	return out
 }
 
 func settingsFromPB(p *accountsv1.SiteSettings) store.SiteSettings {
@@ -59,7 +86,7 @@ func settingsFromPB(p *accountsv1.SiteSettings) store.SiteSettings {
 		RecordingEnabled: p.GetRecordingEnabled(), SampleRate: p.GetSampleRate(), MaskAllText: p.GetMaskAllText(),
 		MaskSelectors: p.GetMaskSelectors(), BlockSelectors: p.GetBlockSelectors(), UnmaskSelectors: p.GetUnmaskSelectors(),
 		RetentionDays: p.GetRetentionDays(), RespectDoNotTrack: p.GetRespectDoNotTrack(), RequireConsent: p.GetRequireConsent(),
-		CaptureAssets: p.CaptureAssets, RecordCanvas: p.GetRecordCanvas(),
+		CaptureAssets: p.CaptureAssets, RecordCanvas: p.GetRecordCanvas(), Feedback: feedbackFromPB(p.GetFeedback()),
 	}
 }
 

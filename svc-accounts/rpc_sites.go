@@ -183,7 +183,7 @@ func (s *Service) GetSiteSettings(ctx context.Context, req *accountsv1.GetSiteSe
 
 var settingsPaths = []string{"recording_enabled", "sample_rate", "mask_all_text", "mask_selectors", "block_selectors",
 	"unmask_selectors", "retention_days", "respect_do_not_track", "require_consent",
-	"capture_assets", "record_canvas"}
+	"capture_assets", "record_canvas", "feedback"}
 
 // UpdateSiteSettings changes the fields named in the update mask (all when
 // it is empty).
@@ -225,6 +225,8 @@ func (s *Service) UpdateSiteSettings(ctx context.Context, req *accountsv1.Update
 			next.CaptureAssets = in.CaptureAssets
 		case "record_canvas":
 			next.RecordCanvas = in.RecordCanvas
+		case "feedback":
+			next.Feedback = in.Feedback
 		default:
 			return nil, invalid("update_mask: unknown field %q (want one of %s)", p, strings.Join(settingsPaths, ", "))
 		}
@@ -265,14 +267,22 @@ func (s *Service) GetSiteConfig(ctx context.Context, req *accountsv1.GetSiteConf
 	if err := checkSiteKey(req.GetSiteKey()); err != nil {
 		return nil, err
 	}
-	c, err := s.store.GetSiteConfig(ctx, req.GetSiteKey(), time.Now())
+	now := time.Now()
+	c, err := s.store.GetSiteConfig(ctx, req.GetSiteKey(), now)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, status.Errorf(codes.NotFound, "no site has key %q", req.GetSiteKey())
 	}
 	if err != nil {
 		return nil, s.internal(ctx, "get site config", err)
 	}
+	surveys, err := activeSurveys(c.Surveys, now)
+	if err != nil {
+		return nil, s.internal(ctx, "get site config", err)
+	}
+	// The etag below hashes the whole response, surveys and the widget
+	// included, so any change to them changes it.
 	resp := &accountsv1.GetSiteConfigResponse{
+		Surveys:        surveys,
 		SiteId:         c.Site.ID,
 		OrganizationId: c.Site.OrganizationID,
 		SiteKey:        c.Site.SiteKey,

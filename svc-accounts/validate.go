@@ -9,6 +9,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -277,6 +278,15 @@ func checkSettings(st store.SiteSettings, plan store.Plan) (store.SiteSettings, 
 	}
 	if st.UnmaskSelectors, err = checkSelectors("unmask_selectors", st.UnmaskSelectors); err != nil {
 		return st, err
+	}
+	if st.Feedback != nil {
+		// A copy: the caller's value may be the stored settings' pointer.
+		w := *st.Feedback
+		w.Pages = slices.Clone(w.Pages)
+		if err := checkFeedback(&w); err != nil {
+			return st, err
+		}
+		st.Feedback = &w
 	}
 	return st, nil
 }

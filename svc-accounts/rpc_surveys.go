@@ -1,0 +1,294 @@
+package accounts
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/svc-accounts/store"
+)
+
+// surveyRecord is a survey as stored (store.Survey.Definition). Besides the
+// definition it keeps the highest question and choice ids ever handed out,
+// so an id freed by a deleted question or choice is never given to another
+// one: answers name questions and choices by id, for good.
+type surveyRecord struct {
+	Survey       json.RawMessage `json:"survey"`
+	LastQuestion int32           `json:"last_question"`
+	// LastChoice maps a question id to its highest choice id.
+	LastChoice map[int32]int32 `json:"last_choice,omitempty"`
+}
+
+// decodeSurvey turns a stored survey into its proto, with the columns the
+// store owns (ids, status, end and times) filled from the row.
+func decodeSurvey(sv store.Survey) (*accountsv1.Survey, surveyRecord, error) {
+	var rec surveyRecord
+	if err := json.Unmarshal(sv.Definition, &rec); err != nil {
+		return nil, rec, fmt.Errorf("decode survey %d: %w", sv.ID, err)
+	}
+	p := &accountsv1.Survey{}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(rec.Survey, p); err != nil {
+		return nil, rec, fmt.Errorf("decode survey %d: %w", sv.ID, err)
+	}
+	p.Id, p.SiteId, p.Status = sv.ID, sv.SiteID, accountsv1.SurveyStatus(sv.Status)
+	p.EndTime, p.CreateTime, p.UpdateTime = tspb(sv.EndTime), tspb(sv.CreateTime), tspb(sv.UpdateTime)
+	return p, rec, nil
+}
+
+// encodeSurvey is decodeSurvey's inverse.
+func encodeSurvey(site int64, p *accountsv1.Survey, rec surveyRecord) (store.Survey, error) {
+	def := proto.Clone(p).(*accountsv1.Survey)
+	def.Id, def.SiteId, def.CreateTime, def.UpdateTime = 0, 0, nil, nil
+	b, err := protojson.Marshal(def)
+	if err != nil {
+		return store.Survey{}, fmt.Errorf("encode survey: %w", err)
+	}
+	rec.Survey = b
+	out, err := json.Marshal(rec)
+	if err != nil {
+		return store.Survey{}, fmt.Errorf("encode survey: %w", err)
+	}
+	sv := store.Survey{ID: p.GetId(), SiteID: site, Status: int32(p.GetStatus()), Definition: out}
+	if p.EndTime != nil {
+		sv.EndTime = p.GetEndTime().AsTime()
+	}
+	return sv, nil
+}
+
+// assignIDs replaces the client's question and choice ids (references
+// within the request, checked by checkSurvey) with stored ones: a question
+// keeps its id when prev has a question with that id and the same type
+// (a changed type makes old answers mean something else, so it is a new
+// question), a choice when that question had it; everything else gets the
+// next unused id. Skip rules are rewritten to the new ids. prev is nil on
+// create.
+func assignIDs(sv *accountsv1.Survey, prev *accountsv1.Survey, rec *surveyRecord) {
+	old := map[int32]*accountsv1.Question{}
+	for _, q := range prev.GetQuestions() {
+		old[q.GetId()] = q
+		rec.LastQuestion = max(rec.LastQuestion, q.GetId())
+	}
+	if rec.LastChoice == nil {
+		rec.LastChoice = map[int32]int32{}
+	}
+	qmap := map[int32]int32{} // client id -> stored id
+	cmaps := make([]map[int32]int32, len(sv.GetQuestions()))
+	for i, q := range sv.GetQuestions() {
+		was, kept := old[q.GetId()]
+		kept = kept && q.GetId() != 0 && was.GetType() == q.GetType()
+		id := q.GetId()
+		if !kept {
+			rec.LastQuestion++
+			id = rec.LastQuestion
+		}
+		if q.GetId() != 0 {
+			qmap[q.GetId()] = id
+		}
+		oldChoices := map[int32]bool{}
+		if kept {
+			for _, c := range was.GetChoices() {
+				oldChoices[c.GetId()] = true
+				rec.LastChoice[id] = max(rec.LastChoice[id], c.GetId())
+			}
+		}
+		cmaps[i] = map[int32]int32{}
+		for _, c := range q.GetChoices() {
+			cid := c.GetId()
+			if cid == 0 || !oldChoices[cid] {
+				rec.LastChoice[id]++
+				cid = rec.LastChoice[id]
+			}
+			if c.GetId() != 0 {
+				cmaps[i][c.GetId()] = cid
+			}
+			c.Id = cid
+		}
+		q.Id = id
+	}
+	for i, q := range sv.GetQuestions() {
+		for _, r := range q.GetSkip() {
+			if r.GetToQuestionId() != 0 {
+				r.ToQuestionId = qmap[r.GetToQuestionId()]
+			}
+			for k, c := range r.GetChoiceIds() {
+				r.ChoiceIds[k] = cmaps[i][c]
+			}
+		}
+	}
+	// Questions no longer in the survey keep their high-water marks (a
+	// re-added question gets a fresh id anyway); choice marks of removed
+	// questions are dropped to keep the record small.
+	live := map[int32]bool{}
+	for _, q := range sv.GetQuestions() {
+		live[q.GetId()] = true
+	}
+	for id := range rec.LastChoice {
+		if !live[id] {
+			delete(rec.LastChoice, id)
+		}
+	}
+}
+
+// ListSurveys lists a site's surveys, newest first (viewer or above).
+func (s *Service) ListSurveys(ctx context.Context, req *accountsv1.ListSurveysRequest) (*accountsv1.ListSurveysResponse, error) {
+	_, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleViewer)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.store.ListSurveys(ctx, st.ID)
+	if err != nil {
+		return nil, s.storeErr(ctx, "list surveys", err)
+	}
+	resp := &accountsv1.ListSurveysResponse{Surveys: make([]*accountsv1.Survey, 0, len(rows))}
+	for _, r := range rows {
+		p, _, err := decodeSurvey(r)
+		if err != nil {
+			return nil, s.internal(ctx, "list surveys", err)
+		}
+		resp.Surveys = append(resp.Surveys, p)
+	}
+	return resp, nil
+}
+
+func checkSurveyID(id int64) error {
+	if id <= 0 {
+		return invalid("survey_id must be a positive id")
+	}
+	return nil
+}
+
+// GetSurvey returns one survey (viewer or above).
+func (s *Service) GetSurvey(ctx context.Context, req *accountsv1.GetSurveyRequest) (*accountsv1.GetSurveyResponse, error) {
+	_, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleViewer)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSurveyID(req.GetSurveyId()); err != nil {
+		return nil, err
+	}
+	row, err := s.store.GetSurvey(ctx, st.ID, req.GetSurveyId())
+	if err != nil {
+		return nil, s.storeErr(ctx, "get survey", err)
+	}
+	p, _, err := decodeSurvey(row)
+	if err != nil {
+		return nil, s.internal(ctx, "get survey", err)
+	}
+	return &accountsv1.GetSurveyResponse{Survey: p}, nil
+}
+
+// CreateSurvey adds a survey (admin or owner).
+func (s *Service) CreateSurvey(ctx context.Context, req *accountsv1.CreateSurveyRequest) (*accountsv1.CreateSurveyResponse, error) {
+	c, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if req.GetSurvey() == nil {
+		return nil, invalid("survey is required")
+	}
+	sv := proto.Clone(req.GetSurvey()).(*accountsv1.Survey)
+	if err := checkSurvey(sv); err != nil {
+		return nil, err
+	}
+	var rec surveyRecord
+	assignIDs(sv, nil, &rec)
+	sv.Id = 0
+	row, err := encodeSurvey(st.ID, sv, rec)
+	if err != nil {
+		return nil, s.internal(ctx, "create survey", err)
+	}
+	row, err = s.store.CreateSurvey(ctx, row, maxSurveysPerSite)
+	if err != nil {
+		return nil, s.storeErr(ctx, "create survey", err)
+	}
+	out, _, err := decodeSurvey(row)
+	if err != nil {
+		return nil, s.internal(ctx, "create survey", err)
+	}
+	s.audit(ctx, st.OrganizationID, c.UserID, "survey.create", surveyTarget(st.ID, row.ID))
+	return &accountsv1.CreateSurveyResponse{Survey: out}, nil
+}
+
+// UpdateSurvey replaces a survey's definition (admin or owner).
+func (s *Service) UpdateSurvey(ctx context.Context, req *accountsv1.UpdateSurveyRequest) (*accountsv1.UpdateSurveyResponse, error) {
+	c, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSurveyID(req.GetSurveyId()); err != nil {
+		return nil, err
+	}
+	if req.GetSurvey() == nil {
+		return nil, invalid("survey is required")
+	}
+	sv := proto.Clone(req.GetSurvey()).(*accountsv1.Survey)
+	if err := checkSurvey(sv); err != nil {
+		return nil, err
+	}
+	cur, err := s.store.GetSurvey(ctx, st.ID, req.GetSurveyId())
+	if err != nil {
+		return nil, s.storeErr(ctx, "update survey", err)
+	}
+	prev, rec, err := decodeSurvey(cur)
+	if err != nil {
+		return nil, s.internal(ctx, "update survey", err)
+	}
+	assignIDs(sv, prev, &rec)
+	sv.Id = cur.ID
+	row, err := encodeSurvey(st.ID, sv, rec)
+	if err != nil {
+		return nil, s.internal(ctx, "update survey", err)
+	}
+	row, err = s.store.UpdateSurvey(ctx, row)
+	if err != nil {
+		return nil, s.storeErr(ctx, "update survey", err)
+	}
+	out, _, err := decodeSurvey(row)
+	if err != nil {
+		return nil, s.internal(ctx, "update survey", err)
+	}
+	s.audit(ctx, st.OrganizationID, c.UserID, "survey.update", surveyTarget(st.ID, row.ID))
+	return &accountsv1.UpdateSurveyResponse{Survey: out}, nil
+}
+
+// DeleteSurvey deletes a survey (admin or owner); its answers stay in
+// recordings and search.
+func (s *Service) DeleteSurvey(ctx context.Context, req *accountsv1.DeleteSurveyRequest) (*accountsv1.DeleteSurveyResponse, error) {
+	c, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSurveyID(req.GetSurveyId()); err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteSurvey(ctx, st.ID, req.GetSurveyId()); err != nil {
+		return nil, s.storeErr(ctx, "delete survey", err)
+	}
+	s.audit(ctx, st.OrganizationID, c.UserID, "survey.delete", surveyTarget(st.ID, req.GetSurveyId()))
+	return &accountsv1.DeleteSurveyResponse{}, nil
+}
+
+func surveyTarget(site, id int64) string { return fmt.Sprintf("site:%d survey:%d", site, id) }
+
+// activeSurveys decodes the config's surveys, dropping any whose end time
+// has passed at now (the store filtered already; this keeps the rule in one
+// place should a row slip through a clock skew between database and us).
+func activeSurveys(rows []store.Survey, now time.Time) ([]*accountsv1.Survey, error) {
+	var out []*accountsv1.Survey
+	for _, r := range rows {
+		if r.Status != store.SurveyActive || (!r.EndTime.IsZero() && !r.EndTime.After(now)) {
+			continue
+		}
+		p, _, err := decodeSurvey(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
