@@ -101,3 +101,13 @@ func TestSchemaMismatch(t *testing.T) {
 		t.Fatalf("old schema opened: %v", err)
 	}
 }
+
+func TestAnswersConformance(t *testing.T) {
+	indextest.RunAnswers(t, func(t *testing.T) index.AnswerIndex {
+		ix, err := bleve.OpenAnswers(filepath.Join(t.TempDir(), "search", "answers"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ix
+	})
+}

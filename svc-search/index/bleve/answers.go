@@ -1,0 +1,583 @@
+package bleve
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-search/index"
+)
+
+// Field names of the answers mapping.
+const (
+	aSite    = "site"
+	aKind    = "kind"
+	aSurvey  = "survey"
+	aRating  = "rating"
+	aNps     = "nps"
+	aText    = "text"
+	aSession = "session"
+	aVisitor = "visitor"
+	aDevice  = "device"
+	aTime    = "time"
+	aPage    = "page"
+	aPath    = "path"
+	aPageKey = "page_key"
+	// aSort is the list order (client time, then id) as one keyword with
+	// doc values, like the sessions' sort keys.
+	aSort = "k_time"
+	// aStat carries what the stats count (time, rating, NPS score, survey)
+	// in one doc-values keyword, so counting a match costs one doc-values
+	// visit and no stored-field read.
+	aStat       = "stat"
+	answerType  = "answer"
+	answersDB   = "answers.db"
+	answersMeta = "SCHEMA"
+)
+
+// answersSchema names the answers mapping; bump it with every change.
+const answersSchema = "1"
+
+var answersBucket = []byte("answers")
+
+// Answers is the Bleve answers index: like the sessions index, Bleve for
+// the filters and a bbolt file for the answers themselves. Layout under
+// its directory: index/, answers.db, SCHEMA.
+type Answers struct {
+	idx     bleve.Index
+	db      *bolt.DB
+	writeMu sync.Mutex
+}
+
+var _ index.AnswerIndex = (*Answers)(nil)
+
+// OpenAnswers opens the answers index in dir, creating it when absent.
+func OpenAnswers(dir string) (*Answers, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("bleve answers: create %s: %w", dir, err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, answersDB), 0o644, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("bleve answers: open store: %w", err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(answersBucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bleve answers: open store: %w", err)
+	}
+	path := filepath.Join(dir, "index")
+	schemaFile := filepath.Join(dir, answersMeta)
+	var idx bleve.Index
+	if _, err := os.Stat(filepath.Join(path, "index_meta.json")); err == nil {
+		got, _ := os.ReadFile(schemaFile)
+		if strings.TrimSpace(string(got)) != answersSchema {
+			db.Close()
+			return nil, fmt.Errorf("bleve answers: index in %s has schema %q, this build needs %q: remove %s and %s, then run `sightline reindex`",
+				dir, strings.TrimSpace(string(got)), answersSchema, path, filepath.Join(dir, answersDB))
+		}
+		idx, err = bleve.Open(path)
+	} else {
+		idx, err = bleve.New(path, AnswersMapping())
+		if err == nil {
+			err = os.WriteFile(schemaFile, []byte(answersSchema+"\n"), 0o644)
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bleve answers: open %s: %w", path, err)
+	}
+	return &Answers{idx: idx, db: db}, nil
+}
+
+// AnswersMapping is the explicit mapping of answer documents.
+func AnswersMapping() mapping.IndexMapping {
+	kw := func(docValues bool) *mapping.FieldMapping {
+		f := bleve.NewKeywordFieldMapping()
+		f.Analyzer = keyword.Name
+		f.Store = false
+		f.IncludeInAll = false
+		f.IncludeTermVectors = false
+		f.DocValues = docValues
+		return f
+	}
+	dm := bleve.NewDocumentStaticMapping()
+	for _, name := range []string{aSite, aKind, aSurvey, aRating, aNps, aText, aSession, aVisitor, aDevice, aPage, aPath, aPageKey} {
+		dm.AddFieldMappingsAt(name, kw(false))
+	}
+	for _, name := range []string{aSort, aStat} {
+		dm.AddFieldMappingsAt(name, kw(true))
+	}
+	tm := bleve.NewDateTimeFieldMapping()
+	tm.Store = false
+	tm.IncludeInAll = false
+	tm.DocValues = false
+	dm.AddFieldMappingsAt(aTime, tm)
+	im := bleve.NewIndexMapping()
+	im.DefaultAnalyzer = keyword.Name
+	im.DefaultMapping = bleve.NewDocumentDisabledMapping()
+	im.AddDocumentMapping(answerType, dm)
+	im.TypeField = "_type"
+	im.StoreDynamic = false
+	im.IndexDynamic = false
+	im.DocValuesDynamic = false
+	return im
+}
+
+// statValue renders what the stats need of an answer: client time (Unix
+// ns, base 36), rating, NPS score ("-" for none) and survey id.
+func statValue(a *sessionsv1.Answer) string {
+	nps := "-"
+	if a.Nps != nil {
+		nps = strconv.Itoa(int(a.GetNps()))
+	}
+	return strconv.FormatInt(a.GetClientTime().AsTime().UnixNano(), 36) + " " + strconv.Itoa(int(a.GetRating())) + " " + nps + " " +
+		strconv.FormatInt(a.GetSurveyId(), 10)
+}
+
+type stat struct {
+	t      int64
+	rating int32
+	nps    *int32
+	survey int64
+}
+
+func parseStat(v string) (stat, error) {
+	parts := strings.Split(v, " ")
+	if len(parts) != 4 {
+		return stat{}, fmt.Errorf("stat value %q", v)
+	}
+	var s stat
+	var err error
+	var r, n int64
+	if s.t, err = strconv.ParseInt(parts[0], 36, 64); err != nil {
+		return stat{}, fmt.Errorf("stat value %q: %w", v, err)
+	}
+	if r, err = strconv.ParseInt(parts[1], 10, 32); err != nil {
+		return stat{}, fmt.Errorf("stat value %q: %w", v, err)
+	}
+	s.rating = int32(r)
+	if parts[2] != "-" {
+		if n, err = strconv.ParseInt(parts[2], 10, 32); err != nil {
+			return stat{}, fmt.Errorf("stat value %q: %w", v, err)
+		}
+		x := int32(n)
+		s.nps = &x
+	}
+	if s.survey, err = strconv.ParseInt(parts[3], 10, 64); err != nil {
+		return stat{}, fmt.Errorf("stat value %q: %w", v, err)
+	}
+	return s, nil
+}
+
+// answerDocument flattens an answer into the mapped fields.
+func answerDocument(a *sessionsv1.Answer) map[string]any {
+	t := a.GetClientTime().AsTime()
+	text := "no"
+	if index.HasText(a) {
+		text = "yes"
+	}
+	d := map[string]any{
+		"_type":  answerType,
+		aSite:    strconv.FormatInt(a.GetSiteId(), 10),
+		aKind:    a.GetKind().String(),
+		aSurvey:  strconv.FormatInt(a.GetSurveyId(), 10),
+		aRating:  strconv.Itoa(int(a.GetRating())),
+		aText:    text,
+		aDevice:  index.DeviceName(a.GetClient().GetDeviceType()),
+		aTime:    t,
+		aSort:    sortKey(t.UnixNano(), a.GetId()),
+		aStat:    statValue(a),
+		aPageKey: index.PageKey(a.GetUrl()),
+	}
+	if a.Nps != nil {
+		d[aNps] = index.NpsGroupOf(a.GetNps()).String()
+	}
+	for k, v := range map[string]string{aSession: a.GetSessionId(), aVisitor: a.GetVisitorId(), aPage: a.GetUrl(), aPath: index.PagePath(a.GetUrl())} {
+		if v != "" {
+			d[k] = v
+		}
+	}
+	if a.GetUrl() == "" {
+		delete(d, aPageKey)
+	}
+	return d
+}
+
+// UpsertAnswers implements index.AnswerIndex.
+func (ix *Answers) UpsertAnswers(ctx context.Context, answers []*sessionsv1.Answer) (int, error) {
+	latest := make(map[string]*sessionsv1.Answer, len(answers))
+	order := make([]string, 0, len(answers))
+	for _, a := range answers {
+		if a == nil {
+			continue
+		}
+		id := index.AnswerDocID(a.GetSiteId(), a.GetId())
+		if _, ok := latest[id]; !ok {
+			order = append(order, id)
+		}
+		latest[id] = a
+	}
+	if len(order) == 0 {
+		return 0, nil
+	}
+	b := ix.idx.NewBatch()
+	records := make(map[string][]byte, len(order))
+	for _, id := range order {
+		rec, err := proto.Marshal(latest[id])
+		if err != nil {
+			return 0, fmt.Errorf("bleve answers: upsert %s: %w", id, err)
+		}
+		if err := b.Index(id, answerDocument(latest[id])); err != nil {
+			return 0, fmt.Errorf("bleve answers: upsert %s: %w", id, err)
+		}
+		records[id] = rec
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	ix.writeMu.Lock()
+	defer ix.writeMu.Unlock()
+	// The answers first: every id Bleve can return then has its answer.
+	if err := ix.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(answersBucket)
+		for _, id := range order {
+			if err := bk.Put([]byte(id), records[id]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("bleve answers: store: %w", err)
+	}
+	if err := ix.idx.Batch(b); err != nil {
+		return 0, fmt.Errorf("bleve answers: upsert batch: %w", err)
+	}
+	// Duplicates within the call count once each, as delivered.
+	return len(answers), nil
+}
+
+// DeleteAnswers implements index.AnswerIndex.
+func (ix *Answers) DeleteAnswers(ctx context.Context, siteID int64, sel index.AnswerSelector) (int64, error) {
+	if err := sel.Validate(); err != nil {
+		return 0, err
+	}
+	var q query.Query
+	switch {
+	case len(sel.AnswerIDs) > 0:
+		ids := make([]string, 0, len(sel.AnswerIDs))
+		for _, id := range sel.AnswerIDs {
+			ids = append(ids, index.AnswerDocID(siteID, id))
+		}
+		q = query.NewDocIDQuery(ids)
+	case sel.VisitorID != "":
+		q = term(aVisitor, sel.VisitorID)
+	case sel.SessionID != "":
+		q = term(aSession, sel.SessionID)
+	case sel.WholeSite:
+	default:
+		f := false
+		dq := query.NewDateRangeInclusiveQuery(time.Time{}, sel.GivenBefore, nil, &f)
+		dq.SetField(aTime)
+		q = dq
+	}
+	full := siteScoped(siteID, q)
+	ix.writeMu.Lock()
+	defer ix.writeMu.Unlock()
+	var deleted int64
+	for {
+		req := bleve.NewSearchRequestOptions(full, deleteChunk, 0, false)
+		req.Score = bleve.ScoreNone
+		req.SortBy([]string{"_id"})
+		sr, err := ix.idx.SearchInContext(ctx, req)
+		if err != nil {
+			return deleted, fmt.Errorf("bleve answers: select for delete: %w", err)
+		}
+		if len(sr.Hits) == 0 {
+			return deleted, nil
+		}
+		b := ix.idx.NewBatch()
+		for _, h := range sr.Hits {
+			b.Delete(h.ID)
+		}
+		if err := ix.idx.Batch(b); err != nil {
+			return deleted, fmt.Errorf("bleve answers: delete batch: %w", err)
+		}
+		if err := ix.db.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(answersBucket)
+			for _, h := range sr.Hits {
+				if err := bk.Delete([]byte(h.ID)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return deleted, fmt.Errorf("bleve answers: delete answers: %w", err)
+		}
+		deleted += int64(len(sr.Hits))
+	}
+}
+
+// SearchAnswers implements index.AnswerIndex.
+func (ix *Answers) SearchAnswers(ctx context.Context, q index.AnswerQuery) (*index.AnswerResult, error) {
+	if q.Limit <= 0 {
+		return nil, errors.New("bleve answers: limit must be positive")
+	}
+	fq, err := answerFilterQuery(q.SiteID, q.Filter)
+	if err != nil {
+		return nil, err
+	}
+	req := bleve.NewSearchRequestOptions(fq, q.Limit+1, 0, false)
+	req.Score = bleve.ScoreNone
+	req.SortByCustom(search.SortOrder{
+		&search.SortField{Field: aSort, Type: search.SortFieldAsString, Desc: !q.Ascending, Missing: search.SortFieldMissingLast},
+	})
+	if q.After != nil {
+		req.SearchAfter = []string{sortKey(q.After.Time, q.After.ID)}
+	}
+	sr, err := ix.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("bleve answers: search: %w", err)
+	}
+	res := &index.AnswerResult{Total: int64(sr.Total)}
+	hits := sr.Hits
+	more := len(hits) > q.Limit
+	if more {
+		hits = hits[:q.Limit]
+	}
+	res.Answers = make([]*sessionsv1.Answer, 0, len(hits))
+	err = ix.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(answersBucket)
+		for _, h := range hits {
+			rec := bk.Get([]byte(h.ID))
+			if rec == nil {
+				return fmt.Errorf("answer %s is missing", h.ID)
+			}
+			a := &sessionsv1.Answer{}
+			if err := proto.Unmarshal(rec, a); err != nil {
+				return fmt.Errorf("decode %s: %w", h.ID, err)
+			}
+			res.Answers = append(res.Answers, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bleve answers: %w", err)
+	}
+	if more && len(res.Answers) > 0 {
+		k := index.AnswerKey(res.Answers[len(res.Answers)-1])
+		res.Next = &k
+	}
+	return res, nil
+}
+
+// AnswerStats implements index.AnswerIndex: every match's stat value is
+// visited once (a custom hit handler instead of Bleve's top-N heap) and
+// counted here.
+func (ix *Answers) AnswerStats(ctx context.Context, q index.StatsQuery) (*searchv1.GetAnswerStatsResponse, error) {
+	fq, err := answerFilterQuery(q.SiteID, q.Filter)
+	if err != nil {
+		return nil, err
+	}
+	var stats []stat
+	var parseErr error
+	handler := search.MakeDocumentMatchHandler(func(sctx *search.SearchContext) (search.DocumentMatchHandler, bool, error) {
+		return func(hit *search.DocumentMatch) error {
+			if hit == nil {
+				return nil
+			}
+			if len(hit.Sort) == 1 {
+				s, err := parseStat(hit.Sort[0])
+				if err != nil && parseErr == nil {
+					parseErr = err
+				}
+				stats = append(stats, s)
+			}
+			sctx.DocumentMatchPool.Put(hit)
+			return nil
+		}, false, nil
+	})
+	req := bleve.NewSearchRequestOptions(fq, 1, 0, false)
+	req.Score = bleve.ScoreNone
+	req.SortByCustom(search.SortOrder{&search.SortField{Field: aStat, Type: search.SortFieldAsString}})
+	if _, err := ix.idx.SearchInContext(context.WithValue(ctx, search.MakeDocumentMatchHandlerKey, handler), req); err != nil {
+		return nil, fmt.Errorf("bleve answers: stats: %w", err)
+	}
+	if parseErr != nil {
+		return nil, fmt.Errorf("bleve answers: stats: %w", parseErr)
+	}
+	return statsOf(stats, q)
+}
+
+// statsOf counts the matches' stat values into the response.
+func statsOf(stats []stat, q index.StatsQuery) (*searchv1.GetAnswerStatsResponse, error) {
+	var total index.Tally
+	per := map[int64]int64{}
+	var earliest, latest int64
+	for i, s := range stats {
+		total.Add(s.rating, s.nps)
+		if s.survey != 0 {
+			per[s.survey]++
+		}
+		if i == 0 || s.t < earliest {
+			earliest = s.t
+		}
+		if i == 0 || s.t > latest {
+			latest = s.t
+		}
+	}
+	out := &searchv1.GetAnswerStatsResponse{Total: total.Counts()}
+	first, last, iv, ok := index.SeriesRange(q.Filter, q.Interval, time.Unix(0, earliest), time.Unix(0, latest), len(stats) > 0)
+	out.Interval = iv
+	if ok {
+		loc := q.Loc()
+		starts, err := index.Buckets(first, last, iv, loc)
+		if err != nil {
+			return nil, err
+		}
+		tallies := make([]index.Tally, len(starts))
+		for _, s := range stats {
+			t := time.Unix(0, s.t)
+			// The last bucket starting at or before t.
+			i, found := slices.BinarySearchFunc(starts, t, func(b, t time.Time) int { return b.Compare(t) })
+			if !found {
+				i--
+			}
+			if i >= 0 && i < len(tallies) {
+				tallies[i].Add(s.rating, s.nps)
+			}
+		}
+		for i, b := range starts {
+			out.Series = append(out.Series, &searchv1.AnswerBucket{Start: timestamppb.New(b), Counts: tallies[i].Counts()})
+		}
+	}
+	for id, n := range per {
+		out.Surveys = append(out.Surveys, &searchv1.SurveyCount{SurveyId: id, Answers: n})
+	}
+	slices.SortFunc(out.Surveys, func(a, b *searchv1.SurveyCount) int {
+		if c := cmp.Compare(b.Answers, a.Answers); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.SurveyId, b.SurveyId)
+	})
+	if len(out.Surveys) > index.MaxStatsSurveys {
+		out.Surveys = out.Surveys[:index.MaxStatsSurveys]
+	}
+	return out, nil
+}
+
+// Ready implements index.AnswerIndex.
+func (ix *Answers) Ready(ctx context.Context) error {
+	if _, err := ix.idx.DocCount(); err != nil {
+		return fmt.Errorf("bleve answers: not ready: %w", err)
+	}
+	return nil
+}
+
+// DocCount is the number of answers of all sites (benchmarks).
+func (ix *Answers) DocCount() (uint64, error) { return ix.idx.DocCount() }
+
+// Close implements index.AnswerIndex.
+func (ix *Answers) Close() error {
+	return errors.Join(wrap("close answers index", ix.idx.Close()), wrap("close answers", ix.db.Close()))
+}
+
+// answerFilterQuery translates an answer filter into a Bleve query under
+// the site.
+func answerFilterQuery(siteID int64, f *searchv1.AnswerFilter) (query.Query, error) {
+	qs := []query.Query{term(aSite, strconv.FormatInt(siteID, 10))}
+	if f == nil {
+		return qs[0], nil
+	}
+	if tr := f.GetTime(); tr != nil && (tr.Start != nil || tr.End != nil) {
+		var start, end time.Time
+		if tr.Start != nil {
+			start = tr.Start.AsTime()
+		}
+		if tr.End != nil {
+			end = tr.End.AsTime()
+		}
+		t, fl := true, false
+		q := query.NewDateRangeInclusiveQuery(start, end, &t, &fl)
+		q.SetField(aTime)
+		qs = append(qs, q)
+	}
+	if k := f.GetKind(); k != sessionsv1.AnswerKind_ANSWER_KIND_UNSPECIFIED {
+		qs = append(qs, term(aKind, k.String()))
+	}
+	if len(f.GetSurveyIds()) > 0 {
+		ids := make([]string, 0, len(f.GetSurveyIds()))
+		for _, id := range f.GetSurveyIds() {
+			ids = append(ids, strconv.FormatInt(id, 10))
+		}
+		qs = append(qs, anyTerm(aSurvey, ids))
+	}
+	if r := f.GetRating(); r != nil && (r.Min != 0 || r.Max != 0) {
+		var vs []string
+		for v := max(r.Min, 1); v <= 5 && (r.Max == 0 || v <= r.Max); v++ {
+			vs = append(vs, strconv.FormatInt(v, 10))
+		}
+		if len(vs) == 0 {
+			return query.NewMatchNoneQuery(), nil
+		}
+		qs = append(qs, anyTerm(aRating, vs))
+	}
+	if len(f.GetNpsGroups()) > 0 {
+		gs := make([]string, 0, len(f.GetNpsGroups()))
+		for _, g := range f.GetNpsGroups() {
+			gs = append(gs, g.String())
+		}
+		qs = append(qs, anyTerm(aNps, gs))
+	}
+	uq, err := urlQuery(f.GetPage(), aPage, aPath, aPageKey)
+	if err != nil {
+		return nil, err
+	}
+	if uq != nil {
+		qs = append(qs, uq)
+	}
+	if len(f.GetDeviceTypes()) > 0 {
+		names := make([]string, 0, len(f.GetDeviceTypes()))
+		for _, d := range f.GetDeviceTypes() {
+			names = append(names, index.DeviceName(d))
+		}
+		qs = append(qs, anyTerm(aDevice, names))
+	}
+	if f.HasText != nil {
+		v := "no"
+		if *f.HasText {
+			v = "yes"
+		}
+		qs = append(qs, term(aText, v))
+	}
+	if f.GetSessionId() != "" {
+		qs = append(qs, term(aSession, f.GetSessionId()))
+	}
+	if f.GetVisitorId() != "" {
+		qs = append(qs, term(aVisitor, f.GetVisitorId()))
+	}
+	if len(qs) == 1 {
+		return qs[0], nil
+	}
+	return query.NewConjunctionQuery(qs), nil
+}
