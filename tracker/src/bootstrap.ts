@@ -63,7 +63,7 @@ interface Stub {
       const now = Date.now();
       return (
         (c.feedback && matchPages(c.feedback.pages, h)) ||
-        (c.surveys || []).some((v) => v && matchPages(v.target && v.target.pages, h) && !(v.start! > now) && !(v.end! < now))
+        (c.surveys || []).some((v) => v && matchPages(v.target && v.target.pages, h) && !(v.start! > now) && !(v.end && v.end < now))
       );
     };
     const start = () => {
