@@ -360,6 +360,14 @@ func (s *Service) sweepLoop(ctx context.Context) {
 	backoff := depstate.Backoff{Min: min(time.Second, s.cfg.SweepInterval), Max: min(time.Minute, s.cfg.SweepInterval)}
 	for {
 		n, err := s.store.Sweep(ctx, time.Now())
+		if err == nil {
+			var a int
+			a, err = s.sweepAnswers(ctx)
+			if a > 0 {
+				s.log.InfoContext(ctx, "recordings: retention removed expired answers", "answers", a)
+				s.notify()
+			}
+		}
 		if ctx.Err() != nil {
 			return
 		}

@@ -134,7 +134,19 @@ func (s *Service) AppendChunks(ctx context.Context, req *recordingsv1.AppendChun
 	out := &recordingsv1.AppendChunksResponse{Results: make([]*recordingsv1.ChunkResult, len(req.GetChunks()))}
 	chunks := make([]store.Chunk, 0, len(req.GetChunks()))
 	pos := make([]int, 0, len(req.GetChunks())) // request index of chunks[j]
+	var answers []store.Answer
+	var apos []int // request index of answers[j]
 	for i, c := range req.GetChunks() {
+		if isAnswer(c) {
+			a, err := s.prepareAnswer(i, c, nowMs)
+			if err != nil {
+				out.Results[i] = s.refuse(ctx, refusedInvalid, status.Convert(err).Message())
+				continue
+			}
+			answers = append(answers, a)
+			apos = append(apos, i)
+			continue
+		}
 		ch, err := s.prepare(i, c, nowMs)
 		if err != nil {
 			// prepare looks at the chunk alone: what it refuses, it
@@ -167,6 +179,9 @@ func (s *Service) AppendChunks(ctx context.Context, req *recordingsv1.AppendChun
 				out.Results[i] = &recordingsv1.ChunkResult{Outcome: recordingsv1.ChunkOutcome_CHUNK_OUTCOME_DUPLICATE}
 			}
 		}
+	}
+	if err := s.appendAnswers(ctx, answers, apos, out.Results); err != nil {
+		return nil, err
 	}
 	for _, r := range out.Results {
 		switch r.GetOutcome() {
@@ -338,7 +353,12 @@ func (s *Service) DeleteSession(ctx context.Context, req *recordingsv1.DeleteSes
 	if err := s.authorize(ctx, req.GetSiteId(), true); err != nil {
 		return nil, err
 	}
-	if err := s.store.DeleteSession(ctx, req.GetSiteId(), req.GetSessionId()); err != nil {
+	// Answers first: a session that only answered has no recording.
+	answers, err := s.store.DeleteSessionAnswers(ctx, req.GetSiteId(), req.GetSessionId())
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if err := s.store.DeleteSession(ctx, req.GetSiteId(), req.GetSessionId()); err != nil && (answers == 0 || !errors.Is(err, store.ErrNotFound)) {
 		return nil, storeErr(err)
 	}
 	s.log.InfoContext(ctx, "recordings: session deleted", "site_id", req.GetSiteId(), "session_id", req.GetSessionId())
@@ -359,6 +379,9 @@ func (s *Service) DeleteVisitor(ctx context.Context, req *recordingsv1.DeleteVis
 	}
 	n, err := s.store.DeleteVisitor(ctx, req.GetSiteId(), req.GetVisitorId())
 	if err != nil {
+		return nil, storeErr(err)
+	}
+	if _, err := s.store.DeleteVisitorAnswers(ctx, req.GetSiteId(), req.GetVisitorId()); err != nil {
 		return nil, storeErr(err)
 	}
 	s.log.InfoContext(ctx, "recordings: visitor deleted", "site_id", req.GetSiteId(), "sessions", n)

@@ -76,6 +76,13 @@ func (r *Relay) Run(ctx context.Context) error {
 	backoff := depstate.Backoff{Min: r.MinBackoff, Max: r.MaxBackoff}
 	for {
 		n, err := r.Once(ctx)
+		if err == nil {
+			// Answers' outbox next (answers.go): apart, so neither
+			// outbox's backlog holds the other's entries back.
+			var m int
+			m, err = r.OnceAnswers(ctx)
+			n = max(n, m)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return nil

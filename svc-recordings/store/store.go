@@ -111,6 +111,13 @@ const (
 	OutboxUpsert OutboxKind = iota + 1
 	OutboxDeleteSessions
 	OutboxDeleteVisitor
+	// OutboxUpsertAnswers asks search to index the answers AnswerIDs of
+	// SiteID; the relay reads them from the store when it delivers (one
+	// deleted meanwhile is skipped: its deletion follows in the outbox).
+	OutboxUpsertAnswers
+	// OutboxDeleteAnswers asks search to delete answers of SiteID: those
+	// of AnswerIDs, else of VisitorID, else of SessionIDs[0].
+	OutboxDeleteAnswers
 )
 
 // OutboxEntry is one change waiting for search.
@@ -123,8 +130,10 @@ type OutboxEntry struct {
 	SiteID  int64
 	// SessionIDs, for OutboxDeleteSessions.
 	SessionIDs []string
-	// VisitorID, for OutboxDeleteVisitor.
+	// VisitorID, for OutboxDeleteVisitor (and OutboxDeleteAnswers).
 	VisitorID string
+	// AnswerIDs, for OutboxUpsertAnswers and OutboxDeleteAnswers.
+	AnswerIDs []string
 }
 
 // HeatQuery selects heatmap aggregates of one site: the pages (page keys),
@@ -258,6 +267,7 @@ type Store interface {
 	// sinceDay starts over. While it runs, aggregates of those days are
 	// partial; appends and deletions go on and end up counted once.
 	RebuildHeat(ctx context.Context, siteID int64, sinceDay int32, progress func(done, total int64)) error
+	Answers
 	// Ping checks the store is usable.
 	Ping(ctx context.Context) error
 	// Close releases the store.
@@ -285,4 +295,76 @@ func ChunkSnapshot(session string, c *Chunk) (page string, device int32, snap He
 		SessionID: session, PageViewID: c.PageViewID, Seq: c.Seq, FullSnapshotMs: c.Stats.FullSnapshotMs,
 		ServerMs: c.Stats.ServerMs, URL: u, ViewportW: c.Stats.ViewportW, ViewportH: c.Stats.ViewportH,
 	}, true
+}
+
+// Answer is one feedback or survey answer as the service hands it to the
+// store: validated and scrubbed. ExpiresMs (zero: never) comes from the
+// site's retention like a chunk's.
+type Answer struct {
+	Answer    *sessionsv1.Answer
+	ExpiresMs int64
+}
+
+// AnswerPage is one page of an answers listing.
+type AnswerPage struct {
+	Answers []*sessionsv1.Answer
+	// Next is empty on the last page.
+	Next string
+}
+
+// AnswerCounts counts a site's stored answers.
+type AnswerCounts struct {
+	// Surveys is responses per survey id.
+	Surveys map[int64]int64
+	// Feedback is feedback-widget answers.
+	Feedback int64
+}
+
+// Answers keeps feedback and survey answers.
+//
+// Contract (checked by storetest.Run, section Answers):
+//   - AppendAnswers is idempotent by (site, answer id): the first write
+//     wins and is reported Stored; a later one changes nothing
+//     (Stored=false, Refused nil), whatever it holds. An answer of a
+//     session or visitor deleted earlier (within the tombstone time) or
+//     already expired is dropped, reported like a duplicate.
+//   - ListAnswers pages through a site's answers newest first by client
+//     time (then by id), each page strictly after the last.
+//   - AnswerCounts counts the stored answers per survey and feedback
+//     answers; deleted and expired answers no longer count.
+//   - A session's summary (when the session has stored chunks) carries
+//     the tally of its stored answers — FeedbackCount, MinFeedbackRating,
+//     SurveyResponseCount — whatever the order in which chunks and answers
+//     arrived; an answer changing it bumps the version and records an
+//     OutboxUpsert, atomically with the answer (Pebble). Answers alone
+//     make no session.
+//   - Answers have their own outbox (AnswerOutboxPending/Ack, in recorded
+//     order, apart from the sessions' so neither waits on the other): every
+//     stored answer records an OutboxUpsertAnswers entry, every removal an
+//     OutboxDeleteAnswers entry, atomically with the write (ScyllaDB: in
+//     the same logged batch).
+//   - DeleteSessionAnswers / DeleteVisitorAnswers remove the answers of a
+//     session / visitor (and keep re-deliveries out like DeleteSession);
+//     SweepAnswers removes answers expired at now.
+type Answers interface {
+	// AppendAnswers stores answers; results are in the order of answers.
+	AppendAnswers(ctx context.Context, answers []Answer) ([]AppendResult, error)
+	// GetAnswers reads the stored answers of a site among ids (missing ones
+	// left out), in the order of ids.
+	GetAnswers(ctx context.Context, siteID int64, ids []string) ([]*sessionsv1.Answer, error)
+	// ListAnswers pages through a site's answers, newest first; token is ""
+	// or a previous AnswerPage.Next (ErrBadToken otherwise).
+	ListAnswers(ctx context.Context, siteID int64, token string, limit int) (AnswerPage, error)
+	// AnswerCounts counts a site's stored answers.
+	AnswerCounts(ctx context.Context, siteID int64) (AnswerCounts, error)
+	// DeleteSessionAnswers removes a session's answers and answers how many.
+	DeleteSessionAnswers(ctx context.Context, siteID int64, sessionID string) (int64, error)
+	// DeleteVisitorAnswers removes a visitor's answers and answers how many.
+	DeleteVisitorAnswers(ctx context.Context, siteID int64, visitorID string) (int64, error)
+	// SweepAnswers removes answers expired at now and answers how many.
+	SweepAnswers(ctx context.Context, now time.Time) (int, error)
+	// AnswerOutboxPending returns up to limit answer outbox entries in
+	// recorded order; AnswerOutboxAck removes delivered ones.
+	AnswerOutboxPending(ctx context.Context, limit int) ([]OutboxEntry, error)
+	AnswerOutboxAck(ctx context.Context, entries []OutboxEntry) error
 }

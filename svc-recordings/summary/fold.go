@@ -74,6 +74,10 @@ type State struct {
 	// distinct, in order, bounded by maxClickedElems.
 	Reach   map[string]*Reach `json:"hr,omitempty"`
 	Clicked []string          `json:"hc,omitempty"`
+
+	// Answers tallies the session's stored feedback and survey answers;
+	// the store sets it (answers are no chunks: Fold leaves it nil).
+	Answers *AnswerTally `json:"an,omitempty"`
 }
 
 // Reach is one page view's depth on one page: the deepest point as a
@@ -317,6 +321,7 @@ func (s *State) Summary(siteID int64, sessionID string) *sessionsv1.SessionSumma
 	for _, k := range keys {
 		out.UserAttributes = append(out.UserAttributes, &sessionsv1.Attribute{Key: k, Value: s.Attrs[k]})
 	}
+	s.Answers.fill(out)
 	return out
 }
 

@@ -560,6 +560,12 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 		}
 		state = summary.Fold(all)
 	}
+	if row == nil || state != row.state {
+		// Answers are no chunks: a new or refolded state takes their tally.
+		if state.Answers, err = s.answerTally(ctx, site, session); err != nil {
+			return false, err
+		}
+	}
 	sum := state.Summary(site, session)
 	changed := row == nil || !proto.Equal(old, sum)
 	if !changed {

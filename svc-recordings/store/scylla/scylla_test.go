@@ -215,7 +215,7 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		t.Fatalf("chunks created %d times", n)
 	}
 	rec := find(r.execs, "INSERT INTO ks.schema_migrations")
-	if len(rec) != 3 || rec[0].Args[0] != 1 || rec[1].Args[0] != 2 || rec[2].Args[0] != 3 {
+	if len(rec) != 4 || rec[0].Args[0] != 1 || rec[1].Args[0] != 2 || rec[2].Args[0] != 3 || rec[3].Args[0] != 4 {
 		t.Fatalf("migrations not recorded in order: %+v", rec)
 	}
 	applied := func(versions ...int) *recorder {
@@ -231,7 +231,7 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		}}
 	}
 	// Already applied: nothing but the bookkeeping runs.
-	r2 := applied(1, 2, 3)
+	r2 := applied(1, 2, 3, 4)
 	if err := newRecorded(r2).migrate(context.Background(), 3, nil); err != nil {
 		t.Fatal(err)
 	}

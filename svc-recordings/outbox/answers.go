@@ -1,0 +1,111 @@
+package outbox
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+)
+
+// OnceAnswers delivers one batch of the answers' outbox and answers how
+// many entries it took. Upserts carry ids: the answers are read from the
+// store when they are sent (one deleted meanwhile is left out; its
+// deletion follows). Runs of upserts of a site become one call; a deletion
+// flushes the run first so the order of changes is kept.
+func (r *Relay) OnceAnswers(ctx context.Context) (int, error) {
+	entries, err := r.Store.AnswerOutboxPending(ctx, r.Batch)
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	var site int64
+	var ids []string
+	seen := map[string]bool{}
+	flush := func() error {
+		if len(ids) == 0 {
+			return nil
+		}
+		defer func() { ids, seen = nil, map[string]bool{} }()
+		answers, err := r.Store.GetAnswers(ctx, site, ids)
+		if err != nil || len(answers) == 0 {
+			return err
+		}
+		err = r.upsertAnswers(ctx, answers)
+		if status.Code(err) != codes.InvalidArgument {
+			return err
+		}
+		// One answer search cannot take must not block the rest.
+		for _, a := range answers {
+			if e := r.upsertAnswers(ctx, []*sessionsv1.Answer{a}); status.Code(e) == codes.InvalidArgument {
+				r.Logger.ErrorContext(ctx, "outbox: search refused an answer; dropped", "site_id", a.GetSiteId(), "answer_id", a.GetId(), "err", e)
+			} else if e != nil {
+				return e
+			}
+		}
+		return nil
+	}
+	for _, e := range entries {
+		switch e.Kind {
+		case store.OutboxUpsertAnswers:
+			if e.SiteID != site {
+				if err := flush(); err != nil {
+					return 0, err
+				}
+				site = e.SiteID
+			}
+			for _, id := range e.AnswerIDs {
+				if !seen[id] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
+			}
+		case store.OutboxDeleteAnswers:
+			if err := flush(); err != nil {
+				return 0, err
+			}
+			req := &searchv1.DeleteAnswersRequest{SiteId: e.SiteID}
+			switch {
+			case len(e.AnswerIDs) > 0:
+				req.Selector = &searchv1.DeleteAnswersRequest_AnswerIds{AnswerIds: &searchv1.AnswerIds{Ids: e.AnswerIDs}}
+			case e.VisitorID != "":
+				req.Selector = &searchv1.DeleteAnswersRequest_VisitorId{VisitorId: e.VisitorID}
+			case len(e.SessionIDs) > 0:
+				req.Selector = &searchv1.DeleteAnswersRequest_SessionId{SessionId: e.SessionIDs[0]}
+			default:
+				req.Selector = &searchv1.DeleteAnswersRequest_WholeSite{WholeSite: true}
+			}
+			cctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
+			_, err := r.Search.DeleteAnswers(cctx, req)
+			cancel()
+			if status.Code(err) == codes.InvalidArgument {
+				r.Logger.ErrorContext(ctx, "outbox: search refused an answers deletion; dropped", "site_id", e.SiteID, "err", err)
+				err = nil
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	if err := r.Store.AnswerOutboxAck(ctx, entries); err != nil {
+		return 0, err
+	}
+	if r.Delivered != nil {
+		r.Delivered.Add(ctx, int64(len(entries)), metric.WithAttributes(attribute.String("target", "search")))
+	}
+	return len(entries), nil
+}
+
+func (r *Relay) upsertAnswers(ctx context.Context, answers []*sessionsv1.Answer) error {
+	ctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
+	defer cancel()
+	_, err := r.Search.UpsertAnswers(ctx, &searchv1.UpsertAnswersRequest{Answers: answers})
+	return err
+}
