@@ -187,10 +187,37 @@ func (s *Store) mergeHeat(b *pebble.Batch, site int64, session string, d heatmap
 	return writeDeltas(b, site, d, func(k heatmap.Key) rows { return m.writes(sessKey, k) })
 }
 
-// siteHeat is a call's heatmap changes of one site: to day rows (and the
-// page dictionary) and to week rows, which an unfinished rebuild may want
-// apart.
-type siteHeat struct{ day, week heatmap.Deltas }
+// siteHeat is a call's heatmap changes of one site, by the rows they go
+// to: both (day and week rows: every change unless a rebuild is
+// unfinished), only day rows (and the page dictionary), only week rows.
+type siteHeat struct{ both, day, week heatmap.Deltas }
+
+func newSiteHeat() *siteHeat {
+	return &siteHeat{both: heatmap.Deltas{}, day: heatmap.Deltas{}, week: heatmap.Deltas{}}
+}
+
+// sections lists the maps with the rows each goes to.
+func (h *siteHeat) sections() [3]struct {
+	d heatmap.Deltas
+	r rows
+} {
+	return [3]struct {
+		d heatmap.Deltas
+		r rows
+	}{{h.both, bothRows}, {h.day, dayRow}, {h.week, weekRow}}
+}
+
+// add adds o's changes to h.
+func (h *siteHeat) add(o *siteHeat) {
+	for i, sec := range o.sections() {
+		into := h.sections()[i].d
+		for k, v := range sec.d {
+			into.Add(k, v, 1)
+		}
+	}
+}
+
+func (h *siteHeat) rows() int { return len(h.both) + len(h.day) + len(h.week) }
 
 // collectHeat adds the aggregate changes d of one session to the call's
 // (acc, per site), leaving out what an unfinished rebuild will count. The
@@ -199,22 +226,26 @@ func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string,
 	if len(d.Prune()) == 0 {
 		return
 	}
-	m := s.marker(site)
-	var sessKey []byte
-	if m != nil {
-		sessKey = partition(pSession, site, session)
-	}
 	into := acc[site]
 	if into == nil {
-		into = &siteHeat{day: heatmap.Deltas{}, week: heatmap.Deltas{}}
+		into = newSiteHeat()
 		acc[site] = into
 	}
-	for k, v := range d {
-		w := m.writes(sessKey, k)
-		if w&dayRow != 0 {
-			into.day.Add(k, v, 1)
+	m := s.marker(site)
+	if m == nil {
+		for k, v := range d {
+			into.both.Add(k, v, 1)
 		}
-		if w&weekRow != 0 {
+		return
+	}
+	sessKey := partition(pSession, site, session)
+	for k, v := range d {
+		switch m.writes(sessKey, k) {
+		case bothRows:
+			into.both.Add(k, v, 1)
+		case dayRow:
+			into.day.Add(k, v, 1)
+		case weekRow:
 			into.week.Add(k, v, 1)
 		}
 	}
@@ -222,10 +253,13 @@ func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string,
 
 // write merges the call's changes of the site into b.
 func (h *siteHeat) write(b *pebble.Batch, site int64) error {
-	if err := writeDeltas(b, site, h.day.Prune(), func(heatmap.Key) rows { return dayRow }); err != nil {
-		return err
+	for _, sec := range h.sections() {
+		r := sec.r
+		if err := writeDeltas(b, site, sec.d.Prune(), func(heatmap.Key) rows { return r }); err != nil {
+			return err
+		}
 	}
-	return writeDeltas(b, site, h.week.Prune(), func(heatmap.Key) rows { return weekRow })
+	return nil
 }
 
 // writeDeltas merges the deltas into the rows rowsOf answers. The batch
@@ -308,6 +342,9 @@ var heatKinds = []heatmap.Kind{heatmap.Click, heatmap.Move, heatmap.Scroll, heat
 // Heat implements store.Store: one iterator, one seek per (page, device,
 // kind) range of days.
 func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kind, string, heatmap.Vec) error) error {
+	if err := s.flushHeat(); err != nil {
+		return err
+	}
 	if q.FromDay > q.ToDay {
 		return nil
 	}
@@ -428,6 +465,9 @@ func pageDevices(it *pebble.Iterator, site int64, page string) ([]int32, error) 
 
 // HeatPages implements store.Store.
 func (s *Store) HeatPages(ctx context.Context, site int64, after string, fn func(string, heatmap.Vec) error) error {
+	if err := s.flushHeat(); err != nil {
+		return err
+	}
 	p := pageKey(site, "")
 	var from []byte
 	if after != "" {
@@ -519,6 +559,12 @@ func (s *Store) clearHeat(ctx context.Context, site int64, since int32) error {
 	mu := &s.siteLocks[s.siteStripe(site)]
 	mu.Lock()
 	defer mu.Unlock()
+	// Queued changes were decided before the marker exists: merged after
+	// the clear they would count twice what the rebuild recounts. The
+	// site's write lock keeps new ones out until the marker is set.
+	if err := s.flushHeat(); err != nil {
+		return err
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	p := newKey(pHeat).u64(site)

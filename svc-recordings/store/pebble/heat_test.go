@@ -211,6 +211,15 @@ func TestDeletedSessionLeavesNoRows(t *testing.T) {
 		}
 		return n
 	}
+	if count(pHeatQueue) != 1 {
+		t.Fatalf("%d queued rows after one append, want 1", count(pHeatQueue))
+	}
+	if err := s.flushHeat(); err != nil {
+		t.Fatal(err)
+	}
+	if count(pHeatQueue) != 0 {
+		t.Fatalf("%d queued rows after a flush", count(pHeatQueue))
+	}
 	if count(pHeat) == 0 || count(pHeatPage) != 1 {
 		t.Fatalf("no aggregates after an append: %d h, %d g rows", count(pHeat), count(pHeatPage))
 	}
@@ -346,5 +355,113 @@ func TestWeekRowsAgreeWithDays(t *testing.T) {
 	s.setMarker(site, &rebuildMarker{Since: 9, Cleared: true})
 	for _, r := range ranges[:60] {
 		check(r[0], r[1])
+	}
+}
+
+// TestQueuedHeatSurvivesCrash: changes appended but not yet flushed are on
+// disk; a store stopped without a flush (as by kill -9) reopens with them
+// and answers what a store that flushed answers.
+func TestQueuedHeatSurvivesCrash(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := open(t, store.Limits{})
+	site := int64(3_000_000_021)
+	for n := range 24 {
+		cs := []store.Chunk{chunk(t, site, n, 0, 20000+int32(n%3), n%4 == 0), chunk(t, site, n, 1, 20000+int32(n%3), n%3 == 0)}
+		for _, st := range []*Store{s, plain} {
+			if _, err := st.Append(ctx, cs); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Stop the flusher without its last flush, then drop the database.
+	close(s.heatq.stop)
+	<-s.heatq.done
+	queued := 0
+	if err := s.scan([]byte{pHeatQueue}, nil, func(_, _ []byte) error { queued++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(s.heatq.items); queued == 0 || queued != want {
+		t.Fatalf("%d j rows on disk, %d queued in memory", queued, want)
+	}
+	if err := s.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir, Options{Logger: quiet{}}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if len(s.heatq.items) != queued {
+		t.Fatalf("reopened with %d queued, want %d", len(s.heatq.items), queued)
+	}
+	got, want := heatDump(t, s, site), heatDump(t, plain, site)
+	if len(want[heatmap.Click]) == 0 || !maps.EqualFunc(got, want, func(a, b map[string]heatmap.Vec) bool { return maps.Equal(a, b) }) {
+		t.Fatalf("after the crash:\n got %v\nwant %v", got, want)
+	}
+	// Appends go on after the queued rows' numbers.
+	if _, err := s.Append(ctx, []store.Chunk{chunk(t, site, 99, 0, 20001, true)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.flushHeat(); err != nil {
+		t.Fatal(err)
+	}
+	left := 0
+	if err := s.scan([]byte{pHeatQueue}, nil, func(_, _ []byte) error { left++; return nil }); err != nil || left != 0 {
+		t.Fatalf("%d j rows left after a flush (%v)", left, err)
+	}
+}
+
+// TestQueuedEncoding: a call's changes decode to what was encoded, and
+// every cut of an encoding is refused, never a panic.
+func TestQueuedEncoding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	for range 200 {
+		in := map[int64]*siteHeat{}
+		for range 1 + rng.IntN(3) {
+			h := newSiteHeat()
+			for _, d := range []heatmap.Deltas{h.both, h.day, h.week} {
+				for range rng.IntN(20) {
+					k := heatmap.Key{Page: fmt.Sprintf("https://shop.example.com/p/%d", rng.IntN(5)), Device: int32(rng.IntN(6)),
+						Day: int32(rng.Int64N(1<<32) - 1<<31), Kind: heatmap.Kind(1 + rng.IntN(7)), Cell: string(rune(rng.IntN(0x10ffff)))}
+					d[k] = heatmap.Vec{N: rng.Int64N(1e9) - 5e8, X: rng.Int64(), Y: -rng.Int64(), K: rng.Int64N(9), RX: rng.Int64N(1e4), RY: 1}
+				}
+			}
+			in[rng.Int64()-rng.Int64()] = h
+		}
+		b := encodeQueued(in)
+		out, err := decodeQueued(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != len(in) {
+			t.Fatalf("decoded %d sites, want %d", len(out), len(in))
+		}
+		for site, h := range in {
+			o := out[site]
+			if o == nil || !maps.Equal(o.both, h.both) || !maps.Equal(o.day, h.day) || !maps.Equal(o.week, h.week) {
+				t.Fatalf("site %d: decoded %+v, want %+v", site, o, h)
+			}
+		}
+		for cut := range len(b) {
+			// A cut between sites is a shorter valid encoding of some
+			// of the sites; any other cut must be refused.
+			got, err := decodeQueued(b[:cut])
+			if err != nil {
+				continue
+			}
+			if len(got) >= len(in) {
+				t.Fatalf("cut at %d of %d decoded all %d sites", cut, len(b), len(got))
+			}
+			for site, o := range got {
+				h := in[site]
+				if h == nil || !maps.Equal(o.both, h.both) || !maps.Equal(o.day, h.day) || !maps.Equal(o.week, h.week) {
+					t.Fatalf("cut at %d of %d decoded site %d wrong", cut, len(b), site)
+				}
+			}
+		}
 	}
 }

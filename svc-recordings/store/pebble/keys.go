@@ -60,6 +60,7 @@ const (
 	pHeatPage  = 'g'
 	pSnapshot  = 'k'
 	pRebuild   = 'r'
+	pHeatQueue = 'j' // heatmap changes waiting for a flush (heatqueue.go)
 )
 
 type keyBuf []byte

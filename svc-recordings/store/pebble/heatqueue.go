@@ -1,0 +1,343 @@
+package pebble
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
+)
+
+// Heatmap changes leave the append path through a queue: an append writes
+// its call's changes as one j row beside its chunks (one key where it
+// would merge hundreds of cell rows) and hands them to the queue; a flush
+// sums what the queue holds — many calls on the same pages share most
+// cells — merges each cell once and deletes the j rows, in one batch. So
+// aggregates cost appends little and the LSM a fraction of the rows, and
+// nothing is lost: until a flush commits, the j rows are on disk and Open
+// queues them again. Readers of aggregates (Heat, HeatPages) flush first,
+// so they see every committed append; a rebuild flushes before it clears
+// the rows it recounts (see clearHeat).
+
+const (
+	// heatFlushEvery is how long changes may wait in the queue.
+	heatFlushEvery = time.Second
+	// heatQueueRows bounds the queue's memory: past it an append wakes
+	// the flusher.
+	heatQueueRows = 256 << 10
+)
+
+// heatQueue holds appended heatmap changes not yet merged into h/g rows.
+type heatQueue struct {
+	mu    sync.Mutex
+	items []queuedHeat
+	rows  int
+	next  uint64 // the next j key's sequence number
+	// flushMu serialises flushes, so a rebuild's flush waits for one in
+	// progress.
+	flushMu sync.Mutex
+	wake    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// queuedHeat is one append's changes and its j key.
+type queuedHeat struct {
+	key   []byte
+	sites map[int64]*siteHeat
+}
+
+// recordHeat writes the call's changes (pruned) as a j row into b and
+// answers what to queue once b commits; ok is false when there is none.
+func (s *Store) recordHeat(b *pebble.Batch, heat map[int64]*siteHeat) (queuedHeat, bool, error) {
+	n := 0
+	for site, h := range heat {
+		for _, sec := range h.sections() {
+			sec.d.Prune()
+		}
+		if h.rows() == 0 {
+			delete(heat, site)
+		}
+		n += h.rows()
+	}
+	if n == 0 {
+		return queuedHeat{}, false, nil
+	}
+	q := &s.heatq
+	q.mu.Lock()
+	seq := q.next
+	q.next++
+	q.mu.Unlock()
+	key := newKey(pHeatQueue).u64(int64(seq))
+	if err := b.Set(key, encodeQueued(heat), nil); err != nil {
+		return queuedHeat{}, false, fmt.Errorf("heatmap queue: %w", err)
+	}
+	return queuedHeat{key: key, sites: heat}, true, nil
+}
+
+// enqueue hands committed changes to the flusher. The caller still holds
+// the sites' read locks, so a rebuild (write lock) that flushes finds them.
+func (s *Store) enqueue(it queuedHeat) {
+	q := &s.heatq
+	q.mu.Lock()
+	q.items = append(q.items, it)
+	for _, h := range it.sites {
+		q.rows += h.rows()
+	}
+	full := q.rows >= heatQueueRows
+	q.mu.Unlock()
+	if full {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// flushHeat merges every queued change into the aggregates and deletes
+// their j rows, atomically.
+func (s *Store) flushHeat() error {
+	q := &s.heatq
+	q.flushMu.Lock()
+	defer q.flushMu.Unlock()
+	q.mu.Lock()
+	items := q.items
+	q.items, q.rows = nil, 0
+	q.mu.Unlock()
+	if len(items) == 0 {
+		return nil
+	}
+	sum := items[0].sites
+	if len(items) > 1 {
+		sum = map[int64]*siteHeat{}
+		for _, it := range items {
+			for site, h := range it.sites {
+				into := sum[site]
+				if into == nil {
+					into = newSiteHeat()
+					sum[site] = into
+				}
+				into.add(h)
+			}
+		}
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	err := func() error {
+		for site, h := range sum {
+			if err := h.write(b, site); err != nil {
+				return err
+			}
+		}
+		for _, it := range items {
+			if err := b.Delete(it.key, nil); err != nil {
+				return err
+			}
+		}
+		// Not synced: a lost flush leaves its j rows, which Open queues
+		// again; the next synced append syncs it with the WAL.
+		return b.Commit(pebble.NoSync)
+	}()
+	if err != nil {
+		// Put them back in front: nothing was written.
+		q.mu.Lock()
+		q.items = append(items, q.items...)
+		for _, it := range items {
+			for _, h := range it.sites {
+				q.rows += h.rows()
+			}
+		}
+		q.mu.Unlock()
+		return fmt.Errorf("pebble: flush heatmap changes: %w", err)
+	}
+	return nil
+}
+
+// startHeatQueue queues the j rows left on disk and starts the flusher.
+func (s *Store) startHeatQueue() error {
+	q := &s.heatq
+	q.wake, q.stop, q.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	err := s.scan([]byte{pHeatQueue}, nil, func(k, v []byte) error {
+		r := keyReader{b: k[1:]}
+		seq := uint64(r.u64())
+		if r.err != nil || len(r.b) != 0 {
+			return fmt.Errorf("corrupt heatmap queue key %x", k)
+		}
+		sites, err := decodeQueued(v)
+		if err != nil {
+			return fmt.Errorf("heatmap queue row %d: %w", seq, err)
+		}
+		q.items = append(q.items, queuedHeat{key: append([]byte(nil), k...), sites: sites})
+		for _, h := range sites {
+			q.rows += h.rows()
+		}
+		q.next = seq + 1
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	go s.flushLoop()
+	return nil
+}
+
+func (s *Store) flushLoop() {
+	q := &s.heatq
+	defer close(q.done)
+	t := time.NewTicker(heatFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-q.stop:
+			return
+		case <-t.C:
+		case <-q.wake:
+		}
+		if err := s.flushHeat(); err != nil {
+			// The changes stay queued (and on disk); the next tick retries.
+			slog.Error("heatmap flush failed", "err", err)
+		}
+	}
+}
+
+// stopHeatQueue stops the flusher and flushes what is left.
+func (s *Store) stopHeatQueue() error {
+	q := &s.heatq
+	if q.stop == nil {
+		return nil
+	}
+	close(q.stop)
+	<-q.done
+	return s.flushHeat()
+}
+
+// encodeQueued writes a call's changes compactly (a call's thousand
+// changes name a few pages): a table of the pages, then per site its id
+// and its three sections, each a count and entries of (page index, device,
+// day, kind, cell, vec).
+func encodeQueued(heat map[int64]*siteHeat) []byte {
+	pages := map[string]uint64{}
+	var table []string
+	for _, h := range heat {
+		for _, sec := range h.sections() {
+			for k := range sec.d {
+				if _, ok := pages[k.Page]; !ok {
+					pages[k.Page] = uint64(len(table))
+					table = append(table, k.Page)
+				}
+			}
+		}
+	}
+	b := binary.AppendUvarint(nil, uint64(len(table)))
+	for _, p := range table {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
+	}
+	for site, h := range heat {
+		b = binary.BigEndian.AppendUint64(b, uint64(site))
+		for _, sec := range h.sections() {
+			b = binary.AppendUvarint(b, uint64(len(sec.d)))
+			for k, v := range sec.d {
+				b = binary.AppendUvarint(b, pages[k.Page])
+				b = binary.AppendVarint(b, int64(k.Device))
+				b = binary.AppendVarint(b, int64(k.Day))
+				b = append(b, byte(k.Kind))
+				b = binary.AppendUvarint(b, uint64(len(k.Cell)))
+				b = append(b, k.Cell...)
+				b = v.Append(b)
+			}
+		}
+	}
+	return b
+}
+
+var errQueued = errors.New("corrupt heatmap queue row")
+
+func decodeQueued(b []byte) (map[int64]*siteHeat, error) {
+	out := map[int64]*siteHeat{}
+	uv := func() uint64 {
+		x, n := binary.Uvarint(b)
+		if n <= 0 {
+			b = nil
+			return 0
+		}
+		b = b[n:]
+		return x
+	}
+	sv := func() int64 {
+		x, n := binary.Varint(b)
+		if n <= 0 {
+			b = nil
+			return 0
+		}
+		b = b[n:]
+		return x
+	}
+	str := func() (string, bool) {
+		n := uv()
+		if b == nil || n > uint64(len(b)) {
+			return "", false
+		}
+		s := string(b[:n])
+		b = b[n:]
+		return s, true
+	}
+	np := uv()
+	if b == nil || np > uint64(len(b)) {
+		return nil, errQueued
+	}
+	table := make([]string, np)
+	for i := range table {
+		var ok bool
+		if table[i], ok = str(); !ok {
+			return nil, errQueued
+		}
+	}
+	for len(b) > 0 {
+		if len(b) < 8 {
+			return nil, errQueued
+		}
+		site := int64(binary.BigEndian.Uint64(b))
+		b = b[8:]
+		h := newSiteHeat()
+		out[site] = h
+		for _, sec := range h.sections() {
+			n := uv()
+			if b == nil {
+				return nil, errQueued
+			}
+			for range n {
+				var k heatmap.Key
+				p := uv()
+				if b == nil || p >= uint64(len(table)) {
+					return nil, errQueued
+				}
+				k.Page = table[p]
+				k.Device, k.Day = int32(sv()), int32(sv())
+				if len(b) < 1 {
+					return nil, errQueued
+				}
+				k.Kind = heatmap.Kind(b[0])
+				b = b[1:]
+				var ok bool
+				if k.Cell, ok = str(); !ok {
+					return nil, errQueued
+				}
+				var xs [6]int64
+				for i := range xs {
+					xs[i] = sv()
+				}
+				if b == nil {
+					return nil, errQueued
+				}
+				sec.d[k] = heatmap.Vec{N: xs[0], X: xs[1], Y: xs[2], K: xs[3], RX: xs[4], RY: xs[5]}
+			}
+		}
+	}
+	return out, nil
+}
