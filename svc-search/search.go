@@ -170,7 +170,9 @@ type Service struct {
 	deps Deps
 	log  *slog.Logger
 	ix   index.Index
-	m    metrics
+	// ax is the answers index (nil only for a backend without one).
+	ax index.AnswerIndex
+	m  metrics
 }
 
 type metrics struct {
@@ -181,6 +183,9 @@ type metrics struct {
 	deleted   metric.Int64Counter
 	capped    metric.Int64Counter
 	storeTime metric.Float64Histogram
+
+	answersUpserted metric.Int64Counter
+	answersDeleted  metric.Int64Counter
 }
 
 // New opens the index and returns the service.
@@ -202,6 +207,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	var ix index.Index
+	var ax index.AnswerIndex
 	switch cfg.Backend {
 	case BackendBleve:
 		if deps.DataDir == "" {
@@ -211,7 +217,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		if err != nil {
 			return nil, fmt.Errorf("search: %w", err)
 		}
-		ix = b
+		// The answers index is a sibling directory of the sessions' index
+		// and summaries, so an install of an earlier version gains it
+		// without touching them.
+		a, err := bleve.OpenAnswers(filepath.Join(deps.DataDir, "search", "answers"))
+		if err != nil {
+			b.Close()
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		ix, ax = b, a
 	case BackendElasticsearch:
 		ec := elastic.Config{
 			Addresses:   cfg.Elasticsearch.URLs,
@@ -234,15 +248,19 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		}
 		ix = e
 	}
-	s.ix = &traced{ix: ix, tracer: deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-search"),
+	tr := &traced{ix: ix, tracer: deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-search"),
 		backend: cfg.Backend, hist: s.m.storeTime}
+	s.ix = tr
+	if ax != nil {
+		s.ax = &tracedAnswers{ix: ax, t: tr}
+	}
 	s.log.InfoContext(ctx, "search index open", "backend", cfg.Backend)
 	return s, nil
 }
 
 func (s *Service) initMetrics() error {
 	m := s.deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-search")
-	var errs [7]error
+	var errs [9]error
 	s.m.requests, errs[0] = m.Int64Counter("search.requests", metric.WithDescription("SearchService calls by rpc and gRPC code"))
 	s.m.latency, errs[1] = m.Float64Histogram("search.request.duration", metric.WithUnit("s"), metric.WithDescription("SearchService call latency"))
 	s.m.upserted, errs[2] = m.Int64Counter("search.sessions.upserted", metric.WithDescription("summaries indexed"))
@@ -250,6 +268,8 @@ func (s *Service) initMetrics() error {
 	s.m.deleted, errs[4] = m.Int64Counter("search.sessions.deleted", metric.WithDescription("documents deleted"))
 	s.m.capped, errs[5] = m.Int64Counter("search.limit.hits", metric.WithDescription("requests cut by a limit (page size capped, timeout)"))
 	s.m.storeTime, errs[6] = m.Float64Histogram("search.store.duration", metric.WithUnit("s"), metric.WithDescription("index call latency by backend and operation"))
+	s.m.answersUpserted, errs[7] = m.Int64Counter("search.answers.upserted", metric.WithDescription("answers indexed"))
+	s.m.answersDeleted, errs[8] = m.Int64Counter("search.answers.deleted", metric.WithDescription("answer documents deleted"))
 	if err := errors.Join(errs[:]...); err != nil {
 		return fmt.Errorf("search: metrics: %w", err)
 	}
@@ -257,13 +277,27 @@ func (s *Service) initMetrics() error {
 }
 
 // Ready reports whether the service can serve.
-func (s *Service) Ready(ctx context.Context) error { return s.ix.Ready(ctx) }
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.ix.Ready(ctx); err != nil {
+		return err
+	}
+	if s.ax != nil {
+		return s.ax.Ready(ctx)
+	}
+	return nil
+}
 
 // Run runs background work until ctx ends.
 func (s *Service) Run(ctx context.Context) error { <-ctx.Done(); return nil }
 
-// Close releases the index.
-func (s *Service) Close() error { return s.ix.Close() }
+// Close releases the indexes.
+func (s *Service) Close() error {
+	err := s.ix.Close()
+	if s.ax != nil {
+		err = errors.Join(err, s.ax.Close())
+	}
+	return err
+}
 
 // finish records a call's outcome and maps internal errors to statuses.
 func (s *Service) finish(ctx context.Context, rpc string, start time.Time, err error) error {
@@ -272,6 +306,8 @@ func (s *Service) finish(ctx context.Context, rpc string, start time.Time, err e
 		switch {
 		case errors.As(err, &inv):
 			err = status.Error(grpccodes.InvalidArgument, inv.msg)
+		case tooManyBuckets(err):
+			err = status.Errorf(grpccodes.InvalidArgument, "search: the series would hold more than %d buckets; narrow the time range or choose a wider interval", index.MaxBuckets)
 		case errors.Is(err, index.ErrTooComplex):
 			s.log.WarnContext(ctx, "filter refused by the index as too complex", "rpc", rpc, "err", err)
 			err = status.Error(grpccodes.InvalidArgument, "search: the filter is too complex for the index; use a URL pattern with fewer '*' or shorter literal parts")

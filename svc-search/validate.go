@@ -216,6 +216,9 @@ func validateFilter(f *searchv1.SessionFilter) error {
 			return invalidf("filter.page_count.min is greater than filter.page_count.max")
 		}
 	}
+	if err := checkRatingRange("filter.feedback_rating", f.FeedbackRating); err != nil {
+		return err
+	}
 	if len(f.DeviceTypes) > maxValues {
 		return invalidf("filter.device_types has %d values, at most %d allowed", len(f.DeviceTypes), maxValues)
 	}
