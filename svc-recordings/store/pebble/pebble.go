@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -64,6 +63,8 @@ type Store struct {
 	// rebuildStep is how many sessions a rebuild batch counts (tests
 	// make it small).
 	rebuildStep int
+	// heatq holds appended heatmap changes until a flush merges them.
+	heatq heatQueue
 	// heatOff skips heatmap aggregation (BenchmarkAppend's reference only).
 	heatOff bool
 }
@@ -145,11 +146,18 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("pebble: open: %w", err)
 	}
+	if err := s.startHeatQueue(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebble: open: %w", err)
+	}
 	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close flushes queued heatmap changes and closes the database.
+func (s *Store) Close() error {
+	err := s.stopHeatQueue()
+	return errors.Join(err, s.db.Close())
+}
 
 // Ping reads a key to prove the database answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -259,24 +267,25 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 	defer b.Close()
 	nowMs := time.Now().UnixMilli()
 	// The call's heatmap changes, per site, summed over its sessions before
-	// they are written: chunks of one page share most cells, so a call of
-	// many chunks merges each cell once.
+	// they are queued (heatqueue.go): chunks of one page share most cells.
 	heat := map[int64]*siteHeat{}
 	for _, g := range order {
 		if err := s.appendSession(b, g, chunks, res, nowMs, heat); err != nil {
 			return nil, err
 		}
 	}
-	for _, site := range slices.Sorted(maps.Keys(heat)) {
-		if err := heat[site].write(b, site); err != nil {
-			return nil, fmt.Errorf("pebble: append chunks: %w", err)
-		}
+	queued, ok, err := s.recordHeat(b, heat)
+	if err != nil {
+		return nil, fmt.Errorf("pebble: append chunks: %w", err)
 	}
 	if b.Empty() {
 		return res, nil
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return nil, fmt.Errorf("pebble: append chunks: %w", err)
+	}
+	if ok {
+		s.enqueue(queued) // under the sites' read locks (heatqueue.go)
 	}
 	return res, nil
 }
