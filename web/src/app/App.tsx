@@ -18,6 +18,11 @@ import { routedPages, type PageKey } from "./sections";
 const Replay = lazy(() => import("../pages/Replay"));
 // The heatmaps rebuild pages with rrweb too.
 const Heatmaps = lazy(() => import("../pages/Heatmaps"));
+// Feedback and surveys: a chunk per page.
+const Feedback = lazy(() => import("../pages/Feedback"));
+const Surveys = lazy(() => import("../pages/Surveys"));
+const SurveyEdit = lazy(() => import("../pages/Surveys").then((m) => ({ default: m.SurveyEdit })));
+const FeedbackWidget = lazy(() => import("../pages/FeedbackWidget"));
 // Only operators open it.
 const Operator = lazy(() => import("../pages/Operator").then((m) => ({ default: m.Operator })));
 
@@ -25,6 +30,9 @@ const Operator = lazy(() => import("../pages/Operator").then((m) => ({ default: 
 const PAGES: Record<PageKey, ComponentType> = {
   recordings: Recordings,
   heatmaps: Heatmaps,
+  feedback: Feedback,
+  surveys: Surveys,
+  feedbackWidget: FeedbackWidget,
   siteSetup: SiteSetup,
   sites: Sites,
   team: Team,
@@ -77,6 +85,14 @@ export function App() {
             element={
               <Suspense fallback={<Spinner label="Loading player…" />}>
                 <Replay />
+              </Suspense>
+            }
+          />
+          <Route
+            path="o/:orgId/sites/:siteId/surveys/:surveyId"
+            element={
+              <Suspense fallback={<Spinner />}>
+                <SurveyEdit />
               </Suspense>
             }
           />

@@ -9,12 +9,18 @@ describe("visibleSections", () => {
     expect(labels(v)).toEqual([
       ["Recordings", ["Recordings"]],
       ["Heatmaps", ["Heatmaps"]],
-      ["Settings", ["Site & install"]],
+      ["Feedback & surveys", ["Responses", "Surveys"]],
+      ["Settings", ["Site & install", "Feedback widget"]],
       ["Organisation", ["Sites", "Team", "API keys"]],
     ]);
     expect(v[0]!.links[0]).toEqual({ label: "Recordings", href: "/o/o1/sites/s1/recordings", prefix: true });
     expect(v[1]!.links[0]!.href).toBe("/o/o1/sites/s1/heatmaps");
-    expect(v[3]!.links[0]!.href).toBe("/o/o1/sites");
+    expect(v[2]!.links.map((l) => [l.href, l.prefix])).toEqual([
+      ["/o/o1/sites/s1/feedback", false],
+      ["/o/o1/sites/s1/surveys", true],
+    ]);
+    expect(v[3]!.links[1]!.href).toBe("/o/o1/sites/s1/feedback-widget");
+    expect(v[4]!.links[0]!.href).toBe("/o/o1/sites");
   });
 
   it("adds the Operator section only for operators", () => {

@@ -26,7 +26,7 @@ export interface NavSection {
   pages: NavPage[];
 }
 
-export type PageKey = "recordings" | "heatmaps" | "siteSetup" | "sites" | "team" | "apiKeys" | "operator";
+export type PageKey = "recordings" | "heatmaps" | "feedback" | "surveys" | "feedbackWidget" | "siteSetup" | "sites" | "team" | "apiKeys" | "operator";
 
 export const SECTIONS: NavSection[] = [
   {
@@ -45,7 +45,9 @@ export const SECTIONS: NavSection[] = [
     id: "feedback",
     label: "Feedback & surveys",
     pages: [
-      { label: "Feedback & surveys", scope: "site", path: "o/:orgId/sites/:siteId/feedback", planned: "Neither the API nor the dashboard collects feedback yet." },
+      { page: "feedback", label: "Responses", scope: "site", path: "o/:orgId/sites/:siteId/feedback" },
+      // The builder (surveys/:surveyId) is routed by App under this entry.
+      { page: "surveys", label: "Surveys", scope: "site", path: "o/:orgId/sites/:siteId/surveys", prefix: true },
     ],
   },
   {
@@ -61,6 +63,7 @@ export const SECTIONS: NavSection[] = [
     pages: [
       // Site settings and the install snippet are one page today.
       { page: "siteSetup", label: "Site & install", scope: "site", path: "o/:orgId/sites/:siteId/setup" },
+      { page: "feedbackWidget", label: "Feedback widget", scope: "site", path: "o/:orgId/sites/:siteId/feedback-widget" },
       { label: "Notifications", scope: "site", path: "o/:orgId/sites/:siteId/notifications", planned: "svc-notify schedules digests and alerts over gRPC, but the REST gateway has no route for them yet." },
       { label: "Webhooks", scope: "site", path: "o/:orgId/sites/:siteId/webhooks", planned: "svc-notify keeps webhooks over gRPC, but the REST gateway has no route for them yet." },
     ],

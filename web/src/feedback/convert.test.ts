@@ -121,12 +121,14 @@ describe("labels and errors", () => {
     expect(npsLabel(undefined)).toBe("—");
   });
   it("finds the field a server's message names", () => {
-    expect(fieldOfError("survey.questions[2].choices: a choice question needs 2–20 choices")).toBe("questions[2].choices");
-    expect(fieldOfError("invalid survey: questions[0].low_label: too long")).toBe("questions[0].lowLabel");
-    expect(fieldOfError("settings.feedback.color: want #rrggbb")).toBe("feedback.color");
-    expect(fieldOfError("trigger.seconds must be 1–3600: got 0")).toBeUndefined();
-    expect(fieldOfError("name: 1–100 characters")).toBe("name");
+    expect(fieldOfError("survey.questions[2].choices: want 2 to 20 choices, got 1")).toBe("questions[2].choices");
+    expect(fieldOfError("survey.questions[0].skip[1].to_question_id 7 names no question of the survey")).toBe("questions[0].skip[1].toQuestionId");
+    expect(fieldOfError("settings.feedback.tab_label is longer than 200 characters")).toBe("feedback.tabLabel");
+    expect(fieldOfError("settings.feedback.color must be #rrggbb (e.g. #0a7cff)")).toBe("feedback.color");
+    expect(fieldOfError("survey.end_time must be after survey.start_time")).toBe("endTime");
+    expect(fieldOfError("survey is required")).toBeUndefined();
     expect(fieldOfError("something broke")).toBeUndefined();
+    expect(fieldOfError(undefined)).toBeUndefined();
     expect(errorAt("questions[2].choices", "questions[2]")).toBe(true);
     expect(errorAt("questions[12].text", "questions[1]")).toBe(false);
     expect(errorAt("name", "name")).toBe(true);

@@ -210,27 +210,16 @@ export function npsLabel(nps: number | undefined): string {
 
 /**
  * fieldOfError picks the field path out of a server's InvalidArgument
- * message ("survey.questions[2].choices: at least 2" or "questions[2].low_label
- * too long") and answers it in the client's spelling (lowerCamelCase, no
- * "survey."/"settings." prefix), so the builder can show the message at that
- * field; undefined when the message names none.
+ * message (accounts names it from the request's root:
+ * "survey.questions[2].choices: want 2 to 20 choices", "settings.feedback.tab_label
+ * is longer than 200 characters") and answers it in the client's spelling
+ * (lowerCamelCase, without "survey."/"settings."), so the form can show the
+ * message at that field; undefined when the message names none.
  */
 export function fieldOfError(message: string | undefined): string | undefined {
-  if (!message) return undefined;
-  const re = /([A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?(?:\.[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?)*)\s*:/g;
-  for (const m of message.matchAll(re)) {
-    let path = m[1]!.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-    path = path.replace(/^(survey|settings)\./, "");
-    if (FIELD_ROOTS.has(path.split(/[.[]/)[0]!)) return path;
-  }
-  return undefined;
+  const m = message ? /(?:^|[\s(])(?:survey|settings)\.([A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])*(?:\.[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])*)*)/.exec(message) : null;
+  return m?.[1]!.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
-
-// The fields of a survey or of the widget settings a message may name.
-const FIELD_ROOTS = new Set([
-  "name", "questions", "targeting", "trigger", "sampleRate", "startTime", "endTime", "responseLimit", "thanks", "language", "status",
-  "oncePerVisitor", "feedback",
-]);
 
 /** errorAt answers whether an error path falls at or under a field's path. */
 export function errorAt(errorPath: string | undefined, field: string): boolean {
