@@ -91,11 +91,11 @@ func TestTricklingBodyIsCutAtItsDeadline(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.BodyReadTimeout = time.Second })
 	// Declared at the limit: base (1s, the timeout being below 5s) + the
 	// whole allowance (1s).
-	want := e.svc.bodyDeadline(e.cfg.MaxBodyBytes)
+	want := e.svc.bodyDeadline(e.cfg.MaxBodyBytes, e.cfg.MaxBodyBytes)
 	if want != 2*time.Second {
 		t.Fatalf("deadline for a full body = %s, want 2s", want)
 	}
-	if small := e.svc.bodyDeadline(1 << 10); small >= want || small < time.Second {
+	if small := e.svc.bodyDeadline(1<<10, e.cfg.MaxBodyBytes); small >= want || small < time.Second {
 		t.Fatalf("deadline for a 1 KiB body = %s, want between the base and the full deadline", small)
 	}
 	start := time.Now()

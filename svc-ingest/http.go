@@ -41,6 +41,8 @@ func (s *Service) RegisterHTTP(mux *http.ServeMux) {
 	mux.HandleFunc("GET /static/{file}", s.serveRecorder)
 	mux.HandleFunc("POST /i/v1/batch", s.serveBatch)
 	mux.HandleFunc("OPTIONS /i/v1/batch", s.servePreflight)
+	mux.HandleFunc("POST /i/v1/answer", s.serveAnswer)
+	mux.HandleFunc("OPTIONS /i/v1/answer", s.servePreflight)
 }
 
 const configPlaceholder = `"__SIGHTLINE_CONFIG__"`
@@ -275,45 +277,22 @@ func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
 	// A slow body is cut at a deadline proportionate to what it may send
 	// (readBody answers 408), not only at the server's read timeout.
 	// net/http lifts it once the body is in, so it never cuts the handler.
-	if err := http.NewResponseController(w).SetReadDeadline(start.Add(s.bodyDeadline(r.ContentLength))); err != nil {
+	if err := http.NewResponseController(w).SetReadDeadline(start.Add(s.bodyDeadline(r.ContentLength, s.cfg.MaxBodyBytes))); err != nil {
 		s.log.DebugContext(r.Context(), "cannot set the body read deadline", "error", err)
 	}
 	b.originHost, b.originOK = originHost(b.origin)
 	a := s.intake(r, b)
 	if b.span == nil {
-		b.ctx, b.span = s.startSpan(r, start, "")
+		b.ctx, b.span = s.startSpan(r, start, "", "ingest.batch")
 	}
 	span := b.span
-	span.SetAttributes(attribute.Int("http.response.status_code", a.code))
 	if b.env.SessionID != "" {
 		span.SetAttributes(attribute.String("sightline.session_id", b.env.SessionID), attribute.Int64("sightline.seq", b.env.Seq),
 			attribute.Int("sightline.events", b.env.EventCount))
 	}
-	if b.site != nil {
-		span.SetAttributes(attribute.Int64("sightline.site_id", b.site.GetSiteId()))
-	}
-	h := w.Header()
-	s.corsHeaders(r, b, a)
+	s.reply(b, a, "batch")
 	if a.code >= 400 {
-		span.SetStatus(codes.Error, a.msg)
 		s.rejected.Add(1)
-		if sc := span.SpanContext(); sc.HasTraceID() {
-			h.Set("Sightline-Trace-Id", sc.TraceID().String())
-		}
-		if a.retryAfter > 0 {
-			h.Set("Retry-After", strconv.Itoa(int((a.retryAfter+time.Second-1)/time.Second)))
-		}
-		if a.code >= 500 {
-			s.log.WarnContext(b.ctx, "batch refused", "status", a.code, "reason", a.msg)
-		} else {
-			s.log.DebugContext(b.ctx, "batch refused", "status", a.code, "reason", a.msg)
-		}
-		h.Set("Content-Type", "text/plain; charset=utf-8")
-		h.Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(a.code)
-		io.WriteString(w, "ingest: "+a.msg+"\n")
-	} else {
-		w.WriteHeader(a.code)
 	}
 	if attr, ok := s.m.codeAttrs[a.code]; ok {
 		s.m.batches.Add(b.ctx, 1, attr)
@@ -321,15 +300,52 @@ func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
 		s.m.batches.Add(b.ctx, 1)
 	}
 	span.End()
-	if b.buf != nil {
-		if b.buf.Cap() <= 1<<20 {
-			b.buf.Reset()
-			bufPool.Put(b.buf)
-		}
-	}
+	b.release()
 }
 
-// batch carries one request through intake.
+// reply writes the answer to one intake request (a batch or an answer):
+// status, CORS, and for a refusal its message, trace id and Retry-After.
+func (s *Service) reply(b *batch, a answer, what string) {
+	span, w := b.span, b.w
+	span.SetAttributes(attribute.Int("http.response.status_code", a.code))
+	if b.site != nil {
+		span.SetAttributes(attribute.Int64("sightline.site_id", b.site.GetSiteId()))
+	}
+	h := w.Header()
+	s.corsHeaders(b.r, b, a)
+	if a.code < 400 {
+		w.WriteHeader(a.code)
+		return
+	}
+	span.SetStatus(codes.Error, a.msg)
+	if sc := span.SpanContext(); sc.HasTraceID() {
+		h.Set("Sightline-Trace-Id", sc.TraceID().String())
+	}
+	if a.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((a.retryAfter+time.Second-1)/time.Second)))
+	}
+	if a.code >= 500 {
+		s.log.WarnContext(b.ctx, what+" refused", "status", a.code, "reason", a.msg)
+	} else {
+		s.log.DebugContext(b.ctx, what+" refused", "status", a.code, "reason", a.msg)
+	}
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(a.code)
+	io.WriteString(w, "ingest: "+a.msg+"\n")
+}
+
+// release returns the request's body buffer to the pool.
+func (b *batch) release() {
+	if b.buf != nil && b.buf.Cap() <= 1<<20 {
+		b.buf.Reset()
+		bufPool.Put(b.buf)
+	}
+	b.buf = nil
+}
+
+// batch carries one request through intake (a batch, or an answer: see
+// answerIntake).
 type batch struct {
 	w     http.ResponseWriter
 	r     *http.Request
@@ -348,7 +364,7 @@ type batch struct {
 
 // startSpan starts the intake span at the request's start, continuing the
 // envelope's traceparent or else the request's headers.
-func (s *Service) startSpan(r *http.Request, start time.Time, envTraceparent string) (context.Context, trace.Span) {
+func (s *Service) startSpan(r *http.Request, start time.Time, envTraceparent, name string) (context.Context, trace.Span) {
 	ctx := r.Context()
 	var parent context.Context
 	if envTraceparent != "" {
@@ -357,7 +373,7 @@ func (s *Service) startSpan(r *http.Request, start time.Time, envTraceparent str
 	if parent == nil || !trace.SpanContextFromContext(parent).IsValid() {
 		parent = s.prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
-	return s.tracer.Start(parent, "ingest.batch", trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindServer),
+	return s.tracer.Start(parent, name, trace.WithTimestamp(start), trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
 }
 
@@ -456,32 +472,15 @@ func (s *Service) intake(r *http.Request, b *batch) answer {
 		}
 	}
 
-	ct := r.Header.Get("Content-Type")
-	if i := strings.IndexByte(ct, ';'); i >= 0 {
-		ct = ct[:i]
-	}
-	switch strings.ToLower(strings.TrimSpace(ct)) {
-	case "", "text/plain", "application/json", "application/octet-stream":
-	default:
-		return answer{code: http.StatusUnsupportedMediaType, msg: "unsupported Content-Type " + strconv.Quote(ct) + " (use text/plain, application/json or application/octet-stream)"}
-	}
-	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
-	if ce := strings.ToLower(q.Get("ce")); ce != "" {
-		if enc != "" && enc != "identity" && enc != ce {
-			return answer{code: http.StatusUnsupportedMediaType, msg: "Content-Encoding and ?ce= disagree"}
-		}
-		enc = ce
-	}
-	switch enc {
-	case "", "identity", "gzip", "deflate":
-	default:
-		return answer{code: http.StatusUnsupportedMediaType, msg: "unsupported encoding " + strconv.Quote(enc) + " (use gzip or deflate)"}
+	enc, a := bodyEncoding(r, q)
+	if a != nil {
+		return *a
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		return s.refuse(ctx, http.StatusRequestEntityTooLarge, "body_bytes", 0, "body of %d bytes exceeds %d", r.ContentLength, s.cfg.MaxBodyBytes)
 	}
 	b.buf = bufPool.Get().(*bytes.Buffer)
-	body, a := s.readBody(ctx, r, enc, b.buf)
+	body, a := s.readBody(ctx, r, enc, b.buf, s.batchLimits)
 	if a != nil {
 		return *a
 	}
@@ -494,7 +493,7 @@ func (s *Service) intake(r *http.Request, b *batch) answer {
 		return answer{code: http.StatusBadRequest, msg: err.Error()}
 	}
 	b.env = env
-	b.ctx, b.span = s.startSpan(r, b.start, env.Traceparent)
+	b.ctx, b.span = s.startSpan(r, b.start, env.Traceparent, "ingest.batch")
 	ctx = b.ctx
 
 	siteFromBody := b.site == nil
@@ -555,6 +554,33 @@ func (s *Service) intake(r *http.Request, b *batch) answer {
 	return answer{code: http.StatusNoContent}
 }
 
+// bodyEncoding checks the request's Content-Type and returns its encoding
+// (Content-Encoding or ?ce=).
+func bodyEncoding(r *http.Request, q url.Values) (string, *answer) {
+	ct := r.Header.Get("Content-Type")
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	switch strings.ToLower(strings.TrimSpace(ct)) {
+	case "", "text/plain", "application/json", "application/octet-stream":
+	default:
+		return "", &answer{code: http.StatusUnsupportedMediaType, msg: "unsupported Content-Type " + strconv.Quote(ct) + " (use text/plain, application/json or application/octet-stream)"}
+	}
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if ce := strings.ToLower(q.Get("ce")); ce != "" {
+		if enc != "" && enc != "identity" && enc != ce {
+			return "", &answer{code: http.StatusUnsupportedMediaType, msg: "Content-Encoding and ?ce= disagree"}
+		}
+		enc = ce
+	}
+	switch enc {
+	case "", "identity", "gzip", "deflate":
+	default:
+		return "", &answer{code: http.StatusUnsupportedMediaType, msg: "unsupported encoding " + strconv.Quote(enc) + " (use gzip or deflate)"}
+	}
+	return enc, nil
+}
+
 func (s *Service) lookupSite(ctx context.Context, b *batch, key string) *answer {
 	site, err := s.sites.Get(ctx, key)
 	switch {
@@ -600,30 +626,37 @@ var (
 	zlibPool sync.Pool
 )
 
-// readBody reads the body (at most max-body-bytes as sent) and decompresses
-// it (at most max-decompressed-bytes: the limit applies to the
-// decompressor's output, so a gzip bomb costs no more than that).
-func (s *Service) readBody(ctx context.Context, r *http.Request, enc string, buf *bytes.Buffer) ([]byte, *answer) {
+// bodyLimits bound a body as sent and after decompression, with the limit
+// names their hits are counted under.
+type bodyLimits struct {
+	raw, decompressed         int64
+	rawName, decompressedName string
+}
+
+// readBody reads the body (at most lim.raw bytes as sent) and decompresses
+// it (at most lim.decompressed: the limit applies to the decompressor's
+// output, so a gzip bomb costs no more than that).
+func (s *Service) readBody(ctx context.Context, r *http.Request, enc string, buf *bytes.Buffer, lim bodyLimits) ([]byte, *answer) {
 	raw := buf
 	if enc == "gzip" || enc == "deflate" {
 		raw = bufPool.Get().(*bytes.Buffer)
 		defer func() { raw.Reset(); bufPool.Put(raw) }()
 	}
-	n, err := readCapped(raw, r.Body, s.cfg.MaxBodyBytes)
+	n, err := readCapped(raw, r.Body, lim.raw)
 	if err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			a := s.refuse(ctx, http.StatusRequestTimeout, "body_read_timeout", 0, "the body did not arrive within %s", s.bodyDeadline(r.ContentLength).Round(time.Millisecond))
+			a := s.refuse(ctx, http.StatusRequestTimeout, "body_read_timeout", 0, "the body did not arrive within %s", s.bodyDeadline(r.ContentLength, lim.raw).Round(time.Millisecond))
 			return nil, &a
 		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			a := s.refuse(ctx, http.StatusRequestEntityTooLarge, "body_bytes", 0, "body too large")
+			a := s.refuse(ctx, http.StatusRequestEntityTooLarge, lim.rawName, 0, "body too large")
 			return nil, &a
 		}
 		return nil, &answer{code: http.StatusBadRequest, msg: "reading the body: " + err.Error()}
 	}
-	if n > s.cfg.MaxBodyBytes {
-		a := s.refuse(ctx, http.StatusRequestEntityTooLarge, "body_bytes", 0, "body exceeds %d bytes", s.cfg.MaxBodyBytes)
+	if n > lim.raw {
+		a := s.refuse(ctx, http.StatusRequestEntityTooLarge, lim.rawName, 0, "body exceeds %d bytes", lim.raw)
 		return nil, &a
 	}
 	if raw == buf {
@@ -658,9 +691,9 @@ func (s *Service) readBody(ctx context.Context, r *http.Request, enc string, buf
 		defer zlibPool.Put(zr)
 		dec = zr
 	}
-	n, err = readCapped(buf, dec, s.cfg.MaxDecompressedBytes)
-	if n > s.cfg.MaxDecompressedBytes {
-		a := s.refuse(ctx, http.StatusRequestEntityTooLarge, "decompressed_bytes", 0, "decompressed body exceeds %d bytes", s.cfg.MaxDecompressedBytes)
+	n, err = readCapped(buf, dec, lim.decompressed)
+	if n > lim.decompressed {
+		a := s.refuse(ctx, http.StatusRequestEntityTooLarge, lim.decompressedName, 0, "decompressed body exceeds %d bytes", lim.decompressed)
 		return nil, &a
 	}
 	if err != nil {
@@ -669,15 +702,15 @@ func (s *Service) readBody(ctx context.Context, r *http.Request, enc string, buf
 	return buf.Bytes(), nil
 }
 
-// bodyDeadline is how long a body of the declared length (-1: unknown) may
-// take to arrive: a base plus a share of ingest.body-read-timeout
-// proportionate to its size, so small beacons are not held to the pace of
-// the largest body, and a trickling client is cut well before the server's
-// read timeout.
-func (s *Service) bodyDeadline(declared int64) time.Duration {
+// bodyDeadline is how long a body of the declared length (-1: unknown; at
+// most limit) may take to arrive: a base plus a share of
+// ingest.body-read-timeout proportionate to its size, so small beacons are
+// not held to the pace of the largest body, and a trickling client is cut
+// well before the server's read timeout.
+func (s *Service) bodyDeadline(declared, limit int64) time.Duration {
 	full := s.cfg.BodyReadTimeout
 	base := min(5*time.Second, full)
-	size := s.cfg.MaxBodyBytes
+	size := min(limit, s.cfg.MaxBodyBytes)
 	if declared >= 0 && declared < size {
 		size = declared
 	}

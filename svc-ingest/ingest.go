@@ -32,6 +32,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	contract "github.com/sightlinehq/sightline/batch"
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
@@ -70,6 +71,12 @@ type Config struct {
 	BurstPerSite         int           `yaml:"burst_per_site"`
 	RetryAfter           time.Duration `yaml:"retry_after"`
 
+	// Feedback and survey answers (POST /i/v1/answer): their own body
+	// limit and per-site rate (answers a minute, with a burst).
+	AnswerMaxBytes     int64   `yaml:"answer_max_bytes"`
+	AnswerRatePerSite  float64 `yaml:"answer_rate_per_site"`
+	AnswerBurstPerSite int     `yaml:"answer_burst_per_site"`
+
 	// TrustedProxies is a comma list of CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies string `yaml:"trusted_proxies"`
 	GeoIPDB        string `yaml:"geoip_db"`
@@ -105,6 +112,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.BurstPerIP, "ingest.burst-per-ip", 100, "Burst of the per-IP rate.")
 	fs.Float64Var(&c.RatePerSite, "ingest.rate-per-site", 2000, "Batches per second per site; 0 disables.")
 	fs.IntVar(&c.BurstPerSite, "ingest.burst-per-site", 4000, "Burst of the per-site rate.")
+	fs.Int64Var(&c.AnswerMaxBytes, "ingest.answer-max-bytes", contract.MaxAnswerBytes, "Largest feedback or survey answer body, as sent and after decompression (at most 16384, the answer contract's limit).")
+	fs.Float64Var(&c.AnswerRatePerSite, "ingest.answer-rate-per-site", 600, "Feedback and survey answers a minute per site; 0 disables.")
+	fs.IntVar(&c.AnswerBurstPerSite, "ingest.answer-burst-per-site", 200, "Burst of the per-site answer rate.")
 	fs.DurationVar(&c.RetryAfter, "ingest.retry-after", 10*time.Second, "Retry-After sent with 503 (spool full).")
 	fs.StringVar(&c.TrustedProxies, "ingest.trusted-proxies", "", "Comma list of CIDRs of proxies whose X-Forwarded-For is trusted.")
 	fs.StringVar(&c.GeoIPDB, "ingest.geoip-db", "", "MaxMind-format country database (.mmdb); empty: no country.")
@@ -149,7 +159,10 @@ func (c *Config) Validate() error {
 	if c.BodyReadTimeout <= 0 {
 		errs = append(errs, errors.New("ingest.body-read-timeout must be positive"))
 	}
-	if c.RatePerIP < 0 || c.RatePerSite < 0 {
+	if c.AnswerMaxBytes <= 0 || c.AnswerMaxBytes > contract.MaxAnswerBytes {
+		errs = append(errs, fmt.Errorf("ingest.answer-max-bytes must be between 1 and %d", contract.MaxAnswerBytes))
+	}
+	if c.RatePerIP < 0 || c.RatePerSite < 0 || c.AnswerRatePerSite < 0 {
 		errs = append(errs, errors.New("ingest rates must not be negative"))
 	}
 	c.trusted = nil
@@ -189,6 +202,7 @@ type Deps struct {
 var limitNames = []string{
 	"body_bytes", "decompressed_bytes", "events_per_batch", "session_batches", "session_bytes",
 	"rate_ip", "rate_site", "quota_site", "spool_full", "dnt", "recording_disabled", "body_read_timeout",
+	"answer_bytes", "answer_rate_site",
 }
 
 // Service implements ingestv1.IngestServiceServer and serves the public
@@ -208,11 +222,16 @@ type Service struct {
 	enrich   *enrich.Enricher
 	ipRate   *limits.Keyed
 	siteRate *limits.Keyed
-	sessions *limits.Sessions
-	quota    *limits.Quota
-	fwd      *forwarder.Forwarder
+	// answerRate is the per-site answer rate (answers.go).
+	answerRate *limits.Keyed
+	sessions   *limits.Sessions
+	quota      *limits.Quota
+	fwd        *forwarder.Forwarder
 
 	recorderPath string
+	feedbackPath string
+
+	batchLimits, answerLimits bodyLimits
 
 	limitHits map[string]*atomic.Int64
 	accepted  atomic.Int64
@@ -290,6 +309,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	})
 	s.ipRate = limits.NewKeyed(cfg.RatePerIP, cfg.BurstPerIP, 200_000)
 	s.siteRate = limits.NewKeyed(cfg.RatePerSite, cfg.BurstPerSite, 100_000)
+	s.answerRate = limits.NewKeyed(cfg.AnswerRatePerSite/60, cfg.AnswerBurstPerSite, 100_000)
+	s.batchLimits = bodyLimits{raw: cfg.MaxBodyBytes, decompressed: cfg.MaxDecompressedBytes, rawName: "body_bytes", decompressedName: "decompressed_bytes"}
+	s.answerLimits = bodyLimits{raw: cfg.AnswerMaxBytes, decompressed: cfg.AnswerMaxBytes, rawName: "answer_bytes", decompressedName: "answer_bytes"}
 	s.sessions = limits.NewSessions(cfg.MaxBatchesPerSession, cfg.MaxBytesPerSession, cfg.SessionIdle, 500_000)
 	host, _ := os.Hostname()
 	s.quota = &limits.Quota{

@@ -12,6 +12,7 @@ import (
 
 type instruments struct {
 	batches         metric.Int64Counter
+	answers         metric.Int64Counter
 	limitHits       metric.Int64Counter
 	limitAttrs      map[string]metric.AddOption
 	codeAttrs       map[int]metric.AddOption
@@ -50,6 +51,10 @@ func (s *Service) initMetrics(m metric.Meter) error {
 		if err != nil {
 			return fmt.Errorf("ingest: metrics: %w", err)
 		}
+	}
+	var err error
+	if s.m.answers, err = m.Int64Counter("ingest.answers", metric.WithDescription("Feedback and survey answers received, by HTTP answer.")); err != nil {
+		return fmt.Errorf("ingest: metrics: %w", err)
 	}
 	if _, err := m.Int64ObservableGauge("ingest.spool.age_exceeded", metric.WithDescription("1 when the oldest undelivered batch is older than ingest.spool.max-age (alert)."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {

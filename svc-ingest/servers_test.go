@@ -71,11 +71,17 @@ type chunkKey struct {
 }
 
 // recordingsServer is a small real RecordingsService that keeps appended
-// chunks, de-duplicated by (site, session, seq) like the real one.
+// chunks, de-duplicated by (site, session, seq) like the real one, and
+// answers (chunks with `answer` set) by (site, answer id). GetAnswerCounts
+// answers from counts the test sets.
 type recordingsServer struct {
 	recordingsv1.UnimplementedRecordingsServiceServer
 	mu         sync.Mutex
 	chunks     map[chunkKey]*recordingsv1.Chunk
+	answers    map[string]*recordingsv1.Chunk // "site/answer id"
+	counts     map[int64]map[int64]int64      // site → survey → responses
+	countCalls int
+	countsDown bool
 	deliveries map[chunkKey]int
 	order      map[string][]int64 // session → seqs in arrival order
 	calls      int
@@ -85,6 +91,7 @@ type recordingsServer struct {
 
 func newRecordingsServer() *recordingsServer {
 	return &recordingsServer{chunks: map[chunkKey]*recordingsv1.Chunk{}, deliveries: map[chunkKey]int{},
+		answers: map[string]*recordingsv1.Chunk{}, counts: map[int64]map[int64]int64{},
 		order: map[string][]int64{}, arrived: make(chan struct{}, 1)}
 }
 
@@ -97,6 +104,16 @@ func (r *recordingsServer) AppendChunks(_ context.Context, req *recordingsv1.App
 	}
 	var resp recordingsv1.AppendChunksResponse
 	for _, c := range req.GetChunks() {
+		if a := c.GetAnswer(); a != nil {
+			k := fmt.Sprint(c.GetSiteId(), "/", a.GetId())
+			if _, ok := r.answers[k]; ok {
+				resp.Duplicates++
+			} else {
+				r.answers[k] = c
+				resp.Stored++
+			}
+			continue
+		}
 		k := chunkKey{c.GetSiteId(), c.GetSessionId(), c.GetSeq()}
 		r.deliveries[k]++
 		if _, ok := r.chunks[k]; ok {
@@ -114,7 +131,31 @@ func (r *recordingsServer) AppendChunks(_ context.Context, req *recordingsv1.App
 	return &resp, nil
 }
 
-func (r *recordingsServer) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.chunks) }
+func (r *recordingsServer) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.chunks) + len(r.answers)
+}
+
+func (r *recordingsServer) GetAnswerCounts(_ context.Context, req *recordingsv1.GetAnswerCountsRequest) (*recordingsv1.GetAnswerCountsResponse, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.countCalls++
+	if r.countsDown {
+		return nil, status.Error(codes.Unavailable, "recordings is down (test)")
+	}
+	resp := &recordingsv1.GetAnswerCountsResponse{SurveyResponses: map[int64]int64{}}
+	for id, n := range r.counts[req.GetSiteId()] {
+		resp.SurveyResponses[id] = n
+	}
+	return resp, nil
+}
+
+func (r *recordingsServer) answer(site int64, id string) *recordingsv1.Chunk {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.answers[fmt.Sprint(site, "/", id)]
+}
 
 // waitChunks waits until n distinct chunks arrived.
 func (r *recordingsServer) waitChunks(t *testing.T, n int, within time.Duration) {

@@ -1,0 +1,276 @@
+package ingest
+
+// Feedback and survey answers: POST /i/v1/answer (docs/wire-format.md,
+// "Answer"). An answer takes the batches' durable path — the same site-key,
+// origin, content-type, encoding and per-IP checks, then the spool and the
+// forwarder — as a Chunk whose `answer` is set and `events` empty. It has
+// its own body limit and per-site rate, and is not counted against the
+// per-session limits or the daily session quota (an answer starts no
+// session).
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	contract "github.com/sightlinehq/sightline/batch"
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/scrub"
+	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
+	"github.com/sightlinehq/sightline/svc-ingest/spool"
+)
+
+func (s *Service) serveAnswer(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	b := &batch{w: w, r: r, start: start, query: r.URL.Query(), origin: r.Header.Get("Origin")}
+	if err := http.NewResponseController(w).SetReadDeadline(start.Add(s.bodyDeadline(r.ContentLength, s.cfg.AnswerMaxBytes))); err != nil {
+		s.log.DebugContext(r.Context(), "cannot set the body read deadline", "error", err)
+	}
+	b.originHost, b.originOK = originHost(b.origin)
+	var ans contract.Answer
+	a := s.answerIntake(r, b, &ans)
+	if b.span == nil {
+		b.ctx, b.span = s.startSpan(r, start, "", "ingest.answer")
+	}
+	if ans.ID != "" {
+		b.span.SetAttributes(attribute.String("sightline.answer_id", ans.ID), attribute.String("sightline.session_id", ans.SessionID),
+			attribute.Int64("sightline.survey_id", ans.SurveyID))
+	}
+	s.reply(b, a, "answer")
+	if attr, ok := s.m.codeAttrs[a.code]; ok {
+		s.m.answers.Add(b.ctx, 1, attr)
+	} else {
+		s.m.answers.Add(b.ctx, 1)
+	}
+	b.span.End()
+	b.release()
+}
+
+// answerIntake applies the checks in the order of the batches' (intake);
+// the body's URL stands in for a missing Origin header (checkSite).
+func (s *Service) answerIntake(r *http.Request, b *batch, ans *contract.Answer) answer {
+	ctx := r.Context()
+	b.ctx = ctx
+	now := b.start
+	q := b.query
+	checkedOrigin := false
+
+	ip := s.clientIP(r)
+	if ok, wait := s.ipRate.Allow(rateKey(ip), now); !ok {
+		return s.refuse(ctx, http.StatusTooManyRequests, "rate_ip", wait, "too many requests from this address")
+	}
+	if k := q.Get("k"); k != "" {
+		if a := s.lookupSite(ctx, b, k); a != nil {
+			return *a
+		}
+		if b.origin != "" {
+			if a := s.checkSite(b); a != nil {
+				return *a
+			}
+			checkedOrigin = true
+		}
+		if a := s.checkAnswerRate(ctx, b, now); a != nil {
+			return *a
+		}
+		if a := s.dropAnswerByPrivacy(ctx, r, b); a != nil {
+			return *a
+		}
+	}
+	enc, a := bodyEncoding(r, q)
+	if a != nil {
+		return *a
+	}
+	if r.ContentLength > s.cfg.AnswerMaxBytes {
+		return s.refuse(ctx, http.StatusRequestEntityTooLarge, "answer_bytes", 0, "answer of %d bytes exceeds %d", r.ContentLength, s.cfg.AnswerMaxBytes)
+	}
+	b.buf = bufPool.Get().(*bytes.Buffer)
+	body, a := s.readBody(ctx, r, enc, b.buf, s.answerLimits)
+	if a != nil {
+		return *a
+	}
+	decoded, err := contract.DecodeAnswer(body)
+	if err != nil {
+		return answer{code: http.StatusBadRequest, msg: err.Error()}
+	}
+	*ans = decoded
+	b.env.SiteKey, b.env.URL = ans.SiteKey, ans.URL
+	b.ctx, b.span = s.startSpan(r, b.start, ans.Traceparent, "ingest.answer")
+	ctx = b.ctx
+
+	siteFromBody := b.site == nil
+	if siteFromBody {
+		if a := s.lookupSite(ctx, b, ans.SiteKey); a != nil {
+			return *a
+		}
+	} else if ans.SiteKey != b.site.GetSiteKey() {
+		return answer{code: http.StatusBadRequest, msg: "siteKey in the body differs from ?k="}
+	}
+	if !checkedOrigin {
+		if a := s.checkSite(b); a != nil {
+			return *a
+		}
+	}
+	if siteFromBody {
+		if a := s.checkAnswerRate(ctx, b, now); a != nil {
+			return *a
+		}
+		if a := s.dropAnswerByPrivacy(ctx, r, b); a != nil {
+			return *a
+		}
+	}
+	payload, err := s.answerChunk(ctx, r, b.site, ans, ip, now)
+	if err != nil {
+		return answer{code: http.StatusBadRequest, msg: err.Error()}
+	}
+	if err := s.spool.Append(ctx, payload); err != nil {
+		if errors.Is(err, spool.ErrFull) {
+			return s.refuse(ctx, http.StatusServiceUnavailable, "spool_full", s.cfg.RetryAfter, "spool full, retry later")
+		}
+		s.log.ErrorContext(ctx, "spool append failed", "error", err)
+		return answer{code: http.StatusServiceUnavailable, msg: "could not store the answer, retry later", retryAfter: s.cfg.RetryAfter}
+	}
+	return answer{code: http.StatusNoContent}
+}
+
+func (s *Service) checkAnswerRate(ctx context.Context, b *batch, now time.Time) *answer {
+	if ok, wait := s.answerRate.Allow(strconv.FormatInt(b.site.GetSiteId(), 10), now); !ok {
+		a := s.refuse(ctx, http.StatusTooManyRequests, "answer_rate_site", wait, "too many answers for this site")
+		return &a
+	}
+	return nil
+}
+
+// dropAnswerByPrivacy answers 204 without storing when the visitor sends
+// Do-Not-Track or Global Privacy Control and the site respects it. A site
+// that does not record sessions still takes answers: feedback and surveys
+// are their own feature (the answer is then not "recorded").
+func (s *Service) dropAnswerByPrivacy(ctx context.Context, r *http.Request, b *batch) *answer {
+	if b.site.GetSettings().GetRespectDoNotTrack() && (r.Header.Get("DNT") == "1" || r.Header.Get("Sec-GPC") == "1") {
+		s.hit(ctx, "dnt")
+		return &answer{code: http.StatusNoContent}
+	}
+	return nil
+}
+
+// answerChunk builds and encodes the spool record of an answer: the
+// enriched sessions.v1.Answer, its texts scrubbed, inside a Chunk without
+// events that carries the intake span's trace context.
+func (s *Service) answerChunk(ctx context.Context, r *http.Request, site *siteconfig.Site, ans *contract.Answer, ip netip.Addr, now time.Time) ([]byte, error) {
+	p := &sessionsv1.Answer{SiteId: site.GetSiteId(), OrganizationId: site.GetOrganizationId()}
+	ans.Fill(p)
+	p.ServerTime = timestamppb.New(now)
+	p.Client = s.enrich.Client(r.UserAgent(), ip)
+	derive(p, site.GetSurveys())
+	scrubAnswer(p)
+	// The contract on the very message recordings will check: what is
+	// spooled is storable.
+	if err := contract.CheckAnswer(p); err != nil {
+		return nil, err
+	}
+	c := &recordingsv1.Chunk{
+		SiteId: p.SiteId, OrganizationId: p.OrganizationId, SessionId: p.SessionId, VisitorId: p.VisitorId,
+		PageViewId: p.PageViewId, Url: p.Url, ClientTime: p.ClientTime, ServerTime: p.ServerTime, Client: p.Client,
+		RetentionDays: retentionDays(site), Answer: p,
+	}
+	if p.ViewportWidth > 0 || p.ViewportHeight > 0 {
+		c.Viewport = &recordingsv1.Viewport{Width: p.ViewportWidth, Height: p.ViewportHeight}
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		carrier := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(ctx, carrier)
+		c.Traceparent = carrier["traceparent"]
+	} else if ans.Traceparent != "" {
+		c.Traceparent = ans.Traceparent
+	}
+	out, err := proto.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode answer chunk: %w", err)
+	}
+	return out, nil
+}
+
+// derive sets a survey answer's rating and NPS from the survey's definition
+// in the cached site config: the score of the first answered 1–5 rating
+// question is the rating, that of the first answered NPS question the NPS.
+// A survey not in the config (deleted or paused since the page loaded)
+// derives nothing; the answer is kept.
+func derive(p *sessionsv1.Answer, surveys []*accountsv1.Survey) {
+	if p.GetKind() != sessionsv1.AnswerKind_ANSWER_KIND_SURVEY {
+		return
+	}
+	var sv *accountsv1.Survey
+	for _, x := range surveys {
+		if x.GetId() == p.GetSurveyId() {
+			sv = x
+			break
+		}
+	}
+	if sv == nil {
+		return
+	}
+	scores := make(map[int32]int32, len(p.GetAnswers()))
+	for _, qa := range p.GetAnswers() {
+		if qa.Score != nil {
+			scores[qa.GetQuestionId()] = qa.GetScore()
+		}
+	}
+	ratingSet := false
+	for _, q := range sv.GetQuestions() {
+		score, ok := scores[q.GetId()]
+		if !ok {
+			continue
+		}
+		switch q.GetType() {
+		case accountsv1.QuestionType_QUESTION_TYPE_RATING_5:
+			if !ratingSet && score >= 1 && score <= 5 {
+				p.Rating, ratingSet = score, true
+			}
+		case accountsv1.QuestionType_QUESTION_TYPE_NPS:
+			if p.Nps == nil && score >= 0 && score <= 10 {
+				p.Nps = proto.Int32(score)
+			}
+		}
+	}
+}
+
+// scrubAnswer removes e-mail addresses, card and phone numbers from the
+// visitor's texts (package scrub), whatever the site's masking settings:
+// the visitor typed them into a feedback form on purpose, so they are
+// kept, but personal data in them never reaches the disk. Scrubbing may
+// lengthen a text by a byte per e-mail address; past the contract's limit
+// it is cut there.
+func scrubAnswer(p *sessionsv1.Answer) {
+	p.Comment = clip(scrub.Text(p.Comment), contract.MaxAnswerText)
+	p.Selector = clip(scrub.Text(p.Selector), contract.MaxSelector)
+	for _, qa := range p.Answers {
+		qa.Text = clip(scrub.Text(qa.Text), contract.MaxAnswerText)
+	}
+}
+
+// clip cuts s to at most max characters.
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == max {
+			return s[:i]
+		}
+		n++
+	}
+	return s
+}
