@@ -173,6 +173,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := s.registerAssetRoute(); err != nil {
 		return nil, fmt.Errorf("gateway: register the asset route: %w", err)
 	}
+	if err := s.registerAnswersCSVRoute(); err != nil {
+		return nil, fmt.Errorf("gateway: register the answers export route: %w", err)
+	}
 	return s, nil
 }
 

@@ -140,7 +140,8 @@ func (c *client) must(method, path string, body any) map[string]any {
 type tenant struct {
 	c                                      *client
 	userID, orgID, siteID, keyID, inviteID string
-	sessionID                              string
+	sessionID, surveyID                    string
+	sessionStart                           time.Time
 }
 
 var tenantN int
@@ -166,6 +167,14 @@ func newTenant(t *testing.T, s *server) *tenant {
 	tn.keyID = key["apiKey"].(map[string]any)["id"].(string)
 	inv := tn.c.must("POST", "/api/v1/organizations/"+tn.orgID+"/invitations", map[string]any{"email": "new" + email, "role": "ROLE_VIEWER"})
 	tn.inviteID = inv["invitation"].(map[string]any)["id"].(string)
+	sv := tn.c.must("POST", "/api/v1/sites/"+tn.siteID+"/surveys", map[string]any{"survey": map[string]any{
+		"name": "NPS", "status": "SURVEY_STATUS_ACTIVE", "questions": []any{
+			map[string]any{"type": "QUESTION_TYPE_NPS", "text": "How likely are you to recommend us?"},
+			map[string]any{"type": "QUESTION_TYPE_MULTIPLE_CHOICE", "text": "What did you use?", "choices": []any{
+				map[string]any{"label": "Search"}, map[string]any{"label": "=HYPERLINK(\"http://evil\")"}}},
+			map[string]any{"type": "QUESTION_TYPE_LONG_TEXT", "text": "Anything else?"},
+		}}})
+	tn.surveyID = sv["survey"].(map[string]any)["id"].(string)
 
 	// A recorded session, appended through recordings' internal gRPC API.
 	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -177,6 +186,7 @@ func newTenant(t *testing.T, s *server) *tenant {
 	fmt.Sscan(tn.siteID, &siteID)
 	tn.sessionID = fmt.Sprintf("s_tenant%dsession0000000000", tenantN)
 	now := time.Now()
+	tn.sessionStart = now
 	_, err = recordingsv1.NewRecordingsServiceClient(conn).AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{
 		Chunks: []*recordingsv1.Chunk{{
 			SiteId: siteID, SessionId: tn.sessionID, VisitorId: "v_visitor0000000000000000", PageViewId: "p_page00000000000000000000",
@@ -207,7 +217,8 @@ func routes(t *testing.T) [][2]string {
 		}
 	}
 	// Routes the gateway serves itself, outside the generated document.
-	out = append(out, [2]string{http.MethodGet, "/api/v1/sites/{site_id}/assets/{hash}"})
+	out = append(out, [2]string{http.MethodGet, "/api/v1/sites/{site_id}/assets/{hash}"},
+		[2]string{http.MethodGet, "/api/v1/sites/{site_id}/answers.csv"})
 	sort.Slice(out, func(i, j int) bool { return out[i][1]+out[i][0] < out[j][1]+out[j][0] })
 	if len(out) < 30 {
 		t.Fatalf("only %d routes in the OpenAPI document", len(out))
@@ -232,6 +243,8 @@ func fill(path string, tn *tenant) string {
 			return tn.userID
 		case "invitation_id", "invitationId":
 			return tn.inviteID
+		case "survey_id", "surveyId":
+			return tn.surveyID
 		case "session_id", "sessionId":
 			return tn.sessionID
 		case "visitor_id", "visitorId":
