@@ -89,11 +89,13 @@ export function boot(w: Win): void {
   let granted = false;
   let refused = false;
   let navAt = 0;
+  let ready = false; // past the calls queued before the bundle loaded
 
   const command = (a: Args) => {
     if (a[0] === 'identify') {
       const p = identifyPayload(a[1], a[2]);
       if (p) Object.assign(attrs, p.attributes);
+      if (ready) w.setTimeout(guard(update)); // a survey may target the attributes just given
     } else if (a[0] === 'event' && typeof a[1] == 'string') {
       seen.add(a[1]);
       for (const f of listeners.get(a[1]) || []) f();
@@ -205,28 +207,32 @@ export function boot(w: Win): void {
     const { sessionId } = ids();
     const v = { device: device(nav.userAgent, w.innerWidth, touch), returning: returning(st, k, sessionId), attrs, now };
     const state = readState(st, k);
+    const arming: SurveySettings[] = [];
     for (const s of surveys) {
       const on = matchPages(s.target.pages, href) && eligible(s, v, state) && sampled(s, state, Math.random);
       const off = armed.get(s.id);
-      if (on && !off) {
-        const events = {
-          on: (name: string, f: () => void) => {
-            const set = listeners.get(name) || new Set();
-            listeners.set(name, set.add(f));
-            if (seen.has(name)) w.setTimeout(f);
-            return () => set.delete(f);
-          },
-        };
-        armed.set(
-          s.id,
-          arm(s.trigger, w, events, w.performance.now() - navAt, guard(() => show(s)), v.device !== 'desktop'),
-        );
-      } else if (!on && off) {
+      if (on && !off) arming.push(s);
+      else if (!on && off) {
         off();
         armed.delete(s.id);
       }
     }
+    // Sampling decisions are stored before any trigger fires: one firing at once (on load) stores
+    // that the survey was shown.
     writeState(st, k, state);
+    for (const s of arming) {
+      if (showing) break;
+      const events = {
+        on: (name: string, f: () => void) => {
+          const set = listeners.get(name) || new Set();
+          listeners.set(name, set.add(f));
+          if (seen.has(name)) w.setTimeout(f);
+          return () => set.delete(f);
+        },
+      };
+      const off = arm(s.trigger, w, events, w.performance.now() - navAt, guard(() => show(s)), v.device !== 'desktop');
+      if (!showing) armed.set(s.id, off);
+    }
   }
 
   let last = w.location.href;
@@ -259,7 +265,7 @@ export function boot(w: Win): void {
   w.addEventListener('popstate', navigated);
   w.addEventListener('hashchange', navigated);
   listen(w, command);
-  navAt = 0;
+  ready = true;
   update();
 }
 

@@ -27,6 +27,7 @@ h2{font-size:16px;font-weight:650;line-height:1.3}
 .x:hover{background:#f0f0f3}
 .g{display:flex;flex-wrap:wrap;gap:6px;margin-bottom:12px}
 .g [role=radio]{min-width:36px;height:36px;border-radius:8px;border:1px solid #c9c9d1;background:#fff;font-weight:600;padding:0 8px}
+.n{flex-wrap:nowrap;gap:4px}.n [role=radio]{flex:1;min-width:0;padding:0}
 .g [aria-checked=true]{background:var(--c);color:var(--f);border-color:var(--c)}
 .faces{justify-content:space-between}
 .faces [role=radio]{width:48px;height:48px;padding:6px;border-radius:50%}

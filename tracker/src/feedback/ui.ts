@@ -239,7 +239,7 @@ function control(d: Document, q: SurveyQuestion, t: Texts, labelId: string, set:
   const scale = (from: number, to: number) => {
     const items = [];
     for (let i = from; i <= to; i++) items.push({ label: String(i) });
-    const g = radios(d, q.text, items, '', (i) => set({ q: q.id, score: from + i }));
+    const g = radios(d, q.text, items, 'n', (i) => set({ q: q.id, score: from + i }));
     g.removeAttribute('aria-label');
     g.setAttribute('aria-labelledby', labelId);
     wrap.append(g);
