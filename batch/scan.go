@@ -259,10 +259,16 @@ func (d *decoder) int(name string, lo, hi int64) (int64, error) {
 // parseFloat parses a number literal skipNumber accepted; plain integers of
 // up to 15 digits (every timestamp) skip strconv.
 func parseFloat(b []byte) (float64, error) {
-	if len(b) <= 15 {
+	// Integers of up to 15 digits, most of what events hold (coordinates,
+	// negative time offsets), are exact without strconv.
+	digits, neg := b, false
+	if len(digits) > 1 && digits[0] == '-' {
+		digits, neg = digits[1:], true
+	}
+	if len(digits) <= 15 {
 		var n int64
 		ok := true
-		for _, c := range b {
+		for _, c := range digits {
 			if c < '0' || c > '9' {
 				ok = false
 				break
@@ -270,6 +276,9 @@ func parseFloat(b []byte) (float64, error) {
 			n = n*10 + int64(c-'0')
 		}
 		if ok {
+			if neg {
+				return -float64(n), nil
+			}
 			return float64(n), nil
 		}
 	}

@@ -189,6 +189,86 @@ func (v Value) Each(fn func(Value) bool) {
 	}
 }
 
+// EachFloats is Each and Floats in one pass over an array of objects: for
+// each element in order it reads the number fields named keys into out
+// (zeroed first) and calls fn with the bits of the keys read (zero for an
+// element that is not an object), until fn returns false. A hot loop over
+// many small objects (pointer positions) walks each object once instead
+// of twice.
+func (v Value) EachFloats(keys []string, out []float64, fn func(found uint64) bool) {
+	if v.Kind() != Array {
+		return
+	}
+	d := decoder{b: v, i: 1}
+	d.ws()
+	if d.eat(']') {
+		return
+	}
+	for {
+		d.ws()
+		clear(out[:len(keys)])
+		var found uint64
+		if d.peek() == '{' {
+			var ok bool
+			if found, ok = d.objectFloats(keys, out); !ok {
+				return
+			}
+		} else if d.skip(1) != nil {
+			return
+		}
+		if !fn(found) {
+			return
+		}
+		d.ws()
+		if !d.eat(',') {
+			return
+		}
+	}
+}
+
+// objectFloats reads the object at d.i as Floats does and moves past it;
+// ok is false when it is not well formed (it was checked when the event
+// was read, so only for values that were not).
+func (d *decoder) objectFloats(keys []string, out []float64) (found uint64, ok bool) {
+	var seen uint64
+	d.i++
+	d.ws()
+	if d.eat('}') {
+		return 0, true
+	}
+	for {
+		d.ws()
+		k, err := d.key()
+		if err != nil {
+			return found, false
+		}
+		d.ws()
+		if !d.eat(':') {
+			return found, false
+		}
+		d.ws()
+		start := d.i
+		if d.skip(1) != nil {
+			return found, false
+		}
+		for i, want := range keys {
+			if seen&(1<<i) == 0 && string(k) == want {
+				seen |= 1 << i
+				if f, ok := Value(d.b[start:d.i]).Float(); ok {
+					out[i] = f
+					found |= 1 << i
+				}
+				break
+			}
+		}
+		d.ws()
+		if d.eat(',') {
+			continue
+		}
+		return found, d.eat('}')
+	}
+}
+
 // Floats reads the number fields named keys (at most 64) of an object in
 // one pass into out (same order; len(out) ≥ len(keys)) and answers a bit
 // per key read as a number (bit i for keys[i]). As with Get, the first field

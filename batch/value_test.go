@@ -2,7 +2,9 @@ package batch
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -86,5 +88,84 @@ func TestValueFloats(t *testing.T) {
 	pos := Value(`{"x":1,"y":2,"timeOffset":-3}`)
 	if n := testing.AllocsPerRun(100, func() { pos.Floats(keys, out) }); n != 0 {
 		t.Fatalf("%v allocations", n)
+	}
+}
+
+// eachThenFloats is EachFloats' reference: Each, then Floats per element.
+func eachThenFloats(v Value, keys []string) (founds []uint64, outs [][]float64) {
+	v.Each(func(e Value) bool {
+		out := make([]float64, len(keys))
+		founds = append(founds, e.Floats(keys, out))
+		outs = append(outs, out)
+		return true
+	})
+	return founds, outs
+}
+
+func checkEachFloats(t *testing.T, in string) {
+	t.Helper()
+	keys := []string{"x", "y", "timeOffset"}
+	wantFound, wantOut := eachThenFloats(Value(in), keys)
+	var gotFound []uint64
+	var gotOut [][]float64
+	out := make([]float64, len(keys))
+	Value(in).EachFloats(keys, out, func(found uint64) bool {
+		gotFound = append(gotFound, found)
+		o := slices.Clone(out)
+		for i := range o { // Floats leaves absent keys as they were
+			if found&(1<<i) == 0 {
+				o[i] = 0
+			}
+		}
+		gotOut = append(gotOut, o)
+		return true
+	})
+	if !slices.Equal(gotFound, wantFound) || !slices.EqualFunc(gotOut, wantOut, func(a, b []float64) bool { return slices.Equal(a, b) }) {
+		t.Fatalf("EachFloats(%s) = %b %v, Each+Floats %b %v", in, gotFound, gotOut, wantFound, wantOut)
+	}
+}
+
+func TestValueEachFloats(t *testing.T) {
+	for _, in := range []string{
+		`[]`, `[{"x":1,"y":2,"id":5,"timeOffset":-400}]`,
+		`[{"x":1.5,"y":-0,"timeOffset":-40},{"x":"a","y":{"x":3}},3,[{"x":1}],{},{"x":null,"x":2},{"timeOffset":1e400}]`,
+		` [ { "x" : -123456789012345 , "y" : 1234567890123456 } , null ] `[1:],
+		`{"x":1}`, `"[{}]"`,
+	} {
+		checkEachFloats(t, in)
+	}
+	var n int
+	Value(`[{},{},{}]`).EachFloats([]string{"x"}, make([]float64, 1), func(uint64) bool { n++; return n < 2 })
+	if n != 2 {
+		t.Fatalf("EachFloats went on after false: %d calls", n)
+	}
+	keys, out := []string{"x", "y", "timeOffset"}, make([]float64, 3)
+	pos := Value(`[{"x":1,"y":2,"id":7,"timeOffset":-3},{"x":4,"y":5,"id":7,"timeOffset":-80}]`)
+	if n := testing.AllocsPerRun(100, func() { pos.EachFloats(keys, out, func(uint64) bool { return true }) }); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+}
+
+// FuzzValueEachFloats checks the one-pass reader against Each and Floats on
+// valid JSON (what the contract lets through).
+func FuzzValueEachFloats(f *testing.F) {
+	f.Add(`[{"x":1,"y":2,"timeOffset":-40},{"x":-0.5e3,"y":"1"},7]`)
+	f.Add(`[{"x":{"x":1},"x":2}]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		if !json.Valid([]byte(s)) {
+			return
+		}
+		checkEachFloats(t, trimWS(s))
+	})
+}
+
+// TestParseFloatIntegers: the integer fast path agrees with strconv.
+func TestParseFloatIntegers(t *testing.T) {
+	for _, in := range []string{"0", "-0", "7", "-7", "123456789012345", "-123456789012345", "1234567890123456", "-1234567890123456", "-1.5", "1e3"} {
+		got, err := parseFloat([]byte(in))
+		want, werr := strconv.ParseFloat(in, 64)
+		if err != nil || werr != nil || got != want || math.Signbit(got) != math.Signbit(want) {
+			t.Errorf("parseFloat(%s) = %v %v, strconv %v %v", in, got, err, want, werr)
+		}
 	}
 }

@@ -185,6 +185,10 @@ func BenchmarkAppend(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			// Queued changes are merged within the measurement.
+			if err := s.flushHeat(); err != nil {
+				b.Fatal(err)
+			}
 		})
 	}
 }
