@@ -97,7 +97,7 @@ breaking: ## buf breaking against main (a no-op on main itself).
 	@if git rev-parse --verify -q main >/dev/null; then $(BUF) breaking --against '.git#branch=main'; else echo "no main branch to compare with"; fi
 
 .PHONY: bench
-bench: bench-accounts bench-heatmaps bench-ingest bench-recordings bench-search bench-spool bench-tracker ## Every benchmark.
+bench: bench-accounts bench-answers bench-heatmaps bench-ingest bench-recordings bench-search bench-spool bench-tracker ## Every benchmark.
 
 .PHONY: bench-accounts
 bench-accounts: ## GetSiteConfig and token authentication on SQLite and PostgreSQL.
@@ -118,6 +118,10 @@ bench-heatmaps: ## GetHeatmap p50/p95 with 1M clicks over 30 days (embedded), ap
 .PHONY: bench-search
 bench-search: ## Embedded index vs PostgreSQL, same queries (1M sessions, ~15 min; BENCH_SEARCH_ARGS=-n 200000 for ~5).
 	$(GO) run ./svc-search/cmd/benchsearch $(BENCH_SEARCH_ARGS)
+
+.PHONY: bench-answers
+bench-answers: ## Answers list p50/p95 with two filters vs no filter, and stats, over 100k responses (embedded, ~2–3 min, mostly loading; BENCH_ANSWERS_ARGS=-n 20000 for less).
+	$(GO) run ./svc-search/cmd/benchanswers $(BENCH_ANSWERS_ARGS)
 
 .PHONY: bench-spool
 bench-spool: ## Spool Open with 128 MiB / 1 GiB undelivered against an empty spool (ratio), and sightline serve ready with 1 GiB (~2 min).

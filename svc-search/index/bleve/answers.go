@@ -15,6 +15,8 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -490,6 +492,23 @@ func statsOf(stats []stat, q index.StatsQuery) (*searchv1.GetAnswerStatsResponse
 func (ix *Answers) Ready(ctx context.Context) error {
 	if _, err := ix.idx.DocCount(); err != nil {
 		return fmt.Errorf("bleve answers: not ready: %w", err)
+	}
+	return nil
+}
+
+// Compact merges the answers index into one segment (benchmarks).
+func (ix *Answers) Compact(ctx context.Context) error {
+	adv, err := ix.idx.Advanced()
+	if err != nil {
+		return fmt.Errorf("bleve answers: compact: %w", err)
+	}
+	sc, ok := adv.(*scorch.Scorch)
+	if !ok {
+		return errors.New("bleve answers: compact: not a scorch index")
+	}
+	opts := mergeplan.SingleSegmentMergePlanOptions
+	if err := sc.ForceMerge(ctx, &opts); err != nil {
+		return fmt.Errorf("bleve answers: compact: %w", err)
 	}
 	return nil
 }
