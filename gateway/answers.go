@@ -49,6 +49,16 @@ var apiRoutes = func() []apiRoute {
 		slices.Sort(rt.methods)
 		out = append(out, rt)
 	}
+	// The gateway's own routes, outside the generated document.
+	for _, p := range []string{assetRoute, answersCSVRoute} {
+		rt := apiRoute{segments: strings.Split(strings.Trim(p, "/"), "/"), methods: []string{http.MethodGet}}
+		for i, seg := range rt.segments {
+			if strings.HasPrefix(seg, "{") {
+				rt.segments[i] = ""
+			}
+		}
+		out = append(out, rt)
+	}
 	return out
 }()
 

@@ -554,6 +554,8 @@ func TestWrongMethodIs405WithAllow(t *testing.T) {
 		{"TRACE", "/api/v1/me", "GET"},
 		{"DELETE", "/api/v1/organizations/" + tn.orgID + "/sites", "GET, POST"},
 		{"GET", "/api/v1/invitations:accept", "POST"},
+		{"POST", "/api/v1/sites/" + tn.siteID + "/answers.csv", "GET"},
+		{"PATCH", "/api/v1/sites/" + tn.siteID + "/surveys/" + tn.surveyID, "DELETE, GET, PUT"},
 	} {
 		var body any
 		if tc.method == "PUT" {
