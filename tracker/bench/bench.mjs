@@ -10,11 +10,14 @@
 // time per frame and of the per-round ratios (paired within a round, so drift cancels).
 // BENCH_CANVAS=1 measures canvas recording instead, on e2e/fixtures/chart.html (a Chart.js chart
 // redrawn twice a second): no recorder, the recorder with recordCanvas false, and with it true.
+// It starts with the feedback bundle's size budget and the cost of pages where nothing of it is
+// active (bench/feedback.mjs, also runnable alone).
 // BENCH_PROFILE=1 also writes a CPU profile of the Sightline run to bench/sightline.cpuprofile
 // and prints the functions with the most self time.
 import { writeFileSync } from 'node:fs';
 import { startServers } from '../e2e/server.mjs';
 import { launch } from '../e2e/browser.mjs';
+import { benchFeedback } from './feedback.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS || 30);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 5);
@@ -74,6 +77,8 @@ function selfTimes(prof) {
 }
 
 const CANVAS = !!process.env.BENCH_CANVAS;
+// The feedback bundle first (a few seconds): its budget and what pages without it pay.
+await benchFeedback();
 const srv = await startServers({ configs: { k_bench: {}, k_canvas: { recordCanvas: true } } });
 const browser = await launch();
 try {
