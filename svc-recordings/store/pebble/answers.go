@@ -543,7 +543,7 @@ func (s *Store) idsUnder(p []byte) ([]string, error) {
 
 // deleteAnswers removes the given answers of a site, tombstones their
 // sessions (re-deliveries stay out) and records e in the outbox, in one
-// batch.
+// batch; when none of them is stored it writes nothing.
 func (s *Store) deleteAnswers(site int64, ids []string, e answerOutbox) (int64, error) {
 	refs := map[string]answerRef{}
 	var sessions [][2]any
@@ -579,6 +579,9 @@ func (s *Store) deleteAnswers(site int64, ids []string, e answerOutbox) (int64, 
 			return 0, err
 		}
 		n++
+	}
+	if n == 0 {
+		return 0, nil // nothing here, so nothing in search either
 	}
 	tomb := binary.BigEndian.AppendUint64(nil, uint64(nowMs+s.opts.TombstoneTTL.Milliseconds()))
 	for _, k := range sessions {

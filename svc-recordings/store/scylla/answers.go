@@ -374,6 +374,9 @@ func (s *Store) deleteAnswers(ctx context.Context, site int64, ids []string, v a
 		sessions[ref.session] = true
 		n++
 	}
+	if n == 0 {
+		return 0, nil // nothing here, so nothing in search either
+	}
 	b := []Stmt{s.answerOutboxInsert(site, store.OutboxDeleteAnswers, v)}
 	for _, sess := range tombstone {
 		sessions[sess] = true
