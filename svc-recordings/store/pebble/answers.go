@@ -28,6 +28,7 @@ import (
 //	V | site | visitor | id    → visitor index (GDPR deletion)
 //	E | expires | site | id    → expiry index (retention sweep)
 //	N | site | survey          → stored answers of a survey (0: feedback), 8 bytes
+//	T | site | session         → the session's tally (summary.AnswerTally, JSON): one point read for Append
 //	O | ms | n                 → answers' outbox entry (answerOutbox, JSON)
 //
 // Answer ids are validated to ≤ 64 bytes; they are length-prefixed like
@@ -41,6 +42,7 @@ const (
 	pAnswerExpiry = 'E'
 	pAnswerCount  = 'N'
 	pAnswerOutbox = 'O'
+	pAnswerTally  = 'T'
 )
 
 // answerRef is what the I row keeps of an answer: enough to find and
@@ -263,16 +265,28 @@ func (s *Store) finishAnswers(b *pebble.Batch, w *answerWrite) error {
 // answers (less removed, plus added) and, when its summary changes, bumps
 // its version and records the summary in the outbox.
 func (s *Store) retally(b *pebble.Batch, site int64, session string, added []answerRef, removed map[string]bool) error {
-	row, err := s.loadRow(site, session)
-	if err != nil || row == nil {
-		return err // no session (yet): its first chunk reads the tally
-	}
 	t, err := s.tally(site, session, removed)
 	if err != nil {
 		return err
 	}
 	for _, r := range added {
 		t.Add(sessionsv1.AnswerKind(r.Kind), r.Rating)
+	}
+	tk := newKey(pAnswerTally).u64(site).str(session)
+	if t.IsZero() {
+		err = b.Delete(tk, nil)
+	} else {
+		var tb []byte
+		if tb, err = json.Marshal(t); err == nil {
+			err = b.Set(tk, tb, nil)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	row, err := s.loadRow(site, session)
+	if err != nil || row == nil {
+		return err // no session (yet): its first chunk reads the tally
 	}
 	old := row.State.Summary(site, session)
 	row.State.Answers = nil
@@ -316,14 +330,19 @@ func (s *Store) tally(site int64, session string, skip map[string]bool) (summary
 	return t, nil
 }
 
-// answerTally is the tally a session's state carries (nil: no answers);
-// Append sets it on every state it writes, so a session whose answers came
-// first, or whose state is refolded, keeps them. The caller holds the
-// session's stripe.
+// answerTally is the tally a session's state carries (nil: no answers),
+// kept by retally in one row so that reading it costs Append one point
+// read; Append sets it on every state it writes, so a session whose
+// answers came first, or whose state is refolded, keeps them. The caller
+// holds the session's stripe.
 func (s *Store) answerTally(site int64, session string) (*summary.AnswerTally, error) {
-	t, err := s.tally(site, session, nil)
-	if err != nil || t.IsZero() {
+	v, ok, err := s.get(newKey(pAnswerTally).u64(site).str(session))
+	if err != nil || !ok {
 		return nil, err
+	}
+	var t summary.AnswerTally
+	if err := json.Unmarshal(v, &t); err != nil {
+		return nil, fmt.Errorf("pebble: answer tally %d/%s: %w", site, session, err)
 	}
 	return &t, nil
 }
