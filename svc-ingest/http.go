@@ -38,7 +38,7 @@ import (
 // RegisterHTTP mounts the public endpoints (/s/, /static/, /i/v1/).
 func (s *Service) RegisterHTTP(mux *http.ServeMux) {
 	mux.HandleFunc("GET /s/{file}", s.serveBootstrap)
-	mux.HandleFunc("GET /static/{file}", s.serveRecorder)
+	mux.HandleFunc("GET /static/{file}", s.serveStatic)
 	mux.HandleFunc("POST /i/v1/batch", s.serveBatch)
 	mux.HandleFunc("OPTIONS /i/v1/batch", s.servePreflight)
 	mux.HandleFunc("POST /i/v1/answer", s.serveAnswer)
@@ -49,6 +49,7 @@ const configPlaceholder = `"__SIGHTLINE_CONFIG__"`
 
 func (s *Service) initScripts() {
 	s.recorderPath = "/static/recorder." + contentHash(tracker.Recorder) + ".js"
+	s.feedbackPath = "/static/feedback." + contentHash(tracker.Feedback) + ".js"
 }
 
 // bootstrapSettings is the object inlined into the bootstrap (wire-format.md).
@@ -66,6 +67,13 @@ type bootstrapSettings struct {
 	UnmaskSelectors []string `json:"unmaskSelectors"`
 	Flags           []string `json:"flags"`
 	RecordCanvas    bool     `json:"recordCanvas"`
+	// Feedback and surveys (bootstrap.go): the answer endpoint, the
+	// widget bundle, the widget (null when off) and the surveys that may
+	// show now.
+	AnswerEndpoint string        `json:"answerEndpoint"`
+	FeedbackURL    string        `json:"feedbackUrl"`
+	Feedback       *feedbackJSON `json:"feedback"`
+	Surveys        []surveyJSON  `json:"surveys"`
 }
 
 func nonNil(s []string) []string {
@@ -116,7 +124,9 @@ func (s *Service) serveBootstrap(w http.ResponseWriter, r *http.Request) {
 	cfg := bootstrapSettings{
 		SiteKey: site.GetSiteKey(), Endpoint: base + "/i/v1/batch", // the tracker adds ?k=<site key>
 		RecorderURL: base + s.recorderPath, SampleRate: 1, Recording: true, RespectDNT: true,
-		Flags: nonNil(site.GetFeatureFlags()),
+		Flags:          nonNil(site.GetFeatureFlags()),
+		AnswerEndpoint: base + "/i/v1/answer", FeedbackURL: base + s.feedbackPath,
+		Feedback: feedbackSettings(st.GetFeedback()), Surveys: s.surveys(r.Context(), site, time.Now()),
 	}
 	if st != nil {
 		cfg.SampleRate, cfg.Recording, cfg.RespectDNT = st.GetSampleRate(), st.GetRecordingEnabled(), st.GetRespectDoNotTrack()
@@ -154,8 +164,16 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-func (s *Service) serveRecorder(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != s.recorderPath {
+// serveStatic serves the recorder and the feedback bundle under their
+// content-hashed names.
+func (s *Service) serveStatic(w http.ResponseWriter, r *http.Request) {
+	var file []byte
+	switch r.URL.Path {
+	case s.recorderPath:
+		file = tracker.Recorder
+	case s.feedbackPath:
+		file = tracker.Feedback
+	default:
 		http.NotFound(w, r)
 		return
 	}
@@ -164,8 +182,8 @@ func (s *Service) serveRecorder(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Access-Control-Allow-Origin", "*") // a public, immutable file
-	h.Set("Content-Length", strconv.Itoa(len(tracker.Recorder)))
-	w.Write(tracker.Recorder)
+	h.Set("Content-Length", strconv.Itoa(len(file)))
+	w.Write(file)
 }
 
 // clientIP is the visitor's address: the peer, or, when the peer is a

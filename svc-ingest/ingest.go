@@ -36,6 +36,7 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-ingest/answercount"
 	"github.com/sightlinehq/sightline/svc-ingest/enrich"
 	"github.com/sightlinehq/sightline/svc-ingest/forwarder"
 	"github.com/sightlinehq/sightline/svc-ingest/limits"
@@ -224,6 +225,7 @@ type Service struct {
 	siteRate *limits.Keyed
 	// answerRate is the per-site answer rate (answers.go).
 	answerRate *limits.Keyed
+	counts     *answercount.Cache
 	sessions   *limits.Sessions
 	quota      *limits.Quota
 	fwd        *forwarder.Forwarder
@@ -307,6 +309,13 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			s.log.Warn("site config refresh failed; serving the last good copy if any", "error", err)
 		},
 	})
+	s.counts = answercount.New(deps.Recordings, answercount.Options{
+		TTL: cfg.SiteCacheTTL,
+		OnError: func(siteID int64, err error) {
+			s.m.answerCountErrors.Add(context.Background(), 1)
+			s.log.Warn("answer counts unavailable; surveys' response limits use the last known counts", "site_id", siteID, "error", err)
+		},
+	})
 	s.ipRate = limits.NewKeyed(cfg.RatePerIP, cfg.BurstPerIP, 200_000)
 	s.siteRate = limits.NewKeyed(cfg.RatePerSite, cfg.BurstPerSite, 100_000)
 	s.answerRate = limits.NewKeyed(cfg.AnswerRatePerSite/60, cfg.AnswerBurstPerSite, 100_000)
@@ -368,6 +377,7 @@ func (s *Service) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.sites.Close()
+		s.counts.Close()
 		err = errors.Join(s.spool.Close(), s.enrich.Close())
 	})
 	return err

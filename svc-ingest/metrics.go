@@ -11,18 +11,20 @@ import (
 )
 
 type instruments struct {
-	batches         metric.Int64Counter
-	answers         metric.Int64Counter
-	limitHits       metric.Int64Counter
-	limitAttrs      map[string]metric.AddOption
-	codeAttrs       map[int]metric.AddOption
-	commitRecords   metric.Int64Histogram
-	fsync           metric.Float64Histogram
-	delivered       metric.Int64Counter
-	forwardFailures metric.Int64Counter
-	deadLettered    metric.Int64Counter
-	deadPruned      metric.Int64Counter
-	accountsErrors  metric.Int64Counter
+	batches metric.Int64Counter
+	answers metric.Int64Counter
+	// answerCountErrors counts failed GetAnswerCounts calls.
+	answerCountErrors metric.Int64Counter
+	limitHits         metric.Int64Counter
+	limitAttrs        map[string]metric.AddOption
+	codeAttrs         map[int]metric.AddOption
+	commitRecords     metric.Int64Histogram
+	fsync             metric.Float64Histogram
+	delivered         metric.Int64Counter
+	forwardFailures   metric.Int64Counter
+	deadLettered      metric.Int64Counter
+	deadPruned        metric.Int64Counter
+	accountsErrors    metric.Int64Counter
 }
 
 func (s *Service) initMetrics(m metric.Meter) error {
@@ -54,6 +56,9 @@ func (s *Service) initMetrics(m metric.Meter) error {
 	}
 	var err error
 	if s.m.answers, err = m.Int64Counter("ingest.answers", metric.WithDescription("Feedback and survey answers received, by HTTP answer.")); err != nil {
+		return fmt.Errorf("ingest: metrics: %w", err)
+	}
+	if s.m.answerCountErrors, err = m.Int64Counter("ingest.answer_counts.errors", metric.WithDescription("Failed calls to recordings for surveys' response counts (the bootstrap keeps the last known counts).")); err != nil {
 		return fmt.Errorf("ingest: metrics: %w", err)
 	}
 	if _, err := m.Int64ObservableGauge("ingest.spool.age_exceeded", metric.WithDescription("1 when the oldest undelivered batch is older than ingest.spool.max-age (alert)."),
