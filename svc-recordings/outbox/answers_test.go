@@ -1,0 +1,141 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
+	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
+)
+
+// answerSearch is a real SearchService on a socket logging answer calls;
+// it fails while down is set and refuses the answer reject.
+type answerSearch struct {
+	searchv1.UnimplementedSearchServiceServer
+	mu     sync.Mutex
+	down   bool
+	reject string
+	log    []string
+}
+
+func (s *answerSearch) UpsertAnswers(ctx context.Context, req *searchv1.UpsertAnswersRequest) (*searchv1.UpsertAnswersResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return nil, status.Error(codes.Unavailable, "down")
+	}
+	var ids []string
+	for _, a := range req.GetAnswers() {
+		if a.GetId() == s.reject {
+			return nil, status.Error(codes.InvalidArgument, "bad answer")
+		}
+		ids = append(ids, a.GetId())
+	}
+	s.log = append(s.log, "upsert "+strings.Join(ids, " "))
+	return &searchv1.UpsertAnswersResponse{Upserted: int32(len(ids))}, nil
+}
+
+func (s *answerSearch) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswersRequest) (*searchv1.DeleteAnswersResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.down {
+		return nil, status.Error(codes.Unavailable, "down")
+	}
+	s.log = append(s.log, fmt.Sprintf("delete visitor=%s session=%s ids=%v", req.GetVisitorId(), req.GetSessionId(), req.GetAnswerIds().GetIds()))
+	return &searchv1.DeleteAnswersResponse{}, nil
+}
+
+func (s *answerSearch) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessionsRequest) (*searchv1.UpsertSessionsResponse, error) {
+	return &searchv1.UpsertSessionsResponse{Upserted: int32(len(req.GetSessions()))}, nil
+}
+
+// TestRelayAnswers: the answers' outbox reaches search in order (upserts
+// of a site in one call, read from the store; a deletion in its place),
+// is kept while search is down, and one answer search refuses does not
+// block the others.
+func TestRelayAnswers(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := grpc.NewServer()
+	sr := &answerSearch{down: true, reject: "a_poison00000000000000000"}
+	searchv1.RegisterSearchServiceServer(srv, sr)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	defer srv.Stop()
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx := context.Background()
+	const site = int64(3_000_000_001)
+	now := time.Now().UnixMilli()
+	add := func(session, visitor, id string) {
+		t.Helper()
+		if _, err := st.AppendAnswers(ctx, []store.Answer{storetest.Answer(site, session, visitor, id, 0, 3, 0, now)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("s_one0000000000000000000", "v_gone000000000000000000", "a_one000000000000000000000")
+	add("s_two0000000000000000000", "v_kept000000000000000000", "a_poison00000000000000000")
+	add("s_two0000000000000000000", "v_kept000000000000000000", "a_two000000000000000000000")
+	if _, err := st.DeleteVisitorAnswers(ctx, site, "v_gone000000000000000000"); err != nil {
+		t.Fatal(err)
+	}
+	add("s_three00000000000000000", "v_kept000000000000000000", "a_three0000000000000000000")
+
+	r := New(st, searchv1.NewSearchServiceClient(cc), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, err := r.OnceAnswers(ctx); status.Code(err) != codes.Unavailable {
+		t.Fatalf("delivery to a down search: %v", err)
+	}
+	if es, _ := st.AnswerOutboxPending(ctx, 100); len(es) != 5 {
+		t.Fatalf("failed delivery changed the outbox: %d entries, want 5", len(es))
+	}
+	sr.mu.Lock()
+	sr.down = false
+	sr.mu.Unlock()
+	n, err := r.OnceAnswers(ctx)
+	if err != nil || n != 5 {
+		t.Fatalf("OnceAnswers: %d, %v", n, err)
+	}
+	// a_one was deleted before delivery: it is read from the store, so
+	// only its deletion goes; the poisoned answer alone is dropped.
+	want := []string{
+		"upsert a_two000000000000000000000",
+		"delete visitor=v_gone000000000000000000 session= ids=[]",
+		"upsert a_three0000000000000000000",
+	}
+	sr.mu.Lock()
+	got := slices.Clone(sr.log)
+	sr.mu.Unlock()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("search saw %q, want %q", got, want)
+	}
+	if es, _ := st.AnswerOutboxPending(ctx, 100); len(es) != 0 {
+		t.Fatalf("outbox after delivery: %d entries", len(es))
+	}
+	if n, err := r.OnceAnswers(ctx); n != 0 || err != nil {
+		t.Fatalf("empty outbox: %d %v", n, err)
+	}
+}
