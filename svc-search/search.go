@@ -246,7 +246,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		if err != nil {
 			return nil, fmt.Errorf("search: %w", err)
 		}
-		ix = e
+		a, err := elastic.OpenAnswers(ctx, ec)
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		ix, ax = e, a
 	}
 	tr := &traced{ix: ix, tracer: deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-search"),
 		backend: cfg.Backend, hist: s.m.storeTime}

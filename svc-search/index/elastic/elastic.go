@@ -143,25 +143,32 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 func (ix *Index) Alias() string { return ix.alias }
 
 func (ix *Index) setup(ctx context.Context) error {
-	body, err := json.Marshal(TemplateBody(ix.cfg.IndexPrefix, ix.cfg.Shards, ix.cfg.Replicas))
+	return ensureAlias(ctx, ix.es, ix.alias, TemplateBody(ix.cfg.IndexPrefix, ix.cfg.Shards, ix.cfg.Replicas), properties())
+}
+
+// ensureAlias puts an index template, then creates the first index behind
+// alias when the alias does not exist yet, or brings the indices behind it
+// up to props when it does.
+func ensureAlias(ctx context.Context, es *elasticsearch.Client, alias string, template, props map[string]any) error {
+	body, err := json.Marshal(template)
 	if err != nil {
 		return fmt.Errorf("elasticsearch: template: %w", err)
 	}
-	res, err := esapi.IndicesPutIndexTemplateRequest{Name: ix.alias, Body: bytes.NewReader(body)}.Do(ctx, ix.es)
+	res, err := esapi.IndicesPutIndexTemplateRequest{Name: alias, Body: bytes.NewReader(body)}.Do(ctx, es)
 	if err := check(res, err, "put index template"); err != nil {
 		return err
 	}
-	res, err = esapi.IndicesExistsAliasRequest{Name: []string{ix.alias}}.Do(ctx, ix.es)
+	res, err = esapi.IndicesExistsAliasRequest{Name: []string{alias}}.Do(ctx, es)
 	if err != nil {
 		return fmt.Errorf("elasticsearch: check alias: %w", err)
 	}
 	res.Body.Close()
 	if res.StatusCode == http.StatusOK {
-		return ix.putMapping(ctx)
+		return putMapping(ctx, es, alias, props)
 	}
-	first := ix.alias + "-000001"
-	body, _ = json.Marshal(map[string]any{"aliases": map[string]any{ix.alias: map[string]any{"is_write_index": true}}})
-	res, err = esapi.IndicesCreateRequest{Index: first, Body: bytes.NewReader(body)}.Do(ctx, ix.es)
+	first := alias + "-000001"
+	body, _ = json.Marshal(map[string]any{"aliases": map[string]any{alias: map[string]any{"is_write_index": true}}})
+	res, err = esapi.IndicesCreateRequest{Index: first, Body: bytes.NewReader(body)}.Do(ctx, es)
 	if err != nil {
 		return fmt.Errorf("elasticsearch: create %s: %w", first, err)
 	}
@@ -183,13 +190,13 @@ func (ix *Index) setup(ctx context.Context) error {
 // refused; additive changes are accepted by Elasticsearch in place (existing
 // documents gain the field when next upserted or reindexed), a conflicting
 // one fails here with Elasticsearch's reason.
-func (ix *Index) putMapping(ctx context.Context) error {
-	body, err := json.Marshal(map[string]any{"properties": properties()})
+func putMapping(ctx context.Context, es *elasticsearch.Client, alias string, props map[string]any) error {
+	body, err := json.Marshal(map[string]any{"properties": props})
 	if err != nil {
 		return fmt.Errorf("elasticsearch: mapping: %w", err)
 	}
-	res, err := esapi.IndicesPutMappingRequest{Index: []string{ix.alias}, Body: bytes.NewReader(body)}.Do(ctx, ix.es)
-	if err := check(res, err, "update mapping of "+ix.alias); err != nil {
+	res, err := esapi.IndicesPutMappingRequest{Index: []string{alias}, Body: bytes.NewReader(body)}.Do(ctx, es)
+	if err := check(res, err, "update mapping of "+alias); err != nil {
 		return fmt.Errorf("%w (a mapping that cannot change in place needs a new index: create it, reindex into it, move the alias)", err)
 	}
 	return nil

@@ -1,0 +1,619 @@
+package elastic
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+	"github.com/elastic/go-elasticsearch/v8/esutil"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-search/index"
+)
+
+// Answers is the Elasticsearch answers index: its own template, indices
+// "<prefix>-answers-*" and alias "<prefix>-answers", laid out like the
+// sessions' (strict mapping, routed by site, additive mapping changes put
+// on existing indices at Open). Listing pages with search_after on
+// (client_time, answer_id); stats are one aggregation request: terms on the
+// rating and NPS group, terms on the survey, and a date_histogram in the
+// asked time zone with the same terms below it, extended to the range so
+// that empty buckets come back too. An open range with an unspecified
+// interval first asks for the earliest and latest match (min/max).
+type Answers struct {
+	es    *elasticsearch.Client
+	cfg   Config
+	alias string
+}
+
+var _ index.AnswerIndex = (*Answers)(nil)
+
+// Field names of the answers mapping.
+const (
+	aAnswerID = "answer_id"
+	aKind     = "kind"
+	aSurvey   = "survey_id"
+	aRating   = "rating"
+	aNpsGroup = "nps_group"
+	aHasText  = "has_text"
+	aTime     = "client_time"
+	aURL      = "url"
+	aPath     = "path"
+	aPageKey  = "page_key"
+	aAnswer   = "answer"
+)
+
+// answersSchema counts answers mapping changes.
+const answersSchema = 1
+
+// OpenAnswers connects and makes sure the answers template, first index and
+// alias exist.
+func OpenAnswers(ctx context.Context, cfg Config) (*Answers, error) {
+	if cfg.Refresh == "" {
+		cfg.Refresh = "wait_for"
+	}
+	if cfg.Shards == 0 {
+		cfg.Shards = 1
+	}
+	es, err := elasticsearch.NewClient(elasticsearch.Config{
+		Addresses: cfg.Addresses, Username: cfg.Username, Password: cfg.Password,
+		Transport: cfg.Transport, MaxRetries: 3,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: client: %w", err)
+	}
+	ix := &Answers{es: es, cfg: cfg, alias: cfg.IndexPrefix + "-answers"}
+	if err := ensureAlias(ctx, es, ix.alias, AnswersTemplateBody(cfg.IndexPrefix, cfg.Shards, cfg.Replicas), answerProperties()); err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+// AnswersTemplateBody is the answers index template with its explicit
+// mapping.
+func AnswersTemplateBody(prefix string, shards, replicas int) map[string]any {
+	return map[string]any{
+		"index_patterns": []any{prefix + "-answers-*"},
+		"priority":       200,
+		"template": map[string]any{
+			"settings": map[string]any{"number_of_shards": shards, "number_of_replicas": replicas},
+			"mappings": map[string]any{
+				"dynamic":    "strict",
+				"_routing":   map[string]any{"required": true},
+				"properties": answerProperties(),
+			},
+		},
+		"_meta": map[string]any{"owner": "sightline svc-search", "schema": answersSchema},
+	}
+}
+
+func answerProperties() map[string]any {
+	return map[string]any{
+		fSite: keyword(), aAnswerID: keyword(), aKind: keyword(),
+		aSurvey:   map[string]any{"type": "long"},
+		aRating:   map[string]any{"type": "byte"},
+		aNpsGroup: keyword(),
+		aHasText:  map[string]any{"type": "boolean"},
+		fSession:  keyword(), fVisitor: keyword(), fDevice: keyword(),
+		aTime: map[string]any{"type": "date_nanos"},
+		aURL:  urlKeyword(), aPath: keyword(), aPageKey: keyword(),
+		aAnswer: map[string]any{"type": "binary"},
+	}
+}
+
+// AnswerDocument is the indexed form of an answer. survey_id is left out
+// for feedback (0), so the per-survey terms never count it.
+func AnswerDocument(a *sessionsv1.Answer) (map[string]any, error) {
+	pb, err := proto.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("marshal answer: %w", err)
+	}
+	d := map[string]any{
+		fSite:     strconv.FormatInt(a.GetSiteId(), 10),
+		aAnswerID: a.GetId(),
+		aKind:     a.GetKind().String(),
+		aRating:   a.GetRating(),
+		aHasText:  index.HasText(a),
+		fDevice:   index.DeviceName(a.GetClient().GetDeviceType()),
+		aTime:     a.GetClientTime().AsTime().UTC().Format(time.RFC3339Nano),
+		aAnswer:   base64.StdEncoding.EncodeToString(pb),
+	}
+	if a.GetSurveyId() != 0 {
+		d[aSurvey] = a.GetSurveyId()
+	}
+	if a.Nps != nil {
+		d[aNpsGroup] = index.NpsGroupOf(a.GetNps()).String()
+	}
+	for k, v := range map[string]string{fSession: a.GetSessionId(), fVisitor: a.GetVisitorId(), aURL: a.GetUrl(), aPath: index.PagePath(a.GetUrl())} {
+		if v != "" {
+			d[k] = v
+		}
+	}
+	if a.GetUrl() != "" {
+		d[aPageKey] = index.PageKey(a.GetUrl())
+	}
+	return d, nil
+}
+
+// AnswerBulkItem is the bulk "index" action of an answer, routed by site.
+// Answers never change, so a plain index (no version) is idempotent.
+func AnswerBulkItem(a *sessionsv1.Answer) (esutil.BulkIndexerItem, error) {
+	doc, err := AnswerDocument(a)
+	if err != nil {
+		return esutil.BulkIndexerItem{}, err
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		return esutil.BulkIndexerItem{}, err
+	}
+	return esutil.BulkIndexerItem{
+		Action:     "index",
+		DocumentID: index.AnswerDocID(a.GetSiteId(), a.GetId()),
+		Routing:    siteRouting(a.GetSiteId()),
+		Body:       bytes.NewReader(body),
+	}, nil
+}
+
+// UpsertAnswers implements index.AnswerIndex with the bulk indexer.
+func (ix *Answers) UpsertAnswers(ctx context.Context, answers []*sessionsv1.Answer) (int, error) {
+	if len(answers) == 0 {
+		return 0, nil
+	}
+	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
+		Client: ix.es, Index: ix.alias, NumWorkers: 1, FlushBytes: 5 << 20,
+		FlushInterval: time.Hour, Refresh: ix.cfg.Refresh, RequireAlias: true,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("elasticsearch: bulk indexer: %w", err)
+	}
+	var failed atomic.Pointer[error]
+	n := 0
+	for _, a := range answers {
+		if a == nil {
+			continue
+		}
+		item, err := AnswerBulkItem(a)
+		if err != nil {
+			_ = bi.Close(ctx)
+			return 0, fmt.Errorf("elasticsearch: upsert answer %s: %w", a.GetId(), err)
+		}
+		item.OnFailure = func(_ context.Context, it esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
+			if err == nil {
+				err = fmt.Errorf("%s %d: %s: %s", it.DocumentID, r.Status, r.Error.Type, r.Error.Reason)
+			}
+			failed.CompareAndSwap(nil, &err)
+		}
+		if err := bi.Add(ctx, item); err != nil {
+			_ = bi.Close(ctx)
+			return 0, fmt.Errorf("elasticsearch: bulk add: %w", err)
+		}
+		n++
+	}
+	if err := bi.Close(ctx); err != nil {
+		return 0, fmt.Errorf("elasticsearch: bulk: %w", err)
+	}
+	if p := failed.Load(); p != nil {
+		return 0, fmt.Errorf("elasticsearch: bulk item failed: %w", *p)
+	}
+	return n, nil
+}
+
+// AnswerDeleteBody is the delete-by-query body for a selector.
+func AnswerDeleteBody(siteID int64, sel index.AnswerSelector) (map[string]any, error) {
+	if err := sel.Validate(); err != nil {
+		return nil, err
+	}
+	filters := []any{term(fSite, strconv.FormatInt(siteID, 10))}
+	switch {
+	case len(sel.AnswerIDs) > 0:
+		filters = append(filters, terms(aAnswerID, sel.AnswerIDs))
+	case sel.VisitorID != "":
+		filters = append(filters, term(fVisitor, sel.VisitorID))
+	case sel.SessionID != "":
+		filters = append(filters, term(fSession, sel.SessionID))
+	case !sel.GivenBefore.IsZero():
+		filters = append(filters, rangeQ(aTime, map[string]any{"lt": sel.GivenBefore.UTC().Format(time.RFC3339Nano)}))
+	}
+	return map[string]any{"query": map[string]any{"bool": map[string]any{"filter": filters}}}, nil
+}
+
+// DeleteAnswers implements index.AnswerIndex with delete-by-query.
+func (ix *Answers) DeleteAnswers(ctx context.Context, siteID int64, sel index.AnswerSelector) (int64, error) {
+	body, err := AnswerDeleteBody(siteID, sel)
+	if err != nil {
+		return 0, err
+	}
+	raw, _ := json.Marshal(body)
+	refresh := ix.cfg.Refresh != "false"
+	res, err := esapi.DeleteByQueryRequest{
+		Index: []string{ix.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(siteID)},
+		Refresh: &refresh, Conflicts: "proceed",
+	}.Do(ctx, ix.es)
+	var out struct {
+		Deleted  int64             `json:"deleted"`
+		Failures []json.RawMessage `json:"failures"`
+	}
+	if err := decode(res, err, "delete answers by query", &out); err != nil {
+		return 0, err
+	}
+	if len(out.Failures) > 0 {
+		return out.Deleted, fmt.Errorf("elasticsearch: delete answers by query: %d failures: %s", len(out.Failures), out.Failures[0])
+	}
+	return out.Deleted, nil
+}
+
+// AnswerFilterQuery is the bool filter of an AnswerFilter; its first
+// clause is always the site.
+func AnswerFilterQuery(siteID int64, f *searchv1.AnswerFilter) (map[string]any, error) {
+	filters := []any{term(fSite, strconv.FormatInt(siteID, 10))}
+	add := func(c map[string]any) { filters = append(filters, c) }
+	if f != nil {
+		if tr := f.GetTime(); tr != nil && (tr.Start != nil || tr.End != nil) {
+			b := map[string]any{}
+			if tr.Start != nil {
+				b["gte"] = tr.Start.AsTime().UTC().Format(time.RFC3339Nano)
+			}
+			if tr.End != nil {
+				b["lt"] = tr.End.AsTime().UTC().Format(time.RFC3339Nano)
+			}
+			add(rangeQ(aTime, b))
+		}
+		if k := f.GetKind(); k != sessionsv1.AnswerKind_ANSWER_KIND_UNSPECIFIED {
+			add(term(aKind, k.String()))
+		}
+		if len(f.GetSurveyIds()) > 0 {
+			add(map[string]any{"terms": map[string]any{aSurvey: f.GetSurveyIds()}})
+		}
+		if r := f.GetRating(); r != nil && (r.Min != 0 || r.Max != 0) {
+			b := map[string]any{"gte": max(r.Min, 1)}
+			if r.Max != 0 {
+				b["lte"] = r.Max
+			}
+			add(rangeQ(aRating, b))
+		}
+		if len(f.GetNpsGroups()) > 0 {
+			var gs []string
+			for _, g := range f.GetNpsGroups() {
+				gs = append(gs, g.String())
+			}
+			add(terms(aNpsGroup, gs))
+		}
+		c, err := urlClause(f.GetPage(), aURL, aPath, aPageKey)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			add(c)
+		}
+		if len(f.GetDeviceTypes()) > 0 {
+			var names []string
+			for _, d := range f.GetDeviceTypes() {
+				names = append(names, index.DeviceName(d))
+			}
+			add(terms(fDevice, names))
+		}
+		if f.HasText != nil {
+			add(map[string]any{"term": map[string]any{aHasText: *f.HasText}})
+		}
+		if f.GetSessionId() != "" {
+			add(term(fSession, f.GetSessionId()))
+		}
+		if f.GetVisitorId() != "" {
+			add(term(fVisitor, f.GetVisitorId()))
+		}
+	}
+	return map[string]any{"bool": map[string]any{"filter": filters}}, nil
+}
+
+// AnswerSearchBody is the _search body of a list query.
+func AnswerSearchBody(q index.AnswerQuery) (map[string]any, error) {
+	if q.Limit <= 0 {
+		return nil, errors.New("elasticsearch: limit must be positive")
+	}
+	fq, err := AnswerFilterQuery(q.SiteID, q.Filter)
+	if err != nil {
+		return nil, err
+	}
+	order := "desc"
+	if q.Ascending {
+		order = "asc"
+	}
+	body := map[string]any{
+		"size":             q.Limit + 1,
+		"track_total_hits": true,
+		"_source":          []any{aAnswer},
+		"query":            fq,
+		"sort": []any{
+			map[string]any{aTime: map[string]any{"order": order}},
+			map[string]any{aAnswerID: map[string]any{"order": order}},
+		},
+	}
+	if q.After != nil {
+		body["search_after"] = []any{q.After.Time, q.After.ID}
+	}
+	return body, nil
+}
+
+// SearchAnswers implements index.AnswerIndex.
+func (ix *Answers) SearchAnswers(ctx context.Context, q index.AnswerQuery) (*index.AnswerResult, error) {
+	body, err := AnswerSearchBody(q)
+	if err != nil {
+		return nil, err
+	}
+	raw, _ := json.Marshal(body)
+	res, err := esapi.SearchRequest{Index: []string{ix.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(q.SiteID)}}.Do(ctx, ix.es)
+	var out struct {
+		Hits struct {
+			Total struct {
+				Value int64 `json:"value"`
+			} `json:"total"`
+			Hits []struct {
+				ID     string `json:"_id"`
+				Source struct {
+					Answer string `json:"answer"`
+				} `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := decode(res, err, "search answers", &out); err != nil {
+		return nil, err
+	}
+	r := &index.AnswerResult{Total: out.Hits.Total.Value}
+	hits := out.Hits.Hits
+	more := len(hits) > q.Limit
+	if more {
+		hits = hits[:q.Limit]
+	}
+	for _, h := range hits {
+		pb, err := base64.StdEncoding.DecodeString(h.Source.Answer)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch: decode %s: %w", h.ID, err)
+		}
+		a := &sessionsv1.Answer{}
+		if err := proto.Unmarshal(pb, a); err != nil {
+			return nil, fmt.Errorf("elasticsearch: decode %s: %w", h.ID, err)
+		}
+		if a.GetSiteId() != q.SiteID { // defence in depth; the query filters by site
+			return nil, fmt.Errorf("elasticsearch: hit %s belongs to another site", h.ID)
+		}
+		r.Answers = append(r.Answers, a)
+	}
+	if more && len(r.Answers) > 0 {
+		k := index.AnswerKey(r.Answers[len(r.Answers)-1])
+		r.Next = &k
+	}
+	return r, nil
+}
+
+// countAggs are the aggregations one set of counts needs.
+func countAggs() map[string]any {
+	return map[string]any{
+		"ratings": map[string]any{"terms": map[string]any{"field": aRating, "size": 6}},
+		"nps":     map[string]any{"terms": map[string]any{"field": aNpsGroup, "size": 3}},
+	}
+}
+
+// AnswerBoundsBody asks for the earliest and latest match (an open range
+// with an unspecified interval or an open end).
+func AnswerBoundsBody(siteID int64, f *searchv1.AnswerFilter) (map[string]any, error) {
+	fq, err := AnswerFilterQuery(siteID, f)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"size": 0, "track_total_hits": true, "query": fq,
+		"aggs": map[string]any{
+			"first": map[string]any{"min": map[string]any{"field": aTime}},
+			"last":  map[string]any{"max": map[string]any{"field": aTime}},
+		},
+	}, nil
+}
+
+// AnswerStatsBody is the aggregation request of a stats query whose series
+// runs from first to last (ok false: no series).
+func AnswerStatsBody(q index.StatsQuery, first, last time.Time, iv searchv1.StatsInterval, ok bool) (map[string]any, error) {
+	fq, err := AnswerFilterQuery(q.SiteID, q.Filter)
+	if err != nil {
+		return nil, err
+	}
+	aggs := countAggs()
+	aggs["surveys"] = map[string]any{"terms": map[string]any{
+		"field": aSurvey, "size": index.MaxStatsSurveys,
+		"order": []any{map[string]any{"_count": "desc"}, map[string]any{"_key": "asc"}},
+	}}
+	if ok {
+		aggs["series"] = map[string]any{
+			"date_histogram": map[string]any{
+				"field":             aTime,
+				"calendar_interval": map[searchv1.StatsInterval]string{1: "day", 2: "week", 3: "month"}[iv],
+				"time_zone":         q.Loc().String(),
+				"min_doc_count":     0,
+				"extended_bounds":   map[string]any{"min": first.UnixMilli(), "max": last.UnixMilli()},
+			},
+			"aggs": countAggs(),
+		}
+	}
+	return map[string]any{"size": 0, "track_total_hits": true, "query": fq, "aggs": aggs}, nil
+}
+
+type termBucket struct {
+	Key      json.RawMessage `json:"key"`
+	DocCount int64           `json:"doc_count"`
+}
+
+type countsAggs struct {
+	DocCount int64 `json:"doc_count"`
+	Ratings  struct {
+		Buckets []termBucket `json:"buckets"`
+	} `json:"ratings"`
+	Nps struct {
+		Buckets []termBucket `json:"buckets"`
+	} `json:"nps"`
+}
+
+// tally turns the counts aggregations into a tally.
+func (c countsAggs) tally(n int64) (index.Tally, error) {
+	t := index.Tally{Answers: n}
+	for _, b := range c.Ratings.Buckets {
+		r, err := strconv.ParseInt(string(b.Key), 10, 32)
+		if err != nil {
+			return t, fmt.Errorf("rating bucket %s: %w", b.Key, err)
+		}
+		if r >= 1 && r <= 5 {
+			t.Ratings[r-1] = b.DocCount
+		}
+	}
+	for _, b := range c.Nps.Buckets {
+		var g string
+		if err := json.Unmarshal(b.Key, &g); err != nil {
+			return t, fmt.Errorf("nps bucket %s: %w", b.Key, err)
+		}
+		switch g {
+		case searchv1.NpsGroup_NPS_GROUP_DETRACTOR.String():
+			t.Detractors = b.DocCount
+		case searchv1.NpsGroup_NPS_GROUP_PASSIVE.String():
+			t.Passives = b.DocCount
+		case searchv1.NpsGroup_NPS_GROUP_PROMOTER.String():
+			t.Promoters = b.DocCount
+		}
+	}
+	return t, nil
+}
+
+// AnswerStats implements index.AnswerIndex.
+func (ix *Answers) AnswerStats(ctx context.Context, q index.StatsQuery) (*searchv1.GetAnswerStatsResponse, error) {
+	var earliest, latest time.Time
+	found := false
+	if tr := q.Filter.GetTime(); tr.GetStart() == nil || tr.GetEnd() == nil {
+		body, err := AnswerBoundsBody(q.SiteID, q.Filter)
+		if err != nil {
+			return nil, err
+		}
+		var out struct {
+			Hits struct {
+				Total struct {
+					Value int64 `json:"value"`
+				} `json:"total"`
+			} `json:"hits"`
+			Aggregations struct {
+				First struct {
+					Value string `json:"value_as_string"`
+				} `json:"first"`
+				Last struct {
+					Value string `json:"value_as_string"`
+				} `json:"last"`
+			} `json:"aggregations"`
+		}
+		if err := ix.search(ctx, q.SiteID, body, "answer bounds", &out); err != nil {
+			return nil, err
+		}
+		if out.Hits.Total.Value > 0 {
+			if earliest, err = time.Parse(time.RFC3339Nano, out.Aggregations.First.Value); err != nil {
+				return nil, fmt.Errorf("elasticsearch: answer bounds: %w", err)
+			}
+			if latest, err = time.Parse(time.RFC3339Nano, out.Aggregations.Last.Value); err != nil {
+				return nil, fmt.Errorf("elasticsearch: answer bounds: %w", err)
+			}
+			found = true
+		}
+	}
+	first, last, iv, ok := index.SeriesRange(q.Filter, q.Interval, earliest, latest, found)
+	var starts []time.Time
+	if ok {
+		var err error
+		if starts, err = index.Buckets(first, last, iv, q.Loc()); err != nil {
+			return nil, err
+		}
+	}
+	body, err := AnswerStatsBody(q, first, last, iv, ok)
+	if err != nil {
+		return nil, err
+	}
+	var out struct {
+		Hits struct {
+			Total struct {
+				Value int64 `json:"value"`
+			} `json:"total"`
+		} `json:"hits"`
+		Aggregations struct {
+			countsAggs
+			Surveys struct {
+				Buckets []termBucket `json:"buckets"`
+			} `json:"surveys"`
+			Series struct {
+				Buckets []struct {
+					Key int64 `json:"key"`
+					countsAggs
+				} `json:"buckets"`
+			} `json:"series"`
+		} `json:"aggregations"`
+	}
+	if err := ix.search(ctx, q.SiteID, body, "answer stats", &out); err != nil {
+		return nil, err
+	}
+	total, err := out.Aggregations.tally(out.Hits.Total.Value)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: answer stats: %w", err)
+	}
+	resp := &searchv1.GetAnswerStatsResponse{Total: total.Counts(), Interval: iv}
+	byStart := map[int64]index.Tally{}
+	for _, b := range out.Aggregations.Series.Buckets {
+		t, err := b.tally(b.DocCount)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch: answer stats: %w", err)
+		}
+		byStart[b.Key] = t
+	}
+	// The series is the buckets of the range as the index package cuts
+	// them; Elasticsearch's buckets fill them by start.
+	for _, s := range starts {
+		resp.Series = append(resp.Series, &searchv1.AnswerBucket{Start: timestamppb.New(s), Counts: byStart[s.UnixMilli()].Counts()})
+	}
+	for _, b := range out.Aggregations.Surveys.Buckets {
+		id, err := strconv.ParseInt(string(b.Key), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch: survey bucket %s: %w", b.Key, err)
+		}
+		resp.Surveys = append(resp.Surveys, &searchv1.SurveyCount{SurveyId: id, Answers: b.DocCount})
+	}
+	return resp, nil
+}
+
+func (ix *Answers) search(ctx context.Context, siteID int64, body map[string]any, what string, out any) error {
+	raw, _ := json.Marshal(body)
+	res, err := esapi.SearchRequest{Index: []string{ix.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(siteID)}}.Do(ctx, ix.es)
+	return decode(res, err, what, out)
+}
+
+// Ready implements index.AnswerIndex: the alias answers.
+func (ix *Answers) Ready(ctx context.Context) error {
+	res, err := esapi.IndicesExistsAliasRequest{Name: []string{ix.alias}}.Do(ctx, ix.es)
+	if err != nil {
+		return fmt.Errorf("elasticsearch: not ready: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("elasticsearch: not ready: alias %s: %s", ix.alias, res.Status())
+	}
+	return nil
+}
+
+// Close implements index.AnswerIndex.
+func (ix *Answers) Close() error {
+	if t, ok := ix.es.Transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
+	return nil
+}
