@@ -304,6 +304,19 @@ describe('answers on the wire', () => {
     expect(payload(ids, { kind: 'feedback', comment: 'only' }, page, 'en', 1)).not.toHaveProperty('rating');
   });
 
+  it('stays within 16 KiB however much text is answered', () => {
+    const long = 'ж'.repeat(2000); // 2 bytes each in UTF-8
+    const p = payload(ids, { kind: 'survey', surveyId: '1', answers: Array.from({ length: 20 }, (_, i) => ({ q: i + 1, text: long })).concat([{ q: 99, choices: Array.from({ length: 30 }, (_, i) => i + 1) } as never]) }, page, 'en', 1, 'a_z');
+    const n = new TextEncoder().encode(JSON.stringify(p)).length;
+    expect(n).toBeLessThanOrEqual(16 * 1024);
+    expect(n).toBeGreaterThan(15 * 1024); // cut to fit, not emptied
+    const a = p.answers as QAnswer[];
+    expect(a.length).toBe(20);
+    expect(a.every((x) => x.text!.length > 300)).toBe(true);
+    const c = payload(ids, { kind: 'survey', surveyId: '1', answers: [{ q: 1, choices: Array.from({ length: 30 }, (_, i) => i + 1) }] }, page, 'en', 1);
+    expect((c.answers as QAnswer[])[0].choices!.length).toBe(20);
+  });
+
   it('ids are a_ and 22 url-safe characters, all different', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 1000; i++) {

@@ -7,6 +7,8 @@ import type { QAnswer } from './logic';
 export const MAX_TEXT = 2000;
 export const MAX_SELECTOR = 200;
 export const MAX_ANSWERS = 20;
+export const MAX_CHOICES = 20; // per answer
+export const MAX_BODY = 16 * 1024; // bytes, as ingest measures the body
 const RETRIES = 4;
 const BASE_MS = 1000;
 const MAX_WAIT_MS = 60000;
@@ -60,9 +62,36 @@ export function payload(ids: Ids, a: FeedbackAnswer | SurveyAnswer, page: { url:
     if (a.selector) p.selector = a.selector.slice(0, MAX_SELECTOR);
   } else {
     p.surveyId = a.surveyId;
-    p.answers = a.answers.slice(0, MAX_ANSWERS).map((x) => (x.text !== undefined ? { q: x.q, text: x.text.slice(0, MAX_TEXT) } : x));
+    p.answers = a.answers
+      .slice(0, MAX_ANSWERS)
+      .map((x) => (x.text !== undefined ? { q: x.q, text: x.text.slice(0, MAX_TEXT) } : x.choices ? { q: x.q, choices: x.choices.slice(0, MAX_CHOICES) } : x));
   }
+  fit(p);
   return p;
+}
+
+const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v)).length;
+
+// fit keeps the body within MAX_BODY: twenty long answers in a non-Latin script can pass it, and
+// ingest would refuse the whole answer. Every text is cut to one common length, the longest that
+// fits (a binary search: a dozen serialisations at most), so all answers keep their beginnings.
+function fit(p: Record<string, unknown>): void {
+  if (bytes(p) <= MAX_BODY) return;
+  const texts: { o: Record<string, unknown>; k: string; s: string }[] = [];
+  if (typeof p.comment == 'string') texts.push({ o: p, k: 'comment', s: p.comment });
+  for (const x of (p.answers as Record<string, unknown>[] | undefined) || []) if (typeof x.text == 'string') texts.push({ o: x, k: 'text', s: x.text });
+  const cut = (n: number) => {
+    for (const t of texts) t.o[t.k] = t.s.slice(0, n);
+  };
+  let lo = 1;
+  let hi = MAX_TEXT;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    cut(mid);
+    if (bytes(p) <= MAX_BODY) lo = mid;
+    else hi = mid - 1;
+  }
+  cut(lo);
 }
 
 export interface Net {
