@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ var answerTests = []struct {
 	{"AnswersSummary", testAnswersSummary},
 	{"AnswersDelete", testAnswersDelete},
 	{"AnswersRetention", testAnswersRetention},
+	{"AnswersConcurrent", testAnswersConcurrent},
 }
 
 // Answer builds a stored answer: feedback when survey is 0 (rating 0–5),
@@ -435,5 +437,78 @@ func testAnswersRetention(t *testing.T, s store.Store) {
 		return e.Kind == store.OutboxDeleteAnswers && e.SiteID == site && slices.Equal(e.AnswerIDs, []string{soon.Answer.GetId()})
 	}) {
 		t.Fatalf("no outbox deletion of the expired answer")
+	}
+}
+
+// testAnswersConcurrent: chunks and answers of the same sessions written
+// at once, from many goroutines, end in the right tallies, and the last
+// summary in the outbox is the stored one.
+func testAnswersConcurrent(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	site := newSite()
+	nowMs := time.Now().UnixMilli()
+	const sessions, chunks, answers = 4, 6, 6
+	var wg sync.WaitGroup
+	errs := make(chan error, sessions*(chunks+answers))
+	var bs []*Builder
+	for i := range sessions {
+		b := newBuilder(site, 300+i)
+		bs = append(bs, b)
+		for seq := range chunks {
+			c := b.Chunk(t, int64(chunks-1-seq), 300) // backwards: refolds
+			wg.Go(func() {
+				if _, err := s.Append(ctx, []store.Chunk{c}); err != nil {
+					errs <- err
+				}
+			})
+		}
+		for j := range answers {
+			var survey int64
+			if j%3 == 2 {
+				survey = 1 << 40
+			}
+			a := Answer(site, b.Session, b.Visitor, answerID(1000*i+j), survey, int32(1+(i+j)%5), 8, nowMs+int64(j))
+			wg.Go(func() {
+				if _, err := s.AppendAnswers(ctx, []store.Answer{a}); err != nil {
+					errs <- err
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	latest := map[string]*sessionsv1.SessionSummary{}
+	es, err := s.OutboxPending(ctx, 1000000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if e.Kind == store.OutboxUpsert && e.SiteID == site {
+			if old := latest[e.Summary.GetSessionId()]; old == nil || e.Summary.GetVersion() > old.GetVersion() {
+				latest[e.Summary.GetSessionId()] = e.Summary
+			}
+		}
+	}
+	for i, b := range bs {
+		minRating := int32(5)
+		for j := range answers {
+			if j%3 != 2 {
+				minRating = min(minRating, int32(1+(i+j)%5))
+			}
+		}
+		want := [3]int32{answers - answers/3, minRating, answers / 3}
+		got := session(t, s, site, b.Session)
+		if tallyOf(got) != want {
+			t.Fatalf("session %d: tally %v, want %v", i, tallyOf(got), want)
+		}
+		if got.GetChunkCount() != chunks {
+			t.Fatalf("session %d: %d chunks", i, got.GetChunkCount())
+		}
+		if !proto.Equal(latest[b.Session], got) {
+			t.Fatalf("session %d: the outbox's latest summary is not the stored one:\n got %v\nwant %v", i, latest[b.Session], got)
+		}
 	}
 }
