@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -230,23 +231,9 @@ func (s *Service) UpdateSurvey(ctx context.Context, req *accountsv1.UpdateSurvey
 	if err := checkSurvey(sv); err != nil {
 		return nil, err
 	}
-	cur, err := s.store.GetSurvey(ctx, st.ID, req.GetSurveyId())
+	row, err := s.replaceSurvey(ctx, st.ID, req.GetSurveyId(), sv)
 	if err != nil {
-		return nil, s.storeErr(ctx, "update survey", err)
-	}
-	prev, rec, err := decodeSurvey(cur)
-	if err != nil {
-		return nil, s.internal(ctx, "update survey", err)
-	}
-	assignIDs(sv, prev, &rec)
-	sv.Id = cur.ID
-	row, err := encodeSurvey(st.ID, sv, rec)
-	if err != nil {
-		return nil, s.internal(ctx, "update survey", err)
-	}
-	row, err = s.store.UpdateSurvey(ctx, row)
-	if err != nil {
-		return nil, s.storeErr(ctx, "update survey", err)
+		return nil, err
 	}
 	out, _, err := decodeSurvey(row)
 	if err != nil {
@@ -254,6 +241,40 @@ func (s *Service) UpdateSurvey(ctx context.Context, req *accountsv1.UpdateSurvey
 	}
 	s.audit(ctx, st.OrganizationID, c.UserID, "survey.update", surveyTarget(st.ID, row.ID))
 	return &accountsv1.UpdateSurveyResponse{Survey: out}, nil
+}
+
+// replaceSurvey assigns ids against the stored survey and writes sv over
+// it, on the condition that nobody wrote in between: two concurrent edits
+// would otherwise hand out the same fresh id to different questions. A lost
+// race reads again and reassigns (the edit is a replacement either way).
+func (s *Service) replaceSurvey(ctx context.Context, site, id int64, in *accountsv1.Survey) (store.Survey, error) {
+	const attempts = 5
+	for i := 0; ; i++ {
+		cur, err := s.store.GetSurvey(ctx, site, id)
+		if err != nil {
+			return store.Survey{}, s.storeErr(ctx, "update survey", err)
+		}
+		prev, rec, err := decodeSurvey(cur)
+		if err != nil {
+			return store.Survey{}, s.internal(ctx, "update survey", err)
+		}
+		sv := proto.Clone(in).(*accountsv1.Survey)
+		assignIDs(sv, prev, &rec)
+		sv.Id = cur.ID
+		row, err := encodeSurvey(site, sv, rec)
+		if err != nil {
+			return store.Survey{}, s.internal(ctx, "update survey", err)
+		}
+		row.UpdateTime = cur.UpdateTime
+		row, err = s.store.UpdateSurvey(ctx, row)
+		if errors.Is(err, store.ErrPrecondition) && i+1 < attempts {
+			continue
+		}
+		if err != nil {
+			return store.Survey{}, s.storeErr(ctx, "update survey", err)
+		}
+		return row, nil
+	}
 }
 
 // DeleteSurvey deletes a survey (admin or owner); its answers stay in

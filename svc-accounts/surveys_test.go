@@ -1,9 +1,11 @@
 package accounts
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,6 +211,60 @@ func TestSurveysCRUDAndIDs(t *testing.T) {
 		}
 		if count["survey.create"] != 2 || count["survey.update"] != 3 || count["survey.delete"] != 1 {
 			t.Fatalf("survey audit events = %v, want 2 create, 3 update, 1 delete", count)
+		}
+	})
+}
+
+// TestSurveyConcurrentEdits: edits racing on one survey never hand out the
+// same question id twice (each edit adds a question; all get distinct ids).
+func TestSurveyConcurrentEdits(t *testing.T) {
+	forBackends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend, nil)
+		owner := e.signUp("race@a.example")
+		site, err := e.client.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		siteID := site.GetSite().GetId()
+		cr, err := e.client.CreateSurvey(as(owner.token), &accountsv1.CreateSurveyRequest{SiteId: siteID, Survey: sampleSurvey()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const writers = 4
+		ids := make([]int32, writers)
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ed := proto.Clone(cr.GetSurvey()).(*accountsv1.Survey)
+				text := fmt.Sprintf("Added by writer %d?", i)
+				ed.Questions = append(ed.Questions, &accountsv1.Question{Type: accountsv1.QuestionType_QUESTION_TYPE_SHORT_TEXT, Text: text})
+				r, err := e.client.UpdateSurvey(as(owner.token), &accountsv1.UpdateSurveyRequest{SiteId: siteID, SurveyId: cr.GetSurvey().GetId(), Survey: ed})
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				for _, q := range r.GetSurvey().GetQuestions() {
+					if q.GetText() == text {
+						ids[i] = q.GetId()
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		seen := map[int32]bool{}
+		for i, id := range ids {
+			if id <= 4 || seen[id] {
+				t.Fatalf("writer %d's new question got id %d (all: %v): ids must be fresh and distinct", i, id, ids)
+			}
+			seen[id] = true
 		}
 	})
 }

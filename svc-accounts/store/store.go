@@ -384,6 +384,9 @@ type Store interface {
 	ListSurveys(ctx context.Context, site int64) ([]Survey, error)
 	// UpdateSurvey replaces Status, EndTime and Definition of the survey
 	// sv.ID of sv.SiteID; ErrNotFound when that site has no such survey.
+	// When sv.UpdateTime is set it is a condition: a stored update time
+	// other than it (a concurrent update) is ErrPrecondition and changes
+	// nothing. The new update time is later than the previous one.
 	UpdateSurvey(ctx context.Context, sv Survey) (Survey, error)
 	// DeleteSurvey deletes a survey of site; ErrNotFound when there is none.
 	DeleteSurvey(ctx context.Context, site, id int64) error

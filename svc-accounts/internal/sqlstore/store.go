@@ -968,13 +968,27 @@ func (s *Store) ListSurveys(ctx context.Context, site int64) (out []store.Survey
 func (s *Store) UpdateSurvey(ctx context.Context, sv store.Survey) (out store.Survey, err error) {
 	ctx, end := s.op(ctx, "UpdateSurvey")
 	defer end(&err)
-	n, err := s.db.Exec(ctx, `UPDATE surveys SET status = $3, end_at = $4, definition = $5, updated_at = $6 WHERE id = $1 AND site_id = $2`,
-		sv.ID, sv.SiteID, sv.Status, s.d.Time(sv.EndTime), string(sv.Definition), s.d.Time(time.Now()))
+	now := time.Now()
+	if !sv.UpdateTime.IsZero() && !now.After(sv.UpdateTime) {
+		now = sv.UpdateTime.Add(time.Microsecond) // a clock step back must not repeat a version
+	}
+	q := `UPDATE surveys SET status = $3, end_at = $4, definition = $5, updated_at = $6 WHERE id = $1 AND site_id = $2`
+	args := []any{sv.ID, sv.SiteID, sv.Status, s.d.Time(sv.EndTime), string(sv.Definition), s.d.Time(now)}
+	if !sv.UpdateTime.IsZero() {
+		q += ` AND updated_at = $7`
+		args = append(args, s.d.Time(sv.UpdateTime))
+	}
+	n, err := s.db.Exec(ctx, q, args...)
 	if err != nil {
 		return out, fmt.Errorf("update survey %d: %w", sv.ID, err)
 	}
 	if n == 0 {
-		return out, fmt.Errorf("survey %d: %w", sv.ID, store.ErrNotFound)
+		var one int
+		err := s.db.QueryRow(ctx, `SELECT 1 FROM surveys WHERE id = $1 AND site_id = $2`, sv.ID, sv.SiteID).Scan(&one)
+		if err == nil {
+			return out, fmt.Errorf("survey %d changed since it was read: %w", sv.ID, store.ErrPrecondition)
+		}
+		return out, s.notFound(err, "survey", sv.ID)
 	}
 	err = scanSurvey(s.db.QueryRow(ctx, `SELECT `+surveyCols+` FROM surveys WHERE id = $1 AND site_id = $2`, sv.ID, sv.SiteID), &out)
 	if err != nil {

@@ -745,6 +745,18 @@ func testSurveys(t *testing.T, s store.Store) {
 		!u.CreateTime.Equal(b.CreateTime) || !u.UpdateTime.After(b.UpdateTime) {
 		t.Fatalf("updated = %+v (was %+v)", u, b)
 	}
+	// A conditional update against a stale update time changes nothing.
+	_, err = s.UpdateSurvey(ctx, store.Survey{ID: b.ID, SiteID: st.ID, Status: 1, Definition: def("stale"), UpdateTime: b.UpdateTime})
+	wantErr(t, err, store.ErrPrecondition, "")
+	_, err = s.UpdateSurvey(ctx, store.Survey{ID: b.ID + 999, SiteID: st.ID, Status: 1, Definition: def("x"), UpdateTime: b.UpdateTime})
+	wantErr(t, err, store.ErrNotFound, "")
+	if g := must(s.GetSurvey(ctx, st.ID, b.ID)).get(t); string(g.Definition) != string(def("b2")) || !g.UpdateTime.Equal(u.UpdateTime) {
+		t.Fatalf("a stale update changed the survey: %+v", g)
+	}
+	u2 := must(s.UpdateSurvey(ctx, store.Survey{ID: b.ID, SiteID: st.ID, Status: store.SurveyActive, Definition: def("b2"), UpdateTime: u.UpdateTime})).get(t)
+	if !u2.UpdateTime.After(u.UpdateTime) {
+		t.Fatalf("conditional update time %v is not after %v", u2.UpdateTime, u.UpdateTime)
+	}
 	cfg = must(s.GetSiteConfig(ctx, "k_sv", time.Now())).get(t)
 	if len(cfg.Surveys) != 2 || cfg.Surveys[0].ID != b.ID || cfg.Surveys[1].ID != a.ID {
 		t.Fatalf("config surveys after update = %+v", cfg.Surveys)
