@@ -371,3 +371,38 @@ func TestAnswerPreflight(t *testing.T) {
 		t.Fatalf("foreign preflight: %d", resp.StatusCode)
 	}
 }
+
+// TestBinaryAnswersSurviveKill9: against the real binary, answers
+// accepted while recordings is down survive a SIGKILL of ingest and arrive
+// once recordings and ingest are back, as chunks with the answer set.
+func TestBinaryAnswersSurviveKill9(t *testing.T) {
+	rec, accSrv, recSrv := e2eServers(t)
+	recSrv.stop()
+	dataDir := t.TempDir()
+	p := startIngestBinary(t, dataDir, accSrv.addr, recSrv.addr)
+	const n = 20
+	for i := range n {
+		hr, _ := http.NewRequest(http.MethodPost, "http://"+p.http+"/i/v1/answer?k="+siteKey+"&ce=gzip", bytes.NewReader(gz(feedbackAnswer(t, i, nil))))
+		hr.Header.Set("Origin", "https://shop.example.com")
+		hr.Header.Set("Content-Type", "text/plain")
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("answer %d: %d\n%s", i, resp.StatusCode, p.log())
+		}
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+	recSrv.restart(t)
+	startIngestBinary(t, dataDir, accSrv.addr, recSrv.addr)
+	rec.waitChunks(t, n, 30*time.Second)
+	for i := range n {
+		c := rec.answer(siteID, answerID(i))
+		if c == nil || c.GetAnswer().GetComment() != "Checkout broke, write me at [email] or card [card]" || len(c.GetEvents()) != 0 {
+			t.Fatalf("answer %d after the restart: %v", i, c)
+		}
+	}
+}
