@@ -18,6 +18,7 @@ import (
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
 const surveyID = int64(9_000_000_000_000_000_001)
@@ -404,5 +405,42 @@ func TestBinaryAnswersSurviveKill9(t *testing.T) {
 		if c == nil || c.GetAnswer().GetComment() != "Checkout broke, write me at [email] or card [card]" || len(c.GetEvents()) != 0 {
 			t.Fatalf("answer %d after the restart: %v", i, c)
 		}
+	}
+}
+
+// TestRefusedAnswerIsDeadLettered: an answer recordings refuses for good
+// goes to the dead-letter area, kept whole, and does not hold up the batch
+// behind it (the forwarder needs nothing answer-specific).
+func TestRefusedAnswerIsDeadLettered(t *testing.T) {
+	e := newEnv(t, nil)
+	e.rec.mu.Lock()
+	e.rec.refuseAnswers = true
+	e.rec.mu.Unlock()
+	if resp, body := e.postAnswer(req{query: "k=" + siteKey, body: feedbackAnswer(t, 1, nil)}); resp.StatusCode != 204 {
+		t.Fatalf("answer: %d %s", resp.StatusCode, body)
+	}
+	if resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, nil)}); resp.StatusCode != 204 {
+		t.Fatalf("batch: %d", resp.StatusCode)
+	}
+	e.run()
+	e.rec.waitChunks(t, 1, 10*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for e.svc.fwd.Stats().DeadLettered != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("forwarder: %+v", e.svc.fwd.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	dl, err := spool.ListDead(e.cfg.SpoolDir)
+	if err != nil || len(dl) != 1 {
+		t.Fatalf("dead letters %v %v", dl, err)
+	}
+	d, payload, err := spool.ReadDead(e.cfg.SpoolDir, dl[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c recordingsv1.Chunk
+	if err := proto.Unmarshal(payload, &c); err != nil || c.GetAnswer().GetId() != answerID(1) || d.Reason != "refused" || d.SessionID != sessionID(1) {
+		t.Fatalf("dead letter %+v: %v %v", d, c.GetAnswer(), err)
 	}
 }

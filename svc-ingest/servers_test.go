@@ -82,11 +82,14 @@ type recordingsServer struct {
 	counts     map[int64]map[int64]int64      // site → survey → responses
 	countCalls int
 	countsDown bool
-	deliveries map[chunkKey]int
-	order      map[string][]int64 // session → seqs in arrival order
-	calls      int
-	fail       error
-	arrived    chan struct{}
+	// refuseAnswers makes recordings refuse answers (per-chunk results),
+	// as it does one that fails batch.CheckAnswer.
+	refuseAnswers bool
+	deliveries    map[chunkKey]int
+	order         map[string][]int64 // session → seqs in arrival order
+	calls         int
+	fail          error
+	arrived       chan struct{}
 }
 
 func newRecordingsServer() *recordingsServer {
@@ -106,23 +109,32 @@ func (r *recordingsServer) AppendChunks(_ context.Context, req *recordingsv1.App
 	for _, c := range req.GetChunks() {
 		if a := c.GetAnswer(); a != nil {
 			k := fmt.Sprint(c.GetSiteId(), "/", a.GetId())
-			if _, ok := r.answers[k]; ok {
+			outcome := recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED
+			switch _, ok := r.answers[k]; {
+			case r.refuseAnswers:
+				resp.Refused++
+				outcome = recordingsv1.ChunkOutcome_CHUNK_OUTCOME_REFUSED
+			case ok:
 				resp.Duplicates++
-			} else {
+				outcome = recordingsv1.ChunkOutcome_CHUNK_OUTCOME_DUPLICATE
+			default:
 				r.answers[k] = c
 				resp.Stored++
 			}
+			resp.Results = append(resp.Results, &recordingsv1.ChunkResult{Outcome: outcome, Reason: "refused (test)"})
 			continue
 		}
 		k := chunkKey{c.GetSiteId(), c.GetSessionId(), c.GetSeq()}
 		r.deliveries[k]++
 		if _, ok := r.chunks[k]; ok {
 			resp.Duplicates++
+			resp.Results = append(resp.Results, &recordingsv1.ChunkResult{Outcome: recordingsv1.ChunkOutcome_CHUNK_OUTCOME_DUPLICATE})
 			continue
 		}
 		r.chunks[k] = c
 		r.order[c.GetSessionId()] = append(r.order[c.GetSessionId()], c.GetSeq())
 		resp.Stored++
+		resp.Results = append(resp.Results, &recordingsv1.ChunkResult{Outcome: recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED})
 	}
 	select {
 	case r.arrived <- struct{}{}:
