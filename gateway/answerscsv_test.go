@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -315,4 +316,104 @@ func TestAnswersCSVCapAndFailure(t *testing.T) {
 	if r := ca.do("GET", "/api/v1/sites/"+a.siteID+"/answers.csv", nil); r.code != http.StatusServiceUnavailable || r.hdr.Get("Retry-After") == "" {
 		t.Fatalf("first page failing = %d %s", r.code, r.body)
 	}
+}
+
+// TestAnswersCSVFromTheIndex: the whole path in one process — answers
+// indexed by the real search service (its internal UpsertAnswers), exported
+// through the server's own gateway with filters, another organisation's
+// answers never in the file.
+func TestAnswersCSVFromTheIndex(t *testing.T) {
+	s := startServer(t, nil)
+	a, b := newTenant(t, s), newTenant(t, s)
+	siteA, _ := strconv.ParseInt(a.siteID, 10, 64)
+	siteB, _ := strconv.ParseInt(b.siteID, 10, 64)
+	orgA, _ := strconv.ParseInt(a.orgID, 10, 64)
+	orgB, _ := strconv.ParseInt(b.orgID, 10, 64)
+	surveyA, _ := strconv.ParseInt(a.surveyID, 10, 64)
+	t0 := a.sessionStart.Truncate(time.Millisecond)
+	survey := func(id string, at time.Duration, nps int32, device sessionsv1.DeviceType, text string) *sessionsv1.Answer {
+		return &sessionsv1.Answer{Id: id, SiteId: siteA, OrganizationId: orgA, Kind: sessionsv1.AnswerKind_ANSWER_KIND_SURVEY, SurveyId: surveyA,
+			SessionId: a.sessionID, VisitorId: "v_visitor0000000000000000", Recorded: true, Url: "https://shop.example.com/cart",
+			ClientTime: timestamppb.New(t0.Add(at)), ServerTime: timestamppb.New(t0.Add(at)), Nps: proto.Int32(nps),
+			Client:  &sessionsv1.Client{DeviceType: device, Browser: "Firefox", Os: "Linux", Country: "FR"},
+			Answers: []*sessionsv1.QuestionAnswer{{QuestionId: 1, Score: proto.Int32(nps)}, {QuestionId: 2, ChoiceIds: []int32{1}}, {QuestionId: 3, Text: text}}}
+	}
+	answers := []*sessionsv1.Answer{
+		survey("a_promoter0000000000000000", 10*time.Second, 9, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, "love it"),
+		survey("a_detractor000000000000000", 20*time.Second, 3, sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, "too slow"),
+		{Id: "a_feedback000000000000000x", SiteId: siteA, OrganizationId: orgA, Kind: sessionsv1.AnswerKind_ANSWER_KIND_FEEDBACK,
+			SessionId: a.sessionID, Recorded: true, Url: "https://shop.example.com/", Rating: 2, Comment: "=1+1 broken button",
+			ClientTime: timestamppb.New(t0.Add(30 * time.Second)), Client: &sessionsv1.Client{DeviceType: sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP}},
+		{Id: "a_otherorg000000000000000x", SiteId: siteB, OrganizationId: orgB, Kind: sessionsv1.AnswerKind_ANSWER_KIND_FEEDBACK,
+			SessionId: b.sessionID, Rating: 1, Comment: "B's secret", ClientTime: timestamppb.New(t0.Add(40 * time.Second))},
+	}
+	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := searchv1.NewSearchServiceClient(conn).UpsertAnswers(context.Background(), &searchv1.UpsertAnswersRequest{Answers: answers}); err != nil {
+		t.Fatalf("index answers: %v", err)
+	}
+	waited := false
+	export := func(query string) [][]string {
+		t.Helper()
+		var r response
+		// The index may make writes visible shortly after they return: the
+		// first export waits for them.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			r = a.c.do("GET", "/api/v1/sites/"+a.siteID+"/answers.csv"+query, nil)
+			if r.code != http.StatusOK {
+				t.Fatalf("export %s = %d %s", query, r.code, r.body)
+			}
+			if waited || strings.Count(string(r.body), "\n") > 1 || time.Now().After(deadline) {
+				waited = true
+				break
+			}
+		}
+		recs, last := parseCSV(t, r.body)
+		if last != "" {
+			t.Fatalf("export %s ends with %q", query, last)
+		}
+		return recs
+	}
+	all := export("")
+	if len(all) != 4 {
+		t.Fatalf("unfiltered export: %d rows, want header + 3: %q", len(all), all)
+	}
+	ids := []string{all[1][15], all[2][15], all[3][15]}
+	if strings.Join(ids, " ") != "a_feedback000000000000000x a_detractor000000000000000 a_promoter0000000000000000" {
+		t.Fatalf("answer ids (newest first) = %v", ids)
+	}
+	if all[1][6] != "'=1+1 broken button" || all[1][4] != "2" || all[1][14] != base(a, s)+"?t=30" {
+		t.Fatalf("feedback row = %q", all[1])
+	}
+	one := export("?survey=" + a.surveyID + "&nps=promoter&device=mobile&has_text=true")
+	if len(one) != 2 || one[1][len(one[1])-1] != "a_promoter0000000000000000" {
+		t.Fatalf("filtered export = %q", one)
+	}
+	if got := strings.Join(one[1][7:10], "|"); got != "9|Search|love it" {
+		t.Fatalf("question columns = %q", got)
+	}
+	if low := export("?kind=feedback&rating_max=2"); len(low) != 2 || low[1][len(low[1])-1] != "a_feedback000000000000000x" {
+		t.Fatalf("rating ≤ 2 export = %q", low)
+	}
+	if none := export("?from=" + url.QueryEscape(t0.Add(time.Hour).Format(time.RFC3339))); len(none) != 1 {
+		t.Fatalf("export after the last answer = %q", none)
+	}
+	// B's own export holds only B's answer; A's holds none of B's.
+	rb := b.c.do("GET", "/api/v1/sites/"+b.siteID+"/answers.csv", nil)
+	if rb.code != http.StatusOK || !strings.Contains(string(rb.body), "B's secret") {
+		t.Fatalf("B's export = %d %s", rb.code, rb.body)
+	}
+	for _, row := range all {
+		if strings.Contains(strings.Join(row, ","), "B's secret") {
+			t.Fatal("A's export holds B's answer")
+		}
+	}
+}
+
+// base is the dashboard replay URL of a's session on s.
+func base(a *tenant, s *server) string {
+	return s.base + "/o/" + a.orgID + "/sites/" + a.siteID + "/recordings/" + a.sessionID
 }
