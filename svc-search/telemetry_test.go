@@ -39,6 +39,16 @@ func TestTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = c.SearchSessions(ctx, &searchv1.SearchSessionsRequest{SiteId: siteA, PageToken: "garbage"})
+	if _, err := c.UpsertAnswers(ctx, &searchv1.UpsertAnswersRequest{Answers: indextest.GenerateAnswers(1, siteA, "t", 12)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SearchAnswers(ctx, &searchv1.SearchAnswersRequest{SiteId: siteA, PageSize: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetAnswerStats(ctx, &searchv1.GetAnswerStatsRequest{SiteId: siteA, TimeZone: "Europe/Paris"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.GetAnswerStats(ctx, &searchv1.GetAnswerStatsRequest{SiteId: siteA, TimeZone: "Nowhere/Else"})
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(ctx, &rm); err != nil {
@@ -62,8 +72,10 @@ func TestTelemetry(t *testing.T) {
 	for name, want := range map[string]map[string]int64{
 		"search.requests": {
 			"code=OK;rpc=UpsertSessions;": 2, "code=OK;rpc=SearchSessions;": 1, "code=InvalidArgument;rpc=SearchSessions;": 1,
+			"code=OK;rpc=UpsertAnswers;": 1, "code=OK;rpc=SearchAnswers;": 1, "code=OK;rpc=GetAnswerStats;": 1, "code=InvalidArgument;rpc=GetAnswerStats;": 1,
 		},
-		"search.limit.hits":        {"limit=page_size;": 1},
+		"search.limit.hits":        {"limit=page_size;": 1, "limit=answers_page_size;": 1},
+		"search.answers.upserted":  {"": 12},
 		"search.sessions.upserted": {"": 20},
 		"search.sessions.stale":    {"": 1},
 	} {
@@ -86,6 +98,15 @@ func TestTelemetry(t *testing.T) {
 			if !found {
 				t.Errorf("search span without the site id: %v", sp.Attributes())
 			}
+		}
+	}
+	names := map[string]int{}
+	for _, sp := range spans.Ended() {
+		names[sp.Name()]++
+	}
+	for _, n := range []string{"search.index.answers.upsert", "search.index.answers.search", "search.index.answers.stats"} {
+		if names[n] != 1 {
+			t.Errorf("%d %s spans, want 1 (all: %v)", names[n], n, names)
 		}
 	}
 	if searchSpans != 1 {
