@@ -23,7 +23,7 @@ func (s *Service) captureAssets(ctx context.Context, req []*recordingsv1.Chunk, 
 		return
 	}
 	for i, c := range req {
-		if results[i].GetOutcome() == recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED && c.GetCaptureAssets() {
+		if results[i].GetOutcome() == recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED && c.GetCaptureAssets() && !isAnswer(c) {
 			s.assets.Enqueue(ctx, c.GetSiteId(), int(c.GetRetentionDays()), c.GetUrl(), c.GetEvents())
 		}
 	}
