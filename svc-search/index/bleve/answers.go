@@ -165,29 +165,28 @@ type stat struct {
 }
 
 func parseStat(v string) (stat, error) {
-	parts := strings.Split(v, " ")
-	if len(parts) != 4 {
+	// Cut rather than Split: this runs once per match of a stats query.
+	ts, rest, ok1 := strings.Cut(v, " ")
+	rs, rest, ok2 := strings.Cut(rest, " ")
+	ns, ss, ok3 := strings.Cut(rest, " ")
+	if !ok1 || !ok2 || !ok3 {
 		return stat{}, fmt.Errorf("stat value %q", v)
 	}
 	var s stat
-	var err error
-	var r, n int64
-	if s.t, err = strconv.ParseInt(parts[0], 36, 64); err != nil {
+	t, err1 := strconv.ParseInt(ts, 36, 64)
+	r, err2 := strconv.ParseInt(rs, 10, 32)
+	survey, err3 := strconv.ParseInt(ss, 10, 64)
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return stat{}, fmt.Errorf("stat value %q: %w", v, err)
 	}
-	if r, err = strconv.ParseInt(parts[1], 10, 32); err != nil {
-		return stat{}, fmt.Errorf("stat value %q: %w", v, err)
-	}
-	s.rating = int32(r)
-	if parts[2] != "-" {
-		if n, err = strconv.ParseInt(parts[2], 10, 32); err != nil {
+	s.t, s.rating, s.survey = t, int32(r), survey
+	if ns != "-" {
+		n, err := strconv.ParseInt(ns, 10, 32)
+		if err != nil {
 			return stat{}, fmt.Errorf("stat value %q: %w", v, err)
 		}
 		x := int32(n)
 		s.nps = &x
-	}
-	if s.survey, err = strconv.ParseInt(parts[3], 10, 64); err != nil {
-		return stat{}, fmt.Errorf("stat value %q: %w", v, err)
 	}
 	return s, nil
 }
@@ -458,10 +457,13 @@ func statsOf(stats []stat, q index.StatsQuery) (*searchv1.GetAnswerStatsResponse
 			return nil, err
 		}
 		tallies := make([]index.Tally, len(starts))
+		nanos := make([]int64, len(starts))
+		for i, b := range starts {
+			nanos[i] = b.UnixNano()
+		}
 		for _, s := range stats {
-			t := time.Unix(0, s.t)
-			// The last bucket starting at or before t.
-			i, found := slices.BinarySearchFunc(starts, t, func(b, t time.Time) int { return b.Compare(t) })
+			// The last bucket starting at or before the answer.
+			i, found := slices.BinarySearch(nanos, s.t)
 			if !found {
 				i--
 			}
