@@ -111,3 +111,38 @@ func TestAnswersConformance(t *testing.T) {
 		return ix
 	})
 }
+
+// TestAnswersReopen: answers survive a close and reopen; an answers index
+// of another schema is refused with instructions.
+func TestAnswersReopen(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "search", "answers")
+	ix, err := bleve.OpenAnswers(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := indextest.GenerateAnswers(1, indextest.SiteA, "r", 50)
+	if n, err := ix.UpsertAnswers(ctx, as); err != nil || n != 50 {
+		t.Fatalf("upsert: %d, %v", n, err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ix, err = bleve.OpenAnswers(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := ix.SearchAnswers(ctx, index.AnswerQuery{SiteID: indextest.SiteA, Limit: 100})
+	if err != nil || res.Total != 50 || !proto.Equal(res.Answers[0], indextest.SortedAnswers(as, nil, false)[0]) {
+		t.Fatalf("after reopen: %v, %v", res, err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "SCHEMA"), []byte("0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bleve.OpenAnswers(dir); err == nil || !strings.Contains(err.Error(), "reindex") {
+		t.Fatalf("old answers schema opened: %v", err)
+	}
+}
