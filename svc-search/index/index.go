@@ -51,7 +51,11 @@ import (
 //     (possibly empty, newlines included) and every other character,
 //     "?" and "\" too, only itself. clicked_element matches sessions whose
 //     clicked_elements hold that exact selector. String values match
-//     exactly (case sensitive) as stored. has_* flags test count > 0. The
+//     exactly (case sensitive) as stored. has_* flags test count > 0
+//     (has_feedback: feedback_count, has_survey_response:
+//     survey_response_count; a document indexed before those fields
+//     existed counts 0). feedback_rating matches sessions with feedback
+//     whose min_feedback_rating is 1–5 and within the range. The
 //     filter is assumed validated by the caller (see the service): the
 //     index may return an error for values outside its range but must
 //     never panic. A valid filter the backend cannot run within its own
