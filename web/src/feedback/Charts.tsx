@@ -4,7 +4,7 @@
 // table view with the same numbers for screen readers and for copying.
 import { useId, useState } from "react";
 import type { Schemas } from "../api/client";
-import { FACE_LABELS, FACES, npsLabel } from "./convert";
+import { FACE_LABELS, npsLabel } from "./convert";
 
 type Bucket = Schemas["v1AnswerBucket"];
 type Interval = Schemas["v1StatsInterval"];
@@ -158,7 +158,7 @@ export function RatingChart({ series, interval }: { series: Bucket[]; interval?:
         ))}
       </svg>
       <div className="fb-legend" aria-hidden>
-        {FACES.map((f, k) => (
+        {FACE_LABELS.map((f, k) => (
           <span key={k}>
             <span className="fb-swatch" style={{ background: RATING_COLORS[k] }} />
             {k + 1} {f}

@@ -193,7 +193,6 @@ export function replayOffset(a: Answer, sessionStart: string | undefined): numbe
   return Math.max(0, Math.floor((at - start) / 1000));
 }
 
-export const FACES = ["😠", "🙁", "😐", "🙂", "😍"] as const;
 export const FACE_LABELS = ["Hate", "Dislike", "Neutral", "Like", "Love"] as const;
 
 /** ratingLabel names a 1–5 rating for people and screen readers. */

@@ -14,8 +14,9 @@ import { EmptyState, ErrorBox, QueryStatus } from "../components/ui";
 import { deviceLabel, RANGES, type UrlCondition } from "../lib/filters";
 import { formatDateTime, urlPath } from "../lib/format";
 import { MAX_RULE, RULES } from "../heatmap/query";
-import { NpsChart, RatingChart, RATING_COLORS, ratingCounts } from "../feedback/Charts";
-import { answerLines, FACES, npsLabel, ratingLabel, replayOffset } from "../feedback/convert";
+import { NpsChart, RatingChart, ratingCounts } from "../feedback/Charts";
+import { answerLines, FACE_LABELS, npsLabel, ratingLabel, replayOffset } from "../feedback/convert";
+import { Face } from "../feedback/Face";
 import { activeCount, ANSWER_DEVICES, csvParams, emptyResponsesQuery, fromParams, KINDS, NPS_GROUPS, npsGroupOf, statsInterval, toFilter, toParams, type ResponsesQuery } from "../feedback/query";
 import { rememberSite } from "./Home";
 import "../feedback/feedback.css";
@@ -114,7 +115,7 @@ function Filters({ q, set, surveys }: { q: ResponsesQuery; set: (p: Partial<Resp
             <option value="">from 1</option>
             {[1, 2, 3, 4, 5].map((n) => (
               <option key={n} value={n}>
-                from {n} {FACES[n - 1]}
+                from {n} ({FACE_LABELS[n - 1]})
               </option>
             ))}
           </select>
@@ -122,7 +123,7 @@ function Filters({ q, set, surveys }: { q: ResponsesQuery; set: (p: Partial<Resp
             <option value="">to 5</option>
             {[1, 2, 3, 4, 5].map((n) => (
               <option key={n} value={n}>
-                to {n} {FACES[n - 1]}
+                to {n} ({FACE_LABELS[n - 1]})
               </option>
             ))}
           </select>
@@ -191,8 +192,8 @@ function AnswerRow({ a, survey, orgId, siteId }: { a: Answer; survey?: Survey; o
       <td className="small nowrap">{formatDateTime(a.clientTime)}</td>
       <td>
         {a.rating ? (
-          <span className="fb-face" role="img" aria-label={ratingLabel(a.rating)} title={ratingLabel(a.rating)} data-testid="answer-rating" data-rating={a.rating}>
-            {FACES[a.rating - 1]}
+          <span title={ratingLabel(a.rating)} data-testid="answer-rating" data-rating={a.rating}>
+            <Face rating={a.rating} />
           </span>
         ) : null}
         {a.nps !== undefined && a.nps !== null && (
@@ -266,9 +267,9 @@ function Figures({ stats }: { stats: Schemas["v1GetAnswerStatsResponse"] }) {
         </div>
         <div className="fb-legend" data-testid="rating-counts">
           {counts.map((c, k) => (
-            <span key={k} title={`${c} rated ${k + 1}`}>
-              <span className="fb-swatch" style={{ background: RATING_COLORS[k] }} aria-hidden />
-              {FACES[k]} <span className="sr-only">rated {k + 1}:</span> {c}
+            <span key={k} title={`${c} rated ${k + 1}`} className="row gap-small">
+              <Face rating={k + 1} size={16} label={false} />
+              <span className="sr-only">rated {k + 1}:</span> {c}
             </span>
           ))}
         </div>

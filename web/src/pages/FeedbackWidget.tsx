@@ -66,6 +66,7 @@ export default function FeedbackWidget() {
   const set = (patch: Partial<Widget>) => {
     setDraft({ ...draft, ...patch });
     setSaved(false);
+    if (save.error) save.reset();
   };
   const submit = (e: FormEvent) => {
     e.preventDefault();

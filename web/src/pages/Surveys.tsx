@@ -207,7 +207,7 @@ function QuestionEditor({
             ))}
           </select>
         </label>
-        <label className="row gap-small">
+        <label className="check">
           <input type="checkbox" checked={!!q.required} onChange={(e) => set({ ...q, required: e.target.checked })} data-testid="question-required" />
           Required
         </label>
@@ -279,7 +279,7 @@ function QuestionEditor({
               {isChoice(q.type) ? (
                 <span role="group" aria-label={`Rule ${ri + 1}: choices`} className="row gap-small">
                   {(q.choices ?? []).map((c, ci) => (
-                    <label key={c.id} className="row gap-small">
+                    <label key={c.id} className="check">
                       <input
                         type="checkbox"
                         checked={(r.choiceIds ?? []).includes(c.id ?? -1)}
@@ -300,7 +300,7 @@ function QuestionEditor({
                   <input type="number" min={lo} max={hi} value={r.maxScore ?? hi} aria-label={`Rule ${ri + 1}: highest score`} onChange={(e) => setRule(ri, { ...r, maxScore: Number(e.target.value) })} data-testid="skip-max" />
                 </>
               )}
-              <label className="row gap-small">
+              <label className="fb-inline">
                 <span>go to</span>
                 <select value={r.toQuestionId ?? 0} onChange={(e) => setRule(ri, { ...r, toQuestionId: Number(e.target.value) })} data-testid="skip-to">
                   {later.map((lq) => (
@@ -376,7 +376,12 @@ export function SurveyEdit() {
   const questions = draft.questions ?? [];
   const tg = draft.targeting ?? {};
   const tr = draft.trigger ?? {};
-  const set = (patch: Partial<Survey>) => setDraft({ ...draft, ...patch });
+  const set = (patch: Partial<Survey>) => {
+    setDraft({ ...draft, ...patch });
+    // A refusal is about what was sent: editing clears it.
+    if (create.error) create.reset();
+    if (update.error) update.reset();
+  };
   const setQ = (qs: Question[]) => set({ questions: qs });
   const save = (e: FormEvent, status?: Survey["status"]) => {
     e.preventDefault();
@@ -451,7 +456,7 @@ export function SurveyEdit() {
                 <legend>Devices</legend>
                 <div className="row gap">
                   {DEVICE_CHOICES.map((d) => (
-                    <label key={d.value} className="row gap-small">
+                    <label key={d.value} className="check">
                       <input
                         type="checkbox"
                         checked={(tg.deviceTypes ?? []).includes(d.value)}
