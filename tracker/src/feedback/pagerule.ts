@@ -12,7 +12,7 @@ export interface PageRule {
 function key(u: string): [string, string] {
   const x = new URL(u);
   const p = x.pathname.replace(/(.)\/+$/, '$1');
-  return [x.protocol + '//' + x.host + p, p];
+  return [x.origin + p, p];
 }
 
 // glob matches s against a pattern whole, "*" any run, in linear steps per star (no backtracking
