@@ -342,3 +342,21 @@ test("the recordings list filters sessions by feedback and shows their lowest ra
   await page.getByTestId("filter-feedback-rating").selectOption("");
   await page.getByTestId("recordings-total").filter({ hasText: /^2 recordings/ }).waitFor({ timeout: 20_000 });
 });
+
+test("the surveys list counts responses and pauses and resumes a survey", { timeout: 60_000 }, async () => {
+  await page.goto(site("surveys"));
+  const row = page.locator(`[data-testid=survey-row][data-survey-id="${surveyId}"]`);
+  await row.getByTestId("survey-responses").filter({ hasText: /^3$/ }).waitFor({ timeout: 20_000 });
+  const status = async () => (await call("GET", `/api/v1/sites/${siteId}/surveys/${surveyId}`)).json().survey.status;
+  await row.getByTestId("survey-pause").click();
+  await row.getByText("Paused").waitFor();
+  assert.equal(await status(), "SURVEY_STATUS_PAUSED");
+  await row.getByTestId("survey-start").click();
+  await row.getByText("Active").waitFor();
+  assert.equal(await status(), "SURVEY_STATUS_ACTIVE");
+  // The count links to the survey's responses.
+  await row.getByTestId("survey-responses").getByRole("link").click();
+  await page.getByTestId("answer-row").first().waitFor();
+  assert.equal(await page.getByTestId("answer-row").count(), 3);
+  assert.match(page.url(), new RegExp(`survey=${surveyId}`));
+});
