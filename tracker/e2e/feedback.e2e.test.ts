@@ -61,6 +61,13 @@ const CONFIGS = {
   // Something for other pages only: this page must not pay for it.
   k_none: { feedback: widget({ pages: [{ op: 'prefix', value: '/elsewhere' }] }), surveys: [{ ...survey, target: { ...survey.target, pages: [{ op: 'equals', value: '/checkout' }] } }] },
   k_spa: { feedback: widget({ pages: [{ op: 'prefix', value: '/app/help' }] }), sampleRate: 0 },
+  k_triggers: {
+    sampleRate: 0,
+    surveys: [
+      { ...survey, id: '5000000001', target: { pages: [], devices: [], visitors: '', attrs: [] }, trigger: { kind: 'event', seconds: 0, scroll: 0, event: 'checkout' } },
+      { ...survey, id: '5000000002', target: { pages: [], devices: [], visitors: '', attrs: [] }, trigger: { kind: 'scroll', seconds: 0, scroll: 80, event: '' } },
+    ],
+  },
 };
 
 let browser: Browser;
@@ -366,6 +373,29 @@ describe('surveys', () => {
     await until(() => srv.answers.length > before);
     expect(srv.answers[before].body.answers).toEqual([{ q: 1, score: 4 }]);
     await ctx.close();
+  });
+
+  it('custom-event and scroll triggers wait for their moment', async () => {
+    const shown = (page: Page) => page.evaluate(() => !!document.querySelector('[data-sightline]')?.shadowRoot?.querySelector('[role=dialog]'));
+    const a = await open('/fixtures/feedback/survey.html?k=k_triggers');
+    await a.page.waitForTimeout(1200);
+    expect(await shown(a.page)).toBe(false);
+    await a.page.evaluate(() => (window as any).sightline('event', 'browse'));
+    await a.page.waitForTimeout(300);
+    expect(await shown(a.page)).toBe(false);
+    await a.page.evaluate(() => (window as any).sightline('event', 'checkout'));
+    await a.page.locator('[data-sightline=feedback] >> [role=dialog]').waitFor();
+    await a.ctx.close();
+
+    const b = await open('/fixtures/feedback/survey.html?k=k_triggers');
+    await b.page.waitForTimeout(1200);
+    await b.page.mouse.move(400, 400);
+    await b.page.mouse.wheel(0, 300); // (300 + 800) / ~1900 px: under 80 %
+    await b.page.waitForTimeout(400);
+    expect(await shown(b.page)).toBe(false);
+    await b.page.mouse.wheel(0, 2000);
+    await b.page.locator('[data-sightline=feedback] >> [role=dialog]').waitFor();
+    await b.ctx.close();
   });
 
   it('a page with nothing active makes no request for the bundle and adds nothing', async () => {
