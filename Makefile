@@ -120,7 +120,7 @@ bench-search: ## Embedded index vs PostgreSQL, same queries (1M sessions, ~15 mi
 	$(GO) run ./svc-search/cmd/benchsearch $(BENCH_SEARCH_ARGS)
 
 .PHONY: bench-answers
-bench-answers: ## Answers list p50/p95 with two filters vs no filter, and stats, over 100k responses (embedded, ~2–3 min, mostly loading; BENCH_ANSWERS_ARGS=-n 20000 for less).
+bench-answers: ## Answers list p50/p95 with two filters vs no filter, and stats, over 100k responses (embedded, ~1–3 min, mostly loading; BENCH_ANSWERS_ARGS=-n 20000 for less).
 	$(GO) run ./svc-search/cmd/benchanswers $(BENCH_ANSWERS_ARGS)
 
 .PHONY: bench-spool
