@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	// The zone database in the binary: a minimal container image has no
+	// /usr/share/zoneinfo, and stats must still take any IANA zone.
+	_ "time/tzdata"
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
