@@ -360,3 +360,34 @@ test("the surveys list counts responses and pauses and resumes a survey", { time
   assert.equal(await page.getByTestId("answer-row").count(), 3);
   assert.match(page.url(), new RegExp(`survey=${surveyId}`));
 });
+
+test("an answer from a visitor who was not recorded has no watch link, and says why", { timeout: 120_000 }, async () => {
+  // Sample nobody in: the widget still shows and answers still arrive, without a recording.
+  const r = await call("PATCH", `/api/v1/sites/${siteId}/settings`, { settings: { sampleRate: 0 }, updateMask: "sampleRate" });
+  assert.equal(r.status, 200, r.text);
+  await waitFor(async () => /"sampleRate":0[,}]/.test(await (await fetch(`${sl.base}/s/${siteKey}.js`)).text()), "the bootstrap to sample nobody in", 30_000);
+  await visitor({}, async (vp) => {
+    // The survey was already answered by nobody in this new visitor's browser: close it, then use the tab.
+    const survey = vp.locator("[data-sightline=feedback] >> [role=dialog].s");
+    await survey.waitFor({ timeout: 20_000 });
+    await survey.locator("button.x").click();
+    await giveFeedback(vp, 4, "Not recorded, still heard");
+  });
+  const answer = await waitFor(async () => (await search({ kind: "ANSWER_KIND_FEEDBACK" })).answers?.find((a) => a.comment === "Not recorded, still heard"), "the unrecorded answer", 60_000);
+  assert.equal(answer.recorded ?? false, false);
+  await page.goto(site("feedback?kind=feedback"));
+  const row = page.locator(`[data-testid=answer-row][data-answer-id="${answer.id}"]`);
+  await row.waitFor({ timeout: 20_000 });
+  assert.equal(await row.getByTestId("watch").count(), 0);
+  const why = row.getByTestId("no-watch");
+  assert.match(await why.getAttribute("title"), /not being recorded/);
+
+  // On a 375 px phone the page stacks and nothing sticks out sideways.
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.reload();
+  await row.waitFor({ timeout: 20_000 });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  await page.screenshot({ path: path.join(shots, "phone-responses.png"), fullPage: true });
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  assert.ok(wide <= 375, `the page is ${wide} px wide on a 375 px screen`);
+});

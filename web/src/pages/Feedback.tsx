@@ -349,7 +349,7 @@ export default function Feedback() {
           </EmptyState>
         ) : (
           <div className="card">
-            <table className="fb-table" data-testid="answers-table">
+            <table className="fb-table fb-stack" data-testid="answers-table">
               <caption className="sr-only">Responses, newest first</caption>
               <thead>
                 <tr>

@@ -83,7 +83,7 @@ export default function Surveys() {
           Ask visitors one to twenty questions — ratings, NPS, choices or text — on the pages and at the moment you choose.
         </EmptyState>
       ) : (
-        <div className="card">
+        <div className="card fb-scroll">
           <table className="fb-table" data-testid="surveys-table">
             <caption className="sr-only">Surveys of the site</caption>
             <thead>
