@@ -61,6 +61,7 @@ const CONFIGS = {
   // Something for other pages only: this page must not pay for it.
   k_none: { feedback: widget({ pages: [{ op: 'prefix', value: '/elsewhere' }] }), surveys: [{ ...survey, target: { ...survey.target, pages: [{ op: 'equals', value: '/checkout' }] } }] },
   k_spa: { feedback: widget({ pages: [{ op: 'prefix', value: '/app/help' }] }), sampleRate: 0 },
+  k_consent: { requireConsent: true, sampleRate: 0, feedback: widget() },
   k_triggers: {
     sampleRate: 0,
     surveys: [
@@ -248,6 +249,33 @@ describe('feedback widget', () => {
     await page.goBack();
     await page.locator('[data-sightline=feedback] >> .tab').waitFor();
     await ctx.close();
+  });
+
+  it('waits for consent where the site requires it, and a refusal takes it off the page', async () => {
+    const tab = (page: Page) => page.evaluate(() => !!document.querySelector('[data-sightline]')?.shadowRoot?.querySelector('.tab'));
+    const n = srv.log.filter((r) => r.path === '/static/feedback.js').length;
+    const { ctx, page } = await open('/fixtures/feedback/plain.html?k=k_consent');
+    await page.waitForTimeout(1000);
+    expect(await tab(page)).toBe(false);
+    expect(srv.log.filter((r) => r.path === '/static/feedback.js').length).toBe(n);
+    await page.evaluate(() => (window as any).sightline('consent', true));
+    await page.locator('[data-sightline=feedback] >> .tab').waitFor();
+    await page.evaluate(() => (window as any).sightline('consent', false));
+    await page.locator('[data-sightline=feedback] >> .tab').waitFor({ state: 'detached' });
+    await ctx.close();
+
+    // Consent queued before the scripts arrive (the snippet's stub): the bundle starts with it.
+    const c2 = await browser.newContext();
+    const p2 = await c2.newPage();
+    await p2.addInitScript(() => {
+      (window as any).sightline = function () {
+        ((window as any).sightline.q = (window as any).sightline.q || []).push(arguments);
+      };
+      (window as any).sightline('consent', true);
+    });
+    await p2.goto(srv.siteOrigin + '/fixtures/feedback/plain.html?k=k_consent&stub=0');
+    await p2.locator('[data-sightline=feedback] >> .tab').waitFor();
+    await c2.close();
   });
 
   it('honours prefers-reduced-motion', async () => {

@@ -103,13 +103,15 @@ interface Stub {
         /* never break the page */
       }
     };
-    f.q = (s && s.q) || [];
     f.c = c;
     f.l = 1;
     // The queue stays reachable through the settings after the recorder replaces the global: the
     // feedback bundle reads identify calls and consent from it.
-    (c as { q?: Cmd[] }).q = f.q;
+    (c as { q?: Cmd[] }).q = f.q = [];
     w.sightline = f;
+    // Calls the snippet's stub queued go through f, in order: a consent given (or refused) before
+    // this script arrived counts like one given after.
+    for (const a of (s && s.q) || []) f.apply(0, a as unknown[]);
     if (c.feedback || (c.surveys && c.surveys.length)) {
       // A single-page app may reach a targeted page later: re-check on each navigation until the
       // bundle is loaded (it follows navigations itself).

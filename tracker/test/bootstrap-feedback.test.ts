@@ -77,4 +77,18 @@ describe('bootstrap: the feedback bundle', () => {
     // The queue stays reachable through the settings for the bundle (the recorder replaces the global).
     expect(Array.from(w.sightline!.c!.q!, (a) => Array.from(a as ArrayLike<unknown>)[0])).toEqual(['identify', 'consent']);
   });
+
+  it('a consent the snippet queued before the script arrived counts; so does a refusal', () => {
+    w.sightline = Object.assign(function () {}, { q: [['identify', 'u1', {}], ['consent', true]] as unknown[][] });
+    run({ ...base, sampleRate: 1, requireConsent: true, feedback: widget([]) });
+    expect(loads()).toEqual([FB, REC]);
+    expect(Array.from(w.sightline!.q!, (a) => Array.from(a)[0])).toEqual(['identify', 'consent']);
+    localStorage.clear();
+    delete w.sightline;
+    document.head.innerHTML = '';
+    w.sightline = Object.assign(function () {}, { q: [['consent', false]] as unknown[][] });
+    run({ ...base, sampleRate: 1, feedback: widget([]) });
+    expect(loads()).toEqual([]);
+    expect(Object.keys(localStorage)).toEqual(['_sl_k_fb_o']);
+  });
 });

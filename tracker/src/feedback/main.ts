@@ -107,7 +107,7 @@ export function boot(w: Win): void {
         st.del(k + 'f');
         st.del(k + 'y');
       }
-      update();
+      if (ready) update(); // queued calls replay before the rest of boot() exists
     }
   };
   for (const a of (g.q || raw.q || []).slice()) command(a);
