@@ -186,6 +186,11 @@ describe('feedback widget', () => {
     // The recorder runs on this page: the answer belongs to its session and visitor.
     await until(() => srv.batches.some((b) => b.sessionId === a.body.sessionId));
     expect(srv.batches.find((b) => b.sessionId === a.body.sessionId)!.visitorId).toBe(a.body.visitorId);
+    // … and to its page view, and the recording marks the moment (sl:answer) for the replay.
+    expect(srv.batches.some((b) => b.pageViewId === a.body.pageViewId)).toBe(true);
+    await until(() =>
+      srv.batches.some((b) => (b as unknown as { events: { type: number; data: { tag?: string; payload?: { id?: string; kind?: string } } }[] }).events.some((e) => e.type === 5 && e.data.tag === 'sl:answer' && e.data.payload?.id === a.body.id && e.data.payload?.kind === 'feedback')),
+    );
     // Esc closes a dialog and focus returns to the tab.
     await page.waitForTimeout(4200); // the thanks message closes itself
     await tab.click();

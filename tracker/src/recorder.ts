@@ -56,6 +56,7 @@ interface Global {
   l?: number;
   r?: number;
   s?: Session;
+  p?: () => string;
 }
 
 export function start(w: Window & { sightline?: Global }): void {
@@ -82,6 +83,7 @@ export function start(w: Window & { sightline?: Global }): void {
   api.l = 1;
   api.r = 1;
   api.c = prev.c;
+  api.p = () => r.pv(); // the feedback bundle ties answers to this page view
   w.sightline = api;
   r.begin();
   for (const a of queued) r.command(Array.prototype.slice.call(a));
@@ -631,6 +633,10 @@ export class Recorder {
     else this.truncated = true;
   }
 
+  pv(): string {
+    return this.pageView_;
+  }
+
   command(a: unknown[]): void {
     this.guard_(() => {
       switch (a[0]) {
@@ -656,6 +662,12 @@ export class Recorder {
         case 'stop':
           this.halt_(false);
           break;
+        case 'sl:answer': {
+          // The feedback bundle marks where an answer was given, for the replay.
+          const p = a[1] as { id?: unknown; kind?: unknown } | undefined;
+          if (p && typeof p.id == 'string' && p.id.length < 80) this.custom('sl:answer', { id: p.id, kind: p.kind == 'survey' ? 'survey' : 'feedback' });
+          break;
+        }
       }
     })();
   }
