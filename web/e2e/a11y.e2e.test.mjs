@@ -24,7 +24,7 @@ const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const OPERATOR = { email: "ops@example.com", password: "an operator's long passphrase" };
 const SCHEMES = ["light", "dark"];
 // What the operator's navigation shows, in order (sections.ts).
-const OPERATOR_NAV = ["Recordings", "Heatmaps", "Site & install", "Sites", "Team", "API keys", "Ingest & limits"];
+const OPERATOR_NAV = ["Recordings", "Heatmaps", "Responses", "Surveys", "Site & install", "Feedback widget", "Sites", "Team", "API keys", "Ingest & limits"];
 // Violations in code another change owns, each with its fix; remove the entry with the fix.
 const KNOWN = [];
 // Rules that say a control has no accessible name: any impact fails.
@@ -143,6 +143,11 @@ const signedInPages = () => [
   { name: "site-danger", url: `/o/${orgId}/sites/${siteId}/setup?tab=site`, ready: "[data-testid=setup-panel] input" },
   { name: "recordings", url: `/o/${orgId}/sites/${siteId}/recordings`, ready: "[data-testid=recording-row]" },
   { name: "heatmaps", url: `/o/${orgId}/sites/${siteId}/heatmaps?page=${encodeURIComponent(pageKey)}&device=all`, ready: "[data-testid=heat-stage][data-state=drawn]" },
+  // Feedback & surveys on a site without answers or surveys (feedback.e2e checks them filled); the builder and widget settings with their live preview.
+  { name: "responses", url: `/o/${orgId}/sites/${siteId}/feedback`, ready: "[data-testid=answers-empty]" },
+  { name: "surveys", url: `/o/${orgId}/sites/${siteId}/surveys`, ready: "[data-testid=surveys-empty]" },
+  { name: "survey-builder", url: `/o/${orgId}/sites/${siteId}/surveys/new`, ready: "[data-testid=preview][data-state=shown]" },
+  { name: "feedback-widget", url: `/o/${orgId}/sites/${siteId}/feedback-widget`, ready: "[data-testid=preview][data-state=shown]" },
   { name: "replay", url: `/o/${orgId}/sites/${siteId}/recordings/${sessionId}`, ready: "[data-testid=replay-player][data-status=done]" },
   { name: "team", url: `/o/${orgId}/team`, ready: "[data-testid=member-list]" },
   { name: "api-keys", url: `/o/${orgId}/api-keys`, ready: "[data-testid=create-api-key]" },

@@ -106,7 +106,13 @@ test("the feedback widget settings save through PATCH settings, beside a live pr
   await page.getByTestId("fw-enabled").check();
   await page.getByTestId("fw-position").selectOption("POSITION_LEFT");
   await page.getByTestId("fw-color").fill("#0a7c3e");
-  await page.getByTestId("fw-title").fill("How is checkout going?");
+  // Typed key by key: the preview re-renders the widget as the title changes and leaves the focus in the field.
+  await page.getByTestId("fw-title").click();
+  await page.keyboard.type("How is checkout", { delay: 40 });
+  await page.waitForTimeout(400);
+  await page.keyboard.type(" going?", { delay: 40 });
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("data-testid")), "fw-title");
+  assert.equal(await page.getByTestId("fw-title").inputValue(), "How is checkout going?");
   await page.getByTestId("fw-element").check();
   await page.getByTestId("fw-pages-add").click();
   await page.getByTestId("fw-pages-op").selectOption("prefix");

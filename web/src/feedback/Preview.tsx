@@ -38,7 +38,10 @@ export function Preview({ widget, survey, label }: { widget?: BootFeedback; surv
         .then((m) => {
           if (cancelled) return;
           el.replaceChildren();
+          // The widget takes focus when it opens (right for visitors); here the owner is typing in the form.
+          const before = document.activeElement;
           mounted = widget ? m.mountWidget(el, widget, { preview: true, open: true }) : survey ? m.mountSurvey(el, survey, { preview: true }) : undefined;
+          if (before instanceof HTMLElement && before !== el && document.activeElement !== before) before.focus({ preventScroll: true });
           setError(undefined);
           setState("shown");
         })
