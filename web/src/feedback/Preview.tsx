@@ -38,10 +38,7 @@ export function Preview({ widget, survey, label }: { widget?: BootFeedback; surv
         .then((m) => {
           if (cancelled) return;
           el.replaceChildren();
-          // The widget takes focus when it opens (right for visitors); here the owner is typing in the form.
-          const before = document.activeElement;
           mounted = widget ? m.mountWidget(el, widget, { preview: true, open: true }) : survey ? m.mountSurvey(el, survey, { preview: true }) : undefined;
-          if (before instanceof HTMLElement && before !== el && document.activeElement !== before) before.focus({ preventScroll: true });
           setError(undefined);
           setState("shown");
         })
@@ -72,9 +69,13 @@ export function Preview({ widget, survey, label }: { widget?: BootFeedback; surv
   }
   return (
     <figure className="fb-preview-wrap">
-      <figcaption className="filter-label">{label}</figcaption>
-      {/* contain: paint makes the box the containing block of the widget's fixed positioning. */}
-      <div className="fb-preview" ref={host} data-testid="preview" data-state={state} />
+      <figcaption className="filter-label">
+        {label} <span className="muted small">(what visitors see; not interactive here)</span>
+      </figcaption>
+      {/* contain: paint makes the box the containing block of the widget's fixed positioning. Inert: the
+          widget takes the focus when it opens and keeps Tab inside its dialog (right for visitors), which
+          would pull the focus out of the form on every change and trap keyboard users in the preview. */}
+      <div className="fb-preview" ref={host} data-testid="preview" data-state={state} inert />
       {error && (
         <p className="field-error" role="alert">
           The preview failed: {error}
