@@ -27,6 +27,9 @@ export default defineConfig({
     chunkSizeWarningLimit: 800,
   },
   server: {
+    // The heatmaps and the feedback preview import the tracker's own modules (tracker/src/heat.ts,
+    // tracker/src/feedback/ui.ts), which lie outside web/: let the dev server read them.
+    fs: { allow: [".", "../tracker/src"] },
     proxy: {
       "/api": { target: api, changeOrigin: false },
       "/s/": { target: api, changeOrigin: false },
