@@ -397,3 +397,89 @@ test("an answer from a visitor who was not recorded has no watch link, and says 
   await page.setViewportSize({ width: 1400, height: 1000 });
   assert.ok(wide <= 375, `the page is ${wide} px wide on a 375 px screen`);
 });
+
+test("a survey shows only on the pages it targets and after its delay, is answered by keyboard alone, and its answer opens the recording at that moment", { timeout: 180_000 }, async () => {
+  // Everyone recorded again (the previous test sampled nobody in).
+  let r = await call("PATCH", `/api/v1/sites/${siteId}/settings`, { settings: { sampleRate: 1 }, updateMask: "sampleRate" });
+  assert.equal(r.status, 200, r.text);
+  r = await call("POST", `/api/v1/sites/${siteId}/surveys`, {
+    survey: {
+      name: "Product page survey",
+      status: "SURVEY_STATUS_ACTIVE",
+      oncePerVisitor: true,
+      questions: [
+        { id: 1, type: "QUESTION_TYPE_RATING_5", text: "How clear is this product page?", required: true },
+        { id: 2, type: "QUESTION_TYPE_SHORT_TEXT", text: "What is missing?" },
+      ],
+      targeting: { pages: [{ operator: "OPERATOR_PATTERN", value: "/product/*" }] },
+      trigger: { kind: "KIND_AFTER_SECONDS", seconds: 3 },
+      thanks: "Noted, thank you!",
+    },
+  });
+  assert.equal(r.status, 200, r.text);
+  const product = r.json().survey;
+  await waitFor(async () => {
+    const text = await (await fetch(`${sl.base}/s/${siteKey}.js`)).text();
+    return text.includes(product.id) && /"sampleRate":1[,}]/.test(text);
+  }, "the bootstrap to carry the product survey", 60_000);
+
+  const vctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const vp = await vctx.newPage();
+  const bundles = [];
+  vp.on("request", (q) => /\/static\/feedback\./.test(q.url()) && bundles.push(q.url()));
+  const dialog = vp.locator("[data-sightline=feedback] >> [role=dialog].s");
+  // A page the survey does not target (nor the widget): nothing shows, the bundle is not loaded.
+  await vp.goto(`${fixtureOrigin}/about`);
+  await waitFor(() => vp.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
+  await vp.waitForTimeout(4500);
+  assert.equal(await dialog.count(), 0, "no survey on /about");
+  assert.deepEqual(bundles, [], "no feedback bundle on a page with nothing active");
+  // The targeted page: nothing during the first seconds, then the survey.
+  const opened = Date.now();
+  await vp.goto(`${fixtureOrigin}/product/teapot-glass`);
+  await vp.waitForTimeout(1500);
+  assert.equal(await dialog.count(), 0, "the survey waits for its 3 s");
+  await dialog.waitFor({ timeout: 15_000 });
+  assert.ok(Date.now() - opened >= 2900, `shown after ${Date.now() - opened} ms`);
+  assert.equal(bundles.length, 1, "the bundle loads where something is active");
+  assert.equal(await dialog.locator("h2").textContent(), "How clear is this product page?");
+  // Keyboard alone: End picks 5 of 5, Enter goes on; type, Tab to send, Space.
+  await vp.keyboard.press("End");
+  await vp.keyboard.press("Enter");
+  await dialog.locator("h2", { hasText: "What is missing?" }).waitFor();
+  await vp.keyboard.type("A size chart");
+  await vp.keyboard.press("Tab");
+  await vp.keyboard.press("Space");
+  await dialog.locator("[role=status]", { hasText: "Noted, thank you!" }).waitFor();
+  await vp.screenshot({ path: path.join(shots, "survey-keyboard-thanks.png") });
+  await vp.waitForTimeout(1500);
+  await vp.close(); // page hide flushes the last batch
+  await vctx.close();
+
+  const answer = await waitFor(async () => (await search({ surveyIds: [product.id] })).answers?.[0], "the product survey's answer", 60_000);
+  assert.equal(answer.kind, "ANSWER_KIND_SURVEY");
+  assert.equal(answer.rating, 5, "the first 1–5 question's score is the answer's rating");
+  assert.deepEqual(answer.answers.map((a) => [a.questionId, a.score ?? null, a.text ?? ""]), [[product.questions[0].id, 5, ""], [product.questions[1].id, null, "A size chart"]]);
+  assert.match(answer.url, /\/product\/teapot-glass$/);
+  assert.ok(answer.recorded, "the visitor was recorded");
+
+  // The Responses page of that survey links the answer to its moment in the recording.
+  await page.goto(site(`feedback?survey=${product.id}`));
+  const row = page.locator(`[data-testid=answer-row][data-answer-id="${answer.id}"]`);
+  await row.waitFor({ timeout: 20_000 });
+  assert.match(await row.getByTestId("answer-lines").textContent(), /What is missing\?A size chart/);
+  await row.locator("[data-testid=watch][data-ready=true]").waitFor({ timeout: 20_000 });
+  const session = (await call("GET", `/api/v1/sites/${siteId}/sessions/${answer.sessionId}`)).json().session;
+  const t = Math.floor((Date.parse(answer.clientTime) - Date.parse(session.startTime)) / 1000);
+  // Given on the second page, 3 s after it opened and 4.5 s after the first.
+  assert.ok(t >= 7 && t < 60, `the answer came ${t} s into the session`);
+  assert.equal(await row.getByTestId("watch").getAttribute("href"), `/o/${orgId}/sites/${siteId}/recordings/${answer.sessionId}?t=${t}`);
+  await row.getByTestId("watch").click();
+  await page.locator("[data-testid=replay-player][data-ready='1']").waitFor({ timeout: 30_000 });
+  const clock = await waitFor(async () => {
+    const [m, sec] = (await page.getByTestId("player-clock").innerText()).split(" / ")[0].split(":").map(Number);
+    const at = m * 60 + sec;
+    return at >= t - 1 && at;
+  }, `the player's clock at ${t} s`, 15_000);
+  assert.ok(clock <= t + 10, `the player starts near the answer: ${clock} s for ${t} s`);
+});
