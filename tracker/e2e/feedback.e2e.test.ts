@@ -26,7 +26,8 @@ interface Servers {
   close(): Promise<void>;
 }
 
-const SHOTS = new URL('./screenshots/', import.meta.url).pathname;
+// Screenshots to look at (not committed: every run rewrites them).
+const SHOTS = process.env.SCREENSHOT_DIR ? process.env.SCREENSHOT_DIR.replace(/\/?$/, '/') : new URL('../test-results/feedback/', import.meta.url).pathname;
 const SURVEY_ID = '9007199254740993'; // above 2^53: an int64 that only a string carries
 const widget = (over: object = {}) => ({
   position: 'right',
@@ -126,7 +127,7 @@ describe('feedback widget', () => {
     });
     expect(style).toMatchObject({ bg: 'rgb(217, 72, 15)', display: 'block', right: 0 });
     expect(style.h).toBeGreaterThan(style.w); // a vertical tab on the right edge
-    await page.screenshot({ path: SHOTS + 'widget-reset-tab.png' });
+    await page.screenshot({ path: SHOTS + 'widget-reset-tab.png', animations: 'disabled' });
 
     await tab.click();
     const dlg = page.locator('[data-sightline=feedback] >> [role=dialog]');
@@ -147,7 +148,7 @@ describe('feedback widget', () => {
     await page.keyboard.press('ArrowRight');
     expect(await dlg.locator('[aria-checked=true]').getAttribute('aria-label')).toBe('Like');
     await dlg.locator('textarea').fill('The wallet photo is too small');
-    await page.screenshot({ path: SHOTS + 'widget-reset-open.png' });
+    await page.screenshot({ path: SHOTS + 'widget-reset-open.png', animations: 'disabled' });
 
     // Point at an element: the dialog steps aside, an outline follows the pointer, a click picks.
     await dlg.locator('button.l').click();
@@ -156,7 +157,7 @@ describe('feedback widget', () => {
     await page.mouse.move(card!.x + 40, card!.y + 40);
     const outline = page.locator('[data-sightline=feedback] >> .o');
     await outline.waitFor();
-    await page.screenshot({ path: SHOTS + 'widget-reset-pointing.png' });
+    await page.screenshot({ path: SHOTS + 'widget-reset-pointing.png', animations: 'disabled' });
     await page.mouse.click(card!.x + 10, card!.y + 10); // on the card itself, not its heading
     await dlg.waitFor();
     expect(await dlg.locator('button.l').getAttribute('aria-pressed')).toBe('true');
@@ -215,7 +216,7 @@ describe('feedback widget', () => {
       return { left: r.left, bottom: innerHeight - r.bottom, font: s.fontSize, dir: s.direction, transition: s.transitionDuration };
     });
     expect(t).toEqual({ left: 16, bottom: 16, font: '14px', dir: 'ltr', transition: '0s' });
-    await page.screenshot({ path: SHOTS + 'widget-dark-rtl-tab.png' });
+    await page.screenshot({ path: SHOTS + 'widget-dark-rtl-tab.png', animations: 'disabled' });
     await tab.focus();
     await page.keyboard.press('Enter');
     const dlg = page.locator('[data-sightline=feedback] >> [role=dialog]');
@@ -227,7 +228,7 @@ describe('feedback widget', () => {
     const inside = await page.evaluate(() => !!document.querySelector('[data-sightline]')!.shadowRoot!.activeElement?.closest('[role=dialog]'));
     expect(inside).toBe(true);
     expect(await boxes(page)).toEqual(before);
-    await page.screenshot({ path: SHOTS + 'widget-dark-rtl-open.png' });
+    await page.screenshot({ path: SHOTS + 'widget-dark-rtl-open.png', animations: 'disabled' });
     // Not sampled for recording: the answer still goes, with the ids the tracker would use.
     await dlg.locator('[role=radio]').nth(0).click();
     await dlg.locator('button.b').click();
@@ -316,7 +317,7 @@ describe('feedback widget', () => {
     await until(() => srv.answers.some((a) => a.body.page.url.includes('csp=strict')));
     expect(srv.answers.find((a) => a.body.page.url.includes('csp=strict'))!.body.rating).toBe(5);
     expect(await page.evaluate(() => (window as any).__csp)).toEqual([]);
-    await page.screenshot({ path: SHOTS + 'widget-strict-csp-thanks.png' });
+    await page.screenshot({ path: SHOTS + 'widget-strict-csp-thanks.png', animations: 'disabled' });
     await ctx.close();
   });
 });
@@ -344,7 +345,7 @@ describe('surveys', () => {
     const dlg = page.locator('[data-sightline=feedback] >> [role=dialog]');
     await dlg.waitFor();
     expect(await dlg.locator('h2').textContent()).toBe('How likely are you to recommend us to a friend?');
-    await page.screenshot({ path: SHOTS + 'survey-nps.png' });
+    await page.screenshot({ path: SHOTS + 'survey-nps.png', animations: 'disabled' });
     // Keyboard only: End picks 10 in the NPS scale, Enter moves on.
     await page.keyboard.press('End');
     await page.keyboard.press('Enter');
@@ -360,7 +361,7 @@ describe('surveys', () => {
     await page.keyboard.press('Enter');
     await dlg.locator('h2', { hasText: 'What should we improve?' }).waitFor();
     await page.keyboard.type('Faster checkout');
-    await page.screenshot({ path: SHOTS + 'survey-text.png' });
+    await page.screenshot({ path: SHOTS + 'survey-text.png', animations: 'disabled' });
     await page.keyboard.press('Tab');
     await page.keyboard.press('Space');
     await dlg.locator('[role=status]', { hasText: 'Thanks, that helps!' }).waitFor();
