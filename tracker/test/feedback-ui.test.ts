@@ -22,6 +22,11 @@ describe('preview', () => {
     expect(r.querySelector('.tab')!.textContent).toBe('Ihre Meinung');
     const dlg = r.querySelector('[role=dialog]')!;
     expect(dlg.querySelector('h2')!.textContent).toBe('Wie bewerten Sie diese Seite?');
+    // The dashboard's form keeps the focus: the preview neither takes it nor traps Tab.
+    expect(r.activeElement).toBeNull();
+    const tabKey = new KeyboardEvent('keydown', { key: 'Tab', shiftKey: true, bubbles: true, cancelable: true });
+    dlg.dispatchEvent(tabKey);
+    expect(tabKey.defaultPrevented).toBe(false);
     expect(dlg.querySelectorAll('[role=radio]').length).toBe(5);
     (dlg.querySelector('button.l') as HTMLButtonElement).click(); // pointing is off in preview
     expect(r.querySelector('.o')).toBeNull();

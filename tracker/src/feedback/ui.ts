@@ -212,11 +212,12 @@ export function mountWidget(host: HTMLElement, settings: FeedbackSettings | unkn
       thanks.focus();
       if (!opts.preview) timer = setTimeout(close, 4000);
     });
-    trap(dlg, close, true);
+    // A preview (the dashboard's) neither takes the focus nor keeps Tab in: the form beside it has it.
+    trap(dlg, close, !opts.preview);
     tab.hidden = true;
     tab.setAttribute('aria-expanded', 'true');
     c.append(dlg);
-    (faces.querySelector('[tabindex="0"]') as HTMLElement).focus();
+    if (!opts.preview) (faces.querySelector('[tabindex="0"]') as HTMLElement).focus();
   };
 
   tab.addEventListener('click', open);
