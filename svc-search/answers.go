@@ -73,31 +73,17 @@ func (s *Service) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswers
 	switch x := req.GetSelector().(type) {
 	case *searchv1.DeleteAnswersRequest_AnswerIds:
 		ids := x.AnswerIds.GetIds()
-		if len(ids) == 0 || len(ids) > maxDeleteIDs {
-			return nil, invalidf("answer_ids must hold 1 to %d ids", maxDeleteIDs)
-		}
-		for i, id := range ids {
-			if id == "" {
-				return nil, invalidf("answer_ids[%d] is empty", i)
-			}
-			if err := checkString(fmt.Sprintf("answer_ids[%d]", i), id); err != nil {
-				return nil, err
-			}
+		if err := checkDeleteIDs("answer_ids", ids); err != nil {
+			return nil, err
 		}
 		sel.AnswerIDs = ids
 	case *searchv1.DeleteAnswersRequest_VisitorId:
-		if x.VisitorId == "" {
-			return nil, invalidf("visitor_id is empty")
-		}
-		if err := checkString("visitor_id", x.VisitorId); err != nil {
+		if err := checkRequired("visitor_id", x.VisitorId); err != nil {
 			return nil, err
 		}
 		sel.VisitorID = x.VisitorId
 	case *searchv1.DeleteAnswersRequest_SessionId:
-		if x.SessionId == "" {
-			return nil, invalidf("session_id is empty")
-		}
-		if err := checkString("session_id", x.SessionId); err != nil {
+		if err := checkRequired("session_id", x.SessionId); err != nil {
 			return nil, err
 		}
 		sel.SessionID = x.SessionId
@@ -107,10 +93,7 @@ func (s *Service) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswers
 		}
 		sel.WholeSite = true
 	case *searchv1.DeleteAnswersRequest_GivenBefore:
-		if x.GivenBefore == nil {
-			return nil, invalidf("given_before is empty")
-		}
-		if err := checkTime("given_before", x.GivenBefore); err != nil {
+		if err := checkRequiredTime("given_before", x.GivenBefore); err != nil {
 			return nil, err
 		}
 		sel.GivenBefore = x.GivenBefore.AsTime()

@@ -370,23 +370,12 @@ func (s *Service) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessio
 	switch x := req.GetSelector().(type) {
 	case *searchv1.DeleteSessionsRequest_SessionIds:
 		ids := x.SessionIds.GetIds()
-		if len(ids) == 0 || len(ids) > maxDeleteIDs {
-			return nil, invalidf("session_ids must hold 1 to %d ids", maxDeleteIDs)
-		}
-		for i, id := range ids {
-			if id == "" {
-				return nil, invalidf("session_ids[%d] is empty", i)
-			}
-			if err := checkString(fmt.Sprintf("session_ids[%d]", i), id); err != nil {
-				return nil, err
-			}
+		if err := checkDeleteIDs("session_ids", ids); err != nil {
+			return nil, err
 		}
 		sel.SessionIDs = ids
 	case *searchv1.DeleteSessionsRequest_VisitorId:
-		if x.VisitorId == "" {
-			return nil, invalidf("visitor_id is empty")
-		}
-		if err := checkString("visitor_id", x.VisitorId); err != nil {
+		if err := checkRequired("visitor_id", x.VisitorId); err != nil {
 			return nil, err
 		}
 		sel.VisitorID = x.VisitorId
@@ -396,10 +385,7 @@ func (s *Service) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessio
 		}
 		sel.WholeSite = true
 	case *searchv1.DeleteSessionsRequest_StartedBefore:
-		if x.StartedBefore == nil {
-			return nil, invalidf("started_before is empty")
-		}
-		if err := checkTime("started_before", x.StartedBefore); err != nil {
+		if err := checkRequiredTime("started_before", x.StartedBefore); err != nil {
 			return nil, err
 		}
 		sel.StartedBefore = x.StartedBefore.AsTime()

@@ -72,6 +72,36 @@ func checkValues(name string, vs []string) error {
 	return nil
 }
 
+// checkDeleteIDs checks a delete selector's id list: 1 to maxDeleteIDs
+// ids, none empty.
+func checkDeleteIDs(name string, ids []string) error {
+	if len(ids) == 0 || len(ids) > maxDeleteIDs {
+		return invalidf("%s must hold 1 to %d ids", name, maxDeleteIDs)
+	}
+	for i, id := range ids {
+		if err := checkRequired(fmt.Sprintf("%s[%d]", name, i), id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRequired checks a string a selector needs: present and well formed.
+func checkRequired(name, v string) error {
+	if v == "" {
+		return invalidf("%s is empty", name)
+	}
+	return checkString(name, v)
+}
+
+// checkRequiredTime checks a time a selector needs: present and in range.
+func checkRequiredTime(name string, ts *timestamppb.Timestamp) error {
+	if ts == nil {
+		return invalidf("%s is empty", name)
+	}
+	return checkTime(name, ts)
+}
+
 func checkTime(name string, ts *timestamppb.Timestamp) error {
 	if ts == nil {
 		return nil

@@ -297,46 +297,11 @@ func (ix *Answers) DeleteAnswers(ctx context.Context, siteID int64, sel index.An
 		q = term(aSession, sel.SessionID)
 	case sel.WholeSite:
 	default:
-		f := false
-		dq := query.NewDateRangeInclusiveQuery(time.Time{}, sel.GivenBefore, nil, &f)
-		dq.SetField(aTime)
-		q = dq
+		q = before(aTime, sel.GivenBefore)
 	}
-	full := siteScoped(siteID, q)
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
-	var deleted int64
-	for {
-		req := bleve.NewSearchRequestOptions(full, deleteChunk, 0, false)
-		req.Score = bleve.ScoreNone
-		req.SortBy([]string{"_id"})
-		sr, err := ix.idx.SearchInContext(ctx, req)
-		if err != nil {
-			return deleted, fmt.Errorf("bleve answers: select for delete: %w", err)
-		}
-		if len(sr.Hits) == 0 {
-			return deleted, nil
-		}
-		b := ix.idx.NewBatch()
-		for _, h := range sr.Hits {
-			b.Delete(h.ID)
-		}
-		if err := ix.idx.Batch(b); err != nil {
-			return deleted, fmt.Errorf("bleve answers: delete batch: %w", err)
-		}
-		if err := ix.db.Update(func(tx *bolt.Tx) error {
-			bk := tx.Bucket(answersBucket)
-			for _, h := range sr.Hits {
-				if err := bk.Delete([]byte(h.ID)); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return deleted, fmt.Errorf("bleve answers: delete answers: %w", err)
-		}
-		deleted += int64(len(sr.Hits))
-	}
+	return deleteMatching(ctx, ix.idx, ix.db, answersBucket, siteScoped(siteID, q), "bleve answers", "answers")
 }
 
 // SearchAnswers implements index.AnswerIndex.

@@ -421,35 +421,38 @@ func (ix *Index) Delete(ctx context.Context, siteID int64, sel index.Selector) (
 	case sel.WholeSite:
 		q = nil
 	default:
-		f := false
-		dq := query.NewDateRangeInclusiveQuery(time.Time{}, sel.StartedBefore, nil, &f)
-		dq.SetField(fStart)
-		q = dq
+		q = before(fStart, sel.StartedBefore)
 	}
-	full := siteScoped(siteID, q)
-
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
+	return deleteMatching(ctx, ix.idx, ix.db, bucket, siteScoped(siteID, q), "bleve", "summaries")
+}
+
+// deleteMatching deletes the documents full matches from idx and their
+// stored copies from bucket, deleteChunk at a time so a large delete never
+// loads every match at once. The caller holds its write lock; errors start
+// with prefix and name the stored copies as what.
+func deleteMatching(ctx context.Context, idx bleve.Index, db *bolt.DB, bucket []byte, full query.Query, prefix, what string) (int64, error) {
 	var deleted int64
 	for {
 		req := bleve.NewSearchRequestOptions(full, deleteChunk, 0, false)
 		req.Score = bleve.ScoreNone
 		req.SortBy([]string{"_id"})
-		sr, err := ix.idx.SearchInContext(ctx, req)
+		sr, err := idx.SearchInContext(ctx, req)
 		if err != nil {
-			return deleted, fmt.Errorf("bleve: select for delete: %w", err)
+			return deleted, fmt.Errorf("%s: select for delete: %w", prefix, err)
 		}
 		if len(sr.Hits) == 0 {
 			return deleted, nil
 		}
-		b := ix.idx.NewBatch()
+		b := idx.NewBatch()
 		for _, h := range sr.Hits {
 			b.Delete(h.ID)
 		}
-		if err := ix.idx.Batch(b); err != nil {
-			return deleted, fmt.Errorf("bleve: delete batch: %w", err)
+		if err := idx.Batch(b); err != nil {
+			return deleted, fmt.Errorf("%s: delete batch: %w", prefix, err)
 		}
-		if err := ix.db.Update(func(tx *bolt.Tx) error {
+		if err := db.Update(func(tx *bolt.Tx) error {
 			bk := tx.Bucket(bucket)
 			for _, h := range sr.Hits {
 				if err := bk.Delete([]byte(h.ID)); err != nil {
@@ -458,7 +461,7 @@ func (ix *Index) Delete(ctx context.Context, siteID int64, sel index.Selector) (
 			}
 			return nil
 		}); err != nil {
-			return deleted, fmt.Errorf("bleve: delete summaries: %w", err)
+			return deleted, fmt.Errorf("%s: delete %s: %w", prefix, what, err)
 		}
 		deleted += int64(len(sr.Hits))
 	}
@@ -673,6 +676,14 @@ func numRange(field string, lo, hi *float64) query.Query {
 }
 
 func ptr(v float64) *float64 { return &v }
+
+// before matches field's times strictly before t.
+func before(field string, t time.Time) query.Query {
+	exclusive := false
+	q := query.NewDateRangeInclusiveQuery(time.Time{}, t, nil, &exclusive)
+	q.SetField(field)
+	return q
+}
 
 // siteScoped ANDs the site into q (nil q selects the whole site).
 func siteScoped(siteID int64, q query.Query) query.Query {
