@@ -119,6 +119,10 @@ test("the feedback widget settings save through PATCH settings, beside a live pr
   await page.getByTestId("fw-pages-value").fill("/checkout");
   // The preview follows the form.
   await waitFor(async () => (await dialog.locator("h2").textContent()) === "How is checkout going?", "the preview to show the new title", 10_000);
+  // … and the chosen edge: the tab on the box's left edge, the dialog beside it.
+  const box = await page.getByTestId("preview").boundingBox();
+  const [tabBox, dlgBox] = [await page.locator("[data-testid=preview] >> .tab").boundingBox(), await dialog.boundingBox()];
+  assert.ok(tabBox && tabBox.x - box.x <= 2 && dlgBox.x > tabBox.x + tabBox.width, `tab at x ${tabBox?.x}, dialog at x ${dlgBox.x}, box from ${box.x}`);
   await page.getByTestId("fw-save").click();
   await page.getByText("Saved. Visitors get the new widget").waitFor();
   const r = await call("GET", `/api/v1/sites/${siteId}/settings`);

@@ -214,7 +214,7 @@ export function mountWidget(host: HTMLElement, settings: FeedbackSettings | unkn
     });
     // A preview (the dashboard's) neither takes the focus nor keeps Tab in: the form beside it has it.
     trap(dlg, close, !opts.preview);
-    tab.hidden = true;
+    tab.hidden = !opts.preview; // the preview shows on which edge the tab sits, too
     tab.setAttribute('aria-expanded', 'true');
     c.append(dlg);
     if (!opts.preview) (faces.querySelector('[tabindex="0"]') as HTMLElement).focus();
