@@ -7,13 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
 
-	"github.com/elastic/go-elasticsearch/v8"
-	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -33,9 +30,7 @@ import (
 // that empty buckets come back too. An open range with an unspecified
 // interval first asks for the earliest and latest match (min/max).
 type Answers struct {
-	es    *elasticsearch.Client
-	cfg   Config
-	alias string
+	conn
 }
 
 var _ index.AnswerIndex = (*Answers)(nil)
@@ -61,21 +56,12 @@ const answersSchema = 1
 // OpenAnswers connects and makes sure the answers template, first index and
 // alias exist.
 func OpenAnswers(ctx context.Context, cfg Config) (*Answers, error) {
-	if cfg.Refresh == "" {
-		cfg.Refresh = "wait_for"
-	}
-	if cfg.Shards == 0 {
-		cfg.Shards = 1
-	}
-	es, err := elasticsearch.NewClient(elasticsearch.Config{
-		Addresses: cfg.Addresses, Username: cfg.Username, Password: cfg.Password,
-		Transport: cfg.Transport, MaxRetries: 3,
-	})
+	c, err := dial(cfg, "answers")
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: client: %w", err)
+		return nil, err
 	}
-	ix := &Answers{es: es, cfg: cfg, alias: cfg.IndexPrefix + "-answers"}
-	if err := ensureAlias(ctx, es, ix.alias, AnswersTemplateBody(cfg.IndexPrefix, cfg.Shards, cfg.Replicas), answerProperties()); err != nil {
+	ix := &Answers{conn: c}
+	if err := ensureAlias(ctx, c.es, ix.alias, AnswersTemplateBody(c.cfg.IndexPrefix, c.cfg.Shards, c.cfg.Replicas), answerProperties()); err != nil {
 		return nil, err
 	}
 	return ix, nil
@@ -235,23 +221,7 @@ func (ix *Answers) DeleteAnswers(ctx context.Context, siteID int64, sel index.An
 	if err != nil {
 		return 0, err
 	}
-	raw, _ := json.Marshal(body)
-	refresh := ix.cfg.Refresh != "false"
-	res, err := esapi.DeleteByQueryRequest{
-		Index: []string{ix.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(siteID)},
-		Refresh: &refresh, Conflicts: "proceed",
-	}.Do(ctx, ix.es)
-	var out struct {
-		Deleted  int64             `json:"deleted"`
-		Failures []json.RawMessage `json:"failures"`
-	}
-	if err := decode(res, err, "delete answers by query", &out); err != nil {
-		return 0, err
-	}
-	if len(out.Failures) > 0 {
-		return out.Deleted, fmt.Errorf("elasticsearch: delete answers by query: %d failures: %s", len(out.Failures), out.Failures[0])
-	}
-	return out.Deleted, nil
+	return ix.deleteByQuery(ctx, siteID, body, "delete answers by query")
 }
 
 // AnswerFilterQuery is the bool filter of an AnswerFilter; its first
@@ -352,8 +322,6 @@ func (ix *Answers) SearchAnswers(ctx context.Context, q index.AnswerQuery) (*ind
 	if err != nil {
 		return nil, err
 	}
-	raw, _ := json.Marshal(body)
-	res, err := esapi.SearchRequest{Index: []string{ix.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(q.SiteID)}}.Do(ctx, ix.es)
 	var out struct {
 		Hits struct {
 			Total struct {
@@ -367,7 +335,7 @@ func (ix *Answers) SearchAnswers(ctx context.Context, q index.AnswerQuery) (*ind
 			} `json:"hits"`
 		} `json:"hits"`
 	}
-	if err := decode(res, err, "search answers", &out); err != nil {
+	if err := ix.search(ctx, q.SiteID, body, "search answers", &out); err != nil {
 		return nil, err
 	}
 	r := &index.AnswerResult{Total: out.Hits.Total.Value}
@@ -377,16 +345,9 @@ func (ix *Answers) SearchAnswers(ctx context.Context, q index.AnswerQuery) (*ind
 		hits = hits[:q.Limit]
 	}
 	for _, h := range hits {
-		pb, err := base64.StdEncoding.DecodeString(h.Source.Answer)
-		if err != nil {
-			return nil, fmt.Errorf("elasticsearch: decode %s: %w", h.ID, err)
-		}
 		a := &sessionsv1.Answer{}
-		if err := proto.Unmarshal(pb, a); err != nil {
-			return nil, fmt.Errorf("elasticsearch: decode %s: %w", h.ID, err)
-		}
-		if a.GetSiteId() != q.SiteID { // defence in depth; the query filters by site
-			return nil, fmt.Errorf("elasticsearch: hit %s belongs to another site", h.ID)
+		if err := decodeHit(h.ID, h.Source.Answer, a, q.SiteID); err != nil {
+			return nil, err
 		}
 		r.Answers = append(r.Answers, a)
 	}
@@ -589,31 +550,4 @@ func (ix *Answers) AnswerStats(ctx context.Context, q index.StatsQuery) (*search
 		resp.Surveys = append(resp.Surveys, &searchv1.SurveyCount{SurveyId: id, Answers: b.DocCount})
 	}
 	return resp, nil
-}
-
-func (ix *Answers) search(ctx context.Context, siteID int64, body map[string]any, what string, out any) error {
-	raw, _ := json.Marshal(body)
-	res, err := esapi.SearchRequest{Index: []string{ix.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(siteID)}}.Do(ctx, ix.es)
-	return decode(res, err, what, out)
-}
-
-// Ready implements index.AnswerIndex: the alias answers.
-func (ix *Answers) Ready(ctx context.Context) error {
-	res, err := esapi.IndicesExistsAliasRequest{Name: []string{ix.alias}}.Do(ctx, ix.es)
-	if err != nil {
-		return fmt.Errorf("elasticsearch: not ready: %w", err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("elasticsearch: not ready: alias %s: %s", ix.alias, res.Status())
-	}
-	return nil
-}
-
-// Close implements index.AnswerIndex.
-func (ix *Answers) Close() error {
-	if t, ok := ix.es.Transport.(interface{ CloseIdleConnections() }); ok {
-		t.CloseIdleConnections()
-	}
-	return nil
 }

@@ -57,9 +57,34 @@ type Config struct {
 
 // Index is the Elasticsearch sessions index.
 type Index struct {
+	conn
+}
+
+// conn is what the sessions and answers indexes share: the client, the
+// configuration and the alias every request goes through.
+type conn struct {
 	es    *elasticsearch.Client
 	cfg   Config
 	alias string
+}
+
+// dial makes the client for the alias <IndexPrefix>-<name>, with the
+// configuration's defaults filled in.
+func dial(cfg Config, name string) (conn, error) {
+	if cfg.Refresh == "" {
+		cfg.Refresh = "wait_for"
+	}
+	if cfg.Shards == 0 {
+		cfg.Shards = 1
+	}
+	es, err := elasticsearch.NewClient(elasticsearch.Config{
+		Addresses: cfg.Addresses, Username: cfg.Username, Password: cfg.Password,
+		Transport: cfg.Transport, MaxRetries: 3,
+	})
+	if err != nil {
+		return conn{}, fmt.Errorf("elasticsearch: client: %w", err)
+	}
+	return conn{es: es, cfg: cfg, alias: cfg.IndexPrefix + "-" + name}, nil
 }
 
 var _ index.Index = (*Index)(nil)
@@ -119,20 +144,11 @@ const (
 // Open connects and makes sure the template, the first index and the alias
 // exist.
 func Open(ctx context.Context, cfg Config) (*Index, error) {
-	if cfg.Refresh == "" {
-		cfg.Refresh = "wait_for"
-	}
-	if cfg.Shards == 0 {
-		cfg.Shards = 1
-	}
-	es, err := elasticsearch.NewClient(elasticsearch.Config{
-		Addresses: cfg.Addresses, Username: cfg.Username, Password: cfg.Password,
-		Transport: cfg.Transport, MaxRetries: 3,
-	})
+	c, err := dial(cfg, "sessions")
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: client: %w", err)
+		return nil, err
 	}
-	ix := &Index{es: es, cfg: cfg, alias: cfg.IndexPrefix + "-sessions"}
+	ix := &Index{conn: c}
 	if err := ix.setup(ctx); err != nil {
 		return nil, err
 	}
@@ -456,22 +472,35 @@ func (ix *Index) Delete(ctx context.Context, siteID int64, sel index.Selector) (
 	if err != nil {
 		return 0, err
 	}
+	return ix.deleteByQuery(ctx, siteID, body, "delete by query")
+}
+
+// search runs a search under the site's routing and decodes the answer
+// into out; what names it in errors.
+func (c *conn) search(ctx context.Context, siteID int64, body map[string]any, what string, out any) error {
 	raw, _ := json.Marshal(body)
-	refresh := ix.cfg.Refresh != "false"
-	conflicts := "proceed"
+	res, err := esapi.SearchRequest{Index: []string{c.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(siteID)}}.Do(ctx, c.es)
+	return decode(res, err, what, out)
+}
+
+// deleteByQuery runs a delete-by-query under the site's routing; what
+// names it in errors.
+func (c *conn) deleteByQuery(ctx context.Context, siteID int64, body map[string]any, what string) (int64, error) {
+	raw, _ := json.Marshal(body)
+	refresh := c.cfg.Refresh != "false"
 	res, err := esapi.DeleteByQueryRequest{
-		Index: []string{ix.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(siteID)},
-		Refresh: &refresh, Conflicts: conflicts,
-	}.Do(ctx, ix.es)
+		Index: []string{c.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(siteID)},
+		Refresh: &refresh, Conflicts: "proceed",
+	}.Do(ctx, c.es)
 	var out struct {
 		Deleted  int64             `json:"deleted"`
 		Failures []json.RawMessage `json:"failures"`
 	}
-	if err := decode(res, err, "delete by query", &out); err != nil {
+	if err := decode(res, err, what, &out); err != nil {
 		return 0, err
 	}
 	if len(out.Failures) > 0 {
-		return out.Deleted, fmt.Errorf("elasticsearch: delete by query: %d failures: %s", len(out.Failures), out.Failures[0])
+		return out.Deleted, fmt.Errorf("elasticsearch: %s: %d failures: %s", what, len(out.Failures), out.Failures[0])
 	}
 	return out.Deleted, nil
 }
@@ -518,16 +547,34 @@ func decode(res *esapi.Response, err error, what string, out any) error {
 	return nil
 }
 
+// siteDoc is what an index stores a document as: a message of one site.
+type siteDoc interface {
+	proto.Message
+	GetSiteId() int64
+}
+
+// decodeHit decodes a hit's stored copy (base64 protobuf) into m and
+// checks it is siteID's: defence in depth, the query filters by site.
+func decodeHit(id, stored string, m siteDoc, siteID int64) error {
+	pb, err := base64.StdEncoding.DecodeString(stored)
+	if err != nil {
+		return fmt.Errorf("elasticsearch: decode %s: %w", id, err)
+	}
+	if err := proto.Unmarshal(pb, m); err != nil {
+		return fmt.Errorf("elasticsearch: decode %s: %w", id, err)
+	}
+	if m.GetSiteId() != siteID {
+		return fmt.Errorf("elasticsearch: hit %s belongs to another site", id)
+	}
+	return nil
+}
+
 // Search implements index.Index.
 func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, error) {
 	body, err := SearchBody(q)
 	if err != nil {
 		return nil, err
 	}
-	raw, _ := json.Marshal(body)
-	res, err := esapi.SearchRequest{
-		Index: []string{ix.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(q.SiteID)},
-	}.Do(ctx, ix.es)
 	var out struct {
 		Hits struct {
 			Total struct {
@@ -547,7 +594,7 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 			} `json:"buckets"`
 		} `json:"aggregations"`
 	}
-	if err := decode(res, err, "search", &out); err != nil {
+	if err := ix.search(ctx, q.SiteID, body, "search", &out); err != nil {
 		return nil, err
 	}
 	r := &index.Result{Total: out.Hits.Total.Value}
@@ -557,16 +604,9 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 		hits = hits[:q.Limit]
 	}
 	for _, h := range hits {
-		pb, err := base64.StdEncoding.DecodeString(h.Source.Summary)
-		if err != nil {
-			return nil, fmt.Errorf("elasticsearch: decode %s: %w", h.ID, err)
-		}
 		s := &sessionsv1.SessionSummary{}
-		if err := proto.Unmarshal(pb, s); err != nil {
-			return nil, fmt.Errorf("elasticsearch: decode %s: %w", h.ID, err)
-		}
-		if s.GetSiteId() != q.SiteID { // defence in depth; the query filters by site
-			return nil, fmt.Errorf("elasticsearch: hit %s belongs to another site", h.ID)
+		if err := decodeHit(h.ID, h.Source.Summary, s, q.SiteID); err != nil {
+			return nil, err
 		}
 		r.Sessions = append(r.Sessions, s)
 	}
@@ -680,23 +720,23 @@ func (ix *Index) Count(ctx context.Context, siteID int64, f *searchv1.SessionFil
 	return out.Count, nil
 }
 
-// Ready implements index.Index: the alias answers.
-func (ix *Index) Ready(ctx context.Context) error {
-	res, err := esapi.IndicesExistsAliasRequest{Name: []string{ix.alias}}.Do(ctx, ix.es)
+// Ready implements index.Index and index.AnswerIndex: the alias answers.
+func (c *conn) Ready(ctx context.Context) error {
+	res, err := esapi.IndicesExistsAliasRequest{Name: []string{c.alias}}.Do(ctx, c.es)
 	if err != nil {
 		return fmt.Errorf("elasticsearch: not ready: %w", err)
 	}
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("elasticsearch: not ready: alias %s: %s", ix.alias, res.Status())
+		return fmt.Errorf("elasticsearch: not ready: alias %s: %s", c.alias, res.Status())
 	}
 	return nil
 }
 
-// Close implements index.Index; the client holds no resources beyond idle
-// connections.
-func (ix *Index) Close() error {
-	if t, ok := ix.es.Transport.(interface{ CloseIdleConnections() }); ok {
+// Close implements index.Index and index.AnswerIndex; the client holds no
+// resources beyond idle connections.
+func (c *conn) Close() error {
+	if t, ok := c.es.Transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
 	return nil
