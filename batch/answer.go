@@ -84,12 +84,7 @@ func DecodeAnswer(b []byte) (Answer, error) {
 		hasSurveyID           bool
 	)
 	const (
-		fV = 1 << iota
-		fSite
-		fSession
-		fVisitor
-		fPage
-		fID
+		fID = fHead << (iota + 1)
 		fClientTime
 		fKind
 	)
@@ -164,17 +159,10 @@ func DecodeAnswer(b []byte) (Answer, error) {
 	if d.i != len(d.b) {
 		return a, errf("trailing data after the answer at offset %d", d.i)
 	}
+	if err := checkHead(seen, a.V); err != nil {
+		return a, err
+	}
 	switch {
-	case seen&fV == 0 || a.V != Version:
-		return a, errf("unsupported version (v must be %d)", Version)
-	case seen&fSite == 0:
-		return a, errf("siteKey is required")
-	case seen&fSession == 0:
-		return a, errf("sessionId is required")
-	case seen&fVisitor == 0:
-		return a, errf("visitorId is required")
-	case seen&fPage == 0:
-		return a, errf("pageViewId is required")
 	case seen&fID == 0:
 		return a, errf("id is required")
 	case seen&fClientTime == 0:

@@ -25,6 +25,35 @@ type Envelope struct {
 	EventCount int
 }
 
+// The fields a batch envelope and an answer both require, as bits of the
+// decoders' seen masks; each decoder numbers its own from fHead << 1.
+const (
+	fV = 1 << iota
+	fSite
+	fSession
+	fVisitor
+	fPage
+	fHead = fPage
+)
+
+// checkHead reports the first required field seen lacks, in the order the
+// contract names them, and a version other than this one.
+func checkHead(seen uint16, v int64) error {
+	switch {
+	case seen&fV == 0 || v != Version:
+		return errf("unsupported version (v must be %d)", Version)
+	case seen&fSite == 0:
+		return errf("siteKey is required")
+	case seen&fSession == 0:
+		return errf("sessionId is required")
+	case seen&fVisitor == 0:
+		return errf("visitorId is required")
+	case seen&fPage == 0:
+		return errf("pageViewId is required")
+	}
+	return nil
+}
+
 // Decode parses one envelope and applies the whole contract to it, events
 // included: what it accepts, recordings stores. maxEvents ≤ 0 means no
 // limit on the number of events. A refusal is a *Error (answer 400) or wraps
@@ -38,12 +67,7 @@ func Decode(b []byte, maxEvents int) (Envelope, error) {
 	}
 	var seen uint16
 	const (
-		fV = 1 << iota
-		fSite
-		fSession
-		fVisitor
-		fPage
-		fSeq
+		fSeq = fHead << (iota + 1)
 		fEvents
 	)
 	d.ws()
@@ -157,17 +181,10 @@ func Decode(b []byte, maxEvents int) (Envelope, error) {
 	if d.i != len(d.b) {
 		return e, errf("trailing data after envelope at offset %d", d.i)
 	}
+	if err := checkHead(seen, e.V); err != nil {
+		return e, err
+	}
 	switch {
-	case seen&fV == 0 || e.V != Version:
-		return e, errf("unsupported version (v must be %d)", Version)
-	case seen&fSite == 0:
-		return e, errf("siteKey is required")
-	case seen&fSession == 0:
-		return e, errf("sessionId is required")
-	case seen&fVisitor == 0:
-		return e, errf("visitorId is required")
-	case seen&fPage == 0:
-		return e, errf("pageViewId is required")
 	case seen&fSeq == 0:
 		return e, errf("seq is required")
 	case seen&fEvents == 0:
