@@ -20,16 +20,7 @@ import (
 // RunAnswers runs the conformance suite of index.AnswerIndex; newIndex
 // returns a fresh, empty index that the suite closes.
 func RunAnswers(t *testing.T, newIndex func(t *testing.T) index.AnswerIndex) {
-	open := func(t *testing.T) index.AnswerIndex {
-		t.Helper()
-		ix := newIndex(t)
-		t.Cleanup(func() {
-			if err := ix.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		})
-		return ix
-	}
+	open := closing(newIndex)
 	t.Run("RoundTrip", func(t *testing.T) { testAnswerRoundTrip(t, open(t)) })
 	t.Run("Filters", func(t *testing.T) { testAnswerFilters(t, open(t)) })
 	t.Run("Stats", func(t *testing.T) { testAnswerStats(t, open(t)) })

@@ -32,16 +32,7 @@ const (
 // Run runs the conformance suite; newIndex returns a fresh, empty index
 // that the suite closes.
 func Run(t *testing.T, newIndex func(t *testing.T) index.Index) {
-	open := func(t *testing.T) index.Index {
-		t.Helper()
-		ix := newIndex(t)
-		t.Cleanup(func() {
-			if err := ix.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		})
-		return ix
-	}
+	open := closing(newIndex)
 	t.Run("RoundTrip", func(t *testing.T) { testRoundTrip(t, open(t)) })
 	t.Run("FiltersAlone", func(t *testing.T) { testFiltersAlone(t, open(t)) })
 	t.Run("FiltersCombined", func(t *testing.T) { testFiltersCombined(t, open(t)) })
@@ -55,6 +46,21 @@ func Run(t *testing.T, newIndex func(t *testing.T) index.Index) {
 	t.Run("ConcurrentVersions", func(t *testing.T) { testConcurrentVersions(t, open(t)) })
 	t.Run("Deletes", func(t *testing.T) { testDeletes(t, open(t)) })
 	t.Run("SiteIsolation", func(t *testing.T) { testSiteIsolation(t, open(t)) })
+}
+
+// closing wraps newIndex so that every index it opens is closed when the
+// test that opened it ends.
+func closing[T interface{ Close() error }](newIndex func(t *testing.T) T) func(t *testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		ix := newIndex(t)
+		t.Cleanup(func() {
+			if err := ix.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		return ix
+	}
 }
 
 // load indexes both sites' generated sessions and returns them.
