@@ -363,24 +363,18 @@ func (s *Store) answerOutbox(b *pebble.Batch, e answerOutbox) error {
 
 // AnswerOutboxPending implements store.Answers.
 func (s *Store) AnswerOutboxPending(ctx context.Context, limit int) ([]store.OutboxEntry, error) {
-	var out []store.OutboxEntry
-	errFull := errors.New("full")
-	err := s.scan([]byte{pAnswerOutbox}, nil, func(k, v []byte) error {
-		if len(out) >= limit {
-			return errFull
-		}
+	out, err := s.outboxPending(pAnswerOutbox, limit, func(k, v []byte) (store.OutboxEntry, error) {
 		var e answerOutbox
 		if err := json.Unmarshal(v, &e); err != nil {
-			return err
+			return store.OutboxEntry{}, err
 		}
 		oe := store.OutboxEntry{ID: hex.EncodeToString(k[1:]), Kind: e.Kind, SiteID: e.SiteID, AnswerIDs: e.IDs, VisitorID: e.Visitor}
 		if e.Session != "" {
 			oe.SessionIDs = []string{e.Session}
 		}
-		out = append(out, oe)
-		return nil
+		return oe, nil
 	})
-	if err != nil && !errors.Is(err, errFull) {
+	if err != nil {
 		return nil, fmt.Errorf("pebble: answer outbox pending: %w", err)
 	}
 	return out, nil
@@ -388,18 +382,7 @@ func (s *Store) AnswerOutboxPending(ctx context.Context, limit int) ([]store.Out
 
 // AnswerOutboxAck implements store.Answers.
 func (s *Store) AnswerOutboxAck(ctx context.Context, entries []store.OutboxEntry) error {
-	b := s.db.NewBatch()
-	defer b.Close()
-	for _, e := range entries {
-		id, err := hex.DecodeString(e.ID)
-		if err != nil || len(id) != 16 {
-			return fmt.Errorf("pebble: answer outbox ack: bad id %q", e.ID)
-		}
-		if err := b.Delete(append([]byte{pAnswerOutbox}, id...), nil); err != nil {
-			return fmt.Errorf("pebble: answer outbox ack: %w", err)
-		}
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.outboxAck(pAnswerOutbox, 16, entries); err != nil {
 		return fmt.Errorf("pebble: answer outbox ack: %w", err)
 	}
 	return nil

@@ -893,51 +893,73 @@ func (s *Store) sweepTombstones(nowMs int64) error {
 
 // OutboxPending implements store.Store.
 func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEntry, error) {
-	var out []store.OutboxEntry
-	errFull := errors.New("full")
-	err := s.scan([]byte{pOutbox}, nil, func(k, v []byte) error {
-		if len(out) >= limit {
-			return errFull
-		}
+	out, err := s.outboxPending(pOutbox, limit, func(k, v []byte) (store.OutboxEntry, error) {
 		var ov outboxValue
 		if err := json.Unmarshal(v, &ov); err != nil {
-			return err
+			return store.OutboxEntry{}, err
 		}
 		e := store.OutboxEntry{ID: hex.EncodeToString(k[1:]), Kind: ov.Kind, SiteID: ov.SiteID, SessionIDs: ov.SessionIDs, VisitorID: ov.VisitorID}
 		if ov.Summary != nil {
 			e.Summary = &sessionsv1.SessionSummary{}
 			if err := proto.Unmarshal(ov.Summary, e.Summary); err != nil {
-				return err
+				return e, err
 			}
+		}
+		return e, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: outbox pending: %w", err)
+	}
+	return out, nil
+}
+
+// outboxPending reads the first limit entries of the outbox under prefix
+// (the sessions' or the answers'), in key order: oldest first.
+func (s *Store) outboxPending(prefix byte, limit int, decode func(k, v []byte) (store.OutboxEntry, error)) ([]store.OutboxEntry, error) {
+	var out []store.OutboxEntry
+	errFull := errors.New("full")
+	err := s.scan([]byte{prefix}, nil, func(k, v []byte) error {
+		if len(out) >= limit {
+			return errFull
+		}
+		e, err := decode(k, v)
+		if err != nil {
+			return err
 		}
 		out = append(out, e)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errFull) {
-		return nil, fmt.Errorf("pebble: outbox pending: %w", err)
+		return nil, err
 	}
 	return out, nil
 }
 
 // OutboxAck implements store.Store.
 func (s *Store) OutboxAck(ctx context.Context, entries []store.OutboxEntry) error {
+	if err := s.outboxAck(pOutbox, 8, entries); err != nil {
+		return fmt.Errorf("pebble: outbox ack: %w", err)
+	}
+	return nil
+}
+
+// outboxAck deletes the given entries of the outbox under prefix, whose
+// ids are idLen bytes.
+func (s *Store) outboxAck(prefix byte, idLen int, entries []store.OutboxEntry) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	for _, e := range entries {
 		id, err := hex.DecodeString(e.ID)
-		if err != nil || len(id) != 8 {
-			return fmt.Errorf("pebble: outbox ack: bad id %q", e.ID)
+		if err != nil || len(id) != idLen {
+			return fmt.Errorf("bad id %q", e.ID)
 		}
-		if err := b.Delete(append([]byte{pOutbox}, id...), nil); err != nil {
-			return fmt.Errorf("pebble: outbox ack: %w", err)
+		if err := b.Delete(append([]byte{prefix}, id...), nil); err != nil {
+			return err
 		}
 	}
 	// Sync: an ack lost in a crash only re-delivers (idempotent), but
 	// keeping it cheap matters less than a depth that tells the truth.
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("pebble: outbox ack: %w", err)
-	}
-	return nil
+	return b.Commit(pebble.Sync)
 }
 
 // OutboxDepth implements store.Store.

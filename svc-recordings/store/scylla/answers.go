@@ -1,15 +1,12 @@
 package scylla
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -426,20 +423,8 @@ func (s *Store) SweepAnswers(ctx context.Context, now time.Time) (int, error) {
 	nowMs := now.UnixMilli()
 	n := 0
 	for day := nowMs/dayMs - sweepLookbackDays; day <= nowMs/dayMs; day++ {
-		it := s.ex.Iter(ctx, Stmt{
-			CQL:  "SELECT expires_ms, site_id, answer_id FROM " + s.t("answers_expiry") + " WHERE day = ? AND expires_ms <= ?",
-			Args: []any{day, nowMs}, Idempotent: true, PageSize: 1000,
-		})
-		type victim struct {
-			exp, site int64
-			id        string
-		}
-		var vs []victim
-		var v victim
-		for it.Scan(&v.exp, &v.site, &v.id) {
-			vs = append(vs, v)
-		}
-		if err := it.Close(); err != nil {
+		vs, err := s.expiredOn(ctx, "answers_expiry", "answer_id", day, nowMs)
+		if err != nil {
 			return n, fmt.Errorf("scylla: sweep answers: %w", err)
 		}
 		for _, v := range vs {
@@ -458,65 +443,26 @@ func (s *Store) SweepAnswers(ctx context.Context, now time.Time) (int, error) {
 
 // AnswerOutboxPending implements store.Answers, like OutboxPending.
 func (s *Store) AnswerOutboxPending(ctx context.Context, limit int) ([]store.OutboxEntry, error) {
-	type item struct {
-		id gocql.UUID
-		e  store.OutboxEntry
+	return s.outboxPending(ctx, "answer_outbox", "answer outbox", limit, decodeAnswerOutbox)
+}
+
+func decodeAnswerOutbox(shard int, id gocql.UUID, kind int, site int64, payload []byte) (store.OutboxEntry, error) {
+	e := store.OutboxEntry{ID: strconv.Itoa(shard) + "/" + id.String(), Kind: store.OutboxKind(kind), SiteID: site}
+	var v answerOutboxValue
+	if err := json.Unmarshal(payload, &v); err != nil {
+		return e, fmt.Errorf("scylla: answer outbox entry %s: %w", e.ID, err)
 	}
-	var all []item
-	for shard := range outboxShards {
-		it := s.ex.Iter(ctx, Stmt{
-			CQL:  "SELECT id, kind, site_id, payload FROM " + s.t("answer_outbox") + " WHERE shard = ? LIMIT ?",
-			Args: []any{shard, limit}, Idempotent: true,
-		})
-		var id gocql.UUID
-		var kind int
-		var site int64
-		var payload []byte
-		for it.Scan(&id, &kind, &site, &payload) {
-			var v answerOutboxValue
-			if err := json.Unmarshal(payload, &v); err != nil {
-				it.Close()
-				return nil, fmt.Errorf("scylla: answer outbox entry %d/%s: %w", shard, id, err)
-			}
-			e := store.OutboxEntry{ID: strconv.Itoa(shard) + "/" + id.String(), Kind: store.OutboxKind(kind), SiteID: site, AnswerIDs: v.IDs, VisitorID: v.Visitor}
-			if v.Session != "" {
-				e.SessionIDs = []string{v.Session}
-			}
-			all = append(all, item{id, e})
-		}
-		if err := it.Close(); err != nil {
-			return nil, fmt.Errorf("scylla: answer outbox pending: %w", err)
-		}
+	e.AnswerIDs, e.VisitorID = v.IDs, v.Visitor
+	if v.Session != "" {
+		e.SessionIDs = []string{v.Session}
 	}
-	sort.SliceStable(all, func(i, j int) bool {
-		ti, tj := all[i].id.Timestamp(), all[j].id.Timestamp()
-		if ti != tj {
-			return ti < tj
-		}
-		return bytes.Compare(all[i].id.Bytes(), all[j].id.Bytes()) < 0
-	})
-	out := make([]store.OutboxEntry, 0, min(limit, len(all)))
-	for _, it := range all[:min(limit, len(all))] {
-		out = append(out, it.e)
-	}
-	return out, nil
+	return e, nil
 }
 
 // AnswerOutboxAck implements store.Answers.
 func (s *Store) AnswerOutboxAck(ctx context.Context, entries []store.OutboxEntry) error {
-	for _, e := range entries {
-		shard, id, ok := strings.Cut(e.ID, "/")
-		sh, err := strconv.Atoi(shard)
-		if !ok || err != nil {
-			return fmt.Errorf("scylla: answer outbox ack: bad id %q", e.ID)
-		}
-		u, err := gocql.ParseUUID(id)
-		if err != nil {
-			return fmt.Errorf("scylla: answer outbox ack: bad id %q", e.ID)
-		}
-		if err := s.ex.Exec(ctx, Stmt{CQL: "DELETE FROM " + s.t("answer_outbox") + " WHERE shard = ? AND id = ?", Args: []any{sh, u}, Idempotent: true}); err != nil {
-			return fmt.Errorf("scylla: answer outbox ack: %w", err)
-		}
+	if err := s.outboxAck(ctx, "answer_outbox", entries); err != nil {
+		return fmt.Errorf("scylla: answer outbox ack: %w", err)
 	}
 	return nil
 }

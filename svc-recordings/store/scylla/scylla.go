@@ -927,28 +927,16 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 	nowMs := now.UnixMilli()
 	n := 0
 	for day := nowMs/dayMs - sweepLookbackDays; day <= nowMs/dayMs; day++ {
-		it := s.ex.Iter(ctx, Stmt{
-			CQL:  "SELECT expires_ms, site_id, session_id FROM " + s.t("expiry") + " WHERE day = ? AND expires_ms <= ?",
-			Args: []any{day, nowMs}, Idempotent: true, PageSize: 1000,
-		})
-		type victim struct {
-			exp, site int64
-			session   string
-		}
-		var vs []victim
-		var v victim
-		for it.Scan(&v.exp, &v.site, &v.session) {
-			vs = append(vs, v)
-		}
-		if err := it.Close(); err != nil {
+		vs, err := s.expiredOn(ctx, "expiry", "session_id", day, nowMs)
+		if err != nil {
 			return n, fmt.Errorf("scylla: sweep: %w", err)
 		}
 		for _, v := range vs {
-			row, err := s.loadRow(ctx, v.site, v.session)
+			row, err := s.loadRow(ctx, v.site, v.id)
 			if err != nil {
 				return n, err
 			}
-			b := []Stmt{s.expiryDelete(v.exp, v.site, v.session)}
+			b := []Stmt{s.expiryDelete(v.exp, v.site, v.id)}
 			if row != nil && row.expiresMs != v.exp {
 				// Extended by a later chunk: only the stale index row goes.
 				if err := s.ex.Batch(ctx, b); err != nil {
@@ -958,16 +946,16 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 			}
 			heat := heatmap.Deltas{}
 			if row != nil {
-				b = s.deleteStmts(v.site, v.session, row) // includes the expiry row
-				if err := s.sessionHeat(ctx, heat, v.site, v.session, row, -1); err != nil {
+				b = s.deleteStmts(v.site, v.id, row) // includes the expiry row
+				if err := s.sessionHeat(ctx, heat, v.site, v.id, row, -1); err != nil {
 					return n, err
 				}
 			}
-			b = append(b, s.outboxDeleteSessions(v.site, v.session))
+			b = append(b, s.outboxDeleteSessions(v.site, v.id))
 			if err := s.ex.Batch(ctx, b); err != nil {
 				return n, fmt.Errorf("scylla: sweep: %w", err)
 			}
-			if err := s.applyHeat(ctx, v.site, v.session, heat); err != nil {
+			if err := s.applyHeat(ctx, v.site, v.id, heat); err != nil {
 				return n, err
 			}
 			n++
@@ -976,10 +964,38 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 	return n, nil
 }
 
+// expired is one row of an expiry table: what expires when.
+type expired struct {
+	exp, site int64
+	id        string
+}
+
+// expiredOn reads one day's rows of an expiry table (the sessions' or the
+// answers', idCol naming what expires) up to nowMs.
+func (s *Store) expiredOn(ctx context.Context, table, idCol string, day, nowMs int64) ([]expired, error) {
+	it := s.ex.Iter(ctx, Stmt{
+		CQL:  "SELECT expires_ms, site_id, " + idCol + " FROM " + s.t(table) + " WHERE day = ? AND expires_ms <= ?",
+		Args: []any{day, nowMs}, Idempotent: true, PageSize: 1000,
+	})
+	var out []expired
+	var x expired
+	for it.Scan(&x.exp, &x.site, &x.id) {
+		out = append(out, x)
+	}
+	return out, it.Close()
+}
+
 // OutboxPending implements store.Store: the oldest entries of every shard,
 // merged by time (a session's entries share a shard, so they stay in
 // order).
 func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEntry, error) {
+	return s.outboxPending(ctx, "outbox", "outbox", limit, decodeOutbox)
+}
+
+// outboxPending reads the oldest limit entries of an outbox table (the
+// sessions' or the answers', named what in errors), merged across shards
+// by time.
+func (s *Store) outboxPending(ctx context.Context, table, what string, limit int, decode func(shard int, id gocql.UUID, kind int, site int64, payload []byte) (store.OutboxEntry, error)) ([]store.OutboxEntry, error) {
 	type item struct {
 		id gocql.UUID
 		e  store.OutboxEntry
@@ -987,7 +1003,7 @@ func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEnt
 	var all []item
 	for shard := range outboxShards {
 		it := s.ex.Iter(ctx, Stmt{
-			CQL:  "SELECT id, kind, site_id, payload FROM " + s.t("outbox") + " WHERE shard = ? LIMIT ?",
+			CQL:  "SELECT id, kind, site_id, payload FROM " + s.t(table) + " WHERE shard = ? LIMIT ?",
 			Args: []any{shard, limit}, Idempotent: true,
 		})
 		var id gocql.UUID
@@ -995,7 +1011,7 @@ func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEnt
 		var site int64
 		var payload []byte
 		for it.Scan(&id, &kind, &site, &payload) {
-			e, err := decodeOutbox(shard, id, kind, site, payload)
+			e, err := decode(shard, id, kind, site, payload)
 			if err != nil {
 				it.Close()
 				return nil, err
@@ -1003,7 +1019,7 @@ func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEnt
 			all = append(all, item{id, e})
 		}
 		if err := it.Close(); err != nil {
-			return nil, fmt.Errorf("scylla: outbox pending: %w", err)
+			return nil, fmt.Errorf("scylla: %s pending: %w", what, err)
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool {
@@ -1039,18 +1055,27 @@ func decodeOutbox(shard int, id gocql.UUID, kind int, site int64, payload []byte
 
 // OutboxAck implements store.Store.
 func (s *Store) OutboxAck(ctx context.Context, entries []store.OutboxEntry) error {
+	if err := s.outboxAck(ctx, "outbox", entries); err != nil {
+		return fmt.Errorf("scylla: outbox ack: %w", err)
+	}
+	return nil
+}
+
+// outboxAck deletes the given entries (ids "shard/uuid") of an outbox
+// table.
+func (s *Store) outboxAck(ctx context.Context, table string, entries []store.OutboxEntry) error {
 	for _, e := range entries {
 		shard, id, ok := strings.Cut(e.ID, "/")
 		sh, err := strconv.Atoi(shard)
 		if !ok || err != nil {
-			return fmt.Errorf("scylla: outbox ack: bad id %q", e.ID)
+			return fmt.Errorf("bad id %q", e.ID)
 		}
 		u, err := gocql.ParseUUID(id)
 		if err != nil {
-			return fmt.Errorf("scylla: outbox ack: bad id %q", e.ID)
+			return fmt.Errorf("bad id %q", e.ID)
 		}
-		if err := s.ex.Exec(ctx, Stmt{CQL: "DELETE FROM " + s.t("outbox") + " WHERE shard = ? AND id = ?", Args: []any{sh, u}, Idempotent: true}); err != nil {
-			return fmt.Errorf("scylla: outbox ack: %w", err)
+		if err := s.ex.Exec(ctx, Stmt{CQL: "DELETE FROM " + s.t(table) + " WHERE shard = ? AND id = ?", Args: []any{sh, u}, Idempotent: true}); err != nil {
+			return err
 		}
 	}
 	return nil
