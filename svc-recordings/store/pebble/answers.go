@@ -635,24 +635,13 @@ func (s *Store) SweepAnswers(ctx context.Context, now time.Time) (int, error) {
 	nowMs := now.UnixMilli()
 	total := 0
 	for {
-		bySite := map[int64][]expiring{}
-		n := 0
-		errStop := errors.New("stop")
-		err := s.scan([]byte{pAnswerExpiry}, nil, func(k, _ []byte) error {
-			r := keyReader{b: k[1:]}
-			exp, site, id := r.u64(), r.u64(), r.str()
-			if r.err != nil {
-				return r.err
-			}
-			if exp > nowMs || n >= 1000 {
-				return errStop
-			}
-			bySite[site] = append(bySite[site], expiring{id, exp})
-			n++
-			return ctx.Err()
-		})
-		if err != nil && !errors.Is(err, errStop) {
+		xs, err := s.expiredUpTo(ctx, pAnswerExpiry, nowMs)
+		if err != nil {
 			return total, fmt.Errorf("pebble: sweep answers: %w", err)
+		}
+		bySite := map[int64][]expired{}
+		for _, x := range xs {
+			bySite[x.site] = append(bySite[x.site], x)
 		}
 		for _, site := range sortedKeys(bySite) {
 			d, err := s.sweepSiteAnswers(site, bySite[site], nowMs)
@@ -661,20 +650,15 @@ func (s *Store) SweepAnswers(ctx context.Context, now time.Time) (int, error) {
 				return total, fmt.Errorf("pebble: sweep answers: %w", err)
 			}
 		}
-		if n < 1000 {
+		if len(xs) < sweepBatchSize {
 			return total, nil
 		}
 	}
 }
 
-type expiring struct {
-	id  string
-	exp int64
-}
-
 // sweepSiteAnswers removes the expired answers among xs (each one's expiry
 // row goes too, also when the answer is already gone).
-func (s *Store) sweepSiteAnswers(site int64, xs []expiring, nowMs int64) (int, error) {
+func (s *Store) sweepSiteAnswers(site int64, xs []expired, nowMs int64) (int, error) {
 	var sessions [][2]any
 	for _, x := range xs {
 		ref, ok, err := s.answerRef(site, x.id)

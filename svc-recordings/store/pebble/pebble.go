@@ -816,32 +816,46 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 	}
 }
 
-func (s *Store) sweepBatch(ctx context.Context, nowMs int64) (int, bool, error) {
-	type victim struct {
-		site    int64
-		session string
-	}
-	var victims []victim
-	p := newKey(pExpiry)
+// sweepBatchSize bounds the expiry rows one sweep step reads.
+const sweepBatchSize = 1000
+
+// expired is one row of an expiry index: what expires when.
+type expired struct {
+	exp, site int64
+	id        string
+}
+
+// expiredUpTo reads the first sweepBatchSize rows of the expiry index
+// under prefix (the sessions' or the answers') that expire by nowMs.
+func (s *Store) expiredUpTo(ctx context.Context, prefix byte, nowMs int64) ([]expired, error) {
+	var out []expired
 	errStop := errors.New("stop")
-	err := s.scan(p, nil, func(k, _ []byte) error {
+	err := s.scan([]byte{prefix}, nil, func(k, _ []byte) error {
 		r := keyReader{b: k[1:]}
-		exp, site, sess := r.u64(), r.u64(), r.str()
+		x := expired{exp: r.u64(), site: r.u64(), id: r.str()}
 		if r.err != nil {
 			return r.err
 		}
-		if exp > nowMs || len(victims) >= 1000 {
+		if x.exp > nowMs || len(out) >= sweepBatchSize {
 			return errStop
 		}
-		victims = append(victims, victim{site, sess})
+		out = append(out, x)
 		return ctx.Err()
 	})
 	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *Store) sweepBatch(ctx context.Context, nowMs int64) (int, bool, error) {
+	victims, err := s.expiredUpTo(ctx, pExpiry, nowMs)
+	if err != nil {
 		return 0, false, fmt.Errorf("pebble: sweep: %w", err)
 	}
 	n := 0
 	for _, v := range victims {
-		done, err := s.sweepOne(v.site, v.session, nowMs)
+		done, err := s.sweepOne(v.site, v.id, nowMs)
 		if err != nil {
 			return n, false, err
 		}
@@ -849,7 +863,7 @@ func (s *Store) sweepBatch(ctx context.Context, nowMs int64) (int, bool, error) 
 			n++
 		}
 	}
-	return n, len(victims) == 1000, nil
+	return n, len(victims) == sweepBatchSize, nil
 }
 
 func (s *Store) sweepOne(site int64, session string, nowMs int64) (bool, error) {
