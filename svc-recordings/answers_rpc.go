@@ -2,7 +2,6 @@ package recordings
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -113,24 +112,13 @@ func (s *Service) ListAnswers(ctx context.Context, req *recordingsv1.ListAnswers
 	if req.GetSiteId() <= 0 {
 		return nil, invalid("site_id: must be positive")
 	}
-	if len(req.GetPageToken()) > maxTokenSize {
-		return nil, invalid("page_token: too long")
-	}
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, invalid("page_size: must not be negative")
-	case size == 0:
-		size = 100
-	case size > s.cfg.MaxPageSize:
-		size = s.cfg.MaxPageSize
+	size, err := s.pageSize(req.GetPageToken(), req.GetPageSize())
+	if err != nil {
+		return nil, err
 	}
 	page, err := s.store.ListAnswers(ctx, req.GetSiteId(), req.GetPageToken(), size)
 	if err != nil {
-		if errors.Is(err, store.ErrBadToken) {
-			return nil, invalid("page_token: not a token from a previous page")
-		}
-		return nil, storeErr(err)
+		return nil, pageErr(err)
 	}
 	return &recordingsv1.ListAnswersResponse{Answers: page.Answers, NextPageToken: page.Next}, nil
 }

@@ -323,26 +323,39 @@ func (s *Service) ListSessionSummaries(ctx context.Context, req *recordingsv1.Li
 	if req.GetSiteId() < 0 {
 		return nil, invalid("site_id: must not be negative")
 	}
-	if len(req.GetPageToken()) > maxTokenSize {
-		return nil, invalid("page_token: too long")
-	}
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, invalid("page_size: must not be negative")
-	case size == 0:
-		size = 100
-	case size > s.cfg.MaxPageSize:
-		size = s.cfg.MaxPageSize
+	size, err := s.pageSize(req.GetPageToken(), req.GetPageSize())
+	if err != nil {
+		return nil, err
 	}
 	page, err := s.store.ListSessions(ctx, req.GetSiteId(), req.GetPageToken(), size)
 	if err != nil {
-		if errors.Is(err, store.ErrBadToken) {
-			return nil, invalid("page_token: not a token from a previous page")
-		}
-		return nil, storeErr(err)
+		return nil, pageErr(err)
 	}
 	return &recordingsv1.ListSessionSummariesResponse{Sessions: page.Sessions, NextPageToken: page.Next}, nil
+}
+
+// pageSize checks a paged read's token and size (internal reindexing
+// lists) and answers the size to use: 100 when none, at most MaxPageSize.
+func (s *Service) pageSize(token string, size int32) (int, error) {
+	if len(token) > maxTokenSize {
+		return 0, invalid("page_token: too long")
+	}
+	switch {
+	case size < 0:
+		return 0, invalid("page_size: must not be negative")
+	case size == 0:
+		return 100, nil
+	}
+	return min(int(size), s.cfg.MaxPageSize), nil
+}
+
+// pageErr answers a store's failed paged read: a token the store does not
+// know is the caller's mistake.
+func pageErr(err error) error {
+	if errors.Is(err, store.ErrBadToken) {
+		return invalid("page_token: not a token from a previous page")
+	}
+	return storeErr(err)
 }
 
 // DeleteSession removes a session everywhere (search through the outbox).
