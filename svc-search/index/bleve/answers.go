@@ -5,18 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
-	"github.com/blevesearch/bleve/v2/index/scorch"
-	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -65,51 +60,21 @@ var answersBucket = []byte("answers")
 // the filters and a bbolt file for the answers themselves. Layout under
 // its directory: index/, answers.db, SCHEMA.
 type Answers struct {
-	idx     bleve.Index
-	db      *bolt.DB
-	writeMu sync.Mutex
+	*store
 }
 
 var _ index.AnswerIndex = (*Answers)(nil)
 
 // OpenAnswers opens the answers index in dir, creating it when absent.
 func OpenAnswers(dir string) (*Answers, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("bleve answers: create %s: %w", dir, err)
-	}
-	db, err := bolt.Open(filepath.Join(dir, answersDB), 0o644, &bolt.Options{Timeout: 5 * time.Second})
+	s, err := openStore(dir, layout{
+		name: "bleve answers", docs: "answers", dbFile: answersDB, bucket: answersBucket,
+		schemaFile: answersMeta, schema: answersSchema, mapping: AnswersMapping,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("bleve answers: open store: %w", err)
+		return nil, err
 	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(answersBucket)
-		return err
-	}); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("bleve answers: open store: %w", err)
-	}
-	path := filepath.Join(dir, "index")
-	schemaFile := filepath.Join(dir, answersMeta)
-	var idx bleve.Index
-	if _, err := os.Stat(filepath.Join(path, "index_meta.json")); err == nil {
-		got, _ := os.ReadFile(schemaFile)
-		if strings.TrimSpace(string(got)) != answersSchema {
-			db.Close()
-			return nil, fmt.Errorf("bleve answers: index in %s has schema %q, this build needs %q: remove %s and %s, then run `sightline reindex`",
-				dir, strings.TrimSpace(string(got)), answersSchema, path, filepath.Join(dir, answersDB))
-		}
-		idx, err = bleve.Open(path)
-	} else {
-		idx, err = bleve.New(path, AnswersMapping())
-		if err == nil {
-			err = os.WriteFile(schemaFile, []byte(answersSchema+"\n"), 0o644)
-		}
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("bleve answers: open %s: %w", path, err)
-	}
-	return &Answers{idx: idx, db: db}, nil
+	return &Answers{store: s}, nil
 }
 
 // AnswersMapping is the explicit mapping of answer documents.
@@ -299,9 +264,7 @@ func (ix *Answers) DeleteAnswers(ctx context.Context, siteID int64, sel index.An
 	default:
 		q = before(aTime, sel.GivenBefore)
 	}
-	ix.writeMu.Lock()
-	defer ix.writeMu.Unlock()
-	return deleteMatching(ctx, ix.idx, ix.db, answersBucket, siteScoped(siteID, q), "bleve answers", "answers")
+	return ix.deleteMatching(ctx, siteScoped(siteID, q))
 }
 
 // SearchAnswers implements index.AnswerIndex.
@@ -453,39 +416,6 @@ func statsOf(stats []stat, q index.StatsQuery) (*searchv1.GetAnswerStatsResponse
 		out.Surveys = out.Surveys[:index.MaxStatsSurveys]
 	}
 	return out, nil
-}
-
-// Ready implements index.AnswerIndex.
-func (ix *Answers) Ready(ctx context.Context) error {
-	if _, err := ix.idx.DocCount(); err != nil {
-		return fmt.Errorf("bleve answers: not ready: %w", err)
-	}
-	return nil
-}
-
-// Compact merges the answers index into one segment (benchmarks).
-func (ix *Answers) Compact(ctx context.Context) error {
-	adv, err := ix.idx.Advanced()
-	if err != nil {
-		return fmt.Errorf("bleve answers: compact: %w", err)
-	}
-	sc, ok := adv.(*scorch.Scorch)
-	if !ok {
-		return errors.New("bleve answers: compact: not a scorch index")
-	}
-	opts := mergeplan.SingleSegmentMergePlanOptions
-	if err := sc.ForceMerge(ctx, &opts); err != nil {
-		return fmt.Errorf("bleve answers: compact: %w", err)
-	}
-	return nil
-}
-
-// DocCount is the number of answers of all sites (benchmarks).
-func (ix *Answers) DocCount() (uint64, error) { return ix.idx.DocCount() }
-
-// Close implements index.AnswerIndex.
-func (ix *Answers) Close() error {
-	return errors.Join(wrap("close answers index", ix.idx.Close()), wrap("close answers", ix.db.Close()))
 }
 
 // answerFilterQuery translates an answer filter into a Bleve query under

@@ -21,17 +21,11 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
-	"github.com/blevesearch/bleve/v2/index/scorch"
-	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -94,60 +88,23 @@ const (
 	docType    = "session"
 )
 
-// deleteChunk bounds how many documents one delete round loads.
-const deleteChunk = 1000
-
 // Index is the Bleve sessions index. It is safe for concurrent use.
 type Index struct {
-	idx bleve.Index
-	db  *bolt.DB
-	// writeMu serialises writes so the version check and the batch that
-	// follows it are atomic with respect to other writers.
-	writeMu sync.Mutex
+	*store
 }
 
 var _ index.Index = (*Index)(nil)
 
 // Open opens the index in dir, creating it with the mapping when absent.
 func Open(dir string) (*Index, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("bleve: create %s: %w", dir, err)
-	}
-	db, err := bolt.Open(filepath.Join(dir, "summaries.db"), 0o644, &bolt.Options{Timeout: 5 * time.Second})
+	s, err := openStore(dir, layout{
+		name: "bleve", docs: "summaries", dbFile: "summaries.db", bucket: bucket,
+		schemaFile: "SCHEMA", schema: schemaVersion, mapping: Mapping,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("bleve: open summaries: %w", err)
+		return nil, err
 	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
-		return err
-	}); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("bleve: open summaries: %w", err)
-	}
-	path := filepath.Join(dir, "index")
-	schemaFile := filepath.Join(dir, "SCHEMA")
-	var idx bleve.Index
-	if _, err := os.Stat(filepath.Join(path, "index_meta.json")); err == nil {
-		// The mapping is stored with the index; an index built with another
-		// mapping would silently miss fields, so refuse it.
-		got, _ := os.ReadFile(schemaFile)
-		if strings.TrimSpace(string(got)) != schemaVersion {
-			db.Close()
-			return nil, fmt.Errorf("bleve: index in %s has schema %q, this build needs %q: remove %s and %s, then run `sightline reindex`",
-				dir, strings.TrimSpace(string(got)), schemaVersion, path, filepath.Join(dir, "summaries.db"))
-		}
-		idx, err = bleve.Open(path)
-	} else {
-		idx, err = bleve.New(path, Mapping())
-		if err == nil {
-			err = os.WriteFile(schemaFile, []byte(schemaVersion+"\n"), 0o644)
-		}
-	}
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("bleve: open %s: %w", path, err)
-	}
-	return &Index{idx: idx, db: db}, nil
+	return &Index{store: s}, nil
 }
 
 var bucket = []byte("summaries")
@@ -423,48 +380,7 @@ func (ix *Index) Delete(ctx context.Context, siteID int64, sel index.Selector) (
 	default:
 		q = before(fStart, sel.StartedBefore)
 	}
-	ix.writeMu.Lock()
-	defer ix.writeMu.Unlock()
-	return deleteMatching(ctx, ix.idx, ix.db, bucket, siteScoped(siteID, q), "bleve", "summaries")
-}
-
-// deleteMatching deletes the documents full matches from idx and their
-// stored copies from bucket, deleteChunk at a time so a large delete never
-// loads every match at once. The caller holds its write lock; errors start
-// with prefix and name the stored copies as what.
-func deleteMatching(ctx context.Context, idx bleve.Index, db *bolt.DB, bucket []byte, full query.Query, prefix, what string) (int64, error) {
-	var deleted int64
-	for {
-		req := bleve.NewSearchRequestOptions(full, deleteChunk, 0, false)
-		req.Score = bleve.ScoreNone
-		req.SortBy([]string{"_id"})
-		sr, err := idx.SearchInContext(ctx, req)
-		if err != nil {
-			return deleted, fmt.Errorf("%s: select for delete: %w", prefix, err)
-		}
-		if len(sr.Hits) == 0 {
-			return deleted, nil
-		}
-		b := idx.NewBatch()
-		for _, h := range sr.Hits {
-			b.Delete(h.ID)
-		}
-		if err := idx.Batch(b); err != nil {
-			return deleted, fmt.Errorf("%s: delete batch: %w", prefix, err)
-		}
-		if err := db.Update(func(tx *bolt.Tx) error {
-			bk := tx.Bucket(bucket)
-			for _, h := range sr.Hits {
-				if err := bk.Delete([]byte(h.ID)); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return deleted, fmt.Errorf("%s: delete %s: %w", prefix, what, err)
-		}
-		deleted += int64(len(sr.Hits))
-	}
+	return ix.deleteMatching(ctx, siteScoped(siteID, q))
 }
 
 // Search implements index.Index.
@@ -556,47 +472,6 @@ func (ix *Index) Count(ctx context.Context, siteID int64, f *searchv1.SessionFil
 		return 0, fmt.Errorf("bleve: count: %w", err)
 	}
 	return int64(sr.Total), nil
-}
-
-// Ready implements index.Index.
-func (ix *Index) Ready(ctx context.Context) error {
-	if _, err := ix.idx.DocCount(); err != nil {
-		return fmt.Errorf("bleve: not ready: %w", err)
-	}
-	return nil
-}
-
-// Compact merges the index into one segment (benchmarks after a bulk load;
-// the background merger keeps segment counts bounded in normal operation).
-func (ix *Index) Compact(ctx context.Context) error {
-	adv, err := ix.idx.Advanced()
-	if err != nil {
-		return fmt.Errorf("bleve: compact: %w", err)
-	}
-	sc, ok := adv.(*scorch.Scorch)
-	if !ok {
-		return errors.New("bleve: compact: not a scorch index")
-	}
-	opts := mergeplan.SingleSegmentMergePlanOptions
-	if err := sc.ForceMerge(ctx, &opts); err != nil {
-		return fmt.Errorf("bleve: compact: %w", err)
-	}
-	return nil
-}
-
-// DocCount is the number of documents of all sites (for benchmarks/metrics).
-func (ix *Index) DocCount() (uint64, error) { return ix.idx.DocCount() }
-
-// Close implements index.Index.
-func (ix *Index) Close() error {
-	return errors.Join(wrap("close index", ix.idx.Close()), wrap("close summaries", ix.db.Close()))
-}
-
-func wrap(what string, err error) error {
-	if err != nil {
-		return fmt.Errorf("bleve: %s: %w", what, err)
-	}
-	return nil
 }
 
 func sortOf(f searchv1.SortField) string {

@@ -1,0 +1,169 @@
+package bleve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search/query"
+	bolt "go.etcd.io/bbolt"
+)
+
+// deleteChunk bounds how many documents one delete round loads.
+const deleteChunk = 1000
+
+// layout is what tells the sessions and answers stores apart.
+type layout struct {
+	name       string // starts every error: "bleve", "bleve answers"
+	docs       string // what the bucket holds, in errors
+	dbFile     string
+	bucket     []byte
+	schemaFile string
+	schema     string
+	mapping    func() mapping.IndexMapping
+}
+
+// store is what both indexes are: Bleve for the filters and a bbolt bucket
+// for the documents themselves, under one directory (index/, the bbolt
+// file, the schema file). It is safe for concurrent use.
+type store struct {
+	layout
+	idx bleve.Index
+	db  *bolt.DB
+	// writeMu serialises writes so the version check and the batch that
+	// follows it are atomic with respect to other writers.
+	writeMu sync.Mutex
+}
+
+// openStore opens the store in dir, creating it with l's mapping when
+// absent.
+func openStore(dir string, l layout) (*store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%s: create %s: %w", l.name, dir, err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, l.dbFile), 0o644, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("%s: open %s: %w", l.name, l.docs, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(l.bucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: open %s: %w", l.name, l.docs, err)
+	}
+	path := filepath.Join(dir, "index")
+	schemaFile := filepath.Join(dir, l.schemaFile)
+	var idx bleve.Index
+	if _, err := os.Stat(filepath.Join(path, "index_meta.json")); err == nil {
+		// The mapping is stored with the index; an index built with another
+		// mapping would silently miss fields, so refuse it.
+		got, _ := os.ReadFile(schemaFile)
+		if strings.TrimSpace(string(got)) != l.schema {
+			db.Close()
+			return nil, fmt.Errorf("%s: index in %s has schema %q, this build needs %q: remove %s and %s, then run `sightline reindex`",
+				l.name, dir, strings.TrimSpace(string(got)), l.schema, path, filepath.Join(dir, l.dbFile))
+		}
+		idx, err = bleve.Open(path)
+	} else {
+		idx, err = bleve.New(path, l.mapping())
+		if err == nil {
+			err = os.WriteFile(schemaFile, []byte(l.schema+"\n"), 0o644)
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: open %s: %w", l.name, path, err)
+	}
+	return &store{layout: l, idx: idx, db: db}, nil
+}
+
+// deleteMatching deletes the documents full matches from the index and
+// the bucket, deleteChunk at a time so a large delete never loads every
+// match at once.
+func (s *store) deleteMatching(ctx context.Context, full query.Query) (int64, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var deleted int64
+	for {
+		req := bleve.NewSearchRequestOptions(full, deleteChunk, 0, false)
+		req.Score = bleve.ScoreNone
+		req.SortBy([]string{"_id"})
+		sr, err := s.idx.SearchInContext(ctx, req)
+		if err != nil {
+			return deleted, fmt.Errorf("%s: select for delete: %w", s.name, err)
+		}
+		if len(sr.Hits) == 0 {
+			return deleted, nil
+		}
+		b := s.idx.NewBatch()
+		for _, h := range sr.Hits {
+			b.Delete(h.ID)
+		}
+		if err := s.idx.Batch(b); err != nil {
+			return deleted, fmt.Errorf("%s: delete batch: %w", s.name, err)
+		}
+		if err := s.db.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(s.bucket)
+			for _, h := range sr.Hits {
+				if err := bk.Delete([]byte(h.ID)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return deleted, fmt.Errorf("%s: delete %s: %w", s.name, s.docs, err)
+		}
+		deleted += int64(len(sr.Hits))
+	}
+}
+
+// Ready implements index.Index and index.AnswerIndex.
+func (s *store) Ready(ctx context.Context) error {
+	if _, err := s.idx.DocCount(); err != nil {
+		return fmt.Errorf("%s: not ready: %w", s.name, err)
+	}
+	return nil
+}
+
+// Compact merges the index into one segment (benchmarks after a bulk load;
+// the background merger keeps segment counts bounded in normal operation).
+func (s *store) Compact(ctx context.Context) error {
+	adv, err := s.idx.Advanced()
+	if err != nil {
+		return fmt.Errorf("%s: compact: %w", s.name, err)
+	}
+	sc, ok := adv.(*scorch.Scorch)
+	if !ok {
+		return fmt.Errorf("%s: compact: not a scorch index", s.name)
+	}
+	opts := mergeplan.SingleSegmentMergePlanOptions
+	if err := sc.ForceMerge(ctx, &opts); err != nil {
+		return fmt.Errorf("%s: compact: %w", s.name, err)
+	}
+	return nil
+}
+
+// DocCount is the number of documents of all sites (for benchmarks/metrics).
+func (s *store) DocCount() (uint64, error) { return s.idx.DocCount() }
+
+// Close implements index.Index and index.AnswerIndex.
+func (s *store) Close() error {
+	return errors.Join(wrap(s.name, "close index", s.idx.Close()), wrap(s.name, "close "+s.docs, s.db.Close()))
+}
+
+func wrap(name, what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", name, what, err)
+	}
+	return nil
+}
