@@ -425,17 +425,7 @@ func answerFilterQuery(siteID int64, f *searchv1.AnswerFilter) (query.Query, err
 	if f == nil {
 		return qs[0], nil
 	}
-	if tr := f.GetTime(); tr != nil && (tr.Start != nil || tr.End != nil) {
-		var start, end time.Time
-		if tr.Start != nil {
-			start = tr.Start.AsTime()
-		}
-		if tr.End != nil {
-			end = tr.End.AsTime()
-		}
-		t, fl := true, false
-		q := query.NewDateRangeInclusiveQuery(start, end, &t, &fl)
-		q.SetField(aTime)
+	if q := timeRange(aTime, f.GetTime()); q != nil {
 		qs = append(qs, q)
 	}
 	if k := f.GetKind(); k != sessionsv1.AnswerKind_ANSWER_KIND_UNSPECIFIED {

@@ -575,17 +575,7 @@ func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
 	if f == nil {
 		return qs[0], nil
 	}
-	if tr := f.GetStartTime(); tr != nil && (tr.Start != nil || tr.End != nil) {
-		var start, end time.Time
-		if tr.Start != nil {
-			start = tr.Start.AsTime()
-		}
-		if tr.End != nil {
-			end = tr.End.AsTime()
-		}
-		t, fl := true, false
-		q := query.NewDateRangeInclusiveQuery(start, end, &t, &fl)
-		q.SetField(fStart)
+	if q := timeRange(fStart, f.GetStartTime()); q != nil {
 		qs = append(qs, q)
 	}
 	if q := durRange(fDuration, f.GetDuration()); q != nil {
@@ -697,6 +687,25 @@ func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
 // feedbackRatingFlag is the flag term of a session's lowest feedback
 // rating (1–5): a rating range is a disjunction of at most five terms.
 func feedbackRatingFlag(r int32) string { return "feedback_min_" + strconv.Itoa(int(r)) }
+
+// timeRange matches field's times in [start, end); nil when tr bounds
+// nothing.
+func timeRange(field string, tr *searchv1.TimeRange) query.Query {
+	if tr == nil || (tr.Start == nil && tr.End == nil) {
+		return nil
+	}
+	var start, end time.Time
+	if tr.Start != nil {
+		start = tr.Start.AsTime()
+	}
+	if tr.End != nil {
+		end = tr.End.AsTime()
+	}
+	inclusive, exclusive := true, false
+	q := query.NewDateRangeInclusiveQuery(start, end, &inclusive, &exclusive)
+	q.SetField(field)
+	return q
+}
 
 func durRange(field string, r *searchv1.DurationRange) query.Query {
 	if r == nil || (r.Min == nil && r.Max == nil) {
