@@ -9,7 +9,6 @@ package ingest
 // session).
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -59,45 +58,15 @@ func (s *Service) serveAnswer(w http.ResponseWriter, r *http.Request) {
 	b.release()
 }
 
-// answerIntake applies the checks in the order of the batches' (intake);
-// the body's URL stands in for a missing Origin header (checkSite).
+// answerIntake applies the batches' checks (intake) with the answers' own
+// limits; the body's URL stands in for a missing Origin header.
 func (s *Service) answerIntake(r *http.Request, b *batch, ans *contract.Answer) answer {
-	ctx := r.Context()
-	b.ctx = ctx
-	now := b.start
-	q := b.query
-	checkedOrigin := false
-
-	ip := s.clientIP(r)
-	if ok, wait := s.ipRate.Allow(rateKey(ip), now); !ok {
-		return s.refuse(ctx, http.StatusTooManyRequests, "rate_ip", wait, "too many requests from this address")
-	}
-	if k := q.Get("k"); k != "" {
-		if a := s.lookupSite(ctx, b, k); a != nil {
-			return *a
-		}
-		if b.origin != "" {
-			if a := s.checkSite(b); a != nil {
-				return *a
-			}
-			checkedOrigin = true
-		}
-		if a := s.checkAnswerRate(ctx, b, now); a != nil {
-			return *a
-		}
-		if a := s.dropAnswerByPrivacy(ctx, r, b); a != nil {
-			return *a
-		}
-	}
-	enc, a := bodyEncoding(r, q)
+	ip, checkedOrigin, a := s.admitByKey(r, b, s.answerSiteChecks)
 	if a != nil {
 		return *a
 	}
-	if r.ContentLength > s.cfg.AnswerMaxBytes {
-		return s.refuse(ctx, http.StatusRequestEntityTooLarge, "answer_bytes", 0, "answer of %d bytes exceeds %d", r.ContentLength, s.cfg.AnswerMaxBytes)
-	}
-	b.buf = bufPool.Get().(*bytes.Buffer)
-	body, a := s.readBody(ctx, r, enc, b.buf, s.answerLimits)
+	ctx, now := b.ctx, b.start
+	body, a := s.readRequest(ctx, r, b, s.answerLimits)
 	if a != nil {
 		return *a
 	}
@@ -109,27 +78,8 @@ func (s *Service) answerIntake(r *http.Request, b *batch, ans *contract.Answer) 
 	b.env.SiteKey, b.env.URL = ans.SiteKey, ans.URL
 	b.ctx, b.span = s.startSpan(r, b.start, ans.Traceparent, "ingest.answer")
 	ctx = b.ctx
-
-	siteFromBody := b.site == nil
-	if siteFromBody {
-		if a := s.lookupSite(ctx, b, ans.SiteKey); a != nil {
-			return *a
-		}
-	} else if ans.SiteKey != b.site.GetSiteKey() {
-		return answer{code: http.StatusBadRequest, msg: "siteKey in the body differs from ?k="}
-	}
-	if !checkedOrigin {
-		if a := s.checkSite(b); a != nil {
-			return *a
-		}
-	}
-	if siteFromBody {
-		if a := s.checkAnswerRate(ctx, b, now); a != nil {
-			return *a
-		}
-		if a := s.dropAnswerByPrivacy(ctx, r, b); a != nil {
-			return *a
-		}
+	if a := s.admitByBody(ctx, r, b, checkedOrigin, s.answerSiteChecks); a != nil {
+		return *a
 	}
 	payload, err := s.answerChunk(ctx, r, b.site, ans, ip, now)
 	if err != nil {
@@ -143,6 +93,13 @@ func (s *Service) answerIntake(r *http.Request, b *batch, ans *contract.Answer) 
 		return answer{code: http.StatusServiceUnavailable, msg: "could not store the answer, retry later", retryAfter: s.cfg.RetryAfter}
 	}
 	return answer{code: http.StatusNoContent}
+}
+
+func (s *Service) answerSiteChecks(ctx context.Context, r *http.Request, b *batch, now time.Time) *answer {
+	if a := s.checkAnswerRate(ctx, b, now); a != nil {
+		return a
+	}
+	return s.dropAnswerByPrivacy(ctx, r, b)
 }
 
 func (s *Service) checkAnswerRate(ctx context.Context, b *batch, now time.Time) *answer {

@@ -57,32 +57,7 @@ func surveyAnswer(t testing.TB, i int, survey int64, answers []any) []byte {
 
 func (e *env) postAnswer(r req) (*http.Response, string) {
 	e.t.Helper()
-	url := e.srv.URL + "/i/v1/answer"
-	if r.query != "" {
-		url += "?" + r.query
-	}
-	hr, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(r.body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	hr.Header.Set("Content-Type", "text/plain;charset=UTF-8")
-	hr.Header.Set("Origin", "https://shop.example.com")
-	hr.Header.Set("User-Agent", chromeUA)
-	for k, v := range r.headers {
-		if v == "" {
-			hr.Header.Del(k)
-		} else {
-			hr.Header.Set(k, v)
-		}
-	}
-	resp, err := http.DefaultClient.Do(hr)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	buf.ReadFrom(resp.Body)
-	resp.Body.Close()
-	return resp, buf.String()
+	return e.send("/i/v1/answer", r)
 }
 
 // testSurvey is an active survey: a 1–5 rating, an NPS question, a choice

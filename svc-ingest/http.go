@@ -459,46 +459,12 @@ func (s *Service) corsHeaders(r *http.Request, b *batch, a answer) {
 var exposeHeaders = []string{"Retry-After, Sightline-Trace-Id"}
 
 func (s *Service) intake(r *http.Request, b *batch) answer {
-	ctx := r.Context()
-	b.ctx = ctx
-	now := b.start
-	q := b.query
-	origin := b.origin
-	checkedOrigin := false
-
-	// The per-IP rate comes first: it is the cheapest defence.
-	ip := s.clientIP(r)
-	if ok, wait := s.ipRate.Allow(rateKey(ip), now); !ok {
-		return s.refuse(ctx, http.StatusTooManyRequests, "rate_ip", wait, "too many requests from this address")
-	}
-	// Reject on the site key before reading the body when it is given.
-	if k := q.Get("k"); k != "" {
-		if a := s.lookupSite(ctx, b, k); a != nil {
-			return *a
-		}
-		if origin != "" {
-			if a := s.checkSite(b); a != nil {
-				return *a
-			}
-			checkedOrigin = true
-		}
-		if a := s.checkSiteRate(ctx, b, now); a != nil {
-			return *a
-		}
-		if a := s.dropByPrivacy(ctx, r, b); a != nil {
-			return *a
-		}
-	}
-
-	enc, a := bodyEncoding(r, q)
+	ip, checkedOrigin, a := s.admitByKey(r, b, s.batchSiteChecks)
 	if a != nil {
 		return *a
 	}
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		return s.refuse(ctx, http.StatusRequestEntityTooLarge, "body_bytes", 0, "body of %d bytes exceeds %d", r.ContentLength, s.cfg.MaxBodyBytes)
-	}
-	b.buf = bufPool.Get().(*bytes.Buffer)
-	body, a := s.readBody(ctx, r, enc, b.buf, s.batchLimits)
+	ctx, now := b.ctx, b.start
+	body, a := s.readRequest(ctx, r, b, s.batchLimits)
 	if a != nil {
 		return *a
 	}
@@ -513,30 +479,8 @@ func (s *Service) intake(r *http.Request, b *batch) answer {
 	b.env = env
 	b.ctx, b.span = s.startSpan(r, b.start, env.Traceparent, "ingest.batch")
 	ctx = b.ctx
-
-	siteFromBody := b.site == nil
-	if siteFromBody {
-		if a := s.lookupSite(ctx, b, env.SiteKey); a != nil {
-			return *a
-		}
-	} else if env.SiteKey != b.site.GetSiteKey() {
-		return answer{code: http.StatusBadRequest, msg: "siteKey in the body differs from ?k="}
-	}
-	if !checkedOrigin {
-		if origin == "" && env.URL == "" {
-			return answer{code: http.StatusForbidden, msg: "no Origin header and no page.url to check against the site's domains"}
-		}
-		if a := s.checkSite(b); a != nil {
-			return *a
-		}
-	}
-	if siteFromBody { // the checks done before the body when ?k= is given
-		if a := s.checkSiteRate(ctx, b, now); a != nil {
-			return *a
-		}
-		if a := s.dropByPrivacy(ctx, r, b); a != nil {
-			return *a
-		}
+	if a := s.admitByBody(ctx, r, b, checkedOrigin, s.batchSiteChecks); a != nil {
+		return *a
 	}
 
 	sk := limits.SessionKey{Site: b.site.GetSiteId(), Session: env.SessionID}
@@ -570,6 +514,89 @@ func (s *Service) intake(r *http.Request, b *batch) answer {
 	s.sessions.Record(sk, int64(len(body)), now)
 	s.accepted.Add(1)
 	return answer{code: http.StatusNoContent}
+}
+
+// siteChecks are an endpoint's own checks of a known site (its rate, its
+// privacy rules): before the body when ?k= names the site, after it
+// otherwise.
+type siteChecks func(ctx context.Context, r *http.Request, b *batch, now time.Time) *answer
+
+func (s *Service) batchSiteChecks(ctx context.Context, r *http.Request, b *batch, now time.Time) *answer {
+	if a := s.checkSiteRate(ctx, b, now); a != nil {
+		return a
+	}
+	return s.dropByPrivacy(ctx, r, b)
+}
+
+// admitByKey runs the checks that need no body, cheapest first: the
+// per-IP rate, then, when ?k= names the site, the site, the origin and
+// the endpoint's own checks. checkedOrigin reports whether the Origin
+// header was checked.
+func (s *Service) admitByKey(r *http.Request, b *batch, checks siteChecks) (ip netip.Addr, checkedOrigin bool, a *answer) {
+	ctx := r.Context()
+	b.ctx = ctx
+	// The per-IP rate comes first: it is the cheapest defence.
+	ip = s.clientIP(r)
+	if ok, wait := s.ipRate.Allow(rateKey(ip), b.start); !ok {
+		a := s.refuse(ctx, http.StatusTooManyRequests, "rate_ip", wait, "too many requests from this address")
+		return ip, false, &a
+	}
+	// Reject on the site key before reading the body when it is given.
+	k := b.query.Get("k")
+	if k == "" {
+		return ip, false, nil
+	}
+	if a := s.lookupSite(ctx, b, k); a != nil {
+		return ip, false, a
+	}
+	if b.origin != "" {
+		if a := s.checkSite(b); a != nil {
+			return ip, false, a
+		}
+		checkedOrigin = true
+	}
+	return ip, checkedOrigin, checks(ctx, r, b, b.start)
+}
+
+// readRequest checks the body's type, encoding and declared length, then
+// reads it within lim.
+func (s *Service) readRequest(ctx context.Context, r *http.Request, b *batch, lim bodyLimits) ([]byte, *answer) {
+	enc, a := bodyEncoding(r, b.query)
+	if a != nil {
+		return nil, a
+	}
+	if r.ContentLength > lim.raw {
+		a := s.refuse(ctx, http.StatusRequestEntityTooLarge, lim.rawName, 0, "%s of %d bytes exceeds %d", lim.noun, r.ContentLength, lim.raw)
+		return nil, &a
+	}
+	b.buf = bufPool.Get().(*bytes.Buffer)
+	return s.readBody(ctx, r, enc, b.buf, lim)
+}
+
+// admitByBody runs, once the decoded body (b.env) names the site, the
+// checks admitByKey could not: the site, the origin (page.url standing in
+// for a missing Origin header) and the endpoint's own checks.
+func (s *Service) admitByBody(ctx context.Context, r *http.Request, b *batch, checkedOrigin bool, checks siteChecks) *answer {
+	siteFromBody := b.site == nil
+	if siteFromBody {
+		if a := s.lookupSite(ctx, b, b.env.SiteKey); a != nil {
+			return a
+		}
+	} else if b.env.SiteKey != b.site.GetSiteKey() {
+		return &answer{code: http.StatusBadRequest, msg: "siteKey in the body differs from ?k="}
+	}
+	if !checkedOrigin {
+		if b.origin == "" && b.env.URL == "" {
+			return &answer{code: http.StatusForbidden, msg: "no Origin header and no page.url to check against the site's domains"}
+		}
+		if a := s.checkSite(b); a != nil {
+			return a
+		}
+	}
+	if siteFromBody { // the checks done before the body when ?k= is given
+		return checks(ctx, r, b, b.start)
+	}
+	return nil
 }
 
 // bodyEncoding checks the request's Content-Type and returns its encoding
@@ -649,6 +676,7 @@ var (
 type bodyLimits struct {
 	raw, decompressed         int64
 	rawName, decompressedName string
+	noun                      string // what a refusal calls the body
 }
 
 // readBody reads the body (at most lim.raw bytes as sent) and decompresses

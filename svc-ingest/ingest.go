@@ -319,8 +319,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	s.ipRate = limits.NewKeyed(cfg.RatePerIP, cfg.BurstPerIP, 200_000)
 	s.siteRate = limits.NewKeyed(cfg.RatePerSite, cfg.BurstPerSite, 100_000)
 	s.answerRate = limits.NewKeyed(cfg.AnswerRatePerSite/60, cfg.AnswerBurstPerSite, 100_000)
-	s.batchLimits = bodyLimits{raw: cfg.MaxBodyBytes, decompressed: cfg.MaxDecompressedBytes, rawName: "body_bytes", decompressedName: "decompressed_bytes"}
-	s.answerLimits = bodyLimits{raw: cfg.AnswerMaxBytes, decompressed: cfg.AnswerMaxBytes, rawName: "answer_bytes", decompressedName: "answer_bytes"}
+	s.batchLimits = bodyLimits{raw: cfg.MaxBodyBytes, decompressed: cfg.MaxDecompressedBytes, rawName: "body_bytes", decompressedName: "decompressed_bytes", noun: "body"}
+	s.answerLimits = bodyLimits{raw: cfg.AnswerMaxBytes, decompressed: cfg.AnswerMaxBytes, rawName: "answer_bytes", decompressedName: "answer_bytes", noun: "answer"}
 	s.sessions = limits.NewSessions(cfg.MaxBatchesPerSession, cfg.MaxBytesPerSession, cfg.SessionIdle, 500_000)
 	host, _ := os.Hostname()
 	s.quota = &limits.Quota{

@@ -176,7 +176,15 @@ type req struct {
 
 func (e *env) post(r req) *http.Response {
 	e.t.Helper()
-	url := e.srv.URL + "/i/v1/batch"
+	resp, _ := e.send("/i/v1/batch", r)
+	return resp
+}
+
+// send POSTs r to path the way the tracker does and answers the response
+// with its body read.
+func (e *env) send(path string, r req) (*http.Response, string) {
+	e.t.Helper()
+	url := e.srv.URL + path
 	if r.query != "" {
 		url += "?" + r.query
 	}
@@ -198,9 +206,10 @@ func (e *env) post(r req) *http.Response {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
 	resp.Body.Close()
-	return resp
+	return resp, buf.String()
 }
 
 func gz(b []byte) []byte {
