@@ -5,16 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
@@ -23,17 +19,7 @@ import (
 	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
 )
 
-// answerSearch is a real SearchService on a socket logging answer calls;
-// it fails while down is set and refuses the answer reject.
-type answerSearch struct {
-	searchv1.UnimplementedSearchServiceServer
-	mu     sync.Mutex
-	down   bool
-	reject string
-	log    []string
-}
-
-func (s *answerSearch) UpsertAnswers(ctx context.Context, req *searchv1.UpsertAnswersRequest) (*searchv1.UpsertAnswersResponse, error) {
+func (s *search) UpsertAnswers(ctx context.Context, req *searchv1.UpsertAnswersRequest) (*searchv1.UpsertAnswersResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
@@ -50,7 +36,7 @@ func (s *answerSearch) UpsertAnswers(ctx context.Context, req *searchv1.UpsertAn
 	return &searchv1.UpsertAnswersResponse{Upserted: int32(len(ids))}, nil
 }
 
-func (s *answerSearch) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswersRequest) (*searchv1.DeleteAnswersResponse, error) {
+func (s *search) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswersRequest) (*searchv1.DeleteAnswersResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.down {
@@ -58,10 +44,6 @@ func (s *answerSearch) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAn
 	}
 	s.log = append(s.log, fmt.Sprintf("delete visitor=%s session=%s ids=%v", req.GetVisitorId(), req.GetSessionId(), req.GetAnswerIds().GetIds()))
 	return &searchv1.DeleteAnswersResponse{}, nil
-}
-
-func (s *answerSearch) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessionsRequest) (*searchv1.UpsertSessionsResponse, error) {
-	return &searchv1.UpsertSessionsResponse{Upserted: int32(len(req.GetSessions()))}, nil
 }
 
 // TestRelayAnswers: the answers' outbox reaches search in order (upserts
@@ -74,20 +56,8 @@ func TestRelayAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv := grpc.NewServer()
-	sr := &answerSearch{down: true, reject: "a_poison00000000000000000"}
-	searchv1.RegisterSearchServiceServer(srv, sr)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	defer srv.Stop()
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	sr := &search{down: true, reject: "a_poison00000000000000000"}
+	client := serveSearch(t, sr)
 	ctx := context.Background()
 	const site = int64(3_000_000_001)
 	now := time.Now().UnixMilli()
@@ -105,7 +75,7 @@ func TestRelayAnswers(t *testing.T) {
 	}
 	add("s_three00000000000000000", "v_kept000000000000000000", "a_three0000000000000000000")
 
-	r := New(st, searchv1.NewSearchServiceClient(cc), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := New(st, client, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if _, err := r.OnceAnswers(ctx); status.Code(err) != codes.Unavailable {
 		t.Fatalf("delivery to a down search: %v", err)
 	}

@@ -25,7 +25,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // search is a real SearchService on a socket logging each call; it fails
-// while down is set.
+// while down is set and refuses the session or answer whose id is reject.
 type search struct {
 	searchv1.UnimplementedSearchServiceServer
 	mu     sync.Mutex
@@ -63,26 +63,33 @@ func (s *search) DeleteSessions(ctx context.Context, req *searchv1.DeleteSession
 	return &searchv1.DeleteSessionsResponse{Deleted: 1}, nil
 }
 
-func TestRelayCoalescesInOrderAndRetries(t *testing.T) {
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+// serveSearch serves sr on a socket for the test and answers a client.
+func serveSearch(t *testing.T, sr *search) searchv1.SearchServiceClient {
+	t.Helper()
 	srv := grpc.NewServer()
-	sr := &search{down: true}
 	searchv1.RegisterSearchServiceServer(srv, sr)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.Serve(lis)
-	defer srv.Stop()
+	t.Cleanup(srv.Stop)
 	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cc.Close()
+	t.Cleanup(func() { cc.Close() })
+	return searchv1.NewSearchServiceClient(cc)
+}
+
+func TestRelayCoalescesInOrderAndRetries(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sr := &search{down: true}
+	client := serveSearch(t, sr)
 
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
@@ -100,7 +107,7 @@ func TestRelayCoalescesInOrderAndRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := New(st, searchv1.NewSearchServiceClient(cc), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := New(st, client, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if _, err := r.Once(ctx); status.Code(err) != codes.Unavailable {
 		t.Fatalf("delivery to a down search: %v", err)
 	}
@@ -132,20 +139,8 @@ func TestRelayDropsOnlyWhatSearchRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv := grpc.NewServer()
 	sr := &search{reject: "s_poison0000000"}
-	searchv1.RegisterSearchServiceServer(srv, sr)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	defer srv.Stop()
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	client := serveSearch(t, sr)
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
 	for _, id := range []string{"s_good00000001", "s_poison0000000", "s_good00000002"} {
@@ -154,7 +149,7 @@ func TestRelayDropsOnlyWhatSearchRefuses(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := New(st, searchv1.NewSearchServiceClient(cc), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := New(st, client, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if n, err := r.Once(ctx); err != nil || n != 3 {
 		t.Fatalf("Once: %d %v", n, err)
 	}
