@@ -378,7 +378,10 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	if row != nil {
 		oldVisitor = row.State.VisitorID
 	}
-	var state *summary.State
+	var state, row0 *summary.State // row0: the stored state, when there is one
+	if row != nil {
+		row0 = row.State
+	}
 	switch {
 	case isNew:
 		row = &sessionRow{CreatedMs: nowMs}
@@ -409,9 +412,13 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 		state = summary.Fold(all)
 	}
 	row.State = state
-	// Answers are no chunks: a new or refolded state takes their tally.
-	if state.Answers, err = s.answerTally(g.site, g.session); err != nil {
-		return err
+	// Answers are no chunks: a new or refolded state takes their tally
+	// (one point read); a state applied in order already carries it, as
+	// AppendAnswers updates the row under the same stripe.
+	if state != row0 {
+		if state.Answers, err = s.answerTally(g.site, g.session); err != nil {
+			return err
+		}
 	}
 	if !s.heatOff {
 		heatmap.AddState(heat, state, 1)
