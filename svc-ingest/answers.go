@@ -34,7 +34,7 @@ import (
 
 func (s *Service) serveAnswer(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	b := &batch{w: w, r: r, start: start, query: r.URL.Query(), origin: r.Header.Get("Origin")}
+	b := s.newBatch(w, r, start)
 	if err := http.NewResponseController(w).SetReadDeadline(start.Add(s.bodyDeadline(r.ContentLength, s.cfg.AnswerMaxBytes))); err != nil {
 		s.log.DebugContext(r.Context(), "cannot set the body read deadline", "error", err)
 	}
