@@ -17,7 +17,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
-	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 )
@@ -55,10 +54,6 @@ const (
 	csvPageSize = 1000
 	// csvMaxRows caps one export; a last comment line says when it was cut.
 	csvMaxRows = 100_000
-	// csvMaxSessionLookups caps the recordings look-ups (one per distinct
-	// recorded session) done to place recording links at the answer's
-	// moment; past it, links open the recording at its start.
-	csvMaxSessionLookups = 2000
 	// csvMaxRepeated caps each repeatable parameter.
 	csvMaxRepeated = 100
 )
@@ -68,10 +63,6 @@ func (s *Service) registerAnswersCSVRoute() error {
 		return nil
 	}
 	search := searchv1.NewSearchServiceClient(s.deps.Search)
-	var rec recordingsv1.RecordingsServiceClient
-	if s.deps.Recordings != nil {
-		rec = recordingsv1.NewRecordingsServiceClient(s.deps.Recordings)
-	}
 	return s.api.HandlePath(http.MethodGet, answersCSVRoute, func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		ctx := r.Context()
 		if rt, ok := ctx.Value(routeKey{}).(*route); ok {
@@ -111,9 +102,6 @@ func (s *Service) registerAnswersCSVRoute() error {
 			w:       csv.NewWriter(w),
 			surveys: map[int64]*accountsv1.Survey{},
 			dash:    requestOrigin(r) + "/o/" + strconv.FormatInt(st.GetSite().GetOrganizationId(), 10) + "/sites/" + strconv.FormatInt(site, 10) + "/recordings/",
-			starts:  map[string]time.Time{},
-			rec:     rec,
-			site:    site,
 			out:     out,
 			raw:     w,
 		}
@@ -149,14 +137,9 @@ type csvExport struct {
 	surveys map[int64]*accountsv1.Survey
 	// one is the survey filtered for alone: its questions get columns.
 	one  *accountsv1.Survey
-	dash string // dashboard URL of the site's recordings, ending in "/"
-	// starts caches session start times for recording links.
-	starts  map[string]time.Time
-	lookups int
-	rec     recordingsv1.RecordingsServiceClient
-	site    int64
-	out     context.Context // outgoing context with the caller's credential
-	raw     http.ResponseWriter
+	dash string          // dashboard URL of the site's recordings, ending in "/"
+	out  context.Context // outgoing context with the caller's credential
+	raw  http.ResponseWriter
 }
 
 func (e *csvExport) run(ctx context.Context, search searchv1.SearchServiceClient, req *searchv1.SearchAnswersRequest, page *searchv1.SearchAnswersResponse) (int, error) {
@@ -252,7 +235,7 @@ func (e *csvExport) row(ctx context.Context, a *sessionsv1.Answer) []string {
 	}
 	c := a.GetClient()
 	return append(out, cell(a.GetUrl()), deviceName(c.GetDeviceType()), cell(c.GetBrowser()), cell(c.GetOs()), cell(c.GetCountry()),
-		cell(a.GetSessionId()), cell(e.link(ctx, a)), cell(a.GetId()))
+		cell(a.GetSessionId()), cell(e.link(a)), cell(a.GetId()))
 }
 
 // summary is "question: answer" lines for the answers column.
@@ -303,25 +286,15 @@ func answerText(q *accountsv1.Question, qa *sessionsv1.QuestionAnswer) string {
 }
 
 // link is the dashboard's replay of the answer's session at the moment it
-// was given, when the session was recorded.
-func (e *csvExport) link(ctx context.Context, a *sessionsv1.Answer) string {
+// was given (?at=, ms since the epoch: the replay finds the offset), when
+// the session was recorded.
+func (e *csvExport) link(a *sessionsv1.Answer) string {
 	if !a.GetRecorded() || a.GetSessionId() == "" {
 		return ""
 	}
 	u := e.dash + url.PathEscape(a.GetSessionId())
-	start, ok := e.starts[a.GetSessionId()]
-	if !ok && e.rec != nil && e.lookups < csvMaxSessionLookups && ctx.Err() == nil {
-		e.lookups++
-		if r, err := e.rec.GetSession(e.out, &recordingsv1.GetSessionRequest{SiteId: e.site, SessionId: a.GetSessionId()}); err == nil {
-			start, ok = r.GetSession().GetStartTime().AsTime(), r.GetSession().GetStartTime() != nil
-		}
-		// A failed look-up is remembered too: the link opens at the start.
-		e.starts[a.GetSessionId()] = start
-	}
-	if ok && !start.IsZero() && a.GetClientTime() != nil {
-		if off := a.GetClientTime().AsTime().Sub(start); off > 0 {
-			u += "?t=" + strconv.FormatInt(int64(off/time.Second), 10)
-		}
+	if t := a.GetClientTime(); t != nil {
+		u += "?at=" + strconv.FormatInt(t.AsTime().UnixMilli(), 10)
 	}
 	return u
 }

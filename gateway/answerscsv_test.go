@@ -200,7 +200,7 @@ func TestAnswersCSV(t *testing.T) {
 		return ""
 	}
 	first := recs[1]
-	link := base + "/o/" + a.orgID + "/sites/" + a.siteID + "/recordings/" + a.sessionID + "?t=42"
+	link := base + "/o/" + a.orgID + "/sites/" + a.siteID + "/recordings/" + a.sessionID + "?at=" + strconv.FormatInt(given.UnixMilli(), 10)
 	for name, v := range map[string]string{
 		"time": given.UTC().Format("2006-01-02T15:04:05.000Z"), "kind": "survey", "survey_id": a.surveyID, "survey": "NPS",
 		"rating": "4", "nps": "9", "How likely are you to recommend us?": "9",
@@ -385,7 +385,7 @@ func TestAnswersCSVFromTheIndex(t *testing.T) {
 	if strings.Join(ids, " ") != "a_feedback000000000000000x a_detractor000000000000000 a_promoter0000000000000000" {
 		t.Fatalf("answer ids (newest first) = %v", ids)
 	}
-	if all[1][6] != "'=1+1 broken button" || all[1][4] != "2" || all[1][14] != base(a, s)+"?t=30" {
+	if all[1][6] != "'=1+1 broken button" || all[1][4] != "2" || all[1][14] != base(a, s)+"?at="+strconv.FormatInt(t0.Add(30*time.Second).UnixMilli(), 10) {
 		t.Fatalf("feedback row = %q", all[1])
 	}
 	one := export("?survey=" + a.surveyID + "&nps=promoter&device=mobile&has_text=true")

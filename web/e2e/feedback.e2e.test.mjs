@@ -319,7 +319,7 @@ test("visitors answer through the real widget and ingest; the Responses page lis
   assert.equal(lines.length, 2, csv);
   assert.match(lines[1], /The pay button is hidden on my phone/);
 
-  // The watch link opens the replay at the answer's moment (seconds from the session's start).
+  // The watch link opens the replay at the answer's moment (?at=, which the replay turns into seconds from the session's start).
   const row = rows.nth(0);
   const watch = row.getByTestId("watch");
   await page.locator("[data-testid=watch][data-ready=true]").waitFor();
@@ -329,9 +329,9 @@ test("visitors answer through the real widget and ingest; the Responses page lis
   const session = (await call("GET", `/api/v1/sites/${siteId}/sessions/${answer.sessionId}`)).json().session;
   const t = Math.floor((Date.parse(answer.clientTime) - Date.parse(session.startTime)) / 1000);
   assert.ok(t >= 1 && t < 60, `the answer came a few seconds into the visit: ${t}`);
-  assert.equal(await watch.getAttribute("href"), `/o/${orgId}/sites/${siteId}/recordings/${answer.sessionId}?t=${t}`);
+  assert.equal(await watch.getAttribute("href"), `/o/${orgId}/sites/${siteId}/recordings/${answer.sessionId}?at=${Date.parse(answer.clientTime)}`);
   await watch.click();
-  await page.waitForURL(new RegExp(`/recordings/${answer.sessionId}\\?t=${t}$`));
+  await page.waitForURL(new RegExp(`/recordings/${answer.sessionId}\\?at=${Date.parse(answer.clientTime)}$`));
   // The player opens at that moment (it holds or plays on from there).
   await page.locator("[data-testid=replay-player][data-ready='1']").waitFor({ timeout: 30_000 });
   const clock = await waitFor(async () => {
@@ -477,7 +477,7 @@ test("a survey shows only on the pages it targets and after its delay, is answer
   const t = Math.floor((Date.parse(answer.clientTime) - Date.parse(session.startTime)) / 1000);
   // Given on the second page, 3 s after it opened and 4.5 s after the first.
   assert.ok(t >= 7 && t < 60, `the answer came ${t} s into the session`);
-  assert.equal(await row.getByTestId("watch").getAttribute("href"), `/o/${orgId}/sites/${siteId}/recordings/${answer.sessionId}?t=${t}`);
+  assert.equal(await row.getByTestId("watch").getAttribute("href"), `/o/${orgId}/sites/${siteId}/recordings/${answer.sessionId}?at=${Date.parse(answer.clientTime)}`);
   await row.getByTestId("watch").click();
   await page.locator("[data-testid=replay-player][data-ready='1']").waitFor({ timeout: 30_000 });
   const clock = await waitFor(async () => {

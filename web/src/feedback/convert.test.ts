@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { answerLines, bootFeedback, bootSurvey, errorAt, fieldOfError, npsLabel, ratingLabel, replayOffset, type Survey } from "./convert";
+import { answerLines, bootFeedback, bootSurvey, errorAt, fieldOfError, npsLabel, ratingLabel, type Survey } from "./convert";
 
 const survey: Survey = {
   id: "3000000007",
@@ -102,14 +102,6 @@ describe("answerLines", () => {
   });
 });
 
-describe("replayOffset", () => {
-  it("answers seconds from the session's start, only for recorded answers", () => {
-    expect(replayOffset({ recorded: true, clientTime: "2026-11-30T10:01:05.900Z" }, "2026-11-30T10:00:00Z")).toBe(65);
-    expect(replayOffset({ recorded: false, clientTime: "2026-11-30T10:01:05Z" }, "2026-11-30T10:00:00Z")).toBeUndefined();
-    expect(replayOffset({ recorded: true, clientTime: "2026-11-30T09:59:00Z" }, "2026-11-30T10:00:00Z")).toBe(0);
-    expect(replayOffset({ recorded: true }, "2026-11-30T10:00:00Z")).toBeUndefined();
-  });
-});
 
 describe("labels and errors", () => {
   it("names ratings and NPS", () => {

@@ -180,19 +180,6 @@ export function answerLines(a: Answer, survey: Survey | undefined): AnswerLine[]
   });
 }
 
-/**
- * replayOffset answers where in the recording (seconds from the session's
- * start, the replay's ?t=) an answer was given, or undefined when the
- * visitor was not being recorded.
- */
-export function replayOffset(a: Answer, sessionStart: string | undefined): number | undefined {
-  if (!a.recorded) return undefined;
-  const at = ms(a.clientTime);
-  const start = ms(sessionStart);
-  if (at === null || start === null) return undefined;
-  return Math.max(0, Math.floor((at - start) / 1000));
-}
-
 export const FACE_LABELS = ["Hate", "Dislike", "Neutral", "Like", "Love"] as const;
 
 /** ratingLabel names a 1–5 rating for people and screen readers. */

@@ -15,7 +15,7 @@ import { deviceLabel, RANGES, type UrlCondition } from "../lib/filters";
 import { formatDateTime, urlPath } from "../lib/format";
 import { MAX_RULE, RULES } from "../heatmap/query";
 import { NpsChart, RatingChart, ratingCounts } from "../feedback/Charts";
-import { answerLines, FACE_LABELS, npsLabel, ratingLabel, replayOffset } from "../feedback/convert";
+import { answerLines, FACE_LABELS, npsLabel, ratingLabel } from "../feedback/convert";
 import { Face } from "../feedback/Face";
 import { activeCount, ANSWER_DEVICES, csvParams, emptyResponsesQuery, fromParams, KINDS, NPS_GROUPS, npsGroupOf, statsInterval, toFilter, toParams, type ResponsesQuery } from "../feedback/query";
 import { rememberSite } from "./Home";
@@ -162,10 +162,9 @@ function Filters({ q, set, surveys }: { q: ResponsesQuery; set: (p: Partial<Resp
   );
 }
 
-/** WatchLink opens the replay at the moment of the answer (the session's start is read for the offset). */
+/** WatchLink opens the replay at the moment of the answer (?at=: the replay finds the offset from the session's start). */
 function WatchLink({ a, orgId, siteId }: { a: Answer; orgId: string; siteId: string }) {
   const sessionId = a.sessionId ?? "";
-  const session = $api.useQuery("get", "/api/v1/sites/{siteId}/sessions/{sessionId}", { params: { path: { siteId, sessionId } } }, { enabled: !!a.recorded && !!sessionId, staleTime: Infinity, retry: false });
   if (!a.recorded || !sessionId) {
     const why = "The visitor was not being recorded when answering (not sampled in, recording off or no consent), so there is no replay.";
     return (
@@ -174,10 +173,10 @@ function WatchLink({ a, orgId, siteId }: { a: Answer; orgId: string; siteId: str
       </span>
     );
   }
-  const t = replayOffset(a, session.data?.session?.startTime);
-  const href = `/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(sessionId)}${t !== undefined ? `?t=${t}` : ""}`;
+  const at = a.clientTime ? Date.parse(a.clientTime) : NaN;
+  const href = `/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(sessionId)}${Number.isFinite(at) ? `?at=${at}` : ""}`;
   return (
-    <Link to={href} className="btn btn-small" data-testid="watch" data-ready={t !== undefined} aria-label={`Watch the recording at ${formatDateTime(a.clientTime)}`}>
+    <Link to={href} className="btn btn-small" data-testid="watch" data-ready aria-label={`Watch the recording at ${formatDateTime(a.clientTime)}`}>
       ▶ Watch
     </Link>
   );

@@ -12,6 +12,7 @@ import { neighbours } from "./neighbours";
 import { frustrationsFromApi } from "../lib/timeline";
 import { markWatched } from "../lib/watched";
 import { Player } from "../replay/Player";
+import { startOffset } from "../replay/start";
 
 type Summary = Schemas["v1SessionSummary"];
 
@@ -72,10 +73,13 @@ export default function Replay() {
   const { orgId = "", siteId = "", sessionId = "" } = useParams();
   const [params] = useSearchParams();
   const navigate = useNavigate();
-  // ?t=<seconds> opens the replay at a moment; the rest is the list's filter.
-  const startAtMs = Math.max(0, Number(params.get("t") ?? 0) * 1000) || 0;
+  // ?t=<seconds> opens the replay at a moment, ?at=<ms since the epoch> at a
+  // moment of the day (a feedback answer's time, turned into an offset once
+  // the session's start is known); the rest is the list's filter.
+  const atMs = Number(params.get("at") ?? NaN);
   const listParams = new URLSearchParams(params);
   listParams.delete("t");
+  listParams.delete("at");
   const query = listParams.toString();
   useEffect(() => markWatched(siteId, sessionId), [siteId, sessionId]);
   const [autoNext, setAutoNext] = useState(false);
@@ -84,6 +88,7 @@ export default function Replay() {
   const base = `/o/${orgId}/sites/${siteId}/recordings`;
   const link = (id: string) => `${base}/${encodeURIComponent(id)}${query ? `?${query}` : ""}`;
   const s = session.data?.session;
+  const startAtMs = startOffset(params.get("t"), atMs, s?.startTime, session.isError);
   // The server's rage and dead clicks: the timeline shows the set the counts count.
   const frustrations = useMemo(() => frustrationsFromApi(session.data?.frustrations), [session.data]);
 
@@ -143,7 +148,7 @@ export default function Replay() {
       </div>
       <ErrorBox error={actionError} />
       <div className="replay-body">
-        <Player
+        {startAtMs !== undefined && <Player
           key={sessionId}
           siteId={siteId}
           sessionId={sessionId}
@@ -173,8 +178,9 @@ export default function Replay() {
               </>
             )
           }
-        />
+        />}
       </div>
     </div>
   );
 }
+
