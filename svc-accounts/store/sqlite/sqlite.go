@@ -168,11 +168,17 @@ type querier struct {
 }
 
 func (q querier) prepared(ctx context.Context, s string) (*sql.Stmt, error) {
-	st, err := q.d.stmt(ctx, s)
-	if err != nil || q.tx == nil {
-		return st, err
+	if q.tx == nil {
+		return q.d.stmt(ctx, s)
 	}
-	return q.tx.StmtContext(ctx, st), nil
+	s = binds.rebind(s)
+	if v, ok := q.d.stmts.Load(s); ok {
+		return q.tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+	}
+	// Not on the pool: that needs a second connection while this one holds
+	// the write lock, and when every other connection waits for that lock
+	// (BEGIN IMMEDIATE) none comes free until the busy timeout fails them.
+	return q.tx.PrepareContext(ctx, s)
 }
 
 func (q querier) Exec(ctx context.Context, s string, args ...any) (int64, error) {
