@@ -466,6 +466,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sites/{siteId}/funnels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Saved funnels of a site (2–8 ordered steps; at most 100 per site).
+         *     Admins edit; members read. Search computes them (TrafficService).
+         */
+        get: operations["AccountsService_ListFunnels"];
+        put?: never;
+        post: operations["AccountsService_CreateFunnel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/funnels:compute": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ComputeFunnel answers conversion and drop-off per step of a funnel
+         *     (saved in accounts, or unsaved while it is being built).
+         */
+        post: operations["TrafficService_ComputeFunnel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/funnels:sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ListFunnelSessions lists the recorded sessions that reached, or
+         *     dropped off at, one step of a funnel: the drop-off "as recordings".
+         */
+        post: operations["TrafficService_ListFunnelSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/funnels/{funnelId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["AccountsService_GetFunnel"];
+        put: operations["AccountsService_UpdateFunnel"];
+        post?: never;
+        delete: operations["AccountsService_DeleteFunnel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sites/{siteId}/heatmap": {
         parameters: {
             query?: never;
@@ -638,6 +714,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sites/{siteId}/traffic:breakdown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** GetTrafficBreakdown answers the top values of one dimension. */
+        post: operations["TrafficService_GetTrafficBreakdown"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/traffic:overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GetTrafficOverview answers the overview tiles of a range and the
+         *     previous period of the same length, and the time series.
+         */
+        post: operations["TrafficService_GetTrafficOverview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/traffic/realtime": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetRealtime answers the visitors of the last five minutes and their
+         *     current pages.
+         */
+        get: operations["TrafficService_GetRealtime"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sites/{siteId}/visitors/{visitorId}": {
         parameters: {
             query?: never;
@@ -668,6 +801,10 @@ export interface components {
             name?: string;
             role?: components["schemas"]["v1Role"];
         };
+        /** @description CreateFunnelRequest adds a funnel (id, site_id and times are ignored). */
+        AccountsServiceCreateFunnelBody: {
+            funnel?: components["schemas"]["v1Funnel"];
+        };
         /** @description CreateInvitationRequest invites an e-mail address. */
         AccountsServiceCreateInvitationBody: {
             email?: string;
@@ -684,6 +821,10 @@ export interface components {
          */
         AccountsServiceCreateSurveyBody: {
             survey?: components["schemas"]["v1Survey"];
+        };
+        /** @description UpdateFunnelRequest replaces a funnel's name and steps. */
+        AccountsServiceUpdateFunnelBody: {
+            funnel?: components["schemas"]["v1Funnel"];
         };
         /** @description UpdateMemberRoleRequest changes a member's role. */
         AccountsServiceUpdateMemberRoleBody: {
@@ -781,6 +922,57 @@ export interface components {
          * @enum {string}
          */
         SurveyTriggerKind: "KIND_UNSPECIFIED" | "KIND_ON_LOAD" | "KIND_AFTER_SECONDS" | "KIND_SCROLL_PERCENT" | "KIND_EXIT_INTENT" | "KIND_CUSTOM_EVENT";
+        /** @description ComputeFunnelRequest computes a funnel over a range. */
+        TrafficServiceComputeFunnelBody: {
+            deviceTypes?: components["schemas"]["v1DeviceType"][];
+            range?: components["schemas"]["v1TimeRange"];
+            /** @description 2–8 steps. */
+            steps?: components["schemas"]["v1FunnelStep"][];
+        };
+        /** @description GetTrafficBreakdownRequest asks for one dimension's top values. */
+        TrafficServiceGetTrafficBreakdownBody: {
+            dimension?: components["schemas"]["v1TrafficDimension"];
+            filter?: components["schemas"]["v1TrafficFilter"];
+            /**
+             * Format: int32
+             * @description Rows returned (default 10, at most 1,000).
+             */
+            limit?: number;
+            range?: components["schemas"]["v1TimeRange"];
+        };
+        /** @description GetTrafficOverviewRequest asks for one range's overview. */
+        TrafficServiceGetTrafficOverviewBody: {
+            filter?: components["schemas"]["v1TrafficFilter"];
+            interval?: components["schemas"]["v1TrafficInterval"];
+            range?: components["schemas"]["v1TimeRange"];
+            /**
+             * @description IANA time zone of the buckets; empty is UTC (the dashboard sends the
+             *     site's SiteSettings.time_zone).
+             */
+            timeZone?: string;
+        };
+        /** @description ListFunnelSessionsRequest selects the sessions of one step. */
+        TrafficServiceListFunnelSessionsBody: {
+            deviceTypes?: components["schemas"]["v1DeviceType"][];
+            /**
+             * @description True: sessions that reached step-1 but not step (step ≥ 1). False:
+             *     sessions that reached step.
+             */
+            dropped?: boolean;
+            /**
+             * Format: int32
+             * @description Default 25, at most 100.
+             */
+            pageSize?: number;
+            pageToken?: string;
+            range?: components["schemas"]["v1TimeRange"];
+            /**
+             * Format: int32
+             * @description 0-based step index.
+             */
+            step?: number;
+            steps?: components["schemas"]["v1FunnelStep"][];
+        };
         /**
          * @description How to match. A value starting with "/" (except for CONTAINS) is
          *     compared with the URL's path. EQUALS on a whole URL compares page keys
@@ -1011,6 +1203,10 @@ export interface components {
             /** @description The raw User-Agent header, truncated to a bounded length. */
             userAgent?: string;
         };
+        /** @description ComputeFunnelResponse is one result per step, in order. */
+        v1ComputeFunnelResponse: {
+            steps?: components["schemas"]["v1FunnelStepResult"][];
+        };
         /** @description CountSessionsResponse is the count. */
         v1CountSessionsResponse: {
             /** Format: int64 */
@@ -1020,6 +1216,10 @@ export interface components {
         v1CreateApiKeyResponse: {
             apiKey?: components["schemas"]["v1ApiKey"];
             secret?: string;
+        };
+        /** @description CreateFunnelResponse is the stored funnel. */
+        v1CreateFunnelResponse: {
+            funnel?: components["schemas"]["v1Funnel"];
         };
         /** @description CreateInvitationResponse carries the token, returned only here. */
         v1CreateInvitationResponse: {
@@ -1042,6 +1242,8 @@ export interface components {
         v1CreateSurveyResponse: {
             survey?: components["schemas"]["v1Survey"];
         };
+        /** @description DeleteFunnelResponse is empty. */
+        v1DeleteFunnelResponse: Record<string, never>;
         /** @description DeleteSessionResponse is empty. */
         v1DeleteSessionResponse: Record<string, never>;
         /** @description DeleteSiteResponse is empty. */
@@ -1183,6 +1385,67 @@ export interface components {
          * @enum {string}
          */
         v1FrustrationKind: "FRUSTRATION_KIND_UNSPECIFIED" | "FRUSTRATION_KIND_RAGE" | "FRUSTRATION_KIND_DEAD";
+        /** @description Funnel is a saved funnel: ordered steps a session passes through. */
+        v1Funnel: {
+            /** Format: date-time */
+            createTime?: string;
+            /** Format: int64 */
+            id?: string;
+            /** @description 1–100 characters. */
+            name?: string;
+            /** Format: int64 */
+            siteId?: string;
+            /** @description 2–8 steps. */
+            steps?: components["schemas"]["v1FunnelStep"][];
+            /** Format: date-time */
+            updateTime?: string;
+        };
+        /**
+         * @description FunnelStep is one step: a page view matching a page rule, or a custom
+         *     event by name.
+         */
+        v1FunnelStep: {
+            /** @description A custom event with exactly this name. */
+            event?: string;
+            /** @description Shown in the dashboard; ≤ 100 characters. */
+            label?: string;
+            page?: components["schemas"]["v1UrlMatch"];
+        };
+        /** @description FunnelStepResult is one step's counts. */
+        v1FunnelStepResult: {
+            /**
+             * Format: double
+             * @description sessions / the first step's sessions (1 for the first step; 0 when
+             *     nobody entered).
+             */
+            conversion?: number;
+            /**
+             * Format: int64
+             * @description Sessions that reached the previous step but not this one (0 for the
+             *     first step).
+             */
+            dropped?: string;
+            /**
+             * Format: int64
+             * @description Of those, the ones with a recording.
+             */
+            droppedRecorded?: string;
+            /**
+             * @description Lower median of the time from reaching the previous step to reaching
+             *     this one; unset for the first step and when nobody reached it.
+             */
+            medianTimeFromPrevious?: string;
+            /**
+             * Format: int64
+             * @description Sessions that reached the step.
+             */
+            sessions?: string;
+            /**
+             * Format: double
+             * @description sessions / the previous step's sessions (1 for the first step).
+             */
+            stepConversion?: number;
+        };
         /**
          * @description GetAnswerStatsResponse is the whole filter's counts, the series (every
          *     bucket of the range, empty ones included) and responses per survey.
@@ -1197,6 +1460,10 @@ export interface components {
         v1GetCurrentUserResponse: {
             memberships?: components["schemas"]["v1Membership"][];
             user?: components["schemas"]["v1User"];
+        };
+        /** @description GetFunnelResponse is the funnel. */
+        v1GetFunnelResponse: {
+            funnel?: components["schemas"]["v1Funnel"];
         };
         /** @description GetHeatmapResponse is the aggregate. */
         v1GetHeatmapResponse: {
@@ -1259,6 +1526,31 @@ export interface components {
             signupEnabled?: boolean;
             version?: string;
         };
+        /**
+         * @description GetRealtimeResponse counts hits whose server time is within the five
+         *     minutes before as_of.
+         */
+        v1GetRealtimeResponse: {
+            /** Format: date-time */
+            asOf?: string;
+            /**
+             * @description Each visitor's latest page view in the window, by page (top 20 by
+             *     visitors descending, then page).
+             */
+            pages?: components["schemas"]["v1RealtimePage"][];
+            /**
+             * Format: int64
+             * @description Page views in the window.
+             */
+            pageViews?: string;
+            /** @description Page views per minute of the last 30 minutes, oldest first (30 values). */
+            perMinute?: string[];
+            /**
+             * Format: int64
+             * @description Distinct visitors with a hit in the window.
+             */
+            visitors?: string;
+        };
         /** @description GetSessionResponse is the session's summary. */
         v1GetSessionResponse: {
             /**
@@ -1297,6 +1589,36 @@ export interface components {
         /** @description GetSurveyResponse is the survey. */
         v1GetSurveyResponse: {
             survey?: components["schemas"]["v1Survey"];
+        };
+        /**
+         * @description GetTrafficBreakdownResponse is the top rows by sessions descending, then
+         *     value ascending.
+         */
+        v1GetTrafficBreakdownResponse: {
+            dimension?: components["schemas"]["v1TrafficDimension"];
+            rows?: components["schemas"]["v1TrafficRow"][];
+            /**
+             * Format: int64
+             * @description Sessions in the range under the filter (the rows' denominator).
+             */
+            sessions?: string;
+            /**
+             * Format: int64
+             * @description Distinct values in all (rows beyond the limit included).
+             */
+            totalValues?: string;
+        };
+        /**
+         * @description GetTrafficOverviewResponse is the range's tiles, the previous period's
+         *     (the range of the same length ending at its start) and the series: every
+         *     bucket from the one holding range.start to the one holding the instant
+         *     before range.end, empty ones included (at most 1,000).
+         */
+        v1GetTrafficOverviewResponse: {
+            current?: components["schemas"]["v1TrafficTotals"];
+            interval?: components["schemas"]["v1TrafficInterval"];
+            previous?: components["schemas"]["v1TrafficTotals"];
+            series?: components["schemas"]["v1TrafficBucket"][];
         };
         /**
          * @description HeatmapCell is a move-map count at a document position: x in thousandths
@@ -1422,6 +1744,28 @@ export interface components {
         /** @description ListFeatureFlagsResponse lists flags. */
         v1ListFeatureFlagsResponse: {
             flags?: components["schemas"]["v1FeatureFlag"][];
+        };
+        /**
+         * @description ListFunnelSessionsResponse is one page of the recorded ones among them,
+         *     newest first, as the sessions list shows them.
+         */
+        v1ListFunnelSessionsResponse: {
+            nextPageToken?: string;
+            /**
+             * Format: int64
+             * @description The recorded ones among them.
+             */
+            recorded?: string;
+            sessions?: components["schemas"]["v1SessionSummary"][];
+            /**
+             * Format: int64
+             * @description All sessions selected (recorded or not).
+             */
+            total?: string;
+        };
+        /** @description ListFunnelsResponse is every funnel of the site, newest first. */
+        v1ListFunnelsResponse: {
+            funnels?: components["schemas"]["v1Funnel"][];
         };
         /** @description ListHeatmapPagesResponse lists pages, most viewed first. */
         v1ListHeatmapPagesResponse: {
@@ -1604,6 +1948,12 @@ export interface components {
          * @enum {string}
          */
         v1QuestionType: "QUESTION_TYPE_UNSPECIFIED" | "QUESTION_TYPE_RATING_5" | "QUESTION_TYPE_RATING_10" | "QUESTION_TYPE_NPS" | "QUESTION_TYPE_SINGLE_CHOICE" | "QUESTION_TYPE_MULTIPLE_CHOICE" | "QUESTION_TYPE_SHORT_TEXT" | "QUESTION_TYPE_LONG_TEXT";
+        /** @description RealtimePage is a page and the visitors whose latest page view it is. */
+        v1RealtimePage: {
+            page?: string;
+            /** Format: int64 */
+            visitors?: string;
+        };
         /** @description RemoveMemberResponse is empty. */
         v1RemoveMemberResponse: Record<string, never>;
         /** @description RemoveSiteDomainResponse is the updated site. */
@@ -1897,6 +2247,11 @@ export interface components {
              * @description Share of sessions recorded, 0..1.
              */
             sampleRate?: number;
+            /**
+             * @description IANA time zone ("Europe/Berlin") whose midnights start the site's days
+             *     in traffic numbers; empty is UTC.
+             */
+            timeZone?: string;
             /** @description CSS selectors of inputs the site opts in to record unmasked. */
             unmaskSelectors?: string[];
         };
@@ -2069,6 +2424,127 @@ export interface components {
             end?: string;
             /** Format: date-time */
             start?: string;
+        };
+        /**
+         * @description TrafficBucket is one interval of the series: sessions starting in it,
+         *     their visitors and page views.
+         */
+        v1TrafficBucket: {
+            /** Format: int64 */
+            pageViews?: string;
+            /** Format: int64 */
+            sessions?: string;
+            /** Format: date-time */
+            start?: string;
+            /** Format: int64 */
+            visitors?: string;
+        };
+        /**
+         * @description TrafficDimension is what a breakdown groups by.
+         *
+         *      - TRAFFIC_DIMENSION_PAGE: Page keys of every page view (rows count page views and the sessions
+         *     that viewed the page).
+         *      - TRAFFIC_DIMENSION_REFERRER: Referrer domain; "" is direct (no referrer, or the site's own pages).
+         *      - TRAFFIC_DIMENSION_DEVICE_TYPE: DeviceType names as the sessions filter spells them ("desktop").
+         *      - TRAFFIC_DIMENSION_SCREEN_SIZE: "1920x1080"; "" when unknown.
+         * @default TRAFFIC_DIMENSION_UNSPECIFIED
+         * @enum {string}
+         */
+        v1TrafficDimension: "TRAFFIC_DIMENSION_UNSPECIFIED" | "TRAFFIC_DIMENSION_PAGE" | "TRAFFIC_DIMENSION_ENTRY_PAGE" | "TRAFFIC_DIMENSION_EXIT_PAGE" | "TRAFFIC_DIMENSION_REFERRER" | "TRAFFIC_DIMENSION_UTM_SOURCE" | "TRAFFIC_DIMENSION_UTM_MEDIUM" | "TRAFFIC_DIMENSION_UTM_CAMPAIGN" | "TRAFFIC_DIMENSION_COUNTRY" | "TRAFFIC_DIMENSION_DEVICE_TYPE" | "TRAFFIC_DIMENSION_BROWSER" | "TRAFFIC_DIMENSION_OS" | "TRAFFIC_DIMENSION_SCREEN_SIZE";
+        /**
+         * @description TrafficFilter narrows the sessions counted; conditions AND, repeated
+         *     values OR, string values exact as stored. Empty matches every session.
+         */
+        v1TrafficFilter: {
+            browsers?: string[];
+            countries?: string[];
+            deviceTypes?: components["schemas"]["v1DeviceType"][];
+            /** @description Sessions without a referrer domain. */
+            direct?: boolean;
+            entryPage?: components["schemas"]["v1UrlMatch"];
+            exitPage?: components["schemas"]["v1UrlMatch"];
+            oses?: string[];
+            /**
+             * @description Sessions from this referrer domain ("" cannot be asked for: use
+             *     direct).
+             */
+            referrerDomain?: string;
+            /** @description "1920x1080". */
+            screenSize?: string;
+            utmCampaign?: string;
+            utmMedium?: string;
+            utmSource?: string;
+            visitedPage?: components["schemas"]["v1UrlMatch"];
+        };
+        /**
+         * @description TrafficInterval is the bucket width of the time series.
+         *
+         *      - TRAFFIC_INTERVAL_UNSPECIFIED: Chosen from the range: hours up to 2 days, days up to 92 days, else
+         *     weeks.
+         * @default TRAFFIC_INTERVAL_UNSPECIFIED
+         * @enum {string}
+         */
+        v1TrafficInterval: "TRAFFIC_INTERVAL_UNSPECIFIED" | "TRAFFIC_INTERVAL_HOUR" | "TRAFFIC_INTERVAL_DAY" | "TRAFFIC_INTERVAL_WEEK";
+        /** @description TrafficRow is one value's counts. */
+        v1TrafficRow: {
+            /**
+             * Format: int64
+             * @description Sessions of this row that bounced.
+             */
+            bounces?: string;
+            /**
+             * Format: int64
+             * @description Page views: of the page for PAGE, of the sessions otherwise.
+             */
+            pageViews?: string;
+            /** Format: int64 */
+            sessions?: string;
+            value?: string;
+        };
+        /** @description TrafficTotals are the tiles of one period. */
+        v1TrafficTotals: {
+            /**
+             * Format: double
+             * @description Bounced sessions / sessions, 0–1; 0 without sessions.
+             */
+            bounceRate?: number;
+            /** Format: int64 */
+            bounces?: string;
+            /** Format: double */
+            deadClickRate?: number;
+            /** Format: double */
+            errorRate?: number;
+            /**
+             * @description The lower median of session durations (millisecond precision); unset
+             *     without sessions.
+             */
+            medianDuration?: string;
+            /** Format: int64 */
+            pageViews?: string;
+            /**
+             * Format: double
+             * @description Shares (0–1) of recorded sessions with rage clicks, dead clicks,
+             *     errors; unset without recorded sessions.
+             */
+            rageClickRate?: number;
+            /**
+             * Format: int64
+             * @description Sessions with a recording.
+             */
+            recordedSessions?: string;
+            /** Format: int64 */
+            sessions?: string;
+            /**
+             * Format: double
+             * @description page_views / sessions; 0 without sessions.
+             */
+            viewsPerSession?: number;
+            /** Format: int64 */
+            visitors?: string;
+        };
+        /** @description UpdateFunnelResponse is the stored funnel. */
+        v1UpdateFunnelResponse: {
+            funnel?: components["schemas"]["v1Funnel"];
         };
         /** @description UpdateMemberRoleResponse is the updated member. */
         v1UpdateMemberRoleResponse: {
@@ -3307,6 +3783,242 @@ export interface operations {
             };
         };
     };
+    AccountsService_ListFunnels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListFunnelsResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_CreateFunnel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountsServiceCreateFunnelBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1CreateFunnelResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    TrafficService_ComputeFunnel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrafficServiceComputeFunnelBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ComputeFunnelResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    TrafficService_ListFunnelSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrafficServiceListFunnelSessionsBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListFunnelSessionsResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_GetFunnel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                funnelId: string;
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GetFunnelResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_UpdateFunnel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                funnelId: string;
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountsServiceUpdateFunnelBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1UpdateFunnelResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_DeleteFunnel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                funnelId: string;
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1DeleteFunnelResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
     RecordingsService_GetHeatmap: {
         parameters: {
             query?: {
@@ -3798,6 +4510,107 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1DeleteSurveyResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    TrafficService_GetTrafficBreakdown: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrafficServiceGetTrafficBreakdownBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GetTrafficBreakdownResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    TrafficService_GetTrafficOverview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrafficServiceGetTrafficOverviewBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GetTrafficOverviewResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    TrafficService_GetRealtime: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GetRealtimeResponse"];
                 };
             };
             /** @description An unexpected error response. */

@@ -15,6 +15,7 @@ package accountsv1
 import (
 	v1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	v11 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	v12 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -887,7 +888,10 @@ type SiteSettings struct {
 	// visitors' CPU and bandwidth (bounded by the tracker per minute).
 	RecordCanvas bool `protobuf:"varint,11,opt,name=record_canvas,json=recordCanvas,proto3" json:"record_canvas,omitempty"`
 	// The on-page feedback tab.
-	Feedback      *FeedbackWidget `protobuf:"bytes,12,opt,name=feedback,proto3" json:"feedback,omitempty"`
+	Feedback *FeedbackWidget `protobuf:"bytes,12,opt,name=feedback,proto3" json:"feedback,omitempty"`
+	// IANA time zone ("Europe/Berlin") whose midnights start the site's days
+	// in traffic numbers; empty is UTC.
+	TimeZone      string `protobuf:"bytes,13,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1004,6 +1008,13 @@ func (x *SiteSettings) GetFeedback() *FeedbackWidget {
 		return x.Feedback
 	}
 	return nil
+}
+
+func (x *SiteSettings) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
 }
 
 // FeedbackWidget is the feedback tab on the page edge: the visitor picks one
@@ -5204,6 +5215,575 @@ func (*DeleteSurveyResponse) Descriptor() ([]byte, []int) {
 	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{79}
 }
 
+// Funnel is a saved funnel: ordered steps a session passes through.
+type Funnel struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	SiteId int64                  `protobuf:"varint,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// 1–100 characters.
+	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// 2–8 steps.
+	Steps         []*v12.FunnelStep      `protobuf:"bytes,4,rep,name=steps,proto3" json:"steps,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Funnel) Reset() {
+	*x = Funnel{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Funnel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Funnel) ProtoMessage() {}
+
+func (x *Funnel) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Funnel.ProtoReflect.Descriptor instead.
+func (*Funnel) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *Funnel) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Funnel) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *Funnel) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Funnel) GetSteps() []*v12.FunnelStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *Funnel) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Funnel) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// ListFunnelsRequest names a site.
+type ListFunnelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFunnelsRequest) Reset() {
+	*x = ListFunnelsRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFunnelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFunnelsRequest) ProtoMessage() {}
+
+func (x *ListFunnelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFunnelsRequest.ProtoReflect.Descriptor instead.
+func (*ListFunnelsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *ListFunnelsRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+// ListFunnelsResponse is every funnel of the site, newest first.
+type ListFunnelsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Funnels       []*Funnel              `protobuf:"bytes,1,rep,name=funnels,proto3" json:"funnels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFunnelsResponse) Reset() {
+	*x = ListFunnelsResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFunnelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFunnelsResponse) ProtoMessage() {}
+
+func (x *ListFunnelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFunnelsResponse.ProtoReflect.Descriptor instead.
+func (*ListFunnelsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *ListFunnelsResponse) GetFunnels() []*Funnel {
+	if x != nil {
+		return x.Funnels
+	}
+	return nil
+}
+
+// GetFunnelRequest names a funnel of a site.
+type GetFunnelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	FunnelId      int64                  `protobuf:"varint,2,opt,name=funnel_id,json=funnelId,proto3" json:"funnel_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFunnelRequest) Reset() {
+	*x = GetFunnelRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFunnelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFunnelRequest) ProtoMessage() {}
+
+func (x *GetFunnelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFunnelRequest.ProtoReflect.Descriptor instead.
+func (*GetFunnelRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *GetFunnelRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *GetFunnelRequest) GetFunnelId() int64 {
+	if x != nil {
+		return x.FunnelId
+	}
+	return 0
+}
+
+// GetFunnelResponse is the funnel.
+type GetFunnelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Funnel        *Funnel                `protobuf:"bytes,1,opt,name=funnel,proto3" json:"funnel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFunnelResponse) Reset() {
+	*x = GetFunnelResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFunnelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFunnelResponse) ProtoMessage() {}
+
+func (x *GetFunnelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFunnelResponse.ProtoReflect.Descriptor instead.
+func (*GetFunnelResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *GetFunnelResponse) GetFunnel() *Funnel {
+	if x != nil {
+		return x.Funnel
+	}
+	return nil
+}
+
+// CreateFunnelRequest adds a funnel (id, site_id and times are ignored).
+type CreateFunnelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	Funnel        *Funnel                `protobuf:"bytes,2,opt,name=funnel,proto3" json:"funnel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateFunnelRequest) Reset() {
+	*x = CreateFunnelRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateFunnelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateFunnelRequest) ProtoMessage() {}
+
+func (x *CreateFunnelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateFunnelRequest.ProtoReflect.Descriptor instead.
+func (*CreateFunnelRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *CreateFunnelRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *CreateFunnelRequest) GetFunnel() *Funnel {
+	if x != nil {
+		return x.Funnel
+	}
+	return nil
+}
+
+// CreateFunnelResponse is the stored funnel.
+type CreateFunnelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Funnel        *Funnel                `protobuf:"bytes,1,opt,name=funnel,proto3" json:"funnel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateFunnelResponse) Reset() {
+	*x = CreateFunnelResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateFunnelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateFunnelResponse) ProtoMessage() {}
+
+func (x *CreateFunnelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateFunnelResponse.ProtoReflect.Descriptor instead.
+func (*CreateFunnelResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *CreateFunnelResponse) GetFunnel() *Funnel {
+	if x != nil {
+		return x.Funnel
+	}
+	return nil
+}
+
+// UpdateFunnelRequest replaces a funnel's name and steps.
+type UpdateFunnelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	FunnelId      int64                  `protobuf:"varint,2,opt,name=funnel_id,json=funnelId,proto3" json:"funnel_id,omitempty"`
+	Funnel        *Funnel                `protobuf:"bytes,3,opt,name=funnel,proto3" json:"funnel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateFunnelRequest) Reset() {
+	*x = UpdateFunnelRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateFunnelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateFunnelRequest) ProtoMessage() {}
+
+func (x *UpdateFunnelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateFunnelRequest.ProtoReflect.Descriptor instead.
+func (*UpdateFunnelRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *UpdateFunnelRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *UpdateFunnelRequest) GetFunnelId() int64 {
+	if x != nil {
+		return x.FunnelId
+	}
+	return 0
+}
+
+func (x *UpdateFunnelRequest) GetFunnel() *Funnel {
+	if x != nil {
+		return x.Funnel
+	}
+	return nil
+}
+
+// UpdateFunnelResponse is the stored funnel.
+type UpdateFunnelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Funnel        *Funnel                `protobuf:"bytes,1,opt,name=funnel,proto3" json:"funnel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateFunnelResponse) Reset() {
+	*x = UpdateFunnelResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateFunnelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateFunnelResponse) ProtoMessage() {}
+
+func (x *UpdateFunnelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateFunnelResponse.ProtoReflect.Descriptor instead.
+func (*UpdateFunnelResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *UpdateFunnelResponse) GetFunnel() *Funnel {
+	if x != nil {
+		return x.Funnel
+	}
+	return nil
+}
+
+// DeleteFunnelRequest names a funnel.
+type DeleteFunnelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	FunnelId      int64                  `protobuf:"varint,2,opt,name=funnel_id,json=funnelId,proto3" json:"funnel_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteFunnelRequest) Reset() {
+	*x = DeleteFunnelRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteFunnelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteFunnelRequest) ProtoMessage() {}
+
+func (x *DeleteFunnelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteFunnelRequest.ProtoReflect.Descriptor instead.
+func (*DeleteFunnelRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *DeleteFunnelRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *DeleteFunnelRequest) GetFunnelId() int64 {
+	if x != nil {
+		return x.FunnelId
+	}
+	return 0
+}
+
+// DeleteFunnelResponse is empty.
+type DeleteFunnelResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteFunnelResponse) Reset() {
+	*x = DeleteFunnelResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteFunnelResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteFunnelResponse) ProtoMessage() {}
+
+func (x *DeleteFunnelResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteFunnelResponse.ProtoReflect.Descriptor instead.
+func (*DeleteFunnelResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{90}
+}
+
 // CreateApiKeyRequest creates a key.
 type CreateApiKeyRequest struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
@@ -5217,7 +5797,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5229,7 +5809,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5242,7 +5822,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{80}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *CreateApiKeyRequest) GetOrganizationId() int64 {
@@ -5277,7 +5857,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5289,7 +5869,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5302,7 +5882,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{81}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -5331,7 +5911,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5343,7 +5923,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5356,7 +5936,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{82}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ListApiKeysRequest) GetOrganizationId() int64 {
@@ -5391,7 +5971,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5403,7 +5983,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5416,7 +5996,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{83}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -5444,7 +6024,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5456,7 +6036,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5469,7 +6049,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{84}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *RevokeApiKeyRequest) GetOrganizationId() int64 {
@@ -5496,7 +6076,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5508,7 +6088,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5521,7 +6101,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{85}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -5542,7 +6122,7 @@ type ListFeatureFlagsRequest struct {
 
 func (x *ListFeatureFlagsRequest) Reset() {
 	*x = ListFeatureFlagsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5554,7 +6134,7 @@ func (x *ListFeatureFlagsRequest) String() string {
 func (*ListFeatureFlagsRequest) ProtoMessage() {}
 
 func (x *ListFeatureFlagsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5567,7 +6147,7 @@ func (x *ListFeatureFlagsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureFlagsRequest.ProtoReflect.Descriptor instead.
 func (*ListFeatureFlagsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{86}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *ListFeatureFlagsRequest) GetScope() FeatureFlagScope {
@@ -5594,7 +6174,7 @@ type ListFeatureFlagsResponse struct {
 
 func (x *ListFeatureFlagsResponse) Reset() {
 	*x = ListFeatureFlagsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5606,7 +6186,7 @@ func (x *ListFeatureFlagsResponse) String() string {
 func (*ListFeatureFlagsResponse) ProtoMessage() {}
 
 func (x *ListFeatureFlagsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5619,7 +6199,7 @@ func (x *ListFeatureFlagsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureFlagsResponse.ProtoReflect.Descriptor instead.
 func (*ListFeatureFlagsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{87}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ListFeatureFlagsResponse) GetFlags() []*FeatureFlag {
@@ -5639,7 +6219,7 @@ type SetFeatureFlagRequest struct {
 
 func (x *SetFeatureFlagRequest) Reset() {
 	*x = SetFeatureFlagRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5651,7 +6231,7 @@ func (x *SetFeatureFlagRequest) String() string {
 func (*SetFeatureFlagRequest) ProtoMessage() {}
 
 func (x *SetFeatureFlagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5664,7 +6244,7 @@ func (x *SetFeatureFlagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFeatureFlagRequest.ProtoReflect.Descriptor instead.
 func (*SetFeatureFlagRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{88}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *SetFeatureFlagRequest) GetFlag() *FeatureFlag {
@@ -5684,7 +6264,7 @@ type SetFeatureFlagResponse struct {
 
 func (x *SetFeatureFlagResponse) Reset() {
 	*x = SetFeatureFlagResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5696,7 +6276,7 @@ func (x *SetFeatureFlagResponse) String() string {
 func (*SetFeatureFlagResponse) ProtoMessage() {}
 
 func (x *SetFeatureFlagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5709,7 +6289,7 @@ func (x *SetFeatureFlagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFeatureFlagResponse.ProtoReflect.Descriptor instead.
 func (*SetFeatureFlagResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{89}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *SetFeatureFlagResponse) GetFlag() *FeatureFlag {
@@ -5728,7 +6308,7 @@ type GetMaintenanceRequest struct {
 
 func (x *GetMaintenanceRequest) Reset() {
 	*x = GetMaintenanceRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5740,7 +6320,7 @@ func (x *GetMaintenanceRequest) String() string {
 func (*GetMaintenanceRequest) ProtoMessage() {}
 
 func (x *GetMaintenanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5753,7 +6333,7 @@ func (x *GetMaintenanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMaintenanceRequest.ProtoReflect.Descriptor instead.
 func (*GetMaintenanceRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{90}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{101}
 }
 
 // GetMaintenanceResponse is the switch.
@@ -5766,7 +6346,7 @@ type GetMaintenanceResponse struct {
 
 func (x *GetMaintenanceResponse) Reset() {
 	*x = GetMaintenanceResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5778,7 +6358,7 @@ func (x *GetMaintenanceResponse) String() string {
 func (*GetMaintenanceResponse) ProtoMessage() {}
 
 func (x *GetMaintenanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5791,7 +6371,7 @@ func (x *GetMaintenanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMaintenanceResponse.ProtoReflect.Descriptor instead.
 func (*GetMaintenanceResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{91}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *GetMaintenanceResponse) GetMaintenance() *Maintenance {
@@ -5812,7 +6392,7 @@ type SetMaintenanceRequest struct {
 
 func (x *SetMaintenanceRequest) Reset() {
 	*x = SetMaintenanceRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5824,7 +6404,7 @@ func (x *SetMaintenanceRequest) String() string {
 func (*SetMaintenanceRequest) ProtoMessage() {}
 
 func (x *SetMaintenanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5837,7 +6417,7 @@ func (x *SetMaintenanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMaintenanceRequest.ProtoReflect.Descriptor instead.
 func (*SetMaintenanceRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{92}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *SetMaintenanceRequest) GetEnabled() bool {
@@ -5864,7 +6444,7 @@ type SetMaintenanceResponse struct {
 
 func (x *SetMaintenanceResponse) Reset() {
 	*x = SetMaintenanceResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5876,7 +6456,7 @@ func (x *SetMaintenanceResponse) String() string {
 func (*SetMaintenanceResponse) ProtoMessage() {}
 
 func (x *SetMaintenanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5889,7 +6469,7 @@ func (x *SetMaintenanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMaintenanceResponse.ProtoReflect.Descriptor instead.
 func (*SetMaintenanceResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{93}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *SetMaintenanceResponse) GetMaintenance() *Maintenance {
@@ -5911,7 +6491,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5923,7 +6503,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5936,7 +6516,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{94}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ListAuditEventsRequest) GetOrganizationId() int64 {
@@ -5971,7 +6551,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5983,7 +6563,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5996,7 +6576,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{95}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -6022,7 +6602,7 @@ type GetPublicConfigRequest struct {
 
 func (x *GetPublicConfigRequest) Reset() {
 	*x = GetPublicConfigRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6034,7 +6614,7 @@ func (x *GetPublicConfigRequest) String() string {
 func (*GetPublicConfigRequest) ProtoMessage() {}
 
 func (x *GetPublicConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6047,7 +6627,7 @@ func (x *GetPublicConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetPublicConfigRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{96}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{107}
 }
 
 // GetPublicConfigResponse is what the dashboard reads at start.
@@ -6069,7 +6649,7 @@ type GetPublicConfigResponse struct {
 
 func (x *GetPublicConfigResponse) Reset() {
 	*x = GetPublicConfigResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6081,7 +6661,7 @@ func (x *GetPublicConfigResponse) String() string {
 func (*GetPublicConfigResponse) ProtoMessage() {}
 
 func (x *GetPublicConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6094,7 +6674,7 @@ func (x *GetPublicConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetPublicConfigResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{97}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *GetPublicConfigResponse) GetVersion() string {
@@ -6149,7 +6729,7 @@ type GetSiteConfigRequest struct {
 
 func (x *GetSiteConfigRequest) Reset() {
 	*x = GetSiteConfigRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6161,7 +6741,7 @@ func (x *GetSiteConfigRequest) String() string {
 func (*GetSiteConfigRequest) ProtoMessage() {}
 
 func (x *GetSiteConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6174,7 +6754,7 @@ func (x *GetSiteConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteConfigRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{98}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *GetSiteConfigRequest) GetSiteKey() string {
@@ -6207,7 +6787,7 @@ type GetSiteConfigResponse struct {
 
 func (x *GetSiteConfigResponse) Reset() {
 	*x = GetSiteConfigResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6219,7 +6799,7 @@ func (x *GetSiteConfigResponse) String() string {
 func (*GetSiteConfigResponse) ProtoMessage() {}
 
 func (x *GetSiteConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6232,7 +6812,7 @@ func (x *GetSiteConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteConfigResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{99}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *GetSiteConfigResponse) GetSiteId() int64 {
@@ -6313,7 +6893,7 @@ type LeaseSessionQuotaRequest struct {
 
 func (x *LeaseSessionQuotaRequest) Reset() {
 	*x = LeaseSessionQuotaRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6325,7 +6905,7 @@ func (x *LeaseSessionQuotaRequest) String() string {
 func (*LeaseSessionQuotaRequest) ProtoMessage() {}
 
 func (x *LeaseSessionQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6338,7 +6918,7 @@ func (x *LeaseSessionQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseSessionQuotaRequest.ProtoReflect.Descriptor instead.
 func (*LeaseSessionQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{100}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *LeaseSessionQuotaRequest) GetSiteId() int64 {
@@ -6383,7 +6963,7 @@ type LeaseSessionQuotaResponse struct {
 
 func (x *LeaseSessionQuotaResponse) Reset() {
 	*x = LeaseSessionQuotaResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6395,7 +6975,7 @@ func (x *LeaseSessionQuotaResponse) String() string {
 func (*LeaseSessionQuotaResponse) ProtoMessage() {}
 
 func (x *LeaseSessionQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6408,7 +6988,7 @@ func (x *LeaseSessionQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseSessionQuotaResponse.ProtoReflect.Descriptor instead.
 func (*LeaseSessionQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{101}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *LeaseSessionQuotaResponse) GetGranted() int64 {
@@ -6436,7 +7016,7 @@ var File_sightline_accounts_v1_accounts_proto protoreflect.FileDescriptor
 
 const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\n" +
-	"$sightline/accounts/v1/accounts.proto\x12\x15sightline.accounts.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a sightline/search/v1/search.proto\x1a$sightline/sessions/v1/sessions.proto\"\x99\x01\n" +
+	"$sightline/accounts/v1/accounts.proto\x12\x15sightline.accounts.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a sightline/search/v1/search.proto\x1a\"sightline/traffic/v1/traffic.proto\x1a$sightline/sessions/v1/sessions.proto\"\x99\x01\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
@@ -6474,7 +7054,7 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xa3\x04\n" +
+	"createTime\"\xc0\x04\n" +
 	"\fSiteSettings\x12+\n" +
 	"\x11recording_enabled\x18\x01 \x01(\bR\x10recordingEnabled\x12\x1f\n" +
 	"\vsample_rate\x18\x02 \x01(\x01R\n" +
@@ -6489,7 +7069,8 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x0ecapture_assets\x18\n" +
 	" \x01(\bH\x00R\rcaptureAssets\x88\x01\x01\x12#\n" +
 	"\rrecord_canvas\x18\v \x01(\bR\frecordCanvas\x12A\n" +
-	"\bfeedback\x18\f \x01(\v2%.sightline.accounts.v1.FeedbackWidgetR\bfeedbackB\x11\n" +
+	"\bfeedback\x18\f \x01(\v2%.sightline.accounts.v1.FeedbackWidgetR\bfeedback\x12\x1b\n" +
+	"\ttime_zone\x18\r \x01(\tR\btimeZoneB\x11\n" +
 	"\x0f_capture_assets\"\xf7\x03\n" +
 	"\x0eFeedbackWidget\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12J\n" +
@@ -6794,7 +7375,40 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x13DeleteSurveyRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1b\n" +
 	"\tsurvey_id\x18\x02 \x01(\x03R\bsurveyId\"\x16\n" +
-	"\x14DeleteSurveyResponse\"\x83\x01\n" +
+	"\x14DeleteSurveyResponse\"\xf7\x01\n" +
+	"\x06Funnel\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
+	"\asite_id\x18\x02 \x01(\x03R\x06siteId\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x126\n" +
+	"\x05steps\x18\x04 \x03(\v2 .sightline.traffic.v1.FunnelStepR\x05steps\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"-\n" +
+	"\x12ListFunnelsRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\"N\n" +
+	"\x13ListFunnelsResponse\x127\n" +
+	"\afunnels\x18\x01 \x03(\v2\x1d.sightline.accounts.v1.FunnelR\afunnels\"H\n" +
+	"\x10GetFunnelRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1b\n" +
+	"\tfunnel_id\x18\x02 \x01(\x03R\bfunnelId\"J\n" +
+	"\x11GetFunnelResponse\x125\n" +
+	"\x06funnel\x18\x01 \x01(\v2\x1d.sightline.accounts.v1.FunnelR\x06funnel\"e\n" +
+	"\x13CreateFunnelRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x125\n" +
+	"\x06funnel\x18\x02 \x01(\v2\x1d.sightline.accounts.v1.FunnelR\x06funnel\"M\n" +
+	"\x14CreateFunnelResponse\x125\n" +
+	"\x06funnel\x18\x01 \x01(\v2\x1d.sightline.accounts.v1.FunnelR\x06funnel\"\x82\x01\n" +
+	"\x13UpdateFunnelRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1b\n" +
+	"\tfunnel_id\x18\x02 \x01(\x03R\bfunnelId\x125\n" +
+	"\x06funnel\x18\x03 \x01(\v2\x1d.sightline.accounts.v1.FunnelR\x06funnel\"M\n" +
+	"\x14UpdateFunnelResponse\x125\n" +
+	"\x06funnel\x18\x01 \x01(\v2\x1d.sightline.accounts.v1.FunnelR\x06funnel\"K\n" +
+	"\x13DeleteFunnelRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1b\n" +
+	"\tfunnel_id\x18\x02 \x01(\x03R\bfunnelId\"\x16\n" +
+	"\x14DeleteFunnelResponse\"\x83\x01\n" +
 	"\x13CreateApiKeyRequest\x12'\n" +
 	"\x0forganization_id\x18\x01 \x01(\x03R\x0eorganizationId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
@@ -6896,7 +7510,7 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x1eFEATURE_FLAG_SCOPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19FEATURE_FLAG_SCOPE_GLOBAL\x10\x01\x12#\n" +
 	"\x1fFEATURE_FLAG_SCOPE_ORGANIZATION\x10\x02\x12\x1b\n" +
-	"\x17FEATURE_FLAG_SCOPE_SITE\x10\x032\xd4\"\n" +
+	"\x17FEATURE_FLAG_SCOPE_SITE\x10\x032\xd5&\n" +
 	"\x0fAccountsService\x12U\n" +
 	"\x06SignUp\x12$.sightline.accounts.v1.SignUpRequest\x1a%.sightline.accounts.v1.SignUpResponse\x12R\n" +
 	"\x05LogIn\x12#.sightline.accounts.v1.LogInRequest\x1a$.sightline.accounts.v1.LogInResponse\x12U\n" +
@@ -6930,7 +7544,12 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\tGetSurvey\x12'.sightline.accounts.v1.GetSurveyRequest\x1a(.sightline.accounts.v1.GetSurveyResponse\x12g\n" +
 	"\fCreateSurvey\x12*.sightline.accounts.v1.CreateSurveyRequest\x1a+.sightline.accounts.v1.CreateSurveyResponse\x12g\n" +
 	"\fUpdateSurvey\x12*.sightline.accounts.v1.UpdateSurveyRequest\x1a+.sightline.accounts.v1.UpdateSurveyResponse\x12g\n" +
-	"\fDeleteSurvey\x12*.sightline.accounts.v1.DeleteSurveyRequest\x1a+.sightline.accounts.v1.DeleteSurveyResponse\x12g\n" +
+	"\fDeleteSurvey\x12*.sightline.accounts.v1.DeleteSurveyRequest\x1a+.sightline.accounts.v1.DeleteSurveyResponse\x12d\n" +
+	"\vListFunnels\x12).sightline.accounts.v1.ListFunnelsRequest\x1a*.sightline.accounts.v1.ListFunnelsResponse\x12^\n" +
+	"\tGetFunnel\x12'.sightline.accounts.v1.GetFunnelRequest\x1a(.sightline.accounts.v1.GetFunnelResponse\x12g\n" +
+	"\fCreateFunnel\x12*.sightline.accounts.v1.CreateFunnelRequest\x1a+.sightline.accounts.v1.CreateFunnelResponse\x12g\n" +
+	"\fUpdateFunnel\x12*.sightline.accounts.v1.UpdateFunnelRequest\x1a+.sightline.accounts.v1.UpdateFunnelResponse\x12g\n" +
+	"\fDeleteFunnel\x12*.sightline.accounts.v1.DeleteFunnelRequest\x1a+.sightline.accounts.v1.DeleteFunnelResponse\x12g\n" +
 	"\fCreateApiKey\x12*.sightline.accounts.v1.CreateApiKeyRequest\x1a+.sightline.accounts.v1.CreateApiKeyResponse\x12d\n" +
 	"\vListApiKeys\x12).sightline.accounts.v1.ListApiKeysRequest\x1a*.sightline.accounts.v1.ListApiKeysResponse\x12g\n" +
 	"\fRevokeApiKey\x12*.sightline.accounts.v1.RevokeApiKeyRequest\x1a+.sightline.accounts.v1.RevokeApiKeyResponse\x12s\n" +
@@ -6956,7 +7575,7 @@ func file_sightline_accounts_v1_accounts_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_accounts_v1_accounts_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_sightline_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 102)
+var file_sightline_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 113)
 var file_sightline_accounts_v1_accounts_proto_goTypes = []any{
 	(Role)(0),                          // 0: sightline.accounts.v1.Role
 	(QuestionType)(0),                  // 1: sightline.accounts.v1.QuestionType
@@ -7045,81 +7664,93 @@ var file_sightline_accounts_v1_accounts_proto_goTypes = []any{
 	(*UpdateSurveyResponse)(nil),       // 84: sightline.accounts.v1.UpdateSurveyResponse
 	(*DeleteSurveyRequest)(nil),        // 85: sightline.accounts.v1.DeleteSurveyRequest
 	(*DeleteSurveyResponse)(nil),       // 86: sightline.accounts.v1.DeleteSurveyResponse
-	(*CreateApiKeyRequest)(nil),        // 87: sightline.accounts.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),       // 88: sightline.accounts.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),         // 89: sightline.accounts.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),        // 90: sightline.accounts.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),        // 91: sightline.accounts.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),       // 92: sightline.accounts.v1.RevokeApiKeyResponse
-	(*ListFeatureFlagsRequest)(nil),    // 93: sightline.accounts.v1.ListFeatureFlagsRequest
-	(*ListFeatureFlagsResponse)(nil),   // 94: sightline.accounts.v1.ListFeatureFlagsResponse
-	(*SetFeatureFlagRequest)(nil),      // 95: sightline.accounts.v1.SetFeatureFlagRequest
-	(*SetFeatureFlagResponse)(nil),     // 96: sightline.accounts.v1.SetFeatureFlagResponse
-	(*GetMaintenanceRequest)(nil),      // 97: sightline.accounts.v1.GetMaintenanceRequest
-	(*GetMaintenanceResponse)(nil),     // 98: sightline.accounts.v1.GetMaintenanceResponse
-	(*SetMaintenanceRequest)(nil),      // 99: sightline.accounts.v1.SetMaintenanceRequest
-	(*SetMaintenanceResponse)(nil),     // 100: sightline.accounts.v1.SetMaintenanceResponse
-	(*ListAuditEventsRequest)(nil),     // 101: sightline.accounts.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),    // 102: sightline.accounts.v1.ListAuditEventsResponse
-	(*GetPublicConfigRequest)(nil),     // 103: sightline.accounts.v1.GetPublicConfigRequest
-	(*GetPublicConfigResponse)(nil),    // 104: sightline.accounts.v1.GetPublicConfigResponse
-	(*GetSiteConfigRequest)(nil),       // 105: sightline.accounts.v1.GetSiteConfigRequest
-	(*GetSiteConfigResponse)(nil),      // 106: sightline.accounts.v1.GetSiteConfigResponse
-	(*LeaseSessionQuotaRequest)(nil),   // 107: sightline.accounts.v1.LeaseSessionQuotaRequest
-	(*LeaseSessionQuotaResponse)(nil),  // 108: sightline.accounts.v1.LeaseSessionQuotaResponse
-	(*timestamppb.Timestamp)(nil),      // 109: google.protobuf.Timestamp
-	(*v1.UrlMatch)(nil),                // 110: sightline.search.v1.UrlMatch
-	(v11.DeviceType)(0),                // 111: sightline.sessions.v1.DeviceType
-	(*v11.Attribute)(nil),              // 112: sightline.sessions.v1.Attribute
-	(*fieldmaskpb.FieldMask)(nil),      // 113: google.protobuf.FieldMask
+	(*Funnel)(nil),                     // 87: sightline.accounts.v1.Funnel
+	(*ListFunnelsRequest)(nil),         // 88: sightline.accounts.v1.ListFunnelsRequest
+	(*ListFunnelsResponse)(nil),        // 89: sightline.accounts.v1.ListFunnelsResponse
+	(*GetFunnelRequest)(nil),           // 90: sightline.accounts.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),          // 91: sightline.accounts.v1.GetFunnelResponse
+	(*CreateFunnelRequest)(nil),        // 92: sightline.accounts.v1.CreateFunnelRequest
+	(*CreateFunnelResponse)(nil),       // 93: sightline.accounts.v1.CreateFunnelResponse
+	(*UpdateFunnelRequest)(nil),        // 94: sightline.accounts.v1.UpdateFunnelRequest
+	(*UpdateFunnelResponse)(nil),       // 95: sightline.accounts.v1.UpdateFunnelResponse
+	(*DeleteFunnelRequest)(nil),        // 96: sightline.accounts.v1.DeleteFunnelRequest
+	(*DeleteFunnelResponse)(nil),       // 97: sightline.accounts.v1.DeleteFunnelResponse
+	(*CreateApiKeyRequest)(nil),        // 98: sightline.accounts.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),       // 99: sightline.accounts.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),         // 100: sightline.accounts.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),        // 101: sightline.accounts.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),        // 102: sightline.accounts.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),       // 103: sightline.accounts.v1.RevokeApiKeyResponse
+	(*ListFeatureFlagsRequest)(nil),    // 104: sightline.accounts.v1.ListFeatureFlagsRequest
+	(*ListFeatureFlagsResponse)(nil),   // 105: sightline.accounts.v1.ListFeatureFlagsResponse
+	(*SetFeatureFlagRequest)(nil),      // 106: sightline.accounts.v1.SetFeatureFlagRequest
+	(*SetFeatureFlagResponse)(nil),     // 107: sightline.accounts.v1.SetFeatureFlagResponse
+	(*GetMaintenanceRequest)(nil),      // 108: sightline.accounts.v1.GetMaintenanceRequest
+	(*GetMaintenanceResponse)(nil),     // 109: sightline.accounts.v1.GetMaintenanceResponse
+	(*SetMaintenanceRequest)(nil),      // 110: sightline.accounts.v1.SetMaintenanceRequest
+	(*SetMaintenanceResponse)(nil),     // 111: sightline.accounts.v1.SetMaintenanceResponse
+	(*ListAuditEventsRequest)(nil),     // 112: sightline.accounts.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),    // 113: sightline.accounts.v1.ListAuditEventsResponse
+	(*GetPublicConfigRequest)(nil),     // 114: sightline.accounts.v1.GetPublicConfigRequest
+	(*GetPublicConfigResponse)(nil),    // 115: sightline.accounts.v1.GetPublicConfigResponse
+	(*GetSiteConfigRequest)(nil),       // 116: sightline.accounts.v1.GetSiteConfigRequest
+	(*GetSiteConfigResponse)(nil),      // 117: sightline.accounts.v1.GetSiteConfigResponse
+	(*LeaseSessionQuotaRequest)(nil),   // 118: sightline.accounts.v1.LeaseSessionQuotaRequest
+	(*LeaseSessionQuotaResponse)(nil),  // 119: sightline.accounts.v1.LeaseSessionQuotaResponse
+	(*timestamppb.Timestamp)(nil),      // 120: google.protobuf.Timestamp
+	(*v1.UrlMatch)(nil),                // 121: sightline.search.v1.UrlMatch
+	(v11.DeviceType)(0),                // 122: sightline.sessions.v1.DeviceType
+	(*v11.Attribute)(nil),              // 123: sightline.sessions.v1.Attribute
+	(*fieldmaskpb.FieldMask)(nil),      // 124: google.protobuf.FieldMask
+	(*v12.FunnelStep)(nil),             // 125: sightline.traffic.v1.FunnelStep
 }
 var file_sightline_accounts_v1_accounts_proto_depIdxs = []int32{
-	109, // 0: sightline.accounts.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	120, // 0: sightline.accounts.v1.User.create_time:type_name -> google.protobuf.Timestamp
 	8,   // 1: sightline.accounts.v1.Organization.plan:type_name -> sightline.accounts.v1.Plan
-	109, // 2: sightline.accounts.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	120, // 2: sightline.accounts.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
 	0,   // 3: sightline.accounts.v1.Membership.role:type_name -> sightline.accounts.v1.Role
 	7,   // 4: sightline.accounts.v1.Member.user:type_name -> sightline.accounts.v1.User
 	0,   // 5: sightline.accounts.v1.Member.role:type_name -> sightline.accounts.v1.Role
-	109, // 6: sightline.accounts.v1.Member.join_time:type_name -> google.protobuf.Timestamp
+	120, // 6: sightline.accounts.v1.Member.join_time:type_name -> google.protobuf.Timestamp
 	0,   // 7: sightline.accounts.v1.Invitation.role:type_name -> sightline.accounts.v1.Role
-	109, // 8: sightline.accounts.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	109, // 9: sightline.accounts.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	120, // 8: sightline.accounts.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	120, // 9: sightline.accounts.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
 	14,  // 10: sightline.accounts.v1.SiteSettings.feedback:type_name -> sightline.accounts.v1.FeedbackWidget
 	4,   // 11: sightline.accounts.v1.FeedbackWidget.position:type_name -> sightline.accounts.v1.FeedbackWidget.Position
-	110, // 12: sightline.accounts.v1.FeedbackWidget.pages:type_name -> sightline.search.v1.UrlMatch
+	121, // 12: sightline.accounts.v1.FeedbackWidget.pages:type_name -> sightline.search.v1.UrlMatch
 	1,   // 13: sightline.accounts.v1.Question.type:type_name -> sightline.accounts.v1.QuestionType
 	15,  // 14: sightline.accounts.v1.Question.choices:type_name -> sightline.accounts.v1.Choice
 	16,  // 15: sightline.accounts.v1.Question.skip:type_name -> sightline.accounts.v1.SkipRule
-	110, // 16: sightline.accounts.v1.SurveyTargeting.pages:type_name -> sightline.search.v1.UrlMatch
-	111, // 17: sightline.accounts.v1.SurveyTargeting.device_types:type_name -> sightline.sessions.v1.DeviceType
+	121, // 16: sightline.accounts.v1.SurveyTargeting.pages:type_name -> sightline.search.v1.UrlMatch
+	122, // 17: sightline.accounts.v1.SurveyTargeting.device_types:type_name -> sightline.sessions.v1.DeviceType
 	5,   // 18: sightline.accounts.v1.SurveyTargeting.visitors:type_name -> sightline.accounts.v1.SurveyTargeting.Visitors
-	112, // 19: sightline.accounts.v1.SurveyTargeting.attributes:type_name -> sightline.sessions.v1.Attribute
+	123, // 19: sightline.accounts.v1.SurveyTargeting.attributes:type_name -> sightline.sessions.v1.Attribute
 	6,   // 20: sightline.accounts.v1.SurveyTrigger.kind:type_name -> sightline.accounts.v1.SurveyTrigger.Kind
 	2,   // 21: sightline.accounts.v1.Survey.status:type_name -> sightline.accounts.v1.SurveyStatus
 	17,  // 22: sightline.accounts.v1.Survey.questions:type_name -> sightline.accounts.v1.Question
 	18,  // 23: sightline.accounts.v1.Survey.targeting:type_name -> sightline.accounts.v1.SurveyTargeting
 	19,  // 24: sightline.accounts.v1.Survey.trigger:type_name -> sightline.accounts.v1.SurveyTrigger
-	109, // 25: sightline.accounts.v1.Survey.start_time:type_name -> google.protobuf.Timestamp
-	109, // 26: sightline.accounts.v1.Survey.end_time:type_name -> google.protobuf.Timestamp
-	109, // 27: sightline.accounts.v1.Survey.create_time:type_name -> google.protobuf.Timestamp
-	109, // 28: sightline.accounts.v1.Survey.update_time:type_name -> google.protobuf.Timestamp
+	120, // 25: sightline.accounts.v1.Survey.start_time:type_name -> google.protobuf.Timestamp
+	120, // 26: sightline.accounts.v1.Survey.end_time:type_name -> google.protobuf.Timestamp
+	120, // 27: sightline.accounts.v1.Survey.create_time:type_name -> google.protobuf.Timestamp
+	120, // 28: sightline.accounts.v1.Survey.update_time:type_name -> google.protobuf.Timestamp
 	13,  // 29: sightline.accounts.v1.Site.settings:type_name -> sightline.accounts.v1.SiteSettings
-	109, // 30: sightline.accounts.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	120, // 30: sightline.accounts.v1.Site.create_time:type_name -> google.protobuf.Timestamp
 	0,   // 31: sightline.accounts.v1.ApiKey.role:type_name -> sightline.accounts.v1.Role
-	109, // 32: sightline.accounts.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	109, // 33: sightline.accounts.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
-	109, // 34: sightline.accounts.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	120, // 32: sightline.accounts.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	120, // 33: sightline.accounts.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
+	120, // 34: sightline.accounts.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
 	3,   // 35: sightline.accounts.v1.FeatureFlag.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
-	109, // 36: sightline.accounts.v1.Maintenance.update_time:type_name -> google.protobuf.Timestamp
-	109, // 37: sightline.accounts.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
+	120, // 36: sightline.accounts.v1.Maintenance.update_time:type_name -> google.protobuf.Timestamp
+	120, // 37: sightline.accounts.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
 	10,  // 38: sightline.accounts.v1.Principal.memberships:type_name -> sightline.accounts.v1.Membership
 	7,   // 39: sightline.accounts.v1.SignUpResponse.user:type_name -> sightline.accounts.v1.User
 	9,   // 40: sightline.accounts.v1.SignUpResponse.organization:type_name -> sightline.accounts.v1.Organization
-	109, // 41: sightline.accounts.v1.SignUpResponse.expire_time:type_name -> google.protobuf.Timestamp
+	120, // 41: sightline.accounts.v1.SignUpResponse.expire_time:type_name -> google.protobuf.Timestamp
 	7,   // 42: sightline.accounts.v1.LogInResponse.user:type_name -> sightline.accounts.v1.User
-	109, // 43: sightline.accounts.v1.LogInResponse.expire_time:type_name -> google.protobuf.Timestamp
+	120, // 43: sightline.accounts.v1.LogInResponse.expire_time:type_name -> google.protobuf.Timestamp
 	26,  // 44: sightline.accounts.v1.AuthenticateResponse.principal:type_name -> sightline.accounts.v1.Principal
-	109, // 45: sightline.accounts.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
+	120, // 45: sightline.accounts.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
 	7,   // 46: sightline.accounts.v1.GetCurrentUserResponse.user:type_name -> sightline.accounts.v1.User
 	10,  // 47: sightline.accounts.v1.GetCurrentUserResponse.memberships:type_name -> sightline.accounts.v1.Membership
 	9,   // 48: sightline.accounts.v1.CreateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
@@ -7141,7 +7772,7 @@ var file_sightline_accounts_v1_accounts_proto_depIdxs = []int32{
 	21,  // 64: sightline.accounts.v1.RemoveSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
 	13,  // 65: sightline.accounts.v1.GetSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
 	13,  // 66: sightline.accounts.v1.UpdateSiteSettingsRequest.settings:type_name -> sightline.accounts.v1.SiteSettings
-	113, // 67: sightline.accounts.v1.UpdateSiteSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	124, // 67: sightline.accounts.v1.UpdateSiteSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	13,  // 68: sightline.accounts.v1.UpdateSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
 	20,  // 69: sightline.accounts.v1.ListSurveysResponse.surveys:type_name -> sightline.accounts.v1.Survey
 	20,  // 70: sightline.accounts.v1.GetSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
@@ -7149,109 +7780,128 @@ var file_sightline_accounts_v1_accounts_proto_depIdxs = []int32{
 	20,  // 72: sightline.accounts.v1.CreateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
 	20,  // 73: sightline.accounts.v1.UpdateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
 	20,  // 74: sightline.accounts.v1.UpdateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
-	0,   // 75: sightline.accounts.v1.CreateApiKeyRequest.role:type_name -> sightline.accounts.v1.Role
-	22,  // 76: sightline.accounts.v1.CreateApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
-	22,  // 77: sightline.accounts.v1.ListApiKeysResponse.api_keys:type_name -> sightline.accounts.v1.ApiKey
-	22,  // 78: sightline.accounts.v1.RevokeApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
-	3,   // 79: sightline.accounts.v1.ListFeatureFlagsRequest.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
-	23,  // 80: sightline.accounts.v1.ListFeatureFlagsResponse.flags:type_name -> sightline.accounts.v1.FeatureFlag
-	23,  // 81: sightline.accounts.v1.SetFeatureFlagRequest.flag:type_name -> sightline.accounts.v1.FeatureFlag
-	23,  // 82: sightline.accounts.v1.SetFeatureFlagResponse.flag:type_name -> sightline.accounts.v1.FeatureFlag
-	24,  // 83: sightline.accounts.v1.GetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	24,  // 84: sightline.accounts.v1.SetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	25,  // 85: sightline.accounts.v1.ListAuditEventsResponse.events:type_name -> sightline.accounts.v1.AuditEvent
-	24,  // 86: sightline.accounts.v1.GetPublicConfigResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	8,   // 87: sightline.accounts.v1.GetPublicConfigResponse.default_plan:type_name -> sightline.accounts.v1.Plan
-	13,  // 88: sightline.accounts.v1.GetSiteConfigResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
-	8,   // 89: sightline.accounts.v1.GetSiteConfigResponse.plan:type_name -> sightline.accounts.v1.Plan
-	20,  // 90: sightline.accounts.v1.GetSiteConfigResponse.surveys:type_name -> sightline.accounts.v1.Survey
-	27,  // 91: sightline.accounts.v1.AccountsService.SignUp:input_type -> sightline.accounts.v1.SignUpRequest
-	29,  // 92: sightline.accounts.v1.AccountsService.LogIn:input_type -> sightline.accounts.v1.LogInRequest
-	31,  // 93: sightline.accounts.v1.AccountsService.LogOut:input_type -> sightline.accounts.v1.LogOutRequest
-	33,  // 94: sightline.accounts.v1.AccountsService.Authenticate:input_type -> sightline.accounts.v1.AuthenticateRequest
-	35,  // 95: sightline.accounts.v1.AccountsService.GetCurrentUser:input_type -> sightline.accounts.v1.GetCurrentUserRequest
-	37,  // 96: sightline.accounts.v1.AccountsService.CreateOrganization:input_type -> sightline.accounts.v1.CreateOrganizationRequest
-	39,  // 97: sightline.accounts.v1.AccountsService.GetOrganization:input_type -> sightline.accounts.v1.GetOrganizationRequest
-	41,  // 98: sightline.accounts.v1.AccountsService.ListOrganizations:input_type -> sightline.accounts.v1.ListOrganizationsRequest
-	43,  // 99: sightline.accounts.v1.AccountsService.UpdateOrganization:input_type -> sightline.accounts.v1.UpdateOrganizationRequest
-	45,  // 100: sightline.accounts.v1.AccountsService.ListMembers:input_type -> sightline.accounts.v1.ListMembersRequest
-	47,  // 101: sightline.accounts.v1.AccountsService.UpdateMemberRole:input_type -> sightline.accounts.v1.UpdateMemberRoleRequest
-	49,  // 102: sightline.accounts.v1.AccountsService.RemoveMember:input_type -> sightline.accounts.v1.RemoveMemberRequest
-	51,  // 103: sightline.accounts.v1.AccountsService.CreateInvitation:input_type -> sightline.accounts.v1.CreateInvitationRequest
-	53,  // 104: sightline.accounts.v1.AccountsService.ListInvitations:input_type -> sightline.accounts.v1.ListInvitationsRequest
-	55,  // 105: sightline.accounts.v1.AccountsService.RevokeInvitation:input_type -> sightline.accounts.v1.RevokeInvitationRequest
-	57,  // 106: sightline.accounts.v1.AccountsService.AcceptInvitation:input_type -> sightline.accounts.v1.AcceptInvitationRequest
-	59,  // 107: sightline.accounts.v1.AccountsService.CreateSite:input_type -> sightline.accounts.v1.CreateSiteRequest
-	61,  // 108: sightline.accounts.v1.AccountsService.GetSite:input_type -> sightline.accounts.v1.GetSiteRequest
-	63,  // 109: sightline.accounts.v1.AccountsService.ListSites:input_type -> sightline.accounts.v1.ListSitesRequest
-	65,  // 110: sightline.accounts.v1.AccountsService.UpdateSite:input_type -> sightline.accounts.v1.UpdateSiteRequest
-	67,  // 111: sightline.accounts.v1.AccountsService.DeleteSite:input_type -> sightline.accounts.v1.DeleteSiteRequest
-	69,  // 112: sightline.accounts.v1.AccountsService.AddSiteDomain:input_type -> sightline.accounts.v1.AddSiteDomainRequest
-	71,  // 113: sightline.accounts.v1.AccountsService.RemoveSiteDomain:input_type -> sightline.accounts.v1.RemoveSiteDomainRequest
-	73,  // 114: sightline.accounts.v1.AccountsService.GetSiteSettings:input_type -> sightline.accounts.v1.GetSiteSettingsRequest
-	75,  // 115: sightline.accounts.v1.AccountsService.UpdateSiteSettings:input_type -> sightline.accounts.v1.UpdateSiteSettingsRequest
-	77,  // 116: sightline.accounts.v1.AccountsService.ListSurveys:input_type -> sightline.accounts.v1.ListSurveysRequest
-	79,  // 117: sightline.accounts.v1.AccountsService.GetSurvey:input_type -> sightline.accounts.v1.GetSurveyRequest
-	81,  // 118: sightline.accounts.v1.AccountsService.CreateSurvey:input_type -> sightline.accounts.v1.CreateSurveyRequest
-	83,  // 119: sightline.accounts.v1.AccountsService.UpdateSurvey:input_type -> sightline.accounts.v1.UpdateSurveyRequest
-	85,  // 120: sightline.accounts.v1.AccountsService.DeleteSurvey:input_type -> sightline.accounts.v1.DeleteSurveyRequest
-	87,  // 121: sightline.accounts.v1.AccountsService.CreateApiKey:input_type -> sightline.accounts.v1.CreateApiKeyRequest
-	89,  // 122: sightline.accounts.v1.AccountsService.ListApiKeys:input_type -> sightline.accounts.v1.ListApiKeysRequest
-	91,  // 123: sightline.accounts.v1.AccountsService.RevokeApiKey:input_type -> sightline.accounts.v1.RevokeApiKeyRequest
-	93,  // 124: sightline.accounts.v1.AccountsService.ListFeatureFlags:input_type -> sightline.accounts.v1.ListFeatureFlagsRequest
-	95,  // 125: sightline.accounts.v1.AccountsService.SetFeatureFlag:input_type -> sightline.accounts.v1.SetFeatureFlagRequest
-	97,  // 126: sightline.accounts.v1.AccountsService.GetMaintenance:input_type -> sightline.accounts.v1.GetMaintenanceRequest
-	99,  // 127: sightline.accounts.v1.AccountsService.SetMaintenance:input_type -> sightline.accounts.v1.SetMaintenanceRequest
-	101, // 128: sightline.accounts.v1.AccountsService.ListAuditEvents:input_type -> sightline.accounts.v1.ListAuditEventsRequest
-	103, // 129: sightline.accounts.v1.AccountsService.GetPublicConfig:input_type -> sightline.accounts.v1.GetPublicConfigRequest
-	105, // 130: sightline.accounts.v1.AccountsService.GetSiteConfig:input_type -> sightline.accounts.v1.GetSiteConfigRequest
-	107, // 131: sightline.accounts.v1.AccountsService.LeaseSessionQuota:input_type -> sightline.accounts.v1.LeaseSessionQuotaRequest
-	28,  // 132: sightline.accounts.v1.AccountsService.SignUp:output_type -> sightline.accounts.v1.SignUpResponse
-	30,  // 133: sightline.accounts.v1.AccountsService.LogIn:output_type -> sightline.accounts.v1.LogInResponse
-	32,  // 134: sightline.accounts.v1.AccountsService.LogOut:output_type -> sightline.accounts.v1.LogOutResponse
-	34,  // 135: sightline.accounts.v1.AccountsService.Authenticate:output_type -> sightline.accounts.v1.AuthenticateResponse
-	36,  // 136: sightline.accounts.v1.AccountsService.GetCurrentUser:output_type -> sightline.accounts.v1.GetCurrentUserResponse
-	38,  // 137: sightline.accounts.v1.AccountsService.CreateOrganization:output_type -> sightline.accounts.v1.CreateOrganizationResponse
-	40,  // 138: sightline.accounts.v1.AccountsService.GetOrganization:output_type -> sightline.accounts.v1.GetOrganizationResponse
-	42,  // 139: sightline.accounts.v1.AccountsService.ListOrganizations:output_type -> sightline.accounts.v1.ListOrganizationsResponse
-	44,  // 140: sightline.accounts.v1.AccountsService.UpdateOrganization:output_type -> sightline.accounts.v1.UpdateOrganizationResponse
-	46,  // 141: sightline.accounts.v1.AccountsService.ListMembers:output_type -> sightline.accounts.v1.ListMembersResponse
-	48,  // 142: sightline.accounts.v1.AccountsService.UpdateMemberRole:output_type -> sightline.accounts.v1.UpdateMemberRoleResponse
-	50,  // 143: sightline.accounts.v1.AccountsService.RemoveMember:output_type -> sightline.accounts.v1.RemoveMemberResponse
-	52,  // 144: sightline.accounts.v1.AccountsService.CreateInvitation:output_type -> sightline.accounts.v1.CreateInvitationResponse
-	54,  // 145: sightline.accounts.v1.AccountsService.ListInvitations:output_type -> sightline.accounts.v1.ListInvitationsResponse
-	56,  // 146: sightline.accounts.v1.AccountsService.RevokeInvitation:output_type -> sightline.accounts.v1.RevokeInvitationResponse
-	58,  // 147: sightline.accounts.v1.AccountsService.AcceptInvitation:output_type -> sightline.accounts.v1.AcceptInvitationResponse
-	60,  // 148: sightline.accounts.v1.AccountsService.CreateSite:output_type -> sightline.accounts.v1.CreateSiteResponse
-	62,  // 149: sightline.accounts.v1.AccountsService.GetSite:output_type -> sightline.accounts.v1.GetSiteResponse
-	64,  // 150: sightline.accounts.v1.AccountsService.ListSites:output_type -> sightline.accounts.v1.ListSitesResponse
-	66,  // 151: sightline.accounts.v1.AccountsService.UpdateSite:output_type -> sightline.accounts.v1.UpdateSiteResponse
-	68,  // 152: sightline.accounts.v1.AccountsService.DeleteSite:output_type -> sightline.accounts.v1.DeleteSiteResponse
-	70,  // 153: sightline.accounts.v1.AccountsService.AddSiteDomain:output_type -> sightline.accounts.v1.AddSiteDomainResponse
-	72,  // 154: sightline.accounts.v1.AccountsService.RemoveSiteDomain:output_type -> sightline.accounts.v1.RemoveSiteDomainResponse
-	74,  // 155: sightline.accounts.v1.AccountsService.GetSiteSettings:output_type -> sightline.accounts.v1.GetSiteSettingsResponse
-	76,  // 156: sightline.accounts.v1.AccountsService.UpdateSiteSettings:output_type -> sightline.accounts.v1.UpdateSiteSettingsResponse
-	78,  // 157: sightline.accounts.v1.AccountsService.ListSurveys:output_type -> sightline.accounts.v1.ListSurveysResponse
-	80,  // 158: sightline.accounts.v1.AccountsService.GetSurvey:output_type -> sightline.accounts.v1.GetSurveyResponse
-	82,  // 159: sightline.accounts.v1.AccountsService.CreateSurvey:output_type -> sightline.accounts.v1.CreateSurveyResponse
-	84,  // 160: sightline.accounts.v1.AccountsService.UpdateSurvey:output_type -> sightline.accounts.v1.UpdateSurveyResponse
-	86,  // 161: sightline.accounts.v1.AccountsService.DeleteSurvey:output_type -> sightline.accounts.v1.DeleteSurveyResponse
-	88,  // 162: sightline.accounts.v1.AccountsService.CreateApiKey:output_type -> sightline.accounts.v1.CreateApiKeyResponse
-	90,  // 163: sightline.accounts.v1.AccountsService.ListApiKeys:output_type -> sightline.accounts.v1.ListApiKeysResponse
-	92,  // 164: sightline.accounts.v1.AccountsService.RevokeApiKey:output_type -> sightline.accounts.v1.RevokeApiKeyResponse
-	94,  // 165: sightline.accounts.v1.AccountsService.ListFeatureFlags:output_type -> sightline.accounts.v1.ListFeatureFlagsResponse
-	96,  // 166: sightline.accounts.v1.AccountsService.SetFeatureFlag:output_type -> sightline.accounts.v1.SetFeatureFlagResponse
-	98,  // 167: sightline.accounts.v1.AccountsService.GetMaintenance:output_type -> sightline.accounts.v1.GetMaintenanceResponse
-	100, // 168: sightline.accounts.v1.AccountsService.SetMaintenance:output_type -> sightline.accounts.v1.SetMaintenanceResponse
-	102, // 169: sightline.accounts.v1.AccountsService.ListAuditEvents:output_type -> sightline.accounts.v1.ListAuditEventsResponse
-	104, // 170: sightline.accounts.v1.AccountsService.GetPublicConfig:output_type -> sightline.accounts.v1.GetPublicConfigResponse
-	106, // 171: sightline.accounts.v1.AccountsService.GetSiteConfig:output_type -> sightline.accounts.v1.GetSiteConfigResponse
-	108, // 172: sightline.accounts.v1.AccountsService.LeaseSessionQuota:output_type -> sightline.accounts.v1.LeaseSessionQuotaResponse
-	132, // [132:173] is the sub-list for method output_type
-	91,  // [91:132] is the sub-list for method input_type
-	91,  // [91:91] is the sub-list for extension type_name
-	91,  // [91:91] is the sub-list for extension extendee
-	0,   // [0:91] is the sub-list for field type_name
+	125, // 75: sightline.accounts.v1.Funnel.steps:type_name -> sightline.traffic.v1.FunnelStep
+	120, // 76: sightline.accounts.v1.Funnel.create_time:type_name -> google.protobuf.Timestamp
+	120, // 77: sightline.accounts.v1.Funnel.update_time:type_name -> google.protobuf.Timestamp
+	87,  // 78: sightline.accounts.v1.ListFunnelsResponse.funnels:type_name -> sightline.accounts.v1.Funnel
+	87,  // 79: sightline.accounts.v1.GetFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
+	87,  // 80: sightline.accounts.v1.CreateFunnelRequest.funnel:type_name -> sightline.accounts.v1.Funnel
+	87,  // 81: sightline.accounts.v1.CreateFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
+	87,  // 82: sightline.accounts.v1.UpdateFunnelRequest.funnel:type_name -> sightline.accounts.v1.Funnel
+	87,  // 83: sightline.accounts.v1.UpdateFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
+	0,   // 84: sightline.accounts.v1.CreateApiKeyRequest.role:type_name -> sightline.accounts.v1.Role
+	22,  // 85: sightline.accounts.v1.CreateApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
+	22,  // 86: sightline.accounts.v1.ListApiKeysResponse.api_keys:type_name -> sightline.accounts.v1.ApiKey
+	22,  // 87: sightline.accounts.v1.RevokeApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
+	3,   // 88: sightline.accounts.v1.ListFeatureFlagsRequest.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
+	23,  // 89: sightline.accounts.v1.ListFeatureFlagsResponse.flags:type_name -> sightline.accounts.v1.FeatureFlag
+	23,  // 90: sightline.accounts.v1.SetFeatureFlagRequest.flag:type_name -> sightline.accounts.v1.FeatureFlag
+	23,  // 91: sightline.accounts.v1.SetFeatureFlagResponse.flag:type_name -> sightline.accounts.v1.FeatureFlag
+	24,  // 92: sightline.accounts.v1.GetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	24,  // 93: sightline.accounts.v1.SetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	25,  // 94: sightline.accounts.v1.ListAuditEventsResponse.events:type_name -> sightline.accounts.v1.AuditEvent
+	24,  // 95: sightline.accounts.v1.GetPublicConfigResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	8,   // 96: sightline.accounts.v1.GetPublicConfigResponse.default_plan:type_name -> sightline.accounts.v1.Plan
+	13,  // 97: sightline.accounts.v1.GetSiteConfigResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
+	8,   // 98: sightline.accounts.v1.GetSiteConfigResponse.plan:type_name -> sightline.accounts.v1.Plan
+	20,  // 99: sightline.accounts.v1.GetSiteConfigResponse.surveys:type_name -> sightline.accounts.v1.Survey
+	27,  // 100: sightline.accounts.v1.AccountsService.SignUp:input_type -> sightline.accounts.v1.SignUpRequest
+	29,  // 101: sightline.accounts.v1.AccountsService.LogIn:input_type -> sightline.accounts.v1.LogInRequest
+	31,  // 102: sightline.accounts.v1.AccountsService.LogOut:input_type -> sightline.accounts.v1.LogOutRequest
+	33,  // 103: sightline.accounts.v1.AccountsService.Authenticate:input_type -> sightline.accounts.v1.AuthenticateRequest
+	35,  // 104: sightline.accounts.v1.AccountsService.GetCurrentUser:input_type -> sightline.accounts.v1.GetCurrentUserRequest
+	37,  // 105: sightline.accounts.v1.AccountsService.CreateOrganization:input_type -> sightline.accounts.v1.CreateOrganizationRequest
+	39,  // 106: sightline.accounts.v1.AccountsService.GetOrganization:input_type -> sightline.accounts.v1.GetOrganizationRequest
+	41,  // 107: sightline.accounts.v1.AccountsService.ListOrganizations:input_type -> sightline.accounts.v1.ListOrganizationsRequest
+	43,  // 108: sightline.accounts.v1.AccountsService.UpdateOrganization:input_type -> sightline.accounts.v1.UpdateOrganizationRequest
+	45,  // 109: sightline.accounts.v1.AccountsService.ListMembers:input_type -> sightline.accounts.v1.ListMembersRequest
+	47,  // 110: sightline.accounts.v1.AccountsService.UpdateMemberRole:input_type -> sightline.accounts.v1.UpdateMemberRoleRequest
+	49,  // 111: sightline.accounts.v1.AccountsService.RemoveMember:input_type -> sightline.accounts.v1.RemoveMemberRequest
+	51,  // 112: sightline.accounts.v1.AccountsService.CreateInvitation:input_type -> sightline.accounts.v1.CreateInvitationRequest
+	53,  // 113: sightline.accounts.v1.AccountsService.ListInvitations:input_type -> sightline.accounts.v1.ListInvitationsRequest
+	55,  // 114: sightline.accounts.v1.AccountsService.RevokeInvitation:input_type -> sightline.accounts.v1.RevokeInvitationRequest
+	57,  // 115: sightline.accounts.v1.AccountsService.AcceptInvitation:input_type -> sightline.accounts.v1.AcceptInvitationRequest
+	59,  // 116: sightline.accounts.v1.AccountsService.CreateSite:input_type -> sightline.accounts.v1.CreateSiteRequest
+	61,  // 117: sightline.accounts.v1.AccountsService.GetSite:input_type -> sightline.accounts.v1.GetSiteRequest
+	63,  // 118: sightline.accounts.v1.AccountsService.ListSites:input_type -> sightline.accounts.v1.ListSitesRequest
+	65,  // 119: sightline.accounts.v1.AccountsService.UpdateSite:input_type -> sightline.accounts.v1.UpdateSiteRequest
+	67,  // 120: sightline.accounts.v1.AccountsService.DeleteSite:input_type -> sightline.accounts.v1.DeleteSiteRequest
+	69,  // 121: sightline.accounts.v1.AccountsService.AddSiteDomain:input_type -> sightline.accounts.v1.AddSiteDomainRequest
+	71,  // 122: sightline.accounts.v1.AccountsService.RemoveSiteDomain:input_type -> sightline.accounts.v1.RemoveSiteDomainRequest
+	73,  // 123: sightline.accounts.v1.AccountsService.GetSiteSettings:input_type -> sightline.accounts.v1.GetSiteSettingsRequest
+	75,  // 124: sightline.accounts.v1.AccountsService.UpdateSiteSettings:input_type -> sightline.accounts.v1.UpdateSiteSettingsRequest
+	77,  // 125: sightline.accounts.v1.AccountsService.ListSurveys:input_type -> sightline.accounts.v1.ListSurveysRequest
+	79,  // 126: sightline.accounts.v1.AccountsService.GetSurvey:input_type -> sightline.accounts.v1.GetSurveyRequest
+	81,  // 127: sightline.accounts.v1.AccountsService.CreateSurvey:input_type -> sightline.accounts.v1.CreateSurveyRequest
+	83,  // 128: sightline.accounts.v1.AccountsService.UpdateSurvey:input_type -> sightline.accounts.v1.UpdateSurveyRequest
+	85,  // 129: sightline.accounts.v1.AccountsService.DeleteSurvey:input_type -> sightline.accounts.v1.DeleteSurveyRequest
+	88,  // 130: sightline.accounts.v1.AccountsService.ListFunnels:input_type -> sightline.accounts.v1.ListFunnelsRequest
+	90,  // 131: sightline.accounts.v1.AccountsService.GetFunnel:input_type -> sightline.accounts.v1.GetFunnelRequest
+	92,  // 132: sightline.accounts.v1.AccountsService.CreateFunnel:input_type -> sightline.accounts.v1.CreateFunnelRequest
+	94,  // 133: sightline.accounts.v1.AccountsService.UpdateFunnel:input_type -> sightline.accounts.v1.UpdateFunnelRequest
+	96,  // 134: sightline.accounts.v1.AccountsService.DeleteFunnel:input_type -> sightline.accounts.v1.DeleteFunnelRequest
+	98,  // 135: sightline.accounts.v1.AccountsService.CreateApiKey:input_type -> sightline.accounts.v1.CreateApiKeyRequest
+	100, // 136: sightline.accounts.v1.AccountsService.ListApiKeys:input_type -> sightline.accounts.v1.ListApiKeysRequest
+	102, // 137: sightline.accounts.v1.AccountsService.RevokeApiKey:input_type -> sightline.accounts.v1.RevokeApiKeyRequest
+	104, // 138: sightline.accounts.v1.AccountsService.ListFeatureFlags:input_type -> sightline.accounts.v1.ListFeatureFlagsRequest
+	106, // 139: sightline.accounts.v1.AccountsService.SetFeatureFlag:input_type -> sightline.accounts.v1.SetFeatureFlagRequest
+	108, // 140: sightline.accounts.v1.AccountsService.GetMaintenance:input_type -> sightline.accounts.v1.GetMaintenanceRequest
+	110, // 141: sightline.accounts.v1.AccountsService.SetMaintenance:input_type -> sightline.accounts.v1.SetMaintenanceRequest
+	112, // 142: sightline.accounts.v1.AccountsService.ListAuditEvents:input_type -> sightline.accounts.v1.ListAuditEventsRequest
+	114, // 143: sightline.accounts.v1.AccountsService.GetPublicConfig:input_type -> sightline.accounts.v1.GetPublicConfigRequest
+	116, // 144: sightline.accounts.v1.AccountsService.GetSiteConfig:input_type -> sightline.accounts.v1.GetSiteConfigRequest
+	118, // 145: sightline.accounts.v1.AccountsService.LeaseSessionQuota:input_type -> sightline.accounts.v1.LeaseSessionQuotaRequest
+	28,  // 146: sightline.accounts.v1.AccountsService.SignUp:output_type -> sightline.accounts.v1.SignUpResponse
+	30,  // 147: sightline.accounts.v1.AccountsService.LogIn:output_type -> sightline.accounts.v1.LogInResponse
+	32,  // 148: sightline.accounts.v1.AccountsService.LogOut:output_type -> sightline.accounts.v1.LogOutResponse
+	34,  // 149: sightline.accounts.v1.AccountsService.Authenticate:output_type -> sightline.accounts.v1.AuthenticateResponse
+	36,  // 150: sightline.accounts.v1.AccountsService.GetCurrentUser:output_type -> sightline.accounts.v1.GetCurrentUserResponse
+	38,  // 151: sightline.accounts.v1.AccountsService.CreateOrganization:output_type -> sightline.accounts.v1.CreateOrganizationResponse
+	40,  // 152: sightline.accounts.v1.AccountsService.GetOrganization:output_type -> sightline.accounts.v1.GetOrganizationResponse
+	42,  // 153: sightline.accounts.v1.AccountsService.ListOrganizations:output_type -> sightline.accounts.v1.ListOrganizationsResponse
+	44,  // 154: sightline.accounts.v1.AccountsService.UpdateOrganization:output_type -> sightline.accounts.v1.UpdateOrganizationResponse
+	46,  // 155: sightline.accounts.v1.AccountsService.ListMembers:output_type -> sightline.accounts.v1.ListMembersResponse
+	48,  // 156: sightline.accounts.v1.AccountsService.UpdateMemberRole:output_type -> sightline.accounts.v1.UpdateMemberRoleResponse
+	50,  // 157: sightline.accounts.v1.AccountsService.RemoveMember:output_type -> sightline.accounts.v1.RemoveMemberResponse
+	52,  // 158: sightline.accounts.v1.AccountsService.CreateInvitation:output_type -> sightline.accounts.v1.CreateInvitationResponse
+	54,  // 159: sightline.accounts.v1.AccountsService.ListInvitations:output_type -> sightline.accounts.v1.ListInvitationsResponse
+	56,  // 160: sightline.accounts.v1.AccountsService.RevokeInvitation:output_type -> sightline.accounts.v1.RevokeInvitationResponse
+	58,  // 161: sightline.accounts.v1.AccountsService.AcceptInvitation:output_type -> sightline.accounts.v1.AcceptInvitationResponse
+	60,  // 162: sightline.accounts.v1.AccountsService.CreateSite:output_type -> sightline.accounts.v1.CreateSiteResponse
+	62,  // 163: sightline.accounts.v1.AccountsService.GetSite:output_type -> sightline.accounts.v1.GetSiteResponse
+	64,  // 164: sightline.accounts.v1.AccountsService.ListSites:output_type -> sightline.accounts.v1.ListSitesResponse
+	66,  // 165: sightline.accounts.v1.AccountsService.UpdateSite:output_type -> sightline.accounts.v1.UpdateSiteResponse
+	68,  // 166: sightline.accounts.v1.AccountsService.DeleteSite:output_type -> sightline.accounts.v1.DeleteSiteResponse
+	70,  // 167: sightline.accounts.v1.AccountsService.AddSiteDomain:output_type -> sightline.accounts.v1.AddSiteDomainResponse
+	72,  // 168: sightline.accounts.v1.AccountsService.RemoveSiteDomain:output_type -> sightline.accounts.v1.RemoveSiteDomainResponse
+	74,  // 169: sightline.accounts.v1.AccountsService.GetSiteSettings:output_type -> sightline.accounts.v1.GetSiteSettingsResponse
+	76,  // 170: sightline.accounts.v1.AccountsService.UpdateSiteSettings:output_type -> sightline.accounts.v1.UpdateSiteSettingsResponse
+	78,  // 171: sightline.accounts.v1.AccountsService.ListSurveys:output_type -> sightline.accounts.v1.ListSurveysResponse
+	80,  // 172: sightline.accounts.v1.AccountsService.GetSurvey:output_type -> sightline.accounts.v1.GetSurveyResponse
+	82,  // 173: sightline.accounts.v1.AccountsService.CreateSurvey:output_type -> sightline.accounts.v1.CreateSurveyResponse
+	84,  // 174: sightline.accounts.v1.AccountsService.UpdateSurvey:output_type -> sightline.accounts.v1.UpdateSurveyResponse
+	86,  // 175: sightline.accounts.v1.AccountsService.DeleteSurvey:output_type -> sightline.accounts.v1.DeleteSurveyResponse
+	89,  // 176: sightline.accounts.v1.AccountsService.ListFunnels:output_type -> sightline.accounts.v1.ListFunnelsResponse
+	91,  // 177: sightline.accounts.v1.AccountsService.GetFunnel:output_type -> sightline.accounts.v1.GetFunnelResponse
+	93,  // 178: sightline.accounts.v1.AccountsService.CreateFunnel:output_type -> sightline.accounts.v1.CreateFunnelResponse
+	95,  // 179: sightline.accounts.v1.AccountsService.UpdateFunnel:output_type -> sightline.accounts.v1.UpdateFunnelResponse
+	97,  // 180: sightline.accounts.v1.AccountsService.DeleteFunnel:output_type -> sightline.accounts.v1.DeleteFunnelResponse
+	99,  // 181: sightline.accounts.v1.AccountsService.CreateApiKey:output_type -> sightline.accounts.v1.CreateApiKeyResponse
+	101, // 182: sightline.accounts.v1.AccountsService.ListApiKeys:output_type -> sightline.accounts.v1.ListApiKeysResponse
+	103, // 183: sightline.accounts.v1.AccountsService.RevokeApiKey:output_type -> sightline.accounts.v1.RevokeApiKeyResponse
+	105, // 184: sightline.accounts.v1.AccountsService.ListFeatureFlags:output_type -> sightline.accounts.v1.ListFeatureFlagsResponse
+	107, // 185: sightline.accounts.v1.AccountsService.SetFeatureFlag:output_type -> sightline.accounts.v1.SetFeatureFlagResponse
+	109, // 186: sightline.accounts.v1.AccountsService.GetMaintenance:output_type -> sightline.accounts.v1.GetMaintenanceResponse
+	111, // 187: sightline.accounts.v1.AccountsService.SetMaintenance:output_type -> sightline.accounts.v1.SetMaintenanceResponse
+	113, // 188: sightline.accounts.v1.AccountsService.ListAuditEvents:output_type -> sightline.accounts.v1.ListAuditEventsResponse
+	115, // 189: sightline.accounts.v1.AccountsService.GetPublicConfig:output_type -> sightline.accounts.v1.GetPublicConfigResponse
+	117, // 190: sightline.accounts.v1.AccountsService.GetSiteConfig:output_type -> sightline.accounts.v1.GetSiteConfigResponse
+	119, // 191: sightline.accounts.v1.AccountsService.LeaseSessionQuota:output_type -> sightline.accounts.v1.LeaseSessionQuotaResponse
+	146, // [146:192] is the sub-list for method output_type
+	100, // [100:146] is the sub-list for method input_type
+	100, // [100:100] is the sub-list for extension type_name
+	100, // [100:100] is the sub-list for extension extendee
+	0,   // [0:100] is the sub-list for field type_name
 }
 
 func init() { file_sightline_accounts_v1_accounts_proto_init() }
@@ -7272,7 +7922,7 @@ func file_sightline_accounts_v1_accounts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_accounts_v1_accounts_proto_rawDesc), len(file_sightline_accounts_v1_accounts_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   102,
+			NumMessages:   113,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -55,6 +55,11 @@ const (
 	AccountsService_CreateSurvey_FullMethodName       = "/sightline.accounts.v1.AccountsService/CreateSurvey"
 	AccountsService_UpdateSurvey_FullMethodName       = "/sightline.accounts.v1.AccountsService/UpdateSurvey"
 	AccountsService_DeleteSurvey_FullMethodName       = "/sightline.accounts.v1.AccountsService/DeleteSurvey"
+	AccountsService_ListFunnels_FullMethodName        = "/sightline.accounts.v1.AccountsService/ListFunnels"
+	AccountsService_GetFunnel_FullMethodName          = "/sightline.accounts.v1.AccountsService/GetFunnel"
+	AccountsService_CreateFunnel_FullMethodName       = "/sightline.accounts.v1.AccountsService/CreateFunnel"
+	AccountsService_UpdateFunnel_FullMethodName       = "/sightline.accounts.v1.AccountsService/UpdateFunnel"
+	AccountsService_DeleteFunnel_FullMethodName       = "/sightline.accounts.v1.AccountsService/DeleteFunnel"
 	AccountsService_CreateApiKey_FullMethodName       = "/sightline.accounts.v1.AccountsService/CreateApiKey"
 	AccountsService_ListApiKeys_FullMethodName        = "/sightline.accounts.v1.AccountsService/ListApiKeys"
 	AccountsService_RevokeApiKey_FullMethodName       = "/sightline.accounts.v1.AccountsService/RevokeApiKey"
@@ -135,6 +140,13 @@ type AccountsServiceClient interface {
 	// questions and choices get fresh ones).
 	UpdateSurvey(ctx context.Context, in *UpdateSurveyRequest, opts ...grpc.CallOption) (*UpdateSurveyResponse, error)
 	DeleteSurvey(ctx context.Context, in *DeleteSurveyRequest, opts ...grpc.CallOption) (*DeleteSurveyResponse, error)
+	// Saved funnels of a site (2–8 ordered steps; at most 100 per site).
+	// Admins edit; members read. Search computes them (TrafficService).
+	ListFunnels(ctx context.Context, in *ListFunnelsRequest, opts ...grpc.CallOption) (*ListFunnelsResponse, error)
+	GetFunnel(ctx context.Context, in *GetFunnelRequest, opts ...grpc.CallOption) (*GetFunnelResponse, error)
+	CreateFunnel(ctx context.Context, in *CreateFunnelRequest, opts ...grpc.CallOption) (*CreateFunnelResponse, error)
+	UpdateFunnel(ctx context.Context, in *UpdateFunnelRequest, opts ...grpc.CallOption) (*UpdateFunnelResponse, error)
+	DeleteFunnel(ctx context.Context, in *DeleteFunnelRequest, opts ...grpc.CallOption) (*DeleteFunnelResponse, error)
 	// CreateApiKey creates an API key; its secret is returned only here.
 	CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error)
 	// ListApiKeys lists an organisation's API keys (never their secrets).
@@ -470,6 +482,56 @@ func (c *accountsServiceClient) DeleteSurvey(ctx context.Context, in *DeleteSurv
 	return out, nil
 }
 
+func (c *accountsServiceClient) ListFunnels(ctx context.Context, in *ListFunnelsRequest, opts ...grpc.CallOption) (*ListFunnelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListFunnelsResponse)
+	err := c.cc.Invoke(ctx, AccountsService_ListFunnels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) GetFunnel(ctx context.Context, in *GetFunnelRequest, opts ...grpc.CallOption) (*GetFunnelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetFunnelResponse)
+	err := c.cc.Invoke(ctx, AccountsService_GetFunnel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) CreateFunnel(ctx context.Context, in *CreateFunnelRequest, opts ...grpc.CallOption) (*CreateFunnelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateFunnelResponse)
+	err := c.cc.Invoke(ctx, AccountsService_CreateFunnel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) UpdateFunnel(ctx context.Context, in *UpdateFunnelRequest, opts ...grpc.CallOption) (*UpdateFunnelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateFunnelResponse)
+	err := c.cc.Invoke(ctx, AccountsService_UpdateFunnel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) DeleteFunnel(ctx context.Context, in *DeleteFunnelRequest, opts ...grpc.CallOption) (*DeleteFunnelResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteFunnelResponse)
+	err := c.cc.Invoke(ctx, AccountsService_DeleteFunnel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *accountsServiceClient) CreateApiKey(ctx context.Context, in *CreateApiKeyRequest, opts ...grpc.CallOption) (*CreateApiKeyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateApiKeyResponse)
@@ -647,6 +709,13 @@ type AccountsServiceServer interface {
 	// questions and choices get fresh ones).
 	UpdateSurvey(context.Context, *UpdateSurveyRequest) (*UpdateSurveyResponse, error)
 	DeleteSurvey(context.Context, *DeleteSurveyRequest) (*DeleteSurveyResponse, error)
+	// Saved funnels of a site (2–8 ordered steps; at most 100 per site).
+	// Admins edit; members read. Search computes them (TrafficService).
+	ListFunnels(context.Context, *ListFunnelsRequest) (*ListFunnelsResponse, error)
+	GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error)
+	CreateFunnel(context.Context, *CreateFunnelRequest) (*CreateFunnelResponse, error)
+	UpdateFunnel(context.Context, *UpdateFunnelRequest) (*UpdateFunnelResponse, error)
+	DeleteFunnel(context.Context, *DeleteFunnelRequest) (*DeleteFunnelResponse, error)
 	// CreateApiKey creates an API key; its secret is returned only here.
 	CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error)
 	// ListApiKeys lists an organisation's API keys (never their secrets).
@@ -771,6 +840,21 @@ func (UnimplementedAccountsServiceServer) UpdateSurvey(context.Context, *UpdateS
 }
 func (UnimplementedAccountsServiceServer) DeleteSurvey(context.Context, *DeleteSurveyRequest) (*DeleteSurveyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteSurvey not implemented")
+}
+func (UnimplementedAccountsServiceServer) ListFunnels(context.Context, *ListFunnelsRequest) (*ListFunnelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFunnels not implemented")
+}
+func (UnimplementedAccountsServiceServer) GetFunnel(context.Context, *GetFunnelRequest) (*GetFunnelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetFunnel not implemented")
+}
+func (UnimplementedAccountsServiceServer) CreateFunnel(context.Context, *CreateFunnelRequest) (*CreateFunnelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateFunnel not implemented")
+}
+func (UnimplementedAccountsServiceServer) UpdateFunnel(context.Context, *UpdateFunnelRequest) (*UpdateFunnelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateFunnel not implemented")
+}
+func (UnimplementedAccountsServiceServer) DeleteFunnel(context.Context, *DeleteFunnelRequest) (*DeleteFunnelResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteFunnel not implemented")
 }
 func (UnimplementedAccountsServiceServer) CreateApiKey(context.Context, *CreateApiKeyRequest) (*CreateApiKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateApiKey not implemented")
@@ -1366,6 +1450,96 @@ func _AccountsService_DeleteSurvey_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountsService_ListFunnels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListFunnelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).ListFunnels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_ListFunnels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).ListFunnels(ctx, req.(*ListFunnelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_GetFunnel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFunnelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).GetFunnel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_GetFunnel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).GetFunnel(ctx, req.(*GetFunnelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_CreateFunnel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateFunnelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).CreateFunnel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_CreateFunnel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).CreateFunnel(ctx, req.(*CreateFunnelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_UpdateFunnel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateFunnelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).UpdateFunnel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_UpdateFunnel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).UpdateFunnel(ctx, req.(*UpdateFunnelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_DeleteFunnel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteFunnelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).DeleteFunnel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_DeleteFunnel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).DeleteFunnel(ctx, req.(*DeleteFunnelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AccountsService_CreateApiKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateApiKeyRequest)
 	if err := dec(in); err != nil {
@@ -1690,6 +1864,26 @@ var AccountsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteSurvey",
 			Handler:    _AccountsService_DeleteSurvey_Handler,
+		},
+		{
+			MethodName: "ListFunnels",
+			Handler:    _AccountsService_ListFunnels_Handler,
+		},
+		{
+			MethodName: "GetFunnel",
+			Handler:    _AccountsService_GetFunnel_Handler,
+		},
+		{
+			MethodName: "CreateFunnel",
+			Handler:    _AccountsService_CreateFunnel_Handler,
+		},
+		{
+			MethodName: "UpdateFunnel",
+			Handler:    _AccountsService_UpdateFunnel_Handler,
+		},
+		{
+			MethodName: "DeleteFunnel",
+			Handler:    _AccountsService_DeleteFunnel_Handler,
 		},
 		{
 			MethodName: "CreateApiKey",

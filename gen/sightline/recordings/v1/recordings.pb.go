@@ -296,7 +296,11 @@ type Chunk struct {
 	// of events (events empty): answers take the batches' durable path
 	// through ingest's spool and forwarder. Recordings stores it keyed by
 	// (site, answer id), idempotently, and reports it like a chunk.
-	Answer        *v1.Answer `protobuf:"bytes,19,opt,name=answer,proto3" json:"answer,omitempty"`
+	Answer *v1.Answer `protobuf:"bytes,19,opt,name=answer,proto3" json:"answer,omitempty"`
+	// Set when the record is a traffic beacon (a page view, its end, or a
+	// custom event; events empty). Beacons have their own spool in ingest and
+	// go to search (TrafficService.AppendHits), not to recordings.
+	Hit           *v1.Hit `protobuf:"bytes,20,opt,name=hit,proto3" json:"hit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -460,6 +464,13 @@ func (x *Chunk) GetCaptureAssets() bool {
 func (x *Chunk) GetAnswer() *v1.Answer {
 	if x != nil {
 		return x.Answer
+	}
+	return nil
+}
+
+func (x *Chunk) GetHit() *v1.Hit {
+	if x != nil {
+		return x.Hit
 	}
 	return nil
 }
@@ -2818,7 +2829,7 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"(sightline/recordings/v1/recordings.proto\x12\x17sightline.recordings.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a sightline/search/v1/search.proto\x1a$sightline/sessions/v1/sessions.proto\"8\n" +
 	"\bViewport\x12\x14\n" +
 	"\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n" +
-	"\x06height\x18\x02 \x01(\x05R\x06height\"\xd7\x05\n" +
+	"\x06height\x18\x02 \x01(\x05R\x06height\"\x85\x06\n" +
 	"\x05Chunk\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x1d\n" +
@@ -2845,7 +2856,8 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\ttruncated\x18\x10 \x01(\bR\ttruncated\x12%\n" +
 	"\x0eretention_days\x18\x11 \x01(\x05R\rretentionDays\x12%\n" +
 	"\x0ecapture_assets\x18\x12 \x01(\bR\rcaptureAssets\x125\n" +
-	"\x06answer\x18\x13 \x01(\v2\x1d.sightline.sessions.v1.AnswerR\x06answer\"M\n" +
+	"\x06answer\x18\x13 \x01(\v2\x1d.sightline.sessions.v1.AnswerR\x06answer\x12,\n" +
+	"\x03hit\x18\x14 \x01(\v2\x1a.sightline.sessions.v1.HitR\x03hit\"M\n" +
 	"\x13AppendChunksRequest\x126\n" +
 	"\x06chunks\x18\x01 \x03(\v2\x1e.sightline.recordings.v1.ChunkR\x06chunks\"f\n" +
 	"\vChunkResult\x12?\n" +
@@ -3117,10 +3129,11 @@ var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil),        // 43: google.protobuf.Timestamp
 	(*v1.Client)(nil),                    // 44: sightline.sessions.v1.Client
 	(*v1.Answer)(nil),                    // 45: sightline.sessions.v1.Answer
-	(*v1.SessionSummary)(nil),            // 46: sightline.sessions.v1.SessionSummary
-	(*durationpb.Duration)(nil),          // 47: google.protobuf.Duration
-	(*v11.UrlMatch)(nil),                 // 48: sightline.search.v1.UrlMatch
-	(v1.DeviceType)(0),                   // 49: sightline.sessions.v1.DeviceType
+	(*v1.Hit)(nil),                       // 46: sightline.sessions.v1.Hit
+	(*v1.SessionSummary)(nil),            // 47: sightline.sessions.v1.SessionSummary
+	(*durationpb.Duration)(nil),          // 48: google.protobuf.Duration
+	(*v11.UrlMatch)(nil),                 // 49: sightline.search.v1.UrlMatch
+	(v1.DeviceType)(0),                   // 50: sightline.sessions.v1.DeviceType
 }
 var file_sightline_recordings_v1_recordings_proto_depIdxs = []int32{
 	43, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
@@ -3128,71 +3141,72 @@ var file_sightline_recordings_v1_recordings_proto_depIdxs = []int32{
 	3,  // 2: sightline.recordings.v1.Chunk.viewport:type_name -> sightline.recordings.v1.Viewport
 	44, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
 	45, // 4: sightline.recordings.v1.Chunk.answer:type_name -> sightline.sessions.v1.Answer
-	4,  // 5: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
-	0,  // 6: sightline.recordings.v1.ChunkResult.outcome:type_name -> sightline.recordings.v1.ChunkOutcome
-	6,  // 7: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
-	46, // 8: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
-	10, // 9: sightline.recordings.v1.GetSessionResponse.frustrations:type_name -> sightline.recordings.v1.Frustration
-	1,  // 10: sightline.recordings.v1.Frustration.kind:type_name -> sightline.recordings.v1.FrustrationKind
-	43, // 11: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
-	43, // 12: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
-	12, // 13: sightline.recordings.v1.LookupAssetsResponse.assets:type_name -> sightline.recordings.v1.Asset
-	47, // 14: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
-	43, // 15: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
-	43, // 16: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
-	46, // 17: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	42, // 18: sightline.recordings.v1.GetAnswerCountsResponse.survey_responses:type_name -> sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
-	45, // 19: sightline.recordings.v1.ListAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
-	43, // 20: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
-	2,  // 21: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
-	43, // 22: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
-	43, // 23: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
-	48, // 24: sightline.recordings.v1.GetHeatmapRequest.page:type_name -> sightline.search.v1.UrlMatch
-	49, // 25: sightline.recordings.v1.GetHeatmapRequest.device_type:type_name -> sightline.sessions.v1.DeviceType
-	47, // 26: sightline.recordings.v1.HeatmapSnapshot.offset:type_name -> google.protobuf.Duration
-	43, // 27: sightline.recordings.v1.HeatmapSnapshot.time:type_name -> google.protobuf.Timestamp
-	31, // 28: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
-	32, // 29: sightline.recordings.v1.GetHeatmapResponse.clicks:type_name -> sightline.recordings.v1.HeatmapClick
-	33, // 30: sightline.recordings.v1.GetHeatmapResponse.elements:type_name -> sightline.recordings.v1.HeatmapElement
-	34, // 31: sightline.recordings.v1.GetHeatmapResponse.scroll:type_name -> sightline.recordings.v1.ScrollMap
-	35, // 32: sightline.recordings.v1.GetHeatmapResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
-	43, // 33: sightline.recordings.v1.GetHeatmapResponse.start_time:type_name -> google.protobuf.Timestamp
-	43, // 34: sightline.recordings.v1.GetHeatmapResponse.end_time:type_name -> google.protobuf.Timestamp
-	38, // 35: sightline.recordings.v1.ListHeatmapPagesResponse.pages:type_name -> sightline.recordings.v1.HeatmapPage
-	43, // 36: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
-	5,  // 37: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
-	8,  // 38: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
-	16, // 39: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
-	18, // 40: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
-	24, // 41: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
-	26, // 42: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
-	28, // 43: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
-	30, // 44: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
-	37, // 45: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
-	40, // 46: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
-	11, // 47: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
-	14, // 48: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
-	20, // 49: sightline.recordings.v1.RecordingsService.GetAnswerCounts:input_type -> sightline.recordings.v1.GetAnswerCountsRequest
-	22, // 50: sightline.recordings.v1.RecordingsService.ListAnswers:input_type -> sightline.recordings.v1.ListAnswersRequest
-	7,  // 51: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
-	9,  // 52: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
-	17, // 53: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
-	19, // 54: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
-	25, // 55: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
-	27, // 56: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
-	29, // 57: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
-	36, // 58: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
-	39, // 59: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
-	41, // 60: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
-	13, // 61: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
-	15, // 62: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
-	21, // 63: sightline.recordings.v1.RecordingsService.GetAnswerCounts:output_type -> sightline.recordings.v1.GetAnswerCountsResponse
-	23, // 64: sightline.recordings.v1.RecordingsService.ListAnswers:output_type -> sightline.recordings.v1.ListAnswersResponse
-	51, // [51:65] is the sub-list for method output_type
-	37, // [37:51] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	46, // 5: sightline.recordings.v1.Chunk.hit:type_name -> sightline.sessions.v1.Hit
+	4,  // 6: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
+	0,  // 7: sightline.recordings.v1.ChunkResult.outcome:type_name -> sightline.recordings.v1.ChunkOutcome
+	6,  // 8: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
+	47, // 9: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
+	10, // 10: sightline.recordings.v1.GetSessionResponse.frustrations:type_name -> sightline.recordings.v1.Frustration
+	1,  // 11: sightline.recordings.v1.Frustration.kind:type_name -> sightline.recordings.v1.FrustrationKind
+	43, // 12: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
+	43, // 13: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
+	12, // 14: sightline.recordings.v1.LookupAssetsResponse.assets:type_name -> sightline.recordings.v1.Asset
+	48, // 15: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
+	43, // 16: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
+	43, // 17: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
+	47, // 18: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	42, // 19: sightline.recordings.v1.GetAnswerCountsResponse.survey_responses:type_name -> sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
+	45, // 20: sightline.recordings.v1.ListAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
+	43, // 21: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
+	2,  // 22: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
+	43, // 23: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
+	43, // 24: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
+	49, // 25: sightline.recordings.v1.GetHeatmapRequest.page:type_name -> sightline.search.v1.UrlMatch
+	50, // 26: sightline.recordings.v1.GetHeatmapRequest.device_type:type_name -> sightline.sessions.v1.DeviceType
+	48, // 27: sightline.recordings.v1.HeatmapSnapshot.offset:type_name -> google.protobuf.Duration
+	43, // 28: sightline.recordings.v1.HeatmapSnapshot.time:type_name -> google.protobuf.Timestamp
+	31, // 29: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
+	32, // 30: sightline.recordings.v1.GetHeatmapResponse.clicks:type_name -> sightline.recordings.v1.HeatmapClick
+	33, // 31: sightline.recordings.v1.GetHeatmapResponse.elements:type_name -> sightline.recordings.v1.HeatmapElement
+	34, // 32: sightline.recordings.v1.GetHeatmapResponse.scroll:type_name -> sightline.recordings.v1.ScrollMap
+	35, // 33: sightline.recordings.v1.GetHeatmapResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
+	43, // 34: sightline.recordings.v1.GetHeatmapResponse.start_time:type_name -> google.protobuf.Timestamp
+	43, // 35: sightline.recordings.v1.GetHeatmapResponse.end_time:type_name -> google.protobuf.Timestamp
+	38, // 36: sightline.recordings.v1.ListHeatmapPagesResponse.pages:type_name -> sightline.recordings.v1.HeatmapPage
+	43, // 37: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
+	5,  // 38: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
+	8,  // 39: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
+	16, // 40: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
+	18, // 41: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
+	24, // 42: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
+	26, // 43: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
+	28, // 44: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
+	30, // 45: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
+	37, // 46: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
+	40, // 47: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
+	11, // 48: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
+	14, // 49: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
+	20, // 50: sightline.recordings.v1.RecordingsService.GetAnswerCounts:input_type -> sightline.recordings.v1.GetAnswerCountsRequest
+	22, // 51: sightline.recordings.v1.RecordingsService.ListAnswers:input_type -> sightline.recordings.v1.ListAnswersRequest
+	7,  // 52: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
+	9,  // 53: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
+	17, // 54: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
+	19, // 55: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
+	25, // 56: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
+	27, // 57: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
+	29, // 58: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
+	36, // 59: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
+	39, // 60: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
+	41, // 61: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
+	13, // 62: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
+	15, // 63: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
+	21, // 64: sightline.recordings.v1.RecordingsService.GetAnswerCounts:output_type -> sightline.recordings.v1.GetAnswerCountsResponse
+	23, // 65: sightline.recordings.v1.RecordingsService.ListAnswers:output_type -> sightline.recordings.v1.ListAnswersResponse
+	52, // [52:66] is the sub-list for method output_type
+	38, // [38:52] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_sightline_recordings_v1_recordings_proto_init() }

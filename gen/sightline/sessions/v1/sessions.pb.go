@@ -135,6 +135,62 @@ func (AnswerKind) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_sessions_v1_sessions_proto_rawDescGZIP(), []int{1}
 }
 
+// HitKind is what a traffic beacon reports.
+type HitKind int32
+
+const (
+	HitKind_HIT_KIND_UNSPECIFIED HitKind = 0
+	// A page load or single-page-app route: a new page view.
+	HitKind_HIT_KIND_PAGE_VIEW HitKind = 1
+	// The end of a page view (page hidden or left): carries its duration.
+	HitKind_HIT_KIND_PAGE_LEAVE HitKind = 2
+	// A custom event sent with sightline('event', name).
+	HitKind_HIT_KIND_EVENT HitKind = 3
+)
+
+// Enum value maps for HitKind.
+var (
+	HitKind_name = map[int32]string{
+		0: "HIT_KIND_UNSPECIFIED",
+		1: "HIT_KIND_PAGE_VIEW",
+		2: "HIT_KIND_PAGE_LEAVE",
+		3: "HIT_KIND_EVENT",
+	}
+	HitKind_value = map[string]int32{
+		"HIT_KIND_UNSPECIFIED": 0,
+		"HIT_KIND_PAGE_VIEW":   1,
+		"HIT_KIND_PAGE_LEAVE":  2,
+		"HIT_KIND_EVENT":       3,
+	}
+)
+
+func (x HitKind) Enum() *HitKind {
+	p := new(HitKind)
+	*p = x
+	return p
+}
+
+func (x HitKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HitKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_sessions_v1_sessions_proto_enumTypes[2].Descriptor()
+}
+
+func (HitKind) Type() protoreflect.EnumType {
+	return &file_sightline_sessions_v1_sessions_proto_enumTypes[2]
+}
+
+func (x HitKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HitKind.Descriptor instead.
+func (HitKind) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_sessions_v1_sessions_proto_rawDescGZIP(), []int{2}
+}
+
 // Client describes the visitor's software and place, as enriched by ingest.
 // The visitor's IP address is never stored in full.
 type Client struct {
@@ -1025,6 +1081,99 @@ func (x *Answer) GetLanguage() string {
 	return ""
 }
 
+// Hit is the traffic part of one beacon. The tracker sends one for every
+// page view, page-view end and custom event of every visitor it may count
+// (recorded or not; never for bots, Do-Not-Track or refused consent). The
+// envelope (site, session, visitor, page view, URL, referrer, times,
+// client) is the Chunk that carries it.
+type Hit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  HitKind                `protobuf:"varint,1,opt,name=kind,proto3,enum=sightline.sessions.v1.HitKind" json:"kind,omitempty"`
+	// PAGE_LEAVE: how long the page view lasted (capped by ingest at 24 h).
+	Duration *durationpb.Duration `protobuf:"bytes,2,opt,name=duration,proto3" json:"duration,omitempty"`
+	// EVENT: the custom event's name (1–100 characters).
+	Event string `protobuf:"bytes,3,opt,name=event,proto3" json:"event,omitempty"`
+	// The visitor's screen in CSS pixels (window.screen), 0 when unknown.
+	ScreenWidth  int32 `protobuf:"varint,4,opt,name=screen_width,json=screenWidth,proto3" json:"screen_width,omitempty"`
+	ScreenHeight int32 `protobuf:"varint,5,opt,name=screen_height,json=screenHeight,proto3" json:"screen_height,omitempty"`
+	// Whether this session is being recorded (the visitor sampled in).
+	Recorded      bool `protobuf:"varint,6,opt,name=recorded,proto3" json:"recorded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Hit) Reset() {
+	*x = Hit{}
+	mi := &file_sightline_sessions_v1_sessions_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Hit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Hit) ProtoMessage() {}
+
+func (x *Hit) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_sessions_v1_sessions_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Hit.ProtoReflect.Descriptor instead.
+func (*Hit) Descriptor() ([]byte, []int) {
+	return file_sightline_sessions_v1_sessions_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Hit) GetKind() HitKind {
+	if x != nil {
+		return x.Kind
+	}
+	return HitKind_HIT_KIND_UNSPECIFIED
+}
+
+func (x *Hit) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *Hit) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *Hit) GetScreenWidth() int32 {
+	if x != nil {
+		return x.ScreenWidth
+	}
+	return 0
+}
+
+func (x *Hit) GetScreenHeight() int32 {
+	if x != nil {
+		return x.ScreenHeight
+	}
+	return 0
+}
+
+func (x *Hit) GetRecorded() bool {
+	if x != nil {
+		return x.Recorded
+	}
+	return false
+}
+
 var File_sightline_sessions_v1_sessions_proto protoreflect.FileDescriptor
 
 const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
@@ -1137,7 +1286,14 @@ const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
 	"\bselector\x18\x13 \x01(\tR\bselector\x12?\n" +
 	"\aanswers\x18\x14 \x03(\v2%.sightline.sessions.v1.QuestionAnswerR\aanswers\x12\x1a\n" +
 	"\blanguage\x18\x15 \x01(\tR\blanguageB\x06\n" +
-	"\x04_nps*\x9e\x01\n" +
+	"\x04_nps\"\xea\x01\n" +
+	"\x03Hit\x122\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1e.sightline.sessions.v1.HitKindR\x04kind\x125\n" +
+	"\bduration\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x14\n" +
+	"\x05event\x18\x03 \x01(\tR\x05event\x12!\n" +
+	"\fscreen_width\x18\x04 \x01(\x05R\vscreenWidth\x12#\n" +
+	"\rscreen_height\x18\x05 \x01(\x05R\fscreenHeight\x12\x1a\n" +
+	"\brecorded\x18\x06 \x01(\bR\brecorded*\x9e\x01\n" +
 	"\n" +
 	"DeviceType\x12\x1b\n" +
 	"\x17DEVICE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -1150,7 +1306,12 @@ const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
 	"AnswerKind\x12\x1b\n" +
 	"\x17ANSWER_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ANSWER_KIND_FEEDBACK\x10\x01\x12\x16\n" +
-	"\x12ANSWER_KIND_SURVEY\x10\x02BGZEgithub.com/sightlinehq/sightline/gen/sightline/sessions/v1;sessionsv1b\x06proto3"
+	"\x12ANSWER_KIND_SURVEY\x10\x02*h\n" +
+	"\aHitKind\x12\x18\n" +
+	"\x14HIT_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12HIT_KIND_PAGE_VIEW\x10\x01\x12\x17\n" +
+	"\x13HIT_KIND_PAGE_LEAVE\x10\x02\x12\x12\n" +
+	"\x0eHIT_KIND_EVENT\x10\x03BGZEgithub.com/sightlinehq/sightline/gen/sightline/sessions/v1;sessionsv1b\x06proto3"
 
 var (
 	file_sightline_sessions_v1_sessions_proto_rawDescOnce sync.Once
@@ -1164,41 +1325,45 @@ func file_sightline_sessions_v1_sessions_proto_rawDescGZIP() []byte {
 	return file_sightline_sessions_v1_sessions_proto_rawDescData
 }
 
-var file_sightline_sessions_v1_sessions_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sightline_sessions_v1_sessions_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_sightline_sessions_v1_sessions_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_sightline_sessions_v1_sessions_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_sightline_sessions_v1_sessions_proto_goTypes = []any{
 	(DeviceType)(0),               // 0: sightline.sessions.v1.DeviceType
 	(AnswerKind)(0),               // 1: sightline.sessions.v1.AnswerKind
-	(*Client)(nil),                // 2: sightline.sessions.v1.Client
-	(*PageView)(nil),              // 3: sightline.sessions.v1.PageView
-	(*Attribute)(nil),             // 4: sightline.sessions.v1.Attribute
-	(*SessionSummary)(nil),        // 5: sightline.sessions.v1.SessionSummary
-	(*QuestionAnswer)(nil),        // 6: sightline.sessions.v1.QuestionAnswer
-	(*Answer)(nil),                // 7: sightline.sessions.v1.Answer
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
+	(HitKind)(0),                  // 2: sightline.sessions.v1.HitKind
+	(*Client)(nil),                // 3: sightline.sessions.v1.Client
+	(*PageView)(nil),              // 4: sightline.sessions.v1.PageView
+	(*Attribute)(nil),             // 5: sightline.sessions.v1.Attribute
+	(*SessionSummary)(nil),        // 6: sightline.sessions.v1.SessionSummary
+	(*QuestionAnswer)(nil),        // 7: sightline.sessions.v1.QuestionAnswer
+	(*Answer)(nil),                // 8: sightline.sessions.v1.Answer
+	(*Hit)(nil),                   // 9: sightline.sessions.v1.Hit
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
 }
 var file_sightline_sessions_v1_sessions_proto_depIdxs = []int32{
 	0,  // 0: sightline.sessions.v1.Client.device_type:type_name -> sightline.sessions.v1.DeviceType
-	8,  // 1: sightline.sessions.v1.PageView.start_time:type_name -> google.protobuf.Timestamp
-	9,  // 2: sightline.sessions.v1.PageView.duration:type_name -> google.protobuf.Duration
-	8,  // 3: sightline.sessions.v1.SessionSummary.start_time:type_name -> google.protobuf.Timestamp
-	8,  // 4: sightline.sessions.v1.SessionSummary.end_time:type_name -> google.protobuf.Timestamp
-	9,  // 5: sightline.sessions.v1.SessionSummary.duration:type_name -> google.protobuf.Duration
-	9,  // 6: sightline.sessions.v1.SessionSummary.active_duration:type_name -> google.protobuf.Duration
-	3,  // 7: sightline.sessions.v1.SessionSummary.pages:type_name -> sightline.sessions.v1.PageView
-	4,  // 8: sightline.sessions.v1.SessionSummary.user_attributes:type_name -> sightline.sessions.v1.Attribute
-	2,  // 9: sightline.sessions.v1.SessionSummary.client:type_name -> sightline.sessions.v1.Client
+	10, // 1: sightline.sessions.v1.PageView.start_time:type_name -> google.protobuf.Timestamp
+	11, // 2: sightline.sessions.v1.PageView.duration:type_name -> google.protobuf.Duration
+	10, // 3: sightline.sessions.v1.SessionSummary.start_time:type_name -> google.protobuf.Timestamp
+	10, // 4: sightline.sessions.v1.SessionSummary.end_time:type_name -> google.protobuf.Timestamp
+	11, // 5: sightline.sessions.v1.SessionSummary.duration:type_name -> google.protobuf.Duration
+	11, // 6: sightline.sessions.v1.SessionSummary.active_duration:type_name -> google.protobuf.Duration
+	4,  // 7: sightline.sessions.v1.SessionSummary.pages:type_name -> sightline.sessions.v1.PageView
+	5,  // 8: sightline.sessions.v1.SessionSummary.user_attributes:type_name -> sightline.sessions.v1.Attribute
+	3,  // 9: sightline.sessions.v1.SessionSummary.client:type_name -> sightline.sessions.v1.Client
 	1,  // 10: sightline.sessions.v1.Answer.kind:type_name -> sightline.sessions.v1.AnswerKind
-	8,  // 11: sightline.sessions.v1.Answer.client_time:type_name -> google.protobuf.Timestamp
-	8,  // 12: sightline.sessions.v1.Answer.server_time:type_name -> google.protobuf.Timestamp
-	2,  // 13: sightline.sessions.v1.Answer.client:type_name -> sightline.sessions.v1.Client
-	6,  // 14: sightline.sessions.v1.Answer.answers:type_name -> sightline.sessions.v1.QuestionAnswer
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	10, // 11: sightline.sessions.v1.Answer.client_time:type_name -> google.protobuf.Timestamp
+	10, // 12: sightline.sessions.v1.Answer.server_time:type_name -> google.protobuf.Timestamp
+	3,  // 13: sightline.sessions.v1.Answer.client:type_name -> sightline.sessions.v1.Client
+	7,  // 14: sightline.sessions.v1.Answer.answers:type_name -> sightline.sessions.v1.QuestionAnswer
+	2,  // 15: sightline.sessions.v1.Hit.kind:type_name -> sightline.sessions.v1.HitKind
+	11, // 16: sightline.sessions.v1.Hit.duration:type_name -> google.protobuf.Duration
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_sightline_sessions_v1_sessions_proto_init() }
@@ -1213,8 +1378,8 @@ func file_sightline_sessions_v1_sessions_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_sessions_v1_sessions_proto_rawDesc), len(file_sightline_sessions_v1_sessions_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   6,
+			NumEnums:      3,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
