@@ -246,3 +246,38 @@ func AttributeTerm(key, value string) string { return key + "\x1f" + value }
 func DocID(siteID int64, sessionID string) string {
 	return strconv.FormatInt(siteID, 10) + "/" + sessionID
 }
+
+// MatchURL tells whether one page URL matches m under the sessions
+// filter's rules (see Index): path-form values compare the URL's path,
+// CONTAINS the whole URL, full-URL EQUALS page keys, PATTERN
+// pagerule.Glob. A nil or empty rule matches every URL. It is the
+// reference the backends' queries are checked against, and what traffic
+// counting and funnels match pages with.
+func MatchURL(m *searchv1.UrlMatch, u string) bool {
+	if m == nil || m.GetValue() == "" {
+		return true
+	}
+	v := m.GetValue()
+	target := u
+	if PathForm(m) {
+		target = PagePath(u)
+		if target == "" {
+			return false
+		}
+	}
+	switch m.GetOperator() {
+	case searchv1.UrlMatch_OPERATOR_CONTAINS:
+		return strings.Contains(target, v)
+	case searchv1.UrlMatch_OPERATOR_PREFIX:
+		return strings.HasPrefix(target, v)
+	case searchv1.UrlMatch_OPERATOR_PATTERN:
+		return pagerule.Glob(v, target)
+	default:
+		// A full-URL EQUALS compares page keys, exactly as heatmaps' rule
+		// does; a path-form one compares the path as is.
+		if PathForm(m) {
+			return target == v
+		}
+		return (pagerule.Rule{Op: pagerule.Equals, Value: v}).Match(u)
+	}
+}

@@ -8,7 +8,6 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
-	"github.com/sightlinehq/sightline/pagerule"
 	"github.com/sightlinehq/sightline/svc-search/index"
 )
 
@@ -139,38 +138,9 @@ func urlIn(m *searchv1.UrlMatch, urls []string) bool {
 	if m == nil || m.GetValue() == "" {
 		return true
 	}
-	v := m.GetValue()
 	for _, u := range urls {
-		target := u
-		if index.PathForm(m) {
-			target = index.PagePath(u)
-			if target == "" {
-				continue
-			}
-		}
-		switch m.GetOperator() {
-		case searchv1.UrlMatch_OPERATOR_CONTAINS:
-			if strings.Contains(target, v) {
-				return true
-			}
-		case searchv1.UrlMatch_OPERATOR_PREFIX:
-			if strings.HasPrefix(target, v) {
-				return true
-			}
-		case searchv1.UrlMatch_OPERATOR_PATTERN:
-			if pagerule.Glob(v, target) {
-				return true
-			}
-		default:
-			// A full-URL EQUALS compares page keys, exactly as heatmaps'
-			// rule does; a path-form one compares the path as is.
-			if index.PathForm(m) {
-				if target == v {
-					return true
-				}
-			} else if (pagerule.Rule{Op: pagerule.Equals, Value: v}).Match(u) {
-				return true
-			}
+		if index.MatchURL(m, u) {
+			return true
 		}
 	}
 	return false
