@@ -121,6 +121,9 @@ type SiteSettings struct {
 	RecordCanvas  bool  `json:"record_canvas,omitempty"`
 	// Feedback is the on-page feedback tab; nil when never configured.
 	Feedback *FeedbackWidget `json:"feedback,omitempty"`
+	// TimeZone is the IANA zone whose midnights start the site's days in
+	// traffic numbers; "" is UTC.
+	TimeZone string `json:"time_zone,omitempty"`
 }
 
 // FeedbackWidget is the feedback tab's look and wording (stored inside the
@@ -159,6 +162,17 @@ type Survey struct {
 	EndTime time.Time // zero: open-ended
 	// Definition is opaque to the store and returned byte for byte.
 	Definition []byte
+	CreateTime time.Time
+	UpdateTime time.Time
+}
+
+// Funnel is a site's saved funnel. The store reads none of Steps; it is
+// the service's encoding of the steps, returned byte for byte.
+type Funnel struct {
+	ID         int64
+	SiteID     int64
+	Name       string
+	Steps      []byte
 	CreateTime time.Time
 	UpdateTime time.Time
 }
@@ -361,8 +375,8 @@ type Store interface {
 	ListSites(ctx context.Context, org int64, p Page) ([]Site, error)
 	// RenameSite renames a site.
 	RenameSite(ctx context.Context, id int64, name string) (Site, error)
-	// DeleteSite deletes a site with its domains, flags, surveys and quota
-	// rows.
+	// DeleteSite deletes a site with its domains, flags, surveys, funnels
+	// and quota rows.
 	DeleteSite(ctx context.Context, id int64) error
 	// AddSiteDomain adds a domain pattern: ErrConflict naming it when any
 	// site (this one included) has it; ErrLimit past maxDomains.
@@ -390,6 +404,23 @@ type Store interface {
 	UpdateSurvey(ctx context.Context, sv Survey) (Survey, error)
 	// DeleteSurvey deletes a survey of site; ErrNotFound when there is none.
 	DeleteSurvey(ctx context.Context, site, id int64) error
+
+	// CreateFunnel stores a new funnel of f.SiteID: ErrNotFound when the
+	// site does not exist, ErrLimit when it already has maxPerSite funnels
+	// (checked atomically, whatever the number of concurrent callers). The
+	// id is generated.
+	CreateFunnel(ctx context.Context, f Funnel, maxPerSite int) (Funnel, error)
+	// GetFunnel returns a funnel of site; ErrNotFound when site has no
+	// funnel with that id.
+	GetFunnel(ctx context.Context, site, id int64) (Funnel, error)
+	// ListFunnels lists every funnel of site, newest (highest id) first.
+	ListFunnels(ctx context.Context, site int64) ([]Funnel, error)
+	// UpdateFunnel replaces Name and Steps of the funnel f.ID of f.SiteID;
+	// ErrNotFound when that site has no such funnel. The new update time is
+	// later than the previous one.
+	UpdateFunnel(ctx context.Context, f Funnel) (Funnel, error)
+	// DeleteFunnel deletes a funnel of site; ErrNotFound when there is none.
+	DeleteFunnel(ctx context.Context, site, id int64) error
 
 	// CreateAPIKey stores a key.
 	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)

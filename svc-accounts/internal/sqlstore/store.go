@@ -794,6 +794,7 @@ func (s *Store) DeleteSite(ctx context.Context, id int64) (err error) {
 			`DELETE FROM site_domains WHERE site_id = $1`,
 			`DELETE FROM session_quota WHERE site_id = $1`,
 			`DELETE FROM surveys WHERE site_id = $1`,
+			`DELETE FROM funnels WHERE site_id = $1`,
 			`DELETE FROM feature_flags WHERE scope = 3 AND scope_id = $1`,
 		} {
 			if _, err := q.Exec(ctx, stmt, id); err != nil {
@@ -1007,6 +1008,122 @@ func (s *Store) DeleteSurvey(ctx context.Context, site, id int64) (err error) {
 	}
 	if n == 0 {
 		return fmt.Errorf("survey %d: %w", id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// ---- funnels ----
+
+const funnelCols = `id, site_id, name, steps, created_at, updated_at`
+
+func scanFunnel(r Row, f *store.Funnel) error {
+	var steps string
+	if err := r.Scan(&f.ID, &f.SiteID, &f.Name, &steps, ts{&f.CreateTime}, ts{&f.UpdateTime}); err != nil {
+		return err
+	}
+	f.Steps = []byte(steps)
+	return nil
+}
+
+// CreateFunnel stores a funnel, keeping the per-site limit under the site's
+// row lock (SQLite: the write transaction itself).
+func (s *Store) CreateFunnel(ctx context.Context, f store.Funnel, maxPerSite int) (out store.Funnel, err error) {
+	ctx, end := s.op(ctx, "CreateFunnel")
+	defer end(&err)
+	now := time.Now()
+	err = s.db.InTx(ctx, func(q Querier) error {
+		var got int64
+		if err := q.QueryRow(ctx, `SELECT id FROM sites WHERE id = $1`+s.d.ForUpdate, f.SiteID).Scan(&got); err != nil {
+			return s.notFound(err, "site", f.SiteID)
+		}
+		var n int64
+		if err := q.QueryRow(ctx, `SELECT count(*) FROM funnels WHERE site_id = $1`, f.SiteID).Scan(&n); err != nil {
+			return fmt.Errorf("count funnels: %w", err)
+		}
+		if n >= int64(maxPerSite) {
+			return fmt.Errorf("site %d has %d funnels, the most allowed: %w", f.SiteID, maxPerSite, store.ErrLimit)
+		}
+		err := scanFunnel(q.QueryRow(ctx, `INSERT INTO funnels (site_id, name, steps, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $4) RETURNING `+funnelCols,
+			f.SiteID, f.Name, string(f.Steps), s.d.Time(now)), &out)
+		if err != nil {
+			return fmt.Errorf("insert funnel: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// GetFunnel returns a funnel of a site.
+func (s *Store) GetFunnel(ctx context.Context, site, id int64) (f store.Funnel, err error) {
+	ctx, end := s.op(ctx, "GetFunnel")
+	defer end(&err)
+	err = scanFunnel(s.db.QueryRow(ctx, `SELECT `+funnelCols+` FROM funnels WHERE id = $1 AND site_id = $2`, id, site), &f)
+	if err != nil {
+		return f, s.notFound(err, "funnel", id)
+	}
+	return f, nil
+}
+
+// ListFunnels lists a site's funnels, newest first.
+func (s *Store) ListFunnels(ctx context.Context, site int64) (out []store.Funnel, err error) {
+	ctx, end := s.op(ctx, "ListFunnels")
+	defer end(&err)
+	rows, err := s.db.Query(ctx, `SELECT `+funnelCols+` FROM funnels WHERE site_id = $1 ORDER BY id DESC`, site)
+	if err != nil {
+		return nil, fmt.Errorf("list funnels of site %d: %w", site, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f store.Funnel
+		if err := scanFunnel(rows, &f); err != nil {
+			return nil, fmt.Errorf("list funnels of site %d: %w", site, err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list funnels of site %d: %w", site, err)
+	}
+	return out, nil
+}
+
+// UpdateFunnel replaces a funnel's name and steps.
+func (s *Store) UpdateFunnel(ctx context.Context, f store.Funnel) (out store.Funnel, err error) {
+	ctx, end := s.op(ctx, "UpdateFunnel")
+	defer end(&err)
+	err = s.db.InTx(ctx, func(q Querier) error {
+		var prev store.Funnel
+		err := scanFunnel(q.QueryRow(ctx, `SELECT `+funnelCols+` FROM funnels WHERE id = $1 AND site_id = $2`+s.d.ForUpdate, f.ID, f.SiteID), &prev)
+		if err != nil {
+			return s.notFound(err, "funnel", f.ID)
+		}
+		// Stored times have microseconds: truncate first, so "later" holds
+		// after storing too.
+		now := time.Now().Truncate(time.Microsecond)
+		if !now.After(prev.UpdateTime) {
+			now = prev.UpdateTime.Add(time.Microsecond) // a clock step back must not repeat a version
+		}
+		err = scanFunnel(q.QueryRow(ctx, `UPDATE funnels SET name = $3, steps = $4, updated_at = $5
+			WHERE id = $1 AND site_id = $2 RETURNING `+funnelCols,
+			f.ID, f.SiteID, f.Name, string(f.Steps), s.d.Time(now)), &out)
+		if err != nil {
+			return fmt.Errorf("update funnel %d: %w", f.ID, err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DeleteFunnel deletes a funnel of a site.
+func (s *Store) DeleteFunnel(ctx context.Context, site, id int64) (err error) {
+	ctx, end := s.op(ctx, "DeleteFunnel")
+	defer end(&err)
+	n, err := s.db.Exec(ctx, `DELETE FROM funnels WHERE id = $1 AND site_id = $2`, id, site)
+	if err != nil {
+		return fmt.Errorf("delete funnel %d: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("funnel %d: %w", id, store.ErrNotFound)
 	}
 	return nil
 }

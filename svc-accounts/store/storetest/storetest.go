@@ -41,6 +41,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SiteConfigAndFlags", testSiteConfigAndFlags},
 		{"Surveys", testSurveys},
 		{"SurveyLimitConcurrent", testSurveyLimitConcurrent},
+		{"Funnels", testFunnels},
+		{"FunnelLimitConcurrent", testFunnelLimitConcurrent},
 		{"Maintenance", testMaintenance},
 		{"Audit", testAudit},
 		{"Quota", testQuota},
@@ -410,7 +412,8 @@ func settings() store.SiteSettings {
 		RetentionDays: 30, RespectDoNotTrack: true, RequireConsent: true, CaptureAssets: new(false), RecordCanvas: true,
 		Feedback: &store.FeedbackWidget{Enabled: true, Position: 2, Color: "#0a7cff", Language: "de", TabLabel: "Feedback",
 			Title: "Wie war's?", CommentPrompt: "Sag's uns", Thanks: "Danke!", AllowElement: true,
-			Pages: []store.PageRule{{Op: 3, Value: "/shop/"}, {Op: 4, Value: "https://example.com/*/cart"}}}}
+			Pages: []store.PageRule{{Op: 3, Value: "/shop/"}, {Op: 4, Value: "https://example.com/*/cart"}}},
+		TimeZone: "America/Argentina/Buenos_Aires"}
 }
 
 // sameSettings compares settings by value (CaptureAssets is a pointer).
@@ -473,7 +476,7 @@ func testSites(t *testing.T, s store.Store) {
 	}
 	ns := settings()
 	ns.SampleRate, ns.MaskSelectors, ns.RecordingEnabled = 1, nil, false
-	ns.CaptureAssets, ns.RecordCanvas = nil, false
+	ns.CaptureAssets, ns.RecordCanvas, ns.TimeZone = nil, false, "Asia/Kathmandu"
 	u := must(s.UpdateSiteSettings(ctx, st.ID, ns)).get(t)
 	if !sameSettings(u.Settings, ns) {
 		t.Fatalf("updated settings = %+v, want %+v", u.Settings, ns)
@@ -830,5 +833,132 @@ func testSurveyLimitConcurrent(t *testing.T, s store.Store) {
 	}
 	if l := must(s.ListSurveys(ctx, st.ID)).get(t); len(l) != limit {
 		t.Fatalf("listed %d surveys, want %d", len(l), limit)
+	}
+}
+
+func testFunnels(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o := signUp(t, s, "fn@example.com")
+	_, o2 := signUp(t, s, "fn2@example.com")
+	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_fn", Settings: settings()}, 3)).get(t)
+	other := must(s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "O", SiteKey: "k_fno", Settings: settings()}, 3)).get(t)
+	before := time.Now().Add(-time.Second)
+	// Steps are opaque bytes, returned as given (JSON-looking ones too:
+	// PostgreSQL must not normalise them).
+	steps := func(v string) []byte { return []byte(`{"steps":  [{"event": "` + v + `"}], "z":1, "a":2}`) }
+	a := must(s.CreateFunnel(ctx, store.Funnel{SiteID: st.ID, Name: "Checkout ✓", Steps: steps("a")}, 3)).get(t)
+	highID(t, "funnel", a.ID)
+	if a.ID == st.ID || a.SiteID != st.ID || a.Name != "Checkout ✓" || string(a.Steps) != string(steps("a")) ||
+		a.CreateTime.Before(before) || a.CreateTime.Location() != time.UTC || !a.UpdateTime.Equal(a.CreateTime) {
+		t.Fatalf("created = %+v", a)
+	}
+	b := must(s.CreateFunnel(ctx, store.Funnel{SiteID: st.ID, Name: "b", Steps: steps("b")}, 3)).get(t)
+	if b.ID <= a.ID {
+		t.Fatalf("second funnel id %d not above %d", b.ID, a.ID)
+	}
+	g := must(s.GetFunnel(ctx, st.ID, b.ID)).get(t)
+	if g.ID != b.ID || g.SiteID != st.ID || g.Name != "b" || string(g.Steps) != string(steps("b")) ||
+		!g.CreateTime.Equal(b.CreateTime) || g.CreateTime.Location() != time.UTC {
+		t.Fatalf("get = %+v, want %+v", g, b)
+	}
+	// Another site's id space: not found; a missing site: not found.
+	_, err := s.GetFunnel(ctx, other.ID, b.ID)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.CreateFunnel(ctx, store.Funnel{SiteID: st.ID + 12345, Name: "x", Steps: steps("x")}, 3)
+	wantErr(t, err, store.ErrNotFound, "")
+	// Newest first.
+	l := must(s.ListFunnels(ctx, st.ID)).get(t)
+	if len(l) != 2 || l[0].ID != b.ID || l[1].ID != a.ID || string(l[1].Steps) != string(steps("a")) || l[1].Name != a.Name {
+		t.Fatalf("list = %+v", l)
+	}
+	if l := must(s.ListFunnels(ctx, other.ID)).get(t); len(l) != 0 {
+		t.Fatalf("other site lists %d funnels", len(l))
+	}
+	// Limit per site.
+	c := must(s.CreateFunnel(ctx, store.Funnel{SiteID: st.ID, Name: "c", Steps: steps("c")}, 3)).get(t)
+	_, err = s.CreateFunnel(ctx, store.Funnel{SiteID: st.ID, Name: "d", Steps: steps("d")}, 3)
+	wantErr(t, err, store.ErrLimit, "")
+	// The limit is per site: the other site still has room.
+	must(s.CreateFunnel(ctx, store.Funnel{SiteID: other.ID, Name: "o", Steps: steps("o")}, 3)).get(t)
+	// Update replaces name and steps, keeps the create time, moves the
+	// update time forward (twice in a row too: never the same version).
+	u := must(s.UpdateFunnel(ctx, store.Funnel{ID: b.ID, SiteID: st.ID, Name: "b2", Steps: steps("b2")})).get(t)
+	if u.ID != b.ID || u.Name != "b2" || string(u.Steps) != string(steps("b2")) || !u.CreateTime.Equal(b.CreateTime) ||
+		!u.UpdateTime.After(b.UpdateTime) || u.UpdateTime.Location() != time.UTC {
+		t.Fatalf("updated = %+v (was %+v)", u, b)
+	}
+	u2 := must(s.UpdateFunnel(ctx, store.Funnel{ID: b.ID, SiteID: st.ID, Name: "b3", Steps: steps("b3")})).get(t)
+	if !u2.UpdateTime.After(u.UpdateTime) {
+		t.Fatalf("update time %v is not after %v", u2.UpdateTime, u.UpdateTime)
+	}
+	if g := must(s.GetFunnel(ctx, st.ID, b.ID)).get(t); g.Name != "b3" || string(g.Steps) != string(steps("b3")) || !g.UpdateTime.Equal(u2.UpdateTime) {
+		t.Fatalf("get after update = %+v, want %+v", g, u2)
+	}
+	_, err = s.UpdateFunnel(ctx, store.Funnel{ID: b.ID + 999, SiteID: st.ID, Name: "x", Steps: steps("x")})
+	wantErr(t, err, store.ErrNotFound, "")
+	// Updating or deleting through another site finds nothing and changes nothing.
+	_, err = s.UpdateFunnel(ctx, store.Funnel{ID: a.ID, SiteID: other.ID, Name: "pwned", Steps: steps("pwned")})
+	wantErr(t, err, store.ErrNotFound, "")
+	wantErr(t, s.DeleteFunnel(ctx, other.ID, a.ID), store.ErrNotFound, "")
+	if g := must(s.GetFunnel(ctx, st.ID, a.ID)).get(t); g.Name != a.Name || string(g.Steps) != string(steps("a")) {
+		t.Fatalf("foreign update changed %+v", g)
+	}
+	if err := s.DeleteFunnel(ctx, st.ID, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.DeleteFunnel(ctx, st.ID, c.ID), store.ErrNotFound, "")
+	_, err = s.GetFunnel(ctx, st.ID, c.ID)
+	wantErr(t, err, store.ErrNotFound, "")
+	// A freed slot can be used again.
+	must(s.CreateFunnel(ctx, store.Funnel{SiteID: st.ID, Name: "d", Steps: steps("d")}, 3)).get(t)
+	// Deleting the site deletes its funnels, and only its.
+	if err := s.DeleteSite(ctx, st.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.GetFunnel(ctx, st.ID, a.ID)
+	wantErr(t, err, store.ErrNotFound, "")
+	if l := must(s.ListFunnels(ctx, st.ID)).get(t); len(l) != 0 {
+		t.Fatalf("deleted site's funnels remain: %d", len(l))
+	}
+	if l := must(s.ListFunnels(ctx, other.ID)).get(t); len(l) != 1 {
+		t.Fatalf("other site's funnels = %d, want 1", len(l))
+	}
+}
+
+// testFunnelLimitConcurrent: concurrent creates never pass the per-site
+// limit.
+func testFunnelLimitConcurrent(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o := signUp(t, s, "fnc@example.com")
+	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_fnc", Settings: settings()}, 3)).get(t)
+	const limit, workers = 5, 12
+	var ok, limited atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.CreateFunnel(ctx, store.Funnel{SiteID: st.ID, Name: fmt.Sprint(i), Steps: []byte(fmt.Sprint(i))}, limit)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, store.ErrLimit):
+				limited.Add(1)
+			default:
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if ok.Load() != limit || limited.Load() != workers-limit {
+		t.Fatalf("created %d, limited %d; want %d and %d", ok.Load(), limited.Load(), limit, workers-limit)
+	}
+	if l := must(s.ListFunnels(ctx, st.ID)).get(t); len(l) != limit {
+		t.Fatalf("listed %d funnels, want %d", len(l), limit)
 	}
 }
