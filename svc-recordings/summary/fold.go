@@ -3,7 +3,6 @@ package summary
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/referrer"
 )
 
 // Page is one page view in the fold.
@@ -306,11 +306,8 @@ func (s *State) Summary(siteID int64, sessionID string) *sessionsv1.SessionSumma
 		first := pages[0]
 		out.EntryUrl, out.ExitUrl = first.URL, pages[len(pages)-1].URL
 		out.Referrer = first.Referrer
-		out.ReferrerDomain = referrerDomain(first.Referrer)
-		if u, err := url.Parse(first.URL); err == nil {
-			q := u.Query()
-			out.UtmSource, out.UtmMedium, out.UtmCampaign = clip(q.Get("utm_source"), 256), clip(q.Get("utm_medium"), 256), clip(q.Get("utm_campaign"), 256)
-		}
+		out.ReferrerDomain = referrer.Domain(first.Referrer)
+		out.UtmSource, out.UtmMedium, out.UtmCampaign = referrer.UTM(first.URL)
 	}
 	out.CustomEvents = slices.Sorted(slices.Values(s.CustomEvents))
 	keys := make([]string, 0, len(s.Attrs))
@@ -323,18 +320,6 @@ func (s *State) Summary(siteID int64, sessionID string) *sessionsv1.SessionSumma
 	}
 	s.Answers.fill(out)
 	return out
-}
-
-func referrerDomain(ref string) string {
-	if ref == "" {
-		return ""
-	}
-	u, err := url.Parse(ref)
-	if err != nil {
-		return ""
-	}
-	h := strings.ToLower(u.Hostname())
-	return strings.TrimPrefix(h, "www.")
 }
 
 func cmpInt(a, b int64) int {
