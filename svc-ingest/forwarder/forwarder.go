@@ -1,4 +1,6 @@
-// Package forwarder delivers ingest's spool to RecordingsService.AppendChunks.
+// Package forwarder delivers ingest's spool to RecordingsService.AppendChunks
+// — or to any sink of the same shape, such as search's
+// TrafficService.AppendHits for the traffic spool (Traffic).
 //
 // It reads the spool in order, sends a batch, and acknowledges (moves the
 // persisted cursor past) the batch only once recordings accounted for every
@@ -43,12 +45,14 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
@@ -61,10 +65,32 @@ const (
 	ReasonAttemptsExceeded = "attempts_exceeded" // failed alone MaxAttempts times while the next record was stored
 )
 
+// Sink is where a forwarder delivers: AppendChunks' request and answer.
+// recordingsv1.RecordingsServiceClient is one; Traffic adapts search's
+// TrafficService.AppendHits.
+type Sink interface {
+	AppendChunks(ctx context.Context, in *recordingsv1.AppendChunksRequest, opts ...grpc.CallOption) (*recordingsv1.AppendChunksResponse, error)
+}
+
+// Traffic is search's TrafficService.AppendHits as a Sink: the same
+// messages and per-chunk outcomes as AppendChunks.
+func Traffic(c trafficv1.TrafficServiceClient) Sink { return trafficSink{c} }
+
+type trafficSink struct {
+	c trafficv1.TrafficServiceClient
+}
+
+func (t trafficSink) AppendChunks(ctx context.Context, in *recordingsv1.AppendChunksRequest, opts ...grpc.CallOption) (*recordingsv1.AppendChunksResponse, error) {
+	return t.c.AppendHits(ctx, in, opts...)
+}
+
 // Forwarder is configured by its fields and started with Run.
 type Forwarder struct {
-	Spool        *spool.Spool
-	Client       recordingsv1.RecordingsServiceClient
+	Spool  *spool.Spool
+	Client Sink
+	// SinkName names the sink in its dependency state and logs
+	// (default "recordings").
+	SinkName     string
 	Tracer       trace.Tracer
 	Logger       *slog.Logger
 	BatchRecords int
@@ -91,10 +117,17 @@ type Forwarder struct {
 	dep     *depstate.State
 }
 
-// Recordings is recordings as the forwarder sees it: up, or failing since
-// a time. Set Logger before the first call.
+// Recordings is the sink (recordings unless SinkName says otherwise) as
+// the forwarder sees it: up, or failing since a time. Set Logger and
+// SinkName before the first call.
 func (f *Forwarder) Recordings() *depstate.State {
-	f.depOnce.Do(func() { f.dep = depstate.New(f.Logger, "recordings", "forwarder") })
+	f.depOnce.Do(func() {
+		name := f.SinkName
+		if name == "" {
+			name = "recordings"
+		}
+		f.dep = depstate.New(f.Logger, name, "forwarder")
+	})
 	return f.dep
 }
 

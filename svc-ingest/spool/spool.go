@@ -132,8 +132,20 @@ type segment struct {
 
 type appendReq struct {
 	payload []byte
-	time    time.Time
-	done    chan error
+	// more are the records after payload of an AppendAll, committed in
+	// the same group (nil for Append).
+	more [][]byte
+	time time.Time
+	done chan error
+}
+
+// size is the bytes the request's records take in a segment.
+func (r *appendReq) size() int64 {
+	n := int64(recHeaderLen + len(r.payload))
+	for _, p := range r.more {
+		n += int64(recHeaderLen + len(p))
+	}
+	return n
 }
 
 // Spool is safe for concurrent Append; Read and Ack belong to one consumer.
@@ -680,14 +692,34 @@ func (s *Spool) seal() error {
 // Append stores payload durably: it returns nil only after the record is
 // fsync'd. It returns ErrFull past MaxBytes.
 func (s *Spool) Append(ctx context.Context, payload []byte) error {
-	if len(payload) > MaxRecordBytes {
-		return fmt.Errorf("spool: record of %d bytes exceeds %d", len(payload), MaxRecordBytes)
+	return s.append(ctx, &appendReq{payload: payload, time: time.Now(), done: make(chan error, 1)})
+}
+
+// AppendAll stores payloads, in order, as records of one group commit: it
+// returns nil only after all are fsync'd, and ErrFull, storing none, when
+// they do not all fit under MaxBytes. (A failed write may leave the records
+// before a segment boundary stored; the caller is told it failed.)
+func (s *Spool) AppendAll(ctx context.Context, payloads [][]byte) error {
+	if len(payloads) == 0 {
+		return nil
+	}
+	return s.append(ctx, &appendReq{payload: payloads[0], more: payloads[1:], time: time.Now(), done: make(chan error, 1)})
+}
+
+func (s *Spool) append(ctx context.Context, req *appendReq) error {
+	if len(req.payload) > MaxRecordBytes {
+		return fmt.Errorf("spool: record of %d bytes exceeds %d", len(req.payload), MaxRecordBytes)
+	}
+	for _, p := range req.more {
+		if len(p) > MaxRecordBytes {
+			return fmt.Errorf("spool: record of %d bytes exceeds %d", len(p), MaxRecordBytes)
+		}
 	}
 	if s.closed.Load() {
 		return ErrClosed
 	}
 	s.mu.Lock()
-	full := s.bytes+int64(len(payload))+recHeaderLen > s.opts.MaxBytes
+	full := s.bytes+req.size() > s.opts.MaxBytes
 	failed := s.failed
 	s.mu.Unlock()
 	if failed != nil {
@@ -696,7 +728,6 @@ func (s *Spool) Append(ctx context.Context, payload []byte) error {
 	if full {
 		return ErrFull
 	}
-	req := &appendReq{payload: payload, time: time.Now(), done: make(chan error, 1)}
 	select {
 	case s.reqs <- req:
 	case <-s.stop:
@@ -808,33 +839,45 @@ func (s *Spool) commit(batch []*appendReq) {
 		return nil
 	}
 	var err error
-	for _, r := range batch {
-		size := int64(recHeaderLen + len(r.payload))
-		if size > room {
+	failedAt := len(batch) // the requests from here on get the error
+	for ri, r := range batch {
+		if size := r.size(); size > room {
 			r.done <- ErrFull
 			continue
+		} else {
+			room -= size
 		}
-		if s.wOff+int64(len(s.buf))+size > s.opts.SegmentBytes && s.wOff+int64(len(s.buf)) > segHeaderLen {
-			if err = flush(); err != nil {
-				break
+		for i := -1; i < len(r.more); i++ {
+			payload := r.payload
+			if i >= 0 {
+				payload = r.more[i]
 			}
-			if err = s.roll(); err != nil {
-				break
+			size := int64(recHeaderLen + len(payload))
+			if s.wOff+int64(len(s.buf))+size > s.opts.SegmentBytes && s.wOff+int64(len(s.buf)) > segHeaderLen {
+				if err = flush(); err != nil {
+					break
+				}
+				if err = s.roll(); err != nil {
+					break
+				}
+			}
+			var h [recHeaderLen]byte
+			binary.LittleEndian.PutUint32(h[0:4], uint32(len(payload)))
+			binary.LittleEndian.PutUint64(h[8:16], uint64(r.time.UnixNano()))
+			crc := crc32.Update(crc32.Checksum(h[8:16], castagnoli), castagnoli, payload)
+			binary.LittleEndian.PutUint32(h[4:8], crc)
+			s.buf = append(s.buf, h[:]...)
+			s.buf = append(s.buf, payload...)
+			inBuf++
+			if oldest.IsZero() {
+				oldest = r.time
 			}
 		}
-		room -= size
-		var h [recHeaderLen]byte
-		binary.LittleEndian.PutUint32(h[0:4], uint32(len(r.payload)))
-		binary.LittleEndian.PutUint64(h[8:16], uint64(r.time.UnixNano()))
-		crc := crc32.Update(crc32.Checksum(h[8:16], castagnoli), castagnoli, r.payload)
-		binary.LittleEndian.PutUint32(h[4:8], crc)
-		s.buf = append(s.buf, h[:]...)
-		s.buf = append(s.buf, r.payload...)
+		if err != nil {
+			failedAt = ri
+			break
+		}
 		accepted = append(accepted, r)
-		inBuf++
-		if oldest.IsZero() {
-			oldest = r.time
-		}
 	}
 	if err == nil {
 		err = flush()
@@ -842,6 +885,9 @@ func (s *Spool) commit(batch []*appendReq) {
 	if err != nil {
 		s.repair(err)
 		for _, r := range accepted {
+			r.done <- err
+		}
+		for _, r := range batch[failedAt:] {
 			r.done <- err
 		}
 		return
