@@ -146,7 +146,14 @@ type Query struct {
 	// Facets to count; FacetSize values each (default 10).
 	Facets    []searchv1.FacetField
 	FacetSize int
+	// SessionIDs, when not empty, restricts the query to these sessions of
+	// the site (ANDed with Filter): a funnel's recorded sessions are read
+	// in one query. At most MaxSessionIDs.
+	SessionIDs []string
 }
+
+// MaxSessionIDs bounds Query.SessionIDs.
+const MaxSessionIDs = 1000
 
 // Cursor is a position in a sort order: the sort key of the last hit and
 // its session id (the tie-breaker).

@@ -389,6 +389,18 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 	if err != nil {
 		return nil, err
 	}
+	if len(q.SessionIDs) > index.MaxSessionIDs {
+		return nil, fmt.Errorf("bleve: %d session ids, at most %d", len(q.SessionIDs), index.MaxSessionIDs)
+	}
+	if len(q.SessionIDs) > 0 {
+		// Document ids carry the site, so another site's session is never
+		// named; the filter keeps the site term anyway.
+		ids := make([]string, 0, len(q.SessionIDs))
+		for _, id := range q.SessionIDs {
+			ids = append(ids, index.DocID(q.SiteID, id))
+		}
+		fq = query.NewConjunctionQuery([]query.Query{fq, query.NewDocIDQuery(ids)})
+	}
 	if q.Limit <= 0 {
 		return nil, errors.New("bleve: limit must be positive")
 	}

@@ -634,6 +634,15 @@ func SearchBody(q index.Query) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(q.SessionIDs) > index.MaxSessionIDs {
+		return nil, fmt.Errorf("elasticsearch: %d session ids, at most %d", len(q.SessionIDs), index.MaxSessionIDs)
+	}
+	if len(q.SessionIDs) > 0 {
+		// One more clause of the site's filter: another site's ids match
+		// nothing.
+		b := fq["bool"].(map[string]any)
+		b["filter"] = append(b["filter"].([]any), terms(fSession, q.SessionIDs))
+	}
 	order := "desc"
 	if q.Ascending {
 		order = "asc"

@@ -149,6 +149,9 @@ func TestSearchBodiesGolden(t *testing.T) {
 			After: &index.Cursor{Value: 61_000, SessionID: "s-9"}, FacetSize: 3,
 			Facets: []searchv1.FacetField{searchv1.FacetField_FACET_FIELD_COUNTRY}},
 		"search_after_start_desc": {SiteID: site, Limit: 10, After: &index.Cursor{Value: base.UnixNano(), SessionID: "s-1"}},
+		// A funnel's recorded sessions: one more filter clause, under the site.
+		"search_session_ids": {SiteID: site, Limit: 3, SessionIDs: []string{"s-1", "s-2", "s-3"},
+			Filter: &searchv1.SessionFilter{Countries: []string{"DE"}}},
 		// Full-URL EQUALS looks up page keys (utm tags, fragment, host
 		// case, default port and trailing slash dropped); a value that is
 		// not an http(s) URL is looked up as is.

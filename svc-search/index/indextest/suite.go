@@ -46,6 +46,7 @@ func Run(t *testing.T, newIndex func(t *testing.T) index.Index) {
 	t.Run("ConcurrentVersions", func(t *testing.T) { testConcurrentVersions(t, open(t)) })
 	t.Run("Deletes", func(t *testing.T) { testDeletes(t, open(t)) })
 	t.Run("SiteIsolation", func(t *testing.T) { testSiteIsolation(t, open(t)) })
+	t.Run("SessionIDs", func(t *testing.T) { testSessionIDs(t, open(t)) })
 }
 
 // closing wraps newIndex so that every index it opens is closed when the
@@ -1066,4 +1067,32 @@ func respell(rng *rand.Rand, u string) string {
 		out += "#" + rest
 	}
 	return out
+}
+
+// testSessionIDs: Query.SessionIDs restricts a search (hits, total,
+// paging) to those sessions of the site, ANDed with the filter; another
+// site's ids and unknown ids match nothing.
+func testSessionIDs(t *testing.T, ix index.Index) {
+	a, b := load(t, ix)
+	rng := rand.New(rand.NewPCG(7, 16))
+	var chosen []*sessionsv1.SessionSummary
+	for _, i := range rng.Perm(len(a))[:40] {
+		chosen = append(chosen, a[i])
+	}
+	idsOf := append(ids(chosen), b[0].GetSessionId(), "s_nosuchsession000")
+	for _, f := range []*searchv1.SessionFilter{nil, {DeviceTypes: []sessionsv1.DeviceType{a[0].GetClient().GetDeviceType()}}} {
+		want := Sorted(chosen, f, 0, false)
+		got := all(t, ix, index.Query{SiteID: SiteA, Filter: f, Limit: 7, SessionIDs: idsOf})
+		if !slices.Equal(ids(got), ids(want)) {
+			t.Fatalf("session ids with filter %v: got %v\nwant %v", f, head(ids(got)), head(ids(want)))
+		}
+	}
+	// Site B asked for site A's ids gets none of them.
+	res, err := ix.Search(context.Background(), index.Query{SiteID: SiteB, Limit: 100, SessionIDs: ids(chosen)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 0 || len(res.Sessions) != 0 {
+		t.Fatalf("site B's search by site A's ids: total %d, %d hits", res.Total, len(res.Sessions))
+	}
 }
