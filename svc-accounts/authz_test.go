@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
@@ -63,6 +64,15 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 			t.Fatal(err)
 		}
 		surveyID := survey.GetSurvey().GetId()
+		funnel, err := c.CreateFunnel(as(owner.token), &accountsv1.CreateFunnelRequest{SiteId: siteID, Funnel: sampleFunnel()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		funnelID := funnel.GetFunnel().GetId()
+		// B's own funnel, for the "A's funnel through B's site" cases below.
+		if _, err := c.CreateFunnel(as(mallory.token), &accountsv1.CreateFunnelRequest{SiteId: siteB, Funnel: sampleFunnel()}); err != nil {
+			t.Fatal(err)
+		}
 		day := time.Now().UTC().Format(time.DateOnly)
 		orgFlag := &accountsv1.FeatureFlag{Name: "beta", Scope: accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_ORGANIZATION, ScopeId: orgA, Enabled: true}
 		siteFlag := &accountsv1.FeatureFlag{Name: "beta", Scope: accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_SITE, ScopeId: siteID, Enabled: true}
@@ -249,6 +259,44 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 				_, err := c.DeleteSurvey(ctx, &accountsv1.DeleteSurveyRequest{SiteId: siteID, SurveyId: surveyID})
 				return err
 			}), NF, PD, PD, UA},
+			{"ListFunnels", call(func(ctx context.Context) error {
+				r, err := c.ListFunnels(ctx, &accountsv1.ListFunnelsRequest{SiteId: siteID})
+				if err == nil && len(r.GetFunnels()) != 1 {
+					t.Errorf("ListFunnels answered %d funnels, want 1", len(r.GetFunnels()))
+				}
+				return err
+			}), NF, OK, OK, UA},
+			{"GetFunnel", call(func(ctx context.Context) error {
+				_, err := c.GetFunnel(ctx, &accountsv1.GetFunnelRequest{SiteId: siteID, FunnelId: funnelID})
+				return err
+			}), NF, OK, OK, UA},
+			{"GetFunnel/through-site-B", call(func(ctx context.Context) error {
+				// A's funnel id under B's site (B's owner's own): not found.
+				_, err := c.GetFunnel(ctx, &accountsv1.GetFunnelRequest{SiteId: siteB, FunnelId: funnelID})
+				return err
+			}), NF, NF, NF, UA},
+			{"UpdateFunnel/through-site-B", call(func(ctx context.Context) error {
+				_, err := c.UpdateFunnel(ctx, &accountsv1.UpdateFunnelRequest{SiteId: siteB, FunnelId: funnelID, Funnel: sampleFunnel()})
+				return err
+			}), NF, NF, NF, UA},
+			{"DeleteFunnel/through-site-B", call(func(ctx context.Context) error {
+				_, err := c.DeleteFunnel(ctx, &accountsv1.DeleteFunnelRequest{SiteId: siteB, FunnelId: funnelID})
+				return err
+			}), NF, NF, NF, UA},
+			{"CreateFunnel", call(func(ctx context.Context) error {
+				_, err := c.CreateFunnel(ctx, &accountsv1.CreateFunnelRequest{SiteId: siteID, Funnel: sampleFunnel()})
+				return err
+			}), NF, PD, PD, UA},
+			{"UpdateFunnel", call(func(ctx context.Context) error {
+				f := sampleFunnel()
+				f.Name = "pwned"
+				_, err := c.UpdateFunnel(ctx, &accountsv1.UpdateFunnelRequest{SiteId: siteID, FunnelId: funnelID, Funnel: f})
+				return err
+			}), NF, PD, PD, UA},
+			{"DeleteFunnel", call(func(ctx context.Context) error {
+				_, err := c.DeleteFunnel(ctx, &accountsv1.DeleteFunnelRequest{SiteId: siteID, FunnelId: funnelID})
+				return err
+			}), NF, PD, PD, UA},
 			{"CreateApiKey", call(func(ctx context.Context) error {
 				_, err := c.CreateApiKey(ctx, &accountsv1.CreateApiKeyRequest{OrganizationId: orgA, Name: "x", Role: accountsv1.Role_ROLE_VIEWER})
 				return err
@@ -346,6 +394,13 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 		}
 		if len(sv.GetSurveys()) != 1 || sv.GetSurveys()[0].GetName() != "Checkout NPS" {
 			t.Fatalf("surveys changed by unauthorised callers: %v", sv.GetSurveys())
+		}
+		fl, err := c.ListFunnels(as(owner.token), &accountsv1.ListFunnelsRequest{SiteId: siteID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fl.GetFunnels()) != 1 || !proto.Equal(fl.GetFunnels()[0], funnel.GetFunnel()) {
+			t.Fatalf("funnels changed by unauthorised callers: %v", fl.GetFunnels())
 		}
 		keys, err := c.ListApiKeys(as(owner.token), &accountsv1.ListApiKeysRequest{OrganizationId: orgA})
 		if err != nil {

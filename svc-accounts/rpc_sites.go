@@ -183,7 +183,7 @@ func (s *Service) GetSiteSettings(ctx context.Context, req *accountsv1.GetSiteSe
 
 var settingsPaths = []string{"recording_enabled", "sample_rate", "mask_all_text", "mask_selectors", "block_selectors",
 	"unmask_selectors", "retention_days", "respect_do_not_track", "require_consent",
-	"capture_assets", "record_canvas", "feedback"}
+	"capture_assets", "record_canvas", "feedback", "time_zone"}
 
 // UpdateSiteSettings changes the fields named in the update mask (all when
 // it is empty).
@@ -227,6 +227,8 @@ func (s *Service) UpdateSiteSettings(ctx context.Context, req *accountsv1.Update
 			next.RecordCanvas = in.RecordCanvas
 		case "feedback":
 			next.Feedback = in.Feedback
+		case "time_zone":
+			next.TimeZone = in.TimeZone
 		default:
 			return nil, invalid("update_mask: unknown field %q (want one of %s)", p, strings.Join(settingsPaths, ", "))
 		}

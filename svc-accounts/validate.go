@@ -288,6 +288,9 @@ func checkSettings(st store.SiteSettings, plan store.Plan) (store.SiteSettings, 
 		}
 		st.Feedback = &w
 	}
+	if st.TimeZone, err = checkTimeZone(st.TimeZone); err != nil {
+		return st, err
+	}
 	return st, nil
 }
 

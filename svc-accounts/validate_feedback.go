@@ -81,16 +81,24 @@ func checkPages(field string, ms []*searchv1.UrlMatch) error {
 		return invalid("%s has %d rules; at most %d", field, len(ms), maxPageRules)
 	}
 	for i, m := range ms {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		if m == nil {
-			return invalid("%s is empty", f)
+		if err := checkPage(fmt.Sprintf("%s[%d]", field, i), m); err != nil {
+			return err
 		}
-		if _, ok := searchv1.UrlMatch_Operator_name[int32(m.GetOperator())]; !ok || m.GetOperator() == searchv1.UrlMatch_OPERATOR_UNSPECIFIED {
-			return invalid("%s.operator must be equals, contains, prefix or pattern", f)
-		}
-		if err := (pagerule.Rule{Op: pagerule.Op(m.GetOperator()), Value: m.GetValue()}).Check(); err != nil {
-			return invalid("%s.%v", f, err)
-		}
+	}
+	return nil
+}
+
+// checkPage validates one page rule (package pagerule); funnel steps use it
+// too.
+func checkPage(f string, m *searchv1.UrlMatch) error {
+	if m == nil {
+		return invalid("%s is empty", f)
+	}
+	if _, ok := searchv1.UrlMatch_Operator_name[int32(m.GetOperator())]; !ok || m.GetOperator() == searchv1.UrlMatch_OPERATOR_UNSPECIFIED {
+		return invalid("%s.operator must be equals, contains, prefix or pattern", f)
+	}
+	if err := (pagerule.Rule{Op: pagerule.Op(m.GetOperator()), Value: m.GetValue()}).Check(); err != nil {
+		return invalid("%s.%v", f, err)
 	}
 	return nil
 }
