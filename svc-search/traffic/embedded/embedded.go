@@ -1,0 +1,510 @@
+// Package embedded is the embedded traffic store (traffic.Store): every
+// session's hits folded into one Pebble record, written with synced
+// commits, and a per-site in-memory columnar copy of the counted sessions,
+// loaded from Pebble on a site's first query and kept up to date by every
+// write, that queries scan.
+//
+// Derivations (the conformance suite's reference shares them):
+//   - Page key: index.PageKey — pagerule.Key of the URL, or the URL as is
+//     when it is not an http(s) URL (as search's page facet and EQUALS
+//     filter index it), so such a page is a page of its own, never "".
+//   - Referrer domain: referrer.External(entry URL, entry referrer) — the
+//     referrer's host lower-cased without "www.", and "" (direct) when
+//     there is no referrer or its domain is the entry page's own (same
+//     host after lower-casing and dropping "www.").
+//   - UTM: referrer.UTM(entry URL) — utm_source/medium/campaign of the
+//     entry page view's query, as recordings' summary parses them.
+//   - Device: index.DeviceName; screen "WxH" of the entry page view, ""
+//     when either side is 0.
+//   - Funnel conversion: 0 for every step (the first too) when nobody
+//     entered; step_conversion 0 when the previous step has none.
+//   - Realtime counts the hits of counted sessions only (sessions with a
+//     page view), each with its session's visitor.
+//
+// Memory: a loaded site costs about 300 bytes per session plus 16 per
+// page view and event (rows, timelines, id maps and dictionaries); a
+// million sessions with four page views each take about 400 MB. A site is
+// loaded once and stays loaded while the store is open.
+//
+// Hostile input: a page view id is scoped to its session here (a second
+// session claiming the same page view id keeps its own copy).
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/sightlinehq/sightline/svc-search/index"
+	"github.com/sightlinehq/sightline/svc-search/traffic"
+)
+
+// Options tune the store.
+type Options struct {
+	// CacheBytes is Pebble's block cache (default 32 MiB).
+	CacheBytes int64
+	// Logger receives Pebble's logs (default: Pebble's).
+	Logger pebble.Logger
+}
+
+// Store is the embedded traffic store.
+type Store struct {
+	db *pebble.DB
+
+	// wmu serialises writes: each reads, folds and rewrites whole session
+	// records, and the in-memory copies change under it in commit order.
+	wmu sync.Mutex
+	// smu guards sites; a site's own lock guards its contents.
+	smu   sync.Mutex
+	sites map[int64]*loaded
+}
+
+type loaded struct {
+	mu sync.RWMutex
+	s  *site
+}
+
+var _ traffic.Store = (*Store)(nil)
+
+// Key layout: 's' | site (8 bytes, big-endian) | session id → session.
+const pSession = 's'
+
+func siteKey(site int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{pSession}, uint64(site))
+}
+
+func sessionKey(site int64, id string) []byte {
+	return append(siteKey(site), id...)
+}
+
+func siteBounds(site int64) (lo, hi []byte) {
+	return siteKey(site), siteKey(site + 1)
+}
+
+// Open opens (creating) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = 32 << 20
+	}
+	po := &pebble.Options{}
+	cache := pebble.NewCache(opts.CacheBytes)
+	defer cache.Unref()
+	po.Cache = cache
+	if opts.Logger != nil {
+		po.Logger = opts.Logger
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("traffic embedded: open %s: %w", dir, err)
+	}
+	return &Store{db: db, sites: map[int64]*loaded{}}, nil
+}
+
+// Ready reports whether the store can serve.
+func (s *Store) Ready(context.Context) error {
+	if s.db == nil {
+		return errors.New("traffic embedded: closed")
+	}
+	return nil
+}
+
+// Close releases the store.
+func (s *Store) Close() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	s.smu.Lock()
+	s.sites = map[int64]*loaded{}
+	s.smu.Unlock()
+	if err != nil {
+		return fmt.Errorf("traffic embedded: close: %w", err)
+	}
+	return nil
+}
+
+type sessRef struct {
+	site int64
+	id   string
+}
+
+// get reads one session record (nil when absent).
+func (s *Store) get(site int64, id string) (*session, error) {
+	v, closer, err := s.db.Get(sessionKey(site, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("traffic embedded: read session: %w", err)
+	}
+	defer closer.Close()
+	ss, err := decodeSession(v)
+	if err != nil {
+		return nil, fmt.Errorf("traffic embedded: session %d/%q: %w", site, id, err)
+	}
+	return ss, nil
+}
+
+// update folds changes into sessions and commits them durably, then into
+// the loaded sites' copies. fn answers whether it changed the session.
+func (s *Store) update(ctx context.Context, refs []sessRef, fn func(i int, ss *session) bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.db == nil {
+		return errors.New("traffic embedded: closed")
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	changed := make([]*session, len(refs))
+	var buf []byte
+	for i, r := range refs {
+		ss, err := s.get(r.site, r.id)
+		if err != nil {
+			return err
+		}
+		if ss == nil {
+			ss = &session{}
+		}
+		if !fn(i, ss) {
+			continue
+		}
+		buf = ss.encode(buf)
+		if err := b.Set(sessionKey(r.site, r.id), buf, nil); err != nil {
+			return fmt.Errorf("traffic embedded: write: %w", err)
+		}
+		changed[i] = ss
+	}
+	if b.Empty() {
+		return nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("traffic embedded: commit: %w", err)
+	}
+	s.apply(refs, changed)
+	return nil
+}
+
+// apply brings loaded sites' copies up to date (under wmu).
+func (s *Store) apply(refs []sessRef, changed []*session) {
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	var cur *loaded
+	var curSite int64
+	for i, r := range refs {
+		if changed[i] == nil {
+			continue
+		}
+		if cur == nil || curSite != r.site {
+			if cur != nil {
+				cur.mu.Unlock()
+			}
+			cur, curSite = s.sites[r.site], r.site
+			if cur == nil {
+				continue
+			}
+			cur.mu.Lock()
+		}
+		cur.s.put(r.id, changed[i])
+	}
+	if cur != nil {
+		cur.mu.Unlock()
+	}
+}
+
+// AddHits stores hits (any sites), durably before it returns.
+func (s *Store) AddHits(ctx context.Context, hits []traffic.Hit) error {
+	groups := map[sessRef][]int{}
+	var refs []sessRef
+	for i := range hits {
+		r := sessRef{hits[i].SiteID, hits[i].SessionID}
+		if _, ok := groups[r]; !ok {
+			refs = append(refs, r)
+		}
+		groups[r] = append(groups[r], i)
+	}
+	sortRefs(refs)
+	return s.update(ctx, refs, func(i int, ss *session) bool {
+		changed := false
+		for _, j := range groups[refs[i]] {
+			if ss.apply(&hits[j]) {
+				changed = true
+			}
+		}
+		return changed
+	})
+}
+
+// SetRecorded marks recorded sessions (any sites).
+func (s *Store) SetRecorded(ctx context.Context, marks []traffic.Recorded) error {
+	groups := map[sessRef][]int{}
+	var refs []sessRef
+	for i, m := range marks {
+		r := sessRef{m.SiteID, m.SessionID}
+		if _, ok := groups[r]; !ok {
+			refs = append(refs, r)
+		}
+		groups[r] = append(groups[r], i)
+	}
+	sortRefs(refs)
+	return s.update(ctx, refs, func(i int, ss *session) bool {
+		changed := false
+		for _, j := range groups[refs[i]] {
+			if ss.mark(marks[j]) {
+				changed = true
+			}
+		}
+		return changed
+	})
+}
+
+func sortRefs(refs []sessRef) {
+	slices.SortFunc(refs, func(a, b sessRef) int {
+		if a.site != b.site {
+			return cmp64(a.site, b.site)
+		}
+		return bytes.Compare([]byte(a.id), []byte(b.id))
+	})
+}
+
+// Delete removes one site's sessions chosen by sel and answers how many
+// of them had a page view.
+func (s *Store) Delete(ctx context.Context, siteID int64, sel index.Selector) (int64, error) {
+	if err := sel.Validate(); err != nil {
+		return 0, fmt.Errorf("traffic embedded: delete: %w", err)
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.db == nil {
+		return 0, errors.New("traffic embedded: closed")
+	}
+	var gone []string
+	var n int64
+	if len(sel.SessionIDs) > 0 {
+		for _, id := range slices.Compact(slices.Sorted(slices.Values(sel.SessionIDs))) {
+			ss, err := s.get(siteID, id)
+			if err != nil {
+				return 0, err
+			}
+			if ss != nil {
+				gone = append(gone, id)
+				if ss.hasPageView() {
+					n++
+				}
+			}
+		}
+	} else {
+		before := sel.StartedBefore.UnixNano()
+		err := s.scan(ctx, siteID, func(id string, ss *session) {
+			pv := ss.hasPageView()
+			switch {
+			case sel.WholeSite:
+			case sel.VisitorID != "":
+				if visitorOf(ss) != sel.VisitorID {
+					return
+				}
+			default:
+				if !pv || startOf(ss) >= before {
+					return
+				}
+			}
+			gone = append(gone, id)
+			if pv {
+				n++
+			}
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	if err := s.remove(siteID, gone, sel.WholeSite); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// remove deletes sessions durably, then from the loaded copy.
+func (s *Store) remove(siteID int64, ids []string, whole bool) error {
+	if len(ids) == 0 && !whole {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if whole {
+		lo, hi := siteBounds(siteID)
+		if err := b.DeleteRange(lo, hi, nil); err != nil {
+			return fmt.Errorf("traffic embedded: delete: %w", err)
+		}
+	} else {
+		for _, id := range ids {
+			if err := b.Delete(sessionKey(siteID, id), nil); err != nil {
+				return fmt.Errorf("traffic embedded: delete: %w", err)
+			}
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("traffic embedded: delete: %w", err)
+	}
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	l := s.sites[siteID]
+	if l == nil {
+		return nil
+	}
+	if whole {
+		delete(s.sites, siteID)
+		return nil
+	}
+	l.mu.Lock()
+	for _, id := range ids {
+		l.s.put(id, nil)
+	}
+	l.mu.Unlock()
+	return nil
+}
+
+// Sweep removes expired sessions of every site.
+func (s *Store) Sweep(ctx context.Context, now time.Time, defaultRetention time.Duration) (int64, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.db == nil {
+		return 0, errors.New("traffic embedded: closed")
+	}
+	gone := map[int64][]string{}
+	var n int64
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{pSession}, UpperBound: []byte{pSession + 1}})
+	if err != nil {
+		return 0, fmt.Errorf("traffic embedded: sweep: %w", err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) < 9 {
+			continue
+		}
+		ss, err := decodeSession(it.Value())
+		if err != nil {
+			it.Close()
+			return 0, fmt.Errorf("traffic embedded: sweep: %w", err)
+		}
+		if !ss.expired(now, defaultRetention) {
+			continue
+		}
+		site := int64(binary.BigEndian.Uint64(k[1:9]))
+		gone[site] = append(gone[site], string(k[9:]))
+		if ss.hasPageView() {
+			n++
+		}
+	}
+	if err := it.Close(); err != nil {
+		return 0, fmt.Errorf("traffic embedded: sweep: %w", err)
+	}
+	for site, ids := range gone {
+		if err := s.remove(site, ids, false); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// scan decodes every session of a site (under wmu, or with writes
+// otherwise excluded).
+func (s *Store) scan(ctx context.Context, siteID int64, fn func(id string, ss *session)) error {
+	lo, hi := siteBounds(siteID)
+	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("traffic embedded: scan: %w", err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		ss, err := decodeSession(it.Value())
+		if err != nil {
+			it.Close()
+			return fmt.Errorf("traffic embedded: scan %q: %w", it.Key()[9:], err)
+		}
+		fn(string(it.Key()[9:]), ss)
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("traffic embedded: scan: %w", err)
+	}
+	return nil
+}
+
+// site answers the loaded copy of a site, loading it on first use (with
+// writes held off so no write falls between the scan and the copy taking
+// updates). The caller holds the answer's read lock until done with it.
+func (s *Store) site(ctx context.Context, siteID int64) (*loaded, error) {
+	s.smu.Lock()
+	l := s.sites[siteID]
+	s.smu.Unlock()
+	if l == nil {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		if s.db == nil {
+			return nil, errors.New("traffic embedded: closed")
+		}
+		s.smu.Lock()
+		l = s.sites[siteID]
+		s.smu.Unlock()
+		if l == nil {
+			st := newSite()
+			if err := s.scan(ctx, siteID, func(id string, ss *session) { st.put(id, ss) }); err != nil {
+				return nil, err
+			}
+			l = &loaded{s: st}
+			s.smu.Lock()
+			s.sites[siteID] = l
+			s.smu.Unlock()
+		}
+	}
+	l.mu.RLock()
+	return l, nil
+}
+
+// visitorOf is a session's visitor: its earliest page view's, else any
+// hit's.
+func visitorOf(ss *session) string {
+	var best *pageView
+	for i := range ss.pvs {
+		p := &ss.pvs[i]
+		if p.seen && (best == nil || p.time < best.time || (p.time == best.time && p.id < best.id)) {
+			best = p
+		}
+	}
+	if best != nil {
+		return best.visitor
+	}
+	for i := range ss.pvs {
+		if ss.pvs[i].visitor != "" {
+			return ss.pvs[i].visitor
+		}
+	}
+	for i := range ss.events {
+		if ss.events[i].visitor != "" {
+			return ss.events[i].visitor
+		}
+	}
+	return ""
+}
+
+// startOf is the earliest page view's Time (the session has one).
+func startOf(ss *session) int64 {
+	first := true
+	var t int64
+	for i := range ss.pvs {
+		if p := &ss.pvs[i]; p.seen && (first || p.time < t) {
+			t, first = p.time, false
+		}
+	}
+	return t
+}

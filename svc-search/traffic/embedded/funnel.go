@@ -1,0 +1,186 @@
+package embedded
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/svc-search/traffic"
+)
+
+// step is a funnel step compiled against a site's dictionaries.
+type step struct {
+	event bool
+	name  int64  // event: the name's id, -1 when no session has it
+	urls  []bool // page: by URL id; nil matches every page view
+}
+
+func (st *site) steps(in []*trafficv1.FunnelStep) []step {
+	out := make([]step, len(in))
+	for i, fs := range in {
+		switch m := fs.GetMatch().(type) {
+		case *trafficv1.FunnelStep_Event:
+			out[i] = step{event: true, name: -1}
+			if id, ok := st.strs.lookup(m.Event); ok {
+				out[i].name = int64(id)
+			}
+		case *trafficv1.FunnelStep_Page:
+			out[i] = step{urls: st.matchURLs(m.Page)}
+		default: // no match: no hit satisfies it
+			out[i] = step{event: true, name: -1}
+		}
+	}
+	return out
+}
+
+// walk answers how many steps a session reached, and when it reached
+// each (at).
+func walk(r *row, steps []step, at []int64) int {
+	k := 0
+	for _, it := range r.tl {
+		s := &steps[k]
+		if it.ev != s.event {
+			continue
+		}
+		if s.event {
+			if int64(it.v) != s.name {
+				continue
+			}
+		} else if s.urls != nil && !s.urls[it.v] {
+			continue
+		}
+		at[k] = it.t
+		if k++; k == len(steps) {
+			break
+		}
+	}
+	return k
+}
+
+// funnelRows calls fn for every session a funnel query selects, with the
+// steps it reached.
+func (st *site) funnelRows(q traffic.FunnelQuery, fn func(i int, r *row, k int, at []int64)) {
+	steps := st.steps(q.Steps)
+	if len(steps) == 0 {
+		return
+	}
+	var devices []uint8
+	for _, d := range q.DeviceTypes {
+		devices = append(devices, uint8(d))
+	}
+	lo, hi := q.Start.UnixNano(), q.End.UnixNano()
+	at := make([]int64, len(steps))
+	for i := range st.rows {
+		r := &st.rows[i]
+		if r.flags&rowLive == 0 || r.start < lo || r.start >= hi || (devices != nil && !slices.Contains(devices, r.device)) {
+			continue
+		}
+		fn(i, r, walk(r, steps, at), at)
+	}
+}
+
+// Funnel answers one result per step.
+func (s *Store) Funnel(ctx context.Context, q traffic.FunnelQuery) (*trafficv1.ComputeFunnelResponse, error) {
+	l, err := s.site(ctx, q.SiteID)
+	if err != nil {
+		return nil, err
+	}
+	defer l.mu.RUnlock()
+	n := len(q.Steps)
+	reached, dropped, droppedRec := make([]int64, n), make([]int64, n), make([]int64, n)
+	gaps := make([][]int64, n)
+	l.s.funnelRows(q, func(_ int, r *row, k int, at []int64) {
+		for j := 0; j < k; j++ {
+			reached[j]++
+			if j > 0 {
+				gaps[j] = append(gaps[j], at[j]-at[j-1])
+			}
+		}
+		if k >= 1 && k < n {
+			dropped[k]++
+			if r.flags&rowMarked != 0 {
+				droppedRec[k]++
+			}
+		}
+	})
+	out := &trafficv1.ComputeFunnelResponse{}
+	for j := 0; j < n; j++ {
+		res := &trafficv1.FunnelStepResult{Sessions: reached[j], Dropped: dropped[j], DroppedRecorded: droppedRec[j]}
+		if reached[0] > 0 {
+			res.Conversion = float64(reached[j]) / float64(reached[0])
+		}
+		if j == 0 {
+			res.StepConversion = 1
+		} else {
+			if reached[j-1] > 0 {
+				res.StepConversion = float64(reached[j]) / float64(reached[j-1])
+			}
+			if len(gaps[j]) > 0 {
+				res.MedianTimeFromPrevious = durationpb.New(time.Duration(lowerMedian(gaps[j])))
+			}
+		}
+		out.Steps = append(out.Steps, res)
+	}
+	return out, nil
+}
+
+// FunnelSessions answers the sessions of one step and a page of the
+// recorded ones' ids, newest start first (ties: session id descending).
+func (s *Store) FunnelSessions(ctx context.Context, q traffic.FunnelQuery, stepIdx int, dropped bool, after *traffic.FunnelCursor, limit int) (traffic.FunnelPage, error) {
+	var page traffic.FunnelPage
+	if stepIdx < 0 || stepIdx >= len(q.Steps) || (dropped && stepIdx == 0) {
+		return page, nil
+	}
+	l, err := s.site(ctx, q.SiteID)
+	if err != nil {
+		return page, err
+	}
+	defer l.mu.RUnlock()
+	st := l.s
+	type hit struct {
+		start int64
+		id    string
+	}
+	var rec []hit
+	var cs int64
+	var cid string
+	if after != nil {
+		cs, cid = after.Start.UnixNano(), after.SessionID
+	}
+	st.funnelRows(q, func(i int, r *row, k int, _ []int64) {
+		if (dropped && k != stepIdx) || (!dropped && k <= stepIdx) {
+			return
+		}
+		page.Total++
+		if r.flags&rowMarked == 0 {
+			return
+		}
+		page.Recorded++
+		id := st.ids[i]
+		if after != nil && (r.start > cs || (r.start == cs && id >= cid)) {
+			return
+		}
+		rec = append(rec, hit{r.start, id})
+	})
+	slices.SortFunc(rec, func(a, b hit) int {
+		if a.start != b.start {
+			return cmp64(b.start, a.start)
+		}
+		return strings.Compare(b.id, a.id)
+	})
+	if limit <= 0 {
+		limit = 25
+	}
+	for _, h := range rec[:min(limit, len(rec))] {
+		page.SessionIDs = append(page.SessionIDs, h.id)
+	}
+	if len(rec) > limit {
+		lst := rec[limit-1]
+		page.Next = &traffic.FunnelCursor{Start: time.Unix(0, lst.start).UTC(), SessionID: lst.id}
+	}
+	return page, nil
+}

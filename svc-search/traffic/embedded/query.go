@@ -1,0 +1,405 @@
+package embedded
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sort"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/svc-search/traffic"
+)
+
+// filter is a TrafficFilter compiled against one site's dictionaries:
+// every condition is an id comparison or a table lookup per row.
+type filter struct {
+	none                  bool // a condition no session can meet
+	devices               []uint8
+	countries, browsers   []uint32
+	oses                  []uint32
+	ref, utmS, utmM, utmC int64 // -1: any
+	screen                int64
+	direct                bool
+	visited, entry, exit  []bool // by URL id; nil: any
+}
+
+func (st *site) compile(tf *trafficv1.TrafficFilter) *filter {
+	f := &filter{ref: -1, utmS: -1, utmM: -1, utmC: -1, screen: -1}
+	if tf == nil {
+		return f
+	}
+	for _, d := range tf.GetDeviceTypes() {
+		f.devices = append(f.devices, uint8(d))
+	}
+	set := func(vals []string) []uint32 {
+		if len(vals) == 0 {
+			return nil
+		}
+		ids := []uint32{}
+		for _, v := range vals {
+			if id, ok := st.strs.lookup(v); ok {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			f.none = true
+		}
+		return ids
+	}
+	f.countries, f.browsers, f.oses = set(tf.GetCountries()), set(tf.GetBrowsers()), set(tf.GetOses())
+	one := func(v string) int64 {
+		if v == "" {
+			return -1
+		}
+		id, ok := st.strs.lookup(v)
+		if !ok {
+			f.none = true
+		}
+		return int64(id)
+	}
+	f.ref, f.utmS, f.utmM, f.utmC = one(tf.GetReferrerDomain()), one(tf.GetUtmSource()), one(tf.GetUtmMedium()), one(tf.GetUtmCampaign())
+	f.screen = one(tf.GetScreenSize())
+	f.direct = tf.GetDirect()
+	f.visited, f.entry, f.exit = st.matchURLs(tf.GetVisitedPage()), st.matchURLs(tf.GetEntryPage()), st.matchURLs(tf.GetExitPage())
+	return f
+}
+
+// matchURLs evaluates a page rule once per distinct URL; nil matches all.
+func (st *site) matchURLs(m *searchv1.UrlMatch) []bool {
+	if m == nil || m.GetValue() == "" {
+		return nil
+	}
+	out := make([]bool, len(st.urls.s))
+	for i, u := range st.urls.s {
+		out[i] = traffic.MatchPage(m, u)
+	}
+	return out
+}
+
+func (f *filter) match(r *row) bool {
+	if f.devices != nil && !slices.Contains(f.devices, r.device) {
+		return false
+	}
+	if (f.countries != nil && !slices.Contains(f.countries, r.country)) ||
+		(f.browsers != nil && !slices.Contains(f.browsers, r.browser)) ||
+		(f.oses != nil && !slices.Contains(f.oses, r.os)) {
+		return false
+	}
+	if (f.ref >= 0 && int64(r.ref) != f.ref) || (f.direct && r.ref != 0) ||
+		(f.utmS >= 0 && int64(r.utmS) != f.utmS) || (f.utmM >= 0 && int64(r.utmM) != f.utmM) ||
+		(f.utmC >= 0 && int64(r.utmC) != f.utmC) || (f.screen >= 0 && int64(r.screen) != f.screen) {
+		return false
+	}
+	if (f.entry != nil && !f.entry[r.entry]) || (f.exit != nil && !f.exit[r.exit]) {
+		return false
+	}
+	if f.visited != nil {
+		for _, it := range r.tl {
+			if !it.ev && f.visited[it.v] {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// totals accumulates one period's tiles.
+type totals struct {
+	visitors, sessions, pvs, bounces int64
+	recorded, rage, dead, errs       int64
+	durs                             []int64 // ms
+}
+
+func (t *totals) add(r *row) {
+	t.sessions++
+	t.pvs += int64(r.pvs)
+	if r.pvs == 1 {
+		t.bounces++
+	}
+	if r.flags&rowMarked != 0 {
+		t.recorded++
+		if r.flags&flagRage != 0 {
+			t.rage++
+		}
+		if r.flags&flagDead != 0 {
+			t.dead++
+		}
+		if r.flags&flagErrors != 0 {
+			t.errs++
+		}
+	}
+	t.durs = append(t.durs, (r.end-r.start)/int64(time.Millisecond))
+}
+
+func (t *totals) proto() *trafficv1.TrafficTotals {
+	out := &trafficv1.TrafficTotals{
+		Visitors: t.visitors, Sessions: t.sessions, PageViews: t.pvs, Bounces: t.bounces, RecordedSessions: t.recorded,
+	}
+	if t.sessions > 0 {
+		out.ViewsPerSession = float64(t.pvs) / float64(t.sessions)
+		out.BounceRate = float64(t.bounces) / float64(t.sessions)
+		out.MedianDuration = durationpb.New(time.Duration(lowerMedian(t.durs)) * time.Millisecond)
+	}
+	if t.recorded > 0 {
+		n := float64(t.recorded)
+		out.RageClickRate = proto.Float64(float64(t.rage) / n)
+		out.DeadClickRate = proto.Float64(float64(t.dead) / n)
+		out.ErrorRate = proto.Float64(float64(t.errs) / n)
+	}
+	return out
+}
+
+// Overview answers the tiles of q, of the previous period, and q's series.
+func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.TrafficInterval) (*trafficv1.GetTrafficOverviewResponse, error) {
+	loc := q.Loc()
+	starts, err := traffic.Buckets(q.Start, q.End, iv, loc)
+	if err != nil {
+		return nil, err
+	}
+	bs := make([]int64, len(starts))
+	for i, b := range starts {
+		bs[i] = b.UnixNano()
+	}
+	l, err := s.site(ctx, q.SiteID)
+	if err != nil {
+		return nil, err
+	}
+	defer l.mu.RUnlock()
+	st := l.s
+	f := st.compile(q.Filter)
+	lo, hi := q.Start.UnixNano(), q.End.UnixNano()
+	plo := lo - (hi - lo)
+	var cur, prev totals
+	type bucket struct{ visitors, sessions, pvs int64 }
+	series := make([]bucket, len(bs))
+	// pairs: bucket<<32 | visitor of every current session, grouped by
+	// bucket below to count each bucket's distinct visitors.
+	var pairs []uint64
+	if !f.none {
+		seen := make([]uint8, len(st.vis.s))
+		for i := range st.rows {
+			r := &st.rows[i]
+			if r.flags&rowLive == 0 || r.start < plo || r.start >= hi || !f.match(r) {
+				continue
+			}
+			if r.start < lo {
+				prev.add(r)
+				if seen[r.visitor]&2 == 0 {
+					seen[r.visitor] |= 2
+					prev.visitors++
+				}
+				continue
+			}
+			cur.add(r)
+			if seen[r.visitor]&1 == 0 {
+				seen[r.visitor] |= 1
+				cur.visitors++
+			}
+			b := sort.Search(len(bs), func(j int) bool { return bs[j] > r.start }) - 1
+			if b < 0 {
+				b = 0
+			}
+			series[b].sessions++
+			series[b].pvs += int64(r.pvs)
+			pairs = append(pairs, uint64(b)<<32|uint64(r.visitor))
+		}
+		if len(pairs) > 0 {
+			count := make([]int, len(bs)+1)
+			for _, p := range pairs {
+				count[p>>32+1]++
+			}
+			for i := 1; i < len(count); i++ {
+				count[i] += count[i-1]
+			}
+			grouped := make([]uint32, len(pairs))
+			pos := slices.Clone(count)
+			for _, p := range pairs {
+				grouped[pos[p>>32]] = uint32(p)
+				pos[p>>32]++
+			}
+			stamp := make([]uint32, len(st.vis.s))
+			for b := range bs {
+				for _, v := range grouped[count[b]:count[b+1]] {
+					if stamp[v] != uint32(b)+1 {
+						stamp[v] = uint32(b) + 1
+						series[b].visitors++
+					}
+				}
+			}
+		}
+	}
+	out := &trafficv1.GetTrafficOverviewResponse{Current: cur.proto(), Previous: prev.proto(), Interval: iv}
+	for i, b := range series {
+		out.Series = append(out.Series, &trafficv1.TrafficBucket{
+			Start: timestamppb.New(starts[i]), Visitors: b.visitors, Sessions: b.sessions, PageViews: b.pvs,
+		})
+	}
+	return out, nil
+}
+
+// Breakdown answers the top limit values of one dimension.
+func (s *Store) Breakdown(ctx context.Context, q traffic.Query, dim trafficv1.TrafficDimension, limit int) (*trafficv1.GetTrafficBreakdownResponse, error) {
+	if limit <= 0 {
+		limit = 10
+	}
+	l, err := s.site(ctx, q.SiteID)
+	if err != nil {
+		return nil, err
+	}
+	defer l.mu.RUnlock()
+	st := l.s
+	f := st.compile(q.Filter)
+	lo, hi := q.Start.UnixNano(), q.End.UnixNano()
+	n := len(st.strs.s)
+	sess, pvs, bounces := make([]int64, n), make([]int64, n), make([]int64, n)
+	var devSess, devPVs, devBounces [256]int64
+	var stamp []uint32
+	if dim == trafficv1.TrafficDimension_TRAFFIC_DIMENSION_PAGE {
+		stamp = make([]uint32, n)
+	}
+	var total int64
+	for i := range st.rows {
+		r := &st.rows[i]
+		if f.none || r.flags&rowLive == 0 || r.start < lo || r.start >= hi || !f.match(r) {
+			continue
+		}
+		total++
+		bounce := int64(0)
+		if r.pvs == 1 {
+			bounce = 1
+		}
+		var v uint32
+		switch dim {
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_PAGE:
+			for _, it := range r.tl {
+				if it.ev {
+					continue
+				}
+				k := st.keyOf[it.v]
+				pvs[k]++
+				if stamp[k] != uint32(i)+1 {
+					stamp[k] = uint32(i) + 1
+					sess[k]++
+					bounces[k] += bounce
+				}
+			}
+			continue
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_DEVICE_TYPE:
+			devSess[r.device]++
+			devPVs[r.device] += int64(r.pvs)
+			devBounces[r.device] += bounce
+			continue
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_ENTRY_PAGE:
+			v = st.keyOf[r.entry]
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_EXIT_PAGE:
+			v = st.keyOf[r.exit]
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_REFERRER:
+			v = r.ref
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_SOURCE:
+			v = r.utmS
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_MEDIUM:
+			v = r.utmM
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_CAMPAIGN:
+			v = r.utmC
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_COUNTRY:
+			v = r.country
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_BROWSER:
+			v = r.browser
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_OS:
+			v = r.os
+		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_SCREEN_SIZE:
+			v = r.screen
+		default:
+			continue
+		}
+		sess[v]++
+		pvs[v] += int64(r.pvs)
+		bounces[v] += bounce
+	}
+	var rows []*trafficv1.TrafficRow
+	if dim == trafficv1.TrafficDimension_TRAFFIC_DIMENSION_DEVICE_TYPE {
+		byName := map[string]*trafficv1.TrafficRow{}
+		for d := range devSess {
+			if devSess[d] == 0 {
+				continue
+			}
+			name := deviceName(uint8(d))
+			r := byName[name]
+			if r == nil {
+				r = &trafficv1.TrafficRow{Value: name}
+				byName[name] = r
+				rows = append(rows, r)
+			}
+			r.Sessions += devSess[d]
+			r.PageViews += devPVs[d]
+			r.Bounces += devBounces[d]
+		}
+	} else {
+		for id, c := range sess {
+			if c > 0 {
+				rows = append(rows, &trafficv1.TrafficRow{Value: st.strs.s[id], Sessions: c, PageViews: pvs[id], Bounces: bounces[id]})
+			}
+		}
+	}
+	slices.SortFunc(rows, func(a, b *trafficv1.TrafficRow) int {
+		if a.Sessions != b.Sessions {
+			return cmp.Compare(b.Sessions, a.Sessions)
+		}
+		return cmp.Compare(a.Value, b.Value)
+	})
+	out := &trafficv1.GetTrafficBreakdownResponse{Dimension: dim, TotalValues: int64(len(rows)), Sessions: total}
+	out.Rows = rows[:min(limit, len(rows))]
+	return out, nil
+}
+
+// lowerMedian answers the element at (n-1)/2 of v in sorted order (v is
+// reordered); 0 when empty.
+func lowerMedian(v []int64) int64 {
+	if len(v) == 0 {
+		return 0
+	}
+	return quickselect(v, (len(v)-1)/2)
+}
+
+// quickselect answers the k-th smallest of v in expected linear time.
+func quickselect(v []int64, k int) int64 {
+	lo, hi := 0, len(v)-1
+	seed := uint64(len(v))*0x9E3779B97F4A7C15 + 1
+	for lo < hi {
+		seed ^= seed << 13
+		seed ^= seed >> 7
+		seed ^= seed << 17
+		p := v[lo+int(seed%uint64(hi-lo+1))]
+		// Three-way partition: < p | == p | > p.
+		lt, i, gt := lo, lo, hi
+		for i <= gt {
+			switch {
+			case v[i] < p:
+				v[lt], v[i] = v[i], v[lt]
+				lt++
+				i++
+			case v[i] > p:
+				v[i], v[gt] = v[gt], v[i]
+				gt--
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt - 1
+		case k > gt:
+			lo = gt + 1
+		default:
+			return p
+		}
+	}
+	return v[k]
+}
