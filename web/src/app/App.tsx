@@ -23,11 +23,18 @@ const Feedback = lazy(() => import("../pages/Feedback"));
 const Surveys = lazy(() => import("../pages/Surveys"));
 const SurveyEdit = lazy(() => import("../pages/Surveys").then((m) => ({ default: m.SurveyEdit })));
 const FeedbackWidget = lazy(() => import("../pages/FeedbackWidget"));
+// Trends & funnels: a chunk per page (the overview's SVG charts included).
+const Overview = lazy(() => import("../pages/Overview"));
+const Realtime = lazy(() => import("../pages/Realtime"));
+const Funnels = lazy(() => import("../pages/Funnels"));
 // Only operators open it.
 const Operator = lazy(() => import("../pages/Operator").then((m) => ({ default: m.Operator })));
 
 /** The component of each page the navigation table (sections.ts) routes. */
 const PAGES: Record<PageKey, ComponentType> = {
+  overview: Overview,
+  realtime: Realtime,
+  funnels: Funnels,
   recordings: Recordings,
   heatmaps: Heatmaps,
   feedback: Feedback,

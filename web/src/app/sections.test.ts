@@ -7,12 +7,15 @@ describe("visibleSections", () => {
   it("shows a member the pages that exist for the site and organisation, not planned ones", () => {
     const v = visibleSections({ operator: false, orgId: "o1", siteId: "s1" });
     expect(labels(v)).toEqual([
+      ["Trends & funnels", ["Overview", "Realtime", "Funnels"]],
       ["Recordings", ["Recordings"]],
       ["Heatmaps", ["Heatmaps"]],
       ["Feedback & surveys", ["Responses", "Surveys"]],
       ["Settings", ["Site & install", "Feedback widget"]],
       ["Organisation", ["Sites", "Team", "API keys"]],
     ]);
+    expect(v[0]!.links.map((l) => l.href)).toEqual(["/o/o1/sites/s1/overview", "/o/o1/sites/s1/realtime", "/o/o1/sites/s1/funnels"]);
+    v.shift();
     expect(v[0]!.links[0]).toEqual({ label: "Recordings", href: "/o/o1/sites/s1/recordings", prefix: true });
     expect(v[1]!.links[0]!.href).toBe("/o/o1/sites/s1/heatmaps");
     expect(v[2]!.links.map((l) => [l.href, l.prefix])).toEqual([
@@ -35,7 +38,7 @@ describe("visibleSections", () => {
 
   it("escapes ids in links", () => {
     const v = visibleSections({ operator: false, orgId: "a/b", siteId: "c d" });
-    expect(v[0]!.links[0]!.href).toBe("/o/a%2Fb/sites/c%20d/recordings");
+    expect(v[1]!.links[0]!.href).toBe("/o/a%2Fb/sites/c%20d/recordings");
   });
 
   it("treats a page as planned until it names its component", () => {

@@ -26,9 +26,18 @@ export interface NavSection {
   pages: NavPage[];
 }
 
-export type PageKey = "recordings" | "heatmaps" | "feedback" | "surveys" | "feedbackWidget" | "siteSetup" | "sites" | "team" | "apiKeys" | "operator";
+export type PageKey = "overview" | "realtime" | "funnels" | "recordings" | "heatmaps" | "feedback" | "surveys" | "feedbackWidget" | "siteSetup" | "sites" | "team" | "apiKeys" | "operator";
 
 export const SECTIONS: NavSection[] = [
+  {
+    id: "trends",
+    label: "Trends & funnels",
+    pages: [
+      { page: "overview", label: "Overview", scope: "site", path: "o/:orgId/sites/:siteId/overview" },
+      { page: "realtime", label: "Realtime", scope: "site", path: "o/:orgId/sites/:siteId/realtime" },
+      { page: "funnels", label: "Funnels", scope: "site", path: "o/:orgId/sites/:siteId/funnels" },
+    ],
+  },
   {
     id: "recordings",
     label: "Recordings",
@@ -48,13 +57,6 @@ export const SECTIONS: NavSection[] = [
       { page: "feedback", label: "Responses", scope: "site", path: "o/:orgId/sites/:siteId/feedback" },
       // The builder (surveys/:surveyId) is routed by App under this entry.
       { page: "surveys", label: "Surveys", scope: "site", path: "o/:orgId/sites/:siteId/surveys", prefix: true },
-    ],
-  },
-  {
-    id: "trends",
-    label: "Trends & funnels",
-    pages: [
-      { label: "Trends & funnels", scope: "site", path: "o/:orgId/sites/:siteId/trends", planned: "The API has no aggregate queries over sessions (trends, funnels) yet." },
     ],
   },
   {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { captureAssets, selectorLines, updateMask } from "./settings";
+import { captureAssets, selectorLines, timeZones, updateMask } from "./settings";
 
 describe("settings update mask", () => {
   it("is empty when nothing changed, whatever protojson left out", () => {
@@ -27,5 +27,14 @@ describe("settings update mask", () => {
   });
   it("reads selectors one a line", () => {
     expect(selectorLines(" .a \n\n#b\r\n  ")).toEqual([".a", "#b"]);
+  });
+});
+
+describe("time zones", () => {
+  it("lists UTC first and keeps an unknown current zone", () => {
+    expect(timeZones(undefined, () => ["Europe/Berlin", "UTC", "America/New_York"])).toEqual(["UTC", "America/New_York", "Europe/Berlin"]);
+    expect(timeZones("Mars/Olympus", () => ["Europe/Berlin"])).toEqual(["UTC", "Europe/Berlin", "Mars/Olympus"]);
+    expect(updateMask({}, { timeZone: "Europe/Berlin" })).toBe("timeZone");
+    expect(updateMask({ timeZone: "Europe/Berlin" }, { timeZone: "Europe/Berlin" })).toBe("");
   });
 });

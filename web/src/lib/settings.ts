@@ -14,6 +14,7 @@ const FIELDS: (keyof SiteSettings)[] = [
   "requireConsent",
   "captureAssets",
   "recordCanvas",
+  "timeZone",
 ];
 
 // Fields whose absence means true (proto3 `optional bool`, unset = on).
@@ -46,4 +47,11 @@ export function selectorLines(text: string): string[] {
     .split("\n")
     .map((x) => x.trim())
     .filter(Boolean);
+}
+
+/** timeZones lists the browser's IANA zones (UTC first), plus the current one if the browser does not know it. */
+export function timeZones(current?: string, supported: () => string[] = () => (Intl as unknown as { supportedValuesOf?: (k: string) => string[] }).supportedValuesOf?.("timeZone") ?? []): string[] {
+  const list = supported().filter((z) => z !== "UTC");
+  if (current && current !== "UTC" && !list.includes(current)) list.push(current);
+  return ["UTC", ...list.sort()];
 }

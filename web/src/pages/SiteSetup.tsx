@@ -7,7 +7,7 @@ import { canManage, myRole, useApp, useOrganization, useSite } from "../app/AppC
 import { CopyButton, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatRelative, plural } from "../lib/format";
 import { installSnippet, normalizeDomain } from "../lib/snippet";
-import { captureAssets, selectorLines, updateMask } from "../lib/settings";
+import { captureAssets, selectorLines, timeZones, updateMask } from "../lib/settings";
 import { rememberSite } from "./Home";
 
 type Site = Schemas["v1Site"];
@@ -245,6 +245,24 @@ function SettingsForm({ siteId, maxRetention, editable }: { siteId: string; maxR
             />
             days {maxRetention ? <small className="muted">(your plan allows up to {maxRetention})</small> : null}
           </span>
+        </label>
+        <label id="time-zone">
+          Time zone of traffic numbers
+          <span className="row gap">
+            <select value={draft.timeZone || "UTC"} onChange={(e) => set("timeZone", e.target.value === "UTC" ? "" : e.target.value)} name="timeZone" data-testid="time-zone">
+              {timeZones(draft.timeZone).map((z) => (
+                <option key={z} value={z}>
+                  {z.replaceAll("_", " ")}
+                </option>
+              ))}
+            </select>
+            {Intl.DateTimeFormat().resolvedOptions().timeZone !== (draft.timeZone || "UTC") && (
+              <button type="button" className="btn btn-small btn-ghost" onClick={() => set("timeZone", Intl.DateTimeFormat().resolvedOptions().timeZone)}>
+                Use mine ({Intl.DateTimeFormat().resolvedOptions().timeZone})
+              </button>
+            )}
+          </span>
+          <small className="muted">Days and weeks in the overview and funnels start at midnight here.</small>
         </label>
         <div>
           <h3>Replay</h3>
