@@ -312,7 +312,7 @@ func (s *Store) Delete(ctx context.Context, siteID int64, sel index.Selector) (i
 			switch {
 			case sel.WholeSite:
 			case sel.VisitorID != "":
-				if visitorOf(ss) != sel.VisitorID {
+				if !hasVisitor(ss, sel.VisitorID) {
 					return
 				}
 			default:
@@ -471,30 +471,19 @@ func (s *Store) site(ctx context.Context, siteID int64) (*loaded, error) {
 	return l, nil
 }
 
-// visitorOf is a session's visitor: its earliest page view's, else any
-// hit's.
-func visitorOf(ss *session) string {
-	var best *pageView
+// hasVisitor tells whether any hit of a session carries the visitor id.
+func hasVisitor(ss *session, v string) bool {
 	for i := range ss.pvs {
-		p := &ss.pvs[i]
-		if p.seen && (best == nil || p.time < best.time || (p.time == best.time && p.id < best.id)) {
-			best = p
-		}
-	}
-	if best != nil {
-		return best.visitor
-	}
-	for i := range ss.pvs {
-		if ss.pvs[i].visitor != "" {
-			return ss.pvs[i].visitor
+		if ss.pvs[i].visitor == v {
+			return true
 		}
 	}
 	for i := range ss.events {
-		if ss.events[i].visitor != "" {
-			return ss.events[i].visitor
+		if ss.events[i].visitor == v {
+			return true
 		}
 	}
-	return ""
+	return false
 }
 
 // startOf is the earliest page view's Time (the session has one).

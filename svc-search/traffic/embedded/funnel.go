@@ -120,7 +120,7 @@ func (s *Store) Funnel(ctx context.Context, q traffic.FunnelQuery) (*trafficv1.C
 				res.StepConversion = float64(reached[j]) / float64(reached[j-1])
 			}
 			if len(gaps[j]) > 0 {
-				res.MedianTimeFromPrevious = durationpb.New(time.Duration(lowerMedian(gaps[j])))
+				res.MedianTimeFromPrevious = durationpb.New(time.Duration(lowerMedian(gaps[j])).Truncate(time.Millisecond))
 			}
 		}
 		out.Steps = append(out.Steps, res)
