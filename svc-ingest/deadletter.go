@@ -20,8 +20,8 @@ type degradedError string
 func (e degradedError) Error() string  { return string(e) }
 func (e degradedError) Degraded() bool { return true }
 
-func (s *Service) countDeadLetter(reason string) {
-	s.m.deadLettered.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason))))
+func (s *Service) countDeadLetter(reason string, sink metric.MeasurementOption) {
+	s.m.deadLettered.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason))), sink)
 }
 
 // stalled reports whether records wait longer than stall-after while the
@@ -47,6 +47,17 @@ func (s *Service) degradation(now time.Time) []string {
 		out = append(out, fmt.Sprintf("records are being dead-lettered: %d since start, the last %s ago (sightline spool dead-letter list)",
 			fs.DeadLettered, now.Sub(fs.LastDeadLetter).Round(time.Second)))
 	}
+	if s.hitFwd != nil {
+		st, fs := s.hitSpool.Stats(), s.hitFwd.Stats()
+		if s.stalled(st, fs, now) {
+			out = append(out, fmt.Sprintf("traffic forwarder stalled: %d hits wait for search, the oldest for %s; nothing delivered for over %s; last error: %s",
+				st.Records, now.Sub(st.Oldest).Round(time.Second), s.cfg.ForwardStallAfter, fs.LastError))
+		}
+		if !fs.LastDeadLetter.IsZero() && now.Sub(fs.LastDeadLetter) <= s.cfg.ForwardStallAfter {
+			out = append(out, fmt.Sprintf("hits are being dead-lettered: %d since start, the last %s ago (sightline spool dead-letter list on the traffic spool)",
+				fs.DeadLettered, now.Sub(fs.LastDeadLetter).Round(time.Second)))
+		}
+	}
 	return out
 }
 
@@ -57,17 +68,23 @@ func (s *Service) deadLetterUpkeep(ctx context.Context) {
 	defer tick.Stop()
 	var lastPrune time.Time
 	for {
-		if n, err := s.spool.ProcessReplays(ctx); err != nil && ctx.Err() == nil {
-			s.log.ErrorContext(ctx, "spool: dead-letter replay failed; the request stays for the next try", "replayed", n, "error", err)
-		}
+		prune := false
 		if now := time.Now(); now.Sub(lastPrune) >= time.Minute {
-			lastPrune = now
-			expired, over, err := s.spool.PruneDead(now)
+			lastPrune, prune = now, true
+		}
+		for _, sp := range s.spools() {
+			if n, err := sp.sp.ProcessReplays(ctx); err != nil && ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "spool: dead-letter replay failed; the request stays for the next try", "replayed", n, "error", err)
+			}
+			if !prune {
+				continue
+			}
+			expired, over, err := sp.sp.PruneDead(time.Now())
 			if err != nil {
 				s.log.ErrorContext(ctx, "spool: dead-letter pruning failed", "error", err)
 			}
-			s.m.deadPruned.Add(ctx, int64(expired), metric.WithAttributeSet(attribute.NewSet(attribute.String("cause", "retention"))))
-			s.m.deadPruned.Add(ctx, int64(over), metric.WithAttributeSet(attribute.NewSet(attribute.String("cause", "max_bytes"))))
+			s.m.deadPruned.Add(ctx, int64(expired), metric.WithAttributeSet(attribute.NewSet(attribute.String("cause", "retention"))), sp.attr)
+			s.m.deadPruned.Add(ctx, int64(over), metric.WithAttributeSet(attribute.NewSet(attribute.String("cause", "max_bytes"))), sp.attr)
 		}
 		select {
 		case <-ctx.Done():
@@ -85,14 +102,18 @@ func (s *Service) initDeadLetterMetrics(m metric.Meter) error {
 	}
 	if _, err := m.Int64ObservableGauge("ingest.spool.dead_letter.records", metric.WithDescription("Records in the spool's dead-letter area."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(s.spool.Stats().DeadRecords)
+			for _, sp := range s.spools() {
+				o.Observe(sp.sp.Stats().DeadRecords, sp.attr)
+			}
 			return nil
 		})); err != nil {
 		return fmt.Errorf("ingest: metrics: %w", err)
 	}
 	if _, err := m.Int64ObservableGauge("ingest.spool.dead_letter.bytes", metric.WithUnit("By"), metric.WithDescription("Payload bytes in the spool's dead-letter area."),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(s.spool.Stats().DeadBytes)
+			for _, sp := range s.spools() {
+				o.Observe(sp.sp.Stats().DeadBytes, sp.attr)
+			}
 			return nil
 		})); err != nil {
 		return fmt.Errorf("ingest: metrics: %w", err)
@@ -104,7 +125,14 @@ func (s *Service) initDeadLetterMetrics(m metric.Meter) error {
 			if s.fwd != nil && s.stalled(s.spool.Stats(), s.fwd.Stats(), time.Now()) {
 				v = 1
 			}
-			o.Observe(v)
+			o.Observe(v, s.m.recordingsSink)
+			if s.hitFwd != nil {
+				v = 0
+				if s.stalled(s.hitSpool.Stats(), s.hitFwd.Stats(), time.Now()) {
+					v = 1
+				}
+				o.Observe(v, s.m.searchSink)
+			}
 			return nil
 		})); err != nil {
 		return fmt.Errorf("ingest: metrics: %w", err)

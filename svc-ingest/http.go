@@ -43,6 +43,8 @@ func (s *Service) RegisterHTTP(mux *http.ServeMux) {
 	mux.HandleFunc("OPTIONS /i/v1/batch", s.servePreflight)
 	mux.HandleFunc("POST /i/v1/answer", s.serveAnswer)
 	mux.HandleFunc("OPTIONS /i/v1/answer", s.servePreflight)
+	mux.HandleFunc("POST /i/v1/hit", s.serveHit)
+	mux.HandleFunc("OPTIONS /i/v1/hit", s.servePreflight)
 }
 
 const configPlaceholder = `"__SIGHTLINE_CONFIG__"`
@@ -74,6 +76,9 @@ type bootstrapSettings struct {
 	FeedbackURL    string        `json:"feedbackUrl"`
 	Feedback       *feedbackJSON `json:"feedback"`
 	Surveys        []surveyJSON  `json:"surveys"`
+	// HitEndpoint takes the traffic beacons (hits.go; the tracker adds
+	// ?k=<site key>); "" when this ingest has no traffic spool.
+	HitEndpoint string `json:"hitEndpoint"`
 }
 
 func nonNil(s []string) []string {
@@ -127,6 +132,9 @@ func (s *Service) serveBootstrap(w http.ResponseWriter, r *http.Request) {
 		Flags:          nonNil(site.GetFeatureFlags()),
 		AnswerEndpoint: base + "/i/v1/answer", FeedbackURL: base + s.feedbackPath,
 		Feedback: feedbackSettings(st.GetFeedback()), Surveys: s.surveys(r.Context(), site, time.Now()),
+	}
+	if s.hitSpool != nil {
+		cfg.HitEndpoint = base + "/i/v1/hit"
 	}
 	if st != nil {
 		cfg.SampleRate, cfg.Recording, cfg.RespectDNT = st.GetSampleRate(), st.GetRecordingEnabled(), st.GetRespectDoNotTrack()

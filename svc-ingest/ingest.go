@@ -36,6 +36,7 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/svc-ingest/answercount"
 	"github.com/sightlinehq/sightline/svc-ingest/enrich"
 	"github.com/sightlinehq/sightline/svc-ingest/forwarder"
@@ -78,6 +79,18 @@ type Config struct {
 	AnswerRatePerSite  float64 `yaml:"answer_rate_per_site"`
 	AnswerBurstPerSite int     `yaml:"answer_burst_per_site"`
 
+	// Traffic beacons (POST /i/v1/hit, hits.go): their body limits, rates
+	// (bodies a second, with bursts) and spool, forwarded to search.
+	HitMaxBytes       int64   `yaml:"hit_max_bytes"`
+	HitMaxPerBody     int     `yaml:"hit_max_per_body"`
+	HitRatePerIP      float64 `yaml:"hit_rate_per_ip"`
+	HitBurstPerIP     int     `yaml:"hit_burst_per_ip"`
+	HitRatePerSite    float64 `yaml:"hit_rate_per_site"`
+	HitBurstPerSite   int     `yaml:"hit_burst_per_site"`
+	TrafficSpoolDir   string  `yaml:"traffic_spool_dir"`
+	HitSpoolMaxBytes  int64   `yaml:"hit_spool_max_bytes"`
+	HitForwardRecords int     `yaml:"hit_forward_batch_records"`
+
 	// TrustedProxies is a comma list of CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies string `yaml:"trusted_proxies"`
 	GeoIPDB        string `yaml:"geoip_db"`
@@ -116,6 +129,15 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.AnswerMaxBytes, "ingest.answer-max-bytes", contract.MaxAnswerBytes, "Largest feedback or survey answer body, as sent and after decompression (at most 16384, the answer contract's limit).")
 	fs.Float64Var(&c.AnswerRatePerSite, "ingest.answer-rate-per-site", 600, "Feedback and survey answers a minute per site; 0 disables.")
 	fs.IntVar(&c.AnswerBurstPerSite, "ingest.answer-burst-per-site", 200, "Burst of the per-site answer rate.")
+	fs.Int64Var(&c.HitMaxBytes, "ingest.hit-max-bytes", contract.MaxHitBytes, "Largest traffic beacon body (POST /i/v1/hit), as sent and after decompression (at most 8192, the beacon contract's limit).")
+	fs.IntVar(&c.HitMaxPerBody, "ingest.hit-max-per-body", contract.MaxHits, "Most hits in one traffic beacon body (at most 20).")
+	fs.Float64Var(&c.HitRatePerIP, "ingest.hit-rate-per-ip", 20, "Traffic beacon bodies per second per client IP (IPv6: per /64); 0 disables.")
+	fs.IntVar(&c.HitBurstPerIP, "ingest.hit-burst-per-ip", 200, "Burst of the per-IP beacon rate.")
+	fs.Float64Var(&c.HitRatePerSite, "ingest.hit-rate-per-site", 10000, "Traffic beacon bodies per second per site; 0 disables.")
+	fs.IntVar(&c.HitBurstPerSite, "ingest.hit-burst-per-site", 50000, "Burst of the per-site beacon rate.")
+	fs.StringVar(&c.TrafficSpoolDir, "ingest.traffic-spool-dir", "", "Traffic spool directory, forwarded to search (default <data-dir>/spool-traffic).")
+	fs.Int64Var(&c.HitSpoolMaxBytes, "ingest.hit-spool-max-bytes", 512<<20, "Undelivered bytes the traffic spool may hold; past it beacons are answered 503.")
+	fs.IntVar(&c.HitForwardRecords, "ingest.hit-forward-batch-records", 500, "Most hits in one AppendHits call (whatever is spooled is sent at once: no waiting to fill a batch).")
 	fs.DurationVar(&c.RetryAfter, "ingest.retry-after", 10*time.Second, "Retry-After sent with 503 (spool full).")
 	fs.StringVar(&c.TrustedProxies, "ingest.trusted-proxies", "", "Comma list of CIDRs of proxies whose X-Forwarded-For is trusted.")
 	fs.StringVar(&c.GeoIPDB, "ingest.geoip-db", "", "MaxMind-format country database (.mmdb); empty: no country.")
@@ -144,6 +166,7 @@ func (c *Config) Validate() error {
 		"ingest.forward.batch-bytes": int64(c.ForwardBatchBytes), "ingest.forward.max-attempts": int64(c.ForwardMaxAttempts),
 		"ingest.forward.stall-after": int64(c.ForwardStallAfter), "ingest.spool.dead-letter.retention": int64(c.DeadLetterRetention),
 		"ingest.spool.dead-letter.max-bytes": c.DeadLetterMaxBytes,
+		"ingest.hit-spool-max-bytes":         c.HitSpoolMaxBytes, "ingest.hit-forward-batch-records": int64(c.HitForwardRecords),
 	} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
@@ -163,7 +186,13 @@ func (c *Config) Validate() error {
 	if c.AnswerMaxBytes <= 0 || c.AnswerMaxBytes > contract.MaxAnswerBytes {
 		errs = append(errs, fmt.Errorf("ingest.answer-max-bytes must be between 1 and %d", contract.MaxAnswerBytes))
 	}
-	if c.RatePerIP < 0 || c.RatePerSite < 0 || c.AnswerRatePerSite < 0 {
+	if c.HitMaxBytes <= 0 || c.HitMaxBytes > contract.MaxHitBytes {
+		errs = append(errs, fmt.Errorf("ingest.hit-max-bytes must be between 1 and %d", contract.MaxHitBytes))
+	}
+	if c.HitMaxPerBody <= 0 || c.HitMaxPerBody > contract.MaxHits {
+		errs = append(errs, fmt.Errorf("ingest.hit-max-per-body must be between 1 and %d", contract.MaxHits))
+	}
+	if c.RatePerIP < 0 || c.RatePerSite < 0 || c.AnswerRatePerSite < 0 || c.HitRatePerIP < 0 || c.HitRatePerSite < 0 {
 		errs = append(errs, errors.New("ingest rates must not be negative"))
 	}
 	c.trusted = nil
@@ -197,6 +226,9 @@ type Deps struct {
 	Accounts accountsv1.AccountsServiceClient
 	// Recordings receives the spool's batches.
 	Recordings recordingsv1.RecordingsServiceClient
+	// Traffic (search) receives the traffic spool's hits; without it
+	// POST /i/v1/hit answers 404 and the bootstrap has no hitEndpoint.
+	Traffic trafficv1.TrafficServiceClient
 }
 
 // limitNames are the limits counted in GetStats and the ingest.limit.hits metric.
@@ -204,6 +236,7 @@ var limitNames = []string{
 	"body_bytes", "decompressed_bytes", "events_per_batch", "session_batches", "session_bytes",
 	"rate_ip", "rate_site", "quota_site", "spool_full", "dnt", "recording_disabled", "body_read_timeout",
 	"answer_bytes", "answer_rate_site",
+	"hit_bytes", "hit_count", "hit_rate_ip", "hit_rate_site", "hit_spool_full", "hit_bot",
 }
 
 // Service implements ingestv1.IngestServiceServer and serves the public
@@ -229,6 +262,14 @@ type Service struct {
 	sessions   *limits.Sessions
 	quota      *limits.Quota
 	fwd        *forwarder.Forwarder
+
+	// The traffic spool and its forwarder to search (nil without
+	// Deps.Traffic), and the beacons' rates (hits.go).
+	hitSpool    *spool.Spool
+	hitFwd      *forwarder.Forwarder
+	hitIPRate   *limits.Keyed
+	hitSiteRate *limits.Keyed
+	hitLimits   bodyLimits
 
 	recorderPath string
 	feedbackPath string
@@ -297,9 +338,37 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		s.log.InfoContext(ctx, "spool recovered", "dir", dir, "records", st.Records, "bytes", st.Bytes,
 			"torn_bytes_dropped", st.TornBytes, "corrupt_records", st.Corrupt, "dead_letters", st.DeadRecords)
 	}
+	if deps.Traffic != nil {
+		tdir := TrafficSpoolDir(cfg, deps.DataDir)
+		if tdir == "" {
+			sp.Close()
+			return nil, errors.New("ingest: neither ingest.traffic-spool-dir nor a data directory is set")
+		}
+		if tdir == dir {
+			sp.Close()
+			return nil, errors.New("ingest: the traffic spool needs its own directory (ingest.traffic-spool-dir)")
+		}
+		tsp, err := spool.Open(spool.Options{
+			Dir: tdir, MaxBytes: cfg.HitSpoolMaxBytes, SegmentBytes: cfg.SpoolSegmentBytes, Logger: s.log.With("spool", "traffic"),
+			DeadRetention: cfg.DeadLetterRetention, DeadMaxBytes: cfg.DeadLetterMaxBytes,
+			OnCommit: func(records, bytes int, fsync time.Duration) {
+				s.m.commitRecords.Record(context.Background(), int64(records), s.m.trafficSpool)
+				s.m.fsync.Record(context.Background(), fsync.Seconds(), s.m.trafficSpool)
+			},
+		})
+		if err != nil {
+			sp.Close()
+			return nil, fmt.Errorf("ingest: traffic spool: %w", err)
+		}
+		s.hitSpool = tsp
+		if st := tsp.Stats(); st.Records > 0 || st.TornBytes > 0 || st.Corrupt > 0 || st.DeadRecords > 0 {
+			s.log.InfoContext(ctx, "traffic spool recovered", "dir", tdir, "records", st.Records, "bytes", st.Bytes,
+				"torn_bytes_dropped", st.TornBytes, "corrupt_records", st.Corrupt, "dead_letters", st.DeadRecords)
+		}
+	}
 	s.enrich, err = enrich.New(cfg.GeoIPDB)
 	if err != nil {
-		sp.Close()
+		s.closeSpools()
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	s.sites = siteconfig.New(deps.Accounts, siteconfig.Options{
@@ -335,9 +404,26 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		BatchRecords: cfg.ForwardBatchRecords, BatchBytes: cfg.ForwardBatchBytes,
 		BackoffMin: cfg.ForwardBackoffMin, BackoffMax: cfg.ForwardBackoffMax, Timeout: cfg.ForwardTimeout,
 		MaxAttempts:  cfg.ForwardMaxAttempts,
-		OnDelivered:  func(n int) { s.m.delivered.Add(context.Background(), int64(n)) },
-		OnFailure:    func(error) { s.m.forwardFailures.Add(context.Background(), 1) },
-		OnDeadLetter: s.countDeadLetter,
+		OnDelivered:  func(n int) { s.m.delivered.Add(context.Background(), int64(n), s.m.recordingsSink) },
+		OnFailure:    func(error) { s.m.forwardFailures.Add(context.Background(), 1, s.m.recordingsSink) },
+		OnDeadLetter: func(reason string) { s.countDeadLetter(reason, s.m.recordingsSink) },
+	}
+	s.hitIPRate = limits.NewKeyed(cfg.HitRatePerIP, cfg.HitBurstPerIP, 200_000)
+	s.hitSiteRate = limits.NewKeyed(cfg.HitRatePerSite, cfg.HitBurstPerSite, 100_000)
+	s.hitLimits = bodyLimits{raw: cfg.HitMaxBytes, decompressed: cfg.HitMaxBytes, rawName: "hit_bytes", decompressedName: "hit_bytes", noun: "hit body"}
+	if s.hitSpool != nil {
+		// Whatever is spooled goes at once (realtime counts must move
+		// within seconds); the retry and dead-letter rules are the batches'.
+		s.hitFwd = &forwarder.Forwarder{
+			Spool: s.hitSpool, Client: forwarder.Traffic(deps.Traffic), SinkName: "search", Tracer: s.tracer,
+			Logger:       s.log.With("spool", "traffic"),
+			BatchRecords: cfg.HitForwardRecords, BatchBytes: cfg.ForwardBatchBytes,
+			BackoffMin: cfg.ForwardBackoffMin, BackoffMax: cfg.ForwardBackoffMax, Timeout: cfg.ForwardTimeout,
+			MaxAttempts:  cfg.ForwardMaxAttempts,
+			OnDelivered:  func(n int) { s.m.delivered.Add(context.Background(), int64(n), s.m.searchSink) },
+			OnFailure:    func(error) { s.m.forwardFailures.Add(context.Background(), 1, s.m.searchSink) },
+			OnDeadLetter: func(reason string) { s.countDeadLetter(reason, s.m.searchSink) },
+		}
 	}
 	s.initScripts()
 	return s, nil
@@ -363,9 +449,25 @@ func (s *Service) Run(ctx context.Context) error {
 	uctx, cancel := context.WithCancel(ctx)
 	upkeep := make(chan struct{})
 	go func() { defer close(upkeep); s.deadLetterUpkeep(uctx) }()
+	// The two forwarders run side by side, each on its own spool: one
+	// sink's outage never holds the other's records.
+	var terr error
+	traffic := make(chan struct{})
+	go func() {
+		defer close(traffic)
+		if s.hitFwd != nil {
+			if terr = s.hitFwd.Run(uctx); errors.Is(terr, context.Canceled) {
+				terr = nil
+			}
+		}
+	}()
 	err := s.fwd.Run(ctx)
 	cancel()
 	<-upkeep
+	<-traffic
+	if terr != nil && ctx.Err() == nil {
+		return errors.Join(err, fmt.Errorf("traffic forwarder: %w", terr))
+	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil
 	}
@@ -378,9 +480,29 @@ func (s *Service) Close() error {
 	s.closeOnce.Do(func() {
 		s.sites.Close()
 		s.counts.Close()
-		err = errors.Join(s.spool.Close(), s.enrich.Close())
+		err = errors.Join(s.closeSpools(), s.enrich.Close())
 	})
 	return err
+}
+
+func (s *Service) closeSpools() error {
+	err := s.spool.Close()
+	if s.hitSpool != nil {
+		err = errors.Join(err, s.hitSpool.Close())
+	}
+	return err
+}
+
+// TrafficSpoolDir is where the traffic spool lives: ingest.traffic-spool-dir,
+// else <data dir>/spool-traffic ("" when neither is set).
+func TrafficSpoolDir(cfg Config, dataDir string) string {
+	if cfg.TrafficSpoolDir != "" {
+		return cfg.TrafficSpoolDir
+	}
+	if dataDir == "" {
+		return ""
+	}
+	return filepath.Join(dataDir, "spool-traffic")
 }
 
 // GetStats reports spool, forwarder and limit statistics to instance

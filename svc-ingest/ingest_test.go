@@ -26,6 +26,7 @@ import (
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/tracker"
 )
 
@@ -71,8 +72,11 @@ type env struct {
 	accSrv *grpcServer
 	rec    *recordingsServer
 	recSrv *grpcServer
-	spans  *tracetest.SpanRecorder
-	stop   func()
+	// traf is search's TrafficService (hits_test.go), on its own socket.
+	traf    *trafficServer
+	trafSrv *grpcServer
+	spans   *tracetest.SpanRecorder
+	stop    func()
 }
 
 func defaultConfig(t testing.TB) Config {
@@ -83,6 +87,7 @@ func defaultConfig(t testing.TB) Config {
 		t.Fatal(err)
 	}
 	cfg.SpoolDir = t.TempDir()
+	cfg.TrafficSpoolDir = t.TempDir()
 	cfg.ForwardBackoffMin = 10 * time.Millisecond
 	cfg.ForwardBackoffMax = 200 * time.Millisecond
 	cfg.RatePerIP = 0
@@ -94,6 +99,8 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 	e := &env{t: t, acc: &accountsServer{sites: testSites(), leased: map[string]int64{}}, rec: newRecordingsServer()}
 	e.accSrv = startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsServiceServer(s, e.acc) })
 	e.recSrv = startGRPC(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsServiceServer(s, e.rec) })
+	e.traf = newTrafficServer()
+	e.trafSrv = startGRPC(t, func(s *grpc.Server) { trafficv1.RegisterTrafficServiceServer(s, e.traf) })
 	e.cfg = defaultConfig(t)
 	if mod != nil {
 		mod(&e.cfg)
@@ -105,6 +112,7 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 		TracerProvider: tp,
 		Accounts:       accountsv1.NewAccountsServiceClient(dial(t, e.accSrv.addr)),
 		Recordings:     recordingsv1.NewRecordingsServiceClient(dial(t, e.recSrv.addr)),
+		Traffic:        trafficv1.NewTrafficServiceClient(dial(t, e.trafSrv.addr)),
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
