@@ -4,7 +4,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/referrer"
 	"github.com/sightlinehq/sightline/svc-search/index"
@@ -74,14 +76,34 @@ type site struct {
 	byID  map[string]uint32
 	strs  dict // attributes, event names, page keys
 	urls  dict
-	keyOf []uint32 // URL id → page key's string id
-	vis   dict     // visitor ids
+	keyOf []uint32  // URL id → page key's string id
+	urlAt []urlInfo // URL id → what sessions landing on it derive
+	vis   dict      // visitor ids
 	dead  int
+
+	// cmu guards the page rules' results (rules, by rule, per URL id,
+	// extended as URLs are added; readers extend them under the site's
+	// read lock) and paths (URL id → index.PagePath, filled on demand).
+	cmu   sync.Mutex
+	rules map[ruleKey][]bool
+	paths []string
+}
+
+type urlInfo struct {
+	domain           string // referrer.Domain of the URL: its own site
+	utmS, utmM, utmC uint32
+}
+
+type ruleKey struct {
+	op    searchv1.UrlMatch_Operator
+	value string
 }
 
 func newSite() *site {
 	s := &site{byID: map[string]uint32{}, strs: newDict(), urls: newDict(), vis: newDict()}
 	s.keyOf = []uint32{s.strs.id(index.PageKey(""))}
+	s.urlAt = []urlInfo{{}}
+	s.rules = map[ruleKey][]bool{}
 	return s
 }
 
@@ -89,6 +111,8 @@ func (s *site) url(u string) uint32 {
 	id := s.urls.id(u)
 	if int(id) == len(s.keyOf) {
 		s.keyOf = append(s.keyOf, s.strs.id(index.PageKey(u)))
+		src, med, camp := referrer.UTM(u)
+		s.urlAt = append(s.urlAt, urlInfo{domain: referrer.Domain(u), utmS: s.strs.id(src), utmM: s.strs.id(med), utmC: s.strs.id(camp)})
 	}
 	return id
 }
@@ -178,7 +202,13 @@ func (s *site) build(r *row, ss *session) {
 		items = append(items, item{t: o.t, v: o.v, ev: o.ev})
 	}
 	last, _, _ := ss.lastHit()
-	src, med, camp := referrer.UTM(entry.url)
+	entryID := s.url(entry.url)
+	at := &s.urlAt[entryID]
+	// referrer.External, with the entry URL's domain derived once per URL.
+	ref := referrer.Domain(entry.ref)
+	if ref == at.domain {
+		ref = ""
+	}
 	screen := ""
 	if entry.w > 0 && entry.h > 0 {
 		screen = strconv.Itoa(int(entry.w)) + "x" + strconv.Itoa(int(entry.h))
@@ -190,9 +220,9 @@ func (s *site) build(r *row, ss *session) {
 	*r = row{
 		start: entry.time, end: max(end, entry.time), last: last,
 		visitor: s.vis.id(entry.visitor),
-		entry:   s.url(entry.url), exit: s.url(exit.url),
-		ref:  s.strs.id(referrer.External(entry.url, entry.ref)),
-		utmS: s.strs.id(src), utmM: s.strs.id(med), utmC: s.strs.id(camp),
+		entry:   entryID, exit: s.url(exit.url),
+		ref:  s.strs.id(ref),
+		utmS: at.utmS, utmM: at.utmM, utmC: at.utmC,
 		country: s.strs.id(entry.country), browser: s.strs.id(entry.browser), os: s.strs.id(entry.os),
 		screen: s.strs.id(screen), pvs: n, device: entry.device, flags: flags, tl: items,
 	}

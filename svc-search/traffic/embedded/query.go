@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -13,6 +14,8 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/pagerule"
+	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 )
 
@@ -70,16 +73,70 @@ func (st *site) compile(tf *trafficv1.TrafficFilter) *filter {
 	return f
 }
 
-// matchURLs evaluates a page rule once per distinct URL; nil matches all.
+// maxRules bounds the page rules whose results a site keeps.
+const maxRules = 256
+
+// matchURLs answers, per URL id, whether the URL matches a page rule
+// (traffic.MatchPage); nil matches all. Results are kept per rule and
+// extended to URLs added since, so a rule is evaluated once per distinct
+// URL, ever. The caller holds the site's read lock.
 func (st *site) matchURLs(m *searchv1.UrlMatch) []bool {
 	if m == nil || m.GetValue() == "" {
 		return nil
 	}
-	out := make([]bool, len(st.urls.s))
-	for i, u := range st.urls.s {
-		out[i] = traffic.MatchPage(m, u)
+	n := len(st.urls.s)
+	k := ruleKey{m.GetOperator(), m.GetValue()}
+	st.cmu.Lock()
+	defer st.cmu.Unlock()
+	got := st.rules[k]
+	if len(got) < n {
+		if len(st.rules) >= maxRules {
+			clear(st.rules)
+		}
+		match := st.matcher(m)
+		for id := len(got); id < n; id++ {
+			got = append(got, match(uint32(id)))
+		}
+		st.rules[k] = got
 	}
-	return out
+	return got[:n]
+}
+
+// matcher is index.MatchURL on a URL id, with the URL's page key and path
+// derived once per URL (the parse is what a rule costs). Under cmu.
+func (st *site) matcher(m *searchv1.UrlMatch) func(id uint32) bool {
+	v := m.GetValue()
+	if index.PathForm(m) {
+		for id := len(st.paths); id < len(st.urls.s); id++ {
+			st.paths = append(st.paths, index.PagePath(st.urls.s[id]))
+		}
+		return func(id uint32) bool {
+			target := st.paths[id]
+			if target == "" {
+				return false
+			}
+			switch m.GetOperator() {
+			case searchv1.UrlMatch_OPERATOR_PREFIX:
+				return strings.HasPrefix(target, v)
+			case searchv1.UrlMatch_OPERATOR_PATTERN:
+				return pagerule.Glob(v, target)
+			default:
+				return target == v
+			}
+		}
+	}
+	switch m.GetOperator() {
+	case searchv1.UrlMatch_OPERATOR_CONTAINS:
+		return func(id uint32) bool { return strings.Contains(st.urls.s[id], v) }
+	case searchv1.UrlMatch_OPERATOR_PREFIX:
+		return func(id uint32) bool { return strings.HasPrefix(st.urls.s[id], v) }
+	case searchv1.UrlMatch_OPERATOR_PATTERN:
+		return func(id uint32) bool { return pagerule.Glob(v, st.urls.s[id]) }
+	}
+	// A full-URL EQUALS compares page keys (pagerule.Rule.Match): the
+	// URL's page key, or the URL itself when not http(s), is its PageKey.
+	want, _ := (pagerule.Rule{Op: pagerule.Equals, Value: v}).Exact()
+	return func(id uint32) bool { return st.strs.s[st.keyOf[id]] == want }
 }
 
 func (f *filter) match(r *row) bool {

@@ -367,3 +367,38 @@ func TestLowerMedian(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchURLsIsMatchURL: the per-URL-id rule results equal index.MatchURL
+// on every URL, for every operator, path-form or not.
+func TestMatchURLsIsMatchURL(t *testing.T) {
+	st := newSite()
+	urls := []string{
+		"https://shop.test/", "https://Shop.test/Cart/?a=1#x", "http://shop.test:80/cart", "https://shop.test:8443/cart",
+		"https://shop.test/product/42/buy", "app://home", "not a url", "%zz", "", "https://shop.test", "HTTPS://SHOP.TEST/cart/",
+		"https://shop.test/a%20b", "https://[::1]/x", "file:///etc/passwd",
+	}
+	for _, u := range urls {
+		st.url(u)
+	}
+	var rules []*searchv1.UrlMatch
+	for _, op := range []searchv1.UrlMatch_Operator{0, 1, 2, 3, 4} {
+		for _, v := range []string{"/", "/cart", "/cart/", "https://shop.test/cart", "shop.test", "/product/*", "https://shop.test/*", "app://home", "*", "/a%20b", "CART"} {
+			rules = append(rules, &searchv1.UrlMatch{Operator: op, Value: v})
+		}
+	}
+	for _, m := range rules {
+		got := st.matchURLs(m)
+		for id, u := range st.urls.s {
+			if want := index.MatchURL(m, u); got[id] != want {
+				t.Errorf("rule %v on %q: %v, want %v", m, u, got[id], want)
+			}
+		}
+	}
+	// URLs added later extend the kept results.
+	m := &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "/cart"}
+	st.matchURLs(m)
+	id := st.url("https://other.test/cart/x")
+	if got := st.matchURLs(m); len(got) != len(st.urls.s) || !got[id] {
+		t.Fatalf("after a new URL: %v", got)
+	}
+}
