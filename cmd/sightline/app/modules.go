@@ -17,6 +17,7 @@ import (
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/siteaccess"
 	accounts "github.com/sightlinehq/sightline/svc-accounts"
 	ingest "github.com/sightlinehq/sightline/svc-ingest"
@@ -54,7 +55,7 @@ func dependencies(module string) []dependency {
 	case Recordings:
 		return []dependency{{module: Search}, {module: Accounts}}
 	case Ingest:
-		return []dependency{{module: Accounts}, {module: Recordings}}
+		return []dependency{{module: Accounts}, {module: Recordings}, {module: Search}}
 	case Gateway:
 		return []dependency{{module: Accounts}, {module: Recordings}, {module: Search}, {module: Ingest, optional: true}}
 	}
@@ -184,10 +185,15 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		if err != nil {
 			return runningModule{}, err
 		}
+		srch, err := conn(Search)
+		if err != nil {
+			return runningModule{}, err
+		}
 		svc, err := ingest.New(ctx, a.cfg.Ingest, ingest.Deps{
 			Logger: log, TracerProvider: tp, MeterProvider: mp, Propagator: a.tel.Propagator, DataDir: a.cfg.DataDir,
 			Accounts:   accountsv1.NewAccountsServiceClient(acc),
 			Recordings: recordingsv1.NewRecordingsServiceClient(rec),
+			Traffic:    trafficv1.NewTrafficServiceClient(srch),
 		})
 		if err != nil {
 			return runningModule{}, err
@@ -197,12 +203,16 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		// /readyz/ingest checks only what intake needs: besides the
 		// service's own check (spool not full), that the spool's disk takes
 		// writes. Not accounts (settings are cached) nor recordings
-		// (batches wait in the spool).
+		// (batches wait in the spool) nor search (hits wait in the
+		// traffic spool).
 		spoolDir := a.cfg.Ingest.SpoolDir
 		if spoolDir == "" {
 			spoolDir = filepath.Join(a.cfg.DataDir, "spool")
 		}
-		a.checks.Add(Ingest, func(context.Context) error { return dirWritable(spoolDir) })
+		trafficDir := ingest.TrafficSpoolDir(a.cfg.Ingest, a.cfg.DataDir)
+		a.checks.Add(Ingest, func(context.Context) error {
+			return errors.Join(dirWritable(spoolDir), dirWritable(trafficDir))
+		})
 		return runningModule{name: name, svc: svc, grpcSvc: ingestv1.IngestService_ServiceDesc.ServiceName}, nil
 
 	case Gateway:
