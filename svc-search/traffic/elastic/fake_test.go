@@ -232,13 +232,27 @@ func (f *fakeES) search(w http.ResponseWriter, routing string, body []byte) {
 		f.fail(w, "search without routing")
 		return
 	}
-	if req["aggs"] != nil {
+	if req["aggs"] != nil && f.aggResponse != "" {
 		io.WriteString(w, f.aggResponse)
 		return
 	}
 	ids, err := f.matching(routing, req["query"].(map[string]any))
 	if err != nil {
 		f.fail(w, "search: %v", err)
+		return
+	}
+	if aggs, ok := req["aggs"].(map[string]any); ok {
+		rows := make([]*aggRow, len(ids))
+		for i, id := range ids {
+			rows[i] = &aggRow{src: f.docs[id].source}
+		}
+		res, err := aggregate(aggs, rows)
+		if err != nil {
+			f.fail(w, "aggregations: %v", err)
+			return
+		}
+		raw, _ := json.Marshal(res)
+		fmt.Fprintf(w, `{"hits":{"total":{"value":%d,"relation":"eq"},"hits":[]},"aggregations":%s}`, len(ids), raw)
 		return
 	}
 	sorts, _ := req["sort"].([]any)
@@ -412,6 +426,16 @@ func match(q map[string]any, src map[string]any) (bool, error) {
 						if fmt.Sprint(v) == fmt.Sprint(w) {
 							return true, nil
 						}
+					}
+				}
+			}
+			return false, nil
+		case "prefix", "wildcard":
+			for field, spec := range a {
+				p := spec.(map[string]any)["value"].(string)
+				for _, v := range values(src, strings.TrimSuffix(field, "."+wildcardSub)) {
+					if s, ok := v.(string); ok && len(s) <= ignoreAbove && ((kind == "prefix" && strings.HasPrefix(s, p)) || (kind == "wildcard" && wildcardMatch(p, s))) {
+						return true, nil
 					}
 				}
 			}
