@@ -79,7 +79,8 @@ func (m *mesh) recordingsArgs() []string {
 }
 
 func (m *mesh) ingestArgs() []string {
-	return []string{"--remote.accounts", m.accounts.addrs.GRPC, "--remote.recordings", m.recordings.addrs.GRPC, "--ingest.rate-per-ip=0"}
+	return []string{"--remote.accounts", m.accounts.addrs.GRPC, "--remote.recordings", m.recordings.addrs.GRPC,
+		"--remote.search", m.search.addrs.GRPC, "--ingest.rate-per-ip=0"}
 }
 
 func (m *mesh) gatewayArgs() []string {

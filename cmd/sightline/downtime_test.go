@@ -61,7 +61,8 @@ func TestAccountsPostgresDownManyProcesses(t *testing.T) {
 		"--accounts.default-plan.sessions-per-day=1000000")
 	srch := startServe(t, nil, "--target=search", "--remote.accounts", acc.addrs.GRPC)
 	rec := startServe(t, nil, "--target=recordings", "--remote.accounts", acc.addrs.GRPC, "--remote.search", srch.addrs.GRPC)
-	ing := startServe(t, nil, "--target=ingest", "--remote.accounts", acc.addrs.GRPC, "--remote.recordings", rec.addrs.GRPC, "--ingest.rate-per-ip=0")
+	ing := startServe(t, nil, "--target=ingest", "--remote.accounts", acc.addrs.GRPC, "--remote.recordings", rec.addrs.GRPC,
+		"--remote.search", srch.addrs.GRPC, "--ingest.rate-per-ip=0")
 	gw := startServe(t, nil, "--target=gateway", "--remote.accounts", acc.addrs.GRPC, "--remote.recordings", rec.addrs.GRPC,
 		"--remote.search", srch.addrs.GRPC, "--remote.ingest", ing.addrs.GRPC)
 	accountsPostgresDown(t, pg, pgRoles{accounts: acc, ingest: ing, gateway: gw, others: []*process{srch, rec}})

@@ -241,7 +241,8 @@ func TestManyProcesses(t *testing.T) {
 	search := startServe(t, env, "--target=search", "--remote.accounts", accounts.addrs.GRPC)
 	recordings := startServe(t, env, "--target=recordings", "--remote.accounts", accounts.addrs.GRPC, "--remote.search", search.addrs.GRPC)
 	notify := startServe(t, env, "--target=notify")
-	ingest := startServe(t, env, "--target=ingest", "--remote.accounts", accounts.addrs.GRPC, "--remote.recordings", recordings.addrs.GRPC)
+	ingest := startServe(t, env, "--target=ingest", "--remote.accounts", accounts.addrs.GRPC, "--remote.recordings", recordings.addrs.GRPC,
+		"--remote.search", search.addrs.GRPC)
 	gateway := startServe(t, env, "--target=gateway", "--remote.accounts", accounts.addrs.GRPC,
 		"--remote.recordings", recordings.addrs.GRPC, "--remote.search", search.addrs.GRPC, "--remote.ingest", ingest.addrs.GRPC)
 
@@ -626,7 +627,7 @@ func TestReadyWithGiBUndelivered(t *testing.T) {
 	t.Logf("wrote %d MiB (%d records) in %v", st.Bytes>>20, st.Records, time.Since(fill).Round(time.Millisecond))
 
 	start := time.Now()
-	p := startServe(t, nil, "--data-dir", dir, "--target=ingest", "--remote.accounts", "127.0.0.1:1", "--remote.recordings", "127.0.0.1:1",
+	p := startServe(t, nil, "--data-dir", dir, "--target=ingest", "--remote.accounts", "127.0.0.1:1", "--remote.recordings", "127.0.0.1:1", "--remote.search", "127.0.0.1:1",
 		"--ingest.spool.max-bytes", fmt.Sprint(2<<30))
 	code, _, body := httpGet(t, "http://"+p.addrs.Admin+"/readyz")
 	ready := time.Since(start)
@@ -653,7 +654,7 @@ func TestReadyWithGiBUndelivered(t *testing.T) {
 		os.Remove(f)
 	}
 	start = time.Now()
-	p = startServe(t, nil, "--data-dir", dir, "--target=ingest", "--remote.accounts", "127.0.0.1:1", "--remote.recordings", "127.0.0.1:1",
+	p = startServe(t, nil, "--data-dir", dir, "--target=ingest", "--remote.accounts", "127.0.0.1:1", "--remote.recordings", "127.0.0.1:1", "--remote.search", "127.0.0.1:1",
 		"--ingest.spool.max-bytes", fmt.Sprint(2<<30))
 	code, _, _ = httpGet(t, "http://"+p.addrs.Admin+"/readyz")
 	t.Logf("without indexes (a full scan, the former start-up): ready %v, %d (with indexes: %v)", time.Since(start).Round(time.Millisecond), code, ready.Round(time.Millisecond))
