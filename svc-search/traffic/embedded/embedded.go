@@ -52,11 +52,15 @@ type Options struct {
 	CacheBytes int64
 	// Logger receives Pebble's logs (default: Pebble's).
 	Logger pebble.Logger
+	// ParallelRows is the fewest sessions a query scans on every core
+	// (default 20,000; fewer are scanned on one).
+	ParallelRows int
 }
 
 // Store is the embedded traffic store.
 type Store struct {
-	db *pebble.DB
+	db   *pebble.DB
+	opts Options
 
 	// wmu serialises writes: each reads, folds and rewrites whole session
 	// records, and the in-memory copies change under it in commit order.
@@ -104,7 +108,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("traffic embedded: open %s: %w", dir, err)
 	}
-	return &Store{db: db, sites: map[int64]*loaded{}}, nil
+	if opts.ParallelRows <= 0 {
+		opts.ParallelRows = 20_000
+	}
+	return &Store{db: db, sites: map[int64]*loaded{}, opts: opts}, nil
 }
 
 // Ready reports whether the store can serve.
@@ -458,6 +465,7 @@ func (s *Store) site(ctx context.Context, siteID int64) (*loaded, error) {
 		s.smu.Unlock()
 		if l == nil {
 			st := newSite()
+			st.parallelRows = s.opts.ParallelRows
 			if err := s.scan(ctx, siteID, func(id string, ss *session) { st.put(id, ss) }); err != nil {
 				return nil, err
 			}

@@ -39,21 +39,22 @@ func (st *site) steps(in []*trafficv1.FunnelStep) []step {
 
 // walk answers how many steps a session reached, and when it reached
 // each (at).
-func walk(r *row, steps []step, at []int64) int {
+func walk(st *site, r *row, steps []step, at []int64) int {
 	k := 0
-	for _, it := range r.tl {
+	ts, vs := st.timeline(r)
+	for j, v := range vs {
 		s := &steps[k]
-		if it.ev != s.event {
+		if (v&evBit != 0) != s.event {
 			continue
 		}
 		if s.event {
-			if int64(it.v) != s.name {
+			if int64(v&^evBit) != s.name {
 				continue
 			}
-		} else if s.urls != nil && !s.urls[it.v] {
+		} else if s.urls != nil && !s.urls[v] {
 			continue
 		}
-		at[k] = it.t
+		at[k] = ts[j]
 		if k++; k == len(steps) {
 			break
 		}
@@ -62,8 +63,8 @@ func walk(r *row, steps []step, at []int64) int {
 }
 
 // funnelRows calls fn for every session a funnel query selects, with the
-// steps it reached.
-func (st *site) funnelRows(q traffic.FunnelQuery, fn func(i int, r *row, k int, at []int64)) {
+// steps it reached, from w goroutines (fn's first argument).
+func (st *site) funnelRows(q traffic.FunnelQuery, w int, fn func(w, i int, r *row, k int, at []int64)) {
 	steps := st.steps(q.Steps)
 	if len(steps) == 0 {
 		return
@@ -73,14 +74,16 @@ func (st *site) funnelRows(q traffic.FunnelQuery, fn func(i int, r *row, k int, 
 		devices = append(devices, uint8(d))
 	}
 	lo, hi := q.Start.UnixNano(), q.End.UnixNano()
-	at := make([]int64, len(steps))
-	for i := range st.rows {
-		r := &st.rows[i]
-		if r.flags&rowLive == 0 || r.start < lo || r.start >= hi || (devices != nil && !slices.Contains(devices, r.device)) {
-			continue
+	parallel(len(st.rows), w, func(w, from, to int) {
+		at := make([]int64, len(steps))
+		for i := from; i < to; i++ {
+			r := &st.rows[i]
+			if r.flags&rowLive == 0 || r.start < lo || r.start >= hi || (devices != nil && !slices.Contains(devices, r.device)) {
+				continue
+			}
+			fn(w, i, r, walk(st, r, steps, at), at)
 		}
-		fn(i, r, walk(r, steps, at), at)
-	}
+	})
 }
 
 // Funnel answers one result per step.
@@ -91,22 +94,38 @@ func (s *Store) Funnel(ctx context.Context, q traffic.FunnelQuery) (*trafficv1.C
 	}
 	defer l.mu.RUnlock()
 	n := len(q.Steps)
-	reached, dropped, droppedRec := make([]int64, n), make([]int64, n), make([]int64, n)
-	gaps := make([][]int64, n)
-	l.s.funnelRows(q, func(_ int, r *row, k int, at []int64) {
+	type part struct {
+		reached, dropped, droppedRec []int64
+		gaps                         [][]int64
+	}
+	ps := make([]part, l.s.workers())
+	for w := range ps {
+		ps[w] = part{make([]int64, n), make([]int64, n), make([]int64, n), make([][]int64, n)}
+	}
+	l.s.funnelRows(q, len(ps), func(w, _ int, r *row, k int, at []int64) {
+		p := &ps[w]
 		for j := 0; j < k; j++ {
-			reached[j]++
+			p.reached[j]++
 			if j > 0 {
-				gaps[j] = append(gaps[j], at[j]-at[j-1])
+				p.gaps[j] = append(p.gaps[j], at[j]-at[j-1])
 			}
 		}
 		if k >= 1 && k < n {
-			dropped[k]++
+			p.dropped[k]++
 			if r.flags&rowMarked != 0 {
-				droppedRec[k]++
+				p.droppedRec[k]++
 			}
 		}
 	})
+	reached, dropped, droppedRec, gaps := ps[0].reached, ps[0].dropped, ps[0].droppedRec, ps[0].gaps
+	for _, p := range ps[1:] {
+		for j := range n {
+			reached[j] += p.reached[j]
+			dropped[j] += p.dropped[j]
+			droppedRec[j] += p.droppedRec[j]
+			gaps[j] = append(gaps[j], p.gaps[j]...)
+		}
+	}
 	out := &trafficv1.ComputeFunnelResponse{}
 	for j := 0; j < n; j++ {
 		res := &trafficv1.FunnelStepResult{Sessions: reached[j], Dropped: dropped[j], DroppedRecorded: droppedRec[j]}
@@ -145,27 +164,37 @@ func (s *Store) FunnelSessions(ctx context.Context, q traffic.FunnelQuery, stepI
 		start int64
 		id    string
 	}
-	var rec []hit
+	type part struct {
+		rec             []hit
+		total, recorded int64
+	}
+	ps := make([]part, st.workers())
 	var cs int64
 	var cid string
 	if after != nil {
 		cs, cid = after.Start.UnixNano(), after.SessionID
 	}
-	st.funnelRows(q, func(i int, r *row, k int, _ []int64) {
+	st.funnelRows(q, len(ps), func(w, i int, r *row, k int, _ []int64) {
 		if (dropped && k != stepIdx) || (!dropped && k <= stepIdx) {
 			return
 		}
-		page.Total++
+		p := &ps[w]
+		p.total++
 		if r.flags&rowMarked == 0 {
 			return
 		}
-		page.Recorded++
-		id := st.ids[i]
-		if after != nil && (r.start > cs || (r.start == cs && id >= cid)) {
+		p.recorded++
+		if after != nil && (r.start > cs || (r.start == cs && string(st.sids.bytes(uint32(i))) >= cid)) {
 			return
 		}
-		rec = append(rec, hit{r.start, id})
+		p.rec = append(p.rec, hit{r.start, st.sids.get(uint32(i))})
 	})
+	var rec []hit
+	for _, p := range ps {
+		page.Total += p.total
+		page.Recorded += p.recorded
+		rec = append(rec, p.rec...)
+	}
 	slices.SortFunc(rec, func(a, b hit) int {
 		if a.start != b.start {
 			return cmp64(b.start, a.start)

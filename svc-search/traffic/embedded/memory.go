@@ -36,16 +36,14 @@ func (d *dict) lookup(v string) (uint32, bool) {
 	return id, ok
 }
 
-// item is one entry of a session's timeline, sorted by traffic.Less when
-// the row is built (page view ids are only needed for that sort, so they
-// stay in Pebble): v is the page view's URL id or the event's name id.
-type item struct {
-	t  int64
-	v  uint32
-	ev bool
-}
+// A session's timeline (page views and events sorted by traffic.Less
+// when the row is built; page view ids are only needed for that sort, so
+// they stay in Pebble) lives in the site's item arenas: itT the Time,
+// itV the page view's URL id or, with evBit, the event's name id.
+const evBit = 1 << 31
 
-// row is one counted session (one with a page view) of a site.
+// row is one counted session (one with a page view) of a site. It holds
+// no pointers, so a million rows cost the garbage collector nothing.
 type row struct {
 	start, end, last int64 // Unix ns; last: the latest hit of any kind
 	visitor          uint32
@@ -55,9 +53,10 @@ type row struct {
 	browser, os      uint32
 	screen           uint32
 	pvs              uint32
+	tlOff            uint32
+	tlLen            uint16
 	device           uint8
 	flags            uint8 // rowLive | rowMarked | flagRage...
-	tl               []item
 }
 
 const (
@@ -65,21 +64,24 @@ const (
 	rowMarked uint8 = 1 << 7
 )
 
-// site is the in-memory columnar copy of one site's sessions: rows in
-// arrival order (a query scans them all — a million rows is a few
-// milliseconds — so no order has to be kept up to date on writes),
+// site is the in-memory columnar copy of one site's sessions: rows by
+// session id's intern id (a query scans them all — a million rows is a
+// few milliseconds — so no order has to be kept up to date on writes),
 // strings dictionary-encoded so filters and page rules are evaluated once
 // per distinct value, not per row.
 type site struct {
 	rows  []row
-	ids   []string // row → session id
-	byID  map[string]uint32
-	strs  dict // attributes, event names, page keys
+	sids  intern // session ids; a row's index is its id's
+	strs  dict   // attributes, event names, page keys
 	urls  dict
 	keyOf []uint32  // URL id → page key's string id
 	urlAt []urlInfo // URL id → what sessions landing on it derive
-	vis   dict      // visitor ids
-	dead  int
+	vis   intern    // visitor ids
+	itT   []int64
+	itV   []uint32
+	waste int // arena items no row uses
+	// parallelRows: Options.ParallelRows.
+	parallelRows int
 
 	// cmu guards the page rules' results (rules, by rule, per URL id,
 	// extended as URLs are added; readers extend them under the site's
@@ -100,7 +102,7 @@ type ruleKey struct {
 }
 
 func newSite() *site {
-	s := &site{byID: map[string]uint32{}, strs: newDict(), urls: newDict(), vis: newDict()}
+	s := &site{sids: newIntern(), strs: newDict(), urls: newDict(), vis: newIntern()}
 	s.keyOf = []uint32{s.strs.id(index.PageKey(""))}
 	s.urlAt = []urlInfo{{}}
 	s.rules = map[ruleKey][]bool{}
@@ -120,30 +122,72 @@ func (s *site) url(u string) uint32 {
 // put updates (or adds, or removes) the row of one session from its
 // stored state.
 func (s *site) put(id string, ss *session) {
-	i, ok := s.byID[id]
 	if ss == nil || !ss.hasPageView() {
-		if ok {
+		if i, ok := s.sids.find(id); ok {
 			s.drop(i)
 		}
 		return
 	}
-	if !ok {
-		i = uint32(len(s.rows))
+	i, added := s.sids.add(id)
+	if added {
 		s.rows = append(s.rows, row{})
-		s.ids = append(s.ids, id)
-		s.byID[id] = i
 	}
 	s.build(&s.rows[i], ss)
 }
 
 func (s *site) drop(i uint32) {
-	if s.rows[i].flags&rowLive == 0 {
+	r := &s.rows[i]
+	if r.flags&rowLive == 0 {
 		return
 	}
-	delete(s.byID, s.ids[i])
-	s.rows[i] = row{}
-	s.ids[i] = ""
-	s.dead++
+	s.waste += int(r.tlLen)
+	*r = row{}
+}
+
+// timeline answers a row's items.
+func (s *site) timeline(r *row) ([]int64, []uint32) {
+	return s.itT[r.tlOff : r.tlOff+uint32(r.tlLen)], s.itV[r.tlOff : r.tlOff+uint32(r.tlLen)]
+}
+
+// place stores a row's new timeline: over its old one when it fits, else
+// at the arenas' end (compacting them when more than half is waste).
+func (s *site) place(r *row, n int) (off uint32) {
+	if n <= int(r.tlLen) && r.flags&rowLive != 0 {
+		s.waste += int(r.tlLen) - n
+		return r.tlOff
+	}
+	if r.flags&rowLive != 0 {
+		s.waste += int(r.tlLen)
+	}
+	if s.waste > 1<<16 && s.waste > len(s.itT)/2 {
+		s.compact(r)
+	}
+	off = uint32(len(s.itT))
+	s.itT = append(s.itT, make([]int64, n)...)
+	s.itV = append(s.itV, make([]uint32, n)...)
+	return off
+}
+
+// compact rewrites the arenas with only live rows' items (skip's are
+// being replaced).
+func (s *site) compact(skip *row) {
+	var n int
+	for i := range s.rows {
+		if r := &s.rows[i]; r != skip && r.flags&rowLive != 0 {
+			n += int(r.tlLen)
+		}
+	}
+	t, v := make([]int64, 0, n+n/4), make([]uint32, 0, n+n/4)
+	for i := range s.rows {
+		r := &s.rows[i]
+		if r == skip || r.flags&rowLive == 0 {
+			continue
+		}
+		a, b := s.timeline(r)
+		r.tlOff = uint32(len(t))
+		t, v = append(t, a...), append(v, b...)
+	}
+	s.itT, s.itV, s.waste = t, v, 0
 }
 
 // build derives a row from a session that has a page view, by the
@@ -194,12 +238,13 @@ func (s *site) build(r *row, ss *session) {
 		}
 		return strings.Compare(a.name, b.name)
 	})
-	items := r.tl[:0]
-	if cap(items) < len(tl) {
-		items = make([]item, 0, len(tl))
-	}
-	for _, o := range tl {
-		items = append(items, item{t: o.t, v: o.v, ev: o.ev})
+	off := s.place(r, len(tl))
+	for j, o := range tl {
+		s.itT[off+uint32(j)] = o.t
+		s.itV[off+uint32(j)] = o.v
+		if o.ev {
+			s.itV[off+uint32(j)] |= evBit
+		}
 	}
 	last, _, _ := ss.lastHit()
 	entryID := s.url(entry.url)
@@ -214,17 +259,19 @@ func (s *site) build(r *row, ss *session) {
 		screen = strconv.Itoa(int(entry.w)) + "x" + strconv.Itoa(int(entry.h))
 	}
 	flags := rowLive
+	vis, _ := s.vis.add(entry.visitor)
 	if ss.marked {
 		flags |= rowMarked | ss.flags
 	}
 	*r = row{
 		start: entry.time, end: max(end, entry.time), last: last,
-		visitor: s.vis.id(entry.visitor),
+		visitor: vis,
 		entry:   entryID, exit: s.url(exit.url),
 		ref:  s.strs.id(ref),
 		utmS: at.utmS, utmM: at.utmM, utmC: at.utmC,
 		country: s.strs.id(entry.country), browser: s.strs.id(entry.browser), os: s.strs.id(entry.os),
-		screen: s.strs.id(screen), pvs: n, device: entry.device, flags: flags, tl: items,
+		screen: s.strs.id(screen), pvs: n, device: entry.device, flags: flags,
+		tlOff: off, tlLen: uint16(len(tl)),
 	}
 }
 

@@ -3,9 +3,10 @@ package embedded
 import (
 	"cmp"
 	"context"
+	"runtime"
 	"slices"
-	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -139,7 +140,7 @@ func (st *site) matcher(m *searchv1.UrlMatch) func(id uint32) bool {
 	return func(id uint32) bool { return st.strs.s[st.keyOf[id]] == want }
 }
 
-func (f *filter) match(r *row) bool {
+func (f *filter) match(st *site, r *row) bool {
 	if f.devices != nil && !slices.Contains(f.devices, r.device) {
 		return false
 	}
@@ -157,8 +158,9 @@ func (f *filter) match(r *row) bool {
 		return false
 	}
 	if f.visited != nil {
-		for _, it := range r.tl {
-			if !it.ev && f.visited[it.v] {
+		_, vs := st.timeline(r)
+		for _, v := range vs {
+			if v&evBit == 0 && f.visited[v] {
 				return true
 			}
 		}
@@ -193,6 +195,17 @@ func (t *totals) add(r *row) {
 		}
 	}
 	t.durs = append(t.durs, (r.end-r.start)/int64(time.Millisecond))
+}
+
+func (t *totals) merge(o *totals) {
+	t.sessions += o.sessions
+	t.pvs += o.pvs
+	t.bounces += o.bounces
+	t.recorded += o.recorded
+	t.rage += o.rage
+	t.dead += o.dead
+	t.errs += o.errs
+	t.durs = append(t.durs, o.durs...)
 }
 
 func (t *totals) proto() *trafficv1.TrafficTotals {
@@ -233,61 +246,86 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 	f := st.compile(q.Filter)
 	lo, hi := q.Start.UnixNano(), q.End.UnixNano()
 	plo := lo - (hi - lo)
-	var cur, prev totals
 	type bucket struct{ visitors, sessions, pvs int64 }
-	series := make([]bucket, len(bs))
-	// pairs: bucket<<32 | visitor of every current session, grouped by
-	// bucket below to count each bucket's distinct visitors.
-	var pairs []uint64
+	type part struct {
+		cur, prev totals
+		series    []bucket
+		// pairs: bucket<<32 | visitor of every current session, grouped
+		// by bucket below to count each bucket's distinct visitors.
+		pairs []uint64
+		seen  []uint8 // per visitor: 1 current, 2 previous
+	}
+	nv := st.vis.len()
+	bix := newBucketIndex(bs, iv, loc)
+	ps := make([]part, st.workers())
 	if !f.none {
-		seen := make([]uint8, len(st.vis.s))
-		for i := range st.rows {
-			r := &st.rows[i]
-			if r.flags&rowLive == 0 || r.start < plo || r.start >= hi || !f.match(r) {
-				continue
-			}
-			if r.start < lo {
-				prev.add(r)
-				if seen[r.visitor]&2 == 0 {
-					seen[r.visitor] |= 2
-					prev.visitors++
+		parallel(len(st.rows), len(ps), func(w, from, to int) {
+			p := &ps[w]
+			p.series, p.seen = make([]bucket, len(bs)), make([]uint8, nv)
+			p.cur.durs, p.pairs = make([]int64, 0, (to-from)/2), make([]uint64, 0, (to-from)/2)
+			for i := from; i < to; i++ {
+				r := &st.rows[i]
+				if r.flags&rowLive == 0 || r.start < plo || r.start >= hi || !f.match(st, r) {
+					continue
 				}
-				continue
+				if r.start < lo {
+					p.prev.add(r)
+					p.seen[r.visitor] |= 2
+					continue
+				}
+				p.cur.add(r)
+				p.seen[r.visitor] |= 1
+				b := bix.of(r.start)
+				p.series[b].sessions++
+				p.series[b].pvs += int64(r.pvs)
+				p.pairs = append(p.pairs, uint64(b)<<32|uint64(r.visitor))
 			}
-			cur.add(r)
-			if seen[r.visitor]&1 == 0 {
-				seen[r.visitor] |= 1
-				cur.visitors++
-			}
-			b := sort.Search(len(bs), func(j int) bool { return bs[j] > r.start }) - 1
-			if b < 0 {
-				b = 0
-			}
-			series[b].sessions++
-			series[b].pvs += int64(r.pvs)
-			pairs = append(pairs, uint64(b)<<32|uint64(r.visitor))
+		})
+	}
+	var cur, prev totals
+	series := make([]bucket, len(bs))
+	var pairs []uint64
+	var seen []uint8
+	for w, p := range ps {
+		cur.merge(&p.cur)
+		prev.merge(&p.prev)
+		for b := range p.series {
+			series[b].sessions += p.series[b].sessions
+			series[b].pvs += p.series[b].pvs
 		}
-		if len(pairs) > 0 {
-			count := make([]int, len(bs)+1)
-			for _, p := range pairs {
-				count[p>>32+1]++
-			}
-			for i := 1; i < len(count); i++ {
-				count[i] += count[i-1]
-			}
-			grouped := make([]uint32, len(pairs))
-			pos := slices.Clone(count)
-			for _, p := range pairs {
-				grouped[pos[p>>32]] = uint32(p)
-				pos[p>>32]++
-			}
-			stamp := make([]uint32, len(st.vis.s))
-			for b := range bs {
-				for _, v := range grouped[count[b]:count[b+1]] {
-					if stamp[v] != uint32(b)+1 {
-						stamp[v] = uint32(b) + 1
-						series[b].visitors++
-					}
+		if w == 0 {
+			pairs, seen = p.pairs, p.seen
+			continue
+		}
+		pairs = append(pairs, p.pairs...)
+		for v, x := range p.seen {
+			seen[v] |= x
+		}
+	}
+	for _, x := range seen {
+		cur.visitors += int64(x & 1)
+		prev.visitors += int64(x >> 1)
+	}
+	if len(pairs) > 0 {
+		count := make([]int, len(bs)+1)
+		for _, p := range pairs {
+			count[p>>32+1]++
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		grouped := make([]uint32, len(pairs))
+		pos := slices.Clone(count)
+		for _, p := range pairs {
+			grouped[pos[p>>32]] = uint32(p)
+			pos[p>>32]++
+		}
+		stamp := make([]uint32, nv)
+		for b := range bs {
+			for _, v := range grouped[count[b]:count[b+1]] {
+				if stamp[v] != uint32(b)+1 {
+					stamp[v] = uint32(b) + 1
+					series[b].visitors++
 				}
 			}
 		}
@@ -315,70 +353,95 @@ func (s *Store) Breakdown(ctx context.Context, q traffic.Query, dim trafficv1.Tr
 	f := st.compile(q.Filter)
 	lo, hi := q.Start.UnixNano(), q.End.UnixNano()
 	n := len(st.strs.s)
-	sess, pvs, bounces := make([]int64, n), make([]int64, n), make([]int64, n)
-	var devSess, devPVs, devBounces [256]int64
-	var stamp []uint32
-	if dim == trafficv1.TrafficDimension_TRAFFIC_DIMENSION_PAGE {
-		stamp = make([]uint32, n)
+	type part struct {
+		sess, pvs, bounces          []int64 // by string id
+		devSess, devPVs, devBounces [256]int64
+		total                       int64
 	}
-	var total int64
-	for i := range st.rows {
-		r := &st.rows[i]
-		if f.none || r.flags&rowLive == 0 || r.start < lo || r.start >= hi || !f.match(r) {
-			continue
+	ps := make([]part, st.workers())
+	page := dim == trafficv1.TrafficDimension_TRAFFIC_DIMENSION_PAGE
+	parallel(len(st.rows), len(ps), func(w, from, to int) {
+		p := &ps[w]
+		p.sess, p.pvs, p.bounces = make([]int64, n), make([]int64, n), make([]int64, n)
+		var stamp []uint32
+		if page {
+			stamp = make([]uint32, n)
 		}
-		total++
-		bounce := int64(0)
-		if r.pvs == 1 {
-			bounce = 1
-		}
-		var v uint32
-		switch dim {
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_PAGE:
-			for _, it := range r.tl {
-				if it.ev {
-					continue
-				}
-				k := st.keyOf[it.v]
-				pvs[k]++
-				if stamp[k] != uint32(i)+1 {
-					stamp[k] = uint32(i) + 1
-					sess[k]++
-					bounces[k] += bounce
-				}
+		for i := from; i < to; i++ {
+			r := &st.rows[i]
+			if f.none || r.flags&rowLive == 0 || r.start < lo || r.start >= hi || !f.match(st, r) {
+				continue
 			}
-			continue
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_DEVICE_TYPE:
-			devSess[r.device]++
-			devPVs[r.device] += int64(r.pvs)
-			devBounces[r.device] += bounce
-			continue
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_ENTRY_PAGE:
-			v = st.keyOf[r.entry]
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_EXIT_PAGE:
-			v = st.keyOf[r.exit]
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_REFERRER:
-			v = r.ref
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_SOURCE:
-			v = r.utmS
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_MEDIUM:
-			v = r.utmM
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_CAMPAIGN:
-			v = r.utmC
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_COUNTRY:
-			v = r.country
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_BROWSER:
-			v = r.browser
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_OS:
-			v = r.os
-		case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_SCREEN_SIZE:
-			v = r.screen
-		default:
-			continue
+			p.total++
+			bounce := int64(0)
+			if r.pvs == 1 {
+				bounce = 1
+			}
+			var v uint32
+			switch dim {
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_PAGE:
+				_, vs := st.timeline(r)
+				for _, it := range vs {
+					if it&evBit != 0 {
+						continue
+					}
+					k := st.keyOf[it]
+					p.pvs[k]++
+					if stamp[k] != uint32(i)+1 {
+						stamp[k] = uint32(i) + 1
+						p.sess[k]++
+						p.bounces[k] += bounce
+					}
+				}
+				continue
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_DEVICE_TYPE:
+				p.devSess[r.device]++
+				p.devPVs[r.device] += int64(r.pvs)
+				p.devBounces[r.device] += bounce
+				continue
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_ENTRY_PAGE:
+				v = st.keyOf[r.entry]
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_EXIT_PAGE:
+				v = st.keyOf[r.exit]
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_REFERRER:
+				v = r.ref
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_SOURCE:
+				v = r.utmS
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_MEDIUM:
+				v = r.utmM
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_CAMPAIGN:
+				v = r.utmC
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_COUNTRY:
+				v = r.country
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_BROWSER:
+				v = r.browser
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_OS:
+				v = r.os
+			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_SCREEN_SIZE:
+				v = r.screen
+			default:
+				continue
+			}
+			p.sess[v]++
+			p.pvs[v] += int64(r.pvs)
+			p.bounces[v] += bounce
 		}
-		sess[v]++
-		pvs[v] += int64(r.pvs)
-		bounces[v] += bounce
+	})
+	sess, pvs, bounces := ps[0].sess, ps[0].pvs, ps[0].bounces
+	devSess, devPVs, devBounces := ps[0].devSess, ps[0].devPVs, ps[0].devBounces
+	total := ps[0].total
+	for _, p := range ps[1:] {
+		total += p.total
+		for v := range sess {
+			sess[v] += p.sess[v]
+			pvs[v] += p.pvs[v]
+			bounces[v] += p.bounces[v]
+		}
+		for d := range devSess {
+			devSess[d] += p.devSess[d]
+			devPVs[d] += p.devPVs[d]
+			devBounces[d] += p.devBounces[d]
+		}
 	}
 	var rows []*trafficv1.TrafficRow
 	if dim == trafficv1.TrafficDimension_TRAFFIC_DIMENSION_DEVICE_TYPE {
@@ -414,6 +477,82 @@ func (s *Store) Breakdown(ctx context.Context, q traffic.Query, dim trafficv1.Tr
 	out := &trafficv1.GetTrafficBreakdownResponse{Dimension: dim, TotalValues: int64(len(rows)), Sessions: total}
 	out.Rows = rows[:min(limit, len(rows))]
 	return out, nil
+}
+
+// bucketIndex finds a time's bucket (the one traffic.BucketStart
+// names): by a table of the quarter hours from the first bucket's start
+// when the bucket is the same all through each of them (every zone of
+// this century offsets UTC and changes offset by quarter hours), else by
+// BucketStart itself.
+type bucketIndex struct {
+	bs    []int64
+	iv    trafficv1.TrafficInterval
+	loc   *time.Location
+	at    map[int64]int
+	table []uint16 // quarter hour → bucket
+}
+
+const quarter = int64(15 * time.Minute)
+
+func newBucketIndex(bs []int64, iv trafficv1.TrafficInterval, loc *time.Location) bucketIndex {
+	bi := bucketIndex{bs: bs, iv: iv, loc: loc, at: make(map[int64]int, len(bs))}
+	for i, b := range bs {
+		bi.at[b] = i
+	}
+	if len(bs) == 0 || bs[0]%quarter != 0 {
+		return bi
+	}
+	// The last bucket lasts at most a week (and an hour).
+	table := make([]uint16, (bs[len(bs)-1]-bs[0])/quarter+8*24*4)
+	for j := range table {
+		q := bs[0] + int64(j)*quarter
+		b, ok := bi.at[traffic.BucketStart(time.Unix(0, q), iv, loc).UnixNano()]
+		e, ok2 := bi.at[traffic.BucketStart(time.Unix(0, q+quarter-1), iv, loc).UnixNano()]
+		if !ok || !ok2 || b != e {
+			if !ok && !ok2 && j > 0 {
+				table = table[:j] // past the last bucket
+				break
+			}
+			return bi
+		}
+		table[j] = uint16(b)
+	}
+	bi.table = table
+	return bi
+}
+
+// of answers the bucket of t, a time in the series' range.
+func (bi *bucketIndex) of(t int64) int {
+	if bi.table != nil {
+		if j := (t - bi.bs[0]) / quarter; t >= bi.bs[0] && j < int64(len(bi.table)) {
+			return int(bi.table[j])
+		}
+	}
+	return bi.at[traffic.BucketStart(time.Unix(0, t), bi.iv, bi.loc).UnixNano()]
+}
+
+// workers is how many goroutines scan the rows: the cores, for enough
+// rows to pay for them.
+func (st *site) workers() int {
+	if len(st.rows) < max(st.parallelRows, 1) {
+		return 1
+	}
+	return max(1, min(runtime.GOMAXPROCS(0), 8))
+}
+
+// parallel calls fn for w contiguous parts of [0, n), each on its own
+// goroutine (the first on the caller's), and waits.
+func parallel(n, w int, fn func(w, from, to int)) {
+	var wg sync.WaitGroup
+	for i := 1; i < w; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i, n*i/w, n*(i+1)/w)
+		}()
+	}
+	fn(0, 0, n/w)
+	wg.Wait()
 }
 
 // lowerMedian answers the element at (n-1)/2 of v in sorted order (v is

@@ -31,7 +31,7 @@ func (s *Store) Realtime(ctx context.Context, siteID int64, now time.Time) (*tra
 	var ids []string
 	for i := range l.s.rows {
 		if r := &l.s.rows[i]; r.flags&rowLive != 0 && r.last > mlo {
-			ids = append(ids, l.s.ids[i])
+			ids = append(ids, l.s.sids.get(uint32(i)))
 		}
 	}
 	l.mu.RUnlock()

@@ -22,7 +22,7 @@ var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
 func openStore(t testing.TB, dir string) *Store {
 	t.Helper()
-	s, err := Open(dir, Options{})
+	s, err := Open(dir, Options{ParallelRows: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,5 +400,41 @@ func TestMatchURLsIsMatchURL(t *testing.T) {
 	id := st.url("https://other.test/cart/x")
 	if got := st.matchURLs(m); len(got) != len(st.urls.s) || !got[id] {
 		t.Fatalf("after a new URL: %v", got)
+	}
+}
+
+// TestBucketIndex: the quarter-hour table answers traffic.BucketStart's
+// bucket in zones with DST and half- and quarter-hour offsets.
+func TestBucketIndex(t *testing.T) {
+	from := time.Date(2026, 3, 20, 0, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 11, 5, 0, 0, 0, 0, time.UTC)
+	for _, zone := range []string{"UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, iv := range []trafficv1.TrafficInterval{trafficv1.TrafficInterval_TRAFFIC_INTERVAL_DAY, trafficv1.TrafficInterval_TRAFFIC_INTERVAL_WEEK, trafficv1.TrafficInterval_TRAFFIC_INTERVAL_HOUR} {
+			end := to
+			if iv == trafficv1.TrafficInterval_TRAFFIC_INTERVAL_HOUR {
+				end = from.Add(30 * 24 * time.Hour)
+			}
+			starts, err := traffic.Buckets(from, end, iv, loc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bs := make([]int64, len(starts))
+			for i, b := range starts {
+				bs[i] = b.UnixNano()
+			}
+			bi := newBucketIndex(bs, iv, loc)
+			if bi.table == nil {
+				t.Fatalf("%s %v: no table", zone, iv)
+			}
+			for at := from; at.Before(end); at = at.Add(7*time.Minute + 13*time.Second) {
+				if got, want := starts[bi.of(at.UnixNano())], traffic.BucketStart(at, iv, loc); !got.Equal(want) {
+					t.Fatalf("%s %v: %v in bucket %v, want %v", zone, iv, at, got, want)
+				}
+			}
+		}
 	}
 }
