@@ -57,9 +57,9 @@ type event struct {
 
 // leave is a PAGE_LEAVE whose page view has not arrived yet.
 type leave struct {
-	PV     string  `json:"pv"`
-	Dur    int64   `json:"d"`
-	Times  []int64 `json:"lt,omitempty"`
+	PV      string  `json:"pv"`
+	Dur     int64   `json:"d"`
+	Times   []int64 `json:"lt,omitempty"`
 	Visitor string  `json:"v,omitempty"`
 }
 
@@ -145,8 +145,10 @@ func (s *state) add(h traffic.Hit) bool {
 			if len(s.Pending) >= traffic.MaxPageViewsPerSession {
 				return changed
 			}
-			s.Pending = append(s.Pending, leave{PV: h.PageViewID, Visitor: h.VisitorID})
-			i = len(s.Pending) - 1
+			// Kept sorted by page view id: the document must not depend
+			// on the order leaves arrived in.
+			i, _ = slices.BinarySearchFunc(s.Pending, h.PageViewID, func(l leave, id string) int { return strings.Compare(l.PV, id) })
+			s.Pending = slices.Insert(s.Pending, i, leave{PV: h.PageViewID, Visitor: h.VisitorID})
 			changed = true
 		}
 		p := &s.Pending[i]
