@@ -29,6 +29,7 @@ import (
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/bleve"
 	"github.com/sightlinehq/sightline/svc-search/index/elastic"
+	"github.com/sightlinehq/sightline/svc-search/traffic"
 )
 
 // Backends.
@@ -54,6 +55,21 @@ type Config struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	// MaxUpsertBatch caps the summaries in one UpsertSessions call.
 	MaxUpsertBatch int `yaml:"max_upsert_batch"`
+	// Traffic configures the traffic store (TrafficService).
+	Traffic TrafficConfig `yaml:"traffic"`
+}
+
+// TrafficConfig configures the traffic store: embedded under
+// <DataDir>/traffic beside the bleve index, or Elasticsearch beside the
+// elasticsearch index.
+type TrafficConfig struct {
+	// DefaultRetention keeps a traffic session whose hits carry no
+	// retention (the site's, copied by ingest) this long after its last hit.
+	DefaultRetention time.Duration `yaml:"default_retention"`
+	// SweepInterval is how often expired traffic sessions are removed.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// MaxAppendHits caps the chunks of one AppendHits call.
+	MaxAppendHits int `yaml:"max_append_hits"`
 }
 
 // ElasticsearchConfig configures the Elasticsearch backend.
@@ -104,6 +120,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.QueryTimeout, "search.query-timeout", 5*time.Second, "time limit of one search or count")
 	fs.DurationVar(&c.WriteTimeout, "search.write-timeout", 30*time.Second, "time limit of one upsert or delete")
 	fs.IntVar(&c.MaxUpsertBatch, "search.max-upsert-batch", 1000, "most summaries in one UpsertSessions call")
+	fs.DurationVar(&c.Traffic.DefaultRetention, "search.traffic.default-retention", 365*24*time.Hour, "how long a traffic session whose hits carry no retention is kept after its last hit")
+	fs.DurationVar(&c.Traffic.SweepInterval, "search.traffic.sweep-interval", time.Hour, "how often expired traffic sessions are removed")
+	fs.IntVar(&c.Traffic.MaxAppendHits, "search.traffic.max-append-hits", 1000, "most chunks in one AppendHits call")
 }
 
 // Validate checks the configuration.
@@ -143,6 +162,15 @@ func (c *Config) Validate() error {
 	if c.MaxUpsertBatch < 1 || c.MaxUpsertBatch > 100_000 {
 		errs = append(errs, fmt.Errorf("search.max-upsert-batch %d must be in [1, 100000]", c.MaxUpsertBatch))
 	}
+	if c.Traffic.DefaultRetention < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("search.traffic.default-retention %s must be at least a day", c.Traffic.DefaultRetention))
+	}
+	if c.Traffic.SweepInterval < time.Second {
+		errs = append(errs, fmt.Errorf("search.traffic.sweep-interval %s must be at least a second", c.Traffic.SweepInterval))
+	}
+	if c.Traffic.MaxAppendHits < 1 || c.Traffic.MaxAppendHits > 100_000 {
+		errs = append(errs, fmt.Errorf("search.traffic.max-append-hits %d must be in [1, 100000]", c.Traffic.MaxAppendHits))
+	}
 	return errors.Join(errs...)
 }
 
@@ -161,6 +189,9 @@ type Deps struct {
 	DataDir string
 	// Authorizer checks dashboard callers; internal RPCs skip it.
 	Authorizer SiteAuthorizer
+	// Traffic, when set, is the traffic store to use instead of the
+	// backend's own (tests inject a failing one); the service closes it.
+	Traffic traffic.Store
 }
 
 // Service implements searchv1.SearchServiceServer.
@@ -172,6 +203,8 @@ type Service struct {
 	ix   index.Index
 	// ax is the answers index (nil only for a backend without one).
 	ax index.AnswerIndex
+	// tx is the traffic store.
+	tx traffic.Store
 	m  metrics
 }
 
@@ -186,6 +219,10 @@ type metrics struct {
 
 	answersUpserted metric.Int64Counter
 	answersDeleted  metric.Int64Counter
+
+	hits   metric.Int64Counter
+	sweeps metric.Int64Counter
+	swept  metric.Int64Counter
 }
 
 // New opens the index and returns the service.
@@ -226,6 +263,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			return nil, fmt.Errorf("search: %w", err)
 		}
 		ix, ax = b, a
+		if deps.Traffic == nil {
+			t, err := openEmbeddedTraffic(filepath.Join(deps.DataDir, "traffic"), s.log)
+			if err != nil {
+				b.Close()
+				a.Close()
+				return nil, fmt.Errorf("search: %w", err)
+			}
+			deps.Traffic = t
+		}
 	case BackendElasticsearch:
 		ec := elastic.Config{
 			Addresses:   cfg.Elasticsearch.URLs,
@@ -252,6 +298,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			return nil, fmt.Errorf("search: %w", err)
 		}
 		ix, ax = e, a
+		if deps.Traffic == nil {
+			t, err := openElasticTraffic(ctx, ec)
+			if err != nil {
+				e.Close()
+				a.Close()
+				return nil, fmt.Errorf("search: %w", err)
+			}
+			deps.Traffic = t
+		}
 	}
 	tr := &traced{ix: ix, tracer: deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-search"),
 		backend: cfg.Backend, hist: s.m.storeTime}
@@ -259,13 +314,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if ax != nil {
 		s.ax = &tracedAnswers{ix: ax, t: tr}
 	}
+	s.tx = &tracedTraffic{st: deps.Traffic, t: tr}
+	s.deps = deps
 	s.log.InfoContext(ctx, "search index open", "backend", cfg.Backend)
 	return s, nil
 }
 
 func (s *Service) initMetrics() error {
 	m := s.deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-search")
-	var errs [9]error
+	var errs [12]error
 	s.m.requests, errs[0] = m.Int64Counter("search.requests", metric.WithDescription("SearchService calls by rpc and gRPC code"))
 	s.m.latency, errs[1] = m.Float64Histogram("search.request.duration", metric.WithUnit("s"), metric.WithDescription("SearchService call latency"))
 	s.m.upserted, errs[2] = m.Int64Counter("search.sessions.upserted", metric.WithDescription("summaries indexed"))
@@ -275,6 +332,9 @@ func (s *Service) initMetrics() error {
 	s.m.storeTime, errs[6] = m.Float64Histogram("search.store.duration", metric.WithUnit("s"), metric.WithDescription("index call latency by backend and operation"))
 	s.m.answersUpserted, errs[7] = m.Int64Counter("search.answers.upserted", metric.WithDescription("answers indexed"))
 	s.m.answersDeleted, errs[8] = m.Int64Counter("search.answers.deleted", metric.WithDescription("answer documents deleted"))
+	s.m.hits, errs[9] = m.Int64Counter("search.traffic.hits", metric.WithDescription("traffic hits of AppendHits by outcome (stored, refused)"))
+	s.m.sweeps, errs[10] = m.Int64Counter("search.traffic.sweeps", metric.WithDescription("traffic retention sweeps by error"))
+	s.m.swept, errs[11] = m.Int64Counter("search.traffic.swept", metric.WithDescription("traffic sessions removed by the retention sweep"))
 	if err := errors.Join(errs[:]...); err != nil {
 		return fmt.Errorf("search: metrics: %w", err)
 	}
@@ -287,21 +347,23 @@ func (s *Service) Ready(ctx context.Context) error {
 		return err
 	}
 	if s.ax != nil {
-		return s.ax.Ready(ctx)
+		if err := s.ax.Ready(ctx); err != nil {
+			return err
+		}
 	}
-	return nil
+	return s.tx.Ready(ctx)
 }
 
-// Run runs background work until ctx ends.
-func (s *Service) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+// Run runs the traffic retention sweep until ctx ends.
+func (s *Service) Run(ctx context.Context) error { s.sweepTraffic(ctx); return nil }
 
-// Close releases the indexes.
+// Close releases the indexes and the traffic store.
 func (s *Service) Close() error {
 	err := s.ix.Close()
 	if s.ax != nil {
 		err = errors.Join(err, s.ax.Close())
 	}
-	return err
+	return errors.Join(err, s.tx.Close())
 }
 
 // finish records a call's outcome and maps internal errors to statuses.
@@ -353,6 +415,11 @@ func (s *Service) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessio
 	if err != nil {
 		return nil, err
 	}
+	// Every summary marks its traffic session recorded; the outbox retries
+	// the whole call if this fails, and both writes are idempotent.
+	if err := s.markRecorded(ctx, req.GetSessions()); err != nil {
+		return nil, err
+	}
 	s.m.upserted.Add(ctx, int64(res.Upserted))
 	s.m.stale.Add(ctx, int64(res.Stale))
 	s.log.DebugContext(ctx, "sessions upserted", "upserted", res.Upserted, "stale", res.Stale)
@@ -398,8 +465,14 @@ func (s *Service) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessio
 	if err != nil {
 		return nil, err
 	}
+	// The same selector removes the sessions' traffic (a visitor's or
+	// session's deletion reaches every store); the caller retries on error.
+	tn, err := s.tx.Delete(ctx, req.GetSiteId(), sel)
+	if err != nil {
+		return nil, fmt.Errorf("traffic: delete: %w", err)
+	}
 	s.m.deleted.Add(ctx, n)
-	s.log.InfoContext(ctx, "sessions deleted", "site_id", req.GetSiteId(), "deleted", n)
+	s.log.InfoContext(ctx, "sessions deleted", "site_id", req.GetSiteId(), "deleted", n, "traffic_sessions_deleted", tn)
 	return &searchv1.DeleteSessionsResponse{Deleted: n}, nil
 }
 

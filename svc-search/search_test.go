@@ -23,6 +23,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/pagerule"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
@@ -57,6 +58,13 @@ func testConfig(t *testing.T) Config {
 // client of it.
 func serve(t *testing.T, cfg Config, deps Deps) (searchv1.SearchServiceClient, *Service) {
 	t.Helper()
+	c, _, svc := serveBoth(t, cfg, deps)
+	return c, svc
+}
+
+// serveBoth is serve with the TrafficService on the same server.
+func serveBoth(t *testing.T, cfg Config, deps Deps) (searchv1.SearchServiceClient, trafficv1.TrafficServiceClient, *Service) {
+	t.Helper()
 	if deps.DataDir == "" {
 		deps.DataDir = t.TempDir()
 	}
@@ -73,6 +81,7 @@ func serve(t *testing.T, cfg Config, deps Deps) (searchv1.SearchServiceClient, *
 	}
 	srv := grpc.NewServer()
 	searchv1.RegisterSearchServiceServer(srv, svc)
+	trafficv1.RegisterTrafficServiceServer(srv, svc.Traffic())
 	go func() { _ = srv.Serve(lis) }()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -88,7 +97,7 @@ func serve(t *testing.T, cfg Config, deps Deps) (searchv1.SearchServiceClient, *
 	if err := svc.Ready(t.Context()); err != nil {
 		t.Fatalf("ready: %v", err)
 	}
-	return searchv1.NewSearchServiceClient(conn), svc
+	return searchv1.NewSearchServiceClient(conn), trafficv1.NewTrafficServiceClient(conn), svc
 }
 
 func loadRPC(t *testing.T, c searchv1.SearchServiceClient) (a, b []*sessionsv1.SessionSummary) {

@@ -263,6 +263,11 @@ func (s *Server) Serve() error {
 	return nil
 }
 
+// RegisterOnShutdown registers f to run when Shutdown starts: a handler
+// that streams (server-sent events) ends its responses with it, since
+// Shutdown waits for in-flight responses.
+func (s *Server) RegisterOnShutdown(f func()) { s.srv.RegisterOnShutdown(f) }
+
 // Shutdown stops accepting connections and waits, up to ctx's deadline,
 // for in-flight requests to finish. It also closes a listener that was
 // bound but never served.

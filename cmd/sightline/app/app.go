@@ -71,8 +71,11 @@ type runningModule struct {
 	name    string
 	svc     service
 	grpcSvc string // full gRPC service name, for health
-	cancel  context.CancelFunc
-	done    chan error
+	// alsoGRPC are further gRPC services the module serves (search serves
+	// TrafficService beside SearchService), reported healthy with it.
+	alsoGRPC []string
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 // New builds the process: listeners are bound and every module is
@@ -132,6 +135,13 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *App, err error) {
 		a.checks.Add(name, m.svc.Ready)
 	}
 	a.httpServer = httpserver.New(cfg.Server.HTTPListenAddress, a.httpMux, a.tel, a.logger, httpserver.Options{})
+	// Streams that never finish by themselves (the gateway's server-sent
+	// events) end when shutdown starts, or Shutdown would wait for them.
+	for _, m := range a.modules {
+		if st, ok := m.svc.(interface{ StopStreams() }); ok {
+			a.httpServer.RegisterOnShutdown(st.StopStreams)
+		}
+	}
 	if err := a.httpServer.Listen(); err != nil {
 		return nil, fmt.Errorf("server.http-listen-address: %w", err)
 	}
@@ -232,6 +242,9 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 		if m.grpcSvc != "" {
 			a.health.SetServingStatus(m.grpcSvc, healthpb.HealthCheckResponse_SERVING)
+		}
+		for _, name := range m.alsoGRPC {
+			a.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 		}
 	}
 	a.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)

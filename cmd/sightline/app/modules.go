@@ -146,7 +146,9 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 			return runningModule{}, err
 		}
 		searchv1.RegisterSearchServiceServer(a.grpcServer, svc)
-		return runningModule{name: name, svc: svc, grpcSvc: searchv1.SearchService_ServiceDesc.ServiceName}, nil
+		trafficv1.RegisterTrafficServiceServer(a.grpcServer, svc.Traffic())
+		return runningModule{name: name, svc: svc, grpcSvc: searchv1.SearchService_ServiceDesc.ServiceName,
+			alsoGRPC: []string{trafficv1.TrafficService_ServiceDesc.ServiceName}}, nil
 
 	case Recordings:
 		acc, err := conn(Accounts)
