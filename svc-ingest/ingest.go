@@ -458,6 +458,9 @@ func (s *Service) Run(ctx context.Context) error {
 		if s.hitFwd != nil {
 			if terr = s.hitFwd.Run(uctx); errors.Is(terr, context.Canceled) {
 				terr = nil
+			} else if terr != nil {
+				// Only a broken traffic spool stops it; batches go on.
+				s.log.ErrorContext(ctx, "traffic forwarder stopped; hits stay in the traffic spool", "error", terr)
 			}
 		}
 	}()
