@@ -57,6 +57,7 @@ interface Global {
   r?: number;
   s?: Session;
   p?: () => string;
+  h?: (a: unknown[]) => void;
 }
 
 export function start(w: Window & { sightline?: Global }): void {
@@ -75,10 +76,11 @@ export function start(w: Window & { sightline?: Global }): void {
   for (const a of queued) if (a[0] === 'consent') last = a;
   if (last && !last[1]) return forget(st, k);
   if (last) st.set(k + 'c', '1');
-  if (blocked(cfg, st, k, navigator, w)) return;
+  if (!cfg.recording || blocked(cfg, st, k, navigator, w)) return;
   const r = new Recorder(w, cfg, st, k);
   const api: Global = function (...a: unknown[]) {
     r.command(a);
+    if (prev.h) prev.h(a); // the bootstrap's traffic beacons (its events) and gates follow every call
   };
   api.l = 1;
   api.r = 1;

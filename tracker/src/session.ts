@@ -47,7 +47,7 @@ export function touchSession(st: Store, k: string, now: number, rate: number, rn
 
 export function visitorId(st: Store, k: string): string {
   let v = st.get(k + 'v');
-  if (!v || !/^v_[A-Za-z0-9_-]{6,62}$/.test(v)) {
+  if (!v || !/^v_[\w-]{6,62}$/.test(v)) {
     v = randomId('v_');
     st.set(k + 'v', v);
   }

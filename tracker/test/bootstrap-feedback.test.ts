@@ -18,12 +18,14 @@ const survey = (pages: object[], start: number | null = null, end: number | null
 let dnt: string | null = null;
 
 beforeEach(() => {
+  // First: the bootstraps of earlier tests still watch this window's history, and count the
+  // navigation as a page view of their sessions (sampled out) in storage.
+  history.replaceState(null, '', '/product/42?utm=x');
   localStorage.clear();
   delete w.sightline;
   document.head.innerHTML = '';
   dnt = null;
   Object.defineProperty(navigator, 'doNotTrack', { configurable: true, get: () => dnt });
-  history.replaceState(null, '', '/product/42?utm=x');
 });
 
 describe('bootstrap: the feedback bundle', () => {

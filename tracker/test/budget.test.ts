@@ -11,9 +11,11 @@ describe('size budget', async () => {
   const gz = (s: string) => gzipSync(Buffer.from(s), { level: 9 }).length;
 
   // 1 KB until issue 14: the page rules and the feedback bundle's lazy load (on every page, so the
-  // bootstrap decides without a request) took it to about 1.5 KB.
-  it('bootstrap ≤ 1.5 KB gzipped', () => {
-    expect(gz(out.bootstrap)).toBeLessThanOrEqual(1536);
+  // bootstrap decides without a request) took it to about 1.5 KB. Issue 16's traffic beacons
+  // (src/hits.ts: page views, their ends and custom events of every visitor, sampled in or not,
+  // so they cannot wait for the recorder) took it to 2 KB.
+  it('bootstrap ≤ 2 KB gzipped', () => {
+    expect(gz(out.bootstrap)).toBeLessThanOrEqual(2048);
   });
   it('feedback bundle ≤ 12 KB gzipped, without rrweb', () => {
     expect(gz(out.feedback)).toBeLessThanOrEqual(12 * 1024);
