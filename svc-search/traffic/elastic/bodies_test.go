@@ -181,7 +181,7 @@ func TestScanAndMedianBodiesGolden(t *testing.T) {
 	if n := len(fq["bool"].(map[string]any)["filter"].([]any)); n != 4 {
 		t.Fatalf("filter changed under NthBody: %d clauses", n)
 	}
-	golden(t, "realtime_scan", ScanBody(RealtimeQuery(site, base), []json.RawMessage{json.RawMessage("1772323200000000000"), json.RawMessage(`"s-1"`)}))
+	golden(t, "realtime_scan", ScanBody(RealtimeQuery(site, base), realtimeSource, []json.RawMessage{json.RawMessage("1772323200000000000"), json.RawMessage(`"s-1"`)}))
 	checkSiteFirst(t, "realtime", RealtimeQuery(site, base))
 	for name, steps := range map[string][]*trafficv1.FunnelStep{
 		"funnel_page_first": {
@@ -198,7 +198,7 @@ func TestScanAndMedianBodiesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, ScanBody(fq, nil))
+		golden(t, name, ScanBody(fq, funnelSource, nil))
 		checkSiteFirst(t, name, fq)
 	}
 }

@@ -303,7 +303,19 @@ func (f *fakeES) search(w http.ResponseWriter, routing string, body []byte) {
 	}
 	var hits []string
 	for _, id := range ids {
-		src, _ := json.Marshal(f.docs[id].source)
+		var src []byte
+		switch sf := req["_source"].(type) {
+		case bool:
+			src = []byte("{}")
+		case []any:
+			var paths [][]string
+			for _, p := range sf {
+				paths = append(paths, strings.Split(p.(string), "."))
+			}
+			src, _ = json.Marshal(project(f.docs[id].source, paths))
+		default:
+			src, _ = json.Marshal(f.docs[id].source)
+		}
 		srt, _ := json.Marshal(key(id))
 		hits = append(hits, fmt.Sprintf(`{"_id":%q,"_source":%s,"sort":%s}`, id, src, srt))
 	}
@@ -497,3 +509,38 @@ func (f *fakeES) last(path string) fakeRequest {
 }
 
 var _ = strconv.Itoa
+
+// project is _source filtering: only the named (dotted) paths, through
+// objects and arrays of objects.
+func project(v any, paths [][]string) any {
+	for _, p := range paths {
+		if len(p) == 0 {
+			return v
+		}
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			var sub [][]string
+			for _, p := range paths {
+				if p[0] == k {
+					sub = append(sub, p[1:])
+				}
+			}
+			if len(sub) > 0 {
+				if pv := project(e, sub); pv != nil {
+					out[k] = pv
+				}
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = project(e, paths)
+		}
+		return out
+	}
+	return nil
+}

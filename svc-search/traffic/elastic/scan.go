@@ -21,14 +21,22 @@ import (
 // scanPage is the page size of a scan over stored hits.
 const scanPage = 1000
 
-// ScanBody is one page of a scan over the stored hits of the sessions of
-// fq, in (start, session id) order — unique within a site, so
-// search_after neither repeats nor skips a session; after is the previous
-// page's last sort values.
-func ScanBody(fq map[string]any, after []json.RawMessage) map[string]any {
+// The parts of the stored hits a funnel and realtime read (source
+// filtering works inside the non-indexed state object): not the
+// referrers, clients and screens.
+var (
+	funnelSource   = []any{fSession, "state.pv.id", "state.pv.t", "state.pv.u", "state.ev.pv", "state.ev.t", "state.ev.n", "state.mk"}
+	realtimeSource = []any{fSession, "state.pv.id", "state.pv.t", "state.pv.u", "state.pv.v", "state.pv.lt", "state.ev.t", "state.ev.v", "state.pl.lt", "state.pl.v"}
+)
+
+// ScanBody is one page of a scan over the stored hits (the source fields
+// named) of the sessions of fq, in (start, session id) order — unique
+// within a site, so search_after neither repeats nor skips a session;
+// after is the previous page's last sort values.
+func ScanBody(fq map[string]any, source []any, after []json.RawMessage) map[string]any {
 	body := map[string]any{
 		"size": scanPage, "track_total_hits": false, "query": fq,
-		"_source": []any{fSession, fState},
+		"_source": source,
 		"sort": []any{
 			map[string]any{fStart: map[string]any{"order": "asc"}},
 			map[string]any{fSession: map[string]any{"order": "asc"}},
@@ -56,11 +64,11 @@ type scanResponse struct {
 // scan calls fn with every session of fq, page by page. Elasticsearch has
 // no ordered-sequence aggregation, so funnels (and realtime's per-hit
 // windows) are evaluated here, in Go, on the sessions' stored hits.
-func (s *Store) scan(ctx context.Context, siteID int64, fq map[string]any, what string, fn func(id string, st *state)) error {
+func (s *Store) scan(ctx context.Context, siteID int64, fq map[string]any, source []any, what string, fn func(id string, st *state)) error {
 	var after []json.RawMessage
 	for {
 		var out scanResponse
-		if err := s.search(ctx, siteID, ScanBody(fq, after), what, &out); err != nil {
+		if err := s.search(ctx, siteID, ScanBody(fq, source, after), what, &out); err != nil {
 			return err
 		}
 		hits := out.Hits.Hits
@@ -134,7 +142,7 @@ func (s *Store) funnelScan(ctx context.Context, q traffic.FunnelQuery) ([]funnel
 		return nil, err
 	}
 	var out []funnelSession
-	err = s.scan(ctx, q.SiteID, fq, "traffic funnel", func(id string, st *state) {
+	err = s.scan(ctx, q.SiteID, fq, funnelSource, "traffic funnel", func(id string, st *state) {
 		if len(st.PVs) == 0 {
 			return
 		}
@@ -259,7 +267,7 @@ func RealtimeQuery(siteID int64, now time.Time) map[string]any {
 // Realtime implements traffic.Store.
 func (s *Store) Realtime(ctx context.Context, siteID int64, now time.Time) (*trafficv1.GetRealtimeResponse, error) {
 	rt := newRealtime(now)
-	if err := s.scan(ctx, siteID, RealtimeQuery(siteID, now), "traffic realtime", func(_ string, st *state) { rt.add(st) }); err != nil {
+	if err := s.scan(ctx, siteID, RealtimeQuery(siteID, now), realtimeSource, "traffic realtime", func(_ string, st *state) { rt.add(st) }); err != nil {
 		return nil, err
 	}
 	return rt.result(), nil
