@@ -97,7 +97,7 @@ breaking: ## buf breaking against main (a no-op on main itself).
 	@if git rev-parse --verify -q main >/dev/null; then $(BUF) breaking --against '.git#branch=main'; else echo "no main branch to compare with"; fi
 
 .PHONY: bench
-bench: bench-accounts bench-answers bench-heatmaps bench-ingest bench-recordings bench-search bench-spool bench-tracker ## Every benchmark.
+bench: bench-accounts bench-answers bench-heatmaps bench-ingest bench-recordings bench-search bench-spool bench-tracker bench-trends ## Every benchmark.
 
 .PHONY: bench-accounts
 bench-accounts: ## GetSiteConfig and token authentication on SQLite and PostgreSQL.
@@ -122,6 +122,10 @@ bench-search: ## Embedded index vs PostgreSQL, same queries (1M sessions, ~15 mi
 .PHONY: bench-answers
 bench-answers: ## Answers list p50/p95 with two filters vs no filter, and stats, over 100k responses (embedded, ~1–3 min, mostly loading; BENCH_ANSWERS_ARGS=-n 20000 for less).
 	$(GO) run ./svc-search/cmd/benchanswers $(BENCH_ANSWERS_ARGS)
+
+.PHONY: bench-trends
+bench-trends: ## Traffic overview and 4-step funnel p50/p95, embedded vs PostgreSQL, 1M sessions / 4M page views over 30 days, realtime latency (~10 min; BENCH_TRENDS_ARGS=-sessions 200000 for ~2).
+	$(GO) run ./svc-search/cmd/benchtrends $(BENCH_TRENDS_ARGS)
 
 .PHONY: bench-spool
 bench-spool: ## Spool Open with 128 MiB / 1 GiB undelivered against an empty spool (ratio), and sightline serve ready with 1 GiB (~2 min).
