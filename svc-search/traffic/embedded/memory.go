@@ -80,8 +80,9 @@ type site struct {
 	itT   []int64
 	itV   []uint32
 	waste int // arena items no row uses
-	// parallelRows: Options.ParallelRows.
-	parallelRows int
+	// parallelRows: Options.ParallelRows; compactAt: the fewest wasted
+	// items the arenas are compacted for.
+	parallelRows, compactAt int
 
 	// cmu guards the page rules' results (rules, by rule, per URL id,
 	// extended as URLs are added; readers extend them under the site's
@@ -105,6 +106,7 @@ func newSite() *site {
 	s := &site{sids: newIntern(), strs: newDict(), urls: newDict(), vis: newIntern()}
 	s.keyOf = []uint32{s.strs.id(index.PageKey(""))}
 	s.urlAt = []urlInfo{{}}
+	s.compactAt = 1 << 16
 	s.rules = map[ruleKey][]bool{}
 	return s
 }
@@ -159,7 +161,7 @@ func (s *site) place(r *row, n int) (off uint32) {
 	if r.flags&rowLive != 0 {
 		s.waste += int(r.tlLen)
 	}
-	if s.waste > 1<<16 && s.waste > len(s.itT)/2 {
+	if s.waste > s.compactAt && s.waste > len(s.itT)/2 {
 		s.compact(r)
 	}
 	off = uint32(len(s.itT))

@@ -438,3 +438,80 @@ func TestBucketIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdatesEqualReload: a loaded site kept up to date by writes (rows
+// growing, moving, marked, deleted; arenas compacted) answers exactly as
+// the same data loaded afresh from Pebble.
+func TestUpdatesEqualReload(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	l, err := s.site(ctx, siteA) // loaded while empty: every write updates it
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.s.compactAt = 10
+	l.mu.RUnlock()
+	for round := range 6 {
+		var hits []traffic.Hit
+		for i := range 40 {
+			sid := fmt.Sprintf("s%d", i)
+			vis := fmt.Sprintf("v%d", i%7)
+			// (A session deleted in one round starts afresh in the next.)
+		// Each round adds a page view, some earlier than the session's
+			// start so far (the entry page moves), and an event.
+			at := time.Duration((i*37+round*53)%300) * time.Second
+			h := pv(sid, vis, fmt.Sprintf("%s-%d", sid, round), fmt.Sprintf("https://x.test/p%d?utm_source=r%d", (i+round)%5, round), at)
+			h.Referrer = fmt.Sprintf("https://ref%d.test/", round%3)
+			hits = append(hits, h, leave(sid, vis, h.PageViewID, at+time.Second, time.Duration(round+1)*time.Second), ev(sid, vis, h.PageViewID, "e", at+time.Second))
+		}
+		add(t, s, hits...)
+		if err := s.SetRecorded(ctx, []traffic.Recorded{{SiteID: siteA, SessionID: fmt.Sprintf("s%d", round), Version: int64(round), Rage: round%2 == 0}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Delete(ctx, siteA, index.Selector{SessionIDs: []string{fmt.Sprintf("s%d", 39-round)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.s.waste > len(l.s.itT)/2+10 {
+		t.Fatalf("arenas not compacted: %d of %d wasted", l.s.waste, len(l.s.itT))
+	}
+	steps := []*trafficv1.FunnelStep{
+		{Match: &trafficv1.FunnelStep_Page{Page: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "/p1"}}},
+		{Match: &trafficv1.FunnelStep_Event{Event: "e"}},
+		{Match: &trafficv1.FunnelStep_Page{Page: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "p3"}}},
+	}
+	answers := func(s *Store) []proto.Message {
+		var out []proto.Message
+		ov, err := s.Overview(ctx, day(), trafficv1.TrafficInterval_TRAFFIC_INTERVAL_HOUR)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ov)
+		for d := range trafficv1.TrafficDimension_TRAFFIC_DIMENSION_SCREEN_SIZE {
+			bd, err := s.Breakdown(ctx, day(), d+1, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, bd)
+		}
+		fr, err := s.Funnel(ctx, traffic.FunnelQuery{SiteID: siteA, Start: day().Start, End: day().End, Steps: steps})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(out, fr)
+	}
+	before := answers(s)
+	if got := before[0].(*trafficv1.GetTrafficOverviewResponse).GetCurrent(); got.GetSessions() != 39 || got.GetRecordedSessions() != 6 {
+		t.Fatalf("current = %v", got)
+	}
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	after := answers(s)
+	for i := range before {
+		if !proto.Equal(before[i], after[i]) {
+			t.Errorf("answer %d kept up to date:\n%v\nloaded afresh:\n%v", i, before[i], after[i])
+		}
+	}
+}
