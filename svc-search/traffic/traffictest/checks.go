@@ -279,7 +279,7 @@ func testWithoutPageViews(t T, s traffic.Store, seed uint64) {
 	if f, err := s.Funnel(ctx, fq); err != nil || f.GetSteps()[0].GetSessions() != 0 {
 		t.Errorf("events only: funnel %v, %v", f, err)
 	}
-	if rt, err := s.Realtime(ctx, SiteA, t0.Add(3*time.Minute)); err != nil || rt.GetVisitors() != 0 {
+	if rt, err := s.Realtime(ctx, SiteA, t0.Add(3*time.Minute)); err != nil || rt.GetVisitors() != 0 || rt.GetPageViews() != 0 {
 		t.Errorf("events only: realtime %v, %v", rt, err)
 	}
 	// Its page view arrives late (and is earliest): the session now starts
@@ -511,6 +511,22 @@ func testRealtime(t T, s traffic.Store, seed uint64) {
 	for range 10 {
 		checkRealtime(t, s, ref, SiteA, now.Add(-time.Duration(rng.Int64N(int64(45*time.Minute)))).Truncate(time.Millisecond))
 	}
+	// More current pages than RealtimePages: the top ones by visitors,
+	// then page.
+	var many []traffic.Hit
+	for i := range traffic.RealtimePages + 6 {
+		for j := range 1 + i%4 {
+			sid := fmt.Sprintf("s_many%02d_%d", i, j)
+			many = append(many, pv(SiteA, sid, "v_"+sid, "p_"+sid, now.Add(-time.Duration(1+i)*time.Second), shop+fmt.Sprintf("/many/%02d", i), ""))
+		}
+	}
+	add(t, s, many...)
+	_ = ref.AddHits(ctx, many)
+	checkRealtime(t, s, ref, SiteA, now)
+	if rt, err := s.Realtime(ctx, SiteA, now); err != nil || len(rt.GetPages()) != traffic.RealtimePages {
+		t.Errorf("realtime with %d current pages: %d pages listed, %v; want %d", traffic.RealtimePages+6, len(rt.GetPages()), err, traffic.RealtimePages)
+	}
+
 	// Read-your-writes: a page view added now is visible at once.
 	add(t, s, pv(SiteA, "s_new", "v_new", "p_new", now.Add(time.Hour), shop+"/new", ""))
 	rt, err := s.Realtime(ctx, SiteA, now.Add(time.Hour))
@@ -724,6 +740,10 @@ func testFunnelPaging(t T, s traffic.Store, seed uint64) {
 						t.Fatalf("page of %d ids, limit %d", len(p.SessionIDs), limit)
 					}
 					ids = append(ids, p.SessionIDs...)
+					if p.Next != nil && len(ids) >= len(want.SessionIDs) {
+						t.Errorf("funnel sessions step %d dropped %v: a next cursor after the last of %d ids", step, dropped, len(want.SessionIDs))
+						break
+					}
 					if p.Next == nil || pages > 500 {
 						break
 					}

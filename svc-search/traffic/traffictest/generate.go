@@ -22,7 +22,9 @@ var Base = time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)
 // Pools the generated values come from, small so every filter and
 // dimension has several sessions.
 var (
-	Hosts     = []string{"https://shop.example.com", "https://www.example.com"}
+	// Hosts and Referrers: the site's own pages as referrers, with and
+	// without "www." on either side, must count as direct.
+	Hosts     = []string{"https://shop.example.com", "https://www.example.com", "https://example.com"}
 	Paths     = []string{"/", "/pricing", "/pricing/team", "/blog/a-post", "/checkout", "/docs/start", "/signup", "/product/42/buy"}
 	Referrers = []string{"", "", "https://www.google.com/search?q=x", "https://news.ycombinator.com/item?id=1", "https://t.co/abc", "https://shop.example.com/pricing", "https://WWW.Example.com/"}
 	Sources   = []string{"newsletter", "google", "twitter"}
