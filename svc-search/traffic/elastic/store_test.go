@@ -461,3 +461,38 @@ func TestErrors(t *testing.T) {
 		t.Fatal("foreign mget document accepted")
 	}
 }
+
+// TestLargeBulkSplit: big sessions (500 page views of 2 KB URLs each) are
+// written in several bulk requests of bounded size, none lost.
+func TestLargeBulkSplit(t *testing.T) {
+	f, s := newFake(t)
+	long := "https://a.example/" + strings.Repeat("x", traffic.MaxURL-len("https://a.example/")-4)
+	var hits []traffic.Hit
+	const sessions = 12
+	for i := range sessions {
+		sid := fmt.Sprintf("big%02d", i)
+		for j := range traffic.MaxPageViewsPerSession {
+			hits = append(hits, pv(sid, "v", fmt.Sprintf("%s-%03d", sid, j), base.Add(time.Duration(j)*time.Second), fmt.Sprintf("%s%04d", long, j), ""))
+		}
+	}
+	if err := s.AddHits(t.Context(), hits); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	var bulks, largest int
+	for _, r := range f.requests {
+		if r.path == "/sl-traffic/_bulk" {
+			bulks++
+			largest = max(largest, len(r.body))
+		}
+	}
+	f.mu.Unlock()
+	if bulks < 3 || largest > maxBulkBytes {
+		t.Fatalf("%d bulk requests, largest %d bytes (limit %d)", bulks, largest, maxBulkBytes)
+	}
+	for i := range sessions {
+		if d := stored(t, f, fmt.Sprintf("big%02d", i)); d[fPageCount] != float64(traffic.MaxPageViewsPerSession) {
+			t.Fatalf("session %d: page_count %v", i, d[fPageCount])
+		}
+	}
+}

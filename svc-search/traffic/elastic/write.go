@@ -215,16 +215,43 @@ type bulkResponse struct {
 	} `json:"items"`
 }
 
-// bulk writes items and answers the keys that conflicted (written by
-// someone else since they were read).
+// maxBulkBytes bounds one bulk request's body (a session keeps up to
+// 500 page views of 2 KB URLs: a few documents can be large).
+const maxBulkBytes = 8 << 20
+
+// bulk writes items, in requests of at most maxBulkBytes (one document
+// more when a single one is larger), and answers the keys that conflicted
+// (written by someone else since they were read).
 func (s *Store) bulk(ctx context.Context, items []bulkItem) ([]docKey, error) {
-	if len(items) == 0 {
-		return nil, nil
+	var conflicts []docKey
+	var body []byte
+	from := 0
+	for i := range items {
+		one, err := BulkBody(items[i : i+1])
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch: traffic bulk: %w", err)
+		}
+		if len(body) > 0 && len(body)+len(one) > maxBulkBytes {
+			c, err := s.bulkRequest(ctx, items[from:i], body)
+			if err != nil {
+				return nil, err
+			}
+			conflicts, body, from = append(conflicts, c...), nil, i
+		}
+		body = append(body, one...)
 	}
-	body, err := BulkBody(items)
+	if len(body) == 0 {
+		return conflicts, nil
+	}
+	c, err := s.bulkRequest(ctx, items[from:], body)
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: traffic bulk: %w", err)
+		return nil, err
 	}
+	return append(conflicts, c...), nil
+}
+
+// bulkRequest sends one bulk body of items.
+func (s *Store) bulkRequest(ctx context.Context, items []bulkItem, body []byte) ([]docKey, error) {
 	requireAlias := true
 	res, err := esapi.BulkRequest{
 		Index: s.alias, Body: bytes.NewReader(body), Refresh: s.cfg.Refresh, RequireAlias: &requireAlias,
