@@ -45,8 +45,9 @@ func gzipSize(t *testing.T, b []byte) int {
 }
 
 func TestBudgets(t *testing.T) {
-	if n := gzipSize(t, Bootstrap); n > 1536 {
-		t.Errorf("bootstrap is %d bytes gzipped, budget 1536", n)
+	// 2 KB since issue 16's traffic beacons (tracker/test/budget.test.ts says why).
+	if n := gzipSize(t, Bootstrap); n > 2048 {
+		t.Errorf("bootstrap is %d bytes gzipped, budget 2048", n)
 	}
 	if n := gzipSize(t, Feedback); n > 12*1024 {
 		t.Errorf("feedback bundle is %d bytes gzipped, budget %d", n, 12*1024)

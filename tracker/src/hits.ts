@@ -91,7 +91,7 @@ export function traffic(c: HitConfig, st: Store, k: string, may: () => unknown):
   const current = (fresh?: number) => {
     if (!may()) return (pv = '');
     const now = Date.now();
-    const s = touchSession(st, k, now, typeof c.sampleRate == 'number' ? c.sampleRate : 1, Math.random);
+    const s = touchSession(st, k, now, c.sampleRate ?? 1, Math.random);
     const same = pv && (s.i == x.i || live(x, now));
     if (fresh || !same) {
       leave(); // the page view before ends here
@@ -119,7 +119,7 @@ export function traffic(c: HitConfig, st: Store, k: string, may: () => unknown):
       }
     },
     event: (name) => {
-      if (typeof name == 'string' && name && name.length <= 100 && current()) put({ kind: 'event', name });
+      if (typeof name == 'string' && name && !name[100] && current()) put({ kind: 'event', name });
     },
   };
 }
