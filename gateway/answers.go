@@ -50,7 +50,7 @@ var apiRoutes = func() []apiRoute {
 		out = append(out, rt)
 	}
 	// The gateway's own routes, outside the generated document.
-	for _, p := range []string{assetRoute, answersCSVRoute} {
+	for _, p := range []string{assetRoute, answersCSVRoute, realtimeStreamRoute} {
 		rt := apiRoute{segments: strings.Split(strings.Trim(p, "/"), "/"), methods: []string{http.MethodGet}}
 		for i, seg := range rt.segments {
 			if strings.HasPrefix(seg, "{") {

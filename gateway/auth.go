@@ -39,6 +39,8 @@ type caller struct {
 	credential string
 	ip         string
 	secure     bool
+	// user keys the caller's limits: its user and API key, else its IP.
+	user string
 }
 
 type callerKey struct{}
@@ -151,6 +153,7 @@ func (s *Service) apiHandler() http.Handler {
 			// request racing the log-out cannot put it back for long.
 			s.forget(c.credential)
 		}
+		c.user = limitKey
 		ctx = context.WithValue(context.WithValue(ctx, callerKey{}, c), routeKey{}, rt)
 		if staleReadable(r) {
 			k := readKey{path: r.URL.Path}

@@ -26,6 +26,7 @@ import (
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 )
 
 // Config is the gateway's configuration (flags prefixed "gateway.").
@@ -57,6 +58,13 @@ type Config struct {
 	// dashboard API answers 503 with its content as the banner, without
 	// asking accounts (whose database may be the thing under maintenance).
 	MaintenanceFile string `yaml:"maintenance_file"`
+	// RealtimeInterval is how often a realtime stream asks search.
+	RealtimeInterval time.Duration `yaml:"realtime_interval"`
+	// RealtimeStreamsPerUser bounds the realtime streams one caller keeps
+	// open at once.
+	RealtimeStreamsPerUser int `yaml:"realtime_streams_per_user"`
+	// RealtimeMaxLifetime ends a realtime stream; the browser reconnects.
+	RealtimeMaxLifetime time.Duration `yaml:"realtime_max_lifetime"`
 }
 
 // RegisterFlags registers the flags and their defaults.
@@ -69,6 +77,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.AuthCacheFresh, "gateway.auth-cache-fresh", 10*time.Second, "How long a validated credential is reused without asking accounts (the revocation delay).")
 	fs.DurationVar(&c.AuthCacheStale, "gateway.auth-cache-stale", 15*time.Minute, "How long validated credentials and the last profile/site list/config answers are served while accounts is unavailable.")
 	fs.IntVar(&c.AuthCacheSize, "gateway.auth-cache-size", 10000, "Most credentials (and most cached answers) the gateway keeps.")
+	fs.DurationVar(&c.RealtimeInterval, "gateway.realtime-interval", 2500*time.Millisecond, "How often a realtime stream (server-sent events) asks search for the figures.")
+	fs.IntVar(&c.RealtimeStreamsPerUser, "gateway.realtime-streams-per-user", 4, "Most realtime streams one caller keeps open at once.")
+	fs.DurationVar(&c.RealtimeMaxLifetime, "gateway.realtime-max-lifetime", time.Hour, "Longest a realtime stream stays open (the browser reconnects).")
 	fs.StringVar(&c.MaintenanceFile, "gateway.maintenance-file", "", "While a file exists at this path, the dashboard API answers 503 with the file's content as the banner (ingest keeps accepting).")
 }
 
@@ -95,6 +106,15 @@ func (c *Config) Validate() error {
 	}
 	if c.AuthCacheSize < 1 {
 		errs = append(errs, errors.New("gateway.auth-cache-size: must be at least 1"))
+	}
+	if c.RealtimeInterval < 100*time.Millisecond || c.RealtimeInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("gateway.realtime-interval: %s is outside [100ms, 1m]", c.RealtimeInterval))
+	}
+	if c.RealtimeStreamsPerUser < 1 {
+		errs = append(errs, errors.New("gateway.realtime-streams-per-user: must be at least 1"))
+	}
+	if c.RealtimeMaxLifetime < time.Second {
+		errs = append(errs, errors.New("gateway.realtime-max-lifetime: must be at least a second"))
 	}
 	return errors.Join(errs...)
 }
@@ -123,6 +143,7 @@ type Service struct {
 	auth      *authCache
 	reads     *readCache
 	maintFile *maintenanceFile
+	streams   *streams
 
 	maintMu      sync.Mutex
 	maint        *accountsv1.Maintenance
@@ -140,6 +161,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		auth:      newAuthCache(cfg.AuthCacheSize, cfg.AuthCacheFresh, cfg.AuthCacheStale),
 		reads:     newReadCache(cfg.AuthCacheSize, cfg.AuthCacheStale),
 		maintFile: &maintenanceFile{path: cfg.MaintenanceFile, now: time.Now},
+		streams:   newStreams(cfg.RealtimeStreamsPerUser),
 	}
 	s.api = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
@@ -160,6 +182,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		{deps.Accounts, accountsv1.RegisterAccountsServiceHandler},
 		{deps.Recordings, recordingsv1.RegisterRecordingsServiceHandler},
 		{deps.Search, searchv1.RegisterSearchServiceHandler},
+		{deps.Search, trafficv1.RegisterTrafficServiceHandler},
 		{deps.Ingest, ingestv1.RegisterIngestServiceHandler},
 	}
 	for _, r := range register {
@@ -175,6 +198,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	if err := s.registerAnswersCSVRoute(); err != nil {
 		return nil, fmt.Errorf("gateway: register the answers export route: %w", err)
+	}
+	if err := s.registerRealtimeStream(); err != nil {
+		return nil, fmt.Errorf("gateway: register the realtime stream: %w", err)
 	}
 	return s, nil
 }

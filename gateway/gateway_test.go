@@ -140,7 +140,7 @@ func (c *client) must(method, path string, body any) map[string]any {
 type tenant struct {
 	c                                      *client
 	userID, orgID, siteID, keyID, inviteID string
-	sessionID, surveyID                    string
+	sessionID, surveyID, funnelID          string
 	sessionStart                           time.Time
 }
 
@@ -175,6 +175,12 @@ func newTenant(t *testing.T, s *server) *tenant {
 			map[string]any{"type": "QUESTION_TYPE_LONG_TEXT", "text": "Anything else?"},
 		}}})
 	tn.surveyID = sv["survey"].(map[string]any)["id"].(string)
+	fn := tn.c.must("POST", "/api/v1/sites/"+tn.siteID+"/funnels", map[string]any{"funnel": map[string]any{
+		"name": "Checkout", "steps": []any{
+			map[string]any{"label": "Home", "page": map[string]any{"operator": "OPERATOR_EQUALS", "value": "/"}},
+			map[string]any{"label": "Signed up", "event": "signup"},
+		}}})
+	tn.funnelID = fn["funnel"].(map[string]any)["id"].(string)
 
 	// A recorded session, appended through recordings' internal gRPC API.
 	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -218,7 +224,8 @@ func routes(t *testing.T) [][2]string {
 	}
 	// Routes the gateway serves itself, outside the generated document.
 	out = append(out, [2]string{http.MethodGet, "/api/v1/sites/{site_id}/assets/{hash}"},
-		[2]string{http.MethodGet, "/api/v1/sites/{site_id}/answers.csv"})
+		[2]string{http.MethodGet, "/api/v1/sites/{site_id}/answers.csv"},
+		[2]string{http.MethodGet, "/api/v1/sites/{site_id}/traffic/realtime:stream"})
 	sort.Slice(out, func(i, j int) bool { return out[i][1]+out[i][0] < out[j][1]+out[j][0] })
 	if len(out) < 30 {
 		t.Fatalf("only %d routes in the OpenAPI document", len(out))
@@ -245,6 +252,8 @@ func fill(path string, tn *tenant) string {
 			return tn.inviteID
 		case "survey_id", "surveyId":
 			return tn.surveyID
+		case "funnel_id", "funnelId":
+			return tn.funnelID
 		case "session_id", "sessionId":
 			return tn.sessionID
 		case "visitor_id", "visitorId":
@@ -299,6 +308,13 @@ func TestTenantIsolation(t *testing.T) {
 		got := b.c.do(r[0], path, body)
 		if got.code != http.StatusNotFound {
 			t.Errorf("B: %s %s = %d %s, want 404", r[0], path, got.code, got.body)
+		}
+		if strings.HasSuffix(r[1], ":stream") {
+			// A stream never ends by itself: A reads its first event.
+			if ev := a.c.firstEvent(path); !strings.HasPrefix(ev, "data: ") {
+				t.Errorf("A: GET %s: first event %q", path, ev)
+			}
+			continue
 		}
 		if r[0] == http.MethodGet {
 			if own := a.c.do(r[0], path, nil); own.code == http.StatusNotFound {
