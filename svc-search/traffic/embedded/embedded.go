@@ -36,6 +36,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -62,6 +63,11 @@ type Store struct {
 	db   *pebble.DB
 	opts Options
 
+	// life is held (read) by every call and taken by Close, so Close
+	// waits for calls in flight and later calls fail cleanly.
+	life   sync.RWMutex
+	closed bool
+
 	// wmu serialises writes: each reads, folds and rewrites whole session
 	// records, and the in-memory copies change under it in commit order.
 	wmu sync.Mutex
@@ -71,8 +77,15 @@ type Store struct {
 }
 
 type loaded struct {
-	mu sync.RWMutex
-	s  *site
+	mu    sync.RWMutex
+	s     *site
+	store *Store
+}
+
+// done ends a query on a site (see Store.site).
+func (l *loaded) done() {
+	l.mu.RUnlock()
+	l.store.life.RUnlock()
 }
 
 var _ traffic.Store = (*Store)(nil)
@@ -114,23 +127,36 @@ func Open(dir string, opts Options) (*Store, error) {
 	return &Store{db: db, sites: map[int64]*loaded{}, opts: opts}, nil
 }
 
+var errClosed = errors.New("traffic embedded: closed")
+
+// enter starts a call; the caller defers s.life.RUnlock() when it is nil.
+func (s *Store) enter() error {
+	s.life.RLock()
+	if s.closed {
+		s.life.RUnlock()
+		return errClosed
+	}
+	return nil
+}
+
 // Ready reports whether the store can serve.
 func (s *Store) Ready(context.Context) error {
-	if s.db == nil {
-		return errors.New("traffic embedded: closed")
+	if err := s.enter(); err != nil {
+		return err
 	}
+	s.life.RUnlock()
 	return nil
 }
 
 // Close releases the store.
 func (s *Store) Close() error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.db == nil {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closed {
 		return nil
 	}
+	s.closed = true
 	err := s.db.Close()
-	s.db = nil
 	s.smu.Lock()
 	s.sites = map[int64]*loaded{}
 	s.smu.Unlock()
@@ -168,11 +194,12 @@ func (s *Store) update(ctx context.Context, refs []sessRef, fn func(i int, ss *s
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.life.RUnlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.db == nil {
-		return errors.New("traffic embedded: closed")
-	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	changed := make([]*session, len(refs))
@@ -292,11 +319,12 @@ func (s *Store) Delete(ctx context.Context, siteID int64, sel index.Selector) (i
 	if err := sel.Validate(); err != nil {
 		return 0, fmt.Errorf("traffic embedded: delete: %w", err)
 	}
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.life.RUnlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.db == nil {
-		return 0, errors.New("traffic embedded: closed")
-	}
 	var gone []string
 	var n int64
 	if len(sel.SessionIDs) > 0 {
@@ -384,11 +412,12 @@ func (s *Store) remove(siteID int64, ids []string, whole bool) error {
 
 // Sweep removes expired sessions of every site.
 func (s *Store) Sweep(ctx context.Context, now time.Time, defaultRetention time.Duration) (int64, error) {
+	if err := s.enter(); err != nil {
+		return 0, err
+	}
+	defer s.life.RUnlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.db == nil {
-		return 0, errors.New("traffic embedded: closed")
-	}
 	gone := map[int64][]string{}
 	var n int64
 	it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: []byte{pSession}, UpperBound: []byte{pSession + 1}})
@@ -449,34 +478,121 @@ func (s *Store) scan(ctx context.Context, siteID int64, fn func(id string, ss *s
 
 // site answers the loaded copy of a site, loading it on first use (with
 // writes held off so no write falls between the scan and the copy taking
-// updates). The caller holds the answer's read lock until done with it.
+// updates). The caller holds the answer's read lock and the store's life
+// lock until done with it: l.done().
 func (s *Store) site(ctx context.Context, siteID int64) (*loaded, error) {
+	if err := s.enter(); err != nil {
+		return nil, err
+	}
+	l, err := s.loadedSite(ctx, siteID)
+	if err != nil {
+		s.life.RUnlock()
+		return nil, err
+	}
+	l.mu.RLock()
+	return l, nil
+}
+
+func (s *Store) loadedSite(ctx context.Context, siteID int64) (*loaded, error) {
 	s.smu.Lock()
 	l := s.sites[siteID]
 	s.smu.Unlock()
 	if l == nil {
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
-		if s.db == nil {
-			return nil, errors.New("traffic embedded: closed")
-		}
 		s.smu.Lock()
 		l = s.sites[siteID]
 		s.smu.Unlock()
 		if l == nil {
 			st := newSite()
 			st.parallelRows = s.opts.ParallelRows
-			if err := s.scan(ctx, siteID, func(id string, ss *session) { st.put(id, ss) }); err != nil {
+			if err := s.load(ctx, siteID, st); err != nil {
 				return nil, err
 			}
-			l = &loaded{s: st}
+			l = &loaded{s: st, store: s}
 			s.smu.Lock()
 			s.sites[siteID] = l
 			s.smu.Unlock()
 		}
 	}
-	l.mu.RLock()
 	return l, nil
+}
+
+// load fills a site's copy from Pebble: one goroutine reads, others
+// decode, this one builds the rows (under wmu).
+func (s *Store) load(ctx context.Context, siteID int64, st *site) error {
+	type rec struct {
+		id string
+		ss *session
+		v  []byte
+	}
+	const batch = 2048
+	raw := make(chan []rec, 4)
+	decoded := make(chan []rec, 4)
+	var readErr, decErr error
+	var errMu sync.Mutex
+	fail := func(err error) {
+		errMu.Lock()
+		if decErr == nil {
+			decErr = err
+		}
+		errMu.Unlock()
+	}
+	go func() {
+		defer close(raw)
+		lo, hi := siteBounds(siteID)
+		it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		if err != nil {
+			readErr = fmt.Errorf("traffic embedded: load: %w", err)
+			return
+		}
+		b := make([]rec, 0, batch)
+		for it.First(); it.Valid(); it.Next() {
+			b = append(b, rec{id: string(it.Key()[9:]), v: slices.Clone(it.Value())})
+			if len(b) == batch {
+				raw <- b
+				b = make([]rec, 0, batch)
+			}
+		}
+		if len(b) > 0 {
+			raw <- b
+		}
+		if err := it.Close(); err != nil {
+			readErr = fmt.Errorf("traffic embedded: load: %w", err)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range max(1, runtime.GOMAXPROCS(0)-1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range raw {
+				for i := range b {
+					ss, err := decodeSession(b[i].v)
+					if err != nil {
+						fail(fmt.Errorf("traffic embedded: load %q: %w", b[i].id, err))
+					}
+					b[i].ss, b[i].v = ss, nil
+				}
+				decoded <- b
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(decoded)
+	}()
+	for b := range decoded {
+		for _, r := range b {
+			if r.ss != nil {
+				st.put(r.id, r.ss)
+			}
+		}
+	}
+	if readErr != nil {
+		return readErr
+	}
+	return decErr
 }
 
 // hasVisitor tells whether any hit of a session carries the visitor id.

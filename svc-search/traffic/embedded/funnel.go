@@ -92,7 +92,7 @@ func (s *Store) Funnel(ctx context.Context, q traffic.FunnelQuery) (*trafficv1.C
 	if err != nil {
 		return nil, err
 	}
-	defer l.mu.RUnlock()
+	defer l.done()
 	n := len(q.Steps)
 	type part struct {
 		reached, dropped, droppedRec []int64
@@ -158,7 +158,7 @@ func (s *Store) FunnelSessions(ctx context.Context, q traffic.FunnelQuery, stepI
 	if err != nil {
 		return page, err
 	}
-	defer l.mu.RUnlock()
+	defer l.done()
 	st := l.s
 	type hit struct {
 		start int64

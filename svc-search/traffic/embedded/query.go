@@ -241,7 +241,7 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 	if err != nil {
 		return nil, err
 	}
-	defer l.mu.RUnlock()
+	defer l.done()
 	st := l.s
 	f := st.compile(q.Filter)
 	lo, hi := q.Start.UnixNano(), q.End.UnixNano()
@@ -348,7 +348,7 @@ func (s *Store) Breakdown(ctx context.Context, q traffic.Query, dim trafficv1.Tr
 	if err != nil {
 		return nil, err
 	}
-	defer l.mu.RUnlock()
+	defer l.done()
 	st := l.s
 	f := st.compile(q.Filter)
 	lo, hi := q.Start.UnixNano(), q.End.UnixNano()

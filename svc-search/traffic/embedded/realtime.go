@@ -25,6 +25,7 @@ func (s *Store) Realtime(ctx context.Context, siteID int64, now time.Time) (*tra
 	if err != nil {
 		return nil, err
 	}
+	defer s.life.RUnlock() // l.done() less the site's lock, released below
 	n := now.UnixNano()
 	wlo := n - int64(traffic.RealtimeWindow)
 	mlo := n - perMinute*int64(time.Minute)

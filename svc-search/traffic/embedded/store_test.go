@@ -451,14 +451,14 @@ func TestUpdatesEqualReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.s.compactAt = 10
-	l.mu.RUnlock()
+	l.done()
 	for round := range 6 {
 		var hits []traffic.Hit
 		for i := range 40 {
 			sid := fmt.Sprintf("s%d", i)
 			vis := fmt.Sprintf("v%d", i%7)
 			// (A session deleted in one round starts afresh in the next.)
-		// Each round adds a page view, some earlier than the session's
+			// Each round adds a page view, some earlier than the session's
 			// start so far (the entry page moves), and an event.
 			at := time.Duration((i*37+round*53)%300) * time.Second
 			h := pv(sid, vis, fmt.Sprintf("%s-%d", sid, round), fmt.Sprintf("https://x.test/p%d?utm_source=r%d", (i+round)%5, round), at)
@@ -512,6 +512,36 @@ func TestUpdatesEqualReload(t *testing.T) {
 	for i := range before {
 		if !proto.Equal(before[i], after[i]) {
 			t.Errorf("answer %d kept up to date:\n%v\nloaded afresh:\n%v", i, before[i], after[i])
+		}
+	}
+}
+
+// TestClosed: every call after Close fails cleanly, and Close twice is
+// fine.
+func TestClosed(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	add(t, s, handData()...)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	errs := []error{s.Ready(ctx), s.AddHits(ctx, handData()), s.SetRecorded(ctx, []traffic.Recorded{{SiteID: siteA, SessionID: "s1"}})}
+	_, err := s.Overview(ctx, day(), trafficv1.TrafficInterval_TRAFFIC_INTERVAL_DAY)
+	errs = append(errs, err)
+	_, err = s.Realtime(ctx, siteA, t0)
+	errs = append(errs, err)
+	_, err = s.Delete(ctx, siteA, index.Selector{WholeSite: true})
+	errs = append(errs, err)
+	_, err = s.Sweep(ctx, t0, time.Hour)
+	errs = append(errs, err)
+	_, err = s.FunnelSessions(ctx, traffic.FunnelQuery{SiteID: siteA, Steps: make([]*trafficv1.FunnelStep, 2)}, 0, false, nil, 5)
+	errs = append(errs, err)
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("call %d after Close: no error", i)
 		}
 	}
 }
