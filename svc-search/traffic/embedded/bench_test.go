@@ -256,3 +256,13 @@ func mustLoc(tb testing.TB, name string) *time.Location {
 	}
 	return l
 }
+
+// BenchmarkSweepNothingDue: Sweep reads every record's header.
+func BenchmarkSweepNothingDue(b *testing.B) {
+	s := fixture(b)
+	timed(b, func() {
+		if n, err := s.Sweep(context.Background(), benchStart, 365*24*time.Hour); err != nil || n != 0 {
+			b.Fatal(n, err)
+		}
+	})
+}

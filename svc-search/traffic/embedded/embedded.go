@@ -429,13 +429,18 @@ func (s *Store) Sweep(ctx context.Context, now time.Time, defaultRetention time.
 		if len(k) < 9 {
 			continue
 		}
+		old, err := expired(it.Value(), now, defaultRetention)
+		if err != nil {
+			it.Close()
+			return 0, fmt.Errorf("traffic embedded: sweep %q: %w", k, err)
+		}
+		if !old {
+			continue
+		}
 		ss, err := decodeSession(it.Value())
 		if err != nil {
 			it.Close()
-			return 0, fmt.Errorf("traffic embedded: sweep: %w", err)
-		}
-		if !ss.expired(now, defaultRetention) {
-			continue
+			return 0, fmt.Errorf("traffic embedded: sweep %q: %w", k, err)
 		}
 		site := int64(binary.BigEndian.Uint64(k[1:9]))
 		gone[site] = append(gone[site], string(k[9:]))

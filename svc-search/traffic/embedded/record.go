@@ -196,9 +196,23 @@ func (s *session) lastHit() (last int64, retention int32, any bool) {
 	return last, retention, any
 }
 
-// expired tells whether Sweep removes the session at now.
-func (s *session) expired(now time.Time, def time.Duration) bool {
-	last, ret, any := s.lastHit()
+// expired tells whether Sweep removes a session at now, from its
+// record's header.
+func expired(b []byte, now time.Time, def time.Duration) (bool, error) {
+	if len(b) == 0 || b[0] != recordVersion {
+		return false, errCorrupt
+	}
+	d := dec{b: b[1:]}
+	any := d.byte() == 1
+	last := d.i()
+	ret := int32(d.i())
+	if d.err != nil {
+		return false, d.err
+	}
+	return expiredAt(any, last, ret, now, def), nil
+}
+
+func expiredAt(any bool, last int64, ret int32, now time.Time, def time.Duration) bool {
 	if !any {
 		return false
 	}
@@ -207,6 +221,12 @@ func (s *session) expired(now time.Time, def time.Duration) bool {
 		keep = time.Duration(ret) * 24 * time.Hour
 	}
 	return time.Unix(0, last).Add(keep).Before(now)
+}
+
+// expired is expiredAt of the session itself.
+func (s *session) expired(now time.Time, def time.Duration) bool {
+	last, ret, any := s.lastHit()
+	return expiredAt(any, last, ret, now, def)
 }
 
 // Encoding: a version byte, then fields as uvarints/varints and
@@ -229,6 +249,11 @@ func b2u(v bool) byte {
 
 func (s *session) encode(buf []byte) []byte {
 	e := enc{b: append(buf[:0], recordVersion)}
+	// What Sweep needs comes first, so it reads no further.
+	last, ret, any := s.lastHit()
+	e.bool(any)
+	e.i(last)
+	e.i(int64(ret))
 	e.bool(s.marked)
 	e.i(s.version)
 	e.b = append(e.b, s.flags)
@@ -329,6 +354,9 @@ func decodeSession(b []byte) (*session, error) {
 		return nil, errCorrupt
 	}
 	d := dec{b: b[1:]}
+	d.byte() // the expiry header: see peekExpiry
+	d.i()
+	d.i()
 	s := &session{}
 	s.marked = d.byte() == 1
 	s.version = d.i()
