@@ -70,6 +70,9 @@ func startIngestBinary(t *testing.T, dataDir, accAddr, recAddr string, extra ...
 	args := append([]string{"serve", "--target=ingest", "--data-dir", dataDir,
 		"--server.http-listen-address", "127.0.0.1:0", "--server.grpc-listen-address", "127.0.0.1:0",
 		"--admin.listen-address", "127.0.0.1:0", "--remote.accounts", accAddr, "--remote.recordings", recAddr,
+		// These tests send no traffic beacons: search (the traffic spool's
+		// sink) is never called.
+		"--remote.search", "127.0.0.1:1",
 		"--ingest.rate-per-ip=0", "--ingest.forward.backoff-min=20ms", "--ingest.forward.backoff-max=300ms",
 	}, extra...)
 	p := &binProcess{cmd: exec.Command(sightlineBinary(t), args...), done: make(chan error, 1), logs: &strings.Builder{}, mu: &sync.Mutex{}}

@@ -416,7 +416,9 @@ func TestHitSearchOutage(t *testing.T) {
 // spool's dead-letter area and does not hold the next ones.
 func TestHitRefusedDeadLettered(t *testing.T) {
 	e := newEnv(t, nil)
-	e.traf.refuse = func(c *recordingsv1.Chunk) bool { return c.GetSessionId() == "s_hit00001" && c.GetHit().GetKind() == sessionsv1.HitKind_HIT_KIND_EVENT }
+	e.traf.refuse = func(c *recordingsv1.Chunk) bool {
+		return c.GetSessionId() == "s_hit00001" && c.GetHit().GetKind() == sessionsv1.HitKind_HIT_KIND_EVENT
+	}
 	e.run()
 	for i := 1; i <= 2; i++ {
 		if resp, msg := e.postHit(req{body: hitBody(i)}); resp.StatusCode != 204 {
