@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 )
 
 // postHits sends one beacon body to ingest's /i/v1/hit as the tracker's
@@ -34,6 +36,8 @@ func postHits(t *testing.T, base, siteKey, body string) {
 // the overview and a funnel through the gateway.
 func TestTrafficEndToEnd(t *testing.T) {
 	p := startServe(t, nil)
+	// Search serves TrafficService on the same server, healthy with it.
+	requireServing(t, p.addrs.GRPC, trafficv1.TrafficService_ServiceDesc.ServiceName)
 	d := newDashboard(t, p)
 	base := "http://" + p.addrs.HTTP
 	site := fmt.Sprintf("/api/v1/sites/%d", d.siteID)
