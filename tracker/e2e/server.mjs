@@ -28,8 +28,11 @@ function csp(name, ingest) {
   return '';
 }
 
-export function siteConfig(ingest, key, over = {}) {
+// over.hits: true gives the site a hitEndpoint on this ingest (traffic beacons, captured apart
+// from batches in hits).
+export function siteConfig(ingest, key, { hits, ...over } = {}) {
   return {
+    ...(hits ? { hitEndpoint: `${ingest}/i/v1/hit` } : {}),
     siteKey: key,
     endpoint: `${ingest}/i/v1/batch`,
     recorderUrl: `${ingest}/static/recorder.js`,
@@ -83,6 +86,7 @@ export function decode(r) {
 // snippetOrigin points the fixtures' snippet at another ingest (the real binary) instead.
 export async function startServers({ configs = { k_e2e: {} }, answer, dist = join(root, 'dist'), snippetOrigin } = {}) {
   const requests = [];
+  const hits = [];
   let ingestOrigin = '';
   const ingest = await listen(async (req, res) => {
     const url = new URL(req.url, 'http://x');
@@ -101,6 +105,18 @@ export async function startServers({ configs = { k_e2e: {} }, answer, dist = joi
     if (req.method === 'GET' && url.pathname === '/static/recorder.js') {
       res.writeHead(200, { 'Content-Type': 'application/javascript' });
       return res.end(readFileSync(join(dist, 'recorder.js')));
+    }
+    if (url.pathname === '/i/v1/hit') {
+      const raw = await body(req);
+      const r = { method: req.method, query: url.searchParams, headers: req.headers, raw, at: Date.now() };
+      try {
+        if (req.method === 'POST') r.body = JSON.parse(raw.toString('utf8'));
+      } catch (e) {
+        r.error = String(e);
+      }
+      hits.push(r);
+      res.writeHead(204, cors);
+      return res.end();
     }
     if (url.pathname === '/i/v1/batch') {
       const raw = await body(req);
@@ -188,6 +204,7 @@ export async function startServers({ configs = { k_e2e: {} }, answer, dist = joi
     siteOrigin,
     ingestOrigin,
     requests,
+    hits,
     batches: () => requests.filter((r) => r.method === 'POST' && r.status === 204 && r.envelope).map((r) => r.envelope),
     close: () => Promise.all([ingest, site].map((s) => new Promise((r) => (s.closeAllConnections(), s.close(r))))),
   };
