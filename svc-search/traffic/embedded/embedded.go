@@ -597,7 +597,12 @@ func (s *Store) load(ctx context.Context, siteID int64, st *site) error {
 	if readErr != nil {
 		return readErr
 	}
-	return decErr
+	if decErr != nil {
+		return decErr
+	}
+	// Drop the slack of growing by appends (up to half of the arenas).
+	st.rows, st.itT, st.itV = slices.Clone(st.rows), slices.Clone(st.itT), slices.Clone(st.itV)
+	return nil
 }
 
 // hasVisitor tells whether any hit of a session carries the visitor id.

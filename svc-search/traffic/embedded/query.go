@@ -258,11 +258,17 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 	nv := st.vis.len()
 	bix := newBucketIndex(bs, iv, loc)
 	ps := make([]part, st.workers())
+	// Each part fills its own stretch of shared buffers (no growing
+	// appends); the stretches are joined below.
+	n := len(st.rows)
+	var durCur, durPrev []int64
+	var allPairs []uint64
 	if !f.none {
-		parallel(len(st.rows), len(ps), func(w, from, to int) {
+		durCur, durPrev, allPairs = make([]int64, n), make([]int64, n), make([]uint64, n)
+		parallel(n, len(ps), func(w, from, to int) {
 			p := &ps[w]
 			p.series, p.seen = make([]bucket, len(bs)), make([]uint8, nv)
-			p.cur.durs, p.pairs = make([]int64, 0, (to-from)/2), make([]uint64, 0, (to-from)/2)
+			p.cur.durs, p.prev.durs, p.pairs = durCur[from:from:to], durPrev[from:from:to], allPairs[from:from:to]
 			for i := from; i < to; i++ {
 				r := &st.rows[i]
 				if r.flags&rowLive == 0 || r.start < plo || r.start >= hi || !f.match(st, r) {
@@ -287,17 +293,22 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 	var pairs []uint64
 	var seen []uint8
 	for w, p := range ps {
-		cur.merge(&p.cur)
-		prev.merge(&p.prev)
+		if w == 0 {
+			cur, prev = p.cur, p.prev
+			cur.durs, prev.durs = durCur[:len(p.cur.durs)], durPrev[:len(p.prev.durs)]
+		} else {
+			cur.merge(&p.cur)
+			prev.merge(&p.prev)
+		}
 		for b := range p.series {
 			series[b].sessions += p.series[b].sessions
 			series[b].pvs += p.series[b].pvs
 		}
 		if w == 0 {
-			pairs, seen = p.pairs, p.seen
+			pairs, seen = allPairs[:len(p.pairs)], p.seen
 			continue
 		}
-		pairs = append(pairs, p.pairs...)
+		pairs = append(pairs, p.pairs...) // within allPairs: a copy, no growth
 		for v, x := range p.seen {
 			seen[v] |= x
 		}
