@@ -3,6 +3,7 @@
 // events before and after the recorder loaded, the leave when the page is left — as CORS-simple
 // sendBeacon requests (no preflight), with the recorder's session and visitor ids.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 // @ts-expect-error plain ES module
 import { startServers } from './server.mjs';
@@ -18,6 +19,7 @@ interface Body {
   hits: { kind: string; pageViewId: string; time: number; url?: string; referrer?: string; duration?: number; name?: string }[];
 }
 interface Hit {
+  raw: Buffer;
   method: string;
   query: URLSearchParams;
   headers: Record<string, string>;
@@ -45,6 +47,13 @@ beforeAll(async () => {
   srv = await startServers({ configs: CONFIGS });
 });
 afterAll(async () => {
+  if (process.env.UPDATE_TESTDATA && srv) {
+    // UPDATE_TESTDATA=1 npm run e2e: keep a real Chromium body with the most hits (ingest's tests
+    // and fuzz seeds can use it).
+    const best = srv.hits.filter((h) => h.body).reduce((a, b) => (b.body!.hits.length > a.body!.hits.length ? b : a));
+    mkdirSync('e2e/testdata', { recursive: true });
+    writeFileSync('e2e/testdata/real-hits.json', best.raw.toString('utf8') + '\n');
+  }
   await browser?.close();
   await srv?.close();
 });
