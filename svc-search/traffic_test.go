@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -567,5 +571,67 @@ func TestTrafficAuthorizer(t *testing.T) {
 	}
 	if len(auth.calls) != len(calls) {
 		t.Fatalf("authorizer called %d times for %d calls", len(auth.calls), len(calls))
+	}
+}
+
+// TestTrafficTelemetry: traffic RPCs are counted with their codes, hits by
+// outcome, sweeps by error, and every traffic store call is a span.
+func TestTrafficTelemetry(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	defer tp.Shutdown(context.Background())
+	sc, tc, svc := serveBoth(t, testConfig(t), Deps{MeterProvider: mp, TracerProvider: tp})
+	ctx := t.Context()
+	good := pageView(siteA, 1, "v_visitor001", time.Now(), "https://shop.example.com/")
+	bad := pageView(siteA, 2, "v_visitor002", time.Now(), "ftp://shop.example.com/")
+	appendHits(t, tc, good, bad)
+	overview(t, tc, siteA)
+	_, _ = tc.GetTrafficOverview(ctx, &trafficv1.GetTrafficOverviewRequest{SiteId: siteA})
+	if _, err := sc.UpsertSessions(ctx, &searchv1.UpsertSessionsRequest{Sessions: []*sessionsv1.SessionSummary{
+		summaryOf(siteA, good.SessionId, good.VisitorId, time.Now(), 1)}}); err != nil {
+		t.Fatal(err)
+	}
+	svc.sweepOnce(ctx)
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	sums := map[string]map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if s, ok := m.Data.(metricdata.Sum[int64]); ok {
+				sums[m.Name] = map[string]int64{}
+				for _, dp := range s.DataPoints {
+					key := ""
+					for _, kv := range dp.Attributes.ToSlice() {
+						key += string(kv.Key) + "=" + kv.Value.Emit() + ";"
+					}
+					sums[m.Name][key] += dp.Value
+				}
+			}
+		}
+	}
+	for name, want := range map[string]map[string]int64{
+		"search.requests":       {"code=OK;rpc=AppendHits;": 1, "code=OK;rpc=GetTrafficOverview;": 1, "code=InvalidArgument;rpc=GetTrafficOverview;": 1},
+		"search.traffic.hits":   {"outcome=stored;": 1, "outcome=refused;": 1},
+		"search.traffic.sweeps": {"error=false;": 1},
+	} {
+		for k, v := range want {
+			if sums[name][k] != v {
+				t.Errorf("%s{%s} = %d, want %d (all: %v)", name, k, sums[name][k], v, sums[name])
+			}
+		}
+	}
+	names := map[string]int{}
+	for _, sp := range spans.Ended() {
+		names[sp.Name()]++
+	}
+	for _, n := range []string{"search.index.traffic.add_hits", "search.index.traffic.overview", "search.index.traffic.set_recorded", "search.index.traffic.sweep"} {
+		if names[n] != 1 {
+			t.Errorf("%d %s spans, want 1 (all: %v)", names[n], n, names)
+		}
 	}
 }
