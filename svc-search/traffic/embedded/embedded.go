@@ -80,6 +80,29 @@ type loaded struct {
 	mu    sync.RWMutex
 	s     *site
 	store *Store
+	// ready is closed once s is loaded (or err says why not). Until
+	// then, writes queue in pending (under smu) for the loader to apply.
+	ready   chan struct{}
+	err     error
+	loading bool
+	pending []pendingPut
+}
+
+type pendingPut struct {
+	id string
+	ss *session // nil: removed
+}
+
+// put applies one session's new state to the copy, or queues it while
+// the copy loads (under smu).
+func (l *loaded) put(id string, ss *session) {
+	if l.loading {
+		l.pending = append(l.pending, pendingPut{id, ss})
+		return
+	}
+	l.mu.Lock()
+	l.s.put(id, ss)
+	l.mu.Unlock()
 }
 
 // done ends a query on a site (see Store.site).
@@ -235,26 +258,13 @@ func (s *Store) update(ctx context.Context, refs []sessRef, fn func(i int, ss *s
 func (s *Store) apply(refs []sessRef, changed []*session) {
 	s.smu.Lock()
 	defer s.smu.Unlock()
-	var cur *loaded
-	var curSite int64
 	for i, r := range refs {
 		if changed[i] == nil {
 			continue
 		}
-		if cur == nil || curSite != r.site {
-			if cur != nil {
-				cur.mu.Unlock()
-			}
-			cur, curSite = s.sites[r.site], r.site
-			if cur == nil {
-				continue
-			}
-			cur.mu.Lock()
+		if l := s.sites[r.site]; l != nil {
+			l.put(r.id, changed[i])
 		}
-		cur.s.put(r.id, changed[i])
-	}
-	if cur != nil {
-		cur.mu.Unlock()
 	}
 }
 
@@ -402,11 +412,9 @@ func (s *Store) remove(siteID int64, ids []string, whole bool) error {
 		delete(s.sites, siteID)
 		return nil
 	}
-	l.mu.Lock()
 	for _, id := range ids {
-		l.s.put(id, nil)
+		l.put(id, nil)
 	}
-	l.mu.Unlock()
 	return nil
 }
 
@@ -503,29 +511,57 @@ func (s *Store) loadedSite(ctx context.Context, siteID int64) (*loaded, error) {
 	l := s.sites[siteID]
 	s.smu.Unlock()
 	if l == nil {
+		// Register the site and take a snapshot with writes held off, so
+		// every write is either in the snapshot or queued for the loader;
+		// then load from the snapshot while writes go on.
 		s.wmu.Lock()
-		defer s.wmu.Unlock()
 		s.smu.Lock()
-		l = s.sites[siteID]
-		s.smu.Unlock()
-		if l == nil {
+		if l = s.sites[siteID]; l == nil {
+			l = &loaded{store: s, ready: make(chan struct{}), loading: true}
+			s.sites[siteID] = l
+			snap := s.db.NewSnapshot()
+			s.smu.Unlock()
+			s.wmu.Unlock()
+			// One caller's deadline must not fail the others waiting.
 			st := newSite()
 			st.parallelRows = s.opts.ParallelRows
-			if err := s.load(ctx, siteID, st); err != nil {
-				return nil, err
-			}
-			l = &loaded{s: st, store: s}
+			err := s.load(context.WithoutCancel(ctx), snap, siteID, st)
+			snap.Close()
 			s.smu.Lock()
-			s.sites[siteID] = l
+			if err != nil {
+				if s.sites[siteID] == l {
+					delete(s.sites, siteID)
+				}
+				l.err = err
+			} else {
+				l.mu.Lock()
+				for _, p := range l.pending {
+					st.put(p.id, p.ss)
+				}
+				l.s, l.loading, l.pending = st, false, nil
+				l.mu.Unlock()
+			}
 			s.smu.Unlock()
+			close(l.ready)
+		} else {
+			s.smu.Unlock()
+			s.wmu.Unlock()
 		}
+	}
+	select {
+	case <-l.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if l.err != nil {
+		return nil, l.err
 	}
 	return l, nil
 }
 
-// load fills a site's copy from Pebble: one goroutine reads, others
-// decode, this one builds the rows (under wmu).
-func (s *Store) load(ctx context.Context, siteID int64, st *site) error {
+// load fills a site's copy from a snapshot: one goroutine reads, others
+// decode, this one builds the rows.
+func (s *Store) load(ctx context.Context, snap *pebble.Snapshot, siteID int64, st *site) error {
 	type rec struct {
 		id string
 		ss *session
@@ -546,7 +582,7 @@ func (s *Store) load(ctx context.Context, siteID int64, st *site) error {
 	go func() {
 		defer close(raw)
 		lo, hi := siteBounds(siteID)
-		it, err := s.db.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		it, err := snap.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 		if err != nil {
 			readErr = fmt.Errorf("traffic embedded: load: %w", err)
 			return

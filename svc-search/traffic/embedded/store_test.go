@@ -545,3 +545,61 @@ func TestClosed(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadWhileWriting: writes during a site's load (from a snapshot) are
+// queued and applied, none lost or applied twice.
+func TestLoadWhileWriting(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	var hits []traffic.Hit
+	for i := range 20_000 {
+		sid := fmt.Sprintf("old%d", i)
+		hits = append(hits, pv(sid, sid, sid+"a", "https://x.test/a", time.Duration(i)*time.Second))
+	}
+	add(t, s, hits...)
+	s.Close()
+	s = openStore(t, dir)
+	defer s.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 300 {
+			// A new session, a second page view of an old one, a delete.
+			old := fmt.Sprintf("old%d", i*7)
+			add(t, s, pv(fmt.Sprintf("new%d", i), "nv", fmt.Sprintf("n%d", i), "https://x.test/b", time.Minute),
+				pv(old, old, old+"b", "https://x.test/c", 30*time.Hour))
+			if _, err := s.Delete(ctx, siteA, index.Selector{SessionIDs: []string{fmt.Sprintf("old%d", i*7+1)}}); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	q := traffic.Query{SiteID: siteA, Start: t0.Add(-time.Hour), End: t0.Add(24 * time.Hour)}
+	for {
+		if _, err := s.Overview(ctx, q, trafficv1.TrafficInterval_TRAFFIC_INTERVAL_DAY); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-done:
+		default:
+			continue
+		}
+		break
+	}
+	got, err := s.Overview(ctx, q, trafficv1.TrafficInterval_TRAFFIC_INTERVAL_DAY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got.GetCurrent(); c.GetSessions() != 20_000 || c.GetPageViews() != 20_000+300 {
+		t.Fatalf("current = %v", c)
+	}
+	s.Close()
+	s = openStore(t, dir)
+	want, err := s.Overview(ctx, q, trafficv1.TrafficInterval_TRAFFIC_INTERVAL_DAY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(got, want) {
+		t.Fatalf("kept up to date:\n%v\nloaded afresh:\n%v", got.GetCurrent(), want.GetCurrent())
+	}
+}
