@@ -21,10 +21,16 @@
 //   - Realtime counts the hits of counted sessions only (sessions with a
 //     page view), each with its session's visitor.
 //
-// Memory: a loaded site costs about 300 bytes per session plus 16 per
-// page view and event (rows, timelines, id maps and dictionaries); a
-// million sessions with four page views each take about 400 MB. A site is
-// loaded once and stays loaded while the store is open.
+// Memory: a loaded site costs about 80 bytes per session (its row) and
+// 12 per page view and event (its timeline), plus its session and visitor
+// ids interned in arenas and the dictionaries: measured, 174 MB for a
+// million sessions with four million page views. A site is loaded on its
+// first query (from a Pebble snapshot, while writes go on: about 10 s per
+// million sessions on two cores) and stays loaded while the store is open.
+//
+// Speed (BenchmarkOverview, BenchmarkFunnel on 1M sessions): the whole
+// 30-day overview costs about 30 ms of CPU, a 4-step funnel about 30 ms;
+// scans are split across the cores.
 //
 // Hostile input: a page view id is scoped to its session here (a second
 // session claiming the same page view id keeps its own copy).

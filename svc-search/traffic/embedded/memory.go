@@ -90,6 +90,8 @@ type site struct {
 	cmu   sync.Mutex
 	rules map[ruleKey][]bool
 	paths []string
+
+	scratch sync.Pool // *overviewScratch
 }
 
 type urlInfo struct {

@@ -169,6 +169,14 @@ func (f *filter) match(st *site, r *row) bool {
 	return true
 }
 
+// overviewScratch is an overview's row-sized buffers, kept for the next
+// one (megabytes per million sessions that would otherwise be allocated
+// and cleared per query).
+type overviewScratch struct {
+	durCur, durPrev []int64
+	pairs           []uint64
+}
+
 // totals accumulates one period's tiles.
 type totals struct {
 	visitors, sessions, pvs, bounces int64
@@ -264,7 +272,13 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 	var durCur, durPrev []int64
 	var allPairs []uint64
 	if !f.none {
-		durCur, durPrev, allPairs = make([]int64, n), make([]int64, n), make([]uint64, n)
+		sc, _ := st.scratch.Get().(*overviewScratch)
+		if sc == nil || len(sc.durCur) < n {
+			sc = &overviewScratch{make([]int64, n+n/8), make([]int64, n+n/8), make([]uint64, n+n/8)}
+		}
+		defer st.scratch.Put(sc)
+		// Every stretch is written before it is read: no clearing needed.
+		durCur, durPrev, allPairs = sc.durCur[:n], sc.durPrev[:n], sc.pairs[:n]
 		parallel(n, len(ps), func(w, from, to int) {
 			p := &ps[w]
 			p.series, p.seen = make([]bucket, len(bs)), make([]uint8, nv)
@@ -566,13 +580,43 @@ func parallel(n, w int, fn func(w, from, to int)) {
 	wg.Wait()
 }
 
-// lowerMedian answers the element at (n-1)/2 of v in sorted order (v is
-// reordered); 0 when empty.
+// lowerMedian answers the element at (n-1)/2 of v in sorted order (v may
+// be reordered); 0 when empty.
 func lowerMedian(v []int64) int64 {
 	if len(v) == 0 {
 		return 0
 	}
-	return quickselect(v, (len(v)-1)/2)
+	k := (len(v) - 1) / 2
+	if len(v) < 1<<16 {
+		return quickselect(v, k)
+	}
+	// Radix select: a histogram of the top 16 bits of v's range finds
+	// the bucket holding the k-th; only that bucket's values are
+	// selected among. Two sequential passes instead of quickselect's
+	// partitioning of everything.
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	shift := 0
+	for (hi-lo)>>shift >= 1<<16 {
+		shift++
+	}
+	var hist [1 << 16]int
+	for _, x := range v {
+		hist[(x-lo)>>shift]++
+	}
+	b := 0
+	for ; k >= hist[b]; b++ {
+		k -= hist[b]
+	}
+	in := make([]int64, 0, hist[b])
+	for _, x := range v {
+		if int((x-lo)>>shift) == b {
+			in = append(in, x)
+		}
+	}
+	return quickselect(in, k)
 }
 
 // quickselect answers the k-th smallest of v in expected linear time.

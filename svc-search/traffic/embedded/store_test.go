@@ -3,6 +3,8 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -364,6 +366,20 @@ func TestLowerMedian(t *testing.T) {
 	}{{nil, 0}, {[]int64{5}, 5}, {[]int64{3, 1}, 1}, {[]int64{9, 1, 5, 5, 2}, 5}, {[]int64{4, 4, 4, 1, 9, 9}, 4}} {
 		if got := lowerMedian(append([]int64(nil), c.in...)); got != c.want {
 			t.Errorf("lowerMedian(%v) = %d, want %d", c.in, got, c.want)
+		}
+	}
+	// Large inputs take the radix path: skewed, with ties, wide ranges.
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{1 << 16, 100_001, 300_000} {
+		for _, spread := range []int64{1, 1000, 1 << 40} {
+			v := make([]int64, n)
+			for i := range v {
+				v[i] = rng.Int64N(spread) * rng.Int64N(3)
+			}
+			sorted := slices.Sorted(slices.Values(v))
+			if got, want := lowerMedian(v), sorted[(n-1)/2]; got != want {
+				t.Errorf("lowerMedian of %d values spread %d = %d, want %d", n, spread, got, want)
+			}
 		}
 	}
 }
