@@ -23,6 +23,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/traffic"));
 const bin = process.env.SIGHTLINE_BIN;
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+// Headless Chromium says "HeadlessChrome", which ingest counts as a bot and does not store.
+const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const MOBILE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 
 let sl, fixture, browser, ctx, page, call, orgId, siteId, siteKey = "", fixtureOrigin;
@@ -77,7 +79,7 @@ const sitePage = (p) => `${sl.base}/o/${orgId}/sites/${siteId}/${p}`;
  * closes the page so the last page view's end is sent.
  */
 async function visit({ mobile = false, referrer, query = "", steps }) {
-  const vctx = await browser.newContext({ viewport: mobile ? { width: 390, height: 844 } : { width: 1280, height: 800 }, ...(mobile ? { userAgent: MOBILE_UA, isMobile: true, hasTouch: true } : {}) });
+  const vctx = await browser.newContext({ viewport: mobile ? { width: 390, height: 844 } : { width: 1280, height: 800 }, ...(mobile ? { userAgent: MOBILE_UA, isMobile: true, hasTouch: true } : { userAgent: DESKTOP_UA }) });
   const vp = await vctx.newPage();
   await vp.goto(`${fixtureOrigin}/${query}`, referrer ? { referer: referrer } : {});
   await waitFor(() => vp.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
@@ -97,6 +99,11 @@ const overview = async () => {
   return r.json();
 };
 
+const breakdown = async (dimension) => {
+  const r = await call("POST", `/api/v1/sites/${siteId}/traffic:breakdown`, { dimension, range: { start: new Date(Date.now() - 86_400_000).toISOString(), end: new Date(Date.now() + 3_600_000).toISOString() } });
+  return r.status === 200 ? r.json().rows : r.text;
+};
+
 test("four visitors from three referrers and directly, on desktop and mobile, are counted", { timeout: 240_000 }, async () => {
   await waitFor(async () => (await (await fetch(`${sl.base}/s/${siteKey}.js`)).text()).includes("hitEndpoint"), "the bootstrap to carry hitEndpoint", 30_000);
   // Completes the funnel.
@@ -107,10 +114,13 @@ test("four visitors from three referrers and directly, on desktop and mobile, ar
   await visit({ mobile: true, referrer: "https://social.example/post/1", query: "?utm_source=social&utm_campaign=autumn", steps: 2 });
   // Mobile, direct, bounces.
   await visit({ mobile: true, steps: 0 });
+  let last;
   const ov = await waitFor(async () => {
-    const o = await overview();
+    const o = (last = await overview());
     return Number(o.current?.sessions ?? 0) === 4 && Number(o.current?.pageViews ?? 0) === 10 && o;
-  }, "four sessions and ten page views in the traffic numbers", 60_000);
+  }, "four sessions and ten page views in the traffic numbers", 60_000).catch(async (e) => {
+    throw new Error(`${e.message}; last overview ${JSON.stringify(last?.current)}; by referrer ${JSON.stringify(await breakdown("TRAFFIC_DIMENSION_REFERRER"))}; by device ${JSON.stringify(await breakdown("TRAFFIC_DIMENSION_DEVICE_TYPE"))}; log: ${sl.log().slice(-3000)}`);
+  });
   assert.equal(Number(ov.current.visitors), 4);
   assert.equal(Number(ov.current.bounces), 1);
 });
@@ -148,18 +158,20 @@ test("the Overview shows the tiles and breakdown rows, and a row links to its re
   assert.deepEqual(await rows("referrer"), { "news.example": 1, "search.example": 1, "social.example": 1, "": 1 });
   assert.match((await page.locator("[data-testid=breakdown-referrer] [data-value='']").textContent()) ?? "", /Direct \/ none/);
   await page.getByTestId("tab-utm_campaign").click();
-  assert.deepEqual(await rows("utm_campaign"), { autumn: 1, spring: 1 });
-  assert.deepEqual(await rows("device"), { desktop: 2, mobile: 2 });
+  assert.deepEqual(await rows("utm_campaign"), { autumn: 1, spring: 1, "": 2 });
+  assert.deepEqual(await rows("device"), { DEVICE_TYPE_DESKTOP: 2, DEVICE_TYPE_MOBILE: 2 });
   const pages = await rows("page");
   assert.deepEqual(Object.values(pages).sort(), [1, 2, 3, 4]);
   // The series has the ten page views too.
   await page.getByTestId("metric-pageViews").click();
+  await page.screenshot({ path: path.join(shots, "overview.png"), fullPage: true });
   await page.getByTestId("view-table").click();
   const cells = await page.locator("[data-testid=series-table] tbody tr td:nth-child(4)").allTextContents();
   assert.equal(cells.reduce((s, c) => s + Number(c.replace(/,/g, "")), 0), 10);
-  await page.screenshot({ path: path.join(shots, "overview.png"), fullPage: true });
+  await page.screenshot({ path: path.join(shots, "overview-table.png"), fullPage: true });
 
   // A referrer row opens the recordings list filtered to that referrer: one session.
+  await page.getByTestId("tab-referrer").click();
   await page.locator("[data-testid=breakdown-referrer] [data-value='search.example'] [data-testid=row-recordings]").click();
   await page.waitForURL(/\/recordings\?/);
   assert.match(page.url(), /ref=search\.example/);
@@ -167,7 +179,7 @@ test("the Overview shows the tiles and breakdown rows, and a row links to its re
 
   // A row's label narrows the overview.
   await page.goto(sitePage("overview?range=today"));
-  await page.locator("[data-testid=breakdown-device] [data-value=mobile] button").click();
+  await page.locator("[data-testid=breakdown-device] [data-value=DEVICE_TYPE_MOBILE] button").click();
   await waitFor(async () => (await tile("sessions")) === "2", "the mobile sessions", 15_000);
   assert.match(page.url(), /device=mobile/);
   assert.equal(await tile("bounce"), "50%");

@@ -12,7 +12,7 @@ import { $api } from "../api/query";
 import { canManage, myRole, useApp, useSite } from "../app/AppContext";
 import { EmptyState, ErrorBox, QueryStatus } from "../components/ui";
 import { DEVICE_TYPES, type DeviceType } from "../lib/filters";
-import { formatDuration, parseDuration } from "../lib/format";
+import { formatDuration, parseDuration, plural } from "../lib/format";
 import { watchedSet } from "../lib/watched";
 import { fromApiSteps, MAX_STEPS, MIN_STEPS, move, newStep, STEP_OPS, stepProblems, stepTitle, toApiSteps, type ApiStep, type StepDraft } from "../traffic/funnel";
 import { formatRate, int, rangeDates, rangeTimes, TRAFFIC_RANGES, validTimeZone, type TrafficQuery } from "../traffic/query";
@@ -119,7 +119,7 @@ function Results({ steps, results, onOpen, open }: { steps: ApiStep[]; results: 
                   {i + 1}. {stepTitle(steps[i] ?? {})}
                 </strong>
                 <span>
-                  <span data-testid="fn-sessions">{n.toLocaleString()}</span> sessions · <span data-testid="fn-conversion">{formatRate(r.conversion ?? (i === 0 && n ? 1 : 0))}</span>
+                  <span data-testid="fn-sessions">{n.toLocaleString()}</span> {n === 1 ? "session" : "sessions"} · <span data-testid="fn-conversion">{formatRate(r.conversion ?? (i === 0 && n ? 1 : 0))}</span>
                   {i > 0 && <span className="muted"> · {formatRate(r.stepConversion ?? 0)} from previous</span>}
                   {median && <span className="muted"> · median {median} after step {i}</span>}
                 </span>
@@ -175,7 +175,7 @@ function StepSessions({ siteId, body, base, title }: { siteId: string; body: Sch
       ) : (
         <>
           <p className="muted small" data-testid="fn-sessions-count">
-            {int(first.total).toLocaleString()} sessions, {int(first.recorded).toLocaleString()} recorded — the recorded ones are listed, newest first.
+            {plural(int(first.total), "session")}, {int(first.recorded).toLocaleString()} recorded — the recorded ones are listed, newest first.
           </p>
           {items.length === 0 ? (
             <EmptyState title="None of these sessions was recorded" icon="▶">

@@ -57,6 +57,9 @@ const CARDS: { title: string; dims: string[] }[] = [
   { title: "Devices", dims: ["device", "browser", "os", "screen"] },
 ];
 
+/** Short tab labels (the card's title says the rest). */
+const TAB_LABELS: Record<string, string> = { page: "Pages", entry: "Entry", exit: "Exit", referrer: "Referrers", utm_source: "UTM source", utm_medium: "Medium", utm_campaign: "Campaign", device: "Devices", browser: "Browsers", os: "OS", screen: "Screens" };
+
 function dim(key: string): DimensionInfo {
   return DIMENSIONS.find((d) => d.key === key)!;
 }
@@ -170,7 +173,7 @@ function BreakdownRows({ d, rows, total, q, set, base, now, tz, testId }: { d: D
       <caption className="sr-only">{d.label} by sessions</caption>
       <thead>
         <tr>
-          <th scope="col">{d.label.replace(/s$/, "")}</th>
+          <th scope="col">{d.one}</th>
           <th scope="col" className="num">
             Sessions
           </th>
@@ -194,17 +197,16 @@ function BreakdownRows({ d, rows, total, q, set, base, now, tz, testId }: { d: D
           const canFilter = Object.keys(patch).length > 0;
           return (
             <tr key={value} data-testid="breakdown-row" data-value={value}>
-              <th scope="row" className="tr-row-label">
+              <th scope="row" className="tr-row-label" title={value || undefined}>
                 <span className="tr-bar" style={{ width: `${(sessions / max) * 100}%` }} aria-hidden />
                 {canFilter ? (
-                  <button type="button" className="tr-row-button" onClick={() => set(patch)} title={`Show only sessions where ${d.label.toLowerCase().replace(/s$/, "")} is ${label}`}>
+                  <button type="button" className="tr-row-button" onClick={() => set(patch)} title={`Show only sessions where the ${d.one.toLowerCase()} is ${label}`}>
                     {d.key === "country" && <span aria-hidden>{countryFlag(value)} </span>}
-                    {d.key === "country" ? countryName(value) : label}
+                    {d.key === "country" && value ? countryName(value) : label}
                   </button>
                 ) : (
                   <span>{label}</span>
                 )}
-                {isPage || d.key === "entry" || d.key === "exit" ? <span className="sr-only"> ({value})</span> : null}
               </th>
               <td className="num" data-testid="row-sessions" title={total ? `${formatRate(sessions / total)} of sessions` : undefined}>
                 {sessions.toLocaleString()}
@@ -216,7 +218,7 @@ function BreakdownRows({ d, rows, total, q, set, base, now, tz, testId }: { d: D
                     ▶
                   </Link>
                 ) : (
-                  <span className="muted tr-rec-link" title={d.key === "screen" ? "The recordings list has no screen-size filter." : unlinkable({ ...q, ...patch }) ?? ""}>
+                  <span className="muted tr-rec-link" title={d.key === "screen" ? "The recordings list has no screen-size filter." : value === "" ? `The recordings list has no filter for an unknown ${d.one.toLowerCase()}.` : unlinkable({ ...q, ...patch }) ?? ""}>
                     –
                   </span>
                 )}
@@ -254,7 +256,7 @@ function Breakdown({ card, siteId, range, filter, q, set, base, now, tz }: { car
           <div className="tr-seg" role="group" aria-label={`${card.title}: group by`}>
             {card.dims.map((k) => (
               <button key={k} type="button" className={k === tab ? "on" : ""} aria-pressed={k === tab} onClick={() => setTab(k)} data-testid={`tab-${k}`}>
-                {dim(k).label.replace(/^UTM /, "")}
+                {TAB_LABELS[k] ?? dim(k).label}
               </button>
             ))}
           </div>

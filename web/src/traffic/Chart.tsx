@@ -7,8 +7,8 @@
 import { useId, useState, type KeyboardEvent, type MouseEvent } from "react";
 import { formatCount } from "./query";
 
-const W = 720;
-const H = 220;
+const W = 960;
+const H = 260;
 const PAD = { l: 44, r: 12, t: 12, b: 26 };
 
 export interface Point {

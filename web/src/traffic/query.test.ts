@@ -116,7 +116,7 @@ describe("links to the recordings list", () => {
       ["utm_medium", "email", { utmMedium: "email" }],
       ["utm_campaign", "spring", { utmCampaign: "spring" }],
       ["country", "FR", { countries: ["FR"] }],
-      ["device", "mobile", { deviceTypes: ["DEVICE_TYPE_MOBILE"] }],
+      ["device", "DEVICE_TYPE_MOBILE", { deviceTypes: ["DEVICE_TYPE_MOBILE"] }],
       ["browser", "Firefox", { browsers: ["Firefox"] }],
       ["os", "iOS", { oses: ["iOS"] }],
     ];
@@ -144,6 +144,8 @@ describe("links to the recordings list", () => {
     expect(recordingsHref(base, { range: "7d", screen: "390x844" }, now, "UTC")).toBeUndefined();
     expect(rowFilter(dim("referrer"), "")).toEqual({ direct: true, referrer: undefined });
     expect(rowFilter(dim("country"), "")).toEqual({});
+    expect(rowHref(base, { range: "7d" }, dim("country"), "", now, "UTC")).toBeUndefined();
+    expect(rowFilter(dim("device"), "DEVICE_TYPE_TABLET")).toEqual({ device: "tablet" });
   });
 });
 
@@ -167,7 +169,8 @@ describe("formatting", () => {
     expect([7, 9999, 12_345, 123_456, 1_234_567].map(formatCount)).toEqual(["7", "9,999", "12.3k", "123k", "1.2M"]);
     expect(rowLabel("TRAFFIC_DIMENSION_REFERRER", "")).toBe("Direct / none");
     expect(rowLabel("TRAFFIC_DIMENSION_SCREEN_SIZE", "1920x1080")).toBe("1920 × 1080");
-    expect(rowLabel("TRAFFIC_DIMENSION_DEVICE_TYPE", "mobile")).toBe("Mobile");
+    expect(rowLabel("TRAFFIC_DIMENSION_DEVICE_TYPE", "DEVICE_TYPE_MOBILE")).toBe("Mobile");
+    expect(rowLabel("TRAFFIC_DIMENSION_COUNTRY", "")).toBe("Unknown");
     expect(pagePath("https://shop.example")).toBe("/");
     expect(pagePath("https://shop.example/a/b")).toBe("/a/b");
   });

@@ -263,29 +263,33 @@ export interface DimensionInfo {
   value: Dimension;
   key: string;
   label: string;
+  /** One row's name ("Referrer"). */
+  one: string;
   /** The TrafficQuery field a row of it filters by. */
   field: keyof TrafficQuery;
 }
 
 export const DIMENSIONS: DimensionInfo[] = [
-  { value: "TRAFFIC_DIMENSION_PAGE", key: "page", label: "Pages", field: "page" },
-  { value: "TRAFFIC_DIMENSION_ENTRY_PAGE", key: "entry", label: "Entry pages", field: "entry" },
-  { value: "TRAFFIC_DIMENSION_EXIT_PAGE", key: "exit", label: "Exit pages", field: "exit" },
-  { value: "TRAFFIC_DIMENSION_REFERRER", key: "referrer", label: "Referrers", field: "referrer" },
-  { value: "TRAFFIC_DIMENSION_UTM_SOURCE", key: "utm_source", label: "UTM sources", field: "utmSource" },
-  { value: "TRAFFIC_DIMENSION_UTM_MEDIUM", key: "utm_medium", label: "UTM mediums", field: "utmMedium" },
-  { value: "TRAFFIC_DIMENSION_UTM_CAMPAIGN", key: "utm_campaign", label: "UTM campaigns", field: "utmCampaign" },
-  { value: "TRAFFIC_DIMENSION_COUNTRY", key: "country", label: "Countries", field: "country" },
-  { value: "TRAFFIC_DIMENSION_DEVICE_TYPE", key: "device", label: "Devices", field: "device" },
-  { value: "TRAFFIC_DIMENSION_BROWSER", key: "browser", label: "Browsers", field: "browser" },
-  { value: "TRAFFIC_DIMENSION_OS", key: "os", label: "Operating systems", field: "os" },
-  { value: "TRAFFIC_DIMENSION_SCREEN_SIZE", key: "screen", label: "Screen sizes", field: "screen" },
+  { value: "TRAFFIC_DIMENSION_PAGE", key: "page", label: "Pages", one: "Page", field: "page" },
+  { value: "TRAFFIC_DIMENSION_ENTRY_PAGE", key: "entry", label: "Entry pages", one: "Entry page", field: "entry" },
+  { value: "TRAFFIC_DIMENSION_EXIT_PAGE", key: "exit", label: "Exit pages", one: "Exit page", field: "exit" },
+  { value: "TRAFFIC_DIMENSION_REFERRER", key: "referrer", label: "Referrers", one: "Referrer", field: "referrer" },
+  { value: "TRAFFIC_DIMENSION_UTM_SOURCE", key: "utm_source", label: "UTM sources", one: "UTM source", field: "utmSource" },
+  { value: "TRAFFIC_DIMENSION_UTM_MEDIUM", key: "utm_medium", label: "UTM mediums", one: "UTM medium", field: "utmMedium" },
+  { value: "TRAFFIC_DIMENSION_UTM_CAMPAIGN", key: "utm_campaign", label: "UTM campaigns", one: "UTM campaign", field: "utmCampaign" },
+  { value: "TRAFFIC_DIMENSION_COUNTRY", key: "country", label: "Countries", one: "Country", field: "country" },
+  { value: "TRAFFIC_DIMENSION_DEVICE_TYPE", key: "device", label: "Devices", one: "Device", field: "device" },
+  { value: "TRAFFIC_DIMENSION_BROWSER", key: "browser", label: "Browsers", one: "Browser", field: "browser" },
+  { value: "TRAFFIC_DIMENSION_OS", key: "os", label: "Operating systems", one: "Operating system", field: "os" },
+  { value: "TRAFFIC_DIMENSION_SCREEN_SIZE", key: "screen", label: "Screen sizes", one: "Screen size", field: "screen" },
 ];
 
 /** rowFilter answers the TrafficQuery patch that narrows the overview to a breakdown row. */
 export function rowFilter(dim: DimensionInfo, value: string): Partial<TrafficQuery> {
   if (dim.field === "referrer" && value === "") return { direct: true, referrer: undefined };
   if (value === "") return {};
+  // Devices come as enum names ("DEVICE_TYPE_MOBILE"); the URL says "mobile".
+  if (dim.field === "device") return { device: DEVICE_TYPES.find((d) => d.value === value || d.key === value)?.key ?? value };
   return { [dim.field]: value };
 }
 
@@ -335,7 +339,8 @@ export function recordingsHref(base: string, q: TrafficQuery, now: Date, tz: str
 
 /** rowHref is the recordings list for one breakdown row (undefined for screen sizes and direct visits). */
 export function rowHref(base: string, q: TrafficQuery, dim: DimensionInfo, value: string, now: Date, tz: string): string | undefined {
-  if (dim.field === "screen") return undefined;
+  // Unknown values (no country, no UTM tag) have no sessions filter either.
+  if (dim.field === "screen" || value === "") return undefined;
   return recordingsHref(base, { ...q, ...rowFilter(dim, value) }, now, tz);
 }
 
@@ -403,10 +408,18 @@ export function rowLabel(dim: Dimension, value: string): string {
     case "TRAFFIC_DIMENSION_ENTRY_PAGE":
     case "TRAFFIC_DIMENSION_EXIT_PAGE":
       return pagePath(value);
-    case "TRAFFIC_DIMENSION_DEVICE_TYPE":
-      return value ? value.charAt(0).toUpperCase() + value.slice(1) : "Unknown";
-    default:
+    case "TRAFFIC_DIMENSION_DEVICE_TYPE": {
+      const d = DEVICE_TYPES.find((x) => x.value === value || x.key === value);
+      return d ? d.label : value || "Unknown";
+    }
+    case "TRAFFIC_DIMENSION_COUNTRY":
+      return value || "Unknown";
+    case "TRAFFIC_DIMENSION_UTM_SOURCE":
+    case "TRAFFIC_DIMENSION_UTM_MEDIUM":
+    case "TRAFFIC_DIMENSION_UTM_CAMPAIGN":
       return value || "(none)";
+    default:
+      return value || "Unknown";
   }
 }
 
