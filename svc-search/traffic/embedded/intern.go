@@ -10,10 +10,13 @@ type intern struct {
 	arena []byte
 	ends  []uint32 // string i is arena[ends[i-1]:ends[i]]
 	table []uint32 // id+1; 0 is empty
+	tags  []uint32 // the hash's high bits per slot: most mismatches skip the bytes
 	seed  maphash.Seed
 }
 
-func newIntern() intern { return intern{seed: maphash.MakeSeed(), table: make([]uint32, 64)} }
+func newIntern() intern {
+	return intern{seed: maphash.MakeSeed(), table: make([]uint32, 64), tags: make([]uint32, 64)}
+}
 
 func (in *intern) len() int { return len(in.ends) }
 
@@ -30,12 +33,14 @@ func (in *intern) get(i uint32) string { return string(in.bytes(i)) }
 // find answers s's id, false when s was never added.
 func (in *intern) find(s string) (uint32, bool) {
 	mask := uint64(len(in.table) - 1)
-	for h := maphash.String(in.seed, s) & mask; ; h = (h + 1) & mask {
+	hash := maphash.String(in.seed, s)
+	tag := uint32(hash >> 32)
+	for h := hash & mask; ; h = (h + 1) & mask {
 		id := in.table[h]
 		if id == 0 {
 			return 0, false
 		}
-		if string(in.bytes(id-1)) == s {
+		if in.tags[h] == tag && string(in.bytes(id-1)) == s {
 			return id - 1, true
 		}
 	}
@@ -58,13 +63,14 @@ func (in *intern) add(s string) (id uint32, added bool) {
 
 func (in *intern) place(id uint32, h uint64) {
 	mask := uint64(len(in.table) - 1)
-	for h &= mask; in.table[h] != 0; h = (h + 1) & mask {
+	i := h & mask
+	for ; in.table[i] != 0; i = (i + 1) & mask {
 	}
-	in.table[h] = id + 1
+	in.table[i], in.tags[i] = id+1, uint32(h>>32)
 }
 
 func (in *intern) grow() {
-	in.table = make([]uint32, 2*len(in.table))
+	in.table, in.tags = make([]uint32, 2*len(in.table)), make([]uint32, 2*len(in.table))
 	for i := range in.ends {
 		in.place(uint32(i), maphash.Bytes(in.seed, in.bytes(uint32(i))))
 	}

@@ -619,3 +619,23 @@ func TestLoadWhileWriting(t *testing.T) {
 		t.Fatalf("kept up to date:\n%v\nloaded afresh:\n%v", got.GetCurrent(), want.GetCurrent())
 	}
 }
+
+func TestIntern(t *testing.T) {
+	in := newIntern()
+	for i := range 10_000 {
+		if id, added := in.add(fmt.Sprintf("id-%d", i)); !added || id != uint32(i) {
+			t.Fatalf("add %d = %d, %v", i, id, added)
+		}
+	}
+	for i := range 10_000 {
+		if id, added := in.add(fmt.Sprintf("id-%d", i)); added || id != uint32(i) || in.get(id) != fmt.Sprintf("id-%d", i) {
+			t.Fatalf("re-add %d = %d, %v", i, id, added)
+		}
+	}
+	if _, ok := in.find("id-10000"); ok {
+		t.Fatal("found what was never added")
+	}
+	if id, added := in.add(""); !added || in.get(id) != "" {
+		t.Fatal("the empty string")
+	}
+}
