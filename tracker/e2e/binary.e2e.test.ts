@@ -74,4 +74,36 @@ describe('against the real sightline binary', () => {
     expect(text).toContain('Checkout form');
     expect(text).toContain('Visible fixture text');
   });
+
+  it("counts the tracker's traffic beacons: realtime, the overview and a funnel ending in a custom event", async () => {
+    const site = env.sl.site;
+    const from = new Date(Date.now() - 60_000).toISOString();
+    // Ingest drops bots' hits, and headless Chromium says it is one ("HeadlessChrome").
+    const ua = (await env.browser.newBrowserCDPSession().then((c) => c.send('Browser.getVersion'))).userAgent.replace('HeadlessChrome', 'Chrome');
+    const ctx = await env.browser.newContext({ userAgent: ua });
+    const page = await ctx.newPage();
+    await page.goto(`${env.srv.siteOrigin}/spa/home?k=${site.siteKey}`);
+    await page.click('a[href="/spa/pricing"]'); // an SPA page view
+    await page.evaluate(() => (window as any).sightline('event', 'signup'));
+    await page.goto('about:blank'); // the leave
+    await ctx.close();
+
+    const rt = `/api/v1/sites/${site.id}/traffic/realtime`;
+    let now: any = {};
+    for (let i = 0; i < 100 && !(Number(now.pageViews) >= 2); i++) {
+      await sleep(100);
+      now = JSON.parse((await call('GET', rt)).text);
+    }
+    expect(Number(now.visitors)).toBe(1);
+    expect(Number(now.pageViews)).toBe(2);
+
+    const range = { start: from, end: new Date(Date.now() + 60_000).toISOString() };
+    const ov = JSON.parse((await call('POST', `/api/v1/sites/${site.id}/traffic:overview`, { range })).text);
+    expect([ov.current.visitors, ov.current.sessions, ov.current.pageViews].map(Number)).toEqual([1, 1, 2]);
+    const step = (value: string) => ({ page: { operator: 'OPERATOR_PREFIX', value } });
+    const funnel = JSON.parse(
+      (await call('POST', `/api/v1/sites/${site.id}/funnels:compute`, { range, steps: [step('/spa/home'), step('/spa/pricing'), { event: 'signup' }, { event: 'never' }] })).text,
+    );
+    expect(funnel.steps.map((x: any) => Number(x.sessions ?? 0))).toEqual([1, 1, 1, 0]);
+  });
 });
