@@ -12,7 +12,7 @@
 //   SIGHTLINE_BIN=/path/to/sightline node --test e2e/traffic.e2e.test.mjs
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,6 +21,7 @@ import { freePort, signUp, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/traffic"));
+const axeSource = readFileSync(path.resolve(here, "../node_modules/axe-core/axe.min.js"), "utf8");
 const bin = process.env.SIGHTLINE_BIN;
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 // Headless Chromium says "HeadlessChrome", which ingest counts as a bot and does not store.
@@ -70,6 +71,31 @@ after(async () => {
   fixture?.close();
   await sl?.stop();
 });
+
+/**
+ * axe opens url in a context that bypasses the dashboard's CSP (axe is
+ * injected inline), signed in as the same user, waits for ready, and answers
+ * the serious and critical violations in light and dark.
+ */
+async function axe(url, ready) {
+  const actx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true, storageState: await ctx.storageState() });
+  try {
+    const ap = await actx.newPage();
+    const out = [];
+    for (const colorScheme of ["light", "dark"]) {
+      await ap.emulateMedia({ colorScheme });
+      await ap.goto(url);
+      await ap.locator(ready).first().waitFor({ timeout: 20_000 });
+      await ap.waitForTimeout(300);
+      await ap.addScriptTag({ content: axeSource });
+      const r = await ap.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+      for (const v of r.violations) if (v.impact === "serious" || v.impact === "critical") out.push(`${colorScheme} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    }
+    return out;
+  } finally {
+    await actx.close();
+  }
+}
 
 const sitePage = (p) => `${sl.base}/o/${orgId}/sites/${siteId}/${p}`;
 
@@ -183,6 +209,26 @@ test("the Overview shows the tiles and breakdown rows, and a row links to its re
   await waitFor(async () => (await tile("sessions")) === "2", "the mobile sessions", 15_000);
   assert.match(page.url(), /device=mobile/);
   assert.equal(await tile("bounce"), "50%");
+  assert.deepEqual(await axe(sitePage("overview?range=today"), "[data-testid=breakdown-row]"), []);
+});
+
+test("the site's time zone is chosen in settings and names the overview's days", { timeout: 60_000 }, async () => {
+  await page.goto(sitePage("setup?tab=settings"));
+  await page.getByTestId("time-zone").selectOption("Pacific/Kiritimati");
+  await page.getByTestId("save-settings").click();
+  await page.getByText("Saved.").waitFor();
+  const r = await call("GET", `/api/v1/sites/${siteId}/settings`);
+  assert.equal(r.json().settings.timeZone, "Pacific/Kiritimati");
+  await page.goto(sitePage("overview?range=today"));
+  await page.getByTestId("tr-tiles").waitFor({ timeout: 20_000 });
+  assert.match((await page.getByTestId("tr-tz").textContent()) ?? "", /Pacific\/Kiritimati/);
+  // Kiritimati is UTC+14: its "today" is the UTC date 14 hours on.
+  const today = new Date(Date.now() + 14 * 3_600_000).toISOString().slice(0, 10);
+  assert.match((await page.getByTestId("tr-tz").textContent()) ?? "", new RegExp(`^${today}`));
+  await page.goto(sitePage("setup?tab=settings"));
+  await page.getByTestId("time-zone").selectOption("UTC");
+  await page.getByTestId("save-settings").click();
+  await page.getByText("Saved.").waitFor();
 });
 
 test("a funnel over the fixture pages converts one in four; the drop-off opens the session that dropped off", { timeout: 120_000 }, async () => {
@@ -219,6 +265,7 @@ test("a funnel over the fixture pages converts one in four; the drop-off opens t
   await waitFor(async () => (await list.getByTestId("recording-row").count()) === 1, "one dropped-off recording", 20_000);
   assert.equal(await list.getByTestId("recording-row").getAttribute("data-session-id"), droppedId);
   await page.screenshot({ path: path.join(shots, "funnel.png"), fullPage: true });
+  assert.deepEqual(await axe(page.url(), "[data-testid=fn-result]"), []);
   await list.getByTestId("recording-row").click();
   await page.waitForURL(new RegExp(`/recordings/${droppedId}`));
 });

@@ -29,11 +29,12 @@ export function niceMax(max: number): number {
   return 10 * p;
 }
 
-function xTicks(n: number, want = 7): number[] {
+/** xTicks picks about `want` evenly spaced labelled buckets, always including the last (the newest). */
+export function xTicks(n: number, want = 7): number[] {
   if (n <= 0) return [];
   const step = Math.max(1, Math.ceil(n / want));
   const out: number[] = [];
-  for (let i = 0; i < n; i += step) out.push(i);
+  for (let i = (n - 1) % step; i < n; i += step) out.push(i);
   return out;
 }
 

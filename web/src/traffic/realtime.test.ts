@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { niceMax } from "./Chart";
+import { niceMax, xTicks } from "./Chart";
 import { parseEvent } from "./realtime";
 
 describe("realtime events", () => {
@@ -12,6 +12,9 @@ describe("realtime events", () => {
   });
 
   it("scale chart axes to round numbers", () => {
+    expect(xTicks(30)).toEqual([4, 9, 14, 19, 24, 29]);
+    expect(xTicks(7)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(xTicks(0)).toEqual([]);
     expect([0, 3, 7, 11, 13, 180, 999].map(niceMax)).toEqual([4, 4, 8, 12, 20, 200, 1000]);
   });
 });
