@@ -122,15 +122,19 @@ describe('traffic beacons', () => {
     expect(bodies(d).map((b) => [b.recorded, b.hits[0].kind])).toEqual([[false, 'pageview']]);
   });
 
-  it('sends nothing without hitEndpoint (an older ingest), and still records', async () => {
-    const c = { ...cfg(), hitEndpoint: undefined };
-    run(c);
-    w.sightline!('event', 'signup');
-    hide();
-    await tick();
-    expect(sent.filter((s) => s.url.includes(c.siteKey))).toEqual([]);
-    expect(sent.filter((s) => s.url.startsWith('undefined'))).toEqual([]);
-    expect(loads()).toEqual([REC]);
+  it('sends nothing without hitEndpoint (absent, or empty: an ingest that forwards no traffic), and still records', async () => {
+    for (const hitEndpoint of [undefined, '']) {
+      delete w.sightline;
+      document.head.innerHTML = '';
+      const c = { ...cfg(), hitEndpoint };
+      run(c);
+      w.sightline!('event', 'signup');
+      hide();
+      await tick();
+      expect(sent.filter((s) => s.url.includes(c.siteKey))).toEqual([]);
+      expect(loads()).toEqual([REC]);
+    }
+    expect(sent.filter((s) => !s.url.startsWith(HIT))).toEqual([]);
   });
 
   it('a single-page app: each new URL is a page view whose referrer is the one before', async () => {
