@@ -24,7 +24,7 @@ const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const OPERATOR = { email: "ops@example.com", password: "an operator's long passphrase" };
 const SCHEMES = ["light", "dark"];
 // What the operator's navigation shows, in order (sections.ts).
-const OPERATOR_NAV = ["Recordings", "Heatmaps", "Responses", "Surveys", "Site & install", "Feedback widget", "Sites", "Team", "API keys", "Ingest & limits"];
+const OPERATOR_NAV = ["Overview", "Realtime", "Funnels", "Recordings", "Heatmaps", "Responses", "Surveys", "Site & install", "Feedback widget", "Sites", "Team", "API keys", "Ingest & limits"];
 // Violations in code another change owns, each with its fix; remove the entry with the fix.
 const KNOWN = [];
 // Rules that say a control has no accessible name: any impact fails.
@@ -142,6 +142,10 @@ const signedInPages = () => [
   { name: "site-settings", url: `/o/${orgId}/sites/${siteId}/setup?tab=settings`, ready: "[data-testid=site-settings]" },
   { name: "site-danger", url: `/o/${orgId}/sites/${siteId}/setup?tab=site`, ready: "[data-testid=setup-panel] input" },
   { name: "recordings", url: `/o/${orgId}/sites/${siteId}/recordings`, ready: "[data-testid=recording-row]" },
+  // Trends & funnels (traffic.e2e checks them with counts).
+  { name: "overview", url: `/o/${orgId}/sites/${siteId}/overview`, ready: "[data-testid=tr-tiles]" },
+  { name: "realtime", url: `/o/${orgId}/sites/${siteId}/realtime`, ready: "[data-testid=rt-visitors]" },
+  { name: "funnels", url: `/o/${orgId}/sites/${siteId}/funnels`, ready: "[data-testid=fn-builder]" },
   { name: "heatmaps", url: `/o/${orgId}/sites/${siteId}/heatmaps?page=${encodeURIComponent(pageKey)}&device=all`, ready: "[data-testid=heat-stage][data-state=drawn]" },
   // Feedback & surveys on a site without answers or surveys (feedback.e2e checks them filled); the builder and widget settings with their live preview.
   { name: "responses", url: `/o/${orgId}/sites/${siteId}/feedback`, ready: "[data-testid=answers-empty]" },
