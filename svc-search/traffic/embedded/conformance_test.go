@@ -14,7 +14,7 @@ func TestConformance(t *testing.T) {
 	for name, rows := range map[string]int{"serial": 1 << 30, "parallel": 1} {
 		t.Run(name, func(t *testing.T) {
 			traffictest.Run(t, func(t *testing.T) traffic.Store {
-				s, err := Open(t.TempDir(), Options{ParallelRows: rows})
+				s, err := Open(t.TempDir(), Options{ParallelRows: rows, Logger: quietLog{}})
 				if err != nil {
 					t.Fatal(err)
 				}

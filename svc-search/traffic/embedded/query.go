@@ -3,6 +3,7 @@ package embedded
 import (
 	"cmp"
 	"context"
+	"math/bits"
 	"runtime"
 	"slices"
 	"strings"
@@ -261,7 +262,9 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 		// pairs: bucket<<32 | visitor of every current session, grouped
 		// by bucket below to count each bucket's distinct visitors.
 		pairs []uint64
-		seen  []uint8 // per visitor: 1 current, 2 previous
+		// Visitors seen in the current and previous period: bitsets, so
+		// a million visitors' random accesses stay in cache.
+		seenCur, seenPrev []uint64
 	}
 	nv := st.vis.len()
 	bix := newBucketIndex(bs, iv, loc)
@@ -281,7 +284,8 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 		durCur, durPrev, allPairs = sc.durCur[:n], sc.durPrev[:n], sc.pairs[:n]
 		parallel(n, len(ps), func(w, from, to int) {
 			p := &ps[w]
-			p.series, p.seen = make([]bucket, len(bs)), make([]uint8, nv)
+			p.series = make([]bucket, len(bs))
+			p.seenCur, p.seenPrev = make([]uint64, (nv+63)/64), make([]uint64, (nv+63)/64)
 			p.cur.durs, p.prev.durs, p.pairs = durCur[from:from:to], durPrev[from:from:to], allPairs[from:from:to]
 			for i := from; i < to; i++ {
 				r := &st.rows[i]
@@ -290,11 +294,11 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 				}
 				if r.start < lo {
 					p.prev.add(r)
-					p.seen[r.visitor] |= 2
+					p.seenPrev[r.visitor>>6] |= 1 << (r.visitor & 63)
 					continue
 				}
 				p.cur.add(r)
-				p.seen[r.visitor] |= 1
+				p.seenCur[r.visitor>>6] |= 1 << (r.visitor & 63)
 				b := bix.of(r.start)
 				p.series[b].sessions++
 				p.series[b].pvs += int64(r.pvs)
@@ -305,7 +309,7 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 	var cur, prev totals
 	series := make([]bucket, len(bs))
 	var pairs []uint64
-	var seen []uint8
+	var seenCur, seenPrev []uint64
 	for w, p := range ps {
 		if w == 0 {
 			cur, prev = p.cur, p.prev
@@ -319,17 +323,18 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 			series[b].pvs += p.series[b].pvs
 		}
 		if w == 0 {
-			pairs, seen = allPairs[:len(p.pairs)], p.seen
+			pairs, seenCur, seenPrev = allPairs[:len(p.pairs)], p.seenCur, p.seenPrev
 			continue
 		}
 		pairs = append(pairs, p.pairs...) // within allPairs: a copy, no growth
-		for v, x := range p.seen {
-			seen[v] |= x
+		for i := range p.seenCur {
+			seenCur[i] |= p.seenCur[i]
+			seenPrev[i] |= p.seenPrev[i]
 		}
 	}
-	for _, x := range seen {
-		cur.visitors += int64(x & 1)
-		prev.visitors += int64(x >> 1)
+	for i := range seenCur {
+		cur.visitors += int64(bits.OnesCount64(seenCur[i]))
+		prev.visitors += int64(bits.OnesCount64(seenPrev[i]))
 	}
 	if len(pairs) > 0 {
 		count := make([]int, len(bs)+1)
@@ -345,13 +350,19 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 			grouped[pos[p>>32]] = uint32(p)
 			pos[p>>32]++
 		}
-		stamp := make([]uint32, nv)
+		// One bitset for every bucket in turn, cleared by the bucket's own
+		// visitors after it.
+		set := make([]uint64, (nv+63)/64)
 		for b := range bs {
-			for _, v := range grouped[count[b]:count[b+1]] {
-				if stamp[v] != uint32(b)+1 {
-					stamp[v] = uint32(b) + 1
+			in := grouped[count[b]:count[b+1]]
+			for _, v := range in {
+				if w, m := v>>6, uint64(1)<<(v&63); set[w]&m == 0 {
+					set[w] |= m
 					series[b].visitors++
 				}
+			}
+			for _, v := range in {
+				set[v>>6] = 0
 			}
 		}
 	}

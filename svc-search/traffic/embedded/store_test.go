@@ -3,6 +3,7 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"log"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -24,7 +25,7 @@ var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
 func openStore(t testing.TB, dir string) *Store {
 	t.Helper()
-	s, err := Open(dir, Options{ParallelRows: 2})
+	s, err := Open(dir, Options{ParallelRows: 2, Logger: quietLog{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,3 +640,10 @@ func TestIntern(t *testing.T) {
 		t.Fatal("the empty string")
 	}
 }
+
+// quietLog drops Pebble's informational lines from test output.
+type quietLog struct{}
+
+func (quietLog) Infof(string, ...any)      {}
+func (quietLog) Errorf(f string, a ...any) { log.Printf(f, a...) }
+func (quietLog) Fatalf(f string, a ...any) { log.Fatalf(f, a...) }
