@@ -92,7 +92,8 @@ const TILES: TileSpec[] = [
 
 function Tile({ spec, cur, prev, href, why }: { spec: TileSpec; cur: Totals; prev: Totals; href?: string; why?: string }) {
   const v = spec.value(cur);
-  const d = delta(v, spec.value(prev), spec.sense, spec.points);
+  const pv = spec.value(prev);
+  const d = delta(v, pv, spec.sense, spec.points);
   const body = (
     <>
       <span className="tr-tile-label">{spec.label}</span>
@@ -101,7 +102,7 @@ function Tile({ spec, cur, prev, href, why }: { spec: TileSpec; cur: Totals; pre
       </span>
       <span className="tr-tile-foot">
         {d ? (
-          <span className={`tr-delta tr-${d.tone}`} title={d.label} data-testid={`delta-${spec.key}`}>
+          <span className={`tr-delta tr-${d.tone}`} title={`${d.label} (${spec.format(pv)})`} data-testid={`delta-${spec.key}`}>
             {d.text}
             <span className="sr-only">, {d.label}</span>
           </span>
