@@ -531,8 +531,8 @@ func TestSpoolDeadLetterCommands(t *testing.T) {
 			t.Errorf("alert rules use %s; /metrics has no such series", name)
 		}
 	}
-	for _, want := range []string{`ingest_forwarder_dead_lettered_total{otel_scope_name="github.com/sightlinehq/sightline/svc-ingest",otel_scope_schema_url="",otel_scope_version="",reason="refused"} 2`,
-		`ingest_spool_dead_letter_records{otel_scope_name="github.com/sightlinehq/sightline/svc-ingest",otel_scope_schema_url="",otel_scope_version=""} 2`} {
+	for _, want := range []string{`ingest_forwarder_dead_lettered_total{otel_scope_name="github.com/sightlinehq/sightline/svc-ingest",otel_scope_schema_url="",otel_scope_version="",reason="refused",sink="recordings"} 2`,
+		`ingest_spool_dead_letter_records{otel_scope_name="github.com/sightlinehq/sightline/svc-ingest",otel_scope_schema_url="",otel_scope_version="",spool="batches"} 2`} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)
 		}
