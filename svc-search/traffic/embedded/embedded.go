@@ -19,7 +19,7 @@
 //   - Funnel conversion: 0 for every step (the first too) when nobody
 //     entered; step_conversion 0 when the previous step has none.
 //   - Realtime counts the hits of counted sessions only (sessions with a
-//     page view), each with its session's visitor.
+//     page view), each for its session's visitor (its entry page view's).
 //
 // Memory: a loaded site costs about 80 bytes per session (its row) and
 // 12 per page view and event (its timeline), plus its session and visitor

@@ -647,3 +647,25 @@ type quietLog struct{}
 func (quietLog) Infof(string, ...any)      {}
 func (quietLog) Errorf(f string, a ...any) { log.Printf(f, a...) }
 func (quietLog) Fatalf(f string, a ...any) { log.Fatalf(f, a...) }
+
+// FuzzDecodeSession: a damaged record is an error, never a panic, and
+// what decodes re-encodes to itself.
+func FuzzDecodeSession(f *testing.F) {
+	ss := &session{}
+	for _, h := range handData() {
+		ss.apply(&h)
+	}
+	f.Add(ss.encode(nil))
+	f.Add([]byte{recordVersion})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeSession(b)
+		if err != nil {
+			return
+		}
+		again, err := decodeSession(got.encode(nil))
+		if err != nil || fmt.Sprint(again) != fmt.Sprint(got) {
+			t.Fatalf("re-encoding %v: %v, %v", got, again, err)
+		}
+		_, _ = expired(b, t0, time.Hour)
+	})
+}
