@@ -566,11 +566,11 @@ func (s *Store) loadedSite(ctx context.Context, siteID int64) (*loaded, error) {
 }
 
 // load fills a site's copy from a snapshot: one goroutine reads, others
-// decode, this one builds the rows.
+// decode and prepare, this one interns and builds the rows.
 func (s *Store) load(ctx context.Context, snap *pebble.Snapshot, siteID int64, st *site) error {
 	type rec struct {
 		id string
-		ss *session
+		p  *prepared
 		v  []byte
 	}
 	const batch = 2048
@@ -618,8 +618,10 @@ func (s *Store) load(ctx context.Context, snap *pebble.Snapshot, siteID int64, s
 					ss, err := decodeSession(b[i].v)
 					if err != nil {
 						fail(fmt.Errorf("traffic embedded: load %q: %w", b[i].id, err))
+					} else {
+						b[i].p = prepare(ss)
 					}
-					b[i].ss, b[i].v = ss, nil
+					b[i].v = nil
 				}
 				decoded <- b
 			}
@@ -631,8 +633,8 @@ func (s *Store) load(ctx context.Context, snap *pebble.Snapshot, siteID int64, s
 	}()
 	for b := range decoded {
 		for _, r := range b {
-			if r.ss != nil {
-				st.put(r.id, r.ss)
+			if r.p != nil {
+				st.putPrepared(r.id, r.p)
 			}
 		}
 	}

@@ -126,7 +126,16 @@ func (s *site) url(u string) uint32 {
 // put updates (or adds, or removes) the row of one session from its
 // stored state.
 func (s *site) put(id string, ss *session) {
-	if ss == nil || !ss.hasPageView() {
+	var p *prepared
+	if ss != nil {
+		p = prepare(ss)
+	}
+	s.putPrepared(id, p)
+}
+
+// putPrepared is put of a prepared session (nil: no page view).
+func (s *site) putPrepared(id string, p *prepared) {
+	if p == nil {
 		if i, ok := s.sids.find(id); ok {
 			s.drop(i)
 		}
@@ -136,7 +145,7 @@ func (s *site) put(id string, ss *session) {
 	if added {
 		s.rows = append(s.rows, row{})
 	}
-	s.build(&s.rows[i], ss)
+	s.build(&s.rows[i], p)
 }
 
 func (s *site) drop(i uint32) {
@@ -194,41 +203,55 @@ func (s *site) compact(skip *row) {
 	s.itT, s.itV, s.waste = t, v, 0
 }
 
-// build derives a row from a session that has a page view, by the
-// counting rules of traffic.proto.
-func (s *site) build(r *row, ss *session) {
-	type ord struct {
-		t    int64
-		ev   bool
-		pv   string
-		name string
-		v    uint32
-	}
-	tl := make([]ord, 0, len(ss.pvs)+len(ss.events))
-	var entry, exit *pageView
-	var end int64
-	var n uint32
+// prepared is what a session's row derives from its stored state before
+// any string is interned: pure, so a load prepares on many goroutines.
+type prepared struct {
+	tl          []entryItem // sorted by traffic.Less
+	entry, exit *pageView
+	start, end  int64
+	last        int64
+	pvs         uint32
+	ref         string // referrer.Domain of the entry's referrer
+	screen      string
+	marked      bool
+	flags       uint8
+}
+
+type entryItem struct {
+	t  int64
+	ev bool
+	pv string
+	s  string // the page view's URL or the event's name
+}
+
+// prepare derives a session's row fields by the counting rules of
+// traffic.proto; nil without a page view.
+func prepare(ss *session) *prepared {
+	p := &prepared{tl: make([]entryItem, 0, len(ss.pvs)+len(ss.events)), marked: ss.marked, flags: ss.flags}
 	for i := range ss.pvs {
-		p := &ss.pvs[i]
-		if !p.seen {
+		v := &ss.pvs[i]
+		if !v.seen {
 			continue
 		}
-		n++
-		tl = append(tl, ord{t: p.time, pv: p.id, v: s.url(p.url)})
-		if entry == nil || p.time < entry.time || (p.time == entry.time && p.id < entry.id) {
-			entry = p
+		p.pvs++
+		p.tl = append(p.tl, entryItem{t: v.time, pv: v.id, s: v.url})
+		if p.entry == nil || v.time < p.entry.time || (v.time == p.entry.time && v.id < p.entry.id) {
+			p.entry = v
 		}
-		if exit == nil || p.time > exit.time || (p.time == exit.time && p.id > exit.id) {
-			exit = p
+		if p.exit == nil || v.time > p.exit.time || (v.time == p.exit.time && v.id > p.exit.id) {
+			p.exit = v
 		}
-		end = max(end, p.time+p.dur)
+		p.end = max(p.end, v.time+v.dur)
+	}
+	if p.entry == nil {
+		return nil
 	}
 	for i := range ss.events {
 		e := &ss.events[i]
-		tl = append(tl, ord{t: e.time, ev: true, pv: e.pv, name: e.name, v: s.strs.id(e.name)})
-		end = max(end, e.time)
+		p.tl = append(p.tl, entryItem{t: e.time, ev: true, pv: e.pv, s: e.name})
+		p.end = max(p.end, e.time)
 	}
-	slices.SortFunc(tl, func(a, b ord) int {
+	slices.SortFunc(p.tl, func(a, b entryItem) int {
 		switch {
 		case a.t != b.t:
 			return cmp64(a.t, b.t)
@@ -240,42 +263,51 @@ func (s *site) build(r *row, ss *session) {
 		case a.pv != b.pv:
 			return strings.Compare(a.pv, b.pv)
 		}
-		return strings.Compare(a.name, b.name)
+		return strings.Compare(a.s, b.s)
 	})
-	off := s.place(r, len(tl))
-	for j, o := range tl {
-		s.itT[off+uint32(j)] = o.t
-		s.itV[off+uint32(j)] = o.v
-		if o.ev {
-			s.itV[off+uint32(j)] |= evBit
+	p.start = p.entry.time
+	p.end = max(p.end, p.start)
+	p.last, _, _ = ss.lastHit()
+	p.ref = referrer.Domain(p.entry.ref)
+	if p.entry.w > 0 && p.entry.h > 0 {
+		p.screen = strconv.Itoa(int(p.entry.w)) + "x" + strconv.Itoa(int(p.entry.h))
+	}
+	return p
+}
+
+// build sets a row from a prepared session, interning its strings.
+func (s *site) build(r *row, p *prepared) {
+	off := s.place(r, len(p.tl))
+	for j, it := range p.tl {
+		s.itT[off+uint32(j)] = it.t
+		if it.ev {
+			s.itV[off+uint32(j)] = s.strs.id(it.s) | evBit
+		} else {
+			s.itV[off+uint32(j)] = s.url(it.s)
 		}
 	}
-	last, _, _ := ss.lastHit()
+	entry := p.entry
 	entryID := s.url(entry.url)
-	at := &s.urlAt[entryID]
+	at := s.urlAt[entryID]
 	// referrer.External, with the entry URL's domain derived once per URL.
-	ref := referrer.Domain(entry.ref)
+	ref := p.ref
 	if ref == at.domain {
 		ref = ""
 	}
-	screen := ""
-	if entry.w > 0 && entry.h > 0 {
-		screen = strconv.Itoa(int(entry.w)) + "x" + strconv.Itoa(int(entry.h))
-	}
 	flags := rowLive
-	vis, _ := s.vis.add(entry.visitor)
-	if ss.marked {
-		flags |= rowMarked | ss.flags
+	if p.marked {
+		flags |= rowMarked | p.flags
 	}
+	vis, _ := s.vis.add(entry.visitor)
 	*r = row{
-		start: entry.time, end: max(end, entry.time), last: last,
+		start: p.start, end: p.end, last: p.last,
 		visitor: vis,
-		entry:   entryID, exit: s.url(exit.url),
+		entry:   entryID, exit: s.url(p.exit.url),
 		ref:  s.strs.id(ref),
 		utmS: at.utmS, utmM: at.utmM, utmC: at.utmC,
 		country: s.strs.id(entry.country), browser: s.strs.id(entry.browser), os: s.strs.id(entry.os),
-		screen: s.strs.id(screen), pvs: n, device: entry.device, flags: flags,
-		tlOff: off, tlLen: uint16(len(tl)),
+		screen: s.strs.id(p.screen), pvs: p.pvs, device: entry.device, flags: flags,
+		tlOff: off, tlLen: uint16(len(p.tl)),
 	}
 }
 
