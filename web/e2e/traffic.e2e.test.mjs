@@ -246,6 +246,7 @@ test("a funnel over the fixture pages converts one in four; the drop-off opens t
   for (let i = 0; i < paths.length; i++) await steps.nth(i).getByTestId("fn-step-value").fill(paths[i]);
   await steps.nth(3).getByTestId("fn-step-label").fill("Signed up");
   await page.getByTestId("fn-range").selectOption("today");
+  assert.match(page.url(), /range=today/);
   const results = page.getByTestId("fn-result");
   await waitFor(async () => (await results.count()) === 4, "four step results", 20_000);
   const counts = async () => Promise.all((await results.all()).map(async (r) => Number(await r.getAttribute("data-sessions"))));

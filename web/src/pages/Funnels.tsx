@@ -15,7 +15,8 @@ import { DEVICE_TYPES, type DeviceType } from "../lib/filters";
 import { formatDuration, parseDuration, plural } from "../lib/format";
 import { watchedSet } from "../lib/watched";
 import { fromApiSteps, MAX_STEPS, MIN_STEPS, move, newStep, STEP_OPS, stepProblems, stepTitle, toApiSteps, type ApiStep, type StepDraft } from "../traffic/funnel";
-import { formatRate, int, rangeDates, rangeTimes, TRAFFIC_RANGES, validTimeZone, type TrafficQuery } from "../traffic/query";
+import { formatRate, fromParams, int, rangeDates, rangeTimes, validTimeZone } from "../traffic/query";
+import { RangePicker } from "../traffic/RangePicker";
 import { rememberSite } from "./Home";
 import { RecordingsTable } from "./RecordingsTable";
 import "../traffic/traffic.css";
@@ -229,7 +230,11 @@ export default function Funnels() {
   const fParam = params.get("f") ?? "";
   const current = fParam || (funnels[0]?.id ?? "new");
   const saved = funnels.find((f) => f.id === current);
-  const range = (TRAFFIC_RANGES.some((r) => r.key === params.get("range") && r.key !== "custom") ? params.get("range") : "30d") as TrafficQuery["range"];
+  // The traffic pages' range parameters (range, from, to); 30 days by default here.
+  const rq = useMemo(() => {
+    const r = fromParams(params);
+    return params.get("range") ? { range: r.range, from: r.from, to: r.to } : { range: "30d" as const };
+  }, [params]);
   const device = DEVICE_TYPES.find((d) => d.key === params.get("device"))?.value;
   const setParam = (patch: Record<string, string | undefined>) => {
     const p = new URLSearchParams(params);
@@ -254,9 +259,9 @@ export default function Funnels() {
   const problems = stepProblems(steps);
   const apiSteps = useDebounced(useMemo(() => toApiSteps(steps), [steps]), 400);
   const valid = stepProblems(fromApiSteps(apiSteps)).length === 0 && problems.length === 0;
-  const now = useMemo(minuteNow, [range, device]);
-  const times = useMemo(() => rangeTimes({ range }, now, tz), [range, now, tz]);
-  const dates = rangeDates({ range }, now, tz);
+  const now = useMemo(minuteNow, [rq, device]);
+  const times = useMemo(() => rangeTimes(rq, now, tz), [rq, now, tz]);
+  const dates = rangeDates(rq, now, tz);
   const deviceTypes: DeviceType[] | undefined = device ? [device] : undefined;
   const compute = $api.useQuery(
     "post",
@@ -285,17 +290,11 @@ export default function Funnels() {
             Funnels <span className="muted site-title">{site.data?.site?.name}</span>
           </h1>
           <p className="muted small">
-            {dates.from} – {dates.to} · days in {tz} · a session counts when it reaches the steps in order
+            {dates.from === dates.to ? dates.from : `${dates.from} – ${dates.to}`} · days in {tz} · a session counts when it reaches the steps in order
           </p>
         </div>
         <div className="page-actions row gap-small">
-          <select aria-label="Date range" value={range} onChange={(e) => setParam({ range: e.target.value === "30d" ? undefined : e.target.value })} data-testid="fn-range">
-            {TRAFFIC_RANGES.filter((r) => r.key !== "custom").map((r) => (
-              <option key={r.key} value={r.key}>
-                {r.label}
-              </option>
-            ))}
-          </select>
+          <RangePicker q={rq} set={(p) => setParam({ range: p.range ?? rq.range, from: p.range && p.range !== "custom" ? undefined : p.from ?? rq.from, to: p.range && p.range !== "custom" ? undefined : p.to ?? rq.to })} tz={tz} testId="fn" />
           <select aria-label="Device" value={DEVICE_TYPES.find((d) => d.value === device)?.key ?? ""} onChange={(e) => setParam({ device: e.target.value || undefined })} data-testid="fn-device">
             <option value="">All devices</option>
             {FUNNEL_DEVICES.map((d) => (

@@ -12,6 +12,7 @@ import { QueryStatus } from "../components/ui";
 import type { RecordingsQuery } from "../lib/filters";
 import { countryFlag, countryName, formatDuration, parseDuration } from "../lib/format";
 import { ChartTable, SeriesChart, type Point } from "../traffic/Chart";
+import { RangePicker } from "../traffic/RangePicker";
 import {
   activeFilters,
   bucketLabel,
@@ -33,7 +34,6 @@ import {
   rowLabel,
   toParams,
   toTrafficFilter,
-  TRAFFIC_RANGES,
   unlinkable,
   validTimeZone,
   type DimensionInfo,
@@ -120,36 +120,6 @@ function Tile({ spec, cur, prev, href, why }: { spec: TileSpec; cur: Totals; pre
   ) : (
     <div className="tr-tile card" title={why}>
       {body}
-    </div>
-  );
-}
-
-function RangePicker({ q, set, tz }: { q: TrafficQuery; set: (p: Partial<TrafficQuery>) => void; tz: string }) {
-  const now = new Date();
-  const dates = rangeDates(q, now, tz);
-  return (
-    <div className="row gap-small tr-range" role="group" aria-label="Date range">
-      <select
-        aria-label="Date range"
-        value={q.range}
-        onChange={(e) => {
-          const range = e.target.value as TrafficQuery["range"];
-          set(range === "custom" ? { range, from: dates.from, to: dates.to, interval: undefined } : { range, from: undefined, to: undefined, interval: undefined });
-        }}
-        data-testid="tr-range"
-      >
-        {TRAFFIC_RANGES.map((r) => (
-          <option key={r.key} value={r.key}>
-            {r.label}
-          </option>
-        ))}
-      </select>
-      {q.range === "custom" && (
-        <>
-          <input type="date" aria-label="From" value={q.from ?? ""} max={q.to} onChange={(e) => e.target.value && set({ from: e.target.value, interval: undefined })} data-testid="tr-from" />
-          <input type="date" aria-label="To" value={q.to ?? ""} min={q.from} onChange={(e) => e.target.value && set({ to: e.target.value, interval: undefined })} data-testid="tr-to" />
-        </>
-      )}
     </div>
   );
 }
@@ -341,7 +311,7 @@ export default function Overview() {
         </div>
         <div className="page-actions row gap">
           <LiveBadge siteId={siteId} to={`${base}/realtime`} />
-          <RangePicker q={q} set={set} tz={tz} />
+          <RangePicker q={q} set={(p) => set({ ...p, interval: undefined })} tz={tz} />
         </div>
       </div>
       {chips.length > 0 && (
