@@ -2445,7 +2445,7 @@ export interface components {
          *      - TRAFFIC_DIMENSION_PAGE: Page keys of every page view (rows count page views and the sessions
          *     that viewed the page).
          *      - TRAFFIC_DIMENSION_REFERRER: Referrer domain; "" is direct (no referrer, or the site's own pages).
-         *      - TRAFFIC_DIMENSION_DEVICE_TYPE: DeviceType names as the sessions filter spells them ("desktop").
+         *      - TRAFFIC_DIMENSION_DEVICE_TYPE: DeviceType names ("DEVICE_TYPE_DESKTOP"), as the sessions index keeps them.
          *      - TRAFFIC_DIMENSION_SCREEN_SIZE: "1920x1080"; "" when unknown.
          * @default TRAFFIC_DIMENSION_UNSPECIFIED
          * @enum {string}

@@ -103,7 +103,7 @@ const (
 	TrafficDimension_TRAFFIC_DIMENSION_UTM_MEDIUM   TrafficDimension = 6
 	TrafficDimension_TRAFFIC_DIMENSION_UTM_CAMPAIGN TrafficDimension = 7
 	TrafficDimension_TRAFFIC_DIMENSION_COUNTRY      TrafficDimension = 8
-	// DeviceType names as the sessions filter spells them ("desktop").
+	// DeviceType names ("DEVICE_TYPE_DESKTOP"), as the sessions index keeps them.
 	TrafficDimension_TRAFFIC_DIMENSION_DEVICE_TYPE TrafficDimension = 9
 	TrafficDimension_TRAFFIC_DIMENSION_BROWSER     TrafficDimension = 10
 	TrafficDimension_TRAFFIC_DIMENSION_OS          TrafficDimension = 11
