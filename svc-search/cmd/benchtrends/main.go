@@ -59,6 +59,7 @@ const (
 type config struct {
 	sessions int
 	reps     int
+	pgReps   int
 	batch    int
 	seed     uint64
 	dir      string
@@ -70,6 +71,7 @@ func main() {
 	var c config
 	flag.IntVar(&c.sessions, "sessions", 1_000_000, "sessions of the site (about four page views each)")
 	flag.IntVar(&c.reps, "reps", 30, "timed runs of each query per backend (after 3 warm-ups)")
+	flag.IntVar(&c.pgReps, "pgreps", 10, "timed runs of each query on PostgreSQL (after 1 warm-up; its funnel takes seconds at 1M)")
 	flag.IntVar(&c.batch, "batch", 5000, "sessions per load batch (AddHits / COPY)")
 	flag.Uint64Var(&c.seed, "seed", 1, "random seed")
 	flag.StringVar(&c.dir, "dir", "", "work directory (default: a temporary one, removed at the end)")
@@ -87,8 +89,8 @@ type printer interface {
 }
 
 func run(ctx context.Context, c config, out printer) error {
-	if c.sessions < 100 || c.reps < 1 || c.batch < 1 {
-		return errors.New("-sessions must be at least 100, -reps and -batch at least 1")
+	if c.sessions < 100 || c.reps < 1 || c.pgReps < 1 || c.batch < 1 {
+		return errors.New("-sessions must be at least 100, -reps, -pgreps and -batch at least 1")
 	}
 	loc, err := time.LoadLocation(c.zone)
 	if err != nil {
@@ -137,7 +139,7 @@ func run(ctx context.Context, c config, out printer) error {
 	// The 30 days end at the current hour, so realtime runs beside them.
 	end := time.Now().UTC().Truncate(time.Hour)
 	start := end.Add(-30 * 24 * time.Hour)
-	printf("benchtrends: %d sessions of one site over 30 days, zone %s, %d timed runs per query\n", c.sessions, c.zone, c.reps)
+	printf("benchtrends: %d sessions of one site over 30 days, zone %s, %d timed runs per query (PostgreSQL %d)\n", c.sessions, c.zone, c.reps, c.pgReps)
 
 	gen := newGenerator(c.seed, start, end)
 	var embTime, pgTime time.Duration
@@ -243,19 +245,19 @@ func run(ctx context.Context, c config, out printer) error {
 		}
 	}
 
-	embOVt, err := timeIt(c.reps, func() error { _, err := store.Overview(ctx, q, iv); return err })
+	embOVt, err := timeIt(c.reps, 3, func() error { _, err := store.Overview(ctx, q, iv); return err })
 	if err != nil {
 		return err
 	}
-	pgOVt, err := timeIt(c.reps, func() error { _, err := pgOverview(ctx, pool, q); return err })
+	pgOVt, err := timeIt(c.pgReps, 1, func() error { _, err := pgOverview(ctx, pool, q); return err })
 	if err != nil {
 		return err
 	}
-	embFt, err := timeIt(c.reps, func() error { _, err := store.Funnel(ctx, fq); return err })
+	embFt, err := timeIt(c.reps, 3, func() error { _, err := store.Funnel(ctx, fq); return err })
 	if err != nil {
 		return err
 	}
-	pgFt, err := timeIt(c.reps, func() error { _, err := pgFunnel(ctx, pool, fq); return err })
+	pgFt, err := timeIt(c.pgReps, 1, func() error { _, err := pgFunnel(ctx, pool, fq); return err })
 	if err != nil {
 		return err
 	}
@@ -387,14 +389,14 @@ func compare(eo, po *trafficv1.GetTrafficOverviewResponse, ef, pf *trafficv1.Com
 	return b.String()
 }
 
-func timeIt(reps int, fn func() error) ([]time.Duration, error) {
+func timeIt(reps, warm int, fn func() error) ([]time.Duration, error) {
 	var out []time.Duration
-	for i := range reps + 3 {
+	for i := range reps + warm {
 		t0 := time.Now()
 		if err := fn(); err != nil {
 			return nil, err
 		}
-		if i >= 3 {
+		if i >= warm {
 			out = append(out, time.Since(t0))
 		}
 	}

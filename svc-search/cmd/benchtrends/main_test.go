@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // postgres user the server runs as under root.)
 func TestSmoke(t *testing.T) {
 	var out bytes.Buffer
-	err := run(t.Context(), config{sessions: 2000, reps: 2, batch: 700, seed: 7, zone: "America/New_York"}, &out)
+	err := run(t.Context(), config{sessions: 2000, reps: 2, pgReps: 2, batch: 700, seed: 7, zone: "America/New_York"}, &out)
 	if errors.Is(err, pgtest.ErrNoBinaries) && os.Getenv("CI") != "true" {
 		t.Skip(err)
 	}
@@ -36,10 +36,10 @@ func TestSmoke(t *testing.T) {
 }
 
 func TestFlagsChecked(t *testing.T) {
-	if err := run(t.Context(), config{sessions: 10, reps: 1, batch: 1, zone: "UTC"}, &bytes.Buffer{}); err == nil {
+	if err := run(t.Context(), config{sessions: 10, reps: 1, pgReps: 1, batch: 1, zone: "UTC"}, &bytes.Buffer{}); err == nil {
 		t.Error("10 sessions accepted")
 	}
-	if err := run(t.Context(), config{sessions: 1000, reps: 1, batch: 1, zone: "Mars/Olympus"}, &bytes.Buffer{}); err == nil {
+	if err := run(t.Context(), config{sessions: 1000, reps: 1, pgReps: 1, batch: 1, zone: "Mars/Olympus"}, &bytes.Buffer{}); err == nil {
 		t.Error("an unknown zone accepted")
 	}
 }
