@@ -37,13 +37,13 @@
 package embedded
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -325,7 +325,7 @@ func sortRefs(refs []sessRef) {
 		if a.site != b.site {
 			return cmp64(a.site, b.site)
 		}
-		return bytes.Compare([]byte(a.id), []byte(b.id))
+		return strings.Compare(a.id, b.id)
 	})
 }
 
