@@ -852,7 +852,7 @@ st0 AS MATERIALIZED (SELECT DISTINCT ON (v.session_id) v.session_id, v.time, fal
 		ORDER BY e.time, e.page_view_id, e.name LIMIT 1`
 		}
 		fmt.Fprintf(&b, `,
-st%d AS MATERIALIZED (SELECT p.session_id, c.time, c.ev, c.pv, c.name, (extract(epoch FROM c.time - p.time) * 1000)::bigint AS gap
+st%d AS MATERIALIZED (SELECT p.session_id, c.time, c.ev, c.pv, c.name, floor(extract(epoch FROM c.time - p.time) * 1000)::bigint AS gap
 	FROM st%d p CROSS JOIN LATERAL (
 		`+next+`) c)`, k, k-1, st.where)
 	}

@@ -325,8 +325,8 @@ func testLeaves(t T, s traffic.Store, _ uint64) {
 	// event at 100 s lengthens it.
 	add(t, s, pv(SiteA, "s_l", "v_l", "p_l2", t0.Add(60*time.Second), shop+"/x", shop+"/"))
 	median("a second page view inside the first's duration", 70*time.Second+123*time.Millisecond)
-	add(t, s, event(SiteA, "s_l", "v_l", "p_l2", t0.Add(100*time.Second), "x"))
-	median("an event after every page view's end", 100*time.Second)
+	add(t, s, event(SiteA, "s_l", "v_l", "p_l2", t0.Add(100*time.Second+999*time.Microsecond), "x"))
+	median("an event after every page view's end (truncated to milliseconds)", 100*time.Second)
 }
 
 func testSeriesDST(t T, s traffic.Store, seed uint64) {

@@ -119,7 +119,9 @@ func Generate(seed uint64, siteID int64, prefix string, n int, from time.Time, s
 			e.Event = pick(Events)
 			e.Time = v.Time
 			if rng.IntN(3) > 0 {
-				e.Time = v.Time.Add(time.Duration(rng.IntN(90_000)) * time.Millisecond)
+				// Sub-millisecond times too: ingest's clock is finer,
+				// and medians are truncated to milliseconds.
+				e.Time = v.Time.Add(time.Duration(rng.IntN(90_000_000)) * time.Microsecond)
 			}
 			g.Hits = append(g.Hits, e)
 		}
