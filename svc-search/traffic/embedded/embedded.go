@@ -421,6 +421,14 @@ func (s *Store) remove(siteID int64, ids []string, whole bool) error {
 	for _, id := range ids {
 		l.put(id, nil)
 	}
+	if !l.loading {
+		l.mu.RLock()
+		stale := l.s.stale()
+		l.mu.RUnlock()
+		if stale {
+			delete(s.sites, siteID) // the next query loads it afresh
+		}
+	}
 	return nil
 }
 

@@ -80,6 +80,7 @@ type site struct {
 	itT   []int64
 	itV   []uint32
 	waste int // arena items no row uses
+	dead  int // rows of removed sessions (kept: their ids stay interned)
 	// parallelRows: Options.ParallelRows; compactAt: the fewest wasted
 	// items the arenas are compacted for.
 	parallelRows, compactAt int
@@ -144,6 +145,8 @@ func (s *site) putPrepared(id string, p *prepared) {
 	i, added := s.sids.add(id)
 	if added {
 		s.rows = append(s.rows, row{})
+	} else if s.rows[i].flags&rowLive == 0 {
+		s.dead-- // a removed session starting afresh
 	}
 	s.build(&s.rows[i], p)
 }
@@ -154,7 +157,16 @@ func (s *site) drop(i uint32) {
 		return
 	}
 	s.waste += int(r.tlLen)
+	s.dead++
 	*r = row{}
+}
+
+// stale tells whether removed sessions' rows outnumber the live ones by
+// enough that the copy should be loaded afresh (which keeps only live
+// ones): retention sweeps would otherwise grow a long-lived copy without
+// bound.
+func (s *site) stale() bool {
+	return s.dead > 50_000 && s.dead > len(s.rows)-s.dead
 }
 
 // timeline answers a row's items.

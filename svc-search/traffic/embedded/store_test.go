@@ -669,3 +669,52 @@ func FuzzDecodeSession(f *testing.F) {
 		_, _ = expired(b, t0, time.Hour)
 	})
 }
+
+// TestRemovedRowsReclaimed: once removed sessions' rows outnumber the
+// live ones, the site's copy is dropped and loaded afresh, with the same
+// answers.
+func TestRemovedRowsReclaimed(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	var hits []traffic.Hit
+	var gone []string
+	for i := range 120_000 {
+		id := fmt.Sprintf("s%d", i)
+		hits = append(hits, pv(id, "v", id, "https://x.test/", time.Duration(i)*time.Millisecond))
+		if i%4 != 0 {
+			gone = append(gone, id)
+		}
+	}
+	add(t, s, hits...)
+	if _, err := s.Overview(ctx, day(), trafficv1.TrafficInterval_TRAFFIC_INTERVAL_DAY); err != nil {
+		t.Fatal(err)
+	}
+	s.smu.Lock()
+	before := s.sites[siteA]
+	s.smu.Unlock()
+	if n, err := s.Delete(ctx, siteA, index.Selector{SessionIDs: gone}); err != nil || n != int64(len(gone)) {
+		t.Fatalf("delete = %d, %v", n, err)
+	}
+	s.smu.Lock()
+	after := s.sites[siteA]
+	s.smu.Unlock()
+	if before == nil || after != nil {
+		t.Fatalf("the copy with %d of %d rows removed was kept", before.s.dead, len(before.s.rows))
+	}
+	ov, err := s.Overview(ctx, day(), trafficv1.TrafficInterval_TRAFFIC_INTERVAL_DAY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ov.GetCurrent().GetSessions(); got != 30_000 {
+		t.Fatalf("sessions = %d", got)
+	}
+	l, err := s.site(ctx, siteA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.done()
+	if len(l.s.rows) != 30_000 || l.s.dead != 0 {
+		t.Fatalf("reloaded copy: %d rows, %d dead", len(l.s.rows), l.s.dead)
+	}
+}
