@@ -832,12 +832,12 @@ func funnelSQL() string {
 		if k == 0 {
 			if st.event {
 				fmt.Fprintf(&b, `,
-st0 AS MATERIALIZED (SELECT DISTINCT ON (e.session_id) e.session_id, e.time, true AS ev, e.page_view_id AS pv, e.name, 0::bigint AS gap
+st0 AS MATERIALIZED (SELECT DISTINCT ON (e.session_id) e.session_id, s.recorded, e.time, true AS ev, e.page_view_id AS pv, e.name, 0::bigint AS gap
 	FROM traffic_events e JOIN s USING (session_id) WHERE e.site_id = $1 AND %s
 	ORDER BY e.session_id, e.time, e.page_view_id, e.name)`, st.where)
 			} else {
 				fmt.Fprintf(&b, `,
-st0 AS MATERIALIZED (SELECT DISTINCT ON (v.session_id) v.session_id, v.time, false AS ev, v.page_view_id AS pv, ''::text AS name, 0::bigint AS gap
+st0 AS MATERIALIZED (SELECT DISTINCT ON (v.session_id) v.session_id, s.recorded, v.time, false AS ev, v.page_view_id AS pv, ''::text AS name, 0::bigint AS gap
 	FROM traffic_page_views v JOIN s USING (session_id) WHERE v.site_id = $1 AND %s
 	ORDER BY v.session_id, v.time, v.page_view_id)`, st.where)
 			}
@@ -852,7 +852,7 @@ st0 AS MATERIALIZED (SELECT DISTINCT ON (v.session_id) v.session_id, v.time, fal
 		ORDER BY e.time, e.page_view_id, e.name LIMIT 1`
 		}
 		fmt.Fprintf(&b, `,
-st%d AS MATERIALIZED (SELECT p.session_id, c.time, c.ev, c.pv, c.name, floor(extract(epoch FROM c.time - p.time) * 1000)::bigint AS gap
+st%d AS MATERIALIZED (SELECT p.session_id, p.recorded, c.time, c.ev, c.pv, c.name, floor(extract(epoch FROM c.time - p.time) * 1000)::bigint AS gap
 	FROM st%d p CROSS JOIN LATERAL (
 		`+next+`) c)`, k, k-1, st.where)
 	}
@@ -862,7 +862,7 @@ st%d AS MATERIALIZED (SELECT p.session_id, c.time, c.ev, c.pv, c.name, floor(ext
 		if k > 0 {
 			sel = "UNION ALL SELECT"
 		}
-		fmt.Fprintf(&b, "%s %d, count(*), count(*) FILTER (WHERE s.recorded), percentile_disc(0.5) WITHIN GROUP (ORDER BY gap) FROM st%d JOIN s USING (session_id)\n", sel, k, k)
+		fmt.Fprintf(&b, "%s %d, count(*), count(*) FILTER (WHERE recorded), percentile_disc(0.5) WITHIN GROUP (ORDER BY gap) FROM st%d\n", sel, k, k)
 	}
 	return b.String()
 }
