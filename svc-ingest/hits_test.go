@@ -45,14 +45,14 @@ func hitKey(c *recordingsv1.Chunk) string {
 	return fmt.Sprint(c.GetSiteId(), "/", c.GetPageViewId(), "/", c.GetHit().GetKind(), "/", c.GetHit().GetEvent(), "/", c.GetClientTime().AsTime().UnixMilli())
 }
 
-func (s *trafficServer) AppendHits(_ context.Context, req *recordingsv1.AppendChunksRequest) (*recordingsv1.AppendChunksResponse, error) {
+func (s *trafficServer) AppendHits(_ context.Context, req *trafficv1.AppendHitsRequest) (*trafficv1.AppendHitsResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
 	if s.fail != nil {
 		return nil, s.fail
 	}
-	var resp recordingsv1.AppendChunksResponse
+	var resp trafficv1.AppendHitsResponse
 	for _, c := range req.GetChunks() {
 		if err := contract.CheckHit(c); err != nil || (s.refuse != nil && s.refuse(c)) {
 			resp.Refused++

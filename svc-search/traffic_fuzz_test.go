@@ -35,7 +35,7 @@ func FuzzTrafficRequests(f *testing.F) {
 			Filter: &trafficv1.TrafficFilter{Countries: []string{"DE"}, VisitedPage: &searchv1.UrlMatch{Operator: 4, Value: "/p/*"}}},
 		&trafficv1.ComputeFunnelRequest{SiteId: siteA, Range: day, Steps: steps},
 		&trafficv1.ListFunnelSessionsRequest{SiteId: siteA, Range: day, Steps: steps, Step: 1, Dropped: true, PageSize: 2},
-		&recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{pageView(siteA, 1, "v_visitor001", now.Add(-time.Hour), "https://shop.example.com/")}},
+		&trafficv1.AppendHitsRequest{Chunks: []*recordingsv1.Chunk{pageView(siteA, 1, "v_visitor001", now.Add(-time.Hour), "https://shop.example.com/")}},
 	} {
 		raw, _ := proto.Marshal(m)
 		f.Add(uint8(kind), raw)
@@ -50,7 +50,7 @@ func FuzzTrafficRequests(f *testing.F) {
 	for i := range 40 {
 		seed = append(seed, pageView(siteA, i, fmt.Sprintf("v_visitor%03d", i%7), now.Add(-time.Duration(i)*time.Minute), fmt.Sprintf("https://shop.example.com/p/%d", i%5)))
 	}
-	if _, err := tx.AppendHits(f.Context(), &recordingsv1.AppendChunksRequest{Chunks: seed}); err != nil {
+	if _, err := tx.AppendHits(f.Context(), &trafficv1.AppendHitsRequest{Chunks: seed}); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, raw []byte) {
@@ -90,11 +90,11 @@ func FuzzTrafficRequests(f *testing.F) {
 				t.Fatalf("%d sessions in a page", len(res.GetSessions()))
 			}
 		case 4:
-			req := &recordingsv1.AppendChunksRequest{}
+			req := &trafficv1.AppendHitsRequest{}
 			if proto.Unmarshal(raw, req) != nil {
 				return
 			}
-			var res *recordingsv1.AppendChunksResponse
+			var res *trafficv1.AppendHitsResponse
 			if res, err = tx.AppendHits(t.Context(), req); err == nil &&
 				(len(res.GetResults()) != len(req.GetChunks()) || int(res.Stored+res.Refused) != len(req.GetChunks())) {
 				t.Fatalf("%d results, %d stored and %d refused for %d chunks", len(res.GetResults()), res.Stored, res.Refused, len(req.GetChunks()))

@@ -59,14 +59,14 @@ func (s *Service) authorize(ctx context.Context, site int64) error {
 // the rest — the store's AddHits is idempotent but does not tell a
 // re-delivery from a first delivery, so a duplicate is answered STORED too.
 // A store failure fails the call with Unavailable: the forwarder retries.
-func (t *TrafficServer) AppendHits(ctx context.Context, req *recordingsv1.AppendChunksRequest) (_ *recordingsv1.AppendChunksResponse, err error) {
+func (t *TrafficServer) AppendHits(ctx context.Context, req *trafficv1.AppendHitsRequest) (_ *trafficv1.AppendHitsResponse, err error) {
 	s := t.s
 	start := time.Now()
 	defer func() { err = s.finish(ctx, "AppendHits", start, err) }()
 	if n := len(req.GetChunks()); n > s.cfg.Traffic.MaxAppendHits {
 		return nil, invalidf("%d chunks in one call, at most %d allowed", n, s.cfg.Traffic.MaxAppendHits)
 	}
-	out := &recordingsv1.AppendChunksResponse{Results: make([]*recordingsv1.ChunkResult, len(req.GetChunks()))}
+	out := &trafficv1.AppendHitsResponse{Results: make([]*recordingsv1.ChunkResult, len(req.GetChunks()))}
 	hits := make([]traffic.Hit, 0, len(req.GetChunks()))
 	var firstReason string
 	for i, c := range req.GetChunks() {

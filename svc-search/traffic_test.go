@@ -51,9 +51,9 @@ func pageView(site int64, n int, visitor string, at time.Time, url string) *reco
 	return hitChunk(site, fmt.Sprintf("s_session%06d", n), visitor, fmt.Sprintf("p_view%06d_%d", n, at.UnixNano()%1000), sessionsv1.HitKind_HIT_KIND_PAGE_VIEW, at, url)
 }
 
-func appendHits(t *testing.T, tc trafficv1.TrafficServiceClient, chunks ...*recordingsv1.Chunk) *recordingsv1.AppendChunksResponse {
+func appendHits(t *testing.T, tc trafficv1.TrafficServiceClient, chunks ...*recordingsv1.Chunk) *trafficv1.AppendHitsResponse {
 	t.Helper()
-	res, err := tc.AppendHits(t.Context(), &recordingsv1.AppendChunksRequest{Chunks: chunks})
+	res, err := tc.AppendHits(t.Context(), &trafficv1.AppendHitsRequest{Chunks: chunks})
 	if err != nil {
 		t.Fatalf("append hits: %v", err)
 	}
@@ -74,7 +74,7 @@ func overview(t *testing.T, tc trafficv1.TrafficServiceClient, site int64) *traf
 	return res.GetCurrent()
 }
 
-func outcomes(res *recordingsv1.AppendChunksResponse) []recordingsv1.ChunkOutcome {
+func outcomes(res *trafficv1.AppendHitsResponse) []recordingsv1.ChunkOutcome {
 	var out []recordingsv1.ChunkOutcome
 	for _, r := range res.GetResults() {
 		out = append(out, r.GetOutcome())
@@ -140,7 +140,7 @@ func TestAppendHitsOutcomes(t *testing.T) {
 	for i := range many {
 		many[i] = good
 	}
-	if _, err := tc.AppendHits(t.Context(), &recordingsv1.AppendChunksRequest{Chunks: many}); status.Code(err) != codes.InvalidArgument {
+	if _, err := tc.AppendHits(t.Context(), &trafficv1.AppendHitsRequest{Chunks: many}); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("%d chunks: %v, want InvalidArgument", len(many), err)
 	}
 }
@@ -173,7 +173,7 @@ func TestAppendHitsStoreFailure(t *testing.T) {
 	st := &failingStore{Store: openEmbedded(t), fail: true}
 	_, tc, _ := serveBoth(t, testConfig(t), Deps{Traffic: st})
 	pv := pageView(siteA, 1, "v_visitor001", time.Now().Add(-time.Minute), "https://shop.example.com/")
-	_, err := tc.AppendHits(t.Context(), &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{pv}})
+	_, err := tc.AppendHits(t.Context(), &trafficv1.AppendHitsRequest{Chunks: []*recordingsv1.Chunk{pv}})
 	if status.Code(err) != codes.Unavailable || strings.Contains(err.Error(), "fire") {
 		t.Fatalf("store failure: %v, want Unavailable without the store's words", err)
 	}

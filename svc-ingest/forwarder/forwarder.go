@@ -72,16 +72,27 @@ type Sink interface {
 	AppendChunks(ctx context.Context, in *recordingsv1.AppendChunksRequest, opts ...grpc.CallOption) (*recordingsv1.AppendChunksResponse, error)
 }
 
-// Traffic is search's TrafficService.AppendHits as a Sink: the same
-// messages and per-chunk outcomes as AppendChunks.
+// Traffic is search's TrafficService.AppendHits as a Sink: messages of the
+// same wire form and per-chunk outcomes as AppendChunks.
 func Traffic(c trafficv1.TrafficServiceClient) Sink { return trafficSink{c} }
 
 type trafficSink struct {
 	c trafficv1.TrafficServiceClient
 }
 
+// AppendChunks sends the request as AppendHitsRequest, which has the same
+// wire form: the pre-encoded chunks (request's unknown fields) move over
+// as they are, without decoding.
 func (t trafficSink) AppendChunks(ctx context.Context, in *recordingsv1.AppendChunksRequest, opts ...grpc.CallOption) (*recordingsv1.AppendChunksResponse, error) {
-	return t.c.AppendHits(ctx, in, opts...)
+	req := &trafficv1.AppendHitsRequest{Chunks: in.GetChunks()}
+	req.ProtoReflect().SetUnknown(in.ProtoReflect().GetUnknown())
+	out, err := t.c.AppendHits(ctx, req, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &recordingsv1.AppendChunksResponse{
+		Stored: out.GetStored(), Duplicates: out.GetDuplicates(), Results: out.GetResults(), Refused: out.GetRefused(),
+	}, nil
 }
 
 // Forwarder is configured by its fields and started with Run.

@@ -13,9 +13,9 @@
 package trafficv1
 
 import (
-	v12 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
-	v11 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
-	v1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	v1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	v12 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	v11 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -172,11 +172,132 @@ func (TrafficDimension) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{1}
 }
 
+// AppendHitsRequest carries the traffic spool's records: Chunks with a hit.
+// It is AppendChunksRequest on the wire (the forwarder sends the spooled
+// bytes as they are to either).
+type AppendHitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chunks        []*v1.Chunk            `protobuf:"bytes,1,rep,name=chunks,proto3" json:"chunks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendHitsRequest) Reset() {
+	*x = AppendHitsRequest{}
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendHitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendHitsRequest) ProtoMessage() {}
+
+func (x *AppendHitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendHitsRequest.ProtoReflect.Descriptor instead.
+func (*AppendHitsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AppendHitsRequest) GetChunks() []*v1.Chunk {
+	if x != nil {
+		return x.Chunks
+	}
+	return nil
+}
+
+// AppendHitsResponse accounts for every chunk sent; it is
+// AppendChunksResponse on the wire, read by the same forwarder.
+type AppendHitsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Hits stored (re-deliveries included: the store cannot tell them).
+	Stored int32 `protobuf:"varint,1,opt,name=stored,proto3" json:"stored,omitempty"`
+	// Always 0 today (see stored).
+	Duplicates int32 `protobuf:"varint,2,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
+	// One result per chunk of the request, in request order.
+	Results []*v1.ChunkResult `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
+	// Chunks refused for good (CHUNK_OUTCOME_REFUSED).
+	Refused       int32 `protobuf:"varint,4,opt,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppendHitsResponse) Reset() {
+	*x = AppendHitsResponse{}
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppendHitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppendHitsResponse) ProtoMessage() {}
+
+func (x *AppendHitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppendHitsResponse.ProtoReflect.Descriptor instead.
+func (*AppendHitsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AppendHitsResponse) GetStored() int32 {
+	if x != nil {
+		return x.Stored
+	}
+	return 0
+}
+
+func (x *AppendHitsResponse) GetDuplicates() int32 {
+	if x != nil {
+		return x.Duplicates
+	}
+	return 0
+}
+
+func (x *AppendHitsResponse) GetResults() []*v1.ChunkResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *AppendHitsResponse) GetRefused() int32 {
+	if x != nil {
+		return x.Refused
+	}
+	return 0
+}
+
 // TrafficFilter narrows the sessions counted; conditions AND, repeated
 // values OR, string values exact as stored. Empty matches every session.
 type TrafficFilter struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
-	DeviceTypes []v1.DeviceType        `protobuf:"varint,1,rep,packed,name=device_types,json=deviceTypes,proto3,enum=sightline.sessions.v1.DeviceType" json:"device_types,omitempty"`
+	DeviceTypes []v11.DeviceType       `protobuf:"varint,1,rep,packed,name=device_types,json=deviceTypes,proto3,enum=sightline.sessions.v1.DeviceType" json:"device_types,omitempty"`
 	Countries   []string               `protobuf:"bytes,2,rep,name=countries,proto3" json:"countries,omitempty"`
 	Browsers    []string               `protobuf:"bytes,3,rep,name=browsers,proto3" json:"browsers,omitempty"`
 	Oses        []string               `protobuf:"bytes,4,rep,name=oses,proto3" json:"oses,omitempty"`
@@ -190,9 +311,9 @@ type TrafficFilter struct {
 	UtmCampaign string `protobuf:"bytes,9,opt,name=utm_campaign,json=utmCampaign,proto3" json:"utm_campaign,omitempty"`
 	// Sessions with a page view matching (UrlMatch rules of the sessions
 	// filter).
-	VisitedPage *v11.UrlMatch `protobuf:"bytes,10,opt,name=visited_page,json=visitedPage,proto3" json:"visited_page,omitempty"`
-	EntryPage   *v11.UrlMatch `protobuf:"bytes,11,opt,name=entry_page,json=entryPage,proto3" json:"entry_page,omitempty"`
-	ExitPage    *v11.UrlMatch `protobuf:"bytes,12,opt,name=exit_page,json=exitPage,proto3" json:"exit_page,omitempty"`
+	VisitedPage *v12.UrlMatch `protobuf:"bytes,10,opt,name=visited_page,json=visitedPage,proto3" json:"visited_page,omitempty"`
+	EntryPage   *v12.UrlMatch `protobuf:"bytes,11,opt,name=entry_page,json=entryPage,proto3" json:"entry_page,omitempty"`
+	ExitPage    *v12.UrlMatch `protobuf:"bytes,12,opt,name=exit_page,json=exitPage,proto3" json:"exit_page,omitempty"`
 	// "1920x1080".
 	ScreenSize    string `protobuf:"bytes,13,opt,name=screen_size,json=screenSize,proto3" json:"screen_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -201,7 +322,7 @@ type TrafficFilter struct {
 
 func (x *TrafficFilter) Reset() {
 	*x = TrafficFilter{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[0]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -213,7 +334,7 @@ func (x *TrafficFilter) String() string {
 func (*TrafficFilter) ProtoMessage() {}
 
 func (x *TrafficFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[0]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -226,10 +347,10 @@ func (x *TrafficFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrafficFilter.ProtoReflect.Descriptor instead.
 func (*TrafficFilter) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{0}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *TrafficFilter) GetDeviceTypes() []v1.DeviceType {
+func (x *TrafficFilter) GetDeviceTypes() []v11.DeviceType {
 	if x != nil {
 		return x.DeviceTypes
 	}
@@ -292,21 +413,21 @@ func (x *TrafficFilter) GetUtmCampaign() string {
 	return ""
 }
 
-func (x *TrafficFilter) GetVisitedPage() *v11.UrlMatch {
+func (x *TrafficFilter) GetVisitedPage() *v12.UrlMatch {
 	if x != nil {
 		return x.VisitedPage
 	}
 	return nil
 }
 
-func (x *TrafficFilter) GetEntryPage() *v11.UrlMatch {
+func (x *TrafficFilter) GetEntryPage() *v12.UrlMatch {
 	if x != nil {
 		return x.EntryPage
 	}
 	return nil
 }
 
-func (x *TrafficFilter) GetExitPage() *v11.UrlMatch {
+func (x *TrafficFilter) GetExitPage() *v12.UrlMatch {
 	if x != nil {
 		return x.ExitPage
 	}
@@ -347,7 +468,7 @@ type TrafficTotals struct {
 
 func (x *TrafficTotals) Reset() {
 	*x = TrafficTotals{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[1]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +480,7 @@ func (x *TrafficTotals) String() string {
 func (*TrafficTotals) ProtoMessage() {}
 
 func (x *TrafficTotals) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[1]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +493,7 @@ func (x *TrafficTotals) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrafficTotals.ProtoReflect.Descriptor instead.
 func (*TrafficTotals) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{1}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *TrafficTotals) GetVisitors() int64 {
@@ -466,7 +587,7 @@ type TrafficBucket struct {
 
 func (x *TrafficBucket) Reset() {
 	*x = TrafficBucket{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[2]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -478,7 +599,7 @@ func (x *TrafficBucket) String() string {
 func (*TrafficBucket) ProtoMessage() {}
 
 func (x *TrafficBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[2]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -491,7 +612,7 @@ func (x *TrafficBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrafficBucket.ProtoReflect.Descriptor instead.
 func (*TrafficBucket) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{2}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *TrafficBucket) GetStart() *timestamppb.Timestamp {
@@ -527,7 +648,7 @@ type GetTrafficOverviewRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	SiteId int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
 	// Both bounds required; at most 400 days.
-	Range    *v11.TimeRange  `protobuf:"bytes,2,opt,name=range,proto3" json:"range,omitempty"`
+	Range    *v12.TimeRange  `protobuf:"bytes,2,opt,name=range,proto3" json:"range,omitempty"`
 	Filter   *TrafficFilter  `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	Interval TrafficInterval `protobuf:"varint,4,opt,name=interval,proto3,enum=sightline.traffic.v1.TrafficInterval" json:"interval,omitempty"`
 	// IANA time zone of the buckets; empty is UTC (the dashboard sends the
@@ -539,7 +660,7 @@ type GetTrafficOverviewRequest struct {
 
 func (x *GetTrafficOverviewRequest) Reset() {
 	*x = GetTrafficOverviewRequest{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[3]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +672,7 @@ func (x *GetTrafficOverviewRequest) String() string {
 func (*GetTrafficOverviewRequest) ProtoMessage() {}
 
 func (x *GetTrafficOverviewRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[3]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +685,7 @@ func (x *GetTrafficOverviewRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrafficOverviewRequest.ProtoReflect.Descriptor instead.
 func (*GetTrafficOverviewRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{3}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetTrafficOverviewRequest) GetSiteId() int64 {
@@ -574,7 +695,7 @@ func (x *GetTrafficOverviewRequest) GetSiteId() int64 {
 	return 0
 }
 
-func (x *GetTrafficOverviewRequest) GetRange() *v11.TimeRange {
+func (x *GetTrafficOverviewRequest) GetRange() *v12.TimeRange {
 	if x != nil {
 		return x.Range
 	}
@@ -618,7 +739,7 @@ type GetTrafficOverviewResponse struct {
 
 func (x *GetTrafficOverviewResponse) Reset() {
 	*x = GetTrafficOverviewResponse{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[4]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +751,7 @@ func (x *GetTrafficOverviewResponse) String() string {
 func (*GetTrafficOverviewResponse) ProtoMessage() {}
 
 func (x *GetTrafficOverviewResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[4]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +764,7 @@ func (x *GetTrafficOverviewResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrafficOverviewResponse.ProtoReflect.Descriptor instead.
 func (*GetTrafficOverviewResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{4}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetTrafficOverviewResponse) GetCurrent() *TrafficTotals {
@@ -678,7 +799,7 @@ func (x *GetTrafficOverviewResponse) GetSeries() []*TrafficBucket {
 type GetTrafficBreakdownRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	SiteId    int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
-	Range     *v11.TimeRange         `protobuf:"bytes,2,opt,name=range,proto3" json:"range,omitempty"`
+	Range     *v12.TimeRange         `protobuf:"bytes,2,opt,name=range,proto3" json:"range,omitempty"`
 	Filter    *TrafficFilter         `protobuf:"bytes,3,opt,name=filter,proto3" json:"filter,omitempty"`
 	Dimension TrafficDimension       `protobuf:"varint,4,opt,name=dimension,proto3,enum=sightline.traffic.v1.TrafficDimension" json:"dimension,omitempty"`
 	// Rows returned (default 10, at most 1,000).
@@ -689,7 +810,7 @@ type GetTrafficBreakdownRequest struct {
 
 func (x *GetTrafficBreakdownRequest) Reset() {
 	*x = GetTrafficBreakdownRequest{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[5]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -701,7 +822,7 @@ func (x *GetTrafficBreakdownRequest) String() string {
 func (*GetTrafficBreakdownRequest) ProtoMessage() {}
 
 func (x *GetTrafficBreakdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[5]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -714,7 +835,7 @@ func (x *GetTrafficBreakdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrafficBreakdownRequest.ProtoReflect.Descriptor instead.
 func (*GetTrafficBreakdownRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{5}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetTrafficBreakdownRequest) GetSiteId() int64 {
@@ -724,7 +845,7 @@ func (x *GetTrafficBreakdownRequest) GetSiteId() int64 {
 	return 0
 }
 
-func (x *GetTrafficBreakdownRequest) GetRange() *v11.TimeRange {
+func (x *GetTrafficBreakdownRequest) GetRange() *v12.TimeRange {
 	if x != nil {
 		return x.Range
 	}
@@ -767,7 +888,7 @@ type TrafficRow struct {
 
 func (x *TrafficRow) Reset() {
 	*x = TrafficRow{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[6]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -779,7 +900,7 @@ func (x *TrafficRow) String() string {
 func (*TrafficRow) ProtoMessage() {}
 
 func (x *TrafficRow) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[6]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -792,7 +913,7 @@ func (x *TrafficRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrafficRow.ProtoReflect.Descriptor instead.
 func (*TrafficRow) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{6}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TrafficRow) GetValue() string {
@@ -839,7 +960,7 @@ type GetTrafficBreakdownResponse struct {
 
 func (x *GetTrafficBreakdownResponse) Reset() {
 	*x = GetTrafficBreakdownResponse{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[7]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +972,7 @@ func (x *GetTrafficBreakdownResponse) String() string {
 func (*GetTrafficBreakdownResponse) ProtoMessage() {}
 
 func (x *GetTrafficBreakdownResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[7]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +985,7 @@ func (x *GetTrafficBreakdownResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrafficBreakdownResponse.ProtoReflect.Descriptor instead.
 func (*GetTrafficBreakdownResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{7}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetTrafficBreakdownResponse) GetDimension() TrafficDimension {
@@ -905,7 +1026,7 @@ type GetRealtimeRequest struct {
 
 func (x *GetRealtimeRequest) Reset() {
 	*x = GetRealtimeRequest{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[8]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -917,7 +1038,7 @@ func (x *GetRealtimeRequest) String() string {
 func (*GetRealtimeRequest) ProtoMessage() {}
 
 func (x *GetRealtimeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[8]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -930,7 +1051,7 @@ func (x *GetRealtimeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRealtimeRequest.ProtoReflect.Descriptor instead.
 func (*GetRealtimeRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{8}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetRealtimeRequest) GetSiteId() int64 {
@@ -951,7 +1072,7 @@ type RealtimePage struct {
 
 func (x *RealtimePage) Reset() {
 	*x = RealtimePage{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[9]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1084,7 @@ func (x *RealtimePage) String() string {
 func (*RealtimePage) ProtoMessage() {}
 
 func (x *RealtimePage) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[9]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1097,7 @@ func (x *RealtimePage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RealtimePage.ProtoReflect.Descriptor instead.
 func (*RealtimePage) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{9}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RealtimePage) GetPage() string {
@@ -1013,7 +1134,7 @@ type GetRealtimeResponse struct {
 
 func (x *GetRealtimeResponse) Reset() {
 	*x = GetRealtimeResponse{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[10]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1146,7 @@ func (x *GetRealtimeResponse) String() string {
 func (*GetRealtimeResponse) ProtoMessage() {}
 
 func (x *GetRealtimeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[10]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1159,7 @@ func (x *GetRealtimeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRealtimeResponse.ProtoReflect.Descriptor instead.
 func (*GetRealtimeResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{10}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetRealtimeResponse) GetAsOf() *timestamppb.Timestamp {
@@ -1093,7 +1214,7 @@ type FunnelStep struct {
 
 func (x *FunnelStep) Reset() {
 	*x = FunnelStep{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[11]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1226,7 @@ func (x *FunnelStep) String() string {
 func (*FunnelStep) ProtoMessage() {}
 
 func (x *FunnelStep) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[11]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1239,7 @@ func (x *FunnelStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FunnelStep.ProtoReflect.Descriptor instead.
 func (*FunnelStep) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{11}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FunnelStep) GetLabel() string {
@@ -1135,7 +1256,7 @@ func (x *FunnelStep) GetMatch() isFunnelStep_Match {
 	return nil
 }
 
-func (x *FunnelStep) GetPage() *v11.UrlMatch {
+func (x *FunnelStep) GetPage() *v12.UrlMatch {
 	if x != nil {
 		if x, ok := x.Match.(*FunnelStep_Page); ok {
 			return x.Page
@@ -1159,7 +1280,7 @@ type isFunnelStep_Match interface {
 
 type FunnelStep_Page struct {
 	// A page view whose URL matches (UrlMatch rules of the sessions filter).
-	Page *v11.UrlMatch `protobuf:"bytes,2,opt,name=page,proto3,oneof"`
+	Page *v12.UrlMatch `protobuf:"bytes,2,opt,name=page,proto3,oneof"`
 }
 
 type FunnelStep_Event struct {
@@ -1176,16 +1297,16 @@ type ComputeFunnelRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	SiteId int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
 	// 2–8 steps.
-	Steps         []*FunnelStep   `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
-	Range         *v11.TimeRange  `protobuf:"bytes,3,opt,name=range,proto3" json:"range,omitempty"`
-	DeviceTypes   []v1.DeviceType `protobuf:"varint,4,rep,packed,name=device_types,json=deviceTypes,proto3,enum=sightline.sessions.v1.DeviceType" json:"device_types,omitempty"`
+	Steps         []*FunnelStep    `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
+	Range         *v12.TimeRange   `protobuf:"bytes,3,opt,name=range,proto3" json:"range,omitempty"`
+	DeviceTypes   []v11.DeviceType `protobuf:"varint,4,rep,packed,name=device_types,json=deviceTypes,proto3,enum=sightline.sessions.v1.DeviceType" json:"device_types,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ComputeFunnelRequest) Reset() {
 	*x = ComputeFunnelRequest{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[12]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1318,7 @@ func (x *ComputeFunnelRequest) String() string {
 func (*ComputeFunnelRequest) ProtoMessage() {}
 
 func (x *ComputeFunnelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[12]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1331,7 @@ func (x *ComputeFunnelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeFunnelRequest.ProtoReflect.Descriptor instead.
 func (*ComputeFunnelRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{12}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ComputeFunnelRequest) GetSiteId() int64 {
@@ -1227,14 +1348,14 @@ func (x *ComputeFunnelRequest) GetSteps() []*FunnelStep {
 	return nil
 }
 
-func (x *ComputeFunnelRequest) GetRange() *v11.TimeRange {
+func (x *ComputeFunnelRequest) GetRange() *v12.TimeRange {
 	if x != nil {
 		return x.Range
 	}
 	return nil
 }
 
-func (x *ComputeFunnelRequest) GetDeviceTypes() []v1.DeviceType {
+func (x *ComputeFunnelRequest) GetDeviceTypes() []v11.DeviceType {
 	if x != nil {
 		return x.DeviceTypes
 	}
@@ -1265,7 +1386,7 @@ type FunnelStepResult struct {
 
 func (x *FunnelStepResult) Reset() {
 	*x = FunnelStepResult{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[13]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1398,7 @@ func (x *FunnelStepResult) String() string {
 func (*FunnelStepResult) ProtoMessage() {}
 
 func (x *FunnelStepResult) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[13]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1411,7 @@ func (x *FunnelStepResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FunnelStepResult.ProtoReflect.Descriptor instead.
 func (*FunnelStepResult) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{13}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FunnelStepResult) GetSessions() int64 {
@@ -1345,7 +1466,7 @@ type ComputeFunnelResponse struct {
 
 func (x *ComputeFunnelResponse) Reset() {
 	*x = ComputeFunnelResponse{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[14]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1478,7 @@ func (x *ComputeFunnelResponse) String() string {
 func (*ComputeFunnelResponse) ProtoMessage() {}
 
 func (x *ComputeFunnelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[14]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1491,7 @@ func (x *ComputeFunnelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ComputeFunnelResponse.ProtoReflect.Descriptor instead.
 func (*ComputeFunnelResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{14}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ComputeFunnelResponse) GetSteps() []*FunnelStepResult {
@@ -1385,8 +1506,8 @@ type ListFunnelSessionsRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	SiteId      int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
 	Steps       []*FunnelStep          `protobuf:"bytes,2,rep,name=steps,proto3" json:"steps,omitempty"`
-	Range       *v11.TimeRange         `protobuf:"bytes,3,opt,name=range,proto3" json:"range,omitempty"`
-	DeviceTypes []v1.DeviceType        `protobuf:"varint,4,rep,packed,name=device_types,json=deviceTypes,proto3,enum=sightline.sessions.v1.DeviceType" json:"device_types,omitempty"`
+	Range       *v12.TimeRange         `protobuf:"bytes,3,opt,name=range,proto3" json:"range,omitempty"`
+	DeviceTypes []v11.DeviceType       `protobuf:"varint,4,rep,packed,name=device_types,json=deviceTypes,proto3,enum=sightline.sessions.v1.DeviceType" json:"device_types,omitempty"`
 	// 0-based step index.
 	Step int32 `protobuf:"varint,5,opt,name=step,proto3" json:"step,omitempty"`
 	// True: sessions that reached step-1 but not step (step ≥ 1). False:
@@ -1401,7 +1522,7 @@ type ListFunnelSessionsRequest struct {
 
 func (x *ListFunnelSessionsRequest) Reset() {
 	*x = ListFunnelSessionsRequest{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[15]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1413,7 +1534,7 @@ func (x *ListFunnelSessionsRequest) String() string {
 func (*ListFunnelSessionsRequest) ProtoMessage() {}
 
 func (x *ListFunnelSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[15]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1426,7 +1547,7 @@ func (x *ListFunnelSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFunnelSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListFunnelSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{15}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListFunnelSessionsRequest) GetSiteId() int64 {
@@ -1443,14 +1564,14 @@ func (x *ListFunnelSessionsRequest) GetSteps() []*FunnelStep {
 	return nil
 }
 
-func (x *ListFunnelSessionsRequest) GetRange() *v11.TimeRange {
+func (x *ListFunnelSessionsRequest) GetRange() *v12.TimeRange {
 	if x != nil {
 		return x.Range
 	}
 	return nil
 }
 
-func (x *ListFunnelSessionsRequest) GetDeviceTypes() []v1.DeviceType {
+func (x *ListFunnelSessionsRequest) GetDeviceTypes() []v11.DeviceType {
 	if x != nil {
 		return x.DeviceTypes
 	}
@@ -1489,7 +1610,7 @@ func (x *ListFunnelSessionsRequest) GetPageToken() string {
 // newest first, as the sessions list shows them.
 type ListFunnelSessionsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Sessions      []*v1.SessionSummary   `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	Sessions      []*v11.SessionSummary  `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	// All sessions selected (recorded or not).
 	Total int64 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
@@ -1501,7 +1622,7 @@ type ListFunnelSessionsResponse struct {
 
 func (x *ListFunnelSessionsResponse) Reset() {
 	*x = ListFunnelSessionsResponse{}
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[16]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1634,7 @@ func (x *ListFunnelSessionsResponse) String() string {
 func (*ListFunnelSessionsResponse) ProtoMessage() {}
 
 func (x *ListFunnelSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[16]
+	mi := &file_sightline_traffic_v1_traffic_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,10 +1647,10 @@ func (x *ListFunnelSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFunnelSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListFunnelSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{16}
+	return file_sightline_traffic_v1_traffic_proto_rawDescGZIP(), []int{18}
 }
 
-func (x *ListFunnelSessionsResponse) GetSessions() []*v1.SessionSummary {
+func (x *ListFunnelSessionsResponse) GetSessions() []*v11.SessionSummary {
 	if x != nil {
 		return x.Sessions
 	}
@@ -1561,7 +1682,16 @@ var File_sightline_traffic_v1_traffic_proto protoreflect.FileDescriptor
 
 const file_sightline_traffic_v1_traffic_proto_rawDesc = "" +
 	"\n" +
-	"\"sightline/traffic/v1/traffic.proto\x12\x14sightline.traffic.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(sightline/recordings/v1/recordings.proto\x1a sightline/search/v1/search.proto\x1a$sightline/sessions/v1/sessions.proto\"\xa2\x04\n" +
+	"\"sightline/traffic/v1/traffic.proto\x12\x14sightline.traffic.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a(sightline/recordings/v1/recordings.proto\x1a sightline/search/v1/search.proto\x1a$sightline/sessions/v1/sessions.proto\"K\n" +
+	"\x11AppendHitsRequest\x126\n" +
+	"\x06chunks\x18\x01 \x03(\v2\x1e.sightline.recordings.v1.ChunkR\x06chunks\"\xa6\x01\n" +
+	"\x12AppendHitsResponse\x12\x16\n" +
+	"\x06stored\x18\x01 \x01(\x05R\x06stored\x12\x1e\n" +
+	"\n" +
+	"duplicates\x18\x02 \x01(\x05R\n" +
+	"duplicates\x12>\n" +
+	"\aresults\x18\x03 \x03(\v2$.sightline.recordings.v1.ChunkResultR\aresults\x12\x18\n" +
+	"\arefused\x18\x04 \x01(\x05R\arefused\"\xa2\x04\n" +
 	"\rTrafficFilter\x12D\n" +
 	"\fdevice_types\x18\x01 \x03(\x0e2!.sightline.sessions.v1.DeviceTypeR\vdeviceTypes\x12\x1c\n" +
 	"\tcountries\x18\x02 \x03(\tR\tcountries\x12\x1a\n" +
@@ -1704,10 +1834,10 @@ const file_sightline_traffic_v1_traffic_proto_rawDesc = "" +
 	"\x19TRAFFIC_DIMENSION_BROWSER\x10\n" +
 	"\x12\x18\n" +
 	"\x14TRAFFIC_DIMENSION_OS\x10\v\x12!\n" +
-	"\x1dTRAFFIC_DIMENSION_SCREEN_SIZE\x10\f2\xb7\x05\n" +
-	"\x0eTrafficService\x12i\n" +
+	"\x1dTRAFFIC_DIMENSION_SCREEN_SIZE\x10\f2\xad\x05\n" +
+	"\x0eTrafficService\x12_\n" +
 	"\n" +
-	"AppendHits\x12,.sightline.recordings.v1.AppendChunksRequest\x1a-.sightline.recordings.v1.AppendChunksResponse\x12w\n" +
+	"AppendHits\x12'.sightline.traffic.v1.AppendHitsRequest\x1a(.sightline.traffic.v1.AppendHitsResponse\x12w\n" +
 	"\x12GetTrafficOverview\x12/.sightline.traffic.v1.GetTrafficOverviewRequest\x1a0.sightline.traffic.v1.GetTrafficOverviewResponse\x12z\n" +
 	"\x13GetTrafficBreakdown\x120.sightline.traffic.v1.GetTrafficBreakdownRequest\x1a1.sightline.traffic.v1.GetTrafficBreakdownResponse\x12b\n" +
 	"\vGetRealtime\x12(.sightline.traffic.v1.GetRealtimeRequest\x1a).sightline.traffic.v1.GetRealtimeResponse\x12h\n" +
@@ -1727,84 +1857,88 @@ func file_sightline_traffic_v1_traffic_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_traffic_v1_traffic_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_sightline_traffic_v1_traffic_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_sightline_traffic_v1_traffic_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_sightline_traffic_v1_traffic_proto_goTypes = []any{
 	(TrafficInterval)(0),                // 0: sightline.traffic.v1.TrafficInterval
 	(TrafficDimension)(0),               // 1: sightline.traffic.v1.TrafficDimension
-	(*TrafficFilter)(nil),               // 2: sightline.traffic.v1.TrafficFilter
-	(*TrafficTotals)(nil),               // 3: sightline.traffic.v1.TrafficTotals
-	(*TrafficBucket)(nil),               // 4: sightline.traffic.v1.TrafficBucket
-	(*GetTrafficOverviewRequest)(nil),   // 5: sightline.traffic.v1.GetTrafficOverviewRequest
-	(*GetTrafficOverviewResponse)(nil),  // 6: sightline.traffic.v1.GetTrafficOverviewResponse
-	(*GetTrafficBreakdownRequest)(nil),  // 7: sightline.traffic.v1.GetTrafficBreakdownRequest
-	(*TrafficRow)(nil),                  // 8: sightline.traffic.v1.TrafficRow
-	(*GetTrafficBreakdownResponse)(nil), // 9: sightline.traffic.v1.GetTrafficBreakdownResponse
-	(*GetRealtimeRequest)(nil),          // 10: sightline.traffic.v1.GetRealtimeRequest
-	(*RealtimePage)(nil),                // 11: sightline.traffic.v1.RealtimePage
-	(*GetRealtimeResponse)(nil),         // 12: sightline.traffic.v1.GetRealtimeResponse
-	(*FunnelStep)(nil),                  // 13: sightline.traffic.v1.FunnelStep
-	(*ComputeFunnelRequest)(nil),        // 14: sightline.traffic.v1.ComputeFunnelRequest
-	(*FunnelStepResult)(nil),            // 15: sightline.traffic.v1.FunnelStepResult
-	(*ComputeFunnelResponse)(nil),       // 16: sightline.traffic.v1.ComputeFunnelResponse
-	(*ListFunnelSessionsRequest)(nil),   // 17: sightline.traffic.v1.ListFunnelSessionsRequest
-	(*ListFunnelSessionsResponse)(nil),  // 18: sightline.traffic.v1.ListFunnelSessionsResponse
-	(v1.DeviceType)(0),                  // 19: sightline.sessions.v1.DeviceType
-	(*v11.UrlMatch)(nil),                // 20: sightline.search.v1.UrlMatch
-	(*durationpb.Duration)(nil),         // 21: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),       // 22: google.protobuf.Timestamp
-	(*v11.TimeRange)(nil),               // 23: sightline.search.v1.TimeRange
-	(*v1.SessionSummary)(nil),           // 24: sightline.sessions.v1.SessionSummary
-	(*v12.AppendChunksRequest)(nil),     // 25: sightline.recordings.v1.AppendChunksRequest
-	(*v12.AppendChunksResponse)(nil),    // 26: sightline.recordings.v1.AppendChunksResponse
+	(*AppendHitsRequest)(nil),           // 2: sightline.traffic.v1.AppendHitsRequest
+	(*AppendHitsResponse)(nil),          // 3: sightline.traffic.v1.AppendHitsResponse
+	(*TrafficFilter)(nil),               // 4: sightline.traffic.v1.TrafficFilter
+	(*TrafficTotals)(nil),               // 5: sightline.traffic.v1.TrafficTotals
+	(*TrafficBucket)(nil),               // 6: sightline.traffic.v1.TrafficBucket
+	(*GetTrafficOverviewRequest)(nil),   // 7: sightline.traffic.v1.GetTrafficOverviewRequest
+	(*GetTrafficOverviewResponse)(nil),  // 8: sightline.traffic.v1.GetTrafficOverviewResponse
+	(*GetTrafficBreakdownRequest)(nil),  // 9: sightline.traffic.v1.GetTrafficBreakdownRequest
+	(*TrafficRow)(nil),                  // 10: sightline.traffic.v1.TrafficRow
+	(*GetTrafficBreakdownResponse)(nil), // 11: sightline.traffic.v1.GetTrafficBreakdownResponse
+	(*GetRealtimeRequest)(nil),          // 12: sightline.traffic.v1.GetRealtimeRequest
+	(*RealtimePage)(nil),                // 13: sightline.traffic.v1.RealtimePage
+	(*GetRealtimeResponse)(nil),         // 14: sightline.traffic.v1.GetRealtimeResponse
+	(*FunnelStep)(nil),                  // 15: sightline.traffic.v1.FunnelStep
+	(*ComputeFunnelRequest)(nil),        // 16: sightline.traffic.v1.ComputeFunnelRequest
+	(*FunnelStepResult)(nil),            // 17: sightline.traffic.v1.FunnelStepResult
+	(*ComputeFunnelResponse)(nil),       // 18: sightline.traffic.v1.ComputeFunnelResponse
+	(*ListFunnelSessionsRequest)(nil),   // 19: sightline.traffic.v1.ListFunnelSessionsRequest
+	(*ListFunnelSessionsResponse)(nil),  // 20: sightline.traffic.v1.ListFunnelSessionsResponse
+	(*v1.Chunk)(nil),                    // 21: sightline.recordings.v1.Chunk
+	(*v1.ChunkResult)(nil),              // 22: sightline.recordings.v1.ChunkResult
+	(v11.DeviceType)(0),                 // 23: sightline.sessions.v1.DeviceType
+	(*v12.UrlMatch)(nil),                // 24: sightline.search.v1.UrlMatch
+	(*durationpb.Duration)(nil),         // 25: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),       // 26: google.protobuf.Timestamp
+	(*v12.TimeRange)(nil),               // 27: sightline.search.v1.TimeRange
+	(*v11.SessionSummary)(nil),          // 28: sightline.sessions.v1.SessionSummary
 }
 var file_sightline_traffic_v1_traffic_proto_depIdxs = []int32{
-	19, // 0: sightline.traffic.v1.TrafficFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
-	20, // 1: sightline.traffic.v1.TrafficFilter.visited_page:type_name -> sightline.search.v1.UrlMatch
-	20, // 2: sightline.traffic.v1.TrafficFilter.entry_page:type_name -> sightline.search.v1.UrlMatch
-	20, // 3: sightline.traffic.v1.TrafficFilter.exit_page:type_name -> sightline.search.v1.UrlMatch
-	21, // 4: sightline.traffic.v1.TrafficTotals.median_duration:type_name -> google.protobuf.Duration
-	22, // 5: sightline.traffic.v1.TrafficBucket.start:type_name -> google.protobuf.Timestamp
-	23, // 6: sightline.traffic.v1.GetTrafficOverviewRequest.range:type_name -> sightline.search.v1.TimeRange
-	2,  // 7: sightline.traffic.v1.GetTrafficOverviewRequest.filter:type_name -> sightline.traffic.v1.TrafficFilter
-	0,  // 8: sightline.traffic.v1.GetTrafficOverviewRequest.interval:type_name -> sightline.traffic.v1.TrafficInterval
-	3,  // 9: sightline.traffic.v1.GetTrafficOverviewResponse.current:type_name -> sightline.traffic.v1.TrafficTotals
-	3,  // 10: sightline.traffic.v1.GetTrafficOverviewResponse.previous:type_name -> sightline.traffic.v1.TrafficTotals
-	0,  // 11: sightline.traffic.v1.GetTrafficOverviewResponse.interval:type_name -> sightline.traffic.v1.TrafficInterval
-	4,  // 12: sightline.traffic.v1.GetTrafficOverviewResponse.series:type_name -> sightline.traffic.v1.TrafficBucket
-	23, // 13: sightline.traffic.v1.GetTrafficBreakdownRequest.range:type_name -> sightline.search.v1.TimeRange
-	2,  // 14: sightline.traffic.v1.GetTrafficBreakdownRequest.filter:type_name -> sightline.traffic.v1.TrafficFilter
-	1,  // 15: sightline.traffic.v1.GetTrafficBreakdownRequest.dimension:type_name -> sightline.traffic.v1.TrafficDimension
-	1,  // 16: sightline.traffic.v1.GetTrafficBreakdownResponse.dimension:type_name -> sightline.traffic.v1.TrafficDimension
-	8,  // 17: sightline.traffic.v1.GetTrafficBreakdownResponse.rows:type_name -> sightline.traffic.v1.TrafficRow
-	22, // 18: sightline.traffic.v1.GetRealtimeResponse.as_of:type_name -> google.protobuf.Timestamp
-	11, // 19: sightline.traffic.v1.GetRealtimeResponse.pages:type_name -> sightline.traffic.v1.RealtimePage
-	20, // 20: sightline.traffic.v1.FunnelStep.page:type_name -> sightline.search.v1.UrlMatch
-	13, // 21: sightline.traffic.v1.ComputeFunnelRequest.steps:type_name -> sightline.traffic.v1.FunnelStep
-	23, // 22: sightline.traffic.v1.ComputeFunnelRequest.range:type_name -> sightline.search.v1.TimeRange
-	19, // 23: sightline.traffic.v1.ComputeFunnelRequest.device_types:type_name -> sightline.sessions.v1.DeviceType
-	21, // 24: sightline.traffic.v1.FunnelStepResult.median_time_from_previous:type_name -> google.protobuf.Duration
-	15, // 25: sightline.traffic.v1.ComputeFunnelResponse.steps:type_name -> sightline.traffic.v1.FunnelStepResult
-	13, // 26: sightline.traffic.v1.ListFunnelSessionsRequest.steps:type_name -> sightline.traffic.v1.FunnelStep
-	23, // 27: sightline.traffic.v1.ListFunnelSessionsRequest.range:type_name -> sightline.search.v1.TimeRange
-	19, // 28: sightline.traffic.v1.ListFunnelSessionsRequest.device_types:type_name -> sightline.sessions.v1.DeviceType
-	24, // 29: sightline.traffic.v1.ListFunnelSessionsResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	25, // 30: sightline.traffic.v1.TrafficService.AppendHits:input_type -> sightline.recordings.v1.AppendChunksRequest
-	5,  // 31: sightline.traffic.v1.TrafficService.GetTrafficOverview:input_type -> sightline.traffic.v1.GetTrafficOverviewRequest
-	7,  // 32: sightline.traffic.v1.TrafficService.GetTrafficBreakdown:input_type -> sightline.traffic.v1.GetTrafficBreakdownRequest
-	10, // 33: sightline.traffic.v1.TrafficService.GetRealtime:input_type -> sightline.traffic.v1.GetRealtimeRequest
-	14, // 34: sightline.traffic.v1.TrafficService.ComputeFunnel:input_type -> sightline.traffic.v1.ComputeFunnelRequest
-	17, // 35: sightline.traffic.v1.TrafficService.ListFunnelSessions:input_type -> sightline.traffic.v1.ListFunnelSessionsRequest
-	26, // 36: sightline.traffic.v1.TrafficService.AppendHits:output_type -> sightline.recordings.v1.AppendChunksResponse
-	6,  // 37: sightline.traffic.v1.TrafficService.GetTrafficOverview:output_type -> sightline.traffic.v1.GetTrafficOverviewResponse
-	9,  // 38: sightline.traffic.v1.TrafficService.GetTrafficBreakdown:output_type -> sightline.traffic.v1.GetTrafficBreakdownResponse
-	12, // 39: sightline.traffic.v1.TrafficService.GetRealtime:output_type -> sightline.traffic.v1.GetRealtimeResponse
-	16, // 40: sightline.traffic.v1.TrafficService.ComputeFunnel:output_type -> sightline.traffic.v1.ComputeFunnelResponse
-	18, // 41: sightline.traffic.v1.TrafficService.ListFunnelSessions:output_type -> sightline.traffic.v1.ListFunnelSessionsResponse
-	36, // [36:42] is the sub-list for method output_type
-	30, // [30:36] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	21, // 0: sightline.traffic.v1.AppendHitsRequest.chunks:type_name -> sightline.recordings.v1.Chunk
+	22, // 1: sightline.traffic.v1.AppendHitsResponse.results:type_name -> sightline.recordings.v1.ChunkResult
+	23, // 2: sightline.traffic.v1.TrafficFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
+	24, // 3: sightline.traffic.v1.TrafficFilter.visited_page:type_name -> sightline.search.v1.UrlMatch
+	24, // 4: sightline.traffic.v1.TrafficFilter.entry_page:type_name -> sightline.search.v1.UrlMatch
+	24, // 5: sightline.traffic.v1.TrafficFilter.exit_page:type_name -> sightline.search.v1.UrlMatch
+	25, // 6: sightline.traffic.v1.TrafficTotals.median_duration:type_name -> google.protobuf.Duration
+	26, // 7: sightline.traffic.v1.TrafficBucket.start:type_name -> google.protobuf.Timestamp
+	27, // 8: sightline.traffic.v1.GetTrafficOverviewRequest.range:type_name -> sightline.search.v1.TimeRange
+	4,  // 9: sightline.traffic.v1.GetTrafficOverviewRequest.filter:type_name -> sightline.traffic.v1.TrafficFilter
+	0,  // 10: sightline.traffic.v1.GetTrafficOverviewRequest.interval:type_name -> sightline.traffic.v1.TrafficInterval
+	5,  // 11: sightline.traffic.v1.GetTrafficOverviewResponse.current:type_name -> sightline.traffic.v1.TrafficTotals
+	5,  // 12: sightline.traffic.v1.GetTrafficOverviewResponse.previous:type_name -> sightline.traffic.v1.TrafficTotals
+	0,  // 13: sightline.traffic.v1.GetTrafficOverviewResponse.interval:type_name -> sightline.traffic.v1.TrafficInterval
+	6,  // 14: sightline.traffic.v1.GetTrafficOverviewResponse.series:type_name -> sightline.traffic.v1.TrafficBucket
+	27, // 15: sightline.traffic.v1.GetTrafficBreakdownRequest.range:type_name -> sightline.search.v1.TimeRange
+	4,  // 16: sightline.traffic.v1.GetTrafficBreakdownRequest.filter:type_name -> sightline.traffic.v1.TrafficFilter
+	1,  // 17: sightline.traffic.v1.GetTrafficBreakdownRequest.dimension:type_name -> sightline.traffic.v1.TrafficDimension
+	1,  // 18: sightline.traffic.v1.GetTrafficBreakdownResponse.dimension:type_name -> sightline.traffic.v1.TrafficDimension
+	10, // 19: sightline.traffic.v1.GetTrafficBreakdownResponse.rows:type_name -> sightline.traffic.v1.TrafficRow
+	26, // 20: sightline.traffic.v1.GetRealtimeResponse.as_of:type_name -> google.protobuf.Timestamp
+	13, // 21: sightline.traffic.v1.GetRealtimeResponse.pages:type_name -> sightline.traffic.v1.RealtimePage
+	24, // 22: sightline.traffic.v1.FunnelStep.page:type_name -> sightline.search.v1.UrlMatch
+	15, // 23: sightline.traffic.v1.ComputeFunnelRequest.steps:type_name -> sightline.traffic.v1.FunnelStep
+	27, // 24: sightline.traffic.v1.ComputeFunnelRequest.range:type_name -> sightline.search.v1.TimeRange
+	23, // 25: sightline.traffic.v1.ComputeFunnelRequest.device_types:type_name -> sightline.sessions.v1.DeviceType
+	25, // 26: sightline.traffic.v1.FunnelStepResult.median_time_from_previous:type_name -> google.protobuf.Duration
+	17, // 27: sightline.traffic.v1.ComputeFunnelResponse.steps:type_name -> sightline.traffic.v1.FunnelStepResult
+	15, // 28: sightline.traffic.v1.ListFunnelSessionsRequest.steps:type_name -> sightline.traffic.v1.FunnelStep
+	27, // 29: sightline.traffic.v1.ListFunnelSessionsRequest.range:type_name -> sightline.search.v1.TimeRange
+	23, // 30: sightline.traffic.v1.ListFunnelSessionsRequest.device_types:type_name -> sightline.sessions.v1.DeviceType
+	28, // 31: sightline.traffic.v1.ListFunnelSessionsResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	2,  // 32: sightline.traffic.v1.TrafficService.AppendHits:input_type -> sightline.traffic.v1.AppendHitsRequest
+	7,  // 33: sightline.traffic.v1.TrafficService.GetTrafficOverview:input_type -> sightline.traffic.v1.GetTrafficOverviewRequest
+	9,  // 34: sightline.traffic.v1.TrafficService.GetTrafficBreakdown:input_type -> sightline.traffic.v1.GetTrafficBreakdownRequest
+	12, // 35: sightline.traffic.v1.TrafficService.GetRealtime:input_type -> sightline.traffic.v1.GetRealtimeRequest
+	16, // 36: sightline.traffic.v1.TrafficService.ComputeFunnel:input_type -> sightline.traffic.v1.ComputeFunnelRequest
+	19, // 37: sightline.traffic.v1.TrafficService.ListFunnelSessions:input_type -> sightline.traffic.v1.ListFunnelSessionsRequest
+	3,  // 38: sightline.traffic.v1.TrafficService.AppendHits:output_type -> sightline.traffic.v1.AppendHitsResponse
+	8,  // 39: sightline.traffic.v1.TrafficService.GetTrafficOverview:output_type -> sightline.traffic.v1.GetTrafficOverviewResponse
+	11, // 40: sightline.traffic.v1.TrafficService.GetTrafficBreakdown:output_type -> sightline.traffic.v1.GetTrafficBreakdownResponse
+	14, // 41: sightline.traffic.v1.TrafficService.GetRealtime:output_type -> sightline.traffic.v1.GetRealtimeResponse
+	18, // 42: sightline.traffic.v1.TrafficService.ComputeFunnel:output_type -> sightline.traffic.v1.ComputeFunnelResponse
+	20, // 43: sightline.traffic.v1.TrafficService.ListFunnelSessions:output_type -> sightline.traffic.v1.ListFunnelSessionsResponse
+	38, // [38:44] is the sub-list for method output_type
+	32, // [32:38] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_sightline_traffic_v1_traffic_proto_init() }
@@ -1812,8 +1946,8 @@ func file_sightline_traffic_v1_traffic_proto_init() {
 	if File_sightline_traffic_v1_traffic_proto != nil {
 		return
 	}
-	file_sightline_traffic_v1_traffic_proto_msgTypes[1].OneofWrappers = []any{}
-	file_sightline_traffic_v1_traffic_proto_msgTypes[11].OneofWrappers = []any{
+	file_sightline_traffic_v1_traffic_proto_msgTypes[3].OneofWrappers = []any{}
+	file_sightline_traffic_v1_traffic_proto_msgTypes[13].OneofWrappers = []any{
 		(*FunnelStep_Page)(nil),
 		(*FunnelStep_Event)(nil),
 	}
@@ -1823,7 +1957,7 @@ func file_sightline_traffic_v1_traffic_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_traffic_v1_traffic_proto_rawDesc), len(file_sightline_traffic_v1_traffic_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

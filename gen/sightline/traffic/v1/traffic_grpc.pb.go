@@ -14,7 +14,6 @@ package trafficv1
 
 import (
 	context "context"
-	v1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -47,7 +46,7 @@ type TrafficServiceClient interface {
 	// session, page view id, event, time) for events, so re-delivery
 	// changes nothing. A chunk without a hit, or with invalid fields, is
 	// REFUSED; a store failure fails the call (the forwarder retries).
-	AppendHits(ctx context.Context, in *v1.AppendChunksRequest, opts ...grpc.CallOption) (*v1.AppendChunksResponse, error)
+	AppendHits(ctx context.Context, in *AppendHitsRequest, opts ...grpc.CallOption) (*AppendHitsResponse, error)
 	// GetTrafficOverview answers the overview tiles of a range and the
 	// previous period of the same length, and the time series.
 	GetTrafficOverview(ctx context.Context, in *GetTrafficOverviewRequest, opts ...grpc.CallOption) (*GetTrafficOverviewResponse, error)
@@ -72,9 +71,9 @@ func NewTrafficServiceClient(cc grpc.ClientConnInterface) TrafficServiceClient {
 	return &trafficServiceClient{cc}
 }
 
-func (c *trafficServiceClient) AppendHits(ctx context.Context, in *v1.AppendChunksRequest, opts ...grpc.CallOption) (*v1.AppendChunksResponse, error) {
+func (c *trafficServiceClient) AppendHits(ctx context.Context, in *AppendHitsRequest, opts ...grpc.CallOption) (*AppendHitsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(v1.AppendChunksResponse)
+	out := new(AppendHitsResponse)
 	err := c.cc.Invoke(ctx, TrafficService_AppendHits_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
@@ -145,7 +144,7 @@ type TrafficServiceServer interface {
 	// session, page view id, event, time) for events, so re-delivery
 	// changes nothing. A chunk without a hit, or with invalid fields, is
 	// REFUSED; a store failure fails the call (the forwarder retries).
-	AppendHits(context.Context, *v1.AppendChunksRequest) (*v1.AppendChunksResponse, error)
+	AppendHits(context.Context, *AppendHitsRequest) (*AppendHitsResponse, error)
 	// GetTrafficOverview answers the overview tiles of a range and the
 	// previous period of the same length, and the time series.
 	GetTrafficOverview(context.Context, *GetTrafficOverviewRequest) (*GetTrafficOverviewResponse, error)
@@ -170,7 +169,7 @@ type TrafficServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedTrafficServiceServer struct{}
 
-func (UnimplementedTrafficServiceServer) AppendHits(context.Context, *v1.AppendChunksRequest) (*v1.AppendChunksResponse, error) {
+func (UnimplementedTrafficServiceServer) AppendHits(context.Context, *AppendHitsRequest) (*AppendHitsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AppendHits not implemented")
 }
 func (UnimplementedTrafficServiceServer) GetTrafficOverview(context.Context, *GetTrafficOverviewRequest) (*GetTrafficOverviewResponse, error) {
@@ -210,7 +209,7 @@ func RegisterTrafficServiceServer(s grpc.ServiceRegistrar, srv TrafficServiceSer
 }
 
 func _TrafficService_AppendHits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(v1.AppendChunksRequest)
+	in := new(AppendHitsRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
@@ -222,7 +221,7 @@ func _TrafficService_AppendHits_Handler(srv interface{}, ctx context.Context, de
 		FullMethod: TrafficService_AppendHits_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(TrafficServiceServer).AppendHits(ctx, req.(*v1.AppendChunksRequest))
+		return srv.(TrafficServiceServer).AppendHits(ctx, req.(*AppendHitsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
