@@ -124,7 +124,7 @@ bench-answers: ## Answers list p50/p95 with two filters vs no filter, and stats,
 	$(GO) run ./svc-search/cmd/benchanswers $(BENCH_ANSWERS_ARGS)
 
 .PHONY: bench-trends
-bench-trends: ## Traffic overview and 4-step funnel p50/p95, embedded vs PostgreSQL, 1M sessions / 4M page views over 30 days, realtime latency (~12 min, mostly loading and PostgreSQL; BENCH_TRENDS_ARGS=-sessions 200000 for ~3).
+bench-trends: ## Traffic overview and 4-step funnel p50/p95, embedded vs PostgreSQL, 1M sessions / 4M page views over 30 days, realtime latency (~5 min on an idle machine, mostly loading and PostgreSQL; BENCH_TRENDS_ARGS=-sessions 200000 for ~1).
 	$(GO) run ./svc-search/cmd/benchtrends $(BENCH_TRENDS_ARGS)
 
 .PHONY: bench-spool
