@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -110,7 +111,7 @@ func Fold(stats []ChunkStats) *State {
 // (two tabs of one session may send the same seq). Every store reads chunks
 // back in this order.
 func CompareKey(seqA int64, pvA string, seqB int64, pvB string) int {
-	if c := cmpInt(seqA, seqB); c != 0 {
+	if c := cmp.Compare(seqA, seqB); c != 0 {
 		return c
 	}
 	return strings.Compare(pvA, pvB)
@@ -293,7 +294,7 @@ func (s *State) Summary(siteID int64, sessionID string) *sessionsv1.SessionSumma
 		}
 	}
 	pages := slices.Clone(s.Pages)
-	slices.SortStableFunc(pages, func(a, b Page) int { return cmpInt(a.StartMs, b.StartMs) })
+	slices.SortStableFunc(pages, func(a, b Page) int { return cmp.Compare(a.StartMs, b.StartMs) })
 	for _, p := range pages {
 		out.Pages = append(out.Pages, &sessionsv1.PageView{
 			PageViewId: p.PageViewID, Url: p.URL, Referrer: p.Referrer,
@@ -320,14 +321,4 @@ func (s *State) Summary(siteID int64, sessionID string) *sessionsv1.SessionSumma
 	}
 	s.Answers.fill(out)
 	return out
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -261,7 +262,7 @@ func (s *State) addFrustration(f Frustration) int {
 func (s *State) FrustrationList() []*recordingsv1.Frustration {
 	fs := slices.Clone(s.Frustrations)
 	slices.SortStableFunc(fs, func(a, b Frustration) int {
-		if c := cmpInt(a.T, b.T); c != 0 {
+		if c := cmp.Compare(a.T, b.T); c != 0 {
 			return c
 		}
 		if a.PageViewID != b.PageViewID {
@@ -270,7 +271,7 @@ func (s *State) FrustrationList() []*recordingsv1.Frustration {
 			}
 			return 1
 		}
-		return cmpInt(int64(a.Kind), int64(b.Kind))
+		return cmp.Compare(a.Kind, b.Kind)
 	})
 	out := make([]*recordingsv1.Frustration, 0, len(fs))
 	for _, f := range fs {

@@ -1,6 +1,7 @@
 package elastic
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,7 +118,7 @@ func (s *state) add(h traffic.Hit) bool {
 		s.PVs = append(s.PVs, pv)
 		slices.SortFunc(s.PVs, func(a, b pageView) int {
 			if a.T != b.T {
-				return cmpInt(a.T, b.T)
+				return cmp.Compare(a.T, b.T)
 			}
 			return strings.Compare(a.ID, b.ID)
 		})
@@ -173,7 +174,7 @@ func (s *state) add(h traffic.Hit) bool {
 		s.Events = append(s.Events, event{PV: h.PageViewID, T: t, Name: h.Event, Visitor: h.VisitorID})
 		slices.SortFunc(s.Events, func(a, b event) int {
 			if a.T != b.T {
-				return cmpInt(a.T, b.T)
+				return cmp.Compare(a.T, b.T)
 			}
 			if a.PV != b.PV {
 				return strings.Compare(a.PV, b.PV)
@@ -212,16 +213,6 @@ func (s *state) findPending(id string) int {
 		}
 	}
 	return -1
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // timeline is the session's page views and events in traffic.Less order.

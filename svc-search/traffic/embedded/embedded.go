@@ -37,6 +37,7 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -323,7 +324,7 @@ func (s *Store) SetRecorded(ctx context.Context, marks []traffic.Recorded) error
 func sortRefs(refs []sessRef) {
 	slices.SortFunc(refs, func(a, b sessRef) int {
 		if a.site != b.site {
-			return cmp64(a.site, b.site)
+			return cmp.Compare(a.site, b.site)
 		}
 		return strings.Compare(a.id, b.id)
 	})

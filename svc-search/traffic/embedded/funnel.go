@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -197,7 +198,7 @@ func (s *Store) FunnelSessions(ctx context.Context, q traffic.FunnelQuery, stepI
 	}
 	slices.SortFunc(rec, func(a, b hit) int {
 		if a.start != b.start {
-			return cmp64(b.start, a.start)
+			return cmp.Compare(b.start, a.start)
 		}
 		return strings.Compare(b.id, a.id)
 	})

@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -266,7 +267,7 @@ func prepare(ss *session) *prepared {
 	slices.SortFunc(p.tl, func(a, b entryItem) int {
 		switch {
 		case a.t != b.t:
-			return cmp64(a.t, b.t)
+			return cmp.Compare(a.t, b.t)
 		case a.ev != b.ev:
 			if a.ev {
 				return 1
@@ -321,16 +322,6 @@ func (s *site) build(r *row, p *prepared) {
 		screen: s.strs.id(p.screen), pvs: p.pvs, device: entry.device, flags: flags,
 		tlOff: off, tlLen: uint16(len(p.tl)),
 	}
-}
-
-func cmp64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // deviceName is a device's value in breakdowns and filters.
