@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/platform/pebblelog"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
 )
@@ -114,7 +115,7 @@ func TestCrashDuringAppendsLosesNothing(t *testing.T) {
 
 	// Reopen the store itself: every acknowledged chunk is there, and each
 	// summary agrees with the chunks stored.
-	st, err := pebble.Open(filepath.Join(dir, "recordings"), pebble.Options{Logger: pebbleLog{slog.New(slog.NewTextHandler(io.Discard, nil))}})
+	st, err := pebble.Open(filepath.Join(dir, "recordings"), pebble.Options{Logger: pebblelog.New(slog.New(slog.NewTextHandler(io.Discard, nil)))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/platform/depstate"
+	"github.com/sightlinehq/sightline/platform/pebblelog"
 	"github.com/sightlinehq/sightline/svc-recordings/assets"
 	"github.com/sightlinehq/sightline/svc-recordings/outbox"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
@@ -251,7 +252,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		if deps.DataDir == "" {
 			return nil, errors.New("recordings: the pebble backend needs a data directory")
 		}
-		st, err = pebble.Open(filepath.Join(deps.DataDir, "recordings"), pebble.Options{TombstoneTTL: cfg.TombstoneTTL, Logger: pebbleLog{log}, Limits: cfg.limits()})
+		st, err = pebble.Open(filepath.Join(deps.DataDir, "recordings"), pebble.Options{TombstoneTTL: cfg.TombstoneTTL, Logger: pebblelog.New(log), Limits: cfg.limits()})
 	case "scylla":
 		st, err = scylla.Open(ctx, scylla.Config{
 			Hosts: splitHosts(cfg.Scylla.Hosts), Keyspace: cfg.Scylla.Keyspace, Consistency: cfg.Scylla.Consistency,
@@ -301,23 +302,6 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// pebbleLog sends Pebble's own log lines (WAL replay, compactions) to slog
-// at debug level, errors at error level.
-type pebbleLog struct{ l *slog.Logger }
-
-func (p pebbleLog) Infof(format string, args ...any) {
-	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
-}
-
-func (p pebbleLog) Errorf(format string, args ...any) {
-	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
-}
-
-func (p pebbleLog) Fatalf(format string, args ...any) {
-	p.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
-	panic(fmt.Sprintf("pebble: "+format, args...))
 }
 
 func splitHosts(s string) []string {

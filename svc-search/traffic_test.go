@@ -24,6 +24,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/platform/pebblelog"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 	"github.com/sightlinehq/sightline/svc-search/traffic/embedded"
 )
@@ -160,7 +161,7 @@ func (f *failingStore) AddHits(ctx context.Context, hits []traffic.Hit) error {
 
 func openEmbedded(t *testing.T) traffic.Store {
 	t.Helper()
-	st, err := embedded.Open(t.TempDir(), embedded.Options{Logger: pebbleLog{slog.New(slog.DiscardHandler)}})
+	st, err := embedded.Open(t.TempDir(), embedded.Options{Logger: pebblelog.New(slog.New(slog.DiscardHandler))})
 	if err != nil {
 		t.Fatal(err)
 	}
