@@ -61,7 +61,7 @@ func OpenAnswers(ctx context.Context, cfg Config) (*Answers, error) {
 		return nil, err
 	}
 	ix := &Answers{conn: c}
-	if err := ensureAlias(ctx, c.es, ix.alias, AnswersTemplateBody(c.cfg.IndexPrefix, c.cfg.Shards, c.cfg.Replicas), answerProperties()); err != nil {
+	if err := EnsureAlias(ctx, c.es, ix.alias, AnswersTemplateBody(c.cfg.IndexPrefix, c.cfg.Shards, c.cfg.Replicas), answerProperties()); err != nil {
 		return nil, err
 	}
 	return ix, nil
@@ -70,19 +70,7 @@ func OpenAnswers(ctx context.Context, cfg Config) (*Answers, error) {
 // AnswersTemplateBody is the answers index template with its explicit
 // mapping.
 func AnswersTemplateBody(prefix string, shards, replicas int) map[string]any {
-	return map[string]any{
-		"index_patterns": []any{prefix + "-answers-*"},
-		"priority":       200,
-		"template": map[string]any{
-			"settings": map[string]any{"number_of_shards": shards, "number_of_replicas": replicas},
-			"mappings": map[string]any{
-				"dynamic":    "strict",
-				"_routing":   map[string]any{"required": true},
-				"properties": answerProperties(),
-			},
-		},
-		"_meta": map[string]any{"owner": "sightline svc-search", "schema": answersSchema},
-	}
+	return Template(prefix+"-answers-*", shards, replicas, answerProperties(), map[string]any{"owner": "sightline svc-search", "schema": answersSchema})
 }
 
 func answerProperties() map[string]any {

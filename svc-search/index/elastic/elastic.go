@@ -71,6 +71,17 @@ type conn struct {
 // dial makes the client for the alias <IndexPrefix>-<name>, with the
 // configuration's defaults filled in.
 func dial(cfg Config, name string) (conn, error) {
+	es, cfg, err := Client(cfg)
+	if err != nil {
+		return conn{}, err
+	}
+	return conn{es: es, cfg: cfg, alias: cfg.IndexPrefix + "-" + name}, nil
+}
+
+// Client fills in cfg's defaults (refresh policy wait_for, one shard) and
+// makes its client. The sessions and answers indexes and the traffic store
+// (svc-search/traffic/elastic) all connect through it.
+func Client(cfg Config) (*elasticsearch.Client, Config, error) {
 	if cfg.Refresh == "" {
 		cfg.Refresh = "wait_for"
 	}
@@ -82,9 +93,9 @@ func dial(cfg Config, name string) (conn, error) {
 		Transport: cfg.Transport, MaxRetries: 3,
 	})
 	if err != nil {
-		return conn{}, fmt.Errorf("elasticsearch: client: %w", err)
+		return nil, cfg, fmt.Errorf("elasticsearch: client: %w", err)
 	}
-	return conn{es: es, cfg: cfg, alias: cfg.IndexPrefix + "-" + name}, nil
+	return es, cfg, nil
 }
 
 var _ index.Index = (*Index)(nil)
@@ -159,19 +170,19 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 func (ix *Index) Alias() string { return ix.alias }
 
 func (ix *Index) setup(ctx context.Context) error {
-	return ensureAlias(ctx, ix.es, ix.alias, TemplateBody(ix.cfg.IndexPrefix, ix.cfg.Shards, ix.cfg.Replicas), properties())
+	return EnsureAlias(ctx, ix.es, ix.alias, TemplateBody(ix.cfg.IndexPrefix, ix.cfg.Shards, ix.cfg.Replicas), properties())
 }
 
-// ensureAlias puts an index template, then creates the first index behind
+// EnsureAlias puts an index template, then creates the first index behind
 // alias when the alias does not exist yet, or brings the indices behind it
 // up to props when it does.
-func ensureAlias(ctx context.Context, es *elasticsearch.Client, alias string, template, props map[string]any) error {
+func EnsureAlias(ctx context.Context, es *elasticsearch.Client, alias string, template, props map[string]any) error {
 	body, err := json.Marshal(template)
 	if err != nil {
 		return fmt.Errorf("elasticsearch: template: %w", err)
 	}
 	res, err := esapi.IndicesPutIndexTemplateRequest{Name: alias, Body: bytes.NewReader(body)}.Do(ctx, es)
-	if err := check(res, err, "put index template"); err != nil {
+	if err := Check(res, err, "put index template"); err != nil {
 		return err
 	}
 	res, err = esapi.IndicesExistsAliasRequest{Name: []string{alias}}.Do(ctx, es)
@@ -212,14 +223,14 @@ func putMapping(ctx context.Context, es *elasticsearch.Client, alias string, pro
 		return fmt.Errorf("elasticsearch: mapping: %w", err)
 	}
 	res, err := esapi.IndicesPutMappingRequest{Index: []string{alias}, Body: bytes.NewReader(body)}.Do(ctx, es)
-	if err := check(res, err, "update mapping of "+alias); err != nil {
+	if err := Check(res, err, "update mapping of "+alias); err != nil {
 		return fmt.Errorf("%w (a mapping that cannot change in place needs a new index: create it, reindex into it, move the alias)", err)
 	}
 	return nil
 }
 
-// check turns a failed response into an error and closes the body.
-func check(res *esapi.Response, err error, what string) error {
+// Check turns a failed response into an error and closes the body.
+func Check(res *esapi.Response, err error, what string) error {
 	if err != nil {
 		return fmt.Errorf("elasticsearch: %s: %w", what, err)
 	}
@@ -244,8 +255,14 @@ func urlKeyword() map[string]any {
 
 // TemplateBody is the index template with the explicit mapping.
 func TemplateBody(prefix string, shards, replicas int) map[string]any {
+	return Template(prefix+"-sessions-*", shards, replicas, properties(), map[string]any{"owner": "sightline svc-search", "schema": schema})
+}
+
+// Template is an index template for the indices matching pattern: a
+// strict explicit mapping of props, routing required, and meta as _meta.
+func Template(pattern string, shards, replicas int, props, meta map[string]any) map[string]any {
 	return map[string]any{
-		"index_patterns": []any{prefix + "-sessions-*"},
+		"index_patterns": []any{pattern},
 		"priority":       200,
 		"template": map[string]any{
 			"settings": map[string]any{
@@ -255,10 +272,10 @@ func TemplateBody(prefix string, shards, replicas int) map[string]any {
 			"mappings": map[string]any{
 				"dynamic":    "strict",
 				"_routing":   map[string]any{"required": true},
-				"properties": properties(),
+				"properties": props,
 			},
 		},
-		"_meta": map[string]any{"owner": "sightline svc-search", "schema": schema},
+		"_meta": meta,
 	}
 }
 
@@ -480,7 +497,7 @@ func (ix *Index) Delete(ctx context.Context, siteID int64, sel index.Selector) (
 func (c *conn) search(ctx context.Context, siteID int64, body map[string]any, what string, out any) error {
 	raw, _ := json.Marshal(body)
 	res, err := esapi.SearchRequest{Index: []string{c.alias}, Body: bytes.NewReader(raw), Routing: []string{siteRouting(siteID)}}.Do(ctx, c.es)
-	return decode(res, err, what, out)
+	return Decode(res, err, what, out)
 }
 
 // deleteByQuery runs a delete-by-query under the site's routing; what
@@ -496,7 +513,7 @@ func (c *conn) deleteByQuery(ctx context.Context, siteID int64, body map[string]
 		Deleted  int64             `json:"deleted"`
 		Failures []json.RawMessage `json:"failures"`
 	}
-	if err := decode(res, err, what, &out); err != nil {
+	if err := Decode(res, err, what, &out); err != nil {
 		return 0, err
 	}
 	if len(out.Failures) > 0 {
@@ -526,7 +543,9 @@ func DeleteBody(siteID int64, sel index.Selector) (map[string]any, error) {
 	return map[string]any{"query": map[string]any{"bool": map[string]any{"filter": filters}}}, nil
 }
 
-func decode(res *esapi.Response, err error, what string, out any) error {
+// Decode reads a response into out, or turns a failed one into an error
+// (a URL pattern Elasticsearch cannot run into index.ErrTooComplex).
+func Decode(res *esapi.Response, err error, what string, out any) error {
 	if err != nil {
 		return fmt.Errorf("elasticsearch: %s: %w", what, err)
 	}
@@ -723,32 +742,40 @@ func (ix *Index) Count(ctx context.Context, siteID int64, f *searchv1.SessionFil
 	var out struct {
 		Count int64 `json:"count"`
 	}
-	if err := decode(res, err, "count", &out); err != nil {
+	if err := Decode(res, err, "count", &out); err != nil {
 		return 0, err
 	}
 	return out.Count, nil
 }
 
 // Ready implements index.Index and index.AnswerIndex: the alias answers.
-func (c *conn) Ready(ctx context.Context) error {
-	res, err := esapi.IndicesExistsAliasRequest{Name: []string{c.alias}}.Do(ctx, c.es)
+func (c *conn) Ready(ctx context.Context) error { return AliasReady(ctx, c.es, c.alias) }
+
+// Close implements index.Index and index.AnswerIndex; the client holds no
+// resources beyond idle connections.
+func (c *conn) Close() error {
+	CloseIdle(c.es)
+	return nil
+}
+
+// AliasReady is nil when alias exists and answers.
+func AliasReady(ctx context.Context, es *elasticsearch.Client, alias string) error {
+	res, err := esapi.IndicesExistsAliasRequest{Name: []string{alias}}.Do(ctx, es)
 	if err != nil {
 		return fmt.Errorf("elasticsearch: not ready: %w", err)
 	}
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("elasticsearch: not ready: alias %s: %s", c.alias, res.Status())
+		return fmt.Errorf("elasticsearch: not ready: alias %s: %s", alias, res.Status())
 	}
 	return nil
 }
 
-// Close implements index.Index and index.AnswerIndex; the client holds no
-// resources beyond idle connections.
-func (c *conn) Close() error {
-	if t, ok := c.es.Transport.(interface{ CloseIdleConnections() }); ok {
+// CloseIdle closes the client's idle connections, all it holds.
+func CloseIdle(es *elasticsearch.Client) {
+	if t, ok := es.Transport.(interface{ CloseIdleConnections() }); ok {
 		t.CloseIdleConnections()
 	}
-	return nil
 }
 
 func term(field, v string) map[string]any {

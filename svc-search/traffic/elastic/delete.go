@@ -10,6 +10,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/sightlinehq/sightline/svc-search/index"
+	sessionsindex "github.com/sightlinehq/sightline/svc-search/index/elastic"
 )
 
 // DeleteBodies are the two delete-by-query bodies of a selector: the
@@ -116,7 +117,7 @@ func (s *Store) deleteByQuery(ctx context.Context, routes []string, body map[str
 			VersionConflicts int64             `json:"version_conflicts"`
 			Failures         []json.RawMessage `json:"failures"`
 		}
-		if err := decode(res, err, what, &out); err != nil {
+		if err := sessionsindex.Decode(res, err, what, &out); err != nil {
 			return 0, err
 		}
 		total += out.Deleted

@@ -48,13 +48,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/sightlinehq/sightline/svc-search/index"
 	sessionsindex "github.com/sightlinehq/sightline/svc-search/index/elastic"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 )
@@ -161,39 +158,18 @@ func properties() map[string]any {
 
 // TemplateBody is the traffic index template with the explicit mapping.
 func TemplateBody(prefix string, shards, replicas int) map[string]any {
-	return map[string]any{
-		"index_patterns": []any{prefix + "-traffic-*"},
-		"priority":       200,
-		"template": map[string]any{
-			"settings": map[string]any{"number_of_shards": shards, "number_of_replicas": replicas},
-			"mappings": map[string]any{
-				"dynamic":    "strict",
-				"_routing":   map[string]any{"required": true},
-				"properties": properties(),
-			},
-		},
-		"_meta": map[string]any{"owner": "sightline svc-search traffic", "schema": schema},
-	}
+	return sessionsindex.Template(prefix+"-traffic-*", shards, replicas, properties(), map[string]any{"owner": "sightline svc-search traffic", "schema": schema})
 }
 
 // Open connects and makes sure the template, the first index and the
 // alias exist.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	if cfg.Refresh == "" {
-		cfg.Refresh = "wait_for"
-	}
-	if cfg.Shards == 0 {
-		cfg.Shards = 1
-	}
-	es, err := elasticsearch.NewClient(elasticsearch.Config{
-		Addresses: cfg.Addresses, Username: cfg.Username, Password: cfg.Password,
-		Transport: cfg.Transport, MaxRetries: 3,
-	})
+	es, cfg, err := sessionsindex.Client(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: client: %w", err)
+		return nil, err
 	}
 	s := &Store{es: es, cfg: cfg, alias: cfg.IndexPrefix + "-traffic"}
-	if err := s.setup(ctx); err != nil {
+	if err := sessionsindex.EnsureAlias(ctx, es, s.alias, TemplateBody(cfg.IndexPrefix, cfg.Shards, cfg.Replicas), properties()); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -202,79 +178,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // Alias is the alias every request goes through.
 func (s *Store) Alias() string { return s.alias }
 
-// setup puts the template, then creates the first index behind the alias,
-// or brings the indices behind an existing alias up to this mapping.
-func (s *Store) setup(ctx context.Context) error {
-	body, _ := json.Marshal(TemplateBody(s.cfg.IndexPrefix, s.cfg.Shards, s.cfg.Replicas))
-	res, err := esapi.IndicesPutIndexTemplateRequest{Name: s.alias, Body: bytes.NewReader(body)}.Do(ctx, s.es)
-	if err := check(res, err, "put index template"); err != nil {
-		return err
-	}
-	res, err = esapi.IndicesExistsAliasRequest{Name: []string{s.alias}}.Do(ctx, s.es)
-	if err != nil {
-		return fmt.Errorf("elasticsearch: check alias: %w", err)
-	}
-	res.Body.Close()
-	if res.StatusCode == http.StatusOK {
-		body, _ := json.Marshal(map[string]any{"properties": properties()})
-		res, err := esapi.IndicesPutMappingRequest{Index: []string{s.alias}, Body: bytes.NewReader(body)}.Do(ctx, s.es)
-		if err := check(res, err, "update mapping of "+s.alias); err != nil {
-			return fmt.Errorf("%w (a mapping that cannot change in place needs a new index: create it, reindex into it, move the alias)", err)
-		}
-		return nil
-	}
-	first := s.alias + "-000001"
-	body, _ = json.Marshal(map[string]any{"aliases": map[string]any{s.alias: map[string]any{"is_write_index": true}}})
-	res, err = esapi.IndicesCreateRequest{Index: first, Body: bytes.NewReader(body)}.Do(ctx, s.es)
-	if err != nil {
-		return fmt.Errorf("elasticsearch: create %s: %w", first, err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
-		// Another replica of the service won the race: fine.
-		if res.StatusCode == http.StatusBadRequest && bytes.Contains(raw, []byte("resource_already_exists_exception")) {
-			return nil
-		}
-		return fmt.Errorf("elasticsearch: create %s: %s: %s", first, res.Status(), raw)
-	}
-	return nil
-}
-
-// check turns a failed response into an error and closes the body.
-func check(res *esapi.Response, err error, what string) error {
-	if err != nil {
-		return fmt.Errorf("elasticsearch: %s: %w", what, err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
-		return fmt.Errorf("elasticsearch: %s: %s: %s", what, res.Status(), raw)
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	return nil
-}
-
-// decode reads a response into out, or turns a failed one into an error
-// (a URL pattern Elasticsearch cannot run into index.ErrTooComplex).
-func decode(res *esapi.Response, err error, what string, out any) error {
-	if err != nil {
-		return fmt.Errorf("elasticsearch: %s: %w", what, err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		raw, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
-		if bytes.Contains(raw, []byte("too_complex_to_determinize")) {
-			return fmt.Errorf("elasticsearch: %s: %w: %s", what, index.ErrTooComplex, raw)
-		}
-		return fmt.Errorf("elasticsearch: %s: %s: %s", what, res.Status(), raw)
-	}
-	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-		return fmt.Errorf("elasticsearch: %s: decode: %w", what, err)
-	}
-	return nil
-}
-
 // search runs a search under the site's routing.
 func (s *Store) search(ctx context.Context, siteID int64, body map[string]any, what string, out any) error {
 	raw, err := json.Marshal(body)
@@ -282,26 +185,19 @@ func (s *Store) search(ctx context.Context, siteID int64, body map[string]any, w
 		return fmt.Errorf("elasticsearch: %s: %w", what, err)
 	}
 	res, err := esapi.SearchRequest{Index: []string{s.alias}, Body: bytes.NewReader(raw), Routing: []string{routing(siteID)}}.Do(ctx, s.es)
-	return decode(res, err, what, out)
+	return sessionsindex.Decode(res, err, what, out)
 }
 
 // Ready implements traffic.Store: the alias answers.
 func (s *Store) Ready(ctx context.Context) error {
-	res, err := esapi.IndicesExistsAliasRequest{Name: []string{s.alias}}.Do(ctx, s.es)
-	if err != nil {
-		return fmt.Errorf("elasticsearch: traffic not ready: %w", err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("elasticsearch: traffic not ready: alias %s: %s", s.alias, res.Status())
+	if err := sessionsindex.AliasReady(ctx, s.es, s.alias); err != nil {
+		return fmt.Errorf("traffic: %w", err)
 	}
 	return nil
 }
 
 // Close implements traffic.Store; the client holds only idle connections.
 func (s *Store) Close() error {
-	if t, ok := s.es.Transport.(interface{ CloseIdleConnections() }); ok {
-		t.CloseIdleConnections()
-	}
+	sessionsindex.CloseIdle(s.es)
 	return nil
 }

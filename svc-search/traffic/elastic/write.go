@@ -12,6 +12,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
 	"github.com/sightlinehq/sightline/svc-search/index"
+	sessionsindex "github.com/sightlinehq/sightline/svc-search/index/elastic"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 )
 
@@ -149,7 +150,7 @@ func (s *Store) mget(ctx context.Context, keys []docKey) ([]storedDoc, error) {
 	raw, _ := json.Marshal(MgetBody(keys))
 	res, err := esapi.MgetRequest{Index: s.alias, Body: bytes.NewReader(raw)}.Do(ctx, s.es)
 	var out mgetResponse
-	if err := decode(res, err, "traffic mget", &out); err != nil {
+	if err := sessionsindex.Decode(res, err, "traffic mget", &out); err != nil {
 		return nil, err
 	}
 	return parseMget(keys, out)
@@ -257,7 +258,7 @@ func (s *Store) bulkRequest(ctx context.Context, items []bulkItem, body []byte) 
 		Index: s.alias, Body: bytes.NewReader(body), Refresh: s.cfg.Refresh, RequireAlias: &requireAlias,
 	}.Do(ctx, s.es)
 	var out bulkResponse
-	if err := decode(res, err, "traffic bulk", &out); err != nil {
+	if err := sessionsindex.Decode(res, err, "traffic bulk", &out); err != nil {
 		return nil, err
 	}
 	return parseBulk(items, out)
