@@ -11,8 +11,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/svc-search/index"
@@ -99,22 +101,39 @@ func (t *TrafficServer) AppendHits(ctx context.Context, req *trafficv1.AppendHit
 	return out, nil
 }
 
+// dashboardRequest is any dashboard request of the traffic service.
+type dashboardRequest interface {
+	proto.Message
+	GetSiteId() int64
+}
+
+// admit authorizes the caller for the request's site and refuses a request
+// carrying fields this build does not know.
+func (s *Service) admit(ctx context.Context, req dashboardRequest) error {
+	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
+		return err
+	}
+	return checkNoUnknown("request", req.ProtoReflect())
+}
+
+// trafficWindow checks an overview's or a breakdown's range and filter.
+func trafficWindow(tr *searchv1.TimeRange, f *trafficv1.TrafficFilter) (from, to time.Time, err error) {
+	if from, to, err = trafficRange(tr); err != nil {
+		return from, to, err
+	}
+	return from, to, validateTrafficFilter(f)
+}
+
 // GetTrafficOverview implements trafficv1.TrafficServiceServer (dashboard).
 func (t *TrafficServer) GetTrafficOverview(ctx context.Context, req *trafficv1.GetTrafficOverviewRequest) (_ *trafficv1.GetTrafficOverviewResponse, err error) {
 	s := t.s
 	start := time.Now()
 	defer func() { err = s.finishTraffic(ctx, "GetTrafficOverview", start, err) }()
-	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
+	if err := s.admit(ctx, req); err != nil {
 		return nil, err
 	}
-	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
-		return nil, err
-	}
-	from, to, err := trafficRange(req.GetRange())
+	from, to, err := trafficWindow(req.GetRange(), req.GetFilter())
 	if err != nil {
-		return nil, err
-	}
-	if err := validateTrafficFilter(req.GetFilter()); err != nil {
 		return nil, err
 	}
 	loc, err := timeZone(req.GetTimeZone())
@@ -147,17 +166,11 @@ func (t *TrafficServer) GetTrafficBreakdown(ctx context.Context, req *trafficv1.
 	s := t.s
 	start := time.Now()
 	defer func() { err = s.finishTraffic(ctx, "GetTrafficBreakdown", start, err) }()
-	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
+	if err := s.admit(ctx, req); err != nil {
 		return nil, err
 	}
-	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
-		return nil, err
-	}
-	from, to, err := trafficRange(req.GetRange())
+	from, to, err := trafficWindow(req.GetRange(), req.GetFilter())
 	if err != nil {
-		return nil, err
-	}
-	if err := validateTrafficFilter(req.GetFilter()); err != nil {
 		return nil, err
 	}
 	dim := req.GetDimension()
@@ -186,10 +199,7 @@ func (t *TrafficServer) GetRealtime(ctx context.Context, req *trafficv1.GetRealt
 	s := t.s
 	start := time.Now()
 	defer func() { err = s.finishTraffic(ctx, "GetRealtime", start, err) }()
-	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
-		return nil, err
-	}
-	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
+	if err := s.admit(ctx, req); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
@@ -202,10 +212,7 @@ func (t *TrafficServer) ComputeFunnel(ctx context.Context, req *trafficv1.Comput
 	s := t.s
 	start := time.Now()
 	defer func() { err = s.finishTraffic(ctx, "ComputeFunnel", start, err) }()
-	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
-		return nil, err
-	}
-	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
+	if err := s.admit(ctx, req); err != nil {
 		return nil, err
 	}
 	q, err := funnelQuery(req.GetSiteId(), req.GetSteps(), req.GetRange(), req.GetDeviceTypes())
@@ -226,10 +233,7 @@ func (t *TrafficServer) ListFunnelSessions(ctx context.Context, req *trafficv1.L
 	s := t.s
 	start := time.Now()
 	defer func() { err = s.finishTraffic(ctx, "ListFunnelSessions", start, err) }()
-	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
-		return nil, err
-	}
-	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
+	if err := s.admit(ctx, req); err != nil {
 		return nil, err
 	}
 	q, err := funnelQuery(req.GetSiteId(), req.GetSteps(), req.GetRange(), req.GetDeviceTypes())
