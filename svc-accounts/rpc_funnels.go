@@ -93,23 +93,12 @@ func (s *Service) CreateFunnel(ctx context.Context, req *accountsv1.CreateFunnel
 	if err != nil {
 		return nil, err
 	}
-	f, err := checkFunnel(req.GetFunnel())
+	out, err := s.saveFunnel(ctx, c, st, "create", req.GetFunnel(), func(f store.Funnel) (store.Funnel, error) {
+		return s.store.CreateFunnel(ctx, f, maxFunnelsPerSite)
+	})
 	if err != nil {
 		return nil, err
 	}
-	steps, err := encodeSteps(f)
-	if err != nil {
-		return nil, s.internal(ctx, "create funnel", err)
-	}
-	row, err := s.store.CreateFunnel(ctx, store.Funnel{SiteID: st.ID, Name: f.GetName(), Steps: steps}, maxFunnelsPerSite)
-	if err != nil {
-		return nil, s.storeErr(ctx, "create funnel", err)
-	}
-	out, err := decodeFunnel(row)
-	if err != nil {
-		return nil, s.internal(ctx, "create funnel", err)
-	}
-	s.audit(ctx, st.OrganizationID, c.UserID, "funnel.create", funnelTarget(st.ID, row.ID))
 	return &accountsv1.CreateFunnelResponse{Funnel: out}, nil
 }
 
@@ -122,24 +111,38 @@ func (s *Service) UpdateFunnel(ctx context.Context, req *accountsv1.UpdateFunnel
 	if err := checkFunnelID(req.GetFunnelId()); err != nil {
 		return nil, err
 	}
-	f, err := checkFunnel(req.GetFunnel())
+	out, err := s.saveFunnel(ctx, c, st, "update", req.GetFunnel(), func(f store.Funnel) (store.Funnel, error) {
+		f.ID = req.GetFunnelId()
+		return s.store.UpdateFunnel(ctx, f)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &accountsv1.UpdateFunnelResponse{Funnel: out}, nil
+}
+
+// saveFunnel checks the funnel in, saves it on st through save and audits
+// "funnel.<verb>"; "<verb> funnel" names the call in errors.
+func (s *Service) saveFunnel(ctx context.Context, c *caller, st store.Site, verb string, in *accountsv1.Funnel, save func(store.Funnel) (store.Funnel, error)) (*accountsv1.Funnel, error) {
+	op := verb + " funnel"
+	f, err := checkFunnel(in)
 	if err != nil {
 		return nil, err
 	}
 	steps, err := encodeSteps(f)
 	if err != nil {
-		return nil, s.internal(ctx, "update funnel", err)
+		return nil, s.internal(ctx, op, err)
 	}
-	row, err := s.store.UpdateFunnel(ctx, store.Funnel{ID: req.GetFunnelId(), SiteID: st.ID, Name: f.GetName(), Steps: steps})
+	row, err := save(store.Funnel{SiteID: st.ID, Name: f.GetName(), Steps: steps})
 	if err != nil {
-		return nil, s.storeErr(ctx, "update funnel", err)
+		return nil, s.storeErr(ctx, op, err)
 	}
 	out, err := decodeFunnel(row)
 	if err != nil {
-		return nil, s.internal(ctx, "update funnel", err)
+		return nil, s.internal(ctx, op, err)
 	}
-	s.audit(ctx, st.OrganizationID, c.UserID, "funnel.update", funnelTarget(st.ID, row.ID))
-	return &accountsv1.UpdateFunnelResponse{Funnel: out}, nil
+	s.audit(ctx, st.OrganizationID, c.UserID, "funnel."+verb, funnelTarget(st.ID, row.ID))
+	return out, nil
 }
 
 // DeleteFunnel deletes a saved funnel (admin or owner); the traffic it was
