@@ -277,43 +277,36 @@ func (s *Store) apply(refs []sessRef, changed []*session) {
 
 // AddHits stores hits (any sites), durably before it returns.
 func (s *Store) AddHits(ctx context.Context, hits []traffic.Hit) error {
-	groups := map[sessRef][]int{}
-	var refs []sessRef
-	for i := range hits {
-		r := sessRef{hits[i].SiteID, hits[i].SessionID}
-		if _, ok := groups[r]; !ok {
-			refs = append(refs, r)
-		}
-		groups[r] = append(groups[r], i)
-	}
-	sortRefs(refs)
-	return s.update(ctx, refs, func(i int, ss *session) bool {
-		changed := false
-		for _, j := range groups[refs[i]] {
-			if ss.apply(&hits[j]) {
-				changed = true
-			}
-		}
-		return changed
-	})
+	return s.updateEach(ctx, len(hits),
+		func(j int) sessRef { return sessRef{hits[j].SiteID, hits[j].SessionID} },
+		func(j int, ss *session) bool { return ss.apply(&hits[j]) })
 }
 
 // SetRecorded marks recorded sessions (any sites).
 func (s *Store) SetRecorded(ctx context.Context, marks []traffic.Recorded) error {
+	return s.updateEach(ctx, len(marks),
+		func(j int) sessRef { return sessRef{marks[j].SiteID, marks[j].SessionID} },
+		func(j int, ss *session) bool { return ss.mark(marks[j]) })
+}
+
+// updateEach applies change to the session ref(j) of each of n items
+// (j = 0…n-1): the sessions in sortRefs order, each read and written once
+// with all of its items, in their order.
+func (s *Store) updateEach(ctx context.Context, n int, ref func(j int) sessRef, change func(j int, ss *session) bool) error {
 	groups := map[sessRef][]int{}
 	var refs []sessRef
-	for i, m := range marks {
-		r := sessRef{m.SiteID, m.SessionID}
+	for j := range n {
+		r := ref(j)
 		if _, ok := groups[r]; !ok {
 			refs = append(refs, r)
 		}
-		groups[r] = append(groups[r], i)
+		groups[r] = append(groups[r], j)
 	}
 	sortRefs(refs)
 	return s.update(ctx, refs, func(i int, ss *session) bool {
 		changed := false
 		for _, j := range groups[refs[i]] {
-			if ss.mark(marks[j]) {
+			if change(j, ss) {
 				changed = true
 			}
 		}
