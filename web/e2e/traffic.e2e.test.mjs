@@ -125,6 +125,14 @@ const overview = async () => {
   return r.json();
 };
 
+/** overviewToday is the overview of the site's "today" in UTC (the site's zone here), hourly, as the page asks for it. */
+const overviewToday = async () => {
+  const day = new Date().toISOString().slice(0, 10);
+  const r = await call("POST", `/api/v1/sites/${siteId}/traffic:overview`, { range: { start: `${day}T00:00:00Z`, end: new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString() }, interval: "TRAFFIC_INTERVAL_HOUR" });
+  assert.equal(r.status, 200, r.text);
+  return r.json();
+};
+
 const breakdown = async (dimension) => {
   const r = await call("POST", `/api/v1/sites/${siteId}/traffic:breakdown`, { dimension, range: { start: new Date(Date.now() - 86_400_000).toISOString(), end: new Date(Date.now() + 3_600_000).toISOString() } });
   return r.status === 200 ? r.json().rows : r.text;
@@ -156,7 +164,24 @@ test("Realtime shows the visitors of the last five minutes", { timeout: 60_000 }
   await waitFor(async () => (await page.getByTestId("rt-visitors").textContent().catch(() => ""))?.trim() === "4", "four visitors now", 30_000);
   assert.equal((await page.getByTestId("rt-pageviews").textContent())?.trim(), "10");
   assert.ok((await page.getByTestId("rt-page-row").count()) >= 1);
+  // The per-minute bars are drawn (uPlot's canvas); End selects this minute and the line below names it.
+  await page.locator("[data-testid=rt-chart-plot][data-state=drawn] canvas").waitFor({ timeout: 10_000 });
+  await page.getByTestId("rt-chart-plot").focus();
+  await page.keyboard.press("End");
+  assert.match((await page.getByTestId("rt-chart-tip").textContent()) ?? "", /page views · this minute/);
+  await page.keyboard.press("ArrowLeft");
+  assert.match((await page.getByTestId("rt-chart-tip").textContent()) ?? "", /page views · 1 min ago/);
   await page.screenshot({ path: path.join(shots, "realtime.png"), fullPage: true });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.screenshot({ path: path.join(shots, "realtime-dark.png"), fullPage: true });
+  await page.emulateMedia({ colorScheme: "light" });
+  // Its table has the same minutes: the ten page views, 30 rows.
+  await page.getByTestId("rt-view-table").click();
+  const minutes = await page.locator("[data-testid=rt-table] tbody tr td").allTextContents();
+  assert.equal(minutes.length, 30);
+  assert.equal(minutes.reduce((n, c) => n + Number(c.replace(/,/g, "")), 0), 10);
+  await page.getByTestId("rt-view-table-chart").click();
+  await page.locator("[data-testid=rt-chart-plot][data-state=drawn]").waitFor();
 });
 
 test("the Overview shows the tiles and breakdown rows, and a row links to its recordings", { timeout: 240_000 }, async () => {
@@ -190,7 +215,23 @@ test("the Overview shows the tiles and breakdown rows, and a row links to its re
   assert.deepEqual(Object.values(pages).sort(), [1, 2, 3, 4]);
   // The series has the ten page views too.
   await page.getByTestId("metric-pageViews").click();
+  await page.locator("[data-testid=series-chart-plot][data-state=drawn] canvas").waitFor({ timeout: 10_000 });
+  // The keyboard reads the series: → from nothing selects the first hour, End the last.
+  await page.getByTestId("series-chart-plot").focus();
+  await page.keyboard.press("ArrowRight");
+  assert.match((await page.getByTestId("series-chart-tip").textContent()) ?? "", /^\d+ page views · \w{3} \d+ \w{3}, 00:00/);
+  await page.keyboard.press("End");
+  assert.match((await page.getByTestId("series-chart-tip").textContent()) ?? "", /^\d+ page views · \w{3} \d+ \w{3}, \d\d:00$/);
+  // Hover the busiest hour (the visits happened in one or two of them), as a reader would.
+  const hourly = (await overviewToday()).series.map((b) => Number(b.pageViews ?? 0));
+  const busiest = hourly.indexOf(Math.max(...hourly));
+  const box = await page.getByTestId("series-chart-plot").locator(".u-over").boundingBox();
+  await page.mouse.move(box.x + (busiest / Math.max(1, hourly.length - 1)) * box.width, box.y + box.height / 2);
+  await waitFor(async () => ((await page.getByTestId("series-chart-tip").textContent()) ?? "").startsWith(`${hourly[busiest]} page views`), "the tip to name the hovered hour", 5_000);
   await page.screenshot({ path: path.join(shots, "overview.png"), fullPage: true });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.screenshot({ path: path.join(shots, "overview-dark.png"), fullPage: true });
+  await page.emulateMedia({ colorScheme: "light" });
   await page.getByTestId("view-table").click();
   const cells = await page.locator("[data-testid=series-table] tbody tr td:nth-child(4)").allTextContents();
   assert.equal(cells.reduce((s, c) => s + Number(c.replace(/,/g, "")), 0), 10);

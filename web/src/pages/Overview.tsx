@@ -11,7 +11,7 @@ import { useSite } from "../app/AppContext";
 import { QueryStatus } from "../components/ui";
 import type { RecordingsQuery } from "../lib/filters";
 import { countryFlag, countryName, formatDuration, parseDuration } from "../lib/format";
-import { ChartTable, SeriesChart, type Point } from "../traffic/Chart";
+import { ChartTable, SeriesChart, ViewToggle, type Point } from "../traffic/Chart";
 import { RangePicker } from "../traffic/RangePicker";
 import {
   activeFilters,
@@ -262,6 +262,9 @@ function Breakdown({ card, siteId, range, filter, q, set, base, now, tz }: { car
   );
 }
 
+/** A bucket's length in seconds, for a chart with one bucket. */
+const STEP: Record<string, number> = { TRAFFIC_INTERVAL_HOUR: 3_600, TRAFFIC_INTERVAL_DAY: 86_400, TRAFFIC_INTERVAL_WEEK: 604_800 };
+
 const METRICS = [
   { key: "visitors", label: "Visitors" },
   { key: "sessions", label: "Sessions" },
@@ -295,7 +298,7 @@ export default function Overview() {
   const chips = activeFilters(q);
   const why = unlinkable(q);
   const series = ov.data?.series ?? [];
-  const points: Point[] = series.map((b) => ({ label: bucketLabel(b.start, ov.data?.interval, tz), long: bucketLabel(b.start, ov.data?.interval, tz, true), value: int(b[metric]) }));
+  const points: Point[] = series.map((b) => ({ t: Date.parse(b.start ?? ""), long: bucketLabel(b.start, ov.data?.interval, tz, true), value: int(b[metric]) }));
   const metricLabel = METRICS.find((m) => m.key === metric)!.label;
   return (
     <div className="tr-page" data-testid="overview-page">
@@ -369,14 +372,7 @@ export default function Overview() {
                     );
                   })}
                 </div>
-                <div className="tr-seg" role="group" aria-label="View">
-                  <button type="button" className={!asTable ? "on" : ""} aria-pressed={!asTable} onClick={() => setAsTable(false)}>
-                    Chart
-                  </button>
-                  <button type="button" className={asTable ? "on" : ""} aria-pressed={asTable} onClick={() => setAsTable(true)} data-testid="view-table">
-                    Table
-                  </button>
-                </div>
+                <ViewToggle asTable={asTable} onChange={setAsTable} testId="view-table" />
               </div>
             </div>
             {asTable ? (
@@ -387,7 +383,7 @@ export default function Overview() {
                 rows={series.map((b) => [bucketLabel(b.start, ov.data.interval, tz, true), int(b.visitors), int(b.sessions), int(b.pageViews)])}
               />
             ) : (
-              <SeriesChart points={points} metric={metricLabel} testId="series-chart" />
+              <SeriesChart points={points} metric={metricLabel} testId="series-chart" tz={tz} step={STEP[ov.data.interval ?? ""] ?? 86_400} />
             )}
           </section>
           <div className="tr-cards">

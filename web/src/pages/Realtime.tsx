@@ -2,13 +2,13 @@
 // minutes, their current pages, and page views per minute of the last half
 // hour — updating by itself from the gateway's event stream (polling when
 // the stream is unavailable).
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
 import { useSite } from "../app/AppContext";
 import { EmptyState, ErrorBox, Spinner } from "../components/ui";
 import { emptyQuery, toSearchParams } from "../lib/filters";
-import { SeriesChart, type Point } from "../traffic/Chart";
-import { int, pagePath } from "../traffic/query";
+import { ChartTable, SeriesChart, ViewToggle, type Point } from "../traffic/Chart";
+import { int, pagePath, validTimeZone } from "../traffic/query";
 import { useRealtime } from "../traffic/realtime";
 import { rememberSite } from "./Home";
 import "../traffic/traffic.css";
@@ -18,13 +18,17 @@ export default function Realtime() {
   const site = useSite(siteId);
   useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
   const { data, mode, error } = useRealtime(siteId);
+  const tz = validTimeZone(site.data?.site?.settings?.timeZone);
+  const [asTable, setAsTable] = useState(false);
   const base = `/o/${orgId}/sites/${siteId}`;
   const perMinute = (data?.perMinute ?? []).map(int);
   const asOf = data?.asOf ? Date.parse(data.asOf) : Date.now();
+  // Each value counts the minute that ends `ago` minutes before asOf; its bar stands over that minute, named in the site's time zone.
   const points: Point[] = perMinute.map((v, i) => {
     const ago = perMinute.length - 1 - i;
-    const t = new Date(asOf - ago * 60_000);
-    return { label: ago === 0 ? "now" : `−${ago}m`, long: `${ago === 0 ? "this minute" : `${ago} min ago`} (${t.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" })})`, value: v };
+    const end = asOf - ago * 60_000;
+    const clock = new Date(end).toLocaleTimeString("en-GB", { timeZone: tz, hour: "2-digit", minute: "2-digit" });
+    return { t: end - 30_000, long: `${ago === 0 ? "this minute" : `${ago} min ago`} (${clock})`, value: v };
   });
   const visitors = int(data?.visitors);
   const pages = data?.pages ?? [];
@@ -69,10 +73,17 @@ export default function Realtime() {
             </div>
           </div>
           <section className="card" aria-labelledby="rt-minutes-h">
-            <h2 id="rt-minutes-h" className="tr-h2">
-              Page views per minute, last 30 minutes
-            </h2>
-            <SeriesChart points={points} metric="Page views" kind="bars" testId="rt-chart" />
+            <div className="tr-card-head">
+              <h2 id="rt-minutes-h" className="tr-h2">
+                Page views per minute, last 30 minutes
+              </h2>
+              <ViewToggle asTable={asTable} onChange={setAsTable} testId="rt-view-table" />
+            </div>
+            {asTable ? (
+              <ChartTable testId="rt-table" caption="Page views per minute, last 30 minutes" headers={["Minute", "Page views"]} rows={points.map((p) => [p.long, p.value]).reverse()} />
+            ) : (
+              <SeriesChart points={points} metric="Page views" kind="bars" testId="rt-chart" tz={tz} step={60} />
+            )}
           </section>
           <section className="card" aria-labelledby="rt-pages-h">
             <h2 id="rt-pages-h" className="tr-h2">
