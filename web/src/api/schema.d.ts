@@ -18,6 +18,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/outbox": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListOutboxEmails lists the e-mails written to the local outbox (when no
+         *     SMTP server is configured), newest first (operator).
+         */
+        get: operations["NotifyService_ListOutboxEmails"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/outbox/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetOutboxEmail returns one outbox e-mail with both parts (operator). */
+        get: operations["NotifyService_GetOutboxEmail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/forgot-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RequestPasswordReset e-mails a reset link (single use, expiring); it
+         *     answers the same whether or not the address has an account.
+         */
+        post: operations["AccountsService_RequestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -52,6 +109,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/resend-verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ResendVerification e-mails a new verification link to an unverified
+         *     address; it answers the same whether or not the address has an account.
+         */
+        post: operations["AccountsService_ResendVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/reset-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * ResetPassword sets a new password with a reset token, signs every
+         *     session of the user out and logs them in.
+         */
+        post: operations["AccountsService_ResetPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/signup": {
         parameters: {
             query?: never;
@@ -63,6 +160,26 @@ export interface paths {
         put?: never;
         /** SignUp creates a user and their first organisation, and logs them in. */
         post: operations["AccountsService_SignUp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * VerifyEmail confirms an address with the single-use token e-mailed at
+         *     sign-up, and logs the user in.
+         */
+        post: operations["AccountsService_VerifyEmail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -335,6 +452,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sites/{rule.siteId}/alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** CreateAlertRule adds an alert rule for the caller (member). */
+        post: operations["NotifyService_CreateAlertRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{rule.siteId}/alert-rules/{rule.id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** UpdateAlertRule changes one of the caller's rules (member). */
+        patch: operations["NotifyService_UpdateAlertRule"];
+        trace?: never;
+    };
     "/api/v1/sites/{siteId}": {
         parameters: {
             query?: never;
@@ -366,6 +517,60 @@ export interface paths {
          *     ("verify installation").
          */
         get: operations["RecordingsService_GetSiteActivity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/alert-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListAlertRules lists the caller's alert rules on a site (member). */
+        get: operations["NotifyService_ListAlertRules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/alert-rules/{ruleId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** DeleteAlertRule removes one of the caller's rules (member). */
+        delete: operations["NotifyService_DeleteAlertRule"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListAlerts lists the alerts fired on a site for any member, newest first
+         *     (member).
+         */
+        get: operations["NotifyService_ListAlerts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -426,6 +631,24 @@ export interface paths {
          *     so a replay does not depend on the site still serving them.
          */
         post: operations["RecordingsService_LookupAssets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/digest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GetDigestSubscription answers the caller's digest frequency for a site. */
+        get: operations["NotifyService_GetDigestSubscription"];
+        /** UpdateDigestSubscription sets it (member). */
+        put: operations["NotifyService_UpdateDigestSubscription"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -788,6 +1011,142 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sites/{siteId}/webhook-deliveries/{deliveryId}:redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RedeliverWebhookDelivery queues a delivery's event again, with the same
+         *     webhook-id, as a new delivery (admin).
+         */
+        post: operations["NotifyService_RedeliverWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListWebhooks lists a site's webhooks (member). */
+        get: operations["NotifyService_ListWebhooks"];
+        put?: never;
+        /**
+         * CreateWebhook registers a webhook and returns its signing secret, shown
+         *     only this once (admin).
+         */
+        post: operations["NotifyService_CreateWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/webhooks/{webhookId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** DeleteWebhook removes a webhook and its delivery log (admin). */
+        delete: operations["NotifyService_DeleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * UpdateWebhook changes a webhook's URL, events, description or enabled
+         *     state; enabling a disabled webhook resets its failure count (admin).
+         */
+        patch: operations["NotifyService_UpdateWebhook"];
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/webhooks/{webhookId}:rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RotateWebhookSecret makes a new signing secret; for 24 hours deliveries
+         *     are signed with both, so receivers can switch without losing any (admin).
+         */
+        post: operations["NotifyService_RotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/webhooks/{webhookId}:test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** SendTestWebhookEvent queues a "webhook.test" event to one webhook (admin). */
+        post: operations["NotifyService_SendTestWebhookEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sites/{siteId}/webhooks/{webhookId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListWebhookDeliveries lists a webhook's deliveries, newest first (member). */
+        get: operations["NotifyService_ListWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/unsubscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unsubscribe turns off what a signed unsubscribe token names (a digest
+         *     or an alert rule). No credential: the token, from an e-mail, is one.
+         */
+        post: operations["NotifyService_Unsubscribe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -854,6 +1213,69 @@ export interface components {
          * @enum {string}
          */
         FeedbackWidgetPosition: "POSITION_UNSPECIFIED" | "POSITION_RIGHT" | "POSITION_LEFT" | "POSITION_BOTTOM_RIGHT" | "POSITION_BOTTOM_LEFT";
+        /** @description CreateAlertRuleRequest carries the rule (id, user and times ignored). */
+        NotifyServiceCreateAlertRuleBody: {
+            /** @description AlertRule is one user's alert on one site; alerts are e-mailed to them. */
+            rule?: {
+                answer?: components["schemas"]["v1AnswerCondition"];
+                /** Format: date-time */
+                createTime?: string;
+                enabled?: boolean;
+                /** Format: int64 */
+                id?: string;
+                jsErrors?: components["schemas"]["v1SpikeCondition"];
+                /** Format: date-time */
+                lastFireTime?: string;
+                noData?: components["schemas"]["v1NoDataCondition"];
+                rageClicks?: components["schemas"]["v1SpikeCondition"];
+                /** Format: int64 */
+                userId?: string;
+            };
+        };
+        /** @description CreateWebhookRequest registers a webhook on a site. */
+        NotifyServiceCreateWebhookBody: {
+            description?: string;
+            events?: string[];
+            url?: string;
+        };
+        /** @description RedeliverWebhookDeliveryRequest names a delivery. */
+        NotifyServiceRedeliverWebhookDeliveryBody: Record<string, never>;
+        /** @description RotateWebhookSecretRequest names a webhook. */
+        NotifyServiceRotateWebhookSecretBody: Record<string, never>;
+        /** @description SendTestWebhookEventRequest names a webhook. */
+        NotifyServiceSendTestWebhookEventBody: Record<string, never>;
+        /** @description UpdateAlertRuleRequest replaces a rule's condition and enabled state. */
+        NotifyServiceUpdateAlertRuleBody: {
+            /** @description AlertRule is one user's alert on one site; alerts are e-mailed to them. */
+            rule?: {
+                answer?: components["schemas"]["v1AnswerCondition"];
+                /** Format: date-time */
+                createTime?: string;
+                enabled?: boolean;
+                jsErrors?: components["schemas"]["v1SpikeCondition"];
+                /** Format: date-time */
+                lastFireTime?: string;
+                noData?: components["schemas"]["v1NoDataCondition"];
+                rageClicks?: components["schemas"]["v1SpikeCondition"];
+                /** Format: int64 */
+                userId?: string;
+            };
+        };
+        /** @description UpdateDigestSubscriptionRequest sets the caller's frequency for a site. */
+        NotifyServiceUpdateDigestSubscriptionBody: {
+            frequency?: components["schemas"]["v1DigestFrequency"];
+        };
+        /**
+         * @description UpdateWebhookRequest changes the fields named in update_mask ("url",
+         *     "events", "description", "enabled").
+         */
+        NotifyServiceUpdateWebhookBody: {
+            description?: string;
+            enabled?: boolean;
+            events?: string[];
+            updateMask?: string[];
+            url?: string;
+        };
         protobufAny: {
             "@type"?: string;
         } & {
@@ -907,6 +1329,19 @@ export interface components {
             /** @description Opaque cursor from a previous response. */
             pageToken?: string;
             sort?: components["schemas"]["v1SortField"];
+        };
+        /** @description Invitation to join an organisation. */
+        sightlineAccountsV1Invitation: {
+            /** Format: date-time */
+            createTime?: string;
+            email?: string;
+            /** Format: date-time */
+            expireTime?: string;
+            /** Format: int64 */
+            id?: string;
+            /** Format: int64 */
+            organizationId?: string;
+            role?: components["schemas"]["v1Role"];
         };
         /**
          * @description - VISITORS_UNSPECIFIED: everyone
@@ -998,6 +1433,41 @@ export interface components {
         v1AddSiteDomainResponse: {
             site?: components["schemas"]["v1Site"];
         };
+        /** @description Alert is one firing of a rule. */
+        v1Alert: {
+            /** Format: date-time */
+            fireTime?: string;
+            /** Format: int64 */
+            id?: string;
+            /** @description "no_data", "rage_clicks", "js_errors" or "answer". */
+            kind?: string;
+            /** @description The dashboard page of the matching recordings. */
+            link?: string;
+            /** Format: int64 */
+            ruleId?: string;
+            /** Format: int64 */
+            siteId?: string;
+            /** @description What was seen, in a sentence. */
+            summary?: string;
+        };
+        /** @description AlertRule is one user's alert on one site; alerts are e-mailed to them. */
+        v1AlertRule: {
+            answer?: components["schemas"]["v1AnswerCondition"];
+            /** Format: date-time */
+            createTime?: string;
+            enabled?: boolean;
+            /** Format: int64 */
+            id?: string;
+            jsErrors?: components["schemas"]["v1SpikeCondition"];
+            /** Format: date-time */
+            lastFireTime?: string;
+            noData?: components["schemas"]["v1NoDataCondition"];
+            rageClicks?: components["schemas"]["v1SpikeCondition"];
+            /** Format: int64 */
+            siteId?: string;
+            /** Format: int64 */
+            userId?: string;
+        };
         /**
          * @description Answer is one visitor's feedback-widget answer or survey response, as
          *     recordings stores it and search indexes it. Text is visitor content: it
@@ -1074,6 +1544,29 @@ export interface components {
             counts?: components["schemas"]["v1AnswerCounts"];
             /** Format: date-time */
             start?: string;
+        };
+        /**
+         * @description AnswerCondition fires for each new feedback or survey answer matching
+         *     it.
+         */
+        v1AnswerCondition: {
+            /**
+             * Format: int32
+             * @description Survey answers with an NPS score at most this (0..10); -1 = any.
+             */
+            maxNps?: number;
+            /**
+             * Format: int32
+             * @description Feedback ratings at most this (1..5); 0 matches any rating.
+             */
+            maxRating?: number;
+            /**
+             * Format: int64
+             * @description Only this survey's answers (0: feedback and every survey).
+             */
+            surveyId?: string;
+            /** @description Only answers whose comment contains this text (case-insensitive). */
+            textContains?: string;
         };
         /** @description AnswerCounts are the counts of a set of answers. */
         v1AnswerCounts: {
@@ -1212,6 +1705,10 @@ export interface components {
             /** Format: int64 */
             count?: string;
         };
+        /** @description CreateAlertRuleResponse is the stored rule. */
+        v1CreateAlertRuleResponse: {
+            rule?: components["schemas"]["v1AlertRule"];
+        };
         /** @description CreateApiKeyResponse carries the secret, shown only once. */
         v1CreateApiKeyResponse: {
             apiKey?: components["schemas"]["v1ApiKey"];
@@ -1223,7 +1720,7 @@ export interface components {
         };
         /** @description CreateInvitationResponse carries the token, returned only here. */
         v1CreateInvitationResponse: {
-            invitation?: components["schemas"]["v1Invitation"];
+            invitation?: components["schemas"]["sightlineAccountsV1Invitation"];
             token?: string;
         };
         /** @description CreateOrganizationRequest names the new organisation. */
@@ -1242,6 +1739,13 @@ export interface components {
         v1CreateSurveyResponse: {
             survey?: components["schemas"]["v1Survey"];
         };
+        /** @description CreateWebhookResponse carries the signing secret (whsec_…), shown once. */
+        v1CreateWebhookResponse: {
+            secret?: string;
+            webhook?: components["schemas"]["v1Webhook"];
+        };
+        /** @description DeleteAlertRuleResponse is empty. */
+        v1DeleteAlertRuleResponse: Record<string, never>;
         /** @description DeleteFunnelResponse is empty. */
         v1DeleteFunnelResponse: Record<string, never>;
         /** @description DeleteSessionResponse is empty. */
@@ -1255,12 +1759,35 @@ export interface components {
             /** Format: int64 */
             deletedSessions?: string;
         };
+        /** @description DeleteWebhookResponse is empty. */
+        v1DeleteWebhookResponse: Record<string, never>;
+        /**
+         * @description DeliveryState is where a delivery stands.
+         *
+         *      - DELIVERY_STATE_PENDING: Queued, not yet attempted.
+         *      - DELIVERY_STATE_RETRYING: Attempted and failed; another attempt is scheduled.
+         *      - DELIVERY_STATE_SUCCEEDED: The receiver answered 2xx.
+         *      - DELIVERY_STATE_FAILED: Given up: attempts exhausted, the webhook deleted or disabled, or the
+         *     target refused for good.
+         * @default DELIVERY_STATE_UNSPECIFIED
+         * @enum {string}
+         */
+        v1DeliveryState: "DELIVERY_STATE_UNSPECIFIED" | "DELIVERY_STATE_PENDING" | "DELIVERY_STATE_RETRYING" | "DELIVERY_STATE_SUCCEEDED" | "DELIVERY_STATE_FAILED";
         /**
          * @description DeviceType is the coarse form factor derived from the User-Agent.
          * @default DEVICE_TYPE_UNSPECIFIED
          * @enum {string}
          */
         v1DeviceType: "DEVICE_TYPE_UNSPECIFIED" | "DEVICE_TYPE_DESKTOP" | "DEVICE_TYPE_MOBILE" | "DEVICE_TYPE_TABLET" | "DEVICE_TYPE_BOT" | "DEVICE_TYPE_OTHER";
+        /**
+         * @description DigestFrequency is how often a digest is sent.
+         *
+         *      - DIGEST_FREQUENCY_DAILY: Every day for the day before (site time zone), sent after midnight.
+         *      - DIGEST_FREQUENCY_WEEKLY: Every Monday for the week before.
+         * @default DIGEST_FREQUENCY_UNSPECIFIED
+         * @enum {string}
+         */
+        v1DigestFrequency: "DIGEST_FREQUENCY_UNSPECIFIED" | "DIGEST_FREQUENCY_OFF" | "DIGEST_FREQUENCY_DAILY" | "DIGEST_FREQUENCY_WEEKLY";
         /** @description DurationRange is inclusive; either bound may be unset. */
         v1DurationRange: {
             max?: string;
@@ -1461,6 +1988,13 @@ export interface components {
             memberships?: components["schemas"]["v1Membership"][];
             user?: components["schemas"]["v1User"];
         };
+        /**
+         * @description GetDigestSubscriptionResponse is the caller's frequency (OFF when never
+         *     set).
+         */
+        v1GetDigestSubscriptionResponse: {
+            frequency?: components["schemas"]["v1DigestFrequency"];
+        };
         /** @description GetFunnelResponse is the funnel. */
         v1GetFunnelResponse: {
             funnel?: components["schemas"]["v1Funnel"];
@@ -1510,6 +2044,10 @@ export interface components {
         /** @description GetOrganizationResponse is the organisation. */
         v1GetOrganizationResponse: {
             organization?: components["schemas"]["v1Organization"];
+        };
+        /** @description GetOutboxEmailResponse is the e-mail with both parts. */
+        v1GetOutboxEmailResponse: {
+            email?: components["schemas"]["v1OutboxEmail"];
         };
         /** @description GetPublicConfigResponse is what the dashboard reads at start. */
         v1GetPublicConfigResponse: {
@@ -1711,25 +2249,21 @@ export interface components {
             /** Format: int64 */
             min?: string;
         };
-        /** @description Invitation to join an organisation. */
-        v1Invitation: {
-            /** Format: date-time */
-            createTime?: string;
-            email?: string;
-            /** Format: date-time */
-            expireTime?: string;
-            /** Format: int64 */
-            id?: string;
-            /** Format: int64 */
-            organizationId?: string;
-            role?: components["schemas"]["v1Role"];
-        };
         /** @description LimitHit counts one limit's rejections since start. */
         v1LimitHit: {
             /** Format: int64 */
             count?: string;
             /** @description Limit name, e.g. "body_bytes", "rate_ip", "quota_site". */
             limit?: string;
+        };
+        /** @description ListAlertRulesResponse is the caller's rules on the site. */
+        v1ListAlertRulesResponse: {
+            rules?: components["schemas"]["v1AlertRule"][];
+        };
+        /** @description ListAlertsResponse is one page, newest first. */
+        v1ListAlertsResponse: {
+            alerts?: components["schemas"]["v1Alert"][];
+            nextPageToken?: string;
         };
         /** @description ListApiKeysResponse is one page. */
         v1ListApiKeysResponse: {
@@ -1773,7 +2307,7 @@ export interface components {
         };
         /** @description ListInvitationsResponse is one page. */
         v1ListInvitationsResponse: {
-            invitations?: components["schemas"]["v1Invitation"][];
+            invitations?: components["schemas"]["sightlineAccountsV1Invitation"][];
             nextPageToken?: string;
         };
         /** @description ListMembersResponse is one page. */
@@ -1786,6 +2320,13 @@ export interface components {
             nextPageToken?: string;
             organizations?: components["schemas"]["v1Organization"][];
         };
+        /** @description ListOutboxEmailsResponse is one page, newest first. */
+        v1ListOutboxEmailsResponse: {
+            emails?: components["schemas"]["v1OutboxEmail"][];
+            nextPageToken?: string;
+            /** @description False when an SMTP server is configured (the outbox is then empty). */
+            outboxEnabled?: boolean;
+        };
         /** @description ListSitesResponse is one page. */
         v1ListSitesResponse: {
             nextPageToken?: string;
@@ -1797,6 +2338,18 @@ export interface components {
          */
         v1ListSurveysResponse: {
             surveys?: components["schemas"]["v1Survey"][];
+        };
+        /** @description ListWebhookDeliveriesResponse is one page, newest first. */
+        v1ListWebhookDeliveriesResponse: {
+            deliveries?: components["schemas"]["v1WebhookDelivery"][];
+            nextPageToken?: string;
+        };
+        /**
+         * @description ListWebhooksResponse is every webhook of the site (at most
+         *     notify.webhook.max-per-site).
+         */
+        v1ListWebhooksResponse: {
+            webhooks?: components["schemas"]["v1Webhook"][];
         };
         /** @description LogInRequest carries credentials. */
         v1LogInRequest: {
@@ -1846,6 +2399,14 @@ export interface components {
             role?: components["schemas"]["v1Role"];
         };
         /**
+         * @description NoDataCondition fires when a site that received sessions in the 7 days
+         *     before stops sending for `hours` (1..168): the installation broke.
+         */
+        v1NoDataCondition: {
+            /** Format: int32 */
+            hours?: number;
+        };
+        /**
          * @description NpsGroup is a Net Promoter Score group: detractors 0–6, passives 7–8,
          *     promoters 9–10.
          * @default NPS_GROUP_UNSPECIFIED
@@ -1860,6 +2421,23 @@ export interface components {
             id?: string;
             name?: string;
             plan?: components["schemas"]["v1Plan"];
+        };
+        /** @description OutboxEmail is an e-mail written to the local outbox. */
+        v1OutboxEmail: {
+            /** Format: date-time */
+            createTime?: string;
+            htmlBody?: string;
+            /** @description The file name, e.g. "20261130T071200Z-<hash>.eml". */
+            id?: string;
+            /**
+             * @description The template: "verify_email", "password_reset", "invitation",
+             *     "new_login", "signup_existing", "alert", "digest", "webhook_disabled".
+             */
+            kind?: string;
+            subject?: string;
+            /** @description Only in GetOutboxEmail. */
+            textBody?: string;
+            to?: string;
         };
         /** @description PageView is one page load (or single-page-app route) within a session. */
         v1PageView: {
@@ -1954,11 +2532,39 @@ export interface components {
             /** Format: int64 */
             visitors?: string;
         };
+        /** @description RedeliverWebhookDeliveryResponse is the new delivery. */
+        v1RedeliverWebhookDeliveryResponse: {
+            delivery?: components["schemas"]["v1WebhookDelivery"];
+        };
         /** @description RemoveMemberResponse is empty. */
         v1RemoveMemberResponse: Record<string, never>;
         /** @description RemoveSiteDomainResponse is the updated site. */
         v1RemoveSiteDomainResponse: {
             site?: components["schemas"]["v1Site"];
+        };
+        /** @description RequestPasswordResetRequest names the address. */
+        v1RequestPasswordResetRequest: {
+            email?: string;
+        };
+        /** @description RequestPasswordResetResponse is empty. */
+        v1RequestPasswordResetResponse: Record<string, never>;
+        /** @description ResendVerificationRequest names the address. */
+        v1ResendVerificationRequest: {
+            email?: string;
+        };
+        /** @description ResendVerificationResponse is empty. */
+        v1ResendVerificationResponse: Record<string, never>;
+        /** @description ResetPasswordRequest carries the token and the new password. */
+        v1ResetPasswordRequest: {
+            password?: string;
+            token?: string;
+        };
+        /** @description ResetPasswordResponse carries the user and a new session. */
+        v1ResetPasswordResponse: {
+            /** Format: date-time */
+            expireTime?: string;
+            sessionToken?: string;
+            user?: components["schemas"]["v1User"];
         };
         /** @description RevokeApiKeyResponse is the revoked key. */
         v1RevokeApiKeyResponse: {
@@ -1972,6 +2578,11 @@ export interface components {
          * @enum {string}
          */
         v1Role: "ROLE_UNSPECIFIED" | "ROLE_OWNER" | "ROLE_ADMIN" | "ROLE_MEMBER" | "ROLE_VIEWER";
+        /** @description RotateWebhookSecretResponse carries the new secret, shown once. */
+        v1RotateWebhookSecretResponse: {
+            secret?: string;
+            webhook?: components["schemas"]["v1Webhook"];
+        };
         /** @description ScrollMap says how far down the page the page views reached. */
         v1ScrollMap: {
             /**
@@ -2017,6 +2628,10 @@ export interface components {
              * @description Total matching sessions.
              */
             total?: string;
+        };
+        /** @description SendTestWebhookEventResponse is the queued delivery. */
+        v1SendTestWebhookEventResponse: {
+            delivery?: components["schemas"]["v1WebhookDelivery"];
         };
         /**
          * @description SessionFilter combines conditions with AND; repeated values within one
@@ -2084,6 +2699,15 @@ export interface components {
             deadClickCount?: number;
             /** @description end_time - start_time. */
             duration?: string;
+            /**
+             * Format: date-time
+             * @description When recordings decided the session ended: no chunk arrived for the
+             *     idle period (recordings.session-idle). Set once, by the scheduled
+             *     end-of-session job; from then on the summary is final (later chunks
+             *     are stored for replay but change no count) and session.ended was
+             *     published once.
+             */
+            endedTime?: string;
             /** Format: date-time */
             endTime?: string;
             entryUrl?: string;
@@ -2184,7 +2808,13 @@ export interface components {
             organizationName?: string;
             password?: string;
         };
-        /** @description SignUpResponse carries the new user, organisation and session. */
+        /**
+         * @description SignUpResponse carries the new user, organisation and session, or, when
+         *     verification_required, nothing else: the answer is then the same whether
+         *     the address was new (a verification link is e-mailed) or already had an
+         *     account (its owner is e-mailed instead), so sign-up tells nobody who has
+         *     an account. The first user of an instance is logged in at once.
+         */
         v1SignUpResponse: {
             /** Format: date-time */
             expireTime?: string;
@@ -2192,6 +2822,7 @@ export interface components {
             /** @description Opaque session token; only its hash is stored. */
             sessionToken?: string;
             user?: components["schemas"]["v1User"];
+            verificationRequired?: boolean;
         };
         /** @description Site is one tracked website, spanning one or more domains. */
         v1Site: {
@@ -2278,6 +2909,23 @@ export interface components {
          * @enum {string}
          */
         v1SortField: "SORT_FIELD_UNSPECIFIED" | "SORT_FIELD_START_TIME" | "SORT_FIELD_DURATION" | "SORT_FIELD_ACTIVE_DURATION" | "SORT_FIELD_PAGE_COUNT";
+        /**
+         * @description SpikeCondition fires when, in the last hour, the sessions with rage
+         *     clicks (or with JavaScript errors) reach `factor` times the site's
+         *     hourly average over the 7 days before, and at least min_sessions.
+         */
+        v1SpikeCondition: {
+            /**
+             * Format: double
+             * @description 1.5..100, default 3.
+             */
+            factor?: number;
+            /**
+             * Format: int32
+             * @description 1..100000, default 5.
+             */
+            minSessions?: number;
+        };
         /** @description SpoolStats describes the durable spool. */
         v1SpoolStats: {
             /**
@@ -2542,6 +3190,27 @@ export interface components {
             /** Format: int64 */
             visitors?: string;
         };
+        /** @description UnsubscribeRequest carries the token of an e-mail's unsubscribe link. */
+        v1UnsubscribeRequest: {
+            token?: string;
+        };
+        /** @description UnsubscribeResponse says what was turned off. */
+        v1UnsubscribeResponse: {
+            /** @description "digest" or "alert". */
+            kind?: string;
+            /** Format: int64 */
+            siteId?: string;
+            /** @description The site's name, to show "You will no longer get … for <site>". */
+            siteName?: string;
+        };
+        /** @description UpdateAlertRuleResponse is the stored rule. */
+        v1UpdateAlertRuleResponse: {
+            rule?: components["schemas"]["v1AlertRule"];
+        };
+        /** @description UpdateDigestSubscriptionResponse is the stored frequency. */
+        v1UpdateDigestSubscriptionResponse: {
+            frequency?: components["schemas"]["v1DigestFrequency"];
+        };
         /** @description UpdateFunnelResponse is the stored funnel. */
         v1UpdateFunnelResponse: {
             funnel?: components["schemas"]["v1Funnel"];
@@ -2566,6 +3235,10 @@ export interface components {
         v1UpdateSurveyResponse: {
             survey?: components["schemas"]["v1Survey"];
         };
+        /** @description UpdateWebhookResponse is the stored webhook. */
+        v1UpdateWebhookResponse: {
+            webhook?: components["schemas"]["v1Webhook"];
+        };
         /** @description UrlMatch matches a page URL. */
         v1UrlMatch: {
             operator?: components["schemas"]["UrlMatchOperator"];
@@ -2577,11 +3250,110 @@ export interface components {
             createTime?: string;
             /** @description Normalised (lower-cased, trimmed) e-mail address. */
             email?: string;
+            /**
+             * Format: date-time
+             * @description When the address was verified; unset until then.
+             */
+            emailVerifyTime?: string;
             /** Format: int64 */
             id?: string;
             name?: string;
             /** @description True for operators of the installation (global flags, maintenance). */
             operator?: boolean;
+        };
+        /** @description VerifyEmailRequest carries the token of the e-mailed link. */
+        v1VerifyEmailRequest: {
+            token?: string;
+        };
+        /** @description VerifyEmailResponse carries the verified user and a new session. */
+        v1VerifyEmailResponse: {
+            /** Format: date-time */
+            expireTime?: string;
+            sessionToken?: string;
+            user?: components["schemas"]["v1User"];
+        };
+        /**
+         * @description Webhook posts signed JSON events of one site to a URL (Standard Webhooks:
+         *     webhook-id, webhook-timestamp, webhook-signature "v1,<base64 HMAC-SHA256
+         *     of id.timestamp.body>" with the whsec_ secret).
+         */
+        v1Webhook: {
+            /**
+             * Format: int32
+             * @description Deliveries failed in a row, and since when (unset when the last
+             *     delivery succeeded).
+             */
+            consecutiveFailures?: number;
+            /** Format: date-time */
+            createTime?: string;
+            description?: string;
+            /**
+             * @description Why it was disabled: "" (enabled, or disabled by a user), or
+             *     "failing" when deliveries failed without a success for
+             *     notify.webhook.disable-after.
+             */
+            disabledReason?: string;
+            enabled?: boolean;
+            /** @description Subscribed event types; at least one. */
+            events?: string[];
+            /** Format: date-time */
+            failingSince?: string;
+            /** Format: int64 */
+            id?: string;
+            /**
+             * Format: date-time
+             * @description When the previous secret stops being used for signatures (after a
+             *     rotation), unset otherwise.
+             */
+            previousSecretExpireTime?: string;
+            /** Format: int64 */
+            siteId?: string;
+            /** Format: date-time */
+            updateTime?: string;
+            /**
+             * @description https (or http) URL; private, loopback and link-local targets are
+             *     refused unless the operator allows them (notify.webhook.allow-private).
+             */
+            url?: string;
+        };
+        /** @description WebhookDelivery is one event sent (or being sent) to one webhook. */
+        v1WebhookDelivery: {
+            /** Format: int32 */
+            attempts?: number;
+            /** Format: date-time */
+            createTime?: string;
+            eventType?: string;
+            /** Format: int64 */
+            id?: string;
+            /** Format: date-time */
+            lastAttemptTime?: string;
+            /**
+             * Format: int32
+             * @description Duration of the last attempt in milliseconds.
+             */
+            lastDurationMs?: number;
+            lastError?: string;
+            /** @description Start of the receiver's answer to the last attempt (at most 1 KiB). */
+            lastResponse?: string;
+            /**
+             * Format: int32
+             * @description Of the last attempt: HTTP status (0 when none came back) and error.
+             */
+            lastStatusCode?: number;
+            /**
+             * @description The webhook-id header: the same across retries and redeliveries of one
+             *     event to one webhook, so receivers can de-duplicate.
+             */
+            messageId?: string;
+            /** Format: date-time */
+            nextAttemptTime?: string;
+            /** @description The JSON body sent. */
+            payload?: string;
+            /** Format: int64 */
+            siteId?: string;
+            state?: components["schemas"]["v1DeliveryState"];
+            /** Format: int64 */
+            webhookId?: string;
         };
     };
     responses: never;
@@ -2608,6 +3380,103 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1GetStatsResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_ListOutboxEmails: {
+        parameters: {
+            query?: {
+                pageSize?: number;
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListOutboxEmailsResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_GetOutboxEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GetOutboxEmailResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_RequestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description RequestPasswordResetRequest names the address. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["v1RequestPasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1RequestPasswordResetResponse"];
                 };
             };
             /** @description An unexpected error response. */
@@ -2689,6 +3558,74 @@ export interface operations {
             };
         };
     };
+    AccountsService_ResendVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ResendVerificationRequest names the address. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["v1ResendVerificationRequest"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ResendVerificationResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_ResetPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description ResetPasswordRequest carries the token and the new password. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["v1ResetPasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ResetPasswordResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
     AccountsService_SignUp: {
         parameters: {
             query?: never;
@@ -2710,6 +3647,40 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1SignUpResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_VerifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description VerifyEmailRequest carries the token of the e-mailed link. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["v1VerifyEmailRequest"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1VerifyEmailResponse"];
                 };
             };
             /** @description An unexpected error response. */
@@ -3483,6 +4454,77 @@ export interface operations {
             };
         };
     };
+    NotifyService_CreateAlertRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                "rule.siteId": string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotifyServiceCreateAlertRuleBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1CreateAlertRuleResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_UpdateAlertRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                "rule.id": string;
+                "rule.siteId": string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotifyServiceUpdateAlertRuleBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1UpdateAlertRuleResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
     AccountsService_GetSite: {
         parameters: {
             query?: never;
@@ -3611,6 +4653,103 @@ export interface operations {
             };
         };
     };
+    NotifyService_ListAlertRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListAlertRulesResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_DeleteAlertRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ruleId: string;
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1DeleteAlertRuleResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_ListAlerts: {
+        parameters: {
+            query?: {
+                pageSize?: number;
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListAlertsResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
     SearchService_SearchAnswers: {
         parameters: {
             query?: never;
@@ -3703,6 +4842,72 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1LookupAssetsResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_GetDigestSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GetDigestSubscriptionResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_UpdateDigestSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotifyServiceUpdateDigestSubscriptionBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1UpdateDigestSubscriptionResponse"];
                 };
             };
             /** @description An unexpected error response. */
@@ -4643,6 +5848,318 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1DeleteVisitorResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_RedeliverWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deliveryId: string;
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotifyServiceRedeliverWebhookDeliveryBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1RedeliverWebhookDeliveryResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_ListWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListWebhooksResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_CreateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotifyServiceCreateWebhookBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1CreateWebhookResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_DeleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1DeleteWebhookResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_UpdateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotifyServiceUpdateWebhookBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1UpdateWebhookResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_RotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotifyServiceRotateWebhookSecretBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1RotateWebhookSecretResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_SendTestWebhookEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                siteId: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotifyServiceSendTestWebhookEventBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1SendTestWebhookEventResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_ListWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description 1..100, default 50. */
+                pageSize?: number;
+                pageToken?: string;
+            };
+            header?: never;
+            path: {
+                siteId: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListWebhookDeliveriesResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    NotifyService_Unsubscribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description UnsubscribeRequest carries the token of an e-mail's unsubscribe link. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["v1UnsubscribeRequest"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1UnsubscribeResponse"];
                 };
             };
             /** @description An unexpected error response. */

@@ -431,9 +431,11 @@ type User struct {
 	Name       string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// True for operators of the installation (global flags, maintenance).
-	Operator      bool `protobuf:"varint,5,opt,name=operator,proto3" json:"operator,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Operator bool `protobuf:"varint,5,opt,name=operator,proto3" json:"operator,omitempty"`
+	// When the address was verified; unset until then.
+	EmailVerifyTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=email_verify_time,json=emailVerifyTime,proto3" json:"email_verify_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *User) Reset() {
@@ -499,6 +501,13 @@ func (x *User) GetOperator() bool {
 		return x.Operator
 	}
 	return false
+}
+
+func (x *User) GetEmailVerifyTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EmailVerifyTime
+	}
+	return nil
 }
 
 // Plan carries the limits an organisation is held to.
@@ -2254,16 +2263,21 @@ func (x *SignUpRequest) GetOrganizationName() string {
 	return ""
 }
 
-// SignUpResponse carries the new user, organisation and session.
+// SignUpResponse carries the new user, organisation and session, or, when
+// verification_required, nothing else: the answer is then the same whether
+// the address was new (a verification link is e-mailed) or already had an
+// account (its owner is e-mailed instead), so sign-up tells nobody who has
+// an account. The first user of an instance is logged in at once.
 type SignUpResponse struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	User         *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	Organization *Organization          `protobuf:"bytes,2,opt,name=organization,proto3" json:"organization,omitempty"`
 	// Opaque session token; only its hash is stored.
-	SessionToken  string                 `protobuf:"bytes,3,opt,name=session_token,json=sessionToken,proto3" json:"session_token,omitempty"`
-	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	SessionToken         string                 `protobuf:"bytes,3,opt,name=session_token,json=sessionToken,proto3" json:"session_token,omitempty"`
+	ExpireTime           *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	VerificationRequired bool                   `protobuf:"varint,5,opt,name=verification_required,json=verificationRequired,proto3" json:"verification_required,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *SignUpResponse) Reset() {
@@ -2324,6 +2338,598 @@ func (x *SignUpResponse) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *SignUpResponse) GetVerificationRequired() bool {
+	if x != nil {
+		return x.VerificationRequired
+	}
+	return false
+}
+
+// VerifyEmailRequest carries the token of the e-mailed link.
+type VerifyEmailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEmailRequest) Reset() {
+	*x = VerifyEmailRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEmailRequest) ProtoMessage() {}
+
+func (x *VerifyEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEmailRequest.ProtoReflect.Descriptor instead.
+func (*VerifyEmailRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *VerifyEmailRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// VerifyEmailResponse carries the verified user and a new session.
+type VerifyEmailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	SessionToken  string                 `protobuf:"bytes,2,opt,name=session_token,json=sessionToken,proto3" json:"session_token,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEmailResponse) Reset() {
+	*x = VerifyEmailResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEmailResponse) ProtoMessage() {}
+
+func (x *VerifyEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEmailResponse.ProtoReflect.Descriptor instead.
+func (*VerifyEmailResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *VerifyEmailResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *VerifyEmailResponse) GetSessionToken() string {
+	if x != nil {
+		return x.SessionToken
+	}
+	return ""
+}
+
+func (x *VerifyEmailResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+// ResendVerificationRequest names the address.
+type ResendVerificationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResendVerificationRequest) Reset() {
+	*x = ResendVerificationRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResendVerificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResendVerificationRequest) ProtoMessage() {}
+
+func (x *ResendVerificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResendVerificationRequest.ProtoReflect.Descriptor instead.
+func (*ResendVerificationRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ResendVerificationRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+// ResendVerificationResponse is empty.
+type ResendVerificationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResendVerificationResponse) Reset() {
+	*x = ResendVerificationResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResendVerificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResendVerificationResponse) ProtoMessage() {}
+
+func (x *ResendVerificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResendVerificationResponse.ProtoReflect.Descriptor instead.
+func (*ResendVerificationResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{25}
+}
+
+// RequestPasswordResetRequest names the address.
+type RequestPasswordResetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestPasswordResetRequest) Reset() {
+	*x = RequestPasswordResetRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestPasswordResetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestPasswordResetRequest) ProtoMessage() {}
+
+func (x *RequestPasswordResetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestPasswordResetRequest.ProtoReflect.Descriptor instead.
+func (*RequestPasswordResetRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RequestPasswordResetRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+// RequestPasswordResetResponse is empty.
+type RequestPasswordResetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestPasswordResetResponse) Reset() {
+	*x = RequestPasswordResetResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestPasswordResetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestPasswordResetResponse) ProtoMessage() {}
+
+func (x *RequestPasswordResetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestPasswordResetResponse.ProtoReflect.Descriptor instead.
+func (*RequestPasswordResetResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{27}
+}
+
+// ResetPasswordRequest carries the token and the new password.
+type ResetPasswordRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Password      string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPasswordRequest) Reset() {
+	*x = ResetPasswordRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordRequest) ProtoMessage() {}
+
+func (x *ResetPasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordRequest.ProtoReflect.Descriptor instead.
+func (*ResetPasswordRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ResetPasswordRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ResetPasswordRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+// ResetPasswordResponse carries the user and a new session.
+type ResetPasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	SessionToken  string                 `protobuf:"bytes,2,opt,name=session_token,json=sessionToken,proto3" json:"session_token,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetPasswordResponse) Reset() {
+	*x = ResetPasswordResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetPasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetPasswordResponse) ProtoMessage() {}
+
+func (x *ResetPasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetPasswordResponse.ProtoReflect.Descriptor instead.
+func (*ResetPasswordResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ResetPasswordResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *ResetPasswordResponse) GetSessionToken() string {
+	if x != nil {
+		return x.SessionToken
+	}
+	return ""
+}
+
+func (x *ResetPasswordResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+// ListSiteRecipientsRequest names a site and the users wanted.
+type ListSiteRecipientsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	SiteId int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// Users to look up; empty means every member with at least min_role.
+	UserIds       []int64 `protobuf:"varint,2,rep,packed,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	MinRole       Role    `protobuf:"varint,3,opt,name=min_role,json=minRole,proto3,enum=sightline.accounts.v1.Role" json:"min_role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSiteRecipientsRequest) Reset() {
+	*x = ListSiteRecipientsRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSiteRecipientsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSiteRecipientsRequest) ProtoMessage() {}
+
+func (x *ListSiteRecipientsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSiteRecipientsRequest.ProtoReflect.Descriptor instead.
+func (*ListSiteRecipientsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListSiteRecipientsRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *ListSiteRecipientsRequest) GetUserIds() []int64 {
+	if x != nil {
+		return x.UserIds
+	}
+	return nil
+}
+
+func (x *ListSiteRecipientsRequest) GetMinRole() Role {
+	if x != nil {
+		return x.MinRole
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+// Recipient is a user who may receive a site's e-mails.
+type Recipient struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Email         string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	Name          string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Role          Role                   `protobuf:"varint,4,opt,name=role,proto3,enum=sightline.accounts.v1.Role" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Recipient) Reset() {
+	*x = Recipient{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Recipient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Recipient) ProtoMessage() {}
+
+func (x *Recipient) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Recipient.ProtoReflect.Descriptor instead.
+func (*Recipient) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *Recipient) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *Recipient) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Recipient) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Recipient) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+// ListSiteRecipientsResponse carries the recipients and the site.
+type ListSiteRecipientsResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Recipients []*Recipient           `protobuf:"bytes,1,rep,name=recipients,proto3" json:"recipients,omitempty"`
+	SiteName   string                 `protobuf:"bytes,2,opt,name=site_name,json=siteName,proto3" json:"site_name,omitempty"`
+	// The site's IANA time zone (digest days), "UTC" when unset.
+	TimeZone       string `protobuf:"bytes,3,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	OrganizationId int64  `protobuf:"varint,4,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListSiteRecipientsResponse) Reset() {
+	*x = ListSiteRecipientsResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSiteRecipientsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSiteRecipientsResponse) ProtoMessage() {}
+
+func (x *ListSiteRecipientsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSiteRecipientsResponse.ProtoReflect.Descriptor instead.
+func (*ListSiteRecipientsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListSiteRecipientsResponse) GetRecipients() []*Recipient {
+	if x != nil {
+		return x.Recipients
+	}
+	return nil
+}
+
+func (x *ListSiteRecipientsResponse) GetSiteName() string {
+	if x != nil {
+		return x.SiteName
+	}
+	return ""
+}
+
+func (x *ListSiteRecipientsResponse) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *ListSiteRecipientsResponse) GetOrganizationId() int64 {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return 0
+}
+
 // LogInRequest carries credentials.
 type LogInRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2335,7 +2941,7 @@ type LogInRequest struct {
 
 func (x *LogInRequest) Reset() {
 	*x = LogInRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[22]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2347,7 +2953,7 @@ func (x *LogInRequest) String() string {
 func (*LogInRequest) ProtoMessage() {}
 
 func (x *LogInRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[22]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2360,7 +2966,7 @@ func (x *LogInRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogInRequest.ProtoReflect.Descriptor instead.
 func (*LogInRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{22}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LogInRequest) GetEmail() string {
@@ -2389,7 +2995,7 @@ type LogInResponse struct {
 
 func (x *LogInResponse) Reset() {
 	*x = LogInResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[23]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +3007,7 @@ func (x *LogInResponse) String() string {
 func (*LogInResponse) ProtoMessage() {}
 
 func (x *LogInResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[23]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +3020,7 @@ func (x *LogInResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogInResponse.ProtoReflect.Descriptor instead.
 func (*LogInResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{23}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LogInResponse) GetUser() *User {
@@ -2448,7 +3054,7 @@ type LogOutRequest struct {
 
 func (x *LogOutRequest) Reset() {
 	*x = LogOutRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[24]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +3066,7 @@ func (x *LogOutRequest) String() string {
 func (*LogOutRequest) ProtoMessage() {}
 
 func (x *LogOutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[24]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +3079,7 @@ func (x *LogOutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogOutRequest.ProtoReflect.Descriptor instead.
 func (*LogOutRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{24}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LogOutRequest) GetSessionToken() string {
@@ -2492,7 +3098,7 @@ type LogOutResponse struct {
 
 func (x *LogOutResponse) Reset() {
 	*x = LogOutResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[25]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2504,7 +3110,7 @@ func (x *LogOutResponse) String() string {
 func (*LogOutResponse) ProtoMessage() {}
 
 func (x *LogOutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[25]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2517,7 +3123,7 @@ func (x *LogOutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogOutResponse.ProtoReflect.Descriptor instead.
 func (*LogOutResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{25}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{36}
 }
 
 // AuthenticateRequest carries one credential.
@@ -2534,7 +3140,7 @@ type AuthenticateRequest struct {
 
 func (x *AuthenticateRequest) Reset() {
 	*x = AuthenticateRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[26]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2546,7 +3152,7 @@ func (x *AuthenticateRequest) String() string {
 func (*AuthenticateRequest) ProtoMessage() {}
 
 func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[26]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2559,7 +3165,7 @@ func (x *AuthenticateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{26}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *AuthenticateRequest) GetCredential() isAuthenticateRequest_Credential {
@@ -2614,7 +3220,7 @@ type AuthenticateResponse struct {
 
 func (x *AuthenticateResponse) Reset() {
 	*x = AuthenticateResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[27]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2626,7 +3232,7 @@ func (x *AuthenticateResponse) String() string {
 func (*AuthenticateResponse) ProtoMessage() {}
 
 func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[27]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2639,7 +3245,7 @@ func (x *AuthenticateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{27}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *AuthenticateResponse) GetPrincipal() *Principal {
@@ -2665,7 +3271,7 @@ type GetCurrentUserRequest struct {
 
 func (x *GetCurrentUserRequest) Reset() {
 	*x = GetCurrentUserRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[28]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2677,7 +3283,7 @@ func (x *GetCurrentUserRequest) String() string {
 func (*GetCurrentUserRequest) ProtoMessage() {}
 
 func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[28]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2690,7 +3296,7 @@ func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{28}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{39}
 }
 
 // GetCurrentUserResponse is the caller.
@@ -2704,7 +3310,7 @@ type GetCurrentUserResponse struct {
 
 func (x *GetCurrentUserResponse) Reset() {
 	*x = GetCurrentUserResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[29]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2716,7 +3322,7 @@ func (x *GetCurrentUserResponse) String() string {
 func (*GetCurrentUserResponse) ProtoMessage() {}
 
 func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[29]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2729,7 +3335,7 @@ func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserResponse.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{29}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetCurrentUserResponse) GetUser() *User {
@@ -2756,7 +3362,7 @@ type CreateOrganizationRequest struct {
 
 func (x *CreateOrganizationRequest) Reset() {
 	*x = CreateOrganizationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[30]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2768,7 +3374,7 @@ func (x *CreateOrganizationRequest) String() string {
 func (*CreateOrganizationRequest) ProtoMessage() {}
 
 func (x *CreateOrganizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[30]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2781,7 +3387,7 @@ func (x *CreateOrganizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrganizationRequest.ProtoReflect.Descriptor instead.
 func (*CreateOrganizationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{30}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CreateOrganizationRequest) GetName() string {
@@ -2801,7 +3407,7 @@ type CreateOrganizationResponse struct {
 
 func (x *CreateOrganizationResponse) Reset() {
 	*x = CreateOrganizationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[31]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2813,7 +3419,7 @@ func (x *CreateOrganizationResponse) String() string {
 func (*CreateOrganizationResponse) ProtoMessage() {}
 
 func (x *CreateOrganizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[31]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2826,7 +3432,7 @@ func (x *CreateOrganizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrganizationResponse.ProtoReflect.Descriptor instead.
 func (*CreateOrganizationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{31}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CreateOrganizationResponse) GetOrganization() *Organization {
@@ -2846,7 +3452,7 @@ type GetOrganizationRequest struct {
 
 func (x *GetOrganizationRequest) Reset() {
 	*x = GetOrganizationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[32]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2858,7 +3464,7 @@ func (x *GetOrganizationRequest) String() string {
 func (*GetOrganizationRequest) ProtoMessage() {}
 
 func (x *GetOrganizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[32]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2871,7 +3477,7 @@ func (x *GetOrganizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrganizationRequest.ProtoReflect.Descriptor instead.
 func (*GetOrganizationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{32}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetOrganizationRequest) GetOrganizationId() int64 {
@@ -2891,7 +3497,7 @@ type GetOrganizationResponse struct {
 
 func (x *GetOrganizationResponse) Reset() {
 	*x = GetOrganizationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[33]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2903,7 +3509,7 @@ func (x *GetOrganizationResponse) String() string {
 func (*GetOrganizationResponse) ProtoMessage() {}
 
 func (x *GetOrganizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[33]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2916,7 +3522,7 @@ func (x *GetOrganizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrganizationResponse.ProtoReflect.Descriptor instead.
 func (*GetOrganizationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{33}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetOrganizationResponse) GetOrganization() *Organization {
@@ -2937,7 +3543,7 @@ type ListOrganizationsRequest struct {
 
 func (x *ListOrganizationsRequest) Reset() {
 	*x = ListOrganizationsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[34]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2949,7 +3555,7 @@ func (x *ListOrganizationsRequest) String() string {
 func (*ListOrganizationsRequest) ProtoMessage() {}
 
 func (x *ListOrganizationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[34]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2962,7 +3568,7 @@ func (x *ListOrganizationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrganizationsRequest.ProtoReflect.Descriptor instead.
 func (*ListOrganizationsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{34}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListOrganizationsRequest) GetPageSize() int32 {
@@ -2990,7 +3596,7 @@ type ListOrganizationsResponse struct {
 
 func (x *ListOrganizationsResponse) Reset() {
 	*x = ListOrganizationsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[35]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3002,7 +3608,7 @@ func (x *ListOrganizationsResponse) String() string {
 func (*ListOrganizationsResponse) ProtoMessage() {}
 
 func (x *ListOrganizationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[35]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3015,7 +3621,7 @@ func (x *ListOrganizationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrganizationsResponse.ProtoReflect.Descriptor instead.
 func (*ListOrganizationsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{35}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListOrganizationsResponse) GetOrganizations() []*Organization {
@@ -3043,7 +3649,7 @@ type UpdateOrganizationRequest struct {
 
 func (x *UpdateOrganizationRequest) Reset() {
 	*x = UpdateOrganizationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[36]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3055,7 +3661,7 @@ func (x *UpdateOrganizationRequest) String() string {
 func (*UpdateOrganizationRequest) ProtoMessage() {}
 
 func (x *UpdateOrganizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[36]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3068,7 +3674,7 @@ func (x *UpdateOrganizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOrganizationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateOrganizationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{36}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *UpdateOrganizationRequest) GetOrganizationId() int64 {
@@ -3095,7 +3701,7 @@ type UpdateOrganizationResponse struct {
 
 func (x *UpdateOrganizationResponse) Reset() {
 	*x = UpdateOrganizationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[37]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3107,7 +3713,7 @@ func (x *UpdateOrganizationResponse) String() string {
 func (*UpdateOrganizationResponse) ProtoMessage() {}
 
 func (x *UpdateOrganizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[37]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3120,7 +3726,7 @@ func (x *UpdateOrganizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOrganizationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateOrganizationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{37}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *UpdateOrganizationResponse) GetOrganization() *Organization {
@@ -3142,7 +3748,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[38]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3154,7 +3760,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[38]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3167,7 +3773,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{38}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListMembersRequest) GetOrganizationId() int64 {
@@ -3202,7 +3808,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3214,7 +3820,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3227,7 +3833,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{39}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -3256,7 +3862,7 @@ type UpdateMemberRoleRequest struct {
 
 func (x *UpdateMemberRoleRequest) Reset() {
 	*x = UpdateMemberRoleRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3268,7 +3874,7 @@ func (x *UpdateMemberRoleRequest) String() string {
 func (*UpdateMemberRoleRequest) ProtoMessage() {}
 
 func (x *UpdateMemberRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3281,7 +3887,7 @@ func (x *UpdateMemberRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMemberRoleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMemberRoleRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{40}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *UpdateMemberRoleRequest) GetOrganizationId() int64 {
@@ -3315,7 +3921,7 @@ type UpdateMemberRoleResponse struct {
 
 func (x *UpdateMemberRoleResponse) Reset() {
 	*x = UpdateMemberRoleResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3327,7 +3933,7 @@ func (x *UpdateMemberRoleResponse) String() string {
 func (*UpdateMemberRoleResponse) ProtoMessage() {}
 
 func (x *UpdateMemberRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3340,7 +3946,7 @@ func (x *UpdateMemberRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMemberRoleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateMemberRoleResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{41}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *UpdateMemberRoleResponse) GetMember() *Member {
@@ -3361,7 +3967,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3373,7 +3979,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3386,7 +3992,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{42}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *RemoveMemberRequest) GetOrganizationId() int64 {
@@ -3412,7 +4018,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3424,7 +4030,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3437,7 +4043,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{43}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{54}
 }
 
 // CreateInvitationRequest invites an e-mail address.
@@ -3452,7 +4058,7 @@ type CreateInvitationRequest struct {
 
 func (x *CreateInvitationRequest) Reset() {
 	*x = CreateInvitationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3464,7 +4070,7 @@ func (x *CreateInvitationRequest) String() string {
 func (*CreateInvitationRequest) ProtoMessage() {}
 
 func (x *CreateInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3477,7 +4083,7 @@ func (x *CreateInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvitationRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{44}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CreateInvitationRequest) GetOrganizationId() int64 {
@@ -3512,7 +4118,7 @@ type CreateInvitationResponse struct {
 
 func (x *CreateInvitationResponse) Reset() {
 	*x = CreateInvitationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3524,7 +4130,7 @@ func (x *CreateInvitationResponse) String() string {
 func (*CreateInvitationResponse) ProtoMessage() {}
 
 func (x *CreateInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3537,7 +4143,7 @@ func (x *CreateInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvitationResponse.ProtoReflect.Descriptor instead.
 func (*CreateInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{45}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *CreateInvitationResponse) GetInvitation() *Invitation {
@@ -3566,7 +4172,7 @@ type ListInvitationsRequest struct {
 
 func (x *ListInvitationsRequest) Reset() {
 	*x = ListInvitationsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3578,7 +4184,7 @@ func (x *ListInvitationsRequest) String() string {
 func (*ListInvitationsRequest) ProtoMessage() {}
 
 func (x *ListInvitationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3591,7 +4197,7 @@ func (x *ListInvitationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvitationsRequest.ProtoReflect.Descriptor instead.
 func (*ListInvitationsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{46}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListInvitationsRequest) GetOrganizationId() int64 {
@@ -3626,7 +4232,7 @@ type ListInvitationsResponse struct {
 
 func (x *ListInvitationsResponse) Reset() {
 	*x = ListInvitationsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3638,7 +4244,7 @@ func (x *ListInvitationsResponse) String() string {
 func (*ListInvitationsResponse) ProtoMessage() {}
 
 func (x *ListInvitationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3651,7 +4257,7 @@ func (x *ListInvitationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvitationsResponse.ProtoReflect.Descriptor instead.
 func (*ListInvitationsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{47}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListInvitationsResponse) GetInvitations() []*Invitation {
@@ -3679,7 +4285,7 @@ type RevokeInvitationRequest struct {
 
 func (x *RevokeInvitationRequest) Reset() {
 	*x = RevokeInvitationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3691,7 +4297,7 @@ func (x *RevokeInvitationRequest) String() string {
 func (*RevokeInvitationRequest) ProtoMessage() {}
 
 func (x *RevokeInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3704,7 +4310,7 @@ func (x *RevokeInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeInvitationRequest.ProtoReflect.Descriptor instead.
 func (*RevokeInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{48}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *RevokeInvitationRequest) GetOrganizationId() int64 {
@@ -3730,7 +4336,7 @@ type RevokeInvitationResponse struct {
 
 func (x *RevokeInvitationResponse) Reset() {
 	*x = RevokeInvitationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3742,7 +4348,7 @@ func (x *RevokeInvitationResponse) String() string {
 func (*RevokeInvitationResponse) ProtoMessage() {}
 
 func (x *RevokeInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3755,7 +4361,7 @@ func (x *RevokeInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeInvitationResponse.ProtoReflect.Descriptor instead.
 func (*RevokeInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{49}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{60}
 }
 
 // AcceptInvitationRequest carries the invitation token.
@@ -3768,7 +4374,7 @@ type AcceptInvitationRequest struct {
 
 func (x *AcceptInvitationRequest) Reset() {
 	*x = AcceptInvitationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3780,7 +4386,7 @@ func (x *AcceptInvitationRequest) String() string {
 func (*AcceptInvitationRequest) ProtoMessage() {}
 
 func (x *AcceptInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3793,7 +4399,7 @@ func (x *AcceptInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptInvitationRequest.ProtoReflect.Descriptor instead.
 func (*AcceptInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{50}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *AcceptInvitationRequest) GetToken() string {
@@ -3813,7 +4419,7 @@ type AcceptInvitationResponse struct {
 
 func (x *AcceptInvitationResponse) Reset() {
 	*x = AcceptInvitationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3825,7 +4431,7 @@ func (x *AcceptInvitationResponse) String() string {
 func (*AcceptInvitationResponse) ProtoMessage() {}
 
 func (x *AcceptInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3838,7 +4444,7 @@ func (x *AcceptInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptInvitationResponse.ProtoReflect.Descriptor instead.
 func (*AcceptInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{51}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AcceptInvitationResponse) GetMembership() *Membership {
@@ -3860,7 +4466,7 @@ type CreateSiteRequest struct {
 
 func (x *CreateSiteRequest) Reset() {
 	*x = CreateSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3872,7 +4478,7 @@ func (x *CreateSiteRequest) String() string {
 func (*CreateSiteRequest) ProtoMessage() {}
 
 func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3885,7 +4491,7 @@ func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteRequest.ProtoReflect.Descriptor instead.
 func (*CreateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{52}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *CreateSiteRequest) GetOrganizationId() int64 {
@@ -3919,7 +4525,7 @@ type CreateSiteResponse struct {
 
 func (x *CreateSiteResponse) Reset() {
 	*x = CreateSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3931,7 +4537,7 @@ func (x *CreateSiteResponse) String() string {
 func (*CreateSiteResponse) ProtoMessage() {}
 
 func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3944,7 +4550,7 @@ func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteResponse.ProtoReflect.Descriptor instead.
 func (*CreateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{53}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *CreateSiteResponse) GetSite() *Site {
@@ -3964,7 +4570,7 @@ type GetSiteRequest struct {
 
 func (x *GetSiteRequest) Reset() {
 	*x = GetSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3976,7 +4582,7 @@ func (x *GetSiteRequest) String() string {
 func (*GetSiteRequest) ProtoMessage() {}
 
 func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3989,7 +4595,7 @@ func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{54}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetSiteRequest) GetSiteId() int64 {
@@ -4009,7 +4615,7 @@ type GetSiteResponse struct {
 
 func (x *GetSiteResponse) Reset() {
 	*x = GetSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4021,7 +4627,7 @@ func (x *GetSiteResponse) String() string {
 func (*GetSiteResponse) ProtoMessage() {}
 
 func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4034,7 +4640,7 @@ func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{55}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GetSiteResponse) GetSite() *Site {
@@ -4056,7 +4662,7 @@ type ListSitesRequest struct {
 
 func (x *ListSitesRequest) Reset() {
 	*x = ListSitesRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4068,7 +4674,7 @@ func (x *ListSitesRequest) String() string {
 func (*ListSitesRequest) ProtoMessage() {}
 
 func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4081,7 +4687,7 @@ func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSitesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{56}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ListSitesRequest) GetOrganizationId() int64 {
@@ -4116,7 +4722,7 @@ type ListSitesResponse struct {
 
 func (x *ListSitesResponse) Reset() {
 	*x = ListSitesResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4128,7 +4734,7 @@ func (x *ListSitesResponse) String() string {
 func (*ListSitesResponse) ProtoMessage() {}
 
 func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4141,7 +4747,7 @@ func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSitesResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{57}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ListSitesResponse) GetSites() []*Site {
@@ -4169,7 +4775,7 @@ type UpdateSiteRequest struct {
 
 func (x *UpdateSiteRequest) Reset() {
 	*x = UpdateSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4181,7 +4787,7 @@ func (x *UpdateSiteRequest) String() string {
 func (*UpdateSiteRequest) ProtoMessage() {}
 
 func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4194,7 +4800,7 @@ func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{58}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *UpdateSiteRequest) GetSiteId() int64 {
@@ -4221,7 +4827,7 @@ type UpdateSiteResponse struct {
 
 func (x *UpdateSiteResponse) Reset() {
 	*x = UpdateSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4233,7 +4839,7 @@ func (x *UpdateSiteResponse) String() string {
 func (*UpdateSiteResponse) ProtoMessage() {}
 
 func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4246,7 +4852,7 @@ func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{59}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *UpdateSiteResponse) GetSite() *Site {
@@ -4266,7 +4872,7 @@ type DeleteSiteRequest struct {
 
 func (x *DeleteSiteRequest) Reset() {
 	*x = DeleteSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4278,7 +4884,7 @@ func (x *DeleteSiteRequest) String() string {
 func (*DeleteSiteRequest) ProtoMessage() {}
 
 func (x *DeleteSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4291,7 +4897,7 @@ func (x *DeleteSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSiteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{60}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *DeleteSiteRequest) GetSiteId() int64 {
@@ -4310,7 +4916,7 @@ type DeleteSiteResponse struct {
 
 func (x *DeleteSiteResponse) Reset() {
 	*x = DeleteSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4322,7 +4928,7 @@ func (x *DeleteSiteResponse) String() string {
 func (*DeleteSiteResponse) ProtoMessage() {}
 
 func (x *DeleteSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4335,7 +4941,7 @@ func (x *DeleteSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSiteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{61}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{72}
 }
 
 // AddSiteDomainRequest adds a domain pattern.
@@ -4349,7 +4955,7 @@ type AddSiteDomainRequest struct {
 
 func (x *AddSiteDomainRequest) Reset() {
 	*x = AddSiteDomainRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4361,7 +4967,7 @@ func (x *AddSiteDomainRequest) String() string {
 func (*AddSiteDomainRequest) ProtoMessage() {}
 
 func (x *AddSiteDomainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4374,7 +4980,7 @@ func (x *AddSiteDomainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddSiteDomainRequest.ProtoReflect.Descriptor instead.
 func (*AddSiteDomainRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{62}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *AddSiteDomainRequest) GetSiteId() int64 {
@@ -4401,7 +5007,7 @@ type AddSiteDomainResponse struct {
 
 func (x *AddSiteDomainResponse) Reset() {
 	*x = AddSiteDomainResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4413,7 +5019,7 @@ func (x *AddSiteDomainResponse) String() string {
 func (*AddSiteDomainResponse) ProtoMessage() {}
 
 func (x *AddSiteDomainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4426,7 +5032,7 @@ func (x *AddSiteDomainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddSiteDomainResponse.ProtoReflect.Descriptor instead.
 func (*AddSiteDomainResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{63}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *AddSiteDomainResponse) GetSite() *Site {
@@ -4447,7 +5053,7 @@ type RemoveSiteDomainRequest struct {
 
 func (x *RemoveSiteDomainRequest) Reset() {
 	*x = RemoveSiteDomainRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4459,7 +5065,7 @@ func (x *RemoveSiteDomainRequest) String() string {
 func (*RemoveSiteDomainRequest) ProtoMessage() {}
 
 func (x *RemoveSiteDomainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4472,7 +5078,7 @@ func (x *RemoveSiteDomainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveSiteDomainRequest.ProtoReflect.Descriptor instead.
 func (*RemoveSiteDomainRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{64}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *RemoveSiteDomainRequest) GetSiteId() int64 {
@@ -4499,7 +5105,7 @@ type RemoveSiteDomainResponse struct {
 
 func (x *RemoveSiteDomainResponse) Reset() {
 	*x = RemoveSiteDomainResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4511,7 +5117,7 @@ func (x *RemoveSiteDomainResponse) String() string {
 func (*RemoveSiteDomainResponse) ProtoMessage() {}
 
 func (x *RemoveSiteDomainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4524,7 +5130,7 @@ func (x *RemoveSiteDomainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveSiteDomainResponse.ProtoReflect.Descriptor instead.
 func (*RemoveSiteDomainResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{65}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *RemoveSiteDomainResponse) GetSite() *Site {
@@ -4544,7 +5150,7 @@ type GetSiteSettingsRequest struct {
 
 func (x *GetSiteSettingsRequest) Reset() {
 	*x = GetSiteSettingsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4556,7 +5162,7 @@ func (x *GetSiteSettingsRequest) String() string {
 func (*GetSiteSettingsRequest) ProtoMessage() {}
 
 func (x *GetSiteSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4569,7 +5175,7 @@ func (x *GetSiteSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteSettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{66}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *GetSiteSettingsRequest) GetSiteId() int64 {
@@ -4589,7 +5195,7 @@ type GetSiteSettingsResponse struct {
 
 func (x *GetSiteSettingsResponse) Reset() {
 	*x = GetSiteSettingsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4601,7 +5207,7 @@ func (x *GetSiteSettingsResponse) String() string {
 func (*GetSiteSettingsResponse) ProtoMessage() {}
 
 func (x *GetSiteSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4614,7 +5220,7 @@ func (x *GetSiteSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteSettingsResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{67}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *GetSiteSettingsResponse) GetSettings() *SiteSettings {
@@ -4637,7 +5243,7 @@ type UpdateSiteSettingsRequest struct {
 
 func (x *UpdateSiteSettingsRequest) Reset() {
 	*x = UpdateSiteSettingsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4649,7 +5255,7 @@ func (x *UpdateSiteSettingsRequest) String() string {
 func (*UpdateSiteSettingsRequest) ProtoMessage() {}
 
 func (x *UpdateSiteSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4662,7 +5268,7 @@ func (x *UpdateSiteSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteSettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{68}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *UpdateSiteSettingsRequest) GetSiteId() int64 {
@@ -4696,7 +5302,7 @@ type UpdateSiteSettingsResponse struct {
 
 func (x *UpdateSiteSettingsResponse) Reset() {
 	*x = UpdateSiteSettingsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4708,7 +5314,7 @@ func (x *UpdateSiteSettingsResponse) String() string {
 func (*UpdateSiteSettingsResponse) ProtoMessage() {}
 
 func (x *UpdateSiteSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4721,7 +5327,7 @@ func (x *UpdateSiteSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteSettingsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSiteSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{69}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *UpdateSiteSettingsResponse) GetSettings() *SiteSettings {
@@ -4741,7 +5347,7 @@ type ListSurveysRequest struct {
 
 func (x *ListSurveysRequest) Reset() {
 	*x = ListSurveysRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4753,7 +5359,7 @@ func (x *ListSurveysRequest) String() string {
 func (*ListSurveysRequest) ProtoMessage() {}
 
 func (x *ListSurveysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4766,7 +5372,7 @@ func (x *ListSurveysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSurveysRequest.ProtoReflect.Descriptor instead.
 func (*ListSurveysRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{70}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ListSurveysRequest) GetSiteId() int64 {
@@ -4787,7 +5393,7 @@ type ListSurveysResponse struct {
 
 func (x *ListSurveysResponse) Reset() {
 	*x = ListSurveysResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4799,7 +5405,7 @@ func (x *ListSurveysResponse) String() string {
 func (*ListSurveysResponse) ProtoMessage() {}
 
 func (x *ListSurveysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4812,7 +5418,7 @@ func (x *ListSurveysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSurveysResponse.ProtoReflect.Descriptor instead.
 func (*ListSurveysResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{71}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ListSurveysResponse) GetSurveys() []*Survey {
@@ -4833,7 +5439,7 @@ type GetSurveyRequest struct {
 
 func (x *GetSurveyRequest) Reset() {
 	*x = GetSurveyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4845,7 +5451,7 @@ func (x *GetSurveyRequest) String() string {
 func (*GetSurveyRequest) ProtoMessage() {}
 
 func (x *GetSurveyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4858,7 +5464,7 @@ func (x *GetSurveyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSurveyRequest.ProtoReflect.Descriptor instead.
 func (*GetSurveyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{72}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *GetSurveyRequest) GetSiteId() int64 {
@@ -4885,7 +5491,7 @@ type GetSurveyResponse struct {
 
 func (x *GetSurveyResponse) Reset() {
 	*x = GetSurveyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4897,7 +5503,7 @@ func (x *GetSurveyResponse) String() string {
 func (*GetSurveyResponse) ProtoMessage() {}
 
 func (x *GetSurveyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4910,7 +5516,7 @@ func (x *GetSurveyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSurveyResponse.ProtoReflect.Descriptor instead.
 func (*GetSurveyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{73}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *GetSurveyResponse) GetSurvey() *Survey {
@@ -4932,7 +5538,7 @@ type CreateSurveyRequest struct {
 
 func (x *CreateSurveyRequest) Reset() {
 	*x = CreateSurveyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4944,7 +5550,7 @@ func (x *CreateSurveyRequest) String() string {
 func (*CreateSurveyRequest) ProtoMessage() {}
 
 func (x *CreateSurveyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4957,7 +5563,7 @@ func (x *CreateSurveyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSurveyRequest.ProtoReflect.Descriptor instead.
 func (*CreateSurveyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{74}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *CreateSurveyRequest) GetSiteId() int64 {
@@ -4984,7 +5590,7 @@ type CreateSurveyResponse struct {
 
 func (x *CreateSurveyResponse) Reset() {
 	*x = CreateSurveyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4996,7 +5602,7 @@ func (x *CreateSurveyResponse) String() string {
 func (*CreateSurveyResponse) ProtoMessage() {}
 
 func (x *CreateSurveyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5009,7 +5615,7 @@ func (x *CreateSurveyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSurveyResponse.ProtoReflect.Descriptor instead.
 func (*CreateSurveyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{75}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *CreateSurveyResponse) GetSurvey() *Survey {
@@ -5031,7 +5637,7 @@ type UpdateSurveyRequest struct {
 
 func (x *UpdateSurveyRequest) Reset() {
 	*x = UpdateSurveyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5043,7 +5649,7 @@ func (x *UpdateSurveyRequest) String() string {
 func (*UpdateSurveyRequest) ProtoMessage() {}
 
 func (x *UpdateSurveyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5056,7 +5662,7 @@ func (x *UpdateSurveyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSurveyRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSurveyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{76}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *UpdateSurveyRequest) GetSiteId() int64 {
@@ -5090,7 +5696,7 @@ type UpdateSurveyResponse struct {
 
 func (x *UpdateSurveyResponse) Reset() {
 	*x = UpdateSurveyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5102,7 +5708,7 @@ func (x *UpdateSurveyResponse) String() string {
 func (*UpdateSurveyResponse) ProtoMessage() {}
 
 func (x *UpdateSurveyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5115,7 +5721,7 @@ func (x *UpdateSurveyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSurveyResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSurveyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{77}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *UpdateSurveyResponse) GetSurvey() *Survey {
@@ -5136,7 +5742,7 @@ type DeleteSurveyRequest struct {
 
 func (x *DeleteSurveyRequest) Reset() {
 	*x = DeleteSurveyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5148,7 +5754,7 @@ func (x *DeleteSurveyRequest) String() string {
 func (*DeleteSurveyRequest) ProtoMessage() {}
 
 func (x *DeleteSurveyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5161,7 +5767,7 @@ func (x *DeleteSurveyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSurveyRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSurveyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{78}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *DeleteSurveyRequest) GetSiteId() int64 {
@@ -5187,7 +5793,7 @@ type DeleteSurveyResponse struct {
 
 func (x *DeleteSurveyResponse) Reset() {
 	*x = DeleteSurveyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5199,7 +5805,7 @@ func (x *DeleteSurveyResponse) String() string {
 func (*DeleteSurveyResponse) ProtoMessage() {}
 
 func (x *DeleteSurveyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5212,7 +5818,7 @@ func (x *DeleteSurveyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSurveyResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSurveyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{79}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{90}
 }
 
 // Funnel is a saved funnel: ordered steps a session passes through.
@@ -5232,7 +5838,7 @@ type Funnel struct {
 
 func (x *Funnel) Reset() {
 	*x = Funnel{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5244,7 +5850,7 @@ func (x *Funnel) String() string {
 func (*Funnel) ProtoMessage() {}
 
 func (x *Funnel) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5257,7 +5863,7 @@ func (x *Funnel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Funnel.ProtoReflect.Descriptor instead.
 func (*Funnel) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{80}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *Funnel) GetId() int64 {
@@ -5312,7 +5918,7 @@ type ListFunnelsRequest struct {
 
 func (x *ListFunnelsRequest) Reset() {
 	*x = ListFunnelsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5324,7 +5930,7 @@ func (x *ListFunnelsRequest) String() string {
 func (*ListFunnelsRequest) ProtoMessage() {}
 
 func (x *ListFunnelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5337,7 +5943,7 @@ func (x *ListFunnelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFunnelsRequest.ProtoReflect.Descriptor instead.
 func (*ListFunnelsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{81}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ListFunnelsRequest) GetSiteId() int64 {
@@ -5357,7 +5963,7 @@ type ListFunnelsResponse struct {
 
 func (x *ListFunnelsResponse) Reset() {
 	*x = ListFunnelsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5369,7 +5975,7 @@ func (x *ListFunnelsResponse) String() string {
 func (*ListFunnelsResponse) ProtoMessage() {}
 
 func (x *ListFunnelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5382,7 +5988,7 @@ func (x *ListFunnelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFunnelsResponse.ProtoReflect.Descriptor instead.
 func (*ListFunnelsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{82}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ListFunnelsResponse) GetFunnels() []*Funnel {
@@ -5403,7 +6009,7 @@ type GetFunnelRequest struct {
 
 func (x *GetFunnelRequest) Reset() {
 	*x = GetFunnelRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5415,7 +6021,7 @@ func (x *GetFunnelRequest) String() string {
 func (*GetFunnelRequest) ProtoMessage() {}
 
 func (x *GetFunnelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5428,7 +6034,7 @@ func (x *GetFunnelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFunnelRequest.ProtoReflect.Descriptor instead.
 func (*GetFunnelRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{83}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *GetFunnelRequest) GetSiteId() int64 {
@@ -5455,7 +6061,7 @@ type GetFunnelResponse struct {
 
 func (x *GetFunnelResponse) Reset() {
 	*x = GetFunnelResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5467,7 +6073,7 @@ func (x *GetFunnelResponse) String() string {
 func (*GetFunnelResponse) ProtoMessage() {}
 
 func (x *GetFunnelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5480,7 +6086,7 @@ func (x *GetFunnelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFunnelResponse.ProtoReflect.Descriptor instead.
 func (*GetFunnelResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{84}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *GetFunnelResponse) GetFunnel() *Funnel {
@@ -5501,7 +6107,7 @@ type CreateFunnelRequest struct {
 
 func (x *CreateFunnelRequest) Reset() {
 	*x = CreateFunnelRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5513,7 +6119,7 @@ func (x *CreateFunnelRequest) String() string {
 func (*CreateFunnelRequest) ProtoMessage() {}
 
 func (x *CreateFunnelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5526,7 +6132,7 @@ func (x *CreateFunnelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFunnelRequest.ProtoReflect.Descriptor instead.
 func (*CreateFunnelRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{85}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *CreateFunnelRequest) GetSiteId() int64 {
@@ -5553,7 +6159,7 @@ type CreateFunnelResponse struct {
 
 func (x *CreateFunnelResponse) Reset() {
 	*x = CreateFunnelResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5565,7 +6171,7 @@ func (x *CreateFunnelResponse) String() string {
 func (*CreateFunnelResponse) ProtoMessage() {}
 
 func (x *CreateFunnelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5578,7 +6184,7 @@ func (x *CreateFunnelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFunnelResponse.ProtoReflect.Descriptor instead.
 func (*CreateFunnelResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{86}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *CreateFunnelResponse) GetFunnel() *Funnel {
@@ -5600,7 +6206,7 @@ type UpdateFunnelRequest struct {
 
 func (x *UpdateFunnelRequest) Reset() {
 	*x = UpdateFunnelRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5612,7 +6218,7 @@ func (x *UpdateFunnelRequest) String() string {
 func (*UpdateFunnelRequest) ProtoMessage() {}
 
 func (x *UpdateFunnelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5625,7 +6231,7 @@ func (x *UpdateFunnelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFunnelRequest.ProtoReflect.Descriptor instead.
 func (*UpdateFunnelRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{87}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *UpdateFunnelRequest) GetSiteId() int64 {
@@ -5659,7 +6265,7 @@ type UpdateFunnelResponse struct {
 
 func (x *UpdateFunnelResponse) Reset() {
 	*x = UpdateFunnelResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5671,7 +6277,7 @@ func (x *UpdateFunnelResponse) String() string {
 func (*UpdateFunnelResponse) ProtoMessage() {}
 
 func (x *UpdateFunnelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5684,7 +6290,7 @@ func (x *UpdateFunnelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFunnelResponse.ProtoReflect.Descriptor instead.
 func (*UpdateFunnelResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{88}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *UpdateFunnelResponse) GetFunnel() *Funnel {
@@ -5705,7 +6311,7 @@ type DeleteFunnelRequest struct {
 
 func (x *DeleteFunnelRequest) Reset() {
 	*x = DeleteFunnelRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5717,7 +6323,7 @@ func (x *DeleteFunnelRequest) String() string {
 func (*DeleteFunnelRequest) ProtoMessage() {}
 
 func (x *DeleteFunnelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5730,7 +6336,7 @@ func (x *DeleteFunnelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFunnelRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFunnelRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{89}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *DeleteFunnelRequest) GetSiteId() int64 {
@@ -5756,7 +6362,7 @@ type DeleteFunnelResponse struct {
 
 func (x *DeleteFunnelResponse) Reset() {
 	*x = DeleteFunnelResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5768,7 +6374,7 @@ func (x *DeleteFunnelResponse) String() string {
 func (*DeleteFunnelResponse) ProtoMessage() {}
 
 func (x *DeleteFunnelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5781,7 +6387,7 @@ func (x *DeleteFunnelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFunnelResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFunnelResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{90}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{101}
 }
 
 // CreateApiKeyRequest creates a key.
@@ -5797,7 +6403,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5809,7 +6415,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5822,7 +6428,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{91}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *CreateApiKeyRequest) GetOrganizationId() int64 {
@@ -5857,7 +6463,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5869,7 +6475,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5882,7 +6488,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{92}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -5911,7 +6517,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5923,7 +6529,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5936,7 +6542,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{93}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ListApiKeysRequest) GetOrganizationId() int64 {
@@ -5971,7 +6577,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5983,7 +6589,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5996,7 +6602,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{94}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -6024,7 +6630,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6036,7 +6642,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6049,7 +6655,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{95}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *RevokeApiKeyRequest) GetOrganizationId() int64 {
@@ -6076,7 +6682,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6088,7 +6694,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6101,7 +6707,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{96}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -6122,7 +6728,7 @@ type ListFeatureFlagsRequest struct {
 
 func (x *ListFeatureFlagsRequest) Reset() {
 	*x = ListFeatureFlagsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6134,7 +6740,7 @@ func (x *ListFeatureFlagsRequest) String() string {
 func (*ListFeatureFlagsRequest) ProtoMessage() {}
 
 func (x *ListFeatureFlagsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6147,7 +6753,7 @@ func (x *ListFeatureFlagsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureFlagsRequest.ProtoReflect.Descriptor instead.
 func (*ListFeatureFlagsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{97}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *ListFeatureFlagsRequest) GetScope() FeatureFlagScope {
@@ -6174,7 +6780,7 @@ type ListFeatureFlagsResponse struct {
 
 func (x *ListFeatureFlagsResponse) Reset() {
 	*x = ListFeatureFlagsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6186,7 +6792,7 @@ func (x *ListFeatureFlagsResponse) String() string {
 func (*ListFeatureFlagsResponse) ProtoMessage() {}
 
 func (x *ListFeatureFlagsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6199,7 +6805,7 @@ func (x *ListFeatureFlagsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureFlagsResponse.ProtoReflect.Descriptor instead.
 func (*ListFeatureFlagsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{98}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *ListFeatureFlagsResponse) GetFlags() []*FeatureFlag {
@@ -6219,7 +6825,7 @@ type SetFeatureFlagRequest struct {
 
 func (x *SetFeatureFlagRequest) Reset() {
 	*x = SetFeatureFlagRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6231,7 +6837,7 @@ func (x *SetFeatureFlagRequest) String() string {
 func (*SetFeatureFlagRequest) ProtoMessage() {}
 
 func (x *SetFeatureFlagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6244,7 +6850,7 @@ func (x *SetFeatureFlagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFeatureFlagRequest.ProtoReflect.Descriptor instead.
 func (*SetFeatureFlagRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{99}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *SetFeatureFlagRequest) GetFlag() *FeatureFlag {
@@ -6264,7 +6870,7 @@ type SetFeatureFlagResponse struct {
 
 func (x *SetFeatureFlagResponse) Reset() {
 	*x = SetFeatureFlagResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6276,7 +6882,7 @@ func (x *SetFeatureFlagResponse) String() string {
 func (*SetFeatureFlagResponse) ProtoMessage() {}
 
 func (x *SetFeatureFlagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6289,7 +6895,7 @@ func (x *SetFeatureFlagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFeatureFlagResponse.ProtoReflect.Descriptor instead.
 func (*SetFeatureFlagResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{100}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *SetFeatureFlagResponse) GetFlag() *FeatureFlag {
@@ -6308,7 +6914,7 @@ type GetMaintenanceRequest struct {
 
 func (x *GetMaintenanceRequest) Reset() {
 	*x = GetMaintenanceRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6320,7 +6926,7 @@ func (x *GetMaintenanceRequest) String() string {
 func (*GetMaintenanceRequest) ProtoMessage() {}
 
 func (x *GetMaintenanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6333,7 +6939,7 @@ func (x *GetMaintenanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMaintenanceRequest.ProtoReflect.Descriptor instead.
 func (*GetMaintenanceRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{101}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{112}
 }
 
 // GetMaintenanceResponse is the switch.
@@ -6346,7 +6952,7 @@ type GetMaintenanceResponse struct {
 
 func (x *GetMaintenanceResponse) Reset() {
 	*x = GetMaintenanceResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[102]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6358,7 +6964,7 @@ func (x *GetMaintenanceResponse) String() string {
 func (*GetMaintenanceResponse) ProtoMessage() {}
 
 func (x *GetMaintenanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[102]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6371,7 +6977,7 @@ func (x *GetMaintenanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMaintenanceResponse.ProtoReflect.Descriptor instead.
 func (*GetMaintenanceResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{102}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *GetMaintenanceResponse) GetMaintenance() *Maintenance {
@@ -6392,7 +6998,7 @@ type SetMaintenanceRequest struct {
 
 func (x *SetMaintenanceRequest) Reset() {
 	*x = SetMaintenanceRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[103]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6404,7 +7010,7 @@ func (x *SetMaintenanceRequest) String() string {
 func (*SetMaintenanceRequest) ProtoMessage() {}
 
 func (x *SetMaintenanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[103]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6417,7 +7023,7 @@ func (x *SetMaintenanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMaintenanceRequest.ProtoReflect.Descriptor instead.
 func (*SetMaintenanceRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{103}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *SetMaintenanceRequest) GetEnabled() bool {
@@ -6444,7 +7050,7 @@ type SetMaintenanceResponse struct {
 
 func (x *SetMaintenanceResponse) Reset() {
 	*x = SetMaintenanceResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[104]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6456,7 +7062,7 @@ func (x *SetMaintenanceResponse) String() string {
 func (*SetMaintenanceResponse) ProtoMessage() {}
 
 func (x *SetMaintenanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[104]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6469,7 +7075,7 @@ func (x *SetMaintenanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMaintenanceResponse.ProtoReflect.Descriptor instead.
 func (*SetMaintenanceResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{104}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *SetMaintenanceResponse) GetMaintenance() *Maintenance {
@@ -6491,7 +7097,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[105]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6503,7 +7109,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[105]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6516,7 +7122,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{105}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *ListAuditEventsRequest) GetOrganizationId() int64 {
@@ -6551,7 +7157,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[106]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6563,7 +7169,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[106]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6576,7 +7182,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{106}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -6602,7 +7208,7 @@ type GetPublicConfigRequest struct {
 
 func (x *GetPublicConfigRequest) Reset() {
 	*x = GetPublicConfigRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[107]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6614,7 +7220,7 @@ func (x *GetPublicConfigRequest) String() string {
 func (*GetPublicConfigRequest) ProtoMessage() {}
 
 func (x *GetPublicConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[107]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6627,7 +7233,7 @@ func (x *GetPublicConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetPublicConfigRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{107}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{118}
 }
 
 // GetPublicConfigResponse is what the dashboard reads at start.
@@ -6649,7 +7255,7 @@ type GetPublicConfigResponse struct {
 
 func (x *GetPublicConfigResponse) Reset() {
 	*x = GetPublicConfigResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[108]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6661,7 +7267,7 @@ func (x *GetPublicConfigResponse) String() string {
 func (*GetPublicConfigResponse) ProtoMessage() {}
 
 func (x *GetPublicConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[108]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6674,7 +7280,7 @@ func (x *GetPublicConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetPublicConfigResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{108}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *GetPublicConfigResponse) GetVersion() string {
@@ -6729,7 +7335,7 @@ type GetSiteConfigRequest struct {
 
 func (x *GetSiteConfigRequest) Reset() {
 	*x = GetSiteConfigRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[109]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6741,7 +7347,7 @@ func (x *GetSiteConfigRequest) String() string {
 func (*GetSiteConfigRequest) ProtoMessage() {}
 
 func (x *GetSiteConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[109]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6754,7 +7360,7 @@ func (x *GetSiteConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteConfigRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{109}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *GetSiteConfigRequest) GetSiteKey() string {
@@ -6787,7 +7393,7 @@ type GetSiteConfigResponse struct {
 
 func (x *GetSiteConfigResponse) Reset() {
 	*x = GetSiteConfigResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[110]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6799,7 +7405,7 @@ func (x *GetSiteConfigResponse) String() string {
 func (*GetSiteConfigResponse) ProtoMessage() {}
 
 func (x *GetSiteConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[110]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6812,7 +7418,7 @@ func (x *GetSiteConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteConfigResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{110}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *GetSiteConfigResponse) GetSiteId() int64 {
@@ -6893,7 +7499,7 @@ type LeaseSessionQuotaRequest struct {
 
 func (x *LeaseSessionQuotaRequest) Reset() {
 	*x = LeaseSessionQuotaRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[111]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6905,7 +7511,7 @@ func (x *LeaseSessionQuotaRequest) String() string {
 func (*LeaseSessionQuotaRequest) ProtoMessage() {}
 
 func (x *LeaseSessionQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[111]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6918,7 +7524,7 @@ func (x *LeaseSessionQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseSessionQuotaRequest.ProtoReflect.Descriptor instead.
 func (*LeaseSessionQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{111}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *LeaseSessionQuotaRequest) GetSiteId() int64 {
@@ -6963,7 +7569,7 @@ type LeaseSessionQuotaResponse struct {
 
 func (x *LeaseSessionQuotaResponse) Reset() {
 	*x = LeaseSessionQuotaResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[112]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6975,7 +7581,7 @@ func (x *LeaseSessionQuotaResponse) String() string {
 func (*LeaseSessionQuotaResponse) ProtoMessage() {}
 
 func (x *LeaseSessionQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[112]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6988,7 +7594,7 @@ func (x *LeaseSessionQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseSessionQuotaResponse.ProtoReflect.Descriptor instead.
 func (*LeaseSessionQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{112}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *LeaseSessionQuotaResponse) GetGranted() int64 {
@@ -7016,14 +7622,15 @@ var File_sightline_accounts_v1_accounts_proto protoreflect.FileDescriptor
 
 const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\n" +
-	"$sightline/accounts/v1/accounts.proto\x12\x15sightline.accounts.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a sightline/search/v1/search.proto\x1a\"sightline/traffic/v1/traffic.proto\x1a$sightline/sessions/v1/sessions.proto\"\x99\x01\n" +
+	"$sightline/accounts/v1/accounts.proto\x12\x15sightline.accounts.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a sightline/search/v1/search.proto\x1a\"sightline/traffic/v1/traffic.proto\x1a$sightline/sessions/v1/sessions.proto\"\xe1\x01\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12\x1a\n" +
-	"\boperator\x18\x05 \x01(\bR\boperator\"\xac\x01\n" +
+	"\boperator\x18\x05 \x01(\bR\boperator\x12F\n" +
+	"\x11email_verify_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0femailVerifyTime\"\xac\x01\n" +
 	"\x04Plan\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12(\n" +
 	"\x10sessions_per_day\x18\x02 \x01(\x03R\x0esessionsPerDay\x12,\n" +
@@ -7209,13 +7816,51 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12+\n" +
-	"\x11organization_name\x18\x04 \x01(\tR\x10organizationName\"\xec\x01\n" +
+	"\x11organization_name\x18\x04 \x01(\tR\x10organizationName\"\xa1\x02\n" +
 	"\x0eSignUpResponse\x12/\n" +
 	"\x04user\x18\x01 \x01(\v2\x1b.sightline.accounts.v1.UserR\x04user\x12G\n" +
 	"\forganization\x18\x02 \x01(\v2#.sightline.accounts.v1.OrganizationR\forganization\x12#\n" +
 	"\rsession_token\x18\x03 \x01(\tR\fsessionToken\x12;\n" +
 	"\vexpire_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"@\n" +
+	"expireTime\x123\n" +
+	"\x15verification_required\x18\x05 \x01(\bR\x14verificationRequired\"*\n" +
+	"\x12VerifyEmailRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"\xa8\x01\n" +
+	"\x13VerifyEmailResponse\x12/\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.sightline.accounts.v1.UserR\x04user\x12#\n" +
+	"\rsession_token\x18\x02 \x01(\tR\fsessionToken\x12;\n" +
+	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"1\n" +
+	"\x19ResendVerificationRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\"\x1c\n" +
+	"\x1aResendVerificationResponse\"3\n" +
+	"\x1bRequestPasswordResetRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\"\x1e\n" +
+	"\x1cRequestPasswordResetResponse\"H\n" +
+	"\x14ResetPasswordRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\"\xaa\x01\n" +
+	"\x15ResetPasswordResponse\x12/\n" +
+	"\x04user\x18\x01 \x01(\v2\x1b.sightline.accounts.v1.UserR\x04user\x12#\n" +
+	"\rsession_token\x18\x02 \x01(\tR\fsessionToken\x12;\n" +
+	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"\x87\x01\n" +
+	"\x19ListSiteRecipientsRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x19\n" +
+	"\buser_ids\x18\x02 \x03(\x03R\auserIds\x126\n" +
+	"\bmin_role\x18\x03 \x01(\x0e2\x1b.sightline.accounts.v1.RoleR\aminRole\"\x7f\n" +
+	"\tRecipient\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12/\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x1b.sightline.accounts.v1.RoleR\x04role\"\xc1\x01\n" +
+	"\x1aListSiteRecipientsResponse\x12@\n" +
+	"\n" +
+	"recipients\x18\x01 \x03(\v2 .sightline.accounts.v1.RecipientR\n" +
+	"recipients\x12\x1b\n" +
+	"\tsite_name\x18\x02 \x01(\tR\bsiteName\x12\x1b\n" +
+	"\ttime_zone\x18\x03 \x01(\tR\btimeZone\x12'\n" +
+	"\x0forganization_id\x18\x04 \x01(\x03R\x0eorganizationId\"@\n" +
 	"\fLogInRequest\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\"\xa2\x01\n" +
@@ -7510,11 +8155,17 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x1eFEATURE_FLAG_SCOPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19FEATURE_FLAG_SCOPE_GLOBAL\x10\x01\x12#\n" +
 	"\x1fFEATURE_FLAG_SCOPE_ORGANIZATION\x10\x02\x12\x1b\n" +
-	"\x17FEATURE_FLAG_SCOPE_SITE\x10\x032\xd5&\n" +
+	"\x17FEATURE_FLAG_SCOPE_SITE\x10\x032\x94\x01\n" +
+	"\x17AccountsInternalService\x12y\n" +
+	"\x12ListSiteRecipients\x120.sightline.accounts.v1.ListSiteRecipientsRequest\x1a1.sightline.accounts.v1.ListSiteRecipientsResponse2\xa3*\n" +
 	"\x0fAccountsService\x12U\n" +
 	"\x06SignUp\x12$.sightline.accounts.v1.SignUpRequest\x1a%.sightline.accounts.v1.SignUpResponse\x12R\n" +
 	"\x05LogIn\x12#.sightline.accounts.v1.LogInRequest\x1a$.sightline.accounts.v1.LogInResponse\x12U\n" +
-	"\x06LogOut\x12$.sightline.accounts.v1.LogOutRequest\x1a%.sightline.accounts.v1.LogOutResponse\x12g\n" +
+	"\x06LogOut\x12$.sightline.accounts.v1.LogOutRequest\x1a%.sightline.accounts.v1.LogOutResponse\x12d\n" +
+	"\vVerifyEmail\x12).sightline.accounts.v1.VerifyEmailRequest\x1a*.sightline.accounts.v1.VerifyEmailResponse\x12y\n" +
+	"\x12ResendVerification\x120.sightline.accounts.v1.ResendVerificationRequest\x1a1.sightline.accounts.v1.ResendVerificationResponse\x12\x7f\n" +
+	"\x14RequestPasswordReset\x122.sightline.accounts.v1.RequestPasswordResetRequest\x1a3.sightline.accounts.v1.RequestPasswordResetResponse\x12j\n" +
+	"\rResetPassword\x12+.sightline.accounts.v1.ResetPasswordRequest\x1a,.sightline.accounts.v1.ResetPasswordResponse\x12g\n" +
 	"\fAuthenticate\x12*.sightline.accounts.v1.AuthenticateRequest\x1a+.sightline.accounts.v1.AuthenticateResponse\x12m\n" +
 	"\x0eGetCurrentUser\x12,.sightline.accounts.v1.GetCurrentUserRequest\x1a-.sightline.accounts.v1.GetCurrentUserResponse\x12y\n" +
 	"\x12CreateOrganization\x120.sightline.accounts.v1.CreateOrganizationRequest\x1a1.sightline.accounts.v1.CreateOrganizationResponse\x12p\n" +
@@ -7575,333 +8226,362 @@ func file_sightline_accounts_v1_accounts_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_accounts_v1_accounts_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_sightline_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 113)
+var file_sightline_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 124)
 var file_sightline_accounts_v1_accounts_proto_goTypes = []any{
-	(Role)(0),                          // 0: sightline.accounts.v1.Role
-	(QuestionType)(0),                  // 1: sightline.accounts.v1.QuestionType
-	(SurveyStatus)(0),                  // 2: sightline.accounts.v1.SurveyStatus
-	(FeatureFlagScope)(0),              // 3: sightline.accounts.v1.FeatureFlagScope
-	(FeedbackWidget_Position)(0),       // 4: sightline.accounts.v1.FeedbackWidget.Position
-	(SurveyTargeting_Visitors)(0),      // 5: sightline.accounts.v1.SurveyTargeting.Visitors
-	(SurveyTrigger_Kind)(0),            // 6: sightline.accounts.v1.SurveyTrigger.Kind
-	(*User)(nil),                       // 7: sightline.accounts.v1.User
-	(*Plan)(nil),                       // 8: sightline.accounts.v1.Plan
-	(*Organization)(nil),               // 9: sightline.accounts.v1.Organization
-	(*Membership)(nil),                 // 10: sightline.accounts.v1.Membership
-	(*Member)(nil),                     // 11: sightline.accounts.v1.Member
-	(*Invitation)(nil),                 // 12: sightline.accounts.v1.Invitation
-	(*SiteSettings)(nil),               // 13: sightline.accounts.v1.SiteSettings
-	(*FeedbackWidget)(nil),             // 14: sightline.accounts.v1.FeedbackWidget
-	(*Choice)(nil),                     // 15: sightline.accounts.v1.Choice
-	(*SkipRule)(nil),                   // 16: sightline.accounts.v1.SkipRule
-	(*Question)(nil),                   // 17: sightline.accounts.v1.Question
-	(*SurveyTargeting)(nil),            // 18: sightline.accounts.v1.SurveyTargeting
-	(*SurveyTrigger)(nil),              // 19: sightline.accounts.v1.SurveyTrigger
-	(*Survey)(nil),                     // 20: sightline.accounts.v1.Survey
-	(*Site)(nil),                       // 21: sightline.accounts.v1.Site
-	(*ApiKey)(nil),                     // 22: sightline.accounts.v1.ApiKey
-	(*FeatureFlag)(nil),                // 23: sightline.accounts.v1.FeatureFlag
-	(*Maintenance)(nil),                // 24: sightline.accounts.v1.Maintenance
-	(*AuditEvent)(nil),                 // 25: sightline.accounts.v1.AuditEvent
-	(*Principal)(nil),                  // 26: sightline.accounts.v1.Principal
-	(*SignUpRequest)(nil),              // 27: sightline.accounts.v1.SignUpRequest
-	(*SignUpResponse)(nil),             // 28: sightline.accounts.v1.SignUpResponse
-	(*LogInRequest)(nil),               // 29: sightline.accounts.v1.LogInRequest
-	(*LogInResponse)(nil),              // 30: sightline.accounts.v1.LogInResponse
-	(*LogOutRequest)(nil),              // 31: sightline.accounts.v1.LogOutRequest
-	(*LogOutResponse)(nil),             // 32: sightline.accounts.v1.LogOutResponse
-	(*AuthenticateRequest)(nil),        // 33: sightline.accounts.v1.AuthenticateRequest
-	(*AuthenticateResponse)(nil),       // 34: sightline.accounts.v1.AuthenticateResponse
-	(*GetCurrentUserRequest)(nil),      // 35: sightline.accounts.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil),     // 36: sightline.accounts.v1.GetCurrentUserResponse
-	(*CreateOrganizationRequest)(nil),  // 37: sightline.accounts.v1.CreateOrganizationRequest
-	(*CreateOrganizationResponse)(nil), // 38: sightline.accounts.v1.CreateOrganizationResponse
-	(*GetOrganizationRequest)(nil),     // 39: sightline.accounts.v1.GetOrganizationRequest
-	(*GetOrganizationResponse)(nil),    // 40: sightline.accounts.v1.GetOrganizationResponse
-	(*ListOrganizationsRequest)(nil),   // 41: sightline.accounts.v1.ListOrganizationsRequest
-	(*ListOrganizationsResponse)(nil),  // 42: sightline.accounts.v1.ListOrganizationsResponse
-	(*UpdateOrganizationRequest)(nil),  // 43: sightline.accounts.v1.UpdateOrganizationRequest
-	(*UpdateOrganizationResponse)(nil), // 44: sightline.accounts.v1.UpdateOrganizationResponse
-	(*ListMembersRequest)(nil),         // 45: sightline.accounts.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),        // 46: sightline.accounts.v1.ListMembersResponse
-	(*UpdateMemberRoleRequest)(nil),    // 47: sightline.accounts.v1.UpdateMemberRoleRequest
-	(*UpdateMemberRoleResponse)(nil),   // 48: sightline.accounts.v1.UpdateMemberRoleResponse
-	(*RemoveMemberRequest)(nil),        // 49: sightline.accounts.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),       // 50: sightline.accounts.v1.RemoveMemberResponse
-	(*CreateInvitationRequest)(nil),    // 51: sightline.accounts.v1.CreateInvitationRequest
-	(*CreateInvitationResponse)(nil),   // 52: sightline.accounts.v1.CreateInvitationResponse
-	(*ListInvitationsRequest)(nil),     // 53: sightline.accounts.v1.ListInvitationsRequest
-	(*ListInvitationsResponse)(nil),    // 54: sightline.accounts.v1.ListInvitationsResponse
-	(*RevokeInvitationRequest)(nil),    // 55: sightline.accounts.v1.RevokeInvitationRequest
-	(*RevokeInvitationResponse)(nil),   // 56: sightline.accounts.v1.RevokeInvitationResponse
-	(*AcceptInvitationRequest)(nil),    // 57: sightline.accounts.v1.AcceptInvitationRequest
-	(*AcceptInvitationResponse)(nil),   // 58: sightline.accounts.v1.AcceptInvitationResponse
-	(*CreateSiteRequest)(nil),          // 59: sightline.accounts.v1.CreateSiteRequest
-	(*CreateSiteResponse)(nil),         // 60: sightline.accounts.v1.CreateSiteResponse
-	(*GetSiteRequest)(nil),             // 61: sightline.accounts.v1.GetSiteRequest
-	(*GetSiteResponse)(nil),            // 62: sightline.accounts.v1.GetSiteResponse
-	(*ListSitesRequest)(nil),           // 63: sightline.accounts.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),          // 64: sightline.accounts.v1.ListSitesResponse
-	(*UpdateSiteRequest)(nil),          // 65: sightline.accounts.v1.UpdateSiteRequest
-	(*UpdateSiteResponse)(nil),         // 66: sightline.accounts.v1.UpdateSiteResponse
-	(*DeleteSiteRequest)(nil),          // 67: sightline.accounts.v1.DeleteSiteRequest
-	(*DeleteSiteResponse)(nil),         // 68: sightline.accounts.v1.DeleteSiteResponse
-	(*AddSiteDomainRequest)(nil),       // 69: sightline.accounts.v1.AddSiteDomainRequest
-	(*AddSiteDomainResponse)(nil),      // 70: sightline.accounts.v1.AddSiteDomainResponse
-	(*RemoveSiteDomainRequest)(nil),    // 71: sightline.accounts.v1.RemoveSiteDomainRequest
-	(*RemoveSiteDomainResponse)(nil),   // 72: sightline.accounts.v1.RemoveSiteDomainResponse
-	(*GetSiteSettingsRequest)(nil),     // 73: sightline.accounts.v1.GetSiteSettingsRequest
-	(*GetSiteSettingsResponse)(nil),    // 74: sightline.accounts.v1.GetSiteSettingsResponse
-	(*UpdateSiteSettingsRequest)(nil),  // 75: sightline.accounts.v1.UpdateSiteSettingsRequest
-	(*UpdateSiteSettingsResponse)(nil), // 76: sightline.accounts.v1.UpdateSiteSettingsResponse
-	(*ListSurveysRequest)(nil),         // 77: sightline.accounts.v1.ListSurveysRequest
-	(*ListSurveysResponse)(nil),        // 78: sightline.accounts.v1.ListSurveysResponse
-	(*GetSurveyRequest)(nil),           // 79: sightline.accounts.v1.GetSurveyRequest
-	(*GetSurveyResponse)(nil),          // 80: sightline.accounts.v1.GetSurveyResponse
-	(*CreateSurveyRequest)(nil),        // 81: sightline.accounts.v1.CreateSurveyRequest
-	(*CreateSurveyResponse)(nil),       // 82: sightline.accounts.v1.CreateSurveyResponse
-	(*UpdateSurveyRequest)(nil),        // 83: sightline.accounts.v1.UpdateSurveyRequest
-	(*UpdateSurveyResponse)(nil),       // 84: sightline.accounts.v1.UpdateSurveyResponse
-	(*DeleteSurveyRequest)(nil),        // 85: sightline.accounts.v1.DeleteSurveyRequest
-	(*DeleteSurveyResponse)(nil),       // 86: sightline.accounts.v1.DeleteSurveyResponse
-	(*Funnel)(nil),                     // 87: sightline.accounts.v1.Funnel
-	(*ListFunnelsRequest)(nil),         // 88: sightline.accounts.v1.ListFunnelsRequest
-	(*ListFunnelsResponse)(nil),        // 89: sightline.accounts.v1.ListFunnelsResponse
-	(*GetFunnelRequest)(nil),           // 90: sightline.accounts.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),          // 91: sightline.accounts.v1.GetFunnelResponse
-	(*CreateFunnelRequest)(nil),        // 92: sightline.accounts.v1.CreateFunnelRequest
-	(*CreateFunnelResponse)(nil),       // 93: sightline.accounts.v1.CreateFunnelResponse
-	(*UpdateFunnelRequest)(nil),        // 94: sightline.accounts.v1.UpdateFunnelRequest
-	(*UpdateFunnelResponse)(nil),       // 95: sightline.accounts.v1.UpdateFunnelResponse
-	(*DeleteFunnelRequest)(nil),        // 96: sightline.accounts.v1.DeleteFunnelRequest
-	(*DeleteFunnelResponse)(nil),       // 97: sightline.accounts.v1.DeleteFunnelResponse
-	(*CreateApiKeyRequest)(nil),        // 98: sightline.accounts.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),       // 99: sightline.accounts.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),         // 100: sightline.accounts.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),        // 101: sightline.accounts.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),        // 102: sightline.accounts.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),       // 103: sightline.accounts.v1.RevokeApiKeyResponse
-	(*ListFeatureFlagsRequest)(nil),    // 104: sightline.accounts.v1.ListFeatureFlagsRequest
-	(*ListFeatureFlagsResponse)(nil),   // 105: sightline.accounts.v1.ListFeatureFlagsResponse
-	(*SetFeatureFlagRequest)(nil),      // 106: sightline.accounts.v1.SetFeatureFlagRequest
-	(*SetFeatureFlagResponse)(nil),     // 107: sightline.accounts.v1.SetFeatureFlagResponse
-	(*GetMaintenanceRequest)(nil),      // 108: sightline.accounts.v1.GetMaintenanceRequest
-	(*GetMaintenanceResponse)(nil),     // 109: sightline.accounts.v1.GetMaintenanceResponse
-	(*SetMaintenanceRequest)(nil),      // 110: sightline.accounts.v1.SetMaintenanceRequest
-	(*SetMaintenanceResponse)(nil),     // 111: sightline.accounts.v1.SetMaintenanceResponse
-	(*ListAuditEventsRequest)(nil),     // 112: sightline.accounts.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),    // 113: sightline.accounts.v1.ListAuditEventsResponse
-	(*GetPublicConfigRequest)(nil),     // 114: sightline.accounts.v1.GetPublicConfigRequest
-	(*GetPublicConfigResponse)(nil),    // 115: sightline.accounts.v1.GetPublicConfigResponse
-	(*GetSiteConfigRequest)(nil),       // 116: sightline.accounts.v1.GetSiteConfigRequest
-	(*GetSiteConfigResponse)(nil),      // 117: sightline.accounts.v1.GetSiteConfigResponse
-	(*LeaseSessionQuotaRequest)(nil),   // 118: sightline.accounts.v1.LeaseSessionQuotaRequest
-	(*LeaseSessionQuotaResponse)(nil),  // 119: sightline.accounts.v1.LeaseSessionQuotaResponse
-	(*timestamppb.Timestamp)(nil),      // 120: google.protobuf.Timestamp
-	(*v1.UrlMatch)(nil),                // 121: sightline.search.v1.UrlMatch
-	(v11.DeviceType)(0),                // 122: sightline.sessions.v1.DeviceType
-	(*v11.Attribute)(nil),              // 123: sightline.sessions.v1.Attribute
-	(*fieldmaskpb.FieldMask)(nil),      // 124: google.protobuf.FieldMask
-	(*v12.FunnelStep)(nil),             // 125: sightline.traffic.v1.FunnelStep
+	(Role)(0),                            // 0: sightline.accounts.v1.Role
+	(QuestionType)(0),                    // 1: sightline.accounts.v1.QuestionType
+	(SurveyStatus)(0),                    // 2: sightline.accounts.v1.SurveyStatus
+	(FeatureFlagScope)(0),                // 3: sightline.accounts.v1.FeatureFlagScope
+	(FeedbackWidget_Position)(0),         // 4: sightline.accounts.v1.FeedbackWidget.Position
+	(SurveyTargeting_Visitors)(0),        // 5: sightline.accounts.v1.SurveyTargeting.Visitors
+	(SurveyTrigger_Kind)(0),              // 6: sightline.accounts.v1.SurveyTrigger.Kind
+	(*User)(nil),                         // 7: sightline.accounts.v1.User
+	(*Plan)(nil),                         // 8: sightline.accounts.v1.Plan
+	(*Organization)(nil),                 // 9: sightline.accounts.v1.Organization
+	(*Membership)(nil),                   // 10: sightline.accounts.v1.Membership
+	(*Member)(nil),                       // 11: sightline.accounts.v1.Member
+	(*Invitation)(nil),                   // 12: sightline.accounts.v1.Invitation
+	(*SiteSettings)(nil),                 // 13: sightline.accounts.v1.SiteSettings
+	(*FeedbackWidget)(nil),               // 14: sightline.accounts.v1.FeedbackWidget
+	(*Choice)(nil),                       // 15: sightline.accounts.v1.Choice
+	(*SkipRule)(nil),                     // 16: sightline.accounts.v1.SkipRule
+	(*Question)(nil),                     // 17: sightline.accounts.v1.Question
+	(*SurveyTargeting)(nil),              // 18: sightline.accounts.v1.SurveyTargeting
+	(*SurveyTrigger)(nil),                // 19: sightline.accounts.v1.SurveyTrigger
+	(*Survey)(nil),                       // 20: sightline.accounts.v1.Survey
+	(*Site)(nil),                         // 21: sightline.accounts.v1.Site
+	(*ApiKey)(nil),                       // 22: sightline.accounts.v1.ApiKey
+	(*FeatureFlag)(nil),                  // 23: sightline.accounts.v1.FeatureFlag
+	(*Maintenance)(nil),                  // 24: sightline.accounts.v1.Maintenance
+	(*AuditEvent)(nil),                   // 25: sightline.accounts.v1.AuditEvent
+	(*Principal)(nil),                    // 26: sightline.accounts.v1.Principal
+	(*SignUpRequest)(nil),                // 27: sightline.accounts.v1.SignUpRequest
+	(*SignUpResponse)(nil),               // 28: sightline.accounts.v1.SignUpResponse
+	(*VerifyEmailRequest)(nil),           // 29: sightline.accounts.v1.VerifyEmailRequest
+	(*VerifyEmailResponse)(nil),          // 30: sightline.accounts.v1.VerifyEmailResponse
+	(*ResendVerificationRequest)(nil),    // 31: sightline.accounts.v1.ResendVerificationRequest
+	(*ResendVerificationResponse)(nil),   // 32: sightline.accounts.v1.ResendVerificationResponse
+	(*RequestPasswordResetRequest)(nil),  // 33: sightline.accounts.v1.RequestPasswordResetRequest
+	(*RequestPasswordResetResponse)(nil), // 34: sightline.accounts.v1.RequestPasswordResetResponse
+	(*ResetPasswordRequest)(nil),         // 35: sightline.accounts.v1.ResetPasswordRequest
+	(*ResetPasswordResponse)(nil),        // 36: sightline.accounts.v1.ResetPasswordResponse
+	(*ListSiteRecipientsRequest)(nil),    // 37: sightline.accounts.v1.ListSiteRecipientsRequest
+	(*Recipient)(nil),                    // 38: sightline.accounts.v1.Recipient
+	(*ListSiteRecipientsResponse)(nil),   // 39: sightline.accounts.v1.ListSiteRecipientsResponse
+	(*LogInRequest)(nil),                 // 40: sightline.accounts.v1.LogInRequest
+	(*LogInResponse)(nil),                // 41: sightline.accounts.v1.LogInResponse
+	(*LogOutRequest)(nil),                // 42: sightline.accounts.v1.LogOutRequest
+	(*LogOutResponse)(nil),               // 43: sightline.accounts.v1.LogOutResponse
+	(*AuthenticateRequest)(nil),          // 44: sightline.accounts.v1.AuthenticateRequest
+	(*AuthenticateResponse)(nil),         // 45: sightline.accounts.v1.AuthenticateResponse
+	(*GetCurrentUserRequest)(nil),        // 46: sightline.accounts.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil),       // 47: sightline.accounts.v1.GetCurrentUserResponse
+	(*CreateOrganizationRequest)(nil),    // 48: sightline.accounts.v1.CreateOrganizationRequest
+	(*CreateOrganizationResponse)(nil),   // 49: sightline.accounts.v1.CreateOrganizationResponse
+	(*GetOrganizationRequest)(nil),       // 50: sightline.accounts.v1.GetOrganizationRequest
+	(*GetOrganizationResponse)(nil),      // 51: sightline.accounts.v1.GetOrganizationResponse
+	(*ListOrganizationsRequest)(nil),     // 52: sightline.accounts.v1.ListOrganizationsRequest
+	(*ListOrganizationsResponse)(nil),    // 53: sightline.accounts.v1.ListOrganizationsResponse
+	(*UpdateOrganizationRequest)(nil),    // 54: sightline.accounts.v1.UpdateOrganizationRequest
+	(*UpdateOrganizationResponse)(nil),   // 55: sightline.accounts.v1.UpdateOrganizationResponse
+	(*ListMembersRequest)(nil),           // 56: sightline.accounts.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),          // 57: sightline.accounts.v1.ListMembersResponse
+	(*UpdateMemberRoleRequest)(nil),      // 58: sightline.accounts.v1.UpdateMemberRoleRequest
+	(*UpdateMemberRoleResponse)(nil),     // 59: sightline.accounts.v1.UpdateMemberRoleResponse
+	(*RemoveMemberRequest)(nil),          // 60: sightline.accounts.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),         // 61: sightline.accounts.v1.RemoveMemberResponse
+	(*CreateInvitationRequest)(nil),      // 62: sightline.accounts.v1.CreateInvitationRequest
+	(*CreateInvitationResponse)(nil),     // 63: sightline.accounts.v1.CreateInvitationResponse
+	(*ListInvitationsRequest)(nil),       // 64: sightline.accounts.v1.ListInvitationsRequest
+	(*ListInvitationsResponse)(nil),      // 65: sightline.accounts.v1.ListInvitationsResponse
+	(*RevokeInvitationRequest)(nil),      // 66: sightline.accounts.v1.RevokeInvitationRequest
+	(*RevokeInvitationResponse)(nil),     // 67: sightline.accounts.v1.RevokeInvitationResponse
+	(*AcceptInvitationRequest)(nil),      // 68: sightline.accounts.v1.AcceptInvitationRequest
+	(*AcceptInvitationResponse)(nil),     // 69: sightline.accounts.v1.AcceptInvitationResponse
+	(*CreateSiteRequest)(nil),            // 70: sightline.accounts.v1.CreateSiteRequest
+	(*CreateSiteResponse)(nil),           // 71: sightline.accounts.v1.CreateSiteResponse
+	(*GetSiteRequest)(nil),               // 72: sightline.accounts.v1.GetSiteRequest
+	(*GetSiteResponse)(nil),              // 73: sightline.accounts.v1.GetSiteResponse
+	(*ListSitesRequest)(nil),             // 74: sightline.accounts.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),            // 75: sightline.accounts.v1.ListSitesResponse
+	(*UpdateSiteRequest)(nil),            // 76: sightline.accounts.v1.UpdateSiteRequest
+	(*UpdateSiteResponse)(nil),           // 77: sightline.accounts.v1.UpdateSiteResponse
+	(*DeleteSiteRequest)(nil),            // 78: sightline.accounts.v1.DeleteSiteRequest
+	(*DeleteSiteResponse)(nil),           // 79: sightline.accounts.v1.DeleteSiteResponse
+	(*AddSiteDomainRequest)(nil),         // 80: sightline.accounts.v1.AddSiteDomainRequest
+	(*AddSiteDomainResponse)(nil),        // 81: sightline.accounts.v1.AddSiteDomainResponse
+	(*RemoveSiteDomainRequest)(nil),      // 82: sightline.accounts.v1.RemoveSiteDomainRequest
+	(*RemoveSiteDomainResponse)(nil),     // 83: sightline.accounts.v1.RemoveSiteDomainResponse
+	(*GetSiteSettingsRequest)(nil),       // 84: sightline.accounts.v1.GetSiteSettingsRequest
+	(*GetSiteSettingsResponse)(nil),      // 85: sightline.accounts.v1.GetSiteSettingsResponse
+	(*UpdateSiteSettingsRequest)(nil),    // 86: sightline.accounts.v1.UpdateSiteSettingsRequest
+	(*UpdateSiteSettingsResponse)(nil),   // 87: sightline.accounts.v1.UpdateSiteSettingsResponse
+	(*ListSurveysRequest)(nil),           // 88: sightline.accounts.v1.ListSurveysRequest
+	(*ListSurveysResponse)(nil),          // 89: sightline.accounts.v1.ListSurveysResponse
+	(*GetSurveyRequest)(nil),             // 90: sightline.accounts.v1.GetSurveyRequest
+	(*GetSurveyResponse)(nil),            // 91: sightline.accounts.v1.GetSurveyResponse
+	(*CreateSurveyRequest)(nil),          // 92: sightline.accounts.v1.CreateSurveyRequest
+	(*CreateSurveyResponse)(nil),         // 93: sightline.accounts.v1.CreateSurveyResponse
+	(*UpdateSurveyRequest)(nil),          // 94: sightline.accounts.v1.UpdateSurveyRequest
+	(*UpdateSurveyResponse)(nil),         // 95: sightline.accounts.v1.UpdateSurveyResponse
+	(*DeleteSurveyRequest)(nil),          // 96: sightline.accounts.v1.DeleteSurveyRequest
+	(*DeleteSurveyResponse)(nil),         // 97: sightline.accounts.v1.DeleteSurveyResponse
+	(*Funnel)(nil),                       // 98: sightline.accounts.v1.Funnel
+	(*ListFunnelsRequest)(nil),           // 99: sightline.accounts.v1.ListFunnelsRequest
+	(*ListFunnelsResponse)(nil),          // 100: sightline.accounts.v1.ListFunnelsResponse
+	(*GetFunnelRequest)(nil),             // 101: sightline.accounts.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),            // 102: sightline.accounts.v1.GetFunnelResponse
+	(*CreateFunnelRequest)(nil),          // 103: sightline.accounts.v1.CreateFunnelRequest
+	(*CreateFunnelResponse)(nil),         // 104: sightline.accounts.v1.CreateFunnelResponse
+	(*UpdateFunnelRequest)(nil),          // 105: sightline.accounts.v1.UpdateFunnelRequest
+	(*UpdateFunnelResponse)(nil),         // 106: sightline.accounts.v1.UpdateFunnelResponse
+	(*DeleteFunnelRequest)(nil),          // 107: sightline.accounts.v1.DeleteFunnelRequest
+	(*DeleteFunnelResponse)(nil),         // 108: sightline.accounts.v1.DeleteFunnelResponse
+	(*CreateApiKeyRequest)(nil),          // 109: sightline.accounts.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),         // 110: sightline.accounts.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),           // 111: sightline.accounts.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),          // 112: sightline.accounts.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),          // 113: sightline.accounts.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),         // 114: sightline.accounts.v1.RevokeApiKeyResponse
+	(*ListFeatureFlagsRequest)(nil),      // 115: sightline.accounts.v1.ListFeatureFlagsRequest
+	(*ListFeatureFlagsResponse)(nil),     // 116: sightline.accounts.v1.ListFeatureFlagsResponse
+	(*SetFeatureFlagRequest)(nil),        // 117: sightline.accounts.v1.SetFeatureFlagRequest
+	(*SetFeatureFlagResponse)(nil),       // 118: sightline.accounts.v1.SetFeatureFlagResponse
+	(*GetMaintenanceRequest)(nil),        // 119: sightline.accounts.v1.GetMaintenanceRequest
+	(*GetMaintenanceResponse)(nil),       // 120: sightline.accounts.v1.GetMaintenanceResponse
+	(*SetMaintenanceRequest)(nil),        // 121: sightline.accounts.v1.SetMaintenanceRequest
+	(*SetMaintenanceResponse)(nil),       // 122: sightline.accounts.v1.SetMaintenanceResponse
+	(*ListAuditEventsRequest)(nil),       // 123: sightline.accounts.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),      // 124: sightline.accounts.v1.ListAuditEventsResponse
+	(*GetPublicConfigRequest)(nil),       // 125: sightline.accounts.v1.GetPublicConfigRequest
+	(*GetPublicConfigResponse)(nil),      // 126: sightline.accounts.v1.GetPublicConfigResponse
+	(*GetSiteConfigRequest)(nil),         // 127: sightline.accounts.v1.GetSiteConfigRequest
+	(*GetSiteConfigResponse)(nil),        // 128: sightline.accounts.v1.GetSiteConfigResponse
+	(*LeaseSessionQuotaRequest)(nil),     // 129: sightline.accounts.v1.LeaseSessionQuotaRequest
+	(*LeaseSessionQuotaResponse)(nil),    // 130: sightline.accounts.v1.LeaseSessionQuotaResponse
+	(*timestamppb.Timestamp)(nil),        // 131: google.protobuf.Timestamp
+	(*v1.UrlMatch)(nil),                  // 132: sightline.search.v1.UrlMatch
+	(v11.DeviceType)(0),                  // 133: sightline.sessions.v1.DeviceType
+	(*v11.Attribute)(nil),                // 134: sightline.sessions.v1.Attribute
+	(*fieldmaskpb.FieldMask)(nil),        // 135: google.protobuf.FieldMask
+	(*v12.FunnelStep)(nil),               // 136: sightline.traffic.v1.FunnelStep
 }
 var file_sightline_accounts_v1_accounts_proto_depIdxs = []int32{
-	120, // 0: sightline.accounts.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	8,   // 1: sightline.accounts.v1.Organization.plan:type_name -> sightline.accounts.v1.Plan
-	120, // 2: sightline.accounts.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	0,   // 3: sightline.accounts.v1.Membership.role:type_name -> sightline.accounts.v1.Role
-	7,   // 4: sightline.accounts.v1.Member.user:type_name -> sightline.accounts.v1.User
-	0,   // 5: sightline.accounts.v1.Member.role:type_name -> sightline.accounts.v1.Role
-	120, // 6: sightline.accounts.v1.Member.join_time:type_name -> google.protobuf.Timestamp
-	0,   // 7: sightline.accounts.v1.Invitation.role:type_name -> sightline.accounts.v1.Role
-	120, // 8: sightline.accounts.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	120, // 9: sightline.accounts.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
-	14,  // 10: sightline.accounts.v1.SiteSettings.feedback:type_name -> sightline.accounts.v1.FeedbackWidget
-	4,   // 11: sightline.accounts.v1.FeedbackWidget.position:type_name -> sightline.accounts.v1.FeedbackWidget.Position
-	121, // 12: sightline.accounts.v1.FeedbackWidget.pages:type_name -> sightline.search.v1.UrlMatch
-	1,   // 13: sightline.accounts.v1.Question.type:type_name -> sightline.accounts.v1.QuestionType
-	15,  // 14: sightline.accounts.v1.Question.choices:type_name -> sightline.accounts.v1.Choice
-	16,  // 15: sightline.accounts.v1.Question.skip:type_name -> sightline.accounts.v1.SkipRule
-	121, // 16: sightline.accounts.v1.SurveyTargeting.pages:type_name -> sightline.search.v1.UrlMatch
-	122, // 17: sightline.accounts.v1.SurveyTargeting.device_types:type_name -> sightline.sessions.v1.DeviceType
-	5,   // 18: sightline.accounts.v1.SurveyTargeting.visitors:type_name -> sightline.accounts.v1.SurveyTargeting.Visitors
-	123, // 19: sightline.accounts.v1.SurveyTargeting.attributes:type_name -> sightline.sessions.v1.Attribute
-	6,   // 20: sightline.accounts.v1.SurveyTrigger.kind:type_name -> sightline.accounts.v1.SurveyTrigger.Kind
-	2,   // 21: sightline.accounts.v1.Survey.status:type_name -> sightline.accounts.v1.SurveyStatus
-	17,  // 22: sightline.accounts.v1.Survey.questions:type_name -> sightline.accounts.v1.Question
-	18,  // 23: sightline.accounts.v1.Survey.targeting:type_name -> sightline.accounts.v1.SurveyTargeting
-	19,  // 24: sightline.accounts.v1.Survey.trigger:type_name -> sightline.accounts.v1.SurveyTrigger
-	120, // 25: sightline.accounts.v1.Survey.start_time:type_name -> google.protobuf.Timestamp
-	120, // 26: sightline.accounts.v1.Survey.end_time:type_name -> google.protobuf.Timestamp
-	120, // 27: sightline.accounts.v1.Survey.create_time:type_name -> google.protobuf.Timestamp
-	120, // 28: sightline.accounts.v1.Survey.update_time:type_name -> google.protobuf.Timestamp
-	13,  // 29: sightline.accounts.v1.Site.settings:type_name -> sightline.accounts.v1.SiteSettings
-	120, // 30: sightline.accounts.v1.Site.create_time:type_name -> google.protobuf.Timestamp
-	0,   // 31: sightline.accounts.v1.ApiKey.role:type_name -> sightline.accounts.v1.Role
-	120, // 32: sightline.accounts.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	120, // 33: sightline.accounts.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
-	120, // 34: sightline.accounts.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	3,   // 35: sightline.accounts.v1.FeatureFlag.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
-	120, // 36: sightline.accounts.v1.Maintenance.update_time:type_name -> google.protobuf.Timestamp
-	120, // 37: sightline.accounts.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
-	10,  // 38: sightline.accounts.v1.Principal.memberships:type_name -> sightline.accounts.v1.Membership
-	7,   // 39: sightline.accounts.v1.SignUpResponse.user:type_name -> sightline.accounts.v1.User
-	9,   // 40: sightline.accounts.v1.SignUpResponse.organization:type_name -> sightline.accounts.v1.Organization
-	120, // 41: sightline.accounts.v1.SignUpResponse.expire_time:type_name -> google.protobuf.Timestamp
-	7,   // 42: sightline.accounts.v1.LogInResponse.user:type_name -> sightline.accounts.v1.User
-	120, // 43: sightline.accounts.v1.LogInResponse.expire_time:type_name -> google.protobuf.Timestamp
-	26,  // 44: sightline.accounts.v1.AuthenticateResponse.principal:type_name -> sightline.accounts.v1.Principal
-	120, // 45: sightline.accounts.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
-	7,   // 46: sightline.accounts.v1.GetCurrentUserResponse.user:type_name -> sightline.accounts.v1.User
-	10,  // 47: sightline.accounts.v1.GetCurrentUserResponse.memberships:type_name -> sightline.accounts.v1.Membership
-	9,   // 48: sightline.accounts.v1.CreateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
-	9,   // 49: sightline.accounts.v1.GetOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
-	9,   // 50: sightline.accounts.v1.ListOrganizationsResponse.organizations:type_name -> sightline.accounts.v1.Organization
-	9,   // 51: sightline.accounts.v1.UpdateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
-	11,  // 52: sightline.accounts.v1.ListMembersResponse.members:type_name -> sightline.accounts.v1.Member
-	0,   // 53: sightline.accounts.v1.UpdateMemberRoleRequest.role:type_name -> sightline.accounts.v1.Role
-	11,  // 54: sightline.accounts.v1.UpdateMemberRoleResponse.member:type_name -> sightline.accounts.v1.Member
-	0,   // 55: sightline.accounts.v1.CreateInvitationRequest.role:type_name -> sightline.accounts.v1.Role
-	12,  // 56: sightline.accounts.v1.CreateInvitationResponse.invitation:type_name -> sightline.accounts.v1.Invitation
-	12,  // 57: sightline.accounts.v1.ListInvitationsResponse.invitations:type_name -> sightline.accounts.v1.Invitation
-	10,  // 58: sightline.accounts.v1.AcceptInvitationResponse.membership:type_name -> sightline.accounts.v1.Membership
-	21,  // 59: sightline.accounts.v1.CreateSiteResponse.site:type_name -> sightline.accounts.v1.Site
-	21,  // 60: sightline.accounts.v1.GetSiteResponse.site:type_name -> sightline.accounts.v1.Site
-	21,  // 61: sightline.accounts.v1.ListSitesResponse.sites:type_name -> sightline.accounts.v1.Site
-	21,  // 62: sightline.accounts.v1.UpdateSiteResponse.site:type_name -> sightline.accounts.v1.Site
-	21,  // 63: sightline.accounts.v1.AddSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
-	21,  // 64: sightline.accounts.v1.RemoveSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
-	13,  // 65: sightline.accounts.v1.GetSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
-	13,  // 66: sightline.accounts.v1.UpdateSiteSettingsRequest.settings:type_name -> sightline.accounts.v1.SiteSettings
-	124, // 67: sightline.accounts.v1.UpdateSiteSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	13,  // 68: sightline.accounts.v1.UpdateSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
-	20,  // 69: sightline.accounts.v1.ListSurveysResponse.surveys:type_name -> sightline.accounts.v1.Survey
-	20,  // 70: sightline.accounts.v1.GetSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
-	20,  // 71: sightline.accounts.v1.CreateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
-	20,  // 72: sightline.accounts.v1.CreateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
-	20,  // 73: sightline.accounts.v1.UpdateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
-	20,  // 74: sightline.accounts.v1.UpdateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
-	125, // 75: sightline.accounts.v1.Funnel.steps:type_name -> sightline.traffic.v1.FunnelStep
-	120, // 76: sightline.accounts.v1.Funnel.create_time:type_name -> google.protobuf.Timestamp
-	120, // 77: sightline.accounts.v1.Funnel.update_time:type_name -> google.protobuf.Timestamp
-	87,  // 78: sightline.accounts.v1.ListFunnelsResponse.funnels:type_name -> sightline.accounts.v1.Funnel
-	87,  // 79: sightline.accounts.v1.GetFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
-	87,  // 80: sightline.accounts.v1.CreateFunnelRequest.funnel:type_name -> sightline.accounts.v1.Funnel
-	87,  // 81: sightline.accounts.v1.CreateFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
-	87,  // 82: sightline.accounts.v1.UpdateFunnelRequest.funnel:type_name -> sightline.accounts.v1.Funnel
-	87,  // 83: sightline.accounts.v1.UpdateFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
-	0,   // 84: sightline.accounts.v1.CreateApiKeyRequest.role:type_name -> sightline.accounts.v1.Role
-	22,  // 85: sightline.accounts.v1.CreateApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
-	22,  // 86: sightline.accounts.v1.ListApiKeysResponse.api_keys:type_name -> sightline.accounts.v1.ApiKey
-	22,  // 87: sightline.accounts.v1.RevokeApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
-	3,   // 88: sightline.accounts.v1.ListFeatureFlagsRequest.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
-	23,  // 89: sightline.accounts.v1.ListFeatureFlagsResponse.flags:type_name -> sightline.accounts.v1.FeatureFlag
-	23,  // 90: sightline.accounts.v1.SetFeatureFlagRequest.flag:type_name -> sightline.accounts.v1.FeatureFlag
-	23,  // 91: sightline.accounts.v1.SetFeatureFlagResponse.flag:type_name -> sightline.accounts.v1.FeatureFlag
-	24,  // 92: sightline.accounts.v1.GetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	24,  // 93: sightline.accounts.v1.SetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	25,  // 94: sightline.accounts.v1.ListAuditEventsResponse.events:type_name -> sightline.accounts.v1.AuditEvent
-	24,  // 95: sightline.accounts.v1.GetPublicConfigResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	8,   // 96: sightline.accounts.v1.GetPublicConfigResponse.default_plan:type_name -> sightline.accounts.v1.Plan
-	13,  // 97: sightline.accounts.v1.GetSiteConfigResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
-	8,   // 98: sightline.accounts.v1.GetSiteConfigResponse.plan:type_name -> sightline.accounts.v1.Plan
-	20,  // 99: sightline.accounts.v1.GetSiteConfigResponse.surveys:type_name -> sightline.accounts.v1.Survey
-	27,  // 100: sightline.accounts.v1.AccountsService.SignUp:input_type -> sightline.accounts.v1.SignUpRequest
-	29,  // 101: sightline.accounts.v1.AccountsService.LogIn:input_type -> sightline.accounts.v1.LogInRequest
-	31,  // 102: sightline.accounts.v1.AccountsService.LogOut:input_type -> sightline.accounts.v1.LogOutRequest
-	33,  // 103: sightline.accounts.v1.AccountsService.Authenticate:input_type -> sightline.accounts.v1.AuthenticateRequest
-	35,  // 104: sightline.accounts.v1.AccountsService.GetCurrentUser:input_type -> sightline.accounts.v1.GetCurrentUserRequest
-	37,  // 105: sightline.accounts.v1.AccountsService.CreateOrganization:input_type -> sightline.accounts.v1.CreateOrganizationRequest
-	39,  // 106: sightline.accounts.v1.AccountsService.GetOrganization:input_type -> sightline.accounts.v1.GetOrganizationRequest
-	41,  // 107: sightline.accounts.v1.AccountsService.ListOrganizations:input_type -> sightline.accounts.v1.ListOrganizationsRequest
-	43,  // 108: sightline.accounts.v1.AccountsService.UpdateOrganization:input_type -> sightline.accounts.v1.UpdateOrganizationRequest
-	45,  // 109: sightline.accounts.v1.AccountsService.ListMembers:input_type -> sightline.accounts.v1.ListMembersRequest
-	47,  // 110: sightline.accounts.v1.AccountsService.UpdateMemberRole:input_type -> sightline.accounts.v1.UpdateMemberRoleRequest
-	49,  // 111: sightline.accounts.v1.AccountsService.RemoveMember:input_type -> sightline.accounts.v1.RemoveMemberRequest
-	51,  // 112: sightline.accounts.v1.AccountsService.CreateInvitation:input_type -> sightline.accounts.v1.CreateInvitationRequest
-	53,  // 113: sightline.accounts.v1.AccountsService.ListInvitations:input_type -> sightline.accounts.v1.ListInvitationsRequest
-	55,  // 114: sightline.accounts.v1.AccountsService.RevokeInvitation:input_type -> sightline.accounts.v1.RevokeInvitationRequest
-	57,  // 115: sightline.accounts.v1.AccountsService.AcceptInvitation:input_type -> sightline.accounts.v1.AcceptInvitationRequest
-	59,  // 116: sightline.accounts.v1.AccountsService.CreateSite:input_type -> sightline.accounts.v1.CreateSiteRequest
-	61,  // 117: sightline.accounts.v1.AccountsService.GetSite:input_type -> sightline.accounts.v1.GetSiteRequest
-	63,  // 118: sightline.accounts.v1.AccountsService.ListSites:input_type -> sightline.accounts.v1.ListSitesRequest
-	65,  // 119: sightline.accounts.v1.AccountsService.UpdateSite:input_type -> sightline.accounts.v1.UpdateSiteRequest
-	67,  // 120: sightline.accounts.v1.AccountsService.DeleteSite:input_type -> sightline.accounts.v1.DeleteSiteRequest
-	69,  // 121: sightline.accounts.v1.AccountsService.AddSiteDomain:input_type -> sightline.accounts.v1.AddSiteDomainRequest
-	71,  // 122: sightline.accounts.v1.AccountsService.RemoveSiteDomain:input_type -> sightline.accounts.v1.RemoveSiteDomainRequest
-	73,  // 123: sightline.accounts.v1.AccountsService.GetSiteSettings:input_type -> sightline.accounts.v1.GetSiteSettingsRequest
-	75,  // 124: sightline.accounts.v1.AccountsService.UpdateSiteSettings:input_type -> sightline.accounts.v1.UpdateSiteSettingsRequest
-	77,  // 125: sightline.accounts.v1.AccountsService.ListSurveys:input_type -> sightline.accounts.v1.ListSurveysRequest
-	79,  // 126: sightline.accounts.v1.AccountsService.GetSurvey:input_type -> sightline.accounts.v1.GetSurveyRequest
-	81,  // 127: sightline.accounts.v1.AccountsService.CreateSurvey:input_type -> sightline.accounts.v1.CreateSurveyRequest
-	83,  // 128: sightline.accounts.v1.AccountsService.UpdateSurvey:input_type -> sightline.accounts.v1.UpdateSurveyRequest
-	85,  // 129: sightline.accounts.v1.AccountsService.DeleteSurvey:input_type -> sightline.accounts.v1.DeleteSurveyRequest
-	88,  // 130: sightline.accounts.v1.AccountsService.ListFunnels:input_type -> sightline.accounts.v1.ListFunnelsRequest
-	90,  // 131: sightline.accounts.v1.AccountsService.GetFunnel:input_type -> sightline.accounts.v1.GetFunnelRequest
-	92,  // 132: sightline.accounts.v1.AccountsService.CreateFunnel:input_type -> sightline.accounts.v1.CreateFunnelRequest
-	94,  // 133: sightline.accounts.v1.AccountsService.UpdateFunnel:input_type -> sightline.accounts.v1.UpdateFunnelRequest
-	96,  // 134: sightline.accounts.v1.AccountsService.DeleteFunnel:input_type -> sightline.accounts.v1.DeleteFunnelRequest
-	98,  // 135: sightline.accounts.v1.AccountsService.CreateApiKey:input_type -> sightline.accounts.v1.CreateApiKeyRequest
-	100, // 136: sightline.accounts.v1.AccountsService.ListApiKeys:input_type -> sightline.accounts.v1.ListApiKeysRequest
-	102, // 137: sightline.accounts.v1.AccountsService.RevokeApiKey:input_type -> sightline.accounts.v1.RevokeApiKeyRequest
-	104, // 138: sightline.accounts.v1.AccountsService.ListFeatureFlags:input_type -> sightline.accounts.v1.ListFeatureFlagsRequest
-	106, // 139: sightline.accounts.v1.AccountsService.SetFeatureFlag:input_type -> sightline.accounts.v1.SetFeatureFlagRequest
-	108, // 140: sightline.accounts.v1.AccountsService.GetMaintenance:input_type -> sightline.accounts.v1.GetMaintenanceRequest
-	110, // 141: sightline.accounts.v1.AccountsService.SetMaintenance:input_type -> sightline.accounts.v1.SetMaintenanceRequest
-	112, // 142: sightline.accounts.v1.AccountsService.ListAuditEvents:input_type -> sightline.accounts.v1.ListAuditEventsRequest
-	114, // 143: sightline.accounts.v1.AccountsService.GetPublicConfig:input_type -> sightline.accounts.v1.GetPublicConfigRequest
-	116, // 144: sightline.accounts.v1.AccountsService.GetSiteConfig:input_type -> sightline.accounts.v1.GetSiteConfigRequest
-	118, // 145: sightline.accounts.v1.AccountsService.LeaseSessionQuota:input_type -> sightline.accounts.v1.LeaseSessionQuotaRequest
-	28,  // 146: sightline.accounts.v1.AccountsService.SignUp:output_type -> sightline.accounts.v1.SignUpResponse
-	30,  // 147: sightline.accounts.v1.AccountsService.LogIn:output_type -> sightline.accounts.v1.LogInResponse
-	32,  // 148: sightline.accounts.v1.AccountsService.LogOut:output_type -> sightline.accounts.v1.LogOutResponse
-	34,  // 149: sightline.accounts.v1.AccountsService.Authenticate:output_type -> sightline.accounts.v1.AuthenticateResponse
-	36,  // 150: sightline.accounts.v1.AccountsService.GetCurrentUser:output_type -> sightline.accounts.v1.GetCurrentUserResponse
-	38,  // 151: sightline.accounts.v1.AccountsService.CreateOrganization:output_type -> sightline.accounts.v1.CreateOrganizationResponse
-	40,  // 152: sightline.accounts.v1.AccountsService.GetOrganization:output_type -> sightline.accounts.v1.GetOrganizationResponse
-	42,  // 153: sightline.accounts.v1.AccountsService.ListOrganizations:output_type -> sightline.accounts.v1.ListOrganizationsResponse
-	44,  // 154: sightline.accounts.v1.AccountsService.UpdateOrganization:output_type -> sightline.accounts.v1.UpdateOrganizationResponse
-	46,  // 155: sightline.accounts.v1.AccountsService.ListMembers:output_type -> sightline.accounts.v1.ListMembersResponse
-	48,  // 156: sightline.accounts.v1.AccountsService.UpdateMemberRole:output_type -> sightline.accounts.v1.UpdateMemberRoleResponse
-	50,  // 157: sightline.accounts.v1.AccountsService.RemoveMember:output_type -> sightline.accounts.v1.RemoveMemberResponse
-	52,  // 158: sightline.accounts.v1.AccountsService.CreateInvitation:output_type -> sightline.accounts.v1.CreateInvitationResponse
-	54,  // 159: sightline.accounts.v1.AccountsService.ListInvitations:output_type -> sightline.accounts.v1.ListInvitationsResponse
-	56,  // 160: sightline.accounts.v1.AccountsService.RevokeInvitation:output_type -> sightline.accounts.v1.RevokeInvitationResponse
-	58,  // 161: sightline.accounts.v1.AccountsService.AcceptInvitation:output_type -> sightline.accounts.v1.AcceptInvitationResponse
-	60,  // 162: sightline.accounts.v1.AccountsService.CreateSite:output_type -> sightline.accounts.v1.CreateSiteResponse
-	62,  // 163: sightline.accounts.v1.AccountsService.GetSite:output_type -> sightline.accounts.v1.GetSiteResponse
-	64,  // 164: sightline.accounts.v1.AccountsService.ListSites:output_type -> sightline.accounts.v1.ListSitesResponse
-	66,  // 165: sightline.accounts.v1.AccountsService.UpdateSite:output_type -> sightline.accounts.v1.UpdateSiteResponse
-	68,  // 166: sightline.accounts.v1.AccountsService.DeleteSite:output_type -> sightline.accounts.v1.DeleteSiteResponse
-	70,  // 167: sightline.accounts.v1.AccountsService.AddSiteDomain:output_type -> sightline.accounts.v1.AddSiteDomainResponse
-	72,  // 168: sightline.accounts.v1.AccountsService.RemoveSiteDomain:output_type -> sightline.accounts.v1.RemoveSiteDomainResponse
-	74,  // 169: sightline.accounts.v1.AccountsService.GetSiteSettings:output_type -> sightline.accounts.v1.GetSiteSettingsResponse
-	76,  // 170: sightline.accounts.v1.AccountsService.UpdateSiteSettings:output_type -> sightline.accounts.v1.UpdateSiteSettingsResponse
-	78,  // 171: sightline.accounts.v1.AccountsService.ListSurveys:output_type -> sightline.accounts.v1.ListSurveysResponse
-	80,  // 172: sightline.accounts.v1.AccountsService.GetSurvey:output_type -> sightline.accounts.v1.GetSurveyResponse
-	82,  // 173: sightline.accounts.v1.AccountsService.CreateSurvey:output_type -> sightline.accounts.v1.CreateSurveyResponse
-	84,  // 174: sightline.accounts.v1.AccountsService.UpdateSurvey:output_type -> sightline.accounts.v1.UpdateSurveyResponse
-	86,  // 175: sightline.accounts.v1.AccountsService.DeleteSurvey:output_type -> sightline.accounts.v1.DeleteSurveyResponse
-	89,  // 176: sightline.accounts.v1.AccountsService.ListFunnels:output_type -> sightline.accounts.v1.ListFunnelsResponse
-	91,  // 177: sightline.accounts.v1.AccountsService.GetFunnel:output_type -> sightline.accounts.v1.GetFunnelResponse
-	93,  // 178: sightline.accounts.v1.AccountsService.CreateFunnel:output_type -> sightline.accounts.v1.CreateFunnelResponse
-	95,  // 179: sightline.accounts.v1.AccountsService.UpdateFunnel:output_type -> sightline.accounts.v1.UpdateFunnelResponse
-	97,  // 180: sightline.accounts.v1.AccountsService.DeleteFunnel:output_type -> sightline.accounts.v1.DeleteFunnelResponse
-	99,  // 181: sightline.accounts.v1.AccountsService.CreateApiKey:output_type -> sightline.accounts.v1.CreateApiKeyResponse
-	101, // 182: sightline.accounts.v1.AccountsService.ListApiKeys:output_type -> sightline.accounts.v1.ListApiKeysResponse
-	103, // 183: sightline.accounts.v1.AccountsService.RevokeApiKey:output_type -> sightline.accounts.v1.RevokeApiKeyResponse
-	105, // 184: sightline.accounts.v1.AccountsService.ListFeatureFlags:output_type -> sightline.accounts.v1.ListFeatureFlagsResponse
-	107, // 185: sightline.accounts.v1.AccountsService.SetFeatureFlag:output_type -> sightline.accounts.v1.SetFeatureFlagResponse
-	109, // 186: sightline.accounts.v1.AccountsService.GetMaintenance:output_type -> sightline.accounts.v1.GetMaintenanceResponse
-	111, // 187: sightline.accounts.v1.AccountsService.SetMaintenance:output_type -> sightline.accounts.v1.SetMaintenanceResponse
-	113, // 188: sightline.accounts.v1.AccountsService.ListAuditEvents:output_type -> sightline.accounts.v1.ListAuditEventsResponse
-	115, // 189: sightline.accounts.v1.AccountsService.GetPublicConfig:output_type -> sightline.accounts.v1.GetPublicConfigResponse
-	117, // 190: sightline.accounts.v1.AccountsService.GetSiteConfig:output_type -> sightline.accounts.v1.GetSiteConfigResponse
-	119, // 191: sightline.accounts.v1.AccountsService.LeaseSessionQuota:output_type -> sightline.accounts.v1.LeaseSessionQuotaResponse
-	146, // [146:192] is the sub-list for method output_type
-	100, // [100:146] is the sub-list for method input_type
-	100, // [100:100] is the sub-list for extension type_name
-	100, // [100:100] is the sub-list for extension extendee
-	0,   // [0:100] is the sub-list for field type_name
+	131, // 0: sightline.accounts.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	131, // 1: sightline.accounts.v1.User.email_verify_time:type_name -> google.protobuf.Timestamp
+	8,   // 2: sightline.accounts.v1.Organization.plan:type_name -> sightline.accounts.v1.Plan
+	131, // 3: sightline.accounts.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	0,   // 4: sightline.accounts.v1.Membership.role:type_name -> sightline.accounts.v1.Role
+	7,   // 5: sightline.accounts.v1.Member.user:type_name -> sightline.accounts.v1.User
+	0,   // 6: sightline.accounts.v1.Member.role:type_name -> sightline.accounts.v1.Role
+	131, // 7: sightline.accounts.v1.Member.join_time:type_name -> google.protobuf.Timestamp
+	0,   // 8: sightline.accounts.v1.Invitation.role:type_name -> sightline.accounts.v1.Role
+	131, // 9: sightline.accounts.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	131, // 10: sightline.accounts.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	14,  // 11: sightline.accounts.v1.SiteSettings.feedback:type_name -> sightline.accounts.v1.FeedbackWidget
+	4,   // 12: sightline.accounts.v1.FeedbackWidget.position:type_name -> sightline.accounts.v1.FeedbackWidget.Position
+	132, // 13: sightline.accounts.v1.FeedbackWidget.pages:type_name -> sightline.search.v1.UrlMatch
+	1,   // 14: sightline.accounts.v1.Question.type:type_name -> sightline.accounts.v1.QuestionType
+	15,  // 15: sightline.accounts.v1.Question.choices:type_name -> sightline.accounts.v1.Choice
+	16,  // 16: sightline.accounts.v1.Question.skip:type_name -> sightline.accounts.v1.SkipRule
+	132, // 17: sightline.accounts.v1.SurveyTargeting.pages:type_name -> sightline.search.v1.UrlMatch
+	133, // 18: sightline.accounts.v1.SurveyTargeting.device_types:type_name -> sightline.sessions.v1.DeviceType
+	5,   // 19: sightline.accounts.v1.SurveyTargeting.visitors:type_name -> sightline.accounts.v1.SurveyTargeting.Visitors
+	134, // 20: sightline.accounts.v1.SurveyTargeting.attributes:type_name -> sightline.sessions.v1.Attribute
+	6,   // 21: sightline.accounts.v1.SurveyTrigger.kind:type_name -> sightline.accounts.v1.SurveyTrigger.Kind
+	2,   // 22: sightline.accounts.v1.Survey.status:type_name -> sightline.accounts.v1.SurveyStatus
+	17,  // 23: sightline.accounts.v1.Survey.questions:type_name -> sightline.accounts.v1.Question
+	18,  // 24: sightline.accounts.v1.Survey.targeting:type_name -> sightline.accounts.v1.SurveyTargeting
+	19,  // 25: sightline.accounts.v1.Survey.trigger:type_name -> sightline.accounts.v1.SurveyTrigger
+	131, // 26: sightline.accounts.v1.Survey.start_time:type_name -> google.protobuf.Timestamp
+	131, // 27: sightline.accounts.v1.Survey.end_time:type_name -> google.protobuf.Timestamp
+	131, // 28: sightline.accounts.v1.Survey.create_time:type_name -> google.protobuf.Timestamp
+	131, // 29: sightline.accounts.v1.Survey.update_time:type_name -> google.protobuf.Timestamp
+	13,  // 30: sightline.accounts.v1.Site.settings:type_name -> sightline.accounts.v1.SiteSettings
+	131, // 31: sightline.accounts.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	0,   // 32: sightline.accounts.v1.ApiKey.role:type_name -> sightline.accounts.v1.Role
+	131, // 33: sightline.accounts.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	131, // 34: sightline.accounts.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
+	131, // 35: sightline.accounts.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	3,   // 36: sightline.accounts.v1.FeatureFlag.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
+	131, // 37: sightline.accounts.v1.Maintenance.update_time:type_name -> google.protobuf.Timestamp
+	131, // 38: sightline.accounts.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
+	10,  // 39: sightline.accounts.v1.Principal.memberships:type_name -> sightline.accounts.v1.Membership
+	7,   // 40: sightline.accounts.v1.SignUpResponse.user:type_name -> sightline.accounts.v1.User
+	9,   // 41: sightline.accounts.v1.SignUpResponse.organization:type_name -> sightline.accounts.v1.Organization
+	131, // 42: sightline.accounts.v1.SignUpResponse.expire_time:type_name -> google.protobuf.Timestamp
+	7,   // 43: sightline.accounts.v1.VerifyEmailResponse.user:type_name -> sightline.accounts.v1.User
+	131, // 44: sightline.accounts.v1.VerifyEmailResponse.expire_time:type_name -> google.protobuf.Timestamp
+	7,   // 45: sightline.accounts.v1.ResetPasswordResponse.user:type_name -> sightline.accounts.v1.User
+	131, // 46: sightline.accounts.v1.ResetPasswordResponse.expire_time:type_name -> google.protobuf.Timestamp
+	0,   // 47: sightline.accounts.v1.ListSiteRecipientsRequest.min_role:type_name -> sightline.accounts.v1.Role
+	0,   // 48: sightline.accounts.v1.Recipient.role:type_name -> sightline.accounts.v1.Role
+	38,  // 49: sightline.accounts.v1.ListSiteRecipientsResponse.recipients:type_name -> sightline.accounts.v1.Recipient
+	7,   // 50: sightline.accounts.v1.LogInResponse.user:type_name -> sightline.accounts.v1.User
+	131, // 51: sightline.accounts.v1.LogInResponse.expire_time:type_name -> google.protobuf.Timestamp
+	26,  // 52: sightline.accounts.v1.AuthenticateResponse.principal:type_name -> sightline.accounts.v1.Principal
+	131, // 53: sightline.accounts.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
+	7,   // 54: sightline.accounts.v1.GetCurrentUserResponse.user:type_name -> sightline.accounts.v1.User
+	10,  // 55: sightline.accounts.v1.GetCurrentUserResponse.memberships:type_name -> sightline.accounts.v1.Membership
+	9,   // 56: sightline.accounts.v1.CreateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
+	9,   // 57: sightline.accounts.v1.GetOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
+	9,   // 58: sightline.accounts.v1.ListOrganizationsResponse.organizations:type_name -> sightline.accounts.v1.Organization
+	9,   // 59: sightline.accounts.v1.UpdateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
+	11,  // 60: sightline.accounts.v1.ListMembersResponse.members:type_name -> sightline.accounts.v1.Member
+	0,   // 61: sightline.accounts.v1.UpdateMemberRoleRequest.role:type_name -> sightline.accounts.v1.Role
+	11,  // 62: sightline.accounts.v1.UpdateMemberRoleResponse.member:type_name -> sightline.accounts.v1.Member
+	0,   // 63: sightline.accounts.v1.CreateInvitationRequest.role:type_name -> sightline.accounts.v1.Role
+	12,  // 64: sightline.accounts.v1.CreateInvitationResponse.invitation:type_name -> sightline.accounts.v1.Invitation
+	12,  // 65: sightline.accounts.v1.ListInvitationsResponse.invitations:type_name -> sightline.accounts.v1.Invitation
+	10,  // 66: sightline.accounts.v1.AcceptInvitationResponse.membership:type_name -> sightline.accounts.v1.Membership
+	21,  // 67: sightline.accounts.v1.CreateSiteResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 68: sightline.accounts.v1.GetSiteResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 69: sightline.accounts.v1.ListSitesResponse.sites:type_name -> sightline.accounts.v1.Site
+	21,  // 70: sightline.accounts.v1.UpdateSiteResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 71: sightline.accounts.v1.AddSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 72: sightline.accounts.v1.RemoveSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
+	13,  // 73: sightline.accounts.v1.GetSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
+	13,  // 74: sightline.accounts.v1.UpdateSiteSettingsRequest.settings:type_name -> sightline.accounts.v1.SiteSettings
+	135, // 75: sightline.accounts.v1.UpdateSiteSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13,  // 76: sightline.accounts.v1.UpdateSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
+	20,  // 77: sightline.accounts.v1.ListSurveysResponse.surveys:type_name -> sightline.accounts.v1.Survey
+	20,  // 78: sightline.accounts.v1.GetSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 79: sightline.accounts.v1.CreateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 80: sightline.accounts.v1.CreateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 81: sightline.accounts.v1.UpdateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 82: sightline.accounts.v1.UpdateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
+	136, // 83: sightline.accounts.v1.Funnel.steps:type_name -> sightline.traffic.v1.FunnelStep
+	131, // 84: sightline.accounts.v1.Funnel.create_time:type_name -> google.protobuf.Timestamp
+	131, // 85: sightline.accounts.v1.Funnel.update_time:type_name -> google.protobuf.Timestamp
+	98,  // 86: sightline.accounts.v1.ListFunnelsResponse.funnels:type_name -> sightline.accounts.v1.Funnel
+	98,  // 87: sightline.accounts.v1.GetFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
+	98,  // 88: sightline.accounts.v1.CreateFunnelRequest.funnel:type_name -> sightline.accounts.v1.Funnel
+	98,  // 89: sightline.accounts.v1.CreateFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
+	98,  // 90: sightline.accounts.v1.UpdateFunnelRequest.funnel:type_name -> sightline.accounts.v1.Funnel
+	98,  // 91: sightline.accounts.v1.UpdateFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
+	0,   // 92: sightline.accounts.v1.CreateApiKeyRequest.role:type_name -> sightline.accounts.v1.Role
+	22,  // 93: sightline.accounts.v1.CreateApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
+	22,  // 94: sightline.accounts.v1.ListApiKeysResponse.api_keys:type_name -> sightline.accounts.v1.ApiKey
+	22,  // 95: sightline.accounts.v1.RevokeApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
+	3,   // 96: sightline.accounts.v1.ListFeatureFlagsRequest.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
+	23,  // 97: sightline.accounts.v1.ListFeatureFlagsResponse.flags:type_name -> sightline.accounts.v1.FeatureFlag
+	23,  // 98: sightline.accounts.v1.SetFeatureFlagRequest.flag:type_name -> sightline.accounts.v1.FeatureFlag
+	23,  // 99: sightline.accounts.v1.SetFeatureFlagResponse.flag:type_name -> sightline.accounts.v1.FeatureFlag
+	24,  // 100: sightline.accounts.v1.GetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	24,  // 101: sightline.accounts.v1.SetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	25,  // 102: sightline.accounts.v1.ListAuditEventsResponse.events:type_name -> sightline.accounts.v1.AuditEvent
+	24,  // 103: sightline.accounts.v1.GetPublicConfigResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	8,   // 104: sightline.accounts.v1.GetPublicConfigResponse.default_plan:type_name -> sightline.accounts.v1.Plan
+	13,  // 105: sightline.accounts.v1.GetSiteConfigResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
+	8,   // 106: sightline.accounts.v1.GetSiteConfigResponse.plan:type_name -> sightline.accounts.v1.Plan
+	20,  // 107: sightline.accounts.v1.GetSiteConfigResponse.surveys:type_name -> sightline.accounts.v1.Survey
+	37,  // 108: sightline.accounts.v1.AccountsInternalService.ListSiteRecipients:input_type -> sightline.accounts.v1.ListSiteRecipientsRequest
+	27,  // 109: sightline.accounts.v1.AccountsService.SignUp:input_type -> sightline.accounts.v1.SignUpRequest
+	40,  // 110: sightline.accounts.v1.AccountsService.LogIn:input_type -> sightline.accounts.v1.LogInRequest
+	42,  // 111: sightline.accounts.v1.AccountsService.LogOut:input_type -> sightline.accounts.v1.LogOutRequest
+	29,  // 112: sightline.accounts.v1.AccountsService.VerifyEmail:input_type -> sightline.accounts.v1.VerifyEmailRequest
+	31,  // 113: sightline.accounts.v1.AccountsService.ResendVerification:input_type -> sightline.accounts.v1.ResendVerificationRequest
+	33,  // 114: sightline.accounts.v1.AccountsService.RequestPasswordReset:input_type -> sightline.accounts.v1.RequestPasswordResetRequest
+	35,  // 115: sightline.accounts.v1.AccountsService.ResetPassword:input_type -> sightline.accounts.v1.ResetPasswordRequest
+	44,  // 116: sightline.accounts.v1.AccountsService.Authenticate:input_type -> sightline.accounts.v1.AuthenticateRequest
+	46,  // 117: sightline.accounts.v1.AccountsService.GetCurrentUser:input_type -> sightline.accounts.v1.GetCurrentUserRequest
+	48,  // 118: sightline.accounts.v1.AccountsService.CreateOrganization:input_type -> sightline.accounts.v1.CreateOrganizationRequest
+	50,  // 119: sightline.accounts.v1.AccountsService.GetOrganization:input_type -> sightline.accounts.v1.GetOrganizationRequest
+	52,  // 120: sightline.accounts.v1.AccountsService.ListOrganizations:input_type -> sightline.accounts.v1.ListOrganizationsRequest
+	54,  // 121: sightline.accounts.v1.AccountsService.UpdateOrganization:input_type -> sightline.accounts.v1.UpdateOrganizationRequest
+	56,  // 122: sightline.accounts.v1.AccountsService.ListMembers:input_type -> sightline.accounts.v1.ListMembersRequest
+	58,  // 123: sightline.accounts.v1.AccountsService.UpdateMemberRole:input_type -> sightline.accounts.v1.UpdateMemberRoleRequest
+	60,  // 124: sightline.accounts.v1.AccountsService.RemoveMember:input_type -> sightline.accounts.v1.RemoveMemberRequest
+	62,  // 125: sightline.accounts.v1.AccountsService.CreateInvitation:input_type -> sightline.accounts.v1.CreateInvitationRequest
+	64,  // 126: sightline.accounts.v1.AccountsService.ListInvitations:input_type -> sightline.accounts.v1.ListInvitationsRequest
+	66,  // 127: sightline.accounts.v1.AccountsService.RevokeInvitation:input_type -> sightline.accounts.v1.RevokeInvitationRequest
+	68,  // 128: sightline.accounts.v1.AccountsService.AcceptInvitation:input_type -> sightline.accounts.v1.AcceptInvitationRequest
+	70,  // 129: sightline.accounts.v1.AccountsService.CreateSite:input_type -> sightline.accounts.v1.CreateSiteRequest
+	72,  // 130: sightline.accounts.v1.AccountsService.GetSite:input_type -> sightline.accounts.v1.GetSiteRequest
+	74,  // 131: sightline.accounts.v1.AccountsService.ListSites:input_type -> sightline.accounts.v1.ListSitesRequest
+	76,  // 132: sightline.accounts.v1.AccountsService.UpdateSite:input_type -> sightline.accounts.v1.UpdateSiteRequest
+	78,  // 133: sightline.accounts.v1.AccountsService.DeleteSite:input_type -> sightline.accounts.v1.DeleteSiteRequest
+	80,  // 134: sightline.accounts.v1.AccountsService.AddSiteDomain:input_type -> sightline.accounts.v1.AddSiteDomainRequest
+	82,  // 135: sightline.accounts.v1.AccountsService.RemoveSiteDomain:input_type -> sightline.accounts.v1.RemoveSiteDomainRequest
+	84,  // 136: sightline.accounts.v1.AccountsService.GetSiteSettings:input_type -> sightline.accounts.v1.GetSiteSettingsRequest
+	86,  // 137: sightline.accounts.v1.AccountsService.UpdateSiteSettings:input_type -> sightline.accounts.v1.UpdateSiteSettingsRequest
+	88,  // 138: sightline.accounts.v1.AccountsService.ListSurveys:input_type -> sightline.accounts.v1.ListSurveysRequest
+	90,  // 139: sightline.accounts.v1.AccountsService.GetSurvey:input_type -> sightline.accounts.v1.GetSurveyRequest
+	92,  // 140: sightline.accounts.v1.AccountsService.CreateSurvey:input_type -> sightline.accounts.v1.CreateSurveyRequest
+	94,  // 141: sightline.accounts.v1.AccountsService.UpdateSurvey:input_type -> sightline.accounts.v1.UpdateSurveyRequest
+	96,  // 142: sightline.accounts.v1.AccountsService.DeleteSurvey:input_type -> sightline.accounts.v1.DeleteSurveyRequest
+	99,  // 143: sightline.accounts.v1.AccountsService.ListFunnels:input_type -> sightline.accounts.v1.ListFunnelsRequest
+	101, // 144: sightline.accounts.v1.AccountsService.GetFunnel:input_type -> sightline.accounts.v1.GetFunnelRequest
+	103, // 145: sightline.accounts.v1.AccountsService.CreateFunnel:input_type -> sightline.accounts.v1.CreateFunnelRequest
+	105, // 146: sightline.accounts.v1.AccountsService.UpdateFunnel:input_type -> sightline.accounts.v1.UpdateFunnelRequest
+	107, // 147: sightline.accounts.v1.AccountsService.DeleteFunnel:input_type -> sightline.accounts.v1.DeleteFunnelRequest
+	109, // 148: sightline.accounts.v1.AccountsService.CreateApiKey:input_type -> sightline.accounts.v1.CreateApiKeyRequest
+	111, // 149: sightline.accounts.v1.AccountsService.ListApiKeys:input_type -> sightline.accounts.v1.ListApiKeysRequest
+	113, // 150: sightline.accounts.v1.AccountsService.RevokeApiKey:input_type -> sightline.accounts.v1.RevokeApiKeyRequest
+	115, // 151: sightline.accounts.v1.AccountsService.ListFeatureFlags:input_type -> sightline.accounts.v1.ListFeatureFlagsRequest
+	117, // 152: sightline.accounts.v1.AccountsService.SetFeatureFlag:input_type -> sightline.accounts.v1.SetFeatureFlagRequest
+	119, // 153: sightline.accounts.v1.AccountsService.GetMaintenance:input_type -> sightline.accounts.v1.GetMaintenanceRequest
+	121, // 154: sightline.accounts.v1.AccountsService.SetMaintenance:input_type -> sightline.accounts.v1.SetMaintenanceRequest
+	123, // 155: sightline.accounts.v1.AccountsService.ListAuditEvents:input_type -> sightline.accounts.v1.ListAuditEventsRequest
+	125, // 156: sightline.accounts.v1.AccountsService.GetPublicConfig:input_type -> sightline.accounts.v1.GetPublicConfigRequest
+	127, // 157: sightline.accounts.v1.AccountsService.GetSiteConfig:input_type -> sightline.accounts.v1.GetSiteConfigRequest
+	129, // 158: sightline.accounts.v1.AccountsService.LeaseSessionQuota:input_type -> sightline.accounts.v1.LeaseSessionQuotaRequest
+	39,  // 159: sightline.accounts.v1.AccountsInternalService.ListSiteRecipients:output_type -> sightline.accounts.v1.ListSiteRecipientsResponse
+	28,  // 160: sightline.accounts.v1.AccountsService.SignUp:output_type -> sightline.accounts.v1.SignUpResponse
+	41,  // 161: sightline.accounts.v1.AccountsService.LogIn:output_type -> sightline.accounts.v1.LogInResponse
+	43,  // 162: sightline.accounts.v1.AccountsService.LogOut:output_type -> sightline.accounts.v1.LogOutResponse
+	30,  // 163: sightline.accounts.v1.AccountsService.VerifyEmail:output_type -> sightline.accounts.v1.VerifyEmailResponse
+	32,  // 164: sightline.accounts.v1.AccountsService.ResendVerification:output_type -> sightline.accounts.v1.ResendVerificationResponse
+	34,  // 165: sightline.accounts.v1.AccountsService.RequestPasswordReset:output_type -> sightline.accounts.v1.RequestPasswordResetResponse
+	36,  // 166: sightline.accounts.v1.AccountsService.ResetPassword:output_type -> sightline.accounts.v1.ResetPasswordResponse
+	45,  // 167: sightline.accounts.v1.AccountsService.Authenticate:output_type -> sightline.accounts.v1.AuthenticateResponse
+	47,  // 168: sightline.accounts.v1.AccountsService.GetCurrentUser:output_type -> sightline.accounts.v1.GetCurrentUserResponse
+	49,  // 169: sightline.accounts.v1.AccountsService.CreateOrganization:output_type -> sightline.accounts.v1.CreateOrganizationResponse
+	51,  // 170: sightline.accounts.v1.AccountsService.GetOrganization:output_type -> sightline.accounts.v1.GetOrganizationResponse
+	53,  // 171: sightline.accounts.v1.AccountsService.ListOrganizations:output_type -> sightline.accounts.v1.ListOrganizationsResponse
+	55,  // 172: sightline.accounts.v1.AccountsService.UpdateOrganization:output_type -> sightline.accounts.v1.UpdateOrganizationResponse
+	57,  // 173: sightline.accounts.v1.AccountsService.ListMembers:output_type -> sightline.accounts.v1.ListMembersResponse
+	59,  // 174: sightline.accounts.v1.AccountsService.UpdateMemberRole:output_type -> sightline.accounts.v1.UpdateMemberRoleResponse
+	61,  // 175: sightline.accounts.v1.AccountsService.RemoveMember:output_type -> sightline.accounts.v1.RemoveMemberResponse
+	63,  // 176: sightline.accounts.v1.AccountsService.CreateInvitation:output_type -> sightline.accounts.v1.CreateInvitationResponse
+	65,  // 177: sightline.accounts.v1.AccountsService.ListInvitations:output_type -> sightline.accounts.v1.ListInvitationsResponse
+	67,  // 178: sightline.accounts.v1.AccountsService.RevokeInvitation:output_type -> sightline.accounts.v1.RevokeInvitationResponse
+	69,  // 179: sightline.accounts.v1.AccountsService.AcceptInvitation:output_type -> sightline.accounts.v1.AcceptInvitationResponse
+	71,  // 180: sightline.accounts.v1.AccountsService.CreateSite:output_type -> sightline.accounts.v1.CreateSiteResponse
+	73,  // 181: sightline.accounts.v1.AccountsService.GetSite:output_type -> sightline.accounts.v1.GetSiteResponse
+	75,  // 182: sightline.accounts.v1.AccountsService.ListSites:output_type -> sightline.accounts.v1.ListSitesResponse
+	77,  // 183: sightline.accounts.v1.AccountsService.UpdateSite:output_type -> sightline.accounts.v1.UpdateSiteResponse
+	79,  // 184: sightline.accounts.v1.AccountsService.DeleteSite:output_type -> sightline.accounts.v1.DeleteSiteResponse
+	81,  // 185: sightline.accounts.v1.AccountsService.AddSiteDomain:output_type -> sightline.accounts.v1.AddSiteDomainResponse
+	83,  // 186: sightline.accounts.v1.AccountsService.RemoveSiteDomain:output_type -> sightline.accounts.v1.RemoveSiteDomainResponse
+	85,  // 187: sightline.accounts.v1.AccountsService.GetSiteSettings:output_type -> sightline.accounts.v1.GetSiteSettingsResponse
+	87,  // 188: sightline.accounts.v1.AccountsService.UpdateSiteSettings:output_type -> sightline.accounts.v1.UpdateSiteSettingsResponse
+	89,  // 189: sightline.accounts.v1.AccountsService.ListSurveys:output_type -> sightline.accounts.v1.ListSurveysResponse
+	91,  // 190: sightline.accounts.v1.AccountsService.GetSurvey:output_type -> sightline.accounts.v1.GetSurveyResponse
+	93,  // 191: sightline.accounts.v1.AccountsService.CreateSurvey:output_type -> sightline.accounts.v1.CreateSurveyResponse
+	95,  // 192: sightline.accounts.v1.AccountsService.UpdateSurvey:output_type -> sightline.accounts.v1.UpdateSurveyResponse
+	97,  // 193: sightline.accounts.v1.AccountsService.DeleteSurvey:output_type -> sightline.accounts.v1.DeleteSurveyResponse
+	100, // 194: sightline.accounts.v1.AccountsService.ListFunnels:output_type -> sightline.accounts.v1.ListFunnelsResponse
+	102, // 195: sightline.accounts.v1.AccountsService.GetFunnel:output_type -> sightline.accounts.v1.GetFunnelResponse
+	104, // 196: sightline.accounts.v1.AccountsService.CreateFunnel:output_type -> sightline.accounts.v1.CreateFunnelResponse
+	106, // 197: sightline.accounts.v1.AccountsService.UpdateFunnel:output_type -> sightline.accounts.v1.UpdateFunnelResponse
+	108, // 198: sightline.accounts.v1.AccountsService.DeleteFunnel:output_type -> sightline.accounts.v1.DeleteFunnelResponse
+	110, // 199: sightline.accounts.v1.AccountsService.CreateApiKey:output_type -> sightline.accounts.v1.CreateApiKeyResponse
+	112, // 200: sightline.accounts.v1.AccountsService.ListApiKeys:output_type -> sightline.accounts.v1.ListApiKeysResponse
+	114, // 201: sightline.accounts.v1.AccountsService.RevokeApiKey:output_type -> sightline.accounts.v1.RevokeApiKeyResponse
+	116, // 202: sightline.accounts.v1.AccountsService.ListFeatureFlags:output_type -> sightline.accounts.v1.ListFeatureFlagsResponse
+	118, // 203: sightline.accounts.v1.AccountsService.SetFeatureFlag:output_type -> sightline.accounts.v1.SetFeatureFlagResponse
+	120, // 204: sightline.accounts.v1.AccountsService.GetMaintenance:output_type -> sightline.accounts.v1.GetMaintenanceResponse
+	122, // 205: sightline.accounts.v1.AccountsService.SetMaintenance:output_type -> sightline.accounts.v1.SetMaintenanceResponse
+	124, // 206: sightline.accounts.v1.AccountsService.ListAuditEvents:output_type -> sightline.accounts.v1.ListAuditEventsResponse
+	126, // 207: sightline.accounts.v1.AccountsService.GetPublicConfig:output_type -> sightline.accounts.v1.GetPublicConfigResponse
+	128, // 208: sightline.accounts.v1.AccountsService.GetSiteConfig:output_type -> sightline.accounts.v1.GetSiteConfigResponse
+	130, // 209: sightline.accounts.v1.AccountsService.LeaseSessionQuota:output_type -> sightline.accounts.v1.LeaseSessionQuotaResponse
+	159, // [159:210] is the sub-list for method output_type
+	108, // [108:159] is the sub-list for method input_type
+	108, // [108:108] is the sub-list for extension type_name
+	108, // [108:108] is the sub-list for extension extendee
+	0,   // [0:108] is the sub-list for field type_name
 }
 
 func init() { file_sightline_accounts_v1_accounts_proto_init() }
@@ -7912,7 +8592,7 @@ func file_sightline_accounts_v1_accounts_proto_init() {
 	file_sightline_accounts_v1_accounts_proto_msgTypes[6].OneofWrappers = []any{}
 	file_sightline_accounts_v1_accounts_proto_msgTypes[9].OneofWrappers = []any{}
 	file_sightline_accounts_v1_accounts_proto_msgTypes[13].OneofWrappers = []any{}
-	file_sightline_accounts_v1_accounts_proto_msgTypes[26].OneofWrappers = []any{
+	file_sightline_accounts_v1_accounts_proto_msgTypes[37].OneofWrappers = []any{
 		(*AuthenticateRequest_SessionToken)(nil),
 		(*AuthenticateRequest_ApiKey)(nil),
 	}
@@ -7922,9 +8602,9 @@ func file_sightline_accounts_v1_accounts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_accounts_v1_accounts_proto_rawDesc), len(file_sightline_accounts_v1_accounts_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   113,
+			NumMessages:   124,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_sightline_accounts_v1_accounts_proto_goTypes,
 		DependencyIndexes: file_sightline_accounts_v1_accounts_proto_depIdxs,

@@ -25,59 +25,180 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AccountsService_SignUp_FullMethodName             = "/sightline.accounts.v1.AccountsService/SignUp"
-	AccountsService_LogIn_FullMethodName              = "/sightline.accounts.v1.AccountsService/LogIn"
-	AccountsService_LogOut_FullMethodName             = "/sightline.accounts.v1.AccountsService/LogOut"
-	AccountsService_Authenticate_FullMethodName       = "/sightline.accounts.v1.AccountsService/Authenticate"
-	AccountsService_GetCurrentUser_FullMethodName     = "/sightline.accounts.v1.AccountsService/GetCurrentUser"
-	AccountsService_CreateOrganization_FullMethodName = "/sightline.accounts.v1.AccountsService/CreateOrganization"
-	AccountsService_GetOrganization_FullMethodName    = "/sightline.accounts.v1.AccountsService/GetOrganization"
-	AccountsService_ListOrganizations_FullMethodName  = "/sightline.accounts.v1.AccountsService/ListOrganizations"
-	AccountsService_UpdateOrganization_FullMethodName = "/sightline.accounts.v1.AccountsService/UpdateOrganization"
-	AccountsService_ListMembers_FullMethodName        = "/sightline.accounts.v1.AccountsService/ListMembers"
-	AccountsService_UpdateMemberRole_FullMethodName   = "/sightline.accounts.v1.AccountsService/UpdateMemberRole"
-	AccountsService_RemoveMember_FullMethodName       = "/sightline.accounts.v1.AccountsService/RemoveMember"
-	AccountsService_CreateInvitation_FullMethodName   = "/sightline.accounts.v1.AccountsService/CreateInvitation"
-	AccountsService_ListInvitations_FullMethodName    = "/sightline.accounts.v1.AccountsService/ListInvitations"
-	AccountsService_RevokeInvitation_FullMethodName   = "/sightline.accounts.v1.AccountsService/RevokeInvitation"
-	AccountsService_AcceptInvitation_FullMethodName   = "/sightline.accounts.v1.AccountsService/AcceptInvitation"
-	AccountsService_CreateSite_FullMethodName         = "/sightline.accounts.v1.AccountsService/CreateSite"
-	AccountsService_GetSite_FullMethodName            = "/sightline.accounts.v1.AccountsService/GetSite"
-	AccountsService_ListSites_FullMethodName          = "/sightline.accounts.v1.AccountsService/ListSites"
-	AccountsService_UpdateSite_FullMethodName         = "/sightline.accounts.v1.AccountsService/UpdateSite"
-	AccountsService_DeleteSite_FullMethodName         = "/sightline.accounts.v1.AccountsService/DeleteSite"
-	AccountsService_AddSiteDomain_FullMethodName      = "/sightline.accounts.v1.AccountsService/AddSiteDomain"
-	AccountsService_RemoveSiteDomain_FullMethodName   = "/sightline.accounts.v1.AccountsService/RemoveSiteDomain"
-	AccountsService_GetSiteSettings_FullMethodName    = "/sightline.accounts.v1.AccountsService/GetSiteSettings"
-	AccountsService_UpdateSiteSettings_FullMethodName = "/sightline.accounts.v1.AccountsService/UpdateSiteSettings"
-	AccountsService_ListSurveys_FullMethodName        = "/sightline.accounts.v1.AccountsService/ListSurveys"
-	AccountsService_GetSurvey_FullMethodName          = "/sightline.accounts.v1.AccountsService/GetSurvey"
-	AccountsService_CreateSurvey_FullMethodName       = "/sightline.accounts.v1.AccountsService/CreateSurvey"
-	AccountsService_UpdateSurvey_FullMethodName       = "/sightline.accounts.v1.AccountsService/UpdateSurvey"
-	AccountsService_DeleteSurvey_FullMethodName       = "/sightline.accounts.v1.AccountsService/DeleteSurvey"
-	AccountsService_ListFunnels_FullMethodName        = "/sightline.accounts.v1.AccountsService/ListFunnels"
-	AccountsService_GetFunnel_FullMethodName          = "/sightline.accounts.v1.AccountsService/GetFunnel"
-	AccountsService_CreateFunnel_FullMethodName       = "/sightline.accounts.v1.AccountsService/CreateFunnel"
-	AccountsService_UpdateFunnel_FullMethodName       = "/sightline.accounts.v1.AccountsService/UpdateFunnel"
-	AccountsService_DeleteFunnel_FullMethodName       = "/sightline.accounts.v1.AccountsService/DeleteFunnel"
-	AccountsService_CreateApiKey_FullMethodName       = "/sightline.accounts.v1.AccountsService/CreateApiKey"
-	AccountsService_ListApiKeys_FullMethodName        = "/sightline.accounts.v1.AccountsService/ListApiKeys"
-	AccountsService_RevokeApiKey_FullMethodName       = "/sightline.accounts.v1.AccountsService/RevokeApiKey"
-	AccountsService_ListFeatureFlags_FullMethodName   = "/sightline.accounts.v1.AccountsService/ListFeatureFlags"
-	AccountsService_SetFeatureFlag_FullMethodName     = "/sightline.accounts.v1.AccountsService/SetFeatureFlag"
-	AccountsService_GetMaintenance_FullMethodName     = "/sightline.accounts.v1.AccountsService/GetMaintenance"
-	AccountsService_SetMaintenance_FullMethodName     = "/sightline.accounts.v1.AccountsService/SetMaintenance"
-	AccountsService_ListAuditEvents_FullMethodName    = "/sightline.accounts.v1.AccountsService/ListAuditEvents"
-	AccountsService_GetPublicConfig_FullMethodName    = "/sightline.accounts.v1.AccountsService/GetPublicConfig"
-	AccountsService_GetSiteConfig_FullMethodName      = "/sightline.accounts.v1.AccountsService/GetSiteConfig"
-	AccountsService_LeaseSessionQuota_FullMethodName  = "/sightline.accounts.v1.AccountsService/LeaseSessionQuota"
+	AccountsInternalService_ListSiteRecipients_FullMethodName = "/sightline.accounts.v1.AccountsInternalService/ListSiteRecipients"
+)
+
+// AccountsInternalServiceClient is the client API for AccountsInternalService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// AccountsService manages organisations, users, sites, settings and limits.
+// AccountsInternalService is called by the other services (notify), never
+// routed by the gateway.
+type AccountsInternalServiceClient interface {
+	// ListSiteRecipients answers who may receive a site's e-mails: the users
+	// named (or, with none named, every member at least min_role) who still
+	// belong to the site's organisation, with their addresses. Unknown users
+	// and former members are left out.
+	ListSiteRecipients(ctx context.Context, in *ListSiteRecipientsRequest, opts ...grpc.CallOption) (*ListSiteRecipientsResponse, error)
+}
+
+type accountsInternalServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewAccountsInternalServiceClient(cc grpc.ClientConnInterface) AccountsInternalServiceClient {
+	return &accountsInternalServiceClient{cc}
+}
+
+func (c *accountsInternalServiceClient) ListSiteRecipients(ctx context.Context, in *ListSiteRecipientsRequest, opts ...grpc.CallOption) (*ListSiteRecipientsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSiteRecipientsResponse)
+	err := c.cc.Invoke(ctx, AccountsInternalService_ListSiteRecipients_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AccountsInternalServiceServer is the server API for AccountsInternalService service.
+// All implementations must embed UnimplementedAccountsInternalServiceServer
+// for forward compatibility.
+//
+// AccountsService manages organisations, users, sites, settings and limits.
+// AccountsInternalService is called by the other services (notify), never
+// routed by the gateway.
+type AccountsInternalServiceServer interface {
+	// ListSiteRecipients answers who may receive a site's e-mails: the users
+	// named (or, with none named, every member at least min_role) who still
+	// belong to the site's organisation, with their addresses. Unknown users
+	// and former members are left out.
+	ListSiteRecipients(context.Context, *ListSiteRecipientsRequest) (*ListSiteRecipientsResponse, error)
+	mustEmbedUnimplementedAccountsInternalServiceServer()
+}
+
+// UnimplementedAccountsInternalServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedAccountsInternalServiceServer struct{}
+
+func (UnimplementedAccountsInternalServiceServer) ListSiteRecipients(context.Context, *ListSiteRecipientsRequest) (*ListSiteRecipientsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSiteRecipients not implemented")
+}
+func (UnimplementedAccountsInternalServiceServer) mustEmbedUnimplementedAccountsInternalServiceServer() {
+}
+func (UnimplementedAccountsInternalServiceServer) testEmbeddedByValue() {}
+
+// UnsafeAccountsInternalServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to AccountsInternalServiceServer will
+// result in compilation errors.
+type UnsafeAccountsInternalServiceServer interface {
+	mustEmbedUnimplementedAccountsInternalServiceServer()
+}
+
+func RegisterAccountsInternalServiceServer(s grpc.ServiceRegistrar, srv AccountsInternalServiceServer) {
+	// If the following call panics, it indicates UnimplementedAccountsInternalServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&AccountsInternalService_ServiceDesc, srv)
+}
+
+func _AccountsInternalService_ListSiteRecipients_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSiteRecipientsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsInternalServiceServer).ListSiteRecipients(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsInternalService_ListSiteRecipients_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsInternalServiceServer).ListSiteRecipients(ctx, req.(*ListSiteRecipientsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// AccountsInternalService_ServiceDesc is the grpc.ServiceDesc for AccountsInternalService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var AccountsInternalService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "sightline.accounts.v1.AccountsInternalService",
+	HandlerType: (*AccountsInternalServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ListSiteRecipients",
+			Handler:    _AccountsInternalService_ListSiteRecipients_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "sightline/accounts/v1/accounts.proto",
+}
+
+const (
+	AccountsService_SignUp_FullMethodName               = "/sightline.accounts.v1.AccountsService/SignUp"
+	AccountsService_LogIn_FullMethodName                = "/sightline.accounts.v1.AccountsService/LogIn"
+	AccountsService_LogOut_FullMethodName               = "/sightline.accounts.v1.AccountsService/LogOut"
+	AccountsService_VerifyEmail_FullMethodName          = "/sightline.accounts.v1.AccountsService/VerifyEmail"
+	AccountsService_ResendVerification_FullMethodName   = "/sightline.accounts.v1.AccountsService/ResendVerification"
+	AccountsService_RequestPasswordReset_FullMethodName = "/sightline.accounts.v1.AccountsService/RequestPasswordReset"
+	AccountsService_ResetPassword_FullMethodName        = "/sightline.accounts.v1.AccountsService/ResetPassword"
+	AccountsService_Authenticate_FullMethodName         = "/sightline.accounts.v1.AccountsService/Authenticate"
+	AccountsService_GetCurrentUser_FullMethodName       = "/sightline.accounts.v1.AccountsService/GetCurrentUser"
+	AccountsService_CreateOrganization_FullMethodName   = "/sightline.accounts.v1.AccountsService/CreateOrganization"
+	AccountsService_GetOrganization_FullMethodName      = "/sightline.accounts.v1.AccountsService/GetOrganization"
+	AccountsService_ListOrganizations_FullMethodName    = "/sightline.accounts.v1.AccountsService/ListOrganizations"
+	AccountsService_UpdateOrganization_FullMethodName   = "/sightline.accounts.v1.AccountsService/UpdateOrganization"
+	AccountsService_ListMembers_FullMethodName          = "/sightline.accounts.v1.AccountsService/ListMembers"
+	AccountsService_UpdateMemberRole_FullMethodName     = "/sightline.accounts.v1.AccountsService/UpdateMemberRole"
+	AccountsService_RemoveMember_FullMethodName         = "/sightline.accounts.v1.AccountsService/RemoveMember"
+	AccountsService_CreateInvitation_FullMethodName     = "/sightline.accounts.v1.AccountsService/CreateInvitation"
+	AccountsService_ListInvitations_FullMethodName      = "/sightline.accounts.v1.AccountsService/ListInvitations"
+	AccountsService_RevokeInvitation_FullMethodName     = "/sightline.accounts.v1.AccountsService/RevokeInvitation"
+	AccountsService_AcceptInvitation_FullMethodName     = "/sightline.accounts.v1.AccountsService/AcceptInvitation"
+	AccountsService_CreateSite_FullMethodName           = "/sightline.accounts.v1.AccountsService/CreateSite"
+	AccountsService_GetSite_FullMethodName              = "/sightline.accounts.v1.AccountsService/GetSite"
+	AccountsService_ListSites_FullMethodName            = "/sightline.accounts.v1.AccountsService/ListSites"
+	AccountsService_UpdateSite_FullMethodName           = "/sightline.accounts.v1.AccountsService/UpdateSite"
+	AccountsService_DeleteSite_FullMethodName           = "/sightline.accounts.v1.AccountsService/DeleteSite"
+	AccountsService_AddSiteDomain_FullMethodName        = "/sightline.accounts.v1.AccountsService/AddSiteDomain"
+	AccountsService_RemoveSiteDomain_FullMethodName     = "/sightline.accounts.v1.AccountsService/RemoveSiteDomain"
+	AccountsService_GetSiteSettings_FullMethodName      = "/sightline.accounts.v1.AccountsService/GetSiteSettings"
+	AccountsService_UpdateSiteSettings_FullMethodName   = "/sightline.accounts.v1.AccountsService/UpdateSiteSettings"
+	AccountsService_ListSurveys_FullMethodName          = "/sightline.accounts.v1.AccountsService/ListSurveys"
+	AccountsService_GetSurvey_FullMethodName            = "/sightline.accounts.v1.AccountsService/GetSurvey"
+	AccountsService_CreateSurvey_FullMethodName         = "/sightline.accounts.v1.AccountsService/CreateSurvey"
+	AccountsService_UpdateSurvey_FullMethodName         = "/sightline.accounts.v1.AccountsService/UpdateSurvey"
+	AccountsService_DeleteSurvey_FullMethodName         = "/sightline.accounts.v1.AccountsService/DeleteSurvey"
+	AccountsService_ListFunnels_FullMethodName          = "/sightline.accounts.v1.AccountsService/ListFunnels"
+	AccountsService_GetFunnel_FullMethodName            = "/sightline.accounts.v1.AccountsService/GetFunnel"
+	AccountsService_CreateFunnel_FullMethodName         = "/sightline.accounts.v1.AccountsService/CreateFunnel"
+	AccountsService_UpdateFunnel_FullMethodName         = "/sightline.accounts.v1.AccountsService/UpdateFunnel"
+	AccountsService_DeleteFunnel_FullMethodName         = "/sightline.accounts.v1.AccountsService/DeleteFunnel"
+	AccountsService_CreateApiKey_FullMethodName         = "/sightline.accounts.v1.AccountsService/CreateApiKey"
+	AccountsService_ListApiKeys_FullMethodName          = "/sightline.accounts.v1.AccountsService/ListApiKeys"
+	AccountsService_RevokeApiKey_FullMethodName         = "/sightline.accounts.v1.AccountsService/RevokeApiKey"
+	AccountsService_ListFeatureFlags_FullMethodName     = "/sightline.accounts.v1.AccountsService/ListFeatureFlags"
+	AccountsService_SetFeatureFlag_FullMethodName       = "/sightline.accounts.v1.AccountsService/SetFeatureFlag"
+	AccountsService_GetMaintenance_FullMethodName       = "/sightline.accounts.v1.AccountsService/GetMaintenance"
+	AccountsService_SetMaintenance_FullMethodName       = "/sightline.accounts.v1.AccountsService/SetMaintenance"
+	AccountsService_ListAuditEvents_FullMethodName      = "/sightline.accounts.v1.AccountsService/ListAuditEvents"
+	AccountsService_GetPublicConfig_FullMethodName      = "/sightline.accounts.v1.AccountsService/GetPublicConfig"
+	AccountsService_GetSiteConfig_FullMethodName        = "/sightline.accounts.v1.AccountsService/GetSiteConfig"
+	AccountsService_LeaseSessionQuota_FullMethodName    = "/sightline.accounts.v1.AccountsService/LeaseSessionQuota"
 )
 
 // AccountsServiceClient is the client API for AccountsService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
-//
-// AccountsService manages organisations, users, sites, settings and limits.
 type AccountsServiceClient interface {
 	// SignUp creates a user and their first organisation, and logs them in.
 	SignUp(ctx context.Context, in *SignUpRequest, opts ...grpc.CallOption) (*SignUpResponse, error)
@@ -85,6 +206,18 @@ type AccountsServiceClient interface {
 	LogIn(ctx context.Context, in *LogInRequest, opts ...grpc.CallOption) (*LogInResponse, error)
 	// LogOut revokes the caller's session token.
 	LogOut(ctx context.Context, in *LogOutRequest, opts ...grpc.CallOption) (*LogOutResponse, error)
+	// VerifyEmail confirms an address with the single-use token e-mailed at
+	// sign-up, and logs the user in.
+	VerifyEmail(ctx context.Context, in *VerifyEmailRequest, opts ...grpc.CallOption) (*VerifyEmailResponse, error)
+	// ResendVerification e-mails a new verification link to an unverified
+	// address; it answers the same whether or not the address has an account.
+	ResendVerification(ctx context.Context, in *ResendVerificationRequest, opts ...grpc.CallOption) (*ResendVerificationResponse, error)
+	// RequestPasswordReset e-mails a reset link (single use, expiring); it
+	// answers the same whether or not the address has an account.
+	RequestPasswordReset(ctx context.Context, in *RequestPasswordResetRequest, opts ...grpc.CallOption) (*RequestPasswordResetResponse, error)
+	// ResetPassword sets a new password with a reset token, signs every
+	// session of the user out and logs them in.
+	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
 	// Authenticate resolves a session token or API key to a principal. The
 	// gateway calls it on every request, so it must be fast.
 	Authenticate(ctx context.Context, in *AuthenticateRequest, opts ...grpc.CallOption) (*AuthenticateResponse, error)
@@ -206,6 +339,46 @@ func (c *accountsServiceClient) LogOut(ctx context.Context, in *LogOutRequest, o
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LogOutResponse)
 	err := c.cc.Invoke(ctx, AccountsService_LogOut_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) VerifyEmail(ctx context.Context, in *VerifyEmailRequest, opts ...grpc.CallOption) (*VerifyEmailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyEmailResponse)
+	err := c.cc.Invoke(ctx, AccountsService_VerifyEmail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) ResendVerification(ctx context.Context, in *ResendVerificationRequest, opts ...grpc.CallOption) (*ResendVerificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResendVerificationResponse)
+	err := c.cc.Invoke(ctx, AccountsService_ResendVerification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) RequestPasswordReset(ctx context.Context, in *RequestPasswordResetRequest, opts ...grpc.CallOption) (*RequestPasswordResetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestPasswordResetResponse)
+	err := c.cc.Invoke(ctx, AccountsService_RequestPasswordReset_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetPasswordResponse)
+	err := c.cc.Invoke(ctx, AccountsService_ResetPassword_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -645,8 +818,6 @@ func (c *accountsServiceClient) LeaseSessionQuota(ctx context.Context, in *Lease
 // AccountsServiceServer is the server API for AccountsService service.
 // All implementations must embed UnimplementedAccountsServiceServer
 // for forward compatibility.
-//
-// AccountsService manages organisations, users, sites, settings and limits.
 type AccountsServiceServer interface {
 	// SignUp creates a user and their first organisation, and logs them in.
 	SignUp(context.Context, *SignUpRequest) (*SignUpResponse, error)
@@ -654,6 +825,18 @@ type AccountsServiceServer interface {
 	LogIn(context.Context, *LogInRequest) (*LogInResponse, error)
 	// LogOut revokes the caller's session token.
 	LogOut(context.Context, *LogOutRequest) (*LogOutResponse, error)
+	// VerifyEmail confirms an address with the single-use token e-mailed at
+	// sign-up, and logs the user in.
+	VerifyEmail(context.Context, *VerifyEmailRequest) (*VerifyEmailResponse, error)
+	// ResendVerification e-mails a new verification link to an unverified
+	// address; it answers the same whether or not the address has an account.
+	ResendVerification(context.Context, *ResendVerificationRequest) (*ResendVerificationResponse, error)
+	// RequestPasswordReset e-mails a reset link (single use, expiring); it
+	// answers the same whether or not the address has an account.
+	RequestPasswordReset(context.Context, *RequestPasswordResetRequest) (*RequestPasswordResetResponse, error)
+	// ResetPassword sets a new password with a reset token, signs every
+	// session of the user out and logs them in.
+	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
 	// Authenticate resolves a session token or API key to a principal. The
 	// gateway calls it on every request, so it must be fast.
 	Authenticate(context.Context, *AuthenticateRequest) (*AuthenticateResponse, error)
@@ -759,6 +942,18 @@ func (UnimplementedAccountsServiceServer) LogIn(context.Context, *LogInRequest) 
 }
 func (UnimplementedAccountsServiceServer) LogOut(context.Context, *LogOutRequest) (*LogOutResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LogOut not implemented")
+}
+func (UnimplementedAccountsServiceServer) VerifyEmail(context.Context, *VerifyEmailRequest) (*VerifyEmailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyEmail not implemented")
+}
+func (UnimplementedAccountsServiceServer) ResendVerification(context.Context, *ResendVerificationRequest) (*ResendVerificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResendVerification not implemented")
+}
+func (UnimplementedAccountsServiceServer) RequestPasswordReset(context.Context, *RequestPasswordResetRequest) (*RequestPasswordResetResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestPasswordReset not implemented")
+}
+func (UnimplementedAccountsServiceServer) ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetPassword not implemented")
 }
 func (UnimplementedAccountsServiceServer) Authenticate(context.Context, *AuthenticateRequest) (*AuthenticateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Authenticate not implemented")
@@ -960,6 +1155,78 @@ func _AccountsService_LogOut_Handler(srv interface{}, ctx context.Context, dec f
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AccountsServiceServer).LogOut(ctx, req.(*LogOutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_VerifyEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyEmailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).VerifyEmail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_VerifyEmail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).VerifyEmail(ctx, req.(*VerifyEmailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_ResendVerification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResendVerificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).ResendVerification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_ResendVerification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).ResendVerification(ctx, req.(*ResendVerificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_RequestPasswordReset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestPasswordResetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).RequestPasswordReset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_RequestPasswordReset_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).RequestPasswordReset(ctx, req.(*RequestPasswordResetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_ResetPassword_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetPasswordRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).ResetPassword(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_ResetPassword_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).ResetPassword(ctx, req.(*ResetPasswordRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1756,6 +2023,22 @@ var AccountsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "LogOut",
 			Handler:    _AccountsService_LogOut_Handler,
+		},
+		{
+			MethodName: "VerifyEmail",
+			Handler:    _AccountsService_VerifyEmail_Handler,
+		},
+		{
+			MethodName: "ResendVerification",
+			Handler:    _AccountsService_ResendVerification_Handler,
+		},
+		{
+			MethodName: "RequestPasswordReset",
+			Handler:    _AccountsService_RequestPasswordReset_Handler,
+		},
+		{
+			MethodName: "ResetPassword",
+			Handler:    _AccountsService_ResetPassword_Handler,
 		},
 		{
 			MethodName: "Authenticate",

@@ -4,12 +4,17 @@
 // 	protoc        (unknown)
 // source: sightline/notify/v1/notify.proto
 
-// Notify sends e-mail and webhooks and runs scheduled digests and alerts.
-// Its jobs live in accounts' database.
+// Notify sends e-mail and signed webhooks and runs the scheduled work of
+// the mesh (digests, alerts, the end-of-session and retention sweeps) as
+// durable jobs in its own database (SQLite embedded, PostgreSQL at scale):
+// every job has an idempotency key, is retried with backoff, and periodic
+// jobs are enqueued by one elected leader, so each runs once per period
+// across any number of replicas.
 
 package notifyv1
 
 import (
+	v1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -25,195 +30,156 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// ScheduleKind says what a schedule sends.
-type ScheduleKind int32
+// DeliveryState is where a delivery stands.
+type DeliveryState int32
 
 const (
-	ScheduleKind_SCHEDULE_KIND_UNSPECIFIED   ScheduleKind = 0
-	ScheduleKind_SCHEDULE_KIND_WEEKLY_DIGEST ScheduleKind = 1
-	ScheduleKind_SCHEDULE_KIND_ERROR_ALERT   ScheduleKind = 2
+	DeliveryState_DELIVERY_STATE_UNSPECIFIED DeliveryState = 0
+	// Queued, not yet attempted.
+	DeliveryState_DELIVERY_STATE_PENDING DeliveryState = 1
+	// Attempted and failed; another attempt is scheduled.
+	DeliveryState_DELIVERY_STATE_RETRYING DeliveryState = 2
+	// The receiver answered 2xx.
+	DeliveryState_DELIVERY_STATE_SUCCEEDED DeliveryState = 3
+	// Given up: attempts exhausted, the webhook deleted or disabled, or the
+	// target refused for good.
+	DeliveryState_DELIVERY_STATE_FAILED DeliveryState = 4
 )
 
-// Enum value maps for ScheduleKind.
+// Enum value maps for DeliveryState.
 var (
-	ScheduleKind_name = map[int32]string{
-		0: "SCHEDULE_KIND_UNSPECIFIED",
-		1: "SCHEDULE_KIND_WEEKLY_DIGEST",
-		2: "SCHEDULE_KIND_ERROR_ALERT",
+	DeliveryState_name = map[int32]string{
+		0: "DELIVERY_STATE_UNSPECIFIED",
+		1: "DELIVERY_STATE_PENDING",
+		2: "DELIVERY_STATE_RETRYING",
+		3: "DELIVERY_STATE_SUCCEEDED",
+		4: "DELIVERY_STATE_FAILED",
 	}
-	ScheduleKind_value = map[string]int32{
-		"SCHEDULE_KIND_UNSPECIFIED":   0,
-		"SCHEDULE_KIND_WEEKLY_DIGEST": 1,
-		"SCHEDULE_KIND_ERROR_ALERT":   2,
+	DeliveryState_value = map[string]int32{
+		"DELIVERY_STATE_UNSPECIFIED": 0,
+		"DELIVERY_STATE_PENDING":     1,
+		"DELIVERY_STATE_RETRYING":    2,
+		"DELIVERY_STATE_SUCCEEDED":   3,
+		"DELIVERY_STATE_FAILED":      4,
 	}
 )
 
-func (x ScheduleKind) Enum() *ScheduleKind {
-	p := new(ScheduleKind)
+func (x DeliveryState) Enum() *DeliveryState {
+	p := new(DeliveryState)
 	*p = x
 	return p
 }
 
-func (x ScheduleKind) String() string {
+func (x DeliveryState) String() string {
 	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
 }
 
-func (ScheduleKind) Descriptor() protoreflect.EnumDescriptor {
+func (DeliveryState) Descriptor() protoreflect.EnumDescriptor {
 	return file_sightline_notify_v1_notify_proto_enumTypes[0].Descriptor()
 }
 
-func (ScheduleKind) Type() protoreflect.EnumType {
+func (DeliveryState) Type() protoreflect.EnumType {
 	return &file_sightline_notify_v1_notify_proto_enumTypes[0]
 }
 
-func (x ScheduleKind) Number() protoreflect.EnumNumber {
+func (x DeliveryState) Number() protoreflect.EnumNumber {
 	return protoreflect.EnumNumber(x)
 }
 
-// Deprecated: Use ScheduleKind.Descriptor instead.
-func (ScheduleKind) EnumDescriptor() ([]byte, []int) {
+// Deprecated: Use DeliveryState.Descriptor instead.
+func (DeliveryState) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{0}
 }
 
-// SendEmailRequest is one message.
-type SendEmailRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	To       string                 `protobuf:"bytes,1,opt,name=to,proto3" json:"to,omitempty"`
-	Subject  string                 `protobuf:"bytes,2,opt,name=subject,proto3" json:"subject,omitempty"`
-	TextBody string                 `protobuf:"bytes,3,opt,name=text_body,json=textBody,proto3" json:"text_body,omitempty"`
-	HtmlBody string                 `protobuf:"bytes,4,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
-	// Deduplicates retries of the same logical message.
-	IdempotencyKey string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
-}
+// DigestFrequency is how often a digest is sent.
+type DigestFrequency int32
 
-func (x *SendEmailRequest) Reset() {
-	*x = SendEmailRequest{}
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
+const (
+	DigestFrequency_DIGEST_FREQUENCY_UNSPECIFIED DigestFrequency = 0
+	DigestFrequency_DIGEST_FREQUENCY_OFF         DigestFrequency = 1
+	// Every day for the day before (site time zone), sent after midnight.
+	DigestFrequency_DIGEST_FREQUENCY_DAILY DigestFrequency = 2
+	// Every Monday for the week before.
+	DigestFrequency_DIGEST_FREQUENCY_WEEKLY DigestFrequency = 3
+)
 
-func (x *SendEmailRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SendEmailRequest) ProtoMessage() {}
-
-func (x *SendEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
+// Enum value maps for DigestFrequency.
+var (
+	DigestFrequency_name = map[int32]string{
+		0: "DIGEST_FREQUENCY_UNSPECIFIED",
+		1: "DIGEST_FREQUENCY_OFF",
+		2: "DIGEST_FREQUENCY_DAILY",
+		3: "DIGEST_FREQUENCY_WEEKLY",
 	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SendEmailRequest.ProtoReflect.Descriptor instead.
-func (*SendEmailRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{0}
-}
-
-func (x *SendEmailRequest) GetTo() string {
-	if x != nil {
-		return x.To
+	DigestFrequency_value = map[string]int32{
+		"DIGEST_FREQUENCY_UNSPECIFIED": 0,
+		"DIGEST_FREQUENCY_OFF":         1,
+		"DIGEST_FREQUENCY_DAILY":       2,
+		"DIGEST_FREQUENCY_WEEKLY":      3,
 	}
-	return ""
+)
+
+func (x DigestFrequency) Enum() *DigestFrequency {
+	p := new(DigestFrequency)
+	*p = x
+	return p
 }
 
-func (x *SendEmailRequest) GetSubject() string {
-	if x != nil {
-		return x.Subject
-	}
-	return ""
+func (x DigestFrequency) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
 }
 
-func (x *SendEmailRequest) GetTextBody() string {
-	if x != nil {
-		return x.TextBody
-	}
-	return ""
+func (DigestFrequency) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_notify_v1_notify_proto_enumTypes[1].Descriptor()
 }
 
-func (x *SendEmailRequest) GetHtmlBody() string {
-	if x != nil {
-		return x.HtmlBody
-	}
-	return ""
+func (DigestFrequency) Type() protoreflect.EnumType {
+	return &file_sightline_notify_v1_notify_proto_enumTypes[1]
 }
 
-func (x *SendEmailRequest) GetIdempotencyKey() string {
-	if x != nil {
-		return x.IdempotencyKey
-	}
-	return ""
+func (x DigestFrequency) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
 }
 
-// SendEmailResponse identifies the queued message.
-type SendEmailResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MessageId     int64                  `protobuf:"varint,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SendEmailResponse) Reset() {
-	*x = SendEmailResponse{}
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[1]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SendEmailResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SendEmailResponse) ProtoMessage() {}
-
-func (x *SendEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[1]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SendEmailResponse.ProtoReflect.Descriptor instead.
-func (*SendEmailResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use DigestFrequency.Descriptor instead.
+func (DigestFrequency) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *SendEmailResponse) GetMessageId() int64 {
-	if x != nil {
-		return x.MessageId
-	}
-	return 0
-}
-
-// Webhook posts JSON events to a URL, signed with a shared secret.
+// Webhook posts signed JSON events of one site to a URL (Standard Webhooks:
+// webhook-id, webhook-timestamp, webhook-signature "v1,<base64 HMAC-SHA256
+// of id.timestamp.body>" with the whsec_ secret).
 type Webhook struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	Id             int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	OrganizationId int64                  `protobuf:"varint,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
-	Url            string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
-	// Event names, e.g. "session.rage_click".
-	Events        []string               `protobuf:"bytes,4,rep,name=events,proto3" json:"events,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	SiteId int64                  `protobuf:"varint,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// https (or http) URL; private, loopback and link-local targets are
+	// refused unless the operator allows them (notify.webhook.allow-private).
+	Url string `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	// Subscribed event types; at least one.
+	Events      []string `protobuf:"bytes,4,rep,name=events,proto3" json:"events,omitempty"`
+	Description string   `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	Enabled     bool     `protobuf:"varint,6,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Why it was disabled: "" (enabled, or disabled by a user), or
+	// "failing" when deliveries failed without a success for
+	// notify.webhook.disable-after.
+	DisabledReason string `protobuf:"bytes,7,opt,name=disabled_reason,json=disabledReason,proto3" json:"disabled_reason,omitempty"`
+	// Deliveries failed in a row, and since when (unset when the last
+	// delivery succeeded).
+	ConsecutiveFailures int32                  `protobuf:"varint,8,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
+	FailingSince        *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=failing_since,json=failingSince,proto3" json:"failing_since,omitempty"`
+	CreateTime          *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime          *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// When the previous secret stops being used for signatures (after a
+	// rotation), unset otherwise.
+	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[2]
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -225,7 +191,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[2]
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -238,7 +204,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{2}
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Webhook) GetId() int64 {
@@ -248,9 +214,9 @@ func (x *Webhook) GetId() int64 {
 	return 0
 }
 
-func (x *Webhook) GetOrganizationId() int64 {
+func (x *Webhook) GetSiteId() int64 {
 	if x != nil {
-		return x.OrganizationId
+		return x.SiteId
 	}
 	return 0
 }
@@ -269,6 +235,41 @@ func (x *Webhook) GetEvents() []string {
 	return nil
 }
 
+func (x *Webhook) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Webhook) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *Webhook) GetDisabledReason() string {
+	if x != nil {
+		return x.DisabledReason
+	}
+	return ""
+}
+
+func (x *Webhook) GetConsecutiveFailures() int32 {
+	if x != nil {
+		return x.ConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *Webhook) GetFailingSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FailingSince
+	}
+	return nil
+}
+
 func (x *Webhook) GetCreateTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreateTime
@@ -276,14 +277,120 @@ func (x *Webhook) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// CreateWebhookRequest registers a webhook.
+func (x *Webhook) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Webhook) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousSecretExpireTime
+	}
+	return nil
+}
+
+// ListWebhooksRequest names a site.
+type ListWebhooksRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksRequest) Reset() {
+	*x = ListWebhooksRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksRequest) ProtoMessage() {}
+
+func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ListWebhooksRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+// ListWebhooksResponse is every webhook of the site (at most
+// notify.webhook.max-per-site).
+type ListWebhooksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Webhooks      []*Webhook             `protobuf:"bytes,1,rep,name=webhooks,proto3" json:"webhooks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhooksResponse) Reset() {
+	*x = ListWebhooksResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhooksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhooksResponse) ProtoMessage() {}
+
+func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
+	if x != nil {
+		return x.Webhooks
+	}
+	return nil
+}
+
+// CreateWebhookRequest registers a webhook on a site.
 type CreateWebhookRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	OrganizationId int64                  `protobuf:"varint,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
-	Url            string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
-	Events         []string               `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	Url           string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	Events        []string               `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	Description   string                 `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateWebhookRequest) Reset() {
@@ -316,9 +423,9 @@ func (*CreateWebhookRequest) Descriptor() ([]byte, []int) {
 	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *CreateWebhookRequest) GetOrganizationId() int64 {
+func (x *CreateWebhookRequest) GetSiteId() int64 {
 	if x != nil {
-		return x.OrganizationId
+		return x.SiteId
 	}
 	return 0
 }
@@ -337,7 +444,14 @@ func (x *CreateWebhookRequest) GetEvents() []string {
 	return nil
 }
 
-// CreateWebhookResponse carries the signing secret, shown only once.
+func (x *CreateWebhookRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// CreateWebhookResponse carries the signing secret (whsec_…), shown once.
 type CreateWebhookResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Webhook       *Webhook               `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
@@ -390,90 +504,122 @@ func (x *CreateWebhookResponse) GetSecret() string {
 	return ""
 }
 
-// ListWebhooksRequest names an organisation.
-type ListWebhooksRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	OrganizationId int64                  `protobuf:"varint,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
-	PageSize       int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken      string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
-}
-
-func (x *ListWebhooksRequest) Reset() {
-	*x = ListWebhooksRequest{}
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[5]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListWebhooksRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListWebhooksRequest) ProtoMessage() {}
-
-func (x *ListWebhooksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[5]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListWebhooksRequest.ProtoReflect.Descriptor instead.
-func (*ListWebhooksRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{5}
-}
-
-func (x *ListWebhooksRequest) GetOrganizationId() int64 {
-	if x != nil {
-		return x.OrganizationId
-	}
-	return 0
-}
-
-func (x *ListWebhooksRequest) GetPageSize() int32 {
-	if x != nil {
-		return x.PageSize
-	}
-	return 0
-}
-
-func (x *ListWebhooksRequest) GetPageToken() string {
-	if x != nil {
-		return x.PageToken
-	}
-	return ""
-}
-
-// ListWebhooksResponse is one page.
-type ListWebhooksResponse struct {
+// UpdateWebhookRequest changes the fields named in update_mask ("url",
+// "events", "description", "enabled").
+type UpdateWebhookRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Webhooks      []*Webhook             `protobuf:"bytes,1,rep,name=webhooks,proto3" json:"webhooks,omitempty"`
-	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	WebhookId     int64                  `protobuf:"varint,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	Url           string                 `protobuf:"bytes,3,opt,name=url,proto3" json:"url,omitempty"`
+	Events        []string               `protobuf:"bytes,4,rep,name=events,proto3" json:"events,omitempty"`
+	Description   string                 `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	Enabled       bool                   `protobuf:"varint,6,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	UpdateMask    []string               `protobuf:"bytes,7,rep,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ListWebhooksResponse) Reset() {
-	*x = ListWebhooksResponse{}
+func (x *UpdateWebhookRequest) Reset() {
+	*x = UpdateWebhookRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateWebhookRequest) ProtoMessage() {}
+
+func (x *UpdateWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateWebhookRequest.ProtoReflect.Descriptor instead.
+func (*UpdateWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *UpdateWebhookRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *UpdateWebhookRequest) GetWebhookId() int64 {
+	if x != nil {
+		return x.WebhookId
+	}
+	return 0
+}
+
+func (x *UpdateWebhookRequest) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *UpdateWebhookRequest) GetEvents() []string {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *UpdateWebhookRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *UpdateWebhookRequest) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *UpdateWebhookRequest) GetUpdateMask() []string {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// UpdateWebhookResponse is the stored webhook.
+type UpdateWebhookResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Webhook       *Webhook               `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateWebhookResponse) Reset() {
+	*x = UpdateWebhookResponse{}
 	mi := &file_sightline_notify_v1_notify_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ListWebhooksResponse) String() string {
+func (x *UpdateWebhookResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ListWebhooksResponse) ProtoMessage() {}
+func (*UpdateWebhookResponse) ProtoMessage() {}
 
-func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
+func (x *UpdateWebhookResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_sightline_notify_v1_notify_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -485,32 +631,25 @@ func (x *ListWebhooksResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ListWebhooksResponse.ProtoReflect.Descriptor instead.
-func (*ListWebhooksResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use UpdateWebhookResponse.ProtoReflect.Descriptor instead.
+func (*UpdateWebhookResponse) Descriptor() ([]byte, []int) {
 	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *ListWebhooksResponse) GetWebhooks() []*Webhook {
+func (x *UpdateWebhookResponse) GetWebhook() *Webhook {
 	if x != nil {
-		return x.Webhooks
+		return x.Webhook
 	}
 	return nil
 }
 
-func (x *ListWebhooksResponse) GetNextPageToken() string {
-	if x != nil {
-		return x.NextPageToken
-	}
-	return ""
-}
-
 // DeleteWebhookRequest names a webhook.
 type DeleteWebhookRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	OrganizationId int64                  `protobuf:"varint,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
-	WebhookId      int64                  `protobuf:"varint,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	WebhookId     int64                  `protobuf:"varint,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteWebhookRequest) Reset() {
@@ -543,9 +682,9 @@ func (*DeleteWebhookRequest) Descriptor() ([]byte, []int) {
 	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{7}
 }
 
-func (x *DeleteWebhookRequest) GetOrganizationId() int64 {
+func (x *DeleteWebhookRequest) GetSiteId() int64 {
 	if x != nil {
-		return x.OrganizationId
+		return x.SiteId
 	}
 	return 0
 }
@@ -594,35 +733,29 @@ func (*DeleteWebhookResponse) Descriptor() ([]byte, []int) {
 	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{8}
 }
 
-// Schedule is a recurring digest or alert of one site.
-type Schedule struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	Id             int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	OrganizationId int64                  `protobuf:"varint,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
-	SiteId         int64                  `protobuf:"varint,3,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
-	Kind           ScheduleKind           `protobuf:"varint,4,opt,name=kind,proto3,enum=sightline.notify.v1.ScheduleKind" json:"kind,omitempty"`
-	// Standard five-field cron expression, UTC.
-	Cron          string                 `protobuf:"bytes,5,opt,name=cron,proto3" json:"cron,omitempty"`
-	Recipients    []string               `protobuf:"bytes,6,rep,name=recipients,proto3" json:"recipients,omitempty"`
-	NextRunTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=next_run_time,json=nextRunTime,proto3" json:"next_run_time,omitempty"`
+// RotateWebhookSecretRequest names a webhook.
+type RotateWebhookSecretRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	WebhookId     int64                  `protobuf:"varint,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *Schedule) Reset() {
-	*x = Schedule{}
+func (x *RotateWebhookSecretRequest) Reset() {
+	*x = RotateWebhookSecretRequest{}
 	mi := &file_sightline_notify_v1_notify_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *Schedule) String() string {
+func (x *RotateWebhookSecretRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*Schedule) ProtoMessage() {}
+func (*RotateWebhookSecretRequest) ProtoMessage() {}
 
-func (x *Schedule) ProtoReflect() protoreflect.Message {
+func (x *RotateWebhookSecretRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_sightline_notify_v1_notify_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -634,234 +767,334 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
-func (*Schedule) Descriptor() ([]byte, []int) {
+// Deprecated: Use RotateWebhookSecretRequest.ProtoReflect.Descriptor instead.
+func (*RotateWebhookSecretRequest) Descriptor() ([]byte, []int) {
 	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{9}
 }
 
-func (x *Schedule) GetId() int64 {
-	if x != nil {
-		return x.Id
-	}
-	return 0
-}
-
-func (x *Schedule) GetOrganizationId() int64 {
-	if x != nil {
-		return x.OrganizationId
-	}
-	return 0
-}
-
-func (x *Schedule) GetSiteId() int64 {
+func (x *RotateWebhookSecretRequest) GetSiteId() int64 {
 	if x != nil {
 		return x.SiteId
 	}
 	return 0
 }
 
-func (x *Schedule) GetKind() ScheduleKind {
+func (x *RotateWebhookSecretRequest) GetWebhookId() int64 {
 	if x != nil {
-		return x.Kind
-	}
-	return ScheduleKind_SCHEDULE_KIND_UNSPECIFIED
-}
-
-func (x *Schedule) GetCron() string {
-	if x != nil {
-		return x.Cron
-	}
-	return ""
-}
-
-func (x *Schedule) GetRecipients() []string {
-	if x != nil {
-		return x.Recipients
-	}
-	return nil
-}
-
-func (x *Schedule) GetNextRunTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.NextRunTime
-	}
-	return nil
-}
-
-// CreateScheduleRequest creates a schedule.
-type CreateScheduleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateScheduleRequest) Reset() {
-	*x = CreateScheduleRequest{}
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[10]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateScheduleRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateScheduleRequest) ProtoMessage() {}
-
-func (x *CreateScheduleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[10]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateScheduleRequest.ProtoReflect.Descriptor instead.
-func (*CreateScheduleRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{10}
-}
-
-func (x *CreateScheduleRequest) GetSchedule() *Schedule {
-	if x != nil {
-		return x.Schedule
-	}
-	return nil
-}
-
-// CreateScheduleResponse is the stored schedule.
-type CreateScheduleResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Schedule      *Schedule              `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *CreateScheduleResponse) Reset() {
-	*x = CreateScheduleResponse{}
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[11]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *CreateScheduleResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*CreateScheduleResponse) ProtoMessage() {}
-
-func (x *CreateScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[11]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use CreateScheduleResponse.ProtoReflect.Descriptor instead.
-func (*CreateScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{11}
-}
-
-func (x *CreateScheduleResponse) GetSchedule() *Schedule {
-	if x != nil {
-		return x.Schedule
-	}
-	return nil
-}
-
-// ListSchedulesRequest names an organisation.
-type ListSchedulesRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	OrganizationId int64                  `protobuf:"varint,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
-	PageSize       int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken      string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
-}
-
-func (x *ListSchedulesRequest) Reset() {
-	*x = ListSchedulesRequest{}
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[12]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ListSchedulesRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ListSchedulesRequest) ProtoMessage() {}
-
-func (x *ListSchedulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[12]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ListSchedulesRequest.ProtoReflect.Descriptor instead.
-func (*ListSchedulesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{12}
-}
-
-func (x *ListSchedulesRequest) GetOrganizationId() int64 {
-	if x != nil {
-		return x.OrganizationId
+		return x.WebhookId
 	}
 	return 0
 }
 
-func (x *ListSchedulesRequest) GetPageSize() int32 {
+// RotateWebhookSecretResponse carries the new secret, shown once.
+type RotateWebhookSecretResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Webhook       *Webhook               `protobuf:"bytes,1,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	Secret        string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateWebhookSecretResponse) Reset() {
+	*x = RotateWebhookSecretResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateWebhookSecretResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateWebhookSecretResponse) ProtoMessage() {}
+
+func (x *RotateWebhookSecretResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateWebhookSecretResponse.ProtoReflect.Descriptor instead.
+func (*RotateWebhookSecretResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RotateWebhookSecretResponse) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
+	}
+	return nil
+}
+
+func (x *RotateWebhookSecretResponse) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+// WebhookDelivery is one event sent (or being sent) to one webhook.
+type WebhookDelivery struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	WebhookId int64                  `protobuf:"varint,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	SiteId    int64                  `protobuf:"varint,3,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// The webhook-id header: the same across retries and redeliveries of one
+	// event to one webhook, so receivers can de-duplicate.
+	MessageId string        `protobuf:"bytes,4,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	EventType string        `protobuf:"bytes,5,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	State     DeliveryState `protobuf:"varint,6,opt,name=state,proto3,enum=sightline.notify.v1.DeliveryState" json:"state,omitempty"`
+	Attempts  int32         `protobuf:"varint,7,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// Of the last attempt: HTTP status (0 when none came back) and error.
+	LastStatusCode int32  `protobuf:"varint,8,opt,name=last_status_code,json=lastStatusCode,proto3" json:"last_status_code,omitempty"`
+	LastError      string `protobuf:"bytes,9,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// The JSON body sent.
+	Payload         string                 `protobuf:"bytes,10,opt,name=payload,proto3" json:"payload,omitempty"`
+	CreateTime      *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	LastAttemptTime *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=last_attempt_time,json=lastAttemptTime,proto3" json:"last_attempt_time,omitempty"`
+	NextAttemptTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=next_attempt_time,json=nextAttemptTime,proto3" json:"next_attempt_time,omitempty"`
+	// Duration of the last attempt in milliseconds.
+	LastDurationMs int32 `protobuf:"varint,14,opt,name=last_duration_ms,json=lastDurationMs,proto3" json:"last_duration_ms,omitempty"`
+	// Start of the receiver's answer to the last attempt (at most 1 KiB).
+	LastResponse  string `protobuf:"bytes,15,opt,name=last_response,json=lastResponse,proto3" json:"last_response,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WebhookDelivery) Reset() {
+	*x = WebhookDelivery{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WebhookDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WebhookDelivery) ProtoMessage() {}
+
+func (x *WebhookDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WebhookDelivery.ProtoReflect.Descriptor instead.
+func (*WebhookDelivery) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WebhookDelivery) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetWebhookId() int64 {
+	if x != nil {
+		return x.WebhookId
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetEventType() string {
+	if x != nil {
+		return x.EventType
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetState() DeliveryState {
+	if x != nil {
+		return x.State
+	}
+	return DeliveryState_DELIVERY_STATE_UNSPECIFIED
+}
+
+func (x *WebhookDelivery) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetLastStatusCode() int32 {
+	if x != nil {
+		return x.LastStatusCode
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetPayload() string {
+	if x != nil {
+		return x.Payload
+	}
+	return ""
+}
+
+func (x *WebhookDelivery) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *WebhookDelivery) GetLastAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastAttemptTime
+	}
+	return nil
+}
+
+func (x *WebhookDelivery) GetNextAttemptTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptTime
+	}
+	return nil
+}
+
+func (x *WebhookDelivery) GetLastDurationMs() int32 {
+	if x != nil {
+		return x.LastDurationMs
+	}
+	return 0
+}
+
+func (x *WebhookDelivery) GetLastResponse() string {
+	if x != nil {
+		return x.LastResponse
+	}
+	return ""
+}
+
+// ListWebhookDeliveriesRequest names a webhook and a page.
+type ListWebhookDeliveriesRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SiteId    int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	WebhookId int64                  `protobuf:"varint,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	// 1..100, default 50.
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWebhookDeliveriesRequest) Reset() {
+	*x = ListWebhookDeliveriesRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWebhookDeliveriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWebhookDeliveriesRequest) ProtoMessage() {}
+
+func (x *ListWebhookDeliveriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWebhookDeliveriesRequest.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveriesRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListWebhookDeliveriesRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *ListWebhookDeliveriesRequest) GetWebhookId() int64 {
+	if x != nil {
+		return x.WebhookId
+	}
+	return 0
+}
+
+func (x *ListWebhookDeliveriesRequest) GetPageSize() int32 {
 	if x != nil {
 		return x.PageSize
 	}
 	return 0
 }
 
-func (x *ListSchedulesRequest) GetPageToken() string {
+func (x *ListWebhookDeliveriesRequest) GetPageToken() string {
 	if x != nil {
 		return x.PageToken
 	}
 	return ""
 }
 
-// ListSchedulesResponse is one page.
-type ListSchedulesResponse struct {
+// ListWebhookDeliveriesResponse is one page, newest first.
+type ListWebhookDeliveriesResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Schedules     []*Schedule            `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
+	Deliveries    []*WebhookDelivery     `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *ListSchedulesResponse) Reset() {
-	*x = ListSchedulesResponse{}
+func (x *ListWebhookDeliveriesResponse) Reset() {
+	*x = ListWebhookDeliveriesResponse{}
 	mi := &file_sightline_notify_v1_notify_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *ListSchedulesResponse) String() string {
+func (x *ListWebhookDeliveriesResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*ListSchedulesResponse) ProtoMessage() {}
+func (*ListWebhookDeliveriesResponse) ProtoMessage() {}
 
-func (x *ListSchedulesResponse) ProtoReflect() protoreflect.Message {
+func (x *ListWebhookDeliveriesResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_sightline_notify_v1_notify_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -873,48 +1106,48 @@ func (x *ListSchedulesResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use ListSchedulesResponse.ProtoReflect.Descriptor instead.
-func (*ListSchedulesResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use ListWebhookDeliveriesResponse.ProtoReflect.Descriptor instead.
+func (*ListWebhookDeliveriesResponse) Descriptor() ([]byte, []int) {
 	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{13}
 }
 
-func (x *ListSchedulesResponse) GetSchedules() []*Schedule {
+func (x *ListWebhookDeliveriesResponse) GetDeliveries() []*WebhookDelivery {
 	if x != nil {
-		return x.Schedules
+		return x.Deliveries
 	}
 	return nil
 }
 
-func (x *ListSchedulesResponse) GetNextPageToken() string {
+func (x *ListWebhookDeliveriesResponse) GetNextPageToken() string {
 	if x != nil {
 		return x.NextPageToken
 	}
 	return ""
 }
 
-// DeleteScheduleRequest names a schedule.
-type DeleteScheduleRequest struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
-	OrganizationId int64                  `protobuf:"varint,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
-	ScheduleId     int64                  `protobuf:"varint,2,opt,name=schedule_id,json=scheduleId,proto3" json:"schedule_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+// SendTestWebhookEventRequest names a webhook.
+type SendTestWebhookEventRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	WebhookId     int64                  `protobuf:"varint,2,opt,name=webhook_id,json=webhookId,proto3" json:"webhook_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
-func (x *DeleteScheduleRequest) Reset() {
-	*x = DeleteScheduleRequest{}
+func (x *SendTestWebhookEventRequest) Reset() {
+	*x = SendTestWebhookEventRequest{}
 	mi := &file_sightline_notify_v1_notify_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *DeleteScheduleRequest) String() string {
+func (x *SendTestWebhookEventRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*DeleteScheduleRequest) ProtoMessage() {}
+func (*SendTestWebhookEventRequest) ProtoMessage() {}
 
-func (x *DeleteScheduleRequest) ProtoReflect() protoreflect.Message {
+func (x *SendTestWebhookEventRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_sightline_notify_v1_notify_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -926,47 +1159,853 @@ func (x *DeleteScheduleRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use DeleteScheduleRequest.ProtoReflect.Descriptor instead.
-func (*DeleteScheduleRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use SendTestWebhookEventRequest.ProtoReflect.Descriptor instead.
+func (*SendTestWebhookEventRequest) Descriptor() ([]byte, []int) {
 	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{14}
 }
 
-func (x *DeleteScheduleRequest) GetOrganizationId() int64 {
+func (x *SendTestWebhookEventRequest) GetSiteId() int64 {
 	if x != nil {
-		return x.OrganizationId
+		return x.SiteId
 	}
 	return 0
 }
 
-func (x *DeleteScheduleRequest) GetScheduleId() int64 {
+func (x *SendTestWebhookEventRequest) GetWebhookId() int64 {
 	if x != nil {
-		return x.ScheduleId
+		return x.WebhookId
 	}
 	return 0
 }
 
-// DeleteScheduleResponse is empty.
-type DeleteScheduleResponse struct {
+// SendTestWebhookEventResponse is the queued delivery.
+type SendTestWebhookEventResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delivery      *WebhookDelivery       `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendTestWebhookEventResponse) Reset() {
+	*x = SendTestWebhookEventResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendTestWebhookEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendTestWebhookEventResponse) ProtoMessage() {}
+
+func (x *SendTestWebhookEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendTestWebhookEventResponse.ProtoReflect.Descriptor instead.
+func (*SendTestWebhookEventResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SendTestWebhookEventResponse) GetDelivery() *WebhookDelivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
+// RedeliverWebhookDeliveryRequest names a delivery.
+type RedeliverWebhookDeliveryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	DeliveryId    int64                  `protobuf:"varint,2,opt,name=delivery_id,json=deliveryId,proto3" json:"delivery_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeliverWebhookDeliveryRequest) Reset() {
+	*x = RedeliverWebhookDeliveryRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeliverWebhookDeliveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeliverWebhookDeliveryRequest) ProtoMessage() {}
+
+func (x *RedeliverWebhookDeliveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeliverWebhookDeliveryRequest.ProtoReflect.Descriptor instead.
+func (*RedeliverWebhookDeliveryRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RedeliverWebhookDeliveryRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *RedeliverWebhookDeliveryRequest) GetDeliveryId() int64 {
+	if x != nil {
+		return x.DeliveryId
+	}
+	return 0
+}
+
+// RedeliverWebhookDeliveryResponse is the new delivery.
+type RedeliverWebhookDeliveryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delivery      *WebhookDelivery       `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RedeliverWebhookDeliveryResponse) Reset() {
+	*x = RedeliverWebhookDeliveryResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RedeliverWebhookDeliveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RedeliverWebhookDeliveryResponse) ProtoMessage() {}
+
+func (x *RedeliverWebhookDeliveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RedeliverWebhookDeliveryResponse.ProtoReflect.Descriptor instead.
+func (*RedeliverWebhookDeliveryResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *RedeliverWebhookDeliveryResponse) GetDelivery() *WebhookDelivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
+// NoDataCondition fires when a site that received sessions in the 7 days
+// before stops sending for `hours` (1..168): the installation broke.
+type NoDataCondition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Hours         int32                  `protobuf:"varint,1,opt,name=hours,proto3" json:"hours,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoDataCondition) Reset() {
+	*x = NoDataCondition{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoDataCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoDataCondition) ProtoMessage() {}
+
+func (x *NoDataCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoDataCondition.ProtoReflect.Descriptor instead.
+func (*NoDataCondition) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *NoDataCondition) GetHours() int32 {
+	if x != nil {
+		return x.Hours
+	}
+	return 0
+}
+
+// SpikeCondition fires when, in the last hour, the sessions with rage
+// clicks (or with JavaScript errors) reach `factor` times the site's
+// hourly average over the 7 days before, and at least min_sessions.
+type SpikeCondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1.5..100, default 3.
+	Factor float64 `protobuf:"fixed64,1,opt,name=factor,proto3" json:"factor,omitempty"`
+	// 1..100000, default 5.
+	MinSessions   int32 `protobuf:"varint,2,opt,name=min_sessions,json=minSessions,proto3" json:"min_sessions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SpikeCondition) Reset() {
+	*x = SpikeCondition{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpikeCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpikeCondition) ProtoMessage() {}
+
+func (x *SpikeCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpikeCondition.ProtoReflect.Descriptor instead.
+func (*SpikeCondition) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *SpikeCondition) GetFactor() float64 {
+	if x != nil {
+		return x.Factor
+	}
+	return 0
+}
+
+func (x *SpikeCondition) GetMinSessions() int32 {
+	if x != nil {
+		return x.MinSessions
+	}
+	return 0
+}
+
+// AnswerCondition fires for each new feedback or survey answer matching
+// it.
+type AnswerCondition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Feedback ratings at most this (1..5); 0 matches any rating.
+	MaxRating int32 `protobuf:"varint,1,opt,name=max_rating,json=maxRating,proto3" json:"max_rating,omitempty"`
+	// Survey answers with an NPS score at most this (0..10); -1 = any.
+	MaxNps int32 `protobuf:"varint,2,opt,name=max_nps,json=maxNps,proto3" json:"max_nps,omitempty"`
+	// Only this survey's answers (0: feedback and every survey).
+	SurveyId int64 `protobuf:"varint,3,opt,name=survey_id,json=surveyId,proto3" json:"survey_id,omitempty"`
+	// Only answers whose comment contains this text (case-insensitive).
+	TextContains  string `protobuf:"bytes,4,opt,name=text_contains,json=textContains,proto3" json:"text_contains,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AnswerCondition) Reset() {
+	*x = AnswerCondition{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AnswerCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AnswerCondition) ProtoMessage() {}
+
+func (x *AnswerCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AnswerCondition.ProtoReflect.Descriptor instead.
+func (*AnswerCondition) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *AnswerCondition) GetMaxRating() int32 {
+	if x != nil {
+		return x.MaxRating
+	}
+	return 0
+}
+
+func (x *AnswerCondition) GetMaxNps() int32 {
+	if x != nil {
+		return x.MaxNps
+	}
+	return 0
+}
+
+func (x *AnswerCondition) GetSurveyId() int64 {
+	if x != nil {
+		return x.SurveyId
+	}
+	return 0
+}
+
+func (x *AnswerCondition) GetTextContains() string {
+	if x != nil {
+		return x.TextContains
+	}
+	return ""
+}
+
+// AlertRule is one user's alert on one site; alerts are e-mailed to them.
+type AlertRule struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	SiteId  int64                  `protobuf:"varint,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	UserId  int64                  `protobuf:"varint,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Enabled bool                   `protobuf:"varint,4,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Types that are valid to be assigned to Condition:
+	//
+	//	*AlertRule_NoData
+	//	*AlertRule_RageClicks
+	//	*AlertRule_JsErrors
+	//	*AlertRule_Answer
+	Condition     isAlertRule_Condition  `protobuf_oneof:"condition"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	LastFireTime  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=last_fire_time,json=lastFireTime,proto3" json:"last_fire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertRule) Reset() {
+	*x = AlertRule{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertRule) ProtoMessage() {}
+
+func (x *AlertRule) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertRule.ProtoReflect.Descriptor instead.
+func (*AlertRule) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *AlertRule) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *AlertRule) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *AlertRule) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *AlertRule) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *AlertRule) GetCondition() isAlertRule_Condition {
+	if x != nil {
+		return x.Condition
+	}
+	return nil
+}
+
+func (x *AlertRule) GetNoData() *NoDataCondition {
+	if x != nil {
+		if x, ok := x.Condition.(*AlertRule_NoData); ok {
+			return x.NoData
+		}
+	}
+	return nil
+}
+
+func (x *AlertRule) GetRageClicks() *SpikeCondition {
+	if x != nil {
+		if x, ok := x.Condition.(*AlertRule_RageClicks); ok {
+			return x.RageClicks
+		}
+	}
+	return nil
+}
+
+func (x *AlertRule) GetJsErrors() *SpikeCondition {
+	if x != nil {
+		if x, ok := x.Condition.(*AlertRule_JsErrors); ok {
+			return x.JsErrors
+		}
+	}
+	return nil
+}
+
+func (x *AlertRule) GetAnswer() *AnswerCondition {
+	if x != nil {
+		if x, ok := x.Condition.(*AlertRule_Answer); ok {
+			return x.Answer
+		}
+	}
+	return nil
+}
+
+func (x *AlertRule) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *AlertRule) GetLastFireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFireTime
+	}
+	return nil
+}
+
+type isAlertRule_Condition interface {
+	isAlertRule_Condition()
+}
+
+type AlertRule_NoData struct {
+	NoData *NoDataCondition `protobuf:"bytes,5,opt,name=no_data,json=noData,proto3,oneof"`
+}
+
+type AlertRule_RageClicks struct {
+	RageClicks *SpikeCondition `protobuf:"bytes,6,opt,name=rage_clicks,json=rageClicks,proto3,oneof"`
+}
+
+type AlertRule_JsErrors struct {
+	JsErrors *SpikeCondition `protobuf:"bytes,7,opt,name=js_errors,json=jsErrors,proto3,oneof"`
+}
+
+type AlertRule_Answer struct {
+	Answer *AnswerCondition `protobuf:"bytes,8,opt,name=answer,proto3,oneof"`
+}
+
+func (*AlertRule_NoData) isAlertRule_Condition() {}
+
+func (*AlertRule_RageClicks) isAlertRule_Condition() {}
+
+func (*AlertRule_JsErrors) isAlertRule_Condition() {}
+
+func (*AlertRule_Answer) isAlertRule_Condition() {}
+
+// ListAlertRulesRequest names a site.
+type ListAlertRulesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertRulesRequest) Reset() {
+	*x = ListAlertRulesRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertRulesRequest) ProtoMessage() {}
+
+func (x *ListAlertRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListAlertRulesRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListAlertRulesRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+// ListAlertRulesResponse is the caller's rules on the site.
+type ListAlertRulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*AlertRule           `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertRulesResponse) Reset() {
+	*x = ListAlertRulesResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertRulesResponse) ProtoMessage() {}
+
+func (x *ListAlertRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListAlertRulesResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListAlertRulesResponse) GetRules() []*AlertRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+// CreateAlertRuleRequest carries the rule (id, user and times ignored).
+type CreateAlertRuleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *AlertRule             `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAlertRuleRequest) Reset() {
+	*x = CreateAlertRuleRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAlertRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAlertRuleRequest) ProtoMessage() {}
+
+func (x *CreateAlertRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAlertRuleRequest.ProtoReflect.Descriptor instead.
+func (*CreateAlertRuleRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CreateAlertRuleRequest) GetRule() *AlertRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// CreateAlertRuleResponse is the stored rule.
+type CreateAlertRuleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *AlertRule             `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAlertRuleResponse) Reset() {
+	*x = CreateAlertRuleResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAlertRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAlertRuleResponse) ProtoMessage() {}
+
+func (x *CreateAlertRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAlertRuleResponse.ProtoReflect.Descriptor instead.
+func (*CreateAlertRuleResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CreateAlertRuleResponse) GetRule() *AlertRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// UpdateAlertRuleRequest replaces a rule's condition and enabled state.
+type UpdateAlertRuleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *AlertRule             `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAlertRuleRequest) Reset() {
+	*x = UpdateAlertRuleRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAlertRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAlertRuleRequest) ProtoMessage() {}
+
+func (x *UpdateAlertRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAlertRuleRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAlertRuleRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UpdateAlertRuleRequest) GetRule() *AlertRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// UpdateAlertRuleResponse is the stored rule.
+type UpdateAlertRuleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *AlertRule             `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAlertRuleResponse) Reset() {
+	*x = UpdateAlertRuleResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAlertRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAlertRuleResponse) ProtoMessage() {}
+
+func (x *UpdateAlertRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAlertRuleResponse.ProtoReflect.Descriptor instead.
+func (*UpdateAlertRuleResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UpdateAlertRuleResponse) GetRule() *AlertRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+// DeleteAlertRuleRequest names a rule.
+type DeleteAlertRuleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	RuleId        int64                  `protobuf:"varint,2,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAlertRuleRequest) Reset() {
+	*x = DeleteAlertRuleRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAlertRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAlertRuleRequest) ProtoMessage() {}
+
+func (x *DeleteAlertRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAlertRuleRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAlertRuleRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DeleteAlertRuleRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *DeleteAlertRuleRequest) GetRuleId() int64 {
+	if x != nil {
+		return x.RuleId
+	}
+	return 0
+}
+
+// DeleteAlertRuleResponse is empty.
+type DeleteAlertRuleResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *DeleteScheduleResponse) Reset() {
-	*x = DeleteScheduleResponse{}
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[15]
+func (x *DeleteAlertRuleResponse) Reset() {
+	*x = DeleteAlertRuleResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *DeleteScheduleResponse) String() string {
+func (x *DeleteAlertRuleResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*DeleteScheduleResponse) ProtoMessage() {}
+func (*DeleteAlertRuleResponse) ProtoMessage() {}
 
-func (x *DeleteScheduleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_notify_v1_notify_proto_msgTypes[15]
+func (x *DeleteAlertRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,91 +2016,1746 @@ func (x *DeleteScheduleResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use DeleteScheduleResponse.ProtoReflect.Descriptor instead.
-func (*DeleteScheduleResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{15}
+// Deprecated: Use DeleteAlertRuleResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAlertRuleResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{29}
+}
+
+// Alert is one firing of a rule.
+type Alert struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	SiteId int64                  `protobuf:"varint,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	RuleId int64                  `protobuf:"varint,3,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// "no_data", "rage_clicks", "js_errors" or "answer".
+	Kind     string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	FireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=fire_time,json=fireTime,proto3" json:"fire_time,omitempty"`
+	// What was seen, in a sentence.
+	Summary string `protobuf:"bytes,6,opt,name=summary,proto3" json:"summary,omitempty"`
+	// The dashboard page of the matching recordings.
+	Link          string `protobuf:"bytes,7,opt,name=link,proto3" json:"link,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Alert) Reset() {
+	*x = Alert{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Alert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Alert) ProtoMessage() {}
+
+func (x *Alert) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Alert.ProtoReflect.Descriptor instead.
+func (*Alert) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *Alert) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Alert) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *Alert) GetRuleId() int64 {
+	if x != nil {
+		return x.RuleId
+	}
+	return 0
+}
+
+func (x *Alert) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Alert) GetFireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FireTime
+	}
+	return nil
+}
+
+func (x *Alert) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+func (x *Alert) GetLink() string {
+	if x != nil {
+		return x.Link
+	}
+	return ""
+}
+
+// ListAlertsRequest names a site and a page.
+type ListAlertsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertsRequest) Reset() {
+	*x = ListAlertsRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertsRequest) ProtoMessage() {}
+
+func (x *ListAlertsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertsRequest.ProtoReflect.Descriptor instead.
+func (*ListAlertsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListAlertsRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *ListAlertsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAlertsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListAlertsResponse is one page, newest first.
+type ListAlertsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Alerts        []*Alert               `protobuf:"bytes,1,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAlertsResponse) Reset() {
+	*x = ListAlertsResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAlertsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAlertsResponse) ProtoMessage() {}
+
+func (x *ListAlertsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAlertsResponse.ProtoReflect.Descriptor instead.
+func (*ListAlertsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListAlertsResponse) GetAlerts() []*Alert {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
+func (x *ListAlertsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// GetDigestSubscriptionRequest names a site.
+type GetDigestSubscriptionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDigestSubscriptionRequest) Reset() {
+	*x = GetDigestSubscriptionRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDigestSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDigestSubscriptionRequest) ProtoMessage() {}
+
+func (x *GetDigestSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDigestSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*GetDigestSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetDigestSubscriptionRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+// GetDigestSubscriptionResponse is the caller's frequency (OFF when never
+// set).
+type GetDigestSubscriptionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Frequency     DigestFrequency        `protobuf:"varint,1,opt,name=frequency,proto3,enum=sightline.notify.v1.DigestFrequency" json:"frequency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDigestSubscriptionResponse) Reset() {
+	*x = GetDigestSubscriptionResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDigestSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDigestSubscriptionResponse) ProtoMessage() {}
+
+func (x *GetDigestSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDigestSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*GetDigestSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetDigestSubscriptionResponse) GetFrequency() DigestFrequency {
+	if x != nil {
+		return x.Frequency
+	}
+	return DigestFrequency_DIGEST_FREQUENCY_UNSPECIFIED
+}
+
+// UpdateDigestSubscriptionRequest sets the caller's frequency for a site.
+type UpdateDigestSubscriptionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SiteId        int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	Frequency     DigestFrequency        `protobuf:"varint,2,opt,name=frequency,proto3,enum=sightline.notify.v1.DigestFrequency" json:"frequency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDigestSubscriptionRequest) Reset() {
+	*x = UpdateDigestSubscriptionRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDigestSubscriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDigestSubscriptionRequest) ProtoMessage() {}
+
+func (x *UpdateDigestSubscriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDigestSubscriptionRequest.ProtoReflect.Descriptor instead.
+func (*UpdateDigestSubscriptionRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *UpdateDigestSubscriptionRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *UpdateDigestSubscriptionRequest) GetFrequency() DigestFrequency {
+	if x != nil {
+		return x.Frequency
+	}
+	return DigestFrequency_DIGEST_FREQUENCY_UNSPECIFIED
+}
+
+// UpdateDigestSubscriptionResponse is the stored frequency.
+type UpdateDigestSubscriptionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Frequency     DigestFrequency        `protobuf:"varint,1,opt,name=frequency,proto3,enum=sightline.notify.v1.DigestFrequency" json:"frequency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDigestSubscriptionResponse) Reset() {
+	*x = UpdateDigestSubscriptionResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDigestSubscriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDigestSubscriptionResponse) ProtoMessage() {}
+
+func (x *UpdateDigestSubscriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDigestSubscriptionResponse.ProtoReflect.Descriptor instead.
+func (*UpdateDigestSubscriptionResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *UpdateDigestSubscriptionResponse) GetFrequency() DigestFrequency {
+	if x != nil {
+		return x.Frequency
+	}
+	return DigestFrequency_DIGEST_FREQUENCY_UNSPECIFIED
+}
+
+// UnsubscribeRequest carries the token of an e-mail's unsubscribe link.
+type UnsubscribeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeRequest) Reset() {
+	*x = UnsubscribeRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeRequest) ProtoMessage() {}
+
+func (x *UnsubscribeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeRequest.ProtoReflect.Descriptor instead.
+func (*UnsubscribeRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *UnsubscribeRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// UnsubscribeResponse says what was turned off.
+type UnsubscribeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "digest" or "alert".
+	Kind   string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	SiteId int64  `protobuf:"varint,2,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	// The site's name, to show "You will no longer get … for <site>".
+	SiteName      string `protobuf:"bytes,3,opt,name=site_name,json=siteName,proto3" json:"site_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribeResponse) Reset() {
+	*x = UnsubscribeResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribeResponse) ProtoMessage() {}
+
+func (x *UnsubscribeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribeResponse.ProtoReflect.Descriptor instead.
+func (*UnsubscribeResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *UnsubscribeResponse) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *UnsubscribeResponse) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *UnsubscribeResponse) GetSiteName() string {
+	if x != nil {
+		return x.SiteName
+	}
+	return ""
+}
+
+// OutboxEmail is an e-mail written to the local outbox.
+type OutboxEmail struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The file name, e.g. "20261130T071200Z-<hash>.eml".
+	Id      string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	To      string `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The template: "verify_email", "password_reset", "invitation",
+	// "new_login", "signup_existing", "alert", "digest", "webhook_disabled".
+	Kind       string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Only in GetOutboxEmail.
+	TextBody      string `protobuf:"bytes,6,opt,name=text_body,json=textBody,proto3" json:"text_body,omitempty"`
+	HtmlBody      string `protobuf:"bytes,7,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutboxEmail) Reset() {
+	*x = OutboxEmail{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutboxEmail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutboxEmail) ProtoMessage() {}
+
+func (x *OutboxEmail) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutboxEmail.ProtoReflect.Descriptor instead.
+func (*OutboxEmail) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *OutboxEmail) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *OutboxEmail) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *OutboxEmail) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *OutboxEmail) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *OutboxEmail) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *OutboxEmail) GetTextBody() string {
+	if x != nil {
+		return x.TextBody
+	}
+	return ""
+}
+
+func (x *OutboxEmail) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+// ListOutboxEmailsRequest is a page.
+type ListOutboxEmailsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOutboxEmailsRequest) Reset() {
+	*x = ListOutboxEmailsRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOutboxEmailsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOutboxEmailsRequest) ProtoMessage() {}
+
+func (x *ListOutboxEmailsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOutboxEmailsRequest.ProtoReflect.Descriptor instead.
+func (*ListOutboxEmailsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListOutboxEmailsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOutboxEmailsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListOutboxEmailsResponse is one page, newest first.
+type ListOutboxEmailsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Emails        []*OutboxEmail         `protobuf:"bytes,1,rep,name=emails,proto3" json:"emails,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// False when an SMTP server is configured (the outbox is then empty).
+	OutboxEnabled bool `protobuf:"varint,3,opt,name=outbox_enabled,json=outboxEnabled,proto3" json:"outbox_enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOutboxEmailsResponse) Reset() {
+	*x = ListOutboxEmailsResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOutboxEmailsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOutboxEmailsResponse) ProtoMessage() {}
+
+func (x *ListOutboxEmailsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOutboxEmailsResponse.ProtoReflect.Descriptor instead.
+func (*ListOutboxEmailsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListOutboxEmailsResponse) GetEmails() []*OutboxEmail {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
+}
+
+func (x *ListOutboxEmailsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListOutboxEmailsResponse) GetOutboxEnabled() bool {
+	if x != nil {
+		return x.OutboxEnabled
+	}
+	return false
+}
+
+// GetOutboxEmailRequest names an outbox e-mail.
+type GetOutboxEmailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOutboxEmailRequest) Reset() {
+	*x = GetOutboxEmailRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOutboxEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOutboxEmailRequest) ProtoMessage() {}
+
+func (x *GetOutboxEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOutboxEmailRequest.ProtoReflect.Descriptor instead.
+func (*GetOutboxEmailRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetOutboxEmailRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetOutboxEmailResponse is the e-mail with both parts.
+type GetOutboxEmailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         *OutboxEmail           `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOutboxEmailResponse) Reset() {
+	*x = GetOutboxEmailResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOutboxEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOutboxEmailResponse) ProtoMessage() {}
+
+func (x *GetOutboxEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOutboxEmailResponse.ProtoReflect.Descriptor instead.
+func (*GetOutboxEmailResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetOutboxEmailResponse) GetEmail() *OutboxEmail {
+	if x != nil {
+		return x.Email
+	}
+	return nil
+}
+
+// VerifyEmail asks the new user to confirm their address.
+type VerifyEmail struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The single-use token of the link (/verify-email?token=…).
+	Token         string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEmail) Reset() {
+	*x = VerifyEmail{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEmail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEmail) ProtoMessage() {}
+
+func (x *VerifyEmail) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEmail.ProtoReflect.Descriptor instead.
+func (*VerifyEmail) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *VerifyEmail) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// PasswordReset carries a reset link's token (/reset-password?token=…).
+type PasswordReset struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PasswordReset) Reset() {
+	*x = PasswordReset{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PasswordReset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PasswordReset) ProtoMessage() {}
+
+func (x *PasswordReset) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PasswordReset.ProtoReflect.Descriptor instead.
+func (*PasswordReset) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *PasswordReset) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+// Invitation invites someone into an organisation (/invitations/accept?token=…).
+type Invitation struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Token            string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	OrganizationName string                 `protobuf:"bytes,2,opt,name=organization_name,json=organizationName,proto3" json:"organization_name,omitempty"`
+	InviterName      string                 `protobuf:"bytes,3,opt,name=inviter_name,json=inviterName,proto3" json:"inviter_name,omitempty"`
+	// The role offered, e.g. "member".
+	Role          string `protobuf:"bytes,4,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Invitation) Reset() {
+	*x = Invitation{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Invitation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Invitation) ProtoMessage() {}
+
+func (x *Invitation) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Invitation.ProtoReflect.Descriptor instead.
+func (*Invitation) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *Invitation) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *Invitation) GetOrganizationName() string {
+	if x != nil {
+		return x.OrganizationName
+	}
+	return ""
+}
+
+func (x *Invitation) GetInviterName() string {
+	if x != nil {
+		return x.InviterName
+	}
+	return ""
+}
+
+func (x *Invitation) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+// NewLogin tells a user about a log-in from a device not seen before.
+type NewLogin struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// E.g. "Firefox on Linux".
+	Device string `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	// The truncated address, e.g. "203.0.113.0/24".
+	IpPrefix      string                 `protobuf:"bytes,2,opt,name=ip_prefix,json=ipPrefix,proto3" json:"ip_prefix,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NewLogin) Reset() {
+	*x = NewLogin{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NewLogin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NewLogin) ProtoMessage() {}
+
+func (x *NewLogin) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NewLogin.ProtoReflect.Descriptor instead.
+func (*NewLogin) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *NewLogin) GetDevice() string {
+	if x != nil {
+		return x.Device
+	}
+	return ""
+}
+
+func (x *NewLogin) GetIpPrefix() string {
+	if x != nil {
+		return x.IpPrefix
+	}
+	return ""
+}
+
+func (x *NewLogin) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+// SignUpExisting tells the owner of an address that someone tried to sign
+// up with it (the sign-up answered as for a new address).
+type SignUpExisting struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignUpExisting) Reset() {
+	*x = SignUpExisting{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignUpExisting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignUpExisting) ProtoMessage() {}
+
+func (x *SignUpExisting) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignUpExisting.ProtoReflect.Descriptor instead.
+func (*SignUpExisting) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{48}
+}
+
+// SendEmailRequest is one account e-mail.
+type SendEmailRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	To    string                 `protobuf:"bytes,1,opt,name=to,proto3" json:"to,omitempty"`
+	// The addressee's name, if known.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Types that are valid to be assigned to Content:
+	//
+	//	*SendEmailRequest_VerifyEmail
+	//	*SendEmailRequest_PasswordReset
+	//	*SendEmailRequest_Invitation
+	//	*SendEmailRequest_NewLogin
+	//	*SendEmailRequest_SignupExisting
+	Content isSendEmailRequest_Content `protobuf_oneof:"content"`
+	// Deduplicates retries of the same logical message (required, ≤ 200 bytes).
+	IdempotencyKey string `protobuf:"bytes,8,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SendEmailRequest) Reset() {
+	*x = SendEmailRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEmailRequest) ProtoMessage() {}
+
+func (x *SendEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEmailRequest.ProtoReflect.Descriptor instead.
+func (*SendEmailRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *SendEmailRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *SendEmailRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SendEmailRequest) GetContent() isSendEmailRequest_Content {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *SendEmailRequest) GetVerifyEmail() *VerifyEmail {
+	if x != nil {
+		if x, ok := x.Content.(*SendEmailRequest_VerifyEmail); ok {
+			return x.VerifyEmail
+		}
+	}
+	return nil
+}
+
+func (x *SendEmailRequest) GetPasswordReset() *PasswordReset {
+	if x != nil {
+		if x, ok := x.Content.(*SendEmailRequest_PasswordReset); ok {
+			return x.PasswordReset
+		}
+	}
+	return nil
+}
+
+func (x *SendEmailRequest) GetInvitation() *Invitation {
+	if x != nil {
+		if x, ok := x.Content.(*SendEmailRequest_Invitation); ok {
+			return x.Invitation
+		}
+	}
+	return nil
+}
+
+func (x *SendEmailRequest) GetNewLogin() *NewLogin {
+	if x != nil {
+		if x, ok := x.Content.(*SendEmailRequest_NewLogin); ok {
+			return x.NewLogin
+		}
+	}
+	return nil
+}
+
+func (x *SendEmailRequest) GetSignupExisting() *SignUpExisting {
+	if x != nil {
+		if x, ok := x.Content.(*SendEmailRequest_SignupExisting); ok {
+			return x.SignupExisting
+		}
+	}
+	return nil
+}
+
+func (x *SendEmailRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type isSendEmailRequest_Content interface {
+	isSendEmailRequest_Content()
+}
+
+type SendEmailRequest_VerifyEmail struct {
+	VerifyEmail *VerifyEmail `protobuf:"bytes,3,opt,name=verify_email,json=verifyEmail,proto3,oneof"`
+}
+
+type SendEmailRequest_PasswordReset struct {
+	PasswordReset *PasswordReset `protobuf:"bytes,4,opt,name=password_reset,json=passwordReset,proto3,oneof"`
+}
+
+type SendEmailRequest_Invitation struct {
+	Invitation *Invitation `protobuf:"bytes,5,opt,name=invitation,proto3,oneof"`
+}
+
+type SendEmailRequest_NewLogin struct {
+	NewLogin *NewLogin `protobuf:"bytes,6,opt,name=new_login,json=newLogin,proto3,oneof"`
+}
+
+type SendEmailRequest_SignupExisting struct {
+	SignupExisting *SignUpExisting `protobuf:"bytes,7,opt,name=signup_existing,json=signupExisting,proto3,oneof"`
+}
+
+func (*SendEmailRequest_VerifyEmail) isSendEmailRequest_Content() {}
+
+func (*SendEmailRequest_PasswordReset) isSendEmailRequest_Content() {}
+
+func (*SendEmailRequest_Invitation) isSendEmailRequest_Content() {}
+
+func (*SendEmailRequest_NewLogin) isSendEmailRequest_Content() {}
+
+func (*SendEmailRequest_SignupExisting) isSendEmailRequest_Content() {}
+
+// SendEmailResponse is empty: the e-mail is queued durably.
+type SendEmailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendEmailResponse) Reset() {
+	*x = SendEmailResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendEmailResponse) ProtoMessage() {}
+
+func (x *SendEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendEmailResponse.ProtoReflect.Descriptor instead.
+func (*SendEmailResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{50}
+}
+
+// Event is something that happened on a site.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique and stable for the event (e.g. "session.ended:<site>:<session>"):
+	// a re-published event is ignored.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// "session.ended", "feedback.created" or "survey.response.created".
+	Type   string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	SiteId int64                  `protobuf:"varint,3,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	Time   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// Types that are valid to be assigned to Payload:
+	//
+	//	*Event_Session
+	//	*Event_Answer
+	Payload       isEvent_Payload `protobuf_oneof:"payload"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *Event) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Event) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Event) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *Event) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Event) GetPayload() isEvent_Payload {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
+func (x *Event) GetSession() *v1.SessionSummary {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_Session); ok {
+			return x.Session
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetAnswer() *v1.Answer {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_Answer); ok {
+			return x.Answer
+		}
+	}
+	return nil
+}
+
+type isEvent_Payload interface {
+	isEvent_Payload()
+}
+
+type Event_Session struct {
+	Session *v1.SessionSummary `protobuf:"bytes,5,opt,name=session,proto3,oneof"`
+}
+
+type Event_Answer struct {
+	Answer *v1.Answer `protobuf:"bytes,6,opt,name=answer,proto3,oneof"`
+}
+
+func (*Event_Session) isEvent_Payload() {}
+
+func (*Event_Answer) isEvent_Payload() {}
+
+// PublishEventsRequest carries up to 500 events.
+type PublishEventsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventsRequest) Reset() {
+	*x = PublishEventsRequest{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventsRequest) ProtoMessage() {}
+
+func (x *PublishEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventsRequest.ProtoReflect.Descriptor instead.
+func (*PublishEventsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *PublishEventsRequest) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// PublishEventsResponse is empty: every event is queued durably.
+type PublishEventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishEventsResponse) Reset() {
+	*x = PublishEventsResponse{}
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishEventsResponse) ProtoMessage() {}
+
+func (x *PublishEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_notify_v1_notify_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishEventsResponse.ProtoReflect.Descriptor instead.
+func (*PublishEventsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_notify_v1_notify_proto_rawDescGZIP(), []int{53}
 }
 
 var File_sightline_notify_v1_notify_proto protoreflect.FileDescriptor
 
 const file_sightline_notify_v1_notify_proto_rawDesc = "" +
 	"\n" +
-	" sightline/notify/v1/notify.proto\x12\x13sightline.notify.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x01\n" +
-	"\x10SendEmailRequest\x12\x0e\n" +
-	"\x02to\x18\x01 \x01(\tR\x02to\x12\x18\n" +
-	"\asubject\x18\x02 \x01(\tR\asubject\x12\x1b\n" +
-	"\ttext_body\x18\x03 \x01(\tR\btextBody\x12\x1b\n" +
-	"\thtml_body\x18\x04 \x01(\tR\bhtmlBody\x12'\n" +
-	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\"2\n" +
-	"\x11SendEmailResponse\x12\x1d\n" +
-	"\n" +
-	"message_id\x18\x01 \x01(\x03R\tmessageId\"\xa9\x01\n" +
+	" sightline/notify/v1/notify.proto\x12\x13sightline.notify.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a$sightline/sessions/v1/sessions.proto\"\x8a\x04\n" +
 	"\aWebhook\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12'\n" +
-	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x10\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
+	"\asite_id\x18\x02 \x01(\x03R\x06siteId\x12\x10\n" +
 	"\x03url\x18\x03 \x01(\tR\x03url\x12\x16\n" +
-	"\x06events\x18\x04 \x03(\tR\x06events\x12;\n" +
-	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"i\n" +
-	"\x14CreateWebhookRequest\x12'\n" +
-	"\x0forganization_id\x18\x01 \x01(\x03R\x0eorganizationId\x12\x10\n" +
+	"\x06events\x18\x04 \x03(\tR\x06events\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x18\n" +
+	"\aenabled\x18\x06 \x01(\bR\aenabled\x12'\n" +
+	"\x0fdisabled_reason\x18\a \x01(\tR\x0edisabledReason\x121\n" +
+	"\x14consecutive_failures\x18\b \x01(\x05R\x13consecutiveFailures\x12?\n" +
+	"\rfailing_since\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\ffailingSince\x12;\n" +
+	"\vcreate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12Y\n" +
+	"\x1bprevious_secret_expire_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\".\n" +
+	"\x13ListWebhooksRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\"P\n" +
+	"\x14ListWebhooksResponse\x128\n" +
+	"\bwebhooks\x18\x01 \x03(\v2\x1c.sightline.notify.v1.WebhookR\bwebhooks\"{\n" +
+	"\x14CreateWebhookRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x12\x16\n" +
-	"\x06events\x18\x03 \x03(\tR\x06events\"g\n" +
+	"\x06events\x18\x03 \x03(\tR\x06events\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\"g\n" +
 	"\x15CreateWebhookResponse\x126\n" +
 	"\awebhook\x18\x01 \x01(\v2\x1c.sightline.notify.v1.WebhookR\awebhook\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"z\n" +
-	"\x13ListWebhooksRequest\x12'\n" +
-	"\x0forganization_id\x18\x01 \x01(\x03R\x0eorganizationId\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xd5\x01\n" +
+	"\x14UpdateWebhookRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"x\n" +
-	"\x14ListWebhooksResponse\x128\n" +
-	"\bwebhooks\x18\x01 \x03(\v2\x1c.sightline.notify.v1.WebhookR\bwebhooks\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"^\n" +
-	"\x14DeleteWebhookRequest\x12'\n" +
-	"\x0forganization_id\x18\x01 \x01(\x03R\x0eorganizationId\x12\x1d\n" +
+	"webhook_id\x18\x02 \x01(\x03R\twebhookId\x12\x10\n" +
+	"\x03url\x18\x03 \x01(\tR\x03url\x12\x16\n" +
+	"\x06events\x18\x04 \x03(\tR\x06events\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x18\n" +
+	"\aenabled\x18\x06 \x01(\bR\aenabled\x12\x1f\n" +
+	"\vupdate_mask\x18\a \x03(\tR\n" +
+	"updateMask\"O\n" +
+	"\x15UpdateWebhookResponse\x126\n" +
+	"\awebhook\x18\x01 \x01(\v2\x1c.sightline.notify.v1.WebhookR\awebhook\"N\n" +
+	"\x14DeleteWebhookRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1d\n" +
 	"\n" +
 	"webhook_id\x18\x02 \x01(\x03R\twebhookId\"\x17\n" +
-	"\x15DeleteWebhookResponse\"\x87\x02\n" +
-	"\bSchedule\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12'\n" +
-	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x17\n" +
-	"\asite_id\x18\x03 \x01(\x03R\x06siteId\x125\n" +
-	"\x04kind\x18\x04 \x01(\x0e2!.sightline.notify.v1.ScheduleKindR\x04kind\x12\x12\n" +
-	"\x04cron\x18\x05 \x01(\tR\x04cron\x12\x1e\n" +
+	"\x15DeleteWebhookResponse\"T\n" +
+	"\x1aRotateWebhookSecretRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1d\n" +
 	"\n" +
-	"recipients\x18\x06 \x03(\tR\n" +
-	"recipients\x12>\n" +
-	"\rnext_run_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vnextRunTime\"R\n" +
-	"\x15CreateScheduleRequest\x129\n" +
-	"\bschedule\x18\x01 \x01(\v2\x1d.sightline.notify.v1.ScheduleR\bschedule\"S\n" +
-	"\x16CreateScheduleResponse\x129\n" +
-	"\bschedule\x18\x01 \x01(\v2\x1d.sightline.notify.v1.ScheduleR\bschedule\"{\n" +
-	"\x14ListSchedulesRequest\x12'\n" +
-	"\x0forganization_id\x18\x01 \x01(\x03R\x0eorganizationId\x12\x1b\n" +
+	"webhook_id\x18\x02 \x01(\x03R\twebhookId\"m\n" +
+	"\x1bRotateWebhookSecretResponse\x126\n" +
+	"\awebhook\x18\x01 \x01(\v2\x1c.sightline.notify.v1.WebhookR\awebhook\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"\xec\x04\n" +
+	"\x0fWebhookDelivery\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x02 \x01(\x03R\twebhookId\x12\x17\n" +
+	"\asite_id\x18\x03 \x01(\x03R\x06siteId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x04 \x01(\tR\tmessageId\x12\x1d\n" +
+	"\n" +
+	"event_type\x18\x05 \x01(\tR\teventType\x128\n" +
+	"\x05state\x18\x06 \x01(\x0e2\".sightline.notify.v1.DeliveryStateR\x05state\x12\x1a\n" +
+	"\battempts\x18\a \x01(\x05R\battempts\x12(\n" +
+	"\x10last_status_code\x18\b \x01(\x05R\x0elastStatusCode\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\t \x01(\tR\tlastError\x12\x18\n" +
+	"\apayload\x18\n" +
+	" \x01(\tR\apayload\x12;\n" +
+	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12F\n" +
+	"\x11last_attempt_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x0flastAttemptTime\x12F\n" +
+	"\x11next_attempt_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\x12(\n" +
+	"\x10last_duration_ms\x18\x0e \x01(\x05R\x0elastDurationMs\x12#\n" +
+	"\rlast_response\x18\x0f \x01(\tR\flastResponse\"\x92\x01\n" +
+	"\x1cListWebhookDeliveriesRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x02 \x01(\x03R\twebhookId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x8d\x01\n" +
+	"\x1dListWebhookDeliveriesResponse\x12D\n" +
+	"\n" +
+	"deliveries\x18\x01 \x03(\v2$.sightline.notify.v1.WebhookDeliveryR\n" +
+	"deliveries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"U\n" +
+	"\x1bSendTestWebhookEventRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1d\n" +
+	"\n" +
+	"webhook_id\x18\x02 \x01(\x03R\twebhookId\"`\n" +
+	"\x1cSendTestWebhookEventResponse\x12@\n" +
+	"\bdelivery\x18\x01 \x01(\v2$.sightline.notify.v1.WebhookDeliveryR\bdelivery\"[\n" +
+	"\x1fRedeliverWebhookDeliveryRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1f\n" +
+	"\vdelivery_id\x18\x02 \x01(\x03R\n" +
+	"deliveryId\"d\n" +
+	" RedeliverWebhookDeliveryResponse\x12@\n" +
+	"\bdelivery\x18\x01 \x01(\v2$.sightline.notify.v1.WebhookDeliveryR\bdelivery\"'\n" +
+	"\x0fNoDataCondition\x12\x14\n" +
+	"\x05hours\x18\x01 \x01(\x05R\x05hours\"K\n" +
+	"\x0eSpikeCondition\x12\x16\n" +
+	"\x06factor\x18\x01 \x01(\x01R\x06factor\x12!\n" +
+	"\fmin_sessions\x18\x02 \x01(\x05R\vminSessions\"\x8b\x01\n" +
+	"\x0fAnswerCondition\x12\x1d\n" +
+	"\n" +
+	"max_rating\x18\x01 \x01(\x05R\tmaxRating\x12\x17\n" +
+	"\amax_nps\x18\x02 \x01(\x05R\x06maxNps\x12\x1b\n" +
+	"\tsurvey_id\x18\x03 \x01(\x03R\bsurveyId\x12#\n" +
+	"\rtext_contains\x18\x04 \x01(\tR\ftextContains\"\x80\x04\n" +
+	"\tAlertRule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
+	"\asite_id\x18\x02 \x01(\x03R\x06siteId\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\x03R\x06userId\x12\x18\n" +
+	"\aenabled\x18\x04 \x01(\bR\aenabled\x12?\n" +
+	"\ano_data\x18\x05 \x01(\v2$.sightline.notify.v1.NoDataConditionH\x00R\x06noData\x12F\n" +
+	"\vrage_clicks\x18\x06 \x01(\v2#.sightline.notify.v1.SpikeConditionH\x00R\n" +
+	"rageClicks\x12B\n" +
+	"\tjs_errors\x18\a \x01(\v2#.sightline.notify.v1.SpikeConditionH\x00R\bjsErrors\x12>\n" +
+	"\x06answer\x18\b \x01(\v2$.sightline.notify.v1.AnswerConditionH\x00R\x06answer\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12@\n" +
+	"\x0elast_fire_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\flastFireTimeB\v\n" +
+	"\tcondition\"0\n" +
+	"\x15ListAlertRulesRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\"N\n" +
+	"\x16ListAlertRulesResponse\x124\n" +
+	"\x05rules\x18\x01 \x03(\v2\x1e.sightline.notify.v1.AlertRuleR\x05rules\"L\n" +
+	"\x16CreateAlertRuleRequest\x122\n" +
+	"\x04rule\x18\x01 \x01(\v2\x1e.sightline.notify.v1.AlertRuleR\x04rule\"M\n" +
+	"\x17CreateAlertRuleResponse\x122\n" +
+	"\x04rule\x18\x01 \x01(\v2\x1e.sightline.notify.v1.AlertRuleR\x04rule\"L\n" +
+	"\x16UpdateAlertRuleRequest\x122\n" +
+	"\x04rule\x18\x01 \x01(\v2\x1e.sightline.notify.v1.AlertRuleR\x04rule\"M\n" +
+	"\x17UpdateAlertRuleResponse\x122\n" +
+	"\x04rule\x18\x01 \x01(\v2\x1e.sightline.notify.v1.AlertRuleR\x04rule\"J\n" +
+	"\x16DeleteAlertRuleRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x17\n" +
+	"\arule_id\x18\x02 \x01(\x03R\x06ruleId\"\x19\n" +
+	"\x17DeleteAlertRuleResponse\"\xc4\x01\n" +
+	"\x05Alert\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
+	"\asite_id\x18\x02 \x01(\x03R\x06siteId\x12\x17\n" +
+	"\arule_id\x18\x03 \x01(\x03R\x06ruleId\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x127\n" +
+	"\tfire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bfireTime\x12\x18\n" +
+	"\asummary\x18\x06 \x01(\tR\asummary\x12\x12\n" +
+	"\x04link\x18\a \x01(\tR\x04link\"h\n" +
+	"\x11ListAlertsRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"|\n" +
-	"\x15ListSchedulesResponse\x12;\n" +
-	"\tschedules\x18\x01 \x03(\v2\x1d.sightline.notify.v1.ScheduleR\tschedules\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"a\n" +
-	"\x15DeleteScheduleRequest\x12'\n" +
-	"\x0forganization_id\x18\x01 \x01(\x03R\x0eorganizationId\x12\x1f\n" +
-	"\vschedule_id\x18\x02 \x01(\x03R\n" +
-	"scheduleId\"\x18\n" +
-	"\x16DeleteScheduleResponse*m\n" +
-	"\fScheduleKind\x12\x1d\n" +
-	"\x19SCHEDULE_KIND_UNSPECIFIED\x10\x00\x12\x1f\n" +
-	"\x1bSCHEDULE_KIND_WEEKLY_DIGEST\x10\x01\x12\x1d\n" +
-	"\x19SCHEDULE_KIND_ERROR_ALERT\x10\x022\xde\x05\n" +
-	"\rNotifyService\x12Z\n" +
-	"\tSendEmail\x12%.sightline.notify.v1.SendEmailRequest\x1a&.sightline.notify.v1.SendEmailResponse\x12f\n" +
-	"\rCreateWebhook\x12).sightline.notify.v1.CreateWebhookRequest\x1a*.sightline.notify.v1.CreateWebhookResponse\x12c\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"p\n" +
+	"\x12ListAlertsResponse\x122\n" +
+	"\x06alerts\x18\x01 \x03(\v2\x1a.sightline.notify.v1.AlertR\x06alerts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"7\n" +
+	"\x1cGetDigestSubscriptionRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\"c\n" +
+	"\x1dGetDigestSubscriptionResponse\x12B\n" +
+	"\tfrequency\x18\x01 \x01(\x0e2$.sightline.notify.v1.DigestFrequencyR\tfrequency\"~\n" +
+	"\x1fUpdateDigestSubscriptionRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12B\n" +
+	"\tfrequency\x18\x02 \x01(\x0e2$.sightline.notify.v1.DigestFrequencyR\tfrequency\"f\n" +
+	" UpdateDigestSubscriptionResponse\x12B\n" +
+	"\tfrequency\x18\x01 \x01(\x0e2$.sightline.notify.v1.DigestFrequencyR\tfrequency\"*\n" +
+	"\x12UnsubscribeRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"_\n" +
+	"\x13UnsubscribeResponse\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x17\n" +
+	"\asite_id\x18\x02 \x01(\x03R\x06siteId\x12\x1b\n" +
+	"\tsite_name\x18\x03 \x01(\tR\bsiteName\"\xd2\x01\n" +
+	"\vOutboxEmail\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x1b\n" +
+	"\ttext_body\x18\x06 \x01(\tR\btextBody\x12\x1b\n" +
+	"\thtml_body\x18\a \x01(\tR\bhtmlBody\"U\n" +
+	"\x17ListOutboxEmailsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\xa3\x01\n" +
+	"\x18ListOutboxEmailsResponse\x128\n" +
+	"\x06emails\x18\x01 \x03(\v2 .sightline.notify.v1.OutboxEmailR\x06emails\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12%\n" +
+	"\x0eoutbox_enabled\x18\x03 \x01(\bR\routboxEnabled\"'\n" +
+	"\x15GetOutboxEmailRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
+	"\x16GetOutboxEmailResponse\x126\n" +
+	"\x05email\x18\x01 \x01(\v2 .sightline.notify.v1.OutboxEmailR\x05email\"#\n" +
+	"\vVerifyEmail\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"%\n" +
+	"\rPasswordReset\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\"\x86\x01\n" +
+	"\n" +
+	"Invitation\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12+\n" +
+	"\x11organization_name\x18\x02 \x01(\tR\x10organizationName\x12!\n" +
+	"\finviter_name\x18\x03 \x01(\tR\vinviterName\x12\x12\n" +
+	"\x04role\x18\x04 \x01(\tR\x04role\"o\n" +
+	"\bNewLogin\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\tR\x06device\x12\x1b\n" +
+	"\tip_prefix\x18\x02 \x01(\tR\bipPrefix\x12.\n" +
+	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x10\n" +
+	"\x0eSignUpExisting\"\xcf\x03\n" +
+	"\x10SendEmailRequest\x12\x0e\n" +
+	"\x02to\x18\x01 \x01(\tR\x02to\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12E\n" +
+	"\fverify_email\x18\x03 \x01(\v2 .sightline.notify.v1.VerifyEmailH\x00R\vverifyEmail\x12K\n" +
+	"\x0epassword_reset\x18\x04 \x01(\v2\".sightline.notify.v1.PasswordResetH\x00R\rpasswordReset\x12A\n" +
+	"\n" +
+	"invitation\x18\x05 \x01(\v2\x1f.sightline.notify.v1.InvitationH\x00R\n" +
+	"invitation\x12<\n" +
+	"\tnew_login\x18\x06 \x01(\v2\x1d.sightline.notify.v1.NewLoginH\x00R\bnewLogin\x12N\n" +
+	"\x0fsignup_existing\x18\a \x01(\v2#.sightline.notify.v1.SignUpExistingH\x00R\x0esignupExisting\x12'\n" +
+	"\x0fidempotency_key\x18\b \x01(\tR\x0eidempotencyKeyB\t\n" +
+	"\acontent\"\x13\n" +
+	"\x11SendEmailResponse\"\xfb\x01\n" +
+	"\x05Event\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x17\n" +
+	"\asite_id\x18\x03 \x01(\x03R\x06siteId\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12A\n" +
+	"\asession\x18\x05 \x01(\v2%.sightline.sessions.v1.SessionSummaryH\x00R\asession\x127\n" +
+	"\x06answer\x18\x06 \x01(\v2\x1d.sightline.sessions.v1.AnswerH\x00R\x06answerB\t\n" +
+	"\apayload\"J\n" +
+	"\x14PublishEventsRequest\x122\n" +
+	"\x06events\x18\x01 \x03(\v2\x1a.sightline.notify.v1.EventR\x06events\"\x17\n" +
+	"\x15PublishEventsResponse*\xa1\x01\n" +
+	"\rDeliveryState\x12\x1e\n" +
+	"\x1aDELIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16DELIVERY_STATE_PENDING\x10\x01\x12\x1b\n" +
+	"\x17DELIVERY_STATE_RETRYING\x10\x02\x12\x1c\n" +
+	"\x18DELIVERY_STATE_SUCCEEDED\x10\x03\x12\x19\n" +
+	"\x15DELIVERY_STATE_FAILED\x10\x04*\x86\x01\n" +
+	"\x0fDigestFrequency\x12 \n" +
+	"\x1cDIGEST_FREQUENCY_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14DIGEST_FREQUENCY_OFF\x10\x01\x12\x1a\n" +
+	"\x16DIGEST_FREQUENCY_DAILY\x10\x02\x12\x1b\n" +
+	"\x17DIGEST_FREQUENCY_WEEKLY\x10\x032\x89\x10\n" +
+	"\rNotifyService\x12c\n" +
 	"\fListWebhooks\x12(.sightline.notify.v1.ListWebhooksRequest\x1a).sightline.notify.v1.ListWebhooksResponse\x12f\n" +
-	"\rDeleteWebhook\x12).sightline.notify.v1.DeleteWebhookRequest\x1a*.sightline.notify.v1.DeleteWebhookResponse\x12i\n" +
-	"\x0eCreateSchedule\x12*.sightline.notify.v1.CreateScheduleRequest\x1a+.sightline.notify.v1.CreateScheduleResponse\x12f\n" +
-	"\rListSchedules\x12).sightline.notify.v1.ListSchedulesRequest\x1a*.sightline.notify.v1.ListSchedulesResponse\x12i\n" +
-	"\x0eDeleteSchedule\x12*.sightline.notify.v1.DeleteScheduleRequest\x1a+.sightline.notify.v1.DeleteScheduleResponseBCZAgithub.com/sightlinehq/sightline/gen/sightline/notify/v1;notifyv1b\x06proto3"
+	"\rCreateWebhook\x12).sightline.notify.v1.CreateWebhookRequest\x1a*.sightline.notify.v1.CreateWebhookResponse\x12f\n" +
+	"\rUpdateWebhook\x12).sightline.notify.v1.UpdateWebhookRequest\x1a*.sightline.notify.v1.UpdateWebhookResponse\x12f\n" +
+	"\rDeleteWebhook\x12).sightline.notify.v1.DeleteWebhookRequest\x1a*.sightline.notify.v1.DeleteWebhookResponse\x12x\n" +
+	"\x13RotateWebhookSecret\x12/.sightline.notify.v1.RotateWebhookSecretRequest\x1a0.sightline.notify.v1.RotateWebhookSecretResponse\x12~\n" +
+	"\x15ListWebhookDeliveries\x121.sightline.notify.v1.ListWebhookDeliveriesRequest\x1a2.sightline.notify.v1.ListWebhookDeliveriesResponse\x12{\n" +
+	"\x14SendTestWebhookEvent\x120.sightline.notify.v1.SendTestWebhookEventRequest\x1a1.sightline.notify.v1.SendTestWebhookEventResponse\x12\x87\x01\n" +
+	"\x18RedeliverWebhookDelivery\x124.sightline.notify.v1.RedeliverWebhookDeliveryRequest\x1a5.sightline.notify.v1.RedeliverWebhookDeliveryResponse\x12i\n" +
+	"\x0eListAlertRules\x12*.sightline.notify.v1.ListAlertRulesRequest\x1a+.sightline.notify.v1.ListAlertRulesResponse\x12l\n" +
+	"\x0fCreateAlertRule\x12+.sightline.notify.v1.CreateAlertRuleRequest\x1a,.sightline.notify.v1.CreateAlertRuleResponse\x12l\n" +
+	"\x0fUpdateAlertRule\x12+.sightline.notify.v1.UpdateAlertRuleRequest\x1a,.sightline.notify.v1.UpdateAlertRuleResponse\x12l\n" +
+	"\x0fDeleteAlertRule\x12+.sightline.notify.v1.DeleteAlertRuleRequest\x1a,.sightline.notify.v1.DeleteAlertRuleResponse\x12]\n" +
+	"\n" +
+	"ListAlerts\x12&.sightline.notify.v1.ListAlertsRequest\x1a'.sightline.notify.v1.ListAlertsResponse\x12~\n" +
+	"\x15GetDigestSubscription\x121.sightline.notify.v1.GetDigestSubscriptionRequest\x1a2.sightline.notify.v1.GetDigestSubscriptionResponse\x12\x87\x01\n" +
+	"\x18UpdateDigestSubscription\x124.sightline.notify.v1.UpdateDigestSubscriptionRequest\x1a5.sightline.notify.v1.UpdateDigestSubscriptionResponse\x12`\n" +
+	"\vUnsubscribe\x12'.sightline.notify.v1.UnsubscribeRequest\x1a(.sightline.notify.v1.UnsubscribeResponse\x12o\n" +
+	"\x10ListOutboxEmails\x12,.sightline.notify.v1.ListOutboxEmailsRequest\x1a-.sightline.notify.v1.ListOutboxEmailsResponse\x12i\n" +
+	"\x0eGetOutboxEmail\x12*.sightline.notify.v1.GetOutboxEmailRequest\x1a+.sightline.notify.v1.GetOutboxEmailResponse2\xdb\x01\n" +
+	"\x15NotifyInternalService\x12Z\n" +
+	"\tSendEmail\x12%.sightline.notify.v1.SendEmailRequest\x1a&.sightline.notify.v1.SendEmailResponse\x12f\n" +
+	"\rPublishEvents\x12).sightline.notify.v1.PublishEventsRequest\x1a*.sightline.notify.v1.PublishEventsResponseBCZAgithub.com/sightlinehq/sightline/gen/sightline/notify/v1;notifyv1b\x06proto3"
 
 var (
 	file_sightline_notify_v1_notify_proto_rawDescOnce sync.Once
@@ -1075,56 +3769,159 @@ func file_sightline_notify_v1_notify_proto_rawDescGZIP() []byte {
 	return file_sightline_notify_v1_notify_proto_rawDescData
 }
 
-var file_sightline_notify_v1_notify_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sightline_notify_v1_notify_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_sightline_notify_v1_notify_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_sightline_notify_v1_notify_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_sightline_notify_v1_notify_proto_goTypes = []any{
-	(ScheduleKind)(0),              // 0: sightline.notify.v1.ScheduleKind
-	(*SendEmailRequest)(nil),       // 1: sightline.notify.v1.SendEmailRequest
-	(*SendEmailResponse)(nil),      // 2: sightline.notify.v1.SendEmailResponse
-	(*Webhook)(nil),                // 3: sightline.notify.v1.Webhook
-	(*CreateWebhookRequest)(nil),   // 4: sightline.notify.v1.CreateWebhookRequest
-	(*CreateWebhookResponse)(nil),  // 5: sightline.notify.v1.CreateWebhookResponse
-	(*ListWebhooksRequest)(nil),    // 6: sightline.notify.v1.ListWebhooksRequest
-	(*ListWebhooksResponse)(nil),   // 7: sightline.notify.v1.ListWebhooksResponse
-	(*DeleteWebhookRequest)(nil),   // 8: sightline.notify.v1.DeleteWebhookRequest
-	(*DeleteWebhookResponse)(nil),  // 9: sightline.notify.v1.DeleteWebhookResponse
-	(*Schedule)(nil),               // 10: sightline.notify.v1.Schedule
-	(*CreateScheduleRequest)(nil),  // 11: sightline.notify.v1.CreateScheduleRequest
-	(*CreateScheduleResponse)(nil), // 12: sightline.notify.v1.CreateScheduleResponse
-	(*ListSchedulesRequest)(nil),   // 13: sightline.notify.v1.ListSchedulesRequest
-	(*ListSchedulesResponse)(nil),  // 14: sightline.notify.v1.ListSchedulesResponse
-	(*DeleteScheduleRequest)(nil),  // 15: sightline.notify.v1.DeleteScheduleRequest
-	(*DeleteScheduleResponse)(nil), // 16: sightline.notify.v1.DeleteScheduleResponse
-	(*timestamppb.Timestamp)(nil),  // 17: google.protobuf.Timestamp
+	(DeliveryState)(0),                       // 0: sightline.notify.v1.DeliveryState
+	(DigestFrequency)(0),                     // 1: sightline.notify.v1.DigestFrequency
+	(*Webhook)(nil),                          // 2: sightline.notify.v1.Webhook
+	(*ListWebhooksRequest)(nil),              // 3: sightline.notify.v1.ListWebhooksRequest
+	(*ListWebhooksResponse)(nil),             // 4: sightline.notify.v1.ListWebhooksResponse
+	(*CreateWebhookRequest)(nil),             // 5: sightline.notify.v1.CreateWebhookRequest
+	(*CreateWebhookResponse)(nil),            // 6: sightline.notify.v1.CreateWebhookResponse
+	(*UpdateWebhookRequest)(nil),             // 7: sightline.notify.v1.UpdateWebhookRequest
+	(*UpdateWebhookResponse)(nil),            // 8: sightline.notify.v1.UpdateWebhookResponse
+	(*DeleteWebhookRequest)(nil),             // 9: sightline.notify.v1.DeleteWebhookRequest
+	(*DeleteWebhookResponse)(nil),            // 10: sightline.notify.v1.DeleteWebhookResponse
+	(*RotateWebhookSecretRequest)(nil),       // 11: sightline.notify.v1.RotateWebhookSecretRequest
+	(*RotateWebhookSecretResponse)(nil),      // 12: sightline.notify.v1.RotateWebhookSecretResponse
+	(*WebhookDelivery)(nil),                  // 13: sightline.notify.v1.WebhookDelivery
+	(*ListWebhookDeliveriesRequest)(nil),     // 14: sightline.notify.v1.ListWebhookDeliveriesRequest
+	(*ListWebhookDeliveriesResponse)(nil),    // 15: sightline.notify.v1.ListWebhookDeliveriesResponse
+	(*SendTestWebhookEventRequest)(nil),      // 16: sightline.notify.v1.SendTestWebhookEventRequest
+	(*SendTestWebhookEventResponse)(nil),     // 17: sightline.notify.v1.SendTestWebhookEventResponse
+	(*RedeliverWebhookDeliveryRequest)(nil),  // 18: sightline.notify.v1.RedeliverWebhookDeliveryRequest
+	(*RedeliverWebhookDeliveryResponse)(nil), // 19: sightline.notify.v1.RedeliverWebhookDeliveryResponse
+	(*NoDataCondition)(nil),                  // 20: sightline.notify.v1.NoDataCondition
+	(*SpikeCondition)(nil),                   // 21: sightline.notify.v1.SpikeCondition
+	(*AnswerCondition)(nil),                  // 22: sightline.notify.v1.AnswerCondition
+	(*AlertRule)(nil),                        // 23: sightline.notify.v1.AlertRule
+	(*ListAlertRulesRequest)(nil),            // 24: sightline.notify.v1.ListAlertRulesRequest
+	(*ListAlertRulesResponse)(nil),           // 25: sightline.notify.v1.ListAlertRulesResponse
+	(*CreateAlertRuleRequest)(nil),           // 26: sightline.notify.v1.CreateAlertRuleRequest
+	(*CreateAlertRuleResponse)(nil),          // 27: sightline.notify.v1.CreateAlertRuleResponse
+	(*UpdateAlertRuleRequest)(nil),           // 28: sightline.notify.v1.UpdateAlertRuleRequest
+	(*UpdateAlertRuleResponse)(nil),          // 29: sightline.notify.v1.UpdateAlertRuleResponse
+	(*DeleteAlertRuleRequest)(nil),           // 30: sightline.notify.v1.DeleteAlertRuleRequest
+	(*DeleteAlertRuleResponse)(nil),          // 31: sightline.notify.v1.DeleteAlertRuleResponse
+	(*Alert)(nil),                            // 32: sightline.notify.v1.Alert
+	(*ListAlertsRequest)(nil),                // 33: sightline.notify.v1.ListAlertsRequest
+	(*ListAlertsResponse)(nil),               // 34: sightline.notify.v1.ListAlertsResponse
+	(*GetDigestSubscriptionRequest)(nil),     // 35: sightline.notify.v1.GetDigestSubscriptionRequest
+	(*GetDigestSubscriptionResponse)(nil),    // 36: sightline.notify.v1.GetDigestSubscriptionResponse
+	(*UpdateDigestSubscriptionRequest)(nil),  // 37: sightline.notify.v1.UpdateDigestSubscriptionRequest
+	(*UpdateDigestSubscriptionResponse)(nil), // 38: sightline.notify.v1.UpdateDigestSubscriptionResponse
+	(*UnsubscribeRequest)(nil),               // 39: sightline.notify.v1.UnsubscribeRequest
+	(*UnsubscribeResponse)(nil),              // 40: sightline.notify.v1.UnsubscribeResponse
+	(*OutboxEmail)(nil),                      // 41: sightline.notify.v1.OutboxEmail
+	(*ListOutboxEmailsRequest)(nil),          // 42: sightline.notify.v1.ListOutboxEmailsRequest
+	(*ListOutboxEmailsResponse)(nil),         // 43: sightline.notify.v1.ListOutboxEmailsResponse
+	(*GetOutboxEmailRequest)(nil),            // 44: sightline.notify.v1.GetOutboxEmailRequest
+	(*GetOutboxEmailResponse)(nil),           // 45: sightline.notify.v1.GetOutboxEmailResponse
+	(*VerifyEmail)(nil),                      // 46: sightline.notify.v1.VerifyEmail
+	(*PasswordReset)(nil),                    // 47: sightline.notify.v1.PasswordReset
+	(*Invitation)(nil),                       // 48: sightline.notify.v1.Invitation
+	(*NewLogin)(nil),                         // 49: sightline.notify.v1.NewLogin
+	(*SignUpExisting)(nil),                   // 50: sightline.notify.v1.SignUpExisting
+	(*SendEmailRequest)(nil),                 // 51: sightline.notify.v1.SendEmailRequest
+	(*SendEmailResponse)(nil),                // 52: sightline.notify.v1.SendEmailResponse
+	(*Event)(nil),                            // 53: sightline.notify.v1.Event
+	(*PublishEventsRequest)(nil),             // 54: sightline.notify.v1.PublishEventsRequest
+	(*PublishEventsResponse)(nil),            // 55: sightline.notify.v1.PublishEventsResponse
+	(*timestamppb.Timestamp)(nil),            // 56: google.protobuf.Timestamp
+	(*v1.SessionSummary)(nil),                // 57: sightline.sessions.v1.SessionSummary
+	(*v1.Answer)(nil),                        // 58: sightline.sessions.v1.Answer
 }
 var file_sightline_notify_v1_notify_proto_depIdxs = []int32{
-	17, // 0: sightline.notify.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
-	3,  // 1: sightline.notify.v1.CreateWebhookResponse.webhook:type_name -> sightline.notify.v1.Webhook
-	3,  // 2: sightline.notify.v1.ListWebhooksResponse.webhooks:type_name -> sightline.notify.v1.Webhook
-	0,  // 3: sightline.notify.v1.Schedule.kind:type_name -> sightline.notify.v1.ScheduleKind
-	17, // 4: sightline.notify.v1.Schedule.next_run_time:type_name -> google.protobuf.Timestamp
-	10, // 5: sightline.notify.v1.CreateScheduleRequest.schedule:type_name -> sightline.notify.v1.Schedule
-	10, // 6: sightline.notify.v1.CreateScheduleResponse.schedule:type_name -> sightline.notify.v1.Schedule
-	10, // 7: sightline.notify.v1.ListSchedulesResponse.schedules:type_name -> sightline.notify.v1.Schedule
-	1,  // 8: sightline.notify.v1.NotifyService.SendEmail:input_type -> sightline.notify.v1.SendEmailRequest
-	4,  // 9: sightline.notify.v1.NotifyService.CreateWebhook:input_type -> sightline.notify.v1.CreateWebhookRequest
-	6,  // 10: sightline.notify.v1.NotifyService.ListWebhooks:input_type -> sightline.notify.v1.ListWebhooksRequest
-	8,  // 11: sightline.notify.v1.NotifyService.DeleteWebhook:input_type -> sightline.notify.v1.DeleteWebhookRequest
-	11, // 12: sightline.notify.v1.NotifyService.CreateSchedule:input_type -> sightline.notify.v1.CreateScheduleRequest
-	13, // 13: sightline.notify.v1.NotifyService.ListSchedules:input_type -> sightline.notify.v1.ListSchedulesRequest
-	15, // 14: sightline.notify.v1.NotifyService.DeleteSchedule:input_type -> sightline.notify.v1.DeleteScheduleRequest
-	2,  // 15: sightline.notify.v1.NotifyService.SendEmail:output_type -> sightline.notify.v1.SendEmailResponse
-	5,  // 16: sightline.notify.v1.NotifyService.CreateWebhook:output_type -> sightline.notify.v1.CreateWebhookResponse
-	7,  // 17: sightline.notify.v1.NotifyService.ListWebhooks:output_type -> sightline.notify.v1.ListWebhooksResponse
-	9,  // 18: sightline.notify.v1.NotifyService.DeleteWebhook:output_type -> sightline.notify.v1.DeleteWebhookResponse
-	12, // 19: sightline.notify.v1.NotifyService.CreateSchedule:output_type -> sightline.notify.v1.CreateScheduleResponse
-	14, // 20: sightline.notify.v1.NotifyService.ListSchedules:output_type -> sightline.notify.v1.ListSchedulesResponse
-	16, // 21: sightline.notify.v1.NotifyService.DeleteSchedule:output_type -> sightline.notify.v1.DeleteScheduleResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	56, // 0: sightline.notify.v1.Webhook.failing_since:type_name -> google.protobuf.Timestamp
+	56, // 1: sightline.notify.v1.Webhook.create_time:type_name -> google.protobuf.Timestamp
+	56, // 2: sightline.notify.v1.Webhook.update_time:type_name -> google.protobuf.Timestamp
+	56, // 3: sightline.notify.v1.Webhook.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	2,  // 4: sightline.notify.v1.ListWebhooksResponse.webhooks:type_name -> sightline.notify.v1.Webhook
+	2,  // 5: sightline.notify.v1.CreateWebhookResponse.webhook:type_name -> sightline.notify.v1.Webhook
+	2,  // 6: sightline.notify.v1.UpdateWebhookResponse.webhook:type_name -> sightline.notify.v1.Webhook
+	2,  // 7: sightline.notify.v1.RotateWebhookSecretResponse.webhook:type_name -> sightline.notify.v1.Webhook
+	0,  // 8: sightline.notify.v1.WebhookDelivery.state:type_name -> sightline.notify.v1.DeliveryState
+	56, // 9: sightline.notify.v1.WebhookDelivery.create_time:type_name -> google.protobuf.Timestamp
+	56, // 10: sightline.notify.v1.WebhookDelivery.last_attempt_time:type_name -> google.protobuf.Timestamp
+	56, // 11: sightline.notify.v1.WebhookDelivery.next_attempt_time:type_name -> google.protobuf.Timestamp
+	13, // 12: sightline.notify.v1.ListWebhookDeliveriesResponse.deliveries:type_name -> sightline.notify.v1.WebhookDelivery
+	13, // 13: sightline.notify.v1.SendTestWebhookEventResponse.delivery:type_name -> sightline.notify.v1.WebhookDelivery
+	13, // 14: sightline.notify.v1.RedeliverWebhookDeliveryResponse.delivery:type_name -> sightline.notify.v1.WebhookDelivery
+	20, // 15: sightline.notify.v1.AlertRule.no_data:type_name -> sightline.notify.v1.NoDataCondition
+	21, // 16: sightline.notify.v1.AlertRule.rage_clicks:type_name -> sightline.notify.v1.SpikeCondition
+	21, // 17: sightline.notify.v1.AlertRule.js_errors:type_name -> sightline.notify.v1.SpikeCondition
+	22, // 18: sightline.notify.v1.AlertRule.answer:type_name -> sightline.notify.v1.AnswerCondition
+	56, // 19: sightline.notify.v1.AlertRule.create_time:type_name -> google.protobuf.Timestamp
+	56, // 20: sightline.notify.v1.AlertRule.last_fire_time:type_name -> google.protobuf.Timestamp
+	23, // 21: sightline.notify.v1.ListAlertRulesResponse.rules:type_name -> sightline.notify.v1.AlertRule
+	23, // 22: sightline.notify.v1.CreateAlertRuleRequest.rule:type_name -> sightline.notify.v1.AlertRule
+	23, // 23: sightline.notify.v1.CreateAlertRuleResponse.rule:type_name -> sightline.notify.v1.AlertRule
+	23, // 24: sightline.notify.v1.UpdateAlertRuleRequest.rule:type_name -> sightline.notify.v1.AlertRule
+	23, // 25: sightline.notify.v1.UpdateAlertRuleResponse.rule:type_name -> sightline.notify.v1.AlertRule
+	56, // 26: sightline.notify.v1.Alert.fire_time:type_name -> google.protobuf.Timestamp
+	32, // 27: sightline.notify.v1.ListAlertsResponse.alerts:type_name -> sightline.notify.v1.Alert
+	1,  // 28: sightline.notify.v1.GetDigestSubscriptionResponse.frequency:type_name -> sightline.notify.v1.DigestFrequency
+	1,  // 29: sightline.notify.v1.UpdateDigestSubscriptionRequest.frequency:type_name -> sightline.notify.v1.DigestFrequency
+	1,  // 30: sightline.notify.v1.UpdateDigestSubscriptionResponse.frequency:type_name -> sightline.notify.v1.DigestFrequency
+	56, // 31: sightline.notify.v1.OutboxEmail.create_time:type_name -> google.protobuf.Timestamp
+	41, // 32: sightline.notify.v1.ListOutboxEmailsResponse.emails:type_name -> sightline.notify.v1.OutboxEmail
+	41, // 33: sightline.notify.v1.GetOutboxEmailResponse.email:type_name -> sightline.notify.v1.OutboxEmail
+	56, // 34: sightline.notify.v1.NewLogin.time:type_name -> google.protobuf.Timestamp
+	46, // 35: sightline.notify.v1.SendEmailRequest.verify_email:type_name -> sightline.notify.v1.VerifyEmail
+	47, // 36: sightline.notify.v1.SendEmailRequest.password_reset:type_name -> sightline.notify.v1.PasswordReset
+	48, // 37: sightline.notify.v1.SendEmailRequest.invitation:type_name -> sightline.notify.v1.Invitation
+	49, // 38: sightline.notify.v1.SendEmailRequest.new_login:type_name -> sightline.notify.v1.NewLogin
+	50, // 39: sightline.notify.v1.SendEmailRequest.signup_existing:type_name -> sightline.notify.v1.SignUpExisting
+	56, // 40: sightline.notify.v1.Event.time:type_name -> google.protobuf.Timestamp
+	57, // 41: sightline.notify.v1.Event.session:type_name -> sightline.sessions.v1.SessionSummary
+	58, // 42: sightline.notify.v1.Event.answer:type_name -> sightline.sessions.v1.Answer
+	53, // 43: sightline.notify.v1.PublishEventsRequest.events:type_name -> sightline.notify.v1.Event
+	3,  // 44: sightline.notify.v1.NotifyService.ListWebhooks:input_type -> sightline.notify.v1.ListWebhooksRequest
+	5,  // 45: sightline.notify.v1.NotifyService.CreateWebhook:input_type -> sightline.notify.v1.CreateWebhookRequest
+	7,  // 46: sightline.notify.v1.NotifyService.UpdateWebhook:input_type -> sightline.notify.v1.UpdateWebhookRequest
+	9,  // 47: sightline.notify.v1.NotifyService.DeleteWebhook:input_type -> sightline.notify.v1.DeleteWebhookRequest
+	11, // 48: sightline.notify.v1.NotifyService.RotateWebhookSecret:input_type -> sightline.notify.v1.RotateWebhookSecretRequest
+	14, // 49: sightline.notify.v1.NotifyService.ListWebhookDeliveries:input_type -> sightline.notify.v1.ListWebhookDeliveriesRequest
+	16, // 50: sightline.notify.v1.NotifyService.SendTestWebhookEvent:input_type -> sightline.notify.v1.SendTestWebhookEventRequest
+	18, // 51: sightline.notify.v1.NotifyService.RedeliverWebhookDelivery:input_type -> sightline.notify.v1.RedeliverWebhookDeliveryRequest
+	24, // 52: sightline.notify.v1.NotifyService.ListAlertRules:input_type -> sightline.notify.v1.ListAlertRulesRequest
+	26, // 53: sightline.notify.v1.NotifyService.CreateAlertRule:input_type -> sightline.notify.v1.CreateAlertRuleRequest
+	28, // 54: sightline.notify.v1.NotifyService.UpdateAlertRule:input_type -> sightline.notify.v1.UpdateAlertRuleRequest
+	30, // 55: sightline.notify.v1.NotifyService.DeleteAlertRule:input_type -> sightline.notify.v1.DeleteAlertRuleRequest
+	33, // 56: sightline.notify.v1.NotifyService.ListAlerts:input_type -> sightline.notify.v1.ListAlertsRequest
+	35, // 57: sightline.notify.v1.NotifyService.GetDigestSubscription:input_type -> sightline.notify.v1.GetDigestSubscriptionRequest
+	37, // 58: sightline.notify.v1.NotifyService.UpdateDigestSubscription:input_type -> sightline.notify.v1.UpdateDigestSubscriptionRequest
+	39, // 59: sightline.notify.v1.NotifyService.Unsubscribe:input_type -> sightline.notify.v1.UnsubscribeRequest
+	42, // 60: sightline.notify.v1.NotifyService.ListOutboxEmails:input_type -> sightline.notify.v1.ListOutboxEmailsRequest
+	44, // 61: sightline.notify.v1.NotifyService.GetOutboxEmail:input_type -> sightline.notify.v1.GetOutboxEmailRequest
+	51, // 62: sightline.notify.v1.NotifyInternalService.SendEmail:input_type -> sightline.notify.v1.SendEmailRequest
+	54, // 63: sightline.notify.v1.NotifyInternalService.PublishEvents:input_type -> sightline.notify.v1.PublishEventsRequest
+	4,  // 64: sightline.notify.v1.NotifyService.ListWebhooks:output_type -> sightline.notify.v1.ListWebhooksResponse
+	6,  // 65: sightline.notify.v1.NotifyService.CreateWebhook:output_type -> sightline.notify.v1.CreateWebhookResponse
+	8,  // 66: sightline.notify.v1.NotifyService.UpdateWebhook:output_type -> sightline.notify.v1.UpdateWebhookResponse
+	10, // 67: sightline.notify.v1.NotifyService.DeleteWebhook:output_type -> sightline.notify.v1.DeleteWebhookResponse
+	12, // 68: sightline.notify.v1.NotifyService.RotateWebhookSecret:output_type -> sightline.notify.v1.RotateWebhookSecretResponse
+	15, // 69: sightline.notify.v1.NotifyService.ListWebhookDeliveries:output_type -> sightline.notify.v1.ListWebhookDeliveriesResponse
+	17, // 70: sightline.notify.v1.NotifyService.SendTestWebhookEvent:output_type -> sightline.notify.v1.SendTestWebhookEventResponse
+	19, // 71: sightline.notify.v1.NotifyService.RedeliverWebhookDelivery:output_type -> sightline.notify.v1.RedeliverWebhookDeliveryResponse
+	25, // 72: sightline.notify.v1.NotifyService.ListAlertRules:output_type -> sightline.notify.v1.ListAlertRulesResponse
+	27, // 73: sightline.notify.v1.NotifyService.CreateAlertRule:output_type -> sightline.notify.v1.CreateAlertRuleResponse
+	29, // 74: sightline.notify.v1.NotifyService.UpdateAlertRule:output_type -> sightline.notify.v1.UpdateAlertRuleResponse
+	31, // 75: sightline.notify.v1.NotifyService.DeleteAlertRule:output_type -> sightline.notify.v1.DeleteAlertRuleResponse
+	34, // 76: sightline.notify.v1.NotifyService.ListAlerts:output_type -> sightline.notify.v1.ListAlertsResponse
+	36, // 77: sightline.notify.v1.NotifyService.GetDigestSubscription:output_type -> sightline.notify.v1.GetDigestSubscriptionResponse
+	38, // 78: sightline.notify.v1.NotifyService.UpdateDigestSubscription:output_type -> sightline.notify.v1.UpdateDigestSubscriptionResponse
+	40, // 79: sightline.notify.v1.NotifyService.Unsubscribe:output_type -> sightline.notify.v1.UnsubscribeResponse
+	43, // 80: sightline.notify.v1.NotifyService.ListOutboxEmails:output_type -> sightline.notify.v1.ListOutboxEmailsResponse
+	45, // 81: sightline.notify.v1.NotifyService.GetOutboxEmail:output_type -> sightline.notify.v1.GetOutboxEmailResponse
+	52, // 82: sightline.notify.v1.NotifyInternalService.SendEmail:output_type -> sightline.notify.v1.SendEmailResponse
+	55, // 83: sightline.notify.v1.NotifyInternalService.PublishEvents:output_type -> sightline.notify.v1.PublishEventsResponse
+	64, // [64:84] is the sub-list for method output_type
+	44, // [44:64] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_sightline_notify_v1_notify_proto_init() }
@@ -1132,15 +3929,32 @@ func file_sightline_notify_v1_notify_proto_init() {
 	if File_sightline_notify_v1_notify_proto != nil {
 		return
 	}
+	file_sightline_notify_v1_notify_proto_msgTypes[21].OneofWrappers = []any{
+		(*AlertRule_NoData)(nil),
+		(*AlertRule_RageClicks)(nil),
+		(*AlertRule_JsErrors)(nil),
+		(*AlertRule_Answer)(nil),
+	}
+	file_sightline_notify_v1_notify_proto_msgTypes[49].OneofWrappers = []any{
+		(*SendEmailRequest_VerifyEmail)(nil),
+		(*SendEmailRequest_PasswordReset)(nil),
+		(*SendEmailRequest_Invitation)(nil),
+		(*SendEmailRequest_NewLogin)(nil),
+		(*SendEmailRequest_SignupExisting)(nil),
+	}
+	file_sightline_notify_v1_notify_proto_msgTypes[51].OneofWrappers = []any{
+		(*Event_Session)(nil),
+		(*Event_Answer)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_notify_v1_notify_proto_rawDesc), len(file_sightline_notify_v1_notify_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   16,
+			NumEnums:      2,
+			NumMessages:   54,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_sightline_notify_v1_notify_proto_goTypes,
 		DependencyIndexes: file_sightline_notify_v1_notify_proto_depIdxs,

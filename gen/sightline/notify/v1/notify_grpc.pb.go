@@ -4,8 +4,12 @@
 // - protoc             (unknown)
 // source: sightline/notify/v1/notify.proto
 
-// Notify sends e-mail and webhooks and runs scheduled digests and alerts.
-// Its jobs live in accounts' database.
+// Notify sends e-mail and signed webhooks and runs the scheduled work of
+// the mesh (digests, alerts, the end-of-session and retention sweeps) as
+// durable jobs in its own database (SQLite embedded, PostgreSQL at scale):
+// every job has an idempotency key, is retried with backoff, and periodic
+// jobs are enqueued by one elected leader, so each runs once per period
+// across any number of replicas.
 
 package notifyv1
 
@@ -22,35 +26,79 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NotifyService_SendEmail_FullMethodName      = "/sightline.notify.v1.NotifyService/SendEmail"
-	NotifyService_CreateWebhook_FullMethodName  = "/sightline.notify.v1.NotifyService/CreateWebhook"
-	NotifyService_ListWebhooks_FullMethodName   = "/sightline.notify.v1.NotifyService/ListWebhooks"
-	NotifyService_DeleteWebhook_FullMethodName  = "/sightline.notify.v1.NotifyService/DeleteWebhook"
-	NotifyService_CreateSchedule_FullMethodName = "/sightline.notify.v1.NotifyService/CreateSchedule"
-	NotifyService_ListSchedules_FullMethodName  = "/sightline.notify.v1.NotifyService/ListSchedules"
-	NotifyService_DeleteSchedule_FullMethodName = "/sightline.notify.v1.NotifyService/DeleteSchedule"
+	NotifyService_ListWebhooks_FullMethodName             = "/sightline.notify.v1.NotifyService/ListWebhooks"
+	NotifyService_CreateWebhook_FullMethodName            = "/sightline.notify.v1.NotifyService/CreateWebhook"
+	NotifyService_UpdateWebhook_FullMethodName            = "/sightline.notify.v1.NotifyService/UpdateWebhook"
+	NotifyService_DeleteWebhook_FullMethodName            = "/sightline.notify.v1.NotifyService/DeleteWebhook"
+	NotifyService_RotateWebhookSecret_FullMethodName      = "/sightline.notify.v1.NotifyService/RotateWebhookSecret"
+	NotifyService_ListWebhookDeliveries_FullMethodName    = "/sightline.notify.v1.NotifyService/ListWebhookDeliveries"
+	NotifyService_SendTestWebhookEvent_FullMethodName     = "/sightline.notify.v1.NotifyService/SendTestWebhookEvent"
+	NotifyService_RedeliverWebhookDelivery_FullMethodName = "/sightline.notify.v1.NotifyService/RedeliverWebhookDelivery"
+	NotifyService_ListAlertRules_FullMethodName           = "/sightline.notify.v1.NotifyService/ListAlertRules"
+	NotifyService_CreateAlertRule_FullMethodName          = "/sightline.notify.v1.NotifyService/CreateAlertRule"
+	NotifyService_UpdateAlertRule_FullMethodName          = "/sightline.notify.v1.NotifyService/UpdateAlertRule"
+	NotifyService_DeleteAlertRule_FullMethodName          = "/sightline.notify.v1.NotifyService/DeleteAlertRule"
+	NotifyService_ListAlerts_FullMethodName               = "/sightline.notify.v1.NotifyService/ListAlerts"
+	NotifyService_GetDigestSubscription_FullMethodName    = "/sightline.notify.v1.NotifyService/GetDigestSubscription"
+	NotifyService_UpdateDigestSubscription_FullMethodName = "/sightline.notify.v1.NotifyService/UpdateDigestSubscription"
+	NotifyService_Unsubscribe_FullMethodName              = "/sightline.notify.v1.NotifyService/Unsubscribe"
+	NotifyService_ListOutboxEmails_FullMethodName         = "/sightline.notify.v1.NotifyService/ListOutboxEmails"
+	NotifyService_GetOutboxEmail_FullMethodName           = "/sightline.notify.v1.NotifyService/GetOutboxEmail"
 )
 
 // NotifyServiceClient is the client API for NotifyService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// NotifyService sends notifications.
+// NotifyService is the dashboard's: webhooks of a site, the caller's own
+// alerts and digests, the operator's outbox. Every RPC checks its caller:
+// site RPCs need a member of the site's organisation (writes: admin or
+// owner), settings RPCs act for the calling user only, outbox RPCs need an
+// instance operator. Unsubscribe alone needs no credential: its token is.
 type NotifyServiceClient interface {
-	// SendEmail queues one e-mail (delivered at least once, with retries).
-	SendEmail(ctx context.Context, in *SendEmailRequest, opts ...grpc.CallOption) (*SendEmailResponse, error)
-	// CreateWebhook registers an organisation's webhook.
-	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error)
-	// ListWebhooks lists an organisation's webhooks.
+	// ListWebhooks lists a site's webhooks (member).
 	ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error)
-	// DeleteWebhook removes a webhook.
+	// CreateWebhook registers a webhook and returns its signing secret, shown
+	// only this once (admin).
+	CreateWebhook(ctx context.Context, in *CreateWebhookRequest, opts ...grpc.CallOption) (*CreateWebhookResponse, error)
+	// UpdateWebhook changes a webhook's URL, events, description or enabled
+	// state; enabling a disabled webhook resets its failure count (admin).
+	UpdateWebhook(ctx context.Context, in *UpdateWebhookRequest, opts ...grpc.CallOption) (*UpdateWebhookResponse, error)
+	// DeleteWebhook removes a webhook and its delivery log (admin).
 	DeleteWebhook(ctx context.Context, in *DeleteWebhookRequest, opts ...grpc.CallOption) (*DeleteWebhookResponse, error)
-	// CreateSchedule schedules a digest or alert.
-	CreateSchedule(ctx context.Context, in *CreateScheduleRequest, opts ...grpc.CallOption) (*CreateScheduleResponse, error)
-	// ListSchedules lists an organisation's schedules.
-	ListSchedules(ctx context.Context, in *ListSchedulesRequest, opts ...grpc.CallOption) (*ListSchedulesResponse, error)
-	// DeleteSchedule removes a schedule.
-	DeleteSchedule(ctx context.Context, in *DeleteScheduleRequest, opts ...grpc.CallOption) (*DeleteScheduleResponse, error)
+	// RotateWebhookSecret makes a new signing secret; for 24 hours deliveries
+	// are signed with both, so receivers can switch without losing any (admin).
+	RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*RotateWebhookSecretResponse, error)
+	// ListWebhookDeliveries lists a webhook's deliveries, newest first (member).
+	ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error)
+	// SendTestWebhookEvent queues a "webhook.test" event to one webhook (admin).
+	SendTestWebhookEvent(ctx context.Context, in *SendTestWebhookEventRequest, opts ...grpc.CallOption) (*SendTestWebhookEventResponse, error)
+	// RedeliverWebhookDelivery queues a delivery's event again, with the same
+	// webhook-id, as a new delivery (admin).
+	RedeliverWebhookDelivery(ctx context.Context, in *RedeliverWebhookDeliveryRequest, opts ...grpc.CallOption) (*RedeliverWebhookDeliveryResponse, error)
+	// ListAlertRules lists the caller's alert rules on a site (member).
+	ListAlertRules(ctx context.Context, in *ListAlertRulesRequest, opts ...grpc.CallOption) (*ListAlertRulesResponse, error)
+	// CreateAlertRule adds an alert rule for the caller (member).
+	CreateAlertRule(ctx context.Context, in *CreateAlertRuleRequest, opts ...grpc.CallOption) (*CreateAlertRuleResponse, error)
+	// UpdateAlertRule changes one of the caller's rules (member).
+	UpdateAlertRule(ctx context.Context, in *UpdateAlertRuleRequest, opts ...grpc.CallOption) (*UpdateAlertRuleResponse, error)
+	// DeleteAlertRule removes one of the caller's rules (member).
+	DeleteAlertRule(ctx context.Context, in *DeleteAlertRuleRequest, opts ...grpc.CallOption) (*DeleteAlertRuleResponse, error)
+	// ListAlerts lists the alerts fired on a site for any member, newest first
+	// (member).
+	ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error)
+	// GetDigestSubscription answers the caller's digest frequency for a site.
+	GetDigestSubscription(ctx context.Context, in *GetDigestSubscriptionRequest, opts ...grpc.CallOption) (*GetDigestSubscriptionResponse, error)
+	// UpdateDigestSubscription sets it (member).
+	UpdateDigestSubscription(ctx context.Context, in *UpdateDigestSubscriptionRequest, opts ...grpc.CallOption) (*UpdateDigestSubscriptionResponse, error)
+	// Unsubscribe turns off what a signed unsubscribe token names (a digest
+	// or an alert rule). No credential: the token, from an e-mail, is one.
+	Unsubscribe(ctx context.Context, in *UnsubscribeRequest, opts ...grpc.CallOption) (*UnsubscribeResponse, error)
+	// ListOutboxEmails lists the e-mails written to the local outbox (when no
+	// SMTP server is configured), newest first (operator).
+	ListOutboxEmails(ctx context.Context, in *ListOutboxEmailsRequest, opts ...grpc.CallOption) (*ListOutboxEmailsResponse, error)
+	// GetOutboxEmail returns one outbox e-mail with both parts (operator).
+	GetOutboxEmail(ctx context.Context, in *GetOutboxEmailRequest, opts ...grpc.CallOption) (*GetOutboxEmailResponse, error)
 }
 
 type notifyServiceClient struct {
@@ -61,10 +109,10 @@ func NewNotifyServiceClient(cc grpc.ClientConnInterface) NotifyServiceClient {
 	return &notifyServiceClient{cc}
 }
 
-func (c *notifyServiceClient) SendEmail(ctx context.Context, in *SendEmailRequest, opts ...grpc.CallOption) (*SendEmailResponse, error) {
+func (c *notifyServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(SendEmailResponse)
-	err := c.cc.Invoke(ctx, NotifyService_SendEmail_FullMethodName, in, out, cOpts...)
+	out := new(ListWebhooksResponse)
+	err := c.cc.Invoke(ctx, NotifyService_ListWebhooks_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -81,10 +129,10 @@ func (c *notifyServiceClient) CreateWebhook(ctx context.Context, in *CreateWebho
 	return out, nil
 }
 
-func (c *notifyServiceClient) ListWebhooks(ctx context.Context, in *ListWebhooksRequest, opts ...grpc.CallOption) (*ListWebhooksResponse, error) {
+func (c *notifyServiceClient) UpdateWebhook(ctx context.Context, in *UpdateWebhookRequest, opts ...grpc.CallOption) (*UpdateWebhookResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListWebhooksResponse)
-	err := c.cc.Invoke(ctx, NotifyService_ListWebhooks_FullMethodName, in, out, cOpts...)
+	out := new(UpdateWebhookResponse)
+	err := c.cc.Invoke(ctx, NotifyService_UpdateWebhook_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -101,30 +149,140 @@ func (c *notifyServiceClient) DeleteWebhook(ctx context.Context, in *DeleteWebho
 	return out, nil
 }
 
-func (c *notifyServiceClient) CreateSchedule(ctx context.Context, in *CreateScheduleRequest, opts ...grpc.CallOption) (*CreateScheduleResponse, error) {
+func (c *notifyServiceClient) RotateWebhookSecret(ctx context.Context, in *RotateWebhookSecretRequest, opts ...grpc.CallOption) (*RotateWebhookSecretResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(CreateScheduleResponse)
-	err := c.cc.Invoke(ctx, NotifyService_CreateSchedule_FullMethodName, in, out, cOpts...)
+	out := new(RotateWebhookSecretResponse)
+	err := c.cc.Invoke(ctx, NotifyService_RotateWebhookSecret_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *notifyServiceClient) ListSchedules(ctx context.Context, in *ListSchedulesRequest, opts ...grpc.CallOption) (*ListSchedulesResponse, error) {
+func (c *notifyServiceClient) ListWebhookDeliveries(ctx context.Context, in *ListWebhookDeliveriesRequest, opts ...grpc.CallOption) (*ListWebhookDeliveriesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListSchedulesResponse)
-	err := c.cc.Invoke(ctx, NotifyService_ListSchedules_FullMethodName, in, out, cOpts...)
+	out := new(ListWebhookDeliveriesResponse)
+	err := c.cc.Invoke(ctx, NotifyService_ListWebhookDeliveries_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (c *notifyServiceClient) DeleteSchedule(ctx context.Context, in *DeleteScheduleRequest, opts ...grpc.CallOption) (*DeleteScheduleResponse, error) {
+func (c *notifyServiceClient) SendTestWebhookEvent(ctx context.Context, in *SendTestWebhookEventRequest, opts ...grpc.CallOption) (*SendTestWebhookEventResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteScheduleResponse)
-	err := c.cc.Invoke(ctx, NotifyService_DeleteSchedule_FullMethodName, in, out, cOpts...)
+	out := new(SendTestWebhookEventResponse)
+	err := c.cc.Invoke(ctx, NotifyService_SendTestWebhookEvent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) RedeliverWebhookDelivery(ctx context.Context, in *RedeliverWebhookDeliveryRequest, opts ...grpc.CallOption) (*RedeliverWebhookDeliveryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RedeliverWebhookDeliveryResponse)
+	err := c.cc.Invoke(ctx, NotifyService_RedeliverWebhookDelivery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) ListAlertRules(ctx context.Context, in *ListAlertRulesRequest, opts ...grpc.CallOption) (*ListAlertRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAlertRulesResponse)
+	err := c.cc.Invoke(ctx, NotifyService_ListAlertRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) CreateAlertRule(ctx context.Context, in *CreateAlertRuleRequest, opts ...grpc.CallOption) (*CreateAlertRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateAlertRuleResponse)
+	err := c.cc.Invoke(ctx, NotifyService_CreateAlertRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) UpdateAlertRule(ctx context.Context, in *UpdateAlertRuleRequest, opts ...grpc.CallOption) (*UpdateAlertRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateAlertRuleResponse)
+	err := c.cc.Invoke(ctx, NotifyService_UpdateAlertRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) DeleteAlertRule(ctx context.Context, in *DeleteAlertRuleRequest, opts ...grpc.CallOption) (*DeleteAlertRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAlertRuleResponse)
+	err := c.cc.Invoke(ctx, NotifyService_DeleteAlertRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAlertsResponse)
+	err := c.cc.Invoke(ctx, NotifyService_ListAlerts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) GetDigestSubscription(ctx context.Context, in *GetDigestSubscriptionRequest, opts ...grpc.CallOption) (*GetDigestSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDigestSubscriptionResponse)
+	err := c.cc.Invoke(ctx, NotifyService_GetDigestSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) UpdateDigestSubscription(ctx context.Context, in *UpdateDigestSubscriptionRequest, opts ...grpc.CallOption) (*UpdateDigestSubscriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateDigestSubscriptionResponse)
+	err := c.cc.Invoke(ctx, NotifyService_UpdateDigestSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) Unsubscribe(ctx context.Context, in *UnsubscribeRequest, opts ...grpc.CallOption) (*UnsubscribeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnsubscribeResponse)
+	err := c.cc.Invoke(ctx, NotifyService_Unsubscribe_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) ListOutboxEmails(ctx context.Context, in *ListOutboxEmailsRequest, opts ...grpc.CallOption) (*ListOutboxEmailsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOutboxEmailsResponse)
+	err := c.cc.Invoke(ctx, NotifyService_ListOutboxEmails_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyServiceClient) GetOutboxEmail(ctx context.Context, in *GetOutboxEmailRequest, opts ...grpc.CallOption) (*GetOutboxEmailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetOutboxEmailResponse)
+	err := c.cc.Invoke(ctx, NotifyService_GetOutboxEmail_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -135,22 +293,55 @@ func (c *notifyServiceClient) DeleteSchedule(ctx context.Context, in *DeleteSche
 // All implementations must embed UnimplementedNotifyServiceServer
 // for forward compatibility.
 //
-// NotifyService sends notifications.
+// NotifyService is the dashboard's: webhooks of a site, the caller's own
+// alerts and digests, the operator's outbox. Every RPC checks its caller:
+// site RPCs need a member of the site's organisation (writes: admin or
+// owner), settings RPCs act for the calling user only, outbox RPCs need an
+// instance operator. Unsubscribe alone needs no credential: its token is.
 type NotifyServiceServer interface {
-	// SendEmail queues one e-mail (delivered at least once, with retries).
-	SendEmail(context.Context, *SendEmailRequest) (*SendEmailResponse, error)
-	// CreateWebhook registers an organisation's webhook.
-	CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error)
-	// ListWebhooks lists an organisation's webhooks.
+	// ListWebhooks lists a site's webhooks (member).
 	ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error)
-	// DeleteWebhook removes a webhook.
+	// CreateWebhook registers a webhook and returns its signing secret, shown
+	// only this once (admin).
+	CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error)
+	// UpdateWebhook changes a webhook's URL, events, description or enabled
+	// state; enabling a disabled webhook resets its failure count (admin).
+	UpdateWebhook(context.Context, *UpdateWebhookRequest) (*UpdateWebhookResponse, error)
+	// DeleteWebhook removes a webhook and its delivery log (admin).
 	DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error)
-	// CreateSchedule schedules a digest or alert.
-	CreateSchedule(context.Context, *CreateScheduleRequest) (*CreateScheduleResponse, error)
-	// ListSchedules lists an organisation's schedules.
-	ListSchedules(context.Context, *ListSchedulesRequest) (*ListSchedulesResponse, error)
-	// DeleteSchedule removes a schedule.
-	DeleteSchedule(context.Context, *DeleteScheduleRequest) (*DeleteScheduleResponse, error)
+	// RotateWebhookSecret makes a new signing secret; for 24 hours deliveries
+	// are signed with both, so receivers can switch without losing any (admin).
+	RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*RotateWebhookSecretResponse, error)
+	// ListWebhookDeliveries lists a webhook's deliveries, newest first (member).
+	ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error)
+	// SendTestWebhookEvent queues a "webhook.test" event to one webhook (admin).
+	SendTestWebhookEvent(context.Context, *SendTestWebhookEventRequest) (*SendTestWebhookEventResponse, error)
+	// RedeliverWebhookDelivery queues a delivery's event again, with the same
+	// webhook-id, as a new delivery (admin).
+	RedeliverWebhookDelivery(context.Context, *RedeliverWebhookDeliveryRequest) (*RedeliverWebhookDeliveryResponse, error)
+	// ListAlertRules lists the caller's alert rules on a site (member).
+	ListAlertRules(context.Context, *ListAlertRulesRequest) (*ListAlertRulesResponse, error)
+	// CreateAlertRule adds an alert rule for the caller (member).
+	CreateAlertRule(context.Context, *CreateAlertRuleRequest) (*CreateAlertRuleResponse, error)
+	// UpdateAlertRule changes one of the caller's rules (member).
+	UpdateAlertRule(context.Context, *UpdateAlertRuleRequest) (*UpdateAlertRuleResponse, error)
+	// DeleteAlertRule removes one of the caller's rules (member).
+	DeleteAlertRule(context.Context, *DeleteAlertRuleRequest) (*DeleteAlertRuleResponse, error)
+	// ListAlerts lists the alerts fired on a site for any member, newest first
+	// (member).
+	ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error)
+	// GetDigestSubscription answers the caller's digest frequency for a site.
+	GetDigestSubscription(context.Context, *GetDigestSubscriptionRequest) (*GetDigestSubscriptionResponse, error)
+	// UpdateDigestSubscription sets it (member).
+	UpdateDigestSubscription(context.Context, *UpdateDigestSubscriptionRequest) (*UpdateDigestSubscriptionResponse, error)
+	// Unsubscribe turns off what a signed unsubscribe token names (a digest
+	// or an alert rule). No credential: the token, from an e-mail, is one.
+	Unsubscribe(context.Context, *UnsubscribeRequest) (*UnsubscribeResponse, error)
+	// ListOutboxEmails lists the e-mails written to the local outbox (when no
+	// SMTP server is configured), newest first (operator).
+	ListOutboxEmails(context.Context, *ListOutboxEmailsRequest) (*ListOutboxEmailsResponse, error)
+	// GetOutboxEmail returns one outbox e-mail with both parts (operator).
+	GetOutboxEmail(context.Context, *GetOutboxEmailRequest) (*GetOutboxEmailResponse, error)
 	mustEmbedUnimplementedNotifyServiceServer()
 }
 
@@ -161,26 +352,59 @@ type NotifyServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedNotifyServiceServer struct{}
 
-func (UnimplementedNotifyServiceServer) SendEmail(context.Context, *SendEmailRequest) (*SendEmailResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method SendEmail not implemented")
+func (UnimplementedNotifyServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhooks not implemented")
 }
 func (UnimplementedNotifyServiceServer) CreateWebhook(context.Context, *CreateWebhookRequest) (*CreateWebhookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateWebhook not implemented")
 }
-func (UnimplementedNotifyServiceServer) ListWebhooks(context.Context, *ListWebhooksRequest) (*ListWebhooksResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListWebhooks not implemented")
+func (UnimplementedNotifyServiceServer) UpdateWebhook(context.Context, *UpdateWebhookRequest) (*UpdateWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateWebhook not implemented")
 }
 func (UnimplementedNotifyServiceServer) DeleteWebhook(context.Context, *DeleteWebhookRequest) (*DeleteWebhookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteWebhook not implemented")
 }
-func (UnimplementedNotifyServiceServer) CreateSchedule(context.Context, *CreateScheduleRequest) (*CreateScheduleResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method CreateSchedule not implemented")
+func (UnimplementedNotifyServiceServer) RotateWebhookSecret(context.Context, *RotateWebhookSecretRequest) (*RotateWebhookSecretResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateWebhookSecret not implemented")
 }
-func (UnimplementedNotifyServiceServer) ListSchedules(context.Context, *ListSchedulesRequest) (*ListSchedulesResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListSchedules not implemented")
+func (UnimplementedNotifyServiceServer) ListWebhookDeliveries(context.Context, *ListWebhookDeliveriesRequest) (*ListWebhookDeliveriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWebhookDeliveries not implemented")
 }
-func (UnimplementedNotifyServiceServer) DeleteSchedule(context.Context, *DeleteScheduleRequest) (*DeleteScheduleResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method DeleteSchedule not implemented")
+func (UnimplementedNotifyServiceServer) SendTestWebhookEvent(context.Context, *SendTestWebhookEventRequest) (*SendTestWebhookEventResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendTestWebhookEvent not implemented")
+}
+func (UnimplementedNotifyServiceServer) RedeliverWebhookDelivery(context.Context, *RedeliverWebhookDeliveryRequest) (*RedeliverWebhookDeliveryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RedeliverWebhookDelivery not implemented")
+}
+func (UnimplementedNotifyServiceServer) ListAlertRules(context.Context, *ListAlertRulesRequest) (*ListAlertRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAlertRules not implemented")
+}
+func (UnimplementedNotifyServiceServer) CreateAlertRule(context.Context, *CreateAlertRuleRequest) (*CreateAlertRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateAlertRule not implemented")
+}
+func (UnimplementedNotifyServiceServer) UpdateAlertRule(context.Context, *UpdateAlertRuleRequest) (*UpdateAlertRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateAlertRule not implemented")
+}
+func (UnimplementedNotifyServiceServer) DeleteAlertRule(context.Context, *DeleteAlertRuleRequest) (*DeleteAlertRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAlertRule not implemented")
+}
+func (UnimplementedNotifyServiceServer) ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAlerts not implemented")
+}
+func (UnimplementedNotifyServiceServer) GetDigestSubscription(context.Context, *GetDigestSubscriptionRequest) (*GetDigestSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDigestSubscription not implemented")
+}
+func (UnimplementedNotifyServiceServer) UpdateDigestSubscription(context.Context, *UpdateDigestSubscriptionRequest) (*UpdateDigestSubscriptionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateDigestSubscription not implemented")
+}
+func (UnimplementedNotifyServiceServer) Unsubscribe(context.Context, *UnsubscribeRequest) (*UnsubscribeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Unsubscribe not implemented")
+}
+func (UnimplementedNotifyServiceServer) ListOutboxEmails(context.Context, *ListOutboxEmailsRequest) (*ListOutboxEmailsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOutboxEmails not implemented")
+}
+func (UnimplementedNotifyServiceServer) GetOutboxEmail(context.Context, *GetOutboxEmailRequest) (*GetOutboxEmailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetOutboxEmail not implemented")
 }
 func (UnimplementedNotifyServiceServer) mustEmbedUnimplementedNotifyServiceServer() {}
 func (UnimplementedNotifyServiceServer) testEmbeddedByValue()                       {}
@@ -203,20 +427,20 @@ func RegisterNotifyServiceServer(s grpc.ServiceRegistrar, srv NotifyServiceServe
 	s.RegisterService(&NotifyService_ServiceDesc, srv)
 }
 
-func _NotifyService_SendEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(SendEmailRequest)
+func _NotifyService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhooksRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(NotifyServiceServer).SendEmail(ctx, in)
+		return srv.(NotifyServiceServer).ListWebhooks(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: NotifyService_SendEmail_FullMethodName,
+		FullMethod: NotifyService_ListWebhooks_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(NotifyServiceServer).SendEmail(ctx, req.(*SendEmailRequest))
+		return srv.(NotifyServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -239,20 +463,20 @@ func _NotifyService_CreateWebhook_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
-func _NotifyService_ListWebhooks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListWebhooksRequest)
+func _NotifyService_UpdateWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateWebhookRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(NotifyServiceServer).ListWebhooks(ctx, in)
+		return srv.(NotifyServiceServer).UpdateWebhook(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: NotifyService_ListWebhooks_FullMethodName,
+		FullMethod: NotifyService_UpdateWebhook_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(NotifyServiceServer).ListWebhooks(ctx, req.(*ListWebhooksRequest))
+		return srv.(NotifyServiceServer).UpdateWebhook(ctx, req.(*UpdateWebhookRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -275,56 +499,254 @@ func _NotifyService_DeleteWebhook_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
-func _NotifyService_CreateSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(CreateScheduleRequest)
+func _NotifyService_RotateWebhookSecret_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateWebhookSecretRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(NotifyServiceServer).CreateSchedule(ctx, in)
+		return srv.(NotifyServiceServer).RotateWebhookSecret(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: NotifyService_CreateSchedule_FullMethodName,
+		FullMethod: NotifyService_RotateWebhookSecret_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(NotifyServiceServer).CreateSchedule(ctx, req.(*CreateScheduleRequest))
+		return srv.(NotifyServiceServer).RotateWebhookSecret(ctx, req.(*RotateWebhookSecretRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _NotifyService_ListSchedules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListSchedulesRequest)
+func _NotifyService_ListWebhookDeliveries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWebhookDeliveriesRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(NotifyServiceServer).ListSchedules(ctx, in)
+		return srv.(NotifyServiceServer).ListWebhookDeliveries(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: NotifyService_ListSchedules_FullMethodName,
+		FullMethod: NotifyService_ListWebhookDeliveries_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(NotifyServiceServer).ListSchedules(ctx, req.(*ListSchedulesRequest))
+		return srv.(NotifyServiceServer).ListWebhookDeliveries(ctx, req.(*ListWebhookDeliveriesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
 
-func _NotifyService_DeleteSchedule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(DeleteScheduleRequest)
+func _NotifyService_SendTestWebhookEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendTestWebhookEventRequest)
 	if err := dec(in); err != nil {
 		return nil, err
 	}
 	if interceptor == nil {
-		return srv.(NotifyServiceServer).DeleteSchedule(ctx, in)
+		return srv.(NotifyServiceServer).SendTestWebhookEvent(ctx, in)
 	}
 	info := &grpc.UnaryServerInfo{
 		Server:     srv,
-		FullMethod: NotifyService_DeleteSchedule_FullMethodName,
+		FullMethod: NotifyService_SendTestWebhookEvent_FullMethodName,
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(NotifyServiceServer).DeleteSchedule(ctx, req.(*DeleteScheduleRequest))
+		return srv.(NotifyServiceServer).SendTestWebhookEvent(ctx, req.(*SendTestWebhookEventRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_RedeliverWebhookDelivery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RedeliverWebhookDeliveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).RedeliverWebhookDelivery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_RedeliverWebhookDelivery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).RedeliverWebhookDelivery(ctx, req.(*RedeliverWebhookDeliveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_ListAlertRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAlertRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).ListAlertRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_ListAlertRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).ListAlertRules(ctx, req.(*ListAlertRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_CreateAlertRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAlertRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).CreateAlertRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_CreateAlertRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).CreateAlertRule(ctx, req.(*CreateAlertRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_UpdateAlertRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAlertRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).UpdateAlertRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_UpdateAlertRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).UpdateAlertRule(ctx, req.(*UpdateAlertRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_DeleteAlertRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAlertRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).DeleteAlertRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_DeleteAlertRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).DeleteAlertRule(ctx, req.(*DeleteAlertRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_ListAlerts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAlertsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).ListAlerts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_ListAlerts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).ListAlerts(ctx, req.(*ListAlertsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_GetDigestSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDigestSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).GetDigestSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_GetDigestSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).GetDigestSubscription(ctx, req.(*GetDigestSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_UpdateDigestSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateDigestSubscriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).UpdateDigestSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_UpdateDigestSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).UpdateDigestSubscription(ctx, req.(*UpdateDigestSubscriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_Unsubscribe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnsubscribeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).Unsubscribe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_Unsubscribe_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).Unsubscribe(ctx, req.(*UnsubscribeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_ListOutboxEmails_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOutboxEmailsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).ListOutboxEmails(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_ListOutboxEmails_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).ListOutboxEmails(ctx, req.(*ListOutboxEmailsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyService_GetOutboxEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetOutboxEmailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyServiceServer).GetOutboxEmail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyService_GetOutboxEmail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyServiceServer).GetOutboxEmail(ctx, req.(*GetOutboxEmailRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -337,32 +759,230 @@ var NotifyService_ServiceDesc = grpc.ServiceDesc{
 	HandlerType: (*NotifyServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
-			MethodName: "SendEmail",
-			Handler:    _NotifyService_SendEmail_Handler,
+			MethodName: "ListWebhooks",
+			Handler:    _NotifyService_ListWebhooks_Handler,
 		},
 		{
 			MethodName: "CreateWebhook",
 			Handler:    _NotifyService_CreateWebhook_Handler,
 		},
 		{
-			MethodName: "ListWebhooks",
-			Handler:    _NotifyService_ListWebhooks_Handler,
+			MethodName: "UpdateWebhook",
+			Handler:    _NotifyService_UpdateWebhook_Handler,
 		},
 		{
 			MethodName: "DeleteWebhook",
 			Handler:    _NotifyService_DeleteWebhook_Handler,
 		},
 		{
-			MethodName: "CreateSchedule",
-			Handler:    _NotifyService_CreateSchedule_Handler,
+			MethodName: "RotateWebhookSecret",
+			Handler:    _NotifyService_RotateWebhookSecret_Handler,
 		},
 		{
-			MethodName: "ListSchedules",
-			Handler:    _NotifyService_ListSchedules_Handler,
+			MethodName: "ListWebhookDeliveries",
+			Handler:    _NotifyService_ListWebhookDeliveries_Handler,
 		},
 		{
-			MethodName: "DeleteSchedule",
-			Handler:    _NotifyService_DeleteSchedule_Handler,
+			MethodName: "SendTestWebhookEvent",
+			Handler:    _NotifyService_SendTestWebhookEvent_Handler,
+		},
+		{
+			MethodName: "RedeliverWebhookDelivery",
+			Handler:    _NotifyService_RedeliverWebhookDelivery_Handler,
+		},
+		{
+			MethodName: "ListAlertRules",
+			Handler:    _NotifyService_ListAlertRules_Handler,
+		},
+		{
+			MethodName: "CreateAlertRule",
+			Handler:    _NotifyService_CreateAlertRule_Handler,
+		},
+		{
+			MethodName: "UpdateAlertRule",
+			Handler:    _NotifyService_UpdateAlertRule_Handler,
+		},
+		{
+			MethodName: "DeleteAlertRule",
+			Handler:    _NotifyService_DeleteAlertRule_Handler,
+		},
+		{
+			MethodName: "ListAlerts",
+			Handler:    _NotifyService_ListAlerts_Handler,
+		},
+		{
+			MethodName: "GetDigestSubscription",
+			Handler:    _NotifyService_GetDigestSubscription_Handler,
+		},
+		{
+			MethodName: "UpdateDigestSubscription",
+			Handler:    _NotifyService_UpdateDigestSubscription_Handler,
+		},
+		{
+			MethodName: "Unsubscribe",
+			Handler:    _NotifyService_Unsubscribe_Handler,
+		},
+		{
+			MethodName: "ListOutboxEmails",
+			Handler:    _NotifyService_ListOutboxEmails_Handler,
+		},
+		{
+			MethodName: "GetOutboxEmail",
+			Handler:    _NotifyService_GetOutboxEmail_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "sightline/notify/v1/notify.proto",
+}
+
+const (
+	NotifyInternalService_SendEmail_FullMethodName     = "/sightline.notify.v1.NotifyInternalService/SendEmail"
+	NotifyInternalService_PublishEvents_FullMethodName = "/sightline.notify.v1.NotifyInternalService/PublishEvents"
+)
+
+// NotifyInternalServiceClient is the client API for NotifyInternalService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// NotifyInternalService is called by the other services, never routed by
+// the gateway.
+type NotifyInternalServiceClient interface {
+	// SendEmail queues one account e-mail, rendered from notify's templates;
+	// a repeated idempotency_key queues nothing more.
+	SendEmail(ctx context.Context, in *SendEmailRequest, opts ...grpc.CallOption) (*SendEmailResponse, error)
+	// PublishEvents turns events into webhook deliveries and feedback alerts;
+	// an event id already published is ignored (at-least-once in, once out).
+	PublishEvents(ctx context.Context, in *PublishEventsRequest, opts ...grpc.CallOption) (*PublishEventsResponse, error)
+}
+
+type notifyInternalServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewNotifyInternalServiceClient(cc grpc.ClientConnInterface) NotifyInternalServiceClient {
+	return &notifyInternalServiceClient{cc}
+}
+
+func (c *notifyInternalServiceClient) SendEmail(ctx context.Context, in *SendEmailRequest, opts ...grpc.CallOption) (*SendEmailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendEmailResponse)
+	err := c.cc.Invoke(ctx, NotifyInternalService_SendEmail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifyInternalServiceClient) PublishEvents(ctx context.Context, in *PublishEventsRequest, opts ...grpc.CallOption) (*PublishEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PublishEventsResponse)
+	err := c.cc.Invoke(ctx, NotifyInternalService_PublishEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// NotifyInternalServiceServer is the server API for NotifyInternalService service.
+// All implementations must embed UnimplementedNotifyInternalServiceServer
+// for forward compatibility.
+//
+// NotifyInternalService is called by the other services, never routed by
+// the gateway.
+type NotifyInternalServiceServer interface {
+	// SendEmail queues one account e-mail, rendered from notify's templates;
+	// a repeated idempotency_key queues nothing more.
+	SendEmail(context.Context, *SendEmailRequest) (*SendEmailResponse, error)
+	// PublishEvents turns events into webhook deliveries and feedback alerts;
+	// an event id already published is ignored (at-least-once in, once out).
+	PublishEvents(context.Context, *PublishEventsRequest) (*PublishEventsResponse, error)
+	mustEmbedUnimplementedNotifyInternalServiceServer()
+}
+
+// UnimplementedNotifyInternalServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedNotifyInternalServiceServer struct{}
+
+func (UnimplementedNotifyInternalServiceServer) SendEmail(context.Context, *SendEmailRequest) (*SendEmailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendEmail not implemented")
+}
+func (UnimplementedNotifyInternalServiceServer) PublishEvents(context.Context, *PublishEventsRequest) (*PublishEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PublishEvents not implemented")
+}
+func (UnimplementedNotifyInternalServiceServer) mustEmbedUnimplementedNotifyInternalServiceServer() {}
+func (UnimplementedNotifyInternalServiceServer) testEmbeddedByValue()                               {}
+
+// UnsafeNotifyInternalServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to NotifyInternalServiceServer will
+// result in compilation errors.
+type UnsafeNotifyInternalServiceServer interface {
+	mustEmbedUnimplementedNotifyInternalServiceServer()
+}
+
+func RegisterNotifyInternalServiceServer(s grpc.ServiceRegistrar, srv NotifyInternalServiceServer) {
+	// If the following call panics, it indicates UnimplementedNotifyInternalServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&NotifyInternalService_ServiceDesc, srv)
+}
+
+func _NotifyInternalService_SendEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendEmailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyInternalServiceServer).SendEmail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyInternalService_SendEmail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyInternalServiceServer).SendEmail(ctx, req.(*SendEmailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifyInternalService_PublishEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PublishEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifyInternalServiceServer).PublishEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifyInternalService_PublishEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifyInternalServiceServer).PublishEvents(ctx, req.(*PublishEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// NotifyInternalService_ServiceDesc is the grpc.ServiceDesc for NotifyInternalService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var NotifyInternalService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "sightline.notify.v1.NotifyInternalService",
+	HandlerType: (*NotifyInternalServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "SendEmail",
+			Handler:    _NotifyInternalService_SendEmail_Handler,
+		},
+		{
+			MethodName: "PublishEvents",
+			Handler:    _NotifyInternalService_PublishEvents_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

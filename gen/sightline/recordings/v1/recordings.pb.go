@@ -203,6 +203,60 @@ func (HeatmapKind) EnumDescriptor() ([]byte, []int) {
 	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{2}
 }
 
+// SweepTask names a scheduled task of recordings.
+type SweepTask int32
+
+const (
+	SweepTask_SWEEP_TASK_UNSPECIFIED SweepTask = 0
+	// End every session idle for recordings.session-idle: set its
+	// ended_time, freeze its summary, and publish session.ended to notify
+	// (through the store's notify outbox, atomically with the end).
+	SweepTask_SWEEP_TASK_END_IDLE_SESSIONS SweepTask = 1
+	// Remove sessions, answers and aggregates past their site's retention.
+	SweepTask_SWEEP_TASK_RETENTION SweepTask = 2
+)
+
+// Enum value maps for SweepTask.
+var (
+	SweepTask_name = map[int32]string{
+		0: "SWEEP_TASK_UNSPECIFIED",
+		1: "SWEEP_TASK_END_IDLE_SESSIONS",
+		2: "SWEEP_TASK_RETENTION",
+	}
+	SweepTask_value = map[string]int32{
+		"SWEEP_TASK_UNSPECIFIED":       0,
+		"SWEEP_TASK_END_IDLE_SESSIONS": 1,
+		"SWEEP_TASK_RETENTION":         2,
+	}
+)
+
+func (x SweepTask) Enum() *SweepTask {
+	p := new(SweepTask)
+	*p = x
+	return p
+}
+
+func (x SweepTask) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SweepTask) Descriptor() protoreflect.EnumDescriptor {
+	return file_sightline_recordings_v1_recordings_proto_enumTypes[3].Descriptor()
+}
+
+func (SweepTask) Type() protoreflect.EnumType {
+	return &file_sightline_recordings_v1_recordings_proto_enumTypes[3]
+}
+
+func (x SweepTask) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SweepTask.Descriptor instead.
+func (SweepTask) EnumDescriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{3}
+}
+
 // Viewport is the browser window size in CSS pixels.
 type Viewport struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2822,6 +2876,107 @@ func (x *RebuildHeatmapsResponse) GetFinished() bool {
 	return false
 }
 
+// RunSweepRequest names the task.
+type RunSweepRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Task          SweepTask              `protobuf:"varint,1,opt,name=task,proto3,enum=sightline.recordings.v1.SweepTask" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunSweepRequest) Reset() {
+	*x = RunSweepRequest{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunSweepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunSweepRequest) ProtoMessage() {}
+
+func (x *RunSweepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunSweepRequest.ProtoReflect.Descriptor instead.
+func (*RunSweepRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *RunSweepRequest) GetTask() SweepTask {
+	if x != nil {
+		return x.Task
+	}
+	return SweepTask_SWEEP_TASK_UNSPECIFIED
+}
+
+// RunSweepResponse counts what the pass did.
+type RunSweepResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sessions ended (END_IDLE_SESSIONS) or removed (RETENTION).
+	Sessions int64 `protobuf:"varint,1,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	// True when the pass stopped at its per-pass limit: more is waiting and
+	// the next pass continues.
+	More          bool `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RunSweepResponse) Reset() {
+	*x = RunSweepResponse{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RunSweepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RunSweepResponse) ProtoMessage() {}
+
+func (x *RunSweepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RunSweepResponse.ProtoReflect.Descriptor instead.
+func (*RunSweepResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RunSweepResponse) GetSessions() int64 {
+	if x != nil {
+		return x.Sessions
+	}
+	return 0
+}
+
+func (x *RunSweepResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 var File_sightline_recordings_v1_recordings_proto protoreflect.FileDescriptor
 
 const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
@@ -3033,7 +3188,12 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x17RebuildHeatmapsResponse\x12#\n" +
 	"\rsessions_done\x18\x01 \x01(\x03R\fsessionsDone\x12%\n" +
 	"\x0esessions_total\x18\x02 \x01(\x03R\rsessionsTotal\x12\x1a\n" +
-	"\bfinished\x18\x03 \x01(\bR\bfinished*\x7f\n" +
+	"\bfinished\x18\x03 \x01(\bR\bfinished\"I\n" +
+	"\x0fRunSweepRequest\x126\n" +
+	"\x04task\x18\x01 \x01(\x0e2\".sightline.recordings.v1.SweepTaskR\x04task\"B\n" +
+	"\x10RunSweepResponse\x12\x1a\n" +
+	"\bsessions\x18\x01 \x01(\x03R\bsessions\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more*\x7f\n" +
 	"\fChunkOutcome\x12\x1d\n" +
 	"\x19CHUNK_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CHUNK_OUTCOME_STORED\x10\x01\x12\x1b\n" +
@@ -3049,7 +3209,13 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x11HEATMAP_KIND_MOVE\x10\x02\x12\x17\n" +
 	"\x13HEATMAP_KIND_SCROLL\x10\x03\x12\x15\n" +
 	"\x11HEATMAP_KIND_RAGE\x10\x04\x12\x15\n" +
-	"\x11HEATMAP_KIND_DEAD\x10\x052\xc1\f\n" +
+	"\x11HEATMAP_KIND_DEAD\x10\x05*c\n" +
+	"\tSweepTask\x12\x1a\n" +
+	"\x16SWEEP_TASK_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cSWEEP_TASK_END_IDLE_SESSIONS\x10\x01\x12\x18\n" +
+	"\x14SWEEP_TASK_RETENTION\x10\x022|\n" +
+	"\x19RecordingsInternalService\x12_\n" +
+	"\bRunSweep\x12(.sightline.recordings.v1.RunSweepRequest\x1a).sightline.recordings.v1.RunSweepResponse2\xc1\f\n" +
 	"\x11RecordingsService\x12k\n" +
 	"\fAppendChunks\x12,.sightline.recordings.v1.AppendChunksRequest\x1a-.sightline.recordings.v1.AppendChunksResponse\x12e\n" +
 	"\n" +
@@ -3080,133 +3246,139 @@ func file_sightline_recordings_v1_recordings_proto_rawDescGZIP() []byte {
 	return file_sightline_recordings_v1_recordings_proto_rawDescData
 }
 
-var file_sightline_recordings_v1_recordings_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_sightline_recordings_v1_recordings_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
 	(ChunkOutcome)(0),                    // 0: sightline.recordings.v1.ChunkOutcome
 	(FrustrationKind)(0),                 // 1: sightline.recordings.v1.FrustrationKind
 	(HeatmapKind)(0),                     // 2: sightline.recordings.v1.HeatmapKind
-	(*Viewport)(nil),                     // 3: sightline.recordings.v1.Viewport
-	(*Chunk)(nil),                        // 4: sightline.recordings.v1.Chunk
-	(*AppendChunksRequest)(nil),          // 5: sightline.recordings.v1.AppendChunksRequest
-	(*ChunkResult)(nil),                  // 6: sightline.recordings.v1.ChunkResult
-	(*AppendChunksResponse)(nil),         // 7: sightline.recordings.v1.AppendChunksResponse
-	(*GetSessionRequest)(nil),            // 8: sightline.recordings.v1.GetSessionRequest
-	(*GetSessionResponse)(nil),           // 9: sightline.recordings.v1.GetSessionResponse
-	(*Frustration)(nil),                  // 10: sightline.recordings.v1.Frustration
-	(*LookupAssetsRequest)(nil),          // 11: sightline.recordings.v1.LookupAssetsRequest
-	(*Asset)(nil),                        // 12: sightline.recordings.v1.Asset
-	(*LookupAssetsResponse)(nil),         // 13: sightline.recordings.v1.LookupAssetsResponse
-	(*GetAssetRequest)(nil),              // 14: sightline.recordings.v1.GetAssetRequest
-	(*GetAssetResponse)(nil),             // 15: sightline.recordings.v1.GetAssetResponse
-	(*StreamRecordingRequest)(nil),       // 16: sightline.recordings.v1.StreamRecordingRequest
-	(*StreamRecordingResponse)(nil),      // 17: sightline.recordings.v1.StreamRecordingResponse
-	(*ListSessionSummariesRequest)(nil),  // 18: sightline.recordings.v1.ListSessionSummariesRequest
-	(*ListSessionSummariesResponse)(nil), // 19: sightline.recordings.v1.ListSessionSummariesResponse
-	(*GetAnswerCountsRequest)(nil),       // 20: sightline.recordings.v1.GetAnswerCountsRequest
-	(*GetAnswerCountsResponse)(nil),      // 21: sightline.recordings.v1.GetAnswerCountsResponse
-	(*ListAnswersRequest)(nil),           // 22: sightline.recordings.v1.ListAnswersRequest
-	(*ListAnswersResponse)(nil),          // 23: sightline.recordings.v1.ListAnswersResponse
-	(*DeleteSessionRequest)(nil),         // 24: sightline.recordings.v1.DeleteSessionRequest
-	(*DeleteSessionResponse)(nil),        // 25: sightline.recordings.v1.DeleteSessionResponse
-	(*DeleteVisitorRequest)(nil),         // 26: sightline.recordings.v1.DeleteVisitorRequest
-	(*DeleteVisitorResponse)(nil),        // 27: sightline.recordings.v1.DeleteVisitorResponse
-	(*GetSiteActivityRequest)(nil),       // 28: sightline.recordings.v1.GetSiteActivityRequest
-	(*GetSiteActivityResponse)(nil),      // 29: sightline.recordings.v1.GetSiteActivityResponse
-	(*GetHeatmapRequest)(nil),            // 30: sightline.recordings.v1.GetHeatmapRequest
-	(*HeatmapCell)(nil),                  // 31: sightline.recordings.v1.HeatmapCell
-	(*HeatmapClick)(nil),                 // 32: sightline.recordings.v1.HeatmapClick
-	(*HeatmapElement)(nil),               // 33: sightline.recordings.v1.HeatmapElement
-	(*ScrollMap)(nil),                    // 34: sightline.recordings.v1.ScrollMap
-	(*HeatmapSnapshot)(nil),              // 35: sightline.recordings.v1.HeatmapSnapshot
-	(*GetHeatmapResponse)(nil),           // 36: sightline.recordings.v1.GetHeatmapResponse
-	(*ListHeatmapPagesRequest)(nil),      // 37: sightline.recordings.v1.ListHeatmapPagesRequest
-	(*HeatmapPage)(nil),                  // 38: sightline.recordings.v1.HeatmapPage
-	(*ListHeatmapPagesResponse)(nil),     // 39: sightline.recordings.v1.ListHeatmapPagesResponse
-	(*RebuildHeatmapsRequest)(nil),       // 40: sightline.recordings.v1.RebuildHeatmapsRequest
-	(*RebuildHeatmapsResponse)(nil),      // 41: sightline.recordings.v1.RebuildHeatmapsResponse
-	nil,                                  // 42: sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
-	(*timestamppb.Timestamp)(nil),        // 43: google.protobuf.Timestamp
-	(*v1.Client)(nil),                    // 44: sightline.sessions.v1.Client
-	(*v1.Answer)(nil),                    // 45: sightline.sessions.v1.Answer
-	(*v1.Hit)(nil),                       // 46: sightline.sessions.v1.Hit
-	(*v1.SessionSummary)(nil),            // 47: sightline.sessions.v1.SessionSummary
-	(*durationpb.Duration)(nil),          // 48: google.protobuf.Duration
-	(*v11.UrlMatch)(nil),                 // 49: sightline.search.v1.UrlMatch
-	(v1.DeviceType)(0),                   // 50: sightline.sessions.v1.DeviceType
+	(SweepTask)(0),                       // 3: sightline.recordings.v1.SweepTask
+	(*Viewport)(nil),                     // 4: sightline.recordings.v1.Viewport
+	(*Chunk)(nil),                        // 5: sightline.recordings.v1.Chunk
+	(*AppendChunksRequest)(nil),          // 6: sightline.recordings.v1.AppendChunksRequest
+	(*ChunkResult)(nil),                  // 7: sightline.recordings.v1.ChunkResult
+	(*AppendChunksResponse)(nil),         // 8: sightline.recordings.v1.AppendChunksResponse
+	(*GetSessionRequest)(nil),            // 9: sightline.recordings.v1.GetSessionRequest
+	(*GetSessionResponse)(nil),           // 10: sightline.recordings.v1.GetSessionResponse
+	(*Frustration)(nil),                  // 11: sightline.recordings.v1.Frustration
+	(*LookupAssetsRequest)(nil),          // 12: sightline.recordings.v1.LookupAssetsRequest
+	(*Asset)(nil),                        // 13: sightline.recordings.v1.Asset
+	(*LookupAssetsResponse)(nil),         // 14: sightline.recordings.v1.LookupAssetsResponse
+	(*GetAssetRequest)(nil),              // 15: sightline.recordings.v1.GetAssetRequest
+	(*GetAssetResponse)(nil),             // 16: sightline.recordings.v1.GetAssetResponse
+	(*StreamRecordingRequest)(nil),       // 17: sightline.recordings.v1.StreamRecordingRequest
+	(*StreamRecordingResponse)(nil),      // 18: sightline.recordings.v1.StreamRecordingResponse
+	(*ListSessionSummariesRequest)(nil),  // 19: sightline.recordings.v1.ListSessionSummariesRequest
+	(*ListSessionSummariesResponse)(nil), // 20: sightline.recordings.v1.ListSessionSummariesResponse
+	(*GetAnswerCountsRequest)(nil),       // 21: sightline.recordings.v1.GetAnswerCountsRequest
+	(*GetAnswerCountsResponse)(nil),      // 22: sightline.recordings.v1.GetAnswerCountsResponse
+	(*ListAnswersRequest)(nil),           // 23: sightline.recordings.v1.ListAnswersRequest
+	(*ListAnswersResponse)(nil),          // 24: sightline.recordings.v1.ListAnswersResponse
+	(*DeleteSessionRequest)(nil),         // 25: sightline.recordings.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),        // 26: sightline.recordings.v1.DeleteSessionResponse
+	(*DeleteVisitorRequest)(nil),         // 27: sightline.recordings.v1.DeleteVisitorRequest
+	(*DeleteVisitorResponse)(nil),        // 28: sightline.recordings.v1.DeleteVisitorResponse
+	(*GetSiteActivityRequest)(nil),       // 29: sightline.recordings.v1.GetSiteActivityRequest
+	(*GetSiteActivityResponse)(nil),      // 30: sightline.recordings.v1.GetSiteActivityResponse
+	(*GetHeatmapRequest)(nil),            // 31: sightline.recordings.v1.GetHeatmapRequest
+	(*HeatmapCell)(nil),                  // 32: sightline.recordings.v1.HeatmapCell
+	(*HeatmapClick)(nil),                 // 33: sightline.recordings.v1.HeatmapClick
+	(*HeatmapElement)(nil),               // 34: sightline.recordings.v1.HeatmapElement
+	(*ScrollMap)(nil),                    // 35: sightline.recordings.v1.ScrollMap
+	(*HeatmapSnapshot)(nil),              // 36: sightline.recordings.v1.HeatmapSnapshot
+	(*GetHeatmapResponse)(nil),           // 37: sightline.recordings.v1.GetHeatmapResponse
+	(*ListHeatmapPagesRequest)(nil),      // 38: sightline.recordings.v1.ListHeatmapPagesRequest
+	(*HeatmapPage)(nil),                  // 39: sightline.recordings.v1.HeatmapPage
+	(*ListHeatmapPagesResponse)(nil),     // 40: sightline.recordings.v1.ListHeatmapPagesResponse
+	(*RebuildHeatmapsRequest)(nil),       // 41: sightline.recordings.v1.RebuildHeatmapsRequest
+	(*RebuildHeatmapsResponse)(nil),      // 42: sightline.recordings.v1.RebuildHeatmapsResponse
+	(*RunSweepRequest)(nil),              // 43: sightline.recordings.v1.RunSweepRequest
+	(*RunSweepResponse)(nil),             // 44: sightline.recordings.v1.RunSweepResponse
+	nil,                                  // 45: sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
+	(*timestamppb.Timestamp)(nil),        // 46: google.protobuf.Timestamp
+	(*v1.Client)(nil),                    // 47: sightline.sessions.v1.Client
+	(*v1.Answer)(nil),                    // 48: sightline.sessions.v1.Answer
+	(*v1.Hit)(nil),                       // 49: sightline.sessions.v1.Hit
+	(*v1.SessionSummary)(nil),            // 50: sightline.sessions.v1.SessionSummary
+	(*durationpb.Duration)(nil),          // 51: google.protobuf.Duration
+	(*v11.UrlMatch)(nil),                 // 52: sightline.search.v1.UrlMatch
+	(v1.DeviceType)(0),                   // 53: sightline.sessions.v1.DeviceType
 }
 var file_sightline_recordings_v1_recordings_proto_depIdxs = []int32{
-	43, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
-	43, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
-	3,  // 2: sightline.recordings.v1.Chunk.viewport:type_name -> sightline.recordings.v1.Viewport
-	44, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
-	45, // 4: sightline.recordings.v1.Chunk.answer:type_name -> sightline.sessions.v1.Answer
-	46, // 5: sightline.recordings.v1.Chunk.hit:type_name -> sightline.sessions.v1.Hit
-	4,  // 6: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
+	46, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
+	46, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
+	4,  // 2: sightline.recordings.v1.Chunk.viewport:type_name -> sightline.recordings.v1.Viewport
+	47, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
+	48, // 4: sightline.recordings.v1.Chunk.answer:type_name -> sightline.sessions.v1.Answer
+	49, // 5: sightline.recordings.v1.Chunk.hit:type_name -> sightline.sessions.v1.Hit
+	5,  // 6: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
 	0,  // 7: sightline.recordings.v1.ChunkResult.outcome:type_name -> sightline.recordings.v1.ChunkOutcome
-	6,  // 8: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
-	47, // 9: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
-	10, // 10: sightline.recordings.v1.GetSessionResponse.frustrations:type_name -> sightline.recordings.v1.Frustration
+	7,  // 8: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
+	50, // 9: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
+	11, // 10: sightline.recordings.v1.GetSessionResponse.frustrations:type_name -> sightline.recordings.v1.Frustration
 	1,  // 11: sightline.recordings.v1.Frustration.kind:type_name -> sightline.recordings.v1.FrustrationKind
-	43, // 12: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
-	43, // 13: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
-	12, // 14: sightline.recordings.v1.LookupAssetsResponse.assets:type_name -> sightline.recordings.v1.Asset
-	48, // 15: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
-	43, // 16: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
-	43, // 17: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
-	47, // 18: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	42, // 19: sightline.recordings.v1.GetAnswerCountsResponse.survey_responses:type_name -> sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
-	45, // 20: sightline.recordings.v1.ListAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
-	43, // 21: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
+	46, // 12: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
+	46, // 13: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
+	13, // 14: sightline.recordings.v1.LookupAssetsResponse.assets:type_name -> sightline.recordings.v1.Asset
+	51, // 15: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
+	46, // 16: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
+	46, // 17: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
+	50, // 18: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	45, // 19: sightline.recordings.v1.GetAnswerCountsResponse.survey_responses:type_name -> sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
+	48, // 20: sightline.recordings.v1.ListAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
+	46, // 21: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
 	2,  // 22: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
-	43, // 23: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
-	43, // 24: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
-	49, // 25: sightline.recordings.v1.GetHeatmapRequest.page:type_name -> sightline.search.v1.UrlMatch
-	50, // 26: sightline.recordings.v1.GetHeatmapRequest.device_type:type_name -> sightline.sessions.v1.DeviceType
-	48, // 27: sightline.recordings.v1.HeatmapSnapshot.offset:type_name -> google.protobuf.Duration
-	43, // 28: sightline.recordings.v1.HeatmapSnapshot.time:type_name -> google.protobuf.Timestamp
-	31, // 29: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
-	32, // 30: sightline.recordings.v1.GetHeatmapResponse.clicks:type_name -> sightline.recordings.v1.HeatmapClick
-	33, // 31: sightline.recordings.v1.GetHeatmapResponse.elements:type_name -> sightline.recordings.v1.HeatmapElement
-	34, // 32: sightline.recordings.v1.GetHeatmapResponse.scroll:type_name -> sightline.recordings.v1.ScrollMap
-	35, // 33: sightline.recordings.v1.GetHeatmapResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
-	43, // 34: sightline.recordings.v1.GetHeatmapResponse.start_time:type_name -> google.protobuf.Timestamp
-	43, // 35: sightline.recordings.v1.GetHeatmapResponse.end_time:type_name -> google.protobuf.Timestamp
-	38, // 36: sightline.recordings.v1.ListHeatmapPagesResponse.pages:type_name -> sightline.recordings.v1.HeatmapPage
-	43, // 37: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
-	5,  // 38: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
-	8,  // 39: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
-	16, // 40: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
-	18, // 41: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
-	24, // 42: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
-	26, // 43: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
-	28, // 44: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
-	30, // 45: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
-	37, // 46: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
-	40, // 47: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
-	11, // 48: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
-	14, // 49: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
-	20, // 50: sightline.recordings.v1.RecordingsService.GetAnswerCounts:input_type -> sightline.recordings.v1.GetAnswerCountsRequest
-	22, // 51: sightline.recordings.v1.RecordingsService.ListAnswers:input_type -> sightline.recordings.v1.ListAnswersRequest
-	7,  // 52: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
-	9,  // 53: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
-	17, // 54: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
-	19, // 55: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
-	25, // 56: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
-	27, // 57: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
-	29, // 58: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
-	36, // 59: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
-	39, // 60: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
-	41, // 61: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
-	13, // 62: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
-	15, // 63: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
-	21, // 64: sightline.recordings.v1.RecordingsService.GetAnswerCounts:output_type -> sightline.recordings.v1.GetAnswerCountsResponse
-	23, // 65: sightline.recordings.v1.RecordingsService.ListAnswers:output_type -> sightline.recordings.v1.ListAnswersResponse
-	52, // [52:66] is the sub-list for method output_type
-	38, // [38:52] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	46, // 23: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
+	46, // 24: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
+	52, // 25: sightline.recordings.v1.GetHeatmapRequest.page:type_name -> sightline.search.v1.UrlMatch
+	53, // 26: sightline.recordings.v1.GetHeatmapRequest.device_type:type_name -> sightline.sessions.v1.DeviceType
+	51, // 27: sightline.recordings.v1.HeatmapSnapshot.offset:type_name -> google.protobuf.Duration
+	46, // 28: sightline.recordings.v1.HeatmapSnapshot.time:type_name -> google.protobuf.Timestamp
+	32, // 29: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
+	33, // 30: sightline.recordings.v1.GetHeatmapResponse.clicks:type_name -> sightline.recordings.v1.HeatmapClick
+	34, // 31: sightline.recordings.v1.GetHeatmapResponse.elements:type_name -> sightline.recordings.v1.HeatmapElement
+	35, // 32: sightline.recordings.v1.GetHeatmapResponse.scroll:type_name -> sightline.recordings.v1.ScrollMap
+	36, // 33: sightline.recordings.v1.GetHeatmapResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
+	46, // 34: sightline.recordings.v1.GetHeatmapResponse.start_time:type_name -> google.protobuf.Timestamp
+	46, // 35: sightline.recordings.v1.GetHeatmapResponse.end_time:type_name -> google.protobuf.Timestamp
+	39, // 36: sightline.recordings.v1.ListHeatmapPagesResponse.pages:type_name -> sightline.recordings.v1.HeatmapPage
+	46, // 37: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
+	3,  // 38: sightline.recordings.v1.RunSweepRequest.task:type_name -> sightline.recordings.v1.SweepTask
+	43, // 39: sightline.recordings.v1.RecordingsInternalService.RunSweep:input_type -> sightline.recordings.v1.RunSweepRequest
+	6,  // 40: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
+	9,  // 41: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
+	17, // 42: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
+	19, // 43: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
+	25, // 44: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
+	27, // 45: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
+	29, // 46: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
+	31, // 47: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
+	38, // 48: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
+	41, // 49: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
+	12, // 50: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
+	15, // 51: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
+	21, // 52: sightline.recordings.v1.RecordingsService.GetAnswerCounts:input_type -> sightline.recordings.v1.GetAnswerCountsRequest
+	23, // 53: sightline.recordings.v1.RecordingsService.ListAnswers:input_type -> sightline.recordings.v1.ListAnswersRequest
+	44, // 54: sightline.recordings.v1.RecordingsInternalService.RunSweep:output_type -> sightline.recordings.v1.RunSweepResponse
+	8,  // 55: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
+	10, // 56: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
+	18, // 57: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
+	20, // 58: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
+	26, // 59: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
+	28, // 60: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
+	30, // 61: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
+	37, // 62: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
+	40, // 63: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
+	42, // 64: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
+	14, // 65: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
+	16, // 66: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
+	22, // 67: sightline.recordings.v1.RecordingsService.GetAnswerCounts:output_type -> sightline.recordings.v1.GetAnswerCountsResponse
+	24, // 68: sightline.recordings.v1.RecordingsService.ListAnswers:output_type -> sightline.recordings.v1.ListAnswersResponse
+	54, // [54:69] is the sub-list for method output_type
+	39, // [39:54] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_sightline_recordings_v1_recordings_proto_init() }
@@ -3219,10 +3391,10 @@ func file_sightline_recordings_v1_recordings_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_recordings_v1_recordings_proto_rawDesc), len(file_sightline_recordings_v1_recordings_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   40,
+			NumEnums:      4,
+			NumMessages:   42,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_sightline_recordings_v1_recordings_proto_goTypes,
 		DependencyIndexes: file_sightline_recordings_v1_recordings_proto_depIdxs,

@@ -23,6 +23,127 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
+	RecordingsInternalService_RunSweep_FullMethodName = "/sightline.recordings.v1.RecordingsInternalService/RunSweep"
+)
+
+// RecordingsInternalServiceClient is the client API for RecordingsInternalService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// RecordingsService stores and serves session recordings.
+// RecordingsInternalService is called by the other services (notify's
+// scheduler), never routed by the gateway.
+type RecordingsInternalServiceClient interface {
+	// RunSweep runs one pass of a scheduled task over the whole store. Notify
+	// calls it from a periodic job enqueued by its elected leader, so a pass
+	// runs once per period however many replicas of either service run; a
+	// pass is idempotent, so a retried or overlapping one changes nothing
+	// more.
+	RunSweep(ctx context.Context, in *RunSweepRequest, opts ...grpc.CallOption) (*RunSweepResponse, error)
+}
+
+type recordingsInternalServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewRecordingsInternalServiceClient(cc grpc.ClientConnInterface) RecordingsInternalServiceClient {
+	return &recordingsInternalServiceClient{cc}
+}
+
+func (c *recordingsInternalServiceClient) RunSweep(ctx context.Context, in *RunSweepRequest, opts ...grpc.CallOption) (*RunSweepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RunSweepResponse)
+	err := c.cc.Invoke(ctx, RecordingsInternalService_RunSweep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RecordingsInternalServiceServer is the server API for RecordingsInternalService service.
+// All implementations must embed UnimplementedRecordingsInternalServiceServer
+// for forward compatibility.
+//
+// RecordingsService stores and serves session recordings.
+// RecordingsInternalService is called by the other services (notify's
+// scheduler), never routed by the gateway.
+type RecordingsInternalServiceServer interface {
+	// RunSweep runs one pass of a scheduled task over the whole store. Notify
+	// calls it from a periodic job enqueued by its elected leader, so a pass
+	// runs once per period however many replicas of either service run; a
+	// pass is idempotent, so a retried or overlapping one changes nothing
+	// more.
+	RunSweep(context.Context, *RunSweepRequest) (*RunSweepResponse, error)
+	mustEmbedUnimplementedRecordingsInternalServiceServer()
+}
+
+// UnimplementedRecordingsInternalServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedRecordingsInternalServiceServer struct{}
+
+func (UnimplementedRecordingsInternalServiceServer) RunSweep(context.Context, *RunSweepRequest) (*RunSweepResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RunSweep not implemented")
+}
+func (UnimplementedRecordingsInternalServiceServer) mustEmbedUnimplementedRecordingsInternalServiceServer() {
+}
+func (UnimplementedRecordingsInternalServiceServer) testEmbeddedByValue() {}
+
+// UnsafeRecordingsInternalServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to RecordingsInternalServiceServer will
+// result in compilation errors.
+type UnsafeRecordingsInternalServiceServer interface {
+	mustEmbedUnimplementedRecordingsInternalServiceServer()
+}
+
+func RegisterRecordingsInternalServiceServer(s grpc.ServiceRegistrar, srv RecordingsInternalServiceServer) {
+	// If the following call panics, it indicates UnimplementedRecordingsInternalServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&RecordingsInternalService_ServiceDesc, srv)
+}
+
+func _RecordingsInternalService_RunSweep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RunSweepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingsInternalServiceServer).RunSweep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingsInternalService_RunSweep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingsInternalServiceServer).RunSweep(ctx, req.(*RunSweepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// RecordingsInternalService_ServiceDesc is the grpc.ServiceDesc for RecordingsInternalService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var RecordingsInternalService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "sightline.recordings.v1.RecordingsInternalService",
+	HandlerType: (*RecordingsInternalServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "RunSweep",
+			Handler:    _RecordingsInternalService_RunSweep_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "sightline/recordings/v1/recordings.proto",
+}
+
+const (
 	RecordingsService_AppendChunks_FullMethodName         = "/sightline.recordings.v1.RecordingsService/AppendChunks"
 	RecordingsService_GetSession_FullMethodName           = "/sightline.recordings.v1.RecordingsService/GetSession"
 	RecordingsService_StreamRecording_FullMethodName      = "/sightline.recordings.v1.RecordingsService/StreamRecording"
@@ -42,8 +163,6 @@ const (
 // RecordingsServiceClient is the client API for RecordingsService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
-//
-// RecordingsService stores and serves session recordings.
 type RecordingsServiceClient interface {
 	// AppendChunks stores chunks idempotently by (site, session, page view,
 	// seq) and answers an outcome per chunk. Duplicates and out-of-order
@@ -260,8 +379,6 @@ func (c *recordingsServiceClient) ListAnswers(ctx context.Context, in *ListAnswe
 // RecordingsServiceServer is the server API for RecordingsService service.
 // All implementations must embed UnimplementedRecordingsServiceServer
 // for forward compatibility.
-//
-// RecordingsService stores and serves session recordings.
 type RecordingsServiceServer interface {
 	// AppendChunks stores chunks idempotently by (site, session, page view,
 	// seq) and answers an outcome per chunk. Duplicates and out-of-order

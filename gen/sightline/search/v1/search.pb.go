@@ -2391,6 +2391,255 @@ func (x *GetAnswerStatsResponse) GetSurveys() []*SurveyCount {
 	return nil
 }
 
+// GetSiteReportRequest names a site and a window [start_time, end_time).
+type GetSiteReportRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SiteId    int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// How many top pages to return (0..50).
+	TopPages      int32 `protobuf:"varint,4,opt,name=top_pages,json=topPages,proto3" json:"top_pages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSiteReportRequest) Reset() {
+	*x = GetSiteReportRequest{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSiteReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSiteReportRequest) ProtoMessage() {}
+
+func (x *GetSiteReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSiteReportRequest.ProtoReflect.Descriptor instead.
+func (*GetSiteReportRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetSiteReportRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *GetSiteReportRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *GetSiteReportRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+func (x *GetSiteReportRequest) GetTopPages() int32 {
+	if x != nil {
+		return x.TopPages
+	}
+	return 0
+}
+
+// PageFrustration is one page ranked by frustrated sessions.
+type PageFrustration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Url   string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	// Sessions that visited the page and had a rage click, a dead click or
+	// a JavaScript error.
+	FrustratedSessions int64 `protobuf:"varint,2,opt,name=frustrated_sessions,json=frustratedSessions,proto3" json:"frustrated_sessions,omitempty"`
+	Sessions           int64 `protobuf:"varint,3,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *PageFrustration) Reset() {
+	*x = PageFrustration{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PageFrustration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PageFrustration) ProtoMessage() {}
+
+func (x *PageFrustration) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PageFrustration.ProtoReflect.Descriptor instead.
+func (*PageFrustration) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PageFrustration) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *PageFrustration) GetFrustratedSessions() int64 {
+	if x != nil {
+		return x.FrustratedSessions
+	}
+	return 0
+}
+
+func (x *PageFrustration) GetSessions() int64 {
+	if x != nil {
+		return x.Sessions
+	}
+	return 0
+}
+
+// GetSiteReportResponse counts the window. Sessions are counted by start
+// time in the window, answers by their time.
+type GetSiteReportResponse struct {
+	state                  protoimpl.MessageState `protogen:"open.v1"`
+	Sessions               int64                  `protobuf:"varint,1,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	SessionsWithRageClicks int64                  `protobuf:"varint,2,opt,name=sessions_with_rage_clicks,json=sessionsWithRageClicks,proto3" json:"sessions_with_rage_clicks,omitempty"`
+	SessionsWithErrors     int64                  `protobuf:"varint,3,opt,name=sessions_with_errors,json=sessionsWithErrors,proto3" json:"sessions_with_errors,omitempty"`
+	// Pages by frustrated sessions, most first.
+	TopPages        []*PageFrustration `protobuf:"bytes,4,rep,name=top_pages,json=topPages,proto3" json:"top_pages,omitempty"`
+	FeedbackAnswers int64              `protobuf:"varint,5,opt,name=feedback_answers,json=feedbackAnswers,proto3" json:"feedback_answers,omitempty"`
+	// Mean feedback rating (1–5), 0 when none.
+	FeedbackAverage float64 `protobuf:"fixed64,6,opt,name=feedback_average,json=feedbackAverage,proto3" json:"feedback_average,omitempty"`
+	SurveyAnswers   int64   `protobuf:"varint,7,opt,name=survey_answers,json=surveyAnswers,proto3" json:"survey_answers,omitempty"`
+	// Net Promoter Score of the window's NPS answers (-100..100), unset when
+	// none.
+	Nps *int32 `protobuf:"varint,8,opt,name=nps,proto3,oneof" json:"nps,omitempty"`
+	// The last session seen at any time (its end), unset when none: for the
+	// no-data alert.
+	LastSessionTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=last_session_time,json=lastSessionTime,proto3" json:"last_session_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetSiteReportResponse) Reset() {
+	*x = GetSiteReportResponse{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSiteReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSiteReportResponse) ProtoMessage() {}
+
+func (x *GetSiteReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSiteReportResponse.ProtoReflect.Descriptor instead.
+func (*GetSiteReportResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetSiteReportResponse) GetSessions() int64 {
+	if x != nil {
+		return x.Sessions
+	}
+	return 0
+}
+
+func (x *GetSiteReportResponse) GetSessionsWithRageClicks() int64 {
+	if x != nil {
+		return x.SessionsWithRageClicks
+	}
+	return 0
+}
+
+func (x *GetSiteReportResponse) GetSessionsWithErrors() int64 {
+	if x != nil {
+		return x.SessionsWithErrors
+	}
+	return 0
+}
+
+func (x *GetSiteReportResponse) GetTopPages() []*PageFrustration {
+	if x != nil {
+		return x.TopPages
+	}
+	return nil
+}
+
+func (x *GetSiteReportResponse) GetFeedbackAnswers() int64 {
+	if x != nil {
+		return x.FeedbackAnswers
+	}
+	return 0
+}
+
+func (x *GetSiteReportResponse) GetFeedbackAverage() float64 {
+	if x != nil {
+		return x.FeedbackAverage
+	}
+	return 0
+}
+
+func (x *GetSiteReportResponse) GetSurveyAnswers() int64 {
+	if x != nil {
+		return x.SurveyAnswers
+	}
+	return 0
+}
+
+func (x *GetSiteReportResponse) GetNps() int32 {
+	if x != nil && x.Nps != nil {
+		return *x.Nps
+	}
+	return 0
+}
+
+func (x *GetSiteReportResponse) GetLastSessionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSessionTime
+	}
+	return nil
+}
+
 var File_sightline_search_v1_search_proto protoreflect.FileDescriptor
 
 const file_sightline_search_v1_search_proto_rawDesc = "" +
@@ -2580,7 +2829,28 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\x05total\x18\x01 \x01(\v2!.sightline.search.v1.AnswerCountsR\x05total\x12>\n" +
 	"\binterval\x18\x02 \x01(\x0e2\".sightline.search.v1.StatsIntervalR\binterval\x129\n" +
 	"\x06series\x18\x03 \x03(\v2!.sightline.search.v1.AnswerBucketR\x06series\x12:\n" +
-	"\asurveys\x18\x04 \x03(\v2 .sightline.search.v1.SurveyCountR\asurveys*\x96\x01\n" +
+	"\asurveys\x18\x04 \x03(\v2 .sightline.search.v1.SurveyCountR\asurveys\"\xbe\x01\n" +
+	"\x14GetSiteReportRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1b\n" +
+	"\ttop_pages\x18\x04 \x01(\x05R\btopPages\"p\n" +
+	"\x0fPageFrustration\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12/\n" +
+	"\x13frustrated_sessions\x18\x02 \x01(\x03R\x12frustratedSessions\x12\x1a\n" +
+	"\bsessions\x18\x03 \x01(\x03R\bsessions\"\xc7\x03\n" +
+	"\x15GetSiteReportResponse\x12\x1a\n" +
+	"\bsessions\x18\x01 \x01(\x03R\bsessions\x129\n" +
+	"\x19sessions_with_rage_clicks\x18\x02 \x01(\x03R\x16sessionsWithRageClicks\x120\n" +
+	"\x14sessions_with_errors\x18\x03 \x01(\x03R\x12sessionsWithErrors\x12A\n" +
+	"\ttop_pages\x18\x04 \x03(\v2$.sightline.search.v1.PageFrustrationR\btopPages\x12)\n" +
+	"\x10feedback_answers\x18\x05 \x01(\x03R\x0ffeedbackAnswers\x12)\n" +
+	"\x10feedback_average\x18\x06 \x01(\x01R\x0ffeedbackAverage\x12%\n" +
+	"\x0esurvey_answers\x18\a \x01(\x03R\rsurveyAnswers\x12\x15\n" +
+	"\x03nps\x18\b \x01(\x05H\x00R\x03nps\x88\x01\x01\x12F\n" +
+	"\x11last_session_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSessionTimeB\x06\n" +
+	"\x04_nps*\x96\x01\n" +
 	"\tSortField\x12\x1a\n" +
 	"\x16SORT_FIELD_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15SORT_FIELD_START_TIME\x10\x01\x12\x17\n" +
@@ -2604,7 +2874,9 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\x1aSTATS_INTERVAL_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STATS_INTERVAL_DAY\x10\x01\x12\x17\n" +
 	"\x13STATS_INTERVAL_WEEK\x10\x02\x12\x18\n" +
-	"\x14STATS_INTERVAL_MONTH\x10\x032\xdb\x06\n" +
+	"\x14STATS_INTERVAL_MONTH\x10\x032\x7f\n" +
+	"\x15SearchInternalService\x12f\n" +
+	"\rGetSiteReport\x12).sightline.search.v1.GetSiteReportRequest\x1a*.sightline.search.v1.GetSiteReportResponse2\xdb\x06\n" +
 	"\rSearchService\x12i\n" +
 	"\x0eUpsertSessions\x12*.sightline.search.v1.UpsertSessionsRequest\x1a+.sightline.search.v1.UpsertSessionsResponse\x12i\n" +
 	"\x0eDeleteSessions\x12*.sightline.search.v1.DeleteSessionsRequest\x1a+.sightline.search.v1.DeleteSessionsResponse\x12i\n" +
@@ -2628,7 +2900,7 @@ func file_sightline_search_v1_search_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_search_v1_search_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_sightline_search_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_sightline_search_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_sightline_search_v1_search_proto_goTypes = []any{
 	(SortField)(0),                 // 0: sightline.search.v1.SortField
 	(FacetField)(0),                // 1: sightline.search.v1.FacetField
@@ -2664,19 +2936,22 @@ var file_sightline_search_v1_search_proto_goTypes = []any{
 	(*AnswerBucket)(nil),           // 31: sightline.search.v1.AnswerBucket
 	(*SurveyCount)(nil),            // 32: sightline.search.v1.SurveyCount
 	(*GetAnswerStatsResponse)(nil), // 33: sightline.search.v1.GetAnswerStatsResponse
-	(*timestamppb.Timestamp)(nil),  // 34: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 35: google.protobuf.Duration
-	(v1.DeviceType)(0),             // 36: sightline.sessions.v1.DeviceType
-	(*v1.Attribute)(nil),           // 37: sightline.sessions.v1.Attribute
-	(*v1.SessionSummary)(nil),      // 38: sightline.sessions.v1.SessionSummary
-	(*v1.Answer)(nil),              // 39: sightline.sessions.v1.Answer
-	(v1.AnswerKind)(0),             // 40: sightline.sessions.v1.AnswerKind
+	(*GetSiteReportRequest)(nil),   // 34: sightline.search.v1.GetSiteReportRequest
+	(*PageFrustration)(nil),        // 35: sightline.search.v1.PageFrustration
+	(*GetSiteReportResponse)(nil),  // 36: sightline.search.v1.GetSiteReportResponse
+	(*timestamppb.Timestamp)(nil),  // 37: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 38: google.protobuf.Duration
+	(v1.DeviceType)(0),             // 39: sightline.sessions.v1.DeviceType
+	(*v1.Attribute)(nil),           // 40: sightline.sessions.v1.Attribute
+	(*v1.SessionSummary)(nil),      // 41: sightline.sessions.v1.SessionSummary
+	(*v1.Answer)(nil),              // 42: sightline.sessions.v1.Answer
+	(v1.AnswerKind)(0),             // 43: sightline.sessions.v1.AnswerKind
 }
 var file_sightline_search_v1_search_proto_depIdxs = []int32{
-	34, // 0: sightline.search.v1.TimeRange.start:type_name -> google.protobuf.Timestamp
-	34, // 1: sightline.search.v1.TimeRange.end:type_name -> google.protobuf.Timestamp
-	35, // 2: sightline.search.v1.DurationRange.min:type_name -> google.protobuf.Duration
-	35, // 3: sightline.search.v1.DurationRange.max:type_name -> google.protobuf.Duration
+	37, // 0: sightline.search.v1.TimeRange.start:type_name -> google.protobuf.Timestamp
+	37, // 1: sightline.search.v1.TimeRange.end:type_name -> google.protobuf.Timestamp
+	38, // 2: sightline.search.v1.DurationRange.min:type_name -> google.protobuf.Duration
+	38, // 3: sightline.search.v1.DurationRange.max:type_name -> google.protobuf.Duration
 	4,  // 4: sightline.search.v1.UrlMatch.operator:type_name -> sightline.search.v1.UrlMatch.Operator
 	5,  // 5: sightline.search.v1.SessionFilter.start_time:type_name -> sightline.search.v1.TimeRange
 	6,  // 6: sightline.search.v1.SessionFilter.duration:type_name -> sightline.search.v1.DurationRange
@@ -2685,60 +2960,66 @@ var file_sightline_search_v1_search_proto_depIdxs = []int32{
 	8,  // 9: sightline.search.v1.SessionFilter.entry_page:type_name -> sightline.search.v1.UrlMatch
 	8,  // 10: sightline.search.v1.SessionFilter.exit_page:type_name -> sightline.search.v1.UrlMatch
 	7,  // 11: sightline.search.v1.SessionFilter.page_count:type_name -> sightline.search.v1.IntRange
-	36, // 12: sightline.search.v1.SessionFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
-	37, // 13: sightline.search.v1.SessionFilter.user_attributes:type_name -> sightline.sessions.v1.Attribute
+	39, // 12: sightline.search.v1.SessionFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
+	40, // 13: sightline.search.v1.SessionFilter.user_attributes:type_name -> sightline.sessions.v1.Attribute
 	7,  // 14: sightline.search.v1.SessionFilter.feedback_rating:type_name -> sightline.search.v1.IntRange
 	1,  // 15: sightline.search.v1.Facet.field:type_name -> sightline.search.v1.FacetField
 	10, // 16: sightline.search.v1.Facet.counts:type_name -> sightline.search.v1.FacetCount
-	38, // 17: sightline.search.v1.UpsertSessionsRequest.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	41, // 17: sightline.search.v1.UpsertSessionsRequest.sessions:type_name -> sightline.sessions.v1.SessionSummary
 	15, // 18: sightline.search.v1.DeleteSessionsRequest.session_ids:type_name -> sightline.search.v1.SessionIds
-	34, // 19: sightline.search.v1.DeleteSessionsRequest.started_before:type_name -> google.protobuf.Timestamp
+	37, // 19: sightline.search.v1.DeleteSessionsRequest.started_before:type_name -> google.protobuf.Timestamp
 	9,  // 20: sightline.search.v1.SearchSessionsRequest.filter:type_name -> sightline.search.v1.SessionFilter
 	0,  // 21: sightline.search.v1.SearchSessionsRequest.sort:type_name -> sightline.search.v1.SortField
 	1,  // 22: sightline.search.v1.SearchSessionsRequest.facets:type_name -> sightline.search.v1.FacetField
-	38, // 23: sightline.search.v1.SearchSessionsResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	41, // 23: sightline.search.v1.SearchSessionsResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
 	11, // 24: sightline.search.v1.SearchSessionsResponse.facets:type_name -> sightline.search.v1.Facet
 	9,  // 25: sightline.search.v1.CountSessionsRequest.filter:type_name -> sightline.search.v1.SessionFilter
-	39, // 26: sightline.search.v1.UpsertAnswersRequest.answers:type_name -> sightline.sessions.v1.Answer
+	42, // 26: sightline.search.v1.UpsertAnswersRequest.answers:type_name -> sightline.sessions.v1.Answer
 	24, // 27: sightline.search.v1.DeleteAnswersRequest.answer_ids:type_name -> sightline.search.v1.AnswerIds
-	34, // 28: sightline.search.v1.DeleteAnswersRequest.given_before:type_name -> google.protobuf.Timestamp
+	37, // 28: sightline.search.v1.DeleteAnswersRequest.given_before:type_name -> google.protobuf.Timestamp
 	5,  // 29: sightline.search.v1.AnswerFilter.time:type_name -> sightline.search.v1.TimeRange
-	40, // 30: sightline.search.v1.AnswerFilter.kind:type_name -> sightline.sessions.v1.AnswerKind
+	43, // 30: sightline.search.v1.AnswerFilter.kind:type_name -> sightline.sessions.v1.AnswerKind
 	7,  // 31: sightline.search.v1.AnswerFilter.rating:type_name -> sightline.search.v1.IntRange
 	2,  // 32: sightline.search.v1.AnswerFilter.nps_groups:type_name -> sightline.search.v1.NpsGroup
 	8,  // 33: sightline.search.v1.AnswerFilter.page:type_name -> sightline.search.v1.UrlMatch
-	36, // 34: sightline.search.v1.AnswerFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
+	39, // 34: sightline.search.v1.AnswerFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
 	26, // 35: sightline.search.v1.SearchAnswersRequest.filter:type_name -> sightline.search.v1.AnswerFilter
-	39, // 36: sightline.search.v1.SearchAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
+	42, // 36: sightline.search.v1.SearchAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
 	26, // 37: sightline.search.v1.GetAnswerStatsRequest.filter:type_name -> sightline.search.v1.AnswerFilter
 	3,  // 38: sightline.search.v1.GetAnswerStatsRequest.interval:type_name -> sightline.search.v1.StatsInterval
-	34, // 39: sightline.search.v1.AnswerBucket.start:type_name -> google.protobuf.Timestamp
+	37, // 39: sightline.search.v1.AnswerBucket.start:type_name -> google.protobuf.Timestamp
 	30, // 40: sightline.search.v1.AnswerBucket.counts:type_name -> sightline.search.v1.AnswerCounts
 	30, // 41: sightline.search.v1.GetAnswerStatsResponse.total:type_name -> sightline.search.v1.AnswerCounts
 	3,  // 42: sightline.search.v1.GetAnswerStatsResponse.interval:type_name -> sightline.search.v1.StatsInterval
 	31, // 43: sightline.search.v1.GetAnswerStatsResponse.series:type_name -> sightline.search.v1.AnswerBucket
 	32, // 44: sightline.search.v1.GetAnswerStatsResponse.surveys:type_name -> sightline.search.v1.SurveyCount
-	12, // 45: sightline.search.v1.SearchService.UpsertSessions:input_type -> sightline.search.v1.UpsertSessionsRequest
-	14, // 46: sightline.search.v1.SearchService.DeleteSessions:input_type -> sightline.search.v1.DeleteSessionsRequest
-	17, // 47: sightline.search.v1.SearchService.SearchSessions:input_type -> sightline.search.v1.SearchSessionsRequest
-	19, // 48: sightline.search.v1.SearchService.CountSessions:input_type -> sightline.search.v1.CountSessionsRequest
-	21, // 49: sightline.search.v1.SearchService.UpsertAnswers:input_type -> sightline.search.v1.UpsertAnswersRequest
-	23, // 50: sightline.search.v1.SearchService.DeleteAnswers:input_type -> sightline.search.v1.DeleteAnswersRequest
-	27, // 51: sightline.search.v1.SearchService.SearchAnswers:input_type -> sightline.search.v1.SearchAnswersRequest
-	29, // 52: sightline.search.v1.SearchService.GetAnswerStats:input_type -> sightline.search.v1.GetAnswerStatsRequest
-	13, // 53: sightline.search.v1.SearchService.UpsertSessions:output_type -> sightline.search.v1.UpsertSessionsResponse
-	16, // 54: sightline.search.v1.SearchService.DeleteSessions:output_type -> sightline.search.v1.DeleteSessionsResponse
-	18, // 55: sightline.search.v1.SearchService.SearchSessions:output_type -> sightline.search.v1.SearchSessionsResponse
-	20, // 56: sightline.search.v1.SearchService.CountSessions:output_type -> sightline.search.v1.CountSessionsResponse
-	22, // 57: sightline.search.v1.SearchService.UpsertAnswers:output_type -> sightline.search.v1.UpsertAnswersResponse
-	25, // 58: sightline.search.v1.SearchService.DeleteAnswers:output_type -> sightline.search.v1.DeleteAnswersResponse
-	28, // 59: sightline.search.v1.SearchService.SearchAnswers:output_type -> sightline.search.v1.SearchAnswersResponse
-	33, // 60: sightline.search.v1.SearchService.GetAnswerStats:output_type -> sightline.search.v1.GetAnswerStatsResponse
-	53, // [53:61] is the sub-list for method output_type
-	45, // [45:53] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	37, // 45: sightline.search.v1.GetSiteReportRequest.start_time:type_name -> google.protobuf.Timestamp
+	37, // 46: sightline.search.v1.GetSiteReportRequest.end_time:type_name -> google.protobuf.Timestamp
+	35, // 47: sightline.search.v1.GetSiteReportResponse.top_pages:type_name -> sightline.search.v1.PageFrustration
+	37, // 48: sightline.search.v1.GetSiteReportResponse.last_session_time:type_name -> google.protobuf.Timestamp
+	34, // 49: sightline.search.v1.SearchInternalService.GetSiteReport:input_type -> sightline.search.v1.GetSiteReportRequest
+	12, // 50: sightline.search.v1.SearchService.UpsertSessions:input_type -> sightline.search.v1.UpsertSessionsRequest
+	14, // 51: sightline.search.v1.SearchService.DeleteSessions:input_type -> sightline.search.v1.DeleteSessionsRequest
+	17, // 52: sightline.search.v1.SearchService.SearchSessions:input_type -> sightline.search.v1.SearchSessionsRequest
+	19, // 53: sightline.search.v1.SearchService.CountSessions:input_type -> sightline.search.v1.CountSessionsRequest
+	21, // 54: sightline.search.v1.SearchService.UpsertAnswers:input_type -> sightline.search.v1.UpsertAnswersRequest
+	23, // 55: sightline.search.v1.SearchService.DeleteAnswers:input_type -> sightline.search.v1.DeleteAnswersRequest
+	27, // 56: sightline.search.v1.SearchService.SearchAnswers:input_type -> sightline.search.v1.SearchAnswersRequest
+	29, // 57: sightline.search.v1.SearchService.GetAnswerStats:input_type -> sightline.search.v1.GetAnswerStatsRequest
+	36, // 58: sightline.search.v1.SearchInternalService.GetSiteReport:output_type -> sightline.search.v1.GetSiteReportResponse
+	13, // 59: sightline.search.v1.SearchService.UpsertSessions:output_type -> sightline.search.v1.UpsertSessionsResponse
+	16, // 60: sightline.search.v1.SearchService.DeleteSessions:output_type -> sightline.search.v1.DeleteSessionsResponse
+	18, // 61: sightline.search.v1.SearchService.SearchSessions:output_type -> sightline.search.v1.SearchSessionsResponse
+	20, // 62: sightline.search.v1.SearchService.CountSessions:output_type -> sightline.search.v1.CountSessionsResponse
+	22, // 63: sightline.search.v1.SearchService.UpsertAnswers:output_type -> sightline.search.v1.UpsertAnswersResponse
+	25, // 64: sightline.search.v1.SearchService.DeleteAnswers:output_type -> sightline.search.v1.DeleteAnswersResponse
+	28, // 65: sightline.search.v1.SearchService.SearchAnswers:output_type -> sightline.search.v1.SearchAnswersResponse
+	33, // 66: sightline.search.v1.SearchService.GetAnswerStats:output_type -> sightline.search.v1.GetAnswerStatsResponse
+	58, // [58:67] is the sub-list for method output_type
+	49, // [49:58] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_sightline_search_v1_search_proto_init() }
@@ -2762,15 +3043,16 @@ func file_sightline_search_v1_search_proto_init() {
 	}
 	file_sightline_search_v1_search_proto_msgTypes[21].OneofWrappers = []any{}
 	file_sightline_search_v1_search_proto_msgTypes[25].OneofWrappers = []any{}
+	file_sightline_search_v1_search_proto_msgTypes[31].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_search_v1_search_proto_rawDesc), len(file_sightline_search_v1_search_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   29,
+			NumMessages:   32,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_sightline_search_v1_search_proto_goTypes,
 		DependencyIndexes: file_sightline_search_v1_search_proto_depIdxs,

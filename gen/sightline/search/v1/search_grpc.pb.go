@@ -22,6 +22,120 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
+	SearchInternalService_GetSiteReport_FullMethodName = "/sightline.search.v1.SearchInternalService/GetSiteReport"
+)
+
+// SearchInternalServiceClient is the client API for SearchInternalService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// SearchService indexes session summaries and answers list queries.
+// SearchInternalService is called by the other services (notify's digests
+// and alerts), never routed by the gateway.
+type SearchInternalServiceClient interface {
+	// GetSiteReport counts a site's sessions and answers in a window, for a
+	// digest or an alert check.
+	GetSiteReport(ctx context.Context, in *GetSiteReportRequest, opts ...grpc.CallOption) (*GetSiteReportResponse, error)
+}
+
+type searchInternalServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewSearchInternalServiceClient(cc grpc.ClientConnInterface) SearchInternalServiceClient {
+	return &searchInternalServiceClient{cc}
+}
+
+func (c *searchInternalServiceClient) GetSiteReport(ctx context.Context, in *GetSiteReportRequest, opts ...grpc.CallOption) (*GetSiteReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSiteReportResponse)
+	err := c.cc.Invoke(ctx, SearchInternalService_GetSiteReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SearchInternalServiceServer is the server API for SearchInternalService service.
+// All implementations must embed UnimplementedSearchInternalServiceServer
+// for forward compatibility.
+//
+// SearchService indexes session summaries and answers list queries.
+// SearchInternalService is called by the other services (notify's digests
+// and alerts), never routed by the gateway.
+type SearchInternalServiceServer interface {
+	// GetSiteReport counts a site's sessions and answers in a window, for a
+	// digest or an alert check.
+	GetSiteReport(context.Context, *GetSiteReportRequest) (*GetSiteReportResponse, error)
+	mustEmbedUnimplementedSearchInternalServiceServer()
+}
+
+// UnimplementedSearchInternalServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedSearchInternalServiceServer struct{}
+
+func (UnimplementedSearchInternalServiceServer) GetSiteReport(context.Context, *GetSiteReportRequest) (*GetSiteReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSiteReport not implemented")
+}
+func (UnimplementedSearchInternalServiceServer) mustEmbedUnimplementedSearchInternalServiceServer() {}
+func (UnimplementedSearchInternalServiceServer) testEmbeddedByValue()                               {}
+
+// UnsafeSearchInternalServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to SearchInternalServiceServer will
+// result in compilation errors.
+type UnsafeSearchInternalServiceServer interface {
+	mustEmbedUnimplementedSearchInternalServiceServer()
+}
+
+func RegisterSearchInternalServiceServer(s grpc.ServiceRegistrar, srv SearchInternalServiceServer) {
+	// If the following call panics, it indicates UnimplementedSearchInternalServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&SearchInternalService_ServiceDesc, srv)
+}
+
+func _SearchInternalService_GetSiteReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSiteReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchInternalServiceServer).GetSiteReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchInternalService_GetSiteReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchInternalServiceServer).GetSiteReport(ctx, req.(*GetSiteReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// SearchInternalService_ServiceDesc is the grpc.ServiceDesc for SearchInternalService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var SearchInternalService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "sightline.search.v1.SearchInternalService",
+	HandlerType: (*SearchInternalServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "GetSiteReport",
+			Handler:    _SearchInternalService_GetSiteReport_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "sightline/search/v1/search.proto",
+}
+
+const (
 	SearchService_UpsertSessions_FullMethodName = "/sightline.search.v1.SearchService/UpsertSessions"
 	SearchService_DeleteSessions_FullMethodName = "/sightline.search.v1.SearchService/DeleteSessions"
 	SearchService_SearchSessions_FullMethodName = "/sightline.search.v1.SearchService/SearchSessions"
@@ -35,8 +149,6 @@ const (
 // SearchServiceClient is the client API for SearchService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
-//
-// SearchService indexes session summaries and answers list queries.
 type SearchServiceClient interface {
 	// UpsertSessions indexes summaries in bulk; a summary whose version is older
 	// than the indexed one is ignored.
@@ -150,8 +262,6 @@ func (c *searchServiceClient) GetAnswerStats(ctx context.Context, in *GetAnswerS
 // SearchServiceServer is the server API for SearchService service.
 // All implementations must embed UnimplementedSearchServiceServer
 // for forward compatibility.
-//
-// SearchService indexes session summaries and answers list queries.
 type SearchServiceServer interface {
 	// UpsertSessions indexes summaries in bulk; a summary whose version is older
 	// than the indexed one is ignored.

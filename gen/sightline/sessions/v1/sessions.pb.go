@@ -497,8 +497,14 @@ type SessionSummary struct {
 	MinFeedbackRating int32 `protobuf:"varint,35,opt,name=min_feedback_rating,json=minFeedbackRating,proto3" json:"min_feedback_rating,omitempty"`
 	// Survey responses the session gave.
 	SurveyResponseCount int32 `protobuf:"varint,36,opt,name=survey_response_count,json=surveyResponseCount,proto3" json:"survey_response_count,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// When recordings decided the session ended: no chunk arrived for the
+	// idle period (recordings.session-idle). Set once, by the scheduled
+	// end-of-session job; from then on the summary is final (later chunks
+	// are stored for replay but change no count) and session.ended was
+	// published once.
+	EndedTime     *timestamppb.Timestamp `protobuf:"bytes,37,opt,name=ended_time,json=endedTime,proto3" json:"ended_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionSummary) Reset() {
@@ -781,6 +787,13 @@ func (x *SessionSummary) GetSurveyResponseCount() int32 {
 		return x.SurveyResponseCount
 	}
 	return 0
+}
+
+func (x *SessionSummary) GetEndedTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndedTime
+	}
+	return nil
 }
 
 // QuestionAnswer is the answer to one survey question; which field is set
@@ -1201,7 +1214,7 @@ const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
 	"\breferrer\x18\x05 \x01(\tR\breferrer\"3\n" +
 	"\tAttribute\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xaa\v\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xe5\v\n" +
 	"\x0eSessionSummary\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x1d\n" +
@@ -1249,7 +1262,9 @@ const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
 	"\x10clicked_elements\x18! \x03(\tR\x0fclickedElements\x12%\n" +
 	"\x0efeedback_count\x18\" \x01(\x05R\rfeedbackCount\x12.\n" +
 	"\x13min_feedback_rating\x18# \x01(\x05R\x11minFeedbackRating\x122\n" +
-	"\x15survey_response_count\x18$ \x01(\x05R\x13surveyResponseCount\"\x89\x01\n" +
+	"\x15survey_response_count\x18$ \x01(\x05R\x13surveyResponseCount\x129\n" +
+	"\n" +
+	"ended_time\x18% \x01(\v2\x1a.google.protobuf.TimestampR\tendedTime\"\x89\x01\n" +
 	"\x0eQuestionAnswer\x12\x1f\n" +
 	"\vquestion_id\x18\x01 \x01(\x05R\n" +
 	"questionId\x12\x19\n" +
@@ -1352,18 +1367,19 @@ var file_sightline_sessions_v1_sessions_proto_depIdxs = []int32{
 	4,  // 7: sightline.sessions.v1.SessionSummary.pages:type_name -> sightline.sessions.v1.PageView
 	5,  // 8: sightline.sessions.v1.SessionSummary.user_attributes:type_name -> sightline.sessions.v1.Attribute
 	3,  // 9: sightline.sessions.v1.SessionSummary.client:type_name -> sightline.sessions.v1.Client
-	1,  // 10: sightline.sessions.v1.Answer.kind:type_name -> sightline.sessions.v1.AnswerKind
-	10, // 11: sightline.sessions.v1.Answer.client_time:type_name -> google.protobuf.Timestamp
-	10, // 12: sightline.sessions.v1.Answer.server_time:type_name -> google.protobuf.Timestamp
-	3,  // 13: sightline.sessions.v1.Answer.client:type_name -> sightline.sessions.v1.Client
-	7,  // 14: sightline.sessions.v1.Answer.answers:type_name -> sightline.sessions.v1.QuestionAnswer
-	2,  // 15: sightline.sessions.v1.Hit.kind:type_name -> sightline.sessions.v1.HitKind
-	11, // 16: sightline.sessions.v1.Hit.duration:type_name -> google.protobuf.Duration
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	10, // 10: sightline.sessions.v1.SessionSummary.ended_time:type_name -> google.protobuf.Timestamp
+	1,  // 11: sightline.sessions.v1.Answer.kind:type_name -> sightline.sessions.v1.AnswerKind
+	10, // 12: sightline.sessions.v1.Answer.client_time:type_name -> google.protobuf.Timestamp
+	10, // 13: sightline.sessions.v1.Answer.server_time:type_name -> google.protobuf.Timestamp
+	3,  // 14: sightline.sessions.v1.Answer.client:type_name -> sightline.sessions.v1.Client
+	7,  // 15: sightline.sessions.v1.Answer.answers:type_name -> sightline.sessions.v1.QuestionAnswer
+	2,  // 16: sightline.sessions.v1.Hit.kind:type_name -> sightline.sessions.v1.HitKind
+	11, // 17: sightline.sessions.v1.Hit.duration:type_name -> google.protobuf.Duration
+	18, // [18:18] is the sub-list for method output_type
+	18, // [18:18] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_sightline_sessions_v1_sessions_proto_init() }
