@@ -8,8 +8,14 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	netmail "net/mail"
+	"net/url"
+	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -18,18 +24,202 @@ import (
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/platform/config"
 	"github.com/sightlinehq/sightline/siteaccess"
+	"github.com/sightlinehq/sightline/svc-notify/mail"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 )
 
 // Config is svc-notify's configuration (flags prefixed "notify.").
-type Config struct{}
+type Config struct {
+	// DatabaseURL is a PostgreSQL URL (a secret: it carries the
+	// password); empty means SQLite at <data dir>/notify.db.
+	DatabaseURL config.Secret `yaml:"database_url"`
+	// DashboardURL is where links in e-mails and webhook payloads point.
+	DashboardURL string     `yaml:"dashboard_url"`
+	SMTP         SMTPConfig `yaml:"smtp"`
+	// OutboxDir receives e-mails as .eml files when no SMTP host is set;
+	// empty means <data dir>/outbox.
+	OutboxDir string `yaml:"outbox_dir"`
+	// OutboxMaxFiles caps the outbox; the oldest files go first.
+	OutboxMaxFiles int `yaml:"outbox_max_files"`
+	// SecretFile holds the key signing unsubscribe tokens; empty means
+	// <data dir>/notify.key, made on first start.
+	SecretFile string `yaml:"secret_file"`
+	// Workers caps the jobs run at once by this process.
+	Workers int           `yaml:"workers"`
+	Webhook WebhookConfig `yaml:"webhook"`
+	Alerts  AlertsConfig  `yaml:"alerts"`
+	Digest  DigestConfig  `yaml:"digest"`
+	// SessionEndInterval and RetentionInterval schedule recordings'
+	// sweeps (END_IDLE_SESSIONS and RETENTION).
+	SessionEndInterval time.Duration `yaml:"session_end_interval"`
+	RetentionInterval  time.Duration `yaml:"retention_interval"`
+	// Retention is how long deliveries, alerts and ledger rows are kept.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// SMTPConfig configures sending through an SMTP server.
+type SMTPConfig struct {
+	// Host empty means no SMTP: e-mails go to the outbox.
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	Username string `yaml:"username"`
+	// PasswordFile holds the password (never in flags or YAML).
+	PasswordFile string `yaml:"password_file"`
+	From         string `yaml:"from"`
+	FromName     string `yaml:"from_name"`
+	// TLS is "starttls" (required), "opportunistic", "implicit" (SMTPS)
+	// or "none".
+	TLS     string        `yaml:"tls"`
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// WebhookConfig configures webhook deliveries.
+type WebhookConfig struct {
+	// AllowPrivate lets webhooks target private, loopback and link-local
+	// addresses (tests, closed networks).
+	AllowPrivate bool          `yaml:"allow_private"`
+	Timeout      time.Duration `yaml:"timeout"`
+	MaxPerSite   int           `yaml:"max_per_site"`
+	// DisableAfter: a webhook failing with no success for this long is
+	// disabled (at least the 24 h retry span, so one event's retries run
+	// out first).
+	DisableAfter time.Duration `yaml:"disable_after"`
+}
+
+// AlertsConfig configures the alert checks.
+type AlertsConfig struct {
+	Interval            time.Duration `yaml:"interval"`
+	MaxRulesPerUserSite int           `yaml:"max_rules_per_user_site"`
+}
+
+// DigestConfig configures digests.
+type DigestConfig struct {
+	// Hour is the site's local hour (0..23) digests go out.
+	Hour int `yaml:"hour"`
+}
+
+// SMTP TLS modes.
+const (
+	TLSStartTLS      = "starttls"
+	TLSOpportunistic = "opportunistic"
+	TLSImplicit      = "implicit"
+	TLSNone          = "none"
+)
+
+// minRetrySpan is how long a webhook delivery is retried (webhook.Backoff
+// over webhook.MaxAttempts); disable-after may not be shorter.
+const minRetrySpan = 24 * time.Hour
 
 // RegisterFlags registers the flags and their defaults.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {}
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	config.SecretVar(fs, &c.DatabaseURL, "notify.database-url", "PostgreSQL URL of notify's database and job queue; empty: SQLite at <data dir>/notify.db (a secret: prefer -notify.database-url-file).")
+	fs.StringVar(&c.DashboardURL, "notify.dashboard-url", "http://localhost:8080", "Base URL of the dashboard, for links in e-mails and webhook payloads.")
+	fs.StringVar(&c.SMTP.Host, "notify.smtp.host", "", "SMTP server; empty: e-mails are written to the outbox directory.")
+	fs.IntVar(&c.SMTP.Port, "notify.smtp.port", 587, "SMTP server port.")
+	fs.StringVar(&c.SMTP.Username, "notify.smtp.username", "", "SMTP user name (empty: no authentication).")
+	fs.StringVar(&c.SMTP.PasswordFile, "notify.smtp.password-file", "", "File holding the SMTP password.")
+	fs.StringVar(&c.SMTP.From, "notify.smtp.from", "sightline@localhost", "Sender address of every e-mail.")
+	fs.StringVar(&c.SMTP.FromName, "notify.smtp.from-name", "Sightline", "Sender name of every e-mail.")
+	fs.StringVar(&c.SMTP.TLS, "notify.smtp.tls", TLSStartTLS, "SMTP TLS: starttls (required), opportunistic, implicit (SMTPS) or none.")
+	fs.DurationVar(&c.SMTP.Timeout, "notify.smtp.timeout", 30*time.Second, "Timeout of one SMTP conversation.")
+	fs.StringVar(&c.OutboxDir, "notify.outbox-dir", "", "Directory of the e-mail outbox when no SMTP host is set (default <data dir>/outbox).")
+	fs.IntVar(&c.OutboxMaxFiles, "notify.outbox.max-files", 10000, "Most e-mails kept in the outbox; the oldest are removed.")
+	fs.StringVar(&c.SecretFile, "notify.secret-file", "", "File holding the key that signs unsubscribe links (default <data dir>/notify.key, made on first start).")
+	fs.IntVar(&c.Workers, "notify.workers", 20, "Most jobs (e-mails, webhook deliveries, digests) run at once by this process.")
+	fs.BoolVar(&c.Webhook.AllowPrivate, "notify.webhook.allow-private", false, "Let webhooks target private, loopback and link-local addresses.")
+	fs.DurationVar(&c.Webhook.Timeout, "notify.webhook.timeout", 10*time.Second, "Timeout of one webhook delivery attempt.")
+	fs.IntVar(&c.Webhook.MaxPerSite, "notify.webhook.max-per-site", 20, "Most webhooks a site may have.")
+	fs.DurationVar(&c.Webhook.DisableAfter, "notify.webhook.disable-after", 72*time.Hour, "Disable a webhook failing with no success for this long (at least 24h).")
+	fs.DurationVar(&c.Alerts.Interval, "notify.alerts.interval", 5*time.Minute, "How often alert rules (no data, spikes) are checked.")
+	fs.IntVar(&c.Alerts.MaxRulesPerUserSite, "notify.alerts.max-rules-per-user-site", 20, "Most alert rules a user may have on one site.")
+	fs.IntVar(&c.Digest.Hour, "notify.digest.hour", 7, "Hour of the day (site time zone, 0..23) digests are sent.")
+	fs.DurationVar(&c.SessionEndInterval, "notify.session-end.interval", time.Minute, "How often recordings ends idle sessions.")
+	fs.DurationVar(&c.RetentionInterval, "notify.retention.interval", 10*time.Minute, "How often recordings applies retention.")
+	fs.DurationVar(&c.Retention, "notify.retention", 30*24*time.Hour, "How long webhook deliveries, fired alerts and send ledgers are kept.")
+}
 
 // Validate checks the configuration.
-func (c *Config) Validate() error { return nil }
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(flagName, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("notify.%s: %s", flagName, fmt.Sprintf(format, args...)))
+	}
+	if c.DatabaseURL.IsSet() {
+		u := c.DatabaseURL.Value()
+		if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") && !strings.Contains(u, "=") {
+			bad("database-url", "not a PostgreSQL URL (postgres://…) or key=value string")
+		}
+	}
+	if u, err := url.Parse(c.DashboardURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("dashboard-url", "%q is not an http(s) URL", c.DashboardURL)
+	}
+	if c.SMTP.Host != "" {
+		if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
+			bad("smtp.port", "%d is not in 1..65535", c.SMTP.Port)
+		}
+		if c.SMTP.Username != "" && c.SMTP.PasswordFile == "" {
+			bad("smtp.password-file", "required with notify.smtp.username")
+		}
+	}
+	if a, err := mailAddress(c.SMTP.From); err != nil || a == "" {
+		bad("smtp.from", "%q is not an e-mail address", c.SMTP.From)
+	}
+	if len(c.SMTP.FromName) > 100 || strings.ContainsAny(c.SMTP.FromName, "\r\n") {
+		bad("smtp.from-name", "must be one line of at most 100 bytes")
+	}
+	switch c.SMTP.TLS {
+	case TLSStartTLS, TLSOpportunistic, TLSImplicit, TLSNone:
+	default:
+		bad("smtp.tls", "%q is not starttls, opportunistic, implicit or none", c.SMTP.TLS)
+	}
+	if c.SMTP.Timeout < time.Second || c.SMTP.Timeout > 10*time.Minute {
+		bad("smtp.timeout", "%v is not between 1s and 10m", c.SMTP.Timeout)
+	}
+	if c.OutboxMaxFiles < 1 || c.OutboxMaxFiles > 10_000_000 {
+		bad("outbox.max-files", "%d is not in 1..10000000", c.OutboxMaxFiles)
+	}
+	if c.Workers < 1 || c.Workers > 10_000 {
+		bad("workers", "%d is not in 1..10000", c.Workers)
+	}
+	if c.Webhook.Timeout < time.Second || c.Webhook.Timeout > 5*time.Minute {
+		bad("webhook.timeout", "%v is not between 1s and 5m", c.Webhook.Timeout)
+	}
+	if c.Webhook.MaxPerSite < 1 || c.Webhook.MaxPerSite > 1000 {
+		bad("webhook.max-per-site", "%d is not in 1..1000", c.Webhook.MaxPerSite)
+	}
+	if c.Webhook.DisableAfter < minRetrySpan {
+		bad("webhook.disable-after", "%v is shorter than the %v a delivery is retried", c.Webhook.DisableAfter, minRetrySpan)
+	}
+	if c.Alerts.Interval < time.Minute || c.Alerts.Interval > time.Hour {
+		bad("alerts.interval", "%v is not between 1m and 1h", c.Alerts.Interval)
+	}
+	if c.Alerts.MaxRulesPerUserSite < 1 || c.Alerts.MaxRulesPerUserSite > 1000 {
+		bad("alerts.max-rules-per-user-site", "%d is not in 1..1000", c.Alerts.MaxRulesPerUserSite)
+	}
+	if c.Digest.Hour < 0 || c.Digest.Hour > 23 {
+		bad("digest.hour", "%d is not in 0..23", c.Digest.Hour)
+	}
+	if c.SessionEndInterval < time.Second || c.SessionEndInterval > time.Hour {
+		bad("session-end.interval", "%v is not between 1s and 1h", c.SessionEndInterval)
+	}
+	if c.RetentionInterval < time.Minute || c.RetentionInterval > 24*time.Hour {
+		bad("retention.interval", "%v is not between 1m and 24h", c.RetentionInterval)
+	}
+	if c.Retention < 24*time.Hour || c.Retention > 3650*24*time.Hour {
+		bad("retention", "%v is not between 24h and 3650 days", c.Retention)
+	}
+	return errors.Join(errs...)
+}
+
+func mailAddress(s string) (string, error) {
+	a, err := netmail.ParseAddress(s)
+	if err != nil {
+		return "", err
+	}
+	return a.Address, nil
+}
 
 // Deps are what svc-notify needs from the process.
 type Deps struct {
@@ -56,6 +246,13 @@ type Service struct {
 	deps  Deps
 	log   *slog.Logger
 	store store.Store
+	// outbox is the local outbox (nil when SMTP is configured); mailer
+	// sends e-mail jobs (SMTP or the outbox).
+	outbox *mail.Outbox
+	mailer mail.Sender
+	// key signs unsubscribe tokens.
+	key []byte
+	now func() time.Time
 }
 
 // New returns the service.
