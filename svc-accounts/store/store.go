@@ -68,6 +68,45 @@ type User struct {
 	PasswordHash string // PHC string (argon2id)
 	Operator     bool
 	CreateTime   time.Time
+	// EmailVerifyTime is when the address was confirmed; zero until then.
+	EmailVerifyTime time.Time
+}
+
+// TokenKind says what an e-mailed user token is for.
+type TokenKind string
+
+// Token kinds.
+const (
+	TokenVerify TokenKind = "verify"
+	TokenReset  TokenKind = "reset"
+)
+
+// UserToken is a single-use token e-mailed to a user; only its hash is
+// stored.
+type UserToken struct {
+	ID         int64
+	UserID     int64
+	Kind       TokenKind
+	TokenHash  []byte
+	ExpireTime time.Time
+	UseTime    time.Time // zero until consumed
+	CreateTime time.Time
+}
+
+// Device is what RecordUserDevice learnt about a device key.
+type Device struct {
+	// New is true when the user had not used this device before.
+	New bool
+	// First is true when the user had no device recorded at all.
+	First bool
+}
+
+// Recipient is a verified member of a site's organisation.
+type Recipient struct {
+	UserID int64
+	Email  string
+	Name   string
+	Role   Role
 }
 
 // Organization owns sites, members and API keys.
@@ -301,7 +340,39 @@ type Store interface {
 
 	// SignUp creates u, an organisation named orgName with plan, and an
 	// owner membership, atomically. A taken e-mail is ErrConflict.
+	// u.EmailVerifyTime is stored as given (zero: unverified).
 	SignUp(ctx context.Context, u User, orgName string, plan Plan) (User, Organization, error)
+	// CountUsers returns how many users exist (0 on a new instance).
+	CountUsers(ctx context.Context) (int64, error)
+
+	// CreateUserToken stores a token of t.UserID (ErrNotFound when the user
+	// does not exist).
+	CreateUserToken(ctx context.Context, t UserToken) (UserToken, error)
+	// VerifyEmail atomically consumes the unused TokenVerify token whose
+	// hash is hash and that has not expired at now, and marks its user's
+	// address verified (keeping an earlier verify time). ErrNotFound when
+	// there is no such token: unknown, used, expired or of another kind; of
+	// two concurrent calls with one token exactly one succeeds.
+	VerifyEmail(ctx context.Context, hash []byte, now time.Time) (User, error)
+	// ResetPassword atomically consumes the unused, unexpired TokenReset
+	// token whose hash is hash, sets the user's password hash, marks the
+	// address verified (the user proved they read its mail) and revokes
+	// every session of the user. ErrNotFound as for VerifyEmail.
+	ResetPassword(ctx context.Context, hash []byte, passwordHash string, now time.Time) (User, error)
+	// LatestUserToken returns the newest token of user of kind, used or
+	// not (ErrNotFound when there is none): the service rate-limits
+	// e-mails by its create time across replicas.
+	LatestUserToken(ctx context.Context, user int64, kind TokenKind) (UserToken, error)
+
+	// RecordUserDevice records that user used the device whose key hashes
+	// to hash at now (first and last seen), and says whether it is new.
+	RecordUserDevice(ctx context.Context, user int64, hash []byte, now time.Time) (Device, error)
+
+	// ListSiteRecipients lists the members of site's organisation whose
+	// address is verified, by ascending user id: those in users, or with
+	// users empty those at least minRole (0: any role). ErrNotFound when
+	// the site does not exist.
+	ListSiteRecipients(ctx context.Context, site int64, users []int64, minRole Role) ([]Recipient, error)
 	// GetUser returns a user by id.
 	GetUser(ctx context.Context, id int64) (User, error)
 	// GetUserByEmail returns a user (with its password hash) by e-mail,
@@ -313,8 +384,8 @@ type Store interface {
 	// RevokeAuthSession revokes the session whose token hashes to hash;
 	// revoking an unknown or revoked session is not an error.
 	RevokeAuthSession(ctx context.Context, hash []byte, now time.Time) error
-	// DeleteExpired deletes sessions and invitations that expired before
-	// cutoff and returns how many rows went.
+	// DeleteExpired deletes sessions, invitations and user tokens that
+	// expired before cutoff and returns how many rows went.
 	DeleteExpired(ctx context.Context, cutoff time.Time) (int64, error)
 	// PrincipalForSession resolves a session token hash: ErrNotFound when
 	// unknown, revoked or expired at now. Memberships are sorted by

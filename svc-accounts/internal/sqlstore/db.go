@@ -98,4 +98,4 @@ func NativeTime(t time.Time) any {
 }
 
 // IDTables are the tables with generated ids, for backends' StartIDsAt.
-var IDTables = []string{"users", "organizations", "invitations", "auth_sessions", "sites", "api_keys", "audit_events", "surveys", "funnels"}
+var IDTables = []string{"users", "organizations", "invitations", "auth_sessions", "sites", "api_keys", "audit_events", "surveys", "funnels", "user_tokens"}

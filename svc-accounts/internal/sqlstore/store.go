@@ -89,10 +89,10 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // ---- users and sessions ----
 
-const userCols = `id, email, name, password_hash, operator, created_at`
+const userCols = `id, email, name, password_hash, operator, created_at, email_verified_at`
 
 func scanUser(r Row, u *store.User) error {
-	return r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Operator, ts{&u.CreateTime})
+	return r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Operator, ts{&u.CreateTime}, ts{&u.EmailVerifyTime})
 }
 
 const orgCols = `id, name, plan_name, sessions_per_day, max_retention_days, max_seats, max_sites, created_at`
@@ -123,9 +123,9 @@ func (s *Store) SignUp(ctx context.Context, u store.User, orgName string, plan s
 	defer end(&err)
 	now := time.Now()
 	err = s.db.InTx(ctx, func(q Querier) error {
-		err := scanUser(q.QueryRow(ctx, `INSERT INTO users (email, name, password_hash, operator, created_at)
-			VALUES ($1, $2, $3, $4, $5) RETURNING `+userCols,
-			u.Email, u.Name, u.PasswordHash, u.Operator, s.d.Time(now)), &user)
+		err := scanUser(q.QueryRow(ctx, `INSERT INTO users (email, name, password_hash, operator, created_at, email_verified_at)
+			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+userCols,
+			u.Email, u.Name, u.PasswordHash, u.Operator, s.d.Time(now), s.d.Time(u.EmailVerifyTime)), &user)
 		if err != nil {
 			if s.d.IsUnique(err) {
 				return fmt.Errorf("user %q: %w", u.Email, store.ErrConflict)
@@ -191,6 +191,7 @@ func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) (n int64, e
 	for _, q := range []string{
 		`DELETE FROM auth_sessions WHERE expires_at < $1`,
 		`DELETE FROM invitations WHERE expires_at < $1`,
+		`DELETE FROM user_tokens WHERE expires_at < $1`,
 	} {
 		m, err := s.db.Exec(ctx, q, s.d.Time(cutoff))
 		if err != nil {

@@ -32,6 +32,11 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"Users", testUsers},
 		{"Sessions", testSessions},
+		{"VerifyTokens", testVerifyTokens},
+		{"ResetTokens", testResetTokens},
+		{"TokenConsumeConcurrent", testTokenConsumeConcurrent},
+		{"Devices", testDevices},
+		{"SiteRecipients", testSiteRecipients},
 		{"APIKeys", testAPIKeys},
 		{"Organizations", testOrganizations},
 		{"Members", testMembers},
@@ -960,5 +965,218 @@ func testFunnelLimitConcurrent(t *testing.T, s store.Store) {
 	}
 	if l := must(s.ListFunnels(ctx, st.ID)).get(t); len(l) != limit {
 		t.Fatalf("listed %d funnels, want %d", len(l), limit)
+	}
+}
+
+func testVerifyTokens(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	if n := must(s.CountUsers(ctx)).get(t); n != 0 {
+		t.Fatalf("CountUsers on an empty store = %d", n)
+	}
+	u, _ := signUp(t, s, "v@example.com")
+	if !u.EmailVerifyTime.IsZero() {
+		t.Fatalf("user signed up without a verify time is verified: %v", u.EmailVerifyTime)
+	}
+	verified := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	u2, _, err := s.SignUp(ctx, store.User{Email: "w@example.com", PasswordHash: "h", EmailVerifyTime: verified}, "w", plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := must(s.GetUser(ctx, u2.ID)).get(t); got.EmailVerifyTime.Truncate(time.Millisecond) != verified {
+		t.Fatalf("verify time %v, want %v", got.EmailVerifyTime, verified)
+	}
+	if n := must(s.CountUsers(ctx)).get(t); n != 2 {
+		t.Fatalf("CountUsers = %d, want 2", n)
+	}
+	now := time.Now()
+	_, err = s.LatestUserToken(ctx, u.ID, store.TokenVerify)
+	wantErr(t, err, store.ErrNotFound, "")
+	tok := must(s.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Kind: store.TokenVerify, TokenHash: hash("v1"), ExpireTime: now.Add(time.Hour)})).get(t)
+	highID(t, "user token", tok.ID)
+	if tok.UserID != u.ID || tok.Kind != store.TokenVerify || !tok.UseTime.IsZero() || tok.CreateTime.IsZero() {
+		t.Fatalf("token = %+v", tok)
+	}
+	must(s.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Kind: store.TokenVerify, TokenHash: hash("v2"), ExpireTime: now.Add(-time.Second)})).get(t)
+	if got := must(s.LatestUserToken(ctx, u.ID, store.TokenVerify)).get(t); !slices.Equal(got.TokenHash, hash("v2")) {
+		t.Fatalf("latest token = %+v, want v2", got)
+	}
+	_, err = s.CreateUserToken(ctx, store.UserToken{UserID: u.ID + 1_000_000, Kind: store.TokenVerify, TokenHash: hash("x"), ExpireTime: now.Add(time.Hour)})
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Kind: store.TokenVerify, TokenHash: hash("v1"), ExpireTime: now.Add(time.Hour)})
+	if err == nil {
+		t.Fatal("a duplicate token hash was stored")
+	}
+	// Expired, unknown and wrong-kind tokens verify nothing.
+	_, err = s.VerifyEmail(ctx, hash("v2"), now)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.VerifyEmail(ctx, hash("nope"), now)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.ResetPassword(ctx, hash("v1"), "new", now)
+	wantErr(t, err, store.ErrNotFound, "")
+	if got := must(s.GetUser(ctx, u.ID)).get(t); !got.EmailVerifyTime.IsZero() || got.PasswordHash != "$argon2id$x" {
+		t.Fatalf("a failed consume changed the user: %+v", got)
+	}
+	v := must(s.VerifyEmail(ctx, hash("v1"), now)).get(t)
+	if v.ID != u.ID || v.EmailVerifyTime.IsZero() || v.EmailVerifyTime.Location() != time.UTC {
+		t.Fatalf("verified user = %+v", v)
+	}
+	if got := must(s.LatestUserToken(ctx, u.ID, store.TokenVerify)).get(t); got.UseTime.IsZero() != true {
+		t.Fatalf("v2 was never used, got %+v", got)
+	}
+	// Single use.
+	_, err = s.VerifyEmail(ctx, hash("v1"), now)
+	wantErr(t, err, store.ErrNotFound, "")
+	// A second verification keeps the first time.
+	must(s.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Kind: store.TokenVerify, TokenHash: hash("v3"), ExpireTime: now.Add(time.Hour)})).get(t)
+	again := must(s.VerifyEmail(ctx, hash("v3"), now.Add(time.Minute))).get(t)
+	if !again.EmailVerifyTime.Equal(v.EmailVerifyTime) {
+		t.Fatalf("verify time moved from %v to %v", v.EmailVerifyTime, again.EmailVerifyTime)
+	}
+	// Expired tokens are swept with sessions.
+	n := must(s.DeleteExpired(ctx, now)).get(t)
+	if n != 1 {
+		t.Fatalf("DeleteExpired removed %d rows, want the one expired token", n)
+	}
+}
+
+func testResetTokens(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	u, _ := signUp(t, s, "r@example.com")
+	other, _ := signUp(t, s, "o@example.com")
+	now := time.Now()
+	for _, tok := range []string{"s1", "s2"} {
+		must(s.CreateAuthSession(ctx, store.AuthSession{UserID: u.ID, TokenHash: hash(tok), ExpireTime: now.Add(time.Hour)})).get(t)
+	}
+	must(s.CreateAuthSession(ctx, store.AuthSession{UserID: other.ID, TokenHash: hash("o1"), ExpireTime: now.Add(time.Hour)})).get(t)
+	must(s.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Kind: store.TokenReset, TokenHash: hash("r1"), ExpireTime: now.Add(time.Hour)})).get(t)
+	_, err := s.VerifyEmail(ctx, hash("r1"), now)
+	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.ResetPassword(ctx, hash("r1"), "$argon2id$new", now.Add(2*time.Hour))
+	wantErr(t, err, store.ErrNotFound, "")
+	got := must(s.ResetPassword(ctx, hash("r1"), "$argon2id$new", now)).get(t)
+	if got.ID != u.ID || got.PasswordHash != "$argon2id$new" || got.EmailVerifyTime.IsZero() {
+		t.Fatalf("reset user = %+v", got)
+	}
+	for _, tok := range []string{"s1", "s2"} {
+		_, err := s.PrincipalForSession(ctx, hash(tok), now)
+		wantErr(t, err, store.ErrNotFound, "")
+	}
+	must(s.PrincipalForSession(ctx, hash("o1"), now)).get(t)
+	_, err = s.ResetPassword(ctx, hash("r1"), "$argon2id$again", now)
+	wantErr(t, err, store.ErrNotFound, "")
+	if got := must(s.GetUser(ctx, u.ID)).get(t); got.PasswordHash != "$argon2id$new" {
+		t.Fatalf("a used token changed the password to %q", got.PasswordHash)
+	}
+}
+
+func testTokenConsumeConcurrent(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	u, _ := signUp(t, s, "c@example.com")
+	now := time.Now()
+	for round := range 5 {
+		tok := hash(fmt.Sprintf("race-%d", round))
+		must(s.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Kind: store.TokenReset, TokenHash: tok, ExpireTime: now.Add(time.Hour)})).get(t)
+		var wins, losses atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				_, err := s.ResetPassword(ctx, tok, fmt.Sprintf("$argon2id$%d", i), now)
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, store.ErrNotFound):
+					losses.Add(1)
+				default:
+					t.Errorf("concurrent consume: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if wins.Load() != 1 || losses.Load() != 3 {
+			t.Fatalf("round %d: %d consumes won, %d lost; want exactly one winner", round, wins.Load(), losses.Load())
+		}
+	}
+}
+
+func testDevices(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	u, _ := signUp(t, s, "d@example.com")
+	now := time.Now()
+	if d := must(s.RecordUserDevice(ctx, u.ID, hash("firefox/linux"), now)).get(t); !d.New || !d.First {
+		t.Fatalf("first device = %+v, want new and first", d)
+	}
+	if d := must(s.RecordUserDevice(ctx, u.ID, hash("firefox/linux"), now.Add(time.Minute))).get(t); d.New || d.First {
+		t.Fatalf("known device = %+v, want neither new nor first", d)
+	}
+	if d := must(s.RecordUserDevice(ctx, u.ID, hash("chrome/android"), now)).get(t); !d.New || d.First {
+		t.Fatalf("second device = %+v, want new, not first", d)
+	}
+	// Devices are per user.
+	u2, _ := signUp(t, s, "d2@example.com")
+	if d := must(s.RecordUserDevice(ctx, u2.ID, hash("firefox/linux"), now)).get(t); !d.New || !d.First {
+		t.Fatalf("another user's first device = %+v", d)
+	}
+	_, err := s.RecordUserDevice(ctx, u.ID+1_000_000, hash("x"), now)
+	wantErr(t, err, store.ErrNotFound, "")
+}
+
+func testSiteRecipients(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	big := plan
+	big.MaxSeats = 10
+	owner, o := must2(t)(s.SignUp(ctx, store.User{Email: "owner@example.com", Name: "N owner@example.com", PasswordHash: "h"}, "Org", big))
+	now := time.Now()
+	verify := func(u store.User) {
+		tok := hash("verify-" + u.Email)
+		must(s.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Kind: store.TokenVerify, TokenHash: tok, ExpireTime: now.Add(time.Hour)})).get(t)
+		must(s.VerifyEmail(ctx, tok, now)).get(t)
+	}
+	verify(owner)
+	admin := addMember(t, s, o.ID, owner.ID, "admin@example.com", store.RoleAdmin)
+	verify(admin)
+	viewer := addMember(t, s, o.ID, owner.ID, "viewer@example.com", store.RoleViewer)
+	verify(viewer)
+	unverified := addMember(t, s, o.ID, owner.ID, "unverified@example.com", store.RoleAdmin)
+	stranger, _ := signUp(t, s, "stranger@example.com")
+	verify(stranger)
+	site := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "Shop", SiteKey: "k_rcpt", Settings: settings()}, 3)).get(t)
+	ids := func(rs []store.Recipient) []int64 {
+		var out []int64
+		for _, r := range rs {
+			out = append(out, r.UserID)
+		}
+		return out
+	}
+	all := must(s.ListSiteRecipients(ctx, site.ID, nil, 0)).get(t)
+	if want := []int64{owner.ID, admin.ID, viewer.ID}; !slices.Equal(ids(all), want) {
+		t.Fatalf("recipients = %v, want %v (verified members only)", ids(all), want)
+	}
+	if all[1].Email != "admin@example.com" || all[1].Role != store.RoleAdmin || all[1].Name != "N admin@example.com" {
+		t.Fatalf("recipient = %+v", all[1])
+	}
+	admins := must(s.ListSiteRecipients(ctx, site.ID, nil, store.RoleAdmin)).get(t)
+	if want := []int64{owner.ID, admin.ID}; !slices.Equal(ids(admins), want) {
+		t.Fatalf("admins = %v, want %v", ids(admins), want)
+	}
+	named := must(s.ListSiteRecipients(ctx, site.ID, []int64{viewer.ID, unverified.ID, stranger.ID, 42}, store.RoleOwner)).get(t)
+	if want := []int64{viewer.ID}; !slices.Equal(ids(named), want) {
+		t.Fatalf("named = %v, want %v (min_role ignored when users are named)", ids(named), want)
+	}
+	must(0, s.RemoveMember(ctx, o.ID, viewer.ID)).get(t)
+	named = must(s.ListSiteRecipients(ctx, site.ID, []int64{viewer.ID}, 0)).get(t)
+	if len(named) != 0 {
+		t.Fatalf("a former member is still a recipient: %+v", named)
+	}
+	_, err := s.ListSiteRecipients(ctx, site.ID+1_000_000, nil, 0)
+	wantErr(t, err, store.ErrNotFound, "")
+}
+
+func must2(t *testing.T) func(store.User, store.Organization, error) (store.User, store.Organization) {
+	return func(u store.User, o store.Organization, err error) (store.User, store.Organization) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u, o
 	}
 }
