@@ -3,6 +3,11 @@
 // webhook-signature: "v1,<base64 HMAC-SHA256 of id.timestamp.body>", one
 // signature per active secret, space-separated), refusing private,
 // loopback and link-local targets unless allowed.
+//
+// Files: sign.go (secrets, Sign, Verify), target.go (CheckURL and the
+// dial-time address guard), send.go (Sender), backoff.go (the retry
+// schedule), payload.go (the envelope and every event's data: the public
+// webhook reference, also in docs/webhooks.md).
 package webhook
 
 import "time"
@@ -10,8 +15,12 @@ import "time"
 // Request is one attempt to deliver.
 type Request struct {
 	URL       string
+	// MessageID is the webhook-id header: the same on every attempt of one
+	// event to one webhook, so receivers can de-duplicate.
 	MessageID string
-	Time      time.Time
+	// Time is the webhook-timestamp: when this attempt is made (receivers
+	// refuse timestamps more than 5 minutes off), now when zero.
+	Time time.Time
 	Body      []byte
 	// Secrets sign the body (whsec_…); after a rotation, both.
 	Secrets []string
