@@ -14,14 +14,14 @@ import "time"
 
 // Request is one attempt to deliver.
 type Request struct {
-	URL       string
+	URL string
 	// MessageID is the webhook-id header: the same on every attempt of one
 	// event to one webhook, so receivers can de-duplicate.
 	MessageID string
 	// Time is the webhook-timestamp: when this attempt is made (receivers
 	// refuse timestamps more than 5 minutes off), now when zero.
 	Time time.Time
-	Body      []byte
+	Body []byte
 	// Secrets sign the body (whsec_…); after a rotation, both.
 	Secrets []string
 }
