@@ -69,8 +69,8 @@ type SMTPConfig struct {
 	PasswordFile string `yaml:"password_file"`
 	From         string `yaml:"from"`
 	FromName     string `yaml:"from_name"`
-	// TLS is "starttls" (required), "opportunistic", "implicit" (SMTPS)
-	// or "none".
+	// TLS is "starttls" (required), "starttls-opportunistic", "tls"
+	// (implicit, SMTPS) or "none".
 	TLS     string        `yaml:"tls"`
 	Timeout time.Duration `yaml:"timeout"`
 }
@@ -103,8 +103,8 @@ type DigestConfig struct {
 // SMTP TLS modes.
 const (
 	TLSStartTLS      = "starttls"
-	TLSOpportunistic = "opportunistic"
-	TLSImplicit      = "implicit"
+	TLSOpportunistic = "starttls-opportunistic"
+	TLSImplicit      = "tls"
 	TLSNone          = "none"
 )
 
@@ -122,7 +122,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMTP.PasswordFile, "notify.smtp.password-file", "", "File holding the SMTP password.")
 	fs.StringVar(&c.SMTP.From, "notify.smtp.from", "sightline@localhost", "Sender address of every e-mail.")
 	fs.StringVar(&c.SMTP.FromName, "notify.smtp.from-name", "Sightline", "Sender name of every e-mail.")
-	fs.StringVar(&c.SMTP.TLS, "notify.smtp.tls", TLSStartTLS, "SMTP TLS: starttls (required), opportunistic, implicit (SMTPS) or none.")
+	fs.StringVar(&c.SMTP.TLS, "notify.smtp.tls", TLSStartTLS, "SMTP TLS: starttls (required), starttls-opportunistic, tls (implicit, port 465) or none.")
 	fs.DurationVar(&c.SMTP.Timeout, "notify.smtp.timeout", 30*time.Second, "Timeout of one SMTP conversation.")
 	fs.StringVar(&c.OutboxDir, "notify.outbox-dir", "", "Directory of the e-mail outbox when no SMTP host is set (default <data dir>/outbox).")
 	fs.IntVar(&c.OutboxMaxFiles, "notify.outbox.max-files", 10000, "Most e-mails kept in the outbox; the oldest are removed.")
@@ -172,7 +172,7 @@ func (c *Config) Validate() error {
 	switch c.SMTP.TLS {
 	case TLSStartTLS, TLSOpportunistic, TLSImplicit, TLSNone:
 	default:
-		bad("smtp.tls", "%q is not starttls, opportunistic, implicit or none", c.SMTP.TLS)
+		bad("smtp.tls", "%q is not starttls, starttls-opportunistic, tls or none", c.SMTP.TLS)
 	}
 	if c.SMTP.Timeout < time.Second || c.SMTP.Timeout > 10*time.Minute {
 		bad("smtp.timeout", "%v is not between 1s and 10m", c.SMTP.Timeout)
