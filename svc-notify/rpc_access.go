@@ -1,0 +1,197 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/svc-notify/store"
+)
+
+// Credentials are told apart by prefix, as accounts issues them.
+const (
+	sessionPrefix = "sls_"
+	apiKeyPrefix  = "slk_"
+)
+
+// need is what a site RPC asks of its caller.
+type need int
+
+const (
+	// needMember: any role in the site's organisation, viewers included.
+	needMember need = iota
+	// needAdmin: admin or owner (webhook writes).
+	needAdmin
+	// needUser: any role, and a user rather than an API key (the caller's
+	// own alert rules and digest).
+	needUser
+)
+
+// siteCaller is who called a site RPC.
+type siteCaller struct {
+	userID, apiKeyID int64
+	role             accountsv1.Role
+}
+
+// credential returns the caller's forwarded "authorization" metadata and
+// the bare token.
+func credential(ctx context.Context) (auth, token string, err error) {
+	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
+	if len(vals) == 0 || vals[0] == "" {
+		return "", "", status.Error(codes.Unauthenticated, "missing credential: send metadata authorization: Bearer <token>")
+	}
+	tok, ok := strings.CutPrefix(vals[0], "Bearer ")
+	if len(vals) != 1 || !ok || tok == "" {
+		return "", "", status.Error(codes.Unauthenticated, "malformed authorization metadata: want Bearer <token>")
+	}
+	return vals[0], tok, nil
+}
+
+// principal asks accounts who the caller is. Accounts' refusals keep their
+// code (Unauthenticated for a revoked credential, Unavailable when down).
+func (s *Service) principal(ctx context.Context, token string) (*accountsv1.Principal, error) {
+	req := &accountsv1.AuthenticateRequest{}
+	switch {
+	case strings.HasPrefix(token, sessionPrefix):
+		req.Credential = &accountsv1.AuthenticateRequest_SessionToken{SessionToken: token}
+	case strings.HasPrefix(token, apiKeyPrefix):
+		req.Credential = &accountsv1.AuthenticateRequest_ApiKey{ApiKey: token}
+	default:
+		return nil, status.Error(codes.Unauthenticated, "malformed credential: want a session token (sls_…) or an API key (slk_…)")
+	}
+	resp, err := s.deps.Accounts.Authenticate(ctx, req)
+	if err != nil {
+		return nil, accountsErr("authenticate the caller", err)
+	}
+	return resp.GetPrincipal(), nil
+}
+
+// accountsErr passes accounts' status on with notify's context; a
+// transport failure without a status is Unavailable.
+func accountsErr(op string, err error) error {
+	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+		return status.Error(st.Code(), "notify: "+op+": "+st.Message())
+	}
+	return status.Errorf(codes.Unavailable, "notify: %s: accounts is unreachable", op)
+}
+
+// authorizeSite checks the caller of a site RPC the way accounts would:
+// NotFound for a site of another organisation (or none), PermissionDenied
+// for a role too weak or an API key acting as a user.
+func (s *Service) authorizeSite(ctx context.Context, siteID int64, n need) (siteCaller, error) {
+	if err := checkID("site_id", siteID); err != nil {
+		return siteCaller{}, err
+	}
+	if n == needMember && s.deps.Authorizer != nil {
+		// Reads go through the cached decisions recordings and search use,
+		// which keep serving a signed-in member while accounts is down.
+		return siteCaller{}, s.deps.Authorizer.AuthorizeSite(ctx, siteID, false)
+	}
+	auth, tok, err := credential(ctx)
+	if err != nil {
+		return siteCaller{}, err
+	}
+	p, err := s.principal(ctx, tok)
+	if err != nil {
+		return siteCaller{}, err
+	}
+	out := metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", auth))
+	site, err := s.deps.Accounts.GetSite(out, &accountsv1.GetSiteRequest{SiteId: siteID})
+	if err != nil {
+		return siteCaller{}, accountsErr("look up the site", err)
+	}
+	c := siteCaller{userID: p.GetUserId(), apiKeyID: p.GetApiKeyId()}
+	for _, m := range p.GetMemberships() {
+		if m.GetOrganizationId() == site.GetSite().GetOrganizationId() {
+			c.role = m.GetRole()
+		}
+	}
+	if c.role == accountsv1.Role_ROLE_UNSPECIFIED {
+		return siteCaller{}, status.Errorf(codes.NotFound, "site %d not found", siteID)
+	}
+	switch n {
+	case needAdmin:
+		if c.role != accountsv1.Role_ROLE_OWNER && c.role != accountsv1.Role_ROLE_ADMIN {
+			return siteCaller{}, status.Errorf(codes.PermissionDenied, "changing a site's webhooks needs the admin or owner role; this caller is %s", roleName(c.role))
+		}
+	case needUser:
+		if c.apiKeyID != 0 || c.userID == 0 {
+			return siteCaller{}, status.Error(codes.PermissionDenied, "alert rules and digests belong to a user: log in as one (API keys have none)")
+		}
+	}
+	return c, nil
+}
+
+func roleName(r accountsv1.Role) string {
+	return strings.ToLower(strings.TrimPrefix(r.String(), "ROLE_"))
+}
+
+// authorizeOperator admits an instance operator's session only: not an
+// API key, even one an operator made.
+func (s *Service) authorizeOperator(ctx context.Context) error {
+	_, tok, err := credential(ctx)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(tok, apiKeyPrefix) {
+		return status.Error(codes.PermissionDenied, "the outbox is for instance operators; API keys cannot read it")
+	}
+	p, err := s.principal(ctx, tok)
+	if err != nil {
+		return err
+	}
+	if !p.GetOperator() || p.GetApiKeyId() != 0 {
+		return status.Error(codes.PermissionDenied, "the outbox is for instance operators")
+	}
+	return nil
+}
+
+// admit authorizes a site RPC and refuses fields this build does not know
+// (a newer client's field would otherwise be dropped without a word).
+func (s *Service) admit(ctx context.Context, siteID int64, n need, req proto.Message) (siteCaller, error) {
+	c, err := s.authorizeSite(ctx, siteID, n)
+	if err != nil {
+		return c, err
+	}
+	return c, checkNoUnknown("request", req.ProtoReflect())
+}
+
+// storeErr turns a store error into a status: ErrNotFound → NotFound with
+// what, ErrLimit → ResourceExhausted, ErrConflict → AlreadyExists; any
+// other error is logged with the trace id and answered Internal, never
+// with the store's text.
+func (s *Service) storeErr(ctx context.Context, op, what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return status.Error(codes.NotFound, what+" not found")
+	case errors.Is(err, store.ErrLimit):
+		return status.Error(codes.ResourceExhausted, "limit reached: "+what)
+	case errors.Is(err, store.ErrConflict):
+		return status.Error(codes.AlreadyExists, what+" already exists")
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return s.internal(ctx, op, err)
+}
+
+// internal logs err and answers Internal with the trace id, so an operator
+// can find the log line.
+func (s *Service) internal(ctx context.Context, op string, err error) error {
+	s.log.ErrorContext(ctx, "notify: "+op, "err", err)
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		return status.Errorf(codes.Internal, "internal error (trace %s)", sc.TraceID())
+	}
+	return status.Error(codes.Internal, "internal error")
+}
