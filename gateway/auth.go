@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -48,7 +49,22 @@ type callerKey struct{}
 // publicRoute reports the routes that answer without a credential.
 func publicRoute(r *http.Request) bool {
 	switch r.Method + " " + r.URL.Path {
-	case "POST /api/v1/auth/signup", "POST /api/v1/auth/login", "GET /api/v1/config":
+	case "POST /api/v1/auth/signup", "POST /api/v1/auth/login", "GET /api/v1/config",
+		// The link of an e-mail is the credential (notify's unsubscribe,
+		// accounts' verify and reset tokens), or there is none yet.
+		"POST /api/v1/unsubscribe", "POST /api/v1/auth/verify-email", "POST /api/v1/auth/resend-verification",
+		"POST /api/v1/auth/forgot-password", "POST /api/v1/auth/reset-password":
+		return true
+	}
+	return false
+}
+
+// mailingRoute reports the public routes whose only effect is an e-mail:
+// besides the per-IP request limit they are held to the mailing limit, so
+// nobody floods an inbox from one IP (accounts also limits per address).
+func mailingRoute(r *http.Request) bool {
+	switch r.Method + " " + r.URL.Path {
+	case "POST /api/v1/auth/resend-verification", "POST /api/v1/auth/forgot-password":
 		return true
 	}
 	return false
@@ -58,7 +74,9 @@ func publicRoute(r *http.Request) bool {
 // operator can log in and turn it off.
 func maintenanceExempt(r *http.Request) bool {
 	switch r.Method + " " + r.URL.Path {
-	case "POST /api/v1/auth/login", "POST /api/v1/auth/logout", "PUT /api/v1/maintenance":
+	case "POST /api/v1/auth/login", "POST /api/v1/auth/logout", "PUT /api/v1/maintenance",
+		// Notify's own database: turning an e-mail off needs no accounts.
+		"POST /api/v1/unsubscribe":
 		return true
 	}
 	return false
@@ -136,6 +154,13 @@ func (s *Service) apiHandler() http.Handler {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			writeError(ctx, w, http.StatusTooManyRequests, "too many requests")
 			return
+		}
+		if mailingRoute(r) {
+			if wait, ok := s.mailing.allow("ip:" + c.ip); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+				writeError(ctx, w, http.StatusTooManyRequests, "too many e-mails requested from this address; try again later")
+				return
+			}
 		}
 		if !safeMethod(r.Method) && !maintenanceExempt(r) {
 			if m := s.maintenance(ctx); m.GetEnabled() {
@@ -346,6 +371,10 @@ func (s *Service) errorHandler(ctx context.Context, _ *runtime.ServeMux, _ runti
 	recordRoute(ctx)
 	if bodyTooLarge(ctx) {
 		writeError(ctx, w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds %d bytes", s.cfg.MaxBodyBytes))
+		return
+	}
+	if errors.Is(err, errNotifyOff) {
+		writeStatus(ctx, w, http.StatusServiceUnavailable, codes.Unavailable, errNotifyOff.Error())
 		return
 	}
 	st := status.Convert(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/sightlinehq/sightline/gen/openapi"
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
+	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
@@ -120,7 +121,8 @@ func (c *Config) Validate() error {
 }
 
 // Deps are the gateway's connections. Ingest may be nil (its operator
-// route then answers 404).
+// route then answers 404); Notify may be nil (its routes then answer 503
+// "notifications are not configured").
 type Deps struct {
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
@@ -130,6 +132,7 @@ type Deps struct {
 	Recordings     *grpc.ClientConn
 	Search         *grpc.ClientConn
 	Ingest         *grpc.ClientConn
+	Notify         *grpc.ClientConn
 }
 
 // Service serves /api/v1 and the dashboard.
@@ -140,6 +143,7 @@ type Service struct {
 	accounts  accountsv1.AccountsServiceClient
 	limiter   *limiter
 	assets    *limiter // captured assets: one replay loads dozens at once
+	mailing   *limiter // public routes that send e-mail, per IP
 	auth      *authCache
 	reads     *readCache
 	maintFile *maintenanceFile
@@ -158,6 +162,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		accounts:  accountsv1.NewAccountsServiceClient(deps.Accounts),
 		limiter:   newLimiter(cfg.RatePerUser, cfg.RateBurst),
 		assets:    newLimiter(assetRateFactor*cfg.RatePerUser, assetRateFactor*cfg.RateBurst),
+		mailing:   newLimiter(mailingRate, mailingBurst),
 		auth:      newAuthCache(cfg.AuthCacheSize, cfg.AuthCacheFresh, cfg.AuthCacheStale),
 		reads:     newReadCache(cfg.AuthCacheSize, cfg.AuthCacheStale),
 		maintFile: &maintenanceFile{path: cfg.MaintenanceFile, now: time.Now},
@@ -184,12 +189,20 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		{deps.Search, searchv1.RegisterSearchServiceHandler},
 		{deps.Search, trafficv1.RegisterTrafficServiceHandler},
 		{deps.Ingest, ingestv1.RegisterIngestServiceHandler},
+		{deps.Notify, notifyv1.RegisterNotifyServiceHandler},
 	}
 	for _, r := range register {
 		if r.conn == nil {
 			continue
 		}
 		if err := r.fn(ctx, s.api, r.conn); err != nil {
+			return nil, fmt.Errorf("gateway: register handlers: %w", err)
+		}
+	}
+	if deps.Notify == nil {
+		// The routes exist either way, so the dashboard learns why its
+		// notification pages are empty rather than getting a 404.
+		if err := notifyv1.RegisterNotifyServiceHandlerClient(ctx, s.api, notifyv1.NewNotifyServiceClient(notifyOff{})); err != nil {
 			return nil, fmt.Errorf("gateway: register handlers: %w", err)
 		}
 	}

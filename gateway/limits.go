@@ -11,6 +11,13 @@ import (
 // reset, which at worst grants a burst again.
 const maxLimiters = 100_000
 
+// The mailing limit, per IP, of the public routes that only send e-mail
+// (resend verification, forgot password): a burst of 10, then 10 a minute.
+const (
+	mailingRate  = 10.0 / 60
+	mailingBurst = 10
+)
+
 // limiter is a token bucket per caller (user, API key, or IP before log-in).
 type limiter struct {
 	rate  rate.Limit
