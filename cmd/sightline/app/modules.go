@@ -45,6 +45,10 @@ const (
 type dependency struct {
 	module   string
 	optional bool // when neither local nor configured, the module runs without it
+	// late: called only once the process serves (never while the module
+	// initialises), so it imposes no start order and may close a cycle —
+	// notify calls accounts and recordings, which call notify back.
+	late bool
 }
 
 // dependencies lists, for every module, the services it calls.
@@ -53,16 +57,24 @@ func dependencies(module string) []dependency {
 	case Search:
 		return []dependency{{module: Accounts}}
 	case Recordings:
-		return []dependency{{module: Search}, {module: Accounts}}
+		// Without notify (neither here nor remote.notify) recordings ends
+		// sessions but publishes no events.
+		return []dependency{{module: Search}, {module: Accounts}, {module: Notify, optional: true, late: true}}
+	case Accounts:
+		// Without notify, accounts sends no e-mail (links are still made).
+		return []dependency{{module: Notify, optional: true, late: true}}
+	case Notify:
+		return []dependency{{module: Accounts}, {module: Search}, {module: Recordings}}
 	case Ingest:
 		return []dependency{{module: Accounts}, {module: Recordings}, {module: Search}}
 	case Gateway:
-		return []dependency{{module: Accounts}, {module: Recordings}, {module: Search}, {module: Ingest, optional: true}}
+		return []dependency{{module: Accounts}, {module: Recordings}, {module: Search}, {module: Ingest, optional: true}, {module: Notify, optional: true}}
 	}
 	return nil
 }
 
-// moduleNames lists every module in dependency order.
+// moduleNames lists every module in dependency order (of the dependencies
+// that are not late).
 func moduleNames() []string {
 	return []string{Accounts, Search, Recordings, Notify, Ingest, Gateway}
 }
@@ -171,12 +183,34 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		return runningModule{name: name, svc: svc, grpcSvc: recordingsv1.RecordingsService_ServiceDesc.ServiceName}, nil
 
 	case Notify:
-		svc, err := notify.New(ctx, a.cfg.Notify, notify.Deps{Logger: log})
+		acc, err := conn(Accounts)
+		if err != nil {
+			return runningModule{}, err
+		}
+		srch, err := conn(Search)
+		if err != nil {
+			return runningModule{}, err
+		}
+		rec, err := conn(Recordings)
+		if err != nil {
+			return runningModule{}, err
+		}
+		accClient := accountsv1.NewAccountsServiceClient(acc)
+		svc, err := notify.New(ctx, a.cfg.Notify, notify.Deps{
+			Logger: log, TracerProvider: tp, MeterProvider: mp, DataDir: a.cfg.DataDir,
+			Accounts:         accClient,
+			AccountsInternal: accountsv1.NewAccountsInternalServiceClient(acc),
+			Authorizer:       siteaccess.New(accClient),
+			Search:           searchv1.NewSearchInternalServiceClient(srch),
+			Recordings:       recordingsv1.NewRecordingsInternalServiceClient(rec),
+		})
 		if err != nil {
 			return runningModule{}, err
 		}
 		notifyv1.RegisterNotifyServiceServer(a.grpcServer, svc)
-		return runningModule{name: name, svc: svc, grpcSvc: notifyv1.NotifyService_ServiceDesc.ServiceName}, nil
+		notifyv1.RegisterNotifyInternalServiceServer(a.grpcServer, svc.Internal())
+		return runningModule{name: name, svc: svc, grpcSvc: notifyv1.NotifyService_ServiceDesc.ServiceName,
+			alsoGRPC: []string{notifyv1.NotifyInternalService_ServiceDesc.ServiceName}}, nil
 
 	case Ingest:
 		acc, err := conn(Accounts)
@@ -222,7 +256,7 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		for _, d := range []struct {
 			module string
 			dst    **grpc.ClientConn
-		}{{Accounts, &deps.Accounts}, {Recordings, &deps.Recordings}, {Search, &deps.Search}, {Ingest, &deps.Ingest}} {
+		}{{Accounts, &deps.Accounts}, {Recordings, &deps.Recordings}, {Search, &deps.Search}, {Ingest, &deps.Ingest}, {Notify, &deps.Notify}} {
 			c, err := conn(d.module)
 			if err != nil {
 				return runningModule{}, err
