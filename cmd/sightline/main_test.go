@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -218,6 +219,7 @@ var allServices = []string{
 	recordingsv1.RecordingsService_ServiceDesc.ServiceName,
 	searchv1.SearchService_ServiceDesc.ServiceName,
 	notifyv1.NotifyService_ServiceDesc.ServiceName,
+	notifyv1.NotifyInternalService_ServiceDesc.ServiceName,
 }
 
 func TestAllInOneProcess(t *testing.T) {
@@ -237,19 +239,25 @@ func TestManyProcesses(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_INSECURE=true",
 		"OTEL_BSP_SCHEDULE_DELAY=100",
 	}
-	accounts := startServe(t, env, "--target=accounts")
+	// Accounts and recordings call notify, which calls them: notify's
+	// address is fixed before any of them starts (gRPC dials lazily).
+	notifyAddr := freeAddr(t)
+	accounts := startServe(t, env, "--target=accounts", "--remote.notify", notifyAddr)
 	search := startServe(t, env, "--target=search", "--remote.accounts", accounts.addrs.GRPC)
-	recordings := startServe(t, env, "--target=recordings", "--remote.accounts", accounts.addrs.GRPC, "--remote.search", search.addrs.GRPC)
-	notify := startServe(t, env, "--target=notify")
+	recordings := startServe(t, env, "--target=recordings", "--remote.accounts", accounts.addrs.GRPC, "--remote.search", search.addrs.GRPC,
+		"--remote.notify", notifyAddr)
+	notify := startServe(t, env, "--target=notify", "--server.grpc-listen-address", notifyAddr, "--remote.accounts", accounts.addrs.GRPC,
+		"--remote.search", search.addrs.GRPC, "--remote.recordings", recordings.addrs.GRPC)
 	ingest := startServe(t, env, "--target=ingest", "--remote.accounts", accounts.addrs.GRPC, "--remote.recordings", recordings.addrs.GRPC,
 		"--remote.search", search.addrs.GRPC)
 	gateway := startServe(t, env, "--target=gateway", "--remote.accounts", accounts.addrs.GRPC,
-		"--remote.recordings", recordings.addrs.GRPC, "--remote.search", search.addrs.GRPC, "--remote.ingest", ingest.addrs.GRPC)
+		"--remote.recordings", recordings.addrs.GRPC, "--remote.search", search.addrs.GRPC, "--remote.ingest", ingest.addrs.GRPC,
+		"--remote.notify", notify.addrs.GRPC)
 
 	requireServing(t, accounts.addrs.GRPC, accountsv1.AccountsService_ServiceDesc.ServiceName)
 	requireServing(t, search.addrs.GRPC, searchv1.SearchService_ServiceDesc.ServiceName)
 	requireServing(t, recordings.addrs.GRPC, recordingsv1.RecordingsService_ServiceDesc.ServiceName)
-	requireServing(t, notify.addrs.GRPC, notifyv1.NotifyService_ServiceDesc.ServiceName)
+	requireServing(t, notify.addrs.GRPC, notifyv1.NotifyService_ServiceDesc.ServiceName, notifyv1.NotifyInternalService_ServiceDesc.ServiceName)
 	requireServing(t, ingest.addrs.GRPC, ingestv1.IngestService_ServiceDesc.ServiceName)
 	requireServing(t, gateway.addrs.GRPC)
 	requireGatewayAnswers(t, gateway)
@@ -279,6 +287,19 @@ func TestManyProcesses(t *testing.T) {
 	if len(bySvc["sightline-gateway"]) < 2 || len(bySvc["sightline-accounts"]) < 1 {
 		t.Fatalf("trace %s as exported over OTLP: %v; want the gateway's HTTP and client spans and accounts' server span", traceID, bySvc)
 	}
+}
+
+// freeAddr returns a loopback address no one listens on, for a process
+// whose address others must know before it starts.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
 }
 
 func hexID(b []byte) string {

@@ -101,7 +101,8 @@ func parseTargets(target string) ([]string, error) {
 	if len(want) == 0 {
 		return nil, fmt.Errorf("no module given")
 	}
-	// moduleNames is already a topological order of dependencies().
+	// moduleNames is already a topological order of the dependencies that
+	// are not late (TestModuleNamesIsAStartOrder).
 	var order []string
 	for _, m := range moduleNames() {
 		if want[m] {
