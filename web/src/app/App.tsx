@@ -29,6 +29,12 @@ const Realtime = lazy(() => import("../pages/Realtime"));
 const Funnels = lazy(() => import("../pages/Funnels"));
 // Only operators open it.
 const Operator = lazy(() => import("../pages/Operator").then((m) => ({ default: m.Operator })));
+// Notifications: settings, webhooks, the operator's outbox, and the public unsubscribe page.
+const Notifications = lazy(() => import("../pages/Notifications"));
+const Webhooks = lazy(() => import("../pages/Webhooks"));
+const Outbox = lazy(() => import("../pages/Outbox"));
+const Unsubscribe = lazy(() => import("../pages/Unsubscribe"));
+const SiteRedirect = lazy(() => import("../pages/SiteRedirect"));
 
 /** The component of each page the navigation table (sections.ts) routes. */
 const PAGES: Record<PageKey, ComponentType> = {
@@ -41,10 +47,13 @@ const PAGES: Record<PageKey, ComponentType> = {
   surveys: Surveys,
   feedbackWidget: FeedbackWidget,
   siteSetup: SiteSetup,
+  notifications: Notifications,
+  webhooks: Webhooks,
   sites: Sites,
   team: Team,
   apiKeys: ApiKeys,
   operator: Operator,
+  outbox: Outbox,
 };
 
 function RequireAuth({ children }: { children: React.ReactNode }) {
@@ -64,6 +73,15 @@ export function App() {
         <Route path="/login" element={<LogIn />} />
         <Route path="/signup" element={<SignUp />} />
         <Route path="/invite" element={<AcceptInvite />} />
+        {/* No log-in: the e-mailed link's token is the credential. */}
+        <Route
+          path="/unsubscribe"
+          element={
+            <Suspense fallback={<Spinner />}>
+              <Unsubscribe />
+            </Suspense>
+          }
+        />
         <Route
           element={
             <RequireAuth>
@@ -100,6 +118,15 @@ export function App() {
             element={
               <Suspense fallback={<Spinner />}>
                 <SurveyEdit />
+              </Suspense>
+            }
+          />
+          {/* Links from e-mails and webhooks: /sites/{site}/… without the organisation. */}
+          <Route
+            path="sites/:siteId/*"
+            element={
+              <Suspense fallback={<Spinner />}>
+                <SiteRedirect />
               </Suspense>
             }
           />

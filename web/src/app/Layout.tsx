@@ -53,7 +53,7 @@ export function Layout() {
   // to its site, so it goes to the new site's recordings.
   const switchSite = (id: string) => {
     if (!id || !orgId) return;
-    const page = /^\/o\/[^/]+\/sites\/[^/]+\/([^/]+)$/.exec(location.pathname)?.[1] ?? "recordings";
+    const page = /^\/o\/[^/]+\/sites\/[^/]+\/((?:settings\/)?[^/]+)$/.exec(location.pathname)?.[1] ?? "recordings";
     navigate(`/o/${orgId}/sites/${id}/${page}`);
   };
 

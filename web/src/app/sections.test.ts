@@ -11,7 +11,7 @@ describe("visibleSections", () => {
       ["Recordings", ["Recordings"]],
       ["Heatmaps", ["Heatmaps"]],
       ["Feedback & surveys", ["Responses", "Surveys"]],
-      ["Settings", ["Site & install", "Feedback widget"]],
+      ["Settings", ["Site & install", "Feedback widget", "Notifications", "Webhooks"]],
       ["Organisation", ["Sites", "Team", "API keys"]],
     ]);
     expect(v[0]!.links.map((l) => l.href)).toEqual(["/o/o1/sites/s1/overview", "/o/o1/sites/s1/realtime", "/o/o1/sites/s1/funnels"]);
@@ -22,18 +22,29 @@ describe("visibleSections", () => {
       ["/o/o1/sites/s1/feedback", false],
       ["/o/o1/sites/s1/surveys", true],
     ]);
-    expect(v[3]!.links[1]!.href).toBe("/o/o1/sites/s1/feedback-widget");
+    expect(v[3]!.links.slice(1).map((l) => l.href)).toEqual([
+      "/o/o1/sites/s1/feedback-widget",
+      "/o/o1/sites/s1/settings/notifications",
+      "/o/o1/sites/s1/settings/webhooks",
+    ]);
     expect(v[4]!.links[0]!.href).toBe("/o/o1/sites");
   });
 
   it("adds the Operator section only for operators", () => {
     const v = visibleSections({ operator: true, orgId: "o1", siteId: "s1" });
-    expect(v.at(-1)).toEqual({ id: "operator", label: "Operator", links: [{ label: "Ingest & limits", href: "/operator", prefix: false }] });
+    expect(v.at(-1)).toEqual({
+      id: "operator",
+      label: "Operator",
+      links: [
+        { label: "Ingest & limits", href: "/operator", prefix: false },
+        { label: "E-mail outbox", href: "/admin/outbox", prefix: false },
+      ],
+    });
   });
 
   it("drops site pages without a site and organisation pages without an organisation", () => {
     expect(labels(visibleSections({ operator: false, orgId: "o1" }))).toEqual([["Organisation", ["Sites", "Team", "API keys"]]]);
-    expect(labels(visibleSections({ operator: true }))).toEqual([["Operator", ["Ingest & limits"]]]);
+    expect(labels(visibleSections({ operator: true }))).toEqual([["Operator", ["Ingest & limits", "E-mail outbox"]]]);
   });
 
   it("escapes ids in links", () => {

@@ -26,7 +26,23 @@ export interface NavSection {
   pages: NavPage[];
 }
 
-export type PageKey = "overview" | "realtime" | "funnels" | "recordings" | "heatmaps" | "feedback" | "surveys" | "feedbackWidget" | "siteSetup" | "sites" | "team" | "apiKeys" | "operator";
+export type PageKey =
+  | "overview"
+  | "realtime"
+  | "funnels"
+  | "recordings"
+  | "heatmaps"
+  | "feedback"
+  | "surveys"
+  | "feedbackWidget"
+  | "siteSetup"
+  | "notifications"
+  | "webhooks"
+  | "sites"
+  | "team"
+  | "apiKeys"
+  | "operator"
+  | "outbox";
 
 export const SECTIONS: NavSection[] = [
   {
@@ -66,8 +82,9 @@ export const SECTIONS: NavSection[] = [
       // Site settings and the install snippet are one page today.
       { page: "siteSetup", label: "Site & install", scope: "site", path: "o/:orgId/sites/:siteId/setup" },
       { page: "feedbackWidget", label: "Feedback widget", scope: "site", path: "o/:orgId/sites/:siteId/feedback-widget" },
-      { label: "Notifications", scope: "site", path: "o/:orgId/sites/:siteId/notifications", planned: "svc-notify schedules digests and alerts over gRPC, but the REST gateway has no route for them yet." },
-      { label: "Webhooks", scope: "site", path: "o/:orgId/sites/:siteId/webhooks", planned: "svc-notify keeps webhooks over gRPC, but the REST gateway has no route for them yet." },
+      // The paths notify's e-mails link to (/sites/{site}/settings/…, under /o/{org}/ here).
+      { page: "notifications", label: "Notifications", scope: "site", path: "o/:orgId/sites/:siteId/settings/notifications" },
+      { page: "webhooks", label: "Webhooks", scope: "site", path: "o/:orgId/sites/:siteId/settings/webhooks" },
     ],
   },
   {
@@ -86,7 +103,8 @@ export const SECTIONS: NavSection[] = [
     pages: [
       // Ingest's GetStats: spool, forwarder, dead letters and limit hits.
       { page: "operator", label: "Ingest & limits", scope: "instance", path: "operator" },
-      { label: "E-mail outbox", scope: "instance", path: "operator/outbox", planned: "svc-notify queues e-mail in accounts' database; no API lists the outbox yet." },
+      // E-mails written to <data-dir>/outbox while no SMTP server is configured.
+      { page: "outbox", label: "E-mail outbox", scope: "instance", path: "admin/outbox" },
     ],
   },
 ];

@@ -59,3 +59,19 @@ export function siteLinkTarget(orgId: string, siteId: string, rest: string, sear
   const tail = rest.replace(/^\/+/, "") || "recordings";
   return `/o/${encodeURIComponent(orgId)}/sites/${encodeURIComponent(siteId)}/${tail}${search}`;
 }
+
+/**
+ * localLink keeps the path of a link notify built against
+ * notify.dashboard-url, so it opens in this dashboard whatever its address;
+ * anything but an http(s) link (javascript:…) gives undefined.
+ */
+export function localLink(link: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(link, "http://dashboard.invalid");
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") return undefined;
+  return u.pathname + u.search + u.hash;
+}

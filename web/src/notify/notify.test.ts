@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { defaultDraft, describeRule, draftFromRule, ruleFromDraft, ruleKind, validateDraft, type RuleDraft } from "./rules";
 import { draftOf, eventLabel, failingBanner, inFlight, prettyJson, stateOf, statusText, toggleEvent, updateMask, validateWebhook } from "./webhooks";
-import { frequencyOf, kindLabel, siteLinkTarget, unsubscribedText, unsubscribeToken } from "./mail";
+import { frequencyOf, kindLabel, localLink, siteLinkTarget, unsubscribedText, unsubscribeToken } from "./mail";
 
 describe("alert rules", () => {
   it("round-trips each kind through the form", () => {
@@ -140,5 +140,12 @@ describe("mail", () => {
     expect(siteLinkTarget("1", "2", "settings/notifications", "")).toBe("/o/1/sites/2/settings/notifications");
     expect(siteLinkTarget("1", "2", "recordings", "?rage=1")).toBe("/o/1/sites/2/recordings?rage=1");
     expect(siteLinkTarget("1", "2", "", "")).toBe("/o/1/sites/2/recordings");
+  });
+
+  it("keeps only the path of alert links, and drops non-http ones", () => {
+    expect(localLink("http://localhost:8080/sites/5/recordings?rage=1#x")).toBe("/sites/5/recordings?rage=1#x");
+    expect(localLink("/sites/5/recordings")).toBe("/sites/5/recordings");
+    expect(localLink("javascript:alert(1)")).toBeUndefined();
+    expect(localLink("data:text/html,x")).toBeUndefined();
   });
 });

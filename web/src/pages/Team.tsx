@@ -59,7 +59,7 @@ export function Team() {
     onSettled: settled,
   });
   const revokeInvite = $api.useMutation("delete", "/api/v1/organizations/{organizationId}/invitations/{invitationId}", {
-    ...optimisticList(qc, invitesKey, "invitations", (i: Schemas["v1Invitation"], v: InvitationVars) => (i.id === v.params.path.invitationId ? null : i)),
+    ...optimisticList(qc, invitesKey, "invitations", (i: Schemas["sightlineAccountsV1Invitation"], v: InvitationVars) => (i.id === v.params.path.invitationId ? null : i)),
     onSettled: settled,
   });
   const error = sendInvite.error ?? changeRole.error ?? removeMember.error ?? revokeInvite.error;
