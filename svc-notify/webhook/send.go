@@ -184,10 +184,15 @@ func (s *Sender) describe(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, ErrForbiddenTarget):
 		return err
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(ctx.Err(), context.DeadlineExceeded), isTimeout(err):
 		return fmt.Errorf("webhook: no answer within %s: %w", s.Timeout, context.DeadlineExceeded)
 	}
 	return fmt.Errorf("webhook: %w", err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // readCapped reads at most limit bytes of body and keeps the first keep of
