@@ -30,6 +30,7 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	"github.com/sightlinehq/sightline/platform/config"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
@@ -56,6 +57,16 @@ type Config struct {
 	InvitationTTL time.Duration `yaml:"invitation_ttl"`
 	// SignupEnabled lets anyone create an account and organisation.
 	SignupEnabled bool `yaml:"signup_enabled"`
+	// SignupVerifyEmail makes sign-up e-mail a verification link (the
+	// first user of an instance excepted) and answer the same whether or
+	// not the address already has an account. Off, sign-up logs the user
+	// in at once and answers AlreadyExists for a taken address, which tells
+	// anyone that the address has an account.
+	SignupVerifyEmail bool `yaml:"signup_verify_email"`
+	// VerifyTokenTTL is how long an e-mailed verification link works.
+	VerifyTokenTTL time.Duration `yaml:"verify_token_ttl"`
+	// ResetTokenTTL is how long an e-mailed password-reset link works.
+	ResetTokenTTL time.Duration `yaml:"reset_token_ttl"`
 	// PasswordMinLength is the shortest accepted password (10 or more).
 	PasswordMinLength int `yaml:"password_min_length"`
 	// Login limits log-in (and sign-up) attempts.
@@ -116,6 +127,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SessionTTL, "accounts.session-ttl", 14*24*time.Hour, "How long a dashboard log-in lasts.")
 	fs.DurationVar(&c.InvitationTTL, "accounts.invitation-ttl", 7*24*time.Hour, "How long an invitation can be accepted.")
 	fs.BoolVar(&c.SignupEnabled, "accounts.signup-enabled", true, "Let anyone sign up (creates a user and an organisation).")
+	fs.BoolVar(&c.SignupVerifyEmail, "accounts.signup-verify-email", true, "E-mail a verification link at sign-up and answer sign-ups alike whether or not the address has an account (off: log in at once, and a taken address answers 409, revealing it).")
+	fs.DurationVar(&c.VerifyTokenTTL, "accounts.verify-token-ttl", 24*time.Hour, "How long an e-mailed verification link works.")
+	fs.DurationVar(&c.ResetTokenTTL, "accounts.reset-token-ttl", time.Hour, "How long an e-mailed password-reset link works.")
 	fs.IntVar(&c.PasswordMinLength, "accounts.password.min-length", 10, "Shortest accepted password (at least 10).")
 	fs.Float64Var(&c.Login.AccountPerMinute, "accounts.login.account-per-minute", 5, "Log-in attempts per minute per account, after the burst.")
 	fs.IntVar(&c.Login.AccountBurst, "accounts.login.account-burst", 10, "Log-in attempts per account allowed in a burst.")
@@ -155,6 +169,12 @@ func (c *Config) Validate() error {
 	}
 	if c.InvitationTTL < time.Minute || c.InvitationTTL > 90*24*time.Hour {
 		bad("invitation-ttl", "%v is not between 1m and 90 days", c.InvitationTTL)
+	}
+	if c.VerifyTokenTTL < time.Minute || c.VerifyTokenTTL > 30*24*time.Hour {
+		bad("verify-token-ttl", "%v is not between 1m and 30 days", c.VerifyTokenTTL)
+	}
+	if c.ResetTokenTTL < time.Minute || c.ResetTokenTTL > 24*time.Hour {
+		bad("reset-token-ttl", "%v is not between 1m and 24h", c.ResetTokenTTL)
 	}
 	if c.PasswordMinLength < 10 || c.PasswordMinLength > maxPasswordBytes {
 		bad("password.min-length", "%d is not in 10..%d", c.PasswordMinLength, maxPasswordBytes)
@@ -204,6 +224,10 @@ type Deps struct {
 	DataDir string
 	// Version is the build version reported by GetPublicConfig.
 	Version string
+	// Notify sends account e-mails (verification, reset, invitation, new
+	// log-in). Nil when notify is not configured: e-mails are then counted
+	// as not sent and logged, and no user request fails because of it.
+	Notify notifyv1.NotifyInternalServiceClient
 }
 
 func (d *Deps) defaults() {
@@ -229,6 +253,11 @@ type Service struct {
 
 	accountLimit *limiter
 	ipLimit      *limiter
+	// mailLimit caps verification and reset e-mails per address;
+	// existingLimit the "someone signed up with your address" e-mails (one
+	// an hour per address).
+	mailLimit     *limiter
+	existingLimit *limiter
 	hasher       *hasher
 	// dummyHash is verified when a log-in names an unknown e-mail, so the
 	// answer takes as long as for a wrong password.
@@ -240,6 +269,7 @@ type Service struct {
 type metrics struct {
 	loginFailures metric.Int64Counter
 	quotaGranted  metric.Int64Counter
+	emails        metric.Int64Counter
 }
 
 // openStore opens the configured backend.
@@ -308,19 +338,29 @@ func newWithStore(cfg Config, deps Deps, st store.Store) (*Service, error) {
 		store:        st,
 		accountLimit: newLimiter(cfg.Login.AccountPerMinute, cfg.Login.AccountBurst, 100_000),
 		ipLimit:      newLimiter(cfg.Login.IPPerMinute, cfg.Login.IPBurst, 100_000),
+		// Three e-mails at once, then one every ten minutes.
+		mailLimit:     newLimiter(0.1, 3, 100_000),
+		existingLimit: newLimiter(1.0/60, 1, 100_000),
 		hasher:       newHasher(runtime.GOMAXPROCS(0)),
 	}
 	var err error
 	if s.m.loginFailures, err = meter.Int64Counter("accounts.login.failures",
-		metric.WithDescription("Failed log-in attempts, by reason (bad_credentials, rate_limited).")); err != nil {
+		metric.WithDescription("Failed log-in attempts, by reason (bad_credentials, rate_limited, unverified).")); err != nil {
 		return nil, fmt.Errorf("accounts: metrics: %w", err)
 	}
 	if s.m.quotaGranted, err = meter.Int64Counter("accounts.quota.granted",
 		metric.WithDescription("Sessions of daily quotas granted to ingest leases.")); err != nil {
 		return nil, fmt.Errorf("accounts: metrics: %w", err)
 	}
+	if s.m.emails, err = meter.Int64Counter("accounts.emails",
+		metric.WithDescription("Account e-mails handed to notify, by kind and outcome (sent, not_sent: notify not configured, failed, rate_limited).")); err != nil {
+		return nil, fmt.Errorf("accounts: metrics: %w", err)
+	}
 	if s.dummyHash, err = hashPassword(randomToken("")); err != nil {
 		return nil, err
+	}
+	if deps.Notify == nil {
+		s.log.Warn("accounts: notify is not configured; account e-mails (verification, password reset, invitations, new log-ins) are not sent")
 	}
 	return s, nil
 }
@@ -346,6 +386,8 @@ func (s *Service) Run(ctx context.Context) error {
 		case now := <-t.C:
 			s.accountLimit.prune(now)
 			s.ipLimit.prune(now)
+			s.mailLimit.prune(now)
+			s.existingLimit.prune(now)
 			if now.Sub(lastSweep) >= time.Hour {
 				lastSweep = now
 				// Keep a day of expired rows so "expired" can still be told
@@ -402,7 +444,7 @@ func OpenAdmin(ctx context.Context, cfg Config, dataDir string) (*Admin, error) 
 
 // CreateUser creates a user (an operator if operator is set) with a new
 // organisation it owns, applying the same e-mail and password rules as
-// sign-up.
+// sign-up. The address counts as verified: the operator vouches for it.
 func (a *Admin) CreateUser(ctx context.Context, email, password, organizationName string, operator bool) (userID, orgID int64, err error) {
 	email, err = normalizeEmail(email)
 	if err != nil {
@@ -425,7 +467,7 @@ func (a *Admin) CreateUser(ctx context.Context, email, password, organizationNam
 	if err != nil {
 		return 0, 0, err
 	}
-	u, o, err := a.store.SignUp(ctx, store.User{Email: email, PasswordHash: hash, Operator: operator}, organizationName, a.cfg.plan())
+	u, o, err := a.store.SignUp(ctx, store.User{Email: email, PasswordHash: hash, Operator: operator, EmailVerifyTime: time.Now()}, organizationName, a.cfg.plan())
 	if err != nil {
 		return 0, 0, fmt.Errorf("accounts: create user: %w", err)
 	}

@@ -3,6 +3,7 @@ package accounts
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,8 +89,24 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 			// Public and internal RPCs: no caller needed.
 			{"SignUp", call(func(ctx context.Context) error {
 				_, err := c.SignUp(ctx, &accountsv1.SignUpRequest{Email: "owner@a.example", Password: password})
-				return err // the e-mail is taken whoever asks
-			}), codes.AlreadyExists, codes.AlreadyExists, codes.AlreadyExists, codes.AlreadyExists},
+				return err // the e-mail is taken, and the answer does not say so, whoever asks
+			}), codes.OK, codes.OK, codes.OK, codes.OK},
+			{"VerifyEmail", call(func(ctx context.Context) error {
+				_, err := c.VerifyEmail(ctx, &accountsv1.VerifyEmailRequest{Token: "slv_" + strings.Repeat("A", 43)})
+				return err // needs no credential; an unknown token is a bad link for anyone
+			}), codes.InvalidArgument, codes.InvalidArgument, codes.InvalidArgument, codes.InvalidArgument},
+			{"ResendVerification", call(func(ctx context.Context) error {
+				_, err := c.ResendVerification(ctx, &accountsv1.ResendVerificationRequest{Email: "owner@a.example"})
+				return err
+			}), codes.OK, codes.OK, codes.OK, codes.OK},
+			{"RequestPasswordReset", call(func(ctx context.Context) error {
+				_, err := c.RequestPasswordReset(ctx, &accountsv1.RequestPasswordResetRequest{Email: "nobody@a.example"})
+				return err
+			}), codes.OK, codes.OK, codes.OK, codes.OK},
+			{"ResetPassword", call(func(ctx context.Context) error {
+				_, err := c.ResetPassword(ctx, &accountsv1.ResetPasswordRequest{Token: "slr_" + strings.Repeat("A", 43), Password: password})
+				return err
+			}), codes.InvalidArgument, codes.InvalidArgument, codes.InvalidArgument, codes.InvalidArgument},
 			{"LogIn", call(func(ctx context.Context) error {
 				_, err := c.LogIn(ctx, &accountsv1.LogInRequest{Email: "owner@a.example", Password: "not the password"})
 				return err

@@ -18,7 +18,8 @@ func tspb(t time.Time) *timestamppb.Timestamp {
 }
 
 func userPB(u store.User) *accountsv1.User {
-	return &accountsv1.User{Id: u.ID, Email: u.Email, Name: u.Name, CreateTime: tspb(u.CreateTime), Operator: u.Operator}
+	return &accountsv1.User{Id: u.ID, Email: u.Email, Name: u.Name, CreateTime: tspb(u.CreateTime), Operator: u.Operator,
+		EmailVerifyTime: tspb(u.EmailVerifyTime)}
 }
 
 func planPB(p store.Plan) *accountsv1.Plan {

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -17,7 +20,10 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
+	"google.golang.org/protobuf/proto"
+
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
@@ -67,11 +73,92 @@ func openTestStore(tb testing.TB, backend string) store.Store {
 }
 
 type env struct {
-	t      testing.TB
-	svc    *Service
-	store  store.Store
-	client accountsv1.AccountsServiceClient
-	reader *sdkmetric.ManualReader
+	t        testing.TB
+	svc      *Service
+	store    store.Store
+	client   accountsv1.AccountsServiceClient
+	internal accountsv1.AccountsInternalServiceClient
+	reader   *sdkmetric.ManualReader
+	notify   *fakeNotify
+}
+
+// fakeNotify is a recording stand-in for notify's internal service, served
+// over a real socket: it keeps every SendEmail request, and fails them with
+// Unavailable while down is set.
+type fakeNotify struct {
+	notifyv1.UnimplementedNotifyInternalServiceServer
+	mu   sync.Mutex
+	sent []*notifyv1.SendEmailRequest
+	down atomic.Bool
+}
+
+func (f *fakeNotify) SendEmail(_ context.Context, req *notifyv1.SendEmailRequest) (*notifyv1.SendEmailResponse, error) {
+	if f.down.Load() {
+		return nil, status.Error(codes.Unavailable, "notify is down")
+	}
+	if req.GetIdempotencyKey() == "" || len(req.GetIdempotencyKey()) > 200 {
+		return nil, status.Error(codes.InvalidArgument, "idempotency_key is required (at most 200 bytes)")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, proto.Clone(req).(*notifyv1.SendEmailRequest))
+	return &notifyv1.SendEmailResponse{}, nil
+}
+
+// to returns the e-mails sent to addr, oldest first.
+func (f *fakeNotify) to(addr string) []*notifyv1.SendEmailRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*notifyv1.SendEmailRequest
+	for _, r := range f.sent {
+		if r.GetTo() == addr {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// count returns how many e-mails were sent in all.
+func (f *fakeNotify) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.sent)
+}
+
+// verifyToken returns the token of the newest verification e-mail to addr.
+func (e *env) verifyToken(addr string) string {
+	e.t.Helper()
+	ms := e.notify.to(addr)
+	for i := len(ms) - 1; i >= 0; i-- {
+		if v := ms[i].GetVerifyEmail(); v != nil {
+			return v.GetToken()
+		}
+	}
+	e.t.Fatalf("no verification e-mail to %s", addr)
+	return ""
+}
+
+// startNotify serves f on 127.0.0.1:0 and returns a client of it.
+func startNotify(tb testing.TB, f *fakeNotify) notifyv1.NotifyInternalServiceClient {
+	tb.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	notifyv1.RegisterNotifyInternalServiceServer(srv, f)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(lis) }()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		conn.Close()
+		srv.Stop()
+		<-done
+	})
+	return notifyv1.NewNotifyInternalServiceClient(conn)
 }
 
 func newEnv(tb testing.TB, backend string, tweak func(*Config)) *env {
@@ -87,7 +174,9 @@ func newEnv(tb testing.TB, backend string, tweak func(*Config)) *env {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	tb.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	svc, err := newWithStore(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MeterProvider: mp, Version: "test-1"}, st)
+	fn := &fakeNotify{}
+	svc, err := newWithStore(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MeterProvider: mp, Version: "test-1",
+		Notify: startNotify(tb, fn)}, st)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -97,6 +186,7 @@ func newEnv(tb testing.TB, backend string, tweak func(*Config)) *env {
 	}
 	srv := grpc.NewServer()
 	accountsv1.RegisterAccountsServiceServer(srv, svc)
+	accountsv1.RegisterAccountsInternalServiceServer(srv, svc.Internal())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(lis) }()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -108,7 +198,8 @@ func newEnv(tb testing.TB, backend string, tweak func(*Config)) *env {
 		srv.Stop()
 		<-done
 	})
-	return &env{t: tb, svc: svc, store: st, client: accountsv1.NewAccountsServiceClient(conn), reader: reader}
+	return &env{t: tb, svc: svc, store: st, client: accountsv1.NewAccountsServiceClient(conn),
+		internal: accountsv1.NewAccountsInternalServiceClient(conn), reader: reader, notify: fn}
 }
 
 // as returns a context carrying tok as the caller and ip as the client.
@@ -133,13 +224,27 @@ type user struct {
 	token string
 }
 
+// signUp signs a user up and, unless they were logged in at once (the
+// instance's first user, or verification off), follows the verification
+// e-mail the way a person would.
 func (e *env) signUp(email string) user {
 	e.t.Helper()
 	r, err := e.client.SignUp(as(""), &accountsv1.SignUpRequest{Email: email, Password: password, Name: "User " + email})
 	if err != nil {
 		e.t.Fatalf("sign up %s: %v", email, err)
 	}
-	return user{id: r.GetUser().GetId(), org: r.GetOrganization().GetId(), email: email, token: r.GetSessionToken()}
+	if !r.GetVerificationRequired() {
+		return user{id: r.GetUser().GetId(), org: r.GetOrganization().GetId(), email: email, token: r.GetSessionToken()}
+	}
+	v, err := e.client.VerifyEmail(as(""), &accountsv1.VerifyEmailRequest{Token: e.verifyToken(strings.ToLower(strings.TrimSpace(email)))})
+	if err != nil {
+		e.t.Fatalf("verify %s: %v", email, err)
+	}
+	cu, err := e.client.GetCurrentUser(as(v.GetSessionToken()), &accountsv1.GetCurrentUserRequest{})
+	if err != nil || len(cu.GetMemberships()) != 1 {
+		e.t.Fatalf("current user after verifying %s: %v %v", email, cu, err)
+	}
+	return user{id: v.GetUser().GetId(), org: cu.GetMemberships()[0].GetOrganizationId(), email: email, token: v.GetSessionToken()}
 }
 
 // join makes a new user a member of org with role, through an invitation.

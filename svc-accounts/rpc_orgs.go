@@ -234,6 +234,7 @@ func (s *Service) CreateInvitation(ctx context.Context, req *accountsv1.CreateIn
 		return nil, s.storeErr(ctx, "create invitation", err)
 	}
 	s.audit(ctx, org, c.UserID, "invitation.create", fmt.Sprintf("invitation:%d role:%s", inv.ID, roleNames[role]))
+	s.sendInvitation(ctx, c, inv, tok)
 	return &accountsv1.CreateInvitationResponse{Invitation: invitationPB(inv), Token: tok}, nil
 }
 

@@ -54,17 +54,70 @@ func (s *Service) SignUp(ctx context.Context, req *accountsv1.SignUpRequest) (*a
 	if orgName, err = checkName("organization_name", orgName); err != nil {
 		return nil, err
 	}
+	// Hashed on every path, so the time taken does not tell a taken
+	// address from a new one.
 	hash, err := s.hasher.hash(ctx, req.GetPassword())
 	if err != nil {
 		return nil, err
 	}
-	u, o, err := s.store.SignUp(ctx, store.User{Email: email, Name: name, PasswordHash: hash}, orgName, s.cfg.plan())
+	newUser := store.User{Email: email, Name: name, PasswordHash: hash}
+	if !s.cfg.SignupVerifyEmail {
+		// Addresses are taken as given when the operator turned
+		// verification off, so they receive digests and alerts.
+		newUser.EmailVerifyTime = time.Now()
+		return s.signUpAndLogIn(ctx, newUser, orgName)
+	}
+	existing, known, err := s.lookUp(ctx, email, "sign up")
+	if err != nil {
+		return nil, err
+	}
+	verificationRequired := &accountsv1.SignUpResponse{VerificationRequired: true}
+	if known {
+		s.sendSignUpExisting(ctx, existing)
+		s.audit(ctx, 0, 0, "user.signup_existing", target("user", existing.ID))
+		return verificationRequired, nil
+	}
+	n, err := s.store.CountUsers(ctx)
+	if err != nil {
+		return nil, s.internal(ctx, "sign up", err)
+	}
+	if n == 0 {
+		// The instance's first user (its operator in practice) has nobody
+		// to hide from and may have no mail set up yet: logged in at once.
+		newUser.EmailVerifyTime = time.Now()
+		return s.signUpAndLogIn(ctx, newUser, orgName)
+	}
+	u, o, err := s.store.SignUp(ctx, newUser, orgName, s.cfg.plan())
+	if errors.Is(err, store.ErrConflict) {
+		// Taken between the look-up and the insert: same answer as above.
+		if existing, known, _ := s.lookUp(ctx, email, "sign up"); known {
+			s.sendSignUpExisting(ctx, existing)
+		}
+		return verificationRequired, nil
+	}
+	if err != nil {
+		return nil, s.internal(ctx, "sign up", err)
+	}
+	s.audit(ctx, o.ID, u.ID, "user.signup", target("user", u.ID))
+	s.log.InfoContext(ctx, "user signed up; verification e-mailed", "user_id", u.ID, "organization_id", o.ID)
+	s.noteDevice(ctx, u, false)
+	if err := s.sendVerification(ctx, u); err != nil {
+		// The user can ask for a new link once notify is back.
+		s.log.ErrorContext(ctx, "accounts: verification e-mail not sent", "user_id", u.ID, "err", err)
+	}
+	return verificationRequired, nil
+}
+
+// signUpAndLogIn creates the user and organisation and logs the user in.
+func (s *Service) signUpAndLogIn(ctx context.Context, nu store.User, orgName string) (*accountsv1.SignUpResponse, error) {
+	u, o, err := s.store.SignUp(ctx, nu, orgName, s.cfg.plan())
 	if errors.Is(err, store.ErrConflict) {
 		return nil, status.Error(codes.AlreadyExists, "an account with this e-mail already exists; log in instead")
 	}
 	if err != nil {
 		return nil, s.internal(ctx, "sign up", err)
 	}
+	s.noteDevice(ctx, u, false)
 	tok, exp, err := s.newSession(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -126,6 +179,16 @@ func (s *Service) LogIn(ctx context.Context, req *accountsv1.LogInRequest) (*acc
 		}
 		return nil, status.Error(codes.Unauthenticated, "invalid e-mail or password")
 	}
+	if s.cfg.SignupVerifyEmail && u.EmailVerifyTime.IsZero() {
+		// Only after the password matched: this answer reveals that the
+		// account exists, to someone who knows its password.
+		s.loginFailed(ctx, "unverified")
+		if err := s.sendVerification(ctx, u); err != nil {
+			s.log.ErrorContext(ctx, "accounts: verification e-mail not sent", "user_id", u.ID, "err", err)
+		}
+		return nil, errUnverified
+	}
+	s.noteDevice(ctx, u, true)
 	tok, exp, err := s.newSession(ctx, u.ID)
 	if err != nil {
 		return nil, err

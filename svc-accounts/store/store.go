@@ -359,6 +359,10 @@ type Store interface {
 	// address verified (the user proved they read its mail) and revokes
 	// every session of the user. ErrNotFound as for VerifyEmail.
 	ResetPassword(ctx context.Context, hash []byte, passwordHash string, now time.Time) (User, error)
+	// GetUserToken returns the unused TokenKind kind token whose hash is
+	// hash if it has not expired at now, without consuming it (ErrNotFound
+	// otherwise).
+	GetUserToken(ctx context.Context, kind TokenKind, hash []byte, now time.Time) (UserToken, error)
 	// LatestUserToken returns the newest token of user of kind, used or
 	// not (ErrNotFound when there is none): the service rate-limits
 	// e-mails by its create time across replicas.

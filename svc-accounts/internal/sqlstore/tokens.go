@@ -105,6 +105,17 @@ func (s *Store) ResetPassword(ctx context.Context, hash []byte, passwordHash str
 	return u, err
 }
 
+// GetUserToken returns a usable token without consuming it.
+func (s *Store) GetUserToken(ctx context.Context, kind store.TokenKind, hash []byte, now time.Time) (t store.UserToken, err error) {
+	ctx, end := s.op(ctx, "GetUserToken")
+	defer end(&err)
+	if err := scanToken(s.db.QueryRow(ctx, `SELECT `+tokenCols+` FROM user_tokens
+		WHERE token_hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3`, hash, string(kind), s.d.Time(now)), &t); err != nil {
+		return t, s.notFound(err, "usable "+string(kind)+" token", "")
+	}
+	return t, nil
+}
+
 // LatestUserToken returns the newest token of user of kind.
 func (s *Store) LatestUserToken(ctx context.Context, user int64, kind store.TokenKind) (t store.UserToken, err error) {
 	ctx, end := s.op(ctx, "LatestUserToken")

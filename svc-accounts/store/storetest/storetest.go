@@ -1064,6 +1064,8 @@ func testResetTokens(t *testing.T, s store.Store) {
 	must(s.PrincipalForSession(ctx, hash("o1"), now)).get(t)
 	_, err = s.ResetPassword(ctx, hash("r1"), "$argon2id$again", now)
 	wantErr(t, err, store.ErrNotFound, "")
+	_, err = s.GetUserToken(ctx, store.TokenReset, hash("r1"), now)
+	wantErr(t, err, store.ErrNotFound, "")
 	if got := must(s.GetUser(ctx, u.ID)).get(t); got.PasswordHash != "$argon2id$new" {
 		t.Fatalf("a used token changed the password to %q", got.PasswordHash)
 	}

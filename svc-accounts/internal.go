@@ -1,0 +1,58 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/svc-accounts/store"
+)
+
+// maxRecipientUsers caps ListSiteRecipients' user_ids.
+const maxRecipientUsers = 10_000
+
+// internal serves AccountsInternalService (the other services' calls; the
+// gateway routes none of them).
+type internal struct {
+	accountsv1.UnimplementedAccountsInternalServiceServer
+	s *Service
+}
+
+// Internal returns the AccountsInternalService server.
+func (s *Service) Internal() accountsv1.AccountsInternalServiceServer { return &internal{s: s} }
+
+// ListSiteRecipients answers who may receive a site's e-mails: verified
+// members of its organisation, named or at least min_role.
+func (i *internal) ListSiteRecipients(ctx context.Context, req *accountsv1.ListSiteRecipientsRequest) (*accountsv1.ListSiteRecipientsResponse, error) {
+	s := i.s
+	if req.GetSiteId() <= 0 {
+		return nil, invalid("site_id must be positive")
+	}
+	if len(req.GetUserIds()) > maxRecipientUsers {
+		return nil, invalid("user_ids holds %d ids; at most %d", len(req.GetUserIds()), maxRecipientUsers)
+	}
+	minRole := store.Role(req.GetMinRole())
+	if req.GetMinRole() != accountsv1.Role_ROLE_UNSPECIFIED && !minRole.Valid() {
+		return nil, invalid("min_role %d is not a role", req.GetMinRole())
+	}
+	site, err := s.store.GetSite(ctx, req.GetSiteId())
+	if err != nil {
+		return nil, s.storeErr(ctx, "list site recipients", err)
+	}
+	rs, err := s.store.ListSiteRecipients(ctx, site.ID, req.GetUserIds(), minRole)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, s.storeErr(ctx, "list site recipients", err) // deleted meanwhile
+	}
+	if err != nil {
+		return nil, s.internal(ctx, "list site recipients", err)
+	}
+	tz := site.Settings.TimeZone
+	if tz == "" {
+		tz = "UTC"
+	}
+	resp := &accountsv1.ListSiteRecipientsResponse{SiteName: site.Name, TimeZone: tz, OrganizationId: site.OrganizationID}
+	for _, r := range rs {
+		resp.Recipients = append(resp.Recipients, &accountsv1.Recipient{UserId: r.UserID, Email: r.Email, Name: r.Name, Role: accountsv1.Role(r.Role)})
+	}
+	return resp, nil
+}
