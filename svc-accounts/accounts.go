@@ -258,7 +258,7 @@ type Service struct {
 	// an hour per address).
 	mailLimit     *limiter
 	existingLimit *limiter
-	hasher       *hasher
+	hasher        *hasher
 	// dummyHash is verified when a log-in names an unknown e-mail, so the
 	// answer takes as long as for a wrong password.
 	dummyHash string
@@ -341,7 +341,7 @@ func newWithStore(cfg Config, deps Deps, st store.Store) (*Service, error) {
 		// Three e-mails at once, then one every ten minutes.
 		mailLimit:     newLimiter(0.1, 3, 100_000),
 		existingLimit: newLimiter(1.0/60, 1, 100_000),
-		hasher:       newHasher(runtime.GOMAXPROCS(0)),
+		hasher:        newHasher(runtime.GOMAXPROCS(0)),
 	}
 	var err error
 	if s.m.loginFailures, err = meter.Int64Counter("accounts.login.failures",
