@@ -212,7 +212,7 @@ func (s *Service) Unsubscribe(ctx context.Context, req *notifyv1.UnsubscribeRequ
 	if tok == "" {
 		return nil, invalidf("token is required: open the link from the e-mail")
 	}
-	if len(tok) > maxTokenBytes {
+	if len(tok) > maxUnsubscribeTokenBytes {
 		return nil, status.Error(codes.InvalidArgument, "this unsubscribe link is not valid")
 	}
 	u, err := s.parseUnsubscribeToken(tok)

@@ -64,7 +64,7 @@ func (s *Service) CreateWebhook(ctx context.Context, req *notifyv1.CreateWebhook
 	if err != nil {
 		return nil, err
 	}
-	if err := checkText("description", req.GetDescription(), maxDescriptionChars); err != nil {
+	if err := checkChars("description", req.GetDescription(), maxDescriptionChars); err != nil {
 		return nil, err
 	}
 	w := store.Webhook{
@@ -119,7 +119,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, req *notifyv1.UpdateWebhook
 		}
 	}
 	if slices.Contains(mask, "description") {
-		if err := checkText("description", req.GetDescription(), maxDescriptionChars); err != nil {
+		if err := checkChars("description", req.GetDescription(), maxDescriptionChars); err != nil {
 			return nil, err
 		}
 	}

@@ -17,13 +17,13 @@ import (
 
 // Input limits of the dashboard RPCs.
 const (
-	maxDescriptionChars = 200
-	maxEvents           = 4
-	maxTextContains     = 200
-	maxTokenBytes       = 2048
-	maxOutboxIDBytes    = 200
-	defaultPageSize     = 50
-	maxPageSize         = 100
+	maxDescriptionChars      = 200
+	maxWebhookEvents         = 4
+	maxTextContains          = 200
+	maxUnsubscribeTokenBytes = 2048
+	maxOutboxIDBytes         = 200
+	defaultPageSize          = 50
+	maxPageSize              = 100
 )
 
 // Alert rule kinds (store.AlertRule.Kind, notifyv1.Alert.kind).
@@ -51,8 +51,8 @@ func checkID(name string, id int64) error {
 	return nil
 }
 
-// checkText bounds a free-text field in characters and requires UTF-8.
-func checkText(name, v string, maxChars int) error {
+// checkChars bounds a free-text field in characters and requires UTF-8.
+func checkChars(name, v string, maxChars int) error {
 	if !utf8.ValidString(v) {
 		return invalidf("%s is not valid UTF-8", name)
 	}
@@ -84,8 +84,8 @@ func normalizeEvents(events []string) ([]string, error) {
 	if len(events) == 0 {
 		return nil, invalidf("events: name at least one of %v", webhook.Events())
 	}
-	if len(events) > maxEvents {
-		return nil, invalidf("events: %d given, at most %d", len(events), maxEvents)
+	if len(events) > maxWebhookEvents {
+		return nil, invalidf("events: %d given, at most %d", len(events), maxWebhookEvents)
 	}
 	out := make([]string, 0, len(events))
 	for i, e := range events {
@@ -156,7 +156,7 @@ func checkCondition(r *notifyv1.AlertRule) (kind string, cond protoreflect.Proto
 		if a.GetSurveyId() < 0 {
 			return "", nil, invalidf("rule.answer.survey_id must be 0 (any) or a survey id, got %d", a.GetSurveyId())
 		}
-		if err := checkText("rule.answer.text_contains", a.GetTextContains(), maxTextContains); err != nil {
+		if err := checkChars("rule.answer.text_contains", a.GetTextContains(), maxTextContains); err != nil {
 			return "", nil, err
 		}
 		return KindAnswer, &notifyv1.AnswerCondition{MaxRating: a.GetMaxRating(), MaxNps: a.GetMaxNps(), SurveyId: a.GetSurveyId(), TextContains: a.GetTextContains()}, nil
