@@ -14,11 +14,15 @@ import (
 	"log/slog"
 	netmail "net/mail"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
@@ -27,7 +31,11 @@ import (
 	"github.com/sightlinehq/sightline/platform/config"
 	"github.com/sightlinehq/sightline/siteaccess"
 	"github.com/sightlinehq/sightline/svc-notify/mail"
+	"github.com/sightlinehq/sightline/svc-notify/queue"
 	"github.com/sightlinehq/sightline/svc-notify/store"
+	"github.com/sightlinehq/sightline/svc-notify/store/postgres"
+	"github.com/sightlinehq/sightline/svc-notify/store/sqlite"
+	"github.com/sightlinehq/sightline/svc-notify/webhook"
 )
 
 // Config is svc-notify's configuration (flags prefixed "notify.").
@@ -57,6 +65,12 @@ type Config struct {
 	RetentionInterval  time.Duration `yaml:"retention_interval"`
 	// Retention is how long deliveries, alerts and ledger rows are kept.
 	Retention time.Duration `yaml:"retention"`
+	// RescueAfter: a job running this long is presumed lost with its
+	// process (kill -9) and run again.
+	RescueAfter time.Duration `yaml:"rescue_after"`
+	// PollInterval is how often a process looks for jobs it was not woken
+	// for (SQLite always polls; PostgreSQL is woken by LISTEN/NOTIFY).
+	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
 // SMTPConfig configures sending through an SMTP server.
@@ -138,6 +152,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SessionEndInterval, "notify.session-end.interval", time.Minute, "How often recordings ends idle sessions.")
 	fs.DurationVar(&c.RetentionInterval, "notify.retention.interval", 10*time.Minute, "How often recordings applies retention.")
 	fs.DurationVar(&c.Retention, "notify.retention", 30*24*time.Hour, "How long webhook deliveries, fired alerts and send ledgers are kept.")
+	fs.DurationVar(&c.RescueAfter, "notify.rescue-after", 5*time.Minute, "Run a job again when it has been running this long (its process died); longer than any job takes.")
+	fs.DurationVar(&c.PollInterval, "notify.poll-interval", time.Second, "How often to look for jobs queued by other processes when not woken by the database.")
 }
 
 // Validate checks the configuration.
@@ -210,6 +226,12 @@ func (c *Config) Validate() error {
 	if c.Retention < 24*time.Hour || c.Retention > 3650*24*time.Hour {
 		bad("retention", "%v is not between 24h and 3650 days", c.Retention)
 	}
+	if c.RescueAfter < 2*time.Minute || c.RescueAfter > 24*time.Hour {
+		bad("rescue-after", "%v is not between 2m and 24h (jobs run for up to a minute)", c.RescueAfter)
+	}
+	if c.PollInterval < 10*time.Millisecond || c.PollInterval > time.Minute {
+		bad("poll-interval", "%v is not between 10ms and 1m", c.PollInterval)
+	}
 	return errors.Join(errs...)
 }
 
@@ -250,21 +272,146 @@ type Service struct {
 	// sends e-mail jobs (SMTP or the outbox).
 	outbox *mail.Outbox
 	mailer mail.Sender
+	hooks  *webhook.Sender
+	queue  *queue.Queue
 	// key signs unsubscribe tokens.
-	key []byte
-	now func() time.Time
+	key     []byte
+	now     func() time.Time
+	m       jobMetrics
+	reports reportCache
 }
 
-// New returns the service.
+func (d *Deps) defaults() {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.TracerProvider == nil {
+		d.TracerProvider = tracenoop.NewTracerProvider()
+	}
+	if d.MeterProvider == nil {
+		d.MeterProvider = metricnoop.NewMeterProvider()
+	}
+}
+
+// New opens the store (migrating it and River's tables), the mailer and
+// the webhook sender; Run starts working jobs.
 func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
-	return &Service{cfg: cfg, deps: deps, log: deps.Logger}, nil
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	deps.defaults()
+	meter := deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-notify")
+	latency, err := meter.Float64Histogram("notify.store.duration", metric.WithUnit("s"),
+		metric.WithDescription("Latency of notify store calls."),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+	if err != nil {
+		return nil, fmt.Errorf("notify: metrics: %w", err)
+	}
+	tel := sqlite.Telemetry{Tracer: deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-notify/store"), Latency: latency}
+	var st store.Store
+	if cfg.DatabaseURL.IsSet() {
+		st, err = postgres.Open(ctx, cfg.DatabaseURL.Value(), postgres.Options{MaxConns: int32(max(16, cfg.Workers+8))}, tel)
+	} else if deps.DataDir == "" {
+		err = errors.New("no data directory for notify.db (set the data dir or notify.database-url)")
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(deps.DataDir, "notify.db"), tel)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("notify: open store: %w", err)
+	}
+	s, err := newWithStore(ctx, cfg, deps, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
-// Ready reports whether the service can serve.
-func (s *Service) Ready(ctx context.Context) error { return nil }
+// newWithStore builds the service on an open store (tests pass theirs).
+func newWithStore(ctx context.Context, cfg Config, deps Deps, st store.Store) (*Service, error) {
+	deps.defaults()
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, store: st, now: time.Now}
+	var err error
+	if s.key, err = loadKey(cfg.SecretFile, deps.DataDir); err != nil {
+		return nil, err
+	}
+	if cfg.SMTP.Host != "" {
+		var password string
+		if cfg.SMTP.PasswordFile != "" {
+			b, err := os.ReadFile(cfg.SMTP.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("notify.smtp.password-file: %w", err)
+			}
+			password = strings.TrimRight(string(b), "\r\n")
+		}
+		s.mailer, err = mail.NewSMTP(mail.SMTPConfig{
+			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: password,
+			From: cfg.SMTP.From, FromName: cfg.SMTP.FromName, TLS: cfg.SMTP.TLS, Timeout: cfg.SMTP.Timeout,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("notify: smtp: %w", err)
+		}
+	} else {
+		dir := cfg.OutboxDir
+		if dir == "" {
+			if deps.DataDir == "" {
+				return nil, errors.New("notify: no data directory for the outbox (set the data dir, notify.outbox-dir or notify.smtp.host)")
+			}
+			dir = filepath.Join(deps.DataDir, "outbox")
+		}
+		s.outbox, err = mail.NewOutbox(mail.OutboxConfig{Dir: dir, From: cfg.SMTP.From, FromName: cfg.SMTP.FromName,
+			MaxFiles: cfg.OutboxMaxFiles, Logger: deps.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("notify: outbox: %w", err)
+		}
+		s.mailer = s.outbox
+	}
+	s.hooks = &webhook.Sender{AllowPrivate: cfg.Webhook.AllowPrivate, Timeout: cfg.Webhook.Timeout}
+	if err := s.m.init(deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-notify")); err != nil {
+		return nil, err
+	}
+	s.queue, err = queue.Open(ctx, st.Handle(), queue.Config{
+		Workers:        cfg.Workers,
+		RescueAfter:    cfg.RescueAfter,
+		Periodic:       s.periodic(),
+		Registry:       s.workers(),
+		Logger:         deps.Logger,
+		TracerProvider: deps.TracerProvider,
+		MeterProvider:  deps.MeterProvider,
+		PollInterval:   cfg.PollInterval,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notify: %w", err)
+	}
+	return s, nil
+}
 
-// Run runs background work until ctx ends.
-func (s *Service) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+// longJobTimeout bounds the jobs that walk many rows or sites (alert
+// checks, sweeps, prune): well under rescue-after, so a slow job is never
+// taken for a dead one and run twice at once.
+func (s *Service) longJobTimeout() time.Duration {
+	return min(4*time.Minute, s.cfg.RescueAfter-30*time.Second)
+}
 
-// Close releases resources.
-func (s *Service) Close() error { return nil }
+// Ready reports whether the service can serve: its database answers and
+// the queue is working.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("notify: database: %w", err)
+	}
+	return s.queue.Ready(ctx)
+}
+
+// Run works jobs (and schedules periodic ones when elected leader) until
+// ctx ends, then stops gracefully.
+func (s *Service) Run(ctx context.Context) error {
+	return s.queue.Run(ctx)
+}
+
+// Close releases the queue's metrics, the webhook sender and the store
+// (after Run returned).
+func (s *Service) Close() error {
+	s.queue.Close()
+	s.hooks.Close()
+	return s.store.Close()
+}

@@ -1,0 +1,144 @@
+package notify
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/sightlinehq/sightline/svc-notify/queue"
+)
+
+// Job kinds. Every job's args carry what makes it idempotent: an e-mail's
+// key, a delivery's id, an event's id, a period. River's unique jobs stop
+// a second insert while the first job's row exists (a day after it
+// finished); the ledger rows in notify's tables (deliveries, alerts,
+// digests, events), written in the same transaction as the job, make
+// "once" hold for as long as they are kept.
+const (
+	kindEmail           = "email"
+	kindWebhookDelivery = "webhook_delivery"
+	kindWebhookDisable  = "webhook_disable"
+	kindEvent           = "event"
+	kindDigestFanout    = "digest_fanout"
+	kindDigest          = "digest"
+	kindAlertsCheck     = "alerts_check"
+	kindRecordingsSweep = "recordings_sweep"
+	kindPrune           = "prune"
+)
+
+// emailMaxAttempts: River's default backoff waits attempt⁴ seconds, so
+// 14 attempts span a little over 24 hours (Σ k⁴ for k = 1..13 ≈ 24.8 h).
+const emailMaxAttempts = 14
+
+// uniqueByArgs makes a job unique by its fields tagged river:"unique",
+// in every state but cancelled and discarded: a job given up on may be
+// queued again (an operator's retry, a re-published event).
+var uniqueByArgs = river.UniqueOpts{ByArgs: true}
+
+// workers registers every job kind's worker.
+func (s *Service) workers() *river.Workers {
+	w := river.NewWorkers()
+	river.AddWorker(w, &emailWorker{s: s})
+	river.AddWorker(w, &deliveryWorker{s: s})
+	river.AddWorker(w, &disableWorker{s: s})
+	river.AddWorker(w, &eventWorker{s: s})
+	river.AddWorker(w, &fanoutWorker{s: s})
+	river.AddWorker(w, &digestWorker{s: s})
+	river.AddWorker(w, &alertsWorker{s: s})
+	river.AddWorker(w, &sweepWorker{s: s})
+	river.AddWorker(w, &pruneWorker{s: s})
+	return w
+}
+
+// periodic lists the jobs the elected leader enqueues. Each carries its
+// period in its args and is unique by it, so a leader change mid-period
+// (the new leader enqueues at once) cannot run a period twice.
+func (s *Service) periodic() []*river.PeriodicJob {
+	at := func(every time.Duration) river.PeriodicSchedule { return aligned{every} }
+	scheduled := func(args river.JobArgs) (river.JobArgs, *river.InsertOpts) {
+		return args, &river.InsertOpts{Queue: queue.QueueScheduled, UniqueOpts: uniqueByArgs}
+	}
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(at(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+			return scheduled(fanoutArgs{Hour: s.now().UTC().Truncate(time.Hour)})
+		}, &river.PeriodicJobOpts{ID: kindDigestFanout, RunOnStart: true}),
+		river.NewPeriodicJob(at(s.cfg.Alerts.Interval), func() (river.JobArgs, *river.InsertOpts) {
+			return scheduled(alertsArgs{At: s.now().UTC().Truncate(s.cfg.Alerts.Interval)})
+		}, &river.PeriodicJobOpts{ID: kindAlertsCheck, RunOnStart: true}),
+		river.NewPeriodicJob(at(s.cfg.SessionEndInterval), func() (river.JobArgs, *river.InsertOpts) {
+			return scheduled(sweepArgs{Task: sweepEndIdle, At: s.now().UTC().Truncate(s.cfg.SessionEndInterval)})
+		}, &river.PeriodicJobOpts{ID: kindRecordingsSweep + "_end_idle", RunOnStart: true}),
+		river.NewPeriodicJob(at(s.cfg.RetentionInterval), func() (river.JobArgs, *river.InsertOpts) {
+			return scheduled(sweepArgs{Task: sweepRetention, At: s.now().UTC().Truncate(s.cfg.RetentionInterval)})
+		}, &river.PeriodicJobOpts{ID: kindRecordingsSweep + "_retention", RunOnStart: true}),
+		river.NewPeriodicJob(at(24*time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+			return scheduled(pruneArgs{Day: s.now().UTC().Truncate(24 * time.Hour)})
+		}, &river.PeriodicJobOpts{ID: kindPrune, RunOnStart: true}),
+	}
+}
+
+// aligned fires at multiples of every (UTC), a second after the boundary,
+// so every replica's leader names the same period.
+type aligned struct{ every time.Duration }
+
+func (a aligned) Next(t time.Time) time.Time {
+	return t.Truncate(a.every).Add(a.every + time.Second)
+}
+
+// jobMetrics count jobs' outcomes beyond what otelriver records.
+type jobMetrics struct {
+	emails     metric.Int64Counter
+	deliveries metric.Int64Counter
+	alerts     metric.Int64Counter
+	digests    metric.Int64Counter
+}
+
+func (m *jobMetrics) init(meter metric.Meter) error {
+	var err error
+	if m.emails, err = meter.Int64Counter("notify.emails",
+		metric.WithDescription("E-mails handed to the sender, by kind and outcome (sent, retry, rejected).")); err != nil {
+		return fmt.Errorf("notify: metrics: %w", err)
+	}
+	if m.deliveries, err = meter.Int64Counter("notify.webhook.attempts",
+		metric.WithDescription("Webhook delivery attempts, by event type and outcome (succeeded, retrying, failed).")); err != nil {
+		return fmt.Errorf("notify: metrics: %w", err)
+	}
+	if m.alerts, err = meter.Int64Counter("notify.alerts.fired",
+		metric.WithDescription("Alerts fired, by kind.")); err != nil {
+		return fmt.Errorf("notify: metrics: %w", err)
+	}
+	if m.digests, err = meter.Int64Counter("notify.digests",
+		metric.WithDescription("Digests queued, by frequency.")); err != nil {
+		return fmt.Errorf("notify: metrics: %w", err)
+	}
+	return nil
+}
+
+func count(ctx context.Context, c metric.Int64Counter, n int64, kv ...string) {
+	if c == nil {
+		return
+	}
+	attrs := make([]attribute.KeyValue, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		attrs = append(attrs, attribute.String(kv[i], kv[i+1]))
+	}
+	c.Add(ctx, n, metric.WithAttributes(attrs...))
+}
+
+// insertOpts are the options of a kind's jobs.
+func insertOpts(kind string) *river.InsertOpts {
+	switch kind {
+	case kindEmail:
+		return &river.InsertOpts{MaxAttempts: emailMaxAttempts, UniqueOpts: uniqueByArgs}
+	default:
+		return &river.InsertOpts{UniqueOpts: uniqueByArgs}
+	}
+}
+
+// inserted reports whether an insert made a job (not a duplicate).
+func inserted(r *rivertype.JobInsertResult) bool { return r != nil && !r.UniqueSkippedAsDuplicate }
