@@ -244,3 +244,25 @@ func (t *traced) RebuildHeat(ctx context.Context, siteID int64, sinceDay int32, 
 func (t *traced) Ping(ctx context.Context) error { return t.next.Ping(ctx) }
 
 func (t *traced) Close() error { return t.next.Close() }
+
+func (t *traced) EndIdleSessions(ctx context.Context, idleBefore time.Time, limit int) (_ []*sessionsv1.SessionSummary, _ bool, err error) {
+	ctx, end := t.start(ctx, "end_idle_sessions", attribute.Int("limit", limit))
+	defer end(&err)
+	return t.next.EndIdleSessions(ctx, idleBefore, limit)
+}
+
+func (t *traced) NotifyOutboxPending(ctx context.Context, limit int) (_ []store.NotifyEntry, err error) {
+	ctx, end := t.start(ctx, "notify_outbox_pending")
+	defer end(&err)
+	return t.next.NotifyOutboxPending(ctx, limit)
+}
+
+func (t *traced) NotifyOutboxAck(ctx context.Context, entries []store.NotifyEntry) (err error) {
+	ctx, end := t.start(ctx, "notify_outbox_ack")
+	defer end(&err)
+	return t.next.NotifyOutboxAck(ctx, entries)
+}
+
+func (t *traced) NotifyOutboxDepth(ctx context.Context) (_ int64, err error) {
+	return t.next.NotifyOutboxDepth(ctx) // scraped often; no span
+}

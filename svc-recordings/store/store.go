@@ -199,6 +199,9 @@ type Page struct {
 //     (zero: never). An expired session reads as ErrNotFound and is left
 //     out of listings; Sweep removes it (and records a deletion in the
 //     outbox).
+//   - A session that is ended (EndIdleSessions; Ending's contract) is
+//     final: its summary keeps the fold of the chunks stored before it
+//     ended, plus EndedTime.
 //   - DeleteSession/DeleteVisitor remove chunks, summaries and indexes;
 //     chunks of a deleted session that arrive later (re-delivery) are
 //     dropped and reported as duplicates (Stored=false, Refused nil): the
@@ -268,6 +271,7 @@ type Store interface {
 	// partial; appends and deletions go on and end up counted once.
 	RebuildHeat(ctx context.Context, siteID int64, sinceDay int32, progress func(done, total int64)) error
 	Answers
+	Ending
 	// Ping checks the store is usable.
 	Ping(ctx context.Context) error
 	// Close releases the store.
@@ -367,4 +371,92 @@ type Answers interface {
 	// recorded order; AnswerOutboxAck removes delivered ones.
 	AnswerOutboxPending(ctx context.Context, limit int) ([]OutboxEntry, error)
 	AnswerOutboxAck(ctx context.Context, entries []OutboxEntry) error
+}
+
+// Notify event types: what a notify outbox entry publishes.
+const (
+	EventSessionEnded          = "session.ended"
+	EventFeedbackCreated       = "feedback.created"
+	EventSurveyResponseCreated = "survey.response.created"
+)
+
+// NotifyEntry is one event waiting for notify. It names its object rather
+// than carrying it: the relay reads the session or the answer when it
+// publishes, and skips (and acknowledges) one deleted meanwhile, so a
+// deletion never has to find and drop pending entries, and an event never
+// carries data removed on purpose.
+type NotifyEntry struct {
+	// ID orders the entries; entries are published in ID order.
+	ID string
+	// Type is EventSessionEnded, or EventFeedbackCreated /
+	// EventSurveyResponseCreated by the answer's kind.
+	Type   string
+	SiteID int64
+	// SessionID, for EventSessionEnded.
+	SessionID string
+	// AnswerID, for the answer events.
+	AnswerID string
+	// TimeMs is when the event happened: the session's end, the answer's
+	// storing.
+	TimeMs int64
+}
+
+// EventID is the event's stable id, the same however often it is
+// published: "session.ended:<site>:<session>" or
+// "answer.created:<site>:<answer id>".
+func (e NotifyEntry) EventID() string {
+	if e.Type == EventSessionEnded {
+		return fmt.Sprintf("session.ended:%d:%s", e.SiteID, e.SessionID)
+	}
+	return fmt.Sprintf("answer.created:%d:%s", e.SiteID, e.AnswerID)
+}
+
+// AnswerEvent is the event type of a stored answer: EventFeedbackCreated
+// or EventSurveyResponseCreated.
+func AnswerEvent(a *sessionsv1.Answer) string {
+	if a.GetKind() == sessionsv1.AnswerKind_ANSWER_KIND_SURVEY {
+		return EventSurveyResponseCreated
+	}
+	return EventFeedbackCreated
+}
+
+// Ending ends idle sessions and keeps the events notify publishes.
+//
+// Contract (checked by storetest.Run, section Ending):
+//   - Every session is in an index of open sessions from its first stored
+//     chunk (written once, atomically with the session's creation: the
+//     append path pays one extra write per session, none per chunk) until
+//     it is ended, deleted or removed by retention.
+//   - EndIdleSessions ends every open session whose last activity is
+//     before idleBefore, up to limit of them per call (more: others may be
+//     waiting). Last activity is the ingest server time of its latest
+//     chunk (the visitor's clock can be off by hours; ingest's is the one
+//     idleBefore is taken from), or its end_time when its chunks carry no
+//     server time. Ending a session, atomically and once: EndedTime = now
+//     on a new summary version (recorded in the outbox for search), out of
+//     the open index, and an EventSessionEnded entry in the notify outbox.
+//     A second or a concurrent call ends nothing twice (ScyllaDB: a
+//     lightweight transaction on the summary's version decides the one
+//     writer).
+//   - An ended session is final: chunks appended later are still stored
+//     (nothing accepted is lost; replay reads them and they count towards
+//     the session's limits and heatmaps) but change no summary field and
+//     no version; answers of it are stored, listed, counted and published,
+//     but change its summary no more.
+//   - Every stored answer records an event entry (EventFeedbackCreated or
+//     EventSurveyResponseCreated by its kind) atomically with the answer.
+//   - NotifyOutboxPending lists entries in recorded order; NotifyOutboxAck
+//     removes them; NotifyOutboxDepth counts them. Deleting a session,
+//     visitor or answer leaves its entries: the relay skips what is gone.
+type Ending interface {
+	// EndIdleSessions ends open sessions idle since before idleBefore, at
+	// most limit of them, and answers their final summaries and whether
+	// idle sessions may be left.
+	EndIdleSessions(ctx context.Context, idleBefore time.Time, limit int) (ended []*sessionsv1.SessionSummary, more bool, err error)
+	// NotifyOutboxPending returns up to limit event entries, oldest first.
+	NotifyOutboxPending(ctx context.Context, limit int) ([]NotifyEntry, error)
+	// NotifyOutboxAck removes published entries.
+	NotifyOutboxAck(ctx context.Context, entries []NotifyEntry) error
+	// NotifyOutboxDepth counts waiting entries.
+	NotifyOutboxDepth(ctx context.Context) (int64, error)
 }

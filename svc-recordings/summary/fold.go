@@ -322,3 +322,14 @@ func (s *State) Summary(siteID int64, sessionID string) *sessionsv1.SessionSumma
 	s.Answers.fill(out)
 	return out
 }
+
+// LastActivityMs is when the session was last active, as the stores'
+// EndIdleSessions judge idleness: the ingest server time of its latest
+// chunk, or the visitor's clock (EndMs) when no chunk carried one. The
+// server's clock comes first: a visitor's clock can be off by hours.
+func (s *State) LastActivityMs() int64 {
+	if s.MaxServerMs > 0 {
+		return s.MaxServerMs
+	}
+	return s.EndMs
+}

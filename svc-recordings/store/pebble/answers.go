@@ -196,6 +196,9 @@ func (s *Store) AppendAnswers(ctx context.Context, answers []store.Answer) ([]st
 		k := [2]any{site, ref.Session}
 		w.added[k] = append(w.added[k], ref)
 		ids[site] = append(ids[site], id)
+		if err := s.notifyOutbox(b, store.NotifyEntry{Type: store.AnswerEvent(p), SiteID: site, AnswerID: id, TimeMs: nowMs}); err != nil {
+			return nil, err
+		}
 		res[i].Stored = true
 	}
 	for _, site := range sortedKeys(ids) {
@@ -287,6 +290,9 @@ func (s *Store) retally(b *pebble.Batch, site int64, session string, added []ans
 	row, err := s.loadRow(site, session)
 	if err != nil || row == nil {
 		return err // no session (yet): its first chunk reads the tally
+	}
+	if row.EndedMs > 0 {
+		return nil // final (store.Ending)
 	}
 	old := row.State.Summary(site, session)
 	row.State.Answers = nil

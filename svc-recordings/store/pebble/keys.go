@@ -27,6 +27,8 @@ import (
 //	g | site | page            → page dictionary (heatmap.Page's Vec: N views, X clicks; summed by merges)
 //	k | site | page | device   → latest full snapshot of a page (max merge: server time, then the pointer)
 //	r | site                   → unfinished heatmap rebuild (rebuildMarker)
+//	n | site | session         → open session: not ended yet (ending.go)
+//	w | ms | n                 → notify outbox entry (ending.go)
 //
 // Integers are big-endian so byte order is numeric order; strings carry a
 // one-byte length so that no session id is a prefix of another's range.
@@ -61,6 +63,8 @@ const (
 	pSnapshot  = 'k'
 	pRebuild   = 'r'
 	pHeatQueue = 'j' // heatmap changes waiting for a flush (heatqueue.go)
+	pOpen      = 'n'
+	pNotify    = 'w'
 )
 
 type keyBuf []byte

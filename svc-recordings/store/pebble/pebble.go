@@ -19,6 +19,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
@@ -176,6 +177,23 @@ type sessionRow struct {
 	State     *summary.State `json:"s"`
 	Version   int64          `json:"v"`
 	CreatedMs int64          `json:"c"`
+	// EndedMs is when EndIdleSessions ended the session (zero: open).
+	// From then State is final; LateChunks and LateRaw count the chunks
+	// stored since, for the session's limits.
+	EndedMs    int64 `json:"ed,omitempty"`
+	LateChunks int64 `json:"lc,omitempty"`
+	LateRaw    int64 `json:"lr,omitempty"`
+}
+
+// summary is the session's summary as stored: the fold, its version and
+// its end.
+func (r *sessionRow) summary(site int64, session string) *sessionsv1.SessionSummary {
+	sum := r.State.Summary(site, session)
+	sum.Version = r.Version
+	if r.EndedMs > 0 {
+		sum.EndedTime = timestamppb.New(time.UnixMilli(r.EndedMs))
+	}
+	return sum
 }
 
 func (r *sessionRow) expired(nowMs int64) bool {
@@ -328,7 +346,7 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	slices.SortFunc(cand, func(a, b *store.Chunk) int { return summary.CompareKey(a.Seq, a.PageViewID, b.Seq, b.PageViewID) })
 	var n, raw int64
 	if row != nil {
-		n, raw = int64(row.State.Chunks), row.State.RawBytes
+		n, raw = int64(row.State.Chunks)+row.LateChunks, row.State.RawBytes+row.LateRaw
 	}
 	var fresh []*store.Chunk
 	for _, c := range cand {
@@ -343,6 +361,9 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	if len(fresh) == 0 {
 		return nil
 	}
+	if row != nil && row.EndedMs > 0 {
+		return s.appendEnded(b, g, row, fresh, callHeat)
+	}
 	// Heatmaps: the fold's old part goes (before the in-order path folds
 	// into row.State in place), the fresh chunks' and the new fold's come.
 	heat := heatmap.Deltas{}
@@ -354,21 +375,8 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 			heatmap.AddChunk(heat, &c.Stats, 1)
 		}
 	}
-	for _, c := range fresh {
-		st, err := c.Stats.Marshal()
-		if err != nil {
-			return fmt.Errorf("pebble: append chunk: %w", err)
-		}
-		ck := chunkKey(pChunk, g.site, g.session, c.Seq, c.PageViewID)
-		if err := b.Set(ck, encodeChunk(c.Stats.PageViewID, c.Stats.FirstMs, c.Stats.LastMs, c.Data), nil); err != nil {
-			return fmt.Errorf("pebble: append chunk: %w", err)
-		}
-		if err := b.Set(chunkKey(pStats, g.site, g.session, c.Seq, c.PageViewID), st, nil); err != nil {
-			return fmt.Errorf("pebble: append chunk: %w", err)
-		}
-		if err := b.Set(chunkKey(pIndex, g.site, g.session, c.Seq, c.PageViewID), encodeIndex(c.Stats.FirstMs, c.Stats.LastMs, c.Stats.FullSnapshotMs), nil); err != nil {
-			return fmt.Errorf("pebble: append chunk: %w", err)
-		}
+	if err := writeChunks(b, g, fresh); err != nil {
+		return err
 	}
 
 	isNew := row == nil
@@ -435,6 +443,13 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 			return err
 		}
 	}
+	if isNew {
+		// The open-sessions index (ending.go): the one write a session's
+		// end costs the append path, once per session.
+		if err := b.Set(partition(pOpen, g.site, g.session), nil, nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+	}
 	if isNew || oldVisitor != state.VisitorID {
 		// An earlier chunk arriving late may name the visitor.
 		if !isNew {
@@ -476,6 +491,28 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	}
 	if serverMs > 0 {
 		if err := b.Merge(newKey(pActivity).u64(g.site), binary.BigEndian.AppendUint64(nil, uint64(serverMs)), nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeChunks writes the rows of fresh chunks: the chunk, its stats and
+// its times.
+func writeChunks(b *pebble.Batch, g *group, fresh []*store.Chunk) error {
+	for _, c := range fresh {
+		st, err := c.Stats.Marshal()
+		if err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+		ck := chunkKey(pChunk, g.site, g.session, c.Seq, c.PageViewID)
+		if err := b.Set(ck, encodeChunk(c.Stats.PageViewID, c.Stats.FirstMs, c.Stats.LastMs, c.Data), nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+		if err := b.Set(chunkKey(pStats, g.site, g.session, c.Seq, c.PageViewID), st, nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+		if err := b.Set(chunkKey(pIndex, g.site, g.session, c.Seq, c.PageViewID), encodeIndex(c.Stats.FirstMs, c.Stats.LastMs, c.Stats.FullSnapshotMs), nil); err != nil {
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
 	}
@@ -571,9 +608,7 @@ func (s *Store) Session(ctx context.Context, site int64, session string) (*sessi
 	if row == nil || row.expired(time.Now().UnixMilli()) {
 		return nil, store.ErrNotFound
 	}
-	sum := row.State.Summary(site, session)
-	sum.Version = row.Version
-	return sum, nil
+	return row.summary(site, session), nil
 }
 
 // SessionDetail implements store.Store: one read of the session row.
@@ -585,9 +620,7 @@ func (s *Store) SessionDetail(ctx context.Context, site int64, session string) (
 	if row == nil || row.expired(time.Now().UnixMilli()) {
 		return nil, nil, store.ErrNotFound
 	}
-	sum := row.State.Summary(site, session)
-	sum.Version = row.Version
-	return sum, row.State.FrustrationList(), nil
+	return row.summary(site, session), row.State.FrustrationList(), nil
 }
 
 // ChunkIndex implements store.Store.
@@ -671,9 +704,7 @@ func (s *Store) ListSessions(ctx context.Context, site int64, token string, limi
 		if row.State == nil || row.expired(nowMs) {
 			return nil
 		}
-		sum := row.State.Summary(ksite, ksess)
-		sum.Version = row.Version
-		page.Sessions = append(page.Sessions, sum)
+		page.Sessions = append(page.Sessions, row.summary(ksite, ksess))
 		return nil
 	})
 	if errors.Is(err, errFull) {
@@ -704,6 +735,7 @@ func (s *Store) deleteSession(b *pebble.Batch, site int64, session string, row *
 	}
 	dels := [][]byte{
 		partition(pSession, site, session),
+		partition(pOpen, site, session),
 		newKey(pVisitor).u64(site).str(row.State.VisitorID).str(session),
 		newKey(pBegun).u64(site).u64(row.CreatedMs).str(session),
 	}

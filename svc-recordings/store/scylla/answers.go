@@ -157,7 +157,8 @@ func (s *Store) AppendAnswers(ctx context.Context, answers []store.Answer) ([]st
 			continue
 		}
 		res[i].Stored = true
-		if err := s.ex.Exec(ctx, s.answerOutboxInsert(site, store.OutboxUpsertAnswers, answerOutboxValue{IDs: []string{id}})); err != nil {
+		out := []Stmt{s.answerOutboxInsert(site, store.OutboxUpsertAnswers, answerOutboxValue{IDs: []string{id}}), s.notifyInsert(site, notifyKind(store.AnswerEvent(a.Answer)), id)}
+		if err := s.ex.Batch(ctx, out); err != nil {
 			return nil, fmt.Errorf("scylla: append answers: %w", err)
 		}
 		if err := s.ex.Counters(ctx, []Stmt{s.answerCount(site, ref.survey, 1)}); err != nil {
@@ -204,6 +205,9 @@ func (s *Store) retally(ctx context.Context, site int64, session string) error {
 		row, err := s.loadRow(ctx, site, session)
 		if err != nil || row == nil {
 			return err // no session (yet): its first chunk reads the tally
+		}
+		if row.endedMs > 0 {
+			return nil // final (store.Ending)
 		}
 		t, err := s.answerTally(ctx, site, session)
 		if err != nil {

@@ -17,9 +17,9 @@ func TestAnswersMigration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := ms[len(ms)-1]
+	last := ms[3]
 	if last.Version != 4 {
-		t.Fatalf("last migration %d, want 004_answers", last.Version)
+		t.Fatalf("fourth migration %d, want 004_answers", last.Version)
 	}
 	tables := map[string]string{}
 	for _, st := range last.Statements {
@@ -61,8 +61,12 @@ func TestAppendAnswerStatements(t *testing.T) {
 		if res[0].Stored != applied || res[1].Stored || res[1].Refused != nil {
 			t.Fatalf("applied %v: results %+v", applied, res)
 		}
-		if len(r.batches) != 1 || len(r.cas) != 1 {
-			t.Fatalf("applied %v: %d batches, %d claims; want one each (the second copy is the call's duplicate)", applied, len(r.batches), len(r.cas))
+		wantBatches := 1
+		if applied {
+			wantBatches = 2 // the rows; then the outbox and notify entries
+		}
+		if len(r.batches) != wantBatches || len(r.cas) != 1 {
+			t.Fatalf("applied %v: %d batches, %d claims; want %d and 1 (the second copy is the call's duplicate)", applied, len(r.batches), len(r.cas), wantBatches)
 		}
 		ttl := s.rowTTL(a.ExpiresMs)
 		for _, st := range r.batches[0] {
@@ -77,16 +81,24 @@ func TestAppendAnswerStatements(t *testing.T) {
 		if !strings.Contains(claim.CQL, "INSERT INTO ks.answers_by_id") || !strings.Contains(claim.CQL, "IF NOT EXISTS") || !claim.Serial {
 			t.Errorf("claim %+v", claim)
 		}
-		outbox := find(r.execs, "INSERT INTO ks.answer_outbox")
+		var outbox, events []Stmt
+		if applied {
+			outbox, events = find(r.batches[1], "INSERT INTO ks.answer_outbox"), find(r.batches[1], "INSERT INTO ks.notify_outbox")
+		}
 		wantOrder := []string{"batch", "cas"}
 		if applied {
 			if len(outbox) != 1 || outbox[0].Idempotent || outbox[0].Args[2] != int(store.OutboxUpsertAnswers) {
 				t.Fatalf("outbox %+v", outbox)
 			}
+			// A survey response: kind 3, the answer id as payload, with the
+			// search entry in one logged batch.
+			if len(events) != 1 || events[0].Idempotent || events[0].Args[2] != 3 || string(events[0].Args[4].([]byte)) != "a_abcdefghijklmnopqrstuv" {
+				t.Fatalf("notify entry %+v", events)
+			}
 			if len(r.counters) != 1 || r.counters[0][0].Args[0] != int64(1) || r.counters[0][0].Args[2] != int64(1<<40) {
 				t.Fatalf("counters %+v", r.counters)
 			}
-			wantOrder = append(wantOrder, "exec", "counters")
+			wantOrder = append(wantOrder, "batch", "counters")
 		} else if len(outbox) != 0 || len(r.counters) != 0 {
 			t.Fatalf("a duplicate recorded outbox %v, counters %v", outbox, r.counters)
 		}
@@ -129,7 +141,7 @@ func TestAnswerTallyUpdate(t *testing.T) {
 	r := &recorder{casApplied: true, rows: func(st Stmt) [][]any {
 		switch {
 		case strings.HasPrefix(st.CQL, "SELECT state, version"):
-			return [][]any{{state, int64(3), int64(3), "v_abcdefghijklmnopqrstuv", fixedNow.UnixMilli(), c.Stats.ExpiresMs}}
+			return [][]any{{state, int64(3), int64(3), "v_abcdefghijklmnopqrstuv", fixedNow.UnixMilli(), c.Stats.ExpiresMs, int64(0)}}
 		case strings.HasPrefix(st.CQL, "SELECT kind, rating FROM ks.answers_by_session"):
 			return [][]any{{1, 4}, {1, 2}, {2, 0}}
 		}

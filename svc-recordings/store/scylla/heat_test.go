@@ -234,7 +234,7 @@ func TestHeatSnapshotChecksTheSession(t *testing.T) {
 				return [][]any{{v}}
 			case strings.HasPrefix(q.CQL, "SELECT state, version") && live:
 				st, _ := summary.NewState().Marshal()
-				return [][]any{{st, int64(1), int64(1), "v_x", int64(1), int64(0)}}
+				return [][]any{{st, int64(1), int64(1), "v_x", int64(1), int64(0), int64(0)}}
 			}
 			return nil
 		}}
@@ -255,7 +255,7 @@ func TestDeleteSubtractsHeat(t *testing.T) {
 	r := &recorder{rows: func(q Stmt) [][]any {
 		switch {
 		case strings.HasPrefix(q.CQL, "SELECT state, version"):
-			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), int64(0)}}
+			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), int64(0), int64(0)}}
 		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks_v2"):
 			return [][]any{{stats}}
 		}
@@ -317,7 +317,7 @@ func TestRebuildStatements(t *testing.T) {
 			}
 			return out
 		case strings.HasPrefix(q.CQL, "SELECT state, version"):
-			return [][]any{{enc, int64(1), int64(1), "v_x", int64(5), int64(0)}}
+			return [][]any{{enc, int64(1), int64(1), "v_x", int64(5), int64(0), int64(0)}}
 		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks_v2"):
 			return [][]any{{stats}}
 		}
@@ -371,7 +371,7 @@ func TestSweepSubtractsHeat(t *testing.T) {
 		case strings.HasPrefix(q.CQL, "SELECT expires_ms, site_id, session_id FROM ks.expiry") && q.Args[0] == exp/dayMs:
 			return [][]any{{exp, c.SiteID, c.SessionID}}
 		case strings.HasPrefix(q.CQL, "SELECT state, version"):
-			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), exp}}
+			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), exp, int64(0)}}
 		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks_v2"):
 			return [][]any{{stats}}
 		}

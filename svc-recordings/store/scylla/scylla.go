@@ -27,6 +27,7 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
@@ -291,16 +292,29 @@ type sessionRow struct {
 	visitor   string
 	createdMs int64
 	expiresMs int64
+	// endedMs is when the session was ended (zero: open); ending.go.
+	endedMs int64
+}
+
+// summary is the session's summary as stored: the fold, its version and
+// its end.
+func (r *sessionRow) summary(site int64, session string) *sessionsv1.SessionSummary {
+	sum := r.state.Summary(site, session)
+	sum.Version = r.version
+	if r.endedMs > 0 {
+		sum.EndedTime = timestamppb.New(time.UnixMilli(r.endedMs))
+	}
+	return sum
 }
 
 func (s *Store) loadRow(ctx context.Context, site int64, session string) (*sessionRow, error) {
 	it := s.ex.Iter(ctx, Stmt{
-		CQL:  "SELECT state, version, outboxed_version, visitor_id, created_ms, expires_ms FROM " + s.t("sessions") + " WHERE site_id = ? AND session_id = ?",
+		CQL:  "SELECT state, version, outboxed_version, visitor_id, created_ms, expires_ms, ended_ms FROM " + s.t("sessions") + " WHERE site_id = ? AND session_id = ?",
 		Args: []any{site, session}, Idempotent: true,
 	})
 	var r sessionRow
 	var state []byte
-	found := it.Scan(&state, &r.version, &r.outboxed, &r.visitor, &r.createdMs, &r.expiresMs)
+	found := it.Scan(&state, &r.version, &r.outboxed, &r.visitor, &r.createdMs, &r.expiresMs, &r.endedMs)
 	if err := it.Close(); err != nil {
 		return nil, fmt.Errorf("scylla: load session: %w", err)
 	}
@@ -420,6 +434,12 @@ func (s *Store) appendSession(ctx context.Context, site int64, session string, i
 		if row != nil {
 			n, raw = int64(row.state.Chunks), row.state.RawBytes
 		}
+		if row != nil && row.endedMs > 0 {
+			// Chunks since the end are in no state: count them all.
+			if n, err = s.countChunks(ctx, site, session); err != nil {
+				return err
+			}
+		}
 	}
 	var fresh []store.Chunk
 	for _, i := range cand {
@@ -518,6 +538,9 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 	row, err := s.loadRow(ctx, site, session)
 	if err != nil {
 		return false, err
+	}
+	if row != nil && row.endedMs > 0 {
+		return true, nil // final (store.Ending): the caller adds the chunks' heat
 	}
 	// The old state's part, before the in-order path folds into it.
 	change := heatmap.Deltas{}
@@ -638,6 +661,10 @@ func (s *Store) recordChange(ctx context.Context, site int64, session string, ro
 			Idempotent: true,
 		})
 	}
+	if sum.Version == 1 && row.endedMs == 0 {
+		// The open index (ending.go), once per session.
+		b = append(b, s.openInsert(site, session, state.ExpiresMs))
+	}
 	if row.visitor != "" && row.visitor != state.VisitorID {
 		b = append(b, Stmt{CQL: "DELETE FROM " + s.t("sessions_by_visitor") + " WHERE site_id = ? AND visitor_id = ? AND session_id = ?", Args: []any{site, row.visitor, session}, Idempotent: true})
 	}
@@ -679,9 +706,7 @@ func (s *Store) Session(ctx context.Context, site int64, session string) (*sessi
 	if row == nil || (row.expiresMs > 0 && row.expiresMs <= s.now().UnixMilli()) {
 		return nil, store.ErrNotFound
 	}
-	sum := row.state.Summary(site, session)
-	sum.Version = row.version
-	return sum, nil
+	return row.summary(site, session), nil
 }
 
 // SessionDetail implements store.Store: one read of the session row.
@@ -693,9 +718,7 @@ func (s *Store) SessionDetail(ctx context.Context, site int64, session string) (
 	if row == nil || (row.expiresMs > 0 && row.expiresMs <= s.now().UnixMilli()) {
 		return nil, nil, store.ErrNotFound
 	}
-	sum := row.state.Summary(site, session)
-	sum.Version = row.version
-	return sum, row.state.FrustrationList(), nil
+	return row.summary(site, session), row.state.FrustrationList(), nil
 }
 
 // ChunkIndex implements store.Store.
@@ -751,15 +774,15 @@ func (s *Store) ListSessions(ctx context.Context, site int64, token string, limi
 	var page store.Page
 	if site == 0 {
 		it := s.ex.Iter(ctx, Stmt{
-			CQL:      "SELECT site_id, session_id, state, version, expires_ms FROM " + s.t("sessions"),
+			CQL:      "SELECT site_id, session_id, state, version, expires_ms, ended_ms FROM " + s.t("sessions"),
 			PageSize: limit, SinglePage: true, PageState: raw, Idempotent: true,
 		})
 		next := it.PageState()
-		var ksite, ver, exp int64
+		var ksite, ver, exp, ended int64
 		var ksess string
 		var state []byte
 		nowMs := s.now().UnixMilli()
-		for it.Scan(&ksite, &ksess, &state, &ver, &exp) {
+		for it.Scan(&ksite, &ksess, &state, &ver, &exp, &ended) {
 			if exp > 0 && exp <= nowMs {
 				continue
 			}
@@ -768,9 +791,8 @@ func (s *Store) ListSessions(ctx context.Context, site int64, token string, limi
 				it.Close()
 				return store.Page{}, err
 			}
-			sum := st.Summary(ksite, ksess)
-			sum.Version = ver
-			page.Sessions = append(page.Sessions, sum)
+			r := sessionRow{state: st, version: ver, endedMs: ended}
+			page.Sessions = append(page.Sessions, r.summary(ksite, ksess))
 		}
 		if err := it.Close(); err != nil {
 			return store.Page{}, fmt.Errorf("scylla: list sessions: %w", err)
@@ -816,6 +838,7 @@ func (s *Store) deleteStmts(site int64, session string, row *sessionRow) []Stmt 
 		{CQL: "DELETE FROM " + s.t("sessions_by_visitor") + " WHERE site_id = ? AND visitor_id = ? AND session_id = ?", Args: []any{site, row.visitor, session}, Idempotent: true},
 		{CQL: "DELETE FROM " + s.t("sessions_begun") + " WHERE site_id = ? AND day = ? AND created_ms = ? AND session_id = ?", Args: []any{site, row.createdMs / dayMs, row.createdMs, session}, Idempotent: true},
 		{CQL: "INSERT INTO " + s.t("tombstones") + " (site_id, session_id) VALUES (?, ?) USING TTL ?", Args: []any{site, session, int(s.tombTTL / time.Second)}, Idempotent: true},
+		s.openDelete(site, session),
 	}
 	if row.expiresMs > 0 {
 		out = append(out, s.expiryDelete(row.expiresMs, site, session))

@@ -180,6 +180,11 @@ func TestMigrations(t *testing.T) {
 				tables[strings.Fields(st)[5]] = st
 			case strings.HasPrefix(st, "DROP TABLE IF EXISTS ks."):
 				delete(tables, strings.Fields(st)[4])
+			case strings.HasPrefix(st, "ALTER TABLE ks.") && strings.Contains(st, " ADD "):
+				// A column added: the table must exist.
+				if tables[strings.Fields(st)[2]] == "" {
+					t.Fatalf("%q alters a table not created", st)
+				}
 			default:
 				t.Fatalf("statement %q", st)
 			}
@@ -215,7 +220,7 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		t.Fatalf("chunks created %d times", n)
 	}
 	rec := find(r.execs, "INSERT INTO ks.schema_migrations")
-	if len(rec) != 4 || rec[0].Args[0] != 1 || rec[1].Args[0] != 2 || rec[2].Args[0] != 3 || rec[3].Args[0] != 4 {
+	if len(rec) != 5 || rec[0].Args[0] != 1 || rec[1].Args[0] != 2 || rec[2].Args[0] != 3 || rec[3].Args[0] != 4 || rec[4].Args[0] != 5 {
 		t.Fatalf("migrations not recorded in order: %+v", rec)
 	}
 	applied := func(versions ...int) *recorder {
@@ -231,7 +236,7 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		}}
 	}
 	// Already applied: nothing but the bookkeeping runs.
-	r2 := applied(1, 2, 3, 4)
+	r2 := applied(1, 2, 3, 4, 5)
 	if err := newRecorded(r2).migrate(context.Background(), 3, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +340,7 @@ func TestAppendInOrderUsesCAS(t *testing.T) {
 	r := &recorder{casApplied: true, rows: func(q Stmt) [][]any {
 		switch {
 		case strings.HasPrefix(q.CQL, "SELECT state, version"):
-			return [][]any{{enc, int64(4), int64(4), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs}}
+			return [][]any{{enc, int64(4), int64(4), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs, int64(0)}}
 		case strings.HasPrefix(q.CQL, "SELECT seq, page_view_id FROM ks.chunks_v2"):
 			return [][]any{{int64(0), "p_abcdefghijklmnopqrstuv"}}
 		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks_v2"):
@@ -400,7 +405,7 @@ func TestReadAndDeleteStatements(t *testing.T) {
 	r := &recorder{rows: func(q Stmt) [][]any {
 		if strings.HasPrefix(q.CQL, "SELECT state, version") {
 			st, _ := summary.NewState().Marshal()
-			return [][]any{{st, int64(2), int64(2), "v_x0000000", int64(86400000 * 3), int64(86400000 * 40)}}
+			return [][]any{{st, int64(2), int64(2), "v_x0000000", int64(86400000 * 3), int64(86400000 * 40), int64(0)}}
 		}
 		return nil
 	}}
@@ -457,7 +462,7 @@ func TestAppendSameSeqOtherPageView(t *testing.T) {
 	r := &recorder{casApplied: true, rows: func(q Stmt) [][]any {
 		switch {
 		case strings.HasPrefix(q.CQL, "SELECT state, version"):
-			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs}}
+			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs, int64(0)}}
 		case strings.HasPrefix(q.CQL, "SELECT seq, page_view_id FROM ks.chunks_v2"):
 			return [][]any{{int64(0), c0.PageViewID}}
 		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks_v2"):
@@ -494,7 +499,7 @@ func TestAppendRefusesPastSessionLimit(t *testing.T) {
 	r := &recorder{casApplied: true, rows: func(q Stmt) [][]any {
 		switch {
 		case strings.HasPrefix(q.CQL, "SELECT state, version"):
-			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs}}
+			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs, int64(0)}}
 		case strings.HasPrefix(q.CQL, "SELECT seq, page_view_id FROM ks.chunks_v2"):
 			return [][]any{{int64(0), c0.PageViewID}}
 		}

@@ -1,0 +1,294 @@
+package pebble
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+)
+
+// Sessions stored before the open index existed have no n row: they are
+// never ended (no session.ended for old data, rather than a flood of them
+// on the first sweep after an upgrade).
+
+// appendEnded stores fresh chunks of an ended session: the chunk rows,
+// their heatmap part (heatmap.AddChunk; the frozen fold's part stays as
+// it is, so deleting the session subtracts exactly what was added), the
+// late counts for the limits, the expiry and the site's activity. The
+// summary and its version do not change.
+func (s *Store) appendEnded(b *pebble.Batch, g *group, row *sessionRow, fresh []*store.Chunk, callHeat map[int64]*siteHeat) error {
+	if err := writeChunks(b, g, fresh); err != nil {
+		return err
+	}
+	if !s.heatOff {
+		heat := heatmap.Deltas{}
+		for _, c := range fresh {
+			heatmap.AddChunk(heat, &c.Stats, 1)
+		}
+		s.collectHeat(callHeat, g.site, g.session, heat)
+		if err := mergeSnapshots(b, g.site, g.session, fresh); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+	}
+	oldExpires := row.State.ExpiresMs
+	var serverMs int64
+	for _, c := range fresh {
+		row.LateChunks++
+		row.LateRaw += c.Stats.RawBytes
+		row.State.ExpiresMs = max(row.State.ExpiresMs, c.Stats.ExpiresMs)
+		serverMs = max(serverMs, c.Stats.ServerMs)
+	}
+	if row.State.ExpiresMs != oldExpires {
+		// A later chunk keeps the session (and itself) longer, as it does an
+		// open session; ExpiresMs is no summary field.
+		if oldExpires > 0 {
+			if err := b.Delete(newKey(pExpiry).u64(oldExpires).u64(g.site).str(g.session), nil); err != nil {
+				return fmt.Errorf("pebble: append chunk: %w", err)
+			}
+		}
+		if err := b.Set(newKey(pExpiry).u64(row.State.ExpiresMs).u64(g.site).str(g.session), nil, nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+	}
+	rb, err := json.Marshal(row)
+	if err != nil {
+		return fmt.Errorf("pebble: append chunk: %w", err)
+	}
+	if err := b.Set(partition(pSession, g.site, g.session), rb, nil); err != nil {
+		return fmt.Errorf("pebble: append chunk: %w", err)
+	}
+	if serverMs > 0 {
+		if err := b.Merge(newKey(pActivity).u64(g.site), binary.BigEndian.AppendUint64(nil, uint64(serverMs)), nil); err != nil {
+			return fmt.Errorf("pebble: append chunk: %w", err)
+		}
+	}
+	return nil
+}
+
+// endStep bounds the open sessions one step of EndIdleSessions reads, and
+// so the sessions one commit ends.
+const endStep = 256
+
+type openSession struct {
+	site    int64
+	session string
+}
+
+// EndIdleSessions implements store.Ending. It walks the open index in key
+// order; the sessions found idle in a step are ended under their stripes
+// (re-read there, so a concurrent append or pass is seen) in one commit.
+func (s *Store) EndIdleSessions(ctx context.Context, idleBefore time.Time, limit int) ([]*sessionsv1.SessionSummary, bool, error) {
+	if limit < 1 {
+		return nil, false, errors.New("pebble: end idle sessions: limit must be positive")
+	}
+	cutMs := idleBefore.UnixMilli()
+	var ended []*sessionsv1.SessionSummary
+	var from []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return ended, false, err
+		}
+		step, next, err := s.openStep(from)
+		if err != nil {
+			return ended, false, fmt.Errorf("pebble: end idle sessions: %w", err)
+		}
+		// Read without locks to choose; the stripes' re-read decides.
+		var idle []openSession
+		for _, o := range step {
+			row, err := s.loadRow(o.site, o.session)
+			if err != nil {
+				return ended, false, err
+			}
+			if row == nil || row.EndedMs > 0 || row.State.LastActivityMs() < cutMs {
+				idle = append(idle, o)
+			}
+		}
+		more := false
+		if room := limit - len(ended); len(idle) > room {
+			idle, more = idle[:room], true
+		}
+		if len(idle) > 0 {
+			done, err := s.endSessions(idle, cutMs)
+			ended = append(ended, done...)
+			if err != nil {
+				return ended, false, err
+			}
+		}
+		if more || (len(ended) == limit && next != nil) {
+			return ended, true, nil
+		}
+		if next == nil {
+			return ended, false, nil
+		}
+		from = next
+	}
+}
+
+// openStep reads up to endStep open sessions from the key from (nil: the
+// start) and answers the key to continue from (nil: none left).
+func (s *Store) openStep(from []byte) ([]openSession, []byte, error) {
+	var out []openSession
+	var next []byte
+	errFull := errors.New("full")
+	err := s.scan([]byte{pOpen}, from, func(k, _ []byte) error {
+		if len(out) == endStep {
+			next = slices.Clone(k)
+			return errFull
+		}
+		r := keyReader{b: k[1:]}
+		o := openSession{site: r.u64(), session: r.str()}
+		if r.err != nil {
+			return fmt.Errorf("corrupt open-session key")
+		}
+		out = append(out, o)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFull) {
+		return nil, nil, err
+	}
+	return out, next, nil
+}
+
+// endSessions ends those of sessions still open and idle (before cutMs)
+// under their stripes, in one commit, and answers their final summaries.
+// An index row of a session that is gone or already ended is dropped.
+func (s *Store) endSessions(sessions []openSession, cutMs int64) ([]*sessionsv1.SessionSummary, error) {
+	idx := make([]int, len(sessions))
+	for i, o := range sessions {
+		idx[i] = s.stripe(o.site, o.session)
+	}
+	defer s.lock(idx)()
+	b := s.db.NewBatch()
+	defer b.Close()
+	now := time.Now()
+	nowMs := now.UnixMilli()
+	var out []*sessionsv1.SessionSummary
+	for _, o := range sessions {
+		row, err := s.loadRow(o.site, o.session)
+		if err != nil {
+			return nil, err
+		}
+		openKey := partition(pOpen, o.site, o.session)
+		if row == nil || row.EndedMs > 0 {
+			if err := b.Delete(openKey, nil); err != nil {
+				return nil, fmt.Errorf("pebble: end session: %w", err)
+			}
+			continue
+		}
+		if row.State.LastActivityMs() >= cutMs || row.expired(nowMs) {
+			continue // active again, or retention's to remove
+		}
+		row.EndedMs = nowMs
+		row.Version++
+		sum := row.summary(o.site, o.session)
+		rb, err := json.Marshal(row)
+		if err != nil {
+			return nil, fmt.Errorf("pebble: end session: %w", err)
+		}
+		if err := b.Set(partition(pSession, o.site, o.session), rb, nil); err != nil {
+			return nil, fmt.Errorf("pebble: end session: %w", err)
+		}
+		if err := b.Delete(openKey, nil); err != nil {
+			return nil, fmt.Errorf("pebble: end session: %w", err)
+		}
+		if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: o.site, Summary: sum}); err != nil {
+			return nil, err
+		}
+		if err := s.notifyOutbox(b, store.NotifyEntry{Type: store.EventSessionEnded, SiteID: o.site, SessionID: o.session, TimeMs: nowMs}); err != nil {
+			return nil, err
+		}
+		out = append(out, sum)
+	}
+	if b.Empty() {
+		return nil, nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return nil, fmt.Errorf("pebble: end sessions: %w", err)
+	}
+	return out, nil
+}
+
+// notifyValue is a notify outbox entry as stored.
+type notifyValue struct {
+	Type    string `json:"t"`
+	SiteID  int64  `json:"s"`
+	Session string `json:"i,omitempty"`
+	Answer  string `json:"a,omitempty"`
+	TimeMs  int64  `json:"m"`
+}
+
+// notifyOutbox records e in b. Keys are (ms, n) like the answers' outbox:
+// the counter restarts after a restart, the clock does not.
+func (s *Store) notifyOutbox(b *pebble.Batch, e store.NotifyEntry) error {
+	v, err := json.Marshal(notifyValue{Type: e.Type, SiteID: e.SiteID, Session: e.SessionID, Answer: e.AnswerID, TimeMs: e.TimeMs})
+	if err != nil {
+		return fmt.Errorf("pebble: notify outbox: %w", err)
+	}
+	k := newKey(pNotify).u64(time.Now().UnixMilli()).u64(s.outboxN.Add(1))
+	if err := b.Set(k, v, nil); err != nil {
+		return fmt.Errorf("pebble: notify outbox: %w", err)
+	}
+	return nil
+}
+
+// NotifyOutboxPending implements store.Ending.
+func (s *Store) NotifyOutboxPending(ctx context.Context, limit int) ([]store.NotifyEntry, error) {
+	var out []store.NotifyEntry
+	errFull := errors.New("full")
+	err := s.scan([]byte{pNotify}, nil, func(k, v []byte) error {
+		if len(out) >= limit {
+			return errFull
+		}
+		var nv notifyValue
+		if err := json.Unmarshal(v, &nv); err != nil {
+			return err
+		}
+		out = append(out, store.NotifyEntry{
+			ID: hex.EncodeToString(k[1:]), Type: nv.Type, SiteID: nv.SiteID,
+			SessionID: nv.Session, AnswerID: nv.Answer, TimeMs: nv.TimeMs,
+		})
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFull) {
+		return nil, fmt.Errorf("pebble: notify outbox pending: %w", err)
+	}
+	return out, nil
+}
+
+// NotifyOutboxAck implements store.Ending.
+func (s *Store) NotifyOutboxAck(ctx context.Context, entries []store.NotifyEntry) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, e := range entries {
+		id, err := hex.DecodeString(e.ID)
+		if err != nil || len(id) != 16 {
+			return fmt.Errorf("pebble: notify outbox ack: bad id %q", e.ID)
+		}
+		if err := b.Delete(append([]byte{pNotify}, id...), nil); err != nil {
+			return fmt.Errorf("pebble: notify outbox ack: %w", err)
+		}
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("pebble: notify outbox ack: %w", err)
+	}
+	return nil
+}
+
+// NotifyOutboxDepth implements store.Ending.
+func (s *Store) NotifyOutboxDepth(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.scan([]byte{pNotify}, nil, func(_, _ []byte) error { n++; return nil }); err != nil {
+		return 0, fmt.Errorf("pebble: notify outbox depth: %w", err)
+	}
+	return n, nil
+}
