@@ -77,7 +77,8 @@ const (
 type Delivery struct {
 	ID, WebhookID, SiteID int64
 	// Key makes creation idempotent: CreateDelivery with a Key already
-	// stored for the webhook returns the stored delivery.
+	// stored for the webhook returns the stored delivery. An empty Key is
+	// never a duplicate.
 	Key string
 	// MessageID is the webhook-id header (same for redeliveries).
 	MessageID string
@@ -241,8 +242,10 @@ type Store interface {
 
 	// InTx runs fn in one transaction, committed when fn returns nil.
 	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
-	// Pruning: deliveries and alerts older than before, and ledger rows
-	// (digests, events) older than before, in batches; returns rows removed.
+	// Pruning: finished (succeeded or failed) deliveries and alerts older
+	// than before, and ledger rows (digests, events) older than before, in
+	// batches; returns rows removed. Pending and retrying deliveries stay:
+	// a job still owns them.
 	Prune(ctx context.Context, before time.Time) (int64, error)
 	// Handle is the pool River runs on: *pgxpool.Pool or *sql.DB.
 	Handle() any
