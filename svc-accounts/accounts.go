@@ -258,7 +258,10 @@ type Service struct {
 	// an hour per address).
 	mailLimit     *limiter
 	existingLimit *limiter
-	hasher        *hasher
+	// verifyEvery is the least time between two verification e-mails to
+	// one user, checked against the stored tokens (so across replicas).
+	verifyEvery time.Duration
+	hasher      *hasher
 	// dummyHash is verified when a log-in names an unknown e-mail, so the
 	// answer takes as long as for a wrong password.
 	dummyHash string
@@ -341,6 +344,7 @@ func newWithStore(cfg Config, deps Deps, st store.Store) (*Service, error) {
 		// Three e-mails at once, then one every ten minutes.
 		mailLimit:     newLimiter(0.1, 3, 100_000),
 		existingLimit: newLimiter(1.0/60, 1, 100_000),
+		verifyEvery:   time.Minute,
 		hasher:        newHasher(runtime.GOMAXPROCS(0)),
 	}
 	var err error

@@ -88,7 +88,7 @@ func idemKey(kind string, parts ...any) string {
 // this process, and the newest stored token's age across replicas).
 func (s *Service) sendVerification(ctx context.Context, u store.User) error {
 	now := time.Now()
-	if last, err := s.store.LatestUserToken(ctx, u.ID, store.TokenVerify); err == nil && now.Sub(last.CreateTime) < time.Minute {
+	if last, err := s.store.LatestUserToken(ctx, u.ID, store.TokenVerify); err == nil && now.Sub(last.CreateTime) < s.verifyEvery {
 		s.countEmail(ctx, "verify_email", "rate_limited")
 		return nil
 	}
