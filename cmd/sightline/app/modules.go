@@ -137,14 +137,21 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 	tp, mp := a.tel.TracerProvider, a.tel.MeterProvider
 	switch name {
 	case Accounts:
+		ntf, err := conn(Notify)
+		if err != nil {
+			return runningModule{}, err
+		}
 		svc, err := accounts.New(ctx, a.cfg.Accounts, accounts.Deps{
 			Logger: log, TracerProvider: tp, MeterProvider: mp, DataDir: a.cfg.DataDir, Version: Version(),
+			Notify: notifyClient(ntf),
 		})
 		if err != nil {
 			return runningModule{}, err
 		}
 		accountsv1.RegisterAccountsServiceServer(a.grpcServer, svc)
-		return runningModule{name: name, svc: svc, grpcSvc: accountsv1.AccountsService_ServiceDesc.ServiceName}, nil
+		accountsv1.RegisterAccountsInternalServiceServer(a.grpcServer, svc.Internal())
+		return runningModule{name: name, svc: svc, grpcSvc: accountsv1.AccountsService_ServiceDesc.ServiceName,
+			alsoGRPC: []string{accountsv1.AccountsInternalService_ServiceDesc.ServiceName}}, nil
 
 	case Search:
 		acc, err := conn(Accounts)
@@ -272,6 +279,15 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		return runningModule{name: name, svc: svc}, nil
 	}
 	return runningModule{}, fmt.Errorf("unknown module %q", name)
+}
+
+// notifyClient is notify's internal client over conn, nil without one
+// (the caller then sends no e-mail or events).
+func notifyClient(conn *grpc.ClientConn) notifyv1.NotifyInternalServiceClient {
+	if conn == nil {
+		return nil
+	}
+	return notifyv1.NewNotifyInternalServiceClient(conn)
 }
 
 // dirWritable creates and removes a small file in dir (named so that the
