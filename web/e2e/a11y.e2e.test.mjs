@@ -24,7 +24,7 @@ const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const OPERATOR = { email: "ops@example.com", password: "an operator's long passphrase" };
 const SCHEMES = ["light", "dark"];
 // What the operator's navigation shows, in order (sections.ts).
-const OPERATOR_NAV = ["Overview", "Realtime", "Funnels", "Recordings", "Heatmaps", "Responses", "Surveys", "Site & install", "Feedback widget", "Sites", "Team", "API keys", "Ingest & limits"];
+const OPERATOR_NAV = ["Overview", "Realtime", "Funnels", "Recordings", "Heatmaps", "Responses", "Surveys", "Site & install", "Feedback widget", "Notifications", "Webhooks", "Sites", "Team", "API keys", "Ingest & limits", "E-mail outbox"];
 // Violations in code another change owns, each with its fix; remove the entry with the fix.
 const KNOWN = [];
 // Rules that say a control has no accessible name: any impact fails.
@@ -156,6 +156,10 @@ const signedInPages = () => [
   { name: "team", url: `/o/${orgId}/team`, ready: "[data-testid=member-list]" },
   { name: "api-keys", url: `/o/${orgId}/api-keys`, ready: "[data-testid=create-api-key]" },
   { name: "operator", url: "/operator", ready: "[data-testid=operator-page] .stats" },
+  // Notifications on a site without rules or webhooks (notify.e2e checks them filled, with axe too).
+  { name: "notifications", url: `/o/${orgId}/sites/${siteId}/settings/notifications`, ready: "[data-testid=alerts-empty]" },
+  { name: "webhooks", url: `/o/${orgId}/sites/${siteId}/settings/webhooks`, ready: "[data-testid=webhooks-empty]" },
+  { name: "outbox", url: "/admin/outbox", ready: "[data-testid=outbox-page] :is([data-testid=outbox-empty], [data-testid=outbox-list], [data-testid=outbox-smtp])" },
 ];
 
 test("every page passes axe in light and dark, with named controls", { timeout: 300_000 }, async (t) => {
@@ -168,7 +172,7 @@ test("every page passes axe in light and dark, with named controls", { timeout: 
     t.after(() => anon.close());
     const p = await anon.newPage();
     p.on("pageerror", (e) => errors.push(e.message));
-    for (const [name, url, ready] of [["login", "/login", "[data-testid=login-form]"], ["signup", "/signup", "[data-testid=signup-form]"]]) {
+    for (const [name, url, ready] of [["login", "/login", "[data-testid=login-form]"], ["signup", "/signup", "[data-testid=signup-form]"], ["unsubscribe", "/unsubscribe?token=t", "[data-testid=unsubscribe-button]"]]) {
       await p.goto(sl.base + url);
       await settle(p, ready);
       await checkPage(p, name, scheme, problems, counts);

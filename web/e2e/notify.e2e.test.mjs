@@ -15,7 +15,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -28,6 +28,7 @@ const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../tes
 const bin = process.env.SIGHTLINE_BIN;
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const OPERATOR = { email: "ops@example.com", password: "an operator's long passphrase" };
+const axeSource = readFileSync(path.resolve(here, "../node_modules/axe-core/axe.min.js"), "utf8");
 
 let sl, receiver, receiverUrl, browser, ctx, page, call, orgId, siteId;
 
@@ -104,6 +105,32 @@ after(async () => {
 });
 
 const sitePage = (p) => `${sl.base}/o/${orgId}/sites/${siteId}/${p}`;
+
+/**
+ * axe opens url in a context that bypasses the dashboard's CSP (axe is
+ * injected inline), signed in as the same user, waits for ready, and answers
+ * the serious and critical violations in light and dark (a11y.e2e checks
+ * these pages empty; here they are filled).
+ */
+async function axe(url, ready) {
+  const actx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true, storageState: await ctx.storageState() });
+  try {
+    const ap = await actx.newPage();
+    const out = [];
+    for (const colorScheme of ["light", "dark"]) {
+      await ap.emulateMedia({ colorScheme });
+      await ap.goto(url);
+      await ap.locator(ready).first().waitFor({ timeout: 20_000 });
+      await ap.waitForTimeout(300);
+      await ap.addScriptTag({ content: axeSource });
+      const r = await ap.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+      for (const v of r.violations) if (v.impact === "serious" || v.impact === "critical") out.push(`${colorScheme} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    }
+    return out;
+  } finally {
+    await actx.close();
+  }
+}
 
 /** newest answers the newest delivery row of the open log. */
 const newest = () => page.locator("[data-testid=delivery]").first();
@@ -207,6 +234,7 @@ test("webhooks: add, test event signed and logged, failure retried, redeliver, r
   assert.deepEqual([...edited.events].sort(), ["feedback.created", "session.ended", "site.no_data"]);
   assert.equal(edited.url, receiverUrl);
   await page.screenshot({ path: path.join(shots, "webhooks.png"), fullPage: true });
+  assert.deepEqual(await axe(sitePage(`settings/webhooks?webhook=${webhookId}`), "[data-testid=delivery]"), [], "the webhooks page with its log passes axe");
 
   // A second webhook is deleted with its confirmation.
   const other = await call("POST", `/api/v1/sites/${siteId}/webhooks`, { url: `${receiverUrl}/other`, events: ["site.no_data"], description: "To delete" });
@@ -263,6 +291,7 @@ test("notification settings: digest saved and reloaded; an alert rule added, edi
   await page.getByTestId("alert-form").getByRole("button", { name: "Add alert" }).click();
   await page.getByText("Tell me about every feedback or survey answer rated 2 or lower, containing “broken”").waitFor();
   await page.screenshot({ path: path.join(shots, "notifications.png"), fullPage: true });
+  assert.deepEqual(await axe(sitePage("settings/notifications"), "[data-testid=alert-rule]"), [], "the notification settings pass axe");
 
   // Delete both (confirmations accepted).
   for (let n = 2; n > 0; n--) {
@@ -307,6 +336,7 @@ test("the operator's outbox lists the verification e-mail of a second sign-up an
   const inner = page.frameLocator("[data-testid=outbox-html]");
   assert.ok((await inner.locator("a[href*='verify-email?token=']").count()) > 0, "the HTML part links to /verify-email");
   await page.screenshot({ path: path.join(shots, "outbox.png"), fullPage: true });
+  assert.deepEqual(await axe(`${sl.base}/admin/outbox?id=${encodeURIComponent(listed.id)}`, "[data-testid=outbox-html]"), [], "the outbox with an e-mail open passes axe");
   await view.getByRole("tab", { name: "Text" }).click();
   assert.match(await view.getByTestId("outbox-text").innerText(), /\/verify-email\?token=\S+/);
   assert.ok(new URL(page.url()).searchParams.get("id"), "the open e-mail is in the URL");
