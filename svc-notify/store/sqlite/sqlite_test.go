@@ -6,6 +6,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"go.opentelemetry.io/otel/codes"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 
 	"github.com/sightlinehq/sightline/svc-notify/store"
@@ -104,5 +109,79 @@ func TestPoolInsideTxFails(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTelemetry: every store call is a span named notify.store.<op> and a
+// latency sample with db.system and op; a not-found is not a span error.
+func TestTelemetry(t *testing.T) {
+	ctx := context.Background()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	latency, err := mp.Meter("test").Float64Histogram("store.latency")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "notify.db"), sqlite.Telemetry{Tracer: tp.Tracer("test"), Latency: latency})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.GetWebhook(ctx, 1, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetWebhook: %v", err)
+	}
+	if err := s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		_, err := tx.ClaimEvent(ctx, "e")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetDigestSubscription(ctx, store.DigestSubscription{UserID: 1, SiteID: 1, Frequency: 99}); err == nil {
+		t.Fatal("frequency 99 accepted")
+	}
+	got := map[string]sdktrace.ReadOnlySpan{}
+	for _, sp := range spans.Ended() {
+		got[sp.Name()] = sp
+	}
+	for name, wantErr := range map[string]bool{"notify.store.GetWebhook": false, "notify.store.InTx": false,
+		"notify.store.ClaimEvent": false, "notify.store.SetDigestSubscription": true} {
+		sp, ok := got[name]
+		if !ok {
+			t.Fatalf("no span %s among %v", name, got)
+		}
+		if isErr := sp.Status().Code == codes.Error; isErr != wantErr {
+			t.Errorf("span %s error status %v, want %v", name, isErr, wantErr)
+		}
+	}
+	if claim, tx := got["notify.store.ClaimEvent"], got["notify.store.InTx"]; claim.Parent().SpanID() != tx.SpanContext().SpanID() {
+		t.Error("ClaimEvent's span is not a child of InTx's")
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]uint64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			h, ok := m.Data.(metricdata.Histogram[float64])
+			if !ok {
+				continue
+			}
+			for _, dp := range h.DataPoints {
+				op, _ := dp.Attributes.Value("op")
+				sys, _ := dp.Attributes.Value("db.system")
+				if sys.AsString() != "sqlite" {
+					t.Errorf("db.system %q", sys.AsString())
+				}
+				ops[op.AsString()] += dp.Count
+			}
+		}
+	}
+	for _, op := range []string{"GetWebhook", "InTx", "ClaimEvent", "SetDigestSubscription"} {
+		if ops[op] != 1 {
+			t.Errorf("latency samples of %s: %d, want 1 (all: %v)", op, ops[op], ops)
+		}
 	}
 }

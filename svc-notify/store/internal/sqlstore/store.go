@@ -449,9 +449,10 @@ func (s *Store) FailPendingDeliveries(ctx context.Context, siteID, webhookID int
 		if err := s.webhookExists(ctx, q, siteID, webhookID); err != nil {
 			return err
 		}
+		// Pending 1, retrying 2; notify_deliveries_list finds the webhook's.
 		n, err = q.Exec(ctx, `UPDATE notify_deliveries SET state = $3, last_error = $4, next_attempt_at = NULL
-			WHERE site_id = $1 AND webhook_id = $2 AND state IN ($5, $6)`,
-			siteID, webhookID, int32(store.DeliveryFailed), reason, int32(store.DeliveryPending), int32(store.DeliveryRetrying))
+			WHERE site_id = $1 AND webhook_id = $2 AND state IN (1, 2)`,
+			siteID, webhookID, int32(store.DeliveryFailed), reason)
 		if err != nil {
 			return fmt.Errorf("fail pending deliveries of webhook %d: %w", webhookID, err)
 		}
