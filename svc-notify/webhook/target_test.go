@@ -85,6 +85,8 @@ func TestPublicAddr(t *testing.T) {
 		"fe80::1": false, "::1": false, "0.0.0.0": false, "198.18.0.1": false, "2001:db8::1": false,
 		"2001:0:4136:e378:8000:63bf:80ff:fffe": false, // Teredo for 127.0.0.1
 		"2002:5db8:d822::1":                    true,  // 6to4 of 93.184.216.34
+		"::127.0.0.1":                          false, // IPv4-compatible
+		"2001:2::1":                            false,
 	} {
 		if got := PublicAddr(netip.MustParseAddr(s)); got != want {
 			t.Errorf("PublicAddr(%s) = %v, want %v", s, got, want)
