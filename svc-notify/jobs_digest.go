@@ -270,10 +270,11 @@ func (s *Service) digestData(a digestArgs, siteName, freq string, start, end tim
 }
 
 // reportCache shares one site's report among the digests of a fan-out:
-// ten thousand users of one site ask search once, not ten thousand times.
+// ten thousand users of one site ask search once, not ten thousand
+// times. Concurrent digests of one site wait for the first one's call.
 type reportCache struct {
 	mu sync.Mutex
-	m  map[reportKey]reportEntry
+	m  map[reportKey]*reportEntry
 }
 
 type reportKey struct {
@@ -282,8 +283,10 @@ type reportKey struct {
 }
 
 type reportEntry struct {
-	at  time.Time
-	rep *searchv1.GetSiteReportResponse
+	done chan struct{}
+	at   time.Time
+	rep  *searchv1.GetSiteReportResponse
+	err  error
 }
 
 const reportTTL = 10 * time.Minute
@@ -291,22 +294,37 @@ const reportTTL = 10 * time.Minute
 func (c *reportCache) get(ctx context.Context, search searchv1.SearchInternalServiceClient, site int64, start, end time.Time) (*searchv1.GetSiteReportResponse, error) {
 	k := reportKey{site, start.Unix(), end.Unix()}
 	c.mu.Lock()
-	if e, ok := c.m[k]; ok && time.Since(e.at) < reportTTL {
+	if c.m == nil || len(c.m) > 10000 {
+		c.m = map[reportKey]*reportEntry{}
+	}
+	e, ok := c.m[k]
+	if ok && (e.err != nil || time.Since(e.at) > reportTTL) && isDone(e.done) {
+		ok = false // failed or stale: ask again
+	}
+	if !ok {
+		e = &reportEntry{done: make(chan struct{}), at: time.Now()}
+		c.m[k] = e
 		c.mu.Unlock()
-		return e.rep, nil
+		e.rep, e.err = search.GetSiteReport(ctx, &searchv1.GetSiteReportRequest{
+			SiteId: site, StartTime: timestamppb.New(start), EndTime: timestamppb.New(end), TopPages: digestTopPages,
+		})
+		close(e.done)
+		return e.rep, e.err
 	}
 	c.mu.Unlock()
-	rep, err := search.GetSiteReport(ctx, &searchv1.GetSiteReportRequest{
-		SiteId: site, StartTime: timestamppb.New(start), EndTime: timestamppb.New(end), TopPages: digestTopPages,
-	})
-	if err != nil {
-		return nil, err
+	select {
+	case <-e.done:
+		return e.rep, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) > 10000 {
-		c.m = map[reportKey]reportEntry{}
+}
+
+func isDone(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
-	c.m[k] = reportEntry{at: time.Now(), rep: rep}
-	return rep, nil
 }

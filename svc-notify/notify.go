@@ -8,6 +8,7 @@ package notify
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -87,6 +88,9 @@ type SMTPConfig struct {
 	// (implicit, SMTPS) or "none".
 	TLS     string        `yaml:"tls"`
 	Timeout time.Duration `yaml:"timeout"`
+	// CAFile holds PEM certificates trusted for the server (default: the
+	// system's), for a private mail relay.
+	CAFile string `yaml:"ca_file"`
 }
 
 // WebhookConfig configures webhook deliveries.
@@ -138,6 +142,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SMTP.FromName, "notify.smtp.from-name", "Sightline", "Sender name of every e-mail.")
 	fs.StringVar(&c.SMTP.TLS, "notify.smtp.tls", TLSStartTLS, "SMTP TLS: starttls (required), starttls-opportunistic, tls (implicit, port 465) or none.")
 	fs.DurationVar(&c.SMTP.Timeout, "notify.smtp.timeout", 30*time.Second, "Timeout of one SMTP conversation.")
+	fs.StringVar(&c.SMTP.CAFile, "notify.smtp.ca-file", "", "PEM file of the certificates trusted for the SMTP server (default: the system's).")
 	fs.StringVar(&c.OutboxDir, "notify.outbox-dir", "", "Directory of the e-mail outbox when no SMTP host is set (default <data dir>/outbox).")
 	fs.IntVar(&c.OutboxMaxFiles, "notify.outbox.max-files", 10000, "Most e-mails kept in the outbox; the oldest are removed.")
 	fs.StringVar(&c.SecretFile, "notify.secret-file", "", "File holding the key that signs unsubscribe links (default <data dir>/notify.key, made on first start).")
@@ -229,8 +234,8 @@ func (c *Config) Validate() error {
 	if c.RescueAfter < 2*time.Minute || c.RescueAfter > 24*time.Hour {
 		bad("rescue-after", "%v is not between 2m and 24h (jobs run for up to a minute)", c.RescueAfter)
 	}
-	if c.PollInterval < 10*time.Millisecond || c.PollInterval > time.Minute {
-		bad("poll-interval", "%v is not between 10ms and 1m", c.PollInterval)
+	if c.PollInterval < 100*time.Millisecond || c.PollInterval > time.Minute {
+		bad("poll-interval", "%v is not between 100ms and 1m", c.PollInterval)
 	}
 	return errors.Join(errs...)
 }
@@ -344,9 +349,21 @@ func newWithStore(ctx context.Context, cfg Config, deps Deps, st store.Store) (*
 			}
 			password = strings.TrimRight(string(b), "\r\n")
 		}
+		var roots *x509.CertPool
+		if cfg.SMTP.CAFile != "" {
+			b, err := os.ReadFile(cfg.SMTP.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("notify.smtp.ca-file: %w", err)
+			}
+			roots = x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(b) {
+				return nil, fmt.Errorf("notify.smtp.ca-file: no PEM certificate in %s", cfg.SMTP.CAFile)
+			}
+		}
 		s.mailer, err = mail.NewSMTP(mail.SMTPConfig{
 			Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: password,
 			From: cfg.SMTP.From, FromName: cfg.SMTP.FromName, TLS: cfg.SMTP.TLS, Timeout: cfg.SMTP.Timeout,
+			RootCAs: roots,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("notify: smtp: %w", err)

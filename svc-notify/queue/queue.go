@@ -228,28 +228,29 @@ func Open(ctx context.Context, handle any, cfg Config) (*Queue, error) {
 	return q, nil
 }
 
-// migratePostgres runs River's migrations under an advisory lock: several
-// notify processes starting at once on one database would otherwise race
-// to create the same tables.
+// migratePostgres runs River's migrations under a session advisory lock
+// held on a connection of its own: several notify processes starting at
+// once on one database would otherwise race to create the same tables.
+// (Not one transaction: a River migration adds an enum value that the
+// next one uses, which PostgreSQL refuses within one transaction.)
 func migratePostgres(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: log})
 	if err != nil {
 		return fmt.Errorf("queue: river migrations: %w", err)
 	}
-	tx, err := pool.Begin(ctx)
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("queue: river migrations: %w", err)
 	}
-	defer tx.Rollback(ctx)
+	defer conn.Release()
 	h := fnv.New64a()
 	h.Write([]byte("sightline/notify/river-migrate"))
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(h.Sum64())); err != nil {
+	key := int64(h.Sum64())
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
 		return fmt.Errorf("queue: river migrations lock: %w", err)
 	}
-	if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("queue: river migrations: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("queue: river migrations: %w", err)
 	}
 	return nil
