@@ -8,6 +8,7 @@ import { $api } from "../api/query";
 import { EmptyState, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime } from "../lib/format";
 import { kindLabel, type OutboxEmail } from "../notify/mail";
+import "../notify/notify.css";
 
 const PAGE_SIZE = 50;
 
