@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/otel/trace"
@@ -293,14 +294,34 @@ func (s *Service) maintenance(ctx context.Context) *accountsv1.Maintenance {
 }
 
 // forwardCaller turns the authenticated caller into gRPC metadata; nothing
-// else from the HTTP request reaches the services.
-func forwardCaller(ctx context.Context, _ *http.Request) metadata.MD {
+// else from the HTTP request reaches the services but the browser's
+// User-Agent on log-in, sign-up and the e-mail links, under grpc-gateway's
+// name for it (accounts tells a user about log-ins from new devices).
+func forwardCaller(ctx context.Context, r *http.Request) metadata.MD {
 	c, _ := ctx.Value(callerKey{}).(caller)
 	md := metadata.Pairs("x-forwarded-for", c.ip)
 	if c.credential != "" {
 		md.Set("authorization", "Bearer "+c.credential)
 	}
+	if r != nil && strings.HasPrefix(r.URL.Path, "/api/v1/auth/") {
+		if ua := r.Header.Get("User-Agent"); ua != "" {
+			md.Set("grpcgateway-user-agent", truncateUA(ua))
+		}
+	}
 	return md
+}
+
+// truncateUA bounds a forwarded User-Agent (at a UTF-8 boundary).
+func truncateUA(ua string) string {
+	const max = 512
+	if len(ua) <= max {
+		return ua
+	}
+	n := max
+	for n > 0 && !utf8.RuneStart(ua[n]) {
+		n--
+	}
+	return ua[:n]
 }
 
 // incomingHeaders forwards no HTTP header as metadata: forwardCaller decides.
@@ -319,6 +340,15 @@ func (s *Service) forwardResponse(ctx context.Context, w http.ResponseWriter, m 
 	}
 	switch m := m.(type) {
 	case *accountsv1.SignUpResponse:
+		// No token when the address must be verified first: no cookie.
+		if m.GetSessionToken() != "" {
+			set(m.GetSessionToken(), s.cookieExpiry(m.GetExpireTime().AsTime()))
+			m.SessionToken = ""
+		}
+	case *accountsv1.VerifyEmailResponse:
+		set(m.GetSessionToken(), s.cookieExpiry(m.GetExpireTime().AsTime()))
+		m.SessionToken = ""
+	case *accountsv1.ResetPasswordResponse:
 		set(m.GetSessionToken(), s.cookieExpiry(m.GetExpireTime().AsTime()))
 		m.SessionToken = ""
 	case *accountsv1.LogInResponse:
