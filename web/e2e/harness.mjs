@@ -56,6 +56,7 @@ export async function startSightline(bin, extraArgs = [], { prepare } = {}) {
   ], { stdio: ["ignore", "pipe", "pipe"] });
   for (const s of [proc.stdout, proc.stderr]) s.on("data", (d) => log.push(String(d)));
   const base = `http://localhost:${httpPort}`;
+  dataDirs.set(base, dataDir);
   const stop = async () => {
     if (proc.exitCode === null) {
       proc.kill("SIGTERM");
@@ -72,21 +73,62 @@ export async function startSightline(bin, extraArgs = [], { prepare } = {}) {
     await stop();
     throw e;
   }
-  return { base, proc, log: () => log.join(""), stop };
+  return { base, dataDir, proc, log: () => log.join(""), stop };
+}
+
+/** dataDirs maps a running sightline's dashboard origin to its data directory (for its e-mail outbox). */
+const dataDirs = new Map();
+
+/**
+ * outboxToken waits for the newest e-mail to `email` in the outbox of the
+ * sightline at base (notify writes `<data-dir>/outbox/*.eml` when no SMTP
+ * server is configured) whose link is `/<page>?token=…`, and answers the
+ * token: the way a person follows the e-mail.
+ */
+export async function outboxToken(base, email, page) {
+  const { readdirSync, readFileSync } = await import("node:fs");
+  const path = await import("node:path");
+  const dir = path.join(dataDirs.get(base) ?? "", "outbox");
+  const link = new RegExp(`/${page}\\?token=([A-Za-z0-9_-]+)`);
+  return waitFor(() => {
+    let names = [];
+    try {
+      names = readdirSync(dir).filter((n) => n.endsWith(".eml")).sort().reverse(); // names start with the time
+    } catch {
+      return undefined;
+    }
+    for (const name of names) {
+      // Undo quoted-printable soft breaks and "=3D" so the link reads whole.
+      const raw = readFileSync(path.join(dir, name), "utf8").replace(/=\r?\n/g, "").replace(/=3D/gi, "=");
+      const to = /^To:.*$/im.exec(raw)?.[0] ?? "";
+      const m = link.exec(raw);
+      if (to.toLowerCase().includes(email.toLowerCase()) && m) return m[1];
+    }
+    return undefined;
+  }, `an e-mail to ${email} linking to /${page} in ${dir}`, 60_000);
 }
 
 /**
  * signUp makes a user (and organisation) through the REST API inside a
  * browser context, so the context's pages are signed in as that user; call
- * sends further API requests as them (with the CSRF header).
+ * sends further API requests as them (with the CSRF header). The instance's
+ * first user is logged in at once; anyone after confirms their address by
+ * following the verification e-mail from the outbox.
  */
 export async function signUp(ctx, base, email) {
   const r = await ctx.request.post(`${base}/api/v1/auth/signup`, {
     data: { email, password: "a long enough passphrase 42", name: "E2E", organizationName: "E2E" },
   });
   if (!r.ok()) throw new Error(`sign-up: ${r.status()} ${await r.text()}`);
-  const orgId = (await r.json()).organization.id;
-  return { orgId, call: apiCaller(ctx, base) };
+  const body = await r.json();
+  if (!body.verificationRequired) return { orgId: body.organization.id, call: apiCaller(ctx, base) };
+  const token = await outboxToken(base, email, "verify-email");
+  const v = await ctx.request.post(`${base}/api/v1/auth/verify-email`, { data: { token } });
+  if (!v.ok()) throw new Error(`verify e-mail: ${v.status()} ${await v.text()}`);
+  const call = apiCaller(ctx, base);
+  const me = await call("GET", "/api/v1/me");
+  if (me.status !== 200) throw new Error(`after verifying: /me ${me.status} ${me.text}`);
+  return { orgId: me.json().memberships[0].organizationId, call };
 }
 
 /**
