@@ -31,6 +31,9 @@ type instruments struct {
 	storeLatency    metric.Float64Histogram
 	outboxDelivered metric.Int64Counter
 	outboxFailures  metric.Int64Counter
+	notifyEntries   metric.Int64Counter
+	notifyFailures  metric.Int64Counter
+	ended           metric.Int64Counter
 	meter           metric.Meter
 }
 
@@ -60,6 +63,12 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	i.outboxDelivered, err = m.Int64Counter("recordings.outbox.delivered", metric.WithDescription("Outbox entries delivered to search."))
 	add(err)
 	i.outboxFailures, err = m.Int64Counter("recordings.outbox.failures", metric.WithDescription("Failed deliveries to search (retried)."))
+	add(err)
+	i.notifyEntries, err = m.Int64Counter("recordings.notify_outbox.entries", metric.WithDescription("Notify outbox entries taken, by result: published, skipped (object deleted), refused, discarded (no notify)."))
+	add(err)
+	i.notifyFailures, err = m.Int64Counter("recordings.notify_outbox.failures", metric.WithDescription("Failed PublishEvents calls to notify (retried)."))
+	add(err)
+	i.ended, err = m.Int64Counter("recordings.sessions.ended", metric.WithDescription("Sessions ended after recordings.session-idle (session.ended)."))
 	add(err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("recordings: metrics: %w", err)
@@ -96,16 +105,37 @@ func (i *instruments) observeOutbox(st store.Store, closed *atomic.Bool) error {
 	if err != nil {
 		return fmt.Errorf("recordings: metrics: %w", err)
 	}
+	_, err = i.meter.Int64ObservableGauge("recordings.notify_outbox.depth",
+		metric.WithDescription("session.ended and answer events waiting for notify."),
+		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+			if closed.Load() {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			n, err := st.NotifyOutboxDepth(ctx)
+			if err != nil {
+				return err
+			}
+			o.Observe(n)
+			return nil
+		}))
+	if err != nil {
+		return fmt.Errorf("recordings: metrics: %w", err)
+	}
 	return nil
 }
 
 // observeDependencies exports sightline.dependency.up for the outbox's
 // view of search (when there is a relay) and the retention sweep's view of
 // the store.
-func (i *instruments) observeDependencies(relay *outbox.Relay, sweeps *depstate.State) error {
+func (i *instruments) observeDependencies(relay *outbox.Relay, sweeps *depstate.State, events *outbox.NotifyRelay) error {
 	states := []*depstate.State{sweeps}
 	if relay != nil {
 		states = append(states, relay.Dependency)
+	}
+	if events != nil && events.Client != nil {
+		states = append(states, events.Dependency)
 	}
 	if err := depstate.Register(i.meter, func() []*depstate.State { return states }); err != nil {
 		return fmt.Errorf("recordings: metrics: %w", err)

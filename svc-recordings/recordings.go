@@ -21,6 +21,7 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sightlinehq/sightline/blob"
+	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/platform/depstate"
@@ -56,8 +57,16 @@ type Config struct {
 	MaxPageSize int `yaml:"max_page_size"`
 	// Compression is the zstd level: fastest, default, better or best.
 	Compression string `yaml:"compression"`
-	// SweepInterval is how often expired sessions are removed.
+	// SweepInterval is how often expired sessions are removed by an
+	// in-process loop; zero (the default) leaves retention and the ending
+	// of idle sessions to notify's scheduler, which calls RunSweep once per
+	// period across every replica. Deployments without notify set it.
 	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// SessionIdle is how long after its last chunk a session is ended
+	// (session.ended, final summary); SweepLimit bounds the sessions one
+	// END_IDLE_SESSIONS pass ends.
+	SessionIdle time.Duration `yaml:"session_idle"`
+	SweepLimit  int           `yaml:"sweep_limit"`
 	// OutboxBatch is the most summaries sent to search at once;
 	// OutboxMaxBackoff caps the wait between retries while search is down.
 	OutboxBatch      int           `yaml:"outbox_batch"`
@@ -103,7 +112,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxRetentionDays, "recordings.max-retention-days", 3650, "largest retention a chunk may ask for")
 	fs.IntVar(&c.MaxPageSize, "recordings.max-page-size", 1000, "largest ListSessionSummaries page")
 	fs.StringVar(&c.Compression, "recordings.compression", "better", "zstd level: fastest, default, better or best")
-	fs.DurationVar(&c.SweepInterval, "recordings.sweep-interval", 10*time.Minute, "how often expired sessions are removed")
+	fs.DurationVar(&c.SweepInterval, "recordings.sweep-interval", 0, "how often this process removes expired sessions and ends idle ones itself; 0: notify's scheduler calls RunSweep (once per period across replicas); set it when no notify runs")
+	fs.DurationVar(&c.SessionIdle, "recordings.session-idle", 35*time.Minute, "a session is ended (summary final, session.ended published) this long after its last chunk reached ingest; at least the tracker's own idle timeout (30 min, tracker/src/session.ts IDLE_MS) so a session the tracker still continues is never ended, plus 5 min for its last batches retried on 429/503")
+	fs.IntVar(&c.SweepLimit, "recordings.sweep-limit", 10000, "most sessions one pass ends (the next pass continues)")
 	fs.IntVar(&c.OutboxBatch, "recordings.outbox.batch", 500, "most outbox entries delivered to search at once")
 	fs.DurationVar(&c.OutboxMaxBackoff, "recordings.outbox.max-backoff", 2*time.Second, "longest wait between deliveries while search is down (bounds how soon after search returns the outbox drains)")
 	fs.DurationVar(&c.TombstoneTTL, "recordings.tombstone-ttl", 30*24*time.Hour, "how long a deleted session keeps re-delivered chunks out")
@@ -146,8 +157,14 @@ func (c *Config) Validate() error {
 	if _, err := zstdLevel(c.Compression); err != nil {
 		errs = append(errs, err)
 	}
-	if c.SweepInterval <= 0 || c.OutboxMaxBackoff <= 0 || c.TombstoneTTL <= 0 {
-		errs = append(errs, errors.New("recordings: sweep-interval, outbox.max-backoff and tombstone-ttl must be positive"))
+	if c.SweepInterval < 0 || c.OutboxMaxBackoff <= 0 || c.TombstoneTTL <= 0 {
+		errs = append(errs, errors.New("recordings: sweep-interval must not be negative; outbox.max-backoff and tombstone-ttl must be positive"))
+	}
+	if c.SessionIdle < time.Second {
+		errs = append(errs, errors.New("recordings.session-idle: at least 1s"))
+	}
+	if c.SweepLimit < 1 {
+		errs = append(errs, errors.New("recordings.sweep-limit: at least 1"))
 	}
 	if c.OutboxBatch < 1 {
 		errs = append(errs, errors.New("recordings.outbox.batch: at least 1"))
@@ -191,6 +208,10 @@ type Deps struct {
 	DataDir string
 	// Search receives session summaries through the outbox.
 	Search searchv1.SearchServiceClient
+	// Notify receives session.ended and answer events through the notify
+	// outbox (nil: a deployment without notify; events are discarded so
+	// the outbox stays bounded).
+	Notify notifyv1.NotifyInternalServiceClient
 	// Authorizer checks dashboard callers; internal RPCs skip it.
 	Authorizer SiteAuthorizer
 	// AssetResolver resolves the hosts of page assets (nil: the system's
@@ -208,6 +229,9 @@ type Service struct {
 	enc   *zstd.Encoder
 	dec   *zstd.Decoder
 	relay *outbox.Relay
+	// events publishes the notify outbox (always set; discards without a
+	// client).
+	events *outbox.NotifyRelay
 	// sweeps is the store as the retention sweep sees it.
 	sweeps *depstate.State
 	m      *instruments
@@ -285,7 +309,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		s.relay.MaxBackoff = cfg.OutboxMaxBackoff
 		s.relay.Delivered, s.relay.Failures = m.outboxDelivered, m.outboxFailures
 	}
-	if err := m.observeDependencies(s.relay, s.sweeps); err != nil {
+	s.events = outbox.NewNotify(s.store, deps.Notify, log)
+	s.events.MaxBackoff = max(cfg.OutboxMaxBackoff, s.events.MinBackoff)
+	s.events.Entries, s.events.Failures = m.notifyEntries, m.notifyFailures
+	if err := m.observeDependencies(s.relay, s.sweeps, s.events); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -330,43 +357,35 @@ func (s *Service) Run(ctx context.Context) error {
 	} else {
 		s.log.WarnContext(ctx, "recordings: no search client; summaries wait in the outbox")
 	}
-	wg.Go(func() { s.sweepLoop(ctx) })
+	wg.Go(func() { s.events.Run(ctx) })
+	if s.cfg.SweepInterval > 0 {
+		wg.Go(func() { s.sweepLoop(ctx) })
+	}
 	wg.Go(func() { s.assets.Run(ctx) })
 	wg.Wait()
 	return nil
 }
 
-// sweepLoop removes expired sessions every SweepInterval. A failed sweep
-// is retried with backoff (from a second up to a minute, never later than
-// the next interval) and logged once when sweeps start failing and once
-// when one succeeds again.
+// sweepLoop runs, every SweepInterval, what notify's scheduler otherwise
+// asks for through RunSweep: the retention sweep, then the ending of idle
+// sessions. A failed pass is retried with backoff (from a second up to a
+// minute, never later than the next interval) and logged once when sweeps
+// start failing and once when one succeeds again.
 func (s *Service) sweepLoop(ctx context.Context) {
 	backoff := depstate.Backoff{Min: min(time.Second, s.cfg.SweepInterval), Max: min(time.Minute, s.cfg.SweepInterval)}
 	for {
-		n, err := s.store.Sweep(ctx, time.Now())
+		_, err := s.retention(ctx)
 		if err == nil {
-			var a int
-			a, err = s.sweepAnswers(ctx)
-			if a > 0 {
-				s.log.InfoContext(ctx, "recordings: retention removed expired answers", "answers", a)
-				s.notify()
-			}
+			_, _, err = s.endIdle(ctx)
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		wait := s.cfg.SweepInterval
-		switch {
-		case err != nil:
-			s.sweeps.Failed(ctx, fmt.Errorf("retention sweep: %w", err))
+		if err != nil {
 			wait = backoff.Next()
-		default:
-			s.sweeps.OK(ctx)
+		} else {
 			backoff.Reset()
-			if n > 0 {
-				s.log.InfoContext(ctx, "recordings: retention removed expired sessions", "sessions", n)
-				s.notify()
-			}
 		}
 		if !depstate.Sleep(ctx, wait) {
 			return
@@ -374,9 +393,58 @@ func (s *Service) sweepLoop(ctx context.Context) {
 	}
 }
 
+// retention runs the retention sweep once: expired sessions, then expired
+// answers. It answers the sessions removed and reports the store's state
+// (depstate "store"/"retention").
+func (s *Service) retention(ctx context.Context) (int, error) {
+	n, err := s.store.Sweep(ctx, time.Now())
+	if n > 0 {
+		s.log.InfoContext(ctx, "recordings: retention removed expired sessions", "sessions", n)
+		s.notify()
+	}
+	if err == nil {
+		var a int
+		a, err = s.sweepAnswers(ctx)
+		if a > 0 {
+			s.log.InfoContext(ctx, "recordings: retention removed expired answers", "answers", a)
+			s.notify()
+		}
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.sweeps.Failed(ctx, fmt.Errorf("retention sweep: %w", err))
+		}
+		return n, err
+	}
+	s.sweeps.OK(ctx)
+	return n, nil
+}
+
+// endIdle ends the sessions idle for SessionIdle, at most SweepLimit of
+// them, and wakes the relays that carry the ends to search and notify.
+func (s *Service) endIdle(ctx context.Context) (int, bool, error) {
+	ended, more, err := s.store.EndIdleSessions(ctx, time.Now().Add(-s.cfg.SessionIdle), s.cfg.SweepLimit)
+	if len(ended) > 0 {
+		s.m.ended.Add(ctx, int64(len(ended)))
+		s.log.InfoContext(ctx, "recordings: idle sessions ended", "sessions", len(ended), "more", more)
+		s.notify()
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "recordings: ending idle sessions failed", "err", err, "ended", len(ended))
+		}
+		return len(ended), false, err
+	}
+	return len(ended), more, nil
+}
+
+// notify wakes the relays: the outboxes have new entries.
 func (s *Service) notify() {
 	if s.relay != nil {
 		s.relay.Notify()
+	}
+	if s.events != nil {
+		s.events.Wake()
 	}
 }
 

@@ -127,6 +127,8 @@ func (a *authz) AuthorizeSite(ctx context.Context, site int64, write bool) error
 
 type harness struct {
 	client recordingsv1.RecordingsServiceClient
+	// internal is RecordingsInternalService on the same socket.
+	internal recordingsv1.RecordingsInternalServiceClient
 	svc    *Service
 	search *searchReceiver
 	authz  *authz
@@ -170,6 +172,7 @@ func start(t *testing.T, cfg Config, dataDir, searchAddr string, with ...func(*D
 	}
 	srv := grpc.NewServer()
 	recordingsv1.RegisterRecordingsServiceServer(srv, svc)
+	recordingsv1.RegisterRecordingsInternalServiceServer(srv, svc.Internal())
 	go srv.Serve(lis)
 	t.Cleanup(func() {
 		srv.Stop()
@@ -179,7 +182,9 @@ func start(t *testing.T, cfg Config, dataDir, searchAddr string, with ...func(*D
 			t.Error(err)
 		}
 	})
-	h.client = recordingsv1.NewRecordingsServiceClient(dial(t, lis.Addr().String()))
+	cc := dial(t, lis.Addr().String())
+	h.client = recordingsv1.NewRecordingsServiceClient(cc)
+	h.internal = recordingsv1.NewRecordingsInternalServiceClient(cc)
 	return h
 }
 
