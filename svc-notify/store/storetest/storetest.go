@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DigestSubscriptions", testDigestSubscriptions},
 		{"Claims", testClaims},
 		{"ClaimDigestConcurrent", testClaimDigestConcurrent},
+		{"IdempotentConcurrent", testIdempotentConcurrent},
 		{"ConcurrentTx", testConcurrentTx},
 		{"RollBack", testRollBack},
 		{"DeleteSite", testDeleteSite},
@@ -979,6 +980,66 @@ func testClaimDigestConcurrent(t *testing.T, c *checker, s store.Store) {
 		}
 		c.eq(t, wins.Load(), int32(1), "concurrent claims of one digest that won")
 	}
+}
+
+// testIdempotentConcurrent: replicas racing to record the same alert and
+// create the same delivery, each in its own transaction: one creates, every
+// one gets the same row.
+func testIdempotentConcurrent(t *testing.T, c *checker, s store.Store) {
+	ctx := ctxT(t)
+	w := mkHook(t, c, s, hook(siteA, "https://example.com/i"))
+	r := mkRule(t, c, s, rule(siteA, userA, "no_data"))
+	for round := range 3 {
+		const n = 8
+		type res struct {
+			alert, delivery int64
+			created         int
+			err             error
+		}
+		out := make([]res, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				out[i].err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+					a, ac, err := tx.RecordAlert(ctx, alert(r, fmt.Sprintf("round-%d", round)))
+					if err != nil {
+						return err
+					}
+					d, dc, err := tx.CreateDelivery(ctx, delivery(w, fmt.Sprintf("round-%d", round)))
+					if err != nil {
+						return err
+					}
+					out[i].alert, out[i].delivery = a.ID, d.ID
+					if ac {
+						out[i].created++
+					}
+					if dc {
+						out[i].created += 10
+					}
+					return nil
+				})
+			}()
+		}
+		close(start)
+		wg.Wait()
+		created := 0
+		for _, o := range out {
+			c.ok(t, o.err, "concurrent RecordAlert and CreateDelivery")
+			c.eq(t, []int64{o.alert, o.delivery}, []int64{out[0].alert, out[0].delivery}, "every racer gets the same alert and delivery")
+			created += o.created
+		}
+		c.eq(t, created, 11, "one alert and one delivery created (1 + 10)")
+	}
+	as, err := s.ListAlerts(ctx, siteA, store.Page{})
+	c.ok(t, err, "ListAlerts")
+	c.eq(t, len(as), 3, "one alert per period")
+	ds, err := s.ListDeliveries(ctx, siteA, w.ID, store.Page{})
+	c.ok(t, err, "ListDeliveries")
+	c.eq(t, len(ds), 3, "one delivery per key")
 }
 
 // testConcurrentTx: many goroutines writing in transactions at once (the
