@@ -39,6 +39,10 @@ func TestMain(m *testing.M) {
 		crashChild()
 		return
 	}
+	if os.Getenv(crashEndEnv) != "" {
+		crashEndChild()
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 
