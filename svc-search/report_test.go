@@ -326,3 +326,32 @@ func TestSiteReportValidation(t *testing.T) {
 		t.Fatalf("400 days, 50 pages: %v", err)
 	}
 }
+
+// BenchmarkSiteReport: one month's report of a site of 2,000 sessions and
+// 1,000 answers, over gRPC (a digest asks for one per user and site).
+func BenchmarkSiteReport(b *testing.B) {
+	svc, err := New(b.Context(), defaultConfig(), Deps{DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	ss := indextest.Generate(1, siteA, "a", 2000)
+	for len(ss) > 0 {
+		k := min(500, len(ss))
+		if _, err := svc.UpsertSessions(b.Context(), &searchv1.UpsertSessionsRequest{Sessions: ss[:k]}); err != nil {
+			b.Fatal(err)
+		}
+		ss = ss[k:]
+	}
+	if _, err := svc.UpsertAnswers(b.Context(), &searchv1.UpsertAnswersRequest{Answers: indextest.GenerateAnswers(1, siteA, "a", 1000)}); err != nil {
+		b.Fatal(err)
+	}
+	start, end := window(indextest.Base, indextest.Base.Add(30*24*time.Hour))
+	req := &searchv1.GetSiteReportRequest{SiteId: siteA, StartTime: start, EndTime: end, TopPages: 5}
+	ix := svc.Internal()
+	for b.Loop() {
+		if _, err := ix.GetSiteReport(b.Context(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
