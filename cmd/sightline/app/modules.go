@@ -167,8 +167,9 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		}
 		searchv1.RegisterSearchServiceServer(a.grpcServer, svc)
 		trafficv1.RegisterTrafficServiceServer(a.grpcServer, svc.Traffic())
+		searchv1.RegisterSearchInternalServiceServer(a.grpcServer, svc.Internal())
 		return runningModule{name: name, svc: svc, grpcSvc: searchv1.SearchService_ServiceDesc.ServiceName,
-			alsoGRPC: []string{trafficv1.TrafficService_ServiceDesc.ServiceName}}, nil
+			alsoGRPC: []string{trafficv1.TrafficService_ServiceDesc.ServiceName, searchv1.SearchInternalService_ServiceDesc.ServiceName}}, nil
 
 	case Recordings:
 		acc, err := conn(Accounts)
