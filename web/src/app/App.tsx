@@ -34,6 +34,9 @@ const Notifications = lazy(() => import("../pages/Notifications"));
 const Webhooks = lazy(() => import("../pages/Webhooks"));
 const Outbox = lazy(() => import("../pages/Outbox"));
 const Unsubscribe = lazy(() => import("../pages/Unsubscribe"));
+const VerifyEmail = lazy(() => import("../pages/VerifyEmail"));
+const ForgotPassword = lazy(() => import("../pages/ForgotPassword"));
+const ResetPassword = lazy(() => import("../pages/ResetPassword"));
 const SiteRedirect = lazy(() => import("../pages/SiteRedirect"));
 
 /** The component of each page the navigation table (sections.ts) routes. */
@@ -73,6 +76,25 @@ export function App() {
         <Route path="/login" element={<LogIn />} />
         <Route path="/signup" element={<SignUp />} />
         <Route path="/invite" element={<AcceptInvite />} />
+        {/* The links of account e-mails (notify builds them): the token is the credential. */}
+        <Route path="/invitations/accept" element={<AcceptInvite />} />
+        {(
+          [
+            ["/verify-email", VerifyEmail],
+            ["/forgot-password", ForgotPassword],
+            ["/reset-password", ResetPassword],
+          ] as const
+        ).map(([path, Page]) => (
+          <Route
+            key={path}
+            path={path}
+            element={
+              <Suspense fallback={<Spinner />}>
+                <Page />
+              </Suspense>
+            }
+          />
+        ))}
         {/* No log-in: the e-mailed link's token is the credential. */}
         <Route
           path="/unsubscribe"

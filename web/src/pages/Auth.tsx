@@ -3,13 +3,9 @@ import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
 import { $api } from "../api/query";
 import { useApp } from "../app/AppContext";
 import { ErrorBox, Spinner } from "../components/ui";
+import { isUnverified, rememberNext, safeNext } from "./authLinks";
 
-function safeNext(next: string | null): string {
-  // Only same-site paths, never "//evil.example".
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
-}
-
-function AuthFrame({ title, subtitle, children }: { title: string; subtitle?: string; children: React.ReactNode }) {
+export function AuthFrame({ title, subtitle, children }: { title: string; subtitle?: string; children: React.ReactNode }) {
   const { config } = useApp();
   return (
     <div className="auth">
@@ -46,6 +42,7 @@ export function LogIn() {
   });
   if (me) return <Navigate to={safeNext(params.get("next"))} replace />;
   const { error, isPending: busy } = login;
+  const unverified = isUnverified(error);
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -70,10 +67,25 @@ export function LogIn() {
             name="password"
           />
         </label>
-        <ErrorBox error={error} />
+        {unverified ? (
+          <div className="card" role="status" data-testid="login-unverified">
+            <p>
+              Please confirm your e-mail address first. We have just sent a new link to <strong>{email}</strong>; open it and
+              you are in.
+            </p>
+            <ResendLink email={email} />
+          </div>
+        ) : (
+          <ErrorBox error={error} />
+        )}
         <button className="btn btn-primary btn-block" disabled={busy} type="submit">
           {busy ? "Logging in…" : "Log in"}
         </button>
+        <p className="muted small center">
+          <Link to="/forgot-password" data-testid="forgot-password-link">
+            Forgot password?
+          </Link>
+        </p>
       </form>
       {config?.signupEnabled !== false && (
         <p className="muted center">
@@ -89,8 +101,15 @@ export function SignUp() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const [form, setForm] = useState({ name: "", email: "", password: "", organizationName: "" });
+  // The address a verification link went to, once sign-up asked for one.
+  const [sentTo, setSentTo] = useState("");
   const signup = $api.useMutation("post", "/api/v1/auth/signup", {
     onSuccess: async (r) => {
+      if (r.verificationRequired) {
+        rememberNext(params.get("next"));
+        setSentTo(form.email.trim());
+        return;
+      }
       await refreshMe();
       const next = params.get("next");
       navigate(next ? safeNext(next) : `/o/${r.organization?.id}/sites?welcome=1`, { replace: true });
@@ -110,6 +129,17 @@ export function SignUp() {
       <AuthFrame title="Sign-up is closed" subtitle="Ask an administrator of this Sightline for an invitation.">
         <Link to="/login">Log in</Link>
       </AuthFrame>
+    );
+  }
+  if (sentTo) {
+    return (
+      <CheckEmail
+        email={sentTo}
+        onWrongAddress={() => {
+          setSentTo("");
+          signup.reset();
+        }}
+      />
     );
   }
   const plan = config?.defaultPlan;
@@ -197,6 +227,60 @@ export function AcceptInvite() {
       <button className="btn btn-primary btn-block" onClick={accept} disabled={busy || !token}>
         {busy ? "Joining…" : "Accept invitation"}
       </button>
+    </AuthFrame>
+  );
+}
+
+/**
+ * ResendLink asks for another verification link to email. The answer is
+ * the same whether or not the address has an account, so it only says sent.
+ */
+export function ResendLink({ email }: { email: string }) {
+  const resend = $api.useMutation("post", "/api/v1/auth/resend-verification");
+  return (
+    <div className="row gap">
+      <button
+        type="button"
+        className="btn btn-small"
+        disabled={resend.isPending || !email}
+        onClick={() => resend.mutate({ body: { email } })}
+        data-testid="resend-verification"
+      >
+        {resend.isPending ? "Sending…" : "Send the link again"}
+      </button>
+      {resend.isSuccess && (
+        <span className="muted small" role="status">
+          Sent. It can take a minute to arrive; check your spam folder too.
+        </span>
+      )}
+      <ErrorBox error={resend.error} />
+    </div>
+  );
+}
+
+/** CheckEmail is what sign-up shows once a verification link is on its way. */
+function CheckEmail({ email, onWrongAddress }: { email: string; onWrongAddress: () => void }) {
+  return (
+    <AuthFrame title="Check your e-mail" subtitle="One step left: confirm your address.">
+      <div className="form" data-testid="check-email">
+        <p>
+          We sent a link to <strong data-testid="check-email-address">{email}</strong>. Open it to confirm your address and
+          log in; it works for 24 hours.
+        </p>
+        <p className="muted small">
+          If this address already has an account, its owner got an e-mail instead; log in or reset the password.
+        </p>
+        <ResendLink email={email} />
+        <p className="muted small">
+          Wrong address?{" "}
+          <button type="button" className="btn btn-ghost btn-small" onClick={onWrongAddress} data-testid="wrong-address">
+            Sign up again
+          </button>
+        </p>
+      </div>
+      <p className="muted center">
+        <Link to="/login">Log in</Link>
+      </p>
     </AuthFrame>
   );
 }
