@@ -276,16 +276,17 @@ func TestKubernetesProbesUseModuleReadiness(t *testing.T) {
 	}
 	// The paths exist: a process of one module answers its own path and
 	// 404 for another's (a probe pointed at the wrong module fails).
-	p := startServe(t, nil, "--target=notify")
-	if code := readyz(t, p, "/readyz/notify"); code != http.StatusOK {
-		t.Errorf("/readyz/notify of a notify process = %d", code)
+	// (Accounts: the one module that needs no other to start.)
+	p := startServe(t, nil, "--target=accounts")
+	if code := readyz(t, p, "/readyz/accounts"); code != http.StatusOK {
+		t.Errorf("/readyz/accounts of an accounts process = %d", code)
 	}
 	if code := readyz(t, p, "/readyz/ingest"); code != http.StatusNotFound {
-		t.Errorf("/readyz/ingest of a notify process = %d, want 404", code)
+		t.Errorf("/readyz/ingest of an accounts process = %d, want 404", code)
 	}
 	var rep struct{ Ready bool }
-	_, _, body := httpGet(t, "http://"+p.addrs.Admin+"/readyz/notify")
+	_, _, body := httpGet(t, "http://"+p.addrs.Admin+"/readyz/accounts")
 	if err := json.Unmarshal(body, &rep); err != nil || !rep.Ready {
-		t.Errorf("/readyz/notify body %s (%v)", body, err)
+		t.Errorf("/readyz/accounts body %s (%v)", body, err)
 	}
 }
