@@ -84,7 +84,7 @@ func seedOnce(t *testing.T, st store.Store, m *mesh) onceWorld {
 		nps := int32(42)
 		return &searchv1.GetSiteReportResponse{
 			Sessions: 1234, SessionsWithRageClicks: 56, SessionsWithErrors: 7,
-			TopPages: []*searchv1.PageFrustration{{Url: "https://shop.example/cart?x=<1>", FrustratedSessions: 30, Sessions: 90}},
+			TopPages:        []*searchv1.PageFrustration{{Url: "https://shop.example/cart?x=<1>", FrustratedSessions: 30, Sessions: 90}},
 			FeedbackAnswers: 3, FeedbackAverage: 3.7, SurveyAnswers: 9, Nps: &nps,
 			LastSessionTime: timestamppb.New(testNow.Add(-10 * time.Hour)),
 		}
