@@ -133,9 +133,9 @@ type harness struct {
 	client recordingsv1.RecordingsServiceClient
 	// internal is RecordingsInternalService on the same socket.
 	internal recordingsv1.RecordingsInternalServiceClient
-	svc    *Service
-	search *searchReceiver
-	authz  *authz
+	svc      *Service
+	search   *searchReceiver
+	authz    *authz
 }
 
 func testConfig(t *testing.T) Config {
