@@ -127,6 +127,10 @@ bench-answers: ## Answers list p50/p95 with two filters vs no filter, and stats,
 bench-trends: ## Traffic overview and 4-step funnel p50/p95, embedded vs PostgreSQL, 1M sessions / 4M page views over 30 days, realtime latency (~5 min on an idle machine, mostly loading and PostgreSQL; BENCH_TRENDS_ARGS=-sessions 200000 for ~1).
 	$(GO) run ./svc-search/cmd/benchtrends $(BENCH_TRENDS_ARGS)
 
+.PHONY: bench-notify
+bench-notify: ## Webhook deliveries/s through notify's queue (SQLite, PostgreSQL) vs bare signed POSTs; digest fan-out to 10,000 users vs rendering them in a loop (~2 min; BENCH_NOTIFY_ARGS=-users 2000 for less).
+	$(GO) run ./svc-notify/cmd/benchnotify $(BENCH_NOTIFY_ARGS)
+
 .PHONY: bench-spool
 bench-spool: ## Spool Open with 128 MiB / 1 GiB undelivered against an empty spool (ratio), and sightline serve ready with 1 GiB (~2 min).
 	$(GO) test -run='^$$' -bench=BenchmarkOpenBacklog -benchtime=5x ./svc-ingest/spool/

@@ -102,6 +102,14 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[fanoutArgs]) err
 	})
 }
 
+// QueueDigests queues the digest fan-out of hour (the leader does this
+// every hour). Running an hour again sends only what it has not sent.
+func (s *Service) QueueDigests(ctx context.Context, hour time.Time) error {
+	_, err := s.queue.Insert(ctx, fanoutArgs{Hour: hour.UTC().Truncate(time.Hour)},
+		&river.InsertOpts{Queue: queue.QueueScheduled, UniqueOpts: uniqueByArgs})
+	return err
+}
+
 // dueDigests returns the digests of one site's subscriptions due at hour:
 // the recipients still members, when the site's local time is within the
 // digest hours (weekly: on Monday).

@@ -263,6 +263,9 @@ type Deps struct {
 	Search searchv1.SearchInternalServiceClient
 	// Recordings runs the sweeps notify schedules.
 	Recordings recordingsv1.RecordingsInternalServiceClient
+	// Mailer, when set, sends the e-mails instead of SMTP or the outbox
+	// (benchmarks; tests use a real SMTP server).
+	Mailer mail.Sender
 }
 
 // Service implements notifyv1.NotifyServiceServer; Internal() serves
@@ -332,6 +335,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
+// NewWithStore builds the service on an open store, which Close closes
+// (the benchmark seeds its store first).
+func NewWithStore(ctx context.Context, cfg Config, deps Deps, st store.Store) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return newWithStore(ctx, cfg, deps, st)
+}
+
 // newWithStore builds the service on an open store (tests pass theirs).
 func newWithStore(ctx context.Context, cfg Config, deps Deps, st store.Store) (*Service, error) {
 	deps.defaults()
@@ -340,7 +352,9 @@ func newWithStore(ctx context.Context, cfg Config, deps Deps, st store.Store) (*
 	if s.key, err = loadKey(cfg.SecretFile, deps.DataDir); err != nil {
 		return nil, err
 	}
-	if cfg.SMTP.Host != "" {
+	if deps.Mailer != nil {
+		s.mailer = deps.Mailer
+	} else if cfg.SMTP.Host != "" {
 		var password string
 		if cfg.SMTP.PasswordFile != "" {
 			b, err := os.ReadFile(cfg.SMTP.PasswordFile)
