@@ -34,7 +34,8 @@ type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
 
-// Data is what a template needs; each kind has its own type below.
+// Data is what a template needs; each kind has its own type below, passed
+// to Build by value. Every link is an absolute http(s) URL.
 type Data interface{ kind() string }
 
 // VerifyEmailData: "Confirm your e-mail address".
@@ -64,6 +65,8 @@ type SignUpExistingData struct{ Name, LoginLink, ResetLink string }
 type AlertData struct {
 	SiteName string
 	// Kind is "no_data", "rage_clicks", "js_errors" or "answer".
+	// Summary is one line that follows "[<site>] " in the subject and
+	// heads the body, e.g. "No data for 6 hours" (empty: a line per kind).
 	Kind, Summary string
 	// Link opens the matching recordings; Settings the alert settings.
 	Link, SettingsLink, UnsubscribeLink string
