@@ -30,7 +30,7 @@ const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const OPERATOR = { email: "ops@example.com", password: "an operator's long passphrase" };
 const axeSource = readFileSync(path.resolve(here, "../node_modules/axe-core/axe.min.js"), "utf8");
 
-let sl, receiver, receiverUrl, browser, ctx, page, call, orgId, siteId;
+let sl, receiver, receiverUrl, browser, ctx, page, call, orgId, siteId, siteKey;
 
 /**
  * The receiver: answers `mode.status` (200 by default) and keeps every
@@ -91,7 +91,7 @@ before(async () => {
   orgId = (await call("GET", "/api/v1/me")).json().memberships[0].organizationId;
   const site = await call("POST", `/api/v1/organizations/${orgId}/sites`, { name: "Teapot shop", domains: ["localhost"] });
   assert.equal(site.status, 200, site.text);
-  siteId = site.json().site.id;
+  ({ id: siteId, siteKey } = site.json().site);
   page = await ctx.newPage();
   // Confirmations (rotate, delete) are accepted; each test says which it expects.
   page.on("dialog", (d) => void d.accept());
@@ -340,6 +340,59 @@ test("the operator's outbox lists the verification e-mail of a second sign-up an
   await view.getByRole("tab", { name: "Text" }).click();
   assert.match(await view.getByTestId("outbox-text").innerText(), /\/verify-email\?token=\S+/);
   assert.ok(new URL(page.url()).searchParams.get("id"), "the open e-mail is in the URL");
+});
+
+test("a feedback alert fires from a real answer; its e-mail's unsubscribe link turns the alert off without logging in", { timeout: 180_000 }, async () => {
+  const created = await call("POST", `/api/v1/sites/${siteId}/alert-rules`, { rule: { enabled: true, answer: { maxRating: 2, maxNps: -1, textContains: "" } } });
+  assert.equal(created.status, 200, created.text);
+  const ruleId = created.json().rule.id;
+
+  // A visitor's unhappy feedback through ingest's intake, as the widget sends it.
+  const now = Date.now();
+  const answer = {
+    v: 1, siteKey, sessionId: `s_e2enotify${now}`, visitorId: "v_VmlzaXRvcklkZW50aWZpZXI", pageViewId: "p_UGFnZVZpZXdJZGVudGlmaWVy",
+    id: `a_e2enotify${String(now).padStart(18, "0")}`, clientTime: now, recorded: false,
+    page: { url: "http://localhost/checkout", viewport: { w: 1280, h: 720 } },
+    kind: "feedback", rating: 1, comment: "The checkout button does nothing", language: "en",
+  };
+  const r = await fetch(`${sl.base}/i/v1/answer?k=${siteKey}`, { method: "POST", headers: { "Content-Type": "text/plain", Origin: "http://localhost" }, body: JSON.stringify(answer) });
+  assert.ok(r.status === 204 || r.status === 200, `ingest took the answer: ${r.status} ${await r.text()}`);
+
+  // The alert e-mail lands in the outbox, and the fired alert is listed.
+  const mail = await waitFor(async () => {
+    const list = await call("GET", "/api/v1/admin/outbox");
+    return list.status === 200 && list.json().emails?.find((m) => m.kind === "alert" && m.to?.includes(OPERATOR.email));
+  }, "the alert e-mail in the outbox", 120_000);
+  const full = (await call("GET", `/api/v1/admin/outbox/${encodeURIComponent(mail.id)}`)).json().email;
+  const link = /https?:\/\/[^\s"<>]*\/unsubscribe\?token=[^\s"<>]+/.exec(full.textBody ?? "")?.[0];
+  assert.ok(link, `the alert e-mail carries an unsubscribe link:\n${full.textBody}`);
+
+  await page.goto(sitePage("settings/notifications"));
+  const fired = page.getByTestId("fired-alerts");
+  await fired.waitFor();
+  assert.match(await fired.innerText(), /Answer/);
+  await page.screenshot({ path: path.join(shots, "notifications-fired.png"), fullPage: true });
+  // Its link opens the matching recordings in this dashboard.
+  await fired.getByRole("link", { name: "Recordings" }).first().click();
+  await page.waitForURL(new RegExp(`/o/${orgId}/sites/${siteId}/recordings`));
+
+  // The link, opened without a session: nothing changes until the button.
+  const anon = await browser.newContext();
+  try {
+    const p = await anon.newPage();
+    const u = new URL(link);
+    await p.goto(`${sl.base}${u.pathname}${u.search}`);
+    await p.getByTestId("unsubscribe-button").waitFor();
+    assert.equal((await call("GET", `/api/v1/sites/${siteId}/alert-rules`)).json().rules.find((x) => x.id === ruleId)?.enabled, true, "opening the link changes nothing");
+    await p.getByTestId("unsubscribe-button").click();
+    const done = await p.getByTestId("unsubscribe-done").innerText();
+    assert.equal(done, "You will no longer get this alert for Teapot shop.");
+    await p.screenshot({ path: path.join(shots, "unsubscribed.png") });
+  } finally {
+    await anon.close();
+  }
+  const after = (await call("GET", `/api/v1/sites/${siteId}/alert-rules`)).json().rules?.find((x) => x.id === ruleId);
+  assert.ok(!after || after.enabled === false, "the alert is off");
 });
 
 test("unsubscribe: nothing happens on GET; a bad link says so after the POST; a missing token without asking", { timeout: 60_000 }, async () => {

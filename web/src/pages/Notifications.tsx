@@ -68,15 +68,21 @@ function Digest({ siteId, editable }: { siteId: string; editable: boolean }) {
   const digest = $api.useQuery("get", "/api/v1/sites/{siteId}/digest", init);
   const key = $api.queryOptions("get", "/api/v1/sites/{siteId}/digest", init).queryKey;
   const [saved, setSaved] = useState(false);
+  // The choice shows at once; a refused save puts the stored one back.
+  const [choice, setChoice] = useState<DigestFrequency>();
   const save = $api.useMutation("put", "/api/v1/sites/{siteId}/digest", {
     onMutate: () => setSaved(false),
     onSuccess: (r) => {
       qc.setQueryData(key, { frequency: r.frequency });
       setSaved(true);
     },
+    onSettled: () => setChoice(undefined),
   });
-  const current = save.isPending ? save.variables?.body.frequency : frequencyOf(digest.data?.frequency);
-  const choose = (f: DigestFrequency) => save.mutate({ params: { path: { siteId } }, body: { frequency: f } });
+  const current = choice ?? frequencyOf(digest.data?.frequency);
+  const choose = (f: DigestFrequency) => {
+    setChoice(f);
+    save.mutate({ params: { path: { siteId } }, body: { frequency: f } });
+  };
   return (
     <section className="card" aria-labelledby="nt-digest">
       <h2 id="nt-digest">Digest</h2>
