@@ -289,3 +289,30 @@ func TestSMTPRefusesUnbuiltMessage(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestSMTPNonASCIIHeaders(t *testing.T) {
+	srv := mailtest.NewServer(t)
+	d := samples()[6].data.(mail.DigestData)
+	d.SiteName, d.Frequency, d.Period = "Café “Zoë”", "weekly", "23–29 November 2026"
+	m, err := mail.Build("w", "zoe@example.com", "Zoë Ümlaut, Jr.", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := newSMTP(t, srv.SMTPConfig()).Send(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.Wait(t, 1, 5*time.Second)[0]
+	if got.Subject != "[Café “Zoë”] Weekly digest for 23–29 November 2026" || got.ToName != "Zoë Ümlaut, Jr." {
+		t.Errorf("subject %q, to name %q", got.Subject, got.ToName)
+	}
+	for _, line := range strings.Split(string(got.Raw), "\r\n") {
+		if len(line) > 998 {
+			t.Errorf("a line of %d bytes", len(line))
+		}
+		for _, c := range []byte(line) {
+			if c >= 0x80 {
+				t.Fatalf("raw 8-bit byte in %q", line)
+			}
+		}
+	}
+}
