@@ -146,6 +146,16 @@ func TestSMTPPermanentAndTransient(t *testing.T) {
 		t.Errorf("server kept %d messages, want 1", n)
 	}
 
+	srv.RejectData(554)
+	if err := send("spam@example.com"); !errors.Is(err, mail.ErrPermanent) {
+		t.Errorf("554 to DATA: err = %v, want ErrPermanent", err)
+	}
+	srv.RejectData(452)
+	if err := send("full@example.com"); err == nil || errors.Is(err, mail.ErrPermanent) {
+		t.Errorf("452 to DATA: err = %v, want a transient error", err)
+	}
+	srv.RejectData(0)
+
 	// Nobody listening: transient.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -50,10 +50,11 @@ type Server struct {
 	opts options
 	srv  *smtp.Server
 
-	mu      sync.Mutex
-	msgs    []Message
-	reject  map[string]*smtp.SMTPError
-	changed chan struct{} // closed and replaced on every new message
+	mu         sync.Mutex
+	msgs       []Message
+	reject     map[string]*smtp.SMTPError
+	rejectData *smtp.SMTPError
+	changed    chan struct{} // closed and replaced on every new message
 }
 
 // Message is one message the server received: the envelope, the raw
@@ -179,6 +180,18 @@ func (s *Server) Reject(addr string, code int) {
 	}
 }
 
+// RejectData makes the server answer every message's DATA with code
+// (e.g. 554 "rejected as spam", 452 "out of space"); 0 accepts again.
+func (s *Server) RejectData(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rejectData = nil
+	if code != 0 {
+		s.rejectData = &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 6, 0},
+			Message: fmt.Sprintf("mailtest: message refused with %d", code)}
+	}
+}
+
 // Messages returns what the server received so far, oldest first.
 func (s *Server) Messages() []Message {
 	s.mu.Lock()
@@ -255,6 +268,12 @@ func (ss *session) Data(r io.Reader) error {
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	ss.s.mu.Lock()
+	rej := ss.s.rejectData
+	ss.s.mu.Unlock()
+	if rej != nil {
+		return rej
 	}
 	p, err := mail.Parse(bytes.NewReader(raw))
 	if err != nil {
