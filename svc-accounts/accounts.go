@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -261,7 +262,9 @@ type Service struct {
 	// verifyEvery is the least time between two verification e-mails to
 	// one user, checked against the stored tokens (so across replicas).
 	verifyEvery time.Duration
-	hasher      *hasher
+	// bg counts SignUp's work left for after its answer.
+	bg     sync.WaitGroup
+	hasher *hasher
 	// dummyHash is verified when a log-in names an unknown e-mail, so the
 	// answer takes as long as for a wrong password.
 	dummyHash string
@@ -407,8 +410,12 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// Close releases the store.
-func (s *Service) Close() error { return s.store.Close() }
+// Close waits for work left after answers (sign-ups' e-mails), then
+// releases the store.
+func (s *Service) Close() error {
+	s.bg.Wait()
+	return s.store.Close()
+}
 
 // Migrate applies the schema migrations of the configured backend (what
 // New also does on start), for `sightline migrate`.

@@ -45,7 +45,7 @@ func TestSignUpFirstUserLoggedIn(t *testing.T) {
 	if r.GetVerificationRequired() || r.GetSessionToken() == "" || r.GetUser().GetEmailVerifyTime() == nil {
 		t.Fatalf("first user's sign-up = %v, want logged in and verified", r)
 	}
-	if n := e.notify.count(); n != 0 {
+	if n := e.sentCount(); n != 0 {
 		t.Fatalf("the first sign-up sent %d e-mails", n)
 	}
 }
@@ -69,11 +69,11 @@ func TestSignUpNewAndExistingAnswerAlike(t *testing.T) {
 		}
 		// The new address got a verification link; the owner of the taken
 		// one a notice, and their account is untouched.
-		newMail := e.notify.to("new@example.com")
+		newMail := e.mails("new@example.com")
 		if len(newMail) != 1 || !strings.HasPrefix(newMail[0].GetVerifyEmail().GetToken(), "slv_") || newMail[0].GetName() != "New" {
 			t.Fatalf("e-mails to the new address = %v", newMail)
 		}
-		takenMail := e.notify.to("taken@example.com")
+		takenMail := e.mails("taken@example.com")
 		if len(takenMail) != 2 || takenMail[1].GetSignupExisting() == nil {
 			t.Fatalf("e-mails to the taken address = %v, want verification then sign-up-existing", takenMail)
 		}
@@ -91,7 +91,7 @@ func TestSignUpNewAndExistingAnswerAlike(t *testing.T) {
 		if _, err := e.client.SignUp(as(""), &accountsv1.SignUpRequest{Email: "taken@example.com", Password: password}); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(e.notify.to("taken@example.com")); n != 2 {
+		if n := len(e.mails("taken@example.com")); n != 2 {
 			t.Fatalf("%d e-mails to the taken address after a second attempt, want still 2", n)
 		}
 		// Every key is distinct and bounded.
@@ -121,7 +121,7 @@ func TestVerifyEmailFlow(t *testing.T) {
 		wantStatus(t, err, codes.Unauthenticated, "invalid e-mail or password", "unverified, wrong password")
 		_, err = e.client.LogIn(as(""), &accountsv1.LogInRequest{Email: "v@example.com", Password: password})
 		wantStatus(t, err, codes.FailedPrecondition, "confirm your e-mail address first; we sent you a new link", "unverified log-in")
-		if n := len(e.notify.to("v@example.com")); n != 1 {
+		if n := len(e.mails("v@example.com")); n != 1 {
 			t.Fatalf("%d e-mails within a minute of sign-up, want 1 (rate-limited)", n)
 		}
 		e.svc.verifyEvery = 0
@@ -156,11 +156,11 @@ func TestVerifyEmailFlow(t *testing.T) {
 			t.Fatalf("log-in after verifying: %v", err)
 		}
 		// A verified address gets no more links.
-		before := e.notify.count()
+		before := e.sentCount()
 		if _, err := e.client.ResendVerification(as(""), &accountsv1.ResendVerificationRequest{Email: "v@example.com"}); err != nil {
 			t.Fatal(err)
 		}
-		if e.notify.count() != before {
+		if e.sentCount() != before {
 			t.Fatal("a verified address was sent a verification link")
 		}
 	})
@@ -181,17 +181,17 @@ func TestPasswordResetFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := e.notify.count()
+		before := e.sentCount()
 		rUnknown, err := e.client.RequestPasswordReset(as(""), &accountsv1.RequestPasswordResetRequest{Email: "nobody@example.com"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !proto.Equal(rKnown, rUnknown) || e.notify.count() != before {
+		if !proto.Equal(rKnown, rUnknown) || e.sentCount() != before {
 			t.Fatalf("answers %v / %v, or an e-mail for an unknown address", rKnown, rUnknown)
 		}
 		_, err = e.client.RequestPasswordReset(as(""), &accountsv1.RequestPasswordResetRequest{Email: "not an address"})
 		wantCode(t, err, codes.InvalidArgument, "malformed address")
-		mails := e.notify.to("reset@example.com")
+		mails := e.mails("reset@example.com")
 		tok := mails[len(mails)-1].GetPasswordReset().GetToken()
 		if !strings.HasPrefix(tok, "slr_") {
 			t.Fatalf("last e-mail = %v, want a reset link", mails[len(mails)-1])
@@ -245,7 +245,7 @@ func TestPasswordResetFlow(t *testing.T) {
 			}
 		}
 		resets := 0
-		for _, m := range e.notify.to("reset@example.com") {
+		for _, m := range e.mails("reset@example.com") {
 			if m.GetPasswordReset() != nil {
 				resets++
 			}
@@ -275,7 +275,7 @@ func TestInvitationEmail(t *testing.T) {
 	if !strings.HasPrefix(inv.GetToken(), "sli_") {
 		t.Fatalf("the response lost its link token: %v", inv)
 	}
-	mails := e.notify.to("guest@example.com")
+	mails := e.mails("guest@example.com")
 	if len(mails) != 1 {
 		t.Fatalf("e-mails to the guest = %v", mails)
 	}
@@ -306,7 +306,7 @@ func TestNewDeviceEmail(t *testing.T) {
 		}
 		newLogins := func() []string {
 			var out []string
-			for _, m := range e.notify.to("d@example.com") {
+			for _, m := range e.mails("d@example.com") {
 				if n := m.GetNewLogin(); n != nil {
 					out = append(out, n.GetDevice()+" "+n.GetIpPrefix())
 					if n.GetTime() == nil {
@@ -340,7 +340,7 @@ func TestNotifyDown(t *testing.T) {
 	if _, err := e.client.RequestPasswordReset(as(""), &accountsv1.RequestPasswordResetRequest{Email: "operator@example.com"}); err != nil {
 		t.Fatalf("reset request with notify down: %v", err)
 	}
-	if n := e.notify.count(); n != 0 {
+	if n := e.sentCount(); n != 0 {
 		t.Fatalf("%d e-mails recorded while down", n)
 	}
 	e.notify.down.Store(false)
@@ -368,6 +368,7 @@ func TestNotifyDown(t *testing.T) {
 
 func emailCount(t *testing.T, e *env, kind, outcome string) int64 {
 	t.Helper()
+	e.svc.bg.Wait()
 	var rm metricdata.ResourceMetrics
 	if err := e.reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
@@ -399,7 +400,7 @@ func TestSignUpVerificationOff(t *testing.T) {
 	}
 	_, err = e.client.SignUp(as(""), &accountsv1.SignUpRequest{Email: "B@example.com", Password: password})
 	wantStatus(t, err, codes.AlreadyExists, "already exists", "taken address, verification off")
-	if n := e.notify.count(); n != 0 {
+	if n := e.sentCount(); n != 0 {
 		t.Fatalf("%d e-mails with verification off", n)
 	}
 }

@@ -128,7 +128,7 @@ func (f *fakeNotify) count() int {
 // verifyToken returns the token of the newest verification e-mail to addr.
 func (e *env) verifyToken(addr string) string {
 	e.t.Helper()
-	ms := e.notify.to(addr)
+	ms := e.mails(addr)
 	for i := len(ms) - 1; i >= 0; i-- {
 		if v := ms[i].GetVerifyEmail(); v != nil {
 			return v.GetToken()
@@ -136,6 +136,13 @@ func (e *env) verifyToken(addr string) string {
 	}
 	e.t.Fatalf("no verification e-mail to %s", addr)
 	return ""
+}
+
+// mails returns the e-mails sent to addr once the work sign-ups leave for
+// after their answers is done.
+func (e *env) mails(addr string) []*notifyv1.SendEmailRequest {
+	e.svc.bg.Wait()
+	return e.notify.to(addr)
 }
 
 // startNotify serves f on 127.0.0.1:0 and returns a client of it.
@@ -289,4 +296,10 @@ func forBackends(t *testing.T, fn func(t *testing.T, backend string)) {
 	for _, b := range backends {
 		t.Run(b, func(t *testing.T) { fn(t, b) })
 	}
+}
+
+// sentCount is how many e-mails were sent, once sign-ups' work is done.
+func (e *env) sentCount() int {
+	e.svc.bg.Wait()
+	return e.notify.count()
 }
