@@ -90,6 +90,10 @@ type Queue struct {
 	stopTO  time.Duration
 	started atomic.Bool
 	stopped chan struct{}
+	// running is closed once Run has started the client (Ready before
+	// then is "not running"), so the process can wait for it.
+	running     chan struct{}
+	runningOnce sync.Once
 
 	depthMu   sync.Mutex
 	depthAt   time.Time
@@ -202,7 +206,7 @@ func Open(ctx context.Context, handle any, cfg Config) (*Queue, error) {
 			EnableTracePropagation:      true,
 		})},
 	}
-	q := &Queue{handle: handle, log: cfg.Logger, stopTO: cfg.StopTimeout, stopped: make(chan struct{})}
+	q := &Queue{handle: handle, log: cfg.Logger, stopTO: cfg.StopTimeout, stopped: make(chan struct{}), running: make(chan struct{})}
 	switch h := handle.(type) {
 	case *pgxpool.Pool:
 		if err := migratePostgres(ctx, h, cfg.Logger); err != nil {
@@ -276,10 +280,14 @@ func (q *Queue) Run(ctx context.Context) error {
 		return fmt.Errorf("queue: start: %w", err)
 	}
 	q.started.Store(true)
+	q.runningOnce.Do(func() { close(q.running) })
 	<-ctx.Done()
 	q.started.Store(false)
 	return q.stop()
 }
+
+// Started is closed once Run has started working jobs.
+func (q *Queue) Started() <-chan struct{} { return q.running }
 
 func (q *Queue) stop() error {
 	sctx, cancel := context.WithTimeout(context.Background(), q.stopTO)

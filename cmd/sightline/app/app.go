@@ -26,6 +26,9 @@ import (
 	"github.com/sightlinehq/sightline/platform/telemetry"
 )
 
+// moduleStartWait bounds how long Run waits for a module's Started.
+const moduleStartWait = 10 * time.Second
+
 // service is what every module gives the process once initialised.
 type service interface {
 	// Ready reports whether the module can serve (readiness probe).
@@ -245,6 +248,22 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		for _, name := range m.alsoGRPC {
 			a.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+		}
+	}
+	// A module whose Run starts its work asynchronously (notify's job
+	// queue) says when it has: the process counts as started, and is
+	// probed, only then — bounded, so a module failing to start is seen
+	// through its Run error rather than a hang.
+	for _, m := range a.modules {
+		st, ok := m.svc.(interface{ Started() <-chan struct{} })
+		if !ok {
+			continue
+		}
+		select {
+		case <-st.Started():
+		case <-ctx.Done():
+		case <-time.After(moduleStartWait):
+			a.logger.WarnContext(ctx, "module not started yet; serving anyway", "module", m.name, "waited", moduleStartWait)
 		}
 	}
 	a.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
