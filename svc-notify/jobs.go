@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -138,6 +139,17 @@ func insertOpts(kind string) *river.InsertOpts {
 	default:
 		return &river.InsertOpts{UniqueOpts: uniqueByArgs}
 	}
+}
+
+// errNoMesh fails (and so retries) a job needing a service this process
+// was not given.
+var errNoMesh = errors.New("notify: accounts' or search's internal service is not configured")
+
+func (s *Service) meshReady() error {
+	if s.deps.AccountsInternal == nil || s.deps.Search == nil {
+		return errNoMesh
+	}
+	return nil
 }
 
 // inserted reports whether an insert made a job (not a duplicate).

@@ -37,6 +37,9 @@ func (w *alertsWorker) Timeout(*river.Job[alertsArgs]) time.Duration {
 }
 
 func (w *alertsWorker) Work(ctx context.Context, job *river.Job[alertsArgs]) error {
+	if err := w.s.meshReady(); err != nil {
+		return err
+	}
 	s := w.s
 	at := job.Args.At
 	var errs []error

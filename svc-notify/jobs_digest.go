@@ -47,6 +47,9 @@ type fanoutWorker struct {
 }
 
 func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[fanoutArgs]) error {
+	if err := w.s.meshReady(); err != nil {
+		return err
+	}
 	s, a := w.s, job.Args
 	if a.Frequency == 0 {
 		a.Frequency = store.FrequencyDaily
@@ -210,6 +213,9 @@ type digestWorker struct {
 }
 
 func (w *digestWorker) Work(ctx context.Context, job *river.Job[digestArgs]) error {
+	if err := w.s.meshReady(); err != nil {
+		return err
+	}
 	s, a := w.s, job.Args
 	rcpt, err := s.deps.AccountsInternal.ListSiteRecipients(ctx, &accountsv1.ListSiteRecipientsRequest{
 		SiteId: a.SiteID, UserIds: []int64{a.UserID}, MinRole: accountsv1.Role_ROLE_VIEWER,

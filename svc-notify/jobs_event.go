@@ -152,6 +152,9 @@ func (s *Service) answerAlerts(ctx context.Context, siteID int64, a *sessionsv1.
 // fired for periodKey, or whose owner left the site, sends nothing. It
 // returns the site's name.
 func (s *Service) fireAlerts(ctx context.Context, siteID int64, rules []store.AlertRule, periodKey, summary, link string) (string, error) {
+	if s.deps.AccountsInternal == nil {
+		return "", errNoMesh
+	}
 	ids := make([]int64, 0, len(rules))
 	for _, r := range rules {
 		ids = append(ids, r.UserID)

@@ -175,6 +175,9 @@ func (w *disableWorker) Work(ctx context.Context, job *river.Job[disableArgs]) e
 	if _, err := s.store.FailPendingDeliveries(ctx, a.SiteID, a.WebhookID, "webhook disabled after failing"); err != nil {
 		return fmt.Errorf("notify: disable webhook %d: %w", a.WebhookID, err)
 	}
+	if s.deps.AccountsInternal == nil {
+		return errNoMesh
+	}
 	rcpt, err := s.deps.AccountsInternal.ListSiteRecipients(ctx, &accountsv1.ListSiteRecipientsRequest{
 		SiteId: a.SiteID, MinRole: accountsv1.Role_ROLE_ADMIN,
 	})

@@ -398,6 +398,11 @@ func newWithStore(ctx context.Context, cfg Config, deps Deps, st store.Store) (*
 		s.mailer = s.outbox
 	}
 	s.hooks = &webhook.Sender{AllowPrivate: cfg.Webhook.AllowPrivate, Timeout: cfg.Webhook.Timeout}
+	if deps.AccountsInternal == nil || deps.Search == nil {
+		// Digests, alerts and the webhook-disabled e-mail need both:
+		// their jobs fail (and retry) until a process that has them runs.
+		deps.Logger.WarnContext(ctx, "notify: accounts' or search's internal service is not configured: digests and alerts cannot be sent")
+	}
 	if err := s.m.init(deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-notify")); err != nil {
 		return nil, err
 	}
