@@ -220,6 +220,9 @@ var allServices = []string{
 	searchv1.SearchService_ServiceDesc.ServiceName,
 	notifyv1.NotifyService_ServiceDesc.ServiceName,
 	notifyv1.NotifyInternalService_ServiceDesc.ServiceName,
+	accountsv1.AccountsInternalService_ServiceDesc.ServiceName,
+	recordingsv1.RecordingsInternalService_ServiceDesc.ServiceName,
+	searchv1.SearchInternalService_ServiceDesc.ServiceName,
 }
 
 func TestAllInOneProcess(t *testing.T) {
@@ -246,21 +249,48 @@ func TestManyProcesses(t *testing.T) {
 	search := startServe(t, env, "--target=search", "--remote.accounts", accounts.addrs.GRPC)
 	recordings := startServe(t, env, "--target=recordings", "--remote.accounts", accounts.addrs.GRPC, "--remote.search", search.addrs.GRPC,
 		"--remote.notify", notifyAddr)
+	outbox := t.TempDir()
 	notify := startServe(t, env, "--target=notify", "--server.grpc-listen-address", notifyAddr, "--remote.accounts", accounts.addrs.GRPC,
-		"--remote.search", search.addrs.GRPC, "--remote.recordings", recordings.addrs.GRPC)
+		"--remote.search", search.addrs.GRPC, "--remote.recordings", recordings.addrs.GRPC, "--notify.outbox-dir", outbox)
 	ingest := startServe(t, env, "--target=ingest", "--remote.accounts", accounts.addrs.GRPC, "--remote.recordings", recordings.addrs.GRPC,
 		"--remote.search", search.addrs.GRPC)
 	gateway := startServe(t, env, "--target=gateway", "--remote.accounts", accounts.addrs.GRPC,
 		"--remote.recordings", recordings.addrs.GRPC, "--remote.search", search.addrs.GRPC, "--remote.ingest", ingest.addrs.GRPC,
 		"--remote.notify", notify.addrs.GRPC)
 
-	requireServing(t, accounts.addrs.GRPC, accountsv1.AccountsService_ServiceDesc.ServiceName)
-	requireServing(t, search.addrs.GRPC, searchv1.SearchService_ServiceDesc.ServiceName)
-	requireServing(t, recordings.addrs.GRPC, recordingsv1.RecordingsService_ServiceDesc.ServiceName)
+	requireServing(t, accounts.addrs.GRPC, accountsv1.AccountsService_ServiceDesc.ServiceName, accountsv1.AccountsInternalService_ServiceDesc.ServiceName)
+	requireServing(t, search.addrs.GRPC, searchv1.SearchService_ServiceDesc.ServiceName, searchv1.SearchInternalService_ServiceDesc.ServiceName)
+	requireServing(t, recordings.addrs.GRPC, recordingsv1.RecordingsService_ServiceDesc.ServiceName, recordingsv1.RecordingsInternalService_ServiceDesc.ServiceName)
 	requireServing(t, notify.addrs.GRPC, notifyv1.NotifyService_ServiceDesc.ServiceName, notifyv1.NotifyInternalService_ServiceDesc.ServiceName)
 	requireServing(t, ingest.addrs.GRPC, ingestv1.IngestService_ServiceDesc.ServiceName)
 	requireServing(t, gateway.addrs.GRPC)
 	requireGatewayAnswers(t, gateway)
+
+	// The cycle works across processes: a sign-up through the gateway
+	// makes accounts ask notify (at remote.notify) for an e-mail, which
+	// notify's job writes to its outbox.
+	signup, _ := json.Marshal(map[string]string{"email": "first@example.com", "password": "correct horse battery staple", "organizationName": "First"})
+	resp, err := http.Post("http://"+gateway.addrs.HTTP+"/api/v1/auth/signup", "application/json", bytes.NewReader(signup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	forgot, _ := json.Marshal(map[string]string{"email": "first@example.com"})
+	if resp, err = http.Post("http://"+gateway.addrs.HTTP+"/api/v1/auth/forgot-password", "application/json", bytes.NewReader(forgot)); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("forgot-password through the gateway = %d", resp.StatusCode)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if emls, _ := filepath.Glob(filepath.Join(outbox, "*.eml")); len(emls) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no e-mail in notify's outbox 15 s after accounts was asked to send one\naccounts: %s\nnotify: %s", accounts.logs, notify.logs)
+		}
+	}
 
 	_, hdr, _ := httpGet(t, "http://"+gateway.addrs.HTTP+"/api/v1/config")
 	traceID := hdr.Get("X-Trace-Id")

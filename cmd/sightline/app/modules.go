@@ -180,16 +180,23 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		if err != nil {
 			return runningModule{}, err
 		}
+		ntf, err := conn(Notify)
+		if err != nil {
+			return runningModule{}, err
+		}
 		svc, err := recordings.New(ctx, a.cfg.Recordings, recordings.Deps{
 			Logger: log, TracerProvider: tp, MeterProvider: mp, DataDir: a.cfg.DataDir,
 			Search:     searchv1.NewSearchServiceClient(srch),
 			Authorizer: siteaccess.New(accountsv1.NewAccountsServiceClient(acc)),
+			Notify:     notifyClient(ntf),
 		})
 		if err != nil {
 			return runningModule{}, err
 		}
 		recordingsv1.RegisterRecordingsServiceServer(a.grpcServer, svc)
-		return runningModule{name: name, svc: svc, grpcSvc: recordingsv1.RecordingsService_ServiceDesc.ServiceName}, nil
+		recordingsv1.RegisterRecordingsInternalServiceServer(a.grpcServer, svc.Internal())
+		return runningModule{name: name, svc: svc, grpcSvc: recordingsv1.RecordingsService_ServiceDesc.ServiceName,
+			alsoGRPC: []string{recordingsv1.RecordingsInternalService_ServiceDesc.ServiceName}}, nil
 
 	case Notify:
 		acc, err := conn(Accounts)
