@@ -358,6 +358,11 @@ test("a feedback alert fires from a real answer; its e-mail's unsubscribe link t
   const r = await fetch(`${sl.base}/i/v1/answer?k=${siteKey}`, { method: "POST", headers: { "Content-Type": "text/plain", Origin: "http://localhost" }, body: JSON.stringify(answer) });
   assert.ok(r.status === 204 || r.status === 200, `ingest took the answer: ${r.status} ${await r.text()}`);
 
+  // Stored by recordings and searchable (so a missing e-mail is notify's path, not the intake's).
+  await waitFor(async () => {
+    const found = await call("POST", `/api/v1/sites/${siteId}/answers:search`, { pageSize: 10 });
+    return found.status === 200 && found.json().answers?.some((a) => a.id === answer.id);
+  }, "the answer to be stored and searchable", 60_000);
   // The alert e-mail lands in the outbox, and the fired alert is listed.
   const mail = await waitFor(async () => {
     const list = await call("GET", "/api/v1/admin/outbox");
