@@ -13,6 +13,7 @@ import (
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-notify/mail"
+	"github.com/sightlinehq/sightline/svc-notify/queue"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 	"github.com/sightlinehq/sightline/svc-notify/webhook"
 )
@@ -92,17 +93,25 @@ func (w *eventWorker) Work(ctx context.Context, job *river.Job[eventArgs]) error
 	if err != nil {
 		return fmt.Errorf("notify: webhooks of site %d: %w", ev.GetSiteId(), err)
 	}
-	// Each delivery is keyed by the event id: a re-run of this job after a
-	// crash finds the deliveries it made and makes the rest.
-	for _, h := range hooks {
-		if _, err := s.queueDelivery(ctx, h, ev.GetId(), messageID(ev.GetId(), h.ID), ev.GetType(), body); err != nil {
-			return err
+	// Every delivery in one transaction, keyed by the event id (a re-run
+	// after a crash finds them made); a session's event job completes in
+	// it too, an answer's after its alerts.
+	a := ev.GetAnswer()
+	err = s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		for _, h := range hooks {
+			if err := s.queueDeliveryTx(ctx, tx, h, ev.GetId(), messageID(ev.GetId(), h.ID), ev.GetType(), body); err != nil {
+				return err
+			}
 		}
+		if a == nil {
+			return queue.CompleteTx(ctx, tx, job)
+		}
+		return nil
+	})
+	if err != nil || a == nil {
+		return err
 	}
-	if a := ev.GetAnswer(); a != nil {
-		return s.answerAlerts(ctx, ev.GetSiteId(), a)
-	}
-	return nil
+	return s.answerAlerts(ctx, ev.GetSiteId(), a)
 }
 
 // answerAlerts fires the site's answer rules matching a: one alert per

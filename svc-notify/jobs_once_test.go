@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/svc-notify/mail/mailtest"
 	"github.com/sightlinehq/sightline/svc-notify/store"
+	"github.com/sightlinehq/sightline/svc-notify/webhook"
 )
 
 // onceWorld is the scheduled-sends fixture: at testNow (Monday 07:30 UTC,
@@ -164,12 +166,46 @@ func TestDigestsAndAlertsOnceSQLite(t *testing.T) {
 	m := newMesh(t)
 	st := sqliteStore(t)
 	w := seedOnce(t, st, m)
+	rcv := newReceiver(t, "", http.StatusOK)
+	hook := createWebhook(t, st, 1, rcv.srv.URL, webhook.EventSiteNoData)
+	rcv.secret = hook.Secret
 	e := startJobs(t, st, m, smtp, nil)
 	runPeriods(e)
 	runPeriods(e)
 	smtp.Wait(t, len(w.daily)+len(w.weekly)+2, 60*time.Second)
 	e.settle(30 * time.Second)
 	checkOnce(t, w, smtp, st)
+	// The outage was also delivered to the site's site.no_data webhook,
+	// once.
+	if got := rcv.deliveries(); len(got) != 1 || got[0].body["type"] != webhook.EventSiteNoData {
+		t.Errorf("site.no_data deliveries: %+v, want one", got)
+	}
+	// A daily digest links the day's recordings and its top page, and
+	// unsubscribes its reader from this site's digest.
+	found := false
+	for _, msg := range smtp.Messages() {
+		if msg.To != "user3@example.test" || msg.Kind != "digest" {
+			continue
+		}
+		found = true
+		links := strings.Join(msg.Links(), "\n")
+		for _, want := range []string{
+			"https://dash.example.test/sites/1/recordings?from=2026-11-29&range=custom&to=2026-11-29",
+			"visited=equals%3Ahttps%3A%2F%2Fshop.example%2Fcart%3Fx%3D%3C1%3E",
+		} {
+			if !strings.Contains(links, want) {
+				t.Errorf("digest links lack %s:\n%s", want, links)
+			}
+		}
+		u := strings.Trim(msg.Header.Get("List-Unsubscribe"), "<>")
+		un, err := e.svc.parseUnsubscribeToken(u[strings.Index(u, "token=")+len("token="):])
+		if err != nil || un != (Unsubscribe{Kind: UnsubscribeDigest, UserID: 3, SiteID: 1}) {
+			t.Errorf("digest unsubscribe %s: %+v %v", u, un, err)
+		}
+	}
+	if !found {
+		t.Error("no digest to user3")
+	}
 	// The site's report was asked once for the day, not per user.
 	if n := m.reportCalls.Load(); n > 12 {
 		t.Errorf("%d GetSiteReport calls, want the reports shared", n)

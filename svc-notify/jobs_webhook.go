@@ -35,21 +35,33 @@ func (deliveryArgs) Kind() string { return kindWebhookDelivery }
 func (s *Service) queueDelivery(ctx context.Context, w store.Webhook, key, messageID, eventType string, payload []byte) (store.Delivery, error) {
 	var d store.Delivery
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		var created bool
 		var err error
-		d, created, err = tx.CreateDelivery(ctx, store.Delivery{
-			WebhookID: w.ID, SiteID: w.SiteID, Key: key, MessageID: messageID, EventType: eventType, Payload: payload,
-		})
-		if err != nil || !created {
-			return err
-		}
-		_, err = s.queue.InsertTx(ctx, tx, deliveryArgs{SiteID: w.SiteID, DeliveryID: d.ID}, insertOpts(kindWebhookDelivery))
+		d, err = s.createDeliveryTx(ctx, tx, w, key, messageID, eventType, payload)
 		return err
 	})
 	if err != nil {
 		return store.Delivery{}, fmt.Errorf("notify: queue delivery to webhook %d: %w", w.ID, err)
 	}
 	return d, nil
+}
+
+// queueDeliveryTx is queueDelivery in the caller's transaction.
+func (s *Service) queueDeliveryTx(ctx context.Context, tx store.Tx, w store.Webhook, key, messageID, eventType string, payload []byte) error {
+	if _, err := s.createDeliveryTx(ctx, tx, w, key, messageID, eventType, payload); err != nil {
+		return fmt.Errorf("notify: queue delivery to webhook %d: %w", w.ID, err)
+	}
+	return nil
+}
+
+func (s *Service) createDeliveryTx(ctx context.Context, tx store.Tx, w store.Webhook, key, messageID, eventType string, payload []byte) (store.Delivery, error) {
+	d, created, err := tx.CreateDelivery(ctx, store.Delivery{
+		WebhookID: w.ID, SiteID: w.SiteID, Key: key, MessageID: messageID, EventType: eventType, Payload: payload,
+	})
+	if err != nil || !created {
+		return d, err
+	}
+	_, err = s.queue.InsertTx(ctx, tx, deliveryArgs{SiteID: w.SiteID, DeliveryID: d.ID}, insertOpts(kindWebhookDelivery))
+	return d, err
 }
 
 // messageID is the webhook-id of an event's delivery to a webhook: the
