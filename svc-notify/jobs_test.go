@@ -501,3 +501,39 @@ func (e *jobsEnv) jobsDone(kind string, at time.Time) []*rivertype.JobRow {
 	}
 	return out
 }
+
+// TestLeaderSchedulesPeriodicJobs: the elected leader queues every
+// periodic job at start (and each period after), once per period however
+// many processes run.
+func TestLeaderSchedulesPeriodicJobs(t *testing.T) {
+	smtp := mailtest.NewServer(t)
+	m := newMesh(t)
+	dsn := pgtest.Start(t)
+	var envs []*jobsEnv
+	for range 3 {
+		envs = append(envs, startJobs(t, postgresStore(t, dsn), m, smtp, nil))
+	}
+	e := envs[0]
+	waitFor(t, 60*time.Second, func() bool {
+		return m.sweepCount(recordingsv1.SweepTask_SWEEP_TASK_END_IDLE_SESSIONS) >= 1 &&
+			m.sweepCount(recordingsv1.SweepTask_SWEEP_TASK_RETENTION) >= 1 &&
+			len(e.jobs(kindPrune)) >= 1 && len(e.jobs(kindDigestFanout)) >= 1 && len(e.jobs(kindAlertsCheck)) >= 1
+	})
+	for _, env := range envs {
+		env.settle(20 * time.Second)
+	}
+	// The test clock stands still, so every period is testNow's: one job
+	// each, whichever process led.
+	for _, kind := range []string{kindPrune, kindAlertsCheck} {
+		if n := len(e.jobs(kind)); n != 1 {
+			t.Errorf("%d %s jobs, want 1 for the one period", n, kind)
+		}
+	}
+	// The hour's fan-out: its daily page, then its weekly page.
+	if n := len(e.jobs(kindDigestFanout)); n != 2 {
+		t.Errorf("%d digest_fanout jobs, want 2 (daily, weekly)", n)
+	}
+	if n := len(e.jobs(kindRecordingsSweep)); n != 2 {
+		t.Errorf("%d recordings_sweep jobs, want 2 (one per task)", n)
+	}
+}
