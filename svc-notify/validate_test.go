@@ -1,6 +1,11 @@
 package notify
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -207,4 +212,30 @@ func TestCheckNoUnknown(t *testing.T) {
 
 func storeRule(r *notifyv1.AlertRule, kind string, params []byte) store.AlertRule {
 	return store.AlertRule{ID: r.GetId(), SiteID: r.GetSiteId(), UserID: r.GetUserId(), Enabled: r.GetEnabled(), Kind: kind, Params: params}
+}
+
+// Store errors reach clients as codes; anything unexpected is Internal
+// without the store's words.
+func TestStoreErrMapping(t *testing.T) {
+	s := &Service{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		err  error
+		want codes.Code
+	}{
+		{fmt.Errorf("get: %w", store.ErrNotFound), codes.NotFound},
+		{fmt.Errorf("create: %w", store.ErrLimit), codes.ResourceExhausted},
+		{fmt.Errorf("create: %w", store.ErrConflict), codes.AlreadyExists},
+		{context.Canceled, codes.Canceled},
+		{fmt.Errorf("query: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
+		{errors.New(`pq: relation "notify_webhooks" does not exist`), codes.Internal},
+	} {
+		got := s.storeErr(ctx, "op", "webhook 7", tc.err)
+		if status.Code(got) != tc.want {
+			t.Errorf("%v → %v, want %v", tc.err, got, tc.want)
+		}
+		if strings.Contains(got.Error(), "notify_webhooks") || strings.Contains(got.Error(), "pq:") {
+			t.Errorf("%v → %v leaks the store's error", tc.err, got)
+		}
+	}
 }
