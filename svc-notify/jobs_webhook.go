@@ -77,7 +77,7 @@ type deliveryWorker struct {
 }
 
 func (w *deliveryWorker) Timeout(*river.Job[deliveryArgs]) time.Duration {
-	return w.s.cfg.Webhook.Timeout + 30*time.Second
+	return w.s.cfg.Webhook.Timeout + 10*time.Second
 }
 
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {

@@ -157,7 +157,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SessionEndInterval, "notify.session-end.interval", time.Minute, "How often recordings ends idle sessions.")
 	fs.DurationVar(&c.RetentionInterval, "notify.retention.interval", 10*time.Minute, "How often recordings applies retention.")
 	fs.DurationVar(&c.Retention, "notify.retention", 30*24*time.Hour, "How long webhook deliveries, fired alerts and send ledgers are kept.")
-	fs.DurationVar(&c.RescueAfter, "notify.rescue-after", 5*time.Minute, "Run a job again when it has been running this long (its process died); longer than any job takes.")
+	fs.DurationVar(&c.RescueAfter, "notify.rescue-after", 5*time.Minute, "Run a job again when it has been running this long (its process died, e.g. kill -9); at least twice the longest of notify.smtp.timeout and notify.webhook.timeout plus 20s.")
 	fs.DurationVar(&c.PollInterval, "notify.poll-interval", time.Second, "How often to look for jobs queued by other processes when not woken by the database.")
 }
 
@@ -231,8 +231,10 @@ func (c *Config) Validate() error {
 	if c.Retention < 24*time.Hour || c.Retention > 3650*24*time.Hour {
 		bad("retention", "%v is not between 24h and 3650 days", c.Retention)
 	}
-	if c.RescueAfter < 2*time.Minute || c.RescueAfter > 24*time.Hour {
-		bad("rescue-after", "%v is not between 2m and 24h (jobs run for up to a minute)", c.RescueAfter)
+	// Every job's timeout is at most half of rescue-after, and a send
+	// needs its own timeout and some margin.
+	if least := max(time.Minute, 2*(max(c.Webhook.Timeout, c.SMTP.Timeout)+10*time.Second)); c.RescueAfter < least || c.RescueAfter > 24*time.Hour {
+		bad("rescue-after", "%v is not between %v (twice the longest send timeout plus margin) and 24h", c.RescueAfter, least)
 	}
 	if c.PollInterval < 100*time.Millisecond || c.PollInterval > time.Minute {
 		bad("poll-interval", "%v is not between 100ms and 1m", c.PollInterval)
@@ -409,6 +411,7 @@ func newWithStore(ctx context.Context, cfg Config, deps Deps, st store.Store) (*
 	s.queue, err = queue.Open(ctx, st.Handle(), queue.Config{
 		Workers:        cfg.Workers,
 		RescueAfter:    cfg.RescueAfter,
+		JobTimeout:     min(time.Minute, cfg.RescueAfter/2),
 		Periodic:       s.periodic(),
 		Registry:       s.workers(),
 		Logger:         deps.Logger,
@@ -423,10 +426,10 @@ func newWithStore(ctx context.Context, cfg Config, deps Deps, st store.Store) (*
 }
 
 // longJobTimeout bounds the jobs that walk many rows or sites (alert
-// checks, sweeps, prune): well under rescue-after, so a slow job is never
-// taken for a dead one and run twice at once.
+// checks, sweeps, prune): half of rescue-after at most, so a slow job is
+// never taken for a dead one and run twice at once.
 func (s *Service) longJobTimeout() time.Duration {
-	return min(4*time.Minute, s.cfg.RescueAfter-30*time.Second)
+	return min(4*time.Minute, s.cfg.RescueAfter/2)
 }
 
 // Ready reports whether the service can serve: its database answers and
