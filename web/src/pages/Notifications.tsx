@@ -6,6 +6,7 @@ import { Link, useParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { ApiError, type Schemas } from "../api/client";
 import { $api } from "../api/query";
+import { optimisticList } from "../api/optimistic";
 import { myRole, useApp, useSite } from "../app/AppContext";
 import { EmptyState, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime, formatRelative } from "../lib/format";
@@ -109,6 +110,8 @@ function Digest({ siteId, editable }: { siteId: string; editable: boolean }) {
   );
 }
 
+type RuleVars = { params: { path: { "rule.id": string } }; body: { rule?: Partial<AlertRule> } };
+
 function AlertRules({ siteId, orgId, editable }: { siteId: string; orgId: string; editable: boolean }) {
   const qc = useQueryClient();
   const init = { params: { path: { siteId } } };
@@ -121,8 +124,18 @@ function AlertRules({ siteId, orgId, editable }: { siteId: string; orgId: string
   const [editing, setEditing] = useState<string>();
   const settled = () => void qc.invalidateQueries({ queryKey: key });
   const create = $api.useMutation("post", "/api/v1/sites/{rule.siteId}/alert-rules", { onSuccess: () => setEditing(undefined), onSettled: settled });
-  const update = $api.useMutation("patch", "/api/v1/sites/{rule.siteId}/alert-rules/{rule.id}", { onSuccess: () => setEditing(undefined), onSettled: settled });
-  const remove = $api.useMutation("delete", "/api/v1/sites/{siteId}/alert-rules/{ruleId}", { onSettled: settled });
+  // Switching a rule on or off, editing and deleting show at once, and are undone if refused.
+  const update = $api.useMutation("patch", "/api/v1/sites/{rule.siteId}/alert-rules/{rule.id}", {
+    ...optimisticList(qc, key, "rules", (r: AlertRule, v: RuleVars) =>
+      r.id === v.params.path["rule.id"] ? { id: r.id, siteId: r.siteId, userId: r.userId, createTime: r.createTime, lastFireTime: r.lastFireTime, ...v.body.rule } : r,
+    ),
+    onSuccess: () => setEditing(undefined),
+    onSettled: settled,
+  });
+  const remove = $api.useMutation("delete", "/api/v1/sites/{siteId}/alert-rules/{ruleId}", {
+    ...optimisticList(qc, key, "rules", (r: AlertRule, v: { params: { path: { ruleId: string } } }) => (r.id === v.params.path.ruleId ? null : r)),
+    onSettled: settled,
+  });
   const error = personalError(remove.error ?? (editing ? undefined : update.error));
 
   const save = (d: RuleDraft, rule?: AlertRule) => {

@@ -7,6 +7,7 @@ import { useParams, useSearchParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { ApiError } from "../api/client";
 import { $api } from "../api/query";
+import { optimisticList } from "../api/optimistic";
 import { canManage, myRole, useApp, useSite } from "../app/AppContext";
 import { CopyButton, EmptyState, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime, formatRelative } from "../lib/format";
@@ -237,6 +238,22 @@ function WebhookForm({
   );
 }
 
+type WebhookVars = { params: { path: { webhookId: string } }; body: { url?: string; events?: string[]; description?: string; enabled?: boolean; updateMask?: string[] } };
+
+/** applyMask is the webhook as an update will store it: the masked fields of body. */
+function applyMask(w: Webhook, body: WebhookVars["body"]): Webhook {
+  const mask = body.updateMask ?? [];
+  const next = { ...w };
+  if (mask.includes("url")) next.url = body.url;
+  if (mask.includes("events")) next.events = body.events;
+  if (mask.includes("description")) next.description = body.description;
+  if (mask.includes("enabled")) {
+    next.enabled = body.enabled;
+    if (body.enabled) next.disabledReason = "";
+  }
+  return next;
+}
+
 function WebhookCard({
   siteId,
   webhook: w,
@@ -258,7 +275,13 @@ function WebhookCard({
   const path = { siteId, webhookId: w.id! };
   const [editing, setEditing] = useState(false);
   const deliveriesChanged = () => void qc.invalidateQueries({ queryKey: ["get", "/api/v1/sites/{siteId}/webhooks/{webhookId}/deliveries"] });
-  const update = $api.useMutation("patch", "/api/v1/sites/{siteId}/webhooks/{webhookId}", { onSuccess: () => setEditing(false), onSettled: onChanged });
+  const listKey = $api.queryOptions("get", LIST, { params: { path: { siteId } } }).queryKey;
+  // Enable/disable and edits show at once, and are undone if refused.
+  const update = $api.useMutation("patch", "/api/v1/sites/{siteId}/webhooks/{webhookId}", {
+    ...optimisticList(qc, listKey, "webhooks", (x: Webhook, v: WebhookVars) => (x.id === v.params.path.webhookId ? applyMask(x, v.body) : x)),
+    onSuccess: () => setEditing(false),
+    onSettled: onChanged,
+  });
   const remove = $api.useMutation("delete", "/api/v1/sites/{siteId}/webhooks/{webhookId}", { onSettled: onChanged });
   const rotate = $api.useMutation("post", "/api/v1/sites/{siteId}/webhooks/{webhookId}:rotate-secret", {
     onSuccess: (r) => onSecret(r.secret ?? ""),
