@@ -112,6 +112,9 @@ func checkMask(mask, known []string) error {
 	if len(mask) == 0 {
 		return invalidf("update_mask: name the fields to change (%v)", known)
 	}
+	if len(mask) > len(known) {
+		return invalidf("update_mask: %d fields named, there are only %d (%v)", len(mask), len(known), known)
+	}
 	seen := map[string]bool{}
 	for i, f := range mask {
 		if !slices.Contains(known, f) {
