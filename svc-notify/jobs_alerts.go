@@ -125,7 +125,7 @@ func (s *Service) checkSite(ctx context.Context, at time.Time, site int64, rules
 			key := "nodata:" + lt.UTC().Format(time.RFC3339Nano)
 			summary := fmt.Sprintf("No data for %d hours: the last session was seen %s UTC.", hours, lt.UTC().Format("2 Jan 2006 15:04"))
 			link := s.recordingsLink(site, url.Values{"range": {"7d"}})
-			name, err := s.fireAlerts(ctx, site, []store.AlertRule{r}, key, summary, link)
+			name, err := s.fireAlerts(ctx, site, []store.AlertRule{r}, key, fmt.Sprintf("No data for %d hours", hours), summary, link)
 			if err != nil {
 				return err
 			}
@@ -144,9 +144,9 @@ func (s *Service) checkSite(ctx context.Context, at time.Time, site int64, rules
 			if err != nil {
 				return err
 			}
-			n, total, what, filter := cur.GetSessionsWithRageClicks(), base.GetSessionsWithRageClicks(), "rage clicks", "rage"
+			n, total, what, filter, up := cur.GetSessionsWithRageClicks(), base.GetSessionsWithRageClicks(), "rage clicks", "rage", "Rage clicks"
 			if r.Kind == KindJSErrors {
-				n, total, what, filter = cur.GetSessionsWithErrors(), base.GetSessionsWithErrors(), "JavaScript errors", "errors"
+				n, total, what, filter, up = cur.GetSessionsWithErrors(), base.GetSessionsWithErrors(), "JavaScript errors", "errors", "JavaScript errors"
 			}
 			mean := float64(total) / (baselineDays * 24)
 			if n < int64(c.GetMinSessions()) || float64(n) < c.GetFactor()*mean {
@@ -156,7 +156,8 @@ func (s *Service) checkSite(ctx context.Context, at time.Time, site int64, rules
 			summary := fmt.Sprintf("%d sessions with %s between %s and %s UTC, against an hourly average of %.1f over the week before.",
 				n, what, hourStart.UTC().Format("2 Jan 15:04"), hourEnd.UTC().Format("15:04"), mean)
 			link := s.recordingsLink(site, url.Values{"range": {"24h"}, filter: {"1"}})
-			if _, err := s.fireAlerts(ctx, site, []store.AlertRule{r}, key, summary, link); err != nil {
+			headline := fmt.Sprintf("%s up: %d sessions in an hour, against %.1f an hour usually", up, n, mean)
+			if _, err := s.fireAlerts(ctx, site, []store.AlertRule{r}, key, headline, summary, link); err != nil {
 				return err
 			}
 		}

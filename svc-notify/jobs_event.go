@@ -139,28 +139,31 @@ func (s *Service) answerAlerts(ctx context.Context, siteID int64, a *sessionsv1.
 	if a.GetKind() == sessionsv1.AnswerKind_ANSWER_KIND_SURVEY {
 		what = "survey answer"
 	}
-	summary := "New " + what
+	headline := "New " + what
 	if a.GetRating() > 0 {
-		summary += fmt.Sprintf(" rated %d/5", a.GetRating())
+		headline += fmt.Sprintf(" rated %d/5", a.GetRating())
 	}
 	if a.Nps != nil {
-		summary += fmt.Sprintf(" with NPS score %d", a.GetNps())
+		headline += fmt.Sprintf(" with NPS score %d", a.GetNps())
 	}
-	if c := strings.TrimSpace(a.GetComment()); c != "" {
-		summary += ": “" + cutRunes(c, 200) + "”"
+	summary := headline
+	if c := strings.Join(strings.Fields(a.GetComment()), " "); c != "" {
+		headline += ": “" + cutRunes(c, 60) + "”"
+		summary += ": “" + cutRunes(c, 300) + "”"
 	}
 	if a.GetUrl() != "" {
 		summary += " on " + cutRunes(a.GetUrl(), 200)
 	}
-	_, err = s.fireAlerts(ctx, siteID, match, a.GetId(), summary, s.answerLink(a))
+	_, err = s.fireAlerts(ctx, siteID, match, a.GetId(), headline, summary, s.answerLink(a))
 	return err
 }
 
 // fireAlerts records an alert of each rule for periodKey and queues its
 // e-mail to the rule's owner in the same transaction; a rule already
-// fired for periodKey, or whose owner left the site, sends nothing. It
-// returns the site's name.
-func (s *Service) fireAlerts(ctx context.Context, siteID int64, rules []store.AlertRule, periodKey, summary, link string) (string, error) {
+// fired for periodKey, or whose owner left the site, sends nothing. The
+// headline is the e-mail's subject line, the summary the stored alert's
+// sentence. It returns the site's name.
+func (s *Service) fireAlerts(ctx context.Context, siteID int64, rules []store.AlertRule, periodKey, headline, summary, link string) (string, error) {
 	if s.deps.AccountsInternal == nil {
 		return "", errNoMesh
 	}
@@ -197,7 +200,7 @@ func (s *Service) fireAlerts(ctx context.Context, siteID int64, rules []store.Al
 			unsub := s.link("/unsubscribe?token=%s", s.unsubscribeToken(Unsubscribe{Kind: UnsubscribeAlert, UserID: r.UserID, SiteID: siteID, RuleID: r.ID}))
 			key := fmt.Sprintf("alert:%d", stored.ID)
 			return s.queueEmailTx(ctx, tx, key, to.GetEmail(), to.GetName(), mail.AlertData{
-				SiteName: rcpt.GetSiteName(), Kind: r.Kind, Summary: summary,
+				SiteName: rcpt.GetSiteName(), Kind: r.Kind, Summary: headline,
 				Link: link, SettingsLink: settings, UnsubscribeLink: unsub,
 			})
 		})

@@ -117,6 +117,10 @@ func checkOnce(t *testing.T, w onceWorld, smtp *mailtest.Server, st store.Store)
 			digests[m.To] = append(digests[m.To], m.Subject)
 		case "alert":
 			alerts[m.To]++
+			want := map[string]string{"user1@example.test": "] No data for 6 hours", "user2@example.test": "] Rage clicks up: 50 sessions in an hour"}[m.To]
+			if want == "" || !strings.Contains(m.Subject, want) {
+				t.Errorf("alert to %s: subject %q, want it to contain %q", m.To, m.Subject, want)
+			}
 		default:
 			t.Errorf("unexpected %s e-mail to %s", m.Kind, m.To)
 		}
