@@ -444,3 +444,34 @@ func TestListSiteRecipients(t *testing.T) {
 		wantCode(t, err, codes.InvalidArgument, "too many users")
 	})
 }
+
+func TestResetPasswordConcurrentUseOnce(t *testing.T) {
+	forBackends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend, nil)
+		e.signUp("operator@example.com")
+		e.signUp("race@example.com")
+		if _, err := e.client.RequestPasswordReset(as(""), &accountsv1.RequestPasswordResetRequest{Email: "race@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		ms := e.mails("race@example.com")
+		tok := ms[len(ms)-1].GetPasswordReset().GetToken()
+		errs := make(chan error, 4)
+		for i := range 4 {
+			go func() {
+				_, err := e.client.ResetPassword(as(""), &accountsv1.ResetPasswordRequest{Token: tok, Password: strings.Repeat("p", 10+i)})
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range 4 {
+			if err := <-errs; err == nil {
+				ok++
+			} else {
+				wantStatus(t, err, codes.InvalidArgument, badLinkMessage, "a losing concurrent reset")
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d concurrent resets with one link succeeded, want 1", ok)
+		}
+	})
+}
