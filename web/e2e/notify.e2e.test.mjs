@@ -342,6 +342,52 @@ test("the operator's outbox lists the verification e-mail of a second sign-up an
   assert.ok(new URL(page.url()).searchParams.get("id"), "the open e-mail is in the URL");
 });
 
+test("a viewer reads webhooks and their deliveries but changes none (the API answers 403), and sets their own digest", { timeout: 120_000 }, async () => {
+  // second@example.com (signed up above) verifies through the e-mailed link's token and joins as a viewer.
+  const mail = (await call("GET", "/api/v1/admin/outbox")).json().emails.find((m) => m.to?.includes("second@example.com") && m.kind === "verify_email");
+  const text = (await call("GET", `/api/v1/admin/outbox/${encodeURIComponent(mail.id)}`)).json().email.textBody;
+  const token = new URL(/https?:\/\/\S*\/verify-email\?token=\S+/.exec(text)[0]).searchParams.get("token");
+  const vctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  try {
+    const verified = await vctx.request.post(`${sl.base}/api/v1/auth/verify-email`, { data: { token } });
+    assert.equal(verified.status(), 200, await verified.text());
+    const login = await vctx.request.post(`${sl.base}/api/v1/auth/login`, { data: { email: "second@example.com", password: "a long enough passphrase 42" } });
+    assert.equal(login.status(), 200, await login.text());
+    const invite = await call("POST", `/api/v1/organizations/${orgId}/invitations`, { email: "second@example.com", role: "ROLE_VIEWER" });
+    assert.equal(invite.status, 200, invite.text);
+    const viewer = apiCaller(vctx, sl.base);
+    const accepted = await viewer("POST", "/api/v1/invitations:accept", { token: invite.json().token });
+    assert.equal(accepted.status, 200, accepted.text);
+
+    const vp = await vctx.newPage();
+    await vp.goto(sitePage("settings/webhooks"));
+    await vp.getByTestId("webhooks-readonly").waitFor();
+    const card = vp.getByTestId("webhook");
+    await card.first().waitFor();
+    assert.equal(await vp.getByTestId("add-webhook").count(), 0, "no Add for a viewer");
+    for (const name of ["Send test event", "Edit", "Disable", "Rotate secret", "Delete"]) {
+      assert.equal(await card.getByRole("button", { name, exact: true }).count(), 0, `no ${name} for a viewer`);
+    }
+    await card.getByTestId("toggle-deliveries").click();
+    await vp.getByTestId("delivery").first().waitFor();
+    assert.equal(await vp.getByRole("button", { name: /^Redeliver/ }).count(), 0, "no Redeliver for a viewer");
+    await vp.screenshot({ path: path.join(shots, "webhooks-viewer.png"), fullPage: true });
+    const refused = await viewer("POST", `/api/v1/sites/${siteId}/webhooks`, { url: receiverUrl, events: ["site.no_data"] });
+    assert.equal(refused.status, 403, refused.text);
+
+    // Digests and alerts are each person's own e-mails: a viewer sets theirs, and only theirs.
+    await vp.goto(sitePage("settings/notifications"));
+    await vp.getByTestId("digest").getByLabel(/^Weekly/).check();
+    await vp.getByTestId("digest-status").getByText("Saved.").waitFor();
+    assert.equal((await viewer("GET", `/api/v1/sites/${siteId}/digest`)).json().frequency, "DIGEST_FREQUENCY_WEEKLY");
+    assert.equal((await call("GET", `/api/v1/sites/${siteId}/digest`)).json().frequency, "DIGEST_FREQUENCY_DAILY", "the operator's own digest is unchanged");
+    assert.equal(await vp.getByTestId("notifications-readonly").count(), 0);
+    await vp.getByTestId("add-alert").waitFor();
+  } finally {
+    await vctx.close();
+  }
+});
+
 test("a feedback alert fires from a real answer; its e-mail's unsubscribe link turns the alert off without logging in", { timeout: 180_000 }, async () => {
   const created = await call("POST", `/api/v1/sites/${siteId}/alert-rules`, { rule: { enabled: true, answer: { maxRating: 2, maxNps: -1, textContains: "" } } });
   assert.equal(created.status, 200, created.text);

@@ -30,7 +30,7 @@ import "../notify/notify.css";
 
 /** personalError reads a refused write kindly: a viewer's own settings are read-only. */
 function personalError(e: unknown): unknown {
-  if (e instanceof ApiError && e.status === 403) return "Your role in this organisation can't change notifications. Ask an admin to make you a member.";
+  if (e instanceof ApiError && e.status === 403) return "Notifications belong to a signed-in person: log in as yourself (not with an API key) to change yours.";
   return e;
 }
 
@@ -39,8 +39,8 @@ export default function Notifications() {
   const { me } = useApp();
   const site = useSite(siteId);
   useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
-  // Digests and alert rules are the caller's own; viewers only read.
-  const editable = myRole(me, orgId) !== "ROLE_VIEWER";
+  // Digests and alert rules are the caller's own e-mails: every role, viewers included, sets them (notify's needUser).
+  const editable = !!myRole(me, orgId);
   return (
     <div className="narrow" data-testid="notifications-page">
       <PageHeader
@@ -53,7 +53,7 @@ export default function Notifications() {
       />
       {!editable && (
         <p className="card muted" data-testid="notifications-readonly">
-          Viewers can see these settings but not change them.
+          You are not a member of this site's organisation, so these settings are read-only.
         </p>
       )}
       <Digest siteId={siteId} editable={editable} />
