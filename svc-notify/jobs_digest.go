@@ -312,7 +312,7 @@ func (c *reportCache) get(ctx context.Context, search searchv1.SearchInternalSer
 		c.m = map[reportKey]*reportEntry{}
 	}
 	e, ok := c.m[k]
-	if ok && (e.err != nil || time.Since(e.at) > reportTTL) && isDone(e.done) {
+	if ok && isDone(e.done) && (e.err != nil || time.Since(e.at) > reportTTL) {
 		ok = false // failed or stale: ask again
 	}
 	if !ok {
