@@ -180,9 +180,12 @@ func Open(ctx context.Context, handle any, cfg Config) (*Queue, error) {
 		cfg.FetchCooldown = 10 * time.Millisecond
 	}
 	cfg.FetchCooldown = min(cfg.FetchCooldown, cfg.PollInterval)
+	// River reports its producers' counts at info level every 5 s: keep
+	// its warnings and errors only.
+	riverLog := slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn})
 	rc := &river.Config{
 		ID:     cfg.ID,
-		Logger: cfg.Logger,
+		Logger: riverLog,
 		Queues: map[string]river.QueueConfig{
 			QueueDefault:   {MaxWorkers: cfg.Workers},
 			QueueScheduled: {MaxWorkers: scheduledSlots},
@@ -241,6 +244,21 @@ func Open(ctx context.Context, handle any, cfg Config) (*Queue, error) {
 	}
 	return q, nil
 }
+
+// minLevel drops records below a level.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.min}
+}
+func (h minLevel) WithGroup(n string) slog.Handler { return minLevel{h.Handler.WithGroup(n), h.min} }
 
 // migratePostgres runs River's migrations under a session advisory lock
 // held on a connection of its own: several notify processes starting at
