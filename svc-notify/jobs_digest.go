@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	_ "time/tzdata" // sites' time zones, whatever the host has
 
 	"github.com/riverqueue/river"
 	"google.golang.org/protobuf/types/known/timestamppb"
