@@ -128,7 +128,7 @@ bench-trends: ## Traffic overview and 4-step funnel p50/p95, embedded vs Postgre
 	$(GO) run ./svc-search/cmd/benchtrends $(BENCH_TRENDS_ARGS)
 
 .PHONY: bench-notify
-bench-notify: ## Webhook deliveries/s through notify's queue (SQLite, PostgreSQL) vs bare signed POSTs; digest fan-out to 10,000 users vs rendering them in a loop (~2 min; BENCH_NOTIFY_ARGS=-users 2000 for less).
+bench-notify: ## Webhook deliveries/s through notify's queue (SQLite, PostgreSQL) vs bare signed POSTs; digest fan-out to 10,000 users vs rendering them in a loop (~1.5 min; BENCH_NOTIFY_ARGS=-users 2000 for less).
 	$(GO) run ./svc-notify/cmd/benchnotify $(BENCH_NOTIFY_ARGS)
 
 .PHONY: bench-spool

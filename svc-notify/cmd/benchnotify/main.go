@@ -9,9 +9,17 @@
 //     10,000 digest jobs → 10,000 rendered e-mails handed to a counting
 //     sender), against rendering the same 10,000 e-mails in a loop.
 //
-// It starts its own PostgreSQL (as the other benches do). Usage:
+// It starts its own PostgreSQL (as the other benches do: fsync off there,
+// while the SQLite store syncs every commit). Usage:
 //
 //	go run ./svc-notify/cmd/benchnotify [-deliveries 5000] [-users 10000] [-workers 20]
+//
+// Measured on the 2-core development VM (30 November 2026, 1 m 24 s in
+// all): deliveries 307/s on SQLite and 660/s on PostgreSQL against 34,178
+// bare POSTs/s (111× and 52×); 10,000 digests fanned out in 33.2 s on
+// SQLite and 16.4 s on PostgreSQL against 1.2 s to render them (28× and
+// 14×). Each delivery is two jobs (event, delivery) and four transactions;
+// each digest two jobs (digest, e-mail) and a ledger row.
 package main
 
 import (
