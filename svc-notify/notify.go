@@ -4,6 +4,24 @@
 // scale). Files: notify.go (config, wiring), rpc_*.go (the dashboard's
 // NotifyService), internal.go (NotifyInternalService), jobs*.go (workers
 // and periodic jobs), tokens.go (signed unsubscribe tokens).
+//
+// How "once" holds across replicas and crashes:
+//   - Periodic jobs (digest fan-out hourly, alert checks, recordings'
+//     sweeps, prune) are queued by River's elected leader only, each with
+//     its period in its args and unique by it: a new leader re-queueing
+//     the current period adds nothing.
+//   - The row that makes a send once per period — a digest's ledger row,
+//     an alert (rule, period key), a delivery (webhook, event id), an
+//     event id — is written in the same transaction as the job that sends
+//     it, and jobs that queue others complete in that transaction too.
+//   - A process killed mid-job leaves the job running until
+//     notify.rescue-after, when another process runs it again: a send is
+//     at least once (webhook receivers de-duplicate by webhook-id, the
+//     outbox by file name), never lost.
+//   - Webhook attempts are counted in the delivery row; a failed attempt
+//     snoozes the job for webhook.Backoff (31 attempts, a little over
+//     24 h). E-mails retry with River's attempt⁴ backoff, 14 attempts
+//     (~25 h); an SMTP 5xx cancels at once.
 package notify
 
 import (
