@@ -64,7 +64,7 @@ func main() {
 	workers := flag.Int("workers", 20, "notify.workers (and the reference loop's concurrency)")
 	dir := flag.String("dir", "", "working directory (default a temporary one)")
 	flag.Parse()
-	if err := run(context.Background(), *deliveries, *users, *workers, *dir); err != nil {
+	if err := run(context.Background(), *deliveries, *users, *workers, *dir, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "benchnotify:", err)
 		os.Exit(1)
 	}
@@ -79,7 +79,7 @@ type result struct {
 	rate, note string
 }
 
-func run(ctx context.Context, deliveries, users, workers int, dir string) error {
+func run(ctx context.Context, deliveries, users, workers int, dir string, w io.Writer) error {
 	if deliveries < 1 || users < 1 || workers < 1 {
 		return errors.New("-deliveries, -users and -workers must be positive")
 	}
@@ -103,7 +103,7 @@ func run(ctx context.Context, deliveries, users, workers int, dir string) error 
 
 	rcv := newReceiver()
 	defer rcv.srv.Close()
-	fmt.Printf("benchnotify: %d deliveries, %d digest users, %d workers\n\n", deliveries, users, workers)
+	fmt.Fprintf(w, "benchnotify: %d deliveries, %d digest users, %d workers\n\n", deliveries, users, workers)
 
 	var out []result
 	refPost, err := barePosts(ctx, rcv, deliveries, workers)
@@ -138,14 +138,14 @@ func run(ctx context.Context, deliveries, users, workers int, dir string) error 
 		out = append(out, result{what: "digest fan-out, " + backend, n: users, d: f,
 			ref: "render in a loop", refD: refRender})
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "what\tn\ttime\tper second\treference\tref time\tref per second\tratio\t")
 	for _, r := range out {
 		fmt.Fprintf(tw, "%s\t%d\t%v\t%.0f\t%s\t%v\t%.0f\t%.1f×\t\n", r.what, r.n, r.d.Round(time.Millisecond),
 			float64(r.n)/r.d.Seconds(), r.ref, r.refD.Round(time.Millisecond), float64(r.n)/r.refD.Seconds(), r.d.Seconds()/r.refD.Seconds())
 	}
 	tw.Flush()
-	fmt.Printf("\nratio: the queue's time over the reference's (how much durability, retries and once-only cost).\n")
+	fmt.Fprintf(w, "\nratio: the queue's time over the reference's (how much durability, retries and once-only cost).\n")
 	if n := rcv.bad.Load(); n != 0 {
 		return fmt.Errorf("%d deliveries failed signature verification", n)
 	}
