@@ -107,7 +107,9 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[fanoutArgs]) err
 }
 
 // QueueDigests queues the digest fan-out of hour (the leader does this
-// every hour). Running an hour again sends only what it has not sent.
+// every hour). An hour already fanned out queues nothing while its job is
+// kept (a day), and its digests are claimed in the ledger: none is sent
+// twice.
 func (s *Service) QueueDigests(ctx context.Context, hour time.Time) error {
 	_, err := s.queue.Insert(ctx, fanoutArgs{Hour: hour.UTC().Truncate(time.Hour)},
 		&river.InsertOpts{Queue: queue.QueueScheduled, UniqueOpts: uniqueByArgs})
