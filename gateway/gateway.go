@@ -225,7 +225,9 @@ func (s *Service) RegisterHTTP(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(openapi.Document)
 	})))
-	mux.Handle("/api/", securityHeaders(s.apiHandler()))
+	api := s.apiHandler()
+	mux.Handle("/api/", securityHeaders(api))
+	mux.Handle("POST /unsubscribe", securityHeaders(s.oneClickUnsubscribe(api)))
 	mux.Handle("/", securityHeaders(dashboardHandler()))
 }
 

@@ -32,6 +32,8 @@ type dashboard struct {
 	siteID int64
 	key    string // the site key
 	apiKey string
+	email  string // the user's address
+	org    string // the organisation's id
 }
 
 // call sends a JSON request to the REST API with the session cookie and
@@ -77,10 +79,12 @@ func newDashboard(t *testing.T, p *process) *dashboard {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	d := &dashboard{t: t, base: "http://" + p.addrs.HTTP, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	d.email = fmt.Sprintf("hostile-%d@example.com", time.Now().UnixNano())
 	su := d.call("POST", "/api/v1/auth/signup", map[string]any{
-		"email": fmt.Sprintf("hostile-%d@example.com", time.Now().UnixNano()), "password": "correct horse battery staple", "organizationName": "Hostile",
+		"email": d.email, "password": "correct horse battery staple", "organizationName": "Hostile",
 	})
 	org := su["organization"].(map[string]any)["id"].(string)
+	d.org = org
 	site := d.call("POST", "/api/v1/organizations/"+org+"/sites", map[string]any{"name": "Shop", "domains": []string{"shop.example.com"}})["site"].(map[string]any)
 	d.siteID, _ = strconv.ParseInt(site["id"].(string), 10, 64)
 	d.key = site["siteKey"].(string)
