@@ -97,7 +97,7 @@ breaking: ## buf breaking against main (a no-op on main itself).
 	@if git rev-parse --verify -q main >/dev/null; then $(BUF) breaking --against '.git#branch=main'; else echo "no main branch to compare with"; fi
 
 .PHONY: bench
-bench: bench-accounts bench-answers bench-heatmaps bench-ingest bench-recordings bench-search bench-spool bench-tracker bench-trends ## Every benchmark.
+bench: bench-accounts bench-answers bench-heatmaps bench-ingest bench-notify bench-recordings bench-search bench-spool bench-tracker bench-trends ## Every benchmark.
 
 .PHONY: bench-accounts
 bench-accounts: ## GetSiteConfig and token authentication on SQLite and PostgreSQL.
