@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultDraft, describeRule, draftFromRule, ruleFromDraft, ruleKind, validateDraft, type RuleDraft } from "./rules";
+import { alertLinkLabel, defaultDraft, describeRule, draftFromRule, ruleFromDraft, ruleKind, validateDraft, type RuleDraft } from "./rules";
 import { draftOf, eventLabel, failingBanner, inFlight, prettyJson, stateOf, statusText, toggleEvent, updateMask, validateWebhook } from "./webhooks";
 import { frequencyOf, kindLabel, localLink, siteLinkTarget, unsubscribedText, unsubscribeToken } from "./mail";
 
@@ -55,6 +55,11 @@ describe("alert rules", () => {
     expect(describeRule({})).toMatch(/does not know/);
     expect(ruleKind({ jsErrors: {} })).toBe("js_errors");
     expect(ruleKind({})).toBeUndefined();
+  });
+
+  it("names the page a fired alert links to", () => {
+    expect(alertLinkLabel("http://localhost:8080/sites/1/feedback?rating_max=2")).toBe("See the answers");
+    expect(alertLinkLabel("/sites/1/recordings?rage=1")).toBe("See the recordings");
   });
 });
 

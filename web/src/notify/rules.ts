@@ -186,3 +186,8 @@ export const ALERT_KIND_LABELS: Record<string, string> = {
   js_errors: "JavaScript errors",
   answer: "Answer",
 };
+
+/** alertLinkLabel names the page an alert's link opens: the matching recordings, or the answers (feedback alerts). */
+export function alertLinkLabel(link: string): string {
+  return /\/feedback(?:[/?#]|$)/.test(link) ? "See the answers" : "See the recordings";
+}

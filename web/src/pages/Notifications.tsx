@@ -13,6 +13,7 @@ import { formatDateTime, formatRelative } from "../lib/format";
 import { FREQUENCIES, frequencyOf, localLink, type DigestFrequency } from "../notify/mail";
 import {
   ALERT_KIND_LABELS,
+  alertLinkLabel,
   defaultDraft,
   describeRule,
   draftFromRule,
@@ -420,7 +421,7 @@ function FiredAlerts({ siteId }: { siteId: string }) {
                     <span className="badge badge-error">{ALERT_KIND_LABELS[a.kind ?? ""] ?? a.kind}</span>
                   </td>
                   <td>{a.summary}</td>
-                  <td>{a.link && <a href={localLink(a.link)}>Recordings</a>}</td>
+                  <td>{a.link && <a href={localLink(a.link)}>{alertLinkLabel(a.link)}</a>}</td>
                 </tr>
               ))}
             </tbody>
