@@ -1,7 +1,7 @@
 // The unsubscribe page of digest and alert e-mails: public, no log-in (the
 // link's signed token is the credential). Opening the link changes nothing:
 // mail scanners prefetch links, so only the button's POST unsubscribes.
-import { useLocation } from "react-router";
+import { Link, useLocation } from "react-router";
 import { $api } from "../api/query";
 import { useApp } from "../app/AppContext";
 import { ErrorBox } from "../components/ui";
@@ -28,9 +28,16 @@ export default function Unsubscribe() {
             This unsubscribe link is incomplete. Open the link from the e-mail again, or change your e-mails in the notification settings after logging in.
           </div>
         ) : done ? (
-          <p role="status" data-testid="unsubscribe-done">
-            {unsubscribedText(done)}
-          </p>
+          <>
+            <p role="status" data-testid="unsubscribe-done">
+              {unsubscribedText(done)}
+            </p>
+            {done.siteId && (
+              <p className="center">
+                <Link to={`/sites/${encodeURIComponent(done.siteId)}/settings/notifications`}>Notification settings</Link>
+              </p>
+            )}
+          </>
         ) : (
           <>
             <p className="muted">Stop these e-mails? You can turn them on again in the site's notification settings.</p>
