@@ -8,36 +8,24 @@ import (
 	"sort"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
-
+	"github.com/sightlinehq/sightline/platform/sqldb"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
 )
 
-// Telemetry instruments store calls; zero values disable it.
-type Telemetry struct {
-	Tracer trace.Tracer
-	// Latency records each call's duration in seconds, with attributes
-	// db.system and op.
-	Latency metric.Float64Histogram
-}
+// Telemetry instruments store calls (spans named accounts.store.<op> and a
+// latency histogram); zero values disable it.
+type Telemetry = sqldb.Telemetry
 
 // Store implements store.Store over a DB.
 type Store struct {
-	db  DB
-	d   Dialect
-	tel Telemetry
+	db    DB
+	d     Dialect
+	calls sqldb.Calls
 }
 
 // New returns a Store running on db.
 func New(db DB, d Dialect, tel Telemetry) *Store {
-	if tel.Tracer == nil {
-		tel.Tracer = noop.NewTracerProvider().Tracer("")
-	}
-	return &Store{db: db, d: d, tel: tel}
+	return &Store{db: db, d: d, calls: sqldb.NewCalls("accounts.store.", d.Name, store.ErrNotFound, tel)}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -45,21 +33,12 @@ var _ store.Store = (*Store)(nil)
 // op starts a span and returns the function that ends it, recording the
 // error and latency.
 func (s *Store) op(ctx context.Context, name string) (context.Context, func(*error)) {
-	start := time.Now()
-	ctx, span := s.tel.Tracer.Start(ctx, "accounts.store."+name,
-		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("db.system", s.d.Name)))
-	return ctx, func(errp *error) {
-		if err := *errp; err != nil && !errors.Is(err, store.ErrNotFound) {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.End()
-		if s.tel.Latency != nil {
-			s.tel.Latency.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
-				attribute.String("db.system", s.d.Name), attribute.String("op", name)))
-		}
-	}
+	return s.calls.Start(ctx, name)
+}
+
+// inTx runs fn in a transaction (see DB).
+func (s *Store) inTx(ctx context.Context, fn func(q Querier) error) error {
+	return s.db.InTx(ctx, func(_ context.Context, q Querier, _ any) error { return fn(q) })
 }
 
 // notFound maps a no-rows error to store.ErrNotFound naming what.
@@ -92,14 +71,14 @@ func (s *Store) Close() error { return s.db.Close() }
 const userCols = `id, email, name, password_hash, operator, created_at, email_verified_at`
 
 func scanUser(r Row, u *store.User) error {
-	return r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Operator, ts{&u.CreateTime}, ts{&u.EmailVerifyTime})
+	return r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Operator, sqldb.Timestamp(&u.CreateTime), sqldb.Timestamp(&u.EmailVerifyTime))
 }
 
 const orgCols = `id, name, plan_name, sessions_per_day, max_retention_days, max_seats, max_sites, created_at`
 
 func scanOrg(r Row, o *store.Organization) error {
 	return r.Scan(&o.ID, &o.Name, &o.Plan.Name, &o.Plan.SessionsPerDay, &o.Plan.MaxRetentionDays,
-		&o.Plan.MaxSeats, &o.Plan.MaxSites, ts{&o.CreateTime})
+		&o.Plan.MaxSeats, &o.Plan.MaxSites, sqldb.Timestamp(&o.CreateTime))
 }
 
 func (s *Store) insertOrg(ctx context.Context, q Querier, name string, owner int64, plan store.Plan, now time.Time) (store.Organization, error) {
@@ -122,7 +101,7 @@ func (s *Store) SignUp(ctx context.Context, u store.User, orgName string, plan s
 	ctx, end := s.op(ctx, "SignUp")
 	defer end(&err)
 	now := time.Now()
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		err := scanUser(q.QueryRow(ctx, `INSERT INTO users (email, name, password_hash, operator, created_at, email_verified_at)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+userCols,
 			u.Email, u.Name, u.PasswordHash, u.Operator, s.d.Time(now), s.d.Time(u.EmailVerifyTime)), &user)
@@ -222,7 +201,7 @@ func (s *Store) PrincipalForSession(ctx context.Context, hash []byte, now time.T
 	for rows.Next() {
 		var m store.Membership
 		var role int32
-		if err := rows.Scan(&p.UserID, &p.Email, &p.Operator, ts{&p.ExpireTime}, &m.OrganizationID, &m.OrganizationName, &role); err != nil {
+		if err := rows.Scan(&p.UserID, &p.Email, &p.Operator, sqldb.Timestamp(&p.ExpireTime), &m.OrganizationID, &m.OrganizationName, &role); err != nil {
 			return p, fmt.Errorf("principal for session: %w", err)
 		}
 		found = true
@@ -251,7 +230,7 @@ func (s *Store) PrincipalForAPIKey(ctx context.Context, hash []byte, now time.Ti
 		JOIN organizations o ON o.id = k.organization_id
 		LEFT JOIN users u ON u.id = k.created_by
 		WHERE k.key_hash = $1 AND k.revoked_at IS NULL`, hash).
-		Scan(&p.APIKeyID, &m.OrganizationID, &m.OrganizationName, &role, &p.UserID, &p.Email, ts{&p.LastUseTime})
+		Scan(&p.APIKeyID, &m.OrganizationID, &m.OrganizationName, &role, &p.UserID, &p.Email, sqldb.Timestamp(&p.LastUseTime))
 	if err != nil {
 		return store.Principal{}, s.notFound(err, "api key", "")
 	}
@@ -271,7 +250,7 @@ func (s *Store) PrincipalForAPIKey(ctx context.Context, hash []byte, now time.Ti
 func (s *Store) CreateOrganization(ctx context.Context, name string, owner int64, plan store.Plan) (o store.Organization, err error) {
 	ctx, end := s.op(ctx, "CreateOrganization")
 	defer end(&err)
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		var err error
 		o, err = s.insertOrg(ctx, q, name, owner, plan, time.Now())
 		return err
@@ -347,7 +326,7 @@ const memberSelect = `SELECT u.id, u.email, u.name, u.operator, u.created_at, m.
 
 func scanMember(r Row, m *store.Member) error {
 	var role int32
-	err := r.Scan(&m.User.ID, &m.User.Email, &m.User.Name, &m.User.Operator, ts{&m.User.CreateTime}, &role, ts{&m.JoinTime})
+	err := r.Scan(&m.User.ID, &m.User.Email, &m.User.Name, &m.User.Operator, sqldb.Timestamp(&m.User.CreateTime), &role, sqldb.Timestamp(&m.JoinTime))
 	m.Role = store.Role(role)
 	return err
 }
@@ -407,7 +386,7 @@ func (s *Store) owners(ctx context.Context, q Querier, org int64) (int64, error)
 func (s *Store) UpdateMemberRole(ctx context.Context, org, user int64, role store.Role) (m store.Member, err error) {
 	ctx, end := s.op(ctx, "UpdateMemberRole")
 	defer end(&err)
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		if err := s.lockOrg(ctx, q, org); err != nil {
 			return err
 		}
@@ -437,7 +416,7 @@ func (s *Store) UpdateMemberRole(ctx context.Context, org, user int64, role stor
 func (s *Store) RemoveMember(ctx context.Context, org, user int64) (err error) {
 	ctx, end := s.op(ctx, "RemoveMember")
 	defer end(&err)
-	return s.db.InTx(ctx, func(q Querier) error {
+	return s.inTx(ctx, func(q Querier) error {
 		if err := s.lockOrg(ctx, q, org); err != nil {
 			return err
 		}
@@ -465,7 +444,7 @@ const invCols = `id, organization_id, email, role, token_hash, created_by, expir
 
 func scanInv(r Row, i *store.Invitation) error {
 	var role int32
-	err := r.Scan(&i.ID, &i.OrganizationID, &i.Email, &role, &i.TokenHash, &i.CreatedBy, ts{&i.ExpireTime}, ts{&i.CreateTime})
+	err := r.Scan(&i.ID, &i.OrganizationID, &i.Email, &role, &i.TokenHash, &i.CreatedBy, sqldb.Timestamp(&i.ExpireTime), sqldb.Timestamp(&i.CreateTime))
 	i.Role = store.Role(role)
 	return err
 }
@@ -523,7 +502,7 @@ func (s *Store) RevokeInvitation(ctx context.Context, org, id int64, now time.Ti
 func (s *Store) AcceptInvitation(ctx context.Context, hash []byte, user int64, email string, now time.Time) (m store.Membership, err error) {
 	ctx, end := s.op(ctx, "AcceptInvitation")
 	defer end(&err)
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		var inv store.Invitation
 		err := scanInv(q.QueryRow(ctx, `SELECT `+invCols+` FROM invitations
 			WHERE token_hash = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3`+s.d.ForUpdate,
@@ -569,7 +548,7 @@ const siteCols = `id, organization_id, name, site_key, settings, created_at, upd
 
 func scanSite(r Row, st *store.Site) error {
 	var settings []byte
-	if err := r.Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, ts{&st.CreateTime}, ts{&st.UpdateTime}); err != nil {
+	if err := r.Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, sqldb.Timestamp(&st.CreateTime), sqldb.Timestamp(&st.UpdateTime)); err != nil {
 		return err
 	}
 	if err := json.Unmarshal(settings, &st.Settings); err != nil {
@@ -599,7 +578,7 @@ func (s *Store) getSite(ctx context.Context, q Querier, id int64, lock bool) (st
 	var domains []byte
 	var settings []byte
 	err = q.QueryRow(ctx, `SELECT `+siteCols+`, `+s.domainsJSON("sites.id")+` FROM sites WHERE id = $1`, id).
-		Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, ts{&st.CreateTime}, ts{&st.UpdateTime}, &domains)
+		Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, sqldb.Timestamp(&st.CreateTime), sqldb.Timestamp(&st.UpdateTime), &domains)
 	if err != nil {
 		return st, s.notFound(err, "site", id)
 	}
@@ -633,7 +612,7 @@ func (s *Store) CreateSite(ctx context.Context, in store.Site, maxSites int32) (
 		return out, fmt.Errorf("encode settings: %w", err)
 	}
 	now := time.Now()
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		if err := s.lockOrg(ctx, q, in.OrganizationID); err != nil {
 			return err
 		}
@@ -682,7 +661,7 @@ func (s *Store) GetSiteConfig(ctx context.Context, key string, now time.Time) (c
 			o.plan_name, o.sessions_per_day, o.max_retention_days, o.max_seats, o.max_sites, `+s.domainsJSON("s.id")+`,
 			`+s.flagsJSON("s.organization_id", "s.id")+`
 		FROM sites s JOIN organizations o ON o.id = s.organization_id WHERE s.site_key = $1`, key).
-		Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, ts{&st.CreateTime}, ts{&st.UpdateTime},
+		Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, sqldb.Timestamp(&st.CreateTime), sqldb.Timestamp(&st.UpdateTime),
 			&c.Plan.Name, &c.Plan.SessionsPerDay, &c.Plan.MaxRetentionDays, &c.Plan.MaxSeats, &c.Plan.MaxSites, &domains, &flags)
 	if err != nil {
 		return c, s.notFound(err, "site key", fmt.Sprintf("%q", key))
@@ -790,7 +769,7 @@ func (s *Store) RenameSite(ctx context.Context, id int64, name string) (st store
 func (s *Store) DeleteSite(ctx context.Context, id int64) (err error) {
 	ctx, end := s.op(ctx, "DeleteSite")
 	defer end(&err)
-	return s.db.InTx(ctx, func(q Querier) error {
+	return s.inTx(ctx, func(q Querier) error {
 		for _, stmt := range []string{
 			`DELETE FROM site_domains WHERE site_id = $1`,
 			`DELETE FROM session_quota WHERE site_id = $1`,
@@ -822,7 +801,7 @@ func (s *Store) touchSite(ctx context.Context, q Querier, id int64, now time.Tim
 func (s *Store) AddSiteDomain(ctx context.Context, site int64, domain string, maxDomains int) (st store.Site, err error) {
 	ctx, end := s.op(ctx, "AddSiteDomain")
 	defer end(&err)
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		cur, err := s.getSite(ctx, q, site, true)
 		if err != nil {
 			return err
@@ -847,7 +826,7 @@ func (s *Store) AddSiteDomain(ctx context.Context, site int64, domain string, ma
 func (s *Store) RemoveSiteDomain(ctx context.Context, site int64, domain string) (st store.Site, err error) {
 	ctx, end := s.op(ctx, "RemoveSiteDomain")
 	defer end(&err)
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		n, err := q.Exec(ctx, `DELETE FROM site_domains WHERE site_id = $1 AND domain = $2`, site, domain)
 		if err != nil {
 			return fmt.Errorf("remove domain: %w", err)
@@ -888,7 +867,7 @@ const surveyCols = `id, site_id, status, end_at, definition, created_at, updated
 
 func scanSurvey(r Row, sv *store.Survey) error {
 	var def string
-	if err := r.Scan(&sv.ID, &sv.SiteID, &sv.Status, ts{&sv.EndTime}, &def, ts{&sv.CreateTime}, ts{&sv.UpdateTime}); err != nil {
+	if err := r.Scan(&sv.ID, &sv.SiteID, &sv.Status, sqldb.Timestamp(&sv.EndTime), &def, sqldb.Timestamp(&sv.CreateTime), sqldb.Timestamp(&sv.UpdateTime)); err != nil {
 		return err
 	}
 	sv.Definition = []byte(def)
@@ -919,7 +898,7 @@ func (s *Store) CreateSurvey(ctx context.Context, sv store.Survey, maxPerSite in
 	ctx, end := s.op(ctx, "CreateSurvey")
 	defer end(&err)
 	now := time.Now()
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		var got int64
 		if err := q.QueryRow(ctx, `SELECT id FROM sites WHERE id = $1`+s.d.ForUpdate, sv.SiteID).Scan(&got); err != nil {
 			return s.notFound(err, "site", sv.SiteID)
@@ -934,7 +913,7 @@ func (s *Store) CreateSurvey(ctx context.Context, sv store.Survey, maxPerSite in
 		err := q.QueryRow(ctx, `INSERT INTO surveys (site_id, status, end_at, definition, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $5) RETURNING `+surveyCols,
 			sv.SiteID, sv.Status, s.d.Time(sv.EndTime), string(sv.Definition), s.d.Time(now)).Scan(
-			&out.ID, &out.SiteID, &out.Status, ts{&out.EndTime}, new(string), ts{&out.CreateTime}, ts{&out.UpdateTime})
+			&out.ID, &out.SiteID, &out.Status, sqldb.Timestamp(&out.EndTime), new(string), sqldb.Timestamp(&out.CreateTime), sqldb.Timestamp(&out.UpdateTime))
 		if err != nil {
 			return fmt.Errorf("insert survey: %w", err)
 		}
@@ -1019,7 +998,7 @@ const funnelCols = `id, site_id, name, steps, created_at, updated_at`
 
 func scanFunnel(r Row, f *store.Funnel) error {
 	var steps string
-	if err := r.Scan(&f.ID, &f.SiteID, &f.Name, &steps, ts{&f.CreateTime}, ts{&f.UpdateTime}); err != nil {
+	if err := r.Scan(&f.ID, &f.SiteID, &f.Name, &steps, sqldb.Timestamp(&f.CreateTime), sqldb.Timestamp(&f.UpdateTime)); err != nil {
 		return err
 	}
 	f.Steps = []byte(steps)
@@ -1032,7 +1011,7 @@ func (s *Store) CreateFunnel(ctx context.Context, f store.Funnel, maxPerSite int
 	ctx, end := s.op(ctx, "CreateFunnel")
 	defer end(&err)
 	now := time.Now()
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		var got int64
 		if err := q.QueryRow(ctx, `SELECT id FROM sites WHERE id = $1`+s.d.ForUpdate, f.SiteID).Scan(&got); err != nil {
 			return s.notFound(err, "site", f.SiteID)
@@ -1092,7 +1071,7 @@ func (s *Store) ListFunnels(ctx context.Context, site int64) (out []store.Funnel
 func (s *Store) UpdateFunnel(ctx context.Context, f store.Funnel) (out store.Funnel, err error) {
 	ctx, end := s.op(ctx, "UpdateFunnel")
 	defer end(&err)
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		var prev store.Funnel
 		err := scanFunnel(q.QueryRow(ctx, `SELECT `+funnelCols+` FROM funnels WHERE id = $1 AND site_id = $2`+s.d.ForUpdate, f.ID, f.SiteID), &prev)
 		if err != nil {
@@ -1136,7 +1115,7 @@ const keyCols = `id, organization_id, name, prefix, key_hash, role, created_by, 
 func scanKey(r Row, k *store.APIKey) error {
 	var role int32
 	err := r.Scan(&k.ID, &k.OrganizationID, &k.Name, &k.Prefix, &k.Hash, &role, &k.CreatedBy,
-		ts{&k.CreateTime}, ts{&k.LastUseTime}, ts{&k.RevokeTime})
+		sqldb.Timestamp(&k.CreateTime), sqldb.Timestamp(&k.LastUseTime), sqldb.Timestamp(&k.RevokeTime))
 	k.Role = store.Role(role)
 	return err
 }
@@ -1225,7 +1204,7 @@ func (s *Store) ListFeatureFlags(ctx context.Context, scope store.FlagScope, sco
 func (s *Store) GetMaintenance(ctx context.Context) (m store.Maintenance, err error) {
 	ctx, end := s.op(ctx, "GetMaintenance")
 	defer end(&err)
-	err = s.db.QueryRow(ctx, `SELECT enabled, message, updated_at FROM maintenance WHERE id = 1`).Scan(&m.Enabled, &m.Message, ts{&m.UpdateTime})
+	err = s.db.QueryRow(ctx, `SELECT enabled, message, updated_at FROM maintenance WHERE id = 1`).Scan(&m.Enabled, &m.Message, sqldb.Timestamp(&m.UpdateTime))
 	if err != nil && s.d.IsNoRows(err) {
 		return store.Maintenance{}, nil
 	}
@@ -1287,7 +1266,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, org int64, p store.Page) (o
 	defer rows.Close()
 	for rows.Next() {
 		var e store.AuditEvent
-		if err := rows.Scan(&e.ID, &e.OrganizationID, &e.ActorUserID, &e.Action, &e.Target, &e.IPPrefix, ts{&e.CreateTime}); err != nil {
+		if err := rows.Scan(&e.ID, &e.OrganizationID, &e.ActorUserID, &e.Action, &e.Target, &e.IPPrefix, sqldb.Timestamp(&e.CreateTime)); err != nil {
 			return nil, fmt.Errorf("list audit events: %w", err)
 		}
 		out = append(out, e)

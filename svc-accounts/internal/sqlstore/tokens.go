@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sightlinehq/sightline/platform/sqldb"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
 )
 
@@ -23,7 +24,7 @@ const tokenCols = `id, user_id, kind, token_hash, expires_at, used_at, created_a
 
 func scanToken(r Row, t *store.UserToken) error {
 	var kind string
-	if err := r.Scan(&t.ID, &t.UserID, &kind, &t.TokenHash, ts{&t.ExpireTime}, ts{&t.UseTime}, ts{&t.CreateTime}); err != nil {
+	if err := r.Scan(&t.ID, &t.UserID, &kind, &t.TokenHash, sqldb.Timestamp(&t.ExpireTime), sqldb.Timestamp(&t.UseTime), sqldb.Timestamp(&t.CreateTime)); err != nil {
 		return err
 	}
 	t.Kind = store.TokenKind(kind)
@@ -37,7 +38,7 @@ func (s *Store) CreateUserToken(ctx context.Context, t store.UserToken) (out sto
 	if t.Kind != store.TokenVerify && t.Kind != store.TokenReset {
 		return out, fmt.Errorf("user token kind %q is not verify or reset", t.Kind)
 	}
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		var one int
 		if err := q.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1`, t.UserID).Scan(&one); err != nil {
 			return s.notFound(err, "user", t.UserID)
@@ -71,7 +72,7 @@ func (s *Store) consume(ctx context.Context, q Querier, kind store.TokenKind, ha
 func (s *Store) VerifyEmail(ctx context.Context, hash []byte, now time.Time) (u store.User, err error) {
 	ctx, end := s.op(ctx, "VerifyEmail")
 	defer end(&err)
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		id, err := s.consume(ctx, q, store.TokenVerify, hash, now)
 		if err != nil {
 			return err
@@ -87,7 +88,7 @@ func (s *Store) VerifyEmail(ctx context.Context, hash []byte, now time.Time) (u 
 func (s *Store) ResetPassword(ctx context.Context, hash []byte, passwordHash string, now time.Time) (u store.User, err error) {
 	ctx, end := s.op(ctx, "ResetPassword")
 	defer end(&err)
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		id, err := s.consume(ctx, q, store.TokenReset, hash, now)
 		if err != nil {
 			return err
@@ -131,7 +132,7 @@ func (s *Store) LatestUserToken(ctx context.Context, user int64, kind store.Toke
 func (s *Store) RecordUserDevice(ctx context.Context, user int64, hash []byte, now time.Time) (d store.Device, err error) {
 	ctx, end := s.op(ctx, "RecordUserDevice")
 	defer end(&err)
-	err = s.db.InTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q Querier) error {
 		// Lock the user row so two concurrent first log-ins of one user
 		// agree on which was first.
 		var one int

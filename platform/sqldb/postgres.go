@@ -1,0 +1,138 @@
+package sqldb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+// ConnectPostgres opens a pgx v5 pool on dsn, capped at maxConns (0: pgx's
+// default, max(4, GOMAXPROCS)), and checks the server answers. pgx's
+// default exec mode prepares each statement once per connection and caches
+// it. setting names where the DSN comes from, for the error that cannot
+// quote it (pgx's parse errors can echo the password).
+func ConnectPostgres(ctx context.Context, dsn string, maxConns int32, setting string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: invalid DSN (check %s)", setting)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: ping %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return pool, nil
+}
+
+// MigratePostgres applies m to the database of pool, serialised across
+// processes by a PostgreSQL advisory (session) lock.
+func MigratePostgres(ctx context.Context, pool *pgxpool.Pool, m Migrations) error {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	dir, err := fs.Sub(m.FS, m.Dir)
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(locker)}
+	if m.Table != "" {
+		opts = append(opts, goose.WithTableName(m.Table))
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, dir, opts...)
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+// StartPostgresIDsAt restarts the identity of each of tables at start or
+// above, each table a different hundred million above it so ids of
+// different kinds never coincide (tests prove ids above 2^31 work end to
+// end).
+func StartPostgresIDsAt(ctx context.Context, pool *pgxpool.Pool, tables []string, start int64) error {
+	for i, t := range tables {
+		q := fmt.Sprintf(`ALTER TABLE %s ALTER COLUMN id RESTART WITH %d`, pgx.Identifier{t}.Sanitize(), start+int64(i)*100_000_000)
+		if _, err := pool.Exec(ctx, q); err != nil {
+			return fmt.Errorf("postgres: start ids of %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// PostgresIsUnique reports a unique-constraint violation.
+func PostgresIsUnique(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505"
+}
+
+// PostgresIsNoRows reports a QueryRow that found nothing.
+func PostgresIsNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// Postgres is the DB over a pgx pool; InTx's raw is the pgx.Tx.
+func Postgres(pool *pgxpool.Pool) DB { return pgDB{pool} }
+
+type pgQuerier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+type querier struct{ q pgQuerier }
+
+func (q querier) Exec(ctx context.Context, s string, args ...any) (int64, error) {
+	tag, err := q.q.Exec(ctx, s, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (q querier) Query(ctx context.Context, s string, args ...any) (Rows, error) {
+	return q.q.Query(ctx, s, args...)
+}
+
+func (q querier) QueryRow(ctx context.Context, s string, args ...any) Row {
+	return q.q.QueryRow(ctx, s, args...)
+}
+
+type pgDB struct{ pool *pgxpool.Pool }
+
+func (d pgDB) Exec(ctx context.Context, s string, args ...any) (int64, error) {
+	return querier{d.pool}.Exec(ctx, s, args...)
+}
+
+func (d pgDB) Query(ctx context.Context, s string, args ...any) (Rows, error) {
+	return querier{d.pool}.Query(ctx, s, args...)
+}
+
+func (d pgDB) QueryRow(ctx context.Context, s string, args ...any) Row {
+	return querier{d.pool}.QueryRow(ctx, s, args...)
+}
+
+func (d pgDB) InTx(ctx context.Context, fn func(ctx context.Context, q Querier, raw any) error) error {
+	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error { return fn(ctx, querier{tx}, tx) })
+}
+
+func (d pgDB) Ping(ctx context.Context) error { return d.pool.Ping(ctx) }
+
+func (d pgDB) Close() error { d.pool.Close(); return nil }
