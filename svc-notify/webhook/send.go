@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sightlinehq/sightline/netguard"
 )
 
 // Sender defaults.
@@ -92,7 +94,10 @@ func (s *Sender) init() {
 			d := &net.Dialer{Timeout: s.Timeout, KeepAlive: 30 * time.Second}
 			tr.DialContext = d.DialContext
 		} else {
-			tr.DialContext = newGuardedDialer(s.Resolver, s.Timeout, s.afterGuard).DialContext
+			tr.DialContext = netguard.NewDialer(netguard.Config{
+				Resolver: s.Resolver, ConnectTimeout: s.Timeout, KeepAlive: 30 * time.Second,
+				Forbidden: ErrForbiddenTarget, Prefix: "webhook", AfterGuard: s.afterGuard,
+			}).DialContext
 		}
 		s.client = &http.Client{
 			Transport: tr,

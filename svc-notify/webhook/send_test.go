@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/sightlinehq/sightline/netguard"
 )
 
 // receiver is a real HTTP server on 127.0.0.1 that verifies every
@@ -322,11 +324,11 @@ func TestSendRefusesPrivateTargets(t *testing.T) {
 	}
 
 	// The socket's Control hook refuses a private address by itself.
-	g := newGuardedDialer(nil, time.Second, nil)
-	if err := g.control("tcp4", "127.0.0.1:80", nil); !errors.Is(err, ErrForbiddenTarget) {
+	g := netguard.NewDialer(netguard.Config{ConnectTimeout: time.Second, Forbidden: ErrForbiddenTarget})
+	if err := g.Control("tcp4", "127.0.0.1:80", nil); !errors.Is(err, ErrForbiddenTarget) {
 		t.Fatalf("control(127.0.0.1) = %v", err)
 	}
-	if err := g.control("tcp4", "93.184.216.34:443", nil); err != nil {
+	if err := g.Control("tcp4", "93.184.216.34:443", nil); err != nil {
 		t.Fatalf("control(public) = %v", err)
 	}
 }

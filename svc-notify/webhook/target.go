@@ -1,15 +1,13 @@
 package webhook
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/sightlinehq/sightline/netguard"
 )
 
 // MaxURLBytes bounds a webhook URL.
@@ -21,63 +19,8 @@ const MaxURLBytes = 2048
 // the operator's internal network through Sightline.
 var ErrForbiddenTarget = errors.New("webhook: target is not a public address")
 
-// nonPublic are special-purpose ranges (IANA registries) besides what
-// netip's predicates cover.
-var nonPublic = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),   // CGNAT shared space
-	netip.MustParsePrefix("192.0.0.0/24"),    // IETF protocol assignments
-	netip.MustParsePrefix("192.0.2.0/24"),    // documentation
-	netip.MustParsePrefix("198.18.0.0/15"),   // benchmarking
-	netip.MustParsePrefix("198.51.100.0/24"), // documentation
-	netip.MustParsePrefix("203.0.113.0/24"),  // documentation
-	netip.MustParsePrefix("240.0.0.0/4"),     // reserved, and broadcast
-	netip.MustParsePrefix("::/96"),           // IPv4-compatible (deprecated)
-	netip.MustParsePrefix("64:ff9b:1::/48"),  // local-use NAT64
-	netip.MustParsePrefix("2001:2::/48"),     // benchmarking
-	netip.MustParsePrefix("100::/64"),        // discard
-	netip.MustParsePrefix("2001:db8::/32"),   // documentation
-	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
-}
-
-var (
-	nat64   = netip.MustParsePrefix("64:ff9b::/96")
-	sixTo4  = netip.MustParsePrefix("2002::/16")
-	teredo  = netip.MustParsePrefix("2001::/32")
-	privTLD = []string{"localhost", "local", "internal", "home.arpa"}
-)
-
-// PublicAddr reports whether deliveries may go to ip: global unicast and
-// outside every special-purpose range. IPv4-mapped, NAT64, 6to4 and Teredo
-// addresses are judged by the IPv4 address they carry.
-func PublicAddr(ip netip.Addr) bool {
-	ip = ip.Unmap().WithZone("")
-	if !ip.IsValid() {
-		return false
-	}
-	if ip.Is6() {
-		b := ip.As16()
-		switch {
-		case nat64.Contains(ip):
-			return PublicAddr(netip.AddrFrom4([4]byte(b[12:16])))
-		case sixTo4.Contains(ip):
-			return PublicAddr(netip.AddrFrom4([4]byte(b[2:6])))
-		case teredo.Contains(ip):
-			// The client's address is the last 32 bits, inverted.
-			return PublicAddr(netip.AddrFrom4([4]byte{^b[12], ^b[13], ^b[14], ^b[15]}))
-		}
-	}
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() ||
-		ip.IsMulticast() || ip.IsUnspecified() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(ip) {
-			return false
-		}
-	}
-	return true
-}
+// privTLD are names of this network, not the internet.
+var privTLD = []string{"localhost", "local", "internal", "home.arpa"}
 
 // CheckURL says whether raw may be a webhook's URL, with a message fit for
 // the user who typed it: an absolute http or https URL of at most
@@ -119,8 +62,8 @@ func CheckURL(raw string, allowPrivate bool) error {
 		}
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		if !allowPrivate && !PublicAddr(ip) {
-			return fmt.Errorf("%w: %s is a %s address; use a publicly reachable URL", ErrForbiddenTarget, ip.Unmap(), addrKind(ip))
+		if !allowPrivate && !netguard.PublicAddr(ip) {
+			return fmt.Errorf("%w: %s is a %s address; use a publicly reachable URL", ErrForbiddenTarget, ip.Unmap(), netguard.AddrKind(ip))
 		}
 		return nil
 	}
@@ -200,24 +143,6 @@ func parsePort(p string) (int, error) {
 	return n, nil
 }
 
-// addrKind names why an address is not public, for the user.
-func addrKind(ip netip.Addr) string {
-	ip = ip.Unmap()
-	switch {
-	case ip.IsLoopback():
-		return "loopback"
-	case ip.IsPrivate():
-		return "private"
-	case ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast():
-		return "link-local"
-	case ip.IsUnspecified():
-		return "unspecified"
-	case ip.IsMulticast():
-		return "multicast"
-	}
-	return "reserved"
-}
-
 func unwrapURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
@@ -228,78 +153,4 @@ func unwrapURLError(err error) error {
 
 // Resolver looks up a host's addresses (*net.Resolver is one; tests give
 // their own to make a public-looking name resolve to a private address).
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-}
-
-// guardedDialer connects only to public addresses. It resolves the host
-// itself and dials the checked address, so a second lookup cannot answer
-// differently (DNS rebinding), and the socket's Control hook checks the
-// address once more just before connect.
-type guardedDialer struct {
-	resolver Resolver
-	dialer   net.Dialer
-	// afterGuard, when set (tests only), sees every address the guard let
-	// through just before connect, and may stop the connect.
-	afterGuard func(address string) error
-}
-
-func newGuardedDialer(r Resolver, connectTimeout time.Duration, afterGuard func(string) error) *guardedDialer {
-	if r == nil {
-		r = net.DefaultResolver
-	}
-	g := &guardedDialer{resolver: r, afterGuard: afterGuard}
-	g.dialer = net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second, Control: g.control}
-	return g
-}
-
-// control runs after the socket is made and before it connects.
-func (g *guardedDialer) control(_, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil || !PublicAddr(ap.Addr()) {
-		return fmt.Errorf("%w: %s", ErrForbiddenTarget, address)
-	}
-	if g.afterGuard != nil {
-		return g.afterGuard(address)
-	}
-	return nil
-}
-
-// DialContext resolves addr's host, refuses it when any of its addresses
-// is not public (a name mixing public and private answers is a rebinding
-// attempt), then dials the addresses in turn.
-func (g *guardedDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	var ips []netip.Addr
-	if ip, err := netip.ParseAddr(host); err == nil {
-		ips = []netip.Addr{ip}
-	} else {
-		ips, err = g.resolver.LookupNetIP(ctx, "ip", host)
-		if err != nil {
-			return nil, fmt.Errorf("webhook: resolve %s: %w", host, err)
-		}
-		if len(ips) == 0 {
-			return nil, fmt.Errorf("webhook: resolve %s: no addresses", host)
-		}
-	}
-	for _, ip := range ips {
-		if !PublicAddr(ip) {
-			return nil, fmt.Errorf("%w: %s resolves to %s (%s)", ErrForbiddenTarget, host, ip.Unmap(), addrKind(ip))
-		}
-	}
-	var errs []error
-	for _, ip := range ips {
-		c, err := g.dialer.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
-		if err == nil {
-			return c, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, errors.Join(errs...)
-}
+type Resolver = netguard.Resolver

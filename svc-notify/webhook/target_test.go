@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/sightlinehq/sightline/netguard"
 )
 
 func TestCheckURL(t *testing.T) {
@@ -78,25 +80,6 @@ func TestCheckURL(t *testing.T) {
 	}
 }
 
-func TestPublicAddr(t *testing.T) {
-	for s, want := range map[string]bool{
-		"93.184.216.34": true, "2606:4700::1111": true, "8.8.8.8": true,
-		"127.0.0.1": false, "10.1.1.1": false, "::ffff:192.168.0.1": false, "169.254.1.1": false,
-		"fe80::1": false, "::1": false, "0.0.0.0": false, "198.18.0.1": false, "2001:db8::1": false,
-		"2001:0:4136:e378:8000:63bf:80ff:fffe": false, // Teredo for 127.0.0.1
-		"2002:5db8:d822::1":                    true,  // 6to4 of 93.184.216.34
-		"::127.0.0.1":                          false, // IPv4-compatible
-		"2001:2::1":                            false,
-	} {
-		if got := PublicAddr(netip.MustParseAddr(s)); got != want {
-			t.Errorf("PublicAddr(%s) = %v, want %v", s, got, want)
-		}
-	}
-	if PublicAddr(netip.Addr{}) {
-		t.Error("PublicAddr(zero) = true")
-	}
-}
-
 // FuzzCheckURL: never panics, and with private targets refused never
 // accepts a URL whose host is a non-public IP literal or a local name.
 func FuzzCheckURL(f *testing.F) {
@@ -119,7 +102,7 @@ func FuzzCheckURL(f *testing.F) {
 			t.Fatalf("accepted an unparsable URL %q", raw)
 		}
 		host := u.Hostname()
-		if ip, err := netip.ParseAddr(host); err == nil && !PublicAddr(ip) {
+		if ip, err := netip.ParseAddr(host); err == nil && !netguard.PublicAddr(ip) {
 			t.Fatalf("accepted %q: non-public %s", raw, ip)
 		}
 		name := strings.TrimSuffix(strings.ToLower(host), ".")

@@ -161,7 +161,7 @@ type Deps struct {
 	Resolver Resolver
 	// UserAgent is sent with every fetch.
 	UserAgent string
-	// afterGuard: see guardedDialer (tests only).
+	// afterGuard: see netguard.Config.AfterGuard (tests only).
 	afterGuard func(address string) error
 }
 

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sightlinehq/sightline/netguard"
 )
 
 // Outcomes of a fetch (the fetches metric's "outcome" attribute).
@@ -58,7 +60,7 @@ type FetcherConfig struct {
 	UserAgent string
 	// Resolver looks up hosts (nil: the system's).
 	Resolver Resolver
-	// afterGuard: see guardedDialer (tests only).
+	// afterGuard: see netguard.Config.AfterGuard (tests only).
 	afterGuard func(address string) error
 }
 
@@ -96,8 +98,11 @@ func NewFetcher(cfg FetcherConfig) *Fetcher {
 	if cfg.PerHost <= 0 {
 		cfg.PerHost = 2
 	}
-	g := newGuardedDialer(cfg.Resolver, cfg.AllowPrivate, cfg.AllowTargets, cfg.ConnectTimeout)
-	g.afterGuard = cfg.afterGuard
+	g := netguard.NewDialer(netguard.Config{
+		Resolver: cfg.Resolver, AllowPrivate: cfg.AllowPrivate, Allow: cfg.AllowTargets,
+		ConnectTimeout: cfg.ConnectTimeout, Forbidden: ErrForbiddenTarget, Prefix: "assets",
+		AfterGuard: cfg.afterGuard,
+	})
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           g.DialContext,
