@@ -7,40 +7,20 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
 	"time"
+
+	"github.com/sightlinehq/sightline/platform/sqldb"
 )
 
-// Row is one result row.
-type Row interface {
-	Scan(dest ...any) error
-}
-
-// Rows is a result set.
-type Rows interface {
-	Next() bool
-	Scan(dest ...any) error
-	Err() error
-	Close()
-}
-
-// Querier runs statements, on the pool or in a transaction.
-type Querier interface {
-	Exec(ctx context.Context, q string, args ...any) (int64, error)
-	Query(ctx context.Context, q string, args ...any) (Rows, error)
-	QueryRow(ctx context.Context, q string, args ...any) Row
-}
-
-// DB is a connection pool that can run transactions.
-type DB interface {
-	Querier
-	// InTx runs fn in a transaction, committed when fn returns nil; raw is
-	// the driver's transaction (*sql.Tx or pgx.Tx) for River's InsertTx,
-	// and ctx the context fn is to use (a backend may mark it).
-	InTx(ctx context.Context, fn func(ctx context.Context, q Querier, raw any) error) error
-	Ping(ctx context.Context) error
-	Close() error
-}
+// The database abstraction is platform/sqldb's: InTx's raw is the driver's
+// transaction (*sql.Tx or pgx.Tx) for River's InsertTx, and its ctx the
+// context fn is to use (the SQLite backend marks it).
+type (
+	Row     = sqldb.Row
+	Rows    = sqldb.Rows
+	Querier = sqldb.Querier
+	DB      = sqldb.DB
+)
 
 // Dialect holds what differs between the backends.
 type Dialect struct {
@@ -60,33 +40,6 @@ type Dialect struct {
 	// transaction lock; SQLite's write transactions are already serial, so
 	// nil).
 	Lock func(ctx context.Context, q Querier, key string) error
-}
-
-// ts scans a timestamp column stored as timestamptz (time.Time), as integer
-// microseconds since the epoch (SQLite), or NULL (zero time).
-type ts struct{ t *time.Time }
-
-func (s ts) Scan(src any) error {
-	switch v := src.(type) {
-	case nil:
-		*s.t = time.Time{}
-	case time.Time:
-		*s.t = v.UTC()
-	case int64:
-		*s.t = time.UnixMicro(v).UTC()
-	default:
-		return fmt.Errorf("sqlstore: cannot scan %T into a timestamp", src)
-	}
-	return nil
-}
-
-// MicrosTime is SQLite's Dialect.Time: microseconds since the epoch, so
-// comparisons in SQL are numeric.
-func MicrosTime(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMicro()
 }
 
 // NativeTime is PostgreSQL's Dialect.Time, truncated to microseconds as

@@ -11,36 +11,24 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
-
+	"github.com/sightlinehq/sightline/platform/sqldb"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 )
 
-// Telemetry instruments store calls; zero values disable it.
-type Telemetry struct {
-	Tracer trace.Tracer
-	// Latency records each call's duration in seconds, with attributes
-	// db.system and op.
-	Latency metric.Float64Histogram
-}
+// Telemetry instruments store calls (spans named notify.store.<op> and a
+// latency histogram); zero values disable it.
+type Telemetry = sqldb.Telemetry
 
 // Store implements store.Store over a DB, but for Handle (the backend's).
 type Store struct {
-	db  DB
-	d   Dialect
-	tel Telemetry
+	db    DB
+	d     Dialect
+	calls sqldb.Calls
 }
 
 // New returns a Store running on db.
 func New(db DB, d Dialect, tel Telemetry) *Store {
-	if tel.Tracer == nil {
-		tel.Tracer = noop.NewTracerProvider().Tracer("")
-	}
-	return &Store{db: db, d: d, tel: tel}
+	return &Store{db: db, d: d, calls: sqldb.NewCalls("notify.store.", d.Name, store.ErrNotFound, tel)}
 }
 
 // Bounds on what the store keeps, whatever the caller sends.
@@ -53,21 +41,7 @@ const (
 // op starts a span and returns the function that ends it, recording the
 // error and latency.
 func (s *Store) op(ctx context.Context, name string) (context.Context, func(*error)) {
-	start := time.Now()
-	ctx, span := s.tel.Tracer.Start(ctx, "notify.store."+name,
-		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("db.system", s.d.Name)))
-	return ctx, func(errp *error) {
-		if err := *errp; err != nil && !errors.Is(err, store.ErrNotFound) {
-			span.RecordError(err)
-			span.SetStatus(codes.Error, err.Error())
-		}
-		span.End()
-		if s.tel.Latency != nil {
-			s.tel.Latency.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
-				attribute.String("db.system", s.d.Name), attribute.String("op", name)))
-		}
-	}
+	return s.calls.Start(ctx, name)
 }
 
 // notFound maps a no-rows error to store.ErrNotFound naming what.
@@ -144,8 +118,8 @@ const webhookCols = `id, site_id, url, events, description, enabled, disabled_re
 func scanWebhook(r Row, w *store.Webhook) error {
 	var events string
 	if err := r.Scan(&w.ID, &w.SiteID, &w.URL, &events, &w.Description, &w.Enabled, &w.DisabledReason,
-		&w.Secret, &w.PreviousSecret, ts{&w.PreviousSecretExpire}, &w.ConsecutiveFailures, ts{&w.FailingSince},
-		ts{&w.CreateTime}, ts{&w.UpdateTime}); err != nil {
+		&w.Secret, &w.PreviousSecret, sqldb.Timestamp(&w.PreviousSecretExpire), &w.ConsecutiveFailures, sqldb.Timestamp(&w.FailingSince),
+		sqldb.Timestamp(&w.CreateTime), sqldb.Timestamp(&w.UpdateTime)); err != nil {
 		return err
 	}
 	w.Events = nil
@@ -321,8 +295,8 @@ func scanDelivery(r Row, d *store.Delivery) error {
 	var dur int64
 	var state int32
 	if err := r.Scan(&d.ID, &d.WebhookID, &d.SiteID, &d.Key, &d.MessageID, &d.EventType, &d.Payload, &state,
-		&d.Attempts, &d.LastStatusCode, &d.LastError, &d.LastResponse, &dur, ts{&d.CreateTime},
-		ts{&d.LastAttemptTime}, ts{&d.NextAttemptTime}); err != nil {
+		&d.Attempts, &d.LastStatusCode, &d.LastError, &d.LastResponse, &dur, sqldb.Timestamp(&d.CreateTime),
+		sqldb.Timestamp(&d.LastAttemptTime), sqldb.Timestamp(&d.NextAttemptTime)); err != nil {
 		return err
 	}
 	d.State = store.DeliveryState(state)
@@ -466,7 +440,7 @@ func (s *Store) FailPendingDeliveries(ctx context.Context, siteID, webhookID int
 const ruleCols = `id, site_id, user_id, enabled, kind, params, created_at, last_fired_at`
 
 func scanRule(r Row, a *store.AlertRule) error {
-	return r.Scan(&a.ID, &a.SiteID, &a.UserID, &a.Enabled, &a.Kind, &a.Params, ts{&a.CreateTime}, ts{&a.LastFireTime})
+	return r.Scan(&a.ID, &a.SiteID, &a.UserID, &a.Enabled, &a.Kind, &a.Params, sqldb.Timestamp(&a.CreateTime), sqldb.Timestamp(&a.LastFireTime))
 }
 
 func (s *Store) scanRules(rows Rows, err error) ([]store.AlertRule, error) {
@@ -600,7 +574,7 @@ func (s *Store) ListSiteAlertRules(ctx context.Context, siteID int64, kind strin
 const alertCols = `id, site_id, rule_id, user_id, kind, period_key, fired_at, summary, link`
 
 func scanAlert(r Row, a *store.Alert) error {
-	return r.Scan(&a.ID, &a.SiteID, &a.RuleID, &a.UserID, &a.Kind, &a.PeriodKey, ts{&a.FireTime}, &a.Summary, &a.Link)
+	return r.Scan(&a.ID, &a.SiteID, &a.RuleID, &a.UserID, &a.Kind, &a.PeriodKey, sqldb.Timestamp(&a.FireTime), &a.Summary, &a.Link)
 }
 
 // ListAlerts lists a site's alerts newest first.
@@ -634,7 +608,7 @@ func (s *Store) ListAlerts(ctx context.Context, siteID int64, p store.Page) (out
 
 func scanSub(r Row, d *store.DigestSubscription) error {
 	var f int32
-	if err := r.Scan(&d.UserID, &d.SiteID, &f, ts{&d.UpdateTime}); err != nil {
+	if err := r.Scan(&d.UserID, &d.SiteID, &f, sqldb.Timestamp(&d.UpdateTime)); err != nil {
 		return err
 	}
 	d.Frequency = store.Frequency(f)
