@@ -71,47 +71,19 @@ func NewNotify(st store.Store, client notifyv1.NotifyInternalServiceClient, logg
 }
 
 // Wake wakes the relay: new entries were written.
-func (r *NotifyRelay) Wake() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *NotifyRelay) Wake() { wakeUp(r.wake) }
 
-// Run delivers until ctx ends, retrying the oldest entries after a
-// doubling backoff while notify fails.
+// Run delivers until ctx ends (see loop), retrying the oldest entries
+// after a doubling backoff while notify fails.
 func (r *NotifyRelay) Run(ctx context.Context) error {
 	if r.Client == nil {
 		r.Logger.WarnContext(ctx, "recordings: no notify client; session.ended and answer events are discarded")
 	}
-	backoff := depstate.Backoff{Min: r.MinBackoff, Max: r.MaxBackoff}
-	for {
-		n, err := r.Once(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			r.Dependency.Failed(ctx, err)
-			if r.Failures != nil {
-				r.Failures.Add(ctx, 1)
-			}
-			if !depstate.Sleep(ctx, backoff.Next()) {
-				return nil
-			}
-			continue
-		}
-		r.Dependency.OK(ctx)
-		backoff.Reset()
-		if n == r.batch() {
-			continue // more waiting
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-r.wake:
-		case <-time.After(r.Poll):
-		}
+	l := loop{
+		batch: r.batch(), poll: r.Poll, minBackoff: r.MinBackoff, maxBackoff: r.MaxBackoff,
+		failures: r.Failures, dependency: r.Dependency, wake: r.wake,
 	}
+	return l.run(ctx, r.Once)
 }
 
 func (r *NotifyRelay) batch() int { return min(max(r.Batch, 1), MaxEvents) }

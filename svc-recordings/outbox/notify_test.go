@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
@@ -53,20 +51,7 @@ func (n *notifier) PublishEvents(ctx context.Context, req *notifyv1.PublishEvent
 
 func serveNotifier(t *testing.T, n *notifier) notifyv1.NotifyInternalServiceClient {
 	t.Helper()
-	srv := grpc.NewServer()
-	notifyv1.RegisterNotifyInternalServiceServer(srv, n)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return notifyv1.NewNotifyInternalServiceClient(cc)
+	return serve(t, func(s *grpc.Server) { notifyv1.RegisterNotifyInternalServiceServer(s, n) }, notifyv1.NewNotifyInternalServiceClient)
 }
 
 // endedSessions stores n sessions idle for two hours and ends them.

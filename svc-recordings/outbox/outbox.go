@@ -61,53 +61,26 @@ func New(st store.Store, search searchv1.SearchServiceClient, logger *slog.Logge
 }
 
 // Notify wakes the relay: new entries were written.
-func (r *Relay) Notify() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
+func (r *Relay) Notify() { wakeUp(r.wake) }
 
-// Run delivers until ctx ends. A failed delivery is retried, the same
-// oldest entries first, after a backoff that doubles from MinBackoff to
-// MaxBackoff; MaxBackoff bounds how long after search returns the backlog
-// starts to drain.
+// Run delivers until ctx ends (see loop). A failed delivery is retried,
+// the same oldest entries first; MaxBackoff bounds how long after search
+// returns the backlog starts to drain.
 func (r *Relay) Run(ctx context.Context) error {
-	backoff := depstate.Backoff{Min: r.MinBackoff, Max: r.MaxBackoff}
-	for {
-		n, err := r.Once(ctx)
-		if err == nil {
-			// Answers' outbox next (answers.go): apart, so neither
-			// outbox's backlog holds the other's entries back.
-			var m int
-			m, err = r.OnceAnswers(ctx)
-			n = max(n, m)
-		}
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			r.Dependency.Failed(ctx, err)
-			if r.Failures != nil {
-				r.Failures.Add(ctx, 1)
-			}
-			if !depstate.Sleep(ctx, backoff.Next()) {
-				return nil
-			}
-			continue
-		}
-		r.Dependency.OK(ctx)
-		backoff.Reset()
-		if n == r.Batch {
-			continue // more waiting
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-r.wake:
-		case <-time.After(r.Poll):
-		}
+	l := loop{
+		batch: r.Batch, poll: r.Poll, minBackoff: r.MinBackoff, maxBackoff: r.MaxBackoff,
+		failures: r.Failures, dependency: r.Dependency, wake: r.wake,
 	}
+	return l.run(ctx, func(ctx context.Context) (int, error) {
+		n, err := r.Once(ctx)
+		if err != nil {
+			return n, err
+		}
+		// Answers' outbox next (answers.go): apart, so neither outbox's
+		// backlog holds the other's entries back.
+		m, err := r.OnceAnswers(ctx)
+		return max(n, m), err
+	})
 }
 
 func (r *Relay) upsert(ctx context.Context, sums []*sessionsv1.SessionSummary) error {

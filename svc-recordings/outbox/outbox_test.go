@@ -63,11 +63,12 @@ func (s *search) DeleteSessions(ctx context.Context, req *searchv1.DeleteSession
 	return &searchv1.DeleteSessionsResponse{Deleted: 1}, nil
 }
 
-// serveSearch serves sr on a socket for the test and answers a client.
-func serveSearch(t *testing.T, sr *search) searchv1.SearchServiceClient {
+// serve runs a gRPC server with what register puts on it, on a socket
+// for the test, and answers a client for it.
+func serve[C any](t *testing.T, register func(*grpc.Server), client func(grpc.ClientConnInterface) C) C {
 	t.Helper()
 	srv := grpc.NewServer()
-	searchv1.RegisterSearchServiceServer(srv, sr)
+	register(srv)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +80,13 @@ func serveSearch(t *testing.T, sr *search) searchv1.SearchServiceClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cc.Close() })
-	return searchv1.NewSearchServiceClient(cc)
+	return client(cc)
+}
+
+// serveSearch serves sr on a socket for the test and answers a client.
+func serveSearch(t *testing.T, sr *search) searchv1.SearchServiceClient {
+	t.Helper()
+	return serve(t, func(s *grpc.Server) { searchv1.RegisterSearchServiceServer(s, sr) }, searchv1.NewSearchServiceClient)
 }
 
 func TestRelayCoalescesInOrderAndRetries(t *testing.T) {
