@@ -73,3 +73,24 @@ func MicrosTime(t time.Time) any {
 	}
 	return t.UnixMicro()
 }
+
+// Collect scans each row of a Query's result with scan and closes the rows;
+// it passes on the Query's err. No rows give a nil slice.
+func Collect[T any](rows Rows, err error, scan func(Row, *T) error) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -275,18 +275,10 @@ func (s *Store) ListOrganizations(ctx context.Context, user int64, p store.Page)
 	rows, err := s.db.Query(ctx, `SELECT o.id, o.name, o.plan_name, o.sessions_per_day, o.max_retention_days, o.max_seats, o.max_sites, o.created_at
 		FROM organizations o JOIN memberships m ON m.organization_id = o.id
 		WHERE m.user_id = $1 AND o.id > $2 ORDER BY o.id LIMIT $3`, user, p.After, limit(p))
-	if err != nil {
+	if out, err = sqldb.Collect(rows, err, scanOrg); err != nil {
 		return nil, fmt.Errorf("list organizations: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var o store.Organization
-		if err := scanOrg(rows, &o); err != nil {
-			return nil, fmt.Errorf("list organizations: %w", err)
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RenameOrganization renames an organisation.
@@ -305,20 +297,16 @@ func (s *Store) ListMemberships(ctx context.Context, user int64) (out []store.Me
 	defer end(&err)
 	rows, err := s.db.Query(ctx, `SELECT m.organization_id, o.name, m.role FROM memberships m
 		JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1 ORDER BY m.organization_id`, user)
+	out, err = sqldb.Collect(rows, err, func(r Row, m *store.Membership) error {
+		var role int32
+		err := r.Scan(&m.OrganizationID, &m.OrganizationName, &role)
+		m.Role = store.Role(role)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list memberships: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var m store.Membership
-		var role int32
-		if err := rows.Scan(&m.OrganizationID, &m.OrganizationName, &role); err != nil {
-			return nil, fmt.Errorf("list memberships: %w", err)
-		}
-		m.Role = store.Role(role)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 const memberSelect = `SELECT u.id, u.email, u.name, u.operator, u.created_at, m.role, m.created_at
@@ -337,18 +325,10 @@ func (s *Store) ListMembers(ctx context.Context, org int64, p store.Page) (out [
 	defer end(&err)
 	rows, err := s.db.Query(ctx, memberSelect+`WHERE m.organization_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3`,
 		org, p.After, limit(p))
-	if err != nil {
+	if out, err = sqldb.Collect(rows, err, scanMember); err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var m store.Member
-		if err := scanMember(rows, &m); err != nil {
-			return nil, fmt.Errorf("list members: %w", err)
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // GetMember returns one member.
@@ -469,18 +449,10 @@ func (s *Store) ListInvitations(ctx context.Context, org int64, now time.Time, p
 	rows, err := s.db.Query(ctx, `SELECT `+invCols+` FROM invitations
 		WHERE organization_id = $1 AND id > $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3
 		ORDER BY id LIMIT $4`, org, p.After, s.d.Time(now), limit(p))
-	if err != nil {
+	if out, err = sqldb.Collect(rows, err, scanInv); err != nil {
 		return nil, fmt.Errorf("list invitations: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var i store.Invitation
-		if err := scanInv(rows, &i); err != nil {
-			return nil, fmt.Errorf("list invitations: %w", err)
-		}
-		out = append(out, i)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RevokeInvitation revokes a pending invitation.
@@ -709,19 +681,7 @@ func (s *Store) ListSites(ctx context.Context, org int64, p store.Page) (out []s
 	defer end(&err)
 	rows, err := s.db.Query(ctx, `SELECT `+siteCols+` FROM sites WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		org, p.After, limit(p))
-	if err != nil {
-		return nil, fmt.Errorf("list sites: %w", err)
-	}
-	for rows.Next() {
-		var st store.Site
-		if err := scanSite(rows, &st); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list sites: %w", err)
-		}
-		out = append(out, st)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if out, err = sqldb.Collect(rows, err, scanSite); err != nil {
 		return nil, fmt.Errorf("list sites: %w", err)
 	}
 	if len(out) == 0 {
@@ -877,19 +837,7 @@ func scanSurvey(r Row, sv *store.Survey) error {
 // querySurveys lists surveys matching where, newest first.
 func (s *Store) querySurveys(ctx context.Context, q Querier, where string, args ...any) ([]store.Survey, error) {
 	rows, err := q.Query(ctx, `SELECT `+surveyCols+` FROM surveys `+where+` ORDER BY id DESC`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Survey
-	for rows.Next() {
-		var sv store.Survey
-		if err := scanSurvey(rows, &sv); err != nil {
-			return nil, err
-		}
-		out = append(out, sv)
-	}
-	return out, rows.Err()
+	return sqldb.Collect(rows, err, scanSurvey)
 }
 
 // CreateSurvey stores a survey, keeping the per-site limit under the site's
@@ -1050,18 +998,7 @@ func (s *Store) ListFunnels(ctx context.Context, site int64) (out []store.Funnel
 	ctx, end := s.op(ctx, "ListFunnels")
 	defer end(&err)
 	rows, err := s.db.Query(ctx, `SELECT `+funnelCols+` FROM funnels WHERE site_id = $1 ORDER BY id DESC`, site)
-	if err != nil {
-		return nil, fmt.Errorf("list funnels of site %d: %w", site, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var f store.Funnel
-		if err := scanFunnel(rows, &f); err != nil {
-			return nil, fmt.Errorf("list funnels of site %d: %w", site, err)
-		}
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
+	if out, err = sqldb.Collect(rows, err, scanFunnel); err != nil {
 		return nil, fmt.Errorf("list funnels of site %d: %w", site, err)
 	}
 	return out, nil
@@ -1139,18 +1076,10 @@ func (s *Store) ListAPIKeys(ctx context.Context, org int64, p store.Page) (out [
 	defer end(&err)
 	rows, err := s.db.Query(ctx, `SELECT `+keyCols+` FROM api_keys WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		org, p.After, limit(p))
-	if err != nil {
+	if out, err = sqldb.Collect(rows, err, scanKey); err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var k store.APIKey
-		if err := scanKey(rows, &k); err != nil {
-			return nil, fmt.Errorf("list api keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RevokeAPIKey revokes a key.
@@ -1186,18 +1115,14 @@ func (s *Store) ListFeatureFlags(ctx context.Context, scope store.FlagScope, sco
 	defer end(&err)
 	rows, err := s.db.Query(ctx, `SELECT name, enabled FROM feature_flags WHERE scope = $1 AND scope_id = $2 ORDER BY name`,
 		int32(scope), scopeID)
+	out, err = sqldb.Collect(rows, err, func(r Row, f *store.FeatureFlag) error {
+		f.Scope, f.ScopeID = scope, scopeID
+		return r.Scan(&f.Name, &f.Enabled)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list feature flags: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		f := store.FeatureFlag{Scope: scope, ScopeID: scopeID}
-		if err := rows.Scan(&f.Name, &f.Enabled); err != nil {
-			return nil, fmt.Errorf("list feature flags: %w", err)
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // GetMaintenance returns the switch.
@@ -1260,18 +1185,13 @@ func (s *Store) ListAuditEvents(ctx context.Context, org int64, p store.Page) (o
 	}
 	rows, err := s.db.Query(ctx, `SELECT id, organization_id, actor_user_id, action, target, ip_prefix, created_at
 		FROM audit_events WHERE organization_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, org, before, limit(p))
+	out, err = sqldb.Collect(rows, err, func(r Row, e *store.AuditEvent) error {
+		return r.Scan(&e.ID, &e.OrganizationID, &e.ActorUserID, &e.Action, &e.Target, &e.IPPrefix, sqldb.Timestamp(&e.CreateTime))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e store.AuditEvent
-		if err := rows.Scan(&e.ID, &e.OrganizationID, &e.ActorUserID, &e.Action, &e.Target, &e.IPPrefix, sqldb.Timestamp(&e.CreateTime)); err != nil {
-			return nil, fmt.Errorf("list audit events: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // ---- quota ----

@@ -143,19 +143,7 @@ func encodeEvents(events []string) string {
 }
 
 func (s *Store) scanWebhooks(rows Rows, err error) ([]store.Webhook, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Webhook
-	for rows.Next() {
-		var w store.Webhook
-		if err := scanWebhook(rows, &w); err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return sqldb.Collect(rows, err, scanWebhook)
 }
 
 // CreateWebhook stores a webhook; ErrLimit at maxPerSite.
@@ -394,18 +382,7 @@ func (s *Store) ListDeliveries(ctx context.Context, siteID, webhookID int64, p s
 	cond, order, args, reverse := newestFirst(p, 3)
 	rows, err := s.db.Query(ctx, `SELECT `+deliveryCols+` FROM notify_deliveries WHERE site_id = $1 AND webhook_id = $2`+
 		cond+order+` LIMIT `+strconv.Itoa(limit(p.Limit)), append([]any{siteID, webhookID}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var d store.Delivery
-		if err := scanDelivery(rows, &d); err != nil {
-			return nil, fmt.Errorf("list deliveries: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
+	if out, err = sqldb.Collect(rows, err, scanDelivery); err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
 	if reverse {
@@ -444,19 +421,7 @@ func scanRule(r Row, a *store.AlertRule) error {
 }
 
 func (s *Store) scanRules(rows Rows, err error) ([]store.AlertRule, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.AlertRule
-	for rows.Next() {
-		var r store.AlertRule
-		if err := scanRule(rows, &r); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return sqldb.Collect(rows, err, scanRule)
 }
 
 // CreateAlertRule stores a rule; ErrLimit at maxPerUserSite.
@@ -584,18 +549,7 @@ func (s *Store) ListAlerts(ctx context.Context, siteID int64, p store.Page) (out
 	cond, order, args, reverse := newestFirst(p, 2)
 	rows, err := s.db.Query(ctx, `SELECT `+alertCols+` FROM notify_alerts WHERE site_id = $1`+cond+order+
 		` LIMIT `+strconv.Itoa(limit(p.Limit)), append([]any{siteID}, args...)...)
-	if err != nil {
-		return nil, fmt.Errorf("list alerts: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var a store.Alert
-		if err := scanAlert(rows, &a); err != nil {
-			return nil, fmt.Errorf("list alerts: %w", err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
+	if out, err = sqldb.Collect(rows, err, scanAlert); err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
 	}
 	if reverse {
@@ -658,18 +612,7 @@ func (s *Store) ListDigestSubscriptions(ctx context.Context, f store.Frequency, 
 	rows, err := s.db.Query(ctx, `SELECT user_id, site_id, frequency, updated_at FROM notify_digest_subscriptions
 		WHERE frequency = $1 AND (site_id, user_id) > ($2, $3) ORDER BY site_id, user_id LIMIT `+strconv.Itoa(limit(n)),
 		int32(f), afterSite, afterUser)
-	if err != nil {
-		return nil, fmt.Errorf("list digest subscriptions: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var d store.DigestSubscription
-		if err := scanSub(rows, &d); err != nil {
-			return nil, fmt.Errorf("list digest subscriptions: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
+	if out, err = sqldb.Collect(rows, err, scanSub); err != nil {
 		return nil, fmt.Errorf("list digest subscriptions: %w", err)
 	}
 	return out, nil
