@@ -12,6 +12,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/pagerule"
+	"github.com/sightlinehq/sightline/platform/rpc"
 )
 
 // Input limits. They bound the work one query can cause; they are not
@@ -179,30 +180,10 @@ func checkSelector(name, v string) error {
 // checkNoUnknown refuses messages carrying fields this server does not know
 // (a client built against a newer contract), at any depth.
 func checkNoUnknown(name string, m protoreflect.Message) error {
-	if !m.IsValid() {
-		return nil
+	if at := rpc.UnknownFieldsAt(name, m); at != "" {
+		return invalidf("%s carries unknown fields", at)
 	}
-	if len(m.GetUnknown()) > 0 {
-		return invalidf("%s carries unknown fields", name)
-	}
-	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.Kind() != protoreflect.MessageKind {
-			return true
-		}
-		switch {
-		case fd.IsList():
-			l := v.List()
-			for i := 0; i < l.Len() && err == nil; i++ {
-				err = checkNoUnknown(fmt.Sprintf("%s.%s[%d]", name, fd.Name(), i), l.Get(i).Message())
-			}
-		case fd.IsMap():
-		default:
-			err = checkNoUnknown(name+"."+string(fd.Name()), v.Message())
-		}
-		return err == nil
-	})
-	return err
+	return nil
 }
 
 // validateFilter checks every condition of a filter against the limits.
