@@ -44,6 +44,16 @@ type DB interface {
 	Close() error
 }
 
+// Dialect is what a store needs to know of its database system.
+type Dialect struct {
+	// Name is "sqlite" or "postgres" (the db.system attribute).
+	Name string
+	// IsUnique reports a unique-constraint violation.
+	IsUnique func(error) bool
+	// IsNoRows reports a QueryRow that found nothing.
+	IsNoRows func(error) bool
+}
+
 // Timestamp scans into *t a timestamp column stored as timestamptz
 // (time.Time), as integer microseconds since the epoch (SQLite), or NULL
 // (zero time).

@@ -14,15 +14,45 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-// ConnectPostgres opens a pgx v5 pool on dsn, capped at maxConns (0: pgx's
-// default, max(4, GOMAXPROCS)), and checks the server answers. pgx's
-// default exec mode prepares each statement once per connection and caches
-// it. setting names where the DSN comes from, for the error that cannot
-// quote it (pgx's parse errors can echo the password).
-func ConnectPostgres(ctx context.Context, dsn string, maxConns int32, setting string) (*pgxpool.Pool, error) {
+// PostgresDB is how a service opens its PostgreSQL database: a pgx v5
+// pool, whose default exec mode prepares each statement once per connection
+// and caches it, and goose migrations serialised across processes by a
+// PostgreSQL advisory (session) lock.
+type PostgresDB struct {
+	// Setting names where the DSN comes from, for the error that cannot
+	// quote it (pgx's parse errors can echo the password).
+	Setting    string
+	Migrations Migrations
+}
+
+// Open connects to dsn with a pool of at most maxConns (0: pgx's default,
+// max(4, GOMAXPROCS)) and applies the migrations.
+func (p PostgresDB) Open(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {
+	pool, err := p.connect(ctx, dsn, maxConns)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// Migrate applies the migrations to the database at dsn.
+func (p PostgresDB) Migrate(ctx context.Context, dsn string) error {
+	pool, err := p.connect(ctx, dsn, 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return p.migrate(ctx, pool)
+}
+
+func (p PostgresDB) connect(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: invalid DSN (check %s)", setting)
+		return nil, fmt.Errorf("postgres: invalid DSN (check %s)", p.Setting)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
@@ -38,11 +68,10 @@ func ConnectPostgres(ctx context.Context, dsn string, maxConns int32, setting st
 	return pool, nil
 }
 
-// MigratePostgres applies m to the database of pool, serialised across
-// processes by a PostgreSQL advisory (session) lock.
-func MigratePostgres(ctx context.Context, pool *pgxpool.Pool, m Migrations) error {
+func (p PostgresDB) migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
+	m := p.Migrations
 	dir, err := fs.Sub(m.FS, m.Dir)
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
@@ -55,11 +84,11 @@ func MigratePostgres(ctx context.Context, pool *pgxpool.Pool, m Migrations) erro
 	if m.Table != "" {
 		opts = append(opts, goose.WithTableName(m.Table))
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, dir, opts...)
+	pr, err := goose.NewProvider(goose.DialectPostgres, db, dir, opts...)
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	if _, err := pr.Up(ctx); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
 	return nil
@@ -79,14 +108,15 @@ func StartPostgresIDsAt(ctx context.Context, pool *pgxpool.Pool, tables []string
 	return nil
 }
 
-// PostgresIsUnique reports a unique-constraint violation.
-func PostgresIsUnique(err error) bool {
-	var e *pgconn.PgError
-	return errors.As(err, &e) && e.Code == "23505"
+// PostgresDialect is PostgreSQL's Dialect.
+var PostgresDialect = Dialect{
+	Name: "postgres",
+	IsUnique: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && e.Code == "23505"
+	},
+	IsNoRows: func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 }
-
-// PostgresIsNoRows reports a QueryRow that found nothing.
-func PostgresIsNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
 // Postgres is the DB over a pgx pool; InTx's raw is the pgx.Tx.
 func Postgres(pool *pgxpool.Pool) DB { return pgDB{pool} }

@@ -16,12 +16,41 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// OpenSQLite opens (creating it and its directory if needed) the SQLite
-// database at path through modernc.org/sqlite (pure Go): WAL mode, a busy
-// timeout, synchronous(FULL) so a committed write survives a power cut,
-// foreign keys on and BEGIN IMMEDIATE write transactions; the pool holds at
-// most conns connections.
-func OpenSQLite(ctx context.Context, path string, conns int) (*sql.DB, error) {
+// SQLiteFile is how a service opens its SQLite database: through
+// modernc.org/sqlite (pure Go) in WAL mode, with a busy timeout,
+// synchronous(FULL) so a committed write survives a power cut, foreign keys
+// on and BEGIN IMMEDIATE write transactions.
+type SQLiteFile struct {
+	// Conns caps the pool (open and idle).
+	Conns      int
+	Migrations Migrations
+}
+
+// Open opens (creating it and its directory if needed) the database at
+// path and applies the migrations.
+func (f SQLiteFile) Open(ctx context.Context, path string) (*sql.DB, error) {
+	db, err := f.open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Migrate applies the migrations to the database at path.
+func (f SQLiteFile) Migrate(ctx context.Context, path string) error {
+	db, err := f.open(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return f.migrate(ctx, db)
+}
+
+func (f SQLiteFile) open(ctx context.Context, path string) (*sql.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: create directory of %s: %w", path, err)
 	}
@@ -31,8 +60,8 @@ func OpenSQLite(ctx context.Context, path string, conns int) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(conns)
-	db.SetMaxIdleConns(conns)
+	db.SetMaxOpenConns(f.Conns)
+	db.SetMaxIdleConns(f.Conns)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	if err := db.PingContext(ctx); err != nil {
@@ -42,8 +71,8 @@ func OpenSQLite(ctx context.Context, path string, conns int) (*sql.DB, error) {
 	return db, nil
 }
 
-// MigrateSQLite applies m to db.
-func MigrateSQLite(ctx context.Context, db *sql.DB, m Migrations) error {
+func (f SQLiteFile) migrate(ctx context.Context, db *sql.DB) error {
+	m := f.Migrations
 	dir, err := fs.Sub(m.FS, m.Dir)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrations: %w", err)
@@ -77,14 +106,15 @@ func StartSQLiteIDsAt(ctx context.Context, db *sql.DB, tables []string, start in
 	return nil
 }
 
-// SQLiteIsUnique reports a unique or primary-key constraint violation.
-func SQLiteIsUnique(err error) bool {
-	var e *sqlite.Error
-	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+// SQLiteDialect is SQLite's Dialect.
+var SQLiteDialect = Dialect{
+	Name: "sqlite",
+	IsUnique: func(err error) bool {
+		var e *sqlite.Error
+		return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+	},
+	IsNoRows: func(err error) bool { return errors.Is(err, sql.ErrNoRows) },
 }
-
-// SQLiteIsNoRows reports a QueryRow that found nothing.
-func SQLiteIsNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 // ErrPoolInTx reports a call on the pool from inside InTx, which would wait
 // forever for the one connection the transaction holds (SQLiteOptions.
@@ -103,7 +133,7 @@ type SQLiteOptions struct {
 	GuardPool bool
 }
 
-// SQLite is the DB over a SQLite *sql.DB (from OpenSQLite): it rewrites
+// SQLite is the DB over a SQLite *sql.DB (from SQLiteFile.Open): it rewrites
 // the $n placeholders to SQLite's numbered ?n.
 func SQLite(db *sql.DB, opts SQLiteOptions) DB { return &sqliteDB{db: db, opts: opts} }
 

@@ -23,14 +23,10 @@ type (
 
 // Dialect holds what differs between the backends.
 type Dialect struct {
-	// Name is "sqlite" or "postgres" (span attribute).
-	Name string
+	// Dialect names the system (span attribute) and maps its errors.
+	sqldb.Dialect
 	// Time converts a time to a statement argument (nil for zero).
 	Time func(time.Time) any
-	// IsUnique reports a unique-constraint violation.
-	IsUnique func(error) bool
-	// IsNoRows reports a QueryRow that found nothing.
-	IsNoRows func(error) bool
 	// ForUpdate is appended to SELECTs that lock a row (" FOR UPDATE" on
 	// PostgreSQL; SQLite's write transactions are already serial).
 	ForUpdate string

@@ -18,7 +18,7 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-var migs = sqldb.Migrations{FS: migrations, Dir: "migrations"}
+var database = sqldb.PostgresDB{Setting: "accounts.postgres.dsn", Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations"}}
 
 // Options tune the pool.
 type Options struct {
@@ -36,30 +36,15 @@ var _ store.Store = (*Store)(nil)
 
 // Open connects to dsn, applies the migrations and returns the store.
 func Open(ctx context.Context, dsn string, opts Options, tel sqlstore.Telemetry) (*Store, error) {
-	pool, err := connect(ctx, dsn, opts)
+	pool, err := database.Open(ctx, dsn, opts.MaxConns)
 	if err != nil {
-		return nil, err
-	}
-	if err := sqldb.MigratePostgres(ctx, pool, migs); err != nil {
-		pool.Close()
 		return nil, err
 	}
 	return &Store{Store: sqlstore.New(sqldb.Postgres(pool), dialect, tel), pool: pool}, nil
 }
 
 // Migrate applies the migrations to the database at dsn.
-func Migrate(ctx context.Context, dsn string) error {
-	pool, err := connect(ctx, dsn, Options{MaxConns: 2})
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	return sqldb.MigratePostgres(ctx, pool, migs)
-}
-
-func connect(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, error) {
-	return sqldb.ConnectPostgres(ctx, dsn, opts.MaxConns, "accounts.postgres.dsn")
-}
+func Migrate(ctx context.Context, dsn string) error { return database.Migrate(ctx, dsn) }
 
 // StartIDsAt restarts every identity at start or above (each table a
 // different hundred million above it, so ids of different kinds never
@@ -69,10 +54,8 @@ func (s *Store) StartIDsAt(ctx context.Context, start int64) error {
 }
 
 var dialect = sqlstore.Dialect{
-	Name:      "postgres",
+	Dialect:   sqldb.PostgresDialect,
 	Time:      sqlstore.NativeTime,
-	IsUnique:  sqldb.PostgresIsUnique,
-	IsNoRows:  sqldb.PostgresIsNoRows,
 	ForUpdate: " FOR UPDATE",
 	JSONAgg:   `COALESCE(json_agg(%s), '[]'::json)::text`,
 }

@@ -16,7 +16,10 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-var migs = sqldb.Migrations{FS: migrations, Dir: "migrations"}
+// file holds 8 connections. synchronous(FULL): an acknowledged sign-up or
+// API key survives a power cut; accounts writes are rare, so the cost does
+// not matter.
+var file = sqldb.SQLiteFile{Conns: 8, Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations"}}
 
 // Store is the SQLite backend.
 type Store struct {
@@ -29,12 +32,8 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed) the database at path, applies the
 // migrations and returns the store.
 func Open(ctx context.Context, path string, tel sqlstore.Telemetry) (*Store, error) {
-	db, err := open(ctx, path)
+	db, err := file.Open(ctx, path)
 	if err != nil {
-		return nil, err
-	}
-	if err := sqldb.MigrateSQLite(ctx, db, migs); err != nil {
-		db.Close()
 		return nil, err
 	}
 	// Prepared statements cached per SQL text: after warm-up no call pays
@@ -43,21 +42,7 @@ func Open(ctx context.Context, path string, tel sqlstore.Telemetry) (*Store, err
 }
 
 // Migrate applies the migrations to the database at path.
-func Migrate(ctx context.Context, path string) error {
-	db, err := open(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return sqldb.MigrateSQLite(ctx, db, migs)
-}
-
-// open opens the database with 8 connections. synchronous(FULL): an
-// acknowledged sign-up or API key survives a power cut; accounts writes are
-// rare, so the cost does not matter.
-func open(ctx context.Context, path string) (*sql.DB, error) {
-	return sqldb.OpenSQLite(ctx, path, 8)
-}
+func Migrate(ctx context.Context, path string) error { return file.Migrate(ctx, path) }
 
 // StartIDsAt makes every table's next id at least start (each table a
 // different hundred million above it, so ids of different kinds never
@@ -67,9 +52,7 @@ func (s *Store) StartIDsAt(ctx context.Context, start int64) error {
 }
 
 var dialect = sqlstore.Dialect{
-	Name:     "sqlite",
-	Time:     sqldb.MicrosTime,
-	IsUnique: sqldb.SQLiteIsUnique,
-	IsNoRows: sqldb.SQLiteIsNoRows,
-	JSONAgg:  `json_group_array(%s)`,
+	Dialect: sqldb.SQLiteDialect,
+	Time:    sqldb.MicrosTime,
+	JSONAgg: `json_group_array(%s)`,
 }

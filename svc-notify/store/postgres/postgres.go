@@ -20,7 +20,8 @@ import (
 var migrations embed.FS
 
 // Its own version table: notify may share a database with accounts.
-var migs = sqldb.Migrations{FS: migrations, Dir: "migrations", Table: "notify_goose_db_version"}
+var database = sqldb.PostgresDB{Setting: "notify.database-url",
+	Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations", Table: "notify_goose_db_version"}}
 
 // Telemetry instruments store calls (spans and a latency histogram); zero
 // values disable it.
@@ -43,33 +44,18 @@ var _ store.Store = (*Store)(nil)
 
 // Open connects to dsn, applies the migrations and returns the store.
 func Open(ctx context.Context, dsn string, opts Options, tel Telemetry) (*Store, error) {
-	pool, err := connect(ctx, dsn, opts)
+	pool, err := database.Open(ctx, dsn, opts.MaxConns)
 	if err != nil {
-		return nil, err
-	}
-	if err := sqldb.MigratePostgres(ctx, pool, migs); err != nil {
-		pool.Close()
 		return nil, err
 	}
 	return &Store{Store: sqlstore.New(sqldb.Postgres(pool), dialect, tel), pool: pool}, nil
 }
 
 // Migrate applies the migrations to the database at dsn.
-func Migrate(ctx context.Context, dsn string) error {
-	pool, err := connect(ctx, dsn, Options{MaxConns: 2})
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	return sqldb.MigratePostgres(ctx, pool, migs)
-}
+func Migrate(ctx context.Context, dsn string) error { return database.Migrate(ctx, dsn) }
 
 // Handle is the *pgxpool.Pool River runs on (riverpgxv5.New(handle)).
 func (s *Store) Handle() any { return s.pool }
-
-func connect(ctx context.Context, dsn string, opts Options) (*pgxpool.Pool, error) {
-	return sqldb.ConnectPostgres(ctx, dsn, opts.MaxConns, "notify.database-url")
-}
 
 // StartIDsAt restarts every identity at start or above (each table a
 // different hundred million above it, so ids of different kinds never
@@ -79,11 +65,9 @@ func (s *Store) StartIDsAt(ctx context.Context, start int64) error {
 }
 
 var dialect = sqlstore.Dialect{
-	Name:     "postgres",
-	Time:     sqlstore.NativeTime,
-	IsUnique: sqldb.PostgresIsUnique,
-	IsNoRows: sqldb.PostgresIsNoRows,
-	Enabled:  "enabled",
+	Dialect: sqldb.PostgresDialect,
+	Time:    sqlstore.NativeTime,
+	Enabled: "enabled",
 	// A 64-bit hash of the key: a collision only serialises two unrelated
 	// limit checks.
 	Lock: func(ctx context.Context, q sqlstore.Querier, key string) error {

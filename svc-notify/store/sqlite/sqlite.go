@@ -28,8 +28,11 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// Its own version table: notify may share a database with accounts.
-var migs = sqldb.Migrations{FS: migrations, Dir: "migrations", Table: "notify_goose_db_version"}
+// file holds the one connection (see the package comment). synchronous(FULL):
+// a committed job or ledger row survives a power cut, so a send is neither
+// lost nor repeated. Its own version table: notify may share a database
+// with accounts.
+var file = sqldb.SQLiteFile{Conns: 1, Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations", Table: "notify_goose_db_version"}}
 
 // Telemetry instruments store calls (spans and a latency histogram); zero
 // values disable it.
@@ -50,36 +53,18 @@ var _ store.Store = (*Store)(nil)
 // Open opens (creating if needed) the database at path, applies the
 // migrations and returns the store.
 func Open(ctx context.Context, path string, tel Telemetry) (*Store, error) {
-	db, err := open(ctx, path)
+	db, err := file.Open(ctx, path)
 	if err != nil {
-		return nil, err
-	}
-	if err := sqldb.MigrateSQLite(ctx, db, migs); err != nil {
-		db.Close()
 		return nil, err
 	}
 	return &Store{Store: sqlstore.New(sqldb.SQLite(db, sqldb.SQLiteOptions{GuardPool: true}), dialect, tel), db: db}, nil
 }
 
 // Migrate applies the migrations to the database at path.
-func Migrate(ctx context.Context, path string) error {
-	db, err := open(ctx, path)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return sqldb.MigrateSQLite(ctx, db, migs)
-}
+func Migrate(ctx context.Context, path string) error { return file.Migrate(ctx, path) }
 
 // Handle is the *sql.DB River runs on (riversqlite.New(handle)).
 func (s *Store) Handle() any { return s.db }
-
-// open opens the database with its one connection (see the package
-// comment). synchronous(FULL): a committed job or ledger row survives a
-// power cut, so a send is neither lost nor repeated.
-func open(ctx context.Context, path string) (*sql.DB, error) {
-	return sqldb.OpenSQLite(ctx, path, 1)
-}
 
 // StartIDsAt makes every table's next id at least start (each table a
 // different hundred million above it, so ids of different kinds never
@@ -89,9 +74,7 @@ func (s *Store) StartIDsAt(ctx context.Context, start int64) error {
 }
 
 var dialect = sqlstore.Dialect{
-	Name:     "sqlite",
-	Time:     sqldb.MicrosTime,
-	IsUnique: sqldb.SQLiteIsUnique,
-	IsNoRows: sqldb.SQLiteIsNoRows,
-	Enabled:  "enabled = 1",
+	Dialect: sqldb.SQLiteDialect,
+	Time:    sqldb.MicrosTime,
+	Enabled: "enabled = 1",
 }

@@ -24,14 +24,10 @@ type (
 
 // Dialect holds what differs between the backends.
 type Dialect struct {
-	// Name is "sqlite" or "postgres" (span attribute).
-	Name string
+	// Dialect names the system (span attribute) and maps its errors.
+	sqldb.Dialect
 	// Time converts a time to a statement argument (nil for zero).
 	Time func(time.Time) any
-	// IsUnique reports a unique-constraint violation.
-	IsUnique func(error) bool
-	// IsNoRows reports a QueryRow that found nothing.
-	IsNoRows func(error) bool
 	// Enabled is the condition "the row is enabled", spelled as the
 	// partial indexes spell it so the planner uses them.
 	Enabled string
