@@ -142,23 +142,16 @@ func (s *Service) ListAlerts(ctx context.Context, req *notifyv1.ListAlertsReques
 	if _, err := s.admit(ctx, req.GetSiteId(), needMember, req); err != nil {
 		return nil, err
 	}
-	n, err := pageSize(req.GetPageSize())
+	page, n, err := listPage(req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
-	before, err := parsePageToken(req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	as, err := s.store.ListAlerts(ctx, req.GetSiteId(), store.Page{Before: before, Limit: n + 1})
+	as, err := s.store.ListAlerts(ctx, req.GetSiteId(), page)
 	if err != nil {
 		return nil, s.storeErr(ctx, "list alerts", "site", err)
 	}
 	out := &notifyv1.ListAlertsResponse{}
-	if len(as) > n {
-		as = as[:n]
-		out.NextPageToken = pageToken(as[n-1].ID)
-	}
+	as, out.NextPageToken = cutPage(as, n, func(a store.Alert) int64 { return a.ID })
 	for _, a := range as {
 		out.Alerts = append(out.Alerts, alertPB(a))
 	}

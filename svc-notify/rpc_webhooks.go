@@ -197,11 +197,7 @@ func (s *Service) ListWebhookDeliveries(ctx context.Context, req *notifyv1.ListW
 	if _, err := s.admit(ctx, req.GetSiteId(), needMember, req); err != nil {
 		return nil, err
 	}
-	n, err := pageSize(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	before, err := parsePageToken(req.GetPageToken())
+	page, n, err := listPage(req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}
@@ -210,15 +206,12 @@ func (s *Service) ListWebhookDeliveries(ctx context.Context, req *notifyv1.ListW
 	if _, err := s.webhookOf(ctx, req.GetSiteId(), req.GetWebhookId()); err != nil {
 		return nil, err
 	}
-	ds, err := s.store.ListDeliveries(ctx, req.GetSiteId(), req.GetWebhookId(), store.Page{Before: before, Limit: n + 1})
+	ds, err := s.store.ListDeliveries(ctx, req.GetSiteId(), req.GetWebhookId(), page)
 	if err != nil {
 		return nil, s.storeErr(ctx, "list deliveries", "webhook", err)
 	}
 	out := &notifyv1.ListWebhookDeliveriesResponse{}
-	if len(ds) > n {
-		ds = ds[:n]
-		out.NextPageToken = pageToken(ds[n-1].ID)
-	}
+	ds, out.NextPageToken = cutPage(ds, n, func(d store.Delivery) int64 { return d.ID })
 	for _, d := range ds {
 		out.Deliveries = append(out.Deliveries, deliveryPB(d))
 	}

@@ -12,6 +12,7 @@ import (
 
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	"github.com/sightlinehq/sightline/platform/rpc"
+	"github.com/sightlinehq/sightline/svc-notify/store"
 	"github.com/sightlinehq/sightline/svc-notify/webhook"
 )
 
@@ -209,6 +210,31 @@ func parsePageToken(tok string) (int64, error) {
 		return 0, invalidf("page_token is not valid: pass next_page_token from the previous page")
 	}
 	return id, nil
+}
+
+// listPage reads a newest-first list request's page_size and page_token:
+// the store.Page to read, one entry longer than the page (the extra one
+// tells that another page follows; see cutPage), and the page size.
+func listPage(size int32, token string) (store.Page, int, error) {
+	n, err := pageSize(size)
+	if err != nil {
+		return store.Page{}, 0, err
+	}
+	before, err := parsePageToken(token)
+	if err != nil {
+		return store.Page{}, 0, err
+	}
+	return store.Page{Before: before, Limit: n + 1}, n, nil
+}
+
+// cutPage keeps the first n of items read with listPage's Page and, when
+// more came, answers the token of the page after them.
+func cutPage[T any](items []T, n int, id func(T) int64) ([]T, string) {
+	if len(items) <= n {
+		return items, ""
+	}
+	items = items[:n]
+	return items, pageToken(id(items[n-1]))
 }
 
 // checkNoUnknown refuses messages carrying fields this server does not know
