@@ -456,40 +456,40 @@ func (q *Queue) depth(ctx context.Context) ([]depthRow, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	var out []depthRow
+	// pgx's rows and database/sql's are read alike.
+	var rows interface {
+		Next() bool
+		Scan(dest ...any) error
+		Err() error
+	}
 	switch h := q.handle.(type) {
 	case *pgxpool.Pool:
-		rows, err := h.Query(ctx, depthQuery)
+		r, err := h.Query(ctx, depthQuery)
 		if err != nil {
 			return nil, err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var r depthRow
-			if err := rows.Scan(&r.kind, &r.state, &r.n); err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		defer r.Close()
+		rows = r
 	case *sql.DB:
-		rows, err := h.QueryContext(ctx, depthQuery)
+		r, err := h.QueryContext(ctx, depthQuery)
 		if err != nil {
 			return nil, err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var r depthRow
-			if err := rows.Scan(&r.kind, &r.state, &r.n); err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
-		if err := rows.Err(); err != nil {
+		defer r.Close()
+		rows = r
+	default:
+		return nil, nil
+	}
+	var out []depthRow
+	for rows.Next() {
+		var r depthRow
+		if err := rows.Scan(&r.kind, &r.state, &r.n); err != nil {
 			return nil, err
 		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
 	q.depthRows, q.depthAt = out, time.Now()
 	return out, nil
