@@ -1,5 +1,5 @@
 // Package sqlstore is the SQL shared by the SQLite and PostgreSQL backends:
-// one implementation of store.Store over a small database abstraction, so
+// one implementation of store.Store over platform/sqldb's DB, so
 // both backends run the same statements (written with $n placeholders) and
 // differ only in driver, schema types and a few dialect hooks.
 package sqlstore
@@ -8,17 +8,6 @@ import (
 	"time"
 
 	"github.com/sightlinehq/sightline/platform/sqldb"
-)
-
-// The database abstraction is platform/sqldb's.
-type (
-	Row     = sqldb.Row
-	Rows    = sqldb.Rows
-	Querier = sqldb.Querier
-	// DB's transactions serialise with other writers of the rows they lock
-	// (SQLite: BEGIN IMMEDIATE; PostgreSQL: READ COMMITTED plus explicit
-	// row locks, see Dialect.ForUpdate).
-	DB = sqldb.DB
 )
 
 // Dialect holds what differs between the backends.

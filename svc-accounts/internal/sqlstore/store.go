@@ -18,13 +18,13 @@ type Telemetry = sqldb.Telemetry
 
 // Store implements store.Store over a DB.
 type Store struct {
-	db    DB
+	db    sqldb.DB
 	d     Dialect
 	calls sqldb.Calls
 }
 
 // New returns a Store running on db.
-func New(db DB, d Dialect, tel Telemetry) *Store {
+func New(db sqldb.DB, d Dialect, tel Telemetry) *Store {
 	return &Store{db: db, d: d, calls: sqldb.NewCalls("accounts.store.", d.Name, store.ErrNotFound, tel)}
 }
 
@@ -36,9 +36,11 @@ func (s *Store) op(ctx context.Context, name string) (context.Context, func(*err
 	return s.calls.Start(ctx, name)
 }
 
-// inTx runs fn in a transaction (see DB).
-func (s *Store) inTx(ctx context.Context, fn func(q Querier) error) error {
-	return s.db.InTx(ctx, func(_ context.Context, q Querier, _ any) error { return fn(q) })
+// inTx runs fn in a transaction that serialises with other writers of the
+// rows it locks (SQLite: BEGIN IMMEDIATE; PostgreSQL: READ COMMITTED plus
+// explicit row locks, see Dialect.ForUpdate).
+func (s *Store) inTx(ctx context.Context, fn func(q sqldb.Querier) error) error {
+	return s.db.InTx(ctx, func(_ context.Context, q sqldb.Querier, _ any) error { return fn(q) })
 }
 
 // notFound maps a no-rows error to store.ErrNotFound naming what.
@@ -70,18 +72,18 @@ func (s *Store) Close() error { return s.db.Close() }
 
 const userCols = `id, email, name, password_hash, operator, created_at, email_verified_at`
 
-func scanUser(r Row, u *store.User) error {
+func scanUser(r sqldb.Row, u *store.User) error {
 	return r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Operator, sqldb.Timestamp(&u.CreateTime), sqldb.Timestamp(&u.EmailVerifyTime))
 }
 
 const orgCols = `id, name, plan_name, sessions_per_day, max_retention_days, max_seats, max_sites, created_at`
 
-func scanOrg(r Row, o *store.Organization) error {
+func scanOrg(r sqldb.Row, o *store.Organization) error {
 	return r.Scan(&o.ID, &o.Name, &o.Plan.Name, &o.Plan.SessionsPerDay, &o.Plan.MaxRetentionDays,
 		&o.Plan.MaxSeats, &o.Plan.MaxSites, sqldb.Timestamp(&o.CreateTime))
 }
 
-func (s *Store) insertOrg(ctx context.Context, q Querier, name string, owner int64, plan store.Plan, now time.Time) (store.Organization, error) {
+func (s *Store) insertOrg(ctx context.Context, q sqldb.Querier, name string, owner int64, plan store.Plan, now time.Time) (store.Organization, error) {
 	var o store.Organization
 	err := scanOrg(q.QueryRow(ctx, `INSERT INTO organizations (name, plan_name, sessions_per_day, max_retention_days, max_seats, max_sites, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+orgCols,
@@ -101,7 +103,7 @@ func (s *Store) SignUp(ctx context.Context, u store.User, orgName string, plan s
 	ctx, end := s.op(ctx, "SignUp")
 	defer end(&err)
 	now := time.Now()
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		err := scanUser(q.QueryRow(ctx, `INSERT INTO users (email, name, password_hash, operator, created_at, email_verified_at)
 			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+userCols,
 			u.Email, u.Name, u.PasswordHash, u.Operator, s.d.Time(now), s.d.Time(u.EmailVerifyTime)), &user)
@@ -250,7 +252,7 @@ func (s *Store) PrincipalForAPIKey(ctx context.Context, hash []byte, now time.Ti
 func (s *Store) CreateOrganization(ctx context.Context, name string, owner int64, plan store.Plan) (o store.Organization, err error) {
 	ctx, end := s.op(ctx, "CreateOrganization")
 	defer end(&err)
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		var err error
 		o, err = s.insertOrg(ctx, q, name, owner, plan, time.Now())
 		return err
@@ -297,7 +299,7 @@ func (s *Store) ListMemberships(ctx context.Context, user int64) (out []store.Me
 	defer end(&err)
 	rows, err := s.db.Query(ctx, `SELECT m.organization_id, o.name, m.role FROM memberships m
 		JOIN organizations o ON o.id = m.organization_id WHERE m.user_id = $1 ORDER BY m.organization_id`, user)
-	out, err = sqldb.Collect(rows, err, func(r Row, m *store.Membership) error {
+	out, err = sqldb.Collect(rows, err, func(r sqldb.Row, m *store.Membership) error {
 		var role int32
 		err := r.Scan(&m.OrganizationID, &m.OrganizationName, &role)
 		m.Role = store.Role(role)
@@ -312,7 +314,7 @@ func (s *Store) ListMemberships(ctx context.Context, user int64) (out []store.Me
 const memberSelect = `SELECT u.id, u.email, u.name, u.operator, u.created_at, m.role, m.created_at
 	FROM memberships m JOIN users u ON u.id = m.user_id `
 
-func scanMember(r Row, m *store.Member) error {
+func scanMember(r sqldb.Row, m *store.Member) error {
 	var role int32
 	err := r.Scan(&m.User.ID, &m.User.Email, &m.User.Name, &m.User.Operator, sqldb.Timestamp(&m.User.CreateTime), &role, sqldb.Timestamp(&m.JoinTime))
 	m.Role = store.Role(role)
@@ -338,7 +340,7 @@ func (s *Store) GetMember(ctx context.Context, org, user int64) (m store.Member,
 	return s.getMember(ctx, s.db, org, user)
 }
 
-func (s *Store) getMember(ctx context.Context, q Querier, org, user int64) (m store.Member, err error) {
+func (s *Store) getMember(ctx context.Context, q sqldb.Querier, org, user int64) (m store.Member, err error) {
 	if err := scanMember(q.QueryRow(ctx, memberSelect+`WHERE m.organization_id = $1 AND m.user_id = $2`, org, user), &m); err != nil {
 		return m, s.notFound(err, "member", user)
 	}
@@ -348,7 +350,7 @@ func (s *Store) getMember(ctx context.Context, q Querier, org, user int64) (m st
 // lockOrg locks the organisation row for the rest of the transaction so
 // checks of its members, sites and owners are not raced (PostgreSQL), and
 // reports ErrNotFound for a missing organisation.
-func (s *Store) lockOrg(ctx context.Context, q Querier, org int64) error {
+func (s *Store) lockOrg(ctx context.Context, q sqldb.Querier, org int64) error {
 	var id int64
 	if err := q.QueryRow(ctx, `SELECT id FROM organizations WHERE id = $1`+s.d.ForUpdate, org).Scan(&id); err != nil {
 		return s.notFound(err, "organization", org)
@@ -356,7 +358,7 @@ func (s *Store) lockOrg(ctx context.Context, q Querier, org int64) error {
 	return nil
 }
 
-func (s *Store) owners(ctx context.Context, q Querier, org int64) (int64, error) {
+func (s *Store) owners(ctx context.Context, q sqldb.Querier, org int64) (int64, error) {
 	var n int64
 	err := q.QueryRow(ctx, `SELECT count(*) FROM memberships WHERE organization_id = $1 AND role = $2`, org, int32(store.RoleOwner)).Scan(&n)
 	return n, err
@@ -366,7 +368,7 @@ func (s *Store) owners(ctx context.Context, q Querier, org int64) (int64, error)
 func (s *Store) UpdateMemberRole(ctx context.Context, org, user int64, role store.Role) (m store.Member, err error) {
 	ctx, end := s.op(ctx, "UpdateMemberRole")
 	defer end(&err)
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		if err := s.lockOrg(ctx, q, org); err != nil {
 			return err
 		}
@@ -396,7 +398,7 @@ func (s *Store) UpdateMemberRole(ctx context.Context, org, user int64, role stor
 func (s *Store) RemoveMember(ctx context.Context, org, user int64) (err error) {
 	ctx, end := s.op(ctx, "RemoveMember")
 	defer end(&err)
-	return s.inTx(ctx, func(q Querier) error {
+	return s.inTx(ctx, func(q sqldb.Querier) error {
 		if err := s.lockOrg(ctx, q, org); err != nil {
 			return err
 		}
@@ -422,7 +424,7 @@ func (s *Store) RemoveMember(ctx context.Context, org, user int64) (err error) {
 
 const invCols = `id, organization_id, email, role, token_hash, created_by, expires_at, created_at`
 
-func scanInv(r Row, i *store.Invitation) error {
+func scanInv(r sqldb.Row, i *store.Invitation) error {
 	var role int32
 	err := r.Scan(&i.ID, &i.OrganizationID, &i.Email, &role, &i.TokenHash, &i.CreatedBy, sqldb.Timestamp(&i.ExpireTime), sqldb.Timestamp(&i.CreateTime))
 	i.Role = store.Role(role)
@@ -474,7 +476,7 @@ func (s *Store) RevokeInvitation(ctx context.Context, org, id int64, now time.Ti
 func (s *Store) AcceptInvitation(ctx context.Context, hash []byte, user int64, email string, now time.Time) (m store.Membership, err error) {
 	ctx, end := s.op(ctx, "AcceptInvitation")
 	defer end(&err)
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		var inv store.Invitation
 		err := scanInv(q.QueryRow(ctx, `SELECT `+invCols+` FROM invitations
 			WHERE token_hash = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3`+s.d.ForUpdate,
@@ -518,7 +520,7 @@ func (s *Store) AcceptInvitation(ctx context.Context, hash []byte, user int64, e
 
 const siteCols = `id, organization_id, name, site_key, settings, created_at, updated_at`
 
-func scanSite(r Row, st *store.Site) error {
+func scanSite(r sqldb.Row, st *store.Site) error {
 	var settings []byte
 	if err := r.Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, sqldb.Timestamp(&st.CreateTime), sqldb.Timestamp(&st.UpdateTime)); err != nil {
 		return err
@@ -529,7 +531,7 @@ func scanSite(r Row, st *store.Site) error {
 	return nil
 }
 
-func (s *Store) insertDomain(ctx context.Context, q Querier, site int64, domain string, now time.Time) error {
+func (s *Store) insertDomain(ctx context.Context, q sqldb.Querier, site int64, domain string, now time.Time) error {
 	_, err := q.Exec(ctx, `INSERT INTO site_domains (domain, site_id, created_at) VALUES ($1, $2, $3)`, domain, site, s.d.Time(now))
 	if err != nil {
 		if s.d.IsUnique(err) {
@@ -540,7 +542,7 @@ func (s *Store) insertDomain(ctx context.Context, q Querier, site int64, domain 
 	return nil
 }
 
-func (s *Store) getSite(ctx context.Context, q Querier, id int64, lock bool) (st store.Site, err error) {
+func (s *Store) getSite(ctx context.Context, q sqldb.Querier, id int64, lock bool) (st store.Site, err error) {
 	if lock {
 		var got int64
 		if err := q.QueryRow(ctx, `SELECT id FROM sites WHERE id = $1`+s.d.ForUpdate, id).Scan(&got); err != nil {
@@ -584,7 +586,7 @@ func (s *Store) CreateSite(ctx context.Context, in store.Site, maxSites int32) (
 		return out, fmt.Errorf("encode settings: %w", err)
 	}
 	now := time.Now()
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		if err := s.lockOrg(ctx, q, in.OrganizationID); err != nil {
 			return err
 		}
@@ -729,7 +731,7 @@ func (s *Store) RenameSite(ctx context.Context, id int64, name string) (st store
 func (s *Store) DeleteSite(ctx context.Context, id int64) (err error) {
 	ctx, end := s.op(ctx, "DeleteSite")
 	defer end(&err)
-	return s.inTx(ctx, func(q Querier) error {
+	return s.inTx(ctx, func(q sqldb.Querier) error {
 		for _, stmt := range []string{
 			`DELETE FROM site_domains WHERE site_id = $1`,
 			`DELETE FROM session_quota WHERE site_id = $1`,
@@ -752,7 +754,7 @@ func (s *Store) DeleteSite(ctx context.Context, id int64) (err error) {
 	})
 }
 
-func (s *Store) touchSite(ctx context.Context, q Querier, id int64, now time.Time) error {
+func (s *Store) touchSite(ctx context.Context, q sqldb.Querier, id int64, now time.Time) error {
 	_, err := q.Exec(ctx, `UPDATE sites SET updated_at = $2 WHERE id = $1`, id, s.d.Time(now))
 	return err
 }
@@ -761,7 +763,7 @@ func (s *Store) touchSite(ctx context.Context, q Querier, id int64, now time.Tim
 func (s *Store) AddSiteDomain(ctx context.Context, site int64, domain string, maxDomains int) (st store.Site, err error) {
 	ctx, end := s.op(ctx, "AddSiteDomain")
 	defer end(&err)
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		cur, err := s.getSite(ctx, q, site, true)
 		if err != nil {
 			return err
@@ -786,7 +788,7 @@ func (s *Store) AddSiteDomain(ctx context.Context, site int64, domain string, ma
 func (s *Store) RemoveSiteDomain(ctx context.Context, site int64, domain string) (st store.Site, err error) {
 	ctx, end := s.op(ctx, "RemoveSiteDomain")
 	defer end(&err)
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		n, err := q.Exec(ctx, `DELETE FROM site_domains WHERE site_id = $1 AND domain = $2`, site, domain)
 		if err != nil {
 			return fmt.Errorf("remove domain: %w", err)
@@ -825,7 +827,7 @@ func (s *Store) UpdateSiteSettings(ctx context.Context, site int64, set store.Si
 
 const surveyCols = `id, site_id, status, end_at, definition, created_at, updated_at`
 
-func scanSurvey(r Row, sv *store.Survey) error {
+func scanSurvey(r sqldb.Row, sv *store.Survey) error {
 	var def string
 	if err := r.Scan(&sv.ID, &sv.SiteID, &sv.Status, sqldb.Timestamp(&sv.EndTime), &def, sqldb.Timestamp(&sv.CreateTime), sqldb.Timestamp(&sv.UpdateTime)); err != nil {
 		return err
@@ -835,7 +837,7 @@ func scanSurvey(r Row, sv *store.Survey) error {
 }
 
 // querySurveys lists surveys matching where, newest first.
-func (s *Store) querySurveys(ctx context.Context, q Querier, where string, args ...any) ([]store.Survey, error) {
+func (s *Store) querySurveys(ctx context.Context, q sqldb.Querier, where string, args ...any) ([]store.Survey, error) {
 	rows, err := q.Query(ctx, `SELECT `+surveyCols+` FROM surveys `+where+` ORDER BY id DESC`, args...)
 	return sqldb.Collect(rows, err, scanSurvey)
 }
@@ -846,7 +848,7 @@ func (s *Store) CreateSurvey(ctx context.Context, sv store.Survey, maxPerSite in
 	ctx, end := s.op(ctx, "CreateSurvey")
 	defer end(&err)
 	now := time.Now()
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		var got int64
 		if err := q.QueryRow(ctx, `SELECT id FROM sites WHERE id = $1`+s.d.ForUpdate, sv.SiteID).Scan(&got); err != nil {
 			return s.notFound(err, "site", sv.SiteID)
@@ -944,7 +946,7 @@ func (s *Store) DeleteSurvey(ctx context.Context, site, id int64) (err error) {
 
 const funnelCols = `id, site_id, name, steps, created_at, updated_at`
 
-func scanFunnel(r Row, f *store.Funnel) error {
+func scanFunnel(r sqldb.Row, f *store.Funnel) error {
 	var steps string
 	if err := r.Scan(&f.ID, &f.SiteID, &f.Name, &steps, sqldb.Timestamp(&f.CreateTime), sqldb.Timestamp(&f.UpdateTime)); err != nil {
 		return err
@@ -959,7 +961,7 @@ func (s *Store) CreateFunnel(ctx context.Context, f store.Funnel, maxPerSite int
 	ctx, end := s.op(ctx, "CreateFunnel")
 	defer end(&err)
 	now := time.Now()
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		var got int64
 		if err := q.QueryRow(ctx, `SELECT id FROM sites WHERE id = $1`+s.d.ForUpdate, f.SiteID).Scan(&got); err != nil {
 			return s.notFound(err, "site", f.SiteID)
@@ -1008,7 +1010,7 @@ func (s *Store) ListFunnels(ctx context.Context, site int64) (out []store.Funnel
 func (s *Store) UpdateFunnel(ctx context.Context, f store.Funnel) (out store.Funnel, err error) {
 	ctx, end := s.op(ctx, "UpdateFunnel")
 	defer end(&err)
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		var prev store.Funnel
 		err := scanFunnel(q.QueryRow(ctx, `SELECT `+funnelCols+` FROM funnels WHERE id = $1 AND site_id = $2`+s.d.ForUpdate, f.ID, f.SiteID), &prev)
 		if err != nil {
@@ -1049,7 +1051,7 @@ func (s *Store) DeleteFunnel(ctx context.Context, site, id int64) (err error) {
 
 const keyCols = `id, organization_id, name, prefix, key_hash, role, created_by, created_at, last_used_at, revoked_at`
 
-func scanKey(r Row, k *store.APIKey) error {
+func scanKey(r sqldb.Row, k *store.APIKey) error {
 	var role int32
 	err := r.Scan(&k.ID, &k.OrganizationID, &k.Name, &k.Prefix, &k.Hash, &role, &k.CreatedBy,
 		sqldb.Timestamp(&k.CreateTime), sqldb.Timestamp(&k.LastUseTime), sqldb.Timestamp(&k.RevokeTime))
@@ -1115,7 +1117,7 @@ func (s *Store) ListFeatureFlags(ctx context.Context, scope store.FlagScope, sco
 	defer end(&err)
 	rows, err := s.db.Query(ctx, `SELECT name, enabled FROM feature_flags WHERE scope = $1 AND scope_id = $2 ORDER BY name`,
 		int32(scope), scopeID)
-	out, err = sqldb.Collect(rows, err, func(r Row, f *store.FeatureFlag) error {
+	out, err = sqldb.Collect(rows, err, func(r sqldb.Row, f *store.FeatureFlag) error {
 		f.Scope, f.ScopeID = scope, scopeID
 		return r.Scan(&f.Name, &f.Enabled)
 	})
@@ -1185,7 +1187,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, org int64, p store.Page) (o
 	}
 	rows, err := s.db.Query(ctx, `SELECT id, organization_id, actor_user_id, action, target, ip_prefix, created_at
 		FROM audit_events WHERE organization_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, org, before, limit(p))
-	out, err = sqldb.Collect(rows, err, func(r Row, e *store.AuditEvent) error {
+	out, err = sqldb.Collect(rows, err, func(r sqldb.Row, e *store.AuditEvent) error {
 		return r.Scan(&e.ID, &e.OrganizationID, &e.ActorUserID, &e.Action, &e.Target, &e.IPPrefix, sqldb.Timestamp(&e.CreateTime))
 	})
 	if err != nil {

@@ -22,7 +22,7 @@ func (s *Store) CountUsers(ctx context.Context) (n int64, err error) {
 
 const tokenCols = `id, user_id, kind, token_hash, expires_at, used_at, created_at`
 
-func scanToken(r Row, t *store.UserToken) error {
+func scanToken(r sqldb.Row, t *store.UserToken) error {
 	var kind string
 	if err := r.Scan(&t.ID, &t.UserID, &kind, &t.TokenHash, sqldb.Timestamp(&t.ExpireTime), sqldb.Timestamp(&t.UseTime), sqldb.Timestamp(&t.CreateTime)); err != nil {
 		return err
@@ -38,7 +38,7 @@ func (s *Store) CreateUserToken(ctx context.Context, t store.UserToken) (out sto
 	if t.Kind != store.TokenVerify && t.Kind != store.TokenReset {
 		return out, fmt.Errorf("user token kind %q is not verify or reset", t.Kind)
 	}
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		var one int
 		if err := q.QueryRow(ctx, `SELECT 1 FROM users WHERE id = $1`, t.UserID).Scan(&one); err != nil {
 			return s.notFound(err, "user", t.UserID)
@@ -57,7 +57,7 @@ func (s *Store) CreateUserToken(ctx context.Context, t store.UserToken) (out sto
 // its user id. A single conditional UPDATE: of two concurrent consumers the
 // second finds used_at set (PostgreSQL re-checks the row after the first
 // commits; SQLite's writers are serial) and gets ErrNotFound.
-func (s *Store) consume(ctx context.Context, q Querier, kind store.TokenKind, hash []byte, now time.Time) (int64, error) {
+func (s *Store) consume(ctx context.Context, q sqldb.Querier, kind store.TokenKind, hash []byte, now time.Time) (int64, error) {
 	var user int64
 	err := q.QueryRow(ctx, `UPDATE user_tokens SET used_at = $3
 		WHERE token_hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3 RETURNING user_id`,
@@ -72,7 +72,7 @@ func (s *Store) consume(ctx context.Context, q Querier, kind store.TokenKind, ha
 func (s *Store) VerifyEmail(ctx context.Context, hash []byte, now time.Time) (u store.User, err error) {
 	ctx, end := s.op(ctx, "VerifyEmail")
 	defer end(&err)
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		id, err := s.consume(ctx, q, store.TokenVerify, hash, now)
 		if err != nil {
 			return err
@@ -88,7 +88,7 @@ func (s *Store) VerifyEmail(ctx context.Context, hash []byte, now time.Time) (u 
 func (s *Store) ResetPassword(ctx context.Context, hash []byte, passwordHash string, now time.Time) (u store.User, err error) {
 	ctx, end := s.op(ctx, "ResetPassword")
 	defer end(&err)
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		id, err := s.consume(ctx, q, store.TokenReset, hash, now)
 		if err != nil {
 			return err
@@ -132,7 +132,7 @@ func (s *Store) LatestUserToken(ctx context.Context, user int64, kind store.Toke
 func (s *Store) RecordUserDevice(ctx context.Context, user int64, hash []byte, now time.Time) (d store.Device, err error) {
 	ctx, end := s.op(ctx, "RecordUserDevice")
 	defer end(&err)
-	err = s.inTx(ctx, func(q Querier) error {
+	err = s.inTx(ctx, func(q sqldb.Querier) error {
 		// Lock the user row so two concurrent first log-ins of one user
 		// agree on which was first.
 		var one int

@@ -70,7 +70,7 @@ var dialect = sqlstore.Dialect{
 	Enabled: "enabled",
 	// A 64-bit hash of the key: a collision only serialises two unrelated
 	// limit checks.
-	Lock: func(ctx context.Context, q sqlstore.Querier, key string) error {
+	Lock: func(ctx context.Context, q sqldb.Querier, key string) error {
 		_, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('notify:' || $1::text, 0))`, key)
 		return err
 	},

@@ -1,8 +1,9 @@
 // Package sqlstore is the SQL shared by notify's SQLite and PostgreSQL
-// backends: one implementation of store.Store over a small database
-// abstraction, so both run the same statements (written with $n
-// placeholders) and differ only in driver, schema types and a few dialect
-// hooks (the approach of svc-accounts' stores).
+// backends: one implementation of store.Store over platform/sqldb's DB
+// (whose InTx hands River the driver's transaction), so both run the same
+// statements (written with $n placeholders) and differ only in driver,
+// schema types and a few dialect hooks (the approach of svc-accounts'
+// stores).
 package sqlstore
 
 import (
@@ -10,16 +11,6 @@ import (
 	"time"
 
 	"github.com/sightlinehq/sightline/platform/sqldb"
-)
-
-// The database abstraction is platform/sqldb's: InTx's raw is the driver's
-// transaction (*sql.Tx or pgx.Tx) for River's InsertTx, and its ctx the
-// context fn is to use (the SQLite backend marks it).
-type (
-	Row     = sqldb.Row
-	Rows    = sqldb.Rows
-	Querier = sqldb.Querier
-	DB      = sqldb.DB
 )
 
 // Dialect holds what differs between the backends.
@@ -35,7 +26,7 @@ type Dialect struct {
 	// check a per-site limit of the same key (PostgreSQL: an advisory
 	// transaction lock; SQLite's write transactions are already serial, so
 	// nil).
-	Lock func(ctx context.Context, q Querier, key string) error
+	Lock func(ctx context.Context, q sqldb.Querier, key string) error
 }
 
 // NativeTime is PostgreSQL's Dialect.Time, truncated to microseconds as

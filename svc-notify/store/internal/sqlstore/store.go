@@ -21,13 +21,13 @@ type Telemetry = sqldb.Telemetry
 
 // Store implements store.Store over a DB, but for Handle (the backend's).
 type Store struct {
-	db    DB
+	db    sqldb.DB
 	d     Dialect
 	calls sqldb.Calls
 }
 
 // New returns a Store running on db.
-func New(db DB, d Dialect, tel Telemetry) *Store {
+func New(db sqldb.DB, d Dialect, tel Telemetry) *Store {
 	return &Store{db: db, d: d, calls: sqldb.NewCalls("notify.store.", d.Name, store.ErrNotFound, tel)}
 }
 
@@ -105,7 +105,7 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) (err error) {
 	ctx, end := s.op(ctx, "InTx")
 	defer end(&err)
-	return s.db.InTx(ctx, func(ctx context.Context, q Querier, raw any) error {
+	return s.db.InTx(ctx, func(ctx context.Context, q sqldb.Querier, raw any) error {
 		return fn(ctx, &tx{s: s, q: q, raw: raw})
 	})
 }
@@ -115,7 +115,7 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 const webhookCols = `id, site_id, url, events, description, enabled, disabled_reason, secret, previous_secret,
 	previous_secret_expire_at, consecutive_failures, failing_since, created_at, updated_at`
 
-func scanWebhook(r Row, w *store.Webhook) error {
+func scanWebhook(r sqldb.Row, w *store.Webhook) error {
 	var events string
 	if err := r.Scan(&w.ID, &w.SiteID, &w.URL, &events, &w.Description, &w.Enabled, &w.DisabledReason,
 		&w.Secret, &w.PreviousSecret, sqldb.Timestamp(&w.PreviousSecretExpire), &w.ConsecutiveFailures, sqldb.Timestamp(&w.FailingSince),
@@ -142,7 +142,7 @@ func encodeEvents(events []string) string {
 	return string(b)
 }
 
-func (s *Store) scanWebhooks(rows Rows, err error) ([]store.Webhook, error) {
+func (s *Store) scanWebhooks(rows sqldb.Rows, err error) ([]store.Webhook, error) {
 	return sqldb.Collect(rows, err, scanWebhook)
 }
 
@@ -151,7 +151,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerSite i
 	ctx, end := s.op(ctx, "CreateWebhook")
 	defer end(&err)
 	t := now()
-	err = s.db.InTx(ctx, func(ctx context.Context, q Querier, _ any) error {
+	err = s.db.InTx(ctx, func(ctx context.Context, q sqldb.Querier, _ any) error {
 		if err := s.lock(ctx, q, "webhooks", w.SiteID); err != nil {
 			return err
 		}
@@ -178,7 +178,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook, maxPerSite i
 }
 
 // lock serialises limit checks of one (what, site) key.
-func (s *Store) lock(ctx context.Context, q Querier, what string, id int64) error {
+func (s *Store) lock(ctx context.Context, q sqldb.Querier, what string, id int64) error {
 	if s.d.Lock == nil {
 		return nil
 	}
@@ -250,7 +250,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) (out store.W
 func (s *Store) DeleteWebhook(ctx context.Context, siteID, id int64) (err error) {
 	ctx, end := s.op(ctx, "DeleteWebhook")
 	defer end(&err)
-	return s.db.InTx(ctx, func(ctx context.Context, q Querier, _ any) error {
+	return s.db.InTx(ctx, func(ctx context.Context, q sqldb.Querier, _ any) error {
 		if _, err := q.Exec(ctx, `DELETE FROM notify_deliveries WHERE webhook_id = $1 AND site_id = $2`, id, siteID); err != nil {
 			return fmt.Errorf("delete deliveries of webhook %d: %w", id, err)
 		}
@@ -266,7 +266,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, siteID, id int64) (err error)
 }
 
 // webhookExists answers ErrNotFound unless the site has the webhook.
-func (s *Store) webhookExists(ctx context.Context, q Querier, siteID, id int64) error {
+func (s *Store) webhookExists(ctx context.Context, q sqldb.Querier, siteID, id int64) error {
 	var one int
 	if err := q.QueryRow(ctx, `SELECT 1 FROM notify_webhooks WHERE id = $1 AND site_id = $2`, id, siteID).Scan(&one); err != nil {
 		return s.notFound(err, "webhook", id)
@@ -279,7 +279,7 @@ func (s *Store) webhookExists(ctx context.Context, q Querier, siteID, id int64) 
 const deliveryCols = `id, webhook_id, site_id, COALESCE(idem_key, ''), message_id, event_type, payload, state, attempts,
 	last_status_code, last_error, last_response, last_duration_ns, created_at, last_attempt_at, next_attempt_at`
 
-func scanDelivery(r Row, d *store.Delivery) error {
+func scanDelivery(r sqldb.Row, d *store.Delivery) error {
 	var dur int64
 	var state int32
 	if err := r.Scan(&d.ID, &d.WebhookID, &d.SiteID, &d.Key, &d.MessageID, &d.EventType, &d.Payload, &state,
@@ -312,7 +312,7 @@ func (s *Store) RecordAttempt(ctx context.Context, siteID, deliveryID int64, a s
 	if a.State != store.DeliveryRetrying {
 		next = time.Time{}
 	}
-	err = s.db.InTx(ctx, func(ctx context.Context, q Querier, _ any) error {
+	err = s.db.InTx(ctx, func(ctx context.Context, q sqldb.Querier, _ any) error {
 		err := scanDelivery(q.QueryRow(ctx, `UPDATE notify_deliveries SET state = $3, attempts = attempts + 1,
 				last_status_code = $4, last_error = $5, last_response = $6, last_duration_ns = $7,
 				last_attempt_at = $8, next_attempt_at = $9
@@ -396,7 +396,7 @@ func (s *Store) ListDeliveries(ctx context.Context, siteID, webhookID int64, p s
 func (s *Store) FailPendingDeliveries(ctx context.Context, siteID, webhookID int64, reason string) (n int64, err error) {
 	ctx, end := s.op(ctx, "FailPendingDeliveries")
 	defer end(&err)
-	err = s.db.InTx(ctx, func(ctx context.Context, q Querier, _ any) error {
+	err = s.db.InTx(ctx, func(ctx context.Context, q sqldb.Querier, _ any) error {
 		if err := s.webhookExists(ctx, q, siteID, webhookID); err != nil {
 			return err
 		}
@@ -416,11 +416,11 @@ func (s *Store) FailPendingDeliveries(ctx context.Context, siteID, webhookID int
 
 const ruleCols = `id, site_id, user_id, enabled, kind, params, created_at, last_fired_at`
 
-func scanRule(r Row, a *store.AlertRule) error {
+func scanRule(r sqldb.Row, a *store.AlertRule) error {
 	return r.Scan(&a.ID, &a.SiteID, &a.UserID, &a.Enabled, &a.Kind, &a.Params, sqldb.Timestamp(&a.CreateTime), sqldb.Timestamp(&a.LastFireTime))
 }
 
-func (s *Store) scanRules(rows Rows, err error) ([]store.AlertRule, error) {
+func (s *Store) scanRules(rows sqldb.Rows, err error) ([]store.AlertRule, error) {
 	return sqldb.Collect(rows, err, scanRule)
 }
 
@@ -428,7 +428,7 @@ func (s *Store) scanRules(rows Rows, err error) ([]store.AlertRule, error) {
 func (s *Store) CreateAlertRule(ctx context.Context, r store.AlertRule, maxPerUserSite int) (out store.AlertRule, err error) {
 	ctx, end := s.op(ctx, "CreateAlertRule")
 	defer end(&err)
-	err = s.db.InTx(ctx, func(ctx context.Context, q Querier, _ any) error {
+	err = s.db.InTx(ctx, func(ctx context.Context, q sqldb.Querier, _ any) error {
 		// One lock per site rather than per (site, user): rules are created
 		// by hand, rarely.
 		if err := s.lock(ctx, q, "alert_rules", r.SiteID); err != nil {
@@ -538,7 +538,7 @@ func (s *Store) ListSiteAlertRules(ctx context.Context, siteID int64, kind strin
 
 const alertCols = `id, site_id, rule_id, user_id, kind, period_key, fired_at, summary, link`
 
-func scanAlert(r Row, a *store.Alert) error {
+func scanAlert(r sqldb.Row, a *store.Alert) error {
 	return r.Scan(&a.ID, &a.SiteID, &a.RuleID, &a.UserID, &a.Kind, &a.PeriodKey, sqldb.Timestamp(&a.FireTime), &a.Summary, &a.Link)
 }
 
@@ -560,7 +560,7 @@ func (s *Store) ListAlerts(ctx context.Context, siteID int64, p store.Page) (out
 
 // ---- digests ----
 
-func scanSub(r Row, d *store.DigestSubscription) error {
+func scanSub(r sqldb.Row, d *store.DigestSubscription) error {
 	var f int32
 	if err := r.Scan(&d.UserID, &d.SiteID, &f, sqldb.Timestamp(&d.UpdateTime)); err != nil {
 		return err
@@ -624,7 +624,7 @@ func (s *Store) ListDigestSubscriptions(ctx context.Context, f store.Frequency, 
 func (s *Store) DeleteSite(ctx context.Context, siteID int64) (err error) {
 	ctx, end := s.op(ctx, "DeleteSite")
 	defer end(&err)
-	return s.db.InTx(ctx, func(ctx context.Context, q Querier, _ any) error {
+	return s.db.InTx(ctx, func(ctx context.Context, q sqldb.Querier, _ any) error {
 		for _, t := range []string{"notify_deliveries", "notify_webhooks", "notify_alerts", "notify_alert_rules",
 			"notify_digest_subscriptions", "notify_digest_ledger"} {
 			if _, err := q.Exec(ctx, `DELETE FROM `+t+` WHERE site_id = $1`, siteID); err != nil {
@@ -639,7 +639,7 @@ func (s *Store) DeleteSite(ctx context.Context, siteID int64) (err error) {
 func (s *Store) DeleteUserSite(ctx context.Context, userID, siteID int64) (err error) {
 	ctx, end := s.op(ctx, "DeleteUserSite")
 	defer end(&err)
-	return s.db.InTx(ctx, func(ctx context.Context, q Querier, _ any) error {
+	return s.db.InTx(ctx, func(ctx context.Context, q sqldb.Querier, _ any) error {
 		for _, t := range []string{"notify_alert_rules", "notify_digest_subscriptions"} {
 			if _, err := q.Exec(ctx, `DELETE FROM `+t+` WHERE user_id = $1 AND site_id = $2`, userID, siteID); err != nil {
 				return fmt.Errorf("delete user %d of site %d from %s: %w", userID, siteID, t, err)
@@ -682,7 +682,7 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (n int64, err error
 
 type tx struct {
 	s   *Store
-	q   Querier
+	q   sqldb.Querier
 	raw any
 }
 
