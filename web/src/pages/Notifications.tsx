@@ -26,6 +26,7 @@ import {
   type RuleDraft,
   type RuleKind,
 } from "../notify/rules";
+import { Pager, usePages } from "../notify/Pager";
 import { rememberSite } from "./Home";
 import "../notify/notify.css";
 
@@ -386,8 +387,8 @@ type Alert = Schemas["v1Alert"];
 const ALERTS_PAGE = 20;
 
 function FiredAlerts({ siteId }: { siteId: string }) {
-  const [tokens, setTokens] = useState<string[]>([""]);
-  const pageToken = tokens.at(-1) ?? "";
+  const pages = usePages();
+  const pageToken = pages.pageToken;
   const alerts = $api.useQuery("get", "/api/v1/sites/{siteId}/alerts", { params: { path: { siteId }, query: { pageSize: ALERTS_PAGE, pageToken: pageToken || undefined } } });
   const list: Alert[] = alerts.data?.alerts ?? [];
   return (
@@ -396,7 +397,7 @@ function FiredAlerts({ siteId }: { siteId: string }) {
       <p className="muted small">Every alert sent about this site, to anyone on the team, newest first.</p>
       {!alerts.data ? (
         <QueryStatus query={alerts} />
-      ) : list.length === 0 && tokens.length === 1 ? (
+      ) : list.length === 0 && pages.first ? (
         <p className="muted" data-testid="fired-empty">
           No alert has fired on this site.
         </p>
@@ -426,14 +427,7 @@ function FiredAlerts({ siteId }: { siteId: string }) {
               ))}
             </tbody>
           </table>
-          <div className="row gap list-end">
-            <button type="button" className="btn btn-small" disabled={tokens.length === 1} onClick={() => setTokens((t) => t.slice(0, -1))}>
-              Newer
-            </button>
-            <button type="button" className="btn btn-small" disabled={!alerts.data.nextPageToken} onClick={() => setTokens((t) => [...t, alerts.data?.nextPageToken ?? ""])}>
-              Older
-            </button>
-          </div>
+          <Pager pages={pages} next={alerts.data.nextPageToken} />
         </>
       )}
     </section>

@@ -8,6 +8,7 @@ import { $api } from "../api/query";
 import { EmptyState, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime } from "../lib/format";
 import { kindLabel, type OutboxEmail } from "../notify/mail";
+import { Pager, usePages } from "../notify/Pager";
 import "../notify/notify.css";
 
 const PAGE_SIZE = 50;
@@ -15,9 +16,8 @@ const PAGE_SIZE = 50;
 export default function Outbox() {
   const [params, setParams] = useSearchParams();
   const openId = params.get("id") ?? "";
-  // Tokens of the pages before this one, to go back.
-  const [tokens, setTokens] = useState<string[]>([""]);
-  const pageToken = tokens.at(-1) ?? "";
+  const pages = usePages();
+  const pageToken = pages.pageToken;
   const list = $api.useQuery("get", "/api/v1/admin/outbox", { params: { query: { pageSize: PAGE_SIZE, pageToken: pageToken || undefined } } });
   const emails = list.data?.emails ?? [];
   const open = (id: string | undefined) => {
@@ -43,7 +43,7 @@ export default function Outbox() {
         <EmptyState title="E-mail goes to the SMTP server" testId="outbox-smtp" icon="✉">
           An SMTP server is configured (<code>notify.smtp.host</code>), so e-mails are sent and nothing is kept here.
         </EmptyState>
-      ) : emails.length === 0 && tokens.length === 1 ? (
+      ) : emails.length === 0 && pages.first ? (
         <EmptyState title="No e-mails yet" testId="outbox-empty" icon="✉">
           Sign-ups, password resets, invitations, alerts and digests appear here until an SMTP server is configured.
         </EmptyState>
@@ -76,19 +76,7 @@ export default function Outbox() {
                 ))}
               </tbody>
             </table>
-            <div className="row gap list-end">
-              <button type="button" className="btn btn-small" disabled={tokens.length === 1} onClick={() => setTokens((t) => t.slice(0, -1))}>
-                Newer
-              </button>
-              <button
-                type="button"
-                className="btn btn-small"
-                disabled={!list.data.nextPageToken}
-                onClick={() => setTokens((t) => [...t, list.data?.nextPageToken ?? ""])}
-              >
-                Older
-              </button>
-            </div>
+            <Pager pages={pages} next={list.data.nextPageToken} />
           </section>
           {openId && <EmailView id={openId} onClose={() => open(undefined)} />}
         </div>

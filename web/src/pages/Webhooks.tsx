@@ -30,6 +30,7 @@ import {
   type WebhookDraft,
   type WebhookErrors,
 } from "../notify/webhooks";
+import { Pager, usePages } from "../notify/Pager";
 import { rememberSite } from "./Home";
 import "../notify/notify.css";
 
@@ -422,8 +423,8 @@ const DELIVERY_PAGE = 20;
 
 function DeliveryLog({ id, siteId, webhookId, admin }: { id: string; siteId: string; webhookId: string; admin: boolean }) {
   const qc = useQueryClient();
-  const [tokens, setTokens] = useState<string[]>([""]);
-  const pageToken = tokens.at(-1) ?? "";
+  const pages = usePages();
+  const pageToken = pages.pageToken;
   const [expanded, setExpanded] = useState<string>();
   const log = $api.useQuery(
     "get",
@@ -434,7 +435,7 @@ function DeliveryLog({ id, siteId, webhookId, admin }: { id: string; siteId: str
   );
   const redeliver = $api.useMutation("post", "/api/v1/sites/{siteId}/webhook-deliveries/{deliveryId}:redeliver", {
     onSuccess: () => {
-      setTokens([""]);
+      pages.reset();
       void qc.invalidateQueries({ queryKey: ["get", "/api/v1/sites/{siteId}/webhooks/{webhookId}/deliveries"] });
     },
   });
@@ -450,7 +451,7 @@ function DeliveryLog({ id, siteId, webhookId, admin }: { id: string; siteId: str
       <ErrorBox error={adminError(redeliver.error)} />
       {!log.data ? (
         <QueryStatus query={log} />
-      ) : list.length === 0 && tokens.length === 1 ? (
+      ) : list.length === 0 && pages.first ? (
         <p className="muted" data-testid="deliveries-empty">
           Nothing sent yet.{admin ? " “Send test event” posts a webhook.test event." : ""}
         </p>
@@ -556,14 +557,7 @@ function DeliveryLog({ id, siteId, webhookId, admin }: { id: string; siteId: str
               })}
             </tbody>
           </table>
-          <div className="row gap list-end">
-            <button type="button" className="btn btn-small" disabled={tokens.length === 1} onClick={() => setTokens((t) => t.slice(0, -1))}>
-              Newer
-            </button>
-            <button type="button" className="btn btn-small" disabled={!log.data.nextPageToken} onClick={() => setTokens((t) => [...t, log.data?.nextPageToken ?? ""])}>
-              Older
-            </button>
-          </div>
+          <Pager pages={pages} next={log.data.nextPageToken} />
         </>
       )}
     </div>
