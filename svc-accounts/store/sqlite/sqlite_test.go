@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
 	"github.com/sightlinehq/sightline/svc-accounts/store/sqlite"
@@ -16,16 +17,9 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func newStore(t *testing.T) store.Store {
-	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "accounts.db"), sqlstore.Telemetry{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.StartIDsAt(ctx, 3_000_000_000); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return sqldbtest.Open(t, func(ctx context.Context) (*sqlite.Store, error) {
+		return sqlite.Open(ctx, filepath.Join(t.TempDir(), "accounts.db"), sqlstore.Telemetry{})
+	})
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
@@ -33,11 +27,7 @@ func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
 func TestMigrateIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "a.db")
-	for range 2 {
-		if err := sqlite.Migrate(ctx, path); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sqldbtest.MigrateTwice(t, sqlite.Migrate, path)
 	s, err := sqlite.Open(ctx, path, sqlstore.Telemetry{})
 	if err != nil {
 		t.Fatal(err)
