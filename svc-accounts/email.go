@@ -96,27 +96,29 @@ func (s *Service) sendVerification(ctx context.Context, u store.User) error {
 		s.countEmail(ctx, "verify_email", "rate_limited")
 		return nil
 	}
-	tok := randomToken(verifyPrefix)
-	if _, err := s.store.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Kind: store.TokenVerify, TokenHash: hashToken(tok),
-		ExpireTime: now.Add(s.cfg.VerifyTokenTTL)}); err != nil {
-		return fmt.Errorf("create verify token: %w", err)
-	}
-	return s.sendEmail(ctx, &notifyv1.SendEmailRequest{To: u.Email, Name: u.Name,
-		Content:        &notifyv1.SendEmailRequest_VerifyEmail{VerifyEmail: &notifyv1.VerifyEmail{Token: tok}},
-		IdempotencyKey: idemKey("verify", hex.EncodeToString(hashToken(tok)))})
+	return s.mailToken(ctx, u, store.TokenVerify, verifyPrefix, now.Add(s.cfg.VerifyTokenTTL), func(tok string) *notifyv1.SendEmailRequest {
+		return &notifyv1.SendEmailRequest{Content: &notifyv1.SendEmailRequest_VerifyEmail{VerifyEmail: &notifyv1.VerifyEmail{Token: tok}}}
+	})
 }
 
 // sendReset creates a reset token for u and e-mails it.
 func (s *Service) sendReset(ctx context.Context, u store.User) error {
-	now := time.Now()
-	tok := randomToken(resetPrefix)
-	if _, err := s.store.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Kind: store.TokenReset, TokenHash: hashToken(tok),
-		ExpireTime: now.Add(s.cfg.ResetTokenTTL)}); err != nil {
-		return fmt.Errorf("create reset token: %w", err)
+	return s.mailToken(ctx, u, store.TokenReset, resetPrefix, time.Now().Add(s.cfg.ResetTokenTTL), func(tok string) *notifyv1.SendEmailRequest {
+		return &notifyv1.SendEmailRequest{Content: &notifyv1.SendEmailRequest_PasswordReset{PasswordReset: &notifyv1.PasswordReset{Token: tok}}}
+	})
+}
+
+// mailToken creates a one-time token of kind for u, valid until expire, and
+// e-mails it to u: mail(token) gives the e-mail's content; the kind and the
+// token's hash make its idempotency key.
+func (s *Service) mailToken(ctx context.Context, u store.User, kind store.TokenKind, prefix string, expire time.Time, mail func(tok string) *notifyv1.SendEmailRequest) error {
+	tok := randomToken(prefix)
+	if _, err := s.store.CreateUserToken(ctx, store.UserToken{UserID: u.ID, Kind: kind, TokenHash: hashToken(tok), ExpireTime: expire}); err != nil {
+		return fmt.Errorf("create %s token: %w", kind, err)
 	}
-	return s.sendEmail(ctx, &notifyv1.SendEmailRequest{To: u.Email, Name: u.Name,
-		Content:        &notifyv1.SendEmailRequest_PasswordReset{PasswordReset: &notifyv1.PasswordReset{Token: tok}},
-		IdempotencyKey: idemKey("reset", hex.EncodeToString(hashToken(tok)))})
+	req := mail(tok)
+	req.To, req.Name, req.IdempotencyKey = u.Email, u.Name, idemKey(string(kind), hex.EncodeToString(hashToken(tok)))
+	return s.sendEmail(ctx, req)
 }
 
 // sendSignUpExisting tells the owner of an address that someone tried to
