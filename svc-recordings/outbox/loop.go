@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -9,55 +10,72 @@ import (
 	"github.com/sightlinehq/sightline/platform/depstate"
 )
 
-// loop is what each relay's Run does with its stream: take a batch (once),
-// and while that fails count the failure, mark the dependency down and
-// retry the same oldest entries after a backoff that doubles from
-// MinBackoff to MaxBackoff; once it works mark the dependency up, go on at
-// once while full batches come back, else wait for a wake or Poll.
-type loop struct {
-	batch                  int
-	poll                   time.Duration
-	minBackoff, maxBackoff time.Duration
-	failures               metric.Int64Counter
-	dependency             *depstate.State
-	wake                   <-chan struct{}
+// Loop is how a relay runs its stream, and what both relays are tuned by:
+// take a batch (once); while that fails count the failure, mark the
+// dependency down and retry the same oldest entries after a backoff that
+// doubles from MinBackoff to MaxBackoff; once it works mark the dependency
+// up, go on at once while full batches come back, else wait to be woken
+// or for Poll.
+type Loop struct {
+	// Poll is how often an idle relay looks again without being woken.
+	Poll time.Duration
+	// MinBackoff and MaxBackoff bound the wait after a failed delivery.
+	MinBackoff, MaxBackoff time.Duration
+	// CallTimeout bounds one call to the relay's target.
+	CallTimeout time.Duration
+	// Failures counts failed attempts (optional).
+	Failures metric.Int64Counter
+	// Dependency is the target as this relay sees it: up or down, logged
+	// at each change and exported by depstate.Register.
+	Dependency *depstate.State
+
+	wake chan struct{}
 }
 
-func (l loop) run(ctx context.Context, once func(context.Context) (int, error)) error {
-	backoff := depstate.Backoff{Min: l.minBackoff, Max: l.maxBackoff}
+func newLoop(logger *slog.Logger, target string, maxBackoff time.Duration) Loop {
+	return Loop{
+		Poll: 2 * time.Second, MinBackoff: 100 * time.Millisecond, MaxBackoff: maxBackoff, CallTimeout: 10 * time.Second,
+		Dependency: depstate.New(logger, target, "outbox"),
+		wake:       make(chan struct{}, 1),
+	}
+}
+
+// run runs once until ctx ends; batch is a full batch's size.
+func (l *Loop) run(ctx context.Context, batch int, once func(context.Context) (int, error)) error {
+	backoff := depstate.Backoff{Min: l.MinBackoff, Max: l.MaxBackoff}
 	for {
 		n, err := once(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil
 		case err != nil:
-			l.dependency.Failed(ctx, err)
-			if l.failures != nil {
-				l.failures.Add(ctx, 1)
+			l.Dependency.Failed(ctx, err)
+			if l.Failures != nil {
+				l.Failures.Add(ctx, 1)
 			}
 			if !depstate.Sleep(ctx, backoff.Next()) {
 				return nil
 			}
 			continue
 		}
-		l.dependency.OK(ctx)
+		l.Dependency.OK(ctx)
 		backoff.Reset()
-		if n == l.batch {
+		if n == batch {
 			continue // more waiting
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-l.wake:
-		case <-time.After(l.poll):
+		case <-time.After(l.Poll):
 		}
 	}
 }
 
-// wakeUp wakes a loop waiting on wake; a wake already pending is enough.
-func wakeUp(wake chan struct{}) {
+// wakeUp wakes the loop; a wake already pending is enough.
+func (l *Loop) wakeUp() {
 	select {
-	case wake <- struct{}{}:
+	case l.wake <- struct{}{}:
 	default:
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
-	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -42,36 +41,24 @@ type NotifyRelay struct {
 	// Batch is the most entries read (and events sent) at once, at most
 	// MaxEvents.
 	Batch int
-	// Poll is how often an idle relay looks again without a Wake.
-	Poll time.Duration
-	// MinBackoff and MaxBackoff bound the wait after a failed delivery.
-	MinBackoff, MaxBackoff time.Duration
-	// CallTimeout bounds one call to notify.
-	CallTimeout time.Duration
 	// Entries counts entries by result: published, skipped (object gone),
-	// refused (notify answered InvalidArgument), discarded (no client).
-	// Failures counts failed attempts. Both optional.
-	Entries  metric.Int64Counter
-	Failures metric.Int64Counter
-	// Dependency is notify as this relay sees it.
-	Dependency *depstate.State
-
-	wake chan struct{}
+	// refused (notify answered InvalidArgument), discarded (no client)
+	// (optional).
+	Entries metric.Int64Counter
+	// Loop runs the relay; its Dependency is notify.
+	Loop
 }
 
 // NewNotify returns a notify relay with defaults filled in.
 func NewNotify(st store.Store, client notifyv1.NotifyInternalServiceClient, logger *slog.Logger) *NotifyRelay {
 	return &NotifyRelay{
-		Store: st, Client: client, Logger: logger,
-		Batch: MaxEvents, Poll: 2 * time.Second,
-		MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second, CallTimeout: 10 * time.Second,
-		Dependency: depstate.New(logger, "notify", "outbox"),
-		wake:       make(chan struct{}, 1),
+		Store: st, Client: client, Logger: logger, Batch: MaxEvents,
+		Loop: newLoop(logger, "notify", 5*time.Second),
 	}
 }
 
 // Wake wakes the relay: new entries were written.
-func (r *NotifyRelay) Wake() { wakeUp(r.wake) }
+func (r *NotifyRelay) Wake() { r.wakeUp() }
 
 // Run delivers until ctx ends (see loop), retrying the oldest entries
 // after a doubling backoff while notify fails.
@@ -79,11 +66,7 @@ func (r *NotifyRelay) Run(ctx context.Context) error {
 	if r.Client == nil {
 		r.Logger.WarnContext(ctx, "recordings: no notify client; session.ended and answer events are discarded")
 	}
-	l := loop{
-		batch: r.batch(), poll: r.Poll, minBackoff: r.MinBackoff, maxBackoff: r.MaxBackoff,
-		failures: r.Failures, dependency: r.Dependency, wake: r.wake,
-	}
-	return l.run(ctx, r.Once)
+	return r.Loop.run(ctx, r.batch(), r.Once)
 }
 
 func (r *NotifyRelay) batch() int { return min(max(r.Batch, 1), MaxEvents) }

@@ -22,7 +22,6 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
-	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -33,45 +32,28 @@ type Relay struct {
 	Logger *slog.Logger
 	// Batch is the most entries read (and summaries sent) at once.
 	Batch int
-	// Poll is how often an idle relay looks again without a Notify.
-	Poll time.Duration
-	// MinBackoff and MaxBackoff bound the wait after a failed delivery.
-	MinBackoff, MaxBackoff time.Duration
-	// CallTimeout bounds one call to search.
-	CallTimeout time.Duration
-	// Delivered and Failures count entries and failed attempts (optional).
+	// Delivered counts entries (optional).
 	Delivered metric.Int64Counter
-	Failures  metric.Int64Counter
-	// Dependency is search as this relay sees it: up or down, logged at
-	// each change and exported by depstate.Register.
-	Dependency *depstate.State
-
-	wake chan struct{}
+	// Loop runs the relay; its Dependency is search.
+	Loop
 }
 
 // New returns a relay with defaults filled in.
 func New(st store.Store, search searchv1.SearchServiceClient, logger *slog.Logger) *Relay {
 	return &Relay{
-		Store: st, Search: search, Logger: logger,
-		Batch: 500, Poll: 2 * time.Second,
-		MinBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second, CallTimeout: 10 * time.Second,
-		Dependency: depstate.New(logger, "search", "outbox"),
-		wake:       make(chan struct{}, 1),
+		Store: st, Search: search, Logger: logger, Batch: 500,
+		Loop: newLoop(logger, "search", 2*time.Second),
 	}
 }
 
 // Notify wakes the relay: new entries were written.
-func (r *Relay) Notify() { wakeUp(r.wake) }
+func (r *Relay) Notify() { r.wakeUp() }
 
 // Run delivers until ctx ends (see loop). A failed delivery is retried,
 // the same oldest entries first; MaxBackoff bounds how long after search
 // returns the backlog starts to drain.
 func (r *Relay) Run(ctx context.Context) error {
-	l := loop{
-		batch: r.Batch, poll: r.Poll, minBackoff: r.MinBackoff, maxBackoff: r.MaxBackoff,
-		failures: r.Failures, dependency: r.Dependency, wake: r.wake,
-	}
-	return l.run(ctx, func(ctx context.Context) (int, error) {
+	return r.Loop.run(ctx, r.Batch, func(ctx context.Context) (int, error) {
 		n, err := r.Once(ctx)
 		if err != nil {
 			return n, err
