@@ -9,6 +9,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
@@ -70,7 +71,61 @@ func (w *alertsWorker) Work(ctx context.Context, job *river.Job[alertsArgs]) err
 		}
 		after = rules[len(rules)-1].ID
 	}
+	// site.no_data webhooks fire after notify.webhook.no-data-hours even
+	// when no member has a no-data alert; when one fired sooner above, the
+	// delivery keys (one per outage) make this a no-op.
+	var afterSite int64
+	for {
+		sites, err := s.store.ListWebhookSites(ctx, webhook.EventSiteNoData, afterSite, 1000)
+		if err != nil {
+			return errors.Join(append(errs, fmt.Errorf("notify: sites with no-data webhooks: %w", err))...)
+		}
+		for _, site := range sites {
+			if err := s.checkNoDataWebhooks(ctx, at, site); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(sites) < 1000 {
+			break
+		}
+		afterSite = sites[len(sites)-1]
+	}
 	return errors.Join(errs...)
+}
+
+// silentSince answers when a site whose report covers the week before its
+// silence last sent data, and whether it has been silent for hours but not
+// for longer than that week (a site that never sent, or stopped long ago,
+// did not just break).
+func silentSince(rep *searchv1.GetSiteReportResponse, at time.Time, hours int) (time.Time, bool) {
+	last := rep.GetLastSessionTime()
+	if last == nil {
+		return time.Time{}, false
+	}
+	lt := last.AsTime()
+	silence := at.Sub(lt)
+	h := time.Duration(hours) * time.Hour
+	return lt, silence >= h && silence <= h+baselineDays*24*time.Hour
+}
+
+// checkNoDataWebhooks delivers site.no_data to a site's webhooks once it
+// has been silent for notify.webhook.no-data-hours.
+func (s *Service) checkNoDataWebhooks(ctx context.Context, at time.Time, site int64) error {
+	hours := s.cfg.Webhook.NoDataHours
+	rep, err := s.deps.Search.GetSiteReport(ctx, &searchv1.GetSiteReportRequest{SiteId: site,
+		StartTime: tspb(at.AddDate(0, 0, -baselineDays).Add(-time.Duration(hours) * time.Hour)), EndTime: tspb(at)})
+	if err != nil {
+		return fmt.Errorf("notify: report of site %d: %w", site, err)
+	}
+	last, silent := silentSince(rep, at, hours)
+	if !silent {
+		return nil
+	}
+	rcpt, err := s.deps.AccountsInternal.ListSiteRecipients(ctx, &accountsv1.ListSiteRecipientsRequest{SiteId: site, MinRole: accountsv1.Role_ROLE_OWNER})
+	if err != nil {
+		return fmt.Errorf("notify: site %d: %w", site, err)
+	}
+	return s.noDataEvent(ctx, site, rcpt.GetSiteName(), last, hours)
 }
 
 // checkSite evaluates one site's no-data and spike rules at at.
@@ -110,14 +165,8 @@ func (s *Service) checkSite(ctx context.Context, at time.Time, site int64, rules
 			if err != nil {
 				return err
 			}
-			last := rep.GetLastSessionTime()
-			if last == nil {
-				continue // never sent: nothing broke
-			}
-			lt := last.AsTime()
-			silence := at.Sub(lt)
-			// Silent for the rule's hours, after data in the week before.
-			if silence < time.Duration(hours)*time.Hour || silence > time.Duration(hours)*time.Hour+baselineDays*24*time.Hour {
+			lt, silent := silentSince(rep, at, hours)
+			if !silent {
 				continue
 			}
 			// One alert per outage: the period is the last session's time,

@@ -122,6 +122,9 @@ type WebhookConfig struct {
 	// disabled (at least the 24 h retry span, so one event's retries run
 	// out first).
 	DisableAfter time.Duration `yaml:"disable_after"`
+	// NoDataHours is the silence after which a site's site.no_data
+	// webhooks fire when no member's no-data alert fires sooner.
+	NoDataHours int `yaml:"no_data_hours"`
 }
 
 // AlertsConfig configures the alert checks.
@@ -168,6 +171,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Webhook.AllowPrivate, "notify.webhook.allow-private", false, "Let webhooks target private, loopback and link-local addresses.")
 	fs.DurationVar(&c.Webhook.Timeout, "notify.webhook.timeout", 10*time.Second, "Timeout of one webhook delivery attempt.")
 	fs.IntVar(&c.Webhook.MaxPerSite, "notify.webhook.max-per-site", 20, "Most webhooks a site may have.")
+	fs.IntVar(&c.Webhook.NoDataHours, "notify.webhook.no-data-hours", 24, "Hours without a session after which site.no_data is delivered to a site's webhooks (sooner when a member's no-data alert on the site fires sooner).")
 	fs.DurationVar(&c.Webhook.DisableAfter, "notify.webhook.disable-after", 72*time.Hour, "Disable a webhook failing with no success for this long (at least 24h).")
 	fs.DurationVar(&c.Alerts.Interval, "notify.alerts.interval", 5*time.Minute, "How often alert rules (no data, spikes) are checked.")
 	fs.IntVar(&c.Alerts.MaxRulesPerUserSite, "notify.alerts.max-rules-per-user-site", 20, "Most alert rules a user may have on one site.")
@@ -224,6 +228,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Webhook.Timeout < time.Second || c.Webhook.Timeout > 5*time.Minute {
 		bad("webhook.timeout", "%v is not between 1s and 5m", c.Webhook.Timeout)
+	}
+	if c.Webhook.NoDataHours < 1 || c.Webhook.NoDataHours > 168 {
+		bad("webhook.no-data-hours", "%d is not in 1..168", c.Webhook.NoDataHours)
 	}
 	if c.Webhook.MaxPerSite < 1 || c.Webhook.MaxPerSite > 1000 {
 		bad("webhook.max-per-site", "%d is not in 1..1000", c.Webhook.MaxPerSite)

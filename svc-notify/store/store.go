@@ -188,6 +188,10 @@ type Store interface {
 	// ListSubscribedWebhooks lists a site's enabled webhooks taking events
 	// of type eventType.
 	ListSubscribedWebhooks(ctx context.Context, siteID int64, eventType string) ([]Webhook, error)
+	// ListWebhookSites lists, ascending after afterSite, the ids of the
+	// sites with at least one enabled webhook taking eventType (the no-data
+	// check walks them), at most limit.
+	ListWebhookSites(ctx context.Context, eventType string, afterSite int64, limit int) ([]int64, error)
 	// UpdateWebhook replaces URL, Events, Description, Enabled,
 	// DisabledReason, the secrets and the failure fields; UpdateTime is
 	// set. Enabling (Enabled true) is the caller's to reset failures.

@@ -310,7 +310,8 @@ type SiteNoDataData struct {
 	// LastDataTime is when the last session started or ended, null when
 	// never.
 	LastDataTime Time `json:"last_data_time"`
-	// Hours is the alert rule's threshold.
+	// Hours is the silence that fired it: a member's no-data alert's hours,
+	// or notify.webhook.no-data-hours.
 	Hours int `json:"hours"`
 	// DashboardURL opens the site's recordings.
 	DashboardURL string `json:"dashboard_url"`

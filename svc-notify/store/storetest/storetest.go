@@ -352,6 +352,31 @@ func testSubscribedWebhooks(t *testing.T, c *checker, s store.Store) {
 	got, err = s.ListSubscribedWebhooks(ctx, siteA, "session")
 	c.ok(t, err, "ListSubscribedWebhooks prefix")
 	c.eq(t, len(got), 0, "an event type matches whole, not as a prefix")
+
+	sites, err := s.ListWebhookSites(ctx, "session.ended", 0, 10)
+	c.ok(t, err, "ListWebhookSites")
+	c.eq(t, sites, []int64{siteA, siteB}, "sites with an enabled webhook taking session.ended, ascending, each once")
+	sites, err = s.ListWebhookSites(ctx, "feedback.created", 0, 10)
+	c.ok(t, err, "ListWebhookSites")
+	c.eq(t, sites, []int64{siteA}, "a site with two such webhooks once; siteB's takes none")
+	sites, err = s.ListWebhookSites(ctx, "feedback.created", siteA, 10)
+	c.ok(t, err, "ListWebhookSites after")
+	c.eq(t, len(sites), 0, "none after the last site")
+	nd := hook(siteB, "https://example.com/nodata")
+	nd.Events = []string{"site.no_data"}
+	mkHook(t, c, s, nd)
+	nd2 := hook(siteA, "https://example.com/nodata")
+	nd2.Events = []string{"site.no_data", "session.ended"}
+	mkHook(t, c, s, nd2)
+	sites, err = s.ListWebhookSites(ctx, "site.no_data", 0, 1)
+	c.ok(t, err, "ListWebhookSites limit")
+	c.eq(t, sites, []int64{min(siteA, siteB)}, "limit 1: the lowest site id")
+	sites, err = s.ListWebhookSites(ctx, "site.no_data", 0, 10)
+	c.ok(t, err, "ListWebhookSites")
+	c.eq(t, len(sites), 2, "both sites take site.no_data")
+	sites, err = s.ListWebhookSites(ctx, "site", 0, 10)
+	c.ok(t, err, "ListWebhookSites prefix")
+	c.eq(t, len(sites), 0, "an event type matches whole")
 }
 
 func testDeliveries(t *testing.T, c *checker, s store.Store) {

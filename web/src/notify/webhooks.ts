@@ -12,7 +12,7 @@ export const EVENTS: { type: string; label: string; help: string }[] = [
   { type: "session.ended", label: "Session ended", help: "A visitor's session is over; with its summary and a link to the recording." },
   { type: "feedback.created", label: "Feedback received", help: "A visitor answered the feedback widget." },
   { type: "survey.response.created", label: "Survey answered", help: "A visitor answered a survey." },
-  { type: "site.no_data", label: "No data", help: "The site stopped sending data (the installation may be broken)." },
+  { type: "site.no_data", label: "No data", help: "The site stopped sending data for a day, or as soon as a no-data alert on it fires (the installation may be broken)." },
 ];
 
 export const MAX_URL = 2048;

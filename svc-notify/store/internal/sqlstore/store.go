@@ -229,6 +229,33 @@ func (s *Store) ListSubscribedWebhooks(ctx context.Context, siteID int64, eventT
 	return out, nil
 }
 
+// ListWebhookSites lists the sites with an enabled webhook taking
+// eventType. Events are a JSON array of names, so the quoted name is
+// looked for in it ('_' in a name matches itself and, as a LIKE wildcard,
+// only names that cannot exist), and each hit is checked again in Go.
+func (s *Store) ListWebhookSites(ctx context.Context, eventType string, afterSite int64, limit int) (out []int64, err error) {
+	ctx, end := s.op(ctx, "ListWebhookSites")
+	defer end(&err)
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	quoted, _ := json.Marshal(eventType)
+	hooks, err := s.scanWebhooks(s.db.Query(ctx, `SELECT `+webhookCols+` FROM notify_webhooks WHERE site_id > $1 AND `+
+		s.d.Enabled+` AND events LIKE $2 ORDER BY site_id, id`, afterSite, "%"+string(quoted)+"%"))
+	if err != nil {
+		return nil, fmt.Errorf("list webhook sites: %w", err)
+	}
+	for _, w := range hooks {
+		if w.Subscribes(eventType) && (len(out) == 0 || out[len(out)-1] != w.SiteID) {
+			if len(out) == limit {
+				break
+			}
+			out = append(out, w.SiteID)
+		}
+	}
+	return out, nil
+}
+
 // UpdateWebhook replaces the mutable fields.
 func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) (out store.Webhook, err error) {
 	ctx, end := s.op(ctx, "UpdateWebhook")
