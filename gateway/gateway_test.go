@@ -146,8 +146,8 @@ type tenant struct {
 	sessionID, surveyID, funnelID          string
 	webhookID, deliveryID, ruleID          string
 	// outboxID is an e-mail in notify's outbox (set by checkOperatorRoutes).
-	outboxID string
-	sessionStart                           time.Time
+	outboxID     string
+	sessionStart time.Time
 }
 
 var tenantN int
