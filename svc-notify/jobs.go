@@ -62,7 +62,7 @@ func (s *Service) workers() *river.Workers {
 func (s *Service) periodic() []*river.PeriodicJob {
 	at := func(every time.Duration) river.PeriodicSchedule { return aligned{every} }
 	scheduled := func(args river.JobArgs) (river.JobArgs, *river.InsertOpts) {
-		return args, &river.InsertOpts{Queue: queue.QueueScheduled, UniqueOpts: uniqueByArgs}
+		return args, scheduleOpts(args)
 	}
 	return []*river.PeriodicJob{
 		river.NewPeriodicJob(at(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
@@ -81,6 +81,14 @@ func (s *Service) periodic() []*river.PeriodicJob {
 			return scheduled(pruneArgs{Day: s.now().UTC().Truncate(24 * time.Hour)})
 		}, &river.PeriodicJobOpts{ID: kindPrune, RunOnStart: true}),
 	}
+}
+
+// scheduleOpts are the insert options of a periodic job.
+func scheduleOpts(args river.JobArgs) *river.InsertOpts {
+	if _, ok := args.(fanoutArgs); ok {
+		return fanoutOpts
+	}
+	return &river.InsertOpts{Queue: queue.QueueScheduled, UniqueOpts: uniqueByArgs}
 }
 
 // aligned fires at multiples of every (UTC), a second after the boundary,

@@ -10,6 +10,7 @@ import (
 	_ "time/tzdata" // sites' time zones, whatever the host has
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
@@ -41,6 +42,17 @@ type fanoutArgs struct {
 }
 
 func (fanoutArgs) Kind() string { return kindDigestFanout }
+
+// fanoutOpts keeps one fan-out of an hour queued or running at a time but,
+// unlike the other periodic jobs, lets a completed one run again: a start
+// or a leader change re-walks the hour, so a subscription made after the
+// hour's first walk is caught at once, and the ledger (ClaimDigest) still
+// sends each digest once.
+var fanoutOpts = &river.InsertOpts{Queue: queue.QueueScheduled, UniqueOpts: river.UniqueOpts{
+	ByArgs: true,
+	ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+		rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled},
+}}
 
 type fanoutWorker struct {
 	river.WorkerDefaults[fanoutArgs]
@@ -97,7 +109,7 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[fanoutArgs]) err
 			return err
 		}
 		if !next.Hour.IsZero() {
-			if _, err := s.queue.InsertTx(ctx, tx, next, &river.InsertOpts{Queue: queue.QueueScheduled, UniqueOpts: uniqueByArgs}); err != nil {
+			if _, err := s.queue.InsertTx(ctx, tx, next, fanoutOpts); err != nil {
 				return err
 			}
 		}
@@ -107,12 +119,10 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[fanoutArgs]) err
 }
 
 // QueueDigests queues the digest fan-out of hour (the leader does this
-// every hour). An hour already fanned out queues nothing while its job is
-// kept (a day), and its digests are claimed in the ledger: none is sent
-// twice.
+// every hour and when it starts). An hour fanned out again finds its
+// digests claimed in the ledger: none is sent twice.
 func (s *Service) QueueDigests(ctx context.Context, hour time.Time) error {
-	_, err := s.queue.Insert(ctx, fanoutArgs{Hour: hour.UTC().Truncate(time.Hour)},
-		&river.InsertOpts{Queue: queue.QueueScheduled, UniqueOpts: uniqueByArgs})
+	_, err := s.queue.Insert(ctx, fanoutArgs{Hour: hour.UTC().Truncate(time.Hour)}, fanoutOpts)
 	return err
 }
 

@@ -299,7 +299,7 @@ func (e *jobsEnv) jobs(kind string) []*rivertype.JobRow {
 // insert queues a job as the leader's schedule would.
 func (e *jobsEnv) insert(args river.JobArgs) {
 	e.t.Helper()
-	if _, err := e.svc.queue.Insert(context.Background(), args, &river.InsertOpts{Queue: "scheduled", UniqueOpts: uniqueByArgs}); err != nil {
+	if _, err := e.svc.queue.Insert(context.Background(), args, scheduleOpts(args)); err != nil {
 		e.t.Fatal(err)
 	}
 }
