@@ -352,7 +352,7 @@ func TestAnswersCSVFromTheIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := searchv1.NewSearchServiceClient(conn).UpsertAnswers(context.Background(), &searchv1.UpsertAnswersRequest{Answers: answers}); err != nil {
+	if _, err := searchv1.NewSearchInternalServiceClient(conn).UpsertAnswers(context.Background(), &searchv1.UpsertAnswersRequest{Answers: answers}); err != nil {
 		t.Fatalf("index answers: %v", err)
 	}
 	waited := false

@@ -39,7 +39,7 @@ func TestAssetRoute(t *testing.T) {
 	snapshot := fmt.Sprintf(`[{"type":4,"data":{"href":%q,"width":1280,"height":720},"timestamp":%d},`+
 		`{"type":2,"data":{"node":{"type":0,"childNodes":[{"type":2,"tagName":"link","attributes":{"rel":"stylesheet","href":"static/site.css"},"childNodes":[],"id":2}],"id":1},"initialOffset":{"left":0,"top":0}},"timestamp":%d}]`,
 		origin.URL+"/", now.UnixMilli(), now.UnixMilli())
-	_, err = recordingsv1.NewRecordingsServiceClient(conn).AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{
+	_, err = recordingsv1.NewRecordingsInternalServiceClient(conn).AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{
 		Chunks: []*recordingsv1.Chunk{{
 			SiteId: siteID, SessionId: "s_assetroute0000000000", VisitorId: "v_visitor0000000000000000", PageViewId: "p_page00000000000000000000",
 			ServerTime: timestamppb.New(now), Url: origin.URL + "/", Events: []byte(snapshot), EventCount: 2, CaptureAssets: true,

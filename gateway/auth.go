@@ -135,7 +135,7 @@ func (s *Service) apiHandler() http.Handler {
 				// Not the credential's fault: never 401, which would sign
 				// the user out of the dashboard.
 				w.Header().Set("Retry-After", unavailableRetryAfter)
-				writeError(ctx, w, http.StatusServiceUnavailable, unavailableMessage(accountsv1.AccountsService_Authenticate_FullMethodName, status.Convert(err).Message()))
+				writeError(ctx, w, http.StatusServiceUnavailable, unavailableMessage(accountsv1.AccountsInternalService_Authenticate_FullMethodName, status.Convert(err).Message()))
 				return
 			case refused(err):
 				writeError(ctx, w, http.StatusUnauthorized, "session expired or credential revoked: log in again")
@@ -267,7 +267,7 @@ func (s *Service) authenticateRemote(ctx context.Context, cred string) (_ *accou
 	default:
 		return nil, time.Time{}, status.Error(codes.Unauthenticated, "unknown credential type")
 	}
-	resp, err := s.accounts.Authenticate(ctx, req)
+	resp, err := s.accountsInternal.Authenticate(ctx, req)
 	if err != nil {
 		return nil, time.Time{}, err
 	}

@@ -137,17 +137,19 @@ type Deps struct {
 
 // Service serves /api/v1 and the dashboard.
 type Service struct {
-	cfg       Config
-	deps      Deps
-	api       *runtime.ServeMux
-	accounts  accountsv1.AccountsServiceClient
-	limiter   *limiter
-	assets    *limiter // captured assets: one replay loads dozens at once
-	mailing   *limiter // public routes that send e-mail, per IP
-	auth      *authCache
-	reads     *readCache
-	maintFile *maintenanceFile
-	streams   *streams
+	cfg      Config
+	deps     Deps
+	api      *runtime.ServeMux
+	accounts accountsv1.AccountsServiceClient
+	// accountsInternal authenticates credentials (with the service credential).
+	accountsInternal accountsv1.AccountsInternalServiceClient
+	limiter          *limiter
+	assets           *limiter // captured assets: one replay loads dozens at once
+	mailing          *limiter // public routes that send e-mail, per IP
+	auth             *authCache
+	reads            *readCache
+	maintFile        *maintenanceFile
+	streams          *streams
 
 	maintMu      sync.Mutex
 	maint        *accountsv1.Maintenance
@@ -157,16 +159,17 @@ type Service struct {
 // New builds the REST handlers over the services' connections.
 func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	s := &Service{
-		cfg:       cfg,
-		deps:      deps,
-		accounts:  accountsv1.NewAccountsServiceClient(deps.Accounts),
-		limiter:   newLimiter(cfg.RatePerUser, cfg.RateBurst),
-		assets:    newLimiter(assetRateFactor*cfg.RatePerUser, assetRateFactor*cfg.RateBurst),
-		mailing:   newLimiter(mailingRate, mailingBurst),
-		auth:      newAuthCache(cfg.AuthCacheSize, cfg.AuthCacheFresh, cfg.AuthCacheStale),
-		reads:     newReadCache(cfg.AuthCacheSize, cfg.AuthCacheStale),
-		maintFile: &maintenanceFile{path: cfg.MaintenanceFile, now: time.Now},
-		streams:   newStreams(cfg.RealtimeStreamsPerUser),
+		cfg:              cfg,
+		deps:             deps,
+		accounts:         accountsv1.NewAccountsServiceClient(deps.Accounts),
+		accountsInternal: accountsv1.NewAccountsInternalServiceClient(deps.Accounts),
+		limiter:          newLimiter(cfg.RatePerUser, cfg.RateBurst),
+		assets:           newLimiter(assetRateFactor*cfg.RatePerUser, assetRateFactor*cfg.RateBurst),
+		mailing:          newLimiter(mailingRate, mailingBurst),
+		auth:             newAuthCache(cfg.AuthCacheSize, cfg.AuthCacheFresh, cfg.AuthCacheStale),
+		reads:            newReadCache(cfg.AuthCacheSize, cfg.AuthCacheStale),
+		maintFile:        &maintenanceFile{path: cfg.MaintenanceFile, now: time.Now},
+		streams:          newStreams(cfg.RealtimeStreamsPerUser),
 	}
 	s.api = runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{

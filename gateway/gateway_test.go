@@ -207,7 +207,7 @@ func newTenant(t *testing.T, s *server) *tenant {
 	tn.sessionID = fmt.Sprintf("s_tenant%dsession0000000000", tenantN)
 	now := time.Now()
 	tn.sessionStart = now
-	_, err = recordingsv1.NewRecordingsServiceClient(conn).AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{
+	_, err = recordingsv1.NewRecordingsInternalServiceClient(conn).AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{
 		Chunks: []*recordingsv1.Chunk{{
 			SiteId: siteID, SessionId: tn.sessionID, VisitorId: "v_visitor0000000000000000", PageViewId: "p_page00000000000000000000",
 			Seq: 0, ClientTime: timestamppb.New(now), ServerTime: timestamppb.New(now), Url: "https://shop.example.com/",

@@ -105,7 +105,7 @@ func appendHit(t *testing.T, s *server, site, session, visitor, url string) {
 	var siteID int64
 	fmt.Sscan(site, &siteID)
 	now := time.Now()
-	res, err := trafficv1.NewTrafficServiceClient(conn).AppendHits(context.Background(), &trafficv1.AppendHitsRequest{Chunks: []*recordingsv1.Chunk{{
+	res, err := trafficv1.NewTrafficInternalServiceClient(conn).AppendHits(context.Background(), &trafficv1.AppendHitsRequest{Chunks: []*recordingsv1.Chunk{{
 		SiteId: siteID, SessionId: session, VisitorId: visitor, PageViewId: "p_" + strings.TrimPrefix(session, "s_"),
 		ServerTime: timestamppb.New(now), Url: url,
 		Client: &sessionsv1.Client{DeviceType: sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, Browser: "Firefox", Os: "Linux"},

@@ -76,7 +76,7 @@ type env struct {
 	t        testing.TB
 	svc      *Service
 	store    store.Store
-	client   accountsv1.AccountsServiceClient
+	client   accountsClient
 	internal accountsv1.AccountsInternalServiceClient
 	reader   *sdkmetric.ManualReader
 	notify   *fakeNotify
@@ -205,7 +205,7 @@ func newEnv(tb testing.TB, backend string, tweak func(*Config)) *env {
 		srv.Stop()
 		<-done
 	})
-	return &env{t: tb, svc: svc, store: st, client: accountsv1.NewAccountsServiceClient(conn),
+	return &env{t: tb, svc: svc, store: st, client: accountsClient{accountsv1.NewAccountsServiceClient(conn), accountsv1.NewAccountsInternalServiceClient(conn)},
 		internal: accountsv1.NewAccountsInternalServiceClient(conn), reader: reader, notify: fn}
 }
 
@@ -302,4 +302,11 @@ func forBackends(t *testing.T, fn func(t *testing.T, backend string)) {
 func (e *env) sentCount() int {
 	e.svc.bg.Wait()
 	return e.notify.count()
+}
+
+// accountsClient calls both of the service's contracts, as the gateway
+// and the other services do.
+type accountsClient struct {
+	accountsv1.AccountsServiceClient
+	accountsv1.AccountsInternalServiceClient
 }

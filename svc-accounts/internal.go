@@ -56,3 +56,19 @@ func (i *internal) ListSiteRecipients(ctx context.Context, req *accountsv1.ListS
 	}
 	return resp, nil
 }
+
+// Authenticate, GetSiteConfig and LeaseSessionQuota keep their
+// implementations beside the user and site code they share; the internal
+// contract exposes them.
+
+func (i *internal) Authenticate(ctx context.Context, req *accountsv1.AuthenticateRequest) (*accountsv1.AuthenticateResponse, error) {
+	return i.s.Authenticate(ctx, req)
+}
+
+func (i *internal) GetSiteConfig(ctx context.Context, req *accountsv1.GetSiteConfigRequest) (*accountsv1.GetSiteConfigResponse, error) {
+	return i.s.GetSiteConfig(ctx, req)
+}
+
+func (i *internal) LeaseSessionQuota(ctx context.Context, req *accountsv1.LeaseSessionQuotaRequest) (*accountsv1.LeaseSessionQuotaResponse, error) {
+	return i.s.LeaseSessionQuota(ctx, req)
+}

@@ -115,6 +115,7 @@ func TestStoppedPostgresIsUnavailable(t *testing.T) {
 	}
 	gs := grpc.NewServer()
 	accountsv1.RegisterAccountsServiceServer(gs, svc)
+	accountsv1.RegisterAccountsInternalServiceServer(gs, svc.Internal())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = gs.Serve(lis) }()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -122,7 +123,7 @@ func TestStoppedPostgresIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(); gs.Stop(); <-done })
-	c := accountsv1.NewAccountsServiceClient(conn)
+	c := accountsClient{accountsv1.NewAccountsServiceClient(conn), accountsv1.NewAccountsInternalServiceClient(conn)}
 	e := &env{t: t, svc: svc, store: st, client: c}
 	u := e.signUp("down@example.com")
 

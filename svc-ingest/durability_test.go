@@ -74,8 +74,8 @@ func runChild() {
 		return cc
 	}
 	svc, err := New(context.Background(), cfg, Deps{
-		Accounts:   accountsv1.NewAccountsServiceClient(conn(os.Getenv("CHILD_ACCOUNTS"))),
-		Recordings: recordingsv1.NewRecordingsServiceClient(conn(os.Getenv("CHILD_RECORDINGS"))),
+		Accounts:   accountsv1.NewAccountsInternalServiceClient(conn(os.Getenv("CHILD_ACCOUNTS"))),
+		Recordings: recordingsv1.NewRecordingsInternalServiceClient(conn(os.Getenv("CHILD_RECORDINGS"))),
 	})
 	if err != nil {
 		fmt.Println("ERR", err)
@@ -120,8 +120,8 @@ func startChild(t *testing.T, spoolDir, accAddr, recAddr string) (*exec.Cmd, str
 func TestKill9DuringLoad(t *testing.T) {
 	acc := &accountsServer{sites: testSites(), leased: map[string]int64{}}
 	rec := newRecordingsServer()
-	accSrv := startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsServiceServer(s, acc) })
-	recSrv := startGRPC(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsServiceServer(s, rec) })
+	accSrv := startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsInternalServiceServer(s, acc) })
+	recSrv := startGRPC(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsInternalServiceServer(s, rec) })
 	spoolDir := t.TempDir()
 	body := func(worker, seq int) []byte {
 		return batchBody(t, func(m map[string]any) { m["sessionId"], m["seq"] = sessionID(worker), seq })

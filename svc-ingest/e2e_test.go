@@ -143,8 +143,8 @@ func postTo(t *testing.T, client *http.Client, addr string, body []byte) (*http.
 func e2eServers(t *testing.T) (*recordingsServer, *grpcServer, *grpcServer) {
 	acc := &accountsServer{sites: testSites(), leased: map[string]int64{}}
 	rec := newRecordingsServer()
-	accSrv := startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsServiceServer(s, acc) })
-	recSrv := startGRPC(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsServiceServer(s, rec) })
+	accSrv := startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsInternalServiceServer(s, acc) })
+	recSrv := startGRPC(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsInternalServiceServer(s, rec) })
 	return rec, accSrv, recSrv
 }
 

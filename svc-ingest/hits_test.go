@@ -27,7 +27,7 @@ import (
 // meets it: AppendHits with per-chunk outcomes, idempotent by (site, page
 // view, kind, event, client time), refusing what batch.CheckHit refuses.
 type trafficServer struct {
-	trafficv1.UnimplementedTrafficServiceServer
+	trafficv1.UnimplementedTrafficInternalServiceServer
 	mu    sync.Mutex
 	hits  map[string]*recordingsv1.Chunk
 	order []string

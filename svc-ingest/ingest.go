@@ -223,12 +223,12 @@ type Deps struct {
 	// DataDir holds the spool.
 	DataDir string
 	// Accounts answers site config and quota leases.
-	Accounts accountsv1.AccountsServiceClient
+	Accounts accountsv1.AccountsInternalServiceClient
 	// Recordings receives the spool's batches.
-	Recordings recordingsv1.RecordingsServiceClient
+	Recordings recordingsv1.RecordingsInternalServiceClient
 	// Traffic (search) receives the traffic spool's hits; without it
 	// POST /i/v1/hit answers 404 and the bootstrap has no hitEndpoint.
-	Traffic trafficv1.TrafficServiceClient
+	Traffic trafficv1.TrafficInternalServiceClient
 }
 
 // limitNames are the limits counted in GetStats and the ingest.limit.hits metric.

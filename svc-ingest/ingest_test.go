@@ -97,10 +97,10 @@ func defaultConfig(t testing.TB) Config {
 func newEnv(t testing.TB, mod func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, acc: &accountsServer{sites: testSites(), leased: map[string]int64{}}, rec: newRecordingsServer()}
-	e.accSrv = startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsServiceServer(s, e.acc) })
-	e.recSrv = startGRPC(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsServiceServer(s, e.rec) })
+	e.accSrv = startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsInternalServiceServer(s, e.acc) })
+	e.recSrv = startGRPC(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsInternalServiceServer(s, e.rec) })
 	e.traf = newTrafficServer()
-	e.trafSrv = startGRPC(t, func(s *grpc.Server) { trafficv1.RegisterTrafficServiceServer(s, e.traf) })
+	e.trafSrv = startGRPC(t, func(s *grpc.Server) { trafficv1.RegisterTrafficInternalServiceServer(s, e.traf) })
 	e.cfg = defaultConfig(t)
 	if mod != nil {
 		mod(&e.cfg)
@@ -110,9 +110,9 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
 	svc, err := New(context.Background(), e.cfg, Deps{
 		TracerProvider: tp,
-		Accounts:       accountsv1.NewAccountsServiceClient(dial(t, e.accSrv.addr)),
-		Recordings:     recordingsv1.NewRecordingsServiceClient(dial(t, e.recSrv.addr)),
-		Traffic:        trafficv1.NewTrafficServiceClient(dial(t, e.trafSrv.addr)),
+		Accounts:       accountsv1.NewAccountsInternalServiceClient(dial(t, e.accSrv.addr)),
+		Recordings:     recordingsv1.NewRecordingsInternalServiceClient(dial(t, e.recSrv.addr)),
+		Traffic:        trafficv1.NewTrafficInternalServiceClient(dial(t, e.trafSrv.addr)),
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -20,7 +20,7 @@ import (
 // accountsServer is a small real AccountsService: fixed site configs and
 // exact quota leases, served over a real socket.
 type accountsServer struct {
-	accountsv1.UnimplementedAccountsServiceServer
+	accountsv1.UnimplementedAccountsInternalServiceServer
 	mu          sync.Mutex
 	sites       map[string]*accountsv1.GetSiteConfigResponse
 	leased      map[string]int64 // site/day → sessions leased
@@ -75,7 +75,7 @@ type chunkKey struct {
 // answers (chunks with `answer` set) by (site, answer id). GetAnswerCounts
 // answers from counts the test sets.
 type recordingsServer struct {
-	recordingsv1.UnimplementedRecordingsServiceServer
+	recordingsv1.UnimplementedRecordingsInternalServiceServer
 	mu         sync.Mutex
 	chunks     map[chunkKey]*recordingsv1.Chunk
 	answers    map[string]*recordingsv1.Chunk // "site/answer id"

@@ -66,7 +66,7 @@ func (s *Service) principal(ctx context.Context, token string) (*accountsv1.Prin
 	default:
 		return nil, status.Error(codes.Unauthenticated, "malformed credential: want a session token (sls_…) or an API key (slk_…)")
 	}
-	resp, err := s.deps.Accounts.Authenticate(ctx, req)
+	resp, err := s.deps.AccountsInternal.Authenticate(ctx, req)
 	if err != nil {
 		return nil, accountsErr("authenticate the caller", err)
 	}

@@ -74,7 +74,7 @@ func serveAnswerSearch(t *testing.T) (*answerReceiver, string) {
 	}
 	r := &answerReceiver{searchReceiver: &searchReceiver{latest: map[string]*sessionsv1.SessionSummary{}}, answers: map[string]*sessionsv1.Answer{}}
 	srv := grpc.NewServer()
-	searchv1.RegisterSearchServiceServer(srv, r)
+	searchv1.RegisterSearchInternalServiceServer(srv, r)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	return r, lis.Addr().String()

@@ -207,7 +207,7 @@ type Deps struct {
 	// DataDir holds the embedded store.
 	DataDir string
 	// Search receives session summaries through the outbox.
-	Search searchv1.SearchServiceClient
+	Search searchv1.SearchInternalServiceClient
 	// Notify receives session.ended and answer events through the notify
 	// outbox (nil: a deployment without notify; events are discarded so
 	// the outbox stays bounded).

@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 // searchReceiver is a real SearchService on a socket that keeps what it
 // was sent.
 type searchReceiver struct {
-	searchv1.UnimplementedSearchServiceServer
+	searchv1.UnimplementedSearchInternalServiceServer
 	mu      sync.Mutex
 	latest  map[string]*sessionsv1.SessionSummary
 	upserts []*sessionsv1.SessionSummary
@@ -97,7 +97,7 @@ func serveSearch(t *testing.T, addr string) (*searchReceiver, string) {
 	}
 	r := &searchReceiver{latest: map[string]*sessionsv1.SessionSummary{}}
 	srv := grpc.NewServer()
-	searchv1.RegisterSearchServiceServer(srv, r)
+	searchv1.RegisterSearchInternalServiceServer(srv, r)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	return r, lis.Addr().String()
@@ -130,7 +130,7 @@ func (a *authz) AuthorizeSite(ctx context.Context, site int64, write bool) error
 }
 
 type harness struct {
-	client recordingsv1.RecordingsServiceClient
+	client recordingsClient
 	// internal is RecordingsInternalService on the same socket.
 	internal recordingsv1.RecordingsInternalServiceClient
 	svc      *Service
@@ -156,7 +156,7 @@ func start(t *testing.T, cfg Config, dataDir, searchAddr string, with ...func(*D
 	deps := Deps{
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		DataDir:    dataDir,
-		Search:     searchv1.NewSearchServiceClient(dial(t, searchAddr)),
+		Search:     searchv1.NewSearchInternalServiceClient(dial(t, searchAddr)),
 		Authorizer: h.authz,
 	}
 	for _, w := range with {
@@ -187,7 +187,7 @@ func start(t *testing.T, cfg Config, dataDir, searchAddr string, with ...func(*D
 		}
 	})
 	cc := dial(t, lis.Addr().String())
-	h.client = recordingsv1.NewRecordingsServiceClient(cc)
+	h.client = recordingsClient{recordingsv1.NewRecordingsServiceClient(cc), recordingsv1.NewRecordingsInternalServiceClient(cc)}
 	h.internal = recordingsv1.NewRecordingsInternalServiceClient(cc)
 	return h
 }
@@ -849,4 +849,11 @@ func TestRetentionPerSite(t *testing.T) {
 	if err := h.svc.store.ReadChunks(ctx, site, "s_oldsession000000000", 0, func(store.StoredChunk) error { n++; return nil }); err != nil || n != 0 {
 		t.Fatalf("swept session still has %d chunks (%v)", n, err)
 	}
+}
+
+// recordingsClient calls both of the service's contracts, as the
+// dashboard's gateway and ingest do.
+type recordingsClient struct {
+	recordingsv1.RecordingsServiceClient
+	recordingsv1.RecordingsInternalServiceClient
 }

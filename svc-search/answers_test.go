@@ -17,7 +17,7 @@ import (
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
 
-func loadAnswersRPC(t *testing.T, c searchv1.SearchServiceClient, n int) (a, b []*sessionsv1.Answer) {
+func loadAnswersRPC(t *testing.T, c searchClient, n int) (a, b []*sessionsv1.Answer) {
 	t.Helper()
 	a = indextest.GenerateAnswers(1, siteA, "a", n)
 	b = indextest.GenerateAnswers(2, siteB, "b", 50)

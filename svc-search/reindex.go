@@ -38,7 +38,7 @@ const (
 // the run completes. Re-sending a page is harmless: upserts are idempotent
 // (and version-guarded for summaries). progress receives progress bars and
 // a closing line.
-func Reindex(ctx context.Context, src recordingsv1.RecordingsServiceClient, dst searchv1.SearchServiceClient,
+func Reindex(ctx context.Context, src recordingsv1.RecordingsInternalServiceClient, dst searchv1.SearchInternalServiceClient,
 	siteID int64, cursorFile string, progress io.Writer) error {
 	if progress == nil {
 		progress = io.Discard
@@ -109,7 +109,7 @@ func newBar(w io.Writer, desc, what string) *progressbar.ProgressBar {
 
 // reindexSessions pages the summaries into search from token, noting the
 // sites it sees.
-func reindexSessions(ctx context.Context, src recordingsv1.RecordingsServiceClient, dst searchv1.SearchServiceClient,
+func reindexSessions(ctx context.Context, src recordingsv1.RecordingsInternalServiceClient, dst searchv1.SearchInternalServiceClient,
 	siteID int64, token, cursorFile string, bar *progressbar.ProgressBar, sites map[int64]bool) (total, stale int64, err error) {
 	for {
 		page, err := src.ListSessionSummaries(ctx, &recordingsv1.ListSessionSummariesRequest{
@@ -147,7 +147,7 @@ func reindexSessions(ctx context.Context, src recordingsv1.RecordingsServiceClie
 // reindexAnswers pages each remaining site's answers into search. A
 // recordings service without answers (an older version) is noted, not an
 // error.
-func reindexAnswers(ctx context.Context, src recordingsv1.RecordingsServiceClient, dst searchv1.SearchServiceClient,
+func reindexAnswers(ctx context.Context, src recordingsv1.RecordingsInternalServiceClient, dst searchv1.SearchInternalServiceClient,
 	pos cursor, cursorFile string, bar *progressbar.ProgressBar) (int64, string, error) {
 	var total int64
 	for len(pos.sites) > 0 {

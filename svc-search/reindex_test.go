@@ -27,7 +27,7 @@ import (
 // tokens (recordings' own implementation is tested in svc-recordings); it
 // fails once with Unavailable when asked for page failAt.
 type summarySource struct {
-	recordingsv1.UnimplementedRecordingsServiceServer
+	recordingsv1.UnimplementedRecordingsInternalServiceServer
 	sessions []*sessionsv1.SessionSummary
 	mu       sync.Mutex
 	failAt   int
@@ -110,7 +110,7 @@ func TestReindexResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	recordingsv1.RegisterRecordingsServiceServer(srv, src)
+	recordingsv1.RegisterRecordingsInternalServiceServer(srv, src)
 	go func() { _ = srv.Serve(lis) }()
 	defer srv.Stop()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -118,7 +118,7 @@ func TestReindexResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	rec := recordingsv1.NewRecordingsServiceClient(conn)
+	rec := recordingsv1.NewRecordingsInternalServiceClient(conn)
 	cursor := filepath.Join(t.TempDir(), "reindex.cursor")
 	var out bytes.Buffer
 

@@ -30,8 +30,8 @@ const (
 	reportLatest = 20
 )
 
-// InternalServer implements searchv1.SearchInternalServiceServer (notify's
-// digests and alerts). Its own type: two services' Unimplemented servers
+// InternalServer implements searchv1.SearchInternalServiceServer (recordings'
+// outbox, reindexing, notify's digests and alerts). Its own type: two services' Unimplemented servers
 // cannot both be embedded in Service.
 type InternalServer struct {
 	searchv1.UnimplementedSearchInternalServiceServer
@@ -43,7 +43,7 @@ type InternalServer struct {
 func (s *Service) Internal() searchv1.SearchInternalServiceServer { return &InternalServer{s: s} }
 
 // GetSiteReport counts a site's sessions and answers in a window. Internal:
-// no caller check (service credentials come with issue 17), but the input
+// the caller holds the service credential, so no site check, but the input
 // is validated like any other.
 //
 // Sessions count by start time in [start_time, end_time), answers by
@@ -248,4 +248,23 @@ func sortPages(ps []*searchv1.PageFrustration) {
 		}
 		return strings.Compare(a.Url, b.Url)
 	})
+}
+
+// The index-feeding RPCs keep their implementations on Service; the
+// internal contract exposes them.
+
+func (x *InternalServer) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessionsRequest) (*searchv1.UpsertSessionsResponse, error) {
+	return x.s.UpsertSessions(ctx, req)
+}
+
+func (x *InternalServer) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessionsRequest) (*searchv1.DeleteSessionsResponse, error) {
+	return x.s.DeleteSessions(ctx, req)
+}
+
+func (x *InternalServer) UpsertAnswers(ctx context.Context, req *searchv1.UpsertAnswersRequest) (*searchv1.UpsertAnswersResponse, error) {
+	return x.s.UpsertAnswers(ctx, req)
+}
+
+func (x *InternalServer) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswersRequest) (*searchv1.DeleteAnswersResponse, error) {
+	return x.s.DeleteAnswers(ctx, req)
 }

@@ -28,7 +28,7 @@ import (
 // serveInternal starts the embedded service with both its SearchService
 // (to load documents) and its SearchInternalService on one loopback gRPC
 // socket.
-func serveInternal(t *testing.T) (searchv1.SearchServiceClient, searchv1.SearchInternalServiceClient) {
+func serveInternal(t *testing.T) (searchClient, searchv1.SearchInternalServiceClient) {
 	t.Helper()
 	svc, err := New(t.Context(), testConfig(t), Deps{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -53,10 +53,10 @@ func serveInternal(t *testing.T) (searchv1.SearchServiceClient, searchv1.SearchI
 			t.Errorf("close: %v", err)
 		}
 	})
-	return searchv1.NewSearchServiceClient(conn), searchv1.NewSearchInternalServiceClient(conn)
+	return searchClient{searchv1.NewSearchServiceClient(conn), searchv1.NewSearchInternalServiceClient(conn)}, searchv1.NewSearchInternalServiceClient(conn)
 }
 
-func upsert(t *testing.T, c searchv1.SearchServiceClient, ss []*sessionsv1.SessionSummary, as []*sessionsv1.Answer) {
+func upsert(t *testing.T, c searchClient, ss []*sessionsv1.SessionSummary, as []*sessionsv1.Answer) {
 	t.Helper()
 	for len(ss) > 0 {
 		k := min(400, len(ss))

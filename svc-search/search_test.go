@@ -56,14 +56,14 @@ func testConfig(t *testing.T) Config {
 
 // serve starts the service on a real loopback gRPC socket and returns a
 // client of it.
-func serve(t *testing.T, cfg Config, deps Deps) (searchv1.SearchServiceClient, *Service) {
+func serve(t *testing.T, cfg Config, deps Deps) (searchClient, *Service) {
 	t.Helper()
 	c, _, svc := serveBoth(t, cfg, deps)
 	return c, svc
 }
 
 // serveBoth is serve with the TrafficService on the same server.
-func serveBoth(t *testing.T, cfg Config, deps Deps) (searchv1.SearchServiceClient, trafficv1.TrafficServiceClient, *Service) {
+func serveBoth(t *testing.T, cfg Config, deps Deps) (searchClient, trafficClient, *Service) {
 	t.Helper()
 	if deps.DataDir == "" {
 		deps.DataDir = t.TempDir()
@@ -81,7 +81,9 @@ func serveBoth(t *testing.T, cfg Config, deps Deps) (searchv1.SearchServiceClien
 	}
 	srv := grpc.NewServer()
 	searchv1.RegisterSearchServiceServer(srv, svc)
+	searchv1.RegisterSearchInternalServiceServer(srv, svc.Internal())
 	trafficv1.RegisterTrafficServiceServer(srv, svc.Traffic())
+	trafficv1.RegisterTrafficInternalServiceServer(srv, svc.Traffic())
 	go func() { _ = srv.Serve(lis) }()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -97,10 +99,11 @@ func serveBoth(t *testing.T, cfg Config, deps Deps) (searchv1.SearchServiceClien
 	if err := svc.Ready(t.Context()); err != nil {
 		t.Fatalf("ready: %v", err)
 	}
-	return searchv1.NewSearchServiceClient(conn), trafficv1.NewTrafficServiceClient(conn), svc
+	return searchClient{searchv1.NewSearchServiceClient(conn), searchv1.NewSearchInternalServiceClient(conn)},
+		trafficClient{trafficv1.NewTrafficServiceClient(conn), trafficv1.NewTrafficInternalServiceClient(conn)}, svc
 }
 
-func loadRPC(t *testing.T, c searchv1.SearchServiceClient) (a, b []*sessionsv1.SessionSummary) {
+func loadRPC(t *testing.T, c searchClient) (a, b []*sessionsv1.SessionSummary) {
 	t.Helper()
 	a = indextest.Generate(1, siteA, "a", 300)
 	b = indextest.Generate(2, siteB, "b", 60)
@@ -463,4 +466,16 @@ func TestConfigValidate(t *testing.T) {
 	if _, err := New(t.Context(), cfg, Deps{}); err == nil {
 		t.Fatal("bleve backend without DataDir accepted")
 	}
+}
+
+// searchClient and trafficClient call both of a service's contracts, as
+// the gateway and the other services do.
+type searchClient struct {
+	searchv1.SearchServiceClient
+	searchv1.SearchInternalServiceClient
+}
+
+type trafficClient struct {
+	trafficv1.TrafficServiceClient
+	trafficv1.TrafficInternalServiceClient
 }

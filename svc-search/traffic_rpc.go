@@ -27,6 +27,9 @@ import (
 // embedded in one.
 type TrafficServer struct {
 	trafficv1.UnimplementedTrafficServiceServer
+	// AppendHits (ingest's) is on the internal contract; the same server
+	// registers for both.
+	trafficv1.UnimplementedTrafficInternalServiceServer
 	s *Service
 }
 

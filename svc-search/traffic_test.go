@@ -52,7 +52,7 @@ func pageView(site int64, n int, visitor string, at time.Time, url string) *reco
 	return hitChunk(site, fmt.Sprintf("s_session%06d", n), visitor, fmt.Sprintf("p_view%06d_%d", n, at.UnixNano()%1000), sessionsv1.HitKind_HIT_KIND_PAGE_VIEW, at, url)
 }
 
-func appendHits(t *testing.T, tc trafficv1.TrafficServiceClient, chunks ...*recordingsv1.Chunk) *trafficv1.AppendHitsResponse {
+func appendHits(t *testing.T, tc trafficClient, chunks ...*recordingsv1.Chunk) *trafficv1.AppendHitsResponse {
 	t.Helper()
 	res, err := tc.AppendHits(t.Context(), &trafficv1.AppendHitsRequest{Chunks: chunks})
 	if err != nil {
@@ -66,7 +66,7 @@ func lastDay() *searchv1.TimeRange {
 	return &searchv1.TimeRange{Start: timestamppb.New(now.Add(-24 * time.Hour)), End: timestamppb.New(now.Add(time.Minute))}
 }
 
-func overview(t *testing.T, tc trafficv1.TrafficServiceClient, site int64) *trafficv1.TrafficTotals {
+func overview(t *testing.T, tc trafficClient, site int64) *trafficv1.TrafficTotals {
 	t.Helper()
 	res, err := tc.GetTrafficOverview(t.Context(), &trafficv1.GetTrafficOverviewRequest{SiteId: site, Range: lastDay()})
 	if err != nil {

@@ -140,7 +140,11 @@ func reindex(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx))
-	opts := rpc.ClientOptions{DefaultTimeout: cfg.Server.ClientTimeout, MaxRecvMsgBytes: cfg.Server.MaxMessageBytes}
+	secret, err := cfg.ServiceSecret(false)
+	if err != nil {
+		return fmt.Errorf("reindex: %w", err)
+	}
+	opts := rpc.ClientOptions{DefaultTimeout: cfg.Server.ClientTimeout, MaxRecvMsgBytes: cfg.Server.MaxMessageBytes, ServiceSecret: secret}
 	rc, err := rpc.Dial(recordingsAddr, tel, opts)
 	if err != nil {
 		return fmt.Errorf("reindex: -from: %w", err)
@@ -151,7 +155,7 @@ func reindex(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("reindex: -to: %w", err)
 	}
 	defer sc.Close()
-	return search.Reindex(ctx, recordingsv1.NewRecordingsServiceClient(rc), searchv1.NewSearchServiceClient(sc), siteID, cursor, stdout)
+	return search.Reindex(ctx, recordingsv1.NewRecordingsInternalServiceClient(rc), searchv1.NewSearchInternalServiceClient(sc), siteID, cursor, stdout)
 }
 
 const heatmapsUsage = `Usage:
@@ -198,17 +202,21 @@ func heatmapsCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx))
-	conn, err := rpc.Dial(recordingsAddr, tel, rpc.ClientOptions{DefaultTimeout: cfg.Server.ClientTimeout, MaxRecvMsgBytes: cfg.Server.MaxMessageBytes})
+	secret, err := cfg.ServiceSecret(false)
+	if err != nil {
+		return fmt.Errorf("heatmaps rebuild: %w", err)
+	}
+	conn, err := rpc.Dial(recordingsAddr, tel, rpc.ClientOptions{DefaultTimeout: cfg.Server.ClientTimeout, MaxRecvMsgBytes: cfg.Server.MaxMessageBytes, ServiceSecret: secret})
 	if err != nil {
 		return fmt.Errorf("heatmaps rebuild: -from: %w", err)
 	}
 	defer conn.Close()
-	return rebuildHeatmaps(ctx, recordingsv1.NewRecordingsServiceClient(conn), req, stdout, stderr)
+	return rebuildHeatmaps(ctx, recordingsv1.NewRecordingsInternalServiceClient(conn), req, stdout, stderr)
 }
 
 // rebuildHeatmaps follows RebuildHeatmaps' progress on a bar (stderr) and
 // prints the outcome (stdout).
-func rebuildHeatmaps(ctx context.Context, rc recordingsv1.RecordingsServiceClient, req *recordingsv1.RebuildHeatmapsRequest, stdout, stderr io.Writer) error {
+func rebuildHeatmaps(ctx context.Context, rc recordingsv1.RecordingsInternalServiceClient, req *recordingsv1.RebuildHeatmapsRequest, stdout, stderr io.Writer) error {
 	desc := fmt.Sprintf("heatmaps of site %d", req.GetSiteId())
 	if req.GetSince() != nil {
 		desc += " since " + req.GetSince().AsTime().Format(time.DateOnly)

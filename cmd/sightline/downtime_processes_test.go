@@ -240,7 +240,7 @@ func storedChunks(t *testing.T, m *mesh, d *dashboard) map[string]int32 {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	rec := recordingsv1.NewRecordingsServiceClient(conn)
+	rec := recordingsv1.NewRecordingsInternalServiceClient(conn)
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+d.apiKey)
 	stored := map[string]int32{}
 	for token := ""; ; {

@@ -66,7 +66,7 @@ func TestHeatmapsRebuildCommand(t *testing.T) {
 		heatChunk(t, d.siteID, "s_heatcmd000000000001", 1, now.Add(-47*time.Hour), "body>nav>a.home"),
 		heatChunk(t, d.siteID, "s_heatcmd000000000002", 0, now.Add(-time.Hour), "body>main>button#buy"),
 	}
-	if r, err := rec.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: chunks}); err != nil || r.Stored != 3 {
+	if r, err := recordingsv1.NewRecordingsInternalServiceClient(conn).AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: chunks}); err != nil || r.Stored != 3 {
 		t.Fatalf("append: %v %v", r, err)
 	}
 	authed := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+d.apiKey)

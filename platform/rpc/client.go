@@ -32,6 +32,9 @@ type ClientOptions struct {
 	// Creds secures the connection. nil means plaintext (TLS is out of
 	// scope for now; this is where it plugs in).
 	Creds credentials.TransportCredentials
+	// ServiceSecret, when set, is sent with every call so that internal
+	// services accept them (servicecred.go).
+	ServiceSecret string
 }
 
 // defaultServiceConfig spreads calls over every address the target resolves
@@ -80,6 +83,9 @@ func Dial(target string, tel *telemetry.Telemetry, opts ClientOptions, extra ...
 		}),
 		grpc.WithDefaultServiceConfig(defaultServiceConfig),
 		grpc.WithConnectParams(reconnect),
+	}
+	if opts.ServiceSecret != "" {
+		dopts = append(dopts, grpc.WithPerRPCCredentials(serviceCredential{secret: opts.ServiceSecret, secure: opts.Creds != nil}))
 	}
 	if tel != nil {
 		dopts = append(dopts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(

@@ -42,6 +42,10 @@ type ServerOptions struct {
 	// Creds secures the listener. nil means plaintext: TLS is left to the
 	// deployment (service mesh) for now; this is where it plugs in.
 	Creds credentials.TransportCredentials
+	// ServiceSecret is the mesh's shared secret: calls to an internal
+	// service (IsInternal) without it answer Unauthenticated. Empty
+	// refuses every internal call.
+	ServiceSecret string
 	// Extra options are appended after ours; interceptors added with
 	// grpc.ChainUnaryInterceptor here run inside ours (after recovery), so
 	// their panics are caught too.
@@ -120,8 +124,8 @@ func NewServer(tel *telemetry.Telemetry, logger *slog.Logger, opts ServerOptions
 
 	// Logging outside recovery, so a recovered panic is logged as INTERNAL.
 	sopts = append(sopts,
-		grpc.ChainUnaryInterceptor(unaryLogging(logger), recovery.UnaryServerInterceptor(onPanic)),
-		grpc.ChainStreamInterceptor(streamLogging(logger), recovery.StreamServerInterceptor(onPanic)),
+		grpc.ChainUnaryInterceptor(unaryLogging(logger), recovery.UnaryServerInterceptor(onPanic), unaryServiceAuth(opts.ServiceSecret)),
+		grpc.ChainStreamInterceptor(streamLogging(logger), recovery.StreamServerInterceptor(onPanic), streamServiceAuth(opts.ServiceSecret)),
 	)
 	sopts = append(sopts, opts.Extra...)
 

@@ -42,7 +42,7 @@ type entry struct {
 
 // Cache is safe for concurrent use.
 type Cache struct {
-	client recordingsv1.RecordingsServiceClient
+	client recordingsv1.RecordingsInternalServiceClient
 	opts   Options
 	lru    *lru.Cache[int64, *entry]
 	sf     singleflight.Group
@@ -52,7 +52,7 @@ type Cache struct {
 }
 
 // New returns a cache in front of client.
-func New(client recordingsv1.RecordingsServiceClient, opts Options) *Cache {
+func New(client recordingsv1.RecordingsInternalServiceClient, opts Options) *Cache {
 	if opts.TTL <= 0 {
 		opts.TTL = 30 * time.Second
 	}

@@ -17,7 +17,7 @@ import (
 
 // counter is a small real RecordingsService answering GetAnswerCounts.
 type counter struct {
-	recordingsv1.UnimplementedRecordingsServiceServer
+	recordingsv1.UnimplementedRecordingsInternalServiceServer
 	mu    sync.Mutex
 	n     map[int64]int64
 	down  bool
@@ -46,14 +46,14 @@ func (c *counter) set(down bool, n map[int64]int64) {
 
 func (c *counter) callCount() int { c.mu.Lock(); defer c.mu.Unlock(); return c.calls }
 
-func start(t *testing.T) (*counter, recordingsv1.RecordingsServiceClient) {
+func start(t *testing.T) (*counter, recordingsv1.RecordingsInternalServiceClient) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
 	c := &counter{}
-	recordingsv1.RegisterRecordingsServiceServer(srv, c)
+	recordingsv1.RegisterRecordingsInternalServiceServer(srv, c)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -61,7 +61,7 @@ func start(t *testing.T) (*counter, recordingsv1.RecordingsServiceClient) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cc.Close() })
-	return c, recordingsv1.NewRecordingsServiceClient(cc)
+	return c, recordingsv1.NewRecordingsInternalServiceClient(cc)
 }
 
 func TestCache(t *testing.T) {

@@ -25,7 +25,7 @@ import (
 // chunk, a refused chunk never failing the others — or, with legacy, as an
 // older recordings did: InvalidArgument for the whole call.
 type fakeRecordings struct {
-	recordingsv1.UnimplementedRecordingsServiceServer
+	recordingsv1.UnimplementedRecordingsInternalServiceServer
 	refuse    func(*recordingsv1.Chunk) string // non-empty: refused, with this reason
 	transient func(*recordingsv1.Chunk) bool   // true: the whole call fails Unavailable
 	legacy    bool
@@ -90,14 +90,14 @@ func (r *fakeRecordings) storedKeys() []string {
 }
 
 // serveRecordings serves rec over a real loopback gRPC socket.
-func serveRecordings(t *testing.T, rec recordingsv1.RecordingsServiceServer) recordingsv1.RecordingsServiceClient {
+func serveRecordings(t *testing.T, rec recordingsv1.RecordingsInternalServiceServer) recordingsv1.RecordingsInternalServiceClient {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	recordingsv1.RegisterRecordingsServiceServer(srv, rec)
+	recordingsv1.RegisterRecordingsInternalServiceServer(srv, rec)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -105,7 +105,7 @@ func serveRecordings(t *testing.T, rec recordingsv1.RecordingsServiceServer) rec
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cc.Close() })
-	return recordingsv1.NewRecordingsServiceClient(cc)
+	return recordingsv1.NewRecordingsInternalServiceClient(cc)
 }
 
 func openSpool(t *testing.T) *spool.Spool {
@@ -148,7 +148,7 @@ func run(t *testing.T, f *Forwarder) (stop func()) {
 	return stop
 }
 
-func newForwarder(sp *spool.Spool, c recordingsv1.RecordingsServiceClient) *Forwarder {
+func newForwarder(sp *spool.Spool, c recordingsv1.RecordingsInternalServiceClient) *Forwarder {
 	return &Forwarder{Spool: sp, Client: c, Tracer: noop.NewTracerProvider().Tracer(""), Logger: slog.New(slog.DiscardHandler),
 		BatchRecords: 8, BackoffMin: time.Millisecond, BackoffMax: 10 * time.Millisecond}
 }

@@ -66,7 +66,7 @@ const (
 )
 
 // Sink is where a forwarder delivers: AppendChunks' request and answer.
-// recordingsv1.RecordingsServiceClient is one; Traffic adapts search's
+// recordingsv1.RecordingsInternalServiceClient is one; Traffic adapts search's
 // TrafficService.AppendHits.
 type Sink interface {
 	AppendChunks(ctx context.Context, in *recordingsv1.AppendChunksRequest, opts ...grpc.CallOption) (*recordingsv1.AppendChunksResponse, error)
@@ -74,10 +74,10 @@ type Sink interface {
 
 // Traffic is search's TrafficService.AppendHits as a Sink: messages of the
 // same wire form and per-chunk outcomes as AppendChunks.
-func Traffic(c trafficv1.TrafficServiceClient) Sink { return trafficSink{c} }
+func Traffic(c trafficv1.TrafficInternalServiceClient) Sink { return trafficSink{c} }
 
 type trafficSink struct {
-	c trafficv1.TrafficServiceClient
+	c trafficv1.TrafficInternalServiceClient
 }
 
 // AppendChunks sends the request as AppendHitsRequest, which has the same

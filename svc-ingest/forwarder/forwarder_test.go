@@ -22,7 +22,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type keeper struct {
-	recordingsv1.UnimplementedRecordingsServiceServer
+	recordingsv1.UnimplementedRecordingsInternalServiceServer
 	mu     sync.Mutex
 	chunks []*recordingsv1.Chunk
 }
@@ -41,7 +41,7 @@ func TestSpooledBytesArriveAsChunks(t *testing.T) {
 	rec := &keeper{}
 	lis, _ := net.Listen("tcp", "127.0.0.1:0")
 	srv := grpc.NewServer()
-	recordingsv1.RegisterRecordingsServiceServer(srv, rec)
+	recordingsv1.RegisterRecordingsInternalServiceServer(srv, rec)
 	go srv.Serve(lis)
 	defer srv.Stop()
 	cc, _ := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -67,7 +67,7 @@ func TestSpooledBytesArriveAsChunks(t *testing.T) {
 		}
 		want = append(want, c)
 	}
-	f := &Forwarder{Spool: sp, Client: recordingsv1.NewRecordingsServiceClient(cc), Tracer: noop.NewTracerProvider().Tracer(""),
+	f := &Forwarder{Spool: sp, Client: recordingsv1.NewRecordingsInternalServiceClient(cc), Tracer: noop.NewTracerProvider().Tracer(""),
 		Logger: slog.New(slog.DiscardHandler), BatchRecords: 7, BatchBytes: 20 << 10}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error)
@@ -152,7 +152,7 @@ func BenchmarkEncodeRequest(b *testing.B) {
 }
 
 type shortCounter struct {
-	recordingsv1.UnimplementedRecordingsServiceServer
+	recordingsv1.UnimplementedRecordingsInternalServiceServer
 	mu    sync.Mutex
 	short int // answer "stored 0" this many times first
 	calls int
@@ -180,7 +180,7 @@ func TestUnaccountedChunksStaySpooled(t *testing.T) {
 	rec := &shortCounter{short: 2}
 	lis, _ := net.Listen("tcp", "127.0.0.1:0")
 	srv := grpc.NewServer()
-	recordingsv1.RegisterRecordingsServiceServer(srv, rec)
+	recordingsv1.RegisterRecordingsInternalServiceServer(srv, rec)
 	go srv.Serve(lis)
 	defer srv.Stop()
 	cc, _ := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -197,7 +197,7 @@ func TestUnaccountedChunksStaySpooled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f := &Forwarder{Spool: sp, Client: recordingsv1.NewRecordingsServiceClient(cc), Tracer: noop.NewTracerProvider().Tracer(""),
+	f := &Forwarder{Spool: sp, Client: recordingsv1.NewRecordingsInternalServiceClient(cc), Tracer: noop.NewTracerProvider().Tracer(""),
 		Logger: slog.New(slog.DiscardHandler), BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error)

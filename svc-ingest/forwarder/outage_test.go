@@ -35,7 +35,7 @@ func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
 	addr := lis.Addr().String()
 	serve := func(lis net.Listener) *grpc.Server {
 		srv := grpc.NewServer()
-		recordingsv1.RegisterRecordingsServiceServer(srv, rec)
+		recordingsv1.RegisterRecordingsInternalServiceServer(srv, rec)
 		go srv.Serve(lis)
 		return srv
 	}
@@ -48,7 +48,7 @@ func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
 	defer cc.Close()
 	sp := openSpool(t)
 	logs := &depstatetest.Logs{}
-	f := newForwarder(sp, recordingsv1.NewRecordingsServiceClient(cc))
+	f := newForwarder(sp, recordingsv1.NewRecordingsInternalServiceClient(cc))
 	f.Logger = slog.New(logs)
 	f.BackoffMin, f.BackoffMax = 5*time.Millisecond, 40*time.Millisecond
 	reader := sdkmetric.NewManualReader()

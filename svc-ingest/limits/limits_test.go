@@ -75,7 +75,7 @@ func TestSessions(t *testing.T) {
 }
 
 type accounts struct {
-	accountsv1.UnimplementedAccountsServiceServer
+	accountsv1.UnimplementedAccountsInternalServiceServer
 	mu     sync.Mutex
 	limit  int64
 	leased map[string]int64
@@ -99,13 +99,13 @@ func TestQuotaLeases(t *testing.T) {
 	a := &accounts{limit: 2500, leased: map[string]int64{}}
 	lis, _ := net.Listen("tcp", "127.0.0.1:0")
 	srv := grpc.NewServer()
-	accountsv1.RegisterAccountsServiceServer(srv, a)
+	accountsv1.RegisterAccountsInternalServiceServer(srv, a)
 	go srv.Serve(lis)
 	defer srv.Stop()
 	cc, _ := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	defer cc.Close()
 	var leaseErrors int
-	q := &Quota{Accounts: accountsv1.NewAccountsServiceClient(cc), Holder: "test", OnLeaseError: func(error) { leaseErrors++ }}
+	q := &Quota{Accounts: accountsv1.NewAccountsInternalServiceClient(cc), Holder: "test", OnLeaseError: func(error) { leaseErrors++ }}
 	// Two processes share the quota through accounts.
 	q2 := &Quota{Accounts: q.Accounts, Holder: "test2"}
 	ctx := context.Background()

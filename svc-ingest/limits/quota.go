@@ -23,7 +23,7 @@ var ErrQuotaExceeded = errors.New("limits: daily session quota exceeded")
 // without a lease (fail open: the invariant is that ingest keeps accepting
 // while accounts is down) and counted in OnLeaseError.
 type Quota struct {
-	Accounts accountsv1.AccountsServiceClient
+	Accounts accountsv1.AccountsInternalServiceClient
 	Holder   string
 	Timeout  time.Duration
 	// OnLeaseError is told when accounts could not be asked.

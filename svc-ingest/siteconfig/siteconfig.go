@@ -54,7 +54,7 @@ type Options struct {
 
 // Cache is safe for concurrent use.
 type Cache struct {
-	client accountsv1.AccountsServiceClient
+	client accountsv1.AccountsInternalServiceClient
 	opts   Options
 	lru    *lru.Cache[string, *entry]
 	sf     singleflight.Group
@@ -64,7 +64,7 @@ type Cache struct {
 }
 
 // New returns a cache in front of client.
-func New(client accountsv1.AccountsServiceClient, opts Options) *Cache {
+func New(client accountsv1.AccountsInternalServiceClient, opts Options) *Cache {
 	if opts.TTL <= 0 {
 		opts.TTL = 30 * time.Second
 	}

@@ -39,7 +39,7 @@ func TestMatchDomain(t *testing.T) {
 }
 
 type accounts struct {
-	accountsv1.UnimplementedAccountsServiceServer
+	accountsv1.UnimplementedAccountsInternalServiceServer
 	calls atomic.Int64
 	down  atomic.Bool
 	delay time.Duration
@@ -57,13 +57,13 @@ func (a *accounts) GetSiteConfig(_ context.Context, r *accountsv1.GetSiteConfigR
 	return &accountsv1.GetSiteConfigResponse{SiteId: 5_000_000_001, SiteKey: "k_known", Etag: "e"}, nil
 }
 
-func serve(t *testing.T, a *accounts) accountsv1.AccountsServiceClient {
+func serve(t *testing.T, a *accounts) accountsv1.AccountsInternalServiceClient {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := grpc.NewServer()
-	accountsv1.RegisterAccountsServiceServer(s, a)
+	accountsv1.RegisterAccountsInternalServiceServer(s, a)
 	go s.Serve(lis)
 	t.Cleanup(s.Stop)
 	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -71,7 +71,7 @@ func serve(t *testing.T, a *accounts) accountsv1.AccountsServiceClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cc.Close() })
-	return accountsv1.NewAccountsServiceClient(cc)
+	return accountsv1.NewAccountsInternalServiceClient(cc)
 }
 
 func TestCache(t *testing.T) {

@@ -28,7 +28,7 @@ import (
 type restartable struct {
 	t    *testing.T
 	addr string
-	impl searchv1.SearchServiceServer
+	impl searchv1.SearchInternalServiceServer
 	mu   sync.Mutex
 	srv  *grpc.Server
 }
@@ -45,7 +45,7 @@ func (r *restartable) start() {
 	}
 	r.addr = lis.Addr().String()
 	srv := grpc.NewServer()
-	searchv1.RegisterSearchServiceServer(srv, r.impl)
+	searchv1.RegisterSearchInternalServiceServer(srv, r.impl)
 	go srv.Serve(lis)
 	r.mu.Lock()
 	r.srv = srv
@@ -85,7 +85,7 @@ func TestOutageLogsOnceAndDrainsInOrder(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
-	r := New(st, searchv1.NewSearchServiceClient(cc), slog.New(logs))
+	r := New(st, searchv1.NewSearchInternalServiceClient(cc), slog.New(logs))
 	r.Batch, r.MinBackoff, r.MaxBackoff = 7, 5*time.Millisecond, 40*time.Millisecond
 	if err := depstate.Register(mp.Meter("test"), func() []*depstate.State { return []*depstate.State{r.Dependency} }); err != nil {
 		t.Fatal(err)

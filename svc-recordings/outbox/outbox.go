@@ -28,7 +28,7 @@ import (
 // Relay moves outbox entries to search.
 type Relay struct {
 	Store  store.Store
-	Search searchv1.SearchServiceClient
+	Search searchv1.SearchInternalServiceClient
 	Logger *slog.Logger
 	// Batch is the most entries read (and summaries sent) at once.
 	Batch int
@@ -39,7 +39,7 @@ type Relay struct {
 }
 
 // New returns a relay with defaults filled in.
-func New(st store.Store, search searchv1.SearchServiceClient, logger *slog.Logger) *Relay {
+func New(st store.Store, search searchv1.SearchInternalServiceClient, logger *slog.Logger) *Relay {
 	return &Relay{
 		Store: st, Search: search, Logger: logger, Batch: 500,
 		Loop: newLoop(logger, "search", 2*time.Second),

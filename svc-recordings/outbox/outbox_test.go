@@ -27,7 +27,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // search is a real SearchService on a socket logging each call; it fails
 // while down is set and refuses the session or answer whose id is reject.
 type search struct {
-	searchv1.UnimplementedSearchServiceServer
+	searchv1.UnimplementedSearchInternalServiceServer
 	mu     sync.Mutex
 	down   bool
 	reject string
@@ -84,9 +84,9 @@ func serve[C any](t *testing.T, register func(*grpc.Server), client func(grpc.Cl
 }
 
 // serveSearch serves sr on a socket for the test and answers a client.
-func serveSearch(t *testing.T, sr *search) searchv1.SearchServiceClient {
+func serveSearch(t *testing.T, sr *search) searchv1.SearchInternalServiceClient {
 	t.Helper()
-	return serve(t, func(s *grpc.Server) { searchv1.RegisterSearchServiceServer(s, sr) }, searchv1.NewSearchServiceClient)
+	return serve(t, func(s *grpc.Server) { searchv1.RegisterSearchInternalServiceServer(s, sr) }, searchv1.NewSearchInternalServiceClient)
 }
 
 func TestRelayCoalescesInOrderAndRetries(t *testing.T) {

@@ -63,6 +63,7 @@ type App struct {
 	admin      *httpserver.Server
 	checks     *admin.Checks
 
+	secret string // the mesh's service credential (servicecred.go)
 	connMu sync.Mutex
 	conns  map[string]*grpc.ClientConn // by address; "" is the in-process connection
 
@@ -114,9 +115,13 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *App, err error) {
 		}
 		a.ownTel = true
 	}
+	if a.secret, err = a.cfg.ServiceSecret(true); err != nil {
+		return nil, err
+	}
 	a.grpcServer, a.health = rpc.NewServer(a.tel, a.logger, rpc.ServerOptions{
 		MaxRecvMsgBytes: cfg.Server.MaxMessageBytes,
 		MaxSendMsgBytes: cfg.Server.MaxMessageBytes,
+		ServiceSecret:   a.secret,
 	})
 	a.inproc = rpc.NewInProcess()
 	if a.grpcLis, err = net.Listen("tcp", cfg.Server.GRPCListenAddress); err != nil {
@@ -180,7 +185,7 @@ func (a *App) conn(module string) (*grpc.ClientConn, error) {
 	if c, ok := a.conns[addr]; ok {
 		return c, nil
 	}
-	opts := rpc.ClientOptions{DefaultTimeout: a.cfg.Server.ClientTimeout, MaxRecvMsgBytes: a.cfg.Server.MaxMessageBytes}
+	opts := rpc.ClientOptions{DefaultTimeout: a.cfg.Server.ClientTimeout, MaxRecvMsgBytes: a.cfg.Server.MaxMessageBytes, ServiceSecret: a.secret}
 	var (
 		c   *grpc.ClientConn
 		err error

@@ -4,8 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/sightlinehq/sightline/platform/durablefile"
+	"github.com/sightlinehq/sightline/platform/rpc"
 
 	accounts "github.com/sightlinehq/sightline/svc-accounts"
 	ingest "github.com/sightlinehq/sightline/svc-ingest"
@@ -48,6 +53,10 @@ type ServerConfig struct {
 	MaxMessageBytes int `yaml:"max_message_bytes"`
 	// ClientTimeout is the deadline of unary gRPC calls made without one.
 	ClientTimeout time.Duration `yaml:"client_timeout"`
+	// ServiceSecretFile holds the secret the services authenticate each
+	// other with (docs/service-auth.md). Required when the modules run in
+	// separate processes; one process keeps its own in the data directory.
+	ServiceSecretFile string `yaml:"service_secret_file"`
 }
 
 // AdminConfig holds the operator listener (/metrics, /healthz, /readyz, pprof).
@@ -97,6 +106,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Server.ShutdownTimeout, "server.shutdown-timeout", 20*time.Second, "Deadline for a graceful shutdown.")
 	fs.IntVar(&c.Server.MaxMessageBytes, "server.max-message-bytes", 16<<20, "Largest gRPC message sent or received.")
 	fs.DurationVar(&c.Server.ClientTimeout, "server.client-timeout", 10*time.Second, "Deadline of unary gRPC calls made without one.")
+	fs.StringVar(&c.Server.ServiceSecretFile, "server.service-secret-file", "", "File holding the secret Sightline's services authenticate each other with (at least 32 bytes; every process of a deployment reads the same one). Required when modules run in separate processes; otherwise <data-dir>/service-secret, made on first start.")
 	fs.StringVar(&c.Admin.ListenAddress, "admin.listen-address", "127.0.0.1:9091", "Admin listener: /metrics, /healthz, /readyz, /debug/pprof.")
 	fs.StringVar(&c.Log.Level, "log.level", "info", "Log level: debug, info, warn, error.")
 	fs.StringVar(&c.Log.Format, "log.format", "json", "Log format: json or text.")
@@ -140,6 +150,9 @@ func (c *Config) Validate() error {
 	}
 	if err == nil {
 		errs = append(errs, checkRemotes(targets, c.Remote)...)
+		if len(targets) < len(moduleNames()) && c.Server.ServiceSecretFile == "" {
+			errs = append(errs, errors.New("server.service-secret-file: must be set when the modules run in separate processes (every process reads the same file; make one with: openssl rand -hex 32)"))
+		}
 	}
 	for _, v := range []interface{ Validate() error }{&c.Accounts, &c.Ingest, &c.Recordings, &c.Search, &c.Notify, &c.Gateway} {
 		if err := v.Validate(); err != nil {
@@ -147,4 +160,38 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// serviceSecretName is the secret's file in the data directory of a
+// process that runs every module.
+const serviceSecretName = "service-secret"
+
+// ServiceSecret returns the secret the services authenticate each other
+// with: server.service-secret-file's, else the one in the data directory,
+// which create makes (random, mode 0600) when it is missing. The commands
+// that call a running `sightline serve` (reindex, heatmaps rebuild) read
+// the same one.
+func (c *Config) ServiceSecret(create bool) (string, error) {
+	if c.Server.ServiceSecretFile != "" {
+		s, err := rpc.ReadServiceSecret(c.Server.ServiceSecretFile)
+		if err != nil {
+			return "", fmt.Errorf("server.service-secret-file: %w", err)
+		}
+		return s, nil
+	}
+	path := filepath.Join(c.DataDir, serviceSecretName)
+	if _, err := os.Stat(path); err == nil || !create {
+		s, err := rpc.ReadServiceSecret(path)
+		if err != nil {
+			return "", fmt.Errorf("%w (or set server.service-secret-file)", err)
+		}
+		return s, nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return "", fmt.Errorf("data-dir: %w", err)
+	}
+	if _, err := durablefile.Create(path, []byte(rpc.NewServiceSecret()+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("service secret: %w", err)
+	}
+	return rpc.ReadServiceSecret(path)
 }

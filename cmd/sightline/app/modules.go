@@ -167,9 +167,10 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		}
 		searchv1.RegisterSearchServiceServer(a.grpcServer, svc)
 		trafficv1.RegisterTrafficServiceServer(a.grpcServer, svc.Traffic())
+		trafficv1.RegisterTrafficInternalServiceServer(a.grpcServer, svc.Traffic())
 		searchv1.RegisterSearchInternalServiceServer(a.grpcServer, svc.Internal())
 		return runningModule{name: name, svc: svc, grpcSvc: searchv1.SearchService_ServiceDesc.ServiceName,
-			alsoGRPC: []string{trafficv1.TrafficService_ServiceDesc.ServiceName, searchv1.SearchInternalService_ServiceDesc.ServiceName}}, nil
+			alsoGRPC: []string{trafficv1.TrafficService_ServiceDesc.ServiceName, trafficv1.TrafficInternalService_ServiceDesc.ServiceName, searchv1.SearchInternalService_ServiceDesc.ServiceName}}, nil
 
 	case Recordings:
 		acc, err := conn(Accounts)
@@ -186,7 +187,7 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		}
 		svc, err := recordings.New(ctx, a.cfg.Recordings, recordings.Deps{
 			Logger: log, TracerProvider: tp, MeterProvider: mp, DataDir: a.cfg.DataDir,
-			Search:     searchv1.NewSearchServiceClient(srch),
+			Search:     searchv1.NewSearchInternalServiceClient(srch),
 			Authorizer: siteaccess.New(accountsv1.NewAccountsServiceClient(acc)),
 			Notify:     notifyClient(ntf),
 		})
@@ -243,9 +244,9 @@ func (a *App) initModule(ctx context.Context, name string) (runningModule, error
 		}
 		svc, err := ingest.New(ctx, a.cfg.Ingest, ingest.Deps{
 			Logger: log, TracerProvider: tp, MeterProvider: mp, Propagator: a.tel.Propagator, DataDir: a.cfg.DataDir,
-			Accounts:   accountsv1.NewAccountsServiceClient(acc),
-			Recordings: recordingsv1.NewRecordingsServiceClient(rec),
-			Traffic:    trafficv1.NewTrafficServiceClient(srch),
+			Accounts:   accountsv1.NewAccountsInternalServiceClient(acc),
+			Recordings: recordingsv1.NewRecordingsInternalServiceClient(rec),
+			Traffic:    trafficv1.NewTrafficInternalServiceClient(srch),
 		})
 		if err != nil {
 			return runningModule{}, err

@@ -147,8 +147,8 @@ func main() {
 	svc, err := ingest.New(context.Background(), cfg, ingest.Deps{
 		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
 		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-		Accounts:      accountsv1.NewAccountsServiceClient(conn(accAddr)),
-		Recordings:    recordingsv1.NewRecordingsServiceClient(conn(recAddr)),
+		Accounts:      accountsv1.NewAccountsInternalServiceClient(conn(accAddr)),
+		Recordings:    recordingsv1.NewRecordingsInternalServiceClient(conn(recAddr)),
 	})
 	if err != nil {
 		log.Fatal(err)

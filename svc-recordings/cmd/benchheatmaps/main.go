@@ -91,8 +91,15 @@ func main() {
 
 // service is svc-recordings on a loopback gRPC socket over a fresh Pebble
 // directory.
+// recordingsClient calls both of recordings' contracts: the dashboard's
+// (GetHeatmap) and the internal one ingest appends through.
+type recordingsClient struct {
+	recordingsv1.RecordingsServiceClient
+	recordingsv1.RecordingsInternalServiceClient
+}
+
 type service struct {
-	client recordingsv1.RecordingsServiceClient
+	client recordingsClient
 	close  func()
 }
 
@@ -124,7 +131,7 @@ func startService(ctx context.Context) (*service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &service{client: recordingsv1.NewRecordingsServiceClient(cc), close: func() {
+	return &service{client: recordingsClient{recordingsv1.NewRecordingsServiceClient(cc), recordingsv1.NewRecordingsInternalServiceClient(cc)}, close: func() {
 		cc.Close()
 		srv.Stop()
 		svc.Close()
@@ -136,7 +143,7 @@ func startService(ctx context.Context) (*service, error) {
 // clicks leave Pebble compactions behind that would land in the appends'
 // rounds.
 func run(ctx context.Context, o options) error {
-	for _, bench := range []func(context.Context, recordingsv1.RecordingsServiceClient, options) error{benchAppend, benchGetHeatmap} {
+	for _, bench := range []func(context.Context, recordingsClient, options) error{benchAppend, benchGetHeatmap} {
 		s, err := startService(ctx)
 		if err != nil {
 			return err
@@ -285,7 +292,7 @@ func (g *visitGen) visit(siteID int64, n int, server time.Time, chunks, clicks i
 	return out
 }
 
-func append1(ctx context.Context, c recordingsv1.RecordingsServiceClient, chunks []*recordingsv1.Chunk) error {
+func append1(ctx context.Context, c recordingsClient, chunks []*recordingsv1.Chunk) error {
 	res, err := c.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: chunks})
 	if err != nil {
 		return err
@@ -296,7 +303,7 @@ func append1(ctx context.Context, c recordingsv1.RecordingsServiceClient, chunks
 	return nil
 }
 
-func benchGetHeatmap(ctx context.Context, client recordingsv1.RecordingsServiceClient, o options) error {
+func benchGetHeatmap(ctx context.Context, client recordingsClient, o options) error {
 	perVisit := o.perChunk * o.chunksPerVisit
 	visits := (o.clicks + perVisit - 1) / perVisit
 	today := time.Now().UTC().Truncate(24 * time.Hour)
@@ -404,7 +411,7 @@ func benchGetHeatmap(ctx context.Context, client recordingsv1.RecordingsServiceC
 // benchAppend compares AppendChunks of batches with heat data with the same
 // batches without sl:view and sl:click, in interleaved rounds (the order
 // alternating) on the same service, each round on fresh sessions.
-func benchAppend(ctx context.Context, client recordingsv1.RecordingsServiceClient, o options) error {
+func benchAppend(ctx context.Context, client recordingsClient, o options) error {
 	const batches = 12 // a minute of a page view, a batch every 5 s
 	var heat, plain, heatCPU, plainCPU time.Duration
 	var ratios []float64

@@ -35,6 +35,13 @@ import (
 	recordings "github.com/sightlinehq/sightline/svc-recordings"
 )
 
+// recordingsClient calls both of recordings' contracts: the internal one
+// ingest appends through and the dashboard's reads.
+type recordingsClient struct {
+	recordingsv1.RecordingsServiceClient
+	recordingsv1.RecordingsInternalServiceClient
+}
+
 func main() {
 	sessions := flag.Int("sessions", 8, "sessions to record")
 	minutes := flag.Int("minutes", 30, "length of each session")
@@ -131,7 +138,7 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 		return err
 	}
 	defer cc.Close()
-	client := recordingsv1.NewRecordingsServiceClient(cc)
+	client := recordingsClient{recordingsv1.NewRecordingsServiceClient(cc), recordingsv1.NewRecordingsInternalServiceClient(cc)}
 
 	began := time.Now()
 	err = parallel(batches, workers, func(b []*recordingsv1.Chunk) error {

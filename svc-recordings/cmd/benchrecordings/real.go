@@ -55,7 +55,7 @@ func loadCaptured(dir string) ([]*recordingsv1.Chunk, error) {
 
 // reportCaptured appends the captured sessions and prints stored bytes
 // per recorded minute for each.
-func reportCaptured(ctx context.Context, client recordingsv1.RecordingsServiceClient, chunks []*recordingsv1.Chunk) error {
+func reportCaptured(ctx context.Context, client recordingsClient, chunks []*recordingsv1.Chunk) error {
 	if len(chunks) == 0 {
 		fmt.Println("captured real-browser batches: none found")
 		return nil

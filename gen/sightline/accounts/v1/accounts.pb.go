@@ -3262,6 +3262,175 @@ func (x *AuthenticateResponse) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// AuthorizeSiteRequest is a dashboard credential and the site it asks for.
+type AuthorizeSiteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Credential:
+	//
+	//	*AuthorizeSiteRequest_SessionToken
+	//	*AuthorizeSiteRequest_ApiKey
+	Credential    isAuthorizeSiteRequest_Credential `protobuf_oneof:"credential"`
+	SiteId        int64                             `protobuf:"varint,3,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthorizeSiteRequest) Reset() {
+	*x = AuthorizeSiteRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizeSiteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizeSiteRequest) ProtoMessage() {}
+
+func (x *AuthorizeSiteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizeSiteRequest.ProtoReflect.Descriptor instead.
+func (*AuthorizeSiteRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *AuthorizeSiteRequest) GetCredential() isAuthorizeSiteRequest_Credential {
+	if x != nil {
+		return x.Credential
+	}
+	return nil
+}
+
+func (x *AuthorizeSiteRequest) GetSessionToken() string {
+	if x != nil {
+		if x, ok := x.Credential.(*AuthorizeSiteRequest_SessionToken); ok {
+			return x.SessionToken
+		}
+	}
+	return ""
+}
+
+func (x *AuthorizeSiteRequest) GetApiKey() string {
+	if x != nil {
+		if x, ok := x.Credential.(*AuthorizeSiteRequest_ApiKey); ok {
+			return x.ApiKey
+		}
+	}
+	return ""
+}
+
+func (x *AuthorizeSiteRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+type isAuthorizeSiteRequest_Credential interface {
+	isAuthorizeSiteRequest_Credential()
+}
+
+type AuthorizeSiteRequest_SessionToken struct {
+	SessionToken string `protobuf:"bytes,1,opt,name=session_token,json=sessionToken,proto3,oneof"`
+}
+
+type AuthorizeSiteRequest_ApiKey struct {
+	ApiKey string `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3,oneof"`
+}
+
+func (*AuthorizeSiteRequest_SessionToken) isAuthorizeSiteRequest_Credential() {}
+
+func (*AuthorizeSiteRequest_ApiKey) isAuthorizeSiteRequest_Credential() {}
+
+// AuthorizeSiteResponse is the caller and their standing in the site.
+type AuthorizeSiteResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Principal      *Principal             `protobuf:"bytes,1,opt,name=principal,proto3" json:"principal,omitempty"`
+	ExpireTime     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	OrganizationId int64                  `protobuf:"varint,3,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// The caller's role in organization_id (an API key: the key's role).
+	Role          Role         `protobuf:"varint,4,opt,name=role,proto3,enum=sightline.accounts.v1.Role" json:"role,omitempty"`
+	Maintenance   *Maintenance `protobuf:"bytes,5,opt,name=maintenance,proto3" json:"maintenance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuthorizeSiteResponse) Reset() {
+	*x = AuthorizeSiteResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuthorizeSiteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuthorizeSiteResponse) ProtoMessage() {}
+
+func (x *AuthorizeSiteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuthorizeSiteResponse.ProtoReflect.Descriptor instead.
+func (*AuthorizeSiteResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *AuthorizeSiteResponse) GetPrincipal() *Principal {
+	if x != nil {
+		return x.Principal
+	}
+	return nil
+}
+
+func (x *AuthorizeSiteResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *AuthorizeSiteResponse) GetOrganizationId() int64 {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return 0
+}
+
+func (x *AuthorizeSiteResponse) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+func (x *AuthorizeSiteResponse) GetMaintenance() *Maintenance {
+	if x != nil {
+		return x.Maintenance
+	}
+	return nil
+}
+
 // GetCurrentUserRequest is empty: the caller comes from metadata.
 type GetCurrentUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3271,7 +3440,7 @@ type GetCurrentUserRequest struct {
 
 func (x *GetCurrentUserRequest) Reset() {
 	*x = GetCurrentUserRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3283,7 +3452,7 @@ func (x *GetCurrentUserRequest) String() string {
 func (*GetCurrentUserRequest) ProtoMessage() {}
 
 func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[39]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3296,7 +3465,7 @@ func (x *GetCurrentUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserRequest.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{39}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{41}
 }
 
 // GetCurrentUserResponse is the caller.
@@ -3310,7 +3479,7 @@ type GetCurrentUserResponse struct {
 
 func (x *GetCurrentUserResponse) Reset() {
 	*x = GetCurrentUserResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3322,7 +3491,7 @@ func (x *GetCurrentUserResponse) String() string {
 func (*GetCurrentUserResponse) ProtoMessage() {}
 
 func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[40]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3335,7 +3504,7 @@ func (x *GetCurrentUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCurrentUserResponse.ProtoReflect.Descriptor instead.
 func (*GetCurrentUserResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{40}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetCurrentUserResponse) GetUser() *User {
@@ -3362,7 +3531,7 @@ type CreateOrganizationRequest struct {
 
 func (x *CreateOrganizationRequest) Reset() {
 	*x = CreateOrganizationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3374,7 +3543,7 @@ func (x *CreateOrganizationRequest) String() string {
 func (*CreateOrganizationRequest) ProtoMessage() {}
 
 func (x *CreateOrganizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[41]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3387,7 +3556,7 @@ func (x *CreateOrganizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrganizationRequest.ProtoReflect.Descriptor instead.
 func (*CreateOrganizationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{41}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CreateOrganizationRequest) GetName() string {
@@ -3407,7 +3576,7 @@ type CreateOrganizationResponse struct {
 
 func (x *CreateOrganizationResponse) Reset() {
 	*x = CreateOrganizationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3419,7 +3588,7 @@ func (x *CreateOrganizationResponse) String() string {
 func (*CreateOrganizationResponse) ProtoMessage() {}
 
 func (x *CreateOrganizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[42]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3432,7 +3601,7 @@ func (x *CreateOrganizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateOrganizationResponse.ProtoReflect.Descriptor instead.
 func (*CreateOrganizationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{42}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreateOrganizationResponse) GetOrganization() *Organization {
@@ -3452,7 +3621,7 @@ type GetOrganizationRequest struct {
 
 func (x *GetOrganizationRequest) Reset() {
 	*x = GetOrganizationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3464,7 +3633,7 @@ func (x *GetOrganizationRequest) String() string {
 func (*GetOrganizationRequest) ProtoMessage() {}
 
 func (x *GetOrganizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[43]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3477,7 +3646,7 @@ func (x *GetOrganizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrganizationRequest.ProtoReflect.Descriptor instead.
 func (*GetOrganizationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{43}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetOrganizationRequest) GetOrganizationId() int64 {
@@ -3497,7 +3666,7 @@ type GetOrganizationResponse struct {
 
 func (x *GetOrganizationResponse) Reset() {
 	*x = GetOrganizationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3509,7 +3678,7 @@ func (x *GetOrganizationResponse) String() string {
 func (*GetOrganizationResponse) ProtoMessage() {}
 
 func (x *GetOrganizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[44]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3522,7 +3691,7 @@ func (x *GetOrganizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrganizationResponse.ProtoReflect.Descriptor instead.
 func (*GetOrganizationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{44}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetOrganizationResponse) GetOrganization() *Organization {
@@ -3543,7 +3712,7 @@ type ListOrganizationsRequest struct {
 
 func (x *ListOrganizationsRequest) Reset() {
 	*x = ListOrganizationsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3555,7 +3724,7 @@ func (x *ListOrganizationsRequest) String() string {
 func (*ListOrganizationsRequest) ProtoMessage() {}
 
 func (x *ListOrganizationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[45]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3568,7 +3737,7 @@ func (x *ListOrganizationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrganizationsRequest.ProtoReflect.Descriptor instead.
 func (*ListOrganizationsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{45}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListOrganizationsRequest) GetPageSize() int32 {
@@ -3596,7 +3765,7 @@ type ListOrganizationsResponse struct {
 
 func (x *ListOrganizationsResponse) Reset() {
 	*x = ListOrganizationsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3608,7 +3777,7 @@ func (x *ListOrganizationsResponse) String() string {
 func (*ListOrganizationsResponse) ProtoMessage() {}
 
 func (x *ListOrganizationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[46]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3621,7 +3790,7 @@ func (x *ListOrganizationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOrganizationsResponse.ProtoReflect.Descriptor instead.
 func (*ListOrganizationsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{46}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListOrganizationsResponse) GetOrganizations() []*Organization {
@@ -3649,7 +3818,7 @@ type UpdateOrganizationRequest struct {
 
 func (x *UpdateOrganizationRequest) Reset() {
 	*x = UpdateOrganizationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3661,7 +3830,7 @@ func (x *UpdateOrganizationRequest) String() string {
 func (*UpdateOrganizationRequest) ProtoMessage() {}
 
 func (x *UpdateOrganizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[47]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3674,7 +3843,7 @@ func (x *UpdateOrganizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOrganizationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateOrganizationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{47}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *UpdateOrganizationRequest) GetOrganizationId() int64 {
@@ -3701,7 +3870,7 @@ type UpdateOrganizationResponse struct {
 
 func (x *UpdateOrganizationResponse) Reset() {
 	*x = UpdateOrganizationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3713,7 +3882,7 @@ func (x *UpdateOrganizationResponse) String() string {
 func (*UpdateOrganizationResponse) ProtoMessage() {}
 
 func (x *UpdateOrganizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[48]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3726,7 +3895,7 @@ func (x *UpdateOrganizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateOrganizationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateOrganizationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{48}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *UpdateOrganizationResponse) GetOrganization() *Organization {
@@ -3748,7 +3917,7 @@ type ListMembersRequest struct {
 
 func (x *ListMembersRequest) Reset() {
 	*x = ListMembersRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3760,7 +3929,7 @@ func (x *ListMembersRequest) String() string {
 func (*ListMembersRequest) ProtoMessage() {}
 
 func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[49]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3773,7 +3942,7 @@ func (x *ListMembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersRequest.ProtoReflect.Descriptor instead.
 func (*ListMembersRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{49}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListMembersRequest) GetOrganizationId() int64 {
@@ -3808,7 +3977,7 @@ type ListMembersResponse struct {
 
 func (x *ListMembersResponse) Reset() {
 	*x = ListMembersResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3820,7 +3989,7 @@ func (x *ListMembersResponse) String() string {
 func (*ListMembersResponse) ProtoMessage() {}
 
 func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[50]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3833,7 +4002,7 @@ func (x *ListMembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMembersResponse.ProtoReflect.Descriptor instead.
 func (*ListMembersResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{50}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListMembersResponse) GetMembers() []*Member {
@@ -3862,7 +4031,7 @@ type UpdateMemberRoleRequest struct {
 
 func (x *UpdateMemberRoleRequest) Reset() {
 	*x = UpdateMemberRoleRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3874,7 +4043,7 @@ func (x *UpdateMemberRoleRequest) String() string {
 func (*UpdateMemberRoleRequest) ProtoMessage() {}
 
 func (x *UpdateMemberRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[51]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3887,7 +4056,7 @@ func (x *UpdateMemberRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMemberRoleRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMemberRoleRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{51}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *UpdateMemberRoleRequest) GetOrganizationId() int64 {
@@ -3921,7 +4090,7 @@ type UpdateMemberRoleResponse struct {
 
 func (x *UpdateMemberRoleResponse) Reset() {
 	*x = UpdateMemberRoleResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3933,7 +4102,7 @@ func (x *UpdateMemberRoleResponse) String() string {
 func (*UpdateMemberRoleResponse) ProtoMessage() {}
 
 func (x *UpdateMemberRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[52]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3946,7 +4115,7 @@ func (x *UpdateMemberRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMemberRoleResponse.ProtoReflect.Descriptor instead.
 func (*UpdateMemberRoleResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{52}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *UpdateMemberRoleResponse) GetMember() *Member {
@@ -3967,7 +4136,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3979,7 +4148,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[53]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3992,7 +4161,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{53}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RemoveMemberRequest) GetOrganizationId() int64 {
@@ -4018,7 +4187,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4030,7 +4199,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[54]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4043,7 +4212,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{54}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{56}
 }
 
 // CreateInvitationRequest invites an e-mail address.
@@ -4058,7 +4227,7 @@ type CreateInvitationRequest struct {
 
 func (x *CreateInvitationRequest) Reset() {
 	*x = CreateInvitationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4070,7 +4239,7 @@ func (x *CreateInvitationRequest) String() string {
 func (*CreateInvitationRequest) ProtoMessage() {}
 
 func (x *CreateInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[55]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4083,7 +4252,7 @@ func (x *CreateInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvitationRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{55}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CreateInvitationRequest) GetOrganizationId() int64 {
@@ -4118,7 +4287,7 @@ type CreateInvitationResponse struct {
 
 func (x *CreateInvitationResponse) Reset() {
 	*x = CreateInvitationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4130,7 +4299,7 @@ func (x *CreateInvitationResponse) String() string {
 func (*CreateInvitationResponse) ProtoMessage() {}
 
 func (x *CreateInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[56]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4143,7 +4312,7 @@ func (x *CreateInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvitationResponse.ProtoReflect.Descriptor instead.
 func (*CreateInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{56}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CreateInvitationResponse) GetInvitation() *Invitation {
@@ -4172,7 +4341,7 @@ type ListInvitationsRequest struct {
 
 func (x *ListInvitationsRequest) Reset() {
 	*x = ListInvitationsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4184,7 +4353,7 @@ func (x *ListInvitationsRequest) String() string {
 func (*ListInvitationsRequest) ProtoMessage() {}
 
 func (x *ListInvitationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[57]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4197,7 +4366,7 @@ func (x *ListInvitationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvitationsRequest.ProtoReflect.Descriptor instead.
 func (*ListInvitationsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{57}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ListInvitationsRequest) GetOrganizationId() int64 {
@@ -4232,7 +4401,7 @@ type ListInvitationsResponse struct {
 
 func (x *ListInvitationsResponse) Reset() {
 	*x = ListInvitationsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4244,7 +4413,7 @@ func (x *ListInvitationsResponse) String() string {
 func (*ListInvitationsResponse) ProtoMessage() {}
 
 func (x *ListInvitationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[58]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4257,7 +4426,7 @@ func (x *ListInvitationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInvitationsResponse.ProtoReflect.Descriptor instead.
 func (*ListInvitationsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{58}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ListInvitationsResponse) GetInvitations() []*Invitation {
@@ -4285,7 +4454,7 @@ type RevokeInvitationRequest struct {
 
 func (x *RevokeInvitationRequest) Reset() {
 	*x = RevokeInvitationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4297,7 +4466,7 @@ func (x *RevokeInvitationRequest) String() string {
 func (*RevokeInvitationRequest) ProtoMessage() {}
 
 func (x *RevokeInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[59]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4310,7 +4479,7 @@ func (x *RevokeInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeInvitationRequest.ProtoReflect.Descriptor instead.
 func (*RevokeInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{59}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *RevokeInvitationRequest) GetOrganizationId() int64 {
@@ -4336,7 +4505,7 @@ type RevokeInvitationResponse struct {
 
 func (x *RevokeInvitationResponse) Reset() {
 	*x = RevokeInvitationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4348,7 +4517,7 @@ func (x *RevokeInvitationResponse) String() string {
 func (*RevokeInvitationResponse) ProtoMessage() {}
 
 func (x *RevokeInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[60]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4361,7 +4530,7 @@ func (x *RevokeInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeInvitationResponse.ProtoReflect.Descriptor instead.
 func (*RevokeInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{60}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{62}
 }
 
 // AcceptInvitationRequest carries the invitation token.
@@ -4374,7 +4543,7 @@ type AcceptInvitationRequest struct {
 
 func (x *AcceptInvitationRequest) Reset() {
 	*x = AcceptInvitationRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4386,7 +4555,7 @@ func (x *AcceptInvitationRequest) String() string {
 func (*AcceptInvitationRequest) ProtoMessage() {}
 
 func (x *AcceptInvitationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[61]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4399,7 +4568,7 @@ func (x *AcceptInvitationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptInvitationRequest.ProtoReflect.Descriptor instead.
 func (*AcceptInvitationRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{61}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *AcceptInvitationRequest) GetToken() string {
@@ -4419,7 +4588,7 @@ type AcceptInvitationResponse struct {
 
 func (x *AcceptInvitationResponse) Reset() {
 	*x = AcceptInvitationResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4431,7 +4600,7 @@ func (x *AcceptInvitationResponse) String() string {
 func (*AcceptInvitationResponse) ProtoMessage() {}
 
 func (x *AcceptInvitationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[62]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4444,7 +4613,7 @@ func (x *AcceptInvitationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AcceptInvitationResponse.ProtoReflect.Descriptor instead.
 func (*AcceptInvitationResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{62}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AcceptInvitationResponse) GetMembership() *Membership {
@@ -4466,7 +4635,7 @@ type CreateSiteRequest struct {
 
 func (x *CreateSiteRequest) Reset() {
 	*x = CreateSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4478,7 +4647,7 @@ func (x *CreateSiteRequest) String() string {
 func (*CreateSiteRequest) ProtoMessage() {}
 
 func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[63]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4491,7 +4660,7 @@ func (x *CreateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteRequest.ProtoReflect.Descriptor instead.
 func (*CreateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{63}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *CreateSiteRequest) GetOrganizationId() int64 {
@@ -4525,7 +4694,7 @@ type CreateSiteResponse struct {
 
 func (x *CreateSiteResponse) Reset() {
 	*x = CreateSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4537,7 +4706,7 @@ func (x *CreateSiteResponse) String() string {
 func (*CreateSiteResponse) ProtoMessage() {}
 
 func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[64]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4550,7 +4719,7 @@ func (x *CreateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSiteResponse.ProtoReflect.Descriptor instead.
 func (*CreateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{64}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CreateSiteResponse) GetSite() *Site {
@@ -4570,7 +4739,7 @@ type GetSiteRequest struct {
 
 func (x *GetSiteRequest) Reset() {
 	*x = GetSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4582,7 +4751,7 @@ func (x *GetSiteRequest) String() string {
 func (*GetSiteRequest) ProtoMessage() {}
 
 func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[65]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4595,7 +4764,7 @@ func (x *GetSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{65}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetSiteRequest) GetSiteId() int64 {
@@ -4615,7 +4784,7 @@ type GetSiteResponse struct {
 
 func (x *GetSiteResponse) Reset() {
 	*x = GetSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4627,7 +4796,7 @@ func (x *GetSiteResponse) String() string {
 func (*GetSiteResponse) ProtoMessage() {}
 
 func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[66]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4640,7 +4809,7 @@ func (x *GetSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{66}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *GetSiteResponse) GetSite() *Site {
@@ -4662,7 +4831,7 @@ type ListSitesRequest struct {
 
 func (x *ListSitesRequest) Reset() {
 	*x = ListSitesRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4674,7 +4843,7 @@ func (x *ListSitesRequest) String() string {
 func (*ListSitesRequest) ProtoMessage() {}
 
 func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[67]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4687,7 +4856,7 @@ func (x *ListSitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSitesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{67}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ListSitesRequest) GetOrganizationId() int64 {
@@ -4722,7 +4891,7 @@ type ListSitesResponse struct {
 
 func (x *ListSitesResponse) Reset() {
 	*x = ListSitesResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4734,7 +4903,7 @@ func (x *ListSitesResponse) String() string {
 func (*ListSitesResponse) ProtoMessage() {}
 
 func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[68]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4747,7 +4916,7 @@ func (x *ListSitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSitesResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{68}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ListSitesResponse) GetSites() []*Site {
@@ -4775,7 +4944,7 @@ type UpdateSiteRequest struct {
 
 func (x *UpdateSiteRequest) Reset() {
 	*x = UpdateSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4787,7 +4956,7 @@ func (x *UpdateSiteRequest) String() string {
 func (*UpdateSiteRequest) ProtoMessage() {}
 
 func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[69]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4800,7 +4969,7 @@ func (x *UpdateSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{69}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *UpdateSiteRequest) GetSiteId() int64 {
@@ -4827,7 +4996,7 @@ type UpdateSiteResponse struct {
 
 func (x *UpdateSiteResponse) Reset() {
 	*x = UpdateSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4839,7 +5008,7 @@ func (x *UpdateSiteResponse) String() string {
 func (*UpdateSiteResponse) ProtoMessage() {}
 
 func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[70]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4852,7 +5021,7 @@ func (x *UpdateSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{70}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *UpdateSiteResponse) GetSite() *Site {
@@ -4872,7 +5041,7 @@ type DeleteSiteRequest struct {
 
 func (x *DeleteSiteRequest) Reset() {
 	*x = DeleteSiteRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4884,7 +5053,7 @@ func (x *DeleteSiteRequest) String() string {
 func (*DeleteSiteRequest) ProtoMessage() {}
 
 func (x *DeleteSiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[71]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4897,7 +5066,7 @@ func (x *DeleteSiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSiteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSiteRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{71}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *DeleteSiteRequest) GetSiteId() int64 {
@@ -4916,7 +5085,7 @@ type DeleteSiteResponse struct {
 
 func (x *DeleteSiteResponse) Reset() {
 	*x = DeleteSiteResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4928,7 +5097,7 @@ func (x *DeleteSiteResponse) String() string {
 func (*DeleteSiteResponse) ProtoMessage() {}
 
 func (x *DeleteSiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[72]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4941,7 +5110,7 @@ func (x *DeleteSiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSiteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSiteResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{72}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{74}
 }
 
 // AddSiteDomainRequest adds a domain pattern.
@@ -4955,7 +5124,7 @@ type AddSiteDomainRequest struct {
 
 func (x *AddSiteDomainRequest) Reset() {
 	*x = AddSiteDomainRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4967,7 +5136,7 @@ func (x *AddSiteDomainRequest) String() string {
 func (*AddSiteDomainRequest) ProtoMessage() {}
 
 func (x *AddSiteDomainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[73]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4980,7 +5149,7 @@ func (x *AddSiteDomainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddSiteDomainRequest.ProtoReflect.Descriptor instead.
 func (*AddSiteDomainRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{73}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *AddSiteDomainRequest) GetSiteId() int64 {
@@ -5007,7 +5176,7 @@ type AddSiteDomainResponse struct {
 
 func (x *AddSiteDomainResponse) Reset() {
 	*x = AddSiteDomainResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5019,7 +5188,7 @@ func (x *AddSiteDomainResponse) String() string {
 func (*AddSiteDomainResponse) ProtoMessage() {}
 
 func (x *AddSiteDomainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[74]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5032,7 +5201,7 @@ func (x *AddSiteDomainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddSiteDomainResponse.ProtoReflect.Descriptor instead.
 func (*AddSiteDomainResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{74}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *AddSiteDomainResponse) GetSite() *Site {
@@ -5053,7 +5222,7 @@ type RemoveSiteDomainRequest struct {
 
 func (x *RemoveSiteDomainRequest) Reset() {
 	*x = RemoveSiteDomainRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5065,7 +5234,7 @@ func (x *RemoveSiteDomainRequest) String() string {
 func (*RemoveSiteDomainRequest) ProtoMessage() {}
 
 func (x *RemoveSiteDomainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[75]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5078,7 +5247,7 @@ func (x *RemoveSiteDomainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveSiteDomainRequest.ProtoReflect.Descriptor instead.
 func (*RemoveSiteDomainRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{75}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *RemoveSiteDomainRequest) GetSiteId() int64 {
@@ -5105,7 +5274,7 @@ type RemoveSiteDomainResponse struct {
 
 func (x *RemoveSiteDomainResponse) Reset() {
 	*x = RemoveSiteDomainResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5117,7 +5286,7 @@ func (x *RemoveSiteDomainResponse) String() string {
 func (*RemoveSiteDomainResponse) ProtoMessage() {}
 
 func (x *RemoveSiteDomainResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[76]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5130,7 +5299,7 @@ func (x *RemoveSiteDomainResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveSiteDomainResponse.ProtoReflect.Descriptor instead.
 func (*RemoveSiteDomainResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{76}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *RemoveSiteDomainResponse) GetSite() *Site {
@@ -5150,7 +5319,7 @@ type GetSiteSettingsRequest struct {
 
 func (x *GetSiteSettingsRequest) Reset() {
 	*x = GetSiteSettingsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5162,7 +5331,7 @@ func (x *GetSiteSettingsRequest) String() string {
 func (*GetSiteSettingsRequest) ProtoMessage() {}
 
 func (x *GetSiteSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[77]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5175,7 +5344,7 @@ func (x *GetSiteSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteSettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{77}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *GetSiteSettingsRequest) GetSiteId() int64 {
@@ -5195,7 +5364,7 @@ type GetSiteSettingsResponse struct {
 
 func (x *GetSiteSettingsResponse) Reset() {
 	*x = GetSiteSettingsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5207,7 +5376,7 @@ func (x *GetSiteSettingsResponse) String() string {
 func (*GetSiteSettingsResponse) ProtoMessage() {}
 
 func (x *GetSiteSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[78]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5220,7 +5389,7 @@ func (x *GetSiteSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteSettingsResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{78}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *GetSiteSettingsResponse) GetSettings() *SiteSettings {
@@ -5243,7 +5412,7 @@ type UpdateSiteSettingsRequest struct {
 
 func (x *UpdateSiteSettingsRequest) Reset() {
 	*x = UpdateSiteSettingsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5255,7 +5424,7 @@ func (x *UpdateSiteSettingsRequest) String() string {
 func (*UpdateSiteSettingsRequest) ProtoMessage() {}
 
 func (x *UpdateSiteSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[79]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5268,7 +5437,7 @@ func (x *UpdateSiteSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteSettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSiteSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{79}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *UpdateSiteSettingsRequest) GetSiteId() int64 {
@@ -5302,7 +5471,7 @@ type UpdateSiteSettingsResponse struct {
 
 func (x *UpdateSiteSettingsResponse) Reset() {
 	*x = UpdateSiteSettingsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5314,7 +5483,7 @@ func (x *UpdateSiteSettingsResponse) String() string {
 func (*UpdateSiteSettingsResponse) ProtoMessage() {}
 
 func (x *UpdateSiteSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[80]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5327,7 +5496,7 @@ func (x *UpdateSiteSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSiteSettingsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSiteSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{80}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *UpdateSiteSettingsResponse) GetSettings() *SiteSettings {
@@ -5347,7 +5516,7 @@ type ListSurveysRequest struct {
 
 func (x *ListSurveysRequest) Reset() {
 	*x = ListSurveysRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5359,7 +5528,7 @@ func (x *ListSurveysRequest) String() string {
 func (*ListSurveysRequest) ProtoMessage() {}
 
 func (x *ListSurveysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[81]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5372,7 +5541,7 @@ func (x *ListSurveysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSurveysRequest.ProtoReflect.Descriptor instead.
 func (*ListSurveysRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{81}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ListSurveysRequest) GetSiteId() int64 {
@@ -5393,7 +5562,7 @@ type ListSurveysResponse struct {
 
 func (x *ListSurveysResponse) Reset() {
 	*x = ListSurveysResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5405,7 +5574,7 @@ func (x *ListSurveysResponse) String() string {
 func (*ListSurveysResponse) ProtoMessage() {}
 
 func (x *ListSurveysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[82]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5418,7 +5587,7 @@ func (x *ListSurveysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSurveysResponse.ProtoReflect.Descriptor instead.
 func (*ListSurveysResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{82}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ListSurveysResponse) GetSurveys() []*Survey {
@@ -5439,7 +5608,7 @@ type GetSurveyRequest struct {
 
 func (x *GetSurveyRequest) Reset() {
 	*x = GetSurveyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5451,7 +5620,7 @@ func (x *GetSurveyRequest) String() string {
 func (*GetSurveyRequest) ProtoMessage() {}
 
 func (x *GetSurveyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[83]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5464,7 +5633,7 @@ func (x *GetSurveyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSurveyRequest.ProtoReflect.Descriptor instead.
 func (*GetSurveyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{83}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *GetSurveyRequest) GetSiteId() int64 {
@@ -5491,7 +5660,7 @@ type GetSurveyResponse struct {
 
 func (x *GetSurveyResponse) Reset() {
 	*x = GetSurveyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5503,7 +5672,7 @@ func (x *GetSurveyResponse) String() string {
 func (*GetSurveyResponse) ProtoMessage() {}
 
 func (x *GetSurveyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[84]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5516,7 +5685,7 @@ func (x *GetSurveyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSurveyResponse.ProtoReflect.Descriptor instead.
 func (*GetSurveyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{84}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *GetSurveyResponse) GetSurvey() *Survey {
@@ -5538,7 +5707,7 @@ type CreateSurveyRequest struct {
 
 func (x *CreateSurveyRequest) Reset() {
 	*x = CreateSurveyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5550,7 +5719,7 @@ func (x *CreateSurveyRequest) String() string {
 func (*CreateSurveyRequest) ProtoMessage() {}
 
 func (x *CreateSurveyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[85]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5563,7 +5732,7 @@ func (x *CreateSurveyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSurveyRequest.ProtoReflect.Descriptor instead.
 func (*CreateSurveyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{85}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *CreateSurveyRequest) GetSiteId() int64 {
@@ -5590,7 +5759,7 @@ type CreateSurveyResponse struct {
 
 func (x *CreateSurveyResponse) Reset() {
 	*x = CreateSurveyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5602,7 +5771,7 @@ func (x *CreateSurveyResponse) String() string {
 func (*CreateSurveyResponse) ProtoMessage() {}
 
 func (x *CreateSurveyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[86]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5615,7 +5784,7 @@ func (x *CreateSurveyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSurveyResponse.ProtoReflect.Descriptor instead.
 func (*CreateSurveyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{86}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *CreateSurveyResponse) GetSurvey() *Survey {
@@ -5637,7 +5806,7 @@ type UpdateSurveyRequest struct {
 
 func (x *UpdateSurveyRequest) Reset() {
 	*x = UpdateSurveyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5649,7 +5818,7 @@ func (x *UpdateSurveyRequest) String() string {
 func (*UpdateSurveyRequest) ProtoMessage() {}
 
 func (x *UpdateSurveyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[87]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5662,7 +5831,7 @@ func (x *UpdateSurveyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSurveyRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSurveyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{87}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *UpdateSurveyRequest) GetSiteId() int64 {
@@ -5696,7 +5865,7 @@ type UpdateSurveyResponse struct {
 
 func (x *UpdateSurveyResponse) Reset() {
 	*x = UpdateSurveyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5708,7 +5877,7 @@ func (x *UpdateSurveyResponse) String() string {
 func (*UpdateSurveyResponse) ProtoMessage() {}
 
 func (x *UpdateSurveyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[88]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5721,7 +5890,7 @@ func (x *UpdateSurveyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSurveyResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSurveyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{88}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *UpdateSurveyResponse) GetSurvey() *Survey {
@@ -5742,7 +5911,7 @@ type DeleteSurveyRequest struct {
 
 func (x *DeleteSurveyRequest) Reset() {
 	*x = DeleteSurveyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5754,7 +5923,7 @@ func (x *DeleteSurveyRequest) String() string {
 func (*DeleteSurveyRequest) ProtoMessage() {}
 
 func (x *DeleteSurveyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[89]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5767,7 +5936,7 @@ func (x *DeleteSurveyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSurveyRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSurveyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{89}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *DeleteSurveyRequest) GetSiteId() int64 {
@@ -5793,7 +5962,7 @@ type DeleteSurveyResponse struct {
 
 func (x *DeleteSurveyResponse) Reset() {
 	*x = DeleteSurveyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5805,7 +5974,7 @@ func (x *DeleteSurveyResponse) String() string {
 func (*DeleteSurveyResponse) ProtoMessage() {}
 
 func (x *DeleteSurveyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[90]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5818,7 +5987,7 @@ func (x *DeleteSurveyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSurveyResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSurveyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{90}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{92}
 }
 
 // Funnel is a saved funnel: ordered steps a session passes through.
@@ -5838,7 +6007,7 @@ type Funnel struct {
 
 func (x *Funnel) Reset() {
 	*x = Funnel{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5850,7 +6019,7 @@ func (x *Funnel) String() string {
 func (*Funnel) ProtoMessage() {}
 
 func (x *Funnel) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[91]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5863,7 +6032,7 @@ func (x *Funnel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Funnel.ProtoReflect.Descriptor instead.
 func (*Funnel) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{91}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *Funnel) GetId() int64 {
@@ -5918,7 +6087,7 @@ type ListFunnelsRequest struct {
 
 func (x *ListFunnelsRequest) Reset() {
 	*x = ListFunnelsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5930,7 +6099,7 @@ func (x *ListFunnelsRequest) String() string {
 func (*ListFunnelsRequest) ProtoMessage() {}
 
 func (x *ListFunnelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[92]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5943,7 +6112,7 @@ func (x *ListFunnelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFunnelsRequest.ProtoReflect.Descriptor instead.
 func (*ListFunnelsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{92}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ListFunnelsRequest) GetSiteId() int64 {
@@ -5963,7 +6132,7 @@ type ListFunnelsResponse struct {
 
 func (x *ListFunnelsResponse) Reset() {
 	*x = ListFunnelsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5975,7 +6144,7 @@ func (x *ListFunnelsResponse) String() string {
 func (*ListFunnelsResponse) ProtoMessage() {}
 
 func (x *ListFunnelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[93]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5988,7 +6157,7 @@ func (x *ListFunnelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFunnelsResponse.ProtoReflect.Descriptor instead.
 func (*ListFunnelsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{93}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ListFunnelsResponse) GetFunnels() []*Funnel {
@@ -6009,7 +6178,7 @@ type GetFunnelRequest struct {
 
 func (x *GetFunnelRequest) Reset() {
 	*x = GetFunnelRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6021,7 +6190,7 @@ func (x *GetFunnelRequest) String() string {
 func (*GetFunnelRequest) ProtoMessage() {}
 
 func (x *GetFunnelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[94]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6034,7 +6203,7 @@ func (x *GetFunnelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFunnelRequest.ProtoReflect.Descriptor instead.
 func (*GetFunnelRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{94}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *GetFunnelRequest) GetSiteId() int64 {
@@ -6061,7 +6230,7 @@ type GetFunnelResponse struct {
 
 func (x *GetFunnelResponse) Reset() {
 	*x = GetFunnelResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6073,7 +6242,7 @@ func (x *GetFunnelResponse) String() string {
 func (*GetFunnelResponse) ProtoMessage() {}
 
 func (x *GetFunnelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[95]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6086,7 +6255,7 @@ func (x *GetFunnelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFunnelResponse.ProtoReflect.Descriptor instead.
 func (*GetFunnelResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{95}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *GetFunnelResponse) GetFunnel() *Funnel {
@@ -6107,7 +6276,7 @@ type CreateFunnelRequest struct {
 
 func (x *CreateFunnelRequest) Reset() {
 	*x = CreateFunnelRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6119,7 +6288,7 @@ func (x *CreateFunnelRequest) String() string {
 func (*CreateFunnelRequest) ProtoMessage() {}
 
 func (x *CreateFunnelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[96]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6132,7 +6301,7 @@ func (x *CreateFunnelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFunnelRequest.ProtoReflect.Descriptor instead.
 func (*CreateFunnelRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{96}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *CreateFunnelRequest) GetSiteId() int64 {
@@ -6159,7 +6328,7 @@ type CreateFunnelResponse struct {
 
 func (x *CreateFunnelResponse) Reset() {
 	*x = CreateFunnelResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6171,7 +6340,7 @@ func (x *CreateFunnelResponse) String() string {
 func (*CreateFunnelResponse) ProtoMessage() {}
 
 func (x *CreateFunnelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[97]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6184,7 +6353,7 @@ func (x *CreateFunnelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFunnelResponse.ProtoReflect.Descriptor instead.
 func (*CreateFunnelResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{97}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *CreateFunnelResponse) GetFunnel() *Funnel {
@@ -6206,7 +6375,7 @@ type UpdateFunnelRequest struct {
 
 func (x *UpdateFunnelRequest) Reset() {
 	*x = UpdateFunnelRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6218,7 +6387,7 @@ func (x *UpdateFunnelRequest) String() string {
 func (*UpdateFunnelRequest) ProtoMessage() {}
 
 func (x *UpdateFunnelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[98]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6231,7 +6400,7 @@ func (x *UpdateFunnelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFunnelRequest.ProtoReflect.Descriptor instead.
 func (*UpdateFunnelRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{98}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *UpdateFunnelRequest) GetSiteId() int64 {
@@ -6265,7 +6434,7 @@ type UpdateFunnelResponse struct {
 
 func (x *UpdateFunnelResponse) Reset() {
 	*x = UpdateFunnelResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6277,7 +6446,7 @@ func (x *UpdateFunnelResponse) String() string {
 func (*UpdateFunnelResponse) ProtoMessage() {}
 
 func (x *UpdateFunnelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[99]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6290,7 +6459,7 @@ func (x *UpdateFunnelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFunnelResponse.ProtoReflect.Descriptor instead.
 func (*UpdateFunnelResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{99}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *UpdateFunnelResponse) GetFunnel() *Funnel {
@@ -6311,7 +6480,7 @@ type DeleteFunnelRequest struct {
 
 func (x *DeleteFunnelRequest) Reset() {
 	*x = DeleteFunnelRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6323,7 +6492,7 @@ func (x *DeleteFunnelRequest) String() string {
 func (*DeleteFunnelRequest) ProtoMessage() {}
 
 func (x *DeleteFunnelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[100]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6336,7 +6505,7 @@ func (x *DeleteFunnelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFunnelRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFunnelRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{100}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *DeleteFunnelRequest) GetSiteId() int64 {
@@ -6362,7 +6531,7 @@ type DeleteFunnelResponse struct {
 
 func (x *DeleteFunnelResponse) Reset() {
 	*x = DeleteFunnelResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6374,7 +6543,7 @@ func (x *DeleteFunnelResponse) String() string {
 func (*DeleteFunnelResponse) ProtoMessage() {}
 
 func (x *DeleteFunnelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[101]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6387,7 +6556,7 @@ func (x *DeleteFunnelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFunnelResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFunnelResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{101}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{103}
 }
 
 // CreateApiKeyRequest creates a key.
@@ -6403,7 +6572,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[102]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6415,7 +6584,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[102]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6428,7 +6597,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{102}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *CreateApiKeyRequest) GetOrganizationId() int64 {
@@ -6463,7 +6632,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[103]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6475,7 +6644,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[103]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6488,7 +6657,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{103}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -6517,7 +6686,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[104]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6529,7 +6698,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[104]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6542,7 +6711,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{104}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *ListApiKeysRequest) GetOrganizationId() int64 {
@@ -6577,7 +6746,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[105]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6589,7 +6758,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[105]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6602,7 +6771,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{105}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -6630,7 +6799,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[106]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6642,7 +6811,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[106]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6655,7 +6824,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{106}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *RevokeApiKeyRequest) GetOrganizationId() int64 {
@@ -6682,7 +6851,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[107]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6694,7 +6863,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[107]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6707,7 +6876,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{107}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -6728,7 +6897,7 @@ type ListFeatureFlagsRequest struct {
 
 func (x *ListFeatureFlagsRequest) Reset() {
 	*x = ListFeatureFlagsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[108]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6740,7 +6909,7 @@ func (x *ListFeatureFlagsRequest) String() string {
 func (*ListFeatureFlagsRequest) ProtoMessage() {}
 
 func (x *ListFeatureFlagsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[108]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6753,7 +6922,7 @@ func (x *ListFeatureFlagsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureFlagsRequest.ProtoReflect.Descriptor instead.
 func (*ListFeatureFlagsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{108}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ListFeatureFlagsRequest) GetScope() FeatureFlagScope {
@@ -6780,7 +6949,7 @@ type ListFeatureFlagsResponse struct {
 
 func (x *ListFeatureFlagsResponse) Reset() {
 	*x = ListFeatureFlagsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[109]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6792,7 +6961,7 @@ func (x *ListFeatureFlagsResponse) String() string {
 func (*ListFeatureFlagsResponse) ProtoMessage() {}
 
 func (x *ListFeatureFlagsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[109]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6805,7 +6974,7 @@ func (x *ListFeatureFlagsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFeatureFlagsResponse.ProtoReflect.Descriptor instead.
 func (*ListFeatureFlagsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{109}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *ListFeatureFlagsResponse) GetFlags() []*FeatureFlag {
@@ -6825,7 +6994,7 @@ type SetFeatureFlagRequest struct {
 
 func (x *SetFeatureFlagRequest) Reset() {
 	*x = SetFeatureFlagRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[110]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6837,7 +7006,7 @@ func (x *SetFeatureFlagRequest) String() string {
 func (*SetFeatureFlagRequest) ProtoMessage() {}
 
 func (x *SetFeatureFlagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[110]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6850,7 +7019,7 @@ func (x *SetFeatureFlagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFeatureFlagRequest.ProtoReflect.Descriptor instead.
 func (*SetFeatureFlagRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{110}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *SetFeatureFlagRequest) GetFlag() *FeatureFlag {
@@ -6870,7 +7039,7 @@ type SetFeatureFlagResponse struct {
 
 func (x *SetFeatureFlagResponse) Reset() {
 	*x = SetFeatureFlagResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[111]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6882,7 +7051,7 @@ func (x *SetFeatureFlagResponse) String() string {
 func (*SetFeatureFlagResponse) ProtoMessage() {}
 
 func (x *SetFeatureFlagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[111]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6895,7 +7064,7 @@ func (x *SetFeatureFlagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetFeatureFlagResponse.ProtoReflect.Descriptor instead.
 func (*SetFeatureFlagResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{111}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *SetFeatureFlagResponse) GetFlag() *FeatureFlag {
@@ -6914,7 +7083,7 @@ type GetMaintenanceRequest struct {
 
 func (x *GetMaintenanceRequest) Reset() {
 	*x = GetMaintenanceRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[112]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6926,7 +7095,7 @@ func (x *GetMaintenanceRequest) String() string {
 func (*GetMaintenanceRequest) ProtoMessage() {}
 
 func (x *GetMaintenanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[112]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6939,7 +7108,7 @@ func (x *GetMaintenanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMaintenanceRequest.ProtoReflect.Descriptor instead.
 func (*GetMaintenanceRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{112}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{114}
 }
 
 // GetMaintenanceResponse is the switch.
@@ -6952,7 +7121,7 @@ type GetMaintenanceResponse struct {
 
 func (x *GetMaintenanceResponse) Reset() {
 	*x = GetMaintenanceResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[113]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6964,7 +7133,7 @@ func (x *GetMaintenanceResponse) String() string {
 func (*GetMaintenanceResponse) ProtoMessage() {}
 
 func (x *GetMaintenanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[113]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6977,7 +7146,7 @@ func (x *GetMaintenanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMaintenanceResponse.ProtoReflect.Descriptor instead.
 func (*GetMaintenanceResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{113}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *GetMaintenanceResponse) GetMaintenance() *Maintenance {
@@ -6998,7 +7167,7 @@ type SetMaintenanceRequest struct {
 
 func (x *SetMaintenanceRequest) Reset() {
 	*x = SetMaintenanceRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[114]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7010,7 +7179,7 @@ func (x *SetMaintenanceRequest) String() string {
 func (*SetMaintenanceRequest) ProtoMessage() {}
 
 func (x *SetMaintenanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[114]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7023,7 +7192,7 @@ func (x *SetMaintenanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMaintenanceRequest.ProtoReflect.Descriptor instead.
 func (*SetMaintenanceRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{114}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *SetMaintenanceRequest) GetEnabled() bool {
@@ -7050,7 +7219,7 @@ type SetMaintenanceResponse struct {
 
 func (x *SetMaintenanceResponse) Reset() {
 	*x = SetMaintenanceResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[115]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7062,7 +7231,7 @@ func (x *SetMaintenanceResponse) String() string {
 func (*SetMaintenanceResponse) ProtoMessage() {}
 
 func (x *SetMaintenanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[115]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7075,7 +7244,7 @@ func (x *SetMaintenanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetMaintenanceResponse.ProtoReflect.Descriptor instead.
 func (*SetMaintenanceResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{115}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *SetMaintenanceResponse) GetMaintenance() *Maintenance {
@@ -7097,7 +7266,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[116]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7109,7 +7278,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[116]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7122,7 +7291,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{116}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *ListAuditEventsRequest) GetOrganizationId() int64 {
@@ -7157,7 +7326,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[117]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7169,7 +7338,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[117]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7182,7 +7351,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{117}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -7208,7 +7377,7 @@ type GetPublicConfigRequest struct {
 
 func (x *GetPublicConfigRequest) Reset() {
 	*x = GetPublicConfigRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[118]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7220,7 +7389,7 @@ func (x *GetPublicConfigRequest) String() string {
 func (*GetPublicConfigRequest) ProtoMessage() {}
 
 func (x *GetPublicConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[118]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7233,7 +7402,7 @@ func (x *GetPublicConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetPublicConfigRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{118}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{120}
 }
 
 // GetPublicConfigResponse is what the dashboard reads at start.
@@ -7255,7 +7424,7 @@ type GetPublicConfigResponse struct {
 
 func (x *GetPublicConfigResponse) Reset() {
 	*x = GetPublicConfigResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[119]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7267,7 +7436,7 @@ func (x *GetPublicConfigResponse) String() string {
 func (*GetPublicConfigResponse) ProtoMessage() {}
 
 func (x *GetPublicConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[119]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7280,7 +7449,7 @@ func (x *GetPublicConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPublicConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetPublicConfigResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{119}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *GetPublicConfigResponse) GetVersion() string {
@@ -7335,7 +7504,7 @@ type GetSiteConfigRequest struct {
 
 func (x *GetSiteConfigRequest) Reset() {
 	*x = GetSiteConfigRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[120]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7347,7 +7516,7 @@ func (x *GetSiteConfigRequest) String() string {
 func (*GetSiteConfigRequest) ProtoMessage() {}
 
 func (x *GetSiteConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[120]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7360,7 +7529,7 @@ func (x *GetSiteConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteConfigRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{120}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *GetSiteConfigRequest) GetSiteKey() string {
@@ -7393,7 +7562,7 @@ type GetSiteConfigResponse struct {
 
 func (x *GetSiteConfigResponse) Reset() {
 	*x = GetSiteConfigResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[121]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7405,7 +7574,7 @@ func (x *GetSiteConfigResponse) String() string {
 func (*GetSiteConfigResponse) ProtoMessage() {}
 
 func (x *GetSiteConfigResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[121]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7418,7 +7587,7 @@ func (x *GetSiteConfigResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteConfigResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteConfigResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{121}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *GetSiteConfigResponse) GetSiteId() int64 {
@@ -7499,7 +7668,7 @@ type LeaseSessionQuotaRequest struct {
 
 func (x *LeaseSessionQuotaRequest) Reset() {
 	*x = LeaseSessionQuotaRequest{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[122]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7511,7 +7680,7 @@ func (x *LeaseSessionQuotaRequest) String() string {
 func (*LeaseSessionQuotaRequest) ProtoMessage() {}
 
 func (x *LeaseSessionQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[122]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7524,7 +7693,7 @@ func (x *LeaseSessionQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseSessionQuotaRequest.ProtoReflect.Descriptor instead.
 func (*LeaseSessionQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{122}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *LeaseSessionQuotaRequest) GetSiteId() int64 {
@@ -7569,7 +7738,7 @@ type LeaseSessionQuotaResponse struct {
 
 func (x *LeaseSessionQuotaResponse) Reset() {
 	*x = LeaseSessionQuotaResponse{}
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[123]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7581,7 +7750,7 @@ func (x *LeaseSessionQuotaResponse) String() string {
 func (*LeaseSessionQuotaResponse) ProtoMessage() {}
 
 func (x *LeaseSessionQuotaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[123]
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7594,7 +7763,7 @@ func (x *LeaseSessionQuotaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseSessionQuotaResponse.ProtoReflect.Descriptor instead.
 func (*LeaseSessionQuotaResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{123}
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *LeaseSessionQuotaResponse) GetGranted() int64 {
@@ -7880,7 +8049,20 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x14AuthenticateResponse\x12>\n" +
 	"\tprincipal\x18\x01 \x01(\v2 .sightline.accounts.v1.PrincipalR\tprincipal\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\x17\n" +
+	"expireTime\"\x7f\n" +
+	"\x14AuthorizeSiteRequest\x12%\n" +
+	"\rsession_token\x18\x01 \x01(\tH\x00R\fsessionToken\x12\x19\n" +
+	"\aapi_key\x18\x02 \x01(\tH\x00R\x06apiKey\x12\x17\n" +
+	"\asite_id\x18\x03 \x01(\x03R\x06siteIdB\f\n" +
+	"\n" +
+	"credential\"\xb4\x02\n" +
+	"\x15AuthorizeSiteResponse\x12>\n" +
+	"\tprincipal\x18\x01 \x01(\v2 .sightline.accounts.v1.PrincipalR\tprincipal\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12'\n" +
+	"\x0forganization_id\x18\x03 \x01(\x03R\x0eorganizationId\x12/\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x1b.sightline.accounts.v1.RoleR\x04role\x12D\n" +
+	"\vmaintenance\x18\x05 \x01(\v2\".sightline.accounts.v1.MaintenanceR\vmaintenance\"\x17\n" +
 	"\x15GetCurrentUserRequest\"\x8e\x01\n" +
 	"\x16GetCurrentUserResponse\x12/\n" +
 	"\x04user\x18\x01 \x01(\v2\x1b.sightline.accounts.v1.UserR\x04user\x12C\n" +
@@ -8155,9 +8337,13 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x1eFEATURE_FLAG_SCOPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19FEATURE_FLAG_SCOPE_GLOBAL\x10\x01\x12#\n" +
 	"\x1fFEATURE_FLAG_SCOPE_ORGANIZATION\x10\x02\x12\x1b\n" +
-	"\x17FEATURE_FLAG_SCOPE_SITE\x10\x032\x94\x01\n" +
+	"\x17FEATURE_FLAG_SCOPE_SITE\x10\x032\xcd\x04\n" +
 	"\x17AccountsInternalService\x12y\n" +
-	"\x12ListSiteRecipients\x120.sightline.accounts.v1.ListSiteRecipientsRequest\x1a1.sightline.accounts.v1.ListSiteRecipientsResponse2\xa3*\n" +
+	"\x12ListSiteRecipients\x120.sightline.accounts.v1.ListSiteRecipientsRequest\x1a1.sightline.accounts.v1.ListSiteRecipientsResponse\x12g\n" +
+	"\fAuthenticate\x12*.sightline.accounts.v1.AuthenticateRequest\x1a+.sightline.accounts.v1.AuthenticateResponse\x12j\n" +
+	"\rGetSiteConfig\x12+.sightline.accounts.v1.GetSiteConfigRequest\x1a,.sightline.accounts.v1.GetSiteConfigResponse\x12v\n" +
+	"\x11LeaseSessionQuota\x12/.sightline.accounts.v1.LeaseSessionQuotaRequest\x1a0.sightline.accounts.v1.LeaseSessionQuotaResponse\x12j\n" +
+	"\rAuthorizeSite\x12+.sightline.accounts.v1.AuthorizeSiteRequest\x1a,.sightline.accounts.v1.AuthorizeSiteResponse2\xd6'\n" +
 	"\x0fAccountsService\x12U\n" +
 	"\x06SignUp\x12$.sightline.accounts.v1.SignUpRequest\x1a%.sightline.accounts.v1.SignUpResponse\x12R\n" +
 	"\x05LogIn\x12#.sightline.accounts.v1.LogInRequest\x1a$.sightline.accounts.v1.LogInResponse\x12U\n" +
@@ -8165,8 +8351,7 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\vVerifyEmail\x12).sightline.accounts.v1.VerifyEmailRequest\x1a*.sightline.accounts.v1.VerifyEmailResponse\x12y\n" +
 	"\x12ResendVerification\x120.sightline.accounts.v1.ResendVerificationRequest\x1a1.sightline.accounts.v1.ResendVerificationResponse\x12\x7f\n" +
 	"\x14RequestPasswordReset\x122.sightline.accounts.v1.RequestPasswordResetRequest\x1a3.sightline.accounts.v1.RequestPasswordResetResponse\x12j\n" +
-	"\rResetPassword\x12+.sightline.accounts.v1.ResetPasswordRequest\x1a,.sightline.accounts.v1.ResetPasswordResponse\x12g\n" +
-	"\fAuthenticate\x12*.sightline.accounts.v1.AuthenticateRequest\x1a+.sightline.accounts.v1.AuthenticateResponse\x12m\n" +
+	"\rResetPassword\x12+.sightline.accounts.v1.ResetPasswordRequest\x1a,.sightline.accounts.v1.ResetPasswordResponse\x12m\n" +
 	"\x0eGetCurrentUser\x12,.sightline.accounts.v1.GetCurrentUserRequest\x1a-.sightline.accounts.v1.GetCurrentUserResponse\x12y\n" +
 	"\x12CreateOrganization\x120.sightline.accounts.v1.CreateOrganizationRequest\x1a1.sightline.accounts.v1.CreateOrganizationResponse\x12p\n" +
 	"\x0fGetOrganization\x12-.sightline.accounts.v1.GetOrganizationRequest\x1a..sightline.accounts.v1.GetOrganizationResponse\x12v\n" +
@@ -8209,9 +8394,7 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x0eGetMaintenance\x12,.sightline.accounts.v1.GetMaintenanceRequest\x1a-.sightline.accounts.v1.GetMaintenanceResponse\x12m\n" +
 	"\x0eSetMaintenance\x12,.sightline.accounts.v1.SetMaintenanceRequest\x1a-.sightline.accounts.v1.SetMaintenanceResponse\x12p\n" +
 	"\x0fListAuditEvents\x12-.sightline.accounts.v1.ListAuditEventsRequest\x1a..sightline.accounts.v1.ListAuditEventsResponse\x12p\n" +
-	"\x0fGetPublicConfig\x12-.sightline.accounts.v1.GetPublicConfigRequest\x1a..sightline.accounts.v1.GetPublicConfigResponse\x12j\n" +
-	"\rGetSiteConfig\x12+.sightline.accounts.v1.GetSiteConfigRequest\x1a,.sightline.accounts.v1.GetSiteConfigResponse\x12v\n" +
-	"\x11LeaseSessionQuota\x12/.sightline.accounts.v1.LeaseSessionQuotaRequest\x1a0.sightline.accounts.v1.LeaseSessionQuotaResponseBGZEgithub.com/sightlinehq/sightline/gen/sightline/accounts/v1;accountsv1b\x06proto3"
+	"\x0fGetPublicConfig\x12-.sightline.accounts.v1.GetPublicConfigRequest\x1a..sightline.accounts.v1.GetPublicConfigResponseBGZEgithub.com/sightlinehq/sightline/gen/sightline/accounts/v1;accountsv1b\x06proto3"
 
 var (
 	file_sightline_accounts_v1_accounts_proto_rawDescOnce sync.Once
@@ -8226,7 +8409,7 @@ func file_sightline_accounts_v1_accounts_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_accounts_v1_accounts_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_sightline_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 124)
+var file_sightline_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 126)
 var file_sightline_accounts_v1_accounts_proto_goTypes = []any{
 	(Role)(0),                            // 0: sightline.accounts.v1.Role
 	(QuestionType)(0),                    // 1: sightline.accounts.v1.QuestionType
@@ -8274,314 +8457,322 @@ var file_sightline_accounts_v1_accounts_proto_goTypes = []any{
 	(*LogOutResponse)(nil),               // 43: sightline.accounts.v1.LogOutResponse
 	(*AuthenticateRequest)(nil),          // 44: sightline.accounts.v1.AuthenticateRequest
 	(*AuthenticateResponse)(nil),         // 45: sightline.accounts.v1.AuthenticateResponse
-	(*GetCurrentUserRequest)(nil),        // 46: sightline.accounts.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil),       // 47: sightline.accounts.v1.GetCurrentUserResponse
-	(*CreateOrganizationRequest)(nil),    // 48: sightline.accounts.v1.CreateOrganizationRequest
-	(*CreateOrganizationResponse)(nil),   // 49: sightline.accounts.v1.CreateOrganizationResponse
-	(*GetOrganizationRequest)(nil),       // 50: sightline.accounts.v1.GetOrganizationRequest
-	(*GetOrganizationResponse)(nil),      // 51: sightline.accounts.v1.GetOrganizationResponse
-	(*ListOrganizationsRequest)(nil),     // 52: sightline.accounts.v1.ListOrganizationsRequest
-	(*ListOrganizationsResponse)(nil),    // 53: sightline.accounts.v1.ListOrganizationsResponse
-	(*UpdateOrganizationRequest)(nil),    // 54: sightline.accounts.v1.UpdateOrganizationRequest
-	(*UpdateOrganizationResponse)(nil),   // 55: sightline.accounts.v1.UpdateOrganizationResponse
-	(*ListMembersRequest)(nil),           // 56: sightline.accounts.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),          // 57: sightline.accounts.v1.ListMembersResponse
-	(*UpdateMemberRoleRequest)(nil),      // 58: sightline.accounts.v1.UpdateMemberRoleRequest
-	(*UpdateMemberRoleResponse)(nil),     // 59: sightline.accounts.v1.UpdateMemberRoleResponse
-	(*RemoveMemberRequest)(nil),          // 60: sightline.accounts.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),         // 61: sightline.accounts.v1.RemoveMemberResponse
-	(*CreateInvitationRequest)(nil),      // 62: sightline.accounts.v1.CreateInvitationRequest
-	(*CreateInvitationResponse)(nil),     // 63: sightline.accounts.v1.CreateInvitationResponse
-	(*ListInvitationsRequest)(nil),       // 64: sightline.accounts.v1.ListInvitationsRequest
-	(*ListInvitationsResponse)(nil),      // 65: sightline.accounts.v1.ListInvitationsResponse
-	(*RevokeInvitationRequest)(nil),      // 66: sightline.accounts.v1.RevokeInvitationRequest
-	(*RevokeInvitationResponse)(nil),     // 67: sightline.accounts.v1.RevokeInvitationResponse
-	(*AcceptInvitationRequest)(nil),      // 68: sightline.accounts.v1.AcceptInvitationRequest
-	(*AcceptInvitationResponse)(nil),     // 69: sightline.accounts.v1.AcceptInvitationResponse
-	(*CreateSiteRequest)(nil),            // 70: sightline.accounts.v1.CreateSiteRequest
-	(*CreateSiteResponse)(nil),           // 71: sightline.accounts.v1.CreateSiteResponse
-	(*GetSiteRequest)(nil),               // 72: sightline.accounts.v1.GetSiteRequest
-	(*GetSiteResponse)(nil),              // 73: sightline.accounts.v1.GetSiteResponse
-	(*ListSitesRequest)(nil),             // 74: sightline.accounts.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),            // 75: sightline.accounts.v1.ListSitesResponse
-	(*UpdateSiteRequest)(nil),            // 76: sightline.accounts.v1.UpdateSiteRequest
-	(*UpdateSiteResponse)(nil),           // 77: sightline.accounts.v1.UpdateSiteResponse
-	(*DeleteSiteRequest)(nil),            // 78: sightline.accounts.v1.DeleteSiteRequest
-	(*DeleteSiteResponse)(nil),           // 79: sightline.accounts.v1.DeleteSiteResponse
-	(*AddSiteDomainRequest)(nil),         // 80: sightline.accounts.v1.AddSiteDomainRequest
-	(*AddSiteDomainResponse)(nil),        // 81: sightline.accounts.v1.AddSiteDomainResponse
-	(*RemoveSiteDomainRequest)(nil),      // 82: sightline.accounts.v1.RemoveSiteDomainRequest
-	(*RemoveSiteDomainResponse)(nil),     // 83: sightline.accounts.v1.RemoveSiteDomainResponse
-	(*GetSiteSettingsRequest)(nil),       // 84: sightline.accounts.v1.GetSiteSettingsRequest
-	(*GetSiteSettingsResponse)(nil),      // 85: sightline.accounts.v1.GetSiteSettingsResponse
-	(*UpdateSiteSettingsRequest)(nil),    // 86: sightline.accounts.v1.UpdateSiteSettingsRequest
-	(*UpdateSiteSettingsResponse)(nil),   // 87: sightline.accounts.v1.UpdateSiteSettingsResponse
-	(*ListSurveysRequest)(nil),           // 88: sightline.accounts.v1.ListSurveysRequest
-	(*ListSurveysResponse)(nil),          // 89: sightline.accounts.v1.ListSurveysResponse
-	(*GetSurveyRequest)(nil),             // 90: sightline.accounts.v1.GetSurveyRequest
-	(*GetSurveyResponse)(nil),            // 91: sightline.accounts.v1.GetSurveyResponse
-	(*CreateSurveyRequest)(nil),          // 92: sightline.accounts.v1.CreateSurveyRequest
-	(*CreateSurveyResponse)(nil),         // 93: sightline.accounts.v1.CreateSurveyResponse
-	(*UpdateSurveyRequest)(nil),          // 94: sightline.accounts.v1.UpdateSurveyRequest
-	(*UpdateSurveyResponse)(nil),         // 95: sightline.accounts.v1.UpdateSurveyResponse
-	(*DeleteSurveyRequest)(nil),          // 96: sightline.accounts.v1.DeleteSurveyRequest
-	(*DeleteSurveyResponse)(nil),         // 97: sightline.accounts.v1.DeleteSurveyResponse
-	(*Funnel)(nil),                       // 98: sightline.accounts.v1.Funnel
-	(*ListFunnelsRequest)(nil),           // 99: sightline.accounts.v1.ListFunnelsRequest
-	(*ListFunnelsResponse)(nil),          // 100: sightline.accounts.v1.ListFunnelsResponse
-	(*GetFunnelRequest)(nil),             // 101: sightline.accounts.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),            // 102: sightline.accounts.v1.GetFunnelResponse
-	(*CreateFunnelRequest)(nil),          // 103: sightline.accounts.v1.CreateFunnelRequest
-	(*CreateFunnelResponse)(nil),         // 104: sightline.accounts.v1.CreateFunnelResponse
-	(*UpdateFunnelRequest)(nil),          // 105: sightline.accounts.v1.UpdateFunnelRequest
-	(*UpdateFunnelResponse)(nil),         // 106: sightline.accounts.v1.UpdateFunnelResponse
-	(*DeleteFunnelRequest)(nil),          // 107: sightline.accounts.v1.DeleteFunnelRequest
-	(*DeleteFunnelResponse)(nil),         // 108: sightline.accounts.v1.DeleteFunnelResponse
-	(*CreateApiKeyRequest)(nil),          // 109: sightline.accounts.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),         // 110: sightline.accounts.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),           // 111: sightline.accounts.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),          // 112: sightline.accounts.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),          // 113: sightline.accounts.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),         // 114: sightline.accounts.v1.RevokeApiKeyResponse
-	(*ListFeatureFlagsRequest)(nil),      // 115: sightline.accounts.v1.ListFeatureFlagsRequest
-	(*ListFeatureFlagsResponse)(nil),     // 116: sightline.accounts.v1.ListFeatureFlagsResponse
-	(*SetFeatureFlagRequest)(nil),        // 117: sightline.accounts.v1.SetFeatureFlagRequest
-	(*SetFeatureFlagResponse)(nil),       // 118: sightline.accounts.v1.SetFeatureFlagResponse
-	(*GetMaintenanceRequest)(nil),        // 119: sightline.accounts.v1.GetMaintenanceRequest
-	(*GetMaintenanceResponse)(nil),       // 120: sightline.accounts.v1.GetMaintenanceResponse
-	(*SetMaintenanceRequest)(nil),        // 121: sightline.accounts.v1.SetMaintenanceRequest
-	(*SetMaintenanceResponse)(nil),       // 122: sightline.accounts.v1.SetMaintenanceResponse
-	(*ListAuditEventsRequest)(nil),       // 123: sightline.accounts.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),      // 124: sightline.accounts.v1.ListAuditEventsResponse
-	(*GetPublicConfigRequest)(nil),       // 125: sightline.accounts.v1.GetPublicConfigRequest
-	(*GetPublicConfigResponse)(nil),      // 126: sightline.accounts.v1.GetPublicConfigResponse
-	(*GetSiteConfigRequest)(nil),         // 127: sightline.accounts.v1.GetSiteConfigRequest
-	(*GetSiteConfigResponse)(nil),        // 128: sightline.accounts.v1.GetSiteConfigResponse
-	(*LeaseSessionQuotaRequest)(nil),     // 129: sightline.accounts.v1.LeaseSessionQuotaRequest
-	(*LeaseSessionQuotaResponse)(nil),    // 130: sightline.accounts.v1.LeaseSessionQuotaResponse
-	(*timestamppb.Timestamp)(nil),        // 131: google.protobuf.Timestamp
-	(*v1.UrlMatch)(nil),                  // 132: sightline.search.v1.UrlMatch
-	(v11.DeviceType)(0),                  // 133: sightline.sessions.v1.DeviceType
-	(*v11.Attribute)(nil),                // 134: sightline.sessions.v1.Attribute
-	(*fieldmaskpb.FieldMask)(nil),        // 135: google.protobuf.FieldMask
-	(*v12.FunnelStep)(nil),               // 136: sightline.traffic.v1.FunnelStep
+	(*AuthorizeSiteRequest)(nil),         // 46: sightline.accounts.v1.AuthorizeSiteRequest
+	(*AuthorizeSiteResponse)(nil),        // 47: sightline.accounts.v1.AuthorizeSiteResponse
+	(*GetCurrentUserRequest)(nil),        // 48: sightline.accounts.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil),       // 49: sightline.accounts.v1.GetCurrentUserResponse
+	(*CreateOrganizationRequest)(nil),    // 50: sightline.accounts.v1.CreateOrganizationRequest
+	(*CreateOrganizationResponse)(nil),   // 51: sightline.accounts.v1.CreateOrganizationResponse
+	(*GetOrganizationRequest)(nil),       // 52: sightline.accounts.v1.GetOrganizationRequest
+	(*GetOrganizationResponse)(nil),      // 53: sightline.accounts.v1.GetOrganizationResponse
+	(*ListOrganizationsRequest)(nil),     // 54: sightline.accounts.v1.ListOrganizationsRequest
+	(*ListOrganizationsResponse)(nil),    // 55: sightline.accounts.v1.ListOrganizationsResponse
+	(*UpdateOrganizationRequest)(nil),    // 56: sightline.accounts.v1.UpdateOrganizationRequest
+	(*UpdateOrganizationResponse)(nil),   // 57: sightline.accounts.v1.UpdateOrganizationResponse
+	(*ListMembersRequest)(nil),           // 58: sightline.accounts.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),          // 59: sightline.accounts.v1.ListMembersResponse
+	(*UpdateMemberRoleRequest)(nil),      // 60: sightline.accounts.v1.UpdateMemberRoleRequest
+	(*UpdateMemberRoleResponse)(nil),     // 61: sightline.accounts.v1.UpdateMemberRoleResponse
+	(*RemoveMemberRequest)(nil),          // 62: sightline.accounts.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),         // 63: sightline.accounts.v1.RemoveMemberResponse
+	(*CreateInvitationRequest)(nil),      // 64: sightline.accounts.v1.CreateInvitationRequest
+	(*CreateInvitationResponse)(nil),     // 65: sightline.accounts.v1.CreateInvitationResponse
+	(*ListInvitationsRequest)(nil),       // 66: sightline.accounts.v1.ListInvitationsRequest
+	(*ListInvitationsResponse)(nil),      // 67: sightline.accounts.v1.ListInvitationsResponse
+	(*RevokeInvitationRequest)(nil),      // 68: sightline.accounts.v1.RevokeInvitationRequest
+	(*RevokeInvitationResponse)(nil),     // 69: sightline.accounts.v1.RevokeInvitationResponse
+	(*AcceptInvitationRequest)(nil),      // 70: sightline.accounts.v1.AcceptInvitationRequest
+	(*AcceptInvitationResponse)(nil),     // 71: sightline.accounts.v1.AcceptInvitationResponse
+	(*CreateSiteRequest)(nil),            // 72: sightline.accounts.v1.CreateSiteRequest
+	(*CreateSiteResponse)(nil),           // 73: sightline.accounts.v1.CreateSiteResponse
+	(*GetSiteRequest)(nil),               // 74: sightline.accounts.v1.GetSiteRequest
+	(*GetSiteResponse)(nil),              // 75: sightline.accounts.v1.GetSiteResponse
+	(*ListSitesRequest)(nil),             // 76: sightline.accounts.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),            // 77: sightline.accounts.v1.ListSitesResponse
+	(*UpdateSiteRequest)(nil),            // 78: sightline.accounts.v1.UpdateSiteRequest
+	(*UpdateSiteResponse)(nil),           // 79: sightline.accounts.v1.UpdateSiteResponse
+	(*DeleteSiteRequest)(nil),            // 80: sightline.accounts.v1.DeleteSiteRequest
+	(*DeleteSiteResponse)(nil),           // 81: sightline.accounts.v1.DeleteSiteResponse
+	(*AddSiteDomainRequest)(nil),         // 82: sightline.accounts.v1.AddSiteDomainRequest
+	(*AddSiteDomainResponse)(nil),        // 83: sightline.accounts.v1.AddSiteDomainResponse
+	(*RemoveSiteDomainRequest)(nil),      // 84: sightline.accounts.v1.RemoveSiteDomainRequest
+	(*RemoveSiteDomainResponse)(nil),     // 85: sightline.accounts.v1.RemoveSiteDomainResponse
+	(*GetSiteSettingsRequest)(nil),       // 86: sightline.accounts.v1.GetSiteSettingsRequest
+	(*GetSiteSettingsResponse)(nil),      // 87: sightline.accounts.v1.GetSiteSettingsResponse
+	(*UpdateSiteSettingsRequest)(nil),    // 88: sightline.accounts.v1.UpdateSiteSettingsRequest
+	(*UpdateSiteSettingsResponse)(nil),   // 89: sightline.accounts.v1.UpdateSiteSettingsResponse
+	(*ListSurveysRequest)(nil),           // 90: sightline.accounts.v1.ListSurveysRequest
+	(*ListSurveysResponse)(nil),          // 91: sightline.accounts.v1.ListSurveysResponse
+	(*GetSurveyRequest)(nil),             // 92: sightline.accounts.v1.GetSurveyRequest
+	(*GetSurveyResponse)(nil),            // 93: sightline.accounts.v1.GetSurveyResponse
+	(*CreateSurveyRequest)(nil),          // 94: sightline.accounts.v1.CreateSurveyRequest
+	(*CreateSurveyResponse)(nil),         // 95: sightline.accounts.v1.CreateSurveyResponse
+	(*UpdateSurveyRequest)(nil),          // 96: sightline.accounts.v1.UpdateSurveyRequest
+	(*UpdateSurveyResponse)(nil),         // 97: sightline.accounts.v1.UpdateSurveyResponse
+	(*DeleteSurveyRequest)(nil),          // 98: sightline.accounts.v1.DeleteSurveyRequest
+	(*DeleteSurveyResponse)(nil),         // 99: sightline.accounts.v1.DeleteSurveyResponse
+	(*Funnel)(nil),                       // 100: sightline.accounts.v1.Funnel
+	(*ListFunnelsRequest)(nil),           // 101: sightline.accounts.v1.ListFunnelsRequest
+	(*ListFunnelsResponse)(nil),          // 102: sightline.accounts.v1.ListFunnelsResponse
+	(*GetFunnelRequest)(nil),             // 103: sightline.accounts.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),            // 104: sightline.accounts.v1.GetFunnelResponse
+	(*CreateFunnelRequest)(nil),          // 105: sightline.accounts.v1.CreateFunnelRequest
+	(*CreateFunnelResponse)(nil),         // 106: sightline.accounts.v1.CreateFunnelResponse
+	(*UpdateFunnelRequest)(nil),          // 107: sightline.accounts.v1.UpdateFunnelRequest
+	(*UpdateFunnelResponse)(nil),         // 108: sightline.accounts.v1.UpdateFunnelResponse
+	(*DeleteFunnelRequest)(nil),          // 109: sightline.accounts.v1.DeleteFunnelRequest
+	(*DeleteFunnelResponse)(nil),         // 110: sightline.accounts.v1.DeleteFunnelResponse
+	(*CreateApiKeyRequest)(nil),          // 111: sightline.accounts.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),         // 112: sightline.accounts.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),           // 113: sightline.accounts.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),          // 114: sightline.accounts.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),          // 115: sightline.accounts.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),         // 116: sightline.accounts.v1.RevokeApiKeyResponse
+	(*ListFeatureFlagsRequest)(nil),      // 117: sightline.accounts.v1.ListFeatureFlagsRequest
+	(*ListFeatureFlagsResponse)(nil),     // 118: sightline.accounts.v1.ListFeatureFlagsResponse
+	(*SetFeatureFlagRequest)(nil),        // 119: sightline.accounts.v1.SetFeatureFlagRequest
+	(*SetFeatureFlagResponse)(nil),       // 120: sightline.accounts.v1.SetFeatureFlagResponse
+	(*GetMaintenanceRequest)(nil),        // 121: sightline.accounts.v1.GetMaintenanceRequest
+	(*GetMaintenanceResponse)(nil),       // 122: sightline.accounts.v1.GetMaintenanceResponse
+	(*SetMaintenanceRequest)(nil),        // 123: sightline.accounts.v1.SetMaintenanceRequest
+	(*SetMaintenanceResponse)(nil),       // 124: sightline.accounts.v1.SetMaintenanceResponse
+	(*ListAuditEventsRequest)(nil),       // 125: sightline.accounts.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),      // 126: sightline.accounts.v1.ListAuditEventsResponse
+	(*GetPublicConfigRequest)(nil),       // 127: sightline.accounts.v1.GetPublicConfigRequest
+	(*GetPublicConfigResponse)(nil),      // 128: sightline.accounts.v1.GetPublicConfigResponse
+	(*GetSiteConfigRequest)(nil),         // 129: sightline.accounts.v1.GetSiteConfigRequest
+	(*GetSiteConfigResponse)(nil),        // 130: sightline.accounts.v1.GetSiteConfigResponse
+	(*LeaseSessionQuotaRequest)(nil),     // 131: sightline.accounts.v1.LeaseSessionQuotaRequest
+	(*LeaseSessionQuotaResponse)(nil),    // 132: sightline.accounts.v1.LeaseSessionQuotaResponse
+	(*timestamppb.Timestamp)(nil),        // 133: google.protobuf.Timestamp
+	(*v1.UrlMatch)(nil),                  // 134: sightline.search.v1.UrlMatch
+	(v11.DeviceType)(0),                  // 135: sightline.sessions.v1.DeviceType
+	(*v11.Attribute)(nil),                // 136: sightline.sessions.v1.Attribute
+	(*fieldmaskpb.FieldMask)(nil),        // 137: google.protobuf.FieldMask
+	(*v12.FunnelStep)(nil),               // 138: sightline.traffic.v1.FunnelStep
 }
 var file_sightline_accounts_v1_accounts_proto_depIdxs = []int32{
-	131, // 0: sightline.accounts.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	131, // 1: sightline.accounts.v1.User.email_verify_time:type_name -> google.protobuf.Timestamp
+	133, // 0: sightline.accounts.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	133, // 1: sightline.accounts.v1.User.email_verify_time:type_name -> google.protobuf.Timestamp
 	8,   // 2: sightline.accounts.v1.Organization.plan:type_name -> sightline.accounts.v1.Plan
-	131, // 3: sightline.accounts.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	133, // 3: sightline.accounts.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
 	0,   // 4: sightline.accounts.v1.Membership.role:type_name -> sightline.accounts.v1.Role
 	7,   // 5: sightline.accounts.v1.Member.user:type_name -> sightline.accounts.v1.User
 	0,   // 6: sightline.accounts.v1.Member.role:type_name -> sightline.accounts.v1.Role
-	131, // 7: sightline.accounts.v1.Member.join_time:type_name -> google.protobuf.Timestamp
+	133, // 7: sightline.accounts.v1.Member.join_time:type_name -> google.protobuf.Timestamp
 	0,   // 8: sightline.accounts.v1.Invitation.role:type_name -> sightline.accounts.v1.Role
-	131, // 9: sightline.accounts.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	131, // 10: sightline.accounts.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	133, // 9: sightline.accounts.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	133, // 10: sightline.accounts.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
 	14,  // 11: sightline.accounts.v1.SiteSettings.feedback:type_name -> sightline.accounts.v1.FeedbackWidget
 	4,   // 12: sightline.accounts.v1.FeedbackWidget.position:type_name -> sightline.accounts.v1.FeedbackWidget.Position
-	132, // 13: sightline.accounts.v1.FeedbackWidget.pages:type_name -> sightline.search.v1.UrlMatch
+	134, // 13: sightline.accounts.v1.FeedbackWidget.pages:type_name -> sightline.search.v1.UrlMatch
 	1,   // 14: sightline.accounts.v1.Question.type:type_name -> sightline.accounts.v1.QuestionType
 	15,  // 15: sightline.accounts.v1.Question.choices:type_name -> sightline.accounts.v1.Choice
 	16,  // 16: sightline.accounts.v1.Question.skip:type_name -> sightline.accounts.v1.SkipRule
-	132, // 17: sightline.accounts.v1.SurveyTargeting.pages:type_name -> sightline.search.v1.UrlMatch
-	133, // 18: sightline.accounts.v1.SurveyTargeting.device_types:type_name -> sightline.sessions.v1.DeviceType
+	134, // 17: sightline.accounts.v1.SurveyTargeting.pages:type_name -> sightline.search.v1.UrlMatch
+	135, // 18: sightline.accounts.v1.SurveyTargeting.device_types:type_name -> sightline.sessions.v1.DeviceType
 	5,   // 19: sightline.accounts.v1.SurveyTargeting.visitors:type_name -> sightline.accounts.v1.SurveyTargeting.Visitors
-	134, // 20: sightline.accounts.v1.SurveyTargeting.attributes:type_name -> sightline.sessions.v1.Attribute
+	136, // 20: sightline.accounts.v1.SurveyTargeting.attributes:type_name -> sightline.sessions.v1.Attribute
 	6,   // 21: sightline.accounts.v1.SurveyTrigger.kind:type_name -> sightline.accounts.v1.SurveyTrigger.Kind
 	2,   // 22: sightline.accounts.v1.Survey.status:type_name -> sightline.accounts.v1.SurveyStatus
 	17,  // 23: sightline.accounts.v1.Survey.questions:type_name -> sightline.accounts.v1.Question
 	18,  // 24: sightline.accounts.v1.Survey.targeting:type_name -> sightline.accounts.v1.SurveyTargeting
 	19,  // 25: sightline.accounts.v1.Survey.trigger:type_name -> sightline.accounts.v1.SurveyTrigger
-	131, // 26: sightline.accounts.v1.Survey.start_time:type_name -> google.protobuf.Timestamp
-	131, // 27: sightline.accounts.v1.Survey.end_time:type_name -> google.protobuf.Timestamp
-	131, // 28: sightline.accounts.v1.Survey.create_time:type_name -> google.protobuf.Timestamp
-	131, // 29: sightline.accounts.v1.Survey.update_time:type_name -> google.protobuf.Timestamp
+	133, // 26: sightline.accounts.v1.Survey.start_time:type_name -> google.protobuf.Timestamp
+	133, // 27: sightline.accounts.v1.Survey.end_time:type_name -> google.protobuf.Timestamp
+	133, // 28: sightline.accounts.v1.Survey.create_time:type_name -> google.protobuf.Timestamp
+	133, // 29: sightline.accounts.v1.Survey.update_time:type_name -> google.protobuf.Timestamp
 	13,  // 30: sightline.accounts.v1.Site.settings:type_name -> sightline.accounts.v1.SiteSettings
-	131, // 31: sightline.accounts.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	133, // 31: sightline.accounts.v1.Site.create_time:type_name -> google.protobuf.Timestamp
 	0,   // 32: sightline.accounts.v1.ApiKey.role:type_name -> sightline.accounts.v1.Role
-	131, // 33: sightline.accounts.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	131, // 34: sightline.accounts.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
-	131, // 35: sightline.accounts.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	133, // 33: sightline.accounts.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	133, // 34: sightline.accounts.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
+	133, // 35: sightline.accounts.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
 	3,   // 36: sightline.accounts.v1.FeatureFlag.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
-	131, // 37: sightline.accounts.v1.Maintenance.update_time:type_name -> google.protobuf.Timestamp
-	131, // 38: sightline.accounts.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
+	133, // 37: sightline.accounts.v1.Maintenance.update_time:type_name -> google.protobuf.Timestamp
+	133, // 38: sightline.accounts.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
 	10,  // 39: sightline.accounts.v1.Principal.memberships:type_name -> sightline.accounts.v1.Membership
 	7,   // 40: sightline.accounts.v1.SignUpResponse.user:type_name -> sightline.accounts.v1.User
 	9,   // 41: sightline.accounts.v1.SignUpResponse.organization:type_name -> sightline.accounts.v1.Organization
-	131, // 42: sightline.accounts.v1.SignUpResponse.expire_time:type_name -> google.protobuf.Timestamp
+	133, // 42: sightline.accounts.v1.SignUpResponse.expire_time:type_name -> google.protobuf.Timestamp
 	7,   // 43: sightline.accounts.v1.VerifyEmailResponse.user:type_name -> sightline.accounts.v1.User
-	131, // 44: sightline.accounts.v1.VerifyEmailResponse.expire_time:type_name -> google.protobuf.Timestamp
+	133, // 44: sightline.accounts.v1.VerifyEmailResponse.expire_time:type_name -> google.protobuf.Timestamp
 	7,   // 45: sightline.accounts.v1.ResetPasswordResponse.user:type_name -> sightline.accounts.v1.User
-	131, // 46: sightline.accounts.v1.ResetPasswordResponse.expire_time:type_name -> google.protobuf.Timestamp
+	133, // 46: sightline.accounts.v1.ResetPasswordResponse.expire_time:type_name -> google.protobuf.Timestamp
 	0,   // 47: sightline.accounts.v1.ListSiteRecipientsRequest.min_role:type_name -> sightline.accounts.v1.Role
 	0,   // 48: sightline.accounts.v1.Recipient.role:type_name -> sightline.accounts.v1.Role
 	38,  // 49: sightline.accounts.v1.ListSiteRecipientsResponse.recipients:type_name -> sightline.accounts.v1.Recipient
 	7,   // 50: sightline.accounts.v1.LogInResponse.user:type_name -> sightline.accounts.v1.User
-	131, // 51: sightline.accounts.v1.LogInResponse.expire_time:type_name -> google.protobuf.Timestamp
+	133, // 51: sightline.accounts.v1.LogInResponse.expire_time:type_name -> google.protobuf.Timestamp
 	26,  // 52: sightline.accounts.v1.AuthenticateResponse.principal:type_name -> sightline.accounts.v1.Principal
-	131, // 53: sightline.accounts.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
-	7,   // 54: sightline.accounts.v1.GetCurrentUserResponse.user:type_name -> sightline.accounts.v1.User
-	10,  // 55: sightline.accounts.v1.GetCurrentUserResponse.memberships:type_name -> sightline.accounts.v1.Membership
-	9,   // 56: sightline.accounts.v1.CreateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
-	9,   // 57: sightline.accounts.v1.GetOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
-	9,   // 58: sightline.accounts.v1.ListOrganizationsResponse.organizations:type_name -> sightline.accounts.v1.Organization
-	9,   // 59: sightline.accounts.v1.UpdateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
-	11,  // 60: sightline.accounts.v1.ListMembersResponse.members:type_name -> sightline.accounts.v1.Member
-	0,   // 61: sightline.accounts.v1.UpdateMemberRoleRequest.role:type_name -> sightline.accounts.v1.Role
-	11,  // 62: sightline.accounts.v1.UpdateMemberRoleResponse.member:type_name -> sightline.accounts.v1.Member
-	0,   // 63: sightline.accounts.v1.CreateInvitationRequest.role:type_name -> sightline.accounts.v1.Role
-	12,  // 64: sightline.accounts.v1.CreateInvitationResponse.invitation:type_name -> sightline.accounts.v1.Invitation
-	12,  // 65: sightline.accounts.v1.ListInvitationsResponse.invitations:type_name -> sightline.accounts.v1.Invitation
-	10,  // 66: sightline.accounts.v1.AcceptInvitationResponse.membership:type_name -> sightline.accounts.v1.Membership
-	21,  // 67: sightline.accounts.v1.CreateSiteResponse.site:type_name -> sightline.accounts.v1.Site
-	21,  // 68: sightline.accounts.v1.GetSiteResponse.site:type_name -> sightline.accounts.v1.Site
-	21,  // 69: sightline.accounts.v1.ListSitesResponse.sites:type_name -> sightline.accounts.v1.Site
-	21,  // 70: sightline.accounts.v1.UpdateSiteResponse.site:type_name -> sightline.accounts.v1.Site
-	21,  // 71: sightline.accounts.v1.AddSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
-	21,  // 72: sightline.accounts.v1.RemoveSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
-	13,  // 73: sightline.accounts.v1.GetSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
-	13,  // 74: sightline.accounts.v1.UpdateSiteSettingsRequest.settings:type_name -> sightline.accounts.v1.SiteSettings
-	135, // 75: sightline.accounts.v1.UpdateSiteSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	13,  // 76: sightline.accounts.v1.UpdateSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
-	20,  // 77: sightline.accounts.v1.ListSurveysResponse.surveys:type_name -> sightline.accounts.v1.Survey
-	20,  // 78: sightline.accounts.v1.GetSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
-	20,  // 79: sightline.accounts.v1.CreateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
-	20,  // 80: sightline.accounts.v1.CreateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
-	20,  // 81: sightline.accounts.v1.UpdateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
-	20,  // 82: sightline.accounts.v1.UpdateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
-	136, // 83: sightline.accounts.v1.Funnel.steps:type_name -> sightline.traffic.v1.FunnelStep
-	131, // 84: sightline.accounts.v1.Funnel.create_time:type_name -> google.protobuf.Timestamp
-	131, // 85: sightline.accounts.v1.Funnel.update_time:type_name -> google.protobuf.Timestamp
-	98,  // 86: sightline.accounts.v1.ListFunnelsResponse.funnels:type_name -> sightline.accounts.v1.Funnel
-	98,  // 87: sightline.accounts.v1.GetFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
-	98,  // 88: sightline.accounts.v1.CreateFunnelRequest.funnel:type_name -> sightline.accounts.v1.Funnel
-	98,  // 89: sightline.accounts.v1.CreateFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
-	98,  // 90: sightline.accounts.v1.UpdateFunnelRequest.funnel:type_name -> sightline.accounts.v1.Funnel
-	98,  // 91: sightline.accounts.v1.UpdateFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
-	0,   // 92: sightline.accounts.v1.CreateApiKeyRequest.role:type_name -> sightline.accounts.v1.Role
-	22,  // 93: sightline.accounts.v1.CreateApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
-	22,  // 94: sightline.accounts.v1.ListApiKeysResponse.api_keys:type_name -> sightline.accounts.v1.ApiKey
-	22,  // 95: sightline.accounts.v1.RevokeApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
-	3,   // 96: sightline.accounts.v1.ListFeatureFlagsRequest.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
-	23,  // 97: sightline.accounts.v1.ListFeatureFlagsResponse.flags:type_name -> sightline.accounts.v1.FeatureFlag
-	23,  // 98: sightline.accounts.v1.SetFeatureFlagRequest.flag:type_name -> sightline.accounts.v1.FeatureFlag
-	23,  // 99: sightline.accounts.v1.SetFeatureFlagResponse.flag:type_name -> sightline.accounts.v1.FeatureFlag
-	24,  // 100: sightline.accounts.v1.GetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	24,  // 101: sightline.accounts.v1.SetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	25,  // 102: sightline.accounts.v1.ListAuditEventsResponse.events:type_name -> sightline.accounts.v1.AuditEvent
-	24,  // 103: sightline.accounts.v1.GetPublicConfigResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
-	8,   // 104: sightline.accounts.v1.GetPublicConfigResponse.default_plan:type_name -> sightline.accounts.v1.Plan
-	13,  // 105: sightline.accounts.v1.GetSiteConfigResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
-	8,   // 106: sightline.accounts.v1.GetSiteConfigResponse.plan:type_name -> sightline.accounts.v1.Plan
-	20,  // 107: sightline.accounts.v1.GetSiteConfigResponse.surveys:type_name -> sightline.accounts.v1.Survey
-	37,  // 108: sightline.accounts.v1.AccountsInternalService.ListSiteRecipients:input_type -> sightline.accounts.v1.ListSiteRecipientsRequest
-	27,  // 109: sightline.accounts.v1.AccountsService.SignUp:input_type -> sightline.accounts.v1.SignUpRequest
-	40,  // 110: sightline.accounts.v1.AccountsService.LogIn:input_type -> sightline.accounts.v1.LogInRequest
-	42,  // 111: sightline.accounts.v1.AccountsService.LogOut:input_type -> sightline.accounts.v1.LogOutRequest
-	29,  // 112: sightline.accounts.v1.AccountsService.VerifyEmail:input_type -> sightline.accounts.v1.VerifyEmailRequest
-	31,  // 113: sightline.accounts.v1.AccountsService.ResendVerification:input_type -> sightline.accounts.v1.ResendVerificationRequest
-	33,  // 114: sightline.accounts.v1.AccountsService.RequestPasswordReset:input_type -> sightline.accounts.v1.RequestPasswordResetRequest
-	35,  // 115: sightline.accounts.v1.AccountsService.ResetPassword:input_type -> sightline.accounts.v1.ResetPasswordRequest
-	44,  // 116: sightline.accounts.v1.AccountsService.Authenticate:input_type -> sightline.accounts.v1.AuthenticateRequest
-	46,  // 117: sightline.accounts.v1.AccountsService.GetCurrentUser:input_type -> sightline.accounts.v1.GetCurrentUserRequest
-	48,  // 118: sightline.accounts.v1.AccountsService.CreateOrganization:input_type -> sightline.accounts.v1.CreateOrganizationRequest
-	50,  // 119: sightline.accounts.v1.AccountsService.GetOrganization:input_type -> sightline.accounts.v1.GetOrganizationRequest
-	52,  // 120: sightline.accounts.v1.AccountsService.ListOrganizations:input_type -> sightline.accounts.v1.ListOrganizationsRequest
-	54,  // 121: sightline.accounts.v1.AccountsService.UpdateOrganization:input_type -> sightline.accounts.v1.UpdateOrganizationRequest
-	56,  // 122: sightline.accounts.v1.AccountsService.ListMembers:input_type -> sightline.accounts.v1.ListMembersRequest
-	58,  // 123: sightline.accounts.v1.AccountsService.UpdateMemberRole:input_type -> sightline.accounts.v1.UpdateMemberRoleRequest
-	60,  // 124: sightline.accounts.v1.AccountsService.RemoveMember:input_type -> sightline.accounts.v1.RemoveMemberRequest
-	62,  // 125: sightline.accounts.v1.AccountsService.CreateInvitation:input_type -> sightline.accounts.v1.CreateInvitationRequest
-	64,  // 126: sightline.accounts.v1.AccountsService.ListInvitations:input_type -> sightline.accounts.v1.ListInvitationsRequest
-	66,  // 127: sightline.accounts.v1.AccountsService.RevokeInvitation:input_type -> sightline.accounts.v1.RevokeInvitationRequest
-	68,  // 128: sightline.accounts.v1.AccountsService.AcceptInvitation:input_type -> sightline.accounts.v1.AcceptInvitationRequest
-	70,  // 129: sightline.accounts.v1.AccountsService.CreateSite:input_type -> sightline.accounts.v1.CreateSiteRequest
-	72,  // 130: sightline.accounts.v1.AccountsService.GetSite:input_type -> sightline.accounts.v1.GetSiteRequest
-	74,  // 131: sightline.accounts.v1.AccountsService.ListSites:input_type -> sightline.accounts.v1.ListSitesRequest
-	76,  // 132: sightline.accounts.v1.AccountsService.UpdateSite:input_type -> sightline.accounts.v1.UpdateSiteRequest
-	78,  // 133: sightline.accounts.v1.AccountsService.DeleteSite:input_type -> sightline.accounts.v1.DeleteSiteRequest
-	80,  // 134: sightline.accounts.v1.AccountsService.AddSiteDomain:input_type -> sightline.accounts.v1.AddSiteDomainRequest
-	82,  // 135: sightline.accounts.v1.AccountsService.RemoveSiteDomain:input_type -> sightline.accounts.v1.RemoveSiteDomainRequest
-	84,  // 136: sightline.accounts.v1.AccountsService.GetSiteSettings:input_type -> sightline.accounts.v1.GetSiteSettingsRequest
-	86,  // 137: sightline.accounts.v1.AccountsService.UpdateSiteSettings:input_type -> sightline.accounts.v1.UpdateSiteSettingsRequest
-	88,  // 138: sightline.accounts.v1.AccountsService.ListSurveys:input_type -> sightline.accounts.v1.ListSurveysRequest
-	90,  // 139: sightline.accounts.v1.AccountsService.GetSurvey:input_type -> sightline.accounts.v1.GetSurveyRequest
-	92,  // 140: sightline.accounts.v1.AccountsService.CreateSurvey:input_type -> sightline.accounts.v1.CreateSurveyRequest
-	94,  // 141: sightline.accounts.v1.AccountsService.UpdateSurvey:input_type -> sightline.accounts.v1.UpdateSurveyRequest
-	96,  // 142: sightline.accounts.v1.AccountsService.DeleteSurvey:input_type -> sightline.accounts.v1.DeleteSurveyRequest
-	99,  // 143: sightline.accounts.v1.AccountsService.ListFunnels:input_type -> sightline.accounts.v1.ListFunnelsRequest
-	101, // 144: sightline.accounts.v1.AccountsService.GetFunnel:input_type -> sightline.accounts.v1.GetFunnelRequest
-	103, // 145: sightline.accounts.v1.AccountsService.CreateFunnel:input_type -> sightline.accounts.v1.CreateFunnelRequest
-	105, // 146: sightline.accounts.v1.AccountsService.UpdateFunnel:input_type -> sightline.accounts.v1.UpdateFunnelRequest
-	107, // 147: sightline.accounts.v1.AccountsService.DeleteFunnel:input_type -> sightline.accounts.v1.DeleteFunnelRequest
-	109, // 148: sightline.accounts.v1.AccountsService.CreateApiKey:input_type -> sightline.accounts.v1.CreateApiKeyRequest
-	111, // 149: sightline.accounts.v1.AccountsService.ListApiKeys:input_type -> sightline.accounts.v1.ListApiKeysRequest
-	113, // 150: sightline.accounts.v1.AccountsService.RevokeApiKey:input_type -> sightline.accounts.v1.RevokeApiKeyRequest
-	115, // 151: sightline.accounts.v1.AccountsService.ListFeatureFlags:input_type -> sightline.accounts.v1.ListFeatureFlagsRequest
-	117, // 152: sightline.accounts.v1.AccountsService.SetFeatureFlag:input_type -> sightline.accounts.v1.SetFeatureFlagRequest
-	119, // 153: sightline.accounts.v1.AccountsService.GetMaintenance:input_type -> sightline.accounts.v1.GetMaintenanceRequest
-	121, // 154: sightline.accounts.v1.AccountsService.SetMaintenance:input_type -> sightline.accounts.v1.SetMaintenanceRequest
-	123, // 155: sightline.accounts.v1.AccountsService.ListAuditEvents:input_type -> sightline.accounts.v1.ListAuditEventsRequest
-	125, // 156: sightline.accounts.v1.AccountsService.GetPublicConfig:input_type -> sightline.accounts.v1.GetPublicConfigRequest
-	127, // 157: sightline.accounts.v1.AccountsService.GetSiteConfig:input_type -> sightline.accounts.v1.GetSiteConfigRequest
-	129, // 158: sightline.accounts.v1.AccountsService.LeaseSessionQuota:input_type -> sightline.accounts.v1.LeaseSessionQuotaRequest
-	39,  // 159: sightline.accounts.v1.AccountsInternalService.ListSiteRecipients:output_type -> sightline.accounts.v1.ListSiteRecipientsResponse
-	28,  // 160: sightline.accounts.v1.AccountsService.SignUp:output_type -> sightline.accounts.v1.SignUpResponse
-	41,  // 161: sightline.accounts.v1.AccountsService.LogIn:output_type -> sightline.accounts.v1.LogInResponse
-	43,  // 162: sightline.accounts.v1.AccountsService.LogOut:output_type -> sightline.accounts.v1.LogOutResponse
-	30,  // 163: sightline.accounts.v1.AccountsService.VerifyEmail:output_type -> sightline.accounts.v1.VerifyEmailResponse
-	32,  // 164: sightline.accounts.v1.AccountsService.ResendVerification:output_type -> sightline.accounts.v1.ResendVerificationResponse
-	34,  // 165: sightline.accounts.v1.AccountsService.RequestPasswordReset:output_type -> sightline.accounts.v1.RequestPasswordResetResponse
-	36,  // 166: sightline.accounts.v1.AccountsService.ResetPassword:output_type -> sightline.accounts.v1.ResetPasswordResponse
-	45,  // 167: sightline.accounts.v1.AccountsService.Authenticate:output_type -> sightline.accounts.v1.AuthenticateResponse
-	47,  // 168: sightline.accounts.v1.AccountsService.GetCurrentUser:output_type -> sightline.accounts.v1.GetCurrentUserResponse
-	49,  // 169: sightline.accounts.v1.AccountsService.CreateOrganization:output_type -> sightline.accounts.v1.CreateOrganizationResponse
-	51,  // 170: sightline.accounts.v1.AccountsService.GetOrganization:output_type -> sightline.accounts.v1.GetOrganizationResponse
-	53,  // 171: sightline.accounts.v1.AccountsService.ListOrganizations:output_type -> sightline.accounts.v1.ListOrganizationsResponse
-	55,  // 172: sightline.accounts.v1.AccountsService.UpdateOrganization:output_type -> sightline.accounts.v1.UpdateOrganizationResponse
-	57,  // 173: sightline.accounts.v1.AccountsService.ListMembers:output_type -> sightline.accounts.v1.ListMembersResponse
-	59,  // 174: sightline.accounts.v1.AccountsService.UpdateMemberRole:output_type -> sightline.accounts.v1.UpdateMemberRoleResponse
-	61,  // 175: sightline.accounts.v1.AccountsService.RemoveMember:output_type -> sightline.accounts.v1.RemoveMemberResponse
-	63,  // 176: sightline.accounts.v1.AccountsService.CreateInvitation:output_type -> sightline.accounts.v1.CreateInvitationResponse
-	65,  // 177: sightline.accounts.v1.AccountsService.ListInvitations:output_type -> sightline.accounts.v1.ListInvitationsResponse
-	67,  // 178: sightline.accounts.v1.AccountsService.RevokeInvitation:output_type -> sightline.accounts.v1.RevokeInvitationResponse
-	69,  // 179: sightline.accounts.v1.AccountsService.AcceptInvitation:output_type -> sightline.accounts.v1.AcceptInvitationResponse
-	71,  // 180: sightline.accounts.v1.AccountsService.CreateSite:output_type -> sightline.accounts.v1.CreateSiteResponse
-	73,  // 181: sightline.accounts.v1.AccountsService.GetSite:output_type -> sightline.accounts.v1.GetSiteResponse
-	75,  // 182: sightline.accounts.v1.AccountsService.ListSites:output_type -> sightline.accounts.v1.ListSitesResponse
-	77,  // 183: sightline.accounts.v1.AccountsService.UpdateSite:output_type -> sightline.accounts.v1.UpdateSiteResponse
-	79,  // 184: sightline.accounts.v1.AccountsService.DeleteSite:output_type -> sightline.accounts.v1.DeleteSiteResponse
-	81,  // 185: sightline.accounts.v1.AccountsService.AddSiteDomain:output_type -> sightline.accounts.v1.AddSiteDomainResponse
-	83,  // 186: sightline.accounts.v1.AccountsService.RemoveSiteDomain:output_type -> sightline.accounts.v1.RemoveSiteDomainResponse
-	85,  // 187: sightline.accounts.v1.AccountsService.GetSiteSettings:output_type -> sightline.accounts.v1.GetSiteSettingsResponse
-	87,  // 188: sightline.accounts.v1.AccountsService.UpdateSiteSettings:output_type -> sightline.accounts.v1.UpdateSiteSettingsResponse
-	89,  // 189: sightline.accounts.v1.AccountsService.ListSurveys:output_type -> sightline.accounts.v1.ListSurveysResponse
-	91,  // 190: sightline.accounts.v1.AccountsService.GetSurvey:output_type -> sightline.accounts.v1.GetSurveyResponse
-	93,  // 191: sightline.accounts.v1.AccountsService.CreateSurvey:output_type -> sightline.accounts.v1.CreateSurveyResponse
-	95,  // 192: sightline.accounts.v1.AccountsService.UpdateSurvey:output_type -> sightline.accounts.v1.UpdateSurveyResponse
-	97,  // 193: sightline.accounts.v1.AccountsService.DeleteSurvey:output_type -> sightline.accounts.v1.DeleteSurveyResponse
-	100, // 194: sightline.accounts.v1.AccountsService.ListFunnels:output_type -> sightline.accounts.v1.ListFunnelsResponse
-	102, // 195: sightline.accounts.v1.AccountsService.GetFunnel:output_type -> sightline.accounts.v1.GetFunnelResponse
-	104, // 196: sightline.accounts.v1.AccountsService.CreateFunnel:output_type -> sightline.accounts.v1.CreateFunnelResponse
-	106, // 197: sightline.accounts.v1.AccountsService.UpdateFunnel:output_type -> sightline.accounts.v1.UpdateFunnelResponse
-	108, // 198: sightline.accounts.v1.AccountsService.DeleteFunnel:output_type -> sightline.accounts.v1.DeleteFunnelResponse
-	110, // 199: sightline.accounts.v1.AccountsService.CreateApiKey:output_type -> sightline.accounts.v1.CreateApiKeyResponse
-	112, // 200: sightline.accounts.v1.AccountsService.ListApiKeys:output_type -> sightline.accounts.v1.ListApiKeysResponse
-	114, // 201: sightline.accounts.v1.AccountsService.RevokeApiKey:output_type -> sightline.accounts.v1.RevokeApiKeyResponse
-	116, // 202: sightline.accounts.v1.AccountsService.ListFeatureFlags:output_type -> sightline.accounts.v1.ListFeatureFlagsResponse
-	118, // 203: sightline.accounts.v1.AccountsService.SetFeatureFlag:output_type -> sightline.accounts.v1.SetFeatureFlagResponse
-	120, // 204: sightline.accounts.v1.AccountsService.GetMaintenance:output_type -> sightline.accounts.v1.GetMaintenanceResponse
-	122, // 205: sightline.accounts.v1.AccountsService.SetMaintenance:output_type -> sightline.accounts.v1.SetMaintenanceResponse
-	124, // 206: sightline.accounts.v1.AccountsService.ListAuditEvents:output_type -> sightline.accounts.v1.ListAuditEventsResponse
-	126, // 207: sightline.accounts.v1.AccountsService.GetPublicConfig:output_type -> sightline.accounts.v1.GetPublicConfigResponse
-	128, // 208: sightline.accounts.v1.AccountsService.GetSiteConfig:output_type -> sightline.accounts.v1.GetSiteConfigResponse
-	130, // 209: sightline.accounts.v1.AccountsService.LeaseSessionQuota:output_type -> sightline.accounts.v1.LeaseSessionQuotaResponse
-	159, // [159:210] is the sub-list for method output_type
-	108, // [108:159] is the sub-list for method input_type
-	108, // [108:108] is the sub-list for extension type_name
-	108, // [108:108] is the sub-list for extension extendee
-	0,   // [0:108] is the sub-list for field type_name
+	133, // 53: sightline.accounts.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
+	26,  // 54: sightline.accounts.v1.AuthorizeSiteResponse.principal:type_name -> sightline.accounts.v1.Principal
+	133, // 55: sightline.accounts.v1.AuthorizeSiteResponse.expire_time:type_name -> google.protobuf.Timestamp
+	0,   // 56: sightline.accounts.v1.AuthorizeSiteResponse.role:type_name -> sightline.accounts.v1.Role
+	24,  // 57: sightline.accounts.v1.AuthorizeSiteResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	7,   // 58: sightline.accounts.v1.GetCurrentUserResponse.user:type_name -> sightline.accounts.v1.User
+	10,  // 59: sightline.accounts.v1.GetCurrentUserResponse.memberships:type_name -> sightline.accounts.v1.Membership
+	9,   // 60: sightline.accounts.v1.CreateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
+	9,   // 61: sightline.accounts.v1.GetOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
+	9,   // 62: sightline.accounts.v1.ListOrganizationsResponse.organizations:type_name -> sightline.accounts.v1.Organization
+	9,   // 63: sightline.accounts.v1.UpdateOrganizationResponse.organization:type_name -> sightline.accounts.v1.Organization
+	11,  // 64: sightline.accounts.v1.ListMembersResponse.members:type_name -> sightline.accounts.v1.Member
+	0,   // 65: sightline.accounts.v1.UpdateMemberRoleRequest.role:type_name -> sightline.accounts.v1.Role
+	11,  // 66: sightline.accounts.v1.UpdateMemberRoleResponse.member:type_name -> sightline.accounts.v1.Member
+	0,   // 67: sightline.accounts.v1.CreateInvitationRequest.role:type_name -> sightline.accounts.v1.Role
+	12,  // 68: sightline.accounts.v1.CreateInvitationResponse.invitation:type_name -> sightline.accounts.v1.Invitation
+	12,  // 69: sightline.accounts.v1.ListInvitationsResponse.invitations:type_name -> sightline.accounts.v1.Invitation
+	10,  // 70: sightline.accounts.v1.AcceptInvitationResponse.membership:type_name -> sightline.accounts.v1.Membership
+	21,  // 71: sightline.accounts.v1.CreateSiteResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 72: sightline.accounts.v1.GetSiteResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 73: sightline.accounts.v1.ListSitesResponse.sites:type_name -> sightline.accounts.v1.Site
+	21,  // 74: sightline.accounts.v1.UpdateSiteResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 75: sightline.accounts.v1.AddSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
+	21,  // 76: sightline.accounts.v1.RemoveSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
+	13,  // 77: sightline.accounts.v1.GetSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
+	13,  // 78: sightline.accounts.v1.UpdateSiteSettingsRequest.settings:type_name -> sightline.accounts.v1.SiteSettings
+	137, // 79: sightline.accounts.v1.UpdateSiteSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13,  // 80: sightline.accounts.v1.UpdateSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
+	20,  // 81: sightline.accounts.v1.ListSurveysResponse.surveys:type_name -> sightline.accounts.v1.Survey
+	20,  // 82: sightline.accounts.v1.GetSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 83: sightline.accounts.v1.CreateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 84: sightline.accounts.v1.CreateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 85: sightline.accounts.v1.UpdateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
+	20,  // 86: sightline.accounts.v1.UpdateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
+	138, // 87: sightline.accounts.v1.Funnel.steps:type_name -> sightline.traffic.v1.FunnelStep
+	133, // 88: sightline.accounts.v1.Funnel.create_time:type_name -> google.protobuf.Timestamp
+	133, // 89: sightline.accounts.v1.Funnel.update_time:type_name -> google.protobuf.Timestamp
+	100, // 90: sightline.accounts.v1.ListFunnelsResponse.funnels:type_name -> sightline.accounts.v1.Funnel
+	100, // 91: sightline.accounts.v1.GetFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
+	100, // 92: sightline.accounts.v1.CreateFunnelRequest.funnel:type_name -> sightline.accounts.v1.Funnel
+	100, // 93: sightline.accounts.v1.CreateFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
+	100, // 94: sightline.accounts.v1.UpdateFunnelRequest.funnel:type_name -> sightline.accounts.v1.Funnel
+	100, // 95: sightline.accounts.v1.UpdateFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
+	0,   // 96: sightline.accounts.v1.CreateApiKeyRequest.role:type_name -> sightline.accounts.v1.Role
+	22,  // 97: sightline.accounts.v1.CreateApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
+	22,  // 98: sightline.accounts.v1.ListApiKeysResponse.api_keys:type_name -> sightline.accounts.v1.ApiKey
+	22,  // 99: sightline.accounts.v1.RevokeApiKeyResponse.api_key:type_name -> sightline.accounts.v1.ApiKey
+	3,   // 100: sightline.accounts.v1.ListFeatureFlagsRequest.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
+	23,  // 101: sightline.accounts.v1.ListFeatureFlagsResponse.flags:type_name -> sightline.accounts.v1.FeatureFlag
+	23,  // 102: sightline.accounts.v1.SetFeatureFlagRequest.flag:type_name -> sightline.accounts.v1.FeatureFlag
+	23,  // 103: sightline.accounts.v1.SetFeatureFlagResponse.flag:type_name -> sightline.accounts.v1.FeatureFlag
+	24,  // 104: sightline.accounts.v1.GetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	24,  // 105: sightline.accounts.v1.SetMaintenanceResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	25,  // 106: sightline.accounts.v1.ListAuditEventsResponse.events:type_name -> sightline.accounts.v1.AuditEvent
+	24,  // 107: sightline.accounts.v1.GetPublicConfigResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
+	8,   // 108: sightline.accounts.v1.GetPublicConfigResponse.default_plan:type_name -> sightline.accounts.v1.Plan
+	13,  // 109: sightline.accounts.v1.GetSiteConfigResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
+	8,   // 110: sightline.accounts.v1.GetSiteConfigResponse.plan:type_name -> sightline.accounts.v1.Plan
+	20,  // 111: sightline.accounts.v1.GetSiteConfigResponse.surveys:type_name -> sightline.accounts.v1.Survey
+	37,  // 112: sightline.accounts.v1.AccountsInternalService.ListSiteRecipients:input_type -> sightline.accounts.v1.ListSiteRecipientsRequest
+	44,  // 113: sightline.accounts.v1.AccountsInternalService.Authenticate:input_type -> sightline.accounts.v1.AuthenticateRequest
+	129, // 114: sightline.accounts.v1.AccountsInternalService.GetSiteConfig:input_type -> sightline.accounts.v1.GetSiteConfigRequest
+	131, // 115: sightline.accounts.v1.AccountsInternalService.LeaseSessionQuota:input_type -> sightline.accounts.v1.LeaseSessionQuotaRequest
+	46,  // 116: sightline.accounts.v1.AccountsInternalService.AuthorizeSite:input_type -> sightline.accounts.v1.AuthorizeSiteRequest
+	27,  // 117: sightline.accounts.v1.AccountsService.SignUp:input_type -> sightline.accounts.v1.SignUpRequest
+	40,  // 118: sightline.accounts.v1.AccountsService.LogIn:input_type -> sightline.accounts.v1.LogInRequest
+	42,  // 119: sightline.accounts.v1.AccountsService.LogOut:input_type -> sightline.accounts.v1.LogOutRequest
+	29,  // 120: sightline.accounts.v1.AccountsService.VerifyEmail:input_type -> sightline.accounts.v1.VerifyEmailRequest
+	31,  // 121: sightline.accounts.v1.AccountsService.ResendVerification:input_type -> sightline.accounts.v1.ResendVerificationRequest
+	33,  // 122: sightline.accounts.v1.AccountsService.RequestPasswordReset:input_type -> sightline.accounts.v1.RequestPasswordResetRequest
+	35,  // 123: sightline.accounts.v1.AccountsService.ResetPassword:input_type -> sightline.accounts.v1.ResetPasswordRequest
+	48,  // 124: sightline.accounts.v1.AccountsService.GetCurrentUser:input_type -> sightline.accounts.v1.GetCurrentUserRequest
+	50,  // 125: sightline.accounts.v1.AccountsService.CreateOrganization:input_type -> sightline.accounts.v1.CreateOrganizationRequest
+	52,  // 126: sightline.accounts.v1.AccountsService.GetOrganization:input_type -> sightline.accounts.v1.GetOrganizationRequest
+	54,  // 127: sightline.accounts.v1.AccountsService.ListOrganizations:input_type -> sightline.accounts.v1.ListOrganizationsRequest
+	56,  // 128: sightline.accounts.v1.AccountsService.UpdateOrganization:input_type -> sightline.accounts.v1.UpdateOrganizationRequest
+	58,  // 129: sightline.accounts.v1.AccountsService.ListMembers:input_type -> sightline.accounts.v1.ListMembersRequest
+	60,  // 130: sightline.accounts.v1.AccountsService.UpdateMemberRole:input_type -> sightline.accounts.v1.UpdateMemberRoleRequest
+	62,  // 131: sightline.accounts.v1.AccountsService.RemoveMember:input_type -> sightline.accounts.v1.RemoveMemberRequest
+	64,  // 132: sightline.accounts.v1.AccountsService.CreateInvitation:input_type -> sightline.accounts.v1.CreateInvitationRequest
+	66,  // 133: sightline.accounts.v1.AccountsService.ListInvitations:input_type -> sightline.accounts.v1.ListInvitationsRequest
+	68,  // 134: sightline.accounts.v1.AccountsService.RevokeInvitation:input_type -> sightline.accounts.v1.RevokeInvitationRequest
+	70,  // 135: sightline.accounts.v1.AccountsService.AcceptInvitation:input_type -> sightline.accounts.v1.AcceptInvitationRequest
+	72,  // 136: sightline.accounts.v1.AccountsService.CreateSite:input_type -> sightline.accounts.v1.CreateSiteRequest
+	74,  // 137: sightline.accounts.v1.AccountsService.GetSite:input_type -> sightline.accounts.v1.GetSiteRequest
+	76,  // 138: sightline.accounts.v1.AccountsService.ListSites:input_type -> sightline.accounts.v1.ListSitesRequest
+	78,  // 139: sightline.accounts.v1.AccountsService.UpdateSite:input_type -> sightline.accounts.v1.UpdateSiteRequest
+	80,  // 140: sightline.accounts.v1.AccountsService.DeleteSite:input_type -> sightline.accounts.v1.DeleteSiteRequest
+	82,  // 141: sightline.accounts.v1.AccountsService.AddSiteDomain:input_type -> sightline.accounts.v1.AddSiteDomainRequest
+	84,  // 142: sightline.accounts.v1.AccountsService.RemoveSiteDomain:input_type -> sightline.accounts.v1.RemoveSiteDomainRequest
+	86,  // 143: sightline.accounts.v1.AccountsService.GetSiteSettings:input_type -> sightline.accounts.v1.GetSiteSettingsRequest
+	88,  // 144: sightline.accounts.v1.AccountsService.UpdateSiteSettings:input_type -> sightline.accounts.v1.UpdateSiteSettingsRequest
+	90,  // 145: sightline.accounts.v1.AccountsService.ListSurveys:input_type -> sightline.accounts.v1.ListSurveysRequest
+	92,  // 146: sightline.accounts.v1.AccountsService.GetSurvey:input_type -> sightline.accounts.v1.GetSurveyRequest
+	94,  // 147: sightline.accounts.v1.AccountsService.CreateSurvey:input_type -> sightline.accounts.v1.CreateSurveyRequest
+	96,  // 148: sightline.accounts.v1.AccountsService.UpdateSurvey:input_type -> sightline.accounts.v1.UpdateSurveyRequest
+	98,  // 149: sightline.accounts.v1.AccountsService.DeleteSurvey:input_type -> sightline.accounts.v1.DeleteSurveyRequest
+	101, // 150: sightline.accounts.v1.AccountsService.ListFunnels:input_type -> sightline.accounts.v1.ListFunnelsRequest
+	103, // 151: sightline.accounts.v1.AccountsService.GetFunnel:input_type -> sightline.accounts.v1.GetFunnelRequest
+	105, // 152: sightline.accounts.v1.AccountsService.CreateFunnel:input_type -> sightline.accounts.v1.CreateFunnelRequest
+	107, // 153: sightline.accounts.v1.AccountsService.UpdateFunnel:input_type -> sightline.accounts.v1.UpdateFunnelRequest
+	109, // 154: sightline.accounts.v1.AccountsService.DeleteFunnel:input_type -> sightline.accounts.v1.DeleteFunnelRequest
+	111, // 155: sightline.accounts.v1.AccountsService.CreateApiKey:input_type -> sightline.accounts.v1.CreateApiKeyRequest
+	113, // 156: sightline.accounts.v1.AccountsService.ListApiKeys:input_type -> sightline.accounts.v1.ListApiKeysRequest
+	115, // 157: sightline.accounts.v1.AccountsService.RevokeApiKey:input_type -> sightline.accounts.v1.RevokeApiKeyRequest
+	117, // 158: sightline.accounts.v1.AccountsService.ListFeatureFlags:input_type -> sightline.accounts.v1.ListFeatureFlagsRequest
+	119, // 159: sightline.accounts.v1.AccountsService.SetFeatureFlag:input_type -> sightline.accounts.v1.SetFeatureFlagRequest
+	121, // 160: sightline.accounts.v1.AccountsService.GetMaintenance:input_type -> sightline.accounts.v1.GetMaintenanceRequest
+	123, // 161: sightline.accounts.v1.AccountsService.SetMaintenance:input_type -> sightline.accounts.v1.SetMaintenanceRequest
+	125, // 162: sightline.accounts.v1.AccountsService.ListAuditEvents:input_type -> sightline.accounts.v1.ListAuditEventsRequest
+	127, // 163: sightline.accounts.v1.AccountsService.GetPublicConfig:input_type -> sightline.accounts.v1.GetPublicConfigRequest
+	39,  // 164: sightline.accounts.v1.AccountsInternalService.ListSiteRecipients:output_type -> sightline.accounts.v1.ListSiteRecipientsResponse
+	45,  // 165: sightline.accounts.v1.AccountsInternalService.Authenticate:output_type -> sightline.accounts.v1.AuthenticateResponse
+	130, // 166: sightline.accounts.v1.AccountsInternalService.GetSiteConfig:output_type -> sightline.accounts.v1.GetSiteConfigResponse
+	132, // 167: sightline.accounts.v1.AccountsInternalService.LeaseSessionQuota:output_type -> sightline.accounts.v1.LeaseSessionQuotaResponse
+	47,  // 168: sightline.accounts.v1.AccountsInternalService.AuthorizeSite:output_type -> sightline.accounts.v1.AuthorizeSiteResponse
+	28,  // 169: sightline.accounts.v1.AccountsService.SignUp:output_type -> sightline.accounts.v1.SignUpResponse
+	41,  // 170: sightline.accounts.v1.AccountsService.LogIn:output_type -> sightline.accounts.v1.LogInResponse
+	43,  // 171: sightline.accounts.v1.AccountsService.LogOut:output_type -> sightline.accounts.v1.LogOutResponse
+	30,  // 172: sightline.accounts.v1.AccountsService.VerifyEmail:output_type -> sightline.accounts.v1.VerifyEmailResponse
+	32,  // 173: sightline.accounts.v1.AccountsService.ResendVerification:output_type -> sightline.accounts.v1.ResendVerificationResponse
+	34,  // 174: sightline.accounts.v1.AccountsService.RequestPasswordReset:output_type -> sightline.accounts.v1.RequestPasswordResetResponse
+	36,  // 175: sightline.accounts.v1.AccountsService.ResetPassword:output_type -> sightline.accounts.v1.ResetPasswordResponse
+	49,  // 176: sightline.accounts.v1.AccountsService.GetCurrentUser:output_type -> sightline.accounts.v1.GetCurrentUserResponse
+	51,  // 177: sightline.accounts.v1.AccountsService.CreateOrganization:output_type -> sightline.accounts.v1.CreateOrganizationResponse
+	53,  // 178: sightline.accounts.v1.AccountsService.GetOrganization:output_type -> sightline.accounts.v1.GetOrganizationResponse
+	55,  // 179: sightline.accounts.v1.AccountsService.ListOrganizations:output_type -> sightline.accounts.v1.ListOrganizationsResponse
+	57,  // 180: sightline.accounts.v1.AccountsService.UpdateOrganization:output_type -> sightline.accounts.v1.UpdateOrganizationResponse
+	59,  // 181: sightline.accounts.v1.AccountsService.ListMembers:output_type -> sightline.accounts.v1.ListMembersResponse
+	61,  // 182: sightline.accounts.v1.AccountsService.UpdateMemberRole:output_type -> sightline.accounts.v1.UpdateMemberRoleResponse
+	63,  // 183: sightline.accounts.v1.AccountsService.RemoveMember:output_type -> sightline.accounts.v1.RemoveMemberResponse
+	65,  // 184: sightline.accounts.v1.AccountsService.CreateInvitation:output_type -> sightline.accounts.v1.CreateInvitationResponse
+	67,  // 185: sightline.accounts.v1.AccountsService.ListInvitations:output_type -> sightline.accounts.v1.ListInvitationsResponse
+	69,  // 186: sightline.accounts.v1.AccountsService.RevokeInvitation:output_type -> sightline.accounts.v1.RevokeInvitationResponse
+	71,  // 187: sightline.accounts.v1.AccountsService.AcceptInvitation:output_type -> sightline.accounts.v1.AcceptInvitationResponse
+	73,  // 188: sightline.accounts.v1.AccountsService.CreateSite:output_type -> sightline.accounts.v1.CreateSiteResponse
+	75,  // 189: sightline.accounts.v1.AccountsService.GetSite:output_type -> sightline.accounts.v1.GetSiteResponse
+	77,  // 190: sightline.accounts.v1.AccountsService.ListSites:output_type -> sightline.accounts.v1.ListSitesResponse
+	79,  // 191: sightline.accounts.v1.AccountsService.UpdateSite:output_type -> sightline.accounts.v1.UpdateSiteResponse
+	81,  // 192: sightline.accounts.v1.AccountsService.DeleteSite:output_type -> sightline.accounts.v1.DeleteSiteResponse
+	83,  // 193: sightline.accounts.v1.AccountsService.AddSiteDomain:output_type -> sightline.accounts.v1.AddSiteDomainResponse
+	85,  // 194: sightline.accounts.v1.AccountsService.RemoveSiteDomain:output_type -> sightline.accounts.v1.RemoveSiteDomainResponse
+	87,  // 195: sightline.accounts.v1.AccountsService.GetSiteSettings:output_type -> sightline.accounts.v1.GetSiteSettingsResponse
+	89,  // 196: sightline.accounts.v1.AccountsService.UpdateSiteSettings:output_type -> sightline.accounts.v1.UpdateSiteSettingsResponse
+	91,  // 197: sightline.accounts.v1.AccountsService.ListSurveys:output_type -> sightline.accounts.v1.ListSurveysResponse
+	93,  // 198: sightline.accounts.v1.AccountsService.GetSurvey:output_type -> sightline.accounts.v1.GetSurveyResponse
+	95,  // 199: sightline.accounts.v1.AccountsService.CreateSurvey:output_type -> sightline.accounts.v1.CreateSurveyResponse
+	97,  // 200: sightline.accounts.v1.AccountsService.UpdateSurvey:output_type -> sightline.accounts.v1.UpdateSurveyResponse
+	99,  // 201: sightline.accounts.v1.AccountsService.DeleteSurvey:output_type -> sightline.accounts.v1.DeleteSurveyResponse
+	102, // 202: sightline.accounts.v1.AccountsService.ListFunnels:output_type -> sightline.accounts.v1.ListFunnelsResponse
+	104, // 203: sightline.accounts.v1.AccountsService.GetFunnel:output_type -> sightline.accounts.v1.GetFunnelResponse
+	106, // 204: sightline.accounts.v1.AccountsService.CreateFunnel:output_type -> sightline.accounts.v1.CreateFunnelResponse
+	108, // 205: sightline.accounts.v1.AccountsService.UpdateFunnel:output_type -> sightline.accounts.v1.UpdateFunnelResponse
+	110, // 206: sightline.accounts.v1.AccountsService.DeleteFunnel:output_type -> sightline.accounts.v1.DeleteFunnelResponse
+	112, // 207: sightline.accounts.v1.AccountsService.CreateApiKey:output_type -> sightline.accounts.v1.CreateApiKeyResponse
+	114, // 208: sightline.accounts.v1.AccountsService.ListApiKeys:output_type -> sightline.accounts.v1.ListApiKeysResponse
+	116, // 209: sightline.accounts.v1.AccountsService.RevokeApiKey:output_type -> sightline.accounts.v1.RevokeApiKeyResponse
+	118, // 210: sightline.accounts.v1.AccountsService.ListFeatureFlags:output_type -> sightline.accounts.v1.ListFeatureFlagsResponse
+	120, // 211: sightline.accounts.v1.AccountsService.SetFeatureFlag:output_type -> sightline.accounts.v1.SetFeatureFlagResponse
+	122, // 212: sightline.accounts.v1.AccountsService.GetMaintenance:output_type -> sightline.accounts.v1.GetMaintenanceResponse
+	124, // 213: sightline.accounts.v1.AccountsService.SetMaintenance:output_type -> sightline.accounts.v1.SetMaintenanceResponse
+	126, // 214: sightline.accounts.v1.AccountsService.ListAuditEvents:output_type -> sightline.accounts.v1.ListAuditEventsResponse
+	128, // 215: sightline.accounts.v1.AccountsService.GetPublicConfig:output_type -> sightline.accounts.v1.GetPublicConfigResponse
+	164, // [164:216] is the sub-list for method output_type
+	112, // [112:164] is the sub-list for method input_type
+	112, // [112:112] is the sub-list for extension type_name
+	112, // [112:112] is the sub-list for extension extendee
+	0,   // [0:112] is the sub-list for field type_name
 }
 
 func init() { file_sightline_accounts_v1_accounts_proto_init() }
@@ -8596,13 +8787,17 @@ func file_sightline_accounts_v1_accounts_proto_init() {
 		(*AuthenticateRequest_SessionToken)(nil),
 		(*AuthenticateRequest_ApiKey)(nil),
 	}
+	file_sightline_accounts_v1_accounts_proto_msgTypes[39].OneofWrappers = []any{
+		(*AuthorizeSiteRequest_SessionToken)(nil),
+		(*AuthorizeSiteRequest_ApiKey)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_accounts_v1_accounts_proto_rawDesc), len(file_sightline_accounts_v1_accounts_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   124,
+			NumMessages:   126,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -26,21 +26,42 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	AccountsInternalService_ListSiteRecipients_FullMethodName = "/sightline.accounts.v1.AccountsInternalService/ListSiteRecipients"
+	AccountsInternalService_Authenticate_FullMethodName       = "/sightline.accounts.v1.AccountsInternalService/Authenticate"
+	AccountsInternalService_GetSiteConfig_FullMethodName      = "/sightline.accounts.v1.AccountsInternalService/GetSiteConfig"
+	AccountsInternalService_LeaseSessionQuota_FullMethodName  = "/sightline.accounts.v1.AccountsInternalService/LeaseSessionQuota"
+	AccountsInternalService_AuthorizeSite_FullMethodName      = "/sightline.accounts.v1.AccountsInternalService/AuthorizeSite"
 )
 
 // AccountsInternalServiceClient is the client API for AccountsInternalService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// AccountsService manages organisations, users, sites, settings and limits.
-// AccountsInternalService is called by the other services (notify), never
-// routed by the gateway.
+// AccountsInternalService is called only by the other services, with the
+// mesh's service credential (docs/service-auth.md), never routed by the
+// gateway.
 type AccountsInternalServiceClient interface {
 	// ListSiteRecipients answers who may receive a site's e-mails: the users
 	// named (or, with none named, every member at least min_role) who still
 	// belong to the site's organisation, with their addresses. Unknown users
 	// and former members are left out.
 	ListSiteRecipients(ctx context.Context, in *ListSiteRecipientsRequest, opts ...grpc.CallOption) (*ListSiteRecipientsResponse, error)
+	// Authenticate resolves a session token or API key to a principal. The
+	// gateway calls it on every request, so it must be fast.
+	Authenticate(ctx context.Context, in *AuthenticateRequest, opts ...grpc.CallOption) (*AuthenticateResponse, error)
+	// GetSiteConfig returns what ingest needs to accept a batch and render the
+	// tracker bootstrap. Internal callers only.
+	GetSiteConfig(ctx context.Context, in *GetSiteConfigRequest, opts ...grpc.CallOption) (*GetSiteConfigResponse, error)
+	// LeaseSessionQuota grants a share of a site's daily session quota, so that
+	// several ingest processes share it with small overshoot and few writes.
+	LeaseSessionQuota(ctx context.Context, in *LeaseSessionQuotaRequest, opts ...grpc.CallOption) (*LeaseSessionQuotaResponse, error)
+	// AuthorizeSite answers in one call who a dashboard credential belongs to,
+	// its role in a site's organisation and the instance's maintenance state.
+	// Recordings, search and notify check each site-scoped call with it
+	// (cached briefly), so a dashboard request costs at most one call to
+	// accounts. An unknown or expired credential answers Unauthenticated; a
+	// site the credential's user cannot see (another organisation's, or an
+	// API key of another organisation) answers NotFound.
+	AuthorizeSite(ctx context.Context, in *AuthorizeSiteRequest, opts ...grpc.CallOption) (*AuthorizeSiteResponse, error)
 }
 
 type accountsInternalServiceClient struct {
@@ -61,19 +82,76 @@ func (c *accountsInternalServiceClient) ListSiteRecipients(ctx context.Context, 
 	return out, nil
 }
 
+func (c *accountsInternalServiceClient) Authenticate(ctx context.Context, in *AuthenticateRequest, opts ...grpc.CallOption) (*AuthenticateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuthenticateResponse)
+	err := c.cc.Invoke(ctx, AccountsInternalService_Authenticate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsInternalServiceClient) GetSiteConfig(ctx context.Context, in *GetSiteConfigRequest, opts ...grpc.CallOption) (*GetSiteConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetSiteConfigResponse)
+	err := c.cc.Invoke(ctx, AccountsInternalService_GetSiteConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsInternalServiceClient) LeaseSessionQuota(ctx context.Context, in *LeaseSessionQuotaRequest, opts ...grpc.CallOption) (*LeaseSessionQuotaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LeaseSessionQuotaResponse)
+	err := c.cc.Invoke(ctx, AccountsInternalService_LeaseSessionQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsInternalServiceClient) AuthorizeSite(ctx context.Context, in *AuthorizeSiteRequest, opts ...grpc.CallOption) (*AuthorizeSiteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuthorizeSiteResponse)
+	err := c.cc.Invoke(ctx, AccountsInternalService_AuthorizeSite_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccountsInternalServiceServer is the server API for AccountsInternalService service.
 // All implementations must embed UnimplementedAccountsInternalServiceServer
 // for forward compatibility.
 //
-// AccountsService manages organisations, users, sites, settings and limits.
-// AccountsInternalService is called by the other services (notify), never
-// routed by the gateway.
+// AccountsInternalService is called only by the other services, with the
+// mesh's service credential (docs/service-auth.md), never routed by the
+// gateway.
 type AccountsInternalServiceServer interface {
 	// ListSiteRecipients answers who may receive a site's e-mails: the users
 	// named (or, with none named, every member at least min_role) who still
 	// belong to the site's organisation, with their addresses. Unknown users
 	// and former members are left out.
 	ListSiteRecipients(context.Context, *ListSiteRecipientsRequest) (*ListSiteRecipientsResponse, error)
+	// Authenticate resolves a session token or API key to a principal. The
+	// gateway calls it on every request, so it must be fast.
+	Authenticate(context.Context, *AuthenticateRequest) (*AuthenticateResponse, error)
+	// GetSiteConfig returns what ingest needs to accept a batch and render the
+	// tracker bootstrap. Internal callers only.
+	GetSiteConfig(context.Context, *GetSiteConfigRequest) (*GetSiteConfigResponse, error)
+	// LeaseSessionQuota grants a share of a site's daily session quota, so that
+	// several ingest processes share it with small overshoot and few writes.
+	LeaseSessionQuota(context.Context, *LeaseSessionQuotaRequest) (*LeaseSessionQuotaResponse, error)
+	// AuthorizeSite answers in one call who a dashboard credential belongs to,
+	// its role in a site's organisation and the instance's maintenance state.
+	// Recordings, search and notify check each site-scoped call with it
+	// (cached briefly), so a dashboard request costs at most one call to
+	// accounts. An unknown or expired credential answers Unauthenticated; a
+	// site the credential's user cannot see (another organisation's, or an
+	// API key of another organisation) answers NotFound.
+	AuthorizeSite(context.Context, *AuthorizeSiteRequest) (*AuthorizeSiteResponse, error)
 	mustEmbedUnimplementedAccountsInternalServiceServer()
 }
 
@@ -86,6 +164,18 @@ type UnimplementedAccountsInternalServiceServer struct{}
 
 func (UnimplementedAccountsInternalServiceServer) ListSiteRecipients(context.Context, *ListSiteRecipientsRequest) (*ListSiteRecipientsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSiteRecipients not implemented")
+}
+func (UnimplementedAccountsInternalServiceServer) Authenticate(context.Context, *AuthenticateRequest) (*AuthenticateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Authenticate not implemented")
+}
+func (UnimplementedAccountsInternalServiceServer) GetSiteConfig(context.Context, *GetSiteConfigRequest) (*GetSiteConfigResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSiteConfig not implemented")
+}
+func (UnimplementedAccountsInternalServiceServer) LeaseSessionQuota(context.Context, *LeaseSessionQuotaRequest) (*LeaseSessionQuotaResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LeaseSessionQuota not implemented")
+}
+func (UnimplementedAccountsInternalServiceServer) AuthorizeSite(context.Context, *AuthorizeSiteRequest) (*AuthorizeSiteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AuthorizeSite not implemented")
 }
 func (UnimplementedAccountsInternalServiceServer) mustEmbedUnimplementedAccountsInternalServiceServer() {
 }
@@ -127,6 +217,78 @@ func _AccountsInternalService_ListSiteRecipients_Handler(srv interface{}, ctx co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountsInternalService_Authenticate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuthenticateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsInternalServiceServer).Authenticate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsInternalService_Authenticate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsInternalServiceServer).Authenticate(ctx, req.(*AuthenticateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsInternalService_GetSiteConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSiteConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsInternalServiceServer).GetSiteConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsInternalService_GetSiteConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsInternalServiceServer).GetSiteConfig(ctx, req.(*GetSiteConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsInternalService_LeaseSessionQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LeaseSessionQuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsInternalServiceServer).LeaseSessionQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsInternalService_LeaseSessionQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsInternalServiceServer).LeaseSessionQuota(ctx, req.(*LeaseSessionQuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsInternalService_AuthorizeSite_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuthorizeSiteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsInternalServiceServer).AuthorizeSite(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsInternalService_AuthorizeSite_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsInternalServiceServer).AuthorizeSite(ctx, req.(*AuthorizeSiteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountsInternalService_ServiceDesc is the grpc.ServiceDesc for AccountsInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -137,6 +299,22 @@ var AccountsInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListSiteRecipients",
 			Handler:    _AccountsInternalService_ListSiteRecipients_Handler,
+		},
+		{
+			MethodName: "Authenticate",
+			Handler:    _AccountsInternalService_Authenticate_Handler,
+		},
+		{
+			MethodName: "GetSiteConfig",
+			Handler:    _AccountsInternalService_GetSiteConfig_Handler,
+		},
+		{
+			MethodName: "LeaseSessionQuota",
+			Handler:    _AccountsInternalService_LeaseSessionQuota_Handler,
+		},
+		{
+			MethodName: "AuthorizeSite",
+			Handler:    _AccountsInternalService_AuthorizeSite_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
@@ -151,7 +329,6 @@ const (
 	AccountsService_ResendVerification_FullMethodName   = "/sightline.accounts.v1.AccountsService/ResendVerification"
 	AccountsService_RequestPasswordReset_FullMethodName = "/sightline.accounts.v1.AccountsService/RequestPasswordReset"
 	AccountsService_ResetPassword_FullMethodName        = "/sightline.accounts.v1.AccountsService/ResetPassword"
-	AccountsService_Authenticate_FullMethodName         = "/sightline.accounts.v1.AccountsService/Authenticate"
 	AccountsService_GetCurrentUser_FullMethodName       = "/sightline.accounts.v1.AccountsService/GetCurrentUser"
 	AccountsService_CreateOrganization_FullMethodName   = "/sightline.accounts.v1.AccountsService/CreateOrganization"
 	AccountsService_GetOrganization_FullMethodName      = "/sightline.accounts.v1.AccountsService/GetOrganization"
@@ -192,8 +369,6 @@ const (
 	AccountsService_SetMaintenance_FullMethodName       = "/sightline.accounts.v1.AccountsService/SetMaintenance"
 	AccountsService_ListAuditEvents_FullMethodName      = "/sightline.accounts.v1.AccountsService/ListAuditEvents"
 	AccountsService_GetPublicConfig_FullMethodName      = "/sightline.accounts.v1.AccountsService/GetPublicConfig"
-	AccountsService_GetSiteConfig_FullMethodName        = "/sightline.accounts.v1.AccountsService/GetSiteConfig"
-	AccountsService_LeaseSessionQuota_FullMethodName    = "/sightline.accounts.v1.AccountsService/LeaseSessionQuota"
 )
 
 // AccountsServiceClient is the client API for AccountsService service.
@@ -218,9 +393,6 @@ type AccountsServiceClient interface {
 	// ResetPassword sets a new password with a reset token, signs every
 	// session of the user out and logs them in.
 	ResetPassword(ctx context.Context, in *ResetPasswordRequest, opts ...grpc.CallOption) (*ResetPasswordResponse, error)
-	// Authenticate resolves a session token or API key to a principal. The
-	// gateway calls it on every request, so it must be fast.
-	Authenticate(ctx context.Context, in *AuthenticateRequest, opts ...grpc.CallOption) (*AuthenticateResponse, error)
 	// GetCurrentUser returns the caller and their memberships.
 	GetCurrentUser(ctx context.Context, in *GetCurrentUserRequest, opts ...grpc.CallOption) (*GetCurrentUserResponse, error)
 	// CreateOrganization creates an organisation owned by the caller.
@@ -299,12 +471,6 @@ type AccountsServiceClient interface {
 	// GetPublicConfig returns what the dashboard needs before log-in:
 	// limits, global flags, maintenance and version.
 	GetPublicConfig(ctx context.Context, in *GetPublicConfigRequest, opts ...grpc.CallOption) (*GetPublicConfigResponse, error)
-	// GetSiteConfig returns what ingest needs to accept a batch and render the
-	// tracker bootstrap. Internal callers only.
-	GetSiteConfig(ctx context.Context, in *GetSiteConfigRequest, opts ...grpc.CallOption) (*GetSiteConfigResponse, error)
-	// LeaseSessionQuota grants a share of a site's daily session quota, so that
-	// several ingest processes share it with small overshoot and few writes.
-	LeaseSessionQuota(ctx context.Context, in *LeaseSessionQuotaRequest, opts ...grpc.CallOption) (*LeaseSessionQuotaResponse, error)
 }
 
 type accountsServiceClient struct {
@@ -379,16 +545,6 @@ func (c *accountsServiceClient) ResetPassword(ctx context.Context, in *ResetPass
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ResetPasswordResponse)
 	err := c.cc.Invoke(ctx, AccountsService_ResetPassword_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *accountsServiceClient) Authenticate(ctx context.Context, in *AuthenticateRequest, opts ...grpc.CallOption) (*AuthenticateResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(AuthenticateResponse)
-	err := c.cc.Invoke(ctx, AccountsService_Authenticate_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -795,26 +951,6 @@ func (c *accountsServiceClient) GetPublicConfig(ctx context.Context, in *GetPubl
 	return out, nil
 }
 
-func (c *accountsServiceClient) GetSiteConfig(ctx context.Context, in *GetSiteConfigRequest, opts ...grpc.CallOption) (*GetSiteConfigResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetSiteConfigResponse)
-	err := c.cc.Invoke(ctx, AccountsService_GetSiteConfig_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *accountsServiceClient) LeaseSessionQuota(ctx context.Context, in *LeaseSessionQuotaRequest, opts ...grpc.CallOption) (*LeaseSessionQuotaResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(LeaseSessionQuotaResponse)
-	err := c.cc.Invoke(ctx, AccountsService_LeaseSessionQuota_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // AccountsServiceServer is the server API for AccountsService service.
 // All implementations must embed UnimplementedAccountsServiceServer
 // for forward compatibility.
@@ -837,9 +973,6 @@ type AccountsServiceServer interface {
 	// ResetPassword sets a new password with a reset token, signs every
 	// session of the user out and logs them in.
 	ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error)
-	// Authenticate resolves a session token or API key to a principal. The
-	// gateway calls it on every request, so it must be fast.
-	Authenticate(context.Context, *AuthenticateRequest) (*AuthenticateResponse, error)
 	// GetCurrentUser returns the caller and their memberships.
 	GetCurrentUser(context.Context, *GetCurrentUserRequest) (*GetCurrentUserResponse, error)
 	// CreateOrganization creates an organisation owned by the caller.
@@ -918,12 +1051,6 @@ type AccountsServiceServer interface {
 	// GetPublicConfig returns what the dashboard needs before log-in:
 	// limits, global flags, maintenance and version.
 	GetPublicConfig(context.Context, *GetPublicConfigRequest) (*GetPublicConfigResponse, error)
-	// GetSiteConfig returns what ingest needs to accept a batch and render the
-	// tracker bootstrap. Internal callers only.
-	GetSiteConfig(context.Context, *GetSiteConfigRequest) (*GetSiteConfigResponse, error)
-	// LeaseSessionQuota grants a share of a site's daily session quota, so that
-	// several ingest processes share it with small overshoot and few writes.
-	LeaseSessionQuota(context.Context, *LeaseSessionQuotaRequest) (*LeaseSessionQuotaResponse, error)
 	mustEmbedUnimplementedAccountsServiceServer()
 }
 
@@ -954,9 +1081,6 @@ func (UnimplementedAccountsServiceServer) RequestPasswordReset(context.Context, 
 }
 func (UnimplementedAccountsServiceServer) ResetPassword(context.Context, *ResetPasswordRequest) (*ResetPasswordResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResetPassword not implemented")
-}
-func (UnimplementedAccountsServiceServer) Authenticate(context.Context, *AuthenticateRequest) (*AuthenticateResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Authenticate not implemented")
 }
 func (UnimplementedAccountsServiceServer) GetCurrentUser(context.Context, *GetCurrentUserRequest) (*GetCurrentUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCurrentUser not implemented")
@@ -1077,12 +1201,6 @@ func (UnimplementedAccountsServiceServer) ListAuditEvents(context.Context, *List
 }
 func (UnimplementedAccountsServiceServer) GetPublicConfig(context.Context, *GetPublicConfigRequest) (*GetPublicConfigResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPublicConfig not implemented")
-}
-func (UnimplementedAccountsServiceServer) GetSiteConfig(context.Context, *GetSiteConfigRequest) (*GetSiteConfigResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method GetSiteConfig not implemented")
-}
-func (UnimplementedAccountsServiceServer) LeaseSessionQuota(context.Context, *LeaseSessionQuotaRequest) (*LeaseSessionQuotaResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method LeaseSessionQuota not implemented")
 }
 func (UnimplementedAccountsServiceServer) mustEmbedUnimplementedAccountsServiceServer() {}
 func (UnimplementedAccountsServiceServer) testEmbeddedByValue()                         {}
@@ -1227,24 +1345,6 @@ func _AccountsService_ResetPassword_Handler(srv interface{}, ctx context.Context
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(AccountsServiceServer).ResetPassword(ctx, req.(*ResetPasswordRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _AccountsService_Authenticate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(AuthenticateRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(AccountsServiceServer).Authenticate(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: AccountsService_Authenticate_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(AccountsServiceServer).Authenticate(ctx, req.(*AuthenticateRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1969,42 +2069,6 @@ func _AccountsService_GetPublicConfig_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
-func _AccountsService_GetSiteConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(GetSiteConfigRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(AccountsServiceServer).GetSiteConfig(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: AccountsService_GetSiteConfig_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(AccountsServiceServer).GetSiteConfig(ctx, req.(*GetSiteConfigRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _AccountsService_LeaseSessionQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(LeaseSessionQuotaRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(AccountsServiceServer).LeaseSessionQuota(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: AccountsService_LeaseSessionQuota_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(AccountsServiceServer).LeaseSessionQuota(ctx, req.(*LeaseSessionQuotaRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // AccountsService_ServiceDesc is the grpc.ServiceDesc for AccountsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2039,10 +2103,6 @@ var AccountsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResetPassword",
 			Handler:    _AccountsService_ResetPassword_Handler,
-		},
-		{
-			MethodName: "Authenticate",
-			Handler:    _AccountsService_Authenticate_Handler,
 		},
 		{
 			MethodName: "GetCurrentUser",
@@ -2203,14 +2263,6 @@ var AccountsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPublicConfig",
 			Handler:    _AccountsService_GetPublicConfig_Handler,
-		},
-		{
-			MethodName: "GetSiteConfig",
-			Handler:    _AccountsService_GetSiteConfig_Handler,
-		},
-		{
-			MethodName: "LeaseSessionQuota",
-			Handler:    _AccountsService_LeaseSessionQuota_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -3213,26 +3213,26 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\tSweepTask\x12\x1a\n" +
 	"\x16SWEEP_TASK_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cSWEEP_TASK_END_IDLE_SESSIONS\x10\x01\x12\x18\n" +
-	"\x14SWEEP_TASK_RETENTION\x10\x022|\n" +
+	"\x14SWEEP_TASK_RETENTION\x10\x022\xc7\x05\n" +
 	"\x19RecordingsInternalService\x12_\n" +
-	"\bRunSweep\x12(.sightline.recordings.v1.RunSweepRequest\x1a).sightline.recordings.v1.RunSweepResponse2\xc1\f\n" +
-	"\x11RecordingsService\x12k\n" +
-	"\fAppendChunks\x12,.sightline.recordings.v1.AppendChunksRequest\x1a-.sightline.recordings.v1.AppendChunksResponse\x12e\n" +
+	"\bRunSweep\x12(.sightline.recordings.v1.RunSweepRequest\x1a).sightline.recordings.v1.RunSweepResponse\x12k\n" +
+	"\fAppendChunks\x12,.sightline.recordings.v1.AppendChunksRequest\x1a-.sightline.recordings.v1.AppendChunksResponse\x12\x83\x01\n" +
+	"\x14ListSessionSummaries\x124.sightline.recordings.v1.ListSessionSummariesRequest\x1a5.sightline.recordings.v1.ListSessionSummariesResponse\x12v\n" +
+	"\x0fRebuildHeatmaps\x12/.sightline.recordings.v1.RebuildHeatmapsRequest\x1a0.sightline.recordings.v1.RebuildHeatmapsResponse0\x01\x12t\n" +
+	"\x0fGetAnswerCounts\x12/.sightline.recordings.v1.GetAnswerCountsRequest\x1a0.sightline.recordings.v1.GetAnswerCountsResponse\x12h\n" +
+	"\vListAnswers\x12+.sightline.recordings.v1.ListAnswersRequest\x1a,.sightline.recordings.v1.ListAnswersResponse2\xf6\a\n" +
+	"\x11RecordingsService\x12e\n" +
 	"\n" +
 	"GetSession\x12*.sightline.recordings.v1.GetSessionRequest\x1a+.sightline.recordings.v1.GetSessionResponse\x12v\n" +
-	"\x0fStreamRecording\x12/.sightline.recordings.v1.StreamRecordingRequest\x1a0.sightline.recordings.v1.StreamRecordingResponse0\x01\x12\x83\x01\n" +
-	"\x14ListSessionSummaries\x124.sightline.recordings.v1.ListSessionSummariesRequest\x1a5.sightline.recordings.v1.ListSessionSummariesResponse\x12n\n" +
+	"\x0fStreamRecording\x12/.sightline.recordings.v1.StreamRecordingRequest\x1a0.sightline.recordings.v1.StreamRecordingResponse0\x01\x12n\n" +
 	"\rDeleteSession\x12-.sightline.recordings.v1.DeleteSessionRequest\x1a..sightline.recordings.v1.DeleteSessionResponse\x12n\n" +
 	"\rDeleteVisitor\x12-.sightline.recordings.v1.DeleteVisitorRequest\x1a..sightline.recordings.v1.DeleteVisitorResponse\x12t\n" +
 	"\x0fGetSiteActivity\x12/.sightline.recordings.v1.GetSiteActivityRequest\x1a0.sightline.recordings.v1.GetSiteActivityResponse\x12e\n" +
 	"\n" +
 	"GetHeatmap\x12*.sightline.recordings.v1.GetHeatmapRequest\x1a+.sightline.recordings.v1.GetHeatmapResponse\x12w\n" +
-	"\x10ListHeatmapPages\x120.sightline.recordings.v1.ListHeatmapPagesRequest\x1a1.sightline.recordings.v1.ListHeatmapPagesResponse\x12v\n" +
-	"\x0fRebuildHeatmaps\x12/.sightline.recordings.v1.RebuildHeatmapsRequest\x1a0.sightline.recordings.v1.RebuildHeatmapsResponse0\x01\x12k\n" +
+	"\x10ListHeatmapPages\x120.sightline.recordings.v1.ListHeatmapPagesRequest\x1a1.sightline.recordings.v1.ListHeatmapPagesResponse\x12k\n" +
 	"\fLookupAssets\x12,.sightline.recordings.v1.LookupAssetsRequest\x1a-.sightline.recordings.v1.LookupAssetsResponse\x12_\n" +
-	"\bGetAsset\x12(.sightline.recordings.v1.GetAssetRequest\x1a).sightline.recordings.v1.GetAssetResponse\x12t\n" +
-	"\x0fGetAnswerCounts\x12/.sightline.recordings.v1.GetAnswerCountsRequest\x1a0.sightline.recordings.v1.GetAnswerCountsResponse\x12h\n" +
-	"\vListAnswers\x12+.sightline.recordings.v1.ListAnswersRequest\x1a,.sightline.recordings.v1.ListAnswersResponseBKZIgithub.com/sightlinehq/sightline/gen/sightline/recordings/v1;recordingsv1b\x06proto3"
+	"\bGetAsset\x12(.sightline.recordings.v1.GetAssetRequest\x1a).sightline.recordings.v1.GetAssetResponseBKZIgithub.com/sightlinehq/sightline/gen/sightline/recordings/v1;recordingsv1b\x06proto3"
 
 var (
 	file_sightline_recordings_v1_recordings_proto_rawDescOnce sync.Once
@@ -3345,35 +3345,35 @@ var file_sightline_recordings_v1_recordings_proto_depIdxs = []int32{
 	46, // 37: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
 	3,  // 38: sightline.recordings.v1.RunSweepRequest.task:type_name -> sightline.recordings.v1.SweepTask
 	43, // 39: sightline.recordings.v1.RecordingsInternalService.RunSweep:input_type -> sightline.recordings.v1.RunSweepRequest
-	6,  // 40: sightline.recordings.v1.RecordingsService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
-	9,  // 41: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
-	17, // 42: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
-	19, // 43: sightline.recordings.v1.RecordingsService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
-	25, // 44: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
-	27, // 45: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
-	29, // 46: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
-	31, // 47: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
-	38, // 48: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
-	41, // 49: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
-	12, // 50: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
-	15, // 51: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
-	21, // 52: sightline.recordings.v1.RecordingsService.GetAnswerCounts:input_type -> sightline.recordings.v1.GetAnswerCountsRequest
-	23, // 53: sightline.recordings.v1.RecordingsService.ListAnswers:input_type -> sightline.recordings.v1.ListAnswersRequest
+	6,  // 40: sightline.recordings.v1.RecordingsInternalService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
+	19, // 41: sightline.recordings.v1.RecordingsInternalService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
+	41, // 42: sightline.recordings.v1.RecordingsInternalService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
+	21, // 43: sightline.recordings.v1.RecordingsInternalService.GetAnswerCounts:input_type -> sightline.recordings.v1.GetAnswerCountsRequest
+	23, // 44: sightline.recordings.v1.RecordingsInternalService.ListAnswers:input_type -> sightline.recordings.v1.ListAnswersRequest
+	9,  // 45: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
+	17, // 46: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
+	25, // 47: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
+	27, // 48: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
+	29, // 49: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
+	31, // 50: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
+	38, // 51: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
+	12, // 52: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
+	15, // 53: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
 	44, // 54: sightline.recordings.v1.RecordingsInternalService.RunSweep:output_type -> sightline.recordings.v1.RunSweepResponse
-	8,  // 55: sightline.recordings.v1.RecordingsService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
-	10, // 56: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
-	18, // 57: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
-	20, // 58: sightline.recordings.v1.RecordingsService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
-	26, // 59: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
-	28, // 60: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
-	30, // 61: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
-	37, // 62: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
-	40, // 63: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
-	42, // 64: sightline.recordings.v1.RecordingsService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
-	14, // 65: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
-	16, // 66: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
-	22, // 67: sightline.recordings.v1.RecordingsService.GetAnswerCounts:output_type -> sightline.recordings.v1.GetAnswerCountsResponse
-	24, // 68: sightline.recordings.v1.RecordingsService.ListAnswers:output_type -> sightline.recordings.v1.ListAnswersResponse
+	8,  // 55: sightline.recordings.v1.RecordingsInternalService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
+	20, // 56: sightline.recordings.v1.RecordingsInternalService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
+	42, // 57: sightline.recordings.v1.RecordingsInternalService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
+	22, // 58: sightline.recordings.v1.RecordingsInternalService.GetAnswerCounts:output_type -> sightline.recordings.v1.GetAnswerCountsResponse
+	24, // 59: sightline.recordings.v1.RecordingsInternalService.ListAnswers:output_type -> sightline.recordings.v1.ListAnswersResponse
+	10, // 60: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
+	18, // 61: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
+	26, // 62: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
+	28, // 63: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
+	30, // 64: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
+	37, // 65: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
+	40, // 66: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
+	14, // 67: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
+	16, // 68: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
 	54, // [54:69] is the sub-list for method output_type
 	39, // [39:54] is the sub-list for method input_type
 	39, // [39:39] is the sub-list for extension type_name

@@ -23,16 +23,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RecordingsInternalService_RunSweep_FullMethodName = "/sightline.recordings.v1.RecordingsInternalService/RunSweep"
+	RecordingsInternalService_RunSweep_FullMethodName             = "/sightline.recordings.v1.RecordingsInternalService/RunSweep"
+	RecordingsInternalService_AppendChunks_FullMethodName         = "/sightline.recordings.v1.RecordingsInternalService/AppendChunks"
+	RecordingsInternalService_ListSessionSummaries_FullMethodName = "/sightline.recordings.v1.RecordingsInternalService/ListSessionSummaries"
+	RecordingsInternalService_RebuildHeatmaps_FullMethodName      = "/sightline.recordings.v1.RecordingsInternalService/RebuildHeatmaps"
+	RecordingsInternalService_GetAnswerCounts_FullMethodName      = "/sightline.recordings.v1.RecordingsInternalService/GetAnswerCounts"
+	RecordingsInternalService_ListAnswers_FullMethodName          = "/sightline.recordings.v1.RecordingsInternalService/ListAnswers"
 )
 
 // RecordingsInternalServiceClient is the client API for RecordingsInternalService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// RecordingsService stores and serves session recordings.
-// RecordingsInternalService is called by the other services (notify's
-// scheduler), never routed by the gateway.
+// RecordingsInternalService is called only by the other services (ingest's
+// forwarder, search's reindexing, notify's scheduler, the CLI), with the
+// mesh's service credential (docs/service-auth.md), never routed by the
+// gateway.
 type RecordingsInternalServiceClient interface {
 	// RunSweep runs one pass of a scheduled task over the whole store. Notify
 	// calls it from a periodic job enqueued by its elected leader, so a pass
@@ -40,6 +46,24 @@ type RecordingsInternalServiceClient interface {
 	// pass is idempotent, so a retried or overlapping one changes nothing
 	// more.
 	RunSweep(ctx context.Context, in *RunSweepRequest, opts ...grpc.CallOption) (*RunSweepResponse, error)
+	// AppendChunks stores chunks idempotently by (site, session, page view,
+	// seq) and answers an outcome per chunk. Duplicates and out-of-order
+	// arrival are normal and not errors; a chunk refused for good is reported
+	// in its result, not as an error of the call.
+	AppendChunks(ctx context.Context, in *AppendChunksRequest, opts ...grpc.CallOption) (*AppendChunksResponse, error)
+	// ListSessionSummaries pages through a site's summaries (reindexing).
+	ListSessionSummaries(ctx context.Context, in *ListSessionSummariesRequest, opts ...grpc.CallOption) (*ListSessionSummariesResponse, error)
+	// RebuildHeatmaps recomputes a site's heatmap aggregates from its stored
+	// recordings (internal: the `sightline heatmaps rebuild` command). It
+	// streams progress; a run that is cut off resumes where it stopped when
+	// called again with the same site and since.
+	RebuildHeatmaps(ctx context.Context, in *RebuildHeatmapsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RebuildHeatmapsResponse], error)
+	// GetAnswerCounts answers how many responses each of a site's surveys
+	// has stored (internal: ingest stops serving a survey at its limit).
+	GetAnswerCounts(ctx context.Context, in *GetAnswerCountsRequest, opts ...grpc.CallOption) (*GetAnswerCountsResponse, error)
+	// ListAnswers pages through a site's stored answers, newest first
+	// (internal: reindexing search).
+	ListAnswers(ctx context.Context, in *ListAnswersRequest, opts ...grpc.CallOption) (*ListAnswersResponse, error)
 }
 
 type recordingsInternalServiceClient struct {
@@ -60,13 +84,73 @@ func (c *recordingsInternalServiceClient) RunSweep(ctx context.Context, in *RunS
 	return out, nil
 }
 
+func (c *recordingsInternalServiceClient) AppendChunks(ctx context.Context, in *AppendChunksRequest, opts ...grpc.CallOption) (*AppendChunksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AppendChunksResponse)
+	err := c.cc.Invoke(ctx, RecordingsInternalService_AppendChunks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordingsInternalServiceClient) ListSessionSummaries(ctx context.Context, in *ListSessionSummariesRequest, opts ...grpc.CallOption) (*ListSessionSummariesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSessionSummariesResponse)
+	err := c.cc.Invoke(ctx, RecordingsInternalService_ListSessionSummaries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordingsInternalServiceClient) RebuildHeatmaps(ctx context.Context, in *RebuildHeatmapsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RebuildHeatmapsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &RecordingsInternalService_ServiceDesc.Streams[0], RecordingsInternalService_RebuildHeatmaps_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[RebuildHeatmapsRequest, RebuildHeatmapsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RecordingsInternalService_RebuildHeatmapsClient = grpc.ServerStreamingClient[RebuildHeatmapsResponse]
+
+func (c *recordingsInternalServiceClient) GetAnswerCounts(ctx context.Context, in *GetAnswerCountsRequest, opts ...grpc.CallOption) (*GetAnswerCountsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAnswerCountsResponse)
+	err := c.cc.Invoke(ctx, RecordingsInternalService_GetAnswerCounts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordingsInternalServiceClient) ListAnswers(ctx context.Context, in *ListAnswersRequest, opts ...grpc.CallOption) (*ListAnswersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAnswersResponse)
+	err := c.cc.Invoke(ctx, RecordingsInternalService_ListAnswers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RecordingsInternalServiceServer is the server API for RecordingsInternalService service.
 // All implementations must embed UnimplementedRecordingsInternalServiceServer
 // for forward compatibility.
 //
-// RecordingsService stores and serves session recordings.
-// RecordingsInternalService is called by the other services (notify's
-// scheduler), never routed by the gateway.
+// RecordingsInternalService is called only by the other services (ingest's
+// forwarder, search's reindexing, notify's scheduler, the CLI), with the
+// mesh's service credential (docs/service-auth.md), never routed by the
+// gateway.
 type RecordingsInternalServiceServer interface {
 	// RunSweep runs one pass of a scheduled task over the whole store. Notify
 	// calls it from a periodic job enqueued by its elected leader, so a pass
@@ -74,6 +158,24 @@ type RecordingsInternalServiceServer interface {
 	// pass is idempotent, so a retried or overlapping one changes nothing
 	// more.
 	RunSweep(context.Context, *RunSweepRequest) (*RunSweepResponse, error)
+	// AppendChunks stores chunks idempotently by (site, session, page view,
+	// seq) and answers an outcome per chunk. Duplicates and out-of-order
+	// arrival are normal and not errors; a chunk refused for good is reported
+	// in its result, not as an error of the call.
+	AppendChunks(context.Context, *AppendChunksRequest) (*AppendChunksResponse, error)
+	// ListSessionSummaries pages through a site's summaries (reindexing).
+	ListSessionSummaries(context.Context, *ListSessionSummariesRequest) (*ListSessionSummariesResponse, error)
+	// RebuildHeatmaps recomputes a site's heatmap aggregates from its stored
+	// recordings (internal: the `sightline heatmaps rebuild` command). It
+	// streams progress; a run that is cut off resumes where it stopped when
+	// called again with the same site and since.
+	RebuildHeatmaps(*RebuildHeatmapsRequest, grpc.ServerStreamingServer[RebuildHeatmapsResponse]) error
+	// GetAnswerCounts answers how many responses each of a site's surveys
+	// has stored (internal: ingest stops serving a survey at its limit).
+	GetAnswerCounts(context.Context, *GetAnswerCountsRequest) (*GetAnswerCountsResponse, error)
+	// ListAnswers pages through a site's stored answers, newest first
+	// (internal: reindexing search).
+	ListAnswers(context.Context, *ListAnswersRequest) (*ListAnswersResponse, error)
 	mustEmbedUnimplementedRecordingsInternalServiceServer()
 }
 
@@ -86,6 +188,21 @@ type UnimplementedRecordingsInternalServiceServer struct{}
 
 func (UnimplementedRecordingsInternalServiceServer) RunSweep(context.Context, *RunSweepRequest) (*RunSweepResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RunSweep not implemented")
+}
+func (UnimplementedRecordingsInternalServiceServer) AppendChunks(context.Context, *AppendChunksRequest) (*AppendChunksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AppendChunks not implemented")
+}
+func (UnimplementedRecordingsInternalServiceServer) ListSessionSummaries(context.Context, *ListSessionSummariesRequest) (*ListSessionSummariesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSessionSummaries not implemented")
+}
+func (UnimplementedRecordingsInternalServiceServer) RebuildHeatmaps(*RebuildHeatmapsRequest, grpc.ServerStreamingServer[RebuildHeatmapsResponse]) error {
+	return status.Error(codes.Unimplemented, "method RebuildHeatmaps not implemented")
+}
+func (UnimplementedRecordingsInternalServiceServer) GetAnswerCounts(context.Context, *GetAnswerCountsRequest) (*GetAnswerCountsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAnswerCounts not implemented")
+}
+func (UnimplementedRecordingsInternalServiceServer) ListAnswers(context.Context, *ListAnswersRequest) (*ListAnswersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAnswers not implemented")
 }
 func (UnimplementedRecordingsInternalServiceServer) mustEmbedUnimplementedRecordingsInternalServiceServer() {
 }
@@ -127,6 +244,89 @@ func _RecordingsInternalService_RunSweep_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecordingsInternalService_AppendChunks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AppendChunksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingsInternalServiceServer).AppendChunks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingsInternalService_AppendChunks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingsInternalServiceServer).AppendChunks(ctx, req.(*AppendChunksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordingsInternalService_ListSessionSummaries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSessionSummariesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingsInternalServiceServer).ListSessionSummaries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingsInternalService_ListSessionSummaries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingsInternalServiceServer).ListSessionSummaries(ctx, req.(*ListSessionSummariesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordingsInternalService_RebuildHeatmaps_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(RebuildHeatmapsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(RecordingsInternalServiceServer).RebuildHeatmaps(m, &grpc.GenericServerStream[RebuildHeatmapsRequest, RebuildHeatmapsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type RecordingsInternalService_RebuildHeatmapsServer = grpc.ServerStreamingServer[RebuildHeatmapsResponse]
+
+func _RecordingsInternalService_GetAnswerCounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAnswerCountsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingsInternalServiceServer).GetAnswerCounts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingsInternalService_GetAnswerCounts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingsInternalServiceServer).GetAnswerCounts(ctx, req.(*GetAnswerCountsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordingsInternalService_ListAnswers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAnswersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingsInternalServiceServer).ListAnswers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingsInternalService_ListAnswers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingsInternalServiceServer).ListAnswers(ctx, req.(*ListAnswersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RecordingsInternalService_ServiceDesc is the grpc.ServiceDesc for RecordingsInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -138,44 +338,56 @@ var RecordingsInternalService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "RunSweep",
 			Handler:    _RecordingsInternalService_RunSweep_Handler,
 		},
+		{
+			MethodName: "AppendChunks",
+			Handler:    _RecordingsInternalService_AppendChunks_Handler,
+		},
+		{
+			MethodName: "ListSessionSummaries",
+			Handler:    _RecordingsInternalService_ListSessionSummaries_Handler,
+		},
+		{
+			MethodName: "GetAnswerCounts",
+			Handler:    _RecordingsInternalService_GetAnswerCounts_Handler,
+		},
+		{
+			MethodName: "ListAnswers",
+			Handler:    _RecordingsInternalService_ListAnswers_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "RebuildHeatmaps",
+			Handler:       _RecordingsInternalService_RebuildHeatmaps_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "sightline/recordings/v1/recordings.proto",
 }
 
 const (
-	RecordingsService_AppendChunks_FullMethodName         = "/sightline.recordings.v1.RecordingsService/AppendChunks"
-	RecordingsService_GetSession_FullMethodName           = "/sightline.recordings.v1.RecordingsService/GetSession"
-	RecordingsService_StreamRecording_FullMethodName      = "/sightline.recordings.v1.RecordingsService/StreamRecording"
-	RecordingsService_ListSessionSummaries_FullMethodName = "/sightline.recordings.v1.RecordingsService/ListSessionSummaries"
-	RecordingsService_DeleteSession_FullMethodName        = "/sightline.recordings.v1.RecordingsService/DeleteSession"
-	RecordingsService_DeleteVisitor_FullMethodName        = "/sightline.recordings.v1.RecordingsService/DeleteVisitor"
-	RecordingsService_GetSiteActivity_FullMethodName      = "/sightline.recordings.v1.RecordingsService/GetSiteActivity"
-	RecordingsService_GetHeatmap_FullMethodName           = "/sightline.recordings.v1.RecordingsService/GetHeatmap"
-	RecordingsService_ListHeatmapPages_FullMethodName     = "/sightline.recordings.v1.RecordingsService/ListHeatmapPages"
-	RecordingsService_RebuildHeatmaps_FullMethodName      = "/sightline.recordings.v1.RecordingsService/RebuildHeatmaps"
-	RecordingsService_LookupAssets_FullMethodName         = "/sightline.recordings.v1.RecordingsService/LookupAssets"
-	RecordingsService_GetAsset_FullMethodName             = "/sightline.recordings.v1.RecordingsService/GetAsset"
-	RecordingsService_GetAnswerCounts_FullMethodName      = "/sightline.recordings.v1.RecordingsService/GetAnswerCounts"
-	RecordingsService_ListAnswers_FullMethodName          = "/sightline.recordings.v1.RecordingsService/ListAnswers"
+	RecordingsService_GetSession_FullMethodName       = "/sightline.recordings.v1.RecordingsService/GetSession"
+	RecordingsService_StreamRecording_FullMethodName  = "/sightline.recordings.v1.RecordingsService/StreamRecording"
+	RecordingsService_DeleteSession_FullMethodName    = "/sightline.recordings.v1.RecordingsService/DeleteSession"
+	RecordingsService_DeleteVisitor_FullMethodName    = "/sightline.recordings.v1.RecordingsService/DeleteVisitor"
+	RecordingsService_GetSiteActivity_FullMethodName  = "/sightline.recordings.v1.RecordingsService/GetSiteActivity"
+	RecordingsService_GetHeatmap_FullMethodName       = "/sightline.recordings.v1.RecordingsService/GetHeatmap"
+	RecordingsService_ListHeatmapPages_FullMethodName = "/sightline.recordings.v1.RecordingsService/ListHeatmapPages"
+	RecordingsService_LookupAssets_FullMethodName     = "/sightline.recordings.v1.RecordingsService/LookupAssets"
+	RecordingsService_GetAsset_FullMethodName         = "/sightline.recordings.v1.RecordingsService/GetAsset"
 )
 
 // RecordingsServiceClient is the client API for RecordingsService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// RecordingsService stores and serves session recordings to the dashboard.
 type RecordingsServiceClient interface {
-	// AppendChunks stores chunks idempotently by (site, session, page view,
-	// seq) and answers an outcome per chunk. Duplicates and out-of-order
-	// arrival are normal and not errors; a chunk refused for good is reported
-	// in its result, not as an error of the call.
-	AppendChunks(ctx context.Context, in *AppendChunksRequest, opts ...grpc.CallOption) (*AppendChunksResponse, error)
 	// GetSession returns one session's summary.
 	GetSession(ctx context.Context, in *GetSessionRequest, opts ...grpc.CallOption) (*GetSessionResponse, error)
 	// StreamRecording streams a session's chunks in sequence order, optionally
 	// starting near a time offset so a player can seek.
 	StreamRecording(ctx context.Context, in *StreamRecordingRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[StreamRecordingResponse], error)
-	// ListSessionSummaries pages through a site's summaries (reindexing).
-	ListSessionSummaries(ctx context.Context, in *ListSessionSummariesRequest, opts ...grpc.CallOption) (*ListSessionSummariesResponse, error)
 	// DeleteSession removes a session from every store.
 	DeleteSession(ctx context.Context, in *DeleteSessionRequest, opts ...grpc.CallOption) (*DeleteSessionResponse, error)
 	// DeleteVisitor removes everything of one visitor of one site (GDPR).
@@ -190,11 +402,6 @@ type RecordingsServiceClient interface {
 	// ListHeatmapPages lists a site's recorded pages (heatmap page keys) with
 	// their page views, most viewed first, for the page picker.
 	ListHeatmapPages(ctx context.Context, in *ListHeatmapPagesRequest, opts ...grpc.CallOption) (*ListHeatmapPagesResponse, error)
-	// RebuildHeatmaps recomputes a site's heatmap aggregates from its stored
-	// recordings (internal: the `sightline heatmaps rebuild` command). It
-	// streams progress; a run that is cut off resumes where it stopped when
-	// called again with the same site and since.
-	RebuildHeatmaps(ctx context.Context, in *RebuildHeatmapsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RebuildHeatmapsResponse], error)
 	// LookupAssets answers which of a recording's resource URLs (stylesheets,
 	// fonts, images) recordings holds its own copy of, fetched when first seen,
 	// so a replay does not depend on the site still serving them.
@@ -202,12 +409,6 @@ type RecordingsServiceClient interface {
 	// GetAsset returns one captured asset of a site by its content hash. CSS is
 	// returned with its url() references rewritten to captured copies.
 	GetAsset(ctx context.Context, in *GetAssetRequest, opts ...grpc.CallOption) (*GetAssetResponse, error)
-	// GetAnswerCounts answers how many responses each of a site's surveys
-	// has stored (internal: ingest stops serving a survey at its limit).
-	GetAnswerCounts(ctx context.Context, in *GetAnswerCountsRequest, opts ...grpc.CallOption) (*GetAnswerCountsResponse, error)
-	// ListAnswers pages through a site's stored answers, newest first
-	// (internal: reindexing search).
-	ListAnswers(ctx context.Context, in *ListAnswersRequest, opts ...grpc.CallOption) (*ListAnswersResponse, error)
 }
 
 type recordingsServiceClient struct {
@@ -216,16 +417,6 @@ type recordingsServiceClient struct {
 
 func NewRecordingsServiceClient(cc grpc.ClientConnInterface) RecordingsServiceClient {
 	return &recordingsServiceClient{cc}
-}
-
-func (c *recordingsServiceClient) AppendChunks(ctx context.Context, in *AppendChunksRequest, opts ...grpc.CallOption) (*AppendChunksResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(AppendChunksResponse)
-	err := c.cc.Invoke(ctx, RecordingsService_AppendChunks_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (c *recordingsServiceClient) GetSession(ctx context.Context, in *GetSessionRequest, opts ...grpc.CallOption) (*GetSessionResponse, error) {
@@ -256,16 +447,6 @@ func (c *recordingsServiceClient) StreamRecording(ctx context.Context, in *Strea
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RecordingsService_StreamRecordingClient = grpc.ServerStreamingClient[StreamRecordingResponse]
-
-func (c *recordingsServiceClient) ListSessionSummaries(ctx context.Context, in *ListSessionSummariesRequest, opts ...grpc.CallOption) (*ListSessionSummariesResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListSessionSummariesResponse)
-	err := c.cc.Invoke(ctx, RecordingsService_ListSessionSummaries_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
 
 func (c *recordingsServiceClient) DeleteSession(ctx context.Context, in *DeleteSessionRequest, opts ...grpc.CallOption) (*DeleteSessionResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -317,25 +498,6 @@ func (c *recordingsServiceClient) ListHeatmapPages(ctx context.Context, in *List
 	return out, nil
 }
 
-func (c *recordingsServiceClient) RebuildHeatmaps(ctx context.Context, in *RebuildHeatmapsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RebuildHeatmapsResponse], error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &RecordingsService_ServiceDesc.Streams[1], RecordingsService_RebuildHeatmaps_FullMethodName, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	x := &grpc.GenericClientStream[RebuildHeatmapsRequest, RebuildHeatmapsResponse]{ClientStream: stream}
-	if err := x.ClientStream.SendMsg(in); err != nil {
-		return nil, err
-	}
-	if err := x.ClientStream.CloseSend(); err != nil {
-		return nil, err
-	}
-	return x, nil
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type RecordingsService_RebuildHeatmapsClient = grpc.ServerStreamingClient[RebuildHeatmapsResponse]
-
 func (c *recordingsServiceClient) LookupAssets(ctx context.Context, in *LookupAssetsRequest, opts ...grpc.CallOption) (*LookupAssetsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LookupAssetsResponse)
@@ -356,42 +518,17 @@ func (c *recordingsServiceClient) GetAsset(ctx context.Context, in *GetAssetRequ
 	return out, nil
 }
 
-func (c *recordingsServiceClient) GetAnswerCounts(ctx context.Context, in *GetAnswerCountsRequest, opts ...grpc.CallOption) (*GetAnswerCountsResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(GetAnswerCountsResponse)
-	err := c.cc.Invoke(ctx, RecordingsService_GetAnswerCounts_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *recordingsServiceClient) ListAnswers(ctx context.Context, in *ListAnswersRequest, opts ...grpc.CallOption) (*ListAnswersResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(ListAnswersResponse)
-	err := c.cc.Invoke(ctx, RecordingsService_ListAnswers_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // RecordingsServiceServer is the server API for RecordingsService service.
 // All implementations must embed UnimplementedRecordingsServiceServer
 // for forward compatibility.
+//
+// RecordingsService stores and serves session recordings to the dashboard.
 type RecordingsServiceServer interface {
-	// AppendChunks stores chunks idempotently by (site, session, page view,
-	// seq) and answers an outcome per chunk. Duplicates and out-of-order
-	// arrival are normal and not errors; a chunk refused for good is reported
-	// in its result, not as an error of the call.
-	AppendChunks(context.Context, *AppendChunksRequest) (*AppendChunksResponse, error)
 	// GetSession returns one session's summary.
 	GetSession(context.Context, *GetSessionRequest) (*GetSessionResponse, error)
 	// StreamRecording streams a session's chunks in sequence order, optionally
 	// starting near a time offset so a player can seek.
 	StreamRecording(*StreamRecordingRequest, grpc.ServerStreamingServer[StreamRecordingResponse]) error
-	// ListSessionSummaries pages through a site's summaries (reindexing).
-	ListSessionSummaries(context.Context, *ListSessionSummariesRequest) (*ListSessionSummariesResponse, error)
 	// DeleteSession removes a session from every store.
 	DeleteSession(context.Context, *DeleteSessionRequest) (*DeleteSessionResponse, error)
 	// DeleteVisitor removes everything of one visitor of one site (GDPR).
@@ -406,11 +543,6 @@ type RecordingsServiceServer interface {
 	// ListHeatmapPages lists a site's recorded pages (heatmap page keys) with
 	// their page views, most viewed first, for the page picker.
 	ListHeatmapPages(context.Context, *ListHeatmapPagesRequest) (*ListHeatmapPagesResponse, error)
-	// RebuildHeatmaps recomputes a site's heatmap aggregates from its stored
-	// recordings (internal: the `sightline heatmaps rebuild` command). It
-	// streams progress; a run that is cut off resumes where it stopped when
-	// called again with the same site and since.
-	RebuildHeatmaps(*RebuildHeatmapsRequest, grpc.ServerStreamingServer[RebuildHeatmapsResponse]) error
 	// LookupAssets answers which of a recording's resource URLs (stylesheets,
 	// fonts, images) recordings holds its own copy of, fetched when first seen,
 	// so a replay does not depend on the site still serving them.
@@ -418,12 +550,6 @@ type RecordingsServiceServer interface {
 	// GetAsset returns one captured asset of a site by its content hash. CSS is
 	// returned with its url() references rewritten to captured copies.
 	GetAsset(context.Context, *GetAssetRequest) (*GetAssetResponse, error)
-	// GetAnswerCounts answers how many responses each of a site's surveys
-	// has stored (internal: ingest stops serving a survey at its limit).
-	GetAnswerCounts(context.Context, *GetAnswerCountsRequest) (*GetAnswerCountsResponse, error)
-	// ListAnswers pages through a site's stored answers, newest first
-	// (internal: reindexing search).
-	ListAnswers(context.Context, *ListAnswersRequest) (*ListAnswersResponse, error)
 	mustEmbedUnimplementedRecordingsServiceServer()
 }
 
@@ -434,17 +560,11 @@ type RecordingsServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedRecordingsServiceServer struct{}
 
-func (UnimplementedRecordingsServiceServer) AppendChunks(context.Context, *AppendChunksRequest) (*AppendChunksResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method AppendChunks not implemented")
-}
 func (UnimplementedRecordingsServiceServer) GetSession(context.Context, *GetSessionRequest) (*GetSessionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSession not implemented")
 }
 func (UnimplementedRecordingsServiceServer) StreamRecording(*StreamRecordingRequest, grpc.ServerStreamingServer[StreamRecordingResponse]) error {
 	return status.Error(codes.Unimplemented, "method StreamRecording not implemented")
-}
-func (UnimplementedRecordingsServiceServer) ListSessionSummaries(context.Context, *ListSessionSummariesRequest) (*ListSessionSummariesResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListSessionSummaries not implemented")
 }
 func (UnimplementedRecordingsServiceServer) DeleteSession(context.Context, *DeleteSessionRequest) (*DeleteSessionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteSession not implemented")
@@ -461,20 +581,11 @@ func (UnimplementedRecordingsServiceServer) GetHeatmap(context.Context, *GetHeat
 func (UnimplementedRecordingsServiceServer) ListHeatmapPages(context.Context, *ListHeatmapPagesRequest) (*ListHeatmapPagesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListHeatmapPages not implemented")
 }
-func (UnimplementedRecordingsServiceServer) RebuildHeatmaps(*RebuildHeatmapsRequest, grpc.ServerStreamingServer[RebuildHeatmapsResponse]) error {
-	return status.Error(codes.Unimplemented, "method RebuildHeatmaps not implemented")
-}
 func (UnimplementedRecordingsServiceServer) LookupAssets(context.Context, *LookupAssetsRequest) (*LookupAssetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LookupAssets not implemented")
 }
 func (UnimplementedRecordingsServiceServer) GetAsset(context.Context, *GetAssetRequest) (*GetAssetResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAsset not implemented")
-}
-func (UnimplementedRecordingsServiceServer) GetAnswerCounts(context.Context, *GetAnswerCountsRequest) (*GetAnswerCountsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method GetAnswerCounts not implemented")
-}
-func (UnimplementedRecordingsServiceServer) ListAnswers(context.Context, *ListAnswersRequest) (*ListAnswersResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ListAnswers not implemented")
 }
 func (UnimplementedRecordingsServiceServer) mustEmbedUnimplementedRecordingsServiceServer() {}
 func (UnimplementedRecordingsServiceServer) testEmbeddedByValue()                           {}
@@ -495,24 +606,6 @@ func RegisterRecordingsServiceServer(s grpc.ServiceRegistrar, srv RecordingsServ
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&RecordingsService_ServiceDesc, srv)
-}
-
-func _RecordingsService_AppendChunks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(AppendChunksRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RecordingsServiceServer).AppendChunks(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: RecordingsService_AppendChunks_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RecordingsServiceServer).AppendChunks(ctx, req.(*AppendChunksRequest))
-	}
-	return interceptor(ctx, in, info, handler)
 }
 
 func _RecordingsService_GetSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -543,24 +636,6 @@ func _RecordingsService_StreamRecording_Handler(srv interface{}, stream grpc.Ser
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RecordingsService_StreamRecordingServer = grpc.ServerStreamingServer[StreamRecordingResponse]
-
-func _RecordingsService_ListSessionSummaries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListSessionSummariesRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RecordingsServiceServer).ListSessionSummaries(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: RecordingsService_ListSessionSummaries_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RecordingsServiceServer).ListSessionSummaries(ctx, req.(*ListSessionSummariesRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
 
 func _RecordingsService_DeleteSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(DeleteSessionRequest)
@@ -652,17 +727,6 @@ func _RecordingsService_ListHeatmapPages_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
-func _RecordingsService_RebuildHeatmaps_Handler(srv interface{}, stream grpc.ServerStream) error {
-	m := new(RebuildHeatmapsRequest)
-	if err := stream.RecvMsg(m); err != nil {
-		return err
-	}
-	return srv.(RecordingsServiceServer).RebuildHeatmaps(m, &grpc.GenericServerStream[RebuildHeatmapsRequest, RebuildHeatmapsResponse]{ServerStream: stream})
-}
-
-// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type RecordingsService_RebuildHeatmapsServer = grpc.ServerStreamingServer[RebuildHeatmapsResponse]
-
 func _RecordingsService_LookupAssets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(LookupAssetsRequest)
 	if err := dec(in); err != nil {
@@ -699,42 +763,6 @@ func _RecordingsService_GetAsset_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
-func _RecordingsService_GetAnswerCounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(GetAnswerCountsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RecordingsServiceServer).GetAnswerCounts(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: RecordingsService_GetAnswerCounts_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RecordingsServiceServer).GetAnswerCounts(ctx, req.(*GetAnswerCountsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _RecordingsService_ListAnswers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ListAnswersRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RecordingsServiceServer).ListAnswers(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: RecordingsService_ListAnswers_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RecordingsServiceServer).ListAnswers(ctx, req.(*ListAnswersRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // RecordingsService_ServiceDesc is the grpc.ServiceDesc for RecordingsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -743,16 +771,8 @@ var RecordingsService_ServiceDesc = grpc.ServiceDesc{
 	HandlerType: (*RecordingsServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
-			MethodName: "AppendChunks",
-			Handler:    _RecordingsService_AppendChunks_Handler,
-		},
-		{
 			MethodName: "GetSession",
 			Handler:    _RecordingsService_GetSession_Handler,
-		},
-		{
-			MethodName: "ListSessionSummaries",
-			Handler:    _RecordingsService_ListSessionSummaries_Handler,
 		},
 		{
 			MethodName: "DeleteSession",
@@ -782,24 +802,11 @@ var RecordingsService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetAsset",
 			Handler:    _RecordingsService_GetAsset_Handler,
 		},
-		{
-			MethodName: "GetAnswerCounts",
-			Handler:    _RecordingsService_GetAnswerCounts_Handler,
-		},
-		{
-			MethodName: "ListAnswers",
-			Handler:    _RecordingsService_ListAnswers_Handler,
-		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "StreamRecording",
 			Handler:       _RecordingsService_StreamRecording_Handler,
-			ServerStreams: true,
-		},
-		{
-			StreamName:    "RebuildHeatmaps",
-			Handler:       _RecordingsService_RebuildHeatmaps_Handler,
 			ServerStreams: true,
 		},
 	},

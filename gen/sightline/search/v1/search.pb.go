@@ -2874,16 +2874,16 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\x1aSTATS_INTERVAL_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STATS_INTERVAL_DAY\x10\x01\x12\x17\n" +
 	"\x13STATS_INTERVAL_WEEK\x10\x02\x12\x18\n" +
-	"\x14STATS_INTERVAL_MONTH\x10\x032\x7f\n" +
+	"\x14STATS_INTERVAL_MONTH\x10\x032\xa5\x04\n" +
 	"\x15SearchInternalService\x12f\n" +
-	"\rGetSiteReport\x12).sightline.search.v1.GetSiteReportRequest\x1a*.sightline.search.v1.GetSiteReportResponse2\xdb\x06\n" +
-	"\rSearchService\x12i\n" +
+	"\rGetSiteReport\x12).sightline.search.v1.GetSiteReportRequest\x1a*.sightline.search.v1.GetSiteReportResponse\x12i\n" +
 	"\x0eUpsertSessions\x12*.sightline.search.v1.UpsertSessionsRequest\x1a+.sightline.search.v1.UpsertSessionsResponse\x12i\n" +
-	"\x0eDeleteSessions\x12*.sightline.search.v1.DeleteSessionsRequest\x1a+.sightline.search.v1.DeleteSessionsResponse\x12i\n" +
+	"\x0eDeleteSessions\x12*.sightline.search.v1.DeleteSessionsRequest\x1a+.sightline.search.v1.DeleteSessionsResponse\x12f\n" +
+	"\rUpsertAnswers\x12).sightline.search.v1.UpsertAnswersRequest\x1a*.sightline.search.v1.UpsertAnswersResponse\x12f\n" +
+	"\rDeleteAnswers\x12).sightline.search.v1.DeleteAnswersRequest\x1a*.sightline.search.v1.DeleteAnswersResponse2\xb5\x03\n" +
+	"\rSearchService\x12i\n" +
 	"\x0eSearchSessions\x12*.sightline.search.v1.SearchSessionsRequest\x1a+.sightline.search.v1.SearchSessionsResponse\x12f\n" +
 	"\rCountSessions\x12).sightline.search.v1.CountSessionsRequest\x1a*.sightline.search.v1.CountSessionsResponse\x12f\n" +
-	"\rUpsertAnswers\x12).sightline.search.v1.UpsertAnswersRequest\x1a*.sightline.search.v1.UpsertAnswersResponse\x12f\n" +
-	"\rDeleteAnswers\x12).sightline.search.v1.DeleteAnswersRequest\x1a*.sightline.search.v1.DeleteAnswersResponse\x12f\n" +
 	"\rSearchAnswers\x12).sightline.search.v1.SearchAnswersRequest\x1a*.sightline.search.v1.SearchAnswersResponse\x12i\n" +
 	"\x0eGetAnswerStats\x12*.sightline.search.v1.GetAnswerStatsRequest\x1a+.sightline.search.v1.GetAnswerStatsResponseBCZAgithub.com/sightlinehq/sightline/gen/sightline/search/v1;searchv1b\x06proto3"
 
@@ -2998,21 +2998,21 @@ var file_sightline_search_v1_search_proto_depIdxs = []int32{
 	35, // 47: sightline.search.v1.GetSiteReportResponse.top_pages:type_name -> sightline.search.v1.PageFrustration
 	37, // 48: sightline.search.v1.GetSiteReportResponse.last_session_time:type_name -> google.protobuf.Timestamp
 	34, // 49: sightline.search.v1.SearchInternalService.GetSiteReport:input_type -> sightline.search.v1.GetSiteReportRequest
-	12, // 50: sightline.search.v1.SearchService.UpsertSessions:input_type -> sightline.search.v1.UpsertSessionsRequest
-	14, // 51: sightline.search.v1.SearchService.DeleteSessions:input_type -> sightline.search.v1.DeleteSessionsRequest
-	17, // 52: sightline.search.v1.SearchService.SearchSessions:input_type -> sightline.search.v1.SearchSessionsRequest
-	19, // 53: sightline.search.v1.SearchService.CountSessions:input_type -> sightline.search.v1.CountSessionsRequest
-	21, // 54: sightline.search.v1.SearchService.UpsertAnswers:input_type -> sightline.search.v1.UpsertAnswersRequest
-	23, // 55: sightline.search.v1.SearchService.DeleteAnswers:input_type -> sightline.search.v1.DeleteAnswersRequest
+	12, // 50: sightline.search.v1.SearchInternalService.UpsertSessions:input_type -> sightline.search.v1.UpsertSessionsRequest
+	14, // 51: sightline.search.v1.SearchInternalService.DeleteSessions:input_type -> sightline.search.v1.DeleteSessionsRequest
+	21, // 52: sightline.search.v1.SearchInternalService.UpsertAnswers:input_type -> sightline.search.v1.UpsertAnswersRequest
+	23, // 53: sightline.search.v1.SearchInternalService.DeleteAnswers:input_type -> sightline.search.v1.DeleteAnswersRequest
+	17, // 54: sightline.search.v1.SearchService.SearchSessions:input_type -> sightline.search.v1.SearchSessionsRequest
+	19, // 55: sightline.search.v1.SearchService.CountSessions:input_type -> sightline.search.v1.CountSessionsRequest
 	27, // 56: sightline.search.v1.SearchService.SearchAnswers:input_type -> sightline.search.v1.SearchAnswersRequest
 	29, // 57: sightline.search.v1.SearchService.GetAnswerStats:input_type -> sightline.search.v1.GetAnswerStatsRequest
 	36, // 58: sightline.search.v1.SearchInternalService.GetSiteReport:output_type -> sightline.search.v1.GetSiteReportResponse
-	13, // 59: sightline.search.v1.SearchService.UpsertSessions:output_type -> sightline.search.v1.UpsertSessionsResponse
-	16, // 60: sightline.search.v1.SearchService.DeleteSessions:output_type -> sightline.search.v1.DeleteSessionsResponse
-	18, // 61: sightline.search.v1.SearchService.SearchSessions:output_type -> sightline.search.v1.SearchSessionsResponse
-	20, // 62: sightline.search.v1.SearchService.CountSessions:output_type -> sightline.search.v1.CountSessionsResponse
-	22, // 63: sightline.search.v1.SearchService.UpsertAnswers:output_type -> sightline.search.v1.UpsertAnswersResponse
-	25, // 64: sightline.search.v1.SearchService.DeleteAnswers:output_type -> sightline.search.v1.DeleteAnswersResponse
+	13, // 59: sightline.search.v1.SearchInternalService.UpsertSessions:output_type -> sightline.search.v1.UpsertSessionsResponse
+	16, // 60: sightline.search.v1.SearchInternalService.DeleteSessions:output_type -> sightline.search.v1.DeleteSessionsResponse
+	22, // 61: sightline.search.v1.SearchInternalService.UpsertAnswers:output_type -> sightline.search.v1.UpsertAnswersResponse
+	25, // 62: sightline.search.v1.SearchInternalService.DeleteAnswers:output_type -> sightline.search.v1.DeleteAnswersResponse
+	18, // 63: sightline.search.v1.SearchService.SearchSessions:output_type -> sightline.search.v1.SearchSessionsResponse
+	20, // 64: sightline.search.v1.SearchService.CountSessions:output_type -> sightline.search.v1.CountSessionsResponse
 	28, // 65: sightline.search.v1.SearchService.SearchAnswers:output_type -> sightline.search.v1.SearchAnswersResponse
 	33, // 66: sightline.search.v1.SearchService.GetAnswerStats:output_type -> sightline.search.v1.GetAnswerStatsResponse
 	58, // [58:67] is the sub-list for method output_type

@@ -22,20 +22,34 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SearchInternalService_GetSiteReport_FullMethodName = "/sightline.search.v1.SearchInternalService/GetSiteReport"
+	SearchInternalService_GetSiteReport_FullMethodName  = "/sightline.search.v1.SearchInternalService/GetSiteReport"
+	SearchInternalService_UpsertSessions_FullMethodName = "/sightline.search.v1.SearchInternalService/UpsertSessions"
+	SearchInternalService_DeleteSessions_FullMethodName = "/sightline.search.v1.SearchInternalService/DeleteSessions"
+	SearchInternalService_UpsertAnswers_FullMethodName  = "/sightline.search.v1.SearchInternalService/UpsertAnswers"
+	SearchInternalService_DeleteAnswers_FullMethodName  = "/sightline.search.v1.SearchInternalService/DeleteAnswers"
 )
 
 // SearchInternalServiceClient is the client API for SearchInternalService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// SearchService indexes session summaries and answers list queries.
-// SearchInternalService is called by the other services (notify's digests
-// and alerts), never routed by the gateway.
+// SearchInternalService is called only by the other services (recordings'
+// outbox, notify's digests and alerts), with the mesh's service credential
+// (docs/service-auth.md), never routed by the gateway.
 type SearchInternalServiceClient interface {
 	// GetSiteReport counts a site's sessions and answers in a window, for a
 	// digest or an alert check.
 	GetSiteReport(ctx context.Context, in *GetSiteReportRequest, opts ...grpc.CallOption) (*GetSiteReportResponse, error)
+	// UpsertSessions indexes summaries in bulk; a summary whose version is older
+	// than the indexed one is ignored.
+	UpsertSessions(ctx context.Context, in *UpsertSessionsRequest, opts ...grpc.CallOption) (*UpsertSessionsResponse, error)
+	// DeleteSessions removes sessions by ids, visitor, whole site or age.
+	DeleteSessions(ctx context.Context, in *DeleteSessionsRequest, opts ...grpc.CallOption) (*DeleteSessionsResponse, error)
+	// UpsertAnswers indexes feedback and survey answers (idempotent by site
+	// and answer id).
+	UpsertAnswers(ctx context.Context, in *UpsertAnswersRequest, opts ...grpc.CallOption) (*UpsertAnswersResponse, error)
+	// DeleteAnswers removes answers by ids, visitor, whole site or age.
+	DeleteAnswers(ctx context.Context, in *DeleteAnswersRequest, opts ...grpc.CallOption) (*DeleteAnswersResponse, error)
 }
 
 type searchInternalServiceClient struct {
@@ -56,17 +70,67 @@ func (c *searchInternalServiceClient) GetSiteReport(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *searchInternalServiceClient) UpsertSessions(ctx context.Context, in *UpsertSessionsRequest, opts ...grpc.CallOption) (*UpsertSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpsertSessionsResponse)
+	err := c.cc.Invoke(ctx, SearchInternalService_UpsertSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *searchInternalServiceClient) DeleteSessions(ctx context.Context, in *DeleteSessionsRequest, opts ...grpc.CallOption) (*DeleteSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteSessionsResponse)
+	err := c.cc.Invoke(ctx, SearchInternalService_DeleteSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *searchInternalServiceClient) UpsertAnswers(ctx context.Context, in *UpsertAnswersRequest, opts ...grpc.CallOption) (*UpsertAnswersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpsertAnswersResponse)
+	err := c.cc.Invoke(ctx, SearchInternalService_UpsertAnswers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *searchInternalServiceClient) DeleteAnswers(ctx context.Context, in *DeleteAnswersRequest, opts ...grpc.CallOption) (*DeleteAnswersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteAnswersResponse)
+	err := c.cc.Invoke(ctx, SearchInternalService_DeleteAnswers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SearchInternalServiceServer is the server API for SearchInternalService service.
 // All implementations must embed UnimplementedSearchInternalServiceServer
 // for forward compatibility.
 //
-// SearchService indexes session summaries and answers list queries.
-// SearchInternalService is called by the other services (notify's digests
-// and alerts), never routed by the gateway.
+// SearchInternalService is called only by the other services (recordings'
+// outbox, notify's digests and alerts), with the mesh's service credential
+// (docs/service-auth.md), never routed by the gateway.
 type SearchInternalServiceServer interface {
 	// GetSiteReport counts a site's sessions and answers in a window, for a
 	// digest or an alert check.
 	GetSiteReport(context.Context, *GetSiteReportRequest) (*GetSiteReportResponse, error)
+	// UpsertSessions indexes summaries in bulk; a summary whose version is older
+	// than the indexed one is ignored.
+	UpsertSessions(context.Context, *UpsertSessionsRequest) (*UpsertSessionsResponse, error)
+	// DeleteSessions removes sessions by ids, visitor, whole site or age.
+	DeleteSessions(context.Context, *DeleteSessionsRequest) (*DeleteSessionsResponse, error)
+	// UpsertAnswers indexes feedback and survey answers (idempotent by site
+	// and answer id).
+	UpsertAnswers(context.Context, *UpsertAnswersRequest) (*UpsertAnswersResponse, error)
+	// DeleteAnswers removes answers by ids, visitor, whole site or age.
+	DeleteAnswers(context.Context, *DeleteAnswersRequest) (*DeleteAnswersResponse, error)
 	mustEmbedUnimplementedSearchInternalServiceServer()
 }
 
@@ -79,6 +143,18 @@ type UnimplementedSearchInternalServiceServer struct{}
 
 func (UnimplementedSearchInternalServiceServer) GetSiteReport(context.Context, *GetSiteReportRequest) (*GetSiteReportResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetSiteReport not implemented")
+}
+func (UnimplementedSearchInternalServiceServer) UpsertSessions(context.Context, *UpsertSessionsRequest) (*UpsertSessionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpsertSessions not implemented")
+}
+func (UnimplementedSearchInternalServiceServer) DeleteSessions(context.Context, *DeleteSessionsRequest) (*DeleteSessionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteSessions not implemented")
+}
+func (UnimplementedSearchInternalServiceServer) UpsertAnswers(context.Context, *UpsertAnswersRequest) (*UpsertAnswersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpsertAnswers not implemented")
+}
+func (UnimplementedSearchInternalServiceServer) DeleteAnswers(context.Context, *DeleteAnswersRequest) (*DeleteAnswersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteAnswers not implemented")
 }
 func (UnimplementedSearchInternalServiceServer) mustEmbedUnimplementedSearchInternalServiceServer() {}
 func (UnimplementedSearchInternalServiceServer) testEmbeddedByValue()                               {}
@@ -119,6 +195,78 @@ func _SearchInternalService_GetSiteReport_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SearchInternalService_UpsertSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpsertSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchInternalServiceServer).UpsertSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchInternalService_UpsertSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchInternalServiceServer).UpsertSessions(ctx, req.(*UpsertSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SearchInternalService_DeleteSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchInternalServiceServer).DeleteSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchInternalService_DeleteSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchInternalServiceServer).DeleteSessions(ctx, req.(*DeleteSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SearchInternalService_UpsertAnswers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpsertAnswersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchInternalServiceServer).UpsertAnswers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchInternalService_UpsertAnswers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchInternalServiceServer).UpsertAnswers(ctx, req.(*UpsertAnswersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SearchInternalService_DeleteAnswers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAnswersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchInternalServiceServer).DeleteAnswers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchInternalService_DeleteAnswers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchInternalServiceServer).DeleteAnswers(ctx, req.(*DeleteAnswersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SearchInternalService_ServiceDesc is the grpc.ServiceDesc for SearchInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -130,18 +278,30 @@ var SearchInternalService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetSiteReport",
 			Handler:    _SearchInternalService_GetSiteReport_Handler,
 		},
+		{
+			MethodName: "UpsertSessions",
+			Handler:    _SearchInternalService_UpsertSessions_Handler,
+		},
+		{
+			MethodName: "DeleteSessions",
+			Handler:    _SearchInternalService_DeleteSessions_Handler,
+		},
+		{
+			MethodName: "UpsertAnswers",
+			Handler:    _SearchInternalService_UpsertAnswers_Handler,
+		},
+		{
+			MethodName: "DeleteAnswers",
+			Handler:    _SearchInternalService_DeleteAnswers_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "sightline/search/v1/search.proto",
 }
 
 const (
-	SearchService_UpsertSessions_FullMethodName = "/sightline.search.v1.SearchService/UpsertSessions"
-	SearchService_DeleteSessions_FullMethodName = "/sightline.search.v1.SearchService/DeleteSessions"
 	SearchService_SearchSessions_FullMethodName = "/sightline.search.v1.SearchService/SearchSessions"
 	SearchService_CountSessions_FullMethodName  = "/sightline.search.v1.SearchService/CountSessions"
-	SearchService_UpsertAnswers_FullMethodName  = "/sightline.search.v1.SearchService/UpsertAnswers"
-	SearchService_DeleteAnswers_FullMethodName  = "/sightline.search.v1.SearchService/DeleteAnswers"
 	SearchService_SearchAnswers_FullMethodName  = "/sightline.search.v1.SearchService/SearchAnswers"
 	SearchService_GetAnswerStats_FullMethodName = "/sightline.search.v1.SearchService/GetAnswerStats"
 )
@@ -149,21 +309,13 @@ const (
 // SearchServiceClient is the client API for SearchService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// SearchService answers the dashboard's list queries over the index.
 type SearchServiceClient interface {
-	// UpsertSessions indexes summaries in bulk; a summary whose version is older
-	// than the indexed one is ignored.
-	UpsertSessions(ctx context.Context, in *UpsertSessionsRequest, opts ...grpc.CallOption) (*UpsertSessionsResponse, error)
-	// DeleteSessions removes sessions by ids, visitor, whole site or age.
-	DeleteSessions(ctx context.Context, in *DeleteSessionsRequest, opts ...grpc.CallOption) (*DeleteSessionsResponse, error)
 	// SearchSessions lists one site's sessions matching a filter.
 	SearchSessions(ctx context.Context, in *SearchSessionsRequest, opts ...grpc.CallOption) (*SearchSessionsResponse, error)
 	// CountSessions counts one site's sessions matching a filter.
 	CountSessions(ctx context.Context, in *CountSessionsRequest, opts ...grpc.CallOption) (*CountSessionsResponse, error)
-	// UpsertAnswers indexes feedback and survey answers (idempotent by site
-	// and answer id).
-	UpsertAnswers(ctx context.Context, in *UpsertAnswersRequest, opts ...grpc.CallOption) (*UpsertAnswersResponse, error)
-	// DeleteAnswers removes answers by ids, visitor, whole site or age.
-	DeleteAnswers(ctx context.Context, in *DeleteAnswersRequest, opts ...grpc.CallOption) (*DeleteAnswersResponse, error)
 	// SearchAnswers lists one site's answers matching a filter, newest first.
 	SearchAnswers(ctx context.Context, in *SearchAnswersRequest, opts ...grpc.CallOption) (*SearchAnswersResponse, error)
 	// GetAnswerStats counts one site's answers matching a filter: rating
@@ -177,26 +329,6 @@ type searchServiceClient struct {
 
 func NewSearchServiceClient(cc grpc.ClientConnInterface) SearchServiceClient {
 	return &searchServiceClient{cc}
-}
-
-func (c *searchServiceClient) UpsertSessions(ctx context.Context, in *UpsertSessionsRequest, opts ...grpc.CallOption) (*UpsertSessionsResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UpsertSessionsResponse)
-	err := c.cc.Invoke(ctx, SearchService_UpsertSessions_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *searchServiceClient) DeleteSessions(ctx context.Context, in *DeleteSessionsRequest, opts ...grpc.CallOption) (*DeleteSessionsResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteSessionsResponse)
-	err := c.cc.Invoke(ctx, SearchService_DeleteSessions_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (c *searchServiceClient) SearchSessions(ctx context.Context, in *SearchSessionsRequest, opts ...grpc.CallOption) (*SearchSessionsResponse, error) {
@@ -213,26 +345,6 @@ func (c *searchServiceClient) CountSessions(ctx context.Context, in *CountSessio
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CountSessionsResponse)
 	err := c.cc.Invoke(ctx, SearchService_CountSessions_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *searchServiceClient) UpsertAnswers(ctx context.Context, in *UpsertAnswersRequest, opts ...grpc.CallOption) (*UpsertAnswersResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(UpsertAnswersResponse)
-	err := c.cc.Invoke(ctx, SearchService_UpsertAnswers_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *searchServiceClient) DeleteAnswers(ctx context.Context, in *DeleteAnswersRequest, opts ...grpc.CallOption) (*DeleteAnswersResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeleteAnswersResponse)
-	err := c.cc.Invoke(ctx, SearchService_DeleteAnswers_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -262,21 +374,13 @@ func (c *searchServiceClient) GetAnswerStats(ctx context.Context, in *GetAnswerS
 // SearchServiceServer is the server API for SearchService service.
 // All implementations must embed UnimplementedSearchServiceServer
 // for forward compatibility.
+//
+// SearchService answers the dashboard's list queries over the index.
 type SearchServiceServer interface {
-	// UpsertSessions indexes summaries in bulk; a summary whose version is older
-	// than the indexed one is ignored.
-	UpsertSessions(context.Context, *UpsertSessionsRequest) (*UpsertSessionsResponse, error)
-	// DeleteSessions removes sessions by ids, visitor, whole site or age.
-	DeleteSessions(context.Context, *DeleteSessionsRequest) (*DeleteSessionsResponse, error)
 	// SearchSessions lists one site's sessions matching a filter.
 	SearchSessions(context.Context, *SearchSessionsRequest) (*SearchSessionsResponse, error)
 	// CountSessions counts one site's sessions matching a filter.
 	CountSessions(context.Context, *CountSessionsRequest) (*CountSessionsResponse, error)
-	// UpsertAnswers indexes feedback and survey answers (idempotent by site
-	// and answer id).
-	UpsertAnswers(context.Context, *UpsertAnswersRequest) (*UpsertAnswersResponse, error)
-	// DeleteAnswers removes answers by ids, visitor, whole site or age.
-	DeleteAnswers(context.Context, *DeleteAnswersRequest) (*DeleteAnswersResponse, error)
 	// SearchAnswers lists one site's answers matching a filter, newest first.
 	SearchAnswers(context.Context, *SearchAnswersRequest) (*SearchAnswersResponse, error)
 	// GetAnswerStats counts one site's answers matching a filter: rating
@@ -292,23 +396,11 @@ type SearchServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedSearchServiceServer struct{}
 
-func (UnimplementedSearchServiceServer) UpsertSessions(context.Context, *UpsertSessionsRequest) (*UpsertSessionsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method UpsertSessions not implemented")
-}
-func (UnimplementedSearchServiceServer) DeleteSessions(context.Context, *DeleteSessionsRequest) (*DeleteSessionsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method DeleteSessions not implemented")
-}
 func (UnimplementedSearchServiceServer) SearchSessions(context.Context, *SearchSessionsRequest) (*SearchSessionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchSessions not implemented")
 }
 func (UnimplementedSearchServiceServer) CountSessions(context.Context, *CountSessionsRequest) (*CountSessionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CountSessions not implemented")
-}
-func (UnimplementedSearchServiceServer) UpsertAnswers(context.Context, *UpsertAnswersRequest) (*UpsertAnswersResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method UpsertAnswers not implemented")
-}
-func (UnimplementedSearchServiceServer) DeleteAnswers(context.Context, *DeleteAnswersRequest) (*DeleteAnswersResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method DeleteAnswers not implemented")
 }
 func (UnimplementedSearchServiceServer) SearchAnswers(context.Context, *SearchAnswersRequest) (*SearchAnswersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SearchAnswers not implemented")
@@ -335,42 +427,6 @@ func RegisterSearchServiceServer(s grpc.ServiceRegistrar, srv SearchServiceServe
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&SearchService_ServiceDesc, srv)
-}
-
-func _SearchService_UpsertSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(UpsertSessionsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SearchServiceServer).UpsertSessions(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: SearchService_UpsertSessions_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SearchServiceServer).UpsertSessions(ctx, req.(*UpsertSessionsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _SearchService_DeleteSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(DeleteSessionsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SearchServiceServer).DeleteSessions(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: SearchService_DeleteSessions_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SearchServiceServer).DeleteSessions(ctx, req.(*DeleteSessionsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
 }
 
 func _SearchService_SearchSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -405,42 +461,6 @@ func _SearchService_CountSessions_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SearchServiceServer).CountSessions(ctx, req.(*CountSessionsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _SearchService_UpsertAnswers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(UpsertAnswersRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SearchServiceServer).UpsertAnswers(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: SearchService_UpsertAnswers_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SearchServiceServer).UpsertAnswers(ctx, req.(*UpsertAnswersRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _SearchService_DeleteAnswers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(DeleteAnswersRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SearchServiceServer).DeleteAnswers(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: SearchService_DeleteAnswers_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SearchServiceServer).DeleteAnswers(ctx, req.(*DeleteAnswersRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -489,28 +509,12 @@ var SearchService_ServiceDesc = grpc.ServiceDesc{
 	HandlerType: (*SearchServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
-			MethodName: "UpsertSessions",
-			Handler:    _SearchService_UpsertSessions_Handler,
-		},
-		{
-			MethodName: "DeleteSessions",
-			Handler:    _SearchService_DeleteSessions_Handler,
-		},
-		{
 			MethodName: "SearchSessions",
 			Handler:    _SearchService_SearchSessions_Handler,
 		},
 		{
 			MethodName: "CountSessions",
 			Handler:    _SearchService_CountSessions_Handler,
-		},
-		{
-			MethodName: "UpsertAnswers",
-			Handler:    _SearchService_UpsertAnswers_Handler,
-		},
-		{
-			MethodName: "DeleteAnswers",
-			Handler:    _SearchService_DeleteAnswers_Handler,
 		},
 		{
 			MethodName: "SearchAnswers",

@@ -1834,15 +1834,16 @@ const file_sightline_traffic_v1_traffic_proto_rawDesc = "" +
 	"\x19TRAFFIC_DIMENSION_BROWSER\x10\n" +
 	"\x12\x18\n" +
 	"\x14TRAFFIC_DIMENSION_OS\x10\v\x12!\n" +
-	"\x1dTRAFFIC_DIMENSION_SCREEN_SIZE\x10\f2\xad\x05\n" +
-	"\x0eTrafficService\x12_\n" +
-	"\n" +
-	"AppendHits\x12'.sightline.traffic.v1.AppendHitsRequest\x1a(.sightline.traffic.v1.AppendHitsResponse\x12w\n" +
+	"\x1dTRAFFIC_DIMENSION_SCREEN_SIZE\x10\f2\xcc\x04\n" +
+	"\x0eTrafficService\x12w\n" +
 	"\x12GetTrafficOverview\x12/.sightline.traffic.v1.GetTrafficOverviewRequest\x1a0.sightline.traffic.v1.GetTrafficOverviewResponse\x12z\n" +
 	"\x13GetTrafficBreakdown\x120.sightline.traffic.v1.GetTrafficBreakdownRequest\x1a1.sightline.traffic.v1.GetTrafficBreakdownResponse\x12b\n" +
 	"\vGetRealtime\x12(.sightline.traffic.v1.GetRealtimeRequest\x1a).sightline.traffic.v1.GetRealtimeResponse\x12h\n" +
 	"\rComputeFunnel\x12*.sightline.traffic.v1.ComputeFunnelRequest\x1a+.sightline.traffic.v1.ComputeFunnelResponse\x12w\n" +
-	"\x12ListFunnelSessions\x12/.sightline.traffic.v1.ListFunnelSessionsRequest\x1a0.sightline.traffic.v1.ListFunnelSessionsResponseBEZCgithub.com/sightlinehq/sightline/gen/sightline/traffic/v1;trafficv1b\x06proto3"
+	"\x12ListFunnelSessions\x12/.sightline.traffic.v1.ListFunnelSessionsRequest\x1a0.sightline.traffic.v1.ListFunnelSessionsResponse2y\n" +
+	"\x16TrafficInternalService\x12_\n" +
+	"\n" +
+	"AppendHits\x12'.sightline.traffic.v1.AppendHitsRequest\x1a(.sightline.traffic.v1.AppendHitsResponseBEZCgithub.com/sightlinehq/sightline/gen/sightline/traffic/v1;trafficv1b\x06proto3"
 
 var (
 	file_sightline_traffic_v1_traffic_proto_rawDescOnce sync.Once
@@ -1922,18 +1923,18 @@ var file_sightline_traffic_v1_traffic_proto_depIdxs = []int32{
 	27, // 29: sightline.traffic.v1.ListFunnelSessionsRequest.range:type_name -> sightline.search.v1.TimeRange
 	23, // 30: sightline.traffic.v1.ListFunnelSessionsRequest.device_types:type_name -> sightline.sessions.v1.DeviceType
 	28, // 31: sightline.traffic.v1.ListFunnelSessionsResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	2,  // 32: sightline.traffic.v1.TrafficService.AppendHits:input_type -> sightline.traffic.v1.AppendHitsRequest
-	7,  // 33: sightline.traffic.v1.TrafficService.GetTrafficOverview:input_type -> sightline.traffic.v1.GetTrafficOverviewRequest
-	9,  // 34: sightline.traffic.v1.TrafficService.GetTrafficBreakdown:input_type -> sightline.traffic.v1.GetTrafficBreakdownRequest
-	12, // 35: sightline.traffic.v1.TrafficService.GetRealtime:input_type -> sightline.traffic.v1.GetRealtimeRequest
-	16, // 36: sightline.traffic.v1.TrafficService.ComputeFunnel:input_type -> sightline.traffic.v1.ComputeFunnelRequest
-	19, // 37: sightline.traffic.v1.TrafficService.ListFunnelSessions:input_type -> sightline.traffic.v1.ListFunnelSessionsRequest
-	3,  // 38: sightline.traffic.v1.TrafficService.AppendHits:output_type -> sightline.traffic.v1.AppendHitsResponse
-	8,  // 39: sightline.traffic.v1.TrafficService.GetTrafficOverview:output_type -> sightline.traffic.v1.GetTrafficOverviewResponse
-	11, // 40: sightline.traffic.v1.TrafficService.GetTrafficBreakdown:output_type -> sightline.traffic.v1.GetTrafficBreakdownResponse
-	14, // 41: sightline.traffic.v1.TrafficService.GetRealtime:output_type -> sightline.traffic.v1.GetRealtimeResponse
-	18, // 42: sightline.traffic.v1.TrafficService.ComputeFunnel:output_type -> sightline.traffic.v1.ComputeFunnelResponse
-	20, // 43: sightline.traffic.v1.TrafficService.ListFunnelSessions:output_type -> sightline.traffic.v1.ListFunnelSessionsResponse
+	7,  // 32: sightline.traffic.v1.TrafficService.GetTrafficOverview:input_type -> sightline.traffic.v1.GetTrafficOverviewRequest
+	9,  // 33: sightline.traffic.v1.TrafficService.GetTrafficBreakdown:input_type -> sightline.traffic.v1.GetTrafficBreakdownRequest
+	12, // 34: sightline.traffic.v1.TrafficService.GetRealtime:input_type -> sightline.traffic.v1.GetRealtimeRequest
+	16, // 35: sightline.traffic.v1.TrafficService.ComputeFunnel:input_type -> sightline.traffic.v1.ComputeFunnelRequest
+	19, // 36: sightline.traffic.v1.TrafficService.ListFunnelSessions:input_type -> sightline.traffic.v1.ListFunnelSessionsRequest
+	2,  // 37: sightline.traffic.v1.TrafficInternalService.AppendHits:input_type -> sightline.traffic.v1.AppendHitsRequest
+	8,  // 38: sightline.traffic.v1.TrafficService.GetTrafficOverview:output_type -> sightline.traffic.v1.GetTrafficOverviewResponse
+	11, // 39: sightline.traffic.v1.TrafficService.GetTrafficBreakdown:output_type -> sightline.traffic.v1.GetTrafficBreakdownResponse
+	14, // 40: sightline.traffic.v1.TrafficService.GetRealtime:output_type -> sightline.traffic.v1.GetRealtimeResponse
+	18, // 41: sightline.traffic.v1.TrafficService.ComputeFunnel:output_type -> sightline.traffic.v1.ComputeFunnelResponse
+	20, // 42: sightline.traffic.v1.TrafficService.ListFunnelSessions:output_type -> sightline.traffic.v1.ListFunnelSessionsResponse
+	3,  // 43: sightline.traffic.v1.TrafficInternalService.AppendHits:output_type -> sightline.traffic.v1.AppendHitsResponse
 	38, // [38:44] is the sub-list for method output_type
 	32, // [32:38] is the sub-list for method input_type
 	32, // [32:32] is the sub-list for extension type_name
@@ -1959,7 +1960,7 @@ func file_sightline_traffic_v1_traffic_proto_init() {
 			NumEnums:      2,
 			NumMessages:   19,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_sightline_traffic_v1_traffic_proto_goTypes,
 		DependencyIndexes: file_sightline_traffic_v1_traffic_proto_depIdxs,

@@ -25,7 +25,6 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	TrafficService_AppendHits_FullMethodName          = "/sightline.traffic.v1.TrafficService/AppendHits"
 	TrafficService_GetTrafficOverview_FullMethodName  = "/sightline.traffic.v1.TrafficService/GetTrafficOverview"
 	TrafficService_GetTrafficBreakdown_FullMethodName = "/sightline.traffic.v1.TrafficService/GetTrafficBreakdown"
 	TrafficService_GetRealtime_FullMethodName         = "/sightline.traffic.v1.TrafficService/GetRealtime"
@@ -39,14 +38,6 @@ const (
 //
 // TrafficService counts a site's traffic and computes funnels.
 type TrafficServiceClient interface {
-	// AppendHits stores traffic beacons (internal: ingest's traffic spool
-	// forwarder). Each chunk carries a Hit; the answer accounts for every
-	// chunk like RecordingsService.AppendChunks: a hit is idempotent by
-	// (site, page view id) for page views and their ends, and by (site,
-	// session, page view id, event, time) for events, so re-delivery
-	// changes nothing. A chunk without a hit, or with invalid fields, is
-	// REFUSED; a store failure fails the call (the forwarder retries).
-	AppendHits(ctx context.Context, in *AppendHitsRequest, opts ...grpc.CallOption) (*AppendHitsResponse, error)
 	// GetTrafficOverview answers the overview tiles of a range and the
 	// previous period of the same length, and the time series.
 	GetTrafficOverview(ctx context.Context, in *GetTrafficOverviewRequest, opts ...grpc.CallOption) (*GetTrafficOverviewResponse, error)
@@ -69,16 +60,6 @@ type trafficServiceClient struct {
 
 func NewTrafficServiceClient(cc grpc.ClientConnInterface) TrafficServiceClient {
 	return &trafficServiceClient{cc}
-}
-
-func (c *trafficServiceClient) AppendHits(ctx context.Context, in *AppendHitsRequest, opts ...grpc.CallOption) (*AppendHitsResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(AppendHitsResponse)
-	err := c.cc.Invoke(ctx, TrafficService_AppendHits_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 func (c *trafficServiceClient) GetTrafficOverview(ctx context.Context, in *GetTrafficOverviewRequest, opts ...grpc.CallOption) (*GetTrafficOverviewResponse, error) {
@@ -137,14 +118,6 @@ func (c *trafficServiceClient) ListFunnelSessions(ctx context.Context, in *ListF
 //
 // TrafficService counts a site's traffic and computes funnels.
 type TrafficServiceServer interface {
-	// AppendHits stores traffic beacons (internal: ingest's traffic spool
-	// forwarder). Each chunk carries a Hit; the answer accounts for every
-	// chunk like RecordingsService.AppendChunks: a hit is idempotent by
-	// (site, page view id) for page views and their ends, and by (site,
-	// session, page view id, event, time) for events, so re-delivery
-	// changes nothing. A chunk without a hit, or with invalid fields, is
-	// REFUSED; a store failure fails the call (the forwarder retries).
-	AppendHits(context.Context, *AppendHitsRequest) (*AppendHitsResponse, error)
 	// GetTrafficOverview answers the overview tiles of a range and the
 	// previous period of the same length, and the time series.
 	GetTrafficOverview(context.Context, *GetTrafficOverviewRequest) (*GetTrafficOverviewResponse, error)
@@ -169,9 +142,6 @@ type TrafficServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedTrafficServiceServer struct{}
 
-func (UnimplementedTrafficServiceServer) AppendHits(context.Context, *AppendHitsRequest) (*AppendHitsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method AppendHits not implemented")
-}
 func (UnimplementedTrafficServiceServer) GetTrafficOverview(context.Context, *GetTrafficOverviewRequest) (*GetTrafficOverviewResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTrafficOverview not implemented")
 }
@@ -206,24 +176,6 @@ func RegisterTrafficServiceServer(s grpc.ServiceRegistrar, srv TrafficServiceSer
 		t.testEmbeddedByValue()
 	}
 	s.RegisterService(&TrafficService_ServiceDesc, srv)
-}
-
-func _TrafficService_AppendHits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(AppendHitsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(TrafficServiceServer).AppendHits(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: TrafficService_AppendHits_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(TrafficServiceServer).AppendHits(ctx, req.(*AppendHitsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
 }
 
 func _TrafficService_GetTrafficOverview_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
@@ -324,10 +276,6 @@ var TrafficService_ServiceDesc = grpc.ServiceDesc{
 	HandlerType: (*TrafficServiceServer)(nil),
 	Methods: []grpc.MethodDesc{
 		{
-			MethodName: "AppendHits",
-			Handler:    _TrafficService_AppendHits_Handler,
-		},
-		{
 			MethodName: "GetTrafficOverview",
 			Handler:    _TrafficService_GetTrafficOverview_Handler,
 		},
@@ -346,6 +294,131 @@ var TrafficService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListFunnelSessions",
 			Handler:    _TrafficService_ListFunnelSessions_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "sightline/traffic/v1/traffic.proto",
+}
+
+const (
+	TrafficInternalService_AppendHits_FullMethodName = "/sightline.traffic.v1.TrafficInternalService/AppendHits"
+)
+
+// TrafficInternalServiceClient is the client API for TrafficInternalService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// TrafficInternalService is called only by ingest (its traffic spool's
+// forwarder), with the mesh's service credential (docs/service-auth.md),
+// never routed by the gateway.
+type TrafficInternalServiceClient interface {
+	// AppendHits stores traffic beacons (internal: ingest's traffic spool
+	// forwarder). Each chunk carries a Hit; the answer accounts for every
+	// chunk like RecordingsService.AppendChunks: a hit is idempotent by
+	// (site, page view id) for page views and their ends, and by (site,
+	// session, page view id, event, time) for events, so re-delivery
+	// changes nothing. A chunk without a hit, or with invalid fields, is
+	// REFUSED; a store failure fails the call (the forwarder retries).
+	AppendHits(ctx context.Context, in *AppendHitsRequest, opts ...grpc.CallOption) (*AppendHitsResponse, error)
+}
+
+type trafficInternalServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewTrafficInternalServiceClient(cc grpc.ClientConnInterface) TrafficInternalServiceClient {
+	return &trafficInternalServiceClient{cc}
+}
+
+func (c *trafficInternalServiceClient) AppendHits(ctx context.Context, in *AppendHitsRequest, opts ...grpc.CallOption) (*AppendHitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AppendHitsResponse)
+	err := c.cc.Invoke(ctx, TrafficInternalService_AppendHits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TrafficInternalServiceServer is the server API for TrafficInternalService service.
+// All implementations must embed UnimplementedTrafficInternalServiceServer
+// for forward compatibility.
+//
+// TrafficInternalService is called only by ingest (its traffic spool's
+// forwarder), with the mesh's service credential (docs/service-auth.md),
+// never routed by the gateway.
+type TrafficInternalServiceServer interface {
+	// AppendHits stores traffic beacons (internal: ingest's traffic spool
+	// forwarder). Each chunk carries a Hit; the answer accounts for every
+	// chunk like RecordingsService.AppendChunks: a hit is idempotent by
+	// (site, page view id) for page views and their ends, and by (site,
+	// session, page view id, event, time) for events, so re-delivery
+	// changes nothing. A chunk without a hit, or with invalid fields, is
+	// REFUSED; a store failure fails the call (the forwarder retries).
+	AppendHits(context.Context, *AppendHitsRequest) (*AppendHitsResponse, error)
+	mustEmbedUnimplementedTrafficInternalServiceServer()
+}
+
+// UnimplementedTrafficInternalServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedTrafficInternalServiceServer struct{}
+
+func (UnimplementedTrafficInternalServiceServer) AppendHits(context.Context, *AppendHitsRequest) (*AppendHitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AppendHits not implemented")
+}
+func (UnimplementedTrafficInternalServiceServer) mustEmbedUnimplementedTrafficInternalServiceServer() {
+}
+func (UnimplementedTrafficInternalServiceServer) testEmbeddedByValue() {}
+
+// UnsafeTrafficInternalServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to TrafficInternalServiceServer will
+// result in compilation errors.
+type UnsafeTrafficInternalServiceServer interface {
+	mustEmbedUnimplementedTrafficInternalServiceServer()
+}
+
+func RegisterTrafficInternalServiceServer(s grpc.ServiceRegistrar, srv TrafficInternalServiceServer) {
+	// If the following call panics, it indicates UnimplementedTrafficInternalServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&TrafficInternalService_ServiceDesc, srv)
+}
+
+func _TrafficInternalService_AppendHits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AppendHitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TrafficInternalServiceServer).AppendHits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TrafficInternalService_AppendHits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TrafficInternalServiceServer).AppendHits(ctx, req.(*AppendHitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// TrafficInternalService_ServiceDesc is the grpc.ServiceDesc for TrafficInternalService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var TrafficInternalService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "sightline.traffic.v1.TrafficInternalService",
+	HandlerType: (*TrafficInternalServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "AppendHits",
+			Handler:    _TrafficInternalService_AppendHits_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

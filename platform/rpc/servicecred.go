@@ -1,0 +1,115 @@
+package rpc
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// The services authenticate each other with one shared secret (a file
+// every process of a deployment reads): simpler to run than mTLS, which
+// would need a CA and certificates per service, and just as strong on a
+// network the deployment already encrypts (a service mesh, a private
+// network, or TLS through ServerOptions.Creds). docs/service-auth.md says
+// how to make and rotate it.
+//
+// The contract decides what needs it: every method of a service whose
+// name ends in "InternalService" (proto/), and nothing else. Public
+// services check their dashboard callers themselves.
+
+// ServiceCredentialHeader is the gRPC metadata key that carries the secret.
+const ServiceCredentialHeader = "x-sightline-service-credential"
+
+// internalSuffix marks the services only Sightline's own processes call.
+const internalSuffix = "InternalService"
+
+// MinServiceSecretBytes is the shortest secret accepted: 32 bytes, as many
+// as `openssl rand -hex 16` prints (docs/service-auth.md uses -hex 32).
+const MinServiceSecretBytes = 32
+
+// IsInternal reports whether fullMethod ("/pkg.Service/Method") belongs to
+// an internal service.
+func IsInternal(fullMethod string) bool {
+	svc, _, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+	return ok && strings.HasSuffix(svc, internalSuffix)
+}
+
+// ReadServiceSecret reads the secret from path: the file's content without
+// surrounding white space, at least MinServiceSecretBytes long.
+func ReadServiceSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("service secret: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) < MinServiceSecretBytes {
+		return "", fmt.Errorf("service secret %s: %d bytes, want at least %d (make one with: openssl rand -hex 32 > %s)", path, len(s), MinServiceSecretBytes, path)
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return "", fmt.Errorf("service secret %s: holds more than one line", path)
+	}
+	return s, nil
+}
+
+// NewServiceSecret returns a random secret, for a process whose services
+// only call each other in-process.
+func NewServiceSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand's documented contract)
+	return hex.EncodeToString(b)
+}
+
+// checkService refuses a call to an internal service without the secret.
+// An empty secret refuses every such call: a server never falls open.
+func checkService(ctx context.Context, fullMethod, secret string) error {
+	if !IsInternal(fullMethod) {
+		return nil
+	}
+	got := metadata.ValueFromIncomingContext(ctx, ServiceCredentialHeader)
+	if len(got) != 1 || secret == "" || subtle.ConstantTimeCompare([]byte(got[0]), []byte(secret)) != 1 {
+		return status.Error(codes.Unauthenticated, "internal service: the caller has no valid service credential")
+	}
+	return nil
+}
+
+func unaryServiceAuth(secret string) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if err := checkService(ctx, info.FullMethod, secret); err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+func streamServiceAuth(secret string) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		if err := checkService(ss.Context(), info.FullMethod, secret); err != nil {
+			return err
+		}
+		return handler(srv, ss)
+	}
+}
+
+// serviceCredential attaches the secret to every call of a connection.
+type serviceCredential struct {
+	secret string
+	secure bool
+}
+
+func (c serviceCredential) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{ServiceCredentialHeader: c.secret}, nil
+}
+
+// RequireTransportSecurity is false unless the connection has TLS: the
+// deployment decides whether the network needs encrypting (see the note
+// at the top of this file).
+func (c serviceCredential) RequireTransportSecurity() bool { return c.secure }
