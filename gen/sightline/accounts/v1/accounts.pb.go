@@ -7791,7 +7791,7 @@ var File_sightline_accounts_v1_accounts_proto protoreflect.FileDescriptor
 
 const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\n" +
-	"$sightline/accounts/v1/accounts.proto\x12\x15sightline.accounts.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a sightline/search/v1/search.proto\x1a\"sightline/traffic/v1/traffic.proto\x1a$sightline/sessions/v1/sessions.proto\"\xe1\x01\n" +
+	"$sightline/accounts/v1/accounts.proto\x12\x15sightline.accounts.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a sightline/search/v1/search.proto\x1a$sightline/sessions/v1/sessions.proto\x1a\"sightline/traffic/v1/traffic.proto\"\xe1\x01\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x12\n" +
