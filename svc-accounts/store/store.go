@@ -278,6 +278,24 @@ type Principal struct {
 	LastUseTime time.Time
 }
 
+// CredentialKind tells a session token's hash from an API key's.
+type CredentialKind int32
+
+// Credential kinds.
+const (
+	CredentialSession CredentialKind = 1
+	CredentialAPIKey  CredentialKind = 2
+)
+
+// SiteAccess is a credential's principal with what deciding on a site
+// needs, read in the same round trip.
+type SiteAccess struct {
+	Principal
+	// SiteOrganizationID owns the site asked about; 0 when there is none.
+	SiteOrganizationID int64
+	Maintenance        Maintenance
+}
+
 // FlagScope of a feature flag; numbers match the proto enum.
 type FlagScope int32
 
@@ -399,6 +417,12 @@ type Store interface {
 	// or revoked. It records now as the key's last use when the stored one
 	// is older than a minute (so a busy key costs few writes).
 	PrincipalForAPIKey(ctx context.Context, hash []byte, now time.Time) (Principal, error)
+	// AuthorizeSite resolves a credential hash of kind exactly as
+	// PrincipalForSession or PrincipalForAPIKey do (same errors, an API
+	// key's use recorded), and in the same round trip reads the
+	// organisation owning site (0 when there is no such site) and the
+	// maintenance switch.
+	AuthorizeSite(ctx context.Context, kind CredentialKind, hash []byte, site int64, now time.Time) (SiteAccess, error)
 
 	// CreateOrganization creates an organisation with owner as its owner.
 	CreateOrganization(ctx context.Context, name string, owner int64, plan Plan) (Organization, error)

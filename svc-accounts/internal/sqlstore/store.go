@@ -183,69 +183,6 @@ func (s *Store) DeleteExpired(ctx context.Context, cutoff time.Time) (n int64, e
 	return n, nil
 }
 
-// PrincipalForSession resolves a session in one indexed query.
-func (s *Store) PrincipalForSession(ctx context.Context, hash []byte, now time.Time) (p store.Principal, err error) {
-	ctx, end := s.op(ctx, "PrincipalForSession")
-	defer end(&err)
-	rows, err := s.db.Query(ctx, `SELECT u.id, u.email, u.operator, s.expires_at,
-			COALESCE(m.organization_id, 0), COALESCE(o.name, ''), COALESCE(m.role, 0)
-		FROM auth_sessions s
-		JOIN users u ON u.id = s.user_id
-		LEFT JOIN memberships m ON m.user_id = u.id
-		LEFT JOIN organizations o ON o.id = m.organization_id
-		WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
-		ORDER BY m.organization_id`, hash, s.d.Time(now))
-	if err != nil {
-		return p, fmt.Errorf("principal for session: %w", err)
-	}
-	defer rows.Close()
-	found := false
-	for rows.Next() {
-		var m store.Membership
-		var role int32
-		if err := rows.Scan(&p.UserID, &p.Email, &p.Operator, sqldb.Timestamp(&p.ExpireTime), &m.OrganizationID, &m.OrganizationName, &role); err != nil {
-			return p, fmt.Errorf("principal for session: %w", err)
-		}
-		found = true
-		if m.OrganizationID != 0 {
-			m.Role = store.Role(role)
-			p.Memberships = append(p.Memberships, m)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return p, fmt.Errorf("principal for session: %w", err)
-	}
-	if !found {
-		return store.Principal{}, fmt.Errorf("session: %w", store.ErrNotFound)
-	}
-	return p, nil
-}
-
-// PrincipalForAPIKey resolves an API key and records its use.
-func (s *Store) PrincipalForAPIKey(ctx context.Context, hash []byte, now time.Time) (p store.Principal, err error) {
-	ctx, end := s.op(ctx, "PrincipalForAPIKey")
-	defer end(&err)
-	var m store.Membership
-	var role int32
-	err = s.db.QueryRow(ctx, `SELECT k.id, k.organization_id, o.name, k.role, k.created_by, COALESCE(u.email, ''), k.last_used_at
-		FROM api_keys k
-		JOIN organizations o ON o.id = k.organization_id
-		LEFT JOIN users u ON u.id = k.created_by
-		WHERE k.key_hash = $1 AND k.revoked_at IS NULL`, hash).
-		Scan(&p.APIKeyID, &m.OrganizationID, &m.OrganizationName, &role, &p.UserID, &p.Email, sqldb.Timestamp(&p.LastUseTime))
-	if err != nil {
-		return store.Principal{}, s.notFound(err, "api key", "")
-	}
-	m.Role = store.Role(role)
-	p.Memberships = []store.Membership{m}
-	if p.LastUseTime.IsZero() || now.Sub(p.LastUseTime) > time.Minute {
-		if _, err := s.db.Exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1`, p.APIKeyID, s.d.Time(now)); err != nil {
-			return store.Principal{}, fmt.Errorf("record api key use: %w", err)
-		}
-	}
-	return p, nil
-}
-
 // ---- organisations and members ----
 
 // CreateOrganization creates an organisation owned by owner.

@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"Users", testUsers},
 		{"Sessions", testSessions},
+		{"SiteAccess", testSiteAccess},
 		{"VerifyTokens", testVerifyTokens},
 		{"ResetTokens", testResetTokens},
 		{"TokenConsumeConcurrent", testTokenConsumeConcurrent},
