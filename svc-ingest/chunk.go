@@ -1,0 +1,94 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
+)
+
+// retentionDays is how long recordings keeps the chunk's session: the
+// site's setting capped by its plan's ceiling; a site without a setting gets
+// the ceiling. Zero (neither is set) leaves it to recordings' default.
+// Negative values are treated as unset.
+func retentionDays(site *siteconfig.Site) int32 {
+	days := max(site.GetSettings().GetRetentionDays(), 0)
+	ceiling := max(site.GetPlan().GetMaxRetentionDays(), 0)
+	switch {
+	case days == 0:
+		return ceiling
+	case ceiling == 0:
+		return days
+	default:
+		return min(days, ceiling)
+	}
+}
+
+// captureAssets is the site's asset-capture switch; unset means on.
+func captureAssets(site *siteconfig.Site) bool {
+	st := site.GetSettings()
+	return st == nil || st.CaptureAssets == nil || *st.CaptureAssets
+}
+
+// chunkMsg holds one chunk being built, with its sub-messages.
+type chunkMsg struct {
+	chunk                  recordingsv1.Chunk
+	serverTime, clientTime timestamppb.Timestamp
+	viewport               recordingsv1.Viewport
+}
+
+var chunkMsgPool = sync.Pool{New: func() any { return new(chunkMsg) }}
+
+var chunkBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// chunk builds and encodes the spool record: the enriched chunk, carrying
+// the intake span's trace context.
+func (s *Service) chunk(ctx context.Context, r *http.Request, b *batch, ip netip.Addr, now time.Time) ([]byte, func(), error) {
+	e := &b.env
+	// The chunk and its small messages are one pooled allocation: they
+	// live only until the chunk is encoded below.
+	m := chunkMsgPool.Get().(*chunkMsg)
+	defer func() {
+		*m = chunkMsg{} // drop references to the request's data
+		chunkMsgPool.Put(m)
+	}()
+	c := &m.chunk
+	c.SiteId, c.OrganizationId = b.site.GetSiteId(), b.site.GetOrganizationId()
+	e.Fill(c, &m.clientTime, &m.viewport)
+	m.serverTime.Seconds, m.serverTime.Nanos = now.Unix(), int32(now.Nanosecond())
+	c.ServerTime = &m.serverTime
+	c.Client = s.enrich.Client(r.UserAgent(), ip)
+	c.RetentionDays = retentionDays(b.site)
+	c.CaptureAssets = captureAssets(b.site)
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		carrier := propagation.MapCarrier{}
+		propagation.TraceContext{}.Inject(ctx, carrier)
+		c.Traceparent = carrier["traceparent"]
+	} else if e.Traceparent != "" {
+		c.Traceparent = e.Traceparent
+	}
+	// The spool copies the payload into its write buffer, so the buffer
+	// goes back to the pool once Append returns (release).
+	bp := chunkBufPool.Get().(*[]byte)
+	out, err := proto.MarshalOptions{}.MarshalAppend((*bp)[:0], c)
+	if err != nil {
+		chunkBufPool.Put(bp)
+		return nil, nil, fmt.Errorf("encode chunk: %w", err)
+	}
+	*bp = out
+	return out, func() {
+		if cap(*bp) <= 1<<20 {
+			chunkBufPool.Put(bp)
+		}
+	}, nil
+}
