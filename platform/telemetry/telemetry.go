@@ -1,6 +1,9 @@
 // Package telemetry sets up OpenTelemetry tracing and metrics for one
-// Sightline service: a tracer provider exporting over OTLP, a meter provider
-// exposed to Prometheus through a private registry, and the W3C propagator.
+// Sightline service: a tracer provider exporting where the OpenTelemetry
+// environment variables say (OTLP over gRPC or HTTP, the console, or
+// nowhere), a meter provider exposed to Prometheus through a private
+// registry (and pushed over OTLP too when OTEL_METRICS_EXPORTER asks), and
+// the W3C propagator.
 //
 // Nothing here touches OpenTelemetry's globals: in the all-in-one binary and
 // in tests, several services live in one process and each gets its own
@@ -17,8 +20,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
@@ -38,11 +43,12 @@ type Options struct {
 	ServiceName, Version string
 
 	// SpanExporter overrides the exporter (tests pass a
-	// tracetest.InMemoryExporter). Without it, spans go over OTLP/gRPC when
-	// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set
-	// (the exporter reads the other OTEL_EXPORTER_OTLP_* variables itself),
-	// and nowhere otherwise: spans are still created, so trace ids still
-	// reach logs and error responses.
+	// tracetest.InMemoryExporter). Without it the environment decides (see
+	// spanExporter): OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_PROTOCOL and
+	// the other OTEL_EXPORTER_OTLP_* variables as the OpenTelemetry
+	// specification defines them. With none of them set spans go nowhere:
+	// they are still created, so trace ids still reach logs and error
+	// responses.
 	SpanExporter sdktrace.SpanExporter
 
 	// Sampler overrides the sampler; the default is ParentBased(AlwaysSample)
@@ -70,12 +76,12 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	}
 
 	exp := opts.SpanExporter
-	if exp == nil && otlpConfigured() {
-		// The exporter dials lazily, so a collector that is down does not
-		// stop the process from starting; spans are dropped until it is up.
-		exp, err = otlptracegrpc.New(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("telemetry: creating OTLP trace exporter: %w", err)
+	if exp == nil {
+		// The OTLP exporters connect lazily, so a collector that is down
+		// does not stop the process from starting; spans are dropped until
+		// it is up.
+		if exp, err = spanExporter(ctx); err != nil {
+			return nil, fmt.Errorf("telemetry: creating trace exporter: %w", err)
 		}
 	}
 	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
@@ -101,7 +107,16 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 		_ = tp.Shutdown(ctx)
 		return nil, fmt.Errorf("telemetry: creating Prometheus exporter: %w", err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(promExp))
+	mpOpts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(promExp)}
+	pushed, err := metricReader(ctx)
+	if err != nil {
+		_ = tp.Shutdown(ctx)
+		return nil, fmt.Errorf("telemetry: creating metric exporter: %w", err)
+	}
+	if pushed != nil {
+		mpOpts = append(mpOpts, sdkmetric.WithReader(pushed))
+	}
+	mp := sdkmetric.NewMeterProvider(mpOpts...)
 
 	return &Telemetry{
 		TracerProvider: tp,
@@ -111,11 +126,63 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	}, nil
 }
 
-func otlpConfigured() bool {
-	if strings.EqualFold(os.Getenv("OTEL_TRACES_EXPORTER"), "none") {
-		return false
+// spanExporter builds the exporter the environment asks for, or nil.
+//
+//   - OTEL_TRACES_EXPORTER names it (otlp, console, none), as autoexport
+//     reads it; OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL picks grpc or
+//     http/protobuf, and the exporters read the other
+//     OTEL_EXPORTER_OTLP_* variables themselves.
+//   - Unset, spans are exported over OTLP only when an endpoint is set
+//     (OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT): a process never sends to a
+//     default localhost collector no one asked for.
+//   - With no protocol set, OTLP goes over gRPC, the protocol Sightline
+//     always used (the specification allows an SDK to keep grpc as its
+//     default for this reason): existing configurations pointing at port
+//     4317 keep working. Port 4318 needs
+//     OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf.
+func spanExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
+	name := strings.TrimSpace(os.Getenv("OTEL_TRACES_EXPORTER"))
+	if name == "" && os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
+		return nil, nil
 	}
-	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	if (name == "" || name == "otlp") && noProtocol("TRACES") {
+		return otlptracegrpc.New(ctx)
+	}
+	exp, err := autoexport.NewSpanExporter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if autoexport.IsNoneSpanExporter(exp) {
+		return nil, nil
+	}
+	return exp, nil
+}
+
+// metricReader builds the reader that pushes metrics where
+// OTEL_METRICS_EXPORTER says (otlp or console, as autoexport reads it), or
+// nil. Metrics are always served to Prometheus from Registry (/metrics), so
+// unset, "none" and "prometheus" add nothing: in particular no second
+// Prometheus listener (autoexport's would bind one port per process, and
+// the all-in-one binary serves /metrics already).
+func metricReader(ctx context.Context) (sdkmetric.Reader, error) {
+	switch name := strings.TrimSpace(os.Getenv("OTEL_METRICS_EXPORTER")); {
+	case name == "" || name == "none" || name == "prometheus":
+		return nil, nil
+	case name == "otlp" && noProtocol("METRICS"):
+		// gRPC by default, as for spans (see spanExporter).
+		exp, err := otlpmetricgrpc.New(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return sdkmetric.NewPeriodicReader(exp), nil
+	}
+	return autoexport.NewMetricReader(ctx)
+}
+
+// noProtocol reports whether no OTLP protocol is set for signal ("TRACES",
+// "METRICS"), in which case Sightline uses gRPC.
+func noProtocol(signal string) bool {
+	return os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL") == "" && os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_PROTOCOL") == ""
 }
 
 func newResource(ctx context.Context, opts Options) (*resource.Resource, error) {

@@ -202,3 +202,136 @@ func count(reg *prometheus.Registry, name string) (int, error) {
 	}
 	return 0, nil
 }
+
+// TestOTLPProtocolFromEnvironment: the environment picks the exporter's
+// protocol, each case against a real receiver speaking only that one.
+func TestOTLPProtocolFromEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		http bool // the receiver speaks OTLP/HTTP, else OTLP/gRPC
+	}{
+		{name: "no protocol is gRPC", env: map[string]string{}},
+		{name: "grpc", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}},
+		{name: "http/protobuf", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, http: true},
+		{name: "traces protocol wins", http: true, env: map[string]string{
+			"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf"}},
+		{name: "otlp named", http: true, env: map[string]string{
+			"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rcv := otlptest.NewReceiver(t)
+			if tc.http {
+				rcv = otlptest.NewHTTPReceiver(t)
+			}
+			clearOTELEnv(t)
+			t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.Endpoint())
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			tel := setup(t, telemetry.Options{ServiceName: "svc-" + tc.name})
+			_, span := tel.Tracer("test").Start(context.Background(), "exported "+tc.name)
+			span.End()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := tel.ForceFlush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if !rcv.WaitFor(otlptest.HasSpan("exported "+tc.name), 0) {
+				t.Fatalf("span not received; got %v", rcv.Spans())
+			}
+		})
+	}
+}
+
+// TestTracesExporterNone: OTEL_TRACES_EXPORTER=none exports nothing, even
+// with an endpoint set.
+func TestTracesExporterNone(t *testing.T) {
+	rcv := otlptest.NewHTTPReceiver(t)
+	clearOTELEnv(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.Endpoint())
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
+	tel := setup(t, telemetry.Options{ServiceName: "svc"})
+	_, span := tel.Tracer("test").Start(context.Background(), "not exported")
+	span.End()
+	if err := tel.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !span.SpanContext().IsValid() {
+		t.Fatal("span context should stay valid without an exporter")
+	}
+	if s := rcv.Spans(); len(s) != 0 {
+		t.Fatalf("exported with OTEL_TRACES_EXPORTER=none: %v", s)
+	}
+}
+
+func TestBadExporterSettingsFailSetup(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"OTEL_TRACES_EXPORTER": "jaeger-thrift"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+		{"OTEL_METRICS_EXPORTER": "statsd"},
+	} {
+		clearOTELEnv(t)
+		for k, v := range env {
+			t.Setenv(k, v)
+		}
+		if tel, err := telemetry.Setup(context.Background(), telemetry.Options{ServiceName: "svc"}); err == nil {
+			_ = tel.Shutdown(context.Background())
+			t.Errorf("Setup with %v succeeded", env)
+		}
+	}
+}
+
+// TestMetricsPushedAndServed: OTEL_METRICS_EXPORTER=otlp pushes metrics to
+// a real OTLP/HTTP receiver while the Prometheus registry (/metrics) keeps
+// serving them.
+func TestMetricsPushedAndServed(t *testing.T) {
+	rcv := otlptest.NewHTTPReceiver(t)
+	clearOTELEnv(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.Endpoint())
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	t.Setenv("OTEL_METRICS_EXPORTER", "otlp")
+	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "100")
+	tel := setup(t, telemetry.Options{ServiceName: "svc", SpanExporter: tracetest.NewNoopExporter()})
+	c, err := tel.Meter("test").Int64Counter("sightline.test.pushed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(context.Background(), 2)
+	if !rcv.WaitForMetric("sightline.test.pushed", 10*time.Second) {
+		t.Fatalf("metric not pushed; got %v", rcv.MetricNames())
+	}
+	if n, err := count(tel.Registry, "sightline_test_pushed_total"); err != nil || n != 1 {
+		t.Fatalf("registry count = %d, err = %v", n, err)
+	}
+}
+
+// TestMetricsExporterPrometheusIsOurs: "prometheus" is the registry this
+// package already serves, not a listener per Telemetry (two in one process
+// would fight for one port).
+func TestMetricsExporterPrometheusIsOurs(t *testing.T) {
+	clearOTELEnv(t)
+	t.Setenv("OTEL_METRICS_EXPORTER", "prometheus")
+	for _, name := range []string{"a", "b"} {
+		tel := setup(t, telemetry.Options{ServiceName: name, SpanExporter: tracetest.NewNoopExporter()})
+		c, _ := tel.Meter("test").Int64Counter("sightline.test.prom")
+		c.Add(context.Background(), 1)
+		if n, err := count(tel.Registry, "sightline_test_prom_total"); err != nil || n != 1 {
+			t.Fatalf("%s: registry count = %d, err = %v", name, n, err)
+		}
+	}
+}
+
+// clearOTELEnv unsets, for the test, every variable that would change the
+// exporters under test.
+func clearOTELEnv(t *testing.T) {
+	t.Helper()
+	for _, k := range []string{
+		"OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER",
+		"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+	} {
+		t.Setenv(k, "")
+	}
+}

@@ -1,7 +1,9 @@
 package otlptest_test
 
 import (
+	"bytes"
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sightlinehq/sightline/platform/telemetry/otlptest"
 )
@@ -64,5 +67,38 @@ func TestReceiver(t *testing.T) {
 	}
 	if rs := rcv.ResourceSpans(); len(rs) != 2 || rs[0].GetResource().GetAttributes()[0].GetKey() != "service.name" {
 		t.Fatalf("resource spans = %v", rs)
+	}
+}
+
+// TestHTTPReceiver: binary protobuf on /v1/traces is recorded; JSON (which
+// the http/protobuf exporters never send) is refused.
+func TestHTTPReceiver(t *testing.T) {
+	rcv := otlptest.NewHTTPReceiver(t)
+	post := func(contentType string, body []byte) int {
+		t.Helper()
+		resp, err := http.Post(rcv.Endpoint()+"/v1/traces", contentType, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("application/json", []byte(`{"resourceSpans":[]}`)); code != http.StatusUnsupportedMediaType {
+		t.Fatalf("JSON answered %d", code)
+	}
+	if code := post("application/x-protobuf", []byte{0xff, 0xff}); code != http.StatusBadRequest {
+		t.Fatalf("garbage answered %d", code)
+	}
+	body, err := proto.Marshal(&collectortracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{Name: "over http"}}}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := post("application/x-protobuf", body); code != http.StatusOK {
+		t.Fatalf("protobuf answered %d", code)
+	}
+	if !rcv.WaitFor(otlptest.HasSpan("over http"), 0) || len(rcv.Spans()) != 1 {
+		t.Fatalf("spans = %v", rcv.Spans())
 	}
 }
