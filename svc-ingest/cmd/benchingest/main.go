@@ -124,7 +124,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	recAddr, stopRec := serveGRPC(func(s *grpc.Server) { recordingsv1.RegisterRecordingsServiceServer(s, sink) },
+	recAddr, stopRec := serveGRPC(func(s *grpc.Server) { recordingsv1.RegisterRecordingsInternalServiceServer(s, sink) },
 		grpc.ForceServerCodecV2(lazyCodec{encoding.GetCodecV2("proto")}))
 	defer stopRec()
 
@@ -564,7 +564,7 @@ func serveGRPC(register func(*grpc.Server), opts ...grpc.ServerOption) (string, 
 }
 
 type accounts struct {
-	accountsv1.UnimplementedAccountsServiceServer
+	accountsv1.UnimplementedAccountsInternalServiceServer
 	site *accountsv1.GetSiteConfigResponse
 }
 
@@ -582,7 +582,7 @@ func serveAccounts(key, domain string) (string, func()) {
 		Settings: &accountsv1.SiteSettings{RecordingEnabled: true, SampleRate: 1},
 		Plan:     &accountsv1.Plan{Name: "bench", SessionsPerDay: 10_000_000}, Etag: "bench",
 	}}
-	return serveGRPC(func(s *grpc.Server) { accountsv1.RegisterAccountsServiceServer(s, a) })
+	return serveGRPC(func(s *grpc.Server) { accountsv1.RegisterAccountsInternalServiceServer(s, a) })
 }
 
 // sink stores chunks like recordings' embedded write path: zstd-compressed
@@ -590,7 +590,7 @@ func serveAccounts(key, domain string) (string, func()) {
 // decodes the request itself (see lazyCodec), so its decode shows under
 // its label.
 type sink struct {
-	recordingsv1.UnimplementedRecordingsServiceServer
+	recordingsv1.UnimplementedRecordingsInternalServiceServer
 	db      *pebble.DB
 	enc     *zstd.Encoder
 	mu      sync.Mutex
