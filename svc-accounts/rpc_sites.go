@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/sitedomain"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
 )
 
@@ -26,7 +27,7 @@ func (s *Service) checkDomains(in []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(in))
 	for i, d := range in {
-		n, err := NormalizeDomain(d)
+		n, err := sitedomain.Normalize(d)
 		if err != nil {
 			return nil, invalid("domains[%d]: %v", i, err)
 		}
@@ -142,7 +143,7 @@ func (s *Service) AddSiteDomain(ctx context.Context, req *accountsv1.AddSiteDoma
 	if err != nil {
 		return nil, err
 	}
-	d, err := NormalizeDomain(req.GetDomain())
+	d, err := sitedomain.Normalize(req.GetDomain())
 	if err != nil {
 		return nil, invalid("domain: %v", err)
 	}
@@ -160,7 +161,7 @@ func (s *Service) RemoveSiteDomain(ctx context.Context, req *accountsv1.RemoveSi
 	if err != nil {
 		return nil, err
 	}
-	d, err := NormalizeDomain(req.GetDomain())
+	d, err := sitedomain.Normalize(req.GetDomain())
 	if err != nil {
 		return nil, invalid("domain: %v", err)
 	}

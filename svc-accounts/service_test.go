@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/sitedomain"
 )
 
 func TestSessionLifecycle(t *testing.T) {
@@ -256,8 +257,8 @@ func TestSitesDomainsAndConfig(t *testing.T) {
 			!slices.Equal(cfg1.GetDomains(), site.GetDomains()) || cfg1.GetEtag() == "" {
 			t.Fatalf("site config = %v", cfg1)
 		}
-		if !MatchDomain(cfg1.GetDomains(), "a.b.example.org") || MatchDomain(cfg1.GetDomains(), "example.org") || !MatchDomain(cfg1.GetDomains(), "SHOP.example.com:443") {
-			t.Fatal("MatchDomain over GetSiteConfig's domains disagrees with the documented rule")
+		if !sitedomain.Match(cfg1.GetDomains(), "a.b.example.org") || sitedomain.Match(cfg1.GetDomains(), "example.org") || !sitedomain.Match(cfg1.GetDomains(), "SHOP.example.com:443") {
+			t.Fatal("sitedomain.Match over GetSiteConfig's domains disagrees with the documented rule")
 		}
 		// Settings: masked update, validation, and the etag moves.
 		up, err := c.UpdateSiteSettings(as(u.token), &accountsv1.UpdateSiteSettingsRequest{SiteId: site.GetId(),
