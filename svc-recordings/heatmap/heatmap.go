@@ -17,6 +17,7 @@
 package heatmap
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -120,25 +121,13 @@ func (d Deltas) Sorted() []Key {
 
 // Compare orders keys by page, device, kind, day, cell.
 func Compare(a, b Key) int {
-	if c := strings.Compare(a.Page, b.Page); c != 0 {
-		return c
-	}
-	switch {
-	case a.Device != b.Device:
-		return cmpN(a.Device, b.Device)
-	case a.Kind != b.Kind:
-		return cmpN(a.Kind, b.Kind)
-	case a.Day != b.Day:
-		return cmpN(a.Day, b.Day)
-	}
-	return strings.Compare(a.Cell, b.Cell)
-}
-
-func cmpN[T int32 | Kind](a, b T) int {
-	if a < b {
-		return -1
-	}
-	return 1
+	return cmp.Or(
+		strings.Compare(a.Page, b.Page),
+		cmp.Compare(a.Device, b.Device),
+		cmp.Compare(a.Kind, b.Kind),
+		cmp.Compare(a.Day, b.Day),
+		strings.Compare(a.Cell, b.Cell),
+	)
 }
 
 // ClickStep is the width and height of a click cell inside an element's
