@@ -3,6 +3,7 @@ package summary
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -262,16 +263,7 @@ func (s *State) addFrustration(f Frustration) int {
 func (s *State) FrustrationList() []*recordingsv1.Frustration {
 	fs := slices.Clone(s.Frustrations)
 	slices.SortStableFunc(fs, func(a, b Frustration) int {
-		if c := cmp.Compare(a.T, b.T); c != 0 {
-			return c
-		}
-		if a.PageViewID != b.PageViewID {
-			if a.PageViewID < b.PageViewID {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Compare(a.Kind, b.Kind)
+		return cmp.Or(cmp.Compare(a.T, b.T), strings.Compare(a.PageViewID, b.PageViewID), cmp.Compare(a.Kind, b.Kind))
 	})
 	out := make([]*recordingsv1.Frustration, 0, len(fs))
 	for _, f := range fs {
