@@ -380,54 +380,38 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	}
 
 	isNew := row == nil
-	var old *sessionsv1.SessionSummary
+	var stored *summary.State
 	var oldExpires int64
 	var oldVisitor string
 	if row != nil {
-		oldVisitor = row.State.VisitorID
-	}
-	var state, row0 *summary.State // row0: the stored state, when there is one
-	if row != nil {
-		row0 = row.State
-	}
-	switch {
-	case isNew:
+		stored, oldExpires, oldVisitor = row.State, row.State.ExpiresMs, row.State.VisitorID
+	} else {
 		row = &sessionRow{CreatedMs: nowMs}
-		state = summary.NewState()
-		for _, c := range fresh {
-			state.Apply(&c.Stats)
-		}
-	case fresh[0].Seq > row.State.MaxSeq:
-		// In order: one Apply per chunk. An equal seq refolds: another
-		// tab's chunk of that seq may sort either side of this one.
-		old = row.State.Summary(g.site, g.session)
-		oldExpires = row.State.ExpiresMs
-		state = row.State
-		for _, c := range fresh {
-			state.Apply(&c.Stats)
-		}
-	default:
-		// Out of order: refold from every stored chunk's stats.
-		old = row.State.Summary(g.site, g.session)
-		oldExpires = row.State.ExpiresMs
-		all, err := s.stats(g.site, g.session)
-		if err != nil {
-			return err
-		}
-		for _, c := range fresh {
-			all = append(all, c.Stats)
-		}
-		state = summary.Fold(all)
 	}
-	row.State = state
-	// Answers are no chunks: a new or refolded state takes their tally
-	// (one point read); a state applied in order already carries it, as
+	stats := make([]*summary.ChunkStats, len(fresh))
+	for i, c := range fresh {
+		stats[i] = &c.Stats
+	}
+	// Answers: a state applied in order already carries its tally, as
 	// AppendAnswers updates the row under the same stripe.
-	if state != row0 {
-		if state.Answers, err = s.answerTally(g.site, g.session); err != nil {
-			return err
-		}
+	step, err := summary.Advance(g.site, g.session, stored, stats, false, summary.Sources{
+		All: func() ([]summary.ChunkStats, error) {
+			all, err := s.stats(g.site, g.session)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range fresh { // in the batch, not yet stored
+				all = append(all, c.Stats)
+			}
+			return all, nil
+		},
+		Answers: func() (*summary.AnswerTally, error) { return s.answerTally(g.site, g.session) },
+	})
+	if err != nil {
+		return err
 	}
+	state, sum := step.State, step.Summary
+	row.State = state
 	if !s.heatOff {
 		heatmap.AddState(heat, state, 1)
 		s.collectHeat(callHeat, g.site, g.session, heat)
@@ -435,8 +419,7 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
 	}
-	sum := state.Summary(g.site, g.session)
-	if isNew || !proto.Equal(old, sum) {
+	if step.Changed {
 		row.Version++
 		sum.Version = row.Version
 		if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: g.site, Summary: sum}); err != nil {

@@ -544,54 +544,24 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 	}
 	// The old state's part, before the in-order path folds into it.
 	change := heatmap.Deltas{}
+	var stored *summary.State
 	if row != nil {
-		heatmap.AddState(change, row.state, -1)
+		stored = row.state
+		heatmap.AddState(change, stored, -1)
 	}
-	var state *summary.State
-	var old *sessionsv1.SessionSummary
-	switch {
-	case row != nil && len(fresh) > 0 && !dups && fresh[0].Seq > row.state.MaxSeq:
-		// In order (an equal seq refolds: another tab's chunk of that seq
-		// may sort either side of this one).
-		old = row.state.Summary(site, session)
-		state = row.state
-		for i := range fresh {
-			state.Apply(&fresh[i].Stats)
-		}
-	case row != nil && len(fresh) == 0 && !dups:
-		return true, nil
-	case row == nil && !dups:
-		// A new session: its chunks are all in hand.
-		st := make([]summary.ChunkStats, len(fresh))
-		for i := range fresh {
-			st[i] = fresh[i].Stats
-		}
-		if len(st) == 0 {
-			return true, nil
-		}
-		state = summary.Fold(st)
-	default:
-		if row != nil {
-			old = row.state.Summary(site, session)
-		}
-		all, err := s.allStats(ctx, site, session)
-		if err != nil {
-			return false, err
-		}
-		if len(all) == 0 {
-			return true, nil
-		}
-		state = summary.Fold(all)
+	stats := make([]*summary.ChunkStats, len(fresh))
+	for i := range fresh {
+		stats[i] = &fresh[i].Stats
 	}
-	if row == nil || state != row.state {
-		// Answers are no chunks: a new or refolded state takes their tally.
-		if state.Answers, err = s.answerTally(ctx, site, session); err != nil {
-			return false, err
-		}
+	step, err := summary.Advance(site, session, stored, stats, dups, summary.Sources{
+		All:     func() ([]summary.ChunkStats, error) { return s.allStats(ctx, site, session) },
+		Answers: func() (*summary.AnswerTally, error) { return s.answerTally(ctx, site, session) },
+	})
+	if err != nil || step.State == nil {
+		return err == nil, err
 	}
-	sum := state.Summary(site, session)
-	changed := row == nil || !proto.Equal(old, sum)
-	if !changed {
+	state, sum := step.State, step.Summary
+	if !step.Changed {
 		if row.outboxed < row.version {
 			// A crash left the last change out of the outbox: record it now.
 			sum.Version = row.version

@@ -1,0 +1,88 @@
+package summary
+
+import (
+	"google.golang.org/protobuf/proto"
+
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+)
+
+// Step is what Advance decided for a session's stored state.
+type Step struct {
+	// State is the state to store: stored itself when the chunks were
+	// applied in order, a new one otherwise; nil when there is nothing to
+	// store (no chunks at all).
+	State *State
+	// Summary is State's summary (version zero: the store sets it).
+	Summary *sessionsv1.SessionSummary
+	// Changed: Summary differs from the stored state's (always for a new
+	// session), so the store writes a new version and an outbox entry.
+	Changed bool
+}
+
+// Sources are the reads Advance may need; each is read only when needed,
+// as each costs the store a query.
+type Sources struct {
+	// All returns every stored chunk's stats, the fresh ones included; read
+	// to refold.
+	All func() ([]ChunkStats, error)
+	// Answers returns the session's answer tally; read for a new or refolded
+	// state (one applied in place keeps its own: the store updates it with
+	// each answer).
+	Answers func() (*AnswerTally, error)
+}
+
+// Advance is the rule every store follows to bring a session's stored state
+// up to date with the chunks it has just stored. stored is the state held
+// (nil: a new session); fresh are the new chunks' stats in key order. dups
+// says the call also carried chunks the store already had: a re-delivery,
+// which may follow a crash between writing the chunks and the state, so
+// the state is refolded rather than trusted.
+//
+// Chunks after every chunk folded so far (a seq above stored.MaxSeq) are
+// applied to stored in place, one Apply each; an equal seq or an earlier one
+// refolds from every stored chunk, as another tab's chunk of that seq may
+// sort either side of it. The caller takes what it needs of stored (its
+// summary's heatmap part, its expiry) before calling.
+func Advance(site int64, session string, stored *State, fresh []*ChunkStats, dups bool, src Sources) (Step, error) {
+	if stored != nil && len(fresh) == 0 && !dups {
+		return Step{}, nil
+	}
+	var old *sessionsv1.SessionSummary
+	if stored != nil {
+		old = stored.Summary(site, session)
+	}
+	var state *State
+	switch {
+	case stored != nil && !dups && fresh[0].Seq > stored.MaxSeq:
+		state = stored
+		for _, c := range fresh {
+			state.Apply(c)
+		}
+	case stored == nil && !dups:
+		if len(fresh) == 0 {
+			return Step{}, nil
+		}
+		state = NewState()
+		for _, c := range fresh {
+			state.Apply(c)
+		}
+	default:
+		all, err := src.All()
+		if err != nil {
+			return Step{}, err
+		}
+		if len(all) == 0 {
+			return Step{}, nil
+		}
+		state = Fold(all)
+	}
+	if state != stored {
+		t, err := src.Answers()
+		if err != nil {
+			return Step{}, err
+		}
+		state.Answers = t
+	}
+	sum := state.Summary(site, session)
+	return Step{State: state, Summary: sum, Changed: stored == nil || !proto.Equal(old, sum)}, nil
+}
