@@ -72,14 +72,13 @@ type App struct {
 }
 
 type runningModule struct {
-	name    string
-	svc     service
-	grpcSvc string // full gRPC service name, for health
-	// alsoGRPC are further gRPC services the module serves (search serves
-	// TrafficService beside SearchService), reported healthy with it.
-	alsoGRPC []string
-	cancel   context.CancelFunc
-	done     chan error
+	name string
+	svc  service
+	// grpcServices are the full names of every gRPC service the module
+	// registered (its internal ones too), reported healthy once it runs.
+	grpcServices []string
+	cancel       context.CancelFunc
+	done         chan error
 }
 
 // New builds the process: listeners are bound and every module is
@@ -135,7 +134,8 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *App, err error) {
 		return nil, fmt.Errorf("data-dir: %w", err)
 	}
 	for _, name := range targets {
-		m, err := a.initModule(ctx, name)
+		def, _ := lookupModule(name) // parseTargets returns only the table's names
+		m, err := a.initModule(ctx, def)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -169,15 +169,19 @@ func (a *App) serviceName() string {
 	return name
 }
 
-// conn returns the connection to a module's gRPC service: in-process when
-// the module runs here, else to its remote address; nil for an optional
-// dependency that is neither.
-func (a *App) conn(module string) (*grpc.ClientConn, error) {
+// conn returns the connection to a dependency's gRPC service: in-process
+// when its module runs here, else to its remote address; nil for an
+// optional dependency that is neither, and an error for a required one
+// (which Validate reports first).
+func (a *App) conn(d dependency) (*grpc.ClientConn, error) {
 	addr := ""
-	if !slices.Contains(a.targets, module) {
-		addr = a.cfg.Remote.address(module)
-		if addr == "" {
+	if !slices.Contains(a.targets, d.module) {
+		addr = a.cfg.Remote.address(d.module)
+		switch {
+		case addr == "" && d.optional:
 			return nil, nil
+		case addr == "":
+			return nil, fmt.Errorf("remote.%s: must be set: %s is not a target of this process", d.module, d.module)
 		}
 	}
 	a.connMu.Lock()
@@ -196,7 +200,7 @@ func (a *App) conn(module string) (*grpc.ClientConn, error) {
 		c, err = rpc.Dial(addr, a.tel, opts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", module, err)
+		return nil, fmt.Errorf("connect to %s: %w", d.module, err)
 	}
 	a.conns[addr] = c
 	return c, nil
@@ -248,10 +252,7 @@ func (a *App) Run(ctx context.Context) error {
 			}
 			m.done <- err
 		}()
-		if m.grpcSvc != "" {
-			a.health.SetServingStatus(m.grpcSvc, healthpb.HealthCheckResponse_SERVING)
-		}
-		for _, name := range m.alsoGRPC {
+		for _, name := range m.grpcServices {
 			a.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 		}
 	}
