@@ -1,12 +1,14 @@
 // Package siteaccess lets services that hold site-scoped data (recordings,
-// search) check the dashboard caller themselves rather than trusting the
-// gateway: the caller's credential, forwarded as gRPC metadata, is shown to
-// accounts, which answers NotFound for a site of another organisation.
+// search, notify) check the dashboard caller themselves rather than
+// trusting the gateway: the caller's credential, forwarded as gRPC
+// metadata, is shown to accounts' AuthorizeSite (one call per cache miss),
+// which answers NotFound for a site of another organisation.
 package siteaccess
 
 import (
 	"context"
 	"crypto/sha256"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,9 +34,16 @@ const staleTTL = 15 * time.Minute
 // maxEntries bounds the decision cache.
 const maxEntries = 10000
 
-// Authorizer answers AuthorizeSite for recordings' and search's Deps.
+// Credentials are told apart by prefix, as accounts issues them.
+const (
+	sessionPrefix = "sls_"
+	apiKeyPrefix  = "slk_"
+)
+
+// Authorizer answers AuthorizeSite for recordings', search's and notify's
+// Deps.
 type Authorizer struct {
-	accounts accountsv1.AccountsServiceClient
+	accounts accountsv1.AccountsInternalServiceClient
 	now      func() time.Time
 
 	mu    sync.Mutex
@@ -47,12 +56,24 @@ type key struct {
 }
 
 type decision struct {
-	role    accountsv1.Role
+	access  Access
 	fetched time.Time
 }
 
-// New returns an Authorizer asking accounts.
-func New(accounts accountsv1.AccountsServiceClient) *Authorizer {
+// Access is the caller's standing in a site, as accounts last answered.
+type Access struct {
+	// OrganizationID owns the site; Role is the caller's role in it (an
+	// API key's own role).
+	OrganizationID int64
+	Role           accountsv1.Role
+	// UserID is the user (for an API key, its creator); APIKeyID is set
+	// when the credential is an API key.
+	UserID, APIKeyID int64
+}
+
+// New returns an Authorizer asking accounts' internal service (the
+// connection carries the service credential).
+func New(accounts accountsv1.AccountsInternalServiceClient) *Authorizer {
 	return &Authorizer{accounts: accounts, now: time.Now, cache: map[key]decision{}}
 }
 
@@ -61,30 +82,37 @@ func New(accounts accountsv1.AccountsServiceClient) *Authorizer {
 // without a credential, NotFound for a site the caller cannot see,
 // PermissionDenied for a viewer's write.
 func (a *Authorizer) AuthorizeSite(ctx context.Context, siteID int64, write bool) error {
-	auth := metadata.ValueFromIncomingContext(ctx, "authorization")
-	if len(auth) != 1 || auth[0] == "" {
-		return status.Error(codes.Unauthenticated, "no credential")
-	}
-	k := key{credential: sha256.Sum256([]byte(auth[0])), site: siteID}
-	role, err := a.role(ctx, k, auth[0])
+	acc, err := a.Site(ctx, siteID)
 	if err != nil {
 		return err
 	}
-	if write && role == accountsv1.Role_ROLE_VIEWER {
+	if write && acc.Role == accountsv1.Role_ROLE_VIEWER {
 		return status.Error(codes.PermissionDenied, "viewers cannot change recordings")
 	}
 	return nil
 }
 
-func (a *Authorizer) role(ctx context.Context, k key, auth string) (accountsv1.Role, error) {
+// Site returns the standing of the caller in ctx in the site, from a
+// decision at most ttl old (staleTTL while accounts is unreachable), with
+// the errors of AuthorizeSite.
+func (a *Authorizer) Site(ctx context.Context, siteID int64) (Access, error) {
+	auth := metadata.ValueFromIncomingContext(ctx, "authorization")
+	if len(auth) != 1 || auth[0] == "" {
+		return Access{}, status.Error(codes.Unauthenticated, "no credential")
+	}
+	req, err := request(auth[0], siteID)
+	if err != nil {
+		return Access{}, err
+	}
+	k := key{credential: sha256.Sum256([]byte(auth[0])), site: siteID}
 	now := a.now()
 	a.mu.Lock()
 	d, ok := a.cache[k]
 	a.mu.Unlock()
 	if ok && now.Sub(d.fetched) < ttl {
-		return d.role, nil
+		return d.access, nil
 	}
-	role, err := a.ask(ctx, k, auth)
+	acc, err := a.ask(ctx, req)
 	if err != nil {
 		if !unreachable(err) {
 			// A refusal ends the decision: it must not come back as a
@@ -93,17 +121,35 @@ func (a *Authorizer) role(ctx context.Context, k key, auth string) (accountsv1.R
 			delete(a.cache, k)
 			a.mu.Unlock()
 		} else if ok && now.Sub(d.fetched) < staleTTL {
-			return d.role, nil
+			return d.access, nil
 		}
-		return 0, err
+		return Access{}, err
 	}
 	a.mu.Lock()
 	if len(a.cache) >= maxEntries {
 		clear(a.cache)
 	}
-	a.cache[k] = decision{role: role, fetched: now}
+	a.cache[k] = decision{access: acc, fetched: now}
 	a.mu.Unlock()
-	return role, nil
+	return acc, nil
+}
+
+// request turns "Bearer <token>" metadata into an AuthorizeSite request;
+// anything else is refused without asking accounts.
+func request(auth string, siteID int64) (*accountsv1.AuthorizeSiteRequest, error) {
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	req := &accountsv1.AuthorizeSiteRequest{SiteId: siteID}
+	switch {
+	case !ok:
+		return nil, status.Error(codes.Unauthenticated, "malformed authorization metadata: want Bearer <token>")
+	case strings.HasPrefix(tok, sessionPrefix):
+		req.Credential = &accountsv1.AuthorizeSiteRequest_SessionToken{SessionToken: tok}
+	case strings.HasPrefix(tok, apiKeyPrefix):
+		req.Credential = &accountsv1.AuthorizeSiteRequest_ApiKey{ApiKey: tok}
+	default:
+		return nil, status.Error(codes.Unauthenticated, "malformed credential: want a session token (sls_…) or an API key (slk_…)")
+	}
+	return req, nil
 }
 
 // unreachable tells an accounts outage from a refusal: only an outage may
@@ -116,26 +162,17 @@ func unreachable(err error) bool {
 	return false
 }
 
-// ask asks accounts for the caller's role in the site's organisation.
-func (a *Authorizer) ask(ctx context.Context, k key, auth string) (accountsv1.Role, error) {
-	out := metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", auth))
-	site, err := a.accounts.GetSite(out, &accountsv1.GetSiteRequest{SiteId: k.site})
+// ask asks accounts for the caller's standing in the site's organisation.
+func (a *Authorizer) ask(ctx context.Context, req *accountsv1.AuthorizeSiteRequest) (Access, error) {
+	resp, err := a.accounts.AuthorizeSite(ctx, req)
 	if err != nil {
-		return 0, err
+		return Access{}, err
 	}
-	me, err := a.accounts.GetCurrentUser(out, &accountsv1.GetCurrentUserRequest{})
-	if err != nil {
-		return 0, err
+	if resp.GetRole() == accountsv1.Role_ROLE_UNSPECIFIED || resp.GetOrganizationId() == 0 {
+		// Accounts names a role whenever it grants access: treat a blank
+		// answer as a refusal rather than as access.
+		return Access{}, status.Error(codes.NotFound, "site not found")
 	}
-	role := accountsv1.Role_ROLE_UNSPECIFIED
-	for _, m := range me.GetMemberships() {
-		if m.GetOrganizationId() == site.GetSite().GetOrganizationId() {
-			role = m.GetRole()
-		}
-	}
-	if role == accountsv1.Role_ROLE_UNSPECIFIED {
-		// Accounts showed the site but lists no membership: treat as foreign.
-		return 0, status.Error(codes.NotFound, "site not found")
-	}
-	return role, nil
+	p := resp.GetPrincipal()
+	return Access{OrganizationID: resp.GetOrganizationId(), Role: resp.GetRole(), UserID: p.GetUserId(), APIKeyID: p.GetApiKeyId()}, nil
 }

@@ -16,41 +16,38 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 )
 
-// accounts is a real gRPC AccountsService whose answers the test sets: the
-// caller is a member of organisation 1, which owns site 1<<40.
+// accounts is a real gRPC AccountsInternalService whose answers the test
+// sets: the caller is a viewer of organisation 1, which owns site 1<<40.
 type accounts struct {
-	accountsv1.UnimplementedAccountsServiceServer
+	accountsv1.UnimplementedAccountsInternalServiceServer
 	mu    sync.Mutex
 	err   error // answered by every call while set
 	calls int
+	last  *accountsv1.AuthorizeSiteRequest
 }
 
 const site = int64(1) << 40
 
-func (a *accounts) answer() error {
+func (a *accounts) set(err error) { a.mu.Lock(); a.err = err; a.mu.Unlock() }
+
+func (a *accounts) count() int { a.mu.Lock(); defer a.mu.Unlock(); return a.calls }
+
+func (a *accounts) AuthorizeSite(_ context.Context, req *accountsv1.AuthorizeSiteRequest) (*accountsv1.AuthorizeSiteResponse, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.calls++
-	return a.err
-}
-
-func (a *accounts) set(err error) { a.mu.Lock(); a.err = err; a.mu.Unlock() }
-
-func (a *accounts) GetSite(_ context.Context, req *accountsv1.GetSiteRequest) (*accountsv1.GetSiteResponse, error) {
-	if err := a.answer(); err != nil {
-		return nil, err
+	a.last = req
+	if a.err != nil {
+		return nil, a.err
 	}
 	if req.GetSiteId() != site {
 		return nil, status.Error(codes.NotFound, "site not found")
 	}
-	return &accountsv1.GetSiteResponse{Site: &accountsv1.Site{Id: site, OrganizationId: 1}}, nil
-}
-
-func (a *accounts) GetCurrentUser(context.Context, *accountsv1.GetCurrentUserRequest) (*accountsv1.GetCurrentUserResponse, error) {
-	if err := a.answer(); err != nil {
-		return nil, err
+	p := &accountsv1.Principal{UserId: 1 << 33}
+	if req.GetApiKey() != "" {
+		p.ApiKeyId = 1 << 34
 	}
-	return &accountsv1.GetCurrentUserResponse{Memberships: []*accountsv1.Membership{{OrganizationId: 1, Role: accountsv1.Role_ROLE_VIEWER}}}, nil
+	return &accountsv1.AuthorizeSiteResponse{Principal: p, OrganizationId: 1, Role: accountsv1.Role_ROLE_VIEWER}, nil
 }
 
 func serve(t *testing.T) (*accounts, *Authorizer, *time.Time) {
@@ -61,7 +58,7 @@ func serve(t *testing.T) (*accounts, *Authorizer, *time.Time) {
 	}
 	fake := &accounts{}
 	srv := grpc.NewServer()
-	accountsv1.RegisterAccountsServiceServer(srv, fake)
+	accountsv1.RegisterAccountsInternalServiceServer(srv, fake)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -69,7 +66,7 @@ func serve(t *testing.T) (*accounts, *Authorizer, *time.Time) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	a := New(accountsv1.NewAccountsServiceClient(conn))
+	a := New(accountsv1.NewAccountsInternalServiceClient(conn))
 	now := time.Unix(1_800_000_000, 0)
 	a.now = func() time.Time { return now }
 	return fake, a, &now
@@ -83,9 +80,12 @@ func caller(token string) context.Context {
 // for staleTTL; a refusal is never masked and ends the decision.
 func TestStaleDecisionsOnlyWhileAccountsIsUnreachable(t *testing.T) {
 	fake, a, now := serve(t)
-	ctx := caller("tok-a")
+	ctx := caller("sls_a")
 	if err := a.AuthorizeSite(ctx, site, false); err != nil {
 		t.Fatalf("member read: %v", err)
+	}
+	if n := fake.count(); n != 1 {
+		t.Fatalf("first decision asked accounts %d times, want once", n)
 	}
 	if err := a.AuthorizeSite(ctx, site, true); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("viewer write = %v, want PermissionDenied", err)
@@ -98,18 +98,18 @@ func TestStaleDecisionsOnlyWhileAccountsIsUnreachable(t *testing.T) {
 	// viewer's write is still refused by the stale role.
 	fake.set(status.Error(codes.Unavailable, "the accounts database is unreachable"))
 	*now = now.Add(time.Minute)
-	before := fake.calls
+	before := fake.count()
 	if err := a.AuthorizeSite(ctx, site, false); err != nil {
 		t.Fatalf("read during an outage, decision 1 min old: %v", err)
 	}
-	if fake.calls == before {
+	if fake.count() == before {
 		t.Fatal("a decision older than ttl was used without asking accounts")
 	}
 	if err := a.AuthorizeSite(ctx, site, true); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("viewer write during an outage = %v, want PermissionDenied", err)
 	}
 	// A caller never seen before gets the outage, not access.
-	if err := a.AuthorizeSite(caller("tok-new"), site, false); status.Code(err) != codes.Unavailable {
+	if err := a.AuthorizeSite(caller("sls_new"), site, false); status.Code(err) != codes.Unavailable {
 		t.Fatalf("unknown caller during an outage = %v, want Unavailable", err)
 	}
 	// Past staleTTL the outage shows.
@@ -132,5 +132,51 @@ func TestStaleDecisionsOnlyWhileAccountsIsUnreachable(t *testing.T) {
 	fake.set(status.Error(codes.Unavailable, "down"))
 	if err := a.AuthorizeSite(ctx, site, false); status.Code(err) != codes.Unavailable {
 		t.Fatalf("revoked credential during a later outage = %v, want Unavailable (no stale access)", err)
+	}
+}
+
+// One AuthorizeSite call per cache miss, carrying the credential in the
+// field of its kind; Site reports what accounts said; a credential of no
+// known kind is refused without asking.
+func TestOneCallPerDecision(t *testing.T) {
+	fake, a, now := serve(t)
+	for i := 0; i < 3; i++ {
+		acc, err := a.Site(caller("slk_key"), site)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc != (Access{OrganizationID: 1, Role: accountsv1.Role_ROLE_VIEWER, UserID: 1 << 33, APIKeyID: 1 << 34}) {
+			t.Fatalf("API key's access = %+v", acc)
+		}
+	}
+	if n := fake.count(); n != 1 {
+		t.Fatalf("three checks within ttl asked accounts %d times, want once", n)
+	}
+	if fake.last.GetApiKey() != "slk_key" || fake.last.GetSessionToken() != "" || fake.last.GetSiteId() != site {
+		t.Fatalf("request = %v", fake.last)
+	}
+	if _, err := a.Site(caller("sls_tok"), site); err != nil {
+		t.Fatal(err)
+	}
+	if n := fake.count(); n != 2 || fake.last.GetSessionToken() != "sls_tok" {
+		t.Fatalf("another credential: %d calls, request %v", n, fake.last)
+	}
+	*now = now.Add(ttl)
+	if _, err := a.Site(caller("sls_tok"), site); err != nil || fake.count() != 3 {
+		t.Fatalf("a decision ttl old was reused (calls %d, err %v)", fake.count(), err)
+	}
+	for _, md := range []metadata.MD{
+		metadata.Pairs("authorization", "Bearer tok-of-no-kind"),
+		metadata.Pairs("authorization", "Basic c2xzX3g="),
+		metadata.Pairs("authorization", "Bearer sls_a", "authorization", "Bearer sls_b"),
+		{},
+	} {
+		_, err := a.Site(metadata.NewIncomingContext(context.Background(), md), site)
+		if status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("%v: %v, want Unauthenticated", md, err)
+		}
+	}
+	if n := fake.count(); n != 3 {
+		t.Fatalf("malformed credentials reached accounts (%d calls)", n)
 	}
 }

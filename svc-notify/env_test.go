@@ -122,8 +122,8 @@ func newRPCEnv(t *testing.T, tweak func(*Config)) *rpcEnv {
 	}
 	svc, err := New(ctx, cfg, Deps{
 		Logger: log, DataDir: dir,
-		Accounts: acc, AccountsInternal: accountsv1.NewAccountsInternalServiceClient(aconn),
-		Authorizer: siteaccess.New(acc),
+		AccountsInternal: accountsv1.NewAccountsInternalServiceClient(aconn),
+		Authorizer:       siteaccess.New(accountsv1.NewAccountsInternalServiceClient(aconn)),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -281,9 +281,9 @@ type Deps struct {
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	DataDir        string
-	// Accounts authenticates callers (operators, the calling user);
-	// Authorizer checks site access; AccountsInternal lists recipients.
-	Accounts         accountsv1.AccountsServiceClient
+	// AccountsInternal authenticates operators and lists recipients;
+	// Authorizer checks site access (New makes one asking
+	// AccountsInternal when it is nil).
 	AccountsInternal accountsv1.AccountsInternalServiceClient
 	Authorizer       *siteaccess.Authorizer
 	// Search reports a site's numbers (digests, alerts).
@@ -325,6 +325,9 @@ func (d *Deps) defaults() {
 	}
 	if d.MeterProvider == nil {
 		d.MeterProvider = metricnoop.NewMeterProvider()
+	}
+	if d.Authorizer == nil && d.AccountsInternal != nil {
+		d.Authorizer = siteaccess.New(d.AccountsInternal)
 	}
 }
 

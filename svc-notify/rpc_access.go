@@ -84,38 +84,19 @@ func accountsErr(op string, err error) error {
 
 // authorizeSite checks the caller of a site RPC the way accounts would:
 // NotFound for a site of another organisation (or none), PermissionDenied
-// for a role too weak or an API key acting as a user.
+// for a role too weak or an API key acting as a user. The decision comes
+// from the Authorizer recordings and search use (one AuthorizeSite call to
+// accounts per cache miss), which keeps serving a signed-in member while
+// accounts is down.
 func (s *Service) authorizeSite(ctx context.Context, siteID int64, n need) (siteCaller, error) {
 	if err := checkID("site_id", siteID); err != nil {
 		return siteCaller{}, err
 	}
-	if n == needMember && s.deps.Authorizer != nil {
-		// Reads go through the cached decisions recordings and search use,
-		// which keep serving a signed-in member while accounts is down.
-		return siteCaller{}, s.deps.Authorizer.AuthorizeSite(ctx, siteID, false)
-	}
-	auth, tok, err := credential(ctx)
+	acc, err := s.deps.Authorizer.Site(ctx, siteID)
 	if err != nil {
 		return siteCaller{}, err
 	}
-	p, err := s.principal(ctx, tok)
-	if err != nil {
-		return siteCaller{}, err
-	}
-	out := metadata.NewOutgoingContext(ctx, metadata.Pairs("authorization", auth))
-	site, err := s.deps.Accounts.GetSite(out, &accountsv1.GetSiteRequest{SiteId: siteID})
-	if err != nil {
-		return siteCaller{}, accountsErr("look up the site", err)
-	}
-	c := siteCaller{userID: p.GetUserId(), apiKeyID: p.GetApiKeyId()}
-	for _, m := range p.GetMemberships() {
-		if m.GetOrganizationId() == site.GetSite().GetOrganizationId() {
-			c.role = m.GetRole()
-		}
-	}
-	if c.role == accountsv1.Role_ROLE_UNSPECIFIED {
-		return siteCaller{}, status.Errorf(codes.NotFound, "site %d not found", siteID)
-	}
+	c := siteCaller{userID: acc.UserID, apiKeyID: acc.APIKeyID, role: acc.Role}
 	switch n {
 	case needAdmin:
 		if c.role != accountsv1.Role_ROLE_OWNER && c.role != accountsv1.Role_ROLE_ADMIN {

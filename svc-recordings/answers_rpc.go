@@ -72,8 +72,7 @@ func (s *Service) appendAnswers(ctx context.Context, answers []store.Answer, pos
 	}
 	res, err := s.store.AppendAnswers(ctx, answers)
 	if err != nil {
-		s.log.ErrorContext(ctx, "recordings: append answers failed", "err", err, "answers", len(answers))
-		return storeErr(err)
+		return s.storeErr(ctx, "append answers", err)
 	}
 	if len(res) != len(answers) {
 		return status.Errorf(codes.Internal, "recordings: the store answered %d results for %d answers", len(res), len(answers))
@@ -101,7 +100,7 @@ func (s *Service) GetAnswerCounts(ctx context.Context, req *recordingsv1.GetAnsw
 	}
 	c, err := s.store.AnswerCounts(ctx, req.GetSiteId())
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, s.storeErr(ctx, "get answer counts", err)
 	}
 	return &recordingsv1.GetAnswerCountsResponse{SurveyResponses: c.Surveys, Feedback: c.Feedback}, nil
 }
@@ -118,7 +117,7 @@ func (s *Service) ListAnswers(ctx context.Context, req *recordingsv1.ListAnswers
 	}
 	page, err := s.store.ListAnswers(ctx, req.GetSiteId(), req.GetPageToken(), size)
 	if err != nil {
-		return nil, pageErr(err)
+		return nil, s.pageErr(ctx, "list answers", err)
 	}
 	return &recordingsv1.ListAnswersResponse{Answers: page.Answers, NextPageToken: page.Next}, nil
 }
@@ -131,55 +130,55 @@ func (s *Service) sweepAnswers(ctx context.Context) (int, error) {
 // The store's answers methods, traced and timed like the others.
 
 func (t *traced) AppendAnswers(ctx context.Context, answers []store.Answer) (_ []store.AppendResult, err error) {
-	ctx, end := t.start(ctx, "append_answers", attribute.Int("answers", len(answers)))
+	ctx, end := t.calls.Start(ctx, "append_answers", attribute.Int("answers", len(answers)))
 	defer end(&err)
 	return t.next.AppendAnswers(ctx, answers)
 }
 
 func (t *traced) GetAnswers(ctx context.Context, siteID int64, ids []string) (_ []*sessionsv1.Answer, err error) {
-	ctx, end := t.start(ctx, "get_answers", siteAttr(siteID), attribute.Int("answers", len(ids)))
+	ctx, end := t.calls.Start(ctx, "get_answers", siteAttr(siteID), attribute.Int("answers", len(ids)))
 	defer end(&err)
 	return t.next.GetAnswers(ctx, siteID, ids)
 }
 
 func (t *traced) ListAnswers(ctx context.Context, siteID int64, token string, limit int) (_ store.AnswerPage, err error) {
-	ctx, end := t.start(ctx, "list_answers", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "list_answers", siteAttr(siteID))
 	defer end(&err)
 	return t.next.ListAnswers(ctx, siteID, token, limit)
 }
 
 func (t *traced) AnswerCounts(ctx context.Context, siteID int64) (_ store.AnswerCounts, err error) {
-	ctx, end := t.start(ctx, "answer_counts", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "answer_counts", siteAttr(siteID))
 	defer end(&err)
 	return t.next.AnswerCounts(ctx, siteID)
 }
 
 func (t *traced) DeleteSessionAnswers(ctx context.Context, siteID int64, session string) (_ int64, err error) {
-	ctx, end := t.start(ctx, "delete_session_answers", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "delete_session_answers", siteAttr(siteID))
 	defer end(&err)
 	return t.next.DeleteSessionAnswers(ctx, siteID, session)
 }
 
 func (t *traced) DeleteVisitorAnswers(ctx context.Context, siteID int64, visitor string) (_ int64, err error) {
-	ctx, end := t.start(ctx, "delete_visitor_answers", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "delete_visitor_answers", siteAttr(siteID))
 	defer end(&err)
 	return t.next.DeleteVisitorAnswers(ctx, siteID, visitor)
 }
 
 func (t *traced) SweepAnswers(ctx context.Context, now time.Time) (_ int, err error) {
-	ctx, end := t.start(ctx, "sweep_answers")
+	ctx, end := t.calls.Start(ctx, "sweep_answers")
 	defer end(&err)
 	return t.next.SweepAnswers(ctx, now)
 }
 
 func (t *traced) AnswerOutboxPending(ctx context.Context, limit int) (_ []store.OutboxEntry, err error) {
-	ctx, end := t.start(ctx, "answer_outbox_pending")
+	ctx, end := t.calls.Start(ctx, "answer_outbox_pending")
 	defer end(&err)
 	return t.next.AnswerOutboxPending(ctx, limit)
 }
 
 func (t *traced) AnswerOutboxAck(ctx context.Context, entries []store.OutboxEntry) (err error) {
-	ctx, end := t.start(ctx, "answer_outbox_ack", attribute.Int("entries", len(entries)))
+	ctx, end := t.calls.Start(ctx, "answer_outbox_ack", attribute.Int("entries", len(entries)))
 	defer end(&err)
 	return t.next.AnswerOutboxAck(ctx, entries)
 }

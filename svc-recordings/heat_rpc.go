@@ -155,7 +155,7 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 	site := req.GetSiteId()
 	pages, cut, err := s.heatPages(ctx, site, h.rule)
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, s.storeErr(ctx, "get heatmap", err)
 	}
 	sums := heatmap.Sums{}
 	if len(pages) > 0 {
@@ -170,7 +170,7 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 			return nil
 		})
 		if err != nil {
-			return nil, storeErr(err)
+			return nil, s.storeErr(ctx, "get heatmap", err)
 		}
 	}
 	out := heatmap.Build(h.kind, sums, h.maxCells)
@@ -180,7 +180,7 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 	out.StartTime = timestamppb.New(time.UnixMilli(int64(h.from) * dayMs).UTC())
 	out.EndTime = timestamppb.New(time.UnixMilli(int64(h.to+1) * dayMs).UTC())
 	if out.Snapshot, err = s.heatSnapshot(ctx, site, pages, h.devices); err != nil {
-		return nil, storeErr(err)
+		return nil, s.storeErr(ctx, "get heatmap", err)
 	}
 	trace.SpanFromContext(ctx).SetAttributes(
 		attribute.Int("sightline.heatmap.kind", int(h.kind)),
@@ -361,7 +361,7 @@ func (s *Service) ListHeatmapPages(ctx context.Context, req *recordingsv1.ListHe
 		return nil
 	})
 	if err != nil {
-		return nil, storeErr(fmt.Errorf("recordings: heatmap pages: %w", err))
+		return nil, s.storeErr(ctx, "list heatmap pages", err)
 	}
 	out := &recordingsv1.ListHeatmapPagesResponse{Pages: make([]*recordingsv1.HeatmapPage, top.Len())}
 	for i := top.Len() - 1; i >= 0; i-- {
@@ -434,7 +434,7 @@ func (s *Service) RebuildHeatmaps(req *recordingsv1.RebuildHeatmapsRequest, stre
 		if errors.Is(err, store.ErrRebuildRunning) {
 			return status.Error(codes.FailedPrecondition, "a heatmap rebuild of this site is already running; wait for it")
 		}
-		return storeErr(err)
+		return s.storeErr(ctx, "rebuild heatmaps", err)
 	}
 	s.log.InfoContext(ctx, "recordings: heatmaps rebuilt", "site_id", req.GetSiteId(), "since_day", sinceDay,
 		"sessions", total, "duration", time.Since(began))

@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/platform/depstate"
+	"github.com/sightlinehq/sightline/platform/storecall"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/outbox"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
@@ -57,8 +56,7 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 	i.ratio, err = m.Float64Histogram("recordings.chunk.compression_ratio", metric.WithDescription("Uncompressed over compressed size of a chunk."),
 		metric.WithExplicitBucketBoundaries(1, 2, 4, 6, 8, 10, 15, 20, 30, 50))
 	add(err)
-	i.storeLatency, err = m.Float64Histogram("recordings.store.duration", metric.WithUnit("s"), metric.WithDescription("Store call latency by operation."),
-		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+	i.storeLatency, err = storecall.NewLatency(m, "recordings")
 	add(err)
 	i.outboxDelivered, err = m.Int64Counter("recordings.outbox.delivered", metric.WithDescription("Outbox entries delivered to search."))
 	add(err)
@@ -145,100 +143,80 @@ func (i *instruments) observeDependencies(relay *outbox.Relay, sweeps *depstate.
 
 // traced wraps a store with a span and a latency sample per call.
 type traced struct {
-	next   store.Store
-	tracer trace.Tracer
-	lat    metric.Float64Histogram
-}
-
-func instrument(s store.Store, t trace.Tracer, m *instruments) store.Store {
-	return &traced{next: s, tracer: t, lat: m.storeLatency}
-}
-
-func (t *traced) start(ctx context.Context, op string, attrs ...attribute.KeyValue) (context.Context, func(*error)) {
-	ctx, span := t.tracer.Start(ctx, "recordings.store."+op, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	began := time.Now()
-	return ctx, func(errp *error) {
-		res := "ok"
-		if *errp != nil && !errors.Is(*errp, store.ErrNotFound) {
-			span.RecordError(*errp)
-			span.SetStatus(codes.Error, (*errp).Error())
-			res = "error"
-		}
-		t.lat.Record(ctx, time.Since(began).Seconds(), metric.WithAttributes(attribute.String("op", op), attribute.String("result", res)))
-		span.End()
-	}
+	next  store.Store
+	calls storecall.Calls
 }
 
 func siteAttr(id int64) attribute.KeyValue { return attribute.Int64("sightline.site_id", id) }
 
 func (t *traced) Append(ctx context.Context, chunks []store.Chunk) (_ []store.AppendResult, err error) {
-	ctx, end := t.start(ctx, "append", attribute.Int("chunks", len(chunks)))
+	ctx, end := t.calls.Start(ctx, "append", attribute.Int("chunks", len(chunks)))
 	defer end(&err)
 	return t.next.Append(ctx, chunks)
 }
 
 func (t *traced) Session(ctx context.Context, siteID int64, id string) (_ *sessionsv1.SessionSummary, err error) {
-	ctx, end := t.start(ctx, "session", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "session", siteAttr(siteID))
 	defer end(&err)
 	return t.next.Session(ctx, siteID, id)
 }
 
 func (t *traced) SessionDetail(ctx context.Context, siteID int64, id string) (_ *sessionsv1.SessionSummary, _ []*recordingsv1.Frustration, err error) {
-	ctx, end := t.start(ctx, "session_detail", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "session_detail", siteAttr(siteID))
 	defer end(&err)
 	return t.next.SessionDetail(ctx, siteID, id)
 }
 
 func (t *traced) ChunkIndex(ctx context.Context, siteID int64, id string) (_ []store.ChunkMeta, err error) {
-	ctx, end := t.start(ctx, "chunk_index", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "chunk_index", siteAttr(siteID))
 	defer end(&err)
 	return t.next.ChunkIndex(ctx, siteID, id)
 }
 
 func (t *traced) ReadChunks(ctx context.Context, siteID int64, id string, from int64, fn func(store.StoredChunk) error) (err error) {
-	ctx, end := t.start(ctx, "read_chunks", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "read_chunks", siteAttr(siteID))
 	defer end(&err)
 	return t.next.ReadChunks(ctx, siteID, id, from, fn)
 }
 
 func (t *traced) ListSessions(ctx context.Context, siteID int64, token string, limit int) (_ store.Page, err error) {
-	ctx, end := t.start(ctx, "list_sessions", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "list_sessions", siteAttr(siteID))
 	defer end(&err)
 	return t.next.ListSessions(ctx, siteID, token, limit)
 }
 
 func (t *traced) DeleteSession(ctx context.Context, siteID int64, id string) (err error) {
-	ctx, end := t.start(ctx, "delete_session", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "delete_session", siteAttr(siteID))
 	defer end(&err)
 	return t.next.DeleteSession(ctx, siteID, id)
 }
 
 func (t *traced) DeleteVisitor(ctx context.Context, siteID int64, visitor string) (_ int64, err error) {
-	ctx, end := t.start(ctx, "delete_visitor", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "delete_visitor", siteAttr(siteID))
 	defer end(&err)
 	return t.next.DeleteVisitor(ctx, siteID, visitor)
 }
 
 func (t *traced) SiteActivity(ctx context.Context, siteID int64, since time.Time) (_ time.Time, _ int64, err error) {
-	ctx, end := t.start(ctx, "site_activity", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "site_activity", siteAttr(siteID))
 	defer end(&err)
 	return t.next.SiteActivity(ctx, siteID, since)
 }
 
 func (t *traced) Sweep(ctx context.Context, now time.Time) (_ int, err error) {
-	ctx, end := t.start(ctx, "sweep")
+	ctx, end := t.calls.Start(ctx, "sweep")
 	defer end(&err)
 	return t.next.Sweep(ctx, now)
 }
 
 func (t *traced) OutboxPending(ctx context.Context, limit int) (_ []store.OutboxEntry, err error) {
-	ctx, end := t.start(ctx, "outbox_pending")
+	ctx, end := t.calls.Start(ctx, "outbox_pending")
 	defer end(&err)
 	return t.next.OutboxPending(ctx, limit)
 }
 
 func (t *traced) OutboxAck(ctx context.Context, entries []store.OutboxEntry) (err error) {
-	ctx, end := t.start(ctx, "outbox_ack")
+	ctx, end := t.calls.Start(ctx, "outbox_ack")
 	defer end(&err)
 	return t.next.OutboxAck(ctx, entries)
 }
@@ -248,25 +226,25 @@ func (t *traced) OutboxDepth(ctx context.Context) (_ int64, err error) {
 }
 
 func (t *traced) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kind, string, heatmap.Vec) error) (err error) {
-	ctx, end := t.start(ctx, "heat", siteAttr(q.SiteID), attribute.Int("pages", len(q.Pages)), attribute.Int("days", int(q.ToDay-q.FromDay+1)))
+	ctx, end := t.calls.Start(ctx, "heat", siteAttr(q.SiteID), attribute.Int("pages", len(q.Pages)), attribute.Int("days", int(q.ToDay-q.FromDay+1)))
 	defer end(&err)
 	return t.next.Heat(ctx, q, fn)
 }
 
 func (t *traced) HeatPages(ctx context.Context, siteID int64, after string, fn func(string, heatmap.Vec) error) (err error) {
-	ctx, end := t.start(ctx, "heat_pages", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "heat_pages", siteAttr(siteID))
 	defer end(&err)
 	return t.next.HeatPages(ctx, siteID, after, fn)
 }
 
 func (t *traced) HeatSnapshot(ctx context.Context, siteID int64, page string, device int32) (_ store.HeatSnapshot, _ bool, err error) {
-	ctx, end := t.start(ctx, "heat_snapshot", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "heat_snapshot", siteAttr(siteID))
 	defer end(&err)
 	return t.next.HeatSnapshot(ctx, siteID, page, device)
 }
 
 func (t *traced) RebuildHeat(ctx context.Context, siteID int64, sinceDay int32, progress func(done, total int64)) (err error) {
-	ctx, end := t.start(ctx, "rebuild_heat", siteAttr(siteID))
+	ctx, end := t.calls.Start(ctx, "rebuild_heat", siteAttr(siteID))
 	defer end(&err)
 	return t.next.RebuildHeat(ctx, siteID, sinceDay, progress)
 }
@@ -276,19 +254,19 @@ func (t *traced) Ping(ctx context.Context) error { return t.next.Ping(ctx) }
 func (t *traced) Close() error { return t.next.Close() }
 
 func (t *traced) EndIdleSessions(ctx context.Context, idleBefore time.Time, limit int) (_ []*sessionsv1.SessionSummary, _ bool, err error) {
-	ctx, end := t.start(ctx, "end_idle_sessions", attribute.Int("limit", limit))
+	ctx, end := t.calls.Start(ctx, "end_idle_sessions", attribute.Int("limit", limit))
 	defer end(&err)
 	return t.next.EndIdleSessions(ctx, idleBefore, limit)
 }
 
 func (t *traced) NotifyOutboxPending(ctx context.Context, limit int) (_ []store.NotifyEntry, err error) {
-	ctx, end := t.start(ctx, "notify_outbox_pending")
+	ctx, end := t.calls.Start(ctx, "notify_outbox_pending")
 	defer end(&err)
 	return t.next.NotifyOutboxPending(ctx, limit)
 }
 
 func (t *traced) NotifyOutboxAck(ctx context.Context, entries []store.NotifyEntry) (err error) {
-	ctx, end := t.start(ctx, "notify_outbox_ack")
+	ctx, end := t.calls.Start(ctx, "notify_outbox_ack")
 	defer end(&err)
 	return t.next.NotifyOutboxAck(ctx, entries)
 }

@@ -73,10 +73,12 @@ func TestMetricsAndSpans(t *testing.T) {
 	ops := map[string]bool{}
 	for _, dp := range lat.DataPoints {
 		v, _ := dp.Attributes.Value("op")
-		ops[v.AsString()] = true
+		sys, _ := dp.Attributes.Value("db.system")
+		out, _ := dp.Attributes.Value("outcome")
+		ops[v.AsString()+"/"+sys.AsString()+"/"+out.AsString()] = true
 	}
-	if !ops["append"] {
-		t.Errorf("no append latency; ops %v", ops)
+	if !ops["append/pebble/ok"] {
+		t.Errorf("no append latency (op, db.system, outcome); have %v", ops)
 	}
 	if _, ok := got["recordings.outbox.depth"].(metricdata.Gauge[int64]); !ok {
 		t.Errorf("outbox.depth gauge missing")

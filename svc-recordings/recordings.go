@@ -308,10 +308,12 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		s.relay.Batch = cfg.OutboxBatch
 		s.relay.MaxBackoff = cfg.OutboxMaxBackoff
 		s.relay.Delivered, s.relay.Failures = m.outboxDelivered, m.outboxFailures
+		s.relay.Tracer = deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-recordings/outbox")
 	}
 	s.events = outbox.NewNotify(s.store, deps.Notify, log)
 	s.events.MaxBackoff = max(cfg.OutboxMaxBackoff, s.events.MinBackoff)
 	s.events.Entries, s.events.Failures = m.notifyEntries, m.notifyFailures
+	s.events.Tracer = deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-recordings/outbox")
 	if err := m.observeDependencies(s.relay, s.sweeps, s.events); err != nil {
 		s.Close()
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/sightlinehq/sightline/batch"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/platform/storecall"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
@@ -52,25 +54,24 @@ func checkSession(site int64, session string) error {
 	return nil
 }
 
-// storeErr maps store errors to gRPC statuses. Every other store error —
-// ScyllaDB's "unreachable" ones (no connections, unavailable, read and
-// write timeouts, no response) and a deadline while waiting for the store —
-// is Unavailable, which callers retry (TestStoreErrUnreachableIsUnavailable).
-// A caller whose own deadline passed sees DeadlineExceeded from its gRPC
-// client whatever is answered here.
-func storeErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return status.Error(codes.NotFound, "session not found")
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, err.Error())
+// newStoreErrors is how recordings answers for its store. Every store
+// error but a missing session — ScyllaDB's "unreachable" ones (no
+// connections, unavailable, read and write timeouts, no response), a
+// deadline while waiting for the store, a failing disk — means the store
+// cannot serve now: Unavailable, which ingest's forwarder and the dashboard
+// retry (TestStoreErrUnreachableIsUnavailable), never the store's words.
+func newStoreErrors(log *slog.Logger) *storecall.Errors {
+	return &storecall.Errors{
+		Service: "recordings", Store: "recordings store", Log: log,
+		Kinds:     []storecall.Kind{{Err: store.ErrNotFound, Code: codes.NotFound}},
+		Transient: func(error) bool { return true },
 	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	return status.Error(codes.Unavailable, err.Error())
+}
+
+// storeErr answers a store error of operation op (a missing object is the
+// session).
+func (s *Service) storeErr(ctx context.Context, op string, err error) error {
+	return s.errs.Status(ctx, op, "session", err)
 }
 
 func (s *Service) authorize(ctx context.Context, site int64, write bool) error {
@@ -161,8 +162,7 @@ func (s *Service) AppendChunks(ctx context.Context, req *recordingsv1.AppendChun
 	if len(chunks) > 0 {
 		res, err := s.store.Append(ctx, chunks)
 		if err != nil {
-			s.log.ErrorContext(ctx, "recordings: append failed", "err", err, "chunks", len(chunks))
-			return nil, storeErr(err)
+			return nil, s.storeErr(ctx, "append chunks", err)
 		}
 		if len(res) != len(chunks) {
 			return nil, status.Errorf(codes.Internal, "recordings: the store answered %d results for %d chunks", len(res), len(chunks))
@@ -250,7 +250,7 @@ func (s *Service) GetSession(ctx context.Context, req *recordingsv1.GetSessionRe
 	}
 	sum, fs, err := s.store.SessionDetail(ctx, req.GetSiteId(), req.GetSessionId())
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, s.storeErr(ctx, "get session", err)
 	}
 	return &recordingsv1.GetSessionResponse{Session: sum, Frustrations: fs}, nil
 }
@@ -273,14 +273,14 @@ func (s *Service) StreamRecording(req *recordingsv1.StreamRecordingRequest, stre
 	}
 	sum, err := s.store.Session(ctx, req.GetSiteId(), req.GetSessionId())
 	if err != nil {
-		return storeErr(err)
+		return s.storeErr(ctx, "stream recording", err)
 	}
 	from := int64(0)
 	if off := req.GetStartOffset().AsDuration(); off > 0 && sum.GetStartTime() != nil {
 		target := sum.GetStartTime().AsTime().Add(off).UnixMilli()
 		idx, err := s.store.ChunkIndex(ctx, req.GetSiteId(), req.GetSessionId())
 		if err != nil {
-			return storeErr(err)
+			return s.storeErr(ctx, "stream recording", err)
 		}
 		from = seekSeq(idx, target)
 	}
@@ -296,10 +296,7 @@ func (s *Service) StreamRecording(req *recordingsv1.StreamRecordingRequest, stre
 		})
 	})
 	if err != nil {
-		if _, ok := status.FromError(err); !ok {
-			s.log.ErrorContext(ctx, "recordings: stream failed", "err", err, "site_id", req.GetSiteId())
-		}
-		return storeErr(err)
+		return s.storeErr(ctx, "stream recording", err)
 	}
 	return nil
 }
@@ -329,7 +326,7 @@ func (s *Service) ListSessionSummaries(ctx context.Context, req *recordingsv1.Li
 	}
 	page, err := s.store.ListSessions(ctx, req.GetSiteId(), req.GetPageToken(), size)
 	if err != nil {
-		return nil, pageErr(err)
+		return nil, s.pageErr(ctx, "list session summaries", err)
 	}
 	return &recordingsv1.ListSessionSummariesResponse{Sessions: page.Sessions, NextPageToken: page.Next}, nil
 }
@@ -351,11 +348,11 @@ func (s *Service) pageSize(token string, size int32) (int, error) {
 
 // pageErr answers a store's failed paged read: a token the store does not
 // know is the caller's mistake.
-func pageErr(err error) error {
+func (s *Service) pageErr(ctx context.Context, op string, err error) error {
 	if errors.Is(err, store.ErrBadToken) {
 		return invalid("page_token: not a token from a previous page")
 	}
-	return storeErr(err)
+	return s.storeErr(ctx, op, err)
 }
 
 // DeleteSession removes a session everywhere (search through the outbox).
@@ -369,10 +366,10 @@ func (s *Service) DeleteSession(ctx context.Context, req *recordingsv1.DeleteSes
 	// Answers first: a session that only answered has no recording.
 	answers, err := s.store.DeleteSessionAnswers(ctx, req.GetSiteId(), req.GetSessionId())
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, s.storeErr(ctx, "delete session", err)
 	}
 	if err := s.store.DeleteSession(ctx, req.GetSiteId(), req.GetSessionId()); err != nil && (answers == 0 || !errors.Is(err, store.ErrNotFound)) {
-		return nil, storeErr(err)
+		return nil, s.storeErr(ctx, "delete session", err)
 	}
 	s.log.InfoContext(ctx, "recordings: session deleted", "site_id", req.GetSiteId(), "session_id", req.GetSessionId())
 	s.notify()
@@ -392,10 +389,10 @@ func (s *Service) DeleteVisitor(ctx context.Context, req *recordingsv1.DeleteVis
 	}
 	n, err := s.store.DeleteVisitor(ctx, req.GetSiteId(), req.GetVisitorId())
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, s.storeErr(ctx, "delete visitor", err)
 	}
 	if _, err := s.store.DeleteVisitorAnswers(ctx, req.GetSiteId(), req.GetVisitorId()); err != nil {
-		return nil, storeErr(err)
+		return nil, s.storeErr(ctx, "delete visitor", err)
 	}
 	s.log.InfoContext(ctx, "recordings: visitor deleted", "site_id", req.GetSiteId(), "sessions", n)
 	s.notify()
@@ -412,7 +409,7 @@ func (s *Service) GetSiteActivity(ctx context.Context, req *recordingsv1.GetSite
 	}
 	last, n, err := s.store.SiteActivity(ctx, req.GetSiteId(), time.Now().Add(-24*time.Hour))
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, s.storeErr(ctx, "get site activity", err)
 	}
 	out := &recordingsv1.GetSiteActivityResponse{SessionsLast_24H: n}
 	if !last.IsZero() {

@@ -666,6 +666,9 @@ func TestAppendChunksTransientFailures(t *testing.T) {
 		if status.Code(err) != tc.want || res != nil {
 			t.Errorf("store error %v: answered %v, %v; want %v for the whole call", tc.err, res, err, tc.want)
 		}
+		if msg := status.Convert(err).Message(); strings.Contains(msg, "fire") || strings.Contains(msg, "scylla") {
+			t.Errorf("store error %v: message %q carries the store's words", tc.err, msg)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package recordings
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -31,11 +32,18 @@ func TestStoreErrUnreachableIsUnavailable(t *testing.T) {
 		"context deadline":        context.DeadlineExceeded,
 		"ErrNoConnectionsStarted": gocql.ErrNoConnectionsStarted,
 	}
+	s := &Service{errs: newStoreErrors(slog.New(slog.DiscardHandler))}
+	ctx := context.Background()
 	for name, e := range unreachable {
 		for _, err := range []error{e, fmt.Errorf("scylla: append chunk: %w", e), fmt.Errorf("scylla: list sessions: %w", fmt.Errorf("batch of 3: %w", e))} {
-			got := storeErr(err)
-			if st, _ := status.FromError(got); st.Code() != codes.Unavailable {
+			got := s.storeErr(ctx, "append chunks", err)
+			st, _ := status.FromError(got)
+			if st.Code() != codes.Unavailable {
 				t.Errorf("%s: storeErr(%v) = %v, want Unavailable", name, err, got)
+			}
+			// The client is told which part is down, never the driver's words.
+			if st.Message() != "the recordings store is unavailable; try again shortly" {
+				t.Errorf("%s: message %q carries more than the fixed phrase", name, st.Message())
 			}
 		}
 	}
@@ -46,8 +54,11 @@ func TestStoreErrUnreachableIsUnavailable(t *testing.T) {
 		context.Canceled:                         codes.Canceled,
 		status.Error(codes.InvalidArgument, "x"): codes.InvalidArgument,
 	} {
-		if got := status.Code(storeErr(err)); got != want {
+		if got := status.Code(s.storeErr(ctx, "get session", err)); got != want {
 			t.Errorf("storeErr(%v) = %v, want %v", err, got, want)
 		}
+	}
+	if got := status.Convert(s.storeErr(ctx, "get session", fmt.Errorf("scylla: %w", store.ErrNotFound))).Message(); got != "session not found" {
+		t.Errorf("a missing session: message %q, want %q", got, "session not found")
 	}
 }

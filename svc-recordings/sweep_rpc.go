@@ -28,13 +28,13 @@ func (in internal) RunSweep(ctx context.Context, req *recordingsv1.RunSweepReque
 	case recordingsv1.SweepTask_SWEEP_TASK_END_IDLE_SESSIONS:
 		n, more, err := in.s.endIdle(ctx)
 		if err != nil {
-			return nil, storeErr(err)
+			return nil, in.s.storeErr(ctx, "end idle sessions", err)
 		}
 		return &recordingsv1.RunSweepResponse{Sessions: int64(n), More: more}, nil
 	case recordingsv1.SweepTask_SWEEP_TASK_RETENTION:
 		n, err := in.s.retention(ctx)
 		if err != nil {
-			return nil, storeErr(err)
+			return nil, in.s.storeErr(ctx, "retention sweep", err)
 		}
 		return &recordingsv1.RunSweepResponse{Sessions: int64(n)}, nil
 	}

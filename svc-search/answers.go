@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
 	// The zone database in the binary: a minimal container image has no
 	// /usr/share/zoneinfo, and stats must still take any IANA zone.
 	_ "time/tzdata"
@@ -35,8 +36,7 @@ const (
 // UpsertAnswers implements searchv1.SearchServiceServer (internal: fed by
 // recordings' outbox and the reindex tool, like UpsertSessions).
 func (s *Service) UpsertAnswers(ctx context.Context, req *searchv1.UpsertAnswersRequest) (_ *searchv1.UpsertAnswersResponse, err error) {
-	start := time.Now()
-	defer func() { err = s.finish(ctx, "UpsertAnswers", start, err) }()
+	defer func() { err = s.finish(ctx, "UpsertAnswers", err) }()
 	if s.ax == nil {
 		return nil, errNoAnswers
 	}
@@ -61,8 +61,7 @@ func (s *Service) UpsertAnswers(ctx context.Context, req *searchv1.UpsertAnswers
 
 // DeleteAnswers implements searchv1.SearchServiceServer (internal).
 func (s *Service) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswersRequest) (_ *searchv1.DeleteAnswersResponse, err error) {
-	start := time.Now()
-	defer func() { err = s.finish(ctx, "DeleteAnswers", start, err) }()
+	defer func() { err = s.finish(ctx, "DeleteAnswers", err) }()
 	if s.ax == nil {
 		return nil, errNoAnswers
 	}
@@ -113,8 +112,7 @@ func (s *Service) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswers
 
 // SearchAnswers implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) SearchAnswers(ctx context.Context, req *searchv1.SearchAnswersRequest) (_ *searchv1.SearchAnswersResponse, err error) {
-	start := time.Now()
-	defer func() { err = s.finish(ctx, "SearchAnswers", start, err) }()
+	defer func() { err = s.finish(ctx, "SearchAnswers", err) }()
 	if err := validateSite(req.GetSiteId()); err != nil {
 		return nil, err
 	}
@@ -169,8 +167,7 @@ func (s *Service) SearchAnswers(ctx context.Context, req *searchv1.SearchAnswers
 
 // GetAnswerStats implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) GetAnswerStats(ctx context.Context, req *searchv1.GetAnswerStatsRequest) (_ *searchv1.GetAnswerStatsResponse, err error) {
-	start := time.Now()
-	defer func() { err = s.finish(ctx, "GetAnswerStats", start, err) }()
+	defer func() { err = s.finish(ctx, "GetAnswerStats", err) }()
 	if err := validateSite(req.GetSiteId()); err != nil {
 		return nil, err
 	}

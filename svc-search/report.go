@@ -53,8 +53,7 @@ func (s *Service) Internal() searchv1.SearchInternalServiceServer { return &Inte
 // errors — so a session with several kinds of trouble counts once.
 func (x *InternalServer) GetSiteReport(ctx context.Context, req *searchv1.GetSiteReportRequest) (_ *searchv1.GetSiteReportResponse, err error) {
 	s := x.s
-	start := time.Now()
-	defer func() { err = s.finish(ctx, "GetSiteReport", start, err) }()
+	defer func() { err = s.finish(ctx, "GetSiteReport", err) }()
 	if err := validateSite(req.GetSiteId()); err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
@@ -26,6 +25,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/platform/storecall"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/bleve"
 	"github.com/sightlinehq/sightline/svc-search/index/elastic"
@@ -206,11 +206,13 @@ type Service struct {
 	// tx is the traffic store.
 	tx traffic.Store
 	m  metrics
+	// errs answers for the index's and traffic store's failures.
+	errs *storecall.Errors
 }
 
+// metrics are search's own; request counts and latencies are otelgrpc's
+// rpc.server.* on every process.
 type metrics struct {
-	requests  metric.Int64Counter
-	latency   metric.Float64Histogram
 	upserted  metric.Int64Counter
 	stale     metric.Int64Counter
 	deleted   metric.Int64Counter
@@ -240,6 +242,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		deps.MeterProvider = metricnoop.NewMeterProvider()
 	}
 	s := &Service{cfg: cfg, deps: deps, log: deps.Logger.With("service", "search")}
+	// An index or traffic store that cannot be reached is Unavailable;
+	// search has no sentinel errors a client can act on.
+	s.errs = &storecall.Errors{Service: "search", Store: "search index", Log: s.log, Transient: storecall.Unreachable}
 	if err := s.initMetrics(); err != nil {
 		return nil, err
 	}
@@ -308,8 +313,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			deps.Traffic = t
 		}
 	}
-	tr := &traced{ix: ix, tracer: deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-search"),
-		backend: cfg.Backend, hist: s.m.storeTime}
+	tr := &traced{ix: ix, calls: storecall.New("search.index.", cfg.Backend, storecall.Telemetry{
+		Tracer:  deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-search"),
+		Latency: s.m.storeTime,
+	})}
 	s.ix = tr
 	if ax != nil {
 		s.ax = &tracedAnswers{ix: ax, t: tr}
@@ -322,19 +329,17 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 
 func (s *Service) initMetrics() error {
 	m := s.deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-search")
-	var errs [12]error
-	s.m.requests, errs[0] = m.Int64Counter("search.requests", metric.WithDescription("SearchService calls by rpc and gRPC code"))
-	s.m.latency, errs[1] = m.Float64Histogram("search.request.duration", metric.WithUnit("s"), metric.WithDescription("SearchService call latency"))
-	s.m.upserted, errs[2] = m.Int64Counter("search.sessions.upserted", metric.WithDescription("summaries indexed"))
-	s.m.stale, errs[3] = m.Int64Counter("search.sessions.stale", metric.WithDescription("summaries ignored because a newer version is indexed"))
-	s.m.deleted, errs[4] = m.Int64Counter("search.sessions.deleted", metric.WithDescription("documents deleted"))
-	s.m.capped, errs[5] = m.Int64Counter("search.limit.hits", metric.WithDescription("requests cut by a limit (page size capped, timeout)"))
-	s.m.storeTime, errs[6] = m.Float64Histogram("search.store.duration", metric.WithUnit("s"), metric.WithDescription("index call latency by backend and operation"))
-	s.m.answersUpserted, errs[7] = m.Int64Counter("search.answers.upserted", metric.WithDescription("answers indexed"))
-	s.m.answersDeleted, errs[8] = m.Int64Counter("search.answers.deleted", metric.WithDescription("answer documents deleted"))
-	s.m.hits, errs[9] = m.Int64Counter("search.traffic.hits", metric.WithDescription("traffic hits of AppendHits by outcome (stored, refused)"))
-	s.m.sweeps, errs[10] = m.Int64Counter("search.traffic.sweeps", metric.WithDescription("traffic retention sweeps by error"))
-	s.m.swept, errs[11] = m.Int64Counter("search.traffic.swept", metric.WithDescription("traffic sessions removed by the retention sweep"))
+	var errs [10]error
+	s.m.upserted, errs[0] = m.Int64Counter("search.sessions.upserted", metric.WithDescription("summaries indexed"))
+	s.m.stale, errs[1] = m.Int64Counter("search.sessions.stale", metric.WithDescription("summaries ignored because a newer version is indexed"))
+	s.m.deleted, errs[2] = m.Int64Counter("search.sessions.deleted", metric.WithDescription("documents deleted"))
+	s.m.capped, errs[3] = m.Int64Counter("search.limit.hits", metric.WithDescription("requests cut by a limit (page size capped, timeout)"))
+	s.m.storeTime, errs[4] = storecall.NewLatency(m, "search")
+	s.m.answersUpserted, errs[5] = m.Int64Counter("search.answers.upserted", metric.WithDescription("answers indexed"))
+	s.m.answersDeleted, errs[6] = m.Int64Counter("search.answers.deleted", metric.WithDescription("answer documents deleted"))
+	s.m.hits, errs[7] = m.Int64Counter("search.traffic.hits", metric.WithDescription("traffic hits of AppendHits by outcome (stored, refused)"))
+	s.m.sweeps, errs[8] = m.Int64Counter("search.traffic.sweeps", metric.WithDescription("traffic retention sweeps by error"))
+	s.m.swept, errs[9] = m.Int64Counter("search.traffic.swept", metric.WithDescription("traffic sessions removed by the retention sweep"))
 	if err := errors.Join(errs[:]...); err != nil {
 		return fmt.Errorf("search: metrics: %w", err)
 	}
@@ -366,41 +371,33 @@ func (s *Service) Close() error {
 	return errors.Join(err, s.tx.Close())
 }
 
-// finish records a call's outcome and maps internal errors to statuses.
-func (s *Service) finish(ctx context.Context, rpc string, start time.Time, err error) error {
-	if err != nil {
-		var inv *invalid
-		switch {
-		case errors.As(err, &inv):
-			err = status.Error(grpccodes.InvalidArgument, inv.msg)
-		case tooManyBuckets(err):
-			err = status.Errorf(grpccodes.InvalidArgument, "search: the series would hold more than %d buckets; narrow the time range or choose a wider interval", index.MaxBuckets)
-		case errors.Is(err, index.ErrTooComplex):
-			s.log.WarnContext(ctx, "filter refused by the index as too complex", "rpc", rpc, "err", err)
-			err = status.Error(grpccodes.InvalidArgument, "search: the filter is too complex for the index; use a URL pattern with fewer '*' or shorter literal parts")
-		case errors.Is(err, context.DeadlineExceeded):
-			s.m.capped.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", "timeout")))
-			err = status.Error(grpccodes.DeadlineExceeded, "search: query time limit exceeded; narrow the filter")
-		case errors.Is(err, context.Canceled):
-			err = status.Error(grpccodes.Canceled, "search: canceled")
-		default:
-			if _, ok := status.FromError(err); !ok {
-				s.log.ErrorContext(ctx, "search call failed", "rpc", rpc, "err", err)
-				err = status.Error(grpccodes.Internal, "search: internal error")
-			}
-		}
+// finish maps a call's error to a status: search's own refusals here, the
+// index's and traffic store's failures as every store's (storecall).
+func (s *Service) finish(ctx context.Context, rpc string, err error) error {
+	var inv *invalid
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &inv):
+		return status.Error(grpccodes.InvalidArgument, inv.msg)
+	case tooManyBuckets(err):
+		return status.Errorf(grpccodes.InvalidArgument, "search: the series would hold more than %d buckets; narrow the time range or choose a wider interval", index.MaxBuckets)
+	case errors.Is(err, index.ErrTooComplex):
+		s.log.WarnContext(ctx, "filter refused by the index as too complex", "rpc", rpc, "err", err)
+		return status.Error(grpccodes.InvalidArgument, "search: the filter is too complex for the index; use a URL pattern with fewer '*' or shorter literal parts")
+	case errors.Is(err, context.DeadlineExceeded):
+		// Search's own query time limit (or the caller's): the filter is
+		// too costly for the time given.
+		s.m.capped.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", "timeout")))
+		return status.Error(grpccodes.DeadlineExceeded, "search: query time limit exceeded; narrow the filter")
 	}
-	attrs := metric.WithAttributes(attribute.String("rpc", rpc), attribute.String("code", status.Code(err).String()))
-	s.m.requests.Add(ctx, 1, attrs)
-	s.m.latency.Record(ctx, time.Since(start).Seconds(), attrs)
-	return err
+	return s.errs.Status(ctx, rpc, "", err)
 }
 
 // UpsertSessions implements searchv1.SearchServiceServer (internal: fed by
 // recordings' outbox and the reindex tool).
 func (s *Service) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessionsRequest) (_ *searchv1.UpsertSessionsResponse, err error) {
-	start := time.Now()
-	defer func() { err = s.finish(ctx, "UpsertSessions", start, err) }()
+	defer func() { err = s.finish(ctx, "UpsertSessions", err) }()
 	if len(req.GetSessions()) > s.cfg.MaxUpsertBatch {
 		return nil, invalidf("%d sessions in one call, at most %d allowed", len(req.GetSessions()), s.cfg.MaxUpsertBatch)
 	}
@@ -428,8 +425,7 @@ func (s *Service) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessio
 
 // DeleteSessions implements searchv1.SearchServiceServer (internal).
 func (s *Service) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessionsRequest) (_ *searchv1.DeleteSessionsResponse, err error) {
-	start := time.Now()
-	defer func() { err = s.finish(ctx, "DeleteSessions", start, err) }()
+	defer func() { err = s.finish(ctx, "DeleteSessions", err) }()
 	if err := validateSite(req.GetSiteId()); err != nil {
 		return nil, err
 	}
@@ -478,8 +474,7 @@ func (s *Service) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessio
 
 // SearchSessions implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) SearchSessions(ctx context.Context, req *searchv1.SearchSessionsRequest) (_ *searchv1.SearchSessionsResponse, err error) {
-	start := time.Now()
-	defer func() { err = s.finish(ctx, "SearchSessions", start, err) }()
+	defer func() { err = s.finish(ctx, "SearchSessions", err) }()
 	if err := validateSite(req.GetSiteId()); err != nil {
 		return nil, err
 	}
@@ -549,8 +544,7 @@ func (s *Service) SearchSessions(ctx context.Context, req *searchv1.SearchSessio
 
 // CountSessions implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) CountSessions(ctx context.Context, req *searchv1.CountSessionsRequest) (_ *searchv1.CountSessionsResponse, err error) {
-	start := time.Now()
-	defer func() { err = s.finish(ctx, "CountSessions", start, err) }()
+	defer func() { err = s.finish(ctx, "CountSessions", err) }()
 	if err := validateSite(req.GetSiteId()); err != nil {
 		return nil, err
 	}
@@ -576,25 +570,14 @@ func (s *Service) CountSessions(ctx context.Context, req *searchv1.CountSessions
 
 // traced wraps an index with a span and a latency record per call.
 type traced struct {
-	ix      index.Index
-	tracer  trace.Tracer
-	backend string
-	hist    metric.Float64Histogram
+	ix    index.Index
+	calls storecall.Calls
 }
 
+// span starts the call op on site's data; the function it returns ends it.
 func (t *traced) span(ctx context.Context, op string, site int64) (context.Context, func(error)) {
-	ctx, sp := t.tracer.Start(ctx, "search.index."+op, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("db.system", t.backend), attribute.Int64("sightline.site_id", site)))
-	start := time.Now()
-	return ctx, func(err error) {
-		if err != nil {
-			sp.RecordError(err)
-			sp.SetStatus(codes.Error, err.Error())
-		}
-		sp.End()
-		t.hist.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
-			attribute.String("backend", t.backend), attribute.String("op", op), attribute.Bool("error", err != nil)))
-	}
+	ctx, end := t.calls.Start(ctx, op, attribute.Int64("sightline.site_id", site))
+	return ctx, func(err error) { end(&err) }
 }
 
 func (t *traced) Upsert(ctx context.Context, ss []*sessionsv1.SessionSummary) (index.UpsertResult, error) {

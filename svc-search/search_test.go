@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -54,6 +57,46 @@ func testConfig(t *testing.T) Config {
 	return cfg
 }
 
+// waitRPCCalls waits until otelgrpc's rpc.server.call.duration has, for
+// each "code=<status>;rpc=<method>;" of want, that many samples (otelgrpc
+// records a call after its answer is sent).
+func waitRPCCalls(t *testing.T, reader sdkmetric.Reader, want map[string]int64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(t.Context(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				h, ok := m.Data.(metricdata.Histogram[float64])
+				if m.Name != "rpc.server.call.duration" || !ok {
+					continue
+				}
+				for _, dp := range h.DataPoints {
+					method, _ := dp.Attributes.Value("rpc.method")
+					code, _ := dp.Attributes.Value("rpc.response.status_code")
+					_, name, _ := strings.Cut(method.AsString(), "/")
+					got["code="+code.AsString()+";rpc="+name+";"] += int64(dp.Count)
+				}
+			}
+		}
+		missing := false
+		for k, v := range want {
+			missing = missing || got[k] != v
+		}
+		if !missing {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rpc.server.call.duration samples %v, want %v", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // serve starts the service on a real loopback gRPC socket and returns a
 // client of it.
 func serve(t *testing.T, cfg Config, deps Deps) (searchClient, *Service) {
@@ -79,7 +122,12 @@ func serveBoth(t *testing.T, cfg Config, deps Deps) (searchClient, trafficClient
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer()
+	var opts []grpc.ServerOption
+	if deps.MeterProvider != nil {
+		// Calls are counted by otelgrpc, as on every process's server.
+		opts = append(opts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithMeterProvider(deps.MeterProvider))))
+	}
+	srv := grpc.NewServer(opts...)
 	searchv1.RegisterSearchServiceServer(srv, svc)
 	searchv1.RegisterSearchInternalServiceServer(srv, svc.Internal())
 	trafficv1.RegisterTrafficServiceServer(srv, svc.Traffic())

@@ -38,11 +38,11 @@ type TrafficServer struct {
 func (s *Service) Traffic() *TrafficServer { return &TrafficServer{s: s} }
 
 // finishTraffic is finish with the traffic store's own errors mapped.
-func (s *Service) finishTraffic(ctx context.Context, rpc string, start time.Time, err error) error {
+func (s *Service) finishTraffic(ctx context.Context, rpc string, err error) error {
 	if errors.Is(err, traffic.ErrTooManyBuckets) {
 		err = invalidf("the series would hold more than %d buckets; narrow the time range or choose a wider interval", traffic.MaxBuckets)
 	}
-	return s.finish(ctx, rpc, start, err)
+	return s.finish(ctx, rpc, err)
 }
 
 // authorize checks the caller may read the site (NotFound for another
@@ -66,8 +66,7 @@ func (s *Service) authorize(ctx context.Context, site int64) error {
 // A store failure fails the call with Unavailable: the forwarder retries.
 func (t *TrafficServer) AppendHits(ctx context.Context, req *trafficv1.AppendHitsRequest) (_ *trafficv1.AppendHitsResponse, err error) {
 	s := t.s
-	start := time.Now()
-	defer func() { err = s.finish(ctx, "AppendHits", start, err) }()
+	defer func() { err = s.finish(ctx, "AppendHits", err) }()
 	if n := len(req.GetChunks()); n > s.cfg.Traffic.MaxAppendHits {
 		return nil, invalidf("%d chunks in one call, at most %d allowed", n, s.cfg.Traffic.MaxAppendHits)
 	}
@@ -130,8 +129,7 @@ func trafficWindow(tr *searchv1.TimeRange, f *trafficv1.TrafficFilter) (from, to
 // GetTrafficOverview implements trafficv1.TrafficServiceServer (dashboard).
 func (t *TrafficServer) GetTrafficOverview(ctx context.Context, req *trafficv1.GetTrafficOverviewRequest) (_ *trafficv1.GetTrafficOverviewResponse, err error) {
 	s := t.s
-	start := time.Now()
-	defer func() { err = s.finishTraffic(ctx, "GetTrafficOverview", start, err) }()
+	defer func() { err = s.finishTraffic(ctx, "GetTrafficOverview", err) }()
 	if err := s.admit(ctx, req); err != nil {
 		return nil, err
 	}
@@ -167,8 +165,7 @@ func (t *TrafficServer) GetTrafficOverview(ctx context.Context, req *trafficv1.G
 // GetTrafficBreakdown implements trafficv1.TrafficServiceServer (dashboard).
 func (t *TrafficServer) GetTrafficBreakdown(ctx context.Context, req *trafficv1.GetTrafficBreakdownRequest) (_ *trafficv1.GetTrafficBreakdownResponse, err error) {
 	s := t.s
-	start := time.Now()
-	defer func() { err = s.finishTraffic(ctx, "GetTrafficBreakdown", start, err) }()
+	defer func() { err = s.finishTraffic(ctx, "GetTrafficBreakdown", err) }()
 	if err := s.admit(ctx, req); err != nil {
 		return nil, err
 	}
@@ -200,8 +197,7 @@ func (t *TrafficServer) GetTrafficBreakdown(ctx context.Context, req *trafficv1.
 // GetRealtime implements trafficv1.TrafficServiceServer (dashboard).
 func (t *TrafficServer) GetRealtime(ctx context.Context, req *trafficv1.GetRealtimeRequest) (_ *trafficv1.GetRealtimeResponse, err error) {
 	s := t.s
-	start := time.Now()
-	defer func() { err = s.finishTraffic(ctx, "GetRealtime", start, err) }()
+	defer func() { err = s.finishTraffic(ctx, "GetRealtime", err) }()
 	if err := s.admit(ctx, req); err != nil {
 		return nil, err
 	}
@@ -213,8 +209,7 @@ func (t *TrafficServer) GetRealtime(ctx context.Context, req *trafficv1.GetRealt
 // ComputeFunnel implements trafficv1.TrafficServiceServer (dashboard).
 func (t *TrafficServer) ComputeFunnel(ctx context.Context, req *trafficv1.ComputeFunnelRequest) (_ *trafficv1.ComputeFunnelResponse, err error) {
 	s := t.s
-	start := time.Now()
-	defer func() { err = s.finishTraffic(ctx, "ComputeFunnel", start, err) }()
+	defer func() { err = s.finishTraffic(ctx, "ComputeFunnel", err) }()
 	if err := s.admit(ctx, req); err != nil {
 		return nil, err
 	}
@@ -234,8 +229,7 @@ func (t *TrafficServer) ComputeFunnel(ctx context.Context, req *trafficv1.Comput
 // (deleted meanwhile) is left out of the page.
 func (t *TrafficServer) ListFunnelSessions(ctx context.Context, req *trafficv1.ListFunnelSessionsRequest) (_ *trafficv1.ListFunnelSessionsResponse, err error) {
 	s := t.s
-	start := time.Now()
-	defer func() { err = s.finishTraffic(ctx, "ListFunnelSessions", start, err) }()
+	defer func() { err = s.finishTraffic(ctx, "ListFunnelSessions", err) }()
 	if err := s.admit(ctx, req); err != nil {
 		return nil, err
 	}

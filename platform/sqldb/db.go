@@ -1,9 +1,9 @@
 // Package sqldb is the SQL plumbing the services' SQLite and PostgreSQL
 // stores share: a small database abstraction (Row, Rows, Querier, DB) with
 // its database/sql (SQLite) and pgx (PostgreSQL) adapters, opening each
-// database, running a backend's embedded goose migrations, and the span and
-// latency histogram around each store call. Each service keeps its own SQL,
-// schema, dialect hooks and error mapping.
+// database, running a backend's embedded goose migrations, and the
+// storecall instrumentation of each store call. Each service keeps its own
+// SQL, schema, dialect hooks and sentinel errors.
 package sqldb
 
 import (
