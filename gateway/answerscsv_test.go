@@ -72,19 +72,18 @@ func csvGateway(t *testing.T, s *server, fake *pagedSearch) string {
 	searchv1.RegisterSearchServiceServer(srv, fake)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
-	dial := func(addr string) *grpc.ClientConn {
-		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
+	fakeConn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { fakeConn.Close() })
+	meshConn := s.internalConn(t) // accounts' Authenticate is internal
+	t.Cleanup(func() { meshConn.Close() })
 	var cfg gateway.Config
 	cfg.RegisterFlags(flag.NewFlagSet("gw", flag.ContinueOnError))
 	g, err := gateway.New(context.Background(), cfg, gateway.Deps{
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Accounts: dial(s.grpc), Recordings: dial(s.grpc), Search: dial(lis.Addr().String()),
+		Accounts: meshConn, Recordings: meshConn, Search: fakeConn,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -347,10 +346,7 @@ func TestAnswersCSVFromTheIndex(t *testing.T) {
 		{Id: "a_otherorg000000000000000x", SiteId: siteB, OrganizationId: orgB, Kind: sessionsv1.AnswerKind_ANSWER_KIND_FEEDBACK,
 			SessionId: b.sessionID, Rating: 1, Comment: "B's secret", ClientTime: timestamppb.New(t0.Add(40 * time.Second))},
 	}
-	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := s.internalConn(t)
 	defer conn.Close()
 	if _, err := searchv1.NewSearchInternalServiceClient(conn).UpsertAnswers(context.Background(), &searchv1.UpsertAnswersRequest{Answers: answers}); err != nil {
 		t.Fatalf("index answers: %v", err)

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightlinehq/sightline/cmd/sightline/app"
@@ -28,10 +26,7 @@ func TestAssetRoute(t *testing.T) {
 	s := startServer(t, func(c *app.Config) { c.Recordings.Assets.AllowPrivateTargets = true })
 	a, b := newTenant(t, s), newTenant(t, s)
 
-	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := s.internalConn(t)
 	defer conn.Close()
 	var siteID int64
 	fmt.Sscan(a.siteID, &siteID)
@@ -39,7 +34,7 @@ func TestAssetRoute(t *testing.T) {
 	snapshot := fmt.Sprintf(`[{"type":4,"data":{"href":%q,"width":1280,"height":720},"timestamp":%d},`+
 		`{"type":2,"data":{"node":{"type":0,"childNodes":[{"type":2,"tagName":"link","attributes":{"rel":"stylesheet","href":"static/site.css"},"childNodes":[],"id":2}],"id":1},"initialOffset":{"left":0,"top":0}},"timestamp":%d}]`,
 		origin.URL+"/", now.UnixMilli(), now.UnixMilli())
-	_, err = recordingsv1.NewRecordingsInternalServiceClient(conn).AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{
+	_, err := recordingsv1.NewRecordingsInternalServiceClient(conn).AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{
 		Chunks: []*recordingsv1.Chunk{{
 			SiteId: siteID, SessionId: "s_assetroute0000000000", VisitorId: "v_visitor0000000000000000", PageViewId: "p_page00000000000000000000",
 			ServerTime: timestamppb.New(now), Url: origin.URL + "/", Events: []byte(snapshot), EventCount: 2, CaptureAssets: true,

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -19,12 +21,12 @@ import (
 
 	"github.com/sightlinehq/sightline/internal/leakcheck"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightlinehq/sightline/cmd/sightline/app"
 	"github.com/sightlinehq/sightline/gen/openapi"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/platform/rpc"
 	accounts "github.com/sightlinehq/sightline/svc-accounts"
 )
 
@@ -51,6 +53,14 @@ func startServer(t *testing.T, change func(*app.Config)) *server {
 	if change != nil {
 		change(&cfg)
 	}
+	if cfg.Target != app.All && cfg.Server.ServiceSecretFile == "" {
+		// Validate wants the file a mesh's processes share whenever some
+		// module runs elsewhere.
+		cfg.Server.ServiceSecretFile = filepath.Join(t.TempDir(), "service-secret")
+		if err := os.WriteFile(cfg.Server.ServiceSecretFile, []byte(rpc.NewServiceSecret()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, app.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -67,6 +77,23 @@ func startServer(t *testing.T, change func(*app.Config)) *server {
 		}
 	})
 	return &server{base: "http://" + a.Addrs().HTTP, grpc: a.Addrs().GRPC, cfg: cfg}
+}
+
+// internalConn dials the server's gRPC listener with the service
+// credential its modules share (server.service-secret-file, else the one in
+// the data directory), as another process of the mesh does: internal
+// services answer it. The caller closes it.
+func (s *server) internalConn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	secret, err := s.cfg.ServiceSecret(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := rpc.Dial(s.grpc, nil, rpc.ClientOptions{ServiceSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }
 
 // client is one dashboard user (cookie jar) or API-key holder.
@@ -197,17 +224,14 @@ func newTenant(t *testing.T, s *server) *tenant {
 	tn.ruleID = rule["rule"].(map[string]any)["id"].(string)
 
 	// A recorded session, appended through recordings' internal gRPC API.
-	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := s.internalConn(t)
 	defer conn.Close()
 	var siteID int64
 	fmt.Sscan(tn.siteID, &siteID)
 	tn.sessionID = fmt.Sprintf("s_tenant%dsession0000000000", tenantN)
 	now := time.Now()
 	tn.sessionStart = now
-	_, err = recordingsv1.NewRecordingsInternalServiceClient(conn).AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{
+	_, err := recordingsv1.NewRecordingsInternalServiceClient(conn).AppendChunks(context.Background(), &recordingsv1.AppendChunksRequest{
 		Chunks: []*recordingsv1.Chunk{{
 			SiteId: siteID, SessionId: tn.sessionID, VisitorId: "v_visitor0000000000000000", PageViewId: "p_page00000000000000000000",
 			Seq: 0, ClientTime: timestamppb.New(now), ServerTime: timestamppb.New(now), Url: "https://shop.example.com/",

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightlinehq/sightline/cmd/sightline/app"
@@ -97,10 +95,7 @@ func (c *client) firstEvent(path string) string {
 // ingest's traffic forwarder does.
 func appendHit(t *testing.T, s *server, site, session, visitor, url string) {
 	t.Helper()
-	conn, err := grpc.NewClient(s.grpc, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := s.internalConn(t)
 	defer conn.Close()
 	var siteID int64
 	fmt.Sscan(site, &siteID)

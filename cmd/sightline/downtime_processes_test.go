@@ -22,8 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
@@ -235,10 +233,7 @@ func waitFlowing(t *testing.T, d *dashboard, l *load) {
 // chunks each of the dashboard site's sessions holds.
 func storedChunks(t *testing.T, m *mesh, d *dashboard) map[string]int32 {
 	t.Helper()
-	conn, err := grpc.NewClient(m.recordings.addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := m.recordings.internalConn(t)
 	defer conn.Close()
 	rec := recordingsv1.NewRecordingsInternalServiceClient(conn)
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+d.apiKey)

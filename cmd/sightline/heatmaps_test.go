@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -52,10 +50,7 @@ func heatChunk(t *testing.T, siteID int64, session string, seq int64, server tim
 func TestHeatmapsRebuildCommand(t *testing.T) {
 	p := startServe(t, nil)
 	d := newDashboard(t, p)
-	conn, err := grpc.NewClient(p.addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := p.internalConn(t)
 	defer conn.Close()
 	rec := recordingsv1.NewRecordingsServiceClient(conn)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -88,7 +83,8 @@ func TestHeatmapsRebuildCommand(t *testing.T) {
 	}
 
 	rebuild := func(args ...string) (string, string, error) {
-		cmd := exec.Command(binary, append([]string{"heatmaps"}, args...)...)
+		// The data directory holds the service secret the command sends.
+		cmd := exec.Command(binary, append(append([]string{"heatmaps"}, args...), "--data-dir", flagValue(p.args, "data-dir"))...)
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()

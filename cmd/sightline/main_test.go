@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sightlinehq/sightline/internal/leakcheck"
+	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -31,12 +32,18 @@ import (
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/platform/rpc"
 	"github.com/sightlinehq/sightline/platform/telemetry/otlptest"
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
 // binary is the sightline binary built once for these tests.
 var binary string
+
+// meshSecretFile is the service secret (server.service-secret-file) that
+// startServe gives every process it runs with --target, as a deployment
+// gives every process the same one.
+var meshSecretFile string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sightline-bin")
@@ -48,18 +55,19 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		panic("go build: " + err.Error() + "\n" + string(out))
 	}
-	code := func() int {
-		defer os.RemoveAll(dir)
-		leakcheck.VerifyTestMain(m)
-		return 0
-	}()
-	os.Exit(code)
+	meshSecretFile = filepath.Join(dir, "service-secret")
+	if err := os.WriteFile(meshSecretFile, []byte(rpc.NewServiceSecret()+"\n"), 0o600); err != nil {
+		os.RemoveAll(dir)
+		panic(err)
+	}
+	leakcheck.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(dir) }))
 }
 
 // process is one running `sightline serve`.
 type process struct {
 	t     *testing.T
 	cmd   *exec.Cmd
+	args  []string
 	addrs struct{ HTTP, GRPC, Admin string }
 	logs  *syncBuffer
 	done  chan error
@@ -83,17 +91,22 @@ func (s *syncBuffer) String() string {
 }
 
 // serve starts the binary on free loopback ports and waits for its
-// "sightline started" log line, which carries the bound addresses.
+// "sightline started" log line, which carries the bound addresses. A
+// process given --target reads meshSecretFile unless args name another.
 func startServe(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
-	args = append([]string{"serve",
+	defaults := []string{"serve",
 		"--data-dir", t.TempDir(),
 		"--server.http-listen-address", "127.0.0.1:0",
 		"--server.grpc-listen-address", "127.0.0.1:0",
 		"--admin.listen-address", "127.0.0.1:0",
 		"--server.shutdown-timeout", "10s",
-	}, args...)
-	p := &process{t: t, cmd: exec.Command(binary, args...), logs: &syncBuffer{}, done: make(chan error, 1)}
+	}
+	if flagValue(args, "target") != "" {
+		defaults = append(defaults, "--server.service-secret-file", meshSecretFile)
+	}
+	args = append(defaults, args...)
+	p := &process{t: t, cmd: exec.Command(binary, args...), args: args, logs: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -136,6 +149,44 @@ func startServe(t *testing.T, env []string, args ...string) *process {
 		}
 	})
 	return p
+}
+
+// flagValue is the value the last --name (or -name) in args sets, as the
+// flag package reads it; "" when none does.
+func flagValue(args []string, name string) string {
+	v := ""
+	for i, a := range args {
+		k, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || k != name {
+			continue
+		}
+		if !hasVal && i+1 < len(args) {
+			val = args[i+1]
+		}
+		v = val
+	}
+	return v
+}
+
+// internalConn dials p's gRPC listener with the service credential p
+// reads (its server.service-secret-file, else the one in its data
+// directory), as another process of the mesh does: internal services
+// answer it. The caller closes it.
+func (p *process) internalConn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	file := flagValue(p.args, "server.service-secret-file")
+	if file == "" {
+		file = filepath.Join(flagValue(p.args, "data-dir"), "service-secret")
+	}
+	secret, err := rpc.ReadServiceSecret(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := rpc.Dial(p.addrs.GRPC, nil, rpc.ClientOptions{ServiceSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }
 
 // stop sends SIGTERM and requires a clean exit within the deadline.

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +18,28 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/goleak"
 
+	"github.com/sightlinehq/sightline/platform/rpc"
 	"github.com/sightlinehq/sightline/platform/telemetry"
 )
 
-func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
+// meshSecretFile is the service secret (server.service-secret-file) every
+// App of these tests that runs only some modules reads, as every process of
+// a deployment does, so that they accept each other's internal calls.
+var meshSecretFile string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sightline-app-test")
+	if err != nil {
+		panic(err)
+	}
+	meshSecretFile = filepath.Join(dir, "service-secret")
+	if err := os.WriteFile(meshSecretFile, []byte(rpc.NewServiceSecret()+"\n"), 0o600); err != nil {
+		panic(err)
+	}
+	leakcheck.VerifyTestMain(m, goleak.Cleanup(func(int) { os.RemoveAll(dir) }))
+}
 
 // defaults returns the configuration as flags would leave it, on free
 // loopback ports and a temporary data directory.
@@ -29,6 +48,9 @@ func defaults(t *testing.T, target string) Config {
 	var cfg Config
 	cfg.RegisterFlags(flag.NewFlagSet("test", flag.ContinueOnError))
 	cfg.Target = target
+	if target != All {
+		cfg.Server.ServiceSecretFile = meshSecretFile
+	}
 	cfg.DataDir = t.TempDir()
 	cfg.Server.HTTPListenAddress = "127.0.0.1:0"
 	cfg.Server.GRPCListenAddress = "127.0.0.1:0"
