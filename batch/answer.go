@@ -235,44 +235,6 @@ func checkLanguage(s string) error {
 	return nil
 }
 
-// object walks a JSON object, calling fn with the decoder positioned at each
-// key's value; fn must consume the value.
-func (d *decoder) object(name string, fn func(key []byte) error) error {
-	if !d.eat('{') {
-		return errf("%s must be an object", name)
-	}
-	d.ws()
-	if d.eat('}') {
-		return nil
-	}
-	for {
-		d.ws()
-		if d.peek() != '"' {
-			return errf("expected a key in %s at offset %d", name, d.i)
-		}
-		key, err := d.key()
-		if err != nil {
-			return err
-		}
-		d.ws()
-		if !d.eat(':') {
-			return errf("expected ':' in %s at offset %d", name, d.i)
-		}
-		d.ws()
-		if err := fn(key); err != nil {
-			return err
-		}
-		d.ws()
-		if d.eat(',') {
-			continue
-		}
-		if d.eat('}') {
-			return nil
-		}
-		return errf("expected ',' or '}' in %s at offset %d", name, d.i)
-	}
-}
-
 // array walks a JSON array of at most max elements, calling fn at each.
 func (d *decoder) array(name string, max int, fn func(i int) error) error {
 	if !d.eat('[') {

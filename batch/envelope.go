@@ -62,7 +62,7 @@ func Decode(b []byte, maxEvents int) (Envelope, error) {
 	var e Envelope
 	d := decoder{b: b}
 	d.ws()
-	if !d.eat('{') {
+	if d.peek() != '{' {
 		return e, errf("body is not a JSON object")
 	}
 	var seen uint16
@@ -70,51 +70,27 @@ func Decode(b []byte, maxEvents int) (Envelope, error) {
 		fSeq = fHead << (iota + 1)
 		fEvents
 	)
-	d.ws()
-	if d.eat('}') {
-		return e, errf("empty envelope")
-	}
-	for {
-		d.ws()
-		key, err := d.key()
-		if err != nil {
-			return e, err
-		}
-		d.ws()
-		if !d.eat(':') {
-			return e, errf("expected ':' after key %q at offset %d", key, d.i)
-		}
-		d.ws()
+	o := members{name: "envelope"}
+	for key, ok := d.member(&o); ok; key, ok = d.member(&o) {
+		var err error
 		switch string(key) { // no allocation: the compiler compares the bytes
 		case "v":
-			if e.V, err = d.int("v", math.MinInt64, math.MaxInt64); err != nil {
-				return e, err
-			}
+			e.V, err = d.int("v", math.MinInt64, math.MaxInt64)
 			seen |= fV
 		case "siteKey":
-			if e.SiteKey, err = d.str(); err != nil {
-				return e, err
-			}
+			e.SiteKey, err = d.str()
 			seen |= fSite
 		case "sessionId":
-			if e.SessionID, err = d.str(); err != nil {
-				return e, err
-			}
+			e.SessionID, err = d.str()
 			seen |= fSession
 		case "visitorId":
-			if e.VisitorID, err = d.str(); err != nil {
-				return e, err
-			}
+			e.VisitorID, err = d.str()
 			seen |= fVisitor
 		case "pageViewId":
-			if e.PageViewID, err = d.str(); err != nil {
-				return e, err
-			}
+			e.PageViewID, err = d.str()
 			seen |= fPage
 		case "seq":
-			if e.Seq, err = d.int("seq", 0, MaxSafeInteger); err != nil {
-				return e, err
-			}
+			e.Seq, err = d.int("seq", 0, MaxSafeInteger)
 			seen |= fSeq
 		case "clientTime":
 			if d.peek() == 'n' {
@@ -122,18 +98,8 @@ func Decode(b []byte, maxEvents int) (Envelope, error) {
 			} else {
 				e.ClientTime, err = d.int("clientTime", 0, MaxTimestampMs)
 			}
-			if err != nil {
-				return e, err
-			}
 		case "traceparent":
-			if d.peek() == 'n' {
-				err = d.lit("null")
-			} else {
-				e.Traceparent, err = d.str()
-			}
-			if err != nil {
-				return e, err
-			}
+			e.Traceparent, err = d.strOrNull()
 		case "truncated":
 			switch d.peek() {
 			case 't':
@@ -147,35 +113,26 @@ func Decode(b []byte, maxEvents int) (Envelope, error) {
 			default:
 				err = errf("truncated must be a boolean")
 			}
-			if err != nil {
-				return e, err
-			}
 		case "page":
-			if err = d.page(&e); err != nil {
-				return e, err
-			}
+			err = d.page(&e)
 		case "events":
 			start := d.i
-			n, err := d.events(maxEvents)
-			if err != nil {
-				return e, err
-			}
-			e.Events, e.EventCount = d.b[start:d.i], n
+			e.EventCount, err = d.events(maxEvents)
+			e.Events = d.b[start:d.i]
 			seen |= fEvents
 		default:
 			// Unknown fields are skipped so that newer trackers keep working.
-			if err = d.skip(0); err != nil {
-				return e, err
-			}
+			err = d.skip(0)
 		}
-		d.ws()
-		if d.eat(',') {
-			continue
+		if err != nil {
+			return e, err
 		}
-		if d.eat('}') {
-			break
-		}
-		return e, errf("expected ',' or '}' at offset %d", d.i)
+	}
+	if o.err != nil {
+		return e, o.err
+	}
+	if o.n == 0 {
+		return e, errf("empty envelope")
 	}
 	d.ws()
 	if d.i != len(d.b) {
@@ -234,24 +191,9 @@ func (d *decoder) page(e *Envelope) error {
 	if d.peek() == 'n' {
 		return d.lit("null")
 	}
-	if !d.eat('{') {
-		return errf("page must be an object")
-	}
-	d.ws()
-	if d.eat('}') {
-		return nil
-	}
-	for {
-		d.ws()
-		key, err := d.key()
-		if err != nil {
-			return err
-		}
-		d.ws()
-		if !d.eat(':') {
-			return errf("expected ':' in page at offset %d", d.i)
-		}
-		d.ws()
+	o := members{name: "page"}
+	for key, ok := d.member(&o); ok; key, ok = d.member(&o) {
+		var err error
 		switch string(key) { // no allocation: the compiler compares the bytes
 		case "url":
 			e.URL, err = d.strOrNull()
@@ -265,66 +207,31 @@ func (d *decoder) page(e *Envelope) error {
 		if err != nil {
 			return err
 		}
-		d.ws()
-		if d.eat(',') {
-			continue
-		}
-		if d.eat('}') {
-			return nil
-		}
-		return errf("expected ',' or '}' in page at offset %d", d.i)
 	}
+	return o.err
 }
 
 func (d *decoder) viewport(e *Envelope) error {
 	if d.peek() == 'n' {
 		return d.lit("null")
 	}
-	if !d.eat('{') {
-		return errf("page.viewport must be an object")
-	}
-	d.ws()
-	if d.eat('}') {
-		return nil
-	}
-	for {
-		d.ws()
-		key, err := d.key()
+	o := members{name: "page.viewport"}
+	for key, ok := d.member(&o); ok; key, ok = d.member(&o) {
+		var err error
+		var n int64
+		switch string(key) { // no allocation: the compiler compares the bytes
+		case "w":
+			n, err = d.int("page.viewport.w", 0, MaxViewport)
+			e.ViewportW = int32(n)
+		case "h":
+			n, err = d.int("page.viewport.h", 0, MaxViewport)
+			e.ViewportH = int32(n)
+		default:
+			err = d.skip(2)
+		}
 		if err != nil {
 			return err
 		}
-		d.ws()
-		if !d.eat(':') {
-			return errf("expected ':' in viewport at offset %d", d.i)
-		}
-		d.ws()
-		var n int64
-		switch string(key) { // no allocation: the compiler compares the bytes
-		case "w", "h":
-			name := "page.viewport.h"
-			if key[0] == 'w' {
-				name = "page.viewport.w"
-			}
-			if n, err = d.int(name, 0, MaxViewport); err != nil {
-				return err
-			}
-			if key[0] == 'w' {
-				e.ViewportW = int32(n)
-			} else {
-				e.ViewportH = int32(n)
-			}
-		default:
-			if err = d.skip(2); err != nil {
-				return err
-			}
-		}
-		d.ws()
-		if d.eat(',') {
-			continue
-		}
-		if d.eat('}') {
-			return nil
-		}
-		return errf("expected ',' or '}' in viewport at offset %d", d.i)
 	}
+	return o.err
 }

@@ -106,7 +106,7 @@ func (it *Events) Err() error { return it.err }
 // depth) and kept as sent. The event object is nesting level 1.
 func (d *decoder) event(n int) (Event, error) {
 	var ev Event
-	if !d.eat('{') {
+	if d.peek() != '{' {
 		return ev, errf("events[%d] must be an object", n)
 	}
 	const (
@@ -124,76 +124,59 @@ func (d *decoder) event(n int) (Event, error) {
 		seen |= f
 		return nil
 	}
-	d.ws()
-	if !d.eat('}') {
-		for {
-			d.ws()
-			key, err := d.key()
-			if err != nil {
+	o := members{name: "events[]"}
+	for key, ok := d.member(&o); ok; key, ok = d.member(&o) {
+		switch string(key) { // no allocation: the compiler compares the bytes
+		case "type":
+			if err := once(fType, "type"); err != nil {
 				return ev, err
 			}
-			d.ws()
-			if !d.eat(':') {
-				return ev, errf("expected ':' at offset %d", d.i)
+			// One digit: rrweb's types are 0..6 (MaxEventType ≤ 9).
+			start := d.i
+			if err := d.skipNumber(); err != nil || d.i-start != 1 || d.b[start] > '0'+MaxEventType {
+				return ev, errf("events[%d].type must be an integer from 0 to %d", n, MaxEventType)
 			}
-			d.ws()
-			switch string(key) { // no allocation: the compiler compares the bytes
-			case "type":
-				if err := once(fType, "type"); err != nil {
+			ev.Type = int64(d.b[start] - '0')
+		case "timestamp":
+			if err := once(fTimestamp, "timestamp"); err != nil {
+				return ev, err
+			}
+			start := d.i
+			if err := d.skipNumber(); err != nil {
+				return ev, errf("events[%d].timestamp must be a number", n)
+			}
+			// parseFloat refuses 1e400 rather than reading +Inf.
+			f, err := parseFloat(d.b[start:d.i])
+			if err != nil || !(f >= 0 && f <= MaxTimestampMs) {
+				return ev, errf("events[%d].timestamp must be between 0 and %d (ms since the epoch)", n, int64(MaxTimestampMs))
+			}
+			ev.Timestamp = int64(f)
+		case "data":
+			if err := once(fData, "data"); err != nil {
+				return ev, err
+			}
+			switch d.peek() {
+			case 'n':
+				if err := d.lit("null"); err != nil {
 					return ev, err
 				}
-				// One digit: rrweb's types are 0..6 (MaxEventType ≤ 9).
+			case '{':
 				start := d.i
-				if err := d.skipNumber(); err != nil || d.i-start != 1 || d.b[start] > '0'+MaxEventType {
-					return ev, errf("events[%d].type must be an integer from 0 to %d", n, MaxEventType)
-				}
-				ev.Type = int64(d.b[start] - '0')
-			case "timestamp":
-				if err := once(fTimestamp, "timestamp"); err != nil {
-					return ev, err
-				}
-				start := d.i
-				if err := d.skipNumber(); err != nil {
-					return ev, errf("events[%d].timestamp must be a number", n)
-				}
-				// parseFloat refuses 1e400 rather than reading +Inf.
-				f, err := parseFloat(d.b[start:d.i])
-				if err != nil || !(f >= 0 && f <= MaxTimestampMs) {
-					return ev, errf("events[%d].timestamp must be between 0 and %d (ms since the epoch)", n, int64(MaxTimestampMs))
-				}
-				ev.Timestamp = int64(f)
-			case "data":
-				if err := once(fData, "data"); err != nil {
-					return ev, err
-				}
-				switch d.peek() {
-				case 'n':
-					if err := d.lit("null"); err != nil {
-						return ev, err
-					}
-				case '{':
-					start := d.i
-					if err := d.skip(2); err != nil {
-						return ev, err
-					}
-					ev.Data = Value(d.b[start:d.i])
-				default:
-					return ev, errf("events[%d].data must be an object or null", n)
-				}
-			default:
 				if err := d.skip(2); err != nil {
 					return ev, err
 				}
+				ev.Data = Value(d.b[start:d.i])
+			default:
+				return ev, errf("events[%d].data must be an object or null", n)
 			}
-			d.ws()
-			if d.eat(',') {
-				continue
+		default:
+			if err := d.skip(2); err != nil {
+				return ev, err
 			}
-			if d.eat('}') {
-				break
-			}
-			return ev, errf("expected ',' or '}' at offset %d", d.i)
 		}
+	}
+	if o.err != nil {
+		return ev, o.err
 	}
 	switch {
 	case seen&fType == 0:

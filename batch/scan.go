@@ -86,6 +86,81 @@ func (d *decoder) key() ([]byte, error) {
 	return unescape(nil, d.b[start+1:d.i-1]), nil
 }
 
+// members is the state of one JSON object's walk (decoder.member).
+type members struct {
+	name    string // what refusals call the object
+	n       int    // members read so far
+	started bool
+	err     error
+}
+
+// member moves to the next member of the object at the cursor and returns
+// its key (as key reads it), leaving the cursor at the member's value,
+// which the caller must consume before the next call. ok is false past the
+// object's closing brace, and when the object is malformed: then o.err
+// says why, so callers check it after the loop. Every decoder walks its
+// objects with it: one loop, and no allocation unless a key has escapes or
+// the object is refused.
+//
+//	o := members{name: "page"}
+//	for key, ok := d.member(&o); ok; key, ok = d.member(&o) {
+//		... consume the value ...
+//	}
+//	if o.err != nil { ... }
+func (d *decoder) member(o *members) (key []byte, ok bool) {
+	d.ws()
+	if !o.started {
+		o.started = true
+		if !d.eat('{') {
+			return o.fail(errf("%s must be an object", o.name))
+		}
+		d.ws()
+		if d.eat('}') {
+			return nil, false
+		}
+	} else {
+		switch {
+		case d.eat(','):
+			d.ws()
+		case d.eat('}'):
+			return nil, false
+		default:
+			return o.fail(errf("expected ',' or '}' in %s at offset %d", o.name, d.i))
+		}
+	}
+	if d.peek() != '"' {
+		return o.fail(errf("expected a key in %s at offset %d", o.name, d.i))
+	}
+	key, err := d.key()
+	if err != nil {
+		return o.fail(err)
+	}
+	d.ws()
+	if !d.eat(':') {
+		return o.fail(errf("expected ':' in %s at offset %d", o.name, d.i))
+	}
+	d.ws()
+	o.n++
+	return key, true
+}
+
+func (o *members) fail(err error) ([]byte, bool) {
+	o.err = err
+	return nil, false
+}
+
+// object walks a JSON object with member, calling fn at each member's
+// value; fn must consume it.
+func (d *decoder) object(name string, fn func(key []byte) error) error {
+	o := members{name: name}
+	for key, ok := d.member(&o); ok; key, ok = d.member(&o) {
+		if err := fn(key); err != nil {
+			return err
+		}
+	}
+	return o.err
+}
+
 // str reads a JSON string into a Go string (valid UTF-8: skipString refused
 // invalid bytes and unescape turns lone surrogates into U+FFFD).
 func (d *decoder) str() (string, error) {

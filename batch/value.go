@@ -65,33 +65,13 @@ func (v Value) fields(fn func(k []byte, val Value) bool) {
 	if v.Kind() != Object {
 		return
 	}
-	d := decoder{b: v, i: 1}
-	d.ws()
-	if d.eat('}') {
-		return
-	}
-	for {
-		d.ws()
-		k, err := d.key()
-		if err != nil {
-			return
-		}
-		d.ws()
-		if !d.eat(':') {
-			return
-		}
-		d.ws()
+	d := decoder{b: v}
+	o := members{name: "object"}
+	for k, ok := d.member(&o); ok; k, ok = d.member(&o) {
 		start := d.i
 		// The value was checked when the event was read; skip only walks
 		// it (depth 1: v is at most MaxDepth deep already).
-		if d.skip(1) != nil {
-			return
-		}
-		if !fn(k, Value(d.b[start:d.i])) {
-			return
-		}
-		d.ws()
-		if !d.eat(',') {
+		if d.skip(1) != nil || !fn(k, Value(d.b[start:d.i])) {
 			return
 		}
 	}
@@ -231,22 +211,8 @@ func (v Value) EachFloats(keys []string, out []float64, fn func(found uint64) bo
 // was read, so only for values that were not).
 func (d *decoder) objectFloats(keys []string, out []float64) (found uint64, ok bool) {
 	var seen uint64
-	d.i++
-	d.ws()
-	if d.eat('}') {
-		return 0, true
-	}
-	for {
-		d.ws()
-		k, err := d.key()
-		if err != nil {
-			return found, false
-		}
-		d.ws()
-		if !d.eat(':') {
-			return found, false
-		}
-		d.ws()
+	o := members{name: "object"}
+	for k, more := d.member(&o); more; k, more = d.member(&o) {
 		start := d.i
 		if d.skip(1) != nil {
 			return found, false
@@ -261,12 +227,8 @@ func (d *decoder) objectFloats(keys []string, out []float64) (found uint64, ok b
 				break
 			}
 		}
-		d.ws()
-		if d.eat(',') {
-			continue
-		}
-		return found, d.eat('}')
 	}
+	return found, o.err == nil
 }
 
 // Floats reads the number fields named keys (at most 64) of an object in
