@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"google.golang.org/grpc"
 
@@ -26,8 +24,11 @@ import (
 	search "github.com/sightlinehq/sightline/svc-search"
 )
 
-// The modules one process can run. This file is the one place that decides
-// what runs in this process and what is reached over the network.
+// The module table. This file is the one place that decides what runs in
+// this process and what is reached over the network: each module declares
+// here, in one entry, the modules it calls and the function that builds it
+// from their connections (moduletable.go turns that into a start order,
+// the remotes a process needs and the connections it makes).
 const (
 	Accounts   = "accounts"
 	Ingest     = "ingest"
@@ -39,254 +40,181 @@ const (
 	All = "all"
 )
 
-// dependency is a gRPC service a module calls. A dependency that runs in
-// the same process is initialised first and called over the in-process
-// connection; otherwise it is dialled at its remote.<name> address.
-type dependency struct {
-	module   string
-	optional bool // when neither local nor configured, the module runs without it
-	// late: called only once the process serves (never while the module
-	// initialises), so it imposes no start order and may close a cycle —
-	// notify calls accounts and recordings, which call notify back.
-	late bool
+// moduleTable lists every module. Its order is the order of help texts,
+// and breaks ties in the start order (startOrder sorts the dependencies).
+func moduleTable() []module {
+	return []module{accountsModule(), searchModule(), recordingsModule(), notifyModule(), ingestModule(), gatewayModule()}
 }
 
-// dependencies lists, for every module, the services it calls.
-func dependencies(module string) []dependency {
-	switch module {
-	case Search:
-		return []dependency{{module: Accounts}}
-	case Recordings:
+func accountsModule() module {
+	return module{
+		name: Accounts,
+		// Without notify, accounts sends no e-mail (links are still made).
+		deps: []dependency{{module: Notify, optional: true, late: true}},
+		init: func(ctx context.Context, w *wiring) (service, error) {
+			ntf := w.conn(Notify)
+			if err := w.err(); err != nil {
+				return nil, err
+			}
+			svc, err := accounts.New(ctx, w.cfg.Accounts, accounts.Deps{
+				Logger: w.log, TracerProvider: w.tel.TracerProvider, MeterProvider: w.tel.MeterProvider,
+				DataDir: w.cfg.DataDir, Version: Version(),
+				Notify: notifyClient(ntf),
+			})
+			if err != nil {
+				return nil, err
+			}
+			accountsv1.RegisterAccountsServiceServer(w.grpc, svc)
+			accountsv1.RegisterAccountsInternalServiceServer(w.grpc, svc.Internal())
+			return svc, nil
+		},
+	}
+}
+
+func searchModule() module {
+	return module{
+		name: Search,
+		deps: []dependency{{module: Accounts}},
+		init: func(ctx context.Context, w *wiring) (service, error) {
+			acc := w.conn(Accounts)
+			if err := w.err(); err != nil {
+				return nil, err
+			}
+			svc, err := search.New(ctx, w.cfg.Search, search.Deps{
+				Logger: w.log, TracerProvider: w.tel.TracerProvider, MeterProvider: w.tel.MeterProvider,
+				DataDir:    w.cfg.DataDir,
+				Authorizer: siteaccess.New(accountsv1.NewAccountsInternalServiceClient(acc)),
+			})
+			if err != nil {
+				return nil, err
+			}
+			searchv1.RegisterSearchServiceServer(w.grpc, svc)
+			searchv1.RegisterSearchInternalServiceServer(w.grpc, svc.Internal())
+			trafficv1.RegisterTrafficServiceServer(w.grpc, svc.Traffic())
+			trafficv1.RegisterTrafficInternalServiceServer(w.grpc, svc.Traffic())
+			return svc, nil
+		},
+	}
+}
+
+func recordingsModule() module {
+	return module{
+		name: Recordings,
 		// Without notify (neither here nor remote.notify) recordings ends
 		// sessions but publishes no events.
-		return []dependency{{module: Search}, {module: Accounts}, {module: Notify, optional: true, late: true}}
-	case Accounts:
-		// Without notify, accounts sends no e-mail (links are still made).
-		return []dependency{{module: Notify, optional: true, late: true}}
-	case Notify:
-		return []dependency{{module: Accounts}, {module: Search}, {module: Recordings}}
-	case Ingest:
-		return []dependency{{module: Accounts}, {module: Recordings}, {module: Search}}
-	case Gateway:
-		return []dependency{{module: Accounts}, {module: Recordings}, {module: Search}, {module: Ingest, optional: true}, {module: Notify, optional: true}}
-	}
-	return nil
-}
-
-// moduleNames lists every module in dependency order (of the dependencies
-// that are not late).
-func moduleNames() []string {
-	return []string{Accounts, Search, Recordings, Notify, Ingest, Gateway}
-}
-
-// parseTargets turns "-target" into the modules to run, in start order
-// (every module after the local modules it depends on).
-func parseTargets(target string) ([]string, error) {
-	want := map[string]bool{}
-	for _, t := range strings.Split(target, ",") {
-		t = strings.TrimSpace(t)
-		switch {
-		case t == "":
-			continue
-		case t == All:
-			for _, m := range moduleNames() {
-				want[m] = true
+		deps: []dependency{{module: Search}, {module: Accounts}, {module: Notify, optional: true, late: true}},
+		init: func(ctx context.Context, w *wiring) (service, error) {
+			srch, acc, ntf := w.conn(Search), w.conn(Accounts), w.conn(Notify)
+			if err := w.err(); err != nil {
+				return nil, err
 			}
-		case slices.Contains(moduleNames(), t):
-			want[t] = true
-		default:
-			return nil, fmt.Errorf("unknown module %q (known: %s, all)", t, strings.Join(moduleNames(), ", "))
-		}
-	}
-	if len(want) == 0 {
-		return nil, fmt.Errorf("no module given")
-	}
-	// moduleNames is already a topological order of the dependencies that
-	// are not late (TestModuleNamesIsAStartOrder).
-	var order []string
-	for _, m := range moduleNames() {
-		if want[m] {
-			order = append(order, m)
-		}
-	}
-	return order, nil
-}
-
-// checkRemotes requires an address for every non-optional dependency that
-// does not run here.
-func checkRemotes(targets []string, remote RemoteConfig) []error {
-	var errs []error
-	seen := map[string]bool{}
-	for _, m := range targets {
-		for _, d := range dependencies(m) {
-			if d.optional || slices.Contains(targets, d.module) || remote.address(d.module) != "" || seen[d.module] {
-				continue
-			}
-			seen[d.module] = true
-			errs = append(errs, fmt.Errorf("remote.%s: must be set: %s calls %s, which is not a target of this process", d.module, m, d.module))
-		}
-	}
-	return errs
-}
-
-// initModule builds one module with its dependencies' connections and
-// registers its gRPC service and HTTP routes.
-func (a *App) initModule(ctx context.Context, name string) (runningModule, error) {
-	conn := func(m string) (*grpc.ClientConn, error) { return a.conn(m) }
-	log := a.logger.With("module", name)
-	tp, mp := a.tel.TracerProvider, a.tel.MeterProvider
-	switch name {
-	case Accounts:
-		ntf, err := conn(Notify)
-		if err != nil {
-			return runningModule{}, err
-		}
-		svc, err := accounts.New(ctx, a.cfg.Accounts, accounts.Deps{
-			Logger: log, TracerProvider: tp, MeterProvider: mp, DataDir: a.cfg.DataDir, Version: Version(),
-			Notify: notifyClient(ntf),
-		})
-		if err != nil {
-			return runningModule{}, err
-		}
-		accountsv1.RegisterAccountsServiceServer(a.grpcServer, svc)
-		accountsv1.RegisterAccountsInternalServiceServer(a.grpcServer, svc.Internal())
-		return runningModule{name: name, svc: svc, grpcSvc: accountsv1.AccountsService_ServiceDesc.ServiceName,
-			alsoGRPC: []string{accountsv1.AccountsInternalService_ServiceDesc.ServiceName}}, nil
-
-	case Search:
-		acc, err := conn(Accounts)
-		if err != nil {
-			return runningModule{}, err
-		}
-		svc, err := search.New(ctx, a.cfg.Search, search.Deps{
-			Logger: log, TracerProvider: tp, MeterProvider: mp, DataDir: a.cfg.DataDir,
-			Authorizer: siteaccess.New(accountsv1.NewAccountsInternalServiceClient(acc)),
-		})
-		if err != nil {
-			return runningModule{}, err
-		}
-		searchv1.RegisterSearchServiceServer(a.grpcServer, svc)
-		trafficv1.RegisterTrafficServiceServer(a.grpcServer, svc.Traffic())
-		trafficv1.RegisterTrafficInternalServiceServer(a.grpcServer, svc.Traffic())
-		searchv1.RegisterSearchInternalServiceServer(a.grpcServer, svc.Internal())
-		return runningModule{name: name, svc: svc, grpcSvc: searchv1.SearchService_ServiceDesc.ServiceName,
-			alsoGRPC: []string{trafficv1.TrafficService_ServiceDesc.ServiceName, trafficv1.TrafficInternalService_ServiceDesc.ServiceName, searchv1.SearchInternalService_ServiceDesc.ServiceName}}, nil
-
-	case Recordings:
-		acc, err := conn(Accounts)
-		if err != nil {
-			return runningModule{}, err
-		}
-		srch, err := conn(Search)
-		if err != nil {
-			return runningModule{}, err
-		}
-		ntf, err := conn(Notify)
-		if err != nil {
-			return runningModule{}, err
-		}
-		svc, err := recordings.New(ctx, a.cfg.Recordings, recordings.Deps{
-			Logger: log, TracerProvider: tp, MeterProvider: mp, DataDir: a.cfg.DataDir,
-			Search:     searchv1.NewSearchInternalServiceClient(srch),
-			Authorizer: siteaccess.New(accountsv1.NewAccountsInternalServiceClient(acc)),
-			Notify:     notifyClient(ntf),
-		})
-		if err != nil {
-			return runningModule{}, err
-		}
-		recordingsv1.RegisterRecordingsServiceServer(a.grpcServer, svc)
-		recordingsv1.RegisterRecordingsInternalServiceServer(a.grpcServer, svc.Internal())
-		return runningModule{name: name, svc: svc, grpcSvc: recordingsv1.RecordingsService_ServiceDesc.ServiceName,
-			alsoGRPC: []string{recordingsv1.RecordingsInternalService_ServiceDesc.ServiceName}}, nil
-
-	case Notify:
-		acc, err := conn(Accounts)
-		if err != nil {
-			return runningModule{}, err
-		}
-		srch, err := conn(Search)
-		if err != nil {
-			return runningModule{}, err
-		}
-		rec, err := conn(Recordings)
-		if err != nil {
-			return runningModule{}, err
-		}
-		accInternal := accountsv1.NewAccountsInternalServiceClient(acc)
-		svc, err := notify.New(ctx, a.cfg.Notify, notify.Deps{
-			Logger: log, TracerProvider: tp, MeterProvider: mp, DataDir: a.cfg.DataDir,
-			AccountsInternal: accInternal,
-			Authorizer:       siteaccess.New(accInternal),
-			Search:           searchv1.NewSearchInternalServiceClient(srch),
-			Recordings:       recordingsv1.NewRecordingsInternalServiceClient(rec),
-		})
-		if err != nil {
-			return runningModule{}, err
-		}
-		notifyv1.RegisterNotifyServiceServer(a.grpcServer, svc)
-		notifyv1.RegisterNotifyInternalServiceServer(a.grpcServer, svc.Internal())
-		return runningModule{name: name, svc: svc, grpcSvc: notifyv1.NotifyService_ServiceDesc.ServiceName,
-			alsoGRPC: []string{notifyv1.NotifyInternalService_ServiceDesc.ServiceName}}, nil
-
-	case Ingest:
-		acc, err := conn(Accounts)
-		if err != nil {
-			return runningModule{}, err
-		}
-		rec, err := conn(Recordings)
-		if err != nil {
-			return runningModule{}, err
-		}
-		srch, err := conn(Search)
-		if err != nil {
-			return runningModule{}, err
-		}
-		svc, err := ingest.New(ctx, a.cfg.Ingest, ingest.Deps{
-			Logger: log, TracerProvider: tp, MeterProvider: mp, Propagator: a.tel.Propagator, DataDir: a.cfg.DataDir,
-			Accounts:   accountsv1.NewAccountsInternalServiceClient(acc),
-			Recordings: recordingsv1.NewRecordingsInternalServiceClient(rec),
-			Traffic:    trafficv1.NewTrafficInternalServiceClient(srch),
-		})
-		if err != nil {
-			return runningModule{}, err
-		}
-		ingestv1.RegisterIngestServiceServer(a.grpcServer, svc)
-		svc.RegisterHTTP(a.httpMux)
-		// /readyz/ingest checks only what intake needs: besides the
-		// service's own check (spool not full), that the spool's disk takes
-		// writes. Not accounts (settings are cached) nor recordings
-		// (batches wait in the spool) nor search (hits wait in the
-		// traffic spool).
-		spoolDir := a.cfg.Ingest.SpoolDir
-		if spoolDir == "" {
-			spoolDir = filepath.Join(a.cfg.DataDir, "spool")
-		}
-		trafficDir := ingest.TrafficSpoolDir(a.cfg.Ingest, a.cfg.DataDir)
-		a.checks.Add(Ingest, func(context.Context) error {
-			return errors.Join(dirWritable(spoolDir), dirWritable(trafficDir))
-		})
-		return runningModule{name: name, svc: svc, grpcSvc: ingestv1.IngestService_ServiceDesc.ServiceName}, nil
-
-	case Gateway:
-		deps := gateway.Deps{Logger: log, TracerProvider: tp, Propagator: a.tel.Propagator, Version: Version()}
-		for _, d := range []struct {
-			module string
-			dst    **grpc.ClientConn
-		}{{Accounts, &deps.Accounts}, {Recordings, &deps.Recordings}, {Search, &deps.Search}, {Ingest, &deps.Ingest}, {Notify, &deps.Notify}} {
-			c, err := conn(d.module)
+			svc, err := recordings.New(ctx, w.cfg.Recordings, recordings.Deps{
+				Logger: w.log, TracerProvider: w.tel.TracerProvider, MeterProvider: w.tel.MeterProvider,
+				DataDir:    w.cfg.DataDir,
+				Search:     searchv1.NewSearchInternalServiceClient(srch),
+				Authorizer: siteaccess.New(accountsv1.NewAccountsInternalServiceClient(acc)),
+				Notify:     notifyClient(ntf),
+			})
 			if err != nil {
-				return runningModule{}, err
+				return nil, err
 			}
-			*d.dst = c
-		}
-		svc, err := gateway.New(ctx, a.cfg.Gateway, deps)
-		if err != nil {
-			return runningModule{}, err
-		}
-		svc.RegisterHTTP(a.httpMux)
-		return runningModule{name: name, svc: svc}, nil
+			recordingsv1.RegisterRecordingsServiceServer(w.grpc, svc)
+			recordingsv1.RegisterRecordingsInternalServiceServer(w.grpc, svc.Internal())
+			return svc, nil
+		},
 	}
-	return runningModule{}, fmt.Errorf("unknown module %q", name)
+}
+
+func notifyModule() module {
+	return module{
+		name: Notify,
+		deps: []dependency{{module: Accounts}, {module: Search}, {module: Recordings}},
+		init: func(ctx context.Context, w *wiring) (service, error) {
+			acc, srch, rec := w.conn(Accounts), w.conn(Search), w.conn(Recordings)
+			if err := w.err(); err != nil {
+				return nil, err
+			}
+			accInternal := accountsv1.NewAccountsInternalServiceClient(acc)
+			svc, err := notify.New(ctx, w.cfg.Notify, notify.Deps{
+				Logger: w.log, TracerProvider: w.tel.TracerProvider, MeterProvider: w.tel.MeterProvider,
+				DataDir:          w.cfg.DataDir,
+				AccountsInternal: accInternal,
+				Authorizer:       siteaccess.New(accInternal),
+				Search:           searchv1.NewSearchInternalServiceClient(srch),
+				Recordings:       recordingsv1.NewRecordingsInternalServiceClient(rec),
+			})
+			if err != nil {
+				return nil, err
+			}
+			notifyv1.RegisterNotifyServiceServer(w.grpc, svc)
+			notifyv1.RegisterNotifyInternalServiceServer(w.grpc, svc.Internal())
+			return svc, nil
+		},
+	}
+}
+
+func ingestModule() module {
+	return module{
+		name: Ingest,
+		deps: []dependency{{module: Accounts}, {module: Recordings}, {module: Search}},
+		init: func(ctx context.Context, w *wiring) (service, error) {
+			acc, rec, srch := w.conn(Accounts), w.conn(Recordings), w.conn(Search)
+			if err := w.err(); err != nil {
+				return nil, err
+			}
+			svc, err := ingest.New(ctx, w.cfg.Ingest, ingest.Deps{
+				Logger: w.log, TracerProvider: w.tel.TracerProvider, MeterProvider: w.tel.MeterProvider,
+				Propagator: w.tel.Propagator, DataDir: w.cfg.DataDir,
+				Accounts:   accountsv1.NewAccountsInternalServiceClient(acc),
+				Recordings: recordingsv1.NewRecordingsInternalServiceClient(rec),
+				Traffic:    trafficv1.NewTrafficInternalServiceClient(srch),
+			})
+			if err != nil {
+				return nil, err
+			}
+			ingestv1.RegisterIngestServiceServer(w.grpc, svc)
+			svc.RegisterHTTP(w.http)
+			// /readyz/ingest checks only what intake needs: besides the
+			// service's own check (spool not full), that the spool's disk
+			// takes writes. Not accounts (settings are cached) nor
+			// recordings (batches wait in the spool) nor search (hits wait
+			// in the traffic spool).
+			spoolDir := w.cfg.Ingest.SpoolDir
+			if spoolDir == "" {
+				spoolDir = filepath.Join(w.cfg.DataDir, "spool")
+			}
+			trafficDir := ingest.TrafficSpoolDir(w.cfg.Ingest, w.cfg.DataDir)
+			w.checks.Add(Ingest, func(context.Context) error {
+				return errors.Join(dirWritable(spoolDir), dirWritable(trafficDir))
+			})
+			return svc, nil
+		},
+	}
+}
+
+func gatewayModule() module {
+	return module{
+		name: Gateway,
+		// Without ingest or notify the API lacks their routes (notify's
+		// answer that notifications are off).
+		deps: []dependency{{module: Accounts}, {module: Recordings}, {module: Search}, {module: Ingest, optional: true}, {module: Notify, optional: true}},
+		init: func(ctx context.Context, w *wiring) (service, error) {
+			deps := gateway.Deps{
+				Logger: w.log, TracerProvider: w.tel.TracerProvider, Propagator: w.tel.Propagator, Version: Version(),
+				Accounts: w.conn(Accounts), Recordings: w.conn(Recordings), Search: w.conn(Search),
+				Ingest: w.conn(Ingest), Notify: w.conn(Notify),
+			}
+			if err := w.err(); err != nil {
+				return nil, err
+			}
+			svc, err := gateway.New(ctx, w.cfg.Gateway, deps)
+			if err != nil {
+				return nil, err
+			}
+			svc.RegisterHTTP(w.http)
+			return svc, nil
+		},
+	}
 }
 
 // notifyClient is notify's internal client over conn, nil without one
