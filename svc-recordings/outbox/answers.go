@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -18,11 +19,14 @@ import (
 // store when they are sent (one deleted meanwhile is left out; its
 // deletion follows). Runs of upserts of a site become one call; a deletion
 // flushes the run first so the order of changes is kept.
-func (r *Relay) OnceAnswers(ctx context.Context) (int, error) {
+func (r *Relay) OnceAnswers(ctx context.Context) (_ int, err error) {
+	began := time.Now()
 	entries, err := r.Store.AnswerOutboxPending(ctx, r.Batch)
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
+	ctx, end := r.work(ctx, "recordings.outbox deliver answers", began, len(entries), traceparents(entries))
+	defer end(&err)
 	var site int64
 	var ids []string
 	seen := map[string]bool{}

@@ -5,7 +5,11 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sightlinehq/sightline/platform/depstate"
 )
@@ -28,6 +32,10 @@ type Loop struct {
 	// Dependency is the target as this relay sees it: up or down, logged
 	// at each change and exported by depstate.Register.
 	Dependency *depstate.State
+	// Tracer starts the span of each batch a poll finds (optional). A
+	// poll that finds nothing makes no span: an idle relay exports no
+	// traces.
+	Tracer trace.Tracer
 
 	wake chan struct{}
 }
@@ -69,6 +77,38 @@ func (l *Loop) run(ctx context.Context, batch int, once func(context.Context) (i
 		case <-l.wake:
 		case <-time.After(l.Poll):
 		}
+	}
+}
+
+// work starts the span of a batch a poll found: a root (a relay serves
+// no caller), begun when the poll began, linked to the traces of the calls
+// that recorded its entries (store.OutboxEntry.Traceparent; "" and repeats
+// are skipped), so a batch can be followed from the call that changed a
+// session to the target. End it with end(&err), which marks a failure.
+func (l *Loop) work(ctx context.Context, name string, began time.Time, entries int, traceparents []string) (context.Context, func(*error)) {
+	if l.Tracer == nil {
+		return ctx, func(*error) {}
+	}
+	var links []trace.Link
+	seen := map[[2]any]bool{} // trace and span id
+	for _, tp := range traceparents {
+		if tp == "" {
+			continue
+		}
+		sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": tp}))
+		if k := [2]any{sc.TraceID(), sc.SpanID()}; sc.IsValid() && !seen[k] {
+			seen[k] = true
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	ctx, span := l.Tracer.Start(ctx, name, trace.WithNewRoot(), trace.WithTimestamp(began), trace.WithLinks(links...),
+		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attribute.Int("outbox.entries", entries)))
+	return ctx, func(errp *error) {
+		if err := *errp; err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
 	}
 }
 

@@ -78,11 +78,14 @@ func (r *NotifyRelay) count(ctx context.Context, result string, n int) {
 }
 
 // Once publishes one batch and answers how many entries it took.
-func (r *NotifyRelay) Once(ctx context.Context) (int, error) {
+func (r *NotifyRelay) Once(ctx context.Context) (_ int, err error) {
+	began := time.Now()
 	entries, err := r.Store.NotifyOutboxPending(ctx, r.batch())
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
+	ctx, end := r.work(ctx, "recordings.outbox publish events", began, len(entries), nil)
+	defer end(&err)
 	if r.Client == nil {
 		if err := r.Store.NotifyOutboxAck(ctx, entries); err != nil {
 			return 0, err

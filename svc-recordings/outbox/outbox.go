@@ -65,6 +65,15 @@ func (r *Relay) Run(ctx context.Context) error {
 	})
 }
 
+// traceparents lists the entries' trace contexts, for Loop.work's links.
+func traceparents(entries []store.OutboxEntry) []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.Traceparent
+	}
+	return out
+}
+
 func (r *Relay) upsert(ctx context.Context, sums []*sessionsv1.SessionSummary) error {
 	ctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
 	defer cancel()
@@ -72,12 +81,16 @@ func (r *Relay) upsert(ctx context.Context, sums []*sessionsv1.SessionSummary) e
 	return err
 }
 
-// Once delivers one batch and answers how many entries it took.
-func (r *Relay) Once(ctx context.Context) (int, error) {
+// Once delivers one batch and answers how many entries it took. A batch
+// is one trace (Loop.work); finding none makes no span.
+func (r *Relay) Once(ctx context.Context) (_ int, err error) {
+	began := time.Now()
 	entries, err := r.Store.OutboxPending(ctx, r.Batch)
 	if err != nil || len(entries) == 0 {
 		return 0, err
 	}
+	ctx, end := r.work(ctx, "recordings.outbox deliver sessions", began, len(entries), traceparents(entries))
+	defer end(&err)
 	// Runs of upserts become one call, keeping each session's latest
 	// version (versions only grow, so that is still in order); a deletion
 	// flushes the run first so the order of changes is kept.

@@ -14,6 +14,9 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/pagerule"
@@ -134,6 +137,23 @@ type OutboxEntry struct {
 	VisitorID string
 	// AnswerIDs, for OutboxUpsertAnswers and OutboxDeleteAnswers.
 	AnswerIDs []string
+	// Traceparent is the W3C trace context of the call that recorded the
+	// entry (see Traceparent): the relay's span links to it, so a change
+	// can be followed from its call to search. Empty when the call had
+	// none, for a backend that does not keep it (ScyllaDB), and for
+	// entries recorded before it was kept.
+	Traceparent string
+}
+
+// Traceparent returns ctx's span context as a W3C traceparent, "" when
+// ctx has none: what OutboxEntry.Traceparent keeps.
+func Traceparent(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	return c["traceparent"]
 }
 
 // HeatQuery selects heatmap aggregates of one site: the pages (page keys),

@@ -81,11 +81,12 @@ func answerCountKey(site, survey int64) keyBuf { return newKey(pAnswerCount).u64
 
 // answerOutbox is an answers' outbox entry.
 type answerOutbox struct {
-	Kind    store.OutboxKind `json:"k"`
-	SiteID  int64            `json:"s"`
-	IDs     []string         `json:"a,omitempty"`
-	Visitor string           `json:"v,omitempty"`
-	Session string           `json:"i,omitempty"`
+	Kind        store.OutboxKind `json:"k"`
+	SiteID      int64            `json:"s"`
+	IDs         []string         `json:"a,omitempty"`
+	Visitor     string           `json:"v,omitempty"`
+	Session     string           `json:"i,omitempty"`
+	Traceparent string           `json:"t,omitempty"`
 }
 
 // answerWrite gathers one call's answer changes until they are committed:
@@ -95,10 +96,11 @@ type answerWrite struct {
 	counts  map[[2]int64]int64
 	added   map[[2]any][]answerRef
 	removed map[[2]any]map[string]bool
+	trace   string // the call's traceparent, for the outbox entries
 }
 
-func newAnswerWrite() *answerWrite {
-	return &answerWrite{counts: map[[2]int64]int64{}, added: map[[2]any][]answerRef{}, removed: map[[2]any]map[string]bool{}}
+func newAnswerWrite(trace string) *answerWrite {
+	return &answerWrite{counts: map[[2]int64]int64{}, added: map[[2]any][]answerRef{}, removed: map[[2]any]map[string]bool{}, trace: trace}
 }
 
 // answerLocks takes the sites' read locks and the stripes of the sessions
@@ -141,7 +143,7 @@ func (s *Store) AppendAnswers(ctx context.Context, answers []store.Answer) ([]st
 	b := s.db.NewBatch()
 	defer b.Close()
 	nowMs := time.Now().UnixMilli()
-	w := newAnswerWrite()
+	w := newAnswerWrite(store.Traceparent(ctx))
 	ids := map[int64][]string{}
 	seen := map[[2]any]bool{}
 	for i := range answers {
@@ -202,7 +204,7 @@ func (s *Store) AppendAnswers(ctx context.Context, answers []store.Answer) ([]st
 		res[i].Stored = true
 	}
 	for _, site := range sortedKeys(ids) {
-		if err := s.answerOutbox(b, answerOutbox{Kind: store.OutboxUpsertAnswers, SiteID: site, IDs: ids[site]}); err != nil {
+		if err := s.answerOutbox(b, answerOutbox{Kind: store.OutboxUpsertAnswers, SiteID: site, IDs: ids[site], Traceparent: w.trace}); err != nil {
 			return nil, err
 		}
 	}
@@ -257,7 +259,7 @@ func (s *Store) finishAnswers(b *pebble.Batch, w *answerWrite) error {
 		touched[k] = true
 	}
 	for k := range touched {
-		if err := s.retally(b, k[0].(int64), k[1].(string), w.added[k], w.removed[k]); err != nil {
+		if err := s.retally(b, k[0].(int64), k[1].(string), w.added[k], w.removed[k], w.trace); err != nil {
 			return err
 		}
 	}
@@ -267,7 +269,7 @@ func (s *Store) finishAnswers(b *pebble.Batch, w *answerWrite) error {
 // retally sets a recorded session's answer tally to that of its stored
 // answers (less removed, plus added) and, when its summary changes, bumps
 // its version and records the summary in the outbox.
-func (s *Store) retally(b *pebble.Batch, site int64, session string, added []answerRef, removed map[string]bool) error {
+func (s *Store) retally(b *pebble.Batch, site int64, session string, added []answerRef, removed map[string]bool, trace string) error {
 	t, err := s.tally(site, session, removed)
 	if err != nil {
 		return err
@@ -312,7 +314,7 @@ func (s *Store) retally(b *pebble.Batch, site int64, session string, added []ans
 	if err := b.Set(partition(pSession, site, session), rb, nil); err != nil {
 		return err
 	}
-	return s.outbox(b, store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: site, Summary: sum})
+	return s.outbox(b, store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: site, Summary: sum, Traceparent: trace})
 }
 
 // tally counts a session's stored answers, leaving out skip.
@@ -374,7 +376,7 @@ func (s *Store) AnswerOutboxPending(ctx context.Context, limit int) ([]store.Out
 		if err := json.Unmarshal(v, &e); err != nil {
 			return store.OutboxEntry{}, err
 		}
-		oe := store.OutboxEntry{ID: hex.EncodeToString(k[1:]), Kind: e.Kind, SiteID: e.SiteID, AnswerIDs: e.IDs, VisitorID: e.Visitor}
+		oe := store.OutboxEntry{ID: hex.EncodeToString(k[1:]), Kind: e.Kind, SiteID: e.SiteID, AnswerIDs: e.IDs, VisitorID: e.Visitor, Traceparent: e.Traceparent}
 		if e.Session != "" {
 			oe.SessionIDs = []string{e.Session}
 		}
@@ -572,7 +574,7 @@ func (s *Store) deleteAnswers(site int64, ids []string, e answerOutbox) (int64, 
 	b := s.db.NewBatch()
 	defer b.Close()
 	nowMs := time.Now().UnixMilli()
-	w := newAnswerWrite()
+	w := newAnswerWrite("")
 	var n int64
 	for _, id := range ids {
 		// Read again under the locks: a concurrent deletion may have won.
@@ -678,7 +680,7 @@ func (s *Store) sweepSiteAnswers(site int64, xs []expired, nowMs int64) (int, er
 	defer s.answerLocks([]int64{site}, sessions)()
 	b := s.db.NewBatch()
 	defer b.Close()
-	w := newAnswerWrite()
+	w := newAnswerWrite("")
 	var gone []string
 	for _, x := range xs {
 		ref, ok, err := s.answerRef(site, x.id)

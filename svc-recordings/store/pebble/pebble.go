@@ -255,13 +255,15 @@ func (s *Store) loadRow(site int64, session string) (*sessionRow, error) {
 type group struct {
 	site    int64
 	session string
-	idx     []int // positions in the call
+	idx     []int  // positions in the call
+	trace   string // the call's traceparent, for its outbox entries
 }
 
 // Append implements store.Store.
 func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.AppendResult, error) {
 	res := make([]store.AppendResult, len(chunks))
 	groups := map[[2]any]*group{}
+	tp := store.Traceparent(ctx)
 	var order []*group
 	var stripeIdx []int
 	var sites []int64
@@ -269,7 +271,7 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 		k := [2]any{c.SiteID, c.SessionID}
 		g := groups[k]
 		if g == nil {
-			g = &group{site: c.SiteID, session: c.SessionID}
+			g = &group{site: c.SiteID, session: c.SessionID, trace: tp}
 			groups[k] = g
 			order = append(order, g)
 			stripeIdx = append(stripeIdx, s.stripe(c.SiteID, c.SessionID))
@@ -422,7 +424,7 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	if step.Changed {
 		row.Version++
 		sum.Version = row.Version
-		if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: g.site, Summary: sum}); err != nil {
+		if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: g.site, Summary: sum, Traceparent: g.trace}); err != nil {
 			return err
 		}
 	}
@@ -558,16 +560,19 @@ func (s *Store) outbox(b *pebble.Batch, e store.OutboxEntry) error {
 	return nil
 }
 
+// outboxValue is an outbox entry as stored. Fields are only ever added,
+// optional, so entries written by an older version still decode.
 type outboxValue struct {
-	Kind       store.OutboxKind `json:"k"`
-	SiteID     int64            `json:"s"`
-	Summary    []byte           `json:"m,omitempty"`
-	SessionIDs []string         `json:"i,omitempty"`
-	VisitorID  string           `json:"v,omitempty"`
+	Kind        store.OutboxKind `json:"k"`
+	SiteID      int64            `json:"s"`
+	Summary     []byte           `json:"m,omitempty"`
+	SessionIDs  []string         `json:"i,omitempty"`
+	VisitorID   string           `json:"v,omitempty"`
+	Traceparent string           `json:"t,omitempty"`
 }
 
 func encodeOutbox(e store.OutboxEntry) ([]byte, error) {
-	ov := outboxValue{Kind: e.Kind, SiteID: e.SiteID, SessionIDs: e.SessionIDs, VisitorID: e.VisitorID}
+	ov := outboxValue{Kind: e.Kind, SiteID: e.SiteID, SessionIDs: e.SessionIDs, VisitorID: e.VisitorID, Traceparent: e.Traceparent}
 	if e.Summary != nil {
 		b, err := proto.Marshal(e.Summary)
 		if err != nil {
@@ -750,7 +755,7 @@ func (s *Store) DeleteSession(ctx context.Context, site int64, session string) e
 	if err := s.deleteSession(b, site, session, row, time.Now().UnixMilli()); err != nil {
 		return fmt.Errorf("pebble: delete session: %w", err)
 	}
-	if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxDeleteSessions, SiteID: site, SessionIDs: []string{session}}); err != nil {
+	if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxDeleteSessions, SiteID: site, SessionIDs: []string{session}, Traceparent: store.Traceparent(ctx)}); err != nil {
 		return err
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -794,7 +799,7 @@ func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (
 		}
 		n++
 	}
-	if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxDeleteVisitor, SiteID: site, VisitorID: visitor}); err != nil {
+	if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxDeleteVisitor, SiteID: site, VisitorID: visitor, Traceparent: store.Traceparent(ctx)}); err != nil {
 		return 0, err
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -934,7 +939,7 @@ func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEnt
 		if err := json.Unmarshal(v, &ov); err != nil {
 			return store.OutboxEntry{}, err
 		}
-		e := store.OutboxEntry{ID: hex.EncodeToString(k[1:]), Kind: ov.Kind, SiteID: ov.SiteID, SessionIDs: ov.SessionIDs, VisitorID: ov.VisitorID}
+		e := store.OutboxEntry{ID: hex.EncodeToString(k[1:]), Kind: ov.Kind, SiteID: ov.SiteID, SessionIDs: ov.SessionIDs, VisitorID: ov.VisitorID, Traceparent: ov.Traceparent}
 		if ov.Summary != nil {
 			e.Summary = &sessionsv1.SessionSummary{}
 			if err := proto.Unmarshal(ov.Summary, e.Summary); err != nil {
