@@ -31,7 +31,7 @@ func TestAuthorizationEveryPublicRPC(t *testing.T) {
 	_, searchAddr := serveSearch(t, "127.0.0.1:0")
 	cfg := testConfig(t)
 	cfg.Assets.AllowPrivateTargets = true
-	h := start(t, cfg, t.TempDir(), searchAddr, func(d *Deps) { d.Authorizer = siteaccess.New(acc.Accounts) })
+	h := start(t, cfg, t.TempDir(), searchAddr, func(d *Deps) { d.Authorizer = siteaccess.New(acc.Internal) })
 	c, ctx := h.client, context.Background()
 
 	// A's site: a recorded session and a page whose stylesheet and font

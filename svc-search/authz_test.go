@@ -26,7 +26,7 @@ import (
 // Unauthenticated. Every RPC is a read.
 func TestAuthorizationEveryPublicRPC(t *testing.T) {
 	acc := accountstest.Start(t)
-	sc, tc, _ := serveBoth(t, testConfig(t), Deps{Authorizer: siteaccess.New(acc.Accounts)})
+	sc, tc, _ := serveBoth(t, testConfig(t), Deps{Authorizer: siteaccess.New(acc.Internal)})
 
 	// Each site: indexed sessions and answers, and traffic of its own size
 	// (A 6 sessions, B 3), every traffic session recorded and half of them
