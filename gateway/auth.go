@@ -277,20 +277,25 @@ func (s *Service) authenticateRemote(ctx context.Context, cred string) (_ *accou
 	return resp.GetPrincipal(), expires, nil
 }
 
-// maintenance returns the switch, cached for two seconds.
+// maintenance returns accounts' switch, reused for MaintenanceCache. The
+// lock is not held while asking, so a slow accounts delays only the writes
+// that found the copy old, not every other request behind them.
 func (s *Service) maintenance(ctx context.Context) *accountsv1.Maintenance {
 	s.maintMu.Lock()
-	defer s.maintMu.Unlock()
-	if time.Since(s.maintFetched) < 2*time.Second {
-		return s.maint
+	m, fresh := s.maint, time.Since(s.maintFetched) < s.cfg.MaintenanceCache
+	s.maintMu.Unlock()
+	if fresh {
+		return m
 	}
 	resp, err := s.accounts.GetPublicConfig(ctx, &accountsv1.GetPublicConfigRequest{})
 	if err != nil {
 		// Keep the last known state while accounts is unreachable.
-		return s.maint
+		return m
 	}
+	s.maintMu.Lock()
 	s.maint, s.maintFetched = resp.GetMaintenance(), time.Now()
-	return s.maint
+	s.maintMu.Unlock()
+	return resp.GetMaintenance()
 }
 
 // forwardCaller turns the authenticated caller into gRPC metadata; nothing

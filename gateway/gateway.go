@@ -59,6 +59,10 @@ type Config struct {
 	// dashboard API answers 503 with its content as the banner, without
 	// asking accounts (whose database may be the thing under maintenance).
 	MaintenanceFile string `yaml:"maintenance_file"`
+	// MaintenanceCache is how long accounts' maintenance switch is reused
+	// before a write asks again (reads never ask): the delay before a
+	// switch turned on elsewhere stops writes here.
+	MaintenanceCache time.Duration `yaml:"maintenance_cache"`
 	// RealtimeInterval is how often a realtime stream asks search.
 	RealtimeInterval time.Duration `yaml:"realtime_interval"`
 	// RealtimeStreamsPerUser bounds the realtime streams one caller keeps
@@ -81,6 +85,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RealtimeInterval, "gateway.realtime-interval", 2500*time.Millisecond, "How often a realtime stream (server-sent events) asks search for the figures.")
 	fs.IntVar(&c.RealtimeStreamsPerUser, "gateway.realtime-streams-per-user", 4, "Most realtime streams one caller keeps open at once.")
 	fs.DurationVar(&c.RealtimeMaxLifetime, "gateway.realtime-max-lifetime", time.Hour, "Longest a realtime stream stays open (the browser reconnects).")
+	fs.DurationVar(&c.MaintenanceCache, "gateway.maintenance-cache", 2*time.Second, "How long accounts' maintenance switch is reused before a write asks accounts again.")
 	fs.StringVar(&c.MaintenanceFile, "gateway.maintenance-file", "", "While a file exists at this path, the dashboard API answers 503 with the file's content as the banner (ingest keeps accepting).")
 }
 
@@ -98,6 +103,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionTTL <= 0 {
 		errs = append(errs, errors.New("gateway.session-ttl: must be positive"))
+	}
+	if c.MaintenanceCache < 0 {
+		errs = append(errs, errors.New("gateway.maintenance-cache: must not be negative"))
 	}
 	if c.AuthCacheFresh < 0 {
 		errs = append(errs, errors.New("gateway.auth-cache-fresh: must not be negative"))
