@@ -33,12 +33,18 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// A hand-written service, so the tests need no generated code.
-const svcName = "sightline.test.v1.Test"
+// Hand-written services, so the tests need no generated code: a public
+// one and, with the same methods, an internal one (servicecred.go).
+const (
+	svcName         = "sightline.test.v1.Test"
+	internalSvcName = "sightline.test.v1.TestInternalService"
+)
 
-func method(name string) string { return "/" + svcName + "/" + name }
+func method(name string) string { return fullMethod(svcName, name) }
 
-func unary[Req proto.Message](name string, newReq func() Req, fn func(context.Context, Req) (proto.Message, error)) grpc.MethodDesc {
+func fullMethod(svc, name string) string { return "/" + svc + "/" + name }
+
+func unary[Req proto.Message](svc, name string, newReq func() Req, fn func(context.Context, Req) (proto.Message, error)) grpc.MethodDesc {
 	return grpc.MethodDesc{MethodName: name, Handler: func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
 		req := newReq()
 		if err := dec(req); err != nil {
@@ -48,7 +54,7 @@ func unary[Req proto.Message](name string, newReq func() Req, fn func(context.Co
 		if ic == nil {
 			return h(ctx, req)
 		}
-		return ic(ctx, req, &grpc.UnaryServerInfo{FullMethod: method(name)}, h)
+		return ic(ctx, req, &grpc.UnaryServerInfo{FullMethod: fullMethod(svc, name)}, h)
 	}}
 }
 
@@ -60,23 +66,25 @@ func remaining(ctx context.Context) *durationpb.Duration {
 	return durationpb.New(-time.Second)
 }
 
-func testService() *grpc.ServiceDesc {
+func testService() *grpc.ServiceDesc { return serviceDesc(svcName) }
+
+func serviceDesc(svc string) *grpc.ServiceDesc {
 	newBytes := func() *wrapperspb.BytesValue { return new(wrapperspb.BytesValue) }
 	newEmpty := func() *emptypb.Empty { return new(emptypb.Empty) }
 	methods := []grpc.MethodDesc{
-		unary("Echo", newBytes, func(_ context.Context, r *wrapperspb.BytesValue) (proto.Message, error) { return r, nil }),
-		unary("Panic", newEmpty, func(context.Context, *emptypb.Empty) (proto.Message, error) {
+		unary(svc, "Echo", newBytes, func(_ context.Context, r *wrapperspb.BytesValue) (proto.Message, error) { return r, nil }),
+		unary(svc, "Panic", newEmpty, func(context.Context, *emptypb.Empty) (proto.Message, error) {
 			panic("handler exploded: secret internals")
 		}),
-		unary("Deadline", newEmpty, func(ctx context.Context, _ *emptypb.Empty) (proto.Message, error) { return remaining(ctx), nil }),
-		unary("Big", func() *wrapperspb.Int64Value { return new(wrapperspb.Int64Value) }, func(_ context.Context, r *wrapperspb.Int64Value) (proto.Message, error) {
+		unary(svc, "Deadline", newEmpty, func(ctx context.Context, _ *emptypb.Empty) (proto.Message, error) { return remaining(ctx), nil }),
+		unary(svc, "Big", func() *wrapperspb.Int64Value { return new(wrapperspb.Int64Value) }, func(_ context.Context, r *wrapperspb.Int64Value) (proto.Message, error) {
 			return wrapperspb.Bytes(make([]byte, r.GetValue())), nil
 		}),
-		unary("NotFound", newEmpty, func(context.Context, *emptypb.Empty) (proto.Message, error) {
+		unary(svc, "NotFound", newEmpty, func(context.Context, *emptypb.Empty) (proto.Message, error) {
 			return nil, status.Error(codes.NotFound, "no such thing")
 		}),
 	}
-	sd := &grpc.ServiceDesc{ServiceName: svcName, HandlerType: (*any)(nil), Methods: methods}
+	sd := &grpc.ServiceDesc{ServiceName: svc, HandlerType: (*any)(nil), Methods: methods}
 	sd.Streams = []grpc.StreamDesc{
 		{StreamName: "StreamDeadline", ServerStreams: true, Handler: func(_ any, ss grpc.ServerStream) error {
 			if err := ss.RecvMsg(new(emptypb.Empty)); err != nil {
@@ -141,6 +149,7 @@ func start(t *testing.T, inProcess bool, sopts rpc.ServerOptions, copts rpc.Clie
 
 	srv, hs := rpc.NewServer(e.serverTel, logger, sopts)
 	srv.RegisterService(testService(), struct{}{})
+	srv.RegisterService(serviceDesc(internalSvcName), struct{}{})
 	hs.SetServingStatus(svcName, healthpb.HealthCheckResponse_SERVING)
 	e.health = hs
 
