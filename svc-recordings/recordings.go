@@ -26,6 +26,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/platform/pebblelog"
+	"github.com/sightlinehq/sightline/platform/storecall"
 	"github.com/sightlinehq/sightline/svc-recordings/assets"
 	"github.com/sightlinehq/sightline/svc-recordings/outbox"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
@@ -235,6 +236,8 @@ type Service struct {
 	// sweeps is the store as the retention sweep sees it.
 	sweeps *depstate.State
 	m      *instruments
+	// errs answers for the store's failures.
+	errs *storecall.Errors
 	// assets captures and serves page assets; blobs holds them.
 	assets *assets.Capturer
 	blobs  blob.Store
@@ -297,8 +300,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		dec.Close()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, deps: deps, log: log, enc: enc, dec: dec, m: m, sweeps: depstate.New(log, "store", "retention")}
-	s.store = instrument(st, deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-recordings"), m)
+	s := &Service{cfg: cfg, deps: deps, log: log, enc: enc, dec: dec, m: m, errs: newStoreErrors(log), sweeps: depstate.New(log, "store", "retention")}
+	s.store = &traced{next: st, calls: storecall.New("recordings.store.", cfg.Backend, storecall.Telemetry{
+		Tracer:  deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-recordings"),
+		Latency: m.storeLatency,
+	}, store.ErrNotFound)}
 	if err := m.observeOutbox(s.store, &s.closed); err != nil {
 		s.Close()
 		return nil, err
