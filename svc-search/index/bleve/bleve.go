@@ -175,36 +175,16 @@ func Mapping() mapping.IndexMapping {
 	return im
 }
 
+// keywordFields names the mapping's field of each index.Keyword.
+var keywordFields = [index.NumKeywords]string{index.KeywordVisitor: fVisitor, index.KeywordUser: fUser,
+	index.KeywordEntry: fEntry, index.KeywordEntryPath: fEntryPath, index.KeywordEntryKey: fEntryKey, index.KeywordExit: fExit,
+	index.KeywordExitPath: fExitPath, index.KeywordExitKey: fExitKey, index.KeywordBrowser: fBrowser, index.KeywordOS: fOS,
+	index.KeywordCountry: fCountry, index.KeywordReferrer: fReferrer, index.KeywordUTMSource: fUTMSource,
+	index.KeywordUTMMedium: fUTMMedium, index.KeywordUTMCampaign: fUTMCamp}
+
 // document flattens a summary into the mapped fields.
 func document(s *sessionsv1.SessionSummary) map[string]any {
-	pages := make([]string, 0, len(s.GetPages()))
-	paths := make([]string, 0, len(s.GetPages()))
-	seen := make(map[string]bool, len(s.GetPages()))
-	for _, p := range s.GetPages() {
-		if p.GetUrl() == "" || seen[p.GetUrl()] {
-			continue
-		}
-		seen[p.GetUrl()] = true
-		pages = append(pages, p.GetUrl())
-	}
-	seenPath := make(map[string]bool, len(pages))
-	keys := make([]string, 0, len(pages))
-	seenKey := make(map[string]bool, len(pages))
-	for _, u := range pages {
-		if p := index.PagePath(u); p != "" && !seenPath[p] {
-			seenPath[p] = true
-			paths = append(paths, p)
-		}
-		if k := index.PageKey(u); !seenKey[k] {
-			seenKey[k] = true
-			keys = append(keys, k)
-		}
-	}
-	attrs := make([]string, 0, len(s.GetUserAttributes()))
-	for _, a := range s.GetUserAttributes() {
-		attrs = append(attrs, index.AttributeTerm(a.GetKey(), a.GetValue()))
-	}
-	c := s.GetClient()
+	doc := index.SessionDocument(s)
 	d := map[string]any{
 		"_type":    docType,
 		fSite:      strconv.FormatInt(s.GetSiteId(), 10),
@@ -213,39 +193,18 @@ func document(s *sessionsv1.SessionSummary) map[string]any {
 		fActive:    float64(s.GetActiveDuration().AsDuration().Milliseconds()),
 		fPageCount: float64(s.GetPageCount()),
 		fTruncated: s.GetTruncated(),
-		fDevice:    index.DeviceName(c.GetDeviceType()),
+		fDevice:    doc.Device,
 		kStart:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_START_TIME), s.GetSessionId()),
 		kDuration:  sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_DURATION), s.GetSessionId()),
 		kActive:    sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_ACTIVE_DURATION), s.GetSessionId()),
 		kPages:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_PAGE_COUNT), s.GetSessionId()),
 	}
-	setStr := func(k, v string) {
-		if v != "" {
-			d[k] = v
-		}
+	doc.SetKeywords(d, &keywordFields)
+	if len(doc.Pages) > 0 {
+		d[fPage], d[fPath], d[fPageKey] = doc.Pages, doc.Paths, doc.PageKeys
 	}
-	setStr(fVisitor, s.GetVisitorId())
-	setStr(fEntry, s.GetEntryUrl())
-	setStr(fEntryPath, index.PagePath(s.GetEntryUrl()))
-	setStr(fExit, s.GetExitUrl())
-	setStr(fExitPath, index.PagePath(s.GetExitUrl()))
-	setStr(fEntryKey, index.PageKey(s.GetEntryUrl()))
-	setStr(fExitKey, index.PageKey(s.GetExitUrl()))
-	setStr(fBrowser, c.GetBrowser())
-	setStr(fOS, c.GetOs())
-	setStr(fCountry, c.GetCountry())
-	setStr(fReferrer, s.GetReferrerDomain())
-	setStr(fUTMSource, s.GetUtmSource())
-	setStr(fUTMMedium, s.GetUtmMedium())
-	setStr(fUTMCamp, s.GetUtmCampaign())
-	setStr(fUser, s.GetUserId())
-	if len(pages) > 0 {
-		d[fPage] = pages
-		d[fPath] = paths
-		d[fPageKey] = keys
-	}
-	if len(attrs) > 0 {
-		d[fAttr] = attrs
+	if len(doc.Attrs) > 0 {
+		d[fAttr] = doc.Attrs
 	}
 	// has_* filters are single-term lookups on these, not numeric ranges.
 	flags := make([]string, 0, 3)

@@ -310,35 +310,20 @@ func properties() map[string]any {
 	}
 }
 
+// keywordFields names the mapping's field of each index.Keyword.
+var keywordFields = [index.NumKeywords]string{index.KeywordVisitor: fVisitor, index.KeywordUser: fUser,
+	index.KeywordEntry: fEntry, index.KeywordEntryPath: fEntryPath, index.KeywordEntryKey: fEntryKey, index.KeywordExit: fExit,
+	index.KeywordExitPath: fExitPath, index.KeywordExitKey: fExitKey, index.KeywordBrowser: fBrowser, index.KeywordOS: fOS,
+	index.KeywordCountry: fCountry, index.KeywordReferrer: fReferrer, index.KeywordUTMSource: fUTMSource,
+	index.KeywordUTMMedium: fUTMMedium, index.KeywordUTMCampaign: fUTMCamp}
+
 // Document is the indexed form of a summary.
 func Document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 	pb, err := proto.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("marshal summary: %w", err)
 	}
-	var pages, paths, keys []string
-	seen := map[string]bool{}
-	for _, p := range s.GetPages() {
-		u := p.GetUrl()
-		if u == "" || seen[u] {
-			continue
-		}
-		seen[u] = true
-		pages = append(pages, u)
-		if path := index.PagePath(u); path != "" && !seen["\x00"+path] {
-			seen["\x00"+path] = true
-			paths = append(paths, path)
-		}
-		if k := index.PageKey(u); !seen["\x01"+k] {
-			seen["\x01"+k] = true
-			keys = append(keys, k)
-		}
-	}
-	var attrs []string
-	for _, a := range s.GetUserAttributes() {
-		attrs = append(attrs, index.AttributeTerm(a.GetKey(), a.GetValue()))
-	}
-	c := s.GetClient()
+	doc := index.SessionDocument(s)
 	d := map[string]any{
 		fSite:      strconv.FormatInt(s.GetSiteId(), 10),
 		fSession:   s.GetSessionId(),
@@ -351,35 +336,16 @@ func Document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 		fDead:      s.GetDeadClickCount(),
 		fErrors:    s.GetErrorCount(),
 		fTruncated: s.GetTruncated(),
-		fDevice:    index.DeviceName(c.GetDeviceType()),
+		fDevice:    doc.Device,
 		fSummary:   base64.StdEncoding.EncodeToString(pb),
 		fFeedback:  s.GetFeedbackCount(), fMinFeedback: s.GetMinFeedbackRating(), fSurveys: s.GetSurveyResponseCount(),
 	}
-	set := func(k, v string) {
-		if v != "" {
-			d[k] = v
-		}
+	doc.SetKeywords(d, &keywordFields)
+	if len(doc.Pages) > 0 {
+		d[fPages], d[fPaths], d[fPageKeys] = doc.Pages, doc.Paths, doc.PageKeys
 	}
-	set(fVisitor, s.GetVisitorId())
-	set(fEntry, s.GetEntryUrl())
-	set(fEntryPath, index.PagePath(s.GetEntryUrl()))
-	set(fExit, s.GetExitUrl())
-	set(fExitPath, index.PagePath(s.GetExitUrl()))
-	set(fEntryKey, index.PageKey(s.GetEntryUrl()))
-	set(fExitKey, index.PageKey(s.GetExitUrl()))
-	set(fBrowser, c.GetBrowser())
-	set(fOS, c.GetOs())
-	set(fCountry, c.GetCountry())
-	set(fReferrer, s.GetReferrerDomain())
-	set(fUTMSource, s.GetUtmSource())
-	set(fUTMMedium, s.GetUtmMedium())
-	set(fUTMCamp, s.GetUtmCampaign())
-	set(fUser, s.GetUserId())
-	if len(pages) > 0 {
-		d[fPages], d[fPaths], d[fPageKeys] = pages, paths, keys
-	}
-	if len(attrs) > 0 {
-		d[fAttrs] = attrs
+	if len(doc.Attrs) > 0 {
+		d[fAttrs] = doc.Attrs
 	}
 	if len(s.GetCustomEvents()) > 0 {
 		d[fEvents] = s.GetCustomEvents()
