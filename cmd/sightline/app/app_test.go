@@ -287,12 +287,19 @@ func TestParseTargetsOrdersByDependency(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("parseTargets = %v, want %v", got, want)
 	}
-	// Every module must come after the local modules it depends on.
+	// With every module, each comes after the modules it depends on.
+	all, err := parseTargets(All)
+	if err != nil {
+		t.Fatal(err)
+	}
 	order := map[string]int{}
-	for i, m := range moduleNames() {
+	for i, m := range all {
 		order[m] = i
 	}
-	for _, m := range moduleNames() {
+	if len(order) != len(moduleNames()) {
+		t.Fatalf("parseTargets(all) = %v, want each of %v once", all, moduleNames())
+	}
+	for _, m := range all {
 		for _, d := range dependencies(m) {
 			if !d.late && order[d.module] >= order[m] {
 				t.Errorf("%s depends on %s, which starts later", m, d.module)
