@@ -200,6 +200,8 @@ func TestAuthorizationEveryPublicRPC(t *testing.T) {
 		}, Want: accountstest.SiteB},
 		{Method: "GetSiteActivity", Call: siteActivity(acc.SiteA), Want: R},
 		{Method: "GetSiteActivity/site B", Call: siteActivity(acc.SiteB), Want: accountstest.SiteB},
+		// A site that does not exist answers as another organisation's.
+		{Method: "GetSiteActivity/no such site", Call: siteActivity(acc.SiteB + 1_000_000), Want: accountstest.Nobody},
 		{Method: "GetHeatmap", Call: heatmap(acc.SiteA, sessB), Want: R},
 		{Method: "GetHeatmap/site B", Call: heatmap(acc.SiteB, sessA), Want: accountstest.SiteB},
 		{Method: "ListHeatmapPages", Call: func(ctx context.Context, t *testing.T) (int, error) {

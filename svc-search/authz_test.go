@@ -155,6 +155,8 @@ func TestAuthorizationEveryPublicRPC(t *testing.T) {
 			Foreign: codes.InvalidArgument, Anonymous: codes.Unauthenticated}},
 		{Method: "CountSessions", Call: countSessions(acc.SiteA), Want: R},
 		{Method: "CountSessions/site B", Call: countSessions(acc.SiteB), Want: B},
+		// A site that does not exist answers as another organisation's.
+		{Method: "CountSessions/no such site", Call: countSessions(acc.SiteB + 1_000_000), Want: accountstest.Nobody},
 		{Method: "SearchAnswers", Call: searchAnswers(acc.SiteA), Want: R},
 		{Method: "SearchAnswers/site B", Call: searchAnswers(acc.SiteB), Want: B},
 		{Method: "GetAnswerStats", Call: func(ctx context.Context, t *testing.T) (int, error) {

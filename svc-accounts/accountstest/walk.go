@@ -28,8 +28,8 @@ var (
 	Write = Want{codes.OK, codes.PermissionDenied, codes.OK, codes.PermissionDenied, codes.NotFound, codes.Unauthenticated}
 	// SiteB is a call on B's own site: only Mallory is let in.
 	SiteB = Want{codes.NotFound, codes.NotFound, codes.NotFound, codes.NotFound, codes.OK, codes.Unauthenticated}
-	// Nobody is a call naming A's object under B's site: not found for
-	// anyone.
+	// Nobody is a call on what no caller can see (A's object named under
+	// B's site, a site that does not exist): NotFound for everyone.
 	Nobody = Want{codes.NotFound, codes.NotFound, codes.NotFound, codes.NotFound, codes.NotFound, codes.Unauthenticated}
 )
 
