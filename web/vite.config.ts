@@ -38,5 +38,8 @@ export default defineConfig({
   test: {
     include: ["src/**/*.test.ts"],
     environment: "node",
+    // As in tracker/: no unit test measures time, and a loaded CI machine
+    // must not fail a property test at vitest's 5 s default.
+    testTimeout: 60_000,
   },
 });
