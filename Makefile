@@ -9,6 +9,7 @@ BUF       := $(GO) tool -modfile=tools/go.mod buf
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X github.com/sightlinehq/sightline/cmd/sightline/app.version=$(VERSION)
 BIN       := bin/sightline
+LINTER    := bin/golangci-lint
 DATA_DIR  ?= ./data
 # `make test` runs every Go package once, under the race detector: nearly
 # every package has concurrency (spool, forwarder, outboxes, caches, the
@@ -36,6 +37,10 @@ test: web test-go test-node test-e2e ## Run every test (Go, dashboard, tracker, 
 .PHONY: test-go
 test-go: weed ## Go tests (real PostgreSQL, real sockets), under the race detector.
 	$(GO) test -count=1 $(RACE) ./...
+
+# Built once from its pinned module (tools/golangci-lint), like bin/weed.
+$(LINTER): tools/golangci-lint/go.mod tools/golangci-lint/go.sum
+	$(GO) build -C tools/golangci-lint -trimpath -o $(CURDIR)/$(LINTER) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
 .PHONY: weed
 weed: bin/weed ## Build SeaweedFS (bin/weed), the real S3 server of the Go tests (once; ~3 min).
@@ -91,11 +96,12 @@ fuzz: ## Run every fuzz target (func Fuzz* in *_test.go) for FUZZTIME each (defa
 	done
 
 .PHONY: lint
-lint: ## buf lint and format, go vet and gofmt.
+lint: $(LINTER) ## buf lint and format, go vet, gofmt and golangci-lint (.golangci.yml).
 	$(BUF) lint
 	$(BUF) format --diff --exit-code
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); exit 1; }
+	$(LINTER) run ./...
 
 .PHONY: breaking
 breaking: ## buf breaking against main (a no-op on main itself).
