@@ -155,7 +155,16 @@ func reindex(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("reindex: -to: %w", err)
 	}
 	defer sc.Close()
-	return search.Reindex(ctx, recordingsv1.NewRecordingsInternalServiceClient(rc), searchv1.NewSearchInternalServiceClient(sc), siteID, cursor, stdout)
+	return credentialRefused(search.Reindex(ctx, recordingsv1.NewRecordingsInternalServiceClient(rc), searchv1.NewSearchInternalServiceClient(sc), siteID, cursor, stdout))
+}
+
+// credentialRefused says what to do when a server refuses a command's
+// service credential, which running the command again cannot fix.
+func credentialRefused(err error) error {
+	if status.Code(err) != codes.Unauthenticated {
+		return err
+	}
+	return fmt.Errorf("%w\nthe server refused the service credential: give the command the secret its processes read (--server.service-secret-file, or the --data-dir of a single `sightline serve`)", err)
 }
 
 const heatmapsUsage = `Usage:
@@ -211,7 +220,7 @@ func heatmapsCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return fmt.Errorf("heatmaps rebuild: -from: %w", err)
 	}
 	defer conn.Close()
-	return rebuildHeatmaps(ctx, recordingsv1.NewRecordingsInternalServiceClient(conn), req, stdout, stderr)
+	return credentialRefused(rebuildHeatmaps(ctx, recordingsv1.NewRecordingsInternalServiceClient(conn), req, stdout, stderr))
 }
 
 // rebuildHeatmaps follows RebuildHeatmaps' progress on a bar (stderr) and
@@ -235,7 +244,7 @@ func rebuildHeatmaps(ctx context.Context, rc recordingsv1.RecordingsInternalServ
 	var last *recordingsv1.RebuildHeatmapsResponse
 	stopped := func(err error) error {
 		fmt.Fprintln(stderr)
-		if status.Code(err) == codes.InvalidArgument {
+		if c := status.Code(err); c == codes.InvalidArgument || c == codes.Unauthenticated {
 			return fmt.Errorf("heatmaps rebuild: %w", err)
 		}
 		return fmt.Errorf("heatmaps rebuild: stopped after %d sessions (run it again to resume): %w", last.GetSessionsDone(), err)
