@@ -10,7 +10,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -29,7 +28,6 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/scrub"
 	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
-	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
 func (s *Service) serveAnswer(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +38,7 @@ func (s *Service) serveAnswer(w http.ResponseWriter, r *http.Request) {
 	}
 	b.originHost, b.originOK = originHost(b.origin)
 	var ans contract.Answer
-	a := s.answerIntake(r, b, &ans)
+	a := s.answerIntake(b, &ans)
 	if b.span == nil {
 		b.ctx, b.span = s.startSpan(r, start, "", "ingest.answer")
 	}
@@ -58,39 +56,52 @@ func (s *Service) serveAnswer(w http.ResponseWriter, r *http.Request) {
 	b.release()
 }
 
-// answerIntake applies the batches' checks (intake) with the answers' own
-// limits; the body's URL stands in for a missing Origin header.
-func (s *Service) answerIntake(r *http.Request, b *batch, ans *contract.Answer) answer {
-	ip, checkedOrigin, a := s.admitByKey(r, b, s.answerSiteChecks)
-	if a != nil {
+// answerIntake admits one answer with the batches' steps and the answers'
+// own limits: the client, the site, the body, then the spool.
+func (s *Service) answerIntake(b *batch, ans *contract.Answer) answer {
+	if a := s.admitClient(b); a != nil {
 		return *a
 	}
-	ctx, now := b.ctx, b.start
-	body, a := s.readRequest(ctx, r, b, s.answerLimits)
-	if a != nil {
+	read := func(b *batch) *answer { return s.readAnswer(b, ans) }
+	if a := s.admitSite(b, s.answerSiteChecks, read); a != nil {
 		return *a
+	}
+	if a := read(b); a != nil {
+		return *a
+	}
+	return s.spoolAnswer(b, ans)
+}
+
+// readAnswer reads the body and decodes it with the answer contract into
+// ans, then starts the intake span, continuing the answer's traceparent.
+// Once done, it does nothing.
+func (s *Service) readAnswer(b *batch, ans *contract.Answer) *answer {
+	if b.read {
+		return nil
+	}
+	body, a := s.readRequest(b.ctx, b.r, b, s.answerLimits)
+	if a != nil {
+		return a
 	}
 	decoded, err := contract.DecodeAnswer(body)
 	if err != nil {
-		return answer{code: http.StatusBadRequest, msg: err.Error()}
+		return &answer{code: http.StatusBadRequest, msg: err.Error()}
 	}
 	*ans = decoded
+	b.body, b.read = body, true
 	b.env.SiteKey, b.env.URL = ans.SiteKey, ans.URL
-	b.ctx, b.span = s.startSpan(r, b.start, ans.Traceparent, "ingest.answer")
-	ctx = b.ctx
-	if a := s.admitByBody(ctx, r, b, checkedOrigin, s.answerSiteChecks); a != nil {
-		return *a
-	}
-	payload, err := s.answerChunk(ctx, r, b.site, ans, ip, now)
+	b.ctx, b.span = s.startSpan(b.r, b.start, ans.Traceparent, "ingest.answer")
+	return matchKey(b)
+}
+
+// spoolAnswer appends the answer's chunk to the spool.
+func (s *Service) spoolAnswer(b *batch, ans *contract.Answer) answer {
+	payload, err := s.answerChunk(b.ctx, b.r, b.site, ans, b.ip, b.start)
 	if err != nil {
 		return answer{code: http.StatusBadRequest, msg: err.Error()}
 	}
-	if err := s.spool.Append(ctx, payload); err != nil {
-		if errors.Is(err, spool.ErrFull) {
-			return s.refuse(ctx, http.StatusServiceUnavailable, "spool_full", s.cfg.RetryAfter, "spool full, retry later")
-		}
-		s.log.ErrorContext(ctx, "spool append failed", "error", err)
-		return answer{code: http.StatusServiceUnavailable, msg: "could not store the answer, retry later", retryAfter: s.cfg.RetryAfter}
+	if a := s.appendToSpool(b.ctx, payload, "answer"); a != nil {
+		return *a
 	}
 	return answer{code: http.StatusNoContent}
 }

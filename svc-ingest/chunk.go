@@ -1,12 +1,8 @@
 package ingest
 
 import (
-	"context"
 	"fmt"
-	"net/http"
-	"net/netip"
 	"sync"
-	"time"
 
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -53,8 +49,8 @@ var chunkBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); ret
 
 // chunk builds and encodes the spool record: the enriched chunk, carrying
 // the intake span's trace context.
-func (s *Service) chunk(ctx context.Context, r *http.Request, b *batch, ip netip.Addr, now time.Time) ([]byte, func(), error) {
-	e := &b.env
+func (s *Service) chunk(b *batch) ([]byte, func(), error) {
+	ctx, e, now := b.ctx, &b.env, b.start
 	// The chunk and its small messages are one pooled allocation: they
 	// live only until the chunk is encoded below.
 	m := chunkMsgPool.Get().(*chunkMsg)
@@ -67,7 +63,7 @@ func (s *Service) chunk(ctx context.Context, r *http.Request, b *batch, ip netip
 	e.Fill(c, &m.clientTime, &m.viewport)
 	m.serverTime.Seconds, m.serverTime.Nanos = now.Unix(), int32(now.Nanosecond())
 	c.ServerTime = &m.serverTime
-	c.Client = s.enrich.Client(r.UserAgent(), ip)
+	c.Client = s.enrich.Client(b.r.UserAgent(), b.ip)
 	c.RetentionDays = retentionDays(b.site)
 	c.CaptureAssets = captureAssets(b.site)
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
