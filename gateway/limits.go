@@ -1,14 +1,14 @@
 package gateway
 
 import (
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/sightlinehq/sightline/keyrate"
 )
 
-// maxLimiters bounds the per-caller limiter table; past it the table is
-// reset, which at worst grants a burst again.
+// maxLimiters bounds the per-caller limiter table; past it the least
+// recently used caller is forgotten (keyrate), so a flood of new callers
+// cannot hand an active one a fresh burst.
 const maxLimiters = 100_000
 
 // The mailing limit, per IP, of the public routes that only send e-mail
@@ -19,34 +19,14 @@ const (
 )
 
 // limiter is a token bucket per caller (user, API key, or IP before log-in).
-type limiter struct {
-	rate  rate.Limit
-	burst int
-
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
-}
+type limiter struct{ keys *keyrate.Limiter }
 
 func newLimiter(perSecond float64, burst int) *limiter {
-	return &limiter{rate: rate.Limit(perSecond), burst: burst, buckets: map[string]*rate.Limiter{}}
+	return &limiter{keys: keyrate.New(perSecond, burst, maxLimiters)}
 }
 
 // allow takes a token for key, or says how long until one is free.
 func (l *limiter) allow(key string) (time.Duration, bool) {
-	l.mu.Lock()
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= maxLimiters {
-			clear(l.buckets)
-		}
-		b = rate.NewLimiter(l.rate, l.burst)
-		l.buckets[key] = b
-	}
-	l.mu.Unlock()
-	r := b.Reserve()
-	if d := r.Delay(); d > 0 {
-		r.Cancel()
-		return d, false
-	}
-	return 0, true
+	ok, wait := l.keys.Allow(key, time.Now())
+	return wait, ok
 }

@@ -37,6 +37,7 @@ import (
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/keyrate"
 	"github.com/sightlinehq/sightline/svc-ingest/answercount"
 	"github.com/sightlinehq/sightline/svc-ingest/enrich"
 	"github.com/sightlinehq/sightline/svc-ingest/forwarder"
@@ -254,10 +255,10 @@ type Service struct {
 	spool    *spool.Spool
 	sites    *siteconfig.Cache
 	enrich   *enrich.Enricher
-	ipRate   *limits.Keyed
-	siteRate *limits.Keyed
+	ipRate   *keyrate.Limiter
+	siteRate *keyrate.Limiter
 	// answerRate is the per-site answer rate (answers.go).
-	answerRate *limits.Keyed
+	answerRate *keyrate.Limiter
 	counts     *answercount.Cache
 	sessions   *limits.Sessions
 	quota      *limits.Quota
@@ -267,8 +268,8 @@ type Service struct {
 	// Deps.Traffic), and the beacons' rates (hits.go).
 	hitSpool    *spool.Spool
 	hitFwd      *forwarder.Forwarder
-	hitIPRate   *limits.Keyed
-	hitSiteRate *limits.Keyed
+	hitIPRate   *keyrate.Limiter
+	hitSiteRate *keyrate.Limiter
 	hitLimits   bodyLimits
 
 	recorderPath string
@@ -385,9 +386,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			s.log.Warn("answer counts unavailable; surveys' response limits use the last known counts", "site_id", siteID, "error", err)
 		},
 	})
-	s.ipRate = limits.NewKeyed(cfg.RatePerIP, cfg.BurstPerIP, 200_000)
-	s.siteRate = limits.NewKeyed(cfg.RatePerSite, cfg.BurstPerSite, 100_000)
-	s.answerRate = limits.NewKeyed(cfg.AnswerRatePerSite/60, cfg.AnswerBurstPerSite, 100_000)
+	s.ipRate = keyrate.New(cfg.RatePerIP, cfg.BurstPerIP, 200_000)
+	s.siteRate = keyrate.New(cfg.RatePerSite, cfg.BurstPerSite, 100_000)
+	s.answerRate = keyrate.New(cfg.AnswerRatePerSite/60, cfg.AnswerBurstPerSite, 100_000)
 	s.batchLimits = bodyLimits{raw: cfg.MaxBodyBytes, decompressed: cfg.MaxDecompressedBytes, rawName: "body_bytes", decompressedName: "decompressed_bytes", noun: "body"}
 	s.answerLimits = bodyLimits{raw: cfg.AnswerMaxBytes, decompressed: cfg.AnswerMaxBytes, rawName: "answer_bytes", decompressedName: "answer_bytes", noun: "answer"}
 	s.sessions = limits.NewSessions(cfg.MaxBatchesPerSession, cfg.MaxBytesPerSession, cfg.SessionIdle, 500_000)
@@ -408,8 +409,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		OnFailure:    func(error) { s.m.forwardFailures.Add(context.Background(), 1, s.m.recordingsSink) },
 		OnDeadLetter: func(reason string) { s.countDeadLetter(reason, s.m.recordingsSink) },
 	}
-	s.hitIPRate = limits.NewKeyed(cfg.HitRatePerIP, cfg.HitBurstPerIP, 200_000)
-	s.hitSiteRate = limits.NewKeyed(cfg.HitRatePerSite, cfg.HitBurstPerSite, 100_000)
+	s.hitIPRate = keyrate.New(cfg.HitRatePerIP, cfg.HitBurstPerIP, 200_000)
+	s.hitSiteRate = keyrate.New(cfg.HitRatePerSite, cfg.HitBurstPerSite, 100_000)
 	s.hitLimits = bodyLimits{raw: cfg.HitMaxBytes, decompressed: cfg.HitMaxBytes, rawName: "hit_bytes", decompressedName: "hit_bytes", noun: "hit body"}
 	if s.hitSpool != nil {
 		// Whatever is spooled goes at once (realtime counts must move

@@ -1,6 +1,6 @@
-// Package limits holds ingest's per-process limiters: token buckets per key
-// (client IP, site), per-session counters, and the daily session quota
-// leased from accounts.
+// Package limits holds ingest's per-process limiters: per-session counters
+// and the daily session quota leased from accounts (the token buckets per
+// client IP and site are keyrate's).
 //
 // All of it is in memory and per process: with N ingest processes a visitor
 // may reach N times the per-IP rate, and a session's batches/bytes are
@@ -9,55 +9,11 @@
 package limits
 
 import (
-	"math"
 	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/time/rate"
 )
-
-// Keyed is a set of token buckets, one per key, the least recently used
-// forgotten past size.
-type Keyed struct {
-	limit rate.Limit
-	burst int
-	lru   *lru.Cache[string, *rate.Limiter]
-}
-
-// NewKeyed allows perSecond events per key with the given burst. A
-// perSecond ≤ 0 disables the limiter.
-func NewKeyed(perSecond float64, burst, size int) *Keyed {
-	if size <= 0 {
-		size = 100_000
-	}
-	if burst <= 0 {
-		burst = int(math.Max(1, math.Ceil(perSecond)))
-	}
-	l, _ := lru.New[string, *rate.Limiter](size)
-	return &Keyed{limit: rate.Limit(perSecond), burst: burst, lru: l}
-}
-
-// Allow takes one token for key; when none is left it returns false and
-// how long until one is.
-func (k *Keyed) Allow(key string, now time.Time) (bool, time.Duration) {
-	if k == nil || k.limit <= 0 {
-		return true, 0
-	}
-	l, ok := k.lru.Get(key)
-	if !ok {
-		l = rate.NewLimiter(k.limit, k.burst)
-		if prev, found, _ := k.lru.PeekOrAdd(key, l); found {
-			l = prev
-		}
-	}
-	r := l.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
-}
 
 // SessionKey identifies a session of a site.
 type SessionKey struct {

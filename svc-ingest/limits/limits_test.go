@@ -19,29 +19,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func TestKeyed(t *testing.T) {
-	k := NewKeyed(2, 3, 10)
-	now := time.Now()
-	for i := range 3 {
-		if ok, _ := k.Allow("a", now); !ok {
-			t.Fatalf("burst request %d refused", i)
-		}
-	}
-	ok, wait := k.Allow("a", now)
-	if ok || wait <= 0 || wait > time.Second {
-		t.Fatalf("over burst: %v %v", ok, wait)
-	}
-	if ok, _ := k.Allow("b", now); !ok {
-		t.Fatal("keys share a bucket")
-	}
-	if ok, _ := k.Allow("a", now.Add(600*time.Millisecond)); !ok {
-		t.Fatal("bucket did not refill")
-	}
-	if ok, _ := NewKeyed(0, 0, 0).Allow("x", now); !ok {
-		t.Fatal("disabled limiter refused")
-	}
-}
-
 func TestSessions(t *testing.T) {
 	s := NewSessions(2, 100, time.Hour, 10)
 	k := SessionKey{Site: 5_000_000_001, Session: "s_a"}
