@@ -108,11 +108,15 @@ breaking: ## buf breaking against main (a no-op on main itself).
 	@if git rev-parse --verify -q main >/dev/null; then $(BUF) breaking --against '.git#branch=main'; else echo "no main branch to compare with"; fi
 
 .PHONY: bench
-bench: bench-accounts bench-answers bench-heatmaps bench-ingest bench-notify bench-recordings bench-search bench-spool bench-tracker bench-trends ## Every benchmark.
+bench: bench-accounts bench-answers bench-dashboard bench-heatmaps bench-ingest bench-notify bench-recordings bench-search bench-spool bench-tracker bench-trends ## Every benchmark.
 
 .PHONY: bench-accounts
 bench-accounts: ## GetSiteConfig and token authentication on SQLite and PostgreSQL.
 	$(GO) test -run='^$$' -bench=. -benchmem ./svc-accounts/...
+
+.PHONY: bench-dashboard
+bench-dashboard: ## Sessions list p50/p95 and accounts calls per request through the gateway: six processes vs one, same run (~1 min; BENCH_DASHBOARD_ARGS=-rounds 5 for more).
+	$(GO) run ./gateway/cmd/benchdashboard $(BENCH_DASHBOARD_ARGS)
 
 .PHONY: bench-ingest
 bench-ingest: ## Ingest (real spool, fsync on) against a bare net/http handler, same run.
