@@ -22,7 +22,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -33,6 +32,7 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	"github.com/sightlinehq/sightline/platform/config"
+	"github.com/sightlinehq/sightline/platform/storecall"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
 	"github.com/sightlinehq/sightline/svc-accounts/store/postgres"
@@ -268,8 +268,8 @@ type Service struct {
 	// dummyHash is verified when a log-in names an unknown e-mail, so the
 	// answer takes as long as for a wrong password.
 	dummyHash string
-	// lastUnavailableLog rate-limits the log of database outages (unix ns).
-	lastUnavailableLog atomic.Int64
+	// errs answers for the store's errors.
+	errs *storecall.Errors
 }
 
 type metrics struct {
@@ -311,11 +311,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	deps.defaults()
 	meter := deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-accounts")
-	latency, err := meter.Float64Histogram("accounts.store.duration", metric.WithUnit("s"),
-		metric.WithDescription("Latency of accounts store calls."),
-		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+	latency, err := storecall.NewLatency(meter, "accounts")
 	if err != nil {
-		return nil, fmt.Errorf("accounts: metrics: %w", err)
+		return nil, err
 	}
 	st, err := openStore(ctx, cfg, deps.DataDir, sqlstore.Telemetry{
 		Tracer:  deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-accounts/store"),
@@ -349,6 +347,7 @@ func newWithStore(cfg Config, deps Deps, st store.Store) (*Service, error) {
 		existingLimit: newLimiter(1.0/60, 1, 100_000),
 		verifyEvery:   time.Minute,
 		hasher:        newHasher(runtime.GOMAXPROCS(0)),
+		errs:          newStoreErrors(deps.Logger),
 	}
 	var err error
 	if s.m.loginFailures, err = meter.Int64Counter("accounts.login.failures",

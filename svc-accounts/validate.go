@@ -3,7 +3,6 @@ package accounts
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"math"
 	"net/mail"
 	"regexp"
@@ -219,39 +218,16 @@ func defaultSettings(plan store.Plan) store.SiteSettings {
 
 // ---- errors ----
 
-// storeErr maps a store error to a gRPC status; unexpected errors are
-// logged and answered as Internal without detail.
+// storeErr answers a store error of operation op: the store's sentinels
+// with its own words (written for clients), the rest as internal does.
 func (s *Service) storeErr(ctx context.Context, op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, store.ErrConflict):
-		return status.Error(codes.AlreadyExists, err.Error())
-	case errors.Is(err, store.ErrLimit):
-		return status.Error(codes.ResourceExhausted, err.Error())
-	case errors.Is(err, store.ErrPrecondition):
-		return status.Error(codes.FailedPrecondition, err.Error())
-	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	return s.internal(ctx, op, err)
+	return s.errs.Status(ctx, op, "", err)
 }
 
+// internal answers an error no client can act on: Unavailable when the
+// database is away, else Internal naming op, logged either way.
 func (s *Service) internal(ctx context.Context, op string, err error) error {
-	// Before the context check: a deadline hit while connecting is the
-	// database's absence, not a slow request.
-	if unavailable(err) {
-		s.logUnavailable(ctx, op, err)
-		return status.Error(codes.Unavailable, unavailableMessage)
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return status.FromContextError(err).Err()
-	}
-	s.log.ErrorContext(ctx, "accounts: "+op, "err", err)
-	return status.Errorf(codes.Internal, "internal error during %s", op)
+	return s.errs.Failure(ctx, op, err)
 }
 
 func target(kind string, id int64) string { return kind + ":" + strconv.FormatInt(id, 10) }

@@ -48,6 +48,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/platform/config"
+	"github.com/sightlinehq/sightline/platform/storecall"
 	"github.com/sightlinehq/sightline/siteaccess"
 	"github.com/sightlinehq/sightline/svc-notify/mail"
 	"github.com/sightlinehq/sightline/svc-notify/queue"
@@ -303,6 +304,8 @@ type Service struct {
 	deps  Deps
 	log   *slog.Logger
 	store store.Store
+	// errs answers for the store's errors.
+	errs *storecall.Errors
 	// outbox is the local outbox (nil when SMTP is configured); mailer
 	// sends e-mail jobs (SMTP or the outbox).
 	outbox *mail.Outbox
@@ -339,11 +342,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	deps.defaults()
 	meter := deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-notify")
-	latency, err := meter.Float64Histogram("notify.store.duration", metric.WithUnit("s"),
-		metric.WithDescription("Latency of notify store calls."),
-		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+	latency, err := storecall.NewLatency(meter, "notify")
 	if err != nil {
-		return nil, fmt.Errorf("notify: metrics: %w", err)
+		return nil, err
 	}
 	tel := sqlite.Telemetry{Tracer: deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-notify/store"), Latency: latency}
 	var st store.Store
@@ -377,7 +378,7 @@ func NewWithStore(ctx context.Context, cfg Config, deps Deps, st store.Store) (*
 // newWithStore builds the service on an open store (tests pass theirs).
 func newWithStore(ctx context.Context, cfg Config, deps Deps, st store.Store) (*Service, error) {
 	deps.defaults()
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, store: st, now: time.Now}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, store: st, errs: newStoreErrors(deps.Logger), now: time.Now}
 	var err error
 	if s.key, err = loadKey(cfg.SecretFile, deps.DataDir); err != nil {
 		return nil, err

@@ -2,16 +2,17 @@ package notify
 
 import (
 	"context"
-	"errors"
+	"log/slog"
 	"strings"
 
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/platform/sqldb"
+	"github.com/sightlinehq/sightline/platform/storecall"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 )
 
@@ -144,35 +145,30 @@ func (s *Service) admit(ctx context.Context, siteID int64, n need, req proto.Mes
 	return c, checkNoUnknown("request", req.ProtoReflect())
 }
 
-// storeErr turns a store error into a status: ErrNotFound → NotFound with
-// what, ErrLimit → ResourceExhausted, ErrConflict → AlreadyExists; any
-// other error is logged with the trace id and answered Internal, never
-// with the store's text.
-func (s *Service) storeErr(ctx context.Context, op, what string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return status.Error(codes.NotFound, what+" not found")
-	case errors.Is(err, store.ErrLimit):
-		return status.Error(codes.ResourceExhausted, "limit reached: "+what)
-	case errors.Is(err, store.ErrConflict):
-		return status.Error(codes.AlreadyExists, what+" already exists")
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return status.FromContextError(err).Err()
+// newStoreErrors is how notify answers for its store: a missing, taken or
+// exhausted object named for the client, a database that cannot be reached
+// Unavailable, anything else Internal with the trace id, never with the
+// store's text.
+func newStoreErrors(log *slog.Logger) *storecall.Errors {
+	return &storecall.Errors{
+		Service: "notify", Store: "notify database", Log: log,
+		Kinds: []storecall.Kind{
+			{Err: store.ErrNotFound, Code: codes.NotFound},
+			{Err: store.ErrLimit, Code: codes.ResourceExhausted},
+			{Err: store.ErrConflict, Code: codes.AlreadyExists},
+		},
+		Transient: sqldb.Unavailable,
 	}
-	if _, ok := status.FromError(err); ok {
-		return err
-	}
-	return s.internal(ctx, op, err)
 }
 
-// internal logs err and answers Internal with the trace id, so an operator
-// can find the log line.
+// storeErr answers a store error of operation op; what names the object
+// for the client ("webhook 7").
+func (s *Service) storeErr(ctx context.Context, op, what string, err error) error {
+	return s.errs.Status(ctx, op, what, err)
+}
+
+// internal answers an error no client can act on, logged with the trace
+// id, which the answer names so an operator can find the log line.
 func (s *Service) internal(ctx context.Context, op string, err error) error {
-	s.log.ErrorContext(ctx, "notify: "+op, "err", err)
-	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
-		return status.Errorf(codes.Internal, "internal error (trace %s)", sc.TraceID())
-	}
-	return status.Error(codes.Internal, "internal error")
+	return s.errs.Failure(ctx, op, err)
 }

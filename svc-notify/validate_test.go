@@ -10,12 +10,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 )
@@ -215,26 +217,34 @@ func storeRule(r *notifyv1.AlertRule, kind string, params []byte) store.AlertRul
 }
 
 // Store errors reach clients as codes; anything unexpected is Internal
-// without the store's words.
+// without the store's words. A deadline is the caller's when its context
+// has expired, else the database's own (Unavailable, retried).
 func TestStoreErrMapping(t *testing.T) {
-	s := &Service{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	ctx := context.Background()
+	s := &Service{errs: newStoreErrors(slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	bg := context.Background()
+	expired, cancel := context.WithDeadline(bg, time.Now().Add(-time.Second))
+	defer cancel()
 	for _, tc := range []struct {
+		ctx  context.Context
 		err  error
 		want codes.Code
+		msg  string
 	}{
-		{fmt.Errorf("get: %w", store.ErrNotFound), codes.NotFound},
-		{fmt.Errorf("create: %w", store.ErrLimit), codes.ResourceExhausted},
-		{fmt.Errorf("create: %w", store.ErrConflict), codes.AlreadyExists},
-		{context.Canceled, codes.Canceled},
-		{fmt.Errorf("query: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
-		{errors.New(`pq: relation "notify_webhooks" does not exist`), codes.Internal},
+		{bg, fmt.Errorf("get: %w", store.ErrNotFound), codes.NotFound, "webhook 7 not found"},
+		{bg, fmt.Errorf("create: %w", store.ErrLimit), codes.ResourceExhausted, "limit reached: webhook 7"},
+		{bg, fmt.Errorf("create: %w", store.ErrConflict), codes.AlreadyExists, "webhook 7 already exists"},
+		{bg, context.Canceled, codes.Canceled, ""},
+		{expired, fmt.Errorf("query: %w", context.DeadlineExceeded), codes.DeadlineExceeded, ""},
+		{bg, fmt.Errorf("query: %w", context.DeadlineExceeded), codes.Unavailable, "the notify database is unavailable; try again shortly"},
+		{bg, fmt.Errorf("query: %w", &pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}), codes.Unavailable, "the notify database is unavailable; try again shortly"},
+		{bg, errors.New(`pq: relation "notify_webhooks" does not exist`), codes.Internal, "notify: internal error during op"},
 	} {
-		got := s.storeErr(ctx, "op", "webhook 7", tc.err)
-		if status.Code(got) != tc.want {
-			t.Errorf("%v → %v, want %v", tc.err, got, tc.want)
+		got := s.storeErr(tc.ctx, "op", "webhook 7", tc.err)
+		st := status.Convert(got)
+		if st.Code() != tc.want || tc.msg != "" && st.Message() != tc.msg {
+			t.Errorf("%v → %v, want %v %q", tc.err, got, tc.want, tc.msg)
 		}
-		if strings.Contains(got.Error(), "notify_webhooks") || strings.Contains(got.Error(), "pq:") {
+		if strings.Contains(got.Error(), "notify_webhooks") || strings.Contains(got.Error(), "pq:") || strings.Contains(got.Error(), "administrator") {
 			t.Errorf("%v → %v leaks the store's error", tc.err, got)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -39,12 +40,14 @@ func newErrors(log *slog.Logger, transient func(error) bool) *Errors {
 	}
 }
 
+// spanContext starts a real span, as a traced request has.
 func spanContext(t *testing.T) (context.Context, trace.SpanContext) {
 	t.Helper()
-	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
-	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
-	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled})
-	return trace.ContextWithSpanContext(context.Background(), sc), sc
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	ctx, span := tp.Tracer("test").Start(context.Background(), "request")
+	t.Cleanup(func() { span.End() })
+	return ctx, span.SpanContext()
 }
 
 func TestStatusMapping(t *testing.T) {
