@@ -26,8 +26,9 @@ type module struct {
 }
 
 // dependency is a gRPC service a module calls. A dependency that runs in
-// the same process is initialised first and called over the in-process
-// connection; otherwise it is dialled at its remote.<name> address.
+// the same process is called over the in-process connection (and, unless
+// late, initialised first); otherwise it is dialled at its remote.<name>
+// address.
 type dependency struct {
 	module   string
 	optional bool // when neither local nor configured, the module gets a nil connection and runs without it
