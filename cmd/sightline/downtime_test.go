@@ -7,17 +7,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/sightlinehq/sightline/internal/pgtest"
 )
@@ -210,64 +204,28 @@ func accountsPostgresDown(t *testing.T, pg *pgtest.Server, r pgRoles) {
 // module is taken out of rotation for another's dependency (ingest for
 // accounts' database), and liveness on /healthz.
 func TestKubernetesProbesUseModuleReadiness(t *testing.T) {
-	files, err := filepath.Glob("../../deploy/kubernetes/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests: %v", err)
-	}
-	type probe struct {
-		HTTPGet struct{ Path, Port string } `yaml:"httpGet"`
-	}
-	type deployment struct {
-		Kind     string
-		Metadata struct{ Name string }
-		Spec     struct {
-			Template struct {
-				Spec struct {
-					Containers []struct {
-						Args           []string
-						LivenessProbe  *probe `yaml:"livenessProbe"`
-						ReadinessProbe *probe `yaml:"readinessProbe"`
-					}
-				}
-			}
-		}
-	}
 	seen := 0
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	for _, doc := range readManifests(t) {
+		if !doc.isWorkload() {
+			continue
 		}
-		dec := yaml.NewDecoder(strings.NewReader(string(raw)))
-		for {
-			var doc deployment
-			if err := dec.Decode(&doc); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
+		seen++
+		for _, c := range doc.Spec.Template.Spec.Containers {
+			target := ""
+			for _, a := range c.Args {
+				if v, ok := strings.CutPrefix(a, "--target="); ok {
+					target = v
 				}
-				t.Fatalf("%s: %v", f, err)
 			}
-			if doc.Kind != "Deployment" {
+			if target == "" || strings.Contains(target, ",") {
+				t.Errorf("%s: deployment %s runs %q; want one module per Deployment", doc.file, doc.Metadata.Name, target)
 				continue
 			}
-			seen++
-			for _, c := range doc.Spec.Template.Spec.Containers {
-				target := ""
-				for _, a := range c.Args {
-					if v, ok := strings.CutPrefix(a, "--target="); ok {
-						target = v
-					}
-				}
-				if target == "" || strings.Contains(target, ",") {
-					t.Errorf("%s: deployment %s runs %q; want one module per Deployment", f, doc.Metadata.Name, target)
-					continue
-				}
-				if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz/"+target || c.ReadinessProbe.HTTPGet.Port != "admin" {
-					t.Errorf("%s: deployment %s readiness probe %+v; want /readyz/%s on the admin port", f, doc.Metadata.Name, c.ReadinessProbe, target)
-				}
-				if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
-					t.Errorf("%s: deployment %s liveness probe %+v; want /healthz", f, doc.Metadata.Name, c.LivenessProbe)
-				}
+			if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz/"+target || c.ReadinessProbe.HTTPGet.Port != "admin" {
+				t.Errorf("%s: deployment %s readiness probe %+v; want /readyz/%s on the admin port", doc.file, doc.Metadata.Name, c.ReadinessProbe, target)
+			}
+			if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+				t.Errorf("%s: deployment %s liveness probe %+v; want /healthz", doc.file, doc.Metadata.Name, c.LivenessProbe)
 			}
 		}
 	}
