@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
+	"github.com/sightlinehq/sightline/keyrate"
 	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
 )
 
@@ -23,9 +25,28 @@ type siteChecks func(ctx context.Context, r *http.Request, b *batch, now time.Ti
 // client's address for enrichment.
 func (s *Service) admitClient(b *batch) *answer {
 	b.ip = s.clientIP(b.r)
-	if ok, wait := s.ipRate.Allow(rateKey(b.ip), b.start); !ok {
-		a := s.refuse(b.ctx, http.StatusTooManyRequests, "rate_ip", wait, "too many requests from this address")
+	return s.checkRate(b.ctx, s.ipRate, rateKey(b.ip), b.start, "rate_ip", "too many requests from this address")
+}
+
+// checkRate takes a token from key's bucket in lim, or refuses with 429,
+// counting the hit under limit.
+func (s *Service) checkRate(ctx context.Context, lim *keyrate.Limiter, key string, now time.Time, limit, msg string) *answer {
+	if ok, wait := lim.Allow(key, now); !ok {
+		a := s.refuse(ctx, http.StatusTooManyRequests, limit, wait, "%s", msg)
 		return &a
+	}
+	return nil
+}
+
+// siteRateKey is a site's key in the per-site rate limiters.
+func siteRateKey(site *siteconfig.Site) string { return strconv.FormatInt(site.GetSiteId(), 10) }
+
+// dropByDNT answers 204 without storing when the visitor sends
+// Do-Not-Track or Global Privacy Control and the site respects it.
+func (s *Service) dropByDNT(ctx context.Context, r *http.Request, b *batch) *answer {
+	if b.site.GetSettings().GetRespectDoNotTrack() && (r.Header.Get("DNT") == "1" || r.Header.Get("Sec-GPC") == "1") {
+		s.hit(ctx, "dnt")
+		return &answer{code: http.StatusNoContent}
 	}
 	return nil
 }

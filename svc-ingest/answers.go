@@ -13,12 +13,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -106,31 +103,15 @@ func (s *Service) spoolAnswer(b *batch, ans *contract.Answer) answer {
 	return answer{code: http.StatusNoContent}
 }
 
+// answerSiteChecks are the answers' own checks of an admitted site: their
+// per-site rate and Do-Not-Track. A site that does not record sessions
+// still takes answers: feedback and surveys are their own feature (the
+// answer is then not "recorded").
 func (s *Service) answerSiteChecks(ctx context.Context, r *http.Request, b *batch, now time.Time) *answer {
-	if a := s.checkAnswerRate(ctx, b, now); a != nil {
+	if a := s.checkRate(ctx, s.answerRate, siteRateKey(b.site), now, "answer_rate_site", "too many answers for this site"); a != nil {
 		return a
 	}
-	return s.dropAnswerByPrivacy(ctx, r, b)
-}
-
-func (s *Service) checkAnswerRate(ctx context.Context, b *batch, now time.Time) *answer {
-	if ok, wait := s.answerRate.Allow(strconv.FormatInt(b.site.GetSiteId(), 10), now); !ok {
-		a := s.refuse(ctx, http.StatusTooManyRequests, "answer_rate_site", wait, "too many answers for this site")
-		return &a
-	}
-	return nil
-}
-
-// dropAnswerByPrivacy answers 204 without storing when the visitor sends
-// Do-Not-Track or Global Privacy Control and the site respects it. A site
-// that does not record sessions still takes answers: feedback and surveys
-// are their own feature (the answer is then not "recorded").
-func (s *Service) dropAnswerByPrivacy(ctx context.Context, r *http.Request, b *batch) *answer {
-	if b.site.GetSettings().GetRespectDoNotTrack() && (r.Header.Get("DNT") == "1" || r.Header.Get("Sec-GPC") == "1") {
-		s.hit(ctx, "dnt")
-		return &answer{code: http.StatusNoContent}
-	}
-	return nil
+	return s.dropByDNT(ctx, r, b)
 }
 
 // answerChunk builds and encodes the spool record of an answer: the
@@ -156,13 +137,7 @@ func (s *Service) answerChunk(ctx context.Context, r *http.Request, site *siteco
 	if p.ViewportWidth > 0 || p.ViewportHeight > 0 {
 		c.Viewport = &recordingsv1.Viewport{Width: p.ViewportWidth, Height: p.ViewportHeight}
 	}
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		carrier := propagation.MapCarrier{}
-		propagation.TraceContext{}.Inject(ctx, carrier)
-		c.Traceparent = carrier["traceparent"]
-	} else if ans.Traceparent != "" {
-		c.Traceparent = ans.Traceparent
-	}
+	c.Traceparent = traceparent(ctx, ans.Traceparent)
 	out, err := proto.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("encode answer chunk: %w", err)

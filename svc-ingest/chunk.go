@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
@@ -66,13 +67,7 @@ func (s *Service) chunk(b *batch) ([]byte, func(), error) {
 	c.Client = s.enrich.Client(b.r.UserAgent(), b.ip)
 	c.RetentionDays = retentionDays(b.site)
 	c.CaptureAssets = captureAssets(b.site)
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		carrier := propagation.MapCarrier{}
-		propagation.TraceContext{}.Inject(ctx, carrier)
-		c.Traceparent = carrier["traceparent"]
-	} else if e.Traceparent != "" {
-		c.Traceparent = e.Traceparent
-	}
+	c.Traceparent = traceparent(ctx, e.Traceparent)
 	// The spool copies the payload into its write buffer, so the buffer
 	// goes back to the pool once Append returns (release).
 	bp := chunkBufPool.Get().(*[]byte)
@@ -87,4 +82,16 @@ func (s *Service) chunk(b *batch) ([]byte, func(), error) {
 			chunkBufPool.Put(bp)
 		}
 	}, nil
+}
+
+// traceparent is the W3C traceparent of ctx's span, which spooled records
+// carry so that the forwarder's span can link to the intake's; else the
+// one the client sent.
+func traceparent(ctx context.Context, sent string) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return sent
+	}
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	return carrier["traceparent"]
 }

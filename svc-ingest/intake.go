@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -90,39 +89,19 @@ func (s *Service) readBatch(b *batch) *answer {
 	return matchKey(b)
 }
 
-// batchSiteChecks are the batches' own checks of an admitted site.
+// batchSiteChecks are the batches' own checks of an admitted site: its
+// rate, then the privacy rules, which answer 204 without storing (the
+// tracker must not retry, and nothing about the visitor is kept) when the
+// site does not record or the visitor asked not to be tracked.
 func (s *Service) batchSiteChecks(ctx context.Context, r *http.Request, b *batch, now time.Time) *answer {
-	if a := s.checkSiteRate(ctx, b, now); a != nil {
+	if a := s.checkRate(ctx, s.siteRate, siteRateKey(b.site), now, "rate_site", "too many requests for this site"); a != nil {
 		return a
 	}
-	return s.dropByPrivacy(ctx, r, b)
-}
-
-func (s *Service) checkSiteRate(ctx context.Context, b *batch, now time.Time) *answer {
-	if ok, wait := s.siteRate.Allow(strconv.FormatInt(b.site.GetSiteId(), 10), now); !ok {
-		a := s.refuse(ctx, http.StatusTooManyRequests, "rate_site", wait, "too many requests for this site")
-		return &a
-	}
-	return nil
-}
-
-// dropByPrivacy answers 204 without storing when the visitor asked not to
-// be tracked and the site respects it, or the site does not record: the
-// tracker must not retry, and nothing about the visitor is kept.
-func (s *Service) dropByPrivacy(ctx context.Context, r *http.Request, b *batch) *answer {
-	st := b.site.GetSettings()
-	if st == nil {
-		return nil
-	}
-	if !st.GetRecordingEnabled() {
+	if st := b.site.GetSettings(); st != nil && !st.GetRecordingEnabled() {
 		s.hit(ctx, "recording_disabled")
 		return &answer{code: http.StatusNoContent}
 	}
-	if st.GetRespectDoNotTrack() && (r.Header.Get("DNT") == "1" || r.Header.Get("Sec-GPC") == "1") {
-		s.hit(ctx, "dnt")
-		return &answer{code: http.StatusNoContent}
-	}
-	return nil
+	return s.dropByDNT(ctx, r, b)
 }
 
 // admitSession applies the session's limits (batches, bytes) and, to a new
