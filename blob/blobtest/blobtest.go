@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sightlinehq/sightline/blob"
+	"github.com/sightlinehq/sightline/internal/testseed"
 )
 
 // Run runs the suite. open returns an empty store for one subtest (for a
@@ -234,7 +235,7 @@ func testListPrefix(t *testing.T, s blob.Store) {
 		"a", "a-1", "a.b", "a/b", "a/b-x", "a/b.c", "a/b/c", "a/b/c/d", "a/bc", "a/bc/d", "a0", "ab/c", "b/a", "z",
 	}
 	shuffled := slices.Clone(all)
-	rand.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	testseed.Rand(t, 11).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 	for i, k := range shuffled {
 		put(t, s, k, bytes.Repeat([]byte{'x'}, i), "text/plain")
 	}
@@ -668,9 +669,7 @@ func (c *cancelAfter) Read(b []byte) (int, error) {
 // testModel runs random operations against the store and a map, and
 // compares every answer.
 func testModel(t *testing.T, s blob.Store) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 12))
+	rng := testseed.Rand(t, 12)
 	segs := []string{"a", "b", "a-", "a.", "ab", "0"}
 	randKey := func() string {
 		parts := make([]string, 1+rng.IntN(3))

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/testseed"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -156,9 +156,7 @@ func answerOutbox(t testing.TB, s store.Store) []store.OutboxEntry {
 func testAnswersModel(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	site, other := newSite(), newSite()
-	seed := uint64(time.Now().UnixNano())
-	rng := rand.New(rand.NewPCG(seed, 14))
-	t.Logf("seed %d", seed)
+	rng := testseed.Rand(t, 14)
 	model := map[string]*sessionsv1.Answer{}
 	var all []store.Answer
 	nowMs := time.Now().UnixMilli()

@@ -17,6 +17,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/testseed"
 	"github.com/sightlinehq/sightline/pagerule"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
@@ -615,7 +616,7 @@ func HeatModel(t *testing.T, s store.Store, seed uint64) {
 	}
 }
 
-func testHeatModel(t *testing.T, s store.Store) { HeatModel(t, s, uint64(time.Now().UnixNano())) }
+func testHeatModel(t *testing.T, s store.Store) { HeatModel(t, s, testseed.Seed(t)) }
 
 // testHeatBasics: the rules named one by one, on a small hand-made site.
 func testHeatBasics(t *testing.T, s store.Store) {

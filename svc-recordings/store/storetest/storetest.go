@@ -19,6 +19,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/testseed"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
@@ -641,7 +642,7 @@ func testConcurrent(t *testing.T, s store.Store) {
 	}
 	// Every chunk delivered twice, by 6 writers in random order.
 	work := append(slices.Clone(all), all...)
-	rand.Shuffle(len(work), func(i, j int) { work[i], work[j] = work[j], work[i] })
+	testseed.Rand(t, 15).Shuffle(len(work), func(i, j int) { work[i], work[j] = work[j], work[i] })
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	total := 0

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/internal/testseed"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 )
 
@@ -56,8 +56,8 @@ func checks() []check {
 }
 
 // Run runs the conformance suite; newStore returns a fresh, empty store
-// that the suite closes. Random data is seeded from TRAFFICTEST_SEED, or
-// from the clock (the seed is printed with every failure).
+// that the suite closes. Random data is seeded by testseed (replay with
+// SIGHTLINE_TEST_SEED; the seed is printed with every failure).
 func Run(t *testing.T, newStore func(t *testing.T) traffic.Store) {
 	for _, c := range checks() {
 		t.Run(c.name, func(t *testing.T) {
@@ -67,18 +67,10 @@ func Run(t *testing.T, newStore func(t *testing.T) traffic.Store) {
 					t.Errorf("close: %v", err)
 				}
 			})
-			seed := Seed()
+			seed := testseed.Seed(t)
 			c.fn(seeded{t, seed}, s, seed)
 		})
 	}
-}
-
-// Seed is TRAFFICTEST_SEED, or a fresh one.
-func Seed() uint64 {
-	if v, err := strconv.ParseUint(os.Getenv("TRAFFICTEST_SEED"), 10, 64); err == nil {
-		return v
-	}
-	return uint64(time.Now().UnixNano())
 }
 
 // seeded adds the seed to every failure, so a random one can be replayed.
@@ -89,12 +81,12 @@ type seeded struct {
 
 func (s seeded) Errorf(f string, args ...any) {
 	s.T.Helper()
-	s.T.Errorf(f+" (TRAFFICTEST_SEED=%d)", append(args, s.seed)...)
+	s.T.Errorf(f+" (%s=%d)", append(args, testseed.Env, s.seed)...)
 }
 
 func (s seeded) Fatalf(f string, args ...any) {
 	s.T.Helper()
-	s.T.Fatalf(f+" (TRAFFICTEST_SEED=%d)", append(args, s.seed)...)
+	s.T.Fatalf(f+" (%s=%d)", append(args, testseed.Env, s.seed)...)
 }
 
 // Failures runs the named checks of the suite (every one without names)

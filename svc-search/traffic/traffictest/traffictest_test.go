@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/internal/testseed"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 	"github.com/sightlinehq/sightline/svc-search/traffic/traffictest"
 )
@@ -155,7 +156,7 @@ func (u staleMarks) SetRecorded(ctx context.Context, marks []traffic.Recorded) e
 }
 
 func TestSuiteCatchesBrokenStores(t *testing.T) {
-	seed := traffictest.Seed()
+	seed := testseed.Seed(t)
 	for name, c := range map[string]struct {
 		store func(r *traffictest.Reference) traffic.Store
 		// checks that must fail (at least these).
@@ -174,7 +175,7 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 			fails := traffictest.Failures(func() traffic.Store { return c.store(traffictest.NewReference()) }, seed, c.want...)
 			for _, w := range c.want {
 				if len(fails[w]) == 0 {
-					t.Errorf("%s passed %s (seed %d)", name, w, seed)
+					t.Errorf("%s passed %s (%s=%d)", name, w, testseed.Env, seed)
 				}
 			}
 			for check, msgs := range fails {
