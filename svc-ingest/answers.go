@@ -28,29 +28,18 @@ import (
 )
 
 func (s *Service) serveAnswer(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	b := s.newBatch(w, r, start)
-	if err := http.NewResponseController(w).SetReadDeadline(start.Add(s.bodyDeadline(r.ContentLength, s.cfg.AnswerMaxBytes))); err != nil {
-		s.log.DebugContext(r.Context(), "cannot set the body read deadline", "error", err)
-	}
-	b.originHost, b.originOK = originHost(b.origin)
+	b := s.newBatch(w, r, s.cfg.AnswerMaxBytes)
 	var ans contract.Answer
 	a := s.answerIntake(b, &ans)
 	if b.span == nil {
-		b.ctx, b.span = s.startSpan(r, start, "", "ingest.answer")
+		b.ctx, b.span = s.startSpan(r, b.start, "", "ingest.answer")
 	}
 	if ans.ID != "" {
 		b.span.SetAttributes(attribute.String("sightline.answer_id", ans.ID), attribute.String("sightline.session_id", ans.SessionID),
 			attribute.Int64("sightline.survey_id", ans.SurveyID))
 	}
 	s.reply(b, a, "answer")
-	if attr, ok := s.m.codeAttrs[a.code]; ok {
-		s.m.answers.Add(b.ctx, 1, attr)
-	} else {
-		s.m.answers.Add(b.ctx, 1)
-	}
-	b.span.End()
-	b.release()
+	s.finish(b, a.code, s.m.answers)
 }
 
 // answerIntake admits one answer with the batches' steps and the answers'

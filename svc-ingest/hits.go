@@ -38,13 +38,8 @@ import (
 var hitRefusals = []string{"invalid", "body_bytes", "rate_ip", "rate_site", "origin", "unknown_site", "spool_full", "unavailable"}
 
 func (s *Service) serveHit(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	b := s.newBatch(w, r, start)
-	if err := http.NewResponseController(w).SetReadDeadline(start.Add(s.bodyDeadline(r.ContentLength, s.cfg.HitMaxBytes))); err != nil {
-		s.log.DebugContext(r.Context(), "cannot set the body read deadline", "error", err)
-	}
-	b.originHost, b.originOK = originHost(b.origin)
-	b.ctx, b.span = s.startSpan(r, start, "", "ingest.hit")
+	b := s.newBatch(w, r, s.cfg.HitMaxBytes)
+	b.ctx, b.span = s.startSpan(r, b.start, "", "ingest.hit")
 	var n int
 	a, reason := s.hitIntake(r, b, &n)
 	if n > 0 {
@@ -54,13 +49,7 @@ func (s *Service) serveHit(w http.ResponseWriter, r *http.Request) {
 	if reason != "" {
 		s.m.hitsRefused.Add(b.ctx, 1, s.m.hitReasonAttrs[reason])
 	}
-	if attr, ok := s.m.codeAttrs[a.code]; ok {
-		s.m.hitRequests.Add(b.ctx, 1, attr)
-	} else {
-		s.m.hitRequests.Add(b.ctx, 1)
-	}
-	b.span.End()
-	b.release()
+	s.finish(b, a.code, s.m.hitRequests)
 }
 
 // hitIntake admits one beacon body, cheapest checks first, and spools its

@@ -15,35 +15,20 @@ import (
 )
 
 func (s *Service) serveBatch(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	b := s.newBatch(w, r, start)
-	// A slow body is cut at a deadline proportionate to what it may send
-	// (readBody answers 408), not only at the server's read timeout.
-	// net/http lifts it once the body is in, so it never cuts the handler.
-	if err := http.NewResponseController(w).SetReadDeadline(start.Add(s.bodyDeadline(r.ContentLength, s.cfg.MaxBodyBytes))); err != nil {
-		s.log.DebugContext(r.Context(), "cannot set the body read deadline", "error", err)
-	}
-	b.originHost, b.originOK = originHost(b.origin)
+	b := s.newBatch(w, r, s.cfg.MaxBodyBytes)
 	a := s.intake(b)
 	if b.span == nil {
-		b.ctx, b.span = s.startSpan(r, start, "", "ingest.batch")
+		b.ctx, b.span = s.startSpan(r, b.start, "", "ingest.batch")
 	}
-	span := b.span
 	if b.env.SessionID != "" {
-		span.SetAttributes(attribute.String("sightline.session_id", b.env.SessionID), attribute.Int64("sightline.seq", b.env.Seq),
+		b.span.SetAttributes(attribute.String("sightline.session_id", b.env.SessionID), attribute.Int64("sightline.seq", b.env.Seq),
 			attribute.Int("sightline.events", b.env.EventCount))
 	}
 	s.reply(b, a, "batch")
 	if a.code >= 400 {
 		s.rejected.Add(1)
 	}
-	if attr, ok := s.m.codeAttrs[a.code]; ok {
-		s.m.batches.Add(b.ctx, 1, attr)
-	} else {
-		s.m.batches.Add(b.ctx, 1)
-	}
-	span.End()
-	b.release()
+	s.finish(b, a.code, s.m.batches)
 }
 
 // intake admits one batch, cheapest step first (docs/wire-format.md lists

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -47,11 +48,32 @@ type batch struct {
 // per batch showed in BenchmarkServeBatch.
 var batchPool = sync.Pool{New: func() any { return new(batch) }}
 
-// newBatch starts one request's state; release ends it.
-func (s *Service) newBatch(w http.ResponseWriter, r *http.Request, start time.Time) *batch {
+// newBatch starts one request's state, whose body may hold up to limit
+// bytes as sent; finish ends it.
+func (s *Service) newBatch(w http.ResponseWriter, r *http.Request, limit int64) *batch {
+	start := time.Now()
+	// A slow body is cut at a deadline proportionate to what it may send
+	// (readBody answers 408), not only at the server's read timeout.
+	// net/http lifts it once the body is in, so it never cuts the handler.
+	if err := http.NewResponseController(w).SetReadDeadline(start.Add(s.bodyDeadline(r.ContentLength, limit))); err != nil {
+		s.log.DebugContext(r.Context(), "cannot set the body read deadline", "error", err)
+	}
 	b := batchPool.Get().(*batch)
 	*b = batch{w: w, r: r, start: start, ctx: r.Context(), query: r.URL.Query(), origin: r.Header.Get("Origin")}
+	b.originHost, b.originOK = originHost(b.origin)
 	return b
+}
+
+// finish counts the request by its answer's status in requests, ends its
+// span and releases its state.
+func (s *Service) finish(b *batch, code int, requests metric.Int64Counter) {
+	if attr, ok := s.m.codeAttrs[code]; ok {
+		requests.Add(b.ctx, 1, attr)
+	} else {
+		requests.Add(b.ctx, 1)
+	}
+	b.span.End()
+	b.release()
 }
 
 // release returns the request's body buffer to the pool.
