@@ -17,6 +17,13 @@ import (
 // of a batch that declares length bytes, then first (the start of a body).
 func openTrickle(t *testing.T, base string, length int64, first string) net.Conn {
 	t.Helper()
+	return openPost(t, base, "/i/v1/batch?k="+siteKey, map[string]string{"Origin": "https://shop.example.com"}, length, first)
+}
+
+// openPost opens a raw connection to base and sends the head of a POST to
+// path with headers, declaring length body bytes, then first.
+func openPost(t *testing.T, base, path string, headers map[string]string, length int64, first string) net.Conn {
+	t.Helper()
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
@@ -25,9 +32,11 @@ func openTrickle(t *testing.T, base string, length int64, first string) net.Conn
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = fmt.Fprintf(c, "POST /i/v1/batch?k=%s HTTP/1.1\r\nHost: %s\r\nOrigin: https://shop.example.com\r\n"+
-		"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", siteKey, u.Host, length, first)
-	if err != nil {
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n", path, u.Host, length)
+	for k, v := range headers {
+		head += k + ": " + v + "\r\n"
+	}
+	if _, err := c.Write([]byte(head + "\r\n" + first)); err != nil {
 		t.Fatal(err)
 	}
 	return c

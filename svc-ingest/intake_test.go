@@ -2,10 +2,7 @@ package ingest
 
 import (
 	"bufio"
-	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"testing"
 	"time"
 )
@@ -17,22 +14,8 @@ import (
 // connection), so an answer here was made without the body.
 func withheldBody(t *testing.T, base, path string, headers map[string]string) (*http.Response, error) {
 	t.Helper()
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := openPost(t, base, path, headers, 512<<10, "")
 	t.Cleanup(func() { c.Close() })
-	req := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: 524288\r\n", path, u.Host)
-	for k, v := range headers {
-		req += k + ": " + v + "\r\n"
-	}
-	if _, err := c.Write([]byte(req + "\r\n")); err != nil {
-		t.Fatal(err)
-	}
 	// Well before the body's read deadline (5 s at the least).
 	c.SetReadDeadline(time.Now().Add(3 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
