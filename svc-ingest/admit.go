@@ -19,18 +19,18 @@ import (
 
 // siteChecks are an endpoint's own checks of an admitted site and origin:
 // its rate, its privacy rules.
-type siteChecks func(ctx context.Context, r *http.Request, b *batch, now time.Time) *answer
+type siteChecks func(b *batch) *answer
 
 // admitClient applies the per-IP rate, the cheapest defence, and keeps the
 // client's address for enrichment.
 func (s *Service) admitClient(b *batch) *answer {
 	b.ip = s.clientIP(b.r)
-	return s.checkRate(b.ctx, s.ipRate, rateKey(b.ip), b.start, "rate_ip", "too many requests from this address")
+	return s.admitRate(b.ctx, s.ipRate, rateKey(b.ip), b.start, "rate_ip", "too many requests from this address")
 }
 
-// checkRate takes a token from key's bucket in lim, or refuses with 429,
+// admitRate takes a token from key's bucket in lim, or refuses with 429,
 // counting the hit under limit.
-func (s *Service) checkRate(ctx context.Context, lim *keyrate.Limiter, key string, now time.Time, limit, msg string) *answer {
+func (s *Service) admitRate(ctx context.Context, lim *keyrate.Limiter, key string, now time.Time, limit, msg string) *answer {
 	if ok, wait := lim.Allow(key, now); !ok {
 		a := s.refuse(ctx, http.StatusTooManyRequests, limit, wait, "%s", msg)
 		return &a
@@ -43,9 +43,9 @@ func siteRateKey(site *siteconfig.Site) string { return strconv.FormatInt(site.G
 
 // dropByDNT answers 204 without storing when the visitor sends
 // Do-Not-Track or Global Privacy Control and the site respects it.
-func (s *Service) dropByDNT(ctx context.Context, r *http.Request, b *batch) *answer {
-	if b.site.GetSettings().GetRespectDoNotTrack() && (r.Header.Get("DNT") == "1" || r.Header.Get("Sec-GPC") == "1") {
-		s.hit(ctx, "dnt")
+func (s *Service) dropByDNT(b *batch) *answer {
+	if b.site.GetSettings().GetRespectDoNotTrack() && (b.r.Header.Get("DNT") == "1" || b.r.Header.Get("Sec-GPC") == "1") {
+		s.hit(b.ctx, "dnt")
 		return &answer{code: http.StatusNoContent}
 	}
 	return nil
@@ -77,7 +77,7 @@ func (s *Service) admitSite(b *batch, checks siteChecks, read func(*batch) *answ
 	if a := s.checkSite(b); a != nil {
 		return a
 	}
-	return checks(b.ctx, b.r, b, b.start)
+	return checks(b)
 }
 
 // matchKey refuses a body whose siteKey is not the ?k= the request was

@@ -96,11 +96,11 @@ func (s *Service) spoolAnswer(b *batch, ans *contract.Answer) answer {
 // per-site rate and Do-Not-Track. A site that does not record sessions
 // still takes answers: feedback and surveys are their own feature (the
 // answer is then not "recorded").
-func (s *Service) answerSiteChecks(ctx context.Context, r *http.Request, b *batch, now time.Time) *answer {
-	if a := s.checkRate(ctx, s.answerRate, siteRateKey(b.site), now, "answer_rate_site", "too many answers for this site"); a != nil {
+func (s *Service) answerSiteChecks(b *batch) *answer {
+	if a := s.admitRate(b.ctx, s.answerRate, siteRateKey(b.site), b.start, "answer_rate_site", "too many answers for this site"); a != nil {
 		return a
 	}
-	return s.dropByDNT(ctx, r, b)
+	return s.dropByDNT(b)
 }
 
 // answerChunk builds and encodes the spool record of an answer: the

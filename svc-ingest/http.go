@@ -24,7 +24,8 @@ func (s *Service) RegisterHTTP(mux *http.ServeMux) {
 	mux.HandleFunc("OPTIONS /i/v1/hit", s.servePreflight)
 }
 
-// answer is the outcome of one batch.
+// answer is the outcome of one intake request (a batch, an answer, a hit
+// body).
 type answer struct {
 	code       int
 	msg        string
@@ -63,6 +64,7 @@ func (s *Service) reply(b *batch, a answer, what string) {
 	io.WriteString(w, "ingest: "+a.msg+"\n")
 }
 
+// refuse is a refusal, counted as a hit of limit unless limit is "".
 func (s *Service) refuse(ctx context.Context, code int, limit string, retryAfter time.Duration, format string, args ...any) answer {
 	if limit != "" {
 		s.hit(ctx, limit)

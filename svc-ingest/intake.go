@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -78,15 +77,15 @@ func (s *Service) readBatch(b *batch) *answer {
 // rate, then the privacy rules, which answer 204 without storing (the
 // tracker must not retry, and nothing about the visitor is kept) when the
 // site does not record or the visitor asked not to be tracked.
-func (s *Service) batchSiteChecks(ctx context.Context, r *http.Request, b *batch, now time.Time) *answer {
-	if a := s.checkRate(ctx, s.siteRate, siteRateKey(b.site), now, "rate_site", "too many requests for this site"); a != nil {
+func (s *Service) batchSiteChecks(b *batch) *answer {
+	if a := s.admitRate(b.ctx, s.siteRate, siteRateKey(b.site), b.start, "rate_site", "too many requests for this site"); a != nil {
 		return a
 	}
 	if st := b.site.GetSettings(); st != nil && !st.GetRecordingEnabled() {
-		s.hit(ctx, "recording_disabled")
+		s.hit(b.ctx, "recording_disabled")
 		return &answer{code: http.StatusNoContent}
 	}
-	return s.dropByDNT(ctx, r, b)
+	return s.dropByDNT(b)
 }
 
 // admitSession applies the session's limits (batches, bytes) and, to a new
