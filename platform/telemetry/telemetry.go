@@ -51,8 +51,9 @@ type Options struct {
 	// responses.
 	SpanExporter sdktrace.SpanExporter
 
-	// Sampler overrides the sampler; the default is ParentBased(AlwaysSample)
-	// unless OTEL_TRACES_SAMPLER says otherwise.
+	// Sampler overrides the sampler; the default is
+	// ParentBased(NoOrphanCalls(AlwaysSample)) unless OTEL_TRACES_SAMPLER
+	// says otherwise.
 	Sampler sdktrace.Sampler
 }
 
@@ -88,8 +89,12 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	if exp != nil {
 		tpOpts = append(tpOpts, sdktrace.WithBatcher(exp))
 	}
-	if opts.Sampler != nil {
+	switch {
+	case opts.Sampler != nil:
 		tpOpts = append(tpOpts, sdktrace.WithSampler(opts.Sampler))
+	case os.Getenv("OTEL_TRACES_SAMPLER") == "":
+		// Otherwise the SDK reads the variable itself.
+		tpOpts = append(tpOpts, sdktrace.WithSampler(sdktrace.ParentBased(NoOrphanCalls(sdktrace.AlwaysSample()))))
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 
@@ -184,6 +189,28 @@ func metricReader(ctx context.Context) (sdkmetric.Reader, error) {
 func noProtocol(signal string) bool {
 	return os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL") == "" && os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_PROTOCOL") == ""
 }
+
+// NoOrphanCalls samples as root does, except a root span of kind client:
+// a call (to a store, to another service) made outside any trace. That is
+// what a background poll makes; exporting it would fill the tracing backend
+// with empty polls. A poller that finds work starts its own span first (a
+// producer or internal root, linked to where the work came from), and the
+// calls under it are sampled. Under ParentBased, the dropped call's
+// children and the server spans it causes elsewhere are dropped too.
+//
+// A command that wants its calls traced starts a span around them.
+func NoOrphanCalls(root sdktrace.Sampler) sdktrace.Sampler { return noOrphanCalls{root} }
+
+type noOrphanCalls struct{ root sdktrace.Sampler }
+
+func (s noOrphanCalls) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if p.Kind == trace.SpanKindClient && !trace.SpanContextFromContext(p.ParentContext).IsValid() {
+		return sdktrace.SamplingResult{Decision: sdktrace.Drop, Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState()}
+	}
+	return s.root.ShouldSample(p)
+}
+
+func (s noOrphanCalls) Description() string { return "NoOrphanCalls{" + s.root.Description() + "}" }
 
 func newResource(ctx context.Context, opts Options) (*resource.Resource, error) {
 	ropts := []resource.Option{resource.WithTelemetrySDK(), resource.WithHost(), resource.WithFromEnv()}

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"go.uber.org/goleak"
 
@@ -333,5 +334,59 @@ func clearOTELEnv(t *testing.T) {
 		"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
 	} {
 		t.Setenv(k, "")
+	}
+}
+
+// TestCallsOutsideATraceAreNotExported: a client span with no parent (a
+// background poll's store or RPC call) is dropped, with what it causes
+// downstream; work that starts its own span has its calls exported.
+func TestCallsOutsideATraceAreNotExported(t *testing.T) {
+	t.Setenv("OTEL_TRACES_SAMPLER", "")
+	exp := tracetest.NewInMemoryExporter()
+	tel := setup(t, telemetry.Options{ServiceName: "svc", SpanExporter: exp})
+	tr := tel.Tracer("test")
+	ctx := context.Background()
+
+	pollCtx, poll := tr.Start(ctx, "store.outbox_pending", trace.WithSpanKind(trace.SpanKindClient))
+	if poll.SpanContext().IsSampled() || !poll.SpanContext().IsValid() {
+		t.Fatalf("orphan call: sampled %v, valid %v; want a valid, unsampled context", poll.SpanContext().IsSampled(), poll.SpanContext().IsValid())
+	}
+	// What the call causes in another service: its context arrives
+	// through the propagator, unsampled.
+	h := http.Header{}
+	tel.Propagator.Inject(pollCtx, propagation.HeaderCarrier(h))
+	_, server := tr.Start(tel.Propagator.Extract(ctx, propagation.HeaderCarrier(h)), "server", trace.WithSpanKind(trace.SpanKindServer))
+	server.End()
+	poll.End()
+
+	workCtx, work := tr.Start(ctx, "outbox deliver", trace.WithSpanKind(trace.SpanKindProducer))
+	_, call := tr.Start(workCtx, "UpsertSessions", trace.WithSpanKind(trace.SpanKindClient))
+	call.End()
+	work.End()
+	if err := tel.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range exp.GetSpans() {
+		names = append(names, s.Name)
+	}
+	if strings.Join(names, ",") != "UpsertSessions,outbox deliver" {
+		t.Fatalf("exported %v; want only the work and its call", names)
+	}
+}
+
+// TestSamplerFromEnvironment: OTEL_TRACES_SAMPLER replaces the default,
+// orphan calls included.
+func TestSamplerFromEnvironment(t *testing.T) {
+	t.Setenv("OTEL_TRACES_SAMPLER", "always_on")
+	exp := tracetest.NewInMemoryExporter()
+	tel := setup(t, telemetry.Options{ServiceName: "svc", SpanExporter: exp})
+	_, span := tel.Tracer("test").Start(context.Background(), "call", trace.WithSpanKind(trace.SpanKindClient))
+	span.End()
+	if err := tel.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(exp.GetSpans()); n != 1 {
+		t.Fatalf("%d spans exported with OTEL_TRACES_SAMPLER=always_on", n)
 	}
 }
