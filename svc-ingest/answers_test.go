@@ -185,13 +185,12 @@ func TestAnswerDeliveredThroughTheForwarder(t *testing.T) {
 	if c == nil || c.GetAnswer().GetComment() != "Checkout broke, write me at [email] or card [card]" || c.GetSessionId() != "s_Qm9vc3RlZFNlc3Npb24wMQ" {
 		t.Fatalf("delivered: %v", c)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for e.svc.spool.Stats().Records != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("spool not drained: %+v", e.svc.spool.Stats())
+	waitFor(t, 10*time.Second, func() error {
+		if st := e.svc.spool.Stats(); st.Records != 0 {
+			return fmt.Errorf("spool not drained: %+v", st)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if st := e.svc.fwd.Stats(); st.DeadLettered != 0 || st.Delivered != 3 {
 		t.Fatalf("forwarder: %+v", st)
 	}
@@ -399,13 +398,12 @@ func TestRefusedAnswerIsDeadLettered(t *testing.T) {
 	}
 	e.run()
 	e.rec.waitChunks(t, 1, 10*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for e.svc.fwd.Stats().DeadLettered != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("forwarder: %+v", e.svc.fwd.Stats())
+	waitFor(t, 10*time.Second, func() error {
+		if st := e.svc.fwd.Stats(); st.DeadLettered != 1 {
+			return fmt.Errorf("forwarder: %+v, want one dead letter", st)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	dl, err := spool.ListDead(e.cfg.SpoolDir)
 	if err != nil || len(dl) != 1 {
 		t.Fatalf("dead letters %v %v", dl, err)

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -145,17 +147,12 @@ func TestBootstrapFeedbackAndSurveys(t *testing.T) {
 	e.rec.mu.Lock()
 	e.rec.counts[siteID][surveyID] = 100
 	e.rec.mu.Unlock()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		m, resp, _ = e.getBootstrap(siteKey)
-		if reflect.DeepEqual(surveyIDs(m), []string{"9000000000000000006"}) {
-			break
+	waitFor(t, 10*time.Second, func() error {
+		if m, resp, _ = e.getBootstrap(siteKey); !reflect.DeepEqual(surveyIDs(m), []string{"9000000000000000006"}) {
+			return fmt.Errorf("survey at its limit still served: %v", surveyIDs(m))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("survey at its limit still served: %v", surveyIDs(m))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if resp.Header.Get("ETag") == etag {
 		t.Fatal("ETag unchanged though the surveys changed")
 	}
@@ -164,18 +161,22 @@ func TestBootstrapFeedbackAndSurveys(t *testing.T) {
 	e.rec.countsDown = true
 	calls := e.rec.countCalls
 	e.rec.mu.Unlock()
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // the counts' 50 ms TTL passes: the next bootstrap refreshes them
 	for range 3 {
 		m, resp, _ = e.getBootstrap(siteKey)
 		if resp.StatusCode != 200 || !reflect.DeepEqual(surveyIDs(m), []string{"9000000000000000006"}) {
 			t.Fatalf("recordings down: %d %v", resp.StatusCode, surveyIDs(m))
 		}
 	}
-	e.rec.mu.Lock()
-	if e.rec.countCalls == calls {
-		t.Fatal("stale counts never refreshed")
-	}
-	e.rec.mu.Unlock()
+	// The refresh runs in the background: wait for recordings to be asked.
+	waitFor(t, 10*time.Second, func() error {
+		e.rec.mu.Lock()
+		defer e.rec.mu.Unlock()
+		if e.rec.countCalls == calls {
+			return errors.New("stale counts never refreshed")
+		}
+		return nil
+	})
 
 	// The bundle named by feedbackUrl is served, immutable.
 	fr, err := http.Get(m["feedbackUrl"].(string))

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,11 +35,12 @@ func TestStalledForwarderIsDegradedNotUnready(t *testing.T) {
 	checks := &admin.Checks{}
 	checks.Add("ingest", e.svc.Ready)
 	var rep admin.Report
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if rep = checks.Run(context.Background()); rep.Degraded {
-			break
+	waitFor(t, 5*time.Second, func() error {
+		if rep = checks.Run(context.Background()); !rep.Degraded {
+			return fmt.Errorf("/readyz report with recordings down past stall-after: %+v", rep)
 		}
-	}
+		return nil
+	})
 	if !rep.Ready || !rep.Degraded || !strings.Contains(rep.Checks[0].Error, "forwarder stalled") || !strings.Contains(rep.Checks[0].Error, "recordings is down") {
 		t.Fatalf("/readyz report with recordings down past stall-after: %+v", rep)
 	}
@@ -58,11 +60,12 @@ func TestStalledForwarderIsDegradedNotUnready(t *testing.T) {
 	e.rec.mu.Lock()
 	e.rec.fail = nil
 	e.rec.mu.Unlock()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if e.svc.spool.Stats().Records == 0 {
-			break
+	waitFor(t, 10*time.Second, func() error {
+		if st := e.svc.spool.Stats(); st.Records != 0 {
+			return fmt.Errorf("spool not drained after recordings came back: %+v", st)
 		}
-	}
+		return nil
+	})
 	if err := e.svc.Ready(context.Background()); err != nil {
 		t.Fatalf("Ready after recordings came back: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -161,19 +162,23 @@ func TestBinaryRecordingsDownThenBack(t *testing.T) {
 			t.Fatalf("batch %d: %v %v\n%s", i, resp, err, p.log())
 		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, 10*time.Second, func() error {
+		if st := p.stats(t); st.GetForwarder().GetFailedAttempts() == 0 {
+			return fmt.Errorf("no failed attempt while recordings is down: %v", st)
+		}
+		return nil
+	})
 	if st := p.stats(t); st.GetSpool().GetRecords() != n || st.GetForwarder().GetFailedAttempts() == 0 {
 		t.Fatalf("while recordings is down: %v", st)
 	}
 	recSrv.restart(t)
 	rec.waitChunks(t, n, 30*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for p.stats(t).GetSpool().GetRecords() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("spool not drained: %v", p.stats(t))
+	waitFor(t, 10*time.Second, func() error {
+		if st := p.stats(t); st.GetSpool().GetRecords() != 0 {
+			return fmt.Errorf("spool not drained: %v", st)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestBinaryKill9DuringLoad: SIGKILL the binary mid-load; after a restart
@@ -276,16 +281,12 @@ func TestBinarySpoolFull(t *testing.T) {
 	}
 	recSrv.restart(t)
 	rec.waitChunks(t, accepted, 30*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, 10*time.Second, func() error {
 		resp, err := postTo(t, http.DefaultClient, p.http, batchBody(t, func(m map[string]any) { m["seq"] = 1000 }))
 		if err == nil && resp.StatusCode == http.StatusNoContent {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not accepting after drain: %v %v", resp, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("not accepting after drain: %v %v", resp, err)
+	})
 	rec.waitChunks(t, accepted+1, 30*time.Second)
 }

@@ -90,11 +90,12 @@ func (s *trafficServer) stored() []*recordingsv1.Chunk {
 
 func (s *trafficServer) wait(t *testing.T, n int, within time.Duration) {
 	t.Helper()
-	for deadline := time.Now().Add(within); s.count() < n; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d hits arrived at search within %v", s.count(), n, within)
+	waitFor(t, within, func() error {
+		if c := s.count(); c < n {
+			return fmt.Errorf("%d of %d hits arrived at search", c, n)
 		}
-	}
+		return nil
+	})
 }
 
 // hitBody is a beacon body of session i: a page view, an event 5 s later
@@ -333,7 +334,7 @@ func TestHitBotAndDNTDropped(t *testing.T) {
 		t.Fatal(resp.StatusCode)
 	}
 	e.traf.wait(t, 3, 5*time.Second)
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // room for a dropped hit to show up, were it sent
 	for _, c := range e.traf.stored() {
 		if c.GetSessionId() != "s_hit00003" {
 			t.Fatalf("a dropped hit arrived: %v", c)
@@ -387,23 +388,34 @@ func TestHitSearchOutage(t *testing.T) {
 		}
 	}
 	e.rec.waitChunks(t, bodies, 5*time.Second)
-	time.Sleep(300 * time.Millisecond) // a few retries against search
+	waitFor(t, 10*time.Second, func() error { // a few retries against search
+		e.traf.mu.Lock()
+		defer e.traf.mu.Unlock()
+		if e.traf.calls < 3 {
+			return fmt.Errorf("%d attempts against search, want 3", e.traf.calls)
+		}
+		return nil
+	})
 	if n := e.traf.count(); n != 0 {
 		t.Fatalf("%d hits stored while search is down", n)
 	}
 	if st := e.svc.hitSpool.Stats(); st.Records != 3*bodies {
 		t.Fatalf("%d hits wait in the traffic spool, want %d", st.Records, 3*bodies)
 	}
-	if st := e.svc.spool.Stats(); st.Records != 0 {
-		t.Fatalf("%d batches wait although recordings is up", st.Records)
-	}
+	waitFor(t, 10*time.Second, func() error { // a chunk leaves the spool just after recordings has it
+		if st := e.svc.spool.Stats(); st.Records != 0 {
+			return fmt.Errorf("%d batches wait although recordings is up", st.Records)
+		}
+		return nil
+	})
 	e.traf.setFail(nil)
 	e.traf.wait(t, 3*bodies, 10*time.Second)
-	for deadline := time.Now().Add(5 * time.Second); e.svc.hitSpool.Stats().Records != 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d hits still in the traffic spool", e.svc.hitSpool.Stats().Records)
+	waitFor(t, 5*time.Second, func() error {
+		if n := e.svc.hitSpool.Stats().Records; n != 0 {
+			return fmt.Errorf("%d hits still in the traffic spool", n)
 		}
-	}
+		return nil
+	})
 	if st := e.svc.hitSpool.Stats(); st.DeadRecords != 0 {
 		t.Fatalf("an outage dead-lettered %d hits", st.DeadRecords)
 	}
@@ -426,11 +438,12 @@ func TestHitRefusedDeadLettered(t *testing.T) {
 		}
 	}
 	e.traf.wait(t, 5, 5*time.Second)
-	for deadline := time.Now().Add(5 * time.Second); e.svc.hitSpool.Stats().DeadRecords != 1; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("dead letters %d, want 1", e.svc.hitSpool.Stats().DeadRecords)
+	waitFor(t, 5*time.Second, func() error {
+		if n := e.svc.hitSpool.Stats().DeadRecords; n != 1 {
+			return fmt.Errorf("dead letters %d, want 1", n)
 		}
-	}
+		return nil
+	})
 	dead, err := spool.ListDead(e.cfg.TrafficSpoolDir)
 	if err != nil {
 		t.Fatal(err)

@@ -573,10 +573,12 @@ func TestSpoolFullAnswers503ThenRecovers(t *testing.T) {
 	}
 	e.run()
 	e.rec.waitChunks(t, accepted, 10*time.Second)
-	deadline := time.Now().Add(5 * time.Second)
-	for e.svc.spool.Stats().Records > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, func() error {
+		if st := e.svc.spool.Stats(); st.Records > 0 {
+			return fmt.Errorf("spool not drained: %+v", st)
+		}
+		return nil
+	})
 	if resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = 100 })}); resp.StatusCode != 204 {
 		t.Fatalf("after drain: %d", resp.StatusCode)
 	}
@@ -593,8 +595,13 @@ func TestRecordingsDownThenBack(t *testing.T) {
 			t.Fatalf("batch %d: %d", i, resp.StatusCode)
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // the forwarder fails and backs off meanwhile
-	st, _ := e.svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	var st *ingestv1.GetStatsResponse
+	waitFor(t, 10*time.Second, func() error { // the forwarder fails and backs off meanwhile
+		if st, _ = e.svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{}); st.GetForwarder().GetFailedAttempts() == 0 {
+			return fmt.Errorf("no failed attempt while recordings is down: %v", st)
+		}
+		return nil
+	})
 	if st.GetForwarder().GetFailedAttempts() == 0 || st.GetSpool().GetRecords() != n || st.GetForwarder().GetLag().AsDuration() <= 0 {
 		t.Fatalf("stats while recordings is down: %v", st)
 	}
@@ -616,12 +623,12 @@ func TestSiteConfigServedStaleWhileAccountsDown(t *testing.T) {
 		t.Fatal(resp.StatusCode)
 	}
 	e.acc.setDown(true)
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // the 50 ms TTL passes: the entry is stale
 	for i := range 3 {
 		if resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = i + 1 })}); resp.StatusCode != 204 {
 			t.Fatalf("with accounts down: %d", resp.StatusCode)
 		}
-		time.Sleep(60 * time.Millisecond)
+		time.Sleep(60 * time.Millisecond) // stale again, so every batch meets a failed refresh
 	}
 	// A site never seen cannot be served: 503, retry later.
 	resp := e.post(req{query: "k=" + dntKey, body: batchBody(t, func(m map[string]any) { m["siteKey"] = dntKey }), headers: map[string]string{"Origin": "https://dnt.example"}})
