@@ -81,7 +81,11 @@ func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
 			t.Fatal("the forwarder does not see recordings down within 10 s")
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // many attempts, 5-40 ms apart
+	for deadline := time.Now().Add(10 * time.Second); f.Stats().Failures < 5; time.Sleep(2 * time.Millisecond) { // many attempts, 5-40 ms apart
+		if time.Now().After(deadline) {
+			t.Fatalf("%d failed attempts within 10 s of recordings going down, want 5", f.Stats().Failures)
+		}
+	}
 	if v := depstatetest.Up(t, reader, "dependency", "recordings"); v != 0 {
 		t.Fatalf("gauge with recordings refusing connections = %d", v)
 	}

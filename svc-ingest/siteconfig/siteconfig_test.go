@@ -29,7 +29,7 @@ type accounts struct {
 
 func (a *accounts) GetSiteConfig(_ context.Context, r *accountsv1.GetSiteConfigRequest) (*accountsv1.GetSiteConfigResponse, error) {
 	a.calls.Add(1)
-	time.Sleep(a.delay)
+	time.Sleep(a.delay) // a slow accounts, so concurrent misses overlap
 	if a.down.Load() {
 		return nil, status.Error(codes.Unavailable, "down")
 	}
@@ -109,7 +109,7 @@ func TestCache(t *testing.T) {
 		if s, err := c.Get(ctx, "k_known"); err != nil || s.GetSiteKey() != "k_known" {
 			t.Fatalf("stale-if-error: %v %v", s, err)
 		}
-		time.Sleep(50 * time.Millisecond) // let the background refresh fail
+		c.wg.Wait() // the background refresh has failed
 	}
 	if a.calls.Load() < 4 {
 		t.Fatal("stale entry was not refreshed in the background")
