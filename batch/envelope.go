@@ -2,6 +2,9 @@ package batch
 
 import (
 	"math"
+	"strings"
+
+	"github.com/sightlinehq/sightline/wireid"
 )
 
 // Envelope is one decoded batch.
@@ -173,16 +176,14 @@ func checkIDs(session, visitor, pageView string) error {
 	return nil
 }
 
-// checkID enforces 8–64 characters of [A-Za-z0-9_-] with the given prefix.
+// checkID enforces the given prefix and wireid's format: 8–64 characters of
+// [A-Za-z0-9_-].
 func checkID(name, v, prefix string) error {
-	if len(v) < 8 || len(v) > 64 || v[:len(prefix)] != prefix {
+	if len(v) < wireid.MinLen || len(v) > wireid.MaxLen || !strings.HasPrefix(v, prefix) {
 		return errf("%s must be %s followed by 6-62 of [A-Za-z0-9_-]", name, prefix)
 	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return errf("%s has a character outside [A-Za-z0-9_-]", name)
-		}
+	if !wireid.URLSafe(v) {
+		return errf("%s has a character outside [A-Za-z0-9_-]", name)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	"github.com/sightlinehq/sightline/sitedomain"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
+	"github.com/sightlinehq/sightline/wireid"
 )
 
 func (s *Service) checkDomains(in []string) ([]string, error) {
@@ -253,13 +254,8 @@ func checkSiteKey(k string) error {
 	if k == "" {
 		return invalid("site_key is required")
 	}
-	if len(k) > maxSiteKeyBytes || !strings.HasPrefix(k, siteKeyPrefix) {
+	if len(k) > maxSiteKeyBytes || !strings.HasPrefix(k, siteKeyPrefix) || !wireid.URLSafe(k) {
 		return invalid("site_key is malformed: want k_ followed by letters, digits, '-' or '_'")
-	}
-	for i := len(siteKeyPrefix); i < len(k); i++ {
-		if !urlSafe(k[i]) {
-			return invalid("site_key is malformed: want k_ followed by letters, digits, '-' or '_'")
-		}
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sightlinehq/sightline/svc-accounts/store"
+	"github.com/sightlinehq/sightline/wireid"
 )
 
 // Credential prefixes: they make leaked secrets recognisable to scanners
@@ -54,19 +55,7 @@ func newSiteKey() string {
 // a secret, so malformed input never reaches the database.
 func wellFormed(tok, prefix string) bool {
 	rest, ok := strings.CutPrefix(tok, prefix)
-	if !ok || len(rest) != secretLen {
-		return false
-	}
-	for i := 0; i < len(rest); i++ {
-		if !urlSafe(rest[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func urlSafe(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+	return ok && len(rest) == secretLen && wireid.URLSafe(rest)
 }
 
 // hashToken is what the store keeps of a token or key. Tokens carry 256

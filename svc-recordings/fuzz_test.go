@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/wireid"
 )
 
 // FuzzPrepare feeds hostile chunks to the validation and extraction path:
@@ -36,7 +37,7 @@ func FuzzPrepare(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if ch.SiteID <= 0 || !validID(ch.SessionID) || ch.Seq < 0 || ch.Stats.EventCount == 0 || len(ch.Data) == 0 {
+		if ch.SiteID <= 0 || !wireid.Valid(ch.SessionID) || ch.Seq < 0 || ch.Stats.EventCount == 0 || len(ch.Data) == 0 {
 			t.Fatalf("accepted an invalid chunk: %+v", ch)
 		}
 	})

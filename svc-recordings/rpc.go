@@ -19,26 +19,13 @@ import (
 	"github.com/sightlinehq/sightline/platform/storecall"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
+	"github.com/sightlinehq/sightline/wireid"
 )
 
 const (
 	maxTokenSize = 1024
 	dayMs        = int64(24 * time.Hour / time.Millisecond)
 )
-
-// validID checks the wire format's ids: 8–64 of [A-Za-z0-9_-].
-func validID(s string) bool {
-	if len(s) < 8 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
 
 func invalid(format string, args ...any) error {
 	return status.Errorf(codes.InvalidArgument, format, args...)
@@ -48,7 +35,7 @@ func checkSession(site int64, session string) error {
 	if site <= 0 {
 		return invalid("site_id: must be positive")
 	}
-	if !validID(session) {
+	if !wireid.Valid(session) {
 		return invalid("session_id: must be 8–64 characters of [A-Za-z0-9_-]")
 	}
 	return nil
@@ -381,7 +368,7 @@ func (s *Service) DeleteVisitor(ctx context.Context, req *recordingsv1.DeleteVis
 	if req.GetSiteId() <= 0 {
 		return nil, invalid("site_id: must be positive")
 	}
-	if !validID(req.GetVisitorId()) {
+	if !wireid.Valid(req.GetVisitorId()) {
 		return nil, invalid("visitor_id: must be 8–64 characters of [A-Za-z0-9_-]")
 	}
 	if err := s.authorize(ctx, req.GetSiteId(), true); err != nil {

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/wireid"
 )
 
 // ErrNotFound means there is no site with that key.
@@ -88,16 +89,7 @@ func New(client accountsv1.AccountsInternalServiceClient, opts Options) *Cache {
 // ValidKey reports whether key could be a site key at all (checked before
 // any call to accounts).
 func ValidKey(key string) bool {
-	if len(key) == 0 || len(key) > 64 {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		c := key[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
+	return len(key) > 0 && len(key) <= wireid.MaxLen && wireid.URLSafe(key)
 }
 
 // Get returns the site for key, ErrNotFound, or ErrUnavailable.
