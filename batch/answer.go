@@ -237,30 +237,16 @@ func checkLanguage(s string) error {
 
 // array walks a JSON array of at most max elements, calling fn at each.
 func (d *decoder) array(name string, max int, fn func(i int) error) error {
-	if !d.eat('[') {
-		return errf("%s must be an array", name)
-	}
-	d.ws()
-	if d.eat(']') {
-		return nil
-	}
-	for i := 0; ; i++ {
-		if i >= max {
+	a := elements{name: name}
+	for d.element(&a) {
+		if a.n > max {
 			return errf("%s must have at most %d elements", name, max)
 		}
-		d.ws()
-		if err := fn(i); err != nil {
+		if err := fn(a.n - 1); err != nil {
 			return err
 		}
-		d.ws()
-		if d.eat(',') {
-			continue
-		}
-		if d.eat(']') {
-			return nil
-		}
-		return errf("expected ',' or ']' in %s at offset %d", name, d.i)
 	}
+	return a.err
 }
 
 func (d *decoder) typedStr(name string) (string, error) {

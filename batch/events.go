@@ -22,12 +22,12 @@ type Event struct {
 //	for it.Next() { ev := it.Event() ... }
 //	if err := it.Err(); err != nil { ... }
 type Events struct {
-	d       decoder
-	n       int
-	ev      Event
-	err     error
-	started bool
-	done    bool
+	d    decoder
+	n    int
+	ev   Event
+	arr  elements
+	err  error
+	done bool
 	// whole: the array is the entire input (trailing data is an error);
 	// false inside an envelope, where the envelope goes on.
 	whole bool
@@ -35,7 +35,9 @@ type Events struct {
 
 // NewEvents iterates over raw, which must be one JSON array of events
 // (surrounding whitespace allowed).
-func NewEvents(raw []byte) Events { return Events{d: decoder{b: raw}, whole: true} }
+func NewEvents(raw []byte) Events {
+	return Events{d: decoder{b: raw}, arr: elements{name: "events"}, whole: true}
+}
 
 // ValidateEvents checks a whole events array against the contract.
 func ValidateEvents(raw []byte) error {
@@ -51,32 +53,20 @@ func (it *Events) Next() bool {
 		return false
 	}
 	d := &it.d
-	d.ws()
-	if !it.started {
-		it.started = true
-		if !d.eat('[') {
-			return it.fail(errf("events must be an array"))
-		}
-		d.ws()
-		if d.eat(']') {
-			return it.fail(errf("events must not be empty"))
-		}
-	} else {
+	if !d.element(&it.arr) {
+		it.done = true
 		switch {
-		case d.eat(','):
+		case it.arr.err != nil:
+			return it.fail(it.arr.err)
+		case it.n == 0:
+			return it.fail(errf("events must not be empty"))
+		case it.whole:
 			d.ws()
-		case d.eat(']'):
-			it.done = true
-			if it.whole {
-				d.ws()
-				if d.i != len(d.b) {
-					return it.fail(errf("trailing data after events at offset %d", d.i))
-				}
+			if d.i != len(d.b) {
+				return it.fail(errf("trailing data after events at offset %d", d.i))
 			}
-			return false
-		default:
-			return it.fail(errf("expected ',' or ']' in events at offset %d", d.i))
 		}
+		return false
 	}
 	ev, err := d.event(it.n)
 	if err != nil {
@@ -190,7 +180,7 @@ func (d *decoder) event(n int) (Event, error) {
 // events checks the envelope's events array with the same iterator
 // recordings reads chunks with, and counts its elements.
 func (d *decoder) events(maxEvents int) (int, error) {
-	it := Events{d: *d}
+	it := Events{d: *d, arr: elements{name: "events"}}
 	for it.Next() {
 		if maxEvents > 0 && it.n > maxEvents {
 			return it.n, fmt.Errorf("%w (more than %d)", ErrTooManyEvents, maxEvents)

@@ -88,10 +88,13 @@ func (d *decoder) key() ([]byte, error) {
 
 // members is the state of one JSON object's walk (decoder.member).
 type members struct {
-	name    string // what refusals call the object
-	n       int    // members read so far
-	started bool
-	err     error
+	name string // what refusals call the object
+	n    int    // members reached so far
+	// keysUnread: member only checks keys and answers them nil, never
+	// allocating (skip walks objects it does not read).
+	keysUnread bool
+	started    bool
+	err        error
 }
 
 // member moves to the next member of the object at the cursor and returns
@@ -112,7 +115,7 @@ func (d *decoder) member(o *members) (key []byte, ok bool) {
 	if !o.started {
 		o.started = true
 		if !d.eat('{') {
-			return o.fail(errf("%s must be an object", o.name))
+			return nil, o.fail(errf("%s must be an object", o.name))
 		}
 		d.ws()
 		if d.eat('}') {
@@ -125,28 +128,69 @@ func (d *decoder) member(o *members) (key []byte, ok bool) {
 		case d.eat('}'):
 			return nil, false
 		default:
-			return o.fail(errf("expected ',' or '}' in %s at offset %d", o.name, d.i))
+			return nil, o.fail(errf("expected ',' or '}' in %s at offset %d", o.name, d.i))
 		}
 	}
 	if d.peek() != '"' {
-		return o.fail(errf("expected a key in %s at offset %d", o.name, d.i))
+		return nil, o.fail(errf("expected a key in %s at offset %d", o.name, d.i))
 	}
-	key, err := d.key()
+	var err error
+	if o.keysUnread {
+		_, err = d.skipString()
+	} else {
+		key, err = d.key()
+	}
 	if err != nil {
-		return o.fail(err)
+		return nil, o.fail(err)
 	}
 	d.ws()
 	if !d.eat(':') {
-		return o.fail(errf("expected ':' in %s at offset %d", o.name, d.i))
+		return nil, o.fail(errf("expected ':' in %s at offset %d", o.name, d.i))
 	}
 	d.ws()
 	o.n++
 	return key, true
 }
 
-func (o *members) fail(err error) ([]byte, bool) {
+func (o *members) fail(err error) bool {
 	o.err = err
-	return nil, false
+	return false
+}
+
+// elements is the state of one JSON array's walk (decoder.element).
+type elements struct {
+	name    string // what refusals call the array
+	n       int    // elements reached so far
+	started bool
+	err     error
+}
+
+// element moves to the next element of the array at the cursor, leaving
+// the cursor at it, as member does for objects: false past the closing
+// bracket and when the array is malformed (a.err).
+func (d *decoder) element(a *elements) bool {
+	d.ws()
+	switch {
+	case !a.started:
+		a.started = true
+		if !d.eat('[') {
+			a.err = errf("%s must be an array", a.name)
+			return false
+		}
+		d.ws()
+		if d.eat(']') {
+			return false
+		}
+	case d.eat(','):
+		d.ws()
+	case d.eat(']'):
+		return false
+	default:
+		a.err = errf("expected ',' or ']' in %s at offset %d", a.name, d.i)
+		return false
+	}
+	a.n++
+	return true
 }
 
 // object walks a JSON object with member, calling fn at each member's
@@ -414,56 +458,24 @@ func (d *decoder) skip(depth int) error {
 		if depth > MaxDepth {
 			return errf("nesting deeper than %d", MaxDepth)
 		}
-		d.i++
-		d.ws()
-		if d.eat('}') {
-			return nil
-		}
-		for {
-			d.ws()
-			if _, err := d.skipString(); err != nil {
-				return err
-			}
-			d.ws()
-			if !d.eat(':') {
-				return errf("expected ':' at offset %d", d.i)
-			}
-			d.ws()
+		o := members{name: "object", keysUnread: true}
+		for _, ok := d.member(&o); ok; _, ok = d.member(&o) {
 			if err := d.skip(depth + 1); err != nil {
 				return err
 			}
-			d.ws()
-			if d.eat(',') {
-				continue
-			}
-			if d.eat('}') {
-				return nil
-			}
-			return errf("expected ',' or '}' at offset %d", d.i)
 		}
+		return o.err
 	case '[':
 		if depth > MaxDepth {
 			return errf("nesting deeper than %d", MaxDepth)
 		}
-		d.i++
-		d.ws()
-		if d.eat(']') {
-			return nil
-		}
-		for {
-			d.ws()
+		a := elements{name: "array"}
+		for d.element(&a) {
 			if err := d.skip(depth + 1); err != nil {
 				return err
 			}
-			d.ws()
-			if d.eat(',') {
-				continue
-			}
-			if d.eat(']') {
-				return nil
-			}
-			return errf("expected ',' or ']' at offset %d", d.i)
 		}
+		return a.err
 	case 't':
 		return d.lit("true")
 	case 'f':

@@ -102,3 +102,22 @@ func BenchmarkMember(b *testing.B) {
 		}
 	}
 }
+
+// TestSkipAllocatesNothing: skip checks every byte of the events' data,
+// escaped keys included, without allocating (its walks leave keys unread).
+func TestSkipAllocatesNothing(t *testing.T) {
+	in := []byte(`{"\u0061":[1,{"b\n":[true,null,"x\"y"]},[]],"c":{},"d":-1.5e3}`)
+	var err error
+	allocs := testing.AllocsPerRun(1000, func() {
+		d := decoder{b: in}
+		if err = d.skip(1); err == nil && d.i != len(in) {
+			err = errf("stopped at %d", d.i)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocs != 0 {
+		t.Errorf("skip: %v allocations per call, want 0", allocs)
+	}
+}

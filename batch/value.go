@@ -147,23 +147,12 @@ func (v Value) Each(fn func(Value) bool) {
 	if v.Kind() != Array {
 		return
 	}
-	d := decoder{b: v, i: 1}
-	d.ws()
-	if d.eat(']') {
-		return
-	}
-	for {
-		d.ws()
+	d := decoder{b: v}
+	a := elements{name: "array"}
+	for d.element(&a) {
 		start := d.i
 		// Checked when the event was read, as in fields.
-		if d.skip(1) != nil {
-			return
-		}
-		if !fn(Value(d.b[start:d.i])) {
-			return
-		}
-		d.ws()
-		if !d.eat(',') {
+		if d.skip(1) != nil || !fn(Value(d.b[start:d.i])) {
 			return
 		}
 	}
@@ -179,13 +168,9 @@ func (v Value) EachFloats(keys []string, out []float64, fn func(found uint64) bo
 	if v.Kind() != Array {
 		return
 	}
-	d := decoder{b: v, i: 1}
-	d.ws()
-	if d.eat(']') {
-		return
-	}
-	for {
-		d.ws()
+	d := decoder{b: v}
+	a := elements{name: "array"}
+	for d.element(&a) {
 		clear(out[:len(keys)])
 		var found uint64
 		if d.peek() == '{' {
@@ -197,10 +182,6 @@ func (v Value) EachFloats(keys []string, out []float64, fn func(found uint64) bo
 			return
 		}
 		if !fn(found) {
-			return
-		}
-		d.ws()
-		if !d.eat(',') {
 			return
 		}
 	}
