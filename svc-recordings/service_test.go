@@ -798,7 +798,7 @@ func TestOutboxHoldsWhileSearchIsDown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(500 * time.Millisecond) // a few failed deliveries
+	waitFor(t, func() bool { return !h.svc.relay.Dependency.Up() }) // deliveries to search have failed
 	depth, err := h.svc.store.OutboxDepth(ctx)
 	if err != nil || depth != 4 {
 		t.Fatalf("outbox depth %d (%v), want 4 held while search is down", depth, err)

@@ -301,7 +301,7 @@ func TestCaptureRefetchUnchanged(t *testing.T) {
 	c, reader := newCapturer(t, cfg)
 	ev := []byte(`[{"type":2,"data":{"node":{"type":2,"tagName":"img","attributes":{"src":"/img/hero.png"},"childNodes":[],"id":1}},"timestamp":1}]`)
 	c.run(ctx, 7, ev, s.srv.URL+"/")
-	time.Sleep(5 * time.Millisecond)
+	time.Sleep(5 * time.Millisecond) // refetch-after (1 ms) passes
 	c.run(ctx, 7, ev, s.srv.URL+"/")
 	if n := s.count("/img/hero.png"); n != 2 {
 		t.Fatalf("fetched %d times, want 2 (re-fetch after refetch-after)", n)

@@ -276,7 +276,7 @@ func TestFetchPerHostConcurrency(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // a slow host, so fetches overlap unless limited
 		cur.Add(-1)
 		w.Header().Set("Content-Type", "text/css")
 		_, _ = w.Write([]byte("a{}"))

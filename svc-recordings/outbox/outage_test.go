@@ -133,7 +133,8 @@ func TestOutageLogsOnceAndDrainsInOrder(t *testing.T) {
 		want = append(want, write(i))
 	}
 	waitFor("the relay sees search down", func() bool { return !r.Dependency.Up() })
-	time.Sleep(300 * time.Millisecond) // many attempts at 5-40 ms apart
+	// Many attempts, 5-40 ms apart: each after the first logs at debug level.
+	waitFor("five failed attempts", func() bool { return len(logs.Lines(slog.LevelDebug)) >= 5 })
 	if v := depstatetest.Up(t, reader, "dependency", "search"); v != 0 {
 		t.Fatalf("gauge with search refusing connections = %d", v)
 	}
