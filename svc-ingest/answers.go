@@ -65,7 +65,7 @@ func (s *Service) readAnswer(b *batch, ans *contract.Answer) *answer {
 	if b.read {
 		return nil
 	}
-	body, a := s.readRequest(b.ctx, b.r, b, s.answerLimits)
+	body, a := s.readRequest(b, s.answerLimits)
 	if a != nil {
 		return a
 	}

@@ -21,7 +21,8 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // readRequest checks the body's type, encoding and declared length, then
 // reads it within lim.
-func (s *Service) readRequest(ctx context.Context, r *http.Request, b *batch, lim bodyLimits) ([]byte, *answer) {
+func (s *Service) readRequest(b *batch, lim bodyLimits) ([]byte, *answer) {
+	ctx, r := b.ctx, b.r
 	enc, a := bodyEncoding(r, b.query)
 	if a != nil {
 		return nil, a

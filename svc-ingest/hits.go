@@ -81,7 +81,7 @@ func (s *Service) hitIntake(r *http.Request, b *batch, n *int) (a answer, reason
 	if ok, wait := s.hitSiteRate.Allow(strconv.FormatInt(b.site.GetSiteId(), 10), now); !ok {
 		return s.refuse(ctx, http.StatusTooManyRequests, "hit_rate_site", wait, "too many hits for this site"), "rate_site"
 	}
-	body, ap := s.readRequest(ctx, r, b, s.hitLimits)
+	body, ap := s.readRequest(b, s.hitLimits)
 	if ap != nil {
 		if ap.code == http.StatusRequestEntityTooLarge {
 			return *ap, "body_bytes"

@@ -56,7 +56,7 @@ func (s *Service) readBatch(b *batch) *answer {
 	if b.read {
 		return nil
 	}
-	body, a := s.readRequest(b.ctx, b.r, b, s.batchLimits)
+	body, a := s.readRequest(b, s.batchLimits)
 	if a != nil {
 		return a
 	}
