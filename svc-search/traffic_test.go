@@ -351,12 +351,17 @@ func TestTrafficSweep(t *testing.T) {
 func TestSweepLoopRuns(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Traffic.SweepInterval = time.Second
-	_, tc, svc := serveBoth(t, cfg, Deps{})
+	reader := sdkmetric.NewManualReader()
+	_, tc, svc := serveBoth(t, cfg, Deps{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
 	// Written after the first sweep ran, swept by a later one.
-	time.Sleep(200 * time.Millisecond)
+	for deadline := time.Now().Add(5 * time.Second); counterSums(t, reader)["search.traffic.sweeps"]["error=false;"] == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no sweep at start within 5 s")
+		}
+	}
 	pv := pageView(siteA, 1, "v_visitor001", time.Now().Add(-400*24*time.Hour), "https://shop.example.com/")
 	appendHits(t, tc, pv)
 	r := &searchv1.TimeRange{Start: timestamppb.New(time.Now().Add(-401 * 24 * time.Hour)), End: timestamppb.New(time.Now().Add(-399 * 24 * time.Hour))}
@@ -575,6 +580,32 @@ func TestTrafficAuthorizer(t *testing.T) {
 	}
 }
 
+// counterSums reads every int64 counter of reader: name, then attributes
+// ("k=v;" in order), then value.
+func counterSums(t *testing.T, reader sdkmetric.Reader) map[string]map[string]int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(t.Context(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	sums := map[string]map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if s, ok := m.Data.(metricdata.Sum[int64]); ok {
+				sums[m.Name] = map[string]int64{}
+				for _, dp := range s.DataPoints {
+					key := ""
+					for _, kv := range dp.Attributes.ToSlice() {
+						key += string(kv.Key) + "=" + kv.Value.Emit() + ";"
+					}
+					sums[m.Name][key] += dp.Value
+				}
+			}
+		}
+	}
+	return sums
+}
+
 // TestTrafficTelemetry: traffic RPCs are counted with their codes, hits by
 // outcome, sweeps by error, and every traffic store call is a span.
 func TestTrafficTelemetry(t *testing.T) {
@@ -596,25 +627,7 @@ func TestTrafficTelemetry(t *testing.T) {
 	}
 	svc.sweepOnce(ctx)
 
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
-	sums := map[string]map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if s, ok := m.Data.(metricdata.Sum[int64]); ok {
-				sums[m.Name] = map[string]int64{}
-				for _, dp := range s.DataPoints {
-					key := ""
-					for _, kv := range dp.Attributes.ToSlice() {
-						key += string(kv.Key) + "=" + kv.Value.Emit() + ";"
-					}
-					sums[m.Name][key] += dp.Value
-				}
-			}
-		}
-	}
+	sums := counterSums(t, reader)
 	for name, want := range map[string]map[string]int64{
 		"search.traffic.hits":   {"outcome=stored;": 1, "outcome=refused;": 1},
 		"search.traffic.sweeps": {"error=false;": 1},
