@@ -104,7 +104,7 @@ func TestStaleBoundIsKept(t *testing.T) {
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(600 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond) // the 500 ms stale bound passes
 	want503(t, "GET /api/v1/me past the stale bound", tn.c.do("GET", "/api/v1/me", nil))
 }
 

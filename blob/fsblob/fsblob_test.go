@@ -234,7 +234,7 @@ func child(dir string) {
 			}
 		}()
 	}
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // the writers are well under way when the stalled Put starts
 	data := objectData("stalled", 1)
 	_ = s.Put(ctx, "stalled", &stallReader{r: bytes.NewReader(data), left: len(data) / 2, output: say}, -1, "text/plain")
 	say("stalled Put returned")
