@@ -531,14 +531,7 @@ func TestAssetRateBucket(t *testing.T) {
 func TestMaintenanceMode(t *testing.T) {
 	s := startServer(t, nil)
 	tn := newTenant(t, s)
-	adm, err := accounts.OpenAdmin(context.Background(), s.cfg.Accounts, s.cfg.DataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := adm.SetMaintenance(context.Background(), true, "upgrading the database"); err != nil {
-		t.Fatal(err)
-	}
-	adm.Close()
+	setMaintenance(t, s, "upgrading the database")
 	deadline := time.Now().Add(5 * time.Second)
 	var r response
 	for time.Now().Before(deadline) {

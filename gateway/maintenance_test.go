@@ -30,14 +30,7 @@ func TestMaintenanceSwitchIsCached(t *testing.T) {
 		t.Fatalf("write before maintenance = %d %s", r.code, r.body)
 	}
 	read := time.Now()
-	adm, err := accounts.OpenAdmin(context.Background(), s.cfg.Accounts, s.cfg.DataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := adm.SetMaintenance(context.Background(), true, "upgrading the database"); err != nil {
-		t.Fatal(err)
-	}
-	adm.Close()
+	setMaintenance(t, s, "upgrading the database")
 	r := rename("during the window")
 	if time.Since(read) < window-500*time.Millisecond && r.code != http.StatusOK {
 		t.Fatalf("write within gateway.maintenance-cache of the last read = %d %s, want the cached switch (off)", r.code, r.body)
@@ -52,5 +45,19 @@ func TestMaintenanceSwitchIsCached(t *testing.T) {
 	}
 	if since := time.Since(sent); since < window {
 		t.Fatalf("maintenance showed %v after the switch was read, within the %v cache", since, window)
+	}
+}
+
+// setMaintenance turns accounts' stored switch on, as `sightline admin
+// maintenance -on` does.
+func setMaintenance(t *testing.T, s *server, message string) {
+	t.Helper()
+	adm, err := accounts.OpenAdmin(context.Background(), s.cfg.Accounts, s.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	if err := adm.SetMaintenance(context.Background(), true, message); err != nil {
+		t.Fatal(err)
 	}
 }
