@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -269,4 +271,93 @@ func TestCommandsUseTheDataDirSecret(t *testing.T) {
 		}
 	}
 	p.stop()
+}
+
+// TestServiceSecretRotationWithoutDowntime rolls a new secret out over a
+// two-process mesh in docs/service-auth.md's three steps, restarting one
+// process at a time: after every restart the gateway (edge) still reaches
+// accounts' internal Authenticate (core) for a new user's every call, and
+// at the end the old secret is refused.
+func TestServiceSecretRotationWithoutDowntime(t *testing.T) {
+	dir := t.TempDir()
+	oldFile, newFile := filepath.Join(dir, "old"), filepath.Join(dir, "new")
+	for _, f := range []string{oldFile, newFile} {
+		if err := os.WriteFile(f, []byte(rpc.NewServiceSecret()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	coreData, edgeData, coreAddr := t.TempDir(), t.TempDir(), freeAddr(t)
+	secrets := func(secret, accepted string) []string {
+		args := []string{"--server.service-secret-file", secret}
+		if accepted != "" {
+			args = append(args, "--server.accepted-service-secret-file", accepted)
+		}
+		return args
+	}
+	core := func(secret, accepted string) *process {
+		// Each step signs a new user up: logged in at once, not e-mailed.
+		return startServe(t, nil, append([]string{"--target=accounts,search,recordings,notify", "--data-dir", coreData,
+			"--server.grpc-listen-address", coreAddr, "--accounts.signup-verify-email=false"}, secrets(secret, accepted)...)...)
+	}
+	edge := func(secret, accepted string) *process {
+		return startServe(t, nil, append([]string{"--target=ingest,gateway", "--data-dir", edgeData, "--remote.accounts", coreAddr,
+			"--remote.search", coreAddr, "--remote.recordings", coreAddr, "--remote.notify", coreAddr}, secrets(secret, accepted)...)...)
+	}
+	c, e := core(oldFile, ""), edge(oldFile, "")
+	works := func(step string) {
+		t.Helper()
+		// /readyz/gateway is accounts' health as the gateway sees it: the
+		// connection is back after a restart of core.
+		for deadline := time.Now().Add(10 * time.Second); readyz(t, e, "/readyz/gateway") != 200; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the gateway does not reach accounts within 10 s", step)
+			}
+		}
+		// A new session: the gateway has not seen it, so it asks accounts'
+		// internal Authenticate.
+		jar, _ := cookiejar.New(nil)
+		d := &dashboard{t: t, base: "http://" + e.addrs.HTTP, http: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+		email := fmt.Sprintf("rotation-%d@example.com", time.Now().UnixNano())
+		d.call("POST", "/api/v1/auth/signup", map[string]any{"email": email, "password": "correct horse battery staple", "organizationName": "Rotation"})
+		if me, _ := d.call("GET", "/api/v1/me", nil)["user"].(map[string]any); me["email"] != email {
+			t.Fatalf("%s: GET /api/v1/me answered %v, want %s", step, me, email)
+		}
+		t.Logf("%s: a new user signs up and works through the gateway", step)
+	}
+	works("before")
+	for _, s := range []struct{ step, secret, accepted string }{
+		{"1, accept the new secret", oldFile, newFile},
+		{"2, send the new secret, accept the old", newFile, oldFile},
+		{"3, retire the old secret", newFile, ""},
+	} {
+		c.stop()
+		c = core(s.secret, s.accepted)
+		works("step " + s.step + ", core restarted")
+		e.stop()
+		e = edge(s.secret, s.accepted)
+		works("step " + s.step + ", edge restarted")
+	}
+
+	desc, err := protoregistry.GlobalFiles.FindDescriptorByName("sightline.accounts.v1.AccountsInternalService")
+	if err != nil {
+		t.Fatal(err)
+	}
+	authenticate := desc.(protoreflect.ServiceDescriptor).Methods().ByName("Authenticate")
+	for file, accepted := range map[string]bool{oldFile: false, newFile: true} {
+		secret, err := rpc.ReadServiceSecret(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := rpc.Dial(coreAddr, nil, rpc.ClientOptions{ServiceSecret: secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = invokeEmpty(t, conn, authenticate)
+		conn.Close()
+		if refusedForCredential(err) == accepted {
+			t.Errorf("after the rotation, Authenticate with the %s secret: %v", filepath.Base(file), err)
+		}
+	}
+	c.stop()
+	e.stop()
 }

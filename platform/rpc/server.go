@@ -46,6 +46,11 @@ type ServerOptions struct {
 	// service (IsInternal) without it answer Unauthenticated. Empty
 	// refuses every internal call.
 	ServiceSecret string
+	// AcceptedServiceSecret, when set, is a second secret internal
+	// services accept but nobody is sent: the next secret while it is
+	// rolled out, or the previous one while it is retired, so that a
+	// rotation needs no downtime (docs/service-auth.md).
+	AcceptedServiceSecret string
 	// Extra options are appended after ours; interceptors added with
 	// grpc.ChainUnaryInterceptor here run inside ours (after recovery), so
 	// their panics are caught too.
@@ -124,8 +129,8 @@ func NewServer(tel *telemetry.Telemetry, logger *slog.Logger, opts ServerOptions
 
 	// Logging outside recovery, so a recovered panic is logged as INTERNAL.
 	sopts = append(sopts,
-		grpc.ChainUnaryInterceptor(unaryLogging(logger), recovery.UnaryServerInterceptor(onPanic), unaryServiceAuth(opts.ServiceSecret)),
-		grpc.ChainStreamInterceptor(streamLogging(logger), recovery.StreamServerInterceptor(onPanic), streamServiceAuth(opts.ServiceSecret)),
+		grpc.ChainUnaryInterceptor(unaryLogging(logger), recovery.UnaryServerInterceptor(onPanic), unaryServiceAuth(opts.ServiceSecret, opts.AcceptedServiceSecret)),
+		grpc.ChainStreamInterceptor(streamLogging(logger), recovery.StreamServerInterceptor(onPanic), streamServiceAuth(opts.ServiceSecret, opts.AcceptedServiceSecret)),
 	)
 	sopts = append(sopts, opts.Extra...)
 

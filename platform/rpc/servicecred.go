@@ -68,31 +68,35 @@ func NewServiceSecret() string {
 	return hex.EncodeToString(b)
 }
 
-// checkService refuses a call to an internal service without the secret.
-// An empty secret refuses every such call: a server never falls open.
-func checkService(ctx context.Context, fullMethod, secret string) error {
+// checkService refuses a call to an internal service that does not carry
+// exactly one of the accepted secrets. Empty secrets accept nothing: a
+// server without one refuses every such call, it never falls open.
+func checkService(ctx context.Context, fullMethod string, accepted []string) error {
 	if !IsInternal(fullMethod) {
 		return nil
 	}
-	got := metadata.ValueFromIncomingContext(ctx, ServiceCredentialHeader)
-	if len(got) != 1 || secret == "" || subtle.ConstantTimeCompare([]byte(got[0]), []byte(secret)) != 1 {
-		return status.Error(codes.Unauthenticated, "internal service: the caller has no valid service credential")
+	if got := metadata.ValueFromIncomingContext(ctx, ServiceCredentialHeader); len(got) == 1 {
+		for _, secret := range accepted {
+			if secret != "" && subtle.ConstantTimeCompare([]byte(got[0]), []byte(secret)) == 1 {
+				return nil
+			}
+		}
 	}
-	return nil
+	return status.Error(codes.Unauthenticated, "internal service: the caller has no valid service credential")
 }
 
-func unaryServiceAuth(secret string) grpc.UnaryServerInterceptor {
+func unaryServiceAuth(accepted ...string) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := checkService(ctx, info.FullMethod, secret); err != nil {
+		if err := checkService(ctx, info.FullMethod, accepted); err != nil {
 			return nil, err
 		}
 		return handler(ctx, req)
 	}
 }
 
-func streamServiceAuth(secret string) grpc.StreamServerInterceptor {
+func streamServiceAuth(accepted ...string) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := checkService(ss.Context(), info.FullMethod, secret); err != nil {
+		if err := checkService(ss.Context(), info.FullMethod, accepted); err != nil {
 			return err
 		}
 		return handler(srv, ss)

@@ -22,6 +22,7 @@ import (
 
 const (
 	meshSecret  = "0123456789abcdef0123456789abcdef-the-mesh"
+	nextSecret  = "00112233445566778899aabbccddeeff-the-next"
 	otherSecret = "fedcba9876543210fedcba9876543210-elsewhere"
 )
 
@@ -64,7 +65,8 @@ func callPublic(t *testing.T, ctx context.Context, conn *grpc.ClientConn) {
 // *InternalService reaches its handler only with exactly one copy of the
 // server's secret, unary or streaming, over TCP and in-process; public
 // services answer every caller; a server without a secret refuses every
-// internal call (it never falls open).
+// internal call (it never falls open); a second accepted secret (rotation)
+// is accepted as well, and nothing else more.
 func TestInternalServiceNeedsTheCredential(t *testing.T) {
 	withValues := func(vals ...string) func(context.Context) context.Context {
 		return func(ctx context.Context) context.Context {
@@ -78,27 +80,33 @@ func TestInternalServiceNeedsTheCredential(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		serverSecret string
+		accepted     string // rpc.ServerOptions.AcceptedServiceSecret
 		clientSecret string // rpc.ClientOptions.ServiceSecret
 		ctx          func(context.Context) context.Context
 		want         codes.Code
 	}{
-		{"with the secret", meshSecret, meshSecret, none, codes.OK},
-		{"with the secret as metadata", meshSecret, "", withValues(meshSecret), codes.OK},
-		{"without a credential", meshSecret, "", none, codes.Unauthenticated},
-		{"with another secret", meshSecret, otherSecret, none, codes.Unauthenticated},
-		{"with the secret's prefix", meshSecret, meshSecret[:len(meshSecret)-1], none, codes.Unauthenticated},
-		{"with the secret and more", meshSecret, meshSecret + "x", none, codes.Unauthenticated},
-		{"with the secret in another case", meshSecret, strings.ToUpper(meshSecret), none, codes.Unauthenticated},
-		{"with an empty value", meshSecret, "", withValues(""), codes.Unauthenticated},
-		{"with two values, the right one second", meshSecret, "", withValues(otherSecret, meshSecret), codes.Unauthenticated},
-		{"with the secret twice", meshSecret, meshSecret, withValues(meshSecret), codes.Unauthenticated},
-		{"server without a secret, caller without", "", "", none, codes.Unauthenticated},
-		{"server without a secret, empty value", "", "", withValues(""), codes.Unauthenticated},
-		{"server without a secret, caller with one", "", meshSecret, none, codes.Unauthenticated},
+		{"with the secret", meshSecret, "", meshSecret, none, codes.OK},
+		{"with the secret as metadata", meshSecret, "", "", withValues(meshSecret), codes.OK},
+		{"without a credential", meshSecret, "", "", none, codes.Unauthenticated},
+		{"with another secret", meshSecret, "", otherSecret, none, codes.Unauthenticated},
+		{"with the secret's prefix", meshSecret, "", meshSecret[:len(meshSecret)-1], none, codes.Unauthenticated},
+		{"with the secret and more", meshSecret, "", meshSecret + "x", none, codes.Unauthenticated},
+		{"with the secret in another case", meshSecret, "", strings.ToUpper(meshSecret), none, codes.Unauthenticated},
+		{"with an empty value", meshSecret, "", "", withValues(""), codes.Unauthenticated},
+		{"with two values, the right one second", meshSecret, "", "", withValues(otherSecret, meshSecret), codes.Unauthenticated},
+		{"with the secret twice", meshSecret, "", meshSecret, withValues(meshSecret), codes.Unauthenticated},
+		{"server without a secret, caller without", "", "", "", none, codes.Unauthenticated},
+		{"server without a secret, empty value", "", "", "", withValues(""), codes.Unauthenticated},
+		{"server without a secret, caller with one", "", "", meshSecret, none, codes.Unauthenticated},
+		{"with the main secret, a second accepted", meshSecret, nextSecret, meshSecret, none, codes.OK},
+		{"with the second accepted secret", meshSecret, nextSecret, nextSecret, none, codes.OK},
+		{"with another secret, a second accepted", meshSecret, nextSecret, otherSecret, none, codes.Unauthenticated},
+		{"with both accepted secrets at once", meshSecret, nextSecret, "", withValues(meshSecret, nextSecret), codes.Unauthenticated},
+		{"with nothing, a second accepted", meshSecret, nextSecret, "", none, codes.Unauthenticated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forBoth(t, func(t *testing.T, inProcess bool) {
-				e := start(t, inProcess, rpc.ServerOptions{ServiceSecret: tc.serverSecret}, rpc.ClientOptions{ServiceSecret: tc.clientSecret})
+				e := start(t, inProcess, rpc.ServerOptions{ServiceSecret: tc.serverSecret, AcceptedServiceSecret: tc.accepted}, rpc.ClientOptions{ServiceSecret: tc.clientSecret})
 				ctx := tc.ctx(ctxT(t))
 				u, s := callInternal(t, ctx, e.conn)
 				if u != tc.want || s != tc.want {

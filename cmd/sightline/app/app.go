@@ -117,10 +117,15 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *App, err error) {
 	if a.secret, err = a.cfg.ServiceSecret(true); err != nil {
 		return nil, err
 	}
+	accepted, err := a.cfg.AcceptedServiceSecret()
+	if err != nil {
+		return nil, err
+	}
 	a.grpcServer, a.health = rpc.NewServer(a.tel, a.logger, rpc.ServerOptions{
-		MaxRecvMsgBytes: cfg.Server.MaxMessageBytes,
-		MaxSendMsgBytes: cfg.Server.MaxMessageBytes,
-		ServiceSecret:   a.secret,
+		MaxRecvMsgBytes:       cfg.Server.MaxMessageBytes,
+		MaxSendMsgBytes:       cfg.Server.MaxMessageBytes,
+		ServiceSecret:         a.secret,
+		AcceptedServiceSecret: accepted,
 	})
 	a.inproc = rpc.NewInProcess()
 	if a.grpcLis, err = net.Listen("tcp", cfg.Server.GRPCListenAddress); err != nil {

@@ -57,6 +57,10 @@ type ServerConfig struct {
 	// other with (docs/service-auth.md). Required when the modules run in
 	// separate processes; one process keeps its own in the data directory.
 	ServiceSecretFile string `yaml:"service_secret_file"`
+	// AcceptedServiceSecretFile holds a second secret this process's
+	// internal services accept but it never sends, for rotating the secret
+	// without downtime (docs/service-auth.md).
+	AcceptedServiceSecretFile string `yaml:"accepted_service_secret_file"`
 }
 
 // AdminConfig holds the operator listener (/metrics, /healthz, /readyz, pprof).
@@ -107,6 +111,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Server.MaxMessageBytes, "server.max-message-bytes", 16<<20, "Largest gRPC message sent or received.")
 	fs.DurationVar(&c.Server.ClientTimeout, "server.client-timeout", 10*time.Second, "Deadline of unary gRPC calls made without one.")
 	fs.StringVar(&c.Server.ServiceSecretFile, "server.service-secret-file", "", "File holding the secret Sightline's services authenticate each other with (at least 32 bytes; every process of a deployment reads the same one). Required when modules run in separate processes; otherwise <data-dir>/service-secret, made on first start.")
+	fs.StringVar(&c.Server.AcceptedServiceSecretFile, "server.accepted-service-secret-file", "", "File holding a second secret the internal services here accept but never send: the next one while a new secret is rolled out, the previous one while it is retired (docs/service-auth.md).")
 	fs.StringVar(&c.Admin.ListenAddress, "admin.listen-address", "127.0.0.1:9091", "Admin listener: /metrics, /healthz, /readyz, /debug/pprof.")
 	fs.StringVar(&c.Log.Level, "log.level", "info", "Log level: debug, info, warn, error.")
 	fs.StringVar(&c.Log.Format, "log.format", "json", "Log format: json or text.")
@@ -194,4 +199,17 @@ func (c *Config) ServiceSecret(create bool) (string, error) {
 		return "", fmt.Errorf("service secret: %w", err)
 	}
 	return rpc.ReadServiceSecret(path)
+}
+
+// AcceptedServiceSecret returns server.accepted-service-secret-file's
+// secret, "" when it is not set.
+func (c *Config) AcceptedServiceSecret() (string, error) {
+	if c.Server.AcceptedServiceSecretFile == "" {
+		return "", nil
+	}
+	s, err := rpc.ReadServiceSecret(c.Server.AcceptedServiceSecretFile)
+	if err != nil {
+		return "", fmt.Errorf("server.accepted-service-secret-file: %w", err)
+	}
+	return s, nil
 }
