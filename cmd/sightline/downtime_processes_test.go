@@ -213,10 +213,16 @@ func waitSearchable(t *testing.T, d *dashboard, want int, since time.Time, withi
 	}
 }
 
-// waitFlowing waits until what the load had posted is searchable (more
-// may be by then): delivery works before the kill.
+// waitFlowing waits until ingest has accepted a second's worth of the
+// load's batches and those are searchable (more may be by then): delivery
+// works before the kill.
 func waitFlowing(t *testing.T, d *dashboard, l *load) {
 	t.Helper()
+	for start := time.Now(); l.count() < loadRate; time.Sleep(50 * time.Millisecond) {
+		if time.Since(start) > drainWithin {
+			t.Fatalf("ingest accepted %d of the load's batches within %v, want %d", l.count(), drainWithin, loadRate)
+		}
+	}
 	want, start := int64(l.count()), time.Now()
 	for {
 		if n, _, _ := searchTotal(d); n >= want && want > 0 {
@@ -343,7 +349,7 @@ func during(from time.Time, length time.Duration, check func()) {
 		if left <= 0 {
 			return
 		}
-		time.Sleep(min(5*time.Second, left))
+		time.Sleep(min(5*time.Second, left)) // the outage's length is the behaviour: check it now and then
 	}
 }
 
@@ -356,7 +362,6 @@ func TestKillSearchProcess(t *testing.T) {
 	m := startMesh(t)
 	d := newDashboard(t, m.gateway)
 	l := startLoad(m.ingest, d.key, "killsearch")
-	time.Sleep(time.Second)
 	waitFlowing(t, d, l)
 
 	kill(t, m.search)
@@ -391,7 +396,6 @@ func TestKillRecordingsProcess(t *testing.T) {
 	m := startMesh(t)
 	d := newDashboard(t, m.gateway)
 	l := startLoad(m.ingest, d.key, "killrecordings")
-	time.Sleep(time.Second)
 	waitFlowing(t, d, l)
 	l.mu.Lock()
 	known := l.accepted[0]
@@ -456,7 +460,6 @@ func TestKillAccountsProcess(t *testing.T) {
 	sites := "/api/v1/organizations/" + siteOrg(d) + "/sites"
 	d.call("GET", "/api/v1/me", nil)
 	l := startLoad(m.ingest, d.key, "killaccounts")
-	time.Sleep(time.Second)
 	waitFlowing(t, d, l) // the user has the session list open
 
 	kill(t, m.accounts)
@@ -518,7 +521,6 @@ func TestKillGatewayProcess(t *testing.T) {
 	d := newDashboard(t, m.gateway)
 	sites := "/api/v1/organizations/" + siteOrg(d) + "/sites"
 	l := startLoad(m.ingest, d.key, "killgateway")
-	time.Sleep(time.Second)
 	waitFlowing(t, d, l)
 
 	kill(t, m.gateway)
@@ -564,7 +566,6 @@ func TestKillIngestProcess(t *testing.T) {
 	m := startMesh(t)
 	d := newDashboard(t, m.gateway)
 	l := startLoad(m.ingest, d.key, "killingest")
-	time.Sleep(time.Second)
 	waitFlowing(t, d, l)
 
 	// At 20 batches/s the forwarder keeps the spool empty; recordings is
@@ -587,7 +588,7 @@ func TestKillIngestProcess(t *testing.T) {
 	if atKill >= int64(before) {
 		t.Fatalf("all %d batches accepted before the kill were delivered (%d searchable): nothing left in the spool to survive the kill", before, atKill)
 	}
-	time.Sleep(killOutage - time.Since(killed))
+	time.Sleep(killOutage - time.Since(killed)) // ingest stays down for the whole outage
 
 	m.ingest = m.restart("ingest", m.ingest, append(m.ingestArgs(), "--server.http-listen-address", m.ingest.addrs.HTTP)...)
 	back := time.Now()
@@ -598,7 +599,7 @@ func TestKillIngestProcess(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	intake := time.Since(back)
-	time.Sleep(time.Second)
+	time.Sleep(time.Second) // the load runs on against the restarted ingest
 	l.end()
 
 	if len(l.other) > 0 {
