@@ -67,16 +67,15 @@ func main() {
 		log.Fatal(err)
 	}
 	b := &bench{dir: dir, binary: *binary}
-	defer func() {
-		b.stopAll()
-		if !*keep {
-			os.RemoveAll(dir)
-		} else {
-			fmt.Println("kept", dir)
-		}
-	}()
-	if err := b.run(*requests, *warmup, *rounds, *sessions, *pageSize); err != nil {
-		b.stopAll()
+	err = b.run(*requests, *warmup, *rounds, *sessions, *pageSize)
+	b.stopAll()
+	if *keep || err != nil {
+		// The process logs say why a run failed.
+		fmt.Println("kept", dir)
+	} else {
+		os.RemoveAll(dir)
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
 }
