@@ -46,12 +46,7 @@ func TestAssetRoute(t *testing.T) {
 
 	cssURL, fontURL := origin.CSSURL, origin.FontURL
 	hashes := map[string]string{}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(hashes) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("not captured within 10s: %v", hashes)
-		}
-		time.Sleep(50 * time.Millisecond)
+	waitFor(t, 10*time.Second, func() error {
 		r := a.c.do("POST", "/api/v1/sites/"+a.siteID+"/assets:lookup", map[string]any{"urls": []string{cssURL, fontURL}})
 		if r.code != http.StatusOK {
 			t.Fatalf("lookup = %d %s", r.code, r.body)
@@ -65,7 +60,11 @@ func TestAssetRoute(t *testing.T) {
 		for _, as := range resp.Assets {
 			hashes[as.URL] = as.Hash
 		}
-	}
+		if len(hashes) < 2 {
+			return fmt.Errorf("not captured: %v", hashes)
+		}
+		return nil
+	})
 
 	path := func(tn *tenant, hash string) string { return "/api/v1/sites/" + tn.siteID + "/assets/" + hash }
 	css := a.c.do("GET", path(a, hashes[cssURL]), nil)

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -75,17 +76,12 @@ func TestAccountsDatabaseDownSignsNobodyOut(t *testing.T) {
 	if err := pg.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		r := tn.c.do("POST", sites, map[string]any{"name": "After", "domains": []string{"after.example.com"}})
-		if r.code == http.StatusOK {
-			break
+	waitFor(t, 5*time.Second, func() error {
+		if r := tn.c.do("POST", sites, map[string]any{"name": "After", "domains": []string{"after.example.com"}}); r.code != http.StatusOK {
+			return fmt.Errorf("create site after the database returned = %d %s", r.code, r.body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("create site 5 s after the database returned = %d %s", r.code, r.body)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 	if r := tn.c.do("GET", "/api/v1/me", nil); r.code != http.StatusOK || r.hdr.Get("X-Sightline-Stale") != "" {
 		t.Fatalf("GET /api/v1/me after recovery = %d (stale %q)", r.code, r.hdr.Get("X-Sightline-Stale"))
 	}
@@ -173,11 +169,12 @@ func TestMaintenanceFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r response
-	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if r = tn.c.do("GET", "/api/v1/me", nil); r.code == http.StatusServiceUnavailable && strings.Contains(string(r.body), "maintenance") {
-			break
+	waitFor(t, 3*time.Second, func() error {
+		if r = tn.c.do("GET", "/api/v1/me", nil); r.code != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "maintenance") {
+			return fmt.Errorf("GET /api/v1/me with the maintenance file = %d %s", r.code, r.body)
 		}
-	}
+		return nil
+	})
 	if r.code != http.StatusServiceUnavailable || r.hdr.Get("Retry-After") == "" || !strings.Contains(string(r.body), "Upgrading PostgreSQL until 14:00 UTC") {
 		t.Fatalf("GET /api/v1/me with the maintenance file = %d %s (Retry-After %q)", r.code, r.body, r.hdr.Get("Retry-After"))
 	}
@@ -197,14 +194,12 @@ func TestMaintenanceFile(t *testing.T) {
 	if err := os.Remove(file); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if r = tn.c.do("GET", "/api/v1/me", nil); r.code == http.StatusOK {
-			break
+	waitFor(t, 5*time.Second, func() error {
+		if r = tn.c.do("GET", "/api/v1/me", nil); r.code != http.StatusOK {
+			return fmt.Errorf("GET /api/v1/me after the file was removed = %d %s", r.code, r.body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /api/v1/me after the file was removed = %d %s", r.code, r.body)
-		}
-	}
+		return nil
+	})
 	if m, _ := tn.c.must("GET", "/api/v1/config", nil)["maintenance"].(map[string]any); m["enabled"] == true {
 		t.Fatalf("config still in maintenance after the file was removed: %v", m)
 	}

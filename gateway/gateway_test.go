@@ -390,14 +390,15 @@ func checkOperatorRoutes(t *testing.T, s *server, rs [][2]string, tenants ...*te
 	op := newOperator(t, s)
 	// An e-mail in notify's outbox (the tenants' invitations) for the
 	// routes naming one; they are written by jobs, so wait for the first.
-	for deadline := time.Now().Add(10 * time.Second); tenants[0].outboxID == ""; time.Sleep(50 * time.Millisecond) {
+	waitFor(t, 10*time.Second, func() error {
 		list := op.c.must("GET", "/api/v1/admin/outbox", nil)
-		if es, _ := list["emails"].([]any); len(es) > 0 {
-			tenants[0].outboxID = es[0].(map[string]any)["id"].(string)
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no e-mail reached the outbox: %v", list)
+		es, _ := list["emails"].([]any)
+		if len(es) == 0 {
+			return fmt.Errorf("no e-mail reached the outbox: %v", list)
 		}
-	}
+		tenants[0].outboxID = es[0].(map[string]any)["id"].(string)
+		return nil
+	})
 	callers := map[string]*client{"admin API key of the operator": apiKeyClient(t, s, op)}
 	for i, tn := range tenants {
 		callers[fmt.Sprintf("owner of organisation %d", i+1)] = tn.c
@@ -532,14 +533,13 @@ func TestMaintenanceMode(t *testing.T) {
 	s := startServer(t, nil)
 	tn := newTenant(t, s)
 	setMaintenance(t, s, "upgrading the database")
-	deadline := time.Now().Add(5 * time.Second)
 	var r response
-	for time.Now().Before(deadline) {
-		if r = tn.c.do("PATCH", "/api/v1/sites/"+tn.siteID, map[string]any{"name": "x"}); r.code == http.StatusServiceUnavailable {
-			break
+	waitFor(t, 5*time.Second, func() error {
+		if r = tn.c.do("PATCH", "/api/v1/sites/"+tn.siteID, map[string]any{"name": "x"}); r.code != http.StatusServiceUnavailable {
+			return fmt.Errorf("write in maintenance = %d %s", r.code, r.body)
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 	if r.code != http.StatusServiceUnavailable || r.hdr.Get("Retry-After") == "" || !bytes.Contains(r.body, []byte("upgrading")) {
 		t.Fatalf("write in maintenance = %d %s (Retry-After %q)", r.code, r.body, r.hdr.Get("Retry-After"))
 	}

@@ -307,19 +307,14 @@ func TestRealtimeStream(t *testing.T) {
 	// The client goes: its stream ends on the server and frees its slot.
 	st.close()
 	<-quiet
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	waitFor(t, 5*time.Second, func() error {
 		again := a.c.openStream(path)
-		if again.resp.StatusCode == http.StatusOK {
-			again.close()
-			break
+		defer again.close()
+		if again.resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("a closed stream's slot was not freed: %d", again.resp.StatusCode)
 		}
-		again.close()
-		if time.Now().After(deadline) {
-			t.Fatalf("a closed stream's slot was not freed: %d", again.resp.StatusCode)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	second.close()
 }
 

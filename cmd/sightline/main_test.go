@@ -742,8 +742,13 @@ func TestReadyWithGiBUndelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	time.Sleep(time.Second) // the forwarder tries recordings, fails, isolates, retries
-	stats, err := ingestv1.NewIngestServiceClient(conn).GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	// The forwarder tries recordings, fails, isolates, retries.
+	var stats *ingestv1.GetStatsResponse
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if stats, err = ingestv1.NewIngestServiceClient(conn).GetStats(context.Background(), &ingestv1.GetStatsRequest{}); err == nil && stats.GetForwarder().GetFailedAttempts() > 0 {
+			break
+		}
+	}
 	if err != nil || stats.GetSpool().GetRecords() != st.Records || stats.GetForwarder().GetDeadLettered() != 0 || stats.GetForwarder().GetFailedAttempts() == 0 {
 		t.Fatalf("stats with recordings unreachable: %v, %v", stats, err)
 	}

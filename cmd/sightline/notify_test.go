@@ -446,7 +446,9 @@ func TestKillNotifyMidDelivery(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond) // the receiver sees the connections close
+	for deadline = time.Now().Add(5 * time.Second); len(hook.cutOff()) == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond) // until the receiver sees the connections close
+	}
 	cut := hook.cutOff()
 	t.Logf("killed notify: %d deliveries answered, %d cut off in flight", len(hook.deliveries()), len(cut))
 	if len(cut) == 0 {
