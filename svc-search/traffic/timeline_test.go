@@ -1,6 +1,7 @@
 package traffic_test
 
 import (
+	"cmp"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -11,9 +12,9 @@ import (
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 )
 
-func TestLessOrdersTimeline(t *testing.T) {
+func TestCompareOrdersTimeline(t *testing.T) {
 	t0 := utc("2026-11-30T10:00:00Z")
-	// In the order Less must produce.
+	// In the order Compare must produce.
 	want := []traffic.Item{
 		{Time: t0, PageViewID: "p_b", URL: "https://a.test/x"},
 		{Time: t0.Add(time.Millisecond), PageViewID: "p_a", URL: "https://a.test/y"},
@@ -24,12 +25,9 @@ func TestLessOrdersTimeline(t *testing.T) {
 		{Time: t0.Add(time.Second), Event: true, PageViewID: "p_a", Name: "a"},
 	}
 	for i := range want {
-		if traffic.Less(want[i], want[i]) {
-			t.Errorf("Less(x, x) for item %d", i)
-		}
 		for j := range want {
-			if got := traffic.Less(want[i], want[j]); got != (i < j) {
-				t.Errorf("Less(%d, %d) = %v", i, j, got)
+			if got := traffic.Compare(want[i], want[j]); got != cmp.Compare(i, j) {
+				t.Errorf("Compare(%d, %d) = %d, want %d", i, j, got, cmp.Compare(i, j))
 			}
 		}
 	}
@@ -37,15 +35,7 @@ func TestLessOrdersTimeline(t *testing.T) {
 	for range 50 {
 		got := slices.Clone(want)
 		rng.Shuffle(len(got), func(i, j int) { got[i], got[j] = got[j], got[i] })
-		slices.SortFunc(got, func(a, b traffic.Item) int {
-			if traffic.Less(a, b) {
-				return -1
-			}
-			if traffic.Less(b, a) {
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(got, traffic.Compare)
 		if !slices.Equal(got, want) {
 			t.Fatalf("sorted %v, want %v", got, want)
 		}
@@ -53,8 +43,8 @@ func TestLessOrdersTimeline(t *testing.T) {
 	// Same instant in another zone is the same time.
 	a := traffic.Item{Time: t0, PageViewID: "p_a"}
 	b := traffic.Item{Time: t0.In(time.FixedZone("x", 3600)), PageViewID: "p_b"}
-	if !traffic.Less(a, b) || traffic.Less(b, a) {
-		t.Errorf("Less compares wall clocks, not instants")
+	if traffic.Compare(a, b) >= 0 || traffic.Compare(b, a) <= 0 {
+		t.Errorf("Compare compares wall clocks, not instants")
 	}
 }
 

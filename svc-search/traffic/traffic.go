@@ -12,8 +12,10 @@
 package traffic
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
@@ -302,19 +304,19 @@ type Item struct {
 	URL  string
 }
 
-// Less orders a timeline: by Time, ties by page view before event, then
-// page view id, then event name.
-func Less(a, b Item) bool {
-	if !a.Time.Equal(b.Time) {
-		return a.Time.Before(b.Time)
+// Compare orders a timeline: by Time (the instant), ties by page view
+// before event, then page view id, then event name.
+func Compare(a, b Item) int {
+	if c := a.Time.Compare(b.Time); c != 0 {
+		return c
 	}
 	if a.Event != b.Event {
-		return !a.Event
+		if a.Event {
+			return 1
+		}
+		return -1
 	}
-	if a.PageViewID != b.PageViewID {
-		return a.PageViewID < b.PageViewID
-	}
-	return a.Name < b.Name
+	return cmp.Or(strings.Compare(a.PageViewID, b.PageViewID), strings.Compare(a.Name, b.Name))
 }
 
 // MatchStep tells whether a timeline item satisfies a funnel step.

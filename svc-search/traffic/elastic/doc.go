@@ -215,7 +215,7 @@ func (s *state) findPending(id string) int {
 	return -1
 }
 
-// timeline is the session's page views and events in traffic.Less order.
+// timeline is the session's page views and events in traffic.Compare order.
 func (s *state) timeline() []traffic.Item {
 	items := make([]traffic.Item, 0, len(s.PVs)+len(s.Events))
 	for _, p := range s.PVs {
@@ -224,15 +224,7 @@ func (s *state) timeline() []traffic.Item {
 	for _, e := range s.Events {
 		items = append(items, traffic.Item{Time: time.Unix(0, e.T), Event: true, PageViewID: e.PV, Name: e.Name})
 	}
-	slices.SortFunc(items, func(a, b traffic.Item) int {
-		switch {
-		case traffic.Less(a, b):
-			return -1
-		case traffic.Less(b, a):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(items, traffic.Compare)
 	return items
 }
 

@@ -33,7 +33,7 @@
 // then key, cardinality for the number of values; the page dimension
 // through the nested per-key counts). Medians are exact lower medians
 // (median.go). Funnels and realtime page through the matching sessions'
-// stored hits with search_after and evaluate them in Go with traffic.Less
+// stored hits with search_after and evaluate them in Go with traffic.Compare
 // and traffic.MatchStep: Elasticsearch has no ordered-sequence
 // aggregation.
 //

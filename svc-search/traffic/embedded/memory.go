@@ -37,7 +37,7 @@ func (d *dict) lookup(v string) (uint32, bool) {
 	return id, ok
 }
 
-// A session's timeline (page views and events sorted by traffic.Less
+// A session's timeline (page views and events sorted by traffic.Compare
 // when the row is built; page view ids are only needed for that sort, so
 // they stay in Pebble) lives in the site's item arenas: itT the Time,
 // itV the page view's URL id or, with evBit, the event's name id.
@@ -219,7 +219,7 @@ func (s *site) compact(skip *row) {
 // prepared is what a session's row derives from its stored state before
 // any string is interned: pure, so a load prepares on many goroutines.
 type prepared struct {
-	tl          []entryItem // sorted by traffic.Less
+	tl          []entryItem // sorted by traffic.Compare
 	entry, exit *pageView
 	start, end  int64
 	last        int64

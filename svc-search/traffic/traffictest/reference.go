@@ -208,7 +208,7 @@ type Session struct {
 	Start     time.Time
 	Duration  time.Duration
 	// Views are the page views in timeline order; Timeline every page
-	// view and event in it (traffic.Less).
+	// view and event in it (traffic.Compare).
 	Views    []traffic.Hit
 	Timeline []traffic.Item
 	Entry    string // page keys
@@ -246,15 +246,7 @@ func (s *stored) view(k sessionKey, mark traffic.Recorded, recorded bool) (*Sess
 	slices.SortFunc(views, func(a, b traffic.Hit) int {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.PageViewID, b.PageViewID))
 	})
-	slices.SortFunc(tl, func(a, b traffic.Item) int {
-		if traffic.Less(a, b) {
-			return -1
-		}
-		if traffic.Less(b, a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(tl, traffic.Compare)
 	first, last := views[0], views[len(views)-1]
 	end := first.Time
 	for _, v := range views {
