@@ -86,3 +86,16 @@ func Advance(site int64, session string, stored *State, fresh []*ChunkStats, dup
 	sum := state.Summary(site, session)
 	return Step{State: state, Summary: sum, Changed: stored == nil || !proto.Equal(old, sum)}, nil
 }
+
+// Retally gives the state the answer tally t (a zero one as none), the
+// rule every store follows when a session's answers change: it returns the
+// summary after and whether it changed (a new version for the outbox).
+func (s *State) Retally(site int64, session string, t *AnswerTally) (*sessionsv1.SessionSummary, bool) {
+	old := s.Summary(site, session)
+	s.Answers = nil
+	if !t.IsZero() {
+		s.Answers = t
+	}
+	sum := s.Summary(site, session)
+	return sum, !proto.Equal(old, sum)
+}

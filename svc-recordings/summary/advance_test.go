@@ -105,3 +105,23 @@ func (s *State) withAnswers(t *AnswerTally) *State {
 	s.Answers = t
 	return s
 }
+
+func TestRetally(t *testing.T) {
+	const site, session = 3_000_000_001, "s_0123456789abcdefghijkl"
+	s := Fold(scripted(t))
+	sum, changed := s.Retally(site, session, &AnswerTally{Feedback: 2, MinRating: 1, Surveys: 1})
+	if !changed || sum.GetFeedbackCount() != 2 || sum.GetMinFeedbackRating() != 1 || sum.GetSurveyResponseCount() != 1 {
+		t.Fatalf("first tally: changed %v, %v", changed, sum)
+	}
+	if _, changed := s.Retally(site, session, &AnswerTally{Feedback: 2, MinRating: 1, Surveys: 1}); changed {
+		t.Fatal("the same tally again changed the summary")
+	}
+	// A zero tally is none: the state holds nil, as a fold without answers.
+	sum, changed = s.Retally(site, session, &AnswerTally{})
+	if !changed || s.Answers != nil || sum.GetFeedbackCount() != 0 || sum.GetSurveyResponseCount() != 0 {
+		t.Fatalf("zero tally: changed %v, answers %v, %v", changed, s.Answers, sum)
+	}
+	if _, changed := s.Retally(site, session, nil); changed {
+		t.Fatal("no tally after a zero one changed the summary")
+	}
+}

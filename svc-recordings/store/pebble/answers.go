@@ -296,13 +296,8 @@ func (s *Store) retally(b *pebble.Batch, site int64, session string, added []ans
 	if row.EndedMs > 0 {
 		return nil // final (store.Ending)
 	}
-	old := row.State.Summary(site, session)
-	row.State.Answers = nil
-	if !t.IsZero() {
-		row.State.Answers = &t
-	}
-	sum := row.State.Summary(site, session)
-	if proto.Equal(old, sum) {
+	sum, changed := row.State.Retally(site, session, &t)
+	if !changed {
 		return nil
 	}
 	row.Version++

@@ -213,10 +213,8 @@ func (s *Store) retally(ctx context.Context, site int64, session string) error {
 		if err != nil {
 			return err
 		}
-		old := row.state.Summary(site, session)
-		row.state.Answers = t
-		sum := row.state.Summary(site, session)
-		if proto.Equal(old, sum) {
+		sum, changed := row.state.Retally(site, session, t)
+		if !changed {
 			return nil
 		}
 		enc, err := row.state.Marshal()
