@@ -1,7 +1,10 @@
 package summary
 
 import (
+	"time"
+
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 )
@@ -85,6 +88,17 @@ func Advance(site int64, session string, stored *State, fresh []*ChunkStats, dup
 	}
 	sum := state.Summary(site, session)
 	return Step{State: state, Summary: sum, Changed: stored == nil || !proto.Equal(old, sum)}, nil
+}
+
+// Stored is the state's summary as a store answers it: with the version
+// the store keeps and, once the session has ended (endedMs > 0), its end.
+func (s *State) Stored(site int64, session string, version, endedMs int64) *sessionsv1.SessionSummary {
+	sum := s.Summary(site, session)
+	sum.Version = version
+	if endedMs > 0 {
+		sum.EndedTime = timestamppb.New(time.UnixMilli(endedMs))
+	}
+	return sum
 }
 
 // Retally gives the state the answer tally t (a zero one as none), the

@@ -125,3 +125,19 @@ func TestRetally(t *testing.T) {
 		t.Fatal("no tally after a zero one changed the summary")
 	}
 }
+
+func TestStored(t *testing.T) {
+	s := Fold(scripted(t))
+	open := s.Stored(1, "s_0123456789", 7, 0)
+	if open.GetVersion() != 7 || open.GetEndedTime() != nil {
+		t.Fatalf("open session: version %d, ended %v", open.GetVersion(), open.GetEndedTime())
+	}
+	ended := s.Stored(1, "s_0123456789", 8, t0+60_000)
+	if ended.GetVersion() != 8 || ended.GetEndedTime().AsTime().UnixMilli() != t0+60_000 {
+		t.Fatalf("ended session: version %d, ended %v", ended.GetVersion(), ended.GetEndedTime())
+	}
+	ended.Version, ended.EndedTime = 0, nil
+	if !proto.Equal(ended, s.Summary(1, "s_0123456789")) {
+		t.Fatal("Stored changed more than the version and the end")
+	}
+}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
@@ -188,12 +187,7 @@ type sessionRow struct {
 // summary is the session's summary as stored: the fold, its version and
 // its end.
 func (r *sessionRow) summary(site int64, session string) *sessionsv1.SessionSummary {
-	sum := r.State.Summary(site, session)
-	sum.Version = r.Version
-	if r.EndedMs > 0 {
-		sum.EndedTime = timestamppb.New(time.UnixMilli(r.EndedMs))
-	}
-	return sum
+	return r.State.Stored(site, session, r.Version, r.EndedMs)
 }
 
 func (r *sessionRow) expired(nowMs int64) bool {

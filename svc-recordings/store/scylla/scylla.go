@@ -27,7 +27,6 @@ import (
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
@@ -299,12 +298,7 @@ type sessionRow struct {
 // summary is the session's summary as stored: the fold, its version and
 // its end.
 func (r *sessionRow) summary(site int64, session string) *sessionsv1.SessionSummary {
-	sum := r.state.Summary(site, session)
-	sum.Version = r.version
-	if r.endedMs > 0 {
-		sum.EndedTime = timestamppb.New(time.UnixMilli(r.endedMs))
-	}
-	return sum
+	return r.state.Stored(site, session, r.version, r.endedMs)
 }
 
 func (s *Store) loadRow(ctx context.Context, site int64, session string) (*sessionRow, error) {
