@@ -20,7 +20,7 @@ func (s *Service) CreateApiKey(ctx context.Context, req *accountsv1.CreateApiKey
 		return nil, err
 	}
 	org := req.GetOrganizationId()
-	if err := checkOrgID(org); err != nil {
+	if err := checkID("organization_id", org); err != nil {
 		return nil, err
 	}
 	if err := inOrg(c, org, store.RoleAdmin); err != nil {
@@ -99,7 +99,7 @@ func (s *Service) flagScope(ctx context.Context, c *caller, scope accountsv1.Fea
 		}
 		return 0, nil
 	case accountsv1.FeatureFlagScope_FEATURE_FLAG_SCOPE_ORGANIZATION:
-		if err := checkOrgID(id); err != nil {
+		if err := checkID("organization_id", id); err != nil {
 			return 0, invalid("scope_id must be the organization's id")
 		}
 		return id, inOrg(c, id, min)

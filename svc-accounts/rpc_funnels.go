@@ -37,13 +37,6 @@ func decodeFunnel(f store.Funnel) (*accountsv1.Funnel, error) {
 	return p, nil
 }
 
-func checkFunnelID(id int64) error {
-	if id <= 0 {
-		return invalid("funnel_id must be a positive id")
-	}
-	return nil
-}
-
 func funnelTarget(site, id int64) string { return fmt.Sprintf("site:%d funnel:%d", site, id) }
 
 // ListFunnels lists a site's funnels, newest first (viewer or above).
@@ -73,7 +66,7 @@ func (s *Service) GetFunnel(ctx context.Context, req *accountsv1.GetFunnelReques
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFunnelID(req.GetFunnelId()); err != nil {
+	if err := checkID("funnel_id", req.GetFunnelId()); err != nil {
 		return nil, err
 	}
 	row, err := s.store.GetFunnel(ctx, st.ID, req.GetFunnelId())
@@ -108,7 +101,7 @@ func (s *Service) UpdateFunnel(ctx context.Context, req *accountsv1.UpdateFunnel
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFunnelID(req.GetFunnelId()); err != nil {
+	if err := checkID("funnel_id", req.GetFunnelId()); err != nil {
 		return nil, err
 	}
 	out, err := s.saveFunnel(ctx, c, st, "update", req.GetFunnel(), func(f store.Funnel) (store.Funnel, error) {
@@ -152,7 +145,7 @@ func (s *Service) DeleteFunnel(ctx context.Context, req *accountsv1.DeleteFunnel
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFunnelID(req.GetFunnelId()); err != nil {
+	if err := checkID("funnel_id", req.GetFunnelId()); err != nil {
 		return nil, err
 	}
 	if err := s.store.DeleteFunnel(ctx, st.ID, req.GetFunnelId()); err != nil {

@@ -13,13 +13,6 @@ import (
 	"github.com/sightlinehq/sightline/svc-accounts/store"
 )
 
-func checkOrgID(id int64) error {
-	if id <= 0 {
-		return invalid("organization_id must be a positive id")
-	}
-	return nil
-}
-
 // CreateOrganization creates an organisation owned by the caller.
 func (s *Service) CreateOrganization(ctx context.Context, req *accountsv1.CreateOrganizationRequest) (*accountsv1.CreateOrganizationResponse, error) {
 	c, err := s.caller(ctx)
@@ -144,7 +137,7 @@ func (s *Service) UpdateMemberRole(ctx context.Context, req *accountsv1.UpdateMe
 		return nil, err
 	}
 	org := req.GetOrganizationId()
-	if err := checkOrgID(org); err != nil {
+	if err := checkID("organization_id", org); err != nil {
 		return nil, err
 	}
 	if err := inOrg(c, org, store.RoleAdmin); err != nil {
@@ -177,7 +170,7 @@ func (s *Service) RemoveMember(ctx context.Context, req *accountsv1.RemoveMember
 		return nil, err
 	}
 	org := req.GetOrganizationId()
-	if err := checkOrgID(org); err != nil {
+	if err := checkID("organization_id", org); err != nil {
 		return nil, err
 	}
 	self := req.GetUserId() == c.UserID && !c.isAPIKey()
@@ -210,7 +203,7 @@ func (s *Service) CreateInvitation(ctx context.Context, req *accountsv1.CreateIn
 		return nil, err
 	}
 	org := req.GetOrganizationId()
-	if err := checkOrgID(org); err != nil {
+	if err := checkID("organization_id", org); err != nil {
 		return nil, err
 	}
 	if err := inOrg(c, org, store.RoleAdmin); err != nil {

@@ -47,7 +47,7 @@ func (s *Service) CreateSite(ctx context.Context, req *accountsv1.CreateSiteRequ
 		return nil, err
 	}
 	org := req.GetOrganizationId()
-	if err := checkOrgID(org); err != nil {
+	if err := checkID("organization_id", org); err != nil {
 		return nil, err
 	}
 	if err := inOrg(c, org, store.RoleMember); err != nil {
@@ -311,8 +311,8 @@ func (s *Service) GetSiteConfig(ctx context.Context, req *accountsv1.GetSiteConf
 // admitting sessions while accounts is unreachable, if it chooses to fail
 // open; that is bounded by ingest, not here.
 func (s *Service) LeaseSessionQuota(ctx context.Context, req *accountsv1.LeaseSessionQuotaRequest) (*accountsv1.LeaseSessionQuotaResponse, error) {
-	if req.GetSiteId() <= 0 {
-		return nil, invalid("site_id must be a positive id")
+	if err := checkID("site_id", req.GetSiteId()); err != nil {
+		return nil, err
 	}
 	if req.GetRequested() <= 0 {
 		return nil, invalid("requested must be positive")

@@ -156,20 +156,13 @@ func (s *Service) ListSurveys(ctx context.Context, req *accountsv1.ListSurveysRe
 	return resp, nil
 }
 
-func checkSurveyID(id int64) error {
-	if id <= 0 {
-		return invalid("survey_id must be a positive id")
-	}
-	return nil
-}
-
 // GetSurvey returns one survey (viewer or above).
 func (s *Service) GetSurvey(ctx context.Context, req *accountsv1.GetSurveyRequest) (*accountsv1.GetSurveyResponse, error) {
 	_, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleViewer)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSurveyID(req.GetSurveyId()); err != nil {
+	if err := checkID("survey_id", req.GetSurveyId()); err != nil {
 		return nil, err
 	}
 	row, err := s.store.GetSurvey(ctx, st.ID, req.GetSurveyId())
@@ -221,7 +214,7 @@ func (s *Service) UpdateSurvey(ctx context.Context, req *accountsv1.UpdateSurvey
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSurveyID(req.GetSurveyId()); err != nil {
+	if err := checkID("survey_id", req.GetSurveyId()); err != nil {
 		return nil, err
 	}
 	if req.GetSurvey() == nil {
@@ -284,7 +277,7 @@ func (s *Service) DeleteSurvey(ctx context.Context, req *accountsv1.DeleteSurvey
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSurveyID(req.GetSurveyId()); err != nil {
+	if err := checkID("survey_id", req.GetSurveyId()); err != nil {
 		return nil, err
 	}
 	if err := s.store.DeleteSurvey(ctx, st.ID, req.GetSurveyId()); err != nil {

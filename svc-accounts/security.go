@@ -341,7 +341,7 @@ func (s *Service) orgCaller(ctx context.Context, org int64, min store.Role) (*ca
 	if err != nil {
 		return nil, err
 	}
-	if err := checkOrgID(org); err != nil {
+	if err := checkID("organization_id", org); err != nil {
 		return nil, err
 	}
 	if err := inOrg(c, org, min); err != nil {
@@ -363,8 +363,8 @@ func (s *Service) siteCaller(ctx context.Context, id int64, min store.Role) (*ca
 
 // site loads a site the caller may act on with at least min.
 func (s *Service) site(ctx context.Context, c *caller, id int64, min store.Role) (store.Site, error) {
-	if id <= 0 {
-		return store.Site{}, status.Error(codes.InvalidArgument, "site_id must be a positive id")
+	if err := checkID("site_id", id); err != nil {
+		return store.Site{}, err
 	}
 	st, err := s.store.GetSite(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.role(st.OrganizationID) == 0) {

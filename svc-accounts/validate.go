@@ -32,6 +32,14 @@ func invalid(format string, args ...any) error {
 	return status.Errorf(codes.InvalidArgument, format, args...)
 }
 
+// checkID checks a stored object's id (organisation, funnel, survey...).
+func checkID(field string, id int64) error {
+	if id <= 0 {
+		return invalid("%s must be a positive id", field)
+	}
+	return nil
+}
+
 // checkName trims and checks a display name.
 func checkName(field, v string) (string, error) {
 	v = strings.TrimSpace(v)
