@@ -8,7 +8,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -51,25 +50,7 @@ func TestTelemetry(t *testing.T) {
 	}
 	_, _ = c.GetAnswerStats(ctx, &searchv1.GetAnswerStatsRequest{SiteId: siteA, TimeZone: "Nowhere/Else"})
 
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
-	sums := map[string]map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if s, ok := m.Data.(metricdata.Sum[int64]); ok {
-				sums[m.Name] = map[string]int64{}
-				for _, dp := range s.DataPoints {
-					key := ""
-					for _, kv := range dp.Attributes.ToSlice() {
-						key += string(kv.Key) + "=" + kv.Value.Emit() + ";"
-					}
-					sums[m.Name][key] += dp.Value
-				}
-			}
-		}
-	}
+	sums := counterSums(t, reader)
 	for name, want := range map[string]map[string]int64{
 		"search.limit.hits":        {"limit=page_size;": 1, "limit=answers_page_size;": 1},
 		"search.answers.upserted":  {"": 12},
