@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sightlinehq/sightline/keyrate"
+	"github.com/sightlinehq/sightline/sitedomain"
 	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
 )
 
@@ -118,7 +119,7 @@ func (s *Service) checkSite(b *batch) *answer {
 			host = u.Hostname()
 		}
 	}
-	if !siteconfig.MatchDomain(b.site.GetDomains(), host) {
+	if !sitedomain.Match(b.site.GetDomains(), host) {
 		return &answer{code: http.StatusForbidden, msg: fmt.Sprintf("origin %q is not one of the site's domains", host)}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/sightlinehq/sightline/sitedomain"
 	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
 )
 
@@ -39,7 +40,7 @@ func (s *Service) servePreflight(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ingest: site configuration unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	if !siteconfig.MatchDomain(site.GetDomains(), host) {
+	if !sitedomain.Match(site.GetDomains(), host) {
 		http.Error(w, "ingest: origin not allowed for this site", http.StatusForbidden)
 		return
 	}
@@ -70,7 +71,7 @@ func (s *Service) corsHeaders(r *http.Request, b *batch, a answer) {
 		}
 	}
 	allow := ""
-	if host := b.originHost; b.originOK && host != "" && b.site != nil && siteconfig.MatchDomain(b.site.GetDomains(), host) {
+	if host := b.originHost; b.originOK && host != "" && b.site != nil && sitedomain.Match(b.site.GetDomains(), host) {
 		allow = origin
 	} else if a.code >= 400 {
 		allow = "*"
