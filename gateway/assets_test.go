@@ -14,6 +14,7 @@ import (
 
 	"github.com/sightlinehq/sightline/cmd/sightline/app"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/svc-recordings/assets/assetstest"
 )
 
@@ -46,7 +47,7 @@ func TestAssetRoute(t *testing.T) {
 
 	cssURL, fontURL := origin.CSSURL, origin.FontURL
 	hashes := map[string]string{}
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		r := a.c.do("POST", "/api/v1/sites/"+a.siteID+"/assets:lookup", map[string]any{"urls": []string{cssURL, fontURL}})
 		if r.code != http.StatusOK {
 			t.Fatalf("lookup = %d %s", r.code, r.body)

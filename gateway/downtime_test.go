@@ -13,6 +13,7 @@ import (
 
 	"github.com/sightlinehq/sightline/cmd/sightline/app"
 	"github.com/sightlinehq/sightline/internal/pgtest"
+	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/platform/config"
 	accounts "github.com/sightlinehq/sightline/svc-accounts"
 )
@@ -76,7 +77,7 @@ func TestAccountsDatabaseDownSignsNobodyOut(t *testing.T) {
 	if err := pg.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if r := tn.c.do("POST", sites, map[string]any{"name": "After", "domains": []string{"after.example.com"}}); r.code != http.StatusOK {
 			return fmt.Errorf("create site after the database returned = %d %s", r.code, r.body)
 		}
@@ -169,7 +170,7 @@ func TestMaintenanceFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r response
-	waitFor(t, 3*time.Second, func() error {
+	poll.Until(t, 3*time.Second, func() error {
 		if r = tn.c.do("GET", "/api/v1/me", nil); r.code != http.StatusServiceUnavailable || !strings.Contains(string(r.body), "maintenance") {
 			return fmt.Errorf("GET /api/v1/me with the maintenance file = %d %s", r.code, r.body)
 		}
@@ -194,7 +195,7 @@ func TestMaintenanceFile(t *testing.T) {
 	if err := os.Remove(file); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if r = tn.c.do("GET", "/api/v1/me", nil); r.code != http.StatusOK {
 			return fmt.Errorf("GET /api/v1/me after the file was removed = %d %s", r.code, r.body)
 		}

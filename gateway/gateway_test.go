@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sightlinehq/sightline/internal/leakcheck"
+	"github.com/sightlinehq/sightline/internal/poll"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -390,7 +391,7 @@ func checkOperatorRoutes(t *testing.T, s *server, rs [][2]string, tenants ...*te
 	op := newOperator(t, s)
 	// An e-mail in notify's outbox (the tenants' invitations) for the
 	// routes naming one; they are written by jobs, so wait for the first.
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		list := op.c.must("GET", "/api/v1/admin/outbox", nil)
 		es, _ := list["emails"].([]any)
 		if len(es) == 0 {
@@ -534,7 +535,7 @@ func TestMaintenanceMode(t *testing.T) {
 	tn := newTenant(t, s)
 	setMaintenance(t, s, "upgrading the database")
 	var r response
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if r = tn.c.do("PATCH", "/api/v1/sites/"+tn.siteID, map[string]any{"name": "x"}); r.code != http.StatusServiceUnavailable {
 			return fmt.Errorf("write in maintenance = %d %s", r.code, r.body)
 		}

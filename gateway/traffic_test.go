@@ -17,6 +17,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/internal/poll"
 )
 
 // stream is an open server-sent events response.
@@ -307,7 +308,7 @@ func TestRealtimeStream(t *testing.T) {
 	// The client goes: its stream ends on the server and frees its slot.
 	st.close()
 	<-quiet
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		again := a.c.openStream(path)
 		defer again.close()
 		if again.resp.StatusCode != http.StatusOK {

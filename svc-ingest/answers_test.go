@@ -18,6 +18,7 @@ import (
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
@@ -185,7 +186,7 @@ func TestAnswerDeliveredThroughTheForwarder(t *testing.T) {
 	if c == nil || c.GetAnswer().GetComment() != "Checkout broke, write me at [email] or card [card]" || c.GetSessionId() != "s_Qm9vc3RlZFNlc3Npb24wMQ" {
 		t.Fatalf("delivered: %v", c)
 	}
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if st := e.svc.spool.Stats(); st.Records != 0 {
 			return fmt.Errorf("spool not drained: %+v", st)
 		}
@@ -398,7 +399,7 @@ func TestRefusedAnswerIsDeadLettered(t *testing.T) {
 	}
 	e.run()
 	e.rec.waitChunks(t, 1, 10*time.Second)
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if st := e.svc.fwd.Stats(); st.DeadLettered != 1 {
 			return fmt.Errorf("forwarder: %+v, want one dead letter", st)
 		}

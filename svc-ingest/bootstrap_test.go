@@ -17,6 +17,7 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/tracker"
 )
 
@@ -147,7 +148,7 @@ func TestBootstrapFeedbackAndSurveys(t *testing.T) {
 	e.rec.mu.Lock()
 	e.rec.counts[siteID][surveyID] = 100
 	e.rec.mu.Unlock()
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if m, resp, _ = e.getBootstrap(siteKey); !reflect.DeepEqual(surveyIDs(m), []string{"9000000000000000006"}) {
 			return fmt.Errorf("survey at its limit still served: %v", surveyIDs(m))
 		}
@@ -169,7 +170,7 @@ func TestBootstrapFeedbackAndSurveys(t *testing.T) {
 		}
 	}
 	// The refresh runs in the background: wait for recordings to be asked.
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		e.rec.mu.Lock()
 		defer e.rec.mu.Unlock()
 		if e.rec.countCalls == calls {

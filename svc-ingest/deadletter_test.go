@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
+	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/platform/admin"
 )
 
@@ -35,7 +36,7 @@ func TestStalledForwarderIsDegradedNotUnready(t *testing.T) {
 	checks := &admin.Checks{}
 	checks.Add("ingest", e.svc.Ready)
 	var rep admin.Report
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if rep = checks.Run(context.Background()); !rep.Degraded {
 			return fmt.Errorf("/readyz report with recordings down past stall-after: %+v", rep)
 		}
@@ -60,7 +61,7 @@ func TestStalledForwarderIsDegradedNotUnready(t *testing.T) {
 	e.rec.mu.Lock()
 	e.rec.fail = nil
 	e.rec.mu.Unlock()
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if st := e.svc.spool.Stats(); st.Records != 0 {
 			return fmt.Errorf("spool not drained after recordings came back: %+v", st)
 		}

@@ -25,6 +25,7 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/internal/poll"
 )
 
 var (
@@ -162,7 +163,7 @@ func TestBinaryRecordingsDownThenBack(t *testing.T) {
 			t.Fatalf("batch %d: %v %v\n%s", i, resp, err, p.log())
 		}
 	}
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if st := p.stats(t); st.GetForwarder().GetFailedAttempts() == 0 {
 			return fmt.Errorf("no failed attempt while recordings is down: %v", st)
 		}
@@ -173,7 +174,7 @@ func TestBinaryRecordingsDownThenBack(t *testing.T) {
 	}
 	recSrv.restart(t)
 	rec.waitChunks(t, n, 30*time.Second)
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		if st := p.stats(t); st.GetSpool().GetRecords() != 0 {
 			return fmt.Errorf("spool not drained: %v", st)
 		}
@@ -281,7 +282,7 @@ func TestBinarySpoolFull(t *testing.T) {
 	}
 	recSrv.restart(t)
 	rec.waitChunks(t, accepted, 30*time.Second)
-	waitFor(t, 10*time.Second, func() error {
+	poll.Until(t, 10*time.Second, func() error {
 		resp, err := postTo(t, http.DefaultClient, p.http, batchBody(t, func(m map[string]any) { m["seq"] = 1000 }))
 		if err == nil && resp.StatusCode == http.StatusNoContent {
 			return nil

@@ -20,6 +20,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
@@ -90,7 +91,7 @@ func (s *trafficServer) stored() []*recordingsv1.Chunk {
 
 func (s *trafficServer) wait(t *testing.T, n int, within time.Duration) {
 	t.Helper()
-	waitFor(t, within, func() error {
+	poll.Until(t, within, func() error {
 		if c := s.count(); c < n {
 			return fmt.Errorf("%d of %d hits arrived at search", c, n)
 		}
@@ -388,7 +389,7 @@ func TestHitSearchOutage(t *testing.T) {
 		}
 	}
 	e.rec.waitChunks(t, bodies, 5*time.Second)
-	waitFor(t, 10*time.Second, func() error { // a few retries against search
+	poll.Until(t, 10*time.Second, func() error { // a few retries against search
 		e.traf.mu.Lock()
 		defer e.traf.mu.Unlock()
 		if e.traf.calls < 3 {
@@ -402,7 +403,7 @@ func TestHitSearchOutage(t *testing.T) {
 	if st := e.svc.hitSpool.Stats(); st.Records != 3*bodies {
 		t.Fatalf("%d hits wait in the traffic spool, want %d", st.Records, 3*bodies)
 	}
-	waitFor(t, 10*time.Second, func() error { // a chunk leaves the spool just after recordings has it
+	poll.Until(t, 10*time.Second, func() error { // a chunk leaves the spool just after recordings has it
 		if st := e.svc.spool.Stats(); st.Records != 0 {
 			return fmt.Errorf("%d batches wait although recordings is up", st.Records)
 		}
@@ -410,7 +411,7 @@ func TestHitSearchOutage(t *testing.T) {
 	})
 	e.traf.setFail(nil)
 	e.traf.wait(t, 3*bodies, 10*time.Second)
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if n := e.svc.hitSpool.Stats().Records; n != 0 {
 			return fmt.Errorf("%d hits still in the traffic spool", n)
 		}
@@ -438,7 +439,7 @@ func TestHitRefusedDeadLettered(t *testing.T) {
 		}
 	}
 	e.traf.wait(t, 5, 5*time.Second)
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if n := e.svc.hitSpool.Stats().DeadRecords; n != 1 {
 			return fmt.Errorf("dead letters %d, want 1", n)
 		}

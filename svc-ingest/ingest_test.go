@@ -27,6 +27,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/tracker"
 )
 
@@ -573,7 +574,7 @@ func TestSpoolFullAnswers503ThenRecovers(t *testing.T) {
 	}
 	e.run()
 	e.rec.waitChunks(t, accepted, 10*time.Second)
-	waitFor(t, 5*time.Second, func() error {
+	poll.Until(t, 5*time.Second, func() error {
 		if st := e.svc.spool.Stats(); st.Records > 0 {
 			return fmt.Errorf("spool not drained: %+v", st)
 		}
@@ -596,7 +597,7 @@ func TestRecordingsDownThenBack(t *testing.T) {
 		}
 	}
 	var st *ingestv1.GetStatsResponse
-	waitFor(t, 10*time.Second, func() error { // the forwarder fails and backs off meanwhile
+	poll.Until(t, 10*time.Second, func() error { // the forwarder fails and backs off meanwhile
 		if st, _ = e.svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{}); st.GetForwarder().GetFailedAttempts() == 0 {
 			return fmt.Errorf("no failed attempt while recordings is down: %v", st)
 		}

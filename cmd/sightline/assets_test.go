@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/svc-recordings/assets/assetstest"
 )
 
@@ -46,12 +47,7 @@ func TestAssetCaptureManyProcesses(t *testing.T) {
 	}
 
 	hashes := map[string]string{}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(hashes) < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("not captured within 20s (have %v)\nrecordings log:\n%s", hashes, m.recordings.logs)
-		}
-		time.Sleep(100 * time.Millisecond)
+	poll.Until(t, 20*time.Second, func() error {
 		got := d.call("POST", fmt.Sprintf("/api/v1/sites/%d/assets:lookup", d.siteID), map[string]any{"urls": []string{cssURL, fontURL}})
 		raw, _ := json.Marshal(got["assets"])
 		var assets []struct{ URL, Hash string }
@@ -59,7 +55,11 @@ func TestAssetCaptureManyProcesses(t *testing.T) {
 		for _, a := range assets {
 			hashes[a.URL] = a.Hash
 		}
-	}
+		if len(hashes) < 2 {
+			return fmt.Errorf("not captured (have %v)\nrecordings log:\n%s", hashes, m.recordings.logs)
+		}
+		return nil
+	})
 	code, hdr, css, err := d.do("GET", fmt.Sprintf("/api/v1/sites/%d/assets/%s", d.siteID, hashes[cssURL]), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/internal/poll"
 )
 
 const (
@@ -198,19 +199,17 @@ func searchTotal(d *dashboard) (int64, int, error) {
 // long that took from since.
 func waitSearchable(t *testing.T, d *dashboard, want int, since time.Time, within time.Duration) time.Duration {
 	t.Helper()
-	for {
+	poll.Until(t, within-time.Since(since), func() error {
 		n, code, err := searchTotal(d)
-		if code == http.StatusOK && n == int64(want) {
-			return time.Since(since)
-		}
 		if n > int64(want) {
 			t.Fatalf("search counts %d sessions; %d were accepted: duplicates", n, want)
 		}
-		if time.Since(since) > within {
-			t.Fatalf("%v after the process returned search counts %d of %d accepted sessions (last answer %d, %v)", within, n, want, code, err)
+		if code != http.StatusOK || n != int64(want) {
+			return fmt.Errorf("after the process returned search counts %d of %d accepted sessions (last answer %d, %v)", n, want, code, err)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+	return time.Since(since)
 }
 
 // waitFlowing waits until ingest has accepted a second's worth of the
@@ -218,21 +217,19 @@ func waitSearchable(t *testing.T, d *dashboard, want int, since time.Time, withi
 // works before the kill.
 func waitFlowing(t *testing.T, d *dashboard, l *load) {
 	t.Helper()
-	for start := time.Now(); l.count() < loadRate; time.Sleep(50 * time.Millisecond) {
-		if time.Since(start) > drainWithin {
-			t.Fatalf("ingest accepted %d of the load's batches within %v, want %d", l.count(), drainWithin, loadRate)
+	poll.Until(t, drainWithin, func() error {
+		if n := l.count(); n < loadRate {
+			return fmt.Errorf("ingest accepted %d of the load's batches, want %d", n, loadRate)
 		}
-	}
-	want, start := int64(l.count()), time.Now()
-	for {
-		if n, _, _ := searchTotal(d); n >= want && want > 0 {
-			return
+		return nil
+	})
+	want := int64(l.count())
+	poll.Until(t, drainWithin, func() error {
+		if n, _, _ := searchTotal(d); n < want {
+			return fmt.Errorf("%d of the %d sessions posted before the kill are searchable", n, want)
 		}
-		if time.Since(start) > drainWithin {
-			t.Fatalf("%d sessions posted before the kill are not searchable within %v", want, drainWithin)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // storedChunks reads from recordings, with the site's API key, how many

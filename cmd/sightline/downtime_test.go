@@ -95,7 +95,7 @@ func accountsPostgresDown(t *testing.T, pg *pgtest.Server, r pgRoles) {
 			<-l.done
 		}
 	}()
-	time.Sleep(2 * time.Second) // the load runs, and ingest's caches are warm
+	waitFlowing(t, d, l) // the load runs, and ingest's caches are warm
 	search := fmt.Sprintf("/api/v1/sites/%d/sessions:search", d.siteID)
 	d.total(d.siteID) // the user has the recordings list open: search's access check is warm
 
@@ -155,7 +155,7 @@ func accountsPostgresDown(t *testing.T, pg *pgtest.Server, r pgRoles) {
 		if time.Since(down) >= pgOutage {
 			break
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(2 * time.Second) // the outage lasts pgOutage: check now and then
 	}
 	if meAnswers[http.StatusOK] == 0 {
 		t.Errorf("GET /api/v1/me never answered from the cache during the outage: %v", meAnswers)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sightlinehq/sightline/internal/leakcheck"
+	"github.com/sightlinehq/sightline/internal/poll"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -334,14 +335,12 @@ func TestManyProcesses(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("forgot-password through the gateway = %d", resp.StatusCode)
 	}
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if emls, _ := filepath.Glob(filepath.Join(outbox, "*.eml")); len(emls) > 0 {
-			break
+	poll.Until(t, 15*time.Second, func() error {
+		if emls, _ := filepath.Glob(filepath.Join(outbox, "*.eml")); len(emls) == 0 {
+			return fmt.Errorf("no e-mail in notify's outbox after accounts was asked to send one\naccounts: %s\nnotify: %s", accounts.logs, notify.logs)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no e-mail in notify's outbox 15 s after accounts was asked to send one\naccounts: %s\nnotify: %s", accounts.logs, notify.logs)
-		}
-	}
+		return nil
+	})
 
 	_, hdr, _ := httpGet(t, "http://"+gateway.addrs.HTTP+"/api/v1/config")
 	traceID := hdr.Get("X-Trace-Id")
@@ -569,13 +568,13 @@ func TestSpoolDeadLetterCommands(t *testing.T) {
 	waitList := func(n int) string {
 		t.Helper()
 		var out string
-		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if out = mustCLI("spool", "dead-letter", "list"); strings.Contains(out, fmt.Sprintf("\n%d dead letters\n", n)) {
-				return out
+		poll.Until(t, 15*time.Second, func() error {
+			if out = mustCLI("spool", "dead-letter", "list"); !strings.Contains(out, fmt.Sprintf("\n%d dead letters\n", n)) {
+				return fmt.Errorf("dead-letter list does not show %d:\n%s", n, out)
 			}
-		}
-		t.Fatalf("dead-letter list never showed %d:\n%s", n, out)
-		return ""
+			return nil
+		})
+		return out
 	}
 	idOf := func(list, reason string) string {
 		t.Helper()
@@ -659,12 +658,12 @@ func TestSpoolDeadLetterCommands(t *testing.T) {
 	}
 	defer conn.Close()
 	var st *ingestv1.GetStatsResponse
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if st, err = ingestv1.NewIngestServiceClient(conn).GetStats(context.Background(), &ingestv1.GetStatsRequest{}); err == nil &&
-			st.GetForwarder().GetDeliveredRecords() == 1 {
-			break
+	poll.Until(t, 10*time.Second, func() error {
+		if st, err = ingestv1.NewIngestServiceClient(conn).GetStats(context.Background(), &ingestv1.GetStatsRequest{}); err != nil || st.GetForwarder().GetDeliveredRecords() != 1 {
+			return fmt.Errorf("after replaying into a recordings that accepts the chunk: %v, %v", st, err)
 		}
-	}
+		return nil
+	})
 	if st.GetForwarder().GetDeliveredRecords() != 1 || st.GetSpool().GetDeadLetterRecords() != 1 || st.GetForwarder().GetDeadLettered() != 1 {
 		t.Fatalf("after replaying into a recordings that accepts the chunk: %v, %v", st, err)
 	}
@@ -744,11 +743,12 @@ func TestReadyWithGiBUndelivered(t *testing.T) {
 	defer conn.Close()
 	// The forwarder tries recordings, fails, isolates, retries.
 	var stats *ingestv1.GetStatsResponse
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if stats, err = ingestv1.NewIngestServiceClient(conn).GetStats(context.Background(), &ingestv1.GetStatsRequest{}); err == nil && stats.GetForwarder().GetFailedAttempts() > 0 {
-			break
+	poll.Until(t, 10*time.Second, func() error {
+		if stats, err = ingestv1.NewIngestServiceClient(conn).GetStats(context.Background(), &ingestv1.GetStatsRequest{}); err != nil || stats.GetForwarder().GetFailedAttempts() == 0 {
+			return fmt.Errorf("stats with recordings unreachable: %v, %v", stats, err)
 		}
-	}
+		return nil
+	})
 	if err != nil || stats.GetSpool().GetRecords() != st.Records || stats.GetForwarder().GetDeadLettered() != 0 || stats.GetForwarder().GetFailedAttempts() == 0 {
 		t.Fatalf("stats with recordings unreachable: %v, %v", stats, err)
 	}
