@@ -2,6 +2,7 @@ package forwarder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/platform/depstate/depstatetest"
 )
@@ -76,16 +78,18 @@ func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
 	for i := 8; i < 48; i++ {
 		add(i)
 	}
-	for deadline := time.Now().Add(10 * time.Second); f.Recordings().Up(); time.Sleep(2 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the forwarder does not see recordings down within 10 s")
+	poll.Until(t, 10*time.Second, func() error {
+		if f.Recordings().Up() {
+			return errors.New("the forwarder does not see recordings down")
 		}
-	}
-	for deadline := time.Now().Add(10 * time.Second); f.Stats().Failures < 5; time.Sleep(2 * time.Millisecond) { // many attempts, 5-40 ms apart
-		if time.Now().After(deadline) {
-			t.Fatalf("%d failed attempts within 10 s of recordings going down, want 5", f.Stats().Failures)
+		return nil
+	})
+	poll.Until(t, 10*time.Second, func() error { // many attempts, 5-40 ms apart
+		if n := f.Stats().Failures; n < 5 {
+			return fmt.Errorf("%d failed attempts since recordings went down, want 5", n)
 		}
-	}
+		return nil
+	})
 	if v := depstatetest.Up(t, reader, "dependency", "recordings"); v != 0 {
 		t.Fatalf("gauge with recordings refusing connections = %d", v)
 	}
