@@ -36,9 +36,10 @@ import (
 // the service credential each answers Unauthenticated before any handler
 // runs; with it none is refused for want of it. Every internal service must
 // be served by one of the processes, which between them run every module.
+// The secret appears in no log line, even at debug level.
 func TestInternalServicesNeedTheServiceCredential(t *testing.T) {
-	core := startServe(t, nil, "--target=accounts,search,recordings,notify")
-	edge := startServe(t, nil, "--target=ingest,gateway", "--remote.accounts", core.addrs.GRPC, "--remote.search", core.addrs.GRPC,
+	core := startServe(t, nil, "--target=accounts,search,recordings,notify", "--log.level", "debug")
+	edge := startServe(t, nil, "--target=ingest,gateway", "--log.level", "debug", "--remote.accounts", core.addrs.GRPC, "--remote.search", core.addrs.GRPC,
 		"--remote.recordings", core.addrs.GRPC, "--remote.notify", core.addrs.GRPC)
 	servedBy := map[protoreflect.FullName]*process{}
 	for _, p := range []*process{core, edge} {
@@ -101,6 +102,15 @@ func TestInternalServicesNeedTheServiceCredential(t *testing.T) {
 	t.Logf("%d methods of %d internal services walked", methods, len(internal))
 	core.stop()
 	edge.stop()
+	secret, err := rpc.ReadServiceSecret(meshSecretFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*process{core, edge} {
+		if strings.Contains(p.logs.String(), secret) {
+			t.Errorf("the service secret appears in the logs of %v", p.args)
+		}
+	}
 }
 
 func fullMethodName(md protoreflect.MethodDescriptor) string {
@@ -260,6 +270,9 @@ func TestCommandsUseTheDataDirSecret(t *testing.T) {
 		t.Logf("%s with another secret: %s", name, strings.TrimSpace(errOut))
 	}
 	p.stop()
+	if strings.Contains(p.logs.String(), first) {
+		t.Error("the data directory's service secret appears in the logs")
+	}
 
 	p = startServe(t, nil, "--data-dir", dir)
 	if again, err := rpc.ReadServiceSecret(file); err != nil || again != first {
