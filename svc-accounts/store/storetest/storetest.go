@@ -748,7 +748,7 @@ func testSurveys(t *testing.T, s store.Store) {
 		t.Fatalf("config surveys = %+v, want only %d", cfg.Surveys, a.ID)
 	}
 	// Update: b becomes active; end time cleared; the definition replaced.
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(2 * time.Millisecond) // the clock moves on, so the update time must too
 	u := must(s.UpdateSurvey(ctx, store.Survey{ID: b.ID, SiteID: st.ID, Status: store.SurveyActive, Definition: def("b2")})).get(t)
 	if u.Status != store.SurveyActive || !u.EndTime.IsZero() || string(u.Definition) != string(def("b2")) ||
 		!u.CreateTime.Equal(b.CreateTime) || !u.UpdateTime.After(b.UpdateTime) {

@@ -228,7 +228,7 @@ func testWebhooks(t *testing.T, c *checker, s store.Store) {
 	c.eq(t, len(list), 0, "no webhooks")
 
 	// Update replaces every mutable field; the id, site and creation stay.
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(2 * time.Millisecond) // the clock moves on, so the update time must too
 	up := w
 	up.URL, up.Events, up.Description, up.Enabled, up.DisabledReason = "https://example.org/new", []string{"site.no_data"}, "new", false, "failing"
 	up.Secret, up.PreviousSecret, up.PreviousSecretExpire = "whsec_new", "whsec_abc", odd
