@@ -69,7 +69,13 @@ func (p *binProcess) log() string { p.mu.Lock(); defer p.mu.Unlock(); return p.l
 // startIngestBinary runs `sightline serve --target=ingest` on dataDir.
 func startIngestBinary(t *testing.T, dataDir, accAddr, recAddr string, extra ...string) *binProcess {
 	t.Helper()
-	args := append([]string{"serve", "--target=ingest", "--data-dir", dataDir,
+	// A process of one module needs the mesh's service secret (the fake
+	// services here do not check it).
+	secret := filepath.Join(t.TempDir(), "service-secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 64)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"serve", "--target=ingest", "--data-dir", dataDir, "--server.service-secret-file", secret,
 		"--server.http-listen-address", "127.0.0.1:0", "--server.grpc-listen-address", "127.0.0.1:0",
 		"--admin.listen-address", "127.0.0.1:0", "--remote.accounts", accAddr, "--remote.recordings", recAddr,
 		// These tests send no traffic beacons: search (the traffic spool's
