@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -120,11 +119,7 @@ func (s *Service) registerAnswersCSVRoute() error {
 		rows, err := ex.run(ctx, search, req, page)
 		if err != nil {
 			// Headers are gone: say so in the file, where the reader looks.
-			log := s.deps.Logger
-			if log == nil {
-				log = slog.Default()
-			}
-			log.ErrorContext(ctx, "gateway: answers export failed", "site_id", site, "rows", rows, "err", err)
+			s.logger().ErrorContext(ctx, "gateway: answers export failed", "site_id", site, "rows", rows, "err", err)
 			ex.comment(fmt.Sprintf("# export failed after %d rows: %v", rows, err))
 		}
 		ex.w.Flush()

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/platform/rpc"
 )
 
 const (
@@ -137,6 +138,12 @@ func (s *Service) apiHandler() http.Handler {
 				w.Header().Set("Retry-After", unavailableRetryAfter)
 				writeError(ctx, w, http.StatusServiceUnavailable, unavailableMessage(accountsv1.AccountsInternalService_Authenticate_FullMethodName, status.Convert(err).Message()))
 				return
+			case rpc.ServiceCredentialRefused(err):
+				// The processes hold different service secrets: the
+				// operator's to fix, never a reason to sign users out.
+				s.logger().ErrorContext(ctx, "accounts refused the gateway's service credential: every process must read the same server.service-secret-file")
+				writeStatus(ctx, w, http.StatusInternalServerError, codes.Internal, "the services do not trust each other (service credential refused); the operator must check server.service-secret-file")
+				return
 			case refused(err):
 				writeError(ctx, w, http.StatusUnauthorized, "session expired or credential revoked: log in again")
 				return
@@ -242,8 +249,12 @@ func (s *Service) authenticate(ctx context.Context, cred string) (*accountsv1.Pr
 	return nil, err
 }
 
-// refused reports an answer that says the credential itself is no good.
+// refused reports an answer that says the credential itself is no good
+// (not this process's service credential).
 func refused(err error) bool {
+	if rpc.ServiceCredentialRefused(err) {
+		return false
+	}
 	c := status.Code(err)
 	return c == codes.Unauthenticated || c == codes.InvalidArgument
 }

@@ -274,3 +274,11 @@ func recordRoute(ctx context.Context) {
 	}
 	trace.SpanFromContext(ctx).SetAttributes(attribute.String("http.route", p))
 }
+
+// logger is the gateway's logger (the default one when Deps has none).
+func (s *Service) logger() *slog.Logger {
+	if s.deps.Logger != nil {
+		return s.deps.Logger
+	}
+	return slog.Default()
+}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/platform/rpc"
 )
 
 // ttl bounds how long a decision is reused: a revoked key or removed member
@@ -165,6 +166,12 @@ func unreachable(err error) bool {
 // ask asks accounts for the caller's standing in the site's organisation.
 func (a *Authorizer) ask(ctx context.Context, req *accountsv1.AuthorizeSiteRequest) (Access, error) {
 	resp, err := a.accounts.AuthorizeSite(ctx, req)
+	if rpc.ServiceCredentialRefused(err) {
+		// This process's secret differs from accounts': the deployment's
+		// fault, not the caller's — never an Unauthenticated that would
+		// sign the dashboard user out.
+		return Access{}, status.Error(codes.Internal, "accounts refused this service's credential: every process must read the same server.service-secret-file")
+	}
 	if err != nil {
 		return Access{}, err
 	}

@@ -3,6 +3,7 @@ package siteaccess
 import (
 	"context"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/platform/rpc"
 )
 
 // accounts is a real gRPC AccountsInternalService whose answers the test
@@ -178,5 +180,37 @@ func TestOneCallPerDecision(t *testing.T) {
 	}
 	if n := fake.count(); n != 3 {
 		t.Fatalf("malformed credentials reached accounts (%d calls)", n)
+	}
+}
+
+// TestMeshCredentialRefusalIsNotTheCallers: accounts refusing this
+// process's service credential (the processes hold different secrets) is
+// answered Internal, never Unauthenticated (which would sign the dashboard
+// user out), and leaves no decision behind.
+func TestMeshCredentialRefusalIsNotTheCallers(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := &accounts{}
+	srv, _ := rpc.NewServer(nil, nil, rpc.ServerOptions{ServiceSecret: strings.Repeat("a", 64)})
+	accountsv1.RegisterAccountsInternalServiceServer(srv, fake)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	conn, err := rpc.Dial(lis.Addr().String(), nil, rpc.ClientOptions{ServiceSecret: strings.Repeat("b", 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	a := New(accountsv1.NewAccountsInternalServiceClient(conn))
+	_, err = a.Site(caller("sls_viewer"), site)
+	if status.Code(err) != codes.Internal || !strings.Contains(status.Convert(err).Message(), "service-secret-file") {
+		t.Fatalf("with a refused service credential: %v, want Internal naming server.service-secret-file", err)
+	}
+	if fake.count() != 0 {
+		t.Fatalf("the refused call reached accounts' handler %d times", fake.count())
+	}
+	if len(a.cache) != 0 {
+		t.Fatalf("a refused call left %d decisions", len(a.cache))
 	}
 }

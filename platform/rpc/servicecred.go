@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -82,7 +83,41 @@ func checkService(ctx context.Context, fullMethod string, accepted []string) err
 			}
 		}
 	}
-	return status.Error(codes.Unauthenticated, "internal service: the caller has no valid service credential")
+	return errServiceCredential
+}
+
+// errServiceCredential carries an ErrorInfo so that a caller can tell the
+// mesh's misconfiguration from its user's bad credential (both are
+// Unauthenticated): a gateway must not sign every user out because two
+// processes hold different secrets.
+var errServiceCredential = func() error {
+	st, err := status.New(codes.Unauthenticated, "internal service: the caller has no valid service credential").
+		WithDetails(&errdetails.ErrorInfo{Reason: serviceCredentialReason, Domain: errorDomain})
+	if err != nil {
+		panic(err) // a constant message: cannot fail
+	}
+	return st.Err()
+}()
+
+const (
+	serviceCredentialReason = "SERVICE_CREDENTIAL_REFUSED"
+	errorDomain             = "sightline.dev"
+)
+
+// ServiceCredentialRefused reports whether err is an internal service's
+// refusal of this process's service credential: a deployment error (the
+// processes hold different secrets), never the end user's fault.
+func ServiceCredentialRefused(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unauthenticated {
+		return false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == serviceCredentialReason && info.GetDomain() == errorDomain {
+			return true
+		}
+	}
+	return false
 }
 
 func unaryServiceAuth(accepted ...string) grpc.UnaryServerInterceptor {

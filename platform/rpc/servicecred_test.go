@@ -37,9 +37,11 @@ func callInternal(t *testing.T, ctx context.Context, conn *grpc.ClientConn) (una
 		t.Fatalf("internal Echo answered %q", out.GetValue())
 	}
 	unaryCode = status.Code(err)
+	checkRefusalMarked(t, err)
 
 	stream, err := conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, fullMethod(internalSvcName, "StreamDeadline"))
 	if err != nil {
+		checkRefusalMarked(t, err)
 		return unaryCode, status.Code(err)
 	}
 	if err := stream.SendMsg(&emptypb.Empty{}); err != nil {
@@ -48,7 +50,27 @@ func callInternal(t *testing.T, ctx context.Context, conn *grpc.ClientConn) (una
 	if err := stream.CloseSend(); err != nil {
 		t.Fatal(err)
 	}
-	return unaryCode, status.Code(stream.RecvMsg(new(durationpb.Duration)))
+	err = stream.RecvMsg(new(durationpb.Duration))
+	checkRefusalMarked(t, err)
+	return unaryCode, status.Code(err)
+}
+
+// checkRefusalMarked: every refusal of the service credential, and nothing
+// else, is recognisable as one (callers must not take it for their user's
+// bad credential).
+func checkRefusalMarked(t *testing.T, err error) {
+	t.Helper()
+	if refused := rpc.ServiceCredentialRefused(err); refused != (status.Code(err) == codes.Unauthenticated) {
+		t.Errorf("ServiceCredentialRefused(%v) = %v", err, refused)
+	}
+}
+
+func TestServiceCredentialRefusedOnlyForTheMeshCredential(t *testing.T) {
+	for _, err := range []error{nil, status.Error(codes.Unauthenticated, "session expired"), status.Error(codes.Internal, "x"), context.Canceled} {
+		if rpc.ServiceCredentialRefused(err) {
+			t.Errorf("ServiceCredentialRefused(%v) = true", err)
+		}
+	}
 }
 
 // callPublic checks that the public test service answers, whatever
