@@ -146,3 +146,33 @@ func TestAnswersReopen(t *testing.T) {
 		t.Fatalf("old answers schema opened: %v", err)
 	}
 }
+
+// TestCorruptIndex: an index Bleve cannot open is an error, not a store
+// without an index.
+func TestCorruptIndex(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "search")
+	ix, err := bleve.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index", "index_meta.json"), []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ix, err = bleve.Open(dir)
+	if err == nil {
+		ix.Close()
+		t.Fatal("corrupt index opened")
+	}
+	// The bbolt file was closed again: a fixed index opens.
+	if err := os.RemoveAll(filepath.Join(dir, "index")); err != nil {
+		t.Fatal(err)
+	}
+	ix, err = bleve.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sightlinehq/sightline/platform/durablefile"
+
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
@@ -63,28 +65,38 @@ func openStore(dir string, l layout) (*store, error) {
 	}
 	path := filepath.Join(dir, "index")
 	schemaFile := filepath.Join(dir, l.schemaFile)
-	var idx bleve.Index
-	if _, err := os.Stat(filepath.Join(path, "index_meta.json")); err == nil {
-		// The mapping is stored with the index; an index built with another
-		// mapping would silently miss fields, so refuse it.
-		got, _ := os.ReadFile(schemaFile)
-		if strings.TrimSpace(string(got)) != l.schema {
-			db.Close()
-			return nil, fmt.Errorf("%s: index in %s has schema %q, this build needs %q: remove %s and %s, then run `sightline reindex`",
-				l.name, dir, strings.TrimSpace(string(got)), l.schema, path, filepath.Join(dir, l.dbFile))
-		}
-		idx, err = bleve.Open(path)
-	} else {
-		idx, err = bleve.New(path, l.mapping())
-		if err == nil {
-			err = os.WriteFile(schemaFile, []byte(l.schema+"\n"), 0o644)
-		}
-	}
+	idx, err := openIndex(path, schemaFile, l)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: open %s: %w", l.name, path, err)
 	}
 	return &store{layout: l, idx: idx, db: db}, nil
+}
+
+// openIndex opens the Bleve index at path, or creates it with l's mapping
+// and records l's schema beside it.
+func openIndex(path, schemaFile string, l layout) (bleve.Index, error) {
+	if _, err := os.Stat(filepath.Join(path, "index_meta.json")); err == nil {
+		// The mapping is stored with the index; an index built with another
+		// mapping would silently miss fields, so refuse it.
+		got, _ := os.ReadFile(schemaFile)
+		if strings.TrimSpace(string(got)) != l.schema {
+			return nil, fmt.Errorf("index in %s has schema %q, this build needs %q: remove %s and %s, then run `sightline reindex`",
+				filepath.Dir(path), strings.TrimSpace(string(got)), l.schema, path, filepath.Join(filepath.Dir(path), l.dbFile))
+		}
+		return bleve.Open(path)
+	}
+	idx, err := bleve.New(path, l.mapping())
+	if err != nil {
+		return nil, err
+	}
+	// Durably, or a crash could leave an index whose schema file is empty
+	// and which every later open refuses.
+	if err := durablefile.Write(schemaFile, []byte(l.schema+"\n"), 0o644); err != nil {
+		idx.Close()
+		return nil, err
+	}
+	return idx, nil
 }
 
 // deleteMatching deletes the documents full matches from the index and
