@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
@@ -159,6 +158,3 @@ func (s *Service) meshReady() error {
 	}
 	return nil
 }
-
-// inserted reports whether an insert made a job (not a duplicate).
-func inserted(r *rivertype.JobInsertResult) bool { return r != nil && !r.UniqueSkippedAsDuplicate }

@@ -75,12 +75,6 @@ func (m *mesh) addMember(site, user int64, email string, role accountsv1.Role) {
 	m.sites[site].members[user] = &accountsv1.Recipient{UserId: user, Email: email, Name: "User " + email, Role: role}
 }
 
-func (m *mesh) removeMember(site, user int64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.sites[site].members, user)
-}
-
 func (m *mesh) ListSiteRecipients(_ context.Context, req *accountsv1.ListSiteRecipientsRequest) (*accountsv1.ListSiteRecipientsResponse, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -207,7 +201,9 @@ func startJobs(t *testing.T, st store.Store, m *mesh, smtp *mailtest.Server, twe
 		if err := <-ran; err != nil {
 			t.Errorf("Run: %v", err)
 		}
-		svc.queue.Close()
+		if err := svc.queue.Close(); err != nil {
+			t.Errorf("queue close: %v", err)
+		}
 		svc.hooks.Close()
 	})
 	conn := serveGRPC(t, func(s *grpc.Server) { notifyv1.RegisterNotifyInternalServiceServer(s, svc.Internal()) })

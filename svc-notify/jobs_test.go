@@ -125,9 +125,9 @@ func TestSendEmailEveryKind(t *testing.T) {
 			}
 		}
 	}
-	msgs := smtp.Wait(t, len(reqs), 20*time.Second)
+	smtp.Wait(t, len(reqs), 20*time.Second)
 	e.settle(10 * time.Second)
-	msgs = smtp.Messages()
+	msgs := smtp.Messages()
 	if len(msgs) != len(reqs) {
 		t.Fatalf("got %d e-mails, want %d (one per idempotency key)", len(msgs), len(reqs))
 	}
@@ -368,7 +368,7 @@ func TestWebhookRetryThenDisable(t *testing.T) {
 	if _, err := e.internal.PublishEvents(ctx, &notifyv1.PublishEventsRequest{Events: []*notifyv1.Event{sessionEvent(1, "s2")}}); err != nil {
 		t.Fatal(err)
 	}
-	msgs := smtp.Wait(t, 2, 20*time.Second)
+	smtp.Wait(t, 2, 20*time.Second)
 	e.settle(10 * time.Second)
 	hook, err = st.GetWebhook(ctx, 1, w.ID)
 	if err != nil || hook.Enabled || hook.DisabledReason != "failing" {
@@ -383,7 +383,7 @@ func TestWebhookRetryThenDisable(t *testing.T) {
 			t.Errorf("delivery %d of a disabled webhook: %v, want failed", d.ID, d.State)
 		}
 	}
-	msgs = smtp.Messages()
+	msgs := smtp.Messages()
 	got := byRecipient(msgs)
 	if len(msgs) != 2 || got["owner@example.test"] != 1 || got["admin@example.test"] != 1 {
 		t.Fatalf("webhook_disabled e-mails: %v, want one each to the owner and the admin", got)

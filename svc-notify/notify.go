@@ -479,7 +479,7 @@ func (s *Service) Run(ctx context.Context) error {
 // Close releases the queue's metrics, the webhook sender and the store
 // (after Run returned).
 func (s *Service) Close() error {
-	s.queue.Close()
+	qerr := s.queue.Close()
 	s.hooks.Close()
-	return s.store.Close()
+	return errors.Join(qerr, s.store.Close())
 }

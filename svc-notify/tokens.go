@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/sightlinehq/sightline/platform/durablefile"
 )
 
 // Unsubscribe is what an unsubscribe token names: a user's digest of a
@@ -140,39 +142,10 @@ func loadKey(secretFile, dataDir string) ([]byte, error) {
 	}
 	key := make([]byte, keyBytes)
 	rand.Read(key)
-	// Write aside, fsync, then link into place: a crash leaves no partial
-	// key, and of two processes starting at once the first link wins and
-	// both read the winner's key.
-	tmp, err := os.CreateTemp(dataDir, ".notify.key-*")
+	// Of two processes starting at once, both get the first one's key.
+	b, err := durablefile.Create(path, key, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("notify: write key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("notify: write key: %w", err)
-	}
-	if _, err := tmp.Write(key); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("notify: write key: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("notify: sync key: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("notify: write key: %w", err)
-	}
-	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("notify: install key: %w", err)
-	}
-	if d, err := os.Open(dataDir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("notify: read key: %w", err)
 	}
 	return b, nil
 }

@@ -116,7 +116,9 @@ func TestKeyMadeOnceAndKept(t *testing.T) {
 		t.Errorf("temporary files left: %v", entries)
 	}
 	short := filepath.Join(dir, "short")
-	os.WriteFile(short, []byte("tiny"), 0o600)
+	if err := os.WriteFile(short, []byte("tiny"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := loadKey(short, ""); err == nil || !strings.Contains(err.Error(), "notify.secret-file") {
 		t.Errorf("a short secret file: %v", err)
 	}

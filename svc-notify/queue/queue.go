@@ -281,7 +281,15 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) 
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
 		return fmt.Errorf("queue: river migrations lock: %w", err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key); err != nil {
+			// The lock is the session's: a connection still holding it must
+			// not go back to the pool, where it would block every later
+			// migration; closing it ends the session and the lock.
+			log.Warn("queue: river migrations unlock failed; dropping the connection", "error", err)
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("queue: river migrations: %w", err)
 	}
@@ -324,10 +332,14 @@ func (q *Queue) stop() error {
 }
 
 // Close unregisters the metrics. The database handle is the store's.
-func (q *Queue) Close() {
-	if q.reg != nil {
-		q.reg.Unregister()
+func (q *Queue) Close() error {
+	if q.reg == nil {
+		return nil
 	}
+	if err := q.reg.Unregister(); err != nil {
+		return fmt.Errorf("queue: unregister metrics: %w", err)
+	}
+	return nil
 }
 
 // Ready reports whether the queue is working jobs and its tables answer.

@@ -75,7 +75,11 @@ func newQueue(t *testing.T, st store.Store, w *slowWorker, reader sdkmetric.Read
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(q.Close)
+	t.Cleanup(func() {
+		if err := q.Close(); err != nil {
+			t.Errorf("queue close: %v", err)
+		}
+	})
 	return q
 }
 
@@ -179,7 +183,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 			river.AddWorker(reg, &slowWorker{started: make(chan struct{})})
 			q, err := queue.Open(context.Background(), st.Handle(), queue.Config{Registry: reg, Logger: quiet})
 			if err == nil {
-				q.Close()
+				err = q.Close()
 			}
 			errs <- err
 		}()

@@ -401,7 +401,7 @@ func TestSendConcurrent(t *testing.T) {
 // guard-free dialer and the capped read over a plain keep-alive POST.
 func BenchmarkSend(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
@@ -421,7 +421,7 @@ func BenchmarkSend(b *testing.B) {
 
 func BenchmarkBarePost(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
@@ -436,8 +436,12 @@ func BenchmarkBarePost(b *testing.B) {
 				b.Error(err)
 				return
 			}
-			io.Copy(io.Discard, resp.Body)
+			_, err = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			if err != nil {
+				b.Error(err)
+				return
+			}
 		}
 	})
 }

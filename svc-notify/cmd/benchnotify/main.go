@@ -71,12 +71,12 @@ func main() {
 }
 
 type result struct {
-	what       string
-	n          int
-	d          time.Duration
-	ref        string
-	refD       time.Duration
-	rate, note string
+	what string
+	n    int
+	d    time.Duration
+	ref  string
+	refD time.Duration
+	note string
 }
 
 func run(ctx context.Context, deliveries, users, workers int, dir string, w io.Writer) error {
@@ -229,8 +229,12 @@ func barePosts(ctx context.Context, rcv *receiver, n, workers int) (time.Duratio
 					firstErr.Store(err)
 					return
 				}
-				io.Copy(io.Discard, resp.Body)
+				_, err = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				if err != nil {
+					firstErr.Store(err)
+					return
+				}
 			}
 		}()
 	}
