@@ -319,10 +319,7 @@ func (h *heatReader) finish(st *ChunkStats) {
 	pageOf := map[int]int{} // segment → index in heat.Pages, for the segments used
 	// Segments get their pages in segment order, so the same chunk always
 	// extracts to the same stats.
-	var segs []int
-	for _, g := range h.segOf {
-		segs = append(segs, g)
-	}
+	segs := slices.Clone(h.segOf)
 	for c := range h.moves {
 		segs = append(segs, int(c[0]))
 	}

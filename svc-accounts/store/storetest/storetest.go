@@ -1021,7 +1021,7 @@ func testVerifyTokens(t *testing.T, s store.Store) {
 	if v.ID != u.ID || v.EmailVerifyTime.IsZero() || v.EmailVerifyTime.Location() != time.UTC {
 		t.Fatalf("verified user = %+v", v)
 	}
-	if got := must(s.LatestUserToken(ctx, u.ID, store.TokenVerify)).get(t); got.UseTime.IsZero() != true {
+	if got := must(s.LatestUserToken(ctx, u.ID, store.TokenVerify)).get(t); !got.UseTime.IsZero() {
 		t.Fatalf("v2 was never used, got %+v", got)
 	}
 	// Single use.

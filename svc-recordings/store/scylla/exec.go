@@ -51,8 +51,8 @@ type gocqlExec struct {
 	consistency gocql.Consistency
 }
 
-func (g *gocqlExec) query(ctx context.Context, st Stmt) *gocql.Query {
-	q := g.s.Query(st.CQL, st.Args...).WithContext(ctx).Consistency(g.consistency).Idempotent(st.Idempotent)
+func (g *gocqlExec) query(st Stmt) *gocql.Query {
+	q := g.s.Query(st.CQL, st.Args...).Consistency(g.consistency).Idempotent(st.Idempotent)
 	if st.Serial {
 		q = q.SerialConsistency(gocql.LocalSerial)
 	}
@@ -65,32 +65,32 @@ func (g *gocqlExec) query(ctx context.Context, st Stmt) *gocql.Query {
 	return q
 }
 
-func (g *gocqlExec) Exec(ctx context.Context, st Stmt) error { return g.query(ctx, st).Exec() }
+func (g *gocqlExec) Exec(ctx context.Context, st Stmt) error { return g.query(st).ExecContext(ctx) }
 
 func (g *gocqlExec) ExecCAS(ctx context.Context, st Stmt) (bool, error) {
 	// MapScanCAS reads the current row when not applied; we only need the flag.
-	return g.query(ctx, st).MapScanCAS(map[string]any{})
+	return g.query(st).MapScanCASContext(ctx, map[string]any{})
 }
 
-func (g *gocqlExec) Iter(ctx context.Context, st Stmt) Iter { return g.query(ctx, st).Iter() }
+func (g *gocqlExec) Iter(ctx context.Context, st Stmt) Iter { return g.query(st).IterContext(ctx) }
 
 func (g *gocqlExec) Batch(ctx context.Context, sts []Stmt) error {
-	b := g.s.Batch(gocql.LoggedBatch).WithContext(ctx).Consistency(g.consistency)
+	b := g.s.Batch(gocql.LoggedBatch).Consistency(g.consistency)
 	for _, st := range sts {
 		b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: st.CQL, Args: st.Args, Idempotent: st.Idempotent})
 	}
-	if err := b.Exec(); err != nil {
+	if err := b.ExecContext(ctx); err != nil {
 		return fmt.Errorf("batch of %d: %w", len(sts), err)
 	}
 	return nil
 }
 
 func (g *gocqlExec) Counters(ctx context.Context, sts []Stmt) error {
-	b := g.s.Batch(gocql.CounterBatch).WithContext(ctx).Consistency(g.consistency)
+	b := g.s.Batch(gocql.CounterBatch).Consistency(g.consistency)
 	for _, st := range sts {
 		b.Entries = append(b.Entries, gocql.BatchEntry{Stmt: st.CQL, Args: st.Args})
 	}
-	if err := b.Exec(); err != nil {
+	if err := b.ExecContext(ctx); err != nil {
 		return fmt.Errorf("counter batch of %d: %w", len(sts), err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package scylla
 
 import (
-	"context"
 	"testing"
 
 	gocql "github.com/apache/cassandra-gocql-driver/v2"
@@ -12,11 +11,11 @@ import (
 // consistency for lightweight transactions, manual paging.
 func TestGocqlQueryFlags(t *testing.T) {
 	g := &gocqlExec{s: &gocql.Session{}, consistency: gocql.LocalQuorum}
-	q := g.query(context.Background(), Stmt{CQL: "SELECT 1", Idempotent: true, PageSize: 9})
+	q := g.query(Stmt{CQL: "SELECT 1", Idempotent: true, PageSize: 9})
 	if !q.IsIdempotent() || q.GetConsistency() != gocql.LocalQuorum {
 		t.Fatalf("idempotent %v consistency %v", q.IsIdempotent(), q.GetConsistency())
 	}
-	q = g.query(context.Background(), Stmt{CQL: "UPDATE x SET a = 1 WHERE k = 1 IF a = 0", Serial: true})
+	q = g.query(Stmt{CQL: "UPDATE x SET a = 1 WHERE k = 1 IF a = 0", Serial: true})
 	if q.IsIdempotent() {
 		t.Fatal("a lightweight transaction marked idempotent")
 	}

@@ -230,7 +230,7 @@ func (m *heatModel) appendSome(ctx context.Context, s store.Store) error {
 		want := !m.deleted[k] && (ms == nil || !hasKey(ms.stats, ck))
 		if res[i].Stored != want {
 			// A chunk twice in one call: only its first occurrence is stored.
-			if !(res[i].Stored == false && slices.IndexFunc(call[:i], func(o store.Chunk) bool {
+			if !(!res[i].Stored && slices.IndexFunc(call[:i], func(o store.Chunk) bool {
 				return o.SiteID == c.SiteID && o.SessionID == c.SessionID && o.Seq == c.Seq && o.PageViewID == c.PageViewID
 			}) >= 0) {
 				return fmt.Errorf("chunk %s/%d/%s: stored %v, want %v", c.SessionID, c.Seq, c.PageViewID, res[i].Stored, want)
@@ -309,7 +309,7 @@ func (m *heatModel) deleteVisitor(ctx context.Context, s store.Store) error {
 func (m *heatModel) sweep(ctx context.Context, s store.Store) error {
 	now := time.Now()
 	if _, err := s.Sweep(ctx, now); err != nil {
-		return fmt.Errorf("Sweep: %w", err)
+		return fmt.Errorf("store.Sweep: %w", err)
 	}
 	for k, ms := range m.sessions {
 		if ms.expiresMs > 0 && ms.expiresMs <= now.UnixMilli() {
@@ -406,7 +406,7 @@ func (m *heatModel) check(ctx context.Context, s store.Store) error {
 					}
 					got, err := heatRows(ctx, s, store.HeatQuery{SiteID: site, Pages: []string{p}, Devices: []int32{dev}, FromDay: day, ToDay: day, Kinds: allKinds})
 					if err != nil {
-						return fmt.Errorf("Heat: %w", err)
+						return fmt.Errorf("store.Heat: %w", err)
 					}
 					w := nonZero(per[[3]any{p, dev, day}])
 					if !equalSums(got, w) {
@@ -433,7 +433,7 @@ func (m *heatModel) check(ctx context.Context, s store.Store) error {
 			}
 			got, err := heatRows(ctx, s, store.HeatQuery{SiteID: site, Pages: []string{p, p}, FromDay: m.days[1], ToDay: m.days[2], Kinds: []heatmap.Kind{heatmap.Scroll, heatmap.Click}})
 			if err != nil {
-				return fmt.Errorf("Heat: %w", err)
+				return fmt.Errorf("store.Heat: %w", err)
 			}
 			if w := nonZero(all); !equalSums(got, w) {
 				return fmt.Errorf("site %d page %s, all devices, days %d..%d:\n got %s\nwant %s", site, p, m.days[1], m.days[2], dump(got), dump(w))
