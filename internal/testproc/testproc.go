@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -176,6 +177,18 @@ func sweepStale(name string) {
 func IsExec(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// Killed reports whether err, what exec.Cmd.Wait returned, is the end of
+// a process by SIGKILL. A test that kills a process on purpose checks it
+// with Killed: a process that had already died would pass unseen.
+func Killed(err error) bool {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return false
+	}
+	ws, ok := exit.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
 // LogBuffer keeps a server's output, at most about 1 MiB (older output is

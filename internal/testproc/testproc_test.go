@@ -167,3 +167,35 @@ func TestLogBufferIsBounded(t *testing.T) {
 		t.Fatalf("kept %d bytes, want at most about 1 MiB and some", n)
 	}
 }
+
+// TestKilled: only an end by SIGKILL is one; an exit of its own, another
+// signal and no error are not.
+func TestKilled(t *testing.T) {
+	run := func(name string, args ...string) *exec.Cmd {
+		cmd := exec.Command(name, args...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	sleep := run("sleep", "300")
+	if err := sleep.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sleep.Wait(); !Killed(err) {
+		t.Errorf("SIGKILL: Killed(%v) = false", err)
+	}
+	term := run("sleep", "300")
+	if err := term.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := term.Wait(); err == nil || Killed(err) {
+		t.Errorf("SIGTERM: Killed(%v) = true", err)
+	}
+	if err := run("sh", "-c", "exit 3").Wait(); err == nil || Killed(err) {
+		t.Errorf("exit 3: Killed(%v) = true", err)
+	}
+	if Killed(nil) || Killed(errors.New("signal: killed")) {
+		t.Error("Killed without an exit status")
+	}
+}
