@@ -140,6 +140,10 @@ func reindex(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx))
+	// The command's calls are one trace (calls outside any span are not
+	// exported: telemetry.NoOrphanCalls).
+	ctx, span := tel.Tracer("github.com/sightlinehq/sightline/cmd/sightline").Start(ctx, "sightline reindex")
+	defer span.End()
 	secret, err := cfg.ServiceSecret(false)
 	if err != nil {
 		return fmt.Errorf("reindex: %w", err)
@@ -211,6 +215,8 @@ func heatmapsCommand(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx))
+	ctx, span := tel.Tracer("github.com/sightlinehq/sightline/cmd/sightline").Start(ctx, "sightline heatmaps rebuild")
+	defer span.End() // one trace for the command's calls, as for reindex
 	secret, err := cfg.ServiceSecret(false)
 	if err != nil {
 		return fmt.Errorf("heatmaps rebuild: %w", err)
