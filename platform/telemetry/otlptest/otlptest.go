@@ -66,7 +66,7 @@ func NewHTTPReceiver(t testing.TB) *Receiver {
 		if !decode(w, req, &in) {
 			return
 		}
-		r.addSpans(in.GetResourceSpans())
+		add(r, &r.res, in.GetResourceSpans())
 		answer(w, &collectortracepb.ExportTraceServiceResponse{})
 	})
 	mux.HandleFunc("POST /v1/metrics", func(w http.ResponseWriter, req *http.Request) {
@@ -74,7 +74,7 @@ func NewHTTPReceiver(t testing.TB) *Receiver {
 		if !decode(w, req, &in) {
 			return
 		}
-		r.addMetrics(in.GetResourceMetrics())
+		add(r, &r.metrics, in.GetResourceMetrics())
 		answer(w, &collectormetricspb.ExportMetricsServiceResponse{})
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -134,7 +134,7 @@ type traceService struct {
 
 // Export implements the OTLP TraceService.
 func (s traceService) Export(_ context.Context, req *collectortracepb.ExportTraceServiceRequest) (*collectortracepb.ExportTraceServiceResponse, error) {
-	s.r.addSpans(req.GetResourceSpans())
+	add(s.r, &s.r.res, req.GetResourceSpans())
 	return &collectortracepb.ExportTraceServiceResponse{}, nil
 }
 
@@ -145,29 +145,17 @@ type metricsService struct {
 
 // Export implements the OTLP MetricsService.
 func (s metricsService) Export(_ context.Context, req *collectormetricspb.ExportMetricsServiceRequest) (*collectormetricspb.ExportMetricsServiceResponse, error) {
-	s.r.addMetrics(req.GetResourceMetrics())
+	add(s.r, &s.r.metrics, req.GetResourceMetrics())
 	return &collectormetricspb.ExportMetricsServiceResponse{}, nil
 }
 
-func (r *Receiver) addSpans(rss []*tracepb.ResourceSpans) {
+// add appends copies of ms to *dst and wakes the waiters.
+func add[M proto.Message](r *Receiver, dst *[]M, ms []M) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, rs := range rss {
-		r.res = append(r.res, proto.Clone(rs).(*tracepb.ResourceSpans))
+	for _, m := range ms {
+		*dst = append(*dst, proto.Clone(m).(M))
 	}
-	r.notifyLocked()
-}
-
-func (r *Receiver) addMetrics(rms []*metricspb.ResourceMetrics) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, rm := range rms {
-		r.metrics = append(r.metrics, proto.Clone(rm).(*metricspb.ResourceMetrics))
-	}
-	r.notifyLocked()
-}
-
-func (r *Receiver) notifyLocked() {
 	close(r.changed)
 	r.changed = make(chan struct{})
 }
