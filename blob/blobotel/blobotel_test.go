@@ -67,7 +67,9 @@ func TestRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, rc)
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		t.Fatal(err)
+	}
 	rc.Close()
 	rc.Close() // a second Close records nothing more
 	if _, err := s.Stat(ctx, "missing"); !errors.Is(err, blob.ErrNotFound) {
@@ -76,7 +78,10 @@ func TestRecords(t *testing.T) {
 	if err := s.Put(ctx, "a/c", strings.NewReader("short"), 99, ""); err == nil {
 		t.Fatal("size mismatch accepted")
 	}
-	for range s.List(ctx, "a/") {
+	for _, err := range s.List(ctx, "a/") {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// Spans: one per call, the failed Put marked as an error, the

@@ -64,7 +64,11 @@ func TestUnavailableSQLiteBusy(t *testing.T) {
 	if _, err := hc.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	defer hc.ExecContext(ctx, "ROLLBACK")
+	defer func() {
+		if _, err := hc.ExecContext(ctx, "ROLLBACK"); err != nil {
+			t.Errorf("rollback: %v", err)
+		}
+	}()
 	other, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		t.Fatal(err)

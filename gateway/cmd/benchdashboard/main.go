@@ -292,10 +292,15 @@ func (b *bench) start(name string, args ...string) (*process, error) {
 		defer logFile.Close()
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		announced := false
+		announced, logFailed := false, false
 		for sc.Scan() {
 			line := sc.Bytes()
-			logFile.Write(append(line, '\n'))
+			// Reading goes on after a failed write: the child blocks on a
+			// full stderr pipe otherwise.
+			if _, err := logFile.Write(append(line, '\n')); err != nil && !logFailed {
+				logFailed = true
+				log.Printf("sightline %s: write %s: %v", name, p.logPath, err)
+			}
 			var rec struct{ Msg, HTTP, GRPC, Admin string }
 			if !announced && json.Unmarshal(line, &rec) == nil && rec.Msg == "sightline started" {
 				p.http, p.grpc, p.admin = rec.HTTP, rec.GRPC, rec.Admin
