@@ -56,6 +56,27 @@ func crossings(pkgs []pkg) []string {
 	return out
 }
 
+// binary is the sightline binary, the one production build.
+const binary = module + "cmd/sightline"
+
+// testSupport lists the packages of the module the binary depends on that
+// exist for tests and benchmarks (named …test, as siteaccesstest, whose
+// AllowAll lets anyone read any site).
+func testSupport(pkgs []pkg) []string {
+	var out []string
+	for _, p := range pkgs {
+		if p.ImportPath != binary {
+			continue
+		}
+		for _, d := range p.Deps {
+			if rel, ok := strings.CutPrefix(d, module); ok && strings.HasSuffix(rel, "test") {
+				out = append(out, rel)
+			}
+		}
+	}
+	return out
+}
+
 // touchSources stats every Go file and lists every directory of the
 // module: go test caches a result by the files the test itself looked at,
 // and go list runs in another process, so without this an import added
@@ -79,6 +100,8 @@ func touchSources(t *testing.T, root string) {
 	}
 }
 
+// TestNoServiceImportsAnother also checks that the binary links no
+// test-support package (one go list for both rules).
 func TestNoServiceImportsAnother(t *testing.T) {
 	root := filepath.Join("..", "..")
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
@@ -112,6 +135,12 @@ func TestNoServiceImportsAnother(t *testing.T) {
 	for _, c := range crossings(pkgs) {
 		t.Errorf("%s: a service (or shared package) depends on another service's package; move the shared rule to its own top-level package", c)
 	}
+	if !slices.ContainsFunc(pkgs, func(p pkg) bool { return p.ImportPath == binary && len(p.Deps) > 0 }) {
+		t.Fatalf("go list found no %s (or none of its dependencies)", binary)
+	}
+	for _, d := range testSupport(pkgs) {
+		t.Errorf("the sightline binary depends on %s, which is for tests and benchmarks only", d)
+	}
 }
 
 // The rule itself, on a made-up graph, so a change to it cannot pass by
@@ -133,5 +162,15 @@ func TestCrossings(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("crossings = %q\nwant %q", got, want)
+	}
+}
+
+func TestTestSupport(t *testing.T) {
+	got := testSupport([]pkg{
+		{ImportPath: binary, Deps: []string{module + "cmd/sightline/app", module + "siteaccess", module + "siteaccess/siteaccesstest", "net/http/httptest"}},
+		{ImportPath: module + "svc-recordings/cmd/benchrecordings", Deps: []string{module + "siteaccess/siteaccesstest"}},
+	})
+	if want := []string{"siteaccess/siteaccesstest"}; !slices.Equal(got, want) {
+		t.Fatalf("testSupport = %q, want %q", got, want)
 	}
 }
