@@ -113,13 +113,8 @@ func (s *Service) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswers
 // SearchAnswers implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) SearchAnswers(ctx context.Context, req *searchv1.SearchAnswersRequest) (_ *searchv1.SearchAnswersResponse, err error) {
 	defer func() { err = s.finish(ctx, "SearchAnswers", err) }()
-	if err := validateSite(req.GetSiteId()); err != nil {
+	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
 		return nil, err
-	}
-	if s.deps.Authorizer != nil {
-		if err := s.deps.Authorizer.AuthorizeSite(ctx, req.GetSiteId(), false); err != nil {
-			return nil, err
-		}
 	}
 	if s.ax == nil {
 		return nil, errNoAnswers
@@ -168,13 +163,8 @@ func (s *Service) SearchAnswers(ctx context.Context, req *searchv1.SearchAnswers
 // GetAnswerStats implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) GetAnswerStats(ctx context.Context, req *searchv1.GetAnswerStatsRequest) (_ *searchv1.GetAnswerStatsResponse, err error) {
 	defer func() { err = s.finish(ctx, "GetAnswerStats", err) }()
-	if err := validateSite(req.GetSiteId()); err != nil {
+	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
 		return nil, err
-	}
-	if s.deps.Authorizer != nil {
-		if err := s.deps.Authorizer.AuthorizeSite(ctx, req.GetSiteId(), false); err != nil {
-			return nil, err
-		}
 	}
 	if s.ax == nil {
 		return nil, errNoAnswers

@@ -13,6 +13,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
@@ -30,7 +31,7 @@ func FuzzAnswersRequest(f *testing.F) {
 		raw, _ := proto.Marshal(r)
 		f.Add(raw)
 	}
-	svc, err := New(f.Context(), defaultConfig(), Deps{DataDir: f.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc, err := New(f.Context(), defaultConfig(), Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: f.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
@@ -45,7 +46,7 @@ func ansIDs(as []*sessionsv1.Answer) []string {
 }
 
 func TestAnswersOverGRPC(t *testing.T) {
-	c, _ := serve(t, testConfig(t), Deps{})
+	c, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	a, _ := loadAnswersRPC(t, c, 1100)
 	ctx := t.Context()
 	filter := &searchv1.AnswerFilter{
@@ -126,7 +127,7 @@ func TestAnswersOverGRPC(t *testing.T) {
 }
 
 func TestAnswersDeleteOverGRPC(t *testing.T) {
-	c, _ := serve(t, testConfig(t), Deps{})
+	c, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	a, b := loadAnswersRPC(t, c, 300)
 	ctx := t.Context()
 	total := func(site int64) int64 {
@@ -170,7 +171,7 @@ func TestAnswersDeleteOverGRPC(t *testing.T) {
 func TestAnswersUpsertValidation(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.MaxUpsertBatch = 10
-	c, _ := serve(t, cfg, Deps{})
+	c, _ := serve(t, cfg, Deps{Authorizer: siteaccesstest.AllowAll{}})
 	ctx := t.Context()
 	docs := indextest.GenerateAnswers(3, siteA, "u", 11)
 	if _, err := c.UpsertAnswers(ctx, &searchv1.UpsertAnswersRequest{Answers: docs}); status.Code(err) != codes.InvalidArgument {
@@ -211,7 +212,7 @@ func TestAnswersUpsertValidation(t *testing.T) {
 
 // TestAnswersHostileQueries sends what an attacker or a buggy client would.
 func TestAnswersHostileQueries(t *testing.T) {
-	c, _ := serve(t, testConfig(t), Deps{})
+	c, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	loadAnswersRPC(t, c, 200)
 	loadRPC(t, c)
 	ctx := t.Context()

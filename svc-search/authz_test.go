@@ -3,6 +3,8 @@ package search
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/siteaccess"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-accounts/accountstest"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
@@ -189,4 +192,13 @@ func TestAuthorizationEveryPublicRPC(t *testing.T) {
 		{Method: "ListFunnelSessions/site B", Call: funnelSessions(acc.SiteB), Want: B},
 	}
 	acc.Walk(t, cases, searchv1.SearchService_ServiceDesc, trafficv1.TrafficService_ServiceDesc)
+}
+
+// TestNewRefusesNoAuthorizer: a service wired without an authorizer would
+// serve every site to every caller, so New refuses it, before it opens the
+// index.
+func TestNewRefusesNoAuthorizer(t *testing.T) {
+	siteaccesstest.NewRefusesNoAuthorizer(t, errNoAuthorizer, func(dir string) (io.Closer, error) {
+		return New(t.Context(), testConfig(t), Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: dir})
+	})
 }

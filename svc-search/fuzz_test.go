@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
 
@@ -29,7 +30,7 @@ func FuzzSearchRequest(f *testing.F) {
 		f.Add(raw)
 	}
 	cfg := defaultConfig()
-	svc, err := New(f.Context(), cfg, Deps{DataDir: f.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc, err := New(f.Context(), cfg, Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: f.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/pagerule"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
 
@@ -40,7 +41,7 @@ func pat(v string) *searchv1.UrlMatch {
 // clear messages, and values at the limits built to be slow for an
 // automaton answer quickly.
 func TestPatternsAndClickedElementsOverGRPC(t *testing.T) {
-	c, svc := serve(t, testConfig(t), Deps{})
+	c, svc := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	a, _ := loadRPC(t, c)
 	ctx := t.Context()
 	want := func(f *searchv1.SessionFilter) int64 {
@@ -189,7 +190,7 @@ func TestTooComplexIsInvalidArgument(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Backend = BackendElasticsearch
 	cfg.Elasticsearch.URLs = stringList{es.URL}
-	c, _ := serve(t, cfg, Deps{})
+	c, _ := serve(t, cfg, Deps{Authorizer: siteaccesstest.AllowAll{}})
 	f := &searchv1.SessionFilter{VisitedPage: pat("*a*b*c*d*")}
 	_, err := c.SearchSessions(t.Context(), &searchv1.SearchSessionsRequest{SiteId: siteA, Filter: f})
 	if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "too complex") {

@@ -20,6 +20,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
 
@@ -101,7 +102,7 @@ func (s *summarySource) ListSessionSummaries(_ context.Context, req *recordingsv
 }
 
 func TestReindexResumes(t *testing.T) {
-	dst, _ := serve(t, testConfig(t), Deps{})
+	dst, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	src := &summarySource{sessions: indextest.Generate(8, siteA, "r", 1700), failAt: 2,
 		answers:       map[int64][]*sessionsv1.Answer{siteA: indextest.GenerateAnswers(8, siteA, "r", 1200), siteB: indextest.GenerateAnswers(9, siteB, "r", 10)},
 		answersFailAt: 1000}

@@ -21,6 +21,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
@@ -30,7 +31,7 @@ import (
 // socket.
 func serveInternal(t *testing.T) (searchClient, searchv1.SearchInternalServiceClient) {
 	t.Helper()
-	svc, err := New(t.Context(), testConfig(t), Deps{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc, err := New(t.Context(), testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +331,7 @@ func TestSiteReportValidation(t *testing.T) {
 // BenchmarkSiteReport: one month's report of a site of 2,000 sessions and
 // 1,000 answers, over gRPC (a digest asks for one per user and site).
 func BenchmarkSiteReport(b *testing.B) {
-	svc, err := New(b.Context(), defaultConfig(), Deps{DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc, err := New(b.Context(), defaultConfig(), Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -180,6 +180,9 @@ type SiteAuthorizer interface {
 	AuthorizeSite(ctx context.Context, siteID int64, write bool) error
 }
 
+// errNoAuthorizer is New's answer to Deps without an Authorizer.
+var errNoAuthorizer = errors.New("search: no site authorizer (Deps.Authorizer): dashboard RPCs would serve every site to every caller")
+
 // Deps are what svc-search needs from the process.
 type Deps struct {
 	Logger         *slog.Logger
@@ -187,7 +190,9 @@ type Deps struct {
 	MeterProvider  metric.MeterProvider
 	// DataDir holds the embedded index.
 	DataDir string
-	// Authorizer checks dashboard callers; internal RPCs skip it.
+	// Authorizer checks dashboard callers; internal RPCs skip it. New
+	// refuses a nil one: a wiring mistake must not serve every site to
+	// every caller (tests without accounts pass siteaccesstest.AllowAll).
 	Authorizer SiteAuthorizer
 	// Traffic, when set, is the traffic store to use instead of the
 	// backend's own (tests inject a failing one); the service closes it.
@@ -231,6 +236,9 @@ type metrics struct {
 func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("search: config: %w", err)
+	}
+	if deps.Authorizer == nil {
+		return nil, errNoAuthorizer
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
@@ -475,13 +483,8 @@ func (s *Service) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessio
 // SearchSessions implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) SearchSessions(ctx context.Context, req *searchv1.SearchSessionsRequest) (_ *searchv1.SearchSessionsResponse, err error) {
 	defer func() { err = s.finish(ctx, "SearchSessions", err) }()
-	if err := validateSite(req.GetSiteId()); err != nil {
+	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
 		return nil, err
-	}
-	if s.deps.Authorizer != nil {
-		if err := s.deps.Authorizer.AuthorizeSite(ctx, req.GetSiteId(), false); err != nil {
-			return nil, err
-		}
 	}
 	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
 		return nil, err
@@ -545,13 +548,8 @@ func (s *Service) SearchSessions(ctx context.Context, req *searchv1.SearchSessio
 // CountSessions implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) CountSessions(ctx context.Context, req *searchv1.CountSessionsRequest) (_ *searchv1.CountSessionsResponse, err error) {
 	defer func() { err = s.finish(ctx, "CountSessions", err) }()
-	if err := validateSite(req.GetSiteId()); err != nil {
+	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
 		return nil, err
-	}
-	if s.deps.Authorizer != nil {
-		if err := s.deps.Authorizer.AuthorizeSite(ctx, req.GetSiteId(), false); err != nil {
-			return nil, err
-		}
 	}
 	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
 		return nil, err

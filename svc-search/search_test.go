@@ -28,6 +28,7 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/pagerule"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
 
@@ -179,7 +180,7 @@ func sessionIDs(ss []*sessionsv1.SessionSummary) []string {
 }
 
 func TestSearchOverGRPC(t *testing.T) {
-	c, _ := serve(t, testConfig(t), Deps{})
+	c, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	a, _ := loadRPC(t, c)
 	ctx := t.Context()
 	filter := &searchv1.SessionFilter{
@@ -226,7 +227,7 @@ func TestSearchOverGRPC(t *testing.T) {
 }
 
 func TestDeleteOverGRPC(t *testing.T) {
-	c, _ := serve(t, testConfig(t), Deps{})
+	c, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	a, b := loadRPC(t, c)
 	ctx := t.Context()
 	count := func(site int64) int64 {
@@ -277,7 +278,7 @@ func TestDeleteOverGRPC(t *testing.T) {
 func TestUpsertValidationAndVersions(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.MaxUpsertBatch = 10
-	c, _ := serve(t, cfg, Deps{})
+	c, _ := serve(t, cfg, Deps{Authorizer: siteaccesstest.AllowAll{}})
 	ctx := t.Context()
 	docs := indextest.Generate(3, siteA, "u", 11)
 	if _, err := c.UpsertSessions(ctx, &searchv1.UpsertSessionsRequest{Sessions: docs}); status.Code(err) != codes.InvalidArgument {
@@ -316,7 +317,7 @@ func TestUpsertValidationAndVersions(t *testing.T) {
 
 // TestHostileQueries sends what an attacker or a buggy client would.
 func TestHostileQueries(t *testing.T) {
-	c, _ := serve(t, testConfig(t), Deps{})
+	c, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	loadRPC(t, c)
 	ctx := t.Context()
 	long := strings.Repeat("a", 513)
@@ -437,7 +438,7 @@ func TestHostileQueries(t *testing.T) {
 func TestQueryTimeout(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.QueryTimeout = time.Nanosecond
-	c, _ := serve(t, cfg, Deps{})
+	c, _ := serve(t, cfg, Deps{Authorizer: siteaccesstest.AllowAll{}})
 	loadRPC(t, c)
 	_, err := c.SearchSessions(t.Context(), &searchv1.SearchSessionsRequest{SiteId: siteA,
 		Filter: &searchv1.SessionFilter{VisitedPage: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "example"}}})
@@ -511,7 +512,7 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%s: invalid config accepted", name)
 		}
 	}
-	if _, err := New(t.Context(), cfg, Deps{}); err == nil {
+	if _, err := New(t.Context(), cfg, Deps{Authorizer: siteaccesstest.AllowAll{}}); err == nil {
 		t.Fatal("bleve backend without DataDir accepted")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index"
 )
 
@@ -28,7 +29,7 @@ func (f failingIndex) Search(context.Context, index.Query) (*index.Result, error
 // Unavailable (the dashboard retries), any other failure Internal naming
 // the call; neither carries the index's own words.
 func TestIndexFailureStatus(t *testing.T) {
-	c, svc := serve(t, testConfig(t), Deps{})
+	c, svc := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	real := svc.ix
 	t.Cleanup(func() { svc.ix = real })
 	const secret = "elastic: 10.9.8.7:9200 [search_phase_execution_exception] sessions-v3"

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
 
@@ -24,7 +25,7 @@ func TestTelemetry(t *testing.T) {
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	defer tp.Shutdown(context.Background())
-	c, _ := serve(t, testConfig(t), Deps{MeterProvider: mp, TracerProvider: tp, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, MeterProvider: mp, TracerProvider: tp, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ctx := t.Context()
 	docs := indextest.Generate(1, siteA, "t", 20)
 	if _, err := c.UpsertSessions(ctx, &searchv1.UpsertSessionsRequest{Sessions: docs}); err != nil {

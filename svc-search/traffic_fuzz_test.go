@@ -15,6 +15,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 )
 
@@ -40,7 +41,7 @@ func FuzzTrafficRequests(f *testing.F) {
 		raw, _ := proto.Marshal(m)
 		f.Add(uint8(kind), raw)
 	}
-	svc, err := New(f.Context(), defaultConfig(), Deps{DataDir: f.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc, err := New(f.Context(), defaultConfig(), Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: f.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		f.Fatal(err)
 	}

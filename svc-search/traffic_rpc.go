@@ -47,15 +47,13 @@ func (s *Service) finishTraffic(ctx context.Context, rpc string, err error) erro
 
 // authorize checks the caller may read the site (NotFound for another
 // organisation's), before anything about the request is looked at, so a
-// foreign site answers the same whatever the request says.
+// foreign site answers the same whatever the request says. New refuses a
+// service without an Authorizer, so there is always one.
 func (s *Service) authorize(ctx context.Context, site int64) error {
 	if err := validateSite(site); err != nil {
 		return err
 	}
-	if s.deps.Authorizer != nil {
-		return s.deps.Authorizer.AuthorizeSite(ctx, site, false)
-	}
-	return nil
+	return s.deps.Authorizer.AuthorizeSite(ctx, site, false)
 }
 
 // AppendHits implements trafficv1.TrafficServiceServer (internal: ingest's

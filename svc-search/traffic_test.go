@@ -25,6 +25,7 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/platform/pebblelog"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 	"github.com/sightlinehq/sightline/svc-search/traffic/embedded"
 )
@@ -88,7 +89,7 @@ func outcomes(res *trafficv1.AppendHitsResponse) []recordingsv1.ChunkOutcome {
 // re-delivery changes nothing (answered STORED: the store cannot tell);
 // what it stored is counted by the queries at once.
 func TestAppendHitsOutcomes(t *testing.T) {
-	_, tc, _ := serveBoth(t, testConfig(t), Deps{})
+	_, tc, _ := serveBoth(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	now := time.Now().Add(-time.Minute)
 	good := pageView(siteA, 1, "v_visitor001", now, "https://shop.example.com/cart")
 	event := hitChunk(siteA, "s_session000001", "v_visitor001", good.PageViewId, sessionsv1.HitKind_HIT_KIND_EVENT, now.Add(time.Second), "")
@@ -172,7 +173,7 @@ func openEmbedded(t *testing.T) traffic.Store {
 // Unavailable (the forwarder retries it), and the retry stores the hits.
 func TestAppendHitsStoreFailure(t *testing.T) {
 	st := &failingStore{Store: openEmbedded(t), fail: true}
-	_, tc, _ := serveBoth(t, testConfig(t), Deps{Traffic: st})
+	_, tc, _ := serveBoth(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, Traffic: st})
 	pv := pageView(siteA, 1, "v_visitor001", time.Now().Add(-time.Minute), "https://shop.example.com/")
 	_, err := tc.AppendHits(t.Context(), &trafficv1.AppendHitsRequest{Chunks: []*recordingsv1.Chunk{pv}})
 	if status.Code(err) != codes.Unavailable || strings.Contains(err.Error(), "fire") {
@@ -197,7 +198,7 @@ func summaryOf(site int64, session, visitor string, start time.Time, version int
 // their traffic sessions recorded; a funnel's drop-off lists them as the
 // sessions index's summaries, newest first, in pages bound to the query.
 func TestRecordedAndFunnelSessions(t *testing.T) {
-	sc, tc, _ := serveBoth(t, testConfig(t), Deps{})
+	sc, tc, _ := serveBoth(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	base := time.Now().Add(-2 * time.Hour)
 	var sums []*sessionsv1.SessionSummary
 	for i := range 9 {
@@ -286,7 +287,7 @@ func TestRecordedAndFunnelSessions(t *testing.T) {
 // sessions too (a visitor's deletion reaches every store), only the
 // site's.
 func TestDeleteReachesTraffic(t *testing.T) {
-	sc, tc, _ := serveBoth(t, testConfig(t), Deps{})
+	sc, tc, _ := serveBoth(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	at := time.Now().Add(-time.Minute)
 	appendHits(t, tc,
 		pageView(siteA, 1, "v_gone0001", at, "https://shop.example.com/"),
@@ -322,7 +323,7 @@ func TestDeleteReachesTraffic(t *testing.T) {
 func TestTrafficSweep(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Traffic.DefaultRetention = 30 * 24 * time.Hour
-	_, tc, svc := serveBoth(t, cfg, Deps{})
+	_, tc, svc := serveBoth(t, cfg, Deps{Authorizer: siteaccesstest.AllowAll{}})
 	old := time.Now().Add(-3 * 24 * time.Hour)
 	short := pageView(siteA, 1, "v_visitor001", old, "https://shop.example.com/")
 	short.RetentionDays = 1
@@ -352,7 +353,7 @@ func TestSweepLoopRuns(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Traffic.SweepInterval = time.Second
 	reader := sdkmetric.NewManualReader()
-	_, tc, svc := serveBoth(t, cfg, Deps{MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
+	_, tc, svc := serveBoth(t, cfg, Deps{Authorizer: siteaccesstest.AllowAll{}, MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
@@ -388,7 +389,7 @@ func TestSweepLoopRuns(t *testing.T) {
 // TestTrafficHostileRequests: every bad request is InvalidArgument with a
 // message naming what is wrong.
 func TestTrafficHostileRequests(t *testing.T) {
-	_, tc, _ := serveBoth(t, testConfig(t), Deps{})
+	_, tc, _ := serveBoth(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
 	ctx := t.Context()
 	now := time.Now()
 	rng := func(start, end time.Time) *searchv1.TimeRange {
@@ -614,7 +615,7 @@ func TestTrafficTelemetry(t *testing.T) {
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	defer tp.Shutdown(context.Background())
-	sc, tc, svc := serveBoth(t, testConfig(t), Deps{MeterProvider: mp, TracerProvider: tp})
+	sc, tc, svc := serveBoth(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, MeterProvider: mp, TracerProvider: tp})
 	ctx := t.Context()
 	good := pageView(siteA, 1, "v_visitor001", time.Now(), "https://shop.example.com/")
 	bad := pageView(siteA, 2, "v_visitor002", time.Now(), "ftp://shop.example.com/")
