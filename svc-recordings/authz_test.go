@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/siteaccess"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-accounts/accountstest"
 )
 
@@ -233,4 +235,13 @@ func received[T any](s grpc.ServerStreamingClient[T]) (int, error) {
 			return n, err
 		}
 	}
+}
+
+// TestNewRefusesNoAuthorizer: a service wired without an authorizer would
+// serve every site to every caller, so New refuses it, before it opens the
+// store.
+func TestNewRefusesNoAuthorizer(t *testing.T) {
+	siteaccesstest.NewRefusesNoAuthorizer(t, errNoAuthorizer, func(dir string) (io.Closer, error) {
+		return New(t.Context(), testConfig(t), Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: dir})
+	})
 }

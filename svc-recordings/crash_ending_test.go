@@ -21,6 +21,7 @@ import (
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/platform/pebblelog"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
 )
@@ -44,7 +45,8 @@ func crashEndChild() {
 		os.Exit(2)
 	}
 	svc, err := New(context.Background(), cfg, Deps{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: os.Getenv(crashEndEnv),
+		Authorizer: siteaccesstest.AllowAll{},
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: os.Getenv(crashEndEnv),
 		Notify: notifyv1.NewNotifyInternalServiceClient(cc),
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/platform/pebblelog"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
 )
@@ -32,7 +33,7 @@ func crashChild() {
 	var cfg Config
 	fs := flag.NewFlagSet("child", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
-	svc, err := New(context.Background(), cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: os.Getenv(crashEnv)})
+	svc, err := New(context.Background(), cfg, Deps{Authorizer: siteaccesstest.AllowAll{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: os.Getenv(crashEnv)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

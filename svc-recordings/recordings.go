@@ -200,6 +200,9 @@ type SiteAuthorizer interface {
 	AuthorizeSite(ctx context.Context, siteID int64, write bool) error
 }
 
+// errNoAuthorizer is New's answer to Deps without an Authorizer.
+var errNoAuthorizer = errors.New("recordings: no site authorizer (Deps.Authorizer): dashboard RPCs would serve every site to every caller")
+
 // Deps are what svc-recordings needs from the process.
 type Deps struct {
 	Logger         *slog.Logger
@@ -213,7 +216,9 @@ type Deps struct {
 	// outbox (nil: a deployment without notify; events are discarded so
 	// the outbox stays bounded).
 	Notify notifyv1.NotifyInternalServiceClient
-	// Authorizer checks dashboard callers; internal RPCs skip it.
+	// Authorizer checks dashboard callers; internal RPCs skip it. New
+	// refuses a nil one: a wiring mistake must not serve every site to
+	// every caller (tests without accounts pass siteaccesstest.AllowAll).
 	Authorizer SiteAuthorizer
 	// AssetResolver resolves the hosts of page assets (nil: the system's
 	// resolver); tests name private addresses with it.
@@ -251,6 +256,9 @@ type Service struct {
 func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if deps.Authorizer == nil {
+		return nil, errNoAuthorizer
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()

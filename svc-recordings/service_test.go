@@ -31,6 +31,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -646,7 +647,7 @@ func (f failingStore) Append(context.Context, []store.Chunk) ([]store.AppendResu
 // fault, so the whole call fails with a status the caller retries, and no
 // chunk is reported refused.
 func TestAppendChunksTransientFailures(t *testing.T) {
-	svc, err := New(context.Background(), testConfig(t), Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: t.TempDir()})
+	svc, err := New(context.Background(), testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/sightlinehq/sightline/platform/depstate/depstatetest"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -41,7 +42,7 @@ func TestSweepBacksOffAndLogsOnce(t *testing.T) {
 	logs := &depstatetest.Logs{}
 	cfg := testConfig(t)
 	cfg.SweepInterval = 20 * time.Millisecond
-	svc, err := New(context.Background(), cfg, Deps{Logger: slog.New(logs), DataDir: t.TempDir(), MeterProvider: mp})
+	svc, err := New(context.Background(), cfg, Deps{Authorizer: siteaccesstest.AllowAll{}, Logger: slog.New(logs), DataDir: t.TempDir(), MeterProvider: mp})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	recordings "github.com/sightlinehq/sightline/svc-recordings"
 )
 
@@ -114,7 +115,7 @@ func startService(ctx context.Context) (*service, error) {
 	if err := fs.Parse(nil); err != nil {
 		return nil, err
 	}
-	svc, err := recordings.New(ctx, cfg, recordings.Deps{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc, err := recordings.New(ctx, cfg, recordings.Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -32,6 +32,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	recordings "github.com/sightlinehq/sightline/svc-recordings"
 )
 
@@ -120,7 +121,7 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 	if err := fs.Parse([]string{"-recordings.compression=" + compression}); err != nil {
 		return err
 	}
-	svc, err := recordings.New(ctx, cfg, recordings.Deps{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc, err := recordings.New(ctx, cfg, recordings.Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
 	}
