@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
@@ -27,6 +28,7 @@ import (
 	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/platform/pebblelog"
 	"github.com/sightlinehq/sightline/platform/storecall"
+	"github.com/sightlinehq/sightline/platform/telemetry"
 	"github.com/sightlinehq/sightline/svc-recordings/assets"
 	"github.com/sightlinehq/sightline/svc-recordings/outbox"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
@@ -389,13 +391,20 @@ func (s *Service) Run(ctx context.Context) error {
 // start failing and once when one succeeds again.
 func (s *Service) sweepLoop(ctx context.Context) {
 	backoff := depstate.Backoff{Min: min(time.Second, s.cfg.SweepInterval), Max: min(time.Minute, s.cfg.SweepInterval)}
+	tracer := s.deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-recordings")
 	for {
-		_, err := s.retention(ctx)
+		start := time.Now()
+		removed, err := s.retention(ctx)
+		var ended int
 		if err == nil {
-			_, _, err = s.endIdle(ctx)
+			ended, _, err = s.endIdle(ctx)
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if removed > 0 || ended > 0 || err != nil {
+			telemetry.RecordWork(ctx, tracer, "recordings sweep", start, err,
+				attribute.Int("sightline.sessions.removed", removed), attribute.Int("sightline.sessions.ended", ended))
 		}
 		wait := s.cfg.SweepInterval
 		if err != nil {

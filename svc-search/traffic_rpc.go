@@ -17,6 +17,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/platform/telemetry"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 )
@@ -324,7 +325,12 @@ func (s *Service) sweepTraffic(ctx context.Context) {
 func (s *Service) sweepOnce(ctx context.Context) {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.Traffic.SweepInterval)
 	defer cancel()
-	n, err := s.tx.Sweep(wctx, time.Now(), s.cfg.Traffic.DefaultRetention)
+	start := time.Now()
+	n, err := s.tx.Sweep(wctx, start, s.cfg.Traffic.DefaultRetention)
+	if n > 0 || (err != nil && ctx.Err() == nil) {
+		telemetry.RecordWork(ctx, s.deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-search"), "traffic retention sweep", start, err,
+			attribute.Int64("sightline.sessions", n))
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			s.m.sweeps.Add(ctx, 1, metric.WithAttributes(attribute.Bool("error", true)))
