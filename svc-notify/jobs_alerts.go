@@ -13,6 +13,7 @@ import (
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/svc-notify/queue"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 	"github.com/sightlinehq/sightline/svc-notify/webhook"
 )
@@ -50,6 +51,9 @@ func (w *alertsWorker) Work(ctx context.Context, job *river.Job[alertsArgs]) err
 		if err != nil {
 			return fmt.Errorf("notify: alert rules: %w", err)
 		}
+		if len(rules) > 0 {
+			queue.Worked(ctx) // sites to check: this run is worth a trace
+		}
 		bySite := map[int64][]store.AlertRule{}
 		var sites []int64
 		for _, r := range rules {
@@ -79,6 +83,9 @@ func (w *alertsWorker) Work(ctx context.Context, job *river.Job[alertsArgs]) err
 		sites, err := s.store.ListWebhookSites(ctx, webhook.EventSiteNoData, afterSite, 1000)
 		if err != nil {
 			return errors.Join(append(errs, fmt.Errorf("notify: sites with no-data webhooks: %w", err))...)
+		}
+		if len(sites) > 0 {
+			queue.Worked(ctx)
 		}
 		for _, site := range sites {
 			if err := s.checkNoDataWebhooks(ctx, at, site); err != nil {
@@ -305,6 +312,7 @@ func (w *sweepWorker) Work(ctx context.Context, job *river.Job[sweepArgs]) error
 		}
 	}
 	if total > 0 {
+		queue.Worked(ctx)
 		w.s.log.InfoContext(ctx, "notify: recordings sweep", "task", job.Args.Task, "sessions", total)
 	}
 	return nil
@@ -330,6 +338,7 @@ func (w *pruneWorker) Work(ctx context.Context, job *river.Job[pruneArgs]) error
 		return fmt.Errorf("notify: prune: %w", err)
 	}
 	if n > 0 {
+		queue.Worked(ctx)
 		w.s.log.InfoContext(ctx, "notify: pruned old rows", "rows", n)
 	}
 	return nil

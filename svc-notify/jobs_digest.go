@@ -71,6 +71,9 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[fanoutArgs]) err
 	if err != nil {
 		return fmt.Errorf("notify: digest subscriptions: %w", err)
 	}
+	if len(subs) > 0 {
+		queue.Worked(ctx) // subscriptions to walk: this run is worth a trace
+	}
 	var digests []river.InsertManyParams
 	var claims []digestArgs
 	for start := 0; start < len(subs); {

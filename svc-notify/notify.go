@@ -438,11 +438,14 @@ func newWithStore(ctx context.Context, cfg Config, deps Deps, st store.Store) (*
 		return nil, err
 	}
 	s.queue, err = queue.Open(ctx, st.Handle(), queue.Config{
-		Workers:        cfg.Workers,
-		RescueAfter:    cfg.RescueAfter,
-		JobTimeout:     min(time.Minute, cfg.RescueAfter/2),
-		Periodic:       s.periodic(),
-		Registry:       s.workers(),
+		Workers:     cfg.Workers,
+		RescueAfter: cfg.RescueAfter,
+		JobTimeout:  min(time.Minute, cfg.RescueAfter/2),
+		Periodic:    s.periodic(),
+		Registry:    s.workers(),
+		// The periodic maintenance kinds are traced only when a run
+		// finds something to do (queue.Worked).
+		Quiet:          []string{kindDigestFanout, kindAlertsCheck, kindRecordingsSweep, kindPrune},
 		Logger:         deps.Logger,
 		TracerProvider: deps.TracerProvider,
 		MeterProvider:  deps.MeterProvider,

@@ -76,6 +76,9 @@ type Config struct {
 	RetryPolicy river.ClientRetryPolicy
 	// ID names this client (default random); unique per process.
 	ID string
+	// Quiet lists the job kinds traced only when their worker calls
+	// Worked (or fails): periodic maintenance that mostly finds nothing.
+	Quiet []string
 
 	Logger         *slog.Logger
 	TracerProvider trace.TracerProvider
@@ -202,7 +205,9 @@ func Open(ctx context.Context, handle any, cfg Config) (*Queue, error) {
 		// row exists. The ledgers in notify's own tables hold longer.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		DiscardedJobRetentionPeriod: 7 * 24 * time.Hour,
-		Middleware: []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
+		// quiet comes first: it decides, around otelriver, whether a
+		// run is traced.
+		Middleware: []rivertype.Middleware{newQuiet(cfg), otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
 			MeterProvider:               cfg.MeterProvider,
 			TracerProvider:              cfg.TracerProvider,
 			EnableWorkSpanJobKindSuffix: true,
