@@ -26,6 +26,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/internal/poll"
+	"github.com/sightlinehq/sightline/internal/testproc"
 )
 
 const (
@@ -101,7 +102,9 @@ func kill(t *testing.T, p *process) {
 	if err := p.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-p.done
+	if err := <-p.done; !testproc.Killed(err) {
+		t.Errorf("sightline %v had ended before the kill: %v\n%s", p.args, err, p.logs)
+	}
 }
 
 // restart starts module again on the data directory and gRPC address of

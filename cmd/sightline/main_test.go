@@ -21,6 +21,7 @@ import (
 
 	"github.com/sightlinehq/sightline/internal/leakcheck"
 	"github.com/sightlinehq/sightline/internal/poll"
+	"github.com/sightlinehq/sightline/internal/testproc"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -123,7 +124,7 @@ func startServe(t *testing.T, env []string, args ...string) *process {
 		once := sync.Once{}
 		for sc.Scan() {
 			line := sc.Bytes()
-			p.logs.Write(append(line, '\n'))
+			_, _ = p.logs.Write(append(line, '\n'))
 			var rec struct {
 				Msg               string
 				HTTP, GRPC, Admin string
@@ -146,7 +147,9 @@ func startServe(t *testing.T, env []string, args ...string) *process {
 	t.Cleanup(func() {
 		if p.cmd.ProcessState == nil {
 			_ = p.cmd.Process.Kill()
-			<-p.done
+			if err := <-p.done; !testproc.Killed(err) {
+				t.Logf("sightline %v had ended before the cleanup: %v", args, err)
+			}
 		}
 	})
 	return p
@@ -204,8 +207,8 @@ func (p *process) stop() {
 		}
 	case <-time.After(15 * time.Second):
 		_ = p.cmd.Process.Kill()
-		<-p.done
-		p.t.Fatalf("did not stop within 15s of SIGTERM\n%s", p.logs)
+		err := <-p.done
+		p.t.Fatalf("did not stop within 15s of SIGTERM (then %v)\n%s", err, p.logs)
 	}
 	if !strings.Contains(p.logs.String(), `"msg":"stopped"`) {
 		p.t.Errorf("no 'stopped' log line after SIGTERM\n%s", p.logs)

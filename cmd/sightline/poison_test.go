@@ -137,8 +137,7 @@ func TestPoisonedRecordDoesNotBlockDelivery(t *testing.T) {
 	round(p, 1, 0)
 	// kill -9, restart: the poisoned record stays aside, nothing is lost,
 	// and new batches flow as fast.
-	_ = p.cmd.Process.Kill()
-	<-p.done
+	kill(t, p)
 	if list := deadLetters(t, dataDir); strings.Count(list, "s_poisonedsession000001") != 1 {
 		t.Fatalf("the poisoned record is not in the dead-letter area once:\n%s", list)
 	}
