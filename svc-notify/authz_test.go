@@ -2,6 +2,8 @@ package notify
 
 import (
 	"context"
+	"flag"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -225,5 +227,21 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 	}
 	if _, err := c.ListOutboxEmails(as("nonsense"), &notifyv1.ListOutboxEmailsRequest{}); code(err) != UA {
 		t.Errorf("malformed credential: %v, want Unauthenticated", err)
+	}
+}
+
+// TestNewRefusesNoAuthorizer: without a way to check dashboard callers
+// (no Authorizer, no accounts to make one from) notify does not start,
+// rather than serve every site's webhooks and alerts to anyone.
+func TestNewRefusesNoAuthorizer(t *testing.T) {
+	var cfg Config
+	cfg.RegisterFlags(flag.NewFlagSet("notify", flag.ContinueOnError))
+	svc, err := New(t.Context(), cfg, Deps{DataDir: t.TempDir()})
+	if err == nil {
+		svc.Close()
+		t.Fatal("New accepted Deps without an Authorizer or AccountsInternal")
+	}
+	if !strings.Contains(err.Error(), "Authorizer") {
+		t.Fatalf("New: %v, want the missing Authorizer named", err)
 	}
 }

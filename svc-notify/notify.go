@@ -341,6 +341,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	deps.defaults()
+	if deps.Authorizer == nil {
+		// Like recordings and search: no way to check a dashboard caller's
+		// site is a wiring mistake, refused rather than served open.
+		return nil, errors.New("notify: Deps needs an Authorizer or AccountsInternal to check dashboard callers")
+	}
 	meter := deps.MeterProvider.Meter("github.com/sightlinehq/sightline/svc-notify")
 	latency, err := storecall.NewLatency(meter, "notify")
 	if err != nil {
