@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *App, err error) {
 	}
 	defer func() {
 		if err != nil {
-			a.closeAll(context.Background())
+			err = errors.Join(err, a.closeAll(context.Background()))
 		}
 	}()
 	if a.logger == nil {

@@ -76,7 +76,6 @@ type result struct {
 	d    time.Duration
 	ref  string
 	refD time.Duration
-	note string
 }
 
 func run(ctx context.Context, deliveries, users, workers int, dir string, w io.Writer) error {

@@ -131,6 +131,7 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 	}
 	srv := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
 	recordingsv1.RegisterRecordingsServiceServer(srv, svc)
+	recordingsv1.RegisterRecordingsInternalServiceServer(srv, svc.Internal())
 	go srv.Serve(lis)
 	defer srv.Stop()
 	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -219,7 +220,10 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 	if err := svc.Close(); err != nil {
 		return err
 	}
-	disk := dirSize(filepath.Join(dir, "recordings"))
+	disk, err := dirSize(filepath.Join(dir, "recordings"))
+	if err != nil {
+		return err
+	}
 	fmt.Printf("raw events per recorded minute:     %7.1f KB\n", float64(raw)/1e3/recMin)
 	fmt.Printf("stored chunk bytes per minute:      %7.1f KB  (compression %.1fx; goal ≤ 60 KB)\n", float64(stored)/1e3/recMin, float64(raw)/float64(stored))
 	fmt.Printf("Pebble directory per minute:        %7.1f KB  (incl. WAL, stats, summaries, outbox)\n", float64(disk)/1e3/recMin)
@@ -281,15 +285,23 @@ func (quiet) Infof(string, ...any)         {}
 func (quiet) Errorf(string, ...any)        {}
 func (quiet) Fatalf(f string, args ...any) { log.Fatalf(f, args...) }
 
-func dirSize(dir string) int64 {
+// dirSize is the size of the files under dir, which nothing writes to
+// any more.
+func dirSize(dir string) (int64, error) {
 	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
 		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n += info.Size()
 		return nil
 	})
-	return n
+	if err != nil {
+		return 0, fmt.Errorf("size of %s: %w", dir, err)
+	}
+	return n, nil
 }

@@ -223,12 +223,6 @@ func expiredAt(any bool, last int64, ret int32, now time.Time, def time.Duration
 	return time.Unix(0, last).Add(keep).Before(now)
 }
 
-// expired is expiredAt of the session itself.
-func (s *session) expired(now time.Time, def time.Duration) bool {
-	last, ret, any := s.lastHit()
-	return expiredAt(any, last, ret, now, def)
-}
-
 // Encoding: a version byte, then fields as uvarints/varints and
 // length-prefixed strings. Hand-rolled because a site's first query
 // decodes every one of its sessions.
