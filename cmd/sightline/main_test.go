@@ -294,6 +294,7 @@ func TestManyProcesses(t *testing.T) {
 	otlp := otlptest.NewReceiver(t)
 	env := []string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT=" + otlp.Endpoint(),
+		"OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
 		"OTEL_EXPORTER_OTLP_INSECURE=true",
 		"OTEL_BSP_SCHEDULE_DELAY=100",
 	}

@@ -23,8 +23,6 @@ import (
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -131,27 +129,19 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	}, nil
 }
 
-// spanExporter builds the exporter the environment asks for, or nil.
-//
-//   - OTEL_TRACES_EXPORTER names it (otlp, console, none), as autoexport
-//     reads it; OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL picks grpc or
-//     http/protobuf, and the exporters read the other
-//     OTEL_EXPORTER_OTLP_* variables themselves.
-//   - Unset, spans are exported over OTLP only when an endpoint is set
-//     (OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT): a process never sends to a
-//     default localhost collector no one asked for.
-//   - With no protocol set, OTLP goes over gRPC, the protocol Sightline
-//     always used (the specification allows an SDK to keep grpc as its
-//     default for this reason): existing configurations pointing at port
-//     4317 keep working. Port 4318 needs
-//     OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf.
+// spanExporter builds the exporter the environment asks for, or nil, as
+// the OpenTelemetry environment specification says (autoexport reads it):
+// OTEL_TRACES_EXPORTER names it (otlp, console, none);
+// OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL picks http/protobuf (the
+// specification's default: port 4318, what most collector guides give) or
+// grpc (port 4317); the exporters read the other OTEL_EXPORTER_OTLP_*
+// variables themselves. One departure: with neither an exporter nor an
+// endpoint set, nothing is exported — a process never sends to a default
+// localhost collector no one asked for.
 func spanExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
 	name := strings.TrimSpace(os.Getenv("OTEL_TRACES_EXPORTER"))
 	if name == "" && os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" {
 		return nil, nil
-	}
-	if (name == "" || name == "otlp") && noProtocol("TRACES") {
-		return otlptracegrpc.New(ctx)
 	}
 	exp, err := autoexport.NewSpanExporter(ctx)
 	if err != nil {
@@ -170,24 +160,11 @@ func spanExporter(ctx context.Context) (sdktrace.SpanExporter, error) {
 // Prometheus listener (autoexport's would bind one port per process, and
 // the all-in-one binary serves /metrics already).
 func metricReader(ctx context.Context) (sdkmetric.Reader, error) {
-	switch name := strings.TrimSpace(os.Getenv("OTEL_METRICS_EXPORTER")); {
-	case name == "" || name == "none" || name == "prometheus":
+	switch strings.TrimSpace(os.Getenv("OTEL_METRICS_EXPORTER")) {
+	case "", "none", "prometheus":
 		return nil, nil
-	case name == "otlp" && noProtocol("METRICS"):
-		// gRPC by default, as for spans (see spanExporter).
-		exp, err := otlpmetricgrpc.New(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return sdkmetric.NewPeriodicReader(exp), nil
 	}
 	return autoexport.NewMetricReader(ctx)
-}
-
-// noProtocol reports whether no OTLP protocol is set for signal ("TRACES",
-// "METRICS"), in which case Sightline uses gRPC.
-func noProtocol(signal string) bool {
-	return os.Getenv("OTEL_EXPORTER_OTLP_PROTOCOL") == "" && os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_PROTOCOL") == ""
 }
 
 // NoOrphanCalls samples as root does, except a root span of kind client:

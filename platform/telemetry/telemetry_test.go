@@ -141,6 +141,7 @@ func TestSetupDoesNotTouchGlobals(t *testing.T) {
 func TestOTLPExport(t *testing.T) {
 	rcv := otlptest.NewReceiver(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.Endpoint())
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
 	t.Setenv("OTEL_EXPORTER_OTLP_INSECURE", "true")
 
 	tel, err := telemetry.Setup(context.Background(), telemetry.Options{ServiceName: "svc-otlp"})
@@ -177,6 +178,7 @@ func TestReceiverWaitFor(t *testing.T) {
 		t.Fatal("WaitFor held with no spans")
 	}
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", rcv.Endpoint())
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")
 	tel := setup(t, telemetry.Options{ServiceName: "svc"})
 	_, span := tel.Tracer("test").Start(context.Background(), "later")
 	span.End()
@@ -212,7 +214,7 @@ func TestOTLPProtocolFromEnvironment(t *testing.T) {
 		env  map[string]string
 		http bool // the receiver speaks OTLP/HTTP, else OTLP/gRPC
 	}{
-		{name: "no protocol is gRPC", env: map[string]string{}},
+		{name: "no protocol is http/protobuf, the specification's default", env: map[string]string{}, http: true},
 		{name: "grpc", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}},
 		{name: "http/protobuf", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, http: true},
 		{name: "traces protocol wins", http: true, env: map[string]string{
