@@ -108,14 +108,6 @@ func surveyAnswer(id string, survey int64, nps int32, text string) *sessionsv1.A
 	}
 }
 
-func outcomes(res *recordingsv1.AppendChunksResponse) []recordingsv1.ChunkOutcome {
-	var out []recordingsv1.ChunkOutcome
-	for _, r := range res.GetResults() {
-		out = append(out, r.GetOutcome())
-	}
-	return out
-}
-
 // TestAnswersEndToEnd: answers arrive before their session's chunks,
 // hostile ones among them are refused one by one with reasons, text is
 // scrubbed, the session's summary carries the tally, search receives the

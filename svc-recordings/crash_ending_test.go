@@ -53,7 +53,12 @@ func crashEndChild() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	go svc.Run(context.Background())
+	go func() {
+		if err := svc.Run(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(4)
+		}
+	}()
 	out := bufio.NewWriter(os.Stdout)
 	old := time.Now().Add(-2 * time.Hour)
 	for i := 0; i < 1_000_000; i++ {

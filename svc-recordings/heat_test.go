@@ -51,12 +51,10 @@ var heatURLs = [][2]string{
 }
 
 type heatClick struct {
-	sel      string
-	cx, cy   int // client position
-	rx, ry   int
-	x, y     int // document position (x in thousandths)
-	kind     string
-	withSlCk bool
+	sel    string
+	cx, cy int // client position
+	rx, ry int
+	x, y   int // document position (x in thousandths)
 }
 
 // visit is one session of one page view.

@@ -370,17 +370,21 @@ func (s *Service) Ready(ctx context.Context) error {
 // Run runs the outbox and retention loops until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	var relayErr, eventsErr error
 	if s.relay != nil {
-		wg.Go(func() { s.relay.Run(ctx) })
+		wg.Go(func() { relayErr = s.relay.Run(ctx) })
 	} else {
 		s.log.WarnContext(ctx, "recordings: no search client; summaries wait in the outbox")
 	}
-	wg.Go(func() { s.events.Run(ctx) })
+	wg.Go(func() { eventsErr = s.events.Run(ctx) })
 	if s.cfg.SweepInterval > 0 {
 		wg.Go(func() { s.sweepLoop(ctx) })
 	}
 	wg.Go(func() { s.assets.Run(ctx) })
 	wg.Wait()
+	if err := errors.Join(relayErr, eventsErr); err != nil {
+		return fmt.Errorf("recordings: outbox: %w", err)
+	}
 	return nil
 }
 

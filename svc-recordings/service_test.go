@@ -135,7 +135,6 @@ type harness struct {
 	// internal is RecordingsInternalService on the same socket.
 	internal recordingsv1.RecordingsInternalServiceClient
 	svc      *Service
-	search   *searchReceiver
 	authz    *authz
 }
 
@@ -169,8 +168,8 @@ func start(t *testing.T, cfg Config, dataDir, searchAddr string, with ...func(*D
 	}
 	h.svc = svc
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +181,9 @@ func start(t *testing.T, cfg Config, dataDir, searchAddr string, with ...func(*D
 	t.Cleanup(func() {
 		srv.Stop()
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
 		if err := svc.Close(); err != nil {
 			t.Error(err)
 		}
