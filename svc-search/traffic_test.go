@@ -597,7 +597,7 @@ func counterSums(t *testing.T, reader sdkmetric.Reader) map[string]map[string]in
 				for _, dp := range s.DataPoints {
 					key := ""
 					for _, kv := range dp.Attributes.ToSlice() {
-						key += string(kv.Key) + "=" + kv.Value.Emit() + ";"
+						key += string(kv.Key) + "=" + kv.Value.String() + ";"
 					}
 					sums[m.Name][key] += dp.Value
 				}
