@@ -19,6 +19,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/internal/poll"
+	"github.com/sightlinehq/sightline/internal/testproc"
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
@@ -202,7 +203,9 @@ func TestAnswerRefusals(t *testing.T) {
 	bomb := func() []byte {
 		var buf bytes.Buffer
 		w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		w.Write(bytes.Repeat([]byte(" "), 1<<20))
+		if _, err := w.Write(bytes.Repeat([]byte(" "), 1<<20)); err != nil {
+			t.Fatal(err)
+		}
 		w.Close()
 		return buf.Bytes()
 	}()
@@ -371,7 +374,9 @@ func TestBinaryAnswersSurviveKill9(t *testing.T) {
 		}
 	}
 	p.cmd.Process.Kill()
-	<-p.done
+	if err := <-p.done; !testproc.Killed(err) {
+		t.Fatalf("ingest had ended before the kill: %v\n%s", err, p.log())
+	}
 	recSrv.restart(t)
 	startIngestBinary(t, dataDir, accSrv.addr, recSrv.addr)
 	rec.waitChunks(t, n, 30*time.Second)

@@ -60,7 +60,9 @@ func runChild() {
 	var cfg Config
 	fs := flag.NewFlagSet("child", flag.ExitOnError)
 	cfg.RegisterFlags(fs)
-	fs.Parse(nil)
+	if err := fs.Parse(nil); err != nil {
+		panic(err)
+	}
 	cfg.SpoolDir = os.Getenv("CHILD_SPOOL")
 	cfg.SpoolSegmentBytes = 256 << 10
 	cfg.RatePerIP, cfg.RatePerSite = 0, 0
@@ -81,7 +83,13 @@ func runChild() {
 		fmt.Println("ERR", err)
 		os.Exit(2)
 	}
-	go svc.Run(context.Background())
+	go func() {
+		// Run returns only on failure here: the child must not go on
+		// answering 204 without a forwarder.
+		if err := svc.Run(context.Background()); err != nil {
+			panic(fmt.Errorf("ingest Run: %w", err))
+		}
+	}()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)

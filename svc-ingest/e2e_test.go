@@ -26,6 +26,7 @@ import (
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/internal/poll"
+	"github.com/sightlinehq/sightline/internal/testproc"
 )
 
 var (
@@ -119,7 +120,9 @@ func startIngestBinary(t *testing.T, dataDir, accAddr, recAddr string, extra ...
 	t.Cleanup(func() {
 		if p.cmd.ProcessState == nil {
 			p.cmd.Process.Kill()
-			<-p.done
+			if err := <-p.done; !testproc.Killed(err) {
+				t.Logf("ingest had ended before the cleanup: %v", err)
+			}
 		}
 	})
 	return p
@@ -227,7 +230,9 @@ func TestBinaryKill9DuringLoad(t *testing.T) {
 		t.Fatalf("load did not reach 300 batches\n%s", p.log())
 	}
 	wg.Wait()
-	<-p.done
+	if err := <-p.done; !testproc.Killed(err) {
+		t.Fatalf("ingest had ended before the kill: %v\n%s", err, p.log())
+	}
 	before := rec.count()
 	p = startIngestBinary(t, dataDir, accSrv.addr, recSrv.addr)
 	mu.Lock()

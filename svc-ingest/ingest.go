@@ -369,8 +369,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	s.enrich, err = enrich.New(cfg.GeoIPDB)
 	if err != nil {
-		s.closeSpools()
-		return nil, fmt.Errorf("ingest: %w", err)
+		return nil, errors.Join(fmt.Errorf("ingest: %w", err), s.closeSpools())
 	}
 	s.sites = siteconfig.New(deps.Accounts, siteconfig.Options{
 		TTL: cfg.SiteCacheTTL,

@@ -216,15 +216,20 @@ func (e *env) send(path string, r req) (*http.Response, string) {
 		e.t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	buf.ReadFrom(resp.Body)
+	_, err = buf.ReadFrom(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	return resp, buf.String()
 }
 
 func gz(b []byte) []byte {
 	var buf bytes.Buffer
 	w := gzip.NewWriter(&buf)
-	w.Write(b)
+	if _, err := w.Write(b); err != nil {
+		panic(err) // a bytes.Buffer takes everything
+	}
 	w.Close()
 	return buf.Bytes()
 }
@@ -232,7 +237,9 @@ func gz(b []byte) []byte {
 func zl(b []byte) []byte {
 	var buf bytes.Buffer
 	w := zlib.NewWriter(&buf)
-	w.Write(b)
+	if _, err := w.Write(b); err != nil {
+		panic(err) // a bytes.Buffer takes everything
+	}
 	w.Close()
 	return buf.Bytes()
 }
@@ -259,8 +266,12 @@ func TestBatchAcceptedEnrichedTracedAndDelivered(t *testing.T) {
 	orig := readBatch(t, "batch-pricing.json")
 	evs, _ := json.Marshal(orig["events"])
 	var got, want any
-	json.Unmarshal(c.GetEvents(), &got)
-	json.Unmarshal(evs, &want)
+	if err := json.Unmarshal(c.GetEvents(), &got); err != nil {
+		t.Fatalf("delivered events: %v", err)
+	}
+	if err := json.Unmarshal(evs, &want); err != nil {
+		t.Fatal(err)
+	}
 	if fmt.Sprint(got) != fmt.Sprint(want) || int(c.GetEventCount()) != len(orig["events"].([]any)) {
 		t.Fatal("events changed on the way")
 	}
@@ -331,7 +342,9 @@ func TestAnswers(t *testing.T) {
 		w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 		zeros := make([]byte, 1<<20)
 		for range 64 { // 64 MiB of zeros in ~64 KiB
-			w.Write(zeros)
+			if _, err := w.Write(zeros); err != nil {
+				t.Fatal(err)
+			}
 		}
 		w.Close()
 		return buf.Bytes()
@@ -406,7 +419,12 @@ func TestAnswers(t *testing.T) {
 	}
 	// A chunked (no Content-Length) oversized body is cut at the limit too.
 	pr, pw := io.Pipe()
-	go func() { pw.Write(bytes.Repeat([]byte("x"), 200<<10)); pw.Close() }()
+	go func() {
+		// The write fails once the server stops reading at the limit:
+		// that is the point.
+		_, _ = pw.Write(bytes.Repeat([]byte("x"), 200<<10))
+		pw.Close()
+	}()
 	hr, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/i/v1/batch?k="+siteKey, pr)
 	hr.Header.Set("Origin", "https://shop.example.com")
 	resp, err := http.DefaultClient.Do(hr)

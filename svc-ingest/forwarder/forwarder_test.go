@@ -69,15 +69,12 @@ func TestSpooledBytesArriveAsChunks(t *testing.T) {
 	}
 	f := &Forwarder{Spool: sp, Client: recordingsv1.NewRecordingsInternalServiceClient(cc), Tracer: noop.NewTracerProvider().Tracer(""),
 		Logger: slog.New(slog.DiscardHandler), BatchRecords: 7, BatchBytes: 20 << 10}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- f.Run(runCtx) }()
+	stop := run(t, f)
 	deadline := time.Now().Add(10 * time.Second)
 	for sp.Stats().Records > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	cancel()
-	<-done
+	stop()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.chunks) != len(want) {
@@ -199,15 +196,12 @@ func TestUnaccountedChunksStaySpooled(t *testing.T) {
 	}
 	f := &Forwarder{Spool: sp, Client: recordingsv1.NewRecordingsInternalServiceClient(cc), Tracer: noop.NewTracerProvider().Tracer(""),
 		Logger: slog.New(slog.DiscardHandler), BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- f.Run(runCtx) }()
+	stop := run(t, f)
 	deadline := time.Now().Add(10 * time.Second)
 	for sp.Stats().Records > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	cancel()
-	<-done
+	stop()
 	st := f.Stats()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

@@ -81,7 +81,9 @@ func TestCache(t *testing.T) {
 		t.Fatalf("%d calls for one miss", n)
 	}
 	// Fresh: no call.
-	c.Get(ctx, "k_known")
+	if _, err := c.Get(ctx, "k_known"); err != nil {
+		t.Fatal(err)
+	}
 	if a.calls.Load() != 1 {
 		t.Fatal("fresh entry fetched again")
 	}
@@ -98,7 +100,9 @@ func TestCache(t *testing.T) {
 		t.Fatalf("%d calls, want 2 (negative caching)", n)
 	}
 	now.Add(int64(6 * time.Second))
-	c.Get(ctx, "k_unknown")
+	if _, err := c.Get(ctx, "k_unknown"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown after expiry: %v", err)
+	}
 	if n := a.calls.Load(); n != 3 {
 		t.Fatalf("negative entry not expired: %d calls", n)
 	}

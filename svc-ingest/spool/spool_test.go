@@ -188,26 +188,49 @@ func lastSegment(t *testing.T, dir string) string {
 	return ""
 }
 
+// overwrite writes b at off in the file at path (off at the end: appends),
+// as a crash or a bad disk would: a damage that failed would make the
+// recovery tests pass without testing anything.
+func overwrite(t *testing.T, path string, off int64, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteAt(b, off)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
 // TestRecoveryDropsOnlyTornTail damages the newest segment the ways a crash
 // can and checks that every earlier record survives.
 func TestRecoveryDropsOnlyTornTail(t *testing.T) {
 	cases := map[string]func(t *testing.T, path string){
 		"torn write": func(t *testing.T, path string) {
-			f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 			var h [recHeaderLen]byte
 			binary.LittleEndian.PutUint32(h[:], 500)
-			f.Write(append(h[:], "partial payload"...))
-			f.Close()
+			overwrite(t, path, fileSize(t, path), append(h[:], "partial payload"...))
 		},
 		"truncated file": func(t *testing.T, path string) {
-			fi, _ := os.Stat(path)
-			os.Truncate(path, fi.Size()-7)
+			if err := os.Truncate(path, fileSize(t, path)-7); err != nil {
+				t.Fatal(err)
+			}
 		},
 		"corrupted checksum": func(t *testing.T, path string) {
-			f, _ := os.OpenFile(path, os.O_RDWR, 0)
-			fi, _ := f.Stat()
-			f.WriteAt([]byte{0xff}, fi.Size()-1)
-			f.Close()
+			overwrite(t, path, fileSize(t, path)-1, []byte{0xff})
 		},
 	}
 	for name, damage := range cases {
@@ -258,9 +281,7 @@ func TestCorruptionInSealedSegmentIsSkippedAndCounted(t *testing.T) {
 	s.Close()
 	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
 	slices.Sort(segs)
-	f, _ := os.OpenFile(segs[0], os.O_RDWR, 0)
-	f.WriteAt([]byte("XX"), segHeaderLen+recHeaderLen+2) // inside the first record's payload
-	f.Close()
+	overwrite(t, segs[0], segHeaderLen+recHeaderLen+2, []byte("XX")) // inside the first record's payload
 	s = open(t, dir)
 	defer s.Close()
 	recs := readAll(t, s)
@@ -406,9 +427,7 @@ func TestZeroedRegionInSealedSegmentIsCounted(t *testing.T) {
 	s.Close()
 	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
 	slices.Sort(segs)
-	f, _ := os.OpenFile(segs[0], os.O_RDWR, 0)
-	f.WriteAt(make([]byte, recHeaderLen), segHeaderLen) // a zeroed sector over the first header
-	f.Close()
+	overwrite(t, segs[0], segHeaderLen, make([]byte, recHeaderLen)) // a zeroed sector over the first header
 	s = open(t, dir)
 	defer s.Close()
 	recs := readAll(t, s)
@@ -499,9 +518,7 @@ func TestOpenAccountsSealedSegmentsFromTheirIndex(t *testing.T) {
 	// the count.
 	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
 	slices.Sort(segs)
-	f, _ := os.OpenFile(segs[2], os.O_RDWR, 0)
-	f.WriteAt([]byte("XX"), segHeaderLen+recHeaderLen+2)
-	f.Close()
+	overwrite(t, segs[2], segHeaderLen+recHeaderLen+2, []byte("XX"))
 	s = open(t, dir)
 	if s.Stats().Corrupt != 0 {
 		t.Fatal("Open read a sealed, indexed segment")

@@ -131,7 +131,9 @@ func main() {
 	var cfg ingest.Config
 	fs := flag.NewFlagSet("ingest", flag.ExitOnError)
 	cfg.RegisterFlags(fs)
-	fs.Parse(nil)
+	if err := fs.Parse(nil); err != nil {
+		log.Fatal(err)
+	}
 	cfg.SpoolDir = filepath.Join(tmp, "spool")
 	cfg.RatePerIP, cfg.RatePerSite = 0, 0 // one client address drives the whole load
 	cfg.MaxBatchesPerSession = 1 << 40
@@ -163,7 +165,7 @@ func main() {
 	}))
 
 	bareURL, stopBare := serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
 	}))
 
@@ -281,7 +283,9 @@ func main() {
 	stopIngest()
 	stopBare()
 	stopRun()
-	<-runDone
+	if err := <-runDone; err != nil {
+		log.Printf("ingest Run: %v", err)
+	}
 	svc.Close()
 	sink.close()
 
@@ -381,15 +385,18 @@ func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration
 					}
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
+				_, err = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				if !measuring.Load() {
 					continue
 				}
-				if resp.StatusCode == http.StatusNoContent {
+				switch {
+				case err != nil:
+					errs[w]++
+				case resp.StatusCode == http.StatusNoContent:
 					oks[w]++
 					lat[w] = append(lat[w], d)
-				} else {
+				default:
 					notOKs[w]++
 				}
 			}
@@ -397,14 +404,18 @@ func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration
 	}
 	time.Sleep(warm)
 	if prof != nil {
-		pprof.StartCPUProfile(prof)
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			log.Fatal(err)
+		}
 	}
 	measuring.Store(true)
 	cpu0, gc0 := cpuTime(), gcTime()
 	start := time.Now()
 	if os.Getenv("BENCHINGEST_GOROUTINES") != "" && prof != nil {
 		time.Sleep(dur / 2)
-		pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+		if err := pprof.Lookup("goroutine").WriteTo(os.Stderr, 1); err != nil {
+			log.Print(err)
+		}
 		time.Sleep(dur / 2)
 	} else {
 		time.Sleep(dur)
@@ -463,7 +474,9 @@ func pct(xs []float64) string {
 // cpuTime is this process's user+system CPU time so far.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		log.Fatal(err)
+	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
@@ -516,7 +529,10 @@ func breakdown(prof string, perReq time.Duration) {
 		m := focusRe.FindSubmatch(out)
 		share := 0.0
 		if m != nil {
-			fmt.Sscan(string(m[1]), &share)
+			if _, err := fmt.Sscan(string(m[1]), &share); err != nil {
+				fmt.Printf("  (pprof share %q: %v)\n", m[1], err)
+				return
+			}
 		}
 		fmt.Printf("  %-62s %6.1f%% %10s\n", p.name, share, time.Duration(share/100*float64(perReq)).Round(100*time.Nanosecond))
 	}
@@ -527,7 +543,9 @@ var focusRe = regexp.MustCompile(`Active filters:[\s\S]*?Showing nodes accountin
 func gzipped(b []byte) []byte {
 	var buf bytes.Buffer
 	w := gzip.NewWriter(&buf)
-	w.Write(b)
+	if _, err := w.Write(b); err != nil {
+		log.Fatal(err)
+	}
 	w.Close()
 	return buf.Bytes()
 }
@@ -593,7 +611,6 @@ type sink struct {
 	recordingsv1.UnimplementedRecordingsInternalServiceServer
 	db      *pebble.DB
 	enc     *zstd.Encoder
-	mu      sync.Mutex
 	stored  atomic.Int64
 	calls   atomic.Int64
 	discard atomic.Bool
