@@ -26,15 +26,13 @@ import (
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	"github.com/sightlinehq/sightline/platform/rpc"
+	"github.com/sightlinehq/sightline/siteaccess"
 )
 
 const (
 	sessionCookie = "sl_session"
 	csrfCookie    = "sl_csrf"
 	csrfHeader    = "X-CSRF-Token"
-	// Credentials are told apart by prefix (accounts issues both).
-	sessionPrefix = "sls_"
-	apiKeyPrefix  = "slk_"
 )
 
 // caller is what the gateway learnt about a request before routing it.
@@ -269,14 +267,9 @@ func (s *Service) forget(cred string) {
 // authenticateRemote asks accounts; expires is the session's expiry (zero
 // for an API key).
 func (s *Service) authenticateRemote(ctx context.Context, cred string) (_ *accountsv1.Principal, expires time.Time, _ error) {
-	req := &accountsv1.AuthenticateRequest{}
-	switch {
-	case strings.HasPrefix(cred, sessionPrefix):
-		req.Credential = &accountsv1.AuthenticateRequest_SessionToken{SessionToken: cred}
-	case strings.HasPrefix(cred, apiKeyPrefix):
-		req.Credential = &accountsv1.AuthenticateRequest_ApiKey{ApiKey: cred}
-	default:
-		return nil, time.Time{}, status.Error(codes.Unauthenticated, "unknown credential type")
+	req, err := siteaccess.AuthenticateRequest(cred)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
 	resp, err := s.accountsInternal.Authenticate(ctx, req)
 	if err != nil {

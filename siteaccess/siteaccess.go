@@ -35,11 +35,27 @@ const staleTTL = 15 * time.Minute
 // maxEntries bounds the decision cache.
 const maxEntries = 10000
 
-// Credentials are told apart by prefix, as accounts issues them.
+// Dashboard credentials are told apart by prefix, as accounts issues
+// them: a log-in's session token or an API key.
 const (
-	sessionPrefix = "sls_"
-	apiKeyPrefix  = "slk_"
+	SessionPrefix = "sls_"
+	APIKeyPrefix  = "slk_"
 )
+
+// errUnknownCredential refuses a token of neither kind without asking
+// accounts.
+var errUnknownCredential = status.Error(codes.Unauthenticated, "malformed credential: want a session token (sls_…) or an API key (slk_…)")
+
+// AuthenticateRequest is accounts' Authenticate request for a bare token.
+func AuthenticateRequest(token string) (*accountsv1.AuthenticateRequest, error) {
+	switch {
+	case strings.HasPrefix(token, SessionPrefix):
+		return &accountsv1.AuthenticateRequest{Credential: &accountsv1.AuthenticateRequest_SessionToken{SessionToken: token}}, nil
+	case strings.HasPrefix(token, APIKeyPrefix):
+		return &accountsv1.AuthenticateRequest{Credential: &accountsv1.AuthenticateRequest_ApiKey{ApiKey: token}}, nil
+	}
+	return nil, errUnknownCredential
+}
 
 // Authorizer answers AuthorizeSite for recordings', search's and notify's
 // Deps.
@@ -139,16 +155,18 @@ func (a *Authorizer) Site(ctx context.Context, siteID int64) (Access, error) {
 // anything else is refused without asking accounts.
 func request(auth string, siteID int64) (*accountsv1.AuthorizeSiteRequest, error) {
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	req := &accountsv1.AuthorizeSiteRequest{SiteId: siteID}
-	switch {
-	case !ok:
+	if !ok {
 		return nil, status.Error(codes.Unauthenticated, "malformed authorization metadata: want Bearer <token>")
-	case strings.HasPrefix(tok, sessionPrefix):
-		req.Credential = &accountsv1.AuthorizeSiteRequest_SessionToken{SessionToken: tok}
-	case strings.HasPrefix(tok, apiKeyPrefix):
+	}
+	a, err := AuthenticateRequest(tok)
+	if err != nil {
+		return nil, err
+	}
+	req := &accountsv1.AuthorizeSiteRequest{SiteId: siteID}
+	if a.GetApiKey() != "" {
 		req.Credential = &accountsv1.AuthorizeSiteRequest_ApiKey{ApiKey: tok}
-	default:
-		return nil, status.Error(codes.Unauthenticated, "malformed credential: want a session token (sls_…) or an API key (slk_…)")
+	} else {
+		req.Credential = &accountsv1.AuthorizeSiteRequest_SessionToken{SessionToken: tok}
 	}
 	return req, nil
 }

@@ -13,13 +13,8 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	"github.com/sightlinehq/sightline/platform/sqldb"
 	"github.com/sightlinehq/sightline/platform/storecall"
+	"github.com/sightlinehq/sightline/siteaccess"
 	"github.com/sightlinehq/sightline/svc-notify/store"
-)
-
-// Credentials are told apart by prefix, as accounts issues them.
-const (
-	sessionPrefix = "sls_"
-	apiKeyPrefix  = "slk_"
 )
 
 // need is what a site RPC asks of its caller.
@@ -58,14 +53,9 @@ func credential(ctx context.Context) (auth, token string, err error) {
 // principal asks accounts who the caller is. Accounts' refusals keep their
 // code (Unauthenticated for a revoked credential, Unavailable when down).
 func (s *Service) principal(ctx context.Context, token string) (*accountsv1.Principal, error) {
-	req := &accountsv1.AuthenticateRequest{}
-	switch {
-	case strings.HasPrefix(token, sessionPrefix):
-		req.Credential = &accountsv1.AuthenticateRequest_SessionToken{SessionToken: token}
-	case strings.HasPrefix(token, apiKeyPrefix):
-		req.Credential = &accountsv1.AuthenticateRequest_ApiKey{ApiKey: token}
-	default:
-		return nil, status.Error(codes.Unauthenticated, "malformed credential: want a session token (sls_…) or an API key (slk_…)")
+	req, err := siteaccess.AuthenticateRequest(token)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := s.deps.AccountsInternal.Authenticate(ctx, req)
 	if err != nil {
@@ -122,7 +112,7 @@ func (s *Service) authorizeOperator(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if strings.HasPrefix(tok, apiKeyPrefix) {
+	if strings.HasPrefix(tok, siteaccess.APIKeyPrefix) {
 		return status.Error(codes.PermissionDenied, "the outbox is for instance operators; API keys cannot read it")
 	}
 	p, err := s.principal(ctx, tok)
