@@ -29,8 +29,7 @@ func TestAssetRoute(t *testing.T) {
 
 	conn := s.internalConn(t)
 	defer conn.Close()
-	var siteID int64
-	fmt.Sscan(a.siteID, &siteID)
+	siteID := int64Of(t, a.siteID)
 	now := time.Now()
 	snapshot := fmt.Sprintf(`[{"type":4,"data":{"href":%q,"width":1280,"height":720},"timestamp":%d},`+
 		`{"type":2,"data":{"node":{"type":0,"childNodes":[{"type":2,"tagName":"link","attributes":{"rel":"stylesheet","href":"static/site.css"},"childNodes":[],"id":2}],"id":1},"initialOffset":{"left":0,"top":0}},"timestamp":%d}]`,

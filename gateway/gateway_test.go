@@ -180,6 +180,16 @@ type tenant struct {
 
 var tenantN int
 
+// int64Of parses an int64 the REST API answers as a string (ids, counts).
+func int64Of(t *testing.T, id string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		t.Fatalf("%q is not an int64: %v", id, err)
+	}
+	return n
+}
+
 func newTenant(t *testing.T, s *server) *tenant {
 	t.Helper()
 	tenantN++
@@ -227,8 +237,7 @@ func newTenant(t *testing.T, s *server) *tenant {
 	// A recorded session, appended through recordings' internal gRPC API.
 	conn := s.internalConn(t)
 	defer conn.Close()
-	var siteID int64
-	fmt.Sscan(tn.siteID, &siteID)
+	siteID := int64Of(t, tn.siteID)
 	tn.sessionID = fmt.Sprintf("s_tenant%dsession0000000000", tenantN)
 	now := time.Now()
 	tn.sessionStart = now

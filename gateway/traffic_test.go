@@ -98,8 +98,7 @@ func appendHit(t *testing.T, s *server, site, session, visitor, url string) {
 	t.Helper()
 	conn := s.internalConn(t)
 	defer conn.Close()
-	var siteID int64
-	fmt.Sscan(site, &siteID)
+	siteID := int64Of(t, site)
 	now := time.Now()
 	res, err := trafficv1.NewTrafficInternalServiceClient(conn).AppendHits(context.Background(), &trafficv1.AppendHitsRequest{Chunks: []*recordingsv1.Chunk{{
 		SiteId: siteID, SessionId: session, VisitorId: visitor, PageViewId: "p_" + strings.TrimPrefix(session, "s_"),
@@ -253,7 +252,7 @@ func TestRealtimeStream(t *testing.T) {
 		}
 		res := &trafficv1.GetRealtimeResponse{}
 		if v, _ := m["visitors"].(string); v != "" {
-			fmt.Sscan(v, &res.Visitors)
+			res.Visitors = int64Of(t, v)
 		}
 		if _, ok := m["perMinute"]; !ok {
 			t.Fatalf("event without perMinute (REST field names): %s", data)
