@@ -111,11 +111,11 @@ func answerShard(site int64) int {
 }
 
 // answerOutboxInsert is not idempotent, like outboxInsert.
-func (s *Store) answerOutboxInsert(site int64, kind store.OutboxKind, v answerOutboxValue) Stmt {
+func (s *Store) answerOutboxInsert(ctx context.Context, site int64, kind store.OutboxKind, v answerOutboxValue) Stmt {
 	payload, _ := json.Marshal(v)
 	return Stmt{
-		CQL:  "INSERT INTO " + s.t("answer_outbox") + " (shard, id, kind, site_id, payload) VALUES (?, ?, ?, ?, ?)",
-		Args: []any{answerShard(site), gocql.TimeUUID(), int(kind), site, payload},
+		CQL:  "INSERT INTO " + s.t("answer_outbox") + " (shard, id, kind, site_id, payload, traceparent) VALUES (?, ?, ?, ?, ?, ?)",
+		Args: []any{answerShard(site), gocql.TimeUUID(), int(kind), site, payload, store.Traceparent(ctx)},
 	}
 }
 
@@ -157,7 +157,7 @@ func (s *Store) AppendAnswers(ctx context.Context, answers []store.Answer) ([]st
 			continue
 		}
 		res[i].Stored = true
-		out := []Stmt{s.answerOutboxInsert(site, store.OutboxUpsertAnswers, answerOutboxValue{IDs: []string{id}}), s.notifyInsert(site, notifyKind(store.AnswerEvent(a.Answer)), id)}
+		out := []Stmt{s.answerOutboxInsert(ctx, site, store.OutboxUpsertAnswers, answerOutboxValue{IDs: []string{id}}), s.notifyInsert(ctx, site, notifyKind(store.AnswerEvent(a.Answer)), id)}
 		if err := s.ex.Batch(ctx, out); err != nil {
 			return nil, fmt.Errorf("scylla: append answers: %w", err)
 		}
@@ -376,7 +376,7 @@ func (s *Store) deleteAnswers(ctx context.Context, site int64, ids []string, v a
 	if n == 0 {
 		return 0, nil // nothing here, so nothing in search either
 	}
-	b := []Stmt{s.answerOutboxInsert(site, store.OutboxDeleteAnswers, v)}
+	b := []Stmt{s.answerOutboxInsert(ctx, site, store.OutboxDeleteAnswers, v)}
 	for _, sess := range tombstone {
 		sessions[sess] = true
 	}

@@ -65,12 +65,12 @@ var notifyTypes = map[int]string{1: store.EventSessionEnded, 2: store.EventFeedb
 
 // notifyInsert records an event of the object id (a session or an answer
 // id) of site. Not idempotent, like outboxInsert.
-func (s *Store) notifyInsert(site int64, kind int, id string) Stmt {
+func (s *Store) notifyInsert(ctx context.Context, site int64, kind int, id string) Stmt {
 	h := fnv.New32a()
 	fmt.Fprintf(h, "%d/%s", site, id)
 	return Stmt{
-		CQL:  "INSERT INTO " + s.t("notify_outbox") + " (shard, id, kind, site_id, payload) VALUES (?, ?, ?, ?, ?)",
-		Args: []any{int(h.Sum32() % outboxShards), gocql.TimeUUID(), kind, site, []byte(id)},
+		CQL:  "INSERT INTO " + s.t("notify_outbox") + " (shard, id, kind, site_id, payload, traceparent) VALUES (?, ?, ?, ?, ?, ?)",
+		Args: []any{int(h.Sum32() % outboxShards), gocql.TimeUUID(), kind, site, []byte(id), store.Traceparent(ctx)},
 	}
 }
 
@@ -179,8 +179,8 @@ func (s *Store) recordEnd(ctx context.Context, site int64, session string, row *
 		return err
 	}
 	b := []Stmt{
-		s.outboxInsert(site, session, store.OutboxUpsert, payload),
-		s.notifyInsert(site, notifyKind(store.EventSessionEnded), session),
+		s.outboxInsert(ctx, site, session, store.OutboxUpsert, payload),
+		s.notifyInsert(ctx, site, notifyKind(store.EventSessionEnded), session),
 		s.openDelete(site, session),
 		{CQL: "UPDATE " + s.t("sessions") + " USING TTL ? SET outboxed_version = ? WHERE site_id = ? AND session_id = ?", Args: []any{s.rowTTL(row.expiresMs), row.version, site, session}, Idempotent: true},
 	}

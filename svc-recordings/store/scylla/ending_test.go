@@ -228,8 +228,8 @@ func TestAppendEndedStatements(t *testing.T) {
 func TestNotifyOutboxDecode(t *testing.T) {
 	u1, u2 := gocql.UUIDFromTime(fixedNow), gocql.UUIDFromTime(fixedNow.Add(time.Second))
 	r := &recorder{rows: func(q Stmt) [][]any {
-		if strings.HasPrefix(q.CQL, "SELECT id, kind, site_id, payload FROM ks.notify_outbox") && q.Args[0] == 0 {
-			return [][]any{{u2, 3, endSite, []byte("a_1")}, {u1, 1, endSite, []byte(endSession)}}
+		if strings.HasPrefix(q.CQL, "SELECT id, kind, site_id, payload, traceparent FROM ks.notify_outbox") && q.Args[0] == 0 {
+			return [][]any{{u2, 3, endSite, []byte("a_1"), (*string)(nil)}, {u1, 1, endSite, []byte(endSession), (*string)(nil)}}
 		}
 		return nil
 	}}

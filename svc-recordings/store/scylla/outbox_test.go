@@ -21,14 +21,16 @@ func TestOutboxesPendingAndAck(t *testing.T) {
 	old, young := gocql.UUIDFromTime(fixedNow.Add(-time.Minute)), gocql.UUIDFromTime(fixedNow)
 	sum, _ := proto.Marshal(&sessionsv1.SessionSummary{SessionId: "s_abcdefghijklmnopqrstuv", Version: 3})
 	ans, _ := json.Marshal(answerOutboxValue{IDs: []string{"a_abcdefghijklmnopqrstuv"}, Session: "s_abcdefghijklmnopqrstuv"})
+	traceparent := "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	r := &recorder{rows: func(q Stmt) [][]any {
 		for table, payload := range map[string][]byte{" ks.outbox ": sum, " ks.answer_outbox ": ans} {
-			if strings.Contains(q.CQL, table) && strings.HasPrefix(q.CQL, "SELECT id, kind, site_id, payload") {
+			if strings.Contains(q.CQL, table) && strings.HasPrefix(q.CQL, "SELECT id, kind, site_id, payload, traceparent") {
 				switch q.Args[0] {
 				case 1:
-					return [][]any{{young, int(store.OutboxUpsert), int64(7), payload}}
+					return [][]any{{young, int(store.OutboxUpsert), int64(7), payload, &traceparent}}
 				case 2:
-					return [][]any{{old, int(store.OutboxDeleteAnswers), int64(8), payload}}
+					// A row written before migration 006: no trace context.
+					return [][]any{{old, int(store.OutboxDeleteAnswers), int64(8), payload, (*string)(nil)}}
 				}
 			}
 		}
@@ -48,6 +50,9 @@ func TestOutboxesPendingAndAck(t *testing.T) {
 		es, err = o.pending(ctx, 10)
 		if err != nil || len(es) != 2 || es[1].ID != "1/"+young.String() || es[1].Kind != store.OutboxUpsert {
 			t.Fatalf("%s: pending(10) = %+v, %v", o.table, es, err)
+		}
+		if es[1].Traceparent != traceparent || es[0].Traceparent != "" {
+			t.Fatalf("%s: traceparents %q, %q; want %q and none", o.table, es[0].Traceparent, es[1].Traceparent, traceparent)
 		}
 		if o.table == "outbox" && es[1].Summary.GetVersion() != 3 {
 			t.Fatalf("outbox: summary not decoded: %+v", es[1])

@@ -609,7 +609,7 @@ func (s *Store) recordChange(ctx context.Context, site int64, session string, ro
 	}
 	ttl := s.ttl(state.ExpiresMs)
 	b := []Stmt{
-		s.outboxInsert(site, session, store.OutboxUpsert, payload),
+		s.outboxInsert(ctx, site, session, store.OutboxUpsert, payload),
 		{CQL: "INSERT INTO " + s.t("sessions_by_site") + " (site_id, session_id) VALUES (?, ?) USING TTL ?", Args: []any{site, session, s.rowTTL(state.ExpiresMs)}, Idempotent: true},
 		{CQL: "INSERT INTO " + s.t("sessions_by_visitor") + " (site_id, visitor_id, session_id) VALUES (?, ?, ?) USING TTL ?", Args: []any{site, state.VisitorID, session, ttl}, Idempotent: true},
 		{CQL: "INSERT INTO " + s.t("sessions_begun") + " (site_id, day, created_ms, session_id) VALUES (?, ?, ?, ?) USING TTL ?", Args: []any{site, row.createdMs / dayMs, row.createdMs, session, ttl}, Idempotent: true},
@@ -654,10 +654,10 @@ func shardOf(site int64, session string) int {
 
 // outboxInsert is not idempotent: a retried insert would add a second
 // entry (harmless for search, but it is not the same statement twice).
-func (s *Store) outboxInsert(site int64, session string, kind store.OutboxKind, payload []byte) Stmt {
+func (s *Store) outboxInsert(ctx context.Context, site int64, session string, kind store.OutboxKind, payload []byte) Stmt {
 	return Stmt{
-		CQL:  "INSERT INTO " + s.t("outbox") + " (shard, id, kind, site_id, payload) VALUES (?, ?, ?, ?, ?)",
-		Args: []any{shardOf(site, session), gocql.TimeUUID(), int(kind), site, payload},
+		CQL:  "INSERT INTO " + s.t("outbox") + " (shard, id, kind, site_id, payload, traceparent) VALUES (?, ?, ?, ?, ?, ?)",
+		Args: []any{shardOf(site, session), gocql.TimeUUID(), int(kind), site, payload, store.Traceparent(ctx)},
 	}
 }
 
@@ -823,16 +823,16 @@ func (s *Store) DeleteSession(ctx context.Context, site int64, session string) e
 	if err := s.sessionHeat(ctx, heat, site, session, row, -1); err != nil {
 		return err
 	}
-	b := append(s.deleteStmts(site, session, row), s.outboxDeleteSessions(site, session))
+	b := append(s.deleteStmts(site, session, row), s.outboxDeleteSessions(ctx, site, session))
 	if err := s.ex.Batch(ctx, b); err != nil {
 		return fmt.Errorf("scylla: delete session: %w", err)
 	}
 	return s.applyHeat(ctx, site, session, heat)
 }
 
-func (s *Store) outboxDeleteSessions(site int64, sessions ...string) Stmt {
+func (s *Store) outboxDeleteSessions(ctx context.Context, site int64, sessions ...string) Stmt {
 	payload, _ := proto.Marshal(&sessionsv1.SessionSummary{SiteId: site, SessionId: strings.Join(sessions, ",")})
-	return s.outboxInsert(site, sessions[0], store.OutboxDeleteSessions, payload)
+	return s.outboxInsert(ctx, site, sessions[0], store.OutboxDeleteSessions, payload)
 }
 
 // DeleteVisitor implements store.Store.
@@ -872,7 +872,7 @@ func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (
 		}
 	}
 	payload, _ := proto.Marshal(&sessionsv1.SessionSummary{SiteId: site, VisitorId: visitor})
-	if err := s.ex.Exec(ctx, s.outboxInsert(site, visitor, store.OutboxDeleteVisitor, payload)); err != nil {
+	if err := s.ex.Exec(ctx, s.outboxInsert(ctx, site, visitor, store.OutboxDeleteVisitor, payload)); err != nil {
 		return n, fmt.Errorf("scylla: delete visitor: %w", err)
 	}
 	return n, nil
@@ -938,7 +938,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 					return n, err
 				}
 			}
-			b = append(b, s.outboxDeleteSessions(v.site, v.id))
+			b = append(b, s.outboxDeleteSessions(ctx, v.site, v.id))
 			if err := s.ex.Batch(ctx, b); err != nil {
 				return n, fmt.Errorf("scylla: sweep: %w", err)
 			}
@@ -990,18 +990,22 @@ func (s *Store) outboxPending(ctx context.Context, table, what string, limit int
 	var all []item
 	for shard := range outboxShards {
 		it := s.ex.Iter(ctx, Stmt{
-			CQL:  "SELECT id, kind, site_id, payload FROM " + s.t(table) + " WHERE shard = ? LIMIT ?",
+			CQL:  "SELECT id, kind, site_id, payload, traceparent FROM " + s.t(table) + " WHERE shard = ? LIMIT ?",
 			Args: []any{shard, limit}, Idempotent: true,
 		})
 		var id gocql.UUID
 		var kind int
 		var site int64
 		var payload []byte
-		for it.Scan(&id, &kind, &site, &payload) {
+		var traceparent *string // null in rows older than migration 006
+		for it.Scan(&id, &kind, &site, &payload, &traceparent) {
 			e, err := decode(shard, id, kind, site, payload)
 			if err != nil {
 				it.Close()
 				return nil, err
+			}
+			if traceparent != nil {
+				e.Traceparent = *traceparent
 			}
 			all = append(all, item{id, e})
 		}

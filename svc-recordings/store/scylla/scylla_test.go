@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -220,8 +221,17 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		t.Fatalf("chunks created %d times", n)
 	}
 	rec := find(r.execs, "INSERT INTO ks.schema_migrations")
-	if len(rec) != 5 || rec[0].Args[0] != 1 || rec[1].Args[0] != 2 || rec[2].Args[0] != 3 || rec[3].Args[0] != 4 || rec[4].Args[0] != 5 {
-		t.Fatalf("migrations not recorded in order: %+v", rec)
+	const migrations = 6
+	if len(rec) != migrations {
+		t.Fatalf("%d migrations recorded, want %d: %+v", len(rec), migrations, rec)
+	}
+	for i, st := range rec {
+		if st.Args[0] != i+1 {
+			t.Fatalf("migrations not recorded in order: %+v", rec)
+		}
+	}
+	if alter := find(r.execs, "ALTER TABLE ks.notify_outbox ADD traceparent"); len(alter) != 1 {
+		t.Fatalf("006 did not add notify_outbox.traceparent: %+v", r.execs)
 	}
 	applied := func(versions ...int) *recorder {
 		return &recorder{rows: func(st Stmt) [][]any {
@@ -236,12 +246,12 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		}}
 	}
 	// Already applied: nothing but the bookkeeping runs.
-	r2 := applied(1, 2, 3, 4, 5)
+	r2 := applied(1, 2, 3, 4, 5, 6)
 	if err := newRecorded(r2).migrate(context.Background(), 3, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks.sessions ")) + len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks."+chunksTable)) +
-		len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks.heat")) + len(find(r2.execs, "DROP TABLE")); n != 0 {
+		len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks.heat")) + len(find(r2.execs, "DROP TABLE")) + len(find(r2.execs, "ALTER TABLE")); n != 0 {
 		t.Fatalf("applied migrations ran again")
 	}
 	// A keyspace from before 002: only 002 runs.
@@ -259,7 +269,11 @@ func TestAppendNewSessionStatements(t *testing.T) {
 	r := &recorder{casApplied: true}
 	s := newRecorded(r)
 	c0, c1 := testChunk(t, 0, 30*24*time.Hour), testChunk(t, 1, 30*24*time.Hour+time.Second)
-	res, err := s.Append(context.Background(), []store.Chunk{c1, c0, c0})
+	// The append runs in the forwarder's trace: the outbox entry keeps it.
+	tid, _ := trace.TraceIDFromHex("0af7651916cd43dd8448eb211c80319c")
+	sid, _ := trace.SpanIDFromHex("b7ad6b7169203331")
+	traced := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+	res, err := s.Append(traced, []store.Chunk{c1, c0, c0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,6 +329,9 @@ func TestAppendNewSessionStatements(t *testing.T) {
 	ob := find(b, "INSERT INTO ks.outbox ")
 	if len(ob) != 1 || ob[0].Idempotent {
 		t.Fatalf("outbox insert %+v", ob)
+	}
+	if tp := ob[0].Args[len(ob[0].Args)-1]; tp != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
+		t.Fatalf("outbox entry's traceparent %v, want the append's", tp)
 	}
 	vis := find(b, "INSERT INTO ks.sessions_by_visitor")
 	if len(vis) != 1 || vis[0].Args[1] != "v_abcdefghijklmnopqrstuv" {
