@@ -13,7 +13,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log"
 	"log/slog"
 	"net"
@@ -32,6 +31,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/dirsize"
 	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	recordings "github.com/sightlinehq/sightline/svc-recordings"
 )
@@ -220,7 +220,7 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 	if err := svc.Close(); err != nil {
 		return err
 	}
-	disk, err := dirSize(filepath.Join(dir, "recordings"))
+	disk, err := dirsize.Of(filepath.Join(dir, "recordings"))
 	if err != nil {
 		return err
 	}
@@ -284,24 +284,3 @@ type quiet struct{}
 func (quiet) Infof(string, ...any)         {}
 func (quiet) Errorf(string, ...any)        {}
 func (quiet) Fatalf(f string, args ...any) { log.Fatalf(f, args...) }
-
-// dirSize is the size of the files under dir, which nothing writes to
-// any more.
-func dirSize(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		n += info.Size()
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("size of %s: %w", dir, err)
-	}
-	return n, nil
-}

@@ -29,7 +29,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log"
 	"math"
 	"math/rand/v2"
@@ -42,6 +41,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/dirsize"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/bleve"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
@@ -143,7 +143,7 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir string, compa
 		}
 	}
 	compactTime := time.Since(t0)
-	size, err := dirSize(filepath.Join(dir, "search", "answers"))
+	size, err := dirsize.Of(filepath.Join(dir, "search", "answers"))
 	if err != nil {
 		return err
 	}
@@ -330,20 +330,4 @@ func pct(ds []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	i := int(math.Ceil(float64(p)/100*float64(len(s)))) - 1
 	return s[max(0, i)]
-}
-
-func dirSize(root string) (int64, error) {
-	var total int64
-	err := filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		total += fi.Size()
-		return nil
-	})
-	return total, err
 }

@@ -44,7 +44,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log"
 	"math"
 	"math/rand/v2"
@@ -63,6 +62,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/dirsize"
 	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/bleve"
@@ -183,11 +183,11 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir, cpuProfile s
 		return fmt.Errorf("indexes: %w", err)
 	}
 	pgIndexTime := time.Since(t0)
-	bleveSize, err := dirSize(filepath.Join(dir, "search", "index"))
+	bleveSize, err := dirsize.Of(filepath.Join(dir, "search", "index"))
 	if err != nil {
 		return err
 	}
-	sumSize, err := dirSize(filepath.Join(dir, "search", "summaries.db"))
+	sumSize, err := dirsize.Of(filepath.Join(dir, "search", "summaries.db"))
 	if err != nil {
 		return err
 	}
@@ -252,22 +252,6 @@ func pct(ds []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	i := int(math.Ceil(float64(p)/100*float64(len(s)))) - 1
 	return s[max(0, i)]
-}
-
-func dirSize(root string) (int64, error) {
-	var total int64
-	err := filepath.WalkDir(root, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		total += fi.Size()
-		return nil
-	})
-	return total, err
 }
 
 // benchQuery is one list query in both engines' terms.
