@@ -83,9 +83,9 @@ func BenchmarkUpsert(b *testing.B) {
 	b.ReportMetric(float64(1000*b.N)/b.Elapsed().Seconds(), "docs/s")
 }
 
-// TestSchemaMismatch: an index built with another mapping is refused with
-// instructions, not silently half-matched.
-func TestSchemaMismatch(t *testing.T) {
+// emptyIndex makes an empty index and answers its directory.
+func emptyIndex(t *testing.T) string {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "search")
 	ix, err := bleve.Open(dir)
 	if err != nil {
@@ -94,6 +94,13 @@ func TestSchemaMismatch(t *testing.T) {
 	if err := ix.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+// TestSchemaMismatch: an index built with another mapping is refused with
+// instructions, not silently half-matched.
+func TestSchemaMismatch(t *testing.T) {
+	dir := emptyIndex(t)
 	if err := os.WriteFile(filepath.Join(dir, "SCHEMA"), []byte("1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -150,18 +157,11 @@ func TestAnswersReopen(t *testing.T) {
 // TestCorruptIndex: an index Bleve cannot open is an error, not a store
 // without an index.
 func TestCorruptIndex(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "search")
-	ix, err := bleve.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ix.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir := emptyIndex(t)
 	if err := os.WriteFile(filepath.Join(dir, "index", "index_meta.json"), []byte("{not json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ix, err = bleve.Open(dir)
+	ix, err := bleve.Open(dir)
 	if err == nil {
 		ix.Close()
 		t.Fatal("corrupt index opened")
