@@ -20,6 +20,7 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/internal/testproc"
+	"github.com/sightlinehq/sightline/platform/rpc"
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
@@ -255,7 +256,7 @@ func TestAnswerRefusals(t *testing.T) {
 
 func (e *env) limitHits(t *testing.T) map[string]int64 {
 	t.Helper()
-	st, err := e.svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	st, err := e.svc.GetStats(rpc.AsService(context.Background()), &ingestv1.GetStatsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/platform/admin"
+	"github.com/sightlinehq/sightline/platform/rpc"
 )
 
 // TestStalledForwarderIsDegradedNotUnready: with recordings down longer
@@ -53,7 +54,7 @@ func TestStalledForwarderIsDegradedNotUnready(t *testing.T) {
 	if resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, func(m map[string]any) { m["seq"] = 3 })}); resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("intake while stalled: status %d", resp.StatusCode)
 	}
-	st, err := e.svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	st, err := e.svc.GetStats(rpc.AsService(context.Background()), &ingestv1.GetStatsRequest{})
 	if err != nil || !st.GetForwarder().GetStalled() || st.GetForwarder().GetDeadLettered() != 0 || st.GetSpool().GetDeadLetterRecords() != 0 {
 		t.Fatalf("stats while stalled: %v, %v", st, err)
 	}
@@ -70,7 +71,7 @@ func TestStalledForwarderIsDegradedNotUnready(t *testing.T) {
 	if err := e.svc.Ready(context.Background()); err != nil {
 		t.Fatalf("Ready after recordings came back: %v", err)
 	}
-	st, _ = e.svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	st, _ = e.svc.GetStats(rpc.AsService(context.Background()), &ingestv1.GetStatsRequest{})
 	if st.GetForwarder().GetStalled() || st.GetForwarder().GetDeadLettered() != 0 || st.GetForwarder().GetDeliveredRecords() != 4 {
 		t.Fatalf("stats after recovery (%d chunks at recordings): %v", e.rec.count(), st)
 	}

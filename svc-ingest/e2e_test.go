@@ -27,6 +27,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/internal/testproc"
+	"github.com/sightlinehq/sightline/platform/rpc"
 )
 
 var (
@@ -67,13 +68,17 @@ type binProcess struct {
 
 func (p *binProcess) log() string { p.mu.Lock(); defer p.mu.Unlock(); return p.logs.String() }
 
+// binarySecret is the service secret of the ingest processes these tests
+// start (GetStats from the test needs it).
+var binarySecret = strings.Repeat("s", 64)
+
 // startIngestBinary runs `sightline serve --target=ingest` on dataDir.
 func startIngestBinary(t *testing.T, dataDir, accAddr, recAddr string, extra ...string) *binProcess {
 	t.Helper()
 	// A process of one module needs the mesh's service secret (the fake
 	// services here do not check it).
 	secret := filepath.Join(t.TempDir(), "service-secret")
-	if err := os.WriteFile(secret, []byte(strings.Repeat("s", 64)), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte(binarySecret), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	args := append([]string{"serve", "--target=ingest", "--data-dir", dataDir, "--server.service-secret-file", secret,
@@ -132,7 +137,12 @@ func (p *binProcess) stats(t *testing.T) *ingestv1.GetStatsResponse {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := ingestv1.NewIngestServiceClient(dial(t, p.grpc)).GetStats(ctx, &ingestv1.GetStatsRequest{})
+	conn, err := rpc.Dial(p.grpc, nil, rpc.ClientOptions{ServiceSecret: binarySecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := ingestv1.NewIngestServiceClient(conn).GetStats(ctx, &ingestv1.GetStatsRequest{})
 	if err != nil {
 		t.Fatalf("GetStats: %v", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
@@ -28,6 +31,7 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/internal/poll"
+	"github.com/sightlinehq/sightline/platform/rpc"
 	"github.com/sightlinehq/sightline/tracker"
 )
 
@@ -435,7 +439,7 @@ func TestAnswers(t *testing.T) {
 	if resp.StatusCode != 413 {
 		t.Fatalf("chunked oversized: %d", resp.StatusCode)
 	}
-	st, _ := e.svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	st, _ := e.svc.GetStats(rpc.AsService(context.Background()), &ingestv1.GetStatsRequest{})
 	hits := map[string]int64{}
 	for _, h := range st.GetLimitHits() {
 		hits[h.GetLimit()] = h.GetCount()
@@ -616,7 +620,7 @@ func TestRecordingsDownThenBack(t *testing.T) {
 	}
 	var st *ingestv1.GetStatsResponse
 	poll.Until(t, 10*time.Second, func() error { // the forwarder fails and backs off meanwhile
-		if st, _ = e.svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{}); st.GetForwarder().GetFailedAttempts() == 0 {
+		if st, _ = e.svc.GetStats(rpc.AsService(context.Background()), &ingestv1.GetStatsRequest{}); st.GetForwarder().GetFailedAttempts() == 0 {
 			return fmt.Errorf("no failed attempt while recordings is down: %v", st)
 		}
 		return nil
@@ -728,8 +732,26 @@ func TestGetStatsOverGRPC(t *testing.T) {
 	e := newEnv(t, nil)
 	e.post(req{query: "k=k_nosuchsite0000", body: batchBody(t, nil)})
 	e.post(req{query: "k=" + siteKey, body: batchBody(t, nil)})
-	g := startGRPC(t, func(s *grpc.Server) { ingestv1.RegisterIngestServiceServer(s, e.svc) })
-	st, err := ingestv1.NewIngestServiceClient(dial(t, g.addr)).GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	// Served as the app serves it: without a user's credential only the
+	// mesh's own processes (the service credential) may read the stats.
+	secret := strings.Repeat("s", 64)
+	srv, _ := rpc.NewServer(nil, nil, rpc.ServerOptions{ServiceSecret: secret})
+	ingestv1.RegisterIngestServiceServer(srv, e.svc)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	if _, err := ingestv1.NewIngestServiceClient(dial(t, lis.Addr().String())).GetStats(context.Background(), &ingestv1.GetStatsRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("GetStats from outside the mesh without a credential: %v, want Unauthenticated", err)
+	}
+	conn, err := rpc.Dial(lis.Addr().String(), nil, rpc.ClientOptions{ServiceSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	st, err := ingestv1.NewIngestServiceClient(conn).GetStats(context.Background(), &ingestv1.GetStatsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

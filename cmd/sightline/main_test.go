@@ -656,10 +656,7 @@ func TestSpoolDeadLetterCommands(t *testing.T) {
 	p = startServe(t, nil, "--data-dir", dir)
 	list = waitList(1)
 	idOf(list, "undecodable")
-	conn, err := grpc.NewClient(p.addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := p.internalConn(t) // GetStats without a user: the service credential
 	defer conn.Close()
 	var st *ingestv1.GetStatsResponse
 	poll.Until(t, 10*time.Second, func() error {

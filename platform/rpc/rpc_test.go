@@ -73,6 +73,9 @@ func serviceDesc(svc string) *grpc.ServiceDesc {
 	newEmpty := func() *emptypb.Empty { return new(emptypb.Empty) }
 	methods := []grpc.MethodDesc{
 		unary(svc, "Echo", newBytes, func(_ context.Context, r *wrapperspb.BytesValue) (proto.Message, error) { return r, nil }),
+		unary(svc, "FromService", newEmpty, func(ctx context.Context, _ *emptypb.Empty) (proto.Message, error) {
+			return wrapperspb.Bool(rpc.FromService(ctx)), nil
+		}),
 		unary(svc, "Panic", newEmpty, func(context.Context, *emptypb.Empty) (proto.Message, error) {
 			panic("handler exploded: secret internals")
 		}),

@@ -69,21 +69,41 @@ func NewServiceSecret() string {
 	return hex.EncodeToString(b)
 }
 
-// checkService refuses a call to an internal service that does not carry
-// exactly one of the accepted secrets. Empty secrets accept nothing: a
-// server without one refuses every such call, it never falls open.
-func checkService(ctx context.Context, fullMethod string, accepted []string) error {
-	if !IsInternal(fullMethod) {
-		return nil
-	}
+// checkService marks a call that carries exactly one of the accepted
+// secrets as coming from Sightline's own processes (FromService), and
+// refuses a call to an internal service that does not. Empty secrets
+// accept nothing: a server without one refuses every such call, it never
+// falls open.
+func checkService(ctx context.Context, fullMethod string, accepted []string) (context.Context, error) {
 	if got := metadata.ValueFromIncomingContext(ctx, ServiceCredentialHeader); len(got) == 1 {
 		for _, secret := range accepted {
 			if secret != "" && subtle.ConstantTimeCompare([]byte(got[0]), []byte(secret)) == 1 {
-				return nil
+				return AsService(ctx), nil
 			}
 		}
 	}
-	return errServiceCredential
+	if IsInternal(fullMethod) {
+		return ctx, errServiceCredential
+	}
+	return ctx, nil
+}
+
+type fromServiceKey struct{}
+
+// AsService marks ctx as a call from Sightline's own processes, for
+// in-process callers that reach a service without its gRPC server (tests,
+// benchmarks).
+func AsService(ctx context.Context) context.Context {
+	return context.WithValue(ctx, fromServiceKey{}, true)
+}
+
+// FromService reports whether the call being served carries the mesh's
+// service credential: a public RPC that also serves Sightline's own
+// processes (an operator command over the gRPC listener) may admit such a
+// caller without a user's credential — and must refuse one without either.
+func FromService(ctx context.Context) bool {
+	v, _ := ctx.Value(fromServiceKey{}).(bool)
+	return v
 }
 
 // errServiceCredential carries an ErrorInfo so that a caller can tell the
@@ -122,7 +142,8 @@ func ServiceCredentialRefused(err error) bool {
 
 func unaryServiceAuth(accepted ...string) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := checkService(ctx, info.FullMethod, accepted); err != nil {
+		ctx, err := checkService(ctx, info.FullMethod, accepted)
+		if err != nil {
 			return nil, err
 		}
 		return handler(ctx, req)
@@ -131,12 +152,21 @@ func unaryServiceAuth(accepted ...string) grpc.UnaryServerInterceptor {
 
 func streamServiceAuth(accepted ...string) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := checkService(ss.Context(), info.FullMethod, accepted); err != nil {
+		ctx, err := checkService(ss.Context(), info.FullMethod, accepted)
+		if err != nil {
 			return err
 		}
-		return handler(srv, ss)
+		return handler(srv, &serverStream{ServerStream: ss, ctx: ctx})
 	}
 }
+
+// serverStream is a stream whose Context carries FromService's mark.
+type serverStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *serverStream) Context() context.Context { return s.ctx }
 
 // serviceCredential attaches the secret to every call of a connection.
 type serviceCredential struct {

@@ -213,3 +213,23 @@ func TestReadServiceSecret(t *testing.T) {
 		t.Errorf("NewServiceSecret: %q, %q", a, b)
 	}
 }
+
+// TestFromService: a public RPC learns whether its caller holds the mesh's
+// secret (an operator command inside the mesh) — and only then.
+func TestFromService(t *testing.T) {
+	for _, tc := range []struct {
+		name, client string
+		want         bool
+	}{{"with the secret", meshSecret, true}, {"with another", otherSecret, false}, {"without", "", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := start(t, false, rpc.ServerOptions{ServiceSecret: meshSecret}, rpc.ClientOptions{ServiceSecret: tc.client})
+			out := new(wrapperspb.BoolValue)
+			if err := e.conn.Invoke(ctxT(t), method("FromService"), &emptypb.Empty{}, out); err != nil {
+				t.Fatal(err)
+			}
+			if out.GetValue() != tc.want {
+				t.Fatalf("FromService = %v, want %v", out.GetValue(), tc.want)
+			}
+		})
+	}
+}

@@ -66,6 +66,7 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/platform/rpc"
 	ingest "github.com/sightlinehq/sightline/svc-ingest"
 )
 
@@ -316,7 +317,7 @@ func main() {
 }
 
 func spoolRecords(svc *ingest.Service) int64 {
-	st, err := svc.GetStats(context.Background(), &ingestv1.GetStatsRequest{})
+	st, err := svc.GetStats(rpc.AsService(context.Background()), &ingestv1.GetStatsRequest{})
 	if err != nil {
 		log.Fatal(err)
 	}
