@@ -59,7 +59,12 @@ func TestQuietKindsTracedOnlyWhenTheyWork(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- q.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 
 	if _, err := q.Insert(context.Background(), maintArgs{N: 1}, nil); err != nil {
 		t.Fatal(err)
