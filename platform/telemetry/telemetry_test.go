@@ -50,7 +50,7 @@ func TestSpanReachesExporter(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range spans[0].Resource.Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if attrs["service.name"] != "svc-test" || attrs["service.version"] != "1.2.3" {
 		t.Fatalf("resource = %v", attrs)
