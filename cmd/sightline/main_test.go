@@ -737,10 +737,7 @@ func TestReadyWithGiBUndelivered(t *testing.T) {
 	if code != 200 || ready > 2*time.Second {
 		t.Fatalf("/readyz %d after %v with 1 GiB undelivered; want 200 within 2s\n%s", code, ready, p.logs)
 	}
-	conn, err := grpc.NewClient(p.addrs.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := p.internalConn(t) // GetStats without a user: the service credential
 	defer conn.Close()
 	// The forwarder tries recordings, fails, isolates, retries.
 	var stats *ingestv1.GetStatsResponse
