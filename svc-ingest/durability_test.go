@@ -115,11 +115,13 @@ func startChild(t *testing.T, spoolDir, accAddr, recAddr string) (*exec.Cmd, str
 		cmd.Wait()
 		t.Fatalf("child did not start: %q", sc.Text())
 	}
+	// Read the address before the drain below takes the scanner over.
+	addr := strings.TrimPrefix(sc.Text(), "ADDR ")
 	go func() {
 		for sc.Scan() {
 		}
 	}()
-	return cmd, strings.TrimPrefix(sc.Text(), "ADDR ")
+	return cmd, addr
 }
 
 // TestKill9DuringLoad kills the ingest process with SIGKILL in the middle of
