@@ -2054,12 +2054,23 @@ export interface components {
             defaultPlan?: components["schemas"]["v1Plan"];
             /** @description Globally enabled flag names. */
             featureFlags?: string[];
+            /**
+             * @description True while the instance has no user yet: the dashboard opens on
+             *     sign-up, and that first user becomes the instance's operator.
+             */
+            firstRun?: boolean;
             maintenance?: components["schemas"]["v1Maintenance"];
             /**
              * Format: int32
              * @description Maximum page size of list calls.
              */
             maxPageSize?: number;
+            /**
+             * @description Public base URL of ingest (tracker script and intake), e.g.
+             *     "https://sightline.example.com", from the operator's configuration;
+             *     empty when unset, and the dashboard then uses its own origin.
+             */
+            publicIngestUrl?: string;
             /** @description Whether new users may sign up. */
             signupEnabled?: boolean;
             version?: string;

@@ -7417,9 +7417,16 @@ type GetPublicConfigResponse struct {
 	// Whether new users may sign up.
 	SignupEnabled bool `protobuf:"varint,5,opt,name=signup_enabled,json=signupEnabled,proto3" json:"signup_enabled,omitempty"`
 	// Maximum page size of list calls.
-	MaxPageSize   int32 `protobuf:"varint,6,opt,name=max_page_size,json=maxPageSize,proto3" json:"max_page_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MaxPageSize int32 `protobuf:"varint,6,opt,name=max_page_size,json=maxPageSize,proto3" json:"max_page_size,omitempty"`
+	// True while the instance has no user yet: the dashboard opens on
+	// sign-up, and that first user becomes the instance's operator.
+	FirstRun bool `protobuf:"varint,7,opt,name=first_run,json=firstRun,proto3" json:"first_run,omitempty"`
+	// Public base URL of ingest (tracker script and intake), e.g.
+	// "https://sightline.example.com", from the operator's configuration;
+	// empty when unset, and the dashboard then uses its own origin.
+	PublicIngestUrl string `protobuf:"bytes,8,opt,name=public_ingest_url,json=publicIngestUrl,proto3" json:"public_ingest_url,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *GetPublicConfigResponse) Reset() {
@@ -7492,6 +7499,20 @@ func (x *GetPublicConfigResponse) GetMaxPageSize() int32 {
 		return x.MaxPageSize
 	}
 	return 0
+}
+
+func (x *GetPublicConfigResponse) GetFirstRun() bool {
+	if x != nil {
+		return x.FirstRun
+	}
+	return false
+}
+
+func (x *GetPublicConfigResponse) GetPublicIngestUrl() string {
+	if x != nil {
+		return x.PublicIngestUrl
+	}
+	return ""
 }
 
 // GetSiteConfigRequest names a site by its public key.
@@ -8282,14 +8303,16 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x17ListAuditEventsResponse\x129\n" +
 	"\x06events\x18\x01 \x03(\v2!.sightline.accounts.v1.AuditEventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x18\n" +
-	"\x16GetPublicConfigRequest\"\xa9\x02\n" +
+	"\x16GetPublicConfigRequest\"\xf2\x02\n" +
 	"\x17GetPublicConfigResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12D\n" +
 	"\vmaintenance\x18\x02 \x01(\v2\".sightline.accounts.v1.MaintenanceR\vmaintenance\x12#\n" +
 	"\rfeature_flags\x18\x03 \x03(\tR\ffeatureFlags\x12>\n" +
 	"\fdefault_plan\x18\x04 \x01(\v2\x1b.sightline.accounts.v1.PlanR\vdefaultPlan\x12%\n" +
 	"\x0esignup_enabled\x18\x05 \x01(\bR\rsignupEnabled\x12\"\n" +
-	"\rmax_page_size\x18\x06 \x01(\x05R\vmaxPageSize\"1\n" +
+	"\rmax_page_size\x18\x06 \x01(\x05R\vmaxPageSize\x12\x1b\n" +
+	"\tfirst_run\x18\a \x01(\bR\bfirstRun\x12*\n" +
+	"\x11public_ingest_url\x18\b \x01(\tR\x0fpublicIngestUrl\"1\n" +
 	"\x14GetSiteConfigRequest\x12\x19\n" +
 	"\bsite_key\x18\x01 \x01(\tR\asiteKey\"\xf2\x02\n" +
 	"\x15GetSiteConfigResponse\x12\x17\n" +
