@@ -84,6 +84,11 @@ type Config struct {
 	MaxOrganizationsPerUser int `yaml:"max_organizations_per_user"`
 	// MaxLease caps one LeaseSessionQuota grant.
 	MaxLease int64 `yaml:"max_lease"`
+
+	// PublicIngestURL is where visitors' browsers reach ingest (the
+	// snippet's base URL), handed to the dashboard by GetPublicConfig. It
+	// has no flag of its own: the app sets it from its public URL.
+	PublicIngestURL string `yaml:"-"`
 }
 
 // SQLiteConfig configures the embedded backend.

@@ -223,12 +223,18 @@ func (s *Service) GetPublicConfig(ctx context.Context, _ *accountsv1.GetPublicCo
 	if err != nil {
 		return nil, s.storeErr(ctx, "list feature flags", err)
 	}
+	users, err := s.store.CountUsers(ctx)
+	if err != nil {
+		return nil, s.storeErr(ctx, "count users", err)
+	}
 	resp := &accountsv1.GetPublicConfigResponse{
-		Version:       s.deps.Version,
-		Maintenance:   maintenancePB(m),
-		DefaultPlan:   planPB(s.cfg.plan()),
-		SignupEnabled: s.cfg.SignupEnabled,
-		MaxPageSize:   int32(s.cfg.MaxPageSize),
+		Version:         s.deps.Version,
+		Maintenance:     maintenancePB(m),
+		DefaultPlan:     planPB(s.cfg.plan()),
+		SignupEnabled:   s.cfg.SignupEnabled,
+		MaxPageSize:     int32(s.cfg.MaxPageSize),
+		FirstRun:        users == 0,
+		PublicIngestUrl: s.cfg.PublicIngestURL,
 	}
 	for _, f := range flags {
 		if f.Enabled {

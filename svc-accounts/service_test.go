@@ -686,6 +686,37 @@ func TestLeaseQuotaConcurrent(t *testing.T) {
 	})
 }
 
+// TestPublicConfigFirstRunAndIngestURL: a store without users is a first
+// run (the dashboard opens on sign-up) until someone signs up; the public
+// ingest URL is the configured one.
+func TestPublicConfigFirstRunAndIngestURL(t *testing.T) {
+	ctx := context.Background()
+	cfg := defaultConfig()
+	cfg.SignupVerifyEmail = false
+	cfg.PublicIngestURL = "https://rec.example.com"
+	svc, err := New(ctx, cfg, Deps{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	pc, err := svc.GetPublicConfig(ctx, &accountsv1.GetPublicConfigRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pc.GetFirstRun() || pc.GetPublicIngestUrl() != "https://rec.example.com" {
+		t.Fatalf("fresh instance: first_run %v, public_ingest_url %q", pc.GetFirstRun(), pc.GetPublicIngestUrl())
+	}
+	if _, err := svc.SignUp(ctx, &accountsv1.SignUpRequest{Email: "first@example.com", Password: "correct horse battery", OrganizationName: "First"}); err != nil {
+		t.Fatal(err)
+	}
+	if pc, err = svc.GetPublicConfig(ctx, &accountsv1.GetPublicConfigRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if pc.GetFirstRun() {
+		t.Fatal("first_run after the first sign-up")
+	}
+}
+
 func TestMigrateAndAdmin(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -729,6 +760,9 @@ func TestMigrateAndAdmin(t *testing.T) {
 	}
 	if !pc.GetMaintenance().GetEnabled() || pc.GetMaintenance().GetMessage() != "db upgrade" {
 		t.Fatalf("maintenance = %v", pc.GetMaintenance())
+	}
+	if pc.GetFirstRun() {
+		t.Fatal("first_run with a user in the store")
 	}
 	li, err := svc.LogIn(ctx, &accountsv1.LogInRequest{Email: "root@example.com", Password: password})
 	if err != nil {
