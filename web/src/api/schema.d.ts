@@ -2052,6 +2052,12 @@ export interface components {
         /** @description GetPublicConfigResponse is what the dashboard reads at start. */
         v1GetPublicConfigResponse: {
             defaultPlan?: components["schemas"]["v1Plan"];
+            /**
+             * @description Whether this dashboard serves the demo shop under /demo/<site key>/
+             *     (on by default only in the embedded one-process mode): the dashboard
+             *     offers "Try it on the demo shop" only then. Set by the gateway.
+             */
+            demoEnabled?: boolean;
             /** @description Globally enabled flag names. */
             featureFlags?: string[];
             /**

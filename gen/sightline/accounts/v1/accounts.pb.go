@@ -7425,8 +7425,12 @@ type GetPublicConfigResponse struct {
 	// "https://sightline.example.com", from the operator's configuration;
 	// empty when unset, and the dashboard then uses its own origin.
 	PublicIngestUrl string `protobuf:"bytes,8,opt,name=public_ingest_url,json=publicIngestUrl,proto3" json:"public_ingest_url,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Whether this dashboard serves the demo shop under /demo/<site key>/
+	// (on by default only in the embedded one-process mode): the dashboard
+	// offers "Try it on the demo shop" only then. Set by the gateway.
+	DemoEnabled   bool `protobuf:"varint,9,opt,name=demo_enabled,json=demoEnabled,proto3" json:"demo_enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetPublicConfigResponse) Reset() {
@@ -7513,6 +7517,13 @@ func (x *GetPublicConfigResponse) GetPublicIngestUrl() string {
 		return x.PublicIngestUrl
 	}
 	return ""
+}
+
+func (x *GetPublicConfigResponse) GetDemoEnabled() bool {
+	if x != nil {
+		return x.DemoEnabled
+	}
+	return false
 }
 
 // GetSiteConfigRequest names a site by its public key.
@@ -8303,7 +8314,7 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x17ListAuditEventsResponse\x129\n" +
 	"\x06events\x18\x01 \x03(\v2!.sightline.accounts.v1.AuditEventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x18\n" +
-	"\x16GetPublicConfigRequest\"\xf2\x02\n" +
+	"\x16GetPublicConfigRequest\"\x95\x03\n" +
 	"\x17GetPublicConfigResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12D\n" +
 	"\vmaintenance\x18\x02 \x01(\v2\".sightline.accounts.v1.MaintenanceR\vmaintenance\x12#\n" +
@@ -8312,7 +8323,8 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x0esignup_enabled\x18\x05 \x01(\bR\rsignupEnabled\x12\"\n" +
 	"\rmax_page_size\x18\x06 \x01(\x05R\vmaxPageSize\x12\x1b\n" +
 	"\tfirst_run\x18\a \x01(\bR\bfirstRun\x12*\n" +
-	"\x11public_ingest_url\x18\b \x01(\tR\x0fpublicIngestUrl\"1\n" +
+	"\x11public_ingest_url\x18\b \x01(\tR\x0fpublicIngestUrl\x12!\n" +
+	"\fdemo_enabled\x18\t \x01(\bR\vdemoEnabled\"1\n" +
 	"\x14GetSiteConfigRequest\x12\x19\n" +
 	"\bsite_key\x18\x01 \x01(\tR\asiteKey\"\xf2\x02\n" +
 	"\x15GetSiteConfigResponse\x12\x17\n" +
