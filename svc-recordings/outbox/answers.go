@@ -4,11 +4,6 @@ import (
 	"context"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
@@ -39,19 +34,9 @@ func (r *Relay) OnceAnswers(ctx context.Context) (_ int, err error) {
 		if err != nil || len(answers) == 0 {
 			return err
 		}
-		err = r.upsertAnswers(ctx, answers)
-		if status.Code(err) != codes.InvalidArgument {
-			return err
-		}
-		// One answer search cannot take must not block the rest.
-		for _, a := range answers {
-			if e := r.upsertAnswers(ctx, []*sessionsv1.Answer{a}); status.Code(e) == codes.InvalidArgument {
-				r.Logger.ErrorContext(ctx, "outbox: search refused an answer; dropped", "site_id", a.GetSiteId(), "answer_id", a.GetId(), "err", e)
-			} else if e != nil {
-				return e
-			}
-		}
-		return nil
+		return sendEach(ctx, answers, r.upsertAnswers, func(a *sessionsv1.Answer, err error) {
+			r.Logger.ErrorContext(ctx, "outbox: search refused an answer; dropped", "site_id", a.GetSiteId(), "answer_id", a.GetId(), "err", err)
+		})
 	}
 	for _, e := range entries {
 		switch e.Kind {
@@ -83,14 +68,10 @@ func (r *Relay) OnceAnswers(ctx context.Context) (_ int, err error) {
 			default:
 				req.Selector = &searchv1.DeleteAnswersRequest_WholeSite{WholeSite: true}
 			}
-			cctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
-			_, err := r.Search.DeleteAnswers(cctx, req)
-			cancel()
-			if status.Code(err) == codes.InvalidArgument {
-				r.Logger.ErrorContext(ctx, "outbox: search refused an answers deletion; dropped", "site_id", e.SiteID, "err", err)
-				err = nil
-			}
-			if err != nil {
+			if err := r.deleteCall(ctx, "an answers deletion", e.SiteID, func(ctx context.Context) error {
+				_, err := r.Search.DeleteAnswers(ctx, req)
+				return err
+			}); err != nil {
 				return 0, err
 			}
 		}
@@ -101,15 +82,13 @@ func (r *Relay) OnceAnswers(ctx context.Context) (_ int, err error) {
 	if err := r.Store.AnswerOutboxAck(ctx, entries); err != nil {
 		return 0, err
 	}
-	if r.Delivered != nil {
-		r.Delivered.Add(ctx, int64(len(entries)), metric.WithAttributes(attribute.String("target", "search")))
-	}
+	r.delivered(ctx, len(entries))
 	return len(entries), nil
 }
 
 func (r *Relay) upsertAnswers(ctx context.Context, answers []*sessionsv1.Answer) error {
-	ctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
-	defer cancel()
-	_, err := r.Search.UpsertAnswers(ctx, &searchv1.UpsertAnswersRequest{Answers: answers})
-	return err
+	return r.call(ctx, func(ctx context.Context) error {
+		_, err := r.Search.UpsertAnswers(ctx, &searchv1.UpsertAnswersRequest{Answers: answers})
+		return err
+	})
 }

@@ -8,8 +8,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
@@ -99,20 +97,10 @@ func (r *NotifyRelay) Once(ctx context.Context) (_ int, err error) {
 	}
 	refused := 0
 	if len(events) > 0 {
-		err := r.publish(ctx, events)
-		if status.Code(err) == codes.InvalidArgument {
-			// One event notify cannot take must not block the rest.
-			err = nil
-			for _, e := range events {
-				if e2 := r.publish(ctx, []*notifyv1.Event{e}); status.Code(e2) == codes.InvalidArgument {
-					r.Logger.ErrorContext(ctx, "outbox: notify refused an event; dropped", "event_id", e.GetId(), "err", e2)
-					refused++
-				} else if e2 != nil {
-					err = e2
-					break
-				}
-			}
-		}
+		err := sendEach(ctx, events, r.publish, func(e *notifyv1.Event, err error) {
+			r.Logger.ErrorContext(ctx, "outbox: notify refused an event; dropped", "event_id", e.GetId(), "err", err)
+			refused++
+		})
 		if err != nil {
 			return 0, err
 		}
@@ -127,10 +115,10 @@ func (r *NotifyRelay) Once(ctx context.Context) (_ int, err error) {
 }
 
 func (r *NotifyRelay) publish(ctx context.Context, events []*notifyv1.Event) error {
-	ctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
-	defer cancel()
-	_, err := r.Client.PublishEvents(ctx, &notifyv1.PublishEventsRequest{Events: events})
-	return err
+	return r.call(ctx, func(ctx context.Context) error {
+		_, err := r.Client.PublishEvents(ctx, &notifyv1.PublishEventsRequest{Events: events})
+		return err
+	})
 }
 
 // events reads the entries' objects and builds their events, in order,

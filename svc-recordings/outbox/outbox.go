@@ -15,10 +15,7 @@ import (
 	"log/slog"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
@@ -75,10 +72,10 @@ func traceparents(entries []store.OutboxEntry) []string {
 }
 
 func (r *Relay) upsert(ctx context.Context, sums []*sessionsv1.SessionSummary) error {
-	ctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
-	defer cancel()
-	_, err := r.Search.UpsertSessions(ctx, &searchv1.UpsertSessionsRequest{Sessions: sums})
-	return err
+	return r.call(ctx, func(ctx context.Context) error {
+		_, err := r.Search.UpsertSessions(ctx, &searchv1.UpsertSessionsRequest{Sessions: sums})
+		return err
+	})
 }
 
 // Once delivers one batch and answers how many entries it took. A batch
@@ -100,20 +97,9 @@ func (r *Relay) Once(ctx context.Context) (_ int, err error) {
 		if len(run) == 0 {
 			return nil
 		}
-		err := r.upsert(ctx, run)
-		if status.Code(err) == codes.InvalidArgument {
-			// One summary search cannot take must not block the rest:
-			// send them one by one and drop only what is refused.
-			err = nil
-			for _, s := range run {
-				if e := r.upsert(ctx, []*sessionsv1.SessionSummary{s}); status.Code(e) == codes.InvalidArgument {
-					r.Logger.ErrorContext(ctx, "outbox: search refused a summary; dropped", "site_id", s.GetSiteId(), "session_id", s.GetSessionId(), "version", s.GetVersion(), "err", e)
-				} else if e != nil {
-					err = e
-					break
-				}
-			}
-		}
+		err := sendEach(ctx, run, r.upsert, func(s *sessionsv1.SessionSummary, err error) {
+			r.Logger.ErrorContext(ctx, "outbox: search refused a summary; dropped", "site_id", s.GetSiteId(), "session_id", s.GetSessionId(), "version", s.GetVersion(), "err", err)
+		})
 		run, at = nil, map[[2]any]int{}
 		return err
 	}
@@ -142,14 +128,10 @@ func (r *Relay) Once(ctx context.Context) (_ int, err error) {
 			} else {
 				req.Selector = &searchv1.DeleteSessionsRequest_SessionIds{SessionIds: &searchv1.SessionIds{Ids: e.SessionIDs}}
 			}
-			cctx, cancel := context.WithTimeout(ctx, r.CallTimeout)
-			_, err := r.Search.DeleteSessions(cctx, req)
-			cancel()
-			if status.Code(err) == codes.InvalidArgument {
-				r.Logger.ErrorContext(ctx, "outbox: search refused a deletion; dropped", "site_id", e.SiteID, "err", err)
-				err = nil
-			}
-			if err != nil {
+			if err := r.deleteCall(ctx, "a deletion", e.SiteID, func(ctx context.Context) error {
+				_, err := r.Search.DeleteSessions(ctx, req)
+				return err
+			}); err != nil {
 				return 0, err
 			}
 		}
@@ -160,8 +142,6 @@ func (r *Relay) Once(ctx context.Context) (_ int, err error) {
 	if err := r.Store.OutboxAck(ctx, entries); err != nil {
 		return 0, err
 	}
-	if r.Delivered != nil {
-		r.Delivered.Add(ctx, int64(len(entries)), metric.WithAttributes(attribute.String("target", "search")))
-	}
+	r.delivered(ctx, len(entries))
 	return len(entries), nil
 }
