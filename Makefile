@@ -24,15 +24,26 @@ help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: web build ## Run everything in one process: dashboard at http://localhost:8080.
+run: preflight-run web build ## Run everything in one process: dashboard at http://localhost:8080.
 	$(BIN) serve --data-dir $(DATA_DIR)
+
+.PHONY: preflight
+preflight: ## Check Go, Node/npm, Chromium and PostgreSQL (what `make test` needs); print the install command for a miss.
+	@command -v $(GO) >/dev/null || { echo "preflight: Go is missing: https://go.dev/doc/install" >&2; exit 1; }
+	@$(GO) run ./internal/preflight -for=test
+
+# What `make run` needs: Go, Node and npm.
+.PHONY: preflight-run
+preflight-run:
+	@command -v $(GO) >/dev/null || { echo "preflight: Go is missing: https://go.dev/doc/install" >&2; exit 1; }
+	@$(GO) run ./internal/preflight -for=run
 
 .PHONY: build
 build: ## Build the sightline binary into bin/.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sightline
 
 .PHONY: test
-test: web test-go test-node test-e2e ## Run every test (Go, dashboard, tracker, browser end-to-end).
+test: preflight web test-go test-node test-e2e ## Run every test (Go, dashboard, tracker, browser end-to-end).
 
 .PHONY: test-go
 test-go: weed ## Go tests (real PostgreSQL, real sockets), under the race detector.

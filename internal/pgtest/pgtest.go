@@ -202,7 +202,7 @@ func (s *Server) Restart(ctx context.Context) error {
 // start cannot be stopped.
 func Private(tb testing.TB) *Server {
 	tb.Helper()
-	if _, err := binDir(); err != nil {
+	if _, err := BinDir(); err != nil {
 		if os.Getenv("CI") == "true" {
 			tb.Fatalf("%v (CI=true: the PostgreSQL tests must run)", err)
 		}
@@ -223,9 +223,10 @@ func Private(tb testing.TB) *Server {
 	return srv
 }
 
-// binDir returns the newest /usr/lib/postgresql/<major>/bin that has
-// initdb and postgres.
-func binDir() (string, error) {
+// BinDir returns the newest /usr/lib/postgresql/<major>/bin that has
+// initdb and postgres, or ErrNoBinaries. `make test`'s preflight
+// (internal/preflight) asks it too, so both agree on what "installed" means.
+func BinDir() (string, error) {
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	type cand struct {
 		major int
@@ -257,7 +258,7 @@ func binDir() (string, error) {
 // parents must be traversable by that user. The server also gets SIGQUIT
 // if the calling process dies. Call Stop when done.
 func StartServer(ctx context.Context, dir string) (*Server, error) {
-	bin, err := binDir()
+	bin, err := BinDir()
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func TestStartGivesFreshDatabases(t *testing.T) {
 }
 
 func TestStartServerStop(t *testing.T) {
-	if _, err := binDir(); err != nil {
+	if _, err := BinDir(); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func TestWithDatabase(t *testing.T) {
 // TestDatabaseURL: with DATABASE_URL set, Start creates a fresh database in
 // that server instead of using the shared one.
 func TestDatabaseURL(t *testing.T) {
-	if _, err := binDir(); err != nil {
+	if _, err := BinDir(); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(err)
 		}
