@@ -363,6 +363,8 @@ func (s *Service) forwardResponse(ctx context.Context, w http.ResponseWriter, m 
 	case *accountsv1.LogInResponse:
 		set(m.GetSessionToken(), s.cookieExpiry(m.GetExpireTime().AsTime()))
 		m.SessionToken = ""
+	case *accountsv1.GetPublicConfigResponse:
+		m.DemoEnabled = s.deps.Demo != nil
 	case *accountsv1.RevokeApiKeyResponse:
 		s.auth.removeAPIKey(m.GetApiKey().GetId())
 	case *accountsv1.LogOutResponse:

@@ -141,6 +141,9 @@ type Deps struct {
 	Search         *grpc.ClientConn
 	Ingest         *grpc.ClientConn
 	Notify         *grpc.ClientConn
+	// Demo serves the demo shop under /demo/ (package demo); nil turns it
+	// off: /demo/ then answers 404 and the public config says so.
+	Demo http.Handler
 }
 
 // Service serves /api/v1 and the dashboard.
@@ -229,7 +232,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
-// RegisterHTTP mounts /api/v1 and the dashboard.
+// RegisterHTTP mounts /api/v1, the dashboard and the demo shop.
 func (s *Service) RegisterHTTP(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/openapi.json", securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -239,6 +242,13 @@ func (s *Service) RegisterHTTP(mux *http.ServeMux) {
 	api := s.apiHandler()
 	mux.Handle("/api/", securityHeaders(api))
 	mux.Handle("POST /unsubscribe", securityHeaders(s.oneClickUnsubscribe(api)))
+	// The demo shop sets its own headers (its pages load the snippet);
+	// off, its paths are 404 rather than the dashboard's index.
+	demo := s.deps.Demo
+	if demo == nil {
+		demo = http.NotFoundHandler()
+	}
+	mux.Handle("/demo/", demo)
 	mux.Handle("/", securityHeaders(dashboardHandler()))
 }
 
