@@ -15,15 +15,9 @@ import (
 // CreateApiKey creates an API key with a role no higher than the
 // creator's; the secret is returned only here.
 func (s *Service) CreateApiKey(ctx context.Context, req *accountsv1.CreateApiKeyRequest) (*accountsv1.CreateApiKeyResponse, error) {
-	c, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	org := req.GetOrganizationId()
-	if err := checkID("organization_id", org); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, org, store.RoleAdmin); err != nil {
+	c, err := s.orgCaller(ctx, org, store.RoleAdmin)
+	if err != nil {
 		return nil, err
 	}
 	if err := userOnly(c, "create API keys"); err != nil {
@@ -52,24 +46,16 @@ func (s *Service) CreateApiKey(ctx context.Context, req *accountsv1.CreateApiKey
 
 // ListApiKeys lists an organisation's API keys (admin or owner).
 func (s *Service) ListApiKeys(ctx context.Context, req *accountsv1.ListApiKeysRequest) (*accountsv1.ListApiKeysResponse, error) {
-	_, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin)
+	if _, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin); err != nil {
+		return nil, err
+	}
+	keys, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list api keys", func(p pager) ([]store.APIKey, error) {
+		return s.store.ListAPIKeys(ctx, req.GetOrganizationId(), p.after())
+	}, func(k store.APIKey) int64 { return k.ID }, apiKeyPB)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.page(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	keys, err := s.store.ListAPIKeys(ctx, req.GetOrganizationId(), p.after())
-	if err != nil {
-		return nil, s.storeErr(ctx, "list api keys", err)
-	}
-	keys, next := trim(p, keys, func(k store.APIKey) int64 { return k.ID })
-	resp := &accountsv1.ListApiKeysResponse{NextPageToken: next}
-	for _, k := range keys {
-		resp.ApiKeys = append(resp.ApiKeys, apiKeyPB(k))
-	}
-	return resp, nil
+	return &accountsv1.ListApiKeysResponse{ApiKeys: keys, NextPageToken: next}, nil
 }
 
 // RevokeApiKey revokes an API key (admin or owner).
@@ -193,24 +179,16 @@ func (s *Service) SetMaintenance(ctx context.Context, req *accountsv1.SetMainten
 // ListAuditEvents lists an organisation's audit log, newest first (admin
 // or owner).
 func (s *Service) ListAuditEvents(ctx context.Context, req *accountsv1.ListAuditEventsRequest) (*accountsv1.ListAuditEventsResponse, error) {
-	_, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin)
+	if _, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin); err != nil {
+		return nil, err
+	}
+	evs, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list audit events", func(p pager) ([]store.AuditEvent, error) {
+		return s.store.ListAuditEvents(ctx, req.GetOrganizationId(), p.before())
+	}, func(e store.AuditEvent) int64 { return e.ID }, auditPB)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.page(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	evs, err := s.store.ListAuditEvents(ctx, req.GetOrganizationId(), p.before())
-	if err != nil {
-		return nil, s.storeErr(ctx, "list audit events", err)
-	}
-	evs, next := trim(p, evs, func(e store.AuditEvent) int64 { return e.ID })
-	resp := &accountsv1.ListAuditEventsResponse{NextPageToken: next}
-	for _, e := range evs {
-		resp.Events = append(resp.Events, auditPB(e))
-	}
-	return resp, nil
+	return &accountsv1.ListAuditEventsResponse{Events: evs, NextPageToken: next}, nil
 }
 
 // GetPublicConfig returns what the dashboard needs before log-in.

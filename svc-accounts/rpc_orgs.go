@@ -56,29 +56,24 @@ func (s *Service) ListOrganizations(ctx context.Context, req *accountsv1.ListOrg
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.page(req.GetPageSize(), req.GetPageToken())
+	orgs, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list organizations", func(p pager) ([]store.Organization, error) {
+		if !c.isAPIKey() {
+			return s.store.ListOrganizations(ctx, c.UserID, p.after())
+		}
+		org := c.Memberships[0].OrganizationID
+		if p.cursor >= org {
+			return nil, nil
+		}
+		o, err := s.store.GetOrganization(ctx, org)
+		if err != nil {
+			return nil, s.storeErr(ctx, "get organization", err)
+		}
+		return []store.Organization{o}, nil
+	}, func(o store.Organization) int64 { return o.ID }, orgPB)
 	if err != nil {
 		return nil, err
 	}
-	var orgs []store.Organization
-	if c.isAPIKey() {
-		org := c.Memberships[0].OrganizationID
-		if p.cursor < org {
-			o, err := s.store.GetOrganization(ctx, org)
-			if err != nil {
-				return nil, s.storeErr(ctx, "get organization", err)
-			}
-			orgs = append(orgs, o)
-		}
-	} else if orgs, err = s.store.ListOrganizations(ctx, c.UserID, p.after()); err != nil {
-		return nil, s.storeErr(ctx, "list organizations", err)
-	}
-	orgs, next := trim(p, orgs, func(o store.Organization) int64 { return o.ID })
-	resp := &accountsv1.ListOrganizationsResponse{NextPageToken: next}
-	for _, o := range orgs {
-		resp.Organizations = append(resp.Organizations, orgPB(o))
-	}
-	return resp, nil
+	return &accountsv1.ListOrganizationsResponse{Organizations: orgs, NextPageToken: next}, nil
 }
 
 // UpdateOrganization renames an organisation (admin or owner).
@@ -101,24 +96,16 @@ func (s *Service) UpdateOrganization(ctx context.Context, req *accountsv1.Update
 
 // ListMembers lists an organisation's members.
 func (s *Service) ListMembers(ctx context.Context, req *accountsv1.ListMembersRequest) (*accountsv1.ListMembersResponse, error) {
-	_, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleViewer)
+	if _, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleViewer); err != nil {
+		return nil, err
+	}
+	ms, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list members", func(p pager) ([]store.Member, error) {
+		return s.store.ListMembers(ctx, req.GetOrganizationId(), p.after())
+	}, func(m store.Member) int64 { return m.User.ID }, memberPB)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.page(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	ms, err := s.store.ListMembers(ctx, req.GetOrganizationId(), p.after())
-	if err != nil {
-		return nil, s.storeErr(ctx, "list members", err)
-	}
-	ms, next := trim(p, ms, func(m store.Member) int64 { return m.User.ID })
-	resp := &accountsv1.ListMembersResponse{NextPageToken: next}
-	for _, m := range ms {
-		resp.Members = append(resp.Members, memberPB(m))
-	}
-	return resp, nil
+	return &accountsv1.ListMembersResponse{Members: ms, NextPageToken: next}, nil
 }
 
 func checkRole(r accountsv1.Role) (store.Role, error) {
@@ -132,15 +119,9 @@ func checkRole(r accountsv1.Role) (store.Role, error) {
 // UpdateMemberRole changes a member's role (admin or owner; only owners
 // grant or take away the owner role).
 func (s *Service) UpdateMemberRole(ctx context.Context, req *accountsv1.UpdateMemberRoleRequest) (*accountsv1.UpdateMemberRoleResponse, error) {
-	c, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	org := req.GetOrganizationId()
-	if err := checkID("organization_id", org); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, org, store.RoleAdmin); err != nil {
+	c, err := s.orgCaller(ctx, org, store.RoleAdmin)
+	if err != nil {
 		return nil, err
 	}
 	role, err := checkRole(req.GetRole())
@@ -198,15 +179,9 @@ func (s *Service) RemoveMember(ctx context.Context, req *accountsv1.RemoveMember
 // CreateInvitation invites an e-mail address with a role no higher than
 // the inviter's.
 func (s *Service) CreateInvitation(ctx context.Context, req *accountsv1.CreateInvitationRequest) (*accountsv1.CreateInvitationResponse, error) {
-	c, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	org := req.GetOrganizationId()
-	if err := checkID("organization_id", org); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, org, store.RoleAdmin); err != nil {
+	c, err := s.orgCaller(ctx, org, store.RoleAdmin)
+	if err != nil {
 		return nil, err
 	}
 	email, err := normalizeEmail(req.GetEmail())
@@ -233,24 +208,16 @@ func (s *Service) CreateInvitation(ctx context.Context, req *accountsv1.CreateIn
 
 // ListInvitations lists pending invitations (admin or owner).
 func (s *Service) ListInvitations(ctx context.Context, req *accountsv1.ListInvitationsRequest) (*accountsv1.ListInvitationsResponse, error) {
-	_, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin)
+	if _, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin); err != nil {
+		return nil, err
+	}
+	invs, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list invitations", func(p pager) ([]store.Invitation, error) {
+		return s.store.ListInvitations(ctx, req.GetOrganizationId(), time.Now(), p.after())
+	}, func(i store.Invitation) int64 { return i.ID }, invitationPB)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.page(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	invs, err := s.store.ListInvitations(ctx, req.GetOrganizationId(), time.Now(), p.after())
-	if err != nil {
-		return nil, s.storeErr(ctx, "list invitations", err)
-	}
-	invs, next := trim(p, invs, func(i store.Invitation) int64 { return i.ID })
-	resp := &accountsv1.ListInvitationsResponse{NextPageToken: next}
-	for _, i := range invs {
-		resp.Invitations = append(resp.Invitations, invitationPB(i))
-	}
-	return resp, nil
+	return &accountsv1.ListInvitationsResponse{Invitations: invs, NextPageToken: next}, nil
 }
 
 // RevokeInvitation cancels a pending invitation.

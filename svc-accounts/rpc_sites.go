@@ -42,15 +42,9 @@ func (s *Service) checkDomains(in []string) ([]string, error) {
 
 // CreateSite creates a site with a random public site key.
 func (s *Service) CreateSite(ctx context.Context, req *accountsv1.CreateSiteRequest) (*accountsv1.CreateSiteResponse, error) {
-	c, err := s.caller(ctx)
-	if err != nil {
-		return nil, err
-	}
 	org := req.GetOrganizationId()
-	if err := checkID("organization_id", org); err != nil {
-		return nil, err
-	}
-	if err := inOrg(c, org, store.RoleMember); err != nil {
+	c, err := s.orgCaller(ctx, org, store.RoleMember)
+	if err != nil {
 		return nil, err
 	}
 	name, err := checkName("name", req.GetName())
@@ -87,24 +81,16 @@ func (s *Service) GetSite(ctx context.Context, req *accountsv1.GetSiteRequest) (
 
 // ListSites lists an organisation's sites.
 func (s *Service) ListSites(ctx context.Context, req *accountsv1.ListSitesRequest) (*accountsv1.ListSitesResponse, error) {
-	_, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleViewer)
+	if _, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleViewer); err != nil {
+		return nil, err
+	}
+	sites, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list sites", func(p pager) ([]store.Site, error) {
+		return s.store.ListSites(ctx, req.GetOrganizationId(), p.after())
+	}, func(s store.Site) int64 { return s.ID }, sitePB)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.page(req.GetPageSize(), req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	sites, err := s.store.ListSites(ctx, req.GetOrganizationId(), p.after())
-	if err != nil {
-		return nil, s.storeErr(ctx, "list sites", err)
-	}
-	sites, next := trim(p, sites, func(s store.Site) int64 { return s.ID })
-	resp := &accountsv1.ListSitesResponse{NextPageToken: next}
-	for _, st := range sites {
-		resp.Sites = append(resp.Sites, sitePB(st))
-	}
-	return resp, nil
+	return &accountsv1.ListSitesResponse{Sites: sites, NextPageToken: next}, nil
 }
 
 // UpdateSite renames a site (member or above).

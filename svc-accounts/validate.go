@@ -158,6 +158,27 @@ func trim[T any](p pager, rows []T, id func(T) int64) ([]T, string) {
 	return rows, base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id(rows[len(rows)-1]), 10)))
 }
 
+// listPage reads the page size and token name through list, cuts it to the
+// page size and converts the rows with pb: the steps of every paged List
+// RPC. A store error is answered as the read op's; one list already turned
+// into a status passes unchanged.
+func listPage[T, P any](ctx context.Context, s *Service, size int32, token, op string, list func(pager) ([]T, error), id func(T) int64, pb func(T) P) ([]P, string, error) {
+	p, err := s.page(size, token)
+	if err != nil {
+		return nil, "", err
+	}
+	rows, err := list(p)
+	if err != nil {
+		return nil, "", s.storeErr(ctx, op, err)
+	}
+	rows, next := trim(p, rows, id)
+	var out []P
+	for _, r := range rows {
+		out = append(out, pb(r))
+	}
+	return out, next, nil
+}
+
 // ---- settings ----
 
 func checkSelectors(field string, v []string) ([]string, error) {
