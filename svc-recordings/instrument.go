@@ -83,35 +83,27 @@ func (i *instruments) chunk(ctx context.Context, raw, stored int64) {
 	}
 }
 
-// observeOutbox exports the outbox depth as a gauge read at collection.
+// observeOutbox exports the depths of both outboxes as gauges read at
+// collection.
 func (i *instruments) observeOutbox(st store.Store, closed *atomic.Bool) error {
-	_, err := i.meter.Int64ObservableGauge("recordings.outbox.depth",
-		metric.WithDescription("Summary changes and deletions waiting for search."),
-		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
-			if closed.Load() {
-				return nil
-			}
-			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			n, err := st.OutboxDepth(ctx)
-			if err != nil {
-				return err
-			}
-			o.Observe(n)
-			return nil
-		}))
-	if err != nil {
-		return fmt.Errorf("recordings: metrics: %w", err)
+	if err := i.depthGauge("recordings.outbox.depth", "Summary changes and deletions waiting for search.", closed, st.OutboxDepth); err != nil {
+		return err
 	}
-	_, err = i.meter.Int64ObservableGauge("recordings.notify_outbox.depth",
-		metric.WithDescription("session.ended and answer events waiting for notify."),
+	return i.depthGauge("recordings.notify_outbox.depth", "session.ended and answer events waiting for notify.", closed, st.NotifyOutboxDepth)
+}
+
+// depthGauge registers a gauge that asks the store for a depth at each
+// collection, with a deadline so a slow store cannot stall a scrape.
+func (i *instruments) depthGauge(name, desc string, closed *atomic.Bool, depth func(context.Context) (int64, error)) error {
+	_, err := i.meter.Int64ObservableGauge(name,
+		metric.WithDescription(desc),
 		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
 			if closed.Load() {
 				return nil
 			}
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			n, err := st.NotifyOutboxDepth(ctx)
+			n, err := depth(ctx)
 			if err != nil {
 				return err
 			}
