@@ -46,11 +46,8 @@ func (s *Service) CreateApiKey(ctx context.Context, req *accountsv1.CreateApiKey
 
 // ListApiKeys lists an organisation's API keys (admin or owner).
 func (s *Service) ListApiKeys(ctx context.Context, req *accountsv1.ListApiKeysRequest) (*accountsv1.ListApiKeysResponse, error) {
-	if _, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin); err != nil {
-		return nil, err
-	}
-	keys, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list api keys", func(p pager) ([]store.APIKey, error) {
-		return s.store.ListAPIKeys(ctx, req.GetOrganizationId(), p.after())
+	keys, next, err := listOrgPage(ctx, s, req, store.RoleAdmin, "list api keys", func(org int64, p pager) ([]store.APIKey, error) {
+		return s.store.ListAPIKeys(ctx, org, p.after())
 	}, func(k store.APIKey) int64 { return k.ID }, apiKeyPB)
 	if err != nil {
 		return nil, err
@@ -179,11 +176,8 @@ func (s *Service) SetMaintenance(ctx context.Context, req *accountsv1.SetMainten
 // ListAuditEvents lists an organisation's audit log, newest first (admin
 // or owner).
 func (s *Service) ListAuditEvents(ctx context.Context, req *accountsv1.ListAuditEventsRequest) (*accountsv1.ListAuditEventsResponse, error) {
-	if _, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin); err != nil {
-		return nil, err
-	}
-	evs, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list audit events", func(p pager) ([]store.AuditEvent, error) {
-		return s.store.ListAuditEvents(ctx, req.GetOrganizationId(), p.before())
+	evs, next, err := listOrgPage(ctx, s, req, store.RoleAdmin, "list audit events", func(org int64, p pager) ([]store.AuditEvent, error) {
+		return s.store.ListAuditEvents(ctx, org, p.before())
 	}, func(e store.AuditEvent) int64 { return e.ID }, auditPB)
 	if err != nil {
 		return nil, err

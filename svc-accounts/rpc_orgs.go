@@ -56,7 +56,7 @@ func (s *Service) ListOrganizations(ctx context.Context, req *accountsv1.ListOrg
 	if err != nil {
 		return nil, err
 	}
-	orgs, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list organizations", func(p pager) ([]store.Organization, error) {
+	orgs, next, err := listPage(ctx, s, req, "list organizations", func(p pager) ([]store.Organization, error) {
 		if !c.isAPIKey() {
 			return s.store.ListOrganizations(ctx, c.UserID, p.after())
 		}
@@ -96,11 +96,8 @@ func (s *Service) UpdateOrganization(ctx context.Context, req *accountsv1.Update
 
 // ListMembers lists an organisation's members.
 func (s *Service) ListMembers(ctx context.Context, req *accountsv1.ListMembersRequest) (*accountsv1.ListMembersResponse, error) {
-	if _, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleViewer); err != nil {
-		return nil, err
-	}
-	ms, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list members", func(p pager) ([]store.Member, error) {
-		return s.store.ListMembers(ctx, req.GetOrganizationId(), p.after())
+	ms, next, err := listOrgPage(ctx, s, req, store.RoleViewer, "list members", func(org int64, p pager) ([]store.Member, error) {
+		return s.store.ListMembers(ctx, org, p.after())
 	}, func(m store.Member) int64 { return m.User.ID }, memberPB)
 	if err != nil {
 		return nil, err
@@ -208,11 +205,8 @@ func (s *Service) CreateInvitation(ctx context.Context, req *accountsv1.CreateIn
 
 // ListInvitations lists pending invitations (admin or owner).
 func (s *Service) ListInvitations(ctx context.Context, req *accountsv1.ListInvitationsRequest) (*accountsv1.ListInvitationsResponse, error) {
-	if _, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleAdmin); err != nil {
-		return nil, err
-	}
-	invs, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list invitations", func(p pager) ([]store.Invitation, error) {
-		return s.store.ListInvitations(ctx, req.GetOrganizationId(), time.Now(), p.after())
+	invs, next, err := listOrgPage(ctx, s, req, store.RoleAdmin, "list invitations", func(org int64, p pager) ([]store.Invitation, error) {
+		return s.store.ListInvitations(ctx, org, time.Now(), p.after())
 	}, func(i store.Invitation) int64 { return i.ID }, invitationPB)
 	if err != nil {
 		return nil, err

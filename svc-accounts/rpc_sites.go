@@ -81,11 +81,8 @@ func (s *Service) GetSite(ctx context.Context, req *accountsv1.GetSiteRequest) (
 
 // ListSites lists an organisation's sites.
 func (s *Service) ListSites(ctx context.Context, req *accountsv1.ListSitesRequest) (*accountsv1.ListSitesResponse, error) {
-	if _, err := s.orgCaller(ctx, req.GetOrganizationId(), store.RoleViewer); err != nil {
-		return nil, err
-	}
-	sites, next, err := listPage(ctx, s, req.GetPageSize(), req.GetPageToken(), "list sites", func(p pager) ([]store.Site, error) {
-		return s.store.ListSites(ctx, req.GetOrganizationId(), p.after())
+	sites, next, err := listOrgPage(ctx, s, req, store.RoleViewer, "list sites", func(org int64, p pager) ([]store.Site, error) {
+		return s.store.ListSites(ctx, org, p.after())
 	}, func(s store.Site) int64 { return s.ID }, sitePB)
 	if err != nil {
 		return nil, err

@@ -158,12 +158,24 @@ func trim[T any](p pager, rows []T, id func(T) int64) ([]T, string) {
 	return rows, base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id(rows[len(rows)-1]), 10)))
 }
 
-// listPage reads the page size and token name through list, cuts it to the
-// page size and converts the rows with pb: the steps of every paged List
-// RPC. A store error is answered as the read op's; one list already turned
-// into a status passes unchanged.
-func listPage[T, P any](ctx context.Context, s *Service, size int32, token, op string, list func(pager) ([]T, error), id func(T) int64, pb func(T) P) ([]P, string, error) {
-	p, err := s.page(size, token)
+// pageRequest is what every paged List request carries.
+type pageRequest interface {
+	GetPageSize() int32
+	GetPageToken() string
+}
+
+// orgPageRequest is a paged List request about one organisation.
+type orgPageRequest interface {
+	pageRequest
+	GetOrganizationId() int64
+}
+
+// listPage reads the page req names through list, cuts it to the page size
+// and converts the rows with pb: the steps of every paged List RPC. A store
+// error is answered as the read op's; one list already turned into a
+// status passes unchanged.
+func listPage[T, P any](ctx context.Context, s *Service, req pageRequest, op string, list func(pager) ([]T, error), id func(T) int64, pb func(T) P) ([]P, string, error) {
+	p, err := s.page(req.GetPageSize(), req.GetPageToken())
 	if err != nil {
 		return nil, "", err
 	}
@@ -177,6 +189,15 @@ func listPage[T, P any](ctx context.Context, s *Service, size int32, token, op s
 		out = append(out, pb(r))
 	}
 	return out, next, nil
+}
+
+// listOrgPage is listPage for a caller with at least min in the request's
+// organisation; list reads that organisation's rows.
+func listOrgPage[T, P any](ctx context.Context, s *Service, req orgPageRequest, min store.Role, op string, list func(org int64, p pager) ([]T, error), id func(T) int64, pb func(T) P) ([]P, string, error) {
+	if _, err := s.orgCaller(ctx, req.GetOrganizationId(), min); err != nil {
+		return nil, "", err
+	}
+	return listPage(ctx, s, req, op, func(p pager) ([]T, error) { return list(req.GetOrganizationId(), p) }, id, pb)
 }
 
 // ---- settings ----
