@@ -117,6 +117,39 @@ export function activeFilterCount(q: RecordingsQuery): number {
 
 // ---- URL query string -------------------------------------------------------
 
+// Each scalar condition's URL key, written once for both directions (read and
+// write) so the two cannot drift apart; the order is the order in the link.
+type FieldsOf<T> = { [K in keyof RecordingsQuery]-?: [T | undefined] extends [RecordingsQuery[K]] ? K : never }[keyof RecordingsQuery];
+const NUM_PARAMS = [
+  ["minDuration", "dmin"],
+  ["maxDuration", "dmax"],
+  ["minActive", "amin"],
+  ["maxActive", "amax"],
+  ["minPages", "pmin"],
+  ["maxPages", "pmax"],
+] as const satisfies readonly (readonly [FieldsOf<number>, string])[];
+const COND_PARAMS = [
+  ["visitedPage", "visited"],
+  ["entryPage", "entry"],
+  ["exitPage", "exit"],
+] as const satisfies readonly (readonly [FieldsOf<UrlCondition>, string])[];
+const STR_PARAMS = [
+  ["referrerDomain", "ref"],
+  ["utmSource", "utm_source"],
+  ["utmMedium", "utm_medium"],
+  ["utmCampaign", "utm_campaign"],
+  ["userId", "user"],
+  ["customEvent", "event"],
+  ["clickedElement", "clicked"],
+] as const satisfies readonly (readonly [FieldsOf<string>, string])[];
+const BOOL_PARAMS = [
+  ["hasRageClicks", "rage"],
+  ["hasDeadClicks", "dead"],
+  ["hasErrors", "errors"],
+  ["truncated", "truncated"],
+  ["hasFeedback", "feedback"],
+] as const satisfies readonly (readonly [FieldsOf<boolean>, string])[];
+
 function num(params: URLSearchParams, key: string): number | undefined {
   const raw = params.get(key);
   if (raw === null || raw.trim() === "") return undefined;
@@ -159,27 +192,14 @@ export function fromSearchParams(params: URLSearchParams): RecordingsQuery {
     if (from && DATE_RE.test(from)) q.from = from;
     if (to && DATE_RE.test(to)) q.to = to;
   }
-  q.minDuration = num(params, "dmin");
-  q.maxDuration = num(params, "dmax");
-  q.minActive = num(params, "amin");
-  q.maxActive = num(params, "amax");
-  q.minPages = num(params, "pmin");
-  q.maxPages = num(params, "pmax");
-  q.visitedPage = urlCond(params, "visited");
-  q.entryPage = urlCond(params, "entry");
-  q.exitPage = urlCond(params, "exit");
+  for (const [field, key] of NUM_PARAMS) q[field] = num(params, key);
+  for (const [field, key] of COND_PARAMS) q[field] = urlCond(params, key);
   const devices = new Set(params.getAll("device"));
   q.devices = DEVICE_TYPES.filter((d) => devices.has(d.key)).map((d) => d.value);
   q.browsers = params.getAll("browser").filter(Boolean);
   q.oses = params.getAll("os").filter(Boolean);
   q.countries = params.getAll("country").filter(Boolean);
-  q.referrerDomain = str(params, "ref");
-  q.utmSource = str(params, "utm_source");
-  q.utmMedium = str(params, "utm_medium");
-  q.utmCampaign = str(params, "utm_campaign");
-  q.userId = str(params, "user");
-  q.customEvent = str(params, "event");
-  q.clickedElement = str(params, "clicked");
+  for (const [field, key] of STR_PARAMS) q[field] = str(params, key);
   q.attributes = params
     .getAll("attr")
     .map((a) => {
@@ -187,11 +207,7 @@ export function fromSearchParams(params: URLSearchParams): RecordingsQuery {
       return eq > 0 ? { key: a.slice(0, eq), value: a.slice(eq + 1) } : undefined;
     })
     .filter((a): a is { key: string; value: string } => a !== undefined);
-  q.hasRageClicks = bool(params, "rage");
-  q.hasDeadClicks = bool(params, "dead");
-  q.hasErrors = bool(params, "errors");
-  q.truncated = bool(params, "truncated");
-  q.hasFeedback = bool(params, "feedback");
+  for (const [field, key] of BOOL_PARAMS) q[field] = bool(params, key);
   const rating = params.get("rating_max");
   if (rating && /^[1-5]$/.test(rating)) q.feedbackRatingMax = Number(rating);
   const sort = params.get("sort");
@@ -209,21 +225,11 @@ export function toSearchParams(q: RecordingsQuery): URLSearchParams {
     if (q.from) p.set("from", q.from);
     if (q.to) p.set("to", q.to);
   }
-  const nums: [string, number | undefined][] = [
-    ["dmin", q.minDuration],
-    ["dmax", q.maxDuration],
-    ["amin", q.minActive],
-    ["amax", q.maxActive],
-    ["pmin", q.minPages],
-    ["pmax", q.maxPages],
-  ];
-  for (const [k, v] of nums) if (v !== undefined) p.set(k, String(v));
-  const conds: [string, UrlCondition | undefined][] = [
-    ["visited", q.visitedPage],
-    ["entry", q.entryPage],
-    ["exit", q.exitPage],
-  ];
-  for (const [k, v] of conds) if (v && v.value) p.set(k, `${v.op}:${v.value}`);
+  for (const [field, key] of NUM_PARAMS) if (q[field] !== undefined) p.set(key, String(q[field]));
+  for (const [field, key] of COND_PARAMS) {
+    const c = q[field];
+    if (c && c.value) p.set(key, `${c.op}:${c.value}`);
+  }
   for (const dev of q.devices) {
     const key = DEVICE_TYPES.find((d) => d.value === dev)?.key;
     if (key) p.append("device", key);
@@ -231,25 +237,9 @@ export function toSearchParams(q: RecordingsQuery): URLSearchParams {
   for (const b of q.browsers) p.append("browser", b);
   for (const o of q.oses) p.append("os", o);
   for (const c of q.countries) p.append("country", c);
-  const strs: [string, string | undefined][] = [
-    ["ref", q.referrerDomain],
-    ["utm_source", q.utmSource],
-    ["utm_medium", q.utmMedium],
-    ["utm_campaign", q.utmCampaign],
-    ["user", q.userId],
-    ["event", q.customEvent],
-    ["clicked", q.clickedElement],
-  ];
-  for (const [k, v] of strs) if (v) p.set(k, v);
+  for (const [field, key] of STR_PARAMS) if (q[field]) p.set(key, q[field]);
   for (const a of q.attributes) if (a.key) p.append("attr", `${a.key}=${a.value}`);
-  const bools: [string, boolean | undefined][] = [
-    ["rage", q.hasRageClicks],
-    ["dead", q.hasDeadClicks],
-    ["errors", q.hasErrors],
-    ["truncated", q.truncated],
-    ["feedback", q.hasFeedback],
-  ];
-  for (const [k, v] of bools) if (v !== undefined) p.set(k, v ? "1" : "0");
+  for (const [field, key] of BOOL_PARAMS) if (q[field] !== undefined) p.set(key, q[field] ? "1" : "0");
   if (q.feedbackRatingMax !== undefined) p.set("rating_max", String(q.feedbackRatingMax));
   if (q.sort !== d.sort) p.set("sort", q.sort);
   if (q.ascending) p.set("order", "asc");
@@ -307,19 +297,10 @@ export function toFilter(q: RecordingsQuery, now: Date): SessionFilter {
   if (q.browsers.length) f.browsers = [...q.browsers];
   if (q.oses.length) f.oses = [...q.oses];
   if (q.countries.length) f.countries = [...q.countries];
-  if (q.referrerDomain) f.referrerDomain = q.referrerDomain;
-  if (q.utmSource) f.utmSource = q.utmSource;
-  if (q.utmMedium) f.utmMedium = q.utmMedium;
-  if (q.utmCampaign) f.utmCampaign = q.utmCampaign;
-  if (q.userId) f.userId = q.userId;
+  // The text and yes/no conditions carry the same names in SessionFilter.
+  for (const [field] of STR_PARAMS) if (q[field]) f[field] = q[field];
   if (q.attributes.length) f.userAttributes = q.attributes.filter((a) => a.key).map((a) => ({ key: a.key, value: a.value }));
-  if (q.customEvent) f.customEvent = q.customEvent;
-  if (q.clickedElement) f.clickedElement = q.clickedElement;
-  if (q.hasRageClicks !== undefined) f.hasRageClicks = q.hasRageClicks;
-  if (q.hasDeadClicks !== undefined) f.hasDeadClicks = q.hasDeadClicks;
-  if (q.hasErrors !== undefined) f.hasErrors = q.hasErrors;
-  if (q.truncated !== undefined) f.truncated = q.truncated;
-  if (q.hasFeedback !== undefined) f.hasFeedback = q.hasFeedback;
+  for (const [field] of BOOL_PARAMS) if (q[field] !== undefined) f[field] = q[field];
   // {max: N}: the session's lowest rating is at most N (sessions without feedback do not match).
   if (q.feedbackRatingMax !== undefined) f.feedbackRating = { max: String(q.feedbackRatingMax) };
   // Leave unset conditions out of the JSON entirely.
