@@ -39,6 +39,7 @@ type Config struct {
 	Search     search.Config     `yaml:"search"`
 	Notify     notify.Config     `yaml:"notify"`
 	Gateway    gateway.Config    `yaml:"gateway"`
+	Demo       DemoConfig        `yaml:"demo"`
 }
 
 // ServerConfig holds the process's public listeners.
@@ -126,6 +127,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.Search.RegisterFlags(fs)
 	c.Notify.RegisterFlags(fs)
 	c.Gateway.RegisterFlags(fs)
+	c.Demo.RegisterFlags(fs)
 }
 
 // Validate checks the whole configuration; every error names its key.

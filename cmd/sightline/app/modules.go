@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/sightlinehq/sightline/demo"
 	"github.com/sightlinehq/sightline/gateway"
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
@@ -206,6 +207,13 @@ func gatewayModule() module {
 			}
 			if err := w.err(); err != nil {
 				return nil, err
+			}
+			if w.cfg.DemoEnabled() {
+				shop, err := demo.New(demo.Options{IngestURL: w.cfg.Ingest.PublicURL})
+				if err != nil {
+					return nil, err
+				}
+				deps.Demo = shop
 			}
 			svc, err := gateway.New(ctx, w.cfg.Gateway, deps)
 			if err != nil {
