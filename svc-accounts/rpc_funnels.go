@@ -37,47 +37,26 @@ func decodeFunnel(f store.Funnel) (*accountsv1.Funnel, error) {
 	return p, nil
 }
 
-func funnelTarget(site, id int64) string { return fmt.Sprintf("site:%d funnel:%d", site, id) }
-
 // ListFunnels lists a site's funnels, newest first (viewer or above).
 func (s *Service) ListFunnels(ctx context.Context, req *accountsv1.ListFunnelsRequest) (*accountsv1.ListFunnelsResponse, error) {
-	_, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleViewer)
+	fs, err := listSiteObjects(ctx, s, req.GetSiteId(), "funnel", func(site int64) ([]store.Funnel, error) {
+		return s.store.ListFunnels(ctx, site)
+	}, decodeFunnel)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.store.ListFunnels(ctx, st.ID)
-	if err != nil {
-		return nil, s.storeErr(ctx, "list funnels", err)
-	}
-	resp := &accountsv1.ListFunnelsResponse{Funnels: make([]*accountsv1.Funnel, 0, len(rows))}
-	for _, r := range rows {
-		p, err := decodeFunnel(r)
-		if err != nil {
-			return nil, s.internal(ctx, "list funnels", err)
-		}
-		resp.Funnels = append(resp.Funnels, p)
-	}
-	return resp, nil
+	return &accountsv1.ListFunnelsResponse{Funnels: fs}, nil
 }
 
 // GetFunnel returns one funnel (viewer or above).
 func (s *Service) GetFunnel(ctx context.Context, req *accountsv1.GetFunnelRequest) (*accountsv1.GetFunnelResponse, error) {
-	_, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleViewer)
+	f, err := getSiteObject(ctx, s, req.GetSiteId(), "funnel", req.GetFunnelId(), func(site, id int64) (store.Funnel, error) {
+		return s.store.GetFunnel(ctx, site, id)
+	}, decodeFunnel)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkID("funnel_id", req.GetFunnelId()); err != nil {
-		return nil, err
-	}
-	row, err := s.store.GetFunnel(ctx, st.ID, req.GetFunnelId())
-	if err != nil {
-		return nil, s.storeErr(ctx, "get funnel", err)
-	}
-	p, err := decodeFunnel(row)
-	if err != nil {
-		return nil, s.internal(ctx, "get funnel", err)
-	}
-	return &accountsv1.GetFunnelResponse{Funnel: p}, nil
+	return &accountsv1.GetFunnelResponse{Funnel: f}, nil
 }
 
 // CreateFunnel saves a funnel (admin or owner).
@@ -97,11 +76,8 @@ func (s *Service) CreateFunnel(ctx context.Context, req *accountsv1.CreateFunnel
 
 // UpdateFunnel replaces a funnel's name and steps (admin or owner).
 func (s *Service) UpdateFunnel(ctx context.Context, req *accountsv1.UpdateFunnelRequest) (*accountsv1.UpdateFunnelResponse, error) {
-	c, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleAdmin)
+	c, st, err := s.siteObjectCaller(ctx, req.GetSiteId(), store.RoleAdmin, "funnel", req.GetFunnelId())
 	if err != nil {
-		return nil, err
-	}
-	if err := checkID("funnel_id", req.GetFunnelId()); err != nil {
 		return nil, err
 	}
 	out, err := s.saveFunnel(ctx, c, st, "update", req.GetFunnel(), func(f store.Funnel) (store.Funnel, error) {
@@ -130,27 +106,17 @@ func (s *Service) saveFunnel(ctx context.Context, c *caller, st store.Site, verb
 	if err != nil {
 		return nil, s.storeErr(ctx, op, err)
 	}
-	out, err := decodeFunnel(row)
-	if err != nil {
-		return nil, s.internal(ctx, op, err)
-	}
-	s.audit(ctx, st.OrganizationID, c.UserID, "funnel."+verb, funnelTarget(st.ID, row.ID))
-	return out, nil
+	return savedSiteObject(ctx, s, c, st, "funnel", verb, row, row.ID, decodeFunnel)
 }
 
 // DeleteFunnel deletes a saved funnel (admin or owner); the traffic it was
 // computed from stays.
 func (s *Service) DeleteFunnel(ctx context.Context, req *accountsv1.DeleteFunnelRequest) (*accountsv1.DeleteFunnelResponse, error) {
-	c, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleAdmin)
+	err := s.deleteSiteObject(ctx, req.GetSiteId(), "funnel", req.GetFunnelId(), func(site, id int64) error {
+		return s.store.DeleteFunnel(ctx, site, id)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := checkID("funnel_id", req.GetFunnelId()); err != nil {
-		return nil, err
-	}
-	if err := s.store.DeleteFunnel(ctx, st.ID, req.GetFunnelId()); err != nil {
-		return nil, s.storeErr(ctx, "delete funnel", err)
-	}
-	s.audit(ctx, st.OrganizationID, c.UserID, "funnel.delete", funnelTarget(st.ID, req.GetFunnelId()))
 	return &accountsv1.DeleteFunnelResponse{}, nil
 }

@@ -123,6 +123,24 @@ func (s *Service) DeleteSite(ctx context.Context, req *accountsv1.DeleteSiteRequ
 
 // AddSiteDomain allows a host or wildcard; a domain belongs to one site.
 func (s *Service) AddSiteDomain(ctx context.Context, req *accountsv1.AddSiteDomainRequest) (*accountsv1.AddSiteDomainResponse, error) {
+	st, err := s.editDomain(ctx, req, "add", func(id int64, d string) (store.Site, error) {
+		return s.store.AddSiteDomain(ctx, id, d, s.cfg.MaxDomainsPerSite)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &accountsv1.AddSiteDomainResponse{Site: st}, nil
+}
+
+// domainRequest names a site and one of its domains.
+type domainRequest interface {
+	GetSiteId() int64
+	GetDomain() string
+}
+
+// editDomain adds or removes (verb) the request's domain, normalised, on
+// a site the caller may edit, through edit; it audits "site.domain_<verb>".
+func (s *Service) editDomain(ctx context.Context, req domainRequest, verb string, edit func(site int64, d string) (store.Site, error)) (*accountsv1.Site, error) {
 	c, cur, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleMember)
 	if err != nil {
 		return nil, err
@@ -131,30 +149,23 @@ func (s *Service) AddSiteDomain(ctx context.Context, req *accountsv1.AddSiteDoma
 	if err != nil {
 		return nil, invalid("domain: %v", err)
 	}
-	st, err := s.store.AddSiteDomain(ctx, cur.ID, d, s.cfg.MaxDomainsPerSite)
+	st, err := edit(cur.ID, d)
 	if err != nil {
-		return nil, s.storeErr(ctx, "add domain", err)
+		return nil, s.storeErr(ctx, verb+" domain", err)
 	}
-	s.audit(ctx, st.OrganizationID, c.UserID, "site.domain_add", fmt.Sprintf("site:%d domain:%s", st.ID, d))
-	return &accountsv1.AddSiteDomainResponse{Site: sitePB(st)}, nil
+	s.audit(ctx, st.OrganizationID, c.UserID, "site.domain_"+verb, fmt.Sprintf("site:%d domain:%s", st.ID, d))
+	return sitePB(st), nil
 }
 
 // RemoveSiteDomain removes an allowed domain.
 func (s *Service) RemoveSiteDomain(ctx context.Context, req *accountsv1.RemoveSiteDomainRequest) (*accountsv1.RemoveSiteDomainResponse, error) {
-	c, cur, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleMember)
+	st, err := s.editDomain(ctx, req, "remove", func(id int64, d string) (store.Site, error) {
+		return s.store.RemoveSiteDomain(ctx, id, d)
+	})
 	if err != nil {
 		return nil, err
 	}
-	d, err := sitedomain.Normalize(req.GetDomain())
-	if err != nil {
-		return nil, invalid("domain: %v", err)
-	}
-	st, err := s.store.RemoveSiteDomain(ctx, cur.ID, d)
-	if err != nil {
-		return nil, s.storeErr(ctx, "remove domain", err)
-	}
-	s.audit(ctx, st.OrganizationID, c.UserID, "site.domain_remove", fmt.Sprintf("site:%d domain:%s", st.ID, d))
-	return &accountsv1.RemoveSiteDomainResponse{Site: sitePB(st)}, nil
+	return &accountsv1.RemoveSiteDomainResponse{Site: st}, nil
 }
 
 // GetSiteSettings returns how a site is recorded.

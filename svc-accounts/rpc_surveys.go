@@ -135,45 +135,44 @@ func assignIDs(sv *accountsv1.Survey, prev *accountsv1.Survey, rec *surveyRecord
 	}
 }
 
+// surveyPB decodes a stored survey for a client.
+func surveyPB(row store.Survey) (*accountsv1.Survey, error) {
+	p, _, err := decodeSurvey(row)
+	return p, err
+}
+
 // ListSurveys lists a site's surveys, newest first (viewer or above).
 func (s *Service) ListSurveys(ctx context.Context, req *accountsv1.ListSurveysRequest) (*accountsv1.ListSurveysResponse, error) {
-	_, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleViewer)
+	svs, err := listSiteObjects(ctx, s, req.GetSiteId(), "survey", func(site int64) ([]store.Survey, error) {
+		return s.store.ListSurveys(ctx, site)
+	}, surveyPB)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.store.ListSurveys(ctx, st.ID)
-	if err != nil {
-		return nil, s.storeErr(ctx, "list surveys", err)
-	}
-	resp := &accountsv1.ListSurveysResponse{Surveys: make([]*accountsv1.Survey, 0, len(rows))}
-	for _, r := range rows {
-		p, _, err := decodeSurvey(r)
-		if err != nil {
-			return nil, s.internal(ctx, "list surveys", err)
-		}
-		resp.Surveys = append(resp.Surveys, p)
-	}
-	return resp, nil
+	return &accountsv1.ListSurveysResponse{Surveys: svs}, nil
 }
 
 // GetSurvey returns one survey (viewer or above).
 func (s *Service) GetSurvey(ctx context.Context, req *accountsv1.GetSurveyRequest) (*accountsv1.GetSurveyResponse, error) {
-	_, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleViewer)
+	sv, err := getSiteObject(ctx, s, req.GetSiteId(), "survey", req.GetSurveyId(), func(site, id int64) (store.Survey, error) {
+		return s.store.GetSurvey(ctx, site, id)
+	}, surveyPB)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkID("survey_id", req.GetSurveyId()); err != nil {
+	return &accountsv1.GetSurveyResponse{Survey: sv}, nil
+}
+
+// checkedSurvey checks a request's survey and returns a copy to fill in.
+func checkedSurvey(in *accountsv1.Survey) (*accountsv1.Survey, error) {
+	if in == nil {
+		return nil, invalid("survey is required")
+	}
+	sv := proto.Clone(in).(*accountsv1.Survey)
+	if err := checkSurvey(sv); err != nil {
 		return nil, err
 	}
-	row, err := s.store.GetSurvey(ctx, st.ID, req.GetSurveyId())
-	if err != nil {
-		return nil, s.storeErr(ctx, "get survey", err)
-	}
-	p, _, err := decodeSurvey(row)
-	if err != nil {
-		return nil, s.internal(ctx, "get survey", err)
-	}
-	return &accountsv1.GetSurveyResponse{Survey: p}, nil
+	return sv, nil
 }
 
 // CreateSurvey adds a survey (admin or owner).
@@ -182,11 +181,8 @@ func (s *Service) CreateSurvey(ctx context.Context, req *accountsv1.CreateSurvey
 	if err != nil {
 		return nil, err
 	}
-	if req.GetSurvey() == nil {
-		return nil, invalid("survey is required")
-	}
-	sv := proto.Clone(req.GetSurvey()).(*accountsv1.Survey)
-	if err := checkSurvey(sv); err != nil {
+	sv, err := checkedSurvey(req.GetSurvey())
+	if err != nil {
 		return nil, err
 	}
 	var rec surveyRecord
@@ -200,39 +196,31 @@ func (s *Service) CreateSurvey(ctx context.Context, req *accountsv1.CreateSurvey
 	if err != nil {
 		return nil, s.storeErr(ctx, "create survey", err)
 	}
-	out, _, err := decodeSurvey(row)
+	out, err := savedSiteObject(ctx, s, c, st, "survey", "create", row, row.ID, surveyPB)
 	if err != nil {
-		return nil, s.internal(ctx, "create survey", err)
+		return nil, err
 	}
-	s.audit(ctx, st.OrganizationID, c.UserID, "survey.create", surveyTarget(st.ID, row.ID))
 	return &accountsv1.CreateSurveyResponse{Survey: out}, nil
 }
 
 // UpdateSurvey replaces a survey's definition (admin or owner).
 func (s *Service) UpdateSurvey(ctx context.Context, req *accountsv1.UpdateSurveyRequest) (*accountsv1.UpdateSurveyResponse, error) {
-	c, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleAdmin)
+	c, st, err := s.siteObjectCaller(ctx, req.GetSiteId(), store.RoleAdmin, "survey", req.GetSurveyId())
 	if err != nil {
 		return nil, err
 	}
-	if err := checkID("survey_id", req.GetSurveyId()); err != nil {
-		return nil, err
-	}
-	if req.GetSurvey() == nil {
-		return nil, invalid("survey is required")
-	}
-	sv := proto.Clone(req.GetSurvey()).(*accountsv1.Survey)
-	if err := checkSurvey(sv); err != nil {
+	sv, err := checkedSurvey(req.GetSurvey())
+	if err != nil {
 		return nil, err
 	}
 	row, err := s.replaceSurvey(ctx, st.ID, req.GetSurveyId(), sv)
 	if err != nil {
 		return nil, err
 	}
-	out, _, err := decodeSurvey(row)
+	out, err := savedSiteObject(ctx, s, c, st, "survey", "update", row, row.ID, surveyPB)
 	if err != nil {
-		return nil, s.internal(ctx, "update survey", err)
+		return nil, err
 	}
-	s.audit(ctx, st.OrganizationID, c.UserID, "survey.update", surveyTarget(st.ID, row.ID))
 	return &accountsv1.UpdateSurveyResponse{Survey: out}, nil
 }
 
@@ -273,21 +261,14 @@ func (s *Service) replaceSurvey(ctx context.Context, site, id int64, in *account
 // DeleteSurvey deletes a survey (admin or owner); its answers stay in
 // recordings and search.
 func (s *Service) DeleteSurvey(ctx context.Context, req *accountsv1.DeleteSurveyRequest) (*accountsv1.DeleteSurveyResponse, error) {
-	c, st, err := s.siteCaller(ctx, req.GetSiteId(), store.RoleAdmin)
+	err := s.deleteSiteObject(ctx, req.GetSiteId(), "survey", req.GetSurveyId(), func(site, id int64) error {
+		return s.store.DeleteSurvey(ctx, site, id)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := checkID("survey_id", req.GetSurveyId()); err != nil {
-		return nil, err
-	}
-	if err := s.store.DeleteSurvey(ctx, st.ID, req.GetSurveyId()); err != nil {
-		return nil, s.storeErr(ctx, "delete survey", err)
-	}
-	s.audit(ctx, st.OrganizationID, c.UserID, "survey.delete", surveyTarget(st.ID, req.GetSurveyId()))
 	return &accountsv1.DeleteSurveyResponse{}, nil
 }
-
-func surveyTarget(site, id int64) string { return fmt.Sprintf("site:%d survey:%d", site, id) }
 
 // activeSurveys decodes the config's surveys, dropping any whose end time
 // has passed at now (the store filtered already; this keeps the rule in one
