@@ -329,6 +329,20 @@ type Answer struct {
 	ExpiresMs int64
 }
 
+// TimeMs is when the answer was given, the time answers are listed by:
+// the client's time, else the server's, never before the epoch (0 when
+// neither is set).
+func (a *Answer) TimeMs() int64 {
+	t := a.Answer.GetClientTime()
+	if t == nil {
+		t = a.Answer.GetServerTime()
+	}
+	if t == nil {
+		return 0
+	}
+	return max(t.AsTime().UnixMilli(), 0)
+}
+
 // AnswerPage is one page of an answers listing.
 type AnswerPage struct {
 	Answers []*sessionsv1.Answer

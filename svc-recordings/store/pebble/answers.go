@@ -1,10 +1,8 @@
 package pebble
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,16 +57,8 @@ type answerRef struct {
 
 func refOf(a *store.Answer) answerRef {
 	p := a.Answer
-	t := p.GetClientTime()
-	if t == nil {
-		t = p.GetServerTime()
-	}
-	var ms int64
-	if t != nil {
-		ms = max(t.AsTime().UnixMilli(), 0)
-	}
 	return answerRef{
-		TimeMs: ms, ExpiresMs: a.ExpiresMs, Session: p.GetSessionId(), Visitor: p.GetVisitorId(),
+		TimeMs: a.TimeMs(), ExpiresMs: a.ExpiresMs, Session: p.GetSessionId(), Visitor: p.GetVisitorId(),
 		Survey: p.GetSurveyId(), Kind: int32(p.GetKind()), Rating: p.GetRating(),
 	}
 }
@@ -351,27 +341,13 @@ func (s *Store) answerTally(site int64, session string) (*summary.AnswerTally, e
 }
 
 func (s *Store) answerOutbox(b *pebble.Batch, e answerOutbox) error {
-	v, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("pebble: answer outbox: %w", err)
-	}
-	// Milliseconds first: the counter restarts from the sessions' outbox
-	// after a restart, the clock does not.
-	k := newKey(pAnswerOutbox).u64(time.Now().UnixMilli()).u64(s.outboxN.Add(1))
-	if err := b.Set(k, v, nil); err != nil {
-		return fmt.Errorf("pebble: answer outbox: %w", err)
-	}
-	return nil
+	return s.timedOutbox(b, pAnswerOutbox, "answer outbox", e)
 }
 
 // AnswerOutboxPending implements store.Answers.
 func (s *Store) AnswerOutboxPending(ctx context.Context, limit int) ([]store.OutboxEntry, error) {
-	out, err := s.outboxPending(pAnswerOutbox, limit, func(k, v []byte) (store.OutboxEntry, error) {
-		var e answerOutbox
-		if err := json.Unmarshal(v, &e); err != nil {
-			return store.OutboxEntry{}, err
-		}
-		oe := store.OutboxEntry{ID: hex.EncodeToString(k[1:]), Kind: e.Kind, SiteID: e.SiteID, AnswerIDs: e.IDs, VisitorID: e.Visitor, Traceparent: e.Traceparent}
+	out, err := outboxPending(s, pAnswerOutbox, limit, func(id string, e answerOutbox) (store.OutboxEntry, error) {
+		oe := store.OutboxEntry{ID: id, Kind: e.Kind, SiteID: e.SiteID, AnswerIDs: e.IDs, VisitorID: e.Visitor, Traceparent: e.Traceparent}
 		if e.Session != "" {
 			oe.SessionIDs = []string{e.Session}
 		}
@@ -385,7 +361,7 @@ func (s *Store) AnswerOutboxPending(ctx context.Context, limit int) ([]store.Out
 
 // AnswerOutboxAck implements store.Answers.
 func (s *Store) AnswerOutboxAck(ctx context.Context, entries []store.OutboxEntry) error {
-	if err := s.outboxAck(pAnswerOutbox, 16, entries); err != nil {
+	if err := outboxAck(s, pAnswerOutbox, 16, entries, outboxID); err != nil {
 		return fmt.Errorf("pebble: answer outbox ack: %w", err)
 	}
 	return nil
@@ -445,44 +421,20 @@ func decodeAnswer(v []byte) (*sessionsv1.Answer, int64, error) {
 // ListAnswers implements store.Answers; the token is the hex of the last
 // key returned.
 func (s *Store) ListAnswers(ctx context.Context, site int64, token string, limit int) (store.AnswerPage, error) {
-	prefix := newKey(pAnswer).u64(site)
-	var from []byte
-	if token != "" {
-		k, err := hex.DecodeString(token)
-		if err != nil || !bytes.HasPrefix(k, prefix) || len(k) <= len(prefix) {
-			return store.AnswerPage{}, fmt.Errorf("pebble: list answers: %w", store.ErrBadToken)
-		}
-		from = append(k, 0) // strictly after
-	}
 	var page store.AnswerPage
 	nowMs := time.Now().UnixMilli()
-	var lastKey []byte
-	errFull := errors.New("full")
-	err := s.scan(prefix, from, func(k, v []byte) error {
-		if len(page.Answers) == limit {
-			return errFull
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		lastKey = slices.Clone(k)
+	next, err := s.scanPage(ctx, newKey(pAnswer).u64(site), token, limit, func(_, v []byte) (bool, error) {
 		a, exp, err := decodeAnswer(v)
-		if err != nil {
-			return err
-		}
-		if exp > 0 && exp <= nowMs {
-			return nil
+		if err != nil || (exp > 0 && exp <= nowMs) {
+			return false, err
 		}
 		page.Answers = append(page.Answers, a)
-		return nil
+		return true, nil
 	})
-	if errors.Is(err, errFull) {
-		page.Next = hex.EncodeToString(lastKey)
-		err = nil
-	}
 	if err != nil {
 		return store.AnswerPage{}, fmt.Errorf("pebble: list answers: %w", err)
 	}
+	page.Next = next
 	return page, nil
 }
 
@@ -608,26 +560,26 @@ func (s *Store) deleteAnswers(site int64, ids []string, e answerOutbox) (int64, 
 
 // DeleteSessionAnswers implements store.Answers.
 func (s *Store) DeleteSessionAnswers(ctx context.Context, site int64, session string) (int64, error) {
-	ids, err := s.idsUnder(newKey(pAnswerSess).u64(site).str(session))
-	if err != nil {
-		return 0, fmt.Errorf("pebble: delete session answers: %w", err)
-	}
-	n, err := s.deleteAnswers(site, ids, answerOutbox{Kind: store.OutboxDeleteAnswers, SiteID: site, Session: session})
-	if err != nil {
-		return 0, fmt.Errorf("pebble: delete session answers: %w", err)
-	}
-	return n, nil
+	return s.deleteAnswersUnder("delete session answers", site, newKey(pAnswerSess).u64(site).str(session),
+		answerOutbox{Kind: store.OutboxDeleteAnswers, SiteID: site, Session: session})
 }
 
 // DeleteVisitorAnswers implements store.Answers.
 func (s *Store) DeleteVisitorAnswers(ctx context.Context, site int64, visitor string) (int64, error) {
-	ids, err := s.idsUnder(newKey(pAnswerVis).u64(site).str(visitor))
+	return s.deleteAnswersUnder("delete visitor answers", site, newKey(pAnswerVis).u64(site).str(visitor),
+		answerOutbox{Kind: store.OutboxDeleteAnswers, SiteID: site, Visitor: visitor})
+}
+
+// deleteAnswersUnder deletes the answers an index lists under prefix and
+// records del for search; what names the call in errors.
+func (s *Store) deleteAnswersUnder(what string, site int64, prefix keyBuf, del answerOutbox) (int64, error) {
+	ids, err := s.idsUnder(prefix)
 	if err != nil {
-		return 0, fmt.Errorf("pebble: delete visitor answers: %w", err)
+		return 0, fmt.Errorf("pebble: %s: %w", what, err)
 	}
-	n, err := s.deleteAnswers(site, ids, answerOutbox{Kind: store.OutboxDeleteAnswers, SiteID: site, Visitor: visitor})
+	n, err := s.deleteAnswers(site, ids, del)
 	if err != nil {
-		return 0, fmt.Errorf("pebble: delete visitor answers: %w", err)
+		return 0, fmt.Errorf("pebble: %s: %w", what, err)
 	}
 	return n, nil
 }

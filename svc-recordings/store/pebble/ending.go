@@ -2,8 +2,6 @@ package pebble
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,38 +39,14 @@ func (s *Store) appendEnded(b *pebble.Batch, g *group, row *sessionRow, fresh []
 		}
 	}
 	oldExpires := row.State.ExpiresMs
-	var serverMs int64
 	for _, c := range fresh {
 		row.LateChunks++
 		row.LateRaw += c.Stats.RawBytes
+		// A later chunk keeps the session (and itself) longer, as it does
+		// an open session; ExpiresMs is no summary field.
 		row.State.ExpiresMs = max(row.State.ExpiresMs, c.Stats.ExpiresMs)
-		serverMs = max(serverMs, c.Stats.ServerMs)
 	}
-	if row.State.ExpiresMs != oldExpires {
-		// A later chunk keeps the session (and itself) longer, as it does an
-		// open session; ExpiresMs is no summary field.
-		if oldExpires > 0 {
-			if err := b.Delete(newKey(pExpiry).u64(oldExpires).u64(g.site).str(g.session), nil); err != nil {
-				return fmt.Errorf("pebble: append chunk: %w", err)
-			}
-		}
-		if err := b.Set(newKey(pExpiry).u64(row.State.ExpiresMs).u64(g.site).str(g.session), nil, nil); err != nil {
-			return fmt.Errorf("pebble: append chunk: %w", err)
-		}
-	}
-	rb, err := json.Marshal(row)
-	if err != nil {
-		return fmt.Errorf("pebble: append chunk: %w", err)
-	}
-	if err := b.Set(partition(pSession, g.site, g.session), rb, nil); err != nil {
-		return fmt.Errorf("pebble: append chunk: %w", err)
-	}
-	if serverMs > 0 {
-		if err := b.Merge(newKey(pActivity).u64(g.site), binary.BigEndian.AppendUint64(nil, uint64(serverMs)), nil); err != nil {
-			return fmt.Errorf("pebble: append chunk: %w", err)
-		}
-	}
-	return nil
+	return writeRow(b, g, row, oldExpires, fresh)
 }
 
 // endStep bounds the open sessions one step of EndIdleSessions reads, and
@@ -227,39 +201,20 @@ type notifyValue struct {
 	TimeMs  int64  `json:"m"`
 }
 
-// notifyOutbox records e in b. Keys are (ms, n) like the answers' outbox:
-// the counter restarts after a restart, the clock does not.
+// notifyOutbox records e in b. Keys are (ms, n) like the answers' outbox.
 func (s *Store) notifyOutbox(b *pebble.Batch, e store.NotifyEntry) error {
-	v, err := json.Marshal(notifyValue{Type: e.Type, SiteID: e.SiteID, Session: e.SessionID, Answer: e.AnswerID, TimeMs: e.TimeMs})
-	if err != nil {
-		return fmt.Errorf("pebble: notify outbox: %w", err)
-	}
-	k := newKey(pNotify).u64(time.Now().UnixMilli()).u64(s.outboxN.Add(1))
-	if err := b.Set(k, v, nil); err != nil {
-		return fmt.Errorf("pebble: notify outbox: %w", err)
-	}
-	return nil
+	return s.timedOutbox(b, pNotify, "notify outbox", notifyValue{Type: e.Type, SiteID: e.SiteID, Session: e.SessionID, Answer: e.AnswerID, TimeMs: e.TimeMs})
 }
 
 // NotifyOutboxPending implements store.Ending.
 func (s *Store) NotifyOutboxPending(ctx context.Context, limit int) ([]store.NotifyEntry, error) {
-	var out []store.NotifyEntry
-	errFull := errors.New("full")
-	err := s.scan([]byte{pNotify}, nil, func(k, v []byte) error {
-		if len(out) >= limit {
-			return errFull
-		}
-		var nv notifyValue
-		if err := json.Unmarshal(v, &nv); err != nil {
-			return err
-		}
-		out = append(out, store.NotifyEntry{
-			ID: hex.EncodeToString(k[1:]), Type: nv.Type, SiteID: nv.SiteID,
+	out, err := outboxPending(s, pNotify, limit, func(id string, nv notifyValue) (store.NotifyEntry, error) {
+		return store.NotifyEntry{
+			ID: id, Type: nv.Type, SiteID: nv.SiteID,
 			SessionID: nv.Session, AnswerID: nv.Answer, TimeMs: nv.TimeMs,
-		})
-		return nil
+		}, nil
 	})
-	if err != nil && !errors.Is(err, errFull) {
+	if err != nil {
 		return nil, fmt.Errorf("pebble: notify outbox pending: %w", err)
 	}
 	return out, nil
@@ -267,18 +222,7 @@ func (s *Store) NotifyOutboxPending(ctx context.Context, limit int) ([]store.Not
 
 // NotifyOutboxAck implements store.Ending.
 func (s *Store) NotifyOutboxAck(ctx context.Context, entries []store.NotifyEntry) error {
-	b := s.db.NewBatch()
-	defer b.Close()
-	for _, e := range entries {
-		id, err := hex.DecodeString(e.ID)
-		if err != nil || len(id) != 16 {
-			return fmt.Errorf("pebble: notify outbox ack: bad id %q", e.ID)
-		}
-		if err := b.Delete(append([]byte{pNotify}, id...), nil); err != nil {
-			return fmt.Errorf("pebble: notify outbox ack: %w", err)
-		}
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := outboxAck(s, pNotify, 16, entries, func(e store.NotifyEntry) string { return e.ID }); err != nil {
 		return fmt.Errorf("pebble: notify outbox ack: %w", err)
 	}
 	return nil

@@ -445,14 +445,22 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
 	}
-	if state.ExpiresMs != oldExpires {
+	return writeRow(b, g, row, oldExpires, fresh)
+}
+
+// writeRow stores a session's row after an append of fresh chunks: it
+// moves the session's expiry entry from oldExpires to the row's (a later
+// chunk keeps the session longer), writes the row and records the site's
+// activity (the chunks' latest server time).
+func writeRow(b *pebble.Batch, g *group, row *sessionRow, oldExpires int64, fresh []*store.Chunk) error {
+	if row.State.ExpiresMs != oldExpires {
 		if oldExpires > 0 {
 			if err := b.Delete(newKey(pExpiry).u64(oldExpires).u64(g.site).str(g.session), nil); err != nil {
 				return fmt.Errorf("pebble: append chunk: %w", err)
 			}
 		}
-		if state.ExpiresMs > 0 {
-			if err := b.Set(newKey(pExpiry).u64(state.ExpiresMs).u64(g.site).str(g.session), nil, nil); err != nil {
+		if row.State.ExpiresMs > 0 {
+			if err := b.Set(newKey(pExpiry).u64(row.State.ExpiresMs).u64(g.site).str(g.session), nil, nil); err != nil {
 				return fmt.Errorf("pebble: append chunk: %w", err)
 			}
 		}
@@ -550,6 +558,22 @@ func (s *Store) outbox(b *pebble.Batch, e store.OutboxEntry) error {
 	}
 	if err := b.Set(newKey(pOutbox).u64(id), v, nil); err != nil {
 		return fmt.Errorf("pebble: outbox: %w", err)
+	}
+	return nil
+}
+
+// timedOutbox records v (as JSON) in the outbox under prefix (the
+// answers' or notify's); what names it in errors. Keys are (ms, n),
+// milliseconds first: the counter restarts from the sessions' outbox after
+// a restart, the clock does not.
+func (s *Store) timedOutbox(b *pebble.Batch, prefix byte, what string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("pebble: %s: %w", what, err)
+	}
+	k := newKey(prefix).u64(time.Now().UnixMilli()).u64(s.outboxN.Add(1))
+	if err := b.Set(k, raw, nil); err != nil {
+		return fmt.Errorf("pebble: %s: %w", what, err)
 	}
 	return nil
 }
@@ -657,46 +681,65 @@ func (s *Store) ListSessions(ctx context.Context, site int64, token string, limi
 	if site != 0 {
 		prefix = prefix.u64(site)
 	}
-	var from []byte
-	if token != "" {
-		k, err := hex.DecodeString(token)
-		if err != nil || !bytes.HasPrefix(k, prefix) {
-			return store.Page{}, fmt.Errorf("pebble: list sessions: %w", store.ErrBadToken)
-		}
-		from = append(k, 0) // strictly after
-	}
 	var page store.Page
 	nowMs := time.Now().UnixMilli()
-	var lastKey []byte
-	errFull := errors.New("full")
-	err := s.scan(prefix, from, func(k, v []byte) error {
-		if len(page.Sessions) == limit {
-			return errFull
-		}
+	next, err := s.scanPage(ctx, prefix, token, limit, func(k, v []byte) (bool, error) {
 		r := keyReader{b: k[1:]}
 		ksite, ksess := r.u64(), r.str()
 		if r.err != nil {
-			return fmt.Errorf("corrupt key")
+			return false, fmt.Errorf("corrupt key")
 		}
 		var row sessionRow
 		if err := json.Unmarshal(v, &row); err != nil {
-			return err
+			return false, err
 		}
-		lastKey = slices.Clone(k)
 		if row.State == nil || row.expired(nowMs) {
-			return nil
+			return false, nil
 		}
 		page.Sessions = append(page.Sessions, row.summary(ksite, ksess))
-		return nil
+		return true, nil
 	})
-	if errors.Is(err, errFull) {
-		page.Next = hex.EncodeToString(lastKey)
-		err = nil
-	}
 	if err != nil {
 		return store.Page{}, fmt.Errorf("pebble: list sessions: %w", err)
 	}
+	page.Next = next
 	return page, nil
+}
+
+// scanPage walks the rows under prefix after token (the hex of the key a
+// page ended on; store.ErrBadToken when it is not one under prefix),
+// handing each to take, which answers whether the page took it. Once limit
+// rows are taken and another follows, next is the token of the page after.
+func (s *Store) scanPage(ctx context.Context, prefix []byte, token string, limit int, take func(k, v []byte) (bool, error)) (next string, err error) {
+	var from []byte
+	if token != "" {
+		k, err := hex.DecodeString(token)
+		if err != nil || !bytes.HasPrefix(k, prefix) || len(k) <= len(prefix) {
+			return "", store.ErrBadToken
+		}
+		from = append(k, 0) // strictly after
+	}
+	taken := 0
+	var lastKey []byte
+	errFull := errors.New("full")
+	err = s.scan(prefix, from, func(k, v []byte) error {
+		if taken == limit {
+			return errFull
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		lastKey = slices.Clone(k)
+		ok, err := take(k, v)
+		if ok {
+			taken++
+		}
+		return err
+	})
+	if errors.Is(err, errFull) {
+		return hex.EncodeToString(lastKey), nil
+	}
+	return "", err
 }
 
 // deleteSession writes the removal of one session into b.
@@ -928,12 +971,8 @@ func (s *Store) sweepTombstones(nowMs int64) error {
 
 // OutboxPending implements store.Store.
 func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEntry, error) {
-	out, err := s.outboxPending(pOutbox, limit, func(k, v []byte) (store.OutboxEntry, error) {
-		var ov outboxValue
-		if err := json.Unmarshal(v, &ov); err != nil {
-			return store.OutboxEntry{}, err
-		}
-		e := store.OutboxEntry{ID: hex.EncodeToString(k[1:]), Kind: ov.Kind, SiteID: ov.SiteID, SessionIDs: ov.SessionIDs, VisitorID: ov.VisitorID, Traceparent: ov.Traceparent}
+	out, err := outboxPending(s, pOutbox, limit, func(id string, ov outboxValue) (store.OutboxEntry, error) {
+		e := store.OutboxEntry{ID: id, Kind: ov.Kind, SiteID: ov.SiteID, SessionIDs: ov.SessionIDs, VisitorID: ov.VisitorID, Traceparent: ov.Traceparent}
 		if ov.Summary != nil {
 			e.Summary = &sessionsv1.SessionSummary{}
 			if err := proto.Unmarshal(ov.Summary, e.Summary); err != nil {
@@ -949,15 +988,21 @@ func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEnt
 }
 
 // outboxPending reads the first limit entries of the outbox under prefix
-// (the sessions' or the answers'), in key order: oldest first.
-func (s *Store) outboxPending(prefix byte, limit int, decode func(k, v []byte) (store.OutboxEntry, error)) ([]store.OutboxEntry, error) {
-	var out []store.OutboxEntry
+// (the sessions', the answers' or notify's), in key order: oldest first.
+// decode turns an entry's id (its key after the prefix, in hex) and its
+// JSON value into an entry.
+func outboxPending[V, E any](s *Store, prefix byte, limit int, decode func(id string, v V) (E, error)) ([]E, error) {
+	var out []E
 	errFull := errors.New("full")
-	err := s.scan([]byte{prefix}, nil, func(k, v []byte) error {
+	err := s.scan([]byte{prefix}, nil, func(k, raw []byte) error {
 		if len(out) >= limit {
 			return errFull
 		}
-		e, err := decode(k, v)
+		var v V
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		e, err := decode(hex.EncodeToString(k[1:]), v)
 		if err != nil {
 			return err
 		}
@@ -972,23 +1017,25 @@ func (s *Store) outboxPending(prefix byte, limit int, decode func(k, v []byte) (
 
 // OutboxAck implements store.Store.
 func (s *Store) OutboxAck(ctx context.Context, entries []store.OutboxEntry) error {
-	if err := s.outboxAck(pOutbox, 8, entries); err != nil {
+	if err := outboxAck(s, pOutbox, 8, entries, outboxID); err != nil {
 		return fmt.Errorf("pebble: outbox ack: %w", err)
 	}
 	return nil
 }
 
+func outboxID(e store.OutboxEntry) string { return e.ID }
+
 // outboxAck deletes the given entries of the outbox under prefix, whose
-// ids are idLen bytes.
-func (s *Store) outboxAck(prefix byte, idLen int, entries []store.OutboxEntry) error {
+// ids (id(e), in hex) are idLen bytes.
+func outboxAck[E any](s *Store, prefix byte, idLen int, entries []E, id func(E) string) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	for _, e := range entries {
-		id, err := hex.DecodeString(e.ID)
-		if err != nil || len(id) != idLen {
-			return fmt.Errorf("bad id %q", e.ID)
+		k, err := hex.DecodeString(id(e))
+		if err != nil || len(k) != idLen {
+			return fmt.Errorf("bad id %q", id(e))
 		}
-		if err := b.Delete(append([]byte{prefix}, id...), nil); err != nil {
+		if err := b.Delete(append([]byte{prefix}, k...), nil); err != nil {
 			return err
 		}
 	}

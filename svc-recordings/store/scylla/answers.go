@@ -32,15 +32,7 @@ type answerRef struct {
 
 func refOf(a *store.Answer) answerRef {
 	p := a.Answer
-	t := p.GetClientTime()
-	if t == nil {
-		t = p.GetServerTime()
-	}
-	var ms int64
-	if t != nil {
-		ms = max(t.AsTime().UnixMilli(), 0)
-	}
-	return answerRef{timeMs: ms, expiresMs: a.ExpiresMs, survey: p.GetSurveyId(), session: p.GetSessionId(),
+	return answerRef{timeMs: a.TimeMs(), expiresMs: a.ExpiresMs, survey: p.GetSurveyId(), session: p.GetSessionId(),
 		visitor: p.GetVisitorId(), kind: int(p.GetKind()), rating: int(p.GetRating())}
 }
 
