@@ -25,7 +25,7 @@ help: ## Show this help.
 
 .PHONY: run
 run: preflight-run web build ## Run everything in one process: dashboard at http://localhost:8080.
-	$(BIN) serve --data-dir $(DATA_DIR)
+	$(BIN) serve --data-dir $(DATA_DIR) --print-url
 
 .PHONY: preflight
 preflight: ## Check Go, Node/npm, Chromium and PostgreSQL (what `make test` needs); print the install command for a miss.

@@ -102,9 +102,10 @@ func loadConfig(name string, args []string, stderr io.Writer, extra func(*flag.F
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var verify bool
+	var verify, printURL bool
 	cfg, changed, err := loadConfig("serve", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&verify, "config.verify", false, "Load and validate the configuration, then exit.")
+		fs.BoolVar(&printURL, "print-url", false, "Print the dashboard's URL on stderr once it serves (always done when stderr is a terminal).")
 	})
 	if err != nil {
 		return err
@@ -119,5 +120,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	a.SetGlobalTelemetry()
 	a.Logger().InfoContext(ctx, "configuration", slog.Group("changed", changed...))
+	if printURL || isTerminal(stderr) {
+		go announceURL(ctx, a.Started(), a.Addrs().HTTP, stderr)
+	}
 	return a.Run(ctx)
 }
