@@ -40,20 +40,28 @@ func checkID(field string, id int64) error {
 	return nil
 }
 
-// checkName trims and checks a display name.
-func checkName(field, v string) (string, error) {
+// checkString trims v and checks it is valid UTF-8 of at most max runes
+// (not empty when required) without control characters; newlines are
+// allowed when multiline.
+func checkString(field, v string, max int, required, multiline bool) (string, error) {
 	v = strings.TrimSpace(v)
+	control := func(r rune) bool { return unicode.IsControl(r) && (r != '\n' || !multiline) }
 	switch {
-	case v == "":
+	case v == "" && required:
 		return "", invalid("%s must not be empty", field)
 	case !utf8.ValidString(v):
 		return "", invalid("%s is not valid UTF-8", field)
-	case utf8.RuneCountInString(v) > maxNameRunes:
-		return "", invalid("%s is longer than %d characters", field, maxNameRunes)
-	case strings.ContainsFunc(v, unicode.IsControl):
+	case utf8.RuneCountInString(v) > max:
+		return "", invalid("%s is longer than %d characters", field, max)
+	case strings.ContainsFunc(v, control):
 		return "", invalid("%s contains control characters", field)
 	}
 	return v, nil
+}
+
+// checkName trims and checks a display name.
+func checkName(field, v string) (string, error) {
+	return checkString(field, v, maxNameRunes, true, false)
 }
 
 // normalizeEmail trims, lower-cases and validates an address: a bare

@@ -5,8 +5,6 @@ import (
 	"math"
 	"regexp"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/text/language"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -43,18 +41,7 @@ var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 // without control characters other than newlines (comments and prompts may
 // span lines).
 func checkText(field, v string, max int, required bool) (string, error) {
-	v = strings.TrimSpace(v)
-	switch {
-	case v == "" && required:
-		return "", invalid("%s must not be empty", field)
-	case !utf8.ValidString(v):
-		return "", invalid("%s is not valid UTF-8", field)
-	case utf8.RuneCountInString(v) > max:
-		return "", invalid("%s is longer than %d characters", field, max)
-	case strings.ContainsFunc(v, func(r rune) bool { return r != '\n' && unicode.IsControl(r) }):
-		return "", invalid("%s contains control characters", field)
-	}
-	return v, nil
+	return checkString(field, v, max, required, true)
 }
 
 // checkLanguage accepts "" or a short, well-formed BCP 47 tag and returns

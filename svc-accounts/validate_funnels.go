@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	// The zone check must answer the same on a host without
 	// /usr/share/zoneinfo (distroless images), so the zone database is
@@ -32,18 +30,7 @@ const (
 // checkLine trims v and checks it is valid UTF-8 of at most max runes on
 // one line (no control characters at all).
 func checkLine(field, v string, max int, required bool) (string, error) {
-	v = strings.TrimSpace(v)
-	switch {
-	case v == "" && required:
-		return "", invalid("%s must not be empty", field)
-	case !utf8.ValidString(v):
-		return "", invalid("%s is not valid UTF-8", field)
-	case utf8.RuneCountInString(v) > max:
-		return "", invalid("%s is longer than %d characters", field, max)
-	case strings.ContainsFunc(v, unicode.IsControl):
-		return "", invalid("%s contains control characters", field)
-	}
-	return v, nil
+	return checkString(field, v, max, required, false)
 }
 
 // checkFunnel validates a funnel a client sent and returns a normalised
