@@ -414,25 +414,16 @@ func (s *Store) DeleteVisitorAnswers(ctx context.Context, site int64, visitor st
 // SweepAnswers implements store.Answers: the expiry index of the last
 // sweepLookbackDays days up to now.
 func (s *Store) SweepAnswers(ctx context.Context, now time.Time) (int, error) {
-	nowMs := now.UnixMilli()
-	n := 0
-	for day := nowMs/dayMs - sweepLookbackDays; day <= nowMs/dayMs; day++ {
-		vs, err := s.expiredOn(ctx, "answers_expiry", "answer_id", day, nowMs)
+	return s.sweepExpired(ctx, "answers_expiry", "answer_id", "sweep answers", now, func(v expired) (int, error) {
+		d, err := s.deleteAnswers(ctx, v.site, []string{v.id}, answerOutboxValue{IDs: []string{v.id}}, nil)
 		if err != nil {
-			return n, fmt.Errorf("scylla: sweep answers: %w", err)
+			return 0, err
 		}
-		for _, v := range vs {
-			d, err := s.deleteAnswers(ctx, v.site, []string{v.id}, answerOutboxValue{IDs: []string{v.id}}, nil)
-			if err != nil {
-				return n, err
-			}
-			if err := s.ex.Exec(ctx, s.answerExpiryDelete(v.exp, v.site, v.id)); err != nil {
-				return n, fmt.Errorf("scylla: sweep answers: %w", err)
-			}
-			n += int(d)
+		if err := s.ex.Exec(ctx, s.answerExpiryDelete(v.exp, v.site, v.id)); err != nil {
+			return 0, fmt.Errorf("scylla: sweep answers: %w", err)
 		}
-	}
-	return n, nil
+		return int(d), nil
+	})
 }
 
 // AnswerOutboxPending implements store.Answers, like OutboxPending.

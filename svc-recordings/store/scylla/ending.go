@@ -229,15 +229,9 @@ func (s *Store) NotifyOutboxAck(ctx context.Context, entries []store.NotifyEntry
 
 // NotifyOutboxDepth implements store.Ending.
 func (s *Store) NotifyOutboxDepth(ctx context.Context) (int64, error) {
-	var n int64
-	for shard := range outboxShards {
-		it := s.ex.Iter(ctx, Stmt{CQL: "SELECT COUNT(*) FROM " + s.t("notify_outbox") + " WHERE shard = ?", Args: []any{shard}, Idempotent: true})
-		var c int64
-		it.Scan(&c)
-		if err := it.Close(); err != nil {
-			return 0, fmt.Errorf("scylla: notify outbox depth: %w", err)
-		}
-		n += c
+	n, err := s.outboxDepth(ctx, "notify_outbox")
+	if err != nil {
+		return 0, fmt.Errorf("scylla: notify outbox depth: %w", err)
 	}
 	return n, nil
 }

@@ -911,41 +911,55 @@ func (s *Store) SiteActivity(ctx context.Context, site int64, since time.Time) (
 // sweep reports the expired sessions to search through the outbox and
 // drops their expiry rows.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
+	return s.sweepExpired(ctx, "expiry", "session_id", "sweep", now, func(v expired) (int, error) {
+		row, err := s.loadRow(ctx, v.site, v.id)
+		if err != nil {
+			return 0, err
+		}
+		b := []Stmt{s.expiryDelete(v.exp, v.site, v.id)}
+		if row != nil && row.expiresMs != v.exp {
+			// Extended by a later chunk: only the stale index row goes.
+			if err := s.ex.Batch(ctx, b); err != nil {
+				return 0, fmt.Errorf("scylla: sweep: %w", err)
+			}
+			return 0, nil
+		}
+		heat := heatmap.Deltas{}
+		if row != nil {
+			b = s.deleteStmts(v.site, v.id, row) // includes the expiry row
+			if err := s.sessionHeat(ctx, heat, v.site, v.id, row, -1); err != nil {
+				return 0, err
+			}
+		}
+		b = append(b, s.outboxDeleteSessions(ctx, v.site, v.id))
+		if err := s.ex.Batch(ctx, b); err != nil {
+			return 0, fmt.Errorf("scylla: sweep: %w", err)
+		}
+		if err := s.applyHeat(ctx, v.site, v.id, heat); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	})
+}
+
+// sweepExpired hands each row of an expiry table (the sessions' or the
+// answers') due by now, over the last sweepLookbackDays days, to drop,
+// which answers how many objects it removed; what names the sweep in
+// errors.
+func (s *Store) sweepExpired(ctx context.Context, table, idCol, what string, now time.Time, drop func(expired) (int, error)) (int, error) {
 	nowMs := now.UnixMilli()
 	n := 0
 	for day := nowMs/dayMs - sweepLookbackDays; day <= nowMs/dayMs; day++ {
-		vs, err := s.expiredOn(ctx, "expiry", "session_id", day, nowMs)
+		vs, err := s.expiredOn(ctx, table, idCol, day, nowMs)
 		if err != nil {
-			return n, fmt.Errorf("scylla: sweep: %w", err)
+			return n, fmt.Errorf("scylla: %s: %w", what, err)
 		}
 		for _, v := range vs {
-			row, err := s.loadRow(ctx, v.site, v.id)
+			d, err := drop(v)
 			if err != nil {
 				return n, err
 			}
-			b := []Stmt{s.expiryDelete(v.exp, v.site, v.id)}
-			if row != nil && row.expiresMs != v.exp {
-				// Extended by a later chunk: only the stale index row goes.
-				if err := s.ex.Batch(ctx, b); err != nil {
-					return n, fmt.Errorf("scylla: sweep: %w", err)
-				}
-				continue
-			}
-			heat := heatmap.Deltas{}
-			if row != nil {
-				b = s.deleteStmts(v.site, v.id, row) // includes the expiry row
-				if err := s.sessionHeat(ctx, heat, v.site, v.id, row, -1); err != nil {
-					return n, err
-				}
-			}
-			b = append(b, s.outboxDeleteSessions(ctx, v.site, v.id))
-			if err := s.ex.Batch(ctx, b); err != nil {
-				return n, fmt.Errorf("scylla: sweep: %w", err)
-			}
-			if err := s.applyHeat(ctx, v.site, v.id, heat); err != nil {
-				return n, err
-			}
-			n++
+			n += d
 		}
 	}
 	return n, nil
@@ -1074,13 +1088,22 @@ func (s *Store) outboxAck(ctx context.Context, table string, entries []store.Out
 
 // OutboxDepth implements store.Store.
 func (s *Store) OutboxDepth(ctx context.Context) (int64, error) {
+	n, err := s.outboxDepth(ctx, "outbox")
+	if err != nil {
+		return 0, fmt.Errorf("scylla: outbox depth: %w", err)
+	}
+	return n, nil
+}
+
+// outboxDepth counts an outbox table's entries, shard by shard.
+func (s *Store) outboxDepth(ctx context.Context, table string) (int64, error) {
 	var n int64
 	for shard := range outboxShards {
-		it := s.ex.Iter(ctx, Stmt{CQL: "SELECT COUNT(*) FROM " + s.t("outbox") + " WHERE shard = ?", Args: []any{shard}, Idempotent: true})
+		it := s.ex.Iter(ctx, Stmt{CQL: "SELECT COUNT(*) FROM " + s.t(table) + " WHERE shard = ?", Args: []any{shard}, Idempotent: true})
 		var c int64
 		it.Scan(&c)
 		if err := it.Close(); err != nil {
-			return 0, fmt.Errorf("scylla: outbox depth: %w", err)
+			return 0, err
 		}
 		n += c
 	}

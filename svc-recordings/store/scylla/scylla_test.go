@@ -349,22 +349,7 @@ func TestAppendNewSessionStatements(t *testing.T) {
 
 func TestAppendInOrderUsesCAS(t *testing.T) {
 	c0, c1 := testChunk(t, 0, time.Hour), testChunk(t, 1, 2*time.Hour)
-	b0, _ := c0.Stats.Marshal()
-	b1, _ := c1.Stats.Marshal()
-	st := summary.NewState()
-	st.Apply(&c0.Stats)
-	enc, _ := st.Marshal()
-	r := &recorder{casApplied: true, rows: func(q Stmt) [][]any {
-		switch {
-		case strings.HasPrefix(q.CQL, "SELECT state, version"):
-			return [][]any{{enc, int64(4), int64(4), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs, int64(0)}}
-		case strings.HasPrefix(q.CQL, "SELECT seq, page_view_id FROM ks.chunks_v2"):
-			return [][]any{{int64(0), "p_abcdefghijklmnopqrstuv"}}
-		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks_v2"):
-			return [][]any{{b0}, {b1}}
-		}
-		return nil
-	}}
+	r := &recorder{casApplied: true, rows: storedRows(t, c0, 4, [][]any{{int64(0), "p_abcdefghijklmnopqrstuv"}}, c0, c1)}
 	s := newRecorded(r)
 	res, err := s.Append(context.Background(), []store.Chunk{c0, c1})
 	if err != nil {
@@ -471,22 +456,7 @@ func TestAppendSameSeqOtherPageView(t *testing.T) {
 	c0 := testChunk(t, 0, time.Hour)
 	other := testChunk(t, 0, time.Hour)
 	other.PageViewID, other.Stats.PageViewID = "p_0therpageview00000000", "p_0therpageview00000000"
-	b0, _ := c0.Stats.Marshal()
-	b1, _ := other.Stats.Marshal()
-	st := summary.NewState()
-	st.Apply(&c0.Stats)
-	enc, _ := st.Marshal()
-	r := &recorder{casApplied: true, rows: func(q Stmt) [][]any {
-		switch {
-		case strings.HasPrefix(q.CQL, "SELECT state, version"):
-			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs, int64(0)}}
-		case strings.HasPrefix(q.CQL, "SELECT seq, page_view_id FROM ks.chunks_v2"):
-			return [][]any{{int64(0), c0.PageViewID}}
-		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks_v2"):
-			return [][]any{{b1}, {b0}}
-		}
-		return nil
-	}}
+	r := &recorder{casApplied: true, rows: storedRows(t, c0, 1, [][]any{{int64(0), c0.PageViewID}}, other, c0)}
 	res, err := newRecorded(r).Append(context.Background(), []store.Chunk{other, c0})
 	if err != nil {
 		t.Fatal(err)
@@ -510,18 +480,7 @@ func TestAppendSameSeqOtherPageView(t *testing.T) {
 // a stored one stays a duplicate.
 func TestAppendRefusesPastSessionLimit(t *testing.T) {
 	c0, c1 := testChunk(t, 0, time.Hour), testChunk(t, 1, time.Hour)
-	st := summary.NewState()
-	st.Apply(&c0.Stats)
-	enc, _ := st.Marshal()
-	r := &recorder{casApplied: true, rows: func(q Stmt) [][]any {
-		switch {
-		case strings.HasPrefix(q.CQL, "SELECT state, version"):
-			return [][]any{{enc, int64(1), int64(1), "v_abcdefghijklmnopqrstuv", int64(5), c0.Stats.ExpiresMs, int64(0)}}
-		case strings.HasPrefix(q.CQL, "SELECT seq, page_view_id FROM ks.chunks_v2"):
-			return [][]any{{int64(0), c0.PageViewID}}
-		}
-		return nil
-	}}
+	r := &recorder{casApplied: true, rows: storedRows(t, c0, 1, [][]any{{int64(0), c0.PageViewID}})}
 	s := newStore(r, Config{Keyspace: "ks", Limits: store.Limits{MaxChunks: 1}})
 	s.now = func() time.Time { return fixedNow }
 	res, err := s.Append(context.Background(), []store.Chunk{c1, c0})
@@ -536,5 +495,37 @@ func TestAppendRefusesPastSessionLimit(t *testing.T) {
 	}
 	if n := len(find(r.execs, "INSERT INTO ks.chunks_v2")); n != 0 {
 		t.Fatalf("%d chunk inserts past the limit", n)
+	}
+}
+
+// storedRows scripts a session that holds first: its state folded from
+// first at version (outboxed alike), the stored chunk keys (seq, page
+// view), and the stats of stored as the chunks' stats rows, in order.
+func storedRows(t *testing.T, first store.Chunk, version int64, keys [][]any, stored ...store.Chunk) func(Stmt) [][]any {
+	t.Helper()
+	st := summary.NewState()
+	st.Apply(&first.Stats)
+	enc, err := st.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats [][]any
+	for _, c := range stored {
+		b, err := c.Stats.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats = append(stats, []any{b})
+	}
+	return func(q Stmt) [][]any {
+		switch {
+		case strings.HasPrefix(q.CQL, "SELECT state, version"):
+			return [][]any{{enc, version, version, "v_abcdefghijklmnopqrstuv", int64(5), first.Stats.ExpiresMs, int64(0)}}
+		case strings.HasPrefix(q.CQL, "SELECT seq, page_view_id FROM ks.chunks_v2"):
+			return keys
+		case strings.HasPrefix(q.CQL, "SELECT stats FROM ks.chunks_v2"):
+			return stats
+		}
+		return nil
 	}
 }
