@@ -148,6 +148,9 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
 		return nil, err
 	}
+	if err := s.heatmapsOn(); err != nil {
+		return nil, err
+	}
 	h, err := checkHeatmap(req, time.Now())
 	if err != nil {
 		return nil, err
@@ -190,6 +193,15 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 		attribute.Bool("sightline.heatmap.truncated", out.Truncated),
 	)
 	return out, nil
+}
+
+// heatmapsOn refuses heatmap calls on an instance that does not aggregate
+// them (recordings.heatmaps=false): a map would be silently stale or empty.
+func (s *Service) heatmapsOn() error {
+	if !s.cfg.Heatmaps {
+		return status.Error(codes.FailedPrecondition, "heatmaps are turned off on this instance")
+	}
+	return nil
 }
 
 // fitAnswer cuts an answer's cells (the least counted first: they come
@@ -324,6 +336,9 @@ func (s *Service) ListHeatmapPages(ctx context.Context, req *recordingsv1.ListHe
 	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
 		return nil, err
 	}
+	if err := s.heatmapsOn(); err != nil {
+		return nil, err
+	}
 	q := req.GetQuery()
 	switch {
 	case len(q) > maxPagesQuery:
@@ -402,6 +417,9 @@ func (s *Service) RebuildHeatmaps(req *recordingsv1.RebuildHeatmapsRequest, stre
 	ctx := stream.Context()
 	if req.GetSiteId() <= 0 {
 		return invalid("site_id: must be positive")
+	}
+	if err := s.heatmapsOn(); err != nil {
+		return err
 	}
 	sinceDay := int32(0)
 	if t := req.GetSince(); t != nil {

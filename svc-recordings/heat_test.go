@@ -850,3 +850,80 @@ func TestFitAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestHeatmapsTurnedOff: with recordings.heatmaps=false the heatmap RPCs
+// answer FailedPrecondition (after authorization) and appends store no
+// heat data: turned on again, the chunks appended meanwhile count nothing,
+// not even after a rebuild (which recounts stored stats), while chunks
+// appended since count as usual.
+func TestHeatmapsTurnedOff(t *testing.T) {
+	_, searchAddr := serveSearch(t, "127.0.0.1:0")
+	dir := t.TempDir()
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 7))
+	today := int32(time.Now().UnixMilli() / dayMs)
+	day0 := today - 6
+	visitors := []string{"v_heatvisitor0000000001", "v_heatvisitor0000000002"}
+	appendVisits := func(h *harness, visits []*visit) {
+		t.Helper()
+		var chunks []*recordingsv1.Chunk
+		for _, v := range visits {
+			chunks = append(chunks, v.chunks...)
+		}
+		r, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: chunks})
+		if err != nil || int(r.Stored) != len(chunks) {
+			t.Fatalf("AppendChunks: %v %v", r, err)
+		}
+	}
+	off := heatVisits(t, rng, site, 40, day0, 5, visitors)
+	t.Run("off", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.Heatmaps = false
+		h := start(t, cfg, dir, searchAddr)
+		appendVisits(h, off)
+		want := func(what string, err error) {
+			t.Helper()
+			if st, _ := status.FromError(err); st.Code() != codes.FailedPrecondition || st.Message() != "heatmaps are turned off on this instance" {
+				t.Errorf("%s: %v, want FailedPrecondition", what, err)
+			}
+		}
+		_, err := h.client.GetHeatmap(ctx, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: everyPage.match})
+		want("GetHeatmap", err)
+		_, err = h.client.ListHeatmapPages(ctx, &recordingsv1.ListHeatmapPagesRequest{SiteId: site})
+		want("ListHeatmapPages", err)
+		stream, err := h.client.RebuildHeatmaps(ctx, &recordingsv1.RebuildHeatmapsRequest{SiteId: site})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		want("RebuildHeatmaps", err)
+		// Another organisation's site is still NotFound, whatever the switch.
+		_, err = h.client.GetHeatmap(ctx, &recordingsv1.GetHeatmapRequest{SiteId: h.authz.deny, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: everyPage.match})
+		if status.Code(err) != codes.NotFound {
+			t.Errorf("GetHeatmap of a foreign site: %v, want NotFound", err)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	h := start(t, testConfig(t), dir, searchAddr)
+	for _, kind := range heatKinds {
+		got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: kind, Page: everyPage.match, StartTime: dayTime(day0), EndTime: dayTime(today + 1)})
+		if got.GetTotal() != 0 || got.GetSessions() != 0 || len(got.GetCells())+len(got.GetClicks()) != 0 || got.GetScroll().GetPageViews() != 0 || got.GetSnapshot() != nil {
+			t.Fatalf("%v: chunks appended while heatmaps were off counted: %v", kind, got)
+		}
+	}
+	// Sessions of their own (the generator numbers them from 0 again).
+	on := heatVisits(t, rng, site, 40, day0, 5, visitors)
+	for _, v := range on {
+		v.session = strings.Replace(v.session, "s_heat", "s_heaton", 1)
+		for _, c := range v.chunks {
+			c.SessionId = v.session
+		}
+	}
+	appendVisits(h, on)
+	before := checkAll(t, h, on, day0, day0+4, "on again")
+	rebuild(t, h, site, nil)
+	if again := checkAll(t, h, on, day0, day0+4, "rebuilt"); !sameAnswers(before, again) {
+		t.Error("the rebuild changed an answer")
+	}
+}

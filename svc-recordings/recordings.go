@@ -78,6 +78,10 @@ type Config struct {
 	TombstoneTTL time.Duration `yaml:"tombstone_ttl"`
 	// Assets configures the capture of page assets (recordings.assets.*).
 	Assets assets.Config `yaml:"assets"`
+	// Heatmaps turns heatmaps on (the default). Off, appends neither
+	// extract nor store heat data and the heatmap RPCs answer
+	// FailedPrecondition.
+	Heatmaps bool `yaml:"heatmaps"`
 }
 
 // ScyllaConfig configures the ScyllaDB backend.
@@ -121,6 +125,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.OutboxBatch, "recordings.outbox.batch", 500, "most outbox entries delivered to search at once")
 	fs.DurationVar(&c.OutboxMaxBackoff, "recordings.outbox.max-backoff", 2*time.Second, "longest wait between deliveries while search is down (bounds how soon after search returns the outbox drains)")
 	fs.DurationVar(&c.TombstoneTTL, "recordings.tombstone-ttl", 30*24*time.Hour, "how long a deleted session keeps re-delivered chunks out")
+	fs.BoolVar(&c.Heatmaps, "recordings.heatmaps", true, "aggregate heatmaps as chunks arrive; false: no heat data is extracted or stored and the heatmap RPCs answer FailedPrecondition")
 	c.Assets.RegisterFlags(fs)
 }
 
@@ -289,7 +294,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		if deps.DataDir == "" {
 			return nil, errors.New("recordings: the pebble backend needs a data directory")
 		}
-		st, err = pebble.Open(filepath.Join(deps.DataDir, "recordings"), pebble.Options{TombstoneTTL: cfg.TombstoneTTL, Logger: pebblelog.New(log), Limits: cfg.limits()})
+		st, err = pebble.Open(filepath.Join(deps.DataDir, "recordings"), pebble.Options{TombstoneTTL: cfg.TombstoneTTL, Logger: pebblelog.New(log), Limits: cfg.limits(), HeatmapsOff: !cfg.Heatmaps})
 	case "scylla":
 		st, err = scylla.Open(ctx, scylla.Config{
 			Hosts: splitHosts(cfg.Scylla.Hosts), Keyspace: cfg.Scylla.Keyspace, Consistency: cfg.Scylla.Consistency,

@@ -96,7 +96,11 @@ func (s *Service) prepare(i int, c *recordingsv1.Chunk, nowMs int64) (store.Chun
 	data := s.enc.EncodeAll(c.GetEvents(), nil)
 	// Extract on a copy carrying the effective server time, so the
 	// summary and expiry do not depend on the caller leaving it out.
-	st, err := summary.Extract(c, int64(len(data)), serverMs+days*dayMs)
+	extract := summary.Extract
+	if !s.cfg.Heatmaps {
+		extract = summary.ExtractWithoutHeat
+	}
+	st, err := extract(c, int64(len(data)), serverMs+days*dayMs)
 	if err != nil {
 		return store.Chunk{}, invalid("chunks[%d]: %v", i, err)
 	}

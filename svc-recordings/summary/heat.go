@@ -106,7 +106,31 @@ type heatReader struct {
 	scrolls map[int]*Scroll // by segment
 }
 
+// A nil *heatReader (heatmaps turned off) ignores everything.
 func newHeatReader() *heatReader { return &heatReader{doc: 1, snapSeg: -1} }
+
+// snapshotSeen marks the chunk's first full snapshot.
+func (h *heatReader) snapshotSeen() {
+	if h != nil {
+		h.snapSeg = h.seg
+	}
+}
+
+// viewport sets the viewport's height (Meta, viewport resize).
+func (h *heatReader) viewport(height float64) {
+	if h != nil {
+		h.vh = height
+	}
+}
+
+// navigated follows the chunk's route changes: navs is how many it has seen.
+func (h *heatReader) navigated(navs int) {
+	if h != nil && navs != h.seg {
+		// A route change: a new page from here on.
+		h.seg = navs
+		h.reach()
+	}
+}
 
 func (h *heatReader) view(p batch.Value) {
 	num := func(k string) (float64, bool) {
@@ -137,6 +161,9 @@ func (h *heatReader) view(p batch.Value) {
 
 // scroll follows rrweb's scroll event (source 3) of the document.
 func (h *heatReader) scroll(data batch.Value) {
+	if h == nil {
+		return
+	}
 	id, _ := data.Get("id").Float()
 	if clampID(id) != h.doc {
 		return
@@ -152,6 +179,9 @@ func (h *heatReader) scroll(data batch.Value) {
 // snapshotOffset reads a full snapshot's initialOffset and the document's
 // id (a checkout renumbers the nodes; sl:view then says d = -1).
 func (h *heatReader) snapshotOffset(data batch.Value) {
+	if h == nil {
+		return
+	}
 	if id, ok := data.Get("node").Get("id").Float(); ok && clampID(id) > 0 {
 		h.doc = clampID(id)
 	}
@@ -245,6 +275,9 @@ func (h *heatReader) settleMove(t int64, last bool) {
 
 // clickPos anchors rrweb's click at client (x, y) in document coordinates.
 func (h *heatReader) clickPos(c *Click) {
+	if h == nil {
+		return
+	}
 	h.segOf = append(h.segOf, h.seg)
 	a := &Anchor{}
 	// rrweb reports a click the keyboard made (Enter on a button) at (0, 0):
@@ -297,6 +330,9 @@ func pct(v float64) int8 {
 // finish resolves segments to page keys and fills st.Heat and the
 // clicks' anchors.
 func (h *heatReader) finish(st *ChunkStats) {
+	if h == nil {
+		return
+	}
 	// The chunk's last sample: how long the pointer rested after it is
 	// the next chunk's to know; it counts once.
 	h.settleMove(h.lastMove.t, true)

@@ -119,6 +119,43 @@ func TestExtractHeat(t *testing.T) {
 	}
 }
 
+// TestExtractWithoutHeat: with heatmaps off a chunk's stats are Extract's
+// but for the heat data: no Heat, no anchors, nothing for the fold's reach
+// and clicked elements.
+func TestExtractWithoutHeat(t *testing.T) {
+	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	c := heatChunk(t, 0, "p_heat_0001", "https://shop.example/b", at,
+		slView(1000, 0, 100, 1000, 3000, 800),
+		clickOn(1100, 7, 100, 50),
+		slClick(1101, 7, "body>main>button#buy", 25, 75),
+		moves(1300, [3]int{500, 400, -100}, [3]int{510, 400, 0}),
+		docScroll(1400, 1200),
+		custom(1500, "sl:navigation", map[string]any{"url": "https://shop.example/c", "referrer": "https://shop.example/b"}),
+		clickOn(1600, 9, 20, 30),
+	)
+	with, err := Extract(c, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := ExtractWithoutHeat(c, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if with.Heat == nil || with.Clicks[0].H == nil {
+		t.Fatal("Extract found no heat data")
+	}
+	with.Heat = nil
+	for i := range with.Clicks {
+		with.Clicks[i].H = nil
+	}
+	if !reflect.DeepEqual(with, without) {
+		t.Errorf("without heat:\n%+v\nwant Extract's without its heat data:\n%+v", without, with)
+	}
+	if s := Fold([]ChunkStats{without}); len(s.Reach) != 0 || len(s.Clicked) != 0 {
+		t.Errorf("the fold kept heat data: reach %v, clicked %q", s.Reach, s.Clicked)
+	}
+}
+
 // TestExtractHeatDocumentIDFromSnapshot: after a checkout the document's
 // id is the snapshot's root, and its scroll events move the position.
 func TestExtractHeatDocumentIDFromSnapshot(t *testing.T) {

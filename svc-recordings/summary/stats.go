@@ -198,6 +198,17 @@ var ErrEvents = errors.New("events must be a JSON array of rrweb event objects")
 // Extract reduces one chunk to its stats. storedBytes is the size the chunk
 // takes in the store (compressed); expiresMs is when retention drops it.
 func Extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (ChunkStats, error) {
+	return extract(ch, storedBytes, expiresMs, true)
+}
+
+// ExtractWithoutHeat is Extract for an instance with heatmaps turned off:
+// no Heat, no click anchors (so no clicked elements or frustration anchors
+// either), and pointer positions are not read.
+func ExtractWithoutHeat(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (ChunkStats, error) {
+	return extract(ch, storedBytes, expiresMs, false)
+}
+
+func extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64, heat bool) (ChunkStats, error) {
 	st := ChunkStats{
 		Seq:            ch.GetSeq(),
 		OrganizationID: ch.GetOrganizationId(),
@@ -222,7 +233,11 @@ func Extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (ChunkStats, 
 			UserAgent: c.GetUserAgent(),
 		}
 	}
-	if err := st.addEvents(ch.GetEvents()); err != nil {
+	var h *heatReader
+	if heat {
+		h = newHeatReader()
+	}
+	if err := st.addEvents(ch.GetEvents(), h); err != nil {
 		return st, err
 	}
 	return st, nil
@@ -231,8 +246,9 @@ func Extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (ChunkStats, 
 // addEvents reads the events with the batch contract's iterator, which
 // checks each event exactly as ingest did before answering 204: whatever
 // ingest accepted, this reads (no parser of its own with other limits).
-// Fields are read by key from the raw bytes, without building a tree.
-func (st *ChunkStats) addEvents(raw []byte) error {
+// Fields are read by key from the raw bytes, without building a tree. heat
+// follows what heatmaps need; nil skips it.
+func (st *ChunkStats) addEvents(raw []byte, heat *heatReader) error {
 	var activity []int64
 	first, last := int64(math.MaxInt64), int64(math.MinInt64)
 	nodes := newNodeKinds()
@@ -266,7 +282,6 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 		}
 		open = keep
 	}
-	heat := newHeatReader()
 	it := batch.NewEvents(raw)
 	for it.Next() {
 		e := it.Event()
@@ -276,7 +291,7 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 		case typeFullSnapshot:
 			if st.FullSnapshotMs == 0 {
 				st.FullSnapshotMs = max(t, 1)
-				heat.snapSeg = heat.seg
+				heat.snapshotSeen()
 			}
 			heat.snapshotOffset(data)
 			nodes.snapshot(data.Get("node"))
@@ -290,7 +305,7 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 			h, _ := data.Get("height").Float()
 			if w > 0 && h > 0 && w < 1e6 && h < 1e6 {
 				st.ViewportW, st.ViewportH = int32(w), int32(h)
-				heat.vh = h
+				heat.viewport(h)
 			}
 		case typeIncremental:
 			src, ok := data.Get("source").Float()
@@ -336,7 +351,7 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 			case srcViewportResize:
 				react(t, 0)
 				if h, ok := data.Get("height").Float(); ok && h > 0 && h < 1e6 {
-					heat.vh = h
+					heat.viewport(h)
 				}
 			case srcMediaInteraction, srcSelection:
 				react(t, 0)
@@ -345,24 +360,26 @@ func (st *ChunkStats) addEvents(raw []byte) error {
 				react(t, 0)
 			case srcMouseMove, srcTouchMove:
 				activity = append(activity, t)
-				heat.positions(t, data)
+				if heat != nil {
+					heat.positions(t, data)
+				}
 			}
 		case typeCustom:
 			tag := data.Get("tag").Str()
 			switch tag {
 			case "sl:view":
-				heat.view(data.Get("payload"))
+				if heat != nil {
+					heat.view(data.Get("payload"))
+				}
 				continue
 			case "sl:click":
-				elementClick(st.Clicks, t, data.Get("payload"))
+				if heat != nil {
+					elementClick(st.Clicks, t, data.Get("payload"))
+				}
 				continue
 			}
 			reacts := st.addCustom(t, tag, data.Get("payload"))
-			if len(st.Navs) != heat.seg {
-				// A route change: a new page from here on.
-				heat.seg = len(st.Navs)
-				heat.reach()
-			}
+			heat.navigated(len(st.Navs))
 			if !reacts {
 				continue
 			}

@@ -40,6 +40,9 @@ type Options struct {
 	// 64 MiB. Heatmap reads scan many rows: a map that stays cached reads
 	// several times faster than one decompressed again per request.
 	CacheBytes int64
+	// HeatmapsOff skips heatmap aggregation (recordings.heatmaps=false):
+	// appends queue nothing; the aggregates already stored stay.
+	HeatmapsOff bool
 }
 
 const stripes = 64
@@ -65,7 +68,7 @@ type Store struct {
 	rebuildStep int
 	// heatq holds appended heatmap changes until a flush merges them.
 	heatq heatQueue
-	// heatOff skips heatmap aggregation (BenchmarkAppend's reference only).
+	// heatOff skips heatmap aggregation (Options.HeatmapsOff).
 	heatOff bool
 }
 
@@ -127,7 +130,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, opts: opts, seed: maphash.MakeSeed(), rebuildStep: defaultRebuildStep}
+	s := &Store{db: db, opts: opts, seed: maphash.MakeSeed(), rebuildStep: defaultRebuildStep, heatOff: opts.HeatmapsOff}
 	// Outbox ids continue after the last one on disk.
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{pOutbox}, UpperBound: []byte{pOutbox + 1}})
 	if err != nil {
