@@ -1,14 +1,11 @@
 package elastic
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esutil"
@@ -128,16 +125,7 @@ func AnswerBulkItem(a *sessionsv1.Answer) (esutil.BulkIndexerItem, error) {
 	if err != nil {
 		return esutil.BulkIndexerItem{}, err
 	}
-	body, err := json.Marshal(doc)
-	if err != nil {
-		return esutil.BulkIndexerItem{}, err
-	}
-	return esutil.BulkIndexerItem{
-		Action:     "index",
-		DocumentID: index.AnswerDocID(a.GetSiteId(), a.GetId()),
-		Routing:    siteRouting(a.GetSiteId()),
-		Body:       bytes.NewReader(body),
-	}, nil
+	return indexItem(index.AnswerDocID(a.GetSiteId(), a.GetId()), a.GetSiteId(), doc)
 }
 
 // UpsertAnswers implements index.AnswerIndex with the bulk indexer.
@@ -145,43 +133,20 @@ func (ix *Answers) UpsertAnswers(ctx context.Context, answers []*sessionsv1.Answ
 	if len(answers) == 0 {
 		return 0, nil
 	}
-	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
-		Client: ix.es, Index: ix.alias, NumWorkers: 1, FlushBytes: 5 << 20,
-		FlushInterval: time.Hour, Refresh: ix.cfg.Refresh, RequireAlias: true,
-	})
-	if err != nil {
-		return 0, fmt.Errorf("elasticsearch: bulk indexer: %w", err)
-	}
-	var failed atomic.Pointer[error]
-	n := 0
+	var todo []*sessionsv1.Answer
 	for _, a := range answers {
-		if a == nil {
-			continue
+		if a != nil {
+			todo = append(todo, a)
 		}
-		item, err := AnswerBulkItem(a)
+	}
+	n, _, err := ix.bulk(ctx, len(todo), false, func(i int) (esutil.BulkIndexerItem, error) {
+		item, err := AnswerBulkItem(todo[i])
 		if err != nil {
-			_ = bi.Close(ctx)
-			return 0, fmt.Errorf("elasticsearch: upsert answer %s: %w", a.GetId(), err)
+			return item, fmt.Errorf("elasticsearch: upsert answer %s: %w", todo[i].GetId(), err)
 		}
-		item.OnFailure = func(_ context.Context, it esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
-			if err == nil {
-				err = fmt.Errorf("%s %d: %s: %s", it.DocumentID, r.Status, r.Error.Type, r.Error.Reason)
-			}
-			failed.CompareAndSwap(nil, &err)
-		}
-		if err := bi.Add(ctx, item); err != nil {
-			_ = bi.Close(ctx)
-			return 0, fmt.Errorf("elasticsearch: bulk add: %w", err)
-		}
-		n++
-	}
-	if err := bi.Close(ctx); err != nil {
-		return 0, fmt.Errorf("elasticsearch: bulk: %w", err)
-	}
-	if p := failed.Load(); p != nil {
-		return 0, fmt.Errorf("elasticsearch: bulk item failed: %w", *p)
-	}
-	return n, nil
+		return item, nil
+	})
+	return n, err
 }
 
 // AnswerDeleteBody is the delete-by-query body for a selector.
@@ -189,18 +154,18 @@ func AnswerDeleteBody(siteID int64, sel index.AnswerSelector) (map[string]any, e
 	if err := sel.Validate(); err != nil {
 		return nil, err
 	}
-	filters := []any{term(fSite, strconv.FormatInt(siteID, 10))}
+	var clauses []any
 	switch {
 	case len(sel.AnswerIDs) > 0:
-		filters = append(filters, terms(aAnswerID, sel.AnswerIDs))
+		clauses = append(clauses, terms(aAnswerID, sel.AnswerIDs))
 	case sel.VisitorID != "":
-		filters = append(filters, term(fVisitor, sel.VisitorID))
+		clauses = append(clauses, term(fVisitor, sel.VisitorID))
 	case sel.SessionID != "":
-		filters = append(filters, term(fSession, sel.SessionID))
+		clauses = append(clauses, term(fSession, sel.SessionID))
 	case !sel.GivenBefore.IsZero():
-		filters = append(filters, rangeQ(aTime, map[string]any{"lt": sel.GivenBefore.UTC().Format(time.RFC3339Nano)}))
+		clauses = append(clauses, rangeQ(aTime, map[string]any{"lt": sel.GivenBefore.UTC().Format(time.RFC3339Nano)}))
 	}
-	return map[string]any{"query": map[string]any{"bool": map[string]any{"filter": filters}}}, nil
+	return map[string]any{"query": siteFilter(siteID, clauses...)}, nil
 }
 
 // DeleteAnswers implements index.AnswerIndex with delete-by-query.
@@ -218,15 +183,8 @@ func AnswerFilterQuery(siteID int64, f *searchv1.AnswerFilter) (map[string]any, 
 	filters := []any{term(fSite, strconv.FormatInt(siteID, 10))}
 	add := func(c map[string]any) { filters = append(filters, c) }
 	if f != nil {
-		if tr := f.GetTime(); tr != nil && (tr.Start != nil || tr.End != nil) {
-			b := map[string]any{}
-			if tr.Start != nil {
-				b["gte"] = tr.Start.AsTime().UTC().Format(time.RFC3339Nano)
-			}
-			if tr.End != nil {
-				b["lt"] = tr.End.AsTime().UTC().Format(time.RFC3339Nano)
-			}
-			add(rangeQ(aTime, b))
+		if c := timeClause(aTime, f.GetTime()); c != nil {
+			add(c)
 		}
 		if k := f.GetKind(); k != sessionsv1.AnswerKind_ANSWER_KIND_UNSPECIFIED {
 			add(term(aKind, k.String()))
@@ -234,12 +192,8 @@ func AnswerFilterQuery(siteID int64, f *searchv1.AnswerFilter) (map[string]any, 
 		if len(f.GetSurveyIds()) > 0 {
 			add(map[string]any{"terms": map[string]any{aSurvey: f.GetSurveyIds()}})
 		}
-		if r := f.GetRating(); r != nil && (r.Min != 0 || r.Max != 0) {
-			b := map[string]any{"gte": max(r.Min, 1)}
-			if r.Max != 0 {
-				b["lte"] = r.Max
-			}
-			add(rangeQ(aRating, b))
+		if c := ratingClause(aRating, f.GetRating()); c != nil {
+			add(c)
 		}
 		if len(f.GetNpsGroups()) > 0 {
 			var gs []string
@@ -255,12 +209,8 @@ func AnswerFilterQuery(siteID int64, f *searchv1.AnswerFilter) (map[string]any, 
 		if c != nil {
 			add(c)
 		}
-		if len(f.GetDeviceTypes()) > 0 {
-			var names []string
-			for _, d := range f.GetDeviceTypes() {
-				names = append(names, index.DeviceName(d))
-			}
-			add(terms(fDevice, names))
+		if c := deviceClause(f.GetDeviceTypes()); c != nil {
+			add(c)
 		}
 		if f.HasText != nil {
 			add(map[string]any{"term": map[string]any{aHasText: *f.HasText}})
@@ -278,30 +228,17 @@ func AnswerFilterQuery(siteID int64, f *searchv1.AnswerFilter) (map[string]any, 
 // AnswerSearchBody is the _search body of a list query.
 func AnswerSearchBody(q index.AnswerQuery) (map[string]any, error) {
 	if q.Limit <= 0 {
-		return nil, errors.New("elasticsearch: limit must be positive")
+		return nil, errNoLimit
+	}
+	var after []any
+	if q.After != nil {
+		after = []any{q.After.Time, q.After.ID}
 	}
 	fq, err := AnswerFilterQuery(q.SiteID, q.Filter)
 	if err != nil {
 		return nil, err
 	}
-	order := "desc"
-	if q.Ascending {
-		order = "asc"
-	}
-	body := map[string]any{
-		"size":             q.Limit + 1,
-		"track_total_hits": true,
-		"_source":          []any{aAnswer},
-		"query":            fq,
-		"sort": []any{
-			map[string]any{aTime: map[string]any{"order": order}},
-			map[string]any{aAnswerID: map[string]any{"order": order}},
-		},
-	}
-	if q.After != nil {
-		body["search_after"] = []any{q.After.Time, q.After.ID}
-	}
-	return body, nil
+	return listBody(q.Limit, fq, aAnswer, aTime, aAnswerID, q.Ascending, after), nil
 }
 
 // SearchAnswers implements index.AnswerIndex.
@@ -310,34 +247,15 @@ func (ix *Answers) SearchAnswers(ctx context.Context, q index.AnswerQuery) (*ind
 	if err != nil {
 		return nil, err
 	}
-	var out struct {
-		Hits struct {
-			Total struct {
-				Value int64 `json:"value"`
-			} `json:"total"`
-			Hits []struct {
-				ID     string `json:"_id"`
-				Source struct {
-					Answer string `json:"answer"`
-				} `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
+	var out storedHits
 	if err := ix.search(ctx, q.SiteID, body, "search answers", &out); err != nil {
 		return nil, err
 	}
 	r := &index.AnswerResult{Total: out.Hits.Total.Value}
-	hits := out.Hits.Hits
-	more := len(hits) > q.Limit
-	if more {
-		hits = hits[:q.Limit]
-	}
-	for _, h := range hits {
-		a := &sessionsv1.Answer{}
-		if err := decodeHit(h.ID, h.Source.Answer, a, q.SiteID); err != nil {
-			return nil, err
-		}
-		r.Answers = append(r.Answers, a)
+	var more bool
+	r.Answers, more, err = page(out, aAnswer, q.Limit, q.SiteID, func() *sessionsv1.Answer { return &sessionsv1.Answer{} })
+	if err != nil {
+		return nil, err
 	}
 	if more && len(r.Answers) > 0 {
 		k := index.AnswerKey(r.Answers[len(r.Answers)-1])
@@ -451,11 +369,7 @@ func (ix *Answers) AnswerStats(ctx context.Context, q index.StatsQuery) (*search
 			return nil, err
 		}
 		var out struct {
-			Hits struct {
-				Total struct {
-					Value int64 `json:"value"`
-				} `json:"total"`
-			} `json:"hits"`
+			TotalHits
 			Aggregations struct {
 				First struct {
 					Value string `json:"value_as_string"`
@@ -491,11 +405,7 @@ func (ix *Answers) AnswerStats(ctx context.Context, q index.StatsQuery) (*search
 		return nil, err
 	}
 	var out struct {
-		Hits struct {
-			Total struct {
-				Value int64 `json:"value"`
-			} `json:"total"`
-		} `json:"hits"`
+		TotalHits
 		Aggregations struct {
 			countsAggs
 			Surveys struct {

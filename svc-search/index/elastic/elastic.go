@@ -380,26 +380,47 @@ func (ix *Index) Upsert(ctx context.Context, sessions []*sessionsv1.SessionSumma
 	if len(order) == 0 {
 		return res, nil
 	}
-	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
-		Client: ix.es, Index: ix.alias, NumWorkers: 1, FlushBytes: 5 << 20,
-		FlushInterval: time.Hour, // flushed explicitly by Close
-		Refresh:       ix.cfg.Refresh, RequireAlias: true,
+	upserted, stale, err := ix.bulk(ctx, len(order), true, func(i int) (esutil.BulkIndexerItem, error) {
+		item, err := BulkItem(newest[order[i]])
+		if err != nil {
+			return item, fmt.Errorf("elasticsearch: upsert %s: %w", order[i], err)
+		}
+		return item, nil
 	})
 	if err != nil {
-		return index.UpsertResult{}, fmt.Errorf("elasticsearch: bulk indexer: %w", err)
+		return index.UpsertResult{}, err
 	}
-	var upserted, stale atomic.Int64
+	res.Upserted = upserted
+	res.Stale += stale
+	return res, nil
+}
+
+// bulk adds n items (item(i) makes the i-th) to one bulk indexer on the
+// alias, flushed once by Close, and counts the items written. With
+// staleOK a version conflict (409: the index holds a newer version) is
+// counted as stale instead of failing the call; any other item failure
+// fails it.
+func (c *conn) bulk(ctx context.Context, n int, staleOK bool, item func(i int) (esutil.BulkIndexerItem, error)) (written, stale int, err error) {
+	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
+		Client: c.es, Index: c.alias, NumWorkers: 1, FlushBytes: 5 << 20,
+		FlushInterval: time.Hour, // flushed explicitly by Close
+		Refresh:       c.cfg.Refresh, RequireAlias: true,
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("elasticsearch: bulk indexer: %w", err)
+	}
+	var ok, conflicts atomic.Int64
 	var failed atomic.Pointer[error]
-	for _, id := range order {
-		item, err := BulkItem(newest[id])
+	for i := range n {
+		it, err := item(i)
 		if err != nil {
 			_ = bi.Close(ctx)
-			return index.UpsertResult{}, fmt.Errorf("elasticsearch: upsert %s: %w", id, err)
+			return 0, 0, err
 		}
-		item.OnSuccess = func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) { upserted.Add(1) }
-		item.OnFailure = func(_ context.Context, it esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
-			if err == nil && r.Status == http.StatusConflict {
-				stale.Add(1)
+		it.OnSuccess = func(context.Context, esutil.BulkIndexerItem, esutil.BulkIndexerResponseItem) { ok.Add(1) }
+		it.OnFailure = func(_ context.Context, it esutil.BulkIndexerItem, r esutil.BulkIndexerResponseItem, err error) {
+			if err == nil && staleOK && r.Status == http.StatusConflict {
+				conflicts.Add(1)
 				return
 			}
 			if err == nil {
@@ -407,20 +428,18 @@ func (ix *Index) Upsert(ctx context.Context, sessions []*sessionsv1.SessionSumma
 			}
 			failed.CompareAndSwap(nil, &err)
 		}
-		if err := bi.Add(ctx, item); err != nil {
+		if err := bi.Add(ctx, it); err != nil {
 			_ = bi.Close(ctx)
-			return index.UpsertResult{}, fmt.Errorf("elasticsearch: bulk add: %w", err)
+			return 0, 0, fmt.Errorf("elasticsearch: bulk add: %w", err)
 		}
 	}
 	if err := bi.Close(ctx); err != nil {
-		return index.UpsertResult{}, fmt.Errorf("elasticsearch: bulk: %w", err)
+		return 0, 0, fmt.Errorf("elasticsearch: bulk: %w", err)
 	}
 	if p := failed.Load(); p != nil {
-		return index.UpsertResult{}, fmt.Errorf("elasticsearch: bulk item failed: %w", *p)
+		return 0, 0, fmt.Errorf("elasticsearch: bulk item failed: %w", *p)
 	}
-	res.Upserted = int(upserted.Load())
-	res.Stale += int(stale.Load())
-	return res, nil
+	return int(ok.Load()), int(conflicts.Load()), nil
 }
 
 // BulkItem is the bulk "index" action of a summary: routed by site, with
@@ -430,22 +449,30 @@ func BulkItem(s *sessionsv1.SessionSummary) (esutil.BulkIndexerItem, error) {
 	if err != nil {
 		return esutil.BulkIndexerItem{}, err
 	}
+	item, err := indexItem(index.DocID(s.GetSiteId(), s.GetSessionId()), s.GetSiteId(), doc)
+	if err != nil {
+		return item, err
+	}
+	v := s.GetVersion()
+	item.Version = &v
+	// external_gte: an equal version is the same deterministic summary,
+	// so re-delivery succeeds (idempotent) while older ones get 409.
+	item.VersionType = "external_gte"
+	return item, nil
+}
+
+// indexItem is the bulk "index" action of a document of siteID's, routed
+// by site.
+func indexItem(id string, siteID int64, doc map[string]any) (esutil.BulkIndexerItem, error) {
 	body, err := json.Marshal(doc)
 	if err != nil {
 		return esutil.BulkIndexerItem{}, err
 	}
-	v := s.GetVersion()
-	return esutil.BulkIndexerItem{
-		Action:     "index",
-		DocumentID: index.DocID(s.GetSiteId(), s.GetSessionId()),
-		Routing:    strconv.FormatInt(s.GetSiteId(), 10),
-		Version:    &v,
-		// external_gte: an equal version is the same deterministic summary,
-		// so re-delivery succeeds (idempotent) while older ones get 409.
-		VersionType: "external_gte",
-		Body:        bytes.NewReader(body),
-	}, nil
+	return esutil.BulkIndexerItem{Action: "index", DocumentID: id, Routing: siteRouting(siteID), Body: bytes.NewReader(body)}, nil
 }
+
+// errNoLimit refuses a list query without a page size.
+var errNoLimit = errors.New("elasticsearch: limit must be positive")
 
 func siteRouting(siteID int64) string { return strconv.FormatInt(siteID, 10) }
 
@@ -502,11 +529,10 @@ func DeleteBody(siteID int64, sel index.Selector) (map[string]any, error) {
 	case !sel.StartedBefore.IsZero():
 		clause = map[string]any{"range": map[string]any{fStart: map[string]any{"lt": sel.StartedBefore.UTC().Format(time.RFC3339Nano)}}}
 	}
-	filters := []any{term(fSite, strconv.FormatInt(siteID, 10))}
-	if clause != nil {
-		filters = append(filters, clause)
+	if clause == nil {
+		return map[string]any{"query": siteFilter(siteID)}, nil
 	}
-	return map[string]any{"query": map[string]any{"bool": map[string]any{"filter": filters}}}, nil
+	return map[string]any{"query": siteFilter(siteID, clause)}, nil
 }
 
 // Decode reads a response into out, or turns a failed one into an error
@@ -561,17 +587,7 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 		return nil, err
 	}
 	var out struct {
-		Hits struct {
-			Total struct {
-				Value int64 `json:"value"`
-			} `json:"total"`
-			Hits []struct {
-				ID     string `json:"_id"`
-				Source struct {
-					Summary string `json:"summary"`
-				} `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
+		storedHits
 		Aggregations map[string]struct {
 			Buckets []struct {
 				Key      string `json:"key"`
@@ -583,17 +599,10 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 		return nil, err
 	}
 	r := &index.Result{Total: out.Hits.Total.Value}
-	hits := out.Hits.Hits
-	more := len(hits) > q.Limit
-	if more {
-		hits = hits[:q.Limit]
-	}
-	for _, h := range hits {
-		s := &sessionsv1.SessionSummary{}
-		if err := decodeHit(h.ID, h.Source.Summary, s, q.SiteID); err != nil {
-			return nil, err
-		}
-		r.Sessions = append(r.Sessions, s)
+	var more bool
+	r.Sessions, more, err = page(out.storedHits, fSummary, q.Limit, q.SiteID, func() *sessionsv1.SessionSummary { return &sessionsv1.SessionSummary{} })
+	if err != nil {
+		return nil, err
 	}
 	if more && len(r.Sessions) > 0 {
 		last := r.Sessions[len(r.Sessions)-1]
@@ -613,7 +622,7 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 // SearchBody is the _search body of a query.
 func SearchBody(q index.Query) (map[string]any, error) {
 	if q.Limit <= 0 {
-		return nil, errors.New("elasticsearch: limit must be positive")
+		return nil, errNoLimit
 	}
 	fq, err := FilterQuery(q.SiteID, q.Filter)
 	if err != nil {
@@ -628,23 +637,11 @@ func SearchBody(q index.Query) (map[string]any, error) {
 		b := fq["bool"].(map[string]any)
 		b["filter"] = append(b["filter"].([]any), terms(fSession, q.SessionIDs))
 	}
-	order := "desc"
-	if q.Ascending {
-		order = "asc"
-	}
-	body := map[string]any{
-		"size":             q.Limit + 1,
-		"track_total_hits": true,
-		"_source":          []any{fSummary},
-		"query":            fq,
-		"sort": []any{
-			map[string]any{sortField(q.Sort): map[string]any{"order": order}},
-			map[string]any{fSession: map[string]any{"order": order}},
-		},
-	}
+	var after []any
 	if q.After != nil {
-		body["search_after"] = []any{q.After.Value, q.After.SessionID}
+		after = []any{q.After.Value, q.After.SessionID}
 	}
+	body := listBody(q.Limit, fq, fSummary, sortField(q.Sort), fSession, q.Ascending, after)
 	size := q.FacetSize
 	if size <= 0 {
 		size = index.DefaultFacetSize
@@ -664,6 +661,73 @@ func SearchBody(q index.Query) (map[string]any, error) {
 		body["aggs"] = aggs
 	}
 	return body, nil
+}
+
+// listBody is the _search body of a page of limit hits and their stored
+// field, sorted on sort then tie in one direction, after the cursor's
+// values: it asks for one more hit, whose coming back says another page
+// follows.
+func listBody(limit int, fq map[string]any, stored, sort, tie string, ascending bool, after []any) map[string]any {
+	order := "desc"
+	if ascending {
+		order = "asc"
+	}
+	body := map[string]any{
+		"size":             limit + 1,
+		"track_total_hits": true,
+		"_source":          []any{stored},
+		"query":            fq,
+		"sort": []any{
+			map[string]any{sort: map[string]any{"order": order}},
+			map[string]any{tie: map[string]any{"order": order}},
+		},
+	}
+	if after != nil {
+		body["search_after"] = after
+	}
+	return body
+}
+
+// TotalHits is the part of a search response that counts the matches.
+type TotalHits struct {
+	Hits struct {
+		Total struct {
+			Value int64 `json:"value"`
+		} `json:"total"`
+	} `json:"hits"`
+}
+
+// storedHits is a list response: the matches' count and the page's hits
+// with their stored field.
+type storedHits struct {
+	Hits struct {
+		Total struct {
+			Value int64 `json:"value"`
+		} `json:"total"`
+		Hits []struct {
+			ID     string            `json:"_id"`
+			Source map[string]string `json:"_source"`
+		} `json:"hits"`
+	} `json:"hits"`
+}
+
+// page decodes the stored copies (field) of the first limit hits into new
+// messages of siteID's; more says a hit beyond limit came back (listBody
+// asks for one more).
+func page[M siteDoc](h storedHits, field string, limit int, siteID int64, newM func() M) (ms []M, more bool, err error) {
+	hits := h.Hits.Hits
+	more = len(hits) > limit
+	if more {
+		hits = hits[:limit]
+	}
+	for _, hit := range hits {
+		m := newM()
+		if err := decodeHit(hit.ID, hit.Source[field], m, siteID); err != nil {
+			return nil, false, err
+		}
+		ms = append(ms, m)
+	}
+	return ms, more, nil
 }
 
 func sortField(f searchv1.SortField) string {
@@ -756,6 +820,54 @@ func rangeQ(field string, bounds map[string]any) map[string]any {
 	return map[string]any{"range": map[string]any{field: bounds}}
 }
 
+// siteFilter is a bool filter whose first clause is the site.
+func siteFilter(siteID int64, clauses ...any) map[string]any {
+	filters := append([]any{term(fSite, strconv.FormatInt(siteID, 10))}, clauses...)
+	return map[string]any{"bool": map[string]any{"filter": filters}}
+}
+
+// timeClause is the range clause of tr on field (start inclusive, end
+// exclusive), nil when tr is open at both ends.
+func timeClause(field string, tr *searchv1.TimeRange) map[string]any {
+	if tr == nil || (tr.Start == nil && tr.End == nil) {
+		return nil
+	}
+	b := map[string]any{}
+	if tr.Start != nil {
+		b["gte"] = tr.Start.AsTime().UTC().Format(time.RFC3339Nano)
+	}
+	if tr.End != nil {
+		b["lt"] = tr.End.AsTime().UTC().Format(time.RFC3339Nano)
+	}
+	return rangeQ(field, b)
+}
+
+// ratingClause is the range clause of a rating range on field, nil when
+// the range is unset. A lowest rating of 0 means "feedback without a
+// rating" and counts from 1.
+func ratingClause(field string, r *searchv1.IntRange) map[string]any {
+	if r == nil || (r.Min == 0 && r.Max == 0) {
+		return nil
+	}
+	b := map[string]any{"gte": max(r.Min, 1)}
+	if r.Max != 0 {
+		b["lte"] = r.Max
+	}
+	return rangeQ(field, b)
+}
+
+// deviceClause is the terms clause of device types, nil for none.
+func deviceClause(ds []sessionsv1.DeviceType) map[string]any {
+	if len(ds) == 0 {
+		return nil
+	}
+	var names []string
+	for _, d := range ds {
+		names = append(names, index.DeviceName(d))
+	}
+	return terms(fDevice, names)
+}
+
 // FilterQuery is the bool filter of a SessionFilter; its first clause is
 // always the site.
 func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error) {
@@ -763,15 +875,8 @@ func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error
 	var mustNot []any
 	add := func(c map[string]any) { filters = append(filters, c) }
 	if f != nil {
-		if tr := f.GetStartTime(); tr != nil && (tr.Start != nil || tr.End != nil) {
-			b := map[string]any{}
-			if tr.Start != nil {
-				b["gte"] = tr.Start.AsTime().UTC().Format(time.RFC3339Nano)
-			}
-			if tr.End != nil {
-				b["lt"] = tr.End.AsTime().UTC().Format(time.RFC3339Nano)
-			}
-			add(rangeQ(fStart, b))
+		if c := timeClause(fStart, f.GetStartTime()); c != nil {
+			add(c)
 		}
 		for _, d := range []struct {
 			field string
@@ -816,12 +921,8 @@ func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error
 			}
 			add(rangeQ(fPageCount, b))
 		}
-		if len(f.GetDeviceTypes()) > 0 {
-			var names []string
-			for _, d := range f.GetDeviceTypes() {
-				names = append(names, index.DeviceName(d))
-			}
-			add(terms(fDevice, names))
+		if c := deviceClause(f.GetDeviceTypes()); c != nil {
+			add(c)
 		}
 		for _, kv := range []struct {
 			field  string
@@ -860,14 +961,9 @@ func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error
 				mustNot = append(mustNot, rangeQ(fl.field, map[string]any{"gte": 1}))
 			}
 		}
-		if r := f.GetFeedbackRating(); r != nil && (r.Min != 0 || r.Max != 0) {
-			// A lowest rating of 0 means "feedback without a rating".
-			b := map[string]any{"gte": max(r.Min, 1)}
-			if r.Max != 0 {
-				b["lte"] = r.Max
-			}
+		if c := ratingClause(fMinFeedback, f.GetFeedbackRating()); c != nil {
 			add(rangeQ(fFeedback, map[string]any{"gte": 1}))
-			add(rangeQ(fMinFeedback, b))
+			add(c)
 		}
 		if f.Truncated != nil {
 			add(map[string]any{"term": map[string]any{fTruncated: *f.Truncated}})
