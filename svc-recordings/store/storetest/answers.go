@@ -57,13 +57,7 @@ func answerID(n int) string { return fmt.Sprintf("a_%022d", n) }
 func appendAnswersOK(t testing.TB, s store.Store, as ...store.Answer) []store.AppendResult {
 	t.Helper()
 	res, err := s.AppendAnswers(context.Background(), as)
-	if err != nil {
-		t.Fatalf("AppendAnswers: %v", err)
-	}
-	if len(res) != len(as) {
-		t.Fatalf("AppendAnswers answered %d results for %d answers", len(res), len(as))
-	}
-	return res
+	return resultsOK(t, "AppendAnswers", "answers", len(as), res, err)
 }
 
 // listAnswers pages through a site's answers with pages of size limit.

@@ -148,11 +148,18 @@ func (b *Builder) ChunkPV(t testing.TB, seq int64, pv string, size int) store.Ch
 func appendOK(t testing.TB, s store.Store, chunks ...store.Chunk) []store.AppendResult {
 	t.Helper()
 	res, err := s.Append(context.Background(), chunks)
+	return resultsOK(t, "Append", "chunks", len(chunks), res, err)
+}
+
+// resultsOK fails t unless call (Append, AppendAnswers) succeeded with one
+// result per item it was given (n items, named what).
+func resultsOK(t testing.TB, call, what string, n int, res []store.AppendResult, err error) []store.AppendResult {
+	t.Helper()
 	if err != nil {
-		t.Fatalf("Append: %v", err)
+		t.Fatalf("%s: %v", call, err)
 	}
-	if len(res) != len(chunks) {
-		t.Fatalf("Append answered %d results for %d chunks", len(res), len(chunks))
+	if len(res) != n {
+		t.Fatalf("%s answered %d results for %d %s", call, len(res), n, what)
 	}
 	return res
 }
