@@ -33,21 +33,27 @@ func (s *Service) VerifyEmail(ctx context.Context, req *accountsv1.VerifyEmailRe
 	if err != nil {
 		return nil, s.internal(ctx, "verify e-mail", err)
 	}
-	s.noteDevice(ctx, u, false)
-	tok, exp, err := s.newSession(ctx, u.ID)
+	tok, exp, err := s.linkLogIn(ctx, u, "user.verify_email")
 	if err != nil {
 		return nil, err
 	}
-	s.auditUser(ctx, u.ID, "user.verify_email")
 	return &accountsv1.VerifyEmailResponse{User: userPB(u), SessionToken: tok, ExpireTime: tspb(exp)}, nil
 }
 
-// auditUser records action in every organisation of user.
-func (s *Service) auditUser(ctx context.Context, user int64, action string) {
-	ms, _ := s.store.ListMemberships(ctx, user)
-	for _, m := range ms {
-		s.audit(ctx, m.OrganizationID, user, action, target("user", user))
+// linkLogIn logs in u, who has just followed an e-mailed link (verify or
+// reset): the device is noted (no new-login mail), a session started and
+// action audited in every organisation of u.
+func (s *Service) linkLogIn(ctx context.Context, u store.User, action string) (string, time.Time, error) {
+	s.noteDevice(ctx, u, false)
+	tok, exp, err := s.newSession(ctx, u.ID)
+	if err != nil {
+		return "", time.Time{}, err
 	}
+	ms, _ := s.store.ListMemberships(ctx, u.ID)
+	for _, m := range ms {
+		s.audit(ctx, m.OrganizationID, u.ID, action, target("user", u.ID))
+	}
+	return tok, exp, nil
 }
 
 // publicEmail checks the per-IP limit and normalises the address of the
@@ -149,12 +155,10 @@ func (s *Service) ResetPassword(ctx context.Context, req *accountsv1.ResetPasswo
 	if err != nil {
 		return nil, s.internal(ctx, "reset password", err)
 	}
-	s.noteDevice(ctx, u, false)
-	tok, exp, err := s.newSession(ctx, u.ID)
+	tok, exp, err := s.linkLogIn(ctx, u, "user.password_reset")
 	if err != nil {
 		return nil, err
 	}
-	s.auditUser(ctx, u.ID, "user.password_reset")
 	s.log.InfoContext(ctx, "password reset; every other session revoked", "user_id", u.ID)
 	return &accountsv1.ResetPasswordResponse{User: userPB(u), SessionToken: tok, ExpireTime: tspb(exp)}, nil
 }
