@@ -5,6 +5,7 @@ import { type Schemas } from "../api/client";
 import { listPageSize, sessionSearchKey, useNewSessions, useSessionSearch } from "../api/sessionSearch";
 import { useApp, useSite } from "../app/AppContext";
 import { ErrorBox, EmptyState, QueryStatus } from "../components/ui";
+import { DemoCard } from "../components/DemoCard";
 import {
   activeFilterCount,
   DEVICE_TYPES,
@@ -412,6 +413,7 @@ export function Recordings() {
             </label>
           </div>
         </div>
+        {list.query.data && items.length === 0 && nActive === 0 && <DemoCard orgId={orgId} siteId={siteId} />}
         {fresh > 0 && (
           <button className="btn btn-small new-sessions" onClick={showNew} data-testid="new-recordings">
             {plural(fresh, "new recording")} — show

@@ -6,6 +6,7 @@ import { canManage, myRole, useApp, useSites } from "../app/AppContext";
 import { EmptyState, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime } from "../lib/format";
 import { normalizeDomain } from "../lib/snippet";
+import { DemoCard } from "../components/DemoCard";
 
 function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void }) {
   const navigate = useNavigate();
@@ -94,6 +95,7 @@ export function Sites() {
             Ask an admin of this organisation to add a site.
           </EmptyState>
         )}
+        <DemoCard orgId={orgId} />
       </div>
     );
   }
