@@ -2,7 +2,7 @@
 // (shareable, the back button walks it) and maps onto AnswerFilter for
 // answers:search and answers:stats, and onto the CSV export's parameters.
 import type { Schemas } from "../api/client";
-import { DEVICE_TYPES, RANGES, rangeTimes, type RangePreset, type UrlCondition } from "../lib/filters";
+import { DEVICE_TYPES, RANGES, rangeTimes, readRange, writeRange, type RangePreset, type UrlCondition } from "../lib/filters";
 import { MAX_RULE, RULES } from "../heatmap/query";
 
 export type AnswerFilter = Schemas["v1AnswerFilter"];
@@ -43,7 +43,6 @@ export function emptyResponsesQuery(): ResponsesQuery {
   return { range: "30d", surveys: [], nps: [], devices: [] };
 }
 
-const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 const ID_RE = /^[1-9]\d{0,18}$/;
 /** A filter names at most this many surveys (the server caps lists too). */
 export const MAX_SURVEYS = 20;
@@ -57,14 +56,7 @@ function rating(p: URLSearchParams, key: string): number | undefined {
 /** fromParams reads the state from the URL, ignoring what it cannot understand. */
 export function fromParams(p: URLSearchParams): ResponsesQuery {
   const q = emptyResponsesQuery();
-  const range = p.get("range");
-  if (range && RANGES.some((r) => r.key === range)) q.range = range as RangePreset;
-  if (q.range === "custom") {
-    const from = p.get("from");
-    const to = p.get("to");
-    if (from && DATE_RE.test(from)) q.from = from;
-    if (to && DATE_RE.test(to)) q.to = to;
-  }
+  readRange(p, RANGES, q);
   const kind = p.get("kind");
   if (KINDS.some((k) => k.key === kind)) q.kind = kind as KindKey;
   q.surveys = [...new Set(p.getAll("survey").filter((s) => ID_RE.test(s)))].slice(0, MAX_SURVEYS);
@@ -86,11 +78,7 @@ export function fromParams(p: URLSearchParams): ResponsesQuery {
 /** toParams writes the state to the URL, leaving defaults out. */
 export function toParams(q: ResponsesQuery): URLSearchParams {
   const p = new URLSearchParams();
-  if (q.range !== "30d") p.set("range", q.range);
-  if (q.range === "custom") {
-    if (q.from) p.set("from", q.from);
-    if (q.to) p.set("to", q.to);
-  }
+  writeRange(p, q, emptyResponsesQuery().range);
   writeCommon(p, q);
   return p;
 }

@@ -3,7 +3,7 @@
 // onto the recordings list's filter for "who clicked this".
 import type { Schemas } from "../api/client";
 import type { operations } from "../api/schema";
-import { emptyQuery, RANGES, rangeTimes, toSearchParams, type RangePreset, type UrlCondition } from "../lib/filters";
+import { emptyQuery, RANGES, rangeTimes, readRange, toSearchParams, writeRange, type RangePreset, type UrlCondition } from "../lib/filters";
 
 export type MapKind = "click" | "rage" | "dead" | "move" | "scroll";
 export type Device = "desktop" | "tablet" | "mobile" | "all";
@@ -32,7 +32,7 @@ export const RULES: { op: UrlCondition["op"]; label: string }[] = [
 ];
 
 /** GetHeatmap reads at most 400 days, so "all time" is not offered. */
-export const HEATMAP_RANGES = RANGES.filter((r) => r.key !== "all");
+export const HEATMAP_RANGES = RANGES.filter((r): r is (typeof RANGES)[number] & { key: Exclude<RangePreset, "all"> } => r.key !== "all");
 
 /** The longest page rule sent; the server refuses longer ones anyway. */
 export const MAX_RULE = 2048;
@@ -50,8 +50,6 @@ export function defaultQuery(): HeatmapQuery {
   return { device: "desktop", map: "click", range: "30d" };
 }
 
-const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
-
 /** fromParams reads the state from the URL, ignoring what it cannot understand. */
 export function fromParams(p: URLSearchParams): HeatmapQuery {
   const q = defaultQuery();
@@ -62,14 +60,7 @@ export function fromParams(p: URLSearchParams): HeatmapQuery {
   if (DEVICES.some((d) => d.key === device)) q.device = device as Device;
   const map = p.get("map");
   if (MAP_KINDS.some((m) => m.key === map)) q.map = map as MapKind;
-  const range = p.get("range");
-  if (HEATMAP_RANGES.some((r) => r.key === range)) q.range = range as HeatmapQuery["range"];
-  if (q.range === "custom") {
-    const from = p.get("from");
-    const to = p.get("to");
-    if (from && DATE_RE.test(from)) q.from = from;
-    if (to && DATE_RE.test(to)) q.to = to;
-  }
+  readRange(p, HEATMAP_RANGES, q);
   return q;
 }
 
@@ -83,11 +74,7 @@ export function toParams(q: HeatmapQuery): URLSearchParams {
   }
   if (q.device !== d.device) p.set("device", q.device);
   if (q.map !== d.map) p.set("map", q.map);
-  if (q.range !== d.range) p.set("range", q.range);
-  if (q.range === "custom") {
-    if (q.from) p.set("from", q.from);
-    if (q.to) p.set("to", q.to);
-  }
+  writeRange(p, q, d.range);
   return p;
 }
 

@@ -3,9 +3,12 @@ import {
   activeFilterCount,
   emptyQuery,
   fromSearchParams,
+  readRange,
   toFilter,
   toSearchBody,
   toSearchParams,
+  writeRange,
+  type RangeParams,
   type RecordingsQuery,
 } from "./filters";
 
@@ -78,6 +81,35 @@ describe("URL round trip", () => {
     expect(activeFilterCount(emptyQuery())).toBe(0);
     expect(activeFilterCount({ ...emptyQuery(), devices: ["DEVICE_TYPE_MOBILE"], hasRageClicks: true })).toBe(2);
     expect(activeFilterCount({ ...emptyQuery(), hasErrors: false })).toBe(1);
+  });
+});
+
+describe("date range parameters", () => {
+  const presets = [{ key: "7d" }, { key: "30d" }, { key: "custom" }] as const;
+  type Key = (typeof presets)[number]["key"];
+  const read = (search: string) => {
+    const q: RangeParams<Key> = { range: "30d" };
+    readRange(new URLSearchParams(search), presets, q);
+    return q;
+  };
+
+  it("reads a preset, and dates only for a custom range and only when well-formed", () => {
+    expect(read("range=7d&from=2026-11-01&to=2026-11-07")).toEqual({ range: "7d" });
+    expect(read("range=custom&from=2026-11-01&to=2026-11-07")).toEqual({ range: "custom", from: "2026-11-01", to: "2026-11-07" });
+    expect(read("range=custom&from=2026-11-1&to=20261107")).toEqual({ range: "custom" });
+    expect(read("range=24h&from=2026-11-01")).toEqual({ range: "30d" });
+  });
+
+  it("writes the same, leaving the default range out", () => {
+    const write = (q: RangeParams<Key>, def: Key) => {
+      const p = new URLSearchParams();
+      writeRange(p, q, def);
+      return p.toString();
+    };
+    expect(write({ range: "30d", from: "2026-11-01" }, "30d")).toBe("");
+    expect(write({ range: "7d" }, "30d")).toBe("range=7d");
+    expect(write({ range: "custom", from: "2026-11-01", to: "2026-11-07" }, "30d")).toBe("range=custom&from=2026-11-01&to=2026-11-07");
+    expect(write({ range: "custom", to: "2026-11-07" }, "custom")).toBe("to=2026-11-07");
   });
 });
 

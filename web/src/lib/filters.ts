@@ -181,17 +181,38 @@ function urlCond(params: URLSearchParams, key: string): UrlCondition | undefined
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
-/** fromSearchParams reads a query from the URL, ignoring what it cannot understand. */
-export function fromSearchParams(params: URLSearchParams): RecordingsQuery {
-  const q = emptyQuery();
+/** A date range as every dashboard URL spells it: a preset key, and a custom range's inclusive dates. */
+export interface RangeParams<K extends string> {
+  range: K;
+  from?: string;
+  to?: string;
+}
+
+/** readRange reads "range" (one of presets) and, for a custom range, the well-formed "from"/"to" dates into q. */
+export function readRange<K extends string>(params: URLSearchParams, presets: readonly { key: K }[], q: RangeParams<K>): void {
   const range = params.get("range");
-  if (range && RANGES.some((r) => r.key === range)) q.range = range as RangePreset;
+  if (range && presets.some((r) => r.key === range)) q.range = range as K;
   if (q.range === "custom") {
     const from = params.get("from");
     const to = params.get("to");
     if (from && DATE_RE.test(from)) q.from = from;
     if (to && DATE_RE.test(to)) q.to = to;
   }
+}
+
+/** writeRange writes what readRange reads, leaving the page's default range out. */
+export function writeRange<K extends string>(p: URLSearchParams, q: RangeParams<K>, defaultRange: K): void {
+  if (q.range !== defaultRange) p.set("range", q.range);
+  if (q.range === "custom") {
+    if (q.from) p.set("from", q.from);
+    if (q.to) p.set("to", q.to);
+  }
+}
+
+/** fromSearchParams reads a query from the URL, ignoring what it cannot understand. */
+export function fromSearchParams(params: URLSearchParams): RecordingsQuery {
+  const q = emptyQuery();
+  readRange(params, RANGES, q);
   for (const [field, key] of NUM_PARAMS) q[field] = num(params, key);
   for (const [field, key] of COND_PARAMS) q[field] = urlCond(params, key);
   const devices = new Set(params.getAll("device"));
@@ -220,11 +241,7 @@ export function fromSearchParams(params: URLSearchParams): RecordingsQuery {
 export function toSearchParams(q: RecordingsQuery): URLSearchParams {
   const p = new URLSearchParams();
   const d = emptyQuery();
-  if (q.range !== d.range) p.set("range", q.range);
-  if (q.range === "custom") {
-    if (q.from) p.set("from", q.from);
-    if (q.to) p.set("to", q.to);
-  }
+  writeRange(p, q, d.range);
   for (const [field, key] of NUM_PARAMS) if (q[field] !== undefined) p.set(key, String(q[field]));
   for (const [field, key] of COND_PARAMS) {
     const c = q[field];

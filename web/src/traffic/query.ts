@@ -4,7 +4,7 @@
 // "today" starts at the site's midnight wherever the viewer sits; and every
 // figure and row links to the recordings list with the same sessions.
 import type { Schemas } from "../api/client";
-import { DEVICE_TYPES, emptyQuery, toSearchParams, type DeviceType, type RecordingsQuery, type UrlCondition } from "../lib/filters";
+import { DEVICE_TYPES, emptyQuery, readRange, toSearchParams, writeRange, type DeviceType, type RecordingsQuery, type UrlCondition } from "../lib/filters";
 
 export type Dimension = Schemas["v1TrafficDimension"];
 export type Interval = Schemas["v1TrafficInterval"];
@@ -72,23 +72,15 @@ const FILTER_PARAMS: [keyof TrafficQuery, string][] = [
   ["screen", "screen"],
 ];
 
-const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
-
 export function emptyTrafficQuery(): TrafficQuery {
   return { range: "7d" };
 }
 
 export function fromParams(p: URLSearchParams): TrafficQuery {
   const q = emptyTrafficQuery();
-  const range = p.get("range");
-  if (range && TRAFFIC_RANGES.some((r) => r.key === range)) q.range = range as TrafficRange;
-  if (q.range === "custom") {
-    const from = p.get("from");
-    const to = p.get("to");
-    if (from && DATE_RE.test(from)) q.from = from;
-    if (to && DATE_RE.test(to)) q.to = to;
-    if (!q.from || !q.to) q.range = "7d";
-  }
+  readRange(p, TRAFFIC_RANGES, q);
+  // The overview needs both ends of a custom range.
+  if (q.range === "custom" && (!q.from || !q.to)) q.range = "7d";
   const iv = p.get("interval");
   if (iv && INTERVALS.some((i) => i.key === iv)) q.interval = iv as TrafficQuery["interval"];
   for (const [k, name] of FILTER_PARAMS) {
@@ -101,11 +93,7 @@ export function fromParams(p: URLSearchParams): TrafficQuery {
 
 export function toParams(q: TrafficQuery): URLSearchParams {
   const p = new URLSearchParams();
-  if (q.range !== "7d") p.set("range", q.range);
-  if (q.range === "custom") {
-    if (q.from) p.set("from", q.from);
-    if (q.to) p.set("to", q.to);
-  }
+  writeRange(p, q, emptyTrafficQuery().range);
   if (q.interval) p.set("interval", q.interval);
   for (const [k, name] of FILTER_PARAMS) {
     const v = q[k];
