@@ -339,11 +339,7 @@ type rowsAggs struct {
 }
 
 type breakdownResponse struct {
-	Hits struct {
-		Total struct {
-			Value int64 `json:"value"`
-		} `json:"total"`
-	} `json:"hits"`
+	sessionsindex.TotalHits
 	Aggregations struct {
 		rowsAggs
 		Pages rowsAggs `json:"pages"`
