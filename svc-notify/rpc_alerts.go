@@ -142,20 +142,13 @@ func (s *Service) ListAlerts(ctx context.Context, req *notifyv1.ListAlertsReques
 	if _, err := s.admit(ctx, req.GetSiteId(), needMember, req); err != nil {
 		return nil, err
 	}
-	page, n, err := listPage(req.GetPageSize(), req.GetPageToken())
+	as, next, err := readPage(ctx, s, req, "list alerts", "site", func(p store.Page) ([]store.Alert, error) {
+		return s.store.ListAlerts(ctx, req.GetSiteId(), p)
+	}, func(a store.Alert) int64 { return a.ID }, alertPB)
 	if err != nil {
 		return nil, err
 	}
-	as, err := s.store.ListAlerts(ctx, req.GetSiteId(), page)
-	if err != nil {
-		return nil, s.storeErr(ctx, "list alerts", "site", err)
-	}
-	out := &notifyv1.ListAlertsResponse{}
-	as, out.NextPageToken = cutPage(as, n, func(a store.Alert) int64 { return a.ID })
-	for _, a := range as {
-		out.Alerts = append(out.Alerts, alertPB(a))
-	}
-	return out, nil
+	return &notifyv1.ListAlertsResponse{Alerts: as, NextPageToken: next}, nil
 }
 
 // GetDigestSubscription implements notifyv1.NotifyServiceServer: the

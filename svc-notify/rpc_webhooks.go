@@ -197,25 +197,18 @@ func (s *Service) ListWebhookDeliveries(ctx context.Context, req *notifyv1.ListW
 	if _, err := s.admit(ctx, req.GetSiteId(), needMember, req); err != nil {
 		return nil, err
 	}
-	page, n, err := listPage(req.GetPageSize(), req.GetPageToken())
+	ds, next, err := readPage(ctx, s, req, "list deliveries", "webhook", func(p store.Page) ([]store.Delivery, error) {
+		// The webhook itself must be the site's: an empty page would not
+		// tell another site's webhook from one without deliveries.
+		if _, err := s.webhookOf(ctx, req.GetSiteId(), req.GetWebhookId()); err != nil {
+			return nil, err
+		}
+		return s.store.ListDeliveries(ctx, req.GetSiteId(), req.GetWebhookId(), p)
+	}, func(d store.Delivery) int64 { return d.ID }, deliveryPB)
 	if err != nil {
 		return nil, err
 	}
-	// The webhook itself must be the site's: an empty page would not tell
-	// another site's webhook from one without deliveries.
-	if _, err := s.webhookOf(ctx, req.GetSiteId(), req.GetWebhookId()); err != nil {
-		return nil, err
-	}
-	ds, err := s.store.ListDeliveries(ctx, req.GetSiteId(), req.GetWebhookId(), page)
-	if err != nil {
-		return nil, s.storeErr(ctx, "list deliveries", "webhook", err)
-	}
-	out := &notifyv1.ListWebhookDeliveriesResponse{}
-	ds, out.NextPageToken = cutPage(ds, n, func(d store.Delivery) int64 { return d.ID })
-	for _, d := range ds {
-		out.Deliveries = append(out.Deliveries, deliveryPB(d))
-	}
-	return out, nil
+	return &notifyv1.ListWebhookDeliveriesResponse{Deliveries: ds, NextPageToken: next}, nil
 }
 
 // SendTestWebhookEvent implements notifyv1.NotifyServiceServer (admin).

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"context"
 	"math"
 	"slices"
 	"strconv"
@@ -212,29 +213,40 @@ func parsePageToken(tok string) (int64, error) {
 	return id, nil
 }
 
-// listPage reads a newest-first list request's page_size and page_token:
-// the store.Page to read, one entry longer than the page (the extra one
-// tells that another page follows; see cutPage), and the page size.
-func listPage(size int32, token string) (store.Page, int, error) {
-	n, err := pageSize(size)
-	if err != nil {
-		return store.Page{}, 0, err
-	}
-	before, err := parsePageToken(token)
-	if err != nil {
-		return store.Page{}, 0, err
-	}
-	return store.Page{Before: before, Limit: n + 1}, n, nil
+// pageRequest is a newest-first list request.
+type pageRequest interface {
+	GetPageSize() int32
+	GetPageToken() string
 }
 
-// cutPage keeps the first n of items read with listPage's Page and, when
-// more came, answers the token of the page after them.
-func cutPage[T any](items []T, n int, id func(T) int64) ([]T, string) {
-	if len(items) <= n {
-		return items, ""
+// readPage answers a newest-first list request: it reads the page req
+// names through read, one entry longer than the page (the extra one tells
+// that another page follows), keeps the page's entries converted with pb
+// and returns the token of the next page. A read error is answered as
+// storeErr(op, what) does (a status passes unchanged).
+func readPage[T, P any](ctx context.Context, s *Service, req pageRequest, op, what string, read func(store.Page) ([]T, error), id func(T) int64, pb func(T) P) ([]P, string, error) {
+	n, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, "", err
 	}
-	items = items[:n]
-	return items, pageToken(id(items[n-1]))
+	before, err := parsePageToken(req.GetPageToken())
+	if err != nil {
+		return nil, "", err
+	}
+	items, err := read(store.Page{Before: before, Limit: n + 1})
+	if err != nil {
+		return nil, "", s.storeErr(ctx, op, what, err)
+	}
+	next := ""
+	if len(items) > n {
+		items = items[:n]
+		next = pageToken(id(items[n-1]))
+	}
+	var out []P
+	for _, it := range items {
+		out = append(out, pb(it))
+	}
+	return out, next, nil
 }
 
 // checkNoUnknown refuses messages carrying fields this server does not know
