@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -79,36 +77,15 @@ func OpenAnswers(dir string) (*Answers, error) {
 
 // AnswersMapping is the explicit mapping of answer documents.
 func AnswersMapping() mapping.IndexMapping {
-	kw := func(docValues bool) *mapping.FieldMapping {
-		f := bleve.NewKeywordFieldMapping()
-		f.Analyzer = keyword.Name
-		f.Store = false
-		f.IncludeInAll = false
-		f.IncludeTermVectors = false
-		f.DocValues = docValues
-		return f
-	}
 	dm := bleve.NewDocumentStaticMapping()
 	for _, name := range []string{aSite, aKind, aSurvey, aRating, aNps, aText, aSession, aVisitor, aDevice, aPage, aPath, aPageKey} {
-		dm.AddFieldMappingsAt(name, kw(false))
+		dm.AddFieldMappingsAt(name, keywordField(false))
 	}
 	for _, name := range []string{aSort, aStat} {
-		dm.AddFieldMappingsAt(name, kw(true))
+		dm.AddFieldMappingsAt(name, keywordField(true))
 	}
-	tm := bleve.NewDateTimeFieldMapping()
-	tm.Store = false
-	tm.IncludeInAll = false
-	tm.DocValues = false
-	dm.AddFieldMappingsAt(aTime, tm)
-	im := bleve.NewIndexMapping()
-	im.DefaultAnalyzer = keyword.Name
-	im.DefaultMapping = bleve.NewDocumentDisabledMapping()
-	im.AddDocumentMapping(answerType, dm)
-	im.TypeField = "_type"
-	im.StoreDynamic = false
-	im.IndexDynamic = false
-	im.DocValuesDynamic = false
-	return im
+	dm.AddFieldMappingsAt(aTime, indexedOnly(bleve.NewDateTimeFieldMapping()))
+	return staticMapping(answerType, dm)
 }
 
 // statValue renders what the stats need of an answer: client time (Unix
@@ -224,20 +201,8 @@ func (ix *Answers) UpsertAnswers(ctx context.Context, answers []*sessionsv1.Answ
 	}
 	ix.writeMu.Lock()
 	defer ix.writeMu.Unlock()
-	// The answers first: every id Bleve can return then has its answer.
-	if err := ix.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(answersBucket)
-		for _, id := range order {
-			if err := bk.Put([]byte(id), records[id]); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return 0, fmt.Errorf("bleve answers: store: %w", err)
-	}
-	if err := ix.idx.Batch(b); err != nil {
-		return 0, fmt.Errorf("bleve answers: upsert batch: %w", err)
+	if err := ix.write(order, records, b); err != nil {
+		return 0, err
 	}
 	// Duplicates within the call count once each, as delivered.
 	return len(answers), nil
@@ -251,11 +216,7 @@ func (ix *Answers) DeleteAnswers(ctx context.Context, siteID int64, sel index.An
 	var q query.Query
 	switch {
 	case len(sel.AnswerIDs) > 0:
-		ids := make([]string, 0, len(sel.AnswerIDs))
-		for _, id := range sel.AnswerIDs {
-			ids = append(ids, index.AnswerDocID(siteID, id))
-		}
-		q = query.NewDocIDQuery(ids)
+		q = docIDs(siteID, sel.AnswerIDs, index.AnswerDocID)
 	case sel.VisitorID != "":
 		q = term(aVisitor, sel.VisitorID)
 	case sel.SessionID != "":
@@ -284,35 +245,22 @@ func (ix *Answers) SearchAnswers(ctx context.Context, q index.AnswerQuery) (*ind
 	if q.After != nil {
 		req.SearchAfter = []string{sortKey(q.After.Time, q.After.ID)}
 	}
-	sr, err := ix.idx.SearchInContext(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("bleve answers: search: %w", err)
-	}
-	res := &index.AnswerResult{Total: int64(sr.Total)}
-	hits := sr.Hits
-	more := len(hits) > q.Limit
-	if more {
-		hits = hits[:q.Limit]
-	}
-	res.Answers = make([]*sessionsv1.Answer, 0, len(hits))
-	err = ix.db.View(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(answersBucket)
-		for _, h := range hits {
-			rec := bk.Get([]byte(h.ID))
-			if rec == nil {
-				return fmt.Errorf("answer %s is missing", h.ID)
-			}
-			a := &sessionsv1.Answer{}
-			if err := proto.Unmarshal(rec, a); err != nil {
-				return fmt.Errorf("decode %s: %w", h.ID, err)
-			}
-			res.Answers = append(res.Answers, a)
+	answers := []*sessionsv1.Answer{}
+	sr, more, err := ix.page(ctx, req, q.Limit, func(id string, rec []byte) error {
+		if rec == nil {
+			return fmt.Errorf("answer %s is missing", id)
 		}
+		a := &sessionsv1.Answer{}
+		if err := proto.Unmarshal(rec, a); err != nil {
+			return fmt.Errorf("decode %s: %w", id, err)
+		}
+		answers = append(answers, a)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bleve answers: %w", err)
+		return nil, err
 	}
+	res := &index.AnswerResult{Total: int64(sr.Total), Answers: answers}
 	if more && len(res.Answers) > 0 {
 		k := index.AnswerKey(res.Answers[len(res.Answers)-1])
 		res.Next = &k

@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
@@ -125,15 +124,6 @@ func record(s *sessionsv1.SessionSummary) ([]byte, error) {
 // Mapping is the explicit index mapping: nothing is indexed that is not
 // named here.
 func Mapping() mapping.IndexMapping {
-	kw := func(docValues bool) *mapping.FieldMapping {
-		f := bleve.NewKeywordFieldMapping()
-		f.Analyzer = keyword.Name
-		f.Store = false
-		f.IncludeInAll = false
-		f.IncludeTermVectors = false
-		f.DocValues = docValues
-		return f
-	}
 	num := func(store, docValues bool) *mapping.FieldMapping {
 		f := bleve.NewNumericFieldMapping()
 		f.Store = store
@@ -144,35 +134,18 @@ func Mapping() mapping.IndexMapping {
 	dm := bleve.NewDocumentStaticMapping()
 	for _, name := range []string{fSite, fVisitor, fFlags, fPage, fEntry, fEntryPath, fExit, fExitPath,
 		fPageKey, fEntryKey, fExitKey, fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent, fClicked} {
-		dm.AddFieldMappingsAt(name, kw(false))
+		dm.AddFieldMappingsAt(name, keywordField(false))
 	}
 	// Facet and sort fields need doc values.
 	for _, name := range []string{fDevice, fBrowser, fOS, fCountry, fPath, kStart, kDuration, kActive, kPages} {
-		dm.AddFieldMappingsAt(name, kw(true))
+		dm.AddFieldMappingsAt(name, keywordField(true))
 	}
 	for _, name := range []string{fDuration, fActive, fPageCount} {
 		dm.AddFieldMappingsAt(name, num(false, false))
 	}
-	start := bleve.NewDateTimeFieldMapping()
-	start.Store = false
-	start.IncludeInAll = false
-	start.DocValues = false
-	dm.AddFieldMappingsAt(fStart, start)
-	tr := bleve.NewBooleanFieldMapping()
-	tr.Store = false
-	tr.IncludeInAll = false
-	tr.DocValues = false
-	dm.AddFieldMappingsAt(fTruncated, tr)
-
-	im := bleve.NewIndexMapping()
-	im.DefaultAnalyzer = keyword.Name
-	im.DefaultMapping = bleve.NewDocumentDisabledMapping()
-	im.AddDocumentMapping(docType, dm)
-	im.TypeField = "_type"
-	im.StoreDynamic = false
-	im.IndexDynamic = false
-	im.DocValuesDynamic = false
-	return im
+	dm.AddFieldMappingsAt(fStart, indexedOnly(bleve.NewDateTimeFieldMapping()))
+	dm.AddFieldMappingsAt(fTruncated, indexedOnly(bleve.NewBooleanFieldMapping()))
+	return staticMapping(docType, dm)
 }
 
 // keywordFields names the mapping's field of each index.Keyword.
@@ -298,22 +271,8 @@ func (ix *Index) Upsert(ctx context.Context, sessions []*sessionsv1.SessionSumma
 	if len(records) == 0 {
 		return res, nil
 	}
-	// Summaries first: every id Bleve can return then has its summary.
-	if err := ix.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucket)
-		for _, id := range order {
-			if rec, ok := records[id]; ok {
-				if err := bk.Put([]byte(id), rec); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}); err != nil {
-		return index.UpsertResult{}, fmt.Errorf("bleve: store summaries: %w", err)
-	}
-	if err := ix.idx.Batch(b); err != nil {
-		return index.UpsertResult{}, fmt.Errorf("bleve: upsert batch: %w", err)
+	if err := ix.write(order, records, b); err != nil {
+		return index.UpsertResult{}, err
 	}
 	res.Upserted = len(records)
 	return res, nil
@@ -327,11 +286,7 @@ func (ix *Index) Delete(ctx context.Context, siteID int64, sel index.Selector) (
 	var q query.Query
 	switch {
 	case len(sel.SessionIDs) > 0:
-		ids := make([]string, 0, len(sel.SessionIDs))
-		for _, s := range sel.SessionIDs {
-			ids = append(ids, index.DocID(siteID, s))
-		}
-		q = query.NewDocIDQuery(ids)
+		q = docIDs(siteID, sel.SessionIDs, index.DocID)
 	case sel.VisitorID != "":
 		q = term(fVisitor, sel.VisitorID)
 	case sel.WholeSite:
@@ -383,35 +338,22 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 		}
 		req.AddFacet(field, bleve.NewFacetRequest(field, size))
 	}
-	sr, err := ix.idx.SearchInContext(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("bleve: search: %w", err)
-	}
-	res := &index.Result{Total: int64(sr.Total)}
-	hits := sr.Hits
-	more := len(hits) > q.Limit
-	if more {
-		hits = hits[:q.Limit]
-	}
-	res.Sessions = make([]*sessionsv1.SessionSummary, 0, len(hits))
-	err = ix.db.View(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucket)
-		for _, h := range hits {
-			rec := bk.Get([]byte(h.ID))
-			if len(rec) < 8 {
-				return fmt.Errorf("summary of %s is missing", h.ID)
-			}
-			s := &sessionsv1.SessionSummary{}
-			if err := proto.Unmarshal(rec[8:], s); err != nil {
-				return fmt.Errorf("decode %s: %w", h.ID, err)
-			}
-			res.Sessions = append(res.Sessions, s)
+	sessions := []*sessionsv1.SessionSummary{}
+	sr, more, err := ix.page(ctx, req, q.Limit, func(id string, rec []byte) error {
+		if len(rec) < 8 {
+			return fmt.Errorf("summary of %s is missing", id)
 		}
+		s := &sessionsv1.SessionSummary{}
+		if err := proto.Unmarshal(rec[8:], s); err != nil {
+			return fmt.Errorf("decode %s: %w", id, err)
+		}
+		sessions = append(sessions, s)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("bleve: %w", err)
+		return nil, err
 	}
+	res := &index.Result{Total: int64(sr.Total), Sessions: sessions}
 	if more && len(res.Sessions) > 0 {
 		last := res.Sessions[len(res.Sessions)-1]
 		res.Next = &index.Cursor{Value: index.SortKey(last, q.Sort), SessionID: last.GetSessionId()}

@@ -13,6 +13,7 @@ import (
 	"github.com/sightlinehq/sightline/platform/durablefile"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/index/scorch/mergeplan"
 	"github.com/blevesearch/bleve/v2/mapping"
@@ -178,4 +179,100 @@ func wrap(name, what string, err error) error {
 		return fmt.Errorf("%s: %s: %w", name, what, err)
 	}
 	return nil
+}
+
+// write stores the records (those of order that records holds), then
+// indexes the batch: records first, so every id Bleve can return has its
+// record. The caller holds writeMu.
+func (s *store) write(order []string, records map[string][]byte, b *bleve.Batch) error {
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(s.bucket)
+		for _, id := range order {
+			if rec, ok := records[id]; ok {
+				if err := bk.Put([]byte(id), rec); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("%s: store %s: %w", s.name, s.docs, err)
+	}
+	if err := s.idx.Batch(b); err != nil {
+		return fmt.Errorf("%s: upsert batch: %w", s.name, err)
+	}
+	return nil
+}
+
+// page runs a list search whose request asks for limit+1 hits (one more
+// says another page follows) and hands read the stored record of each of
+// the first limit hits, in order, in one read transaction (nil: none;
+// valid only during the call).
+func (s *store) page(ctx context.Context, req *bleve.SearchRequest, limit int, read func(id string, rec []byte) error) (sr *bleve.SearchResult, more bool, err error) {
+	sr, err = s.idx.SearchInContext(ctx, req)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: search: %w", s.name, err)
+	}
+	hits := sr.Hits
+	more = len(hits) > limit
+	if more {
+		hits = hits[:limit]
+	}
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(s.bucket)
+		for _, h := range hits {
+			if err := read(h.ID, bk.Get([]byte(h.ID))); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, false, fmt.Errorf("%s: %w", s.name, err)
+	}
+	return sr, more, nil
+}
+
+// docIDs matches the documents of siteID's ids (docID makes a document id:
+// index.DocID, index.AnswerDocID).
+func docIDs(siteID int64, ids []string, docID func(int64, string) string) query.Query {
+	docs := make([]string, 0, len(ids))
+	for _, id := range ids {
+		docs = append(docs, docID(siteID, id))
+	}
+	return query.NewDocIDQuery(docs)
+}
+
+// keywordField maps a keyword field: indexed as one term, not stored;
+// docValues for the fields facets and sorts read.
+func keywordField(docValues bool) *mapping.FieldMapping {
+	f := bleve.NewKeywordFieldMapping()
+	f.Analyzer = keyword.Name
+	f.Store = false
+	f.IncludeInAll = false
+	f.IncludeTermVectors = false
+	f.DocValues = docValues
+	return f
+}
+
+// indexedOnly makes f searchable only: not stored, not in _all, no doc
+// values.
+func indexedOnly(f *mapping.FieldMapping) *mapping.FieldMapping {
+	f.Store = false
+	f.IncludeInAll = false
+	f.DocValues = false
+	return f
+}
+
+// staticMapping is an index mapping of one document type, dm, in which
+// nothing is indexed that dm does not name.
+func staticMapping(docType string, dm *mapping.DocumentMapping) mapping.IndexMapping {
+	im := bleve.NewIndexMapping()
+	im.DefaultAnalyzer = keyword.Name
+	im.DefaultMapping = bleve.NewDocumentDisabledMapping()
+	im.AddDocumentMapping(docType, dm)
+	im.TypeField = "_type"
+	im.StoreDynamic = false
+	im.IndexDynamic = false
+	im.DocValuesDynamic = false
+	return im
 }
