@@ -9,6 +9,7 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../api/client";
 import { $api } from "../api/query";
 import { useSite } from "../app/AppContext";
+import { DateRangeFilter } from "../components/DateRangeFilter";
 import { DeviceIcon } from "../components/DeviceIcon";
 import { EmptyState, ErrorBox, QueryStatus } from "../components/ui";
 import { deviceLabel, RANGES, type UrlCondition } from "../lib/filters";
@@ -68,22 +69,7 @@ function PageRule({ value, onChange }: { value?: UrlCondition; onChange: (v: Url
 function Filters({ q, set, surveys }: { q: ResponsesQuery; set: (p: Partial<ResponsesQuery>) => void; surveys: Survey[] }) {
   return (
     <aside className="filters" data-testid="fb-filters" aria-label="Filters">
-      <div className="filter-group">
-        <span className="filter-label">Date</span>
-        <select value={q.range} onChange={(e) => set({ range: e.target.value as ResponsesQuery["range"] })} aria-label="Date range" data-testid="fb-range">
-          {RANGES.map((r) => (
-            <option key={r.key} value={r.key}>
-              {r.label}
-            </option>
-          ))}
-        </select>
-        {q.range === "custom" && (
-          <div className="row gap-small">
-            <input type="date" value={q.from ?? ""} onChange={(e) => set({ from: e.target.value || undefined })} aria-label="From" data-testid="fb-from" />
-            <input type="date" value={q.to ?? ""} onChange={(e) => set({ to: e.target.value || undefined })} aria-label="To" data-testid="fb-to" />
-          </div>
-        )}
-      </div>
+      <DateRangeFilter presets={RANGES} value={q} onChange={set} testId="fb" />
       <div className="filter-group">
         <span className="filter-label">Source</span>
         <select value={q.kind ?? ""} onChange={(e) => set({ kind: (e.target.value || undefined) as ResponsesQuery["kind"] })} aria-label="Source" data-testid="fb-kind">

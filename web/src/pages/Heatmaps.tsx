@@ -7,6 +7,7 @@ import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import type { Schemas } from "../api/client";
 import { $api } from "../api/query";
 import { useSite } from "../app/AppContext";
+import { DateRangeFilter } from "../components/DateRangeFilter";
 import { EmptyState, QueryStatus } from "../components/ui";
 import { formatDateTime } from "../lib/format";
 import { PagePicker } from "../heatmap/PagePicker";
@@ -26,6 +27,24 @@ const minuteNow = () => new Date(Math.floor(Date.now() / 60_000) * 60_000);
 
 function utcDay(iso: string | undefined): string {
   return iso ? new Date(iso).toISOString().slice(0, 10) : "…";
+}
+
+/** Segmented is a labelled row of pills, one pressed; each pill's test id is `${id}-${key}`. */
+function Segmented<K extends string>({ label, id, options, value, onChange }: { label: string; id: string; options: readonly { key: K; label: string }[]; value: K; onChange: (key: K) => void }) {
+  return (
+    <div className="filter-group">
+      <span className="filter-label" id={id}>
+        {label}
+      </span>
+      <div className="segmented" role="group" aria-labelledby={id}>
+        {options.map((o) => (
+          <button key={o.key} type="button" className={`pill ${value === o.key ? "pill-on" : ""}`} aria-pressed={value === o.key} onClick={() => onChange(o.key)} data-testid={`${id}-${o.key}`}>
+            {o.label}
+          </button>
+        ))}
+      </div>
+    </div>
+  );
 }
 
 export default function Heatmaps() {
@@ -63,48 +82,9 @@ export default function Heatmaps() {
           Heatmaps <span className="muted site-title">{site.data?.site?.name}</span>
         </h1>
         <PagePicker siteId={siteId} value={q.page} onChange={(page) => set({ page })} />
-        <div className="filter-group">
-          <span className="filter-label" id="heat-device">
-            Device
-          </span>
-          <div className="segmented" role="group" aria-labelledby="heat-device">
-            {DEVICES.map((d) => (
-              <button key={d.key} type="button" className={`pill ${q.device === d.key ? "pill-on" : ""}`} aria-pressed={q.device === d.key} onClick={() => set({ device: d.key })} data-testid={`heat-device-${d.key}`}>
-                {d.label}
-              </button>
-            ))}
-          </div>
-        </div>
-        <div className="filter-group">
-          <span className="filter-label" id="heat-map">
-            Map
-          </span>
-          <div className="segmented" role="group" aria-labelledby="heat-map">
-            {MAP_KINDS.map((m) => (
-              <button key={m.key} type="button" className={`pill ${q.map === m.key ? "pill-on" : ""}`} aria-pressed={q.map === m.key} onClick={() => set({ map: m.key })} data-testid={`heat-map-${m.key}`}>
-                {m.label}
-              </button>
-            ))}
-          </div>
-        </div>
-        <div className="filter-group">
-          <label className="filter-label" htmlFor="heat-range">
-            Date
-          </label>
-          <select id="heat-range" value={q.range} onChange={(e) => set({ range: e.target.value as HeatmapQuery["range"] })} data-testid="heat-range">
-            {HEATMAP_RANGES.map((r) => (
-              <option key={r.key} value={r.key}>
-                {r.label}
-              </option>
-            ))}
-          </select>
-          {q.range === "custom" && (
-            <div className="row gap-small">
-              <input type="date" value={q.from ?? ""} onChange={(e) => set({ from: e.target.value || undefined })} aria-label="From" />
-              <input type="date" value={q.to ?? ""} onChange={(e) => set({ to: e.target.value || undefined })} aria-label="To" />
-            </div>
-          )}
-        </div>
+        <Segmented label="Device" id="heat-device" options={DEVICES} value={q.device} onChange={(device) => set({ device })} />
+        <Segmented label="Map" id="heat-map" options={MAP_KINDS} value={q.map} onChange={(map) => set({ map })} />
+        <DateRangeFilter presets={HEATMAP_RANGES} value={q} onChange={set} testId="heat" />
       </div>
 
       <section className="heat-main" aria-label="Heatmap">

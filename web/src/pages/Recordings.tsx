@@ -5,6 +5,7 @@ import { type Schemas } from "../api/client";
 import { listPageSize, sessionSearchKey, useNewSessions, useSessionSearch } from "../api/sessionSearch";
 import { useApp, useSite } from "../app/AppContext";
 import { ErrorBox, EmptyState, QueryStatus } from "../components/ui";
+import { DateRangeFilter } from "../components/DateRangeFilter";
 import { DemoCard } from "../components/DemoCard";
 import {
   activeFilterCount,
@@ -159,22 +160,7 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
   const pages = facets.get("FACET_FIELD_PAGE")?.counts ?? [];
   return (
     <aside className="filters" data-testid="filters">
-      <div className="filter-group">
-        <span className="filter-label">Date</span>
-        <select value={q.range} onChange={(e) => set({ range: e.target.value as RecordingsQuery["range"] })} data-testid="filter-range" aria-label="Date range">
-          {RANGES.map((r) => (
-            <option key={r.key} value={r.key}>
-              {r.label}
-            </option>
-          ))}
-        </select>
-        {q.range === "custom" && (
-          <div className="row gap-small">
-            <input type="date" value={q.from ?? ""} onChange={(e) => set({ from: e.target.value || undefined })} aria-label="From" />
-            <input type="date" value={q.to ?? ""} onChange={(e) => set({ to: e.target.value || undefined })} aria-label="To" />
-          </div>
-        )}
-      </div>
+      <DateRangeFilter presets={RANGES} value={q} onChange={set} testId="filter" />
 
       <div className="filter-group">
         <span className="filter-label">Frustration</span>
