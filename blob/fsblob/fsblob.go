@@ -42,10 +42,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/sightlinehq/sightline/blob"
+	"github.com/sightlinehq/sightline/platform/durablefile"
 )
 
 const (
@@ -72,12 +72,10 @@ type Store struct {
 	tmp     string
 	max     int64
 	lock    *os.File
-	closed  atomic.Bool
+	gate    blob.Gate
 }
 
 var _ blob.Store = (*Store)(nil)
-
-var errClosed = errors.New("fsblob: store closed")
 
 // Open opens (creating when missing) the store in opts.Dir, takes its lock
 // and removes the temp files a crash left behind. A directory is open in one
@@ -91,6 +89,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("fsblob: %w", err)
 	}
 	s := &Store{
+		gate:    blob.Gate{Name: "fsblob"},
 		root:    root,
 		objects: filepath.Join(root, "objects"),
 		tmp:     filepath.Join(root, "tmp"),
@@ -127,12 +126,12 @@ func Open(opts Options) (*Store, error) {
 		}
 	}
 	if len(ents) > 0 {
-		if err := syncDir(s.tmp); err != nil {
+		if err := durablefile.SyncDir(s.tmp); err != nil {
 			lock.Close()
 			return nil, err
 		}
 	}
-	if err := syncDir(root); err != nil {
+	if err := durablefile.SyncDir(root); err != nil {
 		lock.Close()
 		return nil, err
 	}
@@ -141,20 +140,10 @@ func Open(opts Options) (*Store, error) {
 
 // Close releases the directory's lock.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) {
+	if !s.gate.Close() {
 		return nil
 	}
 	return s.lock.Close() // closing the descriptor drops the flock
-}
-
-func (s *Store) check(ctx context.Context, key string) error {
-	if s.closed.Load() {
-		return errClosed
-	}
-	if !blob.ValidKey(key) {
-		return fmt.Errorf("fsblob: %q: %w", key, blob.ErrBadKey)
-	}
-	return ctx.Err()
 }
 
 // path is the object file of a valid key.
@@ -164,10 +153,7 @@ func (s *Store) path(key string) string {
 
 // Put implements blob.Store.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
-	contentType, err := blob.CheckPut("fsblob", key, size, contentType, s.max)
+	contentType, err := s.gate.CheckPut(ctx, key, size, contentType, s.max)
 	if err != nil {
 		return err
 	}
@@ -190,7 +176,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 	if size >= 0 {
 		limit = size + 1 // one byte more tells a reader longer than size
 	}
-	n, err := io.CopyBuffer(f, &ctxReader{ctx: ctx, r: io.LimitReader(r, limit)}, make([]byte, 256<<10))
+	n, err := io.CopyBuffer(f, blob.ContextReader(ctx, io.LimitReader(r, limit)), make([]byte, 256<<10))
 	if err != nil {
 		return fmt.Errorf("fsblob: put %s: %w", key, err)
 	}
@@ -233,7 +219,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 		}
 	}
 	done = true
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if err := durablefile.SyncDir(filepath.Dir(dst)); err != nil {
 		return fmt.Errorf("fsblob: put %s: %w", key, err)
 	}
 	return nil
@@ -265,7 +251,7 @@ func (s *Store) mkdirs(dir string) error {
 		}
 		return err
 	}
-	return syncDir(parent)
+	return durablefile.SyncDir(parent)
 }
 
 // prune removes dir and its parents below objects/ while they are empty.
@@ -279,21 +265,9 @@ func (s *Store) prune(dir string) {
 	}
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
-}
-
 // open opens key's file and reads its header.
 func (s *Store) open(ctx context.Context, key string) (*os.File, blob.Info, error) {
-	if err := s.check(ctx, key); err != nil {
+	if err := s.gate.Check(ctx, key); err != nil {
 		return nil, blob.Info{}, err
 	}
 	f, err := os.Open(s.path(key))
@@ -359,7 +333,7 @@ func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 
 // Delete implements blob.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx, key); err != nil {
+	if err := s.gate.Check(ctx, key); err != nil {
 		return err
 	}
 	p := s.path(key)
@@ -370,7 +344,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("fsblob: delete %s: %w", key, err)
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := durablefile.SyncDir(filepath.Dir(p)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("fsblob: delete %s: %w", key, err)
 	}
 	s.prune(filepath.Dir(p))
@@ -381,12 +355,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // listing per level, ordered so keys come out in byte order.
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[blob.Info, error] {
 	return func(yield func(blob.Info, error) bool) {
-		if s.closed.Load() {
-			yield(blob.Info{}, errClosed)
-			return
-		}
-		if err := ctx.Err(); err != nil {
-			yield(blob.Info{}, err)
+		if !s.gate.Listing(ctx, yield) {
 			return
 		}
 		dirPart, rest := "", prefix
@@ -469,17 +438,4 @@ func (s *Store) walk(ctx context.Context, dir, keyPrefix, filter string, yield f
 		}
 	}
 	return true
-}
-
-// ctxReader fails the copy once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -21,7 +21,6 @@ import (
 	"iter"
 	"net/http"
 	"strings"
-	"sync/atomic"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -82,13 +81,11 @@ type Store struct {
 	prefix   string
 	partSize int64
 	max      int64
-	closed   atomic.Bool
+	gate     blob.Gate
 	idle     func() // closes the idle connections of a transport we made
 }
 
 var _ blob.Store = (*Store)(nil)
-
-var errClosed = errors.New("s3blob: store closed")
 
 // New connects to the server, checks that the bucket exists (creating it
 // when opts.CreateBucket is set) and returns the store.
@@ -99,7 +96,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Prefix != "" && (!strings.HasSuffix(opts.Prefix, "/") || !blob.ValidKey(strings.TrimSuffix(opts.Prefix, "/"))) {
 		return nil, fmt.Errorf("s3blob: prefix %q (want segments ending in a slash): %w", opts.Prefix, blob.ErrBadKey)
 	}
-	s := &Store{bucket: opts.Bucket, prefix: opts.Prefix, partSize: opts.PartSize, max: opts.MaxObjectBytes}
+	s := &Store{bucket: opts.Bucket, prefix: opts.Prefix, partSize: opts.PartSize, max: opts.MaxObjectBytes, gate: blob.Gate{Name: "s3blob"}}
 	if s.partSize == 0 {
 		s.partSize = DefaultPartSize
 	}
@@ -161,20 +158,10 @@ func otelOpts(o Options) []otelhttp.Option {
 
 // Close marks the store closed and closes its idle connections.
 func (s *Store) Close() error {
-	if !s.closed.Swap(true) && s.idle != nil {
+	if s.gate.Close() && s.idle != nil {
 		s.idle()
 	}
 	return nil
-}
-
-func (s *Store) check(ctx context.Context, key string) error {
-	if s.closed.Load() {
-		return errClosed
-	}
-	if !blob.ValidKey(key) {
-		return fmt.Errorf("s3blob: %q: %w", key, blob.ErrBadKey)
-	}
-	return ctx.Err()
 }
 
 func isNotFound(err error) bool {
@@ -184,14 +171,11 @@ func isNotFound(err error) bool {
 
 // Put implements blob.Store.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
-	if err := s.check(ctx, key); err != nil {
-		return err
-	}
-	contentType, err := blob.CheckPut("s3blob", key, size, contentType, s.max)
+	contentType, err := s.gate.CheckPut(ctx, key, size, contentType, s.max)
 	if err != nil {
 		return err
 	}
-	body := io.Reader(&ctxReader{ctx: ctx, r: r})
+	body := blob.ContextReader(ctx, r)
 	if size < 0 {
 		// Most objects are small: read up to a part, and send what fits
 		// as one PUT of known size rather than a three-request multipart
@@ -231,7 +215,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, co
 
 // Get implements blob.Store.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, blob.Info, error) {
-	if err := s.check(ctx, key); err != nil {
+	if err := s.gate.Check(ctx, key); err != nil {
 		return nil, blob.Info{}, err
 	}
 	// One GET whose body is the reader: minio.Client.GetObject would
@@ -260,7 +244,7 @@ func (s *Store) info(key string, oi minio.ObjectInfo) blob.Info {
 
 // Stat implements blob.Store.
 func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
-	if err := s.check(ctx, key); err != nil {
+	if err := s.gate.Check(ctx, key); err != nil {
 		return blob.Info{}, err
 	}
 	oi, err := s.c.StatObject(ctx, s.bucket, s.prefix+key, minio.StatObjectOptions{})
@@ -275,7 +259,7 @@ func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 
 // Delete implements blob.Store; S3 deletes of missing keys succeed.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := s.check(ctx, key); err != nil {
+	if err := s.gate.Check(ctx, key); err != nil {
 		return err
 	}
 	if err := s.c.RemoveObject(ctx, s.bucket, s.prefix+key, minio.RemoveObjectOptions{}); err != nil && !isNotFound(err) {
@@ -287,12 +271,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // List implements blob.Store; minio-go follows the 1,000-key pages.
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[blob.Info, error] {
 	return func(yield func(blob.Info, error) bool) {
-		if s.closed.Load() {
-			yield(blob.Info{}, errClosed)
-			return
-		}
-		if err := ctx.Err(); err != nil {
-			yield(blob.Info{}, err)
+		if !s.gate.Listing(ctx, yield) {
 			return
 		}
 		if !blob.ValidKey(prefix) && !blob.ValidKey(prefix+"x") {
@@ -319,19 +298,6 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[blob.Info, er
 			}
 		}
 	}
-}
-
-// ctxReader fails the upload once ctx is done, even between requests.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // exactReader fails unless r yields exactly size bytes (size -1: at most

@@ -21,7 +21,7 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("durablefile: %w", err)
 	}
-	return syncDir(filepath.Dir(path))
+	return SyncDir(filepath.Dir(path))
 }
 
 // Create writes data to path unless the file exists, and returns what path
@@ -36,7 +36,7 @@ func Create(path string, data []byte, perm os.FileMode) ([]byte, error) {
 	if err := os.Link(tmp, path); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("durablefile: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := SyncDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	b, err := os.ReadFile(path)
@@ -70,7 +70,9 @@ func writeAside(path string, data []byte, perm os.FileMode) (string, error) {
 	return f.Name(), nil
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, making the entries created, renamed or
+// removed in it durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("durablefile: %w", err)
