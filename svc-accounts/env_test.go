@@ -48,28 +48,27 @@ var backends = []string{BackendSQLite, BackendPostgres}
 func openTestStore(tb testing.TB, backend string) store.Store {
 	tb.Helper()
 	ctx := context.Background()
+	var (
+		s interface {
+			store.Store
+			StartIDsAt(context.Context, int64) error
+		}
+		err error
+	)
 	switch backend {
 	case BackendSQLite:
-		s, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "accounts.db"), sqlstore.Telemetry{})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { s.Close() })
-		if err := s.StartIDsAt(ctx, idStart); err != nil {
-			tb.Fatal(err)
-		}
-		return s
+		s, err = sqlite.Open(ctx, filepath.Join(tb.TempDir(), "accounts.db"), sqlstore.Telemetry{})
 	default:
-		s, err := postgres.Open(ctx, pgtest.Start(tb), postgres.Options{MaxConns: 8}, sqlstore.Telemetry{})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { s.Close() })
-		if err := s.StartIDsAt(ctx, idStart); err != nil {
-			tb.Fatal(err)
-		}
-		return s
+		s, err = postgres.Open(ctx, pgtest.Start(tb), postgres.Options{MaxConns: 8}, sqlstore.Telemetry{})
 	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	if err := s.StartIDsAt(ctx, idStart); err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
 
 type env struct {
@@ -145,15 +144,16 @@ func (e *env) mails(addr string) []*notifyv1.SendEmailRequest {
 	return e.notify.to(addr)
 }
 
-// startNotify serves f on 127.0.0.1:0 and returns a client of it.
-func startNotify(tb testing.TB, f *fakeNotify) notifyv1.NotifyInternalServiceClient {
+// serve serves what register registers on 127.0.0.1:0 until the test
+// ends and returns a connection to it.
+func serve(tb testing.TB, register func(*grpc.Server)) *grpc.ClientConn {
 	tb.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	srv := grpc.NewServer()
-	notifyv1.RegisterNotifyInternalServiceServer(srv, f)
+	register(srv)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(lis) }()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -165,6 +165,23 @@ func startNotify(tb testing.TB, f *fakeNotify) notifyv1.NotifyInternalServiceCli
 		srv.Stop()
 		<-done
 	})
+	return conn
+}
+
+// serveAccounts serves both of svc's contracts and returns a client of
+// them.
+func serveAccounts(tb testing.TB, svc *Service) accountsClient {
+	conn := serve(tb, func(srv *grpc.Server) {
+		accountsv1.RegisterAccountsServiceServer(srv, svc)
+		accountsv1.RegisterAccountsInternalServiceServer(srv, svc.Internal())
+	})
+	return accountsClient{accountsv1.NewAccountsServiceClient(conn), accountsv1.NewAccountsInternalServiceClient(conn)}
+}
+
+// startNotify serves f on 127.0.0.1:0 and returns a client of it.
+func startNotify(tb testing.TB, f *fakeNotify) notifyv1.NotifyInternalServiceClient {
+	tb.Helper()
+	conn := serve(tb, func(srv *grpc.Server) { notifyv1.RegisterNotifyInternalServiceServer(srv, f) })
 	return notifyv1.NewNotifyInternalServiceClient(conn)
 }
 
@@ -187,26 +204,8 @@ func newEnv(tb testing.TB, backend string, tweak func(*Config)) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	accountsv1.RegisterAccountsServiceServer(srv, svc)
-	accountsv1.RegisterAccountsInternalServiceServer(srv, svc.Internal())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-		<-done
-	})
-	return &env{t: tb, svc: svc, store: st, client: accountsClient{accountsv1.NewAccountsServiceClient(conn), accountsv1.NewAccountsInternalServiceClient(conn)},
-		internal: accountsv1.NewAccountsInternalServiceClient(conn), reader: reader, notify: fn}
+	c := serveAccounts(tb, svc)
+	return &env{t: tb, svc: svc, store: st, client: c, internal: c.AccountsInternalServiceClient, reader: reader, notify: fn}
 }
 
 // as returns a context carrying tok as the caller and ip as the client.
@@ -266,6 +265,16 @@ func (e *env) join(inviter user, org int64, email string, role accountsv1.Role) 
 		e.t.Fatalf("accept %s: %v", email, err)
 	}
 	return u
+}
+
+// shop creates a site named "Shop" in u's organisation.
+func (e *env) shop(u user) *accountsv1.Site {
+	e.t.Helper()
+	r, err := e.client.CreateSite(as(u.token), &accountsv1.CreateSiteRequest{OrganizationId: u.org, Name: "Shop"})
+	if err != nil {
+		e.t.Fatalf("create site: %v", err)
+	}
+	return r.GetSite()
 }
 
 // operator creates an operator user through Admin and logs them in.

@@ -66,14 +66,10 @@ func TestFunnelsCRUD(t *testing.T) {
 		admin := e.join(owner, owner.org, "admin@a.example", accountsv1.Role_ROLE_ADMIN)
 		member := e.join(owner, owner.org, "member@a.example", accountsv1.Role_ROLE_MEMBER)
 		viewer := e.join(owner, owner.org, "viewer@a.example", accountsv1.Role_ROLE_VIEWER)
-		site, err := c.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		siteID := site.GetSite().GetId()
+		siteID := e.shop(owner).GetId()
 
 		// Members and viewers read but do not write.
-		_, err = c.CreateFunnel(as(member.token), &accountsv1.CreateFunnelRequest{SiteId: siteID, Funnel: sampleFunnel()})
+		_, err := c.CreateFunnel(as(member.token), &accountsv1.CreateFunnelRequest{SiteId: siteID, Funnel: sampleFunnel()})
 		wantCode(t, err, codes.PermissionDenied, "member creates a funnel")
 
 		cr, err := c.CreateFunnel(as(admin.token), &accountsv1.CreateFunnelRequest{SiteId: siteID, Funnel: sampleFunnel()})
@@ -184,11 +180,7 @@ func TestFunnelsCRUD(t *testing.T) {
 func TestFunnelLimitPerSite(t *testing.T) {
 	e := newEnv(t, BackendSQLite, nil)
 	owner := e.signUp("limit@a.example")
-	site, err := e.client.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	siteID := site.GetSite().GetId()
+	siteID := e.shop(owner).GetId()
 	const racers = 10
 	for i := range maxFunnelsPerSite - racers/2 {
 		if _, err := e.client.CreateFunnel(as(owner.token), &accountsv1.CreateFunnelRequest{SiteId: siteID, Funnel: sampleFunnel()}); err != nil {
@@ -213,7 +205,7 @@ func TestFunnelLimitPerSite(t *testing.T) {
 	if n[codes.OK] != racers/2 || n[codes.ResourceExhausted] != racers-racers/2 {
 		t.Fatalf("racing creates answered %v; want %d OK and %d ResourceExhausted", n, racers/2, racers-racers/2)
 	}
-	_, err = e.client.CreateFunnel(as(owner.token), &accountsv1.CreateFunnelRequest{SiteId: siteID, Funnel: sampleFunnel()})
+	_, err := e.client.CreateFunnel(as(owner.token), &accountsv1.CreateFunnelRequest{SiteId: siteID, Funnel: sampleFunnel()})
 	wantCode(t, err, codes.ResourceExhausted, "funnel 101")
 	if !strings.Contains(err.Error(), "100") {
 		t.Fatalf("limit error %q does not say the limit", err)
@@ -230,11 +222,7 @@ func TestFunnelLimitPerSite(t *testing.T) {
 func TestFunnelBadInput(t *testing.T) {
 	e := newEnv(t, BackendSQLite, nil)
 	owner := e.signUp("bad@a.example")
-	site, err := e.client.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	siteID := site.GetSite().GetId()
+	siteID := e.shop(owner).GetId()
 	cr, err := e.client.CreateFunnel(as(owner.token), &accountsv1.CreateFunnelRequest{SiteId: siteID, Funnel: sampleFunnel()})
 	if err != nil {
 		t.Fatal(err)
@@ -356,12 +344,9 @@ func TestSiteTimeZone(t *testing.T) {
 		e := newEnv(t, backend, nil)
 		c := e.client
 		owner := e.signUp("tz@a.example")
-		site, err := c.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		siteID := site.GetSite().GetId()
-		if tz := site.GetSite().GetSettings().GetTimeZone(); tz != "" {
+		site := e.shop(owner)
+		siteID := site.GetId()
+		if tz := site.GetSettings().GetTimeZone(); tz != "" {
 			t.Fatalf("a new site's zone = %q, want \"\" (UTC)", tz)
 		}
 		mask := &fieldmaskpb.FieldMask{Paths: []string{"time_zone"}}
@@ -388,7 +373,7 @@ func TestSiteTimeZone(t *testing.T) {
 			if got := g.GetSettings().GetTimeZone(); got != tz {
 				t.Fatalf("after setting %q, GetSiteSettings says %q", tz, got)
 			}
-			cfg, err := c.GetSiteConfig(as(""), &accountsv1.GetSiteConfigRequest{SiteKey: site.GetSite().GetSiteKey()})
+			cfg, err := c.GetSiteConfig(as(""), &accountsv1.GetSiteConfigRequest{SiteKey: site.GetSiteKey()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -80,11 +80,8 @@ func TestFunnelAndTimeZoneRoutes(t *testing.T) {
 	owner := e.signUp("rest@a.example")
 	viewer := e.join(owner, owner.org, "viewer@a.example", accountsv1.Role_ROLE_VIEWER)
 	mallory := e.signUp("mallory@b.example")
-	site, err := e.client.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "/api/v1/sites/" + jsonID(site.GetSite().GetId()) + "/funnels"
+	site := e.shop(owner)
+	base := "/api/v1/sites/" + jsonID(site.GetId()) + "/funnels"
 	o, v, m := rest(owner.token), rest(viewer.token), rest(mallory.token)
 
 	cr := o.must("POST", base, `{"funnel":{"name":" Checkout ","steps":[
@@ -120,7 +117,7 @@ func TestFunnelAndTimeZoneRoutes(t *testing.T) {
 	o.must("GET", base+"/"+id, "", http.StatusNotFound)
 
 	// The time zone through the settings route, with an update mask.
-	settings := "/api/v1/sites/" + jsonID(site.GetSite().GetId()) + "/settings"
+	settings := "/api/v1/sites/" + jsonID(site.GetId()) + "/settings"
 	s := o.must("PATCH", settings, `{"settings":{"timeZone":"Europe/Berlin"},"updateMask":"timeZone"}`, http.StatusOK)
 	if s["settings"].(map[string]any)["timeZone"] != "Europe/Berlin" || s["settings"].(map[string]any)["recordingEnabled"] != true {
 		t.Fatalf("settings after setting the zone = %v", s)

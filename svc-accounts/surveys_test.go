@@ -58,14 +58,10 @@ func TestSurveysCRUDAndIDs(t *testing.T) {
 		owner := e.signUp("surveys@a.example")
 		admin := e.join(owner, owner.org, "admin@a.example", accountsv1.Role_ROLE_ADMIN)
 		member := e.join(owner, owner.org, "member@a.example", accountsv1.Role_ROLE_MEMBER)
-		site, err := c.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		siteID := site.GetSite().GetId()
+		siteID := e.shop(owner).GetId()
 
 		// Members read but do not write.
-		_, err = c.CreateSurvey(as(member.token), &accountsv1.CreateSurveyRequest{SiteId: siteID, Survey: sampleSurvey()})
+		_, err := c.CreateSurvey(as(member.token), &accountsv1.CreateSurveyRequest{SiteId: siteID, Survey: sampleSurvey()})
 		wantCode(t, err, codes.PermissionDenied, "member creates a survey")
 
 		cr, err := c.CreateSurvey(as(admin.token), &accountsv1.CreateSurveyRequest{SiteId: siteID, Survey: sampleSurvey()})
@@ -221,11 +217,7 @@ func TestSurveyConcurrentEdits(t *testing.T) {
 	forBackends(t, func(t *testing.T, backend string) {
 		e := newEnv(t, backend, nil)
 		owner := e.signUp("race@a.example")
-		site, err := e.client.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		siteID := site.GetSite().GetId()
+		siteID := e.shop(owner).GetId()
 		cr, err := e.client.CreateSurvey(as(owner.token), &accountsv1.CreateSurveyRequest{SiteId: siteID, Survey: sampleSurvey()})
 		if err != nil {
 			t.Fatal(err)
@@ -272,16 +264,13 @@ func TestSurveyConcurrentEdits(t *testing.T) {
 func TestSurveyLimitPerSite(t *testing.T) {
 	e := newEnv(t, BackendSQLite, nil)
 	owner := e.signUp("limit@a.example")
-	site, err := e.client.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	site := e.shop(owner)
 	for i := range maxSurveysPerSite {
-		if _, err := e.client.CreateSurvey(as(owner.token), &accountsv1.CreateSurveyRequest{SiteId: site.GetSite().GetId(), Survey: sampleSurvey()}); err != nil {
+		if _, err := e.client.CreateSurvey(as(owner.token), &accountsv1.CreateSurveyRequest{SiteId: site.GetId(), Survey: sampleSurvey()}); err != nil {
 			t.Fatalf("survey %d: %v", i, err)
 		}
 	}
-	_, err = e.client.CreateSurvey(as(owner.token), &accountsv1.CreateSurveyRequest{SiteId: site.GetSite().GetId(), Survey: sampleSurvey()})
+	_, err := e.client.CreateSurvey(as(owner.token), &accountsv1.CreateSurveyRequest{SiteId: site.GetId(), Survey: sampleSurvey()})
 	wantCode(t, err, codes.ResourceExhausted, "survey 101")
 	if !strings.Contains(err.Error(), "100") {
 		t.Fatalf("limit error %q does not say the limit", err)
@@ -291,11 +280,7 @@ func TestSurveyLimitPerSite(t *testing.T) {
 func TestSurveyBadInput(t *testing.T) {
 	e := newEnv(t, BackendSQLite, nil)
 	owner := e.signUp("bad@a.example")
-	site, err := e.client.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	siteID := site.GetSite().GetId()
+	siteID := e.shop(owner).GetId()
 	long := func(n int) string { return strings.Repeat("é", n) }
 	choices := func(n int) []*accountsv1.Choice {
 		out := make([]*accountsv1.Choice, n)
@@ -410,7 +395,7 @@ func TestSurveyBadInput(t *testing.T) {
 			}
 		})
 	}
-	_, err = e.client.CreateSurvey(as(owner.token), &accountsv1.CreateSurveyRequest{SiteId: siteID})
+	_, err := e.client.CreateSurvey(as(owner.token), &accountsv1.CreateSurveyRequest{SiteId: siteID})
 	wantCode(t, err, codes.InvalidArgument, "no survey")
 	_, err = e.client.UpdateSurvey(as(owner.token), &accountsv1.UpdateSurveyRequest{SiteId: siteID, SurveyId: 1})
 	wantCode(t, err, codes.InvalidArgument, "update without survey")
@@ -436,11 +421,8 @@ func TestSiteConfigSurveysAndWidget(t *testing.T) {
 		e := newEnv(t, backend, nil)
 		c := e.client
 		owner := e.signUp("cfg@a.example")
-		site, err := c.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		siteID, key := site.GetSite().GetId(), site.GetSite().GetSiteKey()
+		site := e.shop(owner)
+		siteID, key := site.GetId(), site.GetSiteKey()
 		config := func() *accountsv1.GetSiteConfigResponse {
 			t.Helper()
 			r, err := c.GetSiteConfig(as(""), &accountsv1.GetSiteConfigRequest{SiteKey: key})
@@ -577,11 +559,7 @@ func TestSiteConfigSurveysAndWidget(t *testing.T) {
 func TestFeedbackWidgetBadInput(t *testing.T) {
 	e := newEnv(t, BackendSQLite, nil)
 	owner := e.signUp("fw@a.example")
-	site, err := e.client.CreateSite(as(owner.token), &accountsv1.CreateSiteRequest{OrganizationId: owner.org, Name: "Shop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	siteID := site.GetSite().GetId()
+	siteID := e.shop(owner).GetId()
 	many := make([]*searchv1.UrlMatch, 21)
 	for i := range many {
 		many[i] = &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: "x"}

@@ -4,14 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
@@ -36,21 +33,7 @@ func TestStoppedPostgresIsUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer()
-	accountsv1.RegisterAccountsServiceServer(gs, svc)
-	accountsv1.RegisterAccountsInternalServiceServer(gs, svc.Internal())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = gs.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(); gs.Stop(); <-done })
-	c := accountsClient{accountsv1.NewAccountsServiceClient(conn), accountsv1.NewAccountsInternalServiceClient(conn)}
+	c := serveAccounts(t, svc)
 	e := &env{t: t, svc: svc, store: st, client: c}
 	u := e.signUp("down@example.com")
 
