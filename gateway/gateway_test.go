@@ -348,6 +348,7 @@ func TestOnlyPublicRoutesAnswerWithoutAuth(t *testing.T) {
 func TestTenantIsolation(t *testing.T) {
 	// The walk sends more requests than one caller's default burst.
 	s := startServer(t, func(c *app.Config) { c.Gateway.RateBurst = 1000 })
+	newTenant(t, s) // the instance's first user, made its operator: a and b are ordinary owners
 	a, b := newTenant(t, s), newTenant(t, s)
 	checked := 0
 	var operatorRoutes [][2]string

@@ -76,8 +76,9 @@ func (s *Service) SignUp(ctx context.Context, req *accountsv1.SignUpRequest) (*a
 		return nil, s.internal(ctx, "sign up", err)
 	}
 	if !known && n == 0 {
-		// The instance's first user (its operator in practice) has nobody
-		// to hide from and may have no mail set up yet: logged in at once.
+		// The instance's first user (made its operator by the store) has
+		// nobody to hide from and may have no mail set up yet: logged in
+		// at once.
 		newUser.EmailVerifyTime = time.Now()
 		return s.signUpAndLogIn(ctx, newUser, orgName)
 	}
@@ -155,7 +156,10 @@ func (s *Service) signUpAndLogIn(ctx context.Context, nu store.User, orgName str
 		return nil, err
 	}
 	s.audit(ctx, o.ID, u.ID, "user.signup", target("user", u.ID))
-	s.log.InfoContext(ctx, "user signed up", "user_id", u.ID, "organization_id", o.ID)
+	s.log.InfoContext(ctx, "user signed up", "user_id", u.ID, "organization_id", o.ID, "operator", u.Operator)
+	if u.Operator {
+		s.audit(ctx, o.ID, u.ID, "user.operator_first", target("user", u.ID))
+	}
 	return &accountsv1.SignUpResponse{User: userPB(u), Organization: orgPB(o), SessionToken: tok, ExpireTime: tspb(exp)}, nil
 }
 

@@ -370,6 +370,7 @@ func TestSitesDomainsAndConfig(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	e := newEnv(t, BackendSQLite, nil)
 	c := e.client
+	e.signUp("first@example.com") // the instance's operator: u is an ordinary user
 	u := e.signUp("input@example.com")
 	s, err := c.CreateSite(as(u.token), &accountsv1.CreateSiteRequest{OrganizationId: u.org, Name: "S", Domains: []string{"s.example.com"}})
 	if err != nil {

@@ -359,6 +359,8 @@ type Store interface {
 	// SignUp creates u, an organisation named orgName with plan, and an
 	// owner membership, atomically. A taken e-mail is ErrConflict.
 	// u.EmailVerifyTime is stored as given (zero: unverified).
+	// The instance's first user is made an operator whatever u.Operator
+	// says, decided inside the transaction: racing first sign-ups make one.
 	SignUp(ctx context.Context, u User, orgName string, plan Plan) (User, Organization, error)
 	// CountUsers returns how many users exist (0 on a new instance).
 	CountUsers(ctx context.Context) (int64, error)

@@ -98,14 +98,31 @@ func (s *Store) insertOrg(ctx context.Context, q sqldb.Querier, name string, own
 	return o, nil
 }
 
-// SignUp creates a user, an organisation and the owner membership.
+// signUpLock is the PostgreSQL advisory lock key that serialises sign-ups
+// (SignUp); goose keeps its own key for migrations.
+const signUpLock int64 = 0x5349_474e_5550 // "SIGNUP"
+
+// SignUp creates a user, their organisation and owner membership; the
+// first user of the instance is made its operator.
 func (s *Store) SignUp(ctx context.Context, u store.User, orgName string, plan store.Plan) (user store.User, org store.Organization, err error) {
 	ctx, end := s.op(ctx, "SignUp")
 	defer end(&err)
 	now := time.Now()
 	err = s.inTx(ctx, func(q sqldb.Querier) error {
+		if s.d.Name == "postgres" {
+			// Two first sign-ups racing must not both find no user and both
+			// become operators: sign-ups wait for each other here, so the
+			// INSERT's own snapshot, taken after the lock, sees the other's
+			// row. SQLite's write transactions (BEGIN IMMEDIATE) are serial
+			// already.
+			if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, signUpLock); err != nil {
+				return fmt.Errorf("lock sign-ups: %w", err)
+			}
+		}
+		// The instance's first user is its operator: a fresh instance is
+		// set up by signing up, not from the command line.
 		err := scanUser(q.QueryRow(ctx, `INSERT INTO users (email, name, password_hash, operator, created_at, email_verified_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+userCols,
+			VALUES ($1, $2, $3, $4 OR NOT EXISTS (SELECT 1 FROM users), $5, $6) RETURNING `+userCols,
 			u.Email, u.Name, u.PasswordHash, u.Operator, s.d.Time(now), s.d.Time(u.EmailVerifyTime)), &user)
 		if err != nil {
 			if s.d.IsUnique(err) {

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"VerifyTokens", testVerifyTokens},
 		{"ResetTokens", testResetTokens},
 		{"TokenConsumeConcurrent", testTokenConsumeConcurrent},
+		{"FirstUserOperatorConcurrent", testFirstUserOperatorConcurrent},
 		{"Devices", testDevices},
 		{"SiteRecipients", testSiteRecipients},
 		{"APIKeys", testAPIKeys},
@@ -120,8 +121,15 @@ func testUsers(t *testing.T, s store.Store) {
 	if u.ID == o.ID {
 		t.Fatalf("user and organization share id %d: newStore should start tables apart", u.ID)
 	}
-	if u.Email != "a@example.com" || u.PasswordHash != "$argon2id$x" || u.Operator {
-		t.Fatalf("user = %+v", u)
+	// The instance's first user is its operator; nobody after.
+	if u.Email != "a@example.com" || u.PasswordHash != "$argon2id$x" || !u.Operator {
+		t.Fatalf("first user = %+v, want an operator", u)
+	}
+	if u2, _ := signUp(t, s, "a2@example.com"); u2.Operator || must(s.GetUser(ctx, u2.ID)).get(t).Operator {
+		t.Fatalf("second user = %+v, want no operator", u2)
+	}
+	if !must(s.GetUser(ctx, u.ID)).get(t).Operator {
+		t.Fatal("the first user is not stored as an operator")
 	}
 	if u.CreateTime.Before(before) || u.CreateTime.Location() != time.UTC {
 		t.Fatalf("create time %v: want recent, UTC", u.CreateTime)
@@ -162,7 +170,8 @@ func testSessions(t *testing.T, s store.Store) {
 	sess := must(s.CreateAuthSession(ctx, store.AuthSession{UserID: u.ID, TokenHash: hash("tok"), ExpireTime: now.Add(time.Hour)})).get(t)
 	highID(t, "auth session", sess.ID)
 	p := must(s.PrincipalForSession(ctx, hash("tok"), now)).get(t)
-	if p.UserID != u.ID || p.Email != u.Email || p.APIKeyID != 0 || p.Operator {
+	// u is the store's first user, so an operator, and the principal says so.
+	if p.UserID != u.ID || p.Email != u.Email || p.APIKeyID != 0 || !p.Operator {
 		t.Fatalf("principal = %+v", p)
 	}
 	if d := p.ExpireTime.Sub(now.Add(time.Hour)); d < -time.Millisecond || d > time.Millisecond {
@@ -1098,6 +1107,48 @@ func testTokenConsumeConcurrent(t *testing.T, s store.Store) {
 		if wins.Load() != 1 || losses.Load() != 3 {
 			t.Fatalf("round %d: %d consumes won, %d lost; want exactly one winner", round, wins.Load(), losses.Load())
 		}
+	}
+}
+
+// testFirstUserOperatorConcurrent: N sign-ups racing on a fresh store make
+// exactly one operator (the store decides inside its insert transaction),
+// and every one of them succeeds.
+func testFirstUserOperatorConcurrent(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	const n = 8
+	var wg sync.WaitGroup
+	users := make([]store.User, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			u, _, err := s.SignUp(ctx, store.User{Email: fmt.Sprintf("race%d@example.com", i), PasswordHash: "h"}, fmt.Sprintf("Org %d", i), plan)
+			if err != nil {
+				t.Errorf("sign-up %d: %v", i, err)
+			}
+			users[i] = u
+		})
+	}
+	close(start)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var operators int
+	for _, u := range users {
+		stored := must(s.GetUser(ctx, u.ID)).get(t)
+		if stored.Operator != u.Operator {
+			t.Fatalf("user %d: SignUp answered operator=%v, stored %v", u.ID, u.Operator, stored.Operator)
+		}
+		if stored.Operator {
+			operators++
+		}
+	}
+	if operators != 1 {
+		t.Fatalf("%d racing first sign-ups made %d operators, want exactly 1", n, operators)
+	}
+	if got := must(s.CountUsers(ctx)).get(t); got != n {
+		t.Fatalf("CountUsers = %d, want %d", got, n)
 	}
 }
 
