@@ -577,14 +577,19 @@ func (s *Spool) readCursor() Pos {
 }
 
 func (s *Spool) writeCursor(p Pos) error {
-	var b [20]byte
-	binary.LittleEndian.PutUint64(b[0:8], p.Seg)
-	binary.LittleEndian.PutUint64(b[8:16], uint64(p.Off))
-	binary.LittleEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
-	if err := writeFileAtomic(s.opts.Dir, s.cursorPath(), b[:]); err != nil {
+	if err := writeFileAtomic(s.opts.Dir, s.cursorPath(), cursorBytes(p)); err != nil {
 		return fmt.Errorf("spool: cursor: %w", err)
 	}
 	return nil
+}
+
+// cursorBytes is the cursor file's content for p.
+func cursorBytes(p Pos) []byte {
+	b := make([]byte, 20)
+	binary.LittleEndian.PutUint64(b[0:8], p.Seg)
+	binary.LittleEndian.PutUint64(b[8:16], uint64(p.Off))
+	binary.LittleEndian.PutUint32(b[16:], crc32.Checksum(b[:16], castagnoli))
+	return b
 }
 
 // writeFileAtomic replaces path (in dir) with b: tmp file, fsync, rename,
