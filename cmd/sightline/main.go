@@ -27,6 +27,8 @@ Usage:
   sightline reindex [flags]   rebuild the search index from recordings' summaries
   sightline heatmaps rebuild  recompute a site's heatmaps from its recordings; see sightline heatmaps -h
   sightline spool   <command> ingest's spool: dead-letter list|show|replay; see sightline spool -h
+  sightline backup  -to DIR   online copy of a running process's embedded stores [-admin-address A]
+  sightline restore -from DIR place a backup in -data-dir (process stopped) [-force]
   sightline version           print the build version
 
 Every flag of serve can also be set in a YAML file (-config.file) or as
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return spoolCommand(ctx, rest, stdout, stderr)
 	case "heatmaps":
 		return heatmapsCommand(ctx, rest, stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, rest, stdout, stderr)
+	case "restore":
+		return restoreCommand(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, app.Version())
 		return nil

@@ -69,6 +69,12 @@ type App struct {
 
 	modules []runningModule
 	started chan struct{}
+
+	// backupMu lets one backup run at a time; stopBackups takes it for
+	// good, with backupCtx cancelled, before the stores close.
+	backupMu   sync.Mutex
+	backupCtx  context.Context
+	backupStop context.CancelFunc
 }
 
 type runningModule struct {
@@ -98,6 +104,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *App, err error) {
 		conns:   map[string]*grpc.ClientConn{},
 		started: make(chan struct{}),
 	}
+	a.backupCtx, a.backupStop = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, a.closeAll(context.Background()))
@@ -131,7 +138,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *App, err error) {
 	if a.grpcLis, err = net.Listen("tcp", cfg.Server.GRPCListenAddress); err != nil {
 		return nil, fmt.Errorf("server.grpc-listen-address: %w", err)
 	}
-	a.admin = httpserver.New(cfg.Admin.ListenAddress, admin.NewHandler(a.tel, a.checks), a.tel, a.logger, httpserver.Options{})
+	a.admin = httpserver.New(cfg.Admin.ListenAddress, a.adminHandler(), a.tel, a.logger, httpserver.Options{})
 	if err := a.admin.Listen(); err != nil {
 		return nil, fmt.Errorf("admin.listen-address: %w", err)
 	}
@@ -294,6 +301,7 @@ func (a *App) Run(ctx context.Context) error {
 	start := time.Now()
 	a.checks.SetShuttingDown()
 	a.health.Shutdown()
+	a.stopBackups()
 	var errs []error
 	// Public traffic first, so ingest answers what it accepted.
 	if err := a.httpServer.Shutdown(sctx); err != nil {
