@@ -107,6 +107,40 @@ func (c *checker) eq(t *testing.T, got, want any, what string) {
 	}
 }
 
+// together runs fn(0) … fn(n-1) in n goroutines released at once and
+// waits for them all.
+func together(n int, fn func(i int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+// racingCreates runs n creates at once under a limit of max: exactly max
+// pass, every other one fails with ErrLimit.
+func (c *checker) racingCreates(t *testing.T, n, max int, create func(i int) error) {
+	t.Helper()
+	errs := make([]error, n)
+	together(n, func(i int) { errs[i] = create(i) })
+	created := 0
+	for _, err := range errs {
+		if err == nil {
+			created++
+		} else {
+			c.is(t, err, store.ErrLimit, "a concurrent create over the limit")
+		}
+	}
+	c.eq(t, created, max, "concurrent creates that passed the limit")
+}
+
 func (c *checker) true(t *testing.T, cond bool, format string, args ...any) {
 	t.Helper()
 	c.n.Add(1)
@@ -302,26 +336,11 @@ func testWebhookTimes(t *testing.T, c *checker, s store.Store) {
 
 func testWebhookLimitConcurrent(t *testing.T, c *checker, s store.Store) {
 	ctx := ctxT(t)
-	const n, max = 8, 3
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.CreateWebhook(ctx, hook(siteA, fmt.Sprintf("https://example.com/%d", i)), max)
-		}()
-	}
-	wg.Wait()
-	created := 0
-	for _, err := range errs {
-		if err == nil {
-			created++
-		} else {
-			c.is(t, err, store.ErrLimit, "a concurrent create over the limit")
-		}
-	}
-	c.eq(t, created, max, "concurrent creates that passed the limit")
+	const max = 3
+	c.racingCreates(t, 8, max, func(i int) error {
+		_, err := s.CreateWebhook(ctx, hook(siteA, fmt.Sprintf("https://example.com/%d", i)), max)
+		return err
+	})
 	list, err := s.ListWebhooks(ctx, siteA)
 	c.ok(t, err, "ListWebhooks")
 	c.eq(t, len(list), max, "webhooks stored")
@@ -682,26 +701,11 @@ func testAlertRules(t *testing.T, c *checker, s store.Store) {
 
 func testAlertRuleLimitConcurrent(t *testing.T, c *checker, s store.Store) {
 	ctx := ctxT(t)
-	const n, max = 8, 2
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.CreateAlertRule(ctx, rule(siteA, userA, "no_data"), max)
-		}()
-	}
-	wg.Wait()
-	created := 0
-	for _, err := range errs {
-		if err == nil {
-			created++
-		} else {
-			c.is(t, err, store.ErrLimit, "a concurrent create over the limit")
-		}
-	}
-	c.eq(t, created, max, "concurrent creates that passed the limit")
+	const max = 2
+	c.racingCreates(t, 8, max, func(int) error {
+		_, err := s.CreateAlertRule(ctx, rule(siteA, userA, "no_data"), max)
+		return err
+	})
 }
 
 func testEnabledAlertRules(t *testing.T, c *checker, s store.Store) {
@@ -981,25 +985,16 @@ func testClaimDigestConcurrent(t *testing.T, c *checker, s store.Store) {
 		const n = 8
 		var wins atomic.Int32
 		errs := make([]error, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
 		period := fmt.Sprintf("daily:2026-11-%02d", round+1)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				errs[i] = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-					ok, err := tx.ClaimDigest(ctx, userA, siteA, period)
-					if ok {
-						wins.Add(1)
-					}
-					return err
-				})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		together(n, func(i int) {
+			errs[i] = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				ok, err := tx.ClaimDigest(ctx, userA, siteA, period)
+				if ok {
+					wins.Add(1)
+				}
+				return err
+			})
+		})
 		for _, err := range errs {
 			c.ok(t, err, "concurrent ClaimDigest")
 		}
@@ -1022,35 +1017,26 @@ func testIdempotentConcurrent(t *testing.T, c *checker, s store.Store) {
 			err             error
 		}
 		out := make([]res, n)
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				out[i].err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-					a, ac, err := tx.RecordAlert(ctx, alert(r, fmt.Sprintf("round-%d", round)))
-					if err != nil {
-						return err
-					}
-					d, dc, err := tx.CreateDelivery(ctx, delivery(w, fmt.Sprintf("round-%d", round)))
-					if err != nil {
-						return err
-					}
-					out[i].alert, out[i].delivery = a.ID, d.ID
-					if ac {
-						out[i].created++
-					}
-					if dc {
-						out[i].created += 10
-					}
-					return nil
-				})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		together(n, func(i int) {
+			out[i].err = s.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				a, ac, err := tx.RecordAlert(ctx, alert(r, fmt.Sprintf("round-%d", round)))
+				if err != nil {
+					return err
+				}
+				d, dc, err := tx.CreateDelivery(ctx, delivery(w, fmt.Sprintf("round-%d", round)))
+				if err != nil {
+					return err
+				}
+				out[i].alert, out[i].delivery = a.ID, d.ID
+				if ac {
+					out[i].created++
+				}
+				if dc {
+					out[i].created += 10
+				}
+				return nil
+			})
+		})
 		created := 0
 		for _, o := range out {
 			c.ok(t, o.err, "concurrent RecordAlert and CreateDelivery")
