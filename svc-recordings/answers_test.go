@@ -3,7 +3,6 @@ package recordings
 import (
 	"context"
 	"fmt"
-	"net"
 	"reflect"
 	"slices"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/grpctest"
 )
 
 // answerReceiver is a real SearchService on a socket that also keeps the
@@ -68,16 +68,8 @@ func (r *answerReceiver) answer(id string) *sessionsv1.Answer {
 
 func serveAnswerSearch(t *testing.T) (*answerReceiver, string) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := &answerReceiver{searchReceiver: &searchReceiver{latest: map[string]*sessionsv1.SessionSummary{}}, answers: map[string]*sessionsv1.Answer{}}
-	srv := grpc.NewServer()
-	searchv1.RegisterSearchInternalServiceServer(srv, r)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return r, lis.Addr().String()
+	return r, grpctest.Serve(t, func(s *grpc.Server) { searchv1.RegisterSearchInternalServiceServer(s, r) })
 }
 
 const answerSession = "s_answers000000000000000"

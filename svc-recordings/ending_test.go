@@ -3,7 +3,6 @@ package recordings
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/internal/grpctest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -71,16 +71,8 @@ func (r *notifyReceiver) count() (events, attempts int) {
 
 func serveNotify(t *testing.T) (*notifyReceiver, string) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := &notifyReceiver{}
-	srv := grpc.NewServer()
-	notifyv1.RegisterNotifyInternalServiceServer(srv, r)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return r, lis.Addr().String()
+	return r, grpctest.Serve(t, func(s *grpc.Server) { notifyv1.RegisterNotifyInternalServiceServer(s, r) })
 }
 
 func withNotify(t *testing.T, addr string) func(*Deps) {

@@ -22,7 +22,6 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -31,6 +30,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/grpctest"
 	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
@@ -92,26 +92,13 @@ func (r *searchReceiver) get(site int64, session string) *sessionsv1.SessionSumm
 // serveSearch starts a receiver on addr ("127.0.0.1:0" for any port).
 func serveSearch(t *testing.T, addr string) (*searchReceiver, string) {
 	t.Helper()
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := &searchReceiver{latest: map[string]*sessionsv1.SessionSummary{}}
-	srv := grpc.NewServer()
-	searchv1.RegisterSearchInternalServiceServer(srv, r)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return r, lis.Addr().String()
+	return r, grpctest.ServeAt(t, addr, func(s *grpc.Server) { searchv1.RegisterSearchInternalServiceServer(s, r) })
 }
 
 func dial(t *testing.T, addr string) *grpc.ClientConn {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return cc
+	return grpctest.Dial(t, addr)
 }
 
 type authz struct {
@@ -170,16 +157,9 @@ func start(t *testing.T, cfg Config, dataDir, searchAddr string, with ...func(*D
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	recordingsv1.RegisterRecordingsServiceServer(srv, svc)
-	recordingsv1.RegisterRecordingsInternalServiceServer(srv, svc.Internal())
-	go srv.Serve(lis)
+	// Cleanups run last first: the server (registered below) stops
+	// before Run is cancelled.
 	t.Cleanup(func() {
-		srv.Stop()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
@@ -188,7 +168,10 @@ func start(t *testing.T, cfg Config, dataDir, searchAddr string, with ...func(*D
 			t.Error(err)
 		}
 	})
-	cc := dial(t, lis.Addr().String())
+	cc := grpctest.Conn(t, func(s *grpc.Server) {
+		recordingsv1.RegisterRecordingsServiceServer(s, svc)
+		recordingsv1.RegisterRecordingsInternalServiceServer(s, svc.Internal())
+	})
 	h.client = recordingsClient{recordingsv1.NewRecordingsServiceClient(cc), recordingsv1.NewRecordingsInternalServiceClient(cc)}
 	h.internal = recordingsv1.NewRecordingsInternalServiceClient(cc)
 	return h

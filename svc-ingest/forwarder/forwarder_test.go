@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/goleak"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
@@ -39,13 +36,7 @@ func (k *keeper) AppendChunks(_ context.Context, req *recordingsv1.AppendChunksR
 // chunks that were spooled, every field included.
 func TestSpooledBytesArriveAsChunks(t *testing.T) {
 	rec := &keeper{}
-	lis, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := grpc.NewServer()
-	recordingsv1.RegisterRecordingsInternalServiceServer(srv, rec)
-	go srv.Serve(lis)
-	defer srv.Stop()
-	cc, _ := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	defer cc.Close()
+	client := serveRecordings(t, rec)
 	sp, err := spool.Open(spool.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +58,7 @@ func TestSpooledBytesArriveAsChunks(t *testing.T) {
 		}
 		want = append(want, c)
 	}
-	f := &Forwarder{Spool: sp, Client: recordingsv1.NewRecordingsInternalServiceClient(cc), Tracer: noop.NewTracerProvider().Tracer(""),
+	f := &Forwarder{Spool: sp, Client: client, Tracer: noop.NewTracerProvider().Tracer(""),
 		Logger: slog.New(slog.DiscardHandler), BatchRecords: 7, BatchBytes: 20 << 10}
 	stop := run(t, f)
 	deadline := time.Now().Add(10 * time.Second)
@@ -175,13 +166,7 @@ func (s *shortCounter) AppendChunks(_ context.Context, req *recordingsv1.AppendC
 // again — never a delivery.
 func TestUnaccountedChunksStaySpooled(t *testing.T) {
 	rec := &shortCounter{short: 2}
-	lis, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := grpc.NewServer()
-	recordingsv1.RegisterRecordingsInternalServiceServer(srv, rec)
-	go srv.Serve(lis)
-	defer srv.Stop()
-	cc, _ := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	defer cc.Close()
+	client := serveRecordings(t, rec)
 	sp, err := spool.Open(spool.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -194,7 +179,7 @@ func TestUnaccountedChunksStaySpooled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f := &Forwarder{Spool: sp, Client: recordingsv1.NewRecordingsInternalServiceClient(cc), Tracer: noop.NewTracerProvider().Tracer(""),
+	f := &Forwarder{Spool: sp, Client: client, Tracer: noop.NewTracerProvider().Tracer(""),
 		Logger: slog.New(slog.DiscardHandler), BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond}
 	stop := run(t, f)
 	deadline := time.Now().Add(10 * time.Second)

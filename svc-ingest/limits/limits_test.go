@@ -3,7 +3,6 @@ package limits
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -11,10 +10,10 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/internal/grpctest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -74,13 +73,7 @@ func (a *accounts) LeaseSessionQuota(_ context.Context, r *accountsv1.LeaseSessi
 
 func TestQuotaLeases(t *testing.T) {
 	a := &accounts{limit: 2500, leased: map[string]int64{}}
-	lis, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := grpc.NewServer()
-	accountsv1.RegisterAccountsInternalServiceServer(srv, a)
-	go srv.Serve(lis)
-	defer srv.Stop()
-	cc, _ := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	defer cc.Close()
+	cc := grpctest.Conn(t, func(s *grpc.Server) { accountsv1.RegisterAccountsInternalServiceServer(s, a) })
 	var leaseErrors int
 	q := &Quota{Accounts: accountsv1.NewAccountsInternalServiceClient(cc), Holder: "test", OnLeaseError: func(error) { leaseErrors++ }}
 	// Two processes share the quota through accounts.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -15,10 +14,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/internal/grpctest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
 	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
@@ -63,20 +62,8 @@ func TestRelaySpans(t *testing.T) {
 	}
 	defer st.Close()
 	sr := &tracedSearch{}
-	srv := grpc.NewServer()
-	searchv1.RegisterSearchInternalServiceServer(srv, sr)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	defer srv.Stop()
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+	cc := grpctest.Conn(t, func(s *grpc.Server) { searchv1.RegisterSearchInternalServiceServer(s, sr) },
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagation.TraceContext{}))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
 	r := New(st, searchv1.NewSearchInternalServiceClient(cc), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r.Tracer = tracer
 
