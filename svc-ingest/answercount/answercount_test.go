@@ -2,17 +2,16 @@ package answercount
 
 import (
 	"context"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/internal/grpctest"
 )
 
 // counter is a small real RecordingsService answering GetAnswerCounts.
@@ -47,20 +46,8 @@ func (c *counter) set(down bool, n map[int64]int64) {
 func (c *counter) callCount() int { c.mu.Lock(); defer c.mu.Unlock(); return c.calls }
 
 func start(t *testing.T) (*counter, recordingsv1.RecordingsInternalServiceClient) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
 	c := &counter{}
-	recordingsv1.RegisterRecordingsInternalServiceServer(srv, c)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	cc := grpctest.Conn(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsInternalServiceServer(s, c) })
 	return c, recordingsv1.NewRecordingsInternalServiceClient(cc)
 }
 
@@ -114,7 +101,7 @@ func TestCache(t *testing.T) {
 	srv.set(true, nil)
 	advance(31 * time.Second)
 	c.Get(ctx, site)
-	c.wg.Wait()
+	c.c.Wait()
 	if n, ok := c.Get(ctx, site); !ok || n[9_000_000_000_000_000_001] != 50 {
 		t.Fatalf("last good copy lost: %v %v", n, ok)
 	}

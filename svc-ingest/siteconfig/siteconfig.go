@@ -12,15 +12,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/sync/singleflight"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/svc-ingest/lastgood"
 	"github.com/sightlinehq/sightline/wireid"
 )
 
@@ -34,11 +32,6 @@ var ErrUnavailable = errors.New("siteconfig: accounts unavailable")
 type Site struct {
 	*accountsv1.GetSiteConfigResponse
 	Fetched time.Time
-}
-
-type entry struct {
-	site    *Site // nil: unknown key
-	fetched time.Time
 }
 
 // Options configure a Cache.
@@ -55,35 +48,42 @@ type Options struct {
 
 // Cache is safe for concurrent use.
 type Cache struct {
-	client accountsv1.AccountsInternalServiceClient
-	opts   Options
-	lru    *lru.Cache[string, *entry]
-	sf     singleflight.Group
-	wg     sync.WaitGroup
-	ctx    context.Context
-	cancel context.CancelFunc
+	c *lastgood.Cache[string, *Site]
 }
 
 // New returns a cache in front of client.
 func New(client accountsv1.AccountsInternalServiceClient, opts Options) *Cache {
-	if opts.TTL <= 0 {
-		opts.TTL = 30 * time.Second
-	}
 	if opts.NegativeTTL <= 0 {
 		opts.NegativeTTL = 5 * time.Second
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 2 * time.Second
-	}
-	if opts.Size <= 0 {
-		opts.Size = 100_000
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	l, _ := lru.New[string, *entry](opts.Size)
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Cache{client: client, opts: opts, lru: l, ctx: ctx, cancel: cancel}
+	return &Cache{c: lastgood.New(lastgood.Options[string, *Site]{
+		TTL: opts.TTL, Timeout: opts.Timeout, Size: opts.Size, Now: opts.Now,
+		Fetch: func(ctx context.Context, key string) (*Site, error) {
+			resp, err := client.GetSiteConfig(ctx, &accountsv1.GetSiteConfigRequest{SiteKey: key})
+			if err != nil {
+				return nil, err
+			}
+			return &Site{GetSiteConfigResponse: resp, Fetched: opts.Now()}, nil
+		},
+		// An unknown key is remembered for NegativeTTL; on another error
+		// an existing good copy is kept and served (stale-if-error).
+		Failed: func(_ string, err error, last **Site) (time.Duration, error) {
+			switch status.Code(err) {
+			case codes.NotFound, codes.InvalidArgument:
+				return opts.NegativeTTL, ErrNotFound
+			}
+			if opts.OnRefreshError != nil {
+				opts.OnRefreshError(err)
+			}
+			if last != nil {
+				return 0, nil
+			}
+			return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		},
+	})}
 }
 
 // ValidKey reports whether key could be a site key at all (checked before
@@ -97,67 +97,12 @@ func (c *Cache) Get(ctx context.Context, key string) (*Site, error) {
 	if !ValidKey(key) {
 		return nil, ErrNotFound
 	}
-	now := c.opts.Now()
-	if e, ok := c.lru.Get(key); ok {
-		age := now.Sub(e.fetched)
-		switch {
-		case e.site == nil && age < c.opts.NegativeTTL:
-			return nil, ErrNotFound
-		case e.site != nil && age < c.opts.TTL:
-			return e.site, nil
-		case e.site != nil:
-			c.refreshAsync(key)
-			return e.site, nil
-		}
+	s, err := c.c.Get(ctx, key)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil, fmt.Errorf("siteconfig: %w", err)
 	}
-	ch := c.sf.DoChan(key, func() (any, error) { return c.fetch(c.ctx, key) })
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*Site), nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("siteconfig: %w", ctx.Err())
-	}
-}
-
-func (c *Cache) refreshAsync(key string) {
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		_, _, _ = c.sf.Do(key, func() (any, error) { return c.fetch(c.ctx, key) })
-	}()
-}
-
-// fetch asks accounts and updates the cache. On an error other than "not
-// found" an existing good copy is kept and returned.
-func (c *Cache) fetch(ctx context.Context, key string) (*Site, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
-	defer cancel()
-	resp, err := c.client.GetSiteConfig(ctx, &accountsv1.GetSiteConfigRequest{SiteKey: key})
-	now := c.opts.Now()
-	if err != nil {
-		switch status.Code(err) {
-		case codes.NotFound, codes.InvalidArgument:
-			c.lru.Add(key, &entry{fetched: now})
-			return nil, ErrNotFound
-		}
-		if c.opts.OnRefreshError != nil {
-			c.opts.OnRefreshError(err)
-		}
-		if e, ok := c.lru.Peek(key); ok && e.site != nil {
-			return e.site, nil // stale-if-error
-		}
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	s := &Site{GetSiteConfigResponse: resp, Fetched: now}
-	c.lru.Add(key, &entry{site: s, fetched: now})
-	return s, nil
+	return s, err
 }
 
 // Close stops background refreshes.
-func (c *Cache) Close() {
-	c.cancel()
-	c.wg.Wait()
-}
+func (c *Cache) Close() { c.c.Close() }

@@ -3,7 +3,6 @@ package siteconfig
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,10 +11,10 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/internal/grpctest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -40,19 +39,7 @@ func (a *accounts) GetSiteConfig(_ context.Context, r *accountsv1.GetSiteConfigR
 }
 
 func serve(t *testing.T, a *accounts) accountsv1.AccountsInternalServiceClient {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer()
-	accountsv1.RegisterAccountsInternalServiceServer(s, a)
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	cc := grpctest.Conn(t, func(s *grpc.Server) { accountsv1.RegisterAccountsInternalServiceServer(s, a) })
 	return accountsv1.NewAccountsInternalServiceClient(cc)
 }
 
@@ -113,7 +100,7 @@ func TestCache(t *testing.T) {
 		if s, err := c.Get(ctx, "k_known"); err != nil || s.GetSiteKey() != "k_known" {
 			t.Fatalf("stale-if-error: %v %v", s, err)
 		}
-		c.wg.Wait() // the background refresh has failed
+		c.c.Wait() // the background refresh has failed
 	}
 	if a.calls.Load() < 4 {
 		t.Fatal("stale entry was not refreshed in the background")
