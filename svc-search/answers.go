@@ -135,7 +135,7 @@ func (s *Service) SearchAnswers(ctx context.Context, req *searchv1.SearchAnswers
 		size = maxAnswerPageSize
 		s.m.capped.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", "answers_page_size")))
 	}
-	hash := answerQueryHash(req.GetSiteId(), req.GetFilter())
+	hash := queryHash(req.GetSiteId(), req.GetFilter())
 	q := index.AnswerQuery{SiteID: req.GetSiteId(), Filter: req.GetFilter(), Ascending: req.GetAscending(), Limit: size}
 	if req.GetPageToken() != "" {
 		tok, err := decodeAnswerToken(req.GetPageToken())

@@ -268,7 +268,7 @@ func TestAnswersHostileQueries(t *testing.T) {
 		"token other site":    {SiteId: siteB, PageSize: 5, PageToken: first.NextPageToken},
 		"token other order":   {SiteId: siteA, PageSize: 5, Ascending: true, PageToken: first.NextPageToken},
 		"token other filter":  {SiteId: siteA, PageSize: 5, PageToken: first.NextPageToken, Filter: &searchv1.AnswerFilter{Kind: 1}},
-		"token tampered time": {SiteId: siteA, PageSize: 5, PageToken: encodeAnswerToken(answerToken{queryHash: answerQueryHash(siteA, nil), cursor: index.AnswerCursor{Time: -1, ID: "x"}})},
+		"token tampered time": {SiteId: siteA, PageSize: 5, PageToken: encodeAnswerToken(answerToken{queryHash: queryHash(siteA, nil), cursor: index.AnswerCursor{Time: -1, ID: "x"}})},
 	} {
 		if _, err := c.SearchAnswers(ctx, req); status.Code(err) != codes.InvalidArgument {
 			t.Errorf("%s: %v, want InvalidArgument", name, err)

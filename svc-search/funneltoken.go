@@ -1,11 +1,8 @@
 package search
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"hash/fnv"
 	"time"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
@@ -14,8 +11,8 @@ import (
 )
 
 // A funnel-sessions page token is a cursor bound to its query, in the
-// sessions' token layout with its own version byte (so no other kind of
-// token is taken for it):
+// sessions' token layout (cursorToken, no head) with its own version byte
+// (so no other kind of token is taken for it):
 //
 //	byte 0     format version (funnelTokenVersion)
 //	bytes 1-8  FNV-64a of the request without its page size and token
@@ -24,10 +21,7 @@ import (
 //
 // It carries no secret: it names a position in the asking site's own list,
 // and the store applies the site whatever it says.
-const (
-	funnelTokenVersion   = 0xf1
-	funnelTokenHeaderLen = 9
-)
+const funnelTokenVersion = 0xf1
 
 // funnelQueryHash binds a token to the site, steps, range, devices, step
 // and drop-off choice it was issued for.
@@ -41,31 +35,14 @@ func funnelQueryHash(req *trafficv1.ListFunnelSessionsRequest) uint64 {
 }
 
 func encodeFunnelToken(hash uint64, c traffic.FunnelCursor) string {
-	buf := make([]byte, 0, funnelTokenHeaderLen+binary.MaxVarintLen64+len(c.SessionID))
-	buf = append(buf, funnelTokenVersion)
-	buf = binary.BigEndian.AppendUint64(buf, hash)
-	buf = binary.AppendVarint(buf, c.Start.UnixNano())
-	buf = append(buf, c.SessionID...)
-	return base64.RawURLEncoding.EncodeToString(buf)
+	return cursorToken{hash: hash, value: c.Start.UnixNano(), id: c.SessionID}.encode(funnelTokenVersion)
 }
 
 // decodeFunnelToken parses a token; any malformed input is errBadToken.
 func decodeFunnelToken(s string) (uint64, traffic.FunnelCursor, error) {
-	if len(s) > maxTokenChars {
+	c, err := decodeCursorToken(s, funnelTokenVersion, 0)
+	if err != nil || c.value < 0 {
 		return 0, traffic.FunnelCursor{}, errBadToken
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(raw) < funnelTokenHeaderLen+1 || raw[0] != funnelTokenVersion {
-		return 0, traffic.FunnelCursor{}, errBadToken
-	}
-	hash := binary.BigEndian.Uint64(raw[1:funnelTokenHeaderLen])
-	v, n := binary.Varint(raw[funnelTokenHeaderLen:])
-	if n <= 0 || v < 0 {
-		return 0, traffic.FunnelCursor{}, errBadToken
-	}
-	id := raw[funnelTokenHeaderLen+n:]
-	if len(id) == 0 || len(id) > maxStringBytes || !utf8.Valid(id) {
-		return 0, traffic.FunnelCursor{}, errBadToken
-	}
-	return hash, traffic.FunnelCursor{Start: time.Unix(0, v).UTC(), SessionID: string(id)}, nil
+	return c.hash, traffic.FunnelCursor{Start: time.Unix(0, c.value).UTC(), SessionID: c.id}, nil
 }

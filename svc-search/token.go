@@ -13,7 +13,8 @@ import (
 	"github.com/sightlinehq/sightline/svc-search/index"
 )
 
-// A page token is a cursor bound to its query:
+// A page token is a cursor bound to its query (cursorToken with a head of
+// the sort field and the flags):
 //
 //	byte 0     format version (1)
 //	byte 1     sort field
@@ -26,9 +27,8 @@ import (
 // in the asking site's own result list, and the site filter is applied by the
 // index whatever the token says.
 const (
-	tokenVersion   = 1
-	maxTokenChars  = 1024
-	tokenHeaderLen = 11
+	tokenVersion  = 1
+	maxTokenChars = 1024
 )
 
 var errBadToken = errors.New("page_token is malformed")
@@ -41,56 +41,87 @@ type pageToken struct {
 	cursor    index.Cursor
 }
 
-// queryHash binds a token to the site and filter it was issued for.
-func queryHash(siteID int64, f *searchv1.SessionFilter) uint64 {
+// queryHash binds a token to the site and filter it was issued for (f is
+// the sessions' or the answers' filter; nil hashes as empty).
+func queryHash(siteID int64, f proto.Message) uint64 {
 	h := fnv.New64a()
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(siteID))
 	h.Write(b[:])
-	if f != nil {
-		// Deterministic marshalling is stable within one binary; a token
-		// that outlives an upgrade at worst is refused as foreign.
-		raw, _ := proto.MarshalOptions{Deterministic: true}.Marshal(f)
-		h.Write(raw)
-	}
+	// Deterministic marshalling is stable within one binary; a token that
+	// outlives an upgrade at worst is refused as foreign.
+	raw, _ := proto.MarshalOptions{Deterministic: true}.Marshal(f)
+	h.Write(raw)
 	return h.Sum64()
 }
 
-func encodeToken(t pageToken) string {
-	buf := make([]byte, 0, tokenHeaderLen+binary.MaxVarintLen64+len(t.cursor.SessionID))
-	flags := byte(0)
-	if t.ascending {
-		flags = 1
-	}
-	buf = append(buf, tokenVersion, byte(t.sort), flags)
-	buf = binary.BigEndian.AppendUint64(buf, t.queryHash)
-	buf = binary.AppendVarint(buf, t.cursor.Value)
-	buf = append(buf, t.cursor.SessionID...)
+// cursorToken is the layout every page token (sessions, answers, funnel
+// sessions) shares, base64url without padding:
+//
+//	byte 0     format version (one per kind of token)
+//	head       the kind's own bytes (sort field, flags), fixed length
+//	8 bytes    FNV-64a of the query (big-endian)
+//	varint     zig-zag sort value
+//	rest       id (UTF-8, 1 to maxStringBytes bytes)
+type cursorToken struct {
+	head  []byte
+	hash  uint64
+	value int64
+	id    string
+}
+
+func (t cursorToken) encode(version byte) string {
+	buf := make([]byte, 0, 1+len(t.head)+8+binary.MaxVarintLen64+len(t.id))
+	buf = append(append(buf, version), t.head...)
+	buf = binary.BigEndian.AppendUint64(buf, t.hash)
+	buf = binary.AppendVarint(buf, t.value)
+	buf = append(buf, t.id...)
 	return base64.RawURLEncoding.EncodeToString(buf)
+}
+
+// decodeCursorToken parses a token of version with a head of headLen
+// bytes; any malformed input is errBadToken. The kind checks its head.
+func decodeCursorToken(s string, version byte, headLen int) (cursorToken, error) {
+	if len(s) > maxTokenChars {
+		return cursorToken{}, errBadToken
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	hashEnd := 1 + headLen + 8
+	if err != nil || len(raw) < hashEnd+1 || raw[0] != version {
+		return cursorToken{}, errBadToken
+	}
+	v, n := binary.Varint(raw[hashEnd:])
+	if n <= 0 {
+		return cursorToken{}, errBadToken
+	}
+	id := raw[hashEnd+n:]
+	if len(id) == 0 || len(id) > maxStringBytes || !utf8.Valid(id) {
+		return cursorToken{}, errBadToken
+	}
+	return cursorToken{head: raw[1 : 1+headLen], hash: binary.BigEndian.Uint64(raw[1+headLen : hashEnd]), value: v, id: string(id)}, nil
+}
+
+// ascendingFlag is the flags byte of a token's order (bit 0: ascending).
+func ascendingFlag(ascending bool) byte {
+	if ascending {
+		return 1
+	}
+	return 0
+}
+
+func encodeToken(t pageToken) string {
+	return cursorToken{head: []byte{byte(t.sort), ascendingFlag(t.ascending)}, hash: t.queryHash, value: t.cursor.Value, id: t.cursor.SessionID}.encode(tokenVersion)
 }
 
 // decodeToken parses a page token; any malformed input is errBadToken.
 func decodeToken(s string) (pageToken, error) {
-	if len(s) > maxTokenChars {
+	c, err := decodeCursorToken(s, tokenVersion, 2)
+	if err != nil || c.head[1]&^1 != 0 {
 		return pageToken{}, errBadToken
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(raw) < tokenHeaderLen+1 || raw[0] != tokenVersion || raw[2]&^1 != 0 {
-		return pageToken{}, errBadToken
-	}
-	sort := searchv1.SortField(raw[1])
+	sort := searchv1.SortField(c.head[0])
 	if _, ok := searchv1.SortField_name[int32(sort)]; !ok {
 		return pageToken{}, errBadToken
 	}
-	t := pageToken{sort: sort, ascending: raw[2] == 1, queryHash: binary.BigEndian.Uint64(raw[3:11])}
-	v, n := binary.Varint(raw[tokenHeaderLen:])
-	if n <= 0 {
-		return pageToken{}, errBadToken
-	}
-	id := raw[tokenHeaderLen+n:]
-	if len(id) == 0 || len(id) > maxStringBytes || !utf8.Valid(id) {
-		return pageToken{}, errBadToken
-	}
-	t.cursor = index.Cursor{Value: v, SessionID: string(id)}
-	return t, nil
+	return pageToken{sort: sort, ascending: c.head[1] == 1, queryHash: c.hash, cursor: index.Cursor{Value: c.value, SessionID: c.id}}, nil
 }
