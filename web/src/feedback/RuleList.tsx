@@ -3,7 +3,8 @@
 // feedback widget's and a survey's targeting. Empty means every page.
 import { useId } from "react";
 import type { Schemas } from "../api/client";
-import { MAX_RULE, RULES } from "../heatmap/query";
+import { MAX_RULE } from "../heatmap/query";
+import { RuleOpSelect } from "../heatmap/RuleControls";
 import type { UrlCondition } from "../lib/filters";
 
 type UrlMatch = Schemas["v1UrlMatch"];
@@ -47,18 +48,12 @@ export function RuleList({
       {value.length === 0 && <p className="muted small">Every page.</p>}
       {value.map((r, i) => (
         <div className="row gap-small fb-rule" key={i}>
-          <select
-            aria-label={`Rule ${i + 1}: how the URL matches`}
+          <RuleOpSelect
+            label={`Rule ${i + 1}: how the URL matches`}
             value={TO_OP[r.operator ?? "OPERATOR_UNSPECIFIED"] ?? "equals"}
-            onChange={(e) => set(i, { ...r, operator: FROM_OP[e.target.value as UrlCondition["op"]] })}
-            data-testid={`${testId}-op`}
-          >
-            {RULES.map((o) => (
-              <option key={o.op} value={o.op}>
-                {o.label}
-              </option>
-            ))}
-          </select>
+            onChange={(o) => set(i, { ...r, operator: FROM_OP[o] })}
+            testId={`${testId}-op`}
+          />
           <input
             className="grow"
             aria-label={`Rule ${i + 1}: page URL, path or pattern`}

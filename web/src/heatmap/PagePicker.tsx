@@ -5,7 +5,7 @@
 import { useEffect, useId, useState } from "react";
 import { $api } from "../api/query";
 import type { UrlCondition } from "../lib/filters";
-import { MAX_RULE, RULES } from "./query";
+import { RuleOpSelect, useRuleDraft } from "./RuleControls";
 
 const PAGE_SIZE = 20;
 
@@ -22,18 +22,12 @@ function useDebounced<T>(value: T, ms: number): T {
 export function PagePicker({ siteId, value, onChange }: { siteId: string; value?: UrlCondition; onChange: (v: UrlCondition | undefined) => void }) {
   const id = useId();
   const [search, setSearch] = useState("");
-  const [rule, setRule] = useState(value?.value ?? "");
-  useEffect(() => setRule(value?.value ?? ""), [value?.value]);
-  const op = value?.op ?? "equals";
+  const { text: rule, op, commit, inputProps } = useRuleDraft(value, onChange);
   const query = useDebounced(search.trim().slice(0, 200), 250);
   const pages = $api.useQuery("get", "/api/v1/sites/{siteId}/heatmap/pages", {
     params: { path: { siteId }, query: { query: query || undefined, pageSize: PAGE_SIZE } },
   });
   const list = pages.data?.pages ?? [];
-  const commit = (v: string, o = op) => {
-    const t = v.trim().slice(0, MAX_RULE);
-    onChange(t ? { op: o, value: t } : undefined);
-  };
 
   return (
     <section className="heat-picker" aria-labelledby={`${id}-h`} data-testid="heat-picker">
@@ -41,23 +35,13 @@ export function PagePicker({ siteId, value, onChange }: { siteId: string; value?
         Page
       </h2>
       <div className="heat-rule">
-        <select aria-label="Which pages make the map" value={op} onChange={(e) => commit(rule, e.target.value as UrlCondition["op"])} data-testid="heat-rule-op">
-          {RULES.map((r) => (
-            <option key={r.op} value={r.op}>
-              {r.label}
-            </option>
-          ))}
-        </select>
+        <RuleOpSelect label="Which pages make the map" value={op} onChange={(o) => commit(rule, o)} testId="heat-rule-op" />
         <input
           className="grow"
           aria-label="Page URL or pattern"
           aria-describedby={`${id}-help`}
           placeholder="https://shop.example.com/product/*"
-          value={rule}
-          maxLength={MAX_RULE}
-          onChange={(e) => setRule(e.target.value)}
-          onBlur={() => rule.trim() !== (value?.value ?? "") && commit(rule)}
-          onKeyDown={(e) => e.key === "Enter" && commit(rule)}
+          {...inputProps}
           data-testid="heat-rule-value"
         />
       </div>

@@ -3,7 +3,7 @@
 // survey, page rule, device, dates, has text); the NPS and rating
 // distribution over time above (answers:stats), a CSV export of the same
 // filter, and from each recorded answer a link to its moment in the replay.
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../api/client";
@@ -14,7 +14,7 @@ import { DeviceIcon } from "../components/DeviceIcon";
 import { EmptyState, ErrorBox, QueryStatus } from "../components/ui";
 import { deviceLabel, RANGES, type UrlCondition } from "../lib/filters";
 import { formatDateTime, urlPath } from "../lib/format";
-import { MAX_RULE, RULES } from "../heatmap/query";
+import { RuleOpSelect, useRuleDraft } from "../heatmap/RuleControls";
 import { NpsChart, RatingChart, ratingCounts } from "../feedback/Charts";
 import { answerLines, FACE_LABELS, npsLabel, ratingLabel } from "../feedback/convert";
 import { Face } from "../feedback/Face";
@@ -31,35 +31,19 @@ const minuteNow = () => new Date(Math.floor(Date.now() / 60_000) * 60_000);
 const toggle = <T,>(list: T[], v: T) => (list.includes(v) ? list.filter((x) => x !== v) : [...list, v]);
 
 function PageRule({ value, onChange }: { value?: UrlCondition; onChange: (v: UrlCondition | undefined) => void }) {
-  const [text, setText] = useState(value?.value ?? "");
-  useEffect(() => setText(value?.value ?? ""), [value?.value]);
-  const op = value?.op ?? "equals";
-  const commit = (v: string, o = op) => {
-    const t = v.trim().slice(0, MAX_RULE);
-    onChange(t ? { op: o, value: t } : undefined);
-  };
+  const { text, op, commit, inputProps } = useRuleDraft(value, onChange);
   return (
     <div className="filter-group">
       <span className="filter-label" id="fb-page">
         Page
       </span>
       <div className="row gap-small" role="group" aria-labelledby="fb-page">
-        <select aria-label="How the page URL matches" value={op} onChange={(e) => commit(text, e.target.value as UrlCondition["op"])} data-testid="fb-page-op">
-          {RULES.map((r) => (
-            <option key={r.op} value={r.op}>
-              {r.label}
-            </option>
-          ))}
-        </select>
+        <RuleOpSelect label="How the page URL matches" value={op} onChange={(o) => commit(text, o)} testId="fb-page-op" />
       </div>
       <input
         aria-label="Page URL, path or pattern"
         placeholder="/checkout or https://shop.example.com/p/*"
-        value={text}
-        maxLength={MAX_RULE}
-        onChange={(e) => setText(e.target.value)}
-        onBlur={() => text.trim() !== (value?.value ?? "") && commit(text)}
-        onKeyDown={(e) => e.key === "Enter" && commit(text)}
+        {...inputProps}
         data-testid="fb-page"
       />
     </div>
