@@ -30,8 +30,8 @@ const IDStart = 3_000_000_000
 const password = "correct horse battery"
 
 // Env is a running accounts with organisation A (Owner, Viewer, API keys
-// with the member and viewer roles, a revoked key, SiteA) and organisation
-// B (Mallory, SiteB).
+// with the member and viewer roles, a revoked key, SiteA), organisation B
+// (Mallory, SiteB) and an operator (Ops).
 type Env struct {
 	// Accounts and Internal share one connection that carries the service
 	// credential, as every connection between Sightline's processes does.
@@ -46,6 +46,10 @@ type Env struct {
 
 	Mallory User
 	SiteB   int64
+
+	// Ops is an instance operator (made through accounts' Admin, before
+	// any sign-up) who acts in no organisation of the tests.
+	Ops User
 
 	t testing.TB
 }
@@ -84,6 +88,16 @@ func Start(t testing.TB) *Env {
 	var cfg accounts.Config
 	cfg.RegisterFlags(flag.NewFlagSet("accounts", flag.ContinueOnError))
 	cfg.SignupVerifyEmail = false // sign-up logs in at once: the users below need sessions
+	adm, err := accounts.OpenAdmin(ctx, cfg, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := adm.CreateUser(ctx, opsEmail, password, "", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := adm.Close(); err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := accounts.New(ctx, cfg, accounts.Deps{Logger: log, Version: "test", DataDir: dir})
 	if err != nil {
@@ -114,19 +128,26 @@ func Start(t testing.TB) *Env {
 
 	e := &Env{Accounts: accountsv1.NewAccountsServiceClient(conn), Internal: accountsv1.NewAccountsInternalServiceClient(conn), t: t}
 	e.Owner = e.signUp("owner@a.example")
-	e.Viewer = e.join("viewer@a.example", accountsv1.Role_ROLE_VIEWER)
+	e.Viewer = e.Join("viewer@a.example", accountsv1.Role_ROLE_VIEWER)
 	e.Mallory = e.signUp("mallory@b.example")
 	e.SiteA = e.createSite(e.Owner, "A shop")
 	e.SiteB = e.createSite(e.Mallory, "B shop")
-	e.MemberKey, _ = e.apiKey("member", accountsv1.Role_ROLE_MEMBER)
-	e.ViewerKey, _ = e.apiKey("viewer", accountsv1.Role_ROLE_VIEWER)
+	e.MemberKey, _ = e.APIKey("member", accountsv1.Role_ROLE_MEMBER)
+	e.ViewerKey, _ = e.APIKey("viewer", accountsv1.Role_ROLE_VIEWER)
 	var revoked int64
-	e.RevokedKey, revoked = e.apiKey("revoked", accountsv1.Role_ROLE_ADMIN)
+	e.RevokedKey, revoked = e.APIKey("revoked", accountsv1.Role_ROLE_ADMIN)
 	if _, err := e.Accounts.RevokeApiKey(As(e.Owner.Token), &accountsv1.RevokeApiKeyRequest{OrganizationId: e.Owner.Org, ApiKeyId: revoked}); err != nil {
 		t.Fatal(err)
 	}
+	r, err := e.Accounts.LogIn(As(""), &accountsv1.LogInRequest{Email: opsEmail, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Ops = User{ID: r.GetUser().GetId(), Token: r.GetSessionToken()}
 	return e
 }
+
+const opsEmail = "ops@ops.example"
 
 func (e *Env) signUp(email string) User {
 	e.t.Helper()
@@ -140,8 +161,8 @@ func (e *Env) signUp(email string) User {
 	return User{ID: r.GetUser().GetId(), Org: r.GetOrganization().GetId(), Token: r.GetSessionToken()}
 }
 
-// join signs a user up and brings them into A with role.
-func (e *Env) join(email string, role accountsv1.Role) User {
+// Join signs a user up and brings them into A with role.
+func (e *Env) Join(email string, role accountsv1.Role) User {
 	e.t.Helper()
 	u := e.signUp(email)
 	inv, err := e.Accounts.CreateInvitation(As(e.Owner.Token), &accountsv1.CreateInvitationRequest{OrganizationId: e.Owner.Org, Email: email, Role: role})
@@ -163,8 +184,8 @@ func (e *Env) createSite(u User, name string) int64 {
 	return r.GetSite().GetId()
 }
 
-// apiKey makes an API key of A and answers its secret and id.
-func (e *Env) apiKey(name string, role accountsv1.Role) (string, int64) {
+// APIKey makes an API key of A and answers its secret and id.
+func (e *Env) APIKey(name string, role accountsv1.Role) (string, int64) {
 	e.t.Helper()
 	r, err := e.Accounts.CreateApiKey(As(e.Owner.Token), &accountsv1.CreateApiKeyRequest{OrganizationId: e.Owner.Org, Name: name, Role: role})
 	if err != nil {
