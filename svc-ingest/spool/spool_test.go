@@ -117,8 +117,7 @@ func TestAppendReadAckAcrossRestarts(t *testing.T) {
 	if st.Records != 0 || st.Bytes != 0 || !st.Oldest.IsZero() || st.Segments != 1 {
 		t.Fatalf("after full ack: %+v", st)
 	}
-	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
-	if len(segs) != 1 {
+	if segs := segments(t, dir); len(segs) != 1 {
 		t.Fatalf("delivered segments not deleted: %v", segs)
 	}
 }
@@ -174,9 +173,32 @@ func TestFullThenDrain(t *testing.T) {
 	}
 }
 
-func lastSegment(t *testing.T, dir string) string {
-	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+// fill writes n records (payload(0) on) into a spool in dir with 1 KiB
+// segments, and closes it.
+func fill(t *testing.T, dir string, n int) {
+	t.Helper()
+	s := open(t, dir, func(o *Options) { o.SegmentBytes = 1024 })
+	for i := range n {
+		if err := s.Append(context.Background(), payload(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+}
+
+// segments lists dir's segment files, oldest first.
+func segments(t *testing.T, dir string) []string {
+	t.Helper()
+	segs, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	slices.Sort(segs)
+	return segs
+}
+
+func lastSegment(t *testing.T, dir string) string {
+	segs := segments(t, dir)
 	// The newest segment is the empty one started at open; the data is in the one before.
 	for i := len(segs) - 1; i >= 0; i-- {
 		fi, _ := os.Stat(segs[i])
@@ -272,17 +294,9 @@ func TestRecoveryDropsOnlyTornTail(t *testing.T) {
 
 func TestCorruptionInSealedSegmentIsSkippedAndCounted(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir, func(o *Options) { o.SegmentBytes = 1024 })
-	for i := range 30 {
-		if err := s.Append(context.Background(), payload(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Close()
-	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
-	slices.Sort(segs)
-	overwrite(t, segs[0], segHeaderLen+recHeaderLen+2, []byte("XX")) // inside the first record's payload
-	s = open(t, dir)
+	fill(t, dir, 30)
+	overwrite(t, segments(t, dir)[0], segHeaderLen+recHeaderLen+2, []byte("XX")) // inside the first record's payload
+	s := open(t, dir)
 	defer s.Close()
 	recs := readAll(t, s)
 	if s.Stats().Corrupt != 1 || len(recs) == 0 || len(recs) >= 30 {
@@ -418,17 +432,9 @@ func TestAccountingUnderConcurrentReadAndAck(t *testing.T) {
 
 func TestZeroedRegionInSealedSegmentIsCounted(t *testing.T) {
 	dir := t.TempDir()
-	s := open(t, dir, func(o *Options) { o.SegmentBytes = 1024 })
-	for i := range 30 {
-		if err := s.Append(context.Background(), payload(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Close()
-	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
-	slices.Sort(segs)
-	overwrite(t, segs[0], segHeaderLen, make([]byte, recHeaderLen)) // a zeroed sector over the first header
-	s = open(t, dir)
+	fill(t, dir, 30)
+	overwrite(t, segments(t, dir)[0], segHeaderLen, make([]byte, recHeaderLen)) // a zeroed sector over the first header
+	s := open(t, dir)
 	defer s.Close()
 	recs := readAll(t, s)
 	if s.Stats().Corrupt != 1 || len(recs) == 0 || string(recs[len(recs)-1].Payload) != string(payload(29)) {
@@ -516,8 +522,7 @@ func TestOpenAccountsSealedSegmentsFromTheirIndex(t *testing.T) {
 	// Open does not see it (it does not read the segment), the reader does,
 	// counts it, skips the rest of that segment and takes its records off
 	// the count.
-	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
-	slices.Sort(segs)
+	segs := segments(t, dir)
 	overwrite(t, segs[2], segHeaderLen+recHeaderLen+2, []byte("XX"))
 	s = open(t, dir)
 	if s.Stats().Corrupt != 0 {
