@@ -60,9 +60,11 @@ const PAGES: Record<PageKey, ComponentType> = {
 };
 
 function RequireAuth({ children }: { children: React.ReactNode }) {
-  const { me, loading, outage } = useApp();
+  const { me, loading, outage, config, configPending } = useApp();
   const loc = useLocation();
-  if (loading) return <Spinner label={outage ? "Waiting for Sightline to answer…" : undefined} />;
+  if (loading || (!me && configPending)) return <Spinner label={outage ? "Waiting for Sightline to answer…" : undefined} />;
+  // A fresh instance has nobody to log in: it opens on sign-up.
+  if (!me && config?.firstRun) return <Navigate to="/signup" replace />;
   if (!me) return <Navigate to={`/login?next=${encodeURIComponent(loc.pathname + loc.search)}`} replace />;
   return <>{children}</>;
 }

@@ -1,6 +1,16 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState, type ReactNode } from "react";
 import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
-import { announceRecovered, api, isUnavailable, onApiEvent, outage as outageMonitor, unwrap, type Schemas } from "../api/client";
+import {
+  announceRecovered,
+  api,
+  CSRF_COOKIE,
+  isUnavailable,
+  onApiEvent,
+  outage as outageMonitor,
+  readCookie,
+  unwrap,
+  type Schemas,
+} from "../api/client";
 import { $api } from "../api/query";
 import type { Outage } from "../api/outage";
 
@@ -9,6 +19,8 @@ export type PublicConfig = Schemas["v1GetPublicConfigResponse"];
 
 interface AppState {
   config: PublicConfig | undefined;
+  /** True until the public config first answers (or fails). */
+  configPending: boolean;
   me: Me | undefined;
   /** True until /me answers (an outage keeps it true: we don't know yet). */
   loading: boolean;
@@ -32,14 +44,32 @@ export const ME_KEY = ["get", "/api/v1/me"] as const;
 const meQuery = {
   queryKey: ME_KEY,
   queryFn: async ({ signal }: { signal: AbortSignal }): Promise<Me | null> => {
+    // Signed out is a normal state, not a 401 in the console: without the
+    // hint there is no session to ask about.
+    if (!mayBeSignedIn()) return null;
     try {
       return await unwrap(api.GET("/api/v1/me", { signal }));
     } catch (e) {
       if (isUnavailable(e)) throw e;
+      dropSignedInHint();
       return null;
     }
   },
 };
+
+/**
+ * mayBeSignedIn: the gateway sets the readable CSRF cookie with the HttpOnly
+ * session cookie (same expiry) and clears both on log-out, so it is the
+ * page's hint that a session exists, without another cookie or endpoint.
+ */
+function mayBeSignedIn(): boolean {
+  return typeof document === "undefined" || readCookie(document.cookie, CSRF_COOKIE) !== undefined;
+}
+
+/** dropSignedInHint: a session the gateway refused (revoked elsewhere) costs one 401, not one per page. */
+function dropSignedInHint() {
+  if (typeof document !== "undefined") document.cookie = `${CSRF_COOKIE}=; Max-Age=0; Path=/`;
+}
 
 /** CONFIG_POLL_MS: maintenance can start or end while the dashboard is open. */
 const CONFIG_POLL_MS = 60_000;
@@ -83,7 +113,10 @@ export function AppProvider({ children }: { children: ReactNode }) {
   useEffect(
     () =>
       onApiEvent((e) => {
-        if (e.type === "unauthorized") forgetAccount(qc);
+        if (e.type === "unauthorized") {
+          dropSignedInHint();
+          forgetAccount(qc);
+        }
         if (e.type === "maintenance") refreshConfig();
         if (e.type === "outage") setOutage(e.outage);
       }),
@@ -93,7 +126,9 @@ export function AppProvider({ children }: { children: ReactNode }) {
   const me = meQ.data ?? undefined;
   const loading = meQ.data === undefined;
   return (
-    <Ctx.Provider value={{ config, me, loading, outage, checkNow, refreshMe, refreshConfig, logOut }}>{children}</Ctx.Provider>
+    <Ctx.Provider value={{ config, configPending: configQ.isPending, me, loading, outage, checkNow, refreshMe, refreshConfig, logOut }}>
+      {children}
+    </Ctx.Provider>
   );
 }
 

@@ -41,6 +41,8 @@ export function LogIn() {
     },
   });
   if (me) return <Navigate to={safeNext(params.get("next"))} replace />;
+  // Nobody can log in before the first sign-up.
+  if (config?.firstRun) return <Navigate to={`/signup${params.toString() ? `?${params}` : ""}`} replace />;
   const { error, isPending: busy } = login;
   const unverified = isUnverified(error);
 
@@ -97,7 +99,7 @@ export function LogIn() {
 }
 
 export function SignUp() {
-  const { me, refreshMe, config } = useApp();
+  const { me, refreshMe, refreshConfig, config } = useApp();
   const [params] = useSearchParams();
   const navigate = useNavigate();
   const [form, setForm] = useState({ name: "", email: "", password: "", organizationName: "" });
@@ -111,6 +113,7 @@ export function SignUp() {
         return;
       }
       await refreshMe();
+      refreshConfig(); // no longer a first run
       const next = params.get("next");
       navigate(next ? safeNext(next) : `/o/${r.organization?.id}/sites?welcome=1`, { replace: true });
     },
@@ -143,8 +146,18 @@ export function SignUp() {
     );
   }
   const plan = config?.defaultPlan;
+  const firstRun = !!config?.firstRun;
   return (
-    <AuthFrame title="Create your account" subtitle="Start recording your site in two minutes.">
+    <AuthFrame
+      title={firstRun ? "Set up Sightline" : "Create your account"}
+      subtitle={firstRun ? undefined : "Start recording your site in two minutes."}
+    >
+      {firstRun && (
+        <p className="card" role="note" data-testid="first-run-note">
+          This Sightline has no account yet. The account you create now is the instance&apos;s <strong>operator</strong>: it
+          can see instance-wide settings and add people later.
+        </p>
+      )}
       <form onSubmit={submit} className="form" data-testid="signup-form">
         <label>
           Your name
@@ -185,9 +198,11 @@ export function SignUp() {
           </p>
         )}
       </form>
-      <p className="muted center">
-        Already have an account? <Link to={`/login${params.toString() ? `?${params}` : ""}`}>Log in</Link>
-      </p>
+      {!firstRun && (
+        <p className="muted center">
+          Already have an account? <Link to={`/login${params.toString() ? `?${params}` : ""}`}>Log in</Link>
+        </p>
+      )}
     </AuthFrame>
   );
 }
