@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -40,13 +39,8 @@ func (s *Service) UpsertAnswers(ctx context.Context, req *searchv1.UpsertAnswers
 	if s.ax == nil {
 		return nil, errNoAnswers
 	}
-	if len(req.GetAnswers()) > s.cfg.MaxUpsertBatch {
-		return nil, invalidf("%d answers in one call, at most %d allowed", len(req.GetAnswers()), s.cfg.MaxUpsertBatch)
-	}
-	for i, a := range req.GetAnswers() {
-		if err := validateAnswer(i, a); err != nil {
-			return nil, err
-		}
+	if err := checkBatch("answers", req.GetAnswers(), s.cfg.MaxUpsertBatch, validateAnswer); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
@@ -71,33 +65,20 @@ func (s *Service) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswers
 	var sel index.AnswerSelector
 	switch x := req.GetSelector().(type) {
 	case *searchv1.DeleteAnswersRequest_AnswerIds:
-		ids := x.AnswerIds.GetIds()
-		if err := checkDeleteIDs("answer_ids", ids); err != nil {
-			return nil, err
-		}
-		sel.AnswerIDs = ids
+		sel.AnswerIDs, err = selectedIDs("answer_ids", x.AnswerIds.GetIds())
 	case *searchv1.DeleteAnswersRequest_VisitorId:
-		if err := checkRequired("visitor_id", x.VisitorId); err != nil {
-			return nil, err
-		}
-		sel.VisitorID = x.VisitorId
+		sel.VisitorID, err = selectedString("visitor_id", x.VisitorId)
 	case *searchv1.DeleteAnswersRequest_SessionId:
-		if err := checkRequired("session_id", x.SessionId); err != nil {
-			return nil, err
-		}
-		sel.SessionID = x.SessionId
+		sel.SessionID, err = selectedString("session_id", x.SessionId)
 	case *searchv1.DeleteAnswersRequest_WholeSite:
-		if !x.WholeSite {
-			return nil, invalidf("whole_site must be true when set")
-		}
-		sel.WholeSite = true
+		sel.WholeSite, err = selectedWholeSite(x.WholeSite)
 	case *searchv1.DeleteAnswersRequest_GivenBefore:
-		if err := checkRequiredTime("given_before", x.GivenBefore); err != nil {
-			return nil, err
-		}
-		sel.GivenBefore = x.GivenBefore.AsTime()
+		sel.GivenBefore, err = selectedTime("given_before", x.GivenBefore)
 	default:
-		return nil, invalidf("one selector (answer_ids, visitor_id, session_id, whole_site, given_before) is required")
+		err = invalidf("one selector (answer_ids, visitor_id, session_id, whole_site, given_before) is required")
+	}
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
@@ -113,37 +94,19 @@ func (s *Service) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswers
 // SearchAnswers implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) SearchAnswers(ctx context.Context, req *searchv1.SearchAnswersRequest) (_ *searchv1.SearchAnswersResponse, err error) {
 	defer func() { err = s.finish(ctx, "SearchAnswers", err) }()
-	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
+	if err := s.admitAnswers(ctx, req); err != nil {
 		return nil, err
 	}
-	if s.ax == nil {
-		return nil, errNoAnswers
-	}
-	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
+	size, err := s.pageSize(ctx, req.GetPageSize(), maxAnswerPageSize, "answers_page_size")
+	if err != nil {
 		return nil, err
-	}
-	if err := validateAnswerFilter(req.GetFilter()); err != nil {
-		return nil, err
-	}
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, invalidf("page_size is negative")
-	case size == 0:
-		size = s.cfg.DefaultPageSize
-	case size > maxAnswerPageSize:
-		size = maxAnswerPageSize
-		s.m.capped.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", "answers_page_size")))
 	}
 	hash := queryHash(req.GetSiteId(), req.GetFilter())
 	q := index.AnswerQuery{SiteID: req.GetSiteId(), Filter: req.GetFilter(), Ascending: req.GetAscending(), Limit: size}
 	if req.GetPageToken() != "" {
 		tok, err := decodeAnswerToken(req.GetPageToken())
-		if err != nil {
-			return nil, invalidf("%v", err)
-		}
-		if tok.queryHash != hash || tok.ascending != req.GetAscending() {
-			return nil, invalidf("page_token belongs to a different query (site, filter or order changed)")
+		if err := checkToken(err, tok.queryHash == hash && tok.ascending == req.GetAscending(), "site, filter or order"); err != nil {
+			return nil, err
 		}
 		q.After = &tok.cursor
 	}
@@ -163,16 +126,7 @@ func (s *Service) SearchAnswers(ctx context.Context, req *searchv1.SearchAnswers
 // GetAnswerStats implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) GetAnswerStats(ctx context.Context, req *searchv1.GetAnswerStatsRequest) (_ *searchv1.GetAnswerStatsResponse, err error) {
 	defer func() { err = s.finish(ctx, "GetAnswerStats", err) }()
-	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
-		return nil, err
-	}
-	if s.ax == nil {
-		return nil, errNoAnswers
-	}
-	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
-		return nil, err
-	}
-	if err := validateAnswerFilter(req.GetFilter()); err != nil {
+	if err := s.admitAnswers(ctx, req); err != nil {
 		return nil, err
 	}
 	if _, ok := searchv1.StatsInterval_name[int32(req.GetInterval())]; !ok {
@@ -192,6 +146,28 @@ func (s *Service) GetAnswerStats(ctx context.Context, req *searchv1.GetAnswerSta
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
 	defer cancel()
 	return s.ax.AnswerStats(ctx, index.StatsQuery{SiteID: req.GetSiteId(), Filter: req.GetFilter(), Interval: req.GetInterval(), Location: loc})
+}
+
+// answersRequest is a dashboard request over the answers' filter.
+type answersRequest interface {
+	dashboardRequest
+	GetFilter() *searchv1.AnswerFilter
+}
+
+// admitAnswers authorizes the caller for the site, refuses when this
+// backend has no answers index, then checks the request like admit and its
+// filter.
+func (s *Service) admitAnswers(ctx context.Context, req answersRequest) error {
+	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
+		return err
+	}
+	if s.ax == nil {
+		return errNoAnswers
+	}
+	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
+		return err
+	}
+	return validateAnswerFilter(req.GetFilter())
 }
 
 var errNoAnswers = status.Error(grpccodes.Unimplemented, "search: this backend has no answers index")

@@ -406,13 +406,8 @@ func (s *Service) finish(ctx context.Context, rpc string, err error) error {
 // recordings' outbox and the reindex tool).
 func (s *Service) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessionsRequest) (_ *searchv1.UpsertSessionsResponse, err error) {
 	defer func() { err = s.finish(ctx, "UpsertSessions", err) }()
-	if len(req.GetSessions()) > s.cfg.MaxUpsertBatch {
-		return nil, invalidf("%d sessions in one call, at most %d allowed", len(req.GetSessions()), s.cfg.MaxUpsertBatch)
-	}
-	for i, sum := range req.GetSessions() {
-		if err := validateSummary(i, sum); err != nil {
-			return nil, err
-		}
+	if err := checkBatch("sessions", req.GetSessions(), s.cfg.MaxUpsertBatch, validateSummary); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
@@ -440,28 +435,18 @@ func (s *Service) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessio
 	var sel index.Selector
 	switch x := req.GetSelector().(type) {
 	case *searchv1.DeleteSessionsRequest_SessionIds:
-		ids := x.SessionIds.GetIds()
-		if err := checkDeleteIDs("session_ids", ids); err != nil {
-			return nil, err
-		}
-		sel.SessionIDs = ids
+		sel.SessionIDs, err = selectedIDs("session_ids", x.SessionIds.GetIds())
 	case *searchv1.DeleteSessionsRequest_VisitorId:
-		if err := checkRequired("visitor_id", x.VisitorId); err != nil {
-			return nil, err
-		}
-		sel.VisitorID = x.VisitorId
+		sel.VisitorID, err = selectedString("visitor_id", x.VisitorId)
 	case *searchv1.DeleteSessionsRequest_WholeSite:
-		if !x.WholeSite {
-			return nil, invalidf("whole_site must be true when set")
-		}
-		sel.WholeSite = true
+		sel.WholeSite, err = selectedWholeSite(x.WholeSite)
 	case *searchv1.DeleteSessionsRequest_StartedBefore:
-		if err := checkRequiredTime("started_before", x.StartedBefore); err != nil {
-			return nil, err
-		}
-		sel.StartedBefore = x.StartedBefore.AsTime()
+		sel.StartedBefore, err = selectedTime("started_before", x.StartedBefore)
 	default:
-		return nil, invalidf("one selector (session_ids, visitor_id, whole_site, started_before) is required")
+		err = invalidf("one selector (session_ids, visitor_id, whole_site, started_before) is required")
+	}
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.WriteTimeout)
 	defer cancel()
@@ -483,27 +468,15 @@ func (s *Service) DeleteSessions(ctx context.Context, req *searchv1.DeleteSessio
 // SearchSessions implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) SearchSessions(ctx context.Context, req *searchv1.SearchSessionsRequest) (_ *searchv1.SearchSessionsResponse, err error) {
 	defer func() { err = s.finish(ctx, "SearchSessions", err) }()
-	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
-		return nil, err
-	}
-	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
-		return nil, err
-	}
-	if err := validateFilter(req.GetFilter()); err != nil {
+	if err := s.admitSessions(ctx, req); err != nil {
 		return nil, err
 	}
 	if _, ok := searchv1.SortField_name[int32(req.GetSort())]; !ok {
 		return nil, invalidf("sort %d is unknown", req.GetSort())
 	}
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, invalidf("page_size is negative")
-	case size == 0:
-		size = s.cfg.DefaultPageSize
-	case size > s.cfg.MaxPageSize:
-		size = s.cfg.MaxPageSize
-		s.m.capped.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", "page_size")))
+	size, err := s.pageSize(ctx, req.GetPageSize(), s.cfg.MaxPageSize, "page_size")
+	if err != nil {
+		return nil, err
 	}
 	if len(req.GetFacets()) > maxFacets {
 		return nil, invalidf("%d facets requested, at most %d allowed", len(req.GetFacets()), maxFacets)
@@ -524,11 +497,8 @@ func (s *Service) SearchSessions(ctx context.Context, req *searchv1.SearchSessio
 	}
 	if req.GetPageToken() != "" {
 		tok, err := decodeToken(req.GetPageToken())
-		if err != nil {
-			return nil, invalidf("%v", err)
-		}
-		if tok.queryHash != hash || tok.sort != req.GetSort() || tok.ascending != req.GetAscending() {
-			return nil, invalidf("page_token belongs to a different query (site, filter or sort changed)")
+		if err := checkToken(err, tok.queryHash == hash && tok.sort == req.GetSort() && tok.ascending == req.GetAscending(), "site, filter or sort"); err != nil {
+			return nil, err
 		}
 		q.After = &tok.cursor
 	}
@@ -548,13 +518,7 @@ func (s *Service) SearchSessions(ctx context.Context, req *searchv1.SearchSessio
 // CountSessions implements searchv1.SearchServiceServer (dashboard).
 func (s *Service) CountSessions(ctx context.Context, req *searchv1.CountSessionsRequest) (_ *searchv1.CountSessionsResponse, err error) {
 	defer func() { err = s.finish(ctx, "CountSessions", err) }()
-	if err := s.authorize(ctx, req.GetSiteId()); err != nil {
-		return nil, err
-	}
-	if err := checkNoUnknown("request", req.ProtoReflect()); err != nil {
-		return nil, err
-	}
-	if err := validateFilter(req.GetFilter()); err != nil {
+	if err := s.admitSessions(ctx, req); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.QueryTimeout)
@@ -564,6 +528,48 @@ func (s *Service) CountSessions(ctx context.Context, req *searchv1.CountSessions
 		return nil, err
 	}
 	return &searchv1.CountSessionsResponse{Count: n}, nil
+}
+
+// sessionsRequest is a dashboard request over the sessions' filter.
+type sessionsRequest interface {
+	dashboardRequest
+	GetFilter() *searchv1.SessionFilter
+}
+
+// admitSessions admits the request (admit) and checks its filter.
+func (s *Service) admitSessions(ctx context.Context, req sessionsRequest) error {
+	if err := s.admit(ctx, req); err != nil {
+		return err
+	}
+	return validateFilter(req.GetFilter())
+}
+
+// pageSize is a list's page size: the default for 0, at most max (a
+// larger one is capped and counted under limit), never negative.
+func (s *Service) pageSize(ctx context.Context, asked int32, max int, limit string) (int, error) {
+	size := int(asked)
+	switch {
+	case size < 0:
+		return 0, invalidf("page_size is negative")
+	case size == 0:
+		size = s.cfg.DefaultPageSize
+	case size > max:
+		size = max
+		s.m.capped.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", limit)))
+	}
+	return size, nil
+}
+
+// checkToken refuses a page token that did not decode (err) or was issued
+// for another query (!same; what names what may have changed).
+func checkToken(err error, same bool, what string) error {
+	if err != nil {
+		return invalidf("%v", err)
+	}
+	if !same {
+		return invalidf("page_token belongs to a different query (%s changed)", what)
+	}
+	return nil
 }
 
 // traced wraps an index with a span and a latency record per call.

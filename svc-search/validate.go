@@ -87,6 +87,43 @@ func checkDeleteIDs(name string, ids []string) error {
 	return nil
 }
 
+// checkBatch checks an upsert call's items (what names them): at most max,
+// each valid by check (given its index).
+func checkBatch[T any](what string, items []T, max int, check func(int, T) error) error {
+	if len(items) > max {
+		return invalidf("%d %s in one call, at most %d allowed", len(items), what, max)
+	}
+	for i, it := range items {
+		if err := check(i, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// selectedIDs, selectedString, selectedWholeSite and selectedTime check a
+// delete selector's value (checkDeleteIDs, checkRequired, true,
+// checkRequiredTime) and return it for the index's selector.
+func selectedIDs(name string, ids []string) ([]string, error) {
+	return ids, checkDeleteIDs(name, ids)
+}
+
+func selectedString(name, v string) (string, error) { return v, checkRequired(name, v) }
+
+func selectedWholeSite(set bool) (bool, error) {
+	if !set {
+		return false, invalidf("whole_site must be true when set")
+	}
+	return true, nil
+}
+
+func selectedTime(name string, ts *timestamppb.Timestamp) (time.Time, error) {
+	if err := checkRequiredTime(name, ts); err != nil {
+		return time.Time{}, err
+	}
+	return ts.AsTime(), nil
+}
+
 // checkRequired checks a string a selector needs: present and well formed.
 func checkRequired(name, v string) error {
 	if v == "" {
