@@ -22,6 +22,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/internal/pgtest"
+	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
 	"github.com/sightlinehq/sightline/svc-notify/mail/mailtest"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 	"github.com/sightlinehq/sightline/svc-notify/store/postgres"
@@ -227,14 +228,11 @@ func (e *jobsEnv) waitReady() {
 	}
 }
 
+// sqliteStore is a fresh SQLite store, ids above 2^31.
 func sqliteStore(t *testing.T) store.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "notify.db"), sqlite.Telemetry{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return sqldbtest.Open(t, func(ctx context.Context) (*sqlite.Store, error) {
+		return sqlite.Open(ctx, filepath.Join(t.TempDir(), "notify.db"), sqlite.Telemetry{})
+	})
 }
 
 func postgresStore(t *testing.T, dsn string) store.Store {

@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/sightlinehq/sightline/internal/pgtest"
+	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
 	"github.com/sightlinehq/sightline/svc-notify/queue"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 	"github.com/sightlinehq/sightline/svc-notify/store/postgres"
@@ -54,13 +55,9 @@ func (w *slowWorker) Work(ctx context.Context, job *river.Job[slowArgs]) error {
 }
 
 func openSQLite(t *testing.T) store.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "notify.db"), sqlite.Telemetry{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return sqldbtest.Open(t, func(ctx context.Context) (*sqlite.Store, error) {
+		return sqlite.Open(ctx, filepath.Join(t.TempDir(), "notify.db"), sqlite.Telemetry{})
+	})
 }
 
 func newQueue(t *testing.T, st store.Store, w *slowWorker, reader sdkmetric.Reader) *queue.Queue {

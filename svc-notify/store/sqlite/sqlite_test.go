@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 
+	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 	"github.com/sightlinehq/sightline/svc-notify/store/sqlite"
 	"github.com/sightlinehq/sightline/svc-notify/store/storetest"
@@ -31,11 +32,9 @@ func open(t *testing.T, path string) *sqlite.Store {
 }
 
 func newStore(t *testing.T) store.Store {
-	s := open(t, filepath.Join(t.TempDir(), "notify.db"))
-	if err := s.StartIDsAt(context.Background(), 3_000_000_000); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return sqldbtest.Open(t, func(ctx context.Context) (*sqlite.Store, error) {
+		return sqlite.Open(ctx, filepath.Join(t.TempDir(), "notify.db"), sqlite.Telemetry{})
+	})
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
