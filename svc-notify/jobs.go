@@ -107,22 +107,19 @@ type jobMetrics struct {
 }
 
 func (m *jobMetrics) init(meter metric.Meter) error {
-	var err error
-	if m.emails, err = meter.Int64Counter("notify.emails",
-		metric.WithDescription("E-mails handed to the sender, by kind and outcome (sent, retry, rejected).")); err != nil {
-		return fmt.Errorf("notify: metrics: %w", err)
-	}
-	if m.deliveries, err = meter.Int64Counter("notify.webhook.attempts",
-		metric.WithDescription("Webhook delivery attempts, by event type and outcome (succeeded, retrying, failed).")); err != nil {
-		return fmt.Errorf("notify: metrics: %w", err)
-	}
-	if m.alerts, err = meter.Int64Counter("notify.alerts.fired",
-		metric.WithDescription("Alerts fired, by kind.")); err != nil {
-		return fmt.Errorf("notify: metrics: %w", err)
-	}
-	if m.digests, err = meter.Int64Counter("notify.digests",
-		metric.WithDescription("Digests queued, by frequency.")); err != nil {
-		return fmt.Errorf("notify: metrics: %w", err)
+	for _, c := range []struct {
+		dst        *metric.Int64Counter
+		name, desc string
+	}{
+		{&m.emails, "notify.emails", "E-mails handed to the sender, by kind and outcome (sent, retry, rejected)."},
+		{&m.deliveries, "notify.webhook.attempts", "Webhook delivery attempts, by event type and outcome (succeeded, retrying, failed)."},
+		{&m.alerts, "notify.alerts.fired", "Alerts fired, by kind."},
+		{&m.digests, "notify.digests", "Digests queued, by frequency."},
+	} {
+		var err error
+		if *c.dst, err = meter.Int64Counter(c.name, metric.WithDescription(c.desc)); err != nil {
+			return fmt.Errorf("notify: metrics: %w", err)
+		}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
@@ -58,13 +59,19 @@ func (s *Service) ListAlertRules(ctx context.Context, req *notifyv1.ListAlertRul
 	return out, nil
 }
 
+// admitRule admits the user of a request carrying a rule on the rule's
+// site.
+func (s *Service) admitRule(ctx context.Context, rule *notifyv1.AlertRule, req proto.Message) (siteCaller, error) {
+	if rule == nil {
+		return siteCaller{}, invalidf("rule is required")
+	}
+	return s.admit(ctx, rule.GetSiteId(), needUser, req)
+}
+
 // CreateAlertRule implements notifyv1.NotifyServiceServer: a rule for the
 // caller (id, user and times in the request are ignored).
 func (s *Service) CreateAlertRule(ctx context.Context, req *notifyv1.CreateAlertRuleRequest) (*notifyv1.CreateAlertRuleResponse, error) {
-	if req.GetRule() == nil {
-		return nil, invalidf("rule is required")
-	}
-	c, err := s.admit(ctx, req.GetRule().GetSiteId(), needUser, req)
+	c, err := s.admitRule(ctx, req.GetRule(), req)
 	if err != nil {
 		return nil, err
 	}
@@ -91,10 +98,7 @@ func (s *Service) CreateAlertRule(ctx context.Context, req *notifyv1.CreateAlert
 // UpdateAlertRule implements notifyv1.NotifyServiceServer: replaces the
 // condition and enabled state of one of the caller's rules.
 func (s *Service) UpdateAlertRule(ctx context.Context, req *notifyv1.UpdateAlertRuleRequest) (*notifyv1.UpdateAlertRuleResponse, error) {
-	if req.GetRule() == nil {
-		return nil, invalidf("rule is required")
-	}
-	c, err := s.admit(ctx, req.GetRule().GetSiteId(), needUser, req)
+	c, err := s.admitRule(ctx, req.GetRule(), req)
 	if err != nil {
 		return nil, err
 	}
