@@ -2,6 +2,7 @@ package summary
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 
@@ -53,6 +54,52 @@ type Anchor struct {
 	X     int32  `json:"x,omitempty"`
 	Y     int32  `json:"y,omitempty"`
 	Known bool   `json:"k,omitempty"`
+	// PageRef is the stored form's page (ChunkStats.Marshal): 1 + the
+	// index of Page in the chunk's Heat.Pages, the day then being the
+	// chunk's. Zero in memory.
+	PageRef uint8 `json:"pi,omitempty"`
+}
+
+// compactAnchors answers st's clicks with their anchors in the stored
+// form: the page as a reference into st.Heat.Pages (a page URL is most of
+// an anchor) and no day when it is the chunk's. Anchors it cannot shorten
+// so stay as they are. st is left alone.
+func compactAnchors(st *ChunkStats) []Click {
+	if st.Heat == nil || len(st.Clicks) == 0 {
+		return st.Clicks
+	}
+	day := Day(st.ServerMs)
+	out := slices.Clone(st.Clicks)
+	anchors := make([]Anchor, len(out))
+	for i := range out {
+		a := out[i].H
+		if a == nil || a.Day != day {
+			continue
+		}
+		p := slices.Index(st.Heat.Pages, a.Page)
+		if p < 0 || p >= 255 {
+			continue
+		}
+		anchors[i] = *a
+		anchors[i].Page, anchors[i].Day, anchors[i].PageRef = "", 0, uint8(p+1)
+		out[i].H = &anchors[i]
+	}
+	return out
+}
+
+// expandAnchors turns stored anchors back into the in-memory form.
+func (st *ChunkStats) expandAnchors() error {
+	for i := range st.Clicks {
+		a := st.Clicks[i].H
+		if a == nil || a.PageRef == 0 {
+			continue
+		}
+		if st.Heat == nil || int(a.PageRef) > len(st.Heat.Pages) || a.Page != "" || a.Day != 0 {
+			return fmt.Errorf("click %d: anchor refers to page %d, not one of the chunk's", i, a.PageRef)
+		}
+		a.Page, a.Day, a.PageRef = st.Heat.Pages[a.PageRef-1], Day(st.ServerMs), 0
+	}
+	return nil
 }
 
 // Move is pointer movement in one cell of one page of the chunk: Page

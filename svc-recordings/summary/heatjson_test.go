@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestHeatJSON: the flat form reads back what was written, the object form
@@ -49,6 +51,68 @@ func TestHeatJSON(t *testing.T) {
 		var h Heat
 		if err := json.Unmarshal([]byte(bad), &h); err == nil {
 			t.Errorf("%s read as %+v", bad, h)
+		}
+	}
+}
+
+// TestStoredAnchors: anchors are stored referring to the chunk's pages
+// (their day the chunk's), read back as they were, stats stored with the
+// page in every anchor still read, and a reference to no page is refused.
+func TestStoredAnchors(t *testing.T) {
+	day := time.Date(2026, 11, 20, 23, 59, 0, 0, time.UTC)
+	c := heatChunk(t, 0, "p_heat_0001", "https://shop.example/b?x=1", day,
+		slView(1000, 0, 100, 1000, 3000, 800),
+		clickOn(1100, 7, 100, 50),
+		slClick(1101, 7, "body>main>button#buy", 25, 75),
+		custom(1500, "sl:navigation", map[string]any{"url": "https://shop.example/b?x=1", "referrer": "https://shop.example/a"}),
+		clickOn(1600, 9, 20, 30),
+	)
+	st, err := Extract(c, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Clicks) != 2 || st.Clicks[0].H == nil || st.Clicks[1].H == nil || st.Clicks[0].H.Page == st.Clicks[1].H.Page {
+		t.Fatalf("clicks %+v", st.Clicks)
+	}
+	// A click whose day is not the chunk's (a chunk without server time
+	// stamped later) keeps its page and day.
+	other := st.Clicks[1]
+	other.H = &Anchor{Page: "https://shop.example/a", Day: 3, Sel: "a", Known: true}
+	st.Clicks = append(st.Clicks, other)
+	stored, err := st.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(stored), `"pk":`); n != 1 {
+		t.Errorf("%d anchors name their page, want only the one of another day: %s", n, stored)
+	}
+	if strings.Contains(string(stored), `\u003e`) {
+		t.Errorf("selectors escaped: %s", stored)
+	}
+	back, err := UnmarshalStats(stored)
+	if err != nil || !reflect.DeepEqual(back, st) {
+		t.Fatalf("read back %+v (%v), want %+v", back, err, st)
+	}
+	if st.Clicks[0].H.PageRef != 0 {
+		t.Error("Marshal changed the stats it encoded")
+	}
+	old, err := json.Marshal(&st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := UnmarshalStats(old); err != nil || !reflect.DeepEqual(back, st) {
+		t.Fatalf("stats stored with pages in anchors read back %+v (%v), want %+v", back, err, st)
+	}
+	if len(stored) >= len(old) {
+		t.Errorf("stored form %d bytes, the earlier %d", len(stored), len(old))
+	}
+	for _, bad := range []string{
+		`{"ck":[{"t":1,"x":1,"y":1,"h":{"pi":1}}]}`,                                           // no pages
+		`{"ck":[{"t":1,"x":1,"y":1,"h":{"pi":3}}],"ht":{"pg":["https://x/a","https://x/b"]}}`, // past them
+		`{"ck":[{"t":1,"x":1,"y":1,"h":{"pi":1,"pk":"https://x/a"}}],"ht":{"pg":["https://x/a"]}}`,
+	} {
+		if st, err := UnmarshalStats([]byte(bad)); err == nil {
+			t.Errorf("%s read as %+v", bad, st)
 		}
 	}
 }

@@ -6,6 +6,7 @@
 package summary
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,13 +155,29 @@ type ChunkStats struct {
 	Heat *Heat `json:"ht,omitempty"`
 }
 
-// Marshal encodes stats for storage.
-func (s *ChunkStats) Marshal() ([]byte, error) { return json.Marshal(s) }
+// Marshal encodes stats for storage, compactly (every append writes them):
+// a click's anchor names its page by its place in Heat.Pages and leaves
+// out its day when it is the chunk's (compactAnchors), and selectors keep
+// their '>' unescaped.
+func (s *ChunkStats) Marshal() ([]byte, error) {
+	out := *s
+	out.Clicks = compactAnchors(s)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&out); err != nil {
+		return nil, fmt.Errorf("summary: encode chunk stats: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
 
-// UnmarshalStats decodes stored stats.
+// UnmarshalStats decodes stored stats (either form of anchors).
 func UnmarshalStats(b []byte) (ChunkStats, error) {
 	var s ChunkStats
 	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("summary: decode chunk stats: %w", err)
+	}
+	if err := s.expandAnchors(); err != nil {
 		return s, fmt.Errorf("summary: decode chunk stats: %w", err)
 	}
 	return s, nil

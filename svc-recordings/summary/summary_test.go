@@ -3,6 +3,7 @@ package summary
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -287,6 +288,14 @@ func FuzzExtract(f *testing.F) {
 		}
 		if st.EventCount == 0 || st.FirstMs > st.LastMs {
 			t.Fatalf("bad stats %+v", st)
+		}
+		// The stored form reads back the same stats.
+		enc, err := st.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back, err := UnmarshalStats(enc); err != nil || !reflect.DeepEqual(back, st) {
+			t.Fatalf("stored %s read back %+v (%v), want %+v", enc, back, err, st)
 		}
 		next := st
 		next.Seq++
