@@ -194,22 +194,64 @@ func (d *decoder) objectFloats(keys []string, out []float64) (found uint64, ok b
 	var seen uint64
 	o := members{name: "object"}
 	for k, more := d.member(&o); more; k, more = d.member(&o) {
+		want := -1
+		for i, key := range keys {
+			if seen&(1<<i) == 0 && string(k) == key {
+				want = i
+				break
+			}
+		}
+		if want >= 0 {
+			seen |= 1 << want
+			// Most values read here are small integers (pixels, time
+			// offsets): read them as they are passed, not twice.
+			if f, ok := d.smallInt(); ok {
+				out[want] = f
+				found |= 1 << want
+				continue
+			}
+		}
 		start := d.i
 		if d.skip(1) != nil {
 			return found, false
 		}
-		for i, want := range keys {
-			if seen&(1<<i) == 0 && string(k) == want {
-				seen |= 1 << i
-				if f, ok := Value(d.b[start:d.i]).Float(); ok {
-					out[i] = f
-					found |= 1 << i
-				}
-				break
+		if want >= 0 {
+			if f, ok := Value(d.b[start:d.i]).Float(); ok {
+				out[want] = f
+				found |= 1 << want
 			}
 		}
 	}
 	return found, o.err == nil
+}
+
+// smallInt reads the JSON integer of at most 15 digits at the cursor (as
+// parseFloat would) and moves past it; ok is false, the cursor unmoved,
+// for any other value (fractions, exponents, longer numbers, non-numbers).
+func (d *decoder) smallInt() (f float64, ok bool) {
+	b, i := d.b, d.i
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var n int64
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' && i-start < 16 {
+		n = n*10 + int64(b[i]-'0')
+		i++
+	}
+	digits := i - start
+	if digits == 0 || digits > 15 || digits > 1 && b[start] == '0' {
+		return 0, false
+	}
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] >= '0' && b[i] <= '9') {
+		return 0, false
+	}
+	d.i = i
+	if neg {
+		return -float64(n), true
+	}
+	return float64(n), true
 }
 
 // Floats reads the number fields named keys (at most 64) of an object in

@@ -169,3 +169,18 @@ func TestParseFloatIntegers(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEachFloats reads a mousemove event's positions, as heatmaps do
+// for every pointer sample.
+func BenchmarkEachFloats(b *testing.B) {
+	pos := Value(`[{"x":707,"y":412,"id":211,"timeOffset":-400},{"x":731,"y":398,"id":17,"timeOffset":-320},{"x":745,"y":377,"id":96,"timeOffset":-240},` +
+		`{"x":760,"y":380,"id":211,"timeOffset":-160},{"x":792,"y":391,"id":5,"timeOffset":-80},{"x":801,"y":402,"id":42,"timeOffset":0}]`)
+	keys, out := []string{"x", "y", "timeOffset"}, make([]float64, 3)
+	var sum float64
+	for b.Loop() {
+		pos.EachFloats(keys, out, func(uint64) bool { sum += out[0]; return true })
+	}
+	if sum == 0 {
+		b.Fatal("nothing read")
+	}
+}
