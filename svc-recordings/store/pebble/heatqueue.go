@@ -134,8 +134,12 @@ func (s *Store) flushHeat() error {
 				return err
 			}
 		}
+		// A j key is set once (sequence numbers continue after the rows
+		// on disk) and deleted once: a single delete meeting its set in a
+		// memtable flush leaves neither in the tables, where a tombstone
+		// would be carried down the LSM.
 		for _, it := range items {
-			if err := b.Delete(it.key, nil); err != nil {
+			if err := b.SingleDelete(it.key, nil); err != nil {
 				return err
 			}
 		}
