@@ -32,7 +32,6 @@ import (
 	"log"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -42,6 +41,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/internal/dirsize"
+	"github.com/sightlinehq/sightline/svc-search/cmd/internal/benchrun"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/bleve"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
@@ -73,14 +73,11 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir string, compa
 	if n < 1000 {
 		return errors.New("-n must be at least 1000")
 	}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "benchanswers-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, done, err := benchrun.WorkDir(dir, "benchanswers")
+	if err != nil {
+		return err
 	}
+	defer done()
 	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	rng := rand.New(rand.NewPCG(seed, 0xa115))
 	ix, err := bleve.OpenAnswers(filepath.Join(dir, "search", "answers"))
@@ -136,13 +133,10 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir string, compa
 			return err
 		}
 	}
-	t0 := time.Now()
-	if compact {
-		if err := ix.Compact(ctx); err != nil {
-			return err
-		}
+	compactTime, err := benchrun.Compact(ctx, ix, compact)
+	if err != nil {
+		return err
 	}
-	compactTime := time.Since(t0)
 	size, err := dirsize.Of(filepath.Join(dir, "search", "answers"))
 	if err != nil {
 		return err
@@ -164,8 +158,8 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir string, compa
 		if total != want {
 			return fmt.Errorf("%s: total %d, the generated answers hold %d", q.name, total, want)
 		}
-		p95 := pct(ds, 95)
-		fmt.Printf("%-48s %10s %10s %10d", q.name, ms(pct(ds, 50)), ms(p95), total)
+		p95 := benchrun.Pct(ds, 95)
+		fmt.Printf("%-48s %10s %10s %10d", q.name, benchrun.Ms(benchrun.Pct(ds, 50)), benchrun.Ms(p95), total)
 		if i == 0 {
 			reference = p95
 			fmt.Printf("   (reference)\n")
@@ -180,14 +174,14 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir string, compa
 		if err != nil {
 			return fmt.Errorf("stats %s: %w", q.name, err)
 		}
-		fmt.Printf("%-48s %10s %10s %10d\n", q.name, ms(pct(ds, 50)), ms(pct(ds, 95)), total)
+		fmt.Printf("%-48s %10s %10s %10d\n", q.name, benchrun.Ms(benchrun.Pct(ds, 50)), benchrun.Ms(benchrun.Pct(ds, 95)), total)
 	}
 	verdict := "met"
 	if worst > goal {
 		verdict = "MISSED"
 	}
 	fmt.Printf("\ngoal: listing with two filters p95 <= %s: %s (worst p95 %s; unfiltered reference p95 %s); totals match the generated data\n",
-		goal, verdict, ms(worst), ms(reference))
+		goal, verdict, benchrun.Ms(worst), benchrun.Ms(reference))
 	return nil
 }
 
@@ -321,13 +315,4 @@ func answer(r *rand.Rand, siteID int64, i int, now time.Time) *sessionsv1.Answer
 		a.Answers = append(a.Answers, &sessionsv1.QuestionAnswer{QuestionId: 2, Text: "Please add an export to CSV."})
 	}
 	return a
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
-
-func pct(ds []time.Duration, p int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(math.Ceil(float64(p)/100*float64(len(s)))) - 1
-	return s[max(0, i)]
 }

@@ -64,6 +64,7 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/internal/dirsize"
 	"github.com/sightlinehq/sightline/internal/pgtest"
+	"github.com/sightlinehq/sightline/svc-search/cmd/internal/benchrun"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/bleve"
 )
@@ -93,14 +94,11 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir, cpuProfile s
 	if n < 1000 {
 		return errors.New("-n must be at least 1000")
 	}
-	if dir == "" {
-		d, err := os.MkdirTemp("", "benchsearch-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, done, err := benchrun.WorkDir(dir, "benchsearch")
+	if err != nil {
+		return err
 	}
+	defer done()
 	// PostgreSQL runs as the postgres user when we are root: it must be
 	// able to reach its directory below ours.
 	if err := os.Chmod(dir, 0o755); err != nil {
@@ -171,14 +169,11 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir, cpuProfile s
 			return err
 		}
 	}
-	t0 := time.Now()
-	if compact {
-		if err := ix.Compact(ctx); err != nil {
-			return err
-		}
+	compactTime, err := benchrun.Compact(ctx, ix, compact)
+	if err != nil {
+		return err
 	}
-	compactTime := time.Since(t0)
-	t0 = time.Now()
+	t0 := time.Now()
 	if _, err := pool.Exec(ctx, pgIndexes); err != nil {
 		return fmt.Errorf("indexes: %w", err)
 	}
@@ -224,8 +219,8 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir, cpuProfile s
 		if err != nil {
 			return fmt.Errorf("%s: postgres: %w", q.name, err)
 		}
-		fmt.Printf("%-44s %10s %10s %10s %10s %7.1fx %8d\n", q.name, ms(pct(bl, 50)), ms(pct(bl, 95)), ms(pct(pg, 50)), ms(pct(pg, 95)),
-			float64(pct(pg, 95))/float64(pct(bl, 95)), total)
+		fmt.Printf("%-44s %10s %10s %10s %10s %7.1fx %8d\n", q.name, benchrun.Ms(benchrun.Pct(bl, 50)), benchrun.Ms(benchrun.Pct(bl, 95)), benchrun.Ms(benchrun.Pct(pg, 50)), benchrun.Ms(benchrun.Pct(pg, 95)),
+			float64(benchrun.Pct(pg, 95))/float64(benchrun.Pct(bl, 95)), total)
 		if total != pgTotal || !slices.Equal(first, pgFirst) {
 			ok = false
 			fmt.Printf("  MISMATCH: bleve total %d first %v\n           postgres total %d first %v\n", total, head(first), pgTotal, head(pgFirst))
@@ -243,15 +238,6 @@ func head(xs []string) []string {
 		return xs[:5]
 	}
 	return xs
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
-
-func pct(ds []time.Duration, p int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(math.Ceil(float64(p)/100*float64(len(s)))) - 1
-	return s[max(0, i)]
 }
 
 // benchQuery is one list query in both engines' terms.
@@ -498,28 +484,8 @@ func pgCopy(ctx context.Context, pool *pgxpool.Pool, ss []*sessionsv1.SessionSum
 type generator struct {
 	rng                                        *rand.Rand
 	now                                        time.Time
-	site, browser, country, path, camp, refDom *zipf
+	site, browser, country, path, camp, refDom *benchrun.Zipf
 	paths                                      []string
-}
-
-type zipf struct{ cdf []float64 }
-
-func newZipf(n int, s float64) *zipf {
-	z := &zipf{cdf: make([]float64, n)}
-	sum := 0.0
-	for i := range n {
-		sum += 1 / math.Pow(float64(i+1), s)
-		z.cdf[i] = sum
-	}
-	for i := range z.cdf {
-		z.cdf[i] /= sum
-	}
-	return z
-}
-
-func (z *zipf) draw(r *rand.Rand) int {
-	i, _ := slices.BinarySearch(z.cdf, r.Float64())
-	return min(i, len(z.cdf)-1)
 }
 
 var (
@@ -537,23 +503,13 @@ var (
 
 func newGenerator(seed uint64, now time.Time) *generator {
 	g := &generator{rng: rand.New(rand.NewPCG(seed, 0x5e55)), now: now}
-	g.site = newZipf(sites, 1.1)
-	g.browser = newZipf(len(browsers), 1.3)
-	g.country = newZipf(len(countries), 1.1)
-	g.camp = newZipf(len(campaigns), 1.0)
-	g.refDom = newZipf(25, 1.2)
-	g.paths = []string{"/", "/pricing", "/features", "/signup", "/login", "/blog", "/docs", "/contact", "/about", "/checkout"}
-	for i := len(g.paths); i < 250; i++ {
-		switch i % 3 {
-		case 0:
-			g.paths = append(g.paths, fmt.Sprintf("/product/%d", i))
-		case 1:
-			g.paths = append(g.paths, fmt.Sprintf("/blog/post-%d", i))
-		default:
-			g.paths = append(g.paths, fmt.Sprintf("/docs/page-%d", i))
-		}
-	}
-	g.path = newZipf(len(g.paths), 1.05)
+	g.site = benchrun.NewZipf(sites, 1.1)
+	g.browser = benchrun.NewZipf(len(browsers), 1.3)
+	g.country = benchrun.NewZipf(len(countries), 1.1)
+	g.camp = benchrun.NewZipf(len(campaigns), 1.0)
+	g.refDom = benchrun.NewZipf(25, 1.2)
+	g.paths = benchrun.Paths([]string{"/", "/pricing", "/features", "/signup", "/login", "/blog", "/docs", "/contact", "/about", "/checkout"}, 250, "/docs/page-%d")
+	g.path = benchrun.NewZipf(len(g.paths), 1.05)
 	return g
 }
 
@@ -570,7 +526,7 @@ func (g *generator) pick(p []float64) int {
 
 func (g *generator) session(i int) *sessionsv1.SessionSummary {
 	r := g.rng
-	site := firstSite + int64(g.site.draw(r))
+	site := firstSite + int64(g.site.Draw(r))
 	// Diurnal start time by rejection sampling, microsecond precision.
 	var start time.Time
 	for {
@@ -601,7 +557,7 @@ func (g *generator) session(i int) *sessionsv1.SessionSummary {
 	host := fmt.Sprintf("https://site%d.example.com", site-firstSite)
 	pages := make([]*sessionsv1.PageView, np)
 	for j := range np {
-		u := host + g.paths[g.path.draw(r)]
+		u := host + g.paths[g.path.Draw(r)]
 		if r.IntN(5) == 0 {
 			u += fmt.Sprintf("?v=%d", r.IntN(20))
 		}
@@ -613,8 +569,8 @@ func (g *generator) session(i int) *sessionsv1.SessionSummary {
 		Duration: durationpb.New(dur), ActiveDuration: durationpb.New(time.Duration(float64(dur) * (0.2 + 0.7*r.Float64()))),
 		Pages: pages, PageCount: int32(np), EntryUrl: pages[0].Url, ExitUrl: pages[np-1].Url,
 		ClickCount: int32(r.IntN(60)),
-		Client: &sessionsv1.Client{DeviceType: device, Browser: browsers[g.browser.draw(r)], Os: os,
-			Country: countries[g.country.draw(r)]},
+		Client: &sessionsv1.Client{DeviceType: device, Browser: browsers[g.browser.Draw(r)], Os: os,
+			Country: countries[g.country.Draw(r)]},
 		Truncated: r.IntN(100) == 0,
 	}
 	if r.IntN(100) < 4 {
@@ -627,11 +583,11 @@ func (g *generator) session(i int) *sessionsv1.SessionSummary {
 		s.ErrorCount = int32(1 + r.IntN(5))
 	}
 	if r.IntN(100) < 25 {
-		s.UtmCampaign = campaigns[g.camp.draw(r)]
+		s.UtmCampaign = campaigns[g.camp.Draw(r)]
 		s.UtmSource, s.UtmMedium = sources[r.IntN(len(sources))], mediums[r.IntN(len(mediums))]
 	}
 	if r.IntN(100) < 45 {
-		s.ReferrerDomain = fmt.Sprintf("ref%d.example.org", g.refDom.draw(r))
+		s.ReferrerDomain = fmt.Sprintf("ref%d.example.org", g.refDom.Draw(r))
 	}
 	if r.IntN(100) < 20 {
 		s.UserId = fmt.Sprintf("u%07d", r.IntN(200_000))

@@ -29,7 +29,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -41,7 +40,9 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/internal/dirsize"
 	"github.com/sightlinehq/sightline/internal/pgtest"
+	"github.com/sightlinehq/sightline/svc-search/cmd/internal/benchrun"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 	"github.com/sightlinehq/sightline/svc-search/traffic/embedded"
@@ -96,14 +97,12 @@ func run(ctx context.Context, c config, out printer) error {
 	if err != nil {
 		return err
 	}
-	if c.dir == "" {
-		d, err := os.MkdirTemp("", "benchtrends-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		c.dir = d
+	dir, done, err := benchrun.WorkDir(c.dir, "benchtrends")
+	c.dir = dir
+	if err != nil {
+		return err
 	}
+	defer done()
 	// PostgreSQL runs as the postgres user when we are root: it must be
 	// able to reach its directory below ours.
 	if err := os.Chmod(c.dir, 0o755); err != nil {
@@ -186,7 +185,7 @@ func run(ctx context.Context, c config, out printer) error {
 	if err := pool.QueryRow(ctx, `SELECT pg_total_relation_size('traffic_sessions') + pg_total_relation_size('traffic_page_views') + pg_total_relation_size('traffic_events')`).Scan(&pgSize); err != nil {
 		return err
 	}
-	embSize, err := dirSize(filepath.Join(c.dir, "embedded"))
+	embSize, err := dirsize.Of(filepath.Join(c.dir, "embedded"))
 	if err != nil {
 		return err
 	}
@@ -207,7 +206,7 @@ func run(ctx context.Context, c config, out printer) error {
 	if err != nil {
 		return err
 	}
-	printf("embedded: first overview (loads the site) %s\n", ms(time.Since(t0)))
+	printf("embedded: first overview (loads the site) %s\n", benchrun.Ms(time.Since(t0)))
 	pgOV, err := pgOverview(ctx, pool, q)
 	if err != nil {
 		return err
@@ -272,11 +271,11 @@ func run(ctx context.Context, c config, out printer) error {
 		{"4-step funnel 30 days", embFt, pgFt, goalFunnel, "500ms"},
 	} {
 		ok := "ok"
-		if pct(r.emb, 95) > r.goal {
+		if benchrun.Pct(r.emb, 95) > r.goal {
 			ok = "MISSED"
 		}
-		printf("%-34s %10s %10s %10s %10s %8.3fx %8s %s\n", r.name, ms(pct(r.emb, 50)), ms(pct(r.emb, 95)), ms(pct(r.pg, 50)), ms(pct(r.pg, 95)),
-			float64(pct(r.emb, 95))/float64(pct(r.pg, 95)), r.goalText, ok)
+		printf("%-34s %10s %10s %10s %10s %8.3fx %8s %s\n", r.name, benchrun.Ms(benchrun.Pct(r.emb, 50)), benchrun.Ms(benchrun.Pct(r.emb, 95)), benchrun.Ms(benchrun.Pct(r.pg, 50)), benchrun.Ms(benchrun.Pct(r.pg, 95)),
+			float64(benchrun.Pct(r.emb, 95))/float64(benchrun.Pct(r.pg, 95)), r.goalText, ok)
 	}
 
 	// Realtime: a page view added, then polled until Realtime counts it.
@@ -307,7 +306,7 @@ func run(ctx context.Context, c config, out printer) error {
 		}
 		lat = append(lat, time.Since(t0))
 	}
-	printf("realtime: page view added → counted by Realtime in p50 %s, p95 %s (goal 5 s end to end)\n", ms(pct(lat, 50)), ms(pct(lat, 95)))
+	printf("realtime: page view added → counted by Realtime in p50 %s, p95 %s (goal 5 s end to end)\n", benchrun.Ms(benchrun.Pct(lat, 50)), benchrun.Ms(benchrun.Pct(lat, 95)))
 	if mismatch != "" {
 		printf("\nMISMATCH between embedded and PostgreSQL:\n%s", mismatch)
 		return errors.New("the backends disagree")
@@ -409,40 +408,17 @@ func durationMs(v int64) *durationpb.Duration {
 
 func timestamp(t time.Time) *timestamppb.Timestamp { return timestamppb.New(t) }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
-
-func pct(ds []time.Duration, p int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(math.Ceil(float64(len(s))*float64(p)/100)) - 1
-	return s[max(0, min(i, len(s)-1))]
-}
-
-func dirSize(root string) (int64, error) {
-	var n int64
-	err := filepath.Walk(root, func(_ string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		if !fi.IsDir() {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n, err
-}
-
 // --- the data --------------------------------------------------------------
 
 type generator struct {
 	seed       uint64
 	start, end time.Time
 	pages      []string
-	page       *zipf
+	page       *benchrun.Zipf
 	referrers  []string
-	referrer   *zipf
-	country    *zipf
-	browser    *zipf
+	referrer   *benchrun.Zipf
+	country    *benchrun.Zipf
+	browser    *benchrun.Zipf
 }
 
 var (
@@ -456,46 +432,16 @@ var (
 
 func newGenerator(seed uint64, start, end time.Time) *generator {
 	g := &generator{seed: seed, start: start, end: end}
-	g.pages = []string{"/", "/pricing", "/checkout", "/signup", "/blog"}
-	for i := len(g.pages); i < 10_000; i++ {
-		switch i % 3 {
-		case 0:
-			g.pages = append(g.pages, fmt.Sprintf("/product/%d", i))
-		case 1:
-			g.pages = append(g.pages, fmt.Sprintf("/blog/post-%d", i))
-		default:
-			g.pages = append(g.pages, fmt.Sprintf("/docs/section-%d/page", i))
-		}
-	}
-	g.page = newZipf(len(g.pages), 1.05)
+	g.pages = benchrun.Paths([]string{"/", "/pricing", "/checkout", "/signup", "/blog"}, 10_000, "/docs/section-%d/page")
+	g.page = benchrun.NewZipf(len(g.pages), 1.05)
 	for i := range 50 {
 		g.referrers = append(g.referrers, fmt.Sprintf("https://www.referrer-%02d.example/path?q=%d", i, i))
 	}
 	g.referrers[0], g.referrers[1], g.referrers[2] = "https://www.google.com/", "https://news.ycombinator.com/item?id=1", "https://t.co/x"
-	g.referrer = newZipf(len(g.referrers), 1.2)
-	g.country = newZipf(len(countries), 1.1)
-	g.browser = newZipf(len(browsers), 1.3)
+	g.referrer = benchrun.NewZipf(len(g.referrers), 1.2)
+	g.country = benchrun.NewZipf(len(countries), 1.1)
+	g.browser = benchrun.NewZipf(len(browsers), 1.3)
 	return g
-}
-
-type zipf struct{ cdf []float64 }
-
-func newZipf(n int, s float64) *zipf {
-	z := &zipf{cdf: make([]float64, n)}
-	sum := 0.0
-	for i := range n {
-		sum += 1 / math.Pow(float64(i+1), s)
-		z.cdf[i] = sum
-	}
-	for i := range z.cdf {
-		z.cdf[i] /= sum
-	}
-	return z
-}
-
-func (z *zipf) draw(r *rand.Rand) int {
-	i, _ := slices.BinarySearch(z.cdf, r.Float64())
-	return min(i, len(z.cdf)-1)
 }
 
 // batch generates sessions [from, to): each from its own stream, so a
@@ -535,7 +481,7 @@ func (g *generator) batch(from, to int) ([]traffic.Hit, []traffic.Recorded) {
 		}
 		base := traffic.Hit{
 			SiteID: site, OrganizationID: site + 7, SessionID: fmt.Sprintf("s_%07d", i), VisitorID: fmt.Sprintf("v_%07d", visitor),
-			Device: device, Browser: browsers[g.browser.draw(rng)], OS: osName, Country: countries[g.country.draw(rng)],
+			Device: device, Browser: browsers[g.browser.Draw(rng)], OS: osName, Country: countries[g.country.Draw(rng)],
 			ScreenW: screen[0], ScreenH: screen[1], Recorded: rng.IntN(10) == 0,
 		}
 		// About four page views on average, a third of sessions bounce.
@@ -548,10 +494,10 @@ func (g *generator) batch(from, to int) ([]traffic.Hit, []traffic.Recorded) {
 		}
 		ref := ""
 		if rng.IntN(2) == 0 {
-			ref = g.referrers[g.referrer.draw(rng)]
+			ref = g.referrers[g.referrer.Draw(rng)]
 		}
 		for j := range np {
-			path := g.pages[g.page.draw(rng)]
+			path := g.pages[g.page.Draw(rng)]
 			u := "https://shop.example.com" + path
 			if j == 0 && rng.IntN(6) == 0 {
 				u += "?utm_source=" + sources[rng.IntN(len(sources))] + "&utm_medium=" + mediums[rng.IntN(len(mediums))] + "&utm_campaign=" + campaigns[rng.IntN(len(campaigns))]
