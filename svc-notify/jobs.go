@@ -98,6 +98,11 @@ func (a aligned) Next(t time.Time) time.Time {
 	return t.Truncate(a.every).Add(a.every + time.Second)
 }
 
+// outlasting is the timeout of a job whose work is one network call with
+// its own timeout io: longer, leaving the call's own timeout room to fire
+// first.
+func outlasting(io time.Duration) time.Duration { return io + 10*time.Second }
+
 // jobMetrics count jobs' outcomes beyond what otelriver records.
 type jobMetrics struct {
 	emails     metric.Int64Counter

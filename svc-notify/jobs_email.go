@@ -46,9 +46,8 @@ type emailWorker struct {
 	s *Service
 }
 
-// Timeout leaves the SMTP timeout room to fire first.
 func (w *emailWorker) Timeout(*river.Job[emailArgs]) time.Duration {
-	return w.s.cfg.SMTP.Timeout + 10*time.Second
+	return outlasting(w.s.cfg.SMTP.Timeout)
 }
 
 func (w *emailWorker) Work(ctx context.Context, job *river.Job[emailArgs]) error {

@@ -77,7 +77,7 @@ type deliveryWorker struct {
 }
 
 func (w *deliveryWorker) Timeout(*river.Job[deliveryArgs]) time.Duration {
-	return w.s.cfg.Webhook.Timeout + 10*time.Second
+	return outlasting(w.s.cfg.Webhook.Timeout)
 }
 
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
