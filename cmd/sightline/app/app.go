@@ -93,6 +93,7 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.applyPublicURL()
 	targets, _ := parseTargets(cfg.Target)
 	a := &App{
 		cfg:     cfg,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,11 @@ type ServerConfig struct {
 	// other with (docs/service-auth.md). Required when the modules run in
 	// separate processes; one process keeps its own in the data directory.
 	ServiceSecretFile string `yaml:"service_secret_file"`
+	// PublicURL is where people and browsers reach this Sightline from
+	// outside (https://sightline.example.com, perhaps with a path prefix a
+	// reverse proxy strips): the tracker's endpoints and the dashboard's
+	// install snippet use it instead of whatever Host a request came with.
+	PublicURL string `yaml:"public_url"`
 	// AcceptedServiceSecretFile holds a second secret this process's
 	// internal services accept but it never sends, for rotating the secret
 	// without downtime (docs/service-auth.md).
@@ -113,6 +119,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Server.ClientTimeout, "server.client-timeout", 10*time.Second, "Deadline of unary gRPC calls made without one.")
 	fs.StringVar(&c.Server.ServiceSecretFile, "server.service-secret-file", "", "File holding the secret Sightline's services authenticate each other with (at least 32 bytes; every process of a deployment reads the same one). Required when modules run in separate processes; otherwise <data-dir>/service-secret, made on first start.")
 	fs.StringVar(&c.Server.AcceptedServiceSecretFile, "server.accepted-service-secret-file", "", "File holding a second secret the internal services here accept but never send: the next one while a new secret is rolled out, the previous one while it is retired (docs/service-auth.md).")
+	fs.StringVar(&c.Server.PublicURL, "server.public-url", "", "Public base URL of this Sightline (e.g. https://sightline.example.com, behind a TLS-terminating proxy): the tracker snippet and the endpoints it sends to use it. Empty: each request's own host, fine on one machine only. ingest.public-url, when set, overrides it for ingest.")
 	fs.StringVar(&c.Admin.ListenAddress, "admin.listen-address", "127.0.0.1:9091", "Admin listener: /metrics, /healthz, /readyz, /debug/pprof.")
 	fs.StringVar(&c.Log.Level, "log.level", "info", "Log level: debug, info, warn, error.")
 	fs.StringVar(&c.Log.Format, "log.format", "json", "Log format: json or text.")
@@ -148,6 +155,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.ClientTimeout <= 0 {
 		errs = append(errs, errors.New("server.client-timeout: must be positive"))
+	}
+	if err := checkPublicURL(c.Server.PublicURL); err != nil {
+		errs = append(errs, fmt.Errorf("server.public-url: %w", err))
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		errs = append(errs, fmt.Errorf("log.level: %w", err))
@@ -214,4 +224,38 @@ func (c *Config) AcceptedServiceSecret() (string, error) {
 		return "", fmt.Errorf("server.accepted-service-secret-file: %w", err)
 	}
 	return s, nil
+}
+
+// checkPublicURL accepts "" or an absolute http(s) URL with a host and at
+// most a path prefix: no user, query or fragment, which no endpoint built
+// from it could carry.
+func checkPublicURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL: %w", raw, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: want an absolute http:// or https:// URL", raw)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("%q has no host", raw)
+	case u.User != nil:
+		return fmt.Errorf("%q: a public URL carries no user or password", raw)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return fmt.Errorf("%q: no query or fragment, only an optional path prefix", raw)
+	}
+	return nil
+}
+
+// applyPublicURL hands server.public-url to the modules that build URLs
+// from it: ingest's bootstrap (unless ingest.public-url names ingest's own
+// host) and accounts' public config, which gives the dashboard the
+// snippet's base URL. Every process of a mesh reads the same settings.
+func (c *Config) applyPublicURL() {
+	if c.Ingest.PublicURL == "" {
+		c.Ingest.PublicURL = strings.TrimSuffix(c.Server.PublicURL, "/")
+	}
+	c.Accounts.PublicIngestURL = strings.TrimSuffix(c.Ingest.PublicURL, "/")
 }

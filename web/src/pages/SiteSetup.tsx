@@ -6,7 +6,7 @@ import { $api } from "../api/query";
 import { canManage, myRole, useApp, useOrganization, useSite } from "../app/AppContext";
 import { CopyButton, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatRelative, plural } from "../lib/format";
-import { installSnippet, normalizeDomain } from "../lib/snippet";
+import { installSnippet, normalizeDomain, snippetBase } from "../lib/snippet";
 import { captureAssets, selectorLines, timeZones, updateMask } from "../lib/settings";
 import { rememberSite } from "./Home";
 
@@ -24,7 +24,9 @@ const POLL_FOR_MS = 10 * 60_000;
 const FRESH_MS = 15 * 60_000;
 
 function Install({ site }: { site: Site }) {
-  const snippet = installSnippet(window.location.origin, site.siteKey ?? "");
+  const { config } = useApp();
+  const { base, warning } = snippetBase(config?.publicIngestUrl, window.location.origin);
+  const snippet = installSnippet(base, site.siteKey ?? "");
   // When "Verify installation" was clicked: the activity is re-read every
   // POLL_MS from then until data arrives or POLL_FOR_MS pass.
   const [verifySince, setVerifySince] = useState<number>();
@@ -54,6 +56,14 @@ function Install({ site }: { site: Site }) {
         <code data-testid="install-snippet">{snippet}</code>
         <CopyButton text={snippet} testId="copy-snippet" label="Copy snippet" />
       </div>
+      {warning && (
+        <p className="muted small" role="note" data-testid="public-url-warning">
+          {warning === "unset"
+            ? "This snippet points at the address you opened the dashboard with. For a real site, start Sightline with "
+            : "This snippet sends over plain http, which https sites block. For a real site, set "}
+          <code>server.public-url</code> to its public <code>https://</code> address (behind a TLS-terminating proxy).
+        </p>
+      )}
       <details className="muted small api-help">
         <summary>Identify users and send custom events (optional)</summary>
         <p>
