@@ -138,7 +138,7 @@ bench-recordings: ## Append throughput, time to first chunk, bytes per recorded 
 	$(GO) run ./svc-recordings/cmd/benchrecordings
 
 .PHONY: bench-heatmaps
-bench-heatmaps: ## GetHeatmap p50/p95 with 1M clicks over 30 days (embedded), append cost with/without heat data (~5 min; BENCH_HEATMAPS_ARGS=-clicks 200000 for ~1).
+bench-heatmaps: ## GetHeatmap p50/p95 with 1M clicks over 30 days (embedded), append cost of the same chunks with heatmaps on vs off (~5 min; BENCH_HEATMAPS_ARGS=-clicks 200000 for ~1).
 	$(GO) run ./svc-recordings/cmd/benchheatmaps $(BENCH_HEATMAPS_ARGS)
 
 .PHONY: bench-search
