@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 
+	"github.com/sightlinehq/sightline/internal/busy"
 	"github.com/sightlinehq/sightline/platform/sqldb"
 )
 
@@ -28,27 +28,13 @@ func TestBackupSQLiteWhileWriting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if _, err := db.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, fmt.Sprintf("during-%d", i)); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	}()
+	stop := busy.Run(t, func(i int) error {
+		_, err := db.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, fmt.Sprintf("during-%d", i))
+		return err
+	})
 	path := filepath.Join(t.TempDir(), "copy.db")
 	err = sqldb.BackupSQLite(ctx, db, path)
-	close(stop)
-	wg.Wait()
+	stop()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
+
+	"github.com/sightlinehq/sightline/internal/busy"
 )
 
 // TestBackupHoldsUndeliveredRecords: a backup taken while appends go on
@@ -34,27 +35,10 @@ func TestBackupHoldsUndeliveredRecords(t *testing.T) {
 
 	// Appends go on while the backup copies (4 KiB segments: it spans
 	// many, some sealed meanwhile).
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := first; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := s.Append(ctx, payload(i)); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	}()
+	stop := busy.Run(t, func(i int) error { return s.Append(ctx, payload(first+i)) })
 	dir := filepath.Join(t.TempDir(), "backup")
 	err := s.Backup(ctx, dir)
-	close(stop)
-	wg.Wait()
+	stop()
 	if err != nil {
 		t.Fatal(err)
 	}

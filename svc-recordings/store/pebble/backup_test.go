@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 
+	"github.com/sightlinehq/sightline/internal/busy"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -27,27 +27,10 @@ func TestBackupWhileAppending(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for n := before; ; n++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if err := appendSession(n); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	}()
+	stop := busy.Run(t, func(i int) error { return appendSession(before + i) })
 	dir := filepath.Join(t.TempDir(), "recordings")
 	err := s.Backup(ctx, dir)
-	close(stop)
-	wg.Wait()
+	stop()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,9 +3,9 @@ package bleve_test
 import (
 	"fmt"
 	"path/filepath"
-	"sync"
 	"testing"
 
+	"github.com/sightlinehq/sightline/internal/busy"
 	"github.com/sightlinehq/sightline/svc-search/index/bleve"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
@@ -34,27 +34,13 @@ func TestBackupWhileUpserting(t *testing.T) {
 	if _, err := ax.UpsertAnswers(ctx, indextest.GenerateAnswers(1, indextest.SiteA, "b", 30)); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := uint64(2); ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if _, err := ix.Upsert(ctx, indextest.Generate(i, indextest.SiteA, fmt.Sprintf("w%d_", i), batch)); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	}()
+	stop := busy.Run(t, func(i int) error {
+		_, err := ix.Upsert(ctx, indextest.Generate(uint64(i+2), indextest.SiteA, fmt.Sprintf("w%d_", i), batch))
+		return err
+	})
 	dir := filepath.Join(t.TempDir(), "search")
 	err = ix.Backup(ctx, dir)
-	close(stop)
-	wg.Wait()
+	stop()
 	if err != nil {
 		t.Fatal(err)
 	}
