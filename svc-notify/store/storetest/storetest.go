@@ -207,17 +207,25 @@ func delivery(w store.Webhook, key string) store.Delivery {
 
 func mkDelivery(t *testing.T, c *checker, s store.Store, w store.Webhook, key string) store.Delivery {
 	t.Helper()
-	var d store.Delivery
-	inTx(t, c, s, func(ctx context.Context, tx store.Tx) error {
-		var created bool
-		var err error
-		d, created, err = tx.CreateDelivery(ctx, delivery(w, key))
-		if err == nil && !created {
-			err = fmt.Errorf("delivery %q not created", key)
-		}
-		return err
+	return created(t, c, s, "CreateDelivery "+key, func(ctx context.Context, tx store.Tx) (store.Delivery, bool, error) {
+		return tx.CreateDelivery(ctx, delivery(w, key))
 	})
-	return d
+}
+
+// created runs create in a transaction and checks it made a new row; what
+// names the call.
+func created[T any](t *testing.T, c *checker, s store.Store, what string, create func(ctx context.Context, tx store.Tx) (T, bool, error)) T {
+	t.Helper()
+	var row T
+	inTx(t, c, s, func(ctx context.Context, tx store.Tx) error {
+		var made bool
+		var err error
+		row, made, err = create(ctx, tx)
+		c.ok(t, err, what)
+		c.true(t, made, "%s did not create", what)
+		return nil
+	})
+	return row
 }
 
 func testWebhooks(t *testing.T, c *checker, s store.Store) {
@@ -406,14 +414,8 @@ func testDeliveries(t *testing.T, c *checker, s store.Store) {
 
 	in := delivery(w, "evt_1")
 	in.NextAttemptTime = odd
-	var d store.Delivery
-	inTx(t, c, s, func(ctx context.Context, tx store.Tx) error {
-		var created bool
-		var err error
-		d, created, err = tx.CreateDelivery(ctx, in)
-		c.ok(t, err, "CreateDelivery")
-		c.true(t, created, "first CreateDelivery not created")
-		return nil
+	d := created(t, c, s, "first CreateDelivery", func(ctx context.Context, tx store.Tx) (store.Delivery, bool, error) {
+		return tx.CreateDelivery(ctx, in)
 	})
 	c.id(t, d.ID, "delivery")
 	c.eq(t, []any{d.WebhookID, d.SiteID, d.Key, d.MessageID, d.EventType, d.State, d.Attempts, d.LastStatusCode, d.LastError, d.LastResponse, d.LastDuration},
@@ -774,14 +776,8 @@ func testAlerts(t *testing.T, c *checker, s store.Store) {
 	ctx := ctxT(t)
 	r := mkRule(t, c, s, rule(siteA, userA, "no_data"))
 	rb := mkRule(t, c, s, rule(siteB, userA, "no_data"))
-	var a store.Alert
-	inTx(t, c, s, func(ctx context.Context, tx store.Tx) error {
-		var created bool
-		var err error
-		a, created, err = tx.RecordAlert(ctx, alert(r, "2026-11-30T07"))
-		c.ok(t, err, "RecordAlert")
-		c.true(t, created, "first RecordAlert not created")
-		return nil
+	a := created(t, c, s, "first RecordAlert", func(ctx context.Context, tx store.Tx) (store.Alert, bool, error) {
+		return tx.RecordAlert(ctx, alert(r, "2026-11-30T07"))
 	})
 	c.id(t, a.ID, "alert")
 	c.eq(t, []any{a.SiteID, a.RuleID, a.UserID, a.Kind, a.PeriodKey, a.Summary, a.Link},
@@ -810,16 +806,10 @@ func testAlerts(t *testing.T, c *checker, s store.Store) {
 	c.ok(t, err, "GetAlertRule")
 	c.sameTime(t, got.LastFireTime, odd, "LastFireTime unchanged by a duplicate")
 
-	var next store.Alert
-	inTx(t, c, s, func(ctx context.Context, tx store.Tx) error {
+	next := created(t, c, s, "RecordAlert next period", func(ctx context.Context, tx store.Tx) (store.Alert, bool, error) {
 		x := alert(r, "2026-11-30T08")
 		x.FireTime = time.Time{}
-		var created bool
-		var err error
-		next, created, err = tx.RecordAlert(ctx, x)
-		c.ok(t, err, "RecordAlert next period")
-		c.true(t, created, "the next period not created")
-		return nil
+		return tx.RecordAlert(ctx, x)
 	})
 	c.recent(t, next.FireTime, "FireTime defaulted to now")
 	got, err = s.GetAlertRule(ctx, siteA, userA, r.ID)
