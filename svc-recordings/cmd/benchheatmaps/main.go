@@ -1,8 +1,14 @@
 // Command benchheatmaps measures heatmaps on this machine, in one run:
 //
-//  1. AppendChunks cost of chunks carrying heat data (sl:view, sl:click)
-//     against the same chunks without those events, in interleaved rounds
-//     (goal ≤ 1.10×).
+//  1. AppendChunks cost of the same chunks (carrying the tracker's heat
+//     events, sl:view and sl:click) on a service with heatmaps on and one
+//     with them off (recordings.heatmaps=false), in interleaved rounds
+//     (goal ≤ 1.10×). Each service is a process of its own (this command
+//     with -serve), so the CPU charged to each (from /proc, its Pebble
+//     compactions and GC included) is its own; each "on" round ends with a
+//     GetHeatmap, which merges the round's queued aggregates first. A third
+//     process keeps the earlier measure: heatmaps on, batches without the
+//     heat events.
 //  2. GetHeatmap (click map) of one page key holding -clicks clicks spread
 //     over -days UTC days, through the real gRPC service on the embedded
 //     (Pebble) store: p50/p95 over -calls calls (goal p95 ≤ 100 ms). The
@@ -12,12 +18,15 @@
 //
 // Usage:
 //
-//	go run ./svc-recordings/cmd/benchheatmaps [-clicks 1000000] [-place-step 1]
+//	go run ./svc-recordings/cmd/benchheatmaps [-clicks 1000000] [-place-step 1] [-profiles DIR]
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,8 +36,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -57,6 +70,7 @@ const (
 type options struct {
 	clicks, days, perChunk, chunksPerVisit, elements, step int
 	batch, workers, calls, rounds, roundVisits             int
+	profiles                                               string
 }
 
 func main() {
@@ -71,8 +85,10 @@ func main() {
 	flag.IntVar(&o.workers, "concurrency", 4, "concurrent AppendChunks callers while loading")
 	flag.IntVar(&o.calls, "calls", 50, "GetHeatmap calls measured (a fifth of them for the variants)")
 	flag.IntVar(&o.rounds, "rounds", 10, "interleaved rounds of the append comparison")
-	flag.IntVar(&o.roundVisits, "round-visits", 24, "page views (12 batches each) per variant per round")
+	flag.IntVar(&o.roundVisits, "round-visits", 96, "page views (12 batches each) per variant per round")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
+	flag.StringVar(&o.profiles, "profiles", "", "write CPU profiles of the append comparison's service processes into this directory")
+	serveMode := flag.String("serve", "", "internal: serve recordings with heatmaps on or off until stdin closes (the append comparison's processes)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -84,7 +100,11 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(context.Background(), o); err != nil {
+	work := func(ctx context.Context) error { return run(ctx, o) }
+	if *serveMode != "" {
+		work = func(ctx context.Context) error { return serve(ctx, *serveMode) }
+	}
+	if err := work(context.Background()); err != nil {
 		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
@@ -104,58 +124,55 @@ type service struct {
 	close  func()
 }
 
-func startService(ctx context.Context) (*service, error) {
+func startService(ctx context.Context, heatmaps bool) (*service, string, error) {
 	dir, err := os.MkdirTemp("", "benchheatmaps-")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var cfg recordings.Config
 	fs := flag.NewFlagSet("recordings", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse(nil); err != nil {
-		return nil, err
+	if err := fs.Parse([]string{"-recordings.heatmaps=" + strconv.FormatBool(heatmaps)}); err != nil {
+		return nil, "", err
 	}
 	svc, err := recordings.New(ctx, cfg, recordings.Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, err
+		return nil, "", err
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	srv := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
 	recordingsv1.RegisterRecordingsServiceServer(srv, svc)
+	recordingsv1.RegisterRecordingsInternalServiceServer(srv, svc.Internal())
 	go srv.Serve(lis)
 	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20), grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	return &service{client: recordingsClient{recordingsv1.NewRecordingsServiceClient(cc), recordingsv1.NewRecordingsInternalServiceClient(cc)}, close: func() {
 		cc.Close()
 		srv.Stop()
 		svc.Close()
 		os.RemoveAll(dir)
-	}}, nil
+	}}, lis.Addr().String(), nil
 }
 
-// run measures appends first, each part on its own service: the million
-// clicks leave Pebble compactions behind that would land in the appends'
-// rounds.
+// run measures appends first, in service processes of their own, then
+// GetHeatmap on a service in this process.
 func run(ctx context.Context, o options) error {
-	for _, bench := range []func(context.Context, recordingsClient, options) error{benchAppend, benchGetHeatmap} {
-		s, err := startService(ctx)
-		if err != nil {
-			return err
-		}
-		err = bench(ctx, s.client, o)
-		s.close()
-		if err != nil {
-			return err
-		}
+	if err := benchAppend(ctx, o); err != nil {
+		return err
 	}
-	return nil
+	s, _, err := startService(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	return benchGetHeatmap(ctx, s.client, o)
 }
 
 // visitGen writes a visitor's batches of one page view.
@@ -409,85 +426,218 @@ func benchGetHeatmap(ctx context.Context, client recordingsClient, o options) er
 	return nil
 }
 
-// benchAppend compares AppendChunks of batches with heat data with the same
-// batches without sl:view and sl:click, in interleaved rounds (the order
-// alternating) on the same service, each round on fresh sessions.
-func benchAppend(ctx context.Context, client recordingsClient, o options) error {
+// appendVariant is one side of the append comparison: a service process
+// of its own (so its CPU, background compactions and GC included, is
+// measured apart from the other's and from this client's) and the site its
+// chunks go to.
+type appendVariant struct {
+	label    string
+	srv      *child
+	site     int64
+	withHeat bool // the batches carry sl:view and sl:click
+	flush    bool // the round ends with a GetHeatmap (the store's flush)
+	wall     time.Duration
+	cpu      time.Duration
+	bytes    int64
+	cpus     []time.Duration // per round
+}
+
+// benchAppend compares AppendChunks of the same batches (with the
+// tracker's heat events) on a service with heatmaps on and one with them
+// off (recordings.heatmaps=false), in interleaved rounds (the order
+// rotating), each round on fresh sessions. The "on" rounds end with a
+// GetHeatmap, which makes the store merge its queued heatmap changes
+// first: each round pays for its whole aggregation. A third variant keeps
+// the earlier measure: batches without the heat events on the "on"
+// service.
+func benchAppend(ctx context.Context, o options) error {
 	const batches = 12 // a minute of a page view, a batch every 5 s
-	var heat, plain, heatCPU, plainCPU time.Duration
-	var ratios []float64
-	var heatBytes, plainBytes, n int64
+	var srvs []*child
+	defer func() {
+		for _, c := range srvs {
+			if err := c.stop(); err != nil {
+				log.Printf("service %s: %v", c.mode, err)
+			}
+		}
+	}()
+	for _, v := range [][2]string{{"on", "on"}, {"off", "off"}, {"on", "on-plain"}} {
+		c, err := startChild(ctx, v[0], v[1], o.profiles)
+		if err != nil {
+			return err
+		}
+		srvs = append(srvs, c)
+	}
+	variants := []*appendVariant{
+		{label: "heatmaps on", srv: srvs[0], site: heatSite, withHeat: true, flush: true},
+		{label: "heatmaps off", srv: srvs[1], site: heatSite, withHeat: true},
+		{label: "on, batches without sl:view/sl:click", srv: srvs[2], site: plainSite, flush: true},
+	}
+	var n int64
 	now := time.Now().Add(-time.Hour)
 	for round := range o.rounds {
-		var hc, pc [][]*recordingsv1.Chunk
+		calls := make([][][]*recordingsv1.Chunk, len(variants))
 		for v := range o.roundVisits {
 			id := round*o.roundVisits + v
-			// The same seed: the same visit but for the heat events.
-			h := newVisitGen(uint64(id)+1000, o.elements, 1, true).visit(heatSite, id, now, batches, 2)
-			p := newVisitGen(uint64(id)+1000, o.elements, 1, false).visit(plainSite, id, now, batches, 2)
-			hc, pc = append(hc, h), append(pc, p)
-			for i := range h {
-				heatBytes += int64(len(h[i].Events))
-				plainBytes += int64(len(p[i].Events))
-				n++
-			}
-		}
-		// timeIt ends with a GetHeatmap of the variant's site for a page
-		// without data: the store merges queued heatmap changes before it
-		// reads, so the round pays for its whole aggregation, not only the
-		// part on the append path, and nothing for reading a map.
-		timeIt := func(visits [][]*recordingsv1.Chunk, cpu *time.Duration) (time.Duration, error) {
-			defer func(c0 time.Duration) { *cpu += cpuTime() - c0 }(cpuTime())
-			t := time.Now()
-			for i := 0; i < len(visits); i += 4 { // 48 chunks per call
-				var call []*recordingsv1.Chunk
-				for _, v := range visits[i:min(i+4, len(visits))] {
-					call = append(call, v...)
+			for i, va := range variants {
+				// The same seed: the same visit, but for the heat events.
+				chunks := newVisitGen(uint64(id)+1000, o.elements, 1, va.withHeat).visit(va.site, id, now, batches, 2)
+				if v%4 == 0 {
+					calls[i] = append(calls[i], nil) // 48 chunks per call
 				}
-				if err := append1(ctx, client, call); err != nil {
-					return 0, err
+				calls[i][len(calls[i])-1] = append(calls[i][len(calls[i])-1], chunks...)
+				for _, c := range chunks {
+					va.bytes += int64(len(c.Events))
 				}
 			}
-			_, err := client.GetHeatmap(ctx, &recordingsv1.GetHeatmapRequest{SiteId: visits[0][0].SiteId, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK,
-				Page: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://shop.example.com/no-such-page"}, MaxCells: 1})
-			if err != nil {
-				return 0, fmt.Errorf("GetHeatmap after the appends: %w", err)
-			}
-			return time.Since(t), nil
+			n += batches
 		}
-		order := []*[][]*recordingsv1.Chunk{&hc, &pc}
-		if round%2 == 1 {
-			order[0], order[1] = order[1], order[0]
-		}
-		var dh, dp time.Duration
-		for _, which := range order {
-			cpu := &plainCPU
-			if which == &hc {
-				cpu = &heatCPU
-			}
-			d, err := timeIt(*which, cpu)
+		for k := range variants {
+			i := (round + k) % len(variants)
+			va := variants[i]
+			c0, err := va.srv.cpu()
 			if err != nil {
 				return err
 			}
-			if which == &hc {
-				dh = d
-			} else {
-				dp = d
+			t := time.Now()
+			for _, call := range calls[i] {
+				if err := append1(ctx, va.srv.client, call); err != nil {
+					return fmt.Errorf("%s: %w", va.label, err)
+				}
 			}
+			if va.flush {
+				_, err := va.srv.client.GetHeatmap(ctx, &recordingsv1.GetHeatmapRequest{SiteId: va.site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK,
+					Page: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://shop.example.com/no-such-page"}, MaxCells: 1})
+				if err != nil {
+					return fmt.Errorf("GetHeatmap after the appends: %w", err)
+				}
+			}
+			va.wall += time.Since(t)
+			c1, err := va.srv.cpu()
+			if err != nil {
+				return err
+			}
+			va.cpu += c1 - c0
+			va.cpus = append(va.cpus, c1-c0)
 		}
-		heat, plain = heat+dh, plain+dp
-		ratios = append(ratios, dh.Seconds()/dp.Seconds())
 	}
-	fmt.Printf("AppendChunks, %d rounds × %d page views × %d batches (2 clicks each), 48 chunks per call:\n", o.rounds, o.roundVisits, batches)
-	fmt.Printf("  with heat data (sl:view, sl:click):       %7.1f µs/chunk, CPU %6.1f µs/chunk  (%.1f KB/chunk)\n",
-		float64(heat.Microseconds())/float64(n), float64(heatCPU.Microseconds())/float64(n), float64(heatBytes)/1e3/float64(n))
-	fmt.Printf("  without (the same batches without them):  %7.1f µs/chunk, CPU %6.1f µs/chunk  (%.1f KB/chunk)\n",
-		float64(plain.Microseconds())/float64(n), float64(plainCPU.Microseconds())/float64(n), float64(plainBytes)/1e3/float64(n))
-	fmt.Printf("CPU ratio with/without heat data: %.2f×\n", heatCPU.Seconds()/plainCPU.Seconds())
-	slices.Sort(ratios)
-	fmt.Printf("wall ratio with/without heat data: %.2f× over all rounds, median of the rounds' ratios %.2f× (%.2f–%.2f) (goal ≤ 1.10×)\n",
-		heat.Seconds()/plain.Seconds(), ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
+	perChunk := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+	fmt.Printf("AppendChunks, %d rounds × %d page views × %d batches (2 clicks each), 48 chunks per call, each variant its own service process (CPU: the service's, from /proc):\n", o.rounds, o.roundVisits, batches)
+	for _, va := range variants {
+		fmt.Printf("  %-38s %7.1f µs/chunk wall, CPU %6.1f µs/chunk  (%.1f KB/chunk)\n", va.label+":", perChunk(va.wall), perChunk(va.cpu), float64(va.bytes)/1e3/float64(n))
+	}
+	ratios := func(a, b *appendVariant) (total, median, lo, hi float64) {
+		var rs []float64
+		for i := range a.cpus {
+			rs = append(rs, a.cpus[i].Seconds()/b.cpus[i].Seconds())
+		}
+		slices.Sort(rs)
+		return a.cpu.Seconds() / b.cpu.Seconds(), rs[len(rs)/2], rs[0], rs[len(rs)-1]
+	}
+	total, median, lo, hi := ratios(variants[0], variants[1])
+	fmt.Printf("CPU ratio heatmaps on/off (the same chunks): median of the rounds %.2f× (%.2f–%.2f), all rounds %.2f× (goal ≤ 1.10×); wall %.2f×\n",
+		median, lo, hi, total, variants[0].wall.Seconds()/variants[1].wall.Seconds())
+	total, median, _, _ = ratios(variants[0], variants[2])
+	fmt.Printf("CPU ratio with/without the heat events, both on (the earlier measure): median %.2f×, all rounds %.2f×; wall %.2f×\n",
+		median, total, variants[0].wall.Seconds()/variants[2].wall.Seconds())
 	return nil
+}
+
+// child is a service process of this command (-serve on|off).
+type child struct {
+	mode   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	client recordingsClient
+	conn   *grpc.ClientConn
+	stat   string
+}
+
+// startChild runs this command with -serve mode, which prints the
+// service's address and serves until its stdin closes; its CPU profile
+// (with -profiles) is named after name.
+func startChild(ctx context.Context, mode, name, profiles string) (*child, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"-serve", mode}
+	if profiles != "" {
+		args = append(args, "-cpuprofile", filepath.Join(profiles, "append-heatmaps-"+name+".pprof"))
+	}
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the %s service: %w", mode, err)
+	}
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("the %s service: %w", mode, err)
+	}
+	cc, err := grpc.NewClient(strings.TrimSpace(addr), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20), grpc.MaxCallRecvMsgSize(64<<20)))
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
+	return &child{mode: name, cmd: cmd, stdin: stdin, conn: cc, stat: fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid),
+		client: recordingsClient{recordingsv1.NewRecordingsServiceClient(cc), recordingsv1.NewRecordingsInternalServiceClient(cc)}}, nil
+}
+
+// cpu is the CPU time (user and system, every thread) the process used so
+// far, from /proc/<pid>/stat (fields 14 and 15, in clock ticks).
+func (c *child) cpu() (time.Duration, error) {
+	b, err := os.ReadFile(c.stat)
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: fields count from the
+	// last ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("%s: %d fields", c.stat, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("%s: %w", c.stat, err)
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// clockTicks is USER_HZ, which Linux fixes at 100 for /proc.
+const clockTicks = 100
+
+func (c *child) stop() error {
+	c.conn.Close()
+	c.stdin.Close()
+	return c.cmd.Wait()
+}
+
+// serve is the -serve mode: one service with heatmaps on or off on a
+// loopback socket, its address on stdout, until stdin closes.
+func serve(ctx context.Context, mode string) error {
+	if mode != "on" && mode != "off" {
+		return fmt.Errorf("-serve %q: on or off", mode)
+	}
+	s, addr, err := startService(ctx, mode == "on")
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	fmt.Println(addr)
+	_, err = io.Copy(io.Discard, os.Stdin)
+	return err
 }
 
 // cpuTime is the CPU time (user and system) the process used so far.
