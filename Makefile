@@ -24,7 +24,7 @@ help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: preflight-run web build ## Run everything in one process: dashboard at http://localhost:8080.
+run: preflight-run build ## Run everything in one process: dashboard at http://localhost:8080.
 	$(BIN) serve --data-dir $(DATA_DIR) --print-url
 
 .PHONY: preflight
@@ -39,7 +39,7 @@ preflight-run:
 	@$(GO) run ./internal/preflight -for=run
 
 .PHONY: build
-build: ## Build the sightline binary into bin/.
+build: web ## Build the sightline binary into bin/, the dashboard (web/dist) embedded.
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/sightline
 
 .PHONY: test

@@ -40,7 +40,11 @@ func dashboardHandler() http.Handler {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-cache")
 			_, _ = w.Write([]byte(`<!doctype html><title>Sightline</title><h1>Sightline</h1>
-<p>The dashboard is not built into this binary: <code>make run</code> builds it (or <code>make web build</code>).</p>
+<p>The dashboard is not built into this binary. Plain <code>go build</code> and <code>go install</code> cannot run its
+JavaScript build, so they make a binary that serves only the API.</p>
+<p>To get the dashboard, build in a clone of the repository (Go, and Node 20.19+ with npm):</p>
+<pre>make build    # npm ci and the dashboard build, then go build: bin/sightline
+bin/sightline serve</pre>
 <p>API: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p>`))
 		})
 	}
