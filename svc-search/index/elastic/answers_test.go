@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,31 +17,19 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/elastic"
+	"github.com/sightlinehq/sightline/svc-search/index/elastic/estest"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
 
 // TestAnswersConformance runs the answers suite against a real
 // Elasticsearch when ELASTICSEARCH_URL is set.
 func TestAnswersConformance(t *testing.T) {
-	url := os.Getenv("ELASTICSEARCH_URL")
-	if url == "" {
-		t.Skip("ELASTICSEARCH_URL not set: the Elasticsearch conformance run needs a real server")
-	}
-	var n atomic.Int64
+	addrs := estest.Addresses(t, "")
 	indextest.RunAnswers(t, func(t *testing.T) index.AnswerIndex {
-		prefix := fmt.Sprintf("sightline-test-%d-%d", time.Now().UnixNano(), n.Add(1))
-		ix, err := elastic.OpenAnswers(t.Context(), elastic.Config{Addresses: strings.Split(url, ","), IndexPrefix: prefix, Replicas: 0})
+		ix, err := elastic.OpenAnswers(t.Context(), elastic.Config{Addresses: addrs, IndexPrefix: estest.Prefix(t, addrs, "answers"), Replicas: 0})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() {
-			for _, path := range []string{"/" + prefix + "-answers-*", "/_index_template/" + prefix + "-answers"} {
-				req, _ := http.NewRequest(http.MethodDelete, strings.Split(url, ",")[0]+path, nil)
-				if res, err := http.DefaultClient.Do(req); err == nil {
-					res.Body.Close()
-				}
-			}
-		})
 		return ix
 	})
 }
@@ -67,7 +52,7 @@ func everyAnswerFilter() *searchv1.AnswerFilter {
 }
 
 func TestAnswersBodiesGolden(t *testing.T) {
-	golden(t, "answers_template", elastic.AnswersTemplateBody("sightline", 3, 1))
+	estest.Golden(t, "answers_template", elastic.AnswersTemplateBody("sightline", 3, 1))
 	for name, q := range map[string]index.AnswerQuery{
 		"answers_search_all_filters": {SiteID: site, Filter: everyAnswerFilter(), Limit: 50},
 		"answers_search_after_asc": {SiteID: site, Limit: 10, Ascending: true, After: &index.AnswerCursor{Time: base.UnixNano(), ID: "a_1"},
@@ -77,7 +62,7 @@ func TestAnswersBodiesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, body)
+		estest.Golden(t, name, body)
 		checkSiteFirst(t, name, body["query"], q.SiteID)
 	}
 	berlin, _ := time.LoadLocation("Europe/Berlin")
@@ -86,13 +71,13 @@ func TestAnswersBodiesGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "answers_stats_week_berlin", body)
+	estest.Golden(t, "answers_stats_week_berlin", body)
 	checkSiteFirst(t, "stats", body["query"], site)
 	body, err = elastic.AnswerBoundsBody(site, &searchv1.AnswerFilter{VisitorId: "v"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "answers_bounds", body)
+	estest.Golden(t, "answers_bounds", body)
 	for name, sel := range map[string]index.AnswerSelector{
 		"answers_delete_ids":     {AnswerIDs: []string{"a_1", "a_2"}},
 		"answers_delete_session": {SessionID: "s-1"},
@@ -104,7 +89,7 @@ func TestAnswersBodiesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, body)
+		estest.Golden(t, name, body)
 		checkSiteFirst(t, name, body["query"], site)
 	}
 	if _, err := elastic.AnswerDeleteBody(site, index.AnswerSelector{}); err == nil {

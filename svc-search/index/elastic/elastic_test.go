@@ -6,17 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,71 +25,23 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/elastic"
+	"github.com/sightlinehq/sightline/svc-search/index/elastic/estest"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var update = flag.Bool("update", false, "rewrite the golden request bodies")
-
 // TestConformance runs the shared suite against a real Elasticsearch when
 // ELASTICSEARCH_URL is set (deploy/compose starts one).
 func TestConformance(t *testing.T) {
-	url := os.Getenv("ELASTICSEARCH_URL")
-	if url == "" {
-		t.Skip("ELASTICSEARCH_URL not set: the Elasticsearch conformance run needs a real server")
-	}
-	var n atomic.Int64
+	addrs := estest.Addresses(t, "")
 	indextest.Run(t, func(t *testing.T) index.Index {
-		prefix := fmt.Sprintf("sightline-test-%d-%d", time.Now().UnixNano(), n.Add(1))
-		ix, err := elastic.Open(t.Context(), elastic.Config{Addresses: strings.Split(url, ","), IndexPrefix: prefix, Replicas: 0})
+		ix, err := elastic.Open(t.Context(), elastic.Config{Addresses: addrs, IndexPrefix: estest.Prefix(t, addrs, "sessions"), Replicas: 0})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() {
-			req, _ := http.NewRequest(http.MethodDelete, strings.Split(url, ",")[0]+"/"+prefix+"-sessions-*", nil)
-			if res, err := http.DefaultClient.Do(req); err == nil {
-				res.Body.Close()
-			}
-			req, _ = http.NewRequest(http.MethodDelete, strings.Split(url, ",")[0]+"/_index_template/"+prefix+"-sessions", nil)
-			if res, err := http.DefaultClient.Do(req); err == nil {
-				res.Body.Close()
-			}
-		})
 		return ix
 	})
-}
-
-// golden compares v structurally with testdata/<name>.json.
-func golden(t *testing.T, name string, v any) {
-	t.Helper()
-	got, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("testdata", name+".json")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(g, w) {
-		t.Fatalf("%s differs from golden:\n got %s\nwant %s", name, got, want)
-	}
 }
 
 func tp(b bool) *bool { return &b }
@@ -137,7 +85,7 @@ func everyFilter() *searchv1.SessionFilter {
 const site = int64(3_000_000_001)
 
 func TestTemplateGolden(t *testing.T) {
-	golden(t, "template", elastic.TemplateBody("sightline", 3, 1))
+	estest.Golden(t, "template", elastic.TemplateBody("sightline", 3, 1))
 }
 
 func TestSearchBodiesGolden(t *testing.T) {
@@ -170,7 +118,7 @@ func TestSearchBodiesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, body)
+		estest.Golden(t, name, body)
 		checkSiteFirst(t, name, body["query"], q.SiteID)
 	}
 	if _, err := elastic.SearchBody(index.Query{SiteID: site}); err == nil {
@@ -189,7 +137,7 @@ func TestDeleteBodiesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, body)
+		estest.Golden(t, name, body)
 		checkSiteFirst(t, name, body["query"], site)
 	}
 	if _, err := elastic.DeleteBody(site, index.Selector{}); err == nil {

@@ -2,11 +2,7 @@ package elastic
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -17,44 +13,11 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/svc-search/index"
+	"github.com/sightlinehq/sightline/svc-search/index/elastic/estest"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-var update = flag.Bool("update", false, "rewrite the golden request bodies")
-
-// golden compares v structurally with testdata/<name>.json.
-func golden(t *testing.T, name string, v any) {
-	t.Helper()
-	got, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("testdata", name+".json")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(g, w) {
-		t.Fatalf("%s differs from golden:\n got %s\nwant %s", name, got, want)
-	}
-}
 
 const site = int64(3_000_000_001)
 
@@ -108,7 +71,7 @@ func checkSiteFirst(t *testing.T, name string, q any) {
 }
 
 func TestTemplateGolden(t *testing.T) {
-	golden(t, "template", TemplateBody("sightline", 3, 1))
+	estest.Golden(t, "template", TemplateBody("sightline", 3, 1))
 }
 
 func TestOverviewBodiesGolden(t *testing.T) {
@@ -128,7 +91,7 @@ func TestOverviewBodiesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, body)
+		estest.Golden(t, name, body)
 		checkSiteFirst(t, name, body["query"])
 	}
 	if _, err := OverviewBody(traffic.Query{SiteID: site, Start: base, End: base.Add(time.Hour)}, trafficv1.TrafficInterval_TRAFFIC_INTERVAL_UNSPECIFIED, []time.Time{base}); err == nil {
@@ -152,7 +115,7 @@ func TestBreakdownBodiesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, body)
+		estest.Golden(t, name, body)
 		checkSiteFirst(t, name, body["query"])
 	}
 	// Every dimension has a field; the unspecified one and bad limits fail.
@@ -175,13 +138,13 @@ func TestScanAndMedianBodiesGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "median_window", NthBody(fq, 61_500.5, true, nthWindow, nil))
-	golden(t, "median_walk_above", NthBody(fq, 61_500.5, false, walkPage, []any{json.RawMessage("61501"), json.RawMessage(`"s-9"`)}))
+	estest.Golden(t, "median_window", NthBody(fq, 61_500.5, true, nthWindow, nil))
+	estest.Golden(t, "median_walk_above", NthBody(fq, 61_500.5, false, walkPage, []any{json.RawMessage("61501"), json.RawMessage(`"s-9"`)}))
 	// NthBody adds its clause to a copy: the filter it was given is intact.
 	if n := len(fq["bool"].(map[string]any)["filter"].([]any)); n != 4 {
 		t.Fatalf("filter changed under NthBody: %d clauses", n)
 	}
-	golden(t, "realtime_scan", ScanBody(RealtimeQuery(site, base), realtimeSource, []json.RawMessage{json.RawMessage("1772323200000000000"), json.RawMessage(`"s-1"`)}))
+	estest.Golden(t, "realtime_scan", ScanBody(RealtimeQuery(site, base), realtimeSource, []json.RawMessage{json.RawMessage("1772323200000000000"), json.RawMessage(`"s-1"`)}))
 	checkSiteFirst(t, "realtime", RealtimeQuery(site, base))
 	for name, steps := range map[string][]*trafficv1.FunnelStep{
 		"funnel_page_first": {
@@ -198,7 +161,7 @@ func TestScanAndMedianBodiesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, ScanBody(fq, funnelSource, nil))
+		estest.Golden(t, name, ScanBody(fq, funnelSource, nil))
 		checkSiteFirst(t, name, fq)
 	}
 }
@@ -214,7 +177,7 @@ func TestDeleteAndSweepBodiesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, map[string]any{"counted": counted, "rest": rest})
+		estest.Golden(t, name, map[string]any{"counted": counted, "rest": rest})
 		checkSiteFirst(t, name, counted["query"])
 		checkSiteFirst(t, name, rest["query"])
 	}
@@ -222,12 +185,12 @@ func TestDeleteAndSweepBodiesGolden(t *testing.T) {
 		t.Fatal("empty selector accepted")
 	}
 	counted, rest := SweepBodies(base, 30*24*time.Hour)
-	golden(t, "sweep", map[string]any{"counted": counted, "rest": rest})
+	estest.Golden(t, "sweep", map[string]any{"counted": counted, "rest": rest})
 }
 
 func TestWriteBodiesGolden(t *testing.T) {
 	keys := []docKey{{site, "s-1"}, {site + 1, "s-2"}}
-	golden(t, "mget", MgetBody(keys))
+	estest.Golden(t, "mget", MgetBody(keys))
 	st := &state{}
 	st.add(traffic.Hit{SiteID: site, SessionID: "s-1", VisitorID: "v-1", PageViewID: "p-1", Kind: sessionsv1.HitKind_HIT_KIND_PAGE_VIEW,
 		Time: base, URL: "https://shop.example.com/?utm_source=news", Referrer: "https://www.Google.com/search",
@@ -247,7 +210,7 @@ func TestWriteBodiesGolden(t *testing.T) {
 		}
 		lines = append(lines, v)
 	}
-	golden(t, "bulk", lines)
+	estest.Golden(t, "bulk", lines)
 }
 
 // TestDocumentFieldsMapped: every field a document can carry is in the

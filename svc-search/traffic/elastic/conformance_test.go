@@ -1,14 +1,9 @@
 package elastic
 
 import (
-	"fmt"
-	"net/http"
-	"os"
-	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
+	"github.com/sightlinehq/sightline/svc-search/index/elastic/estest"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 	"github.com/sightlinehq/sightline/svc-search/traffic/traffictest"
 )
@@ -16,25 +11,12 @@ import (
 // TestConformance runs the shared suite against a real Elasticsearch when
 // ELASTICSEARCH_URL is set (deploy/compose starts one).
 func TestConformance(t *testing.T) {
-	url := os.Getenv("ELASTICSEARCH_URL")
-	if url == "" {
-		t.Skip("ELASTICSEARCH_URL not set: the Elasticsearch conformance run needs a real server (TestConformanceOnFake runs the suite on the fake)")
-	}
-	var n atomic.Int64
+	addrs := estest.Addresses(t, " (TestConformanceOnFake runs the suite on the fake)")
 	traffictest.Run(t, func(t *testing.T) traffic.Store {
-		prefix := fmt.Sprintf("sightline-test-%d-%d", time.Now().UnixNano(), n.Add(1))
-		s, err := Open(t.Context(), Config{Addresses: strings.Split(url, ","), IndexPrefix: prefix, Replicas: 0})
+		s, err := Open(t.Context(), Config{Addresses: addrs, IndexPrefix: estest.Prefix(t, addrs, "traffic"), Replicas: 0})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() {
-			for _, p := range []string{"/" + prefix + "-traffic-*", "/_index_template/" + prefix + "-traffic"} {
-				req, _ := http.NewRequest(http.MethodDelete, strings.Split(url, ",")[0]+p, nil)
-				if res, err := http.DefaultClient.Do(req); err == nil {
-					res.Body.Close()
-				}
-			}
-		})
 		return s
 	})
 }

@@ -1,0 +1,82 @@
+// Package estest is the test support of the Elasticsearch backends (the
+// sessions and answers indexes, the traffic store): golden request bodies
+// and the per-run index prefix of the conformance runs on a real server.
+package estest
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden request bodies")
+
+// Golden compares v structurally with testdata/<name>.json (go test
+// -update rewrites the file).
+func Golden(t *testing.T, name string, v any) {
+	t.Helper()
+	got, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", name+".json")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Fatalf("%s differs from golden:\n got %s\nwant %s", name, got, want)
+	}
+}
+
+// Addresses are the servers of ELASTICSEARCH_URL (comma-separated);
+// without it the test is skipped (note says what else covers it).
+func Addresses(t *testing.T, note string) []string {
+	t.Helper()
+	url := os.Getenv("ELASTICSEARCH_URL")
+	if url == "" {
+		t.Skip("ELASTICSEARCH_URL not set: the Elasticsearch conformance run needs a real server" + note)
+	}
+	return strings.Split(url, ",")
+}
+
+var runs atomic.Int64
+
+// Prefix is a new index prefix for one run on addrs; the indices
+// "<prefix>-<name>-*" and the template "<prefix>-<name>" are deleted when
+// the test ends.
+func Prefix(t *testing.T, addrs []string, name string) string {
+	prefix := fmt.Sprintf("sightline-test-%d-%d", time.Now().UnixNano(), runs.Add(1))
+	t.Cleanup(func() {
+		for _, p := range []string{"/" + prefix + "-" + name + "-*", "/_index_template/" + prefix + "-" + name} {
+			req, _ := http.NewRequest(http.MethodDelete, addrs[0]+p, nil)
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				res.Body.Close()
+			}
+		}
+	})
+	return prefix
+}
