@@ -331,23 +331,11 @@ func TestAnswersBypassSessionQuotaAndRecordingSwitch(t *testing.T) {
 
 func TestAnswerPreflight(t *testing.T) {
 	e := newEnv(t, nil)
-	hr, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/i/v1/answer?k="+siteKey, nil)
-	hr.Header.Set("Origin", "https://shop.example.com")
-	hr.Header.Set("Access-Control-Request-Method", "POST")
-	resp, err := http.DefaultClient.Do(hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := e.preflight("/i/v1/answer?k="+siteKey, "https://shop.example.com", "")
 	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example.com" {
 		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
 	}
-	hr.Header.Set("Origin", "https://evil.example")
-	if resp, err = http.DefaultClient.Do(hr); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 403 {
+	if resp = e.preflight("/i/v1/answer?k="+siteKey, "https://evil.example", ""); resp.StatusCode != 403 {
 		t.Fatalf("foreign preflight: %d", resp.StatusCode)
 	}
 }

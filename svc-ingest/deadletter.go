@@ -37,26 +37,25 @@ func (s *Service) stalled(st spool.Stats, fs forwarder.Stats, now time.Time) boo
 
 // degradation lists what is wrong with delivery, for /readyz.
 func (s *Service) degradation(now time.Time) []string {
-	st, fs := s.spool.Stats(), s.fwd.Stats()
+	out := s.streamDegradation(now, s.spool.Stats(), s.fwd.Stats(), "forwarder", "records wait", "records", "")
+	if s.hitFwd != nil {
+		out = append(out, s.streamDegradation(now, s.hitSpool.Stats(), s.hitFwd.Stats(), "traffic forwarder", "hits wait for search", "hits", " on the traffic spool")...)
+	}
+	return out
+}
+
+// streamDegradation is degradation for one spool and its forwarder:
+// stalled, or dead-lettering lately. The words name the stream: the
+// forwarder, what waits, what is dead-lettered, and where its list is.
+func (s *Service) streamDegradation(now time.Time, st spool.Stats, fs forwarder.Stats, fwd, waiting, items, where string) []string {
 	var out []string
 	if s.stalled(st, fs, now) {
-		out = append(out, fmt.Sprintf("forwarder stalled: %d records wait, the oldest for %s; nothing delivered for over %s; last error: %s",
-			st.Records, now.Sub(st.Oldest).Round(time.Second), s.cfg.ForwardStallAfter, fs.LastError))
+		out = append(out, fmt.Sprintf("%s stalled: %d %s, the oldest for %s; nothing delivered for over %s; last error: %s",
+			fwd, st.Records, waiting, now.Sub(st.Oldest).Round(time.Second), s.cfg.ForwardStallAfter, fs.LastError))
 	}
 	if !fs.LastDeadLetter.IsZero() && now.Sub(fs.LastDeadLetter) <= s.cfg.ForwardStallAfter {
-		out = append(out, fmt.Sprintf("records are being dead-lettered: %d since start, the last %s ago (sightline spool dead-letter list)",
-			fs.DeadLettered, now.Sub(fs.LastDeadLetter).Round(time.Second)))
-	}
-	if s.hitFwd != nil {
-		st, fs := s.hitSpool.Stats(), s.hitFwd.Stats()
-		if s.stalled(st, fs, now) {
-			out = append(out, fmt.Sprintf("traffic forwarder stalled: %d hits wait for search, the oldest for %s; nothing delivered for over %s; last error: %s",
-				st.Records, now.Sub(st.Oldest).Round(time.Second), s.cfg.ForwardStallAfter, fs.LastError))
-		}
-		if !fs.LastDeadLetter.IsZero() && now.Sub(fs.LastDeadLetter) <= s.cfg.ForwardStallAfter {
-			out = append(out, fmt.Sprintf("hits are being dead-lettered: %d since start, the last %s ago (sightline spool dead-letter list on the traffic spool)",
-				fs.DeadLettered, now.Sub(fs.LastDeadLetter).Round(time.Second)))
-		}
+		out = append(out, fmt.Sprintf("%s are being dead-lettered: %d since start, the last %s ago (sightline spool dead-letter list%s)",
+			items, fs.DeadLettered, now.Sub(fs.LastDeadLetter).Round(time.Second), where))
 	}
 	return out
 }

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -26,33 +24,6 @@ import (
 )
 
 const childEnv = "SIGHTLINE_INGEST_CHILD"
-
-// writeGeoDB builds a tiny MaxMind-format country database.
-func writeGeoDB(t *testing.T) string {
-	t.Helper()
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-Country", RecordSize: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, cc := range map[string]string{"81.2.69.0/24": "GB", "2a02:ff00::/32": "DE"} {
-		_, n, _ := net.ParseCIDR(cidr)
-		if err := tree.Insert(n, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(cc)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := t.TempDir() + "/country.mmdb"
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // runChild runs ingest as its own process (HTTP intake + forwarder) until
 // killed; the parent reads its address from stdout.
@@ -183,28 +154,7 @@ func TestKill9DuringLoad(t *testing.T) {
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
 	mu.Lock()
 	defer mu.Unlock()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		rec.mu.Lock()
-		missing := 0
-		for k := range acked {
-			if rec.chunks[k] == nil {
-				missing++
-			}
-		}
-		dups := 0
-		for _, d := range rec.deliveries {
-			dups += d - 1
-		}
-		rec.mu.Unlock()
-		if missing == 0 {
-			t.Logf("%d batches answered 204; %d delivered before the kill; all arrived after restart (%d re-deliveries de-duplicated by key)",
-				len(acked), delivered, dups)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged batches never arrived", missing, len(acked))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	dups := rec.waitAcked(t, acked, 30*time.Second, func() string { return "" })
+	t.Logf("%d batches answered 204; %d delivered before the kill; all arrived after restart (%d re-deliveries de-duplicated by key)",
+		len(acked), delivered, dups)
 }

@@ -247,29 +247,8 @@ func TestBinaryKill9DuringLoad(t *testing.T) {
 	p = startIngestBinary(t, dataDir, accSrv.addr, recSrv.addr)
 	mu.Lock()
 	defer mu.Unlock()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		rec.mu.Lock()
-		missing := 0
-		for k := range acked {
-			if rec.chunks[k] == nil {
-				missing++
-			}
-		}
-		redelivered := 0
-		for _, d := range rec.deliveries {
-			redelivered += d - 1
-		}
-		rec.mu.Unlock()
-		if missing == 0 {
-			t.Logf("%d batches answered 204 before SIGKILL, %d had arrived; after restart all arrived (%d re-deliveries, de-duplicated by key)", len(acked), before, redelivered)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged batches lost\n%s", missing, len(acked), p.log())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	redelivered := rec.waitAcked(t, acked, 60*time.Second, p.log)
+	t.Logf("%d batches answered 204 before SIGKILL, %d had arrived; after restart all arrived (%d re-deliveries, de-duplicated by key)", len(acked), before, redelivered)
 }
 
 // TestBinarySpoolFull: past the spool bound the binary answers 503 with

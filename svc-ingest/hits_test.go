@@ -249,14 +249,7 @@ func TestHitRefusals(t *testing.T) {
 
 func TestHitPreflight(t *testing.T) {
 	e := newEnv(t, nil)
-	hr, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/i/v1/hit?k="+siteKey, nil)
-	hr.Header.Set("Origin", "https://shop.example.com")
-	hr.Header.Set("Access-Control-Request-Method", "POST")
-	resp, err := http.DefaultClient.Do(hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := e.preflight("/i/v1/hit?k="+siteKey, "https://shop.example.com", "")
 	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://shop.example.com" {
 		t.Fatalf("preflight %d %v", resp.StatusCode, resp.Header)
 	}

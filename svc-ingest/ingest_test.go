@@ -32,6 +32,7 @@ import (
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/platform/rpc"
+	"github.com/sightlinehq/sightline/svc-ingest/enrich/enrichtest"
 	"github.com/sightlinehq/sightline/tracker"
 )
 
@@ -452,19 +453,32 @@ func TestAnswers(t *testing.T) {
 	}
 }
 
+// preflight sends the CORS preflight of a POST from origin to path (with
+// the request headers reqHeaders, unless ""), and answers the response,
+// its body closed.
+func (e *env) preflight(path, origin, reqHeaders string) *http.Response {
+	e.t.Helper()
+	hr, err := http.NewRequest(http.MethodOptions, e.srv.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	hr.Header.Set("Origin", origin)
+	hr.Header.Set("Access-Control-Request-Method", "POST")
+	if reqHeaders != "" {
+		hr.Header.Set("Access-Control-Request-Headers", reqHeaders)
+	}
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
 func TestPreflight(t *testing.T) {
 	e := newEnv(t, nil)
 	do := func(origin, key string) *http.Response {
-		hr, _ := http.NewRequest(http.MethodOptions, e.srv.URL+"/i/v1/batch?k="+key, nil)
-		hr.Header.Set("Origin", origin)
-		hr.Header.Set("Access-Control-Request-Method", "POST")
-		hr.Header.Set("Access-Control-Request-Headers", "content-type,content-encoding")
-		resp, err := http.DefaultClient.Do(hr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		return e.preflight("/i/v1/batch?k="+key, origin, "content-type,content-encoding")
 	}
 	resp := do("https://www.example.org", siteKey)
 	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://www.example.org" ||
@@ -702,7 +716,7 @@ func TestScripts(t *testing.T) {
 }
 
 func TestTrustedProxyAndGeoIP(t *testing.T) {
-	db := writeGeoDB(t)
+	db := enrichtest.CountryDB(t)
 	e := newEnv(t, func(c *Config) { c.TrustedProxies = "127.0.0.0/8"; c.GeoIPDB = db })
 	resp := e.post(req{query: "k=" + siteKey, body: batchBody(t, nil), headers: map[string]string{"X-Forwarded-For": "81.2.69.142, 127.0.0.1"}})
 	if resp.StatusCode != 204 {

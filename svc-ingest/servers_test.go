@@ -15,6 +15,7 @@ import (
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/internal/poll"
 )
 
 // accountsServer is a small real AccountsService: fixed site configs and
@@ -181,6 +182,32 @@ func (r *recordingsServer) waitChunks(t *testing.T, n int, within time.Duration)
 			t.Fatalf("%d of %d chunks arrived at recordings within %v", r.count(), n, within)
 		}
 	}
+}
+
+// waitAcked waits until every acknowledged chunk arrived, failing with how
+// many did not and with more (a process's log, or ""), and answers how
+// many re-deliveries recordings saw (de-duplicated by key).
+func (r *recordingsServer) waitAcked(t *testing.T, acked map[chunkKey]bool, within time.Duration, more func() string) (redelivered int) {
+	t.Helper()
+	poll.Until(t, within, func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		missing := 0
+		for k := range acked {
+			if r.chunks[k] == nil {
+				missing++
+			}
+		}
+		redelivered = 0
+		for _, d := range r.deliveries {
+			redelivered += d - 1
+		}
+		if missing > 0 {
+			return fmt.Errorf("%d of %d acknowledged batches never arrived\n%s", missing, len(acked), more())
+		}
+		return nil
+	})
+	return redelivered
 }
 
 // grpcServer serves one service on 127.0.0.1, restartable on the same port.

@@ -1,19 +1,16 @@
 package enrich
 
 import (
-	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/svc-ingest/enrich/enrichtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -96,22 +93,7 @@ func TestTruncateIP(t *testing.T) {
 }
 
 func TestGeoIP(t *testing.T) {
-	tree, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: "GeoLite2-Country", RecordSize: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for cidr, cc := range map[string]string{"81.2.69.0/24": "GB", "2a02:ff00::/32": "DE"} {
-		_, n, _ := net.ParseCIDR(cidr)
-		if err := tree.Insert(n, mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(cc)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := t.TempDir() + "/c.mmdb"
-	f, _ := os.Create(path)
-	if _, err := tree.WriteTo(f); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	path := enrichtest.CountryDB(t)
 	e, err := New(path)
 	if err != nil {
 		t.Fatal(err)

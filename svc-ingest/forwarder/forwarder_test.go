@@ -37,11 +37,7 @@ func (k *keeper) AppendChunks(_ context.Context, req *recordingsv1.AppendChunksR
 func TestSpooledBytesArriveAsChunks(t *testing.T) {
 	rec := &keeper{}
 	client := serveRecordings(t, rec)
-	sp, err := spool.Open(spool.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Close()
+	sp := openSpool(t)
 	ctx := context.Background()
 	var want []*recordingsv1.Chunk
 	for i := range 40 {
@@ -167,11 +163,7 @@ func (s *shortCounter) AppendChunks(_ context.Context, req *recordingsv1.AppendC
 func TestUnaccountedChunksStaySpooled(t *testing.T) {
 	rec := &shortCounter{short: 2}
 	client := serveRecordings(t, rec)
-	sp, err := spool.Open(spool.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sp.Close()
+	sp := openSpool(t)
 	ctx := context.Background()
 	for i := range 5 {
 		b, _ := proto.Marshal(&recordingsv1.Chunk{SiteId: 5_000_000_001, SessionId: "s_abcdefgh", Seq: int64(i), Events: []byte(`[{}]`)})
