@@ -36,7 +36,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -374,31 +373,17 @@ func (s *Server) run(ctx context.Context) error {
 	cmd.Dir = s.dir
 	cmd.Stdout = s.log
 	cmd.Stderr = s.log
-	// Pdeathsig fires when the *thread* that forked the child exits, so the
-	// child is started from a goroutine locked to its thread for the
-	// server's lifetime: the signal then fires only when the process dies.
+	// Started pinned to a thread (testproc.StartPinned): the parent-death
+	// signal then fires only when the test process dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
 	exited := make(chan struct{})
 	waitErr := new(error)
 	s.mu.Lock()
 	s.cmd, s.exited, s.waitErr, s.stopped, s.stopErr = cmd, exited, waitErr, false, nil
 	s.mu.Unlock()
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			close(exited)
-			return
-		}
-		started <- nil
-		// No lock here: Stop holds mu while it waits for exited. The
-		// close publishes waitErr to whoever receives from exited.
-		*waitErr = cmd.Wait()
-		close(exited)
-	}()
-	if err := <-started; err != nil {
+	// No lock for waitErr: Stop holds mu while it waits for exited. The
+	// close publishes waitErr to whoever receives from exited.
+	if err := testproc.StartPinned(cmd, exited, waitErr); err != nil {
 		s.mu.Lock()
 		s.stopped = true
 		s.mu.Unlock()

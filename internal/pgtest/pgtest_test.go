@@ -47,22 +47,8 @@ func TestStartGivesFreshDatabases(t *testing.T) {
 }
 
 func TestStartServerStop(t *testing.T) {
-	if _, err := BinDir(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "pgtest-server-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	srv, err := StartServer(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := ownServer(t, "pgtest-server-")
 	conn, err := pgx.Connect(ctx, srv.DSN())
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +71,29 @@ func TestStartServerStop(t *testing.T) {
 	}
 }
 
+// ownServer starts a server of the test's own (not the shared one) in a
+// new directory named with prefix, removed when the test ends; without
+// server binaries it skips the test, except under CI=true.
+func ownServer(t *testing.T, prefix string) *Server {
+	t.Helper()
+	if _, err := BinDir(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	srv, err := StartServer(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
 func TestWithDatabase(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://u:p@h:5/db?sslmode=disable": "postgres://u:p@h:5/t_1?sslmode=disable",
@@ -101,22 +110,8 @@ func TestWithDatabase(t *testing.T) {
 // TestDatabaseURL: with DATABASE_URL set, Start creates a fresh database in
 // that server instead of using the shared one.
 func TestDatabaseURL(t *testing.T) {
-	if _, err := BinDir(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "pgtest-url-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	srv, err := StartServer(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := ownServer(t, "pgtest-url-")
 	defer srv.Stop()
 	t.Setenv("DATABASE_URL", srv.DSN())
 	var name string

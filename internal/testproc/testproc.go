@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,17 +192,45 @@ func Killed(err error) bool {
 	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
-// LogBuffer keeps a server's output, at most about 1 MiB (older output is
-// dropped), for error messages.
+// StartPinned starts cmd from a goroutine locked to its OS thread for the
+// process's lifetime: a Pdeathsig in cmd.SysProcAttr fires when the thread
+// that forked the child exits, so pinned it fires only when the test
+// process dies. exited is closed once cmd has ended (or failed to start),
+// after *waitErr (unless nil) holds Wait's answer.
+func StartPinned(cmd *exec.Cmd, exited chan struct{}, waitErr *error) error {
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			close(exited)
+			return
+		}
+		started <- nil
+		err := cmd.Wait()
+		if waitErr != nil {
+			*waitErr = err
+		}
+		close(exited)
+	}()
+	return <-started
+}
+
+// LogBuffer keeps a process's or a server's output, written by other
+// goroutines and read by the test: at most about 1 MiB (older output is
+// dropped), for error messages, unless Unbounded.
 type LogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	// Unbounded keeps all the output, for a test that counts log lines.
+	Unbounded bool
+	mu        sync.Mutex
+	b         bytes.Buffer
 }
 
 func (l *LogBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.b.Len() > 1<<20 {
+	if !l.Unbounded && l.b.Len() > 1<<20 {
 		l.b.Reset()
 	}
 	return l.b.Write(p)

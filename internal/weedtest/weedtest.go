@@ -32,7 +32,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -265,24 +264,10 @@ func launch(ctx context.Context, bin, dir string) (*Server, error) {
 	cmd.Stdout = srv.log
 	cmd.Stderr = srv.log
 	srv.cmd = cmd
-	// Pdeathsig fires when the thread that forked the child exits, so the
-	// child is started from a goroutine locked to its thread for the
-	// server's lifetime (see internal/pgtest).
+	// Started pinned to a thread (testproc.StartPinned): the parent-death
+	// signal then fires only when the test process dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			close(srv.exited)
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(srv.exited)
-	}()
-	if err := <-started; err != nil {
+	if err := testproc.StartPinned(cmd, srv.exited, nil); err != nil {
 		return nil, fmt.Errorf("weedtest: start %s: %w", bin, err)
 	}
 	if err := srv.waitReady(ctx); err != nil {
