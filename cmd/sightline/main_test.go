@@ -71,25 +71,8 @@ type process struct {
 	cmd   *exec.Cmd
 	args  []string
 	addrs struct{ HTTP, GRPC, Admin string }
-	logs  *syncBuffer
+	logs  *testproc.LogBuffer
 	done  chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // serve starts the binary on free loopback ports and waits for its
@@ -108,7 +91,7 @@ func startServe(t *testing.T, env []string, args ...string) *process {
 		defaults = append(defaults, "--server.service-secret-file", meshSecretFile)
 	}
 	args = append(defaults, args...)
-	p := &process{t: t, cmd: exec.Command(binary, args...), args: args, logs: &syncBuffer{}, done: make(chan error, 1)}
+	p := &process{t: t, cmd: exec.Command(binary, args...), args: args, logs: &testproc.LogBuffer{Unbounded: true}, done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), env...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

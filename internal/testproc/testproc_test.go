@@ -166,6 +166,13 @@ func TestLogBufferIsBounded(t *testing.T) {
 	if n := len(l.String()); n > 1<<20+len(chunk) || n == 0 {
 		t.Fatalf("kept %d bytes, want at most about 1 MiB and some", n)
 	}
+	all := LogBuffer{Unbounded: true}
+	for range 40 {
+		_, _ = all.Write([]byte(chunk))
+	}
+	if n := len(all.String()); n != 40*len(chunk) {
+		t.Fatalf("unbounded kept %d bytes, want %d", n, 40*len(chunk))
+	}
 }
 
 // TestKilled: only an end by SIGKILL is one; an exit of its own, another

@@ -1,7 +1,6 @@
 package httpserver_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,13 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 
+	"github.com/sightlinehq/sightline/internal/testproc"
 	"github.com/sightlinehq/sightline/platform/httpserver"
 	"github.com/sightlinehq/sightline/platform/logging"
 	"github.com/sightlinehq/sightline/platform/telemetry"
@@ -23,36 +22,19 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	srv    *httpserver.Server
 	base   string
 	tel    *telemetry.Telemetry
 	spans  *tracetest.InMemoryExporter
-	logs   *syncBuffer
+	logs   *testproc.LogBuffer
 	client *http.Client
 }
 
 // start runs h on 127.0.0.1:0 until the test ends.
 func start(t *testing.T, h http.Handler, opts httpserver.Options) *env {
 	t.Helper()
-	e := &env{spans: tracetest.NewInMemoryExporter(), logs: &syncBuffer{}}
+	e := &env{spans: tracetest.NewInMemoryExporter(), logs: &testproc.LogBuffer{}}
 	tel, err := telemetry.Setup(context.Background(), telemetry.Options{ServiceName: "gateway", SpanExporter: e.spans})
 	if err != nil {
 		t.Fatal(err)

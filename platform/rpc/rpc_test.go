@@ -1,14 +1,12 @@
 package rpc_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/sightlinehq/sightline/internal/testproc"
 	"github.com/sightlinehq/sightline/platform/logging"
 	"github.com/sightlinehq/sightline/platform/rpc"
 	"github.com/sightlinehq/sightline/platform/telemetry"
@@ -102,24 +101,6 @@ func serviceDesc(svc string) *grpc.ServiceDesc {
 	return sd
 }
 
-// syncBuffer is written by server goroutines and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	conn        *grpc.ClientConn
 	health      *health.Server
@@ -127,7 +108,7 @@ type env struct {
 	clientTel   *telemetry.Telemetry
 	serverSpans *tracetest.InMemoryExporter
 	clientSpans *tracetest.InMemoryExporter
-	logs        *syncBuffer
+	logs        *testproc.LogBuffer
 	addr        string
 }
 
@@ -145,7 +126,7 @@ func newTel(t *testing.T, name string) (*telemetry.Telemetry, *tracetest.InMemor
 // start serves the test service over TCP on 127.0.0.1:0 or in-process.
 func start(t *testing.T, inProcess bool, sopts rpc.ServerOptions, copts rpc.ClientOptions) *env {
 	t.Helper()
-	e := &env{logs: &syncBuffer{}}
+	e := &env{logs: &testproc.LogBuffer{}}
 	e.serverTel, e.serverSpans = newTel(t, "server")
 	e.clientTel, e.clientSpans = newTel(t, "client")
 	logger := logging.New(e.logs, logging.Options{Service: "server", Level: slog.LevelDebug})
