@@ -819,33 +819,11 @@ func testSurveyLimitConcurrent(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
 	_, o := signUp(t, s, "svc@example.com")
 	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_svc", Settings: settings()}, 3)).get(t)
-	const limit, workers = 5, 12
-	var ok, limited atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for i := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := s.CreateSurvey(ctx, store.Survey{SiteID: st.ID, Status: 1, Definition: []byte(fmt.Sprint(i))}, limit)
-			switch {
-			case err == nil:
-				ok.Add(1)
-			case errors.Is(err, store.ErrLimit):
-				limited.Add(1)
-			default:
-				errs <- err
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	if ok.Load() != limit || limited.Load() != workers-limit {
-		t.Fatalf("created %d, limited %d; want %d and %d", ok.Load(), limited.Load(), limit, workers-limit)
-	}
+	const limit = 5
+	racingCreates(t, 12, limit, func(i int) error {
+		_, err := s.CreateSurvey(ctx, store.Survey{SiteID: st.ID, Status: 1, Definition: []byte(fmt.Sprint(i))}, limit)
+		return err
+	})
 	if l := must(s.ListSurveys(ctx, st.ID)).get(t); len(l) != limit {
 		t.Fatalf("listed %d surveys, want %d", len(l), limit)
 	}
@@ -942,11 +920,10 @@ func testFunnels(t *testing.T, s store.Store) {
 
 // testFunnelLimitConcurrent: concurrent creates never pass the per-site
 // limit.
-func testFunnelLimitConcurrent(t *testing.T, s store.Store) {
-	ctx := ctxT(t)
-	_, o := signUp(t, s, "fnc@example.com")
-	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_fnc", Settings: settings()}, 3)).get(t)
-	const limit, workers = 5, 12
+// racingCreates runs workers creates at once under limit: exactly limit
+// pass, every other one fails with ErrLimit.
+func racingCreates(t *testing.T, workers, limit int, create func(i int) error) {
+	t.Helper()
 	var ok, limited atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -954,7 +931,7 @@ func testFunnelLimitConcurrent(t *testing.T, s store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := s.CreateFunnel(ctx, store.Funnel{SiteID: st.ID, Name: fmt.Sprint(i), Steps: []byte(fmt.Sprint(i))}, limit)
+			err := create(i)
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -970,9 +947,20 @@ func testFunnelLimitConcurrent(t *testing.T, s store.Store) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if ok.Load() != limit || limited.Load() != workers-limit {
+	if ok.Load() != int64(limit) || limited.Load() != int64(workers-limit) {
 		t.Fatalf("created %d, limited %d; want %d and %d", ok.Load(), limited.Load(), limit, workers-limit)
 	}
+}
+
+func testFunnelLimitConcurrent(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o := signUp(t, s, "fnc@example.com")
+	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_fnc", Settings: settings()}, 3)).get(t)
+	const limit = 5
+	racingCreates(t, 12, limit, func(i int) error {
+		_, err := s.CreateFunnel(ctx, store.Funnel{SiteID: st.ID, Name: fmt.Sprint(i), Steps: []byte(fmt.Sprint(i))}, limit)
+		return err
+	})
 	if l := must(s.ListFunnels(ctx, st.ID)).get(t); len(l) != limit {
 		t.Fatalf("listed %d funnels, want %d", len(l), limit)
 	}
