@@ -18,6 +18,7 @@ import (
 	"github.com/sightlinehq/sightline/platform/httpserver"
 	"github.com/sightlinehq/sightline/platform/logging"
 	"github.com/sightlinehq/sightline/platform/telemetry"
+	"github.com/sightlinehq/sightline/platform/telemetry/telemetrytest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -42,15 +43,11 @@ func start(t *testing.T, h http.Handler, opts httpserver.Options) *env {
 	e.tel = tel
 	logger := logging.New(e.logs, logging.Options{Service: "gateway", Level: slog.LevelDebug})
 	e.srv = httpserver.New("127.0.0.1:0", h, tel, logger, opts)
-	if err := e.srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
+	served := serve(t, e.srv)
 	if strings.HasSuffix(e.srv.Addr(), ":0") {
 		t.Fatalf("Addr() = %s after Listen", e.srv.Addr())
 	}
 	e.base = "http://" + e.srv.Addr()
-	served := make(chan error, 1)
-	go func() { served <- e.srv.Serve() }()
 
 	tr := &http.Transport{}
 	e.client = &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -67,6 +64,18 @@ func start(t *testing.T, h http.Handler, opts httpserver.Options) *env {
 		_ = tel.Shutdown(context.Background())
 	})
 	return e
+}
+
+// serve listens and serves s in the background; served answers what Serve
+// returned.
+func serve(t *testing.T, s *httpserver.Server) (served <-chan error) {
+	t.Helper()
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan error, 1)
+	go func() { ch <- s.Serve() }()
+	return ch
 }
 
 func (e *env) get(t *testing.T, path string, hdr ...string) (*http.Response, string) {
@@ -110,23 +119,6 @@ func (e *env) waitSpan(t *testing.T, name string) tracetest.SpanStub {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func counter(t *testing.T, tel *telemetry.Telemetry, name string) float64 {
-	t.Helper()
-	mfs, err := tel.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
 }
 
 func testMux() *http.ServeMux {
@@ -216,7 +208,7 @@ func TestPanicRecovery(t *testing.T) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
 		}
 	}
-	if n := counter(t, e.tel, "sightline_http_server_panics_total"); n != 2 {
+	if n := telemetrytest.CounterSum(t, e.tel, "sightline_http_server_panics_total"); n != 2 {
 		t.Errorf("panic counter = %v, want 2", n)
 	}
 	span := e.waitSpan(t, "GET /panic")
@@ -278,11 +270,7 @@ func TestGracefulShutdownWaitsForInFlight(t *testing.T) {
 		_, _ = io.WriteString(w, "done")
 	})
 	s := httpserver.New("127.0.0.1:0", mux, nil, nil, httpserver.Options{})
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve() }()
+	served := serve(t, s)
 
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
@@ -334,11 +322,7 @@ func TestShutdownDeadline(t *testing.T) {
 		close(entered)
 		<-release
 	}), nil, nil, httpserver.Options{})
-	if err := s.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve() }()
+	served := serve(t, s)
 	tr := &http.Transport{}
 	defer tr.CloseIdleConnections()
 	done := make(chan struct{})

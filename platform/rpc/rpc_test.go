@@ -28,6 +28,7 @@ import (
 	"github.com/sightlinehq/sightline/platform/logging"
 	"github.com/sightlinehq/sightline/platform/rpc"
 	"github.com/sightlinehq/sightline/platform/telemetry"
+	"github.com/sightlinehq/sightline/platform/telemetry/telemetrytest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -251,27 +252,10 @@ func TestPanicRecovery(t *testing.T) {
 				t.Errorf("logs lack %s:\n%s", want, logs)
 			}
 		}
-		if n := counterValue(t, e, "sightline_rpc_server_panics_total"); n != 2 {
+		if n := telemetrytest.CounterSum(t, e.serverTel, "sightline_rpc_server_panics_total"); n != 2 {
 			t.Errorf("panic counter = %v, want 2", n)
 		}
 	})
-}
-
-func counterValue(t *testing.T, e *env, name string) float64 {
-	t.Helper()
-	mfs, err := e.serverTel.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return sum
 }
 
 func TestLoggingLevels(t *testing.T) {
