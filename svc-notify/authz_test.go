@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
+	"github.com/sightlinehq/sightline/svc-accounts/accountstest"
 )
 
 // authzCase calls one RPC on organisation A's objects; want lists the code
@@ -163,22 +164,11 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 		}, callers{foreign: NF, viewer: NF, member: NF, admin: NF, owner: NF, adminKey: NF, operator: NF, anon: UA}},
 	}
 
-	covered := map[string]bool{}
+	methods := make([]string, 0, len(cases))
 	for _, tc := range cases {
-		name := tc.method
-		for i := range name {
-			if name[i] == '/' {
-				name = name[:i]
-				break
-			}
-		}
-		covered[name] = true
+		methods = append(methods, tc.method)
 	}
-	for _, m := range notifyv1.NotifyService_ServiceDesc.Methods {
-		if !covered[m.MethodName] {
-			t.Errorf("RPC %s has no authorization case", m.MethodName)
-		}
-	}
+	accountstest.Covered(t, methods, notifyv1.NotifyService_ServiceDesc)
 
 	for _, tc := range cases {
 		t.Run(tc.method, func(t *testing.T) {

@@ -45,10 +45,10 @@ type Case struct {
 	Want Want
 }
 
-// Walk checks every method and stream of the services has a case (and
-// every case names one), then makes each case's call as each kind of
-// caller.
-func (e *Env) Walk(t *testing.T, cases []Case, services ...grpc.ServiceDesc) {
+// Covered checks every method and stream of the services has a case among
+// methods ("RPC" or "RPC/what it tries"), and every case names one of
+// them: a new RPC without an authorisation case fails its service's test.
+func Covered(t testing.TB, methods []string, services ...grpc.ServiceDesc) {
 	t.Helper()
 	rpcs := map[string]bool{}
 	for _, sd := range services {
@@ -59,10 +59,10 @@ func (e *Env) Walk(t *testing.T, cases []Case, services ...grpc.ServiceDesc) {
 			rpcs[s.StreamName] = false
 		}
 	}
-	for _, c := range cases {
-		name, _, _ := strings.Cut(c.Method, "/")
+	for _, m := range methods {
+		name, _, _ := strings.Cut(m, "/")
 		if _, ok := rpcs[name]; !ok {
-			t.Errorf("case %s: no RPC %s in the services walked", c.Method, name)
+			t.Errorf("case %s: no RPC %s in the services walked", m, name)
 		}
 		rpcs[name] = true
 	}
@@ -71,6 +71,18 @@ func (e *Env) Walk(t *testing.T, cases []Case, services ...grpc.ServiceDesc) {
 			t.Errorf("RPC %s has no authorization case", name)
 		}
 	}
+}
+
+// Walk checks every method and stream of the services has a case (and
+// every case names one), then makes each case's call as each kind of
+// caller.
+func (e *Env) Walk(t *testing.T, cases []Case, services ...grpc.ServiceDesc) {
+	t.Helper()
+	methods := make([]string, 0, len(cases))
+	for _, c := range cases {
+		methods = append(methods, c.Method)
+	}
+	Covered(t, methods, services...)
 
 	const unknown = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" // 43 characters, as a real secret's
 	for _, c := range cases {
