@@ -439,8 +439,13 @@ type appendVariant struct {
 	wall     time.Duration
 	cpu      time.Duration
 	bytes    int64
+	starts   []time.Duration // the process's CPU at each round's start
 	cpus     []time.Duration // per round
 }
+
+// settle is how long the append comparison waits after its last round
+// before it reads the processes' CPU for the last time.
+const settle = 3 * time.Second
 
 // benchAppend compares AppendChunks of the same batches (with the
 // tracker's heat events) on a service with heatmaps on and one with them
@@ -494,10 +499,15 @@ func benchAppend(ctx context.Context, o options) error {
 		for k := range variants {
 			i := (round + k) % len(variants)
 			va := variants[i]
-			c0, err := va.srv.cpu()
+			// A round's CPU runs from its start to the start of the
+			// process's next round: what the round left running in the
+			// background (compactions, the queue's timed flushes) while
+			// the other variants ran is its own.
+			c, err := va.srv.cpu()
 			if err != nil {
 				return err
 			}
+			va.starts = append(va.starts, c)
 			t := time.Now()
 			for _, call := range calls[i] {
 				if err := append1(ctx, va.srv.client, call); err != nil {
@@ -512,12 +522,23 @@ func benchAppend(ctx context.Context, o options) error {
 				}
 			}
 			va.wall += time.Since(t)
-			c1, err := va.srv.cpu()
-			if err != nil {
-				return err
+		}
+	}
+	// The last rounds' background work: the processes settle (idle, they
+	// use next to nothing).
+	time.Sleep(settle)
+	for _, va := range variants {
+		end, err := va.srv.cpu()
+		if err != nil {
+			return err
+		}
+		for i, c := range va.starts {
+			next := end
+			if i+1 < len(va.starts) {
+				next = va.starts[i+1]
 			}
-			va.cpu += c1 - c0
-			va.cpus = append(va.cpus, c1-c0)
+			va.cpus = append(va.cpus, next-c)
+			va.cpu += next - c
 		}
 	}
 	perChunk := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
