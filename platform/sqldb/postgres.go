@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -71,27 +70,11 @@ func (p PostgresDB) connect(ctx context.Context, dsn string, maxConns int32) (*p
 func (p PostgresDB) migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	m := p.Migrations
-	dir, err := fs.Sub(m.FS, m.Dir)
-	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
-	}
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return fmt.Errorf("postgres: migration lock: %w", err)
 	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithSessionLocker(locker)}
-	if m.Table != "" {
-		opts = append(opts, goose.WithTableName(m.Table))
-	}
-	pr, err := goose.NewProvider(goose.DialectPostgres, db, dir, opts...)
-	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
-	}
-	if _, err := pr.Up(ctx); err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	return nil
+	return p.Migrations.up(ctx, db, goose.DialectPostgres, "postgres", goose.WithSessionLocker(locker))
 }
 
 // StartPostgresIDsAt restarts the identity of each of tables at start or

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -72,23 +71,7 @@ func (f SQLiteFile) open(ctx context.Context, path string) (*sql.DB, error) {
 }
 
 func (f SQLiteFile) migrate(ctx context.Context, db *sql.DB) error {
-	m := f.Migrations
-	dir, err := fs.Sub(m.FS, m.Dir)
-	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
-	if m.Table != "" {
-		opts = append(opts, goose.WithTableName(m.Table))
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, dir, opts...)
-	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	return nil
+	return f.Migrations.up(ctx, db, goose.DialectSQLite3, "sqlite")
 }
 
 // StartSQLiteIDsAt makes the next id of each of tables at least start, each

@@ -250,10 +250,7 @@ func TestOTLPProtocolFromEnvironment(t *testing.T) {
 // TestTracesExporterNone: OTEL_TRACES_EXPORTER=none exports nothing, even
 // with an endpoint set.
 func TestTracesExporterNone(t *testing.T) {
-	rcv := otlptest.NewHTTPReceiver(t)
-	clearOTELEnv(t)
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.Endpoint())
-	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	rcv := httpReceiverEnv(t)
 	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	tel := setup(t, telemetry.Options{ServiceName: "svc"})
 	_, span := tel.Tracer("test").Start(context.Background(), "not exported")
@@ -290,10 +287,7 @@ func TestBadExporterSettingsFailSetup(t *testing.T) {
 // a real OTLP/HTTP receiver while the Prometheus registry (/metrics) keeps
 // serving them.
 func TestMetricsPushedAndServed(t *testing.T) {
-	rcv := otlptest.NewHTTPReceiver(t)
-	clearOTELEnv(t)
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.Endpoint())
-	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	rcv := httpReceiverEnv(t)
 	t.Setenv("OTEL_METRICS_EXPORTER", "otlp")
 	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "100")
 	tel := setup(t, telemetry.Options{ServiceName: "svc", SpanExporter: tracetest.NewNoopExporter()})
@@ -328,6 +322,17 @@ func TestMetricsExporterPrometheusIsOurs(t *testing.T) {
 
 // clearOTELEnv unsets, for the test, every variable that would change the
 // exporters under test.
+// httpReceiverEnv starts a real OTLP/HTTP receiver and points the OTEL_*
+// environment (cleared first) at it over http/protobuf.
+func httpReceiverEnv(t *testing.T) *otlptest.Receiver {
+	t.Helper()
+	rcv := otlptest.NewHTTPReceiver(t)
+	clearOTELEnv(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.Endpoint())
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+	return rcv
+}
+
 func clearOTELEnv(t *testing.T) {
 	t.Helper()
 	for _, k := range []string{
