@@ -229,6 +229,84 @@ func ExactKey(m *searchv1.UrlMatch) (string, bool) {
 	return "", false
 }
 
+// URLFields names a backend's fields of one page URL: the full URL, its
+// path and its page key (PageKey).
+type URLFields struct{ Full, Path, Key string }
+
+// URLMatch is a UrlMatch with the fields it runs on.
+type URLMatch struct {
+	Match  *searchv1.UrlMatch
+	Fields URLFields
+}
+
+// SessionURLMatches are a sessions filter's URL matches, on the visited
+// pages, the entry and the exit page, with a backend's fields for each (in
+// that order).
+func SessionURLMatches(f *searchv1.SessionFilter, fields *[3]URLFields) [3]URLMatch {
+	return [3]URLMatch{{f.GetVisitedPage(), fields[0]}, {f.GetEntryPage(), fields[1]}, {f.GetExitPage(), fields[2]}}
+}
+
+// Target is where the match runs under the filter's rules: the field, the
+// value and the operator to compare it with (UNSPECIFIED is EQUALS).
+// A full-URL EQUALS compares page keys (ExactKey), a path-form value the
+// path, anything else the full URL; ok is false for an unset match (nil
+// or an empty value), which adds no condition.
+func (m URLMatch) Target() (field, value string, op searchv1.UrlMatch_Operator, ok bool) {
+	if m.Match == nil || m.Match.GetValue() == "" {
+		return "", "", 0, false
+	}
+	if k, exact := ExactKey(m.Match); exact {
+		return m.Fields.Key, k, searchv1.UrlMatch_OPERATOR_EQUALS, true
+	}
+	field = m.Fields.Full
+	if PathForm(m.Match) {
+		field = m.Fields.Path
+	}
+	op = m.Match.GetOperator()
+	if op == searchv1.UrlMatch_OPERATOR_UNSPECIFIED {
+		op = searchv1.UrlMatch_OPERATOR_EQUALS
+	}
+	return field, m.Match.GetValue(), op, true
+}
+
+// SortFields and FacetFields name a backend's field of each sort order
+// and facet.
+type (
+	SortFields  struct{ Start, Duration, Active, PageCount string }
+	FacetFields struct{ Device, Browser, OS, Country, Path string }
+)
+
+// Of is the field f orders by: the start time unless another is named.
+func (n *SortFields) Of(f searchv1.SortField) string {
+	switch f {
+	case searchv1.SortField_SORT_FIELD_DURATION:
+		return n.Duration
+	case searchv1.SortField_SORT_FIELD_ACTIVE_DURATION:
+		return n.Active
+	case searchv1.SortField_SORT_FIELD_PAGE_COUNT:
+		return n.PageCount
+	default:
+		return n.Start
+	}
+}
+
+// Of is the field f counts; false for an unknown facet.
+func (n *FacetFields) Of(f searchv1.FacetField) (string, bool) {
+	switch f {
+	case searchv1.FacetField_FACET_FIELD_DEVICE_TYPE:
+		return n.Device, true
+	case searchv1.FacetField_FACET_FIELD_BROWSER:
+		return n.Browser, true
+	case searchv1.FacetField_FACET_FIELD_OS:
+		return n.OS, true
+	case searchv1.FacetField_FACET_FIELD_COUNTRY:
+		return n.Country, true
+	case searchv1.FacetField_FACET_FIELD_PAGE:
+		return n.Path, true
+	}
+	return "", false
+}
+
 // PathForm reports whether a UrlMatch value is compared against URL paths
 // (it starts with "/") rather than full URLs. A pattern starting with "/"
 // could never match a full URL, so it is path-form too ("/product/*").

@@ -403,7 +403,7 @@ func answerFilterQuery(siteID int64, f *searchv1.AnswerFilter) (query.Query, err
 		}
 		qs = append(qs, anyTerm(aNps, gs))
 	}
-	uq, err := urlQuery(f.GetPage(), aPage, aPath, aPageKey)
+	uq, err := urlQuery(index.URLMatch{Match: f.GetPage(), Fields: index.URLFields{Full: aPage, Path: aPath, Key: aPageKey}})
 	if err != nil {
 		return nil, err
 	}

@@ -322,7 +322,7 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 	req.Score = bleve.ScoreNone
 	desc := !q.Ascending
 	req.SortByCustom(search.SortOrder{
-		&search.SortField{Field: sortOf(q.Sort), Type: search.SortFieldAsString, Desc: desc, Missing: search.SortFieldMissingLast},
+		&search.SortField{Field: sortKeys.Of(q.Sort), Type: search.SortFieldAsString, Desc: desc, Missing: search.SortFieldMissingLast},
 	})
 	if q.After != nil {
 		req.SearchAfter = []string{sortKey(q.After.Value, q.After.SessionID)}
@@ -332,7 +332,7 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 		size = index.DefaultFacetSize
 	}
 	for _, f := range q.Facets {
-		field, ok := facetField(f)
+		field, ok := facetFields.Of(f)
 		if !ok {
 			return nil, fmt.Errorf("bleve: unknown facet %v", f)
 		}
@@ -359,7 +359,7 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 		res.Next = &index.Cursor{Value: index.SortKey(last, q.Sort), SessionID: last.GetSessionId()}
 	}
 	for _, f := range q.Facets {
-		field, _ := facetField(f)
+		field, _ := facetFields.Of(f)
 		fr := sr.Facets[field]
 		facet := &searchv1.Facet{Field: f}
 		if fr != nil && fr.Terms != nil {
@@ -387,18 +387,13 @@ func (ix *Index) Count(ctx context.Context, siteID int64, f *searchv1.SessionFil
 	return int64(sr.Total), nil
 }
 
-func sortOf(f searchv1.SortField) string {
-	switch f {
-	case searchv1.SortField_SORT_FIELD_DURATION:
-		return kDuration
-	case searchv1.SortField_SORT_FIELD_ACTIVE_DURATION:
-		return kActive
-	case searchv1.SortField_SORT_FIELD_PAGE_COUNT:
-		return kPages
-	default:
-		return kStart
-	}
-}
+// sortKeys and facetFields name the mapping's field of each sort order
+// and facet; pageFields those of the filter's URL matches.
+var (
+	sortKeys    = index.SortFields{Start: kStart, Duration: kDuration, Active: kActive, PageCount: kPages}
+	facetFields = index.FacetFields{Device: fDevice, Browser: fBrowser, OS: fOS, Country: fCountry, Path: fPath}
+	pageFields  = [3]index.URLFields{{Full: fPage, Path: fPath, Key: fPageKey}, {Full: fEntry, Path: fEntryPath, Key: fEntryKey}, {Full: fExit, Path: fExitPath, Key: fExitKey}}
+)
 
 // sortKey renders (value, session id) so that byte order is the sort
 // order: a length letter and the minimal hex digits of the value (negative
@@ -421,22 +416,6 @@ func sortKey(v int64, sessionID string) string {
 		b = append(b, hexdig[(u>>(4*i))&0xf])
 	}
 	return string(append(b, sessionID...))
-}
-
-func facetField(f searchv1.FacetField) (string, bool) {
-	switch f {
-	case searchv1.FacetField_FACET_FIELD_DEVICE_TYPE:
-		return fDevice, true
-	case searchv1.FacetField_FACET_FIELD_BROWSER:
-		return fBrowser, true
-	case searchv1.FacetField_FACET_FIELD_OS:
-		return fOS, true
-	case searchv1.FacetField_FACET_FIELD_COUNTRY:
-		return fCountry, true
-	case searchv1.FacetField_FACET_FIELD_PAGE:
-		return fPath, true
-	}
-	return "", false
 }
 
 func term(field, value string) query.Query {
@@ -497,11 +476,8 @@ func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
 	if q := durRange(fActive, f.GetActiveDuration()); q != nil {
 		qs = append(qs, q)
 	}
-	for _, m := range []struct {
-		match           *searchv1.UrlMatch
-		full, path, key string
-	}{{f.GetVisitedPage(), fPage, fPath, fPageKey}, {f.GetEntryPage(), fEntry, fEntryPath, fEntryKey}, {f.GetExitPage(), fExit, fExitPath, fExitKey}} {
-		q, err := urlQuery(m.match, m.full, m.path, m.key)
+	for _, m := range index.SessionURLMatches(f, &pageFields) {
+		q, err := urlQuery(m)
 		if err != nil {
 			return nil, err
 		}
@@ -644,28 +620,22 @@ func durRange(field string, r *searchv1.DurationRange) query.Query {
 // urlQuery matches a UrlMatch against the full-URL, path or page-key
 // field. CONTAINS and PATTERN match over the field's term dictionary (never
 // over documents), see termsQuery.
-func urlQuery(m *searchv1.UrlMatch, fullField, pathField, keyField string) (query.Query, error) {
-	if m == nil || m.GetValue() == "" {
+func urlQuery(m index.URLMatch) (query.Query, error) {
+	field, value, op, ok := m.Target()
+	if !ok {
 		return nil, nil
 	}
-	if k, ok := index.ExactKey(m); ok {
-		return term(keyField, k), nil
-	}
-	field := fullField
-	if index.PathForm(m) {
-		field = pathField
-	}
-	switch m.GetOperator() {
-	case searchv1.UrlMatch_OPERATOR_EQUALS, searchv1.UrlMatch_OPERATOR_UNSPECIFIED:
-		return term(field, m.GetValue()), nil
+	switch op {
+	case searchv1.UrlMatch_OPERATOR_EQUALS:
+		return term(field, value), nil
 	case searchv1.UrlMatch_OPERATOR_PREFIX:
-		q := query.NewPrefixQuery(m.GetValue())
+		q := query.NewPrefixQuery(value)
 		q.SetField(field)
 		return q, nil
 	case searchv1.UrlMatch_OPERATOR_CONTAINS:
-		return containsQuery(field, m.GetValue()), nil
+		return containsQuery(field, value), nil
 	case searchv1.UrlMatch_OPERATOR_PATTERN:
-		return patternQuery(field, m.GetValue()), nil
+		return patternQuery(field, value), nil
 	}
-	return nil, fmt.Errorf("bleve: unknown url operator %v", m.GetOperator())
+	return nil, fmt.Errorf("bleve: unknown url operator %v", m.Match.GetOperator())
 }

@@ -202,7 +202,7 @@ func AnswerFilterQuery(siteID int64, f *searchv1.AnswerFilter) (map[string]any, 
 			}
 			add(terms(aNpsGroup, gs))
 		}
-		c, err := urlClause(f.GetPage(), aURL, aPath, aPageKey)
+		c, err := urlClause(index.URLMatch{Match: f.GetPage(), Fields: index.URLFields{Full: aURL, Path: aPath, Key: aPageKey}})
 		if err != nil {
 			return nil, err
 		}

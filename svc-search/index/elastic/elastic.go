@@ -609,7 +609,7 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 		r.Next = &index.Cursor{Value: index.SortKey(last, q.Sort), SessionID: last.GetSessionId()}
 	}
 	for _, f := range q.Facets {
-		name, _ := facetField(f)
+		name, _ := facetFields.Of(f)
 		facet := &searchv1.Facet{Field: f}
 		for _, b := range out.Aggregations[name].Buckets {
 			facet.Counts = append(facet.Counts, &searchv1.FacetCount{Value: b.Key, Count: b.DocCount})
@@ -641,7 +641,7 @@ func SearchBody(q index.Query) (map[string]any, error) {
 	if q.After != nil {
 		after = []any{q.After.Value, q.After.SessionID}
 	}
-	body := listBody(q.Limit, fq, fSummary, sortField(q.Sort), fSession, q.Ascending, after)
+	body := listBody(q.Limit, fq, fSummary, sortFields.Of(q.Sort), fSession, q.Ascending, after)
 	size := q.FacetSize
 	if size <= 0 {
 		size = index.DefaultFacetSize
@@ -649,7 +649,7 @@ func SearchBody(q index.Query) (map[string]any, error) {
 	if len(q.Facets) > 0 {
 		aggs := map[string]any{}
 		for _, f := range q.Facets {
-			field, ok := facetField(f)
+			field, ok := facetFields.Of(f)
 			if !ok {
 				return nil, fmt.Errorf("elasticsearch: unknown facet %v", f)
 			}
@@ -730,34 +730,13 @@ func page[M siteDoc](h storedHits, field string, limit int, siteID int64, newM f
 	return ms, more, nil
 }
 
-func sortField(f searchv1.SortField) string {
-	switch f {
-	case searchv1.SortField_SORT_FIELD_DURATION:
-		return fDuration
-	case searchv1.SortField_SORT_FIELD_ACTIVE_DURATION:
-		return fActive
-	case searchv1.SortField_SORT_FIELD_PAGE_COUNT:
-		return fPageCount
-	default:
-		return fStart
-	}
-}
-
-func facetField(f searchv1.FacetField) (string, bool) {
-	switch f {
-	case searchv1.FacetField_FACET_FIELD_DEVICE_TYPE:
-		return fDevice, true
-	case searchv1.FacetField_FACET_FIELD_BROWSER:
-		return fBrowser, true
-	case searchv1.FacetField_FACET_FIELD_OS:
-		return fOS, true
-	case searchv1.FacetField_FACET_FIELD_COUNTRY:
-		return fCountry, true
-	case searchv1.FacetField_FACET_FIELD_PAGE:
-		return fPaths, true
-	}
-	return "", false
-}
+// sortFields and facetFields name the mapping's field of each sort order
+// and facet; pageFields those of the filter's URL matches.
+var (
+	sortFields  = index.SortFields{Start: fStart, Duration: fDuration, Active: fActive, PageCount: fPageCount}
+	facetFields = index.FacetFields{Device: fDevice, Browser: fBrowser, OS: fOS, Country: fCountry, Path: fPaths}
+	pageFields  = [3]index.URLFields{{Full: fPages, Path: fPaths, Key: fPageKeys}, {Full: fEntry, Path: fEntryPath, Key: fEntryKey}, {Full: fExit, Path: fExitPath, Key: fExitKey}}
+)
 
 // Count implements index.Index.
 func (ix *Index) Count(ctx context.Context, siteID int64, f *searchv1.SessionFilter) (int64, error) {
@@ -899,11 +878,8 @@ func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error
 			}
 			add(rangeQ(d.field, b))
 		}
-		for _, m := range []struct {
-			match           *searchv1.UrlMatch
-			full, path, key string
-		}{{f.GetVisitedPage(), fPages, fPaths, fPageKeys}, {f.GetEntryPage(), fEntry, fEntryPath, fEntryKey}, {f.GetExitPage(), fExit, fExitPath, fExitKey}} {
-			c, err := urlClause(m.match, m.full, m.path, m.key)
+		for _, m := range index.SessionURLMatches(f, &pageFields) {
+			c, err := urlClause(m)
 			if err != nil {
 				return nil, err
 			}
@@ -982,32 +958,26 @@ var wildcardEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`)
 // patternEscaper leaves "*" the only wildcard of a PATTERN value.
 var patternEscaper = strings.NewReplacer(`\`, `\\`, `?`, `\?`)
 
-func urlClause(m *searchv1.UrlMatch, full, path, key string) (map[string]any, error) {
-	if m == nil || m.GetValue() == "" {
+func urlClause(m index.URLMatch) (map[string]any, error) {
+	field, value, op, ok := m.Target()
+	if !ok {
 		return nil, nil
 	}
-	if k, ok := index.ExactKey(m); ok {
-		return term(key, k), nil
-	}
-	field := full
-	if index.PathForm(m) {
-		field = path
-	}
-	switch m.GetOperator() {
-	case searchv1.UrlMatch_OPERATOR_EQUALS, searchv1.UrlMatch_OPERATOR_UNSPECIFIED:
-		return term(field, m.GetValue()), nil
+	switch op {
+	case searchv1.UrlMatch_OPERATOR_EQUALS:
+		return term(field, value), nil
 	case searchv1.UrlMatch_OPERATOR_PREFIX:
-		return map[string]any{"prefix": map[string]any{field: map[string]any{"value": m.GetValue()}}}, nil
+		return map[string]any{"prefix": map[string]any{field: map[string]any{"value": value}}}, nil
 	case searchv1.UrlMatch_OPERATOR_CONTAINS:
-		return map[string]any{"wildcard": map[string]any{full + "." + wildcardSub: map[string]any{
-			"value": "*" + wildcardEscaper.Replace(m.GetValue()) + "*",
+		return map[string]any{"wildcard": map[string]any{m.Fields.Full + "." + wildcardSub: map[string]any{
+			"value": "*" + wildcardEscaper.Replace(value) + "*",
 		}}}, nil
 	case searchv1.UrlMatch_OPERATOR_PATTERN:
 		// On the keyword field (full URL or path): its term dictionary is
 		// walked with the pattern's automaton from the literal prefix.
 		return map[string]any{"wildcard": map[string]any{field: map[string]any{
-			"value": patternEscaper.Replace(m.GetValue()),
+			"value": patternEscaper.Replace(value),
 		}}}, nil
 	}
-	return nil, fmt.Errorf("elasticsearch: unknown url operator %v", m.GetOperator())
+	return nil, fmt.Errorf("elasticsearch: unknown url operator %v", m.Match.GetOperator())
 }
