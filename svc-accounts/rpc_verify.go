@@ -56,13 +56,18 @@ func (s *Service) linkLogIn(ctx context.Context, u store.User, action string) (s
 	return tok, exp, nil
 }
 
-// publicEmail checks the per-IP limit and normalises the address of the
-// requests that answer the same whether or not it has an account.
-func (s *Service) publicEmail(ctx context.Context, raw string) (string, error) {
+// publicUser checks the per-IP limit, normalises the address of a request
+// that answers the same whether or not it has an account, and looks its
+// user up (ok=false when there is none); op names the request in errors.
+func (s *Service) publicUser(ctx context.Context, raw, op string) (u store.User, email string, ok bool, err error) {
 	if ip := clientIP(ctx); !s.ipLimit.allow("ip:"+ip.String(), time.Now()) {
-		return "", errTooManyAttempts
+		return u, "", false, errTooManyAttempts
 	}
-	return normalizeEmail(raw)
+	if email, err = normalizeEmail(raw); err != nil {
+		return u, "", false, err
+	}
+	u, ok, err = s.lookUp(ctx, email, op)
+	return u, email, ok, err
 }
 
 // lookUp returns the user with email, or ok=false when there is none.
@@ -80,11 +85,7 @@ func (s *Service) lookUp(ctx context.Context, email, op string) (store.User, boo
 // ResendVerification e-mails a new link to an unverified address; the
 // answer is the same whatever the address.
 func (s *Service) ResendVerification(ctx context.Context, req *accountsv1.ResendVerificationRequest) (*accountsv1.ResendVerificationResponse, error) {
-	email, err := s.publicEmail(ctx, req.GetEmail())
-	if err != nil {
-		return nil, err
-	}
-	u, ok, err := s.lookUp(ctx, email, "resend verification")
+	u, _, ok, err := s.publicUser(ctx, req.GetEmail(), "resend verification")
 	if err != nil {
 		return nil, err
 	}
@@ -100,11 +101,7 @@ func (s *Service) ResendVerification(ctx context.Context, req *accountsv1.Resend
 // RequestPasswordReset e-mails a reset link when the address has an
 // account; the answer is the same whatever the address.
 func (s *Service) RequestPasswordReset(ctx context.Context, req *accountsv1.RequestPasswordResetRequest) (*accountsv1.RequestPasswordResetResponse, error) {
-	email, err := s.publicEmail(ctx, req.GetEmail())
-	if err != nil {
-		return nil, err
-	}
-	u, ok, err := s.lookUp(ctx, email, "request password reset")
+	u, email, ok, err := s.publicUser(ctx, req.GetEmail(), "request password reset")
 	if err != nil {
 		return nil, err
 	}
