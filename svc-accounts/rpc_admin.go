@@ -27,12 +27,9 @@ func (s *Service) CreateApiKey(ctx context.Context, req *accountsv1.CreateApiKey
 	if err != nil {
 		return nil, err
 	}
-	role, err := checkRole(req.GetRole())
+	role, err := grantable(c, org, req.GetRole(), "an API key cannot have a role above yours (%s)")
 	if err != nil {
 		return nil, err
-	}
-	if !c.role(org).AtLeast(role) {
-		return nil, status.Errorf(codes.PermissionDenied, "an API key cannot have a role above yours (%s)", roleNames[c.role(org)])
 	}
 	secret := randomToken(apiKeyPrefix)
 	k, err := s.store.CreateAPIKey(ctx, store.APIKey{OrganizationID: org, Name: name, Prefix: secret[:len(apiKeyPrefix)+6],

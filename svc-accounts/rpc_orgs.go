@@ -113,6 +113,20 @@ func checkRole(r accountsv1.Role) (store.Role, error) {
 	return sr, nil
 }
 
+// grantable checks r is a role c may hand out in org: a valid one no
+// higher than c's own there; refusal is the PermissionDenied message, given
+// c's role name.
+func grantable(c *caller, org int64, r accountsv1.Role, refusal string) (store.Role, error) {
+	role, err := checkRole(r)
+	if err != nil {
+		return 0, err
+	}
+	if !c.role(org).AtLeast(role) {
+		return 0, status.Errorf(codes.PermissionDenied, refusal, roleNames[c.role(org)])
+	}
+	return role, nil
+}
+
 // UpdateMemberRole changes a member's role (admin or owner; only owners
 // grant or take away the owner role).
 func (s *Service) UpdateMemberRole(ctx context.Context, req *accountsv1.UpdateMemberRoleRequest) (*accountsv1.UpdateMemberRoleResponse, error) {
@@ -185,12 +199,9 @@ func (s *Service) CreateInvitation(ctx context.Context, req *accountsv1.CreateIn
 	if err != nil {
 		return nil, err
 	}
-	role, err := checkRole(req.GetRole())
+	role, err := grantable(c, org, req.GetRole(), "you cannot invite with a role above your own (%s)")
 	if err != nil {
 		return nil, err
-	}
-	if !c.role(org).AtLeast(role) {
-		return nil, status.Errorf(codes.PermissionDenied, "you cannot invite with a role above your own (%s)", roleNames[c.role(org)])
 	}
 	tok := randomToken(invitationPrefix)
 	inv, err := s.store.CreateInvitation(ctx, store.Invitation{OrganizationID: org, Email: email, Role: role, TokenHash: hashToken(tok),
