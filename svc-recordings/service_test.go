@@ -18,7 +18,6 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -31,6 +30,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/internal/grpctest"
+	"github.com/sightlinehq/sightline/platform/telemetry/telemetrytest"
 	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
@@ -596,22 +596,7 @@ func TestAppendChunksOutcomes(t *testing.T) {
 		t.Fatalf("summary: %v %v, want 5 chunks", sum, err)
 	}
 
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
-	byReason := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "recordings.chunks.refused" {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				r, _ := dp.Attributes.Value("reason")
-				byReason[r.AsString()] += dp.Value
-			}
-		}
-	}
+	byReason := telemetrytest.SumBy(t, reader, "recordings.chunks.refused", "reason")
 	if byReason["invalid"] != 1 || byReason["session_chunks"] != 3 || len(byReason) != 2 {
 		t.Fatalf("refused chunks by reason %v, want invalid 1, session_chunks 3", byReason)
 	}

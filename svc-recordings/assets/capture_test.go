@@ -19,6 +19,7 @@ import (
 
 	"github.com/sightlinehq/sightline/blob"
 	"github.com/sightlinehq/sightline/blob/fsblob"
+	"github.com/sightlinehq/sightline/platform/telemetry/telemetrytest"
 )
 
 // site is a recorded site's origin: a page's stylesheet (with an @import,
@@ -191,23 +192,7 @@ func (c *Capturer) run(ctx context.Context, site int64, events []byte, page stri
 
 func fetchOutcomes(t *testing.T, r *sdkmetric.ManualReader) map[string]int64 {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := r.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "recordings.assets.fetches" {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				v, _ := dp.Attributes.Value("outcome")
-				out[v.AsString()] += dp.Value
-			}
-		}
-	}
-	return out
+	return telemetrytest.SumBy(t, r, "recordings.assets.fetches", "outcome")
 }
 
 func TestCaptureLookupGetAndRewrite(t *testing.T) {

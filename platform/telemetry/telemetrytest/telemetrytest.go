@@ -3,7 +3,12 @@
 package telemetrytest
 
 import (
+	"context"
 	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/sightlinehq/sightline/platform/telemetry"
 )
@@ -25,4 +30,31 @@ func CounterSum(t testing.TB, tel *telemetry.Telemetry, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// SumBy collects r and sums the int64 counter name by the value of its
+// attribute attr ("" for data points without it).
+func SumBy(t testing.TB, r *sdkmetric.ManualReader, name string, attr attribute.Key) map[string]int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name != name {
+				continue
+			}
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				t.Fatalf("%s is a %T, not an int64 counter", name, m.Data)
+			}
+			for _, dp := range sum.DataPoints {
+				v, _ := dp.Attributes.Value(attr)
+				out[v.AsString()] += dp.Value
+			}
+		}
+	}
+	return out
 }
