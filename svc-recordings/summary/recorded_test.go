@@ -269,19 +269,7 @@ func TestRecordedFrustrations(t *testing.T) {
 		}
 	})
 	t.Run("incremental, stored between chunks", func(t *testing.T) {
-		s := NewState()
-		for i := range stats {
-			s.Apply(&stats[i])
-			// The store keeps the state as JSON between chunks.
-			b, err := s.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if s, err = UnmarshalState(b); err != nil {
-				t.Fatal(err)
-			}
-		}
-		check(t, s)
+		check(t, applyStored(t, stats))
 	})
 	t.Run("shuffled and duplicated", func(t *testing.T) {
 		r := rand.New(rand.NewPCG(1, 2))
@@ -305,20 +293,27 @@ func TestRecordedFrustrations(t *testing.T) {
 			st := extractAll(t, recut(t, chunks, cut == "one event per chunk"))
 			check(t, Fold(st))
 			// And through the stored state, one chunk at a time.
-			s := NewState()
-			for i := range st {
-				s.Apply(&st[i])
-				b, err := s.Marshal()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if s, err = UnmarshalState(b); err != nil {
-					t.Fatal(err)
-				}
-			}
-			check(t, s)
+			check(t, applyStored(t, st))
 		})
 	}
+}
+
+// applyStored applies stats one chunk at a time, the state going through
+// JSON between chunks as the store keeps it, and answers the last state.
+func applyStored(t *testing.T, stats []ChunkStats) *State {
+	t.Helper()
+	s := NewState()
+	for i := range stats {
+		s.Apply(&stats[i])
+		b, err := s.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err = UnmarshalState(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
 }
 
 // recut cuts the recording's events into chunks again: one per event, or
