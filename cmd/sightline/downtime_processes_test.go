@@ -9,7 +9,6 @@ package main
 // nothing else is restarted.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,9 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc/metadata"
-
-	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/internal/testproc"
 )
@@ -235,27 +231,11 @@ func waitFlowing(t *testing.T, d *dashboard, l *load) {
 	})
 }
 
-// storedChunks reads from recordings, with the site's API key, how many
-// chunks each of the dashboard site's sessions holds.
+// storedChunks reads from the mesh's recordings how many chunks each of
+// the dashboard site's sessions holds.
 func storedChunks(t *testing.T, m *mesh, d *dashboard) map[string]int32 {
 	t.Helper()
-	conn := m.recordings.internalConn(t)
-	defer conn.Close()
-	rec := recordingsv1.NewRecordingsInternalServiceClient(conn)
-	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+d.apiKey)
-	stored := map[string]int32{}
-	for token := ""; ; {
-		page, err := rec.ListSessionSummaries(ctx, &recordingsv1.ListSessionSummariesRequest{SiteId: d.siteID, PageSize: 1000, PageToken: token})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range page.GetSessions() {
-			stored[s.GetSessionId()] += s.GetChunkCount()
-		}
-		if token = page.GetNextPageToken(); token == "" {
-			return stored
-		}
-	}
+	return chunksBySession(t, m.recordings, d)
 }
 
 // requireStoredOnce checks that recordings holds every accepted session,

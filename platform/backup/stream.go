@@ -179,26 +179,30 @@ func Receive(r io.Reader, dest string) (_ Manifest, err error) {
 }
 
 func receiveFile(r io.Reader, dest, name string) (File, error) {
-	path := filepath.Join(dest, filepath.FromSlash(name))
+	f, err := writeNew(filepath.Join(dest, filepath.FromSlash(name)), r)
+	if err != nil {
+		return File{}, fmt.Errorf("backup: write %s: %w", name, err)
+	}
+	f.Path = name
+	return f, nil
+}
+
+// writeNew writes r to a new file at path (and its directory), fsyncs it
+// and returns its size and SHA-256.
+func writeNew(path string, r io.Reader) (File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return File{}, fmt.Errorf("backup: %w", err)
+		return File{}, err
 	}
 	out, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return File{}, fmt.Errorf("backup: %w", err)
+		return File{}, err
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(out, h), r)
 	if err == nil {
 		err = out.Sync()
 	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return File{}, fmt.Errorf("backup: write %s: %w", name, err)
-	}
-	return File{Path: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return File{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, errors.Join(err, out.Close())
 }
 
 // emptyDir creates dir, or accepts it when it exists and is empty.

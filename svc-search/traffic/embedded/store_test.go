@@ -259,35 +259,46 @@ func TestRestart(t *testing.T) {
 	if err := s.SetRecorded(ctx, []traffic.Recorded{{SiteID: siteA, SessionID: "s2", Version: 1, Errors: true}}); err != nil {
 		t.Fatal(err)
 	}
-	answers := func(s *Store) []proto.Message {
-		ov, err := s.Overview(ctx, day(), trafficv1.TrafficInterval_TRAFFIC_INTERVAL_HOUR)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bd, err := s.Breakdown(ctx, day(), trafficv1.TrafficDimension_TRAFFIC_DIMENSION_EXIT_PAGE, 5)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rt, err := s.Realtime(ctx, siteA, t0.Add(time.Minute))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return []proto.Message{ov, bd, rt}
-	}
-	before := answers(s)
+	before := dayAnswers(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openStore(t, dir)
 	defer s.Close()
-	after := answers(s)
-	for i := range before {
-		if !proto.Equal(before[i], after[i]) {
-			t.Errorf("after reopening:\n%v\nbefore:\n%v", after[i], before[i])
+	requireSameAnswers(t, "after reopening", dayAnswers(t, s), before)
+}
+
+// dayAnswers is what s answers for day(): the overview, a breakdown and
+// realtime (there must be the hand data's 3 sessions).
+func dayAnswers(t *testing.T, s *Store) []proto.Message {
+	t.Helper()
+	ctx := context.Background()
+	ov, err := s.Overview(ctx, day(), trafficv1.TrafficInterval_TRAFFIC_INTERVAL_HOUR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bd, err := s.Breakdown(ctx, day(), trafficv1.TrafficDimension_TRAFFIC_DIMENSION_EXIT_PAGE, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := s.Realtime(ctx, siteA, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []proto.Message{ov, bd, rt}
+}
+
+// requireSameAnswers fails unless got equals want, and want counts the
+// hand data's 3 sessions.
+func requireSameAnswers(t *testing.T, what string, got, want []proto.Message) {
+	t.Helper()
+	for i := range want {
+		if !proto.Equal(got[i], want[i]) {
+			t.Errorf("%s:\n%v\nwant:\n%v", what, got[i], want[i])
 		}
 	}
-	if before[0].(*trafficv1.GetTrafficOverviewResponse).GetCurrent().GetSessions() != 3 {
-		t.Fatalf("before = %v", before[0])
+	if want[0].(*trafficv1.GetTrafficOverviewResponse).GetCurrent().GetSessions() != 3 {
+		t.Fatalf("want = %v", want[0])
 	}
 }
 
