@@ -396,6 +396,7 @@ func (s *Store) Breakdown(ctx context.Context, q traffic.Query, dim trafficv1.Tr
 	}
 	ps := make([]part, st.workers())
 	page := dim == trafficv1.TrafficDimension_TRAFFIC_DIMENSION_PAGE
+	value := rowValue(dim)
 	parallel(len(st.rows), len(ps), func(w, from, to int) {
 		p := &ps[w]
 		p.sess, p.pvs, p.bounces = make([]int64, n), make([]int64, n), make([]int64, n)
@@ -413,9 +414,8 @@ func (s *Store) Breakdown(ctx context.Context, q traffic.Query, dim trafficv1.Tr
 			if r.pvs == 1 {
 				bounce = 1
 			}
-			var v uint32
-			switch dim {
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_PAGE:
+			switch {
+			case page:
 				_, vs := st.timeline(r)
 				for _, it := range vs {
 					if it&evBit != 0 {
@@ -430,34 +430,15 @@ func (s *Store) Breakdown(ctx context.Context, q traffic.Query, dim trafficv1.Tr
 					}
 				}
 				continue
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_DEVICE_TYPE:
+			case dim == trafficv1.TrafficDimension_TRAFFIC_DIMENSION_DEVICE_TYPE:
 				p.devSess[r.device]++
 				p.devPVs[r.device] += int64(r.pvs)
 				p.devBounces[r.device] += bounce
 				continue
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_ENTRY_PAGE:
-				v = st.keyOf[r.entry]
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_EXIT_PAGE:
-				v = st.keyOf[r.exit]
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_REFERRER:
-				v = r.ref
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_SOURCE:
-				v = r.utmS
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_MEDIUM:
-				v = r.utmM
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_CAMPAIGN:
-				v = r.utmC
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_COUNTRY:
-				v = r.country
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_BROWSER:
-				v = r.browser
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_OS:
-				v = r.os
-			case trafficv1.TrafficDimension_TRAFFIC_DIMENSION_SCREEN_SIZE:
-				v = r.screen
-			default:
+			case value == nil:
 				continue
 			}
+			v := value(st, r)
 			p.sess[v]++
 			p.pvs[v] += int64(r.pvs)
 			p.bounces[v] += bounce
@@ -664,4 +645,22 @@ func quickselect(v []int64, k int) int64 {
 		}
 	}
 	return v[k]
+}
+
+// rowValue reads the string id a single-valued breakdown dimension takes
+// from a row (entry and exit pages as their page keys); nil for the page
+// and device dimensions, which count otherwise, and for unknown ones.
+func rowValue(dim trafficv1.TrafficDimension) func(st *site, r *row) uint32 {
+	return map[trafficv1.TrafficDimension]func(*site, *row) uint32{
+		trafficv1.TrafficDimension_TRAFFIC_DIMENSION_ENTRY_PAGE:   func(st *site, r *row) uint32 { return st.keyOf[r.entry] },
+		trafficv1.TrafficDimension_TRAFFIC_DIMENSION_EXIT_PAGE:    func(st *site, r *row) uint32 { return st.keyOf[r.exit] },
+		trafficv1.TrafficDimension_TRAFFIC_DIMENSION_REFERRER:     func(_ *site, r *row) uint32 { return r.ref },
+		trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_SOURCE:   func(_ *site, r *row) uint32 { return r.utmS },
+		trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_MEDIUM:   func(_ *site, r *row) uint32 { return r.utmM },
+		trafficv1.TrafficDimension_TRAFFIC_DIMENSION_UTM_CAMPAIGN: func(_ *site, r *row) uint32 { return r.utmC },
+		trafficv1.TrafficDimension_TRAFFIC_DIMENSION_COUNTRY:      func(_ *site, r *row) uint32 { return r.country },
+		trafficv1.TrafficDimension_TRAFFIC_DIMENSION_BROWSER:      func(_ *site, r *row) uint32 { return r.browser },
+		trafficv1.TrafficDimension_TRAFFIC_DIMENSION_OS:           func(_ *site, r *row) uint32 { return r.os },
+		trafficv1.TrafficDimension_TRAFFIC_DIMENSION_SCREEN_SIZE:  func(_ *site, r *row) uint32 { return r.screen },
+	}[dim]
 }

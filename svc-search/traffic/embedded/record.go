@@ -293,18 +293,14 @@ type dec struct {
 	err error
 }
 
-func (d *dec) u() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err, d.b = errCorrupt, nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *dec) u() uint64 { return varint(d, binary.Uvarint) }
 
-func (d *dec) i() int64 {
-	v, n := binary.Varint(d.b)
+func (d *dec) i() int64 { return varint(d, binary.Varint) }
+
+// varint reads one varint with read (binary.Uvarint or binary.Varint); a
+// malformed one makes the record corrupt.
+func varint[T uint64 | int64](d *dec, read func([]byte) (T, int)) T {
+	v, n := read(d.b)
 	if n <= 0 {
 		d.err, d.b = errCorrupt, nil
 		return 0
