@@ -92,6 +92,12 @@ describe("URL state", () => {
       screenSize: "1920x1080",
       utmSource: "nl",
     });
+    expect(toTrafficFilter({ range: "7d", exit: "https://a.example/bye", referrer: "x.example", utmMedium: "email", utmCampaign: "spring" })).toEqual({
+      exitPage: { operator: "OPERATOR_EQUALS", value: "https://a.example/bye" },
+      referrerDomain: "x.example",
+      utmMedium: "email",
+      utmCampaign: "spring",
+    });
     expect(toTrafficFilter({ range: "7d", direct: true, referrer: "x.example" })).toEqual({ direct: true });
     expect(toTrafficFilter({ range: "7d" })).toEqual({});
   });

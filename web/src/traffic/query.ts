@@ -4,7 +4,7 @@
 // "today" starts at the site's midnight wherever the viewer sits; and every
 // figure and row links to the recordings list with the same sessions.
 import type { Schemas } from "../api/client";
-import { DEVICE_TYPES, emptyQuery, readRange, toSearchParams, writeRange, type DeviceType, type RecordingsQuery, type UrlCondition } from "../lib/filters";
+import { DEVICE_TYPES, emptyQuery, readRange, toFilter, toSearchParams, writeRange, type DeviceType, type RecordingsQuery, type UrlCondition } from "../lib/filters";
 
 export type Dimension = Schemas["v1TrafficDimension"];
 export type Interval = Schemas["v1TrafficInterval"];
@@ -218,23 +218,14 @@ export function rangeTimes(q: Pick<TrafficQuery, "range" | "from" | "to">, now: 
   return { start: zonedMidnight(from, tz).toISOString(), end: zonedMidnight(addDays(to, 1), tz).toISOString() };
 }
 
-/** toTrafficFilter maps the query's conditions onto TrafficFilter (unset ones left out). */
+/**
+ * toTrafficFilter maps the query's conditions onto TrafficFilter (unset ones
+ * left out): the sessions filter's conditions, spelt the same way, plus
+ * direct visits and screen sizes, which only traffic has.
+ */
 export function toTrafficFilter(q: TrafficQuery): TrafficFilter {
-  const f: TrafficFilter = {};
-  const eq = (value: string) => ({ operator: "OPERATOR_EQUALS" as const, value });
-  if (q.page) f.visitedPage = eq(q.page);
-  if (q.entry) f.entryPage = eq(q.entry);
-  if (q.exit) f.exitPage = eq(q.exit);
+  const f: TrafficFilter = toFilter({ ...conditions(q), range: "all" }, new Date(0));
   if (q.direct) f.direct = true;
-  else if (q.referrer) f.referrerDomain = q.referrer;
-  if (q.utmSource) f.utmSource = q.utmSource;
-  if (q.utmMedium) f.utmMedium = q.utmMedium;
-  if (q.utmCampaign) f.utmCampaign = q.utmCampaign;
-  if (q.country) f.countries = [q.country];
-  const dev = deviceValue(q.device);
-  if (dev) f.deviceTypes = [dev];
-  if (q.browser) f.browsers = [q.browser];
-  if (q.os) f.oses = [q.os];
   if (q.screen) f.screenSize = q.screen;
   return f;
 }
@@ -290,11 +281,17 @@ export function rowFilter(dim: DimensionInfo, value: string): Partial<TrafficQue
  * no sessions filter and are dropped: callers say so rather than link.
  */
 export function recordingsQuery(q: TrafficQuery, now: Date, tz: string): RecordingsQuery {
-  const rq = emptyQuery();
+  const rq = conditions(q);
   const { from, to } = rangeDates(q, now, tz);
   rq.range = "custom";
   rq.from = from;
   rq.to = to;
+  return rq;
+}
+
+/** conditions answers the recordings list's query for q's conditions, without dates ("direct" and screen size have none). */
+function conditions(q: TrafficQuery): RecordingsQuery {
+  const rq = emptyQuery();
   const eq = (value: string): UrlCondition => ({ op: "equals", value });
   if (q.page) rq.visitedPage = eq(q.page);
   if (q.entry) rq.entryPage = eq(q.entry);
