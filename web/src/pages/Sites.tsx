@@ -88,6 +88,7 @@ export function Sites() {
             </ol>
           </div>
         )}
+        <DemoCard orgId={orgId} />
         {canManage(role) ? (
           <CreateSite orgId={orgId} />
         ) : (
@@ -95,7 +96,6 @@ export function Sites() {
             Ask an admin of this organisation to add a site.
           </EmptyState>
         )}
-        <DemoCard orgId={orgId} />
       </div>
     );
   }
