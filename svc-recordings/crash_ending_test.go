@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -95,17 +94,7 @@ func TestCrashWhileEndingLosesNoEvent(t *testing.T) {
 	}
 	down := lis.Addr().String()
 	lis.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashEndEnv+"="+dir, crashEndEnv+"_NOTIFY="+down)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
+	cmd, sc := startChild(t, crashEndEnv+"="+dir, crashEndEnv+"_NOTIFY="+down)
 	created, ended, passes := 0, 0, 0
 	for sc.Scan() && passes < 150 {
 		var c, e int

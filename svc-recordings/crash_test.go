@@ -78,10 +78,13 @@ func crashChunk(session string, seq int64) *recordingsv1.Chunk {
 	return mkChunk(session, seq, pvA, "https://crash.example/", evs)
 }
 
-func TestCrashDuringAppendsLosesNothing(t *testing.T) {
-	dir := t.TempDir()
+// startChild runs this test binary again as a child (no tests: TestMain's
+// env switch picks its part) with env added, and answers it and a scanner
+// of its stdout.
+func startChild(t *testing.T, env ...string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), crashEnv+"="+dir)
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -90,8 +93,13 @@ func TestCrashDuringAppendsLosesNothing(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return cmd, bufio.NewScanner(stdout)
+}
+
+func TestCrashDuringAppendsLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	cmd, sc := startChild(t, crashEnv+"="+dir)
 	acked := map[string]map[int64]bool{}
-	sc := bufio.NewScanner(stdout)
 	n := 0
 	for sc.Scan() && n < 600 {
 		var sess string
