@@ -726,6 +726,32 @@ func testSiteIsolation(t *testing.T, ix index.Index) {
 	}
 }
 
+// checkURLRule checks the URL rule m as the visited, entry and exit page
+// of a query over docs (name labels it), after checking the reference
+// itself against the expectation, want (indexes into set: the sessions m
+// matches as the visited page), so a reference bug cannot hide a backend
+// bug that shares it.
+func checkURLRule(t *testing.T, ix index.Index, docs []*sessionsv1.SessionSummary, name string, m *searchv1.UrlMatch, set []*sessionsv1.SessionSummary, want []int) {
+	t.Helper()
+	var wantIDs, ref []string
+	for _, i := range want {
+		wantIDs = append(wantIDs, set[i].GetSessionId())
+	}
+	for _, s := range set {
+		if Matches(&searchv1.SessionFilter{VisitedPage: m}, s) {
+			ref = append(ref, s.GetSessionId())
+		}
+	}
+	slices.Sort(ref)
+	slices.Sort(wantIDs)
+	if !slices.Equal(ref, wantIDs) {
+		t.Fatalf("reference: %s %q matches %v, want %v", name, m.GetValue(), ref, wantIDs)
+	}
+	for _, f := range []*searchv1.SessionFilter{{VisitedPage: m}, {EntryPage: m}, {ExitPage: m}} {
+		checkQuery(t, ix, docs, fmt.Sprintf("%s %v", name, f), f, searchv1.SortField_SORT_FIELD_START_TIME, false, 7)
+	}
+}
+
 func pattern(v string) *searchv1.UrlMatch {
 	return &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: v}
 }
@@ -789,26 +815,7 @@ func testPatterns(t *testing.T, ix index.Index) {
 	docs := append(slices.Clone(a), tricky...)
 
 	for p, want := range trickyPatterns {
-		var wantIDs []string
-		for _, i := range want {
-			wantIDs = append(wantIDs, tricky[i].GetSessionId())
-		}
-		// The reference itself is checked against the expectation, so a
-		// reference bug cannot hide a backend bug that shares it.
-		var ref []string
-		for _, s := range tricky {
-			if Matches(&searchv1.SessionFilter{VisitedPage: pattern(p)}, s) {
-				ref = append(ref, s.GetSessionId())
-			}
-		}
-		slices.Sort(ref)
-		slices.Sort(wantIDs)
-		if !slices.Equal(ref, wantIDs) {
-			t.Fatalf("reference: pattern %q matches %v, want %v", p, ref, wantIDs)
-		}
-		for _, f := range []*searchv1.SessionFilter{{VisitedPage: pattern(p)}, {EntryPage: pattern(p)}, {ExitPage: pattern(p)}} {
-			checkQuery(t, ix, docs, fmt.Sprintf("tricky %v", f), f, searchv1.SortField_SORT_FIELD_START_TIME, false, 7)
-		}
+		checkURLRule(t, ix, docs, "tricky", pattern(p), tricky, want)
 	}
 
 	rng := rand.New(rand.NewPCG(11, 13))
@@ -956,23 +963,7 @@ func testEqualsPageKeys(t *testing.T, ix index.Index) {
 	docs := append(slices.Concat(a, pages), multi)
 
 	for v, want := range equalsValues {
-		var wantIDs, ref []string
-		for _, i := range want {
-			wantIDs = append(wantIDs, pages[i].GetSessionId())
-		}
-		for _, s := range pages {
-			if Matches(&searchv1.SessionFilter{VisitedPage: equalsMatch(v)}, s) {
-				ref = append(ref, s.GetSessionId())
-			}
-		}
-		slices.Sort(ref)
-		slices.Sort(wantIDs)
-		if !slices.Equal(ref, wantIDs) {
-			t.Fatalf("reference: equals %q matches %v, want %v", v, ref, wantIDs)
-		}
-		for _, f := range []*searchv1.SessionFilter{{VisitedPage: equalsMatch(v)}, {EntryPage: equalsMatch(v)}, {ExitPage: equalsMatch(v)}} {
-			checkQuery(t, ix, docs, fmt.Sprintf("equals %v", f), f, searchv1.SortField_SORT_FIELD_START_TIME, false, 7)
-		}
+		checkURLRule(t, ix, docs, "equals", equalsMatch(v), pages, want)
 	}
 	for _, c := range []struct {
 		f    *searchv1.SessionFilter
