@@ -34,3 +34,14 @@ func Run(tb testing.TB, step func(i int) error) (stop func()) {
 		wg.Wait()
 	}
 }
+
+// During runs do while step repeats (Run), and fails tb with do's error.
+func During(tb testing.TB, step func(i int) error, do func() error) {
+	tb.Helper()
+	stop := Run(tb, step)
+	err := do()
+	stop()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}

@@ -32,6 +32,30 @@ func TestRunStepsUntilStopped(t *testing.T) {
 	}
 }
 
+func TestDuringRunsBoth(t *testing.T) {
+	var steps atomic.Int64
+	During(t, func(int) error { steps.Add(1); return nil }, func() error {
+		poll.Until(t, 5*time.Second, func() error {
+			if steps.Load() == 0 {
+				return errors.New("no step while do runs")
+			}
+			return nil
+		})
+		return nil
+	})
+	r := &recorder{TB: t}
+	failed := func() (fatal bool) {
+		defer func() { fatal = recover() == errFatal }()
+		During(r, func(int) error { return nil }, func() error { return errors.New("do failed") })
+		return false
+	}()
+	if !failed {
+		t.Error("During did not fail the test when do failed")
+	}
+}
+
+var errFatal = errors.New("fatal")
+
 // recorder stands in for a test so that a failing step can be seen.
 type recorder struct {
 	testing.TB
@@ -39,6 +63,8 @@ type recorder struct {
 }
 
 func (r *recorder) Errorf(string, ...any) { r.errs.Add(1) }
+func (r *recorder) Fatal(...any)          { panic(errFatal) }
+func (r *recorder) Helper()               {}
 
 func TestFailingStepFailsTheTestAndEnds(t *testing.T) {
 	r := &recorder{TB: t}

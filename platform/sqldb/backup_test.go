@@ -28,16 +28,11 @@ func TestBackupSQLiteWhileWriting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stop := busy.Run(t, func(i int) error {
+	path := filepath.Join(t.TempDir(), "copy.db")
+	busy.During(t, func(i int) error {
 		_, err := db.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, fmt.Sprintf("during-%d", i))
 		return err
-	})
-	path := filepath.Join(t.TempDir(), "copy.db")
-	err = sqldb.BackupSQLite(ctx, db, path)
-	stop()
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, func() error { return sqldb.BackupSQLite(ctx, db, path) })
 	if err := sqldb.BackupSQLite(ctx, db, path); err == nil {
 		t.Error("a backup over an existing file succeeded")
 	}

@@ -35,13 +35,8 @@ func TestBackupHoldsUndeliveredRecords(t *testing.T) {
 
 	// Appends go on while the backup copies (4 KiB segments: it spans
 	// many, some sealed meanwhile).
-	stop := busy.Run(t, func(i int) error { return s.Append(ctx, payload(first+i)) })
 	dir := filepath.Join(t.TempDir(), "backup")
-	err := s.Backup(ctx, dir)
-	stop()
-	if err != nil {
-		t.Fatal(err)
-	}
+	busy.During(t, func(i int) error { return s.Append(ctx, payload(first+i)) }, func() error { return s.Backup(ctx, dir) })
 	if err := s.Backup(ctx, dir); err == nil {
 		t.Error("a second backup into the same directory succeeded")
 	}

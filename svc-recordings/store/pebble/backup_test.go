@@ -27,13 +27,8 @@ func TestBackupWhileAppending(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stop := busy.Run(t, func(i int) error { return appendSession(before + i) })
 	dir := filepath.Join(t.TempDir(), "recordings")
-	err := s.Backup(ctx, dir)
-	stop()
-	if err != nil {
-		t.Fatal(err)
-	}
+	busy.During(t, func(i int) error { return appendSession(before + i) }, func() error { return s.Backup(ctx, dir) })
 	if err := s.Backup(ctx, dir); err == nil {
 		t.Error("a second backup into the same directory succeeded")
 	}

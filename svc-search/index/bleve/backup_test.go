@@ -34,16 +34,11 @@ func TestBackupWhileUpserting(t *testing.T) {
 	if _, err := ax.UpsertAnswers(ctx, indextest.GenerateAnswers(1, indextest.SiteA, "b", 30)); err != nil {
 		t.Fatal(err)
 	}
-	stop := busy.Run(t, func(i int) error {
+	dir := filepath.Join(t.TempDir(), "search")
+	busy.During(t, func(i int) error {
 		_, err := ix.Upsert(ctx, indextest.Generate(uint64(i+2), indextest.SiteA, fmt.Sprintf("w%d_", i), batch))
 		return err
-	})
-	dir := filepath.Join(t.TempDir(), "search")
-	err = ix.Backup(ctx, dir)
-	stop()
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, func() error { return ix.Backup(ctx, dir) })
 	if err := ax.Backup(ctx, filepath.Join(dir, "answers")); err != nil {
 		t.Fatal(err)
 	}
