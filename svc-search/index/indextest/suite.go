@@ -752,6 +752,30 @@ func checkURLRule(t *testing.T, ix index.Index, docs []*sessionsv1.SessionSummar
 	}
 }
 
+// pageURLs are the URLs of the docs' pages, in order.
+func pageURLs(docs []*sessionsv1.SessionSummary) []string {
+	var urls []string
+	for _, s := range docs {
+		for _, p := range s.GetPages() {
+			urls = append(urls, p.GetUrl())
+		}
+	}
+	return urls
+}
+
+// onRandomPage is a filter with m as the visited, the entry or the exit
+// page, drawn with rng.
+func onRandomPage(rng *rand.Rand, m *searchv1.UrlMatch) *searchv1.SessionFilter {
+	switch rng.IntN(3) {
+	case 0:
+		return &searchv1.SessionFilter{VisitedPage: m}
+	case 1:
+		return &searchv1.SessionFilter{EntryPage: m}
+	default:
+		return &searchv1.SessionFilter{ExitPage: m}
+	}
+}
+
 func pattern(v string) *searchv1.UrlMatch {
 	return &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: v}
 }
@@ -819,25 +843,12 @@ func testPatterns(t *testing.T, ix index.Index) {
 	}
 
 	rng := rand.New(rand.NewPCG(11, 13))
-	var urls []string
-	for _, s := range docs {
-		for _, p := range s.GetPages() {
-			urls = append(urls, p.GetUrl())
-		}
-	}
+	urls := pageURLs(docs)
 	singles := singleFilters(a)
 	matched, empty := 0, 0
 	for i := range 150 {
 		v := randomPattern(rng, urls[rng.IntN(len(urls))])
-		f := &searchv1.SessionFilter{}
-		switch rng.IntN(3) {
-		case 0:
-			f.VisitedPage = pattern(v)
-		case 1:
-			f.EntryPage = pattern(v)
-		default:
-			f.ExitPage = pattern(v)
-		}
+		f := onRandomPage(rng, pattern(v))
 		if rng.IntN(3) == 0 {
 			f.ClickedElement = Selectors[rng.IntN(len(Selectors))]
 		}
@@ -988,24 +999,11 @@ func testEqualsPageKeys(t *testing.T, ix index.Index) {
 	}
 
 	rng := rand.New(rand.NewPCG(17, 19))
-	var urls []string
-	for _, s := range docs {
-		for _, p := range s.GetPages() {
-			urls = append(urls, p.GetUrl())
-		}
-	}
+	urls := pageURLs(docs)
 	matched, empty, respelt := 0, 0, 0
 	for i := range 120 {
 		v := respell(rng, urls[rng.IntN(len(urls))])
-		f := &searchv1.SessionFilter{}
-		switch rng.IntN(3) {
-		case 0:
-			f.VisitedPage = equalsMatch(v)
-		case 1:
-			f.EntryPage = equalsMatch(v)
-		default:
-			f.ExitPage = equalsMatch(v)
-		}
+		f := onRandomPage(rng, equalsMatch(v))
 		if rng.IntN(4) == 0 {
 			f.DeviceTypes = []sessionsv1.DeviceType{sessionsv1.DeviceType(1 + rng.IntN(3))}
 		}
