@@ -80,32 +80,65 @@ export function NpsChart({ series, interval }: { series: Bucket[]; interval?: In
           </circle>
         ))}
       </svg>
-      <TableToggle label="NPS" testId="nps">
-        <table className="fb-table small" data-testid="nps-table">
-          <caption className="sr-only">NPS by interval</caption>
-          <thead>
-            <tr>
-              <th scope="col">From</th>
-              <th scope="col" className="num">NPS</th>
-              <th scope="col" className="num">Promoters</th>
-              <th scope="col" className="num">Passives</th>
-              <th scope="col" className="num">Detractors</th>
-            </tr>
-          </thead>
-          <tbody>
-            {series.map((b) => (
-              <tr key={b.start}>
-                <th scope="row">{bucketLabel(b.start, interval)}</th>
-                <td className="num">{npsLabel(b.counts?.nps)}</td>
-                <td className="num">{Number(b.counts?.promoters ?? 0)}</td>
-                <td className="num">{Number(b.counts?.passives ?? 0)}</td>
-                <td className="num">{Number(b.counts?.detractors ?? 0)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableToggle>
+      <SeriesTable
+        label="NPS"
+        testId="nps"
+        caption="NPS by interval"
+        columns={["NPS", "Promoters", "Passives", "Detractors"]}
+        series={series}
+        interval={interval}
+        cells={(b) => [npsLabel(b.counts?.nps), Number(b.counts?.promoters ?? 0), Number(b.counts?.passives ?? 0), Number(b.counts?.detractors ?? 0)]}
+      />
     </div>
+  );
+}
+
+/** SeriesTable is a chart's figures as a table (behind TableToggle): a row an interval, its start first. */
+function SeriesTable({
+  label,
+  testId,
+  caption,
+  columns,
+  series,
+  interval,
+  cells,
+}: {
+  label: string;
+  testId: string;
+  caption: string;
+  columns: string[];
+  series: Bucket[];
+  interval?: Interval;
+  cells: (b: Bucket, i: number) => React.ReactNode[];
+}) {
+  return (
+    <TableToggle label={label} testId={testId}>
+      <table className="fb-table small" data-testid={`${testId}-table`}>
+        <caption className="sr-only">{caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">From</th>
+            {columns.map((c) => (
+              <th key={c} scope="col" className="num">
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {series.map((b, i) => (
+            <tr key={b.start}>
+              <th scope="row">{bucketLabel(b.start, interval)}</th>
+              {cells(b, i).map((c, k) => (
+                <td key={k} className="num">
+                  {c}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </TableToggle>
   );
 }
 
@@ -165,33 +198,15 @@ export function RatingChart({ series, interval }: { series: Bucket[]; interval?:
           </span>
         ))}
       </div>
-      <TableToggle label="ratings" testId="rating">
-        <table className="fb-table small" data-testid="rating-table">
-          <caption className="sr-only">Ratings by interval</caption>
-          <thead>
-            <tr>
-              <th scope="col">From</th>
-              {FACE_LABELS.map((l, k) => (
-                <th key={l} scope="col" className="num">
-                  {k + 1} ({l})
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {series.map((b, i) => (
-              <tr key={b.start}>
-                <th scope="row">{bucketLabel(b.start, interval)}</th>
-                {rows[i]!.map((c, k) => (
-                  <td key={k} className="num">
-                    {c}
-                  </td>
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </TableToggle>
+      <SeriesTable
+        label="ratings"
+        testId="rating"
+        caption="Ratings by interval"
+        columns={FACE_LABELS.map((l, k) => `${k + 1} (${l})`)}
+        series={series}
+        interval={interval}
+        cells={(_, i) => rows[i]!}
+      />
     </div>
   );
 }
