@@ -72,10 +72,9 @@ func DecodeAnswer(b []byte) (Answer, error) {
 	if len(b) > MaxAnswerBytes {
 		return a, errf("answer body larger than %d bytes", MaxAnswerBytes)
 	}
-	d := decoder{b: b}
-	d.ws()
-	if d.peek() != '{' {
-		return a, errf("body is not a JSON object")
+	d, err := objectBody(b)
+	if err != nil {
+		return a, err
 	}
 	var (
 		seen                  uint16
@@ -88,7 +87,7 @@ func DecodeAnswer(b []byte) (Answer, error) {
 		fClientTime
 		fKind
 	)
-	err := d.object("answer", func(key []byte) error {
+	err = d.object("answer", func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "v":
@@ -155,9 +154,8 @@ func DecodeAnswer(b []byte) (Answer, error) {
 	if err != nil {
 		return a, err
 	}
-	d.ws()
-	if d.i != len(d.b) {
-		return a, errf("trailing data after the answer at offset %d", d.i)
+	if err := d.end("the answer"); err != nil {
+		return a, err
 	}
 	if err := checkHead(seen, a.V); err != nil {
 		return a, err

@@ -63,10 +63,9 @@ func checkHead(seen uint16, v int64) error {
 // ErrTooManyEvents (413).
 func Decode(b []byte, maxEvents int) (Envelope, error) {
 	var e Envelope
-	d := decoder{b: b}
-	d.ws()
-	if d.peek() != '{' {
-		return e, errf("body is not a JSON object")
+	d, err := objectBody(b)
+	if err != nil {
+		return e, err
 	}
 	var seen uint16
 	const (
@@ -137,9 +136,8 @@ func Decode(b []byte, maxEvents int) (Envelope, error) {
 	if o.n == 0 {
 		return e, errf("empty envelope")
 	}
-	d.ws()
-	if d.i != len(d.b) {
-		return e, errf("trailing data after envelope at offset %d", d.i)
+	if err := d.end("envelope"); err != nil {
+		return e, err
 	}
 	if err := checkHead(seen, e.V); err != nil {
 		return e, err

@@ -65,13 +65,12 @@ func DecodeHits(b []byte) (Hits, error) {
 	if len(b) > MaxHitBytes {
 		return h, errf("hit body larger than %d bytes", MaxHitBytes)
 	}
-	d := decoder{b: b}
-	d.ws()
-	if d.peek() != '{' {
-		return h, errf("body is not a JSON object")
+	d, err := objectBody(b)
+	if err != nil {
+		return h, err
 	}
 	var hasV, hasSession, hasVisitor, hasHits bool
-	err := d.object("body", func(key []byte) error {
+	err = d.object("body", func(key []byte) error {
 		var err error
 		switch string(key) {
 		case "v":
@@ -99,9 +98,8 @@ func DecodeHits(b []byte) (Hits, error) {
 	if err != nil {
 		return h, err
 	}
-	d.ws()
-	if d.i != len(d.b) {
-		return h, errf("trailing data after the body at offset %d", d.i)
+	if err := d.end("the body"); err != nil {
+		return h, err
 	}
 	switch {
 	case !hasV || h.V != Version:

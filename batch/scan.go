@@ -17,6 +17,26 @@ type decoder struct {
 	i int
 }
 
+// objectBody starts decoding b, which must hold one JSON object.
+func objectBody(b []byte) (decoder, error) {
+	d := decoder{b: b}
+	d.ws()
+	if d.peek() != '{' {
+		return d, errf("body is not a JSON object")
+	}
+	return d, nil
+}
+
+// end refuses anything but white space after the body's object (named
+// what in the refusal).
+func (d *decoder) end(what string) error {
+	d.ws()
+	if d.i != len(d.b) {
+		return errf("trailing data after %s at offset %d", what, d.i)
+	}
+	return nil
+}
+
 func (d *decoder) peek() byte {
 	if d.i < len(d.b) {
 		return d.b[d.i]
