@@ -35,6 +35,19 @@ export const LANGUAGES: { value: string; label: string }[] = [
   { value: "pt", label: "Português" },
 ];
 
+/** LanguageSelect picks the language of the widget's or a survey's default texts ("" follows the browser). */
+export function LanguageSelect({ value, onChange, testId }: { value: string | undefined; onChange: (language: string) => void; testId: string }) {
+  return (
+    <select value={value ?? ""} onChange={(e) => onChange(e.target.value)} data-testid={testId}>
+      {LANGUAGES.map((l) => (
+        <option key={l.value} value={l.value}>
+          {l.label}
+        </option>
+      ))}
+    </select>
+  );
+}
+
 const MAX_TEXT = 200;
 
 export default function FeedbackWidget() {
@@ -124,13 +137,7 @@ export default function FeedbackWidget() {
               </label>
               <label>
                 Language of the default texts
-                <select value={draft.language ?? ""} onChange={(e) => set({ language: e.target.value })} data-testid="fw-language">
-                  {LANGUAGES.map((l) => (
-                    <option key={l.value} value={l.value}>
-                      {l.label}
-                    </option>
-                  ))}
-                </select>
+                <LanguageSelect value={draft.language} onChange={(language) => set({ language })} testId="fw-language" />
               </label>
             </div>
             <div>

@@ -14,7 +14,7 @@ import { bootSurvey, errorAt, fieldOfError, QUESTION_TYPES } from "../feedback/c
 import { Preview } from "../feedback/Preview";
 import { RuleList } from "../feedback/RuleList";
 import { emptySurvey, fromLocalInput, isChoice, isScore, localInput, newChoice, newQuestion, scoreRange, STATUS_LABELS, toSaveBody, withType, type Question, type Survey } from "../feedback/survey";
-import { LANGUAGES } from "./FeedbackWidget";
+import { LanguageSelect } from "./FeedbackWidget";
 import { rememberSite } from "./Home";
 import "../feedback/feedback.css";
 
@@ -409,13 +409,7 @@ export function SurveyEdit() {
               <div className="fb-grid2">
                 <label>
                   Language of the survey's buttons
-                  <select value={draft.language ?? ""} onChange={(e) => set({ language: e.target.value })} data-testid="survey-language">
-                    {LANGUAGES.map((l) => (
-                      <option key={l.value} value={l.value}>
-                        {l.label}
-                      </option>
-                    ))}
-                  </select>
+                  <LanguageSelect value={draft.language} onChange={(language) => set({ language })} testId="survey-language" />
                 </label>
                 <label>
                   Thanks text
