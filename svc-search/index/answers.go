@@ -1,6 +1,7 @@
 package index
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math"
@@ -299,4 +300,23 @@ func SeriesRange(f *searchv1.AnswerFilter, iv searchv1.StatsInterval, earliest, 
 		iv = AutoInterval(first, last)
 	}
 	return first, last, iv, true
+}
+
+// TopSurveys are the surveys of the stats (answers counted per survey id),
+// the most answered first (ties by id), at most MaxStatsSurveys.
+func TopSurveys(per map[int64]int64) []*searchv1.SurveyCount {
+	var out []*searchv1.SurveyCount
+	for id, n := range per {
+		out = append(out, &searchv1.SurveyCount{SurveyId: id, Answers: n})
+	}
+	slices.SortFunc(out, func(a, b *searchv1.SurveyCount) int {
+		if c := cmp.Compare(b.Answers, a.Answers); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.SurveyId, b.SurveyId)
+	})
+	if len(out) > MaxStatsSurveys {
+		out = out[:MaxStatsSurveys]
+	}
+	return out
 }

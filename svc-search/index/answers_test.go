@@ -76,3 +76,31 @@ func TestCounts(t *testing.T) {
 		t.Fatalf("counts %v, want NPS -33.3 and no mean", c)
 	}
 }
+
+func TestTopSurveys(t *testing.T) {
+	per := map[int64]int64{}
+	for id := int64(1); id <= index.MaxStatsSurveys+5; id++ {
+		per[id] = 1
+	}
+	per[900] = 7
+	per[5] = 7
+	per[3] = 2
+	got := index.TopSurveys(per)
+	if len(got) != index.MaxStatsSurveys {
+		t.Fatalf("%d surveys, want the top %d", len(got), index.MaxStatsSurveys)
+	}
+	head := [][2]int64{{5, 7}, {900, 7}, {3, 2}, {1, 1}, {2, 1}, {4, 1}}
+	for i, w := range head {
+		if got[i].GetSurveyId() != w[0] || got[i].GetAnswers() != w[1] {
+			t.Fatalf("surveys[%d] = %v, want id %d with %d", i, got[i], w[0], w[1])
+		}
+	}
+	// 3 ahead, then the ids with one answer but 3, 5 and 900: the last
+	// one kept is MaxStatsSurveys itself.
+	if last := got[len(got)-1].GetSurveyId(); last != index.MaxStatsSurveys {
+		t.Fatalf("last survey %d, want %d (ties by id, cut at the limit)", last, index.MaxStatsSurveys)
+	}
+	if index.TopSurveys(nil) != nil {
+		t.Fatal("no surveys: want none")
+	}
+}

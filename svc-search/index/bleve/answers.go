@@ -1,7 +1,6 @@
 package bleve
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -351,18 +350,7 @@ func statsOf(stats []stat, q index.StatsQuery) (*searchv1.GetAnswerStatsResponse
 			out.Series = append(out.Series, &searchv1.AnswerBucket{Start: timestamppb.New(b), Counts: tallies[i].Counts()})
 		}
 	}
-	for id, n := range per {
-		out.Surveys = append(out.Surveys, &searchv1.SurveyCount{SurveyId: id, Answers: n})
-	}
-	slices.SortFunc(out.Surveys, func(a, b *searchv1.SurveyCount) int {
-		if c := cmp.Compare(b.Answers, a.Answers); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.SurveyId, b.SurveyId)
-	})
-	if len(out.Surveys) > index.MaxStatsSurveys {
-		out.Surveys = out.Surveys[:index.MaxStatsSurveys]
-	}
+	out.Surveys = index.TopSurveys(per)
 	return out, nil
 }
 

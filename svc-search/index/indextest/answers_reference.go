@@ -1,7 +1,6 @@
 package indextest
 
 import (
-	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -258,17 +257,6 @@ func AnswerStats(docs []*sessionsv1.Answer, q index.StatsQuery) (*searchv1.GetAn
 			per[a.GetSurveyId()]++
 		}
 	}
-	for id, n := range per {
-		out.Surveys = append(out.Surveys, &searchv1.SurveyCount{SurveyId: id, Answers: n})
-	}
-	slices.SortFunc(out.Surveys, func(a, b *searchv1.SurveyCount) int {
-		if c := cmp.Compare(b.Answers, a.Answers); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.SurveyId, b.SurveyId)
-	})
-	if len(out.Surveys) > index.MaxStatsSurveys {
-		out.Surveys = out.Surveys[:index.MaxStatsSurveys]
-	}
+	out.Surveys = index.TopSurveys(per)
 	return out, nil
 }
