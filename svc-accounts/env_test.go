@@ -25,6 +25,7 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	"github.com/sightlinehq/sightline/internal/pgtest"
+	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
 	"github.com/sightlinehq/sightline/svc-accounts/store/postgres"
@@ -32,9 +33,6 @@ import (
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// idStart puts every generated id above 2^31.
-const idStart = 3_000_000_000
 
 func defaultConfig() Config {
 	var c Config
@@ -47,28 +45,14 @@ var backends = []string{BackendSQLite, BackendPostgres}
 // openTestStore opens a fresh store of the backend with ids above 2^31.
 func openTestStore(tb testing.TB, backend string) store.Store {
 	tb.Helper()
-	ctx := context.Background()
-	var (
-		s interface {
-			store.Store
-			StartIDsAt(context.Context, int64) error
-		}
-		err error
-	)
-	switch backend {
-	case BackendSQLite:
-		s, err = sqlite.Open(ctx, filepath.Join(tb.TempDir(), "accounts.db"), sqlstore.Telemetry{})
-	default:
-		s, err = postgres.Open(ctx, pgtest.Start(tb), postgres.Options{MaxConns: 8}, sqlstore.Telemetry{})
+	if backend == BackendSQLite {
+		return sqldbtest.Open(tb, func(ctx context.Context) (*sqlite.Store, error) {
+			return sqlite.Open(ctx, filepath.Join(tb.TempDir(), "accounts.db"), sqlstore.Telemetry{})
+		})
 	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() })
-	if err := s.StartIDsAt(ctx, idStart); err != nil {
-		tb.Fatal(err)
-	}
-	return s
+	return sqldbtest.Open(tb, func(ctx context.Context) (*postgres.Store, error) {
+		return postgres.Open(ctx, pgtest.Start(tb), postgres.Options{MaxConns: 8}, sqlstore.Telemetry{})
+	})
 }
 
 type env struct {

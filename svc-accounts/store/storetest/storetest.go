@@ -816,16 +816,27 @@ func testSurveys(t *testing.T, s store.Store) {
 // testSurveyLimitConcurrent: concurrent creates never pass the per-site
 // limit.
 func testSurveyLimitConcurrent(t *testing.T, s store.Store) {
-	ctx := ctxT(t)
-	_, o := signUp(t, s, "svc@example.com")
-	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_svc", Settings: settings()}, 3)).get(t)
-	const limit = 5
-	racingCreates(t, 12, limit, func(i int) error {
-		_, err := s.CreateSurvey(ctx, store.Survey{SiteID: st.ID, Status: 1, Definition: []byte(fmt.Sprint(i))}, limit)
+	siteLimitRace(t, s, "svc", func(ctx context.Context, site int64, i, limit int) error {
+		_, err := s.CreateSurvey(ctx, store.Survey{SiteID: site, Status: 1, Definition: []byte(fmt.Sprint(i))}, limit)
 		return err
+	}, func(ctx context.Context, site int64) (int, error) {
+		l, err := s.ListSurveys(ctx, site)
+		return len(l), err
 	})
-	if l := must(s.ListSurveys(ctx, st.ID)).get(t); len(l) != limit {
-		t.Fatalf("listed %d surveys, want %d", len(l), limit)
+}
+
+// siteLimitRace races 12 creates of a site's objects on a fresh site
+// under a limit of 5 (racingCreates) and checks 5 are listed; key names
+// the user and site.
+func siteLimitRace(t *testing.T, s store.Store, key string, create func(ctx context.Context, site int64, i, limit int) error, list func(ctx context.Context, site int64) (int, error)) {
+	t.Helper()
+	ctx := ctxT(t)
+	_, o := signUp(t, s, key+"@example.com")
+	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_" + key, Settings: settings()}, 3)).get(t)
+	const limit = 5
+	racingCreates(t, 12, limit, func(i int) error { return create(ctx, st.ID, i, limit) })
+	if n := must(list(ctx, st.ID)).get(t); n != limit {
+		t.Fatalf("listed %d, want %d", n, limit)
 	}
 }
 
@@ -918,8 +929,6 @@ func testFunnels(t *testing.T, s store.Store) {
 	}
 }
 
-// testFunnelLimitConcurrent: concurrent creates never pass the per-site
-// limit.
 // racingCreates runs workers creates at once under limit: exactly limit
 // pass, every other one fails with ErrLimit.
 func racingCreates(t *testing.T, workers, limit int, create func(i int) error) {
@@ -952,18 +961,16 @@ func racingCreates(t *testing.T, workers, limit int, create func(i int) error) {
 	}
 }
 
+// testFunnelLimitConcurrent: concurrent creates never pass the per-site
+// limit.
 func testFunnelLimitConcurrent(t *testing.T, s store.Store) {
-	ctx := ctxT(t)
-	_, o := signUp(t, s, "fnc@example.com")
-	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_fnc", Settings: settings()}, 3)).get(t)
-	const limit = 5
-	racingCreates(t, 12, limit, func(i int) error {
-		_, err := s.CreateFunnel(ctx, store.Funnel{SiteID: st.ID, Name: fmt.Sprint(i), Steps: []byte(fmt.Sprint(i))}, limit)
+	siteLimitRace(t, s, "fnc", func(ctx context.Context, site int64, i, limit int) error {
+		_, err := s.CreateFunnel(ctx, store.Funnel{SiteID: site, Name: fmt.Sprint(i), Steps: []byte(fmt.Sprint(i))}, limit)
 		return err
+	}, func(ctx context.Context, site int64) (int, error) {
+		l, err := s.ListFunnels(ctx, site)
+		return len(l), err
 	})
-	if l := must(s.ListFunnels(ctx, st.ID)).get(t); len(l) != limit {
-		t.Fatalf("listed %d funnels, want %d", len(l), limit)
-	}
 }
 
 func testVerifyTokens(t *testing.T, s store.Store) {
