@@ -83,16 +83,7 @@ type AnswerSelector struct {
 
 // Validate checks that exactly one selector is set.
 func (s AnswerSelector) Validate() error {
-	n := 0
-	for _, set := range []bool{len(s.AnswerIDs) > 0, s.VisitorID != "", s.SessionID != "", s.WholeSite, !s.GivenBefore.IsZero()} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		return errors.New("index: exactly one answer delete selector must be set")
-	}
-	return nil
+	return exactlyOne("answer delete selector", len(s.AnswerIDs) > 0, s.VisitorID != "", s.SessionID != "", s.WholeSite, !s.GivenBefore.IsZero())
 }
 
 // AnswerCursor is a position in the answer list: the last hit's client

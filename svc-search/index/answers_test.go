@@ -104,3 +104,28 @@ func TestTopSurveys(t *testing.T) {
 		t.Fatal("no surveys: want none")
 	}
 }
+
+// TestSelectorsExactlyOne: a delete selector needs exactly one condition.
+func TestSelectorsExactlyOne(t *testing.T) {
+	now := time.Now()
+	for name, err := range map[string]error{
+		"no session condition":   index.Selector{}.Validate(),
+		"two session conditions": index.Selector{VisitorID: "v", WholeSite: true}.Validate(),
+		"no answer condition":    index.AnswerSelector{}.Validate(),
+		"two answer conditions":  index.AnswerSelector{SessionID: "s", GivenBefore: now}.Validate(),
+	} {
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	for name, err := range map[string]error{
+		"session ids": index.Selector{SessionIDs: []string{"a"}}.Validate(),
+		"before":      index.Selector{StartedBefore: now}.Validate(),
+		"answer ids":  index.AnswerSelector{AnswerIDs: []string{"a"}}.Validate(),
+		"session":     index.AnswerSelector{SessionID: "s"}.Validate(),
+	} {
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -8,7 +8,9 @@ package index
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -114,21 +116,13 @@ type Selector struct {
 
 // Validate checks that exactly one selector is set.
 func (s Selector) Validate() error {
-	n := 0
-	if len(s.SessionIDs) > 0 {
-		n++
-	}
-	if s.VisitorID != "" {
-		n++
-	}
-	if s.WholeSite {
-		n++
-	}
-	if !s.StartedBefore.IsZero() {
-		n++
-	}
-	if n != 1 {
-		return errors.New("index: exactly one delete selector must be set")
+	return exactlyOne("delete selector", len(s.SessionIDs) > 0, s.VisitorID != "", s.WholeSite, !s.StartedBefore.IsZero())
+}
+
+// exactlyOne refuses unless exactly one of set is true (what names them).
+func exactlyOne(what string, set ...bool) error {
+	if n := len(slices.DeleteFunc(set, func(b bool) bool { return !b })); n != 1 {
+		return fmt.Errorf("index: exactly one %s must be set", what)
 	}
 	return nil
 }
