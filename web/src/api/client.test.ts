@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   createApi,
   checkApi,
+  forbiddenAs,
   isMaintenanceMessage,
   isUnavailable,
   readCookie,
@@ -144,6 +145,14 @@ describe("errors", () => {
     expect(isUnavailable(write)).toBe(true);
     expect(isUnavailable(new ApiError("no", 401))).toBe(false);
     expect(isUnavailable(new ApiError("no", 500))).toBe(false);
+  });
+
+  it("forbiddenAs rewords a 403 only", () => {
+    const forbidden = new ApiError("permission denied", 403);
+    const other = new ApiError("not found", 404);
+    expect(forbiddenAs(forbidden, "Ask an admin.")).toBe("Ask an admin.");
+    expect(forbiddenAs(other, "Ask an admin.")).toBe(other);
+    expect(forbiddenAs("offline", "Ask an admin.")).toBe("offline");
   });
 
   it("tells maintenance from an outage by the gateway's message", () => {

@@ -66,6 +66,11 @@ export function isUnavailable(e: unknown): boolean {
   return e instanceof ApiError && (e.status === 0 || UNAVAILABLE.has(e.status));
 }
 
+/** forbiddenAs reads a refused write (403) as message, which says who may make it; any other error stays as it is. */
+export function forbiddenAs(e: unknown, message: string): unknown {
+  return e instanceof ApiError && e.status === 403 ? message : e;
+}
+
 function retryAfter(response: Response): number | undefined {
   const ra = Number(response.headers.get("Retry-After"));
   return Number.isFinite(ra) && ra > 0 ? ra : undefined;

@@ -4,7 +4,7 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from "react";
 import { Link, useParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
-import { ApiError, type Schemas } from "../api/client";
+import { forbiddenAs, type Schemas } from "../api/client";
 import { $api } from "../api/query";
 import { optimisticList } from "../api/optimistic";
 import { myRole, useApp, useSite } from "../app/AppContext";
@@ -32,8 +32,7 @@ import "../notify/notify.css";
 
 /** personalError reads a refused write kindly: a viewer's own settings are read-only. */
 function personalError(e: unknown): unknown {
-  if (e instanceof ApiError && e.status === 403) return "Notifications belong to a signed-in person: log in as yourself (not with an API key) to change yours.";
-  return e;
+  return forbiddenAs(e, "Notifications belong to a signed-in person: log in as yourself (not with an API key) to change yours.");
 }
 
 export default function Notifications() {

@@ -5,7 +5,7 @@
 import { Fragment, useEffect, useState, type FormEvent } from "react";
 import { useParams, useSearchParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
-import { ApiError } from "../api/client";
+import { forbiddenAs } from "../api/client";
 import { $api } from "../api/query";
 import { optimisticList } from "../api/optimistic";
 import { canManage, myRole, useApp, useSite } from "../app/AppContext";
@@ -36,8 +36,7 @@ import "../notify/notify.css";
 
 /** adminError reads a refused write kindly: only admins and owners change webhooks. */
 function adminError(e: unknown): unknown {
-  if (e instanceof ApiError && e.status === 403) return "Only admins and owners of this organisation can change webhooks. Ask one of them to do it.";
-  return e;
+  return forbiddenAs(e, "Only admins and owners of this organisation can change webhooks. Ask one of them to do it.");
 }
 
 const LIST = "/api/v1/sites/{siteId}/webhooks" as const;
