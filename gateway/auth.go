@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	"github.com/sightlinehq/sightline/platform/rpc"
@@ -341,28 +342,24 @@ func incomingHeaders(string) (string, bool) { return "", false }
 func (s *Service) forwardResponse(ctx context.Context, w http.ResponseWriter, m proto.Message) error {
 	recordRoute(ctx)
 	c, _ := ctx.Value(callerKey{}).(caller)
-	set := func(token string, expires time.Time) {
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: expires,
+	// A new session's token moves into the cookie, out of the body.
+	take := func(m newSession) {
+		expires := s.cookieExpiry(m.GetExpireTime().AsTime())
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: m.GetSessionToken(), Path: "/", Expires: expires,
 			HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode})
 		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: randomToken(), Path: "/", Expires: expires,
 			Secure: c.secure, SameSite: http.SameSiteStrictMode})
+		r := m.ProtoReflect()
+		r.Clear(r.Descriptor().Fields().ByName("session_token"))
 	}
 	switch m := m.(type) {
 	case *accountsv1.SignUpResponse:
 		// No token when the address must be verified first: no cookie.
 		if m.GetSessionToken() != "" {
-			set(m.GetSessionToken(), s.cookieExpiry(m.GetExpireTime().AsTime()))
-			m.SessionToken = ""
+			take(m)
 		}
-	case *accountsv1.VerifyEmailResponse:
-		set(m.GetSessionToken(), s.cookieExpiry(m.GetExpireTime().AsTime()))
-		m.SessionToken = ""
-	case *accountsv1.ResetPasswordResponse:
-		set(m.GetSessionToken(), s.cookieExpiry(m.GetExpireTime().AsTime()))
-		m.SessionToken = ""
-	case *accountsv1.LogInResponse:
-		set(m.GetSessionToken(), s.cookieExpiry(m.GetExpireTime().AsTime()))
-		m.SessionToken = ""
+	case *accountsv1.VerifyEmailResponse, *accountsv1.ResetPasswordResponse, *accountsv1.LogInResponse:
+		take(m.(newSession))
 	case *accountsv1.GetPublicConfigResponse:
 		m.DemoEnabled = s.deps.Demo != nil
 	case *accountsv1.RevokeApiKeyResponse:
@@ -374,6 +371,14 @@ func (s *Service) forwardResponse(ctx context.Context, w http.ResponseWriter, m 
 		}
 	}
 	return nil
+}
+
+// newSession is a response that opens a session: sign-up, e-mail
+// verification, password reset, log-in.
+type newSession interface {
+	proto.Message
+	GetSessionToken() string
+	GetExpireTime() *timestamppb.Timestamp
 }
 
 func (s *Service) cookieExpiry(sessionExpiry time.Time) time.Time {
