@@ -708,12 +708,21 @@ func testQuotaConcurrent(t *testing.T, s store.Store) {
 	}
 }
 
+// twoOrgSites signs up <key>@ and <key>2@example.com and makes a site in
+// each one's organisation (keys k_<key> and k_<key>o).
+func twoOrgSites(t *testing.T, s store.Store, key string) (st, other store.Site) {
+	t.Helper()
+	ctx := ctxT(t)
+	_, o := signUp(t, s, key+"@example.com")
+	_, o2 := signUp(t, s, key+"2@example.com")
+	st = must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_" + key, Settings: settings()}, 3)).get(t)
+	other = must(s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "O", SiteKey: "k_" + key + "o", Settings: settings()}, 3)).get(t)
+	return st, other
+}
+
 func testSurveys(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
-	_, o := signUp(t, s, "sv@example.com")
-	_, o2 := signUp(t, s, "sv2@example.com")
-	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_sv", Settings: settings()}, 3)).get(t)
-	other := must(s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "O", SiteKey: "k_svo", Settings: settings()}, 3)).get(t)
+	st, other := twoOrgSites(t, s, "sv")
 	before := time.Now().Add(-time.Second)
 	// Definitions are opaque bytes, returned as given (JSON-looking ones too:
 	// PostgreSQL must not normalise them).
@@ -842,10 +851,7 @@ func siteLimitRace(t *testing.T, s store.Store, key string, create func(ctx cont
 
 func testFunnels(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
-	_, o := signUp(t, s, "fn@example.com")
-	_, o2 := signUp(t, s, "fn2@example.com")
-	st := must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "S", SiteKey: "k_fn", Settings: settings()}, 3)).get(t)
-	other := must(s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "O", SiteKey: "k_fno", Settings: settings()}, 3)).get(t)
+	st, other := twoOrgSites(t, s, "fn")
 	before := time.Now().Add(-time.Second)
 	// Steps are opaque bytes, returned as given (JSON-looking ones too:
 	// PostgreSQL must not normalise them).

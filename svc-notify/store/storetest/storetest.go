@@ -195,6 +195,19 @@ func mkHook(t *testing.T, c *checker, s store.Store, w store.Webhook) store.Webh
 }
 
 // inTx runs fn in a transaction, failing the test on error.
+// scopedGet checks get answers want for id on site A, and ErrNotFound for
+// it through site B and for a missing id; what names the call.
+func scopedGet[T any](t *testing.T, c *checker, what string, want T, id int64, get func(site, id int64) (T, error)) {
+	t.Helper()
+	got, err := get(siteA, id)
+	c.ok(t, err, what)
+	c.eq(t, got, want, what+" returns what was stored")
+	_, err = get(siteB, id)
+	c.is(t, err, store.ErrNotFound, what+" of another site")
+	_, err = get(siteA, id+1_000_000)
+	c.is(t, err, store.ErrNotFound, what+" missing")
+}
+
 func inTx(t *testing.T, c *checker, s store.Store, fn func(ctx context.Context, tx store.Tx) error) {
 	t.Helper()
 	c.ok(t, s.InTx(ctxT(t), fn), "InTx")
@@ -244,13 +257,7 @@ func testWebhooks(t *testing.T, c *checker, s store.Store) {
 	c.true(t, w.PreviousSecretExpire.IsZero() && w.FailingSince.IsZero(), "unset times not zero: %+v", w)
 	c.true(t, w.Subscribes("feedback.created") && !w.Subscribes("site.no_data"), "Subscribes")
 
-	got, err := s.GetWebhook(ctx, siteA, w.ID)
-	c.ok(t, err, "GetWebhook")
-	c.eq(t, got, w, "GetWebhook returns what CreateWebhook did")
-	_, err = s.GetWebhook(ctx, siteB, w.ID)
-	c.is(t, err, store.ErrNotFound, "GetWebhook of another site")
-	_, err = s.GetWebhook(ctx, siteA, w.ID+1_000_000)
-	c.is(t, err, store.ErrNotFound, "GetWebhook missing")
+	scopedGet(t, c, "GetWebhook", w, w.ID, func(site, id int64) (store.Webhook, error) { return s.GetWebhook(ctx, site, id) })
 
 	w2, err := s.CreateWebhook(ctx, hook(siteA, "https://example.com/2"), 2)
 	c.ok(t, err, "second webhook")
@@ -284,7 +291,7 @@ func testWebhooks(t *testing.T, c *checker, s store.Store) {
 	c.sameTime(t, u.FailingSince, odd.Add(-time.Hour), "FailingSince")
 	c.eq(t, u.CreateTime, w.CreateTime, "CreateTime unchanged")
 	c.true(t, u.UpdateTime.After(w.UpdateTime), "UpdateTime %v not after %v", u.UpdateTime, w.UpdateTime)
-	got, err = s.GetWebhook(ctx, siteA, w.ID)
+	got, err := s.GetWebhook(ctx, siteA, w.ID)
 	c.ok(t, err, "GetWebhook after update")
 	c.eq(t, got, u, "GetWebhook returns what UpdateWebhook did")
 
@@ -456,13 +463,7 @@ func testDeliveries(t *testing.T, c *checker, s store.Store) {
 		return nil
 	})
 
-	got, err := s.GetDelivery(ctx, siteA, d.ID)
-	c.ok(t, err, "GetDelivery")
-	c.eq(t, got, d, "GetDelivery")
-	_, err = s.GetDelivery(ctx, siteB, d.ID)
-	c.is(t, err, store.ErrNotFound, "GetDelivery of another site")
-	_, err = s.GetDelivery(ctx, siteA, d.ID+1_000_000)
-	c.is(t, err, store.ErrNotFound, "GetDelivery missing")
+	scopedGet(t, c, "GetDelivery", d, d.ID, func(site, id int64) (store.Delivery, error) { return s.GetDelivery(ctx, site, id) })
 	list, err := s.ListDeliveries(ctx, siteA, w.ID, store.Page{})
 	c.ok(t, err, "ListDeliveries")
 	c.eq(t, len(list), 3, "deliveries of the webhook (keyed one and two without key)")
