@@ -52,6 +52,15 @@ export function QueryStatus({ query, label }: { query: { error: unknown; refetch
   return <ErrorBox error={query.error} onRetry={() => void query.refetch()} />;
 }
 
+/** RefreshButton reads a query again; it is disabled while a read is under way. */
+export function RefreshButton({ query, className = "btn" }: { query: { isFetching: boolean; refetch: () => unknown }; className?: string }) {
+  return (
+    <button type="button" className={className} onClick={() => void query.refetch()} disabled={query.isFetching}>
+      Refresh
+    </button>
+  );
+}
+
 export function EmptyState({
   title,
   children,

@@ -1,7 +1,7 @@
 import type { ReactNode } from "react";
 import { type Schemas } from "../api/client";
 import { $api } from "../api/query";
-import { PageHeader, QueryStatus } from "../components/ui";
+import { PageHeader, QueryStatus, RefreshButton } from "../components/ui";
 import { formatDateTime, formatDuration, formatRelative, parseDuration } from "../lib/format";
 
 type Stats = Schemas["v1GetStatsResponse"];
@@ -14,11 +14,7 @@ export function Operator() {
       <PageHeader
         title="Ingest & limits"
         subtitle="This instance's intake: what waits in the spool, delivery to recordings, what was refused."
-        actions={
-          <button type="button" className="btn" onClick={() => void stats.refetch()} disabled={stats.isFetching}>
-            Refresh
-          </button>
-        }
+        actions={<RefreshButton query={stats} />}
       />
       {stats.data ? <StatsView stats={stats.data} /> : <QueryStatus query={stats} />}
     </div>

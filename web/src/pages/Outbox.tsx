@@ -5,7 +5,7 @@
 import { useState } from "react";
 import { useSearchParams } from "react-router";
 import { $api } from "../api/query";
-import { EmptyState, PageHeader, QueryStatus } from "../components/ui";
+import { EmptyState, PageHeader, QueryStatus, RefreshButton } from "../components/ui";
 import { formatDateTime } from "../lib/format";
 import { kindLabel, type OutboxEmail } from "../notify/mail";
 import { Pager, usePages } from "../notify/Pager";
@@ -31,11 +31,7 @@ export default function Outbox() {
       <PageHeader
         title="E-mail outbox"
         subtitle="E-mails Sightline wrote to its outbox directory because no SMTP server is configured."
-        actions={
-          <button type="button" className="btn" onClick={() => void list.refetch()} disabled={list.isFetching}>
-            Refresh
-          </button>
-        }
+        actions={<RefreshButton query={list} />}
       />
       {!list.data ? (
         <QueryStatus query={list} />

@@ -9,7 +9,7 @@ import { forbiddenAs } from "../api/client";
 import { $api } from "../api/query";
 import { optimisticList } from "../api/optimistic";
 import { canManage, myRole, useApp, useSite } from "../app/AppContext";
-import { CopyButton, EmptyState, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
+import { CopyButton, EmptyState, ErrorBox, PageHeader, QueryStatus, RefreshButton } from "../components/ui";
 import { formatDateTime, formatRelative } from "../lib/format";
 import {
   draftOf,
@@ -443,9 +443,7 @@ function DeliveryLog({ id, siteId, webhookId, admin }: { id: string; siteId: str
     <div id={id} className="wh-log" data-testid="delivery-log">
       <div className="row gap">
         <h3 className="grow">Deliveries</h3>
-        <button type="button" className="btn btn-small btn-ghost" onClick={() => void log.refetch()} disabled={log.isFetching}>
-          Refresh
-        </button>
+        <RefreshButton query={log} className="btn btn-small btn-ghost" />
       </div>
       <ErrorBox error={adminError(redeliver.error)} />
       {!log.data ? (
