@@ -119,7 +119,7 @@ func TestSearchBodiesGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		estest.Golden(t, name, body)
-		checkSiteFirst(t, name, body["query"], q.SiteID)
+		estest.SiteFirst(t, name, body["query"], q.SiteID)
 	}
 	if _, err := elastic.SearchBody(index.Query{SiteID: site}); err == nil {
 		t.Fatal("zero limit accepted")
@@ -127,44 +127,12 @@ func TestSearchBodiesGolden(t *testing.T) {
 }
 
 func TestDeleteBodiesGolden(t *testing.T) {
-	for name, sel := range map[string]index.Selector{
+	estest.DeleteBodies(t, site, elastic.DeleteBody, map[string]index.Selector{
 		"delete_ids":     {SessionIDs: []string{"s-1", "s-2"}},
 		"delete_visitor": {VisitorID: "v-1"},
 		"delete_site":    {WholeSite: true},
 		"delete_before":  {StartedBefore: base},
-	} {
-		body, err := elastic.DeleteBody(site, sel)
-		if err != nil {
-			t.Fatal(err)
-		}
-		estest.Golden(t, name, body)
-		checkSiteFirst(t, name, body["query"], site)
-	}
-	if _, err := elastic.DeleteBody(site, index.Selector{}); err == nil {
-		t.Fatal("empty selector accepted")
-	}
-}
-
-// checkSiteFirst asserts the query is a bool filter whose first clause is
-// the site term, whatever else the filter names.
-func checkSiteFirst(t *testing.T, name string, q any, siteID int64) {
-	t.Helper()
-	raw, _ := json.Marshal(q)
-	var parsed struct {
-		Bool struct {
-			Filter []map[string]map[string]any `json:"filter"`
-			Should any                         `json:"should"`
-		} `json:"bool"`
-	}
-	if err := json.Unmarshal(raw, &parsed); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if len(parsed.Bool.Filter) == 0 || parsed.Bool.Filter[0]["term"]["site_id"] != fmt.Sprint(siteID) {
-		t.Fatalf("%s: first filter clause is %v, want the site term", name, parsed.Bool.Filter)
-	}
-	if parsed.Bool.Should != nil {
-		t.Fatalf("%s: a should clause could widen the site filter", name)
-	}
+	})
 }
 
 // TestFilterNamingAnotherSite: a filter naming another site's user id,
@@ -177,7 +145,7 @@ func TestFilterNamingAnotherSite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSiteFirst(t, "filter", q, site)
+	estest.SiteFirst(t, "filter", q, site)
 	raw, _ := json.Marshal(q)
 	if n := strings.Count(string(raw), `"site_id"`); n != 1 {
 		t.Fatalf("site_id appears %d times in %s", n, raw)

@@ -2,7 +2,6 @@ package elastic
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -48,28 +47,6 @@ func everyFilter() *trafficv1.TrafficFilter {
 	}
 }
 
-// checkSiteFirst asserts a query is a bool filter whose first clause is
-// the site's term and that nothing could widen it (no should at the top).
-func checkSiteFirst(t *testing.T, name string, q any) {
-	t.Helper()
-	raw, _ := json.Marshal(q)
-	var parsed struct {
-		Bool struct {
-			Filter []map[string]map[string]any `json:"filter"`
-			Should any                         `json:"should"`
-		} `json:"bool"`
-	}
-	if err := json.Unmarshal(raw, &parsed); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if len(parsed.Bool.Filter) == 0 || parsed.Bool.Filter[0]["term"]["site_id"] != fmt.Sprint(site) {
-		t.Fatalf("%s: first filter clause is %v, want the site term", name, parsed.Bool.Filter)
-	}
-	if parsed.Bool.Should != nil {
-		t.Fatalf("%s: a should clause could widen the site filter", name)
-	}
-}
-
 func TestTemplateGolden(t *testing.T) {
 	estest.Golden(t, "template", TemplateBody("sightline", 3, 1))
 }
@@ -92,7 +69,7 @@ func TestOverviewBodiesGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		estest.Golden(t, name, body)
-		checkSiteFirst(t, name, body["query"])
+		estest.SiteFirst(t, name, body["query"], site)
 	}
 	if _, err := OverviewBody(traffic.Query{SiteID: site, Start: base, End: base.Add(time.Hour)}, trafficv1.TrafficInterval_TRAFFIC_INTERVAL_UNSPECIFIED, []time.Time{base}); err == nil {
 		t.Fatal("unspecified interval accepted")
@@ -116,7 +93,7 @@ func TestBreakdownBodiesGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		estest.Golden(t, name, body)
-		checkSiteFirst(t, name, body["query"])
+		estest.SiteFirst(t, name, body["query"], site)
 	}
 	// Every dimension has a field; the unspecified one and bad limits fail.
 	for d := range trafficv1.TrafficDimension_name {
@@ -145,7 +122,7 @@ func TestScanAndMedianBodiesGolden(t *testing.T) {
 		t.Fatalf("filter changed under NthBody: %d clauses", n)
 	}
 	estest.Golden(t, "realtime_scan", ScanBody(RealtimeQuery(site, base), realtimeSource, []json.RawMessage{json.RawMessage("1772323200000000000"), json.RawMessage(`"s-1"`)}))
-	checkSiteFirst(t, "realtime", RealtimeQuery(site, base))
+	estest.SiteFirst(t, "realtime", RealtimeQuery(site, base), site)
 	for name, steps := range map[string][]*trafficv1.FunnelStep{
 		"funnel_page_first": {
 			{Match: &trafficv1.FunnelStep_Page{Page: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "/product/*"}}},
@@ -162,7 +139,7 @@ func TestScanAndMedianBodiesGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		estest.Golden(t, name, ScanBody(fq, funnelSource, nil))
-		checkSiteFirst(t, name, fq)
+		estest.SiteFirst(t, name, fq, site)
 	}
 }
 
@@ -178,8 +155,8 @@ func TestDeleteAndSweepBodiesGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		estest.Golden(t, name, map[string]any{"counted": counted, "rest": rest})
-		checkSiteFirst(t, name, counted["query"])
-		checkSiteFirst(t, name, rest["query"])
+		estest.SiteFirst(t, name, counted["query"], site)
+		estest.SiteFirst(t, name, rest["query"], site)
 	}
 	if _, _, err := DeleteBodies(site, index.Selector{}); err == nil {
 		t.Fatal("empty selector accepted")

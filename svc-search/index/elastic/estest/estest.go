@@ -80,3 +80,45 @@ func Prefix(t *testing.T, addrs []string, name string) string {
 	})
 	return prefix
 }
+
+// SiteFirst asserts a query is a bool filter whose first clause is the
+// term of siteID, whatever else the filter names, and that nothing could
+// widen it (no should at the top).
+func SiteFirst(t *testing.T, name string, q any, siteID int64) {
+	t.Helper()
+	raw, _ := json.Marshal(q)
+	var parsed struct {
+		Bool struct {
+			Filter []map[string]map[string]any `json:"filter"`
+			Should any                         `json:"should"`
+		} `json:"bool"`
+	}
+	if err := json.Unmarshal(raw, &parsed); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if len(parsed.Bool.Filter) == 0 || parsed.Bool.Filter[0]["term"]["site_id"] != fmt.Sprint(siteID) {
+		t.Fatalf("%s: first filter clause is %v, want the site term", name, parsed.Bool.Filter)
+	}
+	if parsed.Bool.Should != nil {
+		t.Fatalf("%s: a should clause could widen the site filter", name)
+	}
+}
+
+// DeleteBodies checks the delete-by-query body of each selector (by its
+// golden file's name) against its golden file and SiteFirst, and that
+// body refuses the empty selector.
+func DeleteBodies[S any](t *testing.T, siteID int64, body func(int64, S) (map[string]any, error), sels map[string]S) {
+	t.Helper()
+	for name, sel := range sels {
+		b, err := body(siteID, sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Golden(t, name, b)
+		SiteFirst(t, name, b["query"], siteID)
+	}
+	var empty S
+	if _, err := body(siteID, empty); err == nil {
+		t.Fatal("empty selector accepted")
+	}
+}

@@ -37,3 +37,31 @@ func TestGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestSiteFirst: passes a site-first bool filter, fails another first
+// clause, another site, no filter and a top-level should.
+func TestSiteFirst(t *testing.T) {
+	site := map[string]any{"term": map[string]any{"site_id": "7"}}
+	SiteFirst(t, "ok", map[string]any{"bool": map[string]any{"filter": []any{site, map[string]any{"term": map[string]any{"x": "y"}}}}}, 7)
+	for name, q := range map[string]any{
+		"site second": map[string]any{"bool": map[string]any{"filter": []any{map[string]any{"term": map[string]any{"x": "y"}}, site}}},
+		"other site":  map[string]any{"bool": map[string]any{"filter": []any{site}}, "x": 1},
+		"no filter":   map[string]any{"bool": map[string]any{}},
+		"widening":    map[string]any{"bool": map[string]any{"filter": []any{site}, "should": []any{map[string]any{"match_all": map[string]any{}}}}},
+	} {
+		siteID := int64(7)
+		if name == "other site" {
+			siteID = 8
+		}
+		ft := &testing.T{}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			SiteFirst(ft, name, q, siteID)
+		}()
+		<-done
+		if !ft.Failed() {
+			t.Errorf("%s: SiteFirst passed", name)
+		}
+	}
+}
