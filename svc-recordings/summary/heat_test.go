@@ -49,9 +49,11 @@ func moves(t int64, pos ...[3]int) ev {
 // TestExtractHeat follows one chunk of a single-page app: a batch opened by
 // sl:view, a click anchored by sl:click, pointer samples, a scroll, a route
 // change and a click on the new route.
-func TestExtractHeat(t *testing.T) {
-	day := time.Date(2026, 11, 20, 23, 59, 0, 0, time.UTC)
-	c := heatChunk(t, 0, "p_heat_0001", "https://shop.example/b?x=1", day,
+// twoPagesChunk is a chunk on page a, then (a route change) page b, with
+// every kind of heat data: an anchored click, pointer samples, a document
+// scroll, a click anchored by position only and a keyboard click.
+func twoPagesChunk(t *testing.T, day time.Time) *recordingsv1.Chunk {
+	return heatChunk(t, 0, "p_heat_0001", "https://shop.example/b?x=1", day,
 		slView(1000, 0, 100, 1000, 3000, 800),
 		clickOn(1100, 7, 100, 50),
 		slClick(1101, 7, "body>main>button#buy", 25, 75),
@@ -63,6 +65,11 @@ func TestExtractHeat(t *testing.T) {
 		clickOn(1700, 11, 0, 0),  // a keyboard click: no position
 		slClick(1701, 11, "body>form>button", 50, 50),
 	)
+}
+
+func TestExtractHeat(t *testing.T) {
+	day := time.Date(2026, 11, 20, 23, 59, 0, 0, time.UTC)
+	c := twoPagesChunk(t, day)
 	st, err := Extract(c, 1, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -123,16 +130,7 @@ func TestExtractHeat(t *testing.T) {
 // but for the heat data: no Heat, no anchors, nothing for the fold's reach
 // and clicked elements.
 func TestExtractWithoutHeat(t *testing.T) {
-	at := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
-	c := heatChunk(t, 0, "p_heat_0001", "https://shop.example/b", at,
-		slView(1000, 0, 100, 1000, 3000, 800),
-		clickOn(1100, 7, 100, 50),
-		slClick(1101, 7, "body>main>button#buy", 25, 75),
-		moves(1300, [3]int{500, 400, -100}, [3]int{510, 400, 0}),
-		docScroll(1400, 1200),
-		custom(1500, "sl:navigation", map[string]any{"url": "https://shop.example/c", "referrer": "https://shop.example/b"}),
-		clickOn(1600, 9, 20, 30),
-	)
+	c := twoPagesChunk(t, time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC))
 	with, err := Extract(c, 1, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -59,24 +59,17 @@ func TestHeatJSON(t *testing.T) {
 // (their day the chunk's), read back as they were, stats stored with the
 // page in every anchor still read, and a reference to no page is refused.
 func TestStoredAnchors(t *testing.T) {
-	day := time.Date(2026, 11, 20, 23, 59, 0, 0, time.UTC)
-	c := heatChunk(t, 0, "p_heat_0001", "https://shop.example/b?x=1", day,
-		slView(1000, 0, 100, 1000, 3000, 800),
-		clickOn(1100, 7, 100, 50),
-		slClick(1101, 7, "body>main>button#buy", 25, 75),
-		custom(1500, "sl:navigation", map[string]any{"url": "https://shop.example/b?x=1", "referrer": "https://shop.example/a"}),
-		clickOn(1600, 9, 20, 30),
-	)
+	c := twoPagesChunk(t, time.Date(2026, 11, 20, 23, 59, 0, 0, time.UTC))
 	st, err := Extract(c, 1, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Clicks) != 2 || st.Clicks[0].H == nil || st.Clicks[1].H == nil || st.Clicks[0].H.Page == st.Clicks[1].H.Page {
+	if len(st.Clicks) != 3 || st.Clicks[0].H == nil || st.Clicks[1].H == nil || st.Clicks[0].H.Page == st.Clicks[1].H.Page {
 		t.Fatalf("clicks %+v", st.Clicks)
 	}
 	// A click whose day is not the chunk's (a chunk without server time
 	// stamped later) keeps its page and day.
-	other := st.Clicks[1]
+	other := st.Clicks[2]
 	other.H = &Anchor{Page: "https://shop.example/a", Day: 3, Sel: "a", Known: true}
 	st.Clicks = append(st.Clicks, other)
 	stored, err := st.Marshal()
