@@ -70,6 +70,23 @@ func serveGRPC(t *testing.T, register func(*grpc.Server)) *grpc.ClientConn {
 	return conn
 }
 
+// runService runs svc until the test ends, then stops it (Run must return
+// nil) and closes it with closeFn.
+func runService(t *testing.T, svc *Service, closeFn func() error) {
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-ran; err != nil {
+			t.Errorf("notify Run: %v", err)
+		}
+		if err := closeFn(); err != nil {
+			t.Errorf("notify close: %v", err)
+		}
+	})
+}
+
 // newRPCEnv starts accounts (accountstest: SQLite, its users and sites)
 // and notify (SQLite) in a temporary directory; tweak adjusts notify's
 // configuration.
@@ -95,16 +112,7 @@ func newRPCEnv(t *testing.T, tweak func(*Config)) *rpcEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rctx, stop := context.WithCancel(ctx)
-	ran := make(chan error, 1)
-	go func() { ran <- svc.Run(rctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-ran; err != nil && rctx.Err() == nil {
-			t.Errorf("notify Run: %v", err)
-		}
-		svc.Close()
-	})
+	runService(t, svc, svc.Close)
 	nconn := serveGRPC(t, func(s *grpc.Server) { notifyv1.RegisterNotifyServiceServer(s, svc) })
 
 	e := &rpcEnv{t: t, svc: svc, client: notifyv1.NewNotifyServiceClient(nconn),

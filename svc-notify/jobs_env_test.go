@@ -194,18 +194,12 @@ func startJobs(t *testing.T, st store.Store, m *mesh, smtp *mailtest.Server, twe
 		t.Fatal(err)
 	}
 	svc.now = func() time.Time { return testNow }
-	ctx, stop := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-ran; err != nil {
-			t.Errorf("Run: %v", err)
-		}
+	runService(t, svc, func() error {
 		if err := svc.queue.Close(); err != nil {
 			t.Errorf("queue close: %v", err)
 		}
 		svc.hooks.Close()
+		return nil
 	})
 	conn := serveGRPC(t, func(s *grpc.Server) { notifyv1.RegisterNotifyInternalServiceServer(s, svc.Internal()) })
 	e := &jobsEnv{t: t, svc: svc, internal: notifyv1.NewNotifyInternalServiceClient(conn)}
