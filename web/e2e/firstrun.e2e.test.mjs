@@ -44,7 +44,7 @@ function watch(page) {
 }
 
 test("a fresh instance opens on sign-up, and the first account is the operator", { timeout: 120_000 }, async () => {
-  const ctx = await browser.newContext();
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
   const seen = watch(page);
   await page.goto(`${sl.base}/`);
@@ -66,7 +66,30 @@ test("a fresh instance opens on sign-up, and the first account is the operator",
   const me = await ctx.request.get(`${sl.base}/api/v1/me`);
   assert.equal(me.status(), 200);
   assert.equal((await me.json()).user.operator, true, "the first account operates the instance");
-  assert.deepEqual(seen.errors, [], "console errors while signing up");
+
+  // The first site: its snippet on one line (no lone ">"), the note that a
+  // real site needs server.public-url, and the domain field's whole hint.
+  const create = page.getByTestId("create-site-form");
+  await create.locator("input[name=domain]").fill("localhost");
+  await create.locator("button[type=submit]").click();
+  const snippet = page.getByTestId("install-snippet");
+  await snippet.waitFor();
+  assert.match(await snippet.innerText(), new RegExp(`^<script async src="${sl.base}/s/[^"]+\\.js"></script>$`));
+  await page.setViewportSize({ width: 640, height: 800 }); // a narrow window: the tag used to wrap anywhere
+  const lines = await snippet.evaluate((el) => el.getBoundingClientRect().height / (parseFloat(getComputedStyle(el).fontSize) * 1.6));
+  assert.ok(lines < 1.5, `the snippet wraps onto ${lines.toFixed(1)} lines`);
+  assert.match(await page.getByTestId("public-url-warning").innerText(), /server\.public-url/);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto(`${page.url().split("?")[0]}?tab=settings`);
+  const fit = await page.getByTestId("domain-input").evaluate((el) => {
+    const cs = getComputedStyle(el);
+    const c = document.createElement("canvas").getContext("2d");
+    c.font = `${cs.fontSize} ${cs.fontFamily}`;
+    const room = el.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+    return { need: c.measureText(el.placeholder).width, room };
+  });
+  assert.ok(fit.need <= fit.room, `the "Add domain" hint needs ${fit.need}px, has ${fit.room}px`);
+  assert.deepEqual(seen.errors, [], "console errors while signing up and creating the first site");
   await ctx.close();
 });
 

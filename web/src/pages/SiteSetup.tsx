@@ -172,7 +172,13 @@ function Domains({ site, editable }: { site: Site; editable: boolean }) {
       </ul>
       {editable && (
         <form className="row gap" onSubmit={add}>
-          <input placeholder="shop.example.com or *.example.com" value={domain} onChange={(e) => setDomain(e.target.value)} data-testid="domain-input" />
+          <input
+            className="grow"
+            placeholder="shop.example.com or *.example.com"
+            value={domain}
+            onChange={(e) => setDomain(e.target.value)}
+            data-testid="domain-input"
+          />
           <button className="btn" type="submit">
             Add domain
           </button>
