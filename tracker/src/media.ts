@@ -22,7 +22,8 @@ interface Known {
   last: number;
 }
 
-interface MediaLike {
+/** What MediaWatch reads of a media element (a test passes a plain object). */
+export interface MediaLike {
   currentTime: number;
   paused: boolean;
   ended: boolean;

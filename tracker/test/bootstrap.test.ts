@@ -2,23 +2,13 @@
 // @vitest-environment-options {"settings":{"handleDisabledFileLoadingAsSuccess":true}}
 import { describe, it, expect, beforeEach } from 'vitest';
 import { readFileSync } from 'node:fs';
+import type { Config } from '../src/config';
+// @ts-expect-error plain ES module
+import { siteConfig } from '../e2e/server.mjs';
 
 // These run the committed dist/bootstrap.js, rendered the way ingest renders it.
 const template = readFileSync(import.meta.dirname + '/../dist/bootstrap.js', 'utf8');
-const base = {
-  siteKey: 'k_boot',
-  endpoint: 'https://ingest.test/i/v1/batch',
-  recorderUrl: 'https://ingest.test/static/recorder.abc.js',
-  sampleRate: 1,
-  recording: true,
-  respectDnt: true,
-  requireConsent: false,
-  maskAllText: false,
-  maskSelectors: [],
-  blockSelectors: [],
-  unmaskSelectors: [],
-  flags: [],
-};
+const base: Config = siteConfig('https://ingest.test', 'k_boot', { recorderUrl: 'https://ingest.test/static/recorder.abc.js' });
 type W = typeof window & { sightline?: ((...a: unknown[]) => void) & { q?: ArrayLike<unknown>[]; l?: number } };
 const w = window as W;
 

@@ -2,6 +2,10 @@
 // @vitest-environment-options {"url":"https://shop.example.com/start?utm_source=news#top","settings":{"handleDisabledFileLoadingAsSuccess":true}}
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
+import type { HitBody as Body } from './hitbody';
+import type { Config } from '../src/config';
+// @ts-expect-error plain ES module
+import { siteConfig } from '../e2e/server.mjs';
 
 // The traffic beacons of the committed dist/bootstrap.js (docs/wire-format.md, "Hit"), rendered
 // the way ingest renders it, with navigator.sendBeacon captured. Bootstraps of earlier tests keep
@@ -12,35 +16,13 @@ const recorder = readFileSync(import.meta.dirname + '/../dist/recorder.js', 'utf
 const HIT = 'https://ingest.test/i/v1/hit';
 const REC = 'https://ingest.test/static/recorder.abc.js';
 let n = 0;
-const cfg = (over: object = {}) => ({
-  siteKey: 'k_hits' + ++n,
-  endpoint: 'https://ingest.test/i/v1/batch',
-  hitEndpoint: HIT,
-  recorderUrl: REC,
-  sampleRate: 1,
-  recording: true,
-  respectDnt: true,
-  requireConsent: false,
-  maskAllText: false,
-  maskSelectors: [],
-  blockSelectors: [],
-  unmaskSelectors: [],
-  flags: [],
-  ...over,
-});
+// hits: true gives the site hitEndpoint (HIT) on the same ingest.
+const cfg = (over: Partial<Config> = {}): Config => siteConfig('https://ingest.test', 'k_hits' + ++n, { hits: true, recorderUrl: REC, ...over });
 type Cfg = ReturnType<typeof cfg>;
 type Stub = ((...a: unknown[]) => void) & { q?: unknown[][]; h?: unknown };
 type W = typeof window & { sightline?: Stub };
 const w = window as W;
 
-interface Body {
-  v: number;
-  sessionId: string;
-  visitorId: string;
-  recorded: boolean;
-  screen: [number, number];
-  hits: Record<string, unknown>[];
-}
 let sent: { url: string; body: unknown }[] = [];
 const bodies = (c: Cfg): Body[] =>
   sent.filter((s) => s.url == HIT + '?k=' + c.siteKey).map((s) => {

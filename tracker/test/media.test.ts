@@ -1,14 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { MediaWatch } from '../src/media';
+import { MediaWatch, type MediaLike as Fake } from '../src/media';
 
-interface Fake {
-  currentTime: number;
-  paused: boolean;
-  ended: boolean;
-  loop: boolean;
-  duration: number;
-  playbackRate: number;
-}
 const video = (over: Partial<Fake> = {}): Fake => ({ currentTime: 0, paused: false, ended: false, loop: false, duration: 10, playbackRate: 1, ...over });
 
 describe('MediaWatch', () => {
