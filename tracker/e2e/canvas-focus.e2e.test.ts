@@ -4,6 +4,7 @@
 // byte budget, and focus moved by mouse and keyboard.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { sleep } from './poll';
 // @ts-expect-error plain ES module
 import { startServers } from './server.mjs';
 // @ts-expect-error plain ES module
@@ -27,7 +28,6 @@ afterAll(async () => {
   await srv?.close();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const customs = (evs: Ev[], tag: string) => evs.filter((e) => e.type === 5 && e.data.tag === tag).map((e) => e.data.payload);
 const canvasEvents = (evs: Ev[]) => evs.filter((e) => e.type === 3 && e.data.source === 9);
 

@@ -5,6 +5,7 @@
 // clicked element again at both widths, with the place in its box within ±2 %.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
+import { sleep, until } from './poll';
 // @ts-expect-error plain ES module
 import { startServers } from './server.mjs';
 // @ts-expect-error plain ES module
@@ -38,16 +39,6 @@ afterAll(async () => {
   await srv?.close();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await sleep(100);
-  }
-}
 const customs = (es: Envelope[], tag: string) => es.flatMap((e) => e.events).filter((e) => e.type === 5 && e.data.tag === tag);
 
 // What was clicked, where (fractions of its box), and what the selector must find again.

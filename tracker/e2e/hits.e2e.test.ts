@@ -4,20 +4,14 @@
 // sendBeacon requests (no preflight), with the recorder's session and visitor ids.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { writeFileSync, mkdirSync } from 'node:fs';
+import type { HitBody as Body } from '../test/hitbody';
 import type { Browser, Page } from 'playwright-core';
+import { sleep, until as poll } from './poll';
 // @ts-expect-error plain ES module
 import { startServers } from './server.mjs';
 // @ts-expect-error plain ES module
 import { launch } from './browser.mjs';
 
-interface Body {
-  v: number;
-  sessionId: string;
-  visitorId: string;
-  recorded: boolean;
-  screen: [number, number];
-  hits: { kind: string; pageViewId: string; time: number; url?: string; referrer?: string; duration?: number; name?: string }[];
-}
 interface Hit {
   raw: Buffer;
   method: string;
@@ -58,16 +52,8 @@ afterAll(async () => {
   await srv?.close();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, f: () => T | undefined | false, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await sleep(50);
-  }
-}
+// Beacons come quickly: a shorter wait, polled more often.
+const until = <T,>(what: string, f: () => T | undefined | false, ms = 15_000) => poll(what, f, ms, 50);
 const of = (key: string) => srv.hits.filter((h) => h.query.get('k') === key);
 const bodies = (key: string) => of(key).filter((h) => h.method === 'POST').map((h) => h.body!);
 const flat = (key: string) => bodies(key).flatMap((b) => b.hits);

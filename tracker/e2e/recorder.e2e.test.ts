@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
+import { sleep, until } from './poll';
 // @ts-expect-error plain ES module
 import { startServers } from './server.mjs';
 // @ts-expect-error plain ES module
@@ -74,16 +75,6 @@ afterAll(async () => {
   await srv?.close();
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await sleep(100);
-  }
-}
 const since = (n: number) => srv.requests.slice(n);
 const envs = (rs: Captured[]) => rs.filter((r) => r.envelope).map((r) => r.envelope!);
 const events = (es: Envelope[]) => es.flatMap((e) => e.events);

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import httpMod from 'node:http';
+import { sleep } from './poll';
 
 const repo = join(import.meta.dirname, '..', '..');
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
