@@ -1,29 +1,13 @@
-// Servers for the feedback e2e tests: like server.mjs (whose snippet and settings it reuses), a
+// Servers for the feedback e2e tests: like server.mjs (whose snippet, settings and serving it reuses), a
 // "site" origin serving e2e/fixtures/feedback/ with the install snippet, and an "ingest" origin
 // serving the bootstrap (settings with feedback and surveys), the recorder, the feedback bundle
 // and both intakes. Every request to ingest is logged, so a test can count bundle downloads, and
 // answers are kept parsed.
-import http from 'node:http';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { snippet, siteConfig, decode } from './server.mjs';
+import { snippet, siteConfig, decode, listen, body, CORS, serveBootstrap } from './server.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-
-function listen(handler) {
-  return new Promise((resolve) => {
-    const s = http.createServer((req, res) => handler(req, res).catch((e) => (res.writeHead(500), res.end(String(e)))));
-    s.keepAliveTimeout = 1000;
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  });
-}
-const body = (req) =>
-  new Promise((resolve, reject) => {
-    const parts = [];
-    req.on('data', (c) => parts.push(c));
-    req.on('end', () => resolve(Buffer.concat(parts)));
-    req.on('error', reject);
-  });
 
 // The strict policy the README documents for a site with the feedback widget: the ingest origin in
 // script-src and connect-src, nothing inline, no style-src exception.
@@ -36,7 +20,6 @@ export async function startFeedbackServers({ configs, answer } = {}) {
   const answers = []; // parsed answer bodies, with their query and headers
   const batches = [];
   let ingestOrigin = '';
-  const cors = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Retry-After' };
   const ingest = await listen(async (req, res) => {
     const url = new URL(req.url, 'http://x');
     log.push({ method: req.method, path: url.pathname });
@@ -49,9 +32,7 @@ export async function startFeedbackServers({ configs, answer } = {}) {
         surveys: [],
         ...configs[m[1]],
       });
-      const js = readFileSync(join(root, 'dist/bootstrap.js'), 'utf8').replace('"__SIGHTLINE_CONFIG__"', JSON.stringify(cfg));
-      res.writeHead(200, { 'Content-Type': 'application/javascript', 'Cache-Control': 'no-store' });
-      return res.end(js);
+      return serveBootstrap(res, join(root, 'dist'), cfg);
     }
     if (req.method === 'GET' && (url.pathname === '/static/recorder.js' || url.pathname === '/static/feedback.js')) {
       res.writeHead(200, { 'Content-Type': 'application/javascript', 'Cache-Control': 'no-store' });
@@ -72,12 +53,12 @@ export async function startFeedbackServers({ configs, answer } = {}) {
           const a = answer ? answer(answers.length) : null;
           answers.push(r);
           if (a) {
-            res.writeHead(a.status, { ...cors, ...(a.headers || {}) });
+            res.writeHead(a.status, { ...CORS, ...(a.headers || {}) });
             return res.end();
           }
         }
       }
-      res.writeHead(204, cors);
+      res.writeHead(204, CORS);
       return res.end();
     }
     res.writeHead(404);

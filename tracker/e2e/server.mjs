@@ -51,7 +51,8 @@ export function siteConfig(ingest, key, { hits, ...over } = {}) {
 
 const types = { '.html': 'text/html; charset=utf-8', '.css': 'text/css', '.js': 'application/javascript', '.woff2': 'font/woff2' };
 
-function listen(handler) {
+// listen serves handler on a free loopback port (an error in it answers 500) and answers the server.
+export function listen(handler) {
   return new Promise((resolve) => {
     const s = http.createServer((req, res) => {
       handler(req, res).catch((e) => {
@@ -64,7 +65,8 @@ function listen(handler) {
   });
 }
 
-function body(req) {
+// body answers a request's body bytes.
+export function body(req) {
   return new Promise((resolve, reject) => {
     const parts = [];
     req.on('data', (c) => parts.push(c));
@@ -81,6 +83,16 @@ export function decode(r) {
   return r.raw.toString('utf8');
 }
 
+// CORS answers the intake's cross-origin requests as ingest does.
+export const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Retry-After' };
+
+// serveBootstrap answers dist/bootstrap.js rendered with the site's settings, as ingest renders it.
+export function serveBootstrap(res, dist, cfg) {
+  const js = readFileSync(join(dist, 'bootstrap.js'), 'utf8').replace('"__SIGHTLINE_CONFIG__"', JSON.stringify(cfg));
+  res.writeHead(200, { 'Content-Type': 'application/javascript', 'Cache-Control': 'no-store' });
+  return res.end(js);
+}
+
 // startServers: configs maps site keys to settings overrides; answer(req, n) may return
 // {status, headers} to make the intake refuse (n counts intake requests from 0).
 // snippetOrigin points the fixtures' snippet at another ingest (the real binary) instead.
@@ -90,17 +102,13 @@ export async function startServers({ configs = { k_e2e: {} }, answer, dist = joi
   let ingestOrigin = '';
   const ingest = await listen(async (req, res) => {
     const url = new URL(req.url, 'http://x');
-    const cors = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Retry-After' };
     const m = /^\/s\/([A-Za-z0-9_-]+)\.js$/.exec(url.pathname);
     if (req.method === 'GET' && m) {
       if (!(m[1] in configs)) {
         res.writeHead(200, { 'Content-Type': 'application/javascript' });
         return res.end('/* sightline: site not found */');
       }
-      const cfg = siteConfig(ingestOrigin, m[1], configs[m[1]]);
-      const js = readFileSync(join(dist, 'bootstrap.js'), 'utf8').replace('"__SIGHTLINE_CONFIG__"', JSON.stringify(cfg));
-      res.writeHead(200, { 'Content-Type': 'application/javascript', 'Cache-Control': 'no-store' });
-      return res.end(js);
+      return serveBootstrap(res, dist, siteConfig(ingestOrigin, m[1], configs[m[1]]));
     }
     if (req.method === 'GET' && url.pathname === '/static/recorder.js') {
       res.writeHead(200, { 'Content-Type': 'application/javascript' });
@@ -115,7 +123,7 @@ export async function startServers({ configs = { k_e2e: {} }, answer, dist = joi
         r.error = String(e);
       }
       hits.push(r);
-      res.writeHead(204, cors);
+      res.writeHead(204, CORS);
       return res.end();
     }
     if (url.pathname === '/i/v1/batch') {
@@ -133,10 +141,10 @@ export async function startServers({ configs = { k_e2e: {} }, answer, dist = joi
       requests.push(r);
       if (a) {
         r.status = a.status;
-        res.writeHead(a.status, { ...cors, ...(a.headers || {}) });
+        res.writeHead(a.status, { ...CORS, ...(a.headers || {}) });
         return res.end();
       }
-      res.writeHead(204, cors);
+      res.writeHead(204, CORS);
       return res.end();
     }
     res.writeHead(404);
