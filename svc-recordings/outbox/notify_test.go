@@ -94,12 +94,7 @@ func TestNotifyRelayBatchesSkipsAndRefuses(t *testing.T) {
 	}
 	n := &notifier{down: true, reject: fmt.Sprintf("session.ended:%d:%s", site, ids[3])}
 	r := NewNotify(st, serveNotifier(t, n), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := r.Once(ctx); status.Code(err) != codes.Unavailable {
-		t.Fatalf("publishing to a down notify: %v", err)
-	}
-	if d, _ := st.NotifyOutboxDepth(ctx); d != 1200 {
-		t.Fatalf("a failed publish changed the outbox: depth %d", d)
-	}
+	failsWhileDown(t, r.Once, st.NotifyOutboxDepth, 1200)
 	n.mu.Lock()
 	n.down = false
 	n.mu.Unlock()

@@ -101,12 +101,7 @@ func TestRelayCoalescesInOrderAndRetries(t *testing.T) {
 	}
 
 	r := New(st, client, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := r.Once(ctx); status.Code(err) != codes.Unavailable {
-		t.Fatalf("delivery to a down search: %v", err)
-	}
-	if d, _ := st.OutboxDepth(ctx); d != 5 {
-		t.Fatalf("failed delivery changed the outbox: depth %d, want 5", d)
-	}
+	failsWhileDown(t, r.Once, st.OutboxDepth, 5)
 	sr.mu.Lock()
 	sr.down = false
 	sr.mu.Unlock()
@@ -152,5 +147,18 @@ func TestRelayDropsOnlyWhatSearchRefuses(t *testing.T) {
 	}
 	if d, _ := st.OutboxDepth(ctx); d != 0 {
 		t.Fatalf("a refused summary blocks the outbox: depth %d", d)
+	}
+}
+
+// failsWhileDown checks that a delivery (once) to a target that is down
+// fails with Unavailable and leaves the outbox (depth) at want entries.
+func failsWhileDown(t *testing.T, once func(context.Context) (int, error), depth func(context.Context) (int64, error), want int64) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := once(ctx); status.Code(err) != codes.Unavailable {
+		t.Fatalf("delivery to a target that is down: %v, want Unavailable", err)
+	}
+	if d, err := depth(ctx); err != nil || d != want {
+		t.Fatalf("a failed delivery changed the outbox: depth %d (%v), want %d", d, err, want)
 	}
 }
