@@ -18,7 +18,7 @@ type DemoConfig struct {
 // RegisterFlags registers demo.enabled.
 func (c *DemoConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(optionalBool{&c.Enabled}, "demo.enabled",
-		"Serve the demo shop under /demo/<site key>/ and offer it in the dashboard. Default: on only in the embedded one-process mode (every module here, SQLite, Pebble, Bleve, no public URL).")
+		"Serve the demo shop under /demo/<site key>/ and offer it in the dashboard. Default: on only in the embedded one-process mode (every module here, SQLite, Pebble, Bleve, no server.public-url or ingest.public-url).")
 }
 
 // DemoEnabled reports whether this process serves the demo shop: as set,
@@ -34,7 +34,7 @@ func (c *Config) DemoEnabled() bool {
 		c.Accounts.Backend == accounts.BackendSQLite &&
 		c.Recordings.Backend == "pebble" &&
 		c.Search.Backend == search.BackendBleve &&
-		c.Ingest.PublicURL == ""
+		c.Server.PublicURL == "" && c.Ingest.PublicURL == ""
 }
 
 // optionalBool is a boolean flag that remembers whether it was set at all.

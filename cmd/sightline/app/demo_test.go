@@ -31,6 +31,7 @@ func TestDemoDefaultPerMode(t *testing.T) {
 		{[]string{"-recordings.backend=scylla"}, false},
 		{[]string{"-search.backend=elasticsearch"}, false},
 		{[]string{"-ingest.public-url=https://sightline.example.com"}, false},
+		{[]string{"-server.public-url=https://sightline.example.com"}, false},
 		{[]string{"-accounts.backend=postgres", "-demo.enabled=true"}, true},
 		{[]string{"-target=gateway", "-demo.enabled"}, true},
 	} {
@@ -84,14 +85,23 @@ func TestDemoDefaultPerMode(t *testing.T) {
 
 // TestDemoServedPerFlag: the one-process default serves the shop on the
 // dashboard's listener and says so in the public config; turned off,
-// /demo/ is 404 (not the dashboard) and the config says it is off.
+// /demo/ is 404 (not the dashboard) and the config says it is off; turned
+// on behind a public URL, the snippet loads from there.
 func TestDemoServedPerFlag(t *testing.T) {
-	for _, on := range []bool{true, false} {
+	on, off := true, false
+	for _, tc := range []struct {
+		name      string
+		enabled   *bool
+		publicURL string
+		wantSrc   string // "" when the shop is off
+	}{
+		{"default", nil, "", "/s/k_demo0123456789.js"},
+		{"off", &off, "", ""},
+		{"public URL", nil, "https://sightline.example.com", ""},
+		{"on behind a public URL", &on, "https://sightline.example.com/", "https://sightline.example.com/s/k_demo0123456789.js"},
+	} {
 		cfg := defaults(t, All)
-		if !on {
-			off := false
-			cfg.Demo.Enabled = &off
-		}
+		cfg.Demo.Enabled, cfg.Server.PublicURL = tc.enabled, tc.publicURL
 		a := start(t, cfg, nil)
 		base := "http://" + a.Addrs().HTTP
 
@@ -104,12 +114,18 @@ func TestDemoServedPerFlag(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantStatus := map[bool]int{true: http.StatusOK, false: http.StatusNotFound}[on]
-		if resp.StatusCode != wantStatus {
-			t.Errorf("demo %v: GET /demo/…: %d, want %d", on, resp.StatusCode, wantStatus)
+		wantStatus := http.StatusOK
+		if tc.wantSrc == "" {
+			wantStatus = http.StatusNotFound
 		}
-		if got := strings.Contains(string(body), `<script async src="/s/k_demo0123456789.js"></script>`); got != on {
-			t.Errorf("demo %v: page carries the snippet: %v\n%s", on, got, body)
+		if resp.StatusCode != wantStatus {
+			t.Errorf("%s: GET /demo/…: %d, want %d", tc.name, resp.StatusCode, wantStatus)
+		}
+		if tc.wantSrc != "" && !strings.Contains(string(body), `<script async src="`+tc.wantSrc+`"></script>`) {
+			t.Errorf("%s: page lacks the snippet from %s:\n%s", tc.name, tc.wantSrc, body)
+		}
+		if tc.wantSrc == "" && strings.Contains(string(body), "<script") {
+			t.Errorf("%s: the 404 carries a script:\n%s", tc.name, body)
 		}
 
 		resp, err = http.Get(base + "/api/v1/config")
@@ -122,10 +138,10 @@ func TestDemoServedPerFlag(t *testing.T) {
 		err = json.NewDecoder(resp.Body).Decode(&pc)
 		resp.Body.Close()
 		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /api/v1/config: %d %v", resp.StatusCode, err)
+			t.Fatalf("%s: GET /api/v1/config: %d %v", tc.name, resp.StatusCode, err)
 		}
-		if pc.DemoEnabled != on {
-			t.Errorf("demo %v: public config demoEnabled = %v", on, pc.DemoEnabled)
+		if pc.DemoEnabled != (tc.wantSrc != "") {
+			t.Errorf("%s: public config demoEnabled = %v", tc.name, pc.DemoEnabled)
 		}
 	}
 }
