@@ -77,6 +77,10 @@ func (a *App) serveBackup(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	if ents, err := os.ReadDir(stage); err == nil && len(ents) == 0 {
+		http.Error(w, fmt.Sprintf("this process (%s) holds no embedded store: back up the processes that do", strings.Join(a.targets, ", ")), http.StatusConflict)
+		return
+	}
 	took := time.Since(start)
 	w.Header().Set("Content-Type", "application/x-tar")
 	w.Header().Set("Cache-Control", "no-store")
