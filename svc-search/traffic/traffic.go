@@ -329,3 +329,31 @@ func MatchStep(st *trafficv1.FunnelStep, it Item) bool {
 	}
 	return false
 }
+
+// FunnelSteps are a funnel's step results from how many sessions reached
+// each step (reached[0] entered the funnel) and how many of those were
+// recorded (nil: the caller sets DroppedRecorded): conversion from the
+// first step and from the previous one (0 when nobody reached it; the
+// first step's is 1) and the sessions that dropped off before each step.
+// The caller adds the median times between steps.
+func FunnelSteps(reached, recorded []int64) []*trafficv1.FunnelStepResult {
+	steps := make([]*trafficv1.FunnelStepResult, len(reached))
+	for k := range reached {
+		st := &trafficv1.FunnelStepResult{Sessions: reached[k], StepConversion: 1}
+		if reached[0] > 0 {
+			st.Conversion = float64(reached[k]) / float64(reached[0])
+		}
+		if k > 0 {
+			st.StepConversion = 0
+			if reached[k-1] > 0 {
+				st.StepConversion = float64(reached[k]) / float64(reached[k-1])
+			}
+			st.Dropped = reached[k-1] - reached[k]
+			if recorded != nil {
+				st.DroppedRecorded = recorded[k-1] - recorded[k]
+			}
+		}
+		steps[k] = st
+	}
+	return steps
+}

@@ -742,23 +742,11 @@ func pgFunnel(ctx context.Context, pool *pgxpool.Pool, q traffic.FunnelQuery) (*
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	out := &trafficv1.ComputeFunnelResponse{}
-	for k := range n {
-		st := &trafficv1.FunnelStepResult{Sessions: reached[k], StepConversion: 1}
-		if reached[0] > 0 {
-			st.Conversion = float64(reached[k]) / float64(reached[0])
+	out := &trafficv1.ComputeFunnelResponse{Steps: traffic.FunnelSteps(reached, recorded)}
+	for k := 1; k < n; k++ {
+		if reached[k] > 0 && median[k] != nil {
+			out.Steps[k].MedianTimeFromPrevious = durationMs(*median[k])
 		}
-		if k > 0 {
-			st.StepConversion = 0
-			if reached[k-1] > 0 {
-				st.StepConversion = float64(reached[k]) / float64(reached[k-1])
-			}
-			st.Dropped, st.DroppedRecorded = reached[k-1]-reached[k], recorded[k-1]-recorded[k]
-			if reached[k] > 0 && median[k] != nil {
-				st.MedianTimeFromPrevious = durationMs(*median[k])
-			}
-		}
-		out.Steps = append(out.Steps, st)
 	}
 	return out, nil
 }

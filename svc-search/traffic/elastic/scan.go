@@ -181,22 +181,9 @@ func funnelResult(ss []funnelSession, n int) *trafficv1.ComputeFunnelResponse {
 			}
 		}
 	}
-	out := &trafficv1.ComputeFunnelResponse{}
-	for k := range n {
-		r := &trafficv1.FunnelStepResult{Sessions: sessions[k], StepConversion: 1}
-		if sessions[0] > 0 {
-			r.Conversion = float64(sessions[k]) / float64(sessions[0])
-		}
-		if k > 0 {
-			r.StepConversion = 0
-			if sessions[k-1] > 0 {
-				r.StepConversion = float64(sessions[k]) / float64(sessions[k-1])
-			}
-			r.Dropped = sessions[k-1] - sessions[k]
-			r.DroppedRecorded = recorded[k-1] - recorded[k]
-			r.MedianTimeFromPrevious = lowerMedian(between[k])
-		}
-		out.Steps = append(out.Steps, r)
+	out := &trafficv1.ComputeFunnelResponse{Steps: traffic.FunnelSteps(sessions, recorded)}
+	for k := 1; k < n; k++ {
+		out.Steps[k].MedianTimeFromPrevious = lowerMedian(between[k])
 	}
 	return out
 }

@@ -127,23 +127,13 @@ func (s *Store) Funnel(ctx context.Context, q traffic.FunnelQuery) (*trafficv1.C
 			gaps[j] = append(gaps[j], p.gaps[j]...)
 		}
 	}
-	out := &trafficv1.ComputeFunnelResponse{}
-	for j := 0; j < n; j++ {
-		res := &trafficv1.FunnelStepResult{Sessions: reached[j], Dropped: dropped[j], DroppedRecorded: droppedRec[j]}
-		if reached[0] > 0 {
-			res.Conversion = float64(reached[j]) / float64(reached[0])
+	// The drop-offs as counted (the sessions that reached exactly j steps).
+	out := &trafficv1.ComputeFunnelResponse{Steps: traffic.FunnelSteps(reached, nil)}
+	for j, res := range out.Steps {
+		res.Dropped, res.DroppedRecorded = dropped[j], droppedRec[j]
+		if j > 0 && len(gaps[j]) > 0 {
+			res.MedianTimeFromPrevious = durationpb.New(time.Duration(lowerMedian(gaps[j])).Truncate(time.Millisecond))
 		}
-		if j == 0 {
-			res.StepConversion = 1
-		} else {
-			if reached[j-1] > 0 {
-				res.StepConversion = float64(reached[j]) / float64(reached[j-1])
-			}
-			if len(gaps[j]) > 0 {
-				res.MedianTimeFromPrevious = durationpb.New(time.Duration(lowerMedian(gaps[j])).Truncate(time.Millisecond))
-			}
-		}
-		out.Steps = append(out.Steps, res)
 	}
 	return out, nil
 }

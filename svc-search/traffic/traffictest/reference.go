@@ -585,23 +585,9 @@ func (r *Reference) Funnel(_ context.Context, q traffic.FunnelQuery) (*trafficv1
 			}
 		}
 	}
-	out := &trafficv1.ComputeFunnelResponse{}
-	for k := range n {
-		res := &trafficv1.FunnelStepResult{Sessions: reached[k]}
-		if reached[0] > 0 {
-			res.Conversion = float64(reached[k]) / float64(reached[0])
-		}
-		if k == 0 {
-			res.StepConversion = 1
-		} else {
-			if reached[k-1] > 0 {
-				res.StepConversion = float64(reached[k]) / float64(reached[k-1])
-			}
-			res.Dropped = reached[k-1] - reached[k]
-			res.DroppedRecorded = recorded[k-1] - recorded[k]
-			res.MedianTimeFromPrevious = LowerMedian(between[k])
-		}
-		out.Steps = append(out.Steps, res)
+	out := &trafficv1.ComputeFunnelResponse{Steps: traffic.FunnelSteps(reached, recorded)}
+	for k := 1; k < n; k++ {
+		out.Steps[k].MedianTimeFromPrevious = LowerMedian(between[k])
 	}
 	return out, nil
 }
