@@ -5,6 +5,7 @@
 import { useEffect, useId, useState } from "react";
 import { $api } from "../api/query";
 import type { UrlCondition } from "../lib/filters";
+import { plural } from "../lib/format";
 import { RuleOpSelect, useRuleDraft } from "./RuleControls";
 
 const PAGE_SIZE = 20;
@@ -81,7 +82,7 @@ export function PagePicker({ siteId, value, onChange }: { siteId: string; value?
               >
                 <span className="ellipsis">{shortUrl(p.url)}</span>
                 <span className="facet-count">
-                  {Number(p.pageViews ?? 0).toLocaleString()} views · {Number(p.clicks ?? 0).toLocaleString()} clicks
+                  {plural(Number(p.pageViews ?? 0), "view")} · {plural(Number(p.clicks ?? 0), "click")}
                 </span>
               </button>
             </li>

@@ -8,6 +8,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { selectorPath } from "../../../tracker/src/heat";
 import type { Schemas } from "../api/client";
 import { ErrorBox } from "../components/ui";
+import { plural } from "../lib/format";
 import { HeatLayer } from "./layer";
 import { heatMax, placeClicks, placeMoves, type Box, type Points } from "./place";
 import type { MapKind } from "./query";
@@ -248,7 +249,7 @@ export function HeatStage({
           ) : (
             <>
               {drawn.n.toLocaleString()} {kind === "move" ? "cells" : "spots"} drawn on a page {width} × {height} px
-              {drawn.unplaced > 0 && <> · {drawn.unplaced.toLocaleString()} clicks not placed (their element is gone and they had no position)</>}
+              {drawn.unplaced > 0 && <> · {plural(drawn.unplaced, "click")} not placed (their element is gone and they had no position)</>}
               {drawn.fallback > 0 && <> · {drawn.fallback.toLocaleString()} placed by position (element not found)</>}.
             </>
           )}

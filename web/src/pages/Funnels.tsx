@@ -138,7 +138,7 @@ function Results({ steps, results, onOpen, open }: { steps: ApiStep[]; results: 
                     className={`btn btn-small ${dropped ? "btn-danger" : "btn-ghost"} ${isOpen && open?.dropped ? "btn-on" : ""}`}
                     onClick={() => onOpen(i, true)}
                     disabled={!dropped}
-                    title={`${dropped.toLocaleString()} sessions reached step ${i} but not step ${i + 1}; ${rec.toLocaleString()} of them were recorded`}
+                    title={`${plural(dropped, "session")} reached step ${i} but not step ${i + 1}; ${rec.toLocaleString()} of them ${rec === 1 ? "was" : "were"} recorded`}
                     data-testid="fn-dropoff"
                   >
                     ↘ {dropped.toLocaleString()} dropped off <span className="muted">({rec.toLocaleString()} recorded)</span>

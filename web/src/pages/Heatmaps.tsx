@@ -9,7 +9,7 @@ import { $api } from "../api/query";
 import { useSite } from "../app/AppContext";
 import { DateRangeFilter } from "../components/DateRangeFilter";
 import { EmptyState, QueryStatus } from "../components/ui";
-import { formatDateTime } from "../lib/format";
+import { formatDateTime, plural } from "../lib/format";
 import { PagePicker } from "../heatmap/PagePicker";
 import { DEVICES, fromParams, HEATMAP_RANGES, MAP_KINDS, recordingsSearch, toParams, toRequest, type HeatmapQuery } from "../heatmap/query";
 import { percent, reachedByTen } from "../heatmap/scroll";
@@ -190,7 +190,7 @@ function ElementList({ data, link, onHighlight }: { data: Heatmap; link: (s: str
                     onMouseEnter={() => onHighlight(sel)}
                     onFocus={() => onHighlight(sel)}
                     onBlur={() => onHighlight(undefined)}
-                    aria-label={`${lastSteps(sel)}: ${Number(e.count ?? 0).toLocaleString()} clicks, ${percent(e.share ?? 0)}; open the recordings that clicked it`}
+                    aria-label={`${lastSteps(sel)}: ${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)}; open the recordings that clicked it`}
                     data-testid="heat-element"
                     data-selector={sel}
                   >

@@ -7,7 +7,7 @@ import { listPageSize, useSessionSearch } from "../api/sessionSearch";
 import { useApp } from "../app/AppContext";
 import { ErrorBox, QueryStatus } from "../components/ui";
 import { deviceLabel } from "../lib/filters";
-import { countryName, formatDateTime, formatDuration, parseDuration, urlPath } from "../lib/format";
+import { countryName, formatDateTime, formatDuration, parseDuration, plural, urlPath } from "../lib/format";
 import { neighbours } from "./neighbours";
 import { frustrationsFromApi } from "../lib/timeline";
 import { markWatched } from "../lib/watched";
@@ -97,7 +97,7 @@ export default function Replay() {
   const listChanged = () => void qc.invalidateQueries({ queryKey: ["post", "/api/v1/sites/{siteId}/sessions:search"] });
   const deleteVisitor = $api.useMutation("delete", "/api/v1/sites/{siteId}/visitors/{visitorId}", {
     onSuccess: (r) => {
-      window.alert(`Deleted ${Number(r.deletedSessions ?? 0).toLocaleString()} recordings of this visitor.`);
+      window.alert(`Deleted ${plural(Number(r.deletedSessions ?? 0), "recording")} of this visitor.`);
       navigate(`${base}${query ? `?${query}` : ""}`);
     },
     onSettled: listChanged,
