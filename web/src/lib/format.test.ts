@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  plural,
   sentence,
   countryFlag,
   formatClock,
@@ -80,5 +81,15 @@ describe("sentence", () => {
     );
     expect(sentence(" Done. ")).toBe("Done.");
     expect(sentence("")).toBe("");
+  });
+});
+
+describe("plural", () => {
+  it("says 1 session, 0 and 2 sessions, and takes irregular plurals", () => {
+    expect(plural(1, "session")).toBe("1 session");
+    expect(plural(0, "session")).toBe("0 sessions");
+    expect(plural(2, "session")).toBe("2 sessions");
+    expect(plural(1, "reply", "replies")).toBe("1 reply");
+    expect(plural(3, "reply", "replies")).toBe("3 replies");
   });
 });
