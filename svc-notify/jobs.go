@@ -43,16 +43,34 @@ var uniqueByArgs = river.UniqueOpts{ByArgs: true}
 // workers registers every job kind's worker.
 func (s *Service) workers() *river.Workers {
 	w := river.NewWorkers()
-	river.AddWorker(w, &emailWorker{s: s})
-	river.AddWorker(w, &deliveryWorker{s: s})
-	river.AddWorker(w, &disableWorker{s: s})
-	river.AddWorker(w, &eventWorker{s: s})
-	river.AddWorker(w, &fanoutWorker{s: s})
-	river.AddWorker(w, &digestWorker{s: s})
-	river.AddWorker(w, &alertsWorker{s: s})
-	river.AddWorker(w, &sweepWorker{s: s})
-	river.AddWorker(w, &pruneWorker{s: s})
+	river.AddWorker(w, &worker[emailArgs]{work: s.workEmail, timeout: func() time.Duration { return outlasting(s.cfg.SMTP.Timeout) }})
+	river.AddWorker(w, &worker[deliveryArgs]{work: s.workDelivery, timeout: func() time.Duration { return outlasting(s.cfg.Webhook.Timeout) }})
+	river.AddWorker(w, &worker[disableArgs]{work: s.workDisable})
+	river.AddWorker(w, &worker[eventArgs]{work: s.workEvent})
+	river.AddWorker(w, &worker[fanoutArgs]{work: s.workFanout})
+	river.AddWorker(w, &worker[digestArgs]{work: s.workDigest})
+	river.AddWorker(w, &worker[alertsArgs]{work: s.workAlerts, timeout: func() time.Duration { return min(s.cfg.Alerts.Interval, s.longJobTimeout()) }})
+	river.AddWorker(w, &worker[sweepArgs]{work: s.workSweep, timeout: s.longJobTimeout})
+	river.AddWorker(w, &worker[pruneArgs]{work: s.workPrune, timeout: s.longJobTimeout})
 	return w
+}
+
+// worker is a job kind's worker: river wants one type per kind, the work
+// is a method of the service. timeout, when set, bounds each job (unset:
+// the queue's default).
+type worker[A river.JobArgs] struct {
+	river.WorkerDefaults[A]
+	work    func(context.Context, *river.Job[A]) error
+	timeout func() time.Duration
+}
+
+func (w *worker[A]) Work(ctx context.Context, job *river.Job[A]) error { return w.work(ctx, job) }
+
+func (w *worker[A]) Timeout(job *river.Job[A]) time.Duration {
+	if w.timeout == nil {
+		return w.WorkerDefaults.Timeout(job)
+	}
+	return w.timeout()
 }
 
 // periodic lists the jobs the elected leader enqueues. Each carries its

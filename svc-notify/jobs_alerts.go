@@ -29,20 +29,10 @@ type alertsArgs struct {
 
 func (alertsArgs) Kind() string { return kindAlertsCheck }
 
-type alertsWorker struct {
-	river.WorkerDefaults[alertsArgs]
-	s *Service
-}
-
-func (w *alertsWorker) Timeout(*river.Job[alertsArgs]) time.Duration {
-	return min(w.s.cfg.Alerts.Interval, w.s.longJobTimeout())
-}
-
-func (w *alertsWorker) Work(ctx context.Context, job *river.Job[alertsArgs]) error {
-	if err := w.s.meshReady(); err != nil {
+func (s *Service) workAlerts(ctx context.Context, job *river.Job[alertsArgs]) error {
+	if err := s.meshReady(); err != nil {
 		return err
 	}
-	s := w.s
 	at := job.Args.At
 	var errs []error
 	var after int64
@@ -285,24 +275,17 @@ const (
 
 func (sweepArgs) Kind() string { return kindRecordingsSweep }
 
-type sweepWorker struct {
-	river.WorkerDefaults[sweepArgs]
-	s *Service
-}
-
-func (w *sweepWorker) Timeout(*river.Job[sweepArgs]) time.Duration { return w.s.longJobTimeout() }
-
-func (w *sweepWorker) Work(ctx context.Context, job *river.Job[sweepArgs]) error {
+func (s *Service) workSweep(ctx context.Context, job *river.Job[sweepArgs]) error {
 	task := recordingsv1.SweepTask_SWEEP_TASK_END_IDLE_SESSIONS
 	if job.Args.Task == sweepRetention {
 		task = recordingsv1.SweepTask_SWEEP_TASK_RETENTION
 	}
-	if w.s.deps.Recordings == nil {
+	if s.deps.Recordings == nil {
 		return nil
 	}
 	var total int64
 	for range maxSweepPasses {
-		res, err := w.s.deps.Recordings.RunSweep(ctx, &recordingsv1.RunSweepRequest{Task: task})
+		res, err := s.deps.Recordings.RunSweep(ctx, &recordingsv1.RunSweepRequest{Task: task})
 		if err != nil {
 			return fmt.Errorf("notify: recordings sweep %s: %w", job.Args.Task, err)
 		}
@@ -313,7 +296,7 @@ func (w *sweepWorker) Work(ctx context.Context, job *river.Job[sweepArgs]) error
 	}
 	if total > 0 {
 		queue.Worked(ctx)
-		w.s.log.InfoContext(ctx, "notify: recordings sweep", "task", job.Args.Task, "sessions", total)
+		s.log.InfoContext(ctx, "notify: recordings sweep", "task", job.Args.Task, "sessions", total)
 	}
 	return nil
 }
@@ -325,21 +308,14 @@ type pruneArgs struct {
 
 func (pruneArgs) Kind() string { return kindPrune }
 
-type pruneWorker struct {
-	river.WorkerDefaults[pruneArgs]
-	s *Service
-}
-
-func (w *pruneWorker) Timeout(*river.Job[pruneArgs]) time.Duration { return w.s.longJobTimeout() }
-
-func (w *pruneWorker) Work(ctx context.Context, job *river.Job[pruneArgs]) error {
-	n, err := w.s.store.Prune(ctx, w.s.now().Add(-w.s.cfg.Retention))
+func (s *Service) workPrune(ctx context.Context, job *river.Job[pruneArgs]) error {
+	n, err := s.store.Prune(ctx, s.now().Add(-s.cfg.Retention))
 	if err != nil {
 		return fmt.Errorf("notify: prune: %w", err)
 	}
 	if n > 0 {
 		queue.Worked(ctx)
-		w.s.log.InfoContext(ctx, "notify: pruned old rows", "rows", n)
+		s.log.InfoContext(ctx, "notify: pruned old rows", "rows", n)
 	}
 	return nil
 }

@@ -54,16 +54,11 @@ var fanoutOpts = &river.InsertOpts{Queue: queue.QueueScheduled, UniqueOpts: rive
 		rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled},
 }}
 
-type fanoutWorker struct {
-	river.WorkerDefaults[fanoutArgs]
-	s *Service
-}
-
-func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[fanoutArgs]) error {
-	if err := w.s.meshReady(); err != nil {
+func (s *Service) workFanout(ctx context.Context, job *river.Job[fanoutArgs]) error {
+	if err := s.meshReady(); err != nil {
 		return err
 	}
-	s, a := w.s, job.Args
+	a := job.Args
 	if a.Frequency == 0 {
 		a.Frequency = store.FrequencyDaily
 	}
@@ -223,16 +218,11 @@ type digestArgs struct {
 
 func (digestArgs) Kind() string { return kindDigest }
 
-type digestWorker struct {
-	river.WorkerDefaults[digestArgs]
-	s *Service
-}
-
-func (w *digestWorker) Work(ctx context.Context, job *river.Job[digestArgs]) error {
-	if err := w.s.meshReady(); err != nil {
+func (s *Service) workDigest(ctx context.Context, job *river.Job[digestArgs]) error {
+	if err := s.meshReady(); err != nil {
 		return err
 	}
-	s, a := w.s, job.Args
+	a := job.Args
 	rcpt, err := s.deps.AccountsInternal.ListSiteRecipients(ctx, &accountsv1.ListSiteRecipientsRequest{
 		SiteId: a.SiteID, UserIds: []int64{a.UserID}, MinRole: accountsv1.Role_ROLE_VIEWER,
 	})

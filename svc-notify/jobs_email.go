@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/riverqueue/river"
 
@@ -41,29 +40,20 @@ func (s *Service) queueEmailTx(ctx context.Context, tx store.Tx, key, to, toName
 	return err
 }
 
-type emailWorker struct {
-	river.WorkerDefaults[emailArgs]
-	s *Service
-}
-
-func (w *emailWorker) Timeout(*river.Job[emailArgs]) time.Duration {
-	return outlasting(w.s.cfg.SMTP.Timeout)
-}
-
-func (w *emailWorker) Work(ctx context.Context, job *river.Job[emailArgs]) error {
+func (s *Service) workEmail(ctx context.Context, job *river.Job[emailArgs]) error {
 	m := job.Args.Message
-	err := w.s.mailer.Send(ctx, m)
+	err := s.mailer.Send(ctx, m)
 	switch {
 	case err == nil:
-		count(ctx, w.s.m.emails, 1, "kind", m.Kind, "outcome", "sent")
+		count(ctx, s.m.emails, 1, "kind", m.Kind, "outcome", "sent")
 		return nil
 	case errors.Is(err, mail.ErrPermanent):
 		// The server refused the recipient for good: retrying cannot help.
-		count(ctx, w.s.m.emails, 1, "kind", m.Kind, "outcome", "rejected")
-		w.s.log.WarnContext(ctx, "notify: e-mail rejected, not retried", "kind", m.Kind, "key", job.Args.Key, "err", err)
+		count(ctx, s.m.emails, 1, "kind", m.Kind, "outcome", "rejected")
+		s.log.WarnContext(ctx, "notify: e-mail rejected, not retried", "kind", m.Kind, "key", job.Args.Key, "err", err)
 		return river.JobCancel(err)
 	default:
-		count(ctx, w.s.m.emails, 1, "kind", m.Kind, "outcome", "retry")
+		count(ctx, s.m.emails, 1, "kind", m.Kind, "outcome", "retry")
 		return fmt.Errorf("notify: send e-mail %s (attempt %d of %d): %w", job.Args.Key, job.Attempt, job.MaxAttempts, err)
 	}
 }

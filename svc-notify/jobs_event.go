@@ -61,13 +61,7 @@ func (s *Service) answerLink(a *sessionsv1.Answer) string {
 	}
 }
 
-type eventWorker struct {
-	river.WorkerDefaults[eventArgs]
-	s *Service
-}
-
-func (w *eventWorker) Work(ctx context.Context, job *river.Job[eventArgs]) error {
-	s := w.s
+func (s *Service) workEvent(ctx context.Context, job *river.Job[eventArgs]) error {
 	ev := &notifyv1.Event{}
 	if err := protojson.Unmarshal([]byte(job.Args.Event), ev); err != nil {
 		return river.JobCancel(fmt.Errorf("notify: event %q: %w", job.Args.ID, err))

@@ -71,17 +71,7 @@ func messageID(eventID string, webhookID int64) string {
 	return "msg_" + base64.RawURLEncoding.EncodeToString(h[:18])
 }
 
-type deliveryWorker struct {
-	river.WorkerDefaults[deliveryArgs]
-	s *Service
-}
-
-func (w *deliveryWorker) Timeout(*river.Job[deliveryArgs]) time.Duration {
-	return outlasting(w.s.cfg.Webhook.Timeout)
-}
-
-func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
-	s := w.s
+func (s *Service) workDelivery(ctx context.Context, job *river.Job[deliveryArgs]) error {
 	d, err := s.store.GetDelivery(ctx, job.Args.SiteID, job.Args.DeliveryID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // the webhook (and its log) was deleted
@@ -157,13 +147,8 @@ type disableArgs struct {
 
 func (disableArgs) Kind() string { return kindWebhookDisable }
 
-type disableWorker struct {
-	river.WorkerDefaults[disableArgs]
-	s *Service
-}
-
-func (w *disableWorker) Work(ctx context.Context, job *river.Job[disableArgs]) error {
-	s, a := w.s, job.Args
+func (s *Service) workDisable(ctx context.Context, job *river.Job[disableArgs]) error {
+	a := job.Args
 	hook, err := s.store.GetWebhook(ctx, a.SiteID, a.WebhookID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
