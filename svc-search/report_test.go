@@ -5,15 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -26,35 +23,13 @@ import (
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
 
-// serveInternal starts the embedded service with both its SearchService
-// (to load documents) and its SearchInternalService on one loopback gRPC
-// socket.
+// serveInternal starts the embedded service (serve: its SearchService to
+// load documents, its SearchInternalService, on one loopback gRPC socket)
+// and returns the internal client too.
 func serveInternal(t *testing.T) (searchClient, searchv1.SearchInternalServiceClient) {
 	t.Helper()
-	svc, err := New(t.Context(), testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	searchv1.RegisterSearchServiceServer(srv, svc)
-	searchv1.RegisterSearchInternalServiceServer(srv, svc.Internal())
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-		if err := svc.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return searchClient{searchv1.NewSearchServiceClient(conn), searchv1.NewSearchInternalServiceClient(conn)}, searchv1.NewSearchInternalServiceClient(conn)
+	c, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
+	return c, c.SearchInternalServiceClient
 }
 
 func upsert(t *testing.T, c searchClient, ss []*sessionsv1.SessionSummary, as []*sessionsv1.Answer) {
