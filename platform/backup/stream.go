@@ -100,8 +100,8 @@ func streamFile(tw *tar.Writer, path, name string) (File, error) {
 // Receive reads a stream written by Stream into dest, which must be
 // missing or empty, and checks every file against the manifest at its end.
 // The manifest is written last (and durably, with every file): a
-// directory without one is not a backup. On failure dest is removed when
-// Receive created it, else emptied.
+// directory without one is not a backup. On failure what it wrote is
+// removed.
 func Receive(r io.Reader, dest string) (_ Manifest, err error) {
 	if err := emptyDir(dest); err != nil {
 		return Manifest{}, err

@@ -48,7 +48,7 @@ func (a *App) adminHandler() http.Handler {
 // store's contents.
 func (a *App) serveBackup(w http.ResponseWriter, r *http.Request) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(a.secret)) != 1 {
+	if !ok || a.secret == "" || subtle.ConstantTimeCompare([]byte(token), []byte(a.secret)) != 1 {
 		http.Error(w, "the backup endpoint needs the service secret as a bearer token (sightline backup reads it like the other processes)", http.StatusUnauthorized)
 		return
 	}
