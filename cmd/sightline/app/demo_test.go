@@ -36,10 +36,7 @@ func TestDemoDefaultPerMode(t *testing.T) {
 		{[]string{"-target=gateway", "-demo.enabled"}, true},
 	} {
 		var cfg Config
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		cfg.RegisterFlags(fs)
-		if err := fs.Parse(tc.args); err != nil {
+		if err := quietFlags(&cfg).Parse(tc.args); err != nil {
 			t.Fatalf("%v: %v", tc.args, err)
 		}
 		if got := cfg.DemoEnabled(); got != tc.want {
@@ -47,11 +44,7 @@ func TestDemoDefaultPerMode(t *testing.T) {
 		}
 	}
 
-	var cfg Config
-	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfg.RegisterFlags(fs)
-	if err := fs.Parse([]string{"-demo.enabled=maybe"}); err == nil {
+	if err := quietFlags(&Config{}).Parse([]string{"-demo.enabled=maybe"}); err == nil {
 		t.Error("-demo.enabled=maybe was accepted")
 	}
 
@@ -59,11 +52,8 @@ func TestDemoDefaultPerMode(t *testing.T) {
 	load := func(args []string, env map[string]string) Config {
 		t.Helper()
 		var cfg Config
-		fs := flag.NewFlagSet("test", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		cfg.RegisterFlags(fs)
 		lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-		if err := config.Load(fs, args, lookup, &cfg); err != nil {
+		if err := config.Load(quietFlags(&cfg), args, lookup, &cfg); err != nil {
 			t.Fatalf("Load(%v, %v): %v", args, env, err)
 		}
 		return cfg
@@ -81,6 +71,14 @@ func TestDemoDefaultPerMode(t *testing.T) {
 	if c := load([]string{"-config.file=" + file, "-demo.enabled"}, nil); !c.DemoEnabled() {
 		t.Error("-demo.enabled did not win over the file")
 	}
+}
+
+// quietFlags registers cfg's flags on a flag set that prints nothing.
+func quietFlags(cfg *Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg.RegisterFlags(fs)
+	return fs
 }
 
 // TestDemoServedPerFlag: the one-process default serves the shop on the
