@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -297,17 +298,21 @@ func SeriesRange(f *searchv1.AnswerFilter, iv searchv1.StatsInterval, earliest, 
 // the most answered first (ties by id), at most MaxStatsSurveys.
 func TopSurveys(per map[int64]int64) []*searchv1.SurveyCount {
 	var out []*searchv1.SurveyCount
-	for id, n := range per {
-		out = append(out, &searchv1.SurveyCount{SurveyId: id, Answers: n})
-	}
-	slices.SortFunc(out, func(a, b *searchv1.SurveyCount) int {
-		if c := cmp.Compare(b.Answers, a.Answers); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.SurveyId, b.SurveyId)
-	})
-	if len(out) > MaxStatsSurveys {
-		out = out[:MaxStatsSurveys]
+	for _, id := range Top(per, MaxStatsSurveys) {
+		out = append(out, &searchv1.SurveyCount{SurveyId: id, Answers: per[id]})
 	}
 	return out
+}
+
+// Top ranks the keys of counts by count, highest first (ties by key), and
+// keeps at most n: the order of facets and per-survey counts.
+func Top[K cmp.Ordered](counts map[K]int64, n int) []K {
+	keys := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(keys, func(a, b K) int {
+		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	return keys[:min(len(keys), n)]
 }

@@ -200,18 +200,9 @@ func Facets(docs []*sessionsv1.SessionSummary, f *searchv1.SessionFilter, field 
 			}
 		}
 	}
-	out := make([]*searchv1.FacetCount, 0, len(counts))
-	for v, n := range counts {
-		out = append(out, &searchv1.FacetCount{Value: v, Count: n})
-	}
-	slices.SortFunc(out, func(a, b *searchv1.FacetCount) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Value, b.Value)
-	})
-	if len(out) > size {
-		out = out[:size]
+	out := make([]*searchv1.FacetCount, 0, min(len(counts), size))
+	for _, v := range index.Top(counts, size) {
+		out = append(out, &searchv1.FacetCount{Value: v, Count: counts[v]})
 	}
 	return out
 }
