@@ -752,6 +752,19 @@ func checkURLRule(t *testing.T, ix index.Index, docs []*sessionsv1.SessionSummar
 	}
 }
 
+// onePageSessions are sessions of site A with one page view each, of the
+// URLs in order (generated with seeds from seed on, ids label0, label1…).
+func onePageSessions(seed uint64, label string, urls []string) []*sessionsv1.SessionSummary {
+	var out []*sessionsv1.SessionSummary
+	for i, u := range urls {
+		s := Generate(seed+uint64(i), SiteA, fmt.Sprintf("%s%d", label, i), 1)[0]
+		s.Pages = []*sessionsv1.PageView{{PageViewId: "pv", Url: u, StartTime: s.StartTime, Duration: s.Duration}}
+		s.PageCount, s.EntryUrl, s.ExitUrl = 1, u, u
+		out = append(out, s)
+	}
+	return out
+}
+
 // pageURLs are the URLs of the docs' pages, in order.
 func pageURLs(docs []*sessionsv1.SessionSummary) []string {
 	var urls []string
@@ -828,13 +841,7 @@ var trickyPatterns = map[string][]int{
 // indexed URLs themselves (so many match) and random clicked elements.
 func testPatterns(t *testing.T, ix index.Index) {
 	a, _ := load(t, ix)
-	var tricky []*sessionsv1.SessionSummary
-	for i, u := range trickyPages {
-		s := Generate(uint64(50+i), SiteA, fmt.Sprintf("tricky%d", i), 1)[0]
-		s.Pages = []*sessionsv1.PageView{{PageViewId: "pv", Url: u, StartTime: s.StartTime, Duration: s.Duration}}
-		s.PageCount, s.EntryUrl, s.ExitUrl = 1, u, u
-		tricky = append(tricky, s)
-	}
+	tricky := onePageSessions(50, "tricky", trickyPages)
 	upsert(t, ix, tricky)
 	docs := append(slices.Clone(a), tricky...)
 
@@ -955,13 +962,7 @@ func equalsMatch(v string) *searchv1.UrlMatch {
 // a byte changed so that they no longer match).
 func testEqualsPageKeys(t *testing.T, ix index.Index) {
 	a, _ := load(t, ix)
-	var pages []*sessionsv1.SessionSummary
-	for i, u := range equalsPages {
-		s := Generate(uint64(80+i), SiteA, fmt.Sprintf("equals%d", i), 1)[0]
-		s.Pages = []*sessionsv1.PageView{{PageViewId: "pv", Url: u, StartTime: s.StartTime, Duration: s.Duration}}
-		s.PageCount, s.EntryUrl, s.ExitUrl = 1, u, u
-		pages = append(pages, s)
-	}
+	pages := onePageSessions(80, "equals", equalsPages)
 	// One session through several of them: visited matches any page,
 	// entry and exit only their own.
 	multi := Generate(99, SiteA, "equals-multi", 1)[0]
