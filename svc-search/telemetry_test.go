@@ -20,12 +20,9 @@ import (
 // codes (by otelgrpc: search keeps no copy of its own), and limit hits and
 // upsert outcomes are counted.
 func TestTelemetry(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	spans := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	defer tp.Shutdown(context.Background())
-	c, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, MeterProvider: mp, TracerProvider: tp, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	deps := Deps{Authorizer: siteaccesstest.AllowAll{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	reader, spans := recordTelemetry(t, &deps)
+	c, _ := serve(t, testConfig(t), deps)
 	ctx := t.Context()
 	docs := indextest.Generate(1, siteA, "t", 20)
 	if _, err := c.UpsertSessions(ctx, &searchv1.UpsertSessionsRequest{Sessions: docs}); err != nil {
@@ -98,4 +95,17 @@ func TestTelemetry(t *testing.T) {
 	if searchSpans != 1 {
 		t.Fatalf("%d index search spans, want 1 (the invalid request never reaches the index)", searchSpans)
 	}
+}
+
+// recordTelemetry puts a meter provider with a manual reader and a tracer
+// provider with a span recorder in deps, and returns the reader and the
+// recorder; the tracer provider is shut down when the test ends.
+func recordTelemetry(t *testing.T, deps *Deps) (*sdkmetric.ManualReader, *tracetest.SpanRecorder) {
+	reader := sdkmetric.NewManualReader()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	deps.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	deps.TracerProvider = tp
+	return reader, spans
 }

@@ -12,8 +12,6 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -610,12 +608,9 @@ func counterSums(t *testing.T, reader sdkmetric.Reader) map[string]map[string]in
 // TestTrafficTelemetry: traffic RPCs are counted with their codes, hits by
 // outcome, sweeps by error, and every traffic store call is a span.
 func TestTrafficTelemetry(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	spans := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	defer tp.Shutdown(context.Background())
-	sc, tc, svc := serveBoth(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, MeterProvider: mp, TracerProvider: tp})
+	deps := Deps{Authorizer: siteaccesstest.AllowAll{}}
+	reader, spans := recordTelemetry(t, &deps)
+	sc, tc, svc := serveBoth(t, testConfig(t), deps)
 	ctx := t.Context()
 	good := pageView(siteA, 1, "v_visitor001", time.Now(), "https://shop.example.com/")
 	bad := pageView(siteA, 2, "v_visitor002", time.Now(), "ftp://shop.example.com/")
