@@ -51,39 +51,19 @@ func upsertAnswers(t *testing.T, ix index.AnswerIndex, as []*sessionsv1.Answer) 
 // allAnswers pages through a query, checking page invariants.
 func allAnswers(t *testing.T, ix index.AnswerIndex, q index.AnswerQuery) []*sessionsv1.Answer {
 	t.Helper()
-	var out []*sessionsv1.Answer
-	var total int64 = -1
-	for range 10000 {
-		res, err := ix.SearchAnswers(context.Background(), q)
-		if err != nil {
-			t.Fatalf("search answers %v: %v", q.Filter, err)
-		}
-		if total >= 0 && res.Total != total {
-			t.Fatalf("total changed between pages without writes: %d then %d", total, res.Total)
-		}
-		total = res.Total
-		if len(res.Answers) > q.Limit {
-			t.Fatalf("page of %d exceeds limit %d", len(res.Answers), q.Limit)
-		}
-		for _, a := range res.Answers {
-			if a.GetSiteId() != q.SiteID {
-				t.Fatalf("query for site %d returned site %d's answer %s", q.SiteID, a.GetSiteId(), a.GetId())
+	after := q.After
+	return pageAll(t, fmt.Sprintf("search answers %v", q.Filter), "answer", q.SiteID, q.Limit,
+		func(c *index.AnswerCursor) ([]*sessionsv1.Answer, int64, *index.AnswerCursor, error) {
+			if c != nil {
+				after = c
 			}
-		}
-		out = append(out, res.Answers...)
-		if res.Next == nil {
-			if int64(len(out)) != total {
-				t.Fatalf("paged %d answers but total is %d", len(out), total)
+			q.After = after
+			res, err := ix.SearchAnswers(context.Background(), q)
+			if err != nil {
+				return nil, 0, nil, err
 			}
-			return out
-		}
-		if len(res.Answers) != q.Limit {
-			t.Fatalf("short page of %d (limit %d) with a next cursor", len(res.Answers), q.Limit)
-		}
-		q.After = res.Next
-	}
-	t.Fatal("paging did not end")
-	return nil
+			return res.Answers, res.Total, res.Next, nil
+		}, (*sessionsv1.Answer).GetId)
 }
 
 func answerIDs(as []*sessionsv1.Answer) []string {

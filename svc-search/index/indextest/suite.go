@@ -85,39 +85,19 @@ func upsert(t *testing.T, ix index.Index, docs []*sessionsv1.SessionSummary) ind
 // all pages through a query and returns every hit, checking page invariants.
 func all(t *testing.T, ix index.Index, q index.Query) []*sessionsv1.SessionSummary {
 	t.Helper()
-	var out []*sessionsv1.SessionSummary
-	var total int64 = -1
-	for range 10000 {
-		res, err := ix.Search(context.Background(), q)
-		if err != nil {
-			t.Fatalf("search %v: %v", q.Filter, err)
-		}
-		if total >= 0 && res.Total != total {
-			t.Fatalf("total changed between pages without writes: %d then %d", total, res.Total)
-		}
-		total = res.Total
-		if len(res.Sessions) > q.Limit {
-			t.Fatalf("page of %d exceeds limit %d", len(res.Sessions), q.Limit)
-		}
-		for _, s := range res.Sessions {
-			if s.GetSiteId() != q.SiteID {
-				t.Fatalf("query for site %d returned site %d's session %s", q.SiteID, s.GetSiteId(), s.GetSessionId())
+	after := q.After
+	return pageAll(t, fmt.Sprintf("search %v", q.Filter), "session", q.SiteID, q.Limit,
+		func(c *index.Cursor) ([]*sessionsv1.SessionSummary, int64, *index.Cursor, error) {
+			if c != nil {
+				after = c
 			}
-		}
-		out = append(out, res.Sessions...)
-		if res.Next == nil {
-			if int64(len(out)) != total {
-				t.Fatalf("paged %d hits but total is %d", len(out), total)
+			q.After = after
+			res, err := ix.Search(context.Background(), q)
+			if err != nil {
+				return nil, 0, nil, err
 			}
-			return out
-		}
-		if len(res.Sessions) != q.Limit {
-			t.Fatalf("short page of %d (limit %d) with a next cursor", len(res.Sessions), q.Limit)
-		}
-		q.After = res.Next
-	}
-	t.Fatal("paging did not end")
-	return nil
+			return res.Sessions, res.Total, res.Next, nil
+		}, (*sessionsv1.SessionSummary).GetSessionId)
 }
 
 func ids(docs []*sessionsv1.SessionSummary) []string {
