@@ -5,6 +5,7 @@ import {
   fromSearchParams,
   readRange,
   toFilter,
+  toggle,
   toSearchBody,
   toSearchParams,
   writeRange,
@@ -81,6 +82,15 @@ describe("URL round trip", () => {
     expect(activeFilterCount(emptyQuery())).toBe(0);
     expect(activeFilterCount({ ...emptyQuery(), devices: ["DEVICE_TYPE_MOBILE"], hasRageClicks: true })).toBe(2);
     expect(activeFilterCount({ ...emptyQuery(), hasErrors: false })).toBe(1);
+  });
+});
+
+describe("toggle", () => {
+  it("removes a value that is there and appends one that is not, leaving the list as it was", () => {
+    const list = ["a", "b", "c"];
+    expect(toggle(list, "b")).toEqual(["a", "c"]);
+    expect(toggle(list, "d")).toEqual(["a", "b", "c", "d"]);
+    expect(list).toEqual(["a", "b", "c"]);
   });
 });
 

@@ -102,6 +102,11 @@ export function emptyQuery(): RecordingsQuery {
   };
 }
 
+/** toggle answers list with v removed if it is there, else added at the end (a facet or checkbox list). */
+export function toggle<T>(list: T[], v: T): T[] {
+  return list.includes(v) ? list.filter((x) => x !== v) : [...list, v];
+}
+
 /** activeFilterCount counts the conditions a user set, for the "Clear (n)" button. */
 export function activeFilterCount(q: RecordingsQuery): number {
   const d = emptyQuery();

@@ -12,7 +12,7 @@ import { useSite } from "../app/AppContext";
 import { DateRangeFilter } from "../components/DateRangeFilter";
 import { DeviceIcon } from "../components/DeviceIcon";
 import { EmptyState, ErrorBox, QueryStatus } from "../components/ui";
-import { deviceLabel, RANGES, type UrlCondition } from "../lib/filters";
+import { deviceLabel, RANGES, toggle, type UrlCondition } from "../lib/filters";
 import { formatDateTime, urlPath } from "../lib/format";
 import { RuleOpSelect, useRuleDraft } from "../heatmap/RuleControls";
 import { NpsChart, RatingChart, ratingCounts } from "../feedback/Charts";
@@ -28,7 +28,6 @@ type Survey = Schemas["v1Survey"];
 const PAGE_SIZE = 50;
 /** A minute-rounded now, so relative ranges keep one query key while the page is open. */
 const minuteNow = () => new Date(Math.floor(Date.now() / 60_000) * 60_000);
-const toggle = <T,>(list: T[], v: T) => (list.includes(v) ? list.filter((x) => x !== v) : [...list, v]);
 
 function PageRule({ value, onChange }: { value?: UrlCondition; onChange: (v: UrlCondition | undefined) => void }) {
   const { text, op, commit, inputProps } = useRuleDraft(value, onChange);

@@ -15,6 +15,7 @@ import {
   fromSearchParams,
   RANGES,
   SORTS,
+  toggle,
   toSearchParams,
   type RecordingsQuery,
   type UrlCondition,
@@ -153,8 +154,14 @@ function UrlFilter({ label, value, onChange, testId }: { label: string; value?: 
   );
 }
 
+// The facets whose values are free text, each a list of the query.
+const TEXT_FACETS: { title: string; facet: Schemas["v1FacetField"]; field: "browsers" | "oses" | "countries"; testId: string; label?: (v: string) => string }[] = [
+  { title: "Browser", facet: "FACET_FIELD_BROWSER", field: "browsers", testId: "filter-browser" },
+  { title: "Operating system", facet: "FACET_FIELD_OS", field: "oses", testId: "filter-os" },
+  { title: "Country", facet: "FACET_FIELD_COUNTRY", field: "countries", testId: "filter-country", label: (c) => `${countryName(c)} (${c})` },
+];
+
 function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<RecordingsQuery>) => void; facets: Map<string, Facet> }) {
-  const toggle = (list: string[], v: string) => (list.includes(v) ? list.filter((x) => x !== v) : [...list, v]);
   const [attrKey, setAttrKey] = useState("");
   const [attrVal, setAttrVal] = useState("");
   const pages = facets.get("FACET_FIELD_PAGE")?.counts ?? [];
@@ -198,28 +205,17 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
         onToggle={(v) => set({ devices: toggle(q.devices, v) as RecordingsQuery["devices"] })}
         testId="filter-device"
       />
-      <FacetList
-        title="Browser"
-        facet={facets.get("FACET_FIELD_BROWSER")}
-        selected={q.browsers}
-        onToggle={(v) => set({ browsers: toggle(q.browsers, v) })}
-        testId="filter-browser"
-      />
-      <FacetList
-        title="Operating system"
-        facet={facets.get("FACET_FIELD_OS")}
-        selected={q.oses}
-        onToggle={(v) => set({ oses: toggle(q.oses, v) })}
-        testId="filter-os"
-      />
-      <FacetList
-        title="Country"
-        facet={facets.get("FACET_FIELD_COUNTRY")}
-        selected={q.countries}
-        label={(c) => `${countryName(c)} (${c})`}
-        onToggle={(v) => set({ countries: toggle(q.countries, v) })}
-        testId="filter-country"
-      />
+      {TEXT_FACETS.map((f) => (
+        <FacetList
+          key={f.field}
+          title={f.title}
+          facet={facets.get(f.facet)}
+          selected={q[f.field]}
+          label={f.label}
+          onToggle={(v) => set({ [f.field]: toggle(q[f.field], v) })}
+          testId={f.testId}
+        />
+      ))}
 
       <div className="filter-group">
         <UrlFilter label="Visited page" value={q.visitedPage} onChange={(v) => set({ visitedPage: v })} testId="filter-visited" />
