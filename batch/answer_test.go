@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightlinehq/sightline/batch"
+	"github.com/sightlinehq/sightline/batch/batchtest"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 )
 
@@ -32,18 +33,7 @@ func with(t testing.TB, body string, fields map[string]any) []byte {
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range fields {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return batchtest.With(t, m, fields)
 }
 
 func TestDecodeAnswerFeedback(t *testing.T) {

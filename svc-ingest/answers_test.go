@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sightlinehq/sightline/batch/batchtest"
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
@@ -39,18 +39,7 @@ func feedbackAnswer(t testing.TB, i int, mod map[string]any) []byte {
 		"kind": "feedback", "rating": 2, "comment": "Checkout broke, write me at jane@example.com or card 4111 1111 1111 1111",
 		"selector": "main > button.buy", "language": "en",
 	}
-	for k, v := range mod {
-		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return batchtest.With(t, m, mod)
 }
 
 func surveyAnswer(t testing.TB, i int, survey int64, answers []any) []byte {
