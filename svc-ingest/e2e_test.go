@@ -5,9 +5,7 @@ package ingest
 // small real servers run by the test (so that the test can stop them).
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -62,11 +60,10 @@ type binProcess struct {
 	cmd        *exec.Cmd
 	http, grpc string
 	done       chan error
-	logs       *strings.Builder
-	mu         *sync.Mutex
+	logs       *testproc.LogBuffer
 }
 
-func (p *binProcess) log() string { p.mu.Lock(); defer p.mu.Unlock(); return p.logs.String() }
+func (p *binProcess) log() string { return p.logs.String() }
 
 // binarySecret is the service secret of the ingest processes these tests
 // start (GetStats from the test needs it).
@@ -89,47 +86,8 @@ func startIngestBinary(t *testing.T, dataDir, accAddr, recAddr string, extra ...
 		"--remote.search", "127.0.0.1:1",
 		"--ingest.rate-per-ip=0", "--ingest.forward.backoff-min=20ms", "--ingest.forward.backoff-max=300ms",
 	}, extra...)
-	p := &binProcess{cmd: exec.Command(sightlineBinary(t), args...), done: make(chan error, 1), logs: &strings.Builder{}, mu: &sync.Mutex{}}
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		var once sync.Once
-		for sc.Scan() {
-			p.mu.Lock()
-			p.logs.Write(append(sc.Bytes(), '\n'))
-			p.mu.Unlock()
-			var rec struct{ Msg, HTTP, GRPC string }
-			if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "sightline started" {
-				p.http, p.grpc = rec.HTTP, rec.GRPC
-				once.Do(func() { close(started) })
-			}
-		}
-		p.done <- p.cmd.Wait()
-	}()
-	select {
-	case <-started:
-	case err := <-p.done:
-		t.Fatalf("sightline exited before starting: %v\n%s", err, p.log())
-	case <-time.After(60 * time.Second):
-		p.cmd.Process.Kill()
-		t.Fatalf("sightline did not start\n%s", p.log())
-	}
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Kill()
-			if err := <-p.done; !testproc.Killed(err) {
-				t.Logf("ingest had ended before the cleanup: %v", err)
-			}
-		}
-	})
+	sp := testproc.StartSightline(t, exec.Command(sightlineBinary(t), args...))
+	p := &binProcess{cmd: sp.Cmd, http: sp.Addrs.HTTP, grpc: sp.Addrs.GRPC, done: sp.Done, logs: sp.Logs}
 	return p
 }
 

@@ -275,6 +275,31 @@ var dependencyUp = regexp.MustCompile(`(?m)^sightline_dependency_up\{component="
 
 // dependencyGauge reads sightline.dependency.up{component,dependency} from
 // p's /metrics.
+// requireGaugeDown fails t unless p's (owner's) gauge of dependency for
+// component reads 0 (down).
+func requireGaugeDown(t *testing.T, p *process, owner, component, dependency string) {
+	t.Helper()
+	if v := dependencyGauge(t, p, component, dependency); v != "0" {
+		t.Errorf("%s's %s gauge for %s during the outage = %s, want 0", owner, component, dependency, v)
+	}
+}
+
+// drained is the end of an outage of module, killed at killed and just
+// restarted: it stops the load, waits until every accepted batch is
+// searchable, logs how long the outage lasted, when relay logged line (its
+// delivering again) and when the backlog was searchable, and answers the
+// accepted batches.
+func drained(t *testing.T, d *dashboard, l *load, module string, killed time.Time, relay *process, line string) []string {
+	t.Helper()
+	back := time.Now()
+	accepted := l.halt(t)
+	took := waitSearchable(t, d, len(accepted), back, drainWithin)
+	t.Logf("%s down %v; %q %v after it was back; every one of %d accepted batches searchable %v after it was back",
+		module, back.Sub(killed).Round(time.Millisecond), line, loggedAt(relay, line).Sub(back).Round(time.Millisecond),
+		len(accepted), took.Round(time.Millisecond))
+	return accepted
+}
+
 func dependencyGauge(t *testing.T, p *process, component, dependency string) string {
 	t.Helper()
 	_, _, body := httpGet(t, "http://"+p.addrs.Admin+"/metrics")
@@ -350,18 +375,11 @@ func TestKillSearchProcess(t *testing.T) {
 	during(killed, outage, func() {
 		answer = requireUnavailable(t, d, "POST", fmt.Sprintf("/api/v1/sites/%d/sessions:search", d.siteID), map[string]any{"pageSize": 1}, "search")
 	})
-	if v := dependencyGauge(t, m.recordings, "outbox", "search"); v != "0" {
-		t.Errorf("recordings' outbox gauge for search during the outage = %s, want 0", v)
-	}
+	requireGaugeDown(t, m.recordings, "recordings", "outbox", "search")
 	t.Logf("the session list while search was down: 503 %s", answer)
 
 	m.search = m.restart("search", m.search, m.searchArgs()...)
-	back := time.Now()
-	accepted := l.halt(t)
-	took := waitSearchable(t, d, len(accepted), back, drainWithin)
-	t.Logf("search down %v; the outbox delivered again %v after it was back; every one of %d accepted sessions searchable %v after it was back",
-		back.Sub(killed).Round(time.Millisecond), loggedAt(m.recordings, "outbox: search answers again").Sub(back).Round(time.Millisecond),
-		len(accepted), took.Round(time.Millisecond))
+	drained(t, d, l, "search", killed, m.recordings, "outbox: search answers again")
 	requireOneOutage(t, m.recordings, "outbox", "search")
 }
 
@@ -392,18 +410,11 @@ func TestKillRecordingsProcess(t *testing.T) {
 			t.Fatalf("the session list (search) while recordings is down = %d, %v; want 200", code, err)
 		}
 	})
-	if v := dependencyGauge(t, m.ingest, "forwarder", "recordings"); v != "0" {
-		t.Errorf("ingest's forwarder gauge for recordings during the outage = %s, want 0", v)
-	}
+	requireGaugeDown(t, m.ingest, "ingest", "forwarder", "recordings")
 	t.Logf("a session while recordings was down: 503 %s", answer)
 
 	m.recordings = m.restart("recordings", m.recordings, m.recordingsArgs()...)
-	back := time.Now()
-	accepted := l.halt(t)
-	took := waitSearchable(t, d, len(accepted), back, drainWithin)
-	t.Logf("recordings down %v; the forwarder delivered again %v after it was back; every one of %d accepted batches searchable %v after it was back",
-		back.Sub(killed).Round(time.Millisecond), loggedAt(m.ingest, "forwarder: recordings answers again").Sub(back).Round(time.Millisecond),
-		len(accepted), took.Round(time.Millisecond))
+	accepted := drained(t, d, l, "recordings", killed, m.ingest, "forwarder: recordings answers again")
 
 	requireStoredOnce(t, m, d, accepted)
 

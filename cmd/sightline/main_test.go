@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -91,50 +90,10 @@ func startServe(t *testing.T, env []string, args ...string) *process {
 		defaults = append(defaults, "--server.service-secret-file", meshSecretFile)
 	}
 	args = append(defaults, args...)
-	p := &process{t: t, cmd: exec.Command(binary, args...), args: args, logs: &testproc.LogBuffer{Unbounded: true}, done: make(chan error, 1)}
-	p.cmd.Env = append(os.Environ(), env...)
-	stderr, err := p.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		once := sync.Once{}
-		for sc.Scan() {
-			line := sc.Bytes()
-			_, _ = p.logs.Write(append(line, '\n'))
-			var rec struct {
-				Msg               string
-				HTTP, GRPC, Admin string
-			}
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "sightline started" {
-				p.addrs.HTTP, p.addrs.GRPC, p.addrs.Admin = rec.HTTP, rec.GRPC, rec.Admin
-				once.Do(func() { close(started) })
-			}
-		}
-		p.done <- p.cmd.Wait()
-	}()
-	select {
-	case <-started:
-	case err := <-p.done:
-		t.Fatalf("sightline %v exited before starting: %v\n%s", args, err, p.logs)
-	case <-time.After(60 * time.Second):
-		_ = p.cmd.Process.Kill()
-		t.Fatalf("sightline %v did not start within 60s\n%s", args, p.logs)
-	}
-	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Kill()
-			if err := <-p.done; !testproc.Killed(err) {
-				t.Logf("sightline %v had ended before the cleanup: %v", args, err)
-			}
-		}
-	})
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	sp := testproc.StartSightline(t, cmd)
+	p := &process{t: t, cmd: cmd, args: args, addrs: sp.Addrs, logs: sp.Logs, done: sp.Done}
 	return p
 }
 

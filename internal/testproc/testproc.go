@@ -6,8 +6,10 @@
 package testproc
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -240,4 +242,68 @@ func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Sightline is a sightline binary a test started (StartSightline).
+type Sightline struct {
+	Cmd *exec.Cmd
+	// Logs holds its stderr (JSON log lines), whole.
+	Logs *LogBuffer
+	// Done answers cmd.Wait once, when the process ends.
+	Done chan error
+	// Addrs are the listeners its start line names.
+	Addrs struct{ HTTP, GRPC, Admin string }
+}
+
+// StartSightline starts cmd (a `sightline serve`), keeps its stderr in
+// Logs and waits until it logs "sightline started", keeping the addresses
+// that line names. It fails t when the process ends first or has not
+// started within 60 s. A process still running when the test ends is
+// killed.
+func StartSightline(t testing.TB, cmd *exec.Cmd) *Sightline {
+	t.Helper()
+	p := &Sightline{Cmd: cmd, Logs: &LogBuffer{Unbounded: true}, Done: make(chan error, 1)}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var once sync.Once
+		for sc.Scan() {
+			line := sc.Bytes()
+			_, _ = p.Logs.Write(append(line, '\n'))
+			var rec struct {
+				Msg               string
+				HTTP, GRPC, Admin string
+			}
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == "sightline started" {
+				p.Addrs.HTTP, p.Addrs.GRPC, p.Addrs.Admin = rec.HTTP, rec.GRPC, rec.Admin
+				once.Do(func() { close(started) })
+			}
+		}
+		p.Done <- cmd.Wait()
+	}()
+	select {
+	case <-started:
+	case err := <-p.Done:
+		t.Fatalf("sightline %v exited before starting: %v\n%s", cmd.Args[1:], err, p.Logs)
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("sightline %v did not start within 60s\n%s", cmd.Args[1:], p.Logs)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			if err := <-p.Done; !Killed(err) {
+				t.Logf("sightline %v had ended before the cleanup: %v", cmd.Args[1:], err)
+			}
+		}
+	})
+	return p
 }
