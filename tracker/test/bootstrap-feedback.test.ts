@@ -1,18 +1,16 @@
 // @vitest-environment happy-dom
 // @vitest-environment-options {"url":"https://shop.example.com/product/42?utm=x","settings":{"handleDisabledFileLoadingAsSuccess":true}}
 import { describe, it, expect, beforeEach } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { clearPage, loads, runBootstrap } from './bootstrapenv';
 
 // The committed dist/bootstrap.js decides whether the feedback bundle loads: only where the site
 // has something active for this page, behind the same DNT and consent gates as recording.
-const template = readFileSync(import.meta.dirname + '/../dist/bootstrap.js', 'utf8');
 const FB = 'https://ingest.test/static/feedback.abc.js';
 const REC = 'https://ingest.test/static/recorder.abc.js';
 const base = { siteKey: 'k_fb', endpoint: 'https://ingest.test/i/v1/batch', recorderUrl: REC, feedbackUrl: FB, answerEndpoint: 'https://ingest.test/i/v1/answer', sampleRate: 0, feedback: null, surveys: [] };
 type W = typeof window & { sightline?: ((...a: unknown[]) => void) & { q?: ArrayLike<unknown>[]; c?: { q?: unknown[] } } };
 const w = window as W;
-const run = (cfg: object) => (0, eval)(template.replace('"__SIGHTLINE_CONFIG__"', JSON.stringify(cfg)));
-const loads = () => [...document.querySelectorAll('script')].map((s) => s.getAttribute('src'));
+const run = runBootstrap;
 const widget = (pages: object[]) => ({ position: 'right', color: '#123456', language: '', texts: { tab: '', title: '', prompt: '', thanks: '' }, element: false, pages });
 const survey = (pages: object[], start: number | null = null, end: number | null = null) => ({ id: '9007199254740993', questions: [], target: { pages }, trigger: { kind: 'load' }, start, end });
 let dnt: string | null = null;
@@ -21,9 +19,7 @@ beforeEach(() => {
   // First: the bootstraps of earlier tests still watch this window's history, and count the
   // navigation as a page view of their sessions (sampled out) in storage.
   history.replaceState(null, '', '/product/42?utm=x');
-  localStorage.clear();
-  delete w.sightline;
-  document.head.innerHTML = '';
+  clearPage();
   dnt = null;
   Object.defineProperty(navigator, 'doNotTrack', { configurable: true, get: () => dnt });
 });

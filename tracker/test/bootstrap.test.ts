@@ -1,27 +1,21 @@
 // @vitest-environment happy-dom
 // @vitest-environment-options {"settings":{"handleDisabledFileLoadingAsSuccess":true}}
 import { describe, it, expect, beforeEach } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { clearPage, loads, runBootstrap, template } from './bootstrapenv';
 import type { Config } from '../src/config';
 // @ts-expect-error plain ES module
 import { siteConfig } from '../e2e/server.mjs';
 
 // These run the committed dist/bootstrap.js, rendered the way ingest renders it.
-const template = readFileSync(import.meta.dirname + '/../dist/bootstrap.js', 'utf8');
 const base: Config = siteConfig('https://ingest.test', 'k_boot', { recorderUrl: 'https://ingest.test/static/recorder.abc.js' });
 type W = typeof window & { sightline?: ((...a: unknown[]) => void) & { q?: ArrayLike<unknown>[]; l?: number } };
 const w = window as W;
 
-function run(cfg: object) {
-  (0, eval)(template.replace('"__SIGHTLINE_CONFIG__"', JSON.stringify(cfg)));
-}
-const loads = () => [...document.querySelectorAll('script')].map((s) => s.getAttribute('src'));
+const run = runBootstrap;
 let dnt: string | null = null;
 
 beforeEach(() => {
-  localStorage.clear();
-  delete w.sightline;
-  document.head.innerHTML = '';
+  clearPage();
   dnt = null;
   Object.defineProperty(navigator, 'doNotTrack', { configurable: true, get: () => dnt });
 });

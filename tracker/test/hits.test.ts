@@ -2,6 +2,7 @@
 // @vitest-environment-options {"url":"https://shop.example.com/start?utm_source=news#top","settings":{"handleDisabledFileLoadingAsSuccess":true}}
 import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { clearPage, loads, runBootstrap } from './bootstrapenv';
 import type { HitBody as Body } from './hitbody';
 import type { Config } from '../src/config';
 // @ts-expect-error plain ES module
@@ -11,7 +12,6 @@ import { siteConfig } from '../e2e/server.mjs';
 // the way ingest renders it, with navigator.sendBeacon captured. Bootstraps of earlier tests keep
 // their listeners on this window: every test uses a site key of its own and looks only at its
 // beacons (the ?k= of the URL).
-const template = readFileSync(import.meta.dirname + '/../dist/bootstrap.js', 'utf8');
 const recorder = readFileSync(import.meta.dirname + '/../dist/recorder.js', 'utf8');
 const HIT = 'https://ingest.test/i/v1/hit';
 const REC = 'https://ingest.test/static/recorder.abc.js';
@@ -33,8 +33,7 @@ const bodies = (c: Cfg): Body[] =>
 const hits = (c: Cfg) => bodies(c).flatMap((b) => b.hits);
 const kinds = (c: Cfg) => hits(c).map((h) => h.kind);
 const tick = () => new Promise((r) => setTimeout(r, 0));
-const run = (c: object) => (0, eval)(template.replace('"__SIGHTLINE_CONFIG__"', JSON.stringify(c)));
-const loads = () => [...document.querySelectorAll('script')].map((s) => s.getAttribute('src'));
+const run = runBootstrap;
 const hide = (type: 'visibilitychange' | 'pagehide' = 'visibilitychange') => {
   hidden = true;
   (type == 'pagehide' ? window : document).dispatchEvent(new Event(type));
@@ -48,9 +47,7 @@ let hidden = false;
 let beacon: ((url: string, body: unknown) => boolean) | undefined;
 
 beforeEach(() => {
-  localStorage.clear();
-  delete w.sightline;
-  document.head.innerHTML = '';
+  clearPage();
   dnt = null;
   hidden = false;
   sent = [];
