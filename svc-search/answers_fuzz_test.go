@@ -1,8 +1,6 @@
 package search
 
 import (
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -13,7 +11,6 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
-	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
@@ -31,11 +28,7 @@ func FuzzAnswersRequest(f *testing.F) {
 		raw, _ := proto.Marshal(r)
 		f.Add(raw)
 	}
-	svc, err := New(f.Context(), defaultConfig(), Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: f.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer svc.Close()
+	svc := newLocal(f, defaultConfig())
 	if _, err := svc.UpsertAnswers(f.Context(), &searchv1.UpsertAnswersRequest{Answers: indextest.GenerateAnswers(1, siteA, "a", 80)}); err != nil {
 		f.Fatal(err)
 	}

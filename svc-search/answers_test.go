@@ -22,28 +22,11 @@ func loadAnswersRPC(t *testing.T, c searchClient, n int) (a, b []*sessionsv1.Ans
 	t.Helper()
 	a = indextest.GenerateAnswers(1, siteA, "a", n)
 	b = indextest.GenerateAnswers(2, siteB, "b", 50)
-	all := append(slices.Clone(a), b...)
-	for len(all) > 0 {
-		k := min(400, len(all))
-		res, err := c.UpsertAnswers(t.Context(), &searchv1.UpsertAnswersRequest{Answers: all[:k]})
-		if err != nil {
-			t.Fatalf("upsert answers: %v", err)
-		}
-		if int(res.Upserted) != k {
-			t.Fatalf("upserted %d of %d", res.Upserted, k)
-		}
-		all = all[k:]
-	}
+	upsertAnswers(t, c, append(slices.Clone(a), b...), 400)
 	return a, b
 }
 
-func ansIDs(as []*sessionsv1.Answer) []string {
-	out := make([]string, len(as))
-	for i, a := range as {
-		out[i] = a.GetId()
-	}
-	return out
-}
+func ansIDs(as []*sessionsv1.Answer) []string { return idsOf(as, (*sessionsv1.Answer).GetId) }
 
 func TestAnswersOverGRPC(t *testing.T) {
 	c, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})

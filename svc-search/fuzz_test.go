@@ -30,11 +30,7 @@ func FuzzSearchRequest(f *testing.F) {
 		f.Add(raw)
 	}
 	cfg := defaultConfig()
-	svc, err := New(f.Context(), cfg, Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: f.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer svc.Close()
+	svc := newLocal(f, cfg)
 	if _, err := svc.UpsertSessions(f.Context(), &searchv1.UpsertSessionsRequest{Sessions: indextest.Generate(1, siteA, "a", 60)}); err != nil {
 		f.Fatal(err)
 	}
@@ -63,4 +59,20 @@ func FuzzSearchRequest(f *testing.F) {
 			t.Fatalf("count %v: %v", req.Filter, err)
 		}
 	})
+}
+
+// newLocal is the service on the embedded backend in a temporary
+// directory, every caller allowed; it is closed when tb ends.
+func newLocal(tb testing.TB, cfg Config) *Service {
+	tb.Helper()
+	svc, err := New(tb.Context(), cfg, Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: tb.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := svc.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
+	return svc
 }

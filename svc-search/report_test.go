@@ -2,8 +2,6 @@ package search
 
 import (
 	"cmp"
-	"io"
-	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -34,20 +32,8 @@ func serveInternal(t *testing.T) (searchClient, searchv1.SearchInternalServiceCl
 
 func upsert(t *testing.T, c searchClient, ss []*sessionsv1.SessionSummary, as []*sessionsv1.Answer) {
 	t.Helper()
-	for len(ss) > 0 {
-		k := min(400, len(ss))
-		if _, err := c.UpsertSessions(t.Context(), &searchv1.UpsertSessionsRequest{Sessions: ss[:k]}); err != nil {
-			t.Fatalf("upsert sessions: %v", err)
-		}
-		ss = ss[k:]
-	}
-	for len(as) > 0 {
-		k := min(400, len(as))
-		if _, err := c.UpsertAnswers(t.Context(), &searchv1.UpsertAnswersRequest{Answers: as[:k]}); err != nil {
-			t.Fatalf("upsert answers: %v", err)
-		}
-		as = as[k:]
-	}
+	upsertSessions(t, c, ss, 400)
+	upsertAnswers(t, c, as, 400)
 }
 
 func window(from, to time.Time) (*timestamppb.Timestamp, *timestamppb.Timestamp) {
@@ -306,11 +292,7 @@ func TestSiteReportValidation(t *testing.T) {
 // BenchmarkSiteReport: one month's report of a site of 2,000 sessions and
 // 1,000 answers, over gRPC (a digest asks for one per user and site).
 func BenchmarkSiteReport(b *testing.B) {
-	svc, err := New(b.Context(), defaultConfig(), Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer svc.Close()
+	svc := newLocal(b, defaultConfig())
 	ss := indextest.Generate(1, siteA, "a", 2000)
 	for len(ss) > 0 {
 		k := min(500, len(ss))

@@ -156,27 +156,57 @@ func loadRPC(t *testing.T, c searchClient) (a, b []*sessionsv1.SessionSummary) {
 	t.Helper()
 	a = indextest.Generate(1, siteA, "a", 300)
 	b = indextest.Generate(2, siteB, "b", 60)
-	all := append(slices.Clone(a), b...)
-	for len(all) > 0 {
-		n := min(100, len(all))
-		res, err := c.UpsertSessions(t.Context(), &searchv1.UpsertSessionsRequest{Sessions: all[:n]})
-		if err != nil {
-			t.Fatalf("upsert: %v", err)
-		}
-		if int(res.Upserted) != n {
-			t.Fatalf("upserted %d of %d", res.Upserted, n)
-		}
-		all = all[n:]
-	}
+	upsertSessions(t, c, append(slices.Clone(a), b...), 100)
 	return a, b
 }
 
-func sessionIDs(ss []*sessionsv1.SessionSummary) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = s.GetSessionId()
+// upsertSessions upserts ss in calls of at most n, each of which must
+// upsert all it sends.
+func upsertSessions(t *testing.T, c searchClient, ss []*sessionsv1.SessionSummary, n int) {
+	t.Helper()
+	inBatches(t, "sessions", ss, n, func(batch []*sessionsv1.SessionSummary) (int32, error) {
+		res, err := c.UpsertSessions(t.Context(), &searchv1.UpsertSessionsRequest{Sessions: batch})
+		return res.GetUpserted(), err
+	})
+}
+
+// upsertAnswers is upsertSessions for answers.
+func upsertAnswers(t *testing.T, c searchClient, as []*sessionsv1.Answer, n int) {
+	t.Helper()
+	inBatches(t, "answers", as, n, func(batch []*sessionsv1.Answer) (int32, error) {
+		res, err := c.UpsertAnswers(t.Context(), &searchv1.UpsertAnswersRequest{Answers: batch})
+		return res.GetUpserted(), err
+	})
+}
+
+// inBatches calls upsert with items in batches of at most n; every call
+// must succeed and upsert its whole batch (what names the items).
+func inBatches[T any](t *testing.T, what string, items []T, n int, upsert func([]T) (int32, error)) {
+	t.Helper()
+	for len(items) > 0 {
+		k := min(n, len(items))
+		got, err := upsert(items[:k])
+		if err != nil {
+			t.Fatalf("upsert %s: %v", what, err)
+		}
+		if int(got) != k {
+			t.Fatalf("upserted %d of %d %s", got, k, what)
+		}
+		items = items[k:]
+	}
+}
+
+// idsOf are the ids of xs, in order.
+func idsOf[T any](xs []T, id func(T) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = id(x)
 	}
 	return out
+}
+
+func sessionIDs(ss []*sessionsv1.SessionSummary) []string {
+	return idsOf(ss, (*sessionsv1.SessionSummary).GetSessionId)
 }
 
 func TestSearchOverGRPC(t *testing.T) {

@@ -2,8 +2,6 @@ package search
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -15,7 +13,6 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
-	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 )
 
@@ -41,11 +38,7 @@ func FuzzTrafficRequests(f *testing.F) {
 		raw, _ := proto.Marshal(m)
 		f.Add(uint8(kind), raw)
 	}
-	svc, err := New(f.Context(), defaultConfig(), Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: f.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer svc.Close()
+	svc := newLocal(f, defaultConfig())
 	tx := svc.Traffic()
 	var seed []*recordingsv1.Chunk
 	for i := range 40 {
