@@ -35,7 +35,9 @@ function Install({ site }: { site: Site }) {
     "get",
     "/api/v1/sites/{siteId}/activity",
     { params: { path: { siteId: site.id! } } },
-    { refetchInterval: (q) => (waiting(q.state.data) ? POLL_MS : false) },
+    // Polls in a background tab too: the newcomer is in their site's tab
+    // while the first batch arrives, and comes back to a verdict.
+    { refetchInterval: (q) => (waiting(q.state.data) ? POLL_MS : false), refetchIntervalInBackground: true },
   );
   const activity = query.data;
   const verifying = waiting(activity);
