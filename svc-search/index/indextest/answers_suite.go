@@ -51,13 +51,9 @@ func upsertAnswers(t *testing.T, ix index.AnswerIndex, as []*sessionsv1.Answer) 
 // allAnswers pages through a query, checking page invariants.
 func allAnswers(t *testing.T, ix index.AnswerIndex, q index.AnswerQuery) []*sessionsv1.Answer {
 	t.Helper()
-	after := q.After
-	return pageAll(t, fmt.Sprintf("search answers %v", q.Filter), "answer", q.SiteID, q.Limit,
+	return pageAll(t, fmt.Sprintf("search answers %v", q.Filter), "answer", q.SiteID, q.Limit, q.After,
 		func(c *index.AnswerCursor) ([]*sessionsv1.Answer, int64, *index.AnswerCursor, error) {
-			if c != nil {
-				after = c
-			}
-			q.After = after
+			q.After = c
 			res, err := ix.SearchAnswers(context.Background(), q)
 			if err != nil {
 				return nil, 0, nil, err

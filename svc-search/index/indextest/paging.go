@@ -8,14 +8,13 @@ import (
 // checking the page invariants both lists share: the total is the same on
 // every page, no page exceeds limit, every hit is siteID's, only the last
 // page is short, and the hits add up to the total. search runs the query
-// after a cursor (nil: the first page); what names the query and noun its
-// hits in failures, id a hit.
-func pageAll[H interface{ GetSiteId() int64 }, C any](t *testing.T, what, noun string, siteID int64, limit int,
+// after a cursor, first from after; what names the query and noun its hits
+// in failures, id a hit.
+func pageAll[H interface{ GetSiteId() int64 }, C any](t *testing.T, what, noun string, siteID int64, limit int, after *C,
 	search func(after *C) (hits []H, total int64, next *C, err error), id func(H) string) []H {
 	t.Helper()
 	var out []H
 	var total int64 = -1
-	var after *C
 	for range 10000 {
 		hits, n, next, err := search(after)
 		if err != nil {

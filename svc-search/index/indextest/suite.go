@@ -85,13 +85,9 @@ func upsert(t *testing.T, ix index.Index, docs []*sessionsv1.SessionSummary) ind
 // all pages through a query and returns every hit, checking page invariants.
 func all(t *testing.T, ix index.Index, q index.Query) []*sessionsv1.SessionSummary {
 	t.Helper()
-	after := q.After
-	return pageAll(t, fmt.Sprintf("search %v", q.Filter), "session", q.SiteID, q.Limit,
+	return pageAll(t, fmt.Sprintf("search %v", q.Filter), "session", q.SiteID, q.Limit, q.After,
 		func(c *index.Cursor) ([]*sessionsv1.SessionSummary, int64, *index.Cursor, error) {
-			if c != nil {
-				after = c
-			}
-			q.After = after
+			q.After = c
 			res, err := ix.Search(context.Background(), q)
 			if err != nil {
 				return nil, 0, nil, err
