@@ -9,18 +9,15 @@
 //   SIGHTLINE_BIN=/path/to/sightline node --test e2e/a11y.e2e.test.mjs
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
-import http from "node:http";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { apiCaller, freePort, signUp, startSightline, waitFor } from "./harness.mjs";
+import { createOperator, createSite, launchChromium, logIn, serveHtml, signUp, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(here, "../test-results/screenshots");
 const axePath = path.resolve(here, "../node_modules/axe-core/axe.min.js");
 const bin = process.env.SIGHTLINE_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const OPERATOR = { email: "ops@example.com", password: "an operator's long passphrase" };
 const SCHEMES = ["light", "dark"];
 // What the operator's navigation shows, in order (sections.ts).
@@ -36,42 +33,25 @@ before(async () => {
   assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build) to run the accessibility test");
   mkdirSync(shots, { recursive: true });
   sl = await startSightline(bin, [], {
-    prepare: async (run) => {
-      const { mkdtempSync } = await import("node:fs");
-      const os = await import("node:os");
-      const pw = path.join(mkdtempSync(path.join(os.tmpdir(), "sightline-a11y-")), "pw");
-      writeFileSync(pw, OPERATOR.password + "\n", { mode: 0o600 });
-      run("migrate");
-      run("admin", "create-user", "-email", OPERATOR.email, "-password-file", pw, "-organization", "Ops", "-operator");
-    },
+    prepare: (run) => createOperator(run, OPERATOR),
   });
-  const fixturePort = await freePort();
-  fixture = http.createServer((req, res) => {
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
-    res.end(`<!doctype html><html lang="en"><head><title>Fixture</title>
+  let fixtureOrigin;
+  ({ origin: fixtureOrigin, server: fixture } = await serveHtml(
+    () => `<!doctype html><html lang="en"><head><title>Fixture</title>
 <script async src="${sl.base}/s/${siteKey}.js"></script></head>
-<body><h1>Teapot shop</h1><button id="buy" onclick="this.textContent='Added'">Add to cart</button></body></html>`);
-  });
-  await new Promise((r) => fixture.listen(fixturePort, "127.0.0.1", r));
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+<body><h1>Teapot shop</h1><button id="buy" onclick="this.textContent='Added'">Add to cart</button></body></html>`,
+  ));
+  browser = await launchChromium();
 
   // The operator logs in, makes a site, and a visitor makes one recording.
   // bypassCSP: the dashboard allows only its own scripts; axe is injected inline.
   opsCtx = await browser.newContext({ viewport: { width: 1280, height: 860 }, bypassCSP: true });
-  const login = await opsCtx.request.post(`${sl.base}/api/v1/auth/login`, { data: OPERATOR });
-  assert.equal(login.status(), 200, `log-in: ${await login.text()}`);
-  const call = apiCaller(opsCtx, sl.base);
-  const me = (await call("GET", "/api/v1/me")).json();
+  const { call, me } = await logIn(opsCtx, sl.base, OPERATOR);
   assert.equal(me.user.operator, true, "create-user -operator makes an operator");
   orgId = me.memberships[0].organizationId;
-  const site = await call("POST", `/api/v1/organizations/${orgId}/sites`, { name: "Teapot shop", domains: ["localhost"] });
-  assert.equal(site.status, 200, site.text);
-  ({ id: siteId, siteKey } = site.json().site);
+  ({ siteId, siteKey } = await createSite(call, orgId));
   const visitor = await browser.newPage();
-  pageKey = `http://localhost:${fixturePort}/`;
+  pageKey = `${fixtureOrigin}/`;
   await visitor.goto(pageKey);
   await waitFor(() => visitor.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
   await visitor.waitForTimeout(800);

@@ -13,13 +13,11 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { outboxToken, startSightline } from "./harness.mjs";
+import { launchChromium, outboxToken, startSightline } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/auth"));
 const bin = process.env.SIGHTLINE_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const PASSWORD = "a long enough passphrase 42";
 const NEW_PASSWORD = "a brand new passphrase 43";
 
@@ -29,10 +27,7 @@ before(async () => {
   assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build) to run the auth end-to-end test");
   mkdirSync(shots, { recursive: true });
   sl = await startSightline(bin);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  browser = await launchChromium();
   // The instance's first user is logged in at once: the operator.
   const ctx = await browser.newContext();
   const r = await ctx.request.post(`${sl.base}/api/v1/auth/signup`, { data: { email: "ops@example.com", password: PASSWORD, name: "Ops" } });

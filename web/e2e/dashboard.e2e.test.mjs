@@ -9,69 +9,44 @@
 // Screenshots of the list and the replay go to web/test-results/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import http from "node:http";
-import os from "node:os";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { freePort, waitFor } from "./harness.mjs";
+import { launchChromium, serveHtml, signUpWithForms, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const results = path.resolve(here, "../test-results");
 const bin = process.env.SIGHTLINE_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const DESKTOP_UA =
   "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const FIXTURE_TEXT = "Sightline fixture teapot shop";
 
-let server, fixture, browser, dataDir, base, fixtureUrl, siteKey = "";
-const serverLog = [];
+let sl, fixture, browser, base, fixtureUrl, siteKey = "";
 
 before(async () => {
   assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build) to run the dashboard end-to-end test");
   mkdirSync(results, { recursive: true });
-  dataDir = mkdtempSync(path.join(os.tmpdir(), "sightline-e2e-"));
-  const [httpPort, grpcPort, adminPort, fixturePort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  server = spawn(bin, [
-    "serve",
-    "-data-dir", dataDir,
-    "-server.http-listen-address", `127.0.0.1:${httpPort}`,
-    "-server.grpc-listen-address", `127.0.0.1:${grpcPort}`,
-    "-admin.listen-address", `127.0.0.1:${adminPort}`,
-  ], { stdio: ["ignore", "pipe", "pipe"] });
-  for (const s of [server.stdout, server.stderr]) s.on("data", (d) => serverLog.push(String(d)));
+  sl = await startSightline(bin);
   // "localhost" rather than 127.0.0.1: the site's allowed domain is a host name.
-  base = `http://localhost:${httpPort}`;
-  await waitFor(async () => (await fetch(`${base}/api/v1/config`)).ok, "sightline serve to answer");
-
-  fixture = http.createServer((req, res) => {
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
-    res.end(`<!doctype html><html><head><title>Fixture</title>
+  base = sl.base;
+  const fx = await serveHtml(
+    () => `<!doctype html><html><head><title>Fixture</title>
 <script async src="${base}/s/${siteKey}.js"></script>
 <style>body{font-family:sans-serif;margin:40px} button{font-size:18px;padding:10px 18px}</style></head>
 <body><h1>${FIXTURE_TEXT}</h1><p>Hand made, 1.2 litres.</p>
 <button id="buy" onclick="document.getElementById('out').textContent='Added to cart'">Add to cart</button>
-<button id="broken">Broken button</button><p id="out"></p></body></html>`);
-  });
-  await new Promise((r) => fixture.listen(fixturePort, "127.0.0.1", r));
-  fixtureUrl = `http://localhost:${fixturePort}/`;
+<button id="broken">Broken button</button><p id="out"></p></body></html>`,
+  );
+  fixture = fx.server;
+  fixtureUrl = `${fx.origin}/`;
 
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
   fixture?.close();
-  if (server && server.exitCode === null) {
-    server.kill("SIGTERM");
-    await new Promise((r) => server.once("exit", r));
-  }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await sl?.stop();
 });
 
 test("sign up, install, record a visit, find it, replay it", { timeout: 180_000 }, async (t) => {
@@ -81,21 +56,8 @@ test("sign up, install, record a visit, find it, replay it", { timeout: 180_000 
   page.on("pageerror", (e) => pageErrors.push(e.message));
   t.after(() => ctx.close());
 
-  // Sign up.
-  await page.goto(`${base}/signup`);
-  const form = page.getByTestId("signup-form");
-  await form.locator("input[name=name]").fill("Ana");
-  await form.locator("input[name=email]").fill(`ana-${Date.now()}@example.com`);
-  await form.locator("input[name=password]").fill("correct horse battery staple");
-  await form.locator("button[type=submit]").click();
-
-  // A new user lands on "add your site".
-  const create = page.getByTestId("create-site-form");
-  await create.waitFor();
-  await create.locator("input[name=domain]").fill("localhost");
-  await create.locator("button[type=submit]").click();
-
-  // The install snippet.
+  // Sign up; a new user lands on "add your site", then on the install snippet.
+  await signUpWithForms(page, base, `ana-${Date.now()}@example.com`, "localhost");
   const snippet = await page.getByTestId("install-snippet").innerText();
   const m = /<script async src="([^"]+)\/s\/([^"/]+)\.js"><\/script>/.exec(snippet);
   assert.ok(m, `snippet looks wrong: ${snippet}`);

@@ -16,17 +16,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { freePort, signUp, startSightline, waitFor } from "./harness.mjs";
+import { axeViolations, browserWithSite, serveHtml, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/feedback"));
-const axeSource = readFileSync(path.resolve(here, "../node_modules/axe-core/axe.min.js"), "utf8");
 const bin = process.env.SIGHTLINE_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const MOBILE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 
 let sl, fixture, browser, ctx, page, call, orgId, siteId, siteKey = "", fixtureOrigin, surveyId;
@@ -37,28 +33,15 @@ before(async () => {
   console.log(`feedback screenshots: ${shots}`);
   // Settings reach ingest's cache within a second rather than the default 30.
   sl = await startSightline(bin, ["-ingest.site-cache-ttl", "1s"]);
-  const fixturePort = await freePort();
-  fixtureOrigin = `http://localhost:${fixturePort}`;
-  fixture = http.createServer((req, res) => {
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
-    res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+  ({ origin: fixtureOrigin, server: fixture } = await serveHtml(
+    () => `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Teapot checkout</title><script async src="${sl.base}/s/${siteKey}.js"></script>
 <style>body { margin: 0; font: 16px Georgia, serif; background: #fdf6e3; color: #222; } main { padding: 32px; max-width: 720px; }
 button#pay { padding: 12px 24px; background: #6d4c41; color: #fff; border: 0; }</style></head><body>
 <main><h1>Checkout</h1><p>One glass teapot, 39 EUR.</p><button id="pay" onclick="this.textContent='Paid'">Pay</button><div style="height:1500px"></div></main>
-</body></html>`);
-  });
-  await new Promise((r) => fixture.listen(fixturePort, "127.0.0.1", r));
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
-  ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
-  ({ orgId, call } = await signUp(ctx, sl.base, "feedback@example.com"));
-  const site = await call("POST", `/api/v1/organizations/${orgId}/sites`, { name: "Teapot shop", domains: ["localhost"] });
-  assert.equal(site.status, 200, site.text);
-  ({ id: siteId, siteKey } = site.json().site);
-  page = await ctx.newPage();
+</body></html>`,
+  ));
+  ({ browser, ctx, orgId, call, siteId, siteKey, page } = await browserWithSite(sl.base, "feedback@example.com", { acceptDownloads: true }));
 });
 
 after(async () => {
@@ -69,31 +52,19 @@ after(async () => {
 
 const site = (p) => `${sl.base}/o/${orgId}/sites/${siteId}/${p}`;
 
-/**
- * axe opens the page's URL in a context that bypasses the dashboard's CSP
- * (axe is injected inline; the pages under test keep their CSP), signed in as
- * the same user, waits for ready, and answers the serious and critical
- * violations in light and dark.
- */
-async function axe(p, ready) {
-  const actx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true, storageState: await ctx.storageState() });
-  try {
-    const ap = await actx.newPage();
-    const out = [];
-    for (const colorScheme of ["light", "dark"]) {
-      await ap.emulateMedia({ colorScheme });
-      await ap.goto(p.url());
-      await ap.locator(ready).first().waitFor({ timeout: 20_000 });
-      await ap.waitForTimeout(300);
-      await ap.addScriptTag({ content: axeSource });
-      const r = await ap.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-      for (const v of r.violations) if (v.impact === "serious" || v.impact === "critical") out.push(`${colorScheme} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-    }
-    return out;
-  } finally {
-    await actx.close();
-  }
+/** expectPlayerNear waits for the replay to open and checks that its clock starts at t s (an answer's moment) or a little after. */
+async function expectPlayerNear(t) {
+  await page.locator("[data-testid=replay-player][data-ready='1']").waitFor({ timeout: 30_000 });
+  const clock = await waitFor(async () => {
+    const [m, sec] = (await page.getByTestId("player-clock").innerText()).split(" / ")[0].split(":").map(Number);
+    const at = m * 60 + sec;
+    return at >= t - 1 && at;
+  }, `the player's clock at ${t} s`, 15_000);
+  assert.ok(clock <= t + 10, `the player starts near the answer: ${clock} s for ${t} s`);
 }
+
+/** axe answers the serious and critical axe violations of the page's URL in light and dark. */
+const axe = (p, ready) => axeViolations(browser, ctx, p.url(), ready);
 
 test("the feedback widget settings save through PATCH settings, beside a live preview of the real widget", { timeout: 120_000 }, async () => {
   await page.goto(site("feedback-widget"));
@@ -333,13 +304,7 @@ test("visitors answer through the real widget and ingest; the Responses page lis
   await watch.click();
   await page.waitForURL(new RegExp(`/recordings/${answer.sessionId}\\?at=${Date.parse(answer.clientTime)}$`));
   // The player opens at that moment (it holds or plays on from there).
-  await page.locator("[data-testid=replay-player][data-ready='1']").waitFor({ timeout: 30_000 });
-  const clock = await waitFor(async () => {
-    const [m, sec] = (await page.getByTestId("player-clock").innerText()).split(" / ")[0].split(":").map(Number);
-    const at = m * 60 + sec;
-    return at >= t - 1 && at;
-  }, `the player's clock at ${t} s`, 15_000);
-  assert.ok(clock <= t + 10, `the player starts near the answer: ${clock} s for ${t} s`);
+  await expectPlayerNear(t);
   await page.screenshot({ path: path.join(shots, "replay-at-answer.png") });
 });
 
@@ -479,11 +444,5 @@ test("a survey shows only on the pages it targets and after its delay, is answer
   assert.ok(t >= 7 && t < 60, `the answer came ${t} s into the session`);
   assert.equal(await row.getByTestId("watch").getAttribute("href"), `/o/${orgId}/sites/${siteId}/recordings/${answer.sessionId}?at=${Date.parse(answer.clientTime)}`);
   await row.getByTestId("watch").click();
-  await page.locator("[data-testid=replay-player][data-ready='1']").waitFor({ timeout: 30_000 });
-  const clock = await waitFor(async () => {
-    const [m, sec] = (await page.getByTestId("player-clock").innerText()).split(" / ")[0].split(":").map(Number);
-    const at = m * 60 + sec;
-    return at >= t - 1 && at;
-  }, `the player's clock at ${t} s`, 15_000);
-  assert.ok(clock <= t + 10, `the player starts near the answer: ${clock} s for ${t} s`);
+  await expectPlayerNear(t);
 });

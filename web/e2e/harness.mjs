@@ -1,6 +1,15 @@
-// What the dashboard's end-to-end tests share: free loopback ports and
-// polling until a condition holds.
+// What the dashboard's end-to-end tests share: free loopback ports, polling
+// until a condition holds, the running binary, Chromium, a fixture site, a
+// signed-in user with a site, and axe.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import http from "node:http";
 import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** freePort answers a loopback TCP port nothing listens on. */
 export function freePort() {
@@ -142,4 +151,123 @@ export function apiCaller(ctx, base) {
     const text = await res.text();
     return { status: res.status(), text, json: () => JSON.parse(text) };
   };
+}
+
+/** launchChromium starts Debian's Chromium ($CHROMIUM to override) headless, without background traffic. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+}
+
+/**
+ * serveFixture serves a visited site on a free loopback port: every request
+ * gets handle(req, res, origin). It answers the origin (http://localhost:port,
+ * a host name a site's domain can name), the port and the server.
+ */
+export async function serveFixture(handle) {
+  const port = await freePort();
+  const origin = `http://localhost:${port}`;
+  const server = http.createServer((req, res) => handle(req, res, origin));
+  await new Promise((r) => server.listen(port, "127.0.0.1", r));
+  return { origin, port, server };
+}
+
+/** serveHtml is serveFixture answering html() (read at each request: it may name a site key set later) on every path. */
+export function serveHtml(html) {
+  return serveFixture((req, res) => {
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    res.end(html());
+  });
+}
+
+/** createSite makes a site (by default "Teapot shop" on localhost) in the organisation as call's user, and answers its id and key. */
+export async function createSite(call, orgId, site = { name: "Teapot shop", domains: ["localhost"] }) {
+  const r = await call("POST", `/api/v1/organizations/${orgId}/sites`, site);
+  assert.equal(r.status, 200, r.text);
+  const { id, siteKey } = r.json().site;
+  return { siteId: id, siteKey };
+}
+
+/**
+ * browserWithSite launches Chromium, signs a new user up (email) in a context
+ * with options (a 1400 × 1000 viewport unless they say otherwise), makes
+ * their site with createSite, and opens a page in that context.
+ */
+export async function browserWithSite(base, email, options = {}) {
+  const browser = await launchChromium();
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, ...options });
+  const { orgId, call } = await signUp(ctx, base, email);
+  const { siteId, siteKey } = await createSite(call, orgId);
+  return { browser, ctx, orgId, call, siteId, siteKey, page: await ctx.newPage() };
+}
+
+/**
+ * logIn logs the context in as an existing user (e.g. the operator made by
+ * `admin create-user`) and answers the caller and the user's first organisation.
+ */
+export async function logIn(ctx, base, credentials) {
+  const login = await ctx.request.post(`${base}/api/v1/auth/login`, { data: credentials });
+  assert.equal(login.status(), 200, `log-in: ${await login.text()}`);
+  const call = apiCaller(ctx, base);
+  const me = (await call("GET", "/api/v1/me")).json();
+  return { call, me, orgId: me.memberships[0].organizationId };
+}
+
+/** createOperator is a startSightline prepare step: it migrates and makes an operator with its organisation "Ops". */
+export async function createOperator(run, { email, password }) {
+  const { mkdtempSync, writeFileSync } = await import("node:fs");
+  const os = await import("node:os");
+  const pw = path.join(mkdtempSync(path.join(os.tmpdir(), "sightline-operator-")), "pw");
+  writeFileSync(pw, password + "\n", { mode: 0o600 });
+  run("migrate");
+  run("admin", "create-user", "-email", email, "-password-file", pw, "-organization", "Ops", "-operator");
+}
+
+/**
+ * signUpWithForms signs a new user up through the dashboard's sign-up form
+ * and adds a site for domain through the form a new user lands on, leaving
+ * the page at the install snippet.
+ */
+export async function signUpWithForms(page, base, email, domain) {
+  await page.goto(`${base}/signup`);
+  const form = page.getByTestId("signup-form");
+  await form.locator("input[name=name]").fill("Ana");
+  await form.locator("input[name=email]").fill(email);
+  await form.locator("input[name=password]").fill("correct horse battery staple");
+  await form.locator("button[type=submit]").click();
+  const create = page.getByTestId("create-site-form");
+  await create.waitFor();
+  await create.locator("input[name=domain]").fill(domain);
+  await create.locator("button[type=submit]").click();
+  await page.getByTestId("install-snippet").waitFor();
+}
+
+const axeSource = readFileSync(path.resolve(here, "../node_modules/axe-core/axe.min.js"), "utf8");
+
+/**
+ * axeViolations opens url in a context that bypasses the dashboard's CSP
+ * (axe is injected inline; the pages under test keep their CSP), signed in
+ * as ctx's user, waits for ready, and answers the serious and critical
+ * violations in light and dark.
+ */
+export async function axeViolations(browser, ctx, url, ready) {
+  const actx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true, storageState: await ctx.storageState() });
+  try {
+    const ap = await actx.newPage();
+    const out = [];
+    for (const colorScheme of ["light", "dark"]) {
+      await ap.emulateMedia({ colorScheme });
+      await ap.goto(url);
+      await ap.locator(ready).first().waitFor({ timeout: 20_000 });
+      await ap.waitForTimeout(300);
+      await ap.addScriptTag({ content: axeSource });
+      const r = await ap.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+      for (const v of r.violations) if (v.impact === "serious" || v.impact === "critical") out.push(`${colorScheme} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    }
+    return out;
+  } finally {
+    await actx.close();
+  }
 }

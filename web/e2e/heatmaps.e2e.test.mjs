@@ -15,17 +15,14 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { freePort, signUp, startSightline, waitFor } from "./harness.mjs";
+import { browserWithSite, serveHtml, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/heatmaps"));
 const axePath = path.resolve(here, "../node_modules/axe-core/axe.min.js");
 const bin = process.env.SIGHTLINE_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const UA = {
   desktop: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
   tablet: "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
@@ -58,11 +55,8 @@ before(async () => {
   mkdirSync(shots, { recursive: true });
   console.log(`heatmap screenshots: ${shots}`);
   sl = await startSightline(bin);
-  const fixturePort = await freePort();
-  fixtureOrigin = `http://localhost:${fixturePort}`;
-  fixture = http.createServer((req, res) => {
-    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
-    res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+  ({ origin: fixtureOrigin, server: fixture } = await serveHtml(
+    () => `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Teapot shop</title><script async src="${sl.base}/s/${siteKey}.js"></script>
 <style>
 * { box-sizing: border-box; } body { margin: 0; font: 16px sans-serif; color: #222; }
@@ -82,18 +76,9 @@ footer { padding: 24px; } #cta { display: inline-block; padding: 24px 48px; back
 <div class="card"><h2>Glass teapot</h2><p id="n">In stock: 12</p><button id="buy" onclick="document.getElementById('n').textContent='Added ' + Date.now()">Buy</button></div>
 </div><div class="tall"><p>Reviews, care instructions and more.</p></div></main>
 <footer><a href="#" id="cta" onclick="this.textContent='Thanks ' + Date.now(); return false">Sign up for news</a></footer>
-</body></html>`);
-  });
-  await new Promise((r) => fixture.listen(fixturePort, "127.0.0.1", r));
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
-  ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-  ({ orgId, call } = await signUp(ctx, sl.base, "heat@example.com"));
-  const site = await call("POST", `/api/v1/organizations/${orgId}/sites`, { name: "Teapot shop", domains: ["localhost"] });
-  assert.equal(site.status, 200, site.text);
-  ({ id: siteId, siteKey } = site.json().site);
+</body></html>`,
+  ));
+  ({ browser, ctx, orgId, call, siteId, siteKey } = await browserWithSite(sl.base, "heat@example.com", { viewport: { width: 1400, height: 900 } }));
   pageKey = `${fixtureOrigin}/shop`;
 
   for (const v of VISITS) await visit(v);

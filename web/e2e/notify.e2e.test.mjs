@@ -15,20 +15,15 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import http from "node:http";
-import os from "node:os";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { apiCaller, freePort, startSightline, waitFor } from "./harness.mjs";
+import { apiCaller, axeViolations, createOperator, createSite, launchChromium, logIn, serveFixture, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/notify"));
 const bin = process.env.SIGHTLINE_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const OPERATOR = { email: "ops@example.com", password: "an operator's long passphrase" };
-const axeSource = readFileSync(path.resolve(here, "../node_modules/axe-core/axe.min.js"), "utf8");
 
 let sl, receiver, receiverUrl, browser, ctx, page, call, orgId, siteId, siteKey;
 
@@ -59,9 +54,7 @@ before(async () => {
   assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build) to run the notify end-to-end test");
   mkdirSync(shots, { recursive: true });
   console.log(`notify screenshots: ${shots}`);
-  const port = await freePort();
-  receiverUrl = `http://127.0.0.1:${port}/hooks/sightline`;
-  receiver = http.createServer((req, res) => {
+  const fx = await serveFixture((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
@@ -69,29 +62,17 @@ before(async () => {
       res.writeHead(mode.status, { "Content-Type": "text/plain" }).end(mode.body);
     });
   });
-  await new Promise((r) => receiver.listen(port, "127.0.0.1", r));
+  receiver = fx.server;
+  receiverUrl = `http://127.0.0.1:${fx.port}/hooks/sightline`;
 
   // Webhook targets on 127.0.0.1 are refused unless the operator allows them.
   sl = await startSightline(bin, ["-notify.webhook.allow-private=true"], {
-    prepare: async (run) => {
-      const pw = path.join(mkdtempSync(path.join(os.tmpdir(), "sightline-notify-")), "pw");
-      writeFileSync(pw, OPERATOR.password + "\n", { mode: 0o600 });
-      run("migrate");
-      run("admin", "create-user", "-email", OPERATOR.email, "-password-file", pw, "-organization", "Ops", "-operator");
-    },
+    prepare: (run) => createOperator(run, OPERATOR),
   });
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  browser = await launchChromium();
   ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  const login = await ctx.request.post(`${sl.base}/api/v1/auth/login`, { data: OPERATOR });
-  assert.equal(login.status(), 200, `log-in: ${await login.text()}`);
-  call = apiCaller(ctx, sl.base);
-  orgId = (await call("GET", "/api/v1/me")).json().memberships[0].organizationId;
-  const site = await call("POST", `/api/v1/organizations/${orgId}/sites`, { name: "Teapot shop", domains: ["localhost"] });
-  assert.equal(site.status, 200, site.text);
-  ({ id: siteId, siteKey } = site.json().site);
+  ({ call, orgId } = await logIn(ctx, sl.base, OPERATOR));
+  ({ siteId, siteKey } = await createSite(call, orgId));
   page = await ctx.newPage();
   // Confirmations (rotate, delete) are accepted; each test says which it expects.
   page.on("dialog", (d) => void d.accept());
@@ -106,31 +87,8 @@ after(async () => {
 
 const sitePage = (p) => `${sl.base}/o/${orgId}/sites/${siteId}/${p}`;
 
-/**
- * axe opens url in a context that bypasses the dashboard's CSP (axe is
- * injected inline), signed in as the same user, waits for ready, and answers
- * the serious and critical violations in light and dark (a11y.e2e checks
- * these pages empty; here they are filled).
- */
-async function axe(url, ready) {
-  const actx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true, storageState: await ctx.storageState() });
-  try {
-    const ap = await actx.newPage();
-    const out = [];
-    for (const colorScheme of ["light", "dark"]) {
-      await ap.emulateMedia({ colorScheme });
-      await ap.goto(url);
-      await ap.locator(ready).first().waitFor({ timeout: 20_000 });
-      await ap.waitForTimeout(300);
-      await ap.addScriptTag({ content: axeSource });
-      const r = await ap.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-      for (const v of r.violations) if (v.impact === "serious" || v.impact === "critical") out.push(`${colorScheme} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-    }
-    return out;
-  } finally {
-    await actx.close();
-  }
-}
+/** axe answers the serious and critical axe violations of url in light and dark (a11y.e2e checks these pages empty; here they are filled). */
+const axe = (url, ready) => axeViolations(browser, ctx, url, ready);
 
 /** newest answers the newest delivery row of the open log. */
 const newest = () => page.locator("[data-testid=delivery]").first();

@@ -14,18 +14,16 @@
 // web/test-results/ (or SCREENSHOT_DIR).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { freePort, waitFor } from "./harness.mjs";
+import { freePort, launchChromium, signUpWithForms, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const results = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results"));
 const bin = process.env.SIGHTLINE_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 // How long the banner may take to go once PostgreSQL answers again: the
 // dashboard checks at most every 5 s (+ jitter), the gateway then answers.
 const RECOVERY_MS = 10_000;
@@ -53,8 +51,7 @@ function pg(tool, args) {
   return execFileSync(cmd, argv, { stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 }).toString();
 }
 
-let server, browser, dataDir, pgDir, pgData, pgPort, base;
-const serverLog = [];
+let sl, browser, pgDir, pgData, pgPort, base;
 
 function startPostgres() {
   pg("pg_ctl", [
@@ -87,33 +84,15 @@ before(async () => {
   pgPort = await freePort();
   startPostgres();
 
-  dataDir = mkdtempSync(path.join(os.tmpdir(), "sightline-e2e-"));
-  const [httpPort, grpcPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  server = spawn(bin, [
-    "serve",
-    "-data-dir", dataDir,
-    "-server.http-listen-address", `127.0.0.1:${httpPort}`,
-    "-server.grpc-listen-address", `127.0.0.1:${grpcPort}`,
-    "-admin.listen-address", `127.0.0.1:${adminPort}`,
-    "-accounts.backend", "postgres",
-    "-accounts.postgres.dsn", `postgres://postgres@127.0.0.1:${pgPort}/postgres?sslmode=disable`,
-  ], { stdio: ["ignore", "pipe", "pipe"] });
-  for (const s of [server.stdout, server.stderr]) s.on("data", (d) => serverLog.push(String(d)));
-  base = `http://localhost:${httpPort}`;
-  await waitFor(async () => (await fetch(`${base}/api/v1/config`)).ok, "sightline serve to answer");
+  sl = await startSightline(bin, ["-accounts.backend", "postgres", "-accounts.postgres.dsn", `postgres://postgres@127.0.0.1:${pgPort}/postgres?sslmode=disable`]);
+  base = sl.base;
 
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    server.kill("SIGTERM");
-    await new Promise((r) => server.once("exit", r));
-  }
+  await sl?.stop();
   if (pgData) {
     try {
       stopPostgres("immediate");
@@ -121,7 +100,7 @@ after(async () => {
       /* already stopped */
     }
   }
-  for (const d of [dataDir, pgDir]) if (d) rmSync(d, { recursive: true, force: true });
+  if (pgDir) rmSync(pgDir, { recursive: true, force: true });
 });
 
 test("a PostgreSQL outage keeps the user signed in, shows a banner, and the dashboard recovers by itself", { skip, timeout: 120_000 + OUTAGE_MS }, async (t) => {
@@ -136,23 +115,13 @@ test("a PostgreSQL outage keeps the user signed in, shows a banner, and the dash
   t.after(() => {
     if (t.passed === false || process.env.VERBOSE) {
       console.log("API answers seen by the page:\n" + statuses.join("\n"));
-      console.log("sightline log (warnings and errors):\n" + serverLog.join("").split("\n").filter((l) => /"level":"(WARN|ERROR)"/.test(l)).slice(-40).join("\n"));
+      console.log("sightline log (warnings and errors):\n" + sl.log().split("\n").filter((l) => /"level":"(WARN|ERROR)"/.test(l)).slice(-40).join("\n"));
     }
   });
 
   // Sign up and add a site while everything is up.
   const email = `ana-${Date.now()}@example.com`;
-  await page.goto(`${base}/signup`);
-  const form = page.getByTestId("signup-form");
-  await form.locator("input[name=name]").fill("Ana");
-  await form.locator("input[name=email]").fill(email);
-  await form.locator("input[name=password]").fill("correct horse battery staple");
-  await form.locator("button[type=submit]").click();
-  const create = page.getByTestId("create-site-form");
-  await create.waitFor();
-  await create.locator("input[name=domain]").fill("shop.example.com");
-  await create.locator("button[type=submit]").click();
-  await page.getByTestId("install-snippet").waitFor();
+  await signUpWithForms(page, base, email, "shop.example.com");
 
   // The main navigation's "Sites" (the sidebar; on a phone it sits behind the menu button).
   const sitesLink = () => page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sites", exact: true });

@@ -11,11 +11,9 @@
 //   SIGHTLINE_BIN=/path/to/sightline node --test e2e/recordings-list.e2e.test.mjs
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import { signUp, startSightline, waitFor } from "./harness.mjs";
+import { launchChromium, signUp, startSightline, waitFor } from "./harness.mjs";
 
 const bin = process.env.SIGHTLINE_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const TOTAL = 1000;
 const PAGE = 50;
 const NEW = 3;
@@ -25,7 +23,7 @@ let sl, browser;
 before(async () => {
   assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build)");
   sl = await startSightline(bin);
-  browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox", "--headless", "--disable-gpu"] });
+  browser = await launchChromium();
 });
 
 after(async () => {

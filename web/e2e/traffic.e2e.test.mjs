@@ -12,18 +12,14 @@
 //   SIGHTLINE_BIN=/path/to/sightline node --test e2e/traffic.e2e.test.mjs
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
-import http from "node:http";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { freePort, signUp, startSightline, waitFor } from "./harness.mjs";
+import { axeViolations, browserWithSite, serveFixture, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/traffic"));
-const axeSource = readFileSync(path.resolve(here, "../node_modules/axe-core/axe.min.js"), "utf8");
 const bin = process.env.SIGHTLINE_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 // Headless Chromium says "HeadlessChrome", which ingest counts as a bot and does not store.
 const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const MOBILE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
@@ -37,10 +33,8 @@ before(async () => {
   mkdirSync(shots, { recursive: true });
   console.log(`traffic screenshots: ${shots}`);
   sl = await startSightline(bin, ["-ingest.site-cache-ttl", "1s"]);
-  const fixturePort = await freePort();
-  fixtureOrigin = `http://localhost:${fixturePort}`;
-  fixture = http.createServer((req, res) => {
-    const p = new URL(req.url ?? "/", fixtureOrigin).pathname;
+  ({ origin: fixtureOrigin, server: fixture } = await serveFixture((req, res, origin) => {
+    const p = new URL(req.url ?? "/", origin).pathname;
     const entry = PAGES[p];
     if (!entry) {
       res.writeHead(404).end();
@@ -52,18 +46,8 @@ before(async () => {
 <title>${title} · Teapot shop</title><script async src="${sl.base}/s/${siteKey}.js"></script>
 <style>body { margin: 0; font: 16px Georgia, serif; background: #fdf6e3; color: #222; } main { padding: 32px; }</style></head><body>
 <main><h1>${title}</h1><p>Glass teapots since 1907.</p><a id="next" href="${next}">Next</a></main></body></html>`);
-  });
-  await new Promise((r) => fixture.listen(fixturePort, "127.0.0.1", r));
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
-  ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  ({ orgId, call } = await signUp(ctx, sl.base, "traffic@example.com"));
-  const site = await call("POST", `/api/v1/organizations/${orgId}/sites`, { name: "Teapot shop", domains: ["localhost"] });
-  assert.equal(site.status, 200, site.text);
-  ({ id: siteId, siteKey } = site.json().site);
-  page = await ctx.newPage();
+  }));
+  ({ browser, ctx, orgId, call, siteId, siteKey, page } = await browserWithSite(sl.base, "traffic@example.com"));
 });
 
 after(async () => {
@@ -72,29 +56,15 @@ after(async () => {
   await sl?.stop();
 });
 
-/**
- * axe opens url in a context that bypasses the dashboard's CSP (axe is
- * injected inline), signed in as the same user, waits for ready, and answers
- * the serious and critical violations in light and dark.
- */
-async function axe(url, ready) {
-  const actx = await browser.newContext({ viewport: { width: 1400, height: 1000 }, bypassCSP: true, storageState: await ctx.storageState() });
-  try {
-    const ap = await actx.newPage();
-    const out = [];
-    for (const colorScheme of ["light", "dark"]) {
-      await ap.emulateMedia({ colorScheme });
-      await ap.goto(url);
-      await ap.locator(ready).first().waitFor({ timeout: 20_000 });
-      await ap.waitForTimeout(300);
-      await ap.addScriptTag({ content: axeSource });
-      const r = await ap.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-      for (const v of r.violations) if (v.impact === "serious" || v.impact === "critical") out.push(`${colorScheme} ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-    }
-    return out;
-  } finally {
-    await actx.close();
-  }
+/** axe answers the serious and critical axe violations of url in light and dark. */
+const axe = (url, ready) => axeViolations(browser, ctx, url, ready);
+
+/** screenshots takes the whole page in light and in dark (name.png, name-dark.png), leaving it light. */
+async function screenshots(name) {
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.screenshot({ path: path.join(shots, `${name}-dark.png`), fullPage: true });
+  await page.emulateMedia({ colorScheme: "light" });
 }
 
 const sitePage = (p) => `${sl.base}/o/${orgId}/sites/${siteId}/${p}`;
@@ -171,10 +141,7 @@ test("Realtime shows the visitors of the last five minutes", { timeout: 60_000 }
   assert.match((await page.getByTestId("rt-chart-tip").textContent()) ?? "", /page views · this minute/);
   await page.keyboard.press("ArrowLeft");
   assert.match((await page.getByTestId("rt-chart-tip").textContent()) ?? "", /page views · 1 min ago/);
-  await page.screenshot({ path: path.join(shots, "realtime.png"), fullPage: true });
-  await page.emulateMedia({ colorScheme: "dark" });
-  await page.screenshot({ path: path.join(shots, "realtime-dark.png"), fullPage: true });
-  await page.emulateMedia({ colorScheme: "light" });
+  await screenshots("realtime");
   // Its table has the same minutes: the ten page views, 30 rows.
   await page.getByTestId("rt-view-table").click();
   const minutes = await page.locator("[data-testid=rt-table] tbody tr td").allTextContents();
@@ -228,10 +195,7 @@ test("the Overview shows the tiles and breakdown rows, and a row links to its re
   const box = await page.getByTestId("series-chart-plot").locator(".u-over").boundingBox();
   await page.mouse.move(box.x + (busiest / Math.max(1, hourly.length - 1)) * box.width, box.y + box.height / 2);
   await waitFor(async () => ((await page.getByTestId("series-chart-tip").textContent()) ?? "").startsWith(`${hourly[busiest]} page views`), "the tip to name the hovered hour", 5_000);
-  await page.screenshot({ path: path.join(shots, "overview.png"), fullPage: true });
-  await page.emulateMedia({ colorScheme: "dark" });
-  await page.screenshot({ path: path.join(shots, "overview-dark.png"), fullPage: true });
-  await page.emulateMedia({ colorScheme: "light" });
+  await screenshots("overview");
   await page.getByTestId("view-table").click();
   const cells = await page.locator("[data-testid=series-table] tbody tr td:nth-child(4)").allTextContents();
   assert.equal(cells.reduce((s, c) => s + Number(c.replace(/,/g, "")), 0), 10);
