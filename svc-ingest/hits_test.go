@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -514,21 +512,6 @@ func BenchmarkServeHit(b *testing.B) {
 	for i := range bodies {
 		bodies[i] = hitBody(i)
 	}
-	var n atomic.Int64
-	b.ReportAllocs()
-	b.SetParallelism(32)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			r := httptest.NewRequest(http.MethodPost, "/i/v1/hit?k="+siteKey, bytes.NewReader(bodies[int(n.Add(1))%len(bodies)]))
-			r.Header.Set("Origin", "https://shop.example.com")
-			r.Header.Set("Content-Type", "text/plain;charset=UTF-8")
-			r.Header.Set("User-Agent", chromeUA)
-			w := httptest.NewRecorder()
-			e.svc.serveHit(w, r)
-			if w.Code != http.StatusNoContent {
-				b.Fatalf("status %d: %s", w.Code, w.Body)
-			}
-		}
-	})
+	benchServe(b, e.svc.serveHit, "/i/v1/hit?k="+siteKey, bodies,
+		"Origin", "https://shop.example.com", "Content-Type", "text/plain;charset=UTF-8", "User-Agent", chromeUA)
 }
