@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -34,16 +33,8 @@ func TestAssetCaptureManyProcesses(t *testing.T) {
 		`"page":{"url":"%s/"},"events":[{"type":4,"timestamp":%d,"data":{"href":"%s/","width":1280,"height":720}},`+
 		`{"type":2,"timestamp":%d,"data":{"node":{"type":0,"id":1,"childNodes":[{"type":2,"id":2,"tagName":"link","attributes":{"rel":"stylesheet","href":%q},"childNodes":[]}]},"initialOffset":{"left":0,"top":0}}}]}`,
 		d.key, now, loadOrigin, now, loadOrigin, now, cssURL)
-	req, _ := http.NewRequest("POST", "http://"+m.ingest.addrs.HTTP+"/i/v1/batch?k="+d.key, strings.NewReader(body))
-	req.Header.Set("Content-Type", "text/plain")
-	req.Header.Set("Origin", loadOrigin)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("batch = %d", resp.StatusCode)
+	if code, err := sendBatchBody(m.ingest.addrs.HTTP, d.key, loadOrigin, body); err != nil || code != http.StatusNoContent {
+		t.Fatalf("batch = %d, %v", code, err)
 	}
 
 	hashes := map[string]string{}

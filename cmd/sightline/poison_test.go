@@ -51,7 +51,17 @@ func sendBatch(p *process, siteKey, origin, session string) (int, error) {
 	body := fmt.Sprintf(`{"v":1,"siteKey":%q,"sessionId":%q,"visitorId":"v_poisontestvisitor0001","pageViewId":"p_poisontestpageview001","seq":0,"clientTime":%d,`+
 		`"page":{"url":%q},"events":[{"type":4,"timestamp":%d,"data":{"href":%q,"width":1280,"height":720}}]}`,
 		siteKey, session, now, origin+"/", now, origin+"/")
-	req, _ := http.NewRequest("POST", "http://"+p.addrs.HTTP+"/i/v1/batch?k="+siteKey, strings.NewReader(body))
+	return sendBatchBody(p.addrs.HTTP, siteKey, origin, body)
+}
+
+// sendBatchBody POSTs a batch body to ingest's intake on addr as the
+// tracker does (text/plain: no preflight; the page's Origin) and answers
+// the status.
+func sendBatchBody(addr, siteKey, origin, body string) (int, error) {
+	req, err := http.NewRequest("POST", "http://"+addr+"/i/v1/batch?k="+siteKey, strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
 	req.Header.Set("Content-Type", "text/plain")
 	req.Header.Set("Origin", origin)
 	resp, err := http.DefaultClient.Do(req)

@@ -53,16 +53,8 @@ func TestBatchTraceEndToEnd(t *testing.T) {
 		`"clientTime":%d,"page":{"url":"https://shop.example.com/","referrer":"","viewport":{"w":1280,"h":720}},"traceparent":%q,"truncated":false,`+
 		`"events":[{"type":4,"timestamp":%d,"data":{"href":"https://shop.example.com/","width":1280,"height":720}}]}`,
 		d.key, session, now, traceparent, now)
-	req, _ := http.NewRequest("POST", "http://"+p.addrs.HTTP+"/i/v1/batch?k="+d.key, strings.NewReader(body))
-	req.Header.Set("Content-Type", "text/plain") // as the tracker: no preflight
-	req.Header.Set("Origin", "https://shop.example.com")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNoContent {
-		t.Fatalf("intake answered %d", resp.StatusCode)
+	if code, err := sendBatchBody(p.addrs.HTTP, d.key, "https://shop.example.com", body); err != nil || code != http.StatusNoContent {
+		t.Fatalf("intake answered %d, %v", code, err)
 	}
 	waitSearchable(t, d, 1, time.Now(), 30*time.Second)
 
