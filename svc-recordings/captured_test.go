@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/sightlinehq/sightline/batch"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 )
 
@@ -18,18 +19,10 @@ func TestCapturedChromiumBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var env struct {
-		SessionID  string `json:"sessionId"`
-		VisitorID  string `json:"visitorId"`
-		PageViewID string `json:"pageViewId"`
-		Seq        int64  `json:"seq"`
-		Page       struct {
-			URL      string               `json:"url"`
-			Viewport struct{ W, H int32 } `json:"viewport"`
-		} `json:"page"`
-		Events json.RawMessage `json:"events"`
-	}
-	if err := json.Unmarshal(raw, &env); err != nil {
+	// The contract's decoder reads the envelope; the event count below is
+	// read apart, by encoding/json, to check the summary against.
+	env, err := batch.Decode(raw, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var evs []json.RawMessage
@@ -39,9 +32,9 @@ func TestCapturedChromiumBatch(t *testing.T) {
 	_, searchAddr := serveSearch(t, "127.0.0.1:0")
 	h := start(t, testConfig(t), t.TempDir(), searchAddr)
 	ctx := context.Background()
-	c := mkChunk(env.SessionID, env.Seq, env.PageViewID, env.Page.URL, env.Events)
+	c := mkChunk(env.SessionID, env.Seq, env.PageViewID, env.URL, env.Events)
 	c.VisitorId = env.VisitorID
-	c.Viewport = &recordingsv1.Viewport{Width: env.Page.Viewport.W, Height: env.Page.Viewport.H}
+	c.Viewport = &recordingsv1.Viewport{Width: env.ViewportW, Height: env.ViewportH}
 	if r, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{c}}); err != nil || r.Stored != 1 {
 		t.Fatalf("append: %v %v", r, err)
 	}
@@ -61,7 +54,7 @@ func TestCapturedChromiumBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := got.Session
-	if s.EventCount != int64(len(evs)) || s.EntryUrl != env.Page.URL || s.ViewportWidth != env.Page.Viewport.W ||
+	if s.EventCount != int64(len(evs)) || s.EntryUrl != env.URL || s.ViewportWidth != env.ViewportW ||
 		s.ActiveDuration.AsDuration() <= 0 || s.StoredBytes >= int64(len(env.Events)) {
 		t.Fatalf("summary of the captured batch: events %d/%d entry %q viewport %d active %v stored %d/%d",
 			s.EventCount, len(evs), s.EntryUrl, s.ViewportWidth, s.ActiveDuration.AsDuration(), s.StoredBytes, len(env.Events))
