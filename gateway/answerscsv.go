@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -62,17 +60,8 @@ func (s *Service) registerAnswersCSVRoute() error {
 		return nil
 	}
 	search := searchv1.NewSearchServiceClient(s.deps.Search)
-	return s.api.HandlePath(http.MethodGet, answersCSVRoute, func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+	return s.handleSiteRoute(answersCSVRoute, func(w http.ResponseWriter, r *http.Request, site int64, params map[string]string) {
 		ctx := r.Context()
-		if rt, ok := ctx.Value(routeKey{}).(*route); ok {
-			rt.pattern = answersCSVRoute
-		}
-		trace.SpanFromContext(ctx).SetAttributes(attribute.String("http.route", answersCSVRoute))
-		site, err := strconv.ParseInt(params["site_id"], 10, 64)
-		if err != nil || site <= 0 {
-			writeError(ctx, w, http.StatusBadRequest, "site_id: must be a positive integer")
-			return
-		}
 		filter, err := parseAnswerFilter(r.URL.Query())
 		if err != nil {
 			writeError(ctx, w, http.StatusBadRequest, err.Error())

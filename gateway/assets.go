@@ -47,22 +47,32 @@ func isAssetGet(r *http.Request) bool {
 	return ok && found && site != "" && hash != "" && !strings.Contains(hash, "/")
 }
 
-func (s *Service) registerAssetRoute() error {
-	if s.deps.Recordings == nil {
-		return nil
-	}
-	rec := recordingsv1.NewRecordingsServiceClient(s.deps.Recordings)
-	return s.api.HandlePath(http.MethodGet, assetRoute, func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+// handleSiteRoute registers a hand-written GET route of one site under
+// pattern: it names the route (span and metrics) and parses site_id (400
+// unless a positive integer) before h serves the rest.
+func (s *Service) handleSiteRoute(pattern string, h func(w http.ResponseWriter, r *http.Request, site int64, params map[string]string)) error {
+	return s.api.HandlePath(http.MethodGet, pattern, func(w http.ResponseWriter, r *http.Request, params map[string]string) {
 		ctx := r.Context()
 		if rt, ok := ctx.Value(routeKey{}).(*route); ok {
-			rt.pattern = assetRoute
+			rt.pattern = pattern
 		}
-		trace.SpanFromContext(ctx).SetAttributes(attribute.String("http.route", assetRoute))
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("http.route", pattern))
 		site, err := strconv.ParseInt(params["site_id"], 10, 64)
 		if err != nil || site <= 0 {
 			writeError(ctx, w, http.StatusBadRequest, "site_id: must be a positive integer")
 			return
 		}
+		h(w, r, site, params)
+	})
+}
+
+func (s *Service) registerAssetRoute() error {
+	if s.deps.Recordings == nil {
+		return nil
+	}
+	rec := recordingsv1.NewRecordingsServiceClient(s.deps.Recordings)
+	return s.handleSiteRoute(assetRoute, func(w http.ResponseWriter, r *http.Request, site int64, params map[string]string) {
+		ctx := r.Context()
 		hash := params["hash"]
 		resp, err := rec.GetAsset(metadata.NewOutgoingContext(ctx, forwardCaller(ctx, r)),
 			&recordingsv1.GetAssetRequest{SiteId: site, Hash: hash})

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -256,6 +257,20 @@ func newTenant(t *testing.T, s *server) *tenant {
 }
 
 // routes lists every REST route of the generated OpenAPI document.
+// requireRoutes fails t for each route (method, path pattern) that is not
+// in the route walks.
+func requireRoutes(t *testing.T, want [][2]string) {
+	t.Helper()
+	rs := routes(t)
+	for _, w := range want {
+		if !slices.ContainsFunc(rs, func(r [2]string) bool {
+			return r[0] == w[0] && param.ReplaceAllString(r[1], "X") == param.ReplaceAllString(w[1], "X")
+		}) {
+			t.Errorf("%s %s is not in the route walks", w[0], w[1])
+		}
+	}
+}
+
 func routes(t *testing.T) [][2]string {
 	t.Helper()
 	var doc struct {

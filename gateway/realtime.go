@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -81,17 +79,8 @@ func (s *Service) registerRealtimeStream() error {
 		return nil
 	}
 	tc := trafficv1.NewTrafficServiceClient(s.deps.Search)
-	return s.api.HandlePath(http.MethodGet, realtimeStreamRoute, func(w http.ResponseWriter, r *http.Request, params map[string]string) {
+	return s.handleSiteRoute(realtimeStreamRoute, func(w http.ResponseWriter, r *http.Request, site int64, params map[string]string) {
 		ctx := r.Context()
-		if rt, ok := ctx.Value(routeKey{}).(*route); ok {
-			rt.pattern = realtimeStreamRoute
-		}
-		trace.SpanFromContext(ctx).SetAttributes(attribute.String("http.route", realtimeStreamRoute))
-		site, err := strconv.ParseInt(params["site_id"], 10, 64)
-		if err != nil || site <= 0 {
-			writeError(ctx, w, http.StatusBadRequest, "site_id: must be a positive integer")
-			return
-		}
 		c, _ := ctx.Value(callerKey{}).(caller)
 		release, ok := s.streams.acquire(c.user)
 		if !ok {
