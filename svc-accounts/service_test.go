@@ -92,7 +92,8 @@ func TestSessionLifecycle(t *testing.T) {
 		_, err = c.Authenticate(as(""), &accountsv1.AuthenticateRequest{})
 		wantCode(t, err, codes.InvalidArgument, "authenticate without credential")
 
-		// Audit: sign-up, failed log-in and log-in are recorded.
+		// Audit: sign-up (the instance's first, so also its operator),
+		// failed log-in and log-in are recorded.
 		ev, err := c.ListAuditEvents(as(r.GetSessionToken()), &accountsv1.ListAuditEventsRequest{OrganizationId: r.GetOrganization().GetId()})
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +105,7 @@ func TestSessionLifecycle(t *testing.T) {
 				t.Fatalf("audit ip prefix %q, want the truncated x-forwarded-for", e.GetIpPrefix())
 			}
 		}
-		if want := []string{"user.login", "user.login_failed", "user.signup"}; !slices.Equal(actions, want) {
+		if want := []string{"user.login", "user.login_failed", "user.operator_first", "user.signup"}; !slices.Equal(actions, want) {
 			t.Fatalf("audit = %v, want %v", actions, want)
 		}
 	})
