@@ -5,7 +5,7 @@
 // answers are kept parsed.
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { snippet, siteConfig, decode, listen, body, CORS, serveBootstrap } from './server.mjs';
+import { snippet, siteConfig, decode, listen, body, answerIntake, serveBootstrap } from './server.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -52,14 +52,10 @@ export async function startFeedbackServers({ configs, answer } = {}) {
           r.body = JSON.parse(raw.toString('utf8'));
           const a = answer ? answer(answers.length) : null;
           answers.push(r);
-          if (a) {
-            res.writeHead(a.status, { ...CORS, ...(a.headers || {}) });
-            return res.end();
-          }
+          if (a) return answerIntake(res, a);
         }
       }
-      res.writeHead(204, CORS);
-      return res.end();
+      return answerIntake(res);
     }
     res.writeHead(404);
     res.end();

@@ -84,7 +84,14 @@ export function decode(r) {
 }
 
 // CORS answers the intake's cross-origin requests as ingest does.
-export const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Retry-After' };
+const CORS = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Retry-After' };
+
+// answerIntake ends an intake request as ingest would: the test's refusal ({status, headers}) if it
+// gives one, else 204; both with the CORS headers.
+export function answerIntake(res, refusal) {
+  res.writeHead(refusal ? refusal.status : 204, { ...CORS, ...(refusal?.headers || {}) });
+  return res.end();
+}
 
 // serveBootstrap answers dist/bootstrap.js rendered with the site's settings, as ingest renders it.
 export function serveBootstrap(res, dist, cfg) {
@@ -123,8 +130,7 @@ export async function startServers({ configs = { k_e2e: {} }, answer, dist = joi
         r.error = String(e);
       }
       hits.push(r);
-      res.writeHead(204, CORS);
-      return res.end();
+      return answerIntake(res);
     }
     if (url.pathname === '/i/v1/batch') {
       const raw = await body(req);
@@ -139,13 +145,8 @@ export async function startServers({ configs = { k_e2e: {} }, answer, dist = joi
       }
       const a = req.method === 'POST' && answer ? answer(r, requests.filter((x) => x.method === 'POST').length) : null;
       requests.push(r);
-      if (a) {
-        r.status = a.status;
-        res.writeHead(a.status, { ...CORS, ...(a.headers || {}) });
-        return res.end();
-      }
-      res.writeHead(204, CORS);
-      return res.end();
+      if (a) r.status = a.status;
+      return answerIntake(res, a);
     }
     res.writeHead(404);
     res.end();
