@@ -3,12 +3,11 @@
 // survey, page rule, device, dates, has text); the NPS and rating
 // distribution over time above (answers:stats), a CSV export of the same
 // filter, and from each recorded answer a link to its moment in the replay.
-import { useCallback, useEffect, useMemo } from "react";
-import { Link, useParams, useSearchParams } from "react-router";
+import { useCallback, useMemo } from "react";
+import { Link, useSearchParams } from "react-router";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../api/client";
 import { $api } from "../api/query";
-import { useSite } from "../app/AppContext";
 import { DateRangeFilter } from "../components/DateRangeFilter";
 import { DeviceIcon } from "../components/DeviceIcon";
 import { EmptyState, ErrorBox, QueryStatus } from "../components/ui";
@@ -19,7 +18,7 @@ import { NpsChart, RatingChart, ratingCounts } from "../feedback/Charts";
 import { answerLines, FACE_LABELS, npsLabel, ratingLabel } from "../feedback/convert";
 import { Face } from "../feedback/Face";
 import { activeCount, ANSWER_DEVICES, csvParams, emptyResponsesQuery, fromParams, KINDS, NPS_GROUPS, npsGroupOf, statsInterval, toFilter, toParams, type ResponsesQuery } from "../feedback/query";
-import { rememberSite } from "./Home";
+import { useSitePage } from "./Home";
 import "../feedback/feedback.css";
 
 type Answer = Schemas["v1Answer"];
@@ -248,14 +247,12 @@ function Figures({ stats }: { stats: Schemas["v1GetAnswerStatsResponse"] }) {
 }
 
 export default function Feedback() {
-  const { orgId = "", siteId = "" } = useParams();
+  const { orgId, siteId, site } = useSitePage();
   const [params, setParams] = useSearchParams();
   const q = useMemo(() => fromParams(params), [params]);
   const key = toParams(q).toString();
   const now = useMemo(minuteNow, [key]);
   const set = useCallback((patch: Partial<ResponsesQuery>) => setParams(toParams({ ...q, ...patch }), { replace: false }), [q, setParams]);
-  const site = useSite(siteId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
   const filter = useMemo(() => toFilter(q, now), [q, now]);
   const surveysQ = $api.useQuery("get", "/api/v1/sites/{siteId}/surveys", { params: { path: { siteId } } });
   const surveys = surveysQ.data?.surveys ?? [];

@@ -3,16 +3,15 @@
 // and on which pages; saved as the settings' `feedback` field (update mask
 // "feedback"), with the tracker's real widget as a live preview.
 import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { useParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { ApiError, type Schemas } from "../api/client";
 import { $api } from "../api/query";
-import { canManage, myRole, useApp, useSite } from "../app/AppContext";
+import { canManage, myRole, useApp } from "../app/AppContext";
 import { ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { bootFeedback, DEFAULT_COLOR, errorAt, fieldOfError } from "../feedback/convert";
 import { Preview } from "../feedback/Preview";
 import { cleanRules, RuleList } from "../feedback/RuleList";
-import { rememberSite } from "./Home";
+import { useSitePage } from "./Home";
 import "../feedback/feedback.css";
 
 type Widget = Schemas["v1FeedbackWidget"];
@@ -51,11 +50,9 @@ export function LanguageSelect({ value, onChange, testId }: { value: string | un
 const MAX_TEXT = 200;
 
 export default function FeedbackWidget() {
-  const { orgId = "", siteId = "" } = useParams();
+  const { orgId, siteId, site } = useSitePage();
   const { me } = useApp();
   const editable = canManage(myRole(me, orgId));
-  const site = useSite(siteId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
   const qc = useQueryClient();
   const init = { params: { path: { siteId } } };
   const loaded = $api.useQuery("get", "/api/v1/sites/{siteId}/settings", init, { refetchOnWindowFocus: false });

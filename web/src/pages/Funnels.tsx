@@ -5,11 +5,11 @@
 // time between steps — with each drop-off opening the recorded sessions that
 // dropped off there (funnels:sessions), listed like the recordings list.
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { Link, useParams, useSearchParams } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import { useInfiniteQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../api/client";
 import { $api } from "../api/query";
-import { canManage, myRole, useApp, useSite } from "../app/AppContext";
+import { canManage, myRole, useApp } from "../app/AppContext";
 import { EmptyState, ErrorBox, QueryStatus } from "../components/ui";
 import { DEVICE_TYPES, type DeviceType } from "../lib/filters";
 import { formatDuration, parseDuration, plural } from "../lib/format";
@@ -17,7 +17,7 @@ import { watchedSet } from "../lib/watched";
 import { fromApiSteps, MAX_STEPS, MIN_STEPS, move, newStep, STEP_OPS, stepProblems, stepTitle, toApiSteps, type ApiStep, type StepDraft } from "../traffic/funnel";
 import { formatRate, fromParams, int, rangeDates, rangeTimes, validTimeZone } from "../traffic/query";
 import { RangePicker } from "../traffic/RangePicker";
-import { rememberSite } from "./Home";
+import { useSitePage } from "./Home";
 import { RecordingsTable } from "./RecordingsTable";
 import "../traffic/traffic.css";
 
@@ -216,12 +216,10 @@ function FunnelList({ funnels, current, base, canEdit }: { funnels: Funnel[]; cu
 }
 
 export default function Funnels() {
-  const { orgId = "", siteId = "" } = useParams();
+  const { orgId, siteId, site } = useSitePage();
   const [params, setParams] = useSearchParams();
   const { me } = useApp();
   const canEdit = canManage(myRole(me, orgId));
-  const site = useSite(siteId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
   const tz = validTimeZone(site.data?.site?.settings?.timeZone);
   const base = `/o/${orgId}/sites/${siteId}`;
   const qc = useQueryClient();

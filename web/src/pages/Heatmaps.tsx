@@ -3,10 +3,9 @@
 // the page rebuilt from a recording, with the most-clicked elements or the
 // scroll depths beside it. Everything chosen lives in the URL.
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { Link, useNavigate, useParams, useSearchParams } from "react-router";
+import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Schemas } from "../api/client";
 import { $api } from "../api/query";
-import { useSite } from "../app/AppContext";
 import { DateRangeFilter } from "../components/DateRangeFilter";
 import { EmptyState, QueryStatus } from "../components/ui";
 import { formatDateTime, plural } from "../lib/format";
@@ -15,7 +14,7 @@ import { DEVICES, fromParams, HEATMAP_RANGES, MAP_KINDS, recordingsSearch, toPar
 import { percent, reachedByTen } from "../heatmap/scroll";
 import { HeatStage } from "../heatmap/Stage";
 import "../heatmap/heatmaps.css";
-import { rememberSite } from "./Home";
+import { useSitePage } from "./Home";
 
 type Heatmap = Schemas["v1GetHeatmapResponse"];
 
@@ -48,7 +47,7 @@ function Segmented<K extends string>({ label, id, options, value, onChange }: { 
 }
 
 export default function Heatmaps() {
-  const { orgId = "", siteId = "" } = useParams();
+  const { orgId, siteId, site } = useSitePage();
   const [params, setParams] = useSearchParams();
   const navigate = useNavigate();
   const q = useMemo(() => fromParams(params), [params]);
@@ -56,8 +55,6 @@ export default function Heatmaps() {
   // A new "now" only with a new query.
   const now = useMemo(minuteNow, [key]);
   const set = useCallback((patch: Partial<HeatmapQuery>) => setParams(toParams({ ...q, ...patch })), [q, setParams]);
-  const site = useSite(siteId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
 
   const req = toRequest(q, now);
   // A map may hold 100,000 cells: no deep comparison with the previous answer (structural sharing) on the main thread.

@@ -1,5 +1,6 @@
+import { useEffect } from "react";
 import { Navigate, useParams } from "react-router";
-import { useApp, useSites } from "../app/AppContext";
+import { useApp, useSite, useSites } from "../app/AppContext";
 import { EmptyState, QueryStatus } from "../components/ui";
 
 const LAST_SITE = "sightline.lastSite";
@@ -11,6 +12,17 @@ export function rememberSite(orgId: string, siteId: string) {
   } catch {
     /* private mode */
   }
+}
+
+/**
+ * useSitePage is how a site's page starts: its route's organisation and
+ * site, the site (for its name), and the site remembered as the last opened.
+ */
+export function useSitePage() {
+  const { orgId = "", siteId = "" } = useParams();
+  const site = useSite(siteId);
+  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
+  return { orgId, siteId, site };
 }
 
 function lastSite(): { orgId: string; siteId: string } | undefined {

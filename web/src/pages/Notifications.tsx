@@ -1,13 +1,13 @@
 // Site settings → Notifications: the signed-in user's own e-mails about a
 // site — the digest (saved on change), alert rules (one sentence-shaped form
 // per kind, notify.proto's ranges) — and the alerts fired on the site.
-import { useEffect, useState, type FormEvent, type ReactNode } from "react";
-import { Link, useParams } from "react-router";
+import { useState, type FormEvent, type ReactNode } from "react";
+import { Link } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { forbiddenAs, type Schemas } from "../api/client";
 import { $api } from "../api/query";
 import { optimisticList } from "../api/optimistic";
-import { myRole, useApp, useSite } from "../app/AppContext";
+import { myRole, useApp } from "../app/AppContext";
 import { EmptyState, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime, formatRelative } from "../lib/format";
 import { FREQUENCIES, frequencyOf, localLink, type DigestFrequency } from "../notify/mail";
@@ -27,7 +27,7 @@ import {
   type RuleKind,
 } from "../notify/rules";
 import { Pager, usePages } from "../notify/Pager";
-import { rememberSite } from "./Home";
+import { useSitePage } from "./Home";
 import "../notify/notify.css";
 
 /** personalError reads a refused write kindly: a viewer's own settings are read-only. */
@@ -36,10 +36,8 @@ function personalError(e: unknown): unknown {
 }
 
 export default function Notifications() {
-  const { orgId = "", siteId = "" } = useParams();
+  const { orgId, siteId, site } = useSitePage();
   const { me } = useApp();
-  const site = useSite(siteId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
   // Digests and alert rules are the caller's own e-mails: every role, viewers included, sets them (notify's needUser).
   const editable = !!myRole(me, orgId);
   return (

@@ -4,10 +4,9 @@
 // ten and "show all". Every figure and row opens the recordings list with
 // the same sessions; a row's label narrows the overview to it.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Link, useParams, useSearchParams } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import type { Schemas } from "../api/client";
 import { $api } from "../api/query";
-import { useSite } from "../app/AppContext";
 import { QueryStatus } from "../components/ui";
 import type { RecordingsQuery } from "../lib/filters";
 import { countryFlag, countryName, formatDuration, parseDuration } from "../lib/format";
@@ -40,7 +39,7 @@ import {
   type Sense,
   type TrafficQuery,
 } from "../traffic/query";
-import { rememberSite } from "./Home";
+import { useSitePage } from "./Home";
 import "../traffic/traffic.css";
 
 type Totals = Schemas["v1TrafficTotals"];
@@ -272,14 +271,12 @@ const METRICS = [
 ] as const;
 
 export default function Overview() {
-  const { orgId = "", siteId = "" } = useParams();
+  const { orgId, siteId, site } = useSitePage();
   const [params, setParams] = useSearchParams();
   const q = useMemo(() => fromParams(params), [params]);
   const key = toParams(q).toString();
   const now = useMemo(minuteNow, [key]);
   const set = useCallback((patch: Partial<TrafficQuery>) => setParams(toParams({ ...q, ...patch })), [q, setParams]);
-  const site = useSite(siteId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
   const tz = validTimeZone(site.data?.site?.settings?.timeZone);
   const base = `/o/${orgId}/sites/${siteId}`;
   const range = useMemo(() => rangeTimes(q, now, tz), [q, now, tz]);

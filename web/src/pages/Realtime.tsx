@@ -2,21 +2,18 @@
 // minutes, their current pages, and page views per minute of the last half
 // hour — updating by itself from the gateway's event stream (polling when
 // the stream is unavailable).
-import { useEffect, useState } from "react";
-import { Link, useParams } from "react-router";
-import { useSite } from "../app/AppContext";
+import { useState } from "react";
+import { Link } from "react-router";
 import { EmptyState, ErrorBox, Spinner } from "../components/ui";
 import { emptyQuery, toSearchParams } from "../lib/filters";
 import { ChartTable, SeriesChart, ViewToggle, type Point } from "../traffic/Chart";
 import { int, pagePath, validTimeZone } from "../traffic/query";
 import { useRealtime } from "../traffic/realtime";
-import { rememberSite } from "./Home";
+import { useSitePage } from "./Home";
 import "../traffic/traffic.css";
 
 export default function Realtime() {
-  const { orgId = "", siteId = "" } = useParams();
-  const site = useSite(siteId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
+  const { orgId, siteId, site } = useSitePage();
   const { data, mode, error } = useRealtime(siteId);
   const tz = validTimeZone(site.data?.site?.settings?.timeZone);
   const [asTable, setAsTable] = useState(false);

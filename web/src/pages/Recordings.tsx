@@ -1,9 +1,9 @@
 import { useCallback, useEffect, useMemo, useState } from "react";
-import { Link, useParams, useSearchParams } from "react-router";
+import { Link, useSearchParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { type Schemas } from "../api/client";
 import { listPageSize, sessionSearchKey, useNewSessions, useSessionSearch } from "../api/sessionSearch";
-import { useApp, useSite } from "../app/AppContext";
+import { useApp } from "../app/AppContext";
 import { ErrorBox, EmptyState, QueryStatus } from "../components/ui";
 import { DateRangeFilter } from "../components/DateRangeFilter";
 import { DemoCard } from "../components/DemoCard";
@@ -22,7 +22,7 @@ import {
 } from "../lib/filters";
 import { countryName, plural, urlPath } from "../lib/format";
 import { watchedSet } from "../lib/watched";
-import { rememberSite } from "./Home";
+import { useSitePage } from "./Home";
 import { RecordingsTable } from "./RecordingsTable";
 
 type Facet = Schemas["v1Facet"];
@@ -305,7 +305,7 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
 }
 
 export function Recordings() {
-  const { orgId = "", siteId = "" } = useParams();
+  const { orgId, siteId, site } = useSitePage();
   const [params, setParams] = useSearchParams();
   const { config } = useApp();
   // The URL is the source of truth, but router updates are transitions;
@@ -317,8 +317,6 @@ export function Recordings() {
   const pageSize = listPageSize(config?.maxPageSize);
   const list = useSessionSearch(siteId, queryString, pageSize, { pollWhileEmpty: activeFilterCount(q) === 0 });
   const { items, total, facets } = list;
-  const site = useSite(siteId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
 
   const set = useCallback(
     (patch: Partial<RecordingsQuery>) => {

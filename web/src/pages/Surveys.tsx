@@ -7,7 +7,7 @@ import { Link, useNavigate, useParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { ApiError, type Schemas } from "../api/client";
 import { $api } from "../api/query";
-import { canManage, myRole, useApp, useSite } from "../app/AppContext";
+import { canManage, myRole, useApp } from "../app/AppContext";
 import { EmptyState, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime, plural } from "../lib/format";
 import { bootSurvey, errorAt, fieldOfError, QUESTION_TYPES } from "../feedback/convert";
@@ -15,7 +15,7 @@ import { Preview } from "../feedback/Preview";
 import { RuleList } from "../feedback/RuleList";
 import { emptySurvey, fromLocalInput, isChoice, isScore, localInput, newChoice, newQuestion, scoreRange, STATUS_LABELS, toSaveBody, withType, type Question, type Survey } from "../feedback/survey";
 import { LanguageSelect } from "./FeedbackWidget";
-import { rememberSite } from "./Home";
+import { useSitePage } from "./Home";
 import "../feedback/feedback.css";
 
 const LIST_KEY = ["get", "/api/v1/sites/{siteId}/surveys"] as const;
@@ -34,11 +34,9 @@ function dateSpan(s: Survey): string {
 }
 
 export default function Surveys() {
-  const { orgId = "", siteId = "" } = useParams();
+  const { orgId, siteId, site } = useSitePage();
   const { me } = useApp();
   const editable = canManage(myRole(me, orgId));
-  const site = useSite(siteId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
   const qc = useQueryClient();
   const list = $api.useQuery("get", "/api/v1/sites/{siteId}/surveys", { params: { path: { siteId } } });
   // Responses per survey over all time: one stats call for the whole list.

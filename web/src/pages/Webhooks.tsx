@@ -2,13 +2,13 @@
 // team's own URLs (Standard Webhooks). Admins add, edit, pause, rotate and
 // delete them; everyone on the team reads them and their delivery log.
 // A signing secret is shown once, when made.
-import { Fragment, useEffect, useState, type FormEvent } from "react";
-import { useParams, useSearchParams } from "react-router";
+import { Fragment, useState, type FormEvent } from "react";
+import { useSearchParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { forbiddenAs } from "../api/client";
 import { $api } from "../api/query";
 import { optimisticList } from "../api/optimistic";
-import { canManage, myRole, useApp, useSite } from "../app/AppContext";
+import { canManage, myRole, useApp } from "../app/AppContext";
 import { CopyButton, EmptyState, ErrorBox, PageHeader, QueryStatus, RefreshButton } from "../components/ui";
 import { formatDateTime, formatRelative } from "../lib/format";
 import {
@@ -31,7 +31,7 @@ import {
   type WebhookErrors,
 } from "../notify/webhooks";
 import { Pager, usePages } from "../notify/Pager";
-import { rememberSite } from "./Home";
+import { useSitePage } from "./Home";
 import "../notify/notify.css";
 
 /** adminError reads a refused write kindly: only admins and owners change webhooks. */
@@ -42,11 +42,9 @@ function adminError(e: unknown): unknown {
 const LIST = "/api/v1/sites/{siteId}/webhooks" as const;
 
 export default function Webhooks() {
-  const { orgId = "", siteId = "" } = useParams();
+  const { orgId, siteId, site } = useSitePage();
   const { me } = useApp();
   const admin = canManage(myRole(me, orgId));
-  const site = useSite(siteId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
   const qc = useQueryClient();
   const init = { params: { path: { siteId } } };
   const hooks = $api.useQuery("get", LIST, init);
