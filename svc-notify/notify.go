@@ -58,12 +58,18 @@ import (
 	"github.com/sightlinehq/sightline/svc-notify/webhook"
 )
 
+// DefaultDashboardURL is notify.dashboard-url's default: the dashboard of
+// `make run` on this machine.
+const DefaultDashboardURL = "http://localhost:8080"
+
 // Config is svc-notify's configuration (flags prefixed "notify.").
 type Config struct {
 	// DatabaseURL is a PostgreSQL URL (a secret: it carries the
 	// password); empty means SQLite at <data dir>/notify.db.
 	DatabaseURL config.Secret `yaml:"database_url"`
-	// DashboardURL is where links in e-mails and webhook payloads point.
+	// DashboardURL is where links in e-mails and webhook payloads point
+	// (DefaultDashboardURL unless set; the app puts server.public-url here
+	// when the operator set that and left this alone).
 	DashboardURL string     `yaml:"dashboard_url"`
 	SMTP         SMTPConfig `yaml:"smtp"`
 	// OutboxDir receives e-mails as .eml files when no SMTP host is set;
@@ -155,7 +161,7 @@ const minRetrySpan = 24 * time.Hour
 // RegisterFlags registers the flags and their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	config.SecretVar(fs, &c.DatabaseURL, "notify.database-url", "PostgreSQL URL of notify's database and job queue; empty: SQLite at <data dir>/notify.db (a secret: prefer -notify.database-url-file).")
-	fs.StringVar(&c.DashboardURL, "notify.dashboard-url", "http://localhost:8080", "Base URL of the dashboard, for links in e-mails and webhook payloads.")
+	fs.StringVar(&c.DashboardURL, "notify.dashboard-url", DefaultDashboardURL, "Base URL of the dashboard, for links in e-mails and webhook payloads (default: server.public-url when that is set).")
 	fs.StringVar(&c.SMTP.Host, "notify.smtp.host", "", "SMTP server; empty: e-mails are written to the outbox directory.")
 	fs.IntVar(&c.SMTP.Port, "notify.smtp.port", 587, "SMTP server port.")
 	fs.StringVar(&c.SMTP.Username, "notify.smtp.username", "", "SMTP user name (empty: no authentication).")

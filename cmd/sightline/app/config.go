@@ -251,11 +251,16 @@ func checkPublicURL(raw string) error {
 
 // applyPublicURL hands server.public-url to the modules that build URLs
 // from it: ingest's bootstrap (unless ingest.public-url names ingest's own
-// host) and accounts' public config, which gives the dashboard the
-// snippet's base URL. Every process of a mesh reads the same settings.
+// host), accounts' public config, which gives the dashboard the snippet's
+// base URL, and notify's links in e-mails and webhooks (unless
+// notify.dashboard-url was changed from its default). Every process of a
+// mesh reads the same settings.
 func (c *Config) applyPublicURL() {
 	if c.Ingest.PublicURL == "" {
 		c.Ingest.PublicURL = strings.TrimSuffix(c.Server.PublicURL, "/")
+	}
+	if c.Server.PublicURL != "" && c.Notify.DashboardURL == notify.DefaultDashboardURL {
+		c.Notify.DashboardURL = strings.TrimSuffix(c.Server.PublicURL, "/")
 	}
 	c.Accounts.PublicIngestURL = strings.TrimSuffix(c.Ingest.PublicURL, "/")
 }

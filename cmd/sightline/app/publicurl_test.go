@@ -70,3 +70,26 @@ func TestServerPublicURLReachesTheDashboard(t *testing.T) {
 		t.Errorf("with ingest.public-url: public_ingest_url %q, want https://rec.example.com", got)
 	}
 }
+
+// TestServerPublicURLReachesNotifyLinks: e-mail and webhook links follow
+// server.public-url unless the operator set notify.dashboard-url.
+func TestServerPublicURLReachesNotifyLinks(t *testing.T) {
+	cfg := defaults(t, All)
+	cfg.applyPublicURL()
+	if cfg.Notify.DashboardURL != "http://localhost:8080" {
+		t.Errorf("without server.public-url: notify.dashboard-url %q, want its default", cfg.Notify.DashboardURL)
+	}
+	cfg = defaults(t, All)
+	cfg.Server.PublicURL = "https://sightline.example.com/"
+	cfg.applyPublicURL()
+	if cfg.Notify.DashboardURL != "https://sightline.example.com" {
+		t.Errorf("notify.dashboard-url %q, want server.public-url", cfg.Notify.DashboardURL)
+	}
+	cfg = defaults(t, All)
+	cfg.Server.PublicURL = "https://sightline.example.com"
+	cfg.Notify.DashboardURL = "https://dash.example.com"
+	cfg.applyPublicURL()
+	if cfg.Notify.DashboardURL != "https://dash.example.com" {
+		t.Errorf("an explicit notify.dashboard-url became %q", cfg.Notify.DashboardURL)
+	}
+}
