@@ -235,6 +235,23 @@ func (t *totals) proto() *trafficv1.TrafficTotals {
 	return out
 }
 
+// window is what a query over a time range reads: the site's columns
+// (held until done), the query's compiled filter and its range in Unix ns.
+type window struct {
+	*loaded
+	st     *site
+	f      *filter
+	lo, hi int64
+}
+
+func (s *Store) window(ctx context.Context, q traffic.Query) (window, error) {
+	l, err := s.site(ctx, q.SiteID)
+	if err != nil {
+		return window{}, err
+	}
+	return window{loaded: l, st: l.s, f: l.s.compile(q.Filter), lo: q.Start.UnixNano(), hi: q.End.UnixNano()}, nil
+}
+
 // Overview answers the tiles of q, of the previous period, and q's series.
 func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.TrafficInterval) (*trafficv1.GetTrafficOverviewResponse, error) {
 	loc := q.Loc()
@@ -246,14 +263,12 @@ func (s *Store) Overview(ctx context.Context, q traffic.Query, iv trafficv1.Traf
 	for i, b := range starts {
 		bs[i] = b.UnixNano()
 	}
-	l, err := s.site(ctx, q.SiteID)
+	w, err := s.window(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	defer l.done()
-	st := l.s
-	f := st.compile(q.Filter)
-	lo, hi := q.Start.UnixNano(), q.End.UnixNano()
+	defer w.done()
+	st, f, lo, hi := w.st, w.f, w.lo, w.hi
 	plo := lo - (hi - lo)
 	type bucket struct{ visitors, sessions, pvs int64 }
 	type part struct {
@@ -380,14 +395,12 @@ func (s *Store) Breakdown(ctx context.Context, q traffic.Query, dim trafficv1.Tr
 	if limit <= 0 {
 		limit = 10
 	}
-	l, err := s.site(ctx, q.SiteID)
+	w, err := s.window(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	defer l.done()
-	st := l.s
-	f := st.compile(q.Filter)
-	lo, hi := q.Start.UnixNano(), q.End.UnixNano()
+	defer w.done()
+	st, f, lo, hi := w.st, w.f, w.lo, w.hi
 	n := len(st.strs.s)
 	type part struct {
 		sess, pvs, bounces          []int64 // by string id
