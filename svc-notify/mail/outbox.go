@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sightlinehq/sightline/platform/durablefile"
 )
 
 // Outbox errors, for the RPC layer to map (InvalidArgument, NotFound).
@@ -189,7 +191,7 @@ func (o *Outbox) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("mail: outbox: %w", err)
 	}
 	done = true
-	if err := syncDir(o.dir); err != nil {
+	if err := durablefile.SyncDir(o.dir); err != nil {
 		return fmt.Errorf("mail: outbox: %w", err)
 	}
 	if !exists {
@@ -216,18 +218,6 @@ func (o *Outbox) prune() {
 		}
 	}
 	o.names = slices.Delete(o.names, 0, n)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // List returns a page of e-mails, newest first, and the token of the next
