@@ -21,6 +21,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -31,6 +32,25 @@ var (
 	ErrLimit        = errors.New("limit reached")
 	ErrPrecondition = errors.New("failed precondition")
 )
+
+// DomainInUseError is the ErrConflict of a domain already on a site of the
+// same organisation. Its text is written for that organisation's members:
+// it names their own site (Site, "" when the store lost a race and does not
+// know which), never another organisation's.
+type DomainInUseError struct {
+	Domain string
+	Site   string
+}
+
+func (e *DomainInUseError) Error() string {
+	if e.Site == "" {
+		return e.Domain + " is already on one of your sites"
+	}
+	return fmt.Sprintf("%s is already on your site %q", e.Domain, e.Site)
+}
+
+// Is makes a DomainInUseError match ErrConflict.
+func (e *DomainInUseError) Is(target error) bool { return target == ErrConflict }
 
 // Role of a member, most powerful first; the numbers match the proto enum.
 type Role int32
@@ -464,7 +484,8 @@ type Store interface {
 	AcceptInvitation(ctx context.Context, hash []byte, user int64, email string, now time.Time) (Membership, error)
 
 	// CreateSite creates a site with its domains, atomically: a domain
-	// already used by any site is ErrConflict naming it; an organisation
+	// already on a site of the same organisation is a *DomainInUseError
+	// (other organisations may list the same domain); an organisation
 	// already holding maxSites sites is ErrLimit.
 	CreateSite(ctx context.Context, s Site, maxSites int32) (Site, error)
 	// GetSite returns a site with its domains and settings.
@@ -479,8 +500,9 @@ type Store interface {
 	// DeleteSite deletes a site with its domains, flags, surveys, funnels
 	// and quota rows.
 	DeleteSite(ctx context.Context, id int64) error
-	// AddSiteDomain adds a domain pattern: ErrConflict naming it when any
-	// site (this one included) has it; ErrLimit past maxDomains.
+	// AddSiteDomain adds a domain pattern: a *DomainInUseError when a site
+	// of the same organisation (this one included) has it; ErrLimit past
+	// maxDomains.
 	AddSiteDomain(ctx context.Context, site int64, domain string, maxDomains int) (Site, error)
 	// RemoveSiteDomain removes a domain pattern; ErrNotFound if the site
 	// does not have it.

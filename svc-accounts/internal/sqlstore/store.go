@@ -485,11 +485,25 @@ func scanSite(r sqldb.Row, st *store.Site) error {
 	return nil
 }
 
-func (s *Store) insertDomain(ctx context.Context, q sqldb.Querier, site int64, domain string, now time.Time) error {
-	_, err := q.Exec(ctx, `INSERT INTO site_domains (domain, site_id, created_at) VALUES ($1, $2, $3)`, domain, site, s.d.Time(now))
+// insertDomain adds domain to site, of organisation org. A domain is
+// unique within an organisation (other organisations may list it: ingest
+// finds a site by key first), so a refusal names the caller's own site.
+func (s *Store) insertDomain(ctx context.Context, q sqldb.Querier, org, site int64, domain string, now time.Time) error {
+	var name string
+	err := q.QueryRow(ctx, `SELECT s.name FROM site_domains d JOIN sites s ON s.id = d.site_id
+		WHERE d.organization_id = $1 AND d.domain = $2`, org, domain).Scan(&name)
+	switch {
+	case err == nil:
+		return &store.DomainInUseError{Domain: domain, Site: name}
+	case !s.d.IsNoRows(err):
+		return fmt.Errorf("find domain %q: %w", domain, err)
+	}
+	_, err = q.Exec(ctx, `INSERT INTO site_domains (domain, site_id, organization_id, created_at) VALUES ($1, $2, $3, $4)`,
+		domain, site, org, s.d.Time(now))
 	if err != nil {
 		if s.d.IsUnique(err) {
-			return fmt.Errorf("domain %q already belongs to a site: %w", domain, store.ErrConflict)
+			// Another site of the organisation took it since the check.
+			return &store.DomainInUseError{Domain: domain}
 		}
 		return fmt.Errorf("insert domain %q: %w", domain, err)
 	}
@@ -562,7 +576,7 @@ func (s *Store) CreateSite(ctx context.Context, in store.Site, maxSites int32) (
 			return fmt.Errorf("insert site: %w", err)
 		}
 		for _, d := range in.Domains {
-			if err := s.insertDomain(ctx, q, id, d, now); err != nil {
+			if err := s.insertDomain(ctx, q, in.OrganizationID, id, d, now); err != nil {
 				return err
 			}
 		}
@@ -726,7 +740,7 @@ func (s *Store) AddSiteDomain(ctx context.Context, site int64, domain string, ma
 			return fmt.Errorf("site %d has %d domains, the most allowed: %w", site, maxDomains, store.ErrLimit)
 		}
 		now := time.Now()
-		if err := s.insertDomain(ctx, q, site, domain, now); err != nil {
+		if err := s.insertDomain(ctx, q, cur.OrganizationID, site, domain, now); err != nil {
 			return err
 		}
 		if err := s.touchSite(ctx, q, site, now); err != nil {

@@ -451,11 +451,17 @@ func testSites(t *testing.T, s store.Store) {
 	if g.ID != st.ID || !slices.Equal(g.Domains, st.Domains) || !sameSettings(g.Settings, settings()) {
 		t.Fatalf("get = %+v", g)
 	}
-	// A domain taken by any site conflicts, named; nothing of the failed site remains.
-	_, err := s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "Thief", SiteKey: "k_two", Domains: []string{"new.example.net", "shop.example.com"}, Settings: settings()}, 3)
-	wantErr(t, err, store.ErrConflict, "shop.example.com")
-	if l := must(s.ListSites(ctx, o2.ID, store.Page{})).get(t); len(l) != 0 {
-		t.Fatalf("failed create left %d sites", len(l))
+	// A domain on another site of the organisation conflicts, naming that
+	// site; nothing of the failed site remains.
+	_, err := s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "Twice", SiteKey: "k_two", Domains: []string{"new.example.net", "shop.example.com"}, Settings: settings()}, 3)
+	wantInUse(t, err, "shop.example.com", "Shop")
+	if l := must(s.ListSites(ctx, o.ID, store.Page{})).get(t); len(l) != 1 {
+		t.Fatalf("failed create left %d sites, want 1", len(l))
+	}
+	// Another organisation may list the same domain on its own site.
+	twin := must(s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "Twin", SiteKey: "k_two", Domains: []string{"new.example.net", "shop.example.com"}, Settings: settings()}, 3)).get(t)
+	if twin.OrganizationID != o2.ID || !slices.Equal(twin.Domains, []string{"new.example.net", "shop.example.com"}) {
+		t.Fatalf("second organisation's site = %+v", twin)
 	}
 	// Site key unique.
 	_, err = s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "Dup", SiteKey: "k_one", Settings: settings()}, 3)
@@ -514,7 +520,20 @@ func testSites(t *testing.T, s store.Store) {
 	if f := must(s.ListFeatureFlags(ctx, store.ScopeSite, c.ID)).get(t); len(f) != 0 {
 		t.Fatalf("deleted site's flags remain: %+v", f)
 	}
-	must(s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "Reuse", SiteKey: "k_r", Domains: []string{"c.example.com"}, Settings: settings()}, 3)).get(t)
+	must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: "Reuse", SiteKey: "k_r", Domains: []string{"c.example.com"}, Settings: settings()}, 3)).get(t)
+}
+
+// wantInUse checks err is the conflict of domain already on the caller's
+// own site, named in the message.
+func wantInUse(t *testing.T, err error, domain, site string) {
+	t.Helper()
+	var e *store.DomainInUseError
+	if !errors.As(err, &e) || !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("error = %v, want a DomainInUseError matching ErrConflict", err)
+	}
+	if want := fmt.Sprintf("%s is already on your site %q", domain, site); err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
+	}
 }
 
 func testSiteDomains(t *testing.T, s store.Store) {
@@ -530,9 +549,9 @@ func testSiteDomains(t *testing.T, s store.Store) {
 		t.Fatal("update time did not move")
 	}
 	_, err := s.AddSiteDomain(ctx, b.ID, "a.example.com", 3)
-	wantErr(t, err, store.ErrConflict, "a.example.com")
+	wantInUse(t, err, "a.example.com", "A")
 	_, err = s.AddSiteDomain(ctx, a.ID, "a.example.com", 3)
-	wantErr(t, err, store.ErrConflict, "a.example.com")
+	wantInUse(t, err, "a.example.com", "A")
 	must(s.AddSiteDomain(ctx, a.ID, "third.example.com", 3)).get(t)
 	_, err = s.AddSiteDomain(ctx, a.ID, "fourth.example.com", 3)
 	wantErr(t, err, store.ErrLimit, "")
@@ -547,6 +566,46 @@ func testSiteDomains(t *testing.T, s store.Store) {
 	_, err = s.RemoveSiteDomain(ctx, b.ID, "third.example.com")
 	wantErr(t, err, store.ErrNotFound, "")
 	must(s.AddSiteDomain(ctx, b.ID, "a.example.com", 3)).get(t)
+	testDomainsAcrossOrganizations(t, s)
+}
+
+// testDomainsAcrossOrganizations: two organisations each add one domain,
+// and each site key still finds its own site with its own domains.
+func testDomainsAcrossOrganizations(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o1 := signUp(t, s, "shop1@example.com")
+	_, o2 := signUp(t, s, "shop2@example.com")
+	s1 := must(s.CreateSite(ctx, store.Site{OrganizationID: o1.ID, Name: "Demo shop", SiteKey: "k_shop1", Domains: []string{"one.example.com"}, Settings: settings()}, 3)).get(t)
+	s2 := must(s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "Demo shop", SiteKey: "k_shop2", Settings: settings()}, 3)).get(t)
+	must(s.AddSiteDomain(ctx, s1.ID, "127.0.0.1", 3)).get(t)
+	if got := must(s.AddSiteDomain(ctx, s2.ID, "127.0.0.1", 3)).get(t); !slices.Equal(got.Domains, []string{"127.0.0.1"}) {
+		t.Fatalf("second organisation's domains = %v", got.Domains)
+	}
+	// Within the second organisation it is taken now, by its own site.
+	other := must(s.CreateSite(ctx, store.Site{OrganizationID: o2.ID, Name: "Blog", SiteKey: "k_blog2", Settings: settings()}, 3)).get(t)
+	_, err := s.AddSiteDomain(ctx, other.ID, "127.0.0.1", 3)
+	wantInUse(t, err, "127.0.0.1", "Demo shop")
+	for _, w := range []struct {
+		key     string
+		site    store.Site
+		domains []string
+	}{{"k_shop1", s1, []string{"127.0.0.1", "one.example.com"}}, {"k_shop2", s2, []string{"127.0.0.1"}}} {
+		c := must(s.GetSiteConfig(ctx, w.key, time.Now())).get(t)
+		if c.Site.ID != w.site.ID || c.Site.OrganizationID != w.site.OrganizationID || !slices.Equal(c.Site.Domains, w.domains) {
+			t.Fatalf("config of %s = site %d org %d domains %v, want site %d org %d domains %v",
+				w.key, c.Site.ID, c.Site.OrganizationID, c.Site.Domains, w.site.ID, w.site.OrganizationID, w.domains)
+		}
+	}
+	// Removing it from one organisation leaves the other's.
+	must(s.RemoveSiteDomain(ctx, s1.ID, "127.0.0.1")).get(t)
+	if g := must(s.GetSite(ctx, s2.ID)).get(t); !slices.Equal(g.Domains, []string{"127.0.0.1"}) {
+		t.Fatalf("other organisation's domains after a remove = %v", g.Domains)
+	}
+	// Deleting the second organisation's site frees the domain there only.
+	if err := s.DeleteSite(ctx, s2.ID); err != nil {
+		t.Fatal(err)
+	}
+	must(s.AddSiteDomain(ctx, other.ID, "127.0.0.1", 3)).get(t)
 }
 
 func testSiteConfigAndFlags(t *testing.T, s store.Store) {
