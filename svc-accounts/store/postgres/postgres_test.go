@@ -2,7 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"testing"
+	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
@@ -30,5 +35,18 @@ func TestInvalidDSNDoesNotEchoPassword(t *testing.T) {
 	sqldbtest.InvalidDSN(t, func(ctx context.Context, dsn string) error {
 		_, err := postgres.Open(ctx, dsn, postgres.Options{}, sqlstore.Telemetry{})
 		return err
+	})
+}
+
+func TestMigrateDomainsPerOrganization(t *testing.T) {
+	dsn := pgtest.Start(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.DomainsUpgrade(t, db, goose.DialectPostgres, os.DirFS("migrations"), time.Now(), func(t *testing.T) store.Store {
+		return sqldbtest.Open(t, func(ctx context.Context) (*postgres.Store, error) {
+			return postgres.Open(ctx, dsn, postgres.Options{MaxConns: 4}, sqlstore.Telemetry{})
+		})
 	})
 }

@@ -2,9 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/pressly/goose/v3"
 	"go.uber.org/goleak"
 
 	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
@@ -36,4 +40,17 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestMigrateDomainsPerOrganization(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "up.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.DomainsUpgrade(t, db, goose.DialectSQLite3, os.DirFS("migrations"), time.Now().UnixMicro(), func(t *testing.T) store.Store {
+		return sqldbtest.Open(t, func(ctx context.Context) (*sqlite.Store, error) {
+			return sqlite.Open(ctx, path, sqlstore.Telemetry{})
+		})
+	})
 }
