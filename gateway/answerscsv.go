@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sightlinehq/sightline/devicetype"
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
@@ -218,7 +219,7 @@ func (e *csvExport) row(ctx context.Context, a *sessionsv1.Answer) []string {
 		out = append(out, cell(e.summary(sv, a)))
 	}
 	c := a.GetClient()
-	return append(out, cell(a.GetUrl()), deviceName(c.GetDeviceType()), cell(c.GetBrowser()), cell(c.GetOs()), cell(c.GetCountry()),
+	return append(out, cell(a.GetUrl()), devicetype.Name(c.GetDeviceType()), cell(c.GetBrowser()), cell(c.GetOs()), cell(c.GetCountry()),
 		cell(a.GetSessionId()), cell(e.link(a)), cell(a.GetId()))
 }
 
@@ -288,22 +289,6 @@ func csvTime(ts *timestamppb.Timestamp) string {
 		return ""
 	}
 	return ts.AsTime().UTC().Format("2006-01-02T15:04:05.000Z07:00")
-}
-
-func deviceName(d sessionsv1.DeviceType) string {
-	switch d {
-	case sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP:
-		return "desktop"
-	case sessionsv1.DeviceType_DEVICE_TYPE_MOBILE:
-		return "mobile"
-	case sessionsv1.DeviceType_DEVICE_TYPE_TABLET:
-		return "tablet"
-	case sessionsv1.DeviceType_DEVICE_TYPE_BOT:
-		return "bot"
-	case sessionsv1.DeviceType_DEVICE_TYPE_OTHER:
-		return "other"
-	}
-	return ""
 }
 
 // cell guards against CSV (formula) injection: a spreadsheet runs a cell
@@ -413,9 +398,7 @@ func parseAnswerFilter(q url.Values) (*searchv1.AnswerFilter, error) {
 		return nil, fmt.Errorf("page_op needs page")
 	}
 	for _, v := range q["device"] {
-		d, ok := map[string]sessionsv1.DeviceType{"desktop": sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP,
-			"mobile": sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, "tablet": sessionsv1.DeviceType_DEVICE_TYPE_TABLET,
-			"bot": sessionsv1.DeviceType_DEVICE_TYPE_BOT, "other": sessionsv1.DeviceType_DEVICE_TYPE_OTHER}[v]
+		d, ok := devicetype.Parse(v)
 		if !ok {
 			return nil, fmt.Errorf("device: want desktop, mobile, tablet, bot or other, got %q", v)
 		}

@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sightlinehq/sightline/devicetype"
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
-	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
 )
 
@@ -125,14 +125,6 @@ var triggerKinds = map[accountsv1.SurveyTrigger_Kind]string{
 	accountsv1.SurveyTrigger_KIND_SCROLL_PERCENT: "scroll",
 	accountsv1.SurveyTrigger_KIND_EXIT_INTENT:    "exit",
 	accountsv1.SurveyTrigger_KIND_CUSTOM_EVENT:   "event",
-}
-
-var deviceTypes = map[sessionsv1.DeviceType]string{
-	sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP: "desktop",
-	sessionsv1.DeviceType_DEVICE_TYPE_MOBILE:  "mobile",
-	sessionsv1.DeviceType_DEVICE_TYPE_TABLET:  "tablet",
-	sessionsv1.DeviceType_DEVICE_TYPE_BOT:     "bot",
-	sessionsv1.DeviceType_DEVICE_TYPE_OTHER:   "other",
 }
 
 var visitorKinds = map[accountsv1.SurveyTargeting_Visitors]string{
@@ -262,8 +254,8 @@ func surveySettings(sv *accountsv1.Survey, counts map[int64]int64, now time.Time
 	}
 	j.Target = targetJSON{Pages: pages, Devices: []string{}, Attrs: []attrJSON{}, Visitors: visitors}
 	for _, d := range t.GetDeviceTypes() {
-		name, ok := deviceTypes[d]
-		if !ok {
+		name := devicetype.Name(d)
+		if name == "" {
 			return surveyJSON{}, false
 		}
 		j.Target.Devices = append(j.Target.Devices, name)

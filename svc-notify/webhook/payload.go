@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sightlinehq/sightline/devicetype"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 )
 
@@ -170,7 +171,7 @@ func SessionEnded(sum *sessionsv1.SessionSummary, link string) SessionEndedData 
 		DeadClickCount:      sum.GetDeadClickCount(),
 		ErrorCount:          sum.GetErrorCount(),
 		CustomEvents:        events,
-		Device:              deviceName(c.GetDeviceType()),
+		Device:              devicetype.Name(c.GetDeviceType()),
 		Browser:             c.GetBrowser(),
 		OS:                  c.GetOs(),
 		Country:             c.GetCountry(),
@@ -183,22 +184,6 @@ func SessionEnded(sum *sessionsv1.SessionSummary, link string) SessionEndedData 
 		SurveyResponseCount: sum.GetSurveyResponseCount(),
 		RecordingURL:        link,
 	}
-}
-
-func deviceName(d sessionsv1.DeviceType) string {
-	switch d {
-	case sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP:
-		return "desktop"
-	case sessionsv1.DeviceType_DEVICE_TYPE_MOBILE:
-		return "mobile"
-	case sessionsv1.DeviceType_DEVICE_TYPE_TABLET:
-		return "tablet"
-	case sessionsv1.DeviceType_DEVICE_TYPE_BOT:
-		return "bot"
-	case sessionsv1.DeviceType_DEVICE_TYPE_OTHER:
-		return "other"
-	}
-	return ""
 }
 
 // AnswerData is the data of feedback.created (the on-page widget) and
