@@ -121,7 +121,8 @@ func (s *Service) DeleteSite(ctx context.Context, req *accountsv1.DeleteSiteRequ
 	return &accountsv1.DeleteSiteResponse{}, nil
 }
 
-// AddSiteDomain allows a host or wildcard; a domain belongs to one site.
+// AddSiteDomain allows a host or wildcard; a domain is on at most one site
+// of an organisation (other organisations may list it too).
 func (s *Service) AddSiteDomain(ctx context.Context, req *accountsv1.AddSiteDomainRequest) (*accountsv1.AddSiteDomainResponse, error) {
 	st, err := s.editDomain(ctx, req, "add", func(id int64, d string) (store.Site, error) {
 		return s.store.AddSiteDomain(ctx, id, d, s.cfg.MaxDomainsPerSite)
