@@ -142,13 +142,7 @@ func checkHeatmap(req *recordingsv1.GetHeatmapRequest, now time.Time) (heatRange
 // over. The caller is authorized before anything else is looked at, so
 // another organisation's site is NotFound whatever else the request says.
 func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRequest) (*recordingsv1.GetHeatmapResponse, error) {
-	if req.GetSiteId() <= 0 {
-		return nil, invalid("site_id: must be positive")
-	}
-	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
-		return nil, err
-	}
-	if err := s.heatmapsOn(); err != nil {
+	if err := s.heatReader(ctx, req.GetSiteId()); err != nil {
 		return nil, err
 	}
 	h, err := checkHeatmap(req, time.Now())
@@ -193,6 +187,19 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 		attribute.Bool("sightline.heatmap.truncated", out.Truncated),
 	)
 	return out, nil
+}
+
+// heatReader admits a dashboard caller's heatmap read: a valid site the
+// caller may read (authorized before anything else, so another
+// organisation's site is NotFound), on an instance that aggregates maps.
+func (s *Service) heatReader(ctx context.Context, siteID int64) error {
+	if siteID <= 0 {
+		return invalid("site_id: must be positive")
+	}
+	if err := s.authorize(ctx, siteID, false); err != nil {
+		return err
+	}
+	return s.heatmapsOn()
 }
 
 // heatmapsOn refuses heatmap calls on an instance that does not aggregate
@@ -330,13 +337,7 @@ func (s *Service) heatSnapshot(ctx context.Context, site int64, pages []heatPage
 // ListHeatmapPages lists the site's page keys with the most page views
 // (ties by key), those containing query (case-insensitive) when given.
 func (s *Service) ListHeatmapPages(ctx context.Context, req *recordingsv1.ListHeatmapPagesRequest) (*recordingsv1.ListHeatmapPagesResponse, error) {
-	if req.GetSiteId() <= 0 {
-		return nil, invalid("site_id: must be positive")
-	}
-	if err := s.authorize(ctx, req.GetSiteId(), false); err != nil {
-		return nil, err
-	}
-	if err := s.heatmapsOn(); err != nil {
+	if err := s.heatReader(ctx, req.GetSiteId()); err != nil {
 		return nil, err
 	}
 	q := req.GetQuery()
