@@ -5,7 +5,6 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,7 +13,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -24,6 +22,7 @@ import (
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
+	"github.com/sightlinehq/sightline/internal/grpctest"
 	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
@@ -128,34 +127,10 @@ func (e *env) mails(addr string) []*notifyv1.SendEmailRequest {
 	return e.notify.to(addr)
 }
 
-// serve serves what register registers on 127.0.0.1:0 until the test
-// ends and returns a connection to it.
-func serve(tb testing.TB, register func(*grpc.Server)) *grpc.ClientConn {
-	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	register(srv)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-		<-done
-	})
-	return conn
-}
-
 // serveAccounts serves both of svc's contracts and returns a client of
 // them.
 func serveAccounts(tb testing.TB, svc *Service) accountsClient {
-	conn := serve(tb, func(srv *grpc.Server) {
+	conn := grpctest.Conn(tb, func(srv *grpc.Server) {
 		accountsv1.RegisterAccountsServiceServer(srv, svc)
 		accountsv1.RegisterAccountsInternalServiceServer(srv, svc.Internal())
 	})
@@ -165,7 +140,7 @@ func serveAccounts(tb testing.TB, svc *Service) accountsClient {
 // startNotify serves f on 127.0.0.1:0 and returns a client of it.
 func startNotify(tb testing.TB, f *fakeNotify) notifyv1.NotifyInternalServiceClient {
 	tb.Helper()
-	conn := serve(tb, func(srv *grpc.Server) { notifyv1.RegisterNotifyInternalServiceServer(srv, f) })
+	conn := grpctest.Conn(tb, func(srv *grpc.Server) { notifyv1.RegisterNotifyInternalServiceServer(srv, f) })
 	return notifyv1.NewNotifyInternalServiceClient(conn)
 }
 

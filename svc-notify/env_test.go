@@ -5,16 +5,15 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"net"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
+	"github.com/sightlinehq/sightline/internal/grpctest"
 	"github.com/sightlinehq/sightline/siteaccess"
 	"github.com/sightlinehq/sightline/svc-accounts/accountstest"
 )
@@ -47,28 +46,6 @@ type rpcUser struct {
 // as is a context carrying a credential as the gateway forwards it ("" for
 // none).
 func as(token string) context.Context { return accountstest.As(token) }
-
-func serveGRPC(t *testing.T, register func(*grpc.Server)) *grpc.ClientConn {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	register(srv)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-		<-done
-	})
-	return conn
-}
 
 // runService runs svc until the test ends, then stops it (Run must return
 // nil) and closes it with closeFn.
@@ -113,7 +90,7 @@ func newRPCEnv(t *testing.T, tweak func(*Config)) *rpcEnv {
 		t.Fatal(err)
 	}
 	runService(t, svc, svc.Close)
-	nconn := serveGRPC(t, func(s *grpc.Server) { notifyv1.RegisterNotifyServiceServer(s, svc) })
+	nconn := grpctest.Conn(t, func(s *grpc.Server) { notifyv1.RegisterNotifyServiceServer(s, svc) })
 
 	e := &rpcEnv{t: t, svc: svc, client: notifyv1.NewNotifyServiceClient(nconn),
 		owner: rpcUserOf(acc.Owner), viewer: rpcUserOf(acc.Viewer), mallory: rpcUserOf(acc.Mallory), ops: rpcUserOf(acc.Ops),

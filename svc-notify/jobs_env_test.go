@@ -21,6 +21,7 @@ import (
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/internal/grpctest"
 	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
 	"github.com/sightlinehq/sightline/svc-notify/mail/mailtest"
@@ -56,7 +57,7 @@ type meshSite struct {
 
 func newMesh(t *testing.T) *mesh {
 	m := &mesh{sites: map[int64]*meshSite{}, more: map[recordingsv1.SweepTask]int{}, sweeps: map[recordingsv1.SweepTask]int{}}
-	m.conn = serveGRPC(t, func(s *grpc.Server) {
+	m.conn = grpctest.Conn(t, func(s *grpc.Server) {
 		accountsv1.RegisterAccountsInternalServiceServer(s, m)
 		searchv1.RegisterSearchInternalServiceServer(s, m)
 		recordingsv1.RegisterRecordingsInternalServiceServer(s, m)
@@ -201,7 +202,7 @@ func startJobs(t *testing.T, st store.Store, m *mesh, smtp *mailtest.Server, twe
 		svc.hooks.Close()
 		return nil
 	})
-	conn := serveGRPC(t, func(s *grpc.Server) { notifyv1.RegisterNotifyInternalServiceServer(s, svc.Internal()) })
+	conn := grpctest.Conn(t, func(s *grpc.Server) { notifyv1.RegisterNotifyInternalServiceServer(s, svc.Internal()) })
 	e := &jobsEnv{t: t, svc: svc, internal: notifyv1.NewNotifyInternalServiceClient(conn)}
 	e.waitReady()
 	return e
