@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +35,7 @@ import (
 	"github.com/sightlinehq/sightline/platform/rpc"
 	"github.com/sightlinehq/sightline/platform/telemetry/otlptest"
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
+	"github.com/sightlinehq/sightline/svc-ingest/spool/spooltest"
 )
 
 // binary is the sightline binary built once for these tests.
@@ -647,20 +647,7 @@ func TestReadyWithGiBUndelivered(t *testing.T) {
 	const total = 1 << 30
 	n := total / len(chunk)
 	fill := time.Now()
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := g; i < n; i += 8 {
-				if err := sp.Append(context.Background(), chunk); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	spooltest.Fill(t, sp, chunk, n)
 	st := sp.Stats()
 	if err := sp.Close(); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightlinehq/sightline/svc-ingest/spool/spooltest"
 	"go.uber.org/goleak"
 )
 
@@ -693,20 +694,7 @@ func fillSpool(tb testing.TB, dir string, size int64, recBytes int) {
 	}
 	rec := bytes.Repeat([]byte("x"), recBytes)
 	n := int(size / int64(recHeaderLen+recBytes))
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := g; i < n; i += 8 {
-				if err := s.Append(context.Background(), rec); err != nil {
-					tb.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	spooltest.Fill(tb, s, rec, n)
 	if n > 0 {
 		recs, err := s.Read(context.Background(), 10, 1<<30)
 		if err != nil {
