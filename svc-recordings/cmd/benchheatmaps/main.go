@@ -38,7 +38,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,6 +54,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/cpuprofile"
 	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	recordings "github.com/sightlinehq/sightline/svc-recordings"
 )
@@ -86,26 +86,21 @@ func main() {
 	flag.IntVar(&o.calls, "calls", 50, "GetHeatmap calls measured (a fifth of them for the variants)")
 	flag.IntVar(&o.rounds, "rounds", 10, "interleaved rounds of the append comparison")
 	flag.IntVar(&o.roundVisits, "round-visits", 96, "page views (12 batches each) per variant per round")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
+	cpuprofileFlag := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.StringVar(&o.profiles, "profiles", "", "write CPU profiles of the append comparison's service processes into this directory")
 	serveMode := flag.String("serve", "", "internal: serve recordings with heatmaps on or off until stdin closes (the append comparison's processes)")
 	flag.Parse()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuprofile.Start(*cpuprofileFlag)
+	if err != nil {
+		log.Fatal(err)
 	}
+	defer stopProfile()
 	work := func(ctx context.Context) error { return run(ctx, o) }
 	if *serveMode != "" {
 		work = func(ctx context.Context) error { return serve(ctx, *serveMode) }
 	}
 	if err := work(context.Background()); err != nil {
-		pprof.StopCPUProfile()
+		stopProfile()
 		log.Fatal(err)
 	}
 }

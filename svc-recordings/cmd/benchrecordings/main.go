@@ -18,7 +18,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -31,6 +30,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/cpuprofile"
 	"github.com/sightlinehq/sightline/internal/dirsize"
 	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	recordings "github.com/sightlinehq/sightline/svc-recordings"
@@ -51,21 +51,16 @@ func main() {
 	workers := flag.Int("concurrency", 4, "concurrent AppendChunks callers")
 	compression := flag.String("compression", "better", "zstd level")
 	streams := flag.Int("streams", 7, "StreamRecording repetitions (median reported)")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
+	cpuprofileFlag := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	captured := flag.String("captured", "svc-ingest/testdata", "directory of captured real-browser batches (wire-format envelopes, *.json)")
 	flag.Parse()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuprofile.Start(*cpuprofileFlag)
+	if err != nil {
+		log.Fatal(err)
 	}
+	defer stopProfile()
 	if err := run(*sessions, *minutes, *chunkEvery, *batch, *workers, *compression, *streams, *captured); err != nil {
-		pprof.StopCPUProfile()
+		stopProfile()
 		log.Fatal(err)
 	}
 }

@@ -49,7 +49,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -62,6 +61,7 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/cpuprofile"
 	"github.com/sightlinehq/sightline/internal/dirsize"
 	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/svc-search/cmd/internal/benchrun"
@@ -198,17 +198,11 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir, cpuProfile s
 		n, pgTime.Round(time.Millisecond), float64(n)/pgTime.Seconds(), pgIndexTime.Round(time.Millisecond), float64(pgSize)/(1<<20))
 
 	fmt.Printf("\n%-44s %10s %10s %10s %10s %8s %8s\n", "query (page of 50 + total)", "bleve p50", "bleve p95", "pg p50", "pg p95", "p95 x", "hits")
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuprofile.Start(cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	ok := true
 	for _, q := range benchQueries(now) {
 		bl, total, first, err := timeBleve(ctx, ix, q, reps)
