@@ -165,12 +165,68 @@ test("a newcomer sees their own demo-shop visit: recording, replay, heatmap, num
 
     const took = Date.now() - t0;
     console.log(`newcomer's minute: sign-up to recording, replay, heatmap and numbers took ${(took / 1000).toFixed(1)} s`);
+    await secondOrganization(sl.base, { siteId, siteKey, sessionId: session.sessionId, call });
     await shop.close();
     await ctx.close();
   } finally {
     await sl.stop();
   }
 });
+
+// secondOrganization: another newcomer, in another organisation, opens the
+// demo shop on the same host as the first (a domain is unique within an
+// organisation, not the instance): it gets its own "Demo shop" with its own
+// key, its visit lands in its site only, and the first's stays in the
+// first's. Within the second organisation, the host on a second site is
+// refused with a message naming its own site.
+async function secondOrganization(base, first) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const { orgId, call } = await signUp(ctx, base, "second-newcomer@example.com");
+  const dash = await ctx.newPage();
+  await dash.goto(`${base}/`);
+  await dash.getByTestId("demo-card").waitFor({ timeout: 15_000 });
+  const [shop] = await Promise.all([ctx.waitForEvent("page"), dash.getByTestId("demo-open").click()]);
+  await shop.waitForURL(/\/demo\/k_[A-Za-z0-9_-]+\/$/, { timeout: 15_000 });
+  const siteKey = /\/demo\/(k_[A-Za-z0-9_-]+)\//.exec(shop.url())[1];
+  assert.notEqual(siteKey, first.siteKey, "the second organisation's demo shop has its own key");
+  const sites = (await call("GET", `/api/v1/organizations/${orgId}/sites`)).json().sites ?? [];
+  assert.equal(sites.length, 1, JSON.stringify(sites));
+  assert.equal(sites[0].name, "Demo shop");
+  assert.deepEqual(sites[0].domains, ["localhost"]);
+  assert.equal(sites[0].siteKey, siteKey);
+  const siteId = sites[0].id;
+
+  await waitFor(() => shop.evaluate(() => typeof window.sightline === "function"), "the snippet in the second demo shop", 15_000);
+  await shop.mouse.move(300, 300, { steps: 5 });
+  await shop.locator("[data-testid=product-card] h3 a").first().click();
+  await shop.waitForURL(/\/products\/[a-z-]+$/);
+  await shop.mouse.move(400, 400, { steps: 5 });
+  await shop.waitForTimeout(1500);
+  await dash.bringToFront();
+  await dash.locator("[data-testid=recording-row]").first().waitFor({ timeout: MINUTE });
+  await dash.screenshot({ path: path.join(shots, "7-second-organization.png") });
+
+  // Data never mixes: each site holds only its own visit, and neither user reads the other's site.
+  const ids = async (c, site) => ((await c("POST", `/api/v1/sites/${site}/sessions:search`, {})).json().sessions ?? []).map((x) => x.sessionId);
+  const mine = await ids(call, siteId);
+  assert.ok(mine.length >= 1 && !mine.includes(first.sessionId), `second site's sessions ${mine}, first's visit ${first.sessionId}`);
+  const theirs = await ids(first.call, first.siteId);
+  assert.ok(theirs.includes(first.sessionId) && !theirs.some((x) => mine.includes(x)), `first site's sessions ${theirs}, second's ${mine}`);
+  assert.notEqual((await call("GET", `/api/v1/sites/${first.siteId}`)).status, 200, "the second user reads the first's site");
+
+  // Within the organisation the host is on one site: the refusal names that site, the user's own.
+  const blog = await call("POST", `/api/v1/organizations/${orgId}/sites`, { name: "Blog", domains: [] });
+  assert.equal(blog.status, 200, blog.text);
+  await dash.goto(`${base}/o/${orgId}/sites/${blog.json().site.id}/setup?tab=settings`);
+  await dash.getByTestId("domain-input").fill("localhost");
+  await dash.getByRole("button", { name: "Add domain" }).click();
+  const refusal = dash.locator(".error-box");
+  await refusal.waitFor({ timeout: 10_000 });
+  assert.match(await refusal.innerText(), /^localhost is already on your site "Demo shop"/);
+  await dash.screenshot({ path: path.join(shots, "8-domain-refused.png") });
+  await shop.close();
+  await ctx.close();
+}
 
 test("-demo.enabled=false: no shop, no card", { timeout: 120_000 }, async () => {
   const sl = await startSightline(bin, ["-demo.enabled=false"]);
