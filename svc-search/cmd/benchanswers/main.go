@@ -26,7 +26,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -70,10 +69,7 @@ func main() {
 }
 
 func run(ctx context.Context, n, reps, batch int, seed uint64, dir string, compact bool) error {
-	if n < 1000 {
-		return errors.New("-n must be at least 1000")
-	}
-	dir, done, err := benchrun.WorkDir(dir, "benchanswers")
+	dir, done, err := benchrun.MeasuredWorkDir(n, dir, "benchanswers")
 	if err != nil {
 		return err
 	}
@@ -89,18 +85,17 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir string, compa
 	others := n / 4
 	fmt.Printf("benchanswers: %d answers of the measured site + %d of 4 other sites, batch %d, %d timed runs per query\n", n, others, batch, reps)
 	var mine []*sessionsv1.Answer
-	buf := make([]*sessionsv1.Answer, 0, batch)
 	var loadTime time.Duration
-	flush := func() error {
+	load := benchrun.NewBatches(batch, func(buf []*sessionsv1.Answer) error {
 		t0 := time.Now()
 		if _, err := ix.UpsertAnswers(ctx, buf); err != nil {
 			return err
 		}
 		loadTime += time.Since(t0)
-		buf = buf[:0]
 		return nil
-	}
-	lastReport := time.Now()
+	}, func(added int) {
+		fmt.Printf("  loaded %d/%d (%.0f answers/s)\n", added, n+others, float64(added)/loadTime.Seconds())
+	})
 	for i := range n + others {
 		s := site
 		if i%5 == 4 && i/5 < others {
@@ -110,21 +105,12 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir string, compa
 		if s == site {
 			mine = append(mine, a)
 		}
-		buf = append(buf, a)
-		if len(buf) == batch {
-			if err := flush(); err != nil {
-				return err
-			}
-			if time.Since(lastReport) > 15*time.Second {
-				lastReport = time.Now()
-				fmt.Printf("  loaded %d/%d (%.0f answers/s)\n", i+1, n+others, float64(i+1)/loadTime.Seconds())
-			}
-		}
-	}
-	if len(buf) > 0 {
-		if err := flush(); err != nil {
+		if err := load.Add(a); err != nil {
 			return err
 		}
+	}
+	if err := load.Close(); err != nil {
+		return err
 	}
 	for len(mine) < n { // the interleaving leaves the measured site short by a few
 		a := answer(rng, site, n+others+len(mine), now)

@@ -91,10 +91,7 @@ func main() {
 }
 
 func run(ctx context.Context, n, reps, batch int, seed uint64, dir, cpuProfile string, compact bool) error {
-	if n < 1000 {
-		return errors.New("-n must be at least 1000")
-	}
-	dir, done, err := benchrun.WorkDir(dir, "benchsearch")
+	dir, done, err := benchrun.MeasuredWorkDir(n, dir, "benchsearch")
 	if err != nil {
 		return err
 	}
@@ -131,9 +128,7 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir, cpuProfile s
 	fmt.Printf("benchsearch: N=%d sessions over %d sites, batch %d, %d timed runs per query\n", n, sites, batch, reps)
 	var bleveTime, pgTime time.Duration
 	bigSite := 0
-	buf := make([]*sessionsv1.SessionSummary, 0, batch)
-	lastReport := time.Now()
-	flush := func() error {
+	load := benchrun.NewBatches(batch, func(buf []*sessionsv1.SessionSummary) error {
 		t0 := time.Now()
 		if _, err := ix.Upsert(ctx, buf); err != nil {
 			return err
@@ -144,30 +139,22 @@ func run(ctx context.Context, n, reps, batch int, seed uint64, dir, cpuProfile s
 			return err
 		}
 		pgTime += time.Since(t0)
-		buf = buf[:0]
 		return nil
-	}
+	}, func(added int) {
+		fmt.Printf("  loaded %d/%d (bleve %.0f docs/s, postgres COPY %.0f rows/s)\n", added, n,
+			float64(added)/bleveTime.Seconds(), float64(added)/pgTime.Seconds())
+	})
 	for i := range n {
 		s := gen.session(i)
 		if s.SiteId == firstSite {
 			bigSite++
 		}
-		buf = append(buf, s)
-		if len(buf) == batch {
-			if err := flush(); err != nil {
-				return err
-			}
-			if time.Since(lastReport) > 15*time.Second {
-				lastReport = time.Now()
-				fmt.Printf("  loaded %d/%d (bleve %.0f docs/s, postgres COPY %.0f rows/s)\n", i+1, n,
-					float64(i+1)/bleveTime.Seconds(), float64(i+1)/pgTime.Seconds())
-			}
-		}
-	}
-	if len(buf) > 0 {
-		if err := flush(); err != nil {
+		if err := load.Add(s); err != nil {
 			return err
 		}
+	}
+	if err := load.Close(); err != nil {
+		return err
 	}
 	compactTime, err := benchrun.Compact(ctx, ix, compact)
 	if err != nil {

@@ -5,6 +5,7 @@ package benchrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -24,6 +25,15 @@ func WorkDir(dir, prefix string) (_ string, done func(), err error) {
 		return "", nil, fmt.Errorf("work directory: %w", err)
 	}
 	return d, func() { _ = os.RemoveAll(d) }, nil
+}
+
+// MeasuredWorkDir is WorkDir for a benchmark that measures one site of
+// n documents (its -n): fewer than 1000 measure nothing worth a figure.
+func MeasuredWorkDir(n int, dir, prefix string) (_ string, done func(), err error) {
+	if n < 1000 {
+		return "", nil, errors.New("-n must be at least 1000")
+	}
+	return WorkDir(dir, prefix)
 }
 
 // Compact merges an index to one segment when on, and says how long it

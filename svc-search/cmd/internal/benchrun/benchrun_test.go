@@ -1,8 +1,10 @@
 package benchrun
 
 import (
+	"errors"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 	"time"
 )
@@ -76,4 +78,47 @@ func TestWorkDir(t *testing.T) {
 	if _, err := os.Stat(named); err != nil {
 		t.Fatalf("named directory removed: %v", err)
 	}
+}
+
+func TestBatches(t *testing.T) {
+	var got [][]int
+	b := NewBatches(3, func(batch []int) error {
+		got = append(got, slices.Clone(batch))
+		return nil
+	}, func(int) {})
+	for i := range 7 {
+		if err := b.Add(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]int{{0, 1, 2}, {3, 4, 5}, {6}}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("batches %v, want %v", got, want)
+	}
+	boom := errors.New("boom")
+	b = NewBatches(2, func([]int) error { return boom }, func(int) {})
+	if err := b.Add(1); err != nil {
+		t.Fatalf("a batch not yet full flushed: %v", err)
+	}
+	if err := b.Add(2); !errors.Is(err, boom) {
+		t.Fatalf("Add of a full batch = %v, want the flush's error", err)
+	}
+}
+
+func TestMeasuredWorkDir(t *testing.T) {
+	if _, _, err := MeasuredWorkDir(999, t.TempDir(), "x"); err == nil || err.Error() != "-n must be at least 1000" {
+		t.Fatalf("-n 999: %v, want the -n refusal", err)
+	}
+	named := t.TempDir()
+	d, done, err := MeasuredWorkDir(1000, named, "x")
+	if err != nil || d != named {
+		t.Fatalf("-n 1000: %s, %v", d, err)
+	}
+	done()
 }
