@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"os"
-	"strings"
+	"io"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -19,20 +17,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // t.TempDir's parent is not reachable by the postgres user the server
 // runs as under root.)
 func TestSmoke(t *testing.T) {
-	var out bytes.Buffer
-	err := run(t.Context(), 50, 60, 4, "", &out)
-	if errors.Is(err, pgtest.ErrNoBinaries) && os.Getenv("CI") != "true" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, out.String())
-	}
-	for _, want := range []string{"webhook deliveries, sqlite", "digest fan-out, sqlite", "webhook deliveries, postgres", "digest fan-out, postgres", "bare signed POSTs"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
-	}
-	t.Log(out.String())
+	pgtest.Smoke(t, func(out io.Writer) error { return run(t.Context(), 50, 60, 4, "", out) },
+		"webhook deliveries, sqlite", "digest fan-out, sqlite", "webhook deliveries, postgres", "digest fan-out, postgres", "bare signed POSTs")
 }
 
 func TestFlagsChecked(t *testing.T) {

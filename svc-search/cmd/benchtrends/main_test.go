@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"errors"
-	"os"
-	"strings"
+	"io"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -19,20 +17,9 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // temporary directory: t.TempDir's parent is not reachable by the
 // postgres user the server runs as under root.)
 func TestSmoke(t *testing.T) {
-	var out bytes.Buffer
-	err := run(t.Context(), config{sessions: 2000, reps: 2, pgReps: 2, batch: 700, seed: 7, zone: "America/New_York"}, &out)
-	if errors.Is(err, pgtest.ErrNoBinaries) && os.Getenv("CI") != "true" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatalf("bench: %v\n%s", err, out.String())
-	}
-	for _, want := range []string{"2000 sessions", "overview 30 days", "4-step funnel", "realtime: page view added", "both backends returned the same"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
-	}
-	t.Log(out.String())
+	pgtest.Smoke(t, func(out io.Writer) error {
+		return run(t.Context(), config{sessions: 2000, reps: 2, pgReps: 2, batch: 700, seed: 7, zone: "America/New_York"}, out)
+	}, "2000 sessions", "overview 30 days", "4-step funnel", "realtime: page view added", "both backends returned the same")
 }
 
 func TestFlagsChecked(t *testing.T) {
