@@ -62,22 +62,14 @@ test("a newcomer sees their own demo-shop visit: recording, replay, heatmap, num
     assert.match(await card.innerText(), /Try it on the demo shop/);
     await dash.screenshot({ path: path.join(shots, "1-card.png") });
 
-    const [shop] = await Promise.all([ctx.waitForEvent("page"), dash.getByTestId("demo-open").click()]);
     const shopErrors = [];
-    shop.on("console", (m) => m.type() === "error" && shopErrors.push(m.text()));
-    shop.on("pageerror", (e) => shopErrors.push(String(e)));
-    shop.on("response", (r) => r.status() >= 400 && shopErrors.push(`${r.status()} ${r.url()}`));
-    await shop.waitForURL(/\/demo\/k_[A-Za-z0-9_-]+\/$/, { timeout: 15_000 });
-    const siteKey = /\/demo\/(k_[A-Za-z0-9_-]+)\//.exec(shop.url())[1];
+    const { shop, siteKey, siteId } = await openDemoShop(ctx, dash, { orgId, call }, (shop) => {
+      shop.on("console", (m) => m.type() === "error" && shopErrors.push(m.text()));
+      shop.on("pageerror", (e) => shopErrors.push(String(e)));
+      shop.on("response", (r) => r.status() >= 400 && shopErrors.push(`${r.status()} ${r.url()}`));
+    });
     console.log(`demo shop open ${since()} after sign-up: ${shop.url()}`);
-
-    // The card made one site, "Demo shop", on the dashboard's host, and brought this tab to its recordings.
-    const sites = (await call("GET", `/api/v1/organizations/${orgId}/sites`)).json().sites ?? [];
-    assert.equal(sites.length, 1, JSON.stringify(sites));
-    assert.equal(sites[0].name, "Demo shop");
-    assert.deepEqual(sites[0].domains, ["localhost"]);
-    assert.equal(sites[0].siteKey, siteKey);
-    const siteId = sites[0].id;
+    // The card brought this tab to the site's recordings.
     await dash.waitForURL(new RegExp(`/o/${orgId}/sites/${siteId}/recordings`), { timeout: 10_000 });
     await dash.getByTestId("demo-card").waitFor();
     assert.match(await dash.getByTestId("demo-card").innerText(), /Waiting for your visit/);
@@ -173,6 +165,22 @@ test("a newcomer sees their own demo-shop visit: recording, replay, heatmap, num
   }
 });
 
+// openDemoShop clicks the demo card on dash and answers the shop's tab
+// (watch sees it before it loads), its key and the one site the card made:
+// "Demo shop", on the dashboard's host, with that key.
+async function openDemoShop(ctx, dash, { orgId, call }, watch = () => {}) {
+  const [shop] = await Promise.all([ctx.waitForEvent("page"), dash.getByTestId("demo-open").click()]);
+  watch(shop);
+  await shop.waitForURL(/\/demo\/k_[A-Za-z0-9_-]+\/$/, { timeout: 15_000 });
+  const siteKey = /\/demo\/(k_[A-Za-z0-9_-]+)\//.exec(shop.url())[1];
+  const sites = (await call("GET", `/api/v1/organizations/${orgId}/sites`)).json().sites ?? [];
+  assert.equal(sites.length, 1, JSON.stringify(sites));
+  assert.equal(sites[0].name, "Demo shop");
+  assert.deepEqual(sites[0].domains, ["localhost"]);
+  assert.equal(sites[0].siteKey, siteKey);
+  return { shop, siteKey, siteId: sites[0].id };
+}
+
 // secondOrganization: another newcomer, in another organisation, opens the
 // demo shop on the same host as the first (a domain is unique within an
 // organisation, not the instance): it gets its own "Demo shop" with its own
@@ -185,16 +193,8 @@ async function secondOrganization(base, first) {
   const dash = await ctx.newPage();
   await dash.goto(`${base}/`);
   await dash.getByTestId("demo-card").waitFor({ timeout: 15_000 });
-  const [shop] = await Promise.all([ctx.waitForEvent("page"), dash.getByTestId("demo-open").click()]);
-  await shop.waitForURL(/\/demo\/k_[A-Za-z0-9_-]+\/$/, { timeout: 15_000 });
-  const siteKey = /\/demo\/(k_[A-Za-z0-9_-]+)\//.exec(shop.url())[1];
+  const { shop, siteKey, siteId } = await openDemoShop(ctx, dash, { orgId, call });
   assert.notEqual(siteKey, first.siteKey, "the second organisation's demo shop has its own key");
-  const sites = (await call("GET", `/api/v1/organizations/${orgId}/sites`)).json().sites ?? [];
-  assert.equal(sites.length, 1, JSON.stringify(sites));
-  assert.equal(sites[0].name, "Demo shop");
-  assert.deepEqual(sites[0].domains, ["localhost"]);
-  assert.equal(sites[0].siteKey, siteKey);
-  const siteId = sites[0].id;
 
   await waitFor(() => shop.evaluate(() => typeof window.sightline === "function"), "the snippet in the second demo shop", 15_000);
   await shop.mouse.move(300, 300, { steps: 5 });
