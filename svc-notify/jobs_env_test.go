@@ -23,11 +23,8 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/internal/grpctest"
 	"github.com/sightlinehq/sightline/internal/pgtest"
-	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
 	"github.com/sightlinehq/sightline/svc-notify/mail/mailtest"
 	"github.com/sightlinehq/sightline/svc-notify/store"
-	"github.com/sightlinehq/sightline/svc-notify/store/postgres"
-	"github.com/sightlinehq/sightline/svc-notify/store/sqlite"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -221,23 +218,6 @@ func (e *jobsEnv) waitReady() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// sqliteStore is a fresh SQLite store, ids above 2^31.
-func sqliteStore(t *testing.T) store.Store {
-	return sqldbtest.Open(t, func(ctx context.Context) (*sqlite.Store, error) {
-		return sqlite.Open(ctx, filepath.Join(t.TempDir(), "notify.db"), sqlite.Telemetry{})
-	})
-}
-
-func postgresStore(t *testing.T, dsn string) store.Store {
-	t.Helper()
-	st, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 24}, postgres.Telemetry{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
 }
 
 // settle waits until no job is waiting to run now (available, running,

@@ -11,6 +11,7 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/svc-notify/mail/mailtest"
+	"github.com/sightlinehq/sightline/svc-notify/store/teststore"
 	"github.com/sightlinehq/sightline/svc-notify/webhook"
 )
 
@@ -20,7 +21,7 @@ import (
 // for longer than the week before.
 func TestNoDataWebhookWithoutRules(t *testing.T) {
 	m := newMesh(t)
-	st := sqliteStore(t)
+	st := teststore.SQLite(t)
 	silence := map[int64]time.Duration{
 		2: 25 * time.Hour,                  // broke a day ago: fires
 		3: 5 * time.Hour,                   // quiet for less than 24 h: not yet

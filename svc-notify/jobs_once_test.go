@@ -17,6 +17,7 @@ import (
 	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/svc-notify/mail/mailtest"
 	"github.com/sightlinehq/sightline/svc-notify/store"
+	"github.com/sightlinehq/sightline/svc-notify/store/teststore"
 	"github.com/sightlinehq/sightline/svc-notify/webhook"
 )
 
@@ -168,7 +169,7 @@ func runPeriods(e *jobsEnv) {
 func TestDigestsAndAlertsOnceSQLite(t *testing.T) {
 	smtp := mailtest.NewServer(t)
 	m := newMesh(t)
-	st := sqliteStore(t)
+	st := teststore.SQLite(t)
 	w := seedOnce(t, st, m)
 	rcv := newReceiver(t, "", http.StatusOK)
 	hook := createWebhook(t, st, 1, rcv.srv.URL, webhook.EventSiteNoData)
@@ -229,7 +230,7 @@ func TestDigestsAndAlertsOnceThreeProcessesPostgres(t *testing.T) {
 	var envs []*jobsEnv
 	stores := make([]store.Store, 3)
 	for i := range stores {
-		stores[i] = postgresStore(t, dsn)
+		stores[i] = teststore.Postgres(t, dsn, 24)
 	}
 	first := stores[0]
 	w := seedOnce(t, first, m)

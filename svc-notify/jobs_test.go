@@ -25,6 +25,7 @@ import (
 	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/svc-notify/mail/mailtest"
 	"github.com/sightlinehq/sightline/svc-notify/store"
+	"github.com/sightlinehq/sightline/svc-notify/store/teststore"
 	"github.com/sightlinehq/sightline/svc-notify/webhook"
 )
 
@@ -108,7 +109,7 @@ func answerEvent(site int64, id string, rating int32, comment string) *notifyv1.
 
 func TestSendEmailEveryKind(t *testing.T) {
 	smtp := mailtest.NewServer(t)
-	e := startJobs(t, sqliteStore(t), newMesh(t), smtp, nil)
+	e := startJobs(t, teststore.SQLite(t), newMesh(t), smtp, nil)
 	ctx := context.Background()
 	reqs := []*notifyv1.SendEmailRequest{
 		{To: "a@example.test", Name: "Ada", IdempotencyKey: "verify:1", Content: &notifyv1.SendEmailRequest_VerifyEmail{VerifyEmail: &notifyv1.VerifyEmail{Token: "tok/1+x"}}},
@@ -168,7 +169,7 @@ func containsString(list []string, s string) bool {
 func TestSendEmailRejectedIsNotRetried(t *testing.T) {
 	smtp := mailtest.NewServer(t)
 	smtp.Reject("gone@example.test", 550)
-	e := startJobs(t, sqliteStore(t), newMesh(t), smtp, nil)
+	e := startJobs(t, teststore.SQLite(t), newMesh(t), smtp, nil)
 	_, err := e.internal.SendEmail(context.Background(), &notifyv1.SendEmailRequest{
 		To: "gone@example.test", IdempotencyKey: "verify:gone",
 		Content: &notifyv1.SendEmailRequest_VerifyEmail{VerifyEmail: &notifyv1.VerifyEmail{Token: "t"}},
@@ -188,7 +189,7 @@ func TestSendEmailRejectedIsNotRetried(t *testing.T) {
 
 func TestInternalRefusesHostileInput(t *testing.T) {
 	smtp := mailtest.NewServer(t)
-	e := startJobs(t, sqliteStore(t), newMesh(t), smtp, nil)
+	e := startJobs(t, teststore.SQLite(t), newMesh(t), smtp, nil)
 	ctx := context.Background()
 	ok := &notifyv1.VerifyEmail{Token: "t"}
 	mails := map[string]*notifyv1.SendEmailRequest{
@@ -240,10 +241,10 @@ func TestInternalRefusesHostileInput(t *testing.T) {
 	}
 }
 
-func TestWebhookDeliveryOnceSQLite(t *testing.T) { testWebhookDeliveryOnce(t, sqliteStore(t)) }
+func TestWebhookDeliveryOnceSQLite(t *testing.T) { testWebhookDeliveryOnce(t, teststore.SQLite(t)) }
 
 func TestWebhookDeliveryOncePostgres(t *testing.T) {
-	testWebhookDeliveryOnce(t, postgresStore(t, pgtest.Start(t)))
+	testWebhookDeliveryOnce(t, teststore.Postgres(t, pgtest.Start(t), 24))
 }
 
 // testWebhookDeliveryOnce publishes events (one of them three times) to a
@@ -331,7 +332,7 @@ func TestWebhookRetryThenDisable(t *testing.T) {
 	m.addMember(1, 10, "owner@example.test", accountsv1.Role_ROLE_OWNER)
 	m.addMember(1, 11, "admin@example.test", accountsv1.Role_ROLE_ADMIN)
 	m.addMember(1, 12, "member@example.test", accountsv1.Role_ROLE_MEMBER)
-	st := sqliteStore(t)
+	st := teststore.SQLite(t)
 	// First a webhook that fails but is far from disable-after.
 	e := startJobs(t, st, m, smtp, nil)
 	ctx := context.Background()
@@ -422,7 +423,7 @@ func TestAnswerAlertOnce(t *testing.T) {
 	m.addSite(1, "Shop", "UTC")
 	m.addMember(1, 10, "low@example.test", accountsv1.Role_ROLE_MEMBER)
 	m.addMember(1, 11, "text@example.test", accountsv1.Role_ROLE_VIEWER)
-	st := sqliteStore(t)
+	st := teststore.SQLite(t)
 	e := startJobs(t, st, m, smtp, nil)
 	ctx := context.Background()
 	low := answerRule(t, st, 1, 10, &notifyv1.AnswerCondition{MaxRating: 2, MaxNps: -1})
@@ -476,7 +477,7 @@ func TestRecordingsSweepRunsWhileMore(t *testing.T) {
 	smtp := mailtest.NewServer(t)
 	m := newMesh(t)
 	m.more[recordingsv1.SweepTask_SWEEP_TASK_END_IDLE_SESSIONS] = 2
-	e := startJobs(t, sqliteStore(t), m, smtp, nil)
+	e := startJobs(t, teststore.SQLite(t), m, smtp, nil)
 	at := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC) // not a period the leader schedules
 	e.insert(sweepArgs{Task: sweepEndIdle, At: at})
 	e.insert(sweepArgs{Task: sweepEndIdle, At: at}) // the same period: no second run
@@ -511,7 +512,7 @@ func TestLeaderSchedulesPeriodicJobs(t *testing.T) {
 	dsn := pgtest.Start(t)
 	var envs []*jobsEnv
 	for range 3 {
-		envs = append(envs, startJobs(t, postgresStore(t, dsn), m, smtp, nil))
+		envs = append(envs, startJobs(t, teststore.Postgres(t, dsn, 24), m, smtp, nil))
 	}
 	e := envs[0]
 	waitFor(t, 60*time.Second, func() bool {

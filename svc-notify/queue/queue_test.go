@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,11 +17,9 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/sightlinehq/sightline/internal/pgtest"
-	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
 	"github.com/sightlinehq/sightline/svc-notify/queue"
 	"github.com/sightlinehq/sightline/svc-notify/store"
-	"github.com/sightlinehq/sightline/svc-notify/store/postgres"
-	"github.com/sightlinehq/sightline/svc-notify/store/sqlite"
+	"github.com/sightlinehq/sightline/svc-notify/store/teststore"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -54,12 +51,6 @@ func (w *slowWorker) Work(ctx context.Context, job *river.Job[slowArgs]) error {
 	}
 }
 
-func openSQLite(t *testing.T) store.Store {
-	return sqldbtest.Open(t, func(ctx context.Context) (*sqlite.Store, error) {
-		return sqlite.Open(ctx, filepath.Join(t.TempDir(), "notify.db"), sqlite.Telemetry{})
-	})
-}
-
 func newQueue(t *testing.T, st store.Store, w *slowWorker, reader sdkmetric.Reader) *queue.Queue {
 	t.Helper()
 	reg := river.NewWorkers()
@@ -83,7 +74,7 @@ func newQueue(t *testing.T, st store.Store, w *slowWorker, reader sdkmetric.Read
 // TestStopLetsRunningJobsFinish: cancelling Run's context stops fetching
 // but the running job completes (and is recorded completed).
 func TestStopLetsRunningJobsFinish(t *testing.T) {
-	st := openSQLite(t)
+	st := teststore.SQLite(t)
 	w := &slowWorker{started: make(chan struct{})}
 	q := newQueue(t, st, w, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -117,7 +108,7 @@ func TestStopLetsRunningJobsFinish(t *testing.T) {
 // TestInsertTxCommitsWithTheTransaction: a job inserted in a rolled-back
 // transaction does not exist; a unique job is inserted once.
 func TestInsertTxCommitsWithTheTransaction(t *testing.T) {
-	for name, st := range map[string]store.Store{"sqlite": openSQLite(t), "postgres": openPostgres(t, pgtest.Start(t))} {
+	for name, st := range map[string]store.Store{"sqlite": teststore.SQLite(t), "postgres": teststore.Postgres(t, pgtest.Start(t), 8)} {
 		t.Run(name, func(t *testing.T) {
 			q := newQueue(t, st, &slowWorker{started: make(chan struct{})}, nil)
 			ctx := context.Background()
@@ -155,23 +146,13 @@ func TestInsertTxCommitsWithTheTransaction(t *testing.T) {
 	}
 }
 
-func openPostgres(t *testing.T, dsn string) store.Store {
-	t.Helper()
-	st, err := postgres.Open(context.Background(), dsn, postgres.Options{MaxConns: 8}, postgres.Telemetry{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 // TestConcurrentOpenMigratesOnce: processes starting together on one
 // PostgreSQL all get River's tables (the migrations run under a lock).
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	dsn := pgtest.Start(t)
 	stores := make([]store.Store, 4)
 	for i := range stores {
-		stores[i] = openPostgres(t, dsn)
+		stores[i] = teststore.Postgres(t, dsn, 8)
 	}
 	errs := make(chan error, len(stores))
 	for _, st := range stores {
@@ -194,7 +175,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 
 // TestDepthGauge reports waiting jobs by kind and state.
 func TestDepthGauge(t *testing.T) {
-	st := openSQLite(t)
+	st := teststore.SQLite(t)
 	reader := sdkmetric.NewManualReader()
 	q := newQueue(t, st, &slowWorker{started: make(chan struct{})}, reader)
 	ctx := context.Background()

@@ -13,6 +13,7 @@ import (
 	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/platform/telemetry"
 	"github.com/sightlinehq/sightline/svc-notify/queue"
+	"github.com/sightlinehq/sightline/svc-notify/store/teststore"
 )
 
 type maintArgs struct {
@@ -50,7 +51,7 @@ func TestQuietKindsTracedOnlyWhenTheyWork(t *testing.T) {
 	w := &maintWorker{tr: tp, runs: make(chan int, 4)}
 	reg := river.NewWorkers()
 	river.AddWorker(reg, w)
-	q, err := queue.Open(context.Background(), openSQLite(t).Handle(), queue.Config{Registry: reg, PollInterval: 50 * time.Millisecond,
+	q, err := queue.Open(context.Background(), teststore.SQLite(t).Handle(), queue.Config{Registry: reg, PollInterval: 50 * time.Millisecond,
 		StopTimeout: 5 * time.Second, Logger: quiet, TracerProvider: tp, Quiet: []string{"maint"}})
 	if err != nil {
 		t.Fatal(err)
