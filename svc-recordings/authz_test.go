@@ -237,6 +237,23 @@ func received[T any](s grpc.ServerStreamingClient[T]) (int, error) {
 	}
 }
 
+// recvAll reads a stream to its end and answers its messages; an error
+// other than the end fails the test.
+func recvAll[T any](t testing.TB, s grpc.ServerStreamingClient[T]) []*T {
+	t.Helper()
+	var out []*T
+	for {
+		m, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("stream: %v", err)
+		}
+		out = append(out, m)
+	}
+}
+
 // TestNewRefusesNoAuthorizer: a service wired without an authorizer would
 // serve every site to every caller, so New refuses it, before it opens the
 // store.

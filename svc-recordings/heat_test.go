@@ -3,9 +3,7 @@ package recordings
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -758,14 +756,7 @@ func rebuild(t *testing.T, h *harness, siteID int64, since *timestamppb.Timestam
 		t.Fatal(err)
 	}
 	var last *recordingsv1.RebuildHeatmapsResponse
-	for {
-		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("RebuildHeatmaps: %v", err)
-		}
+	for _, m := range recvAll(t, stream) {
 		if last.GetFinished() {
 			t.Fatal("a message after the finished one")
 		}
@@ -803,15 +794,8 @@ func TestRebuildHeatmapsInvalid(t *testing.T) {
 		t.Fatal(err)
 	}
 	var last *recordingsv1.RebuildHeatmapsResponse
-	for {
-		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		last = m
+	if msgs := recvAll(t, stream); len(msgs) > 0 {
+		last = msgs[len(msgs)-1]
 	}
 	if !last.GetFinished() || last.SessionsTotal != 0 {
 		t.Fatalf("empty rebuild: last message %v", last)

@@ -269,17 +269,7 @@ func TestEndToEndScriptedSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []*recordingsv1.StreamRecordingResponse
-	for {
-		m, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, m)
-	}
+	got := recvAll(t, stream)
 	if len(got) != 4 {
 		t.Fatalf("streamed %d chunks", len(got))
 	}
@@ -391,14 +381,7 @@ func TestStreamSeeksToFullSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 		var seqs []int64
-		for {
-			m, err := st.Recv()
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					t.Fatal(err)
-				}
-				break
-			}
+		for _, m := range recvAll(t, st) {
 			seqs = append(seqs, m.Seq)
 		}
 		if len(seqs) == 0 || seqs[0] != tc.first || seqs[len(seqs)-1] != 9 || len(seqs) != int(10-tc.first) {
@@ -578,14 +561,7 @@ func TestAppendChunksOutcomes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for {
-		m, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range recvAll(t, st) {
 		got = append(got, fmt.Sprintf("%d/%s", m.Seq, m.PageViewId))
 	}
 	if w := []string{"0/" + pvA, "0/" + pvB, "1/" + pvA, "1/" + pvB, "2/" + pvA}; !slices.Equal(got, w) {
