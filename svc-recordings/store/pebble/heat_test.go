@@ -98,33 +98,43 @@ func heatDump(t testing.TB, s *Store, site int64) map[heatmap.Kind]map[string]he
 	return sums.Plain()
 }
 
+// withPlain opens a store in a directory of its own, which the test closes
+// and reopens as a crash or restart would, and a plain store (closed when
+// the test ends) that answers what it must answer after.
+func withPlain(t *testing.T) (s *Store, dir string, plain *Store) {
+	t.Helper()
+	dir = t.TempDir()
+	s, err := Open(dir, Options{Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, dir, open(t, store.Limits{})
+}
+
+// appendTo appends cs to each of stores.
+func appendTo(t *testing.T, cs []store.Chunk, stores ...*Store) {
+	t.Helper()
+	for _, st := range stores {
+		if _, err := st.Append(context.Background(), cs); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestRebuildSurvivesReopen: a rebuild cut off midway keeps its marker on
 // disk; the reopened store leaves out what the rebuild will count, and the
 // resumed rebuild ends equal to a store that never rebuilt.
 func TestRebuildSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(dir, Options{Logger: quiet{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := open(t, store.Limits{})
+	s, dir, plain := withPlain(t)
 	site := int64(3_000_000_001)
-	both := func(cs ...store.Chunk) {
-		t.Helper()
-		for _, st := range []*Store{s, plain} {
-			if _, err := st.Append(ctx, cs); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	for n := range 30 {
-		both(chunk(t, site, n, 0, 20000+int32(n%3), n%4 == 0))
+		appendTo(t, []store.Chunk{chunk(t, site, n, 0, 20000+int32(n%3), n%4 == 0)}, s, plain)
 	}
 	s.rebuildStep = 4
 	calls := 0
 	cctx, cancel := context.WithCancel(ctx)
-	err = s.RebuildHeat(cctx, site, 20001, func(done, total int64) {
+	err := s.RebuildHeat(cctx, site, 20001, func(done, total int64) {
 		if calls++; calls == 2 {
 			cancel()
 		}
@@ -145,7 +155,7 @@ func TestRebuildSurvivesReopen(t *testing.T) {
 	}
 	// Writes on both sides of the cursor: later chunks, new sessions, a
 	// deletion.
-	both(chunk(t, site, 1, 1, 20002, true), chunk(t, site, 29, 1, 20000, false), chunk(t, site, 40, 0, 20001, true))
+	appendTo(t, []store.Chunk{chunk(t, site, 1, 1, 20002, true), chunk(t, site, 29, 1, 20000, false), chunk(t, site, 40, 0, 20001, true)}, s, plain)
 	for _, st := range []*Store{s, plain} {
 		if err := st.DeleteSession(ctx, site, fmt.Sprintf("s_pebbleheat%010d", 2)); err != nil {
 			t.Fatal(err)
@@ -363,20 +373,10 @@ func TestWeekRowsAgreeWithDays(t *testing.T) {
 // and answers what a store that flushed answers.
 func TestQueuedHeatSurvivesCrash(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := Open(dir, Options{Logger: quiet{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := open(t, store.Limits{})
+	s, dir, plain := withPlain(t)
 	site := int64(3_000_000_021)
 	for n := range 24 {
-		cs := []store.Chunk{chunk(t, site, n, 0, 20000+int32(n%3), n%4 == 0), chunk(t, site, n, 1, 20000+int32(n%3), n%3 == 0)}
-		for _, st := range []*Store{s, plain} {
-			if _, err := st.Append(ctx, cs); err != nil {
-				t.Fatal(err)
-			}
-		}
+		appendTo(t, []store.Chunk{chunk(t, site, n, 0, 20000+int32(n%3), n%4 == 0), chunk(t, site, n, 1, 20000+int32(n%3), n%3 == 0)}, s, plain)
 	}
 	// Stop the flusher without its last flush, then drop the database.
 	close(s.heatq.stop)
@@ -391,7 +391,8 @@ func TestQueuedHeatSurvivesCrash(t *testing.T) {
 	if err := s.db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = Open(dir, Options{Logger: quiet{}}); err != nil {
+	s, err := Open(dir, Options{Logger: quiet{}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
