@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Invitations", testInvitations},
 		{"Sites", testSites},
 		{"SiteDomains", testSiteDomains},
+		{"SiteDomainConcurrent", testSiteDomainConcurrent},
 		{"SiteConfigAndFlags", testSiteConfigAndFlags},
 		{"Surveys", testSurveys},
 		{"SurveyLimitConcurrent", testSurveyLimitConcurrent},
@@ -606,6 +607,59 @@ func testDomainsAcrossOrganizations(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	must(s.AddSiteDomain(ctx, other.ID, "127.0.0.1", 3)).get(t)
+}
+
+// testSiteDomainConcurrent: one domain added at once to six sites of an
+// organisation and to a site of another lands on exactly one site of the
+// first and on the other's; every loser is told of its own organisation's
+// site only (or of none, when it lost a race past the check).
+func testSiteDomainConcurrent(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	_, o := signUp(t, s, "race@example.com")
+	_, other := signUp(t, s, "race-other@example.com")
+	var sites []store.Site
+	for i := range 6 {
+		sites = append(sites, must(s.CreateSite(ctx, store.Site{OrganizationID: o.ID, Name: fmt.Sprint("S", i), SiteKey: fmt.Sprint("k_race", i), Settings: settings()}, 6)).get(t))
+	}
+	theirs := must(s.CreateSite(ctx, store.Site{OrganizationID: other.ID, Name: "Theirs", SiteKey: "k_race_other", Settings: settings()}, 3)).get(t)
+	errs := make([]error, len(sites)+1)
+	var wg sync.WaitGroup
+	for i, st := range append(slices.Clone(sites), theirs) {
+		wg.Go(func() {
+			_, errs[i] = s.AddSiteDomain(ctx, st.ID, "race.example.com", 3)
+		})
+	}
+	wg.Wait()
+	if errs[len(sites)] != nil {
+		t.Fatalf("the other organisation's add: %v", errs[len(sites)])
+	}
+	winner := -1
+	for i, err := range errs[:len(sites)] {
+		if err == nil {
+			if winner >= 0 {
+				t.Fatalf("sites %d and %d of one organisation both got the domain", winner, i)
+			}
+			winner = i
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no site got the domain: %v", errs)
+	}
+	for i, err := range errs[:len(sites)] {
+		var e *store.DomainInUseError
+		switch {
+		case i == winner:
+		case !errors.As(err, &e) || !errors.Is(err, store.ErrConflict) || e.Domain != "race.example.com":
+			t.Fatalf("loser %d: %v, want a DomainInUseError", i, err)
+		case e.Site != "" && e.Site != sites[winner].Name:
+			t.Fatalf("loser %d is told of site %q, want %q or none", i, e.Site, sites[winner].Name)
+		}
+	}
+	for i, st := range sites {
+		if got := must(s.GetSite(ctx, st.ID)).get(t).Domains; (i == winner) != slices.Equal(got, []string{"race.example.com"}) || (i != winner && len(got) != 0) {
+			t.Fatalf("site %d's domains = %v (winner %d)", i, got, winner)
+		}
+	}
 }
 
 func testSiteConfigAndFlags(t *testing.T, s store.Store) {
