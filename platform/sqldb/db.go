@@ -54,6 +54,15 @@ type Dialect struct {
 	IsNoRows func(error) bool
 }
 
+// NotFound wraps a query's err naming what and id; a no-rows error becomes
+// notFound (the store's ErrNotFound), so callers can test for it.
+func (d Dialect) NotFound(err, notFound error, what string, id any) error {
+	if d.IsNoRows(err) {
+		err = notFound
+	}
+	return fmt.Errorf("%s %v: %w", what, id, err)
+}
+
 // Timestamp scans into *t a timestamp column stored as timestamptz
 // (time.Time), as integer microseconds since the epoch (SQLite), or NULL
 // (zero time).

@@ -45,10 +45,7 @@ func (s *Store) inTx(ctx context.Context, fn func(q sqldb.Querier) error) error 
 
 // notFound maps a no-rows error to store.ErrNotFound naming what.
 func (s *Store) notFound(err error, what string, id any) error {
-	if s.d.IsNoRows(err) {
-		return fmt.Errorf("%s %v: %w", what, id, store.ErrNotFound)
-	}
-	return fmt.Errorf("%s %v: %w", what, id, err)
+	return s.d.NotFound(err, store.ErrNotFound, what, id)
 }
 
 func limit(p store.Page) int {

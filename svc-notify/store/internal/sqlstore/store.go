@@ -46,10 +46,7 @@ func (s *Store) op(ctx context.Context, name string) (context.Context, func(*err
 
 // notFound maps a no-rows error to store.ErrNotFound naming what.
 func (s *Store) notFound(err error, what string, id any) error {
-	if s.d.IsNoRows(err) {
-		return fmt.Errorf("%s %v: %w", what, id, store.ErrNotFound)
-	}
-	return fmt.Errorf("%s %v: %w", what, id, err)
+	return s.d.NotFound(err, store.ErrNotFound, what, id)
 }
 
 // now is the current time at the precision stored.
