@@ -874,23 +874,21 @@ func (s *Store) UpdateSurvey(ctx context.Context, sv store.Survey) (out store.Su
 		q += ` AND updated_at = $7`
 		args = append(args, s.d.Time(sv.UpdateTime))
 	}
-	n, err := s.db.Exec(ctx, q, args...)
-	if err != nil {
+	// RETURNING, not a second SELECT: another writer may replace the row
+	// between the two, and this caller would answer with its survey.
+	err = scanSurvey(s.db.QueryRow(ctx, q+` RETURNING `+surveyCols, args...), &out)
+	if err == nil {
+		return out, nil
+	}
+	if !s.d.IsNoRows(err) {
 		return out, fmt.Errorf("update survey %d: %w", sv.ID, err)
 	}
-	if n == 0 {
-		var one int
-		err := s.db.QueryRow(ctx, `SELECT 1 FROM surveys WHERE id = $1 AND site_id = $2`, sv.ID, sv.SiteID).Scan(&one)
-		if err == nil {
-			return out, fmt.Errorf("survey %d changed since it was read: %w", sv.ID, store.ErrPrecondition)
-		}
-		return out, s.notFound(err, "survey", sv.ID)
+	var one int
+	err = s.db.QueryRow(ctx, `SELECT 1 FROM surveys WHERE id = $1 AND site_id = $2`, sv.ID, sv.SiteID).Scan(&one)
+	if err == nil {
+		return out, fmt.Errorf("survey %d changed since it was read: %w", sv.ID, store.ErrPrecondition)
 	}
-	err = scanSurvey(s.db.QueryRow(ctx, `SELECT `+surveyCols+` FROM surveys WHERE id = $1 AND site_id = $2`, sv.ID, sv.SiteID), &out)
-	if err != nil {
-		return out, s.notFound(err, "survey", sv.ID)
-	}
-	return out, nil
+	return out, s.notFound(err, "survey", sv.ID)
 }
 
 // DeleteSurvey deletes a survey of a site.
