@@ -22,12 +22,24 @@ func Serve(t testing.TB, register func(*grpc.Server)) string {
 // server was).
 func ServeAt(t testing.TB, addr string, register func(*grpc.Server)) string {
 	t.Helper()
+	srv := grpc.NewServer()
+	register(srv)
+	return serveOn(t, addr, srv)
+}
+
+// ServeServer is Serve of a server the test built itself (with the
+// production interceptors, say), its services registered.
+func ServeServer(t testing.TB, srv *grpc.Server) string {
+	t.Helper()
+	return serveOn(t, "127.0.0.1:0", srv)
+}
+
+func serveOn(t testing.TB, addr string, srv *grpc.Server) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer()
-	register(srv)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	return lis.Addr().String()

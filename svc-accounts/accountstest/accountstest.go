@@ -11,13 +11,13 @@ import (
 	"flag"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"testing"
 
 	"google.golang.org/grpc/metadata"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/internal/grpctest"
 	"github.com/sightlinehq/sightline/platform/rpc"
 	accounts "github.com/sightlinehq/sightline/svc-accounts"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
@@ -103,28 +103,22 @@ func Start(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := rpc.NewServiceSecret()
-	srv, _ := rpc.NewServer(nil, log, rpc.ServerOptions{ServiceSecret: secret})
-	accountsv1.RegisterAccountsServiceServer(srv, svc)
-	accountsv1.RegisterAccountsInternalServiceServer(srv, svc.Internal())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { defer close(served); _ = srv.Serve(lis) }()
-	conn, err := rpc.Dial(lis.Addr().String(), nil, rpc.ClientOptions{ServiceSecret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Cleanups run last first: the connection closes, the server stops,
+	// then the service closes.
 	t.Cleanup(func() {
-		conn.Close()
-		srv.Stop()
-		<-served
 		if err := svc.Close(); err != nil {
 			t.Errorf("accounts close: %v", err)
 		}
 	})
+	secret := rpc.NewServiceSecret()
+	srv, _ := rpc.NewServer(nil, log, rpc.ServerOptions{ServiceSecret: secret})
+	accountsv1.RegisterAccountsServiceServer(srv, svc)
+	accountsv1.RegisterAccountsInternalServiceServer(srv, svc.Internal())
+	conn, err := rpc.Dial(grpctest.ServeServer(t, srv), nil, rpc.ClientOptions{ServiceSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
 
 	e := &Env{Accounts: accountsv1.NewAccountsServiceClient(conn), Internal: accountsv1.NewAccountsInternalServiceClient(conn), t: t}
 	e.Owner = e.signUp("owner@a.example")
