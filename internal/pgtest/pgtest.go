@@ -26,8 +26,6 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -82,7 +80,7 @@ func createDatabase(tb testing.TB, base string) string {
 		tb.Fatalf("pgtest: connect %s: %v", redact(base), err)
 	}
 	defer conn.Close(context.Background())
-	name := "t_" + randomHex(8)
+	name := "t_" + testproc.RandomHex(8)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		tb.Fatalf("pgtest: create database: %v", err)
 	}
@@ -125,12 +123,6 @@ func redact(dsn string) string {
 		return u.String()
 	}
 	return "(DATABASE_URL)"
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // Server is a PostgreSQL server started by StartServer.
@@ -295,22 +287,13 @@ func StartServer(ctx context.Context, dir string) (*Server, error) {
 			return nil, fmt.Errorf("pgtest: initdb: %w\n%s", err, out)
 		}
 	}
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
+	return testproc.Launch(ctx, func(int) (*Server, error) {
 		port, err := freePort()
 		if err != nil {
 			return nil, err
 		}
-		srv, err := launch(ctx, bin, dir, data, port, cred)
-		if err == nil {
-			return srv, nil
-		}
-		lastErr = err
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, lastErr
+		return launch(ctx, bin, dir, data, port, cred)
+	})
 }
 
 func serverCredential() (*syscall.Credential, error) {

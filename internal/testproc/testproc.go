@@ -9,6 +9,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -192,6 +194,32 @@ func Killed(err error) bool {
 	}
 	ws, ok := exit.Sys().(syscall.WaitStatus)
 	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
+}
+
+// Launch calls launch up to three times, until one succeeds or ctx ends,
+// and answers the last error: a server's free port can be taken between
+// finding and binding it.
+func Launch[S any](ctx context.Context, launch func(attempt int) (S, error)) (S, error) {
+	var lastErr error
+	for attempt := range 3 {
+		srv, err := launch(attempt)
+		if err == nil {
+			return srv, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	var zero S
+	return zero, lastErr
+}
+
+// RandomHex is n random bytes in hex: a name no other test uses.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // StartPinned starts cmd from a goroutine locked to its OS thread for the

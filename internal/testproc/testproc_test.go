@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -204,5 +205,39 @@ func TestKilled(t *testing.T) {
 	}
 	if Killed(nil) || Killed(errors.New("signal: killed")) {
 		t.Error("Killed without an exit status")
+	}
+}
+
+func TestLaunch(t *testing.T) {
+	var tries []int
+	got, err := Launch(context.Background(), func(attempt int) (string, error) {
+		tries = append(tries, attempt)
+		if attempt < 1 {
+			return "", fmt.Errorf("port taken %d", attempt)
+		}
+		return "up", nil
+	})
+	if err != nil || got != "up" || !slices.Equal(tries, []int{0, 1}) {
+		t.Fatalf("second attempt succeeds: %q, %v after %v", got, err, tries)
+	}
+	tries = nil
+	_, err = Launch(context.Background(), func(attempt int) (string, error) {
+		tries = append(tries, attempt)
+		return "", fmt.Errorf("port taken %d", attempt)
+	})
+	if err == nil || err.Error() != "port taken 2" || len(tries) != 3 {
+		t.Fatalf("all fail: %v after %v, want the third's error after 3", err, tries)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tries = nil
+	if _, err := Launch(ctx, func(attempt int) (string, error) {
+		tries = append(tries, attempt)
+		return "", errors.New("cancelled")
+	}); err == nil || len(tries) != 1 {
+		t.Fatalf("ended context: %v after %v, want one attempt", err, tries)
+	}
+	if a, b := RandomHex(8), RandomHex(8); len(a) != 16 || a == b {
+		t.Fatalf("RandomHex(8): %q, %q", a, b)
 	}
 }

@@ -23,8 +23,6 @@ package weedtest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -147,7 +145,7 @@ func (s *Server) client() (*minio.Client, error) {
 // server goes at the end).
 func (s *Server) Bucket(tb testing.TB) string {
 	tb.Helper()
-	name := "t-" + randomHex(8)
+	name := "t-" + testproc.RandomHex(8)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := s.Client(tb).MakeBucket(ctx, name, minio.MakeBucketOptions{Region: s.Region}); err != nil {
@@ -158,12 +156,6 @@ func (s *Server) Bucket(tb testing.TB) string {
 
 // Log is what the server printed (at most the last MiB).
 func (s *Server) Log() string { return s.log.String() }
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // freePorts returns n distinct free TCP ports on 127.0.0.1 (free when
 // asked: a start that loses a race for one is retried).
@@ -190,18 +182,9 @@ func freePorts(n int) ([]int, error) {
 // one process) with its data in dir, and waits until an object can be
 // written and read back. Call Stop when done.
 func StartServer(ctx context.Context, bin, dir string) (*Server, error) {
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		srv, err := launch(ctx, bin, filepath.Join(dir, strconv.Itoa(attempt)))
-		if err == nil {
-			return srv, nil
-		}
-		lastErr = err
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, lastErr
+	return testproc.Launch(ctx, func(attempt int) (*Server, error) {
+		return launch(ctx, bin, filepath.Join(dir, strconv.Itoa(attempt)))
+	})
 }
 
 func launch(ctx context.Context, bin, dir string) (*Server, error) {
@@ -211,7 +194,7 @@ func launch(ctx context.Context, bin, dir string) (*Server, error) {
 	}
 	srv := &Server{
 		AccessKey: "weedtest",
-		SecretKey: randomHex(16),
+		SecretKey: testproc.RandomHex(16),
 		Region:    "us-east-1",
 		log:       &testproc.LogBuffer{},
 		exited:    make(chan struct{}),
