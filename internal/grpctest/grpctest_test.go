@@ -24,3 +24,14 @@ func TestConnReachesTheRegisteredService(t *testing.T) {
 		t.Fatalf("unknown service: %v, want NotFound", err)
 	}
 }
+
+func TestServeServerServesTheTestsServer(t *testing.T) {
+	h := health.NewServer()
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, h)
+	c := healthpb.NewHealthClient(Dial(t, ServeServer(t, srv)))
+	resp, err := c.Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("Check: %v, %v", resp, err)
+	}
+}
