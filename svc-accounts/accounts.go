@@ -25,14 +25,13 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	"github.com/sightlinehq/sightline/platform/config"
 	"github.com/sightlinehq/sightline/platform/storecall"
+	"github.com/sightlinehq/sightline/platform/telemetry"
 	"github.com/sightlinehq/sightline/svc-accounts/internal/sqlstore"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
 	"github.com/sightlinehq/sightline/svc-accounts/store/postgres"
@@ -237,15 +236,7 @@ type Deps struct {
 }
 
 func (d *Deps) defaults() {
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	if d.TracerProvider == nil {
-		d.TracerProvider = tracenoop.NewTracerProvider()
-	}
-	if d.MeterProvider == nil {
-		d.MeterProvider = metricnoop.NewMeterProvider()
-	}
+	telemetry.Defaults(&d.Logger, &d.TracerProvider, &d.MeterProvider)
 }
 
 // Service implements accountsv1.AccountsServiceServer.

@@ -25,10 +25,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
-	tnoop "go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -38,6 +36,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/keyrate"
+	"github.com/sightlinehq/sightline/platform/telemetry"
 	"github.com/sightlinehq/sightline/svc-ingest/answercount"
 	"github.com/sightlinehq/sightline/svc-ingest/enrich"
 	"github.com/sightlinehq/sightline/svc-ingest/forwarder"
@@ -292,15 +291,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if deps.Accounts == nil || deps.Recordings == nil {
 		return nil, errors.New("ingest: Accounts and Recordings clients are required")
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.Default()
-	}
-	if deps.TracerProvider == nil {
-		deps.TracerProvider = tnoop.NewTracerProvider()
-	}
-	if deps.MeterProvider == nil {
-		deps.MeterProvider = noop.NewMeterProvider()
-	}
+	telemetry.Defaults(&deps.Logger, &deps.TracerProvider, &deps.MeterProvider)
 	if deps.Propagator == nil {
 		deps.Propagator = propagation.TraceContext{}
 	}

@@ -39,9 +39,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
@@ -49,6 +47,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/platform/config"
 	"github.com/sightlinehq/sightline/platform/storecall"
+	"github.com/sightlinehq/sightline/platform/telemetry"
 	"github.com/sightlinehq/sightline/siteaccess"
 	"github.com/sightlinehq/sightline/svc-notify/mail"
 	"github.com/sightlinehq/sightline/svc-notify/queue"
@@ -326,15 +325,7 @@ type Service struct {
 }
 
 func (d *Deps) defaults() {
-	if d.Logger == nil {
-		d.Logger = slog.Default()
-	}
-	if d.TracerProvider == nil {
-		d.TracerProvider = tracenoop.NewTracerProvider()
-	}
-	if d.MeterProvider == nil {
-		d.MeterProvider = metricnoop.NewMeterProvider()
-	}
+	telemetry.Defaults(&d.Logger, &d.TracerProvider, &d.MeterProvider)
 	if d.Authorizer == nil && d.AccountsInternal != nil {
 		d.Authorizer = siteaccess.New(d.AccountsInternal)
 	}

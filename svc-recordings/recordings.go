@@ -17,9 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sightlinehq/sightline/blob"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
@@ -267,15 +265,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if deps.Authorizer == nil {
 		return nil, errNoAuthorizer
 	}
-	if deps.Logger == nil {
-		deps.Logger = slog.Default()
-	}
-	if deps.TracerProvider == nil {
-		deps.TracerProvider = tracenoop.NewTracerProvider()
-	}
-	if deps.MeterProvider == nil {
-		deps.MeterProvider = metricnoop.NewMeterProvider()
-	}
+	telemetry.Defaults(&deps.Logger, &deps.TracerProvider, &deps.MeterProvider)
 	log := deps.Logger.With("service", "recordings")
 	level, _ := zstdLevel(cfg.Compression)
 	// One encoder and decoder for the process: EncodeAll/DecodeAll are safe
