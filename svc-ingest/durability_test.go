@@ -10,8 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -104,56 +102,14 @@ func TestKill9DuringLoad(t *testing.T) {
 	accSrv := startGRPC(t, func(s *grpc.Server) { accountsv1.RegisterAccountsInternalServiceServer(s, acc) })
 	recSrv := startGRPC(t, func(s *grpc.Server) { recordingsv1.RegisterRecordingsInternalServiceServer(s, rec) })
 	spoolDir := t.TempDir()
-	body := func(worker, seq int) []byte {
-		return batchBody(t, func(m map[string]any) { m["sessionId"], m["seq"] = sessionID(worker), seq })
-	}
 
 	cmd, addr := startChild(t, spoolDir, accSrv.addr, recSrv.addr)
-	var mu sync.Mutex
-	acked := map[chunkKey]bool{}
-	var n atomic.Int64
-	killed := make(chan struct{})
-	client := &http.Client{Timeout: 10 * time.Second}
-	var wg sync.WaitGroup
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for seq := 0; ; seq++ {
-				hr, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/i/v1/batch?k="+siteKey, strings.NewReader(string(body(w, seq))))
-				hr.Header.Set("Origin", "https://shop.example.com")
-				hr.Header.Set("Content-Type", "text/plain")
-				resp, err := client.Do(hr)
-				if err != nil {
-					return // killed
-				}
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusNoContent {
-					mu.Lock()
-					acked[chunkKey{siteID, sessionID(w), int64(seq)}] = true
-					mu.Unlock()
-					if n.Add(1) == 400 {
-						cmd.Process.Signal(syscall.SIGKILL)
-						close(killed)
-					}
-				}
-			}
-		}()
-	}
-	select {
-	case <-killed:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("load did not reach 400 batches")
-	}
-	wg.Wait()
+	acked := loadUntilKill(t, addr, 400, 60*time.Second, func() { cmd.Process.Signal(syscall.SIGKILL) }, func() string { return "" })
 	cmd.Wait()
 	delivered := rec.count()
 
 	cmd, _ = startChild(t, spoolDir, accSrv.addr, recSrv.addr)
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	mu.Lock()
-	defer mu.Unlock()
 	dups := rec.waitAcked(t, acked, 30*time.Second, func() string { return "" })
 	t.Logf("%d batches answered 204; %d delivered before the kill; all arrived after restart (%d re-deliveries de-duplicated by key)",
 		len(acked), delivered, dups)

@@ -119,6 +119,48 @@ func postTo(t *testing.T, client *http.Client, addr string, body []byte) (*http.
 	return resp, nil
 }
 
+// loadUntilKill posts batches to the ingest at addr from 16 workers (each
+// its own session, seq 0, 1, …) until it dies, and answers every chunk
+// answered 204; kill runs once, when n batches were. Not reaching n within
+// timeout kills it too and fails the test (with log's output).
+func loadUntilKill(t *testing.T, addr string, n int64, timeout time.Duration, kill func(), log func() string) map[chunkKey]bool {
+	t.Helper()
+	var mu sync.Mutex
+	acked := map[chunkKey]bool{}
+	var answered atomic.Int64
+	killed := make(chan struct{})
+	var killOnce sync.Once
+	client := &http.Client{Timeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for seq := 0; ; seq++ {
+				resp, err := postTo(t, client, addr, batchBody(t, func(m map[string]any) { m["sessionId"], m["seq"] = sessionID(w), seq }))
+				if err != nil {
+					return // killed
+				}
+				if resp.StatusCode == http.StatusNoContent {
+					mu.Lock()
+					acked[chunkKey{siteID, sessionID(w), int64(seq)}] = true
+					mu.Unlock()
+					if answered.Add(1) == n {
+						killOnce.Do(func() { kill(); close(killed) })
+					}
+				}
+			}
+		})
+	}
+	select {
+	case <-killed:
+	case <-time.After(timeout):
+		kill()
+		wg.Wait()
+		t.Fatalf("load did not reach %d batches\n%s", n, log())
+	}
+	wg.Wait()
+	return acked
+}
+
 func e2eServers(t *testing.T) (*recordingsServer, *grpcServer, *grpcServer) {
 	acc := &accountsServer{sites: testSites(), leased: map[string]int64{}}
 	rec := newRecordingsServer()
@@ -165,46 +207,12 @@ func TestBinaryKill9DuringLoad(t *testing.T) {
 	rec, accSrv, recSrv := e2eServers(t)
 	dataDir := t.TempDir()
 	p := startIngestBinary(t, dataDir, accSrv.addr, recSrv.addr)
-	var mu sync.Mutex
-	acked := map[chunkKey]bool{}
-	var n atomic.Int64
-	killed := make(chan struct{})
-	var killOnce sync.Once
-	client := &http.Client{Timeout: 10 * time.Second}
-	var wg sync.WaitGroup
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for seq := 0; ; seq++ {
-				resp, err := postTo(t, client, p.http, batchBody(t, func(m map[string]any) { m["sessionId"], m["seq"] = sessionID(w), seq }))
-				if err != nil {
-					return
-				}
-				if resp.StatusCode == http.StatusNoContent {
-					mu.Lock()
-					acked[chunkKey{siteID, sessionID(w), int64(seq)}] = true
-					mu.Unlock()
-					if n.Add(1) == 300 {
-						killOnce.Do(func() { p.cmd.Process.Signal(syscall.SIGKILL); close(killed) })
-					}
-				}
-			}
-		}()
-	}
-	select {
-	case <-killed:
-	case <-time.After(90 * time.Second):
-		t.Fatalf("load did not reach 300 batches\n%s", p.log())
-	}
-	wg.Wait()
+	acked := loadUntilKill(t, p.http, 300, 90*time.Second, func() { p.cmd.Process.Signal(syscall.SIGKILL) }, p.log)
 	if err := <-p.done; !testproc.Killed(err) {
 		t.Fatalf("ingest had ended before the kill: %v\n%s", err, p.log())
 	}
 	before := rec.count()
 	p = startIngestBinary(t, dataDir, accSrv.addr, recSrv.addr)
-	mu.Lock()
-	defer mu.Unlock()
 	redelivered := rec.waitAcked(t, acked, 60*time.Second, p.log)
 	t.Logf("%d batches answered 204 before SIGKILL, %d had arrived; after restart all arrived (%d re-deliveries, de-duplicated by key)", len(acked), before, redelivered)
 }
