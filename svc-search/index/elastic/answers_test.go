@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -59,11 +58,7 @@ func TestAnswersBodiesGolden(t *testing.T) {
 			Filter: &searchv1.AnswerFilter{Page: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "https://Shop.example.com/p/?utm_source=x"}}},
 	} {
 		body, err := elastic.AnswerSearchBody(q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		estest.Golden(t, name, body)
-		estest.SiteFirst(t, name, body["query"], q.SiteID)
+		estest.SearchBody(t, name, body, err, q.SiteID)
 	}
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	q := index.StatsQuery{SiteID: site, Filter: everyAnswerFilter(), Interval: searchv1.StatsInterval_STATS_INTERVAL_WEEK, Location: berlin}
@@ -93,7 +88,7 @@ func TestAnswersBodiesGolden(t *testing.T) {
 // TestAnswerDocument: every field is mapped, the answer round-trips, and a
 // feedback answer carries no survey id (the per-survey terms skip it).
 func TestAnswerDocument(t *testing.T) {
-	props := elastic.AnswersTemplateBody("x", 1, 0)["template"].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
+	template := elastic.AnswersTemplateBody("x", 1, 0)
 	sawSurvey, sawFeedback := false, false
 	for _, a := range indextest.GenerateAnswers(1, site, "d", 40) {
 		item, err := elastic.AnswerBulkItem(a)
@@ -103,16 +98,7 @@ func TestAnswerDocument(t *testing.T) {
 		if item.DocumentID != index.AnswerDocID(site, a.Id) || item.Routing != fmt.Sprint(site) || item.Action != "index" {
 			t.Fatalf("bulk item %+v", item)
 		}
-		raw, _ := io.ReadAll(item.Body)
-		var doc map[string]any
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatal(err)
-		}
-		for k := range doc {
-			if _, ok := props[k]; !ok {
-				t.Errorf("document field %q is not mapped", k)
-			}
-		}
+		doc, raw := estest.MappedDocument(t, template, item)
 		pb, _ := base64.StdEncoding.DecodeString(doc["answer"].(string))
 		back := &sessionsv1.Answer{}
 		if err := proto.Unmarshal(pb, back); err != nil || !proto.Equal(back, a) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden request bodies")
@@ -102,6 +105,38 @@ func SiteFirst(t *testing.T, name string, q any, siteID int64) {
 	if parsed.Bool.Should != nil {
 		t.Fatalf("%s: a should clause could widen the site filter", name)
 	}
+}
+
+// SearchBody checks a search body that must have been built (err nil)
+// against its golden file and SiteFirst.
+func SearchBody(t *testing.T, name string, body map[string]any, err error, siteID int64) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	Golden(t, name, body)
+	SiteFirst(t, name, body["query"], siteID)
+}
+
+// MappedDocument reads a bulk item's document and checks that each of its
+// fields is in the index template's explicit mapping (dynamic: strict
+// would reject any other).
+func MappedDocument(t *testing.T, template map[string]any, item esutil.BulkIndexerItem) (doc map[string]any, raw []byte) {
+	t.Helper()
+	raw, err := io.ReadAll(item.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	props := template["template"].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
+	for k := range doc {
+		if _, ok := props[k]; !ok {
+			t.Errorf("document field %q is not mapped (dynamic: strict would reject it)", k)
+		}
+	}
+	return doc, raw
 }
 
 // DeleteBodies checks the delete-by-query body of each selector (by its
