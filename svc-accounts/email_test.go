@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	"github.com/sightlinehq/sightline/platform/telemetry/telemetrytest"
 	"github.com/sightlinehq/sightline/svc-accounts/store"
 )
 
@@ -369,26 +369,7 @@ func TestNotifyDown(t *testing.T) {
 func emailCount(t *testing.T, e *env, kind, outcome string) int64 {
 	t.Helper()
 	e.svc.bg.Wait()
-	var rm metricdata.ResourceMetrics
-	if err := e.reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "accounts.emails" {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				k, _ := dp.Attributes.Value("kind")
-				o, _ := dp.Attributes.Value("outcome")
-				if k.AsString() == kind && o.AsString() == outcome {
-					n += dp.Value
-				}
-			}
-		}
-	}
-	return n
+	return telemetrytest.SumBy(t, e.reader, "accounts.emails", "kind", "outcome")[kind+"/"+outcome]
 }
 
 func TestSignUpVerificationOff(t *testing.T) {

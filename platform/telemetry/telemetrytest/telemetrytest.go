@@ -4,6 +4,7 @@ package telemetrytest
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -32,9 +33,9 @@ func CounterSum(t testing.TB, tel *telemetry.Telemetry, name string) float64 {
 	return sum
 }
 
-// SumBy collects r and sums the int64 counter name by the value of its
-// attribute attr ("" for data points without it).
-func SumBy(t testing.TB, r *sdkmetric.ManualReader, name string, attr attribute.Key) map[string]int64 {
+// SumBy collects r and sums the int64 counter name by the values of its
+// attributes attrs, joined by "/" ("" for a data point without one).
+func SumBy(t testing.TB, r *sdkmetric.ManualReader, name string, attrs ...attribute.Key) map[string]int64 {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
 	if err := r.Collect(context.Background(), &rm); err != nil {
@@ -51,8 +52,12 @@ func SumBy(t testing.TB, r *sdkmetric.ManualReader, name string, attr attribute.
 				t.Fatalf("%s is a %T, not an int64 counter", name, m.Data)
 			}
 			for _, dp := range sum.DataPoints {
-				v, _ := dp.Attributes.Value(attr)
-				out[v.AsString()] += dp.Value
+				vals := make([]string, len(attrs))
+				for i, a := range attrs {
+					v, _ := dp.Attributes.Value(a)
+					vals[i] = v.AsString()
+				}
+				out[strings.Join(vals, "/")] += dp.Value
 			}
 		}
 	}
