@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -75,20 +76,39 @@ func stripComments(doc []byte) []byte {
 	return out
 }
 
-// TestKubernetesManifestsDecodeStrictly: every object in deploy/kubernetes
-// is a valid object of the Kubernetes API (no misspelt or unknown field, no
-// wrong type), the kustomization lists exactly these files, and every
-// workload is selected by its Service and probes a port it declares.
-func TestKubernetesManifestsDecodeStrictly(t *testing.T) {
-	var kustomization struct {
-		Resources []string `json:"resources"`
-	}
+// kustomization is the part of kustomize's Kustomization these manifests
+// use; decoded strictly, a field outside it fails the test (kustomize's own
+// types module would pull all of kustomize into the test).
+type kustomization struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Namespace  string   `json:"namespace"`
+	Resources  []string `json:"resources"`
+	Images     []struct {
+		Name    string `json:"name"`
+		NewName string `json:"newName"`
+		NewTag  string `json:"newTag"`
+	} `json:"images"`
+	SecretGenerator []struct {
+		Name  string   `json:"name"`
+		Files []string `json:"files"`
+	} `json:"secretGenerator"`
+}
+
+// readKubernetes decodes deploy/kubernetes strictly: the kustomization and
+// every object of the files it lists.
+func readKubernetes(t *testing.T) (kustomization, []runtime.Object) {
+	t.Helper()
+	var k kustomization
 	raw, err := os.ReadFile("kubernetes/kustomization.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := yaml.Unmarshal(raw, &kustomization); err != nil {
-		t.Fatal(err)
+	if err := yaml.UnmarshalStrict(raw, &k); err != nil {
+		t.Fatalf("kustomization.yaml: %v", err)
+	}
+	if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" {
+		t.Errorf("kustomization.yaml is %s %s", k.APIVersion, k.Kind)
 	}
 	files, err := filepath.Glob("kubernetes/*.yaml")
 	if err != nil {
@@ -113,10 +133,19 @@ func TestKubernetesManifestsDecodeStrictly(t *testing.T) {
 		objs = append(objs, got...)
 	}
 	slices.Sort(names)
-	listed := slices.Sorted(slices.Values(kustomization.Resources))
+	listed := slices.Sorted(slices.Values(k.Resources))
 	if !slices.Equal(names, listed) {
 		t.Errorf("kustomization resources = %v; files in deploy/kubernetes = %v", listed, names)
 	}
+	return k, objs
+}
+
+// TestKubernetesManifestsDecodeStrictly: every object in deploy/kubernetes
+// is a valid object of the Kubernetes API (no misspelt or unknown field, no
+// wrong type), the kustomization lists exactly these files, and every
+// workload is selected by its Service and probes a port it declares.
+func TestKubernetesManifestsDecodeStrictly(t *testing.T) {
+	_, objs := readKubernetes(t)
 
 	services := map[string]*corev1.Service{}
 	var deployments []*appsv1.Deployment
@@ -207,5 +236,108 @@ spec:
 				t.Fatalf("decode = %v; want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// setting is what container c sets flag (e.g. server.service-secret-file)
+// to: by argument, by SIGHTLINE_* variable, or through a ConfigMap it takes
+// its environment from; later sources win as in platform/config.
+func setting(c corev1.Container, flag string, configMaps map[string]map[string]string) string {
+	env := "SIGHTLINE_" + strings.NewReplacer(".", "_", "-", "_").Replace(strings.ToUpper(flag))
+	v := ""
+	for _, from := range c.EnvFrom {
+		if from.ConfigMapRef != nil {
+			if s, ok := configMaps[from.ConfigMapRef.Name][env]; ok {
+				v = s
+			}
+		}
+	}
+	for _, e := range c.Env {
+		if e.Name == env {
+			v = e.Value
+		}
+	}
+	for i, a := range c.Args {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != flag {
+			continue
+		}
+		if !hasVal && i+1 < len(c.Args) {
+			val = c.Args[i+1]
+		}
+		v = val
+	}
+	return v
+}
+
+// TestKubernetesProcessesShareTheServiceSecret: every Sightline process in
+// deploy/kubernetes reads server.service-secret-file from a read-only mount
+// of the Secret the kustomization generates from the file service-secret,
+// which git ignores.
+func TestKubernetesProcessesShareTheServiceSecret(t *testing.T) {
+	k, objs := readKubernetes(t)
+	generated := map[string][]string{} // Secret name → its keys
+	for _, g := range k.SecretGenerator {
+		for _, f := range g.Files {
+			key, _, _ := strings.Cut(f, "=")
+			generated[g.Name] = append(generated[g.Name], key)
+		}
+	}
+	ignore, err := os.ReadFile("../.gitignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strings.Split(string(ignore), "\n"), "/deploy/kubernetes/service-secret") {
+		t.Error(".gitignore does not keep deploy/kubernetes/service-secret, the service secret's file, out of git")
+	}
+
+	configMaps := map[string]map[string]string{}
+	var pods []*corev1.PodTemplateSpec
+	var names []string
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *corev1.ConfigMap:
+			configMaps[o.Name] = o.Data
+		case *appsv1.Deployment:
+			pods, names = append(pods, &o.Spec.Template), append(names, "Deployment "+o.Name)
+		case *appsv1.StatefulSet:
+			pods, names = append(pods, &o.Spec.Template), append(names, "StatefulSet "+o.Name)
+		}
+	}
+	if len(pods) < 6 {
+		t.Fatalf("found %d Deployments and StatefulSets; want one per module (6)", len(pods))
+	}
+	for i, pod := range pods {
+		volumes := map[string]string{} // volume → Secret
+		for _, v := range pod.Spec.Volumes {
+			if v.Secret != nil {
+				volumes[v.Name] = v.Secret.SecretName
+			}
+		}
+		for _, c := range pod.Spec.Containers {
+			file := setting(c, "server.service-secret-file", configMaps)
+			if file == "" {
+				t.Errorf("%s: container %s sets no server.service-secret-file", names[i], c.Name)
+				continue
+			}
+			mounted := false
+			for _, vm := range c.VolumeMounts {
+				secret, ok := volumes[vm.Name]
+				if !ok || path.Dir(file) != path.Clean(vm.MountPath) {
+					continue
+				}
+				mounted = true
+				if !vm.ReadOnly {
+					t.Errorf("%s: the service secret's mount %s is writable", names[i], vm.MountPath)
+				}
+				if !slices.Contains(generated[secret], path.Base(file)) {
+					t.Errorf("%s: reads %s from Secret %q, which the kustomization does not make with key %s (it makes %v)",
+						names[i], file, secret, path.Base(file), generated)
+				}
+			}
+			if !mounted {
+				t.Errorf("%s: %s (server.service-secret-file) is on no Secret volume mounted in container %s", names[i], file, c.Name)
+			}
+		}
 	}
 }
