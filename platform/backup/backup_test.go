@@ -159,10 +159,14 @@ func TestVerifyRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "recordings/x: not in the manifest"},
-		"no manifest":    {func(dir string) { os.Remove(filepath.Join(dir, ManifestName)) }, "not a backup"},
-		"newer format":   {func(dir string) { editManifest(dir, func(m *Manifest) { m.Format = Format + 1 }) }, "cannot read it: restore it with Sightline v1.2.3 or newer"},
-		"path escapes":   {func(dir string) { editManifest(dir, func(m *Manifest) { m.Stores[0].Files[0].Path = "../accounts.db" }) }, "invalid file"},
-		"foreign store":  {func(dir string) { editManifest(dir, func(m *Manifest) { m.Stores[0].Files[0].Path = "search/index/store/a" }) }, "invalid file"},
+		"no manifest":  {func(dir string) { os.Remove(filepath.Join(dir, ManifestName)) }, "not a backup"},
+		"newer format": {func(dir string) { editManifest(dir, func(m *Manifest) { m.Format = Format + 1 }) }, "cannot read it: restore it with Sightline v1.2.3 or newer"},
+		"path escapes": {func(dir string) {
+			editManifest(dir, func(m *Manifest) { m.Stores[0].Files[0].Path = "../accounts.db" })
+		}, "invalid file"},
+		"foreign store": {func(dir string) {
+			editManifest(dir, func(m *Manifest) { m.Stores[0].Files[0].Path = "search/index/store/a" })
+		}, "invalid file"},
 		"store is a dot": {func(dir string) { editManifest(dir, func(m *Manifest) { m.Stores[0].Name = ".." }) }, "invalid store"},
 	}
 	for name, c := range cases {
