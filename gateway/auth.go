@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -99,7 +98,7 @@ func (s *Service) apiHandler() http.Handler {
 		// read; errorHandler then answers 413.
 		rt := &route{}
 		r.Body = &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), rt: rt}
-		c := caller{ip: clientIP(r), secure: r.TLS != nil || s.cfg.SecureCookies}
+		c := caller{ip: s.clientIP(r), secure: r.TLS != nil || s.cfg.SecureCookies}
 		limitKey := "ip:" + c.ip
 		if !safeMethod(r.Method) && r.ContentLength != 0 && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 			// A cross-site form cannot send JSON without a preflight.
@@ -394,14 +393,13 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// clientIP is the TCP peer. Proxies in front of the gateway are not trusted
-// yet, so X-Forwarded-For is ignored.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// clientIP is the caller's address: the TCP peer, or the one a trusted
+// proxy (gateway.trusted-proxies) names in X-Forwarded-For.
+func (s *Service) clientIP(r *http.Request) string {
+	if ip := s.cfg.trusted.ClientIP(r); ip.IsValid() {
+		return ip.String()
 	}
-	return host
+	return r.RemoteAddr
 }
 
 // errorBody is every /api/v1 error: the gRPC code, a message for people and

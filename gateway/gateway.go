@@ -28,6 +28,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/trustedproxy"
 )
 
 // Config is the gateway's configuration (flags prefixed "gateway.").
@@ -41,6 +42,11 @@ type Config struct {
 	// SecureCookies forces the Secure attribute on cookies; it is also set
 	// whenever the request came over TLS.
 	SecureCookies bool `yaml:"secure_cookies"`
+	// TrustedProxies is a comma list of CIDRs of the reverse proxies whose
+	// X-Forwarded-For names the caller (per-IP limits, accounts' log-in
+	// limits and audit log); anyone else's is ignored.
+	TrustedProxies string `yaml:"trusted_proxies"`
+	trusted        trustedproxy.List
 	// SessionTTL is how long the session cookie lives (accounts decides the
 	// session's real expiry).
 	SessionTTL time.Duration `yaml:"session_ttl"`
@@ -78,6 +84,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.RatePerUser, "gateway.rate-per-user", 20, "Sustained /api/v1 requests per second per caller (and per IP before log-in).")
 	fs.IntVar(&c.RateBurst, "gateway.rate-burst", 60, "Burst of /api/v1 requests per caller.")
 	fs.BoolVar(&c.SecureCookies, "gateway.secure-cookies", false, "Always mark cookies Secure (set this behind a TLS-terminating proxy).")
+	fs.StringVar(&c.TrustedProxies, "gateway.trusted-proxies", "", "Comma list of CIDRs of reverse proxies whose X-Forwarded-For names the caller (per-IP limits, log-in limits, audit log); empty: the TCP peer.")
 	fs.DurationVar(&c.SessionTTL, "gateway.session-ttl", 14*24*time.Hour, "Lifetime of the session cookie.")
 	fs.DurationVar(&c.AuthCacheFresh, "gateway.auth-cache-fresh", 10*time.Second, "How long a validated credential is reused without asking accounts (the revocation delay).")
 	fs.DurationVar(&c.AuthCacheStale, "gateway.auth-cache-stale", 15*time.Minute, "How long validated credentials and the last profile/site list/config answers are served while accounts is unavailable.")
@@ -125,6 +132,11 @@ func (c *Config) Validate() error {
 	if c.RealtimeMaxLifetime < time.Second {
 		errs = append(errs, errors.New("gateway.realtime-max-lifetime: must be at least a second"))
 	}
+	trusted, err := trustedproxy.Parse("gateway.trusted-proxies", c.TrustedProxies)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.trusted = trusted
 	return errors.Join(errs...)
 }
 

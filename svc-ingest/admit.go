@@ -25,7 +25,7 @@ type siteChecks func(b *batch) *answer
 // admitClient applies the per-IP rate, the cheapest defence, and keeps the
 // client's address for enrichment.
 func (s *Service) admitClient(b *batch) *answer {
-	b.ip = s.clientIP(b.r)
+	b.ip = s.cfg.trusted.ClientIP(b.r)
 	return s.admitRate(b.ctx, s.ipRate, rateKey(b.ip), b.start, "rate_ip", "too many requests from this address")
 }
 

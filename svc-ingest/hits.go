@@ -59,7 +59,7 @@ func (s *Service) hitIntake(r *http.Request, b *batch, n *int) (a answer, reason
 		return answer{code: http.StatusNotFound, msg: "traffic beacons are not enabled on this ingest"}, ""
 	}
 	ctx, now := b.ctx, b.start
-	ip := s.clientIP(r)
+	ip := s.cfg.trusted.ClientIP(r)
 	if ok, wait := s.hitIPRate.Allow(rateKey(ip), now); !ok {
 		return s.refuse(ctx, http.StatusTooManyRequests, "hit_rate_ip", wait, "too many hits from this address"), "rate_ip"
 	}

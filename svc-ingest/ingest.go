@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +42,7 @@ import (
 	"github.com/sightlinehq/sightline/svc-ingest/limits"
 	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
+	"github.com/sightlinehq/sightline/trustedproxy"
 )
 
 // Config is svc-ingest's configuration (flags prefixed "ingest.").
@@ -105,7 +105,7 @@ type Config struct {
 	ForwardMaxAttempts  int           `yaml:"forward_max_attempts"`
 	ForwardStallAfter   time.Duration `yaml:"forward_stall_after"`
 
-	trusted []netip.Prefix
+	trusted trustedproxy.List
 }
 
 // RegisterFlags registers the flags and their defaults.
@@ -195,22 +195,11 @@ func (c *Config) Validate() error {
 	if c.RatePerIP < 0 || c.RatePerSite < 0 || c.AnswerRatePerSite < 0 || c.HitRatePerIP < 0 || c.HitRatePerSite < 0 {
 		errs = append(errs, errors.New("ingest rates must not be negative"))
 	}
-	c.trusted = nil
-	for _, s := range strings.Split(c.TrustedProxies, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			if a, err2 := netip.ParseAddr(s); err2 == nil {
-				p = netip.PrefixFrom(a, a.BitLen())
-			} else {
-				errs = append(errs, fmt.Errorf("ingest.trusted-proxies: %q: %w", s, err))
-				continue
-			}
-		}
-		c.trusted = append(c.trusted, p.Masked())
+	trusted, err := trustedproxy.Parse("ingest.trusted-proxies", c.TrustedProxies)
+	if err != nil {
+		errs = append(errs, err)
 	}
+	c.trusted = trusted
 	return errors.Join(errs...)
 }
 

@@ -65,7 +65,7 @@ func (s *Service) baseURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
-	} else if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && s.fromTrustedProxy(r) {
+	} else if p := r.Header.Get("X-Forwarded-Proto"); (p == "https" || p == "http") && s.cfg.trusted.FromProxy(r) {
 		scheme = p
 	}
 	return scheme + "://" + r.Host

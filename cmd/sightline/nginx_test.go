@@ -63,6 +63,7 @@ func TestBehindNginx(t *testing.T) {
 		"--server.public-url", public,
 		"--gateway.secure-cookies",
 		"--ingest.trusted-proxies", "127.0.0.1/32",
+		"--gateway.trusted-proxies", "127.0.0.1/32",
 		"--accounts.signup-verify-email=false",
 		"--demo.enabled=false",
 	)
@@ -145,6 +146,13 @@ func TestBehindNginx(t *testing.T) {
 	site := d.call("POST", "/api/v1/organizations/"+su.Organization.ID+"/sites", map[string]any{"name": "Shop", "domains": []string{"shop.example.com"}})["site"].(map[string]any)
 	d.siteID, _ = strconv.ParseInt(site["id"].(string), 10, 64)
 	d.key = site["siteKey"].(string)
+
+	// The dashboard API sees the visitor too: accounts' audit log records
+	// the site's creation from the visitor's /24, not nginx's.
+	audit := d.call("GET", "/api/v1/organizations/"+su.Organization.ID+"/audit-events", nil)
+	if js, _ := json.Marshal(audit); !bytes.Contains(js, []byte(`"ipPrefix":"127.1.2.0/24"`)) || bytes.Contains(js, []byte(`"ipPrefix":"127.0.0.`)) {
+		t.Errorf("audit events %s: want the site's creation from 127.1.2.0/24 (the visitor), none from nginx's 127.0.0.1", js)
+	}
 
 	// The tracker's bootstrap sends to the public https URL.
 	resp, err = visitor.Get(public + "/s/" + d.key + ".js")
@@ -322,11 +330,13 @@ http {
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGQUIT) // graceful: finish open requests
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Errorf("nginx exit after SIGQUIT: %v", err)
+			}
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("nginx did not stop within 10s of SIGQUIT\n%s", errorLog())
+			t.Errorf("nginx did not stop within 10s of SIGQUIT (then %v)\n%s", <-done, errorLog())
 		}
 		if t.Failed() {
 			t.Logf("nginx error.log:\n%s", errorLog())
