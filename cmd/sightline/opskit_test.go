@@ -118,10 +118,10 @@ func selectedMetrics(expr string) ([]string, error) {
 // notScraped are the names the kit uses that a short run does not show,
 // each with why it cannot appear here and where it is tested instead.
 var notScraped = map[string]string{
-	"up":                                    "Prometheus writes it per scrape target",
-	"notify_queue_jobs":                     "observed only while a job waits or was given up (svc-notify/queue's tests)",
-	"ingest_forwarder_failures_total":       "counted from the first failed delivery",
-	"ingest_forwarder_dead_lettered_total":  "counted from the first dead letter (TestSpoolDeadLetterCommands scrapes it)",
+	"up":                                     "Prometheus writes it per scrape target",
+	"notify_queue_jobs":                      "observed only while a job waits or was given up (svc-notify/queue's tests)",
+	"ingest_forwarder_failures_total":        "counted from the first failed delivery",
+	"ingest_forwarder_dead_lettered_total":   "counted from the first dead letter (TestSpoolDeadLetterCommands scrapes it)",
 	"recordings_notify_outbox_entries_total": "counted from the first event published to notify",
 }
 
