@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
@@ -266,6 +267,10 @@ type Service struct {
 	dummyHash string
 	// errs answers for the store's errors.
 	errs *storecall.Errors
+	// hasUsers is set once a user is seen: from then on the public config
+	// (asked by every dashboard load, signed in or not) no longer counts
+	// users to tell a first run.
+	hasUsers atomic.Bool
 }
 
 type metrics struct {

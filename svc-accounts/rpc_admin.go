@@ -192,9 +192,9 @@ func (s *Service) GetPublicConfig(ctx context.Context, _ *accountsv1.GetPublicCo
 	if err != nil {
 		return nil, s.storeErr(ctx, "list feature flags", err)
 	}
-	users, err := s.store.CountUsers(ctx)
+	firstRun, err := s.firstRun(ctx)
 	if err != nil {
-		return nil, s.storeErr(ctx, "count users", err)
+		return nil, err
 	}
 	resp := &accountsv1.GetPublicConfigResponse{
 		Version:         s.deps.Version,
@@ -202,7 +202,7 @@ func (s *Service) GetPublicConfig(ctx context.Context, _ *accountsv1.GetPublicCo
 		DefaultPlan:     planPB(s.cfg.plan()),
 		SignupEnabled:   s.cfg.SignupEnabled,
 		MaxPageSize:     int32(s.cfg.MaxPageSize),
-		FirstRun:        users == 0,
+		FirstRun:        firstRun,
 		PublicIngestUrl: s.cfg.PublicIngestURL,
 	}
 	for _, f := range flags {
@@ -211,4 +211,22 @@ func (s *Service) GetPublicConfig(ctx context.Context, _ *accountsv1.GetPublicCo
 		}
 	}
 	return resp, nil
+}
+
+// firstRun reports an instance without users. Once one exists the answer
+// is kept: users come and go, but an instance that had one is past its
+// first run (and the store still makes the next sign-up operator if every
+// user was deleted).
+func (s *Service) firstRun(ctx context.Context) (bool, error) {
+	if s.hasUsers.Load() {
+		return false, nil
+	}
+	n, err := s.store.CountUsers(ctx)
+	if err != nil {
+		return false, s.storeErr(ctx, "count users", err)
+	}
+	if n > 0 {
+		s.hasUsers.Store(true)
+	}
+	return n == 0, nil
 }

@@ -693,7 +693,10 @@ func TestPublicConfigFirstRunAndIngestURL(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.SignupVerifyEmail = false
 	cfg.PublicIngestURL = "https://rec.example.com"
-	svc, err := New(ctx, cfg, Deps{DataDir: t.TempDir()})
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	defer tp.Shutdown(ctx)
+	svc, err := New(ctx, cfg, Deps{DataDir: t.TempDir(), TracerProvider: tp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -713,6 +716,25 @@ func TestPublicConfigFirstRunAndIngestURL(t *testing.T) {
 	}
 	if pc.GetFirstRun() {
 		t.Fatal("first_run after the first sign-up")
+	}
+	// Past the first run, the public config (every dashboard load) no
+	// longer counts users.
+	counts := func() (n int) {
+		for _, sp := range spans.Ended() {
+			if sp.Name() == "accounts.store.CountUsers" {
+				n++
+			}
+		}
+		return n
+	}
+	before := counts()
+	for range 3 {
+		if pc, err = svc.GetPublicConfig(ctx, &accountsv1.GetPublicConfigRequest{}); err != nil || pc.GetFirstRun() {
+			t.Fatalf("first_run %v, %v", pc.GetFirstRun(), err)
+		}
+	}
+	if before == 0 || counts() != before {
+		t.Fatalf("CountUsers store calls: %d before, %d after three more public configs; want some, then none", before, counts())
 	}
 }
 
