@@ -46,12 +46,17 @@ type entry[V any] struct {
 
 // Cache is safe for concurrent use.
 type Cache[K comparable, V any] struct {
-	opts   Options[K, V]
-	lru    *lru.Cache[K, *entry[V]]
-	sf     singleflight.Group
-	wg     sync.WaitGroup
-	ctx    context.Context
-	cancel context.CancelFunc
+	opts Options[K, V]
+	lru  *lru.Cache[K, *entry[V]]
+	sf   singleflight.Group
+	// refreshing holds the keys with a background refresh running: every
+	// Get of a stale key would otherwise start a goroutine that waits on
+	// the one call in flight — thousands a second while the service is
+	// slow, which is when it is refreshed at all.
+	refreshing sync.Map
+	wg         sync.WaitGroup
+	ctx        context.Context
+	cancel     context.CancelFunc
 }
 
 // New returns a cache; Close it to stop background refreshes.
@@ -102,9 +107,13 @@ func (c *Cache[K, V]) Get(ctx context.Context, k K) (V, error) {
 }
 
 func (c *Cache[K, V]) refreshAsync(k K) {
+	if _, running := c.refreshing.LoadOrStore(k, struct{}{}); running {
+		return
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer c.refreshing.Delete(k)
 		_, _, _ = c.sf.Do(fmt.Sprint(k), func() (any, error) { return c.fetch(k) })
 	}()
 }

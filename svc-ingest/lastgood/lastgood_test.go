@@ -3,6 +3,7 @@ package lastgood
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,5 +72,49 @@ func TestPolicies(t *testing.T) {
 	cancel()
 	if _, err := c.Get(canceled, "other"); !errors.Is(err, context.Canceled) && !errors.Is(err, down) {
 		t.Fatalf("Get with a cancelled context: %v", err)
+	}
+}
+
+// TestOneRefreshPerKey: while a stale key's refresh is slow, more Gets of
+// it are served the stale copy and start no further refresh goroutine.
+func TestOneRefreshPerKey(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Unix(1_763_890_000, 0).UnixNano())
+	release := make(chan struct{})
+	var calls atomic.Int32
+	c := New(Options[string, int64]{
+		TTL: 10 * time.Second,
+		Now: func() time.Time { return time.Unix(0, now.Load()) },
+		Fetch: func(ctx context.Context, k string) (int64, error) {
+			if calls.Add(1) > 1 {
+				select {
+				case <-release:
+				case <-ctx.Done():
+				}
+			}
+			return 7, nil
+		},
+		Failed: func(string, error, *int64) (time.Duration, error) { return 0, errRefused },
+	})
+	defer c.Close()
+	ctx := context.Background()
+	if v, err := c.Get(ctx, "k"); err != nil || v != 7 {
+		t.Fatalf("Get = %d, %v", v, err)
+	}
+	now.Add(int64(11 * time.Second))
+	before := runtime.NumGoroutine()
+	for range 1000 {
+		if v, err := c.Get(ctx, "k"); err != nil || v != 7 {
+			t.Fatalf("stale Get = %d, %v", v, err)
+		}
+	}
+	// One refresh blocked in Fetch; allow a little slack for the runtime.
+	if grew := runtime.NumGoroutine() - before; grew > 5 {
+		t.Fatalf("%d goroutines more after 1000 stale Gets, want one refresh", grew)
+	}
+	close(release)
+	c.Wait()
+	if calls.Load() != 2 {
+		t.Fatalf("%d fetches, want the first and one refresh", calls.Load())
 	}
 }
