@@ -2869,6 +2869,13 @@ export interface components {
              *     means on.
              */
             captureAssets?: boolean;
+            /**
+             * Format: int32
+             * @description Days after which a recording's chunks move from the primary store to
+             *     the instance's object storage (cold), where replay still reads them;
+             *     0 keeps them on the primary store until retention ends them.
+             */
+            coldAfterDays?: number;
             feedback?: components["schemas"]["v1FeedbackWidget"];
             /** @description Mask all text, not only inputs. */
             maskAllText?: boolean;

@@ -900,7 +900,11 @@ type SiteSettings struct {
 	Feedback *FeedbackWidget `protobuf:"bytes,12,opt,name=feedback,proto3" json:"feedback,omitempty"`
 	// IANA time zone ("Europe/Berlin") whose midnights start the site's days
 	// in traffic numbers; empty is UTC.
-	TimeZone      string `protobuf:"bytes,13,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	TimeZone string `protobuf:"bytes,13,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Days after which a recording's chunks move from the primary store to
+	// the instance's object storage (cold), where replay still reads them;
+	// 0 keeps them on the primary store until retention ends them.
+	ColdAfterDays int32 `protobuf:"varint,14,opt,name=cold_after_days,json=coldAfterDays,proto3" json:"cold_after_days,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1024,6 +1028,13 @@ func (x *SiteSettings) GetTimeZone() string {
 		return x.TimeZone
 	}
 	return ""
+}
+
+func (x *SiteSettings) GetColdAfterDays() int32 {
+	if x != nil {
+		return x.ColdAfterDays
+	}
+	return 0
 }
 
 // FeedbackWidget is the feedback tab on the page edge: the visitor picks one
@@ -7862,7 +7873,7 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xc0\x04\n" +
+	"createTime\"\xe8\x04\n" +
 	"\fSiteSettings\x12+\n" +
 	"\x11recording_enabled\x18\x01 \x01(\bR\x10recordingEnabled\x12\x1f\n" +
 	"\vsample_rate\x18\x02 \x01(\x01R\n" +
@@ -7878,7 +7889,8 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	" \x01(\bH\x00R\rcaptureAssets\x88\x01\x01\x12#\n" +
 	"\rrecord_canvas\x18\v \x01(\bR\frecordCanvas\x12A\n" +
 	"\bfeedback\x18\f \x01(\v2%.sightline.accounts.v1.FeedbackWidgetR\bfeedback\x12\x1b\n" +
-	"\ttime_zone\x18\r \x01(\tR\btimeZoneB\x11\n" +
+	"\ttime_zone\x18\r \x01(\tR\btimeZone\x12&\n" +
+	"\x0fcold_after_days\x18\x0e \x01(\x05R\rcoldAfterDaysB\x11\n" +
 	"\x0f_capture_assets\"\xf7\x03\n" +
 	"\x0eFeedbackWidget\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12J\n" +
