@@ -173,7 +173,36 @@ func (s *Server) Stop() error {
 	return s.stopErr
 }
 
-// Restart starts a stopped server again on the same port and data
+// Kill sends SIGKILL to the postmaster alone, as a crash or the OOM killer
+// would, and waits until it and its backends (which exit when they notice
+// the postmaster gone) are gone, so that Restart finds the shared memory
+// free and runs crash recovery. Backends still there after 10 s are killed
+// too and reported as an error.
+func (s *Server) Kill() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return errors.New("pgtest: kill of a stopped server")
+	}
+	s.stopped = true
+	pid := s.cmd.Process.Pid
+	if err := s.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("pgtest: kill postmaster: %w", err)
+	}
+	<-s.exited
+	// The server was started with Setpgid: its process group is its pid.
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(-pid, 0) == nil {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			return fmt.Errorf("pgtest: backends still running 10s after the postmaster was killed; killed them")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// Restart starts a stopped (or killed) server again on the same port and data
 // directory, so clients keep their DSN: tests use Stop and Restart to take
 // the database away for a while and bring it back.
 func (s *Server) Restart(ctx context.Context) error {
@@ -181,7 +210,7 @@ func (s *Server) Restart(ctx context.Context) error {
 	stopped := s.stopped
 	s.mu.Unlock()
 	if !stopped {
-		return errors.New("pgtest: restart of a running server: call Stop first")
+		return errors.New("pgtest: restart of a running server: call Stop or Kill first")
 	}
 	return s.run(ctx)
 }
@@ -345,8 +374,11 @@ func (s *Server) run(ctx context.Context) error {
 		"-k", s.dir,
 		"-h", "127.0.0.1",
 		"-p", strconv.Itoa(s.port),
-		"-F", // fsync off: throwaway data
-		"-c", "synchronous_commit=off",
+		// fsync off: throwaway data. Commits still reach the WAL file
+		// (synchronous_commit stays on, a write without a flush) so that a
+		// killed postmaster (Kill) loses nothing it had committed, as on a
+		// real server: the OS page cache outlives the process.
+		"-F",
 		"-c", "full_page_writes=off",
 		"-c", "max_connections=300",
 		"-c", "shared_buffers=64MB",

@@ -186,3 +186,45 @@ func TestPrivateStopRestart(t *testing.T) {
 		t.Fatalf("table after Restart: %d, %v; want it kept", n, err)
 	}
 }
+
+// TestPrivateKillRestart: a private server killed with SIGKILL (the
+// postmaster alone) comes back on the same DSN after crash recovery, with
+// what was committed before the kill.
+func TestPrivateKillRestart(t *testing.T) {
+	ctx := context.Background()
+	srv := Private(t)
+	conn, err := pgx.Connect(ctx, srv.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE TABLE kept (id bigint); INSERT INTO kept VALUES (1), (2)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// The open connection's backend is gone with the postmaster.
+	if err := conn.Ping(ctx); err == nil {
+		t.Fatal("a connection opened before the kill still answers")
+	}
+	conn.Close(ctx)
+	if err := srv.Kill(); err == nil {
+		t.Fatal("Kill of a killed server succeeded")
+	}
+	if c, err := pgx.Connect(ctx, srv.DSN()); err == nil {
+		c.Close(ctx)
+		t.Fatal("connected to a killed server")
+	}
+	if err := srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err = pgx.Connect(ctx, srv.DSN())
+	if err != nil {
+		t.Fatalf("connect after Restart: %v", err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM kept").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("rows after the kill and Restart: %d, %v; want 2", n, err)
+	}
+}
