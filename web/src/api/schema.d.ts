@@ -276,6 +276,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/operator/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Limits of the instance and its organisations (operators only). The
+         *     instance defaults start from the accounts.default-plan.* flags until an
+         *     operator edits them; an organisation follows them unless an operator
+         *     gave it its own.
+         */
+        get: operations["AccountsService_GetInstanceLimits"];
+        put: operations["AccountsService_UpdateInstanceLimits"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operator/organizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ListOrganizationsForOperator lists every organisation of the instance
+         *     with its sites, members and effective limits.
+         */
+        get: operations["AccountsService_ListOrganizationsForOperator"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/operator/organizations/{organizationId}/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * UpdateOrganizationLimits gives an organisation its own limits, or puts
+         *     it back on the instance defaults.
+         */
+        put: operations["AccountsService_UpdateOrganizationLimits"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organizations": {
         parameters: {
             query?: never;
@@ -1193,6 +1255,12 @@ export interface components {
         AccountsServiceUpdateOrganizationBody: {
             name?: string;
         };
+        /** @description UpdateOrganizationLimitsRequest sets one organisation's limits. */
+        AccountsServiceUpdateOrganizationLimitsBody: {
+            limits?: components["schemas"]["v1Plan"];
+            /** @description Back to the instance defaults. */
+            useDefaults?: boolean;
+        };
         /** @description UpdateSiteRequest renames a site. */
         AccountsServiceUpdateSiteBody: {
             name?: string;
@@ -2037,6 +2105,20 @@ export interface components {
             total?: string;
             truncated?: boolean;
         };
+        /** @description GetInstanceLimitsResponse is the instance defaults. */
+        v1GetInstanceLimitsResponse: {
+            limits?: components["schemas"]["v1Plan"];
+            /**
+             * @description False while they come from the accounts.default-plan.* flags (no
+             *     operator has edited them yet).
+             */
+            setByOperator?: boolean;
+            /**
+             * Format: date-time
+             * @description Last change by an operator; unset before one.
+             */
+            updateTime?: string;
+        };
         /** @description GetMaintenanceResponse is the switch. */
         v1GetMaintenanceResponse: {
             maintenance?: components["schemas"]["v1Maintenance"];
@@ -2332,6 +2414,11 @@ export interface components {
             members?: components["schemas"]["v1Member"][];
             nextPageToken?: string;
         };
+        /** @description ListOrganizationsForOperatorResponse is one page. */
+        v1ListOrganizationsForOperatorResponse: {
+            nextPageToken?: string;
+            organizations?: components["schemas"]["v1OrganizationOverview"][];
+        };
         /** @description ListOrganizationsResponse is one page. */
         v1ListOrganizationsResponse: {
             nextPageToken?: string;
@@ -2434,10 +2521,20 @@ export interface components {
         v1Organization: {
             /** Format: date-time */
             createTime?: string;
+            /** @description True when an operator set this organisation's limits. */
+            customLimits?: boolean;
             /** Format: int64 */
             id?: string;
             name?: string;
             plan?: components["schemas"]["v1Plan"];
+        };
+        /** @description OrganizationOverview is one organisation as the operator sees it. */
+        v1OrganizationOverview: {
+            /** Format: int64 */
+            memberCount?: string;
+            organization?: components["schemas"]["v1Organization"];
+            /** Format: int64 */
+            siteCount?: string;
         };
         /** @description OutboxEmail is an e-mail written to the local outbox. */
         v1OutboxEmail: {
@@ -2472,7 +2569,10 @@ export interface components {
             /** @description Full URL with the query string as recorded (after masking rules). */
             url?: string;
         };
-        /** @description Plan carries the limits an organisation is held to. */
+        /**
+         * @description Plan carries the limits an organisation is held to. 0 means unlimited
+         *     (retention: up to the instance's hard ceiling of 3650 days).
+         */
         v1Plan: {
             /**
              * Format: int32
@@ -2489,6 +2589,11 @@ export interface components {
              * @description Sites per organisation.
              */
             maxSites?: number;
+            /**
+             * @description Optional label an operator may give (a hosting provider's plan name);
+             *     empty on a self-hosted instance, and the dashboard then never says
+             *     "plan".
+             */
             name?: string;
             /**
              * Format: int64
@@ -3239,9 +3344,21 @@ export interface components {
         v1UpdateFunnelResponse: {
             funnel?: components["schemas"]["v1Funnel"];
         };
+        /** @description UpdateInstanceLimitsRequest replaces the instance defaults. */
+        v1UpdateInstanceLimitsRequest: {
+            limits?: components["schemas"]["v1Plan"];
+        };
+        /** @description UpdateInstanceLimitsResponse is the stored defaults. */
+        v1UpdateInstanceLimitsResponse: {
+            limits?: components["schemas"]["v1Plan"];
+        };
         /** @description UpdateMemberRoleResponse is the updated member. */
         v1UpdateMemberRoleResponse: {
             member?: components["schemas"]["v1Member"];
+        };
+        /** @description UpdateOrganizationLimitsResponse is the organisation afterwards. */
+        v1UpdateOrganizationLimitsResponse: {
+            organization?: components["schemas"]["v1OrganizationOverview"];
         };
         /** @description UpdateOrganizationResponse is the updated organisation. */
         v1UpdateOrganizationResponse: {
@@ -3926,6 +4043,136 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1GetCurrentUserResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_GetInstanceLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GetInstanceLimitsResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_UpdateInstanceLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description UpdateInstanceLimitsRequest replaces the instance defaults. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["v1UpdateInstanceLimitsRequest"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1UpdateInstanceLimitsResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_ListOrganizationsForOperator: {
+        parameters: {
+            query?: {
+                pageSize?: number;
+                pageToken?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1ListOrganizationsForOperatorResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    AccountsService_UpdateOrganizationLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                organizationId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AccountsServiceUpdateOrganizationLimitsBody"];
+            };
+        };
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1UpdateOrganizationLimitsResponse"];
                 };
             };
             /** @description An unexpected error response. */

@@ -214,6 +214,11 @@ const (
 	SweepTask_SWEEP_TASK_END_IDLE_SESSIONS SweepTask = 1
 	// Remove sessions, answers and aggregates past their site's retention.
 	SweepTask_SWEEP_TASK_RETENTION SweepTask = 2
+	// Move sessions past their site's cold age (Chunk.cold_after_days) from
+	// the primary store to object storage: one object per session, written
+	// and verified before the primary chunk rows go; replay reads it
+	// transparently. Idempotent; a pass cut off is finished by the next.
+	SweepTask_SWEEP_TASK_COLD SweepTask = 3
 )
 
 // Enum value maps for SweepTask.
@@ -222,11 +227,13 @@ var (
 		0: "SWEEP_TASK_UNSPECIFIED",
 		1: "SWEEP_TASK_END_IDLE_SESSIONS",
 		2: "SWEEP_TASK_RETENTION",
+		3: "SWEEP_TASK_COLD",
 	}
 	SweepTask_value = map[string]int32{
 		"SWEEP_TASK_UNSPECIFIED":       0,
 		"SWEEP_TASK_END_IDLE_SESSIONS": 1,
 		"SWEEP_TASK_RETENTION":         2,
+		"SWEEP_TASK_COLD":              3,
 	}
 )
 
@@ -354,7 +361,12 @@ type Chunk struct {
 	// Set when the record is a traffic beacon (a page view, its end, or a
 	// custom event; events empty). Beacons have their own spool in ingest and
 	// go to search (TrafficService.AppendHits), not to recordings.
-	Hit           *v1.Hit `protobuf:"bytes,20,opt,name=hit,proto3" json:"hit,omitempty"`
+	Hit *v1.Hit `protobuf:"bytes,20,opt,name=hit,proto3" json:"hit,omitempty"`
+	// The site's cold age in days, from its settings (ingest copies it like
+	// retention_days; never more than it): recordings moves the session's
+	// chunks to object storage once the last chunk's server time plus this
+	// has passed. Zero never moves it.
+	ColdAfterDays int32 `protobuf:"varint,21,opt,name=cold_after_days,json=coldAfterDays,proto3" json:"cold_after_days,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -527,6 +539,13 @@ func (x *Chunk) GetHit() *v1.Hit {
 		return x.Hit
 	}
 	return nil
+}
+
+func (x *Chunk) GetColdAfterDays() int32 {
+	if x != nil {
+		return x.ColdAfterDays
+	}
+	return 0
 }
 
 // AppendChunksRequest carries a batch of chunks, possibly of many sessions.
@@ -2924,7 +2943,8 @@ func (x *RunSweepRequest) GetTask() SweepTask {
 // RunSweepResponse counts what the pass did.
 type RunSweepResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Sessions ended (END_IDLE_SESSIONS) or removed (RETENTION).
+	// Sessions ended (END_IDLE_SESSIONS), removed (RETENTION) or moved to
+	// object storage (COLD).
 	Sessions int64 `protobuf:"varint,1,opt,name=sessions,proto3" json:"sessions,omitempty"`
 	// True when the pass stopped at its per-pass limit: more is waiting and
 	// the next pass continues.
@@ -2984,7 +3004,7 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"(sightline/recordings/v1/recordings.proto\x12\x17sightline.recordings.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a sightline/search/v1/search.proto\x1a$sightline/sessions/v1/sessions.proto\"8\n" +
 	"\bViewport\x12\x14\n" +
 	"\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n" +
-	"\x06height\x18\x02 \x01(\x05R\x06height\"\x85\x06\n" +
+	"\x06height\x18\x02 \x01(\x05R\x06height\"\xad\x06\n" +
 	"\x05Chunk\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x1d\n" +
@@ -3012,7 +3032,8 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x0eretention_days\x18\x11 \x01(\x05R\rretentionDays\x12%\n" +
 	"\x0ecapture_assets\x18\x12 \x01(\bR\rcaptureAssets\x125\n" +
 	"\x06answer\x18\x13 \x01(\v2\x1d.sightline.sessions.v1.AnswerR\x06answer\x12,\n" +
-	"\x03hit\x18\x14 \x01(\v2\x1a.sightline.sessions.v1.HitR\x03hit\"M\n" +
+	"\x03hit\x18\x14 \x01(\v2\x1a.sightline.sessions.v1.HitR\x03hit\x12&\n" +
+	"\x0fcold_after_days\x18\x15 \x01(\x05R\rcoldAfterDays\"M\n" +
 	"\x13AppendChunksRequest\x126\n" +
 	"\x06chunks\x18\x01 \x03(\v2\x1e.sightline.recordings.v1.ChunkR\x06chunks\"f\n" +
 	"\vChunkResult\x12?\n" +
@@ -3209,11 +3230,12 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x11HEATMAP_KIND_MOVE\x10\x02\x12\x17\n" +
 	"\x13HEATMAP_KIND_SCROLL\x10\x03\x12\x15\n" +
 	"\x11HEATMAP_KIND_RAGE\x10\x04\x12\x15\n" +
-	"\x11HEATMAP_KIND_DEAD\x10\x05*c\n" +
+	"\x11HEATMAP_KIND_DEAD\x10\x05*x\n" +
 	"\tSweepTask\x12\x1a\n" +
 	"\x16SWEEP_TASK_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cSWEEP_TASK_END_IDLE_SESSIONS\x10\x01\x12\x18\n" +
-	"\x14SWEEP_TASK_RETENTION\x10\x022\xc7\x05\n" +
+	"\x14SWEEP_TASK_RETENTION\x10\x02\x12\x13\n" +
+	"\x0fSWEEP_TASK_COLD\x10\x032\xc7\x05\n" +
 	"\x19RecordingsInternalService\x12_\n" +
 	"\bRunSweep\x12(.sightline.recordings.v1.RunSweepRequest\x1a).sightline.recordings.v1.RunSweepResponse\x12k\n" +
 	"\fAppendChunks\x12,.sightline.recordings.v1.AppendChunksRequest\x1a-.sightline.recordings.v1.AppendChunksResponse\x12\x83\x01\n" +
