@@ -510,10 +510,14 @@ func (x *User) GetEmailVerifyTime() *timestamppb.Timestamp {
 	return nil
 }
 
-// Plan carries the limits an organisation is held to.
+// Plan carries the limits an organisation is held to. 0 means unlimited
+// (retention: up to the instance's hard ceiling of 3650 days).
 type Plan struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Optional label an operator may give (a hosting provider's plan name);
+	// empty on a self-hosted instance, and the dashboard then never says
+	// "plan".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Recorded sessions per site per UTC day.
 	SessionsPerDay int64 `protobuf:"varint,2,opt,name=sessions_per_day,json=sessionsPerDay,proto3" json:"sessions_per_day,omitempty"`
 	// Ceiling on a site's retention.
@@ -593,11 +597,15 @@ func (x *Plan) GetMaxSites() int32 {
 
 // Organization owns sites, members and API keys.
 type Organization struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Plan          *Plan                  `protobuf:"bytes,3,opt,name=plan,proto3" json:"plan,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The effective limits: the organisation's own when custom_limits, else
+	// the instance defaults.
+	Plan       *Plan                  `protobuf:"bytes,3,opt,name=plan,proto3" json:"plan,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// True when an operator set this organisation's limits.
+	CustomLimits  bool `protobuf:"varint,5,opt,name=custom_limits,json=customLimits,proto3" json:"custom_limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -658,6 +666,13 @@ func (x *Organization) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Organization) GetCustomLimits() bool {
+	if x != nil {
+		return x.CustomLimits
+	}
+	return false
 }
 
 // Membership is the caller's role in one organisation.
@@ -7423,7 +7438,8 @@ type GetPublicConfigResponse struct {
 	Maintenance *Maintenance           `protobuf:"bytes,2,opt,name=maintenance,proto3" json:"maintenance,omitempty"`
 	// Globally enabled flag names.
 	FeatureFlags []string `protobuf:"bytes,3,rep,name=feature_flags,json=featureFlags,proto3" json:"feature_flags,omitempty"`
-	// Limits of the default plan, shown at sign-up.
+	// The instance's default limits for new organisations (0: unlimited),
+	// shown at sign-up only when some are set.
 	DefaultPlan *Plan `protobuf:"bytes,4,opt,name=default_plan,json=defaultPlan,proto3" json:"default_plan,omitempty"`
 	// Whether new users may sign up.
 	SignupEnabled bool `protobuf:"varint,5,opt,name=signup_enabled,json=signupEnabled,proto3" json:"signup_enabled,omitempty"`
@@ -7830,6 +7846,473 @@ func (x *LeaseSessionQuotaResponse) GetLimit() int64 {
 	return 0
 }
 
+// GetInstanceLimitsRequest is empty.
+type GetInstanceLimitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInstanceLimitsRequest) Reset() {
+	*x = GetInstanceLimitsRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[126]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInstanceLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInstanceLimitsRequest) ProtoMessage() {}
+
+func (x *GetInstanceLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[126]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInstanceLimitsRequest.ProtoReflect.Descriptor instead.
+func (*GetInstanceLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{126}
+}
+
+// GetInstanceLimitsResponse is the instance defaults.
+type GetInstanceLimitsResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Limits *Plan                  `protobuf:"bytes,1,opt,name=limits,proto3" json:"limits,omitempty"`
+	// False while they come from the accounts.default-plan.* flags (no
+	// operator has edited them yet).
+	SetByOperator bool `protobuf:"varint,2,opt,name=set_by_operator,json=setByOperator,proto3" json:"set_by_operator,omitempty"`
+	// Last change by an operator; unset before one.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInstanceLimitsResponse) Reset() {
+	*x = GetInstanceLimitsResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[127]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInstanceLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInstanceLimitsResponse) ProtoMessage() {}
+
+func (x *GetInstanceLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[127]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInstanceLimitsResponse.ProtoReflect.Descriptor instead.
+func (*GetInstanceLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{127}
+}
+
+func (x *GetInstanceLimitsResponse) GetLimits() *Plan {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+func (x *GetInstanceLimitsResponse) GetSetByOperator() bool {
+	if x != nil {
+		return x.SetByOperator
+	}
+	return false
+}
+
+func (x *GetInstanceLimitsResponse) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// UpdateInstanceLimitsRequest replaces the instance defaults.
+type UpdateInstanceLimitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limits        *Plan                  `protobuf:"bytes,1,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateInstanceLimitsRequest) Reset() {
+	*x = UpdateInstanceLimitsRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[128]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInstanceLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInstanceLimitsRequest) ProtoMessage() {}
+
+func (x *UpdateInstanceLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[128]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInstanceLimitsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateInstanceLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{128}
+}
+
+func (x *UpdateInstanceLimitsRequest) GetLimits() *Plan {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+// UpdateInstanceLimitsResponse is the stored defaults.
+type UpdateInstanceLimitsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limits        *Plan                  `protobuf:"bytes,1,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateInstanceLimitsResponse) Reset() {
+	*x = UpdateInstanceLimitsResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[129]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateInstanceLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateInstanceLimitsResponse) ProtoMessage() {}
+
+func (x *UpdateInstanceLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[129]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateInstanceLimitsResponse.ProtoReflect.Descriptor instead.
+func (*UpdateInstanceLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{129}
+}
+
+func (x *UpdateInstanceLimitsResponse) GetLimits() *Plan {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+// OrganizationOverview is one organisation as the operator sees it.
+type OrganizationOverview struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// organization.plan is the effective limits.
+	Organization  *Organization `protobuf:"bytes,1,opt,name=organization,proto3" json:"organization,omitempty"`
+	SiteCount     int64         `protobuf:"varint,2,opt,name=site_count,json=siteCount,proto3" json:"site_count,omitempty"`
+	MemberCount   int64         `protobuf:"varint,3,opt,name=member_count,json=memberCount,proto3" json:"member_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OrganizationOverview) Reset() {
+	*x = OrganizationOverview{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[130]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OrganizationOverview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OrganizationOverview) ProtoMessage() {}
+
+func (x *OrganizationOverview) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[130]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OrganizationOverview.ProtoReflect.Descriptor instead.
+func (*OrganizationOverview) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{130}
+}
+
+func (x *OrganizationOverview) GetOrganization() *Organization {
+	if x != nil {
+		return x.Organization
+	}
+	return nil
+}
+
+func (x *OrganizationOverview) GetSiteCount() int64 {
+	if x != nil {
+		return x.SiteCount
+	}
+	return 0
+}
+
+func (x *OrganizationOverview) GetMemberCount() int64 {
+	if x != nil {
+		return x.MemberCount
+	}
+	return 0
+}
+
+// ListOrganizationsForOperatorRequest pages through every organisation by id.
+type ListOrganizationsForOperatorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrganizationsForOperatorRequest) Reset() {
+	*x = ListOrganizationsForOperatorRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[131]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrganizationsForOperatorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrganizationsForOperatorRequest) ProtoMessage() {}
+
+func (x *ListOrganizationsForOperatorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[131]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrganizationsForOperatorRequest.ProtoReflect.Descriptor instead.
+func (*ListOrganizationsForOperatorRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{131}
+}
+
+func (x *ListOrganizationsForOperatorRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOrganizationsForOperatorRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListOrganizationsForOperatorResponse is one page.
+type ListOrganizationsForOperatorResponse struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Organizations []*OrganizationOverview `protobuf:"bytes,1,rep,name=organizations,proto3" json:"organizations,omitempty"`
+	NextPageToken string                  `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrganizationsForOperatorResponse) Reset() {
+	*x = ListOrganizationsForOperatorResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[132]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrganizationsForOperatorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrganizationsForOperatorResponse) ProtoMessage() {}
+
+func (x *ListOrganizationsForOperatorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[132]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrganizationsForOperatorResponse.ProtoReflect.Descriptor instead.
+func (*ListOrganizationsForOperatorResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{132}
+}
+
+func (x *ListOrganizationsForOperatorResponse) GetOrganizations() []*OrganizationOverview {
+	if x != nil {
+		return x.Organizations
+	}
+	return nil
+}
+
+func (x *ListOrganizationsForOperatorResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// UpdateOrganizationLimitsRequest sets one organisation's limits.
+type UpdateOrganizationLimitsRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId int64                  `protobuf:"varint,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// The organisation's own limits; ignored with use_defaults.
+	Limits *Plan `protobuf:"bytes,2,opt,name=limits,proto3" json:"limits,omitempty"`
+	// Back to the instance defaults.
+	UseDefaults   bool `protobuf:"varint,3,opt,name=use_defaults,json=useDefaults,proto3" json:"use_defaults,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateOrganizationLimitsRequest) Reset() {
+	*x = UpdateOrganizationLimitsRequest{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[133]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateOrganizationLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateOrganizationLimitsRequest) ProtoMessage() {}
+
+func (x *UpdateOrganizationLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[133]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateOrganizationLimitsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateOrganizationLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{133}
+}
+
+func (x *UpdateOrganizationLimitsRequest) GetOrganizationId() int64 {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return 0
+}
+
+func (x *UpdateOrganizationLimitsRequest) GetLimits() *Plan {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+func (x *UpdateOrganizationLimitsRequest) GetUseDefaults() bool {
+	if x != nil {
+		return x.UseDefaults
+	}
+	return false
+}
+
+// UpdateOrganizationLimitsResponse is the organisation afterwards.
+type UpdateOrganizationLimitsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Organization  *OrganizationOverview  `protobuf:"bytes,1,opt,name=organization,proto3" json:"organization,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateOrganizationLimitsResponse) Reset() {
+	*x = UpdateOrganizationLimitsResponse{}
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[134]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateOrganizationLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateOrganizationLimitsResponse) ProtoMessage() {}
+
+func (x *UpdateOrganizationLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_accounts_v1_accounts_proto_msgTypes[134]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateOrganizationLimitsResponse.ProtoReflect.Descriptor instead.
+func (*UpdateOrganizationLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_accounts_v1_accounts_proto_rawDescGZIP(), []int{134}
+}
+
+func (x *UpdateOrganizationLimitsResponse) GetOrganization() *OrganizationOverview {
+	if x != nil {
+		return x.Organization
+	}
+	return nil
+}
+
 var File_sightline_accounts_v1_accounts_proto protoreflect.FileDescriptor
 
 const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
@@ -7848,13 +8331,14 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x10sessions_per_day\x18\x02 \x01(\x03R\x0esessionsPerDay\x12,\n" +
 	"\x12max_retention_days\x18\x03 \x01(\x05R\x10maxRetentionDays\x12\x1b\n" +
 	"\tmax_seats\x18\x04 \x01(\x05R\bmaxSeats\x12\x1b\n" +
-	"\tmax_sites\x18\x05 \x01(\x05R\bmaxSites\"\xa0\x01\n" +
+	"\tmax_sites\x18\x05 \x01(\x05R\bmaxSites\"\xc5\x01\n" +
 	"\fOrganization\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
 	"\x04plan\x18\x03 \x01(\v2\x1b.sightline.accounts.v1.PlanR\x04plan\x12;\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x93\x01\n" +
+	"createTime\x12#\n" +
+	"\rcustom_limits\x18\x05 \x01(\bR\fcustomLimits\"\x93\x01\n" +
 	"\n" +
 	"Membership\x12'\n" +
 	"\x0forganization_id\x18\x01 \x01(\x03R\x0eorganizationId\x12+\n" +
@@ -8357,7 +8841,35 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x19LeaseSessionQuotaResponse\x12\x18\n" +
 	"\agranted\x18\x01 \x01(\x03R\agranted\x12\x1c\n" +
 	"\tremaining\x18\x02 \x01(\x03R\tremaining\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x03R\x05limit*^\n" +
+	"\x05limit\x18\x03 \x01(\x03R\x05limit\"\x1a\n" +
+	"\x18GetInstanceLimitsRequest\"\xb5\x01\n" +
+	"\x19GetInstanceLimitsResponse\x123\n" +
+	"\x06limits\x18\x01 \x01(\v2\x1b.sightline.accounts.v1.PlanR\x06limits\x12&\n" +
+	"\x0fset_by_operator\x18\x02 \x01(\bR\rsetByOperator\x12;\n" +
+	"\vupdate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"R\n" +
+	"\x1bUpdateInstanceLimitsRequest\x123\n" +
+	"\x06limits\x18\x01 \x01(\v2\x1b.sightline.accounts.v1.PlanR\x06limits\"S\n" +
+	"\x1cUpdateInstanceLimitsResponse\x123\n" +
+	"\x06limits\x18\x01 \x01(\v2\x1b.sightline.accounts.v1.PlanR\x06limits\"\xa1\x01\n" +
+	"\x14OrganizationOverview\x12G\n" +
+	"\forganization\x18\x01 \x01(\v2#.sightline.accounts.v1.OrganizationR\forganization\x12\x1d\n" +
+	"\n" +
+	"site_count\x18\x02 \x01(\x03R\tsiteCount\x12!\n" +
+	"\fmember_count\x18\x03 \x01(\x03R\vmemberCount\"a\n" +
+	"#ListOrganizationsForOperatorRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\xa1\x01\n" +
+	"$ListOrganizationsForOperatorResponse\x12Q\n" +
+	"\rorganizations\x18\x01 \x03(\v2+.sightline.accounts.v1.OrganizationOverviewR\rorganizations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa2\x01\n" +
+	"\x1fUpdateOrganizationLimitsRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\x03R\x0eorganizationId\x123\n" +
+	"\x06limits\x18\x02 \x01(\v2\x1b.sightline.accounts.v1.PlanR\x06limits\x12!\n" +
+	"\fuse_defaults\x18\x03 \x01(\bR\vuseDefaults\"s\n" +
+	" UpdateOrganizationLimitsResponse\x12O\n" +
+	"\forganization\x18\x01 \x01(\v2+.sightline.accounts.v1.OrganizationOverviewR\forganization*^\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -8390,7 +8902,7 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\fAuthenticate\x12*.sightline.accounts.v1.AuthenticateRequest\x1a+.sightline.accounts.v1.AuthenticateResponse\x12j\n" +
 	"\rGetSiteConfig\x12+.sightline.accounts.v1.GetSiteConfigRequest\x1a,.sightline.accounts.v1.GetSiteConfigResponse\x12v\n" +
 	"\x11LeaseSessionQuota\x12/.sightline.accounts.v1.LeaseSessionQuotaRequest\x1a0.sightline.accounts.v1.LeaseSessionQuotaResponse\x12j\n" +
-	"\rAuthorizeSite\x12+.sightline.accounts.v1.AuthorizeSiteRequest\x1a,.sightline.accounts.v1.AuthorizeSiteResponse2\xd6'\n" +
+	"\rAuthorizeSite\x12+.sightline.accounts.v1.AuthorizeSiteRequest\x1a,.sightline.accounts.v1.AuthorizeSiteResponse2\xf7+\n" +
 	"\x0fAccountsService\x12U\n" +
 	"\x06SignUp\x12$.sightline.accounts.v1.SignUpRequest\x1a%.sightline.accounts.v1.SignUpResponse\x12R\n" +
 	"\x05LogIn\x12#.sightline.accounts.v1.LogInRequest\x1a$.sightline.accounts.v1.LogInResponse\x12U\n" +
@@ -8441,7 +8953,11 @@ const file_sightline_accounts_v1_accounts_proto_rawDesc = "" +
 	"\x0eGetMaintenance\x12,.sightline.accounts.v1.GetMaintenanceRequest\x1a-.sightline.accounts.v1.GetMaintenanceResponse\x12m\n" +
 	"\x0eSetMaintenance\x12,.sightline.accounts.v1.SetMaintenanceRequest\x1a-.sightline.accounts.v1.SetMaintenanceResponse\x12p\n" +
 	"\x0fListAuditEvents\x12-.sightline.accounts.v1.ListAuditEventsRequest\x1a..sightline.accounts.v1.ListAuditEventsResponse\x12p\n" +
-	"\x0fGetPublicConfig\x12-.sightline.accounts.v1.GetPublicConfigRequest\x1a..sightline.accounts.v1.GetPublicConfigResponseBGZEgithub.com/sightlinehq/sightline/gen/sightline/accounts/v1;accountsv1b\x06proto3"
+	"\x0fGetPublicConfig\x12-.sightline.accounts.v1.GetPublicConfigRequest\x1a..sightline.accounts.v1.GetPublicConfigResponse\x12v\n" +
+	"\x11GetInstanceLimits\x12/.sightline.accounts.v1.GetInstanceLimitsRequest\x1a0.sightline.accounts.v1.GetInstanceLimitsResponse\x12\x7f\n" +
+	"\x14UpdateInstanceLimits\x122.sightline.accounts.v1.UpdateInstanceLimitsRequest\x1a3.sightline.accounts.v1.UpdateInstanceLimitsResponse\x12\x97\x01\n" +
+	"\x1cListOrganizationsForOperator\x12:.sightline.accounts.v1.ListOrganizationsForOperatorRequest\x1a;.sightline.accounts.v1.ListOrganizationsForOperatorResponse\x12\x8b\x01\n" +
+	"\x18UpdateOrganizationLimits\x126.sightline.accounts.v1.UpdateOrganizationLimitsRequest\x1a7.sightline.accounts.v1.UpdateOrganizationLimitsResponseBGZEgithub.com/sightlinehq/sightline/gen/sightline/accounts/v1;accountsv1b\x06proto3"
 
 var (
 	file_sightline_accounts_v1_accounts_proto_rawDescOnce sync.Once
@@ -8456,205 +8972,214 @@ func file_sightline_accounts_v1_accounts_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_accounts_v1_accounts_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_sightline_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 126)
+var file_sightline_accounts_v1_accounts_proto_msgTypes = make([]protoimpl.MessageInfo, 135)
 var file_sightline_accounts_v1_accounts_proto_goTypes = []any{
-	(Role)(0),                            // 0: sightline.accounts.v1.Role
-	(QuestionType)(0),                    // 1: sightline.accounts.v1.QuestionType
-	(SurveyStatus)(0),                    // 2: sightline.accounts.v1.SurveyStatus
-	(FeatureFlagScope)(0),                // 3: sightline.accounts.v1.FeatureFlagScope
-	(FeedbackWidget_Position)(0),         // 4: sightline.accounts.v1.FeedbackWidget.Position
-	(SurveyTargeting_Visitors)(0),        // 5: sightline.accounts.v1.SurveyTargeting.Visitors
-	(SurveyTrigger_Kind)(0),              // 6: sightline.accounts.v1.SurveyTrigger.Kind
-	(*User)(nil),                         // 7: sightline.accounts.v1.User
-	(*Plan)(nil),                         // 8: sightline.accounts.v1.Plan
-	(*Organization)(nil),                 // 9: sightline.accounts.v1.Organization
-	(*Membership)(nil),                   // 10: sightline.accounts.v1.Membership
-	(*Member)(nil),                       // 11: sightline.accounts.v1.Member
-	(*Invitation)(nil),                   // 12: sightline.accounts.v1.Invitation
-	(*SiteSettings)(nil),                 // 13: sightline.accounts.v1.SiteSettings
-	(*FeedbackWidget)(nil),               // 14: sightline.accounts.v1.FeedbackWidget
-	(*Choice)(nil),                       // 15: sightline.accounts.v1.Choice
-	(*SkipRule)(nil),                     // 16: sightline.accounts.v1.SkipRule
-	(*Question)(nil),                     // 17: sightline.accounts.v1.Question
-	(*SurveyTargeting)(nil),              // 18: sightline.accounts.v1.SurveyTargeting
-	(*SurveyTrigger)(nil),                // 19: sightline.accounts.v1.SurveyTrigger
-	(*Survey)(nil),                       // 20: sightline.accounts.v1.Survey
-	(*Site)(nil),                         // 21: sightline.accounts.v1.Site
-	(*ApiKey)(nil),                       // 22: sightline.accounts.v1.ApiKey
-	(*FeatureFlag)(nil),                  // 23: sightline.accounts.v1.FeatureFlag
-	(*Maintenance)(nil),                  // 24: sightline.accounts.v1.Maintenance
-	(*AuditEvent)(nil),                   // 25: sightline.accounts.v1.AuditEvent
-	(*Principal)(nil),                    // 26: sightline.accounts.v1.Principal
-	(*SignUpRequest)(nil),                // 27: sightline.accounts.v1.SignUpRequest
-	(*SignUpResponse)(nil),               // 28: sightline.accounts.v1.SignUpResponse
-	(*VerifyEmailRequest)(nil),           // 29: sightline.accounts.v1.VerifyEmailRequest
-	(*VerifyEmailResponse)(nil),          // 30: sightline.accounts.v1.VerifyEmailResponse
-	(*ResendVerificationRequest)(nil),    // 31: sightline.accounts.v1.ResendVerificationRequest
-	(*ResendVerificationResponse)(nil),   // 32: sightline.accounts.v1.ResendVerificationResponse
-	(*RequestPasswordResetRequest)(nil),  // 33: sightline.accounts.v1.RequestPasswordResetRequest
-	(*RequestPasswordResetResponse)(nil), // 34: sightline.accounts.v1.RequestPasswordResetResponse
-	(*ResetPasswordRequest)(nil),         // 35: sightline.accounts.v1.ResetPasswordRequest
-	(*ResetPasswordResponse)(nil),        // 36: sightline.accounts.v1.ResetPasswordResponse
-	(*ListSiteRecipientsRequest)(nil),    // 37: sightline.accounts.v1.ListSiteRecipientsRequest
-	(*Recipient)(nil),                    // 38: sightline.accounts.v1.Recipient
-	(*ListSiteRecipientsResponse)(nil),   // 39: sightline.accounts.v1.ListSiteRecipientsResponse
-	(*LogInRequest)(nil),                 // 40: sightline.accounts.v1.LogInRequest
-	(*LogInResponse)(nil),                // 41: sightline.accounts.v1.LogInResponse
-	(*LogOutRequest)(nil),                // 42: sightline.accounts.v1.LogOutRequest
-	(*LogOutResponse)(nil),               // 43: sightline.accounts.v1.LogOutResponse
-	(*AuthenticateRequest)(nil),          // 44: sightline.accounts.v1.AuthenticateRequest
-	(*AuthenticateResponse)(nil),         // 45: sightline.accounts.v1.AuthenticateResponse
-	(*AuthorizeSiteRequest)(nil),         // 46: sightline.accounts.v1.AuthorizeSiteRequest
-	(*AuthorizeSiteResponse)(nil),        // 47: sightline.accounts.v1.AuthorizeSiteResponse
-	(*GetCurrentUserRequest)(nil),        // 48: sightline.accounts.v1.GetCurrentUserRequest
-	(*GetCurrentUserResponse)(nil),       // 49: sightline.accounts.v1.GetCurrentUserResponse
-	(*CreateOrganizationRequest)(nil),    // 50: sightline.accounts.v1.CreateOrganizationRequest
-	(*CreateOrganizationResponse)(nil),   // 51: sightline.accounts.v1.CreateOrganizationResponse
-	(*GetOrganizationRequest)(nil),       // 52: sightline.accounts.v1.GetOrganizationRequest
-	(*GetOrganizationResponse)(nil),      // 53: sightline.accounts.v1.GetOrganizationResponse
-	(*ListOrganizationsRequest)(nil),     // 54: sightline.accounts.v1.ListOrganizationsRequest
-	(*ListOrganizationsResponse)(nil),    // 55: sightline.accounts.v1.ListOrganizationsResponse
-	(*UpdateOrganizationRequest)(nil),    // 56: sightline.accounts.v1.UpdateOrganizationRequest
-	(*UpdateOrganizationResponse)(nil),   // 57: sightline.accounts.v1.UpdateOrganizationResponse
-	(*ListMembersRequest)(nil),           // 58: sightline.accounts.v1.ListMembersRequest
-	(*ListMembersResponse)(nil),          // 59: sightline.accounts.v1.ListMembersResponse
-	(*UpdateMemberRoleRequest)(nil),      // 60: sightline.accounts.v1.UpdateMemberRoleRequest
-	(*UpdateMemberRoleResponse)(nil),     // 61: sightline.accounts.v1.UpdateMemberRoleResponse
-	(*RemoveMemberRequest)(nil),          // 62: sightline.accounts.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),         // 63: sightline.accounts.v1.RemoveMemberResponse
-	(*CreateInvitationRequest)(nil),      // 64: sightline.accounts.v1.CreateInvitationRequest
-	(*CreateInvitationResponse)(nil),     // 65: sightline.accounts.v1.CreateInvitationResponse
-	(*ListInvitationsRequest)(nil),       // 66: sightline.accounts.v1.ListInvitationsRequest
-	(*ListInvitationsResponse)(nil),      // 67: sightline.accounts.v1.ListInvitationsResponse
-	(*RevokeInvitationRequest)(nil),      // 68: sightline.accounts.v1.RevokeInvitationRequest
-	(*RevokeInvitationResponse)(nil),     // 69: sightline.accounts.v1.RevokeInvitationResponse
-	(*AcceptInvitationRequest)(nil),      // 70: sightline.accounts.v1.AcceptInvitationRequest
-	(*AcceptInvitationResponse)(nil),     // 71: sightline.accounts.v1.AcceptInvitationResponse
-	(*CreateSiteRequest)(nil),            // 72: sightline.accounts.v1.CreateSiteRequest
-	(*CreateSiteResponse)(nil),           // 73: sightline.accounts.v1.CreateSiteResponse
-	(*GetSiteRequest)(nil),               // 74: sightline.accounts.v1.GetSiteRequest
-	(*GetSiteResponse)(nil),              // 75: sightline.accounts.v1.GetSiteResponse
-	(*ListSitesRequest)(nil),             // 76: sightline.accounts.v1.ListSitesRequest
-	(*ListSitesResponse)(nil),            // 77: sightline.accounts.v1.ListSitesResponse
-	(*UpdateSiteRequest)(nil),            // 78: sightline.accounts.v1.UpdateSiteRequest
-	(*UpdateSiteResponse)(nil),           // 79: sightline.accounts.v1.UpdateSiteResponse
-	(*DeleteSiteRequest)(nil),            // 80: sightline.accounts.v1.DeleteSiteRequest
-	(*DeleteSiteResponse)(nil),           // 81: sightline.accounts.v1.DeleteSiteResponse
-	(*AddSiteDomainRequest)(nil),         // 82: sightline.accounts.v1.AddSiteDomainRequest
-	(*AddSiteDomainResponse)(nil),        // 83: sightline.accounts.v1.AddSiteDomainResponse
-	(*RemoveSiteDomainRequest)(nil),      // 84: sightline.accounts.v1.RemoveSiteDomainRequest
-	(*RemoveSiteDomainResponse)(nil),     // 85: sightline.accounts.v1.RemoveSiteDomainResponse
-	(*GetSiteSettingsRequest)(nil),       // 86: sightline.accounts.v1.GetSiteSettingsRequest
-	(*GetSiteSettingsResponse)(nil),      // 87: sightline.accounts.v1.GetSiteSettingsResponse
-	(*UpdateSiteSettingsRequest)(nil),    // 88: sightline.accounts.v1.UpdateSiteSettingsRequest
-	(*UpdateSiteSettingsResponse)(nil),   // 89: sightline.accounts.v1.UpdateSiteSettingsResponse
-	(*ListSurveysRequest)(nil),           // 90: sightline.accounts.v1.ListSurveysRequest
-	(*ListSurveysResponse)(nil),          // 91: sightline.accounts.v1.ListSurveysResponse
-	(*GetSurveyRequest)(nil),             // 92: sightline.accounts.v1.GetSurveyRequest
-	(*GetSurveyResponse)(nil),            // 93: sightline.accounts.v1.GetSurveyResponse
-	(*CreateSurveyRequest)(nil),          // 94: sightline.accounts.v1.CreateSurveyRequest
-	(*CreateSurveyResponse)(nil),         // 95: sightline.accounts.v1.CreateSurveyResponse
-	(*UpdateSurveyRequest)(nil),          // 96: sightline.accounts.v1.UpdateSurveyRequest
-	(*UpdateSurveyResponse)(nil),         // 97: sightline.accounts.v1.UpdateSurveyResponse
-	(*DeleteSurveyRequest)(nil),          // 98: sightline.accounts.v1.DeleteSurveyRequest
-	(*DeleteSurveyResponse)(nil),         // 99: sightline.accounts.v1.DeleteSurveyResponse
-	(*Funnel)(nil),                       // 100: sightline.accounts.v1.Funnel
-	(*ListFunnelsRequest)(nil),           // 101: sightline.accounts.v1.ListFunnelsRequest
-	(*ListFunnelsResponse)(nil),          // 102: sightline.accounts.v1.ListFunnelsResponse
-	(*GetFunnelRequest)(nil),             // 103: sightline.accounts.v1.GetFunnelRequest
-	(*GetFunnelResponse)(nil),            // 104: sightline.accounts.v1.GetFunnelResponse
-	(*CreateFunnelRequest)(nil),          // 105: sightline.accounts.v1.CreateFunnelRequest
-	(*CreateFunnelResponse)(nil),         // 106: sightline.accounts.v1.CreateFunnelResponse
-	(*UpdateFunnelRequest)(nil),          // 107: sightline.accounts.v1.UpdateFunnelRequest
-	(*UpdateFunnelResponse)(nil),         // 108: sightline.accounts.v1.UpdateFunnelResponse
-	(*DeleteFunnelRequest)(nil),          // 109: sightline.accounts.v1.DeleteFunnelRequest
-	(*DeleteFunnelResponse)(nil),         // 110: sightline.accounts.v1.DeleteFunnelResponse
-	(*CreateApiKeyRequest)(nil),          // 111: sightline.accounts.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),         // 112: sightline.accounts.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),           // 113: sightline.accounts.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),          // 114: sightline.accounts.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),          // 115: sightline.accounts.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),         // 116: sightline.accounts.v1.RevokeApiKeyResponse
-	(*ListFeatureFlagsRequest)(nil),      // 117: sightline.accounts.v1.ListFeatureFlagsRequest
-	(*ListFeatureFlagsResponse)(nil),     // 118: sightline.accounts.v1.ListFeatureFlagsResponse
-	(*SetFeatureFlagRequest)(nil),        // 119: sightline.accounts.v1.SetFeatureFlagRequest
-	(*SetFeatureFlagResponse)(nil),       // 120: sightline.accounts.v1.SetFeatureFlagResponse
-	(*GetMaintenanceRequest)(nil),        // 121: sightline.accounts.v1.GetMaintenanceRequest
-	(*GetMaintenanceResponse)(nil),       // 122: sightline.accounts.v1.GetMaintenanceResponse
-	(*SetMaintenanceRequest)(nil),        // 123: sightline.accounts.v1.SetMaintenanceRequest
-	(*SetMaintenanceResponse)(nil),       // 124: sightline.accounts.v1.SetMaintenanceResponse
-	(*ListAuditEventsRequest)(nil),       // 125: sightline.accounts.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),      // 126: sightline.accounts.v1.ListAuditEventsResponse
-	(*GetPublicConfigRequest)(nil),       // 127: sightline.accounts.v1.GetPublicConfigRequest
-	(*GetPublicConfigResponse)(nil),      // 128: sightline.accounts.v1.GetPublicConfigResponse
-	(*GetSiteConfigRequest)(nil),         // 129: sightline.accounts.v1.GetSiteConfigRequest
-	(*GetSiteConfigResponse)(nil),        // 130: sightline.accounts.v1.GetSiteConfigResponse
-	(*LeaseSessionQuotaRequest)(nil),     // 131: sightline.accounts.v1.LeaseSessionQuotaRequest
-	(*LeaseSessionQuotaResponse)(nil),    // 132: sightline.accounts.v1.LeaseSessionQuotaResponse
-	(*timestamppb.Timestamp)(nil),        // 133: google.protobuf.Timestamp
-	(*v1.UrlMatch)(nil),                  // 134: sightline.search.v1.UrlMatch
-	(v11.DeviceType)(0),                  // 135: sightline.sessions.v1.DeviceType
-	(*v11.Attribute)(nil),                // 136: sightline.sessions.v1.Attribute
-	(*fieldmaskpb.FieldMask)(nil),        // 137: google.protobuf.FieldMask
-	(*v12.FunnelStep)(nil),               // 138: sightline.traffic.v1.FunnelStep
+	(Role)(0),                                    // 0: sightline.accounts.v1.Role
+	(QuestionType)(0),                            // 1: sightline.accounts.v1.QuestionType
+	(SurveyStatus)(0),                            // 2: sightline.accounts.v1.SurveyStatus
+	(FeatureFlagScope)(0),                        // 3: sightline.accounts.v1.FeatureFlagScope
+	(FeedbackWidget_Position)(0),                 // 4: sightline.accounts.v1.FeedbackWidget.Position
+	(SurveyTargeting_Visitors)(0),                // 5: sightline.accounts.v1.SurveyTargeting.Visitors
+	(SurveyTrigger_Kind)(0),                      // 6: sightline.accounts.v1.SurveyTrigger.Kind
+	(*User)(nil),                                 // 7: sightline.accounts.v1.User
+	(*Plan)(nil),                                 // 8: sightline.accounts.v1.Plan
+	(*Organization)(nil),                         // 9: sightline.accounts.v1.Organization
+	(*Membership)(nil),                           // 10: sightline.accounts.v1.Membership
+	(*Member)(nil),                               // 11: sightline.accounts.v1.Member
+	(*Invitation)(nil),                           // 12: sightline.accounts.v1.Invitation
+	(*SiteSettings)(nil),                         // 13: sightline.accounts.v1.SiteSettings
+	(*FeedbackWidget)(nil),                       // 14: sightline.accounts.v1.FeedbackWidget
+	(*Choice)(nil),                               // 15: sightline.accounts.v1.Choice
+	(*SkipRule)(nil),                             // 16: sightline.accounts.v1.SkipRule
+	(*Question)(nil),                             // 17: sightline.accounts.v1.Question
+	(*SurveyTargeting)(nil),                      // 18: sightline.accounts.v1.SurveyTargeting
+	(*SurveyTrigger)(nil),                        // 19: sightline.accounts.v1.SurveyTrigger
+	(*Survey)(nil),                               // 20: sightline.accounts.v1.Survey
+	(*Site)(nil),                                 // 21: sightline.accounts.v1.Site
+	(*ApiKey)(nil),                               // 22: sightline.accounts.v1.ApiKey
+	(*FeatureFlag)(nil),                          // 23: sightline.accounts.v1.FeatureFlag
+	(*Maintenance)(nil),                          // 24: sightline.accounts.v1.Maintenance
+	(*AuditEvent)(nil),                           // 25: sightline.accounts.v1.AuditEvent
+	(*Principal)(nil),                            // 26: sightline.accounts.v1.Principal
+	(*SignUpRequest)(nil),                        // 27: sightline.accounts.v1.SignUpRequest
+	(*SignUpResponse)(nil),                       // 28: sightline.accounts.v1.SignUpResponse
+	(*VerifyEmailRequest)(nil),                   // 29: sightline.accounts.v1.VerifyEmailRequest
+	(*VerifyEmailResponse)(nil),                  // 30: sightline.accounts.v1.VerifyEmailResponse
+	(*ResendVerificationRequest)(nil),            // 31: sightline.accounts.v1.ResendVerificationRequest
+	(*ResendVerificationResponse)(nil),           // 32: sightline.accounts.v1.ResendVerificationResponse
+	(*RequestPasswordResetRequest)(nil),          // 33: sightline.accounts.v1.RequestPasswordResetRequest
+	(*RequestPasswordResetResponse)(nil),         // 34: sightline.accounts.v1.RequestPasswordResetResponse
+	(*ResetPasswordRequest)(nil),                 // 35: sightline.accounts.v1.ResetPasswordRequest
+	(*ResetPasswordResponse)(nil),                // 36: sightline.accounts.v1.ResetPasswordResponse
+	(*ListSiteRecipientsRequest)(nil),            // 37: sightline.accounts.v1.ListSiteRecipientsRequest
+	(*Recipient)(nil),                            // 38: sightline.accounts.v1.Recipient
+	(*ListSiteRecipientsResponse)(nil),           // 39: sightline.accounts.v1.ListSiteRecipientsResponse
+	(*LogInRequest)(nil),                         // 40: sightline.accounts.v1.LogInRequest
+	(*LogInResponse)(nil),                        // 41: sightline.accounts.v1.LogInResponse
+	(*LogOutRequest)(nil),                        // 42: sightline.accounts.v1.LogOutRequest
+	(*LogOutResponse)(nil),                       // 43: sightline.accounts.v1.LogOutResponse
+	(*AuthenticateRequest)(nil),                  // 44: sightline.accounts.v1.AuthenticateRequest
+	(*AuthenticateResponse)(nil),                 // 45: sightline.accounts.v1.AuthenticateResponse
+	(*AuthorizeSiteRequest)(nil),                 // 46: sightline.accounts.v1.AuthorizeSiteRequest
+	(*AuthorizeSiteResponse)(nil),                // 47: sightline.accounts.v1.AuthorizeSiteResponse
+	(*GetCurrentUserRequest)(nil),                // 48: sightline.accounts.v1.GetCurrentUserRequest
+	(*GetCurrentUserResponse)(nil),               // 49: sightline.accounts.v1.GetCurrentUserResponse
+	(*CreateOrganizationRequest)(nil),            // 50: sightline.accounts.v1.CreateOrganizationRequest
+	(*CreateOrganizationResponse)(nil),           // 51: sightline.accounts.v1.CreateOrganizationResponse
+	(*GetOrganizationRequest)(nil),               // 52: sightline.accounts.v1.GetOrganizationRequest
+	(*GetOrganizationResponse)(nil),              // 53: sightline.accounts.v1.GetOrganizationResponse
+	(*ListOrganizationsRequest)(nil),             // 54: sightline.accounts.v1.ListOrganizationsRequest
+	(*ListOrganizationsResponse)(nil),            // 55: sightline.accounts.v1.ListOrganizationsResponse
+	(*UpdateOrganizationRequest)(nil),            // 56: sightline.accounts.v1.UpdateOrganizationRequest
+	(*UpdateOrganizationResponse)(nil),           // 57: sightline.accounts.v1.UpdateOrganizationResponse
+	(*ListMembersRequest)(nil),                   // 58: sightline.accounts.v1.ListMembersRequest
+	(*ListMembersResponse)(nil),                  // 59: sightline.accounts.v1.ListMembersResponse
+	(*UpdateMemberRoleRequest)(nil),              // 60: sightline.accounts.v1.UpdateMemberRoleRequest
+	(*UpdateMemberRoleResponse)(nil),             // 61: sightline.accounts.v1.UpdateMemberRoleResponse
+	(*RemoveMemberRequest)(nil),                  // 62: sightline.accounts.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                 // 63: sightline.accounts.v1.RemoveMemberResponse
+	(*CreateInvitationRequest)(nil),              // 64: sightline.accounts.v1.CreateInvitationRequest
+	(*CreateInvitationResponse)(nil),             // 65: sightline.accounts.v1.CreateInvitationResponse
+	(*ListInvitationsRequest)(nil),               // 66: sightline.accounts.v1.ListInvitationsRequest
+	(*ListInvitationsResponse)(nil),              // 67: sightline.accounts.v1.ListInvitationsResponse
+	(*RevokeInvitationRequest)(nil),              // 68: sightline.accounts.v1.RevokeInvitationRequest
+	(*RevokeInvitationResponse)(nil),             // 69: sightline.accounts.v1.RevokeInvitationResponse
+	(*AcceptInvitationRequest)(nil),              // 70: sightline.accounts.v1.AcceptInvitationRequest
+	(*AcceptInvitationResponse)(nil),             // 71: sightline.accounts.v1.AcceptInvitationResponse
+	(*CreateSiteRequest)(nil),                    // 72: sightline.accounts.v1.CreateSiteRequest
+	(*CreateSiteResponse)(nil),                   // 73: sightline.accounts.v1.CreateSiteResponse
+	(*GetSiteRequest)(nil),                       // 74: sightline.accounts.v1.GetSiteRequest
+	(*GetSiteResponse)(nil),                      // 75: sightline.accounts.v1.GetSiteResponse
+	(*ListSitesRequest)(nil),                     // 76: sightline.accounts.v1.ListSitesRequest
+	(*ListSitesResponse)(nil),                    // 77: sightline.accounts.v1.ListSitesResponse
+	(*UpdateSiteRequest)(nil),                    // 78: sightline.accounts.v1.UpdateSiteRequest
+	(*UpdateSiteResponse)(nil),                   // 79: sightline.accounts.v1.UpdateSiteResponse
+	(*DeleteSiteRequest)(nil),                    // 80: sightline.accounts.v1.DeleteSiteRequest
+	(*DeleteSiteResponse)(nil),                   // 81: sightline.accounts.v1.DeleteSiteResponse
+	(*AddSiteDomainRequest)(nil),                 // 82: sightline.accounts.v1.AddSiteDomainRequest
+	(*AddSiteDomainResponse)(nil),                // 83: sightline.accounts.v1.AddSiteDomainResponse
+	(*RemoveSiteDomainRequest)(nil),              // 84: sightline.accounts.v1.RemoveSiteDomainRequest
+	(*RemoveSiteDomainResponse)(nil),             // 85: sightline.accounts.v1.RemoveSiteDomainResponse
+	(*GetSiteSettingsRequest)(nil),               // 86: sightline.accounts.v1.GetSiteSettingsRequest
+	(*GetSiteSettingsResponse)(nil),              // 87: sightline.accounts.v1.GetSiteSettingsResponse
+	(*UpdateSiteSettingsRequest)(nil),            // 88: sightline.accounts.v1.UpdateSiteSettingsRequest
+	(*UpdateSiteSettingsResponse)(nil),           // 89: sightline.accounts.v1.UpdateSiteSettingsResponse
+	(*ListSurveysRequest)(nil),                   // 90: sightline.accounts.v1.ListSurveysRequest
+	(*ListSurveysResponse)(nil),                  // 91: sightline.accounts.v1.ListSurveysResponse
+	(*GetSurveyRequest)(nil),                     // 92: sightline.accounts.v1.GetSurveyRequest
+	(*GetSurveyResponse)(nil),                    // 93: sightline.accounts.v1.GetSurveyResponse
+	(*CreateSurveyRequest)(nil),                  // 94: sightline.accounts.v1.CreateSurveyRequest
+	(*CreateSurveyResponse)(nil),                 // 95: sightline.accounts.v1.CreateSurveyResponse
+	(*UpdateSurveyRequest)(nil),                  // 96: sightline.accounts.v1.UpdateSurveyRequest
+	(*UpdateSurveyResponse)(nil),                 // 97: sightline.accounts.v1.UpdateSurveyResponse
+	(*DeleteSurveyRequest)(nil),                  // 98: sightline.accounts.v1.DeleteSurveyRequest
+	(*DeleteSurveyResponse)(nil),                 // 99: sightline.accounts.v1.DeleteSurveyResponse
+	(*Funnel)(nil),                               // 100: sightline.accounts.v1.Funnel
+	(*ListFunnelsRequest)(nil),                   // 101: sightline.accounts.v1.ListFunnelsRequest
+	(*ListFunnelsResponse)(nil),                  // 102: sightline.accounts.v1.ListFunnelsResponse
+	(*GetFunnelRequest)(nil),                     // 103: sightline.accounts.v1.GetFunnelRequest
+	(*GetFunnelResponse)(nil),                    // 104: sightline.accounts.v1.GetFunnelResponse
+	(*CreateFunnelRequest)(nil),                  // 105: sightline.accounts.v1.CreateFunnelRequest
+	(*CreateFunnelResponse)(nil),                 // 106: sightline.accounts.v1.CreateFunnelResponse
+	(*UpdateFunnelRequest)(nil),                  // 107: sightline.accounts.v1.UpdateFunnelRequest
+	(*UpdateFunnelResponse)(nil),                 // 108: sightline.accounts.v1.UpdateFunnelResponse
+	(*DeleteFunnelRequest)(nil),                  // 109: sightline.accounts.v1.DeleteFunnelRequest
+	(*DeleteFunnelResponse)(nil),                 // 110: sightline.accounts.v1.DeleteFunnelResponse
+	(*CreateApiKeyRequest)(nil),                  // 111: sightline.accounts.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),                 // 112: sightline.accounts.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),                   // 113: sightline.accounts.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),                  // 114: sightline.accounts.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),                  // 115: sightline.accounts.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),                 // 116: sightline.accounts.v1.RevokeApiKeyResponse
+	(*ListFeatureFlagsRequest)(nil),              // 117: sightline.accounts.v1.ListFeatureFlagsRequest
+	(*ListFeatureFlagsResponse)(nil),             // 118: sightline.accounts.v1.ListFeatureFlagsResponse
+	(*SetFeatureFlagRequest)(nil),                // 119: sightline.accounts.v1.SetFeatureFlagRequest
+	(*SetFeatureFlagResponse)(nil),               // 120: sightline.accounts.v1.SetFeatureFlagResponse
+	(*GetMaintenanceRequest)(nil),                // 121: sightline.accounts.v1.GetMaintenanceRequest
+	(*GetMaintenanceResponse)(nil),               // 122: sightline.accounts.v1.GetMaintenanceResponse
+	(*SetMaintenanceRequest)(nil),                // 123: sightline.accounts.v1.SetMaintenanceRequest
+	(*SetMaintenanceResponse)(nil),               // 124: sightline.accounts.v1.SetMaintenanceResponse
+	(*ListAuditEventsRequest)(nil),               // 125: sightline.accounts.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),              // 126: sightline.accounts.v1.ListAuditEventsResponse
+	(*GetPublicConfigRequest)(nil),               // 127: sightline.accounts.v1.GetPublicConfigRequest
+	(*GetPublicConfigResponse)(nil),              // 128: sightline.accounts.v1.GetPublicConfigResponse
+	(*GetSiteConfigRequest)(nil),                 // 129: sightline.accounts.v1.GetSiteConfigRequest
+	(*GetSiteConfigResponse)(nil),                // 130: sightline.accounts.v1.GetSiteConfigResponse
+	(*LeaseSessionQuotaRequest)(nil),             // 131: sightline.accounts.v1.LeaseSessionQuotaRequest
+	(*LeaseSessionQuotaResponse)(nil),            // 132: sightline.accounts.v1.LeaseSessionQuotaResponse
+	(*GetInstanceLimitsRequest)(nil),             // 133: sightline.accounts.v1.GetInstanceLimitsRequest
+	(*GetInstanceLimitsResponse)(nil),            // 134: sightline.accounts.v1.GetInstanceLimitsResponse
+	(*UpdateInstanceLimitsRequest)(nil),          // 135: sightline.accounts.v1.UpdateInstanceLimitsRequest
+	(*UpdateInstanceLimitsResponse)(nil),         // 136: sightline.accounts.v1.UpdateInstanceLimitsResponse
+	(*OrganizationOverview)(nil),                 // 137: sightline.accounts.v1.OrganizationOverview
+	(*ListOrganizationsForOperatorRequest)(nil),  // 138: sightline.accounts.v1.ListOrganizationsForOperatorRequest
+	(*ListOrganizationsForOperatorResponse)(nil), // 139: sightline.accounts.v1.ListOrganizationsForOperatorResponse
+	(*UpdateOrganizationLimitsRequest)(nil),      // 140: sightline.accounts.v1.UpdateOrganizationLimitsRequest
+	(*UpdateOrganizationLimitsResponse)(nil),     // 141: sightline.accounts.v1.UpdateOrganizationLimitsResponse
+	(*timestamppb.Timestamp)(nil),                // 142: google.protobuf.Timestamp
+	(*v1.UrlMatch)(nil),                          // 143: sightline.search.v1.UrlMatch
+	(v11.DeviceType)(0),                          // 144: sightline.sessions.v1.DeviceType
+	(*v11.Attribute)(nil),                        // 145: sightline.sessions.v1.Attribute
+	(*fieldmaskpb.FieldMask)(nil),                // 146: google.protobuf.FieldMask
+	(*v12.FunnelStep)(nil),                       // 147: sightline.traffic.v1.FunnelStep
 }
 var file_sightline_accounts_v1_accounts_proto_depIdxs = []int32{
-	133, // 0: sightline.accounts.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	133, // 1: sightline.accounts.v1.User.email_verify_time:type_name -> google.protobuf.Timestamp
+	142, // 0: sightline.accounts.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	142, // 1: sightline.accounts.v1.User.email_verify_time:type_name -> google.protobuf.Timestamp
 	8,   // 2: sightline.accounts.v1.Organization.plan:type_name -> sightline.accounts.v1.Plan
-	133, // 3: sightline.accounts.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	142, // 3: sightline.accounts.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
 	0,   // 4: sightline.accounts.v1.Membership.role:type_name -> sightline.accounts.v1.Role
 	7,   // 5: sightline.accounts.v1.Member.user:type_name -> sightline.accounts.v1.User
 	0,   // 6: sightline.accounts.v1.Member.role:type_name -> sightline.accounts.v1.Role
-	133, // 7: sightline.accounts.v1.Member.join_time:type_name -> google.protobuf.Timestamp
+	142, // 7: sightline.accounts.v1.Member.join_time:type_name -> google.protobuf.Timestamp
 	0,   // 8: sightline.accounts.v1.Invitation.role:type_name -> sightline.accounts.v1.Role
-	133, // 9: sightline.accounts.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
-	133, // 10: sightline.accounts.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
+	142, // 9: sightline.accounts.v1.Invitation.expire_time:type_name -> google.protobuf.Timestamp
+	142, // 10: sightline.accounts.v1.Invitation.create_time:type_name -> google.protobuf.Timestamp
 	14,  // 11: sightline.accounts.v1.SiteSettings.feedback:type_name -> sightline.accounts.v1.FeedbackWidget
 	4,   // 12: sightline.accounts.v1.FeedbackWidget.position:type_name -> sightline.accounts.v1.FeedbackWidget.Position
-	134, // 13: sightline.accounts.v1.FeedbackWidget.pages:type_name -> sightline.search.v1.UrlMatch
+	143, // 13: sightline.accounts.v1.FeedbackWidget.pages:type_name -> sightline.search.v1.UrlMatch
 	1,   // 14: sightline.accounts.v1.Question.type:type_name -> sightline.accounts.v1.QuestionType
 	15,  // 15: sightline.accounts.v1.Question.choices:type_name -> sightline.accounts.v1.Choice
 	16,  // 16: sightline.accounts.v1.Question.skip:type_name -> sightline.accounts.v1.SkipRule
-	134, // 17: sightline.accounts.v1.SurveyTargeting.pages:type_name -> sightline.search.v1.UrlMatch
-	135, // 18: sightline.accounts.v1.SurveyTargeting.device_types:type_name -> sightline.sessions.v1.DeviceType
+	143, // 17: sightline.accounts.v1.SurveyTargeting.pages:type_name -> sightline.search.v1.UrlMatch
+	144, // 18: sightline.accounts.v1.SurveyTargeting.device_types:type_name -> sightline.sessions.v1.DeviceType
 	5,   // 19: sightline.accounts.v1.SurveyTargeting.visitors:type_name -> sightline.accounts.v1.SurveyTargeting.Visitors
-	136, // 20: sightline.accounts.v1.SurveyTargeting.attributes:type_name -> sightline.sessions.v1.Attribute
+	145, // 20: sightline.accounts.v1.SurveyTargeting.attributes:type_name -> sightline.sessions.v1.Attribute
 	6,   // 21: sightline.accounts.v1.SurveyTrigger.kind:type_name -> sightline.accounts.v1.SurveyTrigger.Kind
 	2,   // 22: sightline.accounts.v1.Survey.status:type_name -> sightline.accounts.v1.SurveyStatus
 	17,  // 23: sightline.accounts.v1.Survey.questions:type_name -> sightline.accounts.v1.Question
 	18,  // 24: sightline.accounts.v1.Survey.targeting:type_name -> sightline.accounts.v1.SurveyTargeting
 	19,  // 25: sightline.accounts.v1.Survey.trigger:type_name -> sightline.accounts.v1.SurveyTrigger
-	133, // 26: sightline.accounts.v1.Survey.start_time:type_name -> google.protobuf.Timestamp
-	133, // 27: sightline.accounts.v1.Survey.end_time:type_name -> google.protobuf.Timestamp
-	133, // 28: sightline.accounts.v1.Survey.create_time:type_name -> google.protobuf.Timestamp
-	133, // 29: sightline.accounts.v1.Survey.update_time:type_name -> google.protobuf.Timestamp
+	142, // 26: sightline.accounts.v1.Survey.start_time:type_name -> google.protobuf.Timestamp
+	142, // 27: sightline.accounts.v1.Survey.end_time:type_name -> google.protobuf.Timestamp
+	142, // 28: sightline.accounts.v1.Survey.create_time:type_name -> google.protobuf.Timestamp
+	142, // 29: sightline.accounts.v1.Survey.update_time:type_name -> google.protobuf.Timestamp
 	13,  // 30: sightline.accounts.v1.Site.settings:type_name -> sightline.accounts.v1.SiteSettings
-	133, // 31: sightline.accounts.v1.Site.create_time:type_name -> google.protobuf.Timestamp
+	142, // 31: sightline.accounts.v1.Site.create_time:type_name -> google.protobuf.Timestamp
 	0,   // 32: sightline.accounts.v1.ApiKey.role:type_name -> sightline.accounts.v1.Role
-	133, // 33: sightline.accounts.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	133, // 34: sightline.accounts.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
-	133, // 35: sightline.accounts.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	142, // 33: sightline.accounts.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	142, // 34: sightline.accounts.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
+	142, // 35: sightline.accounts.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
 	3,   // 36: sightline.accounts.v1.FeatureFlag.scope:type_name -> sightline.accounts.v1.FeatureFlagScope
-	133, // 37: sightline.accounts.v1.Maintenance.update_time:type_name -> google.protobuf.Timestamp
-	133, // 38: sightline.accounts.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
+	142, // 37: sightline.accounts.v1.Maintenance.update_time:type_name -> google.protobuf.Timestamp
+	142, // 38: sightline.accounts.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
 	10,  // 39: sightline.accounts.v1.Principal.memberships:type_name -> sightline.accounts.v1.Membership
 	7,   // 40: sightline.accounts.v1.SignUpResponse.user:type_name -> sightline.accounts.v1.User
 	9,   // 41: sightline.accounts.v1.SignUpResponse.organization:type_name -> sightline.accounts.v1.Organization
-	133, // 42: sightline.accounts.v1.SignUpResponse.expire_time:type_name -> google.protobuf.Timestamp
+	142, // 42: sightline.accounts.v1.SignUpResponse.expire_time:type_name -> google.protobuf.Timestamp
 	7,   // 43: sightline.accounts.v1.VerifyEmailResponse.user:type_name -> sightline.accounts.v1.User
-	133, // 44: sightline.accounts.v1.VerifyEmailResponse.expire_time:type_name -> google.protobuf.Timestamp
+	142, // 44: sightline.accounts.v1.VerifyEmailResponse.expire_time:type_name -> google.protobuf.Timestamp
 	7,   // 45: sightline.accounts.v1.ResetPasswordResponse.user:type_name -> sightline.accounts.v1.User
-	133, // 46: sightline.accounts.v1.ResetPasswordResponse.expire_time:type_name -> google.protobuf.Timestamp
+	142, // 46: sightline.accounts.v1.ResetPasswordResponse.expire_time:type_name -> google.protobuf.Timestamp
 	0,   // 47: sightline.accounts.v1.ListSiteRecipientsRequest.min_role:type_name -> sightline.accounts.v1.Role
 	0,   // 48: sightline.accounts.v1.Recipient.role:type_name -> sightline.accounts.v1.Role
 	38,  // 49: sightline.accounts.v1.ListSiteRecipientsResponse.recipients:type_name -> sightline.accounts.v1.Recipient
 	7,   // 50: sightline.accounts.v1.LogInResponse.user:type_name -> sightline.accounts.v1.User
-	133, // 51: sightline.accounts.v1.LogInResponse.expire_time:type_name -> google.protobuf.Timestamp
+	142, // 51: sightline.accounts.v1.LogInResponse.expire_time:type_name -> google.protobuf.Timestamp
 	26,  // 52: sightline.accounts.v1.AuthenticateResponse.principal:type_name -> sightline.accounts.v1.Principal
-	133, // 53: sightline.accounts.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
+	142, // 53: sightline.accounts.v1.AuthenticateResponse.expire_time:type_name -> google.protobuf.Timestamp
 	26,  // 54: sightline.accounts.v1.AuthorizeSiteResponse.principal:type_name -> sightline.accounts.v1.Principal
-	133, // 55: sightline.accounts.v1.AuthorizeSiteResponse.expire_time:type_name -> google.protobuf.Timestamp
+	142, // 55: sightline.accounts.v1.AuthorizeSiteResponse.expire_time:type_name -> google.protobuf.Timestamp
 	0,   // 56: sightline.accounts.v1.AuthorizeSiteResponse.role:type_name -> sightline.accounts.v1.Role
 	24,  // 57: sightline.accounts.v1.AuthorizeSiteResponse.maintenance:type_name -> sightline.accounts.v1.Maintenance
 	7,   // 58: sightline.accounts.v1.GetCurrentUserResponse.user:type_name -> sightline.accounts.v1.User
@@ -8678,7 +9203,7 @@ var file_sightline_accounts_v1_accounts_proto_depIdxs = []int32{
 	21,  // 76: sightline.accounts.v1.RemoveSiteDomainResponse.site:type_name -> sightline.accounts.v1.Site
 	13,  // 77: sightline.accounts.v1.GetSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
 	13,  // 78: sightline.accounts.v1.UpdateSiteSettingsRequest.settings:type_name -> sightline.accounts.v1.SiteSettings
-	137, // 79: sightline.accounts.v1.UpdateSiteSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	146, // 79: sightline.accounts.v1.UpdateSiteSettingsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	13,  // 80: sightline.accounts.v1.UpdateSiteSettingsResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
 	20,  // 81: sightline.accounts.v1.ListSurveysResponse.surveys:type_name -> sightline.accounts.v1.Survey
 	20,  // 82: sightline.accounts.v1.GetSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
@@ -8686,9 +9211,9 @@ var file_sightline_accounts_v1_accounts_proto_depIdxs = []int32{
 	20,  // 84: sightline.accounts.v1.CreateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
 	20,  // 85: sightline.accounts.v1.UpdateSurveyRequest.survey:type_name -> sightline.accounts.v1.Survey
 	20,  // 86: sightline.accounts.v1.UpdateSurveyResponse.survey:type_name -> sightline.accounts.v1.Survey
-	138, // 87: sightline.accounts.v1.Funnel.steps:type_name -> sightline.traffic.v1.FunnelStep
-	133, // 88: sightline.accounts.v1.Funnel.create_time:type_name -> google.protobuf.Timestamp
-	133, // 89: sightline.accounts.v1.Funnel.update_time:type_name -> google.protobuf.Timestamp
+	147, // 87: sightline.accounts.v1.Funnel.steps:type_name -> sightline.traffic.v1.FunnelStep
+	142, // 88: sightline.accounts.v1.Funnel.create_time:type_name -> google.protobuf.Timestamp
+	142, // 89: sightline.accounts.v1.Funnel.update_time:type_name -> google.protobuf.Timestamp
 	100, // 90: sightline.accounts.v1.ListFunnelsResponse.funnels:type_name -> sightline.accounts.v1.Funnel
 	100, // 91: sightline.accounts.v1.GetFunnelResponse.funnel:type_name -> sightline.accounts.v1.Funnel
 	100, // 92: sightline.accounts.v1.CreateFunnelRequest.funnel:type_name -> sightline.accounts.v1.Funnel
@@ -8711,115 +9236,131 @@ var file_sightline_accounts_v1_accounts_proto_depIdxs = []int32{
 	13,  // 109: sightline.accounts.v1.GetSiteConfigResponse.settings:type_name -> sightline.accounts.v1.SiteSettings
 	8,   // 110: sightline.accounts.v1.GetSiteConfigResponse.plan:type_name -> sightline.accounts.v1.Plan
 	20,  // 111: sightline.accounts.v1.GetSiteConfigResponse.surveys:type_name -> sightline.accounts.v1.Survey
-	37,  // 112: sightline.accounts.v1.AccountsInternalService.ListSiteRecipients:input_type -> sightline.accounts.v1.ListSiteRecipientsRequest
-	44,  // 113: sightline.accounts.v1.AccountsInternalService.Authenticate:input_type -> sightline.accounts.v1.AuthenticateRequest
-	129, // 114: sightline.accounts.v1.AccountsInternalService.GetSiteConfig:input_type -> sightline.accounts.v1.GetSiteConfigRequest
-	131, // 115: sightline.accounts.v1.AccountsInternalService.LeaseSessionQuota:input_type -> sightline.accounts.v1.LeaseSessionQuotaRequest
-	46,  // 116: sightline.accounts.v1.AccountsInternalService.AuthorizeSite:input_type -> sightline.accounts.v1.AuthorizeSiteRequest
-	27,  // 117: sightline.accounts.v1.AccountsService.SignUp:input_type -> sightline.accounts.v1.SignUpRequest
-	40,  // 118: sightline.accounts.v1.AccountsService.LogIn:input_type -> sightline.accounts.v1.LogInRequest
-	42,  // 119: sightline.accounts.v1.AccountsService.LogOut:input_type -> sightline.accounts.v1.LogOutRequest
-	29,  // 120: sightline.accounts.v1.AccountsService.VerifyEmail:input_type -> sightline.accounts.v1.VerifyEmailRequest
-	31,  // 121: sightline.accounts.v1.AccountsService.ResendVerification:input_type -> sightline.accounts.v1.ResendVerificationRequest
-	33,  // 122: sightline.accounts.v1.AccountsService.RequestPasswordReset:input_type -> sightline.accounts.v1.RequestPasswordResetRequest
-	35,  // 123: sightline.accounts.v1.AccountsService.ResetPassword:input_type -> sightline.accounts.v1.ResetPasswordRequest
-	48,  // 124: sightline.accounts.v1.AccountsService.GetCurrentUser:input_type -> sightline.accounts.v1.GetCurrentUserRequest
-	50,  // 125: sightline.accounts.v1.AccountsService.CreateOrganization:input_type -> sightline.accounts.v1.CreateOrganizationRequest
-	52,  // 126: sightline.accounts.v1.AccountsService.GetOrganization:input_type -> sightline.accounts.v1.GetOrganizationRequest
-	54,  // 127: sightline.accounts.v1.AccountsService.ListOrganizations:input_type -> sightline.accounts.v1.ListOrganizationsRequest
-	56,  // 128: sightline.accounts.v1.AccountsService.UpdateOrganization:input_type -> sightline.accounts.v1.UpdateOrganizationRequest
-	58,  // 129: sightline.accounts.v1.AccountsService.ListMembers:input_type -> sightline.accounts.v1.ListMembersRequest
-	60,  // 130: sightline.accounts.v1.AccountsService.UpdateMemberRole:input_type -> sightline.accounts.v1.UpdateMemberRoleRequest
-	62,  // 131: sightline.accounts.v1.AccountsService.RemoveMember:input_type -> sightline.accounts.v1.RemoveMemberRequest
-	64,  // 132: sightline.accounts.v1.AccountsService.CreateInvitation:input_type -> sightline.accounts.v1.CreateInvitationRequest
-	66,  // 133: sightline.accounts.v1.AccountsService.ListInvitations:input_type -> sightline.accounts.v1.ListInvitationsRequest
-	68,  // 134: sightline.accounts.v1.AccountsService.RevokeInvitation:input_type -> sightline.accounts.v1.RevokeInvitationRequest
-	70,  // 135: sightline.accounts.v1.AccountsService.AcceptInvitation:input_type -> sightline.accounts.v1.AcceptInvitationRequest
-	72,  // 136: sightline.accounts.v1.AccountsService.CreateSite:input_type -> sightline.accounts.v1.CreateSiteRequest
-	74,  // 137: sightline.accounts.v1.AccountsService.GetSite:input_type -> sightline.accounts.v1.GetSiteRequest
-	76,  // 138: sightline.accounts.v1.AccountsService.ListSites:input_type -> sightline.accounts.v1.ListSitesRequest
-	78,  // 139: sightline.accounts.v1.AccountsService.UpdateSite:input_type -> sightline.accounts.v1.UpdateSiteRequest
-	80,  // 140: sightline.accounts.v1.AccountsService.DeleteSite:input_type -> sightline.accounts.v1.DeleteSiteRequest
-	82,  // 141: sightline.accounts.v1.AccountsService.AddSiteDomain:input_type -> sightline.accounts.v1.AddSiteDomainRequest
-	84,  // 142: sightline.accounts.v1.AccountsService.RemoveSiteDomain:input_type -> sightline.accounts.v1.RemoveSiteDomainRequest
-	86,  // 143: sightline.accounts.v1.AccountsService.GetSiteSettings:input_type -> sightline.accounts.v1.GetSiteSettingsRequest
-	88,  // 144: sightline.accounts.v1.AccountsService.UpdateSiteSettings:input_type -> sightline.accounts.v1.UpdateSiteSettingsRequest
-	90,  // 145: sightline.accounts.v1.AccountsService.ListSurveys:input_type -> sightline.accounts.v1.ListSurveysRequest
-	92,  // 146: sightline.accounts.v1.AccountsService.GetSurvey:input_type -> sightline.accounts.v1.GetSurveyRequest
-	94,  // 147: sightline.accounts.v1.AccountsService.CreateSurvey:input_type -> sightline.accounts.v1.CreateSurveyRequest
-	96,  // 148: sightline.accounts.v1.AccountsService.UpdateSurvey:input_type -> sightline.accounts.v1.UpdateSurveyRequest
-	98,  // 149: sightline.accounts.v1.AccountsService.DeleteSurvey:input_type -> sightline.accounts.v1.DeleteSurveyRequest
-	101, // 150: sightline.accounts.v1.AccountsService.ListFunnels:input_type -> sightline.accounts.v1.ListFunnelsRequest
-	103, // 151: sightline.accounts.v1.AccountsService.GetFunnel:input_type -> sightline.accounts.v1.GetFunnelRequest
-	105, // 152: sightline.accounts.v1.AccountsService.CreateFunnel:input_type -> sightline.accounts.v1.CreateFunnelRequest
-	107, // 153: sightline.accounts.v1.AccountsService.UpdateFunnel:input_type -> sightline.accounts.v1.UpdateFunnelRequest
-	109, // 154: sightline.accounts.v1.AccountsService.DeleteFunnel:input_type -> sightline.accounts.v1.DeleteFunnelRequest
-	111, // 155: sightline.accounts.v1.AccountsService.CreateApiKey:input_type -> sightline.accounts.v1.CreateApiKeyRequest
-	113, // 156: sightline.accounts.v1.AccountsService.ListApiKeys:input_type -> sightline.accounts.v1.ListApiKeysRequest
-	115, // 157: sightline.accounts.v1.AccountsService.RevokeApiKey:input_type -> sightline.accounts.v1.RevokeApiKeyRequest
-	117, // 158: sightline.accounts.v1.AccountsService.ListFeatureFlags:input_type -> sightline.accounts.v1.ListFeatureFlagsRequest
-	119, // 159: sightline.accounts.v1.AccountsService.SetFeatureFlag:input_type -> sightline.accounts.v1.SetFeatureFlagRequest
-	121, // 160: sightline.accounts.v1.AccountsService.GetMaintenance:input_type -> sightline.accounts.v1.GetMaintenanceRequest
-	123, // 161: sightline.accounts.v1.AccountsService.SetMaintenance:input_type -> sightline.accounts.v1.SetMaintenanceRequest
-	125, // 162: sightline.accounts.v1.AccountsService.ListAuditEvents:input_type -> sightline.accounts.v1.ListAuditEventsRequest
-	127, // 163: sightline.accounts.v1.AccountsService.GetPublicConfig:input_type -> sightline.accounts.v1.GetPublicConfigRequest
-	39,  // 164: sightline.accounts.v1.AccountsInternalService.ListSiteRecipients:output_type -> sightline.accounts.v1.ListSiteRecipientsResponse
-	45,  // 165: sightline.accounts.v1.AccountsInternalService.Authenticate:output_type -> sightline.accounts.v1.AuthenticateResponse
-	130, // 166: sightline.accounts.v1.AccountsInternalService.GetSiteConfig:output_type -> sightline.accounts.v1.GetSiteConfigResponse
-	132, // 167: sightline.accounts.v1.AccountsInternalService.LeaseSessionQuota:output_type -> sightline.accounts.v1.LeaseSessionQuotaResponse
-	47,  // 168: sightline.accounts.v1.AccountsInternalService.AuthorizeSite:output_type -> sightline.accounts.v1.AuthorizeSiteResponse
-	28,  // 169: sightline.accounts.v1.AccountsService.SignUp:output_type -> sightline.accounts.v1.SignUpResponse
-	41,  // 170: sightline.accounts.v1.AccountsService.LogIn:output_type -> sightline.accounts.v1.LogInResponse
-	43,  // 171: sightline.accounts.v1.AccountsService.LogOut:output_type -> sightline.accounts.v1.LogOutResponse
-	30,  // 172: sightline.accounts.v1.AccountsService.VerifyEmail:output_type -> sightline.accounts.v1.VerifyEmailResponse
-	32,  // 173: sightline.accounts.v1.AccountsService.ResendVerification:output_type -> sightline.accounts.v1.ResendVerificationResponse
-	34,  // 174: sightline.accounts.v1.AccountsService.RequestPasswordReset:output_type -> sightline.accounts.v1.RequestPasswordResetResponse
-	36,  // 175: sightline.accounts.v1.AccountsService.ResetPassword:output_type -> sightline.accounts.v1.ResetPasswordResponse
-	49,  // 176: sightline.accounts.v1.AccountsService.GetCurrentUser:output_type -> sightline.accounts.v1.GetCurrentUserResponse
-	51,  // 177: sightline.accounts.v1.AccountsService.CreateOrganization:output_type -> sightline.accounts.v1.CreateOrganizationResponse
-	53,  // 178: sightline.accounts.v1.AccountsService.GetOrganization:output_type -> sightline.accounts.v1.GetOrganizationResponse
-	55,  // 179: sightline.accounts.v1.AccountsService.ListOrganizations:output_type -> sightline.accounts.v1.ListOrganizationsResponse
-	57,  // 180: sightline.accounts.v1.AccountsService.UpdateOrganization:output_type -> sightline.accounts.v1.UpdateOrganizationResponse
-	59,  // 181: sightline.accounts.v1.AccountsService.ListMembers:output_type -> sightline.accounts.v1.ListMembersResponse
-	61,  // 182: sightline.accounts.v1.AccountsService.UpdateMemberRole:output_type -> sightline.accounts.v1.UpdateMemberRoleResponse
-	63,  // 183: sightline.accounts.v1.AccountsService.RemoveMember:output_type -> sightline.accounts.v1.RemoveMemberResponse
-	65,  // 184: sightline.accounts.v1.AccountsService.CreateInvitation:output_type -> sightline.accounts.v1.CreateInvitationResponse
-	67,  // 185: sightline.accounts.v1.AccountsService.ListInvitations:output_type -> sightline.accounts.v1.ListInvitationsResponse
-	69,  // 186: sightline.accounts.v1.AccountsService.RevokeInvitation:output_type -> sightline.accounts.v1.RevokeInvitationResponse
-	71,  // 187: sightline.accounts.v1.AccountsService.AcceptInvitation:output_type -> sightline.accounts.v1.AcceptInvitationResponse
-	73,  // 188: sightline.accounts.v1.AccountsService.CreateSite:output_type -> sightline.accounts.v1.CreateSiteResponse
-	75,  // 189: sightline.accounts.v1.AccountsService.GetSite:output_type -> sightline.accounts.v1.GetSiteResponse
-	77,  // 190: sightline.accounts.v1.AccountsService.ListSites:output_type -> sightline.accounts.v1.ListSitesResponse
-	79,  // 191: sightline.accounts.v1.AccountsService.UpdateSite:output_type -> sightline.accounts.v1.UpdateSiteResponse
-	81,  // 192: sightline.accounts.v1.AccountsService.DeleteSite:output_type -> sightline.accounts.v1.DeleteSiteResponse
-	83,  // 193: sightline.accounts.v1.AccountsService.AddSiteDomain:output_type -> sightline.accounts.v1.AddSiteDomainResponse
-	85,  // 194: sightline.accounts.v1.AccountsService.RemoveSiteDomain:output_type -> sightline.accounts.v1.RemoveSiteDomainResponse
-	87,  // 195: sightline.accounts.v1.AccountsService.GetSiteSettings:output_type -> sightline.accounts.v1.GetSiteSettingsResponse
-	89,  // 196: sightline.accounts.v1.AccountsService.UpdateSiteSettings:output_type -> sightline.accounts.v1.UpdateSiteSettingsResponse
-	91,  // 197: sightline.accounts.v1.AccountsService.ListSurveys:output_type -> sightline.accounts.v1.ListSurveysResponse
-	93,  // 198: sightline.accounts.v1.AccountsService.GetSurvey:output_type -> sightline.accounts.v1.GetSurveyResponse
-	95,  // 199: sightline.accounts.v1.AccountsService.CreateSurvey:output_type -> sightline.accounts.v1.CreateSurveyResponse
-	97,  // 200: sightline.accounts.v1.AccountsService.UpdateSurvey:output_type -> sightline.accounts.v1.UpdateSurveyResponse
-	99,  // 201: sightline.accounts.v1.AccountsService.DeleteSurvey:output_type -> sightline.accounts.v1.DeleteSurveyResponse
-	102, // 202: sightline.accounts.v1.AccountsService.ListFunnels:output_type -> sightline.accounts.v1.ListFunnelsResponse
-	104, // 203: sightline.accounts.v1.AccountsService.GetFunnel:output_type -> sightline.accounts.v1.GetFunnelResponse
-	106, // 204: sightline.accounts.v1.AccountsService.CreateFunnel:output_type -> sightline.accounts.v1.CreateFunnelResponse
-	108, // 205: sightline.accounts.v1.AccountsService.UpdateFunnel:output_type -> sightline.accounts.v1.UpdateFunnelResponse
-	110, // 206: sightline.accounts.v1.AccountsService.DeleteFunnel:output_type -> sightline.accounts.v1.DeleteFunnelResponse
-	112, // 207: sightline.accounts.v1.AccountsService.CreateApiKey:output_type -> sightline.accounts.v1.CreateApiKeyResponse
-	114, // 208: sightline.accounts.v1.AccountsService.ListApiKeys:output_type -> sightline.accounts.v1.ListApiKeysResponse
-	116, // 209: sightline.accounts.v1.AccountsService.RevokeApiKey:output_type -> sightline.accounts.v1.RevokeApiKeyResponse
-	118, // 210: sightline.accounts.v1.AccountsService.ListFeatureFlags:output_type -> sightline.accounts.v1.ListFeatureFlagsResponse
-	120, // 211: sightline.accounts.v1.AccountsService.SetFeatureFlag:output_type -> sightline.accounts.v1.SetFeatureFlagResponse
-	122, // 212: sightline.accounts.v1.AccountsService.GetMaintenance:output_type -> sightline.accounts.v1.GetMaintenanceResponse
-	124, // 213: sightline.accounts.v1.AccountsService.SetMaintenance:output_type -> sightline.accounts.v1.SetMaintenanceResponse
-	126, // 214: sightline.accounts.v1.AccountsService.ListAuditEvents:output_type -> sightline.accounts.v1.ListAuditEventsResponse
-	128, // 215: sightline.accounts.v1.AccountsService.GetPublicConfig:output_type -> sightline.accounts.v1.GetPublicConfigResponse
-	164, // [164:216] is the sub-list for method output_type
-	112, // [112:164] is the sub-list for method input_type
-	112, // [112:112] is the sub-list for extension type_name
-	112, // [112:112] is the sub-list for extension extendee
-	0,   // [0:112] is the sub-list for field type_name
+	8,   // 112: sightline.accounts.v1.GetInstanceLimitsResponse.limits:type_name -> sightline.accounts.v1.Plan
+	142, // 113: sightline.accounts.v1.GetInstanceLimitsResponse.update_time:type_name -> google.protobuf.Timestamp
+	8,   // 114: sightline.accounts.v1.UpdateInstanceLimitsRequest.limits:type_name -> sightline.accounts.v1.Plan
+	8,   // 115: sightline.accounts.v1.UpdateInstanceLimitsResponse.limits:type_name -> sightline.accounts.v1.Plan
+	9,   // 116: sightline.accounts.v1.OrganizationOverview.organization:type_name -> sightline.accounts.v1.Organization
+	137, // 117: sightline.accounts.v1.ListOrganizationsForOperatorResponse.organizations:type_name -> sightline.accounts.v1.OrganizationOverview
+	8,   // 118: sightline.accounts.v1.UpdateOrganizationLimitsRequest.limits:type_name -> sightline.accounts.v1.Plan
+	137, // 119: sightline.accounts.v1.UpdateOrganizationLimitsResponse.organization:type_name -> sightline.accounts.v1.OrganizationOverview
+	37,  // 120: sightline.accounts.v1.AccountsInternalService.ListSiteRecipients:input_type -> sightline.accounts.v1.ListSiteRecipientsRequest
+	44,  // 121: sightline.accounts.v1.AccountsInternalService.Authenticate:input_type -> sightline.accounts.v1.AuthenticateRequest
+	129, // 122: sightline.accounts.v1.AccountsInternalService.GetSiteConfig:input_type -> sightline.accounts.v1.GetSiteConfigRequest
+	131, // 123: sightline.accounts.v1.AccountsInternalService.LeaseSessionQuota:input_type -> sightline.accounts.v1.LeaseSessionQuotaRequest
+	46,  // 124: sightline.accounts.v1.AccountsInternalService.AuthorizeSite:input_type -> sightline.accounts.v1.AuthorizeSiteRequest
+	27,  // 125: sightline.accounts.v1.AccountsService.SignUp:input_type -> sightline.accounts.v1.SignUpRequest
+	40,  // 126: sightline.accounts.v1.AccountsService.LogIn:input_type -> sightline.accounts.v1.LogInRequest
+	42,  // 127: sightline.accounts.v1.AccountsService.LogOut:input_type -> sightline.accounts.v1.LogOutRequest
+	29,  // 128: sightline.accounts.v1.AccountsService.VerifyEmail:input_type -> sightline.accounts.v1.VerifyEmailRequest
+	31,  // 129: sightline.accounts.v1.AccountsService.ResendVerification:input_type -> sightline.accounts.v1.ResendVerificationRequest
+	33,  // 130: sightline.accounts.v1.AccountsService.RequestPasswordReset:input_type -> sightline.accounts.v1.RequestPasswordResetRequest
+	35,  // 131: sightline.accounts.v1.AccountsService.ResetPassword:input_type -> sightline.accounts.v1.ResetPasswordRequest
+	48,  // 132: sightline.accounts.v1.AccountsService.GetCurrentUser:input_type -> sightline.accounts.v1.GetCurrentUserRequest
+	50,  // 133: sightline.accounts.v1.AccountsService.CreateOrganization:input_type -> sightline.accounts.v1.CreateOrganizationRequest
+	52,  // 134: sightline.accounts.v1.AccountsService.GetOrganization:input_type -> sightline.accounts.v1.GetOrganizationRequest
+	54,  // 135: sightline.accounts.v1.AccountsService.ListOrganizations:input_type -> sightline.accounts.v1.ListOrganizationsRequest
+	56,  // 136: sightline.accounts.v1.AccountsService.UpdateOrganization:input_type -> sightline.accounts.v1.UpdateOrganizationRequest
+	58,  // 137: sightline.accounts.v1.AccountsService.ListMembers:input_type -> sightline.accounts.v1.ListMembersRequest
+	60,  // 138: sightline.accounts.v1.AccountsService.UpdateMemberRole:input_type -> sightline.accounts.v1.UpdateMemberRoleRequest
+	62,  // 139: sightline.accounts.v1.AccountsService.RemoveMember:input_type -> sightline.accounts.v1.RemoveMemberRequest
+	64,  // 140: sightline.accounts.v1.AccountsService.CreateInvitation:input_type -> sightline.accounts.v1.CreateInvitationRequest
+	66,  // 141: sightline.accounts.v1.AccountsService.ListInvitations:input_type -> sightline.accounts.v1.ListInvitationsRequest
+	68,  // 142: sightline.accounts.v1.AccountsService.RevokeInvitation:input_type -> sightline.accounts.v1.RevokeInvitationRequest
+	70,  // 143: sightline.accounts.v1.AccountsService.AcceptInvitation:input_type -> sightline.accounts.v1.AcceptInvitationRequest
+	72,  // 144: sightline.accounts.v1.AccountsService.CreateSite:input_type -> sightline.accounts.v1.CreateSiteRequest
+	74,  // 145: sightline.accounts.v1.AccountsService.GetSite:input_type -> sightline.accounts.v1.GetSiteRequest
+	76,  // 146: sightline.accounts.v1.AccountsService.ListSites:input_type -> sightline.accounts.v1.ListSitesRequest
+	78,  // 147: sightline.accounts.v1.AccountsService.UpdateSite:input_type -> sightline.accounts.v1.UpdateSiteRequest
+	80,  // 148: sightline.accounts.v1.AccountsService.DeleteSite:input_type -> sightline.accounts.v1.DeleteSiteRequest
+	82,  // 149: sightline.accounts.v1.AccountsService.AddSiteDomain:input_type -> sightline.accounts.v1.AddSiteDomainRequest
+	84,  // 150: sightline.accounts.v1.AccountsService.RemoveSiteDomain:input_type -> sightline.accounts.v1.RemoveSiteDomainRequest
+	86,  // 151: sightline.accounts.v1.AccountsService.GetSiteSettings:input_type -> sightline.accounts.v1.GetSiteSettingsRequest
+	88,  // 152: sightline.accounts.v1.AccountsService.UpdateSiteSettings:input_type -> sightline.accounts.v1.UpdateSiteSettingsRequest
+	90,  // 153: sightline.accounts.v1.AccountsService.ListSurveys:input_type -> sightline.accounts.v1.ListSurveysRequest
+	92,  // 154: sightline.accounts.v1.AccountsService.GetSurvey:input_type -> sightline.accounts.v1.GetSurveyRequest
+	94,  // 155: sightline.accounts.v1.AccountsService.CreateSurvey:input_type -> sightline.accounts.v1.CreateSurveyRequest
+	96,  // 156: sightline.accounts.v1.AccountsService.UpdateSurvey:input_type -> sightline.accounts.v1.UpdateSurveyRequest
+	98,  // 157: sightline.accounts.v1.AccountsService.DeleteSurvey:input_type -> sightline.accounts.v1.DeleteSurveyRequest
+	101, // 158: sightline.accounts.v1.AccountsService.ListFunnels:input_type -> sightline.accounts.v1.ListFunnelsRequest
+	103, // 159: sightline.accounts.v1.AccountsService.GetFunnel:input_type -> sightline.accounts.v1.GetFunnelRequest
+	105, // 160: sightline.accounts.v1.AccountsService.CreateFunnel:input_type -> sightline.accounts.v1.CreateFunnelRequest
+	107, // 161: sightline.accounts.v1.AccountsService.UpdateFunnel:input_type -> sightline.accounts.v1.UpdateFunnelRequest
+	109, // 162: sightline.accounts.v1.AccountsService.DeleteFunnel:input_type -> sightline.accounts.v1.DeleteFunnelRequest
+	111, // 163: sightline.accounts.v1.AccountsService.CreateApiKey:input_type -> sightline.accounts.v1.CreateApiKeyRequest
+	113, // 164: sightline.accounts.v1.AccountsService.ListApiKeys:input_type -> sightline.accounts.v1.ListApiKeysRequest
+	115, // 165: sightline.accounts.v1.AccountsService.RevokeApiKey:input_type -> sightline.accounts.v1.RevokeApiKeyRequest
+	117, // 166: sightline.accounts.v1.AccountsService.ListFeatureFlags:input_type -> sightline.accounts.v1.ListFeatureFlagsRequest
+	119, // 167: sightline.accounts.v1.AccountsService.SetFeatureFlag:input_type -> sightline.accounts.v1.SetFeatureFlagRequest
+	121, // 168: sightline.accounts.v1.AccountsService.GetMaintenance:input_type -> sightline.accounts.v1.GetMaintenanceRequest
+	123, // 169: sightline.accounts.v1.AccountsService.SetMaintenance:input_type -> sightline.accounts.v1.SetMaintenanceRequest
+	125, // 170: sightline.accounts.v1.AccountsService.ListAuditEvents:input_type -> sightline.accounts.v1.ListAuditEventsRequest
+	127, // 171: sightline.accounts.v1.AccountsService.GetPublicConfig:input_type -> sightline.accounts.v1.GetPublicConfigRequest
+	133, // 172: sightline.accounts.v1.AccountsService.GetInstanceLimits:input_type -> sightline.accounts.v1.GetInstanceLimitsRequest
+	135, // 173: sightline.accounts.v1.AccountsService.UpdateInstanceLimits:input_type -> sightline.accounts.v1.UpdateInstanceLimitsRequest
+	138, // 174: sightline.accounts.v1.AccountsService.ListOrganizationsForOperator:input_type -> sightline.accounts.v1.ListOrganizationsForOperatorRequest
+	140, // 175: sightline.accounts.v1.AccountsService.UpdateOrganizationLimits:input_type -> sightline.accounts.v1.UpdateOrganizationLimitsRequest
+	39,  // 176: sightline.accounts.v1.AccountsInternalService.ListSiteRecipients:output_type -> sightline.accounts.v1.ListSiteRecipientsResponse
+	45,  // 177: sightline.accounts.v1.AccountsInternalService.Authenticate:output_type -> sightline.accounts.v1.AuthenticateResponse
+	130, // 178: sightline.accounts.v1.AccountsInternalService.GetSiteConfig:output_type -> sightline.accounts.v1.GetSiteConfigResponse
+	132, // 179: sightline.accounts.v1.AccountsInternalService.LeaseSessionQuota:output_type -> sightline.accounts.v1.LeaseSessionQuotaResponse
+	47,  // 180: sightline.accounts.v1.AccountsInternalService.AuthorizeSite:output_type -> sightline.accounts.v1.AuthorizeSiteResponse
+	28,  // 181: sightline.accounts.v1.AccountsService.SignUp:output_type -> sightline.accounts.v1.SignUpResponse
+	41,  // 182: sightline.accounts.v1.AccountsService.LogIn:output_type -> sightline.accounts.v1.LogInResponse
+	43,  // 183: sightline.accounts.v1.AccountsService.LogOut:output_type -> sightline.accounts.v1.LogOutResponse
+	30,  // 184: sightline.accounts.v1.AccountsService.VerifyEmail:output_type -> sightline.accounts.v1.VerifyEmailResponse
+	32,  // 185: sightline.accounts.v1.AccountsService.ResendVerification:output_type -> sightline.accounts.v1.ResendVerificationResponse
+	34,  // 186: sightline.accounts.v1.AccountsService.RequestPasswordReset:output_type -> sightline.accounts.v1.RequestPasswordResetResponse
+	36,  // 187: sightline.accounts.v1.AccountsService.ResetPassword:output_type -> sightline.accounts.v1.ResetPasswordResponse
+	49,  // 188: sightline.accounts.v1.AccountsService.GetCurrentUser:output_type -> sightline.accounts.v1.GetCurrentUserResponse
+	51,  // 189: sightline.accounts.v1.AccountsService.CreateOrganization:output_type -> sightline.accounts.v1.CreateOrganizationResponse
+	53,  // 190: sightline.accounts.v1.AccountsService.GetOrganization:output_type -> sightline.accounts.v1.GetOrganizationResponse
+	55,  // 191: sightline.accounts.v1.AccountsService.ListOrganizations:output_type -> sightline.accounts.v1.ListOrganizationsResponse
+	57,  // 192: sightline.accounts.v1.AccountsService.UpdateOrganization:output_type -> sightline.accounts.v1.UpdateOrganizationResponse
+	59,  // 193: sightline.accounts.v1.AccountsService.ListMembers:output_type -> sightline.accounts.v1.ListMembersResponse
+	61,  // 194: sightline.accounts.v1.AccountsService.UpdateMemberRole:output_type -> sightline.accounts.v1.UpdateMemberRoleResponse
+	63,  // 195: sightline.accounts.v1.AccountsService.RemoveMember:output_type -> sightline.accounts.v1.RemoveMemberResponse
+	65,  // 196: sightline.accounts.v1.AccountsService.CreateInvitation:output_type -> sightline.accounts.v1.CreateInvitationResponse
+	67,  // 197: sightline.accounts.v1.AccountsService.ListInvitations:output_type -> sightline.accounts.v1.ListInvitationsResponse
+	69,  // 198: sightline.accounts.v1.AccountsService.RevokeInvitation:output_type -> sightline.accounts.v1.RevokeInvitationResponse
+	71,  // 199: sightline.accounts.v1.AccountsService.AcceptInvitation:output_type -> sightline.accounts.v1.AcceptInvitationResponse
+	73,  // 200: sightline.accounts.v1.AccountsService.CreateSite:output_type -> sightline.accounts.v1.CreateSiteResponse
+	75,  // 201: sightline.accounts.v1.AccountsService.GetSite:output_type -> sightline.accounts.v1.GetSiteResponse
+	77,  // 202: sightline.accounts.v1.AccountsService.ListSites:output_type -> sightline.accounts.v1.ListSitesResponse
+	79,  // 203: sightline.accounts.v1.AccountsService.UpdateSite:output_type -> sightline.accounts.v1.UpdateSiteResponse
+	81,  // 204: sightline.accounts.v1.AccountsService.DeleteSite:output_type -> sightline.accounts.v1.DeleteSiteResponse
+	83,  // 205: sightline.accounts.v1.AccountsService.AddSiteDomain:output_type -> sightline.accounts.v1.AddSiteDomainResponse
+	85,  // 206: sightline.accounts.v1.AccountsService.RemoveSiteDomain:output_type -> sightline.accounts.v1.RemoveSiteDomainResponse
+	87,  // 207: sightline.accounts.v1.AccountsService.GetSiteSettings:output_type -> sightline.accounts.v1.GetSiteSettingsResponse
+	89,  // 208: sightline.accounts.v1.AccountsService.UpdateSiteSettings:output_type -> sightline.accounts.v1.UpdateSiteSettingsResponse
+	91,  // 209: sightline.accounts.v1.AccountsService.ListSurveys:output_type -> sightline.accounts.v1.ListSurveysResponse
+	93,  // 210: sightline.accounts.v1.AccountsService.GetSurvey:output_type -> sightline.accounts.v1.GetSurveyResponse
+	95,  // 211: sightline.accounts.v1.AccountsService.CreateSurvey:output_type -> sightline.accounts.v1.CreateSurveyResponse
+	97,  // 212: sightline.accounts.v1.AccountsService.UpdateSurvey:output_type -> sightline.accounts.v1.UpdateSurveyResponse
+	99,  // 213: sightline.accounts.v1.AccountsService.DeleteSurvey:output_type -> sightline.accounts.v1.DeleteSurveyResponse
+	102, // 214: sightline.accounts.v1.AccountsService.ListFunnels:output_type -> sightline.accounts.v1.ListFunnelsResponse
+	104, // 215: sightline.accounts.v1.AccountsService.GetFunnel:output_type -> sightline.accounts.v1.GetFunnelResponse
+	106, // 216: sightline.accounts.v1.AccountsService.CreateFunnel:output_type -> sightline.accounts.v1.CreateFunnelResponse
+	108, // 217: sightline.accounts.v1.AccountsService.UpdateFunnel:output_type -> sightline.accounts.v1.UpdateFunnelResponse
+	110, // 218: sightline.accounts.v1.AccountsService.DeleteFunnel:output_type -> sightline.accounts.v1.DeleteFunnelResponse
+	112, // 219: sightline.accounts.v1.AccountsService.CreateApiKey:output_type -> sightline.accounts.v1.CreateApiKeyResponse
+	114, // 220: sightline.accounts.v1.AccountsService.ListApiKeys:output_type -> sightline.accounts.v1.ListApiKeysResponse
+	116, // 221: sightline.accounts.v1.AccountsService.RevokeApiKey:output_type -> sightline.accounts.v1.RevokeApiKeyResponse
+	118, // 222: sightline.accounts.v1.AccountsService.ListFeatureFlags:output_type -> sightline.accounts.v1.ListFeatureFlagsResponse
+	120, // 223: sightline.accounts.v1.AccountsService.SetFeatureFlag:output_type -> sightline.accounts.v1.SetFeatureFlagResponse
+	122, // 224: sightline.accounts.v1.AccountsService.GetMaintenance:output_type -> sightline.accounts.v1.GetMaintenanceResponse
+	124, // 225: sightline.accounts.v1.AccountsService.SetMaintenance:output_type -> sightline.accounts.v1.SetMaintenanceResponse
+	126, // 226: sightline.accounts.v1.AccountsService.ListAuditEvents:output_type -> sightline.accounts.v1.ListAuditEventsResponse
+	128, // 227: sightline.accounts.v1.AccountsService.GetPublicConfig:output_type -> sightline.accounts.v1.GetPublicConfigResponse
+	134, // 228: sightline.accounts.v1.AccountsService.GetInstanceLimits:output_type -> sightline.accounts.v1.GetInstanceLimitsResponse
+	136, // 229: sightline.accounts.v1.AccountsService.UpdateInstanceLimits:output_type -> sightline.accounts.v1.UpdateInstanceLimitsResponse
+	139, // 230: sightline.accounts.v1.AccountsService.ListOrganizationsForOperator:output_type -> sightline.accounts.v1.ListOrganizationsForOperatorResponse
+	141, // 231: sightline.accounts.v1.AccountsService.UpdateOrganizationLimits:output_type -> sightline.accounts.v1.UpdateOrganizationLimitsResponse
+	176, // [176:232] is the sub-list for method output_type
+	120, // [120:176] is the sub-list for method input_type
+	120, // [120:120] is the sub-list for extension type_name
+	120, // [120:120] is the sub-list for extension extendee
+	0,   // [0:120] is the sub-list for field type_name
 }
 
 func init() { file_sightline_accounts_v1_accounts_proto_init() }
@@ -8844,7 +9385,7 @@ func file_sightline_accounts_v1_accounts_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_accounts_v1_accounts_proto_rawDesc), len(file_sightline_accounts_v1_accounts_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   126,
+			NumMessages:   135,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

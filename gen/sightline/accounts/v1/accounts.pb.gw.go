@@ -1992,6 +1992,134 @@ func local_request_AccountsService_GetPublicConfig_0(ctx context.Context, marsha
 	return msg, metadata, err
 }
 
+func request_AccountsService_GetInstanceLimits_0(ctx context.Context, marshaler runtime.Marshaler, client AccountsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetInstanceLimitsRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetInstanceLimits(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AccountsService_GetInstanceLimits_0(ctx context.Context, marshaler runtime.Marshaler, server AccountsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetInstanceLimitsRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.GetInstanceLimits(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_AccountsService_UpdateInstanceLimits_0(ctx context.Context, marshaler runtime.Marshaler, client AccountsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateInstanceLimitsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.UpdateInstanceLimits(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AccountsService_UpdateInstanceLimits_0(ctx context.Context, marshaler runtime.Marshaler, server AccountsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateInstanceLimitsRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.UpdateInstanceLimits(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+var filter_AccountsService_ListOrganizationsForOperator_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_AccountsService_ListOrganizationsForOperator_0(ctx context.Context, marshaler runtime.Marshaler, client AccountsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListOrganizationsForOperatorRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_AccountsService_ListOrganizationsForOperator_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListOrganizationsForOperator(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AccountsService_ListOrganizationsForOperator_0(ctx context.Context, marshaler runtime.Marshaler, server AccountsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListOrganizationsForOperatorRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_AccountsService_ListOrganizationsForOperator_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListOrganizationsForOperator(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_AccountsService_UpdateOrganizationLimits_0(ctx context.Context, marshaler runtime.Marshaler, client AccountsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateOrganizationLimitsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["organization_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "organization_id")
+	}
+	protoReq.OrganizationId, err = runtime.Int64(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "organization_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.UpdateOrganizationLimits(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AccountsService_UpdateOrganizationLimits_0(ctx context.Context, marshaler runtime.Marshaler, server AccountsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateOrganizationLimitsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	val, ok := pathParams["organization_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "organization_id")
+	}
+	protoReq.OrganizationId, err = runtime.Int64(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "organization_id", err)
+	}
+	msg, err := server.UpdateOrganizationLimits(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterAccountsServiceHandlerServer registers the http handlers for service AccountsService to "mux".
 // UnaryRPC     :call AccountsServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -2938,6 +3066,86 @@ func RegisterAccountsServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_AccountsService_GetPublicConfig_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_AccountsService_GetInstanceLimits_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/GetInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/operator/limits"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AccountsService_GetInstanceLimits_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AccountsService_GetInstanceLimits_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPut, pattern_AccountsService_UpdateInstanceLimits_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/operator/limits"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AccountsService_UpdateInstanceLimits_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AccountsService_UpdateInstanceLimits_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_AccountsService_ListOrganizationsForOperator_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/ListOrganizationsForOperator", runtime.WithHTTPPathPattern("/api/v1/operator/organizations"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AccountsService_ListOrganizationsForOperator_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AccountsService_ListOrganizationsForOperator_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPut, pattern_AccountsService_UpdateOrganizationLimits_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateOrganizationLimits", runtime.WithHTTPPathPattern("/api/v1/operator/organizations/{organization_id}/limits"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AccountsService_UpdateOrganizationLimits_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AccountsService_UpdateOrganizationLimits_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -3777,105 +3985,181 @@ func RegisterAccountsServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_AccountsService_GetPublicConfig_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_AccountsService_GetInstanceLimits_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/GetInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/operator/limits"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AccountsService_GetInstanceLimits_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AccountsService_GetInstanceLimits_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPut, pattern_AccountsService_UpdateInstanceLimits_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/operator/limits"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AccountsService_UpdateInstanceLimits_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AccountsService_UpdateInstanceLimits_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_AccountsService_ListOrganizationsForOperator_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/ListOrganizationsForOperator", runtime.WithHTTPPathPattern("/api/v1/operator/organizations"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AccountsService_ListOrganizationsForOperator_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AccountsService_ListOrganizationsForOperator_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPut, pattern_AccountsService_UpdateOrganizationLimits_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateOrganizationLimits", runtime.WithHTTPPathPattern("/api/v1/operator/organizations/{organization_id}/limits"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AccountsService_UpdateOrganizationLimits_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AccountsService_UpdateOrganizationLimits_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_AccountsService_SignUp_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "signup"}, ""))
-	pattern_AccountsService_LogIn_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "login"}, ""))
-	pattern_AccountsService_LogOut_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "logout"}, ""))
-	pattern_AccountsService_VerifyEmail_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "verify-email"}, ""))
-	pattern_AccountsService_ResendVerification_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "resend-verification"}, ""))
-	pattern_AccountsService_RequestPasswordReset_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "forgot-password"}, ""))
-	pattern_AccountsService_ResetPassword_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "reset-password"}, ""))
-	pattern_AccountsService_GetCurrentUser_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "me"}, ""))
-	pattern_AccountsService_CreateOrganization_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "organizations"}, ""))
-	pattern_AccountsService_GetOrganization_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "organizations", "organization_id"}, ""))
-	pattern_AccountsService_ListOrganizations_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "organizations"}, ""))
-	pattern_AccountsService_UpdateOrganization_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "organizations", "organization_id"}, ""))
-	pattern_AccountsService_ListMembers_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "members"}, ""))
-	pattern_AccountsService_UpdateMemberRole_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "organizations", "organization_id", "members", "user_id"}, ""))
-	pattern_AccountsService_RemoveMember_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "organizations", "organization_id", "members", "user_id"}, ""))
-	pattern_AccountsService_CreateInvitation_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "invitations"}, ""))
-	pattern_AccountsService_ListInvitations_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "invitations"}, ""))
-	pattern_AccountsService_RevokeInvitation_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "organizations", "organization_id", "invitations", "invitation_id"}, ""))
-	pattern_AccountsService_AcceptInvitation_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "invitations"}, "accept"))
-	pattern_AccountsService_CreateSite_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "sites"}, ""))
-	pattern_AccountsService_GetSite_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "sites", "site_id"}, ""))
-	pattern_AccountsService_ListSites_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "sites"}, ""))
-	pattern_AccountsService_UpdateSite_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "sites", "site_id"}, ""))
-	pattern_AccountsService_DeleteSite_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "sites", "site_id"}, ""))
-	pattern_AccountsService_AddSiteDomain_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "domains"}, ""))
-	pattern_AccountsService_RemoveSiteDomain_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "domains", "domain"}, ""))
-	pattern_AccountsService_GetSiteSettings_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "settings"}, ""))
-	pattern_AccountsService_UpdateSiteSettings_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "settings"}, ""))
-	pattern_AccountsService_ListSurveys_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "surveys"}, ""))
-	pattern_AccountsService_GetSurvey_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "surveys", "survey_id"}, ""))
-	pattern_AccountsService_CreateSurvey_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "surveys"}, ""))
-	pattern_AccountsService_UpdateSurvey_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "surveys", "survey_id"}, ""))
-	pattern_AccountsService_DeleteSurvey_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "surveys", "survey_id"}, ""))
-	pattern_AccountsService_ListFunnels_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "funnels"}, ""))
-	pattern_AccountsService_GetFunnel_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "funnels", "funnel_id"}, ""))
-	pattern_AccountsService_CreateFunnel_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "funnels"}, ""))
-	pattern_AccountsService_UpdateFunnel_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "funnels", "funnel_id"}, ""))
-	pattern_AccountsService_DeleteFunnel_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "funnels", "funnel_id"}, ""))
-	pattern_AccountsService_CreateApiKey_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "api-keys"}, ""))
-	pattern_AccountsService_ListApiKeys_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "api-keys"}, ""))
-	pattern_AccountsService_RevokeApiKey_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "organizations", "organization_id", "api-keys", "api_key_id"}, ""))
-	pattern_AccountsService_ListFeatureFlags_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "feature-flags"}, ""))
-	pattern_AccountsService_SetFeatureFlag_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "feature-flags"}, ""))
-	pattern_AccountsService_GetMaintenance_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "maintenance"}, ""))
-	pattern_AccountsService_SetMaintenance_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "maintenance"}, ""))
-	pattern_AccountsService_ListAuditEvents_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "audit-events"}, ""))
-	pattern_AccountsService_GetPublicConfig_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "config"}, ""))
+	pattern_AccountsService_SignUp_0                       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "signup"}, ""))
+	pattern_AccountsService_LogIn_0                        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "login"}, ""))
+	pattern_AccountsService_LogOut_0                       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "logout"}, ""))
+	pattern_AccountsService_VerifyEmail_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "verify-email"}, ""))
+	pattern_AccountsService_ResendVerification_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "resend-verification"}, ""))
+	pattern_AccountsService_RequestPasswordReset_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "forgot-password"}, ""))
+	pattern_AccountsService_ResetPassword_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "auth", "reset-password"}, ""))
+	pattern_AccountsService_GetCurrentUser_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "me"}, ""))
+	pattern_AccountsService_CreateOrganization_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "organizations"}, ""))
+	pattern_AccountsService_GetOrganization_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "organizations", "organization_id"}, ""))
+	pattern_AccountsService_ListOrganizations_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "organizations"}, ""))
+	pattern_AccountsService_UpdateOrganization_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "organizations", "organization_id"}, ""))
+	pattern_AccountsService_ListMembers_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "members"}, ""))
+	pattern_AccountsService_UpdateMemberRole_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "organizations", "organization_id", "members", "user_id"}, ""))
+	pattern_AccountsService_RemoveMember_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "organizations", "organization_id", "members", "user_id"}, ""))
+	pattern_AccountsService_CreateInvitation_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "invitations"}, ""))
+	pattern_AccountsService_ListInvitations_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "invitations"}, ""))
+	pattern_AccountsService_RevokeInvitation_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "organizations", "organization_id", "invitations", "invitation_id"}, ""))
+	pattern_AccountsService_AcceptInvitation_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "invitations"}, "accept"))
+	pattern_AccountsService_CreateSite_0                   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "sites"}, ""))
+	pattern_AccountsService_GetSite_0                      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "sites", "site_id"}, ""))
+	pattern_AccountsService_ListSites_0                    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "sites"}, ""))
+	pattern_AccountsService_UpdateSite_0                   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "sites", "site_id"}, ""))
+	pattern_AccountsService_DeleteSite_0                   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3}, []string{"api", "v1", "sites", "site_id"}, ""))
+	pattern_AccountsService_AddSiteDomain_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "domains"}, ""))
+	pattern_AccountsService_RemoveSiteDomain_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "domains", "domain"}, ""))
+	pattern_AccountsService_GetSiteSettings_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "settings"}, ""))
+	pattern_AccountsService_UpdateSiteSettings_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "settings"}, ""))
+	pattern_AccountsService_ListSurveys_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "surveys"}, ""))
+	pattern_AccountsService_GetSurvey_0                    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "surveys", "survey_id"}, ""))
+	pattern_AccountsService_CreateSurvey_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "surveys"}, ""))
+	pattern_AccountsService_UpdateSurvey_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "surveys", "survey_id"}, ""))
+	pattern_AccountsService_DeleteSurvey_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "surveys", "survey_id"}, ""))
+	pattern_AccountsService_ListFunnels_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "funnels"}, ""))
+	pattern_AccountsService_GetFunnel_0                    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "funnels", "funnel_id"}, ""))
+	pattern_AccountsService_CreateFunnel_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "funnels"}, ""))
+	pattern_AccountsService_UpdateFunnel_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "funnels", "funnel_id"}, ""))
+	pattern_AccountsService_DeleteFunnel_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "funnels", "funnel_id"}, ""))
+	pattern_AccountsService_CreateApiKey_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "api-keys"}, ""))
+	pattern_AccountsService_ListApiKeys_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "api-keys"}, ""))
+	pattern_AccountsService_RevokeApiKey_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "organizations", "organization_id", "api-keys", "api_key_id"}, ""))
+	pattern_AccountsService_ListFeatureFlags_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "feature-flags"}, ""))
+	pattern_AccountsService_SetFeatureFlag_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "feature-flags"}, ""))
+	pattern_AccountsService_GetMaintenance_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "maintenance"}, ""))
+	pattern_AccountsService_SetMaintenance_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "maintenance"}, ""))
+	pattern_AccountsService_ListAuditEvents_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "audit-events"}, ""))
+	pattern_AccountsService_GetPublicConfig_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "config"}, ""))
+	pattern_AccountsService_GetInstanceLimits_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "operator", "limits"}, ""))
+	pattern_AccountsService_UpdateInstanceLimits_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "operator", "limits"}, ""))
+	pattern_AccountsService_ListOrganizationsForOperator_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "operator", "organizations"}, ""))
+	pattern_AccountsService_UpdateOrganizationLimits_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5}, []string{"api", "v1", "operator", "organizations", "organization_id", "limits"}, ""))
 )
 
 var (
-	forward_AccountsService_SignUp_0               = runtime.ForwardResponseMessage
-	forward_AccountsService_LogIn_0                = runtime.ForwardResponseMessage
-	forward_AccountsService_LogOut_0               = runtime.ForwardResponseMessage
-	forward_AccountsService_VerifyEmail_0          = runtime.ForwardResponseMessage
-	forward_AccountsService_ResendVerification_0   = runtime.ForwardResponseMessage
-	forward_AccountsService_RequestPasswordReset_0 = runtime.ForwardResponseMessage
-	forward_AccountsService_ResetPassword_0        = runtime.ForwardResponseMessage
-	forward_AccountsService_GetCurrentUser_0       = runtime.ForwardResponseMessage
-	forward_AccountsService_CreateOrganization_0   = runtime.ForwardResponseMessage
-	forward_AccountsService_GetOrganization_0      = runtime.ForwardResponseMessage
-	forward_AccountsService_ListOrganizations_0    = runtime.ForwardResponseMessage
-	forward_AccountsService_UpdateOrganization_0   = runtime.ForwardResponseMessage
-	forward_AccountsService_ListMembers_0          = runtime.ForwardResponseMessage
-	forward_AccountsService_UpdateMemberRole_0     = runtime.ForwardResponseMessage
-	forward_AccountsService_RemoveMember_0         = runtime.ForwardResponseMessage
-	forward_AccountsService_CreateInvitation_0     = runtime.ForwardResponseMessage
-	forward_AccountsService_ListInvitations_0      = runtime.ForwardResponseMessage
-	forward_AccountsService_RevokeInvitation_0     = runtime.ForwardResponseMessage
-	forward_AccountsService_AcceptInvitation_0     = runtime.ForwardResponseMessage
-	forward_AccountsService_CreateSite_0           = runtime.ForwardResponseMessage
-	forward_AccountsService_GetSite_0              = runtime.ForwardResponseMessage
-	forward_AccountsService_ListSites_0            = runtime.ForwardResponseMessage
-	forward_AccountsService_UpdateSite_0           = runtime.ForwardResponseMessage
-	forward_AccountsService_DeleteSite_0           = runtime.ForwardResponseMessage
-	forward_AccountsService_AddSiteDomain_0        = runtime.ForwardResponseMessage
-	forward_AccountsService_RemoveSiteDomain_0     = runtime.ForwardResponseMessage
-	forward_AccountsService_GetSiteSettings_0      = runtime.ForwardResponseMessage
-	forward_AccountsService_UpdateSiteSettings_0   = runtime.ForwardResponseMessage
-	forward_AccountsService_ListSurveys_0          = runtime.ForwardResponseMessage
-	forward_AccountsService_GetSurvey_0            = runtime.ForwardResponseMessage
-	forward_AccountsService_CreateSurvey_0         = runtime.ForwardResponseMessage
-	forward_AccountsService_UpdateSurvey_0         = runtime.ForwardResponseMessage
-	forward_AccountsService_DeleteSurvey_0         = runtime.ForwardResponseMessage
-	forward_AccountsService_ListFunnels_0          = runtime.ForwardResponseMessage
-	forward_AccountsService_GetFunnel_0            = runtime.ForwardResponseMessage
-	forward_AccountsService_CreateFunnel_0         = runtime.ForwardResponseMessage
-	forward_AccountsService_UpdateFunnel_0         = runtime.ForwardResponseMessage
-	forward_AccountsService_DeleteFunnel_0         = runtime.ForwardResponseMessage
-	forward_AccountsService_CreateApiKey_0         = runtime.ForwardResponseMessage
-	forward_AccountsService_ListApiKeys_0          = runtime.ForwardResponseMessage
-	forward_AccountsService_RevokeApiKey_0         = runtime.ForwardResponseMessage
-	forward_AccountsService_ListFeatureFlags_0     = runtime.ForwardResponseMessage
-	forward_AccountsService_SetFeatureFlag_0       = runtime.ForwardResponseMessage
-	forward_AccountsService_GetMaintenance_0       = runtime.ForwardResponseMessage
-	forward_AccountsService_SetMaintenance_0       = runtime.ForwardResponseMessage
-	forward_AccountsService_ListAuditEvents_0      = runtime.ForwardResponseMessage
-	forward_AccountsService_GetPublicConfig_0      = runtime.ForwardResponseMessage
+	forward_AccountsService_SignUp_0                       = runtime.ForwardResponseMessage
+	forward_AccountsService_LogIn_0                        = runtime.ForwardResponseMessage
+	forward_AccountsService_LogOut_0                       = runtime.ForwardResponseMessage
+	forward_AccountsService_VerifyEmail_0                  = runtime.ForwardResponseMessage
+	forward_AccountsService_ResendVerification_0           = runtime.ForwardResponseMessage
+	forward_AccountsService_RequestPasswordReset_0         = runtime.ForwardResponseMessage
+	forward_AccountsService_ResetPassword_0                = runtime.ForwardResponseMessage
+	forward_AccountsService_GetCurrentUser_0               = runtime.ForwardResponseMessage
+	forward_AccountsService_CreateOrganization_0           = runtime.ForwardResponseMessage
+	forward_AccountsService_GetOrganization_0              = runtime.ForwardResponseMessage
+	forward_AccountsService_ListOrganizations_0            = runtime.ForwardResponseMessage
+	forward_AccountsService_UpdateOrganization_0           = runtime.ForwardResponseMessage
+	forward_AccountsService_ListMembers_0                  = runtime.ForwardResponseMessage
+	forward_AccountsService_UpdateMemberRole_0             = runtime.ForwardResponseMessage
+	forward_AccountsService_RemoveMember_0                 = runtime.ForwardResponseMessage
+	forward_AccountsService_CreateInvitation_0             = runtime.ForwardResponseMessage
+	forward_AccountsService_ListInvitations_0              = runtime.ForwardResponseMessage
+	forward_AccountsService_RevokeInvitation_0             = runtime.ForwardResponseMessage
+	forward_AccountsService_AcceptInvitation_0             = runtime.ForwardResponseMessage
+	forward_AccountsService_CreateSite_0                   = runtime.ForwardResponseMessage
+	forward_AccountsService_GetSite_0                      = runtime.ForwardResponseMessage
+	forward_AccountsService_ListSites_0                    = runtime.ForwardResponseMessage
+	forward_AccountsService_UpdateSite_0                   = runtime.ForwardResponseMessage
+	forward_AccountsService_DeleteSite_0                   = runtime.ForwardResponseMessage
+	forward_AccountsService_AddSiteDomain_0                = runtime.ForwardResponseMessage
+	forward_AccountsService_RemoveSiteDomain_0             = runtime.ForwardResponseMessage
+	forward_AccountsService_GetSiteSettings_0              = runtime.ForwardResponseMessage
+	forward_AccountsService_UpdateSiteSettings_0           = runtime.ForwardResponseMessage
+	forward_AccountsService_ListSurveys_0                  = runtime.ForwardResponseMessage
+	forward_AccountsService_GetSurvey_0                    = runtime.ForwardResponseMessage
+	forward_AccountsService_CreateSurvey_0                 = runtime.ForwardResponseMessage
+	forward_AccountsService_UpdateSurvey_0                 = runtime.ForwardResponseMessage
+	forward_AccountsService_DeleteSurvey_0                 = runtime.ForwardResponseMessage
+	forward_AccountsService_ListFunnels_0                  = runtime.ForwardResponseMessage
+	forward_AccountsService_GetFunnel_0                    = runtime.ForwardResponseMessage
+	forward_AccountsService_CreateFunnel_0                 = runtime.ForwardResponseMessage
+	forward_AccountsService_UpdateFunnel_0                 = runtime.ForwardResponseMessage
+	forward_AccountsService_DeleteFunnel_0                 = runtime.ForwardResponseMessage
+	forward_AccountsService_CreateApiKey_0                 = runtime.ForwardResponseMessage
+	forward_AccountsService_ListApiKeys_0                  = runtime.ForwardResponseMessage
+	forward_AccountsService_RevokeApiKey_0                 = runtime.ForwardResponseMessage
+	forward_AccountsService_ListFeatureFlags_0             = runtime.ForwardResponseMessage
+	forward_AccountsService_SetFeatureFlag_0               = runtime.ForwardResponseMessage
+	forward_AccountsService_GetMaintenance_0               = runtime.ForwardResponseMessage
+	forward_AccountsService_SetMaintenance_0               = runtime.ForwardResponseMessage
+	forward_AccountsService_ListAuditEvents_0              = runtime.ForwardResponseMessage
+	forward_AccountsService_GetPublicConfig_0              = runtime.ForwardResponseMessage
+	forward_AccountsService_GetInstanceLimits_0            = runtime.ForwardResponseMessage
+	forward_AccountsService_UpdateInstanceLimits_0         = runtime.ForwardResponseMessage
+	forward_AccountsService_ListOrganizationsForOperator_0 = runtime.ForwardResponseMessage
+	forward_AccountsService_UpdateOrganizationLimits_0     = runtime.ForwardResponseMessage
 )

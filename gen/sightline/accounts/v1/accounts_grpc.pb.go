@@ -322,53 +322,57 @@ var AccountsInternalService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	AccountsService_SignUp_FullMethodName               = "/sightline.accounts.v1.AccountsService/SignUp"
-	AccountsService_LogIn_FullMethodName                = "/sightline.accounts.v1.AccountsService/LogIn"
-	AccountsService_LogOut_FullMethodName               = "/sightline.accounts.v1.AccountsService/LogOut"
-	AccountsService_VerifyEmail_FullMethodName          = "/sightline.accounts.v1.AccountsService/VerifyEmail"
-	AccountsService_ResendVerification_FullMethodName   = "/sightline.accounts.v1.AccountsService/ResendVerification"
-	AccountsService_RequestPasswordReset_FullMethodName = "/sightline.accounts.v1.AccountsService/RequestPasswordReset"
-	AccountsService_ResetPassword_FullMethodName        = "/sightline.accounts.v1.AccountsService/ResetPassword"
-	AccountsService_GetCurrentUser_FullMethodName       = "/sightline.accounts.v1.AccountsService/GetCurrentUser"
-	AccountsService_CreateOrganization_FullMethodName   = "/sightline.accounts.v1.AccountsService/CreateOrganization"
-	AccountsService_GetOrganization_FullMethodName      = "/sightline.accounts.v1.AccountsService/GetOrganization"
-	AccountsService_ListOrganizations_FullMethodName    = "/sightline.accounts.v1.AccountsService/ListOrganizations"
-	AccountsService_UpdateOrganization_FullMethodName   = "/sightline.accounts.v1.AccountsService/UpdateOrganization"
-	AccountsService_ListMembers_FullMethodName          = "/sightline.accounts.v1.AccountsService/ListMembers"
-	AccountsService_UpdateMemberRole_FullMethodName     = "/sightline.accounts.v1.AccountsService/UpdateMemberRole"
-	AccountsService_RemoveMember_FullMethodName         = "/sightline.accounts.v1.AccountsService/RemoveMember"
-	AccountsService_CreateInvitation_FullMethodName     = "/sightline.accounts.v1.AccountsService/CreateInvitation"
-	AccountsService_ListInvitations_FullMethodName      = "/sightline.accounts.v1.AccountsService/ListInvitations"
-	AccountsService_RevokeInvitation_FullMethodName     = "/sightline.accounts.v1.AccountsService/RevokeInvitation"
-	AccountsService_AcceptInvitation_FullMethodName     = "/sightline.accounts.v1.AccountsService/AcceptInvitation"
-	AccountsService_CreateSite_FullMethodName           = "/sightline.accounts.v1.AccountsService/CreateSite"
-	AccountsService_GetSite_FullMethodName              = "/sightline.accounts.v1.AccountsService/GetSite"
-	AccountsService_ListSites_FullMethodName            = "/sightline.accounts.v1.AccountsService/ListSites"
-	AccountsService_UpdateSite_FullMethodName           = "/sightline.accounts.v1.AccountsService/UpdateSite"
-	AccountsService_DeleteSite_FullMethodName           = "/sightline.accounts.v1.AccountsService/DeleteSite"
-	AccountsService_AddSiteDomain_FullMethodName        = "/sightline.accounts.v1.AccountsService/AddSiteDomain"
-	AccountsService_RemoveSiteDomain_FullMethodName     = "/sightline.accounts.v1.AccountsService/RemoveSiteDomain"
-	AccountsService_GetSiteSettings_FullMethodName      = "/sightline.accounts.v1.AccountsService/GetSiteSettings"
-	AccountsService_UpdateSiteSettings_FullMethodName   = "/sightline.accounts.v1.AccountsService/UpdateSiteSettings"
-	AccountsService_ListSurveys_FullMethodName          = "/sightline.accounts.v1.AccountsService/ListSurveys"
-	AccountsService_GetSurvey_FullMethodName            = "/sightline.accounts.v1.AccountsService/GetSurvey"
-	AccountsService_CreateSurvey_FullMethodName         = "/sightline.accounts.v1.AccountsService/CreateSurvey"
-	AccountsService_UpdateSurvey_FullMethodName         = "/sightline.accounts.v1.AccountsService/UpdateSurvey"
-	AccountsService_DeleteSurvey_FullMethodName         = "/sightline.accounts.v1.AccountsService/DeleteSurvey"
-	AccountsService_ListFunnels_FullMethodName          = "/sightline.accounts.v1.AccountsService/ListFunnels"
-	AccountsService_GetFunnel_FullMethodName            = "/sightline.accounts.v1.AccountsService/GetFunnel"
-	AccountsService_CreateFunnel_FullMethodName         = "/sightline.accounts.v1.AccountsService/CreateFunnel"
-	AccountsService_UpdateFunnel_FullMethodName         = "/sightline.accounts.v1.AccountsService/UpdateFunnel"
-	AccountsService_DeleteFunnel_FullMethodName         = "/sightline.accounts.v1.AccountsService/DeleteFunnel"
-	AccountsService_CreateApiKey_FullMethodName         = "/sightline.accounts.v1.AccountsService/CreateApiKey"
-	AccountsService_ListApiKeys_FullMethodName          = "/sightline.accounts.v1.AccountsService/ListApiKeys"
-	AccountsService_RevokeApiKey_FullMethodName         = "/sightline.accounts.v1.AccountsService/RevokeApiKey"
-	AccountsService_ListFeatureFlags_FullMethodName     = "/sightline.accounts.v1.AccountsService/ListFeatureFlags"
-	AccountsService_SetFeatureFlag_FullMethodName       = "/sightline.accounts.v1.AccountsService/SetFeatureFlag"
-	AccountsService_GetMaintenance_FullMethodName       = "/sightline.accounts.v1.AccountsService/GetMaintenance"
-	AccountsService_SetMaintenance_FullMethodName       = "/sightline.accounts.v1.AccountsService/SetMaintenance"
-	AccountsService_ListAuditEvents_FullMethodName      = "/sightline.accounts.v1.AccountsService/ListAuditEvents"
-	AccountsService_GetPublicConfig_FullMethodName      = "/sightline.accounts.v1.AccountsService/GetPublicConfig"
+	AccountsService_SignUp_FullMethodName                       = "/sightline.accounts.v1.AccountsService/SignUp"
+	AccountsService_LogIn_FullMethodName                        = "/sightline.accounts.v1.AccountsService/LogIn"
+	AccountsService_LogOut_FullMethodName                       = "/sightline.accounts.v1.AccountsService/LogOut"
+	AccountsService_VerifyEmail_FullMethodName                  = "/sightline.accounts.v1.AccountsService/VerifyEmail"
+	AccountsService_ResendVerification_FullMethodName           = "/sightline.accounts.v1.AccountsService/ResendVerification"
+	AccountsService_RequestPasswordReset_FullMethodName         = "/sightline.accounts.v1.AccountsService/RequestPasswordReset"
+	AccountsService_ResetPassword_FullMethodName                = "/sightline.accounts.v1.AccountsService/ResetPassword"
+	AccountsService_GetCurrentUser_FullMethodName               = "/sightline.accounts.v1.AccountsService/GetCurrentUser"
+	AccountsService_CreateOrganization_FullMethodName           = "/sightline.accounts.v1.AccountsService/CreateOrganization"
+	AccountsService_GetOrganization_FullMethodName              = "/sightline.accounts.v1.AccountsService/GetOrganization"
+	AccountsService_ListOrganizations_FullMethodName            = "/sightline.accounts.v1.AccountsService/ListOrganizations"
+	AccountsService_UpdateOrganization_FullMethodName           = "/sightline.accounts.v1.AccountsService/UpdateOrganization"
+	AccountsService_ListMembers_FullMethodName                  = "/sightline.accounts.v1.AccountsService/ListMembers"
+	AccountsService_UpdateMemberRole_FullMethodName             = "/sightline.accounts.v1.AccountsService/UpdateMemberRole"
+	AccountsService_RemoveMember_FullMethodName                 = "/sightline.accounts.v1.AccountsService/RemoveMember"
+	AccountsService_CreateInvitation_FullMethodName             = "/sightline.accounts.v1.AccountsService/CreateInvitation"
+	AccountsService_ListInvitations_FullMethodName              = "/sightline.accounts.v1.AccountsService/ListInvitations"
+	AccountsService_RevokeInvitation_FullMethodName             = "/sightline.accounts.v1.AccountsService/RevokeInvitation"
+	AccountsService_AcceptInvitation_FullMethodName             = "/sightline.accounts.v1.AccountsService/AcceptInvitation"
+	AccountsService_CreateSite_FullMethodName                   = "/sightline.accounts.v1.AccountsService/CreateSite"
+	AccountsService_GetSite_FullMethodName                      = "/sightline.accounts.v1.AccountsService/GetSite"
+	AccountsService_ListSites_FullMethodName                    = "/sightline.accounts.v1.AccountsService/ListSites"
+	AccountsService_UpdateSite_FullMethodName                   = "/sightline.accounts.v1.AccountsService/UpdateSite"
+	AccountsService_DeleteSite_FullMethodName                   = "/sightline.accounts.v1.AccountsService/DeleteSite"
+	AccountsService_AddSiteDomain_FullMethodName                = "/sightline.accounts.v1.AccountsService/AddSiteDomain"
+	AccountsService_RemoveSiteDomain_FullMethodName             = "/sightline.accounts.v1.AccountsService/RemoveSiteDomain"
+	AccountsService_GetSiteSettings_FullMethodName              = "/sightline.accounts.v1.AccountsService/GetSiteSettings"
+	AccountsService_UpdateSiteSettings_FullMethodName           = "/sightline.accounts.v1.AccountsService/UpdateSiteSettings"
+	AccountsService_ListSurveys_FullMethodName                  = "/sightline.accounts.v1.AccountsService/ListSurveys"
+	AccountsService_GetSurvey_FullMethodName                    = "/sightline.accounts.v1.AccountsService/GetSurvey"
+	AccountsService_CreateSurvey_FullMethodName                 = "/sightline.accounts.v1.AccountsService/CreateSurvey"
+	AccountsService_UpdateSurvey_FullMethodName                 = "/sightline.accounts.v1.AccountsService/UpdateSurvey"
+	AccountsService_DeleteSurvey_FullMethodName                 = "/sightline.accounts.v1.AccountsService/DeleteSurvey"
+	AccountsService_ListFunnels_FullMethodName                  = "/sightline.accounts.v1.AccountsService/ListFunnels"
+	AccountsService_GetFunnel_FullMethodName                    = "/sightline.accounts.v1.AccountsService/GetFunnel"
+	AccountsService_CreateFunnel_FullMethodName                 = "/sightline.accounts.v1.AccountsService/CreateFunnel"
+	AccountsService_UpdateFunnel_FullMethodName                 = "/sightline.accounts.v1.AccountsService/UpdateFunnel"
+	AccountsService_DeleteFunnel_FullMethodName                 = "/sightline.accounts.v1.AccountsService/DeleteFunnel"
+	AccountsService_CreateApiKey_FullMethodName                 = "/sightline.accounts.v1.AccountsService/CreateApiKey"
+	AccountsService_ListApiKeys_FullMethodName                  = "/sightline.accounts.v1.AccountsService/ListApiKeys"
+	AccountsService_RevokeApiKey_FullMethodName                 = "/sightline.accounts.v1.AccountsService/RevokeApiKey"
+	AccountsService_ListFeatureFlags_FullMethodName             = "/sightline.accounts.v1.AccountsService/ListFeatureFlags"
+	AccountsService_SetFeatureFlag_FullMethodName               = "/sightline.accounts.v1.AccountsService/SetFeatureFlag"
+	AccountsService_GetMaintenance_FullMethodName               = "/sightline.accounts.v1.AccountsService/GetMaintenance"
+	AccountsService_SetMaintenance_FullMethodName               = "/sightline.accounts.v1.AccountsService/SetMaintenance"
+	AccountsService_ListAuditEvents_FullMethodName              = "/sightline.accounts.v1.AccountsService/ListAuditEvents"
+	AccountsService_GetPublicConfig_FullMethodName              = "/sightline.accounts.v1.AccountsService/GetPublicConfig"
+	AccountsService_GetInstanceLimits_FullMethodName            = "/sightline.accounts.v1.AccountsService/GetInstanceLimits"
+	AccountsService_UpdateInstanceLimits_FullMethodName         = "/sightline.accounts.v1.AccountsService/UpdateInstanceLimits"
+	AccountsService_ListOrganizationsForOperator_FullMethodName = "/sightline.accounts.v1.AccountsService/ListOrganizationsForOperator"
+	AccountsService_UpdateOrganizationLimits_FullMethodName     = "/sightline.accounts.v1.AccountsService/UpdateOrganizationLimits"
 )
 
 // AccountsServiceClient is the client API for AccountsService service.
@@ -471,6 +475,18 @@ type AccountsServiceClient interface {
 	// GetPublicConfig returns what the dashboard needs before log-in:
 	// limits, global flags, maintenance and version.
 	GetPublicConfig(ctx context.Context, in *GetPublicConfigRequest, opts ...grpc.CallOption) (*GetPublicConfigResponse, error)
+	// Limits of the instance and its organisations (operators only). The
+	// instance defaults start from the accounts.default-plan.* flags until an
+	// operator edits them; an organisation follows them unless an operator
+	// gave it its own.
+	GetInstanceLimits(ctx context.Context, in *GetInstanceLimitsRequest, opts ...grpc.CallOption) (*GetInstanceLimitsResponse, error)
+	UpdateInstanceLimits(ctx context.Context, in *UpdateInstanceLimitsRequest, opts ...grpc.CallOption) (*UpdateInstanceLimitsResponse, error)
+	// ListOrganizationsForOperator lists every organisation of the instance
+	// with its sites, members and effective limits.
+	ListOrganizationsForOperator(ctx context.Context, in *ListOrganizationsForOperatorRequest, opts ...grpc.CallOption) (*ListOrganizationsForOperatorResponse, error)
+	// UpdateOrganizationLimits gives an organisation its own limits, or puts
+	// it back on the instance defaults.
+	UpdateOrganizationLimits(ctx context.Context, in *UpdateOrganizationLimitsRequest, opts ...grpc.CallOption) (*UpdateOrganizationLimitsResponse, error)
 }
 
 type accountsServiceClient struct {
@@ -951,6 +967,46 @@ func (c *accountsServiceClient) GetPublicConfig(ctx context.Context, in *GetPubl
 	return out, nil
 }
 
+func (c *accountsServiceClient) GetInstanceLimits(ctx context.Context, in *GetInstanceLimitsRequest, opts ...grpc.CallOption) (*GetInstanceLimitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetInstanceLimitsResponse)
+	err := c.cc.Invoke(ctx, AccountsService_GetInstanceLimits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) UpdateInstanceLimits(ctx context.Context, in *UpdateInstanceLimitsRequest, opts ...grpc.CallOption) (*UpdateInstanceLimitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateInstanceLimitsResponse)
+	err := c.cc.Invoke(ctx, AccountsService_UpdateInstanceLimits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) ListOrganizationsForOperator(ctx context.Context, in *ListOrganizationsForOperatorRequest, opts ...grpc.CallOption) (*ListOrganizationsForOperatorResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOrganizationsForOperatorResponse)
+	err := c.cc.Invoke(ctx, AccountsService_ListOrganizationsForOperator_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *accountsServiceClient) UpdateOrganizationLimits(ctx context.Context, in *UpdateOrganizationLimitsRequest, opts ...grpc.CallOption) (*UpdateOrganizationLimitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateOrganizationLimitsResponse)
+	err := c.cc.Invoke(ctx, AccountsService_UpdateOrganizationLimits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AccountsServiceServer is the server API for AccountsService service.
 // All implementations must embed UnimplementedAccountsServiceServer
 // for forward compatibility.
@@ -1051,6 +1107,18 @@ type AccountsServiceServer interface {
 	// GetPublicConfig returns what the dashboard needs before log-in:
 	// limits, global flags, maintenance and version.
 	GetPublicConfig(context.Context, *GetPublicConfigRequest) (*GetPublicConfigResponse, error)
+	// Limits of the instance and its organisations (operators only). The
+	// instance defaults start from the accounts.default-plan.* flags until an
+	// operator edits them; an organisation follows them unless an operator
+	// gave it its own.
+	GetInstanceLimits(context.Context, *GetInstanceLimitsRequest) (*GetInstanceLimitsResponse, error)
+	UpdateInstanceLimits(context.Context, *UpdateInstanceLimitsRequest) (*UpdateInstanceLimitsResponse, error)
+	// ListOrganizationsForOperator lists every organisation of the instance
+	// with its sites, members and effective limits.
+	ListOrganizationsForOperator(context.Context, *ListOrganizationsForOperatorRequest) (*ListOrganizationsForOperatorResponse, error)
+	// UpdateOrganizationLimits gives an organisation its own limits, or puts
+	// it back on the instance defaults.
+	UpdateOrganizationLimits(context.Context, *UpdateOrganizationLimitsRequest) (*UpdateOrganizationLimitsResponse, error)
 	mustEmbedUnimplementedAccountsServiceServer()
 }
 
@@ -1201,6 +1269,18 @@ func (UnimplementedAccountsServiceServer) ListAuditEvents(context.Context, *List
 }
 func (UnimplementedAccountsServiceServer) GetPublicConfig(context.Context, *GetPublicConfigRequest) (*GetPublicConfigResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPublicConfig not implemented")
+}
+func (UnimplementedAccountsServiceServer) GetInstanceLimits(context.Context, *GetInstanceLimitsRequest) (*GetInstanceLimitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInstanceLimits not implemented")
+}
+func (UnimplementedAccountsServiceServer) UpdateInstanceLimits(context.Context, *UpdateInstanceLimitsRequest) (*UpdateInstanceLimitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateInstanceLimits not implemented")
+}
+func (UnimplementedAccountsServiceServer) ListOrganizationsForOperator(context.Context, *ListOrganizationsForOperatorRequest) (*ListOrganizationsForOperatorResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOrganizationsForOperator not implemented")
+}
+func (UnimplementedAccountsServiceServer) UpdateOrganizationLimits(context.Context, *UpdateOrganizationLimitsRequest) (*UpdateOrganizationLimitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateOrganizationLimits not implemented")
 }
 func (UnimplementedAccountsServiceServer) mustEmbedUnimplementedAccountsServiceServer() {}
 func (UnimplementedAccountsServiceServer) testEmbeddedByValue()                         {}
@@ -2069,6 +2149,78 @@ func _AccountsService_GetPublicConfig_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AccountsService_GetInstanceLimits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInstanceLimitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).GetInstanceLimits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_GetInstanceLimits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).GetInstanceLimits(ctx, req.(*GetInstanceLimitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_UpdateInstanceLimits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateInstanceLimitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).UpdateInstanceLimits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_UpdateInstanceLimits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).UpdateInstanceLimits(ctx, req.(*UpdateInstanceLimitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_ListOrganizationsForOperator_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOrganizationsForOperatorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).ListOrganizationsForOperator(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_ListOrganizationsForOperator_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).ListOrganizationsForOperator(ctx, req.(*ListOrganizationsForOperatorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AccountsService_UpdateOrganizationLimits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateOrganizationLimitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AccountsServiceServer).UpdateOrganizationLimits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AccountsService_UpdateOrganizationLimits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AccountsServiceServer).UpdateOrganizationLimits(ctx, req.(*UpdateOrganizationLimitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AccountsService_ServiceDesc is the grpc.ServiceDesc for AccountsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2263,6 +2415,22 @@ var AccountsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPublicConfig",
 			Handler:    _AccountsService_GetPublicConfig_Handler,
+		},
+		{
+			MethodName: "GetInstanceLimits",
+			Handler:    _AccountsService_GetInstanceLimits_Handler,
+		},
+		{
+			MethodName: "UpdateInstanceLimits",
+			Handler:    _AccountsService_UpdateInstanceLimits_Handler,
+		},
+		{
+			MethodName: "ListOrganizationsForOperator",
+			Handler:    _AccountsService_ListOrganizationsForOperator_Handler,
+		},
+		{
+			MethodName: "UpdateOrganizationLimits",
+			Handler:    _AccountsService_UpdateOrganizationLimits_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
