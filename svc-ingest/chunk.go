@@ -31,6 +31,16 @@ func retentionDays(site *siteconfig.Site) int32 {
 	}
 }
 
+// coldAfterDays is the site's cold age, never past the chunk's retention
+// (a session expired before it is cold is never moved). Zero: never.
+func coldAfterDays(site *siteconfig.Site, retention int32) int32 {
+	days := max(site.GetSettings().GetColdAfterDays(), 0)
+	if retention > 0 {
+		days = min(days, retention)
+	}
+	return days
+}
+
 // captureAssets is the site's asset-capture switch; unset means on.
 func captureAssets(site *siteconfig.Site) bool {
 	st := site.GetSettings()
@@ -66,6 +76,7 @@ func (s *Service) chunk(b *batch) ([]byte, func(), error) {
 	c.ServerTime = &m.serverTime
 	c.Client = s.enrich.Client(b.r.UserAgent(), b.ip)
 	c.RetentionDays = retentionDays(b.site)
+	c.ColdAfterDays = coldAfterDays(b.site, c.RetentionDays)
 	c.CaptureAssets = captureAssets(b.site)
 	c.Traceparent = traceparent(ctx, e.Traceparent)
 	// The spool copies the payload into its write buffer, so the buffer

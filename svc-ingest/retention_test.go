@@ -11,29 +11,31 @@ import (
 )
 
 // TestRetentionReachesRecordings: the site's retention (capped by its plan)
-// and its asset-capture switch (unset = on) travel on every chunk to
+// its cold age (capped by the retention) and its asset-capture switch
+// (unset = on) travel on every chunk to
 // recordings, over real HTTP and gRPC.
 func TestRetentionReachesRecordings(t *testing.T) {
 	e := newEnv(t, nil)
 	sites := []struct {
-		key           string
-		id            int64
-		days, ceiling int32
-		want          int32
-		capture       *bool
-		wantCapture   bool
+		key            string
+		id             int64
+		days, ceiling  int32
+		want           int32
+		capture        *bool
+		wantCapture    bool
+		cold, wantCold int32
 	}{
-		{"k_retention000007", 5_000_000_107, 7, 30, 7, nil, true},           // the site's setting
-		{"k_retention000090", 5_000_000_190, 90, 30, 30, new(false), false}, // capped by the plan
-		{"k_retention000000", 5_000_000_100, 0, 60, 60, new(true), true},    // unset: the plan's ceiling
-		{"k_retention0nocap", 5_000_000_101, 14, 0, 14, new(false), false},  // no ceiling on the plan
-		{"k_retention0unset", 5_000_000_102, 0, 0, 0, nil, true},            // neither: recordings' default
+		{"k_retention000007", 5_000_000_107, 7, 30, 7, nil, true, 3, 3},             // the site's setting
+		{"k_retention000090", 5_000_000_190, 90, 30, 30, new(false), false, 60, 30}, // capped by the plan; cold by retention
+		{"k_retention000000", 5_000_000_100, 0, 60, 60, new(true), true, 0, 0},      // unset: the plan's ceiling; never cold
+		{"k_retention0nocap", 5_000_000_101, 14, 0, 14, new(false), false, -2, 0},   // no ceiling on the plan
+		{"k_retention0unset", 5_000_000_102, 0, 0, 0, nil, true, 400, 400},          // neither: recordings' default
 	}
 	e.acc.mu.Lock()
 	for i, s := range sites {
 		e.acc.sites[s.key] = &accountsv1.GetSiteConfigResponse{SiteId: s.id, OrganizationId: orgID, SiteKey: s.key,
 			Domains:  []string{fmt.Sprintf("r%d.example", i)},
-			Settings: &accountsv1.SiteSettings{RecordingEnabled: true, SampleRate: 1, RetentionDays: s.days, CaptureAssets: s.capture},
+			Settings: &accountsv1.SiteSettings{RecordingEnabled: true, SampleRate: 1, RetentionDays: s.days, CaptureAssets: s.capture, ColdAfterDays: s.cold},
 			Plan:     &accountsv1.Plan{Name: "p", MaxRetentionDays: s.ceiling}}
 	}
 	e.acc.mu.Unlock()
@@ -60,6 +62,9 @@ func TestRetentionReachesRecordings(t *testing.T) {
 			}
 			if c.GetRetentionDays() != s.want {
 				t.Errorf("%s seq %d: retention_days %d, want %d (site %d, plan ceiling %d)", s.key, seq, c.GetRetentionDays(), s.want, s.days, s.ceiling)
+			}
+			if c.GetColdAfterDays() != s.wantCold {
+				t.Errorf("%s seq %d: cold_after_days %d, want %d", s.key, seq, c.GetColdAfterDays(), s.wantCold)
 			}
 			if c.GetCaptureAssets() != s.wantCapture {
 				t.Errorf("%s seq %d: capture_assets %v, want %v", s.key, seq, c.GetCaptureAssets(), s.wantCapture)
