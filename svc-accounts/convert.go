@@ -53,7 +53,7 @@ func settingsPB(s store.SiteSettings) *accountsv1.SiteSettings {
 		MaskSelectors: s.MaskSelectors, BlockSelectors: s.BlockSelectors, UnmaskSelectors: s.UnmaskSelectors,
 		RetentionDays: s.RetentionDays, RespectDoNotTrack: s.RespectDoNotTrack, RequireConsent: s.RequireConsent,
 		CaptureAssets: s.CaptureAssets, RecordCanvas: s.RecordCanvas, Feedback: feedbackPB(s.Feedback),
-		TimeZone: s.TimeZone,
+		TimeZone: s.TimeZone, ColdAfterDays: s.ColdAfterDays,
 	}
 }
 
@@ -89,7 +89,7 @@ func settingsFromPB(p *accountsv1.SiteSettings) store.SiteSettings {
 		MaskSelectors: p.GetMaskSelectors(), BlockSelectors: p.GetBlockSelectors(), UnmaskSelectors: p.GetUnmaskSelectors(),
 		RetentionDays: p.GetRetentionDays(), RespectDoNotTrack: p.GetRespectDoNotTrack(), RequireConsent: p.GetRequireConsent(),
 		CaptureAssets: p.CaptureAssets, RecordCanvas: p.GetRecordCanvas(), Feedback: feedbackFromPB(p.GetFeedback()),
-		TimeZone: p.GetTimeZone(),
+		TimeZone: p.GetTimeZone(), ColdAfterDays: p.GetColdAfterDays(),
 	}
 }
 

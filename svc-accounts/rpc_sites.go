@@ -180,7 +180,7 @@ func (s *Service) GetSiteSettings(ctx context.Context, req *accountsv1.GetSiteSe
 
 var settingsPaths = []string{"recording_enabled", "sample_rate", "mask_all_text", "mask_selectors", "block_selectors",
 	"unmask_selectors", "retention_days", "respect_do_not_track", "require_consent",
-	"capture_assets", "record_canvas", "feedback", "time_zone"}
+	"capture_assets", "record_canvas", "feedback", "time_zone", "cold_after_days"}
 
 // UpdateSiteSettings changes the fields named in the update mask (all when
 // it is empty).
@@ -226,6 +226,8 @@ func (s *Service) UpdateSiteSettings(ctx context.Context, req *accountsv1.Update
 			next.Feedback = in.Feedback
 		case "time_zone":
 			next.TimeZone = in.TimeZone
+		case "cold_after_days":
+			next.ColdAfterDays = in.ColdAfterDays
 		default:
 			return nil, invalid("update_mask: unknown field %q (want one of %s)", p, strings.Join(settingsPaths, ", "))
 		}

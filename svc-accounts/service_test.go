@@ -276,12 +276,12 @@ func TestSitesDomainsAndConfig(t *testing.T) {
 			t.Fatalf("new site: capture_assets %v, record_canvas %v; want unset, false", up.GetSettings().CaptureAssets, up.GetSettings().GetRecordCanvas())
 		}
 		up, err = c.UpdateSiteSettings(as(u.token), &accountsv1.UpdateSiteSettingsRequest{SiteId: site.GetId(),
-			Settings:   &accountsv1.SiteSettings{CaptureAssets: new(false), RecordCanvas: true, SampleRate: 0.1},
-			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"capture_assets", "record_canvas"}}})
+			Settings:   &accountsv1.SiteSettings{CaptureAssets: new(false), RecordCanvas: true, SampleRate: 0.1, ColdAfterDays: 7},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"capture_assets", "record_canvas", "cold_after_days"}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if up.GetSettings().CaptureAssets == nil || up.GetSettings().GetCaptureAssets() || !up.GetSettings().GetRecordCanvas() || up.GetSettings().GetSampleRate() != 0.5 {
+		if up.GetSettings().CaptureAssets == nil || up.GetSettings().GetCaptureAssets() || !up.GetSettings().GetRecordCanvas() || up.GetSettings().GetSampleRate() != 0.5 || up.GetSettings().GetColdAfterDays() != 7 {
 			t.Fatalf("capture/canvas update = %v", up.GetSettings())
 		}
 		for _, f := range []*accountsv1.FeatureFlag{
@@ -302,7 +302,7 @@ func TestSitesDomainsAndConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		if cfg2.GetEtag() == cfg1.GetEtag() || cfg2.GetSettings().GetSampleRate() != 0.5 || !slices.Equal(cfg2.GetFeatureFlags(), []string{"rage-clicks"}) ||
-			cfg2.GetSettings().CaptureAssets == nil || cfg2.GetSettings().GetCaptureAssets() || !cfg2.GetSettings().GetRecordCanvas() {
+			cfg2.GetSettings().CaptureAssets == nil || cfg2.GetSettings().GetCaptureAssets() || !cfg2.GetSettings().GetRecordCanvas() || cfg2.GetSettings().GetColdAfterDays() != 7 {
 			t.Fatalf("config after changes = %v (etag before %s)", cfg2, cfg1.GetEtag())
 		}
 		cfg3, _ := c.GetSiteConfig(as(""), &accountsv1.GetSiteConfigRequest{SiteKey: site.GetSiteKey()})
@@ -536,6 +536,16 @@ func TestBadInput(t *testing.T) {
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"retention_days"}}})
 			return err
 		}, codes.InvalidArgument, "between 1 and 30"},
+		{"cold age past the retention", func() error {
+			_, err := c.UpdateSiteSettings(ctx, &accountsv1.UpdateSiteSettingsRequest{SiteId: site, Settings: &accountsv1.SiteSettings{ColdAfterDays: 31},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"cold_after_days"}}})
+			return err
+		}, codes.InvalidArgument, "cold_after_days must be between 0 (never) and 30"},
+		{"negative cold age", func() error {
+			_, err := c.UpdateSiteSettings(ctx, &accountsv1.UpdateSiteSettingsRequest{SiteId: site, Settings: &accountsv1.SiteSettings{ColdAfterDays: -1},
+				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"cold_after_days"}}})
+			return err
+		}, codes.InvalidArgument, "cold_after_days"},
 		{"unknown mask path", func() error {
 			_, err := c.UpdateSiteSettings(ctx, &accountsv1.UpdateSiteSettingsRequest{SiteId: site, Settings: &accountsv1.SiteSettings{},
 				UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"owner"}}})

@@ -240,6 +240,9 @@ func checkSettings(st store.SiteSettings, plan store.Plan) (store.SiteSettings, 
 	if st.RetentionDays < 1 || st.RetentionDays > plan.MaxRetentionDays {
 		return st, invalid("settings.retention_days must be between 1 and %d (the plan's ceiling)", plan.MaxRetentionDays)
 	}
+	if st.ColdAfterDays < 0 || st.ColdAfterDays > st.RetentionDays {
+		return st, invalid("settings.cold_after_days must be between 0 (never) and %d (the retention)", st.RetentionDays)
+	}
 	var err error
 	if st.MaskSelectors, err = checkSelectors("mask_selectors", st.MaskSelectors); err != nil {
 		return st, err

@@ -183,6 +183,9 @@ type SiteSettings struct {
 	// TimeZone is the IANA zone whose midnights start the site's days in
 	// traffic numbers; "" is UTC.
 	TimeZone string `json:"time_zone,omitempty"`
+	// ColdAfterDays is the age after which recordings move to object
+	// storage; 0: never.
+	ColdAfterDays int32 `json:"cold_after_days,omitempty"`
 }
 
 // FeedbackWidget is the feedback tab's look and wording (stored inside the
