@@ -69,9 +69,10 @@ func (r Role) Valid() bool { return r >= RoleOwner && r <= RoleViewer }
 // AtLeast reports whether r is as powerful as min or more.
 func (r Role) AtLeast(min Role) bool { return r.Valid() && r <= min }
 
-// Plan holds an organisation's limits. Plans are stored on the
-// organisation row (a copy of the configured plan at creation), so changing
-// the configured default plan does not silently change existing customers.
+// Plan holds limits; 0 means unlimited (retention: up to the service's
+// hard ceiling). Name is an optional label an operator may give. An
+// organisation follows the instance's limits (InstanceLimits) unless an
+// operator gave it its own (Organization.CustomLimits, stored on its row).
 type Plan struct {
 	Name             string
 	SessionsPerDay   int64
@@ -131,10 +132,30 @@ type Recipient struct {
 
 // Organization owns sites, members and API keys.
 type Organization struct {
-	ID         int64
-	Name       string
-	Plan       Plan
-	CreateTime time.Time
+	ID   int64
+	Name string
+	// Plan is the effective limits: the organisation's own when
+	// CustomLimits, else the instance's. Before any instance limits are
+	// stored it is the plan the organisation was created with.
+	Plan         Plan
+	CreateTime   time.Time
+	CustomLimits bool
+}
+
+// OrganizationOverview is an organisation with its counts, for operators.
+type OrganizationOverview struct {
+	Organization
+	Sites   int64
+	Members int64
+}
+
+// InstanceLimits are the limits organisations without their own follow.
+type InstanceLimits struct {
+	Plan Plan
+	// SetByOperator is false while they are the configured defaults
+	// (written at every start) and true once an operator stored them.
+	SetByOperator bool
+	UpdateTime    time.Time
 }
 
 // Membership is a user's role in an organisation.
@@ -379,7 +400,8 @@ type Store interface {
 	// Close releases the database.
 	Close() error
 
-	// SignUp creates u, an organisation named orgName with plan, and an
+	// SignUp creates u, an organisation named orgName with plan (its own
+	// limits, used only once custom or while no instance limits exist), and an
 	// owner membership, atomically. A taken e-mail is ErrConflict.
 	// u.EmailVerifyTime is stored as given (zero: unverified).
 	// The instance's first user is made an operator whatever u.Operator
@@ -457,6 +479,22 @@ type Store interface {
 	ListOrganizations(ctx context.Context, user int64, p Page) ([]Organization, error)
 	// RenameOrganization renames an organisation.
 	RenameOrganization(ctx context.Context, id int64, name string) (Organization, error)
+	// ListAllOrganizations lists every organisation of the instance with
+	// its site and member counts, by ascending id after p.After.
+	ListAllOrganizations(ctx context.Context, p Page) ([]OrganizationOverview, error)
+	// SetOrganizationLimits gives org its own limits, or with limits nil
+	// puts it back on the instance's (its stored columns are then ignored).
+	// ErrNotFound when org does not exist.
+	SetOrganizationLimits(ctx context.Context, org int64, limits *Plan) (OrganizationOverview, error)
+
+	// GetInstanceLimits returns the instance limits; ErrNotFound before
+	// any were put.
+	GetInstanceLimits(ctx context.Context) (InstanceLimits, error)
+	// PutInstanceLimits stores p as the instance limits at now. byOperator
+	// false (the configured defaults, at start) writes only while no
+	// operator has stored limits; true stores them for good. It returns the
+	// limits in force afterwards.
+	PutInstanceLimits(ctx context.Context, p Plan, byOperator bool, now time.Time) (InstanceLimits, error)
 
 	// ListMemberships lists user's memberships sorted by organisation id.
 	ListMemberships(ctx context.Context, user int64) ([]Membership, error)

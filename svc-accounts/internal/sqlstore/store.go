@@ -73,26 +73,46 @@ func scanUser(r sqldb.Row, u *store.User) error {
 	return r.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Operator, sqldb.Timestamp(&u.CreateTime), sqldb.Timestamp(&u.EmailVerifyTime))
 }
 
-const orgCols = `id, name, plan_name, sessions_per_day, max_retention_days, max_seats, max_sites, created_at`
+// orgLimits are an organisation's effective limits over orgFrom (o: the
+// organisation, i: the instance row): its own columns when an operator set
+// them (limits_custom) or while the instance has no row yet (as before
+// migration 6), else the instance's.
+const orgLimits = `CASE WHEN o.limits_custom OR i.id IS NULL THEN o.plan_name ELSE i.plan_name END,
+	CASE WHEN o.limits_custom OR i.id IS NULL THEN o.sessions_per_day ELSE i.sessions_per_day END,
+	CASE WHEN o.limits_custom OR i.id IS NULL THEN o.max_retention_days ELSE i.max_retention_days END,
+	CASE WHEN o.limits_custom OR i.id IS NULL THEN o.max_seats ELSE i.max_seats END,
+	CASE WHEN o.limits_custom OR i.id IS NULL THEN o.max_sites ELSE i.max_sites END`
+
+// orgFrom is the FROM clause orgCols and orgLimits read.
+const orgFrom = `organizations o LEFT JOIN instance_limits i ON i.id = 1`
+
+const orgCols = `o.id, o.name, ` + orgLimits + `, o.created_at, o.limits_custom`
 
 func scanOrg(r sqldb.Row, o *store.Organization) error {
 	return r.Scan(&o.ID, &o.Name, &o.Plan.Name, &o.Plan.SessionsPerDay, &o.Plan.MaxRetentionDays,
-		&o.Plan.MaxSeats, &o.Plan.MaxSites, sqldb.Timestamp(&o.CreateTime))
+		&o.Plan.MaxSeats, &o.Plan.MaxSites, sqldb.Timestamp(&o.CreateTime), &o.CustomLimits)
+}
+
+func (s *Store) getOrg(ctx context.Context, q sqldb.Querier, id int64) (o store.Organization, err error) {
+	if err := scanOrg(q.QueryRow(ctx, `SELECT `+orgCols+` FROM `+orgFrom+` WHERE o.id = $1`, id), &o); err != nil {
+		return o, s.notFound(err, "organization", id)
+	}
+	return o, nil
 }
 
 func (s *Store) insertOrg(ctx context.Context, q sqldb.Querier, name string, owner int64, plan store.Plan, now time.Time) (store.Organization, error) {
-	var o store.Organization
-	err := scanOrg(q.QueryRow(ctx, `INSERT INTO organizations (name, plan_name, sessions_per_day, max_retention_days, max_seats, max_sites, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+orgCols,
-		name, plan.Name, plan.SessionsPerDay, plan.MaxRetentionDays, plan.MaxSeats, plan.MaxSites, s.d.Time(now)), &o)
+	var id int64
+	err := q.QueryRow(ctx, `INSERT INTO organizations (name, plan_name, sessions_per_day, max_retention_days, max_seats, max_sites, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		name, plan.Name, plan.SessionsPerDay, plan.MaxRetentionDays, plan.MaxSeats, plan.MaxSites, s.d.Time(now)).Scan(&id)
 	if err != nil {
-		return o, fmt.Errorf("insert organization: %w", err)
+		return store.Organization{}, fmt.Errorf("insert organization: %w", err)
 	}
 	if _, err := q.Exec(ctx, `INSERT INTO memberships (organization_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)`,
-		o.ID, owner, int32(store.RoleOwner), s.d.Time(now)); err != nil {
-		return o, fmt.Errorf("insert owner membership: %w", err)
+		id, owner, int32(store.RoleOwner), s.d.Time(now)); err != nil {
+		return store.Organization{}, fmt.Errorf("insert owner membership: %w", err)
 	}
-	return o, nil
+	return s.getOrg(ctx, q, id)
 }
 
 // signUpLock is the PostgreSQL advisory lock key that serialises sign-ups
@@ -215,18 +235,15 @@ func (s *Store) CreateOrganization(ctx context.Context, name string, owner int64
 func (s *Store) GetOrganization(ctx context.Context, id int64) (o store.Organization, err error) {
 	ctx, end := s.op(ctx, "GetOrganization")
 	defer end(&err)
-	if err := scanOrg(s.db.QueryRow(ctx, `SELECT `+orgCols+` FROM organizations WHERE id = $1`, id), &o); err != nil {
-		return o, s.notFound(err, "organization", id)
-	}
-	return o, nil
+	return s.getOrg(ctx, s.db, id)
 }
 
 // ListOrganizations lists user's organisations.
 func (s *Store) ListOrganizations(ctx context.Context, user int64, p store.Page) (out []store.Organization, err error) {
 	ctx, end := s.op(ctx, "ListOrganizations")
 	defer end(&err)
-	rows, err := s.db.Query(ctx, `SELECT o.id, o.name, o.plan_name, o.sessions_per_day, o.max_retention_days, o.max_seats, o.max_sites, o.created_at
-		FROM organizations o JOIN memberships m ON m.organization_id = o.id
+	rows, err := s.db.Query(ctx, `SELECT `+orgCols+`
+		FROM `+orgFrom+` JOIN memberships m ON m.organization_id = o.id
 		WHERE m.user_id = $1 AND o.id > $2 ORDER BY o.id LIMIT $3`, user, p.After, limit(p))
 	if out, err = sqldb.Collect(rows, err, scanOrg); err != nil {
 		return nil, fmt.Errorf("list organizations: %w", err)
@@ -238,10 +255,14 @@ func (s *Store) ListOrganizations(ctx context.Context, user int64, p store.Page)
 func (s *Store) RenameOrganization(ctx context.Context, id int64, name string) (o store.Organization, err error) {
 	ctx, end := s.op(ctx, "RenameOrganization")
 	defer end(&err)
-	if err := scanOrg(s.db.QueryRow(ctx, `UPDATE organizations SET name = $2 WHERE id = $1 RETURNING `+orgCols, id, name), &o); err != nil {
-		return o, s.notFound(err, "organization", id)
+	n, err := s.db.Exec(ctx, `UPDATE organizations SET name = $2 WHERE id = $1`, id, name)
+	if err != nil {
+		return o, fmt.Errorf("rename organization: %w", err)
 	}
-	return o, nil
+	if n == 0 {
+		return o, fmt.Errorf("organization %d: %w", id, store.ErrNotFound)
+	}
+	return s.getOrg(ctx, s.db, id)
 }
 
 // ListMemberships lists user's memberships.
@@ -444,11 +465,15 @@ func (s *Store) AcceptInvitation(ctx context.Context, hash []byte, user int64, e
 			return err
 		}
 		var seats, max int64
-		if err := q.QueryRow(ctx, `SELECT (SELECT count(*) FROM memberships WHERE organization_id = $1), max_seats FROM organizations WHERE id = $1`,
-			inv.OrganizationID).Scan(&seats, &max); err != nil {
+		o, err := s.getOrg(ctx, q, inv.OrganizationID)
+		if err != nil {
+			return err
+		}
+		if err := q.QueryRow(ctx, `SELECT count(*) FROM memberships WHERE organization_id = $1`, inv.OrganizationID).Scan(&seats); err != nil {
 			return fmt.Errorf("count seats: %w", err)
 		}
-		if seats >= max {
+		// 0 seats means unlimited.
+		if max = int64(o.Plan.MaxSeats); max > 0 && seats >= max {
 			return fmt.Errorf("organization %d has all %d seats taken: %w", inv.OrganizationID, max, store.ErrLimit)
 		}
 		if _, err := q.Exec(ctx, `UPDATE invitations SET accepted_at = $2 WHERE id = $1`, inv.ID, s.d.Time(now)); err != nil {
@@ -559,8 +584,8 @@ func (s *Store) CreateSite(ctx context.Context, in store.Site, maxSites int32) (
 		if err := q.QueryRow(ctx, `SELECT count(*) FROM sites WHERE organization_id = $1`, in.OrganizationID).Scan(&n); err != nil {
 			return fmt.Errorf("count sites: %w", err)
 		}
-		if n >= int64(maxSites) {
-			return fmt.Errorf("organization %d has its plan's %d sites: %w", in.OrganizationID, maxSites, store.ErrLimit)
+		if maxSites > 0 && n >= int64(maxSites) {
+			return fmt.Errorf("organization %d has its limit of %d sites: %w", in.OrganizationID, maxSites, store.ErrLimit)
 		}
 		var id int64
 		err := q.QueryRow(ctx, `INSERT INTO sites (organization_id, name, site_key, settings, created_at, updated_at)
@@ -597,9 +622,10 @@ func (s *Store) GetSiteConfig(ctx context.Context, key string, now time.Time) (c
 	var settings, domains, flags []byte
 	st := &c.Site
 	err = s.db.QueryRow(ctx, `SELECT s.id, s.organization_id, s.name, s.site_key, s.settings, s.created_at, s.updated_at,
-			o.plan_name, o.sessions_per_day, o.max_retention_days, o.max_seats, o.max_sites, `+s.domainsJSON("s.id")+`,
+			`+orgLimits+`, `+s.domainsJSON("s.id")+`,
 			`+s.flagsJSON("s.organization_id", "s.id")+`
-		FROM sites s JOIN organizations o ON o.id = s.organization_id WHERE s.site_key = $1`, key).
+		FROM sites s JOIN organizations o ON o.id = s.organization_id LEFT JOIN instance_limits i ON i.id = 1
+		WHERE s.site_key = $1`, key).
 		Scan(&st.ID, &st.OrganizationID, &st.Name, &st.SiteKey, &settings, sqldb.Timestamp(&st.CreateTime), sqldb.Timestamp(&st.UpdateTime),
 			&c.Plan.Name, &c.Plan.SessionsPerDay, &c.Plan.MaxRetentionDays, &c.Plan.MaxSeats, &c.Plan.MaxSites, &domains, &flags)
 	if err != nil {
