@@ -3,6 +3,7 @@ module github.com/sightlinehq/sightline
 go 1.26.7
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.2.0
 	github.com/apache/cassandra-gocql-driver/v2 v2.1.2
 	github.com/blevesearch/bleve/v2 v2.6.1
 	github.com/blevesearch/bleve_index_api v1.4.1
