@@ -14,7 +14,11 @@
 // Appends go through one writer goroutine that takes every request queued
 // while the previous fsync ran and writes them with one write and one
 // fdatasync (group commit); Append returns only after that fsync. A segment
-// is deleted only once the consumer's persisted cursor is past it.
+// is deleted only once the consumer's persisted cursor is past it. The
+// next segment's file is written full of zeros in the background
+// (next.seg.tmp, renamed when the writer starts the segment), so that a
+// group commit's fdatasync flushes data only, not the file system's
+// journal; zeros read as the end of the records, as a preallocated tail.
 //
 // Opening the spool costs at most about two segments' worth of reading,
 // whatever the undelivered backlog: a sealed segment is accounted from its
@@ -182,6 +186,11 @@ type Spool struct {
 	w    *os.File
 	wOff int64
 	buf  []byte
+	// preparing: a goroutine is writing the next segment's file full of
+	// zeros (see prepare); it hands the file over on prepared.
+	preparing bool
+	prepared  chan *os.File
+	prepWG    sync.WaitGroup
 
 	// consumer-only state
 	readPos   Pos
@@ -231,7 +240,12 @@ func Open(opts Options) (*Spool, error) {
 	s := &Spool{
 		opts: opts, log: opts.Logger, lock: lock,
 		reqs: make(chan *appendReq, 4096), stop: make(chan struct{}), stopped: make(chan struct{}),
-		notify: make(chan struct{}),
+		notify: make(chan struct{}), prepared: make(chan *os.File, 1),
+	}
+	// A next segment left half-prepared by a crash: start again.
+	if err := removeIfExists(s.prepPath()); err != nil {
+		lock.Close()
+		return nil, err
 	}
 	if err := s.recover(); err != nil {
 		lock.Close()
@@ -242,6 +256,8 @@ func Open(opts Options) (*Spool, error) {
 		return nil, err
 	}
 	if err := s.roll(); err != nil {
+		close(s.stop) // the preparer roll started
+		s.prepWG.Wait()
 		lock.Close()
 		return nil, err
 	}
@@ -632,6 +648,81 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// prepPath is where the next segment's file is prepared.
+func (s *Spool) prepPath() string { return filepath.Join(s.opts.Dir, "next.seg.tmp") }
+
+// prepare writes the next segment's file full of zeros and fsyncs it, then
+// hands it to the writer (nil if it could not, or the spool is closing).
+// A group commit into blocks already written costs one data flush; into
+// preallocated (unwritten) or new blocks, fdatasync must also commit the
+// file system's journal to record them as written — several times slower,
+// and it waits for whatever else the journal carries (as databases zero or
+// recycle their WAL files).
+func (s *Spool) prepare() {
+	defer s.prepWG.Done()
+	f, err := s.zeroFile(s.prepPath(), s.opts.SegmentBytes)
+	if err != nil {
+		if !errors.Is(err, ErrClosed) {
+			s.log.Warn("spool: cannot prepare the next segment; it will be preallocated instead", "error", err)
+		}
+		_ = os.Remove(s.prepPath())
+		f = nil
+	}
+	s.prepared <- f
+}
+
+// zeroFile creates path with size zero bytes, durably; it gives up with
+// ErrClosed when the spool closes meanwhile.
+func (s *Spool) zeroFile(path string, size int64) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("spool: create prepared segment: %w", err)
+	}
+	zeros := make([]byte, min(size, 1<<20))
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		select {
+		case <-s.stop:
+			f.Close()
+			return nil, ErrClosed
+		default:
+		}
+		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("spool: prepare segment: %w", err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("spool: prepare segment: %w", err)
+	}
+	return f, nil
+}
+
+// takePrepared moves the prepared file, if one is ready, to path and
+// starts preparing the next; nil when none is ready (the caller creates
+// the segment itself, as it must not wait).
+func (s *Spool) takePrepared(path string) *os.File {
+	var f *os.File
+	select {
+	case f = <-s.prepared:
+		s.preparing = false
+	default:
+	}
+	if f != nil {
+		if err := os.Rename(s.prepPath(), path); err != nil {
+			s.log.Warn("spool: cannot use the prepared segment", "error", err)
+			f.Close()
+			f = nil
+		}
+	}
+	if !s.preparing {
+		s.preparing = true
+		s.prepWG.Add(1)
+		go s.prepare()
+	}
+	return f
+}
+
 // roll starts a new segment (writer goroutine, or Open before it starts).
 func (s *Spool) roll() error {
 	s.mu.Lock()
@@ -640,18 +731,22 @@ func (s *Spool) roll() error {
 		id = s.segs[n-1].id + 1
 	}
 	s.mu.Unlock()
-	f, err := os.OpenFile(s.segPath(id), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o640)
-	if err != nil {
-		return fmt.Errorf("spool: create segment: %w", err)
+	f := s.takePrepared(s.segPath(id))
+	if f == nil {
+		var err error
+		f, err = os.OpenFile(s.segPath(id), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o640)
+		if err != nil {
+			return fmt.Errorf("spool: create segment: %w", err)
+		}
+		// Preallocate the segment so that a group commit's fdatasync
+		// flushes data, not a new file size, each time. Not every file
+		// system can; then the file just grows.
+		_ = syscall.Fallocate(int(f.Fd()), 0, 0, s.opts.SegmentBytes)
 	}
-	if _, err := f.Write([]byte(segMagic)); err != nil {
+	if _, err := f.WriteAt([]byte(segMagic), 0); err != nil {
 		f.Close()
 		return fmt.Errorf("spool: write segment header: %w", err)
 	}
-	// Preallocate the segment so that a group commit's fdatasync flushes
-	// data, not a new file size, each time (as databases do with WAL
-	// files). Not every file system can; then the file just grows.
-	_ = syscall.Fallocate(int(f.Fd()), 0, 0, s.opts.SegmentBytes)
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return fmt.Errorf("spool: sync segment: %w", err)
@@ -1125,9 +1220,24 @@ func (s *Spool) Close() error {
 	}
 	close(s.stop)
 	<-s.stopped
-	err := s.persistCursor()
+	s.prepWG.Wait()
+	select {
+	case f := <-s.prepared:
+		if f != nil {
+			f.Close()
+		}
+	default:
+	}
+	err := errors.Join(s.persistCursor(), removeIfExists(s.prepPath()))
 	if s.rf != nil {
 		s.rf.Close()
 	}
 	return errors.Join(err, s.lock.Close())
+}
+
+func removeIfExists(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("spool: remove %s: %w", filepath.Base(path), err)
+	}
+	return nil
 }
