@@ -266,3 +266,15 @@ func (t *traced) NotifyOutboxAck(ctx context.Context, entries []store.NotifyEntr
 func (t *traced) NotifyOutboxDepth(ctx context.Context) (_ int64, err error) {
 	return t.next.NotifyOutboxDepth(ctx) // scraped often; no span
 }
+
+func (t *traced) ColdDue(ctx context.Context, now time.Time, limit int) (_ []store.ColdRef, err error) {
+	ctx, end := t.calls.Start(ctx, "cold_due")
+	defer end(&err)
+	return t.next.ColdDue(ctx, now, limit)
+}
+
+func (t *traced) DropChunkData(ctx context.Context, siteID int64, id string, coldMs int64, keys []store.ChunkKey) (err error) {
+	ctx, end := t.calls.Start(ctx, "drop_chunk_data", siteAttr(siteID))
+	defer end(&err)
+	return t.next.DropChunkData(ctx, siteID, id, coldMs, keys)
+}

@@ -292,6 +292,7 @@ type Store interface {
 	RebuildHeat(ctx context.Context, siteID int64, sinceDay int32, progress func(done, total int64)) error
 	Answers
 	Ending
+	Cold
 	// Ping checks the store is usable.
 	Ping(ctx context.Context) error
 	// Close releases the store.
@@ -493,4 +494,42 @@ type Ending interface {
 	NotifyOutboxAck(ctx context.Context, entries []NotifyEntry) error
 	// NotifyOutboxDepth counts waiting entries.
 	NotifyOutboxDepth(ctx context.Context) (int64, error)
+}
+
+// ColdRef names a session due to move to object storage: its cold time
+// (summary.State.ColdMs) when it was listed.
+type ColdRef struct {
+	SiteID    int64
+	SessionID string
+	ColdMs    int64
+}
+
+// ChunkKey is a chunk's key within its session.
+type ChunkKey struct {
+	Seq        int64
+	PageViewID string
+}
+
+// Cold is the primary store's side of the cold tier (svc-recordings/cold):
+// the sessions due to move and the removal of chunk data once it is held
+// elsewhere.
+//
+// Contract (checked by storetest.Run, section Cold):
+//   - A session is due from its cold time (the maximum over its chunks of
+//     Stats.ColdMs; zero: never) until DropChunkData is called with that
+//     cold time. A chunk raising the cold time makes it due again, later.
+//     Expired, deleted and swept sessions are never listed.
+//   - ColdDue lists due sessions by cold time, at most limit of them.
+//   - DropChunkData removes the data rows of the given chunks (missing ones
+//     are no error) and the session's due entry of coldMs, atomically. The
+//     summary, chunk stats and ChunkIndex stay: the session is listed,
+//     counted, swept and deleted as before; ReadChunks no longer yields the
+//     dropped chunks. Calling it again changes nothing.
+type Cold interface {
+	// ColdDue lists up to limit sessions whose cold time is at or before
+	// now, earliest first.
+	ColdDue(ctx context.Context, now time.Time, limit int) ([]ColdRef, error)
+	// DropChunkData removes the data of keys of a session and its due
+	// entry of coldMs.
+	DropChunkData(ctx context.Context, siteID int64, sessionID string, coldMs int64, keys []ChunkKey) error
 }

@@ -43,6 +43,7 @@ type State struct {
 	EndMs          int64   `json:"e,omitempty"`
 	MaxServerMs    int64   `json:"sm,omitempty"`
 	ExpiresMs      int64   `json:"x,omitempty"`
+	ColdMs         int64   `json:"cm,omitempty"`
 	Events         int64   `json:"ev"`
 	StoredBytes    int64   `json:"sb"`
 	RawBytes       int64   `json:"rb"`
@@ -146,6 +147,7 @@ func (s *State) Apply(c *ChunkStats) {
 	}
 	s.MaxServerMs = max(s.MaxServerMs, c.ServerMs)
 	s.ExpiresMs = max(s.ExpiresMs, c.ExpiresMs)
+	s.ColdMs = max(s.ColdMs, c.ColdMs)
 	s.Events += c.EventCount
 	s.StoredBytes += c.StoredBytes
 	s.RawBytes += c.RawBytes

@@ -119,6 +119,9 @@ type ChunkStats struct {
 	// site's retention lets it go.
 	ServerMs  int64 `json:"sm,omitempty"`
 	ExpiresMs int64 `json:"x,omitempty"`
+	// ColdMs is when the site's cold age lets the chunk move to object
+	// storage (zero: never); the service sets it from cold_after_days.
+	ColdMs int64 `json:"cm,omitempty"`
 
 	// FirstMs/LastMs bound the chunk's event timestamps.
 	FirstMs int64 `json:"f,omitempty"`

@@ -38,15 +38,16 @@ func (s *Store) appendEnded(b *pebble.Batch, g *group, row *sessionRow, fresh []
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
 	}
-	oldExpires := row.State.ExpiresMs
+	oldExpires, oldCold := row.State.ExpiresMs, row.State.ColdMs
 	for _, c := range fresh {
 		row.LateChunks++
 		row.LateRaw += c.Stats.RawBytes
 		// A later chunk keeps the session (and itself) longer, as it does
 		// an open session; ExpiresMs is no summary field.
 		row.State.ExpiresMs = max(row.State.ExpiresMs, c.Stats.ExpiresMs)
+		row.State.ColdMs = max(row.State.ColdMs, c.Stats.ColdMs)
 	}
-	return writeRow(b, g, row, oldExpires, fresh)
+	return writeRow(b, g, row, oldExpires, oldCold, fresh)
 }
 
 // endStep bounds the open sessions one step of EndIdleSessions reads, and

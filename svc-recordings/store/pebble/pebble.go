@@ -380,10 +380,10 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 
 	isNew := row == nil
 	var stored *summary.State
-	var oldExpires int64
+	var oldExpires, oldCold int64
 	var oldVisitor string
 	if row != nil {
-		stored, oldExpires, oldVisitor = row.State, row.State.ExpiresMs, row.State.VisitorID
+		stored, oldExpires, oldCold, oldVisitor = row.State, row.State.ExpiresMs, row.State.ColdMs, row.State.VisitorID
 	} else {
 		row = &sessionRow{CreatedMs: nowMs}
 	}
@@ -448,14 +448,17 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
 	}
-	return writeRow(b, g, row, oldExpires, fresh)
+	return writeRow(b, g, row, oldExpires, oldCold, fresh)
 }
 
 // writeRow stores a session's row after an append of fresh chunks: it
-// moves the session's expiry entry from oldExpires to the row's (a later
-// chunk keeps the session longer), writes the row and records the site's
-// activity (the chunks' latest server time).
-func writeRow(b *pebble.Batch, g *group, row *sessionRow, oldExpires int64, fresh []*store.Chunk) error {
+// moves the session's expiry and cold entries from oldExpires and oldCold
+// to the row's (a later chunk keeps the session longer), writes the row and
+// records the site's activity (the chunks' latest server time).
+func writeRow(b *pebble.Batch, g *group, row *sessionRow, oldExpires, oldCold int64, fresh []*store.Chunk) error {
+	if err := moveCold(b, g.site, g.session, oldCold, row.State.ColdMs); err != nil {
+		return fmt.Errorf("pebble: append chunk: %w", err)
+	}
 	if row.State.ExpiresMs != oldExpires {
 		if oldExpires > 0 {
 			if err := b.Delete(newKey(pExpiry).u64(oldExpires).u64(g.site).str(g.session), nil); err != nil {
@@ -769,6 +772,9 @@ func (s *Store) deleteSession(b *pebble.Batch, site int64, session string, row *
 	}
 	if row.State.ExpiresMs > 0 {
 		dels = append(dels, newKey(pExpiry).u64(row.State.ExpiresMs).u64(site).str(session))
+	}
+	if row.State.ColdMs > 0 {
+		dels = append(dels, coldKey(row.State.ColdMs, site, session))
 	}
 	for _, k := range dels {
 		if err := b.Delete(k, nil); err != nil {

@@ -625,6 +625,7 @@ func (s *Store) recordChange(ctx context.Context, site int64, session string, ro
 			Idempotent: true,
 		})
 	}
+	b = append(b, s.coldMove(site, session, row, state, ttl+sweepLookbackDays*86400)...)
 	if sum.Version == 1 && row.endedMs == 0 {
 		// The open index (ending.go), once per session.
 		b = append(b, s.openInsert(site, session, state.ExpiresMs))
@@ -709,6 +710,9 @@ func (s *Store) ReadChunks(ctx context.Context, site int64, session string, from
 		var c store.StoredChunk
 		if !it.Scan(&c.Seq, &c.PageViewID, &c.FirstMs, &c.LastMs, &c.Data) {
 			break
+		}
+		if c.Data == nil {
+			continue // moved to object storage (DropChunkData)
 		}
 		if err := fn(c); err != nil {
 			it.Close()
@@ -806,6 +810,9 @@ func (s *Store) deleteStmts(site int64, session string, row *sessionRow) []Stmt 
 	}
 	if row.expiresMs > 0 {
 		out = append(out, s.expiryDelete(row.expiresMs, site, session))
+	}
+	if row.state != nil && row.state.ColdMs > 0 {
+		out = append(out, s.coldDelete(row.state.ColdMs, site, session))
 	}
 	return out
 }
@@ -950,7 +957,7 @@ func (s *Store) sweepExpired(ctx context.Context, table, idCol, what string, now
 	nowMs := now.UnixMilli()
 	n := 0
 	for day := nowMs/dayMs - sweepLookbackDays; day <= nowMs/dayMs; day++ {
-		vs, err := s.expiredOn(ctx, table, idCol, day, nowMs)
+		vs, err := s.expiredOn(ctx, table, "expires_ms", idCol, day, nowMs)
 		if err != nil {
 			return n, fmt.Errorf("scylla: %s: %w", what, err)
 		}
@@ -972,10 +979,11 @@ type expired struct {
 }
 
 // expiredOn reads one day's rows of an expiry table (the sessions' or the
-// answers', idCol naming what expires) up to nowMs.
-func (s *Store) expiredOn(ctx context.Context, table, idCol string, day, nowMs int64) ([]expired, error) {
+// answers', or the cold index; timeCol naming when, idCol what) up to
+// nowMs.
+func (s *Store) expiredOn(ctx context.Context, table, timeCol, idCol string, day, nowMs int64) ([]expired, error) {
 	it := s.ex.Iter(ctx, Stmt{
-		CQL:  "SELECT expires_ms, site_id, " + idCol + " FROM " + s.t(table) + " WHERE day = ? AND expires_ms <= ?",
+		CQL:  "SELECT " + timeCol + ", site_id, " + idCol + " FROM " + s.t(table) + " WHERE day = ? AND " + timeCol + " <= ?",
 		Args: []any{day, nowMs}, Idempotent: true, PageSize: 1000,
 	})
 	var out []expired

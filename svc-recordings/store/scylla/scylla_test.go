@@ -191,7 +191,7 @@ func TestMigrations(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"ks." + chunksTable, "ks.sessions", "ks.sessions_by_visitor", "ks.outbox", "ks.expiry", "ks.tombstones", "ks.heat", "ks.heat_pages", "ks.heat_snapshot", "ks.heat_layout"} {
+	for _, want := range []string{"ks." + chunksTable, "ks.sessions", "ks.sessions_by_visitor", "ks.outbox", "ks.expiry", "ks.tombstones", "ks.heat", "ks.heat_pages", "ks.heat_snapshot", "ks.heat_layout", "ks.cold"} {
 		if tables[want] == "" {
 			t.Errorf("no table %s in %v", want, tables)
 		}
@@ -221,7 +221,7 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		t.Fatalf("chunks created %d times", n)
 	}
 	rec := find(r.execs, "INSERT INTO ks.schema_migrations")
-	const migrations = 6
+	const migrations = 7
 	if len(rec) != migrations {
 		t.Fatalf("%d migrations recorded, want %d: %+v", len(rec), migrations, rec)
 	}
@@ -246,7 +246,7 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		}}
 	}
 	// Already applied: nothing but the bookkeeping runs.
-	r2 := applied(1, 2, 3, 4, 5, 6)
+	r2 := applied(1, 2, 3, 4, 5, 6, 7)
 	if err := newRecorded(r2).migrate(context.Background(), 3, nil); err != nil {
 		t.Fatal(err)
 	}

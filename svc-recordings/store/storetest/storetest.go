@@ -60,6 +60,11 @@ func Run(t *testing.T, newStore func(t *testing.T, lim store.Limits) store.Store
 			tc.fn(t, newStore(t, store.Limits{}))
 		})
 	}
+	for _, tc := range coldTests { // cold.go
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, newStore(t, store.Limits{}))
+		})
+	}
 	for _, tc := range endingTests { // ending.go
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newStore(t, store.Limits{}))
