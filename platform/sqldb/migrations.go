@@ -7,6 +7,8 @@ import (
 	"io/fs"
 
 	"github.com/pressly/goose/v3"
+
+	"github.com/sightlinehq/sightline/platform/storeformat"
 )
 
 // Migrations are a backend's goose SQL migrations.
@@ -17,6 +19,9 @@ type Migrations struct {
 	// Table is goose's version table ("" for goose's default): services
 	// that may share a database each keep their own.
 	Table string
+	// Name names the schema in the refusal of a newer database
+	// ("accounts": "accounts schema 7"); "" names it by the table.
+	Name string
 }
 
 // up applies the migrations to db with goose in dialect; backend names the
@@ -34,8 +39,36 @@ func (m Migrations) up(ctx context.Context, db *sql.DB, dialect goose.Dialect, b
 	if err != nil {
 		return fmt.Errorf("%s: migrations: %w", backend, err)
 	}
+	// Goose runs against a database ahead of its migrations without a
+	// word; a binary older than its database would then misread it.
+	have, err := pr.GetDBVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: migrations: database version: %w", backend, err)
+	}
+	if err := storeformat.Check(m.name()+" schema", have, latest(pr.ListSources())); err != nil {
+		return fmt.Errorf("%s: %w", backend, err)
+	}
 	if _, err := pr.Up(ctx); err != nil {
 		return fmt.Errorf("%s: migrate: %w", backend, err)
 	}
 	return nil
+}
+
+func (m Migrations) name() string {
+	switch {
+	case m.Name != "":
+		return m.Name
+	case m.Table != "":
+		return m.Table
+	}
+	return "database"
+}
+
+// latest is the highest version of the migrations.
+func latest(sources []*goose.Source) int64 {
+	var v int64
+	for _, s := range sources {
+		v = max(v, s.Version)
+	}
+	return v
 }

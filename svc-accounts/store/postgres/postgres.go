@@ -18,7 +18,7 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-var database = sqldb.PostgresDB{Setting: "accounts.postgres.dsn", Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations"}}
+var database = sqldb.PostgresDB{Setting: "accounts.postgres.dsn", Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations", Name: "accounts"}}
 
 // Options tune the pool.
 type Options struct {

@@ -19,7 +19,7 @@ var migrations embed.FS
 // file holds 8 connections. synchronous(FULL): an acknowledged sign-up or
 // API key survives a power cut; accounts writes are rare, so the cost does
 // not matter.
-var file = sqldb.SQLiteFile{Conns: 8, Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations"}}
+var file = sqldb.SQLiteFile{Conns: 8, Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations", Name: "accounts"}}
 
 // Store is the SQLite backend.
 type Store struct {

@@ -21,7 +21,7 @@ var migrations embed.FS
 
 // Its own version table: notify may share a database with accounts.
 var database = sqldb.PostgresDB{Setting: "notify.database-url",
-	Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations", Table: "notify_goose_db_version"}}
+	Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations", Table: "notify_goose_db_version", Name: "notify"}}
 
 // Telemetry instruments store calls (spans and a latency histogram); zero
 // values disable it.

@@ -32,7 +32,7 @@ var migrations embed.FS
 // a committed job or ledger row survives a power cut, so a send is neither
 // lost nor repeated. Its own version table: notify may share a database
 // with accounts.
-var file = sqldb.SQLiteFile{Conns: 1, Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations", Table: "notify_goose_db_version"}}
+var file = sqldb.SQLiteFile{Conns: 1, Migrations: sqldb.Migrations{FS: migrations, Dir: "migrations", Table: "notify_goose_db_version", Name: "notify"}}
 
 // Telemetry instruments store calls (spans and a latency histogram); zero
 // values disable it.
