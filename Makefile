@@ -153,6 +153,17 @@ bench-answers: ## Answers list p50/p95 with two filters vs no filter, and stats,
 bench-trends: ## Traffic overview and 4-step funnel p50/p95, embedded vs PostgreSQL, 1M sessions / 4M page views over 30 days, realtime latency (~5 min on an idle machine, mostly loading and PostgreSQL; BENCH_TRENDS_ARGS=-sessions 200000 for ~1).
 	$(GO) run ./svc-search/cmd/benchtrends $(BENCH_TRENDS_ARGS)
 
+.PHONY: bench-pipeline
+bench-pipeline: build ## The real binary (serve, all in one, fresh data dir) at a constant offered rate stepped up ×1.25 until the backlog is not flat, 10 KB and 60 KB batches: rates, p50/p99, CPU, RSS, disk per batch vs a bare handler, CPU profile top (~15 min; BENCH_PIPELINE_ARGS=-step 10s for ~6).
+	$(GO) run ./cmd/benchpipeline -binary $(BIN) $(BENCH_PIPELINE_ARGS)
+
+DURATION ?= 30m
+RATE     ?= 0
+
+.PHONY: soak
+soak: build ## Steady load on the real binary for DURATION (30m) at RATE batches/s (default: half the capacity a quick step run measures); every minute RSS, goroutines, open files, spool backlog; then flat or not. Not in CI.
+	$(GO) run ./cmd/benchpipeline -mode soak -binary $(BIN) -duration $(DURATION) -rate $(RATE) $(SOAK_ARGS)
+
 .PHONY: bench-notify
 bench-notify: ## Webhook deliveries/s through notify's queue (SQLite, PostgreSQL) vs bare signed POSTs; digest fan-out to 10,000 users vs rendering them in a loop (~1.5 min; BENCH_NOTIFY_ARGS=-users 2000 for less).
 	$(GO) run ./svc-notify/cmd/benchnotify $(BENCH_NOTIFY_ARGS)

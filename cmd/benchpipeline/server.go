@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/procfs"
+
+	"github.com/sightlinehq/sightline/internal/dirsize"
+	"github.com/sightlinehq/sightline/internal/loadgen"
+)
+
+// server is one running `sightline serve`, all in one, on a fresh data
+// directory, with a signed-up user and its sites.
+type server struct {
+	cmd     *exec.Cmd
+	dir     string
+	http    string // public listener, host:port
+	admin   string // /metrics, /debug/pprof
+	proc    procfs.Proc
+	api     *http.Client // the user's session (cookie jar)
+	sites   []loadgen.Site
+	siteIDs []string
+	logs    *os.File
+	done    chan error
+}
+
+// startServer runs binary serve with the limits a load from one address
+// would hit turned off: the per-IP and per-site rates (one client address
+// drives the whole load) and the plan's daily sessions. Everything else is
+// as configured by default.
+func startServer(ctx context.Context, binary string, sites int) (*server, error) {
+	dir, err := os.MkdirTemp("", "benchpipeline-")
+	if err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	logs, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, binary, "serve",
+		"--data-dir", filepath.Join(dir, "data"),
+		"--server.http-listen-address", "127.0.0.1:0",
+		"--server.grpc-listen-address", "127.0.0.1:0",
+		"--admin.listen-address", "127.0.0.1:0",
+		"--ingest.rate-per-ip", "0",
+		"--ingest.rate-per-site", "0",
+		"--accounts.default-plan.sessions-per-day", "1000000000",
+		"--accounts.default-plan.max-sites", strconv.Itoa(sites),
+	)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, fmt.Errorf("stderr: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", binary, err)
+	}
+	s := &server{cmd: cmd, dir: dir, logs: logs, done: make(chan error, 1)}
+	started := make(chan struct{ HTTP, Admin string }, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			_, _ = logs.Write(append(sc.Bytes(), '\n'))
+			var line struct{ Msg, HTTP, Admin string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "sightline started" {
+				started <- struct{ HTTP, Admin string }{line.HTTP, line.Admin}
+			}
+		}
+		s.done <- cmd.Wait()
+	}()
+	select {
+	case a := <-started:
+		s.http, s.admin = a.HTTP, a.Admin
+	case err := <-s.done:
+		return nil, fmt.Errorf("sightline exited before starting (%v); its log: %s", err, logs.Name())
+	case <-time.After(time.Minute):
+		s.stop()
+		return nil, fmt.Errorf("sightline did not start within a minute; its log: %s", logs.Name())
+	}
+	if s.proc, err = procfs.NewProc(cmd.Process.Pid); err != nil {
+		s.stop()
+		return nil, fmt.Errorf("procfs: %w", err)
+	}
+	if err := s.signUp(sites); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// stop ends the server and removes its data directory.
+func (s *server) stop() {
+	if s.cmd.ProcessState == nil {
+		_ = s.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	}
+	s.logs.Close()
+	_ = os.RemoveAll(s.dir)
+}
+
+// call sends a JSON request to the REST API as the signed-up user.
+func (s *server) call(method, path string, body any) (map[string]any, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequest(method, "http://"+s.http+path, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for _, c := range s.api.Jar.Cookies(req.URL) {
+		if c.Name == "sl_csrf" {
+			req.Header.Set("X-CSRF-Token", c.Value)
+		}
+	}
+	resp, err := s.api.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: %d %s (%v)", method, path, resp.StatusCode, bytes.TrimSpace(out), err)
+	}
+	var m map[string]any
+	return m, json.Unmarshal(out, &m)
+}
+
+// signUp creates the user, its organisation and n sites on
+// shop<i>.example.com, as a new user does in the dashboard.
+func (s *server) signUp(n int) error {
+	jar, _ := cookiejar.New(nil)
+	s.api = &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	su, err := s.call("POST", "/api/v1/auth/signup", map[string]any{
+		"email": "bench@example.com", "password": "correct horse battery staple", "organizationName": "Bench",
+	})
+	if err != nil {
+		return fmt.Errorf("sign up: %w", err)
+	}
+	org, _ := su["organization"].(map[string]any)["id"].(string)
+	for i := range n {
+		domain := fmt.Sprintf("shop%d.example.com", i+1)
+		out, err := s.call("POST", "/api/v1/organizations/"+org+"/sites", map[string]any{"name": domain, "domains": []string{domain}})
+		if err != nil {
+			return fmt.Errorf("create site: %w", err)
+		}
+		site, _ := out["site"].(map[string]any)
+		key, _ := site["siteKey"].(string)
+		id, _ := site["id"].(string)
+		s.sites = append(s.sites, loadgen.Site{Key: key, Origin: "https://" + domain})
+		s.siteIDs = append(s.siteIDs, id)
+	}
+	return nil
+}
+
+// searchable is the count of sessions search holds for site i.
+func (s *server) searchable(i int) (int64, error) {
+	out, err := s.call("POST", "/api/v1/sites/"+s.siteIDs[i]+"/sessions:search", map[string]any{"pageSize": 1})
+	if err != nil {
+		return 0, err
+	}
+	total, _ := out["total"].(string)
+	return strconv.ParseInt(total, 10, 64)
+}
+
+// metrics is what the bench reads from the server's /metrics.
+type metrics struct {
+	spoolRecords, spoolBytes float64 // undelivered, batches spool
+	spoolAge                 float64 // s, oldest undelivered batch
+	accepted                 float64 // ingest_batches_total{code="204"}
+	stored                   float64 // recordings_chunks_stored_total
+	goroutines               float64
+}
+
+func (s *server) metrics() (metrics, error) {
+	var m metrics
+	resp, err := http.Get("http://" + s.admin + "/metrics")
+	if err != nil {
+		return m, fmt.Errorf("metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return m, fmt.Errorf("metrics: %w", err)
+	}
+	m.spoolRecords = sum(fams["ingest_spool_records"], "spool", "batches")
+	m.spoolBytes = sum(fams["ingest_spool_bytes"], "spool", "batches")
+	m.spoolAge = sum(fams["ingest_spool_age_seconds"], "spool", "batches")
+	m.accepted = sum(fams["ingest_batches_total"], "code", "204")
+	m.stored = sum(fams["recordings_chunks_stored_total"], "", "")
+	m.goroutines = sum(fams["go_goroutines"], "", "")
+	return m, nil
+}
+
+// sum adds the values of f's series whose label name has value (all of
+// them when name is "").
+func sum(f *dto.MetricFamily, name, value string) float64 {
+	total := 0.0
+	for _, m := range f.GetMetric() {
+		match := name == ""
+		for _, l := range m.GetLabel() {
+			match = match || (l.GetName() == name && l.GetValue() == value)
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Gauge != nil:
+			total += m.GetGauge().GetValue()
+		case m.Counter != nil:
+			total += m.GetCounter().GetValue()
+		case m.Untyped != nil:
+			total += m.GetUntyped().GetValue()
+		}
+	}
+	return total
+}
+
+// usage is the server process's CPU time, resident memory and open files.
+type usage struct {
+	cpu  time.Duration
+	rss  int64
+	fds  int
+	disk int64 // data directory
+}
+
+func (s *server) usage() (usage, error) {
+	st, err := s.proc.Stat()
+	if err != nil {
+		return usage{}, fmt.Errorf("/proc stat: %w", err)
+	}
+	fds, err := s.proc.FileDescriptorsLen()
+	if err != nil {
+		return usage{}, fmt.Errorf("/proc fds: %w", err)
+	}
+	u := usage{cpu: time.Duration(st.CPUTime() * float64(time.Second)), rss: int64(st.ResidentMemory()), fds: fds}
+	// Files come and go under a running store (compactions, spool
+	// segments): retry a walk that met one vanishing.
+	for range 10 {
+		if u.disk, err = dirsize.Of(filepath.Join(s.dir, "data")); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+	}
+	if err != nil {
+		return u, err
+	}
+	return u, nil
+}
+
+// profile fetches a CPU profile of d from the server's pprof handler.
+func (s *server) profile(d time.Duration, path string) error {
+	c := &http.Client{Timeout: d + time.Minute}
+	resp, err := c.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.admin, int(d.Seconds())))
+	if err != nil {
+		return fmt.Errorf("pprof: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("pprof: %d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("pprof: %w", err)
+	}
+	return f.Close()
+}

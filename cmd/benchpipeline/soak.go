@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// soak drives one server at a steady rate for c.duration, printing the
+// server's state every minute, and then whether each series was flat.
+func soak(ctx context.Context, c config) error {
+	s, err := startServer(ctx, c.binary, c.sites)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
+	dr, err := newDriver(c, s, c.sizes[0])
+	if err != nil {
+		return err
+	}
+	l := &ledger{}
+	for range s.sites {
+		l.sessions = append(l.sessions, map[string]bool{})
+	}
+	rate := c.rate
+	if rate == 0 {
+		// A quick step run (10 s steps) on the same server.
+		fmt.Printf("soak: measuring capacity with 10 s steps from %.0f/s (batches of %d bytes)\n", c.starts[0], c.sizes[0])
+		stepHeader()
+		for r := c.starts[0]; ; r *= c.growth {
+			st, err := runStep(ctx, s, dr, l, r, 10*time.Second)
+			if err != nil {
+				return err
+			}
+			st.print()
+			if st.why != "" {
+				break
+			}
+			rate = r / 2
+		}
+		if rate == 0 {
+			return fmt.Errorf("soak: no step sustained from %.0f/s: pass -rate or a lower -start", c.starts[0])
+		}
+	}
+	fmt.Printf("\nsoak: %.0f batches/s of %d bytes for %v; every minute:\n", rate, c.sizes[0], c.duration)
+	fmt.Printf("%6s %9s %9s %8s %9s %9s %10s %10s %9s %9s\n", "min", "answered", "204/s", "non-204", "p99", "RSS", "goroutines", "open files", "backlog", "lag")
+	var rss, gor, fds, backlog []float64
+	began := time.Now()
+	for minute := 1; time.Since(began) < c.duration; minute++ {
+		d := min(time.Minute, c.duration-time.Since(began))
+		res, err := dr.Run(ctx, rate, d)
+		if err != nil {
+			return err
+		}
+		l.add(res)
+		u, err := s.usage()
+		if err != nil {
+			return err
+		}
+		m, err := s.metrics()
+		if err != nil {
+			return err
+		}
+		ok := res.Status[http.StatusNoContent]
+		fmt.Printf("%6d %9.0f %9.0f %8d %9s %9s %10.0f %10d %9.0f %8.1fs\n", minute,
+			float64(res.Answered())/res.Elapsed.Seconds(), float64(ok)/res.Elapsed.Seconds(), res.Answered()-ok+res.Errors+res.Saturated,
+			ms(res.Latency.ValueAtQuantile(99)), mib(u.rss), m.goroutines, u.fds, m.spoolRecords, m.spoolAge)
+		rss, gor, fds, backlog = append(rss, float64(u.rss)), append(gor, m.goroutines), append(fds, float64(u.fds)), append(backlog, m.spoolRecords)
+	}
+	fmt.Println("\nflat: the mean of the last third of the minutes is at most 1.25× that of the middle third, or within the slack:")
+	for _, series := range []struct {
+		name  string
+		xs    []float64
+		slack float64
+	}{
+		{"RSS", rss, 32 << 20}, {"goroutines", gor, 50}, {"open files", fds, 20}, {"spool backlog (records)", backlog, 200},
+	} {
+		verdict := "flat"
+		if !flat(series.xs, series.slack) {
+			verdict = "NOT flat"
+		}
+		fmt.Printf("  %-24s %s (slack %.0f)\n", series.name, verdict, series.slack)
+	}
+	settle, ok, why := l.settled(ctx, s, 2*time.Minute)
+	if !ok {
+		fmt.Printf("accepted = stored = searchable: NOT within %v: %s\n", settle.Round(time.Second), why)
+		return nil
+	}
+	fmt.Printf("accepted = stored = searchable: %.0f batches, all stored and their sessions searchable %v after the load\n", l.batches, settle.Round(100*time.Millisecond))
+	return nil
+}
