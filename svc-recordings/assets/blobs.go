@@ -2,7 +2,6 @@ package assets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,36 +21,44 @@ import (
 // This is where the binary decides the assets' storage.
 // Every call is traced and measured (blobotel); tp and mp may be nil.
 func OpenBlobs(ctx context.Context, cfg Config, dataDir string, tp trace.TracerProvider, mp metric.MeterProvider) (blob.Store, error) {
+	// The largest object is an asset at its type's cap (records are small).
+	maxObj := max(int64(cfg.MaxCSSBytes), int64(cfg.MaxFontBytes), int64(cfg.MaxImageBytes), 64<<10)
+	return OpenStore(ctx, cfg.S3, dataDir, "assets", maxObj, tp, mp)
+}
+
+// OpenStore opens a blob store the way OpenBlobs decides: cfg's S3 bucket
+// when cfg.Endpoint is set, else files under <dataDir>/<dir>; objects of at
+// most maxObj bytes. The cold recordings share the assets' bucket this way
+// (under their own key prefix) and keep their own directory.
+func OpenStore(ctx context.Context, cfg S3Config, dataDir, dir string, maxObj int64, tp trace.TracerProvider, mp metric.MeterProvider) (blob.Store, error) {
 	if tp == nil {
 		tp = tracenoop.NewTracerProvider()
 	}
 	if mp == nil {
 		mp = metricnoop.NewMeterProvider()
 	}
-	// The largest object is an asset at its type's cap (records are small).
-	maxObj := max(int64(cfg.MaxCSSBytes), int64(cfg.MaxFontBytes), int64(cfg.MaxImageBytes), 64<<10)
 	var st blob.Store
 	backend := "s3"
-	if cfg.S3.Endpoint != "" {
-		s3, err := openS3(ctx, cfg.S3, maxObj, tp, mp)
+	if cfg.Endpoint != "" {
+		s3, err := openS3(ctx, cfg, maxObj, tp, mp)
 		if err != nil {
 			return nil, err
 		}
 		st = s3
 	} else {
 		if dataDir == "" {
-			return nil, errors.New("assets: no data directory and no S3 endpoint")
+			return nil, fmt.Errorf("%s: no data directory and no S3 endpoint", dir)
 		}
-		fs, err := fsblob.Open(fsblob.Options{Dir: filepath.Join(dataDir, "assets"), MaxObjectBytes: maxObj})
+		fs, err := fsblob.Open(fsblob.Options{Dir: filepath.Join(dataDir, dir), MaxObjectBytes: maxObj})
 		if err != nil {
-			return nil, fmt.Errorf("assets: open %s: %w", filepath.Join(dataDir, "assets"), err)
+			return nil, fmt.Errorf("%s: open %s: %w", dir, filepath.Join(dataDir, dir), err)
 		}
 		st, backend = fs, "fs"
 	}
 	wrapped, err := blobotel.Wrap(st, backend, tp, mp)
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("assets: %w", err)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	return wrapped, nil
 }
