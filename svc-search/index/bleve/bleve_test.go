@@ -1,6 +1,7 @@
 package bleve_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sightlinehq/sightline/platform/storeformat"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/index/bleve"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
@@ -107,6 +109,28 @@ func TestSchemaMismatch(t *testing.T) {
 	if _, err := bleve.Open(dir); err == nil || !strings.Contains(err.Error(), "reindex") {
 		t.Fatalf("old schema opened: %v", err)
 	}
+	requireNewerRefused(t, dir, func() error {
+		ix, err := bleve.Open(dir)
+		if err == nil {
+			ix.Close()
+		}
+		return err
+	})
+}
+
+// requireNewerRefused checks that the index in dir, marked with a schema
+// above this build's, is refused as written by a newer Sightline (a
+// reindex would only take back what that release built).
+func requireNewerRefused(t *testing.T, dir string, open func() error) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "SCHEMA"), []byte("1000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := open()
+	var tooNew *storeformat.TooNewError
+	if !errors.As(err, &tooNew) || tooNew.Stored != 1000 || strings.Contains(err.Error(), "reindex") {
+		t.Fatalf("an index of schema 1000 opened or refused otherwise: %v", err)
+	}
 }
 
 func TestAnswersConformance(t *testing.T) {
@@ -152,6 +176,13 @@ func TestAnswersReopen(t *testing.T) {
 	if _, err := bleve.OpenAnswers(dir); err == nil || !strings.Contains(err.Error(), "reindex") {
 		t.Fatalf("old answers schema opened: %v", err)
 	}
+	requireNewerRefused(t, dir, func() error {
+		ix, err := bleve.OpenAnswers(dir)
+		if err == nil {
+			ix.Close()
+		}
+		return err
+	})
 }
 
 // TestCorruptIndex: an index Bleve cannot open is an error, not a store

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/sightlinehq/sightline/platform/durablefile"
+	"github.com/sightlinehq/sightline/platform/storeformat"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
@@ -81,6 +83,9 @@ func openIndex(path, schemaFile string, l layout) (bleve.Index, error) {
 		// The mapping is stored with the index; an index built with another
 		// mapping would silently miss fields, so refuse it.
 		got, _ := os.ReadFile(schemaFile)
+		if err := newerSchema(l, strings.TrimSpace(string(got))); err != nil {
+			return nil, err
+		}
 		if strings.TrimSpace(string(got)) != l.schema {
 			return nil, fmt.Errorf("index in %s has schema %q, this build needs %q: remove %s and %s, then run `sightline reindex`",
 				filepath.Dir(path), strings.TrimSpace(string(got)), l.schema, path, filepath.Join(filepath.Dir(path), l.dbFile))
@@ -98,6 +103,17 @@ func openIndex(path, schemaFile string, l layout) (bleve.Index, error) {
 		return nil, err
 	}
 	return idx, nil
+}
+
+// newerSchema refuses an index of a schema above l's: written by a newer
+// Sightline, which a reindex by this one would only take back.
+func newerSchema(l layout, got string) error {
+	have, err1 := strconv.ParseInt(got, 10, 64)
+	known, err2 := strconv.ParseInt(l.schema, 10, 64)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	return storeformat.Check(l.name+" index schema", have, known)
 }
 
 // deleteMatching deletes the documents full matches from the index and
