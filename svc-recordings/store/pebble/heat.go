@@ -269,11 +269,22 @@ func (h *siteHeat) write(b *pebble.Batch, site int64) error {
 func writeDeltas(b *pebble.Batch, site int64, d heatmap.Deltas, rowsOf func(heatmap.Key) rows) error {
 	var kb keyBuf
 	var vb []byte
+	// A call's deltas name a few pages: hash each once.
+	ids := map[string]*[heatPageIDLen]byte{}
+	group := func(k heatmap.Key, kind heatmap.Kind) keyBuf {
+		id := ids[k.Page]
+		if id == nil {
+			x := heatPageID(k.Page)
+			id = &x
+			ids[k.Page] = id
+		}
+		return append(heatPagePrefix(kb[:0], site, id).i32(k.Device), byte(kind))
+	}
 	for k, v := range d {
 		r := rowsOf(k)
 		vb = v.Append(vb[:0])
 		if r&weekRow != 0 && k.Kind != heatmap.Page {
-			kb = append(appendHeatGroup(kb[:0], site, k.Page, k.Device, k.Kind|weekFlag).i32(weekOf(k.Day)), k.Cell...)
+			kb = append(group(k, k.Kind|weekFlag).i32(weekOf(k.Day)), k.Cell...)
 			if err := b.Merge(kb, vb, nil); err != nil {
 				return fmt.Errorf("heatmap aggregate: %w", err)
 			}
@@ -286,7 +297,7 @@ func writeDeltas(b *pebble.Batch, site int64, d heatmap.Deltas, rowsOf func(heat
 			binary.BigEndian.PutUint64(kb[1:], uint64(site))
 			kb = append(kb, k.Page...)
 		} else {
-			kb = append(appendHeatGroup(kb[:0], site, k.Page, k.Device, k.Kind).i32(k.Day), k.Cell...)
+			kb = append(group(k, k.Kind).i32(k.Day), k.Cell...)
 		}
 		if err := b.Merge(kb, vb, nil); err != nil {
 			return fmt.Errorf("heatmap aggregate: %w", err)
@@ -451,7 +462,8 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 // pageDevices lists the device classes that have rows of page, skipping
 // from one device to the next.
 func pageDevices(it *pebble.Iterator, site int64, page string) ([]int32, error) {
-	p := newKey(pHeat).u64(site).str(page)
+	id := heatPageID(page)
+	p := heatPagePrefix(nil, site, &id)
 	var out []int32
 	for ok := it.SeekGE(p); ok && bytes.HasPrefix(it.Key(), p); ok = it.SeekGE(upperBound(slices.Clone(p).i32(out[len(out)-1]))) {
 		k := it.Key()
@@ -574,13 +586,11 @@ func (s *Store) clearHeat(ctx context.Context, site int64, since int32) error {
 	}
 	for ok := it.First(); ok; {
 		k := it.Key()
-		r := keyReader{b: k[len(p):]}
-		r.str()
-		if r.err != nil || len(r.b) < 5 {
+		if len(k) < heatGroupLen+4 || k[len(p)] != heatPageMark {
 			it.Close()
 			return fmt.Errorf("corrupt key %x", k)
 		}
-		group := slices.Clone(k[:len(k)-len(r.b)+5])
+		group := slices.Clone(k[:heatGroupLen])
 		from := since
 		if group[len(group)-1]&weekFlag != 0 {
 			from = weekOf(since) // recounted whole (rebuildMarker.counts)

@@ -162,11 +162,21 @@ func (s *Store) flushHeat() error {
 	return nil
 }
 
-// startHeatQueue queues the j rows left on disk and starts the flusher.
+// startHeatQueue moves heat rows of the earlier layout (heatlayout.go),
+// queues the j rows left on disk and starts the flusher.
 func (s *Store) startHeatQueue() error {
 	q := &s.heatq
 	q.wake, q.stop, q.done = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
-	err := s.scan([]byte{pHeatQueue}, nil, func(k, v []byte) error {
+	// Rows of the earlier layout move first: nothing reads or writes
+	// aggregates before the queue starts.
+	moved, err := s.migrateHeatLayout()
+	if err != nil {
+		return err
+	}
+	if moved > 0 {
+		slog.Info("heatmap rows moved to page ids", "rows", moved)
+	}
+	err = s.scan([]byte{pHeatQueue}, nil, func(k, v []byte) error {
 		r := keyReader{b: k[1:]}
 		seq := uint64(r.u64())
 		if r.err != nil || len(r.b) != 0 {

@@ -22,8 +22,8 @@ import (
 //	a | site                   → latest chunk server time (max merge)
 //	d | site | session         → tombstone of a deleted session
 //	o | id                     → outbox entry
-//	h | site | page | device | kind | day | cell → heatmap aggregate (heatmap.Vec, summed by merges)
-//	h | site | page | device | kind|0x80 | week | cell → the same summed over a week (heat.go)
+//	h | site | 0xff | page id | device | kind | day | cell → heatmap aggregate (heatmap.Vec, summed by merges)
+//	h | site | 0xff | page id | device | kind|0x80 | week | cell → the same summed over a week (heat.go)
 //	g | site | page            → page dictionary (heatmap.Page's Vec: N views, X clicks; summed by merges)
 //	k | site | page | device   → latest full snapshot of a page (max merge: server time, then the pointer)
 //	r | site                   → unfinished heatmap rebuild (rebuildMarker)
@@ -37,11 +37,14 @@ import (
 // clustering (seq, page_view_id). Two tabs of one session may send the
 // same seq; the page view keeps their chunks apart.
 //
-// Heatmap keys: pages are length-prefixed (≤ pagerule.MaxKey, 240 bytes)
-// except in g keys, where the page ends the key bare so the dictionary
-// lists pages in byte order, as ScyllaDB's clustering does. Device and day
-// are int32 with the sign bit flipped, big-endian, so negative values sort
-// first. One (page, device, kind) holds its days in order and each day its
+// Heatmap keys: h keys name their page by its id (heatPageID: 12 bytes of
+// its SHA-256) after a 0xff mark, k keys by the page length-prefixed
+// (≤ pagerule.MaxKey, 240 bytes), g keys by the page bare at the end, so
+// the dictionary lists pages in byte order, as ScyllaDB's clustering does.
+// (h keys named the page length-prefixed before; heatlayout.go moves such
+// rows at Open. The mark, above any length byte, tells the two apart.)
+// Device and day are int32 with the sign bit flipped, big-endian, so
+// negative values sort first. One (page, device, kind) holds its days in order and each day its
 // cells, so a map over a date range is one range scan. Kind heatmap.Page
 // lives only in g rows.
 //
@@ -94,8 +97,17 @@ func heatGroup(site int64, page string, device int32, kind heatmap.Kind) keyBuf 
 
 // appendHeatGroup appends heatGroup's key to k.
 func appendHeatGroup(k keyBuf, site int64, page string, device int32, kind heatmap.Kind) keyBuf {
-	return append(append(k, pHeat).u64(site).str(page).i32(device), byte(kind))
+	id := heatPageID(page)
+	return append(heatPagePrefix(k, site, &id).i32(device), byte(kind))
 }
+
+// heatPagePrefix appends the prefix of a page's h rows to k.
+func heatPagePrefix(k keyBuf, site int64, id *[heatPageIDLen]byte) keyBuf {
+	return append(append(append(k, pHeat).u64(site), heatPageMark), id[:]...)
+}
+
+// heatGroupLen is the length of heatGroup's keys.
+const heatGroupLen = 1 + 8 + 1 + heatPageIDLen + 4 + 1
 
 // heatKey is the key of one aggregate (any kind but heatmap.Page).
 func heatKey(site int64, k heatmap.Key) keyBuf {
