@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -106,15 +107,22 @@ func startServer(ctx context.Context, binary string, sites int) (*server, error)
 	return s, nil
 }
 
-// stop ends the server and removes its data directory.
+// stop ends the server and removes its data directory; a server that
+// does not exit cleanly on SIGINT within 30 s is killed, and said so.
 func (s *server) stop() {
 	if s.cmd.ProcessState == nil {
 		_ = s.cmd.Process.Signal(os.Interrupt)
+		var err error
 		select {
-		case <-s.done:
+		case err = <-s.done:
 		case <-time.After(30 * time.Second):
 			_ = s.cmd.Process.Kill()
-			<-s.done
+			err = fmt.Errorf("no exit 30 s after SIGINT: killed (%v)", <-s.done)
+		}
+		if err != nil {
+			log.Printf("sightline serve: %v; its log: %s", err, s.logs.Name())
+			s.logs.Close()
+			return // the data directory is kept with the log
 		}
 	}
 	s.logs.Close()
