@@ -73,6 +73,13 @@ func (m Marker) Open(dir string) error {
 	if b != nil && stored == m.Version {
 		return nil
 	}
+	return m.Write(dir)
+}
+
+// Write records m.Version in dir: in a store's directory, or in a copy
+// of it that a backup made without the marker (a Pebble checkpoint).
+func (m Marker) Write(dir string) error {
+	path := filepath.Join(dir, FileName)
 	if err := durablefile.Write(path, []byte(strconv.FormatInt(m.Version, 10)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("%s: write %s: %w", m.Store, path, err)
 	}

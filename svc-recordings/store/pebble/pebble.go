@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/platform/storeformat"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
@@ -114,6 +116,16 @@ func (m *maxValue) Finish(bool) ([]byte, io.Closer, error) {
 	return m.v, nil, nil
 }
 
+// FormatVersion is the version of the store's keys and values; bump it
+// with a change an older binary would misread (and upgrade older data in
+// Open).
+const FormatVersion = 1
+
+// format is the store's marker (storeformat: a newer one is refused).
+func format() storeformat.Marker {
+	return storeformat.Marker{Store: "recordings", Version: FormatVersion}
+}
+
 // Open opens (creating) the store in dir.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.TombstoneTTL <= 0 {
@@ -121,6 +133,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.CacheBytes <= 0 {
 		opts.CacheBytes = 64 << 20
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("pebble: create %s: %w", dir, err)
+	}
+	if err := format().Open(dir); err != nil {
+		return nil, err
 	}
 	po := &pebble.Options{Merger: merger, CacheSize: opts.CacheBytes}
 	if opts.Logger != nil {
