@@ -169,6 +169,35 @@ func (v Value) EachFloats(keys []string, out []float64, fn func(found uint64) bo
 		return
 	}
 	d := decoder{b: v}
+	d.eachFloats(keys, out, fn)
+}
+
+// FieldEachFloats is v.Get(field).EachFloats(keys, out, fn) walking the
+// field's array once: Get finds where a value ends by skipping it, which
+// for an array of pointer positions is as much work as reading it.
+func (v Value) FieldEachFloats(field string, keys []string, out []float64, fn func(found uint64) bool) {
+	if v.Kind() != Object {
+		return
+	}
+	d := decoder{b: v}
+	o := members{name: "object"}
+	for k, ok := d.member(&o); ok; k, ok = d.member(&o) {
+		if string(k) == field {
+			// The first field of the name counts, as with Get.
+			if d.peek() == '[' {
+				d.eachFloats(keys, out, fn)
+			}
+			return
+		}
+		// Checked when the event was read, as in fields.
+		if d.skip(1) != nil {
+			return
+		}
+	}
+}
+
+// eachFloats is EachFloats of the array at the cursor.
+func (d *decoder) eachFloats(keys []string, out []float64, fn func(found uint64) bool) {
 	a := elements{name: "array"}
 	for d.element(&a) {
 		clear(out[:len(keys)])

@@ -106,22 +106,54 @@ func checkEachFloats(t *testing.T, in string) {
 	t.Helper()
 	keys := []string{"x", "y", "timeOffset"}
 	wantFound, wantOut := eachThenFloats(Value(in), keys)
-	var gotFound []uint64
-	var gotOut [][]float64
-	out := make([]float64, len(keys))
-	Value(in).EachFloats(keys, out, func(found uint64) bool {
-		gotFound = append(gotFound, found)
-		o := slices.Clone(out)
-		for i := range o { // Floats leaves absent keys as they were
-			if found&(1<<i) == 0 {
-				o[i] = 0
+	read := func(each func(out []float64, fn func(uint64) bool)) (gotFound []uint64, gotOut [][]float64) {
+		out := make([]float64, len(keys))
+		each(out, func(found uint64) bool {
+			gotFound = append(gotFound, found)
+			o := slices.Clone(out)
+			for i := range o { // Floats leaves absent keys as they were
+				if found&(1<<i) == 0 {
+					o[i] = 0
+				}
 			}
+			gotOut = append(gotOut, o)
+			return true
+		})
+		return gotFound, gotOut
+	}
+	same := func(f []uint64, o [][]float64) bool {
+		return slices.Equal(f, wantFound) && slices.EqualFunc(o, wantOut, func(a, b []float64) bool { return slices.Equal(a, b) })
+	}
+	if f, o := read(func(out []float64, fn func(uint64) bool) { Value(in).EachFloats(keys, out, fn) }); !same(f, o) {
+		t.Fatalf("EachFloats(%s) = %b %v, Each+Floats %b %v", in, f, o, wantFound, wantOut)
+	}
+	// The same array as a field, after another field and before a
+	// second one of the same name (the first counts).
+	obj := Value(`{"source":1,"p":{"q":[{"x":9}]},"positions":` + in + `,"positions":[{"x":8}]}`)
+	if f, o := read(func(out []float64, fn func(uint64) bool) { obj.FieldEachFloats("positions", keys, out, fn) }); !same(f, o) {
+		t.Fatalf("FieldEachFloats(%s) = %b %v, Each+Floats %b %v", obj, f, o, wantFound, wantOut)
+	}
+}
+
+// TestValueFieldEachFloats: what FieldEachFloats reads when the field is
+// absent, not an array, or v is no object.
+func TestValueFieldEachFloats(t *testing.T) {
+	keys, out := []string{"x"}, make([]float64, 1)
+	for _, in := range []string{`{}`, `{"positions":{"x":1}}`, `{"position":[{"x":1}]}`, `[{"x":1}]`, `{"p":[{"x":1}],"positions":3}`, ``} {
+		n := 0
+		Value(in).FieldEachFloats("positions", keys, out, func(uint64) bool { n++; return true })
+		if n != 0 {
+			t.Errorf("FieldEachFloats(%q) called fn %d times", in, n)
 		}
-		gotOut = append(gotOut, o)
-		return true
-	})
-	if !slices.Equal(gotFound, wantFound) || !slices.EqualFunc(gotOut, wantOut, func(a, b []float64) bool { return slices.Equal(a, b) }) {
-		t.Fatalf("EachFloats(%s) = %b %v, Each+Floats %b %v", in, gotFound, gotOut, wantFound, wantOut)
+	}
+	pos := Value(`{"source":1,"positions":[{"x":1,"y":2,"id":7,"timeOffset":-3},{"x":4,"y":5,"id":7,"timeOffset":-80}]}`)
+	var sum float64
+	read := func() { pos.FieldEachFloats("positions", keys, out, func(uint64) bool { sum += out[0]; return true }) }
+	if read(); sum != 5 {
+		t.Fatalf("sum of x %v", sum)
+	}
+	if n := testing.AllocsPerRun(100, read); n != 0 {
+		t.Fatalf("%v allocations", n)
 	}
 }
 

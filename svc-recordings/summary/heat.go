@@ -269,7 +269,7 @@ func (h *heatReader) positions(t int64, data batch.Value) {
 	}
 	// One pass over the positions, allocating nothing.
 	var f [3]float64
-	data.Get("positions").EachFloats(positionKeys, f[:], func(found uint64) bool {
+	data.FieldEachFloats("positions", positionKeys, f[:], func(found uint64) bool {
 		x, y, off := f[0], f[1], f[2]
 		okx, oky := found&1 != 0, found&2 != 0
 		if !okx || !oky || math.IsNaN(off) || off > 0 || off < -60000 {
