@@ -63,6 +63,9 @@ func (s *Spool) Backup(ctx context.Context, dir string) (err error) {
 	if err := writeFileAtomic(dir, filepath.Join(dir, "cursor."+s.opts.Consumer), cursorBytes(cursor)); err != nil {
 		return fmt.Errorf("spool: backup cursor: %w", err)
 	}
+	if err := format().Write(dir); err != nil {
+		return fmt.Errorf("spool: backup: %w", err)
+	}
 	return s.backupDead(DeadDir(dir))
 }
 

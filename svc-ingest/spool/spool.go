@@ -10,6 +10,7 @@
 //	<seg-id 16 hex>.idx  "SLSPIDX1" | size i64 | records i64 | crc32c u32: the sealed segment's length
 //	                     and record count, written (atomically) when the segment is sealed
 //	dead/                the dead-letter area (see dead.go)
+//	FORMAT               FormatVersion (storeformat.Marker; none: version 1)
 //
 // Appends go through one writer goroutine that takes every request queued
 // while the previous fsync ran and writes them with one write and one
@@ -51,6 +52,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/sightlinehq/sightline/platform/storeformat"
 )
 
 const (
@@ -200,6 +203,17 @@ type Spool struct {
 	rbuf      *bufio.Reader // reused by the reader: one 256 KiB buffer, not one per Read
 }
 
+// FormatVersion is the version of the spool's files (segments, indexes,
+// cursor, dead letters); bump it with a change an older binary would
+// misread.
+const FormatVersion = 1
+
+// format is the spool directory's marker (storeformat: a newer one is
+// refused).
+func format() storeformat.Marker {
+	return storeformat.Marker{Store: "spool", Version: FormatVersion}
+}
+
 // Open opens (creating if needed) and recovers the spool in opts.Dir.
 func Open(opts Options) (*Spool, error) {
 	if opts.Dir == "" {
@@ -236,6 +250,12 @@ func Open(opts Options) (*Spool, error) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("%w: %s: %w", ErrLocked, opts.Dir, err)
+	}
+	// Under the lock: a spool written by a newer Sightline is refused
+	// before recovery, which rewrites segments it cannot read.
+	if err := format().Open(opts.Dir); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("spool: %w", err)
 	}
 	s := &Spool{
 		opts: opts, log: opts.Logger, lock: lock,
