@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"io/fs"
 	"log"
 	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/procfs"
 
+	"github.com/sightlinehq/sightline/internal/dashclient"
 	"github.com/sightlinehq/sightline/internal/dirsize"
 	"github.com/sightlinehq/sightline/internal/loadgen"
 )
@@ -36,7 +35,7 @@ type server struct {
 	http    string // public listener, host:port
 	admin   string // /metrics, /debug/pprof
 	proc    procfs.Proc
-	api     *http.Client // the user's session (cookie jar)
+	dash    *dashclient.Client // the signed-up user
 	sites   []loadgen.Site
 	siteIDs []string
 	logs    *os.File
@@ -129,70 +128,36 @@ func (s *server) stop() {
 	_ = os.RemoveAll(s.dir)
 }
 
-// call sends a JSON request to the REST API as the signed-up user.
-func (s *server) call(method, path string, body any) (map[string]any, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequest(method, "http://"+s.http+path, bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for _, c := range s.api.Jar.Cookies(req.URL) {
-		if c.Name == "sl_csrf" {
-			req.Header.Set("X-CSRF-Token", c.Value)
-		}
-	}
-	resp, err := s.api.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: %d %s (%v)", method, path, resp.StatusCode, bytes.TrimSpace(out), err)
-	}
-	var m map[string]any
-	return m, json.Unmarshal(out, &m)
-}
-
 // signUp creates the user, its organisation and n sites on
 // shop<i>.example.com, as a new user does in the dashboard.
 func (s *server) signUp(n int) error {
-	jar, _ := cookiejar.New(nil)
-	s.api = &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	su, err := s.call("POST", "/api/v1/auth/signup", map[string]any{
+	s.dash = dashclient.New("http://" + s.http)
+	var su struct{ Organization struct{ ID string } }
+	if err := s.dash.Must("POST", "/api/v1/auth/signup", map[string]any{
 		"email": "bench@example.com", "password": "correct horse battery staple", "organizationName": "Bench",
-	})
-	if err != nil {
+	}, &su); err != nil {
 		return fmt.Errorf("sign up: %w", err)
 	}
-	org, _ := su["organization"].(map[string]any)["id"].(string)
 	for i := range n {
 		domain := fmt.Sprintf("shop%d.example.com", i+1)
-		out, err := s.call("POST", "/api/v1/organizations/"+org+"/sites", map[string]any{"name": domain, "domains": []string{domain}})
-		if err != nil {
+		var out struct{ Site struct{ ID, SiteKey string } }
+		if err := s.dash.Must("POST", "/api/v1/organizations/"+su.Organization.ID+"/sites",
+			map[string]any{"name": domain, "domains": []string{domain}}, &out); err != nil {
 			return fmt.Errorf("create site: %w", err)
 		}
-		site, _ := out["site"].(map[string]any)
-		key, _ := site["siteKey"].(string)
-		id, _ := site["id"].(string)
-		s.sites = append(s.sites, loadgen.Site{Key: key, Origin: "https://" + domain})
-		s.siteIDs = append(s.siteIDs, id)
+		s.sites = append(s.sites, loadgen.Site{Key: out.Site.SiteKey, Origin: "https://" + domain})
+		s.siteIDs = append(s.siteIDs, out.Site.ID)
 	}
 	return nil
 }
 
 // searchable is the count of sessions search holds for site i.
 func (s *server) searchable(i int) (int64, error) {
-	out, err := s.call("POST", "/api/v1/sites/"+s.siteIDs[i]+"/sessions:search", map[string]any{"pageSize": 1})
-	if err != nil {
+	var out struct{ Total string }
+	if err := s.dash.Must("POST", "/api/v1/sites/"+s.siteIDs[i]+"/sessions:search", map[string]any{"pageSize": 1}, &out); err != nil {
 		return 0, err
 	}
-	total, _ := out["total"].(string)
-	return strconv.ParseInt(total, 10, 64)
+	return strconv.ParseInt(out.Total, 10, 64)
 }
 
 // metrics is what the bench reads from the server's /metrics.

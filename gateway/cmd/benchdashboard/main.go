@@ -20,16 +20,13 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +42,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/internal/dashclient"
 	"github.com/sightlinehq/sightline/platform/rpc"
 )
 
@@ -92,7 +90,7 @@ type deployment struct {
 	accounts *process // whose /metrics count accounts' calls
 	// recordingsGRPC receives the sessions.
 	recordingsGRPC string
-	c              *client
+	c              *dashclient.Client
 	siteID         string
 	results        []result
 }
@@ -335,76 +333,16 @@ func (b *bench) stopAll() {
 	b.procs = nil
 }
 
-// client is the dashboard: a cookie jar and the CSRF header it echoes.
-type client struct {
-	base string
-	hc   *http.Client
-	csrf string
-}
-
-func newClient(base string) *client {
-	jar, _ := cookiejar.New(nil)
-	return &client{base: base, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
-}
-
-func (c *client) do(method, path string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		j, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(j)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.csrf != "" {
-		req.Header.Set("X-CSRF-Token", c.csrf)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	for _, ck := range resp.Cookies() {
-		if ck.Name == "sl_csrf" && ck.Value != "" {
-			c.csrf = ck.Value
-		}
-	}
-	return resp.StatusCode, out, err
-}
-
-func (c *client) must(method, path string, body any, into any) error {
-	code, out, err := c.do(method, path, body)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if code != http.StatusOK {
-		return fmt.Errorf("%s %s = %d %s", method, path, code, out)
-	}
-	if into != nil {
-		return json.Unmarshal(out, into)
-	}
-	return nil
-}
-
 // prepare signs up, creates a site, records sessions and waits until the
 // index lists them all.
 func (b *bench) prepare(d *deployment, sessions, pageSize int) error {
-	d.c = newClient("http://" + d.gateway.http)
+	d.c = dashclient.New("http://" + d.gateway.http)
 	var su struct {
 		Organization struct{ ID string }
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		err := d.c.must("POST", "/api/v1/auth/signup", map[string]any{"email": "owner@bench.example", "password": "correct horse battery staple",
+		err := d.c.Must("POST", "/api/v1/auth/signup", map[string]any{"email": "owner@bench.example", "password": "correct horse battery staple",
 			"name": "Owner", "organizationName": "Bench"}, &su)
 		if err == nil {
 			break
@@ -415,7 +353,7 @@ func (b *bench) prepare(d *deployment, sessions, pageSize int) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	var site struct{ Site struct{ ID string } }
-	if err := d.c.must("POST", "/api/v1/organizations/"+su.Organization.ID+"/sites", map[string]any{"name": "Shop", "domains": []string{"shop.bench.example"}}, &site); err != nil {
+	if err := d.c.Must("POST", "/api/v1/organizations/"+su.Organization.ID+"/sites", map[string]any{"name": "Shop", "domains": []string{"shop.bench.example"}}, &site); err != nil {
 		return err
 	}
 	d.siteID = site.Site.ID
@@ -432,7 +370,7 @@ func (b *bench) prepare(d *deployment, sessions, pageSize int) error {
 	}
 	for deadline := time.Now().Add(2 * time.Minute); ; {
 		var page struct{ Total string }
-		if err := d.c.must("POST", "/api/v1/sites/"+d.siteID+"/sessions:search", map[string]any{"pageSize": pageSize}, &page); err != nil {
+		if err := d.c.Must("POST", "/api/v1/sites/"+d.siteID+"/sessions:search", map[string]any{"pageSize": pageSize}, &page); err != nil {
 			return err
 		}
 		if page.Total == strconv.Itoa(sessions) {
@@ -479,7 +417,7 @@ func record(addr, secret string, siteID int64, sessions int) error {
 func measure(d *deployment, requests, warmup, pageSize int) (result, error) {
 	path := "/api/v1/sites/" + d.siteID + "/sessions:search"
 	body := map[string]any{"pageSize": pageSize}
-	once := func() error { return d.c.must("POST", path, body, nil) }
+	once := func() error { return d.c.Must("POST", path, body, nil) }
 	for i := 0; i < warmup; i++ {
 		if err := once(); err != nil {
 			return result{}, err
@@ -515,15 +453,15 @@ func measure(d *deployment, requests, warmup, pageSize int) (result, error) {
 func coldRequest(d *deployment, pageSize, n int) (map[string]float64, error) {
 	total := map[string]float64{}
 	for i := 0; i < n; i++ {
-		c := newClient(d.c.base)
-		if err := c.must("POST", "/api/v1/auth/login", map[string]any{"email": "owner@bench.example", "password": "correct horse battery staple"}, nil); err != nil {
+		c := dashclient.New(d.c.Base)
+		if err := c.Must("POST", "/api/v1/auth/login", map[string]any{"email": "owner@bench.example", "password": "correct horse battery staple"}, nil); err != nil {
 			return nil, err
 		}
 		before, err := accountsCalls(d.accounts.admin)
 		if err != nil {
 			return nil, err
 		}
-		if err := c.must("POST", "/api/v1/sites/"+d.siteID+"/sessions:search", map[string]any{"pageSize": pageSize}, nil); err != nil {
+		if err := c.Must("POST", "/api/v1/sites/"+d.siteID+"/sessions:search", map[string]any{"pageSize": pageSize}, nil); err != nil {
 			return nil, err
 		}
 		after, err := accountsCalls(d.accounts.admin)
