@@ -49,6 +49,15 @@ test: preflight web test-go test-node test-e2e ## Run every test (Go, dashboard,
 test-go: weed ## Go tests (real PostgreSQL, real sockets), under the race detector.
 	$(GO) test -count=1 $(RACE) ./...
 
+# Full run: 3 rounds of 7 kills, 15 s down each (~8 min). `make test` runs
+# the short version (TestChaos's defaults: one round, 2 s down).
+CHAOS_ROUNDS ?= 3
+CHAOS_OUTAGE ?= 15s
+
+.PHONY: chaos
+chaos: ## Kill -9 each of the six processes and accounts' PostgreSQL in turn under load; check every accepted batch is stored and searchable; print figures (CHAOS_ROUNDS=3 CHAOS_OUTAGE=15s).
+	CHAOS_ROUNDS=$(CHAOS_ROUNDS) CHAOS_OUTAGE=$(CHAOS_OUTAGE) $(GO) test -count=1 -timeout 30m -run '^TestChaos$$' -v ./cmd/sightline
+
 # Built once from its pinned module (tools/golangci-lint), like bin/weed.
 $(LINTER): tools/golangci-lint/go.mod tools/golangci-lint/go.sum
 	$(GO) build -C tools/golangci-lint -trimpath -o $(CURDIR)/$(LINTER) github.com/golangci/golangci-lint/v2/cmd/golangci-lint

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/internal/testproc"
 )
@@ -46,32 +47,71 @@ const (
 )
 
 // mesh is every module but notify (which nothing here calls) as its own
-// process.
+// process; startFullMesh adds notify and puts accounts on a PostgreSQL of
+// its own (issue 18's chaos run).
 type mesh struct {
-	t                                             *testing.T
-	accounts, search, recordings, ingest, gateway *process
-	dirs                                          map[string]string
+	t                                                     *testing.T
+	accounts, search, recordings, ingest, gateway, notify *process
+	pg                                                    *pgtest.Server // accounts' database; nil: SQLite
+	notifyAddr                                            string         // fixed before anything calling notify starts
+	dirs                                                  map[string]string
 }
 
 func startMesh(t *testing.T) *mesh {
 	t.Helper()
 	m := &mesh{t: t, dirs: map[string]string{}}
-	m.accounts = m.start("accounts", m.accountsArgs()...)
-	m.search = m.start("search", m.searchArgs()...)
-	m.recordings = m.start("recordings", m.recordingsArgs()...)
-	m.ingest = m.start("ingest", m.ingestArgs()...)
-	m.gateway = m.start("gateway", m.gatewayArgs()...)
+	m.startAll()
 	return m
 }
 
+// startFullMesh is the six processes: accounts (on pg), search,
+// recordings, notify, ingest and the gateway.
+func startFullMesh(t *testing.T, pg *pgtest.Server) *mesh {
+	t.Helper()
+	// Accounts and recordings call notify, which calls them: notify's
+	// address is fixed before any of them starts (gRPC dials lazily).
+	m := &mesh{t: t, dirs: map[string]string{}, pg: pg, notifyAddr: freeAddr(t)}
+	m.startAll()
+	return m
+}
+
+func (m *mesh) startAll() {
+	m.t.Helper()
+	m.accounts = m.start("accounts", m.accountsArgs()...)
+	m.search = m.start("search", m.searchArgs()...)
+	m.recordings = m.start("recordings", m.recordingsArgs()...)
+	if m.notifyAddr != "" {
+		m.notify = m.start("notify", append(m.notifyArgs(), "--server.grpc-listen-address", m.notifyAddr)...)
+	}
+	m.ingest = m.start("ingest", m.ingestArgs()...)
+	m.gateway = m.start("gateway", m.gatewayArgs()...)
+}
+
+// withNotify adds --remote.notify to args when the mesh runs notify.
+func (m *mesh) withNotify(args ...string) []string {
+	if m.notifyAddr == "" {
+		return args
+	}
+	return append(args, "--remote.notify", m.notifyAddr)
+}
+
 func (m *mesh) accountsArgs() []string {
-	return []string{"--accounts.default-plan.sessions-per-day=1000000"}
+	args := []string{"--accounts.default-plan.sessions-per-day=1000000"}
+	if m.pg != nil {
+		args = append(args, "--accounts.backend=postgres", "--accounts.postgres.dsn="+m.pg.DSN())
+	}
+	return m.withNotify(args...)
 }
 
 func (m *mesh) searchArgs() []string { return []string{"--remote.accounts", m.accounts.addrs.GRPC} }
 
 func (m *mesh) recordingsArgs() []string {
-	return []string{"--remote.accounts", m.accounts.addrs.GRPC, "--remote.search", m.search.addrs.GRPC}
+	return m.withNotify("--remote.accounts", m.accounts.addrs.GRPC, "--remote.search", m.search.addrs.GRPC)
+}
+
+func (m *mesh) notifyArgs() []string {
+	return []string{"--remote.accounts", m.accounts.addrs.GRPC, "--remote.search", m.search.addrs.GRPC,
+		"--remote.recordings", m.recordings.addrs.GRPC}
 }
 
 func (m *mesh) ingestArgs() []string {
@@ -80,8 +120,8 @@ func (m *mesh) ingestArgs() []string {
 }
 
 func (m *mesh) gatewayArgs() []string {
-	return []string{"--remote.accounts", m.accounts.addrs.GRPC, "--remote.recordings", m.recordings.addrs.GRPC,
-		"--remote.search", m.search.addrs.GRPC, "--remote.ingest", m.ingest.addrs.GRPC}
+	return m.withNotify("--remote.accounts", m.accounts.addrs.GRPC, "--remote.recordings", m.recordings.addrs.GRPC,
+		"--remote.search", m.search.addrs.GRPC, "--remote.ingest", m.ingest.addrs.GRPC)
 }
 
 // start runs module on its own data directory (kept for a restart).
@@ -115,6 +155,7 @@ func (m *mesh) restart(module string, old *process, args ...string) *process {
 // session, and keeps every answer.
 type load struct {
 	mu       sync.Mutex
+	answers  []answer // every batch's, in order
 	accepted []string
 	other    map[int]int // answers other than 204, by status
 	errs     []error
@@ -122,6 +163,13 @@ type load struct {
 	slowest  time.Duration
 	stop     chan struct{}
 	done     chan struct{}
+}
+
+// answer is one batch's outcome: status, or err when none came back.
+type answer struct {
+	at   time.Time // when it came back
+	code int
+	err  error
 }
 
 func startLoad(ingest *process, siteKey, prefix string) *load {
@@ -141,6 +189,7 @@ func startLoad(ingest *process, siteKey, prefix string) *load {
 			code, err := sendBatch(ingest, siteKey, loadOrigin, session)
 			took := time.Since(began)
 			l.mu.Lock()
+			l.answers = append(l.answers, answer{at: began.Add(took), code: code, err: err})
 			switch {
 			case err != nil:
 				l.errs = append(l.errs, err)
