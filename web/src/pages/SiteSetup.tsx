@@ -5,7 +5,7 @@ import { type Schemas } from "../api/client";
 import { $api } from "../api/query";
 import { canManage, myRole, useApp, useOrganization, useSite } from "../app/AppContext";
 import { CopyButton, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
-import { formatRelative, plural } from "../lib/format";
+import { VerifyInstall } from "../components/VerifyInstall";
 import { installSnippet, normalizeDomain, snippetBase } from "../lib/snippet";
 import { captureAssets, selectorLines, timeZones, updateMask } from "../lib/settings";
 import { rememberSite } from "./Home";
@@ -18,35 +18,10 @@ const API_EXAMPLES = `sightline('identify', 'user-42', { plan: 'pro' });  // fin
 sightline('event', 'signup', { step: 2 });          // filter recordings by event, see it on the timeline
 sightline('consent', true);                         // with "Wait for consent": start recording`;
 
-const POLL_MS = 3000;
-const POLL_FOR_MS = 10 * 60_000;
-/** Data newer than this counts as "the snippet works". */
-const FRESH_MS = 15 * 60_000;
-
 function Install({ site }: { site: Site }) {
   const { config } = useApp();
   const { base, warning } = snippetBase(config?.publicIngestUrl, window.location.origin);
   const snippet = installSnippet(base, site.siteKey ?? "");
-  // When "Verify installation" was clicked: the activity is re-read every
-  // POLL_MS from then until data arrives or POLL_FOR_MS pass.
-  const [verifySince, setVerifySince] = useState<number>();
-  const waiting = (a: Activity | undefined) => verifySince !== undefined && !(a && isFresh(a)) && Date.now() - verifySince < POLL_FOR_MS;
-  const query = $api.useQuery(
-    "get",
-    "/api/v1/sites/{siteId}/activity",
-    { params: { path: { siteId: site.id! } } },
-    // Polls in a background tab too: the newcomer is in their site's tab
-    // while the first batch arrives, and comes back to a verdict.
-    { refetchInterval: (q) => (waiting(q.state.data) ? POLL_MS : false), refetchIntervalInBackground: true },
-  );
-  const activity = query.data;
-  const verifying = waiting(activity);
-  const verify = () => {
-    setVerifySince(Date.now());
-    void query.refetch();
-  };
-
-  const fresh = activity && isFresh(activity);
   return (
     <section className="card">
       <h2>1. Install the snippet</h2>
@@ -79,49 +54,9 @@ function Install({ site }: { site: Site }) {
       </details>
       <h2>2. Verify the installation</h2>
       <p className="muted">Open your site in another tab after installing, then check here.</p>
-      <div className="verify" data-testid="verify-status" data-state={fresh ? "ok" : verifying ? "waiting" : "idle"}>
-        {fresh ? (
-          <div className="verify-ok">
-            <span className="dot dot-ok" /> Receiving data — last batch {formatRelative(activity?.lastChunkTime)},{" "}
-            {plural(Number(activity?.sessionsLast24h ?? 0), "session")} in the last 24 hours.
-          </div>
-        ) : verifying ? (
-          <div className="verify-wait">
-            <span className="dot dot-wait" /> Waiting for the first data from your site… (checking every few seconds)
-          </div>
-        ) : (
-          <div>
-            <span className="dot" />{" "}
-            {activity?.lastChunkTime
-              ? `Last data ${formatRelative(activity.lastChunkTime)}.`
-              : "No data received yet."}
-          </div>
-        )}
-        <button className="btn" onClick={verify} disabled={verifying} data-testid="verify-install">
-          {verifying ? "Checking…" : "Verify installation"}
-        </button>
-      </div>
-      {query.error && !activity && <QueryStatus query={query} />}
-      {!fresh && (
-        <details className="muted small">
-          <summary>Nothing arriving?</summary>
-          <ul>
-            <li>The page's domain must be in the list of domains below (e.g. <code>www.</code> is a different host — use a wildcard).</li>
-            <li>Visitors who send Do-Not-Track are not recorded when "Respect Do-Not-Track" is on — turn it off to test.</li>
-            <li>Recording must be on and the sampling rate above 0%.</li>
-            <li>Ad blockers or a Content-Security-Policy on your site may block the script.</li>
-          </ul>
-        </details>
-      )}
+      <VerifyInstall siteId={site.id!} />
     </section>
   );
-}
-
-type Activity = Schemas["v1GetSiteActivityResponse"];
-
-function isFresh(a: Activity): boolean {
-  const t = a.lastChunkTime ? Date.parse(a.lastChunkTime) : NaN;
-  return Number.isFinite(t) && Date.now() - t < FRESH_MS;
 }
 
 /** siteWritten puts a site the gateway returned into the cache, and has the site lists re-read (names, domains). */
