@@ -10,38 +10,23 @@ import (
 // soak drives one server at a steady rate for c.duration, printing the
 // server's state every minute, and then whether each series was flat.
 func soak(ctx context.Context, c config) error {
-	s, err := startServer(ctx, c.binary, c.sites)
+	s, dr, l, err := setup(ctx, c, c.sizes[0])
 	if err != nil {
 		return err
 	}
 	defer s.stop()
-	dr, err := newDriver(c, s, c.sizes[0])
-	if err != nil {
-		return err
-	}
-	l := &ledger{}
-	for range s.sites {
-		l.sessions = append(l.sessions, map[string]bool{})
-	}
 	rate := c.rate
 	if rate == 0 {
 		// A quick step run (10 s steps) on the same server.
 		fmt.Printf("soak: measuring capacity with 10 s steps from %.0f/s (batches of %d bytes)\n", c.starts[0], c.sizes[0])
-		stepHeader()
-		for r := c.starts[0]; ; r *= c.growth {
-			st, err := runStep(ctx, s, dr, l, r, 10*time.Second)
-			if err != nil {
-				return err
-			}
-			st.print()
-			if st.why != "" {
-				break
-			}
-			rate = r / 2
+		best, _, err := climb(ctx, s, dr, l, c.starts[0], c.growth, 10*time.Second, c.maxSteps)
+		if err != nil {
+			return err
 		}
-		if rate == 0 {
-			return fmt.Errorf("soak: no step sustained from %.0f/s: pass -rate or a lower -start", c.starts[0])
+		if best == nil {
+			return fmt.Errorf("soak: no step sustained from %.0f/s down: pass -rate or a lower -start", c.starts[0])
 		}
+		rate = best.rate / 2
 	}
 	fmt.Printf("\nsoak: %.0f batches/s of %d bytes for %v; every minute:\n", rate, c.sizes[0], c.duration)
 	fmt.Printf("%6s %9s %9s %8s %9s %9s %10s %10s %9s %9s\n", "min", "answered", "204/s", "non-204", "p99", "RSS", "goroutines", "open files", "backlog", "lag")

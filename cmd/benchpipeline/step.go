@@ -185,23 +185,59 @@ func maxOf(xs []float64) float64 {
 	return m
 }
 
-// stepRun steps one batch shape up from start until a step is not
-// sustained, then profiles the server at the highest sustained rate and
-// measures the bare handler there.
-func stepRun(ctx context.Context, c config, size int, start float64) error {
+// setup starts a server and a driver of batches of size bytes for it, and
+// the ledger of what it accepts.
+func setup(ctx context.Context, c config, size int) (*server, *loadgen.Driver, *ledger, error) {
 	s, err := startServer(ctx, c.binary, c.sites)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	defer s.stop()
 	dr, err := newDriver(c, s, size)
 	if err != nil {
-		return err
+		s.stop()
+		return nil, nil, nil, err
 	}
 	l := &ledger{}
 	for range s.sites {
 		l.sessions = append(l.sessions, map[string]bool{})
 	}
+	return s, dr, l, nil
+}
+
+// climb raises the rate by growth while steps are sustained and answers
+// the highest sustained step (nil if none) and the last one run; while no
+// step has been sustained, the first rate was too high: it halves it.
+func climb(ctx context.Context, s *server, dr *loadgen.Driver, l *ledger, rate, growth float64, d time.Duration, steps int) (best, last *step, err error) {
+	stepHeader()
+	for range steps {
+		st, err := runStep(ctx, s, dr, l, rate, d)
+		if err != nil {
+			return nil, nil, err
+		}
+		st.print()
+		last = st
+		switch {
+		case st.why != "" && best != nil:
+			return best, last, nil
+		case st.why != "":
+			rate /= 2
+		default:
+			best = st
+			rate *= growth
+		}
+	}
+	return best, last, nil
+}
+
+// stepRun steps one batch shape up from start until a step is not
+// sustained, then profiles the server at the highest sustained rate and
+// measures the bare handler there.
+func stepRun(ctx context.Context, c config, size int, start float64) error {
+	s, dr, l, err := setup(ctx, c, size)
+	if err != nil {
+		return err
+	}
+	defer s.stop()
 	fmt.Printf("\n== batches of %d bytes of JSON, sent gzip'd; %d sites, sessions of %d batches, %d open per site; steps of %v, ×%.2f; sightline serve (all in one, fresh data dir %s)\n",
 		size, c.sites, c.perSession, c.live, c.step, c.growth, s.dir)
 	// A short warm-up at half the first rate, counted in the ledger.
@@ -210,26 +246,16 @@ func stepRun(ctx context.Context, c config, size int, start float64) error {
 		return err
 	}
 	l.add(warm)
-	stepHeader()
-	var best *step
-	rate := start
-	for range c.maxSteps {
-		st, err := runStep(ctx, s, dr, l, rate, c.step)
-		if err != nil {
-			return err
-		}
-		st.print()
-		if st.why != "" {
-			break
-		}
-		best = st
-		rate *= c.growth
+	best, last, err := climb(ctx, s, dr, l, start, c.growth, c.step, c.maxSteps)
+	if err != nil {
+		return err
 	}
 	if best == nil {
-		fmt.Printf("no step sustained: start lower (-start)\n")
-		return nil
+		fmt.Printf("\nno step sustained, down to %.0f/s; the rest is at that rate: ", last.rate)
+		best = last
+	} else {
+		fmt.Printf("\nhighest sustained: %.0f batches/s of %d bytes: ", best.rate, size)
 	}
-	fmt.Printf("\nhighest sustained: %.0f batches/s of %d bytes: ", best.rate, size)
 	best.print()
 
 	// The bare handler at the same rate, its own process measured the same way.
