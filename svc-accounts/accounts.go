@@ -27,6 +27,7 @@ import (
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/status"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
@@ -72,7 +73,8 @@ type Config struct {
 	PasswordMinLength int `yaml:"password_min_length"`
 	// Login limits log-in (and sign-up) attempts.
 	Login LoginConfig `yaml:"login"`
-	// DefaultPlan is given to new organisations.
+	// DefaultPlan is the instance's limits until an operator sets them on
+	// the Operator page (0: unlimited).
 	DefaultPlan PlanConfig `yaml:"default_plan"`
 
 	// MaxPageSize caps list calls' page_size.
@@ -115,7 +117,8 @@ type LoginConfig struct {
 	IPBurst          int     `yaml:"ip_burst"`
 }
 
-// PlanConfig is a plan's limits.
+// PlanConfig is a set of limits; 0 means unlimited, Name is an optional
+// label (a hosting provider's plan).
 type PlanConfig struct {
 	Name             string `yaml:"name"`
 	SessionsPerDay   int64  `yaml:"sessions_per_day"`
@@ -141,11 +144,14 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Login.AccountBurst, "accounts.login.account-burst", 10, "Log-in attempts per account allowed in a burst.")
 	fs.Float64Var(&c.Login.IPPerMinute, "accounts.login.ip-per-minute", 20, "Log-in and sign-up attempts per minute per client IP, after the burst.")
 	fs.IntVar(&c.Login.IPBurst, "accounts.login.ip-burst", 30, "Log-in and sign-up attempts per client IP allowed in a burst.")
-	fs.StringVar(&c.DefaultPlan.Name, "accounts.default-plan.name", "free", "Name of the plan new organisations get.")
-	fs.Int64Var(&c.DefaultPlan.SessionsPerDay, "accounts.default-plan.sessions-per-day", 1000, "Recorded sessions per site per UTC day on the default plan.")
-	fs.IntVar(&c.DefaultPlan.MaxRetentionDays, "accounts.default-plan.max-retention-days", 30, "Longest retention on the default plan.")
-	fs.IntVar(&c.DefaultPlan.MaxSeats, "accounts.default-plan.max-seats", 5, "Members per organisation on the default plan.")
-	fs.IntVar(&c.DefaultPlan.MaxSites, "accounts.default-plan.max-sites", 3, "Sites per organisation on the default plan.")
+	// Self-hosted, the instance is its owner's: no limit unless they set one.
+	// These are where the instance limits start; once an operator changes
+	// them on the Operator page, the stored ones win.
+	fs.StringVar(&c.DefaultPlan.Name, "accounts.default-plan.name", "", "Optional label of the instance limits (a hosting provider's plan name); empty: the dashboard never says \"plan\".")
+	fs.Int64Var(&c.DefaultPlan.SessionsPerDay, "accounts.default-plan.sessions-per-day", 0, "Recorded sessions per site per UTC day (0: unlimited). Initial value; the Operator page overrides it.")
+	fs.IntVar(&c.DefaultPlan.MaxRetentionDays, "accounts.default-plan.max-retention-days", 0, "Longest retention a site may set, in days (0: up to 3650). Initial value; the Operator page overrides it.")
+	fs.IntVar(&c.DefaultPlan.MaxSeats, "accounts.default-plan.max-seats", 0, "Members per organisation (0: unlimited). Initial value; the Operator page overrides it.")
+	fs.IntVar(&c.DefaultPlan.MaxSites, "accounts.default-plan.max-sites", 0, "Sites per organisation (0: unlimited). Initial value; the Operator page overrides it.")
 	fs.IntVar(&c.MaxPageSize, "accounts.max-page-size", 200, "Largest page_size of list calls.")
 	fs.IntVar(&c.MaxDomainsPerSite, "accounts.max-domains-per-site", 50, "Most domains a site may have.")
 	fs.IntVar(&c.MaxOrganizationsPerUser, "accounts.max-organizations-per-user", 20, "Most organisations a user may belong to when creating one.")
@@ -189,12 +195,10 @@ func (c *Config) Validate() error {
 		bad("login", "rates and bursts must be positive")
 	}
 	p := c.DefaultPlan
-	if p.Name == "" || len(p.Name) > 64 {
-		bad("default-plan.name", "must be 1..64 characters")
-	}
-	if p.SessionsPerDay < 1 || p.MaxRetentionDays < 1 || p.MaxRetentionDays > 3650 || p.MaxSeats < 1 || p.MaxSites < 1 ||
-		p.MaxSeats > 1<<20 || p.MaxSites > 1<<20 {
-		bad("default-plan", "limits must be positive (retention at most 3650 days)")
+	if p.MaxRetentionDays < 0 || p.MaxSeats < 0 || p.MaxSites < 0 || max(p.MaxRetentionDays, p.MaxSeats, p.MaxSites) > maxSeatsOrSites {
+		bad("default-plan", "limits must be between 0 (unlimited) and %d", maxSeatsOrSites)
+	} else if _, err := checkLimits("default-plan", planPB(c.plan())); err != nil {
+		bad("default-plan", "%s", status.Convert(err).Message())
 	}
 	if c.MaxPageSize < 1 || c.MaxPageSize > 1000 {
 		bad("max-page-size", "%d is not in 1..1000", c.MaxPageSize)
@@ -324,6 +328,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, fmt.Errorf("accounts: open %s store: %w", cfg.Backend, err)
 	}
 	s, err := newWithStore(cfg, deps, st)
+	if err == nil {
+		err = s.applyConfiguredLimits(ctx)
+	}
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -155,6 +155,27 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 				_, err := c.SetFeatureFlag(ctx, &accountsv1.SetFeatureFlagRequest{Flag: globalFlag})
 				return err
 			}), PD, PD, PD, UA},
+			{"GetInstanceLimits", call(func(ctx context.Context) error {
+				_, err := c.GetInstanceLimits(ctx, &accountsv1.GetInstanceLimitsRequest{})
+				return err
+			}), PD, PD, PD, UA},
+			{"UpdateInstanceLimits", call(func(ctx context.Context) error {
+				_, err := c.UpdateInstanceLimits(ctx, &accountsv1.UpdateInstanceLimitsRequest{Limits: &accountsv1.Plan{MaxSites: 100}})
+				return err
+			}), PD, PD, PD, UA},
+			{"ListOrganizationsForOperator", call(func(ctx context.Context) error {
+				_, err := c.ListOrganizationsForOperator(ctx, &accountsv1.ListOrganizationsForOperatorRequest{})
+				return err
+			}), PD, PD, PD, UA},
+			{"UpdateOrganizationLimits", call(func(ctx context.Context) error {
+				_, err := c.UpdateOrganizationLimits(ctx, &accountsv1.UpdateOrganizationLimitsRequest{OrganizationId: orgA, Limits: &accountsv1.Plan{MaxSites: 100}})
+				return err
+			}), PD, PD, PD, UA},
+			// Not even an organisation's owner (mallory owns B) may raise its limits.
+			{"UpdateOrganizationLimits/own", call(func(ctx context.Context) error {
+				_, err := c.UpdateOrganizationLimits(ctx, &accountsv1.UpdateOrganizationLimitsRequest{OrganizationId: mallory.org, UseDefaults: true})
+				return err
+			}), PD, PD, PD, UA},
 			// Organisation A's objects.
 			{"GetOrganization", call(func(ctx context.Context) error {
 				_, err := c.GetOrganization(ctx, &accountsv1.GetOrganizationRequest{OrganizationId: orgA})
@@ -419,8 +440,11 @@ func TestAuthorizationEveryRPC(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pc.GetMaintenance().GetEnabled() || len(pc.GetFeatureFlags()) != 0 {
+		if pc.GetMaintenance().GetEnabled() || len(pc.GetFeatureFlags()) != 0 || pc.GetDefaultPlan().GetMaxSites() != 3 {
 			t.Fatalf("global state changed by non-operators: %v", pc)
+		}
+		if o, err := c.GetOrganization(as(owner.token), &accountsv1.GetOrganizationRequest{OrganizationId: orgA}); err != nil || o.GetOrganization().GetCustomLimits() || o.GetOrganization().GetPlan().GetMaxSites() != 3 {
+			t.Fatalf("A's limits changed by non-operators: %v, %v", o, err)
 		}
 
 		// An operator may do what the others may not.

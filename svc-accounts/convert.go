@@ -27,7 +27,11 @@ func planPB(p store.Plan) *accountsv1.Plan {
 }
 
 func orgPB(o store.Organization) *accountsv1.Organization {
-	return &accountsv1.Organization{Id: o.ID, Name: o.Name, Plan: planPB(o.Plan), CreateTime: tspb(o.CreateTime)}
+	return &accountsv1.Organization{Id: o.ID, Name: o.Name, Plan: planPB(o.Plan), CreateTime: tspb(o.CreateTime), CustomLimits: o.CustomLimits}
+}
+
+func overviewPB(v store.OrganizationOverview) *accountsv1.OrganizationOverview {
+	return &accountsv1.OrganizationOverview{Organization: orgPB(v.Organization), SiteCount: v.Sites, MemberCount: v.Members}
 }
 
 func membershipsPB(ms []store.Membership) []*accountsv1.Membership {

@@ -36,6 +36,9 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func defaultConfig() Config {
 	var c Config
 	c.RegisterFlags(flag.NewFlagSet("t", flag.ContinueOnError))
+	// Limited, as a hosting provider would configure them, so the tests see
+	// every limit bite (the flags' own defaults are unlimited).
+	c.DefaultPlan = PlanConfig{Name: "Starter", SessionsPerDay: 1000, MaxRetentionDays: 30, MaxSeats: 5, MaxSites: 3}
 	return c
 }
 
@@ -161,6 +164,9 @@ func newEnv(tb testing.TB, backend string, tweak func(*Config)) *env {
 	svc, err := newWithStore(cfg, Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MeterProvider: mp, Version: "test-1",
 		Notify: startNotify(tb, fn)}, st)
 	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := svc.applyConfiguredLimits(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
 	c := serveAccounts(tb, svc)

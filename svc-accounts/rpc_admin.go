@@ -196,10 +196,14 @@ func (s *Service) GetPublicConfig(ctx context.Context, _ *accountsv1.GetPublicCo
 	if err != nil {
 		return nil, err
 	}
+	limits, err := s.instanceLimits(ctx)
+	if err != nil {
+		return nil, s.storeErr(ctx, "get instance limits", err)
+	}
 	resp := &accountsv1.GetPublicConfigResponse{
 		Version:         s.deps.Version,
 		Maintenance:     maintenancePB(m),
-		DefaultPlan:     planPB(s.cfg.plan()),
+		DefaultPlan:     planPB(limits.Plan),
 		SignupEnabled:   s.cfg.SignupEnabled,
 		MaxPageSize:     int32(s.cfg.MaxPageSize),
 		FirstRun:        firstRun,

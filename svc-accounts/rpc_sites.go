@@ -333,6 +333,10 @@ func (s *Service) LeaseSessionQuota(ctx context.Context, req *accountsv1.LeaseSe
 	if err != nil {
 		return nil, s.storeErr(ctx, "get organization", err)
 	}
+	if o.Plan.SessionsPerDay <= 0 {
+		// Unlimited: nothing to share out, so nothing to write.
+		return &accountsv1.LeaseSessionQuotaResponse{Granted: min(req.GetRequested(), s.cfg.MaxLease)}, nil
+	}
 	l, err := s.store.LeaseSessionQuota(ctx, st.ID, day.Format(time.DateOnly), min(req.GetRequested(), s.cfg.MaxLease), o.Plan.SessionsPerDay)
 	if err != nil {
 		return nil, s.storeErr(ctx, "lease quota", err)

@@ -816,7 +816,10 @@ func TestConfigValidate(t *testing.T) {
 		"postgres without dsn": func(c *Config) { c.Backend = BackendPostgres },
 		"unknown backend":      func(c *Config) { c.Backend = "mysql" },
 		"weak password policy": func(c *Config) { c.PasswordMinLength = 6 },
-		"zero sessions":        func(c *Config) { c.DefaultPlan.SessionsPerDay = 0 },
+		"negative sessions":    func(c *Config) { c.DefaultPlan.SessionsPerDay = -1 },
+		"negative seats":       func(c *Config) { c.DefaultPlan.MaxSeats = -1 },
+		"retention too long":   func(c *Config) { c.DefaultPlan.MaxRetentionDays = 4000 },
+		"huge sites":           func(c *Config) { c.DefaultPlan.MaxSites = 1 << 40 },
 		"huge page":            func(c *Config) { c.MaxPageSize = 5000 },
 		"tiny session ttl":     func(c *Config) { c.SessionTTL = time.Second },
 	} {

@@ -237,8 +237,8 @@ func checkSettings(st store.SiteSettings, plan store.Plan) (store.SiteSettings, 
 	if math.IsNaN(st.SampleRate) || st.SampleRate < 0 || st.SampleRate > 1 {
 		return st, invalid("settings.sample_rate must be between 0 and 1")
 	}
-	if st.RetentionDays < 1 || st.RetentionDays > plan.MaxRetentionDays {
-		return st, invalid("settings.retention_days must be between 1 and %d (the plan's ceiling)", plan.MaxRetentionDays)
+	if ceiling := retentionCeiling(plan); st.RetentionDays < 1 || st.RetentionDays > ceiling {
+		return st, invalid("settings.retention_days must be between 1 and %d (the limit set by the operator)", ceiling)
 	}
 	if st.ColdAfterDays < 0 || st.ColdAfterDays > st.RetentionDays {
 		return st, invalid("settings.cold_after_days must be between 0 (never) and %d (the retention)", st.RetentionDays)
@@ -272,7 +272,7 @@ func defaultSettings(plan store.Plan) store.SiteSettings {
 	return store.SiteSettings{
 		RecordingEnabled:  true,
 		SampleRate:        1,
-		RetentionDays:     min(30, plan.MaxRetentionDays),
+		RetentionDays:     min(30, retentionCeiling(plan)),
 		RespectDoNotTrack: true,
 	}
 }

@@ -606,7 +606,8 @@ type Store interface {
 
 	// AppendAudit appends an event.
 	AppendAudit(ctx context.Context, e AuditEvent) error
-	// ListAuditEvents lists an organisation's events, newest first.
+	// ListAuditEvents lists an organisation's events, newest first; org 0
+	// lists the events of no organisation (the instance's).
 	ListAuditEvents(ctx context.Context, org int64, p Page) ([]AuditEvent, error)
 
 	// LeaseSessionQuota atomically grants min(requested, limit-leased) of

@@ -1174,8 +1174,13 @@ func (s *Store) ListAuditEvents(ctx context.Context, org int64, p store.Page) (o
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, organization_id, actor_user_id, action, target, ip_prefix, created_at
-		FROM audit_events WHERE organization_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`, org, before, limit(p))
+	// Organisation 0 is the instance's own events (stored without one).
+	where := `organization_id = $1`
+	if org == 0 {
+		where = `organization_id IS NULL AND $1 = 0`
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, COALESCE(organization_id, 0), actor_user_id, action, target, ip_prefix, created_at
+		FROM audit_events WHERE `+where+` AND id < $2 ORDER BY id DESC LIMIT $3`, org, before, limit(p))
 	out, err = sqldb.Collect(rows, err, func(r sqldb.Row, e *store.AuditEvent) error {
 		return r.Scan(&e.ID, &e.OrganizationID, &e.ActorUserID, &e.Action, &e.Target, &e.IPPrefix, sqldb.Timestamp(&e.CreateTime))
 	})

@@ -761,6 +761,10 @@ func testAudit(t *testing.T, s store.Store) {
 	if !slices.Equal(actions, []string{"a.4", "a.3", "a.2", "a.1", "a.0"}) {
 		t.Fatalf("audit = %v", actions)
 	}
+	// Organisation 0: the events of none.
+	if none := must(s.ListAuditEvents(ctx, 0, store.Page{})).get(t); len(none) != 1 || none[0].Action != "user.login_failed" || none[0].OrganizationID != 0 {
+		t.Fatalf("events of no organisation = %+v", none)
+	}
 }
 
 func testQuota(t *testing.T, s store.Store) {
