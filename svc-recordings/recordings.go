@@ -28,6 +28,7 @@ import (
 	"github.com/sightlinehq/sightline/platform/storecall"
 	"github.com/sightlinehq/sightline/platform/telemetry"
 	"github.com/sightlinehq/sightline/svc-recordings/assets"
+	"github.com/sightlinehq/sightline/svc-recordings/cold"
 	"github.com/sightlinehq/sightline/svc-recordings/outbox"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
@@ -76,6 +77,10 @@ type Config struct {
 	TombstoneTTL time.Duration `yaml:"tombstone_ttl"`
 	// Assets configures the capture of page assets (recordings.assets.*).
 	Assets assets.Config `yaml:"assets"`
+	// Cold configures the moving of sessions past their site's cold age to
+	// object storage (recordings.cold.*); the objects live where the
+	// assets do (their S3 bucket, else files under <data-dir>/cold).
+	Cold cold.Config `yaml:"cold"`
 	// Heatmaps turns heatmaps on (the default). Off, appends neither
 	// extract nor store heat data and the heatmap RPCs answer
 	// FailedPrecondition.
@@ -125,6 +130,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.TombstoneTTL, "recordings.tombstone-ttl", 30*24*time.Hour, "how long a deleted session keeps re-delivered chunks out")
 	fs.BoolVar(&c.Heatmaps, "recordings.heatmaps", true, "aggregate heatmaps as chunks arrive; false: no heat data is extracted or stored and the heatmap RPCs answer FailedPrecondition")
 	c.Assets.RegisterFlags(fs)
+	c.Cold.RegisterFlags(fs)
 }
 
 // Validate checks the configuration.
@@ -178,7 +184,16 @@ func (c *Config) Validate() error {
 	if err := c.Assets.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Cold.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// coldMaxObject bounds a cold segment: a whole session's chunks, stored
+// (zstd never grows data by more than a little), with their framing.
+func (c *Config) coldMaxObject() int64 {
+	return c.MaxBytesPerSession + c.MaxBytesPerSession/8 + c.MaxChunksPerSession*256 + 4096
 }
 
 func (c *Config) limits() store.Limits {
@@ -228,6 +243,13 @@ type Deps struct {
 	// AssetResolver resolves the hosts of page assets (nil: the system's
 	// resolver); tests name private addresses with it.
 	AssetResolver assets.Resolver
+	// ColdBlobs, when set, holds the cold recordings instead of the store
+	// the configuration opens (tests wrap one with faults); the service
+	// closes it.
+	ColdBlobs blob.Store
+	// Now is the clock of the retention and cold passes (nil: time.Now);
+	// tests move it.
+	Now func() time.Time
 }
 
 // Service implements recordingsv1.RecordingsServiceServer.
@@ -251,6 +273,12 @@ type Service struct {
 	// assets captures and serves page assets; blobs holds them.
 	assets *assets.Capturer
 	blobs  blob.Store
+	// cold moves sessions past their cold age to coldBlobs and reads them
+	// back.
+	cold      *cold.Tier
+	coldBlobs blob.Store
+	// now is the clock of the retention and cold passes (tests move it).
+	now    func() time.Time
 	closer sync.Once
 	// closed keeps late callers (a final metrics collection) off the
 	// closed store.
@@ -305,7 +333,10 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		dec.Close()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, deps: deps, log: log, enc: enc, dec: dec, m: m, errs: newStoreErrors(log), sweeps: depstate.New(log, "store", "retention")}
+	s := &Service{cfg: cfg, deps: deps, log: log, enc: enc, dec: dec, m: m, errs: newStoreErrors(log), sweeps: depstate.New(log, "store", "retention"), now: deps.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
 	s.store = &traced{next: st, calls: storecall.New("recordings.store.", cfg.Backend, storecall.Telemetry{
 		Tracer:  deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-recordings"),
 		Latency: m.storeLatency,
@@ -330,6 +361,16 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		return nil, err
 	}
 	if s.blobs, err = assets.OpenBlobs(ctx, cfg.Assets, deps.DataDir, deps.TracerProvider, deps.MeterProvider); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("recordings: %w", err)
+	}
+	if s.coldBlobs = deps.ColdBlobs; s.coldBlobs == nil {
+		if s.coldBlobs, err = assets.OpenStore(ctx, cfg.Assets.S3, deps.DataDir, "cold", cfg.coldMaxObject(), deps.TracerProvider, deps.MeterProvider); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("recordings: cold storage: %w", err)
+		}
+	}
+	if s.cold, err = cold.New(s.coldBlobs, cfg.Cold, cfg.coldMaxObject(), log, deps.TracerProvider, deps.MeterProvider); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("recordings: %w", err)
 	}
@@ -385,7 +426,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 // sweepLoop runs, every SweepInterval, what notify's scheduler otherwise
 // asks for through RunSweep: the retention sweep, then the ending of idle
-// sessions. A failed pass is retried with backoff (from a second up to a
+// sessions, then the move of cold sessions. A failed pass is retried with backoff (from a second up to a
 // minute, never later than the next interval) and logged once when sweeps
 // start failing and once when one succeeds again.
 func (s *Service) sweepLoop(ctx context.Context) {
@@ -394,16 +435,20 @@ func (s *Service) sweepLoop(ctx context.Context) {
 	for {
 		start := time.Now()
 		removed, err := s.retention(ctx)
-		var ended int
+		var ended, moved int
 		if err == nil {
 			ended, _, err = s.endIdle(ctx)
+		}
+		if err == nil {
+			moved, _, err = s.moveCold(ctx)
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		if removed > 0 || ended > 0 || err != nil {
+		if removed > 0 || ended > 0 || moved > 0 || err != nil {
 			telemetry.RecordWork(ctx, tracer, "recordings sweep", start, err,
-				attribute.Int("sightline.sessions.removed", removed), attribute.Int("sightline.sessions.ended", ended))
+				attribute.Int("sightline.sessions.removed", removed), attribute.Int("sightline.sessions.ended", ended),
+				attribute.Int("sightline.sessions.cold", moved))
 		}
 		wait := s.cfg.SweepInterval
 		if err != nil {
@@ -421,7 +466,7 @@ func (s *Service) sweepLoop(ctx context.Context) {
 // answers. It answers the sessions removed and reports the store's state
 // (depstate "store"/"retention").
 func (s *Service) retention(ctx context.Context) (int, error) {
-	n, err := s.store.Sweep(ctx, time.Now())
+	n, err := s.store.Sweep(ctx, s.now())
 	if n > 0 {
 		s.log.InfoContext(ctx, "recordings: retention removed expired sessions", "sessions", n)
 		s.notify()
@@ -441,7 +486,28 @@ func (s *Service) retention(ctx context.Context) (int, error) {
 		return n, err
 	}
 	s.sweeps.OK(ctx)
+	// The cold segments of the sessions just removed (and of any deleted
+	// session whose own removal of them failed).
+	if c, err := s.cold.Collect(ctx, s.store, 0); err != nil {
+		return n, err
+	} else if c > 0 {
+		s.log.InfoContext(ctx, "recordings: retention removed cold objects", "sessions", c)
+	}
 	return n, nil
+}
+
+// moveCold moves up to recordings.cold.sweep-limit sessions past their
+// cold age to object storage; it answers how many moved and whether more
+// may be due.
+func (s *Service) moveCold(ctx context.Context) (int, bool, error) {
+	n, more, err := s.cold.Sweep(ctx, s.store, s.now(), s.cfg.Cold.SweepLimit)
+	if n > 0 {
+		s.log.InfoContext(ctx, "recordings: sessions moved to object storage", "sessions", n, "more", more)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.log.ErrorContext(ctx, "recordings: moving sessions to object storage failed; they stay readable where they are", "err", err, "moved", n)
+	}
+	return n, more, err
 }
 
 // endIdle ends the sessions idle for SessionIdle, at most SweepLimit of
@@ -480,6 +546,9 @@ func (s *Service) Close() error {
 		err = s.store.Close()
 		if s.blobs != nil {
 			err = errors.Join(err, s.blobs.Close())
+		}
+		if s.coldBlobs != nil {
+			err = errors.Join(err, s.coldBlobs.Close())
 		}
 		s.enc.Close()
 		s.dec.Close()

@@ -93,6 +93,9 @@ func (s *Service) prepare(i int, c *recordingsv1.Chunk, nowMs int64) (store.Chun
 	if days == 0 {
 		days = int64(s.cfg.DefaultRetentionDays)
 	}
+	if c.GetColdAfterDays() < 0 || int64(c.GetColdAfterDays()) > days {
+		return store.Chunk{}, invalid("chunks[%d]: cold_after_days: must be between 0 and the retention (%d)", i, days)
+	}
 	data := s.enc.EncodeAll(c.GetEvents(), nil)
 	// Extract on a copy carrying the effective server time, so the
 	// summary and expiry do not depend on the caller leaving it out.
@@ -105,6 +108,9 @@ func (s *Service) prepare(i int, c *recordingsv1.Chunk, nowMs int64) (store.Chun
 		return store.Chunk{}, invalid("chunks[%d]: %v", i, err)
 	}
 	st.ServerMs = serverMs
+	if d := int64(c.GetColdAfterDays()); d > 0 {
+		st.ColdMs = serverMs + d*dayMs
+	}
 	return store.Chunk{SiteID: c.GetSiteId(), SessionID: c.GetSessionId(), Seq: c.GetSeq(), Data: data, Stats: st}, nil
 }
 
@@ -274,7 +280,9 @@ func (s *Service) StreamRecording(req *recordingsv1.StreamRecordingRequest, stre
 		}
 		from = seekSeq(idx, target)
 	}
-	err = s.store.ReadChunks(ctx, req.GetSiteId(), req.GetSessionId(), from, func(c store.StoredChunk) error {
+	// Through the cold tier: chunks moved to object storage read as if
+	// they were still in the store.
+	err = s.cold.ReadChunks(ctx, s.store, req.GetSiteId(), req.GetSessionId(), from, func(c store.StoredChunk) error {
 		events, err := s.dec.DecodeAll(c.Data, nil)
 		if err != nil {
 			return fmt.Errorf("recordings: decompress chunk %d/%s: %w", c.Seq, c.PageViewID, err)
@@ -363,6 +371,11 @@ func (s *Service) DeleteSession(ctx context.Context, req *recordingsv1.DeleteSes
 	}
 	s.log.InfoContext(ctx, "recordings: session deleted", "site_id", req.GetSiteId(), "session_id", req.GetSessionId())
 	s.notify()
+	// The session's cold segments; a failure is left to retention's
+	// collection (the session is gone from every listing already).
+	if err := s.cold.DeleteSession(ctx, req.GetSiteId(), req.GetSessionId()); err != nil {
+		s.log.WarnContext(ctx, "recordings: deleting a session's cold objects failed; retention collects them", "err", err)
+	}
 	return &recordingsv1.DeleteSessionResponse{}, nil
 }
 
@@ -386,6 +399,11 @@ func (s *Service) DeleteVisitor(ctx context.Context, req *recordingsv1.DeleteVis
 	}
 	s.log.InfoContext(ctx, "recordings: visitor deleted", "site_id", req.GetSiteId(), "sessions", n)
 	s.notify()
+	if n > 0 {
+		if _, err := s.cold.Collect(ctx, s.store, req.GetSiteId()); err != nil {
+			s.log.WarnContext(ctx, "recordings: deleting a visitor's cold objects failed; retention collects them", "err", err)
+		}
+	}
 	return &recordingsv1.DeleteVisitorResponse{DeletedSessions: n}, nil
 }
 

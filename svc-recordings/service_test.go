@@ -18,7 +18,6 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -30,6 +29,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/internal/grpctest"
+	"github.com/sightlinehq/sightline/internal/weedtest"
 	"github.com/sightlinehq/sightline/platform/telemetry/telemetrytest"
 	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 		crashEndChild()
 		return
 	}
-	goleak.VerifyTestMain(m)
+	weedtest.Main(m)
 }
 
 // searchReceiver is a real SearchService on a socket that keeps what it

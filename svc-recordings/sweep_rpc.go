@@ -21,7 +21,7 @@ type internal struct {
 	s *Service
 }
 
-// RunSweep runs one pass of a scheduled task. Both tasks are idempotent:
+// RunSweep runs one pass of a scheduled task. Every task is idempotent:
 // an overlapping or retried pass changes nothing more.
 func (in internal) RunSweep(ctx context.Context, req *recordingsv1.RunSweepRequest) (*recordingsv1.RunSweepResponse, error) {
 	switch req.GetTask() {
@@ -36,9 +36,22 @@ func (in internal) RunSweep(ctx context.Context, req *recordingsv1.RunSweepReque
 		if err != nil {
 			return nil, in.s.storeErr(ctx, "retention sweep", err)
 		}
-		return &recordingsv1.RunSweepResponse{Sessions: int64(n)}, nil
+		// The cold pass rides on retention's schedule (notify's scheduler
+		// calls RETENTION, not COLD): more is the cold pass's, so the
+		// scheduler's repeated passes work a backlog of due sessions off.
+		_, more, err := in.s.moveCold(ctx)
+		if err != nil {
+			return nil, status.Errorf(codes.Unavailable, "recordings: cold sweep after retention (%d sessions removed): %v", n, err)
+		}
+		return &recordingsv1.RunSweepResponse{Sessions: int64(n), More: more}, nil
+	case recordingsv1.SweepTask_SWEEP_TASK_COLD:
+		n, more, err := in.s.moveCold(ctx)
+		if err != nil {
+			return nil, status.Errorf(codes.Unavailable, "recordings: cold sweep: %d sessions moved, then: %v", n, err)
+		}
+		return &recordingsv1.RunSweepResponse{Sessions: int64(n), More: more}, nil
 	}
-	return nil, status.Errorf(codes.InvalidArgument, "task: %v is not END_IDLE_SESSIONS or RETENTION", req.GetTask())
+	return nil, status.Errorf(codes.InvalidArgument, "task: %v is not END_IDLE_SESSIONS, RETENTION or COLD", req.GetTask())
 }
 
 // The internal RPCs below keep their implementations on Service, beside
