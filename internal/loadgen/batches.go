@@ -204,7 +204,9 @@ func (g *events) element(tag string, attrs map[string]string, children ...node) 
 func (g *events) textNode(s string) node { return node{"type": 3, "textContent": s, "id": g.id()} }
 
 func (g *events) card() node {
-	sku := fmt.Sprintf("sku-%06d", g.rnd.IntN(1e6))
+	// A catalogue of 500 products a site: the images repeat across
+	// sessions as a real site's do (recordings captures each once).
+	sku := fmt.Sprintf("sku-%04d", g.rnd.IntN(500))
 	return g.element("div", map[string]string{"class": "product-card", "data-sku": sku},
 		g.element("img", map[string]string{"src": "/img/" + sku + ".jpg", "alt": g.text(3), "width": "240", "height": "320"}),
 		g.element("h2", map[string]string{"class": "product-title"}, g.textNode(g.text(4))),
@@ -266,7 +268,8 @@ func (g *events) envelope(key, page string, first bool, size int) ([]byte, error
 			g.element("main", map[string]string{"class": "grid"}, cards...),
 		}
 		html := g.element("html", map[string]string{"lang": "en"},
-			g.element("head", nil, g.element("title", nil, g.textNode("Products - "+g.text(2)))), body)
+			g.element("head", nil, g.element("title", nil, g.textNode("Products - "+g.text(2))),
+				g.element("link", map[string]string{"rel": "stylesheet", "href": "/assets/app.3e8f1a.css"})), body)
 		evs = append(evs, node{"type": 2, "data": node{"node": node{"type": 0, "id": 1, "childNodes": []node{
 			{"type": 1, "name": "html", "publicId": "", "systemId": "", "id": 2}, html}},
 			"initialOffset": node{"left": 0, "top": 0}}, "timestamp": g.ts})
