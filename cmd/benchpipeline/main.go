@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/procfs"
@@ -94,7 +95,7 @@ func main() {
 	if _, err := os.Stat(c.binary); err != nil {
 		log.Fatalf("-binary: %v (make build builds bin/sightline)", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch *mode {
 	case "step":
@@ -147,6 +148,7 @@ func bare(ctx context.Context) (addr string, proc procfs.Proc, stop func(), err 
 		return "", proc, nil, err
 	}
 	cmd := exec.CommandContext(ctx, self, "-mode=bare")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", proc, nil, err

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -65,6 +66,8 @@ func startServer(ctx context.Context, binary string, sites int) (*server, error)
 		"--accounts.default-plan.sessions-per-day", "1000000000",
 		"--accounts.default-plan.max-sites", strconv.Itoa(sites),
 	)
+	// The server ends with the bench, however the bench ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, fmt.Errorf("stderr: %w", err)
