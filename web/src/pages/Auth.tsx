@@ -3,6 +3,7 @@ import { Link, Navigate, useNavigate, useSearchParams } from "react-router";
 import { $api } from "../api/query";
 import { useApp } from "../app/AppContext";
 import { ErrorBox, Spinner } from "../components/ui";
+import { limitsSummary } from "../lib/limits";
 import { isUnverified, rememberNext, safeNext } from "./authLinks";
 
 export function AuthFrame({ title, subtitle, children }: { title: string; subtitle?: string; children: React.ReactNode }) {
@@ -145,7 +146,8 @@ export function SignUp() {
       />
     );
   }
-  const plan = config?.defaultPlan;
+  // Only an operator's limits are worth a word; a self-hosted instance has none.
+  const limits = limitsSummary(config?.defaultPlan);
   const firstRun = !!config?.firstRun;
   return (
     <AuthFrame
@@ -190,11 +192,9 @@ export function SignUp() {
         <button className="btn btn-primary btn-block" disabled={busy} type="submit">
           {busy ? "Creating account…" : "Create account"}
         </button>
-        {plan && (
-          <p className="muted small center">
-            {plan.name ? `${plan.name} plan: ` : ""}
-            {Number(plan.sessionsPerDay ?? 0).toLocaleString()} recorded sessions a day per site, kept up to{" "}
-            {plan.maxRetentionDays} days.
+        {limits && (
+          <p className="muted small center" data-testid="signup-limits">
+            {limits}
           </p>
         )}
       </form>

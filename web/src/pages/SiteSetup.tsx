@@ -8,6 +8,7 @@ import { CopyButton, ErrorBox, PageHeader, QueryStatus } from "../components/ui"
 import { VerifyInstall } from "../components/VerifyInstall";
 import { installSnippet, normalizeDomain, snippetBase } from "../lib/snippet";
 import { captureAssets, selectorLines, timeZones, updateMask } from "../lib/settings";
+import { retentionCeiling, retentionNote } from "../lib/limits";
 import { rememberSite } from "./Home";
 
 type Site = Schemas["v1Site"];
@@ -127,7 +128,7 @@ function Domains({ site, editable }: { site: Site; editable: boolean }) {
 }
 
 
-function SettingsForm({ siteId, maxRetention, editable }: { siteId: string; maxRetention?: number; editable: boolean }) {
+function SettingsForm({ siteId, maxRetention, retentionHint, editable }: { siteId: string; maxRetention: number; retentionHint: string | null; editable: boolean }) {
   const qc = useQueryClient();
   const init = { params: { path: { siteId } } };
   // Not re-read on focus: the form compares the draft with what was loaded.
@@ -190,13 +191,13 @@ function SettingsForm({ siteId, maxRetention, editable }: { siteId: string; maxR
             <input
               type="number"
               min={1}
-              max={maxRetention || undefined}
+              max={maxRetention}
               value={draft.retentionDays ?? 0}
               onChange={(e) => set("retentionDays", Number(e.target.value))}
               className="input-short"
               name="retentionDays"
             />
-            days {maxRetention ? <small className="muted">(your plan allows up to {maxRetention})</small> : null}
+            days {retentionHint ? <small className="muted" data-testid="retention-limit">({retentionHint})</small> : null}
           </span>
         </label>
         <label id="time-zone">
@@ -426,7 +427,12 @@ export function SiteSetup() {
         {tab === "settings" && (
           <>
             <Domains site={s} editable={editable} />
-            <SettingsForm siteId={siteId} maxRetention={org.data?.organization?.plan?.maxRetentionDays} editable={editable} />
+            <SettingsForm
+              siteId={siteId}
+              maxRetention={retentionCeiling(org.data?.organization?.plan)}
+              retentionHint={retentionNote(org.data?.organization?.plan, org.data?.organization?.customLimits)}
+              editable={editable}
+            />
           </>
         )}
         {tab === "site" && editable && <Danger site={s} orgId={orgId} />}
