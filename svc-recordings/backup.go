@@ -12,8 +12,9 @@ import (
 )
 
 // Backup copies the embedded store into dir/recordings (a Pebble
-// checkpoint: chunks, summaries, heatmaps, the outboxes) and the captured
-// assets kept as files into dir/assets. ScyllaDB and S3 are backed up
+// checkpoint: chunks, summaries, heatmaps, the outboxes), the captured
+// assets kept as files into dir/assets and the cold recordings kept as
+// files into dir/cold. ScyllaDB and S3 are backed up
 // with their own tools. Take it after ingest's spool and before search.
 func (s *Service) Backup(ctx context.Context, dir string) (err error) {
 	if b, ok := s.store.(*traced).next.(backup.Backuper); ok {
@@ -25,14 +26,42 @@ func (s *Service) Backup(ctx context.Context, dir string) (err error) {
 		return nil
 	}
 	// Object by object: each object is whole (Put is atomic), but one
-	// written while the copy runs may be missing from it.
-	dst, err := assets.OpenBlobs(ctx, s.cfg.Assets, dir, nil, nil)
+	// written while the copy runs may be missing from it. The cold
+	// recordings follow the checkpoint: a session moved since is in both,
+	// and objects are only added until retention removes their session.
+	for _, c := range []struct {
+		name   string
+		src    blob.Store
+		maxObj int64
+	}{
+		{"assets", s.blobs, 0},
+		{"cold", s.coldBlobs, s.cfg.coldMaxObject()},
+	} {
+		if c.src == nil {
+			continue
+		}
+		if err := s.backupBlobs(ctx, dir, c.name, c.src, c.maxObj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backupBlobs copies src into files under dir/name (maxObj: the largest
+// object; 0: the assets' own bound).
+func (s *Service) backupBlobs(ctx context.Context, dir, name string, src blob.Store, maxObj int64) (err error) {
+	var dst blob.Store
+	if maxObj == 0 {
+		dst, err = assets.OpenBlobs(ctx, s.cfg.Assets, dir, nil, nil)
+	} else {
+		dst, err = assets.OpenStore(ctx, assets.S3Config{}, dir, name, maxObj, nil, nil)
+	}
 	if err != nil {
-		return fmt.Errorf("recordings: backup assets: %w", err)
+		return fmt.Errorf("recordings: backup %s: %w", name, err)
 	}
 	defer func() { err = errors.Join(err, dst.Close()) }()
-	if _, _, err := blob.Copy(ctx, dst, s.blobs); err != nil {
-		return fmt.Errorf("recordings: backup assets: %w", err)
+	if _, _, err := blob.Copy(ctx, dst, src); err != nil {
+		return fmt.Errorf("recordings: backup %s: %w", name, err)
 	}
 	return nil
 }

@@ -332,3 +332,35 @@ func TestColdMoveFailures(t *testing.T) {
 		t.Fatal("replay after the re-run differs")
 	}
 }
+
+// TestColdBackup: a backup holds the cold recordings kept as files, next
+// to the checkpoint that no longer holds their chunks.
+func TestColdBackup(t *testing.T) {
+	ctx := context.Background()
+	svc, err := New(ctx, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	const sess = "s_coldbackup000000001"
+	if _, err := svc.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: coldSession(t, sess, 40*day, 30)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := svc.moveCold(ctx); err != nil || n != 1 {
+		t.Fatalf("moved %d, %v", n, err)
+	}
+	dir := t.TempDir()
+	if err := svc.Backup(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	copied, err := fsblob.Open(fsblob.Options{Dir: dir + "/cold", MaxObjectBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copied.Close()
+	prefix := fmt.Sprintf("cold/%d/%s/", site, sess)
+	got, want := objects(t, copied, prefix), objects(t, svc.coldBlobs, prefix)
+	if len(got) != 1 || len(want) != 1 || got[0] != want[0] {
+		t.Fatalf("backup's cold objects %v, the service's %v", got, want)
+	}
+}
