@@ -75,14 +75,7 @@ func TestHeatLayoutMigrates(t *testing.T) {
 	if n := oldRows(t, s); n != before-10 {
 		t.Fatalf("%d rows of the earlier layout after a step of 10, %d before", n, before)
 	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = Open(dir, Options{Logger: quiet{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s = reopen(t, s, dir)
 	if n := oldRows(t, s); n != 0 {
 		t.Fatalf("%d rows of the earlier layout left after Open", n)
 	}
@@ -110,4 +103,19 @@ func oldRows(t *testing.T, s *Store) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// reopen closes s and opens its directory again (closed when the test
+// ends), as a restart would.
+func reopen(t *testing.T, s *Store, dir string) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
