@@ -49,11 +49,14 @@ type Marker struct {
 	Version int64
 }
 
-// Open checks the marker in dir, which must exist, and records m.Version
+// Open checks the marker in dir (creating dir) and records m.Version
 // there: a newer version is refused with a TooNewError; an older or
 // missing one is what this binary reads (its store upgrades it, if it
 // must, before writing), so it is replaced.
 func (m Marker) Open(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("%s: create %s: %w", m.Store, dir, err)
+	}
 	path := filepath.Join(dir, FileName)
 	stored := int64(1)
 	b, err := os.ReadFile(path)

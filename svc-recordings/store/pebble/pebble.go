@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -133,9 +132,6 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.CacheBytes <= 0 {
 		opts.CacheBytes = 64 << 20
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("pebble: create %s: %w", dir, err)
 	}
 	if err := format().Open(dir); err != nil {
 		return nil, err

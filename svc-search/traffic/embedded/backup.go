@@ -14,5 +14,9 @@ func (s *Store) Backup(_ context.Context, dir string) error {
 		return err
 	}
 	defer s.life.RUnlock()
-	return backup.Pebble(s.db, dir)
+	if err := backup.Pebble(s.db, dir); err != nil {
+		return err
+	}
+	// The checkpoint leaves out the format marker.
+	return format().Write(dir)
 }

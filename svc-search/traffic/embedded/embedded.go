@@ -50,6 +50,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/sightlinehq/sightline/platform/storeformat"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
 )
@@ -135,10 +136,22 @@ func siteBounds(site int64) (lo, hi []byte) {
 	return siteKey(site), siteKey(site + 1)
 }
 
+// FormatVersion is the version of the store's keys and values; bump it
+// with a change an older binary would misread.
+const FormatVersion = 1
+
+// format is the store's marker (storeformat: a newer one is refused).
+func format() storeformat.Marker {
+	return storeformat.Marker{Store: "traffic", Version: FormatVersion}
+}
+
 // Open opens (creating) the store in dir.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.CacheBytes <= 0 {
 		opts.CacheBytes = 32 << 20
+	}
+	if err := format().Open(dir); err != nil {
+		return nil, err
 	}
 	po := &pebble.Options{}
 	cache := pebble.NewCache(opts.CacheBytes)

@@ -1,0 +1,13 @@
+package embedded
+
+import (
+	"testing"
+
+	"github.com/sightlinehq/sightline/platform/storeformat/storeformattest"
+)
+
+func TestFormatMarker(t *testing.T) {
+	storeformattest.Run(t, format(),
+		func(dir string) (*Store, error) { return Open(dir, Options{Logger: quietLog{}}) },
+		func(s *Store, dir string) error { return s.Backup(t.Context(), dir) }, nil)
+}
