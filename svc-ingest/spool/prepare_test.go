@@ -20,12 +20,22 @@ func waitPrepared(t *testing.T, s *Spool) {
 }
 
 // TestRollUsesThePreparedSegment: the segment a roll starts is the file
-// prepared in the background (full of zeros, durably), and the records
-// written into it read back across a restart.
+// prepared in the background (full of zeros, durably) once the one before
+// was half full, and the records written into it read back across a
+// restart.
 func TestRollUsesThePreparedSegment(t *testing.T) {
 	dir := t.TempDir()
 	const segBytes = 64 << 10
 	s := open(t, dir, func(o *Options) { o.SegmentBytes = segBytes })
+	if _, err := os.Stat(s.prepPath()); !os.IsNotExist(err) {
+		t.Fatalf("an idle spool prepares a segment: %v", err)
+	}
+	n := 0
+	for ; s.Stats().Bytes < segBytes/2; n++ { // preparing starts at half
+		if err := s.Append(context.Background(), payload(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	waitPrepared(t, s)
 	prepared, err := os.Stat(s.prepPath())
 	if err != nil {
@@ -35,7 +45,6 @@ func TestRollUsesThePreparedSegment(t *testing.T) {
 		t.Fatalf("prepared segment holds %d bytes, want %d", prepared.Size(), segBytes)
 	}
 	first := len(segments(t, dir))
-	n := 0
 	for len(segments(t, dir)) == first {
 		if err := s.Append(context.Background(), payload(n)); err != nil {
 			t.Fatal(err)
