@@ -13,7 +13,10 @@
 // bare handler reads the same body and answers 204. A third run repeats
 // ingest with a sink that discards (ingest's own cost, as when recordings
 // runs elsewhere), and a fourth the same at -gogc-compare (GOGC=400) as
-// guidance for operators (the product never sets GOGC). It prints req/s,
+// guidance for operators (the product never sets GOGC). Then ingest
+// (discarding sink) and the bare handler are driven at a constant rate
+// (-rate, 10,000 batches/s: issue 19's edge goal is p99 ≤ 20 ms there),
+// open loop, latency counted from each batch's scheduled time. It prints req/s,
 // p50/p99, the process's CPU time per request and the GC's share of it, the
 // ratios, group-commit figures, the CPU profile by part, and the CPU time of
 // one request split by what it is spent on (profile share × CPU/request).
@@ -81,6 +84,8 @@ func main() {
 		rounds     = flag.Int("rounds", 3, "alternating rounds per target (medians are reported)")
 		discardRun = flag.Bool("discard-run", true, "also measure ingest with a sink that discards (ingest's own cost)")
 		dataDir    = flag.String("dir", "", "directory for the spool and the sink (default a temp dir; its disk's fsync latency bounds the result)")
+		inFlight   = flag.Int("rate-connections", 512, "most batches in flight at the constant rate")
+		rate       = flag.Float64("rate", 10000, "also drive ingest (discarding sink) and the bare handler at this constant rate, batches/s, open loop, latency counted from each batch's scheduled time (0: skip)")
 		gogcRow    = flag.Int("gogc-compare", 400, "also measure ingest (discarding sink) with the GC at this GOGC, as guidance for operators (0: skip); the product never changes GOGC itself")
 	)
 	flag.Parse()
@@ -227,6 +232,16 @@ func main() {
 		}
 	}
 
+	var bareRate, ingRate result
+	if *rate > 0 {
+		// The edge's latency goal is at a constant rate: recordings
+		// elsewhere (discarding sink), against the bare handler.
+		bareRate = loadRate(bareURL+"/i/v1/batch"+query, origin, bodies, *rate, *inFlight, *warm, *dur)
+		sink.discard.Store(true)
+		ingRate = loadRate(ingestURL+"/i/v1/batch"+query, origin, bodies, *rate, *inFlight, *warm, *dur)
+		sink.discard.Store(false)
+	}
+
 	// Let the forwarder finish, to show delivery keeps up.
 	drainStart := time.Now()
 	for spoolRecords(svc) > 0 && time.Since(drainStart) < 60*time.Second {
@@ -265,13 +280,23 @@ func main() {
 		medianF(r1), pct(r1), medianF(c1), pct(c1))
 	if *discardRun {
 		r2, c2 := ratios(owns)
-		fmt.Printf("ratio with a discarding sink (ingest's own cost; recordings elsewhere): %.1f%% by rate (%s), %.1f%% by CPU per request (%s)\n",
+		fmt.Printf("ratio with a discarding sink (ingest's own cost; recordings elsewhere; the edge goal of issue 19 is ≥ 50%%): %.1f%% by rate (%s), %.1f%% by CPU per request (%s)\n",
 			medianF(r2), pct(r2), medianF(c2), pct(c2))
 		if len(gogcs) > 0 {
 			r3, c3 := ratios(gogcs)
 			fmt.Printf("GOGC guidance: the same with GOGC=%d: %.1f%% by rate (%s), %.1f%% by CPU per request (%s); ingest's live heap is small, so an operator may trade memory for GC time with GOGC or GOMEMLIMIT (the product leaves both to the environment)\n",
 				*gogcRow, medianF(r3), pct(r3), medianF(c3), pct(c3))
 		}
+	}
+	if *rate > 0 {
+		fmt.Printf("\nconstant rate %.0f batches/s for %v (open loop, up to %d connections; latency from each batch's scheduled time; late: due while every connection was busy, not sent):\n", *rate, *dur, *inFlight)
+		fmt.Printf("%-34s %10s %10s %10s %8s %8s %8s %14s %10s\n", "target", "req/s", "p50", "p99", "ok", "errors", "late", "CPU/request", "CPUs used")
+		rateRow := func(name string, r result) {
+			fmt.Printf("%-34s %10.0f %10s %10s %8d %8d %8d %14s %10.2f\n", name, r.rps, r.p50.Round(time.Microsecond), r.p99.Round(time.Microsecond), r.ok, r.errors+r.notOK, r.late, r.cpuPerReq.Round(time.Microsecond), r.cpuShare)
+		}
+		rateRow("bare", bareRate)
+		rateRow("ingest (discarding sink)", ingRate)
+		fmt.Printf("edge goal (issue 19): p99 ≤ 20ms at 10000/s with every batch answered 204: %s\n", verdict(*rate >= 10000 && ingRate.late == 0 && ingRate.errors+ingRate.notOK == 0 && ingRate.p99 <= 20*time.Millisecond))
 	}
 	fmt.Println("(CPU per request is the whole process's: load generator, HTTP server and, for ingest, the forwarder and the sink too; *GC CPU: the collector's share of it, runtime/metrics estimate without idle-time marking)")
 	fmt.Printf("spool after the runs: %d records undelivered (drain took %v); sink stored %d chunks in %d AppendChunks calls (%.1f chunks/call); %d group commits for %d appends (%.1f appends per fsync, %v per write+fdatasync)\n",
@@ -356,6 +381,7 @@ type result struct {
 	cpuPerReq         time.Duration
 	cpuShare          float64
 	gcShare           float64 // of the process's CPU time, by runtime/metrics
+	late              int     // constant rate: batches not sent, every connection busy
 }
 
 func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration, prof *os.File) result {
@@ -372,33 +398,10 @@ func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration
 		go pprof.Do(context.Background(), pprof.Labels("part", "load generator"), func(context.Context) {
 			defer wg.Done()
 			for !stop.Load() {
-				b := bodies[int(next.Add(1))%len(bodies)]
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
-				req.Header.Set("Content-Type", "text/plain")
-				req.Header.Set("Origin", origin)
-				req.Header.Set("User-Agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15")
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				d := time.Since(t0)
-				if err != nil {
-					if measuring.Load() {
-						errs[w]++
-					}
-					continue
-				}
-				_, err = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if !measuring.Load() {
-					continue
-				}
-				switch {
-				case err != nil:
-					errs[w]++
-				case resp.StatusCode == http.StatusNoContent:
-					oks[w]++
-					lat[w] = append(lat[w], d)
-				default:
-					notOKs[w]++
+				code, err := post(client, url, origin, bodies[int(next.Add(1))%len(bodies)])
+				if measuring.Load() {
+					tally(code, err, time.Since(t0), &oks[w], &notOKs[w], &errs[w], &lat[w])
 				}
 			}
 		})
@@ -429,9 +432,17 @@ func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration
 	}
 	stop.Store(true)
 	wg.Wait()
+	r := summarize(lat, oks, notOKs, errs, elapsed, cpu, gc)
+	r.prof = prof != nil
+	return r
+}
+
+// summarize adds up the clients' counts and latencies over elapsed, in
+// which the process used cpu, gc of it by the collector.
+func summarize(lat [][]time.Duration, oks, notOKs, errs []int, elapsed, cpu, gc time.Duration) result {
 	var all []time.Duration
-	r := result{prof: prof != nil}
-	for w := range conc {
+	var r result
+	for w := range lat {
 		all = append(all, lat[w]...)
 		r.ok += oks[w]
 		r.notOK += notOKs[w]
@@ -447,6 +458,103 @@ func load(url, origin string, bodies [][]byte, conc int, warm, dur time.Duration
 	r.cpuShare = cpu.Seconds() / elapsed.Seconds()
 	r.gcShare = gc.Seconds() / max(cpu.Seconds(), 1e-9)
 	return r
+}
+
+// post sends one batch as the tracker does and reads the answer.
+func post(client *http.Client, url, origin string, body []byte) (int, error) {
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Origin", origin)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, err
+}
+
+// tally counts one answer: a 204 and its latency, another status, or an
+// error.
+func tally(code int, err error, d time.Duration, ok, notOK, errs *int, lat *[]time.Duration) {
+	switch {
+	case err != nil:
+		*errs++
+	case code == http.StatusNoContent:
+		*ok++
+		*lat = append(*lat, d)
+	default:
+		*notOK++
+	}
+}
+
+// loadRate sends batches at a constant rate (open loop: a batch's time to
+// be sent does not wait for earlier answers) from up to maxInFlight
+// connections, and counts each answer's latency from the batch's scheduled
+// time, so a stall shows in p99 instead of slowing the load (coordinated
+// omission). A batch due while every connection is busy is not sent and
+// counted as late (result.late).
+func loadRate(url, origin string, bodies [][]byte, rate float64, maxInFlight int, warm, dur time.Duration) result {
+	tr := &http.Transport{MaxIdleConns: maxInFlight, MaxIdleConnsPerHost: maxInFlight, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	due := make(chan time.Time, maxInFlight)
+	lat := make([][]time.Duration, maxInFlight)
+	oks, notOKs, errs := make([]int, maxInFlight), make([]int, maxInFlight), make([]int, maxInFlight)
+	start := time.Now().Add(warm)
+	var wg sync.WaitGroup
+	for w := range maxInFlight {
+		wg.Add(1)
+		go pprof.Do(context.Background(), pprof.Labels("part", "load generator"), func(context.Context) {
+			defer wg.Done()
+			for i := w; ; i += maxInFlight {
+				at, open := <-due
+				if !open {
+					return
+				}
+				code, err := post(client, url, origin, bodies[i%len(bodies)])
+				if !at.Before(start) {
+					tally(code, err, time.Since(at), &oks[w], &notOKs[w], &errs[w], &lat[w])
+				}
+			}
+		})
+	}
+	interval := time.Duration(float64(time.Second) / rate)
+	end := start.Add(dur)
+	var late int
+	var measuring bool
+	var cpu0, gc0 time.Duration
+	// Schedule by the clock, not by sleeps: every batch due by now goes.
+	for at := time.Now(); at.Before(end); at = at.Add(interval) {
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d)
+		}
+		if !measuring && !at.Before(start) {
+			measuring = true
+			cpu0, gc0 = cpuTime(), gcTime()
+		}
+		select {
+		case due <- at:
+		default:
+			if measuring {
+				late++
+			}
+		}
+	}
+	cpu, gc := cpuTime()-cpu0, gcTime()-gc0
+	close(due)
+	wg.Wait()
+	r := summarize(lat, oks, notOKs, errs, dur, cpu, gc)
+	r.late = late
+	return r
+}
+
+func verdict(met bool) string {
+	if met {
+		return "met"
+	}
+	return "NOT met"
 }
 
 func median(rs []result) result {
