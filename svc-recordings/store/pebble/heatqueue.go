@@ -46,10 +46,19 @@ type heatQueue struct {
 	done    chan struct{}
 }
 
-// queuedHeat is one append's changes and its j key.
+// queuedHeat is changes of appends and their j keys: one append's, or
+// several summed by a flush that failed.
 type queuedHeat struct {
-	key   []byte
+	keys  [][]byte
 	sites map[int64]*siteHeat
+}
+
+func (it queuedHeat) rows() int {
+	n := 0
+	for _, h := range it.sites {
+		n += h.rows()
+	}
+	return n
 }
 
 // recordHeat writes the call's changes (pruned) as a j row into b and
@@ -77,7 +86,7 @@ func (s *Store) recordHeat(b *pebble.Batch, heat map[int64]*siteHeat) (queuedHea
 	if err := b.Set(key, encodeQueued(heat), nil); err != nil {
 		return queuedHeat{}, false, fmt.Errorf("heatmap queue: %w", err)
 	}
-	return queuedHeat{key: key, sites: heat}, true, nil
+	return queuedHeat{keys: [][]byte{key}, sites: heat}, true, nil
 }
 
 // enqueue hands committed changes to the flusher. The caller still holds
@@ -86,9 +95,7 @@ func (s *Store) enqueue(it queuedHeat) {
 	q := &s.heatq
 	q.mu.Lock()
 	q.items = append(q.items, it)
-	for _, h := range it.sites {
-		q.rows += h.rows()
-	}
+	q.rows += it.rows()
 	full := q.rows >= heatQueueRows
 	q.mu.Unlock()
 	if full {
@@ -112,18 +119,27 @@ func (s *Store) flushHeat() error {
 	if len(items) == 0 {
 		return nil
 	}
-	sum := items[0].sites
-	if len(items) > 1 {
-		sum = map[int64]*siteHeat{}
-		for _, it := range items {
-			for site, h := range it.sites {
-				into := sum[site]
-				if into == nil {
-					into = newSiteHeat()
-					sum[site] = into
-				}
-				into.add(h)
+	// The changes are summed into the largest call's (adding every call's
+	// into a fresh map showed in append profiles); the calls are not
+	// needed apart any more.
+	largest, most := 0, 0
+	for i, it := range items {
+		if n := it.rows(); n > most {
+			largest, most = i, n
+		}
+	}
+	sum := items[largest].sites
+	for i, it := range items {
+		if i == largest {
+			continue
+		}
+		for site, h := range it.sites {
+			into := sum[site]
+			if into == nil {
+				into = newSiteHeat()
+				sum[site] = into
 			}
+			into.add(h)
 		}
 	}
 	b := s.db.NewBatch()
@@ -139,8 +155,10 @@ func (s *Store) flushHeat() error {
 		// memtable flush leaves neither in the tables, where a tombstone
 		// would be carried down the LSM.
 		for _, it := range items {
-			if err := b.SingleDelete(it.key, nil); err != nil {
-				return err
+			for _, k := range it.keys {
+				if err := b.SingleDelete(k, nil); err != nil {
+					return err
+				}
 			}
 		}
 		// Not synced: a lost flush leaves its j rows, which Open queues
@@ -148,14 +166,14 @@ func (s *Store) flushHeat() error {
 		return b.Commit(pebble.NoSync)
 	}()
 	if err != nil {
-		// Put them back in front: nothing was written.
-		q.mu.Lock()
-		q.items = append(items, q.items...)
+		// Put them back in front, summed: nothing was written.
+		back := queuedHeat{sites: sum}
 		for _, it := range items {
-			for _, h := range it.sites {
-				q.rows += h.rows()
-			}
+			back.keys = append(back.keys, it.keys...)
 		}
+		q.mu.Lock()
+		q.items = append([]queuedHeat{back}, q.items...)
+		q.rows += back.rows()
 		q.mu.Unlock()
 		return fmt.Errorf("pebble: flush heatmap changes: %w", err)
 	}
@@ -186,10 +204,9 @@ func (s *Store) startHeatQueue() error {
 		if err != nil {
 			return fmt.Errorf("heatmap queue row %d: %w", seq, err)
 		}
-		q.items = append(q.items, queuedHeat{key: append([]byte(nil), k...), sites: sites})
-		for _, h := range sites {
-			q.rows += h.rows()
-		}
+		it := queuedHeat{keys: [][]byte{append([]byte(nil), k...)}, sites: sites}
+		q.items = append(q.items, it)
+		q.rows += it.rows()
 		q.next = seq + 1
 		return nil
 	})
