@@ -44,6 +44,10 @@ func TestMain(m *testing.M) {
 		crashEndChild()
 		return
 	}
+	if os.Getenv(crashColdEnv) != "" {
+		crashColdChild()
+		return
+	}
 	weedtest.Main(m)
 }
 
