@@ -135,16 +135,40 @@ func (r *reads) end() {
 // searchable at drained. The answers counted are those that came back
 // between killed and back.
 type outageFigures struct {
-	round                int
-	victim               string
-	killed, back, ready  time.Time
-	drained              time.Time
-	batches, batch204    int
-	batch503, batchOther int
-	reads, read200       int
-	read503, readOther   int
-	acceptedByReady      int
-	unavailable          []string // the read paths answered 503
+	round               int
+	victim              string
+	killed, back, ready time.Time
+	drained             time.Time
+	batches, reads      tally
+	acceptedByReady     int
+	unavailable         []string // the read paths answered 503
+}
+
+// tally counts requests by outcome: ok (204 for batches, 200 for reads),
+// 503, and other (another status, or no answer).
+type tally struct{ offered, ok, unavailable, other int }
+
+// add counts one request that answered code (err: none) where ok is
+// success, and reports whether it was a 503.
+func (t *tally) add(code int, err error, ok int) bool {
+	t.offered++
+	switch {
+	case err == nil && code == ok:
+		t.ok++
+	case err == nil && code == http.StatusServiceUnavailable:
+		t.unavailable++
+		return true
+	default:
+		t.other++
+	}
+	return false
+}
+
+func (t *tally) plus(o tally) {
+	t.offered += o.offered
+	t.ok += o.ok
+	t.unavailable += o.unavailable
+	t.other += o.other
 }
 
 // chaosRun is the mesh under load and what happened to it.
@@ -172,7 +196,8 @@ func (c *chaosRun) killAndRestart(round int, victim string, outage time.Duration
 		}
 		ready = m.accounts
 	default:
-		kill(t, *m.slot(victim))
+		p, _ := m.module(victim)
+		kill(t, *p)
 	}
 	time.Sleep(outage - time.Since(f.killed)) // the outage is the behaviour under test
 	f.back = time.Now()
@@ -212,15 +237,7 @@ func (c *chaosRun) killAndRestart(round int, victim string, outage time.Duration
 		if a.at.Before(f.killed) || !a.at.Before(f.back) {
 			continue
 		}
-		f.batches++
-		switch {
-		case a.err == nil && a.code == http.StatusNoContent:
-			f.batch204++
-		case a.err == nil && a.code == http.StatusServiceUnavailable:
-			f.batch503++
-		default:
-			f.batchOther++
-		}
+		f.batches.add(a.code, a.err, http.StatusNoContent)
 	}
 	c.l.mu.Unlock()
 	c.r.mu.Lock()
@@ -228,68 +245,50 @@ func (c *chaosRun) killAndRestart(round int, victim string, outage time.Duration
 		if a.at.Before(f.killed) || !a.at.Before(f.back) {
 			continue
 		}
-		f.reads++
-		switch {
-		case a.err == nil && a.code == http.StatusOK:
-			f.read200++
-		case a.err == nil && a.code == http.StatusServiceUnavailable:
-			f.read503++
-			if !slices.Contains(f.unavailable, a.path) {
-				f.unavailable = append(f.unavailable, a.path)
-			}
-		default:
-			f.readOther++
+		if f.reads.add(a.code, a.err, http.StatusOK) && !slices.Contains(f.unavailable, a.path) {
+			f.unavailable = append(f.unavailable, a.path)
 		}
 	}
 	c.r.mu.Unlock()
 	t.Logf("round %d, %-10s down %5.1fs: batches %3d offered, %3d 204, %3d 503, %3d other; reads %3d: %3d 200, %3d 503, %3d other; ready %5.2fs after restart, %d accepted batches searchable %5.2fs after restart; 503 on %v",
-		round, victim, f.back.Sub(f.killed).Seconds(), f.batches, f.batch204, f.batch503, f.batchOther, f.reads, f.read200, f.read503, f.readOther,
+		round, victim, f.back.Sub(f.killed).Seconds(), f.batches.offered, f.batches.ok, f.batches.unavailable, f.batches.other,
+		f.reads.offered, f.reads.ok, f.reads.unavailable, f.reads.other,
 		f.ready.Sub(f.back).Seconds(), f.acceptedByReady, f.drained.Sub(f.back).Seconds(), f.unavailable)
 	c.out = append(c.out, f)
 }
 
-// slot is where the mesh keeps module's process.
-func (m *mesh) slot(module string) **process {
-	switch module {
+// module is where the mesh keeps name's process, and the arguments it
+// starts with.
+func (m *mesh) module(name string) (**process, func() []string) {
+	switch name {
 	case "accounts":
-		return &m.accounts
+		return &m.accounts, m.accountsArgs
 	case "search":
-		return &m.search
+		return &m.search, m.searchArgs
 	case "recordings":
-		return &m.recordings
+		return &m.recordings, m.recordingsArgs
 	case "notify":
-		return &m.notify
+		return &m.notify, m.notifyArgs
 	case "ingest":
-		return &m.ingest
+		return &m.ingest, m.ingestArgs
 	case "gateway":
-		return &m.gateway
+		return &m.gateway, m.gatewayArgs
 	}
-	m.t.Fatalf("no module %q in the mesh", module)
-	return nil
+	m.t.Fatalf("no module %q in the mesh", name)
+	return nil, nil
 }
 
 // restartModule starts the killed module again on its data directory and
 // addresses (the HTTP one too for ingest and the gateway, which serve it)
 // and answers the new process.
-func (m *mesh) restartModule(module string) *process {
+func (m *mesh) restartModule(name string) *process {
 	m.t.Helper()
-	p := m.slot(module)
-	var args []string
-	switch module {
-	case "accounts":
-		args = m.accountsArgs()
-	case "search":
-		args = m.searchArgs()
-	case "recordings":
-		args = m.recordingsArgs()
-	case "notify":
-		args = m.notifyArgs()
-	case "ingest":
-		args = append(m.ingestArgs(), "--server.http-listen-address", (*p).addrs.HTTP)
-	case "gateway":
-		args = append(m.gatewayArgs(), "--server.http-listen-address", (*p).addrs.HTTP)
+	p, argsOf := m.module(name)
+	args := argsOf()
+	if name == "ingest" || name == "gateway" {
+		args = append(args, "--server.http-listen-address", (*p).addrs.HTTP)
 	}
-	*p = m.restart(module, *p, args...)
+	*p = m.restart(name, *p, args...)
 	return *p
 }
 
@@ -299,7 +298,8 @@ func (m *mesh) restartModule(module string) *process {
 func (c *chaosRun) requireAlive(victim string) {
 	c.t.Helper()
 	for _, module := range chaosVictims[1:] {
-		p := *c.m.slot(module)
+		slot, _ := c.m.module(module)
+		p := *slot
 		select {
 		case err := <-p.done:
 			c.t.Fatalf("after %s's restart, %s had ended on its own: %v\n%s", victim, module, err, problems(p.logs.String(), 20))
@@ -499,14 +499,8 @@ func TestChaos(t *testing.T) {
 	var sum outageFigures
 	var worstReady, worstDrain time.Duration
 	for _, f := range c.out {
-		sum.batches += f.batches
-		sum.batch204 += f.batch204
-		sum.batch503 += f.batch503
-		sum.batchOther += f.batchOther
-		sum.reads += f.reads
-		sum.read200 += f.read200
-		sum.read503 += f.read503
-		sum.readOther += f.readOther
+		sum.batches.plus(f.batches)
+		sum.reads.plus(f.reads)
 		worstReady = max(worstReady, f.ready.Sub(f.back))
 		worstDrain = max(worstDrain, f.drained.Sub(f.back))
 	}
@@ -519,7 +513,7 @@ func TestChaos(t *testing.T) {
 	t.Logf("totals: %d kills in %v; during the outages batches %d offered, %d 204, %d 503, %d other; reads %d: %d 200, %d 503, %d other; "+
 		"slowest ready %.2fs and drain %.2fs after a restart; whole run: %d batches offered, %d accepted (all stored once, replayed and searchable), "+
 		"%d refused while ingest was down, %d cut, answers by status other than 204 %v, %d reads",
-		len(c.out), time.Since(began).Round(time.Second), sum.batches, sum.batch204, sum.batch503, sum.batchOther,
-		sum.reads, sum.read200, sum.read503, sum.readOther, worstReady.Seconds(), worstDrain.Seconds(),
+		len(c.out), time.Since(began).Round(time.Second), sum.batches.offered, sum.batches.ok, sum.batches.unavailable, sum.batches.other,
+		sum.reads.offered, sum.reads.ok, sum.reads.unavailable, sum.reads.other, worstReady.Seconds(), worstDrain.Seconds(),
 		len(c.l.answers), len(c.l.accepted), refused, len(c.l.errs)-refused, c.l.other, len(c.r.all))
 }

@@ -173,18 +173,25 @@ func TestPrivateStopRestart(t *testing.T) {
 		c.Close(ctx)
 		t.Fatal("connected to a stopped server")
 	}
+	if n, err := restartAndCount(ctx, t, srv, "SELECT count(*) FROM pg_tables WHERE tablename = 'kept'"); err != nil || n != 1 {
+		t.Fatalf("table after Restart: %d, %v; want it kept", n, err)
+	}
+}
+
+// restartAndCount restarts srv and answers what query (a count) reads.
+func restartAndCount(ctx context.Context, t *testing.T, srv *Server, query string) (int, error) {
+	t.Helper()
 	if err := srv.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	conn, err = pgx.Connect(ctx, srv.DSN())
+	conn, err := pgx.Connect(ctx, srv.DSN())
 	if err != nil {
 		t.Fatalf("connect after Restart: %v", err)
 	}
 	defer conn.Close(ctx)
 	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'kept'").Scan(&n); err != nil || n != 1 {
-		t.Fatalf("table after Restart: %d, %v; want it kept", n, err)
-	}
+	err = conn.QueryRow(ctx, query).Scan(&n)
+	return n, err
 }
 
 // TestPrivateKillRestart: a private server killed with SIGKILL (the
@@ -215,16 +222,7 @@ func TestPrivateKillRestart(t *testing.T) {
 		c.Close(ctx)
 		t.Fatal("connected to a killed server")
 	}
-	if err := srv.Restart(ctx); err != nil {
-		t.Fatal(err)
-	}
-	conn, err = pgx.Connect(ctx, srv.DSN())
-	if err != nil {
-		t.Fatalf("connect after Restart: %v", err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM kept").Scan(&n); err != nil || n != 2 {
+	if n, err := restartAndCount(ctx, t, srv, "SELECT count(*) FROM kept"); err != nil || n != 2 {
 		t.Fatalf("rows after the kill and Restart: %d, %v; want 2", n, err)
 	}
 }
