@@ -46,8 +46,10 @@ build: web ## Build the sightline binary into bin/, the dashboard (web/dist) emb
 test: preflight web test-go test-node test-e2e ## Run every test (Go, dashboard, tracker, browser end-to-end).
 
 .PHONY: test-go
+# -timeout: cmd/sightline's real processes (the downtime matrix, the short
+# chaos run) take most of go test's default 10 min per package.
 test-go: weed ## Go tests (real PostgreSQL, real sockets), under the race detector.
-	$(GO) test -count=1 $(RACE) ./...
+	$(GO) test -count=1 -timeout 20m $(RACE) ./...
 
 # Full run: 3 rounds of 7 kills, 15 s down each (~8 min). `make test` runs
 # the short version (TestChaos's defaults: one round, 2 s down).
