@@ -45,8 +45,12 @@ func encode(chunks []store.StoredChunk) []byte {
 		b = binary.AppendUvarint(b, uint64(len(c.Data)))
 		b = append(b, c.Data...)
 	}
+	return append(b, sumOf(b)...)
+}
+
+func sumOf(b []byte) []byte {
 	sum := sha256.Sum256(b)
-	return append(b, sum[:]...)
+	return sum[:]
 }
 
 // name is an encoded object's name: the start of its hash, in hex.
@@ -61,12 +65,12 @@ func decode(obj []byte) ([]store.StoredChunk, error) {
 		return nil, fmt.Errorf("%w: no header", errCorrupt)
 	}
 	body, sum := obj[:len(obj)-sha256.Size], obj[len(obj)-sha256.Size:]
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], sum) {
+	if !bytes.Equal(sumOf(body), sum) {
 		return nil, fmt.Errorf("%w: checksum", errCorrupt)
 	}
 	r := reader{b: body[len(magic):]}
 	count := r.uvarint()
-	if count > uint64(len(r.b)) { // every chunk takes at least a byte
+	if count > uint64(len(r.b)/5) { // every chunk takes at least 5 bytes
 		return nil, fmt.Errorf("%w: %d chunks in %d bytes", errCorrupt, count, len(r.b))
 	}
 	out := make([]store.StoredChunk, 0, count)
