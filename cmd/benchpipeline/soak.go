@@ -49,7 +49,7 @@ func soak(ctx context.Context, c config) error {
 		}
 		ok := res.Status[http.StatusNoContent]
 		fmt.Printf("%6d %9.0f %9.0f %8d %9s %9s %10.0f %10d %9.0f %8.1fs\n", minute,
-			float64(res.Answered())/res.Elapsed.Seconds(), float64(ok)/res.Elapsed.Seconds(), res.Answered()-ok+res.Errors+res.Saturated,
+			float64(res.Answered())/res.Window.Seconds(), float64(ok)/res.Window.Seconds(), res.Answered()-ok+res.Errors+res.Saturated,
 			ms(res.Latency.ValueAtQuantile(99)), mib(u.rss), m.goroutines, u.fds, m.spoolRecords, m.spoolAge)
 		rss, gor, fds, backlog = append(rss, float64(u.rss)), append(gor, m.goroutines), append(fds, float64(u.fds)), append(backlog, m.spoolRecords)
 	}

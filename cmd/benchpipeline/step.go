@@ -162,7 +162,7 @@ func stepHeader() {
 
 func (st *step) print() {
 	r := st.res
-	secs := r.Elapsed.Seconds()
+	secs := r.Window.Seconds()
 	per := func(d time.Duration) string {
 		return (d / time.Duration(max(st.accepted, 1))).Round(time.Microsecond).String()
 	}
@@ -276,7 +276,7 @@ func stepRun(ctx context.Context, c config, size int, start float64) error {
 	bareCPB := bareCPU / time.Duration(max(br.Status[http.StatusNoContent], 1))
 	pipeCPB := best.cpu / time.Duration(max(best.accepted, 1))
 	fmt.Printf("bare net/http 204 at the same rate: %.0f answered/s (%d non-204), p50 %s, p99 %s, CPU/batch %v, RSS %s\n",
-		float64(br.Answered())/br.Elapsed.Seconds(), br.Answered()-br.Status[http.StatusNoContent]+br.Errors+br.Saturated,
+		float64(br.Answered())/br.Window.Seconds(), br.Answered()-br.Status[http.StatusNoContent]+br.Errors+br.Saturated,
 		ms(br.Latency.ValueAtQuantile(50)), ms(br.Latency.ValueAtQuantile(99)), bareCPB.Round(time.Microsecond), mib(int64(be.ResidentMemory())))
 	fmt.Printf("ratio: the pipeline's CPU per batch is %.1f× the bare handler's at the same rate: on CPU alone it would reach %.3f of the bare handler's rate (issue 19's goal with 10 KB batches: ≥ 0.30)\n",
 		float64(pipeCPB)/float64(max(bareCPB, 1)), float64(bareCPB)/float64(max(pipeCPB, 1)))

@@ -34,6 +34,7 @@ var userAgents = []string{
 
 // Result is what one Run saw.
 type Result struct {
+	Window    time.Duration // the sends' schedule: the rates are per this
 	Elapsed   time.Duration // from the first due send to the last answer
 	Offered   int           // sends scheduled
 	Saturated int           // sends skipped: MaxInFlight requests were waiting
@@ -66,7 +67,7 @@ func (dr *Driver) Run(ctx context.Context, rate float64, d time.Duration) (*Resu
 	if rate <= 0 || d <= 0 || dr.MaxInFlight < 1 {
 		return nil, fmt.Errorf("loadgen: need rate > 0, duration > 0, MaxInFlight ≥ 1 (got %v, %v, %d)", rate, d, dr.MaxInFlight)
 	}
-	res := &Result{Status: map[int]int{}, Accepted: map[string]int{}, Latency: hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3)}
+	res := &Result{Window: d, Status: map[int]int{}, Accepted: map[string]int{}, Latency: hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3)}
 	var mu sync.Mutex
 	slots := make(chan struct{}, dr.MaxInFlight)
 	var wg sync.WaitGroup
