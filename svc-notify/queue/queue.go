@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
@@ -34,6 +35,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/sightlinehq/sightline/platform/storeformat"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 )
 
@@ -231,6 +233,9 @@ func Open(ctx context.Context, handle any, cfg Config) (*Queue, error) {
 		if err != nil {
 			return nil, fmt.Errorf("queue: river migrations: %w", err)
 		}
+		if err := refuseNewer(ctx, drv.GetExecutor(), m); err != nil {
+			return nil, err
+		}
 		if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 			return nil, fmt.Errorf("queue: river migrations: %w", err)
 		}
@@ -295,8 +300,39 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) 
 			conn.Conn().Close(context.WithoutCancel(ctx))
 		}
 	}()
+	if err := refuseNewer(ctx, riverpgxv5.New(pool).GetExecutor(), m); err != nil {
+		return err
+	}
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("queue: river migrations: %w", err)
+	}
+	return nil
+}
+
+// refuseNewer refuses a database whose River migrations go past those of
+// this binary's River (a newer Sightline's), which River would run on
+// without a word.
+func refuseNewer[TTx any](ctx context.Context, exec riverdriver.Executor, m *rivermigrate.Migrator[TTx]) error {
+	ok, err := exec.TableExists(ctx, &riverdriver.TableExistsParams{Table: "river_migration"})
+	if err != nil {
+		return fmt.Errorf("queue: river migrations: %w", err)
+	}
+	if !ok {
+		return nil // a new database
+	}
+	applied, err := exec.MigrationGetByLine(ctx, &riverdriver.MigrationGetByLineParams{Line: riverdriver.MigrationLineMain})
+	if err != nil {
+		return fmt.Errorf("queue: river migrations: %w", err)
+	}
+	var have, known int
+	for _, a := range applied {
+		have = max(have, a.Version)
+	}
+	for _, v := range m.AllVersions() {
+		known = max(known, v.Version)
+	}
+	if err := storeformat.Check("notify queue (River) schema", int64(have), int64(known)); err != nil {
+		return fmt.Errorf("queue: %w", err)
 	}
 	return nil
 }
