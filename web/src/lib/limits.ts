@@ -1,6 +1,6 @@
 import type { Schemas } from "../api/client";
 
-/** Limits are accounts' Plan: 0 or absent means unlimited; name is an optional operator label. */
+/** Limits are accounts' Plan message; 0 or absent means unlimited; name is an optional operator label. */
 export type Limits = Schemas["v1Plan"];
 
 /** RETENTION_CEILING is the longest retention when none is set (accounts' hard ceiling). */

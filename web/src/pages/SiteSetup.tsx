@@ -15,7 +15,7 @@ type Site = Schemas["v1Site"];
 type Settings = Schemas["v1SiteSettings"];
 
 const API_STUB = "<script>window.sightline=window.sightline||function(){(sightline.q=sightline.q||[]).push(arguments)};</script>";
-const API_EXAMPLES = `sightline('identify', 'user-42', { plan: 'pro' });  // find this user's recordings by id or attribute
+const API_EXAMPLES = `sightline('identify', 'user-42', { tier: 'pro' });  // find this user's recordings by id or attribute
 sightline('event', 'signup', { step: 2 });          // filter recordings by event, see it on the timeline
 sightline('consent', true);                         // with "Wait for consent": start recording`;
 
@@ -199,6 +199,22 @@ function SettingsForm({ siteId, maxRetention, retentionHint, editable }: { siteI
             />
             days {retentionHint ? <small className="muted" data-testid="retention-limit">({retentionHint})</small> : null}
           </span>
+        </label>
+        <label>
+          Move recordings to object storage after
+          <span className="row gap">
+            <input
+              type="number"
+              min={0}
+              max={draft.retentionDays ?? maxRetention}
+              value={draft.coldAfterDays ?? 0}
+              onChange={(e) => set("coldAfterDays", Number(e.target.value))}
+              className="input-short"
+              name="coldAfterDays"
+            />
+            days (0 = never)
+          </span>
+          <small className="muted">Older recordings leave the primary database for cheaper storage; they replay as before.</small>
         </label>
         <label id="time-zone">
           Time zone of traffic numbers
