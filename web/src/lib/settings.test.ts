@@ -25,6 +25,11 @@ describe("settings update mask", () => {
     expect(captureAssets({})).toBe(true);
     expect(captureAssets({ captureAssets: false })).toBe(false);
   });
+  it("sees the cold age set and set back to never (0, which protojson leaves out)", () => {
+    expect(updateMask({ retentionDays: 30 }, { retentionDays: 30, coldAfterDays: 7 })).toBe("coldAfterDays");
+    expect(updateMask({ coldAfterDays: 7 }, { coldAfterDays: 0 })).toBe("coldAfterDays");
+    expect(updateMask({}, { coldAfterDays: 0 })).toBe("");
+  });
   it("reads selectors one a line", () => {
     expect(selectorLines(" .a \n\n#b\r\n  ")).toEqual([".a", "#b"]);
   });

@@ -15,6 +15,7 @@ const FIELDS: (keyof SiteSettings)[] = [
   "captureAssets",
   "recordCanvas",
   "timeZone",
+  "coldAfterDays",
 ];
 
 // Fields whose absence means true (proto3 `optional bool`, unset = on).
