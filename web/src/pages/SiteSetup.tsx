@@ -15,7 +15,7 @@ type Site = Schemas["v1Site"];
 type Settings = Schemas["v1SiteSettings"];
 
 const API_STUB = "<script>window.sightline=window.sightline||function(){(sightline.q=sightline.q||[]).push(arguments)};</script>";
-const API_EXAMPLES = `sightline('identify', 'user-42', { plan: 'pro' });  // find this user's recordings by id or attribute
+const API_EXAMPLES = `sightline('identify', 'user-42', { tier: 'pro' });  // find this user's recordings by id or attribute
 sightline('event', 'signup', { step: 2 });          // filter recordings by event, see it on the timeline
 sightline('consent', true);                         // with "Wait for consent": start recording`;
 
