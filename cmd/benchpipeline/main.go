@@ -61,7 +61,7 @@ func main() {
 	mode := flag.String("mode", "step", "step (bench-pipeline), soak, or bare (the reference handler's process, started by step)")
 	flag.StringVar(&c.binary, "binary", "bin/sightline", "the sightline binary to run")
 	sizes := flag.String("sizes", "10240,61440", "batch shapes: bytes of JSON per batch (sent gzip'd), comma list")
-	starts := flag.String("start", "500,150", "first step's rate (batches/s) per shape, comma list")
+	starts := flag.String("start", "250,80", "first step's rate (batches/s) per shape, comma list")
 	flag.Float64Var(&c.growth, "growth", 1.25, "rate factor from one step to the next")
 	flag.DurationVar(&c.step, "step", 30*time.Second, "duration of a step")
 	flag.IntVar(&c.maxSteps, "max-steps", 20, "most steps per shape")
