@@ -8,6 +8,7 @@ import "@rrweb/replay/dist/style.css";
 import type { Schemas } from "../api/client";
 import type { RrwebEvent } from "../lib/ndjson";
 import { Fidelity, REPLAY_STYLE_RULES } from "../replay/fidelity";
+import { inertEvents } from "../replay/inert";
 import { streamRecording } from "../replay/useRecording";
 import type { Box } from "./place";
 
@@ -108,6 +109,7 @@ const frame = () => new Promise<void>((r) => requestAnimationFrame(() => r()));
 export async function rebuildPage(root: HTMLElement, events: RrwebEvent[], snap: Snapshot, signal: AbortSignal): Promise<RebuiltPage> {
   const win = snapshotWindow(events, snap.time ? Date.parse(snap.time) : undefined);
   if (!win) throw new Error("The recording holds no snapshot of this page any more.");
+  inertEvents(win.events);
   const fidelity = new Fidelity({ pointer: false });
   const r = new Replayer(win.events as never[], {
     root,

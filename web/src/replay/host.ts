@@ -7,6 +7,7 @@ import { Replayer } from "@rrweb/replay";
 import type { RecordingChunk, RrwebEvent } from "../lib/ndjson";
 import { ReplayFeeder } from "./feeder";
 import { Fidelity, REPLAY_STYLE_RULES } from "./fidelity";
+import { inertEvents } from "./inert";
 
 const META = 4;
 
@@ -54,7 +55,10 @@ export class ReplayerHost {
 
   /** feed appends the chunks not fed yet. */
   feed(chunks: readonly RecordingChunk[]): void {
-    for (const c of chunks.slice(this.fed)) this.feeder.push(c.events);
+    for (const c of chunks.slice(this.fed)) {
+      inertEvents(c.events);
+      this.feeder.push(c.events);
+    }
     this.fed = Math.max(this.fed, chunks.length);
     this.maybeStart(false);
   }
