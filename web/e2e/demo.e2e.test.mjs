@@ -140,7 +140,7 @@ test("a newcomer sees their own demo-shop visit: recording, replay, heatmap, num
       }
       return undefined;
     }, "a click heatmap of a /demo/ page", MINUTE).catch((e) => assert.fail(`${e.message}; pages: ${seen}`));
-    console.log(`click heatmap of ${clicks.url}: ${clicks.total} clicks, ${since()} after sign-up`);
+    console.log(`click heatmap of ${clicks.url}: ${clicks.total} click${clicks.total === 1 ? "" : "s"}, ${since()} after sign-up`);
     await dash.goto(`${sl.base}/o/${orgId}/sites/${siteId}/heatmaps?${new URLSearchParams({ page: clicks.url })}`);
     await dash.locator("[data-testid=heat-stage][data-state=drawn]").waitFor({ timeout: MINUTE });
     await dash.screenshot({ path: path.join(shots, "6-heatmap.png") });

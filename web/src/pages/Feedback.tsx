@@ -12,7 +12,7 @@ import { DateRangeFilter } from "../components/DateRangeFilter";
 import { DeviceIcon } from "../components/DeviceIcon";
 import { EmptyState, ErrorBox, QueryStatus } from "../components/ui";
 import { deviceLabel, RANGES, toggle, type UrlCondition } from "../lib/filters";
-import { formatDateTime, urlPath } from "../lib/format";
+import { formatDateTime, plural, urlPath } from "../lib/format";
 import { RuleOpSelect, useRuleDraft } from "../heatmap/RuleControls";
 import { NpsChart, RatingChart, ratingCounts } from "../feedback/Charts";
 import { answerLines, FACE_LABELS, npsLabel, ratingLabel } from "../feedback/convert";
@@ -220,7 +220,7 @@ function Figures({ stats }: { stats: Schemas["v1GetAnswerStatsResponse"] }) {
           {npsLabel(total.nps)}
         </div>
         <p className="muted small">
-          {npsN ? `${Number(total.promoters ?? 0)} promoters, ${Number(total.passives ?? 0)} passives, ${Number(total.detractors ?? 0)} detractors` : "No NPS answers in this range."}
+          {npsN ? `${plural(Number(total.promoters ?? 0), "promoter")}, ${plural(Number(total.passives ?? 0), "passive")}, ${plural(Number(total.detractors ?? 0), "detractor")}` : "No NPS answers in this range."}
         </p>
         {series.length > 0 && <NpsChart series={series} interval={stats.interval} />}
       </section>

@@ -49,7 +49,7 @@ function Badges({ s }: { s: Summary }) {
         </span>
       )}
       {(s.errorCount ?? 0) > 0 && (
-        <span className="badge badge-error" data-testid="badge-error" title={`${s.errorCount} errors`}>
+        <span className="badge badge-error" data-testid="badge-error" title={plural(s.errorCount ?? 0, "error")}>
           Errors ×{s.errorCount}
         </span>
       )}
