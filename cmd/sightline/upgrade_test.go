@@ -221,10 +221,14 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 		store string
 		bump  func(t *testing.T, dir string) (stored, known int64)
 	}{
-		{"accounts schema", bumpGoose("accounts.db", "goose_db_version")},
+		{"accounts schema", bumpSQL("accounts.db", "goose_db_version")},
+		{"notify schema", bumpSQL("notify.db", "notify_goose_db_version")},
+		{"notify queue (River) schema", bumpSQL("notify.db", "river_migration")},
 		{"recordings format", bumpMarker(filepath.Join("recordings", storeformat.FileName))},
 		{"spool format", bumpMarker(filepath.Join("spool", storeformat.FileName))},
+		{"traffic format", bumpMarker(filepath.Join("traffic", storeformat.FileName))},
 		{"bleve index schema", bumpMarker(filepath.Join("search", "SCHEMA"))},
+		{"bleve answers index schema", bumpMarker(filepath.Join("search", "answers", "SCHEMA"))},
 	} {
 		t.Run(tc.store, func(t *testing.T) {
 			newer := filepath.Join(t.TempDir(), "data")
@@ -247,6 +251,8 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 			if !strings.Contains(stderr.String(), msg) {
 				t.Errorf("serve's refusal does not say %q:\n%s", msg, stderr.Bytes())
 			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			t.Logf("refused: %s", lines[len(lines)-1])
 			if strings.Contains(stderr.String(), "panic") || strings.Contains(stderr.String(), "sightline started") {
 				t.Errorf("serve panicked or started:\n%s", stderr.Bytes())
 			}
@@ -273,9 +279,13 @@ func bumpMarker(rel string) func(t *testing.T, dir string) (int64, int64) {
 	}
 }
 
-// bumpGoose records in the SQLite database at rel a migration one past the
-// last applied, as a newer release's would.
-func bumpGoose(rel, table string) func(t *testing.T, dir string) (int64, int64) {
+// bumpSQL records in the SQLite database at rel a migration one past the
+// last applied, in table (goose's or River's), as a newer release would.
+func bumpSQL(rel, table string) func(t *testing.T, dir string) (int64, int64) {
+	last, insert := `SELECT max(version_id) FROM `+table, `INSERT INTO `+table+` (version_id, is_applied) VALUES (?, 1)`
+	if table == "river_migration" {
+		last, insert = `SELECT max(version) FROM river_migration WHERE line = 'main'`, `INSERT INTO river_migration (line, version) VALUES ('main', ?)`
+	}
 	return func(t *testing.T, dir string) (int64, int64) {
 		db, err := sql.Open("sqlite", filepath.Join(dir, rel))
 		if err != nil {
@@ -283,10 +293,10 @@ func bumpGoose(rel, table string) func(t *testing.T, dir string) (int64, int64) 
 		}
 		defer db.Close()
 		var known int64
-		if err := db.QueryRow(`SELECT max(version_id) FROM ` + table).Scan(&known); err != nil {
+		if err := db.QueryRow(last).Scan(&known); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.Exec(`INSERT INTO `+table+` (version_id, is_applied) VALUES (?, 1)`, known+1); err != nil {
+		if _, err := db.Exec(insert, known+1); err != nil {
 			t.Fatal(err)
 		}
 		return known + 1, known
