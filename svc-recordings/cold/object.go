@@ -98,18 +98,12 @@ type reader struct {
 
 func (r *reader) fail() { r.err, r.b = fmt.Errorf("%w: truncated", errCorrupt), nil }
 
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *reader) uvarint() uint64 { return next(r, binary.Uvarint) }
+func (r *reader) varint() int64   { return next(r, binary.Varint) }
 
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
+// next reads one number with read (binary.Uvarint, binary.Varint).
+func next[T uint64 | int64](r *reader, read func([]byte) (T, int)) T {
+	v, n := read(r.b)
 	if n <= 0 {
 		r.fail()
 		return 0

@@ -29,11 +29,7 @@ func (s *Store) coldMove(site int64, session string, row *sessionRow, state *sum
 }
 
 func (s *Store) coldDelete(coldMs, site int64, session string) Stmt {
-	return Stmt{
-		CQL:        "DELETE FROM " + s.t("cold") + " WHERE day = ? AND cold_ms = ? AND site_id = ? AND session_id = ?",
-		Args:       []any{coldMs / dayMs, coldMs, site, session},
-		Idempotent: true,
-	}
+	return s.dayIndexDelete("cold", "cold_ms", coldMs, site, session)
 }
 
 // ColdDue implements store.Cold: the cold index's rows of the last

@@ -640,9 +640,15 @@ func (s *Store) recordChange(ctx context.Context, site int64, session string, ro
 }
 
 func (s *Store) expiryDelete(expiresMs, site int64, session string) Stmt {
+	return s.dayIndexDelete("expiry", "expires_ms", expiresMs, site, session)
+}
+
+// dayIndexDelete deletes a session's row of an index by day (the expiry
+// or the cold one), whose time column timeCol holds ms.
+func (s *Store) dayIndexDelete(table, timeCol string, ms, site int64, session string) Stmt {
 	return Stmt{
-		CQL:        "DELETE FROM " + s.t("expiry") + " WHERE day = ? AND expires_ms = ? AND site_id = ? AND session_id = ?",
-		Args:       []any{expiresMs / dayMs, expiresMs, site, session},
+		CQL:        "DELETE FROM " + s.t(table) + " WHERE day = ? AND " + timeCol + " = ? AND site_id = ? AND session_id = ?",
+		Args:       []any{ms / dayMs, ms, site, session},
 		Idempotent: true,
 	}
 }
