@@ -85,7 +85,7 @@ test("sign up, install, record a visit, find it, replay it", { timeout: 180_000 
   const activityAsks = [];
   page.on("request", (r) => r.url().endsWith("/activity") && activityAsks.push(Date.now()));
   await page.getByTestId("verify-install").click();
-  await page.locator('[data-testid=verify-status][data-state=ok]').waitFor({ timeout: 60_000 });
+  await page.locator('[data-testid=verify-status][data-state=ok][data-seen=recording]').waitFor({ timeout: 60_000 });
   assert.match(await page.getByTestId("verify-status").innerText(), /\b1 session in the last 24 hours/);
   const okAt = Date.now();
   await page.waitForTimeout(7_000); // more than two of its 3 s polls
