@@ -108,7 +108,10 @@ type Options struct {
 	Logger   *slog.Logger
 	// CursorInterval is the most time between cursor writes (default 200 ms).
 	CursorInterval time.Duration
-	// OnCommit, if set, is called after each group commit.
+	// OnCommit, if set, is called after each group commit: the appends
+	// one fdatasync made durable, their bytes, and the time from the
+	// group's first write to the fdatasync's return (it includes waiting
+	// for the sync in flight when it was written).
 	OnCommit func(records, bytes int, fsync time.Duration)
 	// DeadRetention is how long a dead letter is kept (default 7 days);
 	// DeadMaxBytes bounds the dead-letter area's payload bytes (default
