@@ -486,6 +486,11 @@ func (s *Service) retention(ctx context.Context) (int, error) {
 		return n, err
 	}
 	s.sweeps.OK(ctx)
+	if n == 0 {
+		// Collecting lists every cold object: only after removals (the
+		// scheduler repeats RETENTION while the cold pass has more).
+		return n, nil
+	}
 	// The cold segments of the sessions just removed (and of any deleted
 	// session whose own removal of them failed).
 	if c, err := s.cold.Collect(ctx, s.store, 0); err != nil {
