@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -81,6 +80,7 @@ type read struct {
 	path       string
 	code       int
 	retryAfter bool
+	message    string // of an answer other than 200, cut short
 	err        error
 }
 
@@ -110,9 +110,13 @@ func startReads(d *dashboard, session string) *reads {
 		defer close(r.done)
 		for {
 			for _, q := range requests {
-				code, hdr, _, err := d.do(q.method, q.path, q.body)
+				code, hdr, body, err := d.do(q.method, q.path, q.body)
+				a := read{at: time.Now(), path: q.path, code: code, retryAfter: hdr.Get("Retry-After") != "", err: err}
+				if code != http.StatusOK {
+					a.message = string(body[:min(len(body), 160)])
+				}
 				r.mu.Lock()
-				r.all = append(r.all, read{at: time.Now(), path: q.path, code: code, retryAfter: hdr.Get("Retry-After") != "", err: err})
+				r.all = append(r.all, a)
 				r.mu.Unlock()
 			}
 			select {
@@ -141,7 +145,7 @@ type outageFigures struct {
 	drained             time.Time
 	batches, reads      tally
 	acceptedByReady     int
-	unavailable         []string // the read paths answered 503
+	unavailable         map[string]string // read path → its first 503's message
 }
 
 // tally counts requests by outcome: ok (204 for batches, 200 for reads),
@@ -186,7 +190,7 @@ type chaosRun struct {
 func (c *chaosRun) killAndRestart(round int, victim string, outage time.Duration) {
 	t, m := c.t, c.m
 	t.Helper()
-	f := outageFigures{round: round, victim: victim}
+	f := outageFigures{round: round, victim: victim, unavailable: map[string]string{}}
 	f.killed = time.Now()
 	var ready *process // the process whose /readyz says the victim is back
 	switch victim {
@@ -245,12 +249,12 @@ func (c *chaosRun) killAndRestart(round int, victim string, outage time.Duration
 		if a.at.Before(f.killed) || !a.at.Before(f.back) {
 			continue
 		}
-		if f.reads.add(a.code, a.err, http.StatusOK) && !slices.Contains(f.unavailable, a.path) {
-			f.unavailable = append(f.unavailable, a.path)
+		if _, seen := f.unavailable[a.path]; f.reads.add(a.code, a.err, http.StatusOK) && !seen {
+			f.unavailable[a.path] = a.message
 		}
 	}
 	c.r.mu.Unlock()
-	t.Logf("round %d, %-10s down %5.1fs: batches %3d offered, %3d 204, %3d 503, %3d other; reads %3d: %3d 200, %3d 503, %3d other; ready %5.2fs after restart, %d accepted batches searchable %5.2fs after restart; 503 on %v",
+	t.Logf("round %d, %-10s down %5.1fs: batches %3d offered, %3d 204, %3d 503, %3d other; reads %3d: %3d 200, %3d 503, %3d other; ready %5.2fs after restart, %d accepted batches searchable %5.2fs after restart; 503 on %q",
 		round, victim, f.back.Sub(f.killed).Seconds(), f.batches.offered, f.batches.ok, f.batches.unavailable, f.batches.other,
 		f.reads.offered, f.reads.ok, f.reads.unavailable, f.reads.other,
 		f.ready.Sub(f.back).Seconds(), f.acceptedByReady, f.drained.Sub(f.back).Seconds(), f.unavailable)
