@@ -438,7 +438,9 @@ func checkOperatorRoutes(t *testing.T, s *server, rs [][2]string, tenants ...*te
 				t.Errorf("%s: %s %s = %d %s, want 403 or 404", name, r[0], path, got.code, got.body)
 			}
 		}
-		if got := op.c.do(r[0], path, nil); got.code != http.StatusOK {
+		// A write without a body gets past authorisation and is refused
+		// as bad input (the limits RPCs require their limits).
+		if got := op.c.do(r[0], path, nil); got.code != http.StatusOK && (r[0] == http.MethodGet || got.code != http.StatusBadRequest) {
 			t.Errorf("operator: %s %s = %d %s, want 200", r[0], path, got.code, got.body)
 		}
 	}

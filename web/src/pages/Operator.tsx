@@ -59,14 +59,14 @@ function LimitsFields({ draft, set }: { draft: LimitsDraft; set: (d: LimitsDraft
 /** InstanceLimits: the defaults every organisation without its own follows. */
 function InstanceLimits() {
   const qc = useQueryClient();
-  const q = $api.useQuery("get", "/api/v1/operator/limits");
+  const q = $api.useQuery("get", "/api/v1/admin/limits");
   const [draft, setDraft] = useState<LimitsDraft>();
   const [problem, setProblem] = useState("");
-  const save = $api.useMutation("put", "/api/v1/operator/limits", {
+  const save = $api.useMutation("put", "/api/v1/admin/limits", {
     onSuccess: () => {
       setDraft(undefined);
-      void qc.invalidateQueries({ queryKey: ["get", "/api/v1/operator/limits"] });
-      void qc.invalidateQueries({ queryKey: ["get", "/api/v1/operator/organizations"] });
+      void qc.invalidateQueries({ queryKey: ["get", "/api/v1/admin/limits"] });
+      void qc.invalidateQueries({ queryKey: ["get", "/api/v1/admin/organizations"] });
     },
   });
   const d = draft ?? draftOf(q.data?.limits);
@@ -101,7 +101,7 @@ function InstanceLimits() {
 
 /** Organizations lists every organisation with its effective limits and edits one. */
 function Organizations() {
-  const q = $api.useQuery("get", "/api/v1/operator/organizations", { params: { query: { pageSize: ORGS_PAGE } } });
+  const q = $api.useQuery("get", "/api/v1/admin/organizations", { params: { query: { pageSize: ORGS_PAGE } } });
   const [editing, setEditing] = useState<string>();
   const orgs = q.data?.organizations ?? [];
   return (
@@ -171,9 +171,9 @@ function OrgLimitsForm({ org, onDone }: { org: Schemas["v1Organization"]; onDone
   const qc = useQueryClient();
   const [draft, setDraft] = useState(() => draftOf(org.plan));
   const [problem, setProblem] = useState("");
-  const save = $api.useMutation("put", "/api/v1/operator/organizations/{organizationId}/limits", {
+  const save = $api.useMutation("put", "/api/v1/admin/organizations/{organizationId}/limits", {
     onSuccess: () => {
-      void qc.invalidateQueries({ queryKey: ["get", "/api/v1/operator/organizations"] });
+      void qc.invalidateQueries({ queryKey: ["get", "/api/v1/admin/organizations"] });
       void qc.invalidateQueries({ queryKey: ["get", "/api/v1/organizations/{organizationId}"] });
       onDone();
     },

@@ -3072,7 +3072,7 @@ func RegisterAccountsServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/GetInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/operator/limits"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/GetInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/admin/limits"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -3092,7 +3092,7 @@ func RegisterAccountsServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/operator/limits"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/admin/limits"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -3112,7 +3112,7 @@ func RegisterAccountsServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/ListOrganizationsForOperator", runtime.WithHTTPPathPattern("/api/v1/operator/organizations"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/ListOrganizationsForOperator", runtime.WithHTTPPathPattern("/api/v1/admin/organizations"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -3132,7 +3132,7 @@ func RegisterAccountsServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		var stream runtime.ServerTransportStream
 		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateOrganizationLimits", runtime.WithHTTPPathPattern("/api/v1/operator/organizations/{organization_id}/limits"))
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateOrganizationLimits", runtime.WithHTTPPathPattern("/api/v1/admin/organizations/{organization_id}/limits"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -3989,7 +3989,7 @@ func RegisterAccountsServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/GetInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/operator/limits"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/GetInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/admin/limits"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -4006,7 +4006,7 @@ func RegisterAccountsServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/operator/limits"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateInstanceLimits", runtime.WithHTTPPathPattern("/api/v1/admin/limits"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -4023,7 +4023,7 @@ func RegisterAccountsServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/ListOrganizationsForOperator", runtime.WithHTTPPathPattern("/api/v1/operator/organizations"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/ListOrganizationsForOperator", runtime.WithHTTPPathPattern("/api/v1/admin/organizations"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -4040,7 +4040,7 @@ func RegisterAccountsServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
 		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
-		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateOrganizationLimits", runtime.WithHTTPPathPattern("/api/v1/operator/organizations/{organization_id}/limits"))
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.accounts.v1.AccountsService/UpdateOrganizationLimits", runtime.WithHTTPPathPattern("/api/v1/admin/organizations/{organization_id}/limits"))
 		if err != nil {
 			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 			return
@@ -4104,10 +4104,10 @@ var (
 	pattern_AccountsService_SetMaintenance_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "maintenance"}, ""))
 	pattern_AccountsService_ListAuditEvents_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "organizations", "organization_id", "audit-events"}, ""))
 	pattern_AccountsService_GetPublicConfig_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"api", "v1", "config"}, ""))
-	pattern_AccountsService_GetInstanceLimits_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "operator", "limits"}, ""))
-	pattern_AccountsService_UpdateInstanceLimits_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "operator", "limits"}, ""))
-	pattern_AccountsService_ListOrganizationsForOperator_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "operator", "organizations"}, ""))
-	pattern_AccountsService_UpdateOrganizationLimits_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5}, []string{"api", "v1", "operator", "organizations", "organization_id", "limits"}, ""))
+	pattern_AccountsService_GetInstanceLimits_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "admin", "limits"}, ""))
+	pattern_AccountsService_UpdateInstanceLimits_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "admin", "limits"}, ""))
+	pattern_AccountsService_ListOrganizationsForOperator_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3}, []string{"api", "v1", "admin", "organizations"}, ""))
+	pattern_AccountsService_UpdateOrganizationLimits_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 2, 3, 1, 0, 4, 1, 5, 4, 2, 5}, []string{"api", "v1", "admin", "organizations", "organization_id", "limits"}, ""))
 )
 
 var (
