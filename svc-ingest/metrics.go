@@ -63,7 +63,7 @@ func (s *Service) initMetrics(m metric.Meter) error {
 	s.m.limitHits, errs[1] = m.Int64Counter("ingest.limit.hits", metric.WithDescription("Batches refused or dropped by a limit, by limit name."))
 	s.m.commitRecords, errs[2] = m.Int64Histogram("ingest.spool.commit.records", metric.WithDescription("Records sharing one group commit (one fsync)."),
 		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))
-	s.m.fsync, errs[3] = m.Float64Histogram("ingest.spool.commit.duration", metric.WithUnit("s"), metric.WithDescription("Time from a group commit's first write to its fdatasync's return (the longest an append of it waited in the spool; pipelined: it includes the sync in flight when the group was written)."))
+	s.m.fsync, errs[3] = m.Float64Histogram("ingest.spool.commit.duration", metric.WithUnit("s"), metric.WithDescription("Write and fdatasync time of one group commit."))
 	s.m.delivered, errs[4] = m.Int64Counter("ingest.forwarder.delivered", metric.WithDescription("Chunks delivered, by sink (recordings; search for the traffic spool)."))
 	s.m.forwardFailures, errs[5] = m.Int64Counter("ingest.forwarder.failures", metric.WithDescription("Failed deliveries (retried), by sink (recordings: AppendChunks; search: AppendHits)."))
 	s.m.deadLettered, errs[6] = m.Int64Counter("ingest.forwarder.dead_lettered", metric.WithDescription("Records moved to the spool's dead-letter area, by reason (refused, invalid_argument, undecodable, attempts_exceeded)."))

@@ -12,11 +12,10 @@
 //	dead/                the dead-letter area (see dead.go)
 //	FORMAT               FormatVersion (storeformat.Marker; none: version 1)
 //
-// Appends go through one writer goroutine that writes every request queued
-// with one write; one fdatasync covers every write made before it starts
-// (group commit), and while it runs the writer goes on writing what
-// arrives, for the next one (pipelined); Append returns only after the
-// fdatasync that covers its record. A segment is deleted only once the
+// Appends go through one writer goroutine that takes every request queued
+// while the previous fsync ran and writes them with one write and one
+// fdatasync (group commit); Append returns only after that fsync. A
+// segment is deleted only once the
 // consumer's persisted cursor is past it. Once a segment is half full, the
 // next one's file is written full of zeros in the background
 // (next.seg.tmp, renamed when the writer starts it), so that a group
@@ -109,9 +108,8 @@ type Options struct {
 	// CursorInterval is the most time between cursor writes (default 200 ms).
 	CursorInterval time.Duration
 	// OnCommit, if set, is called after each group commit: the appends
-	// one fdatasync made durable, their bytes, and the time from the
-	// group's first write to the fdatasync's return (it includes waiting
-	// for the sync in flight when it was written).
+	// one fdatasync made durable, their bytes, and the commit's write and
+	// fdatasync time.
 	OnCommit func(records, bytes int, fsync time.Duration)
 	// DeadRetention is how long a dead letter is kept (default 7 days);
 	// DeadMaxBytes bounds the dead-letter area's payload bytes (default
@@ -179,7 +177,6 @@ type Spool struct {
 	persistedAt time.Time
 	oldest      time.Time
 	bytes       int64 // undelivered bytes
-	unsynced    int64 // bytes written and not yet known durable (not in bytes)
 	records     int64
 	notify      chan struct{} // closed and replaced after each commit
 	failed      error         // set when the log could not be repaired after a write error
@@ -885,101 +882,14 @@ func (s *Spool) append(ctx context.Context, req *appendReq) error {
 	}
 }
 
-// group is records written to the segment and not yet known durable: one
-// fdatasync covers every group written before it starts.
-type group struct {
-	end     int64 // segment offset after its last record
-	records int64
-	bytes   int64
-	oldest  time.Time // receive time of its first record
-	started time.Time // when its first record was written
-	// done are the requests whose last record is in the group: answered
-	// when it is durable.
-	done []*appendReq
-}
-
-// add merges g (written after h) into h.
-func (h *group) add(g *group) {
-	h.end = g.end
-	h.records += g.records
-	h.bytes += g.bytes
-	h.done = append(h.done, g.done...)
-	if h.oldest.IsZero() {
-		h.oldest = g.oldest
-	}
-}
-
-// writer owns the segment file. Commits are pipelined: while one
-// fdatasync runs (in syncer), the writer goes on writing the requests that
-// arrive into the page cache, and the next fdatasync, started the moment
-// the previous one returns, covers all of them — a record waits for at
-// most the sync in flight and its own, and the write of the next group is
-// off the sync's critical path. A lone append at a low rate is written and
-// synced at once, as before.
 func (s *Spool) writer() {
 	defer close(s.stopped)
-	syncReq := make(chan *os.File)
-	syncDone := make(chan error, 1)
-	go func() {
-		for f := range syncReq {
-			syncDone <- s.fdatasync(f)
-		}
-	}()
-	defer close(syncReq)
-	// inflight is the group being synced, pending the groups written since
-	// it started.
-	var inflight, pending *group
-	// settle answers the in-flight group by its sync's outcome; on failure
-	// the groups written after it fail too (their bytes follow the
-	// damage), and both are cut off.
-	settle := func(err error) error {
-		g := inflight
-		inflight = nil
-		if err != nil {
-			err = fmt.Errorf("%w: %w", errSyncFailed, err)
-			if pending != nil {
-				g.add(pending)
-				pending = nil
-			}
-			s.repair(err)
-			for _, r := range g.done {
-				r.done <- err
-			}
-			return err
-		}
-		s.publish(g)
-		return nil
-	}
-	start := func() {
-		if inflight == nil && pending != nil {
-			inflight, pending = pending, nil
-			syncReq <- s.w
-		}
-	}
-	// flush makes every written group durable (before a segment is
-	// sealed, and at Close).
-	flush := func() error {
-		if inflight != nil {
-			if err := settle(<-syncDone); err != nil {
-				return err
-			}
-		}
-		if pending != nil {
-			inflight, pending = pending, nil
-			return settle(s.fdatasync(s.w))
-		}
-		return nil
-	}
 	var batch []*appendReq
 	for {
 		batch = batch[:0]
 		select {
 		case r := <-s.reqs:
 			batch = append(batch, r)
-		case err := <-syncDone:
-			_ = settle(err) // the callers have the error
-			start()
-			continue
 		case <-s.stop:
 			// Drain what was queued before Close so no caller hangs.
 			for {
@@ -992,10 +902,7 @@ func (s *Spool) writer() {
 				break
 			}
 			if len(batch) > 0 {
-				s.write(batch, &pending, flush)
-			}
-			if err := flush(); err != nil {
-				s.log.Error("spool: close", "error", err)
+				s.commit(batch)
 			}
 			if err := s.seal(); err != nil {
 				s.log.Error("spool: close", "error", err)
@@ -1011,45 +918,16 @@ func (s *Spool) writer() {
 				break drain
 			}
 		}
-		s.write(batch, &pending, flush)
-		start()
+		s.commit(batch)
 	}
 }
 
-// publish makes a durable group visible: the segment's size and counts in
-// one critical section (the reader may read, and acknowledge, its records
-// as soon as the size is published), then answers its requests.
-func (s *Spool) publish(g *group) {
-	s.mu.Lock()
-	cur := &s.segs[len(s.segs)-1]
-	cur.size = g.end
-	cur.total += g.records
-	cur.records += g.records
-	if s.records == 0 {
-		s.oldest = g.oldest
-	}
-	s.records += g.records
-	s.bytes += g.bytes
-	s.unsynced -= g.bytes
-	close(s.notify)
-	s.notify = make(chan struct{})
-	s.mu.Unlock()
-	if s.opts.OnCommit != nil && len(g.done) > 0 {
-		s.opts.OnCommit(len(g.done), int(g.bytes), time.Since(g.started))
-	}
-	for _, r := range g.done {
-		r.done <- nil
-	}
-}
-
-// write writes a batch of requests after the groups already written,
-// adding them to *pending (a request's answer waits for the group of its
-// last record). A segment boundary first makes everything written durable
-// (flush) and starts a new segment.
-func (s *Spool) write(batch []*appendReq, pending **group, flush func() error) {
+// commit writes a group of records with one write and one fsync per
+// segment touched.
+func (s *Spool) commit(batch []*appendReq) {
 	s.mu.Lock()
 	failed := s.failed
-	room := s.opts.MaxBytes - s.bytes - s.unsynced
+	room := s.opts.MaxBytes - s.bytes
 	s.mu.Unlock()
 	if failed != nil {
 		for _, r := range batch {
@@ -1057,28 +935,39 @@ func (s *Spool) write(batch []*appendReq, pending **group, flush func() error) {
 		}
 		return
 	}
+	start := time.Now()
+	var accepted []*appendReq
 	s.buf = s.buf[:0]
-	g := &group{started: time.Now()}
-	// put writes s.buf after what is written and adds g to *pending.
-	put := func() error {
+	var oldest time.Time // of the records in s.buf
+	var groupBytes, inBuf int
+	// flush makes s.buf durable and, in the same critical section as the
+	// new segment size, counts its records: the reader may see (and
+	// acknowledge) them as soon as the size is published.
+	flush := func() error {
 		if len(s.buf) == 0 {
 			return nil
 		}
 		if _, err := s.w.WriteAt(s.buf, s.wOff); err != nil {
 			return fmt.Errorf("spool: write: %w", err)
 		}
-		s.wOff += int64(len(s.buf))
-		g.end, g.bytes = s.wOff, int64(len(s.buf))
-		s.mu.Lock()
-		s.unsynced += g.bytes
-		s.mu.Unlock()
-		if *pending == nil {
-			*pending = g
-		} else {
-			(*pending).add(g)
+		if err := s.fdatasync(s.w); err != nil {
+			return fmt.Errorf("spool: fdatasync: %w", err)
 		}
+		s.wOff += int64(len(s.buf))
+		groupBytes += len(s.buf)
+		s.mu.Lock()
+		cur := &s.segs[len(s.segs)-1]
+		cur.size = s.wOff
+		cur.total += int64(inBuf)
+		cur.records += int64(inBuf)
+		if s.records == 0 {
+			s.oldest = oldest
+		}
+		s.records += int64(inBuf)
+		s.bytes += int64(len(s.buf))
+		s.mu.Unlock()
 		s.buf = s.buf[:0]
-		g = &group{started: time.Now()}
+		inBuf, oldest = 0, time.Time{}
 		s.prepareNext()
 		return nil
 	}
@@ -1098,9 +987,6 @@ func (s *Spool) write(batch []*appendReq, pending **group, flush func() error) {
 			}
 			size := int64(recHeaderLen + len(payload))
 			if s.wOff+int64(len(s.buf))+size > s.opts.SegmentBytes && s.wOff+int64(len(s.buf)) > segHeaderLen {
-				if err = put(); err != nil {
-					break
-				}
 				if err = flush(); err != nil {
 					break
 				}
@@ -1115,63 +1001,49 @@ func (s *Spool) write(batch []*appendReq, pending **group, flush func() error) {
 			binary.LittleEndian.PutUint32(h[4:8], crc)
 			s.buf = append(s.buf, h[:]...)
 			s.buf = append(s.buf, payload...)
-			g.records++
-			if g.oldest.IsZero() {
-				g.oldest = r.time
+			inBuf++
+			if oldest.IsZero() {
+				oldest = r.time
 			}
 		}
 		if err != nil {
 			failedAt = ri
 			break
 		}
-		g.done = append(g.done, r)
+		accepted = append(accepted, r)
 	}
 	if err == nil {
-		err = put()
-		if err != nil {
-			failedAt = len(batch)
+		err = flush()
+	}
+	if err != nil {
+		s.repair(err)
+		for _, r := range accepted {
+			r.done <- err
 		}
-	}
-	if err == nil {
+		for _, r := range batch[failedAt:] {
+			r.done <- err
+		}
 		return
 	}
-	// The requests of this batch not yet in a written group fail; a write
-	// error leaves the groups written before it (and their requests) to
-	// their sync, and cuts only this write off.
-	if !errors.Is(err, errSyncFailed) {
-		s.log.Error("spool: write failed", "error", err)
-		s.cut(s.wOff, err)
+	s.mu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.mu.Unlock()
+	if s.opts.OnCommit != nil && len(accepted) > 0 {
+		s.opts.OnCommit(len(accepted), groupBytes, time.Since(start))
 	}
-	for _, r := range g.done {
-		r.done <- err
-	}
-	for _, r := range batch[failedAt:] {
-		r.done <- err
+	for _, r := range accepted {
+		r.done <- nil
 	}
 }
 
-// errSyncFailed marks a failed fdatasync: every group it was to make
-// durable, and those written after it, are dropped.
-var errSyncFailed = errors.New("spool: fdatasync failed")
-
-// repair drops the groups a failed sync was to make durable, and those
-// written after it: their bytes are cut off (the callers are told they
-// failed, so they must not be delivered).
+// repair drops a group whose write or fsync failed: its bytes are cut off
+// (the callers are told it failed, so it must not be delivered). If that is
+// impossible the spool refuses further appends.
 func (s *Spool) repair(cause error) {
 	s.log.Error("spool: group commit failed", "error", cause)
-	s.mu.Lock()
-	durable := s.segs[len(s.segs)-1].size
-	s.unsynced = 0
-	s.mu.Unlock()
-	s.cut(durable, cause)
-}
-
-// cut truncates the segment being written at off (what is before it stays
-// as written). If that is impossible the spool refuses further appends.
-func (s *Spool) cut(off int64, cause error) {
 	s.buf = s.buf[:0]
-	s.wOff = off
-	if err := s.w.Truncate(off); err == nil {
+	if err := s.w.Truncate(s.wOff); err == nil {
 		if err = s.w.Sync(); err == nil {
 			return
 		}

@@ -299,7 +299,7 @@ func main() {
 		fmt.Printf("edge goal (issue 19): p99 ≤ 20ms at 10000/s with every batch answered 204: %s\n", verdict(*rate >= 10000 && ingRate.late == 0 && ingRate.errors+ingRate.notOK == 0 && ingRate.p99 <= 20*time.Millisecond))
 	}
 	fmt.Println("(CPU per request is the whole process's: load generator, HTTP server and, for ingest, the forwarder and the sink too; *GC CPU: the collector's share of it, runtime/metrics estimate without idle-time marking)")
-	fmt.Printf("spool after the runs: %d records undelivered (drain took %v); sink stored %d chunks in %d AppendChunks calls (%.1f chunks/call); %d group commits for %d appends (%.1f appends per fsync, %v from a group's first write to durable)\n",
+	fmt.Printf("spool after the runs: %d records undelivered (drain took %v); sink stored %d chunks in %d AppendChunks calls (%.1f chunks/call); %d group commits for %d appends (%.1f appends per fsync, %v per write+fdatasync)\n",
 		undelivered, drain.Round(time.Millisecond), stored, calls,
 		float64(stored)/max(1, float64(calls)), commits, appends, float64(appends)/max(1, float64(commits)), fsync.Round(time.Microsecond))
 	if ing.errors > 0 || ing.notOK > 0 || own.errors > 0 || own.notOK > 0 {
@@ -611,7 +611,7 @@ var parts = []struct{ name, focus, ignore string }{
 	{"    envelope decode + validation", `sightline/batch\.Decode$`, ""},
 	{"    chunk encode + enrichment", `svc-ingest\.\(\*Service\)\.chunk$`, ""},
 	{"    spool append (copy, wake the writer)", `svc-ingest/spool\.\(\*Spool\)\.Append$`, ""},
-	{"spool writer (write + fdatasync)", `svc-ingest/spool\.\(\*Spool\)\.writer$`, ""},
+	{"spool writer (write, fdatasync, zeroing the next segment)", `svc-ingest/spool\.\(\*Spool\)\.(writer|prepare)$`, ""},
 	{"forwarder (read spool, gRPC client)", `svc-ingest/forwarder\.\(\*Forwarder\)\.Run$`, ""},
 	{"sink: zstd", `klauspost/compress/zstd\.\(\*Encoder\)\.EncodeAll$`, ""},
 	{"sink: Pebble (batch, commit, WAL, compactions)", `cockroachdb/pebble`, ""},
