@@ -179,45 +179,52 @@ func (h *heatReader) navigated(navs int) {
 	}
 }
 
+// viewKeys are sl:view's payload fields, read in one pass.
+var viewKeys = []string{"x", "y", "w", "h", "v", "d"}
+
 func (h *heatReader) view(p batch.Value) {
-	num := func(k string) (float64, bool) {
-		v, ok := p.Get(k).Float()
-		return v, ok && v >= 0 && v < 1e7
+	var f [6]float64
+	found := p.Floats(viewKeys, f[:])
+	num := func(i int) (float64, bool) {
+		return f[i], found&(1<<i) != 0 && f[i] >= 0 && f[i] < 1e7
 	}
-	x, okx := num("x")
-	y, oky := num("y")
+	x, okx := num(0)
+	y, oky := num(1)
 	if okx && oky {
 		h.sx, h.sy, h.known = x, y, true
 	}
-	if w, ok := num("w"); ok && w > 0 {
+	if w, ok := num(2); ok && w > 0 {
 		h.dw = w
 	}
-	if d, ok := num("h"); ok && d > 0 {
+	if d, ok := num(3); ok && d > 0 {
 		h.dh = d
 	}
-	if v, ok := num("v"); ok && v > 0 {
+	if v, ok := num(4); ok && v > 0 {
 		h.vh = v
 	}
-	if d, ok := p.Get("d").Float(); ok {
-		if id := clampID(d); id > 0 {
+	if found&(1<<5) != 0 {
+		if id := clampID(f[5]); id > 0 {
 			h.doc = id
 		}
 	}
 	h.reach()
 }
 
+// scrollKeys are a scroll event's fields, read in one pass.
+var scrollKeys = []string{"id", "x", "y"}
+
 // scroll follows rrweb's scroll event (source 3) of the document.
 func (h *heatReader) scroll(data batch.Value) {
 	if h == nil {
 		return
 	}
-	id, _ := data.Get("id").Float()
-	if clampID(id) != h.doc {
+	var f [3]float64
+	found := data.Floats(scrollKeys, f[:])
+	if clampID(f[0]) != h.doc {
 		return
 	}
-	x, okx := data.Get("x").Float()
-	y, oky := data.Get("y").Float()
-	if okx && oky && x >= 0 && y >= 0 && x < 1e7 && y < 1e7 {
+	x, y := f[1], f[2]
+	if found&6 == 6 && x >= 0 && y >= 0 && x < 1e7 && y < 1e7 {
 		h.sx, h.sy, h.known = x, y, true
 		h.reach()
 	}
