@@ -2,6 +2,7 @@ import { useState, type FormEvent, type ReactNode } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { type Schemas } from "../api/client";
 import { $api } from "../api/query";
+import { useApp } from "../app/AppContext";
 import { ErrorBox, PageHeader, QueryStatus, RefreshButton } from "../components/ui";
 import { formatDateTime, formatDuration, formatRelative, parseDuration } from "../lib/format";
 import { draftOf, limitsOf, limitText, type Limits, type LimitsDraft } from "../lib/limits";
@@ -12,6 +13,8 @@ type OrgOverview = Schemas["v1OrganizationOverview"];
 /** Operator shows ingest's health for the instance's operators: spool, forwarder, dead letters, limit hits. */
 export function Operator() {
   const stats = $api.useQuery("get", "/api/v1/admin/ingest/stats");
+  // Others get the stats' refusal once, not one per section.
+  const operator = !!useApp().me?.user?.operator;
   return (
     <div className="narrow" data-testid="operator-page">
       <PageHeader
@@ -20,8 +23,8 @@ export function Operator() {
         actions={<RefreshButton query={stats} />}
       />
       {stats.data ? <StatsView stats={stats.data} /> : <QueryStatus query={stats} />}
-      <InstanceLimits />
-      <Organizations />
+      {operator && <InstanceLimits />}
+      {operator && <Organizations />}
     </div>
   );
 }
