@@ -312,6 +312,27 @@ func (c *chaosRun) requireAlive(victim string) {
 	}
 }
 
+// logDashboardRecovery logs, per kill, when after the restart the last
+// dashboard read other than 200 came back (before the next kill): the
+// victim's /readyz says it is back, this says when the processes calling
+// it (the gateway's connections) had caught up. Reads come every
+// readEvery, which is the resolution.
+func (c *chaosRun) logDashboardRecovery() {
+	for i, f := range c.out {
+		until := time.Now()
+		if i+1 < len(c.out) {
+			until = c.out[i+1].killed
+		}
+		last := "none"
+		for _, a := range c.r.all {
+			if a.at.After(f.back) && a.at.Before(until) && (a.err != nil || a.code != http.StatusOK) {
+				last = fmt.Sprintf("%.2fs", a.at.Sub(f.back).Seconds())
+			}
+		}
+		c.t.Logf("round %d, %-10s: last dashboard read other than 200 after the restart: %s", f.round, f.victim, last)
+	}
+}
+
 // downWindows are the times at which module was down (from its kill to
 // its readiness): a request to it may go unanswered only then.
 func (c *chaosRun) downWindows(module string) [][2]time.Time {
@@ -497,6 +518,7 @@ func TestChaos(t *testing.T) {
 	c.r.end()
 
 	c.requireAnswerRule()
+	c.logDashboardRecovery()
 	c.requireStoredAndSearchable()
 	c.requireAlive("the last kill")
 
