@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,7 +42,13 @@ func TestMain(m *testing.M) {
 		runChild()
 		return
 	}
-	goleak.VerifyTestMain(m)
+	// The binary the e2e tests build lives in its own temporary directory
+	// (about 100 MB a run): remove it once every test is done.
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) {
+		if binaryPath != "" && binaryErr == nil {
+			_ = os.RemoveAll(filepath.Dir(binaryPath))
+		}
+	}))
 }
 
 const (
