@@ -151,7 +151,7 @@ export function useSites(orgId: string | undefined) {
   );
 }
 
-/** useOrganization: one organisation (its plan's limits). */
+/** useOrganization: one organisation (its effective limits). */
 export function useOrganization(orgId: string) {
   return $api.useQuery("get", "/api/v1/organizations/{organizationId}", { params: { path: { organizationId: orgId } } }, { enabled: !!orgId });
 }

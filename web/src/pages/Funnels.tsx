@@ -180,7 +180,7 @@ function StepSessions({ siteId, body, base, title }: { siteId: string; body: Sch
           </p>
           {items.length === 0 ? (
             <EmptyState title="None of these sessions was recorded" icon="▶">
-              Recording may be off, sampled, or over the plan's quota for them; traffic counts every visit.
+              Recording may be off, sampled, or over the daily session limit for them; traffic counts every visit.
             </EmptyState>
           ) : (
             <RecordingsTable items={items} total={int(first.recorded)} link={link} watched={watched} hasMore={!!list.hasNextPage} loadingMore={list.isFetchingNextPage} loadMore={() => void list.fetchNextPage()} />
