@@ -146,8 +146,9 @@ func unavailableMessage(method, serviceMsg string) string {
 		// database can be the cause behind any service.
 		return "the accounts database is unreachable" + collecting
 	}
-	for _, part := range []string{"accounts", "recordings", "search", "ingest"} {
-		if strings.Contains(strings.ToLower(method), "."+part+".") {
+	// Full method names are "/sightline.<service>.v1.<Service>/<Method>".
+	if rest, ok := strings.CutPrefix(method, "/sightline."); ok {
+		if part, _, ok := strings.Cut(rest, "."); ok && part != "" {
 			return "the " + part + " service is unreachable" + collecting
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
+	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 )
 
 func TestAuthCacheFreshStaleAndExpiry(t *testing.T) {
@@ -70,6 +71,10 @@ func TestUnavailableMessageNamesThePartOnly(t *testing.T) {
 		{"/sightline.recordings.v1.RecordingsService/GetSession", "the accounts database is unreachable; try again shortly", "the accounts database is unreachable"},
 		{"/sightline.search.v1.SearchService/SearchSessions", "connection error: desc = \"transport: Error while dialing: dial tcp 10.1.2.3:9090: connect: connection refused\"", "the search service is unreachable"},
 		{accountsv1.AccountsService_ListSites_FullMethodName, "dial tcp 127.0.0.1:9090: connect: connection refused", "the accounts service is unreachable"},
+		// Every service is named, notify too (the chaos run saw the generic
+		// message while notify was down).
+		{notifyv1.NotifyService_ListAlertRules_FullMethodName, "connection refused", "the notify service is unreachable"},
+		{"", "connection refused", "a Sightline service is unreachable"},
 	} {
 		got := unavailableMessage(c.method, c.msg)
 		if !strings.HasPrefix(got, c.want) || strings.Contains(got, "dial") || strings.Contains(got, "10.1.2.3") {
