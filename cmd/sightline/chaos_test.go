@@ -88,10 +88,11 @@ type read struct {
 // gateway for the user, the session list, one session and the alert
 // rules (notify), and keeps every answer.
 type reads struct {
-	mu   sync.Mutex
-	all  []read
-	stop chan struct{}
-	done chan struct{}
+	paths int // how many paths each round reads
+	mu    sync.Mutex
+	all   []read
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 func startReads(d *dashboard, session string) *reads {
@@ -106,6 +107,7 @@ func startReads(d *dashboard, session string) *reads {
 		{"GET", site + "/sessions/" + session, nil},
 		{"GET", site + "/alert-rules", nil},
 	}
+	r.paths = len(requests)
 	go func() {
 		defer close(r.done)
 		for {
@@ -127,6 +129,28 @@ func startReads(d *dashboard, session string) *reads {
 		}
 	}()
 	return r
+}
+
+// warm waits until every read path has answered 200 once, so the gateway
+// holds a last good answer of each before the first kill (without it the
+// first round's PostgreSQL kill came before any /me was kept, and /me
+// answered 503 for the whole outage).
+func (r *reads) warm(t *testing.T) {
+	t.Helper()
+	poll.Until(t, chaosDrainWithin, func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		ok := map[string]bool{}
+		for _, a := range r.all {
+			if a.code == http.StatusOK {
+				ok[a.path] = true
+			}
+		}
+		if len(ok) < r.paths {
+			return fmt.Errorf("%d of %d read paths answered 200 so far", len(ok), r.paths)
+		}
+		return nil
+	})
 }
 
 func (r *reads) end() {
@@ -506,6 +530,7 @@ func TestChaos(t *testing.T) {
 	known := c.l.accepted[0]
 	c.l.mu.Unlock()
 	c.r = startReads(c.d, known)
+	c.r.warm(t)
 	t.Logf("chaos: %d round(s) of %d kills, each down %v, under %d batches/s and 4 dashboard reads every %v",
 		rounds, len(chaosVictims), outage, loadRate, readEvery)
 
