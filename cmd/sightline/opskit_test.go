@@ -149,7 +149,10 @@ func TestOperationsKitMetricsExported(t *testing.T) {
 		}
 	}
 
-	p := startServe(t, nil)
+	// A daily session limit, as the dashboard's quota panel assumes: an
+	// unlimited instance (the default) leases no quota and so never counts
+	// accounts_quota_granted_total.
+	p := startServe(t, nil, "--accounts.default-plan.sessions-per-day=1000")
 	d := newDashboard(t, p)
 	postBatch(t, p, d.key, "https://shop.example.com", "s_opskit_metrics_000001")
 	// A body over ingest.max-body-bytes is refused by a limit.
