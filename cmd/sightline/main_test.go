@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -316,15 +318,33 @@ func TestManyProcesses(t *testing.T) {
 
 // freeAddr returns a loopback address no one listens on, for a process
 // whose address others must know before it starts.
+// freeAddr reserves a loopback address for a process started later (an
+// address others must know first, or one a restart binds again). It picks
+// below the kernel's ephemeral range: a port from 127.0.0.1:0 was handed
+// out again to another process's ":0" listener before its owner started
+// (TestManyProcesses failed in CI with "address already in use").
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low := 32768 // Linux's default ephemeral range starts here
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
+				low = n
+			}
+		}
 	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
+	for range 200 {
+		port := 10000 + rand.IntN(low-10000)
+		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue // taken: try another
+		}
+		addr := lis.Addr().String()
+		lis.Close()
+		return addr
+	}
+	t.Fatal("no free loopback port below the ephemeral range in 200 tries")
+	return ""
 }
 
 func hexID(b []byte) string {
