@@ -537,9 +537,13 @@ func benchAppend(ctx context.Context, o options) error {
 		}
 	}
 	perChunk := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
-	fmt.Printf("AppendChunks, %d rounds × %d page views × %d batches (2 clicks each), 48 chunks per call, each variant its own service process (CPU: the service's, from /proc):\n", o.rounds, o.roundVisits, batches)
+	fmt.Printf("AppendChunks, %d rounds × %d page views × %d batches (2 clicks each), 48 chunks per call, each variant its own service process (CPU and disk writes: the service's, from /proc):\n", o.rounds, o.roundVisits, batches)
 	for _, va := range variants {
-		fmt.Printf("  %-38s %7.1f µs/chunk wall, CPU %6.1f µs/chunk  (%.1f KB/chunk)\n", va.label+":", perChunk(va.wall), perChunk(va.cpu), float64(va.bytes)/1e3/float64(n))
+		written, err := va.srv.written()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  %-38s %7.1f µs/chunk wall, CPU %6.1f µs/chunk, disk writes %5.2f KB/chunk  (%.1f KB/chunk of events)\n", va.label+":", perChunk(va.wall), perChunk(va.cpu), float64(written)/1e3/float64(n), float64(va.bytes)/1e3/float64(n))
 	}
 	ratios := func(a, b *appendVariant) (total, median, lo, hi float64) {
 		var rs []float64
@@ -629,6 +633,22 @@ func (c *child) cpu() (time.Duration, error) {
 		return 0, fmt.Errorf("%s: %w", c.stat, err)
 	}
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// written is the bytes the process caused to be written to disk so far
+// (its WAL, flushes and compactions), from /proc/<pid>/io.
+func (c *child) written() (int64, error) {
+	path := fmt.Sprintf("/proc/%d/io", c.cmd.Process.Pid)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no write_bytes", path)
 }
 
 // clockTicks is USER_HZ, which Linux fixes at 100 for /proc.
