@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
@@ -125,6 +126,17 @@ func format() storeformat.Marker {
 	return storeformat.Marker{Store: "recordings", Version: FormatVersion}
 }
 
+// memTableBytes sizes Pebble's memtable (the default is 4 MiB). Much of
+// what an append writes is gone within seconds — heatmap queue rows
+// (deleted by the next flush), outbox entries (deleted once search has
+// them), open-session rows — and the aggregate merges of many flushes
+// land on the same cells: inside one memtable they cancel or collapse
+// before they reach a table, where each would be written and compacted
+// level by level. In bench-heatmaps the disk writes per chunk fell from
+// 15.0 to 6.2 KB (heatmaps on) and from 7.3 to 2.9 KB (off). The cost is
+// memory: up to two memtables (one flushing) of this size.
+const memTableBytes = 64 << 20
+
 // Open opens (creating) the store in dir.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.TombstoneTTL <= 0 {
@@ -136,7 +148,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := format().Open(dir); err != nil {
 		return nil, err
 	}
-	po := &pebble.Options{Merger: merger, CacheSize: opts.CacheBytes}
+	po := &pebble.Options{Merger: merger, CacheSize: opts.CacheBytes, MemTableSize: memTableBytes}
+	// Appends look up keys that mostly do not exist (a deleted session's
+	// tombstone, a chunk already stored): a filter answers those without
+	// reading each table's index and data blocks, which Pebble does by
+	// default (no filter).
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	if opts.Logger != nil {
 		po.Logger = opts.Logger
 	}
