@@ -1,9 +1,10 @@
 package assets
 
 import (
-	"encoding/json"
+	"bytes"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/sightlinehq/sightline/batch"
 )
@@ -37,28 +38,6 @@ const (
 	nodeText       = 3
 )
 
-// node is what extraction reads of an rrweb serialized node.
-type node struct {
-	Type        int                        `json:"type"`
-	TagName     string                     `json:"tagName"`
-	Attributes  map[string]json.RawMessage `json:"attributes"`
-	ChildNodes  []node                     `json:"childNodes"`
-	TextContent string                     `json:"textContent"`
-	IsStyle     bool                       `json:"isStyle"`
-}
-
-func (n *node) attr(name string) string {
-	raw, ok := n.Attributes[name]
-	if !ok {
-		return ""
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
-}
-
 // Extract finds the resources a chunk's events reference: in full
 // snapshots and mutation adds, stylesheet links, img src/srcset, source
 // srcset, video poster, style attributes' url()s, style text (and rrweb's
@@ -67,6 +46,11 @@ func (n *node) attr(name string) string {
 // snapshot's own href (meta event) when it has one. The events were
 // accepted by the batch contract, so they are valid JSON; anything else in
 // them is ignored, never an error.
+//
+// Nodes are read in place with batch.Value (one pass over each object, no
+// decoding into maps and structs): encoding/json here was most of asset
+// capture's CPU, which a busy server's workers take from appends
+// (BenchmarkExtract).
 func Extract(events []byte, pageURL string) []Ref {
 	x := extractor{seen: map[string]bool{}}
 	x.setBase(pageURL)
@@ -79,32 +63,31 @@ func Extract(events []byte, pageURL string) []Ref {
 				x.setBase(href)
 			}
 		case evFullSnapshot:
-			var n node
-			if raw := ev.Data.Get("node"); raw.Kind() == batch.Object && json.Unmarshal(raw, &n) == nil {
-				x.walk(&n, "")
-			}
+			// The node where it is: Get would read the whole tree
+			// once more to find its end.
+			d := scanner{b: ev.Data}
+			d.object(func(k []byte) {
+				if string(k) == "node" && d.peek() == '{' {
+					x.walk(&d, false)
+				}
+			})
 		case evIncremental:
-			src, _ := ev.Data.Get("source").Float()
-			switch src {
-			case srcMutation:
-				x.mutation(ev.Data)
-			case srcFont:
-				x.font(ev.Data)
-			}
+			x.incremental(ev.Data)
 		}
 	}
 	return x.out
 }
 
 type extractor struct {
-	base *url.URL
-	out  []Ref
-	seen map[string]bool
+	base    *url.URL
+	baseStr string
+	out     []Ref
+	seen    map[string]bool
 }
 
 func (x *extractor) setBase(s string) {
 	if u, err := url.Parse(s); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
-		x.base = u
+		x.base, x.baseStr = u, u.String()
 	}
 }
 
@@ -118,35 +101,167 @@ func (x *extractor) add(raw string, kind Kind) {
 		return
 	}
 	x.seen[u] = true
-	x.out = append(x.out, Ref{URL: u, Kind: kind, Referer: x.base.String()})
+	x.out = append(x.out, Ref{URL: u, Kind: kind, Referer: x.baseStr})
 }
 
-// walk visits a node and its children; parent is the parent's tag name.
-func (x *extractor) walk(n *node, parent string) {
-	switch n.Type {
-	case nodeElement:
-		x.element(n)
-	case nodeText:
-		if n.IsStyle || parent == "style" {
-			x.css(n.TextContent)
+// tag is the element names extraction tells apart.
+type tag uint8
+
+const (
+	tagOther tag = iota
+	tagLink
+	tagImg
+	tagSource
+	tagVideo
+	tagStyle
+)
+
+// tagOf reads a tagName as strings.ToLower would, copying nothing for
+// the ASCII names of every real page.
+func tagOf(v batch.Value) tag {
+	b := strBytes(v)
+	var buf [6]byte
+	name := buf[:0]
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			// Unicode lower-casing can shorten a name (the Kelvin sign
+			// is k): the rare slow way.
+			name = []byte(strings.ToLower(string(b)))
+			break
+		}
+		if len(name) == len(buf) {
+			return tagOther
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		name = append(name, c)
+	}
+	switch string(name) {
+	case "link":
+		return tagLink
+	case "img":
+		return tagImg
+	case "source":
+		return tagSource
+	case "video":
+		return tagVideo
+	case "style":
+		return tagStyle
+	}
+	return tagOther
+}
+
+// strBytes is a string value's text: its bytes in the chunk when it has no
+// escapes, else unescaped (Str); nil for any other kind.
+func strBytes(v batch.Value) []byte {
+	if v.Kind() != batch.String || len(v) < 2 {
+		return nil
+	}
+	body := v[1 : len(v)-1]
+	if bytes.IndexByte(body, '\\') < 0 {
+		return body
+	}
+	return []byte(v.Str())
+}
+
+// walk reads the serialized node at s and then its children, in one pass
+// over them (scanner); inStyle is whether the parent is a <style>.
+func (x *extractor) walk(s *scanner, inStyle bool) {
+	var typ float64
+	var tagName, attrs, text batch.Value
+	var t tag
+	isStyle, seenType, seenTag, seenAttrs, done := false, false, false, false, false
+	deferred := -1 // where childNodes are when they came before the node's own fields
+	self := func() {
+		if done {
+			return
+		}
+		done = true
+		t = tagOf(tagName)
+		switch typ {
+		case nodeElement:
+			x.element(t, attrs)
+		case nodeText:
+			if isStyle || inStyle {
+				x.css(strBytes(text))
+			}
 		}
 	}
-	for i := range n.ChildNodes {
-		x.walk(&n.ChildNodes[i], strings.ToLower(n.TagName))
+	s.object(func(k []byte) {
+		switch string(k) {
+		case "type":
+			typ, _ = batch.Value(s.value()).Float()
+			seenType = true
+		case "tagName":
+			tagName, seenTag = s.value(), true
+		case "attributes":
+			attrs, seenAttrs = s.value(), true
+		case "textContent":
+			text = s.value()
+		case "isStyle":
+			isStyle = string(s.value()) == "true"
+		case "childNodes":
+			// rrweb writes type, tagName and attributes first: the node
+			// is read, then its children where they are.
+			if seenType && (typ != nodeElement && typ != nodeText || seenTag && seenAttrs) {
+				self()
+				x.children(s, t == tagStyle)
+				return
+			}
+			deferred = s.i
+			s.value()
+		}
+	})
+	self()
+	if deferred >= 0 {
+		c := scanner{b: s.b, i: deferred}
+		x.children(&c, t == tagStyle)
 	}
 }
 
-func (x *extractor) element(n *node) {
-	tag := strings.ToLower(n.TagName)
-	switch tag {
-	case "link":
-		rel := " " + strings.ToLower(n.attr("rel")) + " "
-		href := n.attr("href")
+// children walks a childNodes array.
+func (x *extractor) children(s *scanner, inStyle bool) {
+	s.array(func() {
+		if len(x.out) < maxRefsPerChunk {
+			x.walk(s, inStyle)
+		}
+	})
+}
+
+func (x *extractor) element(t tag, attrs batch.Value) {
+	var rel, href, as, src, srcset, poster, cssText, style batch.Value
+	hasCSSText := false
+	attrs.Fields(func(k string, v batch.Value) bool {
+		switch k {
+		case "rel":
+			rel = v
+		case "href":
+			href = v
+		case "as":
+			as = v
+		case "src":
+			src = v
+		case "srcset":
+			srcset = v
+		case "poster":
+			poster = v
+		case "_cssText":
+			cssText, hasCSSText = v, true
+		case "style":
+			style = v
+		}
+		return true
+	})
+	switch t {
+	case tagLink:
+		rel := " " + strings.ToLower(rel.Str()) + " "
+		href := href.Str()
 		switch {
-		case strings.Contains(rel, " stylesheet "), href != "" && n.Attributes["_cssText"] != nil:
+		case strings.Contains(rel, " stylesheet "), href != "" && hasCSSText:
 			x.add(href, KindCSS)
 		case strings.Contains(rel, " preload ") || strings.Contains(rel, " prefetch "):
-			switch strings.ToLower(n.attr("as")) {
+			switch strings.ToLower(as.Str()) {
 			case "style":
 				x.add(href, KindCSS)
 			case "font":
@@ -155,18 +270,18 @@ func (x *extractor) element(n *node) {
 				x.add(href, KindImage)
 			}
 		}
-	case "img":
-		x.add(n.attr("src"), KindImage)
-		x.srcset(n.attr("srcset"))
-	case "source":
-		x.srcset(n.attr("srcset"))
-	case "video":
-		x.add(n.attr("poster"), KindImage)
+	case tagImg:
+		x.add(src.Str(), KindImage)
+		x.srcset(srcset.Str())
+	case tagSource:
+		x.srcset(srcset.Str())
+	case tagVideo:
+		x.add(poster.Str(), KindImage)
 	}
 	// rrweb keeps a stylesheet's text (link or style) in _cssText, with
 	// url()s already absolute.
-	x.css(n.attr("_cssText"))
-	x.css(n.attr("style"))
+	x.css(strBytes(cssText))
+	x.css(strBytes(style))
 }
 
 // attrs reads an attribute mutation's changed attributes.
@@ -178,42 +293,73 @@ func (x *extractor) attrs(a batch.Value) {
 		case "srcset":
 			x.srcset(v.Str())
 		case "style", "_csstext":
-			if v.Kind() == batch.String {
-				x.css(v.Str())
-			}
+			x.css(strBytes(v))
 		}
 		return true
 	})
 }
 
-// mutation reads adds (nodes) and attribute changes of a mutation event.
-func (x *extractor) mutation(d batch.Value) {
-	var m struct {
-		Adds []struct {
-			Node node `json:"node"`
-		} `json:"adds"`
-		Attributes []struct {
-			Attributes json.RawMessage `json:"attributes"`
-		} `json:"attributes"`
+// incremental reads a mutation's adds (nodes) and then its attribute
+// changes, or a font event, in one pass over the event's data when its
+// source comes first (as rrweb writes it); adds seen before the source are
+// read again after it.
+func (x *extractor) incremental(data batch.Value) {
+	var source float64
+	var adds, changes, fontSource, buffer batch.Value
+	seenSource, added := false, false
+	d := scanner{b: data}
+	d.object(func(k []byte) {
+		switch string(k) {
+		case "source":
+			source, _ = batch.Value(d.value()).Float()
+			seenSource = true
+		case "adds":
+			if seenSource && source == srcMutation && !added {
+				added = true
+				x.adds(&d)
+				return
+			}
+			adds = d.value()
+		case "attributes":
+			changes = d.value()
+		case "fontSource":
+			fontSource = d.value()
+		case "buffer":
+			buffer = d.value()
+		}
+	})
+	switch source {
+	case srcMutation:
+		if !added {
+			x.adds(&scanner{b: adds})
+		}
+		batch.Value(changes).Each(func(c batch.Value) bool {
+			x.attrs(c.Get("attributes"))
+			return len(x.out) < maxRefsPerChunk
+		})
+	case srcFont:
+		x.font(fontSource, buffer)
 	}
-	if json.Unmarshal(d, &m) != nil {
-		return
-	}
-	for i := range m.Adds {
-		x.walk(&m.Adds[i].Node, "")
-	}
-	for _, a := range m.Attributes {
-		x.attrs(batch.Value(a.Attributes))
-	}
+}
+
+// adds walks the nodes of a mutation's adds array.
+func (x *extractor) adds(s *scanner) {
+	s.array(func() {
+		s.object(func(k []byte) {
+			if string(k) == "node" && len(x.out) < maxRefsPerChunk {
+				x.walk(s, false)
+			}
+		})
+	})
 }
 
 // font reads rrweb's font event: a FontFace created from a URL has
 // fontSource `url(...)` (a buffer source is the bytes themselves).
-func (x *extractor) font(d batch.Value) {
-	if d.Get("buffer").Kind() == batch.Bool && string(d.Get("buffer")) == "true" {
+func (x *extractor) font(fontSource, buffer batch.Value) {
+	if string(buffer) == "true" {
 		return
 	}
-	src := d.Get("fontSource").Str()
+	src := fontSource.Str()
 	found := false
 	for _, r := range cssRefs([]byte(src)) {
 		x.add(r.raw, KindFont)
@@ -225,11 +371,11 @@ func (x *extractor) font(d batch.Value) {
 }
 
 // css reads url()s and @imports of style text.
-func (x *extractor) css(text string) {
-	if text == "" || !strings.Contains(text, "url") && !strings.Contains(text, "@import") && !strings.Contains(text, "image-set") {
+func (x *extractor) css(text []byte) {
+	if len(text) == 0 || !bytes.Contains(text, []byte("url")) && !bytes.Contains(text, []byte("@import")) && !bytes.Contains(text, []byte("image-set")) {
 		return
 	}
-	for _, r := range cssRefs([]byte(text)) {
+	for _, r := range cssRefs(text) {
 		x.add(r.raw, r.kind)
 	}
 }

@@ -1,0 +1,155 @@
+package assets
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sightlinehq/sightline/batch"
+	"github.com/sightlinehq/sightline/internal/loadgen"
+)
+
+// corpus is the chunks extraction is checked and measured on: the
+// whole-pipeline load's batches (a first batch with a full snapshot of
+// product cards, then incremental ones whose mutations add cards with
+// images), batches captured from real browsers, and the tests' snapshot.
+type corpusChunk struct {
+	name, page string
+	events     []byte
+}
+
+func corpus(t testing.TB) []corpusChunk {
+	t.Helper()
+	var out []corpusChunk
+	sites := []loadgen.Site{{Key: "k1", Origin: "https://shop1.example.com"}, {Key: "k2", Origin: "https://shop2.example.com"}}
+	for _, size := range []int{10 << 10, 60 << 10} {
+		b, err := loadgen.NewBatches(sites, size, 10, 1, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			bt := b.Next()
+			zr, err := gzip.NewReader(bytes.NewReader(bt.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, err := batch.Decode(raw, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, corpusChunk{fmt.Sprintf("loadgen %d KB #%d (seq %d)", size>>10, i, bt.Seq), env.URL, env.Events})
+		}
+	}
+	files, _ := filepath.Glob("../../svc-ingest/testdata/*.json")
+	files = append(files, "../testdata/chromium-batch.json")
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := batch.Decode(raw, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out = append(out, corpusChunk{f, env.URL, env.Events})
+	}
+	out = append(out, corpusChunk{"snapshotEvents", "https://a.example/", snapshotEvents("https://shop.example.com")})
+	return out
+}
+
+// TestExtractAgreesWithReference: reading nodes in place finds the same
+// references, in the same order, as decoding them with encoding/json did —
+// on the load's batches, real browsers' batches and the cases below.
+func TestExtractAgreesWithReference(t *testing.T) {
+	cases := corpus(t)
+	for i, ev := range []string{
+		// Upper-case tags and attribute mutations, escaped keys and values,
+		// style text under <style>, preload kinds, a buffer font.
+		`[{"type":2,"data":{"node":{"type":2,"tagName":"IMG","attributes":{"src":"a\/b.png","srcset":"c.png 1x,  d.png 2x"},"childNodes":[]}},"timestamp":1}]`,
+		`[{"type":2,"data":{"node":{"type":2,"tagName":"STYLE","attributes":{},"childNodes":[{"type":3,"textContent":"p{background:url(\"x.png\")} @import 'y.css';"}]}},"timestamp":1}]`,
+		`[{"type":2,"data":{"node":{"type":2,"tagName":"link","attributes":{"rel":"Preload","as":"FONT","href":"f.woff2"},"childNodes":[
+		  {"type":2,"tagName":"link","attributes":{"rel":"prefetch","as":"image","href":"p.png"}},
+		  {"type":2,"tagName":"link","attributes":{"rel":"preload","as":"style","href":"s.css"}},
+		  {"type":2,"tagName":"link","attributes":{"href":"inl.css","_cssText":null}},
+		  {"type":2,"tagName":"video","attributes":{"poster":"v.jpg","src":"not-an-image.mp4"}},
+		  {"type":2,"tagName":"source","attributes":{"srcset":"s1.webp"}},
+		  {"type":2,"tagName":"script","attributes":{"src":"app.js"}},
+		  {"type":2,"tagName":"div","attributes":{"style":"background:image-set(\"i1.png\" 1x)"}},
+		  {"type":3,"textContent":"url(not-style.png)"},
+		  {"type":3,"textContent":"url(is-style.png)","isStyle":true}]}},"timestamp":1}]`,
+		`[{"type":3,"data":{"source":0,"attributes":[{"id":1,"attributes":{"SRC":"m.png","style":"x:url(n.png)","srcset":"o.png 2x","_cssText":"q{src:url(q.woff)}"}}],"adds":[{"parentId":1,"node":{"type":2,"tagName":"img","attributes":{"src":"added.png"}}}]},"timestamp":1}]`,
+		`[{"type":3,"data":{"source":10,"family":"F","fontSource":"https://fonts.example/f.woff2","buffer":false},"timestamp":1},
+		  {"type":3,"data":{"source":10,"family":"G","fontSource":"AAEC","buffer":true},"timestamp":1}]`,
+		`[{"type":4,"data":{"href":"https://other.example/dir/page"},"timestamp":1},{"type":2,"data":{"node":{"type":2,"tagName":"img","attributes":{"src":"rel.png"}}},"timestamp":2}]`,
+	} {
+		cases = append(cases, corpusChunk{fmt.Sprintf("case %d", i), "https://a.example/page/", []byte(ev)})
+	}
+	found := 0
+	for _, c := range cases {
+		got, want := Extract(c.events, c.page), extractReference(c.events, c.page)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: refs differ\n got %v\nwant %v", c.name, got, want)
+		}
+		found += len(got)
+	}
+	if found < 100 {
+		t.Fatalf("only %d references in the corpus: the comparison says little", found)
+	}
+}
+
+func threadCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkExtract measures Extract against the encoding/json reference
+// on the same chunks in the same run; it reports both per chunk and their
+// ratio (thread CPU).
+func BenchmarkExtract(b *testing.B) {
+	cases := corpus(b)
+	var raw int
+	for _, c := range cases {
+		raw += len(c.events)
+	}
+	var cur, ref time.Duration
+	// CPU of this thread, not wall time: other processes share the machine.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ResetTimer()
+	for i := range b.N {
+		// Alternate which goes first: the machine is shared.
+		fs := []func([]byte, string) []Ref{Extract, extractReference}
+		if i%2 == 1 {
+			fs[0], fs[1] = fs[1], fs[0]
+		}
+		for k, f := range fs {
+			t := threadCPU()
+			for _, c := range cases {
+				f(c.events, c.page)
+			}
+			if (k == 0) == (i%2 == 0) {
+				cur += threadCPU() - t
+			} else {
+				ref += threadCPU() - t
+			}
+		}
+	}
+	n := float64(b.N * len(cases))
+	b.ReportMetric(float64(cur.Nanoseconds())/n/1e3, "µs/chunk")
+	b.ReportMetric(float64(ref.Nanoseconds())/n/1e3, "ref-µs/chunk")
+	b.ReportMetric(cur.Seconds()/ref.Seconds(), "×ref")
+	b.ReportMetric(float64(raw)/float64(len(cases)), "B/chunk")
+}
