@@ -30,6 +30,8 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
 	"github.com/sightlinehq/sightline/internal/cpuprofile"
 	"github.com/sightlinehq/sightline/internal/dirsize"
 	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
@@ -49,23 +51,51 @@ func main() {
 	chunkEvery := flag.Duration("chunk-every", 5*time.Second, "tracker batch interval")
 	batch := flag.Int("batch", 32, "chunks per AppendChunks call")
 	workers := flag.Int("concurrency", 4, "concurrent AppendChunks callers")
-	compression := flag.String("compression", "better", "zstd level")
+	compression := flag.String("compression", "", "zstd level (default: the service's)")
 	streams := flag.Int("streams", 7, "StreamRecording repetitions (median reported)")
 	cpuprofileFlag := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	captured := flag.String("captured", "svc-ingest/testdata", "directory of captured real-browser batches (wire-format envelopes, *.json)")
+	captureAssets := flag.Bool("capture-assets", true, "chunks ask for asset capture (extraction runs; fetches fail at a resolver that answers at once)")
+	zstdRounds := flag.Int("zstd", 0, "only compare zstd encoder configurations on the same chunks, this many interleaved rounds")
 	flag.Parse()
+	if *zstdRounds > 0 {
+		var chunks [][]byte
+		for s := range *sessions {
+			bs, _ := syntheticSession(uint64(s+1), *minutes, chunkEvery.Milliseconds())
+			chunks = append(chunks, bs...)
+		}
+		if err := compareZstd("synthetic", chunks, float64(*sessions**minutes), *zstdRounds); err != nil {
+			log.Fatal(err)
+		}
+		real, err := loadCaptured(*captured)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			log.Fatal(err)
+		}
+		chunks = chunks[:0]
+		for range 1000 { // rusage counts in ticks: enough work per round
+			for _, c := range real {
+				chunks = append(chunks, c.Events)
+			}
+		}
+		if len(chunks) > 0 {
+			if err := compareZstd("captured real-browser", chunks, 0, *zstdRounds); err != nil {
+				log.Fatal(err)
+			}
+		}
+		return
+	}
 	stopProfile, err := cpuprofile.Start(*cpuprofileFlag)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer stopProfile()
-	if err := run(*sessions, *minutes, *chunkEvery, *batch, *workers, *compression, *streams, *captured); err != nil {
+	if err := run(*sessions, *minutes, *chunkEvery, *batch, *workers, *compression, *streams, *captured, *captureAssets); err != nil {
 		stopProfile()
 		log.Fatal(err)
 	}
 }
 
-func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, compression string, streams int, capturedDir string) error {
+func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, compression string, streams int, capturedDir string, captureAssets bool) error {
 	ctx := context.Background()
 	fmt.Printf("data: synthetic rrweb sessions, %d × %d min, a chunk every %v (captured real-browser batches, if any, reported at the end)\n", nSessions, minutes, chunkEvery)
 	var chunks []*recordingsv1.Chunk
@@ -80,7 +110,7 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 				SessionId: fmt.Sprintf("s_bench%015d", s), VisitorId: fmt.Sprintf("v_bench%015d", s),
 				PageViewId: fmt.Sprintf("p_bench%09d%06d", s, i/60), Seq: int64(i), Url: urls[i],
 				Events: b, ServerTime: timestamppb.Now(), Viewport: &recordingsv1.Viewport{Width: 1440, Height: 900},
-				Client: &sessionsv1.Client{Browser: "Chrome", Os: "macOS", Country: "DE"},
+				Client: &sessionsv1.Client{Browser: "Chrome", Os: "macOS", Country: "DE"}, CaptureAssets: captureAssets,
 			})
 			raw += int64(len(b))
 		}
@@ -113,10 +143,15 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 	var cfg recordings.Config
 	fs := flag.NewFlagSet("recordings", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
-	if err := fs.Parse([]string{"-recordings.compression=" + compression}); err != nil {
-		return err
+	if compression != "" {
+		if err := fs.Parse([]string{"-recordings.compression=" + compression}); err != nil {
+			return err
+		}
 	}
-	svc, err := recordings.New(ctx, cfg, recordings.Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	reader := sdkmetric.NewManualReader()
+	fmt.Printf("zstd level: %s\n", cfg.Compression)
+	svc, err := recordings.New(ctx, cfg, recordings.Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AssetResolver: noDNS{}, MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))})
 	if err != nil {
 		return err
 	}
@@ -137,6 +172,11 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 	defer cc.Close()
 	client := recordingsClient{recordingsv1.NewRecordingsServiceClient(cc), recordingsv1.NewRecordingsInternalServiceClient(cc)}
 
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	runDone := make(chan struct{})
+	go func() { svc.Run(runCtx); close(runDone) }() // asset capture's workers
+	cpu0, alloc0 := processCPU(), allocated()
 	began := time.Now()
 	err = parallel(batches, workers, func(b []*recordingsv1.Chunk) error {
 		res, err := client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: b})
@@ -149,11 +189,19 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 		return err
 	}
 	dur := time.Since(began)
+	alloc := allocated() - alloc0
+	cpu := settledCPU() - cpu0
 	fmt.Printf("append (gRPC → validate, summary, zstd, Pebble Sync): %8.0f chunks/s  %6.1f MB/s raw\n",
 		float64(len(chunks))/dur.Seconds(), float64(raw)/1e6/dur.Seconds())
 	fmt.Printf("reference (bare Pebble Set+Sync, same bytes/batches):    %8.0f chunks/s  %6.1f MB/s raw\n",
 		float64(len(chunks))/refDur.Seconds(), float64(raw)/1e6/refDur.Seconds())
 	fmt.Printf("ratio service/reference throughput: %.2f\n", refDur.Seconds()/dur.Seconds())
+	drops, err := counter(ctx, reader, "recordings.assets.queue_drops")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("append CPU (process, until idle again: client, asset extraction, compactions included): %.1f µs/chunk, %.1f KB allocated/chunk; asset capture %v, chunks not read for assets (queue full): %d\n",
+		float64(cpu.Microseconds())/float64(len(chunks)), float64(alloc)/1e3/float64(len(chunks)), captureAssets, drops)
 
 	// Streaming a 30-minute recording.
 	sess := chunks[0].SessionId
@@ -212,6 +260,8 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 		return err
 	}
 	srv.Stop()
+	stopRun()
+	<-runDone
 	if err := svc.Close(); err != nil {
 		return err
 	}
