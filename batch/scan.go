@@ -468,8 +468,18 @@ func (d *decoder) skipNumber() error {
 	return nil
 }
 
-// skip moves past any JSON value at the given nesting level, validating it.
+// skip moves past any JSON value at the given nesting level, validating it:
+// skipFast, and skipSlow for the error when that refuses it.
 func (d *decoder) skip(depth int) error {
+	if d.skipFast(depth) {
+		return nil
+	}
+	return d.skipSlow(depth)
+}
+
+// skipSlow is skip one call per value; its refusals name what is wrong and
+// where.
+func (d *decoder) skipSlow(depth int) error {
 	switch c := d.peek(); c {
 	case '"':
 		_, err := d.skipString()
@@ -480,7 +490,7 @@ func (d *decoder) skip(depth int) error {
 		}
 		o := members{name: "object", keysUnread: true}
 		for _, ok := d.member(&o); ok; _, ok = d.member(&o) {
-			if err := d.skip(depth + 1); err != nil {
+			if err := d.skipSlow(depth + 1); err != nil {
 				return err
 			}
 		}
@@ -491,7 +501,7 @@ func (d *decoder) skip(depth int) error {
 		}
 		a := elements{name: "array"}
 		for d.element(&a) {
-			if err := d.skip(depth + 1); err != nil {
+			if err := d.skipSlow(depth + 1); err != nil {
 				return err
 			}
 		}
