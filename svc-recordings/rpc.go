@@ -96,7 +96,7 @@ func (s *Service) prepare(i int, c *recordingsv1.Chunk, nowMs int64) (store.Chun
 	if c.GetColdAfterDays() < 0 || int64(c.GetColdAfterDays()) > days {
 		return store.Chunk{}, invalid("chunks[%d]: cold_after_days: must be between 0 and the retention (%d)", i, days)
 	}
-	data := s.enc.EncodeAll(c.GetEvents(), nil)
+	data := s.compress(c.GetEvents())
 	// Extract on a copy carrying the effective server time, so the
 	// summary and expiry do not depend on the caller leaving it out.
 	extract := summary.Extract

@@ -1,0 +1,32 @@
+package recordings
+
+import (
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// newEncoder is the process's one zstd encoder (EncodeAll is safe for
+// concurrent use and reuses its state). Any level's frames decode with the
+// same decoder, so chunks stored at another level stay readable.
+func newEncoder(level zstd.EncoderLevel) (*zstd.Encoder, error) {
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(2))
+}
+
+// scratch holds compression outputs: EncodeAll into an empty slice
+// allocates the input's size up front, about five times what a chunk
+// compresses to, and that slice lives until the store's batch is written.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// compress is events as one zstd frame, in a slice of its own size.
+func (s *Service) compress(events []byte) []byte {
+	p := scratch.Get().(*[]byte)
+	out := s.enc.EncodeAll(events, (*p)[:0])
+	data := make([]byte, len(out))
+	copy(data, out)
+	if cap(out) <= 1<<20 { // a rare huge chunk's buffer is not kept
+		*p = out
+		scratch.Put(p)
+	}
+	return data
+}
