@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -362,5 +365,70 @@ func TestColdBackup(t *testing.T) {
 	got, want := objects(t, copied, prefix), objects(t, svc.coldBlobs, prefix)
 	if len(got) != 1 || len(want) != 1 || got[0] != want[0] {
 		t.Fatalf("backup's cold objects %v, the service's %v", got, want)
+	}
+}
+
+// listingBlobs records the prefixes listed.
+type listingBlobs struct {
+	blob.Store
+	mu     sync.Mutex
+	listed []string
+}
+
+func (l *listingBlobs) List(ctx context.Context, prefix string) iter.Seq2[blob.Info, error] {
+	l.mu.Lock()
+	l.listed = append(l.listed, prefix)
+	l.mu.Unlock()
+	return l.Store.List(ctx, prefix)
+}
+
+// TestColdDeleteVisitor: deleting a visitor removes the cold segments of
+// their sessions, leaves another visitor's, and lists only the removed
+// sessions' prefixes, never the site's (every object of a large site).
+func TestColdDeleteVisitor(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fs, err := fsblob.Open(fsblob.Options{Dir: dir + "/cold", MaxObjectBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := &listingBlobs{Store: fs}
+	svc, err := New(ctx, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: dir, ColdBlobs: blobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	const forgotten, kept = "v_forgetme000000001", "v_keepme00000000001"
+	sessions := map[string]string{"s_coldvis0000000001": forgotten, "s_coldvis0000000002": forgotten, "s_coldvis0000000003": kept}
+	for sess, vis := range sessions {
+		chunks := coldSession(t, sess, 40*day, 30)
+		for _, c := range chunks {
+			c.VisitorId = vis
+		}
+		if _, err := svc.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: chunks}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := svc.Internal().RunSweep(ctx, &recordingsv1.RunSweepRequest{Task: recordingsv1.SweepTask_SWEEP_TASK_COLD}); err != nil || res.GetSessions() != 3 {
+		t.Fatalf("cold pass: %v, %v", res, err)
+	}
+	blobs.mu.Lock()
+	blobs.listed = nil
+	blobs.mu.Unlock()
+	res, err := svc.DeleteVisitor(ctx, &recordingsv1.DeleteVisitorRequest{SiteId: site, VisitorId: forgotten})
+	if err != nil || res.GetDeletedSessions() != 2 {
+		t.Fatalf("DeleteVisitor: %v, %v", res, err)
+	}
+	for sess, vis := range sessions {
+		objs := objects(t, fs, fmt.Sprintf("cold/%d/%s/", site, sess))
+		if want := map[string]int{forgotten: 0, kept: 1}[vis]; len(objs) != want {
+			t.Fatalf("%s (%s): objects %v, want %d", sess, vis, objs, want)
+		}
+	}
+	blobs.mu.Lock()
+	defer blobs.mu.Unlock()
+	slices.Sort(blobs.listed)
+	if want := []string{fmt.Sprintf("cold/%d/s_coldvis0000000001/", site), fmt.Sprintf("cold/%d/s_coldvis0000000002/", site)}; !slices.Equal(blobs.listed, want) {
+		t.Fatalf("listed %v, want only the deleted sessions' prefixes %v", blobs.listed, want)
 	}
 }

@@ -183,7 +183,7 @@ func (t *traced) DeleteSession(ctx context.Context, siteID int64, id string) (er
 	return t.next.DeleteSession(ctx, siteID, id)
 }
 
-func (t *traced) DeleteVisitor(ctx context.Context, siteID int64, visitor string) (_ int64, err error) {
+func (t *traced) DeleteVisitor(ctx context.Context, siteID int64, visitor string) (_ []string, err error) {
 	ctx, end := t.calls.Start(ctx, "delete_visitor", siteAttr(siteID))
 	defer end(&err)
 	return t.next.DeleteVisitor(ctx, siteID, visitor)

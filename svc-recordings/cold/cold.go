@@ -322,7 +322,7 @@ func (t *Tier) DeleteSession(ctx context.Context, site int64, session string) er
 // Collect removes the segments of sessions st no longer has (expired,
 // deleted alone or with their visitor) of site (0: every site) and answers
 // how many sessions' segments it removed. Retention runs it after the
-// store's sweep, DeleteVisitor for its site.
+// store's sweep; it also catches what a failed DeleteSession left.
 func (t *Tier) Collect(ctx context.Context, st store.Store, site int64) (int, error) {
 	prefix := t.prefix + "/"
 	if site != 0 {

@@ -256,8 +256,9 @@ type Store interface {
 	// DeleteSession removes a session; ErrNotFound when there is none.
 	DeleteSession(ctx context.Context, siteID int64, sessionID string) error
 	// DeleteVisitor removes every session of a visitor of a site and
-	// answers how many there were.
-	DeleteVisitor(ctx context.Context, siteID int64, visitorID string) (int64, error)
+	// answers their ids, so that what else holds a session (its cold
+	// segments) goes with it without listing the site's every object.
+	DeleteVisitor(ctx context.Context, siteID int64, visitorID string) ([]string, error)
 	// SiteActivity answers the server time of the site's latest chunk (zero
 	// when none) and how many sessions began (first chunk stored) since.
 	SiteActivity(ctx context.Context, siteID int64, since time.Time) (time.Time, int64, error)

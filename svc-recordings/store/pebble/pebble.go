@@ -842,7 +842,7 @@ func (s *Store) DeleteSession(ctx context.Context, site int64, session string) e
 }
 
 // DeleteVisitor implements store.Store.
-func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (int64, error) {
+func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) ([]string, error) {
 	p := newKey(pVisitor).u64(site).str(visitor)
 	var sessions []string
 	err := s.scan(p, nil, func(k, _ []byte) error {
@@ -851,7 +851,7 @@ func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (
 		return r.err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("pebble: delete visitor: %w", err)
+		return nil, fmt.Errorf("pebble: delete visitor: %w", err)
 	}
 	idx := make([]int, len(sessions))
 	for i, sess := range sessions {
@@ -862,27 +862,27 @@ func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (
 	b := s.db.NewBatch()
 	defer b.Close()
 	nowMs := time.Now().UnixMilli()
-	var n int64
+	var deleted []string
 	for _, sess := range sessions {
 		row, err := s.loadRow(site, sess)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		if row == nil {
 			continue
 		}
 		if err := s.deleteSession(b, site, sess, row, nowMs); err != nil {
-			return 0, fmt.Errorf("pebble: delete visitor: %w", err)
+			return nil, fmt.Errorf("pebble: delete visitor: %w", err)
 		}
-		n++
+		deleted = append(deleted, sess)
 	}
 	if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxDeleteVisitor, SiteID: site, VisitorID: visitor, Traceparent: store.Traceparent(ctx)}); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
-		return 0, fmt.Errorf("pebble: delete visitor: %w", err)
+		return nil, fmt.Errorf("pebble: delete visitor: %w", err)
 	}
-	return n, nil
+	return deleted, nil
 }
 
 // SiteActivity implements store.Store.

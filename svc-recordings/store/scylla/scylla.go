@@ -849,7 +849,7 @@ func (s *Store) outboxDeleteSessions(ctx context.Context, site int64, sessions .
 }
 
 // DeleteVisitor implements store.Store.
-func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (int64, error) {
+func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) ([]string, error) {
 	it := s.ex.Iter(ctx, Stmt{
 		CQL:  "SELECT session_id FROM " + s.t("sessions_by_visitor") + " WHERE site_id = ? AND visitor_id = ?",
 		Args: []any{site, visitor}, Idempotent: true,
@@ -860,35 +860,35 @@ func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (
 		ids = append(ids, id)
 	}
 	if err := it.Close(); err != nil {
-		return 0, fmt.Errorf("scylla: delete visitor: %w", err)
+		return nil, fmt.Errorf("scylla: delete visitor: %w", err)
 	}
-	var n int64
+	var deleted []string
 	for _, id := range ids {
 		row, err := s.loadRow(ctx, site, id)
 		if err != nil {
-			return n, err
+			return deleted, err
 		}
 		heat := heatmap.Deltas{}
 		if row == nil {
 			row = &sessionRow{visitor: visitor}
 		} else {
-			n++
+			deleted = append(deleted, id)
 			if err := s.sessionHeat(ctx, heat, site, id, row, -1); err != nil {
-				return n, err
+				return deleted, err
 			}
 		}
 		if err := s.ex.Batch(ctx, s.deleteStmts(site, id, row)); err != nil {
-			return n, fmt.Errorf("scylla: delete visitor: %w", err)
+			return deleted, fmt.Errorf("scylla: delete visitor: %w", err)
 		}
 		if err := s.applyHeat(ctx, site, id, heat); err != nil {
-			return n, err
+			return deleted, err
 		}
 	}
 	payload, _ := proto.Marshal(&sessionsv1.SessionSummary{SiteId: site, VisitorId: visitor})
 	if err := s.ex.Exec(ctx, s.outboxInsert(ctx, site, visitor, store.OutboxDeleteVisitor, payload)); err != nil {
-		return n, fmt.Errorf("scylla: delete visitor: %w", err)
+		return deleted, fmt.Errorf("scylla: delete visitor: %w", err)
 	}
-	return n, nil
+	return deleted, nil
 }
 
 // SiteActivity implements store.Store.

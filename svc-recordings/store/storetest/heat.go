@@ -288,20 +288,21 @@ func (m *heatModel) deleteVisitor(ctx context.Context, s store.Store) error {
 		return nil
 	}
 	visitor := m.sessions[k].visitor
-	var want int64
+	var want []string
 	for o, ms := range m.sessions {
 		if o.site == k.site && ms.visitor == visitor {
-			want++
+			want = append(want, o.session)
 			delete(m.sessions, o)
 			m.deleted[o] = true
 		}
 	}
-	n, err := s.DeleteVisitor(ctx, k.site, visitor)
+	got, err := s.DeleteVisitor(ctx, k.site, visitor)
 	if err != nil {
 		return fmt.Errorf("DeleteVisitor: %w", err)
 	}
-	if n != want {
-		return fmt.Errorf("DeleteVisitor deleted %d sessions, want %d", n, want)
+	slices.Sort(got)
+	if slices.Sort(want); !slices.Equal(got, want) {
+		return fmt.Errorf("DeleteVisitor deleted sessions %v, want %v", got, want)
 	}
 	return nil
 }
@@ -737,8 +738,8 @@ func testHeatBasics(t *testing.T, s store.Store) {
 	if got := clicks(siteA, nil, today-3, today); got != 3 {
 		t.Fatalf("after deleting a session: %d clicks, want 3", got)
 	}
-	if n, err := s.DeleteVisitor(ctx, siteA, a1.Stats.VisitorID); err != nil || n != 1 {
-		t.Fatalf("DeleteVisitor: %d %v", n, err)
+	if ids, err := s.DeleteVisitor(ctx, siteA, a1.Stats.VisitorID); err != nil || len(ids) != 1 {
+		t.Fatalf("DeleteVisitor: %v %v", ids, err)
 	}
 	if got := clicks(siteA, []int32{1}, today-3, today); got != 1 {
 		t.Fatalf("after deleting a visitor: %d desktop clicks, want 1", got)
