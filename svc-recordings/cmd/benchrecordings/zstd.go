@@ -27,6 +27,7 @@ func encoderOptions() []encoderOption {
 		{"fastest, lower mem", lvl(zstd.SpeedFastest, zstd.WithLowerEncoderMem(true))},
 		{"fastest, window 256K", lvl(zstd.SpeedFastest, zstd.WithWindowSize(256<<10))},
 		{"default, no CRC", lvl(zstd.SpeedDefault, zstd.WithEncoderCRC(false))},
+		{"fastest, no entropy", lvl(zstd.SpeedFastest, zstd.WithNoEntropyCompression(true))},
 	}
 }
 
