@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -93,6 +94,11 @@ func TestExtractAgreesWithReference(t *testing.T) {
 		`[{"type":3,"data":{"source":10,"family":"F","fontSource":"https://fonts.example/f.woff2","buffer":false},"timestamp":1},
 		  {"type":3,"data":{"source":10,"family":"G","fontSource":"AAEC","buffer":true},"timestamp":1}]`,
 		`[{"type":4,"data":{"href":"https://other.example/dir/page"},"timestamp":1},{"type":2,"data":{"node":{"type":2,"tagName":"img","attributes":{"src":"rel.png"}}},"timestamp":2}]`,
+		// Attribute names in another case, a font's bare URL, an escape
+		// in CSS.
+		`[{"type":3,"data":{"source":0,"attributes":[{"id":1,"attributes":{"sRc":"mixed.png","PosTer":"p2.png"}}]},"timestamp":1}]`,
+		`[{"type":3,"data":{"source":10,"fontSource":"f.woff2"},"timestamp":1}]`,
+		`[{"type":3,"data":{"source":0,"attributes":[{"id":1,"attributes":{"style":"a:\u0075rl(e.png)"}}]},"timestamp":1}]`,
 	} {
 		cases = append(cases, corpusChunk{fmt.Sprintf("case %d", i), "https://a.example/page/", []byte(ev)})
 	}
@@ -117,9 +123,24 @@ func threadCPU() time.Duration {
 
 // BenchmarkExtract measures Extract against the encoding/json reference
 // on the same chunks in the same run; it reports both per chunk and their
-// ratio (thread CPU).
+// ratio (thread CPU). load: the whole-pipeline load's batches (a snapshot
+// or image-adding mutations in nearly every one); captured: real
+// browsers' batches (one snapshot, three of pointer moves and inputs).
 func BenchmarkExtract(b *testing.B) {
-	cases := corpus(b)
+	all := corpus(b)
+	var load, captured []corpusChunk
+	for _, c := range all {
+		if strings.HasPrefix(c.name, "loadgen") {
+			load = append(load, c)
+		} else if strings.HasSuffix(c.name, ".json") {
+			captured = append(captured, c)
+		}
+	}
+	b.Run("load", func(b *testing.B) { benchExtract(b, load) })
+	b.Run("captured", func(b *testing.B) { benchExtract(b, captured) })
+}
+
+func benchExtract(b *testing.B, cases []corpusChunk) {
 	var raw int
 	for _, c := range cases {
 		raw += len(c.events)
