@@ -432,3 +432,73 @@ func TestColdDeleteVisitor(t *testing.T) {
 		t.Fatalf("listed %v, want only the deleted sessions' prefixes %v", blobs.listed, want)
 	}
 }
+
+// TestColdCollectSpaced: retention collects the segments of removed
+// sessions (a listing of every cold object) at most once per
+// recordings.cold.collect-interval, however many passes remove sessions,
+// and a collection owed is made by the first pass after the interval even
+// when that pass removes nothing.
+func TestColdCollectSpaced(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fs, err := fsblob.Open(fsblob.Options{Dir: dir + "/cold", MaxObjectBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := &listingBlobs{Store: fs}
+	clk := &clock{}
+	cfg := testConfig(t)
+	cfg.Cold.CollectInterval = time.Hour
+	svc, err := New(ctx, cfg, Deps{Authorizer: siteaccesstest.AllowAll{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: dir, ColdBlobs: blobs, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	// collections counts the listings of the whole tier.
+	collections := func() int {
+		blobs.mu.Lock()
+		defer blobs.mu.Unlock()
+		n := 0
+		for _, p := range blobs.listed {
+			if p == "cold/" {
+				n++
+			}
+		}
+		return n
+	}
+	retention := func(sess string, removed int64) {
+		t.Helper()
+		if sess != "" {
+			// Stored now, 90 days' retention: expired once the clock is
+			// 91 days on.
+			if _, err := svc.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: coldSession(t, sess, 0, 0)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := svc.Internal().RunSweep(ctx, &recordingsv1.RunSweepRequest{Task: recordingsv1.SweepTask_SWEEP_TASK_RETENTION})
+		if err != nil || res.GetSessions() != removed {
+			t.Fatalf("retention: %v, %v; want %d sessions removed", res, err, removed)
+		}
+	}
+	clk.advance(91 * day)
+	retention("s_collect0000000001", 1)
+	if n := collections(); n != 1 {
+		t.Fatalf("first pass: %d collections, want 1", n)
+	}
+	for _, sess := range []string{"s_collect0000000002", "s_collect0000000003"} {
+		retention(sess, 1)
+	}
+	if n := collections(); n != 1 {
+		t.Fatalf("passes within the interval: %d collections, want still 1", n)
+	}
+	clk.advance(61 * time.Minute)
+	retention("", 0)
+	if n := collections(); n != 2 {
+		t.Fatalf("first pass after the interval, removals owed: %d collections, want 2", n)
+	}
+	clk.advance(61 * time.Minute)
+	retention("", 0)
+	if n := collections(); n != 2 {
+		t.Fatalf("nothing removed since the last collection: %d collections, want still 2", n)
+	}
+}

@@ -277,6 +277,8 @@ type Service struct {
 	// back.
 	cold      *cold.Tier
 	coldBlobs blob.Store
+	// collections spaces retention's collections of cold segments.
+	collections *cold.Collections
 	// now is the clock of the retention and cold passes (tests move it).
 	now    func() time.Time
 	closer sync.Once
@@ -370,6 +372,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 			return nil, fmt.Errorf("recordings: cold storage: %w", err)
 		}
 	}
+	s.collections = cold.NewCollections(cfg.Cold)
 	if s.cold, err = cold.New(s.coldBlobs, cfg.Cold, cfg.coldMaxObject(), log, deps.TracerProvider, deps.MeterProvider); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("recordings: %w", err)
@@ -486,16 +489,23 @@ func (s *Service) retention(ctx context.Context) (int, error) {
 		return n, err
 	}
 	s.sweeps.OK(ctx)
-	if n == 0 {
-		// Collecting lists every cold object: only after removals (the
-		// scheduler repeats RETENTION while the cold pass has more).
+	if n > 0 {
+		s.collections.Removed()
+	}
+	// The cold segments of the sessions removed (and of any deleted
+	// session whose own removal of them failed). Collecting lists every
+	// cold object, and the scheduler repeats RETENTION while the cold pass
+	// has more: at most once per recordings.cold.collect-interval.
+	mark, due := s.collections.Due(s.now())
+	if !due {
 		return n, nil
 	}
-	// The cold segments of the sessions just removed (and of any deleted
-	// session whose own removal of them failed).
-	if c, err := s.cold.Collect(ctx, s.store, 0); err != nil {
+	c, err := s.cold.Collect(ctx, s.store, 0)
+	if err != nil {
 		return n, err
-	} else if c > 0 {
+	}
+	s.collections.Done(mark)
+	if c > 0 {
 		s.log.InfoContext(ctx, "recordings: retention removed cold objects", "sessions", c)
 	}
 	return n, nil

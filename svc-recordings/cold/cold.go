@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -47,12 +48,19 @@ type Config struct {
 	Prefix string `yaml:"prefix"`
 	// SweepLimit bounds the sessions one pass moves.
 	SweepLimit int `yaml:"sweep_limit"`
+	// CollectInterval is the shortest time between two collections
+	// (Collect) of segments whose sessions retention removed: each lists
+	// every cold object and looks its session up, and a scheduled
+	// retention job runs up to 50 passes (0: every pass that removed
+	// sessions).
+	CollectInterval time.Duration `yaml:"collect_interval"`
 }
 
 // RegisterFlags registers the flags and their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Prefix, "recordings.cold.prefix", "cold", "key prefix of cold recordings in object storage (the assets' S3 bucket when recordings.assets.s3-endpoint is set, else files under <data-dir>/cold)")
 	fs.IntVar(&c.SweepLimit, "recordings.cold.sweep-limit", 1000, "most sessions one cold pass moves to object storage (the next pass continues)")
+	fs.DurationVar(&c.CollectInterval, "recordings.cold.collect-interval", time.Hour, "shortest time between two collections of the cold segments of sessions retention removed (each lists every cold object); they go at most this long after their sessions; 0: after every retention pass that removed sessions. Deleting a session or visitor removes its segments at once")
 }
 
 // Validate checks the configuration.
@@ -62,6 +70,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SweepLimit < 1 {
 		return errors.New("recordings.cold.sweep-limit: at least 1")
+	}
+	if c.CollectInterval < 0 || c.CollectInterval > 24*time.Hour {
+		return errors.New("recordings.cold.collect-interval: 0 to 24h")
 	}
 	return nil
 }
@@ -363,4 +374,49 @@ func (t *Tier) Collect(ctx context.Context, st store.Store, site int64) (int, er
 		}
 	}
 	return len(gone), nil
+}
+
+// Collections decides when retention collects (Collect): when sessions
+// were removed since the last collection and CollectInterval has passed.
+// One is owed from the start, so a crash between a session's removal and
+// its segments' leaves nothing for good.
+type Collections struct {
+	mu    sync.Mutex
+	every time.Duration
+	// removals counts passes that removed sessions (plus the one owed at
+	// the start); collected is the count the last collection covered.
+	removals, collected uint64
+	last                time.Time
+}
+
+// NewCollections returns the schedule for cfg.
+func NewCollections(cfg Config) *Collections {
+	return &Collections{every: cfg.CollectInterval, removals: 1}
+}
+
+// Removed records a pass that removed sessions.
+func (c *Collections) Removed() {
+	c.mu.Lock()
+	c.removals++
+	c.mu.Unlock()
+}
+
+// Due tells whether to collect at now; if so, the caller collects and then
+// calls Done with the mark.
+func (c *Collections) Due(now time.Time) (mark uint64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.removals == c.collected || (!c.last.IsZero() && now.Sub(c.last) < c.every) {
+		return 0, false
+	}
+	c.last = now
+	return c.removals, true
+}
+
+// Done records a collection that succeeded, covering the removals
+// recorded before its Due.
+func (c *Collections) Done(mark uint64) {
+	c.mu.Lock()
+	c.collected = max(c.collected, mark)
+	c.mu.Unlock()
 }
