@@ -223,6 +223,22 @@ func TestColdS3(t *testing.T) {
 	testColdOverGRPC(t, cfg)
 }
 
+// coldService is a service whose cold tier is files under a fresh
+// directory, seen through wrap (a test's fault or listing wrapper).
+func coldService(t *testing.T, cfg Config, now func() time.Time, wrap func(blob.Store) blob.Store) (*Service, blob.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	fs, err := fsblob.Open(fsblob.Options{Dir: dir + "/cold", MaxObjectBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(context.Background(), cfg, Deps{Authorizer: siteaccesstest.AllowAll{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: dir, ColdBlobs: wrap(fs), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, fs
+}
+
 // faultyBlobs fails or damages Puts on demand.
 type faultyBlobs struct {
 	blob.Store
@@ -263,16 +279,8 @@ func (d *dropFailing) DropChunkData(ctx context.Context, site int64, session str
 // next pass finishes the move with one segment, and replay never changes.
 func TestColdMoveFailures(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	fs, err := fsblob.Open(fsblob.Options{Dir: dir + "/cold", MaxObjectBytes: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs := &faultyBlobs{Store: fs}
-	svc, err := New(ctx, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: dir, ColdBlobs: blobs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var blobs *faultyBlobs
+	svc, fs := coldService(t, testConfig(t), nil, func(fs blob.Store) blob.Store { blobs = &faultyBlobs{Store: fs}; return blobs })
 	st := &dropFailing{Store: svc.store}
 	real := svc.store
 	svc.store = st
@@ -387,16 +395,8 @@ func (l *listingBlobs) List(ctx context.Context, prefix string) iter.Seq2[blob.I
 // sessions' prefixes, never the site's (every object of a large site).
 func TestColdDeleteVisitor(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	fs, err := fsblob.Open(fsblob.Options{Dir: dir + "/cold", MaxObjectBytes: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs := &listingBlobs{Store: fs}
-	svc, err := New(ctx, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: dir, ColdBlobs: blobs})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var blobs *listingBlobs
+	svc, fs := coldService(t, testConfig(t), nil, func(fs blob.Store) blob.Store { blobs = &listingBlobs{Store: fs}; return blobs })
 	t.Cleanup(func() { svc.Close() })
 	const forgotten, kept = "v_forgetme000000001", "v_keepme00000000001"
 	sessions := map[string]string{"s_coldvis0000000001": forgotten, "s_coldvis0000000002": forgotten, "s_coldvis0000000003": kept}
@@ -440,19 +440,11 @@ func TestColdDeleteVisitor(t *testing.T) {
 // when that pass removes nothing.
 func TestColdCollectSpaced(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	fs, err := fsblob.Open(fsblob.Options{Dir: dir + "/cold", MaxObjectBytes: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs := &listingBlobs{Store: fs}
 	clk := &clock{}
 	cfg := testConfig(t)
 	cfg.Cold.CollectInterval = time.Hour
-	svc, err := New(ctx, cfg, Deps{Authorizer: siteaccesstest.AllowAll{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DataDir: dir, ColdBlobs: blobs, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var blobs *listingBlobs
+	svc, _ := coldService(t, cfg, clk.now, func(fs blob.Store) blob.Store { blobs = &listingBlobs{Store: fs}; return blobs })
 	t.Cleanup(func() { svc.Close() })
 	// collections counts the listings of the whole tier.
 	collections := func() int {
