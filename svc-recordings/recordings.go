@@ -73,6 +73,9 @@ type Config struct {
 	// OutboxMaxBackoff caps the wait between retries while search is down.
 	OutboxBatch      int           `yaml:"outbox_batch"`
 	OutboxMaxBackoff time.Duration `yaml:"outbox_max_backoff"`
+	// OutboxWindow is the relay's outbox.Loop.Window: how long search
+	// (the sessions list) may lag behind the store.
+	OutboxWindow time.Duration `yaml:"outbox_window"`
 	// TombstoneTTL keeps re-delivered chunks of deleted sessions out.
 	TombstoneTTL time.Duration `yaml:"tombstone_ttl"`
 	// Assets configures the capture of page assets (recordings.assets.*).
@@ -126,6 +129,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SessionIdle, "recordings.session-idle", 35*time.Minute, "a session is ended (summary final, session.ended published) this long after its last chunk reached ingest; at least the tracker's own idle timeout (30 min, tracker/src/session.ts IDLE_MS) so a session the tracker still continues is never ended, plus 5 min for its last batches retried on 429/503")
 	fs.IntVar(&c.SweepLimit, "recordings.sweep-limit", 10000, "most sessions one pass ends (the next pass continues)")
 	fs.IntVar(&c.OutboxBatch, "recordings.outbox.batch", 500, "most outbox entries delivered to search at once")
+	fs.DurationVar(&c.OutboxWindow, "recordings.outbox.window", time.Second, "shortest time between two deliveries to search: summaries written within it go in one call, a session at its latest version only (one index commit per window instead of one per batch); the sessions list lags the store by up to this (plus the delivery); 0: deliver at once")
 	fs.DurationVar(&c.OutboxMaxBackoff, "recordings.outbox.max-backoff", 2*time.Second, "longest wait between deliveries while search is down (bounds how soon after search returns the outbox drains)")
 	fs.DurationVar(&c.TombstoneTTL, "recordings.tombstone-ttl", 30*24*time.Hour, "how long a deleted session keeps re-delivered chunks out")
 	fs.BoolVar(&c.Heatmaps, "recordings.heatmaps", true, "aggregate heatmaps as chunks arrive; false: no heat data is extracted or stored and the heatmap RPCs answer FailedPrecondition")
@@ -180,6 +184,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OutboxBatch < 1 {
 		errs = append(errs, errors.New("recordings.outbox.batch: at least 1"))
+	}
+	if c.OutboxWindow < 0 || c.OutboxWindow > time.Minute {
+		errs = append(errs, errors.New("recordings.outbox.window: 0 to 1m"))
 	}
 	if err := c.Assets.Validate(); err != nil {
 		errs = append(errs, err)
@@ -351,6 +358,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		s.relay = outbox.New(s.store, deps.Search, log)
 		s.relay.Batch = cfg.OutboxBatch
 		s.relay.MaxBackoff = cfg.OutboxMaxBackoff
+		s.relay.Window = cfg.OutboxWindow
 		s.relay.Delivered, s.relay.Failures = m.outboxDelivered, m.outboxFailures
 		s.relay.Tracer = deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-recordings/outbox")
 	}

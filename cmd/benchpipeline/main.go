@@ -54,6 +54,7 @@ type config struct {
 	profile    time.Duration
 	duration   time.Duration // soak
 	rate       float64       // soak; 0: half the capacity a quick step run measures
+	serverArgs []string      // more flags for sightline serve
 }
 
 func main() {
@@ -72,7 +73,9 @@ func main() {
 	flag.DurationVar(&c.profile, "profile", 20*time.Second, "CPU profile length at the highest sustained rate (0: none)")
 	flag.DurationVar(&c.duration, "duration", 30*time.Minute, "soak: how long")
 	flag.Float64Var(&c.rate, "rate", 0, "soak: batches/s (0: half the capacity a quick step run measures)")
+	serverArgs := flag.String("server-args", "", "more flags for sightline serve, space-separated (e.g. \"--recordings.outbox.window=0\" to compare a setting in one machine state)")
 	flag.Parse()
+	c.serverArgs = strings.Fields(*serverArgs)
 
 	if *mode == "bare" {
 		serveBare()

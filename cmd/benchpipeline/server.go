@@ -46,8 +46,8 @@ type server struct {
 // startServer runs binary serve with the limits a load from one address
 // would hit turned off: the per-IP and per-site rates (one client address
 // drives the whole load) and the plan's daily sessions. Everything else is
-// as configured by default.
-func startServer(ctx context.Context, binary string, sites int) (*server, error) {
+// as configured by default, but for extra (more flags).
+func startServer(ctx context.Context, binary string, sites int, extra []string) (*server, error) {
 	dir, err := os.MkdirTemp("", "benchpipeline-")
 	if err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
@@ -56,7 +56,7 @@ func startServer(ctx context.Context, binary string, sites int) (*server, error)
 	if err != nil {
 		return nil, fmt.Errorf("log file: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, binary, "serve",
+	args := []string{"serve",
 		"--data-dir", filepath.Join(dir, "data"),
 		"--server.http-listen-address", "127.0.0.1:0",
 		"--server.grpc-listen-address", "127.0.0.1:0",
@@ -65,7 +65,8 @@ func startServer(ctx context.Context, binary string, sites int) (*server, error)
 		"--ingest.rate-per-site", "0",
 		"--accounts.default-plan.sessions-per-day", "1000000000",
 		"--accounts.default-plan.max-sites", strconv.Itoa(sites),
-	)
+	}
+	cmd := exec.CommandContext(ctx, binary, append(args, extra...)...)
 	// The server ends with the bench, however the bench ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()

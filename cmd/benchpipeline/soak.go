@@ -29,11 +29,24 @@ func soak(ctx context.Context, c config) error {
 		rate = best.rate / 2
 	}
 	fmt.Printf("\nsoak: %.0f batches/s of %d bytes for %v; every minute:\n", rate, c.sizes[0], c.duration)
-	fmt.Printf("%6s %9s %9s %8s %9s %9s %10s %10s %9s %9s\n", "min", "answered", "204/s", "non-204", "p99", "RSS", "goroutines", "open files", "backlog", "lag")
+	fmt.Printf("%6s %9s %9s %8s %9s %8s %6s %9s %10s %10s %9s %9s\n", "min", "answered", "204/s", "non-204", "p99", "CPU/b", "CPUs", "RSS", "goroutines", "open files", "backlog", "lag")
 	var rss, gor, fds, backlog []float64
+	u0, err := s.usage()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	// One CPU profile, in the second minute (the first when there is
+	// only one): what the server spends at this rate, warmed up.
+	profiled := make(chan error, 1)
+	profiling := false
 	began := time.Now()
 	for minute := 1; time.Since(began) < c.duration; minute++ {
 		d := min(time.Minute, c.duration-time.Since(began))
+		if c.profile > 0 && !profiling && (minute == 2 || c.duration <= time.Minute) && c.profile < d {
+			profiling = true
+			go func() { profiled <- s.profile(c.profile, profilePath(c.sizes[0])) }()
+		}
 		res, err := dr.Run(ctx, rate, d)
 		if err != nil {
 			return err
@@ -53,10 +66,22 @@ func soak(ctx context.Context, c config) error {
 			return err
 		}
 		ok := res.Status[http.StatusNoContent]
-		fmt.Printf("%6d %9.0f %9.0f %8d %9s %9s %10.0f %10d %9.0f %8.1fs\n", minute,
+		// CPU per batch: the server's CPU over the minute (the sampling
+		// pause included) over the batches it accepted in it.
+		cpu, secs := u.cpu-u0.cpu, time.Since(t0)
+		u0, t0 = u, time.Now()
+		fmt.Printf("%6d %9.0f %9.0f %8d %9s %8s %6.2f %9s %10.0f %10d %9.0f %8.1fs\n", minute,
 			float64(res.Answered())/res.Window.Seconds(), float64(ok)/res.Window.Seconds(), res.Answered()-ok+res.Errors+res.Saturated,
-			ms(res.Latency.ValueAtQuantile(99)), mib(u.rss), m.goroutines, u.fds, m.spoolRecords, m.spoolAge)
+			ms(res.Latency.ValueAtQuantile(99)), (cpu / time.Duration(max(ok, 1))).Round(time.Microsecond), cpu.Seconds()/secs.Seconds(),
+			mib(u.rss), m.goroutines, u.fds, m.spoolRecords, m.spoolAge)
 		rss, gor, fds, backlog = append(rss, float64(u.rss)), append(gor, m.goroutines), append(fds, float64(u.fds)), append(backlog, m.spoolRecords)
+	}
+	if profiling {
+		if err := <-profiled; err != nil {
+			return err
+		}
+		fmt.Printf("\nCPU profile of the server at %.0f batches/s for %v: %s\n", rate, c.profile, profilePath(c.sizes[0]))
+		profileTop(profilePath(c.sizes[0]))
 	}
 	fmt.Println("\nflat: the mean of the last third of the minutes is at most 1.25× that of the middle third, or within the slack:")
 	for _, series := range []struct {

@@ -188,7 +188,7 @@ func maxOf(xs []float64) float64 {
 // setup starts a server and a driver of batches of size bytes for it, and
 // the ledger of what it accepts.
 func setup(ctx context.Context, c config, size int) (*server, *loadgen.Driver, *ledger, error) {
-	s, err := startServer(ctx, c.binary, c.sites)
+	s, err := startServer(ctx, c.binary, c.sites, c.serverArgs)
 	if err != nil {
 		return nil, nil, nil, err
 	}

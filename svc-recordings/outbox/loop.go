@@ -19,10 +19,18 @@ import (
 // dependency down and retry the same oldest entries after a backoff that
 // doubles from MinBackoff to MaxBackoff; once it works mark the dependency
 // up, go on at once while full batches come back, else wait to be woken
-// or for Poll.
+// or for Poll, and then for the rest of Window.
 type Loop struct {
 	// Poll is how often an idle relay looks again without being woken.
 	Poll time.Duration
+	// Window is the shortest time from one delivery that found entries
+	// to the next (0: deliver as soon as woken). Entries written within it
+	// wait and go together, so the target commits once per window rather
+	// than once per write, and a session changed many times in it is sent
+	// once, at its latest version (Relay.Once). The first entry after an
+	// idle Window goes at once; a full batch (a backlog) does not wait.
+	// It is how long the target may lag behind the store.
+	Window time.Duration
 	// MinBackoff and MaxBackoff bound the wait after a failed delivery.
 	MinBackoff, MaxBackoff time.Duration
 	// CallTimeout bounds one call to the relay's target.
@@ -38,6 +46,9 @@ type Loop struct {
 	Tracer trace.Tracer
 
 	wake chan struct{}
+	// after is time.After; a test replaces it to hold and release the
+	// window.
+	after func(time.Duration) <-chan time.Time
 }
 
 func newLoop(logger *slog.Logger, target string, maxBackoff time.Duration) Loop {
@@ -45,13 +56,24 @@ func newLoop(logger *slog.Logger, target string, maxBackoff time.Duration) Loop 
 		Poll: 2 * time.Second, MinBackoff: 100 * time.Millisecond, MaxBackoff: maxBackoff, CallTimeout: 10 * time.Second,
 		Dependency: depstate.New(logger, target, "outbox"),
 		wake:       make(chan struct{}, 1),
+		after:      time.After,
 	}
 }
 
 // run runs once until ctx ends; batch is a full batch's size.
 func (l *Loop) run(ctx context.Context, batch int, once func(context.Context) (int, error)) error {
 	backoff := depstate.Backoff{Min: l.MinBackoff, Max: l.MaxBackoff}
+	var last time.Time // the start of the last delivery that found entries
+	full := false
 	for {
+		if wait := l.Window - time.Since(last); l.Window > 0 && !full && wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-l.after(wait):
+			}
+		}
+		began := time.Now()
 		n, err := once(ctx)
 		switch {
 		case ctx.Err() != nil:
@@ -68,7 +90,10 @@ func (l *Loop) run(ctx context.Context, batch int, once func(context.Context) (i
 		}
 		l.Dependency.OK(ctx)
 		backoff.Reset()
-		if n == batch {
+		if n > 0 {
+			last = began
+		}
+		if full = n == batch; full {
 			continue // more waiting
 		}
 		select {

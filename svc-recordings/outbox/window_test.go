@@ -1,0 +1,244 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
+	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
+)
+
+// running runs r until the test ends.
+func running(t *testing.T, r *Relay) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return ctx
+}
+
+// until waits (10 s at most) for cond, checked under sr's lock.
+func until(t *testing.T, sr *search, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		sr.mu.Lock()
+		ok := cond()
+		sr.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			sr.mu.Lock()
+			defer sr.mu.Unlock()
+			t.Fatalf("%s: not within 10 s; search saw %q", what, sr.log)
+		}
+	}
+}
+
+func upsertCalls(log []string) int {
+	n := 0
+	for _, l := range log {
+		if strings.HasPrefix(l, "upsert") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestWindowCoalescesInOrder: with a window, the first summary after an
+// idle window goes at once; the 27 writes (three sessions, one deleted
+// half-way) made while the relay waits out the window reach search as
+// two upsert calls around the deletion, each session once per run at its
+// latest version, and the outbox is empty after. The window is held and
+// released by the test (Loop.after), so what the relay sent while it
+// waited is known, not raced.
+func TestWindowCoalescesInOrder(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() }) // after the relay stops (running's cleanup)
+	sr := &search{}
+	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.Window, r.Poll = time.Hour, time.Hour // only Notify and the window move it
+	waits, release := make(chan time.Duration), make(chan time.Time)
+	stop := make(chan struct{})
+	defer close(stop)
+	r.after = func(d time.Duration) <-chan time.Time {
+		select {
+		case waits <- d:
+		case <-stop:
+		}
+		return release
+	}
+	running(t, r)
+
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	a := &storetest.Builder{Site: 3_000_000_001, Session: "s_aaaaaaaaaaaa", Visitor: "v_aaaaaaaaaaaa", ServerMs: now}
+	b := &storetest.Builder{Site: 3_000_000_001, Session: "s_bbbbbbbbbbbb", Visitor: "v_bbbbbbbbbbbb", ServerMs: now}
+	c := &storetest.Builder{Site: 3_000_000_001, Session: "s_cccccccccccc", Visitor: "v_cccccccccccc", ServerMs: now}
+	write := func(cs ...store.Chunk) {
+		t.Helper()
+		for _, ch := range cs {
+			if _, err := st.Append(ctx, []store.Chunk{ch}); err != nil {
+				t.Fatal(err)
+			}
+			r.Notify()
+		}
+	}
+	write(a.Chunk(t, 0, 100))
+	until(t, sr, "the first summary, at once", func() bool { return len(sr.log) == 1 })
+
+	writes := 0
+	for i := int64(1); i <= 9; i++ {
+		write(a.Chunk(t, i, 100), b.Chunk(t, i-1, 100))
+		writes += 2
+		if i <= 5 {
+			write(c.Chunk(t, i-1, 100))
+			writes++
+		}
+	}
+	if err := st.DeleteSession(ctx, c.Site, c.Session); err != nil {
+		t.Fatal(err)
+	}
+	r.Notify()
+	write(a.Chunk(t, 10, 100), b.Chunk(t, 9, 100))
+	writes += 3 // and the deletion
+
+	// The relay is in the window now (it was woken after the first
+	// delivery) and sent nothing more.
+	select {
+	case d := <-waits:
+		if d <= 0 || d > time.Hour {
+			t.Fatalf("window wait %v, want within (0, 1h]", d)
+		}
+	case <-time.After(10 * time.Second):
+		sr.mu.Lock()
+		defer sr.mu.Unlock()
+		t.Fatalf("the relay did not wait out a window; search saw %q", sr.log)
+	}
+	sr.mu.Lock()
+	if len(sr.log) != 1 {
+		t.Fatalf("sent during the window: %q", sr.log)
+	}
+	sr.mu.Unlock()
+	release <- time.Now()
+	until(t, sr, "the window's writes", func() bool { return len(sr.log) == 4 })
+	want := []string{
+		"upsert s_aaaaaaaaaaaa@1",
+		"upsert s_aaaaaaaaaaaa@10 s_bbbbbbbbbbbb@9 s_cccccccccccc@5",
+		"delete [s_cccccccccccc]",
+		"upsert s_aaaaaaaaaaaa@11 s_bbbbbbbbbbbb@10",
+	}
+	sr.mu.Lock()
+	got := fmt.Sprint(sr.log)
+	sr.mu.Unlock()
+	if got != fmt.Sprint(want) {
+		t.Fatalf("search saw %s, want %q", got, want)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if d, err := st.OutboxDepth(ctx); err == nil && d == 0 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("outbox depth %d (%v) after delivery", d, err)
+		}
+	}
+	t.Logf("%d changes in the window: 2 upsert calls and 1 deletion (without a window: up to one call each)", writes)
+}
+
+// TestWindowLosesNothing: four writers append to 12 sessions while the
+// relay runs with a short window; when they are done, search has seen
+// every session at its last version, took them in fewer calls than there
+// were writes, and the outbox is empty.
+func TestWindowLosesNothing(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() }) // after the relay stops (running's cleanup)
+	sr := &search{}
+	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.Window, r.Batch = 20*time.Millisecond, 25
+	running(t, r)
+
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	const writers, perWriter, chunks = 4, 3, 15
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			var bs []*storetest.Builder
+			for i := range perWriter {
+				id := fmt.Sprintf("s_%02d%02d00000000", w, i)
+				bs = append(bs, &storetest.Builder{Site: 3_000_000_001, Session: id, Visitor: "v_aaaaaaaaaaaa", ServerMs: now})
+			}
+			for seq := range int64(chunks) {
+				for _, b := range bs {
+					if _, err := st.Append(ctx, []store.Chunk{b.Chunk(t, seq, 100)}); err != nil {
+						errs <- err
+						return
+					}
+					r.Notify()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	latest := func() map[string]int64 {
+		m := map[string]int64{}
+		for _, l := range sr.log {
+			for _, f := range strings.Fields(strings.TrimPrefix(l, "upsert")) {
+				id, v, _ := strings.Cut(f, "@")
+				n, _ := strconv.ParseInt(v, 10, 64)
+				m[id] = max(m[id], n)
+			}
+		}
+		return m
+	}
+	until(t, sr, "every session at its last version", func() bool {
+		m := latest()
+		if len(m) != writers*perWriter {
+			return false
+		}
+		for _, v := range m {
+			if v != chunks {
+				return false
+			}
+		}
+		return true
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if d, err := st.OutboxDepth(ctx); err == nil && d == 0 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("outbox depth %d (%v) after delivery", d, err)
+		}
+	}
+	sr.mu.Lock()
+	calls := upsertCalls(sr.log)
+	sr.mu.Unlock()
+	if writes := writers * perWriter * chunks; calls >= writes {
+		t.Fatalf("%d upsert calls for %d writes: nothing coalesced", calls, writes)
+	}
+	t.Logf("%d writes, %d upsert calls", writers*perWriter*chunks, calls)
+}
