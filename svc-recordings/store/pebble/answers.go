@@ -130,8 +130,8 @@ func (s *Store) AppendAnswers(ctx context.Context, answers []store.Answer) ([]st
 		sessions = append(sessions, [2]any{a.Answer.GetSiteId(), a.Answer.GetSessionId()})
 	}
 	defer s.answerLocks(sites, sessions)()
-	b := s.db.NewBatch()
-	defer b.Close()
+	b, done := s.newOutboxBatch()
+	defer done()
 	nowMs := time.Now().UnixMilli()
 	w := newAnswerWrite(store.Traceparent(ctx))
 	ids := map[int64][]string{}
@@ -518,8 +518,8 @@ func (s *Store) deleteAnswers(site int64, ids []string, e answerOutbox) (int64, 
 		sessions = append(sessions, [2]any{site, e.Session})
 	}
 	defer s.answerLocks([]int64{site}, sessions)()
-	b := s.db.NewBatch()
-	defer b.Close()
+	b, done := s.newOutboxBatch()
+	defer done()
 	nowMs := time.Now().UnixMilli()
 	w := newAnswerWrite("")
 	var n int64
@@ -625,8 +625,8 @@ func (s *Store) sweepSiteAnswers(site int64, xs []expired, nowMs int64) (int, er
 		}
 	}
 	defer s.answerLocks([]int64{site}, sessions)()
-	b := s.db.NewBatch()
-	defer b.Close()
+	b, done := s.newOutboxBatch()
+	defer done()
 	w := newAnswerWrite("")
 	var gone []string
 	for _, x := range xs {

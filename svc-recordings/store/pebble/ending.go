@@ -143,8 +143,8 @@ func (s *Store) endSessions(sessions []openSession, cutMs int64) ([]*sessionsv1.
 		idx[i] = s.stripe(o.site, o.session)
 	}
 	defer s.lock(idx)()
-	b := s.db.NewBatch()
-	defer b.Close()
+	b, done := s.newOutboxBatch()
+	defer done()
 	now := time.Now()
 	nowMs := now.UnixMilli()
 	var out []*sessionsv1.SessionSummary

@@ -56,6 +56,8 @@ type Store struct {
 	seed    maphash.Seed
 	locks   [stripes]sync.Mutex
 	outboxN atomic.Int64
+	// floors are where the outboxes' pending scans start (outbox.go).
+	floors outboxFloors
 
 	// siteLocks order heatmap writers (read) against rebuild steps
 	// (write), by site; taken before session stripes.
@@ -162,6 +164,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
 	s := &Store{db: db, opts: opts, seed: maphash.MakeSeed(), rebuildStep: defaultRebuildStep, heatOff: opts.HeatmapsOff}
+	s.floors.init()
 	// Outbox ids continue after the last one on disk.
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{pOutbox}, UpperBound: []byte{pOutbox + 1}})
 	if err != nil {
@@ -311,8 +314,8 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 	unlock := s.lock(stripeIdx)
 	defer unlock()
 
-	b := s.db.NewBatch()
-	defer b.Close()
+	b, done := s.newOutboxBatch()
+	defer done()
 	nowMs := time.Now().UnixMilli()
 	// The call's heatmap changes, per site, summed over its sessions before
 	// they are queued (heatqueue.go): chunks of one page share most cells.
@@ -587,13 +590,14 @@ func (s *Store) scan(prefix, from []byte, fn func(k, v []byte) error) error {
 	return it.Close()
 }
 
+// outbox records e in the sessions' outbox. b must come from
+// newOutboxBatch (the scan's floor waits for it).
 func (s *Store) outbox(b *pebble.Batch, e store.OutboxEntry) error {
-	id := s.outboxN.Add(1)
 	v, err := encodeOutbox(e)
 	if err != nil {
 		return err
 	}
-	if err := b.Set(newKey(pOutbox).u64(id), v, nil); err != nil {
+	if err := b.Set(s.outboxKey(b), v, nil); err != nil {
 		return fmt.Errorf("pebble: outbox: %w", err)
 	}
 	return nil
@@ -602,13 +606,14 @@ func (s *Store) outbox(b *pebble.Batch, e store.OutboxEntry) error {
 // timedOutbox records v (as JSON) in the outbox under prefix (the
 // answers' or notify's); what names it in errors. Keys are (ms, n),
 // milliseconds first: the counter restarts from the sessions' outbox after
-// a restart, the clock does not.
+// a restart, the clock does not. b must come from newOutboxBatch, as for
+// outbox.
 func (s *Store) timedOutbox(b *pebble.Batch, prefix byte, what string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("pebble: %s: %w", what, err)
 	}
-	k := newKey(prefix).u64(time.Now().UnixMilli()).u64(s.outboxN.Add(1))
+	k := s.timedOutboxKey(b, prefix)
 	if err := b.Set(k, raw, nil); err != nil {
 		return fmt.Errorf("pebble: %s: %w", what, err)
 	}
@@ -827,8 +832,8 @@ func (s *Store) DeleteSession(ctx context.Context, site int64, session string) e
 	if row == nil {
 		return store.ErrNotFound
 	}
-	b := s.db.NewBatch()
-	defer b.Close()
+	b, done := s.newOutboxBatch()
+	defer done()
 	if err := s.deleteSession(b, site, session, row, time.Now().UnixMilli()); err != nil {
 		return fmt.Errorf("pebble: delete session: %w", err)
 	}
@@ -859,8 +864,8 @@ func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (
 	}
 	defer s.rlockSites(site)()
 	defer s.lock(idx)()
-	b := s.db.NewBatch()
-	defer b.Close()
+	b, done := s.newOutboxBatch()
+	defer done()
 	nowMs := time.Now().UnixMilli()
 	var deleted []string
 	for _, sess := range sessions {
@@ -977,8 +982,8 @@ func (s *Store) sweepOne(site int64, session string, nowMs int64) (bool, error) 
 	if err != nil || row == nil || !row.expired(nowMs) {
 		return false, err
 	}
-	b := s.db.NewBatch()
-	defer b.Close()
+	b, done := s.newOutboxBatch()
+	defer done()
 	if err := s.deleteSession(b, site, session, row, nowMs); err != nil {
 		return false, fmt.Errorf("pebble: sweep: %w", err)
 	}
@@ -1030,28 +1035,51 @@ func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEnt
 // outboxPending reads the first limit entries of the outbox under prefix
 // (the sessions', the answers' or notify's), in key order: oldest first.
 // decode turns an entry's id (its key after the prefix, in hex) and its
-// JSON value into an entry.
+// JSON value into an entry. The scan starts at the outbox's floor, which
+// it then raises to the first entry it found (or to the lowest key still
+// to come, if none), past the acked entries' tombstones.
 func outboxPending[V, E any](s *Store, prefix byte, limit int, decode func(id string, v V) (E, error)) ([]E, error) {
+	lo, floor := s.outboxFloor(prefix)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: []byte{prefix + 1}})
+	if err != nil {
+		return nil, err
+	}
 	var out []E
-	errFull := errors.New("full")
-	err := s.scan([]byte{prefix}, nil, func(k, raw []byte) error {
+	var first []byte
+	for ok := it.First(); ok; ok = it.Next() {
+		if first == nil {
+			first = slices.Clone(it.Key())
+		}
 		if len(out) >= limit {
-			return errFull
+			break
+		}
+		raw, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return nil, err
 		}
 		var v V
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return err
+			it.Close()
+			return nil, err
 		}
-		e, err := decode(hex.EncodeToString(k[1:]), v)
+		e, err := decode(hex.EncodeToString(it.Key()[1:]), v)
 		if err != nil {
-			return err
+			it.Close()
+			return nil, err
 		}
 		out = append(out, e)
-		return nil
-	})
-	if err != nil && !errors.Is(err, errFull) {
+	}
+	if h := s.floors.onScan; h != nil {
+		h(prefix, it.Stats())
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return nil, err
 	}
+	if first != nil && bytes.Compare(first, floor) < 0 {
+		floor = first
+	}
+	s.raiseOutboxFloor(prefix, floor)
 	return out, nil
 }
 
