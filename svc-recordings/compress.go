@@ -1,32 +1,36 @@
 package recordings
 
 import (
+	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
 )
 
 // newEncoder is the process's one zstd encoder (EncodeAll is safe for
-// concurrent use and reuses its state). Any level's frames decode with the
-// same decoder, so chunks stored at another level stay readable.
+// concurrent use and reuses its state; AppendChunks compresses a call's
+// chunks on every core). Any level's frames decode with the same decoder,
+// so chunks stored at another level stay readable.
 func newEncoder(level zstd.EncoderLevel) (*zstd.Encoder, error) {
-	return zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(2))
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)))
 }
 
-// scratch holds compression outputs: EncodeAll into an empty slice
+// scratchPool holds compression outputs: EncodeAll into an empty slice
 // allocates the input's size up front, about five times what a chunk
 // compresses to, and that slice lives until the store's batch is written.
-var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+func scratchPool() *sync.Pool {
+	return &sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+}
 
 // compress is events as one zstd frame, in a slice of its own size.
 func (s *Service) compress(events []byte) []byte {
-	p := scratch.Get().(*[]byte)
+	p := s.scratch.Get().(*[]byte)
 	out := s.enc.EncodeAll(events, (*p)[:0])
 	data := make([]byte, len(out))
 	copy(data, out)
 	if cap(out) <= 1<<20 { // a rare huge chunk's buffer is not kept
 		*p = out
-		scratch.Put(p)
+		s.scratch.Put(p)
 	}
 	return data
 }

@@ -24,7 +24,7 @@ func TestCompressOwnsItsBytes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := &Service{enc: enc}
+		s := &Service{enc: enc, scratch: scratchPool()}
 		events := make([][]byte, 64)
 		out := make([][]byte, len(events))
 		want := make([][]byte, len(events))

@@ -27,7 +27,7 @@ func FuzzPrepare(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer enc.Close()
-	s := &Service{cfg: cfg, enc: enc}
+	s := &Service{cfg: cfg, enc: enc, scratch: scratchPool()}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var c recordingsv1.Chunk
 		if proto.Unmarshal(b, &c) != nil {

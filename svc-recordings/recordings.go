@@ -267,8 +267,10 @@ type Service struct {
 	log   *slog.Logger
 	store store.Store
 	enc   *zstd.Encoder
-	dec   *zstd.Decoder
-	relay *outbox.Relay
+	// scratch pools compress's outputs (compress.go).
+	scratch *sync.Pool
+	dec     *zstd.Decoder
+	relay   *outbox.Relay
 	// events publishes the notify outbox (always set; discards without a
 	// client).
 	events *outbox.NotifyRelay
@@ -342,7 +344,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		dec.Close()
 		return nil, err
 	}
-	s := &Service{cfg: cfg, deps: deps, log: log, enc: enc, dec: dec, m: m, errs: newStoreErrors(log), sweeps: depstate.New(log, "store", "retention"), now: deps.Now}
+	s := &Service{cfg: cfg, deps: deps, log: log, enc: enc, scratch: scratchPool(), dec: dec, m: m, errs: newStoreErrors(log), sweeps: depstate.New(log, "store", "retention"), now: deps.Now}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -114,6 +117,57 @@ func (s *Service) prepare(i int, c *recordingsv1.Chunk, nowMs int64) (store.Chun
 	return store.Chunk{SiteID: c.GetSiteId(), SessionID: c.GetSessionId(), Seq: c.GetSeq(), Data: data, Stats: st}, nil
 }
 
+// prepared is prepare's answer for one chunk of a call.
+type prepared struct {
+	chunk store.Chunk
+	err   error
+}
+
+// prepareAll prepares a call's recording chunks (answers are left to
+// prepareAnswer) on every core: validating, compressing and reading a
+// chunk's events is most of an append's CPU and each chunk's is its own,
+// while the forwarder sends one call at a time, so one goroutine for a call
+// left a core idle and held the whole pipeline to one core's pace. The
+// store then writes them in one batch, in request order. A panic in a
+// worker is raised again here, where the server's recovery handles it.
+func (s *Service) prepareAll(chunks []*recordingsv1.Chunk, nowMs int64) []prepared {
+	out := make([]prepared, len(chunks))
+	one := func(i int) {
+		if !isAnswer(chunks[i]) {
+			out[i].chunk, out[i].err = s.prepare(i, chunks[i], nowMs)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(chunks))
+	if workers <= 1 {
+		for i := range chunks {
+			one(i)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	panics := make(chan any, workers)
+	for range workers {
+		wg.Go(func() {
+			defer func() {
+				if p := recover(); p != nil {
+					panics <- p
+				}
+			}()
+			for i := int(next.Add(1)) - 1; i < len(chunks); i = int(next.Add(1)) - 1 {
+				one(i)
+			}
+		})
+	}
+	wg.Wait()
+	select {
+	case p := <-panics:
+		panic(p)
+	default:
+	}
+	return out
+}
+
 // AppendChunks stores chunks idempotently (internal: no authorization) and
 // answers an outcome per chunk. A chunk that can never be stored (invalid,
 // or past its session's limits) is refused with a reason while the others
@@ -133,6 +187,7 @@ func (s *Service) AppendChunks(ctx context.Context, req *recordingsv1.AppendChun
 	pos := make([]int, 0, len(req.GetChunks())) // request index of chunks[j]
 	var answers []store.Answer
 	var apos []int // request index of answers[j]
+	ready := s.prepareAll(req.GetChunks(), nowMs)
 	for i, c := range req.GetChunks() {
 		if isAnswer(c) {
 			a, err := s.prepareAnswer(i, c, nowMs)
@@ -144,7 +199,7 @@ func (s *Service) AppendChunks(ctx context.Context, req *recordingsv1.AppendChun
 			apos = append(apos, i)
 			continue
 		}
-		ch, err := s.prepare(i, c, nowMs)
+		ch, err := ready[i].chunk, ready[i].err
 		if err != nil {
 			// prepare looks at the chunk alone: what it refuses, it
 			// refuses every time.
