@@ -175,7 +175,12 @@ func run(nSessions, minutes int, chunkEvery time.Duration, batch, workers int, c
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	runDone := make(chan struct{})
-	go func() { svc.Run(runCtx); close(runDone) }() // asset capture's workers
+	go func() { // asset capture's workers
+		defer close(runDone)
+		if err := svc.Run(runCtx); err != nil && runCtx.Err() == nil {
+			log.Printf("recordings run: %v", err)
+		}
+	}()
 	cpu0, alloc0 := processCPU(), allocated()
 	began := time.Now()
 	err = parallel(batches, workers, func(b []*recordingsv1.Chunk) error {
