@@ -3,8 +3,8 @@
 // survey, page rule, device, dates, has text); the NPS and rating
 // distribution over time above (answers:stats), a CSV export of the same
 // filter, and from each recorded answer a link to its moment in the replay.
-import { useCallback, useMemo } from "react";
-import { Link, useSearchParams } from "react-router";
+import { useMemo } from "react";
+import { Link } from "react-router";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../api/client";
 import { $api } from "../api/query";
@@ -13,6 +13,7 @@ import { DeviceIcon } from "../components/DeviceIcon";
 import { EmptyState, ErrorBox, QueryStatus } from "../components/ui";
 import { deviceLabel, RANGES, toggle, type UrlCondition } from "../lib/filters";
 import { formatDateTime, plural, urlPath } from "../lib/format";
+import { useUrlQuery } from "../lib/urlQuery";
 import { RuleOpSelect, useRuleDraft } from "../heatmap/RuleControls";
 import { NpsChart, RatingChart, ratingCounts } from "../feedback/Charts";
 import { answerLines, FACE_LABELS, npsLabel, ratingLabel } from "../feedback/convert";
@@ -248,11 +249,9 @@ function Figures({ stats }: { stats: Schemas["v1GetAnswerStatsResponse"] }) {
 
 export default function Feedback() {
   const { orgId, siteId, site } = useSitePage();
-  const [params, setParams] = useSearchParams();
-  const q = useMemo(() => fromParams(params), [params]);
+  const { q, set, replace } = useUrlQuery(fromParams, toParams);
   const key = toParams(q).toString();
   const now = useMemo(minuteNow, [key]);
-  const set = useCallback((patch: Partial<ResponsesQuery>) => setParams(toParams({ ...q, ...patch }), { replace: false }), [q, setParams]);
   const filter = useMemo(() => toFilter(q, now), [q, now]);
   const surveysQ = $api.useQuery("get", "/api/v1/sites/{siteId}/surveys", { params: { path: { siteId } } });
   const surveys = surveysQ.data?.surveys ?? [];
@@ -292,7 +291,7 @@ export default function Feedback() {
           </div>
           <div className="row gap">
             {n > 0 && (
-              <button className="btn btn-ghost btn-small" onClick={() => setParams(toParams(emptyResponsesQuery()))} data-testid="fb-clear">
+              <button className="btn btn-ghost btn-small" onClick={() => replace(emptyResponsesQuery())} data-testid="fb-clear">
                 Clear filters ({n})
               </button>
             )}

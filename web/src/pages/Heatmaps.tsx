@@ -2,13 +2,14 @@
 // map — clicks (all, rage, dead), moves or scroll — and see it drawn over
 // the page rebuilt from a recording, with the most-clicked elements or the
 // scroll depths beside it. Everything chosen lives in the URL.
-import { useCallback, useEffect, useMemo, useState } from "react";
-import { Link, useNavigate, useSearchParams } from "react-router";
+import { useEffect, useMemo, useState } from "react";
+import { Link, useNavigate } from "react-router";
 import type { Schemas } from "../api/client";
 import { $api } from "../api/query";
 import { DateRangeFilter } from "../components/DateRangeFilter";
 import { EmptyState, QueryStatus } from "../components/ui";
 import { formatDateTime, plural } from "../lib/format";
+import { useUrlQuery } from "../lib/urlQuery";
 import { PagePicker } from "../heatmap/PagePicker";
 import { DEVICES, fromParams, HEATMAP_RANGES, MAP_KINDS, recordingsSearch, toParams, toRequest, type HeatmapQuery } from "../heatmap/query";
 import { percent, reachedByTen } from "../heatmap/scroll";
@@ -48,13 +49,11 @@ function Segmented<K extends string>({ label, id, options, value, onChange }: { 
 
 export default function Heatmaps() {
   const { orgId, siteId, site } = useSitePage();
-  const [params, setParams] = useSearchParams();
+  const { q, set } = useUrlQuery(fromParams, toParams);
   const navigate = useNavigate();
-  const q = useMemo(() => fromParams(params), [params]);
   const key = toParams(q).toString();
   // A new "now" only with a new query.
   const now = useMemo(minuteNow, [key]);
-  const set = useCallback((patch: Partial<HeatmapQuery>) => setParams(toParams({ ...q, ...patch })), [q, setParams]);
 
   const req = toRequest(q, now);
   // A map may hold 100,000 cells: no deep comparison with the previous answer (structural sharing) on the main thread.

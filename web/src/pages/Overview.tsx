@@ -3,13 +3,14 @@
 // table, and breakdowns (pages, sources, locations, devices) with their top
 // ten and "show all". Every figure and row opens the recordings list with
 // the same sessions; a row's label narrows the overview to it.
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { Link, useSearchParams } from "react-router";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { Link } from "react-router";
 import type { Schemas } from "../api/client";
 import { $api } from "../api/query";
 import { QueryStatus } from "../components/ui";
 import type { RecordingsQuery } from "../lib/filters";
 import { countryFlag, countryName, formatDuration, parseDuration } from "../lib/format";
+import { useUrlQuery } from "../lib/urlQuery";
 import { ChartTable, SeriesChart, ViewToggle, type Point } from "../traffic/Chart";
 import { RangePicker } from "../traffic/RangePicker";
 import {
@@ -272,11 +273,9 @@ const METRICS = [
 
 export default function Overview() {
   const { orgId, siteId, site } = useSitePage();
-  const [params, setParams] = useSearchParams();
-  const q = useMemo(() => fromParams(params), [params]);
+  const { q, set, replace } = useUrlQuery(fromParams, toParams);
   const key = toParams(q).toString();
   const now = useMemo(minuteNow, [key]);
-  const set = useCallback((patch: Partial<TrafficQuery>) => setParams(toParams({ ...q, ...patch })), [q, setParams]);
   const tz = validTimeZone(site.data?.site?.settings?.timeZone);
   const base = `/o/${orgId}/sites/${siteId}`;
   const range = useMemo(() => rangeTimes(q, now, tz), [q, now, tz]);
@@ -324,7 +323,7 @@ export default function Overview() {
               </button>
             </span>
           ))}
-          <button type="button" className="btn btn-small btn-ghost" onClick={() => setParams(toParams({ range: q.range, from: q.from, to: q.to, interval: q.interval }))}>
+          <button type="button" className="btn btn-small btn-ghost" onClick={() => replace({ range: q.range, from: q.from, to: q.to, interval: q.interval })}>
             Clear all
           </button>
         </div>
