@@ -249,8 +249,43 @@ func (d *decoder) skipString() (escaped bool, err error) {
 	if !d.eat('"') {
 		return false, errf("expected string at offset %d", d.i)
 	}
-	b := d.b
-	i := d.i
+	end, escaped, fault := scanString(d.b, d.i)
+	switch fault {
+	case stringOK:
+		d.i = end
+		return escaped, nil
+	case stringBadUTF8:
+		// Stored strings end up in protobuf string fields, which refuse
+		// invalid UTF-8: refuse it here, at the edge.
+		return escaped, errf("string at offset %d is not valid UTF-8", end)
+	case stringBadUnicodeEscape:
+		return escaped, errf("invalid \\u escape at offset %d", end)
+	case stringBadEscape:
+		return escaped, errf("invalid escape at offset %d", end)
+	case stringControl:
+		return escaped, errf("control character in string at offset %d", end)
+	default:
+		return escaped, errf("unterminated string")
+	}
+}
+
+// stringFault is why scanString refused a string.
+type stringFault uint8
+
+const (
+	stringOK stringFault = iota
+	stringUnterminated
+	stringBadUTF8
+	stringBadUnicodeEscape
+	stringBadEscape
+	stringControl
+)
+
+// scanString reads the string whose body starts at i: the one loop behind
+// skipString (with its messages) and stringEnd (skipFast's, without). It
+// answers the offset just past the closing quote and whether the body has
+// escapes, or the fault and the offset where it was found.
+func scanString(b []byte, i int) (end int, escaped bool, fault stringFault) {
 	for i < len(b) {
 		// Eight bytes at a time while none is a quote, a backslash, a
 		// control character or a non-ASCII byte (SWAR); the lowest
@@ -267,47 +302,43 @@ func (d *decoder) skipString() (escaped bool, err error) {
 		if i >= len(b) {
 			break
 		}
-		c := b[i]
-		switch {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, escaped, stringOK
 		case c >= 0x80:
-			// Stored strings end up in protobuf string fields, which
-			// refuse invalid UTF-8: refuse it here, at the edge.
 			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size == 1 {
-				return escaped, errf("string at offset %d is not valid UTF-8", i)
+				return i, escaped, stringBadUTF8
 			}
 			i += size
-		case c >= 0x20 && c != '"' && c != '\\':
-			i++
-		case c == '"':
-			d.i = i + 1
-			return escaped, nil
 		case c == '\\':
 			escaped = true
 			if i+1 >= len(b) {
-				return escaped, errf("unterminated string")
+				return i, escaped, stringUnterminated
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(b) {
-					return escaped, errf("unterminated string")
+					return i, escaped, stringUnterminated
 				}
 				for _, h := range b[i+2 : i+6] {
 					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return escaped, errf("invalid \\u escape at offset %d", i)
+						return i, escaped, stringBadUnicodeEscape
 					}
 				}
 				i += 6
 			default:
-				return escaped, errf("invalid escape at offset %d", i)
+				return i, escaped, stringBadEscape
 			}
+		case c < 0x20:
+			return i, escaped, stringControl
 		default:
-			return escaped, errf("control character in string at offset %d", i)
+			i++
 		}
 	}
-	return escaped, errf("unterminated string")
+	return i, escaped, stringUnterminated
 }
 
 // unescape appends the decoded form of a string body (between the quotes)

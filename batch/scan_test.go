@@ -121,3 +121,34 @@ func TestSkipAllocatesNothing(t *testing.T) {
 		t.Errorf("skip: %v allocations per call, want 0", allocs)
 	}
 }
+
+// TestSkipStringFaults: each way a string is refused has its message and
+// offset, and skipFast's stringEnd refuses the same strings.
+func TestSkipStringFaults(t *testing.T) {
+	for _, c := range []struct{ in, msg string }{
+		{`"plain"`, ""},
+		{`"a\"b\\c\/\u00e9\n"`, ""},
+		{"\"caf\xc3\xa9 long enough for eight\"", ""},
+		{`"abc`, "unterminated string"},
+		{`"abc\`, "unterminated string"},
+		{`"ab\u12`, "unterminated string"},
+		{`"0123456789\u12x4"`, `invalid \u escape at offset 11`},
+		{`"ab\q"`, "invalid escape at offset 3"},
+		{"\"0123456789\x01\"", "control character in string at offset 11"},
+		{"\"0123456789\xff\"", "string at offset 11 is not valid UTF-8"},
+	} {
+		d := decoder{b: []byte(c.in)}
+		_, err := d.skipString()
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if !strings.Contains(got, c.msg) || (c.msg == "") != (err == nil) {
+			t.Errorf("skipString(%q) = %v, want %q", c.in, err, c.msg)
+		}
+		end := stringEnd([]byte(c.in), 1)
+		if (end < 0) != (err != nil) || (err == nil && end != len(c.in)) {
+			t.Errorf("stringEnd(%q) = %d, skipString's error %v", c.in, end, err)
+		}
+	}
+}

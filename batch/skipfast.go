@@ -1,11 +1,5 @@
 package batch
 
-import (
-	"encoding/binary"
-	"math/bits"
-	"unicode/utf8"
-)
-
 // skipFast is skip's fast path. skip walks a value with one call (and one
 // members or elements state) per container, member and string: for the
 // small objects rrweb events are made of, the calls cost more than the
@@ -154,58 +148,13 @@ func wsEnd(b []byte, i int) int {
 }
 
 // stringEnd is the offset just past the closing quote of the string whose
-// body starts at i, -1 where skipString refuses it (the same checks:
-// escapes, UTF-8, control characters).
+// body starts at i, -1 where skipString refuses it.
 func stringEnd(b []byte, i int) int {
-	for i < len(b) {
-		for i+8 <= len(b) {
-			v := binary.LittleEndian.Uint64(b[i:])
-			m := hasZeroByte(v^(lsb*'"')) | hasZeroByte(v^(lsb*'\\')) | hasByteLess(v, 0x20) | v&msb
-			if m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				break
-			}
-			i += 8
-		}
-		if i >= len(b) {
-			return -1
-		}
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1
-		case c >= 0x80:
-			r, size := utf8.DecodeRune(b[i:])
-			if r == utf8.RuneError && size == 1 {
-				return -1
-			}
-			i += size
-		case c == '\\':
-			if i+1 >= len(b) {
-				return -1
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(b) {
-					return -1
-				}
-				for _, h := range b[i+2 : i+6] {
-					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return -1
-					}
-				}
-				i += 6
-			default:
-				return -1
-			}
-		case c < 0x20:
-			return -1
-		default:
-			i++
-		}
+	end, _, fault := scanString(b, i)
+	if fault != stringOK {
+		return -1
 	}
-	return -1
+	return end
 }
 
 // numberEnd is the offset just past the number starting at i, -1 where
