@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,34 +129,41 @@ type prepared struct {
 // chunk's events is most of an append's CPU and each chunk's is its own,
 // while the forwarder sends one call at a time, so one goroutine for a call
 // left a core idle and held the whole pipeline to one core's pace. The
-// store then writes them in one batch, in request order. A panic in a
-// worker is raised again here, where the server's recovery handles it.
+// store then writes them in one batch, in request order.
 func (s *Service) prepareAll(chunks []*recordingsv1.Chunk, nowMs int64) []prepared {
 	out := make([]prepared, len(chunks))
-	one := func(i int) {
+	onCores(len(chunks), func(i int) {
 		if !isAnswer(chunks[i]) {
 			out[i].chunk, out[i].err = s.prepare(i, chunks[i], nowMs)
 		}
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(chunks))
+	})
+	return out
+}
+
+// onCores calls fn(i) for every i < n on up to GOMAXPROCS goroutines and
+// returns when all are done. A panic in fn is raised again in the caller,
+// where the server's recovery handles it, as a workerPanic carrying the
+// worker's stack: the caller's would not show where it happened.
+func onCores(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
 	if workers <= 1 {
-		for i := range chunks {
-			one(i)
+		for i := range n {
+			fn(i)
 		}
-		return out
+		return
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	panics := make(chan any, workers)
+	panics := make(chan workerPanic, workers)
 	for range workers {
 		wg.Go(func() {
 			defer func() {
 				if p := recover(); p != nil {
-					panics <- p
+					panics <- workerPanic{value: p, stack: debug.Stack()}
 				}
 			}()
-			for i := int(next.Add(1)) - 1; i < len(chunks); i = int(next.Add(1)) - 1 {
-				one(i)
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				fn(i)
 			}
 		})
 	}
@@ -165,7 +173,17 @@ func (s *Service) prepareAll(chunks []*recordingsv1.Chunk, nowMs int64) []prepar
 		panic(p)
 	default:
 	}
-	return out
+}
+
+// workerPanic is a panic of an onCores worker, raised again in the caller.
+// It is an error so that loggers print its text, stack included.
+type workerPanic struct {
+	value any
+	stack []byte
+}
+
+func (p workerPanic) Error() string {
+	return fmt.Sprintf("%v [in a worker goroutine:\n%s]", p.value, p.stack)
 }
 
 // AppendChunks stores chunks idempotently (internal: no authorization) and
