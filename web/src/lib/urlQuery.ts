@@ -1,5 +1,5 @@
 // A page's query (filters, range) kept in the URL's query string.
-import { useCallback, useMemo, useRef } from "react";
+import { useCallback, useLayoutEffect, useMemo, useRef } from "react";
 import { useSearchParams } from "react-router";
 
 /**
@@ -14,21 +14,30 @@ import { useSearchParams } from "react-router";
 export function useUrlQuery<Q extends object>(from: (p: URLSearchParams) => Q, to: (q: Q) => URLSearchParams) {
   const [params, setParams] = useSearchParams();
   const q = useMemo(() => from(params), [params, from]);
-  // latest is what set merges onto; seen is the URL's params it last took.
-  const latest = useRef(params);
-  const seen = useRef(params);
-  if (seen.current !== params) {
-    seen.current = params;
-    latest.current = params;
-  }
+  // shown is the URL's params as last committed (set in an effect, not
+  // during render: a render may be thrown away); written is the last write
+  // and the params it was made over. While the URL still shows those, the
+  // write has not landed and is what a change merges onto.
+  const shown = useRef(params);
+  useLayoutEffect(() => {
+    shown.current = params;
+  }, [params]);
+  const written = useRef<{ over: URLSearchParams; next: URLSearchParams } | null>(null);
   const write = useCallback(
     (next: URLSearchParams) => {
-      latest.current = next;
+      written.current = { over: shown.current, next };
       setParams(next);
     },
     [setParams],
   );
-  const set = useCallback((patch: Partial<Q>) => write(to({ ...from(latest.current), ...patch })), [write, from, to]);
+  const set = useCallback(
+    (patch: Partial<Q>) => {
+      const w = written.current;
+      const base = w && w.over === shown.current ? w.next : shown.current;
+      write(to({ ...from(base), ...patch }));
+    },
+    [write, from, to],
+  );
   const replace = useCallback((next: Q) => write(to(next)), [write, to]);
   return { q, set, replace };
 }
