@@ -109,7 +109,12 @@ func (s *Store) answerLocks(sites []int64, sessions [][2]any) func() {
 	return func() { unlock(); unlockSites() }
 }
 
+// tombstoned tells whether the session is deleted (its tombstone has not
+// expired); the caller holds its stripe.
 func (s *Store) tombstoned(site int64, session string, nowMs int64) (bool, error) {
+	if !s.tombs.mayHave(s.tombHash(site, session)) {
+		return false, nil
+	}
 	v, ok, err := s.get(partition(pTombstone, site, session))
 	if err != nil {
 		return false, err
@@ -542,6 +547,7 @@ func (s *Store) deleteAnswers(site int64, ids []string, e answerOutbox) (int64, 
 	}
 	tomb := binary.BigEndian.AppendUint64(nil, uint64(nowMs+s.opts.TombstoneTTL.Milliseconds()))
 	for _, k := range sessions {
+		s.markTombstone(site, k[1].(string))
 		if err := b.Set(partition(pTombstone, site, k[1].(string)), tomb, nil); err != nil {
 			return 0, err
 		}

@@ -51,10 +51,13 @@ const stripes = 64
 
 // Store is the Pebble backend of store.Store.
 type Store struct {
-	db      *pebble.DB
-	opts    Options
-	seed    maphash.Seed
-	locks   [stripes]sync.Mutex
+	db    *pebble.DB
+	opts  Options
+	seed  maphash.Seed
+	locks [stripes]sync.Mutex
+	// tombs tells appends, without a read, that a session has no
+	// tombstone (tombs.go).
+	tombs   tombFilter
 	outboxN atomic.Int64
 	// floors are where the outboxes' pending scans start (outbox.go).
 	floors outboxFloors
@@ -180,6 +183,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("pebble: open: %w", err)
 	}
 	if err := s.loadMarkers(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pebble: open: %w", err)
+	}
+	if err := s.resetTombs(false); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("pebble: open: %w", err)
 	}
@@ -342,14 +349,21 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 }
 
 func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, res []store.AppendResult, nowMs int64, callHeat map[int64]*siteHeat) error {
-	if v, ok, err := s.get(partition(pTombstone, g.site, g.session)); err != nil {
+	if dead, err := s.tombstoned(g.site, g.session, nowMs); err != nil {
 		return fmt.Errorf("pebble: append chunk: %w", err)
-	} else if ok && len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > nowMs {
+	} else if dead {
 		return nil // deleted: re-deliveries stay out
 	}
 	row, err := s.loadRow(g.site, g.session)
 	if err != nil {
 		return err
+	}
+	// Which chunks may be stored already, without a Get each: none of a
+	// session without a row (a deletion removes both), and of an open
+	// session none after State.MaxSeq, which folds every chunk stored. An
+	// ended session's late chunks are not in its State.
+	mayBeStored := func(seq int64) bool {
+		return row != nil && (row.EndedMs > 0 || seq <= row.State.MaxSeq)
 	}
 	type key struct {
 		seq int64
@@ -364,12 +378,14 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 			continue
 		}
 		seen[key{c.Seq, c.PageViewID}] = true
-		_, ok, err := s.get(chunkKey(pChunk, g.site, g.session, c.Seq, c.PageViewID))
-		if err != nil {
-			return fmt.Errorf("pebble: append chunk: %w", err)
-		}
-		if ok {
-			continue
+		if mayBeStored(c.Seq) {
+			_, ok, err := s.get(chunkKey(pChunk, g.site, g.session, c.Seq, c.PageViewID))
+			if err != nil {
+				return fmt.Errorf("pebble: append chunk: %w", err)
+			}
+			if ok {
+				continue
+			}
 		}
 		cand = append(cand, c)
 		pos[c] = i
@@ -818,6 +834,7 @@ func (s *Store) deleteSession(b *pebble.Batch, site int64, session string, row *
 		}
 	}
 	tomb := binary.BigEndian.AppendUint64(nil, uint64(nowMs+s.opts.TombstoneTTL.Milliseconds()))
+	s.markTombstone(site, session)
 	return b.Set(partition(pTombstone, site, session), tomb, nil)
 }
 
@@ -1005,13 +1022,18 @@ func (s *Store) sweepTombstones(nowMs int64) error {
 		}
 		return nil
 	})
-	if err == nil && !b.Empty() {
+	purged := !b.Empty()
+	if err == nil && purged {
 		err = b.Commit(pebble.NoSync) // losing a tombstone purge is harmless
 	}
 	if err != nil {
 		return fmt.Errorf("pebble: sweep tombstones: %w", err)
 	}
-	return nil
+	if !purged {
+		return nil
+	}
+	// The purged sessions' bits go (and the filter is sized again).
+	return s.resetTombs(true)
 }
 
 // OutboxPending implements store.Store.
