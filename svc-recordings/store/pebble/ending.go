@@ -231,8 +231,8 @@ func (s *Store) NotifyOutboxAck(ctx context.Context, entries []store.NotifyEntry
 
 // NotifyOutboxDepth implements store.Ending.
 func (s *Store) NotifyOutboxDepth(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.scan([]byte{pNotify}, nil, func(_, _ []byte) error { n++; return nil }); err != nil {
+	n, err := s.outboxDepth(pNotify)
+	if err != nil {
 		return 0, fmt.Errorf("pebble: notify outbox depth: %w", err)
 	}
 	return n, nil

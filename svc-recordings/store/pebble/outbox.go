@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"bytes"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -118,4 +119,24 @@ func (s *Store) raiseOutboxFloor(prefix byte, lo []byte) {
 	if bytes.Compare(lo, f.lo[prefix]) > 0 {
 		f.lo[prefix] = slices.Clone(lo)
 	}
+}
+
+// outboxDepth counts the entries pending in the outbox under prefix. It
+// counts from the floor, as the relay's scans start there: from the
+// prefix it stepped over every acked entry's tombstone since the last
+// compaction, on every metrics scrape.
+func (s *Store) outboxDepth(prefix byte) (int64, error) {
+	lo, _ := s.outboxFloor(prefix)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: []byte{prefix + 1}})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for ok := it.First(); ok; ok = it.Next() {
+		n++
+	}
+	if h := s.floors.onScan; h != nil {
+		h(prefix, it.Stats())
+	}
+	return n, errors.Join(it.Error(), it.Close())
 }

@@ -19,6 +19,8 @@ type obKind struct {
 	write  func(s *Store, b *pebble.Batch, site int64) error
 	// pending returns the sites of up to limit entries and acks them.
 	pending func(s *Store, limit int) (sites []int64, ack func() error, err error)
+	// depth counts the pending entries (nil: the outbox has no gauge).
+	depth func(s *Store) (int64, error)
 }
 
 var obKinds = []obKind{
@@ -31,6 +33,7 @@ var obKinds = []obKind{
 			es, err := s.OutboxPending(context.Background(), limit)
 			return outboxSites(es), func() error { return s.OutboxAck(context.Background(), es) }, err
 		},
+		depth: func(s *Store) (int64, error) { return s.OutboxDepth(context.Background()) },
 	},
 	{
 		name: "answers", prefix: pAnswerOutbox,
@@ -55,6 +58,7 @@ var obKinds = []obKind{
 			}
 			return sites, func() error { return s.NotifyOutboxAck(context.Background(), es) }, err
 		},
+		depth: func(s *Store) (int64, error) { return s.NotifyOutboxDepth(context.Background()) },
 	},
 }
 
@@ -97,8 +101,13 @@ func TestOutboxScanSkipsAcked(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			s := open(t, store.Limits{})
 			var steps []int
+			depthSteps := -1 // ≥ 0 while a depth is counted
 			s.floors.onScan = func(p byte, st pebble.IteratorStats) {
-				if p == k.prefix {
+				switch {
+				case p != k.prefix:
+				case depthSteps >= 0:
+					depthSteps = internalSteps(st)
+				default:
 					steps = append(steps, internalSteps(st))
 				}
 			}
@@ -126,6 +135,23 @@ func TestOutboxScanSkipsAcked(t *testing.T) {
 				}
 				if err := ack(); err != nil {
 					t.Fatal(err)
+				}
+				// The gauge counts from the floor too, exactly.
+				// It steps over the pending entries and the tombstones of
+				// the last batch acked, not over every one acked before.
+				if k.depth != nil {
+					depthSteps = 0
+					d, err := k.depth(s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := int64(n) - (next - 1); d != want {
+						t.Fatalf("depth %d after %d acked, want %d", d, next-1, want)
+					}
+					if depthSteps > int(d)+2*limit+4 {
+						t.Fatalf("counting a depth of %d stepped %d times", d, depthSteps)
+					}
+					depthSteps = -1
 				}
 			}
 			if next != n+1 {

@@ -1136,8 +1136,8 @@ func outboxAck[E any](s *Store, prefix byte, idLen int, entries []E, id func(E) 
 
 // OutboxDepth implements store.Store.
 func (s *Store) OutboxDepth(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.scan([]byte{pOutbox}, nil, func(_, _ []byte) error { n++; return nil }); err != nil {
+	n, err := s.outboxDepth(pOutbox)
+	if err != nil {
 		return 0, fmt.Errorf("pebble: outbox depth: %w", err)
 	}
 	return n, nil
