@@ -1,6 +1,7 @@
 package heatmap
 
 import (
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -142,5 +143,26 @@ func TestBuildMoves(t *testing.T) {
 	out := Build(Move, s, 0)
 	if out.GetTotal() != 11 || len(out.GetCells()) != 2 || out.GetCells()[0].GetCount() != 10 || out.GetCells()[0].GetY() != 16 {
 		t.Fatalf("%+v", out)
+	}
+}
+
+// moveCellReference is MoveCell as first written (appends), the stored
+// form the one-allocation MoveCell must keep byte for byte.
+func moveCellReference(x, y int32) string {
+	b := binary.BigEndian.AppendUint16(nil, uint16(x))
+	return string(binary.BigEndian.AppendUint32(b, uint32(y)))
+}
+
+func TestMoveCellMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	xs := []int32{0, 1, 999, 1000, math.MaxInt16, -1, math.MaxInt32, math.MinInt32}
+	for range 1000 {
+		xs = append(xs, r.Int32N(1001), int32(r.Uint32()))
+	}
+	for i, x := range xs {
+		y := xs[len(xs)-1-i]
+		if got, want := MoveCell(x, y), moveCellReference(x, y); got != want {
+			t.Fatalf("MoveCell(%d, %d) = %x, want %x", x, y, got, want)
+		}
 	}
 }

@@ -230,16 +230,34 @@ func (h *heatReader) scroll(data batch.Value) {
 	}
 }
 
+// snapshotFields reads a full snapshot's node and initialOffset (the
+// first field of each name, as Get) in one pass: the node is the whole
+// page, which every Get of a field after it walks again (a full snapshot
+// is most of the bytes of the batch that opens a page view).
+func snapshotFields(data batch.Value) (node, offset batch.Value) {
+	var seen uint8
+	data.Fields(func(k string, v batch.Value) bool {
+		switch {
+		case k == "node" && seen&1 == 0:
+			node, seen = v, seen|1
+		case k == "initialOffset" && seen&2 == 0:
+			offset, seen = v, seen|2
+		}
+		return seen != 3
+	})
+	return node, offset
+}
+
 // snapshotOffset reads a full snapshot's initialOffset and the document's
-// id (a checkout renumbers the nodes; sl:view then says d = -1).
-func (h *heatReader) snapshotOffset(data batch.Value) {
+// id (a checkout renumbers the nodes; sl:view then says d = -1), from the
+// snapshot's node and initialOffset (snapshotFields).
+func (h *heatReader) snapshotOffset(node, off batch.Value) {
 	if h == nil {
 		return
 	}
-	if id, ok := data.Get("node").Get("id").Float(); ok && clampID(id) > 0 {
+	if id, ok := node.Get("id").Float(); ok && clampID(id) > 0 {
 		h.doc = clampID(id)
 	}
-	off := data.Get("initialOffset")
 	x, okx := off.Get("left").Float()
 	y, oky := off.Get("top").Float()
 	if okx && oky && x >= 0 && y >= 0 && x < 1e7 && y < 1e7 {

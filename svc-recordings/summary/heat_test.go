@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/sightlinehq/sightline/batch"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 )
@@ -232,4 +234,24 @@ func TestMovesCountWherePointersRest(t *testing.T) {
 	if !reflect.DeepEqual(st.Heat.Moves, want) {
 		t.Fatalf("moves %+v, want %+v", st.Heat.Moves, want)
 	}
+}
+
+// FuzzSnapshotFields checks the one-pass read of a full snapshot's node
+// and initialOffset against the reference, a Get of each (the first field
+// of a name counts, escaped keys unescaped).
+func FuzzSnapshotFields(f *testing.F) {
+	f.Add([]byte(`[{"type":2,"timestamp":2,"data":{"node":{"type":0,"id":1,"childNodes":[]},"initialOffset":{"left":0,"top":40}}}]`))
+	f.Add([]byte(`[{"type":2,"timestamp":2,"data":{"initialOffset":{"left":1,"top":2},"node":{"id":3},"node":{"id":4},"initialOffset":7}}]`))
+	f.Add([]byte(`[{"type":2,"timestamp":2,"data":{"no\u0064e":{"id":5},"x":[1,{"node":2}],"initialOffset":null}}]`))
+	f.Add([]byte(`[{"type":2,"timestamp":2,"data":{"node":[],"initialOffset":"x"}},{"type":3,"timestamp":3,"data":{"source":1}}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		it := batch.NewEvents(b)
+		for it.Next() {
+			data := it.Event().Data
+			node, off := snapshotFields(data)
+			if !bytes.Equal(node, data.Get("node")) || !bytes.Equal(off, data.Get("initialOffset")) {
+				t.Fatalf("snapshotFields(%s) = %s, %s; want %s, %s", data, node, off, data.Get("node"), data.Get("initialOffset"))
+			}
+		}
+	})
 }

@@ -313,8 +313,13 @@ func (st *ChunkStats) addEvents(raw []byte, heat *heatReader) error {
 				st.FullSnapshotMs = max(t, 1)
 				heat.snapshotSeen()
 			}
-			heat.snapshotOffset(data)
-			nodes.snapshot(data.Get("node"))
+			node := data.Get("node")
+			if heat != nil {
+				var offset batch.Value
+				node, offset = snapshotFields(data)
+				heat.snapshotOffset(node, offset)
+			}
+			nodes.snapshot(node)
 			react(t, 0)
 		case typeMeta:
 			react(t, 0)

@@ -29,7 +29,7 @@ func (s *Store) appendEnded(b *pebble.Batch, g *group, row *sessionRow, fresh []
 		return err
 	}
 	if !s.heatOff {
-		heat := heatmap.Deltas{}
+		heat := s.sessionDeltas(callHeat, g.site)
 		for _, c := range fresh {
 			heatmap.AddChunk(heat, &c.Stats, 1)
 		}

@@ -219,10 +219,37 @@ func (h *siteHeat) add(o *siteHeat) {
 
 func (h *siteHeat) rows() int { return len(h.both) + len(h.day) + len(h.week) }
 
-// collectHeat adds the aggregate changes d of one session to the call's
-// (acc, per site), leaving out what an unfinished rebuild will count. The
-// caller holds the site's read lock and the session's stripe.
+// sessionDeltas answers the map one session's aggregate changes are
+// added to, which collectHeat then takes: the call's own (acc, per site)
+// when the site has no unfinished rebuild, since every change then goes to
+// both rows — adding each session's changes into a map of its own and
+// copying them into the call's cost two map inserts per change, with the
+// growth of both maps, which showed in append profiles. With a rebuild
+// unfinished, a fresh map, which collectHeat routes key by key. The caller
+// holds the site's read lock (a marker only changes under its write lock)
+// and hands the map to collectHeat before asking for another.
+func (s *Store) sessionDeltas(acc map[int64]*siteHeat, site int64) heatmap.Deltas {
+	if s.heatOff || s.marker(site) != nil {
+		return heatmap.Deltas{}
+	}
+	into := acc[site]
+	if into == nil {
+		into = newSiteHeat()
+		acc[site] = into
+	}
+	return into.both
+}
+
+// collectHeat adds the aggregate changes d of one session, from
+// sessionDeltas, to the call's (acc, per site), leaving out what an
+// unfinished rebuild will count. The caller holds the site's read lock and
+// the session's stripe.
 func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string, d heatmap.Deltas) {
+	m := s.marker(site)
+	if m == nil {
+		// d is acc[site].both already (sessionDeltas); recordHeat prunes.
+		return
+	}
 	if len(d.Prune()) == 0 {
 		return
 	}
@@ -230,13 +257,6 @@ func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string,
 	if into == nil {
 		into = newSiteHeat()
 		acc[site] = into
-	}
-	m := s.marker(site)
-	if m == nil {
-		for k, v := range d {
-			into.both.Add(k, v, 1)
-		}
-		return
 	}
 	sessKey := partition(pSession, site, session)
 	for k, v := range d {

@@ -415,7 +415,7 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	}
 	// Heatmaps: the fold's old part goes (before the in-order path folds
 	// into row.State in place), the fresh chunks' and the new fold's come.
-	heat := heatmap.Deltas{}
+	heat := s.sessionDeltas(callHeat, g.site)
 	if row != nil && !s.heatOff {
 		heatmap.AddState(heat, row.State, -1)
 	}
