@@ -2,13 +2,30 @@
 // — or to any sink of the same shape, such as search's
 // TrafficService.AppendHits for the traffic spool (Traffic).
 //
-// It reads the spool in order, sends a batch, and acknowledges (moves the
-// persisted cursor past) the batch only once recordings accounted for every
-// chunk of it: stored, duplicate, or refused for good. A transient failure
-// is retried with exponential backoff and full jitter, the same batch
-// again, so per-session order holds and delivery is at least once
-// (recordings de-duplicates by site, session and seq). Each call's span
-// links to the intake spans of the chunks it carries.
+// It reads the spool in order and keeps up to InFlight AppendChunks calls
+// in flight (default 2), each carrying the next batch, so that recordings
+// prepares one call's chunks while it writes (and syncs) the other's. It
+// acknowledges (moves the persisted cursor past) a batch only once
+// recordings accounted for every chunk of it and of every batch before it:
+// stored, duplicate, or refused for good. The cursor never passes a batch
+// that is not settled, whatever the calls after it did; a restart reads
+// again from the cursor, so delivery is at least once (recordings
+// de-duplicates by site, session and seq). Each call's span links to the
+// intake spans of the chunks it carries.
+//
+// A transient failure is retried with exponential backoff and full jitter.
+// While a call has failed no new one starts: the calls in flight finish,
+// then the failed batches are retried one after another in spool order
+// (the slow path below), and the next calls start once they are settled.
+//
+// Order: batches are read and their calls started in spool order, and a
+// call carries its chunks in spool order, but calls in flight overlap, so
+// recordings may store a later batch before an earlier one — and a later
+// batch lands first when the earlier one's call failed and is retried.
+// Recordings' store allows it: an append is idempotent by key and a
+// session's summary is the fold of its chunks in key order, whatever
+// order they arrive in. With InFlight 1 per-session order holds: a batch
+// is sent until settled before the next is read.
 //
 // No record can stop delivery, and none is dropped: the forwarder moves
 // into the spool's dead-letter area, and goes on at once with the next,
@@ -115,14 +132,22 @@ type Forwarder struct {
 	// MaxAttempts is how many transient failures of a chunk sent alone
 	// make it a suspect; it is dead-lettered once the record after it is
 	// then stored (default 8: about 3-6 s of backoff from 100 ms to 2 s).
-	MaxAttempts  int
+	MaxAttempts int
+	// InFlight is how many AppendChunks calls may be in flight at once,
+	// each with its own batch (default 2; 1: one call at a time, in
+	// order).
+	InFlight     int
 	OnDelivered  func(n int)
 	OnFailure    func(err error)
 	OnDeadLetter func(reason string)
 
 	mu    sync.Mutex
 	stats Stats
-	buf   []byte // the request being assembled (Run's goroutine only)
+
+	// Run's goroutine only:
+	buf    []byte   // the request being assembled by the slow path
+	bufs   [][]byte // spare request buffers for pipelined calls
+	window []*batch // read and not acknowledged, in spool order
 
 	depOnce sync.Once
 	dep     *depstate.State
@@ -178,6 +203,18 @@ func (f *Forwarder) Stats() Stats {
 type batch struct {
 	recs  []spool.Record
 	items []*item
+	fl    *flight
+}
+
+// flight is a batch's first call, made in a goroutine of its own so that
+// several overlap. The goroutine writes outcomes and err before done ends;
+// Run's goroutine reads them after.
+type flight struct {
+	sent     []*item
+	buf      []byte
+	outcomes []outcome
+	err      error
+	done     context.Context
 }
 
 // item is one spool record holding an encoded recordingsv1.Chunk.
@@ -211,30 +248,182 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	if f.MaxAttempts <= 0 {
 		f.MaxAttempts = 8
 	}
+	if f.InFlight <= 0 {
+		f.InFlight = 2
+	}
 	f.mu.Lock()
 	f.stats.Started = time.Now()
 	f.mu.Unlock()
+	f.window = nil
+	defer f.wait()
 	for {
-		recs, err := f.Spool.Read(ctx, f.BatchRecords, f.BatchBytes)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+		if len(f.window) > 0 && ended(f.window[0].fl.done) {
+			if err := f.land(ctx); err != nil {
+				return err // only ctx ending stops delivery
 			}
-			return fmt.Errorf("forwarder: read spool: %w", err)
+			continue
 		}
-		b := &batch{}
-		if err := f.add(ctx, b, recs); err != nil {
-			return err
+		if len(f.window) < f.InFlight && !f.failing() {
+			recs, err := f.read(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("forwarder: read spool: %w", err)
+			}
+			if len(recs) == 0 {
+				continue // the oldest call returned
+			}
+			b := &batch{}
+			if err := f.add(ctx, b, recs); err != nil {
+				return err
+			}
+			f.launch(ctx, b)
+			f.window = append(f.window, b)
+			continue
 		}
-		if err := f.deliver(ctx, b); err != nil {
-			return err // only ctx ending stops delivery
-		}
-		if err := f.Spool.Ack(b.recs[len(b.recs)-1].Next, len(b.recs)); err != nil {
-			// The batch was delivered; a failed cursor write only means it
-			// may be delivered again after a restart. Keep going.
-			f.Logger.ErrorContext(ctx, "forwarder: persist cursor", "error", err)
+		select {
+		case <-f.window[0].fl.done.Done():
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
+}
+
+// read reads the next batch from the spool. While calls are in flight it
+// returns no record, rather than wait for one, once the oldest call
+// returns: that batch is then to be settled and acknowledged.
+func (f *Forwarder) read(ctx context.Context) ([]spool.Record, error) {
+	if len(f.window) == 0 {
+		return f.Spool.Read(ctx, f.BatchRecords, f.BatchBytes)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(f.window[0].fl.done, cancel)
+	defer stop()
+	recs, err := f.Spool.Read(rctx, f.BatchRecords, f.BatchBytes)
+	if err != nil && len(recs) == 0 && ctx.Err() == nil && rctx.Err() != nil {
+		return nil, nil
+	}
+	return recs, err
+}
+
+// launch starts b's first call.
+func (f *Forwarder) launch(ctx context.Context, b *batch) {
+	fl := &flight{sent: b.items}
+	done, finish := context.WithCancel(context.Background())
+	fl.done, b.fl = done, fl
+	if len(fl.sent) == 0 { // every record was dead-lettered as it was read
+		finish()
+		return
+	}
+	if n := len(f.bufs); n > 0 {
+		fl.buf, f.bufs = f.bufs[n-1], f.bufs[:n-1]
+	}
+	go func() {
+		defer finish()
+		fl.outcomes, fl.err = f.send(ctx, fl.sent, 1, &fl.buf)
+	}()
+}
+
+// ended reports whether ctx has ended, without waiting.
+func ended(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// failing reports whether a call in flight has failed: no new one starts
+// until the slow path has settled it.
+func (f *Forwarder) failing() bool {
+	for _, b := range f.window {
+		if ended(b.fl.done) && b.fl.err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// wait waits for every call in flight to return (they end with Run's ctx).
+func (f *Forwarder) wait() {
+	for _, b := range f.window {
+		<-b.fl.done.Done()
+	}
+}
+
+// land settles and acknowledges the oldest batch, whose call returned. If
+// that call failed, recover takes over.
+func (f *Forwarder) land(ctx context.Context) error {
+	b := f.window[0]
+	if b.fl.err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return f.recover(ctx)
+	}
+	if len(b.fl.sent) > 0 {
+		if err := f.settle(ctx, b.fl.sent, b.fl.outcomes); err != nil {
+			return err
+		}
+	}
+	f.ack(ctx)
+	return nil
+}
+
+// recover is the slow path, entered when the oldest call failed: it waits
+// for the other calls in flight, accounts for every call's answer in spool
+// order (a failure counts against recordings' state once, as a first
+// attempt; a success settles its chunks), then delivers each batch that is
+// not settled — retries, isolation, bisection, dead letters — and
+// acknowledges it, in spool order.
+func (f *Forwarder) recover(ctx context.Context) error {
+	for _, b := range f.window {
+		select {
+		case <-b.fl.done.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err() // a call may have failed because ctx ended
+	}
+	for _, b := range f.window {
+		switch fl := b.fl; {
+		case len(fl.sent) == 0:
+		case fl.err == nil:
+			if err := f.settle(ctx, fl.sent, fl.outcomes); err != nil {
+				return err
+			}
+		default:
+			f.failed(ctx, fl.sent, fl.err)
+		}
+	}
+	for len(f.window) > 0 {
+		if err := f.deliver(ctx, f.window[0].fl.err); err != nil {
+			return err
+		}
+		f.ack(ctx)
+	}
+	return nil
+}
+
+// ack acknowledges the oldest batch, which is settled, and drops it from
+// the window.
+func (f *Forwarder) ack(ctx context.Context) {
+	b := f.window[0]
+	if err := f.Spool.Ack(b.recs[len(b.recs)-1].Next, len(b.recs)); err != nil {
+		// The batch was delivered; a failed cursor write only means it
+		// may be delivered again after a restart. Keep going.
+		f.Logger.ErrorContext(ctx, "forwarder: persist cursor", "error", err)
+	}
+	if b.fl.buf != nil {
+		f.bufs = append(f.bufs, b.fl.buf)
+	}
+	f.window[0] = nil
+	f.window = f.window[1:]
 }
 
 // add appends records to b. The records are encoded Chunks (encoded once,
@@ -257,41 +446,55 @@ func (f *Forwarder) add(ctx context.Context, b *batch, recs []spool.Record) erro
 	return nil
 }
 
-// deliver sends b's chunks until each is delivered or dead-lettered, or
-// ctx ends.
-func (f *Forwarder) deliver(ctx context.Context, b *batch) error {
-	if len(b.items) == 0 {
-		return nil
-	}
+// deliver sends the oldest batch's chunks that are not settled until each
+// is delivered or dead-lettered, or ctx ends. err, if not nil, is the
+// failure of its first call (pipelined), already counted.
+func (f *Forwarder) deliver(ctx context.Context, err error) error {
+	b := f.window[0]
 	backoff := f.BackoffMin
 	for attempt := 1; ; attempt++ {
-		outcomes, err := f.send(ctx, b.items, attempt)
-		if err == nil {
-			return f.settle(ctx, b.items, outcomes)
+		items := pending(b.items)
+		if len(items) == 0 {
+			return nil
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		f.failed(ctx, b.items, err)
-		if status.Code(err) == grpccodes.InvalidArgument {
-			if len(b.items) == 1 {
-				return f.quarantine(ctx, b.items[0], ReasonInvalidArgument, grpcMessage(err))
+		if attempt > 1 || err == nil {
+			var outcomes []outcome
+			outcomes, err = f.send(ctx, items, attempt, &f.buf)
+			if err == nil {
+				return f.settle(ctx, items, outcomes)
 			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			f.failed(ctx, items, err)
+		}
+		var slow error
+		switch {
+		case status.Code(err) == grpccodes.InvalidArgument && len(items) == 1:
+			slow = f.quarantine(ctx, items[0], ReasonInvalidArgument, grpcMessage(err))
+		case status.Code(err) == grpccodes.InvalidArgument:
 			// Recordings refuses the request for good and says not which
 			// chunk: find it.
-			return f.bisect(ctx, b, b.items)
-		}
-		if attempt >= f.IsolateAfter && len(b.items) > 1 {
+			slow = f.bisect(ctx, items)
+		case attempt >= f.IsolateAfter && len(items) > 1:
 			// Failing again and again: perhaps recordings is down,
 			// perhaps one chunk fails the call. One at a time tells.
-			f.Logger.DebugContext(ctx, "forwarder: batch keeps failing; sending its chunks one at a time", "attempts", attempt, "chunks", len(b.items), "error", err)
-			return f.oneByOne(ctx, b, b.items)
+			f.Logger.DebugContext(ctx, "forwarder: batch keeps failing; sending its chunks one at a time", "attempts", attempt, "chunks", len(items), "error", err)
+			slow = f.oneByOne(ctx, items)
+		default:
+			f.Logger.DebugContext(ctx, "forwarder: delivery failed, retrying", "attempt", attempt, "chunks", len(items), "backoff", backoff, "error", err)
+			if err := sleep(ctx, backoff); err != nil {
+				return err
+			}
+			backoff = min(backoff*2, f.BackoffMax)
+			continue
 		}
-		f.Logger.DebugContext(ctx, "forwarder: delivery failed, retrying", "attempt", attempt, "chunks", len(b.items), "backoff", backoff, "error", err)
-		if err := sleep(ctx, backoff); err != nil {
-			return err
+		if slow != nil {
+			return slow
 		}
-		backoff = min(backoff*2, f.BackoffMax)
+		// items are settled, but a probe may have read a record into the
+		// batch that it could not deliver: that one is sent afresh.
+		attempt, err, backoff = 0, nil, f.BackoffMin
 	}
 }
 
@@ -299,9 +502,9 @@ func (f *Forwarder) deliver(ctx context.Context, b *batch) error {
 // InvalidArgument for the whole call (recordings without per-chunk
 // results) by halving: about 2·log2(n) calls for one bad chunk instead of
 // n. A half that fails transiently goes one chunk at a time.
-func (f *Forwarder) bisect(ctx context.Context, b *batch, items []*item) error {
+func (f *Forwarder) bisect(ctx context.Context, items []*item) error {
 	if len(items) == 1 {
-		return f.oneByOne(ctx, b, items)
+		return f.oneByOne(ctx, items)
 	}
 	mid := len(items) / 2
 	for _, half := range [][]*item{items[:mid], items[mid:]} {
@@ -309,7 +512,7 @@ func (f *Forwarder) bisect(ctx context.Context, b *batch, items []*item) error {
 		if len(half) == 0 {
 			continue
 		}
-		outcomes, err := f.send(ctx, half, 1)
+		outcomes, err := f.send(ctx, half, 1, &f.buf)
 		switch {
 		case err == nil:
 			if err := f.settle(ctx, half, outcomes); err != nil {
@@ -321,9 +524,9 @@ func (f *Forwarder) bisect(ctx context.Context, b *batch, items []*item) error {
 		}
 		f.failed(ctx, half, err)
 		if status.Code(err) == grpccodes.InvalidArgument {
-			err = f.bisect(ctx, b, half)
+			err = f.bisect(ctx, half)
 		} else {
-			err = f.oneByOne(ctx, b, half)
+			err = f.oneByOne(ctx, half)
 		}
 		if err != nil {
 			return err
@@ -343,15 +546,15 @@ func pending(items []*item) []*item {
 	return out
 }
 
-// oneByOne sends items (of b) one per call, in order.
-func (f *Forwarder) oneByOne(ctx context.Context, b *batch, items []*item) error {
+// oneByOne sends items (of the oldest batch) one per call, in order.
+func (f *Forwarder) oneByOne(ctx context.Context, items []*item) error {
 	for _, it := range items {
 		if it.done {
 			continue // settled as a probe
 		}
 		backoff := f.BackoffMin
 		for attempt := 1; ; attempt++ {
-			outcomes, err := f.send(ctx, []*item{it}, attempt)
+			outcomes, err := f.send(ctx, []*item{it}, attempt, &f.buf)
 			if err == nil {
 				if err := f.settle(ctx, []*item{it}, outcomes); err != nil {
 					return err
@@ -369,7 +572,7 @@ func (f *Forwarder) oneByOne(ctx context.Context, b *batch, items []*item) error
 				break
 			}
 			if it.attempts >= f.MaxAttempts {
-				settled, err := f.probe(ctx, b, it)
+				settled, err := f.probe(ctx, it)
 				if err != nil {
 					return err
 				}
@@ -387,13 +590,14 @@ func (f *Forwarder) oneByOne(ctx context.Context, b *batch, items []*item) error
 	return nil
 }
 
-// probe sends the first unsettled chunk after it in b (reading one more
-// record from the spool if there is none) to tell a chunk that fails from
-// a recordings that fails. If recordings settles the probe, it is sent
-// once more — recordings may just have come back — and dead-lettered if
-// that fails too; probe then reports true (it is settled).
-func (f *Forwarder) probe(ctx context.Context, b *batch, it *item) (bool, error) {
-	next := f.after(b, it)
+// probe sends the first unsettled chunk after it in the window (reading
+// one more record from the spool into the last batch if there is none) to
+// tell a chunk that fails from a recordings that fails. If recordings
+// settles the probe, it is sent once more — recordings may just have come
+// back — and dead-lettered if that fails too; probe then reports true (it
+// is settled).
+func (f *Forwarder) probe(ctx context.Context, it *item) (bool, error) {
+	next := f.after(it)
 	if next == nil {
 		// Whatever has arrived since, without waiting for more.
 		rctx, cancel := context.WithTimeout(ctx, time.Millisecond)
@@ -403,15 +607,17 @@ func (f *Forwarder) probe(ctx context.Context, b *batch, it *item) (bool, error)
 			return false, ctx.Err()
 		}
 		if len(recs) > 0 {
-			if err := f.add(ctx, b, recs); err != nil {
+			// The last batch read is acknowledged last: the record is
+			// acknowledged after every one before it.
+			if err := f.add(ctx, f.window[len(f.window)-1], recs); err != nil {
 				return false, err
 			}
 		}
-		if next = f.after(b, it); next == nil {
+		if next = f.after(it); next == nil {
 			return false, nil
 		}
 	}
-	outcomes, err := f.send(ctx, []*item{next}, 1)
+	outcomes, err := f.send(ctx, []*item{next}, 1, &f.buf)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -422,7 +628,7 @@ func (f *Forwarder) probe(ctx context.Context, b *batch, it *item) (bool, error)
 	if err := f.settle(ctx, []*item{next}, outcomes); err != nil {
 		return false, err
 	}
-	outcomes, err = f.send(ctx, []*item{it}, it.attempts+1)
+	outcomes, err = f.send(ctx, []*item{it}, it.attempts+1, &f.buf)
 	switch {
 	case err == nil:
 		return true, f.settle(ctx, []*item{it}, outcomes)
@@ -437,18 +643,19 @@ func (f *Forwarder) probe(ctx context.Context, b *batch, it *item) (bool, error)
 	return true, f.quarantine(ctx, it, ReasonAttemptsExceeded, detail)
 }
 
-// after returns the first unsettled item after it in b, or nil.
-func (f *Forwarder) after(b *batch, it *item) *item {
-	for i, x := range b.items {
-		if x != it {
-			continue
-		}
-		for _, y := range b.items[i+1:] {
-			if !y.done {
-				return y
+// after returns the first unsettled item after it in the window (its
+// batch, then the later ones), or nil.
+func (f *Forwarder) after(it *item) *item {
+	seen := false
+	for _, b := range f.window {
+		for _, x := range b.items {
+			switch {
+			case x == it:
+				seen = true
+			case seen && !x.done:
+				return x
 			}
 		}
-		return nil
 	}
 	return nil
 }
@@ -594,16 +801,17 @@ func scanChunk(b []byte) (string, error) {
 // request assembles AppendChunksRequest from the encoded chunks: they go
 // in as the request's unknown fields, which the encoder writes out as they
 // are — the same bytes as a repeated chunks field, without decoding each
-// chunk and encoding it again. buf is reused between calls.
-func (f *Forwarder) request(items []*item) *recordingsv1.AppendChunksRequest {
+// chunk and encoding it again. *buf is reused between calls (one buffer
+// per call in flight).
+func request(items []*item, buf *[]byte) *recordingsv1.AppendChunksRequest {
 	n := 0
 	for _, it := range items {
 		n += protowire.SizeTag(requestChunks) + protowire.SizeBytes(len(it.rec.Payload))
 	}
-	if cap(f.buf) < n || cap(f.buf) > 4*n+64<<10 {
-		f.buf = make([]byte, 0, n)
+	if cap(*buf) < n || cap(*buf) > 4*n+64<<10 {
+		*buf = make([]byte, 0, n)
 	}
-	b := f.buf[:0]
+	b := (*buf)[:0]
 	for _, it := range items {
 		b = protowire.AppendTag(b, requestChunks, protowire.BytesType)
 		b = protowire.AppendBytes(b, it.rec.Payload)
@@ -621,8 +829,8 @@ type outcome struct {
 
 // send makes one AppendChunks call. It returns one outcome per item, or an
 // error when the call failed or its answer does not account for every
-// chunk sent.
-func (f *Forwarder) send(ctx context.Context, items []*item, attempt int) ([]outcome, error) {
+// chunk sent. buf is the request's buffer.
+func (f *Forwarder) send(ctx context.Context, items []*item, attempt int, buf *[]byte) ([]outcome, error) {
 	links := make([]trace.Link, 0, len(items))
 	for _, it := range items {
 		if it.traceparent == "" {
@@ -639,7 +847,7 @@ func (f *Forwarder) send(ctx context.Context, items []*item, attempt int) ([]out
 	defer span.End()
 	cctx, cancel := context.WithTimeout(ctx, f.Timeout)
 	defer cancel()
-	resp, err := f.Client.AppendChunks(cctx, f.request(items))
+	resp, err := f.Client.AppendChunks(cctx, request(items, buf))
 	var outcomes []outcome
 	if err == nil {
 		outcomes, err = account(resp, len(items))
