@@ -371,3 +371,41 @@ func TestOutageDeadLettersNothing(t *testing.T) {
 		t.Fatalf("after an outage of 200 calls: stats %+v, spool %+v", st, sp.Stats())
 	}
 }
+
+// TestProbeReadRecordIsDelivered: a chunk failing alone past MaxAttempts
+// at the end of its batch makes the forwarder read the next record as a
+// probe; the probe fails (recordings blinks), then the chunk is stored.
+// The record read for the probe is acknowledged with the batch, so it must
+// be delivered first: all three chunks are stored, none dead-lettered.
+func TestProbeReadRecordIsDelivered(t *testing.T) {
+	for _, inFlight := range []int{1, 2} {
+		t.Run(fmt.Sprint("in-flight=", inFlight), func(t *testing.T) {
+			calls := map[int64]int{}
+			rec := &fakeRecordings{transient: func(c *recordingsv1.Chunk) bool {
+				calls[c.GetSeq()]++ // under rec.mu
+				switch c.GetSeq() {
+				case 1:
+					return calls[1] <= 4 // 3 calls of the batch, 1 alone
+				case 2:
+					return calls[2] == 1 // the probe
+				}
+				return false
+			}}
+			sp := openSpool(t)
+			for i := range 3 {
+				appendChunk(t, sp, 5_000_000_001, "s_a", int64(i))
+			}
+			f := newForwarder(sp, serveRecordings(t, rec))
+			f.BatchRecords, f.MaxAttempts, f.InFlight = 2, 2, inFlight
+			stop := run(t, f)
+			waitDrained(t, sp)
+			stop()
+			if got := sorted(rec.storedKeys()); fmt.Sprint(got) != fmt.Sprint(keysOf(0, 3)) {
+				t.Fatalf("stored %v, want seqs 0-2", got)
+			}
+			if st := f.Stats(); st.DeadLettered != 0 || st.Delivered != 3 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
