@@ -317,35 +317,60 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 		}
 		g.idx = append(g.idx, i)
 	}
-	defer s.rlockSites(sites...)()
-	unlock := s.lock(stripeIdx)
-	defer unlock()
-
 	b, done := s.newOutboxBatch()
 	defer done()
+	applied, err := s.applyAppend(b, order, stripeIdx, sites, chunks, res)
+	if !applied {
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+	// The stripes are free while the WAL syncs: the next call for these
+	// sessions (the forwarder keeps several in flight) reads and builds on
+	// this one's rows meanwhile, as any reader already could (a write is
+	// visible before its sync). Its own sync, later in the same WAL,
+	// covers this one's, so nothing is acknowledged before what it built
+	// on is durable. (SyncWait also after a failed apply: the batch may
+	// not be closed before.)
+	if err := errors.Join(err, b.SyncWait()); err != nil {
+		return nil, fmt.Errorf("pebble: append chunks: %w", err)
+	}
+	return res, nil
+}
+
+// applyAppend writes the call into b and applies it, under the sessions'
+// stripes and the sites' read locks, without waiting for the WAL's sync
+// (the caller calls b.SyncWait when applied, even with an error: the
+// apply was attempted); applied is false when there was nothing to write
+// (every chunk a duplicate or refused: res says which) or the call failed
+// before.
+func (s *Store) applyAppend(b *pebble.Batch, order []*group, stripeIdx []int, sites []int64, chunks []store.Chunk, res []store.AppendResult) (applied bool, err error) {
+	defer s.rlockSites(sites...)()
+	defer s.lock(stripeIdx)()
 	nowMs := time.Now().UnixMilli()
 	// The call's heatmap changes, per site, summed over its sessions before
 	// they are queued (heatqueue.go): chunks of one page share most cells.
 	heat := map[int64]*siteHeat{}
 	for _, g := range order {
 		if err := s.appendSession(b, g, chunks, res, nowMs, heat); err != nil {
-			return nil, err
+			return false, err
 		}
 	}
 	queued, ok, err := s.recordHeat(b, heat)
 	if err != nil {
-		return nil, fmt.Errorf("pebble: append chunks: %w", err)
+		return false, fmt.Errorf("pebble: append chunks: %w", err)
 	}
 	if b.Empty() {
-		return res, nil
+		return false, nil
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return nil, fmt.Errorf("pebble: append chunks: %w", err)
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		return true, err
 	}
 	if ok {
 		s.enqueue(queued) // under the sites' read locks (heatqueue.go)
 	}
-	return res, nil
+	return true, nil
 }
 
 func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, res []store.AppendResult, nowMs int64, callHeat map[int64]*siteHeat) error {
