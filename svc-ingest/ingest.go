@@ -397,7 +397,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if s.hitSpool != nil {
 		// Whatever is spooled goes at once (realtime counts must move
 		// within seconds); the retry and dead-letter rules are the batches'.
-		// One call at a time, as before: overlapping calls were measured
+		// One call at a time, as before: overlapping calls were only tried
 		// for batches (bench-pipeline), not for hits.
 		s.hitFwd = &forwarder.Forwarder{
 			Spool: s.hitSpool, Client: forwarder.Traffic(deps.Traffic), SinkName: "search", Tracer: s.tracer,

@@ -78,11 +78,11 @@ func (s *Store) markTombstone(site int64, session string) {
 }
 
 // resetTombs builds the filter again from the tombstones on disk. At Open
-// nothing else runs; later (after a sweep purged tombstones) it holds every
-// stripe, so no tombstone is being written and no session is being
-// checked while the bits are replaced.
-func (s *Store) resetTombs(locked bool) error {
-	if locked {
+// nothing else runs (takeStripes false); after a sweep purged tombstones
+// it takes every stripe, so no tombstone is being written and no session
+// is being checked while the bits are replaced.
+func (s *Store) resetTombs(takeStripes bool) error {
+	if takeStripes {
 		all := make([]int, stripes)
 		for i := range all {
 			all[i] = i
