@@ -204,8 +204,11 @@ func (d *decoder) eachFloats(keys []string, out []float64, fn func(found uint64)
 		var found uint64
 		if d.peek() == '{' {
 			var ok bool
-			if found, ok = d.objectFloats(keys, out); !ok {
-				return
+			if found, ok = d.objectFloatsFast(keys, out); !ok {
+				clear(out[:len(keys)])
+				if found, ok = d.objectFloats(keys, out); !ok {
+					return
+				}
 			}
 		} else if d.skip(1) != nil {
 			return
@@ -254,33 +257,97 @@ func (d *decoder) objectFloats(keys []string, out []float64) (found uint64, ok b
 	return found, o.err == nil
 }
 
+// objectFloatsFast is objectFloats of an object as JSON.stringify writes
+// pointer positions — no whitespace, ASCII keys without escapes, every value a
+// small integer — read without the general walk (which took half of a
+// heatmap's extraction in append profiles); ok is false, the cursor
+// unmoved, for any other object, which objectFloats then reads. It may
+// have written to out before it gives up.
+func (d *decoder) objectFloatsFast(keys []string, out []float64) (found uint64, ok bool) {
+	b, i := d.b, d.i+1 // past '{'
+	if i < len(b) && b[i] == '}' {
+		d.i = i + 1
+		return 0, true
+	}
+	var seen uint64
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return 0, false
+		}
+		i++
+		ks := i
+		// ASCII without escapes; anything else (UTF-8 is checked) goes
+		// the general way.
+		for i < len(b) && b[i] != '"' && b[i] != '\\' && b[i] >= 0x20 && b[i] < 0x80 {
+			i++
+		}
+		if i+1 >= len(b) || b[i] != '"' || b[i+1] != ':' {
+			return 0, false
+		}
+		key := b[ks:i]
+		f, end, isInt := smallIntAt(b, i+2)
+		if !isInt {
+			return 0, false
+		}
+		for k, want := range keys {
+			if seen&(1<<k) == 0 && string(key) == want {
+				seen |= 1 << k
+				out[k] = f
+				found |= 1 << k
+				break
+			}
+		}
+		i = end
+		if i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case '}':
+			d.i = i + 1
+			return found, true
+		case ',':
+			i++
+		default:
+			return 0, false
+		}
+	}
+}
+
 // smallInt reads the JSON integer of at most 15 digits at the cursor (as
 // parseFloat would) and moves past it; ok is false, the cursor unmoved,
 // for any other value (fractions, exponents, longer numbers, non-numbers).
 func (d *decoder) smallInt() (f float64, ok bool) {
-	b, i := d.b, d.i
+	f, end, ok := smallIntAt(d.b, d.i)
+	if ok {
+		d.i = end
+	}
+	return f, ok
+}
+
+// smallIntAt is smallInt of b at i; end is where the integer ends.
+func smallIntAt(b []byte, i int) (f float64, end int, ok bool) {
 	neg := i < len(b) && b[i] == '-'
 	if neg {
 		i++
 	}
 	start := i
 	var n int64
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' && i-start < 16 {
+	// Past 15 digits n may wrap; such numbers are refused below.
+	for i < len(b) && b[i]-'0' <= 9 {
 		n = n*10 + int64(b[i]-'0')
 		i++
 	}
 	digits := i - start
 	if digits == 0 || digits > 15 || digits > 1 && b[start] == '0' {
-		return 0, false
+		return 0, 0, false
 	}
 	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] >= '0' && b[i] <= '9') {
-		return 0, false
+		return 0, 0, false
 	}
-	d.i = i
 	if neg {
-		return -float64(n), true
+		return -float64(n), i, true
 	}
-	return float64(n), true
+	return float64(n), i, true
 }
 
 // Floats reads the number fields named keys (at most 64) of an object in

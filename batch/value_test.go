@@ -163,6 +163,11 @@ func TestValueEachFloats(t *testing.T) {
 		`[{"x":1.5,"y":-0,"timeOffset":-40},{"x":"a","y":{"x":3}},3,[{"x":1}],{},{"x":null,"x":2},{"timeOffset":1e400}]`,
 		` [ { "x" : -123456789012345 , "y" : 1234567890123456 } , null ] `[1:],
 		`{"x":1}`, `"[{}]"`,
+		// Where the fast path of JSON.stringify's objects gives up, after
+		// it wrote some of the keys: escapes, other values, spaces, a
+		// number too long, leading zeros, a repeated key.
+		`[{"x":1,"\u0079":2,"timeOffset":3},{"x":1,"y":2.5},{"x":1,"y":"2"},{"x":1, "y":2},{"x":1,"y":12345678901234567}]`,
+		`[{"x":-1,"y":-0,"x":4,"timeOffset":-0},{"y":7,"x":8,"y":9},{"x\"":1,"x":2},{"\u0000":1,"x":3},{"x":1,"y":2}]`,
 	} {
 		checkEachFloats(t, in)
 	}
@@ -183,6 +188,7 @@ func TestValueEachFloats(t *testing.T) {
 func FuzzValueEachFloats(f *testing.F) {
 	f.Add(`[{"x":1,"y":2,"timeOffset":-40},{"x":-0.5e3,"y":"1"},7]`)
 	f.Add(`[{"x":{"x":1},"x":2}]`)
+	f.Add(`[{"x":1,"y":2,"id":5,"timeOffset":-400},{"y":1,"y":-2,"x":1e2},{"x":12,"\u0079":3}]`)
 	f.Fuzz(func(t *testing.T, s string) {
 		if !json.Valid([]byte(s)) {
 			return
