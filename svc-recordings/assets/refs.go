@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sightlinehq/sightline/batch"
+	"github.com/sightlinehq/sightline/svc-recordings/rrdom"
 )
 
 // Ref is one resource a recorded page needed: an absolute http(s) URL
@@ -34,8 +35,6 @@ const (
 	evMeta         = 4
 	srcMutation    = 0
 	srcFont        = 10
-	nodeElement    = 2
-	nodeText       = 3
 )
 
 // Extract finds the resources a chunk's events reference: in full
@@ -65,12 +64,7 @@ func Extract(events []byte, pageURL string) []Ref {
 		case evFullSnapshot:
 			// The node where it is: Get would read the whole tree
 			// once more to find its end.
-			d := scanner{b: ev.Data}
-			d.object(func(k []byte) {
-				if string(k) == "node" && d.peek() == '{' {
-					x.walk(&d, false)
-				}
-			})
+			rrdom.WalkNode(rrdom.New(ev.Data), &x)
 		case evIncremental:
 			x.incremental(ev.Data)
 		}
@@ -83,6 +77,8 @@ type extractor struct {
 	baseStr string
 	out     []Ref
 	seen    map[string]bool
+	// tags are the tags of the nodes being walked, outermost first.
+	tags []tag
 }
 
 func (x *extractor) setBase(s string) {
@@ -165,69 +161,24 @@ func strBytes(v batch.Value) []byte {
 	return []byte(v.Str())
 }
 
-// walk reads the serialized node at s and then its children, in one pass
-// over them (scanner); inStyle is whether the parent is a <style>.
-func (x *extractor) walk(s *scanner, inStyle bool) {
-	var typ float64
-	var tagName, attrs, text batch.Value
-	var t tag
-	isStyle, seenType, seenTag, seenAttrs, done := false, false, false, false, false
-	deferred := -1 // where childNodes are when they came before the node's own fields
-	self := func() {
-		if done {
-			return
-		}
-		done = true
-		t = tagOf(tagName)
-		switch typ {
-		case nodeElement:
-			x.element(t, attrs)
-		case nodeText:
-			if isStyle || inStyle {
-				x.css(strBytes(text))
-			}
+// Enter implements rrdom.Visitor: an element's references, a style's
+// text; children are read while the chunk's limit is not reached.
+func (x *extractor) Enter(n *rrdom.Node) bool {
+	t := tagOf(n.TagName)
+	switch n.Type {
+	case rrdom.Element:
+		x.element(t, n.Attributes)
+	case rrdom.Text:
+		if n.IsStyle || len(x.tags) > 0 && x.tags[len(x.tags)-1] == tagStyle {
+			x.css(strBytes(n.TextContent))
 		}
 	}
-	s.object(func(k []byte) {
-		switch string(k) {
-		case "type":
-			typ, _ = batch.Value(s.value()).Float()
-			seenType = true
-		case "tagName":
-			tagName, seenTag = s.value(), true
-		case "attributes":
-			attrs, seenAttrs = s.value(), true
-		case "textContent":
-			text = s.value()
-		case "isStyle":
-			isStyle = string(s.value()) == "true"
-		case "childNodes":
-			// rrweb writes type, tagName and attributes first: the node
-			// is read, then its children where they are.
-			if seenType && (typ != nodeElement && typ != nodeText || seenTag && seenAttrs) {
-				self()
-				x.children(s, t == tagStyle)
-				return
-			}
-			deferred = s.i
-			s.value()
-		}
-	})
-	self()
-	if deferred >= 0 {
-		c := scanner{b: s.b, i: deferred}
-		x.children(&c, t == tagStyle)
-	}
+	x.tags = append(x.tags, t)
+	return len(x.out) < maxRefsPerChunk
 }
 
-// children walks a childNodes array.
-func (x *extractor) children(s *scanner, inStyle bool) {
-	s.array(func() {
-		if len(x.out) < maxRefsPerChunk {
-			x.walk(s, inStyle)
-		}
-	})
-}
+// Leave implements rrdom.Visitor.
+func (x *extractor) Leave(*rrdom.Node) { x.tags = x.tags[:len(x.tags)-1] }
 
 func (x *extractor) element(t tag, attrs batch.Value) {
 	var rel, href, as, src, srcset, poster, cssText, style batch.Value
@@ -307,31 +258,31 @@ func (x *extractor) incremental(data batch.Value) {
 	var source float64
 	var adds, changes, fontSource, buffer batch.Value
 	seenSource, added := false, false
-	d := scanner{b: data}
-	d.object(func(k []byte) {
+	d := rrdom.New(data)
+	d.Object(func(k []byte) {
 		switch string(k) {
 		case "source":
-			source, _ = batch.Value(d.value()).Float()
+			source, _ = batch.Value(d.Value()).Float()
 			seenSource = true
 		case "adds":
 			if seenSource && source == srcMutation && !added {
 				added = true
-				x.adds(&d)
+				x.adds(d)
 				return
 			}
-			adds = d.value()
+			adds = d.Value()
 		case "attributes":
-			changes = d.value()
+			changes = d.Value()
 		case "fontSource":
-			fontSource = d.value()
+			fontSource = d.Value()
 		case "buffer":
-			buffer = d.value()
+			buffer = d.Value()
 		}
 	})
 	switch source {
 	case srcMutation:
 		if !added {
-			x.adds(&scanner{b: adds})
+			x.adds(rrdom.New(adds))
 		}
 		batch.Value(changes).Each(func(c batch.Value) bool {
 			x.attrs(c.Get("attributes"))
@@ -343,11 +294,12 @@ func (x *extractor) incremental(data batch.Value) {
 }
 
 // adds walks the nodes of a mutation's adds array.
-func (x *extractor) adds(s *scanner) {
-	s.array(func() {
-		s.object(func(k []byte) {
+func (x *extractor) adds(s *rrdom.Scanner) {
+	s.Array(func() {
+		s.Object(func(k []byte) {
 			if string(k) == "node" && len(x.out) < maxRefsPerChunk {
-				x.walk(s, false)
+				x.tags = x.tags[:0]
+				rrdom.Walk(s, x)
 			}
 		})
 	})

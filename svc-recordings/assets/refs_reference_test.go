@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sightlinehq/sightline/batch"
+	"github.com/sightlinehq/sightline/svc-recordings/rrdom"
 )
 
 // The extraction before it read batch.Values in place: full snapshots and
@@ -100,9 +101,9 @@ func (x *refExtractor) add(raw string, kind Kind) {
 // walk visits a node and its children; parent is the parent's tag name.
 func (x *refExtractor) walk(n *refNode, parent string) {
 	switch n.Type {
-	case nodeElement:
+	case rrdom.Element:
 		x.element(n)
-	case nodeText:
+	case rrdom.Text:
 		if n.IsStyle || parent == "style" {
 			x.css(n.TextContent)
 		}

@@ -2,10 +2,10 @@ package summary
 
 import (
 	"bytes"
-	"encoding/json"
 	"strings"
 
 	"github.com/sightlinehq/sightline/batch"
+	"github.com/sightlinehq/sightline/svc-recordings/rrdom"
 )
 
 // maxEditable bounds the editable node ids one chunk reports and one page
@@ -27,26 +27,6 @@ type nodeKinds struct {
 
 func newNodeKinds() *nodeKinds { return &nodeKinds{} }
 
-// rrNode is the part of an rrweb serialized node this needs. Numbers are
-// float64 and attributes raw, so an odd value never fails the decode of
-// the whole tree (which would only lose the field kinds anyway).
-type rrNode struct {
-	ID         float64   `json:"id"`
-	Type       float64   `json:"type"`
-	TagName    string    `json:"tagName"`
-	Attributes rrAttrs   `json:"attributes"`
-	ChildNodes []*rrNode `json:"childNodes"`
-}
-
-type rrAttrs struct {
-	Type            json.RawMessage `json:"type"`
-	ContentEditable json.RawMessage `json:"contenteditable"`
-	For             json.RawMessage `json:"for"`
-	HTMLID          json.RawMessage `json:"id"`
-}
-
-const rrElement = 2
-
 func (k *nodeKinds) editable(id int32) bool {
 	_, ok := k.set[id]
 	return ok && id != 0
@@ -63,48 +43,75 @@ func (k *nodeKinds) add(id int32) {
 	k.added = append(k.added, id)
 }
 
-// snapshot reads a full snapshot: its ids replace the page view's.
-func (k *nodeKinds) snapshot(v batch.Value) {
-	var root rrNode
-	if json.Unmarshal(v, &root) != nil {
-		return
+// snapshot reads a full snapshot's node: its ids replace the page view's.
+func (k *nodeKinds) snapshot(node batch.Value) {
+	if kind := node.Kind(); kind != batch.Object && kind != batch.Null {
+		return // not a tree: the page view's kinds stay
 	}
 	k.set, k.added, k.reset, k.htmlIDs = nil, nil, true, nil
-	var labels []label
-	k.walk(&root, false, &labels)
-	k.labels(labels)
+	w := kindsWalk{k: k}
+	rrdom.Walk(rrdom.New(node), &w)
+	w.done()
+	k.labels(w.labels)
 }
 
 // mutation reads an incremental mutation: added subtrees, and elements
 // made contenteditable.
 func (k *nodeKinds) mutation(data batch.Value) {
 	if adds := data.Get("adds"); adds.Kind() == batch.Array && len(adds) > 2 && (len(k.set) > 0 || mayHoldFields(adds)) {
-		var list []struct {
-			ParentID float64 `json:"parentId"`
-			Node     *rrNode `json:"node"`
-		}
-		if json.Unmarshal(adds, &list) == nil {
-			var labels []label
-			for _, a := range list {
-				if a.Node != nil {
-					k.walk(a.Node, k.editable(clampID(a.ParentID)), &labels)
+		w := kindsWalk{k: k}
+		s := rrdom.New(adds)
+		s.Array(func() {
+			// rrweb writes parentId before node; a node first is read
+			// once parentId is.
+			var parent float64
+			seenParent, node := false, -1
+			s.Object(func(key []byte) {
+				switch string(key) {
+				case "parentId":
+					if !seenParent {
+						parent, _ = batch.Value(s.Value()).Float()
+						seenParent = true
+					}
+				case "node":
+					if node >= 0 || s.Peek() != '{' {
+						return
+					}
+					if seenParent {
+						node = 0
+						w.add(s, parent)
+						return
+					}
+					node = s.Pos()
 				}
+			})
+			if node > 0 {
+				w.add(rrdom.At(adds, node), parent)
 			}
-			k.labels(labels)
-		}
+		})
+		k.labels(w.labels)
 	}
 	if attrs := data.Get("attributes"); bytes.Contains(attrs, []byte("contenteditable")) {
-		var list []struct {
-			ID         float64 `json:"id"`
-			Attributes rrAttrs `json:"attributes"`
-		}
-		if json.Unmarshal(attrs, &list) == nil {
-			for _, a := range list {
-				if isContentEditable(a.Attributes.ContentEditable) {
-					k.add(clampID(a.ID))
+		attrs.Each(func(a batch.Value) bool {
+			var id float64
+			var ce batch.Value
+			seenID, seenAttrs := false, false
+			a.Fields(func(key string, v batch.Value) bool {
+				switch {
+				case key == "id" && !seenID:
+					id, _ = v.Float()
+					seenID = true
+				case key == "attributes" && !seenAttrs:
+					ce = v.Get("contenteditable")
+					seenAttrs = true
 				}
+				return true
+			})
+			if isContentEditable(ce) {
+				k.add(clampID(id))
 			}
-		}
+			return true
+		})
 	}
 }
 
@@ -127,53 +134,115 @@ type label struct {
 	target string
 }
 
-// walk marks n's subtree (inside answers whether an ancestor is editable)
-// and answers whether it holds an editable form control.
-func (k *nodeKinds) walk(n *rrNode, inside bool, labels *[]label) bool {
-	if n == nil {
-		return false
+// kindsWalk marks a subtree's editable fields (rrdom.Visitor): a form
+// control that takes input, anything contenteditable, everything inside
+// those, and labels around or for a field. rrweb writes a node's id after
+// its children, so the ids to add are put in order as the walk goes (a
+// node before its children, a label around a field after them) and added
+// when the subtree is read (done).
+type kindsWalk struct {
+	k *nodeKinds
+	// inside is whether the subtree's parent is editable.
+	inside bool
+	frames []kindsFrame
+	ids    []float64
+	labels []label
+}
+
+type kindsFrame struct {
+	self, inside, holds, label bool
+	slot                       int // in ids, -1: none
+	htmlID, forID              batch.Value
+}
+
+// add walks one added subtree under parent.
+func (w *kindsWalk) add(s *rrdom.Scanner, parent float64) {
+	w.inside = w.k.editable(clampID(parent))
+	rrdom.Walk(s, w)
+	w.done()
+}
+
+func (w *kindsWalk) done() {
+	for _, id := range w.ids {
+		w.k.add(clampID(id))
 	}
-	id := clampID(n.ID)
-	tag := strings.ToLower(n.TagName)
-	self := false
-	if n.Type == rrElement {
+	w.ids = w.ids[:0]
+}
+
+// Enter implements rrdom.Visitor.
+func (w *kindsWalk) Enter(n *rrdom.Node) bool {
+	f := kindsFrame{inside: w.inside, slot: -1}
+	if len(w.frames) > 0 {
+		p := &w.frames[len(w.frames)-1]
+		f.inside = p.self || p.inside
+	}
+	if n.Type == rrdom.Element {
+		tag := strings.ToLower(n.TagName.Str())
+		var typ, ce batch.Value
+		seen := 0
+		n.Attributes.Fields(func(key string, v batch.Value) bool {
+			// The first of a name counts (as Get).
+			switch {
+			case key == "type" && seen&1 == 0:
+				typ, seen = v, seen|1
+			case key == "contenteditable" && seen&2 == 0:
+				ce, seen = v, seen|2
+			case key == "for" && seen&4 == 0:
+				f.forID, seen = v, seen|4
+			case key == "id" && seen&8 == 0:
+				f.htmlID, seen = v, seen|8
+			}
+			return true
+		})
 		switch tag {
 		case "input":
-			self = !buttonLike(rawString(n.Attributes.Type))
+			f.self = !buttonLike(typ.Str())
 		case "textarea", "select":
-			self = true
+			f.self = true
 		}
-		if isContentEditable(n.Attributes.ContentEditable) {
-			self = true
+		if isContentEditable(ce) {
+			f.self = true
 		}
-	}
-	if self || inside {
-		k.add(id)
-	}
-	if self && tag != "" {
-		if hid := rawString(n.Attributes.HTMLID); hid != "" && len(k.htmlIDs) < maxEditable {
-			if k.htmlIDs == nil {
-				k.htmlIDs = map[string]int32{}
-			}
-			k.htmlIDs[hid] = id
+		f.label = tag == "label"
+		if !f.self || tag == "" {
+			f.htmlID = nil
 		}
 	}
-	holds := self
-	for _, c := range n.ChildNodes {
-		if k.walk(c, self || inside, labels) {
-			holds = true
-		}
+	f.holds = f.self
+	if f.self || f.inside {
+		f.slot = len(w.ids)
+		w.ids = append(w.ids, 0)
 	}
-	if n.Type == rrElement && tag == "label" {
-		switch f := rawString(n.Attributes.For); {
-		case holds:
+	w.frames = append(w.frames, f)
+	return true
+}
+
+// Leave implements rrdom.Visitor.
+func (w *kindsWalk) Leave(n *rrdom.Node) {
+	f := w.frames[len(w.frames)-1]
+	w.frames = w.frames[:len(w.frames)-1]
+	id, _ := n.ID.Float()
+	if f.slot >= 0 {
+		w.ids[f.slot] = id
+	}
+	if hid := f.htmlID.Str(); hid != "" && len(w.k.htmlIDs) < maxEditable {
+		if w.k.htmlIDs == nil {
+			w.k.htmlIDs = map[string]int32{}
+		}
+		w.k.htmlIDs[hid] = clampID(id)
+	}
+	if f.label {
+		switch target := f.forID.Str(); {
+		case f.holds:
 			// A label around a field focuses it.
-			k.add(id)
-		case f != "" && len(*labels) < maxEditable:
-			*labels = append(*labels, label{id: id, target: f})
+			w.ids = append(w.ids, id)
+		case target != "" && len(w.labels) < maxEditable:
+			w.labels = append(w.labels, label{id: clampID(id), target: target})
 		}
 	}
-	return holds
+	if f.holds && len(w.frames) > 0 {
+		w.frames[len(w.frames)-1].holds = true
+	}
 }
 
 // labels marks <label for> elements whose field is known.
@@ -196,18 +265,9 @@ func buttonLike(typ string) bool {
 
 // isContentEditable: contenteditable="" / "true" / "plaintext-only"
 // (anything but "false"); rrweb records a bare attribute as "" or true.
-func isContentEditable(v json.RawMessage) bool {
+func isContentEditable(v batch.Value) bool {
 	if len(v) == 0 || string(v) == "null" || string(v) == "false" {
 		return false
 	}
-	return !strings.EqualFold(strings.TrimSpace(rawString(v)), "false")
-}
-
-// rawString reads a JSON string; other kinds read as "".
-func rawString(v json.RawMessage) string {
-	var s string
-	if len(v) == 0 || v[0] != '"' || json.Unmarshal(v, &s) != nil {
-		return ""
-	}
-	return s
+	return !strings.EqualFold(strings.TrimSpace(v.Str()), "false")
 }

@@ -1,19 +1,24 @@
-package assets
+// Package rrdom reads rrweb's serialized DOM trees (full snapshots,
+// mutation adds) in place, in one pass, inside events the batch contract
+// already checked: asset extraction and the summary's node kinds walk
+// every snapshot of every chunk, where decoding into structs (encoding/json)
+// or finding each value's end before reading it was most of their CPU.
+package rrdom
 
 import "bytes"
 
-// scanner walks one JSON value of events the batch contract already
+// Scanner walks one JSON value of events the batch contract already
 // checked (valid JSON, bounded depth), in place and in one pass: a
 // serialized DOM tree is read top-down, each node's children where they
 // are, instead of finding a value's end before reading it at every level
 // (which reads a node once per ancestor). It never panics on other input:
 // past the end every read stops.
-type scanner struct {
+type Scanner struct {
 	b []byte
 	i int
 }
 
-func (s *scanner) ws() {
+func (s *Scanner) ws() {
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
@@ -24,8 +29,8 @@ func (s *scanner) ws() {
 	}
 }
 
-// peek is the next significant byte, 0 at the end.
-func (s *scanner) peek() byte {
+// Peek is the next significant byte, 0 at the end.
+func (s *Scanner) Peek() byte {
 	s.ws()
 	if s.i < len(s.b) {
 		return s.b[s.i]
@@ -36,7 +41,7 @@ func (s *scanner) peek() byte {
 // skipString moves past the string starting at s.i (a quote). Short
 // strings (keys, tag names, numbers' neighbours) are looped over; a long
 // one is searched for its quote.
-func (s *scanner) skipString() {
+func (s *Scanner) skipString() {
 	i := s.i + 1
 	for n := 0; i < len(s.b) && n < 24; n++ {
 		switch s.b[i] {
@@ -67,8 +72,8 @@ func (s *scanner) skipString() {
 	s.i = len(s.b)
 }
 
-// value moves past the next value and answers it.
-func (s *scanner) value() []byte {
+// Value moves past the next value and answers it.
+func (s *Scanner) Value() []byte {
 	s.ws()
 	start := s.i
 	if s.i >= len(s.b) {
@@ -106,17 +111,17 @@ func (s *scanner) value() []byte {
 	return s.b[start:s.i]
 }
 
-// object calls fn with each member's key (as written, escapes included;
+// Object calls fn with each member's key (as written, escapes included;
 // rrweb writes none in the keys read here), positioned at its value, which
-// fn must read or skip (value). Anything but an object is skipped.
-func (s *scanner) object(fn func(key []byte)) {
-	if s.peek() != '{' {
-		s.value()
+// fn must read or skip (Value). Anything but an object is skipped.
+func (s *Scanner) Object(fn func(key []byte)) {
+	if s.Peek() != '{' {
+		s.Value()
 		return
 	}
 	s.i++
 	for {
-		switch s.peek() {
+		switch s.Peek() {
 		case '}':
 			s.i++
 			return
@@ -128,8 +133,8 @@ func (s *scanner) object(fn func(key []byte)) {
 			s.i = len(s.b)
 			return
 		}
-		k := s.value()
-		if len(k) < 2 || s.peek() != ':' {
+		k := s.Value()
+		if len(k) < 2 || s.Peek() != ':' {
 			s.i = len(s.b)
 			return
 		}
@@ -142,16 +147,16 @@ func (s *scanner) object(fn func(key []byte)) {
 	}
 }
 
-// array calls fn positioned at each element, which fn must read or skip.
+// Array calls fn positioned at each element, which fn must read or skip.
 // Anything but an array is skipped.
-func (s *scanner) array(fn func()) {
-	if s.peek() != '[' {
-		s.value()
+func (s *Scanner) Array(fn func()) {
+	if s.Peek() != '[' {
+		s.Value()
 		return
 	}
 	s.i++
 	for {
-		switch s.peek() {
+		switch s.Peek() {
 		case ']':
 			s.i++
 			return
@@ -171,9 +176,9 @@ func (s *scanner) array(fn func()) {
 
 // moved skips the value at before when fn left it, and is false (the
 // scan ended) when even that does not move: not JSON.
-func (s *scanner) moved(before int) bool {
+func (s *Scanner) moved(before int) bool {
 	if s.i == before {
-		s.value()
+		s.Value()
 	}
 	if s.i == before {
 		s.i = len(s.b)
