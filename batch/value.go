@@ -226,15 +226,8 @@ func (d *decoder) objectFloats(keys []string, out []float64) (found uint64, ok b
 	var seen uint64
 	o := members{name: "object"}
 	for k, more := d.member(&o); more; k, more = d.member(&o) {
-		want := -1
-		for i, key := range keys {
-			if seen&(1<<i) == 0 && string(k) == key {
-				want = i
-				break
-			}
-		}
+		want := firstKey(keys, &seen, k)
 		if want >= 0 {
-			seen |= 1 << want
 			// Most values read here are small integers (pixels, time
 			// offsets): read them as they are passed, not twice.
 			if f, ok := d.smallInt(); ok {
@@ -289,13 +282,9 @@ func (d *decoder) objectFloatsFast(keys []string, out []float64) (found uint64, 
 		if !isInt {
 			return 0, false
 		}
-		for k, want := range keys {
-			if seen&(1<<k) == 0 && string(key) == want {
-				seen |= 1 << k
-				out[k] = f
-				found |= 1 << k
-				break
-			}
+		if k := firstKey(keys, &seen, key); k >= 0 {
+			out[k] = f
+			found |= 1 << k
 		}
 		i = end
 		if i >= len(b) {
@@ -311,6 +300,19 @@ func (d *decoder) objectFloatsFast(keys []string, out []float64) (found uint64, 
 			return 0, false
 		}
 	}
+}
+
+// firstKey is the index of key k in keys when no field of that name was
+// seen before (the first of a name counts, as with Get), marking it seen;
+// -1 otherwise.
+func firstKey(keys []string, seen *uint64, k []byte) int {
+	for i, key := range keys {
+		if *seen&(1<<i) == 0 && string(k) == key {
+			*seen |= 1 << i
+			return i
+		}
+	}
+	return -1
 }
 
 // smallInt reads the JSON integer of at most 15 digits at the cursor (as
@@ -341,7 +343,7 @@ func smallIntAt(b []byte, i int) (f float64, end int, ok bool) {
 	if digits == 0 || digits > 15 || digits > 1 && b[start] == '0' {
 		return 0, 0, false
 	}
-	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E' || b[i] >= '0' && b[i] <= '9') {
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
 		return 0, 0, false
 	}
 	if neg {
@@ -358,14 +360,10 @@ func smallIntAt(b []byte, i int) (f float64, end int, ok bool) {
 func (v Value) Floats(keys []string, out []float64) (found uint64) {
 	var seen uint64
 	v.fields(func(k []byte, val Value) bool {
-		for i, want := range keys {
-			if seen&(1<<i) == 0 && string(k) == want {
-				seen |= 1 << i
-				if f, ok := val.Float(); ok {
-					out[i] = f
-					found |= 1 << i
-				}
-				break
+		if i := firstKey(keys, &seen, k); i >= 0 {
+			if f, ok := val.Float(); ok {
+				out[i] = f
+				found |= 1 << i
 			}
 		}
 		return true
