@@ -683,7 +683,7 @@ func (s *Store) countStep(site int64) (bool, *rebuildMarker, error) {
 			return fmt.Errorf("corrupt key %x", k)
 		}
 		var row sessionRow
-		if err := json.Unmarshal(v, &row); err != nil {
+		if err := decodeRow(v, &row); err != nil {
 			return fmt.Errorf("session %s: %w", id, err)
 		}
 		if row.State == nil {
