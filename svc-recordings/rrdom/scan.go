@@ -18,6 +18,9 @@ type Scanner struct {
 	i int
 }
 
+// New is a scanner at the start of b.
+func New(b []byte) *Scanner { return &Scanner{b: b} }
+
 func (s *Scanner) ws() {
 	for s.i < len(s.b) {
 		switch s.b[s.i] {

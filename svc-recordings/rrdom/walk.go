@@ -110,9 +110,6 @@ func (w *walker) children(s *Scanner, depth int, descend bool) {
 	s.Array(func() { w.walk(s, depth+1) })
 }
 
-// New is a scanner at the start of b.
-func New(b []byte) *Scanner { return &Scanner{b: b} }
-
 // WalkNode walks the "node" member of an object at the cursor (a full
 // snapshot's data), skipping the rest.
 func WalkNode(s *Scanner, v Visitor) {
@@ -122,9 +119,3 @@ func WalkNode(s *Scanner, v Visitor) {
 		}
 	})
 }
-
-// Pos is the cursor's offset, for At.
-func (s *Scanner) Pos() int { return s.i }
-
-// At is a scanner of b at offset i (from Pos).
-func At(b []byte, i int) *Scanner { return &Scanner{b: b, i: i} }

@@ -49,8 +49,8 @@ func TestWalkOrder(t *testing.T) {
 		if got := strings.Join(tr.out, " "); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
 		}
-		if s.Pos() != len(c.in) {
-			t.Errorf("%s: the walk stopped at %d of %d", c.name, s.Pos(), len(c.in))
+		if s.i != len(c.in) {
+			t.Errorf("%s: the walk stopped at %d of %d", c.name, s.i, len(c.in))
 		}
 	}
 }

@@ -65,7 +65,8 @@ func (k *nodeKinds) mutation(data batch.Value) {
 			// rrweb writes parentId before node; a node first is read
 			// once parentId is.
 			var parent float64
-			seenParent, node := false, -1
+			var later batch.Value
+			seenParent, seenNode := false, false
 			s.Object(func(key []byte) {
 				switch string(key) {
 				case "parentId":
@@ -74,40 +75,27 @@ func (k *nodeKinds) mutation(data batch.Value) {
 						seenParent = true
 					}
 				case "node":
-					if node >= 0 || s.Peek() != '{' {
+					if seenNode || s.Peek() != '{' {
 						return
 					}
+					seenNode = true
 					if seenParent {
-						node = 0
 						w.add(s, parent)
 						return
 					}
-					node = s.Pos()
+					later = s.Value()
 				}
 			})
-			if node > 0 {
-				w.add(rrdom.At(adds, node), parent)
+			if later != nil {
+				w.add(rrdom.New(later), parent)
 			}
 		})
 		k.labels(w.labels)
 	}
 	if attrs := data.Get("attributes"); bytes.Contains(attrs, []byte("contenteditable")) {
 		attrs.Each(func(a batch.Value) bool {
-			var id float64
-			var ce batch.Value
-			seenID, seenAttrs := false, false
-			a.Fields(func(key string, v batch.Value) bool {
-				switch {
-				case key == "id" && !seenID:
-					id, _ = v.Float()
-					seenID = true
-				case key == "attributes" && !seenAttrs:
-					ce = v.Get("contenteditable")
-					seenAttrs = true
-				}
-				return true
-			})
-			if isContentEditable(ce) {
+			if isContentEditable(a.Get("attributes").Get("contenteditable")) {
+				id, _ := a.Get("id").Float()
 				k.add(clampID(id))
 			}
 			return true
