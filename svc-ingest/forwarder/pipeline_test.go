@@ -99,6 +99,15 @@ func keysOf(from, to int) []string {
 
 func sorted(s []string) []string { slices.Sort(s); return s }
 
+// wantStored fails unless the sink holds exactly session s_a's seqs
+// from..to-1 (what says when, in the message).
+func wantStored(t *testing.T, rec *fakeRecordings, from, to int, what string) {
+	t.Helper()
+	if got := sorted(rec.storedKeys()); fmt.Sprint(got) != fmt.Sprint(keysOf(from, to)) {
+		t.Fatalf("stored %s: %v, want seqs %d-%d", what, got, from, to-1)
+	}
+}
+
 // TestTwoCallsInFlightAckInOrder: recordings holds the first call until the
 // second has arrived — so two calls really are in flight — and answers the
 // second at once. While the first is unanswered the cursor does not move,
@@ -140,9 +149,7 @@ func TestTwoCallsInFlightAckInOrder(t *testing.T) {
 	if !gate.overlapped.Load() {
 		t.Fatal("the second call did not arrive while the first was held: one call in flight")
 	}
-	if got := sorted(rec.storedKeys()); fmt.Sprint(got) != fmt.Sprint(keysOf(4, 8)) {
-		t.Fatalf("stored while the first call is held: %v, want the second batch", got)
-	}
+	wantStored(t, rec, 4, 8, "while the first call is held (the second batch)")
 	// Give a forwarder that acknowledged out of order the time to do so.
 	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
 		if n := sp.Stats().Records; n != 8 {
@@ -155,9 +162,7 @@ func TestTwoCallsInFlightAckInOrder(t *testing.T) {
 	close(release)
 	waitDrained(t, sp)
 	stop()
-	if got := sorted(rec.storedKeys()); fmt.Sprint(got) != fmt.Sprint(keysOf(0, 8)) {
-		t.Fatalf("stored %v", got)
-	}
+	wantStored(t, rec, 0, 8, "at the end")
 	if st := f.Stats(); st.Delivered != 8 || st.Failures != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -236,9 +241,7 @@ func TestFirstCallFailsSecondStored(t *testing.T) {
 	stop = run(t, f)
 	waitDrained(t, sp)
 	stop()
-	if got := sorted(rec.storedKeys()); fmt.Sprint(got) != fmt.Sprint(keysOf(0, 8)) {
-		t.Fatalf("stored %v", got)
-	}
+	wantStored(t, rec, 0, 8, "at the end")
 	if st := f.Stats(); st.Delivered != 8 || st.DeadLettered != 0 {
 		t.Fatalf("after the restart: stats %+v; want 8 delivered (4 of them duplicates)", st)
 	}
