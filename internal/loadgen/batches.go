@@ -192,16 +192,66 @@ func (g *events) text(n int) string {
 
 func (g *events) id() int { g.nextID++; return g.nextID }
 
-type node = map[string]any
+// node is a JSON object whose fields are written in the order given, as
+// rrweb's are (JSON.stringify keeps insertion order): a mutation's
+// "source" first and its "adds" last, a DOM node's "id" after its
+// children. A Go map would sort the keys, putting "adds" before "source",
+// which no recorder writes and which defeats the one-pass reads of
+// recordings and asset capture: the bench would charge every batch for a
+// field order real batches do not have.
+type node []field
 
+type field struct {
+	k string
+	v any
+}
+
+// MarshalJSON writes the fields in order.
+func (n node) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, f := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, err := json.Marshal(f.k)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(f.v)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, k...), ':'), v...)
+	}
+	return append(b, '}'), nil
+}
+
+// set replaces the value of field k.
+func (n node) set(k string, v any) {
+	for i := range n {
+		if n[i].k == k {
+			n[i].v = v
+			return
+		}
+	}
+	panic("loadgen: no field " + k)
+}
+
+// element is rrweb's serialized element: type, tagName, attributes,
+// childNodes, then id.
 func (g *events) element(tag string, attrs map[string]string, children ...node) node {
 	if children == nil {
 		children = []node{}
 	}
-	return node{"type": 2, "tagName": tag, "attributes": attrs, "childNodes": children, "id": g.id()}
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	return node{{"type", 2}, {"tagName", tag}, {"attributes", attrs}, {"childNodes", children}, {"id", g.id()}}
 }
 
-func (g *events) textNode(s string) node { return node{"type": 3, "textContent": s, "id": g.id()} }
+func (g *events) textNode(s string) node {
+	return node{{"type", 3}, {"textContent", s}, {"id", g.id()}}
+}
 
 func (g *events) card() node {
 	// A catalogue of 500 products a site: the images repeat across
@@ -216,7 +266,8 @@ func (g *events) card() node {
 }
 
 // incremental is one incremental event: mouse moves, clicks, scrolls,
-// inputs and DOM mutations in about the mix a browsing visitor makes.
+// inputs and DOM mutations in about the mix a browsing visitor makes,
+// each with rrweb's field order.
 func (g *events) incremental() node {
 	g.ts += int64(20 + g.rnd.IntN(120))
 	var data node
@@ -224,23 +275,24 @@ func (g *events) incremental() node {
 	case r < 10:
 		pos := make([]node, 1+g.rnd.IntN(8))
 		for i := range pos {
-			pos[i] = node{"x": g.rnd.IntN(1280), "y": g.rnd.IntN(720), "id": 1000 + g.rnd.IntN(400), "timeOffset": -g.rnd.IntN(500)}
+			pos[i] = node{{"x", g.rnd.IntN(1280)}, {"y", g.rnd.IntN(720)}, {"id", 1000 + g.rnd.IntN(400)}, {"timeOffset", -g.rnd.IntN(500)}}
 		}
-		data = node{"source": 1, "positions": pos}
+		data = node{{"source", 1}, {"positions", pos}}
 	case r < 13:
-		data = node{"source": 3, "id": 1, "x": 0, "y": g.rnd.IntN(6000)}
+		data = node{{"source", 3}, {"id", 1}, {"x", 0}, {"y", g.rnd.IntN(6000)}}
 	case r < 15:
-		data = node{"source": 2, "type": 2, "id": 1000 + g.rnd.IntN(400), "x": g.rnd.IntN(1280), "y": g.rnd.IntN(720)}
+		data = node{{"source", 2}, {"type", 2}, {"id", 1000 + g.rnd.IntN(400)}, {"x", g.rnd.IntN(1280)}, {"y", g.rnd.IntN(720)}}
 	case r < 16:
-		data = node{"source": 5, "id": 1000 + g.rnd.IntN(400), "text": strings.Repeat("*", 1+g.rnd.IntN(12)), "isChecked": false}
+		id := 1000 + g.rnd.IntN(400)
+		data = node{{"source", 5}, {"text", strings.Repeat("*", 1+g.rnd.IntN(12))}, {"isChecked", false}, {"id", id}}
 	default:
 		parent := 1000 + g.rnd.IntN(400)
-		data = node{"source": 0, "texts": []node{{"id": 1000 + g.rnd.IntN(400), "value": g.text(3 + g.rnd.IntN(6))}},
-			"attributes": []node{{"id": 1000 + g.rnd.IntN(400), "attributes": node{"class": "product-card is-" + words[g.rnd.IntN(len(words))]}}},
-			"removes":    []node{},
-			"adds":       []node{{"parentId": parent, "nextId": nil, "node": g.card()}}}
+		data = node{{"source", 0}, {"texts", []node{{{"id", 1000 + g.rnd.IntN(400)}, {"value", g.text(3 + g.rnd.IntN(6))}}}},
+			{"attributes", []node{{{"id", 1000 + g.rnd.IntN(400)}, {"attributes", map[string]string{"class": "product-card is-" + words[g.rnd.IntN(len(words))]}}}}},
+			{"removes", []node{}},
+			{"adds", []node{{{"parentId", parent}, {"nextId", nil}, {"node", g.card()}}}}}
 	}
-	return node{"type": 3, "data": data, "timestamp": g.ts}
+	return node{{"type", 3}, {"data", data}, {"timestamp", g.ts}}
 }
 
 // envelope is the shared part of a batch of about size bytes: a JSON
@@ -249,7 +301,7 @@ func (g *events) envelope(key, page string, first bool, size int) ([]byte, error
 	var evs []node
 	room := size - 400 // the envelope's other fields and the tail
 	if first {
-		evs = append(evs, node{"type": 4, "data": node{"href": page, "width": 1280, "height": 720}, "timestamp": g.ts})
+		evs = append(evs, node{{"type", 4}, {"data", node{{"href", page}, {"width", 1280}, {"height", 720}}}, {"timestamp", g.ts}})
 		// The snapshot takes about three quarters of a first batch, the
 		// events right after it the rest.
 		cards := []node{}
@@ -263,16 +315,16 @@ func (g *events) envelope(key, page string, first bool, size int) ([]byte, error
 			est += len(b) + 1
 			cards = append(cards, c)
 		}
-		body["childNodes"] = []node{
+		body.set("childNodes", []node{
 			g.element("header", map[string]string{"class": "site-header"}, g.element("nav", nil, g.textNode(g.text(10)))),
 			g.element("main", map[string]string{"class": "grid"}, cards...),
-		}
+		})
 		html := g.element("html", map[string]string{"lang": "en"},
 			g.element("head", nil, g.element("title", nil, g.textNode("Products - "+g.text(2))),
 				g.element("link", map[string]string{"rel": "stylesheet", "href": "/assets/app.3e8f1a.css"})), body)
-		evs = append(evs, node{"type": 2, "data": node{"node": node{"type": 0, "id": 1, "childNodes": []node{
-			{"type": 1, "name": "html", "publicId": "", "systemId": "", "id": 2}, html}},
-			"initialOffset": node{"left": 0, "top": 0}}, "timestamp": g.ts})
+		doc := node{{"type", 0}, {"childNodes", []node{
+			{{"type", 1}, {"name", "html"}, {"publicId", ""}, {"systemId", ""}, {"id", 2}}, html}}, {"id", 1}}
+		evs = append(evs, node{{"type", 2}, {"data", node{{"node", doc}, {"initialOffset", node{{"top", 0}, {"left", 0}}}}}, {"timestamp", g.ts}})
 	}
 	n := 0
 	for _, e := range evs {
@@ -291,8 +343,8 @@ func (g *events) envelope(key, page string, first bool, size int) ([]byte, error
 		n += len(b) + 1
 		evs = append(evs, e)
 	}
-	head, err := json.Marshal(node{"v": 1, "siteKey": key, "truncated": false,
-		"page": node{"url": page, "referrer": "https://www.google.com/", "viewport": node{"w": 1280, "h": 720}}})
+	head, err := json.Marshal(node{{"v", 1}, {"siteKey", key}, {"truncated", false},
+		{"page", node{{"url", page}, {"referrer", "https://www.google.com/"}, {"viewport", node{{"w", 1280}, {"h", 720}}}}}})
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: envelope: %w", err)
 	}

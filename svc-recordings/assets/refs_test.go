@@ -3,6 +3,7 @@ package assets
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -101,6 +102,28 @@ func TestExtractAgreesWithReference(t *testing.T) {
 		`[{"type":3,"data":{"source":0,"attributes":[{"id":1,"attributes":{"style":"a:\u0075rl(e.png)"}}]},"timestamp":1}]`,
 	} {
 		cases = append(cases, corpusChunk{fmt.Sprintf("case %d", i), "https://a.example/page/", []byte(ev)})
+	}
+	// The load writes rrweb's field order (a mutation's source before its
+	// adds); the same chunks with every object's keys sorted put adds
+	// first, which Extract reads again once it knows the source.
+	for _, c := range cases {
+		if !strings.HasPrefix(c.name, "loadgen") {
+			continue
+		}
+		d := json.NewDecoder(bytes.NewReader(c.events))
+		d.UseNumber()
+		var v any
+		if err := d.Decode(&v); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		sorted, err := json.Marshal(v) // maps: keys sorted
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(sorted, c.events) {
+			t.Fatalf("%s: sorting its keys changed nothing", c.name)
+		}
+		cases = append(cases, corpusChunk{c.name + ", keys sorted", c.page, sorted})
 	}
 	found := 0
 	for _, c := range cases {
