@@ -90,12 +90,17 @@ const (
 // Index is the Bleve sessions index. It is safe for concurrent use.
 type Index struct {
 	*store
+	docs *documents
 }
 
 var _ index.Index = (*Index)(nil)
 
 // Open opens the index in dir, creating it with the mapping when absent.
 func Open(dir string) (*Index, error) {
+	docs, err := newDocuments(Mapping())
+	if err != nil {
+		return nil, err
+	}
 	s, err := openStore(dir, layout{
 		name: "bleve", docs: "summaries", dbFile: "summaries.db", bucket: bucket,
 		schemaFile: "SCHEMA", schema: schemaVersion, mapping: Mapping,
@@ -103,7 +108,7 @@ func Open(dir string) (*Index, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Index{store: s}, nil
+	return &Index{store: s, docs: docs}, nil
 }
 
 var bucket = []byte("summaries")
@@ -155,64 +160,6 @@ var keywordFields = [index.NumKeywords]string{index.KeywordVisitor: fVisitor, in
 	index.KeywordCountry: fCountry, index.KeywordReferrer: fReferrer, index.KeywordUTMSource: fUTMSource,
 	index.KeywordUTMMedium: fUTMMedium, index.KeywordUTMCampaign: fUTMCamp}
 
-// document flattens a summary into the mapped fields.
-func document(s *sessionsv1.SessionSummary) map[string]any {
-	doc := index.SessionDocument(s)
-	d := map[string]any{
-		"_type":    docType,
-		fSite:      strconv.FormatInt(s.GetSiteId(), 10),
-		fStart:     s.GetStartTime().AsTime(),
-		fDuration:  float64(s.GetDuration().AsDuration().Milliseconds()),
-		fActive:    float64(s.GetActiveDuration().AsDuration().Milliseconds()),
-		fPageCount: float64(s.GetPageCount()),
-		fTruncated: s.GetTruncated(),
-		fDevice:    doc.Device,
-		kStart:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_START_TIME), s.GetSessionId()),
-		kDuration:  sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_DURATION), s.GetSessionId()),
-		kActive:    sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_ACTIVE_DURATION), s.GetSessionId()),
-		kPages:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_PAGE_COUNT), s.GetSessionId()),
-	}
-	doc.SetKeywords(d, &keywordFields)
-	if len(doc.Pages) > 0 {
-		d[fPage], d[fPath], d[fPageKey] = doc.Pages, doc.Paths, doc.PageKeys
-	}
-	if len(doc.Attrs) > 0 {
-		d[fAttr] = doc.Attrs
-	}
-	// has_* filters are single-term lookups on these, not numeric ranges.
-	flags := make([]string, 0, 3)
-	for _, fl := range []struct {
-		name string
-		n    int32
-	}{{fRage, s.GetRageClickCount()}, {fDead, s.GetDeadClickCount()}, {fErrors, s.GetErrorCount()}} {
-		if fl.n > 0 {
-			flags = append(flags, fl.name)
-		} else {
-			flags = append(flags, "no_"+fl.name)
-		}
-	}
-	// Feedback flags join the same field, so summaries indexed before they
-	// existed (which hold no answers) need no new mapping: they lack
-	// "feedback" and "survey" and so count as none.
-	if s.GetFeedbackCount() > 0 {
-		flags = append(flags, fFeedback)
-		if r := s.GetMinFeedbackRating(); r >= 1 && r <= 5 {
-			flags = append(flags, feedbackRatingFlag(r))
-		}
-	}
-	if s.GetSurveyResponseCount() > 0 {
-		flags = append(flags, fSurvey)
-	}
-	d[fFlags] = flags
-	if len(s.GetCustomEvents()) > 0 {
-		d[fEvent] = s.GetCustomEvents()
-	}
-	if len(s.GetClickedElements()) > 0 {
-		d[fClicked] = s.GetClickedElements()
-	}
-	return d
-}
-
 // Upsert implements index.Index.
 func (ix *Index) Upsert(ctx context.Context, sessions []*sessionsv1.SessionSummary) (index.UpsertResult, error) {
 	var res index.UpsertResult
@@ -255,7 +202,7 @@ func (ix *Index) Upsert(ctx context.Context, sessions []*sessionsv1.SessionSumma
 			if err != nil {
 				return fmt.Errorf("upsert %s: %w", id, err)
 			}
-			if err := b.Index(id, document(s)); err != nil {
+			if err := b.IndexAdvanced(ix.docs.build(id, s)); err != nil {
 				return fmt.Errorf("upsert %s: %w", id, err)
 			}
 			records[id] = rec

@@ -280,8 +280,12 @@ func indexedOnly(f *mapping.FieldMapping) *mapping.FieldMapping {
 }
 
 // staticMapping is an index mapping of one document type, dm, in which
-// nothing is indexed that dm does not name.
+// nothing is indexed that dm does not name, not even the _all composite of
+// every field: no query reads it, and it was built for every document.
+// (Indexes made before keep _all in their stored mapping; documents
+// written to them now have none, which no query notices.)
 func staticMapping(docType string, dm *mapping.DocumentMapping) mapping.IndexMapping {
+	dm.AddSubDocumentMapping("_all", bleve.NewDocumentDisabledMapping())
 	im := bleve.NewIndexMapping()
 	im.DefaultAnalyzer = keyword.Name
 	im.DefaultMapping = bleve.NewDocumentDisabledMapping()
