@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2/document"
+	"github.com/blevesearch/bleve/v2/mapping"
 	bleveindex "github.com/blevesearch/bleve_index_api"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -86,16 +87,22 @@ func indexedFields(doc *document.Document) []indexedField {
 	return out
 }
 
+// setup makes the mapping, its documents and n generated summaries.
+func setup(tb testing.TB, seed uint64, prefix string, n int) (mapping.IndexMapping, *documents, []*sessionsv1.SessionSummary) {
+	tb.Helper()
+	im := Mapping()
+	docs, err := newDocuments(im)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return im, docs, indextest.Generate(seed, indextest.SiteA, prefix, n)
+}
+
 // TestDocumentsAgreeWithMapping: for random summaries and edge cases, the
 // document built field by field is the one MapDocument makes of the
 // mapped map: the same fields, positions, options, values and terms.
 func TestDocumentsAgreeWithMapping(t *testing.T) {
-	im := Mapping()
-	docs, err := newDocuments(im)
-	if err != nil {
-		t.Fatal(err)
-	}
-	summaries := indextest.Generate(7, indextest.SiteA, "doc", 2000)
+	im, docs, summaries := setup(t, 7, "doc", 2000)
 	summaries = append(summaries,
 		&sessionsv1.SessionSummary{},
 		// Past what Bleve's dates hold: MapDocument drops the field.
@@ -134,12 +141,7 @@ func TestDocumentsAgreeWithMapping(t *testing.T) {
 // BenchmarkDocument: a summary's document built field by field against
 // the map and MapDocument it replaces, analysed as the index does.
 func BenchmarkDocument(b *testing.B) {
-	im := Mapping()
-	docs, err := newDocuments(im)
-	if err != nil {
-		b.Fatal(err)
-	}
-	summaries := indextest.Generate(1, indextest.SiteA, "bench", 1000)
+	im, docs, summaries := setup(b, 1, "bench", 1000)
 	analyse := func(doc *document.Document) {
 		doc.VisitFields(func(f bleveindex.Field) { f.Analyze() })
 	}
