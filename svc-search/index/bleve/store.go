@@ -282,8 +282,9 @@ func indexedOnly(f *mapping.FieldMapping) *mapping.FieldMapping {
 // staticMapping is an index mapping of one document type, dm, in which
 // nothing is indexed that dm does not name, not even the _all composite of
 // every field: no query reads it, and it was built for every document.
-// (Indexes made before keep _all in their stored mapping; documents
-// written to them now have none, which no query notices.)
+// (Indexes made before keep _all in their stored mapping: session
+// documents, built without the mapping, now lack it there; answers, which
+// Bleve maps with the stored mapping, still get it. No query notices.)
 func staticMapping(docType string, dm *mapping.DocumentMapping) mapping.IndexMapping {
 	dm.AddSubDocumentMapping("_all", bleve.NewDocumentDisabledMapping())
 	im := bleve.NewIndexMapping()
