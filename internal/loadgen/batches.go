@@ -324,7 +324,7 @@ func (g *events) envelope(key, page string, first bool, size int) ([]byte, error
 				g.element("link", map[string]string{"rel": "stylesheet", "href": "/assets/app.3e8f1a.css"})), body)
 		doc := node{{"type", 0}, {"childNodes", []node{
 			{{"type", 1}, {"name", "html"}, {"publicId", ""}, {"systemId", ""}, {"id", 2}}, html}}, {"id", 1}}
-		evs = append(evs, node{{"type", 2}, {"data", node{{"node", doc}, {"initialOffset", node{{"top", 0}, {"left", 0}}}}}, {"timestamp", g.ts}})
+		evs = append(evs, node{{"type", 2}, {"data", node{{"node", doc}, {"initialOffset", node{{"left", 0}, {"top", 0}}}}}, {"timestamp", g.ts}})
 	}
 	n := 0
 	for _, e := range evs {
