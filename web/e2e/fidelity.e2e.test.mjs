@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { startSightline, signUp, waitFor } from "./harness.mjs";
+import { leave, startSightline, signUp, waitFor } from "./harness.mjs";
 import { startCdn, startSite } from "./fidelity/servers.mjs";
 import { TEMPLATES, FALLBACK_IMAGE } from "./fidelity/pages.mjs";
 import { compare } from "./fidelity/ssim.mjs";
@@ -128,10 +128,13 @@ async function record(t) {
     await page.evaluate(() => window.scrollTo(0, 0));
     await shoot("back to top");
     const stylesheets = await page.evaluate(() => [...document.querySelectorAll("link[rel=stylesheet]")].map((l) => l.href));
-    return { url, shots, errors, stylesheets };
-  } finally {
-    await page.close({ runBeforeUnload: true });
+    // The context stays open until the caller has found the whole recording: closing it at
+    // once can cancel the pagehide beacon in flight (seen in CI: a recording a second short).
+    await leave(page);
+    return { url, shots, errors, stylesheets, done: () => ctx.close() };
+  } catch (e) {
     await ctx.close();
+    throw e;
   }
 }
 
@@ -237,7 +240,7 @@ test("replays look like the live pages", { timeout: 600_000 }, async (t) => {
   for (const tpl of TEMPLATES.filter((x) => !only.length || only.includes(x.name))) {
     const live = await record(tpl);
     const last = live.shots.at(-1);
-    const session = await findSession(live.url, last.at + QUIET_MS - 200);
+    const session = await findSession(live.url, last.at + QUIET_MS - 200).finally(live.done);
     const assets = await waitForAssets(live.stylesheets);
     const rel = (s) => s.at - session.first + SEEK_SLACK_MS;
 

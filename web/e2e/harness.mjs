@@ -40,6 +40,19 @@ export async function waitFor(fn, what, timeoutMs = 30_000) {
 }
 
 /**
+ * leave closes a visitor's page as a visitor leaves it: beforeunload and pagehide run, and the
+ * tracker's last batch goes out with sendBeacon. close({ runBeforeUnload }) alone does not wait
+ * for the page to go; closing its context meanwhile can cancel that beacon in flight, so this
+ * waits for the close. A caller that needs the last batch keeps the context open until it has
+ * seen it stored.
+ */
+export async function leave(page) {
+  const closed = page.waitForEvent("close");
+  await page.close({ runBeforeUnload: true });
+  await closed;
+}
+
+/**
  * startSightline runs `sightline serve` (every service in one process,
  * embedded storage) on free loopback ports and answers its dashboard origin
  * (http://localhost:port), the running process, its log and stop().

@@ -11,7 +11,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PNG } from "pngjs";
-import { browserWithSite, serveHtml, startSightline, waitFor } from "./harness.mjs";
+import { browserWithSite, leave, serveHtml, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const results = path.resolve(here, "../test-results");
@@ -56,7 +56,7 @@ test("the replay page: the visitor id's underscores are drawn, and no console er
   await visitor.waitForTimeout(800);
   await visitor.click("#buy");
   await visitor.waitForTimeout(1500);
-  await visitor.close({ runBeforeUnload: true });
+  await leave(visitor);
   await vctx.close();
   const session = await waitFor(async () => {
     const r = await call("POST", `/api/v1/sites/${siteId}/sessions:search`, {});

@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { axeViolations, browserWithSite, serveFixture, startSightline, waitFor } from "./harness.mjs";
+import { axeViolations, browserWithSite, leave, serveFixture, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/traffic"));
@@ -85,7 +85,7 @@ async function visit({ mobile = false, referrer, query = "", steps }) {
     await waitFor(() => vp.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
     await vp.waitForTimeout(1200);
   }
-  await vp.close({ runBeforeUnload: true }); // page hide sends the page view's end and flushes the recording
+  await leave(vp); // page hide sends the page view's end and flushes the recording
   await vctx.close();
 }
 

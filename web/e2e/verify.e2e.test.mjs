@@ -6,7 +6,7 @@
 //   SIGHTLINE_BIN=/path/to/sightline node --test e2e/verify.e2e.test.mjs
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createSite, launchChromium, serveHtml, signUp, startSightline, waitFor } from "./harness.mjs";
+import { createSite, launchChromium, leave, serveHtml, signUp, startSightline, waitFor } from "./harness.mjs";
 
 const bin = process.env.SIGHTLINE_BIN;
 let sl, browser, fixture, keys = {};
@@ -44,7 +44,7 @@ async function visit(url) {
     await waitFor(() => page.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
     await page.click("#buy");
     await page.waitForTimeout(500);
-    await page.close({ runBeforeUnload: true });
+    await leave(page);
   } finally {
     await ctx.close();
   }
