@@ -199,6 +199,14 @@ func TestUpgradeFromPreviousRelease(t *testing.T) {
 	if got := searchIDs(d, map[string]any{"customEvent": env["FIXTURE_EVENT"]}); !slices.Equal(got, want[:1]) {
 		t.Errorf("search by custom event %s = %v, want %v", env["FIXTURE_EVENT"], got, want[:1])
 	}
+	// The previous release's index had another schema: it was rebuilt from
+	// its summaries at start, so range filters see the old sessions.
+	if got := searchIDs(d, map[string]any{"startTime": map[string]any{"start": "2020-01-01T00:00:00Z"}, "pageCount": map[string]any{"min": 1}}); !slices.Equal(got, want) {
+		t.Errorf("search by start time and page count = %v, want %v", got, want)
+	}
+	if got := searchIDs(d, map[string]any{"startTime": map[string]any{"end": "2020-01-01T00:00:00Z"}}); len(got) != 0 {
+		t.Errorf("search by a start time before them all = %v, want none", got)
+	}
 	// Meta, full snapshot, click; the first session also identified its
 	// user and sent a custom event.
 	if got := replayEvents(d, want[0]); !slices.Equal(got, []int{4, 2, 3, 5, 5}) {

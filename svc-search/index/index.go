@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -179,8 +180,21 @@ func SortKey(s *sessionsv1.SessionSummary, field searchv1.SortField) int64 {
 	case searchv1.SortField_SORT_FIELD_PAGE_COUNT:
 		return int64(s.GetPageCount())
 	default:
-		return s.GetStartTime().AsTime().UnixNano()
+		return UnixNano(s.GetStartTime().AsTime())
 	}
+}
+
+// UnixNano is t in nanoseconds since 1970, held to int64's range (years
+// 1678–2262): time.UnixNano is undefined beyond it, and a hostile start in
+// the year 3000 must still sort after every real one.
+func UnixNano(t time.Time) int64 {
+	switch {
+	case t.Before(time.Unix(0, math.MinInt64)):
+		return math.MinInt64
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 // PagePath is the path of a page URL as the path-form URL filters and the

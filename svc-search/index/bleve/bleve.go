@@ -1,13 +1,14 @@
 // Package bleve is the embedded sessions index on Bleve (scorch, on disk).
 //
 // Each session is one document with an explicit mapping (no dynamic fields):
-// keyword fields for every exact-match value, numeric fields for durations and
-// counts, a datetime field for the start time. The summaries themselves (and
-// their versions) live beside the index in a bbolt file keyed by document id:
-// Bleve's stored fields are compressed in chunks of many documents, so
-// fetching a page of 50 hits from them decompressed megabytes per query,
-// while 50 B+tree lookups cost microseconds; the version check of an upsert
-// is a lookup there too instead of a query.
+// keyword fields for every exact-match value, and for the start time,
+// durations and page count their trie terms (trie.go) and sort keys. The
+// summaries themselves (and their versions) live beside the index in a
+// bbolt file keyed by document id: Bleve's stored fields are compressed in
+// chunks of many documents, so fetching a page of 50 hits from them
+// decompressed megabytes per query, while 50 B+tree lookups cost
+// microseconds; the version check of an upsert is a lookup there too
+// instead of a query. An index of an older schema is rebuilt from them.
 //
 // Layout under the directory given to Open: index/ (Bleve) and
 // summaries.db (bbolt). Writes go to bbolt first, then Bleve, so every
@@ -20,6 +21,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"strconv"
 	"time"
@@ -104,6 +106,16 @@ func Open(dir string) (*Index, error) {
 	s, err := openStore(dir, layout{
 		name: "bleve", docs: "summaries", dbFile: "summaries.db", bucket: bucket,
 		schemaFile: "SCHEMA", schema: schemaVersion, mapping: Mapping,
+		rebuild: func(b *bleve.Batch, id string, rec []byte) error {
+			if len(rec) < 8 {
+				return errors.New("no version")
+			}
+			s := &sessionsv1.SessionSummary{}
+			if err := proto.Unmarshal(rec[8:], s); err != nil {
+				return err
+			}
+			return b.IndexAdvanced(docs.build(id, s))
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -114,10 +126,30 @@ func Open(dir string) (*Index, error) {
 var bucket = []byte("summaries")
 
 // schemaVersion names the mapping below; bump it with every mapping change.
-// (Bleve cannot add a field to an existing index's mapping: an index of an
-// older schema is refused by Open and rebuilt with `sightline reindex`.)
-// 5: clicked elements, page keys.
-const schemaVersion = "5"
+// (Bleve cannot add a field to an existing index's mapping: Open rebuilds
+// an index of an older schema from its summaries, see rebuildIndex.)
+// 5: clicked elements, page keys. 6: start, durations and page count as
+// trie terms (trie.go), not Bleve numbers and dates.
+const schemaVersion = "6"
+
+// numbers are the int64 values of a session that are sorted on (one sort
+// key each) and matched by range (trie terms), both of index.SortKey's
+// value. The start's trie leaves its 24 lowest bits (16.8 ms) to its exact
+// term: the ends of a time range then look up the few sessions that
+// started within 16.8 ms of them.
+var numbers = []struct {
+	sort searchv1.SortField
+	key  string
+	trie trie
+}{
+	{searchv1.SortField_SORT_FIELD_START_TIME, kStart, trie{field: fStart, base: 24}},
+	{searchv1.SortField_SORT_FIELD_DURATION, kDuration, trie{field: fDuration}},
+	{searchv1.SortField_SORT_FIELD_ACTIVE_DURATION, kActive, trie{field: fActive}},
+	{searchv1.SortField_SORT_FIELD_PAGE_COUNT, kPages, trie{field: fPageCount}},
+}
+
+// The tries of filterQuery's ranges.
+var startTrie, durationTrie, activeTrie, pagesTrie = numbers[0].trie, numbers[1].trie, numbers[2].trie, numbers[3].trie
 
 // record is a summary as stored in bbolt: its version (big-endian) first,
 // so the version check reads 8 bytes.
@@ -129,26 +161,17 @@ func record(s *sessionsv1.SessionSummary) ([]byte, error) {
 // Mapping is the explicit index mapping: nothing is indexed that is not
 // named here.
 func Mapping() mapping.IndexMapping {
-	num := func(store, docValues bool) *mapping.FieldMapping {
-		f := bleve.NewNumericFieldMapping()
-		f.Store = store
-		f.IncludeInAll = false
-		f.DocValues = docValues
-		return f
-	}
 	dm := bleve.NewDocumentStaticMapping()
+	// The values of range filters are keyword fields too: their trie terms (trie.go).
 	for _, name := range []string{fSite, fVisitor, fFlags, fPage, fEntry, fEntryPath, fExit, fExitPath,
-		fPageKey, fEntryKey, fExitKey, fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent, fClicked} {
+		fPageKey, fEntryKey, fExitKey, fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent, fClicked,
+		fStart, fDuration, fActive, fPageCount} {
 		dm.AddFieldMappingsAt(name, keywordField(false))
 	}
 	// Facet and sort fields need doc values.
 	for _, name := range []string{fDevice, fBrowser, fOS, fCountry, fPath, kStart, kDuration, kActive, kPages} {
 		dm.AddFieldMappingsAt(name, keywordField(true))
 	}
-	for _, name := range []string{fDuration, fActive, fPageCount} {
-		dm.AddFieldMappingsAt(name, num(false, false))
-	}
-	dm.AddFieldMappingsAt(fStart, indexedOnly(bleve.NewDateTimeFieldMapping()))
 	dm.AddFieldMappingsAt(fTruncated, indexedOnly(bleve.NewBooleanFieldMapping()))
 	return staticMapping(docType, dm)
 }
@@ -239,7 +262,7 @@ func (ix *Index) Delete(ctx context.Context, siteID int64, sel index.Selector) (
 	case sel.WholeSite:
 		q = nil
 	default:
-		q = before(fStart, sel.StartedBefore)
+		q = startBefore(math.MinInt64, sel.StartedBefore)
 	}
 	return ix.deleteMatching(ctx, siteScoped(siteID, q))
 }
@@ -343,26 +366,40 @@ var (
 )
 
 // sortKey renders (value, session id) so that byte order is the sort
-// order: a length letter and the minimal hex digits of the value (negative
-// values, which validation keeps out, sort first at full width), then the
-// session id. Zap separates multi-valued doc values with 0xff, so the key
-// must never contain that byte: hex digits and UTF-8 session ids cannot.
+// order: hexKey's length letter and minimal hex digits of the value
+// (negative values, which validation keeps out, sort first at full width),
+// then the session id. Zap separates multi-valued doc values with 0xff, so
+// the key must never contain that byte: hex digits and UTF-8 session ids
+// cannot.
 func sortKey(v int64, sessionID string) string {
-	const hexdig = "0123456789abcdef"
 	b := make([]byte, 0, 17+len(sessionID))
-	u := uint64(v)
-	n := 16
 	if v < 0 {
-		b = append(b, 'A')
-		u ^= 1 << 63
+		b = fixedHex(append(b, 'A'), uint64(v)^1<<63)
 	} else {
-		n = max(1, (bits.Len64(u)+3)/4)
-		b = append(b, byte('a'+n-1))
+		b = hexKey(b, uint64(v))
 	}
+	return string(append(b, sessionID...))
+}
+
+const hexdig = "0123456789abcdef"
+
+// hexKey appends u as a letter giving its number of hex digits ('a' for
+// one) and those digits, so that byte order is numeric order.
+func hexKey(b []byte, u uint64) []byte {
+	n := max(1, (bits.Len64(u)+3)/4)
+	b = append(b, byte('a'+n-1))
 	for i := n - 1; i >= 0; i-- {
 		b = append(b, hexdig[(u>>(4*i))&0xf])
 	}
-	return string(append(b, sessionID...))
+	return b
+}
+
+// fixedHex appends u as 16 hex digits.
+func fixedHex(b []byte, u uint64) []byte {
+	for i := 15; i >= 0; i-- {
+		b = append(b, hexdig[(u>>(4*i))&0xf])
+	}
+	return b
 }
 
 func term(field, value string) query.Query {
@@ -381,15 +418,6 @@ func anyTerm(field string, values []string) query.Query {
 	}
 	return query.NewDisjunctionQuery(qs)
 }
-
-func numRange(field string, lo, hi *float64) query.Query {
-	t := true
-	q := query.NewNumericRangeInclusiveQuery(lo, hi, &t, &t)
-	q.SetField(field)
-	return q
-}
-
-func ptr(v float64) *float64 { return &v }
 
 // before matches field's times strictly before t.
 func before(field string, t time.Time) query.Query {
@@ -414,13 +442,21 @@ func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
 	if f == nil {
 		return qs[0], nil
 	}
-	if q := timeRange(fStart, f.GetStartTime()); q != nil {
+	if tr := f.GetStartTime(); tr != nil && (tr.Start != nil || tr.End != nil) {
+		lo := int64(math.MinInt64)
+		if tr.Start != nil {
+			lo = index.UnixNano(tr.Start.AsTime())
+		}
+		if tr.End != nil {
+			qs = append(qs, startBefore(lo, tr.End.AsTime()))
+		} else {
+			qs = append(qs, startTrie.query(lo, math.MaxInt64))
+		}
+	}
+	if q := durRange(durationTrie, f.GetDuration()); q != nil {
 		qs = append(qs, q)
 	}
-	if q := durRange(fDuration, f.GetDuration()); q != nil {
-		qs = append(qs, q)
-	}
-	if q := durRange(fActive, f.GetActiveDuration()); q != nil {
+	if q := durRange(activeTrie, f.GetActiveDuration()); q != nil {
 		qs = append(qs, q)
 	}
 	for _, m := range index.SessionURLMatches(f, &pageFields) {
@@ -433,14 +469,14 @@ func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
 		}
 	}
 	if pc := f.GetPageCount(); pc != nil && (pc.Min != 0 || pc.Max != 0) {
-		var lo, hi *float64
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 		if pc.Min != 0 {
-			lo = ptr(float64(pc.Min))
+			lo = pc.Min
 		}
 		if pc.Max != 0 {
-			hi = ptr(float64(pc.Max))
+			hi = pc.Max
 		}
-		qs = append(qs, numRange(fPageCount, lo, hi))
+		qs = append(qs, pagesTrie.query(lo, hi))
 	}
 	if len(f.GetDeviceTypes()) > 0 {
 		names := make([]string, 0, len(f.GetDeviceTypes()))
@@ -543,25 +579,34 @@ func timeRange(field string, tr *searchv1.TimeRange) query.Query {
 	return q
 }
 
-func durRange(field string, r *searchv1.DurationRange) query.Query {
+// startBefore matches starts from lo (ns) to strictly before end.
+func startBefore(lo int64, end time.Time) query.Query {
+	hi := index.UnixNano(end)
+	if hi == math.MinInt64 {
+		return query.NewMatchNoneQuery() // nothing starts before int64's first nanosecond
+	}
+	return startTrie.query(lo, hi-1)
+}
+
+// durRange matches t's milliseconds in r; nil when r bounds nothing.
+func durRange(t trie, r *searchv1.DurationRange) query.Query {
 	if r == nil || (r.Min == nil && r.Max == nil) {
 		return nil
 	}
-	var lo, hi *float64
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	if r.Min != nil {
 		// Inclusive at millisecond precision: a sub-millisecond minimum
 		// rounds up, a maximum rounds down.
 		d := r.Min.AsDuration()
-		ms := d.Milliseconds()
-		if time.Duration(ms)*time.Millisecond < d {
-			ms++
+		lo = d.Milliseconds()
+		if time.Duration(lo)*time.Millisecond < d {
+			lo++
 		}
-		lo = ptr(float64(ms))
 	}
 	if r.Max != nil {
-		hi = ptr(float64(r.Max.AsDuration().Milliseconds()))
+		hi = r.Max.AsDuration().Milliseconds()
 	}
-	return numRange(field, lo, hi)
+	return t.query(lo, hi)
 }
 
 // urlQuery matches a UrlMatch against the full-URL, path or page-key

@@ -2,13 +2,19 @@ package bleve_test
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 
 	"go.uber.org/goleak"
@@ -99,15 +105,84 @@ func emptyIndex(t *testing.T) string {
 	return dir
 }
 
-// TestSchemaMismatch: an index built with another mapping is refused with
-// instructions, not silently half-matched.
-func TestSchemaMismatch(t *testing.T) {
-	dir := emptyIndex(t)
-	if err := os.WriteFile(filepath.Join(dir, "SCHEMA"), []byte("1\n"), 0o644); err != nil {
+// TestSchemaUpgrade: an index of an older schema is rebuilt from its
+// summaries when opened, whatever state a crash in an earlier rebuild left
+// the directory in; one of a newer schema is refused.
+func TestSchemaUpgrade(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "search")
+	ix, err := bleve.Open(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bleve.Open(dir); err == nil || !strings.Contains(err.Error(), "reindex") {
-		t.Fatalf("old schema opened: %v", err)
+	docs := indextest.Generate(3, indextest.SiteA, "up", 300)
+	if _, err := ix.Upsert(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := os.ReadFile(filepath.Join(dir, "SCHEMA"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A range filter on each trie (start, durations, page count): what the rebuild remade.
+	mid := docs[150].GetStartTime().AsTime()
+	filter := &searchv1.SessionFilter{
+		StartTime:      &searchv1.TimeRange{Start: timestamppb.New(mid.Add(-10 * 24 * time.Hour)), End: timestamppb.New(mid.Add(10 * 24 * time.Hour))},
+		Duration:       &searchv1.DurationRange{Min: durationpb.New(30 * time.Second)},
+		ActiveDuration: &searchv1.DurationRange{Max: durationpb.New(10 * time.Minute)},
+		PageCount:      &searchv1.IntRange{Min: 2},
+	}
+	want := indextest.Sorted(docs, filter, searchv1.SortField_SORT_FIELD_START_TIME, false)
+	if len(want) < 20 || len(want) > 280 {
+		t.Fatalf("the filter matches %d of 300 summaries: choose one that tells", len(want))
+	}
+	for _, crash := range []struct {
+		name  string
+		state func(t *testing.T) // what a crash in a rebuild left
+	}{
+		{"clean", func(t *testing.T) {}},
+		{"half-built index", func(t *testing.T) { mkdir(t, filepath.Join(dir, "index.rebuild", "junk")) }},
+		{"old index aside, new not in place", func(t *testing.T) {
+			if err := os.Rename(filepath.Join(dir, "index"), filepath.Join(dir, "index.old")); err != nil {
+				t.Fatal(err)
+			}
+			mkdir(t, filepath.Join(dir, "index.rebuild"))
+		}},
+		{"new index in place, schema not written", func(t *testing.T) { mkdir(t, filepath.Join(dir, "index.old", "junk")) }},
+	} {
+		t.Run(crash.name, func(t *testing.T) {
+			if err := os.WriteFile(filepath.Join(dir, "SCHEMA"), []byte("4\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			crash.state(t)
+			ix, err := bleve.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ix.Close()
+			res, err := ix.Search(ctx, index.Query{SiteID: indextest.SiteA, Filter: filter, Limit: 500})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Sessions) != len(want) || res.Total != int64(len(want)) {
+				t.Fatalf("after the rebuild %d sessions (total %d), want %d", len(res.Sessions), res.Total, len(want))
+			}
+			for i := range want {
+				if !proto.Equal(res.Sessions[i], want[i]) {
+					t.Fatalf("session %d after the rebuild is %s, want %s", i, res.Sessions[i].GetSessionId(), want[i].GetSessionId())
+				}
+			}
+			if got, err := os.ReadFile(filepath.Join(dir, "SCHEMA")); err != nil || string(got) != string(schema) {
+				t.Fatalf("schema after the rebuild %q, %v; want %q", got, err, schema)
+			}
+			for _, left := range []string{"index.rebuild", "index.old"} {
+				if _, err := os.Stat(filepath.Join(dir, left)); !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("%s left after the rebuild: %v", left, err)
+				}
+			}
+		})
 	}
 	requireNewerRefused(t, dir, func() error {
 		ix, err := bleve.Open(dir)
@@ -116,6 +191,46 @@ func TestSchemaMismatch(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// TestSchemaUpgradeRefusesUndecodable: a summary the rebuild cannot read
+// stops it with the summary named, and leaves the old index in place.
+func TestSchemaUpgradeRefusesUndecodable(t *testing.T) {
+	dir := emptyIndex(t)
+	db, err := bolt.Open(filepath.Join(dir, "summaries.db"), 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("summaries")).Put([]byte("1/s_bad"), []byte("short"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "SCHEMA"), []byte("4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ix, err := bleve.Open(dir); err == nil || !strings.Contains(err.Error(), "s_bad") {
+		if err == nil {
+			ix.Close()
+		}
+		t.Fatalf("a rebuild over an undecodable summary: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index", "index_meta.json")); err != nil {
+		t.Fatalf("the old index is gone: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.rebuild")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the half-built index was left: %v", err)
+	}
+}
+
+func mkdir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // requireNewerRefused checks that the index in dir, marked with a schema
@@ -206,4 +321,34 @@ func TestCorruptIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix.Close()
+}
+
+// TestTimesBeyondNanoseconds: times before 1678 or after 2262 (outside
+// int64 nanoseconds) bound ranges as the earliest and latest instants, and
+// a delete before the earliest deletes nothing.
+func TestTimesBeyondNanoseconds(t *testing.T) {
+	ctx := t.Context()
+	ix, err := bleve.Open(filepath.Join(t.TempDir(), "search"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	if _, err := ix.Upsert(ctx, indextest.Generate(5, indextest.SiteA, "far", 40)); err != nil {
+		t.Fatal(err)
+	}
+	early, late := timestamppb.New(time.Date(1000, 1, 1, 0, 0, 0, 0, time.UTC)), timestamppb.New(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))
+	for _, c := range []struct {
+		tr   *searchv1.TimeRange
+		want int64
+	}{{&searchv1.TimeRange{End: early}, 0}, {&searchv1.TimeRange{Start: early}, 40}, {&searchv1.TimeRange{Start: early, End: late}, 40}, {&searchv1.TimeRange{Start: late}, 0}} {
+		if n, err := ix.Count(ctx, indextest.SiteA, &searchv1.SessionFilter{StartTime: c.tr}); err != nil || n != c.want {
+			t.Errorf("count in %v = %d, %v; want %d", c.tr, n, err, c.want)
+		}
+	}
+	if n, err := ix.Delete(ctx, indextest.SiteA, index.Selector{StartedBefore: early.AsTime()}); err != nil || n != 0 {
+		t.Fatalf("delete before the year 1000 = %d, %v; want none", n, err)
+	}
+	if n, err := ix.Count(ctx, indextest.SiteA, nil); err != nil || n != 40 {
+		t.Fatalf("after that delete %d sessions, %v; want 40", n, err)
+	}
 }

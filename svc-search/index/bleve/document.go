@@ -3,14 +3,12 @@ package bleve
 import (
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
 
-	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-search/index"
 )
@@ -63,25 +61,13 @@ func (d *documents) build(id string, s *sessionsv1.SessionSummary) *document.Doc
 	doc := document.NewDocument(id)
 	sd := index.SessionDocument(s)
 	d.text(doc, fSite, nil, strconv.FormatInt(s.GetSiteId(), 10))
-	// A start outside the range Bleve's dates hold is left out, as
-	// MapDocument leaves it out.
-	if f, err := document.NewDateTimeFieldWithIndexingOptions(fStart, nil, s.GetStartTime().AsTime(), time.RFC3339, d.fields[fStart].Options()); err == nil {
-		doc.AddField(f)
+	for _, n := range numbers {
+		v := index.SortKey(s, n.sort)
+		d.text(doc, n.key, nil, sortKey(v, s.GetSessionId()))
+		d.texts(doc, n.trie.field, n.trie.terms(v))
 	}
-	d.number(doc, fDuration, float64(s.GetDuration().AsDuration().Milliseconds()))
-	d.number(doc, fActive, float64(s.GetActiveDuration().AsDuration().Milliseconds()))
-	d.number(doc, fPageCount, float64(s.GetPageCount()))
 	doc.AddField(document.NewBooleanFieldWithIndexingOptions(fTruncated, nil, s.GetTruncated(), d.fields[fTruncated].Options()))
 	d.text(doc, fDevice, nil, sd.Device)
-	for _, k := range []struct {
-		name string
-		sort searchv1.SortField
-	}{
-		{kStart, searchv1.SortField_SORT_FIELD_START_TIME}, {kDuration, searchv1.SortField_SORT_FIELD_DURATION},
-		{kActive, searchv1.SortField_SORT_FIELD_ACTIVE_DURATION}, {kPages, searchv1.SortField_SORT_FIELD_PAGE_COUNT},
-	} {
-		d.text(doc, k.name, nil, sortKey(index.SortKey(s, k.sort), s.GetSessionId()))
-	}
 	for k, v := range sd.Keywords {
 		if v != "" {
 			d.text(doc, keywordFields[k], nil, v)
@@ -107,10 +93,6 @@ func (d *documents) texts(doc *document.Document, name string, vs []string) {
 	for i, v := range vs {
 		d.text(doc, name, []uint64{uint64(i)}, v)
 	}
-}
-
-func (d *documents) number(doc *document.Document, name string, v float64) {
-	doc.AddField(document.NewNumericFieldWithIndexingOptions(name, nil, v, d.fields[name].Options()))
 }
 
 // flags are a summary's terms in fFlags: has_* filters are single-term

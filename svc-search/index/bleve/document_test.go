@@ -12,6 +12,7 @@ import (
 	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/mapping"
 	bleveindex "github.com/blevesearch/bleve_index_api"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
@@ -27,10 +28,6 @@ func mapped(s *sessionsv1.SessionSummary) map[string]any {
 	d := map[string]any{
 		"_type":    docType,
 		fSite:      strconv.FormatInt(s.GetSiteId(), 10),
-		fStart:     s.GetStartTime().AsTime(),
-		fDuration:  float64(s.GetDuration().AsDuration().Milliseconds()),
-		fActive:    float64(s.GetActiveDuration().AsDuration().Milliseconds()),
-		fPageCount: float64(s.GetPageCount()),
 		fTruncated: s.GetTruncated(),
 		fDevice:    doc.Device,
 		fFlags:     flags(s),
@@ -44,6 +41,9 @@ func mapped(s *sessionsv1.SessionSummary) map[string]any {
 		kDuration:  sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_DURATION), s.GetSessionId()),
 		kActive:    sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_ACTIVE_DURATION), s.GetSessionId()),
 		kPages:     sortKey(index.SortKey(s, searchv1.SortField_SORT_FIELD_PAGE_COUNT), s.GetSessionId()),
+	}
+	for _, n := range numbers {
+		d[n.trie.field] = n.trie.terms(index.SortKey(s, n.sort))
 	}
 	doc.SetKeywords(d, &keywordFields)
 	return d
@@ -105,8 +105,11 @@ func TestDocumentsAgreeWithMapping(t *testing.T) {
 	im, docs, summaries := setup(t, 7, "doc", 2000)
 	summaries = append(summaries,
 		&sessionsv1.SessionSummary{},
-		// Past what Bleve's dates hold: MapDocument drops the field.
+		// Past int64's nanoseconds: held at the last one (index.UnixNano).
 		&sessionsv1.SessionSummary{SiteId: 1, SessionId: "far", StartTime: timestamppb.New(time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC))},
+		// Negative values, which validation keeps out: one exact trie term each.
+		&sessionsv1.SessionSummary{SiteId: 1, SessionId: "neg", StartTime: timestamppb.New(time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)),
+			Duration: durationpb.New(-5 * time.Second)},
 		&sessionsv1.SessionSummary{SiteId: -5, SessionId: "ünï\x00code", Truncated: true, FeedbackCount: 2, MinFeedbackRating: 9,
 			CustomEvents: []string{"", "a", "a"}, ClickedElements: []string{"button"}},
 	)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,6 +37,10 @@ type layout struct {
 	schemaFile string
 	schema     string
 	mapping    func() mapping.IndexMapping
+	// rebuild, when set, adds the document of one stored record to b: an
+	// index of an older schema is then rebuilt from the bucket when it is
+	// opened (rebuildIndex), not refused.
+	rebuild func(b *bleve.Batch, id string, rec []byte) error
 }
 
 // store is what both indexes are: Bleve for the filters and a bbolt bucket
@@ -68,7 +74,7 @@ func openStore(dir string, l layout) (*store, error) {
 	}
 	path := filepath.Join(dir, "index")
 	schemaFile := filepath.Join(dir, l.schemaFile)
-	idx, err := openIndex(path, schemaFile, l)
+	idx, err := openIndex(path, schemaFile, db, l)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("%s: open %s: %w", l.name, path, err)
@@ -78,19 +84,26 @@ func openStore(dir string, l layout) (*store, error) {
 
 // openIndex opens the Bleve index at path, or creates it with l's mapping
 // and records l's schema beside it.
-func openIndex(path, schemaFile string, l layout) (bleve.Index, error) {
+func openIndex(path, schemaFile string, db *bolt.DB, l layout) (bleve.Index, error) {
+	if err := recoverRebuild(path); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(filepath.Join(path, "index_meta.json")); err == nil {
 		// The mapping is stored with the index; an index built with another
-		// mapping would silently miss fields, so refuse it.
+		// mapping would silently miss fields, so rebuild or refuse it.
 		got, _ := os.ReadFile(schemaFile)
-		if err := newerSchema(l, strings.TrimSpace(string(got))); err != nil {
+		stored := strings.TrimSpace(string(got))
+		if err := newerSchema(l, stored); err != nil {
 			return nil, err
 		}
-		if strings.TrimSpace(string(got)) != l.schema {
-			return nil, fmt.Errorf("index in %s has schema %q, this build needs %q: remove %s and %s, then run `sightline reindex`",
-				filepath.Dir(path), strings.TrimSpace(string(got)), l.schema, path, filepath.Join(filepath.Dir(path), l.dbFile))
+		if stored == l.schema {
+			return bleve.Open(path)
 		}
-		return bleve.Open(path)
+		if l.rebuild != nil {
+			return rebuildIndex(path, schemaFile, db, l, stored)
+		}
+		return nil, fmt.Errorf("index in %s has schema %q, this build needs %q: remove %s and %s, then run `sightline reindex`",
+			filepath.Dir(path), stored, l.schema, path, filepath.Join(filepath.Dir(path), l.dbFile))
 	}
 	idx, err := bleve.New(path, l.mapping())
 	if err != nil {
@@ -103,6 +116,92 @@ func openIndex(path, schemaFile string, l layout) (bleve.Index, error) {
 		return nil, err
 	}
 	return idx, nil
+}
+
+// rebuildBatch is how many documents a rebuild indexes per Bleve batch.
+const rebuildBatch = 1000
+
+// rebuildIndex replaces the index at path, of schema stored, by one of
+// l's schema built from every record of the bucket: the bucket holds each
+// document whole, so an upgrade that changes the mapping needs no
+// `sightline reindex`. The new index is built beside the old one
+// (path.rebuild), then swapped in: old aside (path.old), new in place,
+// schema file, old removed. recoverRebuild finishes or undoes a swap a
+// crash interrupted; until the schema file is written the old schema
+// stands, and the next open rebuilds again.
+func rebuildIndex(path, schemaFile string, db *bolt.DB, l layout, stored string) (bleve.Index, error) {
+	start := time.Now()
+	slog.Info("rebuilding the index for a new schema", "index", l.name, "dir", filepath.Dir(path), "from", stored, "to", l.schema)
+	building, aside := path+".rebuild", path+".old"
+	idx, err := bleve.New(building, l.mapping())
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	var n int
+	err = db.View(func(tx *bolt.Tx) error {
+		b := idx.NewBatch()
+		c := tx.Bucket(l.bucket).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if err := l.rebuild(b, string(k), v); err != nil {
+				return fmt.Errorf("%s %q: %w", l.docs, k, err)
+			}
+			if n++; b.Size() >= rebuildBatch {
+				if err := idx.Batch(b); err != nil {
+					return err
+				}
+				b.Reset()
+			}
+		}
+		return idx.Batch(b)
+	})
+	if cerr := idx.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.RemoveAll(building)
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	if err := os.Rename(path, aside); err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	if err := os.Rename(building, path); err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	if err := durablefile.SyncDir(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	if err := durablefile.Write(schemaFile, []byte(l.schema+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	if err := os.RemoveAll(aside); err != nil {
+		return nil, fmt.Errorf("rebuild: %w", err)
+	}
+	slog.Info("rebuilt the index", "index", l.name, "documents", n, "schema", l.schema, "took", time.Since(start).Round(time.Millisecond))
+	return bleve.Open(path)
+}
+
+// recoverRebuild puts the directory of path back in order after a crash
+// in rebuildIndex: a half-built index is removed; an old index set aside
+// goes back in place when the new one had not taken it, or is removed when
+// it had.
+func recoverRebuild(path string) error {
+	building, aside := path+".rebuild", path+".old"
+	if err := os.RemoveAll(building); err != nil {
+		return fmt.Errorf("remove a half-built index: %w", err)
+	}
+	if _, err := os.Stat(aside); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		if err := os.RemoveAll(aside); err != nil {
+			return fmt.Errorf("remove the index a rebuild replaced: %w", err)
+		}
+		return nil
+	}
+	if err := os.Rename(aside, path); err != nil {
+		return fmt.Errorf("restore the index a rebuild set aside: %w", err)
+	}
+	return durablefile.SyncDir(filepath.Dir(path))
 }
 
 // newerSchema refuses an index of a schema above l's: written by a newer

@@ -59,7 +59,16 @@ func (q *termsQuery) Searcher(ctx context.Context, r bleveindex.IndexReader, _ m
 	if err != nil {
 		return nil, fmt.Errorf("terms of %s: %w", q.field, err)
 	}
-	var terms []string
+	terms, err := readTerms(ctx, dict, q.field, nil, q.match)
+	if err != nil {
+		return nil, err
+	}
+	return searcher.NewMultiTermSearcher(ctx, r, terms, q.field, 1, opts, true)
+}
+
+// readTerms appends to terms the terms of dict (of field) that keep
+// accepts (nil: every one), checking ctx as it goes, and closes dict.
+func readTerms(ctx context.Context, dict bleveindex.FieldDict, field string, terms []string, keep func(string) bool) ([]string, error) {
 	for n := 0; ; n++ {
 		if n%ctxCheckEvery == 0 && ctx != nil {
 			if err := ctx.Err(); err != nil {
@@ -70,19 +79,19 @@ func (q *termsQuery) Searcher(ctx context.Context, r bleveindex.IndexReader, _ m
 		e, err := dict.Next()
 		if err != nil {
 			dict.Close()
-			return nil, fmt.Errorf("terms of %s: %w", q.field, err)
+			return nil, fmt.Errorf("terms of %s: %w", field, err)
 		}
 		if e == nil {
 			break
 		}
-		if q.match(e.Term) {
+		if keep == nil || keep(e.Term) {
 			terms = append(terms, e.Term)
 		}
 	}
 	if err := dict.Close(); err != nil {
-		return nil, fmt.Errorf("terms of %s: %w", q.field, err)
+		return nil, fmt.Errorf("terms of %s: %w", field, err)
 	}
-	return searcher.NewMultiTermSearcher(ctx, r, terms, q.field, 1, opts, true)
+	return terms, nil
 }
 
 // walkExpr is the expression of terms that start with prefix and contain
