@@ -107,11 +107,8 @@ func Open(dir string) (*Index, error) {
 		name: "bleve", docs: "summaries", dbFile: "summaries.db", bucket: bucket,
 		schemaFile: "SCHEMA", schema: schemaVersion, mapping: Mapping,
 		rebuild: func(b *bleve.Batch, id string, rec []byte) error {
-			if len(rec) < 8 {
-				return errors.New("no version")
-			}
-			s := &sessionsv1.SessionSummary{}
-			if err := proto.Unmarshal(rec[8:], s); err != nil {
+			s, err := summary(rec)
+			if err != nil {
 				return err
 			}
 			return b.IndexAdvanced(docs.build(id, s))
@@ -156,6 +153,18 @@ var startTrie, durationTrie, activeTrie, pagesTrie = numbers[0].trie, numbers[1]
 func record(s *sessionsv1.SessionSummary) ([]byte, error) {
 	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+proto.Size(s)), uint64(s.GetVersion()))
 	return proto.MarshalOptions{}.MarshalAppend(b, s)
+}
+
+// summary decodes a record.
+func summary(rec []byte) (*sessionsv1.SessionSummary, error) {
+	if len(rec) < 8 {
+		return nil, errors.New("summary is missing")
+	}
+	s := &sessionsv1.SessionSummary{}
+	if err := proto.Unmarshal(rec[8:], s); err != nil {
+		return nil, fmt.Errorf("decode summary: %w", err)
+	}
+	return s, nil
 }
 
 // Mapping is the explicit index mapping: nothing is indexed that is not
@@ -310,12 +319,9 @@ func (ix *Index) Search(ctx context.Context, q index.Query) (*index.Result, erro
 	}
 	sessions := []*sessionsv1.SessionSummary{}
 	sr, more, err := ix.page(ctx, req, q.Limit, func(id string, rec []byte) error {
-		if len(rec) < 8 {
-			return fmt.Errorf("summary of %s is missing", id)
-		}
-		s := &sessionsv1.SessionSummary{}
-		if err := proto.Unmarshal(rec[8:], s); err != nil {
-			return fmt.Errorf("decode %s: %w", id, err)
+		s, err := summary(rec)
+		if err != nil {
+			return fmt.Errorf("%s: %w", id, err)
 		}
 		sessions = append(sessions, s)
 		return nil
