@@ -168,14 +168,13 @@ func singleFilters(a []*sessionsv1.SessionSummary) map[string]*searchv1.SessionF
 		}
 	}
 	return map[string]*searchv1.SessionFilter{
-		"start_range":        {StartTime: &searchv1.TimeRange{Start: at(3 * day), End: at(10 * day)}},
-		"start_from":         {StartTime: &searchv1.TimeRange{Start: at(20 * day)}},
-		"start_until":        {StartTime: &searchv1.TimeRange{End: at(5 * day)}},
-		"start_half_open":    {StartTime: &searchv1.TimeRange{Start: mid, End: timestamppb.New(mid.AsTime().Add(time.Microsecond))}},
-		"start_end_excluded": {StartTime: &searchv1.TimeRange{End: mid}},
-		// A session a millisecond inside either end of a range.
-		"start_until_just_after":  {StartTime: &searchv1.TimeRange{End: timestamppb.New(mid.AsTime().Add(time.Millisecond))}},
-		"start_from_just_before":  {StartTime: &searchv1.TimeRange{Start: timestamppb.New(mid.AsTime().Add(-time.Millisecond))}},
+		"start_range":             {StartTime: &searchv1.TimeRange{Start: at(3 * day), End: at(10 * day)}},
+		"start_from":              {StartTime: &searchv1.TimeRange{Start: at(20 * day)}},
+		"start_until":             {StartTime: &searchv1.TimeRange{End: at(5 * day)}},
+		"start_half_open":         {StartTime: &searchv1.TimeRange{Start: mid, End: timestamppb.New(mid.AsTime().Add(time.Microsecond))}},
+		"start_end_excluded":      {StartTime: &searchv1.TimeRange{End: mid}},
+		"start_until_just_after":  {StartTime: &searchv1.TimeRange{End: timestamppb.New(mid.AsTime().Add(time.Millisecond))}},    // a session 1 ms inside the end
+		"start_from_just_before":  {StartTime: &searchv1.TimeRange{Start: timestamppb.New(mid.AsTime().Add(-time.Millisecond))}}, // and inside the start
 		"duration_min":            {Duration: &searchv1.DurationRange{Min: durationpb.New(4 * time.Minute)}},
 		"duration_range":          {Duration: &searchv1.DurationRange{Min: durationpb.New(time.Minute), Max: durationpb.New(3 * time.Minute)}},
 		"duration_exact":          {Duration: &searchv1.DurationRange{Min: msOf(a[5]), Max: msOf(a[5])}},
