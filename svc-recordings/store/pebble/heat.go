@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -27,8 +28,8 @@ import (
 
 // Week rows. Every h row of a day is also summed into its week's row: the
 // same group with the kind's weekFlag bit set and the week number in the
-// day's place. A map over a month then reads each cell's four or so week
-// rows and a few edge days instead of thirty day rows (the cells of a busy
+// day's place. A map over a month then reads each group's four or so week
+// lists and a few edge days instead of thirty day lists (the cells of a busy
 // page repeat from day to day). Weeks start on Mondays (day 4 of the epoch).
 const weekFlag = 0x80
 
@@ -282,42 +283,72 @@ func (h *siteHeat) write(b *pebble.Batch, site int64) error {
 	return nil
 }
 
-// writeDeltas merges the deltas into the rows rowsOf answers. The batch
-// copies keys and values, so one scratch buffer serves every row; merges
-// commute, so the map's order is as good as any (sorting showed in
-// profiles).
+// writeDeltas merges the deltas into the rows rowsOf answers: one cell
+// list (heatlist.go) per day or week row they touch.
 func writeDeltas(b *pebble.Batch, site int64, d heatmap.Deltas, rowsOf func(heatmap.Key) rows) error {
+	type group struct {
+		page   string
+		device int32
+		kind   heatmap.Kind // with weekFlag for a week row
+		day    int32        // or week
+	}
+	type row struct {
+		cell string
+		v    heatmap.Vec
+	}
+	lists := map[group][]row{}
 	var kb keyBuf
 	var vb []byte
-	// A call's deltas name a few pages: hash each once.
-	ids := map[string]*[heatPageIDLen]byte{}
-	group := func(k heatmap.Key, kind heatmap.Kind) keyBuf {
-		id := ids[k.Page]
-		if id == nil {
-			x := heatPageID(k.Page)
-			id = &x
-			ids[k.Page] = id
-		}
-		return append(heatPagePrefix(kb[:0], site, id).i32(k.Device), byte(kind))
-	}
 	for k, v := range d {
 		r := rowsOf(k)
-		vb = v.Append(vb[:0])
-		if r&weekRow != 0 && k.Kind != heatmap.Page {
-			kb = append(group(k, k.Kind|weekFlag).i32(weekOf(k.Day)), k.Cell...)
-			if err := b.Merge(kb, vb, nil); err != nil {
-				return fmt.Errorf("heatmap aggregate: %w", err)
-			}
-		}
-		if r&dayRow == 0 {
-			continue
-		}
 		if k.Kind == heatmap.Page {
+			// The page dictionary: a row per page.
+			if r&dayRow == 0 {
+				continue
+			}
 			kb = append(append(kb[:0], pHeatPage), 0, 0, 0, 0, 0, 0, 0, 0)
 			binary.BigEndian.PutUint64(kb[1:], uint64(site))
 			kb = append(kb, k.Page...)
-		} else {
-			kb = append(group(k, k.Kind).i32(k.Day), k.Cell...)
+			vb = v.Append(vb[:0])
+			if err := b.Merge(kb, vb, nil); err != nil {
+				return fmt.Errorf("heatmap aggregate: %w", err)
+			}
+			continue
+		}
+		if r&weekRow != 0 {
+			g := group{k.Page, k.Device, k.Kind | weekFlag, weekOf(k.Day)}
+			lists[g] = append(lists[g], row{k.Cell, v})
+		}
+		if r&dayRow != 0 {
+			g := group{k.Page, k.Device, k.Kind, k.Day}
+			lists[g] = append(lists[g], row{k.Cell, v})
+		}
+	}
+	// A call's deltas name a few pages: hash each once.
+	ids := map[string]*[heatPageIDLen]byte{}
+	var cells []heatCell
+	for g, rs := range lists {
+		id := ids[g.page]
+		if id == nil {
+			x := heatPageID(g.page)
+			id = &x
+			ids[g.page] = id
+		}
+		// A week's list gets a cell from each of its days: sum them.
+		slices.SortFunc(rs, func(a, b row) int { return strings.Compare(a.cell, b.cell) })
+		cells = cells[:0]
+		for _, r := range rs {
+			if n := len(cells); n > 0 && string(cells[n-1].cell) == r.cell {
+				cells[n-1].v = cells[n-1].v.Add(r.v, 1)
+				continue
+			}
+			// The list only reads the cell: no copy.
+			cells = append(cells, heatCell{cell: unsafe.Slice(unsafe.StringData(r.cell), len(r.cell)), v: r.v})
+		}
+		kb = append(heatPagePrefix(kb[:0], site, id).i32(g.device), byte(g.kind)).i32(g.day)
+		vb = appendHeatList(vb[:0], cells)
+		if len(vb) == 1 {
+			continue // every cell summed to zero
 		}
 		if err := b.Merge(kb, vb, nil); err != nil {
 			return fmt.Errorf("heatmap aggregate: %w", err)
@@ -402,32 +433,31 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 		g := heatGroup(q.SiteID, page, device, kind)
 		hi := upperBound(g.i32(int32(to))) // a copy: g's array is reused below
 		lo := g.i32(int32(from))
-		n := len(lo)
 		kind &^= weekFlag
 		for ok := it.SeekGE(lo); ok && bytes.Compare(it.Key(), hi) < 0; ok = it.Next() {
-			k := it.Key()
 			v, err := it.ValueAndErr()
 			if err != nil {
 				return err
 			}
-			vec, err := heatmap.UnmarshalVec(v)
-			if err != nil {
-				return fmt.Errorf("row %x: %w", k, err)
+			r := newHeatListReader(v)
+			for cell, vec, ok := r.next(); ok; cell, vec, ok = r.next() {
+				if vec.Zero() {
+					continue // not written so, but nothing to hand out
+				}
+				// Cells are copied into an arena that is never written
+				// again, so the strings handed out stay valid without one
+				// allocation per cell.
+				if len(arena)+len(cell) > cap(arena) {
+					arena = make([]byte, 0, max(64<<10, len(cell)))
+				}
+				start := len(arena)
+				arena = append(arena, cell...)
+				if err := fn(kind, unsafe.String(unsafe.SliceData(arena[start:]), len(cell)), vec); err != nil {
+					return err
+				}
 			}
-			if vec.Zero() {
-				continue
-			}
-			// Cells are copied into an arena that is never written again,
-			// so the strings handed out stay valid without one allocation
-			// per row.
-			cell := k[n:]
-			if len(arena)+len(cell) > cap(arena) {
-				arena = make([]byte, 0, max(64<<10, len(cell)))
-			}
-			start := len(arena)
-			arena = append(arena, cell...)
-			if err := fn(kind, unsafe.String(unsafe.SliceData(arena[start:]), len(cell)), vec); err != nil {
-				return err
+			if r.err != nil {
+				return fmt.Errorf("row %x: %w", it.Key(), r.err)
 			}
 		}
 		return it.Error()
@@ -606,7 +636,7 @@ func (s *Store) clearHeat(ctx context.Context, site int64, since int32) error {
 	}
 	for ok := it.First(); ok; {
 		k := it.Key()
-		if len(k) < heatGroupLen+4 || k[len(p)] != heatPageMark {
+		if len(k) != heatKeyLen || k[len(p)] != heatListMark {
 			it.Close()
 			return fmt.Errorf("corrupt key %x", k)
 		}

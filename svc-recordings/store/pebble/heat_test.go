@@ -466,3 +466,108 @@ func TestQueuedEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteDeltasLists: writeDeltas writes each change to the rows rowsOf
+// names, one list per day or week row (a week's list sums its days'
+// changes of a cell), over pages, devices, kinds, days and weeks, cells of
+// every length, some sharing a prefix, and changes that cancel.
+func TestWriteDeltasLists(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	cell := func() string {
+		b := make([]byte, []int{0, 1, 5, 6, 7, 40}[r.IntN(6)])
+		for i := range b {
+			b[i] = "\x00\x01ab\xff"[r.IntN(5)]
+		}
+		return string(b)
+	}
+	kinds := []heatmap.Kind{heatmap.Click, heatmap.Move, heatmap.Scroll, heatmap.Rage, heatmap.Dead, heatmap.Sessions, heatmap.Page}
+	for _, tc := range []struct {
+		name   string
+		rowsOf func(heatmap.Key) rows
+	}{
+		{name: "both rows", rowsOf: func(heatmap.Key) rows { return bothRows }},
+		{name: "rebuild split", rowsOf: func(k heatmap.Key) rows { return rows(1 + k.Day&1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := heatmap.Deltas{}
+			for range 3000 {
+				k := heatmap.Key{Page: fmt.Sprintf("https://a/%d", r.IntN(3)), Device: int32(r.IntN(3)), Day: int32(r.IntN(40) - 20), Kind: kinds[r.IntN(len(kinds))], Cell: cell()}
+				if k.Kind == heatmap.Page {
+					// The page dictionary's keys name only the page.
+					k.Device, k.Day, k.Cell = 0, 0, ""
+				}
+				d.Add(k, heatmap.Vec{N: int64(r.IntN(9) - 4), X: 1}, 1)
+			}
+			// What each row's cells must sum to, built key by key.
+			type at struct{ row, cell string }
+			want := map[at]heatmap.Vec{}
+			for k, v := range d {
+				rw := tc.rowsOf(k)
+				if k.Kind == heatmap.Page {
+					if rw&dayRow != 0 {
+						want[at{string(pageKey(1, k.Page)), ""}] = v
+					}
+					continue
+				}
+				if rw&weekRow != 0 {
+					wk := at{string(heatGroup(1, k.Page, k.Device, k.Kind|weekFlag).i32(weekOf(k.Day))), k.Cell}
+					want[wk] = want[wk].Add(v, 1)
+				}
+				if rw&dayRow != 0 {
+					dk := at{string(heatKey(1, k)), k.Cell}
+					want[dk] = want[dk].Add(v, 1)
+				}
+			}
+			maps.DeleteFunc(want, func(_ at, v heatmap.Vec) bool { return v.Zero() })
+			s := open(t, store.Limits{})
+			b := s.db.NewBatch()
+			defer b.Close()
+			if err := writeDeltas(b, 1, d, tc.rowsOf); err != nil {
+				t.Fatal(err)
+			}
+			got := map[at]heatmap.Vec{}
+			written := map[string]bool{}
+			rd := b.Reader()
+			for {
+				kind, k, v, ok, err := rd.Next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					break
+				}
+				if kind != pebble.InternalKeyKindMerge {
+					t.Fatalf("row %x written as %v, want a merge", k, kind)
+				}
+				if written[string(k)] {
+					t.Fatalf("row %x written twice", k)
+				}
+				written[string(k)] = true
+				if k[0] == pHeatPage {
+					vec, err := heatmap.UnmarshalVec(v)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got[at{string(k), ""}] = vec
+					continue
+				}
+				if len(k) != heatKeyLen || k[9] != heatListMark {
+					t.Fatalf("row %x is not a list's", k)
+				}
+				cells, err := decodeHeatList(v)
+				if err != nil {
+					t.Fatalf("row %x: %v", k, err)
+				}
+				if len(cells) == 0 {
+					t.Fatalf("row %x written with no cell", k)
+				}
+				for _, c := range cells {
+					got[at{string(k), string(c.cell)}] = c.v
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Fatalf("wrote %d cells, want %d (or different sums)", len(got), len(want))
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package pebble
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 
@@ -10,11 +11,12 @@ import (
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
-// TestHeatLayoutMigrates: h rows of the earlier layout (the page key
-// length-prefixed) move to page ids when the store opens, also when some
-// rows had moved already, some were split across both layouts and a
-// migration was cut off after a step, for two sites: the aggregates read
-// the same as before and no row of the earlier layout is left.
+// TestHeatLayoutMigrates: h rows of the two earlier layouts (a row per
+// cell keyed by the page key, then by its id) move into cell lists when
+// the store opens, also when some rows had moved already, some cells were
+// split across all three layouts and a migration was cut off after a step
+// of each move, for two sites: the aggregates read the same as before and
+// no row of an earlier layout is left.
 func TestHeatLayoutMigrates(t *testing.T) {
 	s, dir, _ := withPlain(t)
 	sites := []int64{3_000_000_021, 3_000_000_022}
@@ -27,36 +29,48 @@ func TestHeatLayoutMigrates(t *testing.T) {
 		}
 		want[site] = heatDump(t, s, site)
 	}
-	// Rewrite the rows into the earlier layout: every other row whole, a
-	// few split between both, the rest left as they are.
+	// Rewrite the lists' cells into the earlier layouts: in turn a row
+	// per cell, a row keyed by the page key, a cell split across the list
+	// and both, and a cell left in its list.
 	b := s.db.NewBatch()
 	i := 0
 	err := s.scan([]byte{pHeat}, nil, func(k, v []byte) error {
-		i++
 		r := keyReader{b: k[1:]}
 		site := r.u64()
-		if r.err != nil || k[9] != heatPageMark || string(k[10:10+heatPageIDLen]) != string(id[:]) {
+		if r.err != nil || len(k) != heatKeyLen || k[9] != heatListMark || string(k[10:10+heatPageIDLen]) != string(id[:]) {
 			t.Fatalf("unexpected h key %x", k)
 		}
-		old := append(newKey(pHeat).u64(site).str(page), k[10+heatPageIDLen:]...)
-		vec, err := heatmap.UnmarshalVec(v)
+		cells, err := decodeHeatList(v)
 		if err != nil {
 			return err
 		}
-		switch {
-		case i%7 == 0:
+		var keep []heatCell
+		for _, c := range cells {
+			i++
+			row := append(append(newKey(pHeat).u64(site), heatRowMark), k[10:]...)
+			row = append(row, c.cell...)
+			oldest := append(newKey(pHeat).u64(site).str(page), k[10+heatPageIDLen:]...)
+			oldest = append(oldest, c.cell...)
 			part := heatmap.Vec{N: 1}
-			if err := b.Merge(old, part.Marshal(), nil); err != nil {
+			switch i % 4 {
+			case 0:
+				err = b.Set(row, c.v.Marshal(), nil)
+			case 1:
+				err = b.Set(oldest, c.v.Marshal(), nil)
+			case 2:
+				keep = append(keep, heatCell{cell: c.cell, v: part})
+				err = errors.Join(b.Set(oldest, part.Marshal(), nil), b.Set(row, c.v.Add(part, -2).Marshal(), nil))
+			default:
+				keep = append(keep, c)
+			}
+			if err != nil {
 				return err
 			}
-			return b.Set(k, vec.Add(part, -1).Marshal(), nil)
-		case i%2 == 0:
-			if err := b.Set(old, v, nil); err != nil {
-				return err
-			}
+		}
+		if len(keep) == 0 {
 			return b.Delete(k, nil)
 		}
-		return nil
+		return b.Set(k, appendHeatList(nil, keep), nil)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -64,20 +78,27 @@ func TestHeatLayoutMigrates(t *testing.T) {
 	if err := b.Commit(pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
-	before := oldRows(t, s)
-	if before < 20 {
-		t.Fatalf("%d rows of the earlier layout to move", before)
+	oldest, rows := oldRows(t, s)
+	if oldest < 20 || rows < 20 {
+		t.Fatalf("%d rows keyed by page key and %d rows per cell to move", oldest, rows)
 	}
-	// A migration cut off after its first step.
+	// A migration cut off after a step of each move.
 	if n, err := s.migrateHeatStep(10); n != 10 || err != nil {
 		t.Fatalf("a step moved %d rows (%v)", n, err)
 	}
-	if n := oldRows(t, s); n != before-10 {
-		t.Fatalf("%d rows of the earlier layout after a step of 10, %d before", n, before)
+	if n, _ := oldRows(t, s); n != oldest-10 {
+		t.Fatalf("%d rows keyed by page key after a step of 10, %d before", n, oldest)
+	}
+	_, rows = oldRows(t, s)
+	if n, err := s.migrateHeatListStep(10); n != 10 || err != nil {
+		t.Fatalf("a step moved %d rows (%v)", n, err)
+	}
+	if _, n := oldRows(t, s); n != rows-10 {
+		t.Fatalf("%d rows per cell after a step of 10, %d before", n, rows)
 	}
 	s = reopen(t, s, dir)
-	if n := oldRows(t, s); n != 0 {
-		t.Fatalf("%d rows of the earlier layout left after Open", n)
+	if o, r := oldRows(t, s); o+r != 0 {
+		t.Fatalf("%d rows keyed by page key and %d rows per cell left after Open", o, r)
 	}
 	for _, site := range sites {
 		if got := heatDump(t, s, site); !reflect.DeepEqual(got, want[site]) {
@@ -90,19 +111,23 @@ func TestHeatLayoutMigrates(t *testing.T) {
 	}
 }
 
-// oldRows counts h rows of the earlier layout.
-func oldRows(t *testing.T, s *Store) int {
+// oldRows counts h rows of the earlier layouts: keyed by page key, and
+// per cell.
+func oldRows(t *testing.T, s *Store) (oldest, rows int) {
 	t.Helper()
-	n := 0
 	if err := s.scan([]byte{pHeat}, nil, func(k, _ []byte) error {
-		if k[9] != heatPageMark {
-			n++
+		switch k[9] {
+		case heatListMark:
+		case heatRowMark:
+			rows++
+		default:
+			oldest++
 		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return oldest, rows
 }
 
 // reopen closes s and opens its directory again (closed when the test

@@ -15,10 +15,10 @@ import (
 
 // Heatmap changes leave the append path through a queue: an append writes
 // its call's changes as one j row beside its chunks (one key where it
-// would merge hundreds of cell rows) and hands them to the queue; a flush
+// would merge dozens of cell lists) and hands them to the queue; a flush
 // sums what the queue holds — many calls on the same pages share most
-// cells — merges each cell once and deletes the j rows, in one batch. So
-// aggregates cost appends little and the LSM a fraction of the rows, and
+// cells — merges one list into each row it touches and deletes the j rows,
+// in one batch. So aggregates cost appends little and the LSM few rows, and
 // nothing is lost: until a flush commits, the j rows are on disk and Open
 // queues them again. Readers of aggregates (Heat, HeatPages) flush first,
 // so they see every committed append; a rebuild flushes before it clears

@@ -103,16 +103,20 @@ func appendHeatGroup(k keyBuf, site int64, page string, device int32, kind heatm
 
 // heatPagePrefix appends the prefix of a page's h rows to k.
 func heatPagePrefix(k keyBuf, site int64, id *[heatPageIDLen]byte) keyBuf {
-	return append(append(append(k, pHeat).u64(site), heatPageMark), id[:]...)
+	return append(append(append(k, pHeat).u64(site), heatListMark), id[:]...)
 }
 
 // heatGroupLen is the length of heatGroup's keys.
 const heatGroupLen = 1 + 8 + 1 + heatPageIDLen + 4 + 1
 
-// heatKey is the key of one aggregate (any kind but heatmap.Page).
+// heatKey is the key of the row (a cell list, heatlist.go) holding one
+// aggregate's day cell (any kind but heatmap.Page).
 func heatKey(site int64, k heatmap.Key) keyBuf {
-	return append(heatGroup(site, k.Page, k.Device, k.Kind).i32(k.Day), k.Cell...)
+	return heatGroup(site, k.Page, k.Device, k.Kind).i32(k.Day)
 }
+
+// heatKeyLen is the length of heatKey's keys.
+const heatKeyLen = heatGroupLen + 4
 
 // pageKey is the page dictionary's key of a page.
 func pageKey(site int64, page string) keyBuf { return append(newKey(pHeatPage).u64(site), page...) }

@@ -90,10 +90,16 @@ var _ store.Store = (*Store)(nil)
 //   - 'k' (snapshot pointers) keeps the largest value, which starts with
 //     the big-endian server time: the newest snapshot wins, whatever the
 //     order of arrival;
-//   - 'h' and 'g' (heatmap aggregates) add heatmap.Vecs.
+//   - 'h' (heatmap aggregates) add cell lists (heatlist.go), and 'g' (the
+//     heatmap page dictionary) and 'h' rows of the previous layout, read
+//     once to move them, add heatmap.Vecs.
 var merger = &pebble.Merger{
 	Name: "sightline.recordings.max.v1",
 	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
+		if len(key) > 9 && key[0] == pHeat && key[9] == heatListMark {
+			m := &listSum{}
+			return m, m.MergeNewer(value)
+		}
 		if len(key) > 0 && (key[0] == pHeat || key[0] == pHeatPage) {
 			m := &vecSum{}
 			return m, m.MergeNewer(value)
@@ -124,8 +130,8 @@ func (m *maxValue) Finish(bool) ([]byte, io.Closer, error) {
 
 // FormatVersion is the version of the store's keys and values; bump it
 // with a change an older binary would misread (and upgrade older data in
-// Open).
-const FormatVersion = 1
+// Open). 2: heatmap aggregates as cell lists (heatlist.go), moved at Open.
+const FormatVersion = 2
 
 // format is the store's marker (storeformat: a newer one is refused).
 func format() storeformat.Marker {
