@@ -177,7 +177,7 @@ func (s *Store) flushHeat() error {
 		q.mu.Unlock()
 		return fmt.Errorf("pebble: flush heatmap changes: %w", err)
 	}
-	return nil
+	return s.noteFlushed(b)
 }
 
 // startHeatQueue moves heat rows of the earlier layout (heatlayout.go),
@@ -232,6 +232,10 @@ func (s *Store) flushLoop() {
 		if err := s.flushHeat(); err != nil {
 			// The changes stay queued (and on disk); the next tick retries.
 			slog.Error("heatmap flush failed", "err", err)
+		}
+		if err := s.foldHeat(); err != nil {
+			// The operands stay; a later flush names the lists again.
+			slog.Error("heatmap fold failed", "err", err)
 		}
 	}
 }

@@ -76,6 +76,9 @@ type Store struct {
 	rebuildStep int
 	// heatq holds appended heatmap changes until a flush merges them.
 	heatq heatQueue
+	// heatFolds counts flushed list operands and names the lists to fold
+	// (heatfold.go).
+	heatFolds heatFolds
 	// heatOff skips heatmap aggregation (Options.HeatmapsOff).
 	heatOff bool
 }
