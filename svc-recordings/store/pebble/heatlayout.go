@@ -64,9 +64,18 @@ func (s *Store) migrateHeatLayout() (int, error) {
 	return moved, nil
 }
 
-// migrateHeatStep moves up to step rows keyed by page key to rows per cell
-// keyed by page id, in one batch.
-func (s *Store) migrateHeatStep(step int) (int, error) {
+// heatMove is one move between layouts: skip answers where to seek past a
+// row that does not move (nil: it moves), move writes a row's value under
+// its new key (the row is then deleted), and end writes what move held
+// back when the step ends.
+type heatMove struct {
+	skip func(k []byte) []byte
+	move func(b *pebble.Batch, k, v []byte) error
+	end  func(b *pebble.Batch) error
+}
+
+// moveHeatStep moves up to step rows in one synced batch.
+func (s *Store) moveHeatStep(step int, m heatMove) (int, error) {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pHeat}, UpperBound: []byte{pHeat + 1}})
 	if err != nil {
 		return 0, err
@@ -75,32 +84,20 @@ func (s *Store) migrateHeatStep(step int) (int, error) {
 	b := s.db.NewBatch()
 	defer b.Close()
 	n := 0
-	var kb keyBuf
 	for ok := it.First(); ok && n < step; {
 		k := it.Key()
 		if len(k) < 10 {
 			return n, fmt.Errorf("corrupt key %x", k)
 		}
-		if k[9] >= heatListMark {
-			// This site's rows of the oldest layout (which sort before
-			// the marks) are done: past the marks, to the next site.
-			ok = it.SeekGE(upperBound(keyBuf(k[:10:10])))
+		if to := m.skip(k); to != nil {
+			ok = it.SeekGE(to)
 			continue
 		}
-		r := keyReader{b: k[1:]}
-		r.u64() // the site, kept as it is
-		page := r.str()
-		if r.err != nil {
-			return n, fmt.Errorf("corrupt key %x", k)
-		}
-		id := heatPageID(page)
-		kb = append(append(append(append(kb[:0], pHeat), k[1:9]...), heatRowMark), id[:]...)
-		kb = append(kb, r.b...)
 		v, err := it.ValueAndErr()
 		if err != nil {
 			return n, err
 		}
-		if err := b.Merge(kb, v, nil); err != nil {
+		if err := m.move(b, k, v); err != nil {
 			return n, err
 		}
 		if err := b.Delete(k, nil); err != nil {
@@ -111,6 +108,11 @@ func (s *Store) migrateHeatStep(step int) (int, error) {
 	}
 	if err := it.Error(); err != nil {
 		return n, err
+	}
+	if m.end != nil {
+		if err := m.end(b); err != nil {
+			return n, err
+		}
 	}
 	if n == 0 {
 		return 0, nil
@@ -118,21 +120,40 @@ func (s *Store) migrateHeatStep(step int) (int, error) {
 	return n, b.Commit(pebble.Sync)
 }
 
+// migrateHeatStep moves up to step rows keyed by page key to rows per cell
+// keyed by page id, in one batch.
+func (s *Store) migrateHeatStep(step int) (int, error) {
+	var kb keyBuf
+	return s.moveHeatStep(step, heatMove{
+		skip: func(k []byte) []byte {
+			if k[9] < heatListMark {
+				return nil
+			}
+			// This site's rows of the oldest layout (which sort before the
+			// marks) are done: past the marks, to the next site.
+			return upperBound(keyBuf(k[:10:10]))
+		},
+		move: func(b *pebble.Batch, k, v []byte) error {
+			r := keyReader{b: k[1:]}
+			r.u64() // the site, kept as it is
+			page := r.str()
+			if r.err != nil {
+				return fmt.Errorf("corrupt key %x", k)
+			}
+			id := heatPageID(page)
+			kb = append(append(append(append(kb[:0], pHeat), k[1:9]...), heatRowMark), id[:]...)
+			return b.Merge(append(kb, r.b...), v, nil)
+		},
+	})
+}
+
 // migrateHeatListStep moves up to step rows per cell into their lists, in
 // one batch: the rows of one list come in cell order, so they make a list
 // as they are read (a list cut by the step's end is merged in two parts).
 func (s *Store) migrateHeatListStep(step int) (int, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pHeat}, UpperBound: []byte{pHeat + 1}})
-	if err != nil {
-		return 0, err
-	}
-	defer it.Close()
-	b := s.db.NewBatch()
-	defer b.Close()
-	n := 0
 	var list keyBuf
 	var cells []heatCell
-	emit := func() error {
+	emit := func(b *pebble.Batch) error {
 		if len(cells) == 0 {
 			return nil
 		}
@@ -140,49 +161,32 @@ func (s *Store) migrateHeatListStep(step int) (int, error) {
 		cells = cells[:0]
 		return err
 	}
-	for ok := it.First(); ok && n < step; {
-		k := it.Key()
-		if len(k) < 10 {
-			return n, fmt.Errorf("corrupt key %x", k)
-		}
-		if k[9] != heatRowMark {
-			// Lists (and nothing else: the oldest layout moved first):
-			// on to this site's rows per cell.
-			ok = it.SeekGE(append(slices.Clone(k[:9]), heatRowMark))
-			continue
-		}
-		if len(k) < heatKeyLen {
-			return n, fmt.Errorf("corrupt key %x", k)
-		}
-		if list == nil || !bytes.Equal(list[10:], k[10:heatKeyLen]) || !bytes.Equal(list[:9], k[:9]) {
-			if err := emit(); err != nil {
-				return n, err
+	return s.moveHeatStep(step, heatMove{
+		skip: func(k []byte) []byte {
+			if k[9] == heatRowMark {
+				return nil
 			}
-			list = append(append(append(list[:0], k[:9]...), heatListMark), k[10:heatKeyLen]...)
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return n, err
-		}
-		vec, err := heatmap.UnmarshalVec(v)
-		if err != nil {
-			return n, fmt.Errorf("row %x: %w", k, err)
-		}
-		cells = append(cells, heatCell{cell: slices.Clone(k[heatKeyLen:]), v: vec})
-		if err := b.Delete(k, nil); err != nil {
-			return n, err
-		}
-		n++
-		ok = it.Next()
-	}
-	if err := it.Error(); err != nil {
-		return n, err
-	}
-	if err := emit(); err != nil {
-		return n, err
-	}
-	if n == 0 {
-		return 0, nil
-	}
-	return n, b.Commit(pebble.Sync)
+			// Lists (and nothing else: the oldest layout moved first): on
+			// to this site's rows per cell.
+			return append(slices.Clone(k[:9]), heatRowMark)
+		},
+		move: func(b *pebble.Batch, k, v []byte) error {
+			if len(k) < heatKeyLen {
+				return fmt.Errorf("corrupt key %x", k)
+			}
+			if list == nil || !bytes.Equal(list[10:], k[10:heatKeyLen]) || !bytes.Equal(list[:9], k[:9]) {
+				if err := emit(b); err != nil {
+					return err
+				}
+				list = append(append(append(list[:0], k[:9]...), heatListMark), k[10:heatKeyLen]...)
+			}
+			vec, err := heatmap.UnmarshalVec(v)
+			if err != nil {
+				return fmt.Errorf("row %x: %w", k, err)
+			}
+			cells = append(cells, heatCell{cell: slices.Clone(k[heatKeyLen:]), v: vec})
+			return nil
+		},
+		end: emit,
+	})
 }
