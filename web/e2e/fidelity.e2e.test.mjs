@@ -202,11 +202,23 @@ async function replayShot(page) {
   const video = await frame.evaluate(() => [...document.querySelectorAll("video")].map((v) => v.currentTime));
   const box = await frameEl.boundingBox();
   assert.ok(box.width >= VIEWPORT.width && box.height >= VIEWPORT.height, `the replay iframe is ${box.width}×${box.height}`);
-  const png = await page.screenshot({
-    clip: { x: box.x, y: box.y, width: VIEWPORT.width, height: VIEWPORT.height },
-    // The replay's mouse cursor and its trail are drawn over the page, not in it.
-    style: ".replayer-mouse, .replayer-mouse-tail { display: none !important; }",
-  });
+  const shoot = () =>
+    page.screenshot({
+      clip: { x: box.x, y: box.y, width: VIEWPORT.width, height: VIEWPORT.height },
+      // The replay's mouse cursor and its trail are drawn over the page, not in it.
+      style: ".replayer-mouse, .replayer-mouse-tail { display: none !important; }",
+    });
+  // The paused replay is scored once its paint is still: a video's frame
+  // after a seek can reach the screen after the checks above say the seek is
+  // done (CI once shot new-age's phone video a frame early: SSIM 0.967, its
+  // currentTime already right). Two shots 150 ms apart must agree (3 s at most).
+  let png = await shoot();
+  for (let i = 0; i < 20; i++) {
+    await page.waitForTimeout(150);
+    const next = await shoot();
+    if (next.equals(png)) break;
+    png = next;
+  }
   return { png, scrollY, video };
 }
 
