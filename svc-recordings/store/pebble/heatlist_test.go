@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -9,7 +10,10 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
 // decodeHeatList reads a whole list, its cells copied.
@@ -135,14 +139,17 @@ func TestHeatListSums(t *testing.T) {
 
 // TestHeatListRefusesMalformed: a list out of order, with a repeated cell,
 // a wrong version, a cut-off cell or sum, or a shared prefix longer than
-// the previous cell is refused by the reader and by the merge operator,
-// whether alone or with another operand.
+// the previous cell is refused by the reader and by the merge operator
+// beside another operand, and a heatmap read of a row holding it, alone or
+// with another operand, fails.
 func TestHeatListRefusesMalformed(t *testing.T) {
 	good := appendHeatList(nil, []heatCell{{cell: []byte("ab"), v: heatmap.Vec{N: 1}}, {cell: []byte("ac"), v: heatmap.Vec{N: 2}}})
 	raw := func(entries ...[]byte) []byte { return slices.Concat(append([][]byte{{heatListV1}}, entries...)...) }
 	entry := func(shared, rest int, suffix string) []byte {
 		return append(append([]byte{byte(shared), byte(rest)}, suffix...), heatmap.Vec{N: 1}.Marshal()...)
 	}
+	s := open(t, store.Limits{})
+	site := int64(0)
 	for name, b := range map[string][]byte{
 		"empty":           {},
 		"version":         append([]byte{2}, good[1:]...),
@@ -157,15 +164,24 @@ func TestHeatListRefusesMalformed(t *testing.T) {
 			if _, err := decodeHeatList(b); err == nil {
 				t.Fatal("decoded")
 			}
+			m := &listSum{}
+			if err := errors.Join(m.MergeNewer(good), m.MergeNewer(b)); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := m.Finish(true); err == nil {
+				t.Fatal("merged with a well-formed list")
+			}
 			for _, ops := range [][][]byte{{b}, {good, b}} {
-				m := &listSum{}
+				site++
+				k := heatmap.Key{Page: "https://a/", Device: 1, Day: 20000, Kind: heatmap.Click}
 				for _, op := range ops {
-					if err := m.MergeNewer(op); err != nil {
+					if err := s.db.Merge(heatKey(site, k), op, pebble.Sync); err != nil {
 						t.Fatal(err)
 					}
 				}
-				if _, _, err := m.Finish(true); err == nil {
-					t.Fatalf("merged %d operands", len(ops))
+				q := store.HeatQuery{SiteID: site, Pages: []string{k.Page}, Devices: []int32{k.Device}, FromDay: k.Day, ToDay: k.Day}
+				if err := s.Heat(context.Background(), q, func(heatmap.Kind, string, heatmap.Vec) error { return nil }); err == nil {
+					t.Fatalf("a heatmap read of a row of %d operands", len(ops))
 				}
 			}
 		})
