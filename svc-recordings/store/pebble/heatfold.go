@@ -33,7 +33,8 @@ type heatFolds struct {
 	mu    sync.Mutex
 	lists map[string]*foldCount
 	due   map[int64][]string // lists to fold, by site
-	// after is heatFoldAfter, smaller in tests.
+	// after is how many flushed operands a list takes before it is
+	// folded: heatFoldAfter, smaller in tests.
 	after int
 	// folded counts folds (tests).
 	folded int
@@ -59,11 +60,7 @@ func (f *heatFolds) merged(site int64, key []byte, n int) {
 	}
 	c.ops++
 	c.bytes += n
-	after := f.after
-	if after == 0 {
-		after = heatFoldAfter
-	}
-	if !c.due && c.ops >= after && c.bytes*4 >= c.size {
+	if !c.due && c.ops >= f.after && c.bytes*4 >= c.size {
 		c.due = true
 		if f.due == nil {
 			f.due = map[int64][]string{}

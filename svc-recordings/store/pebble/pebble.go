@@ -176,7 +176,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, opts: opts, seed: maphash.MakeSeed(), rebuildStep: defaultRebuildStep, heatOff: opts.HeatmapsOff}
+	s := &Store{db: db, opts: opts, seed: maphash.MakeSeed(), rebuildStep: defaultRebuildStep, heatOff: opts.HeatmapsOff, heatFolds: heatFolds{after: heatFoldAfter}}
 	s.floors.init()
 	// Outbox ids continue after the last one on disk.
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{pOutbox}, UpperBound: []byte{pOutbox + 1}})
