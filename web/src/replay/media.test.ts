@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { mediaStates, nextState, sampledState, timeAt } from "./media";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { MediaReplay, mediaStates, nextState, sampledState, timeAt } from "./media";
 
 describe("media states", () => {
   it("reads videos from a full snapshot", () => {
@@ -38,5 +38,96 @@ describe("media states", () => {
     expect(sampledState(ev({ id: 5, t: 2, playing: true }))?.state.playing).toBe(true);
     for (const bad of [{ id: 0, t: 1 }, { id: 5, t: -1 }, { id: "x", t: 1 }, { id: 5 }, null]) expect(sampledState(ev(bad))).toBeUndefined();
     expect(sampledState({ type: 5, timestamp: 1, data: { tag: "sl:focus", payload: { id: 5, t: 1 } } })).toBeUndefined();
+  });
+});
+
+// FakeVideo is the part of a <video> MediaReplay touches; it counts seeks and presents frames on demand.
+class FakeVideo {
+  isConnected = true;
+  paused = false;
+  seeking = false;
+  readyState = 4;
+  duration = 20;
+  loop = true;
+  seeks: number[] = [];
+  private t = 0;
+  private callbacks: ((now: number, meta: { mediaTime: number }) => void)[] = [];
+  get currentTime() {
+    return this.t;
+  }
+  set currentTime(v: number) {
+    this.t = v;
+    this.seeks.push(v);
+  }
+  pause() {
+    this.paused = true;
+  }
+  play() {
+    this.paused = false;
+    return Promise.resolve();
+  }
+  requestVideoFrameCallback(cb: (now: number, meta: { mediaTime: number }) => void) {
+    this.callbacks.push(cb);
+    return this.callbacks.length;
+  }
+  present(mediaTime: number) {
+    const cbs = this.callbacks;
+    this.callbacks = [];
+    for (const cb of cbs) cb(0, { mediaTime });
+  }
+}
+
+describe("MediaReplay", () => {
+  afterEach(() => vi.useRealTimers());
+
+  // pausedReplay answers a replay paused with video 5 recorded paused at 7 s, its sync done.
+  function pausedReplay() {
+    vi.useFakeTimers();
+    const el = new FakeVideo();
+    const handlers = new Map<string, () => void>();
+    const r = {
+      getMirror: () => ({ getNode: (id: number) => (id === 5 ? (el as unknown as Node) : null) }),
+      service: { state: { matches: (s: string) => s === "paused" } },
+      getCurrentTime: () => 6000,
+      getMetaData: () => ({ startTime: 1000 }),
+      on: (ev: string, h: () => void) => handlers.set(ev, h),
+    };
+    const m = new MediaReplay();
+    m.attach(r);
+    m.handler({ type: 2, timestamp: 1000, data: { node: { id: 1, childNodes: [{ id: 5, tagName: "video", attributes: { rr_mediaState: "paused", rr_mediaCurrentTime: 7 } }] } } });
+    handlers.get("pause")!();
+    expect(el.seeks).toEqual([7]);
+    expect(el.paused).toBe(true);
+    return { el, m };
+  }
+
+  it("seeks a paused video again until it presents the frame at its time", () => {
+    const { el, m } = pausedReplay();
+    el.present(2); // an old frame, though currentTime says 7
+    vi.advanceTimersByTime(300);
+    expect(el.seeks).toEqual([7, 7]);
+    el.present(7);
+    vi.advanceTimersByTime(1000);
+    expect(el.seeks).toEqual([7, 7]);
+    m.destroy();
+  });
+
+  it("leaves a seeking video to its seek, and gives up after a few tries", () => {
+    const { el, m } = pausedReplay();
+    el.seeking = true;
+    vi.advanceTimersByTime(300);
+    expect(el.seeks).toEqual([7]);
+    el.seeking = false; // no frame ever presented
+    vi.advanceTimersByTime(5000);
+    expect(el.seeks).toEqual([7, 7, 7]);
+    m.destroy();
+  });
+
+  it("does not seek a video that presented its frame", () => {
+    const { el, m } = pausedReplay();
+    el.present(7.02);
+    vi.advanceTimersByTime(5000);
+    expect(el.seeks).toEqual([7]);
+    m.destroy();
   });
 });

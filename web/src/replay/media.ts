@@ -77,6 +77,25 @@ export function timeAt(s: MediaState, now: number, duration: number, loop: boole
   return t;
 }
 
+// A paused video seeked by the replay can go on showing the frame it showed
+// before, though its currentTime, readyState and seeking all say the seek is
+// done (Chromium: new-age's phone video, seeked forward while the same seek
+// scrolled it back into view, showed a frame 5 s early). requestVideoFrameCallback
+// tells which frame was presented; a paused video not seen presenting its own
+// time is sought there again, a few times at most.
+const FRAME_CHECK_MS = 300;
+const FRAME_CHECKS = 3;
+// A presented frame this close to currentTime is the one it stands at (a frame at 10 fps).
+const FRAME_SLACK_S = 0.1;
+
+interface FrameCallbackVideo extends HTMLMediaElement {
+  requestVideoFrameCallback(cb: (now: number, meta: { mediaTime: number }) => void): number;
+}
+
+function hasFrameCallback(el: HTMLMediaElement): el is FrameCallbackVideo {
+  return typeof (el as Partial<FrameCallbackVideo>).requestVideoFrameCallback === "function";
+}
+
 interface ReplayerLike {
   getMirror(): { getNode(id: number): Node | null };
   service?: { state?: { matches?(s: string): boolean } };
@@ -90,6 +109,9 @@ export class MediaReplay {
   private states = new Map<number, MediaState>();
   private replayer: ReplayerLike | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private checkTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The media time of each watched video's last presented frame (undefined: none seen yet). */
+  private presented = new WeakMap<HTMLMediaElement, number | undefined>();
 
   attach(r: ReplayerLike) {
     this.replayer = r;
@@ -117,6 +139,7 @@ export class MediaReplay {
   /** destroy stops polling. */
   destroy() {
     clearTimeout(this.timer);
+    clearTimeout(this.checkTimer);
   }
 
   private paused(): boolean {
@@ -136,10 +159,12 @@ export class MediaReplay {
   // sync seeks each element that has its metadata; the others are tried again shortly.
   private sync(tries: number) {
     clearTimeout(this.timer);
+    clearTimeout(this.checkTimer);
     const r = this.replayer;
     if (!r) return;
     const now = r.getMetaData().startTime + r.getCurrentTime();
     let waiting = false;
+    const paused: FrameCallbackVideo[] = [];
     for (const [id, s] of this.states) {
       const el = r.getMirror().getNode(id) as HTMLMediaElement | null;
       if (!el || typeof el.pause !== "function") continue;
@@ -149,13 +174,48 @@ export class MediaReplay {
       }
       try {
         const t = timeAt(s, now, el.duration, el.loop);
+        if (hasFrameCallback(el)) this.watch(el);
         if (Math.abs(el.currentTime - t) > 0.05) el.currentTime = t;
-        if (this.paused()) el.pause();
-        else if (s.playing) void el.play().catch(() => undefined);
+        if (this.paused()) {
+          el.pause();
+          if (hasFrameCallback(el)) paused.push(el);
+        } else if (s.playing) void el.play().catch(() => undefined);
       } catch {
         // An element that cannot seek stays where it is.
       }
     }
     if (waiting && tries > 0) this.timer = setTimeout(() => this.sync(tries - 1), 250);
+    if (paused.length) this.checkTimer = setTimeout(() => this.checkFrames(paused, FRAME_CHECKS), FRAME_CHECK_MS);
+  }
+
+  // watch follows the frames an element presents, for as long as it is in the replay.
+  private watch(el: FrameCallbackVideo) {
+    if (this.presented.has(el)) return;
+    this.presented.set(el, undefined);
+    const next = () =>
+      el.requestVideoFrameCallback((_, meta) => {
+        this.presented.set(el, meta.mediaTime);
+        if (el.isConnected) next();
+      });
+    next();
+  }
+
+  // checkFrames seeks each paused video again where its presented frame is not at its time.
+  private checkFrames(els: FrameCallbackVideo[], tries: number) {
+    if (!this.paused()) return;
+    const unsure = els.filter((el) => {
+      if (!el.isConnected || !el.paused) return false;
+      const at = this.presented.get(el);
+      return at === undefined || Math.abs(at - el.currentTime) > FRAME_SLACK_S;
+    });
+    for (const el of unsure) {
+      if (el.seeking || el.readyState < 2) continue; // its seek will present a frame; seen next time
+      try {
+        el.currentTime = el.currentTime; // the same time: the seek presents its frame
+      } catch {
+        // An element that cannot seek stays where it is.
+      }
+    }
+    if (unsure.length && tries > 1) this.checkTimer = setTimeout(() => this.checkFrames(unsure, tries - 1), FRAME_CHECK_MS);
   }
 }
