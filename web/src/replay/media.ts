@@ -174,11 +174,12 @@ export class MediaReplay {
       }
       try {
         const t = timeAt(s, now, el.duration, el.loop);
-        if (hasFrameCallback(el)) this.watch(el);
+        const video = hasFrameCallback(el) ? el : undefined;
+        if (video) this.watch(video);
         if (Math.abs(el.currentTime - t) > 0.05) el.currentTime = t;
         if (this.paused()) {
           el.pause();
-          if (hasFrameCallback(el)) paused.push(el);
+          if (video) paused.push(video);
         } else if (s.playing) void el.play().catch(() => undefined);
       } catch {
         // An element that cannot seek stays where it is.
