@@ -80,7 +80,7 @@ export function timeAt(s: MediaState, now: number, duration: number, loop: boole
 // A paused video seeked by the replay can go on showing the frame it showed
 // before, though its currentTime, readyState and seeking all say the seek is
 // done (Chromium: new-age's phone video, seeked forward while the same seek
-// scrolled it back into view, showed a frame 5 s early). requestVideoFrameCallback
+// scrolled it back into view, showed a visibly earlier frame). requestVideoFrameCallback
 // tells which frame was presented; a paused video not seen presenting its own
 // time is sought there again, a few times at most.
 const FRAME_CHECK_MS = 300;
