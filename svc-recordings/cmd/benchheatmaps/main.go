@@ -84,7 +84,7 @@ func main() {
 	flag.IntVar(&o.batch, "batch", 64, "chunks per AppendChunks call")
 	flag.IntVar(&o.workers, "concurrency", 4, "concurrent AppendChunks callers while loading")
 	flag.IntVar(&o.calls, "calls", 50, "GetHeatmap calls measured (a fifth of them for the variants)")
-	flag.IntVar(&o.rounds, "rounds", 10, "interleaved rounds of the append comparison")
+	flag.IntVar(&o.rounds, "rounds", 10, "interleaved rounds of the append comparison (0: GetHeatmap only)")
 	flag.IntVar(&o.roundVisits, "round-visits", 96, "page views (12 batches each) per variant per round")
 	cpuprofileFlag := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.StringVar(&o.profiles, "profiles", "", "write CPU profiles of the append comparison's service processes into this directory")
@@ -159,8 +159,13 @@ func startService(ctx context.Context, heatmaps bool) (*service, string, error) 
 // run measures appends first, in service processes of their own, then
 // GetHeatmap on a service in this process.
 func run(ctx context.Context, o options) error {
-	if err := benchAppend(ctx, o); err != nil {
-		return err
+	if o.rounds < 0 {
+		return fmt.Errorf("-rounds %d: want 0 or more", o.rounds)
+	}
+	if o.rounds > 0 {
+		if err := benchAppend(ctx, o); err != nil {
+			return err
+		}
 	}
 	s, _, err := startService(ctx, true)
 	if err != nil {
