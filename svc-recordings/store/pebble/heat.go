@@ -402,7 +402,7 @@ func (s *Store) sessionHeat(d heatmap.Deltas, site int64, session string, row *s
 var heatKinds = []heatmap.Kind{heatmap.Click, heatmap.Move, heatmap.Scroll, heatmap.Rage, heatmap.Dead, heatmap.Sessions}
 
 // Heat implements store.Store: one iterator, one seek per (page, device,
-// kind) range of days.
+// kind) range of days, and each cell once per page and kind.
 func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kind, string, heatmap.Vec) error) error {
 	if err := s.flushHeat(); err != nil {
 		return err
@@ -423,44 +423,48 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 		return fmt.Errorf("pebble: heat: %w", err)
 	}
 	defer it.Close()
-	var arena []byte
-	// scanRange reads the rows of group (page, device, stored kind) from
-	// from to to (days, or weeks for week rows), inclusive.
-	scanRange := func(page string, device int32, kind heatmap.Kind, from, to int64) error {
+	// rows reads the lists of group (page, device, stored kind) from from
+	// to to (days, or weeks for week rows), inclusive, appending copies of
+	// them to lists.
+	rows := func(lists [][]byte, page string, device int32, kind heatmap.Kind, from, to int64) ([][]byte, error) {
 		if from > to {
-			return nil
+			return lists, nil
 		}
 		g := heatGroup(q.SiteID, page, device, kind)
 		hi := upperBound(g.i32(int32(to))) // a copy: g's array is reused below
 		lo := g.i32(int32(from))
-		kind &^= weekFlag
 		for ok := it.SeekGE(lo); ok && bytes.Compare(it.Key(), hi) < 0; ok = it.Next() {
 			v, err := it.ValueAndErr()
 			if err != nil {
-				return err
+				return nil, err
 			}
-			r := newHeatListReader(v)
-			for cell, vec, ok := r.next(); ok; cell, vec, ok = r.next() {
-				if vec.Zero() {
-					continue // not written so, but nothing to hand out
-				}
-				// Cells are copied into an arena that is never written
-				// again, so the strings handed out stay valid without one
-				// allocation per cell.
-				if len(arena)+len(cell) > cap(arena) {
-					arena = make([]byte, 0, max(64<<10, len(cell)))
-				}
-				start := len(arena)
-				arena = append(arena, cell...)
-				if err := fn(kind, unsafe.String(unsafe.SliceData(arena[start:]), len(cell)), vec); err != nil {
-					return err
-				}
-			}
-			if r.err != nil {
-				return fmt.Errorf("row %x: %w", it.Key(), r.err)
-			}
+			lists = append(lists, bytes.Clone(v)) // the iterator reuses v
 		}
-		return it.Error()
+		return lists, it.Error()
+	}
+	var arena []byte
+	// emit hands out the cells of a page's kind, its rows (days, weeks and
+	// devices) summed first: they share most cells, and merging sorted
+	// lists costs less than the caller's summing of each row's cells
+	// (about a third of a month's read in bench-heatmaps, before).
+	emit := func(kind heatmap.Kind, lists [][]byte) error {
+		if len(lists) == 0 {
+			return nil
+		}
+		return eachHeatCell(lists, func(cell []byte, vec heatmap.Vec) error {
+			if vec.Zero() {
+				return nil // not written so, but nothing to hand out
+			}
+			// Cells are copied into an arena that is never written
+			// again, so the strings handed out stay valid without one
+			// allocation per cell.
+			if len(arena)+len(cell) > cap(arena) {
+				arena = make([]byte, 0, max(64<<10, len(cell)))
+			}
+			start := len(arena)
+			arena = append(arena, cell...)
+			return fn(kind, unsafe.String(unsafe.SliceData(arena[start:]), len(cell)), vec)
+		})
 	}
 	for _, page := range pages {
 		if err := ctx.Err(); err != nil {
@@ -489,20 +493,23 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 			// partial only from since on.
 			w1 = min(w1, weekOf(m.Since)-1)
 		}
-		for _, d := range devs {
-			for _, kind := range kinds {
+		for _, kind := range kinds {
+			var lists [][]byte
+			for _, d := range devs {
 				var err error
 				if w0 > w1 {
-					err = scanRange(page, d, kind, from, to)
-				} else {
-					err = errors.Join(
-						scanRange(page, d, kind, from, weekStart(w0)-1),
-						scanRange(page, d, kind|weekFlag, int64(w0), int64(w1)),
-						scanRange(page, d, kind, weekStart(w1)+7, to))
+					lists, err = rows(lists, page, d, kind, from, to)
+				} else if lists, err = rows(lists, page, d, kind, from, weekStart(w0)-1); err == nil {
+					if lists, err = rows(lists, page, d, kind|weekFlag, int64(w0), int64(w1)); err == nil {
+						lists, err = rows(lists, page, d, kind, weekStart(w1)+7, to)
+					}
 				}
 				if err != nil {
 					return fmt.Errorf("pebble: heat: %w", err)
 				}
+			}
+			if err := emit(kind, lists); err != nil {
+				return fmt.Errorf("pebble: heat: page %q kind %d: %w", page, kind, err)
 			}
 		}
 	}

@@ -309,7 +309,7 @@ func TestHeatStopsOnError(t *testing.T) {
 // and day rows (the edges) sums to what the rows of its days hold, for
 // random ranges around week boundaries, negative days and the ends of
 // int32, also while a rebuild is unfinished (when the weeks it recounts are
-// read from their days).
+// read from their days); and each cell comes once, its rows summed.
 func TestWeekRowsAgreeWithDays(t *testing.T) {
 	s, err := Open(t.TempDir(), Options{Logger: quiet{}})
 	if err != nil {
@@ -342,11 +342,17 @@ func TestWeekRowsAgreeWithDays(t *testing.T) {
 			}
 		}
 		got := heatmap.Sums{}
+		seen := map[string]bool{}
 		if err := s.Heat(context.Background(), store.HeatQuery{SiteID: site, Pages: []string{page}, FromDay: from, ToDay: to, Kinds: []heatmap.Kind{heatmap.Click}}, func(k heatmap.Kind, c string, v heatmap.Vec) error {
+			// The rows of the page's days, weeks and devices come summed.
+			if seen[c] {
+				return fmt.Errorf("cell %q handed out twice", c)
+			}
+			seen[c] = true
 			got.Add(k, c, v)
 			return nil
 		}); err != nil {
-			t.Fatal(err)
+			t.Fatalf("days %d..%d: %v", from, to, err)
 		}
 		if !reflect.DeepEqual(got.Plain(), ref.Plain()) {
 			t.Fatalf("days %d..%d: got %v, want %v", from, to, got.Plain(), ref.Plain())

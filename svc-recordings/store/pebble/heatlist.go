@@ -152,28 +152,90 @@ func (m *listSum) sum() ([]byte, bool, error) {
 		// the reading of every row in the memtable.
 		return ops[0], len(ops[0]) == 1, nil
 	}
-	// Up to heatMergeWays lists are merged in one pass; more in rounds.
-	for len(ops) > 1 {
+	out, err := sumHeatLists(ops)
+	if err != nil {
+		return nil, false, err
+	}
+	return out, len(out) == 1, nil
+}
+
+// sumHeatLists merges two or more lists into one.
+func sumHeatLists(ops [][]byte) ([]byte, error) {
+	ops, err := reduceHeatLists(ops)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(ops) == 1:
+		return ops[0], nil
+	}
+	return mergeHeatLists(ops)
+}
+
+// eachHeatCell calls fn with the cells of lists summed (heatListReader's
+// cell: valid until the next call), as sumHeatLists would write them but
+// without writing the last merge's list.
+func eachHeatCell(lists [][]byte, fn func(cell []byte, v heatmap.Vec) error) error {
+	lists, err := reduceHeatLists(lists)
+	if err != nil {
+		return err
+	}
+	if len(lists) > 1 {
+		return mergeHeatCells(lists, fn)
+	}
+	r := newHeatListReader(lists[0])
+	for cell, v, ok := r.next(); ok; cell, v, ok = r.next() {
+		if err := fn(cell, v); err != nil {
+			return err
+		}
+	}
+	return r.err
+}
+
+// reduceHeatLists merges lists (one or more) in rounds of heatMergeWays
+// until at most heatMergeWays are left.
+func reduceHeatLists(ops [][]byte) ([][]byte, error) {
+	for len(ops) > heatMergeWays {
 		var next [][]byte
 		for i := 0; i < len(ops); i += heatMergeWays {
 			out, err := mergeHeatLists(ops[i:min(i+heatMergeWays, len(ops))])
 			if err != nil {
-				return nil, false, err
+				return nil, err
 			}
 			next = append(next, out)
 		}
 		ops = next
 	}
-	return ops[0], len(ops[0]) == 1, nil
+	return ops, nil
 }
 
-// heatMergeWays is how many lists mergeHeatLists takes at once: each cell
+// heatMergeWays is how many lists mergeHeatCells takes at once: each cell
 // written costs a comparison with every list's head.
 const heatMergeWays = 8
 
 // mergeHeatLists merges lists into one in a single pass, summing equal
 // cells and leaving out zero sums.
 func mergeHeatLists(lists [][]byte) ([]byte, error) {
+	size := 0
+	for _, l := range lists {
+		size = max(size, len(l))
+	}
+	out := append(make([]byte, 0, size+size/4), heatListV1)
+	var prev []byte
+	err := mergeHeatCells(lists, func(cell []byte, v heatmap.Vec) error {
+		out = appendHeatCell(out, prev, cell, v)
+		prev = append(prev[:0], cell...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// mergeHeatCells calls fn with the cells of lists in ascending order in a
+// single pass, equal cells summed and zero sums left out; the cell is valid
+// until the next call. It stops at fn's first error and answers it.
+func mergeHeatCells(lists [][]byte, fn func(cell []byte, v heatmap.Vec) error) error {
 	type head struct {
 		r    heatListReader
 		cell []byte
@@ -181,14 +243,11 @@ func mergeHeatLists(lists [][]byte) ([]byte, error) {
 		ok   bool
 	}
 	heads := make([]head, len(lists))
-	size := 0
 	for i, l := range lists {
 		heads[i].r = newHeatListReader(l)
 		heads[i].cell, heads[i].v, heads[i].ok = heads[i].r.next()
-		size = max(size, len(l))
 	}
-	out := append(make([]byte, 0, size+size/4), heatListV1)
-	var prev, cell []byte
+	var cell []byte
 	for {
 		least := -1
 		for i := range heads {
@@ -210,15 +269,16 @@ func mergeHeatLists(lists [][]byte) ([]byte, error) {
 		if sum.Zero() {
 			continue
 		}
-		out = appendHeatCell(out, prev, cell, sum)
-		prev = append(prev[:0], cell...)
+		if err := fn(cell, sum); err != nil {
+			return err
+		}
 	}
 	for i := range heads {
 		if heads[i].r.err != nil {
-			return nil, heads[i].r.err
+			return heads[i].r.err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (m *listSum) Finish(bool) ([]byte, io.Closer, error) {
