@@ -423,6 +423,17 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 		return fmt.Errorf("pebble: heat: %w", err)
 	}
 	defer it.Close()
+	// Lists this read merged are folded by the flusher, woken when it
+	// returns.
+	foldDue := false
+	defer func() {
+		if foldDue {
+			select {
+			case s.heatq.wake <- struct{}{}:
+			default:
+			}
+		}
+	}()
 	// rows reads the lists of group (page, device, stored kind) from from
 	// to to (days, or weeks for week rows), inclusive, appending copies of
 	// them to lists.
@@ -439,6 +450,9 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 				return nil, err
 			}
 			lists = append(lists, bytes.Clone(v)) // the iterator reuses v
+			if s.heatFolds.read(q.SiteID, it.Key()) {
+				foldDue = true
+			}
 		}
 		return lists, it.Error()
 	}

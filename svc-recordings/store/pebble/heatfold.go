@@ -17,7 +17,7 @@ import (
 // bounds the rewriting to a few times what the flushes wrote) is folded:
 // its merged value is set in their place. The fold holds the site's lock
 // (write) and the flush lock, so no writer of h rows can merge between its
-// read and its write.
+// read and its write. A list a read merged is folded too (heatFolds.read).
 
 const (
 	// heatFoldAfter is how many flushed operands a list takes before it
@@ -67,6 +67,28 @@ func (f *heatFolds) merged(site int64, key []byte, n int) {
 		}
 		f.due[site] = append(f.due[site], string(key))
 	}
+}
+
+// read notes a read of the list at key (an h key of site), which merged
+// whatever operands it has: with two or more flushed since the last fold,
+// it is due, so that the reads after the next flush find one value. Reads
+// merge a list's operands on every call, and a dashboard reads a map again
+// and again (other days, devices, kinds); the flushes alone leave up to
+// heatFoldAfter-1 operands on each list for the LSM to compact, which it
+// does only as its levels fill. It answers whether the list became due.
+func (f *heatFolds) read(site int64, key []byte) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.lists[string(key)]
+	if c == nil || c.due || c.ops < 2 {
+		return false
+	}
+	c.due = true
+	if f.due == nil {
+		f.due = map[int64][]string{}
+	}
+	f.due[site] = append(f.due[site], string(key))
+	return true
 }
 
 // take answers the lists due to fold.

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
@@ -91,4 +92,56 @@ func TestHeatFoldKeepsSums(t *testing.T) {
 		t.Fatal("no list was folded")
 	}
 	t.Logf("%d folds", folded)
+}
+
+// TestReadFoldsMergedLists: a read of lists that have operands pending
+// (which flushes, told to fold late here, leave) makes them due, and the
+// flusher folds them; the sums stay, and a read after the folds makes
+// nothing due.
+func TestReadFoldsMergedLists(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, store.Limits{})
+	s.heatFolds.after = 1 << 30
+	const site = int64(3_000_000_041)
+	for n := range 4 {
+		if _, err := s.Append(ctx, []store.Chunk{chunk(t, site, n, 0, 20000, false)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.flushHeat(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := func() (pending, folded, due int) {
+		s.heatFolds.mu.Lock()
+		defer s.heatFolds.mu.Unlock()
+		for k, c := range s.heatFolds.lists {
+			// All days are read, so from week rows (their days' rows
+			// stay unread, their operands pending).
+			if c.ops >= 2 && k[heatGroupLen-1]&weekFlag != 0 {
+				pending++
+			}
+		}
+		for _, keys := range s.heatFolds.due {
+			due += len(keys)
+		}
+		return pending, s.heatFolds.folded, due
+	}
+	pending, folded, _ := state()
+	if pending == 0 || folded != 0 {
+		t.Fatalf("before the read: %d week lists with operands pending, %d folds", pending, folded)
+	}
+	want := heatDump(t, s, site)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, folded, _ = state(); folded < pending; _, folded, _ = state() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the %d lists the read merged were folded", folded, pending)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := heatDump(t, s, site); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the folds:\n got %v\nwant %v", got, want)
+	}
+	if p, f, due := state(); p != 0 || f != pending || due != 0 {
+		t.Fatalf("after a read of the folded lists: %d week lists pending, %d folds (want %d), %d due", p, f, pending, due)
+	}
 }
