@@ -434,10 +434,10 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 			}
 		}
 	}()
-	// rows reads the lists of group (page, device, stored kind) from from
-	// to to (days, or weeks for week rows), inclusive, appending copies of
-	// them to lists.
-	rows := func(lists [][]byte, page string, device int32, kind heatmap.Kind, from, to int64) ([][]byte, error) {
+	// collect reads the lists of group (page, device, stored kind) from
+	// from to to (days, or weeks for week rows), inclusive, appending
+	// copies of them to lists.
+	collect := func(lists [][]byte, page string, device int32, kind heatmap.Kind, from, to int64) ([][]byte, error) {
 		if from > to {
 			return lists, nil
 		}
@@ -512,10 +512,10 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 			for _, d := range devs {
 				var err error
 				if w0 > w1 {
-					lists, err = rows(lists, page, d, kind, from, to)
-				} else if lists, err = rows(lists, page, d, kind, from, weekStart(w0)-1); err == nil {
-					if lists, err = rows(lists, page, d, kind|weekFlag, int64(w0), int64(w1)); err == nil {
-						lists, err = rows(lists, page, d, kind, weekStart(w1)+7, to)
+					lists, err = collect(lists, page, d, kind, from, to)
+				} else if lists, err = collect(lists, page, d, kind, from, weekStart(w0)-1); err == nil {
+					if lists, err = collect(lists, page, d, kind|weekFlag, int64(w0), int64(w1)); err == nil {
+						lists, err = collect(lists, page, d, kind, weekStart(w1)+7, to)
 					}
 				}
 				if err != nil {
