@@ -1,10 +1,14 @@
 package heatmap
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
+
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
@@ -163,6 +167,23 @@ func TestMoveCellMatchesReference(t *testing.T) {
 		y := xs[len(xs)-1-i]
 		if got, want := MoveCell(x, y), moveCellReference(x, y); got != want {
 			t.Fatalf("MoveCell(%d, %d) = %x, want %x", x, y, got, want)
+		}
+	}
+}
+
+// TestClickOrder: clickOrder ranks cells as its definition (count
+// descending, then selector, ry and rx) does, on random cells with many
+// equal counts and selectors.
+func TestClickOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	ref := func(a, b *recordingsv1.HeatmapClick) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Selector, b.Selector), cmp.Compare(a.Ry, b.Ry), cmp.Compare(a.Rx, b.Rx))
+	}
+	for range 200 {
+		a := &recordingsv1.HeatmapClick{Selector: "#e" + strconv.Itoa(r.IntN(3)), Count: r.Int64N(3), Rx: r.Int32N(3), Ry: r.Int32N(3)}
+		b := &recordingsv1.HeatmapClick{Selector: "#e" + strconv.Itoa(r.IntN(3)), Count: r.Int64N(3), Rx: r.Int32N(3), Ry: r.Int32N(3)}
+		if got, want := clickOrder(a, b), ref(a, b); got != want {
+			t.Fatalf("clickOrder(%v, %v) = %d, want %d", a, b, got, want)
 		}
 	}
 }
