@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
-
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 

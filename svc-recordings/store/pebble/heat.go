@@ -460,15 +460,10 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 	// emit hands out the cells of a page's kind, its rows (days, weeks and
 	// devices) summed first: they share most cells, and merging sorted
 	// lists costs less than the caller's summing of each row's cells
-	// (about a third of a month's read in bench-heatmaps, before).
+	// (29 % of GetHeatmap's CPU in a bench-heatmaps profile, before).
 	emit := func(kind heatmap.Kind, lists [][]byte) error {
-		if len(lists) == 0 {
-			return nil
-		}
+		// The merge leaves out zero sums.
 		return eachHeatCell(lists, func(cell []byte, vec heatmap.Vec) error {
-			if vec.Zero() {
-				return nil // not written so, but nothing to hand out
-			}
 			// Cells are copied into an arena that is never written
 			// again, so the strings handed out stay valid without one
 			// allocation per cell.

@@ -162,37 +162,24 @@ func (m *listSum) sum() ([]byte, bool, error) {
 // sumHeatLists merges two or more lists into one.
 func sumHeatLists(ops [][]byte) ([]byte, error) {
 	ops, err := reduceHeatLists(ops)
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, err
-	case len(ops) == 1:
-		return ops[0], nil
 	}
 	return mergeHeatLists(ops)
 }
 
-// eachHeatCell calls fn with the cells of lists summed (heatListReader's
-// cell: valid until the next call), as sumHeatLists would write them but
-// without writing the last merge's list.
+// eachHeatCell calls fn with the cells of lists summed, as sumHeatLists
+// would write them, but without writing the last merge's list.
 func eachHeatCell(lists [][]byte, fn func(cell []byte, v heatmap.Vec) error) error {
 	lists, err := reduceHeatLists(lists)
 	if err != nil {
 		return err
 	}
-	if len(lists) > 1 {
-		return mergeHeatCells(lists, fn)
-	}
-	r := newHeatListReader(lists[0])
-	for cell, v, ok := r.next(); ok; cell, v, ok = r.next() {
-		if err := fn(cell, v); err != nil {
-			return err
-		}
-	}
-	return r.err
+	return mergeHeatCells(lists, fn)
 }
 
-// reduceHeatLists merges lists (one or more) in rounds of heatMergeWays
-// until at most heatMergeWays are left.
+// reduceHeatLists merges lists in rounds of heatMergeWays until at most
+// heatMergeWays are left.
 func reduceHeatLists(ops [][]byte) ([][]byte, error) {
 	for len(ops) > heatMergeWays {
 		var next [][]byte
