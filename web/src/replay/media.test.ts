@@ -80,7 +80,7 @@ class FakeVideo {
 describe("MediaReplay", () => {
   afterEach(() => vi.useRealTimers());
 
-  // pausedReplay answers a replay paused with video 5 recorded paused at 7 s, its sync done.
+  // pausedReplay answers a replay paused with video 5 recorded paused at 7 s, its sync done, and its pause handler.
   function pausedReplay() {
     vi.useFakeTimers();
     const el = new FakeVideo();
@@ -98,7 +98,7 @@ describe("MediaReplay", () => {
     handlers.get("pause")!();
     expect(el.seeks).toEqual([7]);
     expect(el.paused).toBe(true);
-    return { el, m };
+    return { el, m, pause: handlers.get("pause")! };
   }
 
   it("seeks a paused video again until it presents the frame at its time", () => {
@@ -120,6 +120,20 @@ describe("MediaReplay", () => {
     el.seeking = false; // no frame ever presented
     vi.advanceTimersByTime(5000);
     expect(el.seeks).toEqual([7, 7, 7]);
+    m.destroy();
+  });
+
+  it("watches a video afresh after it left the replay and came back", () => {
+    const { el, m, pause } = pausedReplay();
+    el.isConnected = false;
+    el.present(2); // presented while out of the replay: forgotten, its watch ends
+    el.isConnected = true;
+    pause();
+    vi.advanceTimersByTime(300);
+    expect(el.seeks).toEqual([7, 7]); // no frame seen since it came back
+    el.present(7);
+    vi.advanceTimersByTime(5000);
+    expect(el.seeks).toEqual([7, 7]); // the new watch saw it present its frame
     m.destroy();
   });
 

@@ -189,14 +189,19 @@ export class MediaReplay {
     if (paused.length) this.checkTimer = setTimeout(() => this.checkFrames(paused, FRAME_CHECKS), FRAME_CHECK_MS);
   }
 
-  // watch follows the frames an element presents, for as long as it is in the replay.
+  // watch follows the frames an element presents, for as long as it is in the replay;
+  // one found out of it is forgotten, so that a later sync watches it afresh.
   private watch(el: FrameCallbackVideo) {
     if (this.presented.has(el)) return;
     this.presented.set(el, undefined);
     const next = () =>
       el.requestVideoFrameCallback((_, meta) => {
+        if (!el.isConnected) {
+          this.presented.delete(el);
+          return;
+        }
         this.presented.set(el, meta.mediaTime);
-        if (el.isConnected) next();
+        next();
       });
     next();
   }
