@@ -1,8 +1,13 @@
 package summary
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
@@ -46,5 +51,70 @@ func BenchmarkExtractFullSnapshot(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// BenchmarkExtractHeat reduces a tracker batch carrying what heatmaps read
+// (sl:view, ten mousemove events of six positions, scrolls, two clicks
+// with their sl:click) with heatmaps on and off, in one run: the
+// difference is what reading it costs an append (issue 13 weighs
+// aggregation against appending without it).
+func BenchmarkExtractHeat(b *testing.B) {
+	type event struct {
+		t    int64
+		json string
+	}
+	var evs []event
+	add := func(t int64, typ int, data string) {
+		evs = append(evs, event{t, fmt.Sprintf(`{"type":%d,"timestamp":%d,"data":%s}`, typ, t, data)})
+	}
+	ts := int64(1763890000000)
+	add(ts, 5, `{"tag":"sl:view","payload":{"x":0,"y":1200,"w":1440,"h":4200,"v":900,"d":1}}`)
+	rng := rand.New(rand.NewPCG(1, 2))
+	mx, my := 700, 400
+	for i := range 10 {
+		t := ts + int64(i)*500 + 40
+		var pos []string
+		for k := range 6 {
+			mx = min(max(mx+rng.IntN(61)-30, 0), 1439)
+			my = min(max(my+rng.IntN(51)-25, 0), 899)
+			pos = append(pos, fmt.Sprintf(`{"x":%d,"y":%d,"id":%d,"timeOffset":%d}`, mx, my, 5+rng.IntN(300), -400+k*80))
+		}
+		add(t, 3, `{"source":1,"positions":[`+strings.Join(pos, ",")+`]}`)
+		if i%4 == 0 {
+			add(t+100, 3, fmt.Sprintf(`{"source":3,"id":1,"x":0,"y":%d}`, 1200+i*90))
+		}
+		if i%3 == 1 {
+			add(t+150, 3, `{"source":0,"texts":[{"id":40,"value":"in stock"}],"attributes":[],"removes":[],"adds":[]}`)
+		}
+	}
+	for c := range 2 {
+		t := ts + int64(c)*900 + 300
+		add(t, 3, fmt.Sprintf(`{"source":2,"type":2,"id":%d,"x":%d,"y":%d}`, 100+c, 300+c*200, 500))
+		add(t+1, 5, fmt.Sprintf(`{"tag":"sl:click","payload":{"id":%d,"s":"body>main>section:nth-of-type(2)>div.c-card>a.c-link-%d","rx":48,"ry":55}}`, 100+c, c))
+	}
+	slices.SortStableFunc(evs, func(a, b event) int { return cmp.Compare(a.t, b.t) })
+	var js []string
+	for _, e := range evs {
+		js = append(js, e.json)
+	}
+	c := &recordingsv1.Chunk{Events: []byte("[" + strings.Join(js, ",") + "]"), PageViewId: "p_x", Url: "https://shop.example.com/product/espresso-machine"}
+	for _, mode := range []struct {
+		name    string
+		extract func(*recordingsv1.Chunk, int64, int64) (ChunkStats, error)
+	}{{"heat", Extract}, {"without-heat", ExtractWithoutHeat}} {
+		b.Run(mode.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.Events)))
+			b.ReportAllocs()
+			for b.Loop() {
+				st, err := mode.extract(c, 1, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if mode.name == "heat" && (st.Heat == nil || len(st.Heat.Moves) == 0 || st.Clicks[1].H.Sel == "") {
+					b.Fatalf("no heat read: %+v", st.Heat)
+				}
+			}
+		})
 	}
 }

@@ -316,9 +316,13 @@ func (h *heatReader) move(t int64, dx, dy float64) {
 	if h.moves == nil {
 		h.moves = map[[3]int32]int32{}
 	}
-	if _, ok := h.moves[cell]; !ok && len(h.moves) >= maxMovesPerChk {
-		h.lastMove.ok = false
-		return
+	// Only a full map needs the lookup (most samples pass through and
+	// settle nothing).
+	if len(h.moves) >= maxMovesPerChk {
+		if _, ok := h.moves[cell]; !ok {
+			h.lastMove.ok = false
+			return
+		}
 	}
 	h.lastMove.t, h.lastMove.cell, h.lastMove.ok = t, cell, true
 }
@@ -423,40 +427,18 @@ func (h *heatReader) finish(st *ChunkStats) {
 		return st.Navs[seg-1].URL
 	}
 	var heat Heat
-	index := map[string]int{}
-	pageOf := map[int]int{} // segment → index in heat.Pages, for the segments used
-	// Segments get their pages in segment order, so the same chunk always
-	// extracts to the same stats.
-	segs := slices.Clone(h.segOf)
-	for c := range h.moves {
-		segs = append(segs, int(c[0]))
-	}
-	for g := range h.scrolls {
-		segs = append(segs, g)
-	}
-	if h.snapSeg >= 0 {
-		segs = append(segs, h.snapSeg)
-	}
-	slices.Sort(segs)
-	for _, seg := range slices.Compact(segs) {
-		k := pagerule.Key(segURL(seg))
-		if k == "" {
-			continue
-		}
-		i, ok := index[k]
-		if !ok {
-			if len(heat.Pages) >= 255 {
-				continue
+	var page func(seg int) (int, bool)
+	if h.seg == 0 {
+		// No route change (nearly every chunk): one page, no maps.
+		one := -1
+		if len(h.segOf) > 0 || len(h.moves) > 0 || len(h.scrolls) > 0 || h.snapSeg >= 0 {
+			if k := pagerule.Key(segURL(0)); k != "" {
+				heat.Pages, one = []string{k}, 0
 			}
-			heat.Pages = append(heat.Pages, k)
-			i = len(heat.Pages) - 1
-			index[k] = i
 		}
-		pageOf[seg] = i
-	}
-	page := func(seg int) (int, bool) {
-		i, ok := pageOf[seg]
-		return i, ok
+		page = func(int) (int, bool) { return one, one >= 0 }
+	} else {
+		page = h.pages(&heat, segURL)
 	}
 	day := Day(st.ServerMs)
 	for i := range st.Clicks {
@@ -493,6 +475,46 @@ func (h *heatReader) finish(st *ChunkStats) {
 	}
 	if len(heat.Pages) > 0 {
 		st.Heat = &heat
+	}
+}
+
+// pages gives the chunk's segments their pages (heat.Pages) and answers
+// the page of a segment.
+func (h *heatReader) pages(heat *Heat, segURL func(int) string) func(seg int) (int, bool) {
+	index := map[string]int{}
+	pageOf := map[int]int{} // segment → index in heat.Pages, for the segments used
+	// Segments get their pages in segment order, so the same chunk always
+	// extracts to the same stats.
+	segs := slices.Clone(h.segOf)
+	for c := range h.moves {
+		segs = append(segs, int(c[0]))
+	}
+	for g := range h.scrolls {
+		segs = append(segs, g)
+	}
+	if h.snapSeg >= 0 {
+		segs = append(segs, h.snapSeg)
+	}
+	slices.Sort(segs)
+	for _, seg := range slices.Compact(segs) {
+		k := pagerule.Key(segURL(seg))
+		if k == "" {
+			continue
+		}
+		i, ok := index[k]
+		if !ok {
+			if len(heat.Pages) >= 255 {
+				continue
+			}
+			heat.Pages = append(heat.Pages, k)
+			i = len(heat.Pages) - 1
+			index[k] = i
+		}
+		pageOf[seg] = i
+	}
+	return func(seg int) (int, bool) {
+		i, ok := pageOf[seg]
+		return i, ok
 	}
 }
 
