@@ -297,7 +297,7 @@ func (s *Store) retally(b *pebble.Batch, site int64, session string, added []ans
 	}
 	row.Version++
 	sum.Version = row.Version
-	rb, err := json.Marshal(row)
+	rb, err := encodeRow(row)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package pebble
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -166,7 +165,7 @@ func (s *Store) endSessions(sessions []openSession, cutMs int64) ([]*sessionsv1.
 		row.EndedMs = nowMs
 		row.Version++
 		sum := row.summary(o.site, o.session)
-		rb, err := json.Marshal(row)
+		rb, err := encodeRow(row)
 		if err != nil {
 			return nil, fmt.Errorf("pebble: end session: %w", err)
 		}

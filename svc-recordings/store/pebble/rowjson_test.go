@@ -2,6 +2,8 @@ package pebble
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"testing"
@@ -46,7 +48,8 @@ func recordedRows(t testing.TB) [][]byte {
 }
 
 // checkRowDecode: the row decoder reads what encoding/json reads, and
-// refuses what it refuses.
+// refuses what it refuses; what it read, the row encoder writes as
+// encoding/json writes it.
 func checkRowDecode(t *testing.T, b []byte) {
 	t.Helper()
 	var want, got sessionRow
@@ -55,8 +58,52 @@ func checkRowDecode(t *testing.T, b []byte) {
 	if (werr == nil) != (gerr == nil) {
 		t.Fatalf("%s: encoding/json says %v, the row decoder %v", b, werr, gerr)
 	}
-	if werr == nil && !reflect.DeepEqual(want, got) {
+	if werr != nil {
+		return
+	}
+	if !reflect.DeepEqual(want, got) {
 		t.Fatalf("%s: encoding/json read\n%+v\nthe row decoder\n%+v", b, want, got)
+	}
+	checkRowEncode(t, &got)
+}
+
+// checkRowEncode: the row encoder writes r byte for byte as encoding/json
+// does, or fails where it fails.
+func checkRowEncode(t *testing.T, r *sessionRow) {
+	t.Helper()
+	want, werr := json.Marshal(r)
+	got, gerr := encodeRow(r)
+	if (werr == nil) != (gerr == nil) {
+		t.Fatalf("%+v: encoding/json says %v, the row encoder %v", r, werr, gerr)
+	}
+	if werr == nil && string(want) != string(got) {
+		t.Fatalf("encoding/json wrote\n%s\nthe row encoder\n%s", want, got)
+	}
+}
+
+// TestRowEncodeMatchesStd: encodeRow writes rows as encoding/json does:
+// the recorded session's (TestRowDecodeMatchesStd decodes and re-encodes
+// them), and rows holding what JSON escapes — HTML characters, control
+// characters, U+2028, invalid UTF-8 (encoding/json writes U+FFFD) — in
+// strings and map keys, and extremes.
+func TestRowEncodeMatchesStd(t *testing.T) {
+	odd := []string{"", "<a href=\"x\">&amp;</a>", "\x00\x01\x1f\x7f", "\u2028\u2029", "\xff\xfe valid \xc3", "é😀\\/\n\t", "\"quoted\""}
+	for i, s := range odd {
+		state := &summary.State{
+			VisitorID: s, MaxSeq: int64(i) - 1, Chunks: 1 << 30,
+			Pages:   []summary.Page{{PageViewID: s, URL: "https://x/?q=" + s, Referrer: s, StartMs: -9007199254740993, EndMs: 9007199254740993}},
+			Reach:   map[string]*summary.Reach{s + "\x00" + s: {Page: s, Day: -1, Pct: 100, Fold: 900, Doc: 4200}, "b": {Page: "p"}},
+			Clicked: []string{s, "body>a:nth-of-type(2)"},
+		}
+		checkRowEncode(t, &sessionRow{State: state, Version: math.MaxInt64, CreatedMs: math.MinInt64, EndedMs: int64(i)})
+	}
+	checkRowEncode(t, &sessionRow{})
+	for _, b := range recordedRows(t) {
+		var r sessionRow
+		if err := decodeRow(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		checkRowEncode(t, &r)
 	}
 }
 
@@ -82,11 +129,53 @@ func TestRowDecodeMatchesStd(t *testing.T) {
 }
 
 // FuzzRowDecode: any bytes decode to the same row with both decoders, or
-// fail with both.
+// fail with both; a row read encodes to the same bytes with both encoders.
 func FuzzRowDecode(f *testing.F) {
 	for _, b := range recordedRows(f) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"s":{"q":1,"hr":{"a":{"pk":"p","d":1}}},"v":1}`))
 	f.Fuzz(func(t *testing.T, b []byte) { checkRowDecode(t, b) })
+}
+
+// BenchmarkRowCodec encodes and decodes the row of a session that has
+// viewed 100 pages (a page, a page view index entry and a scroll reach
+// each: ~25 KB), as every append to it does: encoding/json's encoder
+// against the row encoder, and the row decoder.
+func BenchmarkRowCodec(b *testing.B) {
+	state := &summary.State{MaxSeq: 2500, Chunks: 2501, VisitorID: "v_longsession0000001", CurPage: map[string]int{}, Reach: map[string]*summary.Reach{}}
+	for v := range 100 {
+		pv := fmt.Sprintf("p_long%014d", v)
+		state.Pages = append(state.Pages, summary.Page{PageViewID: pv, URL: "https://shop.example.com/p/" + pv, StartMs: 1763890000000 + int64(v)*125000, EndMs: 1763890120010 + int64(v)*125000})
+		state.CurPage[pv] = v
+		state.Reach[pv+"\x00https://shop.example.com/p/"+pv] = &summary.Reach{Page: "https://shop.example.com/p/" + pv, Day: 20000, Pct: 40, Fold: 800, Doc: 3000}
+	}
+	row := &sessionRow{State: state, Version: 2501, CreatedMs: 1796182250281}
+	raw, err := json.Marshal(row)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("encode-std", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := json.Marshal(row); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := encodeRow(row); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			var r sessionRow
+			if err := decodeRow(raw, &r); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
