@@ -11,8 +11,9 @@ import (
 
 // BenchmarkHeatFlush merges queued heatmap changes as the flusher does: a
 // second's worth of AppendChunks calls (16 calls of 48 chunks on one page,
-// 2 clicks over 150 elements and ~30 pointer cells per chunk, three
-// device classes), reported per chunk. The flusher is stopped so that
+// 2 clicks over 150 elements and 9 pointer cells per chunk — what
+// BenchmarkExtractHeat's batch yields — three device classes), reported
+// per chunk. The flusher is stopped so that
 // each flush takes exactly the queued calls.
 func BenchmarkHeatFlush(b *testing.B) {
 	const calls, chunks = 16, 48
@@ -35,7 +36,7 @@ func BenchmarkHeatFlush(b *testing.B) {
 				h.both.Add(heatmap.Key{Page: benchPage, Kind: heatmap.Page}, heatmap.Vec{X: 1}, 1)
 			}
 			x, y := int32(500), int32(400)
-			for range 30 {
+			for range 9 {
 				x = min(max(x+int32(rng.IntN(5)-2)*20, 0), 980)
 				y = min(max(y+int32(rng.IntN(5)-2)*24, 0), 4200)
 				h.both.Add(heatmap.Key{Page: benchPage, Device: device, Day: day, Kind: heatmap.Move, Cell: heatmap.MoveCell(x, y)}, heatmap.Vec{N: int64(1 + rng.IntN(500))}, 1)
