@@ -77,7 +77,16 @@ afterAll(async () => {
 
 const since = (n: number) => srv.requests.slice(n);
 const envs = (rs: Captured[]) => rs.filter((r) => r.envelope).map((r) => r.envelope!);
-const events = (es: Envelope[]) => es.flatMap((e) => e.events);
+// once keeps the first copy of each batch, as ingest does: a batch in flight when the page hides is
+// handed to sendBeacon as well, so the intake may see it twice (transport.ts, unload).
+const once = (es: Envelope[]) => {
+  const seen = new Set<string>();
+  return es.filter((e) => {
+    const k = `${e.sessionId}/${e.pageViewId}/${e.seq}`;
+    return !seen.has(k) && (seen.add(k), true);
+  });
+};
+const events = (es: Envelope[]) => once(es).flatMap((e) => e.events);
 const customs = (es: Envelope[], tag: string) => events(es).filter((e) => e.type === 5 && e.data.tag === tag).map((e) => e.data.payload);
 
 async function open(path: string, key = 'k_e2e', init?: (p: Page) => Promise<void>) {
