@@ -147,13 +147,9 @@ async function findSession(url, lastAt) {
     const s = (r.json().sessions ?? []).find((x) => x.entryUrl === url);
     if (!s) return undefined;
     // The recording must reach past the last instant.
-    const rec = await account.call("GET", `/api/v1/sites/${siteId}/sessions/${s.sessionId}/recording`);
     let first = Infinity, last = -Infinity;
-    for (const line of rec.text.split("\n")) {
-      if (!line.trim()) continue;
-      const ev = JSON.parse(line).result?.events;
-      if (!ev) continue;
-      for (const e of JSON.parse(Buffer.from(ev, "base64").toString("utf8"))) {
+    for (const c of await recording(s.sessionId)) {
+      for (const e of c.events) {
         if (process.env.FIDELITY_DEBUG) debugEvents.push(e);
         first = Math.min(first, e.timestamp);
         last = Math.max(last, e.timestamp);
@@ -170,6 +166,31 @@ async function findSession(url, lastAt) {
   }, `the recording of ${url}`, 90_000).catch((e) => {
     throw new Error(`${e.message} (${seen})`);
   });
+}
+
+// recording answers the stored chunks of a session, in the order the API streams them.
+async function recording(sessionId) {
+  const rec = await account.call("GET", `/api/v1/sites/${siteId}/sessions/${sessionId}/recording`);
+  const chunks = [];
+  for (const line of rec.text.split("\n")) {
+    if (!line.trim()) continue;
+    const r = JSON.parse(line).result;
+    if (r?.events) chunks.push({ seq: Number(r.seq ?? 0), events: JSON.parse(Buffer.from(r.events, "base64").toString("utf8")) });
+  }
+  return chunks;
+}
+
+// chunkReport describes a stored recording for an instant the replay got wrong: each chunk's
+// events (ms from the first event) and the document's recorded scroll positions, so a failure
+// tells a recording that lacks the instant's events from a replay that did not apply them.
+async function chunkReport(sessionId, first) {
+  const lines = [];
+  for (const c of await recording(sessionId)) {
+    const ts = c.events.map((e) => e.timestamp - first);
+    const scrolls = c.events.filter((e) => e.type === 3 && e.data.source === 3 && e.data.id === 1).map((e) => `${e.timestamp - first}:${e.data.y}`);
+    lines.push(`seq ${c.seq}: ${c.events.length} events ${Math.min(...ts)}..${Math.max(...ts)} ms${scrolls.length ? `, document scrolls ${scrolls.join(" ")}` : ""}`);
+  }
+  return lines.join("\n");
 }
 
 // waitForAssets waits (bounded) until recordings holds its copy of the page's stylesheets.
@@ -270,6 +291,10 @@ test("replays look like the live pages", { timeout: 600_000 }, async (t) => {
         const frame = await page.locator("[data-testid=replay-frame] iframe").elementHandle().then((h) => h.contentFrame());
         const videos = await frame.evaluate(() => [...document.querySelectorAll("video")].map((v) => ({ t: v.currentTime, paused: v.paused, readyState: v.readyState, seeking: v.seeking, frames: v.getVideoPlaybackQuality?.().totalVideoFrames, top: Math.round(v.getBoundingClientRect().top) })));
         if (videos.length) console.log(`fidelity ${tpl.name} ${shot.label} ${how}: replay videos ${JSON.stringify(videos)}`);
+        const tl = page.getByTestId("timeline");
+        console.log(`fidelity ${tpl.name} ${shot.label} ${how}: timeline at ${await tl.getAttribute("aria-valuenow")} of ${await tl.getAttribute("aria-valuemax")} ms; the stored recording:\n${await chunkReport(session.id, session.first)}`);
+        const warned = sl.log().split("\n").filter((l) => /"level":"(WARN|ERROR)"|level=(WARN|ERROR)/.test(l));
+        if (warned.length) console.log(`fidelity: sightline's last warnings and errors:\n${warned.slice(-20).join("\n")}`);
       }
     };
 
