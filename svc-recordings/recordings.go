@@ -69,9 +69,11 @@ type Config struct {
 	// END_IDLE_SESSIONS pass ends.
 	SessionIdle time.Duration `yaml:"session_idle"`
 	SweepLimit  int           `yaml:"sweep_limit"`
-	// OutboxBatch is the most summaries sent to search at once;
+	// OutboxBatch is the most outbox entries one delivery reads (and
+	// coalesces), OutboxCallSize the most summaries in one call to search;
 	// OutboxMaxBackoff caps the wait between retries while search is down.
 	OutboxBatch      int           `yaml:"outbox_batch"`
+	OutboxCallSize   int           `yaml:"outbox_call_size"`
 	OutboxMaxBackoff time.Duration `yaml:"outbox_max_backoff"`
 	// OutboxWindow is the relay's outbox.Loop.Window: how long search
 	// (the sessions list) may lag behind the store.
@@ -128,7 +130,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SweepInterval, "recordings.sweep-interval", 0, "how often this process removes expired sessions and ends idle ones itself; 0: notify's scheduler calls RunSweep (once per period across replicas); set it when no notify runs")
 	fs.DurationVar(&c.SessionIdle, "recordings.session-idle", 35*time.Minute, "a session is ended (summary final, session.ended published) this long after its last chunk reached ingest; at least the tracker's own idle timeout (30 min, tracker/src/session.ts IDLE_MS) so a session the tracker still continues is never ended, plus 5 min for its last batches retried on 429/503")
 	fs.IntVar(&c.SweepLimit, "recordings.sweep-limit", 10000, "most sessions one pass ends (the next pass continues)")
-	fs.IntVar(&c.OutboxBatch, "recordings.outbox.batch", 500, "most outbox entries delivered to search at once")
+	fs.IntVar(&c.OutboxBatch, "recordings.outbox.batch", 2000, "most outbox entries one delivery to search reads: a session's summaries among them go once, at the latest version (under steady load a window holds a summary per batch, more than there are sessions: a read that takes the whole window sends each session once); a full read is a backlog and goes on at once")
+	fs.IntVar(&c.OutboxCallSize, "recordings.outbox.call-size", 500, "most summaries in one call to search (at most search.max-upsert-batch); a delivery goes in as many calls as need be, each also under 4 MiB")
 	fs.DurationVar(&c.OutboxWindow, "recordings.outbox.window", time.Second, "shortest time between two deliveries to search: summaries written within it go in one call, a session at its latest version only (one index commit per window instead of one per batch); the sessions list lags the store by up to this (plus the delivery); 0: deliver at once")
 	fs.DurationVar(&c.OutboxMaxBackoff, "recordings.outbox.max-backoff", 2*time.Second, "longest wait between deliveries while search is down (bounds how soon after search returns the outbox drains)")
 	fs.DurationVar(&c.TombstoneTTL, "recordings.tombstone-ttl", 30*24*time.Hour, "how long a deleted session keeps re-delivered chunks out")
@@ -184,6 +187,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OutboxBatch < 1 {
 		errs = append(errs, errors.New("recordings.outbox.batch: at least 1"))
+	}
+	if c.OutboxCallSize < 1 {
+		errs = append(errs, errors.New("recordings.outbox.call-size: at least 1"))
 	}
 	if c.OutboxWindow < 0 || c.OutboxWindow > time.Minute {
 		errs = append(errs, errors.New("recordings.outbox.window: 0 to 1m"))
@@ -358,7 +364,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.Search != nil {
 		s.relay = outbox.New(s.store, deps.Search, log)
-		s.relay.Batch = cfg.OutboxBatch
+		s.relay.Batch, s.relay.CallSessions = cfg.OutboxBatch, cfg.OutboxCallSize
 		s.relay.MaxBackoff = cfg.OutboxMaxBackoff
 		s.relay.Window = cfg.OutboxWindow
 		s.relay.Delivered, s.relay.Failures = m.outboxDelivered, m.outboxFailures

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
+	"google.golang.org/protobuf/proto"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
@@ -27,8 +28,16 @@ type Relay struct {
 	Store  store.Store
 	Search searchv1.SearchInternalServiceClient
 	Logger *slog.Logger
-	// Batch is the most entries read (and summaries sent) at once.
+	// Batch is the most entries one delivery reads: what it can coalesce.
+	// Under steady load the window fills with more entries than sessions
+	// (a session writes a summary per batch); read whole, they go as one
+	// summary per session. A full read is a backlog and does not wait.
 	Batch int
+	// CallSessions and CallBytes bound one UpsertSessions call (search
+	// refuses more than its max-upsert-batch summaries, gRPC more than its
+	// message size): a delivery's summaries go in as many calls as need
+	// be. A summary over CallBytes goes alone.
+	CallSessions, CallBytes int
 	// Delivered counts entries (optional).
 	Delivered metric.Int64Counter
 	// Loop runs the relay; its Dependency is search.
@@ -38,7 +47,7 @@ type Relay struct {
 // New returns a relay with defaults filled in.
 func New(st store.Store, search searchv1.SearchInternalServiceClient, logger *slog.Logger) *Relay {
 	return &Relay{
-		Store: st, Search: search, Logger: logger, Batch: 500,
+		Store: st, Search: search, Logger: logger, Batch: 2000, CallSessions: 500, CallBytes: 4 << 20,
 		Loop: newLoop(logger, "search", 2*time.Second),
 	}
 }
@@ -78,6 +87,26 @@ func (r *Relay) upsert(ctx context.Context, sums []*sessionsv1.SessionSummary) e
 	})
 }
 
+// calls splits summaries into UpsertSessions calls of at most
+// CallSessions summaries and CallBytes bytes, in order.
+func (r *Relay) calls(sums []*sessionsv1.SessionSummary) [][]*sessionsv1.SessionSummary {
+	most, limit := max(r.CallSessions, 1), r.CallBytes
+	var out [][]*sessionsv1.SessionSummary
+	start, bytes := 0, 0
+	for i, s := range sums {
+		n := proto.Size(s) + 8 // the repeated field's tag and length
+		if i > start && (i-start == most || limit > 0 && bytes+n > limit) {
+			out = append(out, sums[start:i])
+			start, bytes = i, 0
+		}
+		bytes += n
+	}
+	if start < len(sums) {
+		out = append(out, sums[start:])
+	}
+	return out
+}
+
 // Once delivers one batch and answers how many entries it took. A batch
 // is one trace (Loop.work); finding none makes no span.
 func (r *Relay) Once(ctx context.Context) (_ int, err error) {
@@ -97,11 +126,15 @@ func (r *Relay) Once(ctx context.Context) (_ int, err error) {
 		if len(run) == 0 {
 			return nil
 		}
-		err := sendEach(ctx, run, r.upsert, func(s *sessionsv1.SessionSummary, err error) {
-			r.Logger.ErrorContext(ctx, "outbox: search refused a summary; dropped", "site_id", s.GetSiteId(), "session_id", s.GetSessionId(), "version", s.GetVersion(), "err", err)
-		})
+		for _, call := range r.calls(run) {
+			if err := sendEach(ctx, call, r.upsert, func(s *sessionsv1.SessionSummary, err error) {
+				r.Logger.ErrorContext(ctx, "outbox: search refused a summary; dropped", "site_id", s.GetSiteId(), "session_id", s.GetSessionId(), "version", s.GetVersion(), "err", err)
+			}); err != nil {
+				return err // the calls before went; a retry sends them again, which search ignores (same version)
+			}
+		}
 		run, at = nil, map[[2]any]int{}
-		return err
+		return nil
 	}
 	for _, e := range entries {
 		switch e.Kind {

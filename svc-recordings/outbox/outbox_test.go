@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,8 +14,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/internal/grpctest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
@@ -31,6 +34,7 @@ type search struct {
 	down   bool
 	reject string
 	log    []string
+	bytes  []int // each upsert call's request size
 }
 
 func (s *search) UpsertSessions(ctx context.Context, req *searchv1.UpsertSessionsRequest) (*searchv1.UpsertSessionsResponse, error) {
@@ -49,6 +53,7 @@ func (s *search) UpsertSessions(ctx context.Context, req *searchv1.UpsertSession
 		line += fmt.Sprintf(" %s@%d", x.SessionId, x.Version)
 	}
 	s.log = append(s.log, line)
+	s.bytes = append(s.bytes, proto.Size(req))
 	return &searchv1.UpsertSessionsResponse{Upserted: int32(len(req.Sessions))}, nil
 }
 
@@ -118,6 +123,80 @@ func TestRelayCoalescesInOrderAndRetries(t *testing.T) {
 	}
 	if n, err := r.Once(ctx); n != 0 || err != nil {
 		t.Fatalf("empty outbox: %d %v", n, err)
+	}
+}
+
+// TestRelaySplitsCalls: one delivery reads the whole outbox (180 entries,
+// three chunks of each of 60 sessions) and sends each session once, at its
+// latest version, in calls of at most CallSessions summaries and CallBytes
+// bytes, in the order the sessions were first written; a summary larger
+// than CallBytes goes alone.
+func TestRelaySplitsCalls(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sr := &search{}
+	ctx := context.Background()
+	const sessions, perSession = 60, 3
+	var order []string
+	for seq := range int64(perSession) {
+		for i := range sessions {
+			b := &storetest.Builder{Site: 3_000_000_001, Session: fmt.Sprintf("s_%012d", i), Visitor: "v_aaaaaaaaaaaa", ServerMs: time.Now().UnixMilli()}
+			// Page views of growing URLs, so summaries differ in size.
+			if _, err := st.Append(ctx, []store.Chunk{b.ChunkPV(t, seq, fmt.Sprintf("p_%012d_%s", seq, strings.Repeat("x", i)), 100)}); err != nil {
+				t.Fatal(err)
+			}
+			if seq == 0 {
+				order = append(order, b.Session)
+			}
+		}
+	}
+	pending, err := st.OutboxPending(ctx, 1)
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("OutboxPending: %v %v", pending, err)
+	}
+	one := proto.Size(pending[0].Summary)
+
+	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.CallSessions, r.CallBytes = 7, 12*one // some calls full by count, some by bytes
+	if n, err := r.Once(ctx); err != nil || n != sessions*perSession {
+		t.Fatalf("Once: %d, %v; want all %d entries in one delivery", n, err, sessions*perSession)
+	}
+	var got []string
+	byCount, byBytes := 0, 0 // calls the next summary would have put over one limit
+	for i, line := range sr.log {
+		ids := strings.Fields(strings.TrimPrefix(line, "upsert"))
+		if len(ids) == 0 || len(ids) > r.CallSessions || sr.bytes[i] > r.CallBytes {
+			t.Fatalf("call %d: %d summaries, %d bytes; want 1 to %d and at most %d bytes", i, len(ids), sr.bytes[i], r.CallSessions, r.CallBytes)
+		}
+		if len(ids) == r.CallSessions {
+			byCount++
+		} else if i < len(sr.log)-1 {
+			byBytes++
+		}
+		got = append(got, ids...)
+	}
+	if byCount == 0 || byBytes == 0 {
+		t.Fatalf("calls ended by the count limit %d, by the byte limit %d: want both exercised (sizes %v)", byCount, byBytes, sr.bytes)
+	}
+	var want []string
+	for _, s := range order {
+		want = append(want, fmt.Sprintf("%s@%d", s, perSession))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("search saw %q\nwant %q", got, want)
+	}
+	t.Logf("%d entries, %d sessions: %d calls of %v bytes", sessions*perSession, sessions, len(sr.log), sr.bytes)
+	if d, _ := st.OutboxDepth(ctx); d != 0 {
+		t.Fatalf("depth after delivery %d", d)
+	}
+
+	r.CallBytes = 1
+	sums := []*sessionsv1.SessionSummary{pending[0].Summary, pending[0].Summary}
+	if calls := r.calls(sums); len(calls) != 2 || len(calls[0]) != 1 || len(calls[1]) != 1 {
+		t.Fatalf("summaries over CallBytes: calls %d, want one each", len(calls))
 	}
 }
 
