@@ -34,9 +34,14 @@ func (r *Relay) OnceAnswers(ctx context.Context) (_ int, err error) {
 		if err != nil || len(answers) == 0 {
 			return err
 		}
-		return sendEach(ctx, answers, r.upsertAnswers, func(a *sessionsv1.Answer, err error) {
-			r.Logger.ErrorContext(ctx, "outbox: search refused an answer; dropped", "site_id", a.GetSiteId(), "answer_id", a.GetId(), "err", err)
-		})
+		for _, call := range calls(answers, r.CallSessions, r.CallBytes) {
+			if err := sendEach(ctx, call, r.upsertAnswers, func(a *sessionsv1.Answer, err error) {
+				r.Logger.ErrorContext(ctx, "outbox: search refused an answer; dropped", "site_id", a.GetSiteId(), "answer_id", a.GetId(), "err", err)
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	for _, e := range entries {
 		switch e.Kind {

@@ -109,3 +109,36 @@ func TestRelayAnswers(t *testing.T) {
 		t.Fatalf("empty outbox: %d %v", n, err)
 	}
 }
+
+// TestRelayAnswersInCalls: a site's answers go in calls of at most
+// CallSessions, in order (search refuses more than its max-upsert-batch).
+func TestRelayAnswersInCalls(t *testing.T) {
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sr := &search{}
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	var want []string
+	for i := range 5 {
+		id := fmt.Sprintf("a_%024d", i)
+		if _, err := st.AppendAnswers(ctx, []store.Answer{storetest.Answer(3_000_000_001, "s_one0000000000000000000", "v_one0000000000000000000", id, 0, 3, 0, now)}); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			want = append(want, "upsert "+id)
+		} else {
+			want[len(want)-1] += " " + id
+		}
+	}
+	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.CallSessions = 2
+	if n, err := r.OnceAnswers(ctx); err != nil || n != 5 {
+		t.Fatalf("OnceAnswers: %d, %v", n, err)
+	}
+	if fmt.Sprint(sr.log) != fmt.Sprint(want) {
+		t.Fatalf("search saw %q, want %q", sr.log, want)
+	}
+}

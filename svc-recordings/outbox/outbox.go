@@ -33,10 +33,10 @@ type Relay struct {
 	// (a session writes a summary per batch); read whole, they go as one
 	// summary per session. A full read is a backlog and does not wait.
 	Batch int
-	// CallSessions and CallBytes bound one UpsertSessions call (search
-	// refuses more than its max-upsert-batch summaries, gRPC more than its
-	// message size): a delivery's summaries go in as many calls as need
-	// be. A summary over CallBytes goes alone.
+	// CallSessions and CallBytes bound one upsert call, of summaries or of
+	// answers (search refuses more than its max-upsert-batch items, gRPC
+	// more than its message size): a delivery goes in as many calls as
+	// need be. An item over CallBytes goes alone.
 	CallSessions, CallBytes int
 	// Delivered counts entries (optional).
 	Delivered metric.Int64Counter
@@ -87,22 +87,23 @@ func (r *Relay) upsert(ctx context.Context, sums []*sessionsv1.SessionSummary) e
 	})
 }
 
-// calls splits summaries into UpsertSessions calls of at most
-// CallSessions summaries and CallBytes bytes, in order.
-func (r *Relay) calls(sums []*sessionsv1.SessionSummary) [][]*sessionsv1.SessionSummary {
-	most, limit := max(r.CallSessions, 1), r.CallBytes
-	var out [][]*sessionsv1.SessionSummary
+// calls splits what one delivery sends (summaries, answers) into calls of
+// at most most items and limit bytes (0: no byte limit), in order; an item
+// over limit goes alone.
+func calls[T proto.Message](items []T, most, limit int) [][]T {
+	most = max(most, 1)
+	var out [][]T
 	start, bytes := 0, 0
-	for i, s := range sums {
-		n := proto.Size(s) + 8 // the repeated field's tag and length
+	for i, it := range items {
+		n := proto.Size(it) + 8 // the repeated field's tag and length
 		if i > start && (i-start == most || limit > 0 && bytes+n > limit) {
-			out = append(out, sums[start:i])
+			out = append(out, items[start:i])
 			start, bytes = i, 0
 		}
 		bytes += n
 	}
-	if start < len(sums) {
-		out = append(out, sums[start:])
+	if start < len(items) {
+		out = append(out, items[start:])
 	}
 	return out
 }
@@ -126,7 +127,7 @@ func (r *Relay) Once(ctx context.Context) (_ int, err error) {
 		if len(run) == 0 {
 			return nil
 		}
-		for _, call := range r.calls(run) {
+		for _, call := range calls(run, r.CallSessions, r.CallBytes) {
 			if err := sendEach(ctx, call, r.upsert, func(s *sessionsv1.SessionSummary, err error) {
 				r.Logger.ErrorContext(ctx, "outbox: search refused a summary; dropped", "site_id", s.GetSiteId(), "session_id", s.GetSessionId(), "version", s.GetVersion(), "err", err)
 			}); err != nil {

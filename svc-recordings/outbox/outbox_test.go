@@ -193,10 +193,9 @@ func TestRelaySplitsCalls(t *testing.T) {
 		t.Fatalf("depth after delivery %d", d)
 	}
 
-	r.CallBytes = 1
 	sums := []*sessionsv1.SessionSummary{pending[0].Summary, pending[0].Summary}
-	if calls := r.calls(sums); len(calls) != 2 || len(calls[0]) != 1 || len(calls[1]) != 1 {
-		t.Fatalf("summaries over CallBytes: calls %d, want one each", len(calls))
+	if cs := calls(sums, 500, 1); len(cs) != 2 || len(cs[0]) != 1 || len(cs[1]) != 1 {
+		t.Fatalf("summaries over the byte limit: %d calls, want one each", len(cs))
 	}
 }
 
