@@ -70,7 +70,7 @@ type Config struct {
 	SessionIdle time.Duration `yaml:"session_idle"`
 	SweepLimit  int           `yaml:"sweep_limit"`
 	// OutboxBatch is the most outbox entries one delivery reads (and
-	// coalesces), OutboxCallSize the most summaries in one call to search;
+	// coalesces), OutboxCallSize the most summaries or answers in one call;
 	// OutboxMaxBackoff caps the wait between retries while search is down.
 	OutboxBatch      int           `yaml:"outbox_batch"`
 	OutboxCallSize   int           `yaml:"outbox_call_size"`
@@ -364,7 +364,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	if deps.Search != nil {
 		s.relay = outbox.New(s.store, deps.Search, log)
-		s.relay.Batch, s.relay.CallSessions = cfg.OutboxBatch, cfg.OutboxCallSize
+		s.relay.Batch, s.relay.CallSize = cfg.OutboxBatch, cfg.OutboxCallSize
 		s.relay.MaxBackoff = cfg.OutboxMaxBackoff
 		s.relay.Window = cfg.OutboxWindow
 		s.relay.Delivered, s.relay.Failures = m.outboxDelivered, m.outboxFailures

@@ -34,7 +34,7 @@ func (r *Relay) OnceAnswers(ctx context.Context) (_ int, err error) {
 		if err != nil || len(answers) == 0 {
 			return err
 		}
-		for _, call := range calls(answers, r.CallSessions, r.CallBytes) {
+		for _, call := range calls(answers, r.CallSize, r.CallBytes) {
 			if err := sendEach(ctx, call, r.upsertAnswers, func(a *sessionsv1.Answer, err error) {
 				r.Logger.ErrorContext(ctx, "outbox: search refused an answer; dropped", "site_id", a.GetSiteId(), "answer_id", a.GetId(), "err", err)
 			}); err != nil {

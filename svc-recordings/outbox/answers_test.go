@@ -15,7 +15,6 @@ import (
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
-	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
 	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
 )
 
@@ -51,11 +50,7 @@ func (s *search) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswersR
 // is kept while search is down, and one answer search refuses does not
 // block the others.
 func TestRelayAnswers(t *testing.T) {
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	sr := &search{down: true, reject: "a_poison00000000000000000"}
 	client := serveSearch(t, sr)
 	ctx := context.Background()
@@ -111,13 +106,9 @@ func TestRelayAnswers(t *testing.T) {
 }
 
 // TestRelayAnswersInCalls: a site's answers go in calls of at most
-// CallSessions, in order (search refuses more than its max-upsert-batch).
+// CallSize, in order (search refuses more than its max-upsert-batch).
 func TestRelayAnswersInCalls(t *testing.T) {
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	sr := &search{}
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
@@ -134,7 +125,7 @@ func TestRelayAnswersInCalls(t *testing.T) {
 		}
 	}
 	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	r.CallSessions = 2
+	r.CallSize = 2
 	if n, err := r.OnceAnswers(ctx); err != nil || n != 5 {
 		t.Fatalf("OnceAnswers: %d, %v", n, err)
 	}

@@ -15,7 +15,6 @@ import (
 
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
-	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
 	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
 )
 
@@ -81,11 +80,7 @@ func endedSessions(t *testing.T, st store.Store, site int64, n int) []string {
 // most 500, in order; a deleted session's event is skipped; one event
 // notify refuses is dropped alone; a down notify changes nothing.
 func TestNotifyRelayBatchesSkipsAndRefuses(t *testing.T) {
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	const site = int64(3_000_000_001)
 	ids := endedSessions(t, st, site, 1200)
 	ctx := context.Background()
@@ -135,11 +130,7 @@ func TestNotifyRelayBatchesSkipsAndRefuses(t *testing.T) {
 
 // TestNotifyRelayWithoutClientDiscards: no notify, no growth.
 func TestNotifyRelayWithoutClientDiscards(t *testing.T) {
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	endedSessions(t, st, 3_000_000_002, 3)
 	r := NewNotify(st, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if k, err := r.Once(context.Background()); err != nil || k != 3 {

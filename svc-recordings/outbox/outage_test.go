@@ -19,7 +19,6 @@ import (
 	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/platform/depstate/depstatetest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
-	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
 	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
 )
 
@@ -65,11 +64,7 @@ func (r *restartable) stop() {
 // gauge reads 0 during and 1 after, and search receives the backlog in the
 // order it was written, across several batches.
 func TestOutageLogsOnceAndDrainsInOrder(t *testing.T) {
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	sr := &search{}
 	srv := &restartable{t: t, impl: sr}
 	srv.start()

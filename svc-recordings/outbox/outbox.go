@@ -33,11 +33,11 @@ type Relay struct {
 	// (a session writes a summary per batch); read whole, they go as one
 	// summary per session. A full read is a backlog and does not wait.
 	Batch int
-	// CallSessions and CallBytes bound one upsert call, of summaries or of
+	// CallSize and CallBytes bound one upsert call, of summaries or of
 	// answers (search refuses more than its max-upsert-batch items, gRPC
 	// more than its message size): a delivery goes in as many calls as
 	// need be. An item over CallBytes goes alone.
-	CallSessions, CallBytes int
+	CallSize, CallBytes int
 	// Delivered counts entries (optional).
 	Delivered metric.Int64Counter
 	// Loop runs the relay; its Dependency is search.
@@ -47,7 +47,7 @@ type Relay struct {
 // New returns a relay with defaults filled in.
 func New(st store.Store, search searchv1.SearchInternalServiceClient, logger *slog.Logger) *Relay {
 	return &Relay{
-		Store: st, Search: search, Logger: logger, Batch: 2000, CallSessions: 500, CallBytes: 4 << 20,
+		Store: st, Search: search, Logger: logger, Batch: 2000, CallSize: 500, CallBytes: 4 << 20,
 		Loop: newLoop(logger, "search", 2*time.Second),
 	}
 }
@@ -127,7 +127,7 @@ func (r *Relay) Once(ctx context.Context) (_ int, err error) {
 		if len(run) == 0 {
 			return nil
 		}
-		for _, call := range calls(run, r.CallSessions, r.CallBytes) {
+		for _, call := range calls(run, r.CallSize, r.CallBytes) {
 			if err := sendEach(ctx, call, r.upsert, func(s *sessionsv1.SessionSummary, err error) {
 				r.Logger.ErrorContext(ctx, "outbox: search refused a summary; dropped", "site_id", s.GetSiteId(), "session_id", s.GetSessionId(), "version", s.GetVersion(), "err", err)
 			}); err != nil {

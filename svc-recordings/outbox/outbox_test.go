@@ -67,6 +67,22 @@ func (s *search) DeleteSessions(ctx context.Context, req *searchv1.DeleteSession
 	return &searchv1.DeleteSessionsResponse{Deleted: 1}, nil
 }
 
+// openStore opens a Pebble store for the test, closed when the test and
+// every cleanup registered after this one (a running relay's) are done.
+func openStore(t *testing.T) *pebble.Store {
+	t.Helper()
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Errorf("closing the store: %v", err)
+		}
+	})
+	return st
+}
+
 // serve runs a gRPC server with what register puts on it, on a socket
 // for the test, and answers a client for it.
 func serve[C any](t *testing.T, register func(*grpc.Server), client func(grpc.ClientConnInterface) C) C {
@@ -81,11 +97,7 @@ func serveSearch(t *testing.T, sr *search) searchv1.SearchInternalServiceClient 
 }
 
 func TestRelayCoalescesInOrderAndRetries(t *testing.T) {
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	sr := &search{down: true}
 	client := serveSearch(t, sr)
 
@@ -128,15 +140,11 @@ func TestRelayCoalescesInOrderAndRetries(t *testing.T) {
 
 // TestRelaySplitsCalls: one delivery reads the whole outbox (180 entries,
 // three chunks of each of 60 sessions) and sends each session once, at its
-// latest version, in calls of at most CallSessions summaries and CallBytes
+// latest version, in calls of at most CallSize summaries and CallBytes
 // bytes, in the order the sessions were first written; a summary larger
 // than CallBytes goes alone.
 func TestRelaySplitsCalls(t *testing.T) {
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	sr := &search{}
 	ctx := context.Background()
 	const sessions, perSession = 60, 3
@@ -160,7 +168,7 @@ func TestRelaySplitsCalls(t *testing.T) {
 	one := proto.Size(pending[0].Summary)
 
 	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	r.CallSessions, r.CallBytes = 7, 12*one // some calls full by count, some by bytes
+	r.CallSize, r.CallBytes = 7, 12*one // some calls full by count, some by bytes
 	if n, err := r.Once(ctx); err != nil || n != sessions*perSession {
 		t.Fatalf("Once: %d, %v; want all %d entries in one delivery", n, err, sessions*perSession)
 	}
@@ -168,10 +176,10 @@ func TestRelaySplitsCalls(t *testing.T) {
 	byCount, byBytes := 0, 0 // calls the next summary would have put over one limit
 	for i, line := range sr.log {
 		ids := strings.Fields(strings.TrimPrefix(line, "upsert"))
-		if len(ids) == 0 || len(ids) > r.CallSessions || sr.bytes[i] > r.CallBytes {
-			t.Fatalf("call %d: %d summaries, %d bytes; want 1 to %d and at most %d bytes", i, len(ids), sr.bytes[i], r.CallSessions, r.CallBytes)
+		if len(ids) == 0 || len(ids) > r.CallSize || sr.bytes[i] > r.CallBytes {
+			t.Fatalf("call %d: %d summaries, %d bytes; want 1 to %d and at most %d bytes", i, len(ids), sr.bytes[i], r.CallSize, r.CallBytes)
 		}
-		if len(ids) == r.CallSessions {
+		if len(ids) == r.CallSize {
 			byCount++
 		} else if i < len(sr.log)-1 {
 			byBytes++
@@ -200,11 +208,7 @@ func TestRelaySplitsCalls(t *testing.T) {
 }
 
 func TestRelayDropsOnlyWhatSearchRefuses(t *testing.T) {
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	sr := &search{reject: "s_poison0000000"}
 	client := serveSearch(t, sr)
 	ctx := context.Background()

@@ -19,7 +19,6 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	"github.com/sightlinehq/sightline/internal/grpctest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
-	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
 	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
 )
 
@@ -56,11 +55,7 @@ func TestRelaySpans(t *testing.T) {
 	defer tp.Shutdown(context.Background())
 	tracer := tp.Tracer("test")
 
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	sr := &tracedSearch{}
 	cc := grpctest.Conn(t, func(s *grpc.Server) { searchv1.RegisterSearchInternalServiceServer(s, sr) },
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagation.TraceContext{}))))

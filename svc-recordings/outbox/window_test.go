@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sightlinehq/sightline/svc-recordings/store"
-	"github.com/sightlinehq/sightline/svc-recordings/store/pebble"
 	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
 )
 
@@ -67,11 +66,7 @@ func upsertCalls(log []string) int {
 // released by the test (Loop.after), so what the relay sent while it
 // waited is known, not raced.
 func TestWindowCoalescesInOrder(t *testing.T) {
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() }) // after the relay stops (running's cleanup)
+	st := openStore(t)
 	sr := &search{}
 	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r.Window, r.Poll = time.Hour, time.Hour // only Notify and the window move it
@@ -166,11 +161,7 @@ func TestWindowCoalescesInOrder(t *testing.T) {
 // every session at its last version, took them in fewer calls than there
 // were writes, and the outbox is empty.
 func TestWindowLosesNothing(t *testing.T) {
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() }) // after the relay stops (running's cleanup)
+	st := openStore(t)
 	sr := &search{}
 	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r.Window, r.Batch = 20*time.Millisecond, 25
