@@ -147,8 +147,15 @@ async function findSession(url, lastAt) {
     const s = (r.json().sessions ?? []).find((x) => x.entryUrl === url);
     if (!s) return undefined;
     // The recording must reach past the last instant.
+    // and hold every batch up to it: a session's seqs are allocated one by one from 0, and a batch
+    // sent by fetch can reach ingest after the page-hide batch sent by sendBeacon, so the last
+    // instant's events being stored says nothing of an earlier batch's.
     let first = Infinity, last = -Infinity;
-    for (const c of await recording(s.sessionId)) {
+    const chunks = await recording(s.sessionId);
+    if (!chunks.length) return undefined;
+    const seqs = new Set(chunks.map((c) => c.seq));
+    const missing = [...Array(Math.max(...seqs) + 1).keys()].filter((q) => !seqs.has(q));
+    for (const c of chunks) {
       for (const e of c.events) {
         if (process.env.FIDELITY_DEBUG) debugEvents.push(e);
         first = Math.min(first, e.timestamp);
@@ -161,8 +168,8 @@ async function findSession(url, lastAt) {
       console.log(debugEvents.map((e) => `${e.timestamp - t0} ${e.type}${e.type === 3 ? `/${e.data.source}` : ""} ${e.type === 3 && e.data.source === 3 ? JSON.stringify(e.data) : e.type === 5 || (e.type === 3 && (e.data.source === 9 || e.data.source === 7)) ? JSON.stringify(e.data).slice(0, 600) : e.type === 3 && e.data.source === 0 ? `adds ${e.data.adds.length} attrs ${e.data.attributes.length} texts ${e.data.texts.length}` : ""}`).join("\n"));
     }
     debugEvents.length = 0;
-    seen = `session ${s.sessionId}: events up to ${last - lastAt} ms from the last instant's end`;
-    return last >= lastAt ? { id: s.sessionId, first } : undefined;
+    seen = `session ${s.sessionId}: events up to ${last - lastAt} ms from the last instant's end${missing.length ? `, seqs ${missing.join(", ")} not stored yet` : ""}`;
+    return last >= lastAt && !missing.length ? { id: s.sessionId, first } : undefined;
   }, `the recording of ${url}`, 90_000).catch((e) => {
     throw new Error(`${e.message} (${seen})`);
   });
