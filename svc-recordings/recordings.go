@@ -78,6 +78,9 @@ type Config struct {
 	// OutboxWindow is the relay's outbox.Loop.Window: how long search
 	// (the sessions list) may lag behind the store.
 	OutboxWindow time.Duration `yaml:"outbox_window"`
+	// OutboxMaxWindow is outbox.Loop.MaxWindow: how far the window
+	// stretches under load.
+	OutboxMaxWindow time.Duration `yaml:"outbox_max_window"`
 	// TombstoneTTL keeps re-delivered chunks of deleted sessions out.
 	TombstoneTTL time.Duration `yaml:"tombstone_ttl"`
 	// Assets configures the capture of page assets (recordings.assets.*).
@@ -130,9 +133,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SweepInterval, "recordings.sweep-interval", 0, "how often this process removes expired sessions and ends idle ones itself; 0: notify's scheduler calls RunSweep (once per period across replicas); set it when no notify runs")
 	fs.DurationVar(&c.SessionIdle, "recordings.session-idle", 35*time.Minute, "a session is ended (summary final, session.ended published) this long after its last chunk reached ingest; at least the tracker's own idle timeout (30 min, tracker/src/session.ts IDLE_MS) so a session the tracker still continues is never ended, plus 5 min for its last batches retried on 429/503")
 	fs.IntVar(&c.SweepLimit, "recordings.sweep-limit", 10000, "most sessions one pass ends (the next pass continues)")
-	fs.IntVar(&c.OutboxBatch, "recordings.outbox.batch", 2000, "most outbox entries one delivery to search reads: a session's summaries among them go once, at the latest version (under steady load a window holds a summary per batch, more than there are sessions: a read that takes the whole window sends each session once); a full read is a backlog and goes on at once")
+	fs.IntVar(&c.OutboxBatch, "recordings.outbox.batch", 8000, "most outbox entries one delivery to search reads: a session's summaries among them go once, at the latest version (under steady load a window holds a summary per batch, more than there are sessions: a read that takes the whole window sends each session once); a full read is a backlog and goes on at once")
 	fs.IntVar(&c.OutboxCallSize, "recordings.outbox.call-size", 500, "most summaries (or answers) in one call to search (at most search.max-upsert-batch); a delivery goes in as many calls as need be, each also under 4 MiB")
 	fs.DurationVar(&c.OutboxWindow, "recordings.outbox.window", time.Second, "shortest time between two deliveries to search: summaries written within it go in one call, a session at its latest version only (one index commit per window instead of one per batch); the sessions list lags the store by up to this (plus the delivery); 0: deliver at once")
+	fs.DurationVar(&c.OutboxMaxWindow, "recordings.outbox.max-window", 4*time.Second, "how far the window stretches under load: while a window's summaries (100 or more) coalesce to half as many sessions or fewer it doubles, up to this (and while the doubled window's entries fit in one read, recordings.outbox.batch); it halves back when they stop coalescing or are few. Busy sessions are re-indexed once per this instead of once per window; the sessions list lags by up to this under load. At most window: no stretching")
 	fs.DurationVar(&c.OutboxMaxBackoff, "recordings.outbox.max-backoff", 2*time.Second, "longest wait between deliveries while search is down (bounds how soon after search returns the outbox drains)")
 	fs.DurationVar(&c.TombstoneTTL, "recordings.tombstone-ttl", 30*24*time.Hour, "how long a deleted session keeps re-delivered chunks out")
 	fs.BoolVar(&c.Heatmaps, "recordings.heatmaps", true, "aggregate heatmaps as chunks arrive; false: no heat data is extracted or stored and the heatmap RPCs answer FailedPrecondition")
@@ -193,6 +197,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OutboxWindow < 0 || c.OutboxWindow > time.Minute {
 		errs = append(errs, errors.New("recordings.outbox.window: 0 to 1m"))
+	}
+	if c.OutboxMaxWindow < 0 || c.OutboxMaxWindow > time.Minute {
+		errs = append(errs, errors.New("recordings.outbox.max-window: 0 to 1m"))
 	}
 	if err := c.Assets.Validate(); err != nil {
 		errs = append(errs, err)
@@ -366,7 +373,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		s.relay = outbox.New(s.store, deps.Search, log)
 		s.relay.Batch, s.relay.CallSize = cfg.OutboxBatch, cfg.OutboxCallSize
 		s.relay.MaxBackoff = cfg.OutboxMaxBackoff
-		s.relay.Window = cfg.OutboxWindow
+		s.relay.Window, s.relay.MaxWindow = cfg.OutboxWindow, cfg.OutboxMaxWindow
 		s.relay.Delivered, s.relay.Failures = m.outboxDelivered, m.outboxFailures
 		s.relay.Tracer = deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-recordings/outbox")
 	}

@@ -31,6 +31,16 @@ type Loop struct {
 	// idle Window goes at once; a full batch (a backlog) does not wait.
 	// It is how long the target may lag behind the store.
 	Window time.Duration
+	// MaxWindow is how far the window stretches under load (not above
+	// Window: it does not). A delivery of at least busyEntries entries that
+	// coalesced to half as many items or fewer (sessions that changed
+	// several times in the window) doubles it, while the doubled window's
+	// entries would still fit in one read; one that coalesced less than a
+	// quarter, or found few entries, halves it, down to Window. So a few
+	// visitors' sessions reach the target within Window, and under load
+	// the target takes each busy session once per MaxWindow, not once per
+	// Window (search indexes a session's whole summary each time).
+	MaxWindow time.Duration
 	// MinBackoff and MaxBackoff bound the wait after a failed delivery.
 	MinBackoff, MaxBackoff time.Duration
 	// CallTimeout bounds one call to the relay's target.
@@ -46,6 +56,9 @@ type Loop struct {
 	Tracer trace.Tracer
 
 	wake chan struct{}
+	// window is the current window; only run's goroutine (a delivery's
+	// span among it) reads and writes it.
+	window time.Duration
 	// after is time.After; a test replaces it to hold and release the
 	// window.
 	after func(time.Duration) <-chan time.Time
@@ -60,13 +73,38 @@ func newLoop(logger *slog.Logger, target string, maxBackoff time.Duration) Loop 
 	}
 }
 
+// delivery is what one poll did.
+type delivery struct {
+	entries int // taken from the outbox
+	items   int // sent: fewer than entries when a session's changes coalesced
+}
+
+// busyEntries is the fewest entries in one window that stretch it: below
+// it the target's work per window is small whatever it coalesces.
+const busyEntries = 100
+
+// stretch is the window after a delivery d made in window cur, of reads of
+// at most batch entries (see MaxWindow).
+func (l *Loop) stretch(cur time.Duration, d delivery, batch int) time.Duration {
+	switch {
+	case l.MaxWindow <= l.Window:
+		return l.Window
+	case d.entries >= busyEntries && d.items*2 <= d.entries && d.entries*2 < batch:
+		return min(cur*2, l.MaxWindow)
+	case d.entries < busyEntries || d.items*4 > d.entries*3:
+		return max(cur/2, l.Window)
+	}
+	return cur
+}
+
 // run runs once until ctx ends; batch is a full batch's size.
-func (l *Loop) run(ctx context.Context, batch int, once func(context.Context) (int, error)) error {
+func (l *Loop) run(ctx context.Context, batch int, once func(context.Context) (delivery, error)) error {
 	backoff := depstate.Backoff{Min: l.MinBackoff, Max: l.MaxBackoff}
 	var last time.Time // the start of the last delivery that found entries
 	full := false
+	l.window = l.Window
 	for {
-		if wait := l.Window - time.Since(last); l.Window > 0 && !full && wait > 0 {
+		if wait := l.window - time.Since(last); l.Window > 0 && !full && wait > 0 {
 			select {
 			case <-ctx.Done():
 				return nil
@@ -74,7 +112,7 @@ func (l *Loop) run(ctx context.Context, batch int, once func(context.Context) (i
 			}
 		}
 		began := time.Now()
-		n, err := once(ctx)
+		d, err := once(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -90,10 +128,11 @@ func (l *Loop) run(ctx context.Context, batch int, once func(context.Context) (i
 		}
 		l.Dependency.OK(ctx)
 		backoff.Reset()
-		if n > 0 {
+		if d.entries > 0 {
 			last = began
+			l.window = l.stretch(l.window, d, batch)
 		}
-		if full = n == batch; full {
+		if full = d.entries == batch; full {
 			continue // more waiting
 		}
 		select {
@@ -127,7 +166,7 @@ func (l *Loop) work(ctx context.Context, name string, began time.Time, entries i
 		}
 	}
 	ctx, span := l.Tracer.Start(ctx, name, trace.WithNewRoot(), trace.WithTimestamp(began), trace.WithLinks(links...),
-		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attribute.Int("outbox.entries", entries)))
+		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attribute.Int("outbox.entries", entries), attribute.Int64("outbox.window_ms", l.window.Milliseconds())))
 	return ctx, func(errp *error) {
 		if err := *errp; err != nil {
 			span.RecordError(err)

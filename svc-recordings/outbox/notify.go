@@ -64,7 +64,10 @@ func (r *NotifyRelay) Run(ctx context.Context) error {
 	if r.Client == nil {
 		r.Logger.WarnContext(ctx, "recordings: no notify client; session.ended and answer events are discarded")
 	}
-	return r.Loop.run(ctx, r.batch(), r.Once)
+	return r.Loop.run(ctx, r.batch(), func(ctx context.Context) (delivery, error) {
+		n, err := r.Once(ctx)
+		return delivery{entries: n, items: n}, err
+	})
 }
 
 func (r *NotifyRelay) batch() int { return min(max(r.Batch, 1), MaxEvents) }

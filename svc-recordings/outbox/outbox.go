@@ -47,7 +47,7 @@ type Relay struct {
 // New returns a relay with defaults filled in.
 func New(st store.Store, search searchv1.SearchInternalServiceClient, logger *slog.Logger) *Relay {
 	return &Relay{
-		Store: st, Search: search, Logger: logger, Batch: 2000, CallSize: 500, CallBytes: 4 << 20,
+		Store: st, Search: search, Logger: logger, Batch: 8000, CallSize: 500, CallBytes: 4 << 20,
 		Loop: newLoop(logger, "search", 2*time.Second),
 	}
 }
@@ -59,15 +59,23 @@ func (r *Relay) Notify() { r.wakeUp() }
 // the same oldest entries first; MaxBackoff bounds how long after search
 // returns the backlog starts to drain.
 func (r *Relay) Run(ctx context.Context) error {
-	return r.Loop.run(ctx, r.Batch, func(ctx context.Context) (int, error) {
-		n, err := r.Once(ctx)
+	return r.Loop.run(ctx, r.Batch, func(ctx context.Context) (delivery, error) {
+		d, err := r.deliver(ctx)
 		if err != nil {
-			return n, err
+			return d, err
 		}
 		// Answers' outbox next (answers.go): apart, so neither outbox's
-		// backlog holds the other's entries back.
+		// backlog holds the other's entries back. The window follows the
+		// summaries, which are what coalesce; a full read of either is a
+		// backlog.
 		m, err := r.OnceAnswers(ctx)
-		return max(n, m), err
+		switch {
+		case m == r.Batch:
+			d.entries = m
+		case d.entries == 0:
+			d = delivery{entries: m, items: m}
+		}
+		return d, err
 	})
 }
 
@@ -110,12 +118,20 @@ func calls[T proto.Message](items []T, most, limit int) [][]T {
 
 // Once delivers one batch and answers how many entries it took. A batch
 // is one trace (Loop.work); finding none makes no span.
-func (r *Relay) Once(ctx context.Context) (_ int, err error) {
+func (r *Relay) Once(ctx context.Context) (int, error) {
+	d, err := r.deliver(ctx)
+	return d.entries, err
+}
+
+// deliver is Once, also answering how many summaries and deletions the
+// entries went as (Loop.MaxWindow).
+func (r *Relay) deliver(ctx context.Context) (_ delivery, err error) {
 	began := time.Now()
 	entries, err := r.Store.OutboxPending(ctx, r.Batch)
 	if err != nil || len(entries) == 0 {
-		return 0, err
+		return delivery{}, err
 	}
+	items := 0
 	ctx, end := r.work(ctx, "recordings.outbox deliver sessions", began, len(entries), traceparents(entries))
 	defer end(&err)
 	// Runs of upserts become one call, keeping each session's latest
@@ -127,6 +143,7 @@ func (r *Relay) Once(ctx context.Context) (_ int, err error) {
 		if len(run) == 0 {
 			return nil
 		}
+		items += len(run)
 		for _, call := range calls(run, r.CallSize, r.CallBytes) {
 			if err := sendEach(ctx, call, r.upsert, func(s *sessionsv1.SessionSummary, err error) {
 				r.Logger.ErrorContext(ctx, "outbox: search refused a summary; dropped", "site_id", s.GetSiteId(), "session_id", s.GetSessionId(), "version", s.GetVersion(), "err", err)
@@ -154,8 +171,9 @@ func (r *Relay) Once(ctx context.Context) (_ int, err error) {
 			run = append(run, e.Summary)
 		case store.OutboxDeleteSessions, store.OutboxDeleteVisitor:
 			if err := flush(); err != nil {
-				return 0, err
+				return delivery{}, err
 			}
+			items++
 			req := &searchv1.DeleteSessionsRequest{SiteId: e.SiteID}
 			if e.Kind == store.OutboxDeleteVisitor {
 				req.Selector = &searchv1.DeleteSessionsRequest_VisitorId{VisitorId: e.VisitorID}
@@ -166,16 +184,16 @@ func (r *Relay) Once(ctx context.Context) (_ int, err error) {
 				_, err := r.Search.DeleteSessions(ctx, req)
 				return err
 			}); err != nil {
-				return 0, err
+				return delivery{}, err
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return 0, err
+		return delivery{}, err
 	}
 	if err := r.Store.OutboxAck(ctx, entries); err != nil {
-		return 0, err
+		return delivery{}, err
 	}
 	r.delivered(ctx, len(entries))
-	return len(entries), nil
+	return delivery{entries: len(entries), items: items}, nil
 }

@@ -233,3 +233,127 @@ func TestWindowLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d writes, %d upsert calls", writers*perWriter*chunks, calls)
 }
+
+// TestStretch: the window doubles after a busy delivery that coalesced to
+// half or fewer, up to MaxWindow and only while twice the entries fit one
+// read; it halves, down to Window, after one that coalesced little or was
+// small; it holds in between; and it never moves when MaxWindow is not
+// above Window.
+func TestStretch(t *testing.T) {
+	const s = time.Second
+	l := Loop{Window: s, MaxWindow: 4 * s}
+	for _, c := range []struct {
+		cur            time.Duration
+		entries, items int
+		batch          int
+		want           time.Duration
+	}{
+		{s, 1650, 600, 8000, 2 * s},     // busy, coalesced to 36 %: doubles
+		{2 * s, 3300, 600, 8000, 4 * s}, // again
+		{4 * s, 6600, 600, 8000, 4 * s}, // at MaxWindow
+		{2 * s, 4000, 600, 8000, 2 * s}, // twice 4,000 would not fit one read
+		{2 * s, 100, 50, 8000, 4 * s},   // busyEntries, half: doubles
+		{2 * s, 99, 10, 8000, s},        // few entries: halves
+		{4 * s, 99, 10, 8000, 2 * s},    // halves, not straight back
+		{2 * s, 1000, 760, 8000, s},     // coalesced under a quarter: halves
+		{2 * s, 1000, 750, 8000, 2 * s}, // between: holds
+		{2 * s, 1000, 501, 8000, 2 * s}, // between: holds
+		{s, 50, 50, 8000, s},            // never under Window
+		{3 * s, 6000, 100, 8000, 3 * s}, // a full-ish read holds
+		{s, 1650, 600, 3300, s},         // 3,300 entries would fill a read of 3,300
+		{s, 1650, 600, 3301, 2 * s},     // and fit one of 3,301
+	} {
+		if got := l.stretch(c.cur, delivery{c.entries, c.items}, c.batch); got != c.want {
+			t.Errorf("stretch(%v, %d entries as %d items, batch %d) = %v, want %v", c.cur, c.entries, c.items, c.batch, got, c.want)
+		}
+	}
+	for _, max := range []time.Duration{0, s / 2, s} {
+		l := Loop{Window: s, MaxWindow: max}
+		if got := l.stretch(s, delivery{5000, 10}, 80000); got != s {
+			t.Errorf("MaxWindow %v: stretch = %v, want the window, %v", max, got, s)
+		}
+	}
+}
+
+// TestWindowStretchesUnderLoad runs a relay whose windows the test holds
+// and releases (Loop.after), so it reads each wait the relay asks for:
+// windows of 200 summaries of 10 sessions stretch the next wait from 1 to
+// 2 to 4 minutes and no further (MaxWindow); a window of 5 summaries of 5
+// sessions brings it back to 2. Every summary reaches search at its last
+// version, each busy window's sessions in one call.
+func TestWindowStretchesUnderLoad(t *testing.T) {
+	st := openStore(t)
+	sr := &search{}
+	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.Window, r.MaxWindow, r.Poll = time.Minute, 4*time.Minute, time.Hour
+	waits, release := make(chan time.Duration), make(chan time.Time)
+	stop := make(chan struct{})
+	defer close(stop)
+	r.after = func(d time.Duration) <-chan time.Time {
+		select {
+		case waits <- d:
+		case <-stop:
+		}
+		return release
+	}
+	running(t, r)
+
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	var bs []*storetest.Builder
+	seqs := map[string]int64{}
+	for i := range 10 {
+		id := fmt.Sprintf("s_%012d", i)
+		bs = append(bs, &storetest.Builder{Site: 3_000_000_001, Session: id, Visitor: "v_aaaaaaaaaaaa", ServerMs: now})
+	}
+	write := func(sessions, each int) {
+		t.Helper()
+		for range each {
+			for _, b := range bs[:sessions] {
+				if _, err := st.Append(ctx, []store.Chunk{b.Chunk(t, seqs[b.Session], 100)}); err != nil {
+					t.Fatal(err)
+				}
+				seqs[b.Session]++
+				r.Notify()
+			}
+		}
+	}
+	calls := 1
+	write(1, 1)
+	until(t, sr, "the first summary, at once", func() bool { return len(sr.log) == calls })
+	for i, w := range []struct {
+		sessions, each int
+		prev, window   time.Duration // the wait is within (prev, window]
+	}{
+		{10, 20, 0, time.Minute},
+		{10, 20, time.Minute, 2 * time.Minute},
+		{10, 20, 2 * time.Minute, 4 * time.Minute},
+		{5, 1, 2 * time.Minute, 4 * time.Minute},
+		{1, 1, time.Minute, 2 * time.Minute},
+	} {
+		write(w.sessions, w.each)
+		select {
+		case d := <-waits:
+			if d <= w.prev || d > w.window {
+				t.Fatalf("window %d: the relay waited %v, want within (%v, %v]", i, d, w.prev, w.window)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("window %d: the relay did not wait", i)
+		}
+		release <- time.Now()
+		calls++
+		until(t, sr, fmt.Sprintf("window %d's summaries", i), func() bool { return len(sr.log) == calls })
+		sr.mu.Lock()
+		last := sr.log[len(sr.log)-1]
+		sr.mu.Unlock()
+		if got := len(strings.Fields(last)) - 1; got != w.sessions {
+			t.Fatalf("window %d sent %q, want its %d sessions once each", i, last, w.sessions)
+		}
+		for _, b := range bs[:w.sessions] {
+			// Chunk seq n makes version n+1 (the first, 1).
+			if want := fmt.Sprintf(" %s@%d", b.Session, seqs[b.Session]); !strings.Contains(last+" ", want+" ") {
+				t.Fatalf("window %d sent %q, want %s at its last version", i, last, want)
+			}
+		}
+	}
+}
