@@ -140,7 +140,15 @@ func FuzzExtract(f *testing.F) {
 	f.Add([]byte(`[{"type":3,"data":{"source":0,"adds":[{"node":{"type":2,"tagName":"img","attributes":{"src":"x.png"}}}],"attributes":[{"id":1,"attributes":{"style":"background:url(y.png)","srcset":"a 1x,b"}}]},"timestamp":1}]`), "http://h/")
 	f.Add([]byte(`[{"type":3,"data":{"source":10,"fontSource":"url(f.woff)"},"timestamp":1}]`), "http://h/p")
 	f.Add([]byte(`[{"type":2,"data":{"node":{"type":2,"tagName":"link","attributes":{"rel":7,"href":null}}},"timestamp":1}]`), "")
+	f.Add([]byte(`[{"type":3,"data":{"source":0,"adds":[],"attributes":[{"id":1,"attributes":{"SRC":"x.png","PoStEr":"p.png"}}]},"timestamp":1}]`), "http://h/")
+	f.Add([]byte(`[{"type":3,"data":{"source":0,"adds":[{"node":{"type":2,"tagName":"img","attributes":{"\u0073rc":"x.png"}}}]},"timestamp":1}]`), "http://h/")
+	f.Add([]byte(`[{"type":3,"data":{"source":1,"positions":[{"x":1,"y":2,"id":3,"timeOffset":0}]},"timestamp":1}]`), "http://h/")
 	f.Fuzz(func(t *testing.T, events []byte, page string) {
+		if !mayRefer(events) {
+			if refs := extract(events, page); len(refs) > 0 {
+				t.Fatalf("mayRefer turned away a chunk with references %+v", refs)
+			}
+		}
 		for _, r := range Extract(events, page) {
 			if !strings.HasPrefix(r.URL, "http://") && !strings.HasPrefix(r.URL, "https://") || len(r.URL) > MaxURLBytes {
 				t.Fatalf("extracted %q", r.URL)

@@ -50,7 +50,74 @@ const (
 // decoding into maps and structs): encoding/json here was most of asset
 // capture's CPU, which a busy server's workers take from appends
 // (BenchmarkExtract).
+//
+// Most chunks of a real page (pointer moves, scrolls, inputs, text) hold
+// no reference at all; mayRefer turns those away for the cost of a few
+// byte searches, without walking their nodes.
 func Extract(events []byte, pageURL string) []Ref {
+	if !mayRefer(events) {
+		return nil
+	}
+	return extract(events, pageURL)
+}
+
+// mayRefer is false only when events cannot hold a reference extract
+// finds. Each is found under one of these: a link's href; an img, source
+// or video's src, srcset or poster (an attribute mutation's names are
+// read in any case); style text, a style attribute or _cssText with
+// url(), @import or image-set (css); a font event's fontSource. A \u
+// escape can spell any of them otherwise, so a chunk with one is read.
+// FuzzExtract holds extract to this.
+//
+// The commonest come first: a chunk that refers to something usually says
+// src or href early, and its search ends there.
+func mayRefer(events []byte) bool {
+	if containsFold(events, "src") {
+		return true
+	}
+	for _, w := range [...]string{"href", "url", "@import", "image-set", "fontSource", `\u`} {
+		if bytes.Contains(events, []byte(w)) {
+			return true
+		}
+	}
+	return containsFold(events, "poster")
+}
+
+// containsFold is bytes.Contains ignoring ASCII case; word is lower-case
+// ASCII letters. The next place of each case of its first letter is
+// searched for once, so a long chunk costs two scans, not one per match.
+func containsFold(b []byte, word string) bool {
+	lo, up := word[0], word[0]-'a'+'A'
+	nextLo, nextUp := -1, -1 // -1: to search from i; len(b): none
+	for i := 0; i+len(word) <= len(b); {
+		if nextLo < i {
+			nextLo = indexFrom(b, i, lo)
+		}
+		if nextUp < i {
+			nextUp = indexFrom(b, i, up)
+		}
+		j := min(nextLo, nextUp)
+		if j+len(word) > len(b) {
+			return false
+		}
+		if bytes.EqualFold(b[j:j+len(word)], []byte(word)) {
+			return true
+		}
+		i = j + 1
+	}
+	return false
+}
+
+// indexFrom is the index of c in b at or after i, or len(b).
+func indexFrom(b []byte, i int, c byte) int {
+	if k := bytes.IndexByte(b[i:], c); k >= 0 {
+		return i + k
+	}
+	return len(b)
+}
+
+// extract is Extract without mayRefer.
+func extract(events []byte, pageURL string) []Ref {
 	x := extractor{seen: map[string]bool{}}
 	x.setBase(pageURL)
 	it := batch.NewEvents(events)

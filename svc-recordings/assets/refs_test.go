@@ -168,32 +168,73 @@ func benchExtract(b *testing.B, cases []corpusChunk) {
 	for _, c := range cases {
 		raw += len(c.events)
 	}
-	var cur, ref time.Duration
+	// Extract; extract, which walks every chunk (as Extract did before
+	// mayRefer); and the encoding/json reference.
+	fs := []func([]byte, string) []Ref{Extract, extract, extractReference}
+	spent := make([]time.Duration, len(fs))
 	// CPU of this thread, not wall time: other processes share the machine.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b.ResetTimer()
 	for i := range b.N {
-		// Alternate which goes first: the machine is shared.
-		fs := []func([]byte, string) []Ref{Extract, extractReference}
-		if i%2 == 1 {
-			fs[0], fs[1] = fs[1], fs[0]
-		}
-		for k, f := range fs {
+		// Rotate which goes first: the machine is shared.
+		for k := range fs {
+			k = (k + i) % len(fs)
 			t := threadCPU()
 			for _, c := range cases {
-				f(c.events, c.page)
+				fs[k](c.events, c.page)
 			}
-			if (k == 0) == (i%2 == 0) {
-				cur += threadCPU() - t
-			} else {
-				ref += threadCPU() - t
-			}
+			spent[k] += threadCPU() - t
 		}
 	}
 	n := float64(b.N * len(cases))
-	b.ReportMetric(float64(cur.Nanoseconds())/n/1e3, "µs/chunk")
-	b.ReportMetric(float64(ref.Nanoseconds())/n/1e3, "ref-µs/chunk")
-	b.ReportMetric(cur.Seconds()/ref.Seconds(), "×ref")
+	b.ReportMetric(float64(spent[0].Nanoseconds())/n/1e3, "µs/chunk")
+	b.ReportMetric(float64(spent[1].Nanoseconds())/n/1e3, "walk-µs/chunk")
+	b.ReportMetric(float64(spent[2].Nanoseconds())/n/1e3, "ref-µs/chunk")
+	b.ReportMetric(spent[0].Seconds()/spent[1].Seconds(), "×walk")
+	b.ReportMetric(spent[0].Seconds()/spent[2].Seconds(), "×ref")
 	b.ReportMetric(float64(raw)/float64(len(cases)), "B/chunk")
+}
+
+// TestMayRefer: each way a chunk can reference a resource keeps it (with
+// extract finding the reference: the word is needed), and chunks of
+// pointer moves, scrolls and text are turned away.
+func TestMayRefer(t *testing.T) {
+	for _, c := range []struct {
+		events string
+		want   bool
+	}{
+		{`[{"type":2,"data":{"node":{"type":2,"tagName":"link","attributes":{"rel":"stylesheet","href":"a.css"}}},"timestamp":1}]`, true},
+		{`[{"type":2,"data":{"node":{"type":2,"tagName":"img","attributes":{"src":"a.png"}}},"timestamp":1}]`, true},
+		{`[{"type":2,"data":{"node":{"type":2,"tagName":"video","attributes":{"poster":"a.png"}}},"timestamp":1}]`, true},
+		{`[{"type":3,"data":{"source":0,"adds":[],"attributes":[{"id":1,"attributes":{"SRC":"a.png"}}]},"timestamp":1}]`, true},
+		{`[{"type":3,"data":{"source":0,"adds":[],"attributes":[{"id":1,"attributes":{"Poster":"a.png"}}]},"timestamp":1}]`, true},
+		{`[{"type":3,"data":{"source":0,"adds":[],"attributes":[{"id":1,"attributes":{"style":"b:url(a.png)"}}]},"timestamp":1}]`, true},
+		{`[{"type":3,"data":{"source":0,"adds":[{"node":{"type":3,"isStyle":true,"textContent":"@import \"a.css\";"}}]},"timestamp":1}]`, true},
+		{`[{"type":3,"data":{"source":0,"adds":[{"node":{"type":3,"isStyle":true,"textContent":"a{b:image-set(\"a.png\" 1x)}"}}]},"timestamp":1}]`, true},
+		{`[{"type":3,"data":{"source":10,"fontSource":"a.woff"},"timestamp":1}]`, true},
+		{`[{"type":2,"data":{"node":{"type":2,"tagName":"img","attributes":{"\u0073rc":"a.png"}}},"timestamp":1}]`, true},
+		{`[{"type":3,"data":{"source":1,"positions":[{"x":1,"y":2,"id":3,"timeOffset":0}]},"timestamp":1},{"type":3,"data":{"source":3,"id":1,"x":0,"y":40},"timestamp":2}]`, false},
+		{`[{"type":3,"data":{"source":0,"texts":[{"id":4,"value":"Sold out: 2 left"}],"attributes":[{"id":5,"attributes":{"class":"open"}}],"removes":[],"adds":[]},"timestamp":1}]`, false},
+		{`[{"type":3,"data":{"source":5,"text":"S","isChecked":false,"id":9},"timestamp":1}]`, false},
+	} {
+		ev := []byte(c.events)
+		if got := mayRefer(ev); got != c.want {
+			t.Errorf("mayRefer(%s) = %v, want %v", c.events, got, c.want)
+		}
+		if refs := extract(ev, "https://a.example/"); c.want != (len(refs) > 0) {
+			t.Errorf("extract(%s) found %+v; the case wants references %v", c.events, refs, c.want)
+		}
+	}
+	for _, c := range []struct {
+		b, w string
+		want bool
+	}{
+		{"", "src", false}, {"sr", "src", false}, {"src", "src", true}, {"xxSRc", "src", true},
+		{"ssssrSrC", "src", true}, {"sSsSr", "src", false}, {"Srx sr", "src", false}, {"posTER", "poster", true},
+	} {
+		if got := containsFold([]byte(c.b), c.w); got != c.want {
+			t.Errorf("containsFold(%q, %q) = %v, want %v", c.b, c.w, got, c.want)
+		}
+	}
 }
