@@ -30,6 +30,24 @@ func running(t *testing.T, r *Relay) context.Context {
 	return ctx
 }
 
+// runHeld runs r (running) with its window waits the test's (Loop.after):
+// each wait r asks for arrives on waits, and ends when the test sends on
+// release. A wait left held is let go before the relay is stopped.
+func runHeld(t *testing.T, r *Relay) (waits <-chan time.Duration, release chan<- time.Time) {
+	w, rel := make(chan time.Duration), make(chan time.Time)
+	stop := make(chan struct{})
+	r.after = func(d time.Duration) <-chan time.Time {
+		select {
+		case w <- d:
+		case <-stop:
+		}
+		return rel
+	}
+	running(t, r)
+	t.Cleanup(func() { close(stop) }) // cleanups run last first: before running's
+	return w, rel
+}
+
 // until waits (10 s at most) for cond, checked under sr's lock.
 func until(t *testing.T, sr *search, what string, cond func() bool) {
 	t.Helper()
@@ -70,17 +88,7 @@ func TestWindowCoalescesInOrder(t *testing.T) {
 	sr := &search{}
 	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r.Window, r.Poll = time.Hour, time.Hour // only Notify and the window move it
-	waits, release := make(chan time.Duration), make(chan time.Time)
-	stop := make(chan struct{})
-	defer close(stop)
-	r.after = func(d time.Duration) <-chan time.Time {
-		select {
-		case waits <- d:
-		case <-stop:
-		}
-		return release
-	}
-	running(t, r)
+	waits, release := runHeld(t, r)
 
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
@@ -286,17 +294,7 @@ func TestWindowStretchesUnderLoad(t *testing.T) {
 	sr := &search{}
 	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r.Window, r.MaxWindow, r.Poll = time.Minute, 4*time.Minute, time.Hour
-	waits, release := make(chan time.Duration), make(chan time.Time)
-	stop := make(chan struct{})
-	defer close(stop)
-	r.after = func(d time.Duration) <-chan time.Time {
-		select {
-		case waits <- d:
-		case <-stop:
-		}
-		return release
-	}
-	running(t, r)
+	waits, release := runHeld(t, r)
 
 	ctx := context.Background()
 	now := time.Now().UnixMilli()
