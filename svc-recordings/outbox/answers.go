@@ -34,14 +34,9 @@ func (r *Relay) OnceAnswers(ctx context.Context) (_ int, err error) {
 		if err != nil || len(answers) == 0 {
 			return err
 		}
-		for _, call := range calls(answers, r.CallSize, r.CallBytes) {
-			if err := sendEach(ctx, call, r.upsertAnswers, func(a *sessionsv1.Answer, err error) {
-				r.Logger.ErrorContext(ctx, "outbox: search refused an answer; dropped", "site_id", a.GetSiteId(), "answer_id", a.GetId(), "err", err)
-			}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return sendCalls(ctx, answers, r.CallSize, r.CallBytes, r.upsertAnswers, func(a *sessionsv1.Answer, err error) {
+			r.Logger.ErrorContext(ctx, "outbox: search refused an answer; dropped", "site_id", a.GetSiteId(), "answer_id", a.GetId(), "err", err)
+		})
 	}
 	for _, e := range entries {
 		switch e.Kind {

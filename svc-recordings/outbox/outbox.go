@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
-	"google.golang.org/protobuf/proto"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
@@ -95,27 +94,6 @@ func (r *Relay) upsert(ctx context.Context, sums []*sessionsv1.SessionSummary) e
 	})
 }
 
-// calls splits what one delivery sends (summaries, answers) into calls of
-// at most most items and limit bytes (0: no byte limit), in order; an item
-// over limit goes alone.
-func calls[T proto.Message](items []T, most, limit int) [][]T {
-	most = max(most, 1)
-	var out [][]T
-	start, bytes := 0, 0
-	for i, it := range items {
-		n := proto.Size(it) + 8 // the repeated field's tag and length
-		if i > start && (i-start == most || limit > 0 && bytes+n > limit) {
-			out = append(out, items[start:i])
-			start, bytes = i, 0
-		}
-		bytes += n
-	}
-	if start < len(items) {
-		out = append(out, items[start:])
-	}
-	return out
-}
-
 // Once delivers one batch and answers how many entries it took. A batch
 // is one trace (Loop.work); finding none makes no span.
 func (r *Relay) Once(ctx context.Context) (int, error) {
@@ -144,12 +122,12 @@ func (r *Relay) deliver(ctx context.Context) (_ delivery, err error) {
 			return nil
 		}
 		items += len(run)
-		for _, call := range calls(run, r.CallSize, r.CallBytes) {
-			if err := sendEach(ctx, call, r.upsert, func(s *sessionsv1.SessionSummary, err error) {
-				r.Logger.ErrorContext(ctx, "outbox: search refused a summary; dropped", "site_id", s.GetSiteId(), "session_id", s.GetSessionId(), "version", s.GetVersion(), "err", err)
-			}); err != nil {
-				return err // the calls before went; a retry sends them again, which search ignores (same version)
-			}
+		// A failed call leaves the entries for a retry, which sends the
+		// calls before it again; search ignores them (same version).
+		if err := sendCalls(ctx, run, r.CallSize, r.CallBytes, r.upsert, func(s *sessionsv1.SessionSummary, err error) {
+			r.Logger.ErrorContext(ctx, "outbox: search refused a summary; dropped", "site_id", s.GetSiteId(), "session_id", s.GetSessionId(), "version", s.GetVersion(), "err", err)
+		}); err != nil {
+			return err
 		}
 		run, at = nil, map[[2]any]int{}
 		return nil

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // call makes one call to the relay's target, bounded by CallTimeout.
@@ -34,6 +35,38 @@ func sendEach[T any](ctx context.Context, items []T, send func(context.Context, 
 		}
 	}
 	return nil
+}
+
+// sendCalls sends items (summaries, answers) with sendEach in calls of
+// calls' bounds, in order, and stops at the first error.
+func sendCalls[T proto.Message](ctx context.Context, items []T, most, limit int, send func(context.Context, []T) error, refused func(T, error)) error {
+	for _, call := range calls(items, most, limit) {
+		if err := sendEach(ctx, call, send, refused); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// calls splits what one delivery sends (summaries, answers) into calls of
+// at most most items and limit bytes (0: no byte limit), in order; an item
+// over limit goes alone.
+func calls[T proto.Message](items []T, most, limit int) [][]T {
+	most = max(most, 1)
+	var out [][]T
+	start, bytes := 0, 0
+	for i, it := range items {
+		n := proto.Size(it) + 8 // the repeated field's tag and length
+		if i > start && (i-start == most || limit > 0 && bytes+n > limit) {
+			out = append(out, items[start:i])
+			start, bytes = i, 0
+		}
+		bytes += n
+	}
+	if start < len(items) {
+		out = append(out, items[start:])
+	}
+	return out
 }
 
 // deleteCall makes one deletion call to search. A deletion search refuses
