@@ -244,8 +244,9 @@ func (s *State) applyActive(c *ChunkStats) {
 	}
 }
 
-// Marshal encodes the state for storage.
-func (s *State) Marshal() ([]byte, error) { return json.Marshal(s) }
+// Marshal encodes the state for storage, selector paths unescaped
+// (encodeUnescaped). States written with them escaped read the same.
+func (s *State) Marshal() ([]byte, error) { return encodeUnescaped(s) }
 
 // UnmarshalState decodes a stored state.
 func UnmarshalState(b []byte) (*State, error) {

@@ -109,3 +109,43 @@ func TestStoredAnchors(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredStateSelectors: a stored state keeps the '>' of its clicked
+// elements' selector paths as they are, and a state stored with them
+// escaped (json.Marshal, the earlier form) reads the same.
+func TestStoredStateSelectors(t *testing.T) {
+	c := twoPagesChunk(t, time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC))
+	st, err := Extract(c, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := Fold([]ChunkStats{st})
+	if len(state.Clicked) == 0 || !strings.Contains(strings.Join(state.Clicked, ""), ">") {
+		t.Fatalf("the fold clicked no selector path with '>': %q", state.Clicked)
+	}
+	stored, err := state.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(stored), `\u003e`) || !strings.Contains(string(stored), state.Clicked[0]) {
+		t.Errorf("selectors escaped: %s", stored)
+	}
+	old, err := json.Marshal(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) >= len(old) {
+		t.Errorf("stored form %d bytes, the escaped %d", len(stored), len(old))
+	}
+	a, err := UnmarshalState(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := UnmarshalState(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(a.Clicked, state.Clicked) {
+		t.Fatalf("read back %+v and, escaped, %+v", a, b)
+	}
+}

@@ -165,11 +165,22 @@ type ChunkStats struct {
 func (s *ChunkStats) Marshal() ([]byte, error) {
 	out := *s
 	out.Clicks = compactAnchors(s)
+	b, err := encodeUnescaped(&out)
+	if err != nil {
+		return nil, fmt.Errorf("summary: encode chunk stats: %w", err)
+	}
+	return b, nil
+}
+
+// encodeUnescaped is json.Marshal without HTML escaping: stored stats and
+// states hold selector paths, whose every '>' it would write as \u003e,
+// six bytes for one.
+func encodeUnescaped(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&out); err != nil {
-		return nil, fmt.Errorf("summary: encode chunk stats: %w", err)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
