@@ -44,9 +44,11 @@ type Options struct {
 	// tracetest.InMemoryExporter). Without it the environment decides (see
 	// spanExporter): OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_PROTOCOL and
 	// the other OTEL_EXPORTER_OTLP_* variables as the OpenTelemetry
-	// specification defines them. With none of them set spans go nowhere:
-	// they are still created, so trace ids still reach logs and error
-	// responses.
+	// specification defines them. With none of them set spans go nowhere
+	// and none is recorded (unless Sampler is set); trace ids are still
+	// made, so they reach logs and error responses. Downstream processes
+	// see this process's calls as unsampled: in a deployment of several
+	// processes, give each the same OTEL_* settings.
 	SpanExporter sdktrace.SpanExporter
 
 	// Sampler overrides the sampler; the default is
@@ -90,6 +92,13 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	switch {
 	case opts.Sampler != nil:
 		tpOpts = append(tpOpts, sdktrace.WithSampler(opts.Sampler))
+	case exp == nil:
+		// Nothing would receive the spans, so none is recorded: recording
+		// them (attributes, events, the spans themselves) was about a sixth
+		// of the ingest edge's CPU per batch. A dropped span keeps
+		// its context, so trace ids still reach logs, error responses and
+		// the calls this process makes (marked unsampled).
+		tpOpts = append(tpOpts, sdktrace.WithSampler(sdktrace.NeverSample()))
 	case os.Getenv("OTEL_TRACES_SAMPLER") == "":
 		// Otherwise the SDK reads the variable itself.
 		tpOpts = append(tpOpts, sdktrace.WithSampler(sdktrace.ParentBased(NoOrphanCalls(sdktrace.AlwaysSample()))))

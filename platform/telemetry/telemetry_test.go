@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -63,11 +64,41 @@ func TestSpanReachesExporter(t *testing.T) {
 func TestNoExporterStillMakesTraceIDs(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	t.Setenv("OTEL_TRACES_EXPORTER", "")
 	tel := setup(t, telemetry.Options{ServiceName: "svc"})
-	_, span := tel.Tracer("test").Start(context.Background(), "work")
+	ctx, span := tel.Tracer("test").Start(context.Background(), "work")
 	defer span.End()
 	if !span.SpanContext().IsValid() {
 		t.Fatal("span context should be valid without an exporter, for log and error correlation")
+	}
+	// Nothing receives them, so nothing is recorded: not the root, not a
+	// child (which keeps the root's trace id), not a remote caller's
+	// child, even when the caller sampled it.
+	_, child := tel.Tracer("test").Start(ctx, "step")
+	defer child.End()
+	remote := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled, Remote: true}))
+	_, server := tel.Tracer("test").Start(remote, "serve", trace.WithSpanKind(trace.SpanKindServer))
+	defer server.End()
+	for _, s := range []trace.Span{span, child, server} {
+		if s.IsRecording() || s.SpanContext().IsSampled() {
+			t.Errorf("recording %v, sampled %v; want neither without an exporter", s.IsRecording(), s.SpanContext().IsSampled())
+		}
+	}
+	if child.SpanContext().TraceID() != span.SpanContext().TraceID() || server.SpanContext().TraceID() != (trace.TraceID{1}) {
+		t.Error("spans that are not recorded should keep their trace's id")
+	}
+}
+
+func TestExplicitSamplerWithoutExporter(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")
+	t.Setenv("OTEL_TRACES_EXPORTER", "")
+	tel := setup(t, telemetry.Options{ServiceName: "svc", Sampler: sdktrace.AlwaysSample()})
+	_, span := tel.Tracer("test").Start(context.Background(), "work")
+	defer span.End()
+	if !span.IsRecording() {
+		t.Fatal("a sampler the caller sets should decide, exporter or not")
 	}
 }
 
