@@ -141,7 +141,7 @@ bench-dashboard: ## Sessions list p50/p95 and accounts calls per request through
 	$(GO) run ./gateway/cmd/benchdashboard $(BENCH_DASHBOARD_ARGS)
 
 .PHONY: bench-ingest
-bench-ingest: ## Ingest (real spool, fsync on) against a bare net/http handler, same run; then both at a constant 10,000 batches/s (p50/p99; BENCH_INGEST_ARGS=-rate N).
+bench-ingest: ## Ingest (serve's HTTP middleware, real spool, fsync on) against a bare net/http handler, same run; then both at a constant 10,000 batches/s (p50/p99; BENCH_INGEST_ARGS=-rate N).
 	$(GO) run ./svc-ingest/cmd/benchingest $(BENCH_INGEST_ARGS)
 
 .PHONY: bench-recordings

@@ -2,8 +2,11 @@
 // handler in one run on the same machine (make bench-ingest runs
 // `go run ./svc-ingest/cmd/benchingest` from the repository root).
 //
-// Ingest runs its real HTTP handler, its real spool (fsync on, group
-// commit) and its real forwarder, delivering over gRPC on loopback to a sink
+// Ingest runs its real HTTP handler behind the middleware sightline serve
+// puts in front of it (OpenTelemetry spans and HTTP metrics, the trace id
+// header, panic recovery; the tracer as telemetry.Setup makes it from the
+// environment: without an exporter it records no span), its real spool
+// (fsync on, group commit) and its real forwarder, delivering over gRPC on loopback to a sink
 // that does the I/O of recordings' write path: each chunk zstd-compressed
 // and written to Pebble under (site, session, seq) with a synced commit per
 // AppendChunks call. Accounts is a real gRPC server serving one site. The
@@ -69,7 +72,9 @@ import (
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	ingestv1 "github.com/sightlinehq/sightline/gen/sightline/ingest/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/platform/httpserver"
 	"github.com/sightlinehq/sightline/platform/rpc"
+	"github.com/sightlinehq/sightline/platform/telemetry"
 	ingest "github.com/sightlinehq/sightline/svc-ingest"
 )
 
@@ -151,12 +156,23 @@ func main() {
 		}
 		return cc
 	}
+	// The tracer and propagator as sightline serve sets them up; the meter
+	// provider is the bench's own, whose reader gives the group commits.
+	tel, err := telemetry.Setup(context.Background(), telemetry.Options{ServiceName: "benchingest"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tel.Shutdown(context.Background())
 	reader := sdkmetric.NewManualReader()
+	tel.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	svc, err := ingest.New(context.Background(), cfg, ingest.Deps{
-		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
-		Logger:        slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-		Accounts:      accountsv1.NewAccountsInternalServiceClient(conn(accAddr)),
-		Recordings:    recordingsv1.NewRecordingsInternalServiceClient(conn(recAddr)),
+		TracerProvider: tel.TracerProvider,
+		MeterProvider:  tel.MeterProvider,
+		Propagator:     tel.Propagator,
+		Logger:         logger,
+		Accounts:       accountsv1.NewAccountsInternalServiceClient(conn(accAddr)),
+		Recordings:     recordingsv1.NewRecordingsInternalServiceClient(conn(recAddr)),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -166,8 +182,9 @@ func main() {
 	go pprof.Do(runCtx, pprof.Labels("part", "forwarder"), func(ctx context.Context) { runDone <- svc.Run(ctx) })
 	mux := http.NewServeMux()
 	svc.RegisterHTTP(mux)
+	handler := httpserver.Instrument(mux, tel, logger)
 	ingestURL, stopIngest := serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pprof.Do(r.Context(), pprof.Labels("part", "ingest handler"), func(context.Context) { mux.ServeHTTP(w, r) })
+		pprof.Do(r.Context(), pprof.Labels("part", "ingest handler"), func(context.Context) { handler.ServeHTTP(w, r) })
 	}))
 
 	bareURL, stopBare := serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -181,7 +198,7 @@ func main() {
 	}
 	fmt.Printf("benchingest: %d clients over loopback, batch %s (%d bytes JSON, %d bytes as sent, encoding %s), GOMAXPROCS=%d\n",
 		*conc, filepath.Base(*batch), len(raw), len(bodies[0]), enc, runtime.GOMAXPROCS(0))
-	fmt.Println("ingest: real handler + spool (fsync, group commit) + forwarder → gRPC sink doing recordings' write I/O (zstd per chunk, Pebble synced batch per AppendChunks); rate limits off (one client IP)")
+	fmt.Println("ingest: real handler behind serve's HTTP middleware (OpenTelemetry spans and metrics, trace id header, recovery; spans recorded only with an exporter set, as in serve) + spool (fsync, group commit) + forwarder → gRPC sink doing recordings' write I/O (zstd per chunk, Pebble synced batch per AppendChunks); rate limits off (one client IP)")
 	fmt.Println("bare:   net/http handler reading the body to io.Discard and answering 204")
 	fmt.Println("sink:   a RecordingsService in this process: per AppendChunks call, each chunk proto-encoded and zstd-compressed and all of them written in one synced Pebble batch (recordings' embedded write path); the discarding variant answers OK at once (recordings on other machines)")
 	fmt.Printf("GC:     GOGC=%s GOMEMLIMIT=%s (from the environment)\n", cmp.Or(os.Getenv("GOGC"), "100 (default)"), cmp.Or(os.Getenv("GOMEMLIMIT"), "none"))
@@ -606,6 +623,7 @@ func gcTime() time.Duration {
 // rows overlap where one part calls another.
 var parts = []struct{ name, focus, ignore string }{
 	{"HTTP server: connections, request parsing, answers", `net/http\.\(\*conn\)\.serve$`, ""},
+	{"  of which the middleware (spans, HTTP metrics), outside the handler", `otelhttp\.\(\*middleware\)\.serveHTTP$`, `svc-ingest\.\(\*Service\)\.serveBatch$`},
 	{"  of which the ingest handler (serveBatch)", `svc-ingest\.\(\*Service\)\.serveBatch$`, ""},
 	{"    gzip inflate", `klauspost/compress/flate\.\(\*decompressor\)\.Read$|compress/flate\.\(\*decompressor\)\.Read$`, ""},
 	{"    envelope decode + validation", `sightline/batch\.Decode$`, ""},
