@@ -12,6 +12,9 @@
 // rate, then the top of a CPU profile of the server at that rate. One run
 // per batch shape (-sizes).
 //
+// -mode=edge (make bench-edge) measures the edge processes alone under
+// wrk against the bare handler, as issue 19 states its edge goal (edge.go).
+//
 // -mode=soak (make soak) drives one server at a steady rate for -duration
 // and prints every minute its RSS, goroutines, open files, spool backlog
 // and the answered rate, then whether each series stayed flat.
@@ -59,7 +62,10 @@ type config struct {
 
 func main() {
 	var c config
-	mode := flag.String("mode", "step", "step (bench-pipeline), soak, or bare (the reference handler's process, started by step)")
+	mode := flag.String("mode", "step", "step (bench-pipeline), edge (bench-edge), soak, or bare (the reference handler's process, started by step and edge)")
+	edgeRounds := flag.Int("edge-rounds", 3, "edge: rounds of edge and bare, the order rotated")
+	edgeDur := flag.Duration("edge-duration", 15*time.Second, "edge: wrk's duration per target and round")
+	edgeBatch := flag.String("edge-batch", "svc-ingest/testdata/batch-chromium.json", "edge: the batch sent (a tracker batch as JSON)")
 	flag.StringVar(&c.binary, "binary", "bin/sightline", "the sightline binary to run")
 	sizes := flag.String("sizes", "10240,61440", "batch shapes: bytes of JSON per batch (sent gzip'd), comma list")
 	starts := flag.String("start", "250,80", "first step's rate (batches/s) per shape, comma list")
@@ -107,12 +113,19 @@ func main() {
 				log.Fatal(err)
 			}
 		}
+	case "edge":
+		if *edgeRounds < 1 || *edgeDur < time.Second {
+			log.Fatal("need -edge-rounds ≥ 1 and -edge-duration ≥ 1s")
+		}
+		if err := edge(ctx, c, *edgeRounds, *edgeDur, *edgeBatch); err != nil {
+			log.Fatal(err)
+		}
 	case "soak":
 		if err := soak(ctx, c); err != nil {
 			log.Fatal(err)
 		}
 	default:
-		log.Fatalf("-mode %q: want step or soak", *mode)
+		log.Fatalf("-mode %q: want step, edge or soak", *mode)
 	}
 }
 
