@@ -198,9 +198,12 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 	cpu := func(r edgeResult) float64 { return float64(r.cpuPerReq().Microseconds()) }
 	fmt.Printf("medians: edge %.0f req/s, %.0f µs CPU per request; bare %.0f req/s, %.0f µs; edge/bare by rate %.3f (rounds %.3f–%.3f; issue 19's goal ≥ 0.50)\n",
 		med(edges, rps), med(edges, cpu), med(bares, rps), med(bares, cpu), median(ratios), slices.Min(ratios), slices.Max(ratios))
-	for _, e := range edges {
-		if e.non2xx > 0 || e.sockErrs != "" {
-			return fmt.Errorf("the edge answered %d batches with other than 2xx%s: the figures are not of accepted batches", e.non2xx, e.sockErrs)
+	for i, e := range edges {
+		switch {
+		case e.non2xx > 0:
+			return fmt.Errorf("round %d: the edge answered %d batches with other than 2xx: the figures are not of accepted batches", i+1, e.non2xx)
+		case e.sockErrs != "":
+			return fmt.Errorf("round %d: wrk met socket errors%s: the figures are not of answered batches", i+1, e.sockErrs)
 		}
 	}
 	return nil

@@ -164,12 +164,13 @@ func main() {
 	}
 	defer tel.Shutdown(context.Background())
 	reader := sdkmetric.NewManualReader()
-	tel.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	benchTel := *tel // Setup's, but for the meter provider
+	benchTel.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	svc, err := ingest.New(context.Background(), cfg, ingest.Deps{
-		TracerProvider: tel.TracerProvider,
-		MeterProvider:  tel.MeterProvider,
-		Propagator:     tel.Propagator,
+		TracerProvider: benchTel.TracerProvider,
+		MeterProvider:  benchTel.MeterProvider,
+		Propagator:     benchTel.Propagator,
 		Logger:         logger,
 		Accounts:       accountsv1.NewAccountsInternalServiceClient(conn(accAddr)),
 		Recordings:     recordingsv1.NewRecordingsInternalServiceClient(conn(recAddr)),
@@ -182,7 +183,7 @@ func main() {
 	go pprof.Do(runCtx, pprof.Labels("part", "forwarder"), func(ctx context.Context) { runDone <- svc.Run(ctx) })
 	mux := http.NewServeMux()
 	svc.RegisterHTTP(mux)
-	handler := httpserver.Instrument(mux, tel, logger)
+	handler := httpserver.Instrument(mux, &benchTel, logger)
 	ingestURL, stopIngest := serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pprof.Do(r.Context(), pprof.Labels("part", "ingest handler"), func(context.Context) { handler.ServeHTTP(w, r) })
 	}))
