@@ -56,6 +56,7 @@ type edgeResult struct {
 	non2xx   int64
 	sockErrs string
 	cpu      time.Duration // the target process's
+	faults   uint          // the target process's minor page faults
 }
 
 func (r edgeResult) cpuPerReq() time.Duration {
@@ -63,6 +64,15 @@ func (r edgeResult) cpuPerReq() time.Duration {
 		return 0
 	}
 	return r.cpu / time.Duration(r.requests)
+}
+
+// faultsPerReq is the target's minor page faults per request: on a VM
+// whose host backs guest memory lazily, each costs microseconds.
+func (r edgeResult) faultsPerReq() float64 {
+	if r.requests == 0 {
+		return 0
+	}
+	return float64(r.faults) / float64(r.requests)
 }
 
 // edge runs the comparison: rounds × (edge, bare) of d each.
@@ -145,6 +155,7 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 		}
 		r, err := parseWrk(string(out))
 		r.cpu = time.Duration((st1.CPUTime() - st0.CPUTime()) * float64(time.Second))
+		r.faults = st1.MinFlt - st0.MinFlt
 		return r, err
 	}
 	edgeURL, bareURL := "http://"+s.http+"/i/v1/batch?k="+site.Key, "http://"+bareAddr+"/"
@@ -159,7 +170,7 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 	}
 	fmt.Printf("\n== the edge alone (accounts, ingest, gateway: %s serve --target accounts,ingest,gateway; recordings unreachable, spool fsync'd) against a bare net/http 204 handler; wrk -t2 -c64 -d%v, a %d-byte Chromium batch as JSON, a new session every 10 batches; %d rounds, order rotated\n",
 		c.binary, d, len(body), rounds)
-	fmt.Printf("%6s %-6s %10s %8s %10s %10s %12s %8s\n", "round", "target", "req/s", "× bare", "p50", "p99", "CPU/request", "non-2xx")
+	fmt.Printf("%6s %-6s %10s %8s %10s %10s %12s %14s %8s\n", "round", "target", "req/s", "× bare", "p50", "p99", "CPU/request", "faults/request", "non-2xx")
 	var edges, bares []edgeResult
 	for round := range rounds {
 		var e, b edgeResult
@@ -179,8 +190,8 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 			name string
 			r    edgeResult
 		}{{"edge", e}, {"bare", b}} {
-			fmt.Printf("%6d %-6s %10.0f %8.3f %10v %10v %12v %8d%s\n", round+1, x.name, x.r.rps, x.r.rps/b.rps,
-				x.r.p50.Round(10*time.Microsecond), x.r.p99.Round(10*time.Microsecond), x.r.cpuPerReq().Round(time.Microsecond), x.r.non2xx, x.r.sockErrs)
+			fmt.Printf("%6d %-6s %10.0f %8.3f %10v %10v %12v %14.2f %8d%s\n", round+1, x.name, x.r.rps, x.r.rps/b.rps,
+				x.r.p50.Round(10*time.Microsecond), x.r.p99.Round(10*time.Microsecond), x.r.cpuPerReq().Round(time.Microsecond), x.r.faultsPerReq(), x.r.non2xx, x.r.sockErrs)
 		}
 	}
 	var ratios []float64
@@ -198,6 +209,22 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 	cpu := func(r edgeResult) float64 { return float64(r.cpuPerReq().Microseconds()) }
 	fmt.Printf("medians: edge %.0f req/s, %.0f µs CPU per request; bare %.0f req/s, %.0f µs; edge/bare by rate %.3f (rounds %.3f–%.3f; issue 19's goal ≥ 0.50)\n",
 		med(edges, rps), med(edges, cpu), med(bares, rps), med(bares, cpu), median(ratios), slices.Min(ratios), slices.Max(ratios))
+	if c.profile > 0 {
+		// One more edge run, not counted, under the profiler.
+		path := filepath.Join(os.TempDir(), "benchedge.cpu.pprof")
+		done := make(chan error, 1)
+		go func() { _, err := run(edgeURL, s.proc, c.profile+4*time.Second); done <- err }()
+		time.Sleep(2 * time.Second)
+		perr := s.profile(c.profile, path)
+		if err := <-done; err != nil {
+			return err
+		}
+		if perr != nil {
+			return perr
+		}
+		fmt.Printf("\nCPU profile of the edge under wrk for %v: %s\n", c.profile, path)
+		profileTop(path)
+	}
 	for i, e := range edges {
 		switch {
 		case e.non2xx > 0:

@@ -76,7 +76,7 @@ func main() {
 	flag.IntVar(&c.perSession, "per-session", 10, "batches per session (the first holds the full snapshot)")
 	flag.IntVar(&c.live, "live", 200, "open sessions per site")
 	flag.IntVar(&c.inFlight, "in-flight", 2048, "most requests waiting for an answer (past it a due send counts as saturated)")
-	flag.DurationVar(&c.profile, "profile", 20*time.Second, "CPU profile length at the highest sustained rate (0: none)")
+	flag.DurationVar(&c.profile, "profile", 20*time.Second, "CPU profile length (0: none): step, at the highest sustained rate; edge, of one more edge run after the rounds")
 	flag.DurationVar(&c.duration, "duration", 30*time.Minute, "soak: how long")
 	flag.Float64Var(&c.rate, "rate", 0, "soak: batches/s (0: half the capacity a quick step run measures)")
 	serverArgs := flag.String("server-args", "", "more flags for sightline serve, space-separated (e.g. \"--recordings.outbox.window=0\" to compare a setting in one machine state)")
