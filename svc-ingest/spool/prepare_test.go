@@ -5,8 +5,12 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // waitPrepared waits until the next segment's file is ready for the writer.
@@ -115,5 +119,95 @@ func TestStalePreparedFileIsNeverDelivered(t *testing.T) {
 		if string(r.Payload) != string(payload(i)) {
 			t.Fatalf("record %d: %q", i, r.Payload)
 		}
+	}
+}
+
+// resident is how many of path's pages are in the page cache (mincore on
+// a mapping of it).
+func resident(t *testing.T, path string) (in, pages int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := unix.Munmap(m); err != nil {
+			t.Error(err)
+		}
+	}()
+	page := os.Getpagesize()
+	vec := make([]byte, (len(m)+page-1)/page)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	for _, v := range vec {
+		in += int(v & 1)
+	}
+	return in, len(vec)
+}
+
+// TestSealedSegmentAheadOfTheReaderLeavesTheCache: a segment sealed before
+// the consumer reached it is dropped from the page cache (a backlog does not
+// fill memory, and the next segment's zeros reuse its pages); one the
+// consumer reads in is kept, and a dropped one still reads back whole.
+func TestSealedSegmentAheadOfTheReaderLeavesTheCache(t *testing.T) {
+	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type == unix.TMPFS_MAGIC {
+		t.Skip("on tmpfs the page cache is the storage: nothing can leave it")
+	}
+	const segBytes = 256 << 10
+	s := open(t, dir, func(o *Options) { o.SegmentBytes = segBytes })
+	defer s.Close()
+	ctx := context.Background()
+	appendUntil := func(n *int, segs int) {
+		for len(segments(t, dir)) < segs {
+			if err := s.Append(ctx, payload(*n)); err != nil {
+				t.Fatal(err)
+			}
+			*n++
+		}
+	}
+	n := 0
+	// The consumer has read nothing: it is at the start of the first
+	// segment, which stays cached; the second is sealed ahead of it.
+	appendUntil(&n, 3)
+	segs := segments(t, dir)
+	if in, pages := resident(t, segs[0]); in < pages/2 {
+		t.Errorf("%s, the reader's: only %d of %d pages cached", filepath.Base(segs[0]), in, pages)
+	}
+	if in, pages := resident(t, segs[1]); in > 0 {
+		t.Errorf("%s, sealed ahead of the reader: %d of %d pages still cached", filepath.Base(segs[1]), in, pages)
+	}
+	// The consumer reads every record so far: it is in the newest segment,
+	// which stays cached when it is sealed.
+	read := 0
+	for read < n {
+		recs, err := s.Read(ctx, 1000, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if string(r.Payload) != string(payload(read)) {
+				t.Fatalf("record %d reads back as %q", read, r.Payload)
+			}
+			read++
+		}
+	}
+	appendUntil(&n, 4)
+	if in, pages := resident(t, segs[2]); in < pages/2 {
+		t.Errorf("%s, sealed while the reader was in it: only %d of %d pages cached", filepath.Base(segs[2]), in, pages)
 	}
 }
