@@ -212,15 +212,8 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 	if c.profile > 0 {
 		// One more edge run, not counted, under the profiler.
 		path := filepath.Join(os.TempDir(), "benchedge.cpu.pprof")
-		done := make(chan error, 1)
-		go func() { _, err := run(edgeURL, s.proc, c.profile+4*time.Second); done <- err }()
-		time.Sleep(2 * time.Second)
-		perr := s.profile(c.profile, path)
-		if err := <-done; err != nil {
+		if err := s.profileUnder(c.profile, path, func(d time.Duration) error { _, err := run(edgeURL, s.proc, d); return err }); err != nil {
 			return err
-		}
-		if perr != nil {
-			return perr
 		}
 		fmt.Printf("\nCPU profile of the edge under wrk for %v: %s\n", c.profile, path)
 		profileTop(path)

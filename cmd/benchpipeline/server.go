@@ -249,6 +249,19 @@ func (s *server) usage() (usage, error) {
 	return u, nil
 }
 
+// profileUnder writes a CPU profile of d into path while load runs (for a
+// little longer, so the profile holds only loaded seconds).
+func (s *server) profileUnder(d time.Duration, path string, load func(time.Duration) error) error {
+	done := make(chan error, 1)
+	go func() { done <- load(d + 4*time.Second) }()
+	time.Sleep(2 * time.Second)
+	perr := s.profile(d, path)
+	if err := <-done; err != nil {
+		return err
+	}
+	return perr
+}
+
 // profile fetches a CPU profile of d from the server's pprof handler.
 func (s *server) profile(d time.Duration, path string) error {
 	c := &http.Client{Timeout: d + time.Minute}

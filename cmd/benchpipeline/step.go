@@ -283,15 +283,8 @@ func stepRun(ctx context.Context, c config, size int, start float64) error {
 
 	if c.profile > 0 {
 		path := profilePath(size)
-		done := make(chan error, 1)
-		go func() { _, err := dr.Run(ctx, best.rate, c.profile+4*time.Second); done <- err }()
-		time.Sleep(2 * time.Second)
-		perr := s.profile(c.profile, path)
-		if err := <-done; err != nil {
+		if err := s.profileUnder(c.profile, path, func(d time.Duration) error { _, err := dr.Run(ctx, best.rate, d); return err }); err != nil {
 			return err
-		}
-		if perr != nil {
-			return perr
 		}
 		fmt.Printf("\nCPU profile of the server at %.0f batches/s for %v: %s\n", best.rate, c.profile, path)
 		profileTop(path)
