@@ -155,19 +155,38 @@ func resident(t *testing.T, path string) (in, pages int) {
 	return in, len(vec)
 }
 
+// diskDir is a fresh directory whose pages can leave the page cache: the
+// test's temporary directory, or, where that is tmpfs (whose page cache is
+// the storage), one beside the package's sources.
+func diskDir(t *testing.T) string {
+	t.Helper()
+	onTmpfs := func(dir string) bool {
+		var st unix.Statfs_t
+		if err := unix.Statfs(dir, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Type == unix.TMPFS_MAGIC
+	}
+	if dir := t.TempDir(); !onTmpfs(dir) {
+		return dir
+	}
+	dir, err := os.MkdirTemp(".", "disk-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if onTmpfs(dir) {
+		t.Fatalf("no directory off tmpfs to test page-cache residency in (%s and the sources are both on tmpfs)", os.TempDir())
+	}
+	return dir
+}
+
 // TestSealedSegmentAheadOfTheReaderLeavesTheCache: a segment sealed before
 // the consumer reached it is dropped from the page cache (a backlog does not
 // fill memory, and the next segment's zeros reuse its pages); one the
 // consumer reads in is kept, and a dropped one still reads back whole.
 func TestSealedSegmentAheadOfTheReaderLeavesTheCache(t *testing.T) {
-	dir := t.TempDir()
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		t.Fatal(err)
-	}
-	if st.Type == unix.TMPFS_MAGIC {
-		t.Skip("on tmpfs the page cache is the storage: nothing can leave it")
-	}
+	dir := diskDir(t)
 	const segBytes = 256 << 10
 	s := open(t, dir, func(o *Options) { o.SegmentBytes = segBytes })
 	defer s.Close()
