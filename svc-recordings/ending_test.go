@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -244,6 +246,65 @@ func TestNotifyOutageHoldsEvents(t *testing.T) {
 	a := nr.byID(fmt.Sprintf("answer.created:%d:%s", site, sv.GetId()))
 	if len(a) != 1 || a[0].GetType() != "survey.response.created" || a[0].GetAnswer().GetNps() != 9 {
 		t.Fatalf("survey event %v", a)
+	}
+}
+
+// TestAppendWakesNotifyOnlyForAnswers: an append of chunks leaves notify's
+// relay asleep (they add nothing to its outbox, and every wake was a scan
+// of the store), while an append of an answer wakes it, so the answer's
+// event goes out at once rather than at the next poll.
+func TestAppendWakesNotifyOnlyForAnswers(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
+	_, searchAddr := serveAnswerSearch(t)
+	nr, notifyAddr := serveNotify(t)
+	h := start(t, testConfig(t), t.TempDir(), searchAddr, withNotify(t, notifyAddr), func(d *Deps) { d.MeterProvider = mp })
+	ctx := context.Background()
+	// scans counts the relay's reads of notify's outbox.
+	scans := func() uint64 {
+		t.Helper()
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(ctx, &rm); err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if hist, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == "recordings.store.duration" {
+					for _, dp := range hist.DataPoints {
+						if op, _ := dp.Attributes.Value("op"); op.AsString() == "notify_outbox_pending" {
+							n += dp.Count
+						}
+					}
+				}
+			}
+		}
+		return n
+	}
+	waitFor(t, func() bool { return scans() >= 1 }) // the relay's first poll
+	before := scans()
+	for i := range 10 {
+		res, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: scriptedSession(t, fmt.Sprintf("s_wake%019d", i))})
+		if err != nil || res.Stored != 4 {
+			t.Fatalf("append %d: %v, %v", i, res, err)
+		}
+		time.Sleep(20 * time.Millisecond) // time for a woken relay to scan
+	}
+	// One poll (every 2 s) may fall in the appends; ten wakes would not.
+	if n := scans() - before; n > 1 {
+		t.Fatalf("ten appends of chunks had notify's relay read its outbox %d times", n)
+	}
+
+	fb := feedback("a_wakefeedback00000000000", 2, "slow")
+	began := time.Now()
+	if _, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: []*recordingsv1.Chunk{answerChunk(fb)}}); err != nil {
+		t.Fatal(err)
+	}
+	aid := fmt.Sprintf("answer.created:%d:%s", site, fb.GetId())
+	waitFor(t, func() bool { return len(nr.byID(aid)) == 1 })
+	if d := time.Since(began); d > time.Second {
+		t.Fatalf("the answer's event took %v: the relay waited for its poll (2 s) instead of being woken", d)
 	}
 }
 

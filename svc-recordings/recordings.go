@@ -567,11 +567,15 @@ func (s *Service) endIdle(ctx context.Context) (int, bool, error) {
 }
 
 // notify wakes the relays: the outboxes have new entries.
-func (s *Service) notify() {
+func (s *Service) notify() { s.wake(true) }
+
+// wake wakes search's relay, and notify's when events may have new
+// entries (session ends, answers).
+func (s *Service) wake(events bool) {
 	if s.relay != nil {
 		s.relay.Notify()
 	}
-	if s.events != nil {
+	if events && s.events != nil {
 		s.events.Wake()
 	}
 }

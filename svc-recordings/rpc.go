@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -268,7 +269,14 @@ func (s *Service) AppendChunks(ctx context.Context, req *recordingsv1.AppendChun
 			"first_reason", firstReason(out.Results))
 	}
 	if out.Stored > 0 {
-		s.notify()
+		// Stored chunks change sessions (search's outbox); of an append,
+		// only stored answers reach notify's outbox (answer events).
+		// Waking notify's relay on every append had it scan an empty
+		// outbox each time: 1.9 % of the server's CPU in bench-pipeline.
+		answered := slices.ContainsFunc(apos, func(i int) bool {
+			return out.Results[i].GetOutcome() == recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED
+		})
+		s.wake(answered)
 		s.captureAssets(ctx, req.GetChunks(), out.Results)
 	}
 	return out, nil
