@@ -124,12 +124,18 @@ func (m *mesh) gatewayArgs() []string {
 		"--remote.search", m.search.addrs.GRPC, "--remote.ingest", m.ingest.addrs.GRPC)
 }
 
-// start runs module on its own data directory (kept for a restart).
+// start runs module on its own data directory (kept for a restart) and on
+// addresses below the kernel's ephemeral range (freeAddr): while a killed
+// process is down, its port from 127.0.0.1:0 could go to another test's
+// ":0" listener, and the mesh would then talk to a stranger (a gateway
+// reached another test's search, whose accounts answered 401 for this
+// dashboard's session, in a full `make test-go` run).
 func (m *mesh) start(module string, args ...string) *process {
 	m.t.Helper()
 	dir := m.t.TempDir()
 	m.dirs[module] = dir
-	return startServe(m.t, nil, append([]string{"--target=" + module, "--data-dir", dir}, args...)...)
+	return startServe(m.t, nil, append([]string{"--target=" + module, "--data-dir", dir,
+		"--server.grpc-listen-address", freeAddr(m.t), "--server.http-listen-address", freeAddr(m.t)}, args...)...)
 }
 
 // kill sends SIGKILL to p and waits for it to be gone.

@@ -316,8 +316,6 @@ func TestManyProcesses(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address no one listens on, for a process
-// whose address others must know before it starts.
 // freeAddr reserves a loopback address for a process started later (an
 // address others must know first, or one a restart binds again). It picks
 // below the kernel's ephemeral range: a port from 127.0.0.1:0 was handed
