@@ -15,6 +15,7 @@ import (
 
 	accountsv1 "github.com/sightlinehq/sightline/gen/sightline/accounts/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/internal/loopback"
 	"github.com/sightlinehq/sightline/internal/poll"
 )
 
@@ -221,7 +222,7 @@ type grpcServer struct {
 func startGRPC(t testing.TB, register func(*grpc.Server)) *grpcServer {
 	t.Helper()
 	g := &grpcServer{register: register}
-	g.start(t, "127.0.0.1:0")
+	g.start(t, loopback.Addr(t)) // restart binds it again
 	t.Cleanup(g.stop)
 	return g
 }

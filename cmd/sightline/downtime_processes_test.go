@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightlinehq/sightline/internal/loopback"
 	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/internal/testproc"
@@ -70,7 +71,7 @@ func startFullMesh(t *testing.T, pg *pgtest.Server) *mesh {
 	t.Helper()
 	// Accounts and recordings call notify, which calls them: notify's
 	// address is fixed before any of them starts (gRPC dials lazily).
-	m := &mesh{t: t, dirs: map[string]string{}, pg: pg, notifyAddr: freeAddr(t)}
+	m := &mesh{t: t, dirs: map[string]string{}, pg: pg, notifyAddr: loopback.Addr(t)}
 	m.startAll()
 	return m
 }
@@ -125,7 +126,7 @@ func (m *mesh) gatewayArgs() []string {
 }
 
 // start runs module on its own data directory (kept for a restart) and on
-// addresses below the kernel's ephemeral range (freeAddr): while a killed
+// addresses below the kernel's ephemeral range (loopback.Addr): while a killed
 // process is down, its port from 127.0.0.1:0 could go to another test's
 // ":0" listener, and the mesh would then talk to a stranger (a gateway
 // reached another test's search, whose accounts answered 401 for this
@@ -135,7 +136,7 @@ func (m *mesh) start(module string, args ...string) *process {
 	dir := m.t.TempDir()
 	m.dirs[module] = dir
 	return startServe(m.t, nil, append([]string{"--target=" + module, "--data-dir", dir,
-		"--server.grpc-listen-address", freeAddr(m.t), "--server.http-listen-address", freeAddr(m.t)}, args...)...)
+		"--server.grpc-listen-address", loopback.Addr(m.t), "--server.http-listen-address", loopback.Addr(m.t)}, args...)...)
 }
 
 // kill sends SIGKILL to p and waits for it to be gone.

@@ -6,19 +6,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sightlinehq/sightline/internal/leakcheck"
+	"github.com/sightlinehq/sightline/internal/loopback"
 	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/internal/testproc"
 	"go.uber.org/goleak"
@@ -243,7 +241,7 @@ func TestManyProcesses(t *testing.T) {
 	}
 	// Accounts and recordings call notify, which calls them: notify's
 	// address is fixed before any of them starts (gRPC dials lazily).
-	notifyAddr := freeAddr(t)
+	notifyAddr := loopback.Addr(t)
 	accounts := startServe(t, env, "--target=accounts", "--remote.notify", notifyAddr)
 	search := startServe(t, env, "--target=search", "--remote.accounts", accounts.addrs.GRPC)
 	recordings := startServe(t, env, "--target=recordings", "--remote.accounts", accounts.addrs.GRPC, "--remote.search", search.addrs.GRPC,
@@ -314,35 +312,6 @@ func TestManyProcesses(t *testing.T) {
 	if len(bySvc["sightline-gateway"]) < 2 || len(bySvc["sightline-accounts"]) < 1 {
 		t.Fatalf("trace %s as exported over OTLP: %v; want the gateway's HTTP and client spans and accounts' server span", traceID, bySvc)
 	}
-}
-
-// freeAddr reserves a loopback address for a process started later (an
-// address others must know first, or one a restart binds again). It picks
-// below the kernel's ephemeral range: a port from 127.0.0.1:0 was handed
-// out again to another process's ":0" listener before its owner started
-// (TestManyProcesses failed in CI with "address already in use").
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	low := 32768 // Linux's default ephemeral range starts here
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(b)); len(f) == 2 {
-			if n, err := strconv.Atoi(f[0]); err == nil && n > 12000 {
-				low = n
-			}
-		}
-	}
-	for range 200 {
-		port := 10000 + rand.IntN(low-10000)
-		lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue // taken: try another
-		}
-		addr := lis.Addr().String()
-		lis.Close()
-		return addr
-	}
-	t.Fatal("no free loopback port below the ephemeral range in 200 tries")
-	return ""
 }
 
 func hexID(b []byte) string {

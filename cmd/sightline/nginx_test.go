@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightlinehq/sightline/internal/loopback"
 	"github.com/sightlinehq/sightline/internal/testproc"
 )
 
@@ -57,7 +58,7 @@ func TestBehindNginx(t *testing.T) {
 		t.Skipf("%s is missing: sudo apt-get install -y nginx", nginxBinary)
 	}
 	dir := t.TempDir()
-	httpAddr, httpsAddr := freeAddr(t), freeAddr(t)
+	httpAddr, httpsAddr := loopback.Addr(t), loopback.Addr(t)
 	public := "https://" + httpsAddr
 	p := startServe(t, nil,
 		"--server.public-url", public,

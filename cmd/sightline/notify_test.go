@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sightlinehq/sightline/internal/loopback"
 	"github.com/sightlinehq/sightline/internal/pgtest"
 	"github.com/sightlinehq/sightline/svc-notify/mail/mailtest"
 	"github.com/sightlinehq/sightline/svc-notify/webhook"
@@ -147,7 +148,7 @@ func postFeedback(t *testing.T, base, siteKey, session string, rating int, comme
 // RFC 8058 one-click).
 func TestEveryEmailOverSMTPAgainstTheBinary(t *testing.T) {
 	srv := mailtest.NewServer(t)
-	data, httpAddr := t.TempDir(), freeAddr(t)
+	data, httpAddr := t.TempDir(), loopback.Addr(t)
 	base := "http://" + httpAddr
 	hook := newReceiver(t, 0)
 	args := append(smtpArgs(t, srv), "--data-dir", data, "--server.http-listen-address", httpAddr,
@@ -416,7 +417,7 @@ func notifyArgs(grpcAddr, data, mesh string, extra ...string) []string {
 func TestKillNotifyMidDelivery(t *testing.T) {
 	const sessions = 30
 	hook := newReceiver(t, 1500*time.Millisecond)
-	notifyAddr := freeAddr(t)
+	notifyAddr := loopback.Addr(t)
 	mesh := startServe(t, nil, "--target=accounts,search,recordings,ingest,gateway", "--remote.notify", notifyAddr,
 		"--recordings.session-idle=2s", "--accounts.default-plan.sessions-per-day=1000000")
 	notifyData := t.TempDir()
@@ -509,8 +510,8 @@ func TestThreeNotifyProcessesOnePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := mailtest.NewServer(t)
-	notifyAddrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
-	httpAddr := freeAddr(t)
+	notifyAddrs := []string{loopback.Addr(t), loopback.Addr(t), loopback.Addr(t)}
+	httpAddr := loopback.Addr(t)
 	base := "http://" + httpAddr
 	mesh := startServe(t, nil, "--target=accounts,search,recordings,ingest,gateway", "--remote.notify", notifyAddrs[0],
 		"--server.http-listen-address", httpAddr, "--accounts.default-plan.sessions-per-day=1000000")

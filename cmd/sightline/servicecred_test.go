@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/sightlinehq/sightline/internal/loopback"
 	"github.com/sightlinehq/sightline/platform/rpc"
 )
 
@@ -299,7 +300,7 @@ func TestServiceSecretRotationWithoutDowntime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	coreData, edgeData, coreAddr := t.TempDir(), t.TempDir(), freeAddr(t)
+	coreData, edgeData, coreAddr := t.TempDir(), t.TempDir(), loopback.Addr(t)
 	secrets := func(secret, accepted string) []string {
 		args := []string{"--server.service-secret-file", secret}
 		if accepted != "" {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/internal/loopback"
 	"github.com/sightlinehq/sightline/internal/poll"
 	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/platform/depstate/depstatetest"
@@ -39,7 +40,8 @@ func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
 
 func testOutage(t *testing.T, inFlight int) {
 	rec := &fakeRecordings{}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	// Served again on this address after the outage (loopback.Addr).
+	lis, err := net.Listen("tcp", loopback.Addr(t))
 	if err != nil {
 		t.Fatal(err)
 	}

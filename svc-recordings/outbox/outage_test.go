@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
+	"github.com/sightlinehq/sightline/internal/loopback"
 	"github.com/sightlinehq/sightline/platform/depstate"
 	"github.com/sightlinehq/sightline/platform/depstate/depstatetest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
@@ -34,11 +35,10 @@ type restartable struct {
 
 func (r *restartable) start() {
 	r.t.Helper()
-	addr := r.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
+	if r.addr == "" {
+		r.addr = loopback.Addr(r.t) // served again on it after a stop
 	}
-	lis, err := net.Listen("tcp", addr)
+	lis, err := net.Listen("tcp", r.addr)
 	if err != nil {
 		r.t.Fatal(err)
 	}

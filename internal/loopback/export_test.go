@@ -1,0 +1,4 @@
+package loopback
+
+// EphemeralStart is ephemeralStart, for the test.
+var EphemeralStart = ephemeralStart
