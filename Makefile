@@ -47,8 +47,9 @@ test: preflight web test-go test-node test-e2e ## Run every test (Go, dashboard,
 
 .PHONY: test-go
 # -timeout: cmd/sightline's real processes (the downtime matrix, the short
-# chaos run) take most of go test's default 10 min per package.
-test-go: weed ## Go tests (real PostgreSQL, real sockets), under the race detector.
+# chaos run) take most of go test's default 10 min per package. web: the
+# binary cmd/sightline's tests build embeds the dashboard they load.
+test-go: weed web ## Go tests (real PostgreSQL, real sockets), under the race detector.
 	$(GO) test -count=1 -timeout 20m $(RACE) ./...
 
 # Full run: 3 rounds of 7 kills, 15 s down each (~8 min). `make test` runs
