@@ -12,6 +12,13 @@ import (
 	"go.opentelemetry.io/otel/codes"
 )
 
+// BeaconPrefix is the path prefix of the tracker's beacons (batches,
+// answers, hits and their CORS preflights). Their handlers start the
+// server span themselves, continuing the trace a body carries (startSpan);
+// preflights, answered from headers alone, are not traced. The HTTP server
+// leaves them out of otelhttp (httpserver.Options.SelfTraced).
+const BeaconPrefix = "/i/v1/"
+
 // RegisterHTTP mounts the public endpoints (/s/, /static/, /i/v1/).
 func (s *Service) RegisterHTTP(mux *http.ServeMux) {
 	mux.HandleFunc("GET /s/{file}", s.serveBootstrap)

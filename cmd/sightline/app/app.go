@@ -24,6 +24,7 @@ import (
 	"github.com/sightlinehq/sightline/platform/logging"
 	"github.com/sightlinehq/sightline/platform/rpc"
 	"github.com/sightlinehq/sightline/platform/telemetry"
+	ingest "github.com/sightlinehq/sightline/svc-ingest"
 )
 
 // moduleStartWait bounds how long Run waits for a module's Started.
@@ -155,7 +156,8 @@ func New(ctx context.Context, cfg Config, opts Options) (_ *App, err error) {
 		a.modules = append(a.modules, m)
 		a.checks.Add(name, m.svc.Ready)
 	}
-	a.httpServer = httpserver.New(cfg.Server.HTTPListenAddress, a.httpMux, a.tel, a.logger, httpserver.Options{})
+	a.httpServer = httpserver.New(cfg.Server.HTTPListenAddress, a.httpMux, a.tel, a.logger,
+		httpserver.Options{SelfTraced: []string{ingest.BeaconPrefix}})
 	// Streams that never finish by themselves (the gateway's server-sent
 	// events) end when shutdown starts, or Shutdown would wait for them.
 	for _, m := range a.modules {
