@@ -54,6 +54,13 @@ type Options struct {
 	// SelfTraced lists path prefixes whose handlers start their own server
 	// span (Instrument).
 	SelfTraced []string
+	// ServerName is the server.address and server.port of request spans
+	// and metrics (New: the listen address). otelhttp otherwise takes
+	// them from the Host header, which any client sets to anything: each
+	// value would be a series of http.server.request.duration, up to the
+	// SDK's limit (2000 per instrument), past which real routes' new
+	// series go to its overflow series.
+	ServerName string
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -83,6 +90,9 @@ func New(addr string, h http.Handler, tel *telemetry.Telemetry, logger *slog.Log
 	if logger == nil {
 		logger = slog.Default()
 	}
+	if opts.ServerName == "" {
+		opts.ServerName = addr
+	}
 	maxHeader := opts.MaxHeaderBytes
 	if maxHeader <= 0 {
 		maxHeader = DefaultMaxHeaderBytes
@@ -91,7 +101,7 @@ func New(addr string, h http.Handler, tel *telemetry.Telemetry, logger *slog.Log
 		addr:   addr,
 		logger: logger,
 		srv: &http.Server{
-			Handler:           Instrument(h, tel, logger, opts.SelfTraced...),
+			Handler:           Instrument(h, tel, logger, opts),
 			ReadHeaderTimeout: orDefault(opts.ReadHeaderTimeout, DefaultReadHeaderTimeout),
 			ReadTimeout:       orDefault(opts.ReadTimeout, DefaultReadTimeout),
 			WriteTimeout:      orDefault(opts.WriteTimeout, DefaultWriteTimeout),
@@ -110,14 +120,14 @@ func New(addr string, h http.Handler, tel *telemetry.Telemetry, logger *slog.Log
 // response header and panic recovery. New applies it; it is exported for
 // handlers served some other way.
 //
-// Requests under a selfTraced prefix (the tracker's beacons) skip otelhttp:
+// Requests under an opts.SelfTraced prefix (the tracker's beacons) skip otelhttp:
 // their handler starts the server span itself, continuing the trace the
 // body carries, so otelhttp's span would be a second, parentless one; and
 // its wrappers and per-request attribute sets cost the edge a sixth of its
 // CPU (bench-edge, three runs of each alternated: 132 → 110 µs per batch,
 // medians). Their duration still goes to otelhttp's
 // http.server.request.duration (selfTracedMetrics).
-func Instrument(h http.Handler, tel *telemetry.Telemetry, logger *slog.Logger, selfTraced ...string) http.Handler {
+func Instrument(h http.Handler, tel *telemetry.Telemetry, logger *slog.Logger, opts Options) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -135,11 +145,13 @@ func Instrument(h http.Handler, tel *telemetry.Telemetry, logger *slog.Logger, s
 		otelhttp.WithMeterProvider(tel.MeterProvider),
 		otelhttp.WithPropagators(tel.Propagator),
 		otelhttp.WithSpanNameFormatter(spanName),
+		otelhttp.WithServerName(serverName(opts.ServerName)),
 	)
+	selfTraced := opts.SelfTraced
 	if len(selfTraced) == 0 {
 		return traced
 	}
-	self := newSelfTracedMetrics(h, tel.MeterProvider)
+	self := newSelfTracedMetrics(h, tel.MeterProvider, serverName(opts.ServerName))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, p := range selfTraced {
 			if strings.HasPrefix(r.URL.Path, p) {
@@ -149,6 +161,19 @@ func Instrument(h http.Handler, tel *telemetry.Telemetry, logger *slog.Logger, s
 		}
 		traced.ServeHTTP(w, r)
 	})
+}
+
+// serverName is what otelhttp reports as server.address and server.port:
+// name's host and port. A name without a port would make otelhttp read
+// the port from the Host header, so port 0 (reported as none) stands in.
+func serverName(name string) string {
+	if _, _, err := net.SplitHostPort(name); err == nil {
+		return name
+	}
+	if name == "" {
+		name = "sightline"
+	}
+	return net.JoinHostPort(name, "0")
 }
 
 // spanName runs twice: at the start (no pattern yet) and after the handler,

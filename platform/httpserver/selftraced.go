@@ -2,7 +2,9 @@ package httpserver
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,14 +19,15 @@ import (
 // selfTracedMetrics serves requests whose handler traces itself, recording
 // each one's duration in otelhttp's own http.server.request.duration (its
 // meter scope and version, so the SDK hands back that very instrument and
-// the dashboards' series by route and status see these requests too).
-// The attributes are otelhttp's but server.address and server.port, which
-// come from the Host header: any visitor's browser can send any value, and
-// each would be a series of its own. The attribute set of each (method,
+// the dashboards' series by route and status see these requests too),
+// with otelhttp's attributes, the server's name among them (never the Host
+// header: see Options.ServerName). The attribute set of each (method,
 // route, status, protocol, scheme) is built once.
 type selfTracedMetrics struct {
 	next     http.Handler
 	duration httpconv.ServerRequestDuration
+	host     string
+	port     int      // -1: none
 	sets     sync.Map // selfTracedKey → metric.MeasurementOption
 }
 
@@ -34,8 +37,14 @@ type selfTracedKey struct {
 	tls                  bool
 }
 
-func newSelfTracedMetrics(next http.Handler, mp metric.MeterProvider) *selfTracedMetrics {
-	m := &selfTracedMetrics{next: next}
+// newSelfTracedMetrics serves next; server is a host:port (serverName).
+func newSelfTracedMetrics(next http.Handler, mp metric.MeterProvider, server string) *selfTracedMetrics {
+	m := &selfTracedMetrics{next: next, port: -1}
+	host, port, _ := net.SplitHostPort(server)
+	m.host = host
+	if p, err := strconv.Atoi(port); err == nil && p > 0 {
+		m.port = p
+	}
 	meter := mp.Meter(otelhttp.ScopeName, metric.WithInstrumentationVersion(otelhttp.Version))
 	d, err := httpconv.NewServerRequestDuration(meter, metric.WithExplicitBucketBoundaries(
 		// otelhttp's boundaries (internal/semconv/server.go).
@@ -58,16 +67,15 @@ func (m *selfTracedMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k := selfTracedKey{method: r.Method, route: r.Pattern, proto: r.Proto, status: status, tls: r.TLS != nil}
 	opt, ok := m.sets.Load(k)
 	if !ok {
-		opt, _ = m.sets.LoadOrStore(k, metric.WithAttributeSet(selfTracedAttrs(k)))
+		opt, _ = m.sets.LoadOrStore(k, metric.WithAttributeSet(m.attrs(k)))
 	}
 	m.duration.Inst().Record(r.Context(), time.Since(start).Seconds(), opt.(metric.MeasurementOption))
 }
 
-// selfTracedAttrs are otelhttp's metric attributes of a request, without
-// server.address and server.port. Every part of k is bounded: the method
-// is one of HTTP's or _OTHER, the route a ServeMux pattern, the protocol
-// one net/http serves.
-func selfTracedAttrs(k selfTracedKey) attribute.Set {
+// attrs are otelhttp's metric attributes of a request. Every part of k is
+// bounded: the method is one of HTTP's or _OTHER, the route a ServeMux
+// pattern, the protocol one net/http serves.
+func (m *selfTracedMetrics) attrs(k selfTracedKey) attribute.Set {
 	method := strings.ToUpper(k.method)
 	switch method {
 	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
@@ -79,7 +87,11 @@ func selfTracedAttrs(k selfTracedKey) attribute.Set {
 	if k.tls {
 		scheme = "https"
 	}
-	attrs := []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(method), semconv.URLScheme(scheme)}
+	attrs := []attribute.KeyValue{semconv.HTTPRequestMethodKey.String(method), semconv.URLScheme(scheme), semconv.ServerAddress(m.host)}
+	// As otelhttp: the port only when it is not the scheme's default.
+	if m.port > 0 && !(k.tls && m.port == 443) && !(!k.tls && m.port == 80) {
+		attrs = append(attrs, semconv.ServerPort(m.port))
+	}
 	// As otelhttp names it: "HTTP/1.1" is http and 1.1.
 	if name, version, _ := strings.Cut(k.proto, "/"); name != "" {
 		attrs = append(attrs, semconv.NetworkProtocolName(strings.ToLower(name)))

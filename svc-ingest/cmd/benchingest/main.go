@@ -183,7 +183,7 @@ func main() {
 	go pprof.Do(runCtx, pprof.Labels("part", "forwarder"), func(ctx context.Context) { runDone <- svc.Run(ctx) })
 	mux := http.NewServeMux()
 	svc.RegisterHTTP(mux)
-	handler := httpserver.Instrument(mux, &benchTel, logger, ingest.BeaconPrefix)
+	handler := httpserver.Instrument(mux, &benchTel, logger, httpserver.Options{SelfTraced: []string{ingest.BeaconPrefix}})
 	ingestURL, stopIngest := serveHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pprof.Do(r.Context(), pprof.Labels("part", "ingest handler"), func(context.Context) { handler.ServeHTTP(w, r) })
 	}))
