@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/felixge/httpsnoop"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -58,10 +59,22 @@ func newSelfTracedMetrics(next http.Handler, mp metric.MeterProvider, server str
 
 func (m *selfTracedMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
-	m.next.ServeHTTP(sw, r)
-	status := sw.status
-	if status == 0 {
+	status := 0
+	// httpsnoop, as Recover: the handler keeps the writer's optional
+	// interfaces, and http.ResponseController (ingest's read deadline)
+	// reaches the connection through Unwrap.
+	ww := httpsnoop.Wrap(w, httpsnoop.Hooks{
+		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
+			return func(code int) {
+				if status == 0 && code >= 200 { // 1xx may precede the answer
+					status = code
+				}
+				next(code)
+			}
+		},
+	})
+	m.next.ServeHTTP(ww, r)
+	if status == 0 { // a body written without WriteHeader, or nothing
 		status = http.StatusOK
 	}
 	k := selfTracedKey{method: r.Method, route: r.Pattern, proto: r.Proto, status: status, tls: r.TLS != nil}
@@ -114,27 +127,3 @@ func patternRoute(pattern string) string {
 	}
 	return ""
 }
-
-// statusWriter notes the status a handler answers. Unwrap lets
-// http.ResponseController reach the connection (ingest sets its body's
-// read deadline through it).
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
