@@ -162,9 +162,10 @@ func (v variant) gzip(tail []byte) []byte {
 // words, prices and coordinates, so that they gzip about as well as real
 // recordings do (4–8×), not as a repeated template would.
 type events struct {
-	rnd    *rand.Rand
-	ts     int64
-	nextID int
+	rnd     *rand.Rand
+	ts      int64
+	nextID  int
+	clicked int // the node id of the click incremental just wrote (0: none)
 }
 
 var words = strings.Fields(`the a of and to in for on with your our new sale free shipping
@@ -267,7 +268,8 @@ func (g *events) card() node {
 
 // incremental is one incremental event: mouse moves, clicks, scrolls,
 // inputs and DOM mutations in about the mix a browsing visitor makes,
-// each with rrweb's field order.
+// each with rrweb's field order. After a click it sets g.clicked, for the
+// tracker's sl:click.
 func (g *events) incremental() node {
 	g.ts += int64(20 + g.rnd.IntN(120))
 	var data node
@@ -281,7 +283,9 @@ func (g *events) incremental() node {
 	case r < 13:
 		data = node{{"source", 3}, {"id", 1}, {"x", 0}, {"y", g.rnd.IntN(6000)}}
 	case r < 15:
-		data = node{{"source", 2}, {"type", 2}, {"id", 1000 + g.rnd.IntN(400)}, {"x", g.rnd.IntN(1280)}, {"y", g.rnd.IntN(720)}}
+		id := 1000 + g.rnd.IntN(400)
+		data = node{{"source", 2}, {"type", 2}, {"id", id}, {"x", g.rnd.IntN(1280)}, {"y", g.rnd.IntN(720)}}
+		g.clicked = id
 	case r < 16:
 		id := 1000 + g.rnd.IntN(400)
 		data = node{{"source", 5}, {"text", strings.Repeat("*", 1+g.rnd.IntN(12))}, {"isChecked", false}, {"id", id}}
@@ -295,11 +299,29 @@ func (g *events) incremental() node {
 	return node{{"type", 3}, {"data", data}, {"timestamp", g.ts}}
 }
 
+// slClick is the tracker's sl:click after rrweb's click on node id: the
+// element's selector path (a product card's button, as heat.ts writes
+// it) and where in its box the pointer was, sent a task later.
+func (g *events) slClick(id int) node {
+	g.ts++
+	sel := fmt.Sprintf("html>body>main>div:nth-of-type(%d)>button", 1+id%48)
+	return node{{"type", 5}, {"data", node{{"tag", "sl:click"}, {"payload", node{
+		{"id", id}, {"s", sel}, {"rx", g.rnd.IntN(101)}, {"ry", g.rnd.IntN(101)}}}}}, {"timestamp", g.ts}}
+}
+
 // envelope is the shared part of a batch of about size bytes: a JSON
 // object left open after "events":[...], for the per-session fields.
 func (g *events) envelope(key, page string, first bool, size int) ([]byte, error) {
-	var evs []node
 	room := size - 400 // the envelope's other fields and the tail
+	// The tracker opens every batch with sl:view (heatmaps place the
+	// batch's pointer positions and scrolls with it); the document is
+	// unknown (-1) in a batch that starts with a new snapshot.
+	doc := 1
+	if first {
+		doc = -1
+	}
+	evs := []node{{{"type", 5}, {"data", node{{"tag", "sl:view"}, {"payload", node{
+		{"x", 0}, {"y", g.rnd.IntN(4000)}, {"w", 1280}, {"h", 4720}, {"v", 720}, {"d", doc}}}}}, {"timestamp", g.ts}}}
 	if first {
 		evs = append(evs, node{{"type", 4}, {"data", node{{"href", page}, {"width", 1280}, {"height", 720}}}, {"timestamp", g.ts}})
 		// The snapshot takes about three quarters of a first batch, the
@@ -335,13 +357,19 @@ func (g *events) envelope(key, page string, first bool, size int) ([]byte, error
 		n += len(b) + 1
 	}
 	for n < room {
-		e := g.incremental()
-		b, err := json.Marshal(e)
-		if err != nil {
-			return nil, fmt.Errorf("loadgen: event: %w", err)
+		e := []node{g.incremental()}
+		if g.clicked != 0 {
+			e = append(e, g.slClick(g.clicked))
+			g.clicked = 0
 		}
-		n += len(b) + 1
-		evs = append(evs, e)
+		for _, e := range e {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return nil, fmt.Errorf("loadgen: event: %w", err)
+			}
+			n += len(b) + 1
+			evs = append(evs, e)
+		}
 	}
 	head, err := json.Marshal(node{{"v", 1}, {"siteKey", key}, {"truncated", false},
 		{"page", node{{"url", page}, {"referrer", "https://www.google.com/"}, {"viewport", node{{"w", 1280}, {"h", 720}}}}}})

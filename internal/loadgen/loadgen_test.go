@@ -7,13 +7,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/sightlinehq/sightline/batch"
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 
 var testSites = []Site{{Key: "k_loadgentest0001", Origin: "https://shop1.example.com"}, {Key: "k_loadgentest0002", Origin: "https://shop2.example.com"}}
@@ -83,6 +88,47 @@ func TestBatchesPassTheContract(t *testing.T) {
 		if len(seqs) < 15 {
 			t.Errorf("%d sessions for 60 batches of 4 each: sessions are not replaced", len(seqs))
 		}
+	}
+}
+
+// TestBatchesCarryHeatEvents reads generated batches with recordings' own
+// extractor: like the tracker's, each opens with sl:view, so its pointer
+// positions land on a page, and every click is anchored to an element by
+// the sl:click after it, so the whole-pipeline benchmarks charge heatmaps
+// what real traffic costs them.
+func TestBatchesCarryHeatEvents(t *testing.T) {
+	b, err := NewBatches(testSites, 10<<10, 4, 3, 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clicks, moves int
+	for range 24 {
+		bt := b.Next()
+		env, err := batch.Decode(unzip(t, bt.Body), 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(env.Events, []byte(`[{"type":5,"data":{"tag":"sl:view"`)) {
+			t.Fatalf("seq %d: events do not open with sl:view: %.80s", bt.Seq, env.Events)
+		}
+		ch := &recordingsv1.Chunk{Seq: env.Seq, Url: env.URL, Events: env.Events,
+			ServerTime: timestamppb.Now(), Viewport: &recordingsv1.Viewport{Width: env.ViewportW, Height: env.ViewportH}}
+		st, err := summary.Extract(ch, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range st.Clicks {
+			if c.H == nil || !strings.HasPrefix(c.H.Sel, "html>body>main>div:nth-of-type(") {
+				t.Fatalf("seq %d: click on node %d not anchored to an element: %+v", bt.Seq, c.Node, c.H)
+			}
+		}
+		clicks += len(st.Clicks)
+		if st.Heat != nil {
+			moves += len(st.Heat.Moves)
+		}
+	}
+	if clicks < 24 || moves < 24 {
+		t.Errorf("24 batches: %d anchored clicks, %d pointer cells; want ≥ 1 of each a batch", clicks, moves)
 	}
 }
 
