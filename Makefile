@@ -169,6 +169,10 @@ bench-trends: ## Traffic overview and 4-step funnel p50/p95, embedded vs Postgre
 bench-pipeline: build ## The real binary (serve, all in one, fresh data dir) at a constant offered rate stepped up ×1.25 until the backlog is not flat, 10 KB and 60 KB batches: rates, p50/p99, CPU, RSS, disk per batch vs a bare handler, CPU profile top (~15 min; BENCH_PIPELINE_ARGS=-step 10s for ~6).
 	$(GO) run ./cmd/benchpipeline -binary $(BIN) $(BENCH_PIPELINE_ARGS)
 
+.PHONY: bench-pipeline-heatmaps
+bench-pipeline-heatmaps: build ## What heatmaps cost the whole product: serve with them on (A) and off (B) side by side at 1500 batches/s of 10 KB (the tracker's sl:view and sl:click included), 6 alternating rounds: CPU and disk per batch, ratio A/B (~5 min; BENCH_PIPELINE_HEATMAPS_ARGS=-ab-rounds 2 for less).
+	$(GO) run ./cmd/benchpipeline -mode ab -binary $(BIN) -sizes 10240 -start 1500 -step 20s -server-args-b=--recordings.heatmaps=false $(BENCH_PIPELINE_HEATMAPS_ARGS)
+
 .PHONY: bench-edge
 bench-edge: build ## The edge alone (accounts, ingest, gateway; recordings unreachable, spool fsync'd) vs a bare handler under wrk -t2 -c64, a 10 KB batch, 3 rotated rounds (issue 19's edge measure; needs wrk: apt-get install wrk; ~2 min).
 	$(GO) run ./cmd/benchpipeline -mode edge -binary $(BIN) $(BENCH_EDGE_ARGS)

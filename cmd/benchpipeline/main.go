@@ -15,6 +15,10 @@
 // -mode=edge (make bench-edge) measures the edge processes alone under
 // wrk against the bare handler, as issue 19 states its edge goal (edge.go).
 //
+// -mode=ab (make bench-pipeline-heatmaps) runs two configurations side by
+// side (-server-args, -server-args-b) at one rate in alternating rounds and
+// prints the CPU and disk per batch of each and their ratio (ab.go).
+//
 // -mode=soak (make soak) drives one server at a steady rate for -duration
 // and prints every minute its RSS, goroutines, open files, spool backlog
 // and the answered rate, then whether each series stayed flat.
@@ -62,7 +66,9 @@ type config struct {
 
 func main() {
 	var c config
-	mode := flag.String("mode", "step", "step (bench-pipeline), edge (bench-edge), soak, or bare (the reference handler's process, started by step and edge)")
+	mode := flag.String("mode", "step", "step (bench-pipeline), edge (bench-edge), ab (bench-pipeline-heatmaps), soak, or bare (the reference handler's process, started by step and edge)")
+	abRounds := flag.Int("ab-rounds", 6, "ab: rounds, each a step of A and one of B (the order alternating), at the first -start rate and -sizes shape")
+	serverArgsB := flag.String("server-args-b", "", "ab: flags for variant B's sightline serve, space-separated (A takes -server-args)")
 	edgeRounds := flag.Int("edge-rounds", 3, "edge: rounds of edge and bare, the order rotated")
 	edgeDur := flag.Duration("edge-duration", 15*time.Second, "edge: wrk's duration per target and round")
 	edgeBatch := flag.String("edge-batch", "svc-ingest/testdata/batch-chromium.json", "edge: the batch sent (a tracker batch as JSON)")
@@ -120,12 +126,19 @@ func main() {
 		if err := edge(ctx, c, *edgeRounds, *edgeDur, *edgeBatch); err != nil {
 			log.Fatal(err)
 		}
+	case "ab":
+		if *abRounds < 1 {
+			log.Fatal("need -ab-rounds ≥ 1")
+		}
+		if err := abRun(ctx, c, strings.Fields(*serverArgsB), *abRounds); err != nil {
+			log.Fatal(err)
+		}
 	case "soak":
 		if err := soak(ctx, c); err != nil {
 			log.Fatal(err)
 		}
 	default:
-		log.Fatalf("-mode %q: want step, edge or soak", *mode)
+		log.Fatalf("-mode %q: want step, edge, ab or soak", *mode)
 	}
 }
 
