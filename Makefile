@@ -170,7 +170,7 @@ bench-pipeline: build ## The real binary (serve, all in one, fresh data dir) at 
 	$(GO) run ./cmd/benchpipeline -binary $(BIN) $(BENCH_PIPELINE_ARGS)
 
 .PHONY: bench-pipeline-heatmaps
-bench-pipeline-heatmaps: build ## What heatmaps cost the whole product: serve with them on (A) and off (B) side by side at 1500 batches/s of 10 KB (the tracker's sl:view and sl:click included), 6 alternating rounds: CPU and disk per batch, ratio A/B (~5 min; BENCH_PIPELINE_HEATMAPS_ARGS=-ab-rounds 2 for less).
+bench-pipeline-heatmaps: build ## What heatmaps cost the whole product: serve with them on (A) and off (B) side by side at 1500 batches/s of 10 KB (the tracker's sl:view and sl:click included), 6 alternating rounds: CPU and data directory growth per batch, ratio A/B (~5 min; BENCH_PIPELINE_HEATMAPS_ARGS=-ab-rounds 2 for less).
 	$(GO) run ./cmd/benchpipeline -mode ab -binary $(BIN) -sizes 10240 -start 1500 -step 20s -server-args-b=--recordings.heatmaps=false $(BENCH_PIPELINE_HEATMAPS_ARGS)
 
 .PHONY: bench-edge

@@ -23,8 +23,9 @@ type variantRun struct {
 // both. Each step's CPU is its own process's, from the step's start until
 // what it accepted is stored and searchable (so deferred work is charged to
 // the variant that caused it). It prints every step, then per variant the
-// CPU and disk per batch over all rounds and the ratio A/B (issue 13 states
-// heatmaps' cost as such a ratio: make bench-pipeline-heatmaps).
+// CPU and data directory growth per batch over all rounds and the ratio
+// A/B (issue 13 states heatmaps' cost as such a ratio: make
+// bench-pipeline-heatmaps).
 func abRun(ctx context.Context, c config, argsB []string, rounds int) error {
 	size, rate := c.sizes[0], c.starts[0]
 	vs := []*variantRun{{name: "A", args: c.serverArgs}, {name: "B", args: argsB}}
@@ -91,7 +92,7 @@ func abRun(ctx context.Context, c config, argsB []string, rounds int) error {
 			}
 		}
 		cpb[i] = float64(cpu) / float64(max(n, 1))
-		fmt.Printf("%s: CPU %v per batch, disk writes %d bytes per batch over %d rounds (%d batches)",
+		fmt.Printf("%s: CPU %v per batch, data directory growth %d bytes per batch over %d rounds (%d batches)",
 			v.name, time.Duration(cpb[i]).Round(time.Microsecond), disk/int64(max(n, 1)), rounds, n)
 		if unsustained > 0 {
 			fmt.Printf("; %d steps NOT sustained: the ratio below compares a pipeline that fell behind", unsustained)
