@@ -17,7 +17,8 @@
 //
 // -mode=ab (make bench-pipeline-heatmaps) runs two configurations side by
 // side (-server-args, -server-args-b) at one rate in alternating rounds and
-// prints the CPU and data directory growth per batch of each and their ratio (ab.go).
+// prints the CPU and data directory growth per batch of each and their
+// ratio (ab.go).
 //
 // -mode=soak (make soak) drives one server at a steady rate for -duration
 // and prints every minute its RSS, goroutines, open files, spool backlog

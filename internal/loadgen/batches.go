@@ -162,10 +162,9 @@ func (v variant) gzip(tail []byte) []byte {
 // words, prices and coordinates, so that they gzip about as well as real
 // recordings do (4–8×), not as a repeated template would.
 type events struct {
-	rnd     *rand.Rand
-	ts      int64
-	nextID  int
-	clicked int // the node id of the click incremental just wrote (0: none)
+	rnd    *rand.Rand
+	ts     int64
+	nextID int
 }
 
 var words = strings.Fields(`the a of and to in for on with your our new sale free shipping
@@ -266,11 +265,11 @@ func (g *events) card() node {
 		g.element("button", map[string]string{"class": "btn add-to-cart", "type": "button"}, g.textNode("Add to cart")))
 }
 
-// incremental is one incremental event: mouse moves, clicks, scrolls,
-// inputs and DOM mutations in about the mix a browsing visitor makes,
-// each with rrweb's field order. After a click it sets g.clicked, for the
-// tracker's sl:click.
-func (g *events) incremental() node {
+// incremental is the next incremental event: mouse moves, clicks,
+// scrolls, inputs and DOM mutations in about the mix a browsing visitor
+// makes, each with rrweb's field order; a click comes with the tracker's
+// sl:click after it.
+func (g *events) incremental() []node {
 	g.ts += int64(20 + g.rnd.IntN(120))
 	var data node
 	switch r := g.rnd.IntN(20); {
@@ -285,7 +284,8 @@ func (g *events) incremental() node {
 	case r < 15:
 		id := 1000 + g.rnd.IntN(400)
 		data = node{{"source", 2}, {"type", 2}, {"id", id}, {"x", g.rnd.IntN(1280)}, {"y", g.rnd.IntN(720)}}
-		g.clicked = id
+		click := node{{"type", 3}, {"data", data}, {"timestamp", g.ts}}
+		return []node{click, g.slClick(id)}
 	case r < 16:
 		id := 1000 + g.rnd.IntN(400)
 		data = node{{"source", 5}, {"text", strings.Repeat("*", 1+g.rnd.IntN(12))}, {"isChecked", false}, {"id", id}}
@@ -296,7 +296,7 @@ func (g *events) incremental() node {
 			{"removes", []node{}},
 			{"adds", []node{{{"parentId", parent}, {"nextId", nil}, {"node", g.card()}}}}}
 	}
-	return node{{"type", 3}, {"data", data}, {"timestamp", g.ts}}
+	return []node{{{"type", 3}, {"data", data}, {"timestamp", g.ts}}}
 }
 
 // slClick is the tracker's sl:click after rrweb's click on node id: the
@@ -321,7 +321,7 @@ func (g *events) envelope(key, page string, first bool, size int) ([]byte, error
 		doc = -1
 	}
 	evs := []node{{{"type", 5}, {"data", node{{"tag", "sl:view"}, {"payload", node{
-		{"x", 0}, {"y", g.rnd.IntN(4000)}, {"w", 1280}, {"h", 4720}, {"v", 720}, {"d", doc}}}}}, {"timestamp", g.ts}}}
+		{"x", 0}, {"y", g.rnd.IntN(6000)}, {"w", 1280}, {"h", 6720}, {"v", 720}, {"d", doc}}}}}, {"timestamp", g.ts}}}
 	if first {
 		evs = append(evs, node{{"type", 4}, {"data", node{{"href", page}, {"width", 1280}, {"height", 720}}}, {"timestamp", g.ts}})
 		// The snapshot takes about three quarters of a first batch, the
@@ -357,12 +357,7 @@ func (g *events) envelope(key, page string, first bool, size int) ([]byte, error
 		n += len(b) + 1
 	}
 	for n < room {
-		e := []node{g.incremental()}
-		if g.clicked != 0 {
-			e = append(e, g.slClick(g.clicked))
-			g.clicked = 0
-		}
-		for _, e := range e {
+		for _, e := range g.incremental() {
 			b, err := json.Marshal(e)
 			if err != nil {
 				return nil, fmt.Errorf("loadgen: event: %w", err)
