@@ -52,6 +52,10 @@ type Options struct {
 	// where the snippet loads from and sends to; empty means the pages'
 	// own origin, as in the one-process mode.
 	IngestURL string
+	// BasePath is the path prefix a reverse proxy strips in front of
+	// this Sightline ("/sightline"; "" at the root): the shop's links and
+	// its way back to the dashboard keep it.
+	BasePath string
 }
 
 // Handler serves the shop under /demo/.
@@ -59,6 +63,7 @@ type Handler struct {
 	mux       *http.ServeMux
 	tmpl      *template.Template
 	ingestURL string
+	basePath  string
 	csp       string
 }
 
@@ -82,6 +87,7 @@ func New(opts Options) (*Handler, error) {
 		mux:       http.NewServeMux(),
 		tmpl:      tmpl,
 		ingestURL: base,
+		basePath:  strings.TrimSuffix(opts.BasePath, "/"),
 		// The pages run no script of their own: only the snippet, from
 		// ingest, which sends back there. Styles are inline so that the
 		// recording carries them.
@@ -116,7 +122,8 @@ func ValidKey(key string) bool {
 // page is what every template gets.
 type page struct {
 	Key       string
-	Base      string // "/demo/<key>"
+	Base      string // "/demo/<key>", after the base path
+	Dashboard string // the dashboard's root: the base path and "/"
 	ScriptURL string
 	Title     string
 	Products  []Product
@@ -131,7 +138,7 @@ func (h *Handler) withKey(fn func(http.ResponseWriter, *http.Request, page)) htt
 			http.NotFound(w, r)
 			return
 		}
-		fn(w, r, page{Key: key, Base: "/demo/" + key, ScriptURL: h.ingestURL + "/s/" + key + ".js", Products: products})
+		fn(w, r, page{Key: key, Base: h.basePath + "/demo/" + key, Dashboard: h.basePath + "/", ScriptURL: h.ingestURL + "/s/" + key + ".js", Products: products})
 	}
 }
 

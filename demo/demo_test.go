@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -169,6 +170,35 @@ func TestPublicIngestURL(t *testing.T) {
 		if _, err := demo.New(demo.Options{IngestURL: bad}); err == nil {
 			t.Errorf("New(IngestURL %q) accepted it", bad)
 		}
+	}
+}
+
+// TestBasePath: behind a proxy that strips a path prefix, every link of the
+// shop, its form, its redirect and its way back to the dashboard keep the
+// prefix; none leaves it.
+func TestBasePath(t *testing.T) {
+	srv := serve(t, demo.Options{IngestURL: "https://example.com/sightline", BasePath: "/sightline"})
+	const key = "k_abc"
+	for _, path := range []string{"/", "/products/mug", "/cart?add=mug", "/checkout"} {
+		_, body := fetch(t, http.MethodGet, srv.URL+"/demo/"+key+path, nil)
+		for _, want := range []string{`<script async src="https://example.com/sightline/s/k_abc.js">`, `href="/sightline/demo/k_abc/cart"`, `href="/sightline/" data-testid="demo-back"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET %s lacks %s", path, want)
+			}
+		}
+		for _, m := range regexp.MustCompile(`(?:href|action)="(/[^"]*)"`).FindAllStringSubmatch(body, -1) {
+			if !strings.HasPrefix(m[1], "/sightline/") {
+				t.Errorf("GET %s: %s leaves the prefix", path, m[0])
+			}
+		}
+	}
+	_, body := fetch(t, http.MethodPost, srv.URL+"/demo/"+key+"/order", strings.NewReader("name=Ada"))
+	if !strings.Contains(body, `href="/sightline/" data-testid="to-dashboard"`) {
+		t.Errorf("the thank-you page's way to the dashboard leaves the prefix:\n%s", body)
+	}
+	resp, _ := fetch(t, http.MethodGet, srv.URL+"/demo/"+key, nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusMovedPermanently || loc != "/sightline/demo/"+key+"/" {
+		t.Errorf("GET /demo/<key>: %d Location %q, want 301 to /sightline/demo/%s/", resp.StatusCode, loc, key)
 	}
 }
 

@@ -1,11 +1,17 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"html"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/sightlinehq/sightline/web"
 )
@@ -33,8 +39,11 @@ func securityHeaders(next http.Handler) http.Handler {
 
 // dashboardHandler serves the embedded single-page app: hashed assets with
 // a long immutable cache, index.html (never cached) for every other path
-// so client-side routes survive a reload.
-func dashboardHandler() http.Handler {
+// so client-side routes survive a reload. basePath is the prefix a reverse
+// proxy strips in front of the dashboard ("" at the root): index.html gets
+// a <base href> naming it, which the build's relative asset URLs and the
+// app's own URLs (web/src/lib/base.ts) resolve against.
+func dashboardHandler(basePath string) http.Handler {
 	if !web.Built() {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -48,8 +57,13 @@ bin/sightline serve</pre>
 <p>API: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a></p>`))
 		})
 	}
-	assets := web.Assets()
+	return spaHandler(web.Assets(), basePath)
+}
+
+// spaHandler serves a built single-page app from assets (dashboardHandler).
+func spaHandler(assets fs.FS, basePath string) http.Handler {
 	files := http.FileServerFS(assets)
+	index, indexErr := indexPage(assets, basePath)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -70,7 +84,39 @@ bin/sightline serve</pre>
 				return
 			}
 		}
+		if indexErr != nil {
+			http.Error(w, "dashboard: "+indexErr.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Cache-Control", "no-cache")
-		http.ServeFileFS(w, r, assets, "index.html")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(index))
 	})
+}
+
+// indexPage is the build's index.html with <base href="basePath/"> first
+// in its head.
+func indexPage(assets fs.FS, basePath string) ([]byte, error) {
+	page, err := fs.ReadFile(assets, "index.html")
+	if err != nil {
+		return nil, fmt.Errorf("read index.html: %w", err)
+	}
+	i := bytes.Index(bytes.ToLower(page), []byte("<head>"))
+	if i < 0 {
+		return nil, errors.New("index.html has no <head>")
+	}
+	i += len("<head>")
+	tag := `<base href="` + html.EscapeString(basePath) + `/">`
+	return slices.Concat(page[:i], []byte(tag), page[i:]), nil
+}
+
+// BasePath is the path of a public URL (server.public-url) as the
+// dashboard's prefix: escaped, without a trailing slash, "" for the root or
+// no URL.
+func BasePath(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimRight(u.EscapedPath(), "/")
 }

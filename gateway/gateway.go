@@ -76,6 +76,10 @@ type Config struct {
 	RealtimeStreamsPerUser int `yaml:"realtime_streams_per_user"`
 	// RealtimeMaxLifetime ends a realtime stream; the browser reconnects.
 	RealtimeMaxLifetime time.Duration `yaml:"realtime_max_lifetime"`
+	// BasePath is the path prefix a reverse proxy strips in front of the
+	// dashboard, "" at the root: server.public-url's path (BasePath), set
+	// by the app, not a flag of its own.
+	BasePath string `yaml:"-"`
 }
 
 // RegisterFlags registers the flags and their defaults.
@@ -261,7 +265,7 @@ func (s *Service) RegisterHTTP(mux *http.ServeMux) {
 		demo = http.NotFoundHandler()
 	}
 	mux.Handle("/demo/", demo)
-	mux.Handle("/", securityHeaders(dashboardHandler()))
+	mux.Handle("/", securityHeaders(dashboardHandler(s.cfg.BasePath)))
 }
 
 // Ready reports whether accounts answers (every request needs it).

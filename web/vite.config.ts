@@ -19,6 +19,10 @@ const keepPlaceholder = {
 
 export default defineConfig({
   plugins: [react(), keepPlaceholder],
+  // Relative asset URLs: the gateway's index.html names the dashboard's
+  // prefix in a <base href> (server.public-url with a path behind a proxy
+  // that strips it), and the assets resolve against it (src/lib/base.ts).
+  base: "./",
   build: {
     outDir: "dist",
     emptyOutDir: true,

@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -517,15 +516,9 @@ func (c *Capturer) maxServedBytes() int64 {
 	return max(int64(c.cfg.MaxCSSBytes), int64(c.cfg.MaxFontBytes), int64(c.cfg.MaxImageBytes))
 }
 
-// AssetPath is where the gateway serves a site's asset (absolute path on
-// the dashboard's origin).
-func AssetPath(site int64, hash string) string {
-	return "/api/v1/sites/" + strconv.FormatInt(site, 10) + "/assets/" + hash
-}
-
 // Get returns a site's asset by hash: its content type and bytes, a
 // stylesheet with each url()/@import whose target was captured pointing at
-// AssetPath and the others made absolute, so fonts load from our origin and
+// its copy and the others made absolute, so fonts load from our origin and
 // relative references keep working. ErrNotFound for a hash the site does
 // not hold.
 func (c *Capturer) Get(ctx context.Context, site int64, hash string) (string, []byte, error) {
@@ -597,7 +590,10 @@ func (c *Capturer) rewrite(ctx context.Context, site int64, base *url.URL, css [
 			return "", false
 		}
 		if h, ok := captured[a]; ok {
-			p := AssetPath(site, h)
+			// Relative: the gateway serves a site's assets side by side
+			// (/api/v1/sites/{site}/assets/{hash}), and behind a proxy's
+			// path prefix an absolute path would leave the dashboard.
+			p := "./" + h
 			if u, err := url.Parse(a); err == nil && u.Fragment != "" {
 				p += "#" + u.EscapedFragment()
 			}

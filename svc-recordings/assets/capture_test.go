@@ -250,9 +250,9 @@ func TestCaptureLookupGetAndRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.NewReplacer(
-		`"theme.css"`, fmt.Sprintf(`"/api/v1/sites/%d/assets/%s"`, siteID, byURL[themeURL].Hash),
-		`url(fonts/icons.woff2)`, fmt.Sprintf(`url("/api/v1/sites/%d/assets/%s")`, siteID, byURL[fontURL].Hash),
-		`url(/img/hero.png)`, fmt.Sprintf(`url("/api/v1/sites/%d/assets/%s")`, siteID, byURL[heroURL].Hash),
+		`"theme.css"`, fmt.Sprintf(`"./%s"`, byURL[themeURL].Hash),
+		`url(fonts/icons.woff2)`, fmt.Sprintf(`url("./%s")`, byURL[fontURL].Hash),
+		`url(/img/hero.png)`, fmt.Sprintf(`url("./%s")`, byURL[heroURL].Hash),
 		`url(missing.png)`, fmt.Sprintf(`url("%s/css/missing.png")`, s.srv.URL),
 	).Replace(pageCSS)
 	if ct != "text/css" || string(body) != want {

@@ -47,7 +47,7 @@ func TestCaptureOnS3(t *testing.T) {
 		t.Fatalf("lookup on S3: %v %v", recs, err)
 	}
 	ct, body, err := c.Get(ctx, 21, recs[0].Hash)
-	if err != nil || ct != "text/css" || !strings.Contains(string(body), fmt.Sprintf(`url("/api/v1/sites/21/assets/%s")`, recs[1].Hash)) {
+	if err != nil || ct != "text/css" || !strings.Contains(string(body), fmt.Sprintf(`url("./%s")`, recs[1].Hash)) {
 		t.Fatalf("GetAsset(css) on S3 = %q %s %v", ct, body, err)
 	}
 	if _, _, err := c.Get(ctx, 22, recs[1].Hash); err != ErrNotFound {

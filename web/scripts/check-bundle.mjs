@@ -19,7 +19,7 @@ const gz = (file) => gzipSync(readFileSync(path.join(dist, file))).length / 1000
 const chunkName = (file) => path.basename(file).replace(/-[\w-]{8}\.(js|css)$/, "");
 
 const html = readFileSync(path.join(dist, "index.html"), "utf8");
-const initial = new Set([...html.matchAll(/(?:src|href)="\/?(assets\/[^"]+\.(?:js|css))"/g)].map((m) => m[1]));
+const initial = new Set([...html.matchAll(/(?:src|href)="(?:\.?\/)?(assets\/[^"]+\.(?:js|css))"/g)].map((m) => m[1]));
 if (![...initial].some((f) => f.endsWith(".js"))) {
   console.error(`check-bundle: no script in ${path.join(dist, "index.html")}; build first`);
   process.exit(1);

@@ -5,6 +5,7 @@ import { QueryClientProvider } from "@tanstack/react-query";
 import { AppProvider } from "./app/AppContext";
 import { App } from "./app/App";
 import { followApiEvents, queryClient } from "./api/query";
+import { basePath } from "./lib/base";
 import "./styles.css";
 
 // After an outage or maintenance, re-read what is on screen.
@@ -13,7 +14,7 @@ followApiEvents(queryClient);
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
-      <BrowserRouter>
+      <BrowserRouter basename={basePath || undefined}>
         <AppProvider>
           <App />
         </AppProvider>

@@ -252,10 +252,12 @@ func checkPublicURL(raw string) error {
 // applyPublicURL hands server.public-url to the modules that build URLs
 // from it: ingest's bootstrap (unless ingest.public-url names ingest's own
 // host), accounts' public config, which gives the dashboard the snippet's
-// base URL, and notify's links in e-mails and webhooks (unless
-// notify.dashboard-url was changed from its default). Every process of a
-// mesh reads the same settings.
+// base URL, notify's links in e-mails and webhooks (unless
+// notify.dashboard-url was changed from its default), and the gateway's
+// dashboard, which names the URL's path prefix as its base. Every process
+// of a mesh reads the same settings.
 func (c *Config) applyPublicURL() {
+	c.Gateway.BasePath = gateway.BasePath(c.Server.PublicURL)
 	if c.Ingest.PublicURL == "" {
 		c.Ingest.PublicURL = strings.TrimSuffix(c.Server.PublicURL, "/")
 	}

@@ -209,7 +209,7 @@ func gatewayModule() module {
 				return nil, err
 			}
 			if w.cfg.DemoEnabled() {
-				shop, err := demo.New(demo.Options{IngestURL: w.cfg.Ingest.PublicURL})
+				shop, err := demo.New(demo.Options{IngestURL: w.cfg.Ingest.PublicURL, BasePath: w.cfg.Gateway.BasePath})
 				if err != nil {
 					return nil, err
 				}

@@ -93,3 +93,20 @@ func TestServerPublicURLReachesNotifyLinks(t *testing.T) {
 		t.Errorf("an explicit notify.dashboard-url became %q", cfg.Notify.DashboardURL)
 	}
 }
+
+// TestServerPublicURLPrefixReachesTheGateway: the path of server.public-url
+// is the prefix the dashboard names as its base.
+func TestServerPublicURLPrefixReachesTheGateway(t *testing.T) {
+	for raw, want := range map[string]string{
+		"":                               "",
+		"https://sightline.example.com/": "",
+		"https://example.com/sightline/": "/sightline",
+	} {
+		cfg := defaults(t, All)
+		cfg.Server.PublicURL = raw
+		cfg.applyPublicURL()
+		if cfg.Gateway.BasePath != want {
+			t.Errorf("server.public-url %q: gateway base path %q, want %q", raw, cfg.Gateway.BasePath, want)
+		}
+	}
+}

@@ -1,5 +1,6 @@
 // The dashboard's only way to the gateway: an openapi-fetch client typed by
 // schema.d.ts, which is generated from the gateway's OpenAPI document.
+import { basePath, withoutBase } from "../lib/base";
 import createClient, { type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema";
 import { OutageMonitor, type CheckResult, type Outage, type UnavailableReport } from "./outage";
@@ -104,7 +105,7 @@ export function statusMiddleware(emit: (e: ApiEvent) => void): Middleware {
     async onResponse({ response, request }) {
       const url = new URL(request.url, "http://x");
       // A failed log-in is a form error, not a lost session.
-      if (response.status === 401 && !url.pathname.startsWith("/api/v1/auth/")) {
+      if (response.status === 401 && !withoutBase(url.pathname).startsWith("/api/v1/auth/")) {
         emit({ type: "unauthorized" });
       }
       if (response.ok && response.headers.has(STALE_HEADER)) {
@@ -253,7 +254,7 @@ export function createApi(
   opts: { baseUrl?: string; fetch?: typeof fetch; getCookies?: () => string; emit?: (e: ApiEvent) => void } = {},
 ) {
   const client = createClient<paths>({
-    baseUrl: opts.baseUrl ?? "",
+    baseUrl: opts.baseUrl ?? basePath,
     credentials: "same-origin",
     fetch: opts.fetch,
   });

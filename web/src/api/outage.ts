@@ -4,6 +4,8 @@
 // by itself, with backoff that honours Retry-After, and says when the API
 // answers again so the app can refresh. It knows nothing of React or fetch.
 
+import { withBase } from "../lib/base";
+
 /** An outage as the banner shows it. */
 export interface Outage {
   /** The server's message (which part is unavailable), or ours for a network error. */
@@ -33,7 +35,7 @@ export const FIRST_RETRY_MS = 1_000;
  * one small GET every few seconds per open dashboard is no load.
  */
 export const MAX_BACKOFF_MS = 5_000;
-export const DEFAULT_CHECK_PATH = "/api/v1/me";
+export const DEFAULT_CHECK_PATH = withBase("/api/v1/me");
 export const DEFAULT_MESSAGE = "showing the last answers Sightline saved; they may be a few minutes old";
 
 /**

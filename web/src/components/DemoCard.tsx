@@ -6,13 +6,14 @@ import { canManage, myRole, useApp, useSites } from "../app/AppContext";
 import { rememberSite } from "../pages/Home";
 import { ErrorBox } from "./ui";
 import { normalizeDomain } from "../lib/snippet";
+import { withBase } from "../lib/base";
 
 /** DEMO_SITE is the name of the site the demo shop records into. */
 export const DEMO_SITE = "Demo shop";
 
 /** demoShopURL is the demo shop of a site key, on the dashboard's own origin. */
 export function demoShopURL(siteKey: string): string {
-  return `/demo/${encodeURIComponent(siteKey)}/`;
+  return withBase(`/demo/${encodeURIComponent(siteKey)}/`);
 }
 
 /**

@@ -21,6 +21,7 @@ import { Face } from "../feedback/Face";
 import { activeCount, ANSWER_DEVICES, csvParams, emptyResponsesQuery, fromParams, KINDS, NPS_GROUPS, npsGroupOf, statsInterval, toFilter, toParams, type ResponsesQuery } from "../feedback/query";
 import { useSitePage } from "./Home";
 import "../feedback/feedback.css";
+import { withBase } from "../lib/base";
 
 type Answer = Schemas["v1Answer"];
 type Survey = Schemas["v1Survey"];
@@ -274,7 +275,7 @@ export default function Feedback() {
   }, [list.data]);
   const total = list.data?.pages[0] ? Number(list.data.pages[0].total ?? 0) : undefined;
   const n = activeCount(q);
-  const csv = `/api/v1/sites/${encodeURIComponent(siteId)}/answers.csv?${csvParams(q, now).toString()}`;
+  const csv = withBase(`/api/v1/sites/${encodeURIComponent(siteId)}/answers.csv?${csvParams(q, now).toString()}`);
   return (
     <div className="fb-layout" data-testid="feedback-page">
       <Filters q={q} set={set} surveys={surveys} />

@@ -13,6 +13,7 @@ import { frustrationsFromApi } from "../lib/timeline";
 import { markWatched } from "../lib/watched";
 import { Player } from "../replay/Player";
 import { startOffset } from "../replay/start";
+import { basePath } from "../lib/base";
 
 type Summary = Schemas["v1SessionSummary"];
 
@@ -158,7 +159,7 @@ export default function Replay() {
           shareUrl={(ms) => {
             const p = new URLSearchParams(listParams);
             p.set("t", String(Math.floor(ms / 1000)));
-            return `${window.location.origin}${base}/${encodeURIComponent(sessionId)}?${p}`;
+            return `${window.location.origin}${basePath}${base}/${encodeURIComponent(sessionId)}?${p}`;
           }}
           onFinished={() => autoNext && nb.next && navigate(link(nb.next))}
           details={

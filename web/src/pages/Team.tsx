@@ -7,6 +7,7 @@ import { optimisticList } from "../api/optimistic";
 import { canManage, myRole as roleIn, ROLE_LABELS, useApp } from "../app/AppContext";
 import { CopyButton, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime } from "../lib/format";
+import { basePath } from "../lib/base";
 
 type Role = Schemas["v1Role"];
 type MemberVars = { params: { path: { userId: string } } };
@@ -48,7 +49,7 @@ export function Team() {
   const invitesKey = $api.queryOptions("get", "/api/v1/organizations/{organizationId}/invitations", invitesInit).queryKey;
   const sendInvite = $api.useMutation("post", "/api/v1/organizations/{organizationId}/invitations", {
     onSuccess: (r) => {
-      setLink(`${window.location.origin}/invite?token=${encodeURIComponent(r.token ?? "")}`);
+      setLink(`${window.location.origin}${basePath}/invite?token=${encodeURIComponent(r.token ?? "")}`);
       setEmail("");
     },
     onSettled: settled,

@@ -7,6 +7,7 @@ import { experimental_streamedQuery as streamedQuery, useQuery } from "@tanstack
 import { api, toApiError, unwrap } from "../api/client";
 import { readRecording, type RecordingChunk } from "../lib/ndjson";
 import { AssetRewriter } from "./assets";
+import { withBase } from "../lib/base";
 
 /** recordingKey is the query key of one recording's chunks. */
 export const recordingKey = (siteId: string, sessionId: string) => ["recording", siteId, sessionId] as const;
@@ -25,7 +26,7 @@ export async function* streamRecording(siteId: string, sessionId: string, signal
   if (!response.ok || !data) throw toApiError(error, response);
   const assets = new AssetRewriter(
     async (urls) => (await unwrap(api.POST("/api/v1/sites/{siteId}/assets:lookup", { params: { path: { siteId } }, body: { urls } }))).assets ?? [],
-    (hash) => `/api/v1/sites/${encodeURIComponent(siteId)}/assets/${hash}`,
+    (hash) => withBase(`/api/v1/sites/${encodeURIComponent(siteId)}/assets/${hash}`),
   );
   for await (const chunk of readRecording(data)) {
     if (chunk.events.length === 0) continue;

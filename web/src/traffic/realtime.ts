@@ -4,6 +4,7 @@
 // fails, and trying the stream again now and then.
 import { useEffect, useState } from "react";
 import { api, unwrap, type Schemas } from "../api/client";
+import { withBase } from "../lib/base";
 
 export type Realtime = Schemas["v1GetRealtimeResponse"];
 
@@ -69,7 +70,7 @@ export function useRealtime(siteId: string): { data?: Realtime; mode: FeedMode; 
         void poll();
         return;
       }
-      es = new EventSource(`/api/v1/sites/${encodeURIComponent(siteId)}/traffic/realtime:stream`, { withCredentials: true });
+      es = new EventSource(withBase(`/api/v1/sites/${encodeURIComponent(siteId)}/traffic/realtime:stream`), { withCredentials: true });
       es.onmessage = onData;
       es.addEventListener("realtime", onData as EventListener);
       es.onerror = () => {
