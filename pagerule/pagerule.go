@@ -111,6 +111,90 @@ func (r Rule) Exact() (string, bool) {
 	return r.Value, true
 }
 
+// ForKeys is the rule as heatmaps apply it to page keys: its value spelled
+// as keys are (Normal), so that a rule typed as people read URLs picks
+// the keys browsers recorded. Search matches visited URLs as they were
+// recorded (not only http(s) ones), with the rule as written (Match).
+func (r Rule) ForKeys() Rule { return Rule{Op: r.Op, Value: Normal(r.Value)} }
+
+// MatchKey tells whether a page key is picked by a rule made ForKeys: as
+// Match, and a Contains rule may also differ from the key in the case of
+// its host (keys hold hosts lower-cased; "Shop.example.com/a" names one).
+func (r Rule) MatchKey(key string) bool {
+	return r.Match(key) || (r.Op == Contains && containsFoldingHost(key, r.Value))
+}
+
+// Normal spells a rule's value as page keys are spelled, so that a rule
+// typed as people read URLs ("/café/menu", "https://Shop.example.com/a b")
+// matches the keys browsers recorded ("/caf%C3%A9/menu",
+// "https://shop.example.com/a%20b"): what a browser percent-encodes in a
+// path (non-ASCII bytes, controls, space, " < > ` { }) is encoded, a "%"
+// that starts no escape becomes "%25", escapes are upper-cased (as
+// browsers write them), and the host of a URL-form value is lower-cased.
+// A value already spelled as a key is left as it is; "*" stays a wildcard.
+func Normal(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '%' && i+2 < len(v) && isHex(v[i+1]) && isHex(v[i+2]):
+			b.WriteByte('%')
+			b.WriteString(strings.ToUpper(v[i+1 : i+3]))
+			i += 2
+		case c == '%' || c < 0x21 || c >= 0x7f || strings.IndexByte("\"<>`{}", c) >= 0:
+			fmt.Fprintf(&b, "%%%02X", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return lowerHost(b.String())
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// lowerHost lower-cases the scheme and host of an http(s) URL (host names
+// ignore case; page keys hold them lower-cased), leaving anything else as
+// it is.
+func lowerHost(s string) string {
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok || !(strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https")) {
+		return s
+	}
+	e := hostEnd(s)
+	return strings.ToLower(s[:e]) + s[e:]
+}
+
+// Readable decodes a page key's percent-escapes for people
+// ("caf%C3%A9" → "café"), answering key itself when an escape is invalid
+// or decodes to something that is not UTF-8 text.
+func Readable(key string) string {
+	d, err := url.PathUnescape(key)
+	if err != nil || !utf8.ValidString(d) {
+		return key
+	}
+	return d
+}
+
+// LiteralPrefix answers a prefix that every page key a rule made ForKeys
+// matches starts with ("" when there is none: Contains and path-form
+// rules), so a walk of the key-ordered page dictionary can start and stop
+// there.
+func (r Rule) LiteralPrefix() string {
+	switch {
+	case r.PathForm() || r.Op == Contains:
+		return ""
+	case r.Op == Equals:
+		k, _ := r.Exact()
+		return k
+	case r.Op == Pattern:
+		p, _, _ := strings.Cut(r.Value, "*")
+		return p
+	}
+	return r.Value
+}
+
 // PathForm tells whether the rule compares paths rather than whole URLs:
 // a value starting with "/" ("/product/*") for every operator but Contains,
 // as search's visited-page filter does.
@@ -142,6 +226,45 @@ func (r Rule) Match(s string) bool {
 		return Glob(r.Value, s)
 	}
 	return false
+}
+
+// containsFoldingHost tells whether s holds v with the case of its host
+// ignored (a host typed in capitals still names it, "Shop.example.com/a"
+// too) while the path's case counts. Only a match starting in the host
+// can differ, so at most a host's length of starts is tried.
+func containsFoldingHost(s, v string) bool {
+	host := hostEnd(s)
+	for i := 0; i < host && i+len(v) <= len(s); i++ {
+		ok := true
+		for j := 0; j < len(v) && ok; j++ {
+			a, b := s[i+j], v[j]
+			ok = a == b || (i+j < host && lowerASCII(a) == lowerASCII(b))
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// hostEnd answers where the scheme and host of a URL end (0 when s is not
+// one).
+func hostEnd(s string) int {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return 0
+	}
+	if j := strings.IndexAny(s[i+3:], "/?#"); j >= 0 {
+		return i + 3 + j
+	}
+	return len(s)
 }
 
 // path is the path of a URL or page key ("/" when empty), or "" when s is

@@ -102,3 +102,56 @@ func FuzzGlob(f *testing.F) {
 		}
 	})
 }
+
+// TestReadableRules: rules typed as people read URLs match, ForKeys, the
+// keys browsers recorded (percent-encoded, host lower-cased); paths keep
+// their case.
+func TestReadableRules(t *testing.T) {
+	key := Key("http://Shop.example.com/caf%C3%A9/%C3%BC%20x%22y'z")
+	if key != "http://shop.example.com/caf%C3%A9/%C3%BC%20x%22y'z" {
+		t.Fatalf("key %q", key)
+	}
+	for _, c := range []struct {
+		r    Rule
+		want bool
+	}{
+		{Rule{Equals, `http://shop.example.com/café/ü x"y'z`}, true},
+		{Rule{Equals, `http://SHOP.example.com/caf%c3%a9/%c3%bc%20x%22y'z`}, true},
+		{Rule{Equals, `/café/ü x"y'z`}, true},
+		{Rule{Contains, "café"}, true},
+		{Rule{Contains, "CAFÉ"}, false},        // paths keep their case
+		{Rule{Contains, "Shop.Example"}, true}, // hosts do not
+		{Rule{Contains, "Example.com/café"}, true},
+		{Rule{Contains, "Example.com/CAFÉ"}, false},
+		{Rule{Prefix, "http://Shop.example.com/café/"}, true},
+		{Rule{Pattern, "http://shop.example.com/caf*/ü *"}, true},
+		{Rule{Pattern, "/café/*"}, true},
+		{Rule{Prefix, "http://shop.example.com/cafe"}, false},
+	} {
+		r := c.r.ForKeys()
+		if got := r.MatchKey(key); got != c.want {
+			t.Errorf("%+v.ForKeys().MatchKey(%q) = %v", c.r, key, got)
+		}
+		if p := r.LiteralPrefix(); !strings.HasPrefix(key, p) && c.want {
+			t.Errorf("%+v: literal prefix %q is not one of the key's", c.r, p)
+		}
+	}
+	// Search keeps the rule as written: it matches recorded URLs, which
+	// need not be http(s) URLs or keys.
+	for _, c := range []struct {
+		r Rule
+		s string
+	}{{Rule{Equals, "not a url?x"}, "not a url?x"}, {Rule{Contains, "a b"}, "app://x/a b"}} {
+		if !c.r.Match(c.s) {
+			t.Errorf("%+v.Match(%q) = false", c.r, c.s)
+		}
+	}
+	if got := Readable(key); got != `http://shop.example.com/café/ü x"y'z` {
+		t.Errorf("Readable = %q", got)
+	}
+	for in, want := range map[string]string{"100%": "100%25", "100%25": "100%25", "a%2fb": "a%2Fb", "*é*": "*%C3%A9*", "HTTPS://A.B/C": "https://a.b/C", "/A B": "/A%20B"} {
+		if got := Normal(in); got != want {
+			t.Errorf("Normal(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -98,6 +98,7 @@ func checkHeatmap(req *recordingsv1.GetHeatmapRequest, now time.Time) (heatRange
 	if err := h.rule.Check(); err != nil {
 		return h, invalid("page.%v", err)
 	}
+	h.rule = h.rule.ForKeys()
 	switch d := req.GetDeviceType(); d {
 	case sessionsv1.DeviceType_DEVICE_TYPE_UNSPECIFIED:
 		h.devices = heatDevices
@@ -236,25 +237,14 @@ type heatPage struct {
 	views int64
 }
 
-// heatPages resolves a rule to page keys: an Equals rule of a URL names its
-// one key; the others (and path-form rules) walk the site's page
-// dictionary, from the rule's literal prefix when it has one, reading at
-// most maxHeatPages keys. cut tells the walk stopped before the
-// dictionary's end.
+// heatPages resolves a rule (made ForKeys) to the page keys of the site's page dictionary
+// it matches (pages whose counts are all gone are not pages any more): it
+// walks the dictionary from the rule's literal prefix when it has one
+// (an Equals rule's key: one key is read), reading at most maxHeatPages
+// keys. cut tells the walk stopped before the dictionary's end.
 func (s *Service) heatPages(ctx context.Context, site int64, rule pagerule.Rule) (pages []heatPage, cut bool, err error) {
-	if k, ok := rule.Exact(); ok {
-		return []heatPage{{key: k}}, false, nil
-	}
-	// Page keys are whole URLs: a path-form rule ("/product/*") has no
-	// literal prefix of them.
-	prefix := ""
-	switch {
-	case rule.PathForm():
-	case rule.Op == pagerule.Prefix:
-		prefix = rule.Value
-	case rule.Op == pagerule.Pattern:
-		prefix, _, _ = strings.Cut(rule.Value, "*")
-	}
+	prefix := rule.LiteralPrefix()
+	exact, one := rule.Exact()
 	read := 0
 	err = s.store.HeatPages(ctx, site, before(prefix), func(page string, v heatmap.Vec) error {
 		if !strings.HasPrefix(page, prefix) {
@@ -263,12 +253,15 @@ func (s *Service) heatPages(ctx context.Context, site int64, rule pagerule.Rule)
 			}
 			return nil
 		}
+		if one && page != exact {
+			return errEnough // the first key at or after it is the one, if it is there
+		}
 		if read == maxHeatPages {
 			cut = true
 			return errEnough
 		}
 		read++
-		if rule.Match(page) {
+		if !v.Zero() && rule.MatchKey(page) {
 			pages = append(pages, heatPage{key: page, views: v.N})
 		}
 		return nil
@@ -293,26 +286,24 @@ func before(prefix string) string {
 	return prefix[:len(prefix)-1] + string([]byte{last - 1, 0xff})
 }
 
-// heatSnapshot picks the newest snapshot among the most viewed matched
-// pages for the first device class (in heatDevices order) that has one,
-// skipping snapshots whose session is gone.
+// heatSnapshot picks the page a map is drawn over: for the first device
+// class (in heatDevices order) with a snapshot of a matched page, the most
+// viewed such page (ties by key, so the choice is stable) among the
+// maxSnapshotPages most viewed, and its newest snapshot there. A snapshot
+// whose session is gone passes to the next page.
 func (s *Service) heatSnapshot(ctx context.Context, site int64, pages []heatPage, devices []int32) (*recordingsv1.HeatmapSnapshot, error) {
 	pages = slices.Clone(pages)
-	slices.SortStableFunc(pages, func(a, b heatPage) int { return cmp.Compare(b.views, a.views) })
+	slices.SortFunc(pages, func(a, b heatPage) int { return cmp.Or(cmp.Compare(b.views, a.views), strings.Compare(a.key, b.key)) })
 	pages = pages[:min(len(pages), maxSnapshotPages)]
 	for _, d := range devices {
-		var found []store.HeatSnapshot
 		for _, p := range pages {
 			snap, ok, err := s.store.HeatSnapshot(ctx, site, p.key, d)
 			if err != nil {
 				return nil, fmt.Errorf("recordings: heatmap snapshot: %w", err)
 			}
-			if ok {
-				found = append(found, snap)
+			if !ok {
+				continue
 			}
-		}
-		slices.SortStableFunc(found, func(a, b store.HeatSnapshot) int { return cmp.Compare(b.ServerMs, a.ServerMs) })
-		for _, snap := range found {
 			sum, err := s.store.Session(ctx, site, snap.SessionID)
 			if errors.Is(err, store.ErrNotFound) {
 				continue // deleted since the snapshot was recorded
@@ -335,7 +326,9 @@ func (s *Service) heatSnapshot(ctx context.Context, site int64, pages []heatPage
 }
 
 // ListHeatmapPages lists the site's page keys with the most page views
-// (ties by key), those containing query (case-insensitive) when given.
+// (ties by key), those a Contains rule of query matches when given: the
+// list shows the pages such a rule maps (readable text matches encoded
+// keys; a path's case matters, a host's does not).
 func (s *Service) ListHeatmapPages(ctx context.Context, req *recordingsv1.ListHeatmapPagesRequest) (*recordingsv1.ListHeatmapPagesResponse, error) {
 	if err := s.heatReader(ctx, req.GetSiteId()); err != nil {
 		return nil, err
@@ -356,15 +349,14 @@ func (s *Service) ListHeatmapPages(ctx context.Context, req *recordingsv1.ListHe
 	case size > maxPagesList:
 		size = maxPagesList
 	}
-	// Case-insensitive, unlike a Contains page rule: this is a search box.
-	lower := strings.ToLower(q)
+	contains := pagerule.Rule{Op: pagerule.Contains, Value: q}.ForKeys()
 	top := &pageHeap{}
 	n := 0
 	err := s.store.HeatPages(ctx, req.GetSiteId(), "", func(page string, v heatmap.Vec) error {
 		if n++; n%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if v.Zero() || (q != "" && !strings.Contains(strings.ToLower(page), lower)) {
+		if v.Zero() || (q != "" && !contains.MatchKey(page)) {
 			return nil
 		}
 		p := &recordingsv1.HeatmapPage{Url: page, PageViews: v.N, Clicks: v.X}

@@ -561,9 +561,13 @@ func TestHeatmapsThroughTheService(t *testing.T) {
 				t.Errorf("pages not ranked by views, then key: %v", list.Pages)
 			}
 		}
-		top, err := h.client.ListHeatmapPages(ctx, &recordingsv1.ListHeatmapPagesRequest{SiteId: site, Query: "PRODUCT", PageSize: 2})
+		// The search finds what a Contains rule of it maps: a path's case matters, a host's does not.
+		top, err := h.client.ListHeatmapPages(ctx, &recordingsv1.ListHeatmapPagesRequest{SiteId: site, Query: "Shop.Example.com/product", PageSize: 2})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if none, err := h.client.ListHeatmapPages(ctx, &recordingsv1.ListHeatmapPagesRequest{SiteId: site, Query: "PRODUCT"}); err != nil || len(none.Pages) != 0 {
+			t.Errorf("PRODUCT finds %v (%v), want nothing: paths keep their case, as in a Contains rule", none.GetPages(), err)
 		}
 		var want []string
 		for _, p := range list.Pages {
@@ -701,18 +705,32 @@ func sameAnswers(a, b map[string]*recordingsv1.GetHeatmapResponse) bool {
 	return true
 }
 
-// newestSnapshot is the visit whose snapshot the map should draw over:
-// the newest on the first device class (desktop, tablet, mobile when none
-// is asked for) that has one.
+// newestSnapshot is the visit whose snapshot the map should draw over: on
+// the first device class (desktop, tablet, mobile when none is asked for)
+// with a snapshot of a matched page, the most viewed such page (all
+// devices, all time; ties by key), and its newest snapshot there.
 func newestSnapshot(visits []*visit, siteID int64, match func(string) bool, dev sessionsv1.DeviceType) *visit {
 	order := []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_TABLET, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE}
 	if dev != 0 {
 		order = []sessionsv1.DeviceType{dev}
 	}
+	views := pagesModel(visits, siteID)
+	better := func(v, best *visit) bool {
+		if best == nil {
+			return true
+		}
+		if a, b := views[v.key()][0], views[best.key()][0]; a != b {
+			return a > b
+		}
+		if v.key() != best.key() {
+			return v.key() < best.key()
+		}
+		return v.serverMs > best.serverMs
+	}
 	for _, d := range order {
 		var best *visit
 		for _, v := range visits {
-			if v.site == siteID && v.snapshot && v.device == d && match(v.key()) && (best == nil || v.serverMs > best.serverMs) {
+			if v.site == siteID && v.snapshot && v.device == d && match(v.key()) && better(v, best) {
 				best = v
 			}
 		}
@@ -721,6 +739,57 @@ func newestSnapshot(visits []*visit, siteID int64, match func(string) bool, dev 
 		}
 	}
 	return nil
+}
+
+// TestHeatmapSnapshotOfTheMostViewedPage: a rule matching several pages
+// draws over the most viewed of them that has a snapshot on the device
+// (its newest snapshot), not over whichever page was snapshotted last;
+// equally viewed pages go by key, so the choice does not change between
+// calls.
+func TestHeatmapSnapshotOfTheMostViewedPage(t *testing.T) {
+	h := start(t, testConfig(t), t.TempDir(), "")
+	ctx := context.Background()
+	day := int32(time.Now().UnixMilli()/dayMs) - 1
+	desktop, mobile := sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE
+	n := 0
+	add := func(page int, dev sessionsv1.DeviceType, snapshot bool) *visit {
+		n++
+		v := &visit{site: site, session: fmt.Sprintf("s_most%04d", n), visitor: "v_heatvisitor0000000001", page: page, device: dev, day: day,
+			serverMs: int64(day)*dayMs + int64(n)*60_000, docH: 2000, vh: 800, snapshot: snapshot}
+		v.build(t)
+		if _, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: v.chunks}); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// product/1: three views, its snapshot the oldest; product/2: one view, snapshotted last.
+	popular := add(0, desktop, true)
+	newer := add(0, desktop, true)
+	add(0, mobile, false)
+	add(1, desktop, true)
+	// product/3 and the cart: one view each, mobile snapshots only (a tie, by key).
+	add(3, mobile, true)
+	add(2, mobile, true)
+	pattern := &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PATTERN, Value: "https://shop.example.com/*"}
+	ask := func(dev sessionsv1.DeviceType) *recordingsv1.HeatmapSnapshot {
+		return getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: pattern, DeviceType: dev}).Snapshot
+	}
+	if got := ask(desktop); got.GetSessionId() != newer.session {
+		t.Errorf("desktop: snapshot of %s (%s), want %s's (the newest of the most viewed page, %s; first %s)", got.GetSessionId(), got.GetUrl(), newer.session, newer.key(), popular.session)
+	}
+	// Mobile: product/1 has no mobile snapshot; product/3 and the cart have one view each: the cart's key sorts first.
+	for range 3 {
+		if got := ask(mobile); got.GetUrl() != heatURLs[3][0] {
+			t.Errorf("mobile: snapshot of %s, want the cart's (a tie of views goes by key)", got.GetUrl())
+		}
+	}
+	// An exact URL counts as a matched page only when it was recorded.
+	for value, want := range map[string]int32{"https://shop.example.com/product/1": 1, "https://SHOP.example.com/product/1/?x=1": 1, "https://shop.example.com/product/9": 0, "https://shop.example.com/product": 0} {
+		got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: value}})
+		if got.Pages != want || (want == 0 && got.Snapshot != nil) {
+			t.Errorf("exact %s: %d pages matched (snapshot %v), want %d", value, got.Pages, got.Snapshot, want)
+		}
+	}
 }
 
 func checkSnapshot(t *testing.T, h *harness, what string, want *visit, got *recordingsv1.HeatmapSnapshot) {

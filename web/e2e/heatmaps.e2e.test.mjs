@@ -228,6 +228,9 @@ test("the Heatmaps page draws each click inside its element at another width, an
   assert.ok(madeElsewhere >= 5, "most clicks were made at another width");
   assert.equal(map.unplaced, 0);
   assert.equal(map.fallback, 0, "every click found its element");
+  // The page as it loaded: a visitor's click on Buy soon after the snapshot ("Added …") is not part of it.
+  const stock = await page.evaluate(() => document.querySelector("[data-testid=heat-stage] iframe").contentDocument.getElementById("n").textContent);
+  assert.equal(stock, "In stock: 12", "the snapshot shows no visitor's interaction");
   const all = expected();
   for (const [id, n] of Object.entries(all)) {
     const mine = map.points.filter((p) => p[3] === SELECTOR[id]);
@@ -275,7 +278,18 @@ test("the Heatmaps page draws each click inside its element at another width, an
   assert.equal(rows.length, 11);
   assert.match(rows[0], /0 %\s+100 %/);
   assert.match(rows[10], /100 %\s+50 %/);
-  await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "scroll-map-desktop.png") });
+  await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "scroll-map-desktop-top.png") });
+  // The lines' labels keep a readable size on screen and stay inside the page (half reach 100 % is its bottom edge).
+  await page.getByTestId("heat-half-line").scrollIntoViewIfNeeded();
+  const labels = await page.evaluate(() => {
+    const sizer = document.querySelector(".heat-sizer").getBoundingClientRect();
+    return [...document.querySelectorAll(".heat-line span")].map((el) => {
+      const r = el.getBoundingClientRect();
+      return { text: el.textContent, height: r.height, top: r.top - sizer.top, bottom: sizer.bottom - r.bottom };
+    });
+  });
+  for (const l of labels) assert.ok(l.height >= 15 && l.top >= 0 && l.bottom >= 0, `label ${JSON.stringify(l)} readable and inside the page`);
+  await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "scroll-map-desktop-bottom.png") });
   // The scroll map's figures and table pass axe, light and dark (the rebuilt page is the visited site's markup).
   // axe is injected inline, which the dashboard's CSP refuses: a context that bypasses it, signed in as the same user.
   const axeCtx = await browser.newContext({ viewport: { width: 1400, height: 900 }, bypassCSP: true, storageState: await ctx.storageState() });
@@ -315,6 +329,12 @@ test("the Heatmaps page draws each click inside its element at another width, an
   const scale = Number(await page.getByTestId("heat-stage").getAttribute("data-scale"));
   const hit = page.getByTestId("heat-hit");
   await hit.scrollIntoViewIfNeeded();
+  // Where nobody clicked (the header's empty right end), the map says so and stays.
+  const here = page.url();
+  const mapWidth = Number(await page.getByTestId("heat-stage").getAttribute("data-width"));
+  await hit.click({ position: { x: (mapWidth - 60) * scale, y: (ab.pricing.top + ab.pricing.height / 2) * scale } });
+  await page.getByTestId("heat-miss").waitFor();
+  assert.equal(page.url(), here, "a click where nobody clicked goes nowhere");
   await hit.click({ position: { x: (ab.pricing.left + ab.pricing.width / 2) * scale, y: (ab.pricing.top + ab.pricing.height / 2) * scale } });
   await page.waitForURL(/\/recordings\?/);
   const params = new URL(page.url()).searchParams;
@@ -324,7 +344,78 @@ test("the Heatmaps page draws each click inside its element at another width, an
   await waitFor(async () => (await page.getByTestId("recording-row").count()) === clickedPricing, `${clickedPricing} recordings that clicked Pricing`, 30_000);
   assert.equal(await page.getByTestId("filter-clicked").inputValue(), SELECTOR.pricing);
   await page.screenshot({ path: path.join(shots, "hot-spot-recordings.png") });
+
+  // The dead map's links keep to sessions with a dead click, and say the search cannot tell on which element.
+  await openMap(page, { device: "all", map: "dead" });
+  const deadLink = page.getByTestId("heat-element").first();
+  assert.equal(new URL(await deadLink.getAttribute("href"), sl.base).searchParams.get("dead"), "1");
+  assert.match(await page.getByTestId("heat-elements-opens").innerText(), /dead click .*cannot tell/);
   assert.deepEqual(errors, [], "no uncaught errors in the dashboard");
+});
+
+test("rules keep their operator, readable URLs match, bad date ranges are caught before asking", { timeout: 180_000 }, async (t) => {
+  const page = await ctx.newPage();
+  t.after(() => page.close());
+  const base = `${sl.base}/o/${orgId}/sites/${siteId}/heatmaps`;
+  const asked = [];
+  page.on("request", (r) => r.url().includes("/heatmap?") && asked.push(r.url()));
+
+  // The operator picked before typing is the rule's.
+  await page.goto(base);
+  await page.getByTestId("heat-rule-op").selectOption("pattern");
+  assert.equal(await page.getByTestId("heat-rule-op").inputValue(), "pattern", "Pattern stays picked while the rule is empty");
+  await page.getByTestId("heat-rule-value").fill("/sh*");
+  await page.getByTestId("heat-rule-value").press("Enter");
+  await page.waitForURL(/rule=pattern/);
+  await waitFor(async () => (await page.getByTestId("heat-pages").innerText()) === "1", "the pattern to match the shop page", 30_000);
+
+  // An exact URL nobody visited: no page matches, said as such.
+  await page.goto(`${base}?${new URLSearchParams({ page: `${fixtureOrigin}/nowhere` })}`);
+  await page.getByTestId("heat-no-page").waitFor();
+  assert.equal(await page.getByTestId("heat-pages").innerText(), "0");
+
+  // A rule too long for a link is said to be ignored.
+  await page.goto(`${base}?${new URLSearchParams({ page: `${fixtureOrigin}/${"x".repeat(2100)}` })}`);
+  await page.getByTestId("heat-rule-dropped").waitFor();
+
+  // Dates that do not exist: the default range, shown as such.
+  asked.length = 0;
+  for (const bad of ["2026-02-31", "9999-99-99", "0001-01-01"]) {
+    await page.goto(`${base}?${new URLSearchParams({ page: pageKey, range: "custom", from: bad, to: bad })}`);
+    await page.getByTestId("heat-sessions").waitFor();
+    assert.equal(await page.getByTestId("heat-range").inputValue(), "30d", `${bad}: the default range`);
+  }
+  // From after To: read the other way round, and said.
+  const today = new Date().toISOString().slice(0, 10);
+  const tenDaysAgo = new Date(Date.now() - 10 * 86_400_000).toISOString().slice(0, 10);
+  await page.goto(`${base}?${new URLSearchParams({ page: pageKey, range: "custom", from: today, to: tenDaysAgo })}`);
+  await page.getByTestId("heat-sessions").waitFor();
+  assert.match(await page.getByTestId("heat-range-note").innerText(), /From is after To/);
+  // Longer than 400 days: said with the limit, and nothing asked.
+  asked.length = 0;
+  await page.goto(`${base}?${new URLSearchParams({ page: pageKey, range: "custom", from: "2019-01-01", to: today })}`);
+  await page.getByTestId("heat-range-too-long").waitFor();
+  assert.match(await page.getByTestId("heat-range-note").innerText(), /at most 400 days/);
+  assert.deepEqual(asked, [], "no map asked for an over-long range");
+
+  // A page with a non-ASCII path: listed readable, found by readable search and rules.
+  const vctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, userAgent: UA.desktop });
+  const vp = await vctx.newPage();
+  await vp.goto(`${fixtureOrigin}/café/menü`);
+  await waitFor(() => vp.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
+  await vp.waitForTimeout(1000);
+  await vp.close();
+  await vctx.close();
+  await page.goto(base);
+  await page.getByTestId("heat-page-search").fill("café");
+  const cafe = page.getByTestId("heat-page").filter({ hasText: "café/menü" });
+  await cafe.waitFor({ timeout: 60_000 });
+  await cafe.click();
+  await page.waitForURL(/page=/);
+  assert.equal(await page.getByTestId("heat-rule-value").inputValue(), `${fixtureOrigin}/café/menü`);
+  await waitFor(async () => (await page.getByTestId("heat-pages").innerText()) === "1", "the readable exact URL to match", 30_000);
+  await page.goto(`${base}?${new URLSearchParams({ page: "café", rule: "contains" })}`);
+  await waitFor(async () => (await page.getByTestId("heat-pages").innerText()) === "1", "a readable contains rule to match", 30_000);
 });
 
 test("a 100,000-cell map is drawn while the page keeps painting", { timeout: 120_000 }, async (t) => {

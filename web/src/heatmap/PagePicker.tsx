@@ -7,6 +7,7 @@ import { $api } from "../api/query";
 import type { UrlCondition } from "../lib/filters";
 import { plural } from "../lib/format";
 import { RuleOpSelect, useRuleDraft } from "./RuleControls";
+import { readableUrl } from "./url";
 
 const PAGE_SIZE = 20;
 
@@ -58,11 +59,12 @@ export function PagePicker({ siteId, value, onChange }: { siteId: string; value?
           <>Every page whose URL starts with this, e.g. <code>https://shop.example.com/blog/</code>.</>
         ) : (
           <>Every page whose URL contains this, e.g. <code>/checkout</code>.</>
-        )}
+        )}{" "}
+        Paths are matched case-sensitively (<code>/Cart</code> is not <code>/cart</code>), host names are not; URLs may be typed as read (<code>/café</code>) or encoded.
       </p>
       <label className="heat-search">
         <span className="sr-only">Search recorded pages</span>
-        <input type="search" placeholder="Search recorded pages" value={search} onChange={(e) => setSearch(e.target.value)} data-testid="heat-page-search" />
+        <input type="search" placeholder="Search recorded pages (as Contains)" title="Finds the pages a Contains rule of the same text maps: a path's case matters" value={search} onChange={(e) => setSearch(e.target.value)} data-testid="heat-page-search" />
       </label>
       {pages.error ? (
         <p className="muted small" role="alert">
@@ -70,23 +72,29 @@ export function PagePicker({ siteId, value, onChange }: { siteId: string; value?
         </p>
       ) : (
         <ul className="heat-pages" aria-label="Recorded pages, most viewed first" aria-busy={pages.isFetching}>
-          {list.map((p) => (
-            <li key={p.url}>
-              <button
-                type="button"
-                className={`heat-page ${value?.value === p.url ? "heat-page-on" : ""}`}
-                aria-pressed={value?.value === p.url && op === "equals"}
-                title={p.url}
-                onClick={() => commit(p.url ?? "", "equals")}
-                data-testid="heat-page"
-              >
-                <span className="ellipsis">{shortUrl(p.url)}</span>
-                <span className="facet-count">
-                  {plural(Number(p.pageViews ?? 0), "view")} · {plural(Number(p.clicks ?? 0), "click")}
-                </span>
-              </button>
-            </li>
-          ))}
+          {list.map((p) => {
+            // Shown and picked as people read it ("café"); the server matches it to the recorded "caf%C3%A9".
+            const url = readableUrl(p.url ?? "");
+            const on = value?.value === url || value?.value === p.url;
+            return (
+              <li key={p.url}>
+                <button
+                  type="button"
+                  className={`heat-page ${on ? "heat-page-on" : ""}`}
+                  aria-pressed={on && op === "equals"}
+                  title={url}
+                  onClick={() => commit(url, "equals")}
+                  data-testid="heat-page"
+                  data-url={p.url}
+                >
+                  <span className="ellipsis">{shortUrl(url)}</span>
+                  <span className="facet-count">
+                    {plural(Number(p.pageViews ?? 0), "view")} · {plural(Number(p.clicks ?? 0), "click")}
+                  </span>
+                </button>
+              </li>
+            );
+          })}
           {pages.data && list.length === 0 && <li className="muted small">{query ? "No recorded page matches." : "No page has been recorded yet."}</li>}
         </ul>
       )}

@@ -21,16 +21,20 @@ export function RuleOpSelect({ value, onChange, label, testId }: { value: UrlCon
 
 /**
  * useRuleDraft keeps the text of a rule being typed (following value when it
- * changes elsewhere); commit sends it trimmed and capped at MAX_RULE, or
- * undefined when empty. inputProps wire a text input: Enter commits, and so
- * does leaving the field with a changed text.
+ * changes elsewhere) and its operator; commit sends it trimmed and capped at
+ * MAX_RULE, or undefined when empty. An empty rule saves nothing, so the
+ * operator picked before typing is kept here until there is text to send
+ * with it. inputProps wire a text input: Enter commits, and so does leaving
+ * the field with a changed text.
  */
 export function useRuleDraft(value: UrlCondition | undefined, onChange: (v: UrlCondition | undefined) => void) {
   const [text, setText] = useState(value?.value ?? "");
   useEffect(() => setText(value?.value ?? ""), [value?.value]);
-  const op = value?.op ?? "equals";
+  const [picked, setPicked] = useState<UrlCondition["op"]>();
+  const op = value?.op ?? picked ?? "equals";
   const commit = (v: string, o = op) => {
     const t = v.trim().slice(0, MAX_RULE);
+    setPicked(o);
     onChange(t ? { op: o, value: t } : undefined);
   };
   const inputProps = {

@@ -1,16 +1,18 @@
 // The map over the page: the rebuilt snapshot (or a blank page of the
-// visitors' width), scaled to fit the stage's width and scrolled as a
-// whole, with the heat layer, the scroll map's colours and lines, and the
-// highlighted element on top in the page's own coordinates. A click on the
-// map names the element under it (its selector path, as the tracker
-// computes it) for "recordings that clicked here".
+// visitors' width), scaled to fit the stage's width (or at 100 %, the
+// user's choice) and scrolled as a whole, with the heat layer, the scroll
+// map's colours and lines, and the highlighted element on top in the page's
+// own coordinates. Spots and labels keep their size on screen whatever the
+// scale. A click on a drawn spot, or on an element that was clicked, names
+// it (its selector path, as the tracker computes it) for "recordings that
+// clicked here"; a click where nobody clicked says so and goes nowhere.
 import { useEffect, useMemo, useRef, useState } from "react";
 import { selectorPath } from "../../../tracker/src/heat";
 import type { Schemas } from "../api/client";
 import { ErrorBox } from "../components/ui";
 import { plural } from "../lib/format";
 import { HeatLayer } from "./layer";
-import { heatMax, placeClicks, placeMoves, type Box, type Points } from "./place";
+import { heatMax, nearestPoint, placeClicks, placeMoves, type Box, type Points } from "./place";
 import type { MapKind } from "./query";
 import { readSnapshotEvents, rebuildPage, type Snapshot } from "./rebuild";
 import { percent, scrollGradient } from "./scroll";
@@ -39,6 +41,7 @@ export interface DrawnDetail {
   ms: number;
 }
 
+/** Spot sizes in screen pixels: the layer is drawn at the page's size, so they are divided by the scale. */
 const STYLE: Record<"click" | "move", { radius: number; blur: number }> = {
   click: { radius: 14, blur: 10 },
   move: { radius: 18, blur: 16 },
@@ -80,6 +83,10 @@ export function HeatStage({
   const [drawn, setDrawn] = useState<Omit<DrawnDetail, "xyw" | "selectors" | "kind"> | null>(null);
   const [avail, setAvail] = useState(0);
   const [layer, setLayer] = useState<HeatLayer | null>(null);
+  const [zoom, setZoom] = useState<"fit" | "full">("fit");
+  const [hot, setHot] = useState(false);
+  const [miss, setMiss] = useState(false);
+  const pointsRef = useRef<Points | null>(null);
 
   // The heat canvas is made here, not by React: its drawing is handed to a worker once.
   useEffect(() => {
@@ -141,7 +148,14 @@ export function HeatStage({
     // snapshot is read through snapKey.
   }, [siteId, snapKey, blankWidth, blank]);
 
-  // Draw the map whenever the page or the data changes.
+  const width = page?.width ?? (blankWidth || 1280);
+  const height = page?.height ?? 900;
+  const fit = avail > 0 ? Math.min(1, avail / width) : 1;
+  const scale = zoom === "fit" ? fit : 1;
+  // The scale spots are sized for, in steps, so resizing the window does not redraw at every pixel.
+  const spotScale = Math.max(0.05, Math.round(scale * 20) / 20);
+
+  // Draw the map whenever the page, the data or the spot size changes.
   useEffect(() => {
     if (!page || !data || !layer) return;
     let cancelled = false;
@@ -153,7 +167,11 @@ export function HeatStage({
       else if (kind === "scroll") pts = placeMoves([], page.width);
       else pts = await placeClicks(data.clicks ?? [], (s) => page.locate(s), page.width);
       if (cancelled) return;
-      const style = STYLE[kind === "move" ? "move" : "click"];
+      pointsRef.current = pts;
+      const base = STYLE[kind === "move" ? "move" : "click"];
+      // A move map's cells are dense and many (100,000): its stamps grow less, as drawing time grows with their area.
+      const grow = 1 / (kind === "move" ? Math.max(spotScale, 0.6) : spotScale);
+      const style = { radius: base.radius * grow, blur: base.blur * grow };
       // Weight is summed over a stamp's width: what one pixel of the layer may receive.
       const max = heatMax(pts, 2 * (style.radius + style.blur));
       const ms = await layer.draw({ width: page.width, height: page.height, xyw: pts.xyw, n: pts.n, max, ...style });
@@ -168,12 +186,10 @@ export function HeatStage({
     return () => {
       cancelled = true;
     };
-  }, [page, data, kind, layer]);
+  }, [page, data, kind, layer, spotScale]);
 
   const box = useMemo(() => (page && highlight ? page.locate(highlight) : null), [page, highlight]);
-  const width = page?.width ?? (blankWidth || 1280);
-  const height = page?.height ?? 900;
-  const scale = avail > 0 ? Math.min(1, avail / width) : 1;
+  const clicked = useMemo(() => new Set((data?.elements ?? []).map((e) => e.selector ?? "").filter(Boolean)), [data]);
   const scroll = kind === "scroll" ? data?.scroll : undefined;
   const state = drawError ? "error" : !page ? "rebuilding" : drawn ? "drawn" : "drawing";
 
@@ -186,13 +202,37 @@ export function HeatStage({
     if (top < el.scrollTop || bottom > el.scrollTop + el.clientHeight) el.scrollTo({ top: Math.max(0, top - 40), behavior: "instant" as ScrollBehavior });
   }, [box, scale]);
 
-  const pick = (e: React.MouseEvent<HTMLDivElement>) => {
-    if (!page?.elementAt || !onPick) return;
+  /** spotAt answers the selector of the drawn spot, or the clicked element, under a point of the map ("" where nobody clicked). */
+  const spotAt = (e: React.MouseEvent<HTMLDivElement>): string => {
     const r = e.currentTarget.getBoundingClientRect();
-    const el = page.elementAt((e.clientX - r.left) / scale, (e.clientY - r.top) / scale);
-    if (!el || el.localName === "html" || el.localName === "body") return;
-    onPick(selectorPath(el));
+    const x = (e.clientX - r.left) / scale;
+    const y = (e.clientY - r.top) / scale;
+    const pts = pointsRef.current;
+    const i = pts ? nearestPoint(pts, x, y, STYLE.click.radius / scale) : -1;
+    if (i >= 0 && pts!.selectors[i]) return pts!.selectors[i]!;
+    // On a clicked element (or inside one: a click on a button's label counts for the button).
+    for (let el = page?.elementAt?.(x, y) ?? null; el && el.localName !== "body" && el.localName !== "html"; el = el.parentElement) {
+      const sel = selectorPath(el);
+      if (clicked.has(sel)) return sel;
+    }
+    return "";
   };
+  const pick = (e: React.MouseEvent<HTMLDivElement>) => {
+    if (!onPick) return;
+    const sel = spotAt(e);
+    setMiss(!sel);
+    if (sel) onPick(sel);
+  };
+  const hover = (e: React.MouseEvent<HTMLDivElement>) => {
+    if (!onPick) return;
+    const h = !!spotAt(e);
+    if (h !== hot) setHot(h);
+  };
+  const lineStyle = { borderTopWidth: 2 / scale };
+  const labelStyle = (above: boolean) => ({ transform: `scale(${1 / scale})`, transformOrigin: above ? "0 100%" : "0 0" });
+  /** A line's label sits below it, or above it near the page's bottom, so it stays inside the stage. */
+  const nearBottom = (top: number) => top > height - 40 / scale;
+  const halfTop = Math.min(((scroll?.halfDepth ?? 0) / 100) * height, height - 2 / scale);
 
   return (
     <div
@@ -218,6 +258,16 @@ export function HeatStage({
           <span className="spinner-dot" aria-hidden /> Rebuilding the page from a recording…
         </div>
       )}
+      {fit < 1 && (
+        <div className="segmented heat-zoom" role="group" aria-label="Zoom">
+          <button type="button" className={`pill ${zoom === "fit" ? "pill-on" : ""}`} aria-pressed={zoom === "fit"} onClick={() => setZoom("fit")} data-testid="heat-zoom-fit">
+            Fit to width ({Math.round(fit * 100)} %)
+          </button>
+          <button type="button" className={`pill ${zoom === "full" ? "pill-on" : ""}`} aria-pressed={zoom === "full"} onClick={() => setZoom("full")} data-testid="heat-zoom-full">
+            100 %
+          </button>
+        </div>
+      )}
       <div className="heat-scroller" ref={scrollerRef} tabIndex={0} role="region" aria-label="The page with its heatmap">
         <div className="heat-sizer" style={{ width: width * scale, height: height * scale }}>
           <div className="heat-root" style={{ width, height, transform: `scale(${scale})` }}>
@@ -226,29 +276,42 @@ export function HeatStage({
             {scroll && (
               <div className="heat-scrollmap" style={{ background: scrollGradient(scroll.reached ?? []) }} data-testid="heat-scrollmap">
                 {!!scroll.averageFold && (
-                  <div className="heat-line heat-fold" style={{ top: scroll.averageFold }}>
-                    <span>Average fold · {scroll.averageFold} px</span>
+                  <div className={`heat-line heat-fold ${nearBottom(scroll.averageFold) ? "heat-line-above" : ""}`} style={{ ...lineStyle, top: Math.min(scroll.averageFold, height - 2 / scale) }} data-testid="heat-fold-line">
+                    <span style={labelStyle(nearBottom(scroll.averageFold))}>Average fold · {scroll.averageFold} px</span>
                   </div>
                 )}
                 {scroll.halfDepth !== undefined && (
-                  <div className="heat-line heat-half" style={{ top: ((scroll.halfDepth ?? 0) / 100) * height }}>
-                    <span>Half of the page views reach {scroll.halfDepth} %</span>
+                  <div className={`heat-line heat-half ${nearBottom(halfTop) ? "heat-line-above" : ""}`} style={{ ...lineStyle, top: halfTop }} data-testid="heat-half-line">
+                    <span style={labelStyle(nearBottom(halfTop))}>Half of the page views reach {scroll.halfDepth} %</span>
                   </div>
                 )}
               </div>
             )}
             {box && <div className="heat-highlight" style={{ left: box.left, top: box.top, width: box.width, height: box.height }} data-testid="heat-highlight" />}
-            {kind !== "scroll" && <div className="heat-hit" onClick={pick} data-testid="heat-hit" title="Click a spot to see the recordings that clicked there" />}
+            {kind !== "scroll" && (
+              <div
+                className={`heat-hit ${hot ? "heat-hit-hot" : ""}`}
+                onClick={pick}
+                onMouseMove={onPick ? hover : undefined}
+                data-testid="heat-hit"
+                title={onPick ? "Click a spot to see the recordings that clicked there" : undefined}
+              />
+            )}
           </div>
         </div>
       </div>
+      {miss && (
+        <p className="muted small heat-drawn" role="status" data-testid="heat-miss">
+          Nobody clicked there: click a spot, or an element of the list, to see its recordings.
+        </p>
+      )}
       {drawn && (
         <p className="muted small heat-drawn" data-testid="heat-drawn">
           {kind === "scroll" ? (
             <>Page {width} × {height} px.</>
           ) : (
             <>
-              {drawn.n.toLocaleString()} {kind === "move" ? "cells" : "spots"} drawn on a page {width} × {height} px
+              {plural(drawn.n, kind === "move" ? "cell" : "spot")} drawn on a page {width} × {height} px
               {drawn.unplaced > 0 && <> · {plural(drawn.unplaced, "click")} not placed (their element is gone and they had no position)</>}
               {drawn.fallback > 0 && <> · {drawn.fallback.toLocaleString()} placed by position (element not found)</>}.
             </>

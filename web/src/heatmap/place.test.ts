@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { heatMax, placeClicks, placeMoves, type Box } from "./place";
+import { heatMax, nearestPoint, placeClicks, placeMoves, type Box } from "./place";
 
 const boxes: Record<string, Box> = {
   "#buy": { left: 100, top: 200, width: 80, height: 40 },
@@ -85,5 +85,18 @@ describe("heatMax", () => {
   });
   it("is at least 1", () => {
     expect(heatMax(placeMoves([], 10))).toBe(1);
+  });
+});
+
+describe("nearestPoint", () => {
+  const pts = { xyw: new Float32Array([100, 100, 1, 110, 100, 5, 500, 500, 2]), n: 3 };
+  it("finds the drawn spot under a click, and nothing where none is drawn", () => {
+    expect(nearestPoint(pts, 101, 100, 20)).toBe(0);
+    expect(nearestPoint(pts, 108, 101, 20)).toBe(1);
+    expect(nearestPoint(pts, 495, 505, 20)).toBe(2);
+    expect(nearestPoint(pts, 300, 300, 20)).toBe(-1);
+    expect(nearestPoint(pts, 128, 100, 20)).toBe(1);
+    expect(nearestPoint(pts, 130, 100, 20)).toBe(-1);
+    expect(nearestPoint({ xyw: new Float32Array(), n: 0 }, 0, 0, 20)).toBe(-1);
   });
 });

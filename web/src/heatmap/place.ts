@@ -125,3 +125,23 @@ export function heatMax(p: Points, bin = 24): number {
   const w = Float64Array.from(sums.values()).sort();
   return Math.max(1, w[Math.min(w.length - 1, Math.floor(w.length * 0.99))]!);
 }
+
+/**
+ * nearestPoint answers the index of the drawn point nearest (x, y) within
+ * r (document pixels), the heaviest when several are as near, or -1: a
+ * click on the map opens recordings only where a spot is drawn.
+ */
+export function nearestPoint(pts: Pick<Points, "xyw" | "n">, x: number, y: number, r: number): number {
+  let best = -1;
+  let bestD = r * r;
+  for (let i = 0; i < pts.n; i++) {
+    const dx = pts.xyw[i * 3]! - x;
+    const dy = pts.xyw[i * 3 + 1]! - y;
+    const d = dx * dx + dy * dy;
+    if (d < bestD || (d === bestD && best >= 0 && pts.xyw[i * 3 + 2]! > pts.xyw[best * 3 + 2]!)) {
+      best = i;
+      bestD = d;
+    }
+  }
+  return best;
+}

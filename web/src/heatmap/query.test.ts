@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fromSearchParams, toFilter } from "../lib/filters";
-import { defaultQuery, fromParams, recordingsSearch, toParams, toRequest, type HeatmapQuery } from "./query";
+import { clickLinkText, defaultQuery, fromParams, recordingsSearch, toParams, toRequest, type HeatmapQuery } from "./query";
 
 const now = new Date("2026-11-23T12:00:00Z");
 
@@ -57,5 +57,34 @@ describe("recordings behind a spot", () => {
       clickedElement: sel,
       deviceTypes: ["DEVICE_TYPE_DESKTOP"],
     });
+  });
+
+  it("on the rage and dead maps, keeps to sessions with such clicks, and spells a readable rule as recorded URLs are", () => {
+    const q: HeatmapQuery = { page: { op: "contains", value: "/café" }, device: "all", map: "rage", range: "30d" };
+    const f = toFilter(fromSearchParams(new URLSearchParams(recordingsSearch(q, "a#x"))), now);
+    expect(f.hasRageClicks).toBe(true);
+    expect(f.hasDeadClicks).toBeUndefined();
+    expect(f.visitedPage).toEqual({ operator: "OPERATOR_CONTAINS", value: "/caf%C3%A9" });
+    expect(toFilter(fromSearchParams(new URLSearchParams(recordingsSearch({ ...q, map: "dead" }, "a#x"))), now).hasDeadClicks).toBe(true);
+    expect(clickLinkText("rage")).toMatch(/rage click .*cannot tell/);
+  });
+});
+
+describe("date ranges", () => {
+  const page = { op: "equals" as const, value: "https://a.example/" };
+  it("ignores dates that do not exist, and a custom range of only such dates", () => {
+    for (const bad of ["2026-02-31", "9999-99-99", "0001-01-01", "1969-12-31"]) {
+      expect(fromParams(new URLSearchParams(`range=custom&from=${bad}&to=${bad}`))).toEqual(defaultQuery());
+    }
+    expect(fromParams(new URLSearchParams("range=custom&from=2026-02-31&to=2026-03-01"))).toEqual({ ...defaultQuery(), range: "custom", to: "2026-03-01" });
+  });
+
+  it("reads From after To the other way round, and asks nothing for more than 400 days", () => {
+    const r = toRequest({ ...defaultQuery(), page, range: "custom", from: "2026-11-07", to: "2026-11-01" }, now)!;
+    expect(r.startTime).toBe(new Date(2026, 10, 1).toISOString());
+    expect(r.endTime).toBe(new Date(2026, 10, 8).toISOString());
+    expect(toRequest({ ...defaultQuery(), page, range: "custom", from: "2019-01-01" }, now)).toBeUndefined();
+    expect(toRequest({ ...defaultQuery(), page, range: "custom", from: "2025-10-20", to: "2026-11-23" }, now)).toBeDefined();
+    expect(toRequest({ ...defaultQuery(), page, range: "custom", from: "2025-10-19", to: "2026-11-23" }, now)).toBeUndefined();
   });
 });

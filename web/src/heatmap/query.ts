@@ -3,7 +3,9 @@
 // onto the recordings list's filter for "who clicked this".
 import type { Schemas } from "../api/client";
 import type { operations } from "../api/schema";
+import { rangeNote } from "../lib/rangeNote";
 import { emptyQuery, RANGES, rangeTimes, readRange, toSearchParams, writeRange, type RangePreset, type UrlCondition } from "../lib/filters";
+import { keySpelling } from "./url";
 
 export type MapKind = "click" | "rage" | "dead" | "move" | "scroll";
 export type Device = "desktop" | "tablet" | "mobile" | "all";
@@ -36,6 +38,9 @@ export const HEATMAP_RANGES = RANGES.filter((r): r is (typeof RANGES)[number] & 
 
 /** The longest page rule sent; the server refuses longer ones anyway. */
 export const MAX_RULE = 2048;
+
+/** The most days GetHeatmap reads at once (svc-recordings maxHeatDays). */
+export const MAX_HEAT_DAYS = 400;
 
 export interface HeatmapQuery {
   page?: UrlCondition;
@@ -87,9 +92,9 @@ const OPERATORS: Record<UrlCondition["op"], Schemas["UrlMatchOperator"]> = {
 
 export type GetHeatmapQuery = NonNullable<operations["RecordingsService_GetHeatmap"]["parameters"]["query"]>;
 
-/** toRequest answers GetHeatmap's query parameters, or undefined without a page. */
+/** toRequest answers GetHeatmap's query parameters, or undefined without a page or with a range longer than the server reads (rangeNote says so). */
 export function toRequest(q: HeatmapQuery, now: Date, maxCells?: number): GetHeatmapQuery | undefined {
-  if (!q.page?.value) return undefined;
+  if (!q.page?.value || rangeNote(q, now, MAX_HEAT_DAYS)?.blocking) return undefined;
   const r: GetHeatmapQuery = {
     "page.operator": OPERATORS[q.page.op],
     "page.value": q.page.value,
@@ -107,17 +112,29 @@ export function toRequest(q: HeatmapQuery, now: Date, maxCells?: number): GetHea
 /**
  * recordingsSearch answers the recordings list's query string for the
  * sessions behind a spot of the map: they visited a page matching the rule
- * (same operator and value), on the map's device and dates, and clicked
- * the element.
+ * (same operator and value, spelled as recorded URLs are: the sessions
+ * search does not decode "café"), on the map's device and dates, and
+ * clicked the element. On the rage and dead maps they also had a rage (or
+ * dead) click: the sessions search cannot tell on which element, so
+ * clickLinkText says so.
  */
 export function recordingsSearch(q: HeatmapQuery, selector: string): string {
   const rq = emptyQuery();
   rq.range = q.range;
   rq.from = q.from;
   rq.to = q.to;
-  if (q.page) rq.visitedPage = { ...q.page };
+  if (q.page) rq.visitedPage = { op: q.page.op, value: keySpelling(q.page.value) };
   rq.clickedElement = selector;
+  if (q.map === "rage") rq.hasRageClicks = true;
+  if (q.map === "dead") rq.hasDeadClicks = true;
   const device = DEVICES.find((d) => d.key === q.device)?.value;
   if (device) rq.devices = [device];
   return toSearchParams(rq).toString();
+}
+
+/** clickLinkText says which recordings an element's link opens, as recordingsSearch filters them. */
+export function clickLinkText(map: MapKind): string {
+  if (map === "rage") return "the recordings that clicked it and had a rage click (on any element: the search cannot tell which)";
+  if (map === "dead") return "the recordings that clicked it and had a dead click (on any element: the search cannot tell which)";
+  return "the recordings that clicked it";
 }

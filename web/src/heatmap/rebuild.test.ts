@@ -25,4 +25,16 @@ describe("snapshotWindow", () => {
     expect(snapshotWindow([ev(3, 5), ev(2, 10), ev(3, 11)], undefined)!.events.map((e) => e.type)).toEqual([2, 3]);
     expect(snapshotWindow([ev(4, 1), ev(3, 2)], undefined)).toBeUndefined();
   });
+
+  it("stops at the visitor's first interaction: the page as it loaded, not as they changed it", () => {
+    const mutation = (t: number) => ev(3, t, { source: 0, adds: [] });
+    const events = [ev(4, 1000), ev(2, 1001), mutation(1100), ev(3, 1200, { source: 2, type: 5 }), mutation(1300), ev(3, 1400, { source: 2, type: 1 }), mutation(1450), mutation(1500)];
+    // A focus (autofocus) is not the visitor's; the mouse down at 1400 is.
+    expect(snapshotWindow(events, undefined, 1500)!.events.map((e) => e.timestamp)).toEqual([1000, 1001, 1100, 1200, 1300]);
+    for (const data of [{ source: 5, text: "a" }, { source: 2, type: 2 }, { source: 2, type: 7 }]) {
+      expect(snapshotWindow([ev(2, 0), mutation(10), ev(3, 20, data), mutation(30)], undefined)!.events.map((e) => e.timestamp)).toEqual([0, 10]);
+    }
+    // Pointer moves and scrolls change nothing of the page.
+    expect(snapshotWindow([ev(2, 0), ev(3, 5, { source: 1 }), ev(3, 6, { source: 3 }), mutation(10)], undefined)!.events).toHaveLength(4);
+  });
 });

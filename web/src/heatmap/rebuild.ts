@@ -16,6 +16,12 @@ export type Snapshot = Schemas["v1HeatmapSnapshot"];
 
 const META = 4;
 const FULL_SNAPSHOT = 2;
+const INCREMENTAL = 3;
+/** rrweb's incremental sources a visitor's own hand makes: mouse and touch interactions, input, media play, drag. */
+const MOUSE_INTERACTION = 2;
+const USER_SOURCES = new Set([MOUSE_INTERACTION, 5, 7, 12]);
+/** MouseInteraction's Focus and Blur: a page focuses fields itself (autofocus), so they do not count as the visitor's. */
+const FOCUS_TYPES = new Set([5, 6]);
 /** How long after the snapshot the page is shown: its first mutations (late content) are in by then. */
 export const SETTLE_MS = 1500;
 /** The most chunks read to reach the snapshot and its settle time. */
@@ -25,10 +31,20 @@ const LOAD_WAIT_MS = 6000;
 /** The tallest page drawn; longer ones are cut here. */
 export const MAX_PAGE_HEIGHT = 60_000;
 
+/** byVisitor tells whether an event is the visitor's own interaction (a click, a tap, typing…), after which the page shows their doing. */
+export function byVisitor(e: RrwebEvent): boolean {
+  if (e.type !== INCREMENTAL) return false;
+  const d = e.data as { source?: number; type?: number } | undefined;
+  if (!d || d.source === undefined || !USER_SOURCES.has(d.source)) return false;
+  return !(d.source === MOUSE_INTERACTION && d.type !== undefined && FOCUS_TYPES.has(d.type));
+}
+
 /**
  * snapshotWindow picks the events that rebuild the snapshot: from the Meta
  * before the full snapshot nearest to atMs (the first one without atMs) up
- * to settleMs after it, stopping before the next page (Meta). It answers
+ * to settleMs after it, stopping before the next page (Meta) and before the
+ * visitor's first interaction (byVisitor): the map is drawn over the page
+ * as it loaded, not as one visitor changed it ("Added to cart"). It answers
  * them sorted and the replay offset to pause at, or undefined without a
  * full snapshot.
  */
@@ -51,7 +67,7 @@ export function snapshotWindow(events: readonly RrwebEvent[], atMs: number | und
   const out = sorted.slice(start, snap + 1);
   for (let i = snap + 1; i < sorted.length; i++) {
     const e = sorted[i]!;
-    if (e.type === META || e.type === FULL_SNAPSHOT || e.timestamp > t0 + settleMs) break;
+    if (e.type === META || e.type === FULL_SNAPSHOT || e.timestamp > t0 + settleMs || byVisitor(e)) break;
     out.push(e);
   }
   return { events: out, pauseAt: out[out.length - 1]!.timestamp - out[0]!.timestamp };

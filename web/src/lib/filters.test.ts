@@ -3,7 +3,9 @@ import {
   activeFilterCount,
   emptyQuery,
   fromSearchParams,
+  rangeTimes,
   readRange,
+  validDate,
   toFilter,
   toggle,
   toSearchBody,
@@ -12,6 +14,7 @@ import {
   type RangeParams,
   type RecordingsQuery,
 } from "./filters";
+import { rangeNote } from "./rangeNote";
 
 const now = new Date("2026-11-23T12:00:00Z");
 
@@ -103,11 +106,36 @@ describe("date range parameters", () => {
     return q;
   };
 
-  it("reads a preset, and dates only for a custom range and only when well-formed", () => {
+  it("reads a preset, and dates only for a custom range and only when they exist", () => {
     expect(read("range=7d&from=2026-11-01&to=2026-11-07")).toEqual({ range: "7d" });
     expect(read("range=custom&from=2026-11-01&to=2026-11-07")).toEqual({ range: "custom", from: "2026-11-01", to: "2026-11-07" });
-    expect(read("range=custom&from=2026-11-1&to=20261107")).toEqual({ range: "custom" });
+    expect(read("range=custom")).toEqual({ range: "custom" });
+    expect(read("range=custom&from=2026-02-31&to=2026-11-07")).toEqual({ range: "custom", to: "2026-11-07" });
+    // Only invalid dates: the default range, which the controls then show.
+    for (const bad of ["from=2026-11-1&to=20261107", "from=2026-02-31", "to=9999-99-99", "from=0001-01-01", "from=1969-12-31"]) expect(read(`range=custom&${bad}`)).toEqual({ range: "30d" });
     expect(read("range=24h&from=2026-11-01")).toEqual({ range: "30d" });
+  });
+
+  it("validDate knows the calendar", () => {
+    for (const ok of ["1970-01-01", "2024-02-29", "9999-12-31"]) expect(validDate(ok)).toBe(true);
+    for (const bad of ["2023-02-29", "2026-04-31", "2026-13-01", "2026-00-10", "0001-01-01", "1969-12-31", "2026-1-01", "", undefined]) expect(validDate(bad)).toBe(false);
+  });
+
+  it("reads From after To the other way round, and says so", () => {
+    const now = new Date(2026, 10, 23, 12);
+    const q = { range: "custom" as const, from: "2026-11-07", to: "2026-11-01" };
+    expect(rangeTimes(q, now)).toEqual({ start: new Date(2026, 10, 1).toISOString(), end: new Date(2026, 10, 8).toISOString() });
+    expect(rangeNote(q, now)).toEqual({ text: "From is after To: the range read is 2026-11-01 to 2026-11-07.", blocking: false });
+    expect(rangeNote({ ...q, from: "2026-11-01", to: "2026-11-07" }, now)).toBeUndefined();
+  });
+
+  it("names the limit of a range too long, up to now when To is empty", () => {
+    const now = new Date(2026, 10, 23, 12);
+    expect(rangeNote({ range: "custom", from: "2019-11-23" }, now, 400)).toEqual({ text: expect.stringMatching(/^This range is 2,558 days; at most 400 days/), blocking: true });
+    expect(rangeNote({ range: "custom", from: "2019-11-23" }, now)).toBeUndefined();
+    expect(rangeNote({ range: "custom", from: "2025-10-20", to: "2026-11-23" }, now, 400)).toBeUndefined();
+    expect(rangeNote({ range: "custom", from: "2026-11-23", to: "2025-10-19" }, now, 400)?.blocking).toBe(true);
+    expect(rangeNote({ range: "30d" }, now, 1)).toBeUndefined();
   });
 
   it("writes the same, leaving the default range out", () => {

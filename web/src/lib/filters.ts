@@ -186,6 +186,18 @@ function urlCond(params: URLSearchParams, key: string): UrlCondition | undefined
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
+/**
+ * validDate tells whether s is a real calendar date (YYYY-MM-DD, not
+ * 2026-02-31) from 1970 on, when recordings begin (a year below 100 would
+ * be read as 19xx) and up to 9999.
+ */
+export function validDate(s: string | null | undefined): s is string {
+  if (!s || !DATE_RE.test(s)) return false;
+  const [y, m, d] = s.split("-").map(Number) as [number, number, number];
+  const t = new Date(Date.UTC(y, m - 1, d));
+  return y >= 1970 && t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}
+
 /** A date range as every dashboard URL spells it: a preset key, and a custom range's inclusive dates. */
 export interface RangeParams<K extends string> {
   range: K;
@@ -193,16 +205,25 @@ export interface RangeParams<K extends string> {
   to?: string;
 }
 
-/** readRange reads "range" (one of presets) and, for a custom range, the well-formed "from"/"to" dates into q. */
+/**
+ * readRange reads "range" (one of presets) and, for a custom range, its
+ * valid "from"/"to" dates into q. A custom range whose dates are all
+ * invalid is not read (q keeps its default range), so what the controls
+ * show is what is asked for.
+ */
 export function readRange<K extends string>(params: URLSearchParams, presets: readonly { key: K }[], q: RangeParams<K>): void {
   const range = params.get("range");
-  if (range && presets.some((r) => r.key === range)) q.range = range as K;
-  if (q.range === "custom") {
-    const from = params.get("from");
-    const to = params.get("to");
-    if (from && DATE_RE.test(from)) q.from = from;
-    if (to && DATE_RE.test(to)) q.to = to;
+  if (!range || !presets.some((r) => r.key === range)) return;
+  if (range !== "custom") {
+    q.range = range as K;
+    return;
   }
+  const from = params.get("from");
+  const to = params.get("to");
+  if ((from || to) && !validDate(from) && !validDate(to)) return;
+  q.range = range as K;
+  if (validDate(from)) q.from = from;
+  if (validDate(to)) q.to = to;
 }
 
 /** writeRange writes what readRange reads, leaving the page's default range out. */
@@ -275,19 +296,27 @@ function localMidnight(date: string): Date {
   return new Date(y, m - 1, d);
 }
 
+/** customDates answers a custom range's dates in order (a From after To is read the other way round) and whether they were swapped. */
+export function customDates(q: Pick<RangeParams<string>, "from" | "to">): { from?: string; to?: string; swapped: boolean } {
+  if (q.from && q.to && q.from > q.to) return { from: q.to, to: q.from, swapped: true };
+  return { from: q.from, to: q.to, swapped: false };
+}
+
 /**
  * rangeTimes answers the half-open [start, end) of a date range (ISO times;
  * either may be absent), or undefined for all time. Relative ranges end at
- * `now`; a custom range's "to" day is included.
+ * `now`; a custom range's "to" day is included, and its dates are put in
+ * order (customDates).
  */
 export function rangeTimes(q: Pick<RecordingsQuery, "range" | "from" | "to">, now: Date): { start?: string; end?: string } | undefined {
   const preset = RANGES.find((r) => r.key === q.range);
   if (preset?.hours) return { start: new Date(now.getTime() - preset.hours * 3_600_000).toISOString() };
   if (q.range !== "custom" || !(q.from || q.to)) return undefined;
+  const { from, to } = customDates(q);
   const t: { start?: string; end?: string } = {};
-  if (q.from) t.start = localMidnight(q.from).toISOString();
-  if (q.to) {
-    const end = localMidnight(q.to);
+  if (from) t.start = localMidnight(from).toISOString();
+  if (to) {
+    const end = localMidnight(to);
     end.setDate(end.getDate() + 1);
     t.end = end.toISOString();
   }

@@ -3,17 +3,19 @@
 // the page rebuilt from a recording, with the most-clicked elements or the
 // scroll depths beside it. Everything chosen lives in the URL.
 import { useEffect, useMemo, useState } from "react";
-import { Link, useNavigate } from "react-router";
+import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Schemas } from "../api/client";
 import { $api } from "../api/query";
 import { DateRangeFilter } from "../components/DateRangeFilter";
 import { EmptyState, QueryStatus } from "../components/ui";
+import { rangeNote } from "../lib/rangeNote";
 import { formatDateTime, plural } from "../lib/format";
 import { useUrlQuery } from "../lib/urlQuery";
 import { PagePicker } from "../heatmap/PagePicker";
-import { DEVICES, fromParams, HEATMAP_RANGES, MAP_KINDS, recordingsSearch, toParams, toRequest, type HeatmapQuery } from "../heatmap/query";
+import { clickLinkText, DEVICES, fromParams, HEATMAP_RANGES, MAP_KINDS, MAX_HEAT_DAYS, MAX_RULE, recordingsSearch, toParams, toRequest, type HeatmapQuery, type MapKind } from "../heatmap/query";
 import { percent, reachedByTen } from "../heatmap/scroll";
 import { HeatStage } from "../heatmap/Stage";
+import { readableUrl } from "../heatmap/url";
 import "../heatmap/heatmaps.css";
 import { useSitePage } from "./Home";
 
@@ -56,6 +58,11 @@ export default function Heatmaps() {
   const now = useMemo(minuteNow, [key]);
 
   const req = toRequest(q, now);
+  // Said under the dates; with it nothing is asked (toRequest).
+  const tooLong = !!rangeNote(q, now, MAX_HEAT_DAYS)?.blocking;
+  // fromParams drops a rule too long to send: say so rather than show the empty state alone.
+  const [params] = useSearchParams();
+  const droppedRule = (params.get("page")?.trim().length ?? 0) > MAX_RULE;
   // A map may hold 100,000 cells: no deep comparison with the previous answer (structural sharing) on the main thread.
   const heat = $api.useQuery("get", "/api/v1/sites/{siteId}/heatmap", { params: { path: { siteId }, query: req } }, { enabled: !!req, staleTime: 60_000, refetchOnWindowFocus: false, structuralSharing: false });
   // Page views come with the scroll map; read it beside the others for the figures.
@@ -80,11 +87,20 @@ export default function Heatmaps() {
         <PagePicker siteId={siteId} value={q.page} onChange={(page) => set({ page })} />
         <Segmented label="Device" id="heat-device" options={DEVICES} value={q.device} onChange={(device) => set({ device })} />
         <Segmented label="Map" id="heat-map" options={MAP_KINDS} value={q.map} onChange={(map) => set({ map })} />
-        <DateRangeFilter presets={HEATMAP_RANGES} value={q} onChange={set} testId="heat" />
+        <DateRangeFilter presets={HEATMAP_RANGES} value={q} onChange={set} testId="heat" maxDays={MAX_HEAT_DAYS} />
       </div>
+      {droppedRule && (
+        <p className="warn small" role="alert" data-testid="heat-rule-dropped">
+          The page rule in this link is longer than {MAX_RULE.toLocaleString()} characters, the most a rule may have, so it was ignored.
+        </p>
+      )}
 
       <section className="heat-main" aria-label="Heatmap">
-        {!req ? (
+        {q.page && tooLong ? (
+          <EmptyState title="Choose a shorter range" icon="◎" testId="heat-range-too-long">
+            A heatmap reads at most {MAX_HEAT_DAYS} days at once: move From later or To earlier.
+          </EmptyState>
+        ) : !req ? (
           <EmptyState title="Choose a page" icon="◎" testId="heat-empty">
             Pick one of the recorded pages, or type a rule: a map is drawn from every visit to the pages it matches.
           </EmptyState>
@@ -109,7 +125,7 @@ export default function Heatmaps() {
               )}
               <div>
                 <dt>Pages matched</dt>
-                <dd>{(data.pages ?? 0).toLocaleString()}</dd>
+                <dd data-testid="heat-pages">{(data.pages ?? 0).toLocaleString()}</dd>
               </div>
               <div>
                 <dt>Days read (UTC)</dt>
@@ -119,9 +135,13 @@ export default function Heatmaps() {
               </div>
             </dl>
             {data.truncated && <p className="warn small">Only the {q.map === "move" ? "cells" : "spots"} with the most counts are drawn (the map has more).</p>}
-            {data.snapshot?.sessionId ? (
+            {!data.pages ? (
+              <p className="warn small" role="status" data-testid="heat-no-page">
+                No recorded page matches this rule{q.page?.op === "equals" ? " (an exact URL names one page, without its query string)" : ""}: check its spelling, or pick a page from the list. The map is drawn on a blank page.
+              </p>
+            ) : data.snapshot?.sessionId ? (
               <p className="muted small" data-testid="heat-snapshot">
-                Drawn over a recording of {data.snapshot.url} at {data.snapshot.viewportWidth} px wide, {formatDateTime(data.snapshot.time)}.{" "}
+                Drawn over a recording of {readableUrl(data.snapshot.url ?? "")} at {data.snapshot.viewportWidth} px wide, {formatDateTime(data.snapshot.time)}.{" "}
                 <Link to={`/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(data.snapshot.sessionId)}`}>Open that recording</Link>
               </p>
             ) : (
@@ -140,7 +160,7 @@ export default function Heatmaps() {
                 onPick={clickMap ? (s) => navigate(recordingsUrl(s)) : undefined}
               />
               <aside className="heat-side">
-                {clickMap && <ElementList data={data} link={recordingsUrl} onHighlight={setHighlight} />}
+                {clickMap && <ElementList data={data} map={q.map} link={recordingsUrl} onHighlight={setHighlight} />}
                 {q.map === "scroll" && <ScrollTable data={data} />}
                 {q.map === "move" && <p className="muted small">Warm where pointers moved and rested most. Pointers are counted for up to 2 s at one spot.</p>}
                 <Legend />
@@ -153,11 +173,17 @@ export default function Heatmaps() {
   );
 }
 
-function ElementList({ data, link, onHighlight }: { data: Heatmap; link: (s: string) => string; onHighlight: (s: string | undefined) => void }) {
+function ElementList({ data, map, link, onHighlight }: { data: Heatmap; map: MapKind; link: (s: string) => string; onHighlight: (s: string | undefined) => void }) {
   const elements = data.elements ?? [];
+  const opens = clickLinkText(map);
   return (
     <div className="heat-elements">
       <h2>Most-clicked elements</h2>
+      {elements.length > 0 && (
+        <p className="muted small" data-testid="heat-elements-opens">
+          Each opens {opens}.
+        </p>
+      )}
       {elements.length === 0 ? (
         <p className="muted small">No clicks on these pages in this range.</p>
       ) : (
@@ -186,7 +212,7 @@ function ElementList({ data, link, onHighlight }: { data: Heatmap; link: (s: str
                     onMouseEnter={() => onHighlight(sel)}
                     onFocus={() => onHighlight(sel)}
                     onBlur={() => onHighlight(undefined)}
-                    aria-label={`${lastSteps(sel)}: ${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)}; open the recordings that clicked it`}
+                    aria-label={`${lastSteps(sel)}: ${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)}; open ${opens}`}
                     data-testid="heat-element"
                     data-selector={sel}
                   >
