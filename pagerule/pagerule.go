@@ -127,19 +127,21 @@ func (r Rule) MatchKey(key string) bool {
 // Normal spells a rule's value as page keys are spelled, so that a rule
 // typed as people read URLs ("/café/menu", "https://Shop.example.com/a b")
 // matches the keys browsers recorded ("/caf%C3%A9/menu",
-// "https://shop.example.com/a%20b"): what a browser percent-encodes in a
-// path (non-ASCII bytes, controls, space, " < > ` { }) is encoded, a "%"
-// that starts no escape becomes "%25", escapes are upper-cased (as
-// browsers write them), and the host of a URL-form value is lower-cased.
-// A value already spelled as a key is left as it is; "*" stays a wildcard.
+// "https://shop.example.com/a%20b"): after the scheme and host (of a
+// URL-form value: lower-cased, as Key does), what a browser
+// percent-encodes in a path (non-ASCII bytes, controls, space,
+// " < > ` { }) is encoded and a "%" that starts no escape becomes "%25".
+// Escapes already there stay as written, so a value spelled as a key is
+// left as it is (FuzzForKeys); "*" stays a wildcard.
 func Normal(v string) string {
 	var b strings.Builder
-	for i := 0; i < len(v); i++ {
+	h := httpHostEnd(v)
+	b.WriteString(strings.ToLower(v[:h]))
+	for i := h; i < len(v); i++ {
 		c := v[i]
 		switch {
 		case c == '%' && i+2 < len(v) && isHex(v[i+1]) && isHex(v[i+2]):
-			b.WriteByte('%')
-			b.WriteString(strings.ToUpper(v[i+1 : i+3]))
+			b.WriteString(v[i : i+3])
 			i += 2
 		case c == '%' || c < 0x21 || c >= 0x7f || strings.IndexByte("\"<>`{}", c) >= 0:
 			fmt.Fprintf(&b, "%%%02X", c)
@@ -147,23 +149,21 @@ func Normal(v string) string {
 			b.WriteByte(c)
 		}
 	}
-	return lowerHost(b.String())
+	return b.String()
 }
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// lowerHost lower-cases the scheme and host of an http(s) URL (host names
-// ignore case; page keys hold them lower-cased), leaving anything else as
-// it is.
-func lowerHost(s string) string {
+// httpHostEnd answers where the scheme and host of an http(s) URL end, 0
+// when s is not one.
+func httpHostEnd(s string) int {
 	scheme, _, ok := strings.Cut(s, "://")
 	if !ok || !(strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https")) {
-		return s
+		return 0
 	}
-	e := hostEnd(s)
-	return strings.ToLower(s[:e]) + s[e:]
+	return hostEnd(s)
 }
 
 // Readable decodes a page key's percent-escapes for people

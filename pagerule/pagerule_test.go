@@ -1,6 +1,8 @@
 package pagerule
 
 import (
+	"encoding/json"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -116,7 +118,7 @@ func TestReadableRules(t *testing.T) {
 		want bool
 	}{
 		{Rule{Equals, `http://shop.example.com/café/ü x"y'z`}, true},
-		{Rule{Equals, `http://SHOP.example.com/caf%c3%a9/%c3%bc%20x%22y'z`}, true},
+		{Rule{Equals, `http://SHOP.example.com/caf%C3%A9/%C3%BC%20x%22y'z`}, true},
 		{Rule{Equals, `/café/ü x"y'z`}, true},
 		{Rule{Contains, "café"}, true},
 		{Rule{Contains, "CAFÉ"}, false},        // paths keep their case
@@ -149,9 +151,48 @@ func TestReadableRules(t *testing.T) {
 	if got := Readable(key); got != `http://shop.example.com/café/ü x"y'z` {
 		t.Errorf("Readable = %q", got)
 	}
-	for in, want := range map[string]string{"100%": "100%25", "100%25": "100%25", "a%2fb": "a%2Fb", "*é*": "*%C3%A9*", "HTTPS://A.B/C": "https://a.b/C", "/A B": "/A%20B"} {
-		if got := Normal(in); got != want {
-			t.Errorf("Normal(%q) = %q, want %q", in, got, want)
+	// The dashboard spells rules for the recordings search the same way
+	// (web/src/heatmap/url.ts keySpelling), from the same cases.
+	raw, err := os.ReadFile("testdata/normal.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases [][2]string
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		if got := Normal(c[0]); got != c[1] {
+			t.Errorf("Normal(%q) = %q, want %q", c[0], got, c[1])
 		}
 	}
+}
+
+// FuzzForKeys: a rule made ForKeys is made so once (ForKeys again changes
+// nothing), and every page key, typed as an Equals, Prefix or Contains
+// rule, picks itself, so a URL copied from the page list maps its page.
+func FuzzForKeys(f *testing.F) {
+	for _, s := range []string{"https://shop.example.com/café/ü x", "http://A.b/%zz/100%", "https://xn--caf-dma.example/a{b}", "https://straße.example/x", "/p/*"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > MaxValue || !utf8.ValidString(s) {
+			return
+		}
+		for _, op := range []Op{Equals, Contains, Prefix, Pattern} {
+			r := Rule{op, s}.ForKeys()
+			if again := r.ForKeys(); again != r {
+				t.Fatalf("ForKeys(%q) = %q, then %q", s, r.Value, again.Value)
+			}
+		}
+		k := Key(s)
+		if k == "" || strings.Contains(k, "*") {
+			return
+		}
+		for _, op := range []Op{Equals, Contains, Prefix} {
+			if r := (Rule{op, k}).ForKeys(); !r.MatchKey(k) {
+				t.Fatalf("the key %q of %q, as a %v rule (%q), does not pick itself", k, s, op, r.Value)
+			}
+		}
+	})
 }
