@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { keySpelling, readableUrl } from "./url";
+// The server's cases for pagerule.Normal (pagerule_test.go reads the same file).
+import normalCases from "../../../pagerule/testdata/normal.json";
 
 describe("page URLs for people", () => {
   const key = "http://shop.example/caf%C3%A9/%C3%BC%20x%22y'z";
@@ -16,7 +17,7 @@ describe("page URLs for people", () => {
 
   it("spells a readable rule as keys are spelled, as the server's pagerule.Normal (the same cases)", () => {
     expect(keySpelling(`http://Shop.Example/café/ü x"y'z`)).toBe(key);
-    const cases = JSON.parse(readFileSync(new URL("../../../pagerule/testdata/normal.json", import.meta.url), "utf8")) as [string, string][];
+    const cases = normalCases as [string, string][];
     expect(cases.length).toBeGreaterThan(5);
     for (const [raw, want] of cases) expect(keySpelling(raw), raw).toBe(want);
   });
