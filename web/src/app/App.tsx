@@ -3,10 +3,10 @@ import { Navigate, Route, Routes, useLocation } from "react-router";
 import { useApp } from "./AppContext";
 import { Layout } from "./Layout";
 import { Spinner } from "../components/ui";
+import { NotFound } from "../components/NotFound";
 import { AcceptInvite, LogIn, SignUp } from "../pages/Auth";
 import { Home } from "../pages/Home";
 import { Sites } from "../pages/Sites";
-import { SiteSetup } from "../pages/SiteSetup";
 import { Recordings } from "../pages/Recordings";
 import { Team } from "../pages/Team";
 import { ApiKeys } from "../pages/ApiKeys";
@@ -38,6 +38,8 @@ const VerifyEmail = lazy(() => import("../pages/VerifyEmail"));
 const ForgotPassword = lazy(() => import("../pages/ForgotPassword"));
 const ResetPassword = lazy(() => import("../pages/ResetPassword"));
 const SiteRedirect = lazy(() => import("../pages/SiteRedirect"));
+// Install and site settings: opened now and then, and not the first paint's business.
+const SiteSetup = lazy(() => import("../pages/SiteSetup").then((m) => ({ default: m.SiteSetup })));
 
 /** The component of each page the navigation table (sections.ts) routes. */
 const PAGES: Record<PageKey, ComponentType> = {
@@ -154,7 +156,10 @@ export function App() {
               </Suspense>
             }
           />
-          <Route path="*" element={<Navigate to="/" replace />} />
+          {/* A mistyped address says so, and stays on its organisation and site. */}
+          <Route path="o/:orgId/sites/:siteId/*" element={<NotFound />} />
+          <Route path="o/:orgId/*" element={<NotFound />} />
+          <Route path="*" element={<NotFound />} />
         </Route>
       </Routes>
     </>

@@ -1,7 +1,10 @@
 import { useEffect, useRef, useState } from "react";
 import { Link, NavLink, Outlet, useLocation, useNavigate, useParams } from "react-router";
-import { useApp, useSites, ROLE_LABELS } from "./AppContext";
+import { useApp, useSite, useSites, ROLE_LABELS } from "./AppContext";
 import { $api } from "../api/query";
+import { ApiError } from "../api/client";
+import { isMissing, Missing } from "../components/NotFound";
+import { rememberSite, siteToShow } from "../lib/lastSite";
 import { visibleSections } from "./sections";
 
 export function Layout() {
@@ -20,12 +23,19 @@ export function Layout() {
   const siteList = sites.data?.sites ?? [];
 
   // On an organisation's pages the site pages stay reachable: they point at
-  // the site last opened here, or the first one.
-  const [lastSiteId, setLastSiteId] = useState<string>();
+  // the site last opened in this organisation (remembered in the browser,
+  // so a reload keeps it), or the first one.
+  const siteIds = siteList.map((s) => s.id ?? "");
+  const known = !!siteId && siteIds.includes(siteId);
   useEffect(() => {
-    if (siteId) setLastSiteId(siteId);
-  }, [siteId]);
-  const activeSiteId = siteId ?? (siteList.some((s) => s.id === lastSiteId) ? lastSiteId : siteList[0]?.id);
+    if (orgId && siteId && known) rememberSite(orgId, siteId);
+  }, [orgId, siteId, known]);
+  const activeSiteId = siteId ?? (orgId ? siteToShow(orgId, siteIds) : undefined);
+  // A site that is not there (deleted, mistyped, someone else's) is said so
+  // here, once for every site page, with the way to the organisation's sites.
+  const site = useSite(siteId ?? "");
+  const siteRefused = site.error instanceof ApiError && site.error.status === 403;
+  const siteMissing = !!siteId && (isMissing(site.error) || siteRefused);
 
   const sections = visibleSections({ operator: !!me?.user?.operator, orgId, siteId: activeSiteId });
 
@@ -129,6 +139,12 @@ export function Layout() {
                 <label className="switch">
                   <span className="switch-label">Site</span>
                   <select value={activeSiteId ?? ""} onChange={(e) => switchSite(e.target.value)} data-testid="site-switcher">
+                    {/* The address names a site that is not in the list: show none rather than another one. */}
+                    {activeSiteId && !siteIds.includes(activeSiteId) && (
+                      <option value={activeSiteId} disabled>
+                        {siteMissing ? "(site not found)" : "…"}
+                      </option>
+                    )}
                     {siteList.map((s) => (
                       <option key={s.id} value={s.id}>
                         {s.name}
@@ -160,7 +176,13 @@ export function Layout() {
           </div>
         </nav>
         <main id="main" className="content" tabIndex={-1}>
-          <Outlet />
+          {siteMissing ? (
+            <Missing title="Site not found" testId="site-not-found" back={["See this organisation's sites", `/o/${orgId}/sites`]}>
+              {siteRefused ? "This site belongs to an organisation you are not a member of." : "This site doesn't exist, or it was deleted."}
+            </Missing>
+          ) : (
+            <Outlet />
+          )}
         </main>
       </div>
       <footer className="footer muted">Sightline {config?.version ?? ""}</footer>

@@ -16,6 +16,11 @@ export function demoShopURL(siteKey: string): string {
   return withBase(`/demo/${encodeURIComponent(siteKey)}/`);
 }
 
+/** isDemoSite says whether a site is the demo shop's: its name, on the dashboard's own host. */
+export function isDemoSite(site: { name?: string; domains?: string[] } | undefined): boolean {
+  return !!site && site.name === DEMO_SITE && (site.domains ?? []).includes(normalizeDomain(window.location.hostname));
+}
+
 /**
  * DemoCard offers the demo shop the binary serves (only when the public
  * config says it does): one click makes the organisation's "Demo shop" site
@@ -30,7 +35,7 @@ export function DemoCard({ orgId, siteId }: { orgId: string; siteId?: string }) 
   const [blocked, setBlocked] = useState<string>();
   const create = $api.useMutation("post", "/api/v1/organizations/{organizationId}/sites");
   const host = normalizeDomain(window.location.hostname);
-  const existing = (sites.data?.sites ?? []).find((s) => s.name === DEMO_SITE && (s.domains ?? []).includes(host));
+  const existing = (sites.data?.sites ?? []).find(isDemoSite);
   const manager = canManage(myRole(me, orgId));
   if (!config?.demoEnabled || !sites.data || (!existing && !manager)) return null;
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  countLine,
   plural,
   sentence,
   countryFlag,
@@ -8,6 +9,8 @@ import {
   formatRelative,
   parseDuration,
   toProtoDuration,
+  sharedPrefix,
+  splitPath,
   urlPath,
 } from "./format";
 
@@ -74,6 +77,37 @@ describe("times and places", () => {
   });
 });
 
+describe("splitPath", () => {
+  it("keeps the last segment, its query and hash, whole", () => {
+    expect(splitPath("/demo/k_abc/products/mug")).toEqual({ head: "/demo/k_abc/products", tail: "/mug" });
+    expect(splitPath("/demo/k_abc/cart?add=mug")).toEqual({ head: "/demo/k_abc", tail: "/cart?add=mug" });
+    expect(splitPath("/demo/k_abc/")).toEqual({ head: "/demo", tail: "/k_abc/" });
+    expect(splitPath("/a/b?next=/c/d#x/y")).toEqual({ head: "/a", tail: "/b?next=/c/d#x/y" });
+  });
+  it("leaves a one-segment path, and anything that is not a path, in the tail", () => {
+    expect(splitPath("/pricing")).toEqual({ head: "", tail: "/pricing" });
+    expect(splitPath("/")).toEqual({ head: "", tail: "/" });
+    expect(splitPath("")).toEqual({ head: "", tail: "" });
+    expect(splitPath("(unknown)")).toEqual({ head: "", tail: "(unknown)" });
+  });
+});
+
+describe("sharedPrefix", () => {
+  it("is the whole segments every path starts with", () => {
+    expect(sharedPrefix(["/demo/k_abc/", "/demo/k_abc/products/mug", "/demo/k_abc/cart?add=mug"])).toBe("/demo/k_abc/");
+    expect(sharedPrefix(["/a/b", "/a/bc"])).toBe("/a/");
+    expect(sharedPrefix(["/demo/k_abc", "/demo/k_abc/products/mug", "/demo/k_abc/cart"])).toBe("/demo/k_abc/");
+    expect(sharedPrefix(["/shop/x?next=/shop/y", "/shop/x?next=/shop/z"])).toBe("/shop/");
+  });
+  it("is empty with less than two different paths, or only / in common", () => {
+    expect(sharedPrefix(["/demo/k_abc/x", "/demo/k_abc/x"])).toBe("");
+    expect(sharedPrefix(["/demo/k_abc/x"])).toBe("");
+    expect(sharedPrefix([])).toBe("");
+    expect(sharedPrefix(["/", "/pricing"])).toBe("");
+    expect(sharedPrefix(["/a/x", "(unknown)"])).toBe("");
+  });
+});
+
 describe("sentence", () => {
   it("capitalises and ends a server message", () => {
     expect(sentence("the accounts database is unreachable; recordings are still being collected")).toBe(
@@ -81,6 +115,15 @@ describe("sentence", () => {
     );
     expect(sentence(" Done. ")).toBe("Done.");
     expect(sentence("")).toBe("");
+  });
+});
+
+describe("countLine", () => {
+  it("agrees the verb with the count", () => {
+    expect(countLine(1, "recording", true)).toBe("1 recording matches your filters");
+    expect(countLine(0, "recording", true)).toBe("0 recordings match your filters");
+    expect(countLine(1200, "response", true)).toBe(`${(1200).toLocaleString()} responses match your filters`);
+    expect(countLine(1, "recording", false)).toBe("1 recording");
   });
 });
 

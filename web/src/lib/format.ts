@@ -102,9 +102,50 @@ export function urlPath(url: string | undefined): string {
   }
 }
 
+/**
+ * splitPath cuts a page path where a narrow column shortens it: the head
+ * ("/demo/k_abc/products") may lose its end to an ellipsis, the tail (the
+ * last segment with its query and hash: "/mug?x=1") stays. The end of a
+ * path is what tells pages apart; a site's paths often share their start
+ * (the demo shop's all begin /demo/k_<key>/).
+ */
+export function splitPath(path: string): { head: string; tail: string } {
+  const end = path.search(/[?#]/);
+  const bare = end < 0 ? path : path.slice(0, end);
+  // A trailing slash belongs to the last segment ("/shop/" → "/shop/").
+  const cut = bare.lastIndexOf("/", bare.length - 2);
+  if (cut <= 0) return { head: "", tail: path };
+  return { head: path.slice(0, cut), tail: path.slice(cut) };
+}
+
 /** plural writes "1 page", "3 pages". */
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString()} ${n === 1 ? one : many}`;
+}
+
+/**
+ * sharedPrefix is the start every path of a list shares, up to and with a
+ * "/" ("/demo/k_abc/" of the demo shop's pages), which the list can leave
+ * out; "" when there are fewer than two different paths (nothing to compare)
+ * or they share only "/".
+ */
+export function sharedPrefix(paths: string[]): string {
+  const distinct = [...new Set(paths.filter(Boolean))];
+  if (distinct.length < 2) return "";
+  // "/demo/k_abc" (the shop's home, without its slash) shares "/demo/k_abc/" too.
+  for (let i = 0; i < distinct.length; i++) if (!/[/?#]/.test(distinct[i]!.slice(-1)) && !/[?#]/.test(distinct[i]!)) distinct[i] += "/";
+  let p = distinct[0]!;
+  for (const x of distinct) while (!x.startsWith(p)) p = p.slice(0, -1);
+  // Only whole segments of the path, never into the query or hash.
+  const q = p.search(/[?#]/);
+  if (q >= 0) p = p.slice(0, q);
+  const whole = p.slice(0, p.lastIndexOf("/") + 1);
+  return whole.length > 1 ? whole : "";
+}
+
+/** countLine writes a list's count: "3 recordings", or with filters on "1 recording matches your filters". */
+export function countLine(n: number, one: string, filtered: boolean): string {
+  return `${plural(n, one)}${filtered ? (n === 1 ? " matches" : " match") + " your filters" : ""}`;
 }
 
 /** sentence shows a server message as a sentence ("the accounts database is down" → "The accounts database is down."). */

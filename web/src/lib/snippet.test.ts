@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { installSnippet, normalizeDomain, snippetBase } from "./snippet";
+import { domainProblem, installSnippet, normalizeDomain, snippetBase } from "./snippet";
 
 describe("install snippet", () => {
   it("points at the site's bootstrap script", () => {
@@ -21,5 +21,34 @@ describe("install snippet", () => {
     expect(normalizeDomain("*.example.com")).toBe("*.example.com");
     expect(normalizeDomain("localhost:5173")).toBe("localhost");
     expect(normalizeDomain("example.com.")).toBe("example.com");
+  });
+});
+
+describe("domainProblem", () => {
+  // The same inputs as sitedomain's TestNormalize: accepted there, accepted here.
+  it("accepts what the server accepts", () => {
+    for (const d of ["shop.example.com", "shop.example.com.", "*.example.com", "*.shop.example.co.uk", "bücher.example", "*.bücher.example", "localhost", "127.0.0.1"]) {
+      expect(domainProblem(d), d).toBeUndefined();
+    }
+  });
+  it("says in plain words what is wrong", () => {
+    expect(domainProblem("my shop.com")).toMatch(/can't contain spaces/);
+    expect(domainProblem("")).toMatch(/Enter the domain/);
+    expect(domainProblem("u@x.com")).toMatch(/no path, port or user name/);
+    expect(domainProblem("[::1]")).toMatch(/no path, port or user name/);
+    expect(domainProblem("a..b")).toMatch(/two dots in a row/);
+    expect(domainProblem(".x.com")).toMatch(/start or end with a dot/);
+    expect(domainProblem("*")).toMatch(/too much|whole first part/);
+    expect(domainProblem("*.com")).toMatch(/would cover too much/);
+    expect(domainProblem("*.*.x.com")).toMatch(/whole first part/);
+    expect(domainProblem("a.*.x.com")).toMatch(/whole first part/);
+    expect(domainProblem("x*.com")).toMatch(/whole first part/);
+    expect(domainProblem("-a.com")).toMatch(/hyphen/);
+    expect(domainProblem("bad_host.com")).toMatch(/letters, digits, hyphens/);
+    expect(domainProblem("a".repeat(64) + ".com")).toMatch(/63 characters/);
+    expect(domainProblem("a.".repeat(127) + "a")).toMatch(/253 characters/);
+  });
+  it("checks what the forms send: the pasted address normalised first", () => {
+    expect(domainProblem(normalizeDomain("https://Shop.Example.com:8443/pricing"))).toBeUndefined();
   });
 });

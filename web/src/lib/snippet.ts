@@ -30,3 +30,27 @@ export function normalizeDomain(input: string): string {
   s = s.replace(/:\d+$/, "");
   return s.replace(/\.$/, "");
 }
+
+/**
+ * domainProblem says in plain words what is wrong with a domain as the user
+ * typed it (after normalizeDomain), or undefined if accounts will take it.
+ * It mirrors the server's rule (sitedomain.Normalize) so the form answers
+ * before sending; what only the server can judge (a wildcard over a public
+ * suffix such as *.co.uk) it still says itself.
+ */
+export function domainProblem(domain: string): string | undefined {
+  const d = domain.trim().toLowerCase().replace(/\.$/, "");
+  if (d === "") return "Enter the domain of your website, such as shop.example.com.";
+  if (d.length > 253) return "That is too long for a domain name (at most 253 characters).";
+  if (/\s/.test(d)) return "A domain name can't contain spaces. Enter just the host, such as shop.example.com.";
+  if (/[/?#@:[\]\\]/.test(d)) return "Enter just the host name, such as shop.example.com: no path, port or user name.";
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(d)) return undefined; // an IPv4 address
+  const labels = (d.startsWith("*.") ? d.slice(2) : d).split(".");
+  if (labels.some((l) => l.includes("*"))) return "A wildcard can only be the whole first part, as in *.example.com.";
+  if (d.startsWith("*.") && labels.length < 2) return `${d} would cover too much: use at least *.example.com.`;
+  if (labels.some((l) => l === "")) return "A domain name can't start or end with a dot, or have two dots in a row.";
+  if (labels.some((l) => !/^[\p{L}\p{M}\p{N}-]+$/u.test(l))) return "A domain name can only contain letters, digits, hyphens (-) and dots.";
+  if (labels.some((l) => l.startsWith("-") || l.endsWith("-"))) return "A part of a domain name can't start or end with a hyphen (-).";
+  if (labels.some((l) => l.length > 63)) return "Each part of a domain name (between dots) can be at most 63 characters long.";
+  return undefined;
+}

@@ -12,7 +12,7 @@ import { DateRangeFilter } from "../components/DateRangeFilter";
 import { DeviceIcon } from "../components/DeviceIcon";
 import { EmptyState, ErrorBox, QueryStatus } from "../components/ui";
 import { deviceLabel, RANGES, toggle, type UrlCondition } from "../lib/filters";
-import { formatDateTime, plural, urlPath } from "../lib/format";
+import { countLine, formatDateTime, plural, urlPath } from "../lib/format";
 import { useUrlQuery } from "../lib/urlQuery";
 import { RuleOpSelect, useRuleDraft } from "../heatmap/RuleControls";
 import { NpsChart, RatingChart, ratingCounts } from "../feedback/Charts";
@@ -286,8 +286,7 @@ export default function Feedback() {
               Responses <span className="muted site-title">{site.data?.site?.name}</span>
             </h1>
             <div className="muted" data-testid="answers-total">
-              {total === undefined ? "…" : `${total.toLocaleString()} ${total === 1 ? "response" : "responses"}`}
-              {n > 0 && " match your filters"}
+              {total === undefined ? "…" : countLine(total, "response", n > 0)}
             </div>
           </div>
           <div className="row gap">

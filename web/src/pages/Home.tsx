@@ -1,36 +1,20 @@
-import { useEffect } from "react";
 import { Navigate, useParams } from "react-router";
 import { useApp, useSite, useSites } from "../app/AppContext";
 import { EmptyState, QueryStatus } from "../components/ui";
+import { lastSite, rememberSite, siteToShow } from "../lib/lastSite";
 
-const LAST_SITE = "sightline.lastSite";
-
-/** rememberSite lets "/" reopen the site a user worked on last. */
-export function rememberSite(orgId: string, siteId: string) {
-  try {
-    localStorage.setItem(LAST_SITE, JSON.stringify({ orgId, siteId }));
-  } catch {
-    /* private mode */
-  }
-}
+// Where the last site is kept; DemoCard remembers the site it opens too.
+export { rememberSite };
 
 /**
  * useSitePage is how a site's page starts: its route's organisation and
- * site, the site (for its name), and the site remembered as the last opened.
+ * site, and the site (for its name). Layout remembers the site as the last
+ * opened once it is known to be one of the organisation's.
  */
 export function useSitePage() {
   const { orgId = "", siteId = "" } = useParams();
   const site = useSite(siteId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
   return { orgId, siteId, site };
-}
-
-function lastSite(): { orgId: string; siteId: string } | undefined {
-  try {
-    return JSON.parse(localStorage.getItem(LAST_SITE) ?? "null") ?? undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Home sends a user where they most likely want to be. */
@@ -52,6 +36,6 @@ export function Home() {
   if (!sites.data) return <QueryStatus query={sites} />;
   const list = sites.data.sites ?? [];
   if (list.length === 0) return <Navigate to={`/o/${orgId}/sites?welcome=1`} replace />;
-  const pick = list.find((s) => s.id === last?.siteId) ?? list[0]!;
-  return <Navigate to={`/o/${orgId}/sites/${pick.id}/recordings`} replace />;
+  const pick = siteToShow(orgId, list.map((s) => s.id ?? ""));
+  return <Navigate to={`/o/${orgId}/sites/${pick}/recordings`} replace />;
 }

@@ -7,9 +7,10 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { Link } from "react-router";
 import type { Schemas } from "../api/client";
 import { $api } from "../api/query";
+import { PathText } from "../components/PathText";
 import { QueryStatus } from "../components/ui";
 import type { RecordingsQuery } from "../lib/filters";
-import { countryFlag, countryName, formatDuration, parseDuration } from "../lib/format";
+import { countryFlag, countryName, formatDuration, parseDuration, sharedPrefix } from "../lib/format";
 import { useUrlQuery } from "../lib/urlQuery";
 import { ChartTable, SeriesChart, ViewToggle, type Point } from "../traffic/Chart";
 import { RangePicker } from "../traffic/RangePicker";
@@ -139,6 +140,9 @@ function LiveBadge({ siteId, to }: { siteId: string; to: string }) {
 function BreakdownRows({ d, rows, total, q, set, base, now, tz, testId }: { d: DimensionInfo; rows: Row[]; total: number; q: TrafficQuery; set: (p: Partial<TrafficQuery>) => void; base: string; now: Date; tz: string; testId: string }) {
   const max = Math.max(1, ...rows.map((r) => int(r.sessions)));
   const isPage = d.value === "TRAFFIC_DIMENSION_PAGE";
+  // Page, entry and exit: long paths keep their end in view (the th's title has the whole URL).
+  const isPath = isPage || d.value === "TRAFFIC_DIMENSION_ENTRY_PAGE" || d.value === "TRAFFIC_DIMENSION_EXIT_PAGE";
+  const shared = isPath ? sharedPrefix(rows.map((r) => rowLabel(d.value, r.value ?? ""))) : "";
   return (
     <table className="tr-breakdown" data-testid={testId} data-dimension={d.key}>
       <caption className="sr-only">{d.label} by sessions</caption>
@@ -173,10 +177,10 @@ function BreakdownRows({ d, rows, total, q, set, base, now, tz, testId }: { d: D
                 {canFilter ? (
                   <button type="button" className="tr-row-button" onClick={() => set(patch)} title={`Show only sessions where the ${d.one.toLowerCase()} is ${label}`}>
                     {d.key === "country" && <span aria-hidden>{countryFlag(value)} </span>}
-                    {d.key === "country" && value ? countryName(value) : label}
+                    {d.key === "country" && value ? countryName(value) : isPath ? <PathText path={label} shared={shared} title={null} /> : label}
                   </button>
                 ) : (
-                  <span>{label}</span>
+                  <span>{isPath ? <PathText path={label} shared={shared} title={null} /> : label}</span>
                 )}
               </th>
               <td className="num" data-testid="row-sessions" title={total ? `${formatRate(sessions / total)} of sessions` : undefined}>

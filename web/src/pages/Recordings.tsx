@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { type Schemas } from "../api/client";
@@ -6,7 +6,8 @@ import { listPageSize, sessionSearchKey, useNewSessions, useSessionSearch } from
 import { useApp } from "../app/AppContext";
 import { ErrorBox, EmptyState, QueryStatus } from "../components/ui";
 import { DateRangeFilter } from "../components/DateRangeFilter";
-import { DemoCard } from "../components/DemoCard";
+import { DemoCard, isDemoSite } from "../components/DemoCard";
+import { PathText } from "../components/PathText";
 import {
   activeFilterCount,
   DEVICE_TYPES,
@@ -20,7 +21,7 @@ import {
   type RecordingsQuery,
   type UrlCondition,
 } from "../lib/filters";
-import { countryName, plural, urlPath } from "../lib/format";
+import { countLine, countryName, plural, sharedPrefix, urlPath } from "../lib/format";
 import { watchedSet } from "../lib/watched";
 import { useSitePage } from "./Home";
 import { RecordingsTable } from "./RecordingsTable";
@@ -154,6 +155,25 @@ function UrlFilter({ label, value, onChange, testId }: { label: string; value?: 
   );
 }
 
+/**
+ * FoldedGroup is a section of less used filters, folded unless it holds an
+ * active filter. Open or shut is then the user's: it opens when one of its
+ * filters becomes active but never shuts by itself (an `open` bound to the
+ * filters shut it under the user's hands when they cleared its last value).
+ */
+function FoldedGroup({ title, active, testId, children }: { title: string; active: boolean; testId: string; children: ReactNode }) {
+  const [open, setOpen] = useState(active);
+  useEffect(() => {
+    if (active) setOpen(true);
+  }, [active]);
+  return (
+    <details className="filter-group filter-more" open={open} onToggle={(e) => setOpen(e.currentTarget.open)} data-testid={testId}>
+      <summary>{title}</summary>
+      {children}
+    </details>
+  );
+}
+
 // The facets whose values are free text, each a list of the query.
 const TEXT_FACETS: { title: string; facet: Schemas["v1FacetField"]; field: "browsers" | "oses" | "countries"; testId: string; label?: (v: string) => string }[] = [
   { title: "Browser", facet: "FACET_FIELD_BROWSER", field: "browsers", testId: "filter-browser" },
@@ -161,12 +181,31 @@ const TEXT_FACETS: { title: string; facet: Schemas["v1FacetField"]; field: "brow
   { title: "Country", facet: "FACET_FIELD_COUNTRY", field: "countries", testId: "filter-country", label: (c) => `${countryName(c)} (${c})` },
 ];
 
-function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<RecordingsQuery>) => void; facets: Map<string, Facet> }) {
+/**
+ * Filters is the panel of every filter: a column beside the list, and on a
+ * phone a panel the toolbar's "Filters" button opens (open) above the list.
+ */
+function Filters({
+  q,
+  set,
+  facets,
+  open,
+  onDone,
+  total,
+}: {
+  q: RecordingsQuery;
+  set: (p: Partial<RecordingsQuery>) => void;
+  facets: Map<string, Facet>;
+  open: boolean;
+  onDone: () => void;
+  total: number | undefined;
+}) {
   const [attrKey, setAttrKey] = useState("");
   const [attrVal, setAttrVal] = useState("");
   const pages = facets.get("FACET_FIELD_PAGE")?.counts ?? [];
+  const shared = sharedPrefix(pages.slice(0, 6).map((p) => urlPath(p.value)));
   return (
-    <aside className="filters" data-testid="filters">
+    <aside id="recording-filters" className={`filters ${open ? "filters-open" : ""}`} aria-label="Filters" data-testid="filters">
       <DateRangeFilter presets={RANGES} value={q} onChange={set} testId="filter" />
 
       <div className="filter-group">
@@ -228,7 +267,8 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
                 title={p.value}
                 onClick={() => set({ visitedPage: { op: "equals", value: p.value ?? "" } })}
               >
-                {urlPath(p.value)} <span className="facet-count">{Number(p.count ?? 0).toLocaleString()}</span>
+                <PathText path={urlPath(p.value)} shared={shared} title={null} />
+                <span className="facet-count">{Number(p.count ?? 0).toLocaleString()}</span>
               </button>
             ))}
           </div>
@@ -237,8 +277,7 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
         <UrlFilter label="Exit page" value={q.exitPage} onChange={(v) => set({ exitPage: v })} testId="filter-exit" />
       </div>
 
-      <details className="filter-group filter-more" open={[q.minDuration, q.maxDuration, q.minActive, q.maxActive, q.minPages, q.maxPages].some((v) => v !== undefined) || undefined} data-testid="filters-duration">
-        <summary>Duration and pages</summary>
+      <FoldedGroup title="Duration and pages" active={[q.minDuration, q.maxDuration, q.minActive, q.maxActive, q.minPages, q.maxPages].some((v) => v !== undefined)} testId="filters-duration">
         <span className="filter-label">Duration (seconds)</span>
         <div className="row gap-small">
           <CommitInput type="number" value={q.minDuration?.toString() ?? ""} placeholder="min" testId="filter-duration-min" onCommit={(v) => set({ minDuration: optNum(v) })} className="input-short" />
@@ -254,18 +293,16 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
           <CommitInput type="number" value={q.minPages?.toString() ?? ""} placeholder="min" testId="filter-pages-min" onCommit={(v) => set({ minPages: optNum(v) })} className="input-short" />
           <CommitInput type="number" value={q.maxPages?.toString() ?? ""} placeholder="max" testId="filter-pages-max" onCommit={(v) => set({ maxPages: optNum(v) })} className="input-short" />
         </div>
-      </details>
+      </FoldedGroup>
 
-      <details className="filter-group filter-more" open={!!(q.referrerDomain || q.utmSource || q.utmMedium || q.utmCampaign) || undefined} data-testid="filters-traffic">
-        <summary>Traffic source</summary>
+      <FoldedGroup title="Traffic source" active={!!(q.referrerDomain || q.utmSource || q.utmMedium || q.utmCampaign)} testId="filters-traffic">
         <CommitInput value={q.referrerDomain ?? ""} placeholder="Referrer domain (google.com)" testId="filter-referrer" onCommit={(v) => set({ referrerDomain: v.trim() || undefined })} />
         <CommitInput value={q.utmSource ?? ""} placeholder="utm_source" testId="filter-utm-source" onCommit={(v) => set({ utmSource: v.trim() || undefined })} />
         <CommitInput value={q.utmMedium ?? ""} placeholder="utm_medium" testId="filter-utm-medium" onCommit={(v) => set({ utmMedium: v.trim() || undefined })} />
         <CommitInput value={q.utmCampaign ?? ""} placeholder="utm_campaign" testId="filter-utm-campaign" onCommit={(v) => set({ utmCampaign: v.trim() || undefined })} />
-      </details>
+      </FoldedGroup>
 
-      <details className="filter-group filter-more" open={!!(q.userId || q.customEvent || q.clickedElement || q.attributes.length || q.truncated !== undefined) || undefined} data-testid="filters-users">
-        <summary>Users and events</summary>
+      <FoldedGroup title="Users and events" active={!!(q.userId || q.customEvent || q.clickedElement || q.attributes.length || q.truncated !== undefined)} testId="filters-users">
         <CommitInput value={q.userId ?? ""} placeholder="User id (from identify)" testId="filter-user" onCommit={(v) => set({ userId: v.trim() || undefined })} />
         <CommitInput value={q.customEvent ?? ""} placeholder="Custom event name" testId="filter-event" onCommit={(v) => set({ customEvent: v.trim() || undefined })} />
         <CommitInput
@@ -299,7 +336,11 @@ function Filters({ q, set, facets }: { q: RecordingsQuery; set: (p: Partial<Reco
           </button>
         </form>
         <TriState label="Cut short (truncated)" value={q.truncated} onChange={(v) => set({ truncated: v })} testId="filter-truncated" />
-      </details>
+      </FoldedGroup>
+      {/* Phones only: back to the list the filters narrowed. */}
+      <button type="button" className="btn btn-primary filters-done" onClick={onDone} data-testid="filters-done">
+        {total === undefined ? "Show recordings" : `Show ${plural(total, "recording")}`}
+      </button>
     </aside>
   );
 }
@@ -338,8 +379,13 @@ export function Recordings() {
   const fresh = counted.data !== undefined && total !== undefined ? counted.data - total : 0;
   const showNew = () => void qc.resetQueries({ queryKey: sessionSearchKey(siteId, queryString, pageSize) });
 
+  // On a phone the filters are folded away behind the toolbar's button.
+  const [filtersOpen, setFiltersOpen] = useState(false);
+  const filtersButton = useRef<HTMLButtonElement>(null);
+
   const watched = useMemo(() => watchedSet(siteId), [siteId]);
   const nActive = activeFilterCount(q);
+  const demoSite = !!config?.demoEnabled && isDemoSite(site.data?.site);
   const replayLink = useCallback(
     (id: string) => `/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(id)}${queryString ? `?${queryString}` : ""}`,
     [orgId, siteId, queryString],
@@ -352,7 +398,17 @@ export function Recordings() {
 
   return (
     <div className="recordings">
-      <Filters q={q} set={set} facets={facets} />
+      <Filters
+        q={q}
+        set={set}
+        facets={facets}
+        open={filtersOpen}
+        total={total}
+        onDone={() => {
+          setFiltersOpen(false);
+          filtersButton.current?.focus();
+        }}
+      />
       <section className="rec-main">
         <div className="rec-toolbar">
           <div>
@@ -360,11 +416,21 @@ export function Recordings() {
               Recordings <span className="muted site-title">{site.data?.site?.name}</span>
             </h1>
             <div className="muted" data-testid="recordings-total">
-              {total === undefined ? "…" : `${total.toLocaleString()} ${total === 1 ? "recording" : "recordings"}`}
-              {nActive > 0 && " match your filters"}
+              {total === undefined ? "…" : countLine(total, "recording", nActive > 0)}
             </div>
           </div>
           <div className="row gap">
+            <button
+              ref={filtersButton}
+              type="button"
+              className={`btn btn-small filters-toggle ${filtersOpen ? "btn-on" : ""}`}
+              aria-expanded={filtersOpen}
+              aria-controls="recording-filters"
+              onClick={() => setFiltersOpen((o) => !o)}
+              data-testid="filters-toggle"
+            >
+              Filters{nActive > 0 && ` (${nActive})`}
+            </button>
             {quick("hasRageClicks", "Rage clicks")}
             {quick("hasDeadClicks", "Dead clicks")}
             {quick("hasErrors", "Errors")}
@@ -405,6 +471,11 @@ export function Recordings() {
           nActive > 0 ? (
             <EmptyState title="No recordings match these filters" testId="recordings-empty" icon="⌕" action={<button className="btn" onClick={clear}>Clear filters</button>}>
               Try a longer date range or remove a filter.
+            </EmptyState>
+          ) : demoSite ? (
+            // The card above says what to do: the demo shop has its snippet already.
+            <EmptyState title="No recordings yet" testId="recordings-empty" icon="▶">
+              Your visit to the demo shop appears here about a minute after you open it.
             </EmptyState>
           ) : (
             <EmptyState

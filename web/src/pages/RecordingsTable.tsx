@@ -3,13 +3,14 @@
 // while the table keeps its semantics: aria-rowcount is the whole list,
 // aria-rowindex each rendered row's place in it, and the arrow keys move
 // from row to row, scrolling rows that are not rendered yet into view.
-import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { Link, useNavigate } from "react-router";
 import { useWindowVirtualizer } from "@tanstack/react-virtual";
 import type { Schemas } from "../api/client";
 import { DeviceIcon } from "../components/DeviceIcon";
+import { PathText } from "../components/PathText";
 import { deviceLabel } from "../lib/filters";
-import { countryName, formatDateTime, formatDuration, formatRelative, parseDuration, plural, urlPath } from "../lib/format";
+import { countryName, formatDateTime, formatDuration, formatRelative, parseDuration, plural, sharedPrefix, urlPath } from "../lib/format";
 
 type Summary = Schemas["v1SessionSummary"];
 
@@ -63,11 +64,14 @@ const Row = memo(function Row({
   watched,
   index,
   measure,
+  shared,
 }: {
   s: Summary;
   to: string;
   watched: boolean;
   index: number;
+  /** The start every entry page of the list shares, left out (PathText). */
+  shared: string;
   measure: (el: HTMLTableRowElement | null) => void;
 }) {
   const navigate = useNavigate();
@@ -90,7 +94,7 @@ const Row = memo(function Row({
           ▶
         </Link>
       </td>
-      <td title={formatDateTime(s.startTime)}>
+      <td className="rec-started" title={formatDateTime(s.startTime)}>
         <div>{formatRelative(s.startTime)}</div>
         <div className="muted small">{s.userId || `Visitor ${(s.visitorId ?? "").slice(2, 8)}`}</div>
       </td>
@@ -100,17 +104,15 @@ const Row = memo(function Row({
       </td>
       <td className="pages-cell">
         <div>{plural(s.pageCount ?? 0, "page")}</div>
-        <div className="muted small ellipsis" title={s.entryUrl}>
-          {urlPath(s.entryUrl)}
-        </div>
+        <PathText className="muted small rec-path" path={urlPath(s.entryUrl)} shared={shared} title={s.entryUrl} />
       </td>
-      <td>
+      <td className="rec-col-minor">
         <span title={deviceLabel(c.deviceType)}>
           <DeviceIcon type={c.deviceType} />
         </span>
         {c.browser || "Unknown"} <span className="muted small">· {c.os || "?"}</span>
       </td>
-      <td title={countryName(c.country)}>{c.country ? <span className="cc">{c.country}</span> : "—"}</td>
+      <td className="rec-col-minor" title={countryName(c.country)}>{c.country ? <span className="cc">{c.country}</span> : "—"}</td>
       <td>
         <Badges s={s} />
       </td>
@@ -171,6 +173,7 @@ export function RecordingsTable({
     getItemKey: (i) => items[i]?.sessionId ?? i,
   });
   const rows = virtualizer.getVirtualItems();
+  const shared = useMemo(() => sharedPrefix(items.map((s) => urlPath(s.entryUrl))), [items]);
   const last = rows[rows.length - 1]?.index ?? 0;
   useEffect(() => {
     if (hasMore && !loadingMore && last >= items.length - PREFETCH_ROWS) loadMore();
@@ -210,8 +213,9 @@ export function RecordingsTable({
             <th>Started</th>
             <th>Duration</th>
             <th>Pages</th>
-            <th>Device</th>
-            <th>Country</th>
+            {/* On a phone these two give way to the columns people choose a recording by. */}
+            <th className="rec-col-minor">Device</th>
+            <th className="rec-col-minor">Country</th>
             <th>Signals</th>
           </tr>
         </thead>
@@ -224,7 +228,7 @@ export function RecordingsTable({
           {rows.map((v) => {
             const s = items[v.index]!;
             const id = s.sessionId ?? "";
-            return <Row key={v.key} s={s} to={link(id)} watched={watched.has(id)} index={v.index} measure={virtualizer.measureElement} />;
+            return <Row key={v.key} s={s} to={link(id)} watched={watched.has(id)} index={v.index} measure={virtualizer.measureElement} shared={shared} />;
           })}
           {after > 0 && (
             <tr aria-hidden="true" className="rec-spacer">

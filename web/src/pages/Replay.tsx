@@ -6,6 +6,7 @@ import { $api } from "../api/query";
 import { listPageSize, useSessionSearch } from "../api/sessionSearch";
 import { useApp } from "../app/AppContext";
 import { ErrorBox, QueryStatus } from "../components/ui";
+import { isMissing, Missing } from "../components/NotFound";
 import { deviceLabel } from "../lib/filters";
 import { countryName, formatDateTime, formatDuration, parseDuration, plural, urlPath } from "../lib/format";
 import { neighbours } from "./neighbours";
@@ -120,6 +121,16 @@ export default function Replay() {
     if (!window.confirm("Delete this recording everywhere? This can't be undone.")) return;
     deleteSession.mutate({ params: { path: { siteId, sessionId } } });
   };
+
+  const listHref = `${base}${query ? `?${query}` : ""}`;
+  // A recording that is not there: say so and lead back to the list (a Retry could only fail again).
+  if (isMissing(session.error)) {
+    return (
+      <Missing title="Recording not found" testId="recording-not-found" back={["Back to recordings", listHref]}>
+        This recording doesn't exist, or it was deleted (by someone, or at the end of the site's retention period).
+      </Missing>
+    );
+  }
 
   return (
     <div className="replay">

@@ -6,7 +6,7 @@ import { $api } from "../api/query";
 import { canManage, myRole, useApp, useOrganization, useSite } from "../app/AppContext";
 import { CopyButton, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { VerifyInstall } from "../components/VerifyInstall";
-import { installSnippet, normalizeDomain, snippetBase } from "../lib/snippet";
+import { domainProblem, installSnippet, normalizeDomain, snippetBase } from "../lib/snippet";
 import { captureAssets, selectorLines, timeZones, updateMask } from "../lib/settings";
 import { retentionCeiling, retentionNote } from "../lib/limits";
 import { rememberSite } from "./Home";
@@ -81,10 +81,13 @@ function Domains({ site, editable }: { site: Site; editable: boolean }) {
   });
   const removeDomain = $api.useMutation("delete", "/api/v1/sites/{siteId}/domains/{domain}", { onSuccess: (r) => siteWritten(qc, r.site) });
   const error = addDomain.error ?? removeDomain.error;
+  // Checked here first, in the words of the form rather than the API's.
+  const [problem, setProblem] = useState<string>();
   const add = (e: FormEvent) => {
     e.preventDefault();
     const host = normalizeDomain(domain);
-    if (host) addDomain.mutate({ params: { path: { siteId: site.id! } }, body: { domain: host } });
+    setProblem(domainProblem(host));
+    if (!domainProblem(host)) addDomain.mutate({ params: { path: { siteId: site.id! } }, body: { domain: host } });
   };
   const remove = (d: string) => {
     if (!window.confirm(`Stop accepting recordings from ${d}?`)) return;
@@ -114,13 +117,24 @@ function Domains({ site, editable }: { site: Site; editable: boolean }) {
             className="grow"
             placeholder="shop.example.com or *.example.com"
             value={domain}
-            onChange={(e) => setDomain(e.target.value)}
+            onChange={(e) => {
+              setDomain(e.target.value);
+              setProblem(undefined);
+            }}
+            aria-label="Domain to add"
+            aria-invalid={!!problem}
+            aria-describedby={problem ? "domain-problem" : undefined}
             data-testid="domain-input"
           />
           <button className="btn" type="submit">
             Add domain
           </button>
         </form>
+      )}
+      {problem && (
+        <p id="domain-problem" className="danger-text" role="alert" data-testid="domain-problem">
+          {problem}
+        </p>
       )}
       <ErrorBox error={error} />
     </section>

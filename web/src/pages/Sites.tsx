@@ -5,7 +5,7 @@ import { $api } from "../api/query";
 import { canManage, myRole, useApp, useSites } from "../app/AppContext";
 import { EmptyState, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime } from "../lib/format";
-import { normalizeDomain } from "../lib/snippet";
+import { domainProblem, normalizeDomain } from "../lib/snippet";
 import { DemoCard } from "../components/DemoCard";
 
 function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void }) {
@@ -21,9 +21,13 @@ function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void 
     },
   });
   const busy = create.isPending;
+  // Checked here first, in the words of the form rather than the API's.
+  const [problem, setProblem] = useState<string>();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const host = normalizeDomain(domain);
+    setProblem(domainProblem(host));
+    if (domainProblem(host)) return;
     create.mutate({ params: { path: { organizationId: orgId } }, body: { name: name.trim() || host, domains: host ? [host] : [] } });
   };
   return (
@@ -35,9 +39,14 @@ function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void 
           name="domain"
           placeholder="shop.example.com"
           value={domain}
-          onChange={(e) => setDomain(e.target.value)}
+          onChange={(e) => {
+            setDomain(e.target.value);
+            setProblem(undefined);
+          }}
           required
           autoFocus
+          aria-invalid={!!problem}
+          aria-describedby={problem ? "create-site-problem" : undefined}
         />
         <small className="muted">
           Recordings are accepted only from the domains you list. Use <code>*.example.com</code> for all subdomains; you can add more later.
@@ -49,6 +58,11 @@ function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void 
         </span>
         <input name="name" placeholder="My shop" value={name} onChange={(e) => setName(e.target.value)} />
       </label>
+      {problem && (
+        <p id="create-site-problem" className="danger-text" role="alert" data-testid="domain-problem">
+          {problem}
+        </p>
+      )}
       <ErrorBox error={create.error} />
       <div className="row gap">
         <button className="btn btn-primary" type="submit" disabled={busy}>

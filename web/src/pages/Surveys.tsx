@@ -563,6 +563,10 @@ export function SurveyEdit() {
                   Save and start
                 </button>
               )}
+              {/* Visitors' browsers read a site's settings through a cache of up to a minute. */}
+              <span className="muted small" data-testid="survey-start-note">
+                {draft.status === "SURVEY_STATUS_ACTIVE" ? "Changes reach visitors within a minute." : "A started survey reaches visitors within a minute."}
+              </span>
               {at && (
                 <span className="warn small" role="status">
                   Not saved: see the message at the field.

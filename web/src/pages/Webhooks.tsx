@@ -214,7 +214,7 @@ function WebhookForm({
           <label key={ev.type} className="toggle">
             <input type="checkbox" name="events" value={ev.type} checked={d.events.includes(ev.type)} onChange={(e) => setD({ ...d, events: toggleEvent(d.events, ev.type, e.target.checked) })} />
             <span>
-              <span>
+              <span className="wh-event-name">
                 {ev.label} <code className="small">{ev.type}</code>
               </span>
               <small className="muted">{ev.help}</small>

@@ -1,9 +1,11 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import "@rrweb/replay/dist/style.css";
 import { useShortcuts } from "../app/useShortcuts";
+import { isMissing } from "../components/NotFound";
+import { PathText } from "../components/PathText";
 import { ShortcutHelp } from "../components/ShortcutHelp";
 import { ErrorBox, QueryStatus } from "../components/ui";
-import { formatClock } from "../lib/format";
+import { formatClock, sharedPrefix } from "../lib/format";
 import { MARKER_LABELS, type Frustration, type Marker } from "../lib/timeline";
 import { useMarkers } from "./markers";
 import { nextSpeed, playerShortcuts, SPEEDS } from "./shortcuts";
@@ -86,6 +88,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
     return clicks > MAX_CLICK_TICKS ? markers.filter((m) => m.kind !== "click") : markers;
   }, [markers]);
   const listed = useMemo(() => markers.filter((m) => showClicks || m.kind !== "click"), [markers, showClicks]);
+  const shared = useMemo(() => sharedPrefix(markers.filter((m) => m.kind === "page").map((m) => m.label)), [markers]);
   const activeIndex = useMemo(() => {
     let idx = -1;
     listed.forEach((m, i) => {
@@ -106,7 +109,7 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
         )}
         {skipping && <div className="player-skip">Skipping inactivity…</div>}
         {(empty || recording.error) && (
-          <div className="player-overlay">{empty ? <ErrorBox error={NO_DATA} /> : <QueryStatus query={recording} />}</div>
+          <div className="player-overlay">{empty || isMissing(recording.error) ? <ErrorBox error={NO_DATA} /> : <QueryStatus query={recording} />}</div>
         )}
       </div>
       <Timeline total={total} current={current} loadedMs={loadedMs} markers={timelineMarkers} onSeek={seek} onMarker={jump} />
@@ -181,7 +184,11 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
             <label className="toggle-inline small event-list-head">
               <input type="checkbox" checked={showClicks} onChange={(e) => setShowClicks(e.target.checked)} /> Show every click
             </label>
-            {listed.length === 0 && <p className="muted small side-pad">{status === "done" ? "No pages or events recorded." : "…"}</p>}
+            {listed.length === 0 && (
+              <p className="muted small side-pad" data-testid="event-list-empty">
+                {status === "done" ? "No pages or events recorded." : status === "error" ? "No pages or events to show." : "…"}
+              </p>
+            )}
             <ol>
               {listed.map((m, i) => (
                 <li key={`${m.kind}-${m.time}-${i}`} className={`event-item event-${m.kind} ${i === activeIndex ? "event-active" : ""}`}>
@@ -189,8 +196,14 @@ export function Player({ siteId, sessionId, durationHintMs, onFinished, details,
                     <span className="event-time">{formatClock(m.offset)}</span>
                     <span className={`event-icon icon-${m.kind}`} aria-hidden />
                     <span className="event-label">
-                      {m.kind !== "page" && m.kind !== "click" && <em>{MARKER_LABELS[m.kind]}: </em>}
-                      {m.label}
+                      {m.kind === "page" ? (
+                        <PathText path={m.label} shared={shared} title={null} />
+                      ) : (
+                        <>
+                          {m.kind !== "click" && <em>{MARKER_LABELS[m.kind]}: </em>}
+                          {m.label}
+                        </>
+                      )}
                     </span>
                   </button>
                 </li>
