@@ -12,13 +12,11 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { launchChromium, serveHtml, signUpWithForms, startSightline, waitFor } from "./harness.mjs";
+import { DESKTOP_UA, launchChromium, serveHtml, signUpWithForms, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const results = path.resolve(here, "../test-results");
 const bin = process.env.SIGHTLINE_BIN;
-const DESKTOP_UA =
-  "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const FIXTURE_TEXT = "Sightline fixture teapot shop";
 
 let sl, fixture, browser, base, fixtureUrl, siteKey = "";

@@ -13,17 +13,14 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { signUp, startSightline, waitFor } from "./harness.mjs";
+import { DESKTOP_UA, launchChromium, signUp, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/demo"));
 const bin = process.env.SIGHTLINE_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 // The newcomer's minute: every step below must be seen within it.
 const MINUTE = 60_000;
 const CARD = "4111111111111111";
-const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 let browser;
 
@@ -31,12 +28,9 @@ before(async () => {
   assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build) to run the demo end-to-end test");
   mkdirSync(shots, { recursive: true });
   console.log(`demo screenshots: ${shots}`);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    // A desktop browser's user agent, as a newcomer's: headless Chromium's own is a bot, which heatmaps leave out.
-    // Given to the browser, not the context: the tab the card opens with window.open would not get the context's.
-    args: [`--user-agent=${DESKTOP_UA}`, "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  // A desktop browser's user agent, as a newcomer's (headless Chromium's own is a bot, which heatmaps leave out),
+  // given to the browser, not the context: the tab the card opens with window.open would not get the context's.
+  browser = await launchChromium({ userAgent: DESKTOP_UA });
 });
 
 after(async () => {

@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { leave, startSightline, signUp, waitFor } from "./harness.mjs";
+import { DESKTOP_UA, leave, startSightline, signUp, waitFor } from "./harness.mjs";
 import { startCdn, startSite } from "./fidelity/servers.mjs";
 import { TEMPLATES, FALLBACK_IMAGE } from "./fidelity/pages.mjs";
 import { compare } from "./fidelity/ssim.mjs";
@@ -33,7 +33,6 @@ const VIEWPORT = { width: 1280, height: 800 };
 const QUIET_MS = 1500;
 // A screenshot shows the page a moment after it was asked for (a playing video moves on).
 const SEEK_SLACK_MS = 150;
-const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--hide-scrollbars", "--font-render-hinting=none",
   "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--force-color-profile=srgb"];
 

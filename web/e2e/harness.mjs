@@ -166,11 +166,25 @@ export function apiCaller(ctx, base) {
   };
 }
 
-/** launchChromium starts Debian's Chromium ($CHROMIUM to override) headless, without background traffic. */
-export function launchChromium() {
+/**
+ * DESKTOP_UA is a desktop Chrome's user agent: headless Chromium's own says
+ * "HeadlessChrome", which ingest counts as a bot (not stored, not counted,
+ * left out of heatmaps).
+ */
+export const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+/**
+ * launchChromium starts Debian's Chromium ($CHROMIUM to override) headless, without background
+ * traffic; userAgent, when given, is every tab's (a tab a page opens with window.open too, which a
+ * context's user agent would miss).
+ */
+export function launchChromium({ userAgent } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    args: [
+      ...(userAgent ? [`--user-agent=${userAgent}`] : []),
+      "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    ],
   });
 }
 

@@ -13,15 +13,13 @@ import http from "node:http";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { freePort, signUpWithForms, startSightline, waitFor } from "./harness.mjs";
+import { DESKTOP_UA, freePort, launchChromium, signUpWithForms, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/prefix"));
 const bin = process.env.SIGHTLINE_BIN;
 const PREFIX = "/sightline";
 const MINUTE = 60_000;
-const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 let sl, proxy, browser;
 /** Requests that reached the proxy outside the prefix (each answered 404). */
@@ -59,10 +57,7 @@ before(async () => {
   sl = await startSightline(bin, ["-server.public-url", `http://localhost:${port}${PREFIX}`, "-demo.enabled"]);
   proxy = await stripPrefix(port, sl.base);
   proxy.base = `http://localhost:${port}${PREFIX}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: [`--user-agent=${DESKTOP_UA}`, "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  browser = await launchChromium({ userAgent: DESKTOP_UA });
 });
 
 after(async () => {

@@ -11,13 +11,11 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PNG } from "pngjs";
-import { browserWithSite, leave, serveHtml, startSightline, waitFor } from "./harness.mjs";
+import { DESKTOP_UA, browserWithSite, leave, serveHtml, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const results = path.resolve(here, "../test-results");
 const bin = process.env.SIGHTLINE_BIN;
-// Headless Chromium says "HeadlessChrome", which ingest counts as a bot.
-const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const VISITOR = "v_under_score_visitor_42";
 
 let sl, fixture, siteKey = "";

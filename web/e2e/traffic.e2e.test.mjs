@@ -15,13 +15,11 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { axeViolations, browserWithSite, leave, serveFixture, startSightline, waitFor } from "./harness.mjs";
+import { DESKTOP_UA, axeViolations, browserWithSite, leave, serveFixture, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/traffic"));
 const bin = process.env.SIGHTLINE_BIN;
-// Headless Chromium says "HeadlessChrome", which ingest counts as a bot and does not store.
-const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const MOBILE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
 
 let sl, fixture, browser, ctx, page, call, orgId, siteId, siteKey = "", fixtureOrigin;

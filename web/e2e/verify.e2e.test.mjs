@@ -6,7 +6,7 @@
 //   SIGHTLINE_BIN=/path/to/sightline node --test e2e/verify.e2e.test.mjs
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createSite, launchChromium, leave, serveHtml, signUp, startSightline, waitFor } from "./harness.mjs";
+import { DESKTOP_UA, createSite, launchChromium, leave, serveHtml, signUp, startSightline, waitFor } from "./harness.mjs";
 
 const bin = process.env.SIGHTLINE_BIN;
 let sl, browser, fixture, keys = {};
@@ -32,8 +32,6 @@ after(async () => {
   await sl?.stop();
 });
 
-// Headless Chromium says "HeadlessChrome", which ingest counts as a bot and does not count.
-const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 /** visit opens url in a visitor's own context, clicks, and closes the page (page hide flushes the recorder). */
 async function visit(url) {
