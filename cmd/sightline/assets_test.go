@@ -55,7 +55,8 @@ func TestAssetCaptureManyProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf(`@font-face{font-family:I;src:url("/api/v1/sites/%d/assets/%s")}`, d.siteID, hashes[fontURL])
+	// The font beside the stylesheet, relative (behind a proxy's path prefix too).
+	want := fmt.Sprintf(`@font-face{font-family:I;src:url("./%s")}`, hashes[fontURL])
 	if code != http.StatusOK || hdr.Get("Content-Type") != "text/css" || string(css) != want {
 		t.Fatalf("GET css = %d %q %s, want %s", code, hdr.Get("Content-Type"), css, want)
 	}
