@@ -195,9 +195,13 @@ test("Tab walks the skip link and the navigation in order, with a visible focus 
   await page.keyboard.press("Shift+Tab");
   await page.reload();
   await settle(page, ".site-list");
+  const at = page.url();
   await page.keyboard.press("Tab");
   await page.keyboard.press("Enter");
   assert.equal(await page.evaluate(() => document.activeElement?.id), "main");
+  // Without leaving the page: against the page's <base href>, "#main" alone is the dashboard's root.
+  await page.waitForTimeout(300);
+  assert.equal(page.url(), at, "the skip link stays on the page");
 });
 
 test("the replay page answers its keyboard shortcuts, and leaves Space to a focused button", async (t) => {

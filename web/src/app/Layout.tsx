@@ -69,7 +69,16 @@ export function Layout() {
 
   return (
     <div className="shell">
-      <a className="skip-link" href="#main">
+      {/* The page has a <base href> (lib/base.ts), against which "#main" alone
+          resolves to the dashboard's root, a page load: focus the content here. */}
+      <a
+        className="skip-link"
+        href="#main"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById("main")?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header className="topbar">
