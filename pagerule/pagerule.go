@@ -166,17 +166,6 @@ func httpHostEnd(s string) int {
 	return hostEnd(s)
 }
 
-// Readable decodes a page key's percent-escapes for people
-// ("caf%C3%A9" → "café"), answering key itself when an escape is invalid
-// or decodes to something that is not UTF-8 text.
-func Readable(key string) string {
-	d, err := url.PathUnescape(key)
-	if err != nil || !utf8.ValidString(d) {
-		return key
-	}
-	return d
-}
-
 // LiteralPrefix answers a prefix that every page key a rule made ForKeys
 // matches starts with ("" when there is none: Contains and path-form
 // rules), so a walk of the key-ordered page dictionary can start and stop
