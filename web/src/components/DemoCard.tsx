@@ -3,7 +3,6 @@ import { useNavigate } from "react-router";
 import { useQueryClient } from "@tanstack/react-query";
 import { $api } from "../api/query";
 import { canManage, myRole, useApp, useSites } from "../app/AppContext";
-import { rememberSite } from "../pages/Home";
 import { ErrorBox } from "./ui";
 import { normalizeDomain } from "../lib/snippet";
 import { withBase } from "../lib/base";
@@ -65,7 +64,6 @@ export function DemoCard({ orgId, siteId }: { orgId: string; siteId?: string }) 
     } else {
       setBlocked(url);
     }
-    rememberSite(orgId, site.id);
     navigate(`/o/${orgId}/sites/${site.id}/recordings`);
   };
 

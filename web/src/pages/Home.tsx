@@ -1,10 +1,7 @@
 import { Navigate, useParams } from "react-router";
 import { useApp, useSite, useSites } from "../app/AppContext";
 import { EmptyState, QueryStatus } from "../components/ui";
-import { lastSite, rememberSite, siteToShow } from "../lib/lastSite";
-
-// Where the last site is kept; DemoCard remembers the site it opens too.
-export { rememberSite };
+import { lastSite, siteToShow } from "../lib/lastSite";
 
 /**
  * useSitePage is how a site's page starts: its route's organisation and

@@ -9,7 +9,6 @@ import { VerifyInstall } from "../components/VerifyInstall";
 import { domainProblem, installSnippet, normalizeDomain, snippetBase } from "../lib/snippet";
 import { captureAssets, selectorLines, timeZones, updateMask } from "../lib/settings";
 import { retentionCeiling, retentionNote } from "../lib/limits";
-import { rememberSite } from "./Home";
 
 type Site = Schemas["v1Site"];
 type Settings = Schemas["v1SiteSettings"];
@@ -86,8 +85,9 @@ function Domains({ site, editable }: { site: Site; editable: boolean }) {
   const add = (e: FormEvent) => {
     e.preventDefault();
     const host = normalizeDomain(domain);
-    setProblem(domainProblem(host));
-    if (!domainProblem(host)) addDomain.mutate({ params: { path: { siteId: site.id! } }, body: { domain: host } });
+    const p = domainProblem(host);
+    setProblem(p);
+    if (!p) addDomain.mutate({ params: { path: { siteId: site.id! } }, body: { domain: host } });
   };
   const remove = (d: string) => {
     if (!window.confirm(`Stop accepting recordings from ${d}?`)) return;
@@ -427,7 +427,6 @@ export function SiteSetup() {
   const editable = canManage(myRole(me, orgId));
   const site = useSite(siteId);
   const org = useOrganization(orgId);
-  useEffect(() => rememberSite(orgId, siteId), [orgId, siteId]);
   const tabs = TABS.filter((t) => editable || !("adminOnly" in t));
   const tab = tabs.find((t) => t.key === params.get("tab"))?.key ?? "install";
   const select = (k: TabKey) =>

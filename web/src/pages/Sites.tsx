@@ -26,8 +26,9 @@ function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void 
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const host = normalizeDomain(domain);
-    setProblem(domainProblem(host));
-    if (domainProblem(host)) return;
+    const p = domainProblem(host);
+    setProblem(p);
+    if (p) return;
     create.mutate({ params: { path: { organizationId: orgId } }, body: { name: name.trim() || host, domains: host ? [host] : [] } });
   };
   return (
