@@ -7,11 +7,9 @@
 //   SIGHTLINE_BIN=/path/to/sightline node --test e2e/firstrun.e2e.test.mjs
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
-import { startSightline } from "./harness.mjs";
+import { launchChromium, startSightline } from "./harness.mjs";
 
 const bin = process.env.SIGHTLINE_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const PASSWORD = "a long enough passphrase 42";
 
 let sl, browser;
@@ -19,10 +17,7 @@ let sl, browser;
 before(async () => {
   assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build) to run the first-run end-to-end test");
   sl = await startSightline(bin);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
