@@ -23,7 +23,7 @@ func FuzzSearchRequest(f *testing.F) {
 		{SiteId: siteA, PageSize: 3, Sort: 2, Ascending: true, Facets: []searchv1.FacetField{1, 5}},
 		{SiteId: siteA, Filter: &searchv1.SessionFilter{VisitedPage: &searchv1.UrlMatch{Operator: 2, Value: "(a+)+"}, Browsers: []string{"Chrome"}}},
 		{SiteId: siteA, Filter: &searchv1.SessionFilter{PageCount: &searchv1.IntRange{Min: 2, Max: 3}, UserId: "a-u01"}},
-		{SiteId: siteA, Filter: &searchv1.SessionFilter{ExitPage: &searchv1.UrlMatch{Operator: 4, Value: "*/pri*?ref=*"}, ClickedElement: "#buy"}},
+		{SiteId: siteA, Filter: &searchv1.SessionFilter{ExitPage: &searchv1.UrlMatch{Operator: 4, Value: "*/pri*?ref=*"}, ClickedElement: "#buy", RageClickedElement: "#buy", DeadClickedElement: "a.x"}},
 		{SiteId: siteA, Filter: &searchv1.SessionFilter{EntryPage: &searchv1.UrlMatch{Operator: 4, Value: `/\*`}}},
 	} {
 		raw, _ := proto.Marshal(r)

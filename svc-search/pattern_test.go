@@ -61,6 +61,8 @@ func TestPatternsAndClickedElementsOverGRPC(t *testing.T) {
 		{VisitedPage: pat("https://www.example.com/pricing?*")},
 		{ClickedElement: "#buy"},
 		{ClickedElement: "button.größe", VisitedPage: pat("*/checkout")},
+		{RageClickedElement: "#buy"},
+		{DeadClickedElement: `div[data-test="add*to?cart"]>button`, VisitedPage: pat("*/checkout")},
 		// A heatmap's link: its "equals" rule on a whole URL (page keys:
 		// tags, fragment, host case and trailing slash do not matter) and
 		// the clicked element.
@@ -107,11 +109,13 @@ func TestPatternsAndClickedElementsOverGRPC(t *testing.T) {
 		f    *searchv1.SessionFilter
 		want string
 	}{
-		"17 stars":          {&searchv1.SessionFilter{VisitedPage: pat(strings.Repeat("a*", 17))}, "filter.visited_page.value: at most 16 *"},
-		"long pattern":      {&searchv1.SessionFilter{EntryPage: pat(strings.Repeat("a", pagerule.MaxValue+1))}, "filter.entry_page.value: longer than 2048"},
-		"pattern not utf8":  {&searchv1.SessionFilter{ExitPage: pat("\xff*")}, "filter.exit_page.value: not valid UTF-8"},
-		"long selector":     {&searchv1.SessionFilter{ClickedElement: strings.Repeat("b", 201)}, "filter.clicked_element is 201 bytes"},
-		"selector not utf8": {&searchv1.SessionFilter{ClickedElement: "a\xc3"}, "filter.clicked_element is not valid UTF-8"},
+		"17 stars":           {&searchv1.SessionFilter{VisitedPage: pat(strings.Repeat("a*", 17))}, "filter.visited_page.value: at most 16 *"},
+		"long pattern":       {&searchv1.SessionFilter{EntryPage: pat(strings.Repeat("a", pagerule.MaxValue+1))}, "filter.entry_page.value: longer than 2048"},
+		"pattern not utf8":   {&searchv1.SessionFilter{ExitPage: pat("\xff*")}, "filter.exit_page.value: not valid UTF-8"},
+		"long selector":      {&searchv1.SessionFilter{ClickedElement: strings.Repeat("b", 201)}, "filter.clicked_element is 201 bytes"},
+		"selector not utf8":  {&searchv1.SessionFilter{ClickedElement: "a\xc3"}, "filter.clicked_element is not valid UTF-8"},
+		"long rage selector": {&searchv1.SessionFilter{RageClickedElement: strings.Repeat("b", 201)}, "filter.rage_clicked_element is 201 bytes"},
+		"dead not utf8":      {&searchv1.SessionFilter{DeadClickedElement: "\xff"}, "filter.dead_clicked_element is not valid UTF-8"},
 	} {
 		// Called directly: gRPC itself refuses to send invalid UTF-8, but
 		// the service must not rely on every caller being gRPC.
@@ -129,6 +133,7 @@ func TestPatternsAndClickedElementsOverGRPC(t *testing.T) {
 		{VisitedPage: pat(strings.Repeat("*", 16))},
 		{VisitedPage: pat(strings.Repeat("a", pagerule.MaxValue))},
 		{ClickedElement: strings.Repeat("b", 200)},
+		{RageClickedElement: strings.Repeat("b", 200), DeadClickedElement: strings.Repeat("é", 100)},
 	} {
 		if _, err := c.CountSessions(ctx, &searchv1.CountSessionsRequest{SiteId: siteA, Filter: f}); err != nil {
 			t.Errorf("at the limit: %v", err)
@@ -138,15 +143,19 @@ func TestPatternsAndClickedElementsOverGRPC(t *testing.T) {
 	// Summaries: at most 100 selectors of at most 200 bytes, UTF-8.
 	base := indextest.Generate(9, siteA, "ce", 1)[0]
 	for name, tc := range map[string]struct {
+		set  func(*sessionsv1.SessionSummary, []string)
 		sels []string
 		want string
 	}{
-		"101 selectors":     {manySelectors(101), "sessions[0] has 101 clicked_elements"},
-		"long selector":     {[]string{"a", strings.Repeat("x", 201)}, "sessions[0].clicked_elements[1] is 201 bytes"},
-		"selector not utf8": {[]string{"\xff"}, "sessions[0].clicked_elements[0] is not valid UTF-8"},
+		"101 selectors":          {setClicked, manySelectors(101), "sessions[0] has 101 clicked_elements"},
+		"long selector":          {setClicked, []string{"a", strings.Repeat("x", 201)}, "sessions[0].clicked_elements[1] is 201 bytes"},
+		"selector not utf8":      {setClicked, []string{"\xff"}, "sessions[0].clicked_elements[0] is not valid UTF-8"},
+		"101 rage selectors":     {setRaged, manySelectors(101), "sessions[0] has 101 rage_clicked_elements"},
+		"long dead selector":     {setDeadOn, []string{strings.Repeat("x", 201)}, "sessions[0].dead_clicked_elements[0] is 201 bytes"},
+		"rage selector not utf8": {setRaged, []string{"a", "\xc3"}, "sessions[0].rage_clicked_elements[1] is not valid UTF-8"},
 	} {
 		s := proto.Clone(base).(*sessionsv1.SessionSummary)
-		s.ClickedElements = tc.sels
+		tc.set(s, tc.sels)
 		_, err := svc.UpsertSessions(ctx, &searchv1.UpsertSessionsRequest{Sessions: []*sessionsv1.SessionSummary{s}})
 		if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), tc.want) {
 			t.Errorf("%s: %v, want InvalidArgument %q", name, err, tc.want)
@@ -154,14 +163,21 @@ func TestPatternsAndClickedElementsOverGRPC(t *testing.T) {
 	}
 	s := proto.Clone(base).(*sessionsv1.SessionSummary)
 	s.ClickedElements = manySelectors(100)
+	s.RageClickedElements, s.DeadClickedElements = manySelectors(100)[50:], manySelectors(100)[:50]
 	if _, err := c.UpsertSessions(ctx, &searchv1.UpsertSessionsRequest{Sessions: []*sessionsv1.SessionSummary{s}}); err != nil {
 		t.Fatalf("100 selectors: %v", err)
 	}
-	res, err := c.SearchSessions(ctx, &searchv1.SearchSessionsRequest{SiteId: siteA, Filter: &searchv1.SessionFilter{ClickedElement: s.ClickedElements[99]}})
-	if err != nil || len(res.Sessions) != 1 || !proto.Equal(res.Sessions[0], s) {
-		t.Fatalf("the 100th selector finds %v, %v", res.GetSessions(), err)
+	for _, f := range []*searchv1.SessionFilter{{ClickedElement: s.ClickedElements[99]}, {RageClickedElement: s.ClickedElements[99]}, {DeadClickedElement: s.ClickedElements[49]}} {
+		res, err := c.SearchSessions(ctx, &searchv1.SearchSessionsRequest{SiteId: siteA, Filter: f})
+		if err != nil || len(res.Sessions) != 1 || !proto.Equal(res.Sessions[0], s) {
+			t.Fatalf("%v finds %v, %v", f, res.GetSessions(), err)
+		}
 	}
 }
+
+func setClicked(s *sessionsv1.SessionSummary, sels []string) { s.ClickedElements = sels }
+func setRaged(s *sessionsv1.SessionSummary, sels []string)   { s.RageClickedElements = sels }
+func setDeadOn(s *sessionsv1.SessionSummary, sels []string)  { s.DeadClickedElements = sels }
 
 func manySelectors(n int) []string {
 	out := make([]string, n)

@@ -292,8 +292,13 @@ func validateFilter(f *searchv1.SessionFilter) error {
 			return err
 		}
 	}
-	if err := checkSelector("filter.clicked_element", f.ClickedElement); err != nil {
-		return err
+	for _, s := range []struct{ name, v string }{
+		{"filter.clicked_element", f.ClickedElement}, {"filter.rage_clicked_element", f.RageClickedElement},
+		{"filter.dead_clicked_element", f.DeadClickedElement},
+	} {
+		if err := checkSelector(s.name, s.v); err != nil {
+			return err
+		}
 	}
 	if len(f.UserAttributes) > maxValues {
 		return invalidf("filter.user_attributes has %d values, at most %d allowed", len(f.UserAttributes), maxValues)
@@ -360,12 +365,17 @@ func validateSummary(i int, s *sessionsv1.SessionSummary) error {
 			return invalidf("%s has a URL longer than %d bytes or not UTF-8", name, maxURLBytes)
 		}
 	}
-	if len(s.ClickedElements) > maxClickedElements {
-		return invalidf("%s has %d clicked_elements, at most %d allowed", name, len(s.ClickedElements), maxClickedElements)
-	}
-	for j, sel := range s.ClickedElements {
-		if err := checkSelector(fmt.Sprintf("%s.clicked_elements[%d]", name, j), sel); err != nil {
-			return err
+	for _, l := range []struct {
+		field string
+		sels  []string
+	}{{"clicked_elements", s.ClickedElements}, {"rage_clicked_elements", s.RageClickedElements}, {"dead_clicked_elements", s.DeadClickedElements}} {
+		if len(l.sels) > maxClickedElements {
+			return invalidf("%s has %d %s, at most %d allowed", name, len(l.sels), l.field, maxClickedElements)
+		}
+		for j, sel := range l.sels {
+			if err := checkSelector(fmt.Sprintf("%s.%s[%d]", name, l.field, j), sel); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

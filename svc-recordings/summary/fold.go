@@ -322,8 +322,28 @@ func (s *State) Summary(siteID int64, sessionID string) *sessionsv1.SessionSumma
 	for _, k := range keys {
 		out.UserAttributes = append(out.UserAttributes, &sessionsv1.Attribute{Key: k, Value: s.Attrs[k]})
 	}
+	out.RageClickedElements, out.DeadClickedElements = s.frustratedElements()
 	s.Answers.fill(out)
 	return out
+}
+
+// frustratedElements lists the selector paths of the elements the fold
+// decided rage and dead clicks on, each list distinct, in the order
+// decided, bounded as Clicked.
+func (s *State) frustratedElements() (rage, dead []string) {
+	for _, f := range s.Frustrations {
+		if f.H == nil || f.H.Sel == "" {
+			continue
+		}
+		into := &dead
+		if f.Kind == Rage {
+			into = &rage
+		}
+		if len(*into) < maxClickedElems && !slices.Contains(*into, f.H.Sel) {
+			*into = append(*into, f.H.Sel)
+		}
+	}
+	return rage, dead
 }
 
 // LastActivityMs is when the session was last active, as the stores'

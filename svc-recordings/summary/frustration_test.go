@@ -1,6 +1,8 @@
 package summary
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
@@ -131,5 +133,54 @@ func TestFrustrationListIsBounded(t *testing.T) {
 	}
 	if got := s.FrustrationList()[MaxFrustrations-1].GetTime().AsTime().UnixMilli(); got != t0+int64(MaxFrustrations-1)*2000 {
 		t.Fatalf("the list is not the first %d: last at %d", MaxFrustrations, got)
+	}
+}
+
+// TestFrustratedElements: the summary names the elements the fold decided
+// rage and dead clicks on, each once, in order; a click the tracker did not
+// anchor to an element counts but names none.
+func TestFrustratedElements(t *testing.T) {
+	const pv = "p_aaaaaaaaaaaaaaaaaaaaaa"
+	var evs []ev
+	at := func(ts int64, node, x int, sel string) {
+		evs = append(evs, clickOn(ts, node, x, 10))
+		if sel != "" {
+			evs = append(evs, slClick(ts+1, node, sel, 50, 50))
+		}
+	}
+	// A burst on #buy: one rage click.
+	for i := range 4 {
+		at(t0+1000+int64(i)*200, 8, 100, "#buy")
+	}
+	// Three dead clicks: two on the same paragraph, one unanchored.
+	at(t0+5000, 9, 400, "main>p.lead")
+	at(t0+8000, 9, 400, "main>p.lead")
+	at(t0+11000, 10, 700, "")
+	// A burst on the paragraph, later: rage there too.
+	for i := range 3 {
+		at(t0+14000+int64(i)*200, 9, 400, "main>p.lead")
+	}
+	evs = append(evs, move(t0+20000))
+	st, err := Extract(chunk(t, 0, pv, "https://a.example/", evs...), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := Fold([]ChunkStats{st}).Summary(1, "s")
+	if sum.RageClickCount != 2 || sum.DeadClickCount != 3 {
+		t.Fatalf("rage %d dead %d, want 2 and 3", sum.RageClickCount, sum.DeadClickCount)
+	}
+	if got, want := sum.GetRageClickedElements(), []string{"#buy", "main>p.lead"}; !slices.Equal(got, want) {
+		t.Errorf("rage_clicked_elements %q, want %q", got, want)
+	}
+	if got, want := sum.GetDeadClickedElements(), []string{"main>p.lead"}; !slices.Equal(got, want) {
+		t.Errorf("dead_clicked_elements %q, want %q", got, want)
+	}
+	// Bounded as clicked_elements.
+	s := NewState()
+	for i := range maxClickedElems + 20 {
+		s.Frustrations = append(s.Frustrations, Frustration{Kind: Rage, H: &Anchor{Sel: fmt.Sprintf("#b%d", i)}})
+	}
+	if got := s.Summary(1, "s").GetRageClickedElements(); len(got) != maxClickedElems || got[0] != "#b0" {
+		t.Errorf("%d rage_clicked_elements (first %q), want the first %d", len(got), got[0], maxClickedElems)
 	}
 }

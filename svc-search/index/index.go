@@ -53,7 +53,10 @@ import (
 //     whole URL (or path) must match, "*" matching any run of characters
 //     (possibly empty, newlines included) and every other character,
 //     "?" and "\" too, only itself. clicked_element matches sessions whose
-//     clicked_elements hold that exact selector. String values match
+//     clicked_elements hold that exact selector; rage_clicked_element and
+//     dead_clicked_element likewise rage_clicked_elements and
+//     dead_clicked_elements (a document indexed before those fields
+//     existed holds none: `sightline reindex` refills them). String values match
 //     exactly (case sensitive) as stored. has_* flags test count > 0
 //     (has_feedback: feedback_count, has_survey_response:
 //     survey_response_count; a document indexed before those fields

@@ -86,6 +86,8 @@ const (
 	fAttr      = "attr"
 	fEvent     = "event"
 	fClicked   = "clicked"
+	fRaged     = "raged"
+	fDeadOn    = "dead_on"
 	docType    = "session"
 )
 
@@ -126,8 +128,9 @@ var bucket = []byte("summaries")
 // (Bleve cannot add a field to an existing index's mapping: Open rebuilds
 // an index of an older schema from its summaries, see rebuildIndex.)
 // 5: clicked elements, page keys. 6: start, durations and page count as
-// trie terms (trie.go), not Bleve numbers and dates.
-const schemaVersion = "6"
+// trie terms (trie.go), not Bleve numbers and dates. 7: rage- and
+// dead-clicked elements.
+const schemaVersion = "7"
 
 // numbers are the int64 values of a session that are sorted on (one sort
 // key each) and matched by range (trie terms), both of index.SortKey's
@@ -173,7 +176,7 @@ func Mapping() mapping.IndexMapping {
 	dm := bleve.NewDocumentStaticMapping()
 	// The values of range filters are keyword fields too: their trie terms (trie.go).
 	for _, name := range []string{fSite, fVisitor, fFlags, fPage, fEntry, fEntryPath, fExit, fExitPath,
-		fPageKey, fEntryKey, fExitKey, fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent, fClicked,
+		fPageKey, fEntryKey, fExitKey, fReferrer, fUTMSource, fUTMMedium, fUTMCamp, fUser, fAttr, fEvent, fClicked, fRaged, fDeadOn,
 		fStart, fDuration, fActive, fPageCount} {
 		dm.AddFieldMappingsAt(name, keywordField(false))
 	}
@@ -502,7 +505,7 @@ func filterQuery(siteID int64, f *searchv1.SessionFilter) (query.Query, error) {
 	for _, kv := range []struct{ field, value string }{
 		{fReferrer, f.GetReferrerDomain()}, {fUTMSource, f.GetUtmSource()}, {fUTMMedium, f.GetUtmMedium()},
 		{fUTMCamp, f.GetUtmCampaign()}, {fUser, f.GetUserId()}, {fEvent, f.GetCustomEvent()},
-		{fClicked, f.GetClickedElement()},
+		{fClicked, f.GetClickedElement()}, {fRaged, f.GetRageClickedElement()}, {fDeadOn, f.GetDeadClickedElement()},
 	} {
 		if kv.value != "" {
 			qs = append(qs, term(kv.field, kv.value))

@@ -80,6 +80,8 @@ func (d *documents) build(id string, s *sessionsv1.SessionSummary) *document.Doc
 	d.texts(doc, fFlags, flags(s))
 	d.texts(doc, fEvent, s.GetCustomEvents())
 	d.texts(doc, fClicked, s.GetClickedElements())
+	d.texts(doc, fRaged, s.GetRageClickedElements())
+	d.texts(doc, fDeadOn, s.GetDeadClickedElements())
 	doc.SetIndexed()
 	return doc
 }

@@ -33,6 +33,8 @@ func mapped(s *sessionsv1.SessionSummary) map[string]any {
 		fFlags:     flags(s),
 		fEvent:     s.GetCustomEvents(),
 		fClicked:   s.GetClickedElements(),
+		fRaged:     s.GetRageClickedElements(),
+		fDeadOn:    s.GetDeadClickedElements(),
 		fPage:      doc.Pages,
 		fPath:      doc.Paths,
 		fPageKey:   doc.PageKeys,

@@ -144,6 +144,8 @@ const (
 	fAttrs     = "attributes"
 	fEvents    = "custom_events"
 	fClicked   = "clicked_elements"
+	fRaged     = "rage_clicked_elements"
+	fDeadOn    = "dead_clicked_elements"
 	fSummary   = "summary"
 	// wildcardSub is the multi-field used by CONTAINS URL matches.
 	wildcardSub = "wc"
@@ -280,8 +282,8 @@ func Template(pattern string, shards, replicas int, props, meta map[string]any) 
 }
 
 // schema counts mapping changes (2: clicked_elements, page keys; 3:
-// feedback counts).
-const schema = 3
+// feedback counts; 4: rage- and dead-clicked elements).
+const schema = 4
 
 // properties is the explicit mapping of a session document. Changes must be
 // additive (new fields): setup puts them on existing indices too.
@@ -306,6 +308,7 @@ func properties() map[string]any {
 		fDevice: keyword(), fBrowser: keyword(), fOS: keyword(), fCountry: keyword(),
 		fReferrer: keyword(), fUTMSource: keyword(), fUTMMedium: keyword(), fUTMCamp: keyword(),
 		fUser: keyword(), fAttrs: keyword(), fEvents: keyword(), fClicked: keyword(),
+		fRaged: keyword(), fDeadOn: keyword(),
 		fSummary: map[string]any{"type": "binary"},
 	}
 }
@@ -350,8 +353,10 @@ func Document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 	if len(s.GetCustomEvents()) > 0 {
 		d[fEvents] = s.GetCustomEvents()
 	}
-	if len(s.GetClickedElements()) > 0 {
-		d[fClicked] = s.GetClickedElements()
+	for field, sels := range map[string][]string{fClicked: s.GetClickedElements(), fRaged: s.GetRageClickedElements(), fDeadOn: s.GetDeadClickedElements()} {
+		if len(sels) > 0 {
+			d[field] = sels
+		}
 	}
 	return d, nil
 }
@@ -911,7 +916,7 @@ func FilterQuery(siteID int64, f *searchv1.SessionFilter) (map[string]any, error
 		for _, kv := range []struct{ field, value string }{
 			{fReferrer, f.GetReferrerDomain()}, {fUTMSource, f.GetUtmSource()}, {fUTMMedium, f.GetUtmMedium()},
 			{fUTMCamp, f.GetUtmCampaign()}, {fUser, f.GetUserId()}, {fEvents, f.GetCustomEvent()},
-			{fClicked, f.GetClickedElement()},
+			{fClicked, f.GetClickedElement()}, {fRaged, f.GetRageClickedElement()}, {fDeadOn, f.GetDeadClickedElement()},
 		} {
 			if kv.value != "" {
 				add(term(kv.field, kv.value))

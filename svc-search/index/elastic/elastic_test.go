@@ -51,29 +51,31 @@ var base = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 // everyFilter sets every condition of a SessionFilter.
 func everyFilter() *searchv1.SessionFilter {
 	return &searchv1.SessionFilter{
-		StartTime:      &searchv1.TimeRange{Start: timestamppb.New(base), End: timestamppb.New(base.Add(7*24*time.Hour + time.Microsecond))},
-		Duration:       &searchv1.DurationRange{Min: durationpb.New(60*time.Second + 500*time.Microsecond), Max: durationpb.New(time.Hour)},
-		ActiveDuration: &searchv1.DurationRange{Min: durationpb.New(10 * time.Second)},
-		VisitedPage:    &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/pricing"},
-		EntryPage:      &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "https://shop.example.com/"},
-		ExitPage:       &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: `a*b?c\d`},
-		PageCount:      &searchv1.IntRange{Min: 2, Max: 9},
-		DeviceTypes:    []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET},
-		Browsers:       []string{"Chrome", "Safari"},
-		Oses:           []string{"iOS"},
-		Countries:      []string{"DE"},
-		ReferrerDomain: "google.com",
-		UtmSource:      "newsletter",
-		UtmMedium:      "email",
-		UtmCampaign:    "spring-sale",
-		UserId:         "u-42",
-		UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "pro"}},
-		CustomEvent:    "purchase",
-		ClickedElement: `div[data-x="a*b?"]>button`,
-		HasRageClicks:  tp(true),
-		HasDeadClicks:  tp(false),
-		HasErrors:      tp(true),
-		Truncated:      tp(false),
+		StartTime:          &searchv1.TimeRange{Start: timestamppb.New(base), End: timestamppb.New(base.Add(7*24*time.Hour + time.Microsecond))},
+		Duration:           &searchv1.DurationRange{Min: durationpb.New(60*time.Second + 500*time.Microsecond), Max: durationpb.New(time.Hour)},
+		ActiveDuration:     &searchv1.DurationRange{Min: durationpb.New(10 * time.Second)},
+		VisitedPage:        &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_EQUALS, Value: "/pricing"},
+		EntryPage:          &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_PREFIX, Value: "https://shop.example.com/"},
+		ExitPage:           &searchv1.UrlMatch{Operator: searchv1.UrlMatch_OPERATOR_CONTAINS, Value: `a*b?c\d`},
+		PageCount:          &searchv1.IntRange{Min: 2, Max: 9},
+		DeviceTypes:        []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET},
+		Browsers:           []string{"Chrome", "Safari"},
+		Oses:               []string{"iOS"},
+		Countries:          []string{"DE"},
+		ReferrerDomain:     "google.com",
+		UtmSource:          "newsletter",
+		UtmMedium:          "email",
+		UtmCampaign:        "spring-sale",
+		UserId:             "u-42",
+		UserAttributes:     []*sessionsv1.Attribute{{Key: "plan", Value: "pro"}},
+		CustomEvent:        "purchase",
+		ClickedElement:     `div[data-x="a*b?"]>button`,
+		RageClickedElement: "#buy",
+		DeadClickedElement: "main>p.lead",
+		HasRageClicks:      tp(true),
+		HasDeadClicks:      tp(false),
+		HasErrors:          tp(true),
+		Truncated:          tp(false),
 		// {max: 2} is "rating ≤ 2": at least 1 (0 is feedback without a
 		// rating), feedback required.
 		HasFeedback:       tp(true),
@@ -181,13 +183,22 @@ func TestPatternEscaping(t *testing.T) {
 			t.Errorf("pattern %q: got %s, want it to contain %s", c.value, raw, c.want)
 		}
 	}
-	q, err := elastic.FilterQuery(site, &searchv1.SessionFilter{ClickedElement: `a[href*="x"]`})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(q)
-	if want := `{"term":{"clicked_elements":"a[href*=\"x\"]"}}`; !strings.Contains(string(raw), want) {
-		t.Fatalf("clicked_element: got %s, want it to contain %s", raw, want)
+	for _, c := range []struct {
+		f    *searchv1.SessionFilter
+		want string
+	}{
+		{&searchv1.SessionFilter{ClickedElement: `a[href*="x"]`}, `{"term":{"clicked_elements":"a[href*=\"x\"]"}}`},
+		{&searchv1.SessionFilter{RageClickedElement: "#buy"}, `{"term":{"rage_clicked_elements":"#buy"}}`},
+		{&searchv1.SessionFilter{DeadClickedElement: "main.p"}, `{"term":{"dead_clicked_elements":"main.p"}}`},
+	} {
+		q, err := elastic.FilterQuery(site, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(q)
+		if !strings.Contains(string(raw), c.want) {
+			t.Errorf("%v: got %s, want it to contain %s", c.f, raw, c.want)
+		}
 	}
 }
 

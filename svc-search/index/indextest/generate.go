@@ -56,6 +56,8 @@ func Generate(seed uint64, siteID int64, prefix string, n int) []*sessionsv1.Ses
 	shapes := rand.New(rand.NewPCG(seed^0x5ba9e, uint64(siteID)))
 	// And the feedback counts.
 	fb := rand.New(rand.NewPCG(seed^0xfeedb, uint64(siteID)))
+	// And the rage- and dead-clicked elements.
+	frus := rand.New(rand.NewPCG(seed^0xf2a6e, uint64(siteID)))
 	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
 	out := make([]*sessionsv1.SessionSummary, 0, n)
 	for i := range n {
@@ -137,6 +139,21 @@ func Generate(seed uint64, siteID int64, prefix string, n int) []*sessionsv1.Ses
 		for range clicks.IntN(5) {
 			if sel := Selectors[clicks.IntN(len(Selectors))]; !slices.Contains(s.ClickedElements, sel) {
 				s.ClickedElements = append(s.ClickedElements, sel)
+			}
+		}
+		// Rage and dead clicks on some of the clicked elements (as
+		// recordings decides them: each is a click), distinct.
+		for _, f := range []struct {
+			n    int32
+			into *[]string
+		}{{s.RageClickCount, &s.RageClickedElements}, {s.DeadClickCount, &s.DeadClickedElements}} {
+			if len(s.ClickedElements) == 0 {
+				break
+			}
+			for range min(int(f.n), 1+frus.IntN(2)) {
+				if sel := s.ClickedElements[frus.IntN(len(s.ClickedElements))]; !slices.Contains(*f.into, sel) {
+					*f.into = append(*f.into, sel)
+				}
 			}
 		}
 		// A quarter gave feedback (a few without a rating), a fifth

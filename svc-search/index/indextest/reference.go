@@ -71,8 +71,13 @@ func Matches(f *searchv1.SessionFilter, s *sessionsv1.SessionSummary) bool {
 	if f.GetCustomEvent() != "" && !slices.Contains(s.GetCustomEvents(), f.GetCustomEvent()) {
 		return false
 	}
-	if f.GetClickedElement() != "" && !slices.Contains(s.GetClickedElements(), f.GetClickedElement()) {
-		return false
+	for _, c := range []struct {
+		want string
+		sels []string
+	}{{f.GetClickedElement(), s.GetClickedElements()}, {f.GetRageClickedElement(), s.GetRageClickedElements()}, {f.GetDeadClickedElement(), s.GetDeadClickedElements()}} {
+		if c.want != "" && !slices.Contains(c.sels, c.want) {
+			return false
+		}
 	}
 	for _, b := range []struct {
 		want *bool

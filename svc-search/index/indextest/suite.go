@@ -206,38 +206,45 @@ func singleFilters(a []*sessionsv1.SessionSummary) map[string]*searchv1.SessionF
 		"clicked_element_escape":  {ClickedElement: `#size\:xl`},
 		"clicked_element_absent":  {ClickedElement: "#nothing"},
 		"clicked_element_prefix":  {ClickedElement: "html>body"},
-		"page_count_min":          {PageCount: &searchv1.IntRange{Min: 4}},
-		"page_count_range":        {PageCount: &searchv1.IntRange{Min: 2, Max: 3}},
-		"device_mobile":           {DeviceTypes: []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_MOBILE}},
-		"device_two":              {DeviceTypes: []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_TABLET}},
-		"browsers":                {Browsers: []string{"Safari", "Samsung Internet"}},
-		"browser_case":            {Browsers: []string{"chrome"}},
-		"oses":                    {Oses: []string{"iOS"}},
-		"countries":               {Countries: []string{"DE", "FR"}},
-		"referrer":                {ReferrerDomain: "news.ycombinator.com"},
-		"utm_source":              {UtmSource: "newsletter"},
-		"utm_medium":              {UtmMedium: "cpc"},
-		"utm_campaign":            {UtmCampaign: "launch"},
-		"user_id":                 {UserId: user},
-		"user_id_absent":          {UserId: "nobody"},
-		"attribute":               {UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "pro"}}},
-		"attributes_or":           {UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "team"}, {Key: "role", Value: "admin"}}},
-		"custom_event":            {CustomEvent: "purchase"},
-		"rage":                    {HasRageClicks: tp(true)},
-		"no_rage":                 {HasRageClicks: tp(false)},
-		"dead":                    {HasDeadClicks: tp(true)},
-		"errors":                  {HasErrors: tp(true)},
-		"no_errors":               {HasErrors: tp(false)},
-		"feedback":                {HasFeedback: tp(true)},
-		"no_feedback":             {HasFeedback: tp(false)},
-		"feedback_rating_max2":    {FeedbackRating: &searchv1.IntRange{Max: 2}},
-		"feedback_rating_3_4":     {FeedbackRating: &searchv1.IntRange{Min: 3, Max: 4}},
-		"feedback_rating_min5":    {FeedbackRating: &searchv1.IntRange{Min: 5}},
-		"survey_response":         {HasSurveyResponse: tp(true)},
-		"no_survey_response":      {HasSurveyResponse: tp(false)},
-		"truncated":               {Truncated: tp(true)},
-		"not_truncated":           {Truncated: tp(false)},
-		"empty":                   {},
+		"rage_clicked_element":    {RageClickedElement: "#buy"},
+		"rage_clicked_syntax":     {RageClickedElement: `div[data-test="add*to?cart"]>button`},
+		"dead_clicked_element":    {DeadClickedElement: "#buy"},
+		"dead_clicked_escape":     {DeadClickedElement: `#size\:xl`},
+		"rage_clicked_absent":     {RageClickedElement: "#nothing"},
+		// Rage on one element, dead on another: both lists, not one.
+		"rage_and_dead_elements": {RageClickedElement: "#buy", DeadClickedElement: "button.größe"},
+		"page_count_min":         {PageCount: &searchv1.IntRange{Min: 4}},
+		"page_count_range":       {PageCount: &searchv1.IntRange{Min: 2, Max: 3}},
+		"device_mobile":          {DeviceTypes: []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_MOBILE}},
+		"device_two":             {DeviceTypes: []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_TABLET}},
+		"browsers":               {Browsers: []string{"Safari", "Samsung Internet"}},
+		"browser_case":           {Browsers: []string{"chrome"}},
+		"oses":                   {Oses: []string{"iOS"}},
+		"countries":              {Countries: []string{"DE", "FR"}},
+		"referrer":               {ReferrerDomain: "news.ycombinator.com"},
+		"utm_source":             {UtmSource: "newsletter"},
+		"utm_medium":             {UtmMedium: "cpc"},
+		"utm_campaign":           {UtmCampaign: "launch"},
+		"user_id":                {UserId: user},
+		"user_id_absent":         {UserId: "nobody"},
+		"attribute":              {UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "pro"}}},
+		"attributes_or":          {UserAttributes: []*sessionsv1.Attribute{{Key: "plan", Value: "team"}, {Key: "role", Value: "admin"}}},
+		"custom_event":           {CustomEvent: "purchase"},
+		"rage":                   {HasRageClicks: tp(true)},
+		"no_rage":                {HasRageClicks: tp(false)},
+		"dead":                   {HasDeadClicks: tp(true)},
+		"errors":                 {HasErrors: tp(true)},
+		"no_errors":              {HasErrors: tp(false)},
+		"feedback":               {HasFeedback: tp(true)},
+		"no_feedback":            {HasFeedback: tp(false)},
+		"feedback_rating_max2":   {FeedbackRating: &searchv1.IntRange{Max: 2}},
+		"feedback_rating_3_4":    {FeedbackRating: &searchv1.IntRange{Min: 3, Max: 4}},
+		"feedback_rating_min5":   {FeedbackRating: &searchv1.IntRange{Min: 5}},
+		"survey_response":        {HasSurveyResponse: tp(true)},
+		"no_survey_response":     {HasSurveyResponse: tp(false)},
+		"truncated":              {Truncated: tp(true)},
+		"not_truncated":          {Truncated: tp(false)},
+		"empty":                  {},
 	}
 }
 
@@ -251,6 +258,7 @@ func testFiltersAlone(t *testing.T, ix index.Index) {
 	for _, name := range []string{"visited_path_equals", "visited_contains", "attribute", "rage", "device_mobile", "start_half_open", "duration_exact",
 		"visited_pattern_url", "visited_pattern_path", "visited_pattern_mid", "visited_pattern_q", "entry_pattern", "exit_pattern_path",
 		"clicked_element", "clicked_element_syntax", "clicked_element_escape",
+		"rage_clicked_element", "rage_clicked_syntax", "dead_clicked_element", "dead_clicked_escape",
 		"visited_url_equals", "visited_url_equals_tags", "entry_url_equals", "exit_url_equals",
 		"feedback", "no_feedback", "feedback_rating_max2", "feedback_rating_3_4", "feedback_rating_min5", "survey_response", "no_survey_response"} {
 		if len(Sorted(a, singleFilters(a)[name], 0, false)) == 0 {
@@ -838,6 +846,12 @@ func testPatterns(t *testing.T, ix index.Index) {
 			f.ClickedElement = Selectors[rng.IntN(len(Selectors))]
 		}
 		if rng.IntN(4) == 0 {
+			f.RageClickedElement = Selectors[rng.IntN(len(Selectors))]
+		}
+		if rng.IntN(4) == 0 {
+			f.DeadClickedElement = Selectors[rng.IntN(len(Selectors))]
+		}
+		if rng.IntN(4) == 0 {
 			proto.Merge(f, randomFilter(rng, singles))
 		}
 		if len(Sorted(docs, f, 0, false)) > 0 {
@@ -854,6 +868,15 @@ func testPatterns(t *testing.T, ix index.Index) {
 			t.Fatalf("generated data never clicks %q", sel)
 		}
 		checkQuery(t, ix, docs, fmt.Sprintf("clicked %q", sel), f, searchv1.SortField_SORT_FIELD_START_TIME, false, 25)
+		// A rage (dead) click is a click: the sessions are a part of those
+		// that clicked it, and for most selectors a proper part.
+		for _, f := range []*searchv1.SessionFilter{{RageClickedElement: sel}, {DeadClickedElement: sel}} {
+			m := len(Sorted(docs, f, 0, false))
+			if i < len(Selectors) && (m == 0 || m > n) {
+				t.Fatalf("generated data: %v selects %d sessions, %d clicked it", f, m, n)
+			}
+			checkQuery(t, ix, docs, fmt.Sprintf("%v", f), f, searchv1.SortField_SORT_FIELD_START_TIME, false, 25)
+		}
 	}
 	// Both outcomes must be common, or agreeing with the reference proves
 	// little.

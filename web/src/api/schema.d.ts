@@ -2769,6 +2769,7 @@ export interface components {
             clickedElement?: string;
             countries?: string[];
             customEvent?: string;
+            deadClickedElement?: string;
             deviceTypes?: components["schemas"]["v1DeviceType"][];
             duration?: components["schemas"]["v1DurationRange"];
             entryPage?: components["schemas"]["v1UrlMatch"];
@@ -2783,6 +2784,12 @@ export interface components {
             hasSurveyResponse?: boolean;
             oses?: string[];
             pageCount?: components["schemas"]["v1IntRange"];
+            /**
+             * @description Sessions that rage-clicked (or dead-clicked) the element with this
+             *     selector path (SessionSummary.rage_clicked_elements,
+             *     dead_clicked_elements).
+             */
+            rageClickedElement?: string;
             referrerDomain?: string;
             startTime?: components["schemas"]["v1TimeRange"];
             truncated?: boolean;
@@ -2819,6 +2826,7 @@ export interface components {
              * @description Clicks followed by no DOM mutation or navigation within ~1.5 s.
              */
             deadClickCount?: number;
+            deadClickedElements?: string[];
             /** @description end_time - start_time. */
             duration?: string;
             /**
@@ -2863,6 +2871,14 @@ export interface components {
              * @description Three or more clicks within one second within ~30 px.
              */
             rageClickCount?: number;
+            /**
+             * @description Selector paths of the elements the session rage-clicked, and of those
+             *     it dead-clicked (the first click of each rage burst or dead click the
+             *     fold decided, anchored as clicked_elements), distinct, in the order
+             *     decided, at most 100 each: heatmaps' rage and dead maps open the
+             *     recordings of one element with them.
+             */
+            rageClickedElements?: string[];
             /** @description Referrer of the session's first page view. */
             referrer?: string;
             /** @description Host of the referrer, lower-cased, without "www.". */

@@ -552,6 +552,11 @@ type SessionFilter struct {
 	// Sessions that clicked the element with this selector path (as the
 	// tracker computed it; SessionSummary.clicked_elements).
 	ClickedElement string `protobuf:"bytes,24,opt,name=clicked_element,json=clickedElement,proto3" json:"clicked_element,omitempty"`
+	// Sessions that rage-clicked (or dead-clicked) the element with this
+	// selector path (SessionSummary.rage_clicked_elements,
+	// dead_clicked_elements).
+	RageClickedElement string `protobuf:"bytes,28,opt,name=rage_clicked_element,json=rageClickedElement,proto3" json:"rage_clicked_element,omitempty"`
+	DeadClickedElement string `protobuf:"bytes,29,opt,name=dead_clicked_element,json=deadClickedElement,proto3" json:"dead_clicked_element,omitempty"`
 	// Sessions with (true) or without (false) feedback-widget answers.
 	HasFeedback *bool `protobuf:"varint,25,opt,name=has_feedback,json=hasFeedback,proto3,oneof" json:"has_feedback,omitempty"`
 	// Sessions whose lowest feedback rating is within the range (1–5):
@@ -750,6 +755,20 @@ func (x *SessionFilter) GetTruncated() bool {
 func (x *SessionFilter) GetClickedElement() string {
 	if x != nil {
 		return x.ClickedElement
+	}
+	return ""
+}
+
+func (x *SessionFilter) GetRageClickedElement() string {
+	if x != nil {
+		return x.RageClickedElement
+	}
+	return ""
+}
+
+func (x *SessionFilter) GetDeadClickedElement() string {
+	if x != nil {
+		return x.DeadClickedElement
 	}
 	return ""
 }
@@ -2662,8 +2681,7 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\x0fOPERATOR_EQUALS\x10\x01\x12\x15\n" +
 	"\x11OPERATOR_CONTAINS\x10\x02\x12\x13\n" +
 	"\x0fOPERATOR_PREFIX\x10\x03\x12\x14\n" +
-	"\x10OPERATOR_PATTERN\x10\x04\"\xdd\n" +
-	"\n" +
+	"\x10OPERATOR_PATTERN\x10\x04\"\xc1\v\n" +
 	"\rSessionFilter\x12=\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1e.sightline.search.v1.TimeRangeR\tstartTime\x12>\n" +
@@ -2694,7 +2712,9 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\n" +
 	"has_errors\x18\x15 \x01(\bH\x02R\thasErrors\x88\x01\x01\x12!\n" +
 	"\ttruncated\x18\x16 \x01(\bH\x03R\ttruncated\x88\x01\x01\x12'\n" +
-	"\x0fclicked_element\x18\x18 \x01(\tR\x0eclickedElement\x12&\n" +
+	"\x0fclicked_element\x18\x18 \x01(\tR\x0eclickedElement\x120\n" +
+	"\x14rage_clicked_element\x18\x1c \x01(\tR\x12rageClickedElement\x120\n" +
+	"\x14dead_clicked_element\x18\x1d \x01(\tR\x12deadClickedElement\x12&\n" +
 	"\fhas_feedback\x18\x19 \x01(\bH\x04R\vhasFeedback\x88\x01\x01\x12F\n" +
 	"\x0ffeedback_rating\x18\x1a \x01(\v2\x1d.sightline.search.v1.IntRangeR\x0efeedbackRating\x123\n" +
 	"\x13has_survey_response\x18\x1b \x01(\bH\x05R\x11hasSurveyResponse\x88\x01\x01B\x12\n" +

@@ -502,9 +502,16 @@ type SessionSummary struct {
 	// end-of-session job; from then on the summary is final (later chunks
 	// are stored for replay but change no count) and session.ended was
 	// published once.
-	EndedTime     *timestamppb.Timestamp `protobuf:"bytes,37,opt,name=ended_time,json=endedTime,proto3" json:"ended_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	EndedTime *timestamppb.Timestamp `protobuf:"bytes,37,opt,name=ended_time,json=endedTime,proto3" json:"ended_time,omitempty"`
+	// Selector paths of the elements the session rage-clicked, and of those
+	// it dead-clicked (the first click of each rage burst or dead click the
+	// fold decided, anchored as clicked_elements), distinct, in the order
+	// decided, at most 100 each: heatmaps' rage and dead maps open the
+	// recordings of one element with them.
+	RageClickedElements []string `protobuf:"bytes,38,rep,name=rage_clicked_elements,json=rageClickedElements,proto3" json:"rage_clicked_elements,omitempty"`
+	DeadClickedElements []string `protobuf:"bytes,39,rep,name=dead_clicked_elements,json=deadClickedElements,proto3" json:"dead_clicked_elements,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *SessionSummary) Reset() {
@@ -792,6 +799,20 @@ func (x *SessionSummary) GetSurveyResponseCount() int32 {
 func (x *SessionSummary) GetEndedTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.EndedTime
+	}
+	return nil
+}
+
+func (x *SessionSummary) GetRageClickedElements() []string {
+	if x != nil {
+		return x.RageClickedElements
+	}
+	return nil
+}
+
+func (x *SessionSummary) GetDeadClickedElements() []string {
+	if x != nil {
+		return x.DeadClickedElements
 	}
 	return nil
 }
@@ -1214,7 +1235,7 @@ const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
 	"\breferrer\x18\x05 \x01(\tR\breferrer\"3\n" +
 	"\tAttribute\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xe5\v\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\xcd\f\n" +
 	"\x0eSessionSummary\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\x03R\x0eorganizationId\x12\x1d\n" +
@@ -1264,7 +1285,9 @@ const file_sightline_sessions_v1_sessions_proto_rawDesc = "" +
 	"\x13min_feedback_rating\x18# \x01(\x05R\x11minFeedbackRating\x122\n" +
 	"\x15survey_response_count\x18$ \x01(\x05R\x13surveyResponseCount\x129\n" +
 	"\n" +
-	"ended_time\x18% \x01(\v2\x1a.google.protobuf.TimestampR\tendedTime\"\x89\x01\n" +
+	"ended_time\x18% \x01(\v2\x1a.google.protobuf.TimestampR\tendedTime\x122\n" +
+	"\x15rage_clicked_elements\x18& \x03(\tR\x13rageClickedElements\x122\n" +
+	"\x15dead_clicked_elements\x18' \x03(\tR\x13deadClickedElements\"\x89\x01\n" +
 	"\x0eQuestionAnswer\x12\x1f\n" +
 	"\vquestion_id\x18\x01 \x01(\x05R\n" +
 	"questionId\x12\x19\n" +
