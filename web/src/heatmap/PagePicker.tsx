@@ -4,6 +4,7 @@
 // pages (https://shop.example.com/product/*).
 import { useEffect, useId, useState } from "react";
 import { $api } from "../api/query";
+import { PathText } from "../components/PathText";
 import type { UrlCondition } from "../lib/filters";
 import { plural } from "../lib/format";
 import { RuleOpSelect, useRuleDraft } from "./RuleControls";
@@ -87,7 +88,8 @@ export function PagePicker({ siteId, value, onChange }: { siteId: string; value?
                   data-testid="heat-page"
                   data-url={p.url}
                 >
-                  <span className="ellipsis">{shortUrl(url)}</span>
+                  {/* A long URL loses its middle, not the end that tells pages apart. */}
+                  <PathText path={shortUrl(url)} title={null} />
                   <span className="facet-count">
                     {plural(Number(p.pageViews ?? 0), "view")} · {plural(Number(p.clicks ?? 0), "click")}
                   </span>

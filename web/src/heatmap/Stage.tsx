@@ -203,10 +203,10 @@ export function HeatStage({
   }, [box, scale]);
 
   /** spotAt answers the selector of the drawn spot, or the clicked element, under a point of the map ("" where nobody clicked). */
-  const spotAt = (e: React.MouseEvent<HTMLDivElement>): string => {
-    const r = e.currentTarget.getBoundingClientRect();
-    const x = (e.clientX - r.left) / scale;
-    const y = (e.clientY - r.top) / scale;
+  const spotAt = (hit: HTMLElement, clientX: number, clientY: number): string => {
+    const r = hit.getBoundingClientRect();
+    const x = (clientX - r.left) / scale;
+    const y = (clientY - r.top) / scale;
     const pts = pointsRef.current;
     const i = pts ? nearestPoint(pts, x, y, STYLE.click.radius / scale) : -1;
     if (i >= 0 && pts!.selectors[i]) return pts!.selectors[i]!;
@@ -219,14 +219,24 @@ export function HeatStage({
   };
   const pick = (e: React.MouseEvent<HTMLDivElement>) => {
     if (!onPick) return;
-    const sel = spotAt(e);
+    const sel = spotAt(e.currentTarget, e.clientX, e.clientY);
     setMiss(!sel);
     if (sel) onPick(sel);
   };
+  // The hover's hit test (every drawn spot, then the element under the pointer) runs once per
+  // frame, on the latest position, however many mouse moves the frame saw.
+  const hoverAt = useRef<{ hit: HTMLElement; x: number; y: number } | null>(null);
+  const hoverFrame = useRef(0);
+  useEffect(() => () => cancelAnimationFrame(hoverFrame.current), []);
   const hover = (e: React.MouseEvent<HTMLDivElement>) => {
     if (!onPick) return;
-    const h = !!spotAt(e);
-    if (h !== hot) setHot(h);
+    hoverAt.current = { hit: e.currentTarget, x: e.clientX, y: e.clientY };
+    if (hoverFrame.current) return;
+    hoverFrame.current = requestAnimationFrame(() => {
+      hoverFrame.current = 0;
+      const at = hoverAt.current;
+      if (at) setHot(!!spotAt(at.hit, at.x, at.y));
+    });
   };
   const lineStyle = { borderTopWidth: 2 / scale };
   const labelStyle = (above: boolean) => ({ transform: `scale(${1 / scale})`, transformOrigin: above ? "0 100%" : "0 0" });
