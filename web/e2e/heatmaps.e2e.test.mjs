@@ -40,6 +40,7 @@ const VISITS = [
   { device: "mobile", width: 390, clicks: [["buy", 0.1, 0.1], ["buy", 0.6, 0.6], ["cta", 0.5, 0.5]], scroll: 1 },
 ];
 const SELECTOR = { buy: "button#buy", pricing: "a#pricing", cta: "a#cta" };
+const LONG_PATH = "/collections/summer-2026/tea-and-coffee/teapots-and-kettles/stovetop-and-electric/glass-teapot-with-infuser";
 
 /** expected counts clicks per device (or all) and element id. */
 function expected(device) {
@@ -153,6 +154,14 @@ test("GetHeatmap counts clicks per device and element; pages and scroll depth", 
   const dead = byElement(await heatmap({ kind: "HEATMAP_KIND_DEAD" }));
   assert.equal(dead[SELECTOR.pricing], 3, `dead clicks: ${JSON.stringify(dead)}`);
   assert.equal(dead[SELECTOR.buy], undefined, `dead clicks: ${JSON.stringify(dead)}`);
+  // The sessions search knows which element each session dead-clicked.
+  const deadOn = async (sel) => {
+    const r = await call("POST", `/api/v1/sites/${siteId}/sessions:search`, { filter: { deadClickedElement: sel } });
+    assert.equal(r.status, 200, r.text);
+    return (r.json().sessions ?? []).length;
+  };
+  await waitFor(async () => (await deadOn(SELECTOR.pricing)) === 3, "3 sessions that dead-clicked Pricing", 30_000);
+  assert.equal(await deadOn(SELECTOR.buy), 0, "nobody dead-clicked Buy");
 
   // Scroll: the two desktop visits went to the bottom and nowhere; mobile to the bottom.
   const ds = (await heatmap({ kind: "HEATMAP_KIND_SCROLL", deviceType: "DEVICE_TYPE_DESKTOP" })).scroll;
@@ -332,6 +341,12 @@ test("the Heatmaps page draws each click inside its element at another width, an
   // Where nobody clicked (the header's empty right end), the map says so and stays.
   const here = page.url();
   const mapWidth = Number(await page.getByTestId("heat-stage").getAttribute("data-width"));
+  // Hovering a spot shows it can be clicked; hovering where nobody clicked does not.
+  const pricingAt = { x: (ab.pricing.left + ab.pricing.width / 2) * scale, y: (ab.pricing.top + ab.pricing.height / 2) * scale };
+  await hit.hover({ position: pricingAt });
+  await waitFor(async () => /heat-hit-hot/.test(await hit.getAttribute("class")), "the spot under the pointer to show as clickable", 5_000);
+  await hit.hover({ position: { x: (mapWidth - 60) * scale, y: pricingAt.y } });
+  await waitFor(async () => !/heat-hit-hot/.test(await hit.getAttribute("class")), "no clickable spot where nobody clicked", 5_000);
   await hit.click({ position: { x: (mapWidth - 60) * scale, y: (ab.pricing.top + ab.pricing.height / 2) * scale } });
   await page.getByTestId("heat-miss").waitFor();
   assert.equal(page.url(), here, "a click where nobody clicked goes nowhere");
@@ -345,11 +360,17 @@ test("the Heatmaps page draws each click inside its element at another width, an
   assert.equal(await page.getByTestId("filter-clicked").inputValue(), SELECTOR.pricing);
   await page.screenshot({ path: path.join(shots, "hot-spot-recordings.png") });
 
-  // The dead map's links keep to sessions with a dead click, and say the search cannot tell on which element.
+  // The dead map's links open the recordings that dead-clicked that element.
   await openMap(page, { device: "all", map: "dead" });
   const deadLink = page.getByTestId("heat-element").first();
-  assert.equal(new URL(await deadLink.getAttribute("href"), sl.base).searchParams.get("dead"), "1");
-  assert.match(await page.getByTestId("heat-elements-opens").innerText(), /dead click .*cannot tell/);
+  const deadParams = new URL(await deadLink.getAttribute("href"), sl.base).searchParams;
+  assert.equal(deadParams.get("dead_on"), SELECTOR.pricing);
+  assert.equal(deadParams.get("clicked"), null);
+  assert.equal(await page.getByTestId("heat-elements-opens").innerText(), "Each opens the recordings that dead-clicked it.");
+  await deadLink.click();
+  await page.waitForURL(/dead_on=/);
+  await waitFor(async () => (await page.getByTestId("recording-row").count()) === 3, "the 3 recordings that dead-clicked Pricing", 30_000);
+  assert.equal(await page.getByTestId("filter-dead-on").inputValue(), SELECTOR.pricing);
   assert.deepEqual(errors, [], "no uncaught errors in the dashboard");
 });
 
@@ -401,12 +422,21 @@ test("rules keep their operator, readable URLs match, bad date ranges are caught
   // A page with a non-ASCII path: listed readable, found by readable search and rules.
   const vctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, userAgent: UA.desktop });
   const vp = await vctx.newPage();
-  await vp.goto(`${fixtureOrigin}/café/menü`);
-  await waitFor(() => vp.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
-  await vp.waitForTimeout(1000);
+  for (const p of ["/café/menü", LONG_PATH]) {
+    await vp.goto(`${fixtureOrigin}${p}`);
+    await waitFor(() => vp.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
+    await vp.waitForTimeout(1000);
+  }
   await vp.close();
   await vctx.close();
   await page.goto(base);
+  // A long URL in the page list keeps its end (the part that tells pages apart) and loses its middle.
+  const long = page.getByTestId("heat-page").filter({ hasText: "glass-teapot-with-infuser" });
+  await long.waitFor({ timeout: 60_000 });
+  await page.getByTestId("heat-picker").screenshot({ path: path.join(shots, "page-picker.png") });
+  const tail = await long.locator(".path-tail").evaluate((el) => ({ text: el.textContent, cut: el.scrollWidth > el.clientWidth }));
+  assert.deepEqual(tail, { text: "/glass-teapot-with-infuser", cut: false });
+  assert.ok(await long.locator(".path-head").evaluate((el) => el.scrollWidth > el.clientWidth), "the long URL's middle is cut");
   await page.getByTestId("heat-page-search").fill("café");
   const cafe = page.getByTestId("heat-page").filter({ hasText: "café/menü" });
   await cafe.waitFor({ timeout: 60_000 });

@@ -59,14 +59,16 @@ describe("recordings behind a spot", () => {
     });
   });
 
-  it("on the rage and dead maps, keeps to sessions with such clicks, and spells a readable rule as recorded URLs are", () => {
+  it("on the rage and dead maps, keeps to sessions that rage- or dead-clicked the element, and spells a readable rule as recorded URLs are", () => {
     const q: HeatmapQuery = { page: { op: "contains", value: "/café" }, device: "all", map: "rage", range: "30d" };
     const f = toFilter(fromSearchParams(new URLSearchParams(recordingsSearch(q, "a#x"))), now);
-    expect(f.hasRageClicks).toBe(true);
-    expect(f.hasDeadClicks).toBeUndefined();
-    expect(f.visitedPage).toEqual({ operator: "OPERATOR_CONTAINS", value: "/caf%C3%A9" });
-    expect(toFilter(fromSearchParams(new URLSearchParams(recordingsSearch({ ...q, map: "dead" }, "a#x"))), now).hasDeadClicks).toBe(true);
-    expect(clickLinkText("rage")).toMatch(/rage click .*cannot tell/);
+    expect(f).toEqual({ startTime: { start: "2026-10-24T12:00:00.000Z" }, visitedPage: { operator: "OPERATOR_CONTAINS", value: "/caf%C3%A9" }, rageClickedElement: "a#x" });
+    const dead = toFilter(fromSearchParams(new URLSearchParams(recordingsSearch({ ...q, map: "dead" }, "a#x"))), now);
+    expect(dead.deadClickedElement).toBe("a#x");
+    expect(dead.rageClickedElement).toBeUndefined();
+    expect(dead.clickedElement).toBeUndefined();
+    expect(clickLinkText("rage")).toBe("the recordings that rage-clicked it");
+    expect(clickLinkText("dead")).toBe("the recordings that dead-clicked it");
   });
 });
 

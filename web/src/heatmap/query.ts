@@ -114,9 +114,8 @@ export function toRequest(q: HeatmapQuery, now: Date, maxCells?: number): GetHea
  * sessions behind a spot of the map: they visited a page matching the rule
  * (same operator and value, spelled as recorded URLs are: the sessions
  * search does not decode "café"), on the map's device and dates, and
- * clicked the element. On the rage and dead maps they also had a rage (or
- * dead) click: the sessions search cannot tell on which element, so
- * clickLinkText says so.
+ * clicked the element; on the rage and dead maps, rage-clicked (or
+ * dead-clicked) it.
  */
 export function recordingsSearch(q: HeatmapQuery, selector: string): string {
   const rq = emptyQuery();
@@ -124,9 +123,9 @@ export function recordingsSearch(q: HeatmapQuery, selector: string): string {
   rq.from = q.from;
   rq.to = q.to;
   if (q.page) rq.visitedPage = { op: q.page.op, value: keySpelling(q.page.value) };
-  rq.clickedElement = selector;
-  if (q.map === "rage") rq.hasRageClicks = true;
-  if (q.map === "dead") rq.hasDeadClicks = true;
+  if (q.map === "rage") rq.rageClickedElement = selector;
+  else if (q.map === "dead") rq.deadClickedElement = selector;
+  else rq.clickedElement = selector;
   const device = DEVICES.find((d) => d.key === q.device)?.value;
   if (device) rq.devices = [device];
   return toSearchParams(rq).toString();
@@ -134,7 +133,7 @@ export function recordingsSearch(q: HeatmapQuery, selector: string): string {
 
 /** clickLinkText says which recordings an element's link opens, as recordingsSearch filters them. */
 export function clickLinkText(map: MapKind): string {
-  if (map === "rage") return "the recordings that clicked it and had a rage click (on any element: the search cannot tell which)";
-  if (map === "dead") return "the recordings that clicked it and had a dead click (on any element: the search cannot tell which)";
+  if (map === "rage") return "the recordings that rage-clicked it";
+  if (map === "dead") return "the recordings that dead-clicked it";
   return "the recordings that clicked it";
 }

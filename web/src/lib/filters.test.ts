@@ -47,6 +47,8 @@ function full(): RecordingsQuery {
     ],
     customEvent: "signup",
     clickedElement: "html>body>main>button#buy:nth-of-type(2)",
+    rageClickedElement: "button#buy",
+    deadClickedElement: "main>p.lead",
     hasRageClicks: true,
     hasDeadClicks: false,
     hasErrors: true,
@@ -65,7 +67,7 @@ describe("URL round trip", () => {
 
   it("writes the keys shared links carry", () => {
     expect(toSearchParams(full()).toString()).toBe(
-      "range=custom&from=2026-11-01&to=2026-11-07&dmin=30&dmax=600.5&amin=5&pmin=2&visited=pattern%3Ahttps%3A%2F%2Fshop.example.com%2Fproduct%2F*&entry=equals%3Ahttps%3A%2F%2Fshop.example.com%2F&exit=prefix%3Ahttps%3A%2F%2Fshop.example.com%2Fcheckout&device=mobile&device=tablet&browser=Chrome&browser=Mobile+Safari&os=iOS&country=DE&country=FR&ref=google.com&utm_source=newsletter&utm_medium=email&utm_campaign=black+friday&user=user-42&event=signup&clicked=html%3Ebody%3Emain%3Ebutton%23buy%3Anth-of-type%282%29&attr=plan%3Dpro&attr=team%3Da%3Db&rage=1&dead=0&errors=1&truncated=0&sort=duration&order=asc",
+      "range=custom&from=2026-11-01&to=2026-11-07&dmin=30&dmax=600.5&amin=5&pmin=2&visited=pattern%3Ahttps%3A%2F%2Fshop.example.com%2Fproduct%2F*&entry=equals%3Ahttps%3A%2F%2Fshop.example.com%2F&exit=prefix%3Ahttps%3A%2F%2Fshop.example.com%2Fcheckout&device=mobile&device=tablet&browser=Chrome&browser=Mobile+Safari&os=iOS&country=DE&country=FR&ref=google.com&utm_source=newsletter&utm_medium=email&utm_campaign=black+friday&user=user-42&event=signup&clicked=html%3Ebody%3Emain%3Ebutton%23buy%3Anth-of-type%282%29&rage_on=button%23buy&dead_on=main%3Ep.lead&attr=plan%3Dpro&attr=team%3Da%3Db&rage=1&dead=0&errors=1&truncated=0&sort=duration&order=asc",
     );
   });
 
@@ -180,6 +182,8 @@ describe("SessionFilter mapping", () => {
       ],
       customEvent: "signup",
       clickedElement: "html>body>main>button#buy:nth-of-type(2)",
+      rageClickedElement: "button#buy",
+      deadClickedElement: "main>p.lead",
       hasRageClicks: true,
       hasDeadClicks: false,
       hasErrors: true,

@@ -46,6 +46,9 @@ export interface RecordingsQuery {
   customEvent?: string;
   /** Sessions that clicked the element with this selector path (from a heatmap). */
   clickedElement?: string;
+  /** Sessions that rage-clicked (dead-clicked) the element with this selector path (from a rage or dead map). */
+  rageClickedElement?: string;
+  deadClickedElement?: string;
   hasRageClicks?: boolean;
   hasDeadClicks?: boolean;
   hasErrors?: boolean;
@@ -114,7 +117,7 @@ export function activeFilterCount(q: RecordingsQuery): number {
   if (q.range !== d.range) n++;
   for (const v of [q.minDuration, q.maxDuration, q.minActive, q.maxActive, q.minPages, q.maxPages]) if (v !== undefined) n++;
   for (const v of [q.visitedPage, q.entryPage, q.exitPage]) if (v) n++;
-  for (const v of [q.referrerDomain, q.utmSource, q.utmMedium, q.utmCampaign, q.userId, q.customEvent, q.clickedElement]) if (v) n++;
+  for (const v of [q.referrerDomain, q.utmSource, q.utmMedium, q.utmCampaign, q.userId, q.customEvent, q.clickedElement, q.rageClickedElement, q.deadClickedElement]) if (v) n++;
   for (const v of [q.hasRageClicks, q.hasDeadClicks, q.hasErrors, q.truncated, q.hasFeedback, q.feedbackRatingMax]) if (v !== undefined) n++;
   n += q.devices.length + q.browsers.length + q.oses.length + q.countries.length + q.attributes.length;
   return n;
@@ -146,6 +149,8 @@ const STR_PARAMS = [
   ["userId", "user"],
   ["customEvent", "event"],
   ["clickedElement", "clicked"],
+  ["rageClickedElement", "rage_on"],
+  ["deadClickedElement", "dead_on"],
 ] as const satisfies readonly (readonly [FieldsOf<string>, string])[];
 const BOOL_PARAMS = [
   ["hasRageClicks", "rage"],

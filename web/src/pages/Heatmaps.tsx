@@ -178,7 +178,7 @@ function ElementList({ data, map, link, onHighlight }: { data: Heatmap; map: Map
   const opens = clickLinkText(map);
   return (
     <div className="heat-elements">
-      <h2>Most-clicked elements</h2>
+      <h2>{map === "rage" ? "Most rage-clicked elements" : map === "dead" ? "Most dead-clicked elements" : "Most-clicked elements"}</h2>
       {elements.length > 0 && (
         <p className="muted small" data-testid="heat-elements-opens">
           Each opens {opens}.

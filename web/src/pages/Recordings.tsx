@@ -212,6 +212,18 @@ function Filters({
         <span className="filter-label">Frustration</span>
         <TriState label="Rage clicks" value={q.hasRageClicks} onChange={(v) => set({ hasRageClicks: v })} testId="filter-rage" />
         <TriState label="Dead clicks" value={q.hasDeadClicks} onChange={(v) => set({ hasDeadClicks: v })} testId="filter-dead" />
+        <CommitInput
+          value={q.rageClickedElement ?? ""}
+          placeholder="Rage-clicked element (selector path)"
+          testId="filter-rage-on"
+          onCommit={(v) => set({ rageClickedElement: v.trim() || undefined })}
+        />
+        <CommitInput
+          value={q.deadClickedElement ?? ""}
+          placeholder="Dead-clicked element (selector path)"
+          testId="filter-dead-on"
+          onCommit={(v) => set({ deadClickedElement: v.trim() || undefined })}
+        />
         <TriState label="Errors" value={q.hasErrors} onChange={(v) => set({ hasErrors: v })} testId="filter-errors" />
       </div>
 
