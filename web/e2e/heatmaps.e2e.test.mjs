@@ -371,6 +371,8 @@ test("the Heatmaps page draws each click inside its element at another width, an
   await page.waitForURL(/dead_on=/);
   await waitFor(async () => (await page.getByTestId("recording-row").count()) === 3, "the 3 recordings that dead-clicked Pricing", 30_000);
   assert.equal(await page.getByTestId("filter-dead-on").inputValue(), SELECTOR.pricing);
+  assert.ok(await page.getByTestId("filter-dead-on").isVisible(), "the condition the link set is shown, its filter group open");
+  await page.screenshot({ path: path.join(shots, "dead-spot-recordings.png") });
   assert.deepEqual(errors, [], "no uncaught errors in the dashboard");
 });
 

@@ -212,18 +212,6 @@ function Filters({
         <span className="filter-label">Frustration</span>
         <TriState label="Rage clicks" value={q.hasRageClicks} onChange={(v) => set({ hasRageClicks: v })} testId="filter-rage" />
         <TriState label="Dead clicks" value={q.hasDeadClicks} onChange={(v) => set({ hasDeadClicks: v })} testId="filter-dead" />
-        <CommitInput
-          value={q.rageClickedElement ?? ""}
-          placeholder="Rage-clicked element (selector path)"
-          testId="filter-rage-on"
-          onCommit={(v) => set({ rageClickedElement: v.trim() || undefined })}
-        />
-        <CommitInput
-          value={q.deadClickedElement ?? ""}
-          placeholder="Dead-clicked element (selector path)"
-          testId="filter-dead-on"
-          onCommit={(v) => set({ deadClickedElement: v.trim() || undefined })}
-        />
         <TriState label="Errors" value={q.hasErrors} onChange={(v) => set({ hasErrors: v })} testId="filter-errors" />
       </div>
 
@@ -314,7 +302,7 @@ function Filters({
         <CommitInput value={q.utmCampaign ?? ""} placeholder="utm_campaign" testId="filter-utm-campaign" onCommit={(v) => set({ utmCampaign: v.trim() || undefined })} />
       </FoldedGroup>
 
-      <FoldedGroup title="Users and events" active={!!(q.userId || q.customEvent || q.clickedElement || q.attributes.length || q.truncated !== undefined)} testId="filters-users">
+      <FoldedGroup title="Users and events" active={!!(q.userId || q.customEvent || q.clickedElement || q.rageClickedElement || q.deadClickedElement || q.attributes.length || q.truncated !== undefined)} testId="filters-users">
         <CommitInput value={q.userId ?? ""} placeholder="User id (from identify)" testId="filter-user" onCommit={(v) => set({ userId: v.trim() || undefined })} />
         <CommitInput value={q.customEvent ?? ""} placeholder="Custom event name" testId="filter-event" onCommit={(v) => set({ customEvent: v.trim() || undefined })} />
         <CommitInput
@@ -322,6 +310,18 @@ function Filters({
           placeholder="Clicked element (selector path)"
           testId="filter-clicked"
           onCommit={(v) => set({ clickedElement: v.trim() || undefined })}
+        />
+        <CommitInput
+          value={q.rageClickedElement ?? ""}
+          placeholder="Rage-clicked element (selector path)"
+          testId="filter-rage-on"
+          onCommit={(v) => set({ rageClickedElement: v.trim() || undefined })}
+        />
+        <CommitInput
+          value={q.deadClickedElement ?? ""}
+          placeholder="Dead-clicked element (selector path)"
+          testId="filter-dead-on"
+          onCommit={(v) => set({ deadClickedElement: v.trim() || undefined })}
         />
         {q.attributes.map((a, i) => (
           <span key={`${a.key}=${a.value}`} className="chip">
