@@ -353,9 +353,12 @@ func Document(s *sessionsv1.SessionSummary) (map[string]any, error) {
 	if len(s.GetCustomEvents()) > 0 {
 		d[fEvents] = s.GetCustomEvents()
 	}
-	for field, sels := range map[string][]string{fClicked: s.GetClickedElements(), fRaged: s.GetRageClickedElements(), fDeadOn: s.GetDeadClickedElements()} {
-		if len(sels) > 0 {
-			d[field] = sels
+	for _, l := range []struct {
+		field string
+		sels  []string
+	}{{fClicked, s.GetClickedElements()}, {fRaged, s.GetRageClickedElements()}, {fDeadOn, s.GetDeadClickedElements()}} {
+		if len(l.sels) > 0 {
+			d[l.field] = l.sels
 		}
 	}
 	return d, nil
