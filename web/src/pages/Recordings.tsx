@@ -181,6 +181,14 @@ const TEXT_FACETS: { title: string; facet: Schemas["v1FacetField"]; field: "brow
   { title: "Country", facet: "FACET_FIELD_COUNTRY", field: "countries", testId: "filter-country", label: (c) => `${countryName(c)} (${c})` },
 ];
 
+// The conditions on an element, by its selector path: clicked (a click map's
+// links), rage- and dead-clicked (a rage or dead map's).
+const ELEMENT_FILTERS: { field: "clickedElement" | "rageClickedElement" | "deadClickedElement"; label: string; testId: string }[] = [
+  { field: "clickedElement", label: "Clicked element", testId: "filter-clicked" },
+  { field: "rageClickedElement", label: "Rage-clicked element", testId: "filter-rage-on" },
+  { field: "deadClickedElement", label: "Dead-clicked element", testId: "filter-dead-on" },
+];
+
 /**
  * Filters is the panel of every filter: a column beside the list, and on a
  * phone a panel the toolbar's "Filters" button opens (open) above the list.
@@ -302,27 +310,12 @@ function Filters({
         <CommitInput value={q.utmCampaign ?? ""} placeholder="utm_campaign" testId="filter-utm-campaign" onCommit={(v) => set({ utmCampaign: v.trim() || undefined })} />
       </FoldedGroup>
 
-      <FoldedGroup title="Users and events" active={!!(q.userId || q.customEvent || q.clickedElement || q.rageClickedElement || q.deadClickedElement || q.attributes.length || q.truncated !== undefined)} testId="filters-users">
+      <FoldedGroup title="Users and events" active={!!(q.userId || q.customEvent || ELEMENT_FILTERS.some((f) => q[f.field]) || q.attributes.length || q.truncated !== undefined)} testId="filters-users">
         <CommitInput value={q.userId ?? ""} placeholder="User id (from identify)" testId="filter-user" onCommit={(v) => set({ userId: v.trim() || undefined })} />
         <CommitInput value={q.customEvent ?? ""} placeholder="Custom event name" testId="filter-event" onCommit={(v) => set({ customEvent: v.trim() || undefined })} />
-        <CommitInput
-          value={q.clickedElement ?? ""}
-          placeholder="Clicked element (selector path)"
-          testId="filter-clicked"
-          onCommit={(v) => set({ clickedElement: v.trim() || undefined })}
-        />
-        <CommitInput
-          value={q.rageClickedElement ?? ""}
-          placeholder="Rage-clicked element (selector path)"
-          testId="filter-rage-on"
-          onCommit={(v) => set({ rageClickedElement: v.trim() || undefined })}
-        />
-        <CommitInput
-          value={q.deadClickedElement ?? ""}
-          placeholder="Dead-clicked element (selector path)"
-          testId="filter-dead-on"
-          onCommit={(v) => set({ deadClickedElement: v.trim() || undefined })}
-        />
+        {ELEMENT_FILTERS.map((f) => (
+          <CommitInput key={f.field} value={q[f.field] ?? ""} placeholder={`${f.label} (selector path)`} testId={f.testId} onCommit={(v) => set({ [f.field]: v.trim() || undefined })} />
+        ))}
         {q.attributes.map((a, i) => (
           <span key={`${a.key}=${a.value}`} className="chip">
             {a.key} = {a.value}

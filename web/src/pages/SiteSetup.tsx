@@ -6,7 +6,8 @@ import { $api } from "../api/query";
 import { canManage, myRole, useApp, useOrganization, useSite } from "../app/AppContext";
 import { CopyButton, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { VerifyInstall } from "../components/VerifyInstall";
-import { domainProblem, installSnippet, normalizeDomain, snippetBase } from "../lib/snippet";
+import { installSnippet, normalizeDomain, snippetBase } from "../lib/snippet";
+import { useDomainCheck } from "../components/DomainCheck";
 import { captureAssets, selectorLines, timeZones, updateMask } from "../lib/settings";
 import { retentionCeiling, retentionNote } from "../lib/limits";
 
@@ -80,14 +81,11 @@ function Domains({ site, editable }: { site: Site; editable: boolean }) {
   });
   const removeDomain = $api.useMutation("delete", "/api/v1/sites/{siteId}/domains/{domain}", { onSuccess: (r) => siteWritten(qc, r.site) });
   const error = addDomain.error ?? removeDomain.error;
-  // Checked here first, in the words of the form rather than the API's.
-  const [problem, setProblem] = useState<string>();
+  const domainCheck = useDomainCheck("domain-problem");
   const add = (e: FormEvent) => {
     e.preventDefault();
     const host = normalizeDomain(domain);
-    const p = domainProblem(host);
-    setProblem(p);
-    if (!p) addDomain.mutate({ params: { path: { siteId: site.id! } }, body: { domain: host } });
+    if (domainCheck.check(host)) addDomain.mutate({ params: { path: { siteId: site.id! } }, body: { domain: host } });
   };
   const remove = (d: string) => {
     if (!window.confirm(`Stop accepting recordings from ${d}?`)) return;
@@ -119,11 +117,10 @@ function Domains({ site, editable }: { site: Site; editable: boolean }) {
             value={domain}
             onChange={(e) => {
               setDomain(e.target.value);
-              setProblem(undefined);
+              domainCheck.clear();
             }}
             aria-label="Domain to add"
-            aria-invalid={!!problem}
-            aria-describedby={problem ? "domain-problem" : undefined}
+            {...domainCheck.inputProps}
             data-testid="domain-input"
           />
           <button className="btn" type="submit">
@@ -131,11 +128,7 @@ function Domains({ site, editable }: { site: Site; editable: boolean }) {
           </button>
         </form>
       )}
-      {problem && (
-        <p id="domain-problem" className="danger-text" role="alert" data-testid="domain-problem">
-          {problem}
-        </p>
-      )}
+      {domainCheck.message}
       <ErrorBox error={error} />
     </section>
   );

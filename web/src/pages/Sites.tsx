@@ -5,7 +5,8 @@ import { $api } from "../api/query";
 import { canManage, myRole, useApp, useSites } from "../app/AppContext";
 import { EmptyState, ErrorBox, PageHeader, QueryStatus } from "../components/ui";
 import { formatDateTime } from "../lib/format";
-import { domainProblem, normalizeDomain } from "../lib/snippet";
+import { normalizeDomain } from "../lib/snippet";
+import { useDomainCheck } from "../components/DomainCheck";
 import { DemoCard } from "../components/DemoCard";
 
 function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void }) {
@@ -21,14 +22,11 @@ function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void 
     },
   });
   const busy = create.isPending;
-  // Checked here first, in the words of the form rather than the API's.
-  const [problem, setProblem] = useState<string>();
+  const domainCheck = useDomainCheck("create-site-problem");
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const host = normalizeDomain(domain);
-    const p = domainProblem(host);
-    setProblem(p);
-    if (p) return;
+    if (!domainCheck.check(host)) return;
     create.mutate({ params: { path: { organizationId: orgId } }, body: { name: name.trim() || host, domains: host ? [host] : [] } });
   };
   return (
@@ -42,12 +40,11 @@ function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void 
           value={domain}
           onChange={(e) => {
             setDomain(e.target.value);
-            setProblem(undefined);
+            domainCheck.clear();
           }}
           required
           autoFocus
-          aria-invalid={!!problem}
-          aria-describedby={problem ? "create-site-problem" : undefined}
+          {...domainCheck.inputProps}
         />
         <small className="muted">
           Recordings are accepted only from the domains you list. Use <code>*.example.com</code> for all subdomains; you can add more later.
@@ -59,11 +56,7 @@ function CreateSite({ orgId, onCancel }: { orgId: string; onCancel?: () => void 
         </span>
         <input name="name" placeholder="My shop" value={name} onChange={(e) => setName(e.target.value)} />
       </label>
-      {problem && (
-        <p id="create-site-problem" className="danger-text" role="alert" data-testid="domain-problem">
-          {problem}
-        </p>
-      )}
+      {domainCheck.message}
       <ErrorBox error={create.error} />
       <div className="row gap">
         <button className="btn btn-primary" type="submit" disabled={busy}>
