@@ -372,7 +372,17 @@ test("the Heatmaps page draws each click inside its element at another width, an
   await waitFor(async () => (await page.getByTestId("recording-row").count()) === 3, "the 3 recordings that dead-clicked Pricing", 30_000);
   assert.equal(await page.getByTestId("filter-dead-on").inputValue(), SELECTOR.pricing);
   assert.ok(await page.getByTestId("filter-dead-on").isVisible(), "the condition the link set is shown, its filter group open");
+  // Above the list, chips say what the link set; each is removed by itself.
+  const chipNames = await page.getByTestId("filter-chip").evaluateAll((els) => els.map((e) => e.getAttribute("data-filter")));
+  assert.deepEqual(chipNames.sort(), ["deadClickedElement", "visitedPage"], "one chip per condition the link set");
+  const deadChip = page.locator('[data-testid="filter-chip"][data-filter="deadClickedElement"]');
+  assert.equal((await deadChip.innerText()).replace(/\s+/g, " ").trim(), `Dead-clicked ${SELECTOR.pricing} ×`);
   await page.screenshot({ path: path.join(shots, "dead-spot-recordings.png") });
+  await deadChip.getByRole("button", { name: `Remove filter: Dead-clicked ${SELECTOR.pricing}` }).click();
+  await page.waitForURL((u) => !u.searchParams.has("dead_on") && u.searchParams.has("visited"));
+  await waitFor(async () => (await page.getByTestId("recording-row").count()) === VISITS.length, `all ${VISITS.length} recordings of the page`, 30_000);
+  assert.equal(await page.getByTestId("filter-dead-on").inputValue(), "", "the panel's input is cleared with the chip");
+  assert.deepEqual(await page.getByTestId("filter-chip").evaluateAll((els) => els.map((e) => e.getAttribute("data-filter"))), ["visitedPage"]);
   assert.deepEqual(errors, [], "no uncaught errors in the dashboard");
 });
 

@@ -136,6 +136,19 @@ test("a phone: replay, list and overview fit, filters open from the top; long pa
   await page.getByTestId("filters-done").click();
   assert.equal(await page.getByTestId("filters").isVisible(), false, "Show … recordings folds the panel away");
 
+  // A heatmap's link on a phone: with the panel folded away, chips above the
+  // list say what narrows it, a long selector cut inside the screen.
+  const longSelector = "html>body>main>section.product-grid>article.card:nth-of-type(12)>div.actions>button.add-to-cart";
+  await page.goto(`${site}/recordings?${new URLSearchParams({ clicked: longSelector, device: "mobile" })}`);
+  await page.getByTestId("active-filters").waitFor();
+  assert.equal(await page.getByTestId("filters").isVisible(), false, "the panel stays folded");
+  const chipBoxes = await page.getByTestId("filter-chip").evaluateAll((els) => els.map((el) => ({ id: el.dataset.filter, right: el.getBoundingClientRect().right, title: el.title })));
+  assert.deepEqual(chipBoxes.map((c) => c.id), ["devices:DEVICE_TYPE_MOBILE", "clickedElement"]);
+  assert.ok(chipBoxes.every((c) => c.right <= PHONE.width), `chips stick out of the screen: ${JSON.stringify(chipBoxes)}`);
+  assert.equal(chipBoxes[1].title, `Clicked ${longSelector}`, "the whole selector is the tooltip");
+  assert.ok((await pageWidth(page)) <= PHONE.width, `the recordings page is ${await pageWidth(page)} px wide with chips`);
+  await page.screenshot({ path: path.join(results, "mobile-recordings-chips.png") });
+
   // The overview: its cards as wide as the phone, the Pages card's tabs on screen.
   await page.goto(`${site}/overview`);
   await page.getByTestId("breakdown-page").waitFor({ timeout: 30_000 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   activeFilterCount,
+  activeFilters,
   emptyQuery,
   fromSearchParams,
   rangeTimes,
@@ -87,6 +88,58 @@ describe("URL round trip", () => {
     expect(activeFilterCount(emptyQuery())).toBe(0);
     expect(activeFilterCount({ ...emptyQuery(), devices: ["DEVICE_TYPE_MOBILE"], hasRageClicks: true })).toBe(2);
     expect(activeFilterCount({ ...emptyQuery(), hasErrors: false })).toBe(1);
+  });
+});
+
+describe("active filter chips", () => {
+  // Every condition the query can hold, the maxima and feedback too.
+  const every = (): RecordingsQuery => ({ ...full(), maxActive: 100, maxPages: 9, hasFeedback: true, feedbackRatingMax: 2 });
+
+  it("shows one chip per condition, and removing chips one by one leaves only the sort in the link", () => {
+    let q = every();
+    const n = activeFilters(q).length;
+    // 1 range, 5 yes/no, 1 rating, 2+2+1+2 facet values, 3 pages, 6 numbers, 9 texts, 2 attributes.
+    expect(n).toBe(34);
+    expect(activeFilterCount(q)).toBe(n);
+    for (let left = n; left > 0; left--) {
+      const chips = activeFilters(q);
+      expect(chips).toHaveLength(left);
+      q = { ...q, ...chips[0]!.clear };
+    }
+    // A condition without a chip would survive here, in the link and the request.
+    expect([...toSearchParams(q).keys()]).toEqual(["sort", "order"]);
+    expect(toFilter({ ...q, range: "all" }, now)).toEqual({});
+  });
+
+  it("removes exactly the chip's condition", () => {
+    const q = every();
+    const chips = activeFilters(q);
+    expect(new Set(chips.map((c) => c.id)).size).toBe(chips.length);
+    for (const c of chips) {
+      const after = activeFilters({ ...q, ...c.clear }).map((x) => x.id);
+      expect(after).toEqual(chips.filter((x) => x.id !== c.id).map((x) => x.id));
+    }
+  });
+
+  it("says what a heatmap's link set", () => {
+    const q = fromSearchParams(new URLSearchParams("visited=pattern:https://a.example/p/*&dead_on=a#pricing&device=mobile&range=7d"));
+    expect(activeFilters(q).map((c) => (c.value ? `${c.name} ${c.value}` : c.name))).toEqual([
+      "Date Last 7 days",
+      "Device Mobile",
+      "Visited page matches pattern https://a.example/p/*",
+      "Dead-clicked a#pricing",
+    ]);
+  });
+
+  it("names yes/no conditions both ways, countries by name and a custom range by its dates in order", () => {
+    const q: RecordingsQuery = { ...emptyQuery(), hasRageClicks: false, hasErrors: true, countries: ["DE"], range: "custom", from: "2026-11-07", to: "2026-11-01" };
+    expect(activeFilters(q).map((c) => (c.value ? `${c.name} ${c.value}` : c.name))).toEqual([
+      "Date 2026-11-01 to 2026-11-07",
+      "No rage clicks",
+      "Errors",
+      "Country Germany",
+    ]);
+    expect(activeFilters({ ...emptyQuery(), range: "custom", to: "2026-11-07" })[0]!.value).toBe("until 2026-11-07");
   });
 });
 

@@ -2,7 +2,7 @@
 // query string (so a filtered list can be shared, reloaded and walked with
 // next/previous from the replay) and maps onto SearchSessionsRequest.
 import type { Schemas } from "../api/client";
-import { toProtoDuration } from "./format";
+import { countryName, toProtoDuration } from "./format";
 
 export type DeviceType = Schemas["v1DeviceType"];
 export type SortField = Schemas["v1SortField"];
@@ -92,6 +92,14 @@ const URL_OPS: Record<UrlCondition["op"], UrlOperator> = {
   pattern: "OPERATOR_PATTERN",
 };
 
+/** URL_OP_LABELS names each page condition's operator, in the order the filter's menu lists them. */
+export const URL_OP_LABELS: { op: UrlCondition["op"]; label: string }[] = [
+  { op: "contains", label: "contains" },
+  { op: "equals", label: "is" },
+  { op: "prefix", label: "starts with" },
+  { op: "pattern", label: "matches pattern (*)" },
+];
+
 export function emptyQuery(): RecordingsQuery {
   return {
     range: "30d",
@@ -110,17 +118,9 @@ export function toggle<T>(list: T[], v: T): T[] {
   return list.includes(v) ? list.filter((x) => x !== v) : [...list, v];
 }
 
-/** activeFilterCount counts the conditions a user set, for the "Clear (n)" button. */
+/** activeFilterCount counts the conditions a user set, for the "Clear (n)" button: one per chip activeFilters shows. */
 export function activeFilterCount(q: RecordingsQuery): number {
-  const d = emptyQuery();
-  let n = 0;
-  if (q.range !== d.range) n++;
-  for (const v of [q.minDuration, q.maxDuration, q.minActive, q.maxActive, q.minPages, q.maxPages]) if (v !== undefined) n++;
-  for (const v of [q.visitedPage, q.entryPage, q.exitPage]) if (v) n++;
-  for (const v of [q.referrerDomain, q.utmSource, q.utmMedium, q.utmCampaign, q.userId, q.customEvent, q.clickedElement, q.rageClickedElement, q.deadClickedElement]) if (v) n++;
-  for (const v of [q.hasRageClicks, q.hasDeadClicks, q.hasErrors, q.truncated, q.hasFeedback, q.feedbackRatingMax]) if (v !== undefined) n++;
-  n += q.devices.length + q.browsers.length + q.oses.length + q.countries.length + q.attributes.length;
-  return n;
+  return activeFilters(q).length;
 }
 
 // ---- URL query string -------------------------------------------------------
@@ -128,37 +128,39 @@ export function activeFilterCount(q: RecordingsQuery): number {
 // Each scalar condition's URL key, written once for both directions (read and
 // write) so the two cannot drift apart; the order is the order in the link.
 type FieldsOf<T> = { [K in keyof RecordingsQuery]-?: [T | undefined] extends [RecordingsQuery[K]] ? K : never }[keyof RecordingsQuery];
+// Each also carries what a chip above the list says of it (activeFilters).
 const NUM_PARAMS = [
-  ["minDuration", "dmin"],
-  ["maxDuration", "dmax"],
-  ["minActive", "amin"],
-  ["maxActive", "amax"],
-  ["minPages", "pmin"],
-  ["maxPages", "pmax"],
-] as const satisfies readonly (readonly [FieldsOf<number>, string])[];
+  ["minDuration", "dmin", "Duration ≥", " s"],
+  ["maxDuration", "dmax", "Duration ≤", " s"],
+  ["minActive", "amin", "Active time ≥", " s"],
+  ["maxActive", "amax", "Active time ≤", " s"],
+  ["minPages", "pmin", "Pages ≥", ""],
+  ["maxPages", "pmax", "Pages ≤", ""],
+] as const satisfies readonly (readonly [FieldsOf<number>, string, string, string])[];
 const COND_PARAMS = [
-  ["visitedPage", "visited"],
-  ["entryPage", "entry"],
-  ["exitPage", "exit"],
-] as const satisfies readonly (readonly [FieldsOf<UrlCondition>, string])[];
+  ["visitedPage", "visited", "Visited page"],
+  ["entryPage", "entry", "Entry page"],
+  ["exitPage", "exit", "Exit page"],
+] as const satisfies readonly (readonly [FieldsOf<UrlCondition>, string, string])[];
 const STR_PARAMS = [
-  ["referrerDomain", "ref"],
-  ["utmSource", "utm_source"],
-  ["utmMedium", "utm_medium"],
-  ["utmCampaign", "utm_campaign"],
-  ["userId", "user"],
-  ["customEvent", "event"],
-  ["clickedElement", "clicked"],
-  ["rageClickedElement", "rage_on"],
-  ["deadClickedElement", "dead_on"],
-] as const satisfies readonly (readonly [FieldsOf<string>, string])[];
+  ["referrerDomain", "ref", "Referrer"],
+  ["utmSource", "utm_source", "utm_source"],
+  ["utmMedium", "utm_medium", "utm_medium"],
+  ["utmCampaign", "utm_campaign", "utm_campaign"],
+  ["userId", "user", "User"],
+  ["customEvent", "event", "Event"],
+  ["clickedElement", "clicked", "Clicked"],
+  ["rageClickedElement", "rage_on", "Rage-clicked"],
+  ["deadClickedElement", "dead_on", "Dead-clicked"],
+] as const satisfies readonly (readonly [FieldsOf<string>, string, string])[];
+// [field, URL key, chip when yes, chip when no]
 const BOOL_PARAMS = [
-  ["hasRageClicks", "rage"],
-  ["hasDeadClicks", "dead"],
-  ["hasErrors", "errors"],
-  ["truncated", "truncated"],
-  ["hasFeedback", "feedback"],
-] as const satisfies readonly (readonly [FieldsOf<boolean>, string])[];
+  ["hasRageClicks", "rage", "Rage clicks", "No rage clicks"],
+  ["hasDeadClicks", "dead", "Dead clicks", "No dead clicks"],
+  ["hasErrors", "errors", "Errors", "No errors"],
+  ["truncated", "truncated", "Cut short", "Not cut short"],
+  ["hasFeedback", "feedback", "Has feedback", "No feedback"],
+] as const satisfies readonly (readonly [FieldsOf<boolean>, string, string, string])[];
 
 function num(params: URLSearchParams, key: string): number | undefined {
   const raw = params.get(key);
@@ -292,6 +294,79 @@ export function toSearchParams(q: RecordingsQuery): URLSearchParams {
   if (q.sort !== d.sort) p.set("sort", q.sort);
   if (q.ascending) p.set("order", "asc");
   return p;
+}
+
+// ---- chips --------------------------------------------------------------------
+
+/** ActiveFilter is one condition a user set, as a chip above the list says it. */
+export interface ActiveFilter {
+  /** Stable among the chips of one query (a React key, a test's handle). */
+  id: string;
+  /** What is matched: "Visited page contains", "Device". */
+  name: string;
+  /** The value, shown whole on hover when it is cut short ("" for a yes/no condition). */
+  value: string;
+  /** The patch that removes this condition alone. */
+  clear: Partial<RecordingsQuery>;
+}
+
+/**
+ * activeFilters lists the conditions q sets beyond the default query, one per
+ * facet value and attribute, in the filter panel's order: what a user sees
+ * above the list (above all after a heatmap link set some) and removes one
+ * by one.
+ */
+export function activeFilters(q: RecordingsQuery): ActiveFilter[] {
+  const d = emptyQuery();
+  const out: ActiveFilter[] = [];
+  if (q.range !== d.range) {
+    let value = RANGES.find((r) => r.key === q.range)?.label ?? q.range;
+    if (q.range === "custom") {
+      const { from, to } = customDates(q);
+      value = from && to ? `${from} to ${to}` : from ? `from ${from}` : to ? `until ${to}` : "any time";
+    }
+    out.push({ id: "range", name: "Date", value, clear: { range: d.range, from: undefined, to: undefined } });
+  }
+  for (const [field, , name, opNo] of BOOL_PARAMS) {
+    const v = q[field];
+    if (v !== undefined) out.push({ id: field, name: v ? name : opNo, value: "", clear: { [field]: undefined } });
+  }
+  if (q.feedbackRatingMax !== undefined) {
+    out.push({ id: "feedbackRatingMax", name: "Rating at most", value: `${q.feedbackRatingMax} of 5`, clear: { feedbackRatingMax: undefined } });
+  }
+  const lists = [
+    ["devices", "Device", (v: string) => DEVICE_TYPES.find((x) => x.value === v)?.label ?? v],
+    ["browsers", "Browser", (v: string) => v],
+    ["oses", "OS", (v: string) => v],
+    ["countries", "Country", countryName],
+  ] as const;
+  for (const [field, name, label] of lists) {
+    const list: string[] = q[field];
+    for (const v of list) out.push({ id: `${field}:${v}`, name, value: label(v), clear: { [field]: list.filter((x) => x !== v) } });
+  }
+  for (const [field, , name] of COND_PARAMS) {
+    const c = q[field];
+    const op = URL_OP_LABELS.find((o) => o.op === c?.op)?.label.replace(" (*)", "");
+    if (c && c.value) out.push({ id: field, name: `${name} ${op}`, value: c.value, clear: { [field]: undefined } });
+  }
+  for (const [field, , name, unit] of NUM_PARAMS) {
+    const v = q[field];
+    if (v !== undefined) out.push({ id: field, name, value: `${v}${unit}`, clear: { [field]: undefined } });
+  }
+  for (const [field, , name] of STR_PARAMS) {
+    const v = q[field];
+    if (v) out.push({ id: field, name, value: v, clear: { [field]: undefined } });
+  }
+  // By key and value, not place: removing one leaves the others' ids as they were.
+  const seen = new Map<string, number>();
+  q.attributes.forEach((a, i) => {
+    const pair = `${a.key}=${a.value}`;
+    const nth = (seen.get(pair) ?? 0) + 1;
+    seen.set(pair, nth);
+    const id = nth === 1 ? `attr:${pair}` : `attr:${pair}#${nth}`;
+    out.push({ id, name: `${a.key} =`, value: a.value, clear: { attributes: q.attributes.filter((_, j) => j !== i) } });
+  });
+  return out;
 }
 
 // ---- request ----------------------------------------------------------------

@@ -9,7 +9,7 @@ import { DateRangeFilter } from "../components/DateRangeFilter";
 import { DemoCard, isDemoSite } from "../components/DemoCard";
 import { PathText } from "../components/PathText";
 import {
-  activeFilterCount,
+  activeFilters,
   DEVICE_TYPES,
   deviceLabel,
   emptyQuery,
@@ -18,6 +18,7 @@ import {
   SORTS,
   toggle,
   toSearchParams,
+  URL_OP_LABELS,
   type RecordingsQuery,
   type UrlCondition,
 } from "../lib/filters";
@@ -138,10 +139,11 @@ function UrlFilter({ label, value, onChange, testId }: { label: string; value?: 
           onChange={(e) => value && onChange({ ...value, op: e.target.value as UrlCondition["op"] })}
           aria-label={`${label} match`}
         >
-          <option value="contains">contains</option>
-          <option value="equals">is</option>
-          <option value="prefix">starts with</option>
-          <option value="pattern">matches pattern (*)</option>
+          {URL_OP_LABELS.map((o) => (
+            <option key={o.op} value={o.op}>
+              {o.label}
+            </option>
+          ))}
         </select>
         <CommitInput
           value={value?.value ?? ""}
@@ -188,6 +190,32 @@ const ELEMENT_FILTERS: { field: "clickedElement" | "rageClickedElement" | "deadC
   { field: "rageClickedElement", label: "Rage-clicked element", testId: "filter-rage-on" },
   { field: "deadClickedElement", label: "Dead-clicked element", testId: "filter-dead-on" },
 ];
+
+/**
+ * ActiveFilterChips says above the list what narrows it — on a phone the
+ * panel is folded away, and a heatmap's link sets conditions the user never
+ * typed — each removable by itself.
+ */
+function ActiveFilterChips({ q, set }: { q: RecordingsQuery; set: (p: Partial<RecordingsQuery>) => void }) {
+  const chips = activeFilters(q);
+  if (chips.length === 0) return null;
+  return (
+    <ul className="active-filters" aria-label="Active filters" data-testid="active-filters">
+      {chips.map((c) => {
+        const text = c.value ? `${c.name} ${c.value}` : c.name;
+        return (
+          <li key={c.id} className="chip filter-chip" data-testid="filter-chip" data-filter={c.id} title={text}>
+            <span className="filter-chip-name">{c.name}</span>
+            {c.value && <span className="filter-chip-value">{c.value}</span>}
+            <button type="button" className="chip-x" aria-label={`Remove filter: ${text}`} onClick={() => set(c.clear)}>
+              ×
+            </button>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
 
 /**
  * Filters is the panel of every filter: a column beside the list, and on a
@@ -361,7 +389,8 @@ export function Recordings() {
   useEffect(() => setQ(urlQuery), [urlQuery]);
   const queryString = toSearchParams(q).toString();
   const pageSize = listPageSize(config?.maxPageSize);
-  const list = useSessionSearch(siteId, queryString, pageSize, { pollWhileEmpty: activeFilterCount(q) === 0 });
+  const nActive = activeFilters(q).length;
+  const list = useSessionSearch(siteId, queryString, pageSize, { pollWhileEmpty: nActive === 0 });
   const { items, total, facets } = list;
 
   const set = useCallback(
@@ -389,7 +418,6 @@ export function Recordings() {
   const filtersButton = useRef<HTMLButtonElement>(null);
 
   const watched = useMemo(() => watchedSet(siteId), [siteId]);
-  const nActive = activeFilterCount(q);
   const demoSite = !!config?.demoEnabled && isDemoSite(site.data?.site);
   const replayLink = useCallback(
     (id: string) => `/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(id)}${queryString ? `?${queryString}` : ""}`,
@@ -464,6 +492,7 @@ export function Recordings() {
             </label>
           </div>
         </div>
+        <ActiveFilterChips q={q} set={set} />
         {list.query.data && items.length === 0 && nActive === 0 && <DemoCard orgId={orgId} siteId={siteId} />}
         {fresh > 0 && (
           <button className="btn btn-small new-sessions" onClick={showNew} data-testid="new-recordings">
