@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -29,6 +30,13 @@ const (
 	reindexBatchSize = 500
 )
 
+// Upserter is where Reindex sends what it reads: search's internal client
+// (`sightline reindex`), or the service itself (refresh.go).
+type Upserter interface {
+	UpsertSessions(ctx context.Context, in *searchv1.UpsertSessionsRequest, opts ...grpc.CallOption) (*searchv1.UpsertSessionsResponse, error)
+	UpsertAnswers(ctx context.Context, in *searchv1.UpsertAnswersRequest, opts ...grpc.CallOption) (*searchv1.UpsertAnswersResponse, error)
+}
+
 // Reindex rebuilds the index of one site (0: every site) from recordings:
 // it pages ListSessionSummaries into UpsertSessions, then each site's
 // ListAnswers into UpsertAnswers (for every site, the sites the summaries
@@ -38,7 +46,7 @@ const (
 // the run completes. Re-sending a page is harmless: upserts are idempotent
 // (and version-guarded for summaries). progress receives progress bars and
 // a closing line.
-func Reindex(ctx context.Context, src recordingsv1.RecordingsInternalServiceClient, dst searchv1.SearchInternalServiceClient,
+func Reindex(ctx context.Context, src recordingsv1.RecordingsInternalServiceClient, dst Upserter,
 	siteID int64, cursorFile string, progress io.Writer) error {
 	if progress == nil {
 		progress = io.Discard
@@ -109,7 +117,7 @@ func newBar(w io.Writer, desc, what string) *progressbar.ProgressBar {
 
 // reindexSessions pages the summaries into search from token, noting the
 // sites it sees.
-func reindexSessions(ctx context.Context, src recordingsv1.RecordingsInternalServiceClient, dst searchv1.SearchInternalServiceClient,
+func reindexSessions(ctx context.Context, src recordingsv1.RecordingsInternalServiceClient, dst Upserter,
 	siteID int64, token, cursorFile string, bar *progressbar.ProgressBar, sites map[int64]bool) (total, stale int64, err error) {
 	for {
 		page, err := src.ListSessionSummaries(ctx, &recordingsv1.ListSessionSummariesRequest{
@@ -147,7 +155,7 @@ func reindexSessions(ctx context.Context, src recordingsv1.RecordingsInternalSer
 // reindexAnswers pages each remaining site's answers into search. A
 // recordings service without answers (an older version) is noted, not an
 // error.
-func reindexAnswers(ctx context.Context, src recordingsv1.RecordingsInternalServiceClient, dst searchv1.SearchInternalServiceClient,
+func reindexAnswers(ctx context.Context, src recordingsv1.RecordingsInternalServiceClient, dst Upserter,
 	pos cursor, cursorFile string, bar *progressbar.ProgressBar) (int64, string, error) {
 	var total int64
 	for len(pos.sites) > 0 {

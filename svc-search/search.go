@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -21,6 +22,7 @@ import (
 	grpccodes "google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/platform/storecall"
@@ -196,6 +198,9 @@ type Deps struct {
 	// Traffic, when set, is the traffic store to use instead of the
 	// backend's own (tests inject a failing one); the service closes it.
 	Traffic traffic.Store
+	// Recordings, when set, is read (after the process serves) to refresh
+	// an index whose schema upgrade asks for it (refresh.go).
+	Recordings recordingsv1.RecordingsInternalServiceClient
 }
 
 // Service implements searchv1.SearchServiceServer.
@@ -209,7 +214,10 @@ type Service struct {
 	ax index.AnswerIndex
 	// tx is the traffic store.
 	tx traffic.Store
-	m  metrics
+	// refresher is the backend under ix when it can ask for a refresh
+	// from recordings (refresh.go), else nil.
+	refresher index.Refresher
+	m         metrics
 	// errs answers for the index's and traffic store's failures.
 	errs *storecall.Errors
 }
@@ -317,6 +325,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Latency: s.m.storeTime,
 	})}
 	s.ix = tr
+	s.refresher, _ = ix.(index.Refresher)
 	if ax != nil {
 		s.ax = &tracedAnswers{ix: ax, t: tr}
 	}
@@ -358,8 +367,15 @@ func (s *Service) Ready(ctx context.Context) error {
 	return s.tx.Ready(ctx)
 }
 
-// Run runs the traffic retention sweep until ctx ends.
-func (s *Service) Run(ctx context.Context) error { s.sweepTraffic(ctx); return nil }
+// Run runs the traffic retention sweep, and an index refresh an upgrade
+// asks for, until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.refresh(ctx) })
+	s.sweepTraffic(ctx)
+	wg.Wait()
+	return nil
+}
 
 // Close releases the indexes and the traffic store.
 func (s *Service) Close() error {

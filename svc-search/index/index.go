@@ -56,7 +56,7 @@ import (
 //     clicked_elements hold that exact selector; rage_clicked_element and
 //     dead_clicked_element likewise rage_clicked_elements and
 //     dead_clicked_elements (a document indexed before those fields
-//     existed holds none: `sightline reindex` refills them). String values match
+//     existed holds none until re-sent: see Refresher). String values match
 //     exactly (case sensitive) as stored. has_* flags test count > 0
 //     (has_feedback: feedback_count, has_survey_response:
 //     survey_response_count; a document indexed before those fields
@@ -96,6 +96,17 @@ type Index interface {
 	Ready(ctx context.Context) error
 	// Close releases the backend.
 	Close() error
+}
+
+// Refresher is an Index that can tell when an upgrade of its schema left
+// documents without fields their summaries' source (recordings) can fill:
+// the search service then re-sends every summary from recordings (the
+// work of `sightline reindex`) and calls RefreshDone. The embedded index
+// implements it; Elasticsearch's mapping grows in place and its operators
+// run `sightline reindex`.
+type Refresher interface {
+	RefreshDue() bool
+	RefreshDone() error
 }
 
 // ErrTooComplex marks a valid filter that the backend refuses as beyond its

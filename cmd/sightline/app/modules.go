@@ -75,9 +75,11 @@ func accountsModule() module {
 func searchModule() module {
 	return module{
 		name: Search,
-		deps: []dependency{{module: Accounts}},
+		// Recordings is read only to refresh an upgraded index (late: it
+		// calls search back); without it the log names `sightline reindex`.
+		deps: []dependency{{module: Accounts}, {module: Recordings, optional: true, late: true}},
 		init: func(ctx context.Context, w *wiring) (service, error) {
-			acc := w.conn(Accounts)
+			acc, rec := w.conn(Accounts), w.conn(Recordings)
 			if err := w.err(); err != nil {
 				return nil, err
 			}
@@ -85,6 +87,7 @@ func searchModule() module {
 				Logger: w.log, TracerProvider: w.tel.TracerProvider, MeterProvider: w.tel.MeterProvider,
 				DataDir:    w.cfg.DataDir,
 				Authorizer: siteaccess.New(accountsv1.NewAccountsInternalServiceClient(acc)),
+				Recordings: recordingsClient(rec),
 			})
 			if err != nil {
 				return nil, err
@@ -227,6 +230,13 @@ func gatewayModule() module {
 
 // notifyClient is notify's internal client over conn, nil without one
 // (the caller then sends no e-mail or events).
+func recordingsClient(conn *grpc.ClientConn) recordingsv1.RecordingsInternalServiceClient {
+	if conn == nil {
+		return nil
+	}
+	return recordingsv1.NewRecordingsInternalServiceClient(conn)
+}
+
 func notifyClient(conn *grpc.ClientConn) notifyv1.NotifyInternalServiceClient {
 	if conn == nil {
 		return nil

@@ -98,6 +98,7 @@ type Index struct {
 }
 
 var _ index.Index = (*Index)(nil)
+var _ index.Refresher = (*Index)(nil)
 
 // Open opens the index in dir, creating it with the mapping when absent.
 func Open(dir string) (*Index, error) {
@@ -107,7 +108,7 @@ func Open(dir string) (*Index, error) {
 	}
 	s, err := openStore(dir, layout{
 		name: "bleve", docs: "summaries", dbFile: "summaries.db", bucket: bucket,
-		schemaFile: "SCHEMA", schema: schemaVersion, mapping: Mapping,
+		schemaFile: "SCHEMA", schema: schemaVersion, mapping: Mapping, complete: completeSince,
 		rebuild: func(b *bleve.Batch, id string, rec []byte) error {
 			s, err := summary(rec)
 			if err != nil {
@@ -131,6 +132,13 @@ var bucket = []byte("summaries")
 // trie terms (trie.go), not Bleve numbers and dates. 7: rage- and
 // dead-clicked elements.
 const schemaVersion = "7"
+
+// completeSince is the oldest schema whose stored summaries hold every
+// field this mapping indexes: summaries stored before 7 have no rage- and
+// dead-clicked elements (recordings had not sent them), so an index rebuilt
+// from them marks a refresh from recordings due (index.Refresher). Raise it
+// with a schema that indexes a summary field recordings did not send before.
+const completeSince = 7
 
 // numbers are the int64 values of a session that are sorted on (one sort
 // key each) and matched by range (trie terms), both of index.SortKey's

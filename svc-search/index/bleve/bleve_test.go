@@ -182,7 +182,24 @@ func TestSchemaUpgrade(t *testing.T) {
 					t.Fatalf("%s left after the rebuild: %v", left, err)
 				}
 			}
+			// Summaries stored under schema 4 predate the rage- and
+			// dead-clicked elements: recordings must re-send them.
+			if !ix.RefreshDue() {
+				t.Fatal("a rebuild from schema 4 did not mark a refresh from recordings due")
+			}
+			if err := ix.RefreshDone(); err != nil {
+				t.Fatal(err)
+			}
+			if ix.RefreshDue() {
+				t.Fatal("a refresh is still due after RefreshDone")
+			}
 		})
+	}
+	// Reopened at its own schema: nothing to rebuild, nothing due.
+	if ix, err := bleve.Open(dir); err != nil {
+		t.Fatal(err)
+	} else if due := ix.RefreshDue(); ix.Close() != nil || due {
+		t.Fatal("an index opened at its own schema asks for a refresh")
 	}
 	requireNewerRefused(t, dir, func() error {
 		ix, err := bleve.Open(dir)

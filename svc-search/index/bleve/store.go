@@ -41,13 +41,24 @@ type layout struct {
 	// index of an older schema is then rebuilt from the bucket when it is
 	// opened (rebuildIndex), not refused.
 	rebuild func(b *bleve.Batch, id string, rec []byte) error
+	// complete is the oldest schema whose stored records hold every field
+	// the mapping indexes (0: any). A rebuild from an older one leaves
+	// documents without the newer fields — their records predate them —
+	// so it marks a refresh from the source due (RefreshDue).
+	complete int64
 }
+
+// refreshFile marks, beside the schema file, that the documents were
+// rebuilt from records older than the schema's fields (layout.complete)
+// and want re-sending from their source; it goes when that is done.
+const refreshFile = "REFRESH"
 
 // store is what both indexes are: Bleve for the filters and a bbolt bucket
 // for the documents themselves, under one directory (index/, the bbolt
 // file, the schema file). It is safe for concurrent use.
 type store struct {
 	layout
+	dir string
 	idx bleve.Index
 	db  *bolt.DB
 	// writeMu serialises writes so the version check and the batch that
@@ -79,7 +90,7 @@ func openStore(dir string, l layout) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s: open %s: %w", l.name, path, err)
 	}
-	return &store{layout: l, idx: idx, db: db}, nil
+	return &store{layout: l, dir: dir, idx: idx, db: db}, nil
 }
 
 // openIndex opens the Bleve index at path, or creates it with l's mapping
@@ -100,6 +111,16 @@ func openIndex(path, schemaFile string, db *bolt.DB, l layout) (bleve.Index, err
 			return bleve.Open(path)
 		}
 		if l.rebuild != nil {
+			if have, err := strconv.ParseInt(stored, 10, 64); err == nil && have < l.complete {
+				// Before the rebuild's schema file: a crash between leaves
+				// the mark and an old schema, which rebuilds again.
+				mark := filepath.Join(filepath.Dir(path), refreshFile)
+				if err := durablefile.Write(mark, []byte("schema "+stored+"\n"), 0o644); err != nil {
+					return nil, fmt.Errorf("mark a refresh due: %w", err)
+				}
+				slog.Warn("the index's stored summaries predate fields of its new schema: a refresh from recordings is due",
+					"index", l.name, "from", stored, "to", l.schema)
+			}
 			return rebuildIndex(path, schemaFile, db, l, stored)
 		}
 		return nil, fmt.Errorf("index in %s has schema %q, this build needs %q: remove %s and %s, then run `sightline reindex`",
@@ -202,6 +223,22 @@ func recoverRebuild(path string) error {
 		return fmt.Errorf("restore the index a rebuild set aside: %w", err)
 	}
 	return durablefile.SyncDir(filepath.Dir(path))
+}
+
+// RefreshDue reports whether a schema upgrade left documents without
+// fields their source (recordings) can fill: they want re-sending.
+func (s *store) RefreshDue() bool {
+	_, err := os.Stat(filepath.Join(s.dir, refreshFile))
+	return err == nil
+}
+
+// RefreshDone clears the mark RefreshDue reads, once every document was
+// re-sent.
+func (s *store) RefreshDone() error {
+	if err := os.Remove(filepath.Join(s.dir, refreshFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: clear the refresh mark: %w", s.name, err)
+	}
+	return durablefile.SyncDir(s.dir)
 }
 
 // newerSchema refuses an index of a schema above l's: written by a newer
