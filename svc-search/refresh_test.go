@@ -1,47 +1,24 @@
 package search
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 
-	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/internal/testproc"
 	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index/bleve"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
-
-// syncBuffer is a log destination the test reads while the service writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 // upgradedIndex leaves in dataDir what an earlier version left: the index
 // of docs as they were stored then (no rage- or dead-clicked elements,
@@ -101,24 +78,11 @@ func TestRefreshAfterUpgrade(t *testing.T) {
 		upgradedIndex(t, dataDir, docs)
 		// Recordings fails once, on the second page of summaries.
 		src := &summarySource{sessions: docs, failAt: 1}
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := grpc.NewServer()
-		recordingsv1.RegisterRecordingsInternalServiceServer(srv, src)
-		go func() { _ = srv.Serve(lis) }()
-		t.Cleanup(srv.Stop)
-		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		var logs syncBuffer
+		var logs testproc.LogBuffer
 		c, svc := serve(t, testConfig(t), Deps{
 			Authorizer: siteaccesstest.AllowAll{}, DataDir: dataDir,
 			Logger:     slog.New(slog.NewTextHandler(&logs, nil)),
-			Recordings: recordingsv1.NewRecordingsInternalServiceClient(conn),
+			Recordings: serveSource(t, src),
 		})
 		count := func() int64 {
 			r, err := c.CountSessions(t.Context(), &searchv1.CountSessionsRequest{SiteId: siteA, Filter: filter})
@@ -165,7 +129,7 @@ func TestRefreshAfterUpgrade(t *testing.T) {
 	t.Run("without recordings", func(t *testing.T) {
 		dataDir := t.TempDir()
 		upgradedIndex(t, dataDir, docs)
-		var logs syncBuffer
+		var logs testproc.LogBuffer
 		_, svc := serve(t, testConfig(t), Deps{
 			Authorizer: siteaccesstest.AllowAll{}, DataDir: dataDir,
 			Logger: slog.New(slog.NewTextHandler(&logs, nil)),

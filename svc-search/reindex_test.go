@@ -101,11 +101,10 @@ func (s *summarySource) ListSessionSummaries(_ context.Context, req *recordingsv
 	return res, nil
 }
 
-func TestReindexResumes(t *testing.T) {
-	dst, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
-	src := &summarySource{sessions: indextest.Generate(8, siteA, "r", 1700), failAt: 2,
-		answers:       map[int64][]*sessionsv1.Answer{siteA: indextest.GenerateAnswers(8, siteA, "r", 1200), siteB: indextest.GenerateAnswers(9, siteB, "r", 10)},
-		answersFailAt: 1000}
+// serveSource serves src as recordings' internal service on a real socket
+// for the test, and answers a client of it.
+func serveSource(t *testing.T, src *summarySource) recordingsv1.RecordingsInternalServiceClient {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -113,18 +112,26 @@ func TestReindexResumes(t *testing.T) {
 	srv := grpc.NewServer()
 	recordingsv1.RegisterRecordingsInternalServiceServer(srv, src)
 	go func() { _ = srv.Serve(lis) }()
-	defer srv.Stop()
+	t.Cleanup(srv.Stop)
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	rec := recordingsv1.NewRecordingsInternalServiceClient(conn)
+	t.Cleanup(func() { conn.Close() })
+	return recordingsv1.NewRecordingsInternalServiceClient(conn)
+}
+
+func TestReindexResumes(t *testing.T) {
+	dst, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}})
+	src := &summarySource{sessions: indextest.Generate(8, siteA, "r", 1700), failAt: 2,
+		answers:       map[int64][]*sessionsv1.Answer{siteA: indextest.GenerateAnswers(8, siteA, "r", 1200), siteB: indextest.GenerateAnswers(9, siteB, "r", 10)},
+		answersFailAt: 1000}
+	rec := serveSource(t, src)
 	cursor := filepath.Join(t.TempDir(), "reindex.cursor")
 	var out bytes.Buffer
 
 	// The first run fails on the third page, leaving the cursor after page 2.
-	err = Reindex(t.Context(), rec, dst, siteA, cursor, &out)
+	err := Reindex(t.Context(), rec, dst, siteA, cursor, &out)
 	if status.Code(errorsCause(err)) != codes.Unavailable {
 		t.Fatalf("first run: %v, want the Unavailable failure", err)
 	}
