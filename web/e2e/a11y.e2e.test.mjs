@@ -122,6 +122,8 @@ const signedInPages = () => [
   { name: "site-settings", url: `/o/${orgId}/sites/${siteId}/setup?tab=settings`, ready: "[data-testid=site-settings]" },
   { name: "site-danger", url: `/o/${orgId}/sites/${siteId}/setup?tab=site`, ready: "[data-testid=setup-panel] input" },
   { name: "recordings", url: `/o/${orgId}/sites/${siteId}/recordings`, ready: "[data-testid=recording-row]" },
+  // Filters as a heatmap's link sets them: the chips above the list.
+  { name: "recordings-filtered", url: `/o/${orgId}/sites/${siteId}/recordings?range=7d&errors=0&clicked=${encodeURIComponent("main>button.add-to-cart")}`, ready: "[data-testid=active-filters]" },
   // Trends & funnels (traffic.e2e checks them with counts).
   { name: "overview", url: `/o/${orgId}/sites/${siteId}/overview`, ready: "[data-testid=tr-tiles]" },
   { name: "realtime", url: `/o/${orgId}/sites/${siteId}/realtime`, ready: "[data-testid=rt-visitors]" },
