@@ -228,8 +228,8 @@ func gatewayModule() module {
 	}
 }
 
-// notifyClient is notify's internal client over conn, nil without one
-// (the caller then sends no e-mail or events).
+// recordingsClient is recordings' internal client over conn, nil without
+// one (search then leaves an index refresh to `sightline reindex`).
 func recordingsClient(conn *grpc.ClientConn) recordingsv1.RecordingsInternalServiceClient {
 	if conn == nil {
 		return nil
@@ -237,6 +237,8 @@ func recordingsClient(conn *grpc.ClientConn) recordingsv1.RecordingsInternalServ
 	return recordingsv1.NewRecordingsInternalServiceClient(conn)
 }
 
+// notifyClient is notify's internal client over conn, nil without one
+// (the caller then sends no e-mail or events).
 func notifyClient(conn *grpc.ClientConn) notifyv1.NotifyInternalServiceClient {
 	if conn == nil {
 		return nil
