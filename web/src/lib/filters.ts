@@ -335,7 +335,7 @@ export function activeFilters(q: RecordingsQuery): ActiveFilter[] {
     out.push({ id: "feedbackRatingMax", name: "Rating at most", value: `${q.feedbackRatingMax} of 5`, clear: { feedbackRatingMax: undefined } });
   }
   const lists = [
-    ["devices", "Device", (v: string) => DEVICE_TYPES.find((x) => x.value === v)?.label ?? v],
+    ["devices", "Device", deviceLabel],
     ["browsers", "Browser", (v: string) => v],
     ["oses", "OS", (v: string) => v],
     ["countries", "Country", countryName],

@@ -19,6 +19,7 @@ import {
   toggle,
   toSearchParams,
   URL_OP_LABELS,
+  type ActiveFilter,
   type RecordingsQuery,
   type UrlCondition,
 } from "../lib/filters";
@@ -196,11 +197,10 @@ const ELEMENT_FILTERS: { field: "clickedElement" | "rageClickedElement" | "deadC
  * panel is folded away, and a heatmap's link sets conditions the user never
  * typed — each removable by itself.
  */
-function ActiveFilterChips({ q, set }: { q: RecordingsQuery; set: (p: Partial<RecordingsQuery>) => void }) {
-  const chips = activeFilters(q);
+function ActiveFilterChips({ chips, set }: { chips: ActiveFilter[]; set: (p: Partial<RecordingsQuery>) => void }) {
   if (chips.length === 0) return null;
   return (
-    <ul className="active-filters" aria-label="Active filters" data-testid="active-filters">
+    <ul className="chips active-filters" aria-label="Active filters" data-testid="active-filters">
       {chips.map((c) => {
         const text = c.value ? `${c.name} ${c.value}` : c.name;
         return (
@@ -389,7 +389,8 @@ export function Recordings() {
   useEffect(() => setQ(urlQuery), [urlQuery]);
   const queryString = toSearchParams(q).toString();
   const pageSize = listPageSize(config?.maxPageSize);
-  const nActive = activeFilters(q).length;
+  const chips = activeFilters(q);
+  const nActive = chips.length;
   const list = useSessionSearch(siteId, queryString, pageSize, { pollWhileEmpty: nActive === 0 });
   const { items, total, facets } = list;
 
@@ -492,7 +493,7 @@ export function Recordings() {
             </label>
           </div>
         </div>
-        <ActiveFilterChips q={q} set={set} />
+        <ActiveFilterChips chips={chips} set={set} />
         {list.query.data && items.length === 0 && nActive === 0 && <DemoCard orgId={orgId} siteId={siteId} />}
         {fresh > 0 && (
           <button className="btn btn-small new-sessions" onClick={showNew} data-testid="new-recordings">
