@@ -2,6 +2,7 @@ package summary
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +22,11 @@ import (
 //     window. Its reaction may come in a later chunk: the click waits in
 //     its page view's fold state. A click whose page view sends nothing
 //     more (the visitor navigated away or closed the tab) is never dead.
+//   - Its wait ends early when the visitor presses elsewhere (Press: on
+//     another element, farther than RageRadiusPx): what reacts after that
+//     answers the new action, so a click nothing answered before the
+//     visitor went on to something else is dead. (Pressing the same spot
+//     again, as an impatient visitor does, keeps the wait going.)
 //   - A click into an editable field is never dead (and never part of a
 //     rage burst: triple-clicking to select a field's text is no anger).
 //   - Rage: clicks within RageRadiusPx of a burst's first click, each within
@@ -143,7 +149,7 @@ func (s *State) applyClicks(c *ChunkStats) {
 		case w.Expired:
 		case answers(c, w.Click):
 			continue
-		case c.LastMs > w.T+DeadWindowMs:
+		case c.LastMs > w.T+DeadWindowMs || cutAt(c, w.Click) <= w.T+DeadWindowMs:
 			w.Expired = true
 		}
 		keep = append(keep, w)
@@ -167,7 +173,7 @@ func (s *State) applyClicks(c *ChunkStats) {
 			continue
 		}
 		if len(v.Waiting) < maxClicksPerChunk {
-			v.Waiting = append(v.Waiting, waiting{Click: k, Burst: v.Burst.ID, Expired: c.LastMs > k.T+DeadWindowMs})
+			v.Waiting = append(v.Waiting, waiting{Click: k, Burst: v.Burst.ID, Expired: k.Cut || c.LastMs > k.T+DeadWindowMs})
 		}
 	}
 	// No later click can join a burst once the data is past its window.
@@ -177,18 +183,33 @@ func (s *State) applyClicks(c *ChunkStats) {
 	s.settle(c.PageViewID, v)
 }
 
-// answers tells whether chunk c reacts to click k of an earlier chunk.
+// answers tells whether chunk c reacts to click k of an earlier chunk
+// before the visitor pressed elsewhere.
 func answers(c *ChunkStats, k Click) bool {
+	until := min(k.T+DeadWindowMs, cutAt(c, k)-1)
 	if len(c.Early) == 0 {
 		// Stats stored before Early existed.
-		return c.FirstResponseMs > 0 && c.FirstResponseMs <= k.T+DeadWindowMs
+		return c.FirstResponseMs > 0 && c.FirstResponseMs <= until
 	}
 	for _, r := range c.Early {
-		if r.T <= k.T+DeadWindowMs && (r.Focus == 0 || r.Focus != k.Node) {
+		if r.T <= until && (r.Focus == 0 || r.Focus != k.Node) {
 			return true
 		}
 	}
 	return false
+}
+
+// cutAt is the time of chunk c's first press elsewhere than click k (at or
+// after it), math.MaxInt64 when none. A reaction in the same millisecond
+// as that press is taken for the press's: within a chunk the stream order
+// decides, which the lists across chunks no longer hold.
+func cutAt(c *ChunkStats, k Click) int64 {
+	for _, p := range c.Presses {
+		if p.T >= k.T && pressedElsewhere(k, p) {
+			return p.T
+		}
+	}
+	return math.MaxInt64
 }
 
 func containsSorted(ids []int32, id int32) bool {

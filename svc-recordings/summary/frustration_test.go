@@ -17,6 +17,10 @@ func TestFrustrationRules(t *testing.T) {
 		return inc(ts, ev{"source": 2, "type": 2, "id": node, "x": x, "y": 10})
 	}
 	focusOn := func(ts int64, node int) ev { return inc(ts, ev{"source": 2, "type": 5, "id": node}) }
+	// press is rrweb's MouseDown (kind 1) or TouchStart (kind 7).
+	press := func(ts int64, kind, node, x int) ev {
+		return inc(ts, ev{"source": 2, "type": kind, "id": node, "x": x, "y": 10})
+	}
 	el := func(id int, tag string, attrs ev, kids ...any) ev {
 		return ev{"type": 2, "id": id, "tagName": tag, "attributes": attrs, "childNodes": kids}
 	}
@@ -87,6 +91,30 @@ func TestFrustrationRules(t *testing.T) {
 			clickOn(t0+1000, 8, 10), clickOn(t0+1800, 8, 12), clickOn(t0+2600, 8, 14), later(t0 + 9000)}}}, 3, 0},
 		{"rage on a field is no rage", []chunkSpec{{pv, []ev{page,
 			clickOn(t0+1000, 3, 10), clickOn(t0+1100, 3, 10), clickOn(t0+1200, 3, 10), later(t0 + 9000)}}}, 0, 0},
+		// Pressing elsewhere ends a click's wait: what reacts after that is
+		// the new action's (the click on 2 is answered, the one on 8 dead).
+		{"a press elsewhere before any reaction: dead", []chunkSpec{{pv, []ev{page,
+			clickOn(t0+1000, 8, 0), press(t0+1300, 1, 2, 200), clickOn(t0+1350, 2, 200), mutation(t0 + 1400), later(t0 + 3000)}}}, 1, 0},
+		{"a touch elsewhere too", []chunkSpec{{pv, []ev{page,
+			clickOn(t0+1000, 8, 0), press(t0+1300, 7, 2, 200), mutation(t0 + 1400), later(t0 + 3000)}}}, 1, 0},
+		{"a press elsewhere in the next chunk", []chunkSpec{{pv, []ev{page, clickOn(t0+1000, 8, 0)}},
+			{pv, []ev{press(t0+1300, 1, 2, 200), clickOn(t0+1350, 2, 200), mutation(t0 + 1400), later(t0 + 3000)}}}, 1, 0},
+		{"the press's own focus, in the same ms, answers nothing", []chunkSpec{{pv, []ev{page, clickOn(t0+1000, 8, 0)}},
+			{pv, []ev{press(t0+1300, 1, 3, 200), focusOn(t0+1300, 3), clickOn(t0+1350, 3, 200), later(t0 + 3000)}}}, 1, 0},
+		{"a reaction before the press elsewhere answers", []chunkSpec{{pv, []ev{page,
+			clickOn(t0+1000, 8, 0), mutation(t0 + 1100), press(t0+1300, 1, 2, 200), clickOn(t0+1350, 2, 200), mutation(t0 + 1400), later(t0 + 3000)}}}, 0, 0},
+		{"a reaction before the press elsewhere, in the next chunk", []chunkSpec{{pv, []ev{page, clickOn(t0+1000, 8, 0)}},
+			{pv, []ev{mutation(t0 + 1100), press(t0+1300, 1, 2, 200), clickOn(t0+1350, 2, 200), mutation(t0 + 1400), later(t0 + 3000)}}}, 0, 0},
+		{"pressing the same button again keeps the wait", []chunkSpec{{pv, []ev{page,
+			clickOn(t0+1000, 8, 0), press(t0+1300, 1, 8, 120), clickOn(t0+1350, 8, 120), mutation(t0 + 1400), later(t0 + 3000)}}}, 0, 0},
+		{"... as does another node within the rage radius", []chunkSpec{{pv, []ev{page, clickOn(t0+1000, 8, 0)}},
+			{pv, []ev{press(t0+1300, 1, 2, 20), mutation(t0 + 1400), later(t0 + 3000)}}}, 0, 0},
+		{"an answer late in the window, then a press elsewhere", []chunkSpec{{pv, []ev{page,
+			clickOn(t0+1000, 8, 0), mutation(t0 + 2400), press(t0+2600, 1, 2, 200), later(t0 + 5000)}}}, 0, 0},
+		{"a press elsewhere leaves a page view's last click dead", []chunkSpec{{pv, []ev{page,
+			clickOn(t0+1000, 8, 0), press(t0+1300, 1, 3, 200), clickOn(t0+1350, 3, 200)}}}, 1, 0},
+		{"a press elsewhere leaves the last click of the chunk before dead", []chunkSpec{{pv, []ev{page, clickOn(t0+1000, 8, 0)}},
+			{pv, []ev{press(t0+1300, 1, 3, 200), clickOn(t0+1350, 3, 200)}}}, 1, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

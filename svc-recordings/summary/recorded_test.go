@@ -184,6 +184,9 @@ func TestRecordedFrustrations(t *testing.T) {
 		"name-label": "",     // a label for a field
 		"plain":      "dead", // plain text
 		"noop":       "dead", // a handler that does nothing
+		"noop2":      "dead", // does nothing; #away is pressed and answers within the window
+		"away":       "",     // far from #noop2, changes the text
+		"twice":      "",     // answered 1.2 s after the first click, pressed again meanwhile
 		"scroll":     "",     // only scrolls
 		"rage":       "rage", // four clicks within a second: one rage click, not dead
 		"slow":       "",     // answered 1.2 s later, in the next batch
@@ -205,8 +208,27 @@ func TestRecordedFrustrations(t *testing.T) {
 			t.Fatalf("the recording has no click on #%s: re-record (testdata/README.md)", e)
 		}
 	}
-	if seen["change"] != 2 || seen["rage"] < RageClicks {
-		t.Fatalf("recording: %d clicks on #change, %d on #rage", seen["change"], seen["rage"])
+	if seen["change"] != 2 || seen["rage"] < RageClicks || seen["twice"] != 2 {
+		t.Fatalf("recording: %d clicks on #change, %d on #rage, %d on #twice", seen["change"], seen["rage"], seen["twice"])
+	}
+	// #noop2's case needs #away clicked within its window (else it is dead
+	// by the window alone), and #twice's second click before the answer.
+	at := func(elem string, nth int) int64 {
+		for _, c := range clicks {
+			if c.Elem == elem {
+				if nth == 0 {
+					return c.T
+				}
+				nth--
+			}
+		}
+		return 0
+	}
+	if d := at("away", 0) - at("noop2", 0); d <= 0 || d >= DeadWindowMs-300 {
+		t.Fatalf("recording: #away clicked %d ms after #noop2: re-record", d)
+	}
+	if d := at("twice", 1) - at("twice", 0); d <= 0 || d >= 1000 {
+		t.Fatalf("recording: #twice's clicks %d ms apart: re-record", d)
 	}
 	// The recording must keep the cross-batch cases: the answer to #slow and
 	// #later arrives in a later batch than the click.

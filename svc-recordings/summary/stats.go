@@ -58,15 +58,18 @@ type Client struct {
 }
 
 // Click is one mouse click. Resolved is true when something reacted to it
-// (reacts) later in the same chunk, within DeadWindowMs; Editable when the
-// chunk itself showed the clicked node is an editable field (the fold also
-// knows the fields of earlier chunks of the page view).
+// (reacts) later in the same chunk, within DeadWindowMs; Cut when, before
+// anything did, the visitor pressed elsewhere in the same chunk (so no
+// later reaction is its); Editable when the chunk itself showed the
+// clicked node is an editable field (the fold also knows the fields of
+// earlier chunks of the page view).
 type Click struct {
 	T        int64 `json:"t"`
 	X        int32 `json:"x"`
 	Y        int32 `json:"y"`
 	Node     int32 `json:"n,omitempty"`
 	Resolved bool  `json:"r,omitempty"`
+	Cut      bool  `json:"cu,omitempty"`
 	Editable bool  `json:"ed,omitempty"`
 	// H anchors the click for heatmaps (heat.go); nil when its page is
 	// unknown.
@@ -80,7 +83,29 @@ type Reaction struct {
 	Focus int32 `json:"f,omitempty"`
 }
 
-// maxEarly bounds ChunkStats.Early.
+// Press is a pointer press (rrweb's MouseDown or TouchStart): the visitor
+// beginning their next action. One elsewhere (pressedElsewhere) ends the
+// wait of the clicks before it.
+type Press struct {
+	T    int64 `json:"t"`
+	X    int32 `json:"x"`
+	Y    int32 `json:"y"`
+	Node int32 `json:"n,omitempty"`
+}
+
+// pressedElsewhere tells whether press p is on something other than click
+// k: another node, and farther than RageRadiusPx (so pressing a button's
+// label and then its edge, or a node rrweb could not name, is the same
+// place).
+func pressedElsewhere(k Click, p Press) bool {
+	if k.Node != 0 && k.Node == p.Node {
+		return false
+	}
+	dx, dy := int64(p.X-k.X), int64(p.Y-k.Y)
+	return dx*dx+dy*dy > RageRadiusPx*RageRadiusPx
+}
+
+// maxEarly bounds ChunkStats.Early and ChunkStats.Presses.
 const maxEarly = 8
 
 // Interval is a half-open span of time [S, E) in ms since the epoch.
@@ -143,6 +168,10 @@ type ChunkStats struct {
 	// DeadWindowMs of its first event), with the node a focus reaction
 	// focused: focus moving to the clicked node itself answers no click.
 	Early []Reaction `json:"ea,omitempty"`
+	// Presses are the chunk's first pointer presses (up to maxEarly, within
+	// DeadWindowMs of its first event): one elsewhere ends the wait of a
+	// click the page view's chunk before left pending.
+	Presses []Press `json:"pr,omitempty"`
 	// Editable lists the rrweb ids of editable fields the chunk's full
 	// snapshots and mutations added (bounded); EditableReset is true when
 	// the chunk holds a full snapshot, whose ids replace the page view's.
@@ -218,9 +247,11 @@ const (
 	srcSelection          = 14
 	srcAdoptedStyleSheets = 15
 
-	interactionClick = 2
-	interactionFocus = 5
-	interactionBlur  = 6
+	interactionMouseDown  = 1
+	interactionClick      = 2
+	interactionFocus      = 5
+	interactionBlur       = 6
+	interactionTouchStart = 7
 )
 
 // ErrEvents marks events that are not a JSON array of rrweb events.
@@ -313,6 +344,27 @@ func (st *ChunkStats) addEvents(raw []byte, heat *heatReader) error {
 		}
 		open = keep
 	}
+	// press ends the wait of the open clicks it is elsewhere from: what
+	// reacts after it may be its answer, not theirs. A click left
+	// unanswered until the visitor went on to something else is dead.
+	press := func(p Press) {
+		if len(st.Presses) < maxEarly && p.T <= first+DeadWindowMs {
+			st.Presses = append(st.Presses, p)
+		}
+		keep := open[:0]
+		for _, i := range open {
+			c := &st.Clicks[i]
+			switch {
+			case p.T > c.T+DeadWindowMs:
+				// Too late for it, as in react.
+			case pressedElsewhere(*c, p):
+				c.Cut = true
+			default:
+				keep = append(keep, i)
+			}
+		}
+		open = keep
+	}
 	it := batch.NewEvents(raw)
 	for it.Next() {
 		e := it.Event()
@@ -367,6 +419,10 @@ func (st *ChunkStats) addEvents(raw []byte, heat *heatReader) error {
 						heat.clickPos(&st.Clicks[len(st.Clicks)-1])
 						open = append(open, len(st.Clicks)-1)
 					}
+				case interactionMouseDown, interactionTouchStart:
+					x, _ := data.Get("x").Float()
+					y, _ := data.Get("y").Float()
+					press(Press{T: t, X: clampPx(x), Y: clampPx(y), Node: clampID(id)})
 				case interactionFocus, interactionBlur:
 					n := clampID(id)
 					if kind == interactionFocus {

@@ -36,6 +36,16 @@ try {
   const page = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
   await page.goto(origin + '/frustration.html');
   await waitFor(() => posts().length > 0, 'the first batch');
+  // beforeFlush waits until lead ms before the tracker's next flush (every 5 s after the last), so
+  // that a click then is answered in the next batch. The tracker flushes only what is pending: the
+  // pointer moves so there is something.
+  const beforeFlush = async (lead) => {
+    const n = posts().length;
+    await page.mouse.move(5, 5);
+    await waitFor(() => posts().length > n, 'a flush', 8000);
+    const flushedAt = Date.now();
+    await sleep(Math.max(0, flushedAt + 5000 - lead - Date.now()));
+  };
   const step = async (sel, pause = 2000) => {
     await page.click(sel);
     await sleep(pause);
@@ -53,6 +63,10 @@ try {
   await step('#name-label', 800); // a label pointing at a field
   await step('#plain'); // plain text: dead
   await step('#noop'); // a handler that does nothing: dead
+  await step('#noop2', 400); // does nothing, and the visitor goes on at once...
+  await step('#away'); // ...to a button that answers: #noop2 is dead all the same
+  await step('#twice', 300); // answered 1.2 s after the first click, pressed again meanwhile
+  await step('#twice'); // on the same spot: neither is dead
   await step('#scroll', 1200); // only scrolls
   await page.mouse.wheel(0, -2000); // back up (a scroll, not a click)
   await sleep(1500);
@@ -63,19 +77,15 @@ try {
     await sleep(150);
   }
   await sleep(2500);
-  await step('#slow', 2500); // answered after 1.2 s: not dead
+  await beforeFlush(600);
+  await step('#slow', 2500); // answered after 1.2 s, in the next batch: not dead
   await step('#tooslow', 4000); // answered after 2.5 s: dead
   await step('#editor-p', 1000); // inside a contenteditable
-  // A click whose answer lands in the next batch: click just before the tracker's next flush (every
-  // 5 s after the last) and answer just after it.
-  const n = posts().length;
-  await waitFor(() => posts().length > n, 'a flush', 8000);
-  const flushedAt = Date.now();
   await page.evaluate(() => {
     window.laterDelay = 900; // the answer's delay, read by the handler
   });
-  await sleep(Math.max(0, flushedAt + 4600 - Date.now()));
-  await step('#later', 2500);
+  await beforeFlush(400);
+  await step('#later', 2500); // answered in the next batch
   await step('#link', 0); // navigates: a new page view
   await page.waitForURL('**/page2.html');
   await sleep(2500);

@@ -2823,7 +2823,8 @@ export interface components {
             customEvents?: string[];
             /**
              * Format: int32
-             * @description Clicks followed by no DOM mutation or navigation within ~1.5 s.
+             * @description Clicks the page did not react to (DOM mutation, navigation, scroll, focus
+             *     elsewhere) within ~1.5 s, or before the visitor pressed somewhere else.
              */
             deadClickCount?: number;
             deadClickedElements?: string[];

@@ -462,7 +462,8 @@ type SessionSummary struct {
 	ClickCount int32       `protobuf:"varint,14,opt,name=click_count,json=clickCount,proto3" json:"click_count,omitempty"`
 	// Three or more clicks within one second within ~30 px.
 	RageClickCount int32 `protobuf:"varint,15,opt,name=rage_click_count,json=rageClickCount,proto3" json:"rage_click_count,omitempty"`
-	// Clicks followed by no DOM mutation or navigation within ~1.5 s.
+	// Clicks the page did not react to (DOM mutation, navigation, scroll, focus
+	// elsewhere) within ~1.5 s, or before the visitor pressed somewhere else.
 	DeadClickCount int32 `protobuf:"varint,16,opt,name=dead_click_count,json=deadClickCount,proto3" json:"dead_click_count,omitempty"`
 	// Console errors and unhandled exceptions.
 	ErrorCount int32 `protobuf:"varint,17,opt,name=error_count,json=errorCount,proto3" json:"error_count,omitempty"`
