@@ -92,12 +92,15 @@ const URL_OPS: Record<UrlCondition["op"], UrlOperator> = {
   pattern: "OPERATOR_PATTERN",
 };
 
-/** URL_OP_LABELS names each page condition's operator, in the order the filter's menu lists them. */
-export const URL_OP_LABELS: { op: UrlCondition["op"]; label: string }[] = [
-  { op: "contains", label: "contains" },
-  { op: "equals", label: "is" },
-  { op: "prefix", label: "starts with" },
-  { op: "pattern", label: "matches pattern (*)" },
+/**
+ * URL_OP_LABELS names each page condition's operator, in the order the filter's menu lists them:
+ * label in the menu (with its hint), words on a chip.
+ */
+export const URL_OP_LABELS: { op: UrlCondition["op"]; label: string; words: string }[] = [
+  { op: "contains", label: "contains", words: "contains" },
+  { op: "equals", label: "is", words: "is" },
+  { op: "prefix", label: "starts with", words: "starts with" },
+  { op: "pattern", label: "matches pattern (*)", words: "matches pattern" },
 ];
 
 export function emptyQuery(): RecordingsQuery {
@@ -346,7 +349,7 @@ export function activeFilters(q: RecordingsQuery): ActiveFilter[] {
   }
   for (const [field, , name] of COND_PARAMS) {
     const c = q[field];
-    const op = URL_OP_LABELS.find((o) => o.op === c?.op)?.label.replace(" (*)", "");
+    const op = URL_OP_LABELS.find((o) => o.op === c?.op)?.words;
     if (c && c.value) out.push({ id: field, name: `${name} ${op}`, value: c.value, clear: { [field]: undefined } });
   }
   for (const [field, , name, unit] of NUM_PARAMS) {
