@@ -174,7 +174,7 @@ bench-pipeline-heatmaps: build ## What heatmaps cost the whole product: serve wi
 	$(GO) run ./cmd/benchpipeline -mode ab -binary $(BIN) -sizes 10240 -start 1500 -step 20s -server-args-b=--recordings.heatmaps=false $(BENCH_PIPELINE_HEATMAPS_ARGS)
 
 .PHONY: bench-edge
-bench-edge: build ## The edge alone (accounts, ingest, gateway; recordings unreachable, spool fsync'd) vs a bare handler under wrk -t2 -c64, a 10 KB batch, 3 rotated rounds (issue 19's edge measure; needs wrk: apt-get install wrk; ~2 min).
+bench-edge: build ## The edge alone (accounts, ingest, gateway; recordings unreachable, spool fsync'd) vs a bare handler under wrk -t2 -c64, a 10 KB batch, 3 rotated rounds, then both at a constant 10,000 batches/s: p50/p99 (issue 19's edge measures; needs wrk: apt-get install wrk; ~3 min).
 	$(GO) run ./cmd/benchpipeline -mode edge -binary $(BIN) $(BENCH_EDGE_ARGS)
 
 DURATION ?= 30m

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/prometheus/procfs"
+
+	"github.com/sightlinehq/sightline/internal/loadgen"
 )
 
 // The edge as issue 19 measures it: the edge processes only (accounts,
@@ -75,8 +78,9 @@ func (r edgeResult) faultsPerReq() float64 {
 	return float64(r.faults) / float64(r.requests)
 }
 
-// edge runs the comparison: rounds × (edge, bare) of d each.
-func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath string) error {
+// edge runs the comparison: rounds × (edge, bare) of d each, then both at
+// a constant offered rate (openRate, 0: not).
+func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath string, openRate float64) error {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
 		return fmt.Errorf("wrk not found (apt-get install wrk): %w", err)
@@ -209,6 +213,11 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 	cpu := func(r edgeResult) float64 { return float64(r.cpuPerReq().Microseconds()) }
 	fmt.Printf("medians: edge %.0f req/s, %.0f µs CPU per request; bare %.0f req/s, %.0f µs; edge/bare by rate %.3f (rounds %.3f–%.3f; issue 19's goal ≥ 0.50)\n",
 		med(edges, rps), med(edges, cpu), med(bares, rps), med(bares, cpu), median(ratios), slices.Min(ratios), slices.Max(ratios))
+	if openRate > 0 {
+		if err := edgeOpenLoop(ctx, c, s, bareAddr, bareProc, openRate, d); err != nil {
+			return err
+		}
+	}
 	if c.profile > 0 {
 		// One more edge run, not counted, under the profiler.
 		path := filepath.Join(os.TempDir(), "benchedge.cpu.pprof")
@@ -274,4 +283,52 @@ func parseWrk(out string) (edgeResult, error) {
 		}
 	}
 	return r, nil
+}
+
+// edgeOpenLoop offers rate batches a second to the edge and then to the
+// bare handler, each sent at its due time whatever the answers so far
+// (issue 19: p99 ≤ 20 ms at 10,000/s), and prints what each answered and
+// its latency from the due time. The generator is Go's HTTP client in this
+// process, on the same two cores: the bare handler's row shows what it and
+// the machine alone cost at that rate.
+func edgeOpenLoop(ctx context.Context, c config, s *server, bareAddr string, bareProc procfs.Proc, rate float64, d time.Duration) error {
+	dr, err := newDriver(c, s, 10240)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nopen loop: %.0f batches/s offered for %v (loadgen's 10 KB batches, sent gzip'd as the tracker does; latency from each send's due time)\n", rate, d)
+	fmt.Printf("%-6s %10s %10s %10s %10s %10s %12s\n", "target", "offered/s", "204/s", "other", "p50", "p99", "CPU/request")
+	var edgeP99 int64
+	for _, t := range []struct {
+		name string
+		url  string
+		proc procfs.Proc
+	}{{"edge", "http://" + s.http, s.proc}, {"bare", "http://" + bareAddr, bareProc}} {
+		tdr := &loadgen.Driver{URL: t.url, Batches: dr.Batches, Client: loadgen.NewClient(c.inFlight), MaxInFlight: c.inFlight}
+		st0, err := t.proc.Stat()
+		if err != nil {
+			return err
+		}
+		r, err := tdr.Run(ctx, rate, d)
+		if err != nil {
+			return err
+		}
+		st1, err := t.proc.Stat()
+		if err != nil {
+			return err
+		}
+		ok := r.Status[http.StatusNoContent]
+		cpu := time.Duration((st1.CPUTime() - st0.CPUTime()) * float64(time.Second))
+		p99 := r.Latency.ValueAtQuantile(99)
+		if t.name == "edge" {
+			edgeP99 = p99
+		}
+		fmt.Printf("%-6s %10.0f %10.0f %10d %10s %10s %12v\n", t.name, float64(r.Offered)/r.Window.Seconds(), float64(ok)/r.Window.Seconds(),
+			r.Offered-ok, ms(r.Latency.ValueAtQuantile(50)), ms(p99), (cpu / time.Duration(max(r.Answered(), 1))).Round(time.Microsecond))
+		if r.Offered-ok > 0 {
+			fmt.Printf("       not 204: %v by status, %d transport errors (first: %v), %d skipped with %d requests waiting\n", r.Status, r.Errors, r.FirstErr, r.Saturated, c.inFlight)
+		}
+	}
+	fmt.Printf("edge p99 at %.0f/s: %s (issue 19's goal at 10,000/s: ≤ 20 ms)\n", rate, ms(edgeP99))
+	return nil
 }

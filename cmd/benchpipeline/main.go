@@ -73,6 +73,7 @@ func main() {
 	edgeRounds := flag.Int("edge-rounds", 3, "edge: rounds of edge and bare, the order rotated")
 	edgeDur := flag.Duration("edge-duration", 15*time.Second, "edge: wrk's duration per target and round")
 	edgeBatch := flag.String("edge-batch", "svc-ingest/testdata/batch-chromium.json", "edge: the batch sent (a tracker batch as JSON)")
+	edgeRate := flag.Float64("edge-rate", 10000, "edge: the constant offered rate (batches/s) of the open-loop run after wrk's rounds, 10 KB batches sent gzip'd, for -edge-duration (0: none)")
 	flag.StringVar(&c.binary, "binary", "bin/sightline", "the sightline binary to run")
 	sizes := flag.String("sizes", "10240,61440", "batch shapes: bytes of JSON per batch (sent gzip'd), comma list")
 	starts := flag.String("start", "250,80", "first step's rate (batches/s) per shape, comma list")
@@ -124,7 +125,7 @@ func main() {
 		if *edgeRounds < 1 || *edgeDur < time.Second {
 			log.Fatal("need -edge-rounds ≥ 1 and -edge-duration ≥ 1s")
 		}
-		if err := edge(ctx, c, *edgeRounds, *edgeDur, *edgeBatch); err != nil {
+		if err := edge(ctx, c, *edgeRounds, *edgeDur, *edgeBatch, *edgeRate); err != nil {
 			log.Fatal(err)
 		}
 	case "ab":
