@@ -170,7 +170,7 @@ export function extractMarkers(
         }
       }
     } else {
-      add("dead", f.time, "no reaction", "Nothing on the page reacted to this click");
+      add("dead", f.time, "no reaction", "Nothing on the page reacted to this click within 1.5 s, or before the visitor pressed somewhere else");
       const c = byTime.find((c) => c.time === f.time && (c.node === f.nodeId || !f.nodeId) && !covered.has(c.i));
       if (c) covered.add(c.i);
     }
