@@ -252,6 +252,15 @@ test("the Heatmaps page draws each click inside its element at another width, an
   assert.equal(await first.getAttribute("data-selector"), SELECTOR.buy);
   const total = Object.values(all).reduce((a, c) => a + c, 0);
   assert.match(await first.innerText(), new RegExp(`${all.buy}\\s*·\\s*${Math.round((all.buy / total) * 100)} %`));
+  // Each listed element is named by what the rebuilt page shows on it (the snapshot's, as it loaded).
+  const NAME = { buy: "Buy", pricing: "Pricing", cta: "Sign up for news" };
+  await waitFor(async () => (await page.getByTestId("heat-element-name").count()) > 0, "element names from the rebuilt page", 10_000);
+  const listed = await page
+    .getByTestId("heat-element")
+    .evaluateAll((els) => els.map((el) => [el.dataset.selector, el.querySelector("[data-testid=heat-element-name]")?.textContent ?? ""]));
+  assert.equal(listed.length, Object.keys(all).length);
+  for (const [sel, name] of listed) assert.equal(name, NAME[Object.keys(SELECTOR).find((k) => SELECTOR[k] === sel)], `${sel}: named`);
+  assert.match(await first.getAttribute("aria-label"), /^Buy \(button#buy\): /);
   await first.hover();
   const hl = await page.getByTestId("heat-highlight").evaluate((el) => ({ left: parseFloat(el.style.left), top: parseFloat(el.style.top), width: parseFloat(el.style.width) }));
   assert.ok(Math.abs(hl.left - b.buy.left) < 1 && Math.abs(hl.top - b.buy.top) < 1 && Math.abs(hl.width - b.buy.width) < 1, `highlight ${JSON.stringify(hl)} on Buy ${JSON.stringify(b.buy)}`);

@@ -25,6 +25,7 @@ interface Page {
   height: number;
   locate(selector: string): Box | null;
   elementAt?(x: number, y: number): Element | null;
+  name?(selector: string): string;
   destroy?(): void;
 }
 
@@ -63,6 +64,7 @@ export function HeatStage({
   data,
   highlight,
   onPick,
+  onNames,
 }: {
   siteId: string;
   snapshot: Snapshot | undefined;
@@ -71,6 +73,8 @@ export function HeatStage({
   data: Heatmap | undefined;
   highlight?: string;
   onPick?: (selector: string) => void;
+  /** onNames hands over what names the rebuilt page's elements (undefined while there is none). */
+  onNames?: (name: ((selector: string) => string) | undefined) => void;
 }) {
   const stageRef = useRef<HTMLDivElement>(null);
   const scrollerRef = useRef<HTMLDivElement>(null);
@@ -187,6 +191,11 @@ export function HeatStage({
       cancelled = true;
     };
   }, [page, data, kind, layer, spotScale]);
+
+  useEffect(() => {
+    const name = page?.name?.bind(page);
+    onNames?.(name);
+  }, [page, onNames]);
 
   const box = useMemo(() => (page && highlight ? page.locate(highlight) : null), [page, highlight]);
   const clicked = useMemo(() => new Set((data?.elements ?? []).map((e) => e.selector ?? "").filter(Boolean)), [data]);

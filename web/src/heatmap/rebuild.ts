@@ -10,6 +10,7 @@ import type { RrwebEvent } from "../lib/ndjson";
 import { Fidelity, REPLAY_STYLE_RULES } from "../replay/fidelity";
 import { inertEvents } from "../replay/inert";
 import { streamRecording } from "../replay/useRecording";
+import { elementName } from "./name";
 import type { Box } from "./place";
 
 export type Snapshot = Schemas["v1HeatmapSnapshot"];
@@ -104,6 +105,8 @@ export interface RebuiltPage {
   locate(selector: string): Box | null;
   /** elementAt answers the element at a document position. */
   elementAt(x: number, y: number): Element | null;
+  /** name answers what a visitor saw on the element a selector finds (elementName), "" when none. */
+  name(selector: string): string;
   destroy(): void;
 }
 
@@ -187,6 +190,14 @@ export async function rebuildPage(root: HTMLElement, events: RrwebEvent[], snap:
       },
       elementAt(x, y) {
         return doc.elementFromPoint(x - view.scrollX, y - view.scrollY);
+      },
+      name(selector) {
+        try {
+          const el = doc.querySelector(selector);
+          return el ? elementName(el) : "";
+        } catch {
+          return ""; // not a selector this browser reads: the list shows the path alone
+        }
       },
       destroy,
     };

@@ -2,7 +2,7 @@
 // map — clicks (all, rage, dead), moves or scroll — and see it drawn over
 // the page rebuilt from a recording, with the most-clicked elements or the
 // scroll depths beside it. Everything chosen lives in the URL.
-import { useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Schemas } from "../api/client";
 import { $api } from "../api/query";
@@ -73,6 +73,9 @@ export default function Heatmaps() {
   const pageViews = viewsData ? Number(viewsData.scroll?.pageViews ?? 0) : undefined;
   const [highlight, setHighlight] = useState<string | undefined>();
   useEffect(() => setHighlight(undefined), [key]);
+  // What names the rebuilt page's elements, for the list beside the map.
+  const [nameOf, setNameOf] = useState<((selector: string) => string) | undefined>();
+  const onNames = useCallback((name: ((selector: string) => string) | undefined) => setNameOf(() => name), []);
 
   const recordingsUrl = (selector: string) => `/o/${orgId}/sites/${siteId}/recordings?${recordingsSearch(q, selector)}`;
   const clickMap = q.map === "click" || q.map === "rage" || q.map === "dead";
@@ -158,9 +161,10 @@ export default function Heatmaps() {
                 data={data}
                 highlight={highlight}
                 onPick={clickMap ? (s) => navigate(recordingsUrl(s)) : undefined}
+                onNames={onNames}
               />
               <aside className="heat-side">
-                {clickMap && <ElementList data={data} map={q.map} link={recordingsUrl} onHighlight={setHighlight} />}
+                {clickMap && <ElementList data={data} map={q.map} link={recordingsUrl} onHighlight={setHighlight} name={nameOf} />}
                 {q.map === "scroll" && <ScrollTable data={data} />}
                 {q.map === "move" && <p className="muted small">Warm where pointers moved and rested most. Pointers are counted for up to 2 s at one spot.</p>}
                 <Legend />
@@ -173,8 +177,22 @@ export default function Heatmaps() {
   );
 }
 
-function ElementList({ data, map, link, onHighlight }: { data: Heatmap; map: MapKind; link: (s: string) => string; onHighlight: (s: string | undefined) => void }) {
-  const elements = data.elements ?? [];
+function ElementList({
+  data,
+  map,
+  link,
+  onHighlight,
+  name,
+}: {
+  data: Heatmap;
+  map: MapKind;
+  link: (s: string) => string;
+  onHighlight: (s: string | undefined) => void;
+  /** name answers what a visitor saw on an element of the rebuilt page ("" when nothing; undefined without a page). */
+  name?: (selector: string) => string;
+}) {
+  const elements = useMemo(() => data.elements ?? [], [data]);
+  const names = useMemo(() => elements.map((e) => (e.selector && name ? name(e.selector) : "")), [elements, name]);
   const opens = clickLinkText(map);
   return (
     <div className="heat-elements">
@@ -190,14 +208,22 @@ function ElementList({ data, map, link, onHighlight }: { data: Heatmap; map: Map
         <ol data-testid="heat-elements" onMouseLeave={() => onHighlight(undefined)}>
           {elements.map((e, i) => {
             const sel = e.selector ?? "";
+            const what = names[i] ?? "";
             const label = (
               <>
                 <span className="heat-rank" aria-hidden>
                   {i + 1}
                 </span>
-                <code className="ellipsis" title={sel}>
-                  {sel ? lastSteps(sel) : "(not anchored)"}
-                </code>
+                <span className="heat-element-what">
+                  {what && (
+                    <span className="heat-element-name ellipsis" data-testid="heat-element-name">
+                      {what}
+                    </span>
+                  )}
+                  <code className="ellipsis" title={sel}>
+                    {sel ? lastSteps(sel) : "(not anchored)"}
+                  </code>
+                </span>
                 <span className="facet-count">
                   {Number(e.count ?? 0).toLocaleString()} · {percent(e.share ?? 0)}
                 </span>
@@ -212,7 +238,7 @@ function ElementList({ data, map, link, onHighlight }: { data: Heatmap; map: Map
                     onMouseEnter={() => onHighlight(sel)}
                     onFocus={() => onHighlight(sel)}
                     onBlur={() => onHighlight(undefined)}
-                    aria-label={`${lastSteps(sel)}: ${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)}; open ${opens}`}
+                    aria-label={`${what ? `${what} (${lastSteps(sel)})` : lastSteps(sel)}: ${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)}; open ${opens}`}
                     data-testid="heat-element"
                     data-selector={sel}
                   >
