@@ -354,8 +354,18 @@ test("the Heatmaps page draws each click inside its element at another width, an
   const pricingAt = { x: (ab.pricing.left + ab.pricing.width / 2) * scale, y: (ab.pricing.top + ab.pricing.height / 2) * scale };
   await hit.hover({ position: pricingAt });
   await waitFor(async () => /heat-hit-hot/.test(await hit.getAttribute("class")), "the spot under the pointer to show as clickable", 5_000);
+  // Its card names it and counts its clicks, as the list does; its element is outlined.
+  const card = page.getByTestId("heat-card");
+  const pricingClicks = expected().pricing;
+  const allClicks = Object.values(expected()).reduce((a, c) => a + c, 0);
+  assert.match(await card.innerText(), /^Pricing\n/);
+  assert.equal(await page.getByTestId("heat-card-count").innerText(), `${pricingClicks} clicks · ${Math.round((pricingClicks / allClicks) * 100)} %`);
+  const outline = await page.getByTestId("heat-highlight").evaluate((el) => ({ left: parseFloat(el.style.left), width: parseFloat(el.style.width) }));
+  assert.ok(Math.abs(outline.left - ab.pricing.left) < 1 && Math.abs(outline.width - ab.pricing.width) < 1, `hover outline ${JSON.stringify(outline)} on Pricing`);
+  await page.screenshot({ path: path.join(shots, "hover-card.png") });
   await hit.hover({ position: { x: (mapWidth - 60) * scale, y: pricingAt.y } });
   await waitFor(async () => !/heat-hit-hot/.test(await hit.getAttribute("class")), "no clickable spot where nobody clicked", 5_000);
+  assert.equal(await card.count(), 0, "no card where nobody clicked");
   await hit.click({ position: { x: (mapWidth - 60) * scale, y: (ab.pricing.top + ab.pricing.height / 2) * scale } });
   await page.getByTestId("heat-miss").waitFor();
   assert.equal(page.url(), here, "a click where nobody clicked goes nowhere");

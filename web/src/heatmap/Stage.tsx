@@ -12,6 +12,7 @@ import type { Schemas } from "../api/client";
 import { ErrorBox } from "../components/ui";
 import { plural } from "../lib/format";
 import { HeatLayer } from "./layer";
+import { selectorTail } from "./name";
 import { heatMax, nearestPoint, placeClicks, placeMoves, type Box, type Points } from "./place";
 import type { MapKind } from "./query";
 import { readSnapshotEvents, rebuildPage, type Snapshot } from "./rebuild";
@@ -88,7 +89,8 @@ export function HeatStage({
   const [avail, setAvail] = useState(0);
   const [layer, setLayer] = useState<HeatLayer | null>(null);
   const [zoom, setZoom] = useState<"fit" | "full">("fit");
-  const [hot, setHot] = useState(false);
+  // The spot under the pointer (its element's selector) and where the pointer is, for the hover card.
+  const [hover, setHover] = useState<{ sel: string; x: number; y: number } | null>(null);
   const [miss, setMiss] = useState(false);
   const pointsRef = useRef<Points | null>(null);
 
@@ -197,8 +199,17 @@ export function HeatStage({
     onNames?.(name);
   }, [page, onNames]);
 
-  const box = useMemo(() => (page && highlight ? page.locate(highlight) : null), [page, highlight]);
+  // The list's highlight, else the hovered spot's element, is outlined.
+  const outlined = highlight ?? hover?.sel;
+  const box = useMemo(() => (page && outlined ? page.locate(outlined) : null), [page, outlined]);
   const clicked = useMemo(() => new Set((data?.elements ?? []).map((e) => e.selector ?? "").filter(Boolean)), [data]);
+  /** Clicks per element: the ranked list's figures, else the sum of the element's cells (past the list's 200). */
+  const clicksOn = useMemo(() => {
+    const m = new Map<string, number>();
+    for (const c of data?.clicks ?? []) if (c.selector) m.set(c.selector, (m.get(c.selector) ?? 0) + (Number(c.count ?? 0) || 0));
+    for (const e of data?.elements ?? []) if (e.selector) m.set(e.selector, Number(e.count ?? 0) || 0);
+    return m;
+  }, [data]);
   const scroll = kind === "scroll" ? data?.scroll : undefined;
   const state = drawError ? "error" : !page ? "rebuilding" : drawn ? "drawn" : "drawing";
 
@@ -237,15 +248,21 @@ export function HeatStage({
   const hoverAt = useRef<{ hit: HTMLElement; x: number; y: number } | null>(null);
   const hoverFrame = useRef(0);
   useEffect(() => () => cancelAnimationFrame(hoverFrame.current), []);
-  const hover = (e: React.MouseEvent<HTMLDivElement>) => {
+  const onMove = (e: React.MouseEvent<HTMLDivElement>) => {
     if (!onPick) return;
     hoverAt.current = { hit: e.currentTarget, x: e.clientX, y: e.clientY };
     if (hoverFrame.current) return;
     hoverFrame.current = requestAnimationFrame(() => {
       hoverFrame.current = 0;
       const at = hoverAt.current;
-      if (at) setHot(!!spotAt(at.hit, at.x, at.y));
+      if (!at) return;
+      const sel = spotAt(at.hit, at.x, at.y);
+      setHover(sel ? { sel, x: at.x, y: at.y } : null);
     });
+  };
+  const unhover = () => {
+    hoverAt.current = null;
+    setHover(null);
   };
   const lineStyle = { borderTopWidth: 2 / scale };
   const labelStyle = (above: boolean) => ({ transform: `scale(${1 / scale})`, transformOrigin: above ? "0 100%" : "0 0" });
@@ -309,16 +326,28 @@ export function HeatStage({
             {box && <div className="heat-highlight" style={{ left: box.left, top: box.top, width: box.width, height: box.height }} data-testid="heat-highlight" />}
             {kind !== "scroll" && (
               <div
-                className={`heat-hit ${hot ? "heat-hit-hot" : ""}`}
+                className={`heat-hit ${hover ? "heat-hit-hot" : ""}`}
                 onClick={pick}
-                onMouseMove={onPick ? hover : undefined}
+                onMouseMove={onPick ? onMove : undefined}
+                onMouseLeave={onPick ? unhover : undefined}
                 data-testid="heat-hit"
-                title={onPick ? "Click a spot to see the recordings that clicked there" : undefined}
+                title={onPick && !hover ? "Click a spot to see the recordings that clicked there" : undefined}
               />
             )}
           </div>
         </div>
       </div>
+      {hover && (
+        <HoverCard
+          x={hover.x}
+          y={hover.y}
+          name={page?.name?.(hover.sel) ?? ""}
+          selector={hover.sel}
+          clicks={clicksOn.get(hover.sel) ?? 0}
+          total={Number(data?.total ?? 0)}
+          kind={kind}
+        />
+      )}
       {miss && (
         <p className="muted small heat-drawn" role="status" data-testid="heat-miss">
           Nobody clicked there: click a spot, or an element of the list, to see its recordings.
@@ -338,6 +367,31 @@ export function HeatStage({
         </p>
       )}
       {scroll && <span className="sr-only">{`Scroll map: half of the page views reach ${scroll.halfDepth ?? 0} % of the page; ${percent(scroll.reached?.[100] ?? 0)} reach the bottom.`}</span>}
+    </div>
+  );
+}
+
+const CLICK_WORDS: Partial<Record<MapKind, string>> = { click: "click", rage: "rage click", dead: "dead click" };
+
+/**
+ * HoverCard says what the spot under the pointer is and how often it was clicked, beside the
+ * pointer (fixed to the window: the map under it is scaled). The list beside the map says the
+ * same to keyboards and screen readers, so the card is hidden from them.
+ */
+function HoverCard({ x, y, name, selector, clicks, total, kind }: { x: number; y: number; name: string; selector: string; clicks: number; total: number; kind: MapKind }) {
+  const word = CLICK_WORDS[kind] ?? "click";
+  // Kept inside the window: to the pointer's left near the right edge, above it near the bottom.
+  const left = x + 260 > window.innerWidth ? Math.max(4, x - 256) : x + 14;
+  const top = y + 90 > window.innerHeight ? Math.max(4, y - 80) : y + 16;
+  return (
+    <div className="heat-card" style={{ left, top }} aria-hidden data-testid="heat-card">
+      <strong className="heat-card-name">{name || selectorTail(selector)}</strong>
+      {name && <code>{selectorTail(selector)}</code>}
+      <span data-testid="heat-card-count">
+        {plural(clicks, word)}
+        {total > 0 && <> · {percent(clicks / total)}</>}
+      </span>
+      <span className="muted">Click to see the recordings</span>
     </div>
   );
 }

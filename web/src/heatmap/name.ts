@@ -50,3 +50,9 @@ function shown(s: string | null | undefined): string {
   const t = collapse(s);
   return masked(t) ? "" : t;
 }
+
+/** selectorTail shows the end of a selector path (the element and its parents), which tells elements apart. */
+export function selectorTail(sel: string): string {
+  const steps = sel.split(">");
+  return steps.length > 3 ? "…>" + steps.slice(-3).join(">") : sel;
+}

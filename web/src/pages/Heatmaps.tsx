@@ -11,6 +11,7 @@ import { EmptyState, QueryStatus } from "../components/ui";
 import { rangeNote } from "../lib/rangeNote";
 import { formatDateTime, plural } from "../lib/format";
 import { useUrlQuery } from "../lib/urlQuery";
+import { selectorTail } from "../heatmap/name";
 import { PagePicker } from "../heatmap/PagePicker";
 import { clickLinkText, DEVICES, fromParams, HEATMAP_RANGES, MAP_KINDS, MAX_HEAT_DAYS, MAX_RULE, recordingsSearch, toParams, toRequest, type HeatmapQuery, type MapKind } from "../heatmap/query";
 import { percent, reachedByTen } from "../heatmap/scroll";
@@ -221,7 +222,7 @@ function ElementList({
                     </span>
                   )}
                   <code className="ellipsis" title={sel}>
-                    {sel ? lastSteps(sel) : "(not anchored)"}
+                    {sel ? selectorTail(sel) : "(not anchored)"}
                   </code>
                 </span>
                 <span className="facet-count">
@@ -238,7 +239,7 @@ function ElementList({
                     onMouseEnter={() => onHighlight(sel)}
                     onFocus={() => onHighlight(sel)}
                     onBlur={() => onHighlight(undefined)}
-                    aria-label={`${what ? `${what} (${lastSteps(sel)})` : lastSteps(sel)}: ${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)}; open ${opens}`}
+                    aria-label={`${what ? `${what} (${selectorTail(sel)})` : selectorTail(sel)}: ${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)}; open ${opens}`}
                     data-testid="heat-element"
                     data-selector={sel}
                   >
@@ -256,11 +257,6 @@ function ElementList({
   );
 }
 
-/** lastSteps shows the end of a selector path (the element and its parents), which tells elements apart. */
-function lastSteps(sel: string): string {
-  const steps = sel.split(">");
-  return steps.length > 3 ? "…>" + steps.slice(-3).join(">") : sel;
-}
 
 function ScrollTable({ data }: { data: Heatmap }) {
   const s = data.scroll;
