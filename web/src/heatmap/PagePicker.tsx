@@ -65,7 +65,7 @@ export function PagePicker({ siteId, value, onChange }: { siteId: string; value?
       </p>
       <label className="heat-search">
         <span className="sr-only">Search recorded pages</span>
-        <input type="search" placeholder="Search recorded pages (as Contains)" title="Finds the pages a Contains rule of the same text maps: a path's case matters" value={search} onChange={(e) => setSearch(e.target.value)} data-testid="heat-page-search" />
+        <input type="search" placeholder="Search recorded pages" title="Finds the pages a Contains rule of the same text maps: a path's case matters" value={search} onChange={(e) => setSearch(e.target.value)} data-testid="heat-page-search" />
       </label>
       {pages.error ? (
         <p className="muted small" role="alert">
