@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { DESKTOP_UA, leave, startSightline, signUp, waitFor } from "./harness.mjs";
+import { DESKTOP_UA, leave, startSightline, signUp, startedOnceMore, waitFor } from "./harness.mjs";
 import { startCdn, startSite } from "./fidelity/servers.mjs";
 import { TEMPLATES, FALLBACK_IMAGE } from "./fidelity/pages.mjs";
 import { compare } from "./fidelity/ssim.mjs";
@@ -45,7 +45,7 @@ before(async () => {
   sl = await startSightline(bin, ["-recordings.assets.allow-targets", "127.0.0.0/8", ...(process.env.FIDELITY_DEBUG ? ["-log.level", "debug"] : [])]);
   cdn = await startCdn(FALLBACK_IMAGE);
   site = await startSite(TEMPLATES, cdn.origin, () => `<script async src="${sl.base}/s/${encodeURIComponent(siteKey)}.js"></script>`);
-  browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+  browser = await startedOnceMore(() => chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS }));
   dash = await browser.newContext({ viewport: { width: 1900, height: 1500 }, deviceScaleFactor: 1 });
   account = await signUp(dash, sl.base, `fidelity-${Date.now()}@example.com`);
   const made = await account.call("POST", `/api/v1/organizations/${account.orgId}/sites`, { name: "Fidelity", domains: ["127.0.0.1"] });

@@ -8,6 +8,9 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { startedOnceMore } from "../../tracker/e2e/browser.mjs";
+
+export { startedOnceMore };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -179,13 +182,15 @@ export const DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (K
  * context's user agent would miss).
  */
 export function launchChromium({ userAgent } = {}) {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      ...(userAgent ? [`--user-agent=${userAgent}`] : []),
-      "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-    ],
-  });
+  return startedOnceMore(() =>
+    chromium.launch({
+      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+      args: [
+        ...(userAgent ? [`--user-agent=${userAgent}`] : []),
+        "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+      ],
+    }),
+  );
 }
 
 /**
