@@ -298,18 +298,19 @@ func edgeOpenLoop(ctx context.Context, c config, s *server, bareAddr string, bar
 	}
 	fmt.Printf("\nopen loop: %.0f batches/s offered for %v (loadgen's 10 KB batches, sent gzip'd as the tracker does; latency from each send's due time)\n", rate, d)
 	fmt.Printf("%-6s %10s %10s %10s %10s %10s %12s\n", "target", "offered/s", "204/s", "other", "p50", "p99", "CPU/request")
+	// The bare handler is sent the same batches.
+	bdr := &loadgen.Driver{URL: "http://" + bareAddr, Batches: dr.Batches, Client: loadgen.NewClient(c.inFlight), MaxInFlight: c.inFlight}
 	var edgeP99 int64
 	for _, t := range []struct {
 		name string
-		url  string
+		dr   *loadgen.Driver
 		proc procfs.Proc
-	}{{"edge", "http://" + s.http, s.proc}, {"bare", "http://" + bareAddr, bareProc}} {
-		tdr := &loadgen.Driver{URL: t.url, Batches: dr.Batches, Client: loadgen.NewClient(c.inFlight), MaxInFlight: c.inFlight}
+	}{{"edge", dr, s.proc}, {"bare", bdr, bareProc}} {
 		st0, err := t.proc.Stat()
 		if err != nil {
 			return err
 		}
-		r, err := tdr.Run(ctx, rate, d)
+		r, err := t.dr.Run(ctx, rate, d)
 		if err != nil {
 			return err
 		}

@@ -356,10 +356,8 @@ test("the Heatmaps page draws each click inside its element at another width, an
   await waitFor(async () => /heat-hit-hot/.test(await hit.getAttribute("class")), "the spot under the pointer to show as clickable", 5_000);
   // Its card names it and counts its clicks, as the list does; its element is outlined.
   const card = page.getByTestId("heat-card");
-  const pricingClicks = expected().pricing;
-  const allClicks = Object.values(expected()).reduce((a, c) => a + c, 0);
   assert.match(await card.innerText(), /^Pricing\n/);
-  assert.equal(await page.getByTestId("heat-card-count").innerText(), `${pricingClicks} clicks · ${Math.round((pricingClicks / allClicks) * 100)} %`);
+  assert.equal(await page.getByTestId("heat-card-count").innerText(), `${all.pricing} clicks · ${Math.round((all.pricing / total) * 100)} %`);
   const outline = await page.getByTestId("heat-highlight").evaluate((el) => ({ left: parseFloat(el.style.left), width: parseFloat(el.style.width) }));
   assert.ok(Math.abs(outline.left - ab.pricing.left) < 1 && Math.abs(outline.width - ab.pricing.width) < 1, `hover outline ${JSON.stringify(outline)} on Pricing`);
   await page.screenshot({ path: path.join(shots, "hover-card.png") });
