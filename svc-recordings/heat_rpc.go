@@ -162,7 +162,7 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 			keys[i] = p.key
 		}
 		// Scroll's fold cell is a Scroll cell: it comes with the kind.
-		q := store.HeatQuery{SiteID: site, Pages: keys, Devices: h.devices, FromDay: h.from, ToDay: h.to, Kinds: []heatmap.Kind{h.kind, heatmap.Sessions}}
+		q := store.HeatQuery{SiteID: site, Pages: keys, Devices: h.devices, FromDay: h.from, ToDay: h.to, Kinds: heatmap.Reads(h.kind)}
 		err := s.store.Heat(ctx, q, func(kind heatmap.Kind, cell string, v heatmap.Vec) error {
 			sums.Add(kind, cell, v)
 			return nil

@@ -193,6 +193,8 @@ func heatVisits(t *testing.T, rng *rand.Rand, siteID int64, n int, day0 int32, d
 type heatWant struct {
 	sessions  int64
 	total     int64
+	rage      int64 // rage and dead clicks, answered with click maps
+	dead      int64
 	clicks    map[[3]string][5]int64 // (sel, cell's rx, ry) → count, Σx, Σy, Σrx, Σry
 	elements  map[string]int64
 	cells     map[[2]int32]int64
@@ -226,6 +228,15 @@ func model(visits []*visit, q heatQuery) heatWant {
 			continue
 		}
 		w.sessions++
+		switch q.kind {
+		case recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, recordingsv1.HeatmapKind_HEATMAP_KIND_RAGE, recordingsv1.HeatmapKind_HEATMAP_KIND_DEAD:
+			if v.rage != nil {
+				w.rage++
+			}
+			if v.dead != nil {
+				w.dead++
+			}
+		}
 		switch q.kind {
 		case recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK:
 			for _, c := range v.clicks {
@@ -299,6 +310,9 @@ func (w heatWant) check(t *testing.T, what string, kind recordingsv1.HeatmapKind
 	t.Helper()
 	if got.GetSessions() != w.sessions || got.GetTotal() != w.total {
 		t.Errorf("%s: sessions %d total %d, want %d and %d", what, got.GetSessions(), got.GetTotal(), w.sessions, w.total)
+	}
+	if got.GetRageClicks() != w.rage || got.GetDeadClicks() != w.dead {
+		t.Errorf("%s: rage clicks %d, dead clicks %d, want %d and %d", what, got.GetRageClicks(), got.GetDeadClicks(), w.rage, w.dead)
 	}
 	switch kind {
 	case recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, recordingsv1.HeatmapKind_HEATMAP_KIND_RAGE, recordingsv1.HeatmapKind_HEATMAP_KIND_DEAD:

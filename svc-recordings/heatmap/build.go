@@ -42,8 +42,24 @@ func (s Sums) Get(kind Kind, cell string) Vec {
 	return Vec{}
 }
 
-// Build renders the answer for kind from sums; maxCells ≤ 0 means MaxCells.
-// Cells with a count ≤ 0 (never in a consistent store) are left out.
+// Reads lists the kinds Build needs the sums of to answer a map of kind:
+// the kind, its sessions, and with a click map the rage and dead clicks it
+// counts beside its own.
+func Reads(kind Kind) []Kind {
+	switch kind {
+	case Click:
+		return []Kind{Click, Sessions, Rage, Dead}
+	case Rage:
+		return []Kind{Rage, Sessions, Dead}
+	case Dead:
+		return []Kind{Dead, Sessions, Rage}
+	}
+	return []Kind{kind, Sessions}
+}
+
+// Build renders the answer for kind from sums of the kinds Reads lists;
+// maxCells ≤ 0 means MaxCells. Cells with a count ≤ 0 (never in a
+// consistent store) are left out.
 func Build(kind Kind, s Sums, maxCells int) *recordingsv1.GetHeatmapResponse {
 	if maxCells <= 0 || maxCells > MaxCells {
 		maxCells = MaxCells
@@ -52,6 +68,7 @@ func Build(kind Kind, s Sums, maxCells int) *recordingsv1.GetHeatmapResponse {
 	switch kind {
 	case Click, Rage, Dead:
 		buildClicks(out, s[kind], maxCells)
+		out.RageClicks, out.DeadClicks = clickCount(s[Rage]), clickCount(s[Dead])
 	case Move:
 		for c, v := range s[Move] {
 			x, y, ok := ParseMoveCell(c)
@@ -72,6 +89,18 @@ func Build(kind Kind, s Sums, maxCells int) *recordingsv1.GetHeatmapResponse {
 		out.Total = out.Scroll.PageViews
 	}
 	return out
+}
+
+// clickCount is the clicks of a click map's cells, as buildClicks counts
+// its total.
+func clickCount(cells map[string]*Vec) int64 {
+	var n int64
+	for c, v := range cells {
+		if _, _, _, ok := ParseClickCell(c); ok && v.N > 0 {
+			n += v.N
+		}
+	}
+	return n
 }
 
 func buildClicks(out *recordingsv1.GetHeatmapResponse, cells map[string]*Vec, maxCells int) {

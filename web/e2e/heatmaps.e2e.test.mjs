@@ -151,9 +151,19 @@ test("GetHeatmap counts clicks per device and element; pages and scroll depth", 
   }
 
   // Dead clicks: Pricing does nothing (three visits clicked it); Buy and Sign up change the page.
-  const dead = byElement(await heatmap({ kind: "HEATMAP_KIND_DEAD" }));
+  const deadMap = await heatmap({ kind: "HEATMAP_KIND_DEAD" });
+  const dead = byElement(deadMap);
   assert.equal(dead[SELECTOR.pricing], 3, `dead clicks: ${JSON.stringify(dead)}`);
   assert.equal(dead[SELECTOR.buy], undefined, `dead clicks: ${JSON.stringify(dead)}`);
+  // Every click map counts the rage and dead clicks beside its own (nobody rage-clicked); move and scroll maps do not.
+  for (const kind of ["HEATMAP_KIND_CLICK", "HEATMAP_KIND_RAGE", "HEATMAP_KIND_DEAD"]) {
+    const res = kind === "HEATMAP_KIND_DEAD" ? deadMap : await heatmap({ kind });
+    assert.deepEqual([Number(res.deadClicks ?? 0), Number(res.rageClicks ?? 0)], [Number(deadMap.total), 0], `${kind}: dead and rage clicks`);
+  }
+  for (const kind of ["HEATMAP_KIND_MOVE", "HEATMAP_KIND_SCROLL"]) {
+    const res = await heatmap({ kind });
+    assert.equal(res.deadClicks ?? "0", "0", `${kind}: no dead clicks answered`);
+  }
   // The sessions search knows which element each session dead-clicked.
   const deadOn = async (sel) => {
     const r = await call("POST", `/api/v1/sites/${siteId}/sessions:search`, { filter: { deadClickedElement: sel } });
@@ -266,6 +276,17 @@ test("the Heatmaps page draws each click inside its element at another width, an
   assert.ok(Math.abs(hl.left - b.buy.left) < 1 && Math.abs(hl.top - b.buy.top) < 1 && Math.abs(hl.width - b.buy.width) < 1, `highlight ${JSON.stringify(hl)} on Buy ${JSON.stringify(b.buy)}`);
   await page.mouse.move(0, 0);
   await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "click-map-all.png") });
+  // Beside the clicks, the map counts the rage and dead clicks; each count opens its map.
+  assert.equal(await page.getByTestId("heat-rage-count").innerText(), "0");
+  assert.equal(await page.getByTestId("heat-dead-count").innerText(), "3");
+  assert.equal(await page.getByTestId("heat-dead-count").getAttribute("aria-label"), "3 dead clicks: show their map");
+  await page.getByTestId("heat-dead-count").click();
+  await page.waitForURL(/map=dead/);
+  await waitFor(async () => (await page.getByTestId("heat-total").innerText()) === "3", "the dead map's total", 10_000);
+  assert.equal(await page.getByTestId("heat-dead-count").count(), 0, "the dead map shows its count once, as its total");
+  assert.equal(await page.getByTestId("heat-rage-count").innerText(), "0");
+  await page.goBack();
+  await page.waitForURL((u) => !/map=dead/.test(u.search));
 
   // Desktop only: the snapshot is one desktop width; the other desktop visit's clicks still land on their elements.
   const desk = await openMap(page, { device: "desktop" });
@@ -361,6 +382,14 @@ test("the Heatmaps page draws each click inside its element at another width, an
   const outline = await page.getByTestId("heat-highlight").evaluate((el) => ({ left: parseFloat(el.style.left), width: parseFloat(el.style.width) }));
   assert.ok(Math.abs(outline.left - ab.pricing.left) < 1 && Math.abs(outline.width - ab.pricing.width) < 1, `hover outline ${JSON.stringify(outline)} on Pricing`);
   await page.screenshot({ path: path.join(shots, "hover-card.png") });
+  // The map scrolled under the still pointer (the wheel): the card follows what is under it now.
+  const scroller = page.locator(".heat-scroller");
+  const top0 = await scroller.evaluate((el) => el.scrollTop);
+  assert.ok(await scroller.evaluate((el) => el.scrollHeight - el.clientHeight - el.scrollTop >= 100), "the map can scroll 100 px");
+  await scroller.evaluate((el) => (el.scrollTop += 100));
+  await waitFor(async () => (await card.count()) === 0, "no card once the spot scrolled away from the pointer", 5_000);
+  await scroller.evaluate((el, top) => (el.scrollTop = top), top0);
+  await waitFor(async () => (await card.count()) === 1 && /^Pricing\n/.test(await card.innerText()), "Pricing's card again once it is back under the pointer", 5_000);
   await hit.hover({ position: { x: (mapWidth - 60) * scale, y: pricingAt.y } });
   await waitFor(async () => !/heat-hit-hot/.test(await hit.getAttribute("class")), "no clickable spot where nobody clicked", 5_000);
   assert.equal(await card.count(), 0, "no card where nobody clicked");

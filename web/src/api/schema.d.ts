@@ -2076,6 +2076,8 @@ export interface components {
              *     clicks (at most 200).
              */
             clicks?: components["schemas"]["v1HeatmapClick"][];
+            /** Format: int64 */
+            deadClicks?: string;
             elements?: components["schemas"]["v1HeatmapElement"][];
             /** Format: date-time */
             endTime?: string;
@@ -2084,6 +2086,15 @@ export interface components {
              * @description Page keys the rule matched (at most 10,000 are read).
              */
             pages?: number;
+            /**
+             * Format: int64
+             * @description Click, rage and dead maps: the rage and dead clicks on the same pages,
+             *     device class and days (HEATMAP_KIND_RAGE's and HEATMAP_KIND_DEAD's
+             *     totals: the first click of each rage burst, each dead click), so that
+             *     any click map tells whether visitors were frustrated there. Zero for
+             *     move and scroll maps.
+             */
+            rageClicks?: string;
             scroll?: components["schemas"]["v1ScrollMap"];
             /**
              * Format: int64

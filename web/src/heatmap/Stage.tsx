@@ -248,9 +248,7 @@ export function HeatStage({
   const hoverAt = useRef<{ hit: HTMLElement; x: number; y: number } | null>(null);
   const hoverFrame = useRef(0);
   useEffect(() => () => cancelAnimationFrame(hoverFrame.current), []);
-  const onMove = (e: React.MouseEvent<HTMLDivElement>) => {
-    if (!onPick) return;
-    hoverAt.current = { hit: e.currentTarget, x: e.clientX, y: e.clientY };
+  const hoverTest = () => {
     if (hoverFrame.current) return;
     hoverFrame.current = requestAnimationFrame(() => {
       hoverFrame.current = 0;
@@ -259,6 +257,15 @@ export function HeatStage({
       const sel = spotAt(at.hit, at.x, at.y);
       setHover(sel ? { sel, x: at.x, y: at.y } : null);
     });
+  };
+  const onMove = (e: React.MouseEvent<HTMLDivElement>) => {
+    if (!onPick) return;
+    hoverAt.current = { hit: e.currentTarget, x: e.clientX, y: e.clientY };
+    hoverTest();
+  };
+  // The map scrolling under a still pointer (the wheel) brings another spot under it.
+  const onScroll = () => {
+    if (hoverAt.current) hoverTest();
   };
   const unhover = () => {
     hoverAt.current = null;
@@ -304,7 +311,7 @@ export function HeatStage({
           </button>
         </div>
       )}
-      <div className="heat-scroller" ref={scrollerRef} tabIndex={0} role="region" aria-label="The page with its heatmap">
+      <div className="heat-scroller" ref={scrollerRef} tabIndex={0} role="region" aria-label="The page with its heatmap" onScroll={onScroll}>
         <div className="heat-sizer" style={{ width: width * scale, height: height * scale }}>
           <div className="heat-root" style={{ width, height, transform: `scale(${scale})` }}>
             <div className="heat-frame" ref={rootRef} />

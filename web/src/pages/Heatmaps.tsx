@@ -25,6 +25,12 @@ type Heatmap = Schemas["v1GetHeatmapResponse"];
 /** The width of a blank page (no snapshot) for each device class. */
 const BLANK_WIDTH: Record<HeatmapQuery["device"], number> = { desktop: 1280, tablet: 820, mobile: 390, all: 1280 };
 
+/** The frustration counts every click map shows beside its own total, each a way to its map. */
+const FRUSTRATIONS = [
+  { map: "rage", field: "rageClicks", label: "Rage clicks", noun: "rage click" },
+  { map: "dead", field: "deadClicks", label: "Dead clicks", noun: "dead click" },
+] as const satisfies readonly { map: MapKind; field: keyof Heatmap; label: string; noun: string }[];
+
 /** A minute-rounded now, so relative ranges keep one query key while the page is open. */
 const minuteNow = () => new Date(Math.floor(Date.now() / 60_000) * 60_000);
 
@@ -127,6 +133,20 @@ export default function Heatmaps() {
                   <dd data-testid="heat-total">{total.toLocaleString()}</dd>
                 </div>
               )}
+              {clickMap &&
+                FRUSTRATIONS.filter((f) => f.map !== q.map).map((f) => {
+                  const n = Number(data[f.field] ?? 0);
+                  return (
+                    <div key={f.map}>
+                      <dt>{f.label}</dt>
+                      <dd>
+                        <button type="button" className="heat-figure-link" onClick={() => set({ map: f.map })} aria-label={`${plural(n, f.noun)}: show their map`} title={`Show the ${f.noun} map`} data-testid={`heat-${f.map}-count`}>
+                          {n.toLocaleString()}
+                        </button>
+                      </dd>
+                    </div>
+                  );
+                })}
               <div>
                 <dt>Pages matched</dt>
                 <dd data-testid="heat-pages">{(data.pages ?? 0).toLocaleString()}</dd>

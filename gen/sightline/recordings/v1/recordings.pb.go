@@ -2498,8 +2498,15 @@ type GetHeatmapResponse struct {
 	// Page keys the rule matched (at most 10,000 are read).
 	Pages int32 `protobuf:"varint,9,opt,name=pages,proto3" json:"pages,omitempty"`
 	// The UTC days read, as [start, end).
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// Click, rage and dead maps: the rage and dead clicks on the same pages,
+	// device class and days (HEATMAP_KIND_RAGE's and HEATMAP_KIND_DEAD's
+	// totals: the first click of each rage burst, each dead click), so that
+	// any click map tells whether visitors were frustrated there. Zero for
+	// move and scroll maps.
+	RageClicks    int64 `protobuf:"varint,12,opt,name=rage_clicks,json=rageClicks,proto3" json:"rage_clicks,omitempty"`
+	DeadClicks    int64 `protobuf:"varint,13,opt,name=dead_clicks,json=deadClicks,proto3" json:"dead_clicks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2609,6 +2616,20 @@ func (x *GetHeatmapResponse) GetEndTime() *timestamppb.Timestamp {
 		return x.EndTime
 	}
 	return nil
+}
+
+func (x *GetHeatmapResponse) GetRageClicks() int64 {
+	if x != nil {
+		return x.RageClicks
+	}
+	return 0
+}
+
+func (x *GetHeatmapResponse) GetDeadClicks() int64 {
+	if x != nil {
+		return x.DeadClicks
+	}
+	return 0
 }
 
 // ListHeatmapPagesRequest searches a site's recorded pages.
@@ -3177,7 +3198,7 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x03url\x18\x04 \x01(\tR\x03url\x12%\n" +
 	"\x0eviewport_width\x18\x05 \x01(\x05R\rviewportWidth\x12'\n" +
 	"\x0fviewport_height\x18\x06 \x01(\x05R\x0eviewportHeight\x12.\n" +
-	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xae\x04\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf0\x04\n" +
 	"\x12GetHeatmapResponse\x12:\n" +
 	"\x05cells\x18\x01 \x03(\v2$.sightline.recordings.v1.HeatmapCellR\x05cells\x12\x1a\n" +
 	"\bsessions\x18\x02 \x01(\x03R\bsessions\x12=\n" +
@@ -3191,7 +3212,11 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\n" +
 	"start_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"e\n" +
+	"\bend_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x1f\n" +
+	"\vrage_clicks\x18\f \x01(\x03R\n" +
+	"rageClicks\x12\x1f\n" +
+	"\vdead_clicks\x18\r \x01(\x03R\n" +
+	"deadClicks\"e\n" +
 	"\x17ListHeatmapPagesRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x1b\n" +
