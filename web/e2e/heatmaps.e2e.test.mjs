@@ -307,6 +307,11 @@ test("the Heatmaps page draws each click inside its element at another width, an
   const moves = await drawn(page);
   assert.equal(moves.kind, "move");
   assert.ok(moves.n > 0, "pointer cells drawn");
+  // Its figure is the pointer time the API's weight stands for (50 ms units), as a duration.
+  const moveTotal = Number((await heatmap({ kind: "HEATMAP_KIND_MOVE", deviceType: "DEVICE_TYPE_DESKTOP" })).total);
+  const shownTime = /^(?:(\d+)m )?(\d+)s$/.exec(await page.getByTestId("heat-total").innerText());
+  assert.ok(shownTime, `pointer time as a duration: ${await page.getByTestId("heat-total").innerText()}`);
+  assert.equal(Number(shownTime[1] ?? 0) * 60 + Number(shownTime[2]), Math.round((moveTotal * 50) / 1000), `pointer time of ${moveTotal} units`);
   await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "move-map-desktop.png") });
   await page.evaluate(() => (window.__drawn = undefined));
   await page.getByTestId("heat-map-scroll").click();

@@ -9,7 +9,7 @@ import { $api } from "../api/query";
 import { DateRangeFilter } from "../components/DateRangeFilter";
 import { EmptyState, QueryStatus } from "../components/ui";
 import { rangeNote } from "../lib/rangeNote";
-import { formatDateTime, plural } from "../lib/format";
+import { formatDateTime, formatDuration, plural } from "../lib/format";
 import { useUrlQuery } from "../lib/urlQuery";
 import { selectorTail } from "../heatmap/name";
 import { PagePicker } from "../heatmap/PagePicker";
@@ -30,6 +30,9 @@ const FRUSTRATIONS = [
   { map: "rage", field: "rageClicks", label: "Rage clicks", noun: "rage click" },
   { map: "dead", field: "deadClicks", label: "Dead clicks", noun: "dead click" },
 ] as const satisfies readonly { map: MapKind; field: keyof Heatmap; label: string; noun: string }[];
+
+/** A move map's weight is pointer time in these units (recordings' summary, moveSampleMs). */
+const MOVE_UNIT_MS = 50;
 
 /** A minute-rounded now, so relative ranges keep one query key while the page is open. */
 const minuteNow = () => new Date(Math.floor(Date.now() / 60_000) * 60_000);
@@ -129,8 +132,14 @@ export default function Heatmaps() {
               </div>
               {q.map !== "scroll" && (
                 <div>
-                  <dt>{q.map === "move" ? "Pointer time (50 ms units)" : MAP_KINDS.find((m) => m.key === q.map)!.label}</dt>
-                  <dd data-testid="heat-total">{total.toLocaleString()}</dd>
+                  <dt>{q.map === "move" ? "Pointer time, all visits" : MAP_KINDS.find((m) => m.key === q.map)!.label}</dt>
+                  {q.map === "move" ? (
+                    <dd data-testid="heat-total" title={`${total.toLocaleString()} × ${MOVE_UNIT_MS} ms (a pointer resting counts up to 2 s at one spot)`}>
+                      {formatDuration(total * MOVE_UNIT_MS)}
+                    </dd>
+                  ) : (
+                    <dd data-testid="heat-total">{total.toLocaleString()}</dd>
+                  )}
                 </div>
               )}
               {clickMap &&
