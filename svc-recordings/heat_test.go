@@ -195,6 +195,8 @@ type heatWant struct {
 	total     int64
 	rage      int64 // rage and dead clicks, answered with click maps
 	dead      int64
+	rageOn    map[string]int64 // per element, answered with the click map
+	deadOn    map[string]int64
 	clicks    map[[3]string][5]int64 // (sel, cell's rx, ry) → count, Σx, Σy, Σrx, Σry
 	elements  map[string]int64
 	cells     map[[2]int32]int64
@@ -214,7 +216,8 @@ type heatQuery struct {
 }
 
 func model(visits []*visit, q heatQuery) heatWant {
-	w := heatWant{clicks: map[[3]string][5]int64{}, elements: map[string]int64{}, cells: map[[2]int32]int64{}, pages: map[string]int64{}, clickN: map[string]int64{}}
+	w := heatWant{clicks: map[[3]string][5]int64{}, elements: map[string]int64{}, cells: map[[2]int32]int64{}, pages: map[string]int64{}, clickN: map[string]int64{},
+		rageOn: map[string]int64{}, deadOn: map[string]int64{}}
 	add := func(c heatClick) {
 		// Click cells are heatmap.ClickStep % of the element's box.
 		k := [3]string{c.sel, fmt.Sprint(c.rx / heatmap.ClickStep * heatmap.ClickStep), fmt.Sprint(c.ry / heatmap.ClickStep * heatmap.ClickStep)}
@@ -235,6 +238,14 @@ func model(visits []*visit, q heatQuery) heatWant {
 			}
 			if v.dead != nil {
 				w.dead++
+			}
+			if q.kind == recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK {
+				if v.rage != nil {
+					w.rageOn[v.rage.sel]++
+				}
+				if v.dead != nil {
+					w.deadOn[v.dead.sel]++
+				}
 			}
 		}
 		switch q.kind {
@@ -339,6 +350,9 @@ func (w heatWant) check(t *testing.T, what string, kind recordingsv1.HeatmapKind
 		for i, e := range got.GetElements() {
 			if e.GetCount() != w.elements[e.GetSelector()] || math.Abs(e.GetShare()-float64(e.GetCount())/float64(w.total)) > 1e-9 {
 				t.Errorf("%s: element %q = %d (share %v), want %d of %d", what, e.GetSelector(), e.GetCount(), e.GetShare(), w.elements[e.GetSelector()], w.total)
+			}
+			if e.GetRageClicks() != w.rageOn[e.GetSelector()] || e.GetDeadClicks() != w.deadOn[e.GetSelector()] {
+				t.Errorf("%s: element %q: %d rage and %d dead clicks, want %d and %d", what, e.GetSelector(), e.GetRageClicks(), e.GetDeadClicks(), w.rageOn[e.GetSelector()], w.deadOn[e.GetSelector()])
 			}
 			if i > 0 && e.GetCount() > got.GetElements()[i-1].GetCount() {
 				t.Errorf("%s: elements not ranked by count", what)

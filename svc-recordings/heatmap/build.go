@@ -68,7 +68,14 @@ func Build(kind Kind, s Sums, maxCells int) *recordingsv1.GetHeatmapResponse {
 	switch kind {
 	case Click, Rage, Dead:
 		buildClicks(out, s[kind], maxCells)
-		out.RageClicks, out.DeadClicks = clickCount(s[Rage]), clickCount(s[Dead])
+		rage, rages := clicksBySelector(s[Rage])
+		dead, deads := clicksBySelector(s[Dead])
+		out.RageClicks, out.DeadClicks = rages, deads
+		if kind == Click {
+			for _, e := range out.Elements {
+				e.RageClicks, e.DeadClicks = rage[e.Selector], dead[e.Selector]
+			}
+		}
 	case Move:
 		for c, v := range s[Move] {
 			x, y, ok := ParseMoveCell(c)
@@ -91,16 +98,18 @@ func Build(kind Kind, s Sums, maxCells int) *recordingsv1.GetHeatmapResponse {
 	return out
 }
 
-// clickCount is the clicks of a click map's cells, as buildClicks counts
-// its total.
-func clickCount(cells map[string]*Vec) int64 {
-	var n int64
+// clicksBySelector counts a click map's clicks per element and in all, as
+// buildClicks counts them.
+func clicksBySelector(cells map[string]*Vec) (map[string]int64, int64) {
+	per := map[string]int64{}
+	var total int64
 	for c, v := range cells {
-		if _, _, _, ok := ParseClickCell(c); ok && v.N > 0 {
-			n += v.N
+		if _, _, sel, ok := ParseClickCell(c); ok && v.N > 0 {
+			per[sel] += v.N
+			total += v.N
 		}
 	}
-	return n
+	return per, total
 }
 
 func buildClicks(out *recordingsv1.GetHeatmapResponse, cells map[string]*Vec, maxCells int) {

@@ -160,6 +160,10 @@ test("GetHeatmap counts clicks per device and element; pages and scroll depth", 
     const res = kind === "HEATMAP_KIND_DEAD" ? deadMap : await heatmap({ kind });
     assert.deepEqual([Number(res.deadClicks ?? 0), Number(res.rageClicks ?? 0)], [Number(deadMap.total), 0], `${kind}: dead and rage clicks`);
   }
+  // The click map's elements carry theirs: Pricing's three dead clicks.
+  const frustrationOf = Object.fromEntries(((await heatmap({ kind: "HEATMAP_KIND_CLICK" })).elements ?? []).map((e) => [e.selector, [Number(e.rageClicks ?? 0), Number(e.deadClicks ?? 0)]]));
+  assert.deepEqual(frustrationOf[SELECTOR.pricing], [0, 3], JSON.stringify(frustrationOf));
+  assert.deepEqual(frustrationOf[SELECTOR.buy], [0, 0], JSON.stringify(frustrationOf));
   for (const kind of ["HEATMAP_KIND_MOVE", "HEATMAP_KIND_SCROLL"]) {
     const res = await heatmap({ kind });
     assert.equal(res.deadClicks ?? "0", "0", `${kind}: no dead clicks answered`);
@@ -276,6 +280,12 @@ test("the Heatmaps page draws each click inside its element at another width, an
   assert.ok(Math.abs(hl.left - b.buy.left) < 1 && Math.abs(hl.top - b.buy.top) < 1 && Math.abs(hl.width - b.buy.width) < 1, `highlight ${JSON.stringify(hl)} on Buy ${JSON.stringify(b.buy)}`);
   await page.mouse.move(0, 0);
   await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "click-map-all.png") });
+  // The list says which element visitors dead-clicked: Pricing only.
+  const frustrated = await page
+    .getByTestId("heat-element")
+    .evaluateAll((els) => els.map((el) => [el.dataset.selector, el.querySelector("[data-testid=heat-element-frustration]")?.textContent ?? ""]).filter(([, f]) => f));
+  assert.deepEqual(frustrated, [[SELECTOR.pricing, "3 dead clicks"]]);
+  assert.match(await page.locator(`[data-testid=heat-element][data-selector="${SELECTOR.pricing}"]`).getAttribute("aria-label"), /, 3 dead clicks; open /);
   // Beside the clicks, the map counts the rage and dead clicks; each count opens its map.
   assert.equal(await page.getByTestId("heat-rage-count").innerText(), "0");
   assert.equal(await page.getByTestId("heat-dead-count").innerText(), "3");
@@ -285,6 +295,7 @@ test("the Heatmaps page draws each click inside its element at another width, an
   await waitFor(async () => (await page.getByTestId("heat-total").innerText()) === "3", "the dead map's total", 10_000);
   assert.equal(await page.getByTestId("heat-dead-count").count(), 0, "the dead map shows its count once, as its total");
   assert.equal(await page.getByTestId("heat-rage-count").innerText(), "0");
+  assert.equal(await page.getByTestId("heat-element-frustration").count(), 0, "the dead map's list counts dead clicks already");
   await page.goBack();
   await page.waitForURL((u) => !/map=dead/.test(u.search));
 
@@ -384,6 +395,7 @@ test("the Heatmaps page draws each click inside its element at another width, an
   const card = page.getByTestId("heat-card");
   assert.match(await card.innerText(), /^Pricing\n/);
   assert.equal(await page.getByTestId("heat-card-count").innerText(), `${all.pricing} clicks · ${Math.round((all.pricing / total) * 100)} %`);
+  assert.equal(await page.getByTestId("heat-card-frustration").innerText(), "3 dead clicks");
   const outline = await page.getByTestId("heat-highlight").evaluate((el) => ({ left: parseFloat(el.style.left), width: parseFloat(el.style.width) }));
   assert.ok(Math.abs(outline.left - ab.pricing.left) < 1 && Math.abs(outline.width - ab.pricing.width) < 1, `hover outline ${JSON.stringify(outline)} on Pricing`);
   await page.screenshot({ path: path.join(shots, "hover-card.png") });

@@ -2306,6 +2306,14 @@ export interface components {
         v1HeatmapElement: {
             /** Format: int64 */
             count?: string;
+            /** Format: int64 */
+            deadClicks?: string;
+            /**
+             * Format: int64
+             * @description Click maps: the element's rage clicks (the first click of each burst)
+             *     and dead clicks, of its clicks.
+             */
+            rageClicks?: string;
             /** @description Selector path; empty for clicks the tracker could not anchor. */
             selector?: string;
             /**

@@ -14,7 +14,7 @@ import { plural } from "../lib/format";
 import { HeatLayer } from "./layer";
 import { selectorTail } from "./name";
 import { heatMax, nearestPoint, placeClicks, placeMoves, type Box, type Points } from "./place";
-import type { MapKind } from "./query";
+import { frustrationText, type MapKind } from "./query";
 import { readSnapshotEvents, rebuildPage, type Snapshot } from "./rebuild";
 import { percent, scrollGradient } from "./scroll";
 
@@ -210,6 +210,8 @@ export function HeatStage({
     for (const e of data?.elements ?? []) if (e.selector) m.set(e.selector, Number(e.count ?? 0) || 0);
     return m;
   }, [data]);
+  /** The listed elements' rage and dead clicks, as the list says them. */
+  const frustrationOn = useMemo(() => new Map((data?.elements ?? []).map((e) => [e.selector ?? "", frustrationText(Number(e.rageClicks ?? 0), Number(e.deadClicks ?? 0))])), [data]);
   const scroll = kind === "scroll" ? data?.scroll : undefined;
   const state = drawError ? "error" : !page ? "rebuilding" : drawn ? "drawn" : "drawing";
 
@@ -353,6 +355,7 @@ export function HeatStage({
           clicks={clicksOn.get(hover.sel) ?? 0}
           total={Number(data?.total ?? 0)}
           kind={kind}
+          frustration={kind === "click" ? frustrationOn.get(hover.sel) : undefined}
         />
       )}
       {miss && (
@@ -385,11 +388,11 @@ const CLICK_WORDS: Partial<Record<MapKind, string>> = { click: "click", rage: "r
  * pointer (fixed to the window: the map under it is scaled). The list beside the map says the
  * same to keyboards and screen readers, so the card is hidden from them.
  */
-function HoverCard({ x, y, name, selector, clicks, total, kind }: { x: number; y: number; name: string; selector: string; clicks: number; total: number; kind: MapKind }) {
+function HoverCard({ x, y, name, selector, clicks, total, kind, frustration }: { x: number; y: number; name: string; selector: string; clicks: number; total: number; kind: MapKind; frustration?: string }) {
   const word = CLICK_WORDS[kind] ?? "click";
   // Kept inside the window: to the pointer's left near the right edge, above it near the bottom.
   const left = x + 260 > window.innerWidth ? Math.max(4, x - 256) : x + 14;
-  const top = y + 90 > window.innerHeight ? Math.max(4, y - 80) : y + 16;
+  const top = y + 110 > window.innerHeight ? Math.max(4, y - 100) : y + 16;
   return (
     <div className="heat-card" style={{ left, top }} aria-hidden data-testid="heat-card">
       <strong className="heat-card-name">{name || selectorTail(selector)}</strong>
@@ -398,6 +401,11 @@ function HoverCard({ x, y, name, selector, clicks, total, kind }: { x: number; y
         {plural(clicks, word)}
         {total > 0 && <> · {percent(clicks / total)}</>}
       </span>
+      {frustration && (
+        <span className="heat-element-frustration" data-testid="heat-card-frustration">
+          {frustration}
+        </span>
+      )}
       <span className="muted">Click to see the recordings</span>
     </div>
   );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fromSearchParams, toFilter } from "../lib/filters";
-import { clickLinkText, defaultQuery, fromParams, recordingsSearch, toParams, toRequest, type HeatmapQuery } from "./query";
+import { clickLinkText, defaultQuery, frustrationText, fromParams, recordingsSearch, toParams, toRequest, type HeatmapQuery } from "./query";
 
 const now = new Date("2026-11-23T12:00:00Z");
 
@@ -88,5 +88,15 @@ describe("date ranges", () => {
     expect(toRequest({ ...defaultQuery(), page, range: "custom", from: "2019-01-01" }, now)).toBeUndefined();
     expect(toRequest({ ...defaultQuery(), page, range: "custom", from: "2025-10-20", to: "2026-11-23" }, now)).toBeDefined();
     expect(toRequest({ ...defaultQuery(), page, range: "custom", from: "2025-10-19", to: "2026-11-23" }, now)).toBeUndefined();
+  });
+});
+
+describe("frustrationText", () => {
+  it("says an element's rage and dead clicks, nothing without them", () => {
+    expect(frustrationText(0, 0)).toBe("");
+    expect(frustrationText(1, 0)).toBe("1 rage click");
+    expect(frustrationText(0, 3)).toBe("3 dead clicks");
+    expect(frustrationText(2, 1)).toBe("2 rage · 1 dead clicks");
+    expect(frustrationText(1200, 0)).toBe(`${(1200).toLocaleString()} rage clicks`);
   });
 });

@@ -137,3 +137,10 @@ export function clickLinkText(map: MapKind): string {
   if (map === "dead") return "the recordings that dead-clicked it";
   return "the recordings that clicked it";
 }
+
+/** frustrationText says an element's rage and dead clicks ("1 rage · 3 dead clicks"), "" when none. */
+export function frustrationText(rage: number, dead: number): string {
+  const parts = [rage > 0 ? `${rage.toLocaleString()} rage` : "", dead > 0 ? `${dead.toLocaleString()} dead` : ""].filter(Boolean);
+  if (!parts.length) return "";
+  return `${parts.join(" · ")} ${rage + dead === 1 ? "click" : "clicks"}`;
+}

@@ -13,7 +13,7 @@ import { formatDateTime, formatDuration, plural } from "../lib/format";
 import { useUrlQuery } from "../lib/urlQuery";
 import { selectorTail } from "../heatmap/name";
 import { PagePicker } from "../heatmap/PagePicker";
-import { clickLinkText, DEVICES, fromParams, HEATMAP_RANGES, MAP_KINDS, MAX_HEAT_DAYS, MAX_RULE, recordingsSearch, toParams, toRequest, type HeatmapQuery, type MapKind } from "../heatmap/query";
+import { clickLinkText, DEVICES, frustrationText, fromParams, HEATMAP_RANGES, MAP_KINDS, MAX_HEAT_DAYS, MAX_RULE, recordingsSearch, toParams, toRequest, type HeatmapQuery, type MapKind } from "../heatmap/query";
 import { percent, reachedByTen } from "../heatmap/scroll";
 import { HeatStage } from "../heatmap/Stage";
 import { readableUrl } from "../heatmap/url";
@@ -224,6 +224,8 @@ function ElementList({
   const elements = useMemo(() => data.elements ?? [], [data]);
   const names = useMemo(() => elements.map((e) => (e.selector && name ? name(e.selector) : "")), [elements, name]);
   const opens = clickLinkText(map);
+  // The click map says which elements visitors rage- or dead-clicked ("2 rage · 3 dead clicks").
+  const frustration = useMemo(() => elements.map((e) => (map === "click" ? frustrationText(Number(e.rageClicks ?? 0), Number(e.deadClicks ?? 0)) : "")), [elements, map]);
   return (
     <div className="heat-elements">
       <h2>{map === "rage" ? "Most rage-clicked elements" : map === "dead" ? "Most dead-clicked elements" : "Most-clicked elements"}</h2>
@@ -253,6 +255,11 @@ function ElementList({
                   <code className="ellipsis" title={sel}>
                     {sel ? selectorTail(sel) : "(not anchored)"}
                   </code>
+                  {frustration[i] && (
+                    <span className="heat-element-frustration" data-testid="heat-element-frustration">
+                      {frustration[i]}
+                    </span>
+                  )}
                 </span>
                 <span className="facet-count">
                   {Number(e.count ?? 0).toLocaleString()} · {percent(e.share ?? 0)}
@@ -268,7 +275,7 @@ function ElementList({
                     onMouseEnter={() => onHighlight(sel)}
                     onFocus={() => onHighlight(sel)}
                     onBlur={() => onHighlight(undefined)}
-                    aria-label={`${what ? `${what} (${selectorTail(sel)})` : selectorTail(sel)}: ${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)}; open ${opens}`}
+                    aria-label={`${what ? `${what} (${selectorTail(sel)})` : selectorTail(sel)}: ${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)}${frustration[i] ? `, ${frustration[i]}` : ""}; open ${opens}`}
                     data-testid="heat-element"
                     data-selector={sel}
                   >

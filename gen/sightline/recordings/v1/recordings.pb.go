@@ -2240,7 +2240,11 @@ type HeatmapElement struct {
 	Selector string `protobuf:"bytes,1,opt,name=selector,proto3" json:"selector,omitempty"`
 	Count    int64  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
 	// count / total clicks of the map.
-	Share         float64 `protobuf:"fixed64,3,opt,name=share,proto3" json:"share,omitempty"`
+	Share float64 `protobuf:"fixed64,3,opt,name=share,proto3" json:"share,omitempty"`
+	// Click maps: the element's rage clicks (the first click of each burst)
+	// and dead clicks, of its clicks.
+	RageClicks    int64 `protobuf:"varint,4,opt,name=rage_clicks,json=rageClicks,proto3" json:"rage_clicks,omitempty"`
+	DeadClicks    int64 `protobuf:"varint,5,opt,name=dead_clicks,json=deadClicks,proto3" json:"dead_clicks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2292,6 +2296,20 @@ func (x *HeatmapElement) GetCount() int64 {
 func (x *HeatmapElement) GetShare() float64 {
 	if x != nil {
 		return x.Share
+	}
+	return 0
+}
+
+func (x *HeatmapElement) GetRageClicks() int64 {
+	if x != nil {
+		return x.RageClicks
+	}
+	return 0
+}
+
+func (x *HeatmapElement) GetDeadClicks() int64 {
+	if x != nil {
+		return x.DeadClicks
 	}
 	return 0
 }
@@ -3176,11 +3194,15 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x01y\x18\x06 \x01(\x05R\x01y\x12\x1e\n" +
 	"\n" +
 	"positioned\x18\a \x01(\bR\n" +
-	"positioned\"X\n" +
+	"positioned\"\x9a\x01\n" +
 	"\x0eHeatmapElement\x12\x1a\n" +
 	"\bselector\x18\x01 \x01(\tR\bselector\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x14\n" +
-	"\x05share\x18\x03 \x01(\x01R\x05share\"\xad\x01\n" +
+	"\x05share\x18\x03 \x01(\x01R\x05share\x12\x1f\n" +
+	"\vrage_clicks\x18\x04 \x01(\x03R\n" +
+	"rageClicks\x12\x1f\n" +
+	"\vdead_clicks\x18\x05 \x01(\x03R\n" +
+	"deadClicks\"\xad\x01\n" +
 	"\tScrollMap\x12\x18\n" +
 	"\areached\x18\x01 \x03(\x01R\areached\x12\x1d\n" +
 	"\n" +
