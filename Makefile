@@ -150,8 +150,9 @@ bench-recordings: ## Append throughput, time to first chunk, bytes per recorded 
 	$(GO) run ./svc-recordings/cmd/benchrecordings
 
 .PHONY: bench-heatmaps
-bench-heatmaps: ## GetHeatmap p50/p95 with 1M clicks over 30 days (embedded), append cost of the same chunks with heatmaps on vs off (~5 min; BENCH_HEATMAPS_ARGS=-clicks 200000 for ~1).
+bench-heatmaps: ## GetHeatmap p50/p95 with 1M clicks over 30 days (embedded), append cost of the same chunks with heatmaps on vs off, a click map over a 10,001-page rule (~5 min; BENCH_HEATMAPS_ARGS=-clicks 200000 for ~1).
 	$(GO) run ./svc-recordings/cmd/benchheatmaps $(BENCH_HEATMAPS_ARGS)
+	$(GO) test -run '^$$' -bench 'BenchmarkHeatWide' -benchtime 20x ./svc-recordings/store/pebble/
 
 .PHONY: bench-search
 bench-search: ## Embedded index vs PostgreSQL, same queries (1M sessions, ~15 min; BENCH_SEARCH_ARGS=-n 200000 for ~5).

@@ -148,6 +148,39 @@ func benchHeat(b *testing.B, s *Store) {
 	})
 }
 
+// BenchmarkHeatWide reads a click map over a rule matching 10,001 pages
+// (a pattern over a shop's product pages), each a handful of rows, every
+// device, 40 days: the seeks per page, device and kind are what it costs.
+// "with-frustration" also reads the rage and dead rows every click map
+// reads (heatmap.Reads); "click" only the kind and its sessions.
+func BenchmarkHeatWide(b *testing.B) {
+	s := open(b, store.Limits{})
+	for n := range 200 {
+		c := chunk(b, 1, n, 0, 20400+int32(n%30), true)
+		if _, err := s.Append(context.Background(), []store.Chunk{c}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pages := []string{"https://shop.example.com/"}
+	for i := range 10000 {
+		pages = append(pages, fmt.Sprintf("https://shop.example.com/product/%05d", i))
+	}
+	for _, v := range []struct {
+		name  string
+		kinds []heatmap.Kind
+	}{{"click", []heatmap.Kind{heatmap.Click, heatmap.Sessions}}, {"with-frustration", heatmap.Reads(heatmap.Click)}} {
+		b.Run(v.name, func(b *testing.B) {
+			q := store.HeatQuery{SiteID: 1, Pages: pages, Devices: []int32{1, 2, 3}, FromDay: 20390, ToDay: 20430, Kinds: v.kinds}
+			defer cpuPerOp(b)()
+			for b.Loop() {
+				if err := s.Heat(context.Background(), q, func(heatmap.Kind, string, heatmap.Vec) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkAppend appends one chunk (in order, to one of 64 sessions)
 // carrying what a real chunk carries for heatmaps (sl:view, clicks with
 // sl:click, pointer movement, scroll reach, a snapshot), with aggregation

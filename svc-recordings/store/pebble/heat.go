@@ -503,10 +503,15 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 			w1 = min(w1, weekOf(m.Since)-1)
 		}
 		for _, kind := range kinds {
+			// Rage and dead clicks are rare, their day rows few: one seek
+			// over them costs less than the three a week split takes (its
+			// two edges and its weeks), which counts with a rule matching
+			// thousands of pages, each read for every click map.
+			sparse := kind == heatmap.Rage || kind == heatmap.Dead
 			var lists [][]byte
 			for _, d := range devs {
 				var err error
-				if w0 > w1 {
+				if w0 > w1 || sparse {
 					lists, err = collect(lists, page, d, kind, from, to)
 				} else if lists, err = collect(lists, page, d, kind, from, weekStart(w0)-1); err == nil {
 					if lists, err = collect(lists, page, d, kind|weekFlag, int64(w0), int64(w1)); err == nil {
