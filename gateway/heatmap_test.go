@@ -17,6 +17,7 @@ func TestHeatmapRoutes(t *testing.T) {
 	requireRoutes(t, [][2]string{
 		{http.MethodGet, "/api/v1/sites/{site_id}/heatmap"},
 		{http.MethodGet, "/api/v1/sites/{site_id}/heatmap/pages"},
+		{http.MethodGet, "/api/v1/sites/{site_id}/heatmap/snapshot"},
 	})
 	s := startServer(t, nil)
 	a, b := newTenant(t, s), newTenant(t, s)
@@ -38,6 +39,16 @@ func TestHeatmapRoutes(t *testing.T) {
 	}
 	if r := a.c.do("GET", "/api/v1/sites/"+a.siteID+"/heatmap/pages?query=shop&pageSize=5", nil); r.code != http.StatusOK {
 		t.Fatalf("the owner's heatmap pages = %d %s", r.code, r.body)
+	}
+	// A session the site does not have: 404 with a message, to its owner too.
+	snap := func(tn *tenant, site, session string, q url.Values) response {
+		q = url.Values{"sessionId": {session}, "page.operator": q["page.operator"], "page.value": q["page.value"]}
+		return tn.c.do("GET", "/api/v1/sites/"+site+"/heatmap/snapshot?"+q.Encode(), nil)
+	}
+	if r := snap(a, a.siteID, "s_nosuchsession0001", good(nil)); r.code != http.StatusNotFound {
+		t.Errorf("the owner's snapshot of a session the site does not have = %d %s, want 404", r.code, r.body)
+	} else {
+		checkErrorBody(t, "snapshot of no session", r)
 	}
 	now := time.Now().UTC()
 	hostile := map[string]url.Values{
@@ -93,6 +104,10 @@ func TestHeatmapRoutes(t *testing.T) {
 		"pages: size not int":   "/api/v1/sites/" + a.siteID + "/heatmap/pages?pageSize=ten",
 		"heatmap: site not int": "/api/v1/sites/abc/heatmap?" + good(nil).Encode(),
 		"heatmap: site zero":    "/api/v1/sites/0/heatmap?" + good(nil).Encode(),
+		"snapshot: bad session": "/api/v1/sites/" + a.siteID + "/heatmap/snapshot?sessionId=../../x&page.operator=OPERATOR_CONTAINS&page.value=shop",
+		"snapshot: no session":  "/api/v1/sites/" + a.siteID + "/heatmap/snapshot?page.operator=OPERATOR_CONTAINS&page.value=shop",
+		"snapshot: no page":     "/api/v1/sites/" + a.siteID + "/heatmap/snapshot?sessionId=s_nosuchsession0001",
+		"snapshot: huge value":  "/api/v1/sites/" + a.siteID + "/heatmap/snapshot?sessionId=s_nosuchsession0001&page.operator=OPERATOR_CONTAINS&page.value=" + strings.Repeat("a", 4000),
 	} {
 		r := a.c.do("GET", path, nil)
 		if r.code != http.StatusBadRequest {
@@ -105,6 +120,8 @@ func TestHeatmapRoutes(t *testing.T) {
 		"/api/v1/sites/" + a.siteID + "/heatmap?" + good(nil).Encode(),
 		"/api/v1/sites/" + a.siteID + "/heatmap/pages",
 		"/api/v1/sites/" + a.siteID + "/heatmap/pages?query=" + strings.Repeat("q", 2049),
+		"/api/v1/sites/" + a.siteID + "/heatmap/snapshot?sessionId=s_nosuchsession0001&page.operator=OPERATOR_CONTAINS&page.value=shop",
+		"/api/v1/sites/" + a.siteID + "/heatmap/snapshot?sessionId=../../x",
 	} {
 		if r := b.c.do("GET", path, nil); r.code != http.StatusNotFound {
 			t.Errorf("B: GET %s = %d %s, want 404", path, r.code, r.body)

@@ -157,6 +157,20 @@ func TestAuthorizationEveryPublicRPC(t *testing.T) {
 			return int(r.GetPages()), err
 		}
 	}
+	// heatSnapshot counts the snapshots a session answers (one), which
+	// must be that session's.
+	heatSnapshot := func(site int64, session string) func(ctx context.Context, t *testing.T) (int, error) {
+		return func(ctx context.Context, t *testing.T) (int, error) {
+			r, err := c.GetHeatmapSnapshot(ctx, &recordingsv1.GetHeatmapSnapshotRequest{SiteId: site, SessionId: session, Page: heatRange(site).GetPage()})
+			if err == nil && r.GetSnapshot().GetSessionId() != session {
+				t.Errorf("GetHeatmapSnapshot(%d, %s) answered session %q", site, session, r.GetSnapshot().GetSessionId())
+			}
+			if r.GetSnapshot() == nil {
+				return 0, err
+			}
+			return 1, err
+		}
+	}
 	getAsset := func(site int64) func(ctx context.Context, t *testing.T) (int, error) {
 		return func(ctx context.Context, t *testing.T) (int, error) {
 			r, err := c.GetAsset(ctx, &recordingsv1.GetAssetRequest{SiteId: site, Hash: cssHash})
@@ -206,6 +220,9 @@ func TestAuthorizationEveryPublicRPC(t *testing.T) {
 		{Method: "GetSiteActivity/no such site", Call: siteActivity(acc.SiteB + 1_000_000), Want: accountstest.Nobody},
 		{Method: "GetHeatmap", Call: heatmap(acc.SiteA, sessB), Want: R},
 		{Method: "GetHeatmap/site B", Call: heatmap(acc.SiteB, sessA), Want: accountstest.SiteB},
+		{Method: "GetHeatmapSnapshot", Call: heatSnapshot(acc.SiteA, sessA), Want: R},
+		{Method: "GetHeatmapSnapshot/site B", Call: heatSnapshot(acc.SiteB, sessB), Want: accountstest.SiteB},
+		{Method: "GetHeatmapSnapshot/A's through site B", Call: heatSnapshot(acc.SiteB, sessA), Want: accountstest.Nobody},
 		{Method: "ListHeatmapPages", Call: func(ctx context.Context, t *testing.T) (int, error) {
 			r, err := c.ListHeatmapPages(ctx, &recordingsv1.ListHeatmapPagesRequest{SiteId: acc.SiteA})
 			return len(r.GetPages()), err

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/pagerule"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
@@ -91,14 +92,10 @@ func checkHeatmap(req *recordingsv1.GetHeatmapRequest, now time.Time) (heatRange
 	default:
 		return h, invalid("kind: %d is not a heatmap kind", req.GetKind())
 	}
-	if req.GetPage() == nil || req.GetPage().GetOperator() == 0 {
-		return h, invalid("page: required, with an operator (equals, contains, prefix or pattern) and a value")
+	var err error
+	if h.rule, err = checkPage(req.GetPage()); err != nil {
+		return h, err
 	}
-	h.rule = pagerule.Rule{Op: pagerule.Op(req.GetPage().GetOperator()), Value: req.GetPage().GetValue()}
-	if err := h.rule.Check(); err != nil {
-		return h, invalid("page.%v", err)
-	}
-	h.rule = h.rule.ForKeys()
 	switch d := req.GetDeviceType(); d {
 	case sessionsv1.DeviceType_DEVICE_TYPE_UNSPECIFIED:
 		h.devices = heatDevices
@@ -136,6 +133,18 @@ func checkHeatmap(req *recordingsv1.GetHeatmapRequest, now time.Time) (heatRange
 	}
 	h.maxCells = int(req.GetMaxCells())
 	return h, nil
+}
+
+// checkPage validates a map's page rule and answers it made for page keys.
+func checkPage(m *searchv1.UrlMatch) (pagerule.Rule, error) {
+	if m == nil || m.GetOperator() == 0 {
+		return pagerule.Rule{}, invalid("page: required, with an operator (equals, contains, prefix or pattern) and a value")
+	}
+	r := pagerule.Rule{Op: pagerule.Op(m.GetOperator()), Value: m.GetValue()}
+	if err := r.Check(); err != nil {
+		return pagerule.Rule{}, invalid("page.%v", err)
+	}
+	return r.ForKeys(), nil
 }
 
 // GetHeatmap answers the aggregate of one kind over the pages a rule
@@ -311,18 +320,73 @@ func (s *Service) heatSnapshot(ctx context.Context, site int64, pages []heatPage
 			if err != nil {
 				return nil, fmt.Errorf("recordings: heatmap snapshot's session: %w", err)
 			}
-			var offset time.Duration
-			if st := sum.GetStartTime(); st != nil {
-				offset = time.Duration(max(snap.FullSnapshotMs-st.AsTime().UnixMilli(), 0)) * time.Millisecond
-			}
 			return &recordingsv1.HeatmapSnapshot{
-				SessionId: snap.SessionID, PageViewId: snap.PageViewID, Offset: durationpb.New(offset),
+				SessionId: snap.SessionID, PageViewId: snap.PageViewID, Offset: sinceStart(sum, snap.FullSnapshotMs),
 				Url: snap.URL, ViewportWidth: snap.ViewportW, ViewportHeight: snap.ViewportH,
 				Time: timestamppb.New(time.UnixMilli(snap.FullSnapshotMs)),
 			}, nil
 		}
 	}
 	return nil, nil
+}
+
+// sinceStart is how far into the session a time is (a snapshot's offset,
+// which StreamRecording starts from).
+func sinceStart(sum *sessionsv1.SessionSummary, ms int64) *durationpb.Duration {
+	var d time.Duration
+	if st := sum.GetStartTime(); st != nil {
+		d = time.Duration(max(ms-st.AsTime().UnixMilli(), 0)) * time.Millisecond
+	}
+	return durationpb.New(d)
+}
+
+// GetHeatmapSnapshot answers the snapshot of the session's first page view
+// whose page key the rule matches and that holds a full snapshot (its
+// first chunk with one), for the dashboard's "draw over another
+// recording". NotFound when the session is gone or has no such page view.
+func (s *Service) GetHeatmapSnapshot(ctx context.Context, req *recordingsv1.GetHeatmapSnapshotRequest) (*recordingsv1.GetHeatmapSnapshotResponse, error) {
+	if err := s.heatReader(ctx, req.GetSiteId()); err != nil {
+		return nil, err
+	}
+	site, session := req.GetSiteId(), req.GetSessionId()
+	if err := checkSession(site, session); err != nil {
+		return nil, err
+	}
+	rule, err := checkPage(req.GetPage())
+	if err != nil {
+		return nil, err
+	}
+	sum, err := s.store.Session(ctx, site, session)
+	if err != nil {
+		return nil, s.storeErr(ctx, "get heatmap snapshot", err)
+	}
+	metas, err := s.store.ChunkIndex(ctx, site, session)
+	if err != nil {
+		return nil, s.storeErr(ctx, "get heatmap snapshot", err)
+	}
+	snapAt := map[string]int64{} // page view → its first full snapshot
+	for _, m := range metas {
+		if m.FullSnapshotMs <= 0 {
+			continue
+		}
+		if t, ok := snapAt[m.PageViewID]; !ok || m.FullSnapshotMs < t {
+			snapAt[m.PageViewID] = m.FullSnapshotMs
+		}
+	}
+	for _, pv := range sum.GetPages() {
+		at, ok := snapAt[pv.GetPageViewId()]
+		if !ok || !rule.MatchKey(pagerule.Key(pv.GetUrl())) {
+			continue
+		}
+		return &recordingsv1.GetHeatmapSnapshotResponse{
+			Snapshot: &recordingsv1.HeatmapSnapshot{
+				SessionId: session, PageViewId: pv.GetPageViewId(), Offset: sinceStart(sum, at), Url: pv.GetUrl(),
+				ViewportWidth: sum.GetViewportWidth(), ViewportHeight: sum.GetViewportHeight(), Time: timestamppb.New(time.UnixMilli(at)),
+			},
+			DeviceType: sum.GetClient().GetDeviceType(),
+		}, nil
+	}
+	return nil, status.Error(codes.NotFound, "no page view of this session that the rule matches holds a snapshot")
 }
 
 // ListHeatmapPages lists the site's page keys with the most page views

@@ -820,6 +820,100 @@ func TestHeatmapSnapshotOfTheMostViewedPage(t *testing.T) {
 	}
 }
 
+// TestHeatmapSnapshotOfASession: GetHeatmapSnapshot answers the session's
+// first page view that the rule matches and that holds a full snapshot
+// (one that matches without a snapshot is passed over), with its offset
+// from the session's start; NotFound when no page view qualifies or the
+// session is gone; InvalidArgument for what cannot be a request.
+func TestHeatmapSnapshotOfASession(t *testing.T) {
+	h := start(t, testConfig(t), t.TempDir(), "")
+	ctx := context.Background()
+	day := int32(time.Now().UnixMilli()/dayMs) - 1
+	const session = "s_snapchoice00000001"
+	var views []*visit
+	seq := int64(0)
+	// The cart (snapshot), product/1 (none), product/2 (snapshot), a minute apart.
+	for i, pg := range []struct {
+		page int
+		snap bool
+	}{{3, true}, {0, false}, {1, true}} {
+		v := &visit{site: site, session: session, visitor: "v_heatvisitor0000000001", page: pg.page, device: sessionsv1.DeviceType_DEVICE_TYPE_TABLET, day: day,
+			serverMs: int64(day)*dayMs + int64(i)*60_000, docH: 2000, vh: 700, snapshot: pg.snap, clicks: []heatClick{{sel: "body>a#buy", cx: 10, cy: 10, rx: 50, ry: 50}}}
+		v.build(t)
+		for _, c := range v.chunks {
+			c.PageViewId, c.Seq = fmt.Sprintf("p_snapchoice%08d", i), seq
+			seq++
+		}
+		if _, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: v.chunks}); err != nil {
+			t.Fatal(err)
+		}
+		views = append(views, v)
+	}
+	sess, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: session})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startMs := sess.GetSession().GetStartTime().AsTime().UnixMilli()
+	ask := func(sessionID string, page *searchv1.UrlMatch) (*recordingsv1.GetHeatmapSnapshotResponse, error) {
+		return h.client.GetHeatmapSnapshot(ctx, &recordingsv1.GetHeatmapSnapshotRequest{SiteId: site, SessionId: sessionID, Page: page})
+	}
+	rule := func(op searchv1.UrlMatch_Operator, v string) *searchv1.UrlMatch {
+		return &searchv1.UrlMatch{Operator: op, Value: v}
+	}
+	for _, c := range []struct {
+		page *searchv1.UrlMatch
+		want int // index in views
+	}{
+		{rule(searchv1.UrlMatch_OPERATOR_PATTERN, "https://shop.example.com/product/*"), 2},
+		{rule(searchv1.UrlMatch_OPERATOR_PATTERN, "/product/*"), 2},
+		{rule(searchv1.UrlMatch_OPERATOR_EQUALS, "https://SHOP.example.com/cart/?from=mail"), 0},
+		{rule(searchv1.UrlMatch_OPERATOR_CONTAINS, "example.com"), 0},
+		{rule(searchv1.UrlMatch_OPERATOR_PREFIX, "https://shop.example.com/product/2"), 2},
+	} {
+		r, err := ask(session, c.page)
+		if err != nil {
+			t.Errorf("%v: %v", c.page, err)
+			continue
+		}
+		v := views[c.want]
+		snapMs := v.serverMs + 12 // sl:view at +1, Meta at +2, the snapshot at +12
+		got := r.GetSnapshot()
+		if got.GetPageViewId() != fmt.Sprintf("p_snapchoice%08d", c.want) || got.GetUrl() != heatURLs[v.page][0] || got.GetSessionId() != session ||
+			got.GetTime().AsTime().UnixMilli() != snapMs || got.GetOffset().AsDuration() != time.Duration(snapMs-startMs)*time.Millisecond ||
+			got.GetViewportWidth() != 1280 || got.GetViewportHeight() != 700 || r.GetDeviceType() != sessionsv1.DeviceType_DEVICE_TYPE_TABLET {
+			t.Errorf("%v: %v (device %v), want page view %d (%s) at %d ms, %d ms into the session, 1280×700, tablet", c.page, got, r.GetDeviceType(), c.want, heatURLs[v.page][0], snapMs, snapMs-startMs)
+		}
+	}
+	for what, c := range map[string]struct {
+		session string
+		page    *searchv1.UrlMatch
+		code    codes.Code
+	}{
+		"a matching page view without a snapshot": {session, rule(searchv1.UrlMatch_OPERATOR_EQUALS, "https://shop.example.com/product/1"), codes.NotFound},
+		"no matching page view":                   {session, rule(searchv1.UrlMatch_OPERATOR_PREFIX, "https://shop.example.com/blog"), codes.NotFound},
+		"no such session":                         {"s_snapchoice99999999", rule(searchv1.UrlMatch_OPERATOR_CONTAINS, "shop"), codes.NotFound},
+		"a session id that cannot be one":         {"s_snap choice/..", rule(searchv1.UrlMatch_OPERATOR_CONTAINS, "shop"), codes.InvalidArgument},
+		"no page":                                 {session, nil, codes.InvalidArgument},
+		"no operator":                             {session, &searchv1.UrlMatch{Value: "shop"}, codes.InvalidArgument},
+		"a rule too long":                         {session, rule(searchv1.UrlMatch_OPERATOR_CONTAINS, strings.Repeat("a", 5000)), codes.InvalidArgument},
+		"an empty rule":                           {session, rule(searchv1.UrlMatch_OPERATOR_EQUALS, ""), codes.InvalidArgument},
+	} {
+		if _, err := ask(c.session, c.page); status.Code(err) != c.code {
+			t.Errorf("%s: %v, want %v", what, err, c.code)
+		}
+	}
+	if _, err := h.client.GetHeatmapSnapshot(ctx, &recordingsv1.GetHeatmapSnapshotRequest{SiteId: 0, SessionId: session, Page: rule(searchv1.UrlMatch_OPERATOR_CONTAINS, "shop")}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("site 0: %v, want InvalidArgument", err)
+	}
+	// Deleted, the session offers no snapshot.
+	if _, err := h.client.DeleteSession(ctx, &recordingsv1.DeleteSessionRequest{SiteId: site, SessionId: session}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ask(session, rule(searchv1.UrlMatch_OPERATOR_CONTAINS, "shop")); status.Code(err) != codes.NotFound {
+		t.Errorf("after its deletion: %v, want NotFound", err)
+	}
+}
+
 func checkSnapshot(t *testing.T, h *harness, what string, want *visit, got *recordingsv1.HeatmapSnapshot) {
 	t.Helper()
 	if want == nil {
@@ -972,6 +1066,8 @@ func TestHeatmapsTurnedOff(t *testing.T) {
 		want("GetHeatmap", err)
 		_, err = h.client.ListHeatmapPages(ctx, &recordingsv1.ListHeatmapPagesRequest{SiteId: site})
 		want("ListHeatmapPages", err)
+		_, err = h.client.GetHeatmapSnapshot(ctx, &recordingsv1.GetHeatmapSnapshotRequest{SiteId: site, SessionId: "s_anysession00001", Page: everyPage.match})
+		want("GetHeatmapSnapshot", err)
 		stream, err := h.client.RebuildHeatmaps(ctx, &recordingsv1.RebuildHeatmapsRequest{SiteId: site})
 		if err == nil {
 			_, err = stream.Recv()

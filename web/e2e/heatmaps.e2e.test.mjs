@@ -311,6 +311,48 @@ test("the Heatmaps page draws each click inside its element at another width, an
   assert.match(await page.getByTestId("heat-days").innerText(), /^\d{4}-\d\d-\d\d – \d{4}-\d\d-\d\d$/);
   await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "click-map-desktop.png") });
 
+  // Drawn over another recording: the other desktop visit's page, at its own width, the same clicks on their elements.
+  const newest = await page.getByTestId("heat-snapshot").getAttribute("data-session");
+  const otherWidth = VISITS.find((v) => v.device === "desktop" && v.width !== d.width).width;
+  await page.getByTestId("heat-pick-open").click();
+  const picks = page.getByTestId("heat-pick");
+  await waitFor(async () => (await picks.count()) === 2, "the two desktop recordings offered to draw over", 30_000);
+  assert.equal(await page.locator(`[data-testid=heat-pick][data-session="${newest}"]`).getAttribute("aria-pressed"), "true", "the recording drawn now is marked");
+  assert.match(await picks.first().innerText(), / px wide · Desktop · /);
+  await page.getByTestId("heat-snap-picker").screenshot({ path: path.join(shots, "snapshot-picker.png") });
+  const other = await picks.evaluateAll((els, cur) => els.map((e) => e.dataset.session).find((id) => id !== cur), newest);
+  await page.evaluate(() => (window.__drawn = undefined));
+  await page.locator(`[data-testid=heat-pick][data-session="${other}"]`).click();
+  await page.waitForURL((u) => u.searchParams.get("snap") === other);
+  const over = await drawn(page);
+  const o = await boxes(page);
+  assert.equal(o.width, otherWidth, `rebuilt at the chosen visit's width (${otherWidth} px), not the newest's (${d.width} px)`);
+  assert.equal(await page.getByTestId("heat-snapshot").getAttribute("data-session"), other);
+  assert.match(await page.getByTestId("heat-snapshot").innerText(), new RegExp(`^Drawn over the recording you chose of .* at ${otherWidth} px wide`));
+  assert.equal(over.n, desk.n, "the same map over the other page");
+  for (const [x, y, , sel] of over.points) {
+    const id = Object.keys(SELECTOR).find((k) => SELECTOR[k] === sel);
+    assert.ok(id && inside(o.boxes[id], x, y), `over the chosen recording: ${sel} at (${x}, ${y}) inside ${JSON.stringify(o.boxes[id])}`);
+  }
+  const chosenApi = await call("GET", `/api/v1/sites/${siteId}/heatmap/snapshot?${new URLSearchParams({ sessionId: other, "page.operator": "OPERATOR_EQUALS", "page.value": pageKey })}`);
+  assert.equal(chosenApi.status, 200, chosenApi.text);
+  const chosenSnap = await chosenApi.json();
+  assert.equal(chosenSnap.snapshot.sessionId, other);
+  assert.equal(chosenSnap.snapshot.viewportWidth, otherWidth);
+  assert.equal(chosenSnap.deviceType, "DEVICE_TYPE_DESKTOP");
+  await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "click-map-chosen-recording.png") });
+  // The choice stays with the URL (a reload) and goes with "Back to the newest".
+  await page.evaluate(() => (window.__drawn = undefined));
+  await page.reload();
+  await drawn(page);
+  assert.equal((await boxes(page)).width, otherWidth, "a reload keeps the chosen recording");
+  await page.evaluate(() => (window.__drawn = undefined));
+  await page.getByTestId("heat-pick-newest").click();
+  await page.waitForURL((u) => !u.searchParams.has("snap"));
+  await drawn(page);
+  assert.equal(await page.getByTestId("heat-snapshot").getAttribute("data-session"), newest);
+  assert.equal((await boxes(page)).width, d.width, "back over the newest recording");
+
   // The move map and the scroll map, from the controls (state in the URL; back returns).
   await page.evaluate(() => (window.__drawn = undefined));
   await page.getByTestId("heat-map-move").click();

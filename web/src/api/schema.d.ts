@@ -868,6 +868,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sites/{siteId}/heatmap/snapshot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * GetHeatmapSnapshot points at one session's recorded snapshot of a page
+         *     a rule matches (its first such page view that holds a full snapshot),
+         *     so that a map is drawn over a recording the user chose rather than the
+         *     newest (which may show a passing state: a banner, a modal).
+         */
+        get: operations["RecordingsService_GetHeatmapSnapshot"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sites/{siteId}/sessions:count": {
         parameters: {
             query?: never;
@@ -2115,6 +2137,15 @@ export interface components {
              */
             total?: string;
             truncated?: boolean;
+        };
+        /**
+         * @description GetHeatmapSnapshotResponse is the snapshot, and the device class the
+         *     session was recorded on (a map of another class is drawn at this
+         *     session's width all the same).
+         */
+        v1GetHeatmapSnapshotResponse: {
+            deviceType?: components["schemas"]["v1DeviceType"];
+            snapshot?: components["schemas"]["v1HeatmapSnapshot"];
         };
         /** @description GetInstanceLimitsResponse is the instance defaults. */
         v1GetInstanceLimitsResponse: {
@@ -5615,6 +5646,46 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["v1ListHeatmapPagesResponse"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["rpcStatus"];
+                };
+            };
+        };
+    };
+    RecordingsService_GetHeatmapSnapshot: {
+        parameters: {
+            query?: {
+                /**
+                 * @description - OPERATOR_PATTERN: value is a pattern in which "*" matches any run of characters
+                 *     (possibly empty) and every other character itself; the whole URL
+                 *     must match ("https://shop.example.com/product/*").
+                 */
+                "page.operator"?: "OPERATOR_UNSPECIFIED" | "OPERATOR_EQUALS" | "OPERATOR_CONTAINS" | "OPERATOR_PREFIX" | "OPERATOR_PATTERN";
+                "page.value"?: string;
+                sessionId?: string;
+            };
+            header?: never;
+            path: {
+                siteId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A successful response. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["v1GetHeatmapSnapshotResponse"];
                 };
             };
             /** @description An unexpected error response. */

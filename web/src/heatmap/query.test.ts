@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { fromSearchParams, toFilter } from "../lib/filters";
-import { clickLinkText, defaultQuery, frustrationText, fromParams, recordingsSearch, toParams, toRequest, type HeatmapQuery } from "./query";
+import { clickLinkText, defaultQuery, frustrationText, fromParams, pageSessions, recordingsSearch, snapshotRequest, toParams, toRequest, type HeatmapQuery } from "./query";
 
 const now = new Date("2026-11-23T12:00:00Z");
 
 describe("heatmap URL state", () => {
   it("round-trips every field", () => {
-    const q: HeatmapQuery = { page: { op: "pattern", value: "https://shop.example/product/*" }, device: "mobile", map: "scroll", range: "custom", from: "2026-11-01", to: "2026-11-07" };
+    const q: HeatmapQuery = { page: { op: "pattern", value: "https://shop.example/product/*" }, device: "mobile", map: "scroll", range: "custom", from: "2026-11-01", to: "2026-11-07", snap: "s_chosen-recording_01" };
     expect(fromParams(new URLSearchParams(toParams(q).toString()))).toEqual(q);
   });
 
@@ -17,9 +17,32 @@ describe("heatmap URL state", () => {
   });
 
   it("ignores junk", () => {
-    const q = fromParams(new URLSearchParams(`page=${"x".repeat(5000)}&rule=regex&device=fridge&map=smell&range=all&from=yesterday`));
+    const q = fromParams(new URLSearchParams(`page=${"x".repeat(5000)}&rule=regex&device=fridge&map=smell&range=all&from=yesterday&snap=../../x`));
     expect(q).toEqual(defaultQuery());
     expect(fromParams(new URLSearchParams("page=https://a.example/&rule=regex")).page).toBeUndefined();
+  });
+});
+
+describe("the recording a map is drawn over", () => {
+  it("asks for the chosen session's snapshot of the rule's pages", () => {
+    const q: HeatmapQuery = { ...defaultQuery(), page: { op: "pattern", value: "/product/*" }, snap: "s_0123456789" };
+    expect(snapshotRequest(q)).toEqual({ sessionId: "s_0123456789", "page.operator": "OPERATOR_PATTERN", "page.value": "/product/*" });
+    expect(snapshotRequest({ ...q, snap: undefined })).toBeUndefined();
+    expect(snapshotRequest({ ...q, page: undefined })).toBeUndefined();
+  });
+
+  it("takes only what can be a session id from the URL", () => {
+    for (const bad of ["short", "x".repeat(65), "s_has space", "s_üñíçødé01"]) expect(fromParams(new URLSearchParams({ snap: bad })).snap).toBeUndefined();
+    expect(fromParams(new URLSearchParams({ snap: "s_ok-id_0001" })).snap).toBe("s_ok-id_0001");
+  });
+
+  it("lists the recordings of the map's pages, device and dates, whatever was clicked", () => {
+    const q: HeatmapQuery = { page: { op: "equals", value: "https://a.example/café" }, device: "tablet", map: "dead", range: "7d" };
+    const f = toFilter(pageSessions(q), now);
+    expect(f.visitedPage).toEqual({ operator: "OPERATOR_EQUALS", value: "https://a.example/caf%C3%A9" });
+    expect(f.deviceTypes).toEqual(["DEVICE_TYPE_TABLET"]);
+    expect(f.deadClickedElement ?? f.clickedElement ?? f.rageClickedElement).toBeUndefined();
+    expect(toFilter(pageSessions({ ...q, device: "all" }), now).deviceTypes).toBeUndefined();
   });
 });
 

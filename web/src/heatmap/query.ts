@@ -4,7 +4,7 @@
 import type { Schemas } from "../api/client";
 import type { operations } from "../api/schema";
 import { rangeNote } from "../lib/rangeNote";
-import { emptyQuery, RANGES, rangeTimes, readRange, toSearchParams, writeRange, type RangePreset, type UrlCondition } from "../lib/filters";
+import { emptyQuery, RANGES, rangeTimes, readRange, toSearchParams, writeRange, type RangePreset, type RecordingsQuery, type UrlCondition } from "../lib/filters";
 import { keySpelling } from "./url";
 
 export type MapKind = "click" | "rage" | "dead" | "move" | "scroll";
@@ -49,7 +49,12 @@ export interface HeatmapQuery {
   range: Exclude<RangePreset, "all">;
   from?: string;
   to?: string;
+  /** snap is a recording the user chose to draw over (a session id), instead of the newest snapshot. */
+  snap?: string;
 }
+
+/** A session id as the server takes one (wireid). */
+const SESSION_ID = /^[A-Za-z0-9_-]{8,64}$/;
 
 export function defaultQuery(): HeatmapQuery {
   return { device: "desktop", map: "click", range: "30d" };
@@ -66,6 +71,8 @@ export function fromParams(p: URLSearchParams): HeatmapQuery {
   const map = p.get("map");
   if (MAP_KINDS.some((m) => m.key === map)) q.map = map as MapKind;
   readRange(p, HEATMAP_RANGES, q);
+  const snap = p.get("snap");
+  if (snap && SESSION_ID.test(snap)) q.snap = snap;
   return q;
 }
 
@@ -80,6 +87,7 @@ export function toParams(q: HeatmapQuery): URLSearchParams {
   if (q.device !== d.device) p.set("device", q.device);
   if (q.map !== d.map) p.set("map", q.map);
   writeRange(p, q, d.range);
+  if (q.snap) p.set("snap", q.snap);
   return p;
 }
 
@@ -110,25 +118,41 @@ export function toRequest(q: HeatmapQuery, now: Date, maxCells?: number): GetHea
 }
 
 /**
- * recordingsSearch answers the recordings list's query string for the
- * sessions behind a spot of the map: they visited a page matching the rule
- * (same operator and value, spelled as recorded URLs are: the sessions
- * search does not decode "café"), on the map's device and dates, and
- * clicked the element; on the rage and dead maps, rage-clicked (or
- * dead-clicked) it.
+ * pageSessions answers the recordings list's query for the sessions a map
+ * is made of: they visited a page matching the rule (same operator and
+ * value, spelled as recorded URLs are: the sessions search does not decode
+ * "café"), on the map's device class and dates.
  */
-export function recordingsSearch(q: HeatmapQuery, selector: string): string {
+export function pageSessions(q: HeatmapQuery): RecordingsQuery {
   const rq = emptyQuery();
   rq.range = q.range;
   rq.from = q.from;
   rq.to = q.to;
   if (q.page) rq.visitedPage = { op: q.page.op, value: keySpelling(q.page.value) };
+  const device = DEVICES.find((d) => d.key === q.device)?.value;
+  if (device) rq.devices = [device];
+  return rq;
+}
+
+/**
+ * recordingsSearch answers the recordings list's query string for the
+ * sessions behind a spot of the map: pageSessions that clicked the
+ * element; on the rage and dead maps, rage-clicked (or dead-clicked) it.
+ */
+export function recordingsSearch(q: HeatmapQuery, selector: string): string {
+  const rq = pageSessions(q);
   if (q.map === "rage") rq.rageClickedElement = selector;
   else if (q.map === "dead") rq.deadClickedElement = selector;
   else rq.clickedElement = selector;
-  const device = DEVICES.find((d) => d.key === q.device)?.value;
-  if (device) rq.devices = [device];
   return toSearchParams(rq).toString();
+}
+
+export type SnapshotQuery = NonNullable<operations["RecordingsService_GetHeatmapSnapshot"]["parameters"]["query"]>;
+
+/** snapshotRequest answers GetHeatmapSnapshot's query for the recording the user chose, or undefined without one (or a page). */
+export function snapshotRequest(q: HeatmapQuery): SnapshotQuery | undefined {
+  if (!q.snap || !q.page?.value) return undefined;
+  return { sessionId: q.snap, "page.operator": OPERATORS[q.page.op], "page.value": q.page.value };
 }
 
 /** clickLinkText says which recordings an element's link opens, as recordingsSearch filters them. */

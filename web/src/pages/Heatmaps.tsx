@@ -2,7 +2,7 @@
 // map — clicks (all, rage, dead), moves or scroll — and see it drawn over
 // the page rebuilt from a recording, with the most-clicked elements or the
 // scroll depths beside it. Everything chosen lives in the URL.
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Schemas } from "../api/client";
 import { $api } from "../api/query";
@@ -13,7 +13,7 @@ import { formatDateTime, formatDuration, plural } from "../lib/format";
 import { useUrlQuery } from "../lib/urlQuery";
 import { selectorTail } from "../heatmap/name";
 import { PagePicker } from "../heatmap/PagePicker";
-import { clickLinkText, DEVICES, frustrationText, fromParams, HEATMAP_RANGES, MAP_KINDS, MAX_HEAT_DAYS, MAX_RULE, recordingsSearch, toParams, toRequest, type HeatmapQuery, type MapKind } from "../heatmap/query";
+import { clickLinkText, DEVICES, frustrationText, fromParams, HEATMAP_RANGES, MAP_KINDS, MAX_HEAT_DAYS, MAX_RULE, recordingsSearch, snapshotRequest, toParams, toRequest, type HeatmapQuery, type MapKind } from "../heatmap/query";
 import { percent, reachedByTen } from "../heatmap/scroll";
 import { HeatStage } from "../heatmap/Stage";
 import { readableUrl } from "../heatmap/url";
@@ -33,6 +33,9 @@ const FRUSTRATIONS = [
 
 /** A move map's weight is pointer time in these units (recordings' summary, moveSampleMs). */
 const MOVE_UNIT_MS = 50;
+
+/** The list of recordings to draw over is asked for rarely: its own chunk. */
+const SnapshotPicker = lazy(() => import("../heatmap/SnapshotPicker").then((m) => ({ default: m.SnapshotPicker })));
 
 /** A minute-rounded now, so relative ranges keep one query key while the page is open. */
 const minuteNow = () => new Date(Math.floor(Date.now() / 60_000) * 60_000);
@@ -79,6 +82,15 @@ export default function Heatmaps() {
   const scrollReq = req && req.kind !== "HEATMAP_KIND_SCROLL" ? { ...req, kind: "HEATMAP_KIND_SCROLL" as const } : undefined;
   const views = $api.useQuery("get", "/api/v1/sites/{siteId}/heatmap", { params: { path: { siteId }, query: scrollReq } }, { enabled: !!scrollReq, staleTime: 60_000, refetchOnWindowFocus: false });
   const data = heat.data;
+  // The recording the user chose to draw over, if any (else the newest snapshot GetHeatmap names).
+  const snapReq = req ? snapshotRequest(q) : undefined;
+  const chosen = $api.useQuery("get", "/api/v1/sites/{siteId}/heatmap/snapshot", { params: { path: { siteId }, query: snapReq! } }, { enabled: !!snapReq, staleTime: 60_000, retry: false });
+  const chosenSnap = snapReq ? chosen.data?.snapshot : undefined;
+  const snapshot = chosenSnap ?? (snapReq && !chosen.isError ? undefined : data?.snapshot);
+  const [picking, setPicking] = useState(false);
+  useEffect(() => setPicking(false), [key]);
+  // Other pages, devices or dates: the chosen recording may show none of them.
+  const setScope = useCallback((patch: Partial<HeatmapQuery>) => set({ ...patch, snap: undefined }), [set]);
   const viewsData = q.map === "scroll" ? data : views.data;
   const pageViews = viewsData ? Number(viewsData.scroll?.pageViews ?? 0) : undefined;
   const [highlight, setHighlight] = useState<string | undefined>();
@@ -97,10 +109,10 @@ export default function Heatmaps() {
         <h1>
           Heatmaps <span className="muted site-title">{site.data?.site?.name}</span>
         </h1>
-        <PagePicker siteId={siteId} value={q.page} onChange={(page) => set({ page })} />
-        <Segmented label="Device" id="heat-device" options={DEVICES} value={q.device} onChange={(device) => set({ device })} />
+        <PagePicker siteId={siteId} value={q.page} onChange={(page) => setScope({ page })} />
+        <Segmented label="Device" id="heat-device" options={DEVICES} value={q.device} onChange={(device) => setScope({ device })} />
         <Segmented label="Map" id="heat-map" options={MAP_KINDS} value={q.map} onChange={(map) => set({ map })} />
-        <DateRangeFilter presets={HEATMAP_RANGES} value={q} onChange={set} testId="heat" maxDays={MAX_HEAT_DAYS} />
+        <DateRangeFilter presets={HEATMAP_RANGES} value={q} onChange={setScope} testId="heat" maxDays={MAX_HEAT_DAYS} />
       </div>
       {droppedRule && (
         <p className="warn small" role="alert" data-testid="heat-rule-dropped">
@@ -172,34 +184,80 @@ export default function Heatmaps() {
               <p className="warn small" role="status" data-testid="heat-no-page">
                 No recorded page matches this rule{q.page?.op === "equals" ? " (an exact URL names one page, without its query string)" : ""}: check its spelling, or pick a page from the list. The map is drawn on a blank page.
               </p>
-            ) : data.snapshot?.sessionId ? (
-              <p className="muted small" data-testid="heat-snapshot">
-                Drawn over a recording of {readableUrl(data.snapshot.url ?? "")} at {data.snapshot.viewportWidth} px wide, {formatDateTime(data.snapshot.time)}.{" "}
-                <Link to={`/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(data.snapshot.sessionId)}`}>Open that recording</Link>
+            ) : snapReq && chosen.isError ? (
+              <p className="warn small" role="status" data-testid="heat-chosen-gone">
+                The recording chosen to draw over holds no snapshot of these pages any more (it may have been deleted), so the map is drawn over the newest one.{" "}
+                <button type="button" className="heat-figure-link" onClick={() => set({ snap: undefined })}>
+                  Forget that choice
+                </button>
               </p>
+            ) : snapshot?.sessionId ? (
+              <p className="muted small" data-testid="heat-snapshot" data-session={snapshot.sessionId}>
+                Drawn over {chosenSnap ? "the recording you chose" : "a recording"} of {readableUrl(snapshot.url ?? "")} at {snapshot.viewportWidth} px wide, {formatDateTime(snapshot.time)}
+                {chosenSnap && q.device !== "all" && chosen.data?.deviceType && chosen.data.deviceType !== DEVICES.find((d) => d.key === q.device)?.value ? " (recorded on another kind of device)" : ""}.{" "}
+                <Link to={`/o/${orgId}/sites/${siteId}/recordings/${encodeURIComponent(snapshot.sessionId)}`}>Open that recording</Link>
+                {" · "}
+                <button type="button" className="heat-figure-link" aria-expanded={picking} onClick={() => setPicking((p) => !p)} data-testid="heat-pick-open">
+                  Draw over another recording
+                </button>
+                {chosenSnap && (
+                  <>
+                    {" · "}
+                    <button type="button" className="heat-figure-link" onClick={() => set({ snap: undefined })} data-testid="heat-pick-newest">
+                      Back to the newest
+                    </button>
+                  </>
+                )}
+              </p>
+            ) : snapReq && chosen.isPending ? (
+              <QueryStatus query={chosen} label="Reading the recording you chose…" />
             ) : (
               <p className="warn small" data-testid="heat-no-snapshot">
                 No snapshot for this device: no recording of these pages on it can be rebuilt, so the map is drawn on a blank page {BLANK_WIDTH[q.device]} px wide.
+                {Number(data.sessions ?? 0) > 0 && (
+                  <>
+                    {" "}
+                    <button type="button" className="heat-figure-link" aria-expanded={picking} onClick={() => setPicking((p) => !p)} data-testid="heat-pick-open">
+                      Pick a recording to draw over
+                    </button>
+                  </>
+                )}
               </p>
             )}
-            <div className="heat-body">
-              <HeatStage
-                siteId={siteId}
-                snapshot={data.snapshot?.sessionId ? data.snapshot : undefined}
-                blankWidth={BLANK_WIDTH[q.device]}
-                kind={q.map}
-                data={data}
-                highlight={highlight}
-                onPick={clickMap ? (s) => navigate(recordingsUrl(s)) : undefined}
-                onNames={onNames}
-              />
-              <aside className="heat-side">
-                {clickMap && <ElementList data={data} map={q.map} link={recordingsUrl} onHighlight={setHighlight} name={nameOf} />}
-                {q.map === "scroll" && <ScrollTable data={data} />}
-                {q.map === "move" && <p className="muted small">Warm where pointers moved and rested most. Pointers are counted for up to 2 s at one spot.</p>}
-                <Legend />
-              </aside>
-            </div>
+            {picking && (
+              <Suspense fallback={<p className="muted small">Finding recordings…</p>}>
+                <SnapshotPicker
+                  siteId={siteId}
+                  query={q}
+                  now={now}
+                  current={snapshot?.sessionId}
+                  onPick={(snap) => {
+                    setPicking(false);
+                    set({ snap });
+                  }}
+                />
+              </Suspense>
+            )}
+            {!(snapReq && chosen.isPending) && (
+              <div className="heat-body">
+                <HeatStage
+                  siteId={siteId}
+                  snapshot={snapshot?.sessionId ? snapshot : undefined}
+                  blankWidth={BLANK_WIDTH[q.device]}
+                  kind={q.map}
+                  data={data}
+                  highlight={highlight}
+                  onPick={clickMap ? (s) => navigate(recordingsUrl(s)) : undefined}
+                  onNames={onNames}
+                />
+                <aside className="heat-side">
+                  {clickMap && <ElementList data={data} map={q.map} link={recordingsUrl} onHighlight={setHighlight} name={nameOf} />}
+                  {q.map === "scroll" && <ScrollTable data={data} />}
+                  {q.map === "move" && <p className="muted small">Warm where pointers moved and rested most. Pointers are counted for up to 2 s at one spot.</p>}
+                  <Legend />
+                </aside>
+              </div>
+            )}
           </>
         )}
       </section>

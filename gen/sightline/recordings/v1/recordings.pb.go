@@ -2492,6 +2492,125 @@ func (x *HeatmapSnapshot) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// GetHeatmapSnapshotRequest names a session and the map's pages.
+type GetHeatmapSnapshotRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SiteId    int64                  `protobuf:"varint,1,opt,name=site_id,json=siteId,proto3" json:"site_id,omitempty"`
+	SessionId string                 `protobuf:"bytes,2,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The map's pages, as GetHeatmapRequest.page: the session's first page
+	// view whose page key the rule matches and that holds a full snapshot is
+	// answered. Required.
+	Page          *v11.UrlMatch `protobuf:"bytes,3,opt,name=page,proto3" json:"page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHeatmapSnapshotRequest) Reset() {
+	*x = GetHeatmapSnapshotRequest{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHeatmapSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHeatmapSnapshotRequest) ProtoMessage() {}
+
+func (x *GetHeatmapSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHeatmapSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*GetHeatmapSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *GetHeatmapSnapshotRequest) GetSiteId() int64 {
+	if x != nil {
+		return x.SiteId
+	}
+	return 0
+}
+
+func (x *GetHeatmapSnapshotRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *GetHeatmapSnapshotRequest) GetPage() *v11.UrlMatch {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+// GetHeatmapSnapshotResponse is the snapshot, and the device class the
+// session was recorded on (a map of another class is drawn at this
+// session's width all the same).
+type GetHeatmapSnapshotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Snapshot      *HeatmapSnapshot       `protobuf:"bytes,1,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	DeviceType    v1.DeviceType          `protobuf:"varint,2,opt,name=device_type,json=deviceType,proto3,enum=sightline.sessions.v1.DeviceType" json:"device_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetHeatmapSnapshotResponse) Reset() {
+	*x = GetHeatmapSnapshotResponse{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetHeatmapSnapshotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetHeatmapSnapshotResponse) ProtoMessage() {}
+
+func (x *GetHeatmapSnapshotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetHeatmapSnapshotResponse.ProtoReflect.Descriptor instead.
+func (*GetHeatmapSnapshotResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetHeatmapSnapshotResponse) GetSnapshot() *HeatmapSnapshot {
+	if x != nil {
+		return x.Snapshot
+	}
+	return nil
+}
+
+func (x *GetHeatmapSnapshotResponse) GetDeviceType() v1.DeviceType {
+	if x != nil {
+		return x.DeviceType
+	}
+	return v1.DeviceType(0)
+}
+
 // GetHeatmapResponse is the aggregate.
 type GetHeatmapResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2531,7 +2650,7 @@ type GetHeatmapResponse struct {
 
 func (x *GetHeatmapResponse) Reset() {
 	*x = GetHeatmapResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[33]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2543,7 +2662,7 @@ func (x *GetHeatmapResponse) String() string {
 func (*GetHeatmapResponse) ProtoMessage() {}
 
 func (x *GetHeatmapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[33]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2556,7 +2675,7 @@ func (x *GetHeatmapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHeatmapResponse.ProtoReflect.Descriptor instead.
 func (*GetHeatmapResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{33}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetHeatmapResponse) GetCells() []*HeatmapCell {
@@ -2664,7 +2783,7 @@ type ListHeatmapPagesRequest struct {
 
 func (x *ListHeatmapPagesRequest) Reset() {
 	*x = ListHeatmapPagesRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[34]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +2795,7 @@ func (x *ListHeatmapPagesRequest) String() string {
 func (*ListHeatmapPagesRequest) ProtoMessage() {}
 
 func (x *ListHeatmapPagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[34]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +2808,7 @@ func (x *ListHeatmapPagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeatmapPagesRequest.ProtoReflect.Descriptor instead.
 func (*ListHeatmapPagesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{34}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListHeatmapPagesRequest) GetSiteId() int64 {
@@ -2725,7 +2844,7 @@ type HeatmapPage struct {
 
 func (x *HeatmapPage) Reset() {
 	*x = HeatmapPage{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[35]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2737,7 +2856,7 @@ func (x *HeatmapPage) String() string {
 func (*HeatmapPage) ProtoMessage() {}
 
 func (x *HeatmapPage) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[35]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2750,7 +2869,7 @@ func (x *HeatmapPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeatmapPage.ProtoReflect.Descriptor instead.
 func (*HeatmapPage) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{35}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *HeatmapPage) GetUrl() string {
@@ -2784,7 +2903,7 @@ type ListHeatmapPagesResponse struct {
 
 func (x *ListHeatmapPagesResponse) Reset() {
 	*x = ListHeatmapPagesResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[36]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2796,7 +2915,7 @@ func (x *ListHeatmapPagesResponse) String() string {
 func (*ListHeatmapPagesResponse) ProtoMessage() {}
 
 func (x *ListHeatmapPagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[36]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2809,7 +2928,7 @@ func (x *ListHeatmapPagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeatmapPagesResponse.ProtoReflect.Descriptor instead.
 func (*ListHeatmapPagesResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{36}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListHeatmapPagesResponse) GetPages() []*HeatmapPage {
@@ -2831,7 +2950,7 @@ type RebuildHeatmapsRequest struct {
 
 func (x *RebuildHeatmapsRequest) Reset() {
 	*x = RebuildHeatmapsRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[37]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2843,7 +2962,7 @@ func (x *RebuildHeatmapsRequest) String() string {
 func (*RebuildHeatmapsRequest) ProtoMessage() {}
 
 func (x *RebuildHeatmapsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[37]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2856,7 +2975,7 @@ func (x *RebuildHeatmapsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildHeatmapsRequest.ProtoReflect.Descriptor instead.
 func (*RebuildHeatmapsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{37}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RebuildHeatmapsRequest) GetSiteId() int64 {
@@ -2885,7 +3004,7 @@ type RebuildHeatmapsResponse struct {
 
 func (x *RebuildHeatmapsResponse) Reset() {
 	*x = RebuildHeatmapsResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[38]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2897,7 +3016,7 @@ func (x *RebuildHeatmapsResponse) String() string {
 func (*RebuildHeatmapsResponse) ProtoMessage() {}
 
 func (x *RebuildHeatmapsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[38]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2910,7 +3029,7 @@ func (x *RebuildHeatmapsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildHeatmapsResponse.ProtoReflect.Descriptor instead.
 func (*RebuildHeatmapsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{38}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RebuildHeatmapsResponse) GetSessionsDone() int64 {
@@ -2944,7 +3063,7 @@ type RunSweepRequest struct {
 
 func (x *RunSweepRequest) Reset() {
 	*x = RunSweepRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[39]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +3075,7 @@ func (x *RunSweepRequest) String() string {
 func (*RunSweepRequest) ProtoMessage() {}
 
 func (x *RunSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[39]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +3088,7 @@ func (x *RunSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunSweepRequest.ProtoReflect.Descriptor instead.
 func (*RunSweepRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{39}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RunSweepRequest) GetTask() SweepTask {
@@ -2994,7 +3113,7 @@ type RunSweepResponse struct {
 
 func (x *RunSweepResponse) Reset() {
 	*x = RunSweepResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[40]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3006,7 +3125,7 @@ func (x *RunSweepResponse) String() string {
 func (*RunSweepResponse) ProtoMessage() {}
 
 func (x *RunSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[40]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3019,7 +3138,7 @@ func (x *RunSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunSweepResponse.ProtoReflect.Descriptor instead.
 func (*RunSweepResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{40}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RunSweepResponse) GetSessions() int64 {
@@ -3220,7 +3339,16 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x03url\x18\x04 \x01(\tR\x03url\x12%\n" +
 	"\x0eviewport_width\x18\x05 \x01(\x05R\rviewportWidth\x12'\n" +
 	"\x0fviewport_height\x18\x06 \x01(\x05R\x0eviewportHeight\x12.\n" +
-	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xf0\x04\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x86\x01\n" +
+	"\x19GetHeatmapSnapshotRequest\x12\x17\n" +
+	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x02 \x01(\tR\tsessionId\x121\n" +
+	"\x04page\x18\x03 \x01(\v2\x1d.sightline.search.v1.UrlMatchR\x04page\"\xa6\x01\n" +
+	"\x1aGetHeatmapSnapshotResponse\x12D\n" +
+	"\bsnapshot\x18\x01 \x01(\v2(.sightline.recordings.v1.HeatmapSnapshotR\bsnapshot\x12B\n" +
+	"\vdevice_type\x18\x02 \x01(\x0e2!.sightline.sessions.v1.DeviceTypeR\n" +
+	"deviceType\"\xf0\x04\n" +
 	"\x12GetHeatmapResponse\x12:\n" +
 	"\x05cells\x18\x01 \x03(\v2$.sightline.recordings.v1.HeatmapCellR\x05cells\x12\x1a\n" +
 	"\bsessions\x18\x02 \x01(\x03R\bsessions\x12=\n" +
@@ -3289,7 +3417,7 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x14ListSessionSummaries\x124.sightline.recordings.v1.ListSessionSummariesRequest\x1a5.sightline.recordings.v1.ListSessionSummariesResponse\x12v\n" +
 	"\x0fRebuildHeatmaps\x12/.sightline.recordings.v1.RebuildHeatmapsRequest\x1a0.sightline.recordings.v1.RebuildHeatmapsResponse0\x01\x12t\n" +
 	"\x0fGetAnswerCounts\x12/.sightline.recordings.v1.GetAnswerCountsRequest\x1a0.sightline.recordings.v1.GetAnswerCountsResponse\x12h\n" +
-	"\vListAnswers\x12+.sightline.recordings.v1.ListAnswersRequest\x1a,.sightline.recordings.v1.ListAnswersResponse2\xf6\a\n" +
+	"\vListAnswers\x12+.sightline.recordings.v1.ListAnswersRequest\x1a,.sightline.recordings.v1.ListAnswersResponse2\xf5\b\n" +
 	"\x11RecordingsService\x12e\n" +
 	"\n" +
 	"GetSession\x12*.sightline.recordings.v1.GetSessionRequest\x1a+.sightline.recordings.v1.GetSessionResponse\x12v\n" +
@@ -3299,7 +3427,8 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x0fGetSiteActivity\x12/.sightline.recordings.v1.GetSiteActivityRequest\x1a0.sightline.recordings.v1.GetSiteActivityResponse\x12e\n" +
 	"\n" +
 	"GetHeatmap\x12*.sightline.recordings.v1.GetHeatmapRequest\x1a+.sightline.recordings.v1.GetHeatmapResponse\x12w\n" +
-	"\x10ListHeatmapPages\x120.sightline.recordings.v1.ListHeatmapPagesRequest\x1a1.sightline.recordings.v1.ListHeatmapPagesResponse\x12k\n" +
+	"\x10ListHeatmapPages\x120.sightline.recordings.v1.ListHeatmapPagesRequest\x1a1.sightline.recordings.v1.ListHeatmapPagesResponse\x12}\n" +
+	"\x12GetHeatmapSnapshot\x122.sightline.recordings.v1.GetHeatmapSnapshotRequest\x1a3.sightline.recordings.v1.GetHeatmapSnapshotResponse\x12k\n" +
 	"\fLookupAssets\x12,.sightline.recordings.v1.LookupAssetsRequest\x1a-.sightline.recordings.v1.LookupAssetsResponse\x12_\n" +
 	"\bGetAsset\x12(.sightline.recordings.v1.GetAssetRequest\x1a).sightline.recordings.v1.GetAssetResponseBKZIgithub.com/sightlinehq/sightline/gen/sightline/recordings/v1;recordingsv1b\x06proto3"
 
@@ -3316,7 +3445,7 @@ func file_sightline_recordings_v1_recordings_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_recordings_v1_recordings_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
 	(ChunkOutcome)(0),                    // 0: sightline.recordings.v1.ChunkOutcome
 	(FrustrationKind)(0),                 // 1: sightline.recordings.v1.FrustrationKind
@@ -3355,99 +3484,106 @@ var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
 	(*HeatmapElement)(nil),               // 34: sightline.recordings.v1.HeatmapElement
 	(*ScrollMap)(nil),                    // 35: sightline.recordings.v1.ScrollMap
 	(*HeatmapSnapshot)(nil),              // 36: sightline.recordings.v1.HeatmapSnapshot
-	(*GetHeatmapResponse)(nil),           // 37: sightline.recordings.v1.GetHeatmapResponse
-	(*ListHeatmapPagesRequest)(nil),      // 38: sightline.recordings.v1.ListHeatmapPagesRequest
-	(*HeatmapPage)(nil),                  // 39: sightline.recordings.v1.HeatmapPage
-	(*ListHeatmapPagesResponse)(nil),     // 40: sightline.recordings.v1.ListHeatmapPagesResponse
-	(*RebuildHeatmapsRequest)(nil),       // 41: sightline.recordings.v1.RebuildHeatmapsRequest
-	(*RebuildHeatmapsResponse)(nil),      // 42: sightline.recordings.v1.RebuildHeatmapsResponse
-	(*RunSweepRequest)(nil),              // 43: sightline.recordings.v1.RunSweepRequest
-	(*RunSweepResponse)(nil),             // 44: sightline.recordings.v1.RunSweepResponse
-	nil,                                  // 45: sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
-	(*timestamppb.Timestamp)(nil),        // 46: google.protobuf.Timestamp
-	(*v1.Client)(nil),                    // 47: sightline.sessions.v1.Client
-	(*v1.Answer)(nil),                    // 48: sightline.sessions.v1.Answer
-	(*v1.Hit)(nil),                       // 49: sightline.sessions.v1.Hit
-	(*v1.SessionSummary)(nil),            // 50: sightline.sessions.v1.SessionSummary
-	(*durationpb.Duration)(nil),          // 51: google.protobuf.Duration
-	(*v11.UrlMatch)(nil),                 // 52: sightline.search.v1.UrlMatch
-	(v1.DeviceType)(0),                   // 53: sightline.sessions.v1.DeviceType
+	(*GetHeatmapSnapshotRequest)(nil),    // 37: sightline.recordings.v1.GetHeatmapSnapshotRequest
+	(*GetHeatmapSnapshotResponse)(nil),   // 38: sightline.recordings.v1.GetHeatmapSnapshotResponse
+	(*GetHeatmapResponse)(nil),           // 39: sightline.recordings.v1.GetHeatmapResponse
+	(*ListHeatmapPagesRequest)(nil),      // 40: sightline.recordings.v1.ListHeatmapPagesRequest
+	(*HeatmapPage)(nil),                  // 41: sightline.recordings.v1.HeatmapPage
+	(*ListHeatmapPagesResponse)(nil),     // 42: sightline.recordings.v1.ListHeatmapPagesResponse
+	(*RebuildHeatmapsRequest)(nil),       // 43: sightline.recordings.v1.RebuildHeatmapsRequest
+	(*RebuildHeatmapsResponse)(nil),      // 44: sightline.recordings.v1.RebuildHeatmapsResponse
+	(*RunSweepRequest)(nil),              // 45: sightline.recordings.v1.RunSweepRequest
+	(*RunSweepResponse)(nil),             // 46: sightline.recordings.v1.RunSweepResponse
+	nil,                                  // 47: sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
+	(*timestamppb.Timestamp)(nil),        // 48: google.protobuf.Timestamp
+	(*v1.Client)(nil),                    // 49: sightline.sessions.v1.Client
+	(*v1.Answer)(nil),                    // 50: sightline.sessions.v1.Answer
+	(*v1.Hit)(nil),                       // 51: sightline.sessions.v1.Hit
+	(*v1.SessionSummary)(nil),            // 52: sightline.sessions.v1.SessionSummary
+	(*durationpb.Duration)(nil),          // 53: google.protobuf.Duration
+	(*v11.UrlMatch)(nil),                 // 54: sightline.search.v1.UrlMatch
+	(v1.DeviceType)(0),                   // 55: sightline.sessions.v1.DeviceType
 }
 var file_sightline_recordings_v1_recordings_proto_depIdxs = []int32{
-	46, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
-	46, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
+	48, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
+	48, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
 	4,  // 2: sightline.recordings.v1.Chunk.viewport:type_name -> sightline.recordings.v1.Viewport
-	47, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
-	48, // 4: sightline.recordings.v1.Chunk.answer:type_name -> sightline.sessions.v1.Answer
-	49, // 5: sightline.recordings.v1.Chunk.hit:type_name -> sightline.sessions.v1.Hit
+	49, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
+	50, // 4: sightline.recordings.v1.Chunk.answer:type_name -> sightline.sessions.v1.Answer
+	51, // 5: sightline.recordings.v1.Chunk.hit:type_name -> sightline.sessions.v1.Hit
 	5,  // 6: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
 	0,  // 7: sightline.recordings.v1.ChunkResult.outcome:type_name -> sightline.recordings.v1.ChunkOutcome
 	7,  // 8: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
-	50, // 9: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
+	52, // 9: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
 	11, // 10: sightline.recordings.v1.GetSessionResponse.frustrations:type_name -> sightline.recordings.v1.Frustration
 	1,  // 11: sightline.recordings.v1.Frustration.kind:type_name -> sightline.recordings.v1.FrustrationKind
-	46, // 12: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
-	46, // 13: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
+	48, // 12: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
+	48, // 13: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
 	13, // 14: sightline.recordings.v1.LookupAssetsResponse.assets:type_name -> sightline.recordings.v1.Asset
-	51, // 15: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
-	46, // 16: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
-	46, // 17: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
-	50, // 18: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	45, // 19: sightline.recordings.v1.GetAnswerCountsResponse.survey_responses:type_name -> sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
-	48, // 20: sightline.recordings.v1.ListAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
-	46, // 21: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
+	53, // 15: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
+	48, // 16: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
+	48, // 17: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
+	52, // 18: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	47, // 19: sightline.recordings.v1.GetAnswerCountsResponse.survey_responses:type_name -> sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
+	50, // 20: sightline.recordings.v1.ListAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
+	48, // 21: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
 	2,  // 22: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
-	46, // 23: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
-	46, // 24: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
-	52, // 25: sightline.recordings.v1.GetHeatmapRequest.page:type_name -> sightline.search.v1.UrlMatch
-	53, // 26: sightline.recordings.v1.GetHeatmapRequest.device_type:type_name -> sightline.sessions.v1.DeviceType
-	51, // 27: sightline.recordings.v1.HeatmapSnapshot.offset:type_name -> google.protobuf.Duration
-	46, // 28: sightline.recordings.v1.HeatmapSnapshot.time:type_name -> google.protobuf.Timestamp
-	32, // 29: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
-	33, // 30: sightline.recordings.v1.GetHeatmapResponse.clicks:type_name -> sightline.recordings.v1.HeatmapClick
-	34, // 31: sightline.recordings.v1.GetHeatmapResponse.elements:type_name -> sightline.recordings.v1.HeatmapElement
-	35, // 32: sightline.recordings.v1.GetHeatmapResponse.scroll:type_name -> sightline.recordings.v1.ScrollMap
-	36, // 33: sightline.recordings.v1.GetHeatmapResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
-	46, // 34: sightline.recordings.v1.GetHeatmapResponse.start_time:type_name -> google.protobuf.Timestamp
-	46, // 35: sightline.recordings.v1.GetHeatmapResponse.end_time:type_name -> google.protobuf.Timestamp
-	39, // 36: sightline.recordings.v1.ListHeatmapPagesResponse.pages:type_name -> sightline.recordings.v1.HeatmapPage
-	46, // 37: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
-	3,  // 38: sightline.recordings.v1.RunSweepRequest.task:type_name -> sightline.recordings.v1.SweepTask
-	43, // 39: sightline.recordings.v1.RecordingsInternalService.RunSweep:input_type -> sightline.recordings.v1.RunSweepRequest
-	6,  // 40: sightline.recordings.v1.RecordingsInternalService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
-	19, // 41: sightline.recordings.v1.RecordingsInternalService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
-	41, // 42: sightline.recordings.v1.RecordingsInternalService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
-	21, // 43: sightline.recordings.v1.RecordingsInternalService.GetAnswerCounts:input_type -> sightline.recordings.v1.GetAnswerCountsRequest
-	23, // 44: sightline.recordings.v1.RecordingsInternalService.ListAnswers:input_type -> sightline.recordings.v1.ListAnswersRequest
-	9,  // 45: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
-	17, // 46: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
-	25, // 47: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
-	27, // 48: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
-	29, // 49: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
-	31, // 50: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
-	38, // 51: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
-	12, // 52: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
-	15, // 53: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
-	44, // 54: sightline.recordings.v1.RecordingsInternalService.RunSweep:output_type -> sightline.recordings.v1.RunSweepResponse
-	8,  // 55: sightline.recordings.v1.RecordingsInternalService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
-	20, // 56: sightline.recordings.v1.RecordingsInternalService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
-	42, // 57: sightline.recordings.v1.RecordingsInternalService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
-	22, // 58: sightline.recordings.v1.RecordingsInternalService.GetAnswerCounts:output_type -> sightline.recordings.v1.GetAnswerCountsResponse
-	24, // 59: sightline.recordings.v1.RecordingsInternalService.ListAnswers:output_type -> sightline.recordings.v1.ListAnswersResponse
-	10, // 60: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
-	18, // 61: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
-	26, // 62: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
-	28, // 63: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
-	30, // 64: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
-	37, // 65: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
-	40, // 66: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
-	14, // 67: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
-	16, // 68: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
-	54, // [54:69] is the sub-list for method output_type
-	39, // [39:54] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	48, // 23: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
+	48, // 24: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
+	54, // 25: sightline.recordings.v1.GetHeatmapRequest.page:type_name -> sightline.search.v1.UrlMatch
+	55, // 26: sightline.recordings.v1.GetHeatmapRequest.device_type:type_name -> sightline.sessions.v1.DeviceType
+	53, // 27: sightline.recordings.v1.HeatmapSnapshot.offset:type_name -> google.protobuf.Duration
+	48, // 28: sightline.recordings.v1.HeatmapSnapshot.time:type_name -> google.protobuf.Timestamp
+	54, // 29: sightline.recordings.v1.GetHeatmapSnapshotRequest.page:type_name -> sightline.search.v1.UrlMatch
+	36, // 30: sightline.recordings.v1.GetHeatmapSnapshotResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
+	55, // 31: sightline.recordings.v1.GetHeatmapSnapshotResponse.device_type:type_name -> sightline.sessions.v1.DeviceType
+	32, // 32: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
+	33, // 33: sightline.recordings.v1.GetHeatmapResponse.clicks:type_name -> sightline.recordings.v1.HeatmapClick
+	34, // 34: sightline.recordings.v1.GetHeatmapResponse.elements:type_name -> sightline.recordings.v1.HeatmapElement
+	35, // 35: sightline.recordings.v1.GetHeatmapResponse.scroll:type_name -> sightline.recordings.v1.ScrollMap
+	36, // 36: sightline.recordings.v1.GetHeatmapResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
+	48, // 37: sightline.recordings.v1.GetHeatmapResponse.start_time:type_name -> google.protobuf.Timestamp
+	48, // 38: sightline.recordings.v1.GetHeatmapResponse.end_time:type_name -> google.protobuf.Timestamp
+	41, // 39: sightline.recordings.v1.ListHeatmapPagesResponse.pages:type_name -> sightline.recordings.v1.HeatmapPage
+	48, // 40: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
+	3,  // 41: sightline.recordings.v1.RunSweepRequest.task:type_name -> sightline.recordings.v1.SweepTask
+	45, // 42: sightline.recordings.v1.RecordingsInternalService.RunSweep:input_type -> sightline.recordings.v1.RunSweepRequest
+	6,  // 43: sightline.recordings.v1.RecordingsInternalService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
+	19, // 44: sightline.recordings.v1.RecordingsInternalService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
+	43, // 45: sightline.recordings.v1.RecordingsInternalService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
+	21, // 46: sightline.recordings.v1.RecordingsInternalService.GetAnswerCounts:input_type -> sightline.recordings.v1.GetAnswerCountsRequest
+	23, // 47: sightline.recordings.v1.RecordingsInternalService.ListAnswers:input_type -> sightline.recordings.v1.ListAnswersRequest
+	9,  // 48: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
+	17, // 49: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
+	25, // 50: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
+	27, // 51: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
+	29, // 52: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
+	31, // 53: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
+	40, // 54: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
+	37, // 55: sightline.recordings.v1.RecordingsService.GetHeatmapSnapshot:input_type -> sightline.recordings.v1.GetHeatmapSnapshotRequest
+	12, // 56: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
+	15, // 57: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
+	46, // 58: sightline.recordings.v1.RecordingsInternalService.RunSweep:output_type -> sightline.recordings.v1.RunSweepResponse
+	8,  // 59: sightline.recordings.v1.RecordingsInternalService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
+	20, // 60: sightline.recordings.v1.RecordingsInternalService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
+	44, // 61: sightline.recordings.v1.RecordingsInternalService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
+	22, // 62: sightline.recordings.v1.RecordingsInternalService.GetAnswerCounts:output_type -> sightline.recordings.v1.GetAnswerCountsResponse
+	24, // 63: sightline.recordings.v1.RecordingsInternalService.ListAnswers:output_type -> sightline.recordings.v1.ListAnswersResponse
+	10, // 64: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
+	18, // 65: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
+	26, // 66: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
+	28, // 67: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
+	30, // 68: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
+	39, // 69: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
+	42, // 70: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
+	38, // 71: sightline.recordings.v1.RecordingsService.GetHeatmapSnapshot:output_type -> sightline.recordings.v1.GetHeatmapSnapshotResponse
+	14, // 72: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
+	16, // 73: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
+	58, // [58:74] is the sub-list for method output_type
+	42, // [42:58] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_sightline_recordings_v1_recordings_proto_init() }
@@ -3461,7 +3597,7 @@ func file_sightline_recordings_v1_recordings_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_recordings_v1_recordings_proto_rawDesc), len(file_sightline_recordings_v1_recordings_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -390,6 +390,59 @@ func local_request_RecordingsService_ListHeatmapPages_0(ctx context.Context, mar
 	return msg, metadata, err
 }
 
+var filter_RecordingsService_GetHeatmapSnapshot_0 = &utilities.DoubleArray{Encoding: map[string]int{"site_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_RecordingsService_GetHeatmapSnapshot_0(ctx context.Context, marshaler runtime.Marshaler, client RecordingsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetHeatmapSnapshotRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["site_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "site_id")
+	}
+	protoReq.SiteId, err = runtime.Int64(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "site_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_RecordingsService_GetHeatmapSnapshot_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetHeatmapSnapshot(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_RecordingsService_GetHeatmapSnapshot_0(ctx context.Context, marshaler runtime.Marshaler, server RecordingsServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetHeatmapSnapshotRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["site_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "site_id")
+	}
+	protoReq.SiteId, err = runtime.Int64(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "site_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_RecordingsService_GetHeatmapSnapshot_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.GetHeatmapSnapshot(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_RecordingsService_LookupAssets_0(ctx context.Context, marshaler runtime.Marshaler, client RecordingsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq LookupAssetsRequest
@@ -567,6 +620,26 @@ func RegisterRecordingsServiceHandlerServer(ctx context.Context, mux *runtime.Se
 			return
 		}
 		forward_RecordingsService_ListHeatmapPages_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_RecordingsService_GetHeatmapSnapshot_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/sightline.recordings.v1.RecordingsService/GetHeatmapSnapshot", runtime.WithHTTPPathPattern("/api/v1/sites/{site_id}/heatmap/snapshot"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_RecordingsService_GetHeatmapSnapshot_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_RecordingsService_GetHeatmapSnapshot_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_RecordingsService_LookupAssets_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -747,6 +820,23 @@ func RegisterRecordingsServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		}
 		forward_RecordingsService_ListHeatmapPages_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_RecordingsService_GetHeatmapSnapshot_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/sightline.recordings.v1.RecordingsService/GetHeatmapSnapshot", runtime.WithHTTPPathPattern("/api/v1/sites/{site_id}/heatmap/snapshot"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_RecordingsService_GetHeatmapSnapshot_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_RecordingsService_GetHeatmapSnapshot_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_RecordingsService_LookupAssets_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -768,23 +858,25 @@ func RegisterRecordingsServiceHandlerClient(ctx context.Context, mux *runtime.Se
 }
 
 var (
-	pattern_RecordingsService_GetSession_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "sessions", "session_id"}, ""))
-	pattern_RecordingsService_StreamRecording_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"api", "v1", "sites", "site_id", "sessions", "session_id", "recording"}, ""))
-	pattern_RecordingsService_DeleteSession_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "sessions", "session_id"}, ""))
-	pattern_RecordingsService_DeleteVisitor_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "visitors", "visitor_id"}, ""))
-	pattern_RecordingsService_GetSiteActivity_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "activity"}, ""))
-	pattern_RecordingsService_GetHeatmap_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "heatmap"}, ""))
-	pattern_RecordingsService_ListHeatmapPages_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 2, 5}, []string{"api", "v1", "sites", "site_id", "heatmap", "pages"}, ""))
-	pattern_RecordingsService_LookupAssets_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "assets"}, "lookup"))
+	pattern_RecordingsService_GetSession_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "sessions", "session_id"}, ""))
+	pattern_RecordingsService_StreamRecording_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5, 2, 6}, []string{"api", "v1", "sites", "site_id", "sessions", "session_id", "recording"}, ""))
+	pattern_RecordingsService_DeleteSession_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "sessions", "session_id"}, ""))
+	pattern_RecordingsService_DeleteVisitor_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 1, 0, 4, 1, 5, 5}, []string{"api", "v1", "sites", "site_id", "visitors", "visitor_id"}, ""))
+	pattern_RecordingsService_GetSiteActivity_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "activity"}, ""))
+	pattern_RecordingsService_GetHeatmap_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "heatmap"}, ""))
+	pattern_RecordingsService_ListHeatmapPages_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 2, 5}, []string{"api", "v1", "sites", "site_id", "heatmap", "pages"}, ""))
+	pattern_RecordingsService_GetHeatmapSnapshot_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4, 2, 5}, []string{"api", "v1", "sites", "site_id", "heatmap", "snapshot"}, ""))
+	pattern_RecordingsService_LookupAssets_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2, 1, 0, 4, 1, 5, 3, 2, 4}, []string{"api", "v1", "sites", "site_id", "assets"}, "lookup"))
 )
 
 var (
-	forward_RecordingsService_GetSession_0       = runtime.ForwardResponseMessage
-	forward_RecordingsService_StreamRecording_0  = runtime.ForwardResponseStream
-	forward_RecordingsService_DeleteSession_0    = runtime.ForwardResponseMessage
-	forward_RecordingsService_DeleteVisitor_0    = runtime.ForwardResponseMessage
-	forward_RecordingsService_GetSiteActivity_0  = runtime.ForwardResponseMessage
-	forward_RecordingsService_GetHeatmap_0       = runtime.ForwardResponseMessage
-	forward_RecordingsService_ListHeatmapPages_0 = runtime.ForwardResponseMessage
-	forward_RecordingsService_LookupAssets_0     = runtime.ForwardResponseMessage
+	forward_RecordingsService_GetSession_0         = runtime.ForwardResponseMessage
+	forward_RecordingsService_StreamRecording_0    = runtime.ForwardResponseStream
+	forward_RecordingsService_DeleteSession_0      = runtime.ForwardResponseMessage
+	forward_RecordingsService_DeleteVisitor_0      = runtime.ForwardResponseMessage
+	forward_RecordingsService_GetSiteActivity_0    = runtime.ForwardResponseMessage
+	forward_RecordingsService_GetHeatmap_0         = runtime.ForwardResponseMessage
+	forward_RecordingsService_ListHeatmapPages_0   = runtime.ForwardResponseMessage
+	forward_RecordingsService_GetHeatmapSnapshot_0 = runtime.ForwardResponseMessage
+	forward_RecordingsService_LookupAssets_0       = runtime.ForwardResponseMessage
 )

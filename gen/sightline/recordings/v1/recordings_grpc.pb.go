@@ -366,15 +366,16 @@ var RecordingsInternalService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	RecordingsService_GetSession_FullMethodName       = "/sightline.recordings.v1.RecordingsService/GetSession"
-	RecordingsService_StreamRecording_FullMethodName  = "/sightline.recordings.v1.RecordingsService/StreamRecording"
-	RecordingsService_DeleteSession_FullMethodName    = "/sightline.recordings.v1.RecordingsService/DeleteSession"
-	RecordingsService_DeleteVisitor_FullMethodName    = "/sightline.recordings.v1.RecordingsService/DeleteVisitor"
-	RecordingsService_GetSiteActivity_FullMethodName  = "/sightline.recordings.v1.RecordingsService/GetSiteActivity"
-	RecordingsService_GetHeatmap_FullMethodName       = "/sightline.recordings.v1.RecordingsService/GetHeatmap"
-	RecordingsService_ListHeatmapPages_FullMethodName = "/sightline.recordings.v1.RecordingsService/ListHeatmapPages"
-	RecordingsService_LookupAssets_FullMethodName     = "/sightline.recordings.v1.RecordingsService/LookupAssets"
-	RecordingsService_GetAsset_FullMethodName         = "/sightline.recordings.v1.RecordingsService/GetAsset"
+	RecordingsService_GetSession_FullMethodName         = "/sightline.recordings.v1.RecordingsService/GetSession"
+	RecordingsService_StreamRecording_FullMethodName    = "/sightline.recordings.v1.RecordingsService/StreamRecording"
+	RecordingsService_DeleteSession_FullMethodName      = "/sightline.recordings.v1.RecordingsService/DeleteSession"
+	RecordingsService_DeleteVisitor_FullMethodName      = "/sightline.recordings.v1.RecordingsService/DeleteVisitor"
+	RecordingsService_GetSiteActivity_FullMethodName    = "/sightline.recordings.v1.RecordingsService/GetSiteActivity"
+	RecordingsService_GetHeatmap_FullMethodName         = "/sightline.recordings.v1.RecordingsService/GetHeatmap"
+	RecordingsService_ListHeatmapPages_FullMethodName   = "/sightline.recordings.v1.RecordingsService/ListHeatmapPages"
+	RecordingsService_GetHeatmapSnapshot_FullMethodName = "/sightline.recordings.v1.RecordingsService/GetHeatmapSnapshot"
+	RecordingsService_LookupAssets_FullMethodName       = "/sightline.recordings.v1.RecordingsService/LookupAssets"
+	RecordingsService_GetAsset_FullMethodName           = "/sightline.recordings.v1.RecordingsService/GetAsset"
 )
 
 // RecordingsServiceClient is the client API for RecordingsService service.
@@ -402,6 +403,11 @@ type RecordingsServiceClient interface {
 	// ListHeatmapPages lists a site's recorded pages (heatmap page keys) with
 	// their page views, most viewed first, for the page picker.
 	ListHeatmapPages(ctx context.Context, in *ListHeatmapPagesRequest, opts ...grpc.CallOption) (*ListHeatmapPagesResponse, error)
+	// GetHeatmapSnapshot points at one session's recorded snapshot of a page
+	// a rule matches (its first such page view that holds a full snapshot),
+	// so that a map is drawn over a recording the user chose rather than the
+	// newest (which may show a passing state: a banner, a modal).
+	GetHeatmapSnapshot(ctx context.Context, in *GetHeatmapSnapshotRequest, opts ...grpc.CallOption) (*GetHeatmapSnapshotResponse, error)
 	// LookupAssets answers which of a recording's resource URLs (stylesheets,
 	// fonts, images) recordings holds its own copy of, fetched when first seen,
 	// so a replay does not depend on the site still serving them.
@@ -498,6 +504,16 @@ func (c *recordingsServiceClient) ListHeatmapPages(ctx context.Context, in *List
 	return out, nil
 }
 
+func (c *recordingsServiceClient) GetHeatmapSnapshot(ctx context.Context, in *GetHeatmapSnapshotRequest, opts ...grpc.CallOption) (*GetHeatmapSnapshotResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetHeatmapSnapshotResponse)
+	err := c.cc.Invoke(ctx, RecordingsService_GetHeatmapSnapshot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *recordingsServiceClient) LookupAssets(ctx context.Context, in *LookupAssetsRequest, opts ...grpc.CallOption) (*LookupAssetsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(LookupAssetsResponse)
@@ -543,6 +559,11 @@ type RecordingsServiceServer interface {
 	// ListHeatmapPages lists a site's recorded pages (heatmap page keys) with
 	// their page views, most viewed first, for the page picker.
 	ListHeatmapPages(context.Context, *ListHeatmapPagesRequest) (*ListHeatmapPagesResponse, error)
+	// GetHeatmapSnapshot points at one session's recorded snapshot of a page
+	// a rule matches (its first such page view that holds a full snapshot),
+	// so that a map is drawn over a recording the user chose rather than the
+	// newest (which may show a passing state: a banner, a modal).
+	GetHeatmapSnapshot(context.Context, *GetHeatmapSnapshotRequest) (*GetHeatmapSnapshotResponse, error)
 	// LookupAssets answers which of a recording's resource URLs (stylesheets,
 	// fonts, images) recordings holds its own copy of, fetched when first seen,
 	// so a replay does not depend on the site still serving them.
@@ -580,6 +601,9 @@ func (UnimplementedRecordingsServiceServer) GetHeatmap(context.Context, *GetHeat
 }
 func (UnimplementedRecordingsServiceServer) ListHeatmapPages(context.Context, *ListHeatmapPagesRequest) (*ListHeatmapPagesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListHeatmapPages not implemented")
+}
+func (UnimplementedRecordingsServiceServer) GetHeatmapSnapshot(context.Context, *GetHeatmapSnapshotRequest) (*GetHeatmapSnapshotResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetHeatmapSnapshot not implemented")
 }
 func (UnimplementedRecordingsServiceServer) LookupAssets(context.Context, *LookupAssetsRequest) (*LookupAssetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method LookupAssets not implemented")
@@ -727,6 +751,24 @@ func _RecordingsService_ListHeatmapPages_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecordingsService_GetHeatmapSnapshot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetHeatmapSnapshotRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordingsServiceServer).GetHeatmapSnapshot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordingsService_GetHeatmapSnapshot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordingsServiceServer).GetHeatmapSnapshot(ctx, req.(*GetHeatmapSnapshotRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RecordingsService_LookupAssets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(LookupAssetsRequest)
 	if err := dec(in); err != nil {
@@ -793,6 +835,10 @@ var RecordingsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListHeatmapPages",
 			Handler:    _RecordingsService_ListHeatmapPages_Handler,
+		},
+		{
+			MethodName: "GetHeatmapSnapshot",
+			Handler:    _RecordingsService_GetHeatmapSnapshot_Handler,
 		},
 		{
 			MethodName: "LookupAssets",
