@@ -352,6 +352,15 @@ test("the Heatmaps page draws each click inside its element at another width, an
   await drawn(page);
   assert.equal(await page.getByTestId("heat-snapshot").getAttribute("data-session"), newest);
   assert.equal((await boxes(page)).width, d.width, "back over the newest recording");
+  // A link naming a recording that is gone (deleted, or never of this site) says so and draws over the newest.
+  await page.evaluate(() => (window.__drawn = undefined));
+  await page.goto(`${page.url()}&snap=s_gonerecording0001`);
+  await page.getByTestId("heat-chosen-gone").waitFor();
+  await drawn(page);
+  assert.equal((await boxes(page)).width, d.width, "a recording that is gone: drawn over the newest");
+  await page.getByTestId("heat-chosen-gone").getByRole("button", { name: "Forget that choice" }).click();
+  await page.waitForURL((u) => !u.searchParams.has("snap"));
+  await page.getByTestId("heat-snapshot").waitFor();
 
   // The move map and the scroll map, from the controls (state in the URL; back returns).
   await page.evaluate(() => (window.__drawn = undefined));
