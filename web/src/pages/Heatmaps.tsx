@@ -7,6 +7,7 @@ import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Schemas } from "../api/client";
 import { $api } from "../api/query";
 import { DateRangeFilter } from "../components/DateRangeFilter";
+import { isMissing } from "../components/NotFound";
 import { EmptyState, QueryStatus } from "../components/ui";
 import { rangeNote } from "../lib/rangeNote";
 import { formatDateTime, formatDuration, plural } from "../lib/format";
@@ -84,9 +85,12 @@ export default function Heatmaps() {
   const data = heat.data;
   // The recording the user chose to draw over, if any (else the newest snapshot GetHeatmap names).
   const snapReq = req ? snapshotRequest(q) : undefined;
-  const chosen = $api.useQuery("get", "/api/v1/sites/{siteId}/heatmap/snapshot", { params: { path: { siteId }, query: snapReq! } }, { enabled: !!snapReq, staleTime: 60_000, retry: false });
+  const chosen = $api.useQuery("get", "/api/v1/sites/{siteId}/heatmap/snapshot", { params: { path: { siteId }, query: snapReq! } }, { enabled: !!snapReq, staleTime: 60_000 });
   const chosenSnap = snapReq ? chosen.data?.snapshot : undefined;
-  const snapshot = chosenSnap ?? (snapReq && !chosen.isError ? undefined : data?.snapshot);
+  // Gone (404: deleted, or no snapshot of these pages): the newest is drawn. Any other failure is shown, with Retry.
+  const chosenGone = !!snapReq && isMissing(chosen.error);
+  const waitingChoice = !!snapReq && !chosenSnap && !chosenGone;
+  const snapshot = chosenSnap ?? (waitingChoice ? undefined : data?.snapshot);
   const [picking, setPicking] = useState(false);
   useEffect(() => setPicking(false), [key]);
   // Other pages, devices or dates: the chosen recording may show none of them.
@@ -184,7 +188,7 @@ export default function Heatmaps() {
               <p className="warn small" role="status" data-testid="heat-no-page">
                 No recorded page matches this rule{q.page?.op === "equals" ? " (an exact URL names one page, without its query string)" : ""}: check its spelling, or pick a page from the list. The map is drawn on a blank page.
               </p>
-            ) : snapReq && chosen.isError ? (
+            ) : chosenGone ? (
               <p className="warn small" role="status" data-testid="heat-chosen-gone">
                 The recording chosen to draw over holds no snapshot of these pages any more (it may have been deleted), so the map is drawn over the newest one.{" "}
                 <button type="button" className="heat-figure-link" onClick={() => set({ snap: undefined })}>
@@ -209,7 +213,7 @@ export default function Heatmaps() {
                   </>
                 )}
               </p>
-            ) : snapReq && chosen.isPending ? (
+            ) : waitingChoice ? (
               <QueryStatus query={chosen} label="Reading the recording you chose…" />
             ) : (
               <p className="warn small" data-testid="heat-no-snapshot">
@@ -238,7 +242,7 @@ export default function Heatmaps() {
                 />
               </Suspense>
             )}
-            {!(snapReq && chosen.isPending) && (
+            {!waitingChoice && (
               <div className="heat-body">
                 <HeatStage
                   siteId={siteId}
