@@ -340,10 +340,13 @@ func sinceStart(sum *sessionsv1.SessionSummary, ms int64) *durationpb.Duration {
 	return durationpb.New(d)
 }
 
-// GetHeatmapSnapshot answers the snapshot of the session's first page view
-// whose page key the rule matches and that holds a full snapshot (its
-// first chunk with one), for the dashboard's "draw over another
-// recording". NotFound when the session is gone or has no such page view.
+// GetHeatmapSnapshot answers the snapshot of the session's first page
+// whose page key the rule matches and that can be rebuilt, for the
+// dashboard's "draw over another recording": a page view's load, at its
+// first full snapshot, or a single-page app's route change within a page
+// view whose first full snapshot came before it, at the change (the
+// snapshot replayed up to it, as store.ChunkSnapshots points routes).
+// NotFound when the session is gone or has no such page.
 func (s *Service) GetHeatmapSnapshot(ctx context.Context, req *recordingsv1.GetHeatmapSnapshotRequest) (*recordingsv1.GetHeatmapSnapshotResponse, error) {
 	if err := s.heatReader(ctx, req.GetSiteId()); err != nil {
 		return nil, err
@@ -373,8 +376,18 @@ func (s *Service) GetHeatmapSnapshot(ctx context.Context, req *recordingsv1.GetH
 			snapAt[m.PageViewID] = m.FullSnapshotMs
 		}
 	}
+	loaded := map[string]bool{} // page views whose load (first page) was passed
 	for _, pv := range sum.GetPages() {
 		at, ok := snapAt[pv.GetPageViewId()]
+		route := loaded[pv.GetPageViewId()]
+		loaded[pv.GetPageViewId()] = true
+		if route {
+			// A route change: rebuilt from the page view's snapshot when
+			// that came first (a second of slack, as the dashboard's).
+			start := pv.GetStartTime().AsTime().UnixMilli()
+			ok = ok && pv.GetStartTime() != nil && at <= start+1000
+			at = max(at, start)
+		}
 		if !ok || !rule.MatchKey(pagerule.Key(pv.GetUrl())) {
 			continue
 		}

@@ -905,6 +905,64 @@ func TestHeatmapSnapshotOfASession(t *testing.T) {
 	if _, err := h.client.GetHeatmapSnapshot(ctx, &recordingsv1.GetHeatmapSnapshotRequest{SiteId: 0, SessionId: session, Page: rule(searchv1.UrlMatch_OPERATOR_CONTAINS, "shop")}); status.Code(err) != codes.InvalidArgument {
 		t.Errorf("site 0: %v, want InvalidArgument", err)
 	}
+	// A single-page app's route change: the route is rebuilt from its page
+	// view's snapshot replayed to the change, so it is answered at the
+	// change; a route of a page view without a snapshot is not.
+	const spa = "s_snaproute000000001"
+	spaMs := int64(day)*dayMs + 10*60_000
+	route := func(pv string, seq int64, evs []ev) *recordingsv1.Chunk {
+		return &recordingsv1.Chunk{
+			SiteId: site, OrganizationId: 4_000_000_001, SessionId: spa, VisitorId: "v_heatvisitor0000000002", PageViewId: pv, Seq: seq,
+			Url: "https://shop.example.com/cart", Events: heatEvents(t, evs), ServerTime: timestamppb.New(time.UnixMilli(spaMs + seq*5000)),
+			Viewport: &recordingsv1.Viewport{Width: 1024, Height: 700}, Client: &sessionsv1.Client{DeviceType: sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP}, RetentionDays: 60,
+		}
+	}
+	nav := func(ms int64, to, from string) ev {
+		return custom(ms, "sl:navigation", ev{"url": "https://shop.example.com" + to, "referrer": "https://shop.example.com" + from})
+	}
+	view := func(ms int64, doc int) ev {
+		return custom(ms, "sl:view", ev{"x": 0, "y": 0, "w": heatDocW, "h": 2000, "v": 700, "d": doc})
+	}
+	spaChunks := []*recordingsv1.Chunk{
+		route("p_snaproute000000001", 0, []ev{view(spaMs, -1),
+			{"type": 4, "timestamp": spaMs + 1, "data": ev{"href": "https://shop.example.com/cart", "width": 1024, "height": 700}},
+			{"type": 2, "timestamp": spaMs + 2, "data": ev{"node": ev{"type": 0, "id": 1, "childNodes": []any{}}, "initialOffset": ev{"top": 0, "left": 0}}}}),
+		route("p_snaproute000000001", 1, []ev{view(spaMs+5000, 1), nav(spaMs+6000, "/product/7?size=l", "/cart"), nav(spaMs+8000, "/cart", "/product/7?size=l")}),
+		// A second page view whose first chunk (with its snapshot) never came.
+		route("p_snaproute000000002", 3, []ev{view(spaMs+15_000, 1), nav(spaMs+16_000, "/product/8", "/cart")}),
+	}
+	if _, err := h.client.AppendChunks(ctx, &recordingsv1.AppendChunksRequest{Chunks: spaChunks}); err != nil {
+		t.Fatal(err)
+	}
+	spaSess, err := h.client.GetSession(ctx, &recordingsv1.GetSessionRequest{SiteId: site, SessionId: spa})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spaStart := spaSess.GetSession().GetStartTime().AsTime().UnixMilli()
+	for _, c := range []struct {
+		rule  string
+		pv, u string
+		at    int64
+	}{
+		{"https://shop.example.com/product/7", "p_snaproute000000001", "https://shop.example.com/product/7?size=l", spaMs + 6000},
+		{"https://shop.example.com/cart", "p_snaproute000000001", "https://shop.example.com/cart", spaMs + 2}, // the load, not the way back
+	} {
+		r, err := ask(spa, rule(searchv1.UrlMatch_OPERATOR_EQUALS, c.rule))
+		got := r.GetSnapshot()
+		if err != nil || got.GetPageViewId() != c.pv || got.GetUrl() != c.u || got.GetTime().AsTime().UnixMilli() != c.at ||
+			got.GetOffset().AsDuration() != time.Duration(c.at-spaStart)*time.Millisecond || got.GetViewportWidth() != 1024 {
+			t.Errorf("route %s: %v %v, want page view %s, %s at %d ms (%d into the session)", c.rule, got, err, c.pv, c.u, c.at, c.at-spaStart)
+		}
+	}
+	if _, err := ask(spa, rule(searchv1.UrlMatch_OPERATOR_EQUALS, "https://shop.example.com/product/8")); status.Code(err) != codes.NotFound {
+		t.Errorf("a route of a page view without a snapshot: %v, want NotFound", err)
+	}
+	// GetHeatmap of the route points at the same place.
+	spaMap, err := h.client.GetHeatmap(ctx, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK,
+		Page: rule(searchv1.UrlMatch_OPERATOR_EQUALS, "https://shop.example.com/product/7"), DeviceType: sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP})
+	if sn := spaMap.GetSnapshot(); err != nil || sn.GetSessionId() != spa || sn.GetTime().AsTime().UnixMilli() != spaMs+6000 || sn.GetUrl() != "https://shop.example.com/product/7?size=l" {
+		t.Errorf("GetHeatmap of the route: snapshot %v, %v", sn, err)
+	}
 	// Deleted, the session offers no snapshot.
 	if _, err := h.client.DeleteSession(ctx, &recordingsv1.DeleteSessionRequest{SiteId: site, SessionId: session}); err != nil {
 		t.Fatal(err)

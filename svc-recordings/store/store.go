@@ -232,9 +232,10 @@ type Page struct {
 //     heatmap.AddState, in the same atomic write as the chunk; deleting or
 //     sweeping a session subtracts what it added (ScyllaDB: counters are
 //     applied after the chunk's write; a crash between them can miss one
-//     chunk's part, which RebuildHeat repairs). A chunk with a full
-//     snapshot (Stats.Heat.Snap) becomes its page's HeatSnapshot for the
-//     chunk's device class when its server time is the latest.
+//     chunk's part, which RebuildHeat repairs). Each page a chunk
+//     shows (ChunkSnapshots: its full snapshot's, its route changes')
+//     becomes that page's HeatSnapshot for the chunk's device class when
+//     the chunk's server time is the latest.
 type Store interface {
 	// Append stores chunks; results are in the order of chunks.
 	Append(ctx context.Context, chunks []Chunk) ([]AppendResult, error)
@@ -300,27 +301,64 @@ type Store interface {
 	Close() error
 }
 
-// ChunkSnapshot answers the page and device class a chunk's full snapshot
-// shows and the HeatSnapshot pointing at it (the chunk's URL when it is
-// that page's, else the page key), and false when the chunk holds none of
-// a known page. Both backends keep the newest per page and device.
-func ChunkSnapshot(session string, c *Chunk) (page string, device int32, snap HeatSnapshot, ok bool) {
+// ChunkSnap is a page a chunk shows, the device class it was recorded on
+// and the HeatSnapshot pointing at it.
+type ChunkSnap struct {
+	Page   string
+	Device int32
+	Snap   HeatSnapshot
+}
+
+// maxRouteSnaps bounds the route changes of one chunk that become
+// snapshot pointers (an app may replaceState on every scroll).
+const maxRouteSnaps = 8
+
+// ChunkSnapshots answers the pages a chunk shows that a heatmap can be
+// drawn over, with the HeatSnapshot pointing at each: the page of its
+// first full snapshot (the chunk's URL when it is that page's, else the
+// page key), and each page a single-page app's route change (sl:navigation)
+// moved to, at the change's time (the last change to each page, at most
+// maxRouteSnaps, none to the full snapshot's page). A route's page has no
+// full snapshot of its own: it is rebuilt by replaying from the last full
+// snapshot before the change (StreamRecording's start_offset) to the
+// change. None when the chunk carries no heatmap data. Both backends keep
+// the newest per page and device.
+func ChunkSnapshots(session string, c *Chunk) []ChunkSnap {
 	h := c.Stats.Heat
-	if h == nil || h.Snap == 0 || int(h.Snap) > len(h.Pages) {
-		return "", 0, HeatSnapshot{}, false
+	if h == nil {
+		return nil // heatmaps off (summary.ExtractWithoutHeat), or nothing of them
 	}
-	page = h.Pages[h.Snap-1]
+	var device int32
 	if c.Stats.Client != nil {
 		device = c.Stats.Client.DeviceType
 	}
-	u := c.Stats.URL
-	if pagerule.Key(u) != page {
-		u = page
+	snap := func(page, u string, ms int64) ChunkSnap {
+		return ChunkSnap{Page: page, Device: device, Snap: HeatSnapshot{
+			SessionID: session, PageViewID: c.PageViewID, Seq: c.Seq, FullSnapshotMs: ms,
+			ServerMs: c.Stats.ServerMs, URL: u, ViewportW: c.Stats.ViewportW, ViewportH: c.Stats.ViewportH,
+		}}
 	}
-	return page, device, HeatSnapshot{
-		SessionID: session, PageViewID: c.PageViewID, Seq: c.Seq, FullSnapshotMs: c.Stats.FullSnapshotMs,
-		ServerMs: c.Stats.ServerMs, URL: u, ViewportW: c.Stats.ViewportW, ViewportH: c.Stats.ViewportH,
-	}, true
+	var out []ChunkSnap
+	full := ""
+	if h.Snap > 0 && int(h.Snap) <= len(h.Pages) {
+		full = h.Pages[h.Snap-1]
+		u := c.Stats.URL
+		if pagerule.Key(u) != full {
+			u = full
+		}
+		out = append(out, snap(full, u, c.Stats.FullSnapshotMs))
+	}
+	seen := map[string]bool{full: true}
+	for i := len(c.Stats.Navs) - 1; i >= 0 && len(out) < 1+maxRouteSnaps; i-- {
+		n := c.Stats.Navs[i]
+		page := pagerule.Key(n.URL)
+		if page == "" || seen[page] || n.T <= 0 {
+			continue
+		}
+		seen[page] = true
+		out = append(out, snap(page, n.URL, n.T))
+	}
+	return out
 }
 
 // Answer is one feedback or survey answer as the service hands it to the

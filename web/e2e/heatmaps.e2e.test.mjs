@@ -619,3 +619,79 @@ test("a 100,000-cell map is drawn while the page keeps painting", { timeout: 120
   await page.getByTestId("heat-no-snapshot").waitFor();
   await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "move-map-100k.png") });
 });
+
+test("a single-page app's route is drawn over its own page: the load's snapshot replayed to the route change", { timeout: 180_000 }, async (t) => {
+  // An app whose /app/checkout exists only by a route change (pushState): no
+  // full snapshot is ever taken of it.
+  const { origin, server } = await serveHtml(
+    () => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Teapot app</title><script async src="${sl.base}/s/${siteKey}.js"></script>
+<style>body { margin: 0; font: 16px sans-serif; } main { padding: 24px; } #go { display: inline-block; padding: 16px 32px; background: #3949ab; color: #fff; }
+#pay { display: block; margin-top: 200px; width: 320px; height: 80px; font-size: 20px; background: #2e7d32; color: #fff; border: 0; }</style></head>
+<body><main id="view"><h1>Teapots</h1><p>Our range.</p><a href="/app/checkout" id="go">Go to checkout</a></main>
+<script>
+document.getElementById("go").addEventListener("click", (e) => {
+  e.preventDefault();
+  history.pushState({}, "", "/app/checkout");
+  document.getElementById("view").innerHTML = '<h1 id="checkout">Checkout</h1><p>One glass teapot.</p><button id="pay" onclick="this.textContent=\\'Paid\\'">Pay now</button>';
+});
+</script></body></html>`,
+  );
+  t.after(() => server.close());
+  const routeKey = `${origin}/app/checkout`;
+  const vctx = await browser.newContext({ viewport: { width: 1100, height: 800 }, userAgent: UA.desktop });
+  const vp = await vctx.newPage();
+  await vp.goto(`${origin}/app`);
+  await waitFor(() => vp.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
+  await vp.waitForTimeout(1500);
+  await vp.locator("#go").click();
+  await vp.waitForTimeout(1500);
+  const pay = await vp.locator("#pay").boundingBox();
+  await vp.mouse.click(pay.x + 0.25 * pay.width, pay.y + 0.75 * pay.height);
+  await vp.waitForTimeout(1000);
+  await vp.close(); // page hide flushes the last batch
+  await vctx.close();
+
+  const routeMap = async () => {
+    const p = new URLSearchParams({ "page.operator": "OPERATOR_EQUALS", "page.value": routeKey, kind: "HEATMAP_KIND_CLICK", deviceType: "DEVICE_TYPE_DESKTOP" });
+    const r = await call("GET", `/api/v1/sites/${siteId}/heatmap?${p}`);
+    assert.equal(r.status, 200, r.text);
+    return r.json();
+  };
+  await waitFor(async () => Number((await routeMap()).total ?? 0) === 1, "the click on the route to be counted", 60_000);
+  const res = await routeMap();
+  const paySel = (res.elements ?? []).map((e) => e.selector).find((s) => s.includes("#pay"));
+  assert.ok(paySel, `the click is on Pay: ${JSON.stringify(res.elements)}`);
+  // The route has a snapshot to draw over: the session, at the route change's time, the route's URL.
+  assert.ok(res.snapshot?.sessionId, `a snapshot for the route: ${JSON.stringify(res.snapshot)}`);
+  assert.equal(res.snapshot.url, routeKey);
+  assert.equal(res.snapshot.viewportWidth, 1100);
+
+  const page = await ctx.newPage();
+  t.after(() => page.close());
+  await page.addInitScript(() => {
+    document.addEventListener("sl-heatmap-drawn", (e) => {
+      const d = e.detail;
+      window.__drawn = { n: d.n, width: d.width, fallback: d.fallback, unplaced: d.unplaced, points: [[d.xyw[0], d.xyw[1], d.xyw[2], d.selectors[0] ?? ""]] };
+    });
+  });
+  await page.goto(`${sl.base}/o/${orgId}/sites/${siteId}/heatmaps?${new URLSearchParams({ page: routeKey, device: "desktop" })}`);
+  const map = await drawn(page);
+  // The rebuilt page is the route's (the checkout the app rendered), as it was before the visitor paid.
+  const rebuilt = await page.evaluate(() => {
+    const doc = document.querySelector("[data-testid=heat-stage] iframe").contentDocument;
+    const p = doc.getElementById("pay");
+    const r = p?.getBoundingClientRect();
+    return { heading: doc.querySelector("h1")?.textContent, pay: p?.textContent, go: !!doc.getElementById("go"), box: r && { left: r.left + doc.defaultView.scrollX, top: r.top + doc.defaultView.scrollY, width: r.width, height: r.height }, width: doc.defaultView.innerWidth };
+  });
+  t.diagnostic(`route map: ${JSON.stringify(map)}; rebuilt ${JSON.stringify(rebuilt)}`);
+  assert.deepEqual([rebuilt.heading, rebuilt.pay, rebuilt.go], ["Checkout", "Pay now", false], "the checkout route, before the visitor's click");
+  assert.equal(rebuilt.width, 1100);
+  assert.equal(map.n, 1);
+  assert.equal(map.fallback, 0, "the click found Pay");
+  const [x, y, w, sel] = map.points[0];
+  assert.equal(sel, paySel);
+  assert.equal(w, 1);
+  assert.ok(inside(rebuilt.box, x, y), `the click (${x}, ${y}) inside Pay ${JSON.stringify(rebuilt.box)}`);
+  assert.ok(Math.abs(x - (rebuilt.box.left + 0.25 * rebuilt.box.width)) <= 4 && Math.abs(y - (rebuilt.box.top + 0.75 * rebuilt.box.height)) <= 2, `at 25 % / 75 % of Pay: (${x}, ${y})`);
+  await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "click-map-spa-route.png") });
+});

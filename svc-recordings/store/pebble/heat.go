@@ -372,17 +372,16 @@ type snapValue struct {
 // at the fresh chunks holding one; the max merge keeps the newest.
 func mergeSnapshots(b *pebble.Batch, site int64, session string, fresh []*store.Chunk) error {
 	for _, c := range fresh {
-		page, device, sn, ok := store.ChunkSnapshot(session, c)
-		if !ok {
-			continue
-		}
-		js, err := json.Marshal(snapValue{Session: session, PV: sn.PageViewID, Seq: sn.Seq, Full: sn.FullSnapshotMs, URL: sn.URL, W: sn.ViewportW, H: sn.ViewportH})
-		if err != nil {
-			return fmt.Errorf("heatmap snapshot: %w", err)
-		}
-		v := append(binary.BigEndian.AppendUint64(nil, uint64(max(c.Stats.ServerMs, 0))), js...)
-		if err := b.Merge(snapshotKey(site, page, device), v, nil); err != nil {
-			return fmt.Errorf("heatmap snapshot: %w", err)
+		for _, cs := range store.ChunkSnapshots(session, c) {
+			sn := cs.Snap
+			js, err := json.Marshal(snapValue{Session: session, PV: sn.PageViewID, Seq: sn.Seq, Full: sn.FullSnapshotMs, URL: sn.URL, W: sn.ViewportW, H: sn.ViewportH})
+			if err != nil {
+				return fmt.Errorf("heatmap snapshot: %w", err)
+			}
+			v := append(binary.BigEndian.AppendUint64(nil, uint64(max(c.Stats.ServerMs, 0))), js...)
+			if err := b.Merge(snapshotKey(site, cs.Page, cs.Device), v, nil); err != nil {
+				return fmt.Errorf("heatmap snapshot: %w", err)
+			}
 		}
 	}
 	return nil

@@ -206,16 +206,15 @@ func (s *Store) snapshotStmts(site int64, session string, fresh []store.Chunk) [
 	var out []Stmt
 	for i := range fresh {
 		c := &fresh[i]
-		page, device, sn, ok := store.ChunkSnapshot(session, c)
-		if !ok {
-			continue
+		for _, cs := range store.ChunkSnapshots(session, c) {
+			sn := cs.Snap
+			v, _ := json.Marshal(snapValue{Session: session, PV: sn.PageViewID, Seq: sn.Seq, Full: sn.FullSnapshotMs, ServerMs: sn.ServerMs, URL: sn.URL, W: sn.ViewportW, H: sn.ViewportH})
+			out = append(out, Stmt{
+				CQL:        "INSERT INTO " + s.t("heat_snapshot") + " (site_id, page, device, v) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
+				Args:       []any{site, cs.Page, cs.Device, v, max(c.Stats.ServerMs, 1) * 1000},
+				Idempotent: true,
+			})
 		}
-		v, _ := json.Marshal(snapValue{Session: session, PV: sn.PageViewID, Seq: sn.Seq, Full: sn.FullSnapshotMs, ServerMs: sn.ServerMs, URL: sn.URL, W: sn.ViewportW, H: sn.ViewportH})
-		out = append(out, Stmt{
-			CQL:        "INSERT INTO " + s.t("heat_snapshot") + " (site_id, page, device, v) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
-			Args:       []any{site, page, device, v, max(c.Stats.ServerMs, 1) * 1000},
-			Idempotent: true,
-		})
 	}
 	return out
 }

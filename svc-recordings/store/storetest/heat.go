@@ -246,8 +246,8 @@ func (m *heatModel) appendSome(ctx context.Context, s store.Store) error {
 		ms.stats[ck] = c.Stats
 		ms.expiresMs = max(ms.expiresMs, c.Stats.ExpiresMs)
 		m.sent = append(m.sent, c)
-		if h := c.Stats.Heat; h != nil && h.Snap > 0 {
-			sk := snapKey{c.SiteID, h.Pages[h.Snap-1], c.Stats.Client.DeviceType}
+		for _, cs := range store.ChunkSnapshots(c.SessionID, &c) {
+			sk := snapKey{c.SiteID, cs.Page, cs.Device}
 			if cur, ok := m.snaps[sk]; !ok || c.Stats.ServerMs > cur.serverMs {
 				m.snaps[sk] = snapRef{k, c.PageViewID, c.Seq, c.Stats.ServerMs}
 			}
@@ -746,5 +746,81 @@ func testHeatBasics(t *testing.T, s store.Store) {
 	}
 	if got := clicks(siteB, nil, today-3, today); got != 1 {
 		t.Fatalf("site B lost clicks to site A's deletions: %d", got)
+	}
+}
+
+// testHeatRouteSnapshot: a single-page app's route change points its page's
+// snapshot at the change (its time and URL), beside the full snapshot's
+// page; a later change to the page takes the pointer over; a change back
+// to the full snapshot's page leaves that page's pointer on the snapshot.
+func testHeatRouteSnapshot(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	site := newSite()
+	const origin = "https://shop.example.com"
+	chunk := func(n int, seq int64, serverMs int64, evs []map[string]any) store.Chunk {
+		t.Helper()
+		session, visitor := fmt.Sprintf("s_route%015d", n), fmt.Sprintf("v_route%015d", n)
+		raw, _ := json.Marshal(evs)
+		ch := &recordingsv1.Chunk{
+			SiteId: site, OrganizationId: site + 1, SessionId: session, VisitorId: visitor, PageViewId: "p_route000000000000001", Seq: seq, Url: origin + "/p/1",
+			Events: raw, ServerTime: timestamppb.New(time.UnixMilli(serverMs)), Client: &sessionsv1.Client{DeviceType: sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP},
+			Viewport: &recordingsv1.Viewport{Width: 1280, Height: 800},
+		}
+		st, err := summary.Extract(ch, int64(len(raw)), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return store.Chunk{SiteID: site, SessionID: session, Seq: seq, PageViewID: ch.PageViewId, Data: raw, Stats: st}
+	}
+	view := func(ms int64, doc int) map[string]any {
+		return custom(ms, "sl:view", map[string]any{"x": 0, "y": 0, "w": 1280, "h": 3000, "v": 800, "d": doc})
+	}
+	click := func(ms int64) []map[string]any {
+		return []map[string]any{
+			ev(ms, 3, map[string]any{"source": 2, "type": 2, "id": 7, "x": 100, "y": 50}),
+			custom(ms+1, "sl:click", map[string]any{"id": 7, "s": "body>button#pay", "rx": 50, "ry": 50}),
+		}
+	}
+	nav := func(ms int64, from, to string) map[string]any {
+		return custom(ms, "sl:navigation", map[string]any{"url": origin + to, "referrer": origin + from})
+	}
+	now := time.Now().UnixMilli()
+	// Session 1 loads /p/1 (a full snapshot), goes to /cart?step=2, clicks,
+	// and back to /p/1, all in its first batch.
+	first := []map[string]any{view(baseMs, -1),
+		ev(baseMs+1, 4, map[string]any{"href": origin + "/p/1", "width": 1280, "height": 800}),
+		ev(baseMs+2, 2, map[string]any{"node": map[string]any{"type": 0, "id": 1}, "initialOffset": map[string]any{"top": 0, "left": 0}}),
+		nav(baseMs+1000, "/p/1", "/cart?step=2")}
+	first = append(first, click(baseMs+1500)...)
+	first = append(first, nav(baseMs+3000, "/cart?step=2", "/p/1"))
+	a := chunk(1, 0, now-60_000, first)
+	appendOK(t, s, a)
+	want := func(page string, c store.Chunk, fullMs int64, u string) {
+		t.Helper()
+		snap, ok, err := s.HeatSnapshot(ctx, site, origin+page, int32(sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP))
+		if err != nil || !ok {
+			t.Fatalf("HeatSnapshot(%s): %v %v", page, ok, err)
+		}
+		if snap.SessionID != c.SessionID || snap.Seq != c.Seq || snap.FullSnapshotMs != fullMs || snap.URL != origin+u || snap.ServerMs != c.Stats.ServerMs || snap.ViewportW != 1280 {
+			t.Fatalf("HeatSnapshot(%s) = %+v, want session %s seq %d at %d, URL %s", page, snap, c.SessionID, c.Seq, fullMs, origin+u)
+		}
+	}
+	want("/p/1", a, baseMs+2, "/p/1")
+	want("/cart", a, baseMs+1000, "/cart?step=2")
+	// Session 2 reaches /cart by a route change in its second batch (no
+	// full snapshot in it): the newer pointer.
+	b0 := chunk(2, 0, now-30_000, []map[string]any{view(baseMs, -1),
+		ev(baseMs+1, 4, map[string]any{"href": origin + "/p/1", "width": 1280, "height": 800}),
+		ev(baseMs+2, 2, map[string]any{"node": map[string]any{"type": 0, "id": 1}, "initialOffset": map[string]any{"top": 0, "left": 0}})})
+	b1 := chunk(2, 1, now-25_000, append([]map[string]any{view(baseMs+5000, 1), nav(baseMs+6000, "/p/1", "/cart")}, click(baseMs+6500)...))
+	appendOK(t, s, b0, b1)
+	want("/cart", b1, baseMs+6000, "/cart")
+	want("/p/1", b0, baseMs+2, "/p/1")
+	// Gone with its session: the route's pointer too.
+	if err := s.DeleteSession(ctx, site, b1.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.HeatSnapshot(ctx, site, origin+"/cart", int32(sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP)); ok || err != nil {
+		t.Fatalf("the route's snapshot after its session was deleted: %v %v", ok, err)
 	}
 }

@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T, lim store.Limits) store.Store
 		{"SessionDetail", testSessionDetail},
 		{"HeatBasics", testHeatBasics},
 		{"HeatModel", testHeatModel},
+		{"HeatRouteSnapshot", testHeatRouteSnapshot},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2374,17 +2374,24 @@ export interface components {
             url?: string;
         };
         /**
-         * @description HeatmapSnapshot points at a recent recorded full snapshot of one of the
-         *     map's pages on the device class: the dashboard rebuilds the page from it
-         *     (StreamRecording from the offset) and draws the map over it.
+         * @description HeatmapSnapshot points at a recent recorded moment showing one of the
+         *     map's pages on the device class: a full snapshot (a page load), or a
+         *     single-page app's route change to the page, which has none of its own.
+         *     The dashboard rebuilds the page from it (StreamRecording from the offset
+         *     starts at the last full snapshot at or before it, replayed up to time)
+         *     and draws the map over it.
          */
         v1HeatmapSnapshot: {
-            /** @description From the session's start to the full snapshot. */
+            /** @description From the session's start to the full snapshot or the route change. */
             offset?: string;
             pageViewId?: string;
             sessionId?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the page was shown: the full snapshot's or the route change's time.
+             */
             time?: string;
+            /** @description The page's URL then (the page key when unknown). */
             url?: string;
             /** Format: int32 */
             viewportHeight?: number;

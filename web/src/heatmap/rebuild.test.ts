@@ -14,7 +14,7 @@ describe("snapshotWindow", () => {
     expect(w.pauseAt).toBe(1400);
   });
 
-  it("picks the snapshot nearest the given time and stops before the next page", () => {
+  it("picks the last snapshot at or before the given time and stops before the next page", () => {
     const w = snapshotWindow([...page1, ...page2], 20_050, 60_000)!;
     expect(w.events.map((e) => e.timestamp)).toEqual([20_000, 20_001, 20_100]);
     const first = snapshotWindow([...page1, ...page2], 500, 60_000)!;
@@ -36,5 +36,23 @@ describe("snapshotWindow", () => {
     }
     // Pointer moves and scrolls change nothing of the page.
     expect(snapshotWindow([ev(2, 0), ev(3, 5, { source: 1 }), ev(3, 6, { source: 3 }), mutation(10)], undefined)!.events).toHaveLength(4);
+  });
+
+  it("rebuilds a route of a single-page app: the snapshot before the change, replayed to it and its settle time", () => {
+    const mutation = (t: number) => ev(3, t, { source: 0, adds: [] });
+    const click = (t: number) => ev(3, t, { source: 2, type: 2 });
+    const route = (t: number) => ev(5, t, { tag: "sl:navigation", payload: { url: "https://a.example/cart" } });
+    // Loaded at 1000; the visitor clicks through to /cart at 60,000 (the
+    // click that navigated and the route's rendering kept); clicks again at
+    // 61,000; a checkout snapshot at 600,000.
+    const events = [ev(4, 1000), ev(2, 1001), click(30_000), mutation(30_100), click(59_990), route(60_000), mutation(60_050), mutation(60_500), click(61_000), mutation(61_100), ev(4, 600_000), ev(2, 600_001)];
+    const w = snapshotWindow(events, 60_000)!;
+    expect(w.events.map((e) => e.timestamp)).toEqual([1000, 1001, 30_000, 30_100, 59_990, 60_000, 60_050, 60_500]);
+    expect(w.pauseAt).toBe(59_500);
+    // Without a visitor's click after the change: up to its settle time.
+    const calm = snapshotWindow(events.filter((e) => e.timestamp !== 61_000), 60_000, 1500)!;
+    expect(calm.events.at(-1)!.timestamp).toBe(61_100);
+    // A time after the checkout takes the checkout, not the first load.
+    expect(snapshotWindow(events, 600_500)!.events[0]!.timestamp).toBe(600_000);
   });
 });

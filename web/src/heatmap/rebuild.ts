@@ -1,4 +1,5 @@
-// The page a heatmap is drawn over: a recorded full snapshot of it, rebuilt
+// The page a heatmap is drawn over: a recorded full snapshot of it (or, for a
+// single-page app's route, the snapshot replayed up to the route change), rebuilt
 // by rrweb's Replayer with the replay's own fidelity plugins (captured
 // assets, canvases, media), paused a moment after the snapshot so late
 // styles and the first mutations are in, at the visitor's width, and sized
@@ -25,8 +26,12 @@ const USER_SOURCES = new Set([MOUSE_INTERACTION, 5, 7, 12]);
 const FOCUS_TYPES = new Set([5, 6]);
 /** How long after the snapshot the page is shown: its first mutations (late content) are in by then. */
 export const SETTLE_MS = 1500;
-/** The most chunks read to reach the snapshot and its settle time. */
-const MAX_CHUNKS = 40;
+/**
+ * The most chunks read to reach the snapshot's time and its settle time: a
+ * route change of a single-page app may come up to ten minutes after the
+ * last full snapshot (the tracker's checkout), 120 batches of 5 s.
+ */
+const MAX_CHUNKS = 150;
 /** How long stylesheets, images and fonts may take before the page is measured. */
 const LOAD_WAIT_MS = 6000;
 /** The tallest page drawn; longer ones are cut here. */
@@ -41,12 +46,16 @@ export function byVisitor(e: RrwebEvent): boolean {
 }
 
 /**
- * snapshotWindow picks the events that rebuild the snapshot: from the Meta
- * before the full snapshot nearest to atMs (the first one without atMs) up
- * to settleMs after it, stopping before the next page (Meta) and before the
- * visitor's first interaction (byVisitor): the map is drawn over the page
- * as it loaded, not as one visitor changed it ("Added to cart"). It answers
- * them sorted and the replay offset to pause at, or undefined without a
+ * snapshotWindow picks the events that rebuild the page shown at atMs: from
+ * the Meta before the last full snapshot at or before atMs (the first one
+ * without atMs, or when none is that early) up to settleMs after atMs (or
+ * the snapshot), stopping before the next page (Meta) and, once atMs is
+ * reached, before the visitor's first interaction (byVisitor): the map is
+ * drawn over the page as it loaded, not as one visitor changed it ("Added to
+ * cart"). atMs later than the snapshot is a single-page app's route change:
+ * the route's page is the snapshot replayed up to the change, the visitor's
+ * own doing on the way included (it is how they got there). It answers the
+ * events sorted and the replay offset to pause at, or undefined without a
  * full snapshot.
  */
 export function snapshotWindow(events: readonly RrwebEvent[], atMs: number | undefined, settleMs = SETTLE_MS): { events: RrwebEvent[]; pauseAt: number } | undefined {
@@ -54,8 +63,9 @@ export function snapshotWindow(events: readonly RrwebEvent[], atMs: number | und
   let snap = -1;
   for (let i = 0; i < sorted.length; i++) {
     if (sorted[i]!.type !== FULL_SNAPSHOT) continue;
-    if (snap < 0 || (atMs !== undefined && Math.abs(sorted[i]!.timestamp - atMs) < Math.abs(sorted[snap]!.timestamp - atMs))) snap = i;
-    if (atMs === undefined) break;
+    // A second of slack: the pointer's time and the snapshot's may differ by a tick.
+    if (snap < 0 || (atMs !== undefined && sorted[i]!.timestamp <= atMs + 1000)) snap = i;
+    if (atMs === undefined || sorted[i]!.timestamp > atMs + 1000) break;
   }
   if (snap < 0) return undefined;
   let start = snap;
@@ -64,17 +74,21 @@ export function snapshotWindow(events: readonly RrwebEvent[], atMs: number | und
     if (t === META) start = i;
     if (t === META || t === FULL_SNAPSHOT) break;
   }
-  const t0 = sorted[snap]!.timestamp;
+  const shown = Math.max(sorted[snap]!.timestamp, atMs ?? -Infinity);
   const out = sorted.slice(start, snap + 1);
   for (let i = snap + 1; i < sorted.length; i++) {
     const e = sorted[i]!;
-    if (e.type === META || e.type === FULL_SNAPSHOT || e.timestamp > t0 + settleMs || byVisitor(e)) break;
+    if (e.type === META || e.type === FULL_SNAPSHOT || e.timestamp > shown + settleMs || (e.timestamp > shown && byVisitor(e))) break;
     out.push(e);
   }
   return { events: out, pauseAt: out[out.length - 1]!.timestamp - out[0]!.timestamp };
 }
 
-/** readSnapshotEvents streams the snapshot's recording from its offset until the settle time is covered. */
+/**
+ * readSnapshotEvents streams the snapshot's recording from its offset (the
+ * server starts at the last chunk holding a full snapshot at or before it)
+ * until the settle time after the snapshot's time is covered.
+ */
 export async function readSnapshotEvents(siteId: string, snap: Snapshot, signal: AbortSignal): Promise<RrwebEvent[]> {
   const ctl = new AbortController();
   const stop = () => ctl.abort(signal.reason);
@@ -86,9 +100,9 @@ export async function readSnapshotEvents(siteId: string, snap: Snapshot, signal:
   try {
     for await (const c of streamRecording(siteId, snap.sessionId ?? "", ctl.signal, snap.offset || undefined)) {
       events.push(...c.events);
-      for (const e of c.events) if (e.type === FULL_SNAPSHOT && snapAt === undefined && (!Number.isFinite(atMs) || e.timestamp >= atMs - 1000)) snapAt = e.timestamp;
+      for (const e of c.events) if (e.type === FULL_SNAPSHOT && snapAt === undefined) snapAt = e.timestamp;
       const last = c.events.reduce((m, e) => Math.max(m, e.timestamp), 0);
-      if (++chunks >= MAX_CHUNKS || (snapAt !== undefined && last > snapAt + SETTLE_MS)) break;
+      if (++chunks >= MAX_CHUNKS || (snapAt !== undefined && last > Math.max(snapAt, Number.isFinite(atMs) ? atMs : snapAt) + SETTLE_MS)) break;
     }
   } finally {
     signal.removeEventListener("abort", stop);
@@ -126,8 +140,14 @@ const frame = () => new Promise<void>((r) => requestAnimationFrame(() => r()));
  * and answers it once its styles and images are in and its height is known.
  */
 export async function rebuildPage(root: HTMLElement, events: RrwebEvent[], snap: Snapshot, signal: AbortSignal): Promise<RebuiltPage> {
-  const win = snapshotWindow(events, snap.time ? Date.parse(snap.time) : undefined);
+  const atMs = snap.time ? Date.parse(snap.time) : undefined;
+  const win = snapshotWindow(events, atMs);
   if (!win) throw new Error("The recording holds no snapshot of this page any more.");
+  // The window holds the event at atMs (the snapshot, or the route change) unless the chunks read
+  // ended before it (a route change further from its snapshot than MAX_CHUNKS): what was read shows
+  // an earlier page.
+  if (atMs !== undefined && win.events[win.events.length - 1]!.timestamp < atMs - 1000)
+    throw new Error("The recording could not be read up to this page: draw over another recording.");
   inertEvents(win.events);
   const fidelity = new Fidelity({ pointer: false });
   const r = new Replayer(win.events as never[], {

@@ -2396,21 +2396,26 @@ func (x *ScrollMap) GetHalfDepth() int32 {
 	return 0
 }
 
-// HeatmapSnapshot points at a recent recorded full snapshot of one of the
-// map's pages on the device class: the dashboard rebuilds the page from it
-// (StreamRecording from the offset) and draws the map over it.
+// HeatmapSnapshot points at a recent recorded moment showing one of the
+// map's pages on the device class: a full snapshot (a page load), or a
+// single-page app's route change to the page, which has none of its own.
+// The dashboard rebuilds the page from it (StreamRecording from the offset
+// starts at the last full snapshot at or before it, replayed up to time)
+// and draws the map over it.
 type HeatmapSnapshot struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	SessionId  string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	PageViewId string                 `protobuf:"bytes,2,opt,name=page_view_id,json=pageViewId,proto3" json:"page_view_id,omitempty"`
-	// From the session's start to the full snapshot.
-	Offset         *durationpb.Duration   `protobuf:"bytes,3,opt,name=offset,proto3" json:"offset,omitempty"`
-	Url            string                 `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
-	ViewportWidth  int32                  `protobuf:"varint,5,opt,name=viewport_width,json=viewportWidth,proto3" json:"viewport_width,omitempty"`
-	ViewportHeight int32                  `protobuf:"varint,6,opt,name=viewport_height,json=viewportHeight,proto3" json:"viewport_height,omitempty"`
-	Time           *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// From the session's start to the full snapshot or the route change.
+	Offset *durationpb.Duration `protobuf:"bytes,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The page's URL then (the page key when unknown).
+	Url            string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	ViewportWidth  int32  `protobuf:"varint,5,opt,name=viewport_width,json=viewportWidth,proto3" json:"viewport_width,omitempty"`
+	ViewportHeight int32  `protobuf:"varint,6,opt,name=viewport_height,json=viewportHeight,proto3" json:"viewport_height,omitempty"`
+	// When the page was shown: the full snapshot's or the route change's time.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeatmapSnapshot) Reset() {
