@@ -694,4 +694,22 @@ document.getElementById("go").addEventListener("click", (e) => {
   assert.ok(inside(rebuilt.box, x, y), `the click (${x}, ${y}) inside Pay ${JSON.stringify(rebuilt.box)}`);
   assert.ok(Math.abs(x - (rebuilt.box.left + 0.25 * rebuilt.box.width)) <= 4 && Math.abs(y - (rebuilt.box.top + 0.75 * rebuilt.box.height)) <= 2, `at 25 % / 75 % of Pay: (${x}, ${y})`);
   await page.getByTestId("heat-stage").screenshot({ path: path.join(shots, "click-map-spa-route.png") });
+
+  // Chosen by hand ("Draw over another recording"): the session is offered, and its route is
+  // answered at the change, as the newest pointer says.
+  const sessionId = res.snapshot.sessionId;
+  const chosen = await call("GET", `/api/v1/sites/${siteId}/heatmap/snapshot?${new URLSearchParams({ sessionId, "page.operator": "OPERATOR_EQUALS", "page.value": routeKey })}`);
+  assert.equal(chosen.status, 200, chosen.text);
+  assert.deepEqual(
+    (({ url, time, offset, viewportWidth }) => ({ url, time, offset, viewportWidth }))(chosen.json().snapshot),
+    (({ url, time, offset, viewportWidth }) => ({ url, time, offset, viewportWidth }))(res.snapshot),
+    "the chosen recording's route: the same moment as the map's pointer",
+  );
+  await page.getByTestId("heat-pick-open").click();
+  await page.locator(`[data-testid=heat-pick][data-session="${sessionId}"]`).waitFor({ timeout: 30_000 });
+  await page.evaluate(() => (window.__drawn = undefined));
+  await page.goto(`${page.url()}&snap=${sessionId}`);
+  await drawn(page);
+  assert.match(await page.getByTestId("heat-snapshot").innerText(), /^Drawn over the recording you chose/);
+  assert.equal(await page.evaluate(() => document.querySelector("[data-testid=heat-stage] iframe").contentDocument.querySelector("h1")?.textContent), "Checkout");
 });
