@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -11,13 +12,15 @@ import (
 // variantRun is one configuration of the A/B comparison: its own server
 // process, fresh data directory, driver and ledger.
 type variantRun struct {
-	name  string
-	args  []string
-	steps []*step
+	name   string
+	binary string
+	args   []string
+	steps  []*step
 }
 
 // abRun compares two configurations of sightline serve (-server-args and
-// -server-args-b) in one machine state: both servers run side by side, each
+// -server-args-b; -binary and -binary-b, so a change can be measured
+// against the build before it) in one machine state: both servers run side by side, each
 // fed the same batch shape at the same constant rate, a step at a time in
 // rounds whose order alternates, so drift of the shared machine falls on
 // both. Each step's CPU is its own process's, from the step's start until
@@ -26,13 +29,13 @@ type variantRun struct {
 // CPU and data directory growth per batch over all rounds and the ratio
 // A/B (issue 13 states heatmaps' cost as such a ratio: make
 // bench-pipeline-heatmaps).
-func abRun(ctx context.Context, c config, argsB []string, rounds int) error {
+func abRun(ctx context.Context, c config, binaryB string, argsB []string, rounds int) error {
 	size, rate := c.sizes[0], c.starts[0]
-	vs := []*variantRun{{name: "A", args: c.serverArgs}, {name: "B", args: argsB}}
+	vs := []*variantRun{{name: "A", binary: c.binary, args: c.serverArgs}, {name: "B", binary: cmp.Or(binaryB, c.binary), args: argsB}}
 	fmt.Printf("== A/B: sightline serve (all in one, fresh data dirs) at %.0f batches/s of %d bytes of JSON (sent gzip'd); %d sites; %d rounds of one %v step each, the order alternating\n",
 		rate, size, c.sites, rounds, c.step)
 	for _, v := range vs {
-		fmt.Printf("   %s: serve %s\n", v.name, orNone(v.args))
+		fmt.Printf("   %s: %s serve %s\n", v.name, v.binary, orNone(v.args))
 	}
 	servers := make([]*server, len(vs))
 	defer func() {
@@ -46,7 +49,7 @@ func abRun(ctx context.Context, c config, argsB []string, rounds int) error {
 	feeds := make([]func() (*step, error), len(vs))
 	for i, v := range vs {
 		cv := c
-		cv.serverArgs = v.args
+		cv.binary, cv.serverArgs = v.binary, v.args
 		s, dr, l, err := setup(ctx, cv, size)
 		if err != nil {
 			return fmt.Errorf("variant %s: %w", v.name, err)

@@ -16,7 +16,7 @@
 // wrk against the bare handler, as issue 19 states its edge goal (edge.go).
 //
 // -mode=ab (make bench-pipeline-heatmaps) runs two configurations side by
-// side (-server-args, -server-args-b) at one rate in alternating rounds and
+// side (-server-args, -server-args-b; -binary, -binary-b) at one rate in alternating rounds and
 // prints the CPU and data directory growth per batch of each and their
 // ratio (ab.go).
 //
@@ -70,6 +70,7 @@ func main() {
 	mode := flag.String("mode", "step", "step (bench-pipeline), edge (bench-edge), ab (bench-pipeline-heatmaps), soak, or bare (the reference handler's process, started by step and edge)")
 	abRounds := flag.Int("ab-rounds", 6, "ab: rounds, each a step of A and one of B (the order alternating), at the first -start rate and -sizes shape")
 	serverArgsB := flag.String("server-args-b", "", "ab: flags for variant B's sightline serve, space-separated (A takes -server-args)")
+	binaryB := flag.String("binary-b", "", "ab: variant B's sightline binary (default: -binary's), to measure a change against the build before it")
 	edgeRounds := flag.Int("edge-rounds", 3, "edge: rounds of edge and bare, the order rotated")
 	edgeDur := flag.Duration("edge-duration", 15*time.Second, "edge: wrk's duration per target and round")
 	edgeBatch := flag.String("edge-batch", "svc-ingest/testdata/batch-chromium.json", "edge: the batch sent (a tracker batch as JSON)")
@@ -132,7 +133,12 @@ func main() {
 		if *abRounds < 1 {
 			log.Fatal("need -ab-rounds ≥ 1")
 		}
-		if err := abRun(ctx, c, strings.Fields(*serverArgsB), *abRounds); err != nil {
+		if *binaryB != "" {
+			if _, err := os.Stat(*binaryB); err != nil {
+				log.Fatalf("-binary-b: %v", err)
+			}
+		}
+		if err := abRun(ctx, c, *binaryB, strings.Fields(*serverArgsB), *abRounds); err != nil {
 			log.Fatal(err)
 		}
 	case "soak":
