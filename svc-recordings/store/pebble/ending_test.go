@@ -2,8 +2,12 @@ package pebble
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
@@ -108,5 +112,143 @@ func TestNotifyOutboxSurvivesReopen(t *testing.T) {
 	}
 	if ended, _, err := s.EndIdleSessions(ctx, time.Now().Add(-time.Hour), 10); err != nil || len(ended) != 0 {
 		t.Fatalf("reopened store ended %v again (%v)", ended, err)
+	}
+}
+
+// openActivity answers the last activity a session's open-index row holds
+// (ok false without a row or a value).
+func openActivity(t testing.TB, s *Store, site int64, session string) (int64, bool) {
+	t.Helper()
+	v, ok, err := s.get(partition(pOpen, site, session))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok || len(v) != 8 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(v)), true
+}
+
+// TestOpenIndexKeepsActivity: every append that moves a session's last
+// activity writes it into the open index, which the sweep judges by; an
+// index row without one (written before the value existed) is judged by
+// the session's row, as before.
+func TestOpenIndexKeepsActivity(t *testing.T) {
+	s := open(t, store.Limits{})
+	ctx := context.Background()
+	const site = int64(3_000_000_012)
+	t0 := time.Now().Add(-3 * time.Hour).UnixMilli()
+	b := &storetest.Builder{Site: site, Session: "s_activity", Visitor: "v_1", ServerMs: t0}
+	want := func(what string) {
+		t.Helper()
+		row, err := s.loadRow(site, b.Session)
+		if err != nil || row == nil {
+			t.Fatalf("%s: row %v %v", what, row, err)
+		}
+		got, ok := openActivity(t, s, site, b.Session)
+		if !ok || got != row.State.LastActivityMs() || got <= 0 {
+			t.Fatalf("%s: open index says %d (%v), the row %d", what, got, ok, row.State.LastActivityMs())
+		}
+	}
+	if _, err := s.Append(ctx, []store.Chunk{b.Chunk(t, 0, 100)}); err != nil {
+		t.Fatal(err)
+	}
+	want("first chunk")
+	b.ServerMs = t0 + 2*time.Hour.Milliseconds()
+	if _, err := s.Append(ctx, []store.Chunk{b.Chunk(t, 2, 100)}); err != nil {
+		t.Fatal(err)
+	}
+	want("a later chunk")
+	late, _ := openActivity(t, s, site, b.Session)
+	b.ServerMs = t0 + time.Minute.Milliseconds()
+	if _, err := s.Append(ctx, []store.Chunk{b.Chunk(t, 1, 100)}); err != nil {
+		t.Fatal(err)
+	}
+	want("an earlier chunk arriving late")
+	if got, _ := openActivity(t, s, site, b.Session); got != late {
+		t.Fatalf("an earlier chunk moved the activity from %d to %d", late, got)
+	}
+	// Active after the cut by the index: not ended; idle by it: ended.
+	if ended, _, err := s.EndIdleSessions(ctx, time.UnixMilli(late-1000), 10); err != nil || len(ended) != 0 {
+		t.Fatalf("a session active after the cut was ended: %v %v", ended, err)
+	}
+	if ended, _, err := s.EndIdleSessions(ctx, time.UnixMilli(late+1), 10); err != nil || len(ended) != 1 {
+		t.Fatalf("the idle session: ended %v %v", ended, err)
+	}
+	// The index decides which rows a pass reads: a session the index says
+	// is active is passed over without reading its row (here, a row idle
+	// for hours: a pass that read it would end it).
+	pb := &storetest.Builder{Site: site, Session: "s_passedover", Visitor: "v_3", ServerMs: t0}
+	if _, err := s.Append(ctx, []store.Chunk{pb.Chunk(t, 0, 100)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Set(partition(pOpen, site, pb.Session), openValue(time.Now().UnixMilli()), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if ended, _, err := s.EndIdleSessions(ctx, time.Now().Add(-time.Hour), 10); err != nil || len(ended) != 0 {
+		t.Fatalf("a session active by the index: ended %v %v (its row was read)", ended, err)
+	}
+	if err := s.DeleteSession(ctx, site, pb.Session); err != nil {
+		t.Fatal(err)
+	}
+	// Index rows without a value: judged by the session's row.
+	for _, id := range []string{"s_legacyidle", "s_legacylive"} {
+		lb := &storetest.Builder{Site: site, Session: id, Visitor: "v_2", ServerMs: t0}
+		if id == "s_legacylive" {
+			lb.ServerMs = time.Now().UnixMilli()
+		}
+		if _, err := s.Append(ctx, []store.Chunk{lb.Chunk(t, 0, 100)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.db.Set(partition(pOpen, site, id), nil, pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended, _, err := s.EndIdleSessions(ctx, time.Now().Add(-time.Hour), 10)
+	if err != nil || len(ended) != 1 || ended[0].GetSessionId() != "s_legacyidle" {
+		t.Fatalf("legacy index rows: ended %v %v, want s_legacyidle only", ended, err)
+	}
+}
+
+// BenchmarkEndIdleSessions is one sweep pass over open sessions none of
+// which is idle, as under steady load: judged by the open index's activity
+// (now) and by reading each session's row (index rows without a value, as
+// every pass did before), in the same run.
+func BenchmarkEndIdleSessions(b *testing.B) {
+	const sessions = 20_000
+	for _, mode := range []string{"index", "rows"} {
+		b.Run(mode, func(b *testing.B) {
+			s := open(b, store.Limits{})
+			ctx := context.Background()
+			const site = int64(3_000_000_013)
+			now := time.Now().UnixMilli()
+			var batch []store.Chunk
+			for i := range sessions {
+				bl := &storetest.Builder{Site: site, Session: fmt.Sprintf("s_bench%012d", i), Visitor: "v_1", ServerMs: now}
+				batch = append(batch, bl.Chunk(b, 0, 2000))
+				if len(batch) == 256 || i == sessions-1 {
+					if _, err := s.Append(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+					batch = batch[:0]
+				}
+				if mode == "rows" {
+					if err := s.db.Set(partition(pOpen, site, bl.Session), nil, pebble.NoSync); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if err := s.db.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			cut := time.UnixMilli(now - time.Hour.Milliseconds())
+			defer cpuPerOp(b)()
+			for b.Loop() {
+				if ended, _, err := s.EndIdleSessions(ctx, cut, 1000); err != nil || len(ended) != 0 {
+					b.Fatalf("ended %d: %v", len(ended), err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/sessions*1000, "ns/session")
+		})
 	}
 }

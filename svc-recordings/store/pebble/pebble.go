@@ -493,8 +493,10 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	var stored *summary.State
 	var oldExpires, oldCold int64
 	var oldVisitor string
+	oldActive := int64(-1)
 	if row != nil {
 		stored, oldExpires, oldCold, oldVisitor = row.State, row.State.ExpiresMs, row.State.ColdMs, row.State.VisitorID
+		oldActive = row.State.LastActivityMs() // before the fold, which may work in place
 	} else {
 		row = &sessionRow{CreatedMs: nowMs}
 	}
@@ -536,10 +538,10 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 			return err
 		}
 	}
-	if isNew {
-		// The open-sessions index (ending.go): the one write a session's
-		// end costs the append path, once per session.
-		if err := b.Set(partition(pOpen, g.site, g.session), nil, nil); err != nil {
+	if active := state.LastActivityMs(); isNew || active != oldActive {
+		// The open-sessions index (ending.go), with the session's last
+		// activity: a sweep reads the rows of those idle by then only.
+		if err := b.Set(partition(pOpen, g.site, g.session), openValue(active), nil); err != nil {
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
 	}
