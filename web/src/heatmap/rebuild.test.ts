@@ -54,5 +54,7 @@ describe("snapshotWindow", () => {
     expect(calm.events.at(-1)!.timestamp).toBe(61_100);
     // A time after the checkout takes the checkout, not the first load.
     expect(snapshotWindow(events, 600_500)!.events[0]!.timestamp).toBe(600_000);
+    // A time that did not parse is no time: the first snapshot as it loaded.
+    expect(snapshotWindow(events, NaN)).toEqual(snapshotWindow(events, undefined));
   });
 });

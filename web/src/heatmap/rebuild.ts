@@ -59,6 +59,7 @@ export function byVisitor(e: RrwebEvent): boolean {
  * full snapshot.
  */
 export function snapshotWindow(events: readonly RrwebEvent[], atMs: number | undefined, settleMs = SETTLE_MS): { events: RrwebEvent[]; pauseAt: number } | undefined {
+  if (atMs !== undefined && !Number.isFinite(atMs)) atMs = undefined; // a time that did not parse
   const sorted = [...events].sort((a, b) => a.timestamp - b.timestamp);
   let snap = -1;
   for (let i = 0; i < sorted.length; i++) {
@@ -140,7 +141,8 @@ const frame = () => new Promise<void>((r) => requestAnimationFrame(() => r()));
  * and answers it once its styles and images are in and its height is known.
  */
 export async function rebuildPage(root: HTMLElement, events: RrwebEvent[], snap: Snapshot, signal: AbortSignal): Promise<RebuiltPage> {
-  const atMs = snap.time ? Date.parse(snap.time) : undefined;
+  const parsed = snap.time ? Date.parse(snap.time) : NaN;
+  const atMs = Number.isFinite(parsed) ? parsed : undefined;
   const win = snapshotWindow(events, atMs);
   if (!win) throw new Error("The recording holds no snapshot of this page any more.");
   // The window holds the event at atMs (the snapshot, or the route change) unless the chunks read
