@@ -68,12 +68,20 @@ type openSession struct {
 // The sweep walks the whole index at every pass; reading each session's
 // row there (a point read and a JSON decode) made a pass cost grow with
 // every open session, which under steady load is every session of the
-// last idle timeout (soak: a pass's rows were 10 % of the server's CPU
-// after five minutes, and growing). With the value in the index, only the
-// rows of sessions idle by the value are read, and re-read under their
-// stripes before they end.
+// last idle timeout (soak at 2,000 batches/s: a pass was 7.6 % of the
+// server's CPU in a profile at minute 4.5, and growing). With the value in
+// the index, only the rows of sessions idle by the value are read, and
+// re-read under their stripes before they end.
 func openValue(activeMs int64) []byte {
 	return binary.BigEndian.AppendUint64(nil, uint64(max(activeMs, 0)))
+}
+
+// openActivity reads openValue's value: 0 (unknown) for a row without one.
+func openActivity(v []byte) int64 {
+	if len(v) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(v))
 }
 
 // EndIdleSessions implements store.Ending. It walks the open index in key
@@ -145,9 +153,7 @@ func (s *Store) openStep(from []byte) ([]openSession, []byte, error) {
 		if r.err != nil {
 			return fmt.Errorf("corrupt open-session key")
 		}
-		if len(v) == 8 {
-			o.activeMs = int64(binary.BigEndian.Uint64(v))
-		}
+		o.activeMs = openActivity(v)
 		out = append(out, o)
 		return nil
 	})

@@ -26,6 +26,8 @@ const USER_SOURCES = new Set([MOUSE_INTERACTION, 5, 7, 12]);
 const FOCUS_TYPES = new Set([5, 6]);
 /** How long after the snapshot the page is shown: its first mutations (late content) are in by then. */
 export const SETTLE_MS = 1500;
+/** The slack between a pointer's time and its event's: they may differ by a tick. */
+const SLACK_MS = 1000;
 /**
  * The most chunks read to reach the snapshot's time and its settle time: a
  * route change of a single-page app may come up to ten minutes after the
@@ -64,9 +66,8 @@ export function snapshotWindow(events: readonly RrwebEvent[], atMs: number | und
   let snap = -1;
   for (let i = 0; i < sorted.length; i++) {
     if (sorted[i]!.type !== FULL_SNAPSHOT) continue;
-    // A second of slack: the pointer's time and the snapshot's may differ by a tick.
-    if (snap < 0 || (atMs !== undefined && sorted[i]!.timestamp <= atMs + 1000)) snap = i;
-    if (atMs === undefined || sorted[i]!.timestamp > atMs + 1000) break;
+    if (snap < 0 || (atMs !== undefined && sorted[i]!.timestamp <= atMs + SLACK_MS)) snap = i;
+    if (atMs === undefined || sorted[i]!.timestamp > atMs + SLACK_MS) break;
   }
   if (snap < 0) return undefined;
   let start = snap;
@@ -85,6 +86,12 @@ export function snapshotWindow(events: readonly RrwebEvent[], atMs: number | und
   return { events: out, pauseAt: out[out.length - 1]!.timestamp - out[0]!.timestamp };
 }
 
+/** snapTime is the time of the page a snapshot points at, undefined when it has none that parses. */
+function snapTime(snap: Snapshot): number | undefined {
+  const t = snap.time ? Date.parse(snap.time) : NaN;
+  return Number.isFinite(t) ? t : undefined;
+}
+
 /**
  * readSnapshotEvents streams the snapshot's recording from its offset (the
  * server starts at the last chunk holding a full snapshot at or before it)
@@ -94,7 +101,7 @@ export async function readSnapshotEvents(siteId: string, snap: Snapshot, signal:
   const ctl = new AbortController();
   const stop = () => ctl.abort(signal.reason);
   signal.addEventListener("abort", stop);
-  const atMs = snap.time ? Date.parse(snap.time) : NaN;
+  const atMs = snapTime(snap);
   const events: RrwebEvent[] = [];
   let chunks = 0;
   let snapAt: number | undefined;
@@ -103,7 +110,7 @@ export async function readSnapshotEvents(siteId: string, snap: Snapshot, signal:
       events.push(...c.events);
       for (const e of c.events) if (e.type === FULL_SNAPSHOT && snapAt === undefined) snapAt = e.timestamp;
       const last = c.events.reduce((m, e) => Math.max(m, e.timestamp), 0);
-      if (++chunks >= MAX_CHUNKS || (snapAt !== undefined && last > Math.max(snapAt, Number.isFinite(atMs) ? atMs : snapAt) + SETTLE_MS)) break;
+      if (++chunks >= MAX_CHUNKS || (snapAt !== undefined && last > Math.max(snapAt, atMs ?? snapAt) + SETTLE_MS)) break;
     }
   } finally {
     signal.removeEventListener("abort", stop);
@@ -141,14 +148,13 @@ const frame = () => new Promise<void>((r) => requestAnimationFrame(() => r()));
  * and answers it once its styles and images are in and its height is known.
  */
 export async function rebuildPage(root: HTMLElement, events: RrwebEvent[], snap: Snapshot, signal: AbortSignal): Promise<RebuiltPage> {
-  const parsed = snap.time ? Date.parse(snap.time) : NaN;
-  const atMs = Number.isFinite(parsed) ? parsed : undefined;
+  const atMs = snapTime(snap);
   const win = snapshotWindow(events, atMs);
   if (!win) throw new Error("The recording holds no snapshot of this page any more.");
   // The window holds the event at atMs (the snapshot, or the route change) unless the chunks read
   // ended before it (a route change further from its snapshot than MAX_CHUNKS): what was read shows
   // an earlier page.
-  if (atMs !== undefined && win.events[win.events.length - 1]!.timestamp < atMs - 1000)
+  if (atMs !== undefined && win.events[win.events.length - 1]!.timestamp < atMs - SLACK_MS)
     throw new Error("The recording could not be read up to this page: draw over another recording.");
   inertEvents(win.events);
   const fidelity = new Fidelity({ pointer: false });
