@@ -286,8 +286,11 @@ type Store interface {
 	// is known or its session is gone.
 	HeatSnapshot(ctx context.Context, siteID int64, page string, device int32) (HeatSnapshot, bool, error)
 	// RebuildHeat recomputes the site's aggregates of days ≥ sinceDay (and
-	// its whole page dictionary) from the stored sessions, calling progress
-	// after each step. A run cut off (error, crash) resumes where it
+	// its whole page dictionary) from the stored sessions, and points each
+	// page's snapshot again from every stored chunk (ChunkSnapshots of
+	// StatsChunks: the newest still wins, and chunks stored before a
+	// version that pointed pages they show — route changes' — point them
+	// now), calling progress after each step. A run cut off (error, crash) resumes where it
 	// stopped when called again with the same site and sinceDay; another
 	// sinceDay starts over. While it runs, aggregates of those days are
 	// partial; appends and deletions go on and end up counted once.
@@ -307,6 +310,16 @@ type ChunkSnap struct {
 	Page   string
 	Device int32
 	Snap   HeatSnapshot
+}
+
+// StatsChunks is a stored session's chunks as their stats describe them,
+// without their events: what ChunkSnapshots reads, for a rebuild.
+func StatsChunks(stats []summary.ChunkStats) []Chunk {
+	out := make([]Chunk, len(stats))
+	for i, st := range stats {
+		out[i] = Chunk{Seq: st.Seq, PageViewID: st.PageViewID, Stats: st}
+	}
+	return out
 }
 
 // maxRouteSnaps bounds the route changes of one chunk that become

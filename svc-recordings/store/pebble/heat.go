@@ -764,7 +764,19 @@ func (s *Store) countStep(site int64) (bool, *rebuildMarker, error) {
 	}
 	d := heatmap.Deltas{}
 	for _, x := range next {
-		if err := s.sessionHeat(d, site, x.id, x.row, 1); err != nil {
+		stats, err := s.stats(site, x.id)
+		if err != nil {
+			return false, nil, err
+		}
+		heatmap.Session(d, stats, x.row.State, 1)
+		// The max merge keeps a newer pointer; one missing (a route's page
+		// of a chunk stored before routes were pointed) is written.
+		chunks := store.StatsChunks(stats)
+		ptrs := make([]*store.Chunk, len(chunks))
+		for i := range chunks {
+			ptrs[i] = &chunks[i]
+		}
+		if err := mergeSnapshots(b, site, x.id, ptrs); err != nil {
 			return false, nil, err
 		}
 	}

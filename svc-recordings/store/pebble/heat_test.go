@@ -580,3 +580,64 @@ func TestWriteDeltasLists(t *testing.T) {
 		})
 	}
 }
+
+// TestRebuildPointsSnapshots: a rebuild points each page's snapshot from
+// the stored chunks, as their appends did — the full snapshot's page and a
+// route change's — so pages of chunks stored before a version pointed
+// them get theirs; the newest pointer still wins.
+func TestRebuildPointsSnapshots(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, store.Limits{})
+	const site, day = 61, 20400
+	const device = 0 // the builder's chunks name no device class
+	older, newer := chunk(t, site, 1, 0, day, true), chunk(t, site, 2, 0, day, true)
+	// The newer session goes on to /cart by a route change in its second
+	// batch (the builder's chunk with a navigation after its clicks).
+	route := chunk(t, site, 2, 1, day, false)
+	b := &storetest.Builder{Site: site, Session: route.SessionID, Visitor: route.Stats.VisitorID, ServerMs: route.Stats.ServerMs + 1000}
+	route = b.ChunkEvents(t, 1, route.PageViewID, []map[string]any{
+		{"type": 5, "timestamp": 1763890020000, "data": map[string]any{"tag": "sl:view", "payload": map[string]any{"x": 0, "y": 0, "w": 1000, "h": 3000, "v": 800, "d": 1}}},
+		{"type": 5, "timestamp": 1763890021000, "data": map[string]any{"tag": "sl:navigation", "payload": map[string]any{"url": "https://shop.example.com/cart?step=2", "referrer": "https://shop.example.com/"}}},
+	})
+	appendTo(t, []store.Chunk{older}, s)
+	appendTo(t, []store.Chunk{newer, route}, s)
+	pointers := func() map[string]store.HeatSnapshot {
+		t.Helper()
+		out := map[string]store.HeatSnapshot{}
+		for _, page := range []string{"https://shop.example.com/", "https://shop.example.com/cart"} {
+			sn, ok, err := s.HeatSnapshot(ctx, site, page, device)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				out[page] = sn
+			}
+		}
+		return out
+	}
+	want := pointers()
+	if len(want) != 2 || want["https://shop.example.com/"].SessionID != newer.SessionID || want["https://shop.example.com/cart"].FullSnapshotMs != 1763890021000 {
+		t.Fatalf("pointers after the appends: %+v", want)
+	}
+	// As a store written before routes were pointed: no pointer at all.
+	p := newKey(pSnapshot).u64(site)
+	if err := s.db.DeleteRange(p, upperBound(p), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if got := pointers(); len(got) != 0 {
+		t.Fatalf("pointers left after the delete: %+v", got)
+	}
+	if err := s.RebuildHeat(ctx, site, day, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := pointers(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("pointers after the rebuild\n got %+v\nwant %+v", got, want)
+	}
+	// Rebuilt again over pointers that exist: the newest still wins.
+	if err := s.RebuildHeat(ctx, site, day, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := pointers(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("pointers after a second rebuild\n got %+v\nwant %+v", got, want)
+	}
+}

@@ -435,8 +435,16 @@ func (s *Store) RebuildHeat(ctx context.Context, site int64, sinceDay int32, pro
 			if row == nil {
 				continue
 			}
-			if err := s.sessionHeat(ctx, d, site, id, row, 1); err != nil {
+			stats, err := s.allStats(ctx, site, id)
+			if err != nil {
 				return err
+			}
+			heatmap.Session(d, stats, row.state, 1)
+			// Written at the chunk's server time: a newer pointer wins.
+			for _, st := range s.snapshotStmts(site, id, store.StatsChunks(stats)) {
+				if err := s.ex.Exec(ctx, st); err != nil {
+					return fmt.Errorf("scylla: heatmap snapshot: %w", err)
+				}
 			}
 		}
 		var sts []Stmt

@@ -3,6 +3,7 @@ package scylla
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -331,6 +332,19 @@ func TestRebuildStatements(t *testing.T) {
 	}
 	if !reflect.DeepEqual(progress, [][2]int64{{1, 2}, {2, 2}, {2, 2}}) {
 		t.Fatalf("progress %v", progress)
+	}
+	// Each session's snapshot is pointed again, at its chunk's server
+	// time (a newer pointer's write time wins over it).
+	snaps := find(r.execs, "INSERT INTO ks.heat_snapshot (site_id, page, device, v) VALUES (?, ?, ?, ?) USING TIMESTAMP ?")
+	if len(snaps) != 2 {
+		t.Fatalf("%d snapshot pointers written, want one per session", len(snaps))
+	}
+	for i, st := range snaps {
+		var sv snapValue
+		if err := json.Unmarshal(st.Args[3].([]byte), &sv); err != nil || sv.Session != fmt.Sprintf("s_heatheatheatheatheat%02d", i+1) || sv.Full == 0 ||
+			st.Args[1] != heatPage || st.Args[2] != int32(sessionsv1.DeviceType_DEVICE_TYPE_MOBILE) || st.Args[4] != fixedNow.UnixMilli()*1000 || !st.Idempotent {
+			t.Fatalf("snapshot pointer %d: %+v (%+v, %v)", i, st, sv, err)
+		}
 	}
 	// The session's days are before since: only its pages are recounted,
 	// twice (two sessions), into generation 1.

@@ -54,7 +54,8 @@ type RecordingsInternalServiceClient interface {
 	// ListSessionSummaries pages through a site's summaries (reindexing).
 	ListSessionSummaries(ctx context.Context, in *ListSessionSummariesRequest, opts ...grpc.CallOption) (*ListSessionSummariesResponse, error)
 	// RebuildHeatmaps recomputes a site's heatmap aggregates from its stored
-	// recordings (internal: the `sightline heatmaps rebuild` command). It
+	// recordings and points each page's snapshot again (internal: the
+	// `sightline heatmaps rebuild` command). It
 	// streams progress; a run that is cut off resumes where it stopped when
 	// called again with the same site and since.
 	RebuildHeatmaps(ctx context.Context, in *RebuildHeatmapsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RebuildHeatmapsResponse], error)
@@ -166,7 +167,8 @@ type RecordingsInternalServiceServer interface {
 	// ListSessionSummaries pages through a site's summaries (reindexing).
 	ListSessionSummaries(context.Context, *ListSessionSummariesRequest) (*ListSessionSummariesResponse, error)
 	// RebuildHeatmaps recomputes a site's heatmap aggregates from its stored
-	// recordings (internal: the `sightline heatmaps rebuild` command). It
+	// recordings and points each page's snapshot again (internal: the
+	// `sightline heatmaps rebuild` command). It
 	// streams progress; a run that is cut off resumes where it stopped when
 	// called again with the same site and since.
 	RebuildHeatmaps(*RebuildHeatmapsRequest, grpc.ServerStreamingServer[RebuildHeatmapsResponse]) error
