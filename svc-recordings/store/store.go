@@ -290,8 +290,8 @@ type Store interface {
 	// page's snapshot again from every stored chunk (ChunkSnapshots of
 	// StatsChunks: the newest still wins, and chunks stored before a
 	// version that pointed pages they show — route changes' — point them
-	// now), calling progress after each step. A run cut off (error, crash) resumes where it
-	// stopped when called again with the same site and sinceDay; another
+	// now), calling progress after each step. A run cut off (error, crash)
+	// resumes where it stopped when called again with the same site and sinceDay; another
 	// sinceDay starts over. While it runs, aggregates of those days are
 	// partial; appends and deletions go on and end up counted once.
 	RebuildHeat(ctx context.Context, siteID int64, sinceDay int32, progress func(done, total int64)) error

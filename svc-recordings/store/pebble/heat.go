@@ -387,14 +387,15 @@ func mergeSnapshots(b *pebble.Batch, site int64, session string, fresh []*store.
 	return nil
 }
 
-// sessionHeat is what a stored session contributes (read from its stats).
-func (s *Store) sessionHeat(d heatmap.Deltas, site int64, session string, row *sessionRow, sign int64) error {
+// sessionHeat adds what a stored session contributes (read from its
+// stats) to d, and answers the stats.
+func (s *Store) sessionHeat(d heatmap.Deltas, site int64, session string, row *sessionRow, sign int64) ([]summary.ChunkStats, error) {
 	stats, err := s.stats(site, session)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	heatmap.Session(d, stats, row.State, sign)
-	return nil
+	return stats, nil
 }
 
 // heatKinds are the kinds h rows hold, for a query that names none.
@@ -764,11 +765,10 @@ func (s *Store) countStep(site int64) (bool, *rebuildMarker, error) {
 	}
 	d := heatmap.Deltas{}
 	for _, x := range next {
-		stats, err := s.stats(site, x.id)
+		stats, err := s.sessionHeat(d, site, x.id, x.row, 1)
 		if err != nil {
 			return false, nil, err
 		}
-		heatmap.Session(d, stats, x.row.State, 1)
 		// The max merge keeps a newer pointer; one missing (a route's page
 		// of a chunk stored before routes were pointed) is written.
 		chunks := store.StatsChunks(stats)

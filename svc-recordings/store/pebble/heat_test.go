@@ -591,11 +591,9 @@ func TestRebuildPointsSnapshots(t *testing.T) {
 	const site, day = 61, 20400
 	const device = 0 // the builder's chunks name no device class
 	older, newer := chunk(t, site, 1, 0, day, true), chunk(t, site, 2, 0, day, true)
-	// The newer session goes on to /cart by a route change in its second
-	// batch (the builder's chunk with a navigation after its clicks).
-	route := chunk(t, site, 2, 1, day, false)
-	b := &storetest.Builder{Site: site, Session: route.SessionID, Visitor: route.Stats.VisitorID, ServerMs: route.Stats.ServerMs + 1000}
-	route = b.ChunkEvents(t, 1, route.PageViewID, []map[string]any{
+	// The newer session's second batch moves to /cart by a route change.
+	b := &storetest.Builder{Site: site, Session: newer.SessionID, Visitor: newer.Stats.VisitorID, ServerMs: newer.Stats.ServerMs + 1000}
+	route := b.ChunkEvents(t, 1, newer.PageViewID, []map[string]any{
 		{"type": 5, "timestamp": 1763890020000, "data": map[string]any{"tag": "sl:view", "payload": map[string]any{"x": 0, "y": 0, "w": 1000, "h": 3000, "v": 800, "d": 1}}},
 		{"type": 5, "timestamp": 1763890021000, "data": map[string]any{"tag": "sl:navigation", "payload": map[string]any{"url": "https://shop.example.com/cart?step=2", "referrer": "https://shop.example.com/"}}},
 	})

@@ -867,7 +867,7 @@ func (s *Store) scanPage(ctx context.Context, prefix []byte, token string, limit
 func (s *Store) deleteSession(b *pebble.Batch, site int64, session string, row *sessionRow, nowMs int64) error {
 	// What the session added to heatmaps goes with it.
 	heat := heatmap.Deltas{}
-	if err := s.sessionHeat(heat, site, session, row, -1); err != nil {
+	if _, err := s.sessionHeat(heat, site, session, row, -1); err != nil {
 		return err
 	}
 	if err := s.mergeHeat(b, site, session, heat); err != nil {

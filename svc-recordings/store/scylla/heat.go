@@ -11,6 +11,7 @@ import (
 	"github.com/sightlinehq/sightline/pagerule"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 
 // Heatmap aggregates on ScyllaDB (migration 003). Counters are applied after
@@ -219,14 +220,15 @@ func (s *Store) snapshotStmts(site int64, session string, fresh []store.Chunk) [
 	return out
 }
 
-// sessionHeat reads what a stored session contributes.
-func (s *Store) sessionHeat(ctx context.Context, d heatmap.Deltas, site int64, session string, row *sessionRow, sign int64) error {
+// sessionHeat adds what a stored session contributes to d, and answers
+// the stats it read.
+func (s *Store) sessionHeat(ctx context.Context, d heatmap.Deltas, site int64, session string, row *sessionRow, sign int64) ([]summary.ChunkStats, error) {
 	stats, err := s.allStats(ctx, site, session)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	heatmap.Session(d, stats, row.state, sign)
-	return nil
+	return stats, nil
 }
 
 var heatKinds = []heatmap.Kind{heatmap.Click, heatmap.Move, heatmap.Scroll, heatmap.Rage, heatmap.Dead, heatmap.Sessions}
@@ -435,11 +437,10 @@ func (s *Store) RebuildHeat(ctx context.Context, site int64, sinceDay int32, pro
 			if row == nil {
 				continue
 			}
-			stats, err := s.allStats(ctx, site, id)
+			stats, err := s.sessionHeat(ctx, d, site, id, row, 1)
 			if err != nil {
 				return err
 			}
-			heatmap.Session(d, stats, row.state, 1)
 			// Written at the chunk's server time: a newer pointer wins.
 			for _, st := range s.snapshotStmts(site, id, store.StatsChunks(stats)) {
 				if err := s.ex.Exec(ctx, st); err != nil {

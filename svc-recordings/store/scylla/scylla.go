@@ -833,7 +833,7 @@ func (s *Store) DeleteSession(ctx context.Context, site int64, session string) e
 		return store.ErrNotFound
 	}
 	heat := heatmap.Deltas{}
-	if err := s.sessionHeat(ctx, heat, site, session, row, -1); err != nil {
+	if _, err := s.sessionHeat(ctx, heat, site, session, row, -1); err != nil {
 		return err
 	}
 	b := append(s.deleteStmts(site, session, row), s.outboxDeleteSessions(ctx, site, session))
@@ -873,7 +873,7 @@ func (s *Store) DeleteVisitor(ctx context.Context, site int64, visitor string) (
 			row = &sessionRow{visitor: visitor}
 		} else {
 			deleted = append(deleted, id)
-			if err := s.sessionHeat(ctx, heat, site, id, row, -1); err != nil {
+			if _, err := s.sessionHeat(ctx, heat, site, id, row, -1); err != nil {
 				return deleted, err
 			}
 		}
@@ -940,7 +940,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 		heat := heatmap.Deltas{}
 		if row != nil {
 			b = s.deleteStmts(v.site, v.id, row) // includes the expiry row
-			if err := s.sessionHeat(ctx, heat, v.site, v.id, row, -1); err != nil {
+			if _, err := s.sessionHeat(ctx, heat, v.site, v.id, row, -1); err != nil {
 				return 0, err
 			}
 		}
