@@ -83,6 +83,21 @@ func TestMetricsAndSpans(t *testing.T) {
 	if _, ok := got["recordings.outbox.depth"].(metricdata.Gauge[int64]); !ok {
 		t.Errorf("outbox.depth gauge missing")
 	}
+	// The Pebble store's own figures, under store=recordings: the appends
+	// went through its WAL.
+	wal, ok := got["pebble.wal.bytes_in"].(metricdata.Sum[int64])
+	if !ok {
+		t.Fatalf("pebble.wal.bytes_in missing (have %v)", keys(got))
+	}
+	var walIn int64
+	for _, dp := range wal.DataPoints {
+		if v, _ := dp.Attributes.Value("store"); v.AsString() == "recordings" {
+			walIn += dp.Value
+		}
+	}
+	if walIn < raw/10 {
+		t.Errorf("pebble.wal.bytes_in{store=recordings} = %d after %d raw bytes appended", walIn, raw)
+	}
 	found := false
 	for _, s := range spans.Ended() {
 		found = found || s.Name() == "recordings.store.append"

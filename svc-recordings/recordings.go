@@ -336,7 +336,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		if deps.DataDir == "" {
 			return nil, errors.New("recordings: the pebble backend needs a data directory")
 		}
-		st, err = pebble.Open(filepath.Join(deps.DataDir, "recordings"), pebble.Options{TombstoneTTL: cfg.TombstoneTTL, Logger: pebblelog.New(log), Limits: cfg.limits(), HeatmapsOff: !cfg.Heatmaps})
+		st, err = pebble.Open(filepath.Join(deps.DataDir, "recordings"), pebble.Options{TombstoneTTL: cfg.TombstoneTTL, Logger: pebblelog.New(log), Limits: cfg.limits(), HeatmapsOff: !cfg.Heatmaps, Metrics: deps.MeterProvider})
 	case "scylla":
 		st, err = scylla.Open(ctx, scylla.Config{
 			Hosts: splitHosts(cfg.Scylla.Hosts), Keyspace: cfg.Scylla.Keyspace, Consistency: cfg.Scylla.Consistency,

@@ -276,7 +276,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		}
 		ix, ax = b, a
 		if deps.Traffic == nil {
-			t, err := openEmbeddedTraffic(filepath.Join(deps.DataDir, "traffic"), s.log)
+			t, err := openEmbeddedTraffic(filepath.Join(deps.DataDir, "traffic"), s.log, deps.MeterProvider)
 			if err != nil {
 				b.Close()
 				a.Close()

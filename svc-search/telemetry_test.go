@@ -61,6 +61,10 @@ func TestTelemetry(t *testing.T) {
 			}
 		}
 	}
+	// The embedded traffic store exports Pebble's figures as its own.
+	if _, ok := sums["pebble.flushes"]["store=traffic;"]; !ok {
+		t.Errorf("pebble.flushes{store=traffic} not exported (have %v)", sums["pebble.flushes"])
+	}
 	if _, ok := sums["search.requests"]; ok {
 		t.Error("search.requests is back: request counts are otelgrpc's rpc.server.call.duration")
 	}

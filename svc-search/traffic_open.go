@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/sightlinehq/sightline/platform/pebblelog"
 	"github.com/sightlinehq/sightline/svc-search/index/elastic"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
@@ -14,8 +16,8 @@ import (
 
 // openEmbeddedTraffic opens the embedded traffic store in dir (beside the
 // bleve index, under the same data directory).
-func openEmbeddedTraffic(dir string, log *slog.Logger) (traffic.Store, error) {
-	st, err := embedded.Open(dir, embedded.Options{Logger: pebblelog.New(log)})
+func openEmbeddedTraffic(dir string, log *slog.Logger, mp metric.MeterProvider) (traffic.Store, error) {
+	st, err := embedded.Open(dir, embedded.Options{Logger: pebblelog.New(log), Metrics: mp})
 	if err != nil {
 		return nil, fmt.Errorf("open the traffic store: %w", err)
 	}

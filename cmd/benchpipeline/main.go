@@ -21,8 +21,10 @@
 // ratio (ab.go).
 //
 // -mode=soak (make soak) drives one server at a steady rate for -duration
-// and prints every minute its RSS, goroutines, open files, spool backlog
-// and the answered rate, then whether each series stayed flat.
+// and prints every minute its RSS, goroutines, open files, spool backlog,
+// the answered rate and the recordings store's tables, write amplification
+// and stalled seconds (Pebble's figures), then whether each series stayed
+// flat.
 package main
 
 import (

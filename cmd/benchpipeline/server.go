@@ -171,6 +171,9 @@ type metrics struct {
 	accepted                 float64 // ingest_batches_total{code="204"}
 	stored                   float64 // recordings_chunks_stored_total
 	goroutines               float64
+	// The recordings store's Pebble figures (pebblemetrics).
+	tables, stalled       float64 // live tables; s stalled
+	pebbleIn, pebbleWrote float64 // WAL bytes in; bytes flushed and compacted
 }
 
 func (s *server) metrics() (metrics, error) {
@@ -191,6 +194,11 @@ func (s *server) metrics() (metrics, error) {
 	m.accepted = sum(fams["ingest_batches_total"], "code", "204")
 	m.stored = sum(fams["recordings_chunks_stored_total"], "", "")
 	m.goroutines = sum(fams["go_goroutines"], "", "")
+	rec := func(name string) float64 { return sum(fams[name], "store", "recordings") }
+	m.tables = rec("pebble_tables")
+	m.stalled = rec("pebble_write_stall_duration_seconds_total")
+	m.pebbleIn = rec("pebble_wal_bytes_in_total")
+	m.pebbleWrote = rec("pebble_flush_written_bytes_total") + rec("pebble_compaction_written_bytes_total")
 	return m, nil
 }
 

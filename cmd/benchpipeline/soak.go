@@ -29,9 +29,14 @@ func soak(ctx context.Context, c config) error {
 		rate = best.rate / 2
 	}
 	fmt.Printf("\nsoak: %.0f batches/s of %d bytes for %v; every minute:\n", rate, c.sizes[0], c.duration)
-	fmt.Printf("%6s %9s %9s %8s %9s %8s %6s %9s %10s %10s %9s %9s\n", "min", "answered", "204/s", "non-204", "p99", "CPU/b", "CPUs", "RSS", "goroutines", "open files", "backlog", "lag")
+	fmt.Printf("%6s %9s %9s %8s %9s %8s %6s %9s %10s %10s %9s %9s %7s %6s %8s\n", "min", "answered", "204/s", "non-204", "p99", "CPU/b", "CPUs", "RSS", "goroutines", "open files", "backlog", "lag", "tables", "W-amp", "stalled")
 	var rss, gor, fds, backlog []float64
 	u0, err := s.usage()
+	if err != nil {
+		return err
+	}
+	// The store's write amplification and stalls are the minute's.
+	m0, err := s.metrics()
 	if err != nil {
 		return err
 	}
@@ -70,10 +75,12 @@ func soak(ctx context.Context, c config) error {
 		// pause included) over the batches it accepted in it.
 		cpu, secs := u.cpu-u0.cpu, time.Since(t0)
 		u0, t0 = u, time.Now()
-		fmt.Printf("%6d %9.0f %9.0f %8d %9s %8s %6.2f %9s %10.0f %10d %9.0f %8.1fs\n", minute,
+		wamp := (m.pebbleWrote - m0.pebbleWrote) / max(m.pebbleIn-m0.pebbleIn, 1)
+		fmt.Printf("%6d %9.0f %9.0f %8d %9s %8s %6.2f %9s %10.0f %10d %9.0f %8.1fs %7.0f %6.2f %7.1fs\n", minute,
 			float64(res.Answered())/res.Window.Seconds(), float64(ok)/res.Window.Seconds(), res.Answered()-ok+res.Errors+res.Saturated,
 			ms(res.Latency.ValueAtQuantile(99)), (cpu / time.Duration(max(ok, 1))).Round(time.Microsecond), cpu.Seconds()/secs.Seconds(),
-			mib(u.rss), m.goroutines, u.fds, m.spoolRecords, m.spoolAge)
+			mib(u.rss), m.goroutines, u.fds, m.spoolRecords, m.spoolAge, m.tables, wamp, m.stalled-m0.stalled)
+		m0 = m
 		rss, gor, fds, backlog = append(rss, float64(u.rss)), append(gor, m.goroutines), append(fds, float64(u.fds)), append(backlog, m.spoolRecords)
 	}
 	if profiling {

@@ -20,10 +20,12 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	rowjson "github.com/segmentio/encoding/json"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/platform/pebblemetrics"
 	"github.com/sightlinehq/sightline/platform/storeformat"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
@@ -46,6 +48,9 @@ type Options struct {
 	// HeatmapsOff skips heatmap aggregation (recordings.heatmaps=false):
 	// appends queue nothing; the aggregates already stored stay.
 	HeatmapsOff bool
+	// Metrics receives Pebble's own figures (pebblemetrics, store
+	// "recordings"); nil exports none.
+	Metrics metric.MeterProvider
 }
 
 const stripes = 64
@@ -81,6 +86,8 @@ type Store struct {
 	heatFolds heatFolds
 	// heatOff skips heatmap aggregation (Options.HeatmapsOff).
 	heatOff bool
+	// pebbleMetrics exports the database's figures.
+	pebbleMetrics *pebblemetrics.Recorder
 }
 
 var _ store.Store = (*Store)(nil)
@@ -172,11 +179,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Logger != nil {
 		po.Logger = opts.Logger
 	}
+	pm := pebblemetrics.New("recordings")
+	po.EventListener = pm.EventListener()
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, opts: opts, seed: maphash.MakeSeed(), rebuildStep: defaultRebuildStep, heatOff: opts.HeatmapsOff, heatFolds: heatFolds{after: heatFoldAfter}}
+	s := &Store{db: db, opts: opts, pebbleMetrics: pm, seed: maphash.MakeSeed(), rebuildStep: defaultRebuildStep, heatOff: opts.HeatmapsOff, heatFolds: heatFolds{after: heatFoldAfter}}
 	s.floors.init()
 	// Outbox ids continue after the last one on disk.
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{pOutbox}, UpperBound: []byte{pOutbox + 1}})
@@ -200,7 +209,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("pebble: open: %w", err)
 	}
+	if opts.Metrics != nil {
+		if err := pm.Register(opts.Metrics, db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("pebble: open: %w", err)
+		}
+	}
 	if err := s.startHeatQueue(); err != nil {
+		pm.Close()
 		db.Close()
 		return nil, fmt.Errorf("pebble: open: %w", err)
 	}
@@ -210,7 +226,7 @@ func Open(dir string, opts Options) (*Store, error) {
 // Close flushes queued heatmap changes and closes the database.
 func (s *Store) Close() error {
 	err := s.stopHeatQueue()
-	return errors.Join(err, s.db.Close())
+	return errors.Join(err, s.pebbleMetrics.Close(), s.db.Close())
 }
 
 // Ping reads a key to prove the database answers.

@@ -49,7 +49,9 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"go.opentelemetry.io/otel/metric"
 
+	"github.com/sightlinehq/sightline/platform/pebblemetrics"
 	"github.com/sightlinehq/sightline/platform/storeformat"
 	"github.com/sightlinehq/sightline/svc-search/index"
 	"github.com/sightlinehq/sightline/svc-search/traffic"
@@ -64,12 +66,17 @@ type Options struct {
 	// ParallelRows is the fewest sessions a query scans on every core
 	// (default 20,000; fewer are scanned on one).
 	ParallelRows int
+	// Metrics receives Pebble's own figures (pebblemetrics, store
+	// "traffic"); nil exports none.
+	Metrics metric.MeterProvider
 }
 
 // Store is the embedded traffic store.
 type Store struct {
 	db   *pebble.DB
 	opts Options
+	// pebbleMetrics exports the database's figures.
+	pebbleMetrics *pebblemetrics.Recorder
 
 	// life is held (read) by every call and taken by Close, so Close
 	// waits for calls in flight and later calls fail cleanly.
@@ -160,14 +167,22 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Logger != nil {
 		po.Logger = opts.Logger
 	}
+	pm := pebblemetrics.New("traffic")
+	po.EventListener = pm.EventListener()
 	db, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("traffic embedded: open %s: %w", dir, err)
 	}
+	if opts.Metrics != nil {
+		if err := pm.Register(opts.Metrics, db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("traffic embedded: open: %w", err)
+		}
+	}
 	if opts.ParallelRows <= 0 {
 		opts.ParallelRows = 20_000
 	}
-	return &Store{db: db, sites: map[int64]*loaded{}, opts: opts}, nil
+	return &Store{db: db, sites: map[int64]*loaded{}, opts: opts, pebbleMetrics: pm}, nil
 }
 
 var errClosed = errors.New("traffic embedded: closed")
@@ -199,7 +214,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	err := s.db.Close()
+	err := errors.Join(s.pebbleMetrics.Close(), s.db.Close())
 	s.smu.Lock()
 	s.sites = map[int64]*loaded{}
 	s.smu.Unlock()
