@@ -2,7 +2,6 @@ package summary
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/referrer"
+	"github.com/sightlinehq/sightline/svc-recordings/storedjson"
 )
 
 // Page is one page view in the fold.
@@ -245,13 +245,13 @@ func (s *State) applyActive(c *ChunkStats) {
 }
 
 // Marshal encodes the state for storage, selector paths unescaped
-// (encodeUnescaped). States written with them escaped read the same.
-func (s *State) Marshal() ([]byte, error) { return encodeUnescaped(s) }
+// (storedjson). States written with them escaped read the same.
+func (s *State) Marshal() ([]byte, error) { return storedjson.Marshal(s) }
 
 // UnmarshalState decodes a stored state.
 func UnmarshalState(b []byte) (*State, error) {
 	s := NewState()
-	if err := json.Unmarshal(b, s); err != nil {
+	if err := storedjson.Unmarshal(b, s); err != nil {
 		return nil, fmt.Errorf("summary: decode state: %w", err)
 	}
 	return s, nil

@@ -1,9 +1,10 @@
 package summary
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/sightlinehq/sightline/svc-recordings/storedjson"
 )
 
 // Heat is stored with every chunk's stats: its moves and scrolls as flat
@@ -31,7 +32,7 @@ func (h Heat) MarshalJSON() ([]byte, error) {
 		}
 	}
 	if len(h.Pages) > 0 {
-		pg, err := json.Marshal(h.Pages)
+		pg, err := storedjson.Marshal(h.Pages)
 		if err != nil {
 			return nil, err
 		}
@@ -71,7 +72,7 @@ func (h Heat) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads either form.
 func (h *Heat) UnmarshalJSON(b []byte) error {
 	var j heatJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	if err := storedjson.Unmarshal(b, &j); err != nil {
 		return err
 	}
 	if len(j.MV)%4 != 0 || len(j.SC)%4 != 0 {

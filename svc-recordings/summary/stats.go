@@ -6,8 +6,6 @@
 package summary
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/sightlinehq/sightline/batch"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/storedjson"
 )
 
 // Thresholds of the derived metrics.
@@ -194,30 +193,17 @@ type ChunkStats struct {
 func (s *ChunkStats) Marshal() ([]byte, error) {
 	out := *s
 	out.Clicks = compactAnchors(s)
-	b, err := encodeUnescaped(&out)
+	b, err := storedjson.Marshal(&out)
 	if err != nil {
 		return nil, fmt.Errorf("summary: encode chunk stats: %w", err)
 	}
 	return b, nil
 }
 
-// encodeUnescaped is json.Marshal without HTML escaping: stored stats and
-// states hold selector paths, whose every '>' it would write as \u003e,
-// six bytes for one.
-func encodeUnescaped(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
-}
-
 // UnmarshalStats decodes stored stats (either form of anchors).
 func UnmarshalStats(b []byte) (ChunkStats, error) {
 	var s ChunkStats
-	if err := json.Unmarshal(b, &s); err != nil {
+	if err := storedjson.Unmarshal(b, &s); err != nil {
 		return s, fmt.Errorf("summary: decode chunk stats: %w", err)
 	}
 	if err := s.expandAnchors(); err != nil {

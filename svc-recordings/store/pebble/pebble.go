@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
-	rowjson "github.com/segmentio/encoding/json"
 	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/proto"
 
@@ -29,6 +27,7 @@ import (
 	"github.com/sightlinehq/sightline/platform/storeformat"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/storedjson"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 
@@ -243,29 +242,21 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // decodeRow reads an 'm' value. Every append reads its sessions' rows:
 // encoding/json's decode was 3.8 % of the whole server's CPU in a
-// bench-pipeline soak profile; segmentio's (compatible with encoding/json,
-// checked against it in TestRowDecodeMatchesStd) takes a quarter of its
-// time on a recorded row.
-func decodeRow(v []byte, r *sessionRow) error { return rowjson.Unmarshal(v, r) }
+// bench-pipeline soak profile; storedjson's (segmentio's, checked against
+// encoding/json in TestRowDecodeMatchesStd) takes a quarter of its time on
+// a recorded row.
+func decodeRow(v []byte, r *sessionRow) error { return storedjson.Unmarshal(v, r) }
 
 // encodeRow writes an 'm' value, byte for byte what encoding/json's
 // encoder writes with HTML escaping off (TestRowEncodeMatchesStd,
-// FuzzRowDecode), with segmentio's encoder: every append rewrites its
-// sessions' rows, which grow with the pages a session views
+// FuzzRowDecode), with storedjson: every append rewrites its sessions'
+// rows, which grow with the pages a session views
 // (BenchmarkAppendLongSession), and encoding/json's reflection took as
 // long as the decode. Escaping HTML wrote each '>' of the clicked
 // elements' selector paths as \u003e, six bytes for one: 13 % of the
 // bytes of the rows a bench-heatmaps visit (24 clicks) writes, one per
 // chunk. Rows written either way read the same.
-func encodeRow(r *sessionRow) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := rowjson.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
-}
+func encodeRow(r *sessionRow) ([]byte, error) { return storedjson.Marshal(r) }
 
 // sessionRow is the 'm' value.
 type sessionRow struct {
@@ -704,7 +695,7 @@ func (s *Store) outbox(b *pebble.Batch, e store.OutboxEntry) error {
 // a restart, the clock does not. b must come from newOutboxBatch, as for
 // outbox.
 func (s *Store) timedOutbox(b *pebble.Batch, prefix byte, what string, v any) error {
-	raw, err := json.Marshal(v)
+	raw, err := storedjson.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("pebble: %s: %w", what, err)
 	}
@@ -735,7 +726,7 @@ func encodeOutbox(e store.OutboxEntry) ([]byte, error) {
 		}
 		ov.Summary = b
 	}
-	b, err := json.Marshal(ov)
+	b, err := storedjson.Marshal(ov)
 	if err != nil {
 		return nil, fmt.Errorf("pebble: outbox: %w", err)
 	}
@@ -1160,7 +1151,7 @@ func outboxPending[V, E any](s *Store, prefix byte, limit int, decode func(id st
 			return nil, err
 		}
 		var v V
-		if err := json.Unmarshal(raw, &v); err != nil {
+		if err := storedjson.Unmarshal(raw, &v); err != nil {
 			it.Close()
 			return nil, err
 		}

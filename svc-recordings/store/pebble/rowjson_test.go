@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/storedjson"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 
@@ -216,4 +218,36 @@ func BenchmarkRowCodec(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestOutboxValuesMatchStd: the outboxes' values (sessions', answers',
+// notify's), written with storedjson or by encoding/json (HTML escaped),
+// read with storedjson as encoding/json reads them.
+func TestOutboxValuesMatchStd(t *testing.T) {
+	odd := []string{"", "<a href=\"x\">&amp;</a>", "\x00\x1f", "\u2028", "é😀\\/\n", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+	for i, s := range odd {
+		checkOutboxValue(t, outboxValue{Kind: store.OutboxUpsert, SiteID: math.MaxInt64 - int64(i), Summary: []byte(s + "\x00\xff"), SessionIDs: []string{s, "s_2"}, VisitorID: s, Traceparent: s})
+		checkOutboxValue(t, answerOutbox{Kind: store.OutboxKind(i), SiteID: -1, IDs: []string{s}, Visitor: s, Session: s, Traceparent: s})
+		checkOutboxValue(t, notifyValue{Type: s, SiteID: int64(i), Session: s, Answer: s, TimeMs: math.MinInt64})
+	}
+}
+
+func checkOutboxValue[V any](t *testing.T, v V) {
+	t.Helper()
+	for _, enc := range []func(any) ([]byte, error){storedjson.Marshal, json.Marshal} {
+		b, err := enc(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got V
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if err := storedjson.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if !reflect.DeepEqual(want, got) {
+			t.Fatalf("%s: encoding/json read %+v, storedjson %+v", b, want, got)
+		}
+	}
 }
