@@ -2,7 +2,11 @@ package search
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -34,11 +38,11 @@ func (s *Service) refresh(ctx context.Context) {
 	}
 	if s.deps.Recordings == nil {
 		s.log.WarnContext(ctx, "sessions indexed by an earlier version lack fields of this one (found by the new filters only once re-sent): "+
-			"no recordings service is configured here, run `sightline reindex` against this search service "+
-			"(or start it with remote.recordings set, which does that and ends this notice)")
+			"no recordings service is configured here, run `sightline reindex` (every site: no -site) against this search service, "+
+			"or start it with remote.recordings set; either does it and ends this notice")
 		return
 	}
-	cursor := filepath.Join(s.deps.DataDir, "search", "refresh.cursor")
+	cursor := s.refreshCursor()
 	tracer := s.deps.TracerProvider.Tracer("github.com/sightlinehq/sightline/svc-search")
 	s.log.InfoContext(ctx, "refreshing the index from recordings for its new schema")
 	wait := refreshFirstWait
@@ -64,6 +68,33 @@ func (s *Service) refresh(ctx context.Context) {
 		}
 		wait = min(wait*2, refreshMaxWait)
 	}
+}
+
+// FinishReindex implements searchv1.SearchInternalServiceServer (internal): `sightline
+// reindex` of every site re-sent every summary and answer, which is what
+// the refresh an index upgrade left due waits for, so the mark is cleared
+// (and the start-up notice asking for the command ends).
+func (s *Service) FinishReindex(ctx context.Context, _ *searchv1.FinishReindexRequest) (_ *searchv1.FinishReindexResponse, err error) {
+	defer func() { err = s.finish(ctx, "FinishReindex", err) }()
+	r := s.refresher
+	if r == nil || !r.RefreshDue() {
+		return &searchv1.FinishReindexResponse{}, nil
+	}
+	// A refresh of this process's own that was cut off left its cursor:
+	// the next upgrade's refresh must start from the beginning.
+	if err := os.Remove(s.refreshCursor()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("drop the refresh cursor: %w", err)
+	}
+	if err := r.RefreshDone(); err != nil {
+		return nil, fmt.Errorf("mark the index refreshed: %w", err)
+	}
+	s.log.InfoContext(ctx, "a reindex of every site from recordings completed: the index's refresh for its new schema is done")
+	return &searchv1.FinishReindexResponse{Refreshed: true}, nil
+}
+
+// refreshCursor is where the refresh from recordings keeps its progress.
+func (s *Service) refreshCursor() string {
+	return filepath.Join(s.deps.DataDir, "search", "refresh.cursor")
 }
 
 // selfUpserter sends Reindex's upserts to the service itself, through the

@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -148,6 +149,45 @@ func TestRefreshAfterUpgrade(t *testing.T) {
 		<-done
 		if _, err := os.Stat(filepath.Join(dataDir, "search", "REFRESH")); err != nil {
 			t.Fatalf("the refresh mark is gone although nothing re-sent the summaries: %v", err)
+		}
+	})
+
+	// What the notice asks for: `sightline reindex` (every site) against
+	// the search service, then its FinishReindex; the mark is gone, so the
+	// notice does not come back at the next start.
+	t.Run("sightline reindex", func(t *testing.T) {
+		dataDir := t.TempDir()
+		upgradedIndex(t, dataDir, docs)
+		// A refresh of the process's own, cut off, left its cursor.
+		if err := os.WriteFile(filepath.Join(dataDir, "search", "refresh.cursor"), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := serve(t, testConfig(t), Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: dataDir})
+		finish := func() bool {
+			t.Helper()
+			r, err := c.FinishReindex(t.Context(), &searchv1.FinishReindexRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.GetRefreshed()
+		}
+		if err := Reindex(t.Context(), serveSource(t, &summarySource{sessions: docs}), c, 0, filepath.Join(t.TempDir(), "cursor"), io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if !finish() {
+			t.Fatal("FinishReindex after the reindex: refreshed false, want true (the mark was due)")
+		}
+		for _, gone := range []string{"REFRESH", "refresh.cursor"} {
+			if _, err := os.Stat(filepath.Join(dataDir, "search", gone)); !os.IsNotExist(err) {
+				t.Fatalf("%s left after FinishReindex: %v", gone, err)
+			}
+		}
+		r, err := c.CountSessions(t.Context(), &searchv1.CountSessionsRequest{SiteId: siteA, Filter: filter})
+		if err != nil || r.Count != int64(want) {
+			t.Fatalf("%d sessions rage-clicked %q after the reindex (%v), want %d", r.GetCount(), elem, err, want)
+		}
+		if finish() {
+			t.Fatal("a second FinishReindex: refreshed true, want false (nothing was due)")
 		}
 	})
 }

@@ -267,3 +267,7 @@ func (x *InternalServer) UpsertAnswers(ctx context.Context, req *searchv1.Upsert
 func (x *InternalServer) DeleteAnswers(ctx context.Context, req *searchv1.DeleteAnswersRequest) (*searchv1.DeleteAnswersResponse, error) {
 	return x.s.DeleteAnswers(ctx, req)
 }
+
+func (x *InternalServer) FinishReindex(ctx context.Context, req *searchv1.FinishReindexRequest) (*searchv1.FinishReindexResponse, error) {
+	return x.s.FinishReindex(ctx, req)
+}

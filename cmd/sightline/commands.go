@@ -159,7 +159,22 @@ func reindex(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("reindex: -to: %w", err)
 	}
 	defer sc.Close()
-	return credentialRefused(search.Reindex(ctx, recordingsv1.NewRecordingsInternalServiceClient(rc), searchv1.NewSearchInternalServiceClient(sc), siteID, cursor, stdout))
+	dst := searchv1.NewSearchInternalServiceClient(sc)
+	if err := search.Reindex(ctx, recordingsv1.NewRecordingsInternalServiceClient(rc), dst, siteID, cursor, stdout); err != nil {
+		return credentialRefused(err)
+	}
+	if siteID != 0 {
+		return nil
+	}
+	// Every site was re-sent: what an index upgrade's refresh waits for.
+	r, err := dst.FinishReindex(ctx, &searchv1.FinishReindexRequest{})
+	if err != nil {
+		return credentialRefused(fmt.Errorf("reindex: tell search the reindex is complete: %w", err))
+	}
+	if r.GetRefreshed() {
+		fmt.Fprintln(stdout, "search's index refresh for its new schema is done")
+	}
+	return nil
 }
 
 // credentialRefused says what to do when a server refuses a command's

@@ -256,6 +256,9 @@ func TestCommandsUseTheDataDirSecret(t *testing.T) {
 		return map[string][]string{
 			"reindex": {"reindex", "-site", fmt.Sprint(d.siteID), "-from", p.addrs.GRPC, "-to", p.addrs.GRPC,
 				"-cursor-file", filepath.Join(t.TempDir(), "cursor"), "--data-dir", dir},
+			// Every site: the command ends with search's FinishReindex.
+			"reindex (every site)": {"reindex", "-from", p.addrs.GRPC, "-to", p.addrs.GRPC,
+				"-cursor-file", filepath.Join(t.TempDir(), "cursor"), "--data-dir", dir},
 			"heatmaps rebuild": {"heatmaps", "rebuild", "-site", fmt.Sprint(d.siteID), "-from", p.addrs.GRPC, "--data-dir", dir},
 		}
 	}

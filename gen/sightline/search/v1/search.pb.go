@@ -1802,6 +1802,88 @@ func (x *DeleteAnswersResponse) GetDeleted() int64 {
 	return 0
 }
 
+type FinishReindexRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishReindexRequest) Reset() {
+	*x = FinishReindexRequest{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishReindexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishReindexRequest) ProtoMessage() {}
+
+func (x *FinishReindexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishReindexRequest.ProtoReflect.Descriptor instead.
+func (*FinishReindexRequest) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{21}
+}
+
+type FinishReindexResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A refresh was due (an index upgrade left documents without fields
+	// recordings fills) and is now marked done.
+	Refreshed     bool `protobuf:"varint,1,opt,name=refreshed,proto3" json:"refreshed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishReindexResponse) Reset() {
+	*x = FinishReindexResponse{}
+	mi := &file_sightline_search_v1_search_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishReindexResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishReindexResponse) ProtoMessage() {}
+
+func (x *FinishReindexResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_search_v1_search_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishReindexResponse.ProtoReflect.Descriptor instead.
+func (*FinishReindexResponse) Descriptor() ([]byte, []int) {
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *FinishReindexResponse) GetRefreshed() bool {
+	if x != nil {
+		return x.Refreshed
+	}
+	return false
+}
+
 // AnswerFilter combines conditions with AND; repeated values within one
 // condition combine with OR.
 type AnswerFilter struct {
@@ -1827,7 +1909,7 @@ type AnswerFilter struct {
 
 func (x *AnswerFilter) Reset() {
 	*x = AnswerFilter{}
-	mi := &file_sightline_search_v1_search_proto_msgTypes[21]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +1921,7 @@ func (x *AnswerFilter) String() string {
 func (*AnswerFilter) ProtoMessage() {}
 
 func (x *AnswerFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_search_v1_search_proto_msgTypes[21]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +1934,7 @@ func (x *AnswerFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnswerFilter.ProtoReflect.Descriptor instead.
 func (*AnswerFilter) Descriptor() ([]byte, []int) {
-	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{21}
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AnswerFilter) GetTime() *TimeRange {
@@ -1941,7 +2023,7 @@ type SearchAnswersRequest struct {
 
 func (x *SearchAnswersRequest) Reset() {
 	*x = SearchAnswersRequest{}
-	mi := &file_sightline_search_v1_search_proto_msgTypes[22]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2035,7 @@ func (x *SearchAnswersRequest) String() string {
 func (*SearchAnswersRequest) ProtoMessage() {}
 
 func (x *SearchAnswersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_search_v1_search_proto_msgTypes[22]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2048,7 @@ func (x *SearchAnswersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAnswersRequest.ProtoReflect.Descriptor instead.
 func (*SearchAnswersRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{22}
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SearchAnswersRequest) GetSiteId() int64 {
@@ -2017,7 +2099,7 @@ type SearchAnswersResponse struct {
 
 func (x *SearchAnswersResponse) Reset() {
 	*x = SearchAnswersResponse{}
-	mi := &file_sightline_search_v1_search_proto_msgTypes[23]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2111,7 @@ func (x *SearchAnswersResponse) String() string {
 func (*SearchAnswersResponse) ProtoMessage() {}
 
 func (x *SearchAnswersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_search_v1_search_proto_msgTypes[23]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2124,7 @@ func (x *SearchAnswersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchAnswersResponse.ProtoReflect.Descriptor instead.
 func (*SearchAnswersResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{23}
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SearchAnswersResponse) GetAnswers() []*v1.Answer {
@@ -2080,7 +2162,7 @@ type GetAnswerStatsRequest struct {
 
 func (x *GetAnswerStatsRequest) Reset() {
 	*x = GetAnswerStatsRequest{}
-	mi := &file_sightline_search_v1_search_proto_msgTypes[24]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2092,7 +2174,7 @@ func (x *GetAnswerStatsRequest) String() string {
 func (*GetAnswerStatsRequest) ProtoMessage() {}
 
 func (x *GetAnswerStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_search_v1_search_proto_msgTypes[24]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2105,7 +2187,7 @@ func (x *GetAnswerStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnswerStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetAnswerStatsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{24}
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetAnswerStatsRequest) GetSiteId() int64 {
@@ -2157,7 +2239,7 @@ type AnswerCounts struct {
 
 func (x *AnswerCounts) Reset() {
 	*x = AnswerCounts{}
-	mi := &file_sightline_search_v1_search_proto_msgTypes[25]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2169,7 +2251,7 @@ func (x *AnswerCounts) String() string {
 func (*AnswerCounts) ProtoMessage() {}
 
 func (x *AnswerCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_search_v1_search_proto_msgTypes[25]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2182,7 +2264,7 @@ func (x *AnswerCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnswerCounts.ProtoReflect.Descriptor instead.
 func (*AnswerCounts) Descriptor() ([]byte, []int) {
-	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{25}
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AnswerCounts) GetAnswers() int64 {
@@ -2245,7 +2327,7 @@ type AnswerBucket struct {
 
 func (x *AnswerBucket) Reset() {
 	*x = AnswerBucket{}
-	mi := &file_sightline_search_v1_search_proto_msgTypes[26]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2339,7 @@ func (x *AnswerBucket) String() string {
 func (*AnswerBucket) ProtoMessage() {}
 
 func (x *AnswerBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_search_v1_search_proto_msgTypes[26]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2352,7 @@ func (x *AnswerBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AnswerBucket.ProtoReflect.Descriptor instead.
 func (*AnswerBucket) Descriptor() ([]byte, []int) {
-	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{26}
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *AnswerBucket) GetStart() *timestamppb.Timestamp {
@@ -2298,7 +2380,7 @@ type SurveyCount struct {
 
 func (x *SurveyCount) Reset() {
 	*x = SurveyCount{}
-	mi := &file_sightline_search_v1_search_proto_msgTypes[27]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2310,7 +2392,7 @@ func (x *SurveyCount) String() string {
 func (*SurveyCount) ProtoMessage() {}
 
 func (x *SurveyCount) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_search_v1_search_proto_msgTypes[27]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2323,7 +2405,7 @@ func (x *SurveyCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SurveyCount.ProtoReflect.Descriptor instead.
 func (*SurveyCount) Descriptor() ([]byte, []int) {
-	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{27}
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SurveyCount) GetSurveyId() int64 {
@@ -2354,7 +2436,7 @@ type GetAnswerStatsResponse struct {
 
 func (x *GetAnswerStatsResponse) Reset() {
 	*x = GetAnswerStatsResponse{}
-	mi := &file_sightline_search_v1_search_proto_msgTypes[28]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2366,7 +2448,7 @@ func (x *GetAnswerStatsResponse) String() string {
 func (*GetAnswerStatsResponse) ProtoMessage() {}
 
 func (x *GetAnswerStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_search_v1_search_proto_msgTypes[28]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2379,7 +2461,7 @@ func (x *GetAnswerStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAnswerStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetAnswerStatsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{28}
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetAnswerStatsResponse) GetTotal() *AnswerCounts {
@@ -2424,7 +2506,7 @@ type GetSiteReportRequest struct {
 
 func (x *GetSiteReportRequest) Reset() {
 	*x = GetSiteReportRequest{}
-	mi := &file_sightline_search_v1_search_proto_msgTypes[29]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2436,7 +2518,7 @@ func (x *GetSiteReportRequest) String() string {
 func (*GetSiteReportRequest) ProtoMessage() {}
 
 func (x *GetSiteReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_search_v1_search_proto_msgTypes[29]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2449,7 +2531,7 @@ func (x *GetSiteReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteReportRequest.ProtoReflect.Descriptor instead.
 func (*GetSiteReportRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{29}
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetSiteReportRequest) GetSiteId() int64 {
@@ -2494,7 +2576,7 @@ type PageFrustration struct {
 
 func (x *PageFrustration) Reset() {
 	*x = PageFrustration{}
-	mi := &file_sightline_search_v1_search_proto_msgTypes[30]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2506,7 +2588,7 @@ func (x *PageFrustration) String() string {
 func (*PageFrustration) ProtoMessage() {}
 
 func (x *PageFrustration) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_search_v1_search_proto_msgTypes[30]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2519,7 +2601,7 @@ func (x *PageFrustration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PageFrustration.ProtoReflect.Descriptor instead.
 func (*PageFrustration) Descriptor() ([]byte, []int) {
-	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{30}
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PageFrustration) GetUrl() string {
@@ -2568,7 +2650,7 @@ type GetSiteReportResponse struct {
 
 func (x *GetSiteReportResponse) Reset() {
 	*x = GetSiteReportResponse{}
-	mi := &file_sightline_search_v1_search_proto_msgTypes[31]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2580,7 +2662,7 @@ func (x *GetSiteReportResponse) String() string {
 func (*GetSiteReportResponse) ProtoMessage() {}
 
 func (x *GetSiteReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_search_v1_search_proto_msgTypes[31]
+	mi := &file_sightline_search_v1_search_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2593,7 +2675,7 @@ func (x *GetSiteReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSiteReportResponse.ProtoReflect.Descriptor instead.
 func (*GetSiteReportResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{31}
+	return file_sightline_search_v1_search_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetSiteReportResponse) GetSessions() int64 {
@@ -2792,7 +2874,10 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\tAnswerIds\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\tR\x03ids\"1\n" +
 	"\x15DeleteAnswersResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\x03R\adeleted\"\xf1\x03\n" +
+	"\adeleted\x18\x01 \x01(\x03R\adeleted\"\x16\n" +
+	"\x14FinishReindexRequest\"5\n" +
+	"\x15FinishReindexResponse\x12\x1c\n" +
+	"\trefreshed\x18\x01 \x01(\bR\trefreshed\"\xf1\x03\n" +
 	"\fAnswerFilter\x122\n" +
 	"\x04time\x18\x01 \x01(\v2\x1e.sightline.search.v1.TimeRangeR\x04time\x125\n" +
 	"\x04kind\x18\x02 \x01(\x0e2!.sightline.sessions.v1.AnswerKindR\x04kind\x12\x1d\n" +
@@ -2894,13 +2979,14 @@ const file_sightline_search_v1_search_proto_rawDesc = "" +
 	"\x1aSTATS_INTERVAL_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12STATS_INTERVAL_DAY\x10\x01\x12\x17\n" +
 	"\x13STATS_INTERVAL_WEEK\x10\x02\x12\x18\n" +
-	"\x14STATS_INTERVAL_MONTH\x10\x032\xa5\x04\n" +
+	"\x14STATS_INTERVAL_MONTH\x10\x032\x8d\x05\n" +
 	"\x15SearchInternalService\x12f\n" +
 	"\rGetSiteReport\x12).sightline.search.v1.GetSiteReportRequest\x1a*.sightline.search.v1.GetSiteReportResponse\x12i\n" +
 	"\x0eUpsertSessions\x12*.sightline.search.v1.UpsertSessionsRequest\x1a+.sightline.search.v1.UpsertSessionsResponse\x12i\n" +
 	"\x0eDeleteSessions\x12*.sightline.search.v1.DeleteSessionsRequest\x1a+.sightline.search.v1.DeleteSessionsResponse\x12f\n" +
 	"\rUpsertAnswers\x12).sightline.search.v1.UpsertAnswersRequest\x1a*.sightline.search.v1.UpsertAnswersResponse\x12f\n" +
-	"\rDeleteAnswers\x12).sightline.search.v1.DeleteAnswersRequest\x1a*.sightline.search.v1.DeleteAnswersResponse2\xb5\x03\n" +
+	"\rDeleteAnswers\x12).sightline.search.v1.DeleteAnswersRequest\x1a*.sightline.search.v1.DeleteAnswersResponse\x12f\n" +
+	"\rFinishReindex\x12).sightline.search.v1.FinishReindexRequest\x1a*.sightline.search.v1.FinishReindexResponse2\xb5\x03\n" +
 	"\rSearchService\x12i\n" +
 	"\x0eSearchSessions\x12*.sightline.search.v1.SearchSessionsRequest\x1a+.sightline.search.v1.SearchSessionsResponse\x12f\n" +
 	"\rCountSessions\x12).sightline.search.v1.CountSessionsRequest\x1a*.sightline.search.v1.CountSessionsResponse\x12f\n" +
@@ -2920,7 +3006,7 @@ func file_sightline_search_v1_search_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_search_v1_search_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_sightline_search_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_sightline_search_v1_search_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_sightline_search_v1_search_proto_goTypes = []any{
 	(SortField)(0),                 // 0: sightline.search.v1.SortField
 	(FacetField)(0),                // 1: sightline.search.v1.FacetField
@@ -2948,30 +3034,32 @@ var file_sightline_search_v1_search_proto_goTypes = []any{
 	(*DeleteAnswersRequest)(nil),   // 23: sightline.search.v1.DeleteAnswersRequest
 	(*AnswerIds)(nil),              // 24: sightline.search.v1.AnswerIds
 	(*DeleteAnswersResponse)(nil),  // 25: sightline.search.v1.DeleteAnswersResponse
-	(*AnswerFilter)(nil),           // 26: sightline.search.v1.AnswerFilter
-	(*SearchAnswersRequest)(nil),   // 27: sightline.search.v1.SearchAnswersRequest
-	(*SearchAnswersResponse)(nil),  // 28: sightline.search.v1.SearchAnswersResponse
-	(*GetAnswerStatsRequest)(nil),  // 29: sightline.search.v1.GetAnswerStatsRequest
-	(*AnswerCounts)(nil),           // 30: sightline.search.v1.AnswerCounts
-	(*AnswerBucket)(nil),           // 31: sightline.search.v1.AnswerBucket
-	(*SurveyCount)(nil),            // 32: sightline.search.v1.SurveyCount
-	(*GetAnswerStatsResponse)(nil), // 33: sightline.search.v1.GetAnswerStatsResponse
-	(*GetSiteReportRequest)(nil),   // 34: sightline.search.v1.GetSiteReportRequest
-	(*PageFrustration)(nil),        // 35: sightline.search.v1.PageFrustration
-	(*GetSiteReportResponse)(nil),  // 36: sightline.search.v1.GetSiteReportResponse
-	(*timestamppb.Timestamp)(nil),  // 37: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),    // 38: google.protobuf.Duration
-	(v1.DeviceType)(0),             // 39: sightline.sessions.v1.DeviceType
-	(*v1.Attribute)(nil),           // 40: sightline.sessions.v1.Attribute
-	(*v1.SessionSummary)(nil),      // 41: sightline.sessions.v1.SessionSummary
-	(*v1.Answer)(nil),              // 42: sightline.sessions.v1.Answer
-	(v1.AnswerKind)(0),             // 43: sightline.sessions.v1.AnswerKind
+	(*FinishReindexRequest)(nil),   // 26: sightline.search.v1.FinishReindexRequest
+	(*FinishReindexResponse)(nil),  // 27: sightline.search.v1.FinishReindexResponse
+	(*AnswerFilter)(nil),           // 28: sightline.search.v1.AnswerFilter
+	(*SearchAnswersRequest)(nil),   // 29: sightline.search.v1.SearchAnswersRequest
+	(*SearchAnswersResponse)(nil),  // 30: sightline.search.v1.SearchAnswersResponse
+	(*GetAnswerStatsRequest)(nil),  // 31: sightline.search.v1.GetAnswerStatsRequest
+	(*AnswerCounts)(nil),           // 32: sightline.search.v1.AnswerCounts
+	(*AnswerBucket)(nil),           // 33: sightline.search.v1.AnswerBucket
+	(*SurveyCount)(nil),            // 34: sightline.search.v1.SurveyCount
+	(*GetAnswerStatsResponse)(nil), // 35: sightline.search.v1.GetAnswerStatsResponse
+	(*GetSiteReportRequest)(nil),   // 36: sightline.search.v1.GetSiteReportRequest
+	(*PageFrustration)(nil),        // 37: sightline.search.v1.PageFrustration
+	(*GetSiteReportResponse)(nil),  // 38: sightline.search.v1.GetSiteReportResponse
+	(*timestamppb.Timestamp)(nil),  // 39: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),    // 40: google.protobuf.Duration
+	(v1.DeviceType)(0),             // 41: sightline.sessions.v1.DeviceType
+	(*v1.Attribute)(nil),           // 42: sightline.sessions.v1.Attribute
+	(*v1.SessionSummary)(nil),      // 43: sightline.sessions.v1.SessionSummary
+	(*v1.Answer)(nil),              // 44: sightline.sessions.v1.Answer
+	(v1.AnswerKind)(0),             // 45: sightline.sessions.v1.AnswerKind
 }
 var file_sightline_search_v1_search_proto_depIdxs = []int32{
-	37, // 0: sightline.search.v1.TimeRange.start:type_name -> google.protobuf.Timestamp
-	37, // 1: sightline.search.v1.TimeRange.end:type_name -> google.protobuf.Timestamp
-	38, // 2: sightline.search.v1.DurationRange.min:type_name -> google.protobuf.Duration
-	38, // 3: sightline.search.v1.DurationRange.max:type_name -> google.protobuf.Duration
+	39, // 0: sightline.search.v1.TimeRange.start:type_name -> google.protobuf.Timestamp
+	39, // 1: sightline.search.v1.TimeRange.end:type_name -> google.protobuf.Timestamp
+	40, // 2: sightline.search.v1.DurationRange.min:type_name -> google.protobuf.Duration
+	40, // 3: sightline.search.v1.DurationRange.max:type_name -> google.protobuf.Duration
 	4,  // 4: sightline.search.v1.UrlMatch.operator:type_name -> sightline.search.v1.UrlMatch.Operator
 	5,  // 5: sightline.search.v1.SessionFilter.start_time:type_name -> sightline.search.v1.TimeRange
 	6,  // 6: sightline.search.v1.SessionFilter.duration:type_name -> sightline.search.v1.DurationRange
@@ -2980,63 +3068,65 @@ var file_sightline_search_v1_search_proto_depIdxs = []int32{
 	8,  // 9: sightline.search.v1.SessionFilter.entry_page:type_name -> sightline.search.v1.UrlMatch
 	8,  // 10: sightline.search.v1.SessionFilter.exit_page:type_name -> sightline.search.v1.UrlMatch
 	7,  // 11: sightline.search.v1.SessionFilter.page_count:type_name -> sightline.search.v1.IntRange
-	39, // 12: sightline.search.v1.SessionFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
-	40, // 13: sightline.search.v1.SessionFilter.user_attributes:type_name -> sightline.sessions.v1.Attribute
+	41, // 12: sightline.search.v1.SessionFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
+	42, // 13: sightline.search.v1.SessionFilter.user_attributes:type_name -> sightline.sessions.v1.Attribute
 	7,  // 14: sightline.search.v1.SessionFilter.feedback_rating:type_name -> sightline.search.v1.IntRange
 	1,  // 15: sightline.search.v1.Facet.field:type_name -> sightline.search.v1.FacetField
 	10, // 16: sightline.search.v1.Facet.counts:type_name -> sightline.search.v1.FacetCount
-	41, // 17: sightline.search.v1.UpsertSessionsRequest.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	43, // 17: sightline.search.v1.UpsertSessionsRequest.sessions:type_name -> sightline.sessions.v1.SessionSummary
 	15, // 18: sightline.search.v1.DeleteSessionsRequest.session_ids:type_name -> sightline.search.v1.SessionIds
-	37, // 19: sightline.search.v1.DeleteSessionsRequest.started_before:type_name -> google.protobuf.Timestamp
+	39, // 19: sightline.search.v1.DeleteSessionsRequest.started_before:type_name -> google.protobuf.Timestamp
 	9,  // 20: sightline.search.v1.SearchSessionsRequest.filter:type_name -> sightline.search.v1.SessionFilter
 	0,  // 21: sightline.search.v1.SearchSessionsRequest.sort:type_name -> sightline.search.v1.SortField
 	1,  // 22: sightline.search.v1.SearchSessionsRequest.facets:type_name -> sightline.search.v1.FacetField
-	41, // 23: sightline.search.v1.SearchSessionsResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	43, // 23: sightline.search.v1.SearchSessionsResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
 	11, // 24: sightline.search.v1.SearchSessionsResponse.facets:type_name -> sightline.search.v1.Facet
 	9,  // 25: sightline.search.v1.CountSessionsRequest.filter:type_name -> sightline.search.v1.SessionFilter
-	42, // 26: sightline.search.v1.UpsertAnswersRequest.answers:type_name -> sightline.sessions.v1.Answer
+	44, // 26: sightline.search.v1.UpsertAnswersRequest.answers:type_name -> sightline.sessions.v1.Answer
 	24, // 27: sightline.search.v1.DeleteAnswersRequest.answer_ids:type_name -> sightline.search.v1.AnswerIds
-	37, // 28: sightline.search.v1.DeleteAnswersRequest.given_before:type_name -> google.protobuf.Timestamp
+	39, // 28: sightline.search.v1.DeleteAnswersRequest.given_before:type_name -> google.protobuf.Timestamp
 	5,  // 29: sightline.search.v1.AnswerFilter.time:type_name -> sightline.search.v1.TimeRange
-	43, // 30: sightline.search.v1.AnswerFilter.kind:type_name -> sightline.sessions.v1.AnswerKind
+	45, // 30: sightline.search.v1.AnswerFilter.kind:type_name -> sightline.sessions.v1.AnswerKind
 	7,  // 31: sightline.search.v1.AnswerFilter.rating:type_name -> sightline.search.v1.IntRange
 	2,  // 32: sightline.search.v1.AnswerFilter.nps_groups:type_name -> sightline.search.v1.NpsGroup
 	8,  // 33: sightline.search.v1.AnswerFilter.page:type_name -> sightline.search.v1.UrlMatch
-	39, // 34: sightline.search.v1.AnswerFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
-	26, // 35: sightline.search.v1.SearchAnswersRequest.filter:type_name -> sightline.search.v1.AnswerFilter
-	42, // 36: sightline.search.v1.SearchAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
-	26, // 37: sightline.search.v1.GetAnswerStatsRequest.filter:type_name -> sightline.search.v1.AnswerFilter
+	41, // 34: sightline.search.v1.AnswerFilter.device_types:type_name -> sightline.sessions.v1.DeviceType
+	28, // 35: sightline.search.v1.SearchAnswersRequest.filter:type_name -> sightline.search.v1.AnswerFilter
+	44, // 36: sightline.search.v1.SearchAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
+	28, // 37: sightline.search.v1.GetAnswerStatsRequest.filter:type_name -> sightline.search.v1.AnswerFilter
 	3,  // 38: sightline.search.v1.GetAnswerStatsRequest.interval:type_name -> sightline.search.v1.StatsInterval
-	37, // 39: sightline.search.v1.AnswerBucket.start:type_name -> google.protobuf.Timestamp
-	30, // 40: sightline.search.v1.AnswerBucket.counts:type_name -> sightline.search.v1.AnswerCounts
-	30, // 41: sightline.search.v1.GetAnswerStatsResponse.total:type_name -> sightline.search.v1.AnswerCounts
+	39, // 39: sightline.search.v1.AnswerBucket.start:type_name -> google.protobuf.Timestamp
+	32, // 40: sightline.search.v1.AnswerBucket.counts:type_name -> sightline.search.v1.AnswerCounts
+	32, // 41: sightline.search.v1.GetAnswerStatsResponse.total:type_name -> sightline.search.v1.AnswerCounts
 	3,  // 42: sightline.search.v1.GetAnswerStatsResponse.interval:type_name -> sightline.search.v1.StatsInterval
-	31, // 43: sightline.search.v1.GetAnswerStatsResponse.series:type_name -> sightline.search.v1.AnswerBucket
-	32, // 44: sightline.search.v1.GetAnswerStatsResponse.surveys:type_name -> sightline.search.v1.SurveyCount
-	37, // 45: sightline.search.v1.GetSiteReportRequest.start_time:type_name -> google.protobuf.Timestamp
-	37, // 46: sightline.search.v1.GetSiteReportRequest.end_time:type_name -> google.protobuf.Timestamp
-	35, // 47: sightline.search.v1.GetSiteReportResponse.top_pages:type_name -> sightline.search.v1.PageFrustration
-	37, // 48: sightline.search.v1.GetSiteReportResponse.last_session_time:type_name -> google.protobuf.Timestamp
-	34, // 49: sightline.search.v1.SearchInternalService.GetSiteReport:input_type -> sightline.search.v1.GetSiteReportRequest
+	33, // 43: sightline.search.v1.GetAnswerStatsResponse.series:type_name -> sightline.search.v1.AnswerBucket
+	34, // 44: sightline.search.v1.GetAnswerStatsResponse.surveys:type_name -> sightline.search.v1.SurveyCount
+	39, // 45: sightline.search.v1.GetSiteReportRequest.start_time:type_name -> google.protobuf.Timestamp
+	39, // 46: sightline.search.v1.GetSiteReportRequest.end_time:type_name -> google.protobuf.Timestamp
+	37, // 47: sightline.search.v1.GetSiteReportResponse.top_pages:type_name -> sightline.search.v1.PageFrustration
+	39, // 48: sightline.search.v1.GetSiteReportResponse.last_session_time:type_name -> google.protobuf.Timestamp
+	36, // 49: sightline.search.v1.SearchInternalService.GetSiteReport:input_type -> sightline.search.v1.GetSiteReportRequest
 	12, // 50: sightline.search.v1.SearchInternalService.UpsertSessions:input_type -> sightline.search.v1.UpsertSessionsRequest
 	14, // 51: sightline.search.v1.SearchInternalService.DeleteSessions:input_type -> sightline.search.v1.DeleteSessionsRequest
 	21, // 52: sightline.search.v1.SearchInternalService.UpsertAnswers:input_type -> sightline.search.v1.UpsertAnswersRequest
 	23, // 53: sightline.search.v1.SearchInternalService.DeleteAnswers:input_type -> sightline.search.v1.DeleteAnswersRequest
-	17, // 54: sightline.search.v1.SearchService.SearchSessions:input_type -> sightline.search.v1.SearchSessionsRequest
-	19, // 55: sightline.search.v1.SearchService.CountSessions:input_type -> sightline.search.v1.CountSessionsRequest
-	27, // 56: sightline.search.v1.SearchService.SearchAnswers:input_type -> sightline.search.v1.SearchAnswersRequest
-	29, // 57: sightline.search.v1.SearchService.GetAnswerStats:input_type -> sightline.search.v1.GetAnswerStatsRequest
-	36, // 58: sightline.search.v1.SearchInternalService.GetSiteReport:output_type -> sightline.search.v1.GetSiteReportResponse
-	13, // 59: sightline.search.v1.SearchInternalService.UpsertSessions:output_type -> sightline.search.v1.UpsertSessionsResponse
-	16, // 60: sightline.search.v1.SearchInternalService.DeleteSessions:output_type -> sightline.search.v1.DeleteSessionsResponse
-	22, // 61: sightline.search.v1.SearchInternalService.UpsertAnswers:output_type -> sightline.search.v1.UpsertAnswersResponse
-	25, // 62: sightline.search.v1.SearchInternalService.DeleteAnswers:output_type -> sightline.search.v1.DeleteAnswersResponse
-	18, // 63: sightline.search.v1.SearchService.SearchSessions:output_type -> sightline.search.v1.SearchSessionsResponse
-	20, // 64: sightline.search.v1.SearchService.CountSessions:output_type -> sightline.search.v1.CountSessionsResponse
-	28, // 65: sightline.search.v1.SearchService.SearchAnswers:output_type -> sightline.search.v1.SearchAnswersResponse
-	33, // 66: sightline.search.v1.SearchService.GetAnswerStats:output_type -> sightline.search.v1.GetAnswerStatsResponse
-	58, // [58:67] is the sub-list for method output_type
-	49, // [49:58] is the sub-list for method input_type
+	26, // 54: sightline.search.v1.SearchInternalService.FinishReindex:input_type -> sightline.search.v1.FinishReindexRequest
+	17, // 55: sightline.search.v1.SearchService.SearchSessions:input_type -> sightline.search.v1.SearchSessionsRequest
+	19, // 56: sightline.search.v1.SearchService.CountSessions:input_type -> sightline.search.v1.CountSessionsRequest
+	29, // 57: sightline.search.v1.SearchService.SearchAnswers:input_type -> sightline.search.v1.SearchAnswersRequest
+	31, // 58: sightline.search.v1.SearchService.GetAnswerStats:input_type -> sightline.search.v1.GetAnswerStatsRequest
+	38, // 59: sightline.search.v1.SearchInternalService.GetSiteReport:output_type -> sightline.search.v1.GetSiteReportResponse
+	13, // 60: sightline.search.v1.SearchInternalService.UpsertSessions:output_type -> sightline.search.v1.UpsertSessionsResponse
+	16, // 61: sightline.search.v1.SearchInternalService.DeleteSessions:output_type -> sightline.search.v1.DeleteSessionsResponse
+	22, // 62: sightline.search.v1.SearchInternalService.UpsertAnswers:output_type -> sightline.search.v1.UpsertAnswersResponse
+	25, // 63: sightline.search.v1.SearchInternalService.DeleteAnswers:output_type -> sightline.search.v1.DeleteAnswersResponse
+	27, // 64: sightline.search.v1.SearchInternalService.FinishReindex:output_type -> sightline.search.v1.FinishReindexResponse
+	18, // 65: sightline.search.v1.SearchService.SearchSessions:output_type -> sightline.search.v1.SearchSessionsResponse
+	20, // 66: sightline.search.v1.SearchService.CountSessions:output_type -> sightline.search.v1.CountSessionsResponse
+	30, // 67: sightline.search.v1.SearchService.SearchAnswers:output_type -> sightline.search.v1.SearchAnswersResponse
+	35, // 68: sightline.search.v1.SearchService.GetAnswerStats:output_type -> sightline.search.v1.GetAnswerStatsResponse
+	59, // [59:69] is the sub-list for method output_type
+	49, // [49:59] is the sub-list for method input_type
 	49, // [49:49] is the sub-list for extension type_name
 	49, // [49:49] is the sub-list for extension extendee
 	0,  // [0:49] is the sub-list for field type_name
@@ -3061,16 +3151,16 @@ func file_sightline_search_v1_search_proto_init() {
 		(*DeleteAnswersRequest_GivenBefore)(nil),
 		(*DeleteAnswersRequest_SessionId)(nil),
 	}
-	file_sightline_search_v1_search_proto_msgTypes[21].OneofWrappers = []any{}
-	file_sightline_search_v1_search_proto_msgTypes[25].OneofWrappers = []any{}
-	file_sightline_search_v1_search_proto_msgTypes[31].OneofWrappers = []any{}
+	file_sightline_search_v1_search_proto_msgTypes[23].OneofWrappers = []any{}
+	file_sightline_search_v1_search_proto_msgTypes[27].OneofWrappers = []any{}
+	file_sightline_search_v1_search_proto_msgTypes[33].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_search_v1_search_proto_rawDesc), len(file_sightline_search_v1_search_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   32,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

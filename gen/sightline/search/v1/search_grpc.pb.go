@@ -27,6 +27,7 @@ const (
 	SearchInternalService_DeleteSessions_FullMethodName = "/sightline.search.v1.SearchInternalService/DeleteSessions"
 	SearchInternalService_UpsertAnswers_FullMethodName  = "/sightline.search.v1.SearchInternalService/UpsertAnswers"
 	SearchInternalService_DeleteAnswers_FullMethodName  = "/sightline.search.v1.SearchInternalService/DeleteAnswers"
+	SearchInternalService_FinishReindex_FullMethodName  = "/sightline.search.v1.SearchInternalService/FinishReindex"
 )
 
 // SearchInternalServiceClient is the client API for SearchInternalService service.
@@ -50,6 +51,11 @@ type SearchInternalServiceClient interface {
 	UpsertAnswers(ctx context.Context, in *UpsertAnswersRequest, opts ...grpc.CallOption) (*UpsertAnswersResponse, error)
 	// DeleteAnswers removes answers by ids, visitor, whole site or age.
 	DeleteAnswers(ctx context.Context, in *DeleteAnswersRequest, opts ...grpc.CallOption) (*DeleteAnswersResponse, error)
+	// FinishReindex says a reindex of every site from recordings has
+	// completed (`sightline reindex` without -site): a refresh an index
+	// upgrade left due is then done, and search stops asking for one at
+	// start. Idempotent.
+	FinishReindex(ctx context.Context, in *FinishReindexRequest, opts ...grpc.CallOption) (*FinishReindexResponse, error)
 }
 
 type searchInternalServiceClient struct {
@@ -110,6 +116,16 @@ func (c *searchInternalServiceClient) DeleteAnswers(ctx context.Context, in *Del
 	return out, nil
 }
 
+func (c *searchInternalServiceClient) FinishReindex(ctx context.Context, in *FinishReindexRequest, opts ...grpc.CallOption) (*FinishReindexResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FinishReindexResponse)
+	err := c.cc.Invoke(ctx, SearchInternalService_FinishReindex_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SearchInternalServiceServer is the server API for SearchInternalService service.
 // All implementations must embed UnimplementedSearchInternalServiceServer
 // for forward compatibility.
@@ -131,6 +147,11 @@ type SearchInternalServiceServer interface {
 	UpsertAnswers(context.Context, *UpsertAnswersRequest) (*UpsertAnswersResponse, error)
 	// DeleteAnswers removes answers by ids, visitor, whole site or age.
 	DeleteAnswers(context.Context, *DeleteAnswersRequest) (*DeleteAnswersResponse, error)
+	// FinishReindex says a reindex of every site from recordings has
+	// completed (`sightline reindex` without -site): a refresh an index
+	// upgrade left due is then done, and search stops asking for one at
+	// start. Idempotent.
+	FinishReindex(context.Context, *FinishReindexRequest) (*FinishReindexResponse, error)
 	mustEmbedUnimplementedSearchInternalServiceServer()
 }
 
@@ -155,6 +176,9 @@ func (UnimplementedSearchInternalServiceServer) UpsertAnswers(context.Context, *
 }
 func (UnimplementedSearchInternalServiceServer) DeleteAnswers(context.Context, *DeleteAnswersRequest) (*DeleteAnswersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteAnswers not implemented")
+}
+func (UnimplementedSearchInternalServiceServer) FinishReindex(context.Context, *FinishReindexRequest) (*FinishReindexResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FinishReindex not implemented")
 }
 func (UnimplementedSearchInternalServiceServer) mustEmbedUnimplementedSearchInternalServiceServer() {}
 func (UnimplementedSearchInternalServiceServer) testEmbeddedByValue()                               {}
@@ -267,6 +291,24 @@ func _SearchInternalService_DeleteAnswers_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SearchInternalService_FinishReindex_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FinishReindexRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SearchInternalServiceServer).FinishReindex(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SearchInternalService_FinishReindex_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SearchInternalServiceServer).FinishReindex(ctx, req.(*FinishReindexRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SearchInternalService_ServiceDesc is the grpc.ServiceDesc for SearchInternalService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -293,6 +335,10 @@ var SearchInternalService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteAnswers",
 			Handler:    _SearchInternalService_DeleteAnswers_Handler,
+		},
+		{
+			MethodName: "FinishReindex",
+			Handler:    _SearchInternalService_FinishReindex_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
