@@ -2,7 +2,6 @@ package recordings
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/summary/summarytest"
 )
 
 // TestFrustrationsAgree sends the batches recorded in Chromium
@@ -23,26 +23,14 @@ func TestFrustrationsAgree(t *testing.T) {
 	h := start(t, testConfig(t), t.TempDir(), searchAddr)
 	ctx := context.Background()
 
-	b, err := os.ReadFile("summary/testdata/frustration.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var envs []struct {
-		SessionID, PageViewID string
-		Seq                   int64
-		Page                  struct{ URL string }
-		Events                json.RawMessage
-	}
-	if err := json.Unmarshal(b, &envs); err != nil {
-		t.Fatal(err)
-	}
-	sess := envs[0].SessionID
+	recorded := summarytest.Recorded(t)
+	sess := recorded[0].SessionId
 	var chunks []*recordingsv1.Chunk
-	for _, e := range envs {
-		if e.SessionID != sess {
+	for _, c := range recorded {
+		if c.SessionId != sess {
 			t.Fatalf("the recording holds two sessions")
 		}
-		chunks = append(chunks, mkChunk(sess, e.Seq, e.PageViewID, e.Page.URL, e.Events))
+		chunks = append(chunks, mkChunk(sess, c.Seq, c.PageViewId, c.Url, c.Events))
 	}
 	// Last first, then the rest with a re-delivery in each call.
 	n := len(chunks)

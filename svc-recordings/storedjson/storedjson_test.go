@@ -1,7 +1,6 @@
 package storedjson_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -11,7 +10,9 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/storedjson"
+	"github.com/sightlinehq/sightline/svc-recordings/storedjson/storedjsontest"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
+	"github.com/sightlinehq/sightline/svc-recordings/summary/summarytest"
 )
 
 // recordedStats are the stats of real batches: the tracker's, sent while
@@ -20,23 +21,11 @@ import (
 // (pointer movement and scrolls: heat), with a client as ingest sets it.
 func recordedStats(t testing.TB) []summary.ChunkStats {
 	t.Helper()
-	var chunks []*recordingsv1.Chunk
-	raw, err := os.ReadFile("../summary/testdata/frustration.json")
-	if err != nil {
-		t.Fatal(err)
+	chunks := summarytest.Recorded(t)
+	for _, c := range chunks {
+		c.Url = "https://shop.example.com/p/1?a=1&b=<2>"
 	}
-	var envs []struct {
-		Events     json.RawMessage `json:"events"`
-		Seq        int64           `json:"seq"`
-		PageViewID string          `json:"pageViewId"`
-	}
-	if err := json.Unmarshal(raw, &envs); err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range envs {
-		chunks = append(chunks, &recordingsv1.Chunk{Events: e.Events, Seq: e.Seq, PageViewId: e.PageViewID, Url: "https://shop.example.com/p/1?a=1&b=<2>"})
-	}
-	raw, err = os.ReadFile("../testdata/chromium-batch.json")
+	raw, err := os.ReadFile("../testdata/chromium-batch.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,48 +82,9 @@ func oddStats() []summary.ChunkStats {
 	return append(out, summary.ChunkStats{})
 }
 
-// stdEncode is what encoding/json's encoder writes with HTML escaping off.
-func stdEncode(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	err := enc.Encode(v)
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), err
-}
-
-// checkEncode: Marshal writes v byte for byte as encoding/json does with
-// HTML escaping off, or fails where it fails.
-func checkEncode(t *testing.T, v any) {
-	t.Helper()
-	want, werr := stdEncode(v)
-	got, gerr := storedjson.Marshal(v)
-	if (werr == nil) != (gerr == nil) {
-		t.Fatalf("%+v: encoding/json says %v, storedjson %v", v, werr, gerr)
-	}
-	if werr == nil && !bytes.Equal(want, got) {
-		t.Fatalf("encoding/json wrote\n%s\nstoredjson\n%s", want, got)
-	}
-}
-
-// checkStatsDecode: Unmarshal reads b into stats as encoding/json does,
-// and refuses what it refuses; what it read encodes as encoding/json
-// encodes it.
-func checkStatsDecode(t *testing.T, b []byte) {
-	t.Helper()
-	var want, got summary.ChunkStats
-	werr := json.Unmarshal(b, &want)
-	gerr := storedjson.Unmarshal(b, &got)
-	if (werr == nil) != (gerr == nil) {
-		t.Fatalf("%q: encoding/json says %v, storedjson %v", b, werr, gerr)
-	}
-	if werr != nil {
-		return
-	}
-	if !reflect.DeepEqual(want, got) {
-		t.Fatalf("%q: encoding/json read\n%+v\nstoredjson\n%+v", b, want, got)
-	}
-	checkEncode(t, &got)
-}
+// checkStatsDecode: b reads as the same stats with storedjson and
+// encoding/json, or fails with both.
+func checkStatsDecode(t *testing.T, b []byte) { storedjsontest.CheckDecode[summary.ChunkStats](t, b) }
 
 // TestStatsMatchStd: chunk stats — recorded and odd — are written as
 // encoding/json writes them, and what either writes (their stored form
@@ -144,7 +94,7 @@ func TestStatsMatchStd(t *testing.T) {
 	stats := append(recordedStats(t), oddStats()...)
 	for i := range stats {
 		st := &stats[i]
-		checkEncode(t, st)
+		storedjsontest.CheckEncode(t, st)
 		stored, err := st.Marshal()
 		if err != nil {
 			t.Fatal(err)
@@ -165,7 +115,7 @@ func TestStatsMatchStd(t *testing.T) {
 		}
 	}
 	state := summary.Fold(recordedStats(t))
-	checkEncode(t, state)
+	storedjsontest.CheckEncode(t, state)
 	b, err := state.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +152,7 @@ func sameJSON(t *testing.T, a, b any) bool {
 
 func mustStd(t *testing.T, v any) []byte {
 	t.Helper()
-	b, err := stdEncode(v)
+	b, err := storedjsontest.StdEncode(v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +191,7 @@ func BenchmarkStatsCodec(b *testing.B) {
 		b.SetBytes(n)
 		for b.Loop() {
 			for i := range stats {
-				if _, err := stdEncode(&stats[i]); err != nil {
+				if _, err := storedjsontest.StdEncode(&stats[i]); err != nil {
 					b.Fatal(err)
 				}
 			}

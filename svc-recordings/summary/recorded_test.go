@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/svc-recordings/summary/summarytest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/frustration.want.json from the fold")
@@ -22,16 +23,6 @@ var update = flag.Bool("update", false, "rewrite testdata/frustration.want.json 
 // (protojson of GetSessionResponse.frustrations): the service's end-to-end
 // test and the dashboard's timeline test read it.
 const wantFile = "testdata/frustration.want.json"
-
-// envelope is a batch as the tracker sent it (docs/wire-format.md), the
-// fields this test needs.
-type envelope struct {
-	SessionID  string               `json:"sessionId"`
-	PageViewID string               `json:"pageViewId"`
-	Seq        int64                `json:"seq"`
-	Page       struct{ URL string } `json:"page"`
-	Events     []json.RawMessage    `json:"events"`
-}
 
 type rawEvent struct {
 	Type      int   `json:"type"`
@@ -46,29 +37,7 @@ type rawEvent struct {
 
 // LoadRecording reads testdata/frustration.json (recorded in Chromium by
 // testdata/record.mjs) as chunks, one per batch.
-func loadRecording(t testing.TB) []*recordingsv1.Chunk {
-	t.Helper()
-	b, err := os.ReadFile("testdata/frustration.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var envs []envelope
-	if err := json.Unmarshal(b, &envs); err != nil {
-		t.Fatal(err)
-	}
-	var out []*recordingsv1.Chunk
-	for _, e := range envs {
-		ev, err := json.Marshal(e.Events)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, &recordingsv1.Chunk{
-			SiteId: 1, SessionId: e.SessionID, PageViewId: e.PageViewID, Seq: e.Seq, Url: e.Page.URL,
-			Events: ev, EventCount: int32(len(e.Events)),
-		})
-	}
-	return out
-}
+func loadRecording(t testing.TB) []*recordingsv1.Chunk { return summarytest.Recorded(t) }
 
 // recordedClick is one click of the recording, named by the clicked
 // element's id attribute.

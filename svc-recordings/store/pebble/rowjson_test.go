@@ -5,36 +5,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"reflect"
 	"testing"
 
-	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/storedjson"
+	"github.com/sightlinehq/sightline/svc-recordings/storedjson/storedjsontest"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
+	"github.com/sightlinehq/sightline/svc-recordings/summary/summarytest"
 )
 
 // recordedRows are the rows of the recorded session (real Chromium) after
 // each of its chunks, as encoding/json writes them.
 func recordedRows(t testing.TB) [][]byte {
 	t.Helper()
-	raw, err := os.ReadFile("../../summary/testdata/frustration.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var envs []struct {
-		Events     json.RawMessage `json:"events"`
-		Seq        int64           `json:"seq"`
-		PageViewID string          `json:"pageViewId"`
-	}
-	if err := json.Unmarshal(raw, &envs); err != nil {
-		t.Fatal(err)
-	}
 	var stats []summary.ChunkStats
 	var rows [][]byte
-	for i, e := range envs {
-		st, err := summary.Extract(&recordingsv1.Chunk{Events: e.Events, Seq: e.Seq, PageViewId: e.PageViewID, Url: "https://shop.example.com/p/1"}, 1, 0)
+	for i, c := range summarytest.Recorded(t) {
+		c.Url = "https://shop.example.com/p/1"
+		st, err := summary.Extract(c, 1, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,43 +39,13 @@ func recordedRows(t testing.TB) [][]byte {
 	return rows
 }
 
-// checkRowDecode: the row decoder reads what encoding/json reads, and
-// refuses what it refuses; what it read, the row encoder writes as
-// encoding/json writes it.
-func checkRowDecode(t *testing.T, b []byte) {
-	t.Helper()
-	var want, got sessionRow
-	werr := json.Unmarshal(b, &want)
-	gerr := decodeRow(b, &got)
-	if (werr == nil) != (gerr == nil) {
-		t.Fatalf("%s: encoding/json says %v, the row decoder %v", b, werr, gerr)
-	}
-	if werr != nil {
-		return
-	}
-	if !reflect.DeepEqual(want, got) {
-		t.Fatalf("%s: encoding/json read\n%+v\nthe row decoder\n%+v", b, want, got)
-	}
-	checkRowEncode(t, &got)
-}
+// checkRowDecode: rows read (decodeRow: storedjson) as encoding/json reads
+// them, and encode (encodeRow) as it writes them.
+func checkRowDecode(t *testing.T, b []byte) { storedjsontest.CheckDecode[sessionRow](t, b) }
 
-// checkRowEncode: the row encoder writes r byte for byte as encoding/json's
-// encoder does with HTML escaping off, or fails where it fails.
-func checkRowEncode(t *testing.T, r *sessionRow) {
-	t.Helper()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	werr := enc.Encode(r)
-	want := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
-	got, gerr := encodeRow(r)
-	if (werr == nil) != (gerr == nil) {
-		t.Fatalf("%+v: encoding/json says %v, the row encoder %v", r, werr, gerr)
-	}
-	if werr == nil && string(want) != string(got) {
-		t.Fatalf("encoding/json wrote\n%s\nthe row encoder\n%s", want, got)
-	}
-}
+// checkRowEncode: encodeRow writes r as encoding/json's encoder does with
+// HTML escaping off.
+func checkRowEncode(t *testing.T, r *sessionRow) { storedjsontest.CheckEncode(t, r) }
 
 // TestRowSelectorsUnescaped: a row keeps the '>' of its clicked elements'
 // selector paths as they are, and a row written by the earlier encoder,
@@ -239,15 +198,6 @@ func checkOutboxValue[V any](t *testing.T, v V) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want, got V
-		if err := json.Unmarshal(b, &want); err != nil {
-			t.Fatalf("%s: %v", b, err)
-		}
-		if err := storedjson.Unmarshal(b, &got); err != nil {
-			t.Fatalf("%s: %v", b, err)
-		}
-		if !reflect.DeepEqual(want, got) {
-			t.Fatalf("%s: encoding/json read %+v, storedjson %+v", b, want, got)
-		}
+		storedjsontest.CheckDecode[V](t, b)
 	}
 }
