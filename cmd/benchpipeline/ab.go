@@ -26,8 +26,9 @@ type variantRun struct {
 // both. Each step's CPU is its own process's, from the step's start until
 // what it accepted is stored and searchable (so deferred work is charged to
 // the variant that caused it). It prints every step, then per variant the
-// CPU and data directory growth per batch over all rounds and the ratio
-// A/B (issue 13 states heatmaps' cost as such a ratio: make
+// CPU and data directory growth per batch over all rounds, the recordings
+// store's write amplification, tables, blob files and stalled time, and the
+// ratio A/B (issue 13 states heatmaps' cost as such a ratio: make
 // bench-pipeline-heatmaps).
 func abRun(ctx context.Context, c config, binaryB string, argsB []string, rounds int) error {
 	size, rate := c.sizes[0], c.starts[0]
@@ -101,6 +102,12 @@ func abRun(ctx context.Context, c config, binaryB string, argsB []string, rounds
 			fmt.Printf("; %d steps NOT sustained: the ratio below compares a pipeline that fell behind", unsustained)
 		}
 		fmt.Println()
+		// The store's own figures since the server started (warm-up
+		// included): what a storage change costs beyond CPU.
+		if m, err := servers[i].metrics(); err == nil {
+			fmt.Printf("   recordings store: write amplification %.2f, %.0f tables, %.0f blob files, %.1f s stalled\n",
+				m.writeAmp(metrics{}), m.tables, m.blobFiles, m.stalled)
+		}
 	}
 	per := make([]float64, rounds)
 	for r := range rounds {

@@ -172,8 +172,14 @@ type metrics struct {
 	stored                   float64 // recordings_chunks_stored_total
 	goroutines               float64
 	// The recordings store's Pebble figures (pebblemetrics).
-	tables, stalled       float64 // live tables; s stalled
-	pebbleIn, pebbleWrote float64 // WAL bytes in; bytes flushed and compacted
+	tables, blobFiles, stalled float64 // live tables and blob files; s stalled
+	pebbleIn, pebbleWrote      float64 // WAL bytes in; bytes flushed and compacted
+}
+
+// writeAmp is the recordings store's bytes flushed and compacted per byte
+// written to its WAL, from m0 to m.
+func (m metrics) writeAmp(m0 metrics) float64 {
+	return (m.pebbleWrote - m0.pebbleWrote) / max(m.pebbleIn-m0.pebbleIn, 1)
 }
 
 func (s *server) metrics() (metrics, error) {
@@ -196,6 +202,7 @@ func (s *server) metrics() (metrics, error) {
 	m.goroutines = sum(fams["go_goroutines"], "", "")
 	rec := func(name string) float64 { return sum(fams[name], "store", "recordings") }
 	m.tables = rec("pebble_tables")
+	m.blobFiles = rec("pebble_blob_files")
 	m.stalled = rec("pebble_write_stall_duration_seconds_total")
 	m.pebbleIn = rec("pebble_wal_bytes_in_total")
 	m.pebbleWrote = rec("pebble_flush_written_bytes_total") + rec("pebble_compaction_written_bytes_total")

@@ -75,7 +75,7 @@ func soak(ctx context.Context, c config) error {
 		// pause included) over the batches it accepted in it.
 		cpu, secs := u.cpu-u0.cpu, time.Since(t0)
 		u0, t0 = u, time.Now()
-		wamp := (m.pebbleWrote - m0.pebbleWrote) / max(m.pebbleIn-m0.pebbleIn, 1)
+		wamp := m.writeAmp(m0)
 		fmt.Printf("%6d %9.0f %9.0f %8d %9s %8s %6.2f %9s %10.0f %10d %9.0f %8.1fs %7.0f %6.2f %7.1fs\n", minute,
 			float64(res.Answered())/res.Window.Seconds(), float64(ok)/res.Window.Seconds(), res.Answered()-ok+res.Errors+res.Saturated,
 			ms(res.Latency.ValueAtQuantile(99)), (cpu / time.Duration(max(ok, 1))).Round(time.Microsecond), cpu.Seconds()/secs.Seconds(),
