@@ -85,6 +85,14 @@ async function record(t) {
   const page = await ctx.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // Every request to ingest (fetches and beacons) and how it ended, for a recording found short.
+  const sends = [];
+  const began = Date.now();
+  const sent = (r, how) => {
+    if (r.url().startsWith(sl.base) && r.method() === "POST") sends.push(`${Date.now() - began} ms ${r.resourceType()} ${r.postDataBuffer()?.length ?? 0} B: ${how}`);
+  };
+  ctx.on("requestfinished", async (r) => sent(r, `${(await r.response())?.status() ?? "no response"}`));
+  ctx.on("requestfailed", (r) => sent(r, `failed (${r.failure()?.errorText})`));
   const shots = [];
   // Playing videos are paused for each live screenshot and resumed after it, as a visitor
   // might: the pause is recorded like any media event, so the replay must show that exact
@@ -130,15 +138,16 @@ async function record(t) {
     // The context stays open until the caller has found the whole recording: closing it at
     // once can cancel the pagehide beacon in flight (seen in CI: a recording a second short).
     await leave(page);
-    return { url, shots, errors, stylesheets, done: () => ctx.close() };
+    return { url, shots, errors, stylesheets, sends, done: () => ctx.close() };
   } catch (e) {
     await ctx.close();
     throw e;
   }
 }
 
-async function findSession(url, lastAt) {
+async function findSession(url, lastAt, sends) {
   let seen = "no session yet";
+  let report = "";
   const debugEvents = [];
   return waitFor(async () => {
     const r = await account.call("POST", `/api/v1/sites/${siteId}/sessions:search`, { pageSize: 50 });
@@ -168,8 +177,15 @@ async function findSession(url, lastAt) {
     }
     debugEvents.length = 0;
     seen = `session ${s.sessionId}: events up to ${last - lastAt} ms from the last instant's end${missing.length ? `, seqs ${missing.join(", ")} not stored yet` : ""}`;
+    report = chunks.map((c) => `seq ${c.seq}: ${c.events.length} events ${Math.min(...c.events.map((e) => e.timestamp)) - lastAt}..${Math.max(...c.events.map((e) => e.timestamp)) - lastAt} ms`).join("\n");
     return last >= lastAt && !missing.length ? { id: s.sessionId, first } : undefined;
-  }, `the recording of ${url}`, 90_000).catch((e) => {
+  }, `the recording of ${url}`, 90_000).catch(async (e) => {
+    // What was stored (times from the last instant's end) and what the server warned of, so a
+    // batch missing in CI tells a batch never sent from one accepted and not stored.
+    const warned = sl.log().split("\n").filter((l) => /"level":"(WARN|ERROR)"|level=(WARN|ERROR)/.test(l));
+    const metrics = await fetch(`${sl.admin}/metrics`).then((r) => r.text()).catch((err) => `(no metrics: ${err.message})`);
+    const ingest = metrics.split("\n").filter((l) => /^ingest_(batches|limit_hits|forwarder|spool_bytes)/.test(l));
+    console.log(`fidelity: the stored chunks of ${url}:\n${report}\nthe page's requests to sightline:\n${sends.join("\n")}\ningest's counters:\n${ingest.join("\n")}\nsightline's last warnings and errors:\n${warned.slice(-30).join("\n")}`);
     throw new Error(`${e.message} (${seen})`);
   });
 }
@@ -279,7 +295,7 @@ test("replays look like the live pages", { timeout: 600_000 }, async (t) => {
   for (const tpl of TEMPLATES.filter((x) => !only.length || only.includes(x.name))) {
     const live = await record(tpl);
     const last = live.shots.at(-1);
-    const session = await findSession(live.url, last.at + QUIET_MS - 200).finally(live.done);
+    const session = await findSession(live.url, last.at + QUIET_MS - 200, live.sends).finally(live.done);
     const assets = await waitForAssets(live.stylesheets);
     const rel = (s) => s.at - session.first + SEEK_SLACK_MS;
 

@@ -98,7 +98,7 @@ export async function startSightline(bin, extraArgs = [], { prepare } = {}) {
     await stop();
     throw e;
   }
-  return { base, dataDir, proc, log: () => log.join(""), stop };
+  return { base, admin: `http://127.0.0.1:${adminPort}`, dataDir, proc, log: () => log.join(""), stop };
 }
 
 /** dataDirs maps a running sightline's dashboard origin to its data directory (for its e-mail outbox). */
