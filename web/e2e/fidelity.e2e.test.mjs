@@ -91,7 +91,7 @@ async function record(t) {
   const sent = (r, how) => {
     if (r.url().startsWith(sl.base) && r.method() === "POST") sends.push(`${Date.now() - began} ms ${r.resourceType()} ${r.postDataBuffer()?.length ?? 0} B: ${how}`);
   };
-  ctx.on("requestfinished", async (r) => sent(r, `${(await r.response())?.status() ?? "no response"}`));
+  ctx.on("requestfinished", (r) => r.response().then((x) => sent(r, `${x?.status() ?? "no response"}`), (err) => sent(r, `no response (${err.message})`)));
   ctx.on("requestfailed", (r) => sent(r, `failed (${r.failure()?.errorText})`));
   const shots = [];
   // Playing videos are paused for each live screenshot and resumed after it, as a visitor
