@@ -3,9 +3,8 @@
 // recorded by Chromium, then the session found through search and its recording streamed back and
 // replayed with rrweb's Replayer.
 import { describe, it, expect } from 'vitest';
-import { gunzipSync } from 'node:zlib';
 import { binaryEnv } from './env';
-import { sleep } from './sightline';
+import { capturedEnvelope, capturedText, sleep } from './sightline';
 
 
 // call is the signed-up user's request; any answer but 2xx fails the test.
@@ -36,7 +35,7 @@ describe('against the real sightline binary', () => {
     const statuses = env.sl.captured.map((c) => c.status);
     expect(statuses.every((s) => s === 204), `statuses ${statuses} ${env.sl.logs().slice(-2000)}`).toBe(true);
     expect(env.sl.captured.some((c) => c.url.includes('ce=gzip'))).toBe(true);
-    const texts = env.sl.captured.map((c) => (c.url.includes('ce=gzip') ? gunzipSync(c.raw) : c.raw).toString('utf8'));
+    const texts = env.sl.captured.map(capturedText);
     const envs = texts.map((t) => JSON.parse(t));
     const sessionId = envs[0].sessionId;
     for (const t of texts.concat(env.sl.captured.map((c) => c.raw.toString('latin1')))) {
@@ -115,7 +114,7 @@ describe('against the real sightline binary', () => {
   it('a batch flushed as the tab closes is stored, with every batch before and after it', async () => {
     const site = env.sl.site;
     const delays = [-20, -5, 0, 3, 6, 10, 20, 40, 80];
-    const visits: { delay: number; marker: string; sessionId: string; captured: number }[] = [];
+    const visits: { delay: number; marker: string; sessionId: string; sent: number }[] = [];
     for (const [i, delay] of delays.entries()) {
       const mark = env.sl.captured.length;
       const ctx = await env.browser.newContext();
@@ -145,9 +144,9 @@ describe('against the real sightline binary', () => {
       await page.close({ runBeforeUnload: true });
       await ctx.close();
       // (A previous visit's page-hide batches may arrive after mark: the page's URL tells them apart.)
-      const mine = env.sl.captured.slice(mark).map((c) => JSON.parse((c.url.includes('ce=gzip') ? gunzipSync(c.raw) : c.raw).toString('utf8'))).filter((e) => e.page?.url === url);
+      const mine = env.sl.captured.slice(mark).map(capturedEnvelope).filter((e) => e.page?.url === url);
       expect(mine.length, `delay ${delay}: a batch before the close`).toBeGreaterThan(0);
-      visits.push({ delay, marker, sessionId: mine[0].sessionId, captured: mine.length });
+      visits.push({ delay, marker, sessionId: mine[0].sessionId, sent: mine.length });
     }
     // Stored within 30 s of the last close, all of them.
     const seen = new Map<string, string>();
@@ -162,7 +161,7 @@ describe('against the real sightline binary', () => {
         const texts = chunks.map((c) => Buffer.from(c.events, 'base64').toString('utf8'));
         const gaps = [...Array(Math.max(-1, ...seqs) + 1).keys()].filter((q) => !seqs.includes(q));
         const kinds = texts.map((t, k) => `${seqs[k]}:${JSON.parse(t).map((e: { type: number; data: { source?: number; tag?: string } }) => (e.type === 3 ? `3/${e.data.source}` : e.type === 5 ? e.data.tag : e.type)).join(' ')}`);
-        seen.set(v.marker, `${kinds.join(' | ') || 'no recording'}${gaps.length ? `, missing ${gaps.join(',')}` : ''}, marker ${texts.some((t) => t.includes(v.marker)) ? 'stored' : 'missing'}, ${v.captured} requests reached ingest`);
+        seen.set(v.marker, `${kinds.join(' | ') || 'no recording'}${gaps.length ? `, missing ${gaps.join(',')}` : ''}, marker ${texts.some((t) => t.includes(v.marker)) ? 'stored' : 'missing'}, ${v.sent} batches reached ingest before the close`);
         if (!(texts.some((t) => t.includes(v.marker)) && !gaps.length)) still.push(v);
       }
       waiting = still;

@@ -4,10 +4,9 @@
 // final text. Each fixture (e2e/fixtures/*.html) loads e2e/fixtures/later.js, which makes those
 // later changes once the page has loaded.
 import { describe, it, expect } from 'vitest';
-import { gunzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { binaryEnv } from './env';
-import { sleep } from './sightline';
+import { capturedEnvelope, sleep } from './sightline';
 
 interface Ev {
   type: number;
@@ -52,7 +51,7 @@ async function visit(path: string, act?: (p: Page) => Promise<unknown>, opts: { 
   const mine = env.sl.captured.slice(mark);
   const sent = mine
     .filter((c) => c.status === 204)
-    .map((c) => JSON.parse((c.url.includes('ce=gzip') ? gunzipSync(c.raw) : c.raw).toString('utf8')));
+    .map(capturedEnvelope);
   if (opts.expectStored === false) return { sent, stored: [], pageErrors, consoleErrors, result };
   expect(sent.length, 'batches accepted by ingest').toBeGreaterThan(0);
   const sessionId = sent[0].sessionId;

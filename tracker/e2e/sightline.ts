@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import httpMod from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { sleep } from './poll';
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -28,6 +29,16 @@ export interface Captured {
   url: string;
   raw: Buffer;
   status: number;
+}
+
+/** capturedText is a captured batch's JSON, inflated when the tracker sent it gzip'd. */
+export function capturedText(c: Captured): string {
+  return (c.url.includes('ce=gzip') ? gunzipSync(c.raw) : c.raw).toString('utf8');
+}
+
+/** capturedEnvelope is a captured batch's envelope. */
+export function capturedEnvelope(c: Captured): any {
+  return JSON.parse(capturedText(c));
 }
 
 export interface Sightline {

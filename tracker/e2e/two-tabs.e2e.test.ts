@@ -4,10 +4,9 @@
 // a chunk by (site, session, seq, page view), so neither batch is taken for a re-delivery of the
 // other. Against the real binary: `sightline serve`, a site made through the REST API, Chromium.
 import { describe, it, expect } from 'vitest';
-import { gunzipSync } from 'node:zlib';
 import type { Page } from 'playwright-core';
 import { binaryEnv } from './env';
-import { sleep } from './sightline';
+import { capturedEnvelope, sleep } from './sightline';
 
 
 const env = binaryEnv('two-tabs-e2e@example.org', 'Two tabs');
@@ -60,7 +59,7 @@ describe('two tabs of one session against the real binary', () => {
     expect(env.sl.captured.length).toBeGreaterThan(1);
     const statuses = env.sl.captured.map((c) => c.status);
     expect(statuses.every((s) => s === 204), `statuses ${statuses} ${env.sl.logs().slice(-2000)}`).toBe(true);
-    const envs = env.sl.captured.map((c) => JSON.parse((c.url.includes('ce=gzip') ? gunzipSync(c.raw) : c.raw).toString('utf8')));
+    const envs = env.sl.captured.map(capturedEnvelope);
     expect(envs.every((e) => e.sessionId === sessionId)).toBe(true);
     const pageViews = [...new Set(envs.map((e) => e.pageViewId as string))];
     expect(pageViews.length).toBe(2);

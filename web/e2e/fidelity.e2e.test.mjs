@@ -147,7 +147,7 @@ async function record(t) {
 
 async function findSession(url, lastAt, sends) {
   let seen = "no session yet";
-  let report = "";
+  let sessionId;
   const debugEvents = [];
   return waitFor(async () => {
     const r = await account.call("POST", `/api/v1/sites/${siteId}/sessions:search`, { pageSize: 50 });
@@ -177,17 +177,22 @@ async function findSession(url, lastAt, sends) {
     }
     debugEvents.length = 0;
     seen = `session ${s.sessionId}: events up to ${last - lastAt} ms from the last instant's end${missing.length ? `, seqs ${missing.join(", ")} not stored yet` : ""}`;
-    report = chunks.map((c) => `seq ${c.seq}: ${c.events.length} events ${Math.min(...c.events.map((e) => e.timestamp)) - lastAt}..${Math.max(...c.events.map((e) => e.timestamp)) - lastAt} ms`).join("\n");
+    sessionId = s.sessionId;
     return last >= lastAt && !missing.length ? { id: s.sessionId, first } : undefined;
   }, `the recording of ${url}`, 90_000).catch(async (e) => {
     // What was stored (times from the last instant's end) and what the server warned of, so a
     // batch missing in CI tells a batch never sent from one accepted and not stored.
-    const warned = sl.log().split("\n").filter((l) => /"level":"(WARN|ERROR)"|level=(WARN|ERROR)/.test(l));
+    const stored = sessionId ? await chunkReport(sessionId, lastAt).catch((err) => `(no recording: ${err.message})`) : "no session";
     const metrics = await fetch(`${sl.admin}/metrics`).then((r) => r.text()).catch((err) => `(no metrics: ${err.message})`);
     const ingest = metrics.split("\n").filter((l) => /^ingest_(batches|limit_hits|forwarder|spool_bytes)/.test(l));
-    console.log(`fidelity: the stored chunks of ${url}:\n${report}\nthe page's requests to sightline:\n${sends.join("\n")}\ningest's counters:\n${ingest.join("\n")}\nsightline's last warnings and errors:\n${warned.slice(-30).join("\n")}`);
+    console.log(`fidelity: the stored chunks of ${url}:\n${stored}\nthe page's requests to sightline:\n${sends.join("\n")}\ningest's counters:\n${ingest.join("\n")}\nsightline's last warnings and errors:\n${warnings().slice(-30).join("\n")}`);
     throw new Error(`${e.message} (${seen})`);
   });
+}
+
+// warnings answers sightline's log lines at WARN and ERROR.
+function warnings() {
+  return sl.log().split("\n").filter((l) => /"level":"(WARN|ERROR)"|level=(WARN|ERROR)/.test(l));
 }
 
 // recording answers the stored chunks of a session, in the order the API streams them.
@@ -202,9 +207,9 @@ async function recording(sessionId) {
   return chunks;
 }
 
-// chunkReport describes a stored recording for an instant the replay got wrong: each chunk's
-// events (ms from the first event) and the document's recorded scroll positions, so a failure
-// tells a recording that lacks the instant's events from a replay that did not apply them.
+// chunkReport describes a stored recording for an instant the replay got wrong, or one found
+// short: each chunk's events (ms from first) and the document's recorded scroll positions, so a
+// failure tells a recording that lacks the instant's events from a replay that did not apply them.
 async function chunkReport(sessionId, first) {
   const lines = [];
   for (const c of await recording(sessionId)) {
@@ -315,7 +320,7 @@ test("replays look like the live pages", { timeout: 600_000 }, async (t) => {
         if (videos.length) console.log(`fidelity ${tpl.name} ${shot.label} ${how}: replay videos ${JSON.stringify(videos)}`);
         const tl = page.getByTestId("timeline");
         console.log(`fidelity ${tpl.name} ${shot.label} ${how}: timeline at ${await tl.getAttribute("aria-valuenow")} of ${await tl.getAttribute("aria-valuemax")} ms; the stored recording:\n${await chunkReport(session.id, session.first)}`);
-        const warned = sl.log().split("\n").filter((l) => /"level":"(WARN|ERROR)"|level=(WARN|ERROR)/.test(l));
+        const warned = warnings();
         if (warned.length) console.log(`fidelity: sightline's last warnings and errors:\n${warned.slice(-20).join("\n")}`);
       }
     };
