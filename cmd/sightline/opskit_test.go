@@ -123,6 +123,7 @@ var notScraped = map[string]string{
 	"ingest_forwarder_failures_total":        "counted from the first failed delivery",
 	"ingest_forwarder_dead_lettered_total":   "counted from the first dead letter (TestSpoolDeadLetterCommands scrapes it)",
 	"recordings_notify_outbox_entries_total": "counted from the first event published to notify",
+	"recordings_heatmap_flushes_total":       "counted from the first flush of heatmap changes (svc-recordings/store/pebble's TestHeatMetrics)",
 }
 
 // TestOperationsKitMetricsExported: every query of the Grafana dashboard and

@@ -120,16 +120,18 @@ func (f *heatFolds) done(key string, size int) {
 	}
 }
 
-// noteFlushed counts the list operands of a committed flush batch.
-func (s *Store) noteFlushed(b *pebble.Batch) error {
+// noteFlushed counts the list operands of a committed flush batch and
+// answers how many there were.
+func (s *Store) noteFlushed(b *pebble.Batch) (lists int, err error) {
 	r := b.Reader()
 	for {
 		kind, k, v, ok, err := r.Next()
 		if err != nil || !ok {
-			return err
+			return lists, err
 		}
 		if kind == pebble.InternalKeyKindMerge && len(k) == heatKeyLen && k[0] == pHeat && k[9] == heatListMark {
 			s.heatFolds.merged(int64(binary.BigEndian.Uint64(k[1:9])), k, len(v))
+			lists++
 		}
 	}
 }
@@ -138,7 +140,9 @@ func (s *Store) noteFlushed(b *pebble.Batch) error {
 func (s *Store) foldHeat() error {
 	var errs []error
 	for site, keys := range s.heatFolds.take() {
-		if err := s.foldSite(site, keys); err != nil {
+		err := s.foldSite(site, keys)
+		s.heatm.folded(len(keys), err)
+		if err != nil {
 			s.heatFolds.retry(site, keys)
 			errs = append(errs, fmt.Errorf("pebble: fold heatmap lists of site %d: %w", site, err))
 		}

@@ -47,10 +47,26 @@ type heatQueue struct {
 }
 
 // queuedHeat is changes of appends and their j keys: one append's, or
-// several summed by a flush that failed.
+// several summed by a flush that failed; at is when the earliest of them
+// was queued (for rows found on disk at Open, when it opened).
 type queuedHeat struct {
 	keys  [][]byte
 	sites map[int64]*siteHeat
+	at    time.Time
+}
+
+// depth answers the queue's changes (cells), its appends (j rows) and when
+// its oldest change was queued (zero when it is empty), for the metrics.
+func (q *heatQueue) depth() (cells, appends int, oldest time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, it := range q.items {
+		appends += len(it.keys)
+		if oldest.IsZero() || it.at.Before(oldest) {
+			oldest = it.at
+		}
+	}
+	return q.rows, appends, oldest
 }
 
 func (it queuedHeat) rows() int {
@@ -86,7 +102,7 @@ func (s *Store) recordHeat(b *pebble.Batch, heat map[int64]*siteHeat) (queuedHea
 	if err := b.Set(key, encodeQueued(heat), nil); err != nil {
 		return queuedHeat{}, false, fmt.Errorf("heatmap queue: %w", err)
 	}
-	return queuedHeat{keys: [][]byte{key}, sites: heat}, true, nil
+	return queuedHeat{keys: [][]byte{key}, sites: heat, at: time.Now()}, true, nil
 }
 
 // enqueue hands committed changes to the flusher. The caller still holds
@@ -119,6 +135,7 @@ func (s *Store) flushHeat() error {
 	if len(items) == 0 {
 		return nil
 	}
+	start := time.Now()
 	// The changes are summed into the largest call's (adding every call's
 	// into a fresh map showed in append profiles); the calls are not
 	// needed apart any more.
@@ -167,17 +184,23 @@ func (s *Store) flushHeat() error {
 	}()
 	if err != nil {
 		// Put them back in front, summed: nothing was written.
-		back := queuedHeat{sites: sum}
+		back := queuedHeat{sites: sum, at: items[0].at}
 		for _, it := range items {
 			back.keys = append(back.keys, it.keys...)
+			if it.at.Before(back.at) {
+				back.at = it.at
+			}
 		}
 		q.mu.Lock()
 		q.items = append([]queuedHeat{back}, q.items...)
 		q.rows += back.rows()
 		q.mu.Unlock()
+		s.heatm.flushed(start, 0, err)
 		return fmt.Errorf("pebble: flush heatmap changes: %w", err)
 	}
-	return s.noteFlushed(b)
+	lists, err := s.noteFlushed(b)
+	s.heatm.flushed(start, lists, nil)
+	return err
 }
 
 // startHeatQueue moves heat rows of the earlier layout (heatlayout.go),
@@ -204,7 +227,7 @@ func (s *Store) startHeatQueue() error {
 		if err != nil {
 			return fmt.Errorf("heatmap queue row %d: %w", seq, err)
 		}
-		it := queuedHeat{keys: [][]byte{append([]byte(nil), k...)}, sites: sites}
+		it := queuedHeat{keys: [][]byte{append([]byte(nil), k...)}, sites: sites, at: time.Now()}
 		q.items = append(q.items, it)
 		q.rows += it.rows()
 		q.next = seq + 1

@@ -85,8 +85,10 @@ type Store struct {
 	heatFolds heatFolds
 	// heatOff skips heatmap aggregation (Options.HeatmapsOff).
 	heatOff bool
-	// pebbleMetrics exports the database's figures.
+	// pebbleMetrics exports the database's figures; heatm heatmap
+	// aggregation's (heatmetrics.go).
 	pebbleMetrics *pebblemetrics.Recorder
+	heatm         *heatMetrics
 }
 
 var _ store.Store = (*Store)(nil)
@@ -214,7 +216,13 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("pebble: open: %w", err)
 		}
 	}
+	if s.heatm, err = newHeatMetrics(opts.Metrics, s); err != nil {
+		pm.Close()
+		db.Close()
+		return nil, fmt.Errorf("pebble: open: %w", err)
+	}
 	if err := s.startHeatQueue(); err != nil {
+		s.heatm.close()
 		pm.Close()
 		db.Close()
 		return nil, fmt.Errorf("pebble: open: %w", err)
@@ -225,7 +233,7 @@ func Open(dir string, opts Options) (*Store, error) {
 // Close flushes queued heatmap changes and closes the database.
 func (s *Store) Close() error {
 	err := s.stopHeatQueue()
-	return errors.Join(err, s.pebbleMetrics.Close(), s.db.Close())
+	return errors.Join(err, s.heatm.close(), s.pebbleMetrics.Close(), s.db.Close())
 }
 
 // Ping reads a key to prove the database answers.
