@@ -133,6 +133,12 @@ func extract(events []byte, pageURL string) []Ref {
 			// once more to find its end.
 			rrdom.WalkNode(rrdom.New(ev.Data), &x)
 		case evIncremental:
+			// Only mutations and fonts refer to resources; pointer moves,
+			// scrolls and inputs (most events of a chunk) are not walked.
+			// rrweb writes the source first, so it is found at once.
+			if src, ok := ev.Data.Get("source").Float(); ok && src != srcMutation && src != srcFont {
+				continue
+			}
 			x.incremental(ev.Data)
 		}
 	}
