@@ -16,15 +16,16 @@ import (
 // MaxLookupURLs bounds one LookupAssets call.
 const MaxLookupURLs = 2000
 
-// captureAssets hands the newly stored chunks whose site captures assets
-// to the capturer's queue (never waiting: a full queue drops, counted).
-func (s *Service) captureAssets(ctx context.Context, req []*recordingsv1.Chunk, results []*recordingsv1.ChunkResult) {
+// captureAssets hands the assets newly stored chunks refer to (read by
+// prepare, for sites that capture them) to the capturer's queue (never
+// waiting: a full queue drops, counted).
+func (s *Service) captureAssets(ctx context.Context, req []*recordingsv1.Chunk, ready []prepared, results []*recordingsv1.ChunkResult) {
 	if s.assets == nil {
 		return
 	}
 	for i, c := range req {
-		if results[i].GetOutcome() == recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED && c.GetCaptureAssets() && !isAnswer(c) {
-			s.assets.Enqueue(ctx, c.GetSiteId(), int(c.GetRetentionDays()), c.GetUrl(), c.GetEvents())
+		if results[i].GetOutcome() == recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED && len(ready[i].refs) > 0 {
+			s.assets.Enqueue(ctx, c.GetSiteId(), int(c.GetRetentionDays()), ready[i].refs)
 		}
 	}
 }

@@ -33,10 +33,11 @@ func FuzzPrepare(f *testing.F) {
 		if proto.Unmarshal(b, &c) != nil {
 			return
 		}
-		ch, err := s.prepare(0, &c, 1763890000000)
-		if err != nil {
+		p := s.prepare(0, &c, 1763890000000)
+		if p.err != nil {
 			return
 		}
+		ch := p.chunk
 		if ch.SiteID <= 0 || !wireid.Valid(ch.SessionID) || ch.Seq < 0 || ch.Stats.EventCount == 0 || len(ch.Data) == 0 {
 			t.Fatalf("accepted an invalid chunk: %+v", ch)
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/sightlinehq/sightline/batch"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/platform/storecall"
+	"github.com/sightlinehq/sightline/svc-recordings/assets"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 	"github.com/sightlinehq/sightline/wireid"
@@ -77,18 +78,18 @@ func (s *Service) authorize(ctx context.Context, site int64, write bool) error {
 // ingest ran before it answered 204), so recordings cannot refuse what
 // ingest accepted; only recordings' own limits are checked here. The events
 // are checked by the contract's iterator while summary.Extract reads them.
-func (s *Service) prepare(i int, c *recordingsv1.Chunk, nowMs int64) (store.Chunk, error) {
+func (s *Service) prepare(i int, c *recordingsv1.Chunk, nowMs int64) prepared {
 	if c == nil {
-		return store.Chunk{}, invalid("chunks[%d]: missing", i)
+		return prepared{err: invalid("chunks[%d]: missing", i)}
 	}
 	if err := batch.CheckChunkFields(c); err != nil {
-		return store.Chunk{}, invalid("chunks[%d]: %v", i, err)
+		return prepared{err: invalid("chunks[%d]: %v", i, err)}
 	}
 	switch {
 	case len(c.GetEvents()) > s.cfg.MaxChunkBytes:
-		return store.Chunk{}, invalid("chunks[%d]: events: %d bytes, more than the limit of %d", i, len(c.GetEvents()), s.cfg.MaxChunkBytes)
+		return prepared{err: invalid("chunks[%d]: events: %d bytes, more than the limit of %d", i, len(c.GetEvents()), s.cfg.MaxChunkBytes)}
 	case c.GetRetentionDays() < 0 || int(c.GetRetentionDays()) > s.cfg.MaxRetentionDays:
-		return store.Chunk{}, invalid("chunks[%d]: retention_days: must be between 0 and %d", i, s.cfg.MaxRetentionDays)
+		return prepared{err: invalid("chunks[%d]: retention_days: must be between 0 and %d", i, s.cfg.MaxRetentionDays)}
 	}
 	serverMs := nowMs
 	if t := c.GetServerTime(); t != nil {
@@ -99,29 +100,39 @@ func (s *Service) prepare(i int, c *recordingsv1.Chunk, nowMs int64) (store.Chun
 		days = int64(s.cfg.DefaultRetentionDays)
 	}
 	if c.GetColdAfterDays() < 0 || int64(c.GetColdAfterDays()) > days {
-		return store.Chunk{}, invalid("chunks[%d]: cold_after_days: must be between 0 and the retention (%d)", i, days)
+		return prepared{err: invalid("chunks[%d]: cold_after_days: must be between 0 and the retention (%d)", i, days)}
 	}
 	data := s.compress(c.GetEvents())
-	// Extract on a copy carrying the effective server time, so the
-	// summary and expiry do not depend on the caller leaving it out.
-	extract := summary.Extract
-	if !s.cfg.Heatmaps {
-		extract = summary.ExtractWithoutHeat
+	// The page's assets are read in the summary's walk of the events
+	// (nil: the site does not capture, or nothing in the chunk can refer
+	// to one).
+	var refs *assets.Refs
+	var each func(batch.Event)
+	if s.assets != nil && c.GetCaptureAssets() {
+		if refs = assets.NewRefs(c.GetEvents(), c.GetUrl()); refs != nil {
+			each = refs.Event
+		}
 	}
-	st, err := extract(c, int64(len(data)), serverMs+days*dayMs)
+	st, err := summary.ExtractEach(c, int64(len(data)), serverMs+days*dayMs, s.cfg.Heatmaps, each)
 	if err != nil {
-		return store.Chunk{}, invalid("chunks[%d]: %v", i, err)
+		return prepared{err: invalid("chunks[%d]: %v", i, err)}
 	}
 	st.ServerMs = serverMs
 	if d := int64(c.GetColdAfterDays()); d > 0 {
 		st.ColdMs = serverMs + d*dayMs
 	}
-	return store.Chunk{SiteID: c.GetSiteId(), SessionID: c.GetSessionId(), Seq: c.GetSeq(), Data: data, Stats: st}, nil
+	p := prepared{chunk: store.Chunk{SiteID: c.GetSiteId(), SessionID: c.GetSessionId(), Seq: c.GetSeq(), Data: data, Stats: st}}
+	if refs != nil {
+		p.refs = refs.Refs()
+	}
+	return p
 }
 
-// prepared is prepare's answer for one chunk of a call.
+// prepared is prepare's answer for one chunk of a call: the chunk to
+// store and the assets it refers to (captured once it is stored).
 type prepared struct {
 	chunk store.Chunk
+	refs  []assets.Ref
 	err   error
 }
 
@@ -135,7 +146,7 @@ func (s *Service) prepareAll(chunks []*recordingsv1.Chunk, nowMs int64) []prepar
 	out := make([]prepared, len(chunks))
 	onCores(len(chunks), func(i int) {
 		if !isAnswer(chunks[i]) {
-			out[i].chunk, out[i].err = s.prepare(i, chunks[i], nowMs)
+			out[i] = s.prepare(i, chunks[i], nowMs)
 		}
 	})
 	return out
@@ -278,7 +289,7 @@ func (s *Service) AppendChunks(ctx context.Context, req *recordingsv1.AppendChun
 			return out.Results[i].GetOutcome() == recordingsv1.ChunkOutcome_CHUNK_OUTCOME_STORED
 		})
 		s.wake(answered)
-		s.captureAssets(ctx, req.GetChunks(), out.Results)
+		s.captureAssets(ctx, req.GetChunks(), ready, out.Results)
 	}
 	return out, nil
 }

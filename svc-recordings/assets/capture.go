@@ -1,9 +1,10 @@
 // Package assets keeps recordings' own copies of what recorded pages
 // needed — stylesheets as served, fonts, images — so a replay looks like
 // the page even after the site redeploys, goes down or refuses
-// cross-origin fonts. Chunks are handed to a bounded queue after they are
-// stored (Capturer.Enqueue, never blocking); workers extract resource URLs
-// from the events (Extract), fetch each through an SSRF-guarded client
+// cross-origin fonts. A chunk's resource URLs are read with its events
+// (Refs, fed by the walk recordings makes for the chunk's summary; Extract
+// for a whole chunk) and handed to a bounded queue once it is stored
+// (Capturer.Enqueue, never blocking); workers fetch each through an SSRF-guarded client
 // (Fetcher) at most once per RefetchAfter per site, and keep the bytes
 // content-addressed per site in a blob.Store, with a per-site byte limit
 // and a retention sweep. Lookup and Get serve them to the replay; Get
@@ -94,7 +95,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RefetchAfter, p+"refetch-after", 24*time.Hour, "how long a URL seen in a recording is not fetched again (picks up redeploys after it)")
 	fs.DurationVar(&c.FetchTimeout, p+"fetch-timeout", 15*time.Second, "deadline of one asset fetch, redirects and body included")
 	fs.DurationVar(&c.ConnectTimeout, p+"connect-timeout", 5*time.Second, "deadline of connecting (and the TLS handshake) to an asset's host")
-	fs.IntVar(&c.Queue, p+"queue", 256, "stored chunks waiting for asset extraction; past it chunks are skipped (counted)")
+	fs.IntVar(&c.Queue, p+"queue", 256, "stored chunks whose asset references wait for capture; past it chunks are skipped (counted)")
 	fs.IntVar(&c.Workers, p+"workers", 2, "chunks read for assets at once")
 	fs.IntVar(&c.Fetches, p+"fetches", 8, "asset fetches at once")
 	fs.IntVar(&c.PerHost, p+"per-host", 2, "asset fetches at once to one host")
@@ -172,15 +173,15 @@ type seenKey struct {
 type job struct {
 	site      int64
 	retention int
-	pageURL   string
-	events    []byte
+	refs      []Ref
+	bytes     int64 // the refs' URL bytes, counted against maxQueueBytes
 }
 
 // maxCSSDepth bounds @import chains.
 const maxCSSDepth = 3
 
-// maxQueueBytes bounds the event bytes waiting in the queue (chunks are up
-// to recordings.max-chunk-bytes each).
+// maxQueueBytes bounds the URL bytes waiting in the queue (a chunk's
+// references are bounded by maxRefsPerChunk × MaxURLBytes).
 const maxQueueBytes = 64 << 20
 
 // sweepGrace keeps an unreferenced object this long: a capture writes its
@@ -224,7 +225,7 @@ func newMeters(m metric.Meter) (*meters, error) {
 	errs = append(errs, err)
 	ms.storedBytes, err = m.Int64Counter("recordings.assets.stored_bytes", metric.WithUnit("By"), metric.WithDescription("Bytes of new asset objects stored."))
 	errs = append(errs, err)
-	ms.drops, err = m.Int64Counter("recordings.assets.queue_drops", metric.WithDescription("Stored chunks not read for assets because the capture queue was full."))
+	ms.drops, err = m.Int64Counter("recordings.assets.queue_drops", metric.WithDescription("Stored chunks whose assets were not captured because the capture queue was full."))
 	errs = append(errs, err)
 	ms.swept, err = m.Int64Counter("recordings.assets.swept", metric.WithDescription("Asset records (past retention) and objects (unreferenced) deleted, by kind."))
 	errs = append(errs, err)
@@ -287,18 +288,25 @@ func New(cfg Config, deps Deps) (*Capturer, error) {
 	}, nil
 }
 
-// Enqueue hands a stored chunk's events to the workers without waiting: a
-// full queue drops the chunk (counted). events must not change afterwards.
-// retentionDays 0 is the default retention.
-func (c *Capturer) Enqueue(ctx context.Context, site int64, retentionDays int, pageURL string, events []byte) bool {
-	n := int64(len(events))
+// Enqueue hands a stored chunk's references (Refs, read while its events
+// were read for its summary) to the workers without waiting: a full queue
+// drops them (counted). refs must not change afterwards. retentionDays 0
+// is the default retention.
+func (c *Capturer) Enqueue(ctx context.Context, site int64, retentionDays int, refs []Ref) bool {
+	if len(refs) == 0 {
+		return true
+	}
+	var n int64
+	for _, r := range refs {
+		n += int64(len(r.URL) + len(r.Referer))
+	}
 	if c.queueBytes.Add(n) > maxQueueBytes {
 		c.queueBytes.Add(-n)
 		c.m.drops.Add(ctx, 1)
 		return false
 	}
 	select {
-	case c.queue <- job{site: site, retention: retentionDays, pageURL: pageURL, events: events}:
+	case c.queue <- job{site: site, retention: retentionDays, refs: refs, bytes: n}:
 		return true
 	default:
 		c.queueBytes.Add(-n)
@@ -317,7 +325,7 @@ func (c *Capturer) Run(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case j := <-c.queue:
-					c.queueBytes.Add(-int64(len(j.events)))
+					c.queueBytes.Add(-j.bytes)
 					c.process(ctx, j)
 				}
 			}
@@ -345,7 +353,7 @@ func (c *Capturer) Run(ctx context.Context) {
 // process extracts a chunk's references and captures each not fetched
 // recently.
 func (c *Capturer) process(ctx context.Context, j job) {
-	for _, r := range Extract(j.events, j.pageURL) {
+	for _, r := range j.refs {
 		c.captureRef(ctx, j.site, j.retention, r, 0)
 	}
 }

@@ -194,7 +194,7 @@ func newCapturerOn(t *testing.T, cfg Config, st blob.Store) (*Capturer, *sdkmetr
 
 // run extracts and captures one chunk's events and waits for every fetch.
 func (c *Capturer) run(ctx context.Context, site int64, events []byte, page string) {
-	c.process(ctx, job{site: site, events: events, pageURL: page})
+	c.process(ctx, job{site: site, refs: Extract(events, page)})
 	c.inflight.Wait()
 }
 
@@ -370,7 +370,7 @@ func TestEnqueueDropsWhenFull(t *testing.T) {
 	c, reader := newCapturer(t, cfg)
 	ok := 0
 	for range 5 {
-		if c.Enqueue(context.Background(), 1, 0, "https://a.example/", []byte(`[]`)) {
+		if c.Enqueue(context.Background(), 1, 0, []Ref{{URL: "https://a.example/i.png", Kind: KindImage, Referer: "https://a.example/"}}) {
 			ok++
 		}
 	}

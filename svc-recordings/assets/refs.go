@@ -118,32 +118,65 @@ func indexFrom(b []byte, i int, c byte) int {
 
 // extract is Extract without mayRefer.
 func extract(events []byte, pageURL string) []Ref {
-	x := extractor{seen: map[string]bool{}}
-	x.setBase(pageURL)
+	r := newRefs(pageURL)
 	it := batch.NewEvents(events)
-	for it.Next() && len(x.out) < maxRefsPerChunk {
-		ev := it.Event()
-		switch ev.Type {
-		case evMeta:
-			if href := ev.Data.Get("href").Str(); href != "" {
-				x.setBase(href)
-			}
-		case evFullSnapshot:
-			// The node where it is: Get would read the whole tree
-			// once more to find its end.
-			rrdom.WalkNode(rrdom.New(ev.Data), &x)
-		case evIncremental:
-			// Only mutations and fonts refer to resources; pointer moves,
-			// scrolls and inputs (most events of a chunk) are not walked.
-			// rrweb writes the source first, so it is found at once.
-			if src, ok := ev.Data.Get("source").Float(); ok && src != srcMutation && src != srcFont {
-				continue
-			}
-			x.incremental(ev.Data)
-		}
+	for it.Next() && !r.full() {
+		r.Event(it.Event())
 	}
-	return x.out
+	return r.x.out
 }
+
+// Refs is Extract fed event by event, for a caller that walks a chunk's
+// events already (recordings reads them for the chunk's summary): the
+// same references, without a second walk of the events.
+type Refs struct{ x extractor }
+
+// NewRefs answers the collector of the chunk's references, nil when
+// events cannot hold any (mayRefer): the caller then feeds it nothing.
+func NewRefs(events []byte, pageURL string) *Refs {
+	if !mayRefer(events) {
+		return nil
+	}
+	return newRefs(pageURL)
+}
+
+func newRefs(pageURL string) *Refs {
+	r := &Refs{x: extractor{seen: map[string]bool{}}}
+	r.x.setBase(pageURL)
+	return r
+}
+
+func (r *Refs) full() bool { return len(r.x.out) >= maxRefsPerChunk }
+
+// Event reads the chunk's next event (in order: a meta event's href is
+// the base of the references after it).
+func (r *Refs) Event(ev batch.Event) {
+	if r.full() {
+		return
+	}
+	x := &r.x
+	switch ev.Type {
+	case evMeta:
+		if href := ev.Data.Get("href").Str(); href != "" {
+			x.setBase(href)
+		}
+	case evFullSnapshot:
+		// The node where it is: Get would read the whole tree
+		// once more to find its end.
+		rrdom.WalkNode(rrdom.New(ev.Data), x)
+	case evIncremental:
+		// Only mutations and fonts refer to resources; pointer moves,
+		// scrolls and inputs (most events of a chunk) are not walked.
+		// rrweb writes the source first, so it is found at once.
+		if src, ok := ev.Data.Get("source").Float(); ok && src != srcMutation && src != srcFont {
+			return
+		}
+		x.incremental(ev.Data)
+	}
+}
+
+// Refs answers the references read so far.
+func (r *Refs) Refs() []Ref { return r.x.out }
 
 type extractor struct {
 	base    *url.URL

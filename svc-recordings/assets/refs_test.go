@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/sightlinehq/sightline/batch"
+	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/internal/loadgen"
+	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 
 // corpus is the chunks extraction is checked and measured on: the
@@ -132,6 +134,18 @@ func TestExtractAgreesWithReference(t *testing.T) {
 			t.Errorf("%s: refs differ\n got %v\nwant %v", c.name, got, want)
 		}
 		found += len(got)
+		// Recordings feeds Refs from its summary's walk of the events:
+		// the same references.
+		var fed []Ref
+		if r := NewRefs(c.events, c.page); r != nil {
+			if _, err := summary.ExtractEach(&recordingsv1.Chunk{Url: c.page, Events: c.events}, 0, 0, true, r.Event); err != nil {
+				t.Fatalf("%s: summary: %v", c.name, err)
+			}
+			fed = r.Refs()
+		}
+		if !reflect.DeepEqual(fed, got) {
+			t.Errorf("%s: refs fed by the summary's walk differ\n got %v\nwant %v", c.name, fed, got)
+		}
 	}
 	if found < 100 {
 		t.Fatalf("only %d references in the corpus: the comparison says little", found)

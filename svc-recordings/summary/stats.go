@@ -246,17 +246,25 @@ var ErrEvents = errors.New("events must be a JSON array of rrweb event objects")
 // Extract reduces one chunk to its stats. storedBytes is the size the chunk
 // takes in the store (compressed); expiresMs is when retention drops it.
 func Extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (ChunkStats, error) {
-	return extract(ch, storedBytes, expiresMs, true)
+	return extract(ch, storedBytes, expiresMs, true, nil)
 }
 
 // ExtractWithoutHeat is Extract for an instance with heatmaps turned off:
 // no Heat, no click anchors (so no clicked elements or frustration anchors
 // either), and pointer positions are not read.
 func ExtractWithoutHeat(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (ChunkStats, error) {
-	return extract(ch, storedBytes, expiresMs, false)
+	return extract(ch, storedBytes, expiresMs, false, nil)
 }
 
-func extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64, heat bool) (ChunkStats, error) {
+// ExtractEach is Extract (ExtractWithoutHeat when heat is false) that
+// also hands each event to each, in order, as it reads it: a second
+// reader of the chunk's events (asset capture's) needs no walk of its own.
+// When the events are refused, each saw those before the faulty one.
+func ExtractEach(ch *recordingsv1.Chunk, storedBytes, expiresMs int64, heat bool, each func(batch.Event)) (ChunkStats, error) {
+	return extract(ch, storedBytes, expiresMs, heat, each)
+}
+
+func extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64, heat bool, each func(batch.Event)) (ChunkStats, error) {
 	st := ChunkStats{
 		Seq:            ch.GetSeq(),
 		OrganizationID: ch.GetOrganizationId(),
@@ -285,7 +293,7 @@ func extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64, heat bool) (C
 	if heat {
 		h = newHeatReader()
 	}
-	if err := st.addEvents(ch.GetEvents(), h); err != nil {
+	if err := st.addEvents(ch.GetEvents(), h, each); err != nil {
 		return st, err
 	}
 	return st, nil
@@ -295,8 +303,9 @@ func extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64, heat bool) (C
 // checks each event exactly as ingest did before answering 204: whatever
 // ingest accepted, this reads (no parser of its own with other limits).
 // Fields are read by key from the raw bytes, without building a tree. heat
-// follows what heatmaps need; nil skips it.
-func (st *ChunkStats) addEvents(raw []byte, heat *heatReader) error {
+// follows what heatmaps need; nil skips it. each, when not nil, is handed
+// every event read.
+func (st *ChunkStats) addEvents(raw []byte, heat *heatReader, each func(batch.Event)) error {
 	var activity []int64
 	first, last := int64(math.MaxInt64), int64(math.MinInt64)
 	nodes := newNodeKinds()
@@ -354,6 +363,9 @@ func (st *ChunkStats) addEvents(raw []byte, heat *heatReader) error {
 	it := batch.NewEvents(raw)
 	for it.Next() {
 		e := it.Event()
+		if each != nil {
+			each(e)
+		}
 		t, data := e.Timestamp, e.Data
 		first, last = min(first, t), max(last, t)
 		switch e.Type {
