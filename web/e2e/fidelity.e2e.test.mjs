@@ -138,14 +138,14 @@ async function record(t) {
     // The context stays open until the caller has found the whole recording: closing it at
     // once can cancel the pagehide beacon in flight (seen in CI: a recording a second short).
     await leave(page);
-    return { url, shots, errors, stylesheets, sends, done: () => ctx.close() };
+    return { url, shots, errors, stylesheets, sends, stashed: () => stashed(ctx), done: () => ctx.close() };
   } catch (e) {
     await ctx.close();
     throw e;
   }
 }
 
-async function findSession(url, lastAt, sends) {
+async function findSession(url, lastAt, { sends, stashed }) {
   let seen = "no session yet";
   let sessionId;
   const debugEvents = [];
@@ -185,9 +185,31 @@ async function findSession(url, lastAt, sends) {
     const stored = sessionId ? await chunkReport(sessionId, lastAt).catch((err) => `(no recording: ${err.message})`) : "no session";
     const metrics = await fetch(`${sl.admin}/metrics`).then((r) => r.text()).catch((err) => `(no metrics: ${err.message})`);
     const ingest = metrics.split("\n").filter((l) => /^ingest_(batches|limit_hits|forwarder|spool_bytes)/.test(l));
-    console.log(`fidelity: the stored chunks of ${url}:\n${stored}\nthe page's requests to sightline:\n${sends.join("\n")}\ningest's counters:\n${ingest.join("\n")}\nsightline's last warnings and errors:\n${warnings().slice(-30).join("\n")}`);
+    const kept = await stashed().catch((err) => `(not read: ${err.message})`);
+    console.log(`fidelity: the stored chunks of ${url}:\n${stored}\nthe page's requests to sightline:\n${sends.join("\n")}\nbatches the tracker kept for a next page (sendBeacon refused them at page hide): ${kept}\ningest's counters:\n${ingest.join("\n")}\nsightline's last warnings and errors:\n${warnings().slice(-30).join("\n")}`);
     throw new Error(`${e.message} (${seen})`);
   });
+}
+
+// stashed answers the batches the tracker kept in the site's localStorage for a next page (the
+// stash: sendBeacon refused them at page hide), read from a blank page of the site's origin
+// (answered by the test, without the tracker, which would send them).
+async function stashed(ctx) {
+  const page = await ctx.newPage();
+  try {
+    const blank = `${site.origin}/stash-reader/`;
+    await page.route(blank, (r) => r.fulfill({ status: 200, contentType: "text/html", body: "<!doctype html><title>stash</title>" }));
+    await page.goto(blank);
+    const kept = await page.evaluate(() =>
+      Object.keys(localStorage)
+        .filter((k) => k.startsWith("_sl_") && k.endsWith("_u"))
+        .flatMap((k) => JSON.parse(localStorage.getItem(k) || "[]"))
+        .map((b) => `seq ${/"seq":(\d+)/.exec(b)?.[1]} (${b.length} B)`),
+    );
+    return kept.length ? kept.join(", ") : "none";
+  } finally {
+    await page.close();
+  }
 }
 
 // warnings answers sightline's log lines at WARN and ERROR.
@@ -300,7 +322,7 @@ test("replays look like the live pages", { timeout: 600_000 }, async (t) => {
   for (const tpl of TEMPLATES.filter((x) => !only.length || only.includes(x.name))) {
     const live = await record(tpl);
     const last = live.shots.at(-1);
-    const session = await findSession(live.url, last.at + QUIET_MS - 200, live.sends).finally(live.done);
+    const session = await findSession(live.url, last.at + QUIET_MS - 200, live).finally(live.done);
     const assets = await waitForAssets(live.stylesheets);
     const rel = (s) => s.at - session.first + SEEK_SLACK_MS;
 
