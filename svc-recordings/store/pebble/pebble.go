@@ -222,7 +222,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("pebble: open: %w", err)
 	}
 	if err := s.startHeatQueue(); err != nil {
-		s.heatm.close()
+		_ = s.heatm.close() // the open's error is the one to answer
 		pm.Close()
 		db.Close()
 		return nil, fmt.Errorf("pebble: open: %w", err)
