@@ -96,7 +96,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.FetchTimeout, p+"fetch-timeout", 15*time.Second, "deadline of one asset fetch, redirects and body included")
 	fs.DurationVar(&c.ConnectTimeout, p+"connect-timeout", 5*time.Second, "deadline of connecting (and the TLS handshake) to an asset's host")
 	fs.IntVar(&c.Queue, p+"queue", 256, "stored chunks whose asset references wait for capture; past it chunks are skipped (counted)")
-	fs.IntVar(&c.Workers, p+"workers", 2, "chunks read for assets at once")
+	fs.IntVar(&c.Workers, p+"workers", 2, "stored chunks whose references are captured at once")
 	fs.IntVar(&c.Fetches, p+"fetches", 8, "asset fetches at once")
 	fs.IntVar(&c.PerHost, p+"per-host", 2, "asset fetches at once to one host")
 	fs.IntVar(&c.SeenSize, p+"seen-size", 100000, "URLs remembered as recently fetched (across sites)")
@@ -350,7 +350,7 @@ func (c *Capturer) Run(ctx context.Context) {
 	c.fetcher.Close()
 }
 
-// process extracts a chunk's references and captures each not fetched
+// process captures each of a stored chunk's references not fetched
 // recently.
 func (c *Capturer) process(ctx context.Context, j job) {
 	for _, r := range j.refs {
