@@ -16,6 +16,7 @@ import (
 
 	"github.com/sightlinehq/sightline/cmd/sightline/app"
 	"github.com/sightlinehq/sightline/platform/config"
+	"github.com/sightlinehq/sightline/platform/memorylimit"
 )
 
 const usage = `sightline — self-hosted session recordings, heatmaps and feedback.
@@ -126,6 +127,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	a.SetGlobalTelemetry()
 	a.Logger().InfoContext(ctx, "configuration", slog.Group("changed", changed...))
+	// Process-wide, so here rather than in app.New (tests run many Apps in
+	// one process). A limit that cannot be read costs the protection, not
+	// the service: warn and go on.
+	if limit, err := memorylimit.Apply(ctx, cfg.Runtime.MemoryLimitRatio, a.Logger()); err != nil {
+		a.Logger().WarnContext(ctx, "memory limit not set", slog.Any("error", err))
+	} else {
+		a.Logger().InfoContext(ctx, "memory limit", limit.Attrs()...)
+	}
 	if printURL || isTerminal(stderr) {
 		go announceURL(ctx, a.Started(), a.Addrs().HTTP, stderr)
 	}

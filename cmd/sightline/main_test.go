@@ -339,6 +339,7 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"env", []string{"SIGHTLINE_LOG_LEVEL=loud"}, nil, "log.level"},
 		{"file", nil, []string{"--config.file", file}, "http_listen_adress"},
 		{"validation", nil, []string{"--target=ingest"}, "remote.accounts"},
+		{"memory limit ratio", nil, []string{"--runtime.memory-limit-ratio=1.5"}, "runtime.memory-limit-ratio"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := exec.Command(binary, append([]string{"serve", "--config.verify", "--data-dir", dir}, tc.args...)...)

@@ -27,12 +27,13 @@ import (
 // platform/config for the order in which they apply.
 type Config struct {
 	// Target is a comma list of modules to run in this process, or "all".
-	Target  string       `yaml:"target"`
-	DataDir string       `yaml:"data_dir"`
-	Server  ServerConfig `yaml:"server"`
-	Admin   AdminConfig  `yaml:"admin"`
-	Log     LogConfig    `yaml:"log"`
-	Remote  RemoteConfig `yaml:"remote"`
+	Target  string        `yaml:"target"`
+	DataDir string        `yaml:"data_dir"`
+	Server  ServerConfig  `yaml:"server"`
+	Admin   AdminConfig   `yaml:"admin"`
+	Log     LogConfig     `yaml:"log"`
+	Remote  RemoteConfig  `yaml:"remote"`
+	Runtime RuntimeConfig `yaml:"runtime"`
 
 	Accounts   accounts.Config   `yaml:"accounts"`
 	Ingest     ingest.Config     `yaml:"ingest"`
@@ -81,6 +82,16 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
+// RuntimeConfig tunes the Go runtime of a serving process.
+type RuntimeConfig struct {
+	// MemoryLimitRatio sets the runtime's soft memory limit to this share
+	// of the container's memory limit (else the machine's memory), so the
+	// collector works harder before the kernel kills the process
+	// (platform/memorylimit); 0 leaves the runtime's default. GOMEMLIMIT
+	// in the environment wins.
+	MemoryLimitRatio float64 `yaml:"memory_limit_ratio"`
+}
+
 // RemoteConfig holds the gRPC addresses of services that do not run in
 // this process.
 type RemoteConfig struct {
@@ -123,6 +134,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Admin.ListenAddress, "admin.listen-address", "127.0.0.1:9091", "Admin listener: /metrics, /healthz, /readyz, /debug/pprof.")
 	fs.StringVar(&c.Log.Level, "log.level", "info", "Log level: debug, info, warn, error.")
 	fs.StringVar(&c.Log.Format, "log.format", "json", "Log format: json or text.")
+	fs.Float64Var(&c.Runtime.MemoryLimitRatio, "runtime.memory-limit-ratio", 0.9, "Go's soft memory limit (GOMEMLIMIT) as a share of the container's memory limit (cgroup v2 or v1), else of the machine's memory, read again every minute; the collector works harder near it rather than the process being OOM-killed. 0 leaves Go's default (no limit). A GOMEMLIMIT in the environment wins.")
 	fs.StringVar(&c.Remote.Accounts, "remote.accounts", "", "gRPC address of svc-accounts when it is not a target here.")
 	fs.StringVar(&c.Remote.Ingest, "remote.ingest", "", "gRPC address of svc-ingest when it is not a target here (optional).")
 	fs.StringVar(&c.Remote.Recordings, "remote.recordings", "", "gRPC address of svc-recordings when it is not a target here.")
@@ -164,6 +176,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Log.Format != "json" && c.Log.Format != "text" {
 		errs = append(errs, fmt.Errorf("log.format: %q is neither json nor text", c.Log.Format))
+	}
+	if r := c.Runtime.MemoryLimitRatio; !(r >= 0 && r <= 1) {
+		errs = append(errs, fmt.Errorf("runtime.memory-limit-ratio: %v is outside [0, 1]", r))
 	}
 	if err == nil {
 		errs = append(errs, checkRemotes(targets, c.Remote)...)

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sightlinehq/sightline/internal/testproc"
+)
+
+// memoryLimitLog is serve's "memory limit" start-up line.
+type memoryLimitLog struct {
+	From  string  `json:"from"`
+	Limit int64   `json:"gomemlimit_bytes"`
+	Of    uint64  `json:"of_bytes"`
+	Ratio float64 `json:"ratio"`
+}
+
+// memoryLimit reads p's "memory limit" log line and the soft limit its
+// runtime reports on /metrics (go_gc_gomemlimit_bytes).
+func memoryLimit(t *testing.T, p *process) (memoryLimitLog, float64) {
+	t.Helper()
+	var rec memoryLimitLog
+	found := false
+	for _, line := range strings.Split(p.logs.String(), "\n") {
+		var m struct{ Msg string }
+		if json.Unmarshal([]byte(line), &m) == nil && m.Msg == "memory limit" {
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatal(err)
+			}
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no \"memory limit\" log line:\n%s", p.logs)
+	}
+	status, _, body := httpGet(t, "http://"+p.addrs.Admin+"/metrics")
+	if status != 200 {
+		t.Fatalf("/metrics: %d", status)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "go_gc_gomemlimit_bytes "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rec, f
+		}
+	}
+	t.Fatalf("/metrics has no go_gc_gomemlimit_bytes")
+	return rec, 0
+}
+
+// TestMemoryLimit: serve sets Go's soft memory limit to
+// runtime.memory-limit-ratio of its container's memory limit (else the
+// machine's memory), leaves a GOMEMLIMIT of the environment alone, and
+// sets none with ratio 0; the runtime's own figure on /metrics says what
+// is in force.
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	light := []string{"--target", "accounts"}
+
+	t.Run("machine", func(t *testing.T) {
+		t.Parallel()
+		p := startServe(t, nil, light...)
+		defer p.stop()
+		rec, got := memoryLimit(t, p)
+		want := int64(float64(rec.Of) * 0.9)
+		if rec.Ratio != 0.9 || rec.Limit != want || got != float64(want) {
+			t.Fatalf("limit %d (runtime: %.0f), want 0.9 × %d = %d; log %+v", rec.Limit, got, rec.Of, want, rec)
+		}
+		// What the process may use, read here without the library.
+		switch rec.From {
+		case "system":
+			if total := memTotal(t); rec.Of != total {
+				t.Fatalf("of %d bytes, the machine has %d", rec.Of, total)
+			}
+		case "cgroup":
+			if limit, ok := ownCgroupLimit(t); !ok || rec.Of != limit {
+				t.Fatalf("of %d bytes, this process's cgroup limit reads %d (found %v)", rec.Of, limit, ok)
+			}
+		default:
+			t.Fatalf("from %q", rec.From)
+		}
+	})
+
+	t.Run("GOMEMLIMIT wins", func(t *testing.T) {
+		t.Parallel()
+		p := startServe(t, []string{"GOMEMLIMIT=300MiB"}, light...)
+		defer p.stop()
+		rec, got := memoryLimit(t, p)
+		if rec.From != "GOMEMLIMIT" || rec.Limit != 300<<20 || got != 300<<20 {
+			t.Fatalf("limit %d (runtime: %.0f) from %q, want GOMEMLIMIT's %d", rec.Limit, got, rec.From, 300<<20)
+		}
+	})
+
+	t.Run("ratio 0 sets none", func(t *testing.T) {
+		t.Parallel()
+		p := startServe(t, nil, append(light, "--runtime.memory-limit-ratio=0")...)
+		defer p.stop()
+		rec, got := memoryLimit(t, p)
+		if rec.From != "off" || got != math.MaxInt64 {
+			t.Fatalf("runtime limit %.0f from %q, want none (MaxInt64) from off", got, rec.From)
+		}
+	})
+
+	t.Run("container limit", func(t *testing.T) {
+		t.Parallel()
+		// A memory cgroup of our own with a 768 MiB limit, the process
+		// started in it, as a container runtime does.
+		dir, ok := newMemoryCgroup(t, 768<<20)
+		if !ok {
+			t.Skip("cannot create a memory cgroup here (cgroup v1 memory controller not writable)")
+		}
+		args := append([]string{"serve",
+			"--data-dir", t.TempDir(),
+			"--server.http-listen-address", "127.0.0.1:0",
+			"--server.grpc-listen-address", "127.0.0.1:0",
+			"--admin.listen-address", "127.0.0.1:0",
+			"--server.shutdown-timeout", "10s",
+			"--server.service-secret-file", meshSecretFile,
+			"--runtime.memory-limit-ratio=0.75",
+		}, light...)
+		cmd := exec.Command("sh", append([]string{"-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, dir, binary}, args...)...)
+		cmd.Env = os.Environ()
+		sp := testproc.StartSightline(t, cmd)
+		p := &process{t: t, cmd: cmd, args: args, addrs: sp.Addrs, logs: sp.Logs, done: sp.Done}
+		rec, got := memoryLimit(t, p)
+		p.stop()
+		want := int64(float64(768<<20) * 0.75)
+		if rec.From != "cgroup" || rec.Of != 768<<20 || rec.Limit != want || got != float64(want) {
+			t.Fatalf("limit %d (runtime: %.0f) from %q of %d, want 0.75 × the cgroup's %d = %d", rec.Limit, got, rec.From, rec.Of, 768<<20, want)
+		}
+	})
+}
+
+// memTotal is the machine's memory (/proc/meminfo).
+func memTotal(t *testing.T) uint64 {
+	t.Helper()
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var kb uint64
+		if _, err := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); err == nil {
+			return kb << 10
+		}
+	}
+	t.Fatal("no MemTotal in /proc/meminfo")
+	return 0
+}
+
+// ownMemoryCgroup answers the directory of this process's memory cgroup
+// and whether it is cgroup v1 (the memory controller's own hierarchy, as
+// mounted at /sys/fs/cgroup/memory) or v2 (/sys/fs/cgroup).
+func ownMemoryCgroup(t *testing.T) (dir string, v1 bool, ok bool) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", false, false
+	}
+	var v2path string
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if slices.Contains(strings.Split(parts[1], ","), "memory") {
+			return filepath.Join("/sys/fs/cgroup/memory", parts[2]), true, true
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			v2path = parts[2]
+		}
+	}
+	if v2path != "" {
+		return filepath.Join("/sys/fs/cgroup", v2path), false, true
+	}
+	return "", false, false
+}
+
+// ownCgroupLimit reads this process's cgroup memory limit (false: none
+// found, or unlimited).
+func ownCgroupLimit(t *testing.T) (uint64, bool) {
+	dir, v1, ok := ownMemoryCgroup(t)
+	if !ok {
+		return 0, false
+	}
+	file := "memory.max"
+	if v1 {
+		file = "memory.limit_in_bytes"
+	}
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return n, err == nil
+}
+
+// newMemoryCgroup makes a child of this process's cgroup v1 memory
+// cgroup limited to limit bytes, removed when the test ends (its processes
+// gone); ok is false where that is not allowed.
+func newMemoryCgroup(t *testing.T, limit int64) (string, bool) {
+	t.Helper()
+	parent, v1, ok := ownMemoryCgroup(t)
+	if !ok || !v1 {
+		return "", false
+	}
+	dir := filepath.Join(parent, fmt.Sprintf("sightline-test-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Logf("memory cgroup: %v", err)
+		return "", false
+	}
+	t.Cleanup(func() {
+		if err := os.Remove(dir); err != nil {
+			t.Errorf("removing the test's memory cgroup: %v", err)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(dir, "memory.limit_in_bytes"), []byte(strconv.FormatInt(limit, 10)), 0o644); err != nil {
+		t.Logf("memory cgroup limit: %v", err)
+		return "", false
+	}
+	return dir, true
+}
