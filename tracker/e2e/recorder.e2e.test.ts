@@ -45,6 +45,7 @@ const CONFIGS = {
   k_sampled_out: { sampleRate: 0 },
   k_outage: {},
   k_forbidden: {},
+  k_slow: {},
 };
 
 let browser: Browser;
@@ -57,6 +58,7 @@ beforeAll(async () => {
     configs: CONFIGS,
     answer: (r: Captured) => {
       if (r.query.get('k') === 'k_forbidden') return { status: 403 };
+      if (r.query.get('k') === 'k_slow') return { status: 204, delayMs: 20_000 };
       if (Date.now() < outageUntil) return { status: 503, headers: { 'Retry-After': '1' } };
       return failNext > 0 ? (failNext--, { status: 503, headers: { 'Retry-After': '1' } }) : null;
     },
@@ -478,6 +480,45 @@ describe('recorder in Chromium', () => {
     await ctx.close();
     expect(late.sessionId).toBe(envs(since(mark))[0].sessionId);
     expect(stashed).toBeNull(); // handed over, not kept twice
+  });
+
+  // A slow intake (or network) holds the page view's first request; the batches the timer makes
+  // meanwhile queue behind it. When the page goes they all leave with sendBeacon, whose budget is
+  // 64 KiB in flight: as plain JSON (compressed only when their turn came) the second ~40 KB batch
+  // did not fit and stayed in the stash, lost unless the visitor comes back; compressed as soon as
+  // queued, every one leaves.
+  it('a slow intake: batches queued behind it leave gzipped when the page goes, none kept back', async () => {
+    const mark = srv.requests.length;
+    const { ctx, page } = await open('/fixtures/form.html', 'k_slow');
+    await until('first batch (held by the intake)', () => envs(since(mark)).length > 0);
+    const pv = envs(since(mark))[0].pageViewId;
+    // 12 s of a page adding product cards (~8 KB of rrweb JSON a second): two timer batches of
+    // ~40 KB queue behind the held one, and the page-hide batch takes what is left.
+    await page.evaluate(async () => {
+      for (let s = 0; s < 12; s++) {
+        const ul = document.createElement('ul');
+        for (let i = 0; i < 40; i++) {
+          const li = document.createElement('li');
+          li.className = 'product-card';
+          li.textContent = `Espresso machine ${s * 40 + i}, 15 bar, stainless steel, in stock`;
+          ul.append(li);
+        }
+        document.body.append(ul);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    });
+    const queued = envs(since(mark)).length;
+    const rs = await leave(page, mark);
+    await ctx.close();
+    const mine = rs.filter((r) => r.envelope?.pageViewId === pv);
+    const seqs = [...new Set(mine.map((r) => r.envelope!.seq))].sort((a, b) => a - b);
+    expect(queued, 'only the held first batch reached the intake before the page went').toBe(1);
+    expect(seqs.length).toBeGreaterThanOrEqual(4); // the held one, two timer batches, the page-hide one
+    expect(seqs).toEqual(seqs.map((_, i) => i));
+    // The queued timer batches went compressed (each over 25 KB as JSON).
+    const timerBatches = mine.filter((r) => r.envelope!.seq > 0 && (r.text || '').length > 25_000);
+    expect(timerBatches.length).toBeGreaterThanOrEqual(2);
+    expect(timerBatches.every((r) => r.query.get('ce') === 'gzip')).toBe(true);
   });
 
   it('storage blocked: one session for the page, consent still works', async () => {

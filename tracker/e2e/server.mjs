@@ -101,7 +101,8 @@ export function serveBootstrap(res, dist, cfg) {
 }
 
 // startServers: configs maps site keys to settings overrides; answer(req, n) may return
-// {status, headers} to make the intake refuse (n counts intake requests from 0).
+// {status, headers} to make the intake refuse (n counts intake requests from 0), and delayMs to
+// answer that late (a slow intake; the request is captured on arrival).
 // snippetOrigin points the fixtures' snippet at another ingest (the real binary) instead.
 export async function startServers({ configs = { k_e2e: {} }, answer, dist = join(root, 'dist'), snippetOrigin } = {}) {
   const requests = [];
@@ -146,6 +147,7 @@ export async function startServers({ configs = { k_e2e: {} }, answer, dist = joi
       const a = req.method === 'POST' && answer ? answer(r, requests.filter((x) => x.method === 'POST').length) : null;
       requests.push(r);
       if (a) r.status = a.status;
+      if (a?.delayMs) await new Promise((done) => setTimeout(done, a.delayMs));
       return answerIntake(res, a);
     }
     res.writeHead(404);

@@ -6,6 +6,7 @@ export interface Item {
   seq: number;
   json: string; // the envelope, serialised once
   gz?: Blob; // compressed body, kept for retries
+  gzp?: Promise<void>; // its compression, started when queued
   attempts: number;
 }
 
@@ -80,10 +81,32 @@ export class Transport {
 
   push(seq: number, json: string): boolean {
     if (!this.fits(json.length)) return false;
-    this.q.push({ seq, json, attempts: 0 });
+    const it: Item = { seq, json, attempts: 0 };
+    this.q.push(it);
     this.bytes += json.length;
+    this.squeeze(it);
     this.pump();
     return true;
+  }
+
+  // squeeze compresses a batch as soon as it is queued, not when its turn comes: a page that goes
+  // away hands every queued batch to sendBeacon, whose 64 KiB budget gzipped batches fit and plain
+  // ones behind a slow request may not. A failed compression leaves the batch to go plain.
+  private squeeze(it: Item): Promise<void> {
+    const gzip = this.d.gzip;
+    if (!it.gzp) {
+      it.gzp = Promise.resolve();
+      if (gzip)
+        try {
+          it.gzp = gzip(it.json).then(
+            (b) => void (it.gz = b),
+            () => {},
+          );
+        } catch {
+          /* sent plain */
+        }
+    }
+    return it.gzp;
   }
 
   private remove(it: Item): void {
@@ -107,14 +130,10 @@ export class Transport {
   private async send(it: Item): Promise<Answer> {
     let body: Blob | string = it.json;
     let url = this.d.url;
-    if (this.d.gzip) {
-      try {
-        if (!it.gz) it.gz = await this.d.gzip(it.json);
-        body = it.gz;
-        url += '&ce=gzip';
-      } catch {
-        body = it.json; // compression failed: send plain rather than not at all
-      }
+    await this.squeeze(it);
+    if (it.gz) {
+      body = it.gz;
+      url += '&ce=gzip';
     }
     if (this.q.indexOf(it) < 0) return { status: 204, retryAfter: null }; // handed to sendBeacon meanwhile
     const size = typeof body === 'string' ? body.length : body.size;

@@ -106,6 +106,27 @@ describe('transport', () => {
     expect(JSON.parse(h.posts[0].body).seq).toBe(3);
   });
 
+  it('compresses batches when queued: behind a slow request they still fit the beacon budget at unload', async () => {
+    const gz = async (s: string) => new Blob([new Uint8Array(await new Response(new Blob([s]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer())]);
+    // Chromium's budget: 64 KiB of keepalive bodies in flight; the first request never answers.
+    let inFlight = 0;
+    const h = harness([], {
+      gzip: gz,
+      post: (_url, body) => ((inFlight += typeof body === 'string' ? body.length : body.size), new Promise<Answer>(() => {})),
+      beacon: (url, body) => inFlight + body.size <= 64 * 1024 && ((inFlight += body.size), h.beacons.push({ url, body }), true),
+    });
+    // Four batches of a page's repeated markup, ~30 KB each as JSON.
+    const big = (seq: number) => JSON.stringify({ v: 1, seq, events: Array.from({ length: 300 }, (_, i) => ({ type: 3, data: { source: 0, adds: [{ node: { tagName: 'li', attributes: { class: 'product-card' } }, text: 'Espresso machine ' + i }] } })) });
+    for (let i = 0; i < 4; i++) h.t.push(i, big(i));
+    for (let i = 0; i < 10; i++) await h.settle();
+    expect(big(1).length).toBeGreaterThan(25_000);
+    expect(h.t.unload()).toBe(4);
+    expect(h.t.length).toBe(0);
+    expect(h.beacons.map((b) => b.url.endsWith('&ce=gzip'))).toEqual([true, true, true, true]);
+    const seqs = await Promise.all(h.beacons.map(async (b) => JSON.parse(gunzipSync(Buffer.from(await b.body.arrayBuffer())).toString()).seq));
+    expect(seqs).toEqual([0, 1, 2, 3]);
+  });
+
   it('hands queued batches to sendBeacon on unload, stopping at the quota', async () => {
     let quota = 2;
     const h = harness(Array.from({ length: 10 }, () => ({ status: 503, retryAfter: '60' })));
