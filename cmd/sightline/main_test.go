@@ -78,6 +78,15 @@ type process struct {
 // process given --target reads meshSecretFile unless args name another.
 func startServe(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
+	args = serveArgs(t, args...)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return startProcess(t, cmd, args)
+}
+
+// serveArgs is the command line startServe runs the binary with: serve
+// on free loopback ports and a fresh data directory, then args.
+func serveArgs(t *testing.T, args ...string) []string {
 	defaults := []string{"serve",
 		"--data-dir", t.TempDir(),
 		"--server.http-listen-address", "127.0.0.1:0",
@@ -88,12 +97,15 @@ func startServe(t *testing.T, env []string, args ...string) *process {
 	if flagValue(args, "target") != "" {
 		defaults = append(defaults, "--server.service-secret-file", meshSecretFile)
 	}
-	args = append(defaults, args...)
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(), env...)
+	return append(defaults, args...)
+}
+
+// startProcess starts cmd, which runs the binary with args (perhaps
+// through a wrapper), and waits for it to serve.
+func startProcess(t *testing.T, cmd *exec.Cmd, args []string) *process {
+	t.Helper()
 	sp := testproc.StartSightline(t, cmd)
-	p := &process{t: t, cmd: cmd, args: args, addrs: sp.Addrs, logs: sp.Logs, done: sp.Done}
-	return p
+	return &process{t: t, cmd: cmd, args: args, addrs: sp.Addrs, logs: sp.Logs, done: sp.Done}
 }
 
 // flagValue is the value the last --name (or -name) in args sets, as the

@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/sightlinehq/sightline/internal/testproc"
 )
 
 // memoryLimitLog is serve's "memory limit" start-up line.
@@ -120,19 +118,9 @@ func TestMemoryLimit(t *testing.T) {
 		if !ok {
 			t.Skip("cannot create a memory cgroup here (cgroup v1 memory controller not writable)")
 		}
-		args := append([]string{"serve",
-			"--data-dir", t.TempDir(),
-			"--server.http-listen-address", "127.0.0.1:0",
-			"--server.grpc-listen-address", "127.0.0.1:0",
-			"--admin.listen-address", "127.0.0.1:0",
-			"--server.shutdown-timeout", "10s",
-			"--server.service-secret-file", meshSecretFile,
-			"--runtime.memory-limit-ratio=0.75",
-		}, light...)
+		args := serveArgs(t, append(light, "--runtime.memory-limit-ratio=0.75")...)
 		cmd := exec.Command("sh", append([]string{"-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, dir, binary}, args...)...)
-		cmd.Env = os.Environ()
-		sp := testproc.StartSightline(t, cmd)
-		p := &process{t: t, cmd: cmd, args: args, addrs: sp.Addrs, logs: sp.Logs, done: sp.Done}
+		p := startProcess(t, cmd, args)
 		rec, got := memoryLimit(t, p)
 		p.stop()
 		want := int64(float64(768<<20) * 0.75)
