@@ -219,7 +219,7 @@ func (s *Store) retally(ctx context.Context, site int64, session string) error {
 			return fmt.Errorf("scylla: update summary: %w", err)
 		}
 		if applied {
-			return s.recordChange(ctx, site, session, row, sum, row.state, true)
+			return s.recordChange(ctx, site, session, row, sum, row.state, false) // answers move no activity
 		}
 	}
 	return fmt.Errorf("scylla: session %d/%s: too many concurrent summary updates", site, session)

@@ -32,10 +32,15 @@ import (
 // openShard spreads the open index over outboxShards partitions.
 func openShard(site int64, session string) int { return shardOf(site, session) }
 
-func (s *Store) openInsert(site int64, session string, expiresMs int64) Stmt {
+// openInsert writes a session's open-index row with its last activity
+// (migration 008). Batches of concurrent appends may land out of order and
+// leave an older activity than the session row's: a pass then reads that
+// row, finds the session active and leaves it, so the index only ever
+// saves reads, never skips an idle session.
+func (s *Store) openInsert(site int64, session string, expiresMs, activeMs int64) Stmt {
 	return Stmt{
-		CQL:        "INSERT INTO " + s.t("open_sessions") + " (shard, site_id, session_id) VALUES (?, ?, ?) USING TTL ?",
-		Args:       []any{openShard(site, session), site, session, s.rowTTL(expiresMs)},
+		CQL:        "INSERT INTO " + s.t("open_sessions") + " (shard, site_id, session_id, last_activity_ms) VALUES (?, ?, ?, ?) USING TTL ?",
+		Args:       []any{openShard(site, session), site, session, activeMs, s.rowTTL(expiresMs)},
 		Idempotent: true,
 	}
 }
@@ -88,7 +93,9 @@ func (s *Store) countChunks(ctx context.Context, site int64, session string) (in
 }
 
 // EndIdleSessions implements store.Ending: it reads the open index shard
-// by shard and ends the idle sessions it finds.
+// by shard and ends the idle sessions it finds. A session the index says
+// was active at or after idleBefore is not read; one without an activity
+// there (written before migration 008) is judged by its row.
 func (s *Store) EndIdleSessions(ctx context.Context, idleBefore time.Time, limit int) ([]*sessionsv1.SessionSummary, bool, error) {
 	if limit < 1 {
 		return nil, false, errors.New("scylla: end idle sessions: limit must be positive")
@@ -97,13 +104,16 @@ func (s *Store) EndIdleSessions(ctx context.Context, idleBefore time.Time, limit
 	var ended []*sessionsv1.SessionSummary
 	for shard := range outboxShards {
 		it := s.ex.Iter(ctx, Stmt{
-			CQL:  "SELECT site_id, session_id FROM " + s.t("open_sessions") + " WHERE shard = ?",
+			CQL:  "SELECT site_id, session_id, last_activity_ms FROM " + s.t("open_sessions") + " WHERE shard = ?",
 			Args: []any{shard}, Idempotent: true, PageSize: 500,
 		})
-		var site int64
+		var site, activeMs int64 // a null activity scans as 0
 		var session string
 		var open [][2]any
-		for it.Scan(&site, &session) {
+		for it.Scan(&site, &session, &activeMs) {
+			if activeMs >= cutMs {
+				continue // active since the cut: not idle, whatever its row says later
+			}
 			open = append(open, [2]any{site, session})
 		}
 		if err := it.Close(); err != nil {

@@ -42,8 +42,22 @@ func TestMigrationEnding(t *testing.T) {
 	}
 }
 
+// TestMigrationOpenActivity: the open index gains the sessions' last
+// activity.
+func TestMigrationOpenActivity(t *testing.T) {
+	ms, err := Migrations("ks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ms[7]
+	if m.Version != 8 || len(m.Statements) != 1 || m.Statements[0] != "ALTER TABLE ks.open_sessions ADD last_activity_ms bigint" {
+		t.Fatalf("migration 8: %+v", m)
+	}
+}
+
 // TestNewSessionOpens: a session's first version writes its open-index
-// row in the batch of its indexes; a later in-order append does not.
+// row, with its last activity, in the batch of its indexes; a later
+// in-order append writes it again only when it moves the activity.
 func TestNewSessionOpens(t *testing.T) {
 	r := &recorder{casApplied: true}
 	s := newRecorded(r)
@@ -52,7 +66,7 @@ func TestNewSessionOpens(t *testing.T) {
 		t.Fatal(err)
 	}
 	open := find(r.batches[0], "INSERT INTO ks.open_sessions")
-	if len(open) != 1 || !open[0].Idempotent || open[0].Args[0] != openShard(endSite, endSession) || open[0].Args[3] != s.rowTTL(c0.Stats.ExpiresMs) {
+	if len(open) != 1 || !open[0].Idempotent || open[0].Args[0] != openShard(endSite, endSession) || open[0].Args[3] != fixedNow.UnixMilli() || open[0].Args[4] != s.rowTTL(c0.Stats.ExpiresMs) {
 		t.Fatalf("open-index insert %+v", open)
 	}
 
@@ -68,14 +82,36 @@ func TestNewSessionOpens(t *testing.T) {
 	}
 	for _, b := range r2.batches {
 		if n := len(find(b, "INSERT INTO ks.open_sessions")); n != 0 {
-			t.Fatalf("an in-order append wrote the open index again")
+			t.Fatalf("an in-order append that does not move the activity wrote the open index again")
 		}
+	}
+	// A chunk a minute later moves it.
+	r3 := &recorder{casApplied: true, rows: r2.rows}
+	c2 := testChunk(t, 2, 30*24*time.Hour)
+	later := fixedNow.Add(time.Minute).UnixMilli()
+	c2.Stats.ServerMs = later
+	if _, err := newRecorded(r3).Append(context.Background(), []store.Chunk{c2}); err != nil {
+		t.Fatal(err)
+	}
+	var opens []Stmt
+	for _, b := range r3.batches {
+		opens = append(opens, find(b, "INSERT INTO ks.open_sessions")...)
+	}
+	if len(opens) != 1 || opens[0].Args[3] != later {
+		t.Fatalf("open-index writes after a later chunk: %+v, want one with activity %d", opens, later)
 	}
 }
 
 // endRows scripts one open session of the given last activity and row
-// (version, outboxed, ended).
+// (version, outboxed, ended), its index row without an activity (as
+// written before migration 008).
 func endRows(t *testing.T, serverMs int64, row func() (int64, int64, int64)) func(Stmt) [][]any {
+	return endRowsIndexed(t, serverMs, 0, row)
+}
+
+// endRowsIndexed is endRows with the activity indexActive in the index row
+// (0: none).
+func endRowsIndexed(t *testing.T, serverMs, indexActive int64, row func() (int64, int64, int64)) func(Stmt) [][]any {
 	st := summary.NewState()
 	c := testChunk(t, 0, 30*24*time.Hour)
 	c.Stats.ServerMs = serverMs
@@ -86,9 +122,9 @@ func endRows(t *testing.T, serverMs int64, row func() (int64, int64, int64)) fun
 	}
 	return func(q Stmt) [][]any {
 		switch {
-		case strings.HasPrefix(q.CQL, "SELECT site_id, session_id FROM ks.open_sessions WHERE shard = ?"):
+		case strings.HasPrefix(q.CQL, "SELECT site_id, session_id, last_activity_ms FROM ks.open_sessions WHERE shard = ?"):
 			if q.Args[0] == openShard(endSite, endSession) {
-				return [][]any{{endSite, endSession}}
+				return [][]any{{endSite, endSession, indexActive}}
 			}
 		case strings.HasPrefix(q.CQL, "SELECT state, version"):
 			v, o, e := row()
@@ -110,7 +146,7 @@ func TestEndIdleStatements(t *testing.T) {
 		t.Fatalf("final summary %v", ended[0])
 	}
 	// Every shard of the open index is read.
-	if n := len(find(r.iters, "SELECT site_id, session_id FROM ks.open_sessions")); n != outboxShards {
+	if n := len(find(r.iters, "SELECT site_id, session_id, last_activity_ms FROM ks.open_sessions")); n != outboxShards {
 		t.Fatalf("%d open-index reads, want %d", n, outboxShards)
 	}
 	// The end is a lightweight transaction on the version.
@@ -153,6 +189,36 @@ func TestEndIdleStatementsNotIdle(t *testing.T) {
 	ended, _, err := newRecorded(r).EndIdleSessions(context.Background(), fixedNow.Add(-time.Hour), 10)
 	if err != nil || len(ended) != 0 || len(r.cas) != 0 || len(r.batches) != 0 || len(r.execs) != 0 {
 		t.Fatalf("an active session: ended %v, err %v, cas %v, batches %v, execs %v", ended, err, r.cas, r.batches, r.execs)
+	}
+}
+
+// TestEndIdleByIndex: a session the index says was active since the cut is
+// not read at all; one it says was idle is read and judged by its row,
+// which may be newer (batches of concurrent appends landing out of order),
+// and one idle by both is ended.
+func TestEndIdleByIndex(t *testing.T) {
+	cut := fixedNow.Add(-time.Hour)
+	row := func() (int64, int64, int64) { return 4, 4, 0 }
+	for _, tc := range []struct {
+		name                 string
+		rowActive, idxActive time.Time
+		reads, ended         int
+	}{
+		{"active by the index", fixedNow.Add(-time.Minute), fixedNow.Add(-time.Minute), 0, 0},
+		{"idle by a stale index, active by the row", fixedNow.Add(-time.Minute), fixedNow.Add(-2 * time.Hour), 1, 0},
+		{"idle by both", fixedNow.Add(-2 * time.Hour), fixedNow.Add(-2 * time.Hour), 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &recorder{casApplied: true}
+			r.rows = endRowsIndexed(t, tc.rowActive.UnixMilli(), tc.idxActive.UnixMilli(), row)
+			ended, _, err := newRecorded(r).EndIdleSessions(context.Background(), cut, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reads := len(find(r.iters, "SELECT state, version")); reads != tc.reads || len(ended) != tc.ended || len(r.cas) != tc.ended {
+				t.Fatalf("session rows read %d, ended %d, CAS %d; want %d reads and %d ended", reads, len(ended), len(r.cas), tc.reads, tc.ended)
+			}
+		})
 	}
 }
 

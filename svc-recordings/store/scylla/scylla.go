@@ -536,12 +536,15 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 	if row != nil && row.endedMs > 0 {
 		return true, nil // final (store.Ending): the caller adds the chunks' heat
 	}
-	// The old state's part, before the in-order path folds into it.
+	// The old state's part and last activity, before the in-order path
+	// folds into it.
 	change := heatmap.Deltas{}
 	var stored *summary.State
+	oldActive := int64(-1)
 	if row != nil {
 		stored = row.state
 		heatmap.AddState(change, stored, -1)
+		oldActive = stored.LastActivityMs()
 	}
 	stats := make([]*summary.ChunkStats, len(fresh))
 	for i := range fresh {
@@ -559,7 +562,7 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 		if row.outboxed < row.version {
 			// A crash left the last change out of the outbox: record it now.
 			sum.Version = row.version
-			return true, s.recordChange(ctx, site, session, row, sum, state, false)
+			return true, s.recordChange(ctx, site, session, row, sum, state, true)
 		}
 		return true, nil
 	}
@@ -597,12 +600,14 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 	for k, v := range change {
 		heat.Add(k, v, 1)
 	}
-	return true, s.recordChange(ctx, site, session, row, sum, state, true)
+	return true, s.recordChange(ctx, site, session, row, sum, state, state.LastActivityMs() != oldActive)
 }
 
 // recordChange writes the outbox entry and the indexes of a summary change
-// in one logged batch, then marks the version as recorded.
-func (s *Store) recordChange(ctx context.Context, site int64, session string, row *sessionRow, sum *sessionsv1.SessionSummary, state *summary.State, fresh bool) error {
+// in one logged batch, then marks the version as recorded. active says the
+// change moved the session's last activity (or may have: a change recorded
+// after a crash), which the open index then gets.
+func (s *Store) recordChange(ctx context.Context, site int64, session string, row *sessionRow, sum *sessionsv1.SessionSummary, state *summary.State, active bool) error {
 	payload, err := proto.Marshal(sum)
 	if err != nil {
 		return err
@@ -626,9 +631,10 @@ func (s *Store) recordChange(ctx context.Context, site int64, session string, ro
 		})
 	}
 	b = append(b, s.coldMove(site, session, row, state, ttl+sweepLookbackDays*86400)...)
-	if sum.Version == 1 && row.endedMs == 0 {
-		// The open index (ending.go), once per session.
-		b = append(b, s.openInsert(site, session, state.ExpiresMs))
+	if row.endedMs == 0 && (sum.Version == 1 || active) {
+		// The open index (ending.go): the session's first version, and
+		// each that moves its last activity.
+		b = append(b, s.openInsert(site, session, state.ExpiresMs, state.LastActivityMs()))
 	}
 	if row.visitor != "" && row.visitor != state.VisitorID {
 		b = append(b, Stmt{CQL: "DELETE FROM " + s.t("sessions_by_visitor") + " WHERE site_id = ? AND visitor_id = ? AND session_id = ?", Args: []any{site, row.visitor, session}, Idempotent: true})
