@@ -19,6 +19,7 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,8 +32,9 @@ type Decision struct {
 	Limit int64
 	// From says where it came from: "GOMEMLIMIT" (the environment's,
 	// which the runtime read at start and Apply leaves alone), "cgroup"
-	// or "system" (Ratio of Of), or "off" (ratio 0: the runtime's default,
-	// no limit unless GOMEMLIMIT says one).
+	// or "system" (Ratio of Of), "off" (ratio 0: the runtime's default,
+	// no limit unless GOMEMLIMIT says one), or "AUTOMEMLIMIT" (that
+	// variable of the library, set to off, left the runtime alone).
 	From string
 	// Of is the memory the ratio was taken of (cgroup or system).
 	Of uint64
@@ -93,6 +95,13 @@ func Apply(ctx context.Context, ratio float64, log *slog.Logger) (Decision, erro
 	defer mu.Unlock()
 	if err != nil {
 		return Decision{}, fmt.Errorf("memory limit: %w", err)
+	}
+	if from == "" {
+		// The library's own AUTOMEMLIMIT=off in the environment: nothing read.
+		return Decision{Limit: limit, From: "AUTOMEMLIMIT"}, nil
+	}
+	if r, err := strconv.ParseFloat(os.Getenv("AUTOMEMLIMIT"), 64); err == nil {
+		ratio = r // the library's variable overrides the ratio it is given
 	}
 	return Decision{Limit: limit, From: from, Of: of, Ratio: ratio}, nil
 }

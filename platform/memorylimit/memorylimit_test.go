@@ -37,3 +37,18 @@ func TestApplyOffLeavesTheRuntimeAlone(t *testing.T) {
 		t.Fatalf("decision %+v, runtime limit %d before", d, before)
 	}
 }
+
+// TestApplyLeavesAUTOMEMLIMITOff: the library's own switch, set to off in
+// the environment, is reported and leaves the runtime's limit alone.
+func TestApplyLeavesAUTOMEMLIMITOff(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("AUTOMEMLIMIT", "off")
+	before := debug.SetMemoryLimit(-1)
+	d, err := Apply(context.Background(), 0.9, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.From != "AUTOMEMLIMIT" || d.Limit != before || debug.SetMemoryLimit(-1) != before {
+		t.Fatalf("decision %+v, runtime limit %d before", d, before)
+	}
+}
