@@ -8,7 +8,6 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -18,6 +17,7 @@ import (
 	notifyv1 "github.com/sightlinehq/sightline/gen/sightline/notify/v1"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/internal/grpctest"
+	"github.com/sightlinehq/sightline/platform/telemetry/telemetrytest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
@@ -262,25 +262,9 @@ func TestAppendWakesNotifyOnlyForAnswers(t *testing.T) {
 	h := start(t, testConfig(t), t.TempDir(), searchAddr, withNotify(t, notifyAddr), func(d *Deps) { d.MeterProvider = mp })
 	ctx := context.Background()
 	// scans counts the relay's reads of notify's outbox.
-	scans := func() uint64 {
+	scans := func() float64 {
 		t.Helper()
-		var rm metricdata.ResourceMetrics
-		if err := reader.Collect(ctx, &rm); err != nil {
-			t.Fatal(err)
-		}
-		var n uint64
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if hist, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == "recordings.store.duration" {
-					for _, dp := range hist.DataPoints {
-						if op, _ := dp.Attributes.Value("op"); op.AsString() == "notify_outbox_pending" {
-							n += dp.Count
-						}
-					}
-				}
-			}
-		}
-		return n
+		return telemetrytest.By(t, reader, "recordings.store.duration", "op")["notify_outbox_pending"]
 	}
 	waitFor(t, func() bool { return scans() >= 1 }) // the relay's first poll
 	before := scans()
@@ -293,7 +277,7 @@ func TestAppendWakesNotifyOnlyForAnswers(t *testing.T) {
 	}
 	// One poll (every 2 s) may fall in the appends; ten wakes would not.
 	if n := scans() - before; n > 1 {
-		t.Fatalf("ten appends of chunks had notify's relay read its outbox %d times", n)
+		t.Fatalf("ten appends of chunks had notify's relay read its outbox %v times", n)
 	}
 
 	fb := feedback("a_wakefeedback00000000000", 2, "slow")

@@ -13,7 +13,6 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -28,6 +27,7 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/pagerule"
+	"github.com/sightlinehq/sightline/platform/telemetry/telemetrytest"
 	"github.com/sightlinehq/sightline/siteaccess/siteaccesstest"
 	"github.com/sightlinehq/sightline/svc-search/index/indextest"
 )
@@ -65,24 +65,11 @@ func waitRPCCalls(t *testing.T, reader sdkmetric.Reader, want map[string]int64) 
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		var rm metricdata.ResourceMetrics
-		if err := reader.Collect(t.Context(), &rm); err != nil {
-			t.Fatal(err)
-		}
 		got := map[string]int64{}
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				h, ok := m.Data.(metricdata.Histogram[float64])
-				if m.Name != "rpc.server.call.duration" || !ok {
-					continue
-				}
-				for _, dp := range h.DataPoints {
-					method, _ := dp.Attributes.Value("rpc.method")
-					code, _ := dp.Attributes.Value("rpc.response.status_code")
-					_, name, _ := strings.Cut(method.AsString(), "/")
-					got["code="+code.AsString()+";rpc="+name+";"] += int64(dp.Count)
-				}
-			}
+		for k, n := range telemetrytest.By(t, reader, "rpc.server.call.duration", "rpc.response.status_code", "rpc.method") {
+			code, method, _ := strings.Cut(k, "/")
+			_, name, _ := strings.Cut(method, "/")
+			got["code="+code+";rpc="+name+";"] += int64(n)
 		}
 		missing := false
 		for k, v := range want {

@@ -14,9 +14,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/sightlinehq/sightline/internal/pgtest"
+	"github.com/sightlinehq/sightline/platform/telemetry/telemetrytest"
 	"github.com/sightlinehq/sightline/svc-notify/queue"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 	"github.com/sightlinehq/sightline/svc-notify/store/teststore"
@@ -184,23 +184,7 @@ func TestDepthGauge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
+	if jobs := telemetrytest.By(t, reader, "notify.queue.jobs", "kind", "state"); jobs["slow/scheduled"] != 3 {
+		t.Fatalf("notify.queue.jobs has no slow/scheduled = 3: %v", jobs)
 	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "notify.queue.jobs" {
-				continue
-			}
-			for _, p := range m.Data.(metricdata.Gauge[int64]).DataPoints {
-				kind, _ := p.Attributes.Value("kind")
-				state, _ := p.Attributes.Value("state")
-				if kind.AsString() == "slow" && state.AsString() == "scheduled" && p.Value == 3 {
-					return
-				}
-			}
-		}
-	}
-	t.Fatalf("notify.queue.jobs has no slow/scheduled = 3: %+v", rm.ScopeMetrics)
 }

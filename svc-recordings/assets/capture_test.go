@@ -15,7 +15,6 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/sightlinehq/sightline/blob"
 	"github.com/sightlinehq/sightline/blob/fsblob"
@@ -377,19 +376,7 @@ func TestEnqueueDropsWhenFull(t *testing.T) {
 	if ok != 2 {
 		t.Fatalf("%d chunks queued, want 2", ok)
 	}
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
+	if drops := telemetrytest.By(t, reader, "recordings.assets.queue_drops"); drops[""] != 3 || len(drops) != 1 {
+		t.Fatalf("queue drops %v, want 3", drops)
 	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name == "recordings.assets.queue_drops" {
-				if v := m.Data.(metricdata.Sum[int64]).DataPoints[0].Value; v != 3 {
-					t.Fatalf("queue drops %d, want 3", v)
-				}
-				return
-			}
-		}
-	}
-	t.Fatal("no queue_drops metric")
 }

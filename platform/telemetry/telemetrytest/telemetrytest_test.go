@@ -30,3 +30,33 @@ func TestSumBy(t *testing.T) {
 		t.Fatalf("by outcome: %v", by1)
 	}
 }
+
+// TestBy: gauges read their values, histograms their counts, each by
+// attributes; a metric not recorded is an empty map.
+func TestBy(t *testing.T) {
+	r := sdkmetric.NewManualReader()
+	m := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r)).Meter("t")
+	ctx := context.Background()
+	h, err := m.Float64Histogram("latency")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"get", "get", "put"} {
+		h.Record(ctx, 0.5, metric.WithAttributes(attribute.String("op", op)))
+	}
+	if _, err := m.Float64ObservableGauge("age", metric.WithFloat64Callback(func(_ context.Context, o metric.Float64Observer) error {
+		o.Observe(2.5)
+		return nil
+	})); err != nil {
+		t.Fatal(err)
+	}
+	if got := By(t, r, "latency", "op"); got["get"] != 2 || got["put"] != 1 || len(got) != 2 {
+		t.Fatalf("latency counts by op: %v", got)
+	}
+	if got := By(t, r, "age"); got[""] != 2.5 || len(got) != 1 {
+		t.Fatalf("age: %v", got)
+	}
+	if got := By(t, r, "never"); len(got) != 0 {
+		t.Fatalf("a metric not recorded: %v", got)
+	}
+}

@@ -8,12 +8,12 @@ import (
 
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 
 	"github.com/sightlinehq/sightline/platform/sqldb/sqldbtest"
+	"github.com/sightlinehq/sightline/platform/telemetry/telemetrytest"
 	"github.com/sightlinehq/sightline/svc-notify/store"
 	"github.com/sightlinehq/sightline/svc-notify/store/sqlite"
 	"github.com/sightlinehq/sightline/svc-notify/store/storetest"
@@ -157,30 +157,10 @@ func TestTelemetry(t *testing.T) {
 	if claim, tx := got["notify.store.ClaimEvent"], got["notify.store.InTx"]; claim.Parent().SpanID() != tx.SpanContext().SpanID() {
 		t.Error("ClaimEvent's span is not a child of InTx's")
 	}
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(ctx, &rm); err != nil {
-		t.Fatal(err)
-	}
-	ops := map[string]uint64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			h, ok := m.Data.(metricdata.Histogram[float64])
-			if !ok {
-				continue
-			}
-			for _, dp := range h.DataPoints {
-				op, _ := dp.Attributes.Value("op")
-				sys, _ := dp.Attributes.Value("db.system")
-				if sys.AsString() != "sqlite" {
-					t.Errorf("db.system %q", sys.AsString())
-				}
-				ops[op.AsString()] += dp.Count
-			}
-		}
-	}
+	ops := telemetrytest.By(t, reader, "store.latency", "op", "db.system")
 	for _, op := range []string{"GetWebhook", "InTx", "ClaimEvent", "SetDigestSubscription"} {
-		if ops[op] != 1 {
-			t.Errorf("latency samples of %s: %d, want 1 (all: %v)", op, ops[op], ops)
+		if ops[op+"/sqlite"] != 1 {
+			t.Errorf("latency samples of %s on sqlite: %v, want 1 (all: %v)", op, ops[op+"/sqlite"], ops)
 		}
 	}
 }

@@ -6,44 +6,26 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/sightlinehq/sightline/platform/telemetry/telemetrytest"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 )
 
-// heatFigures is one collection of the heatmap metrics: name → value, the
-// counters by their result attribute ("name/ok"), the histogram by count.
-func heatFigures(t *testing.T, reader *sdkmetric.ManualReader) map[string]float64 {
+// heatFigures is the heatmap metrics: name → value, counters with a
+// result as "name/result", the flush histogram as its count; a metric not
+// exported is absent.
+func heatFigures(t *testing.T, reader sdkmetric.Reader) map[string]float64 {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]float64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			switch d := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				for _, dp := range d.DataPoints {
-					name := m.Name
-					if r, ok := dp.Attributes.Value("result"); ok {
-						name += "/" + r.AsString()
-					}
-					out[name] = float64(dp.Value)
-				}
-			case metricdata.Gauge[int64]:
-				for _, dp := range d.DataPoints {
-					out[m.Name] = float64(dp.Value)
-				}
-			case metricdata.Gauge[float64]:
-				for _, dp := range d.DataPoints {
-					out[m.Name] = dp.Value
-				}
-			case metricdata.Histogram[float64]:
-				for _, dp := range d.DataPoints {
-					out[m.Name] = float64(dp.Count)
-				}
-			}
+	for _, name := range []string{"recordings.heatmap.queue.cells", "recordings.heatmap.queue.appends", "recordings.heatmap.queue.age",
+		"recordings.heatmap.rebuilds.unfinished", "recordings.heatmap.flush.duration", "recordings.heatmap.flush.lists"} {
+		for _, v := range telemetrytest.By(t, reader, name) {
+			out[name] = v
+		}
+	}
+	for _, name := range []string{"recordings.heatmap.flushes", "recordings.heatmap.folds"} {
+		for result, v := range telemetrytest.By(t, reader, name, "result") {
+			out[name+"/"+result] = v
 		}
 	}
 	return out
