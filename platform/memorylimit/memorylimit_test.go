@@ -24,31 +24,29 @@ func TestApplyRefusesRatiosOutsideTheUnitInterval(t *testing.T) {
 	}
 }
 
-// TestApplyOffLeavesTheRuntimeAlone: ratio 0 reports the limit in force
-// (none) and sets nothing.
-func TestApplyOffLeavesTheRuntimeAlone(t *testing.T) {
-	t.Setenv("GOMEMLIMIT", "")
-	before := debug.SetMemoryLimit(-1)
-	d, err := Apply(context.Background(), 0, slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.From != "off" || d.Limit != before || debug.SetMemoryLimit(-1) != before {
-		t.Fatalf("decision %+v, runtime limit %d before", d, before)
-	}
-}
-
-// TestApplyLeavesAUTOMEMLIMITOff: the library's own switch, set to off in
-// the environment, is reported and leaves the runtime's limit alone.
-func TestApplyLeavesAUTOMEMLIMITOff(t *testing.T) {
-	t.Setenv("GOMEMLIMIT", "")
-	t.Setenv("AUTOMEMLIMIT", "off")
-	before := debug.SetMemoryLimit(-1)
-	d, err := Apply(context.Background(), 0.9, slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.From != "AUTOMEMLIMIT" || d.Limit != before || debug.SetMemoryLimit(-1) != before {
-		t.Fatalf("decision %+v, runtime limit %d before", d, before)
+// TestApplyLeavesTheRuntimeAlone: ratio 0, and the library's own switch
+// AUTOMEMLIMIT=off, report the limit in force (none) and why, and set
+// nothing.
+func TestApplyLeavesTheRuntimeAlone(t *testing.T) {
+	for _, tc := range []struct {
+		ratio        float64
+		automemlimit string
+		from         string
+	}{
+		{0, "", "off"},
+		{0.9, "off", "AUTOMEMLIMIT"},
+	} {
+		t.Run(tc.from, func(t *testing.T) {
+			t.Setenv("GOMEMLIMIT", "")
+			t.Setenv("AUTOMEMLIMIT", tc.automemlimit)
+			before := debug.SetMemoryLimit(-1)
+			d, err := Apply(context.Background(), tc.ratio, slog.Default())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.From != tc.from || d.Limit != before || debug.SetMemoryLimit(-1) != before {
+				t.Fatalf("decision %+v, runtime limit %d before; want from %q", d, before, tc.from)
+			}
+		})
 	}
 }
