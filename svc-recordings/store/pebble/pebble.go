@@ -160,6 +160,25 @@ func format() storeformat.Marker {
 // memory: up to two memtables (one flushing) of this size.
 const memTableBytes = 64 << 20
 
+// valueSeparation keeps chunk values (zstd, most above a kilobyte, written
+// once) in blob files that compactions move by reference instead of
+// rewriting them level by level; keys, rows and the heatmap cells stay in
+// the tables. It needs Pebble's newest format (columnar tables), to which
+// Open ratchets a store made by an older release; a release on the same
+// Pebble opens it again. Garbage (sessions ended by retention or deleted)
+// is rewritten out of a blob file once it is a fifth of it and the file
+// is five minutes old. In bench-pipeline (1,600 batches/s of 10 KB, A/B
+// rounds) write amplification fell from 2.78 to 2.07.
+func valueSeparation() pebble.ValueSeparationPolicy {
+	return pebble.ValueSeparationPolicy{
+		Enabled:               true,
+		MinimumSize:           512,
+		MaxBlobReferenceDepth: 10,
+		RewriteMinimumAge:     5 * time.Minute,
+		TargetGarbageRatio:    0.2,
+	}
+}
+
 // Open opens (creating) the store in dir.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.TombstoneTTL <= 0 {
@@ -177,6 +196,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	// reading each table's index and data blocks, which Pebble does by
 	// default (no filter).
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	po.FormatMajorVersion = pebble.FormatNewest
+	po.Experimental.ValueSeparationPolicy = valueSeparation
 	if opts.Logger != nil {
 		po.Logger = opts.Logger
 	}

@@ -1,0 +1,100 @@
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
+)
+
+// TestChunksInBlobFiles: a store an older release made (Pebble's oldest
+// format, no blob files) opens at the newest format, and the chunks it
+// is given afterwards go to blob files (value separation) and read back
+// whole, before and after a reopen, and from a backup of it.
+func TestChunksInBlobFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatMinSupported, Merger: merger, Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Set([]byte("older release"), nil, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(dir, Options{Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.db.FormatMajorVersion(); got != pebble.FormatNewest {
+		t.Fatalf("format after Open = %s, want %s", got, pebble.FormatNewest)
+	}
+	const site, sessions, perSession = 7_000_000_002, 4, 5
+	want := map[string][][]byte{}
+	for n := range sessions {
+		b := &storetest.Builder{Site: site, Session: fmt.Sprintf("s_valuesep%012d", n), Visitor: "v_valuesep000000000001", ServerMs: 1_763_890_000_000}
+		for seq := range int64(perSession) {
+			c := b.Chunk(t, seq, 2000)
+			if _, err := s.Append(ctx, []store.Chunk{c}); err != nil {
+				t.Fatal(err)
+			}
+			want[b.Session] = append(want[b.Session], c.Data)
+		}
+	}
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	m := s.db.Metrics()
+	if m.BlobFiles.LiveCount == 0 || m.BlobFiles.ValueSize < sessions*perSession*512 {
+		t.Errorf("after a flush: %d blob files holding %d bytes of values; want the %d chunks' values in blob files",
+			m.BlobFiles.LiveCount, m.BlobFiles.ValueSize, sessions*perSession)
+	}
+	check := func(name string, s *Store) {
+		t.Helper()
+		for id, chunks := range want {
+			var got [][]byte
+			err := s.ReadChunks(ctx, site, id, 0, func(c store.StoredChunk) error {
+				got = append(got, bytes.Clone(c.Data))
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("%s: ReadChunks %s: %v", name, id, err)
+			}
+			if len(got) != len(chunks) {
+				t.Fatalf("%s: %s has %d chunks, want %d", name, id, len(got), len(chunks))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], chunks[i]) {
+					t.Errorf("%s: %s chunk %d differs from what was appended (%d vs %d bytes)", name, id, i, len(got[i]), len(chunks[i]))
+				}
+			}
+		}
+	}
+	check("open", s)
+	backup := t.TempDir() + "/recordings"
+	if err := s.Backup(ctx, backup); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, d := range []struct{ name, dir string }{{"reopened", dir}, {"backup", backup}} {
+		r, err := Open(d.dir, Options{Logger: quiet{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(d.name, r)
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
