@@ -167,8 +167,12 @@ const memTableBytes = 64 << 20
 // Open ratchets a store made by an older release; a release on the same
 // Pebble opens it again. Garbage (sessions ended by retention or deleted)
 // is rewritten out of a blob file once it is a fifth of it and the file
-// is five minutes old. In bench-pipeline (1,600 batches/s of 10 KB, A/B
-// rounds) write amplification fell from 2.78 to 2.07.
+// is five minutes old. In a 10-minute soak at 1,600 batches/s of 10 KB,
+// against the same binary without it, write amplification in the last
+// three minutes was 2.26–2.61 instead of 2.94–3.52 and CPU per batch 3.8 %
+// lower, rising less as the store grew. Blob files are held open in
+// Pebble's file cache as tables are (1,000 files at most): 527 open files
+// at the soak's end instead of 90.
 func valueSeparation() pebble.ValueSeparationPolicy {
 	return pebble.ValueSeparationPolicy{
 		Enabled:               true,
