@@ -169,6 +169,44 @@ func TestFigures(t *testing.T) {
 	}
 }
 
+// TestBlobFigures: with value separation, values go to blob files whose
+// size and values are exported; deleting half the keys leaves their
+// values in the blob file, unreferenced, which the referenced bytes show.
+func TestBlobFigures(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	db := open(t, New("s"), mp, func(o *pebble.Options) {
+		o.FormatMajorVersion = pebble.FormatNewest
+		o.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
+			// Never rewritten: the garbage stays to be seen.
+			return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 256, MaxBlobReferenceDepth: 10, RewriteMinimumAge: time.Hour, TargetGarbageRatio: 1}
+		}
+	})
+	const n, size = 200, 1000
+	write(t, db, "k", n, size)
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, reader)
+	files, disk, values, referenced := got["pebble.blob_files"]["s"], got["pebble.blob_files.size"]["s"], got["pebble.blob_files.values"]["s"], got["pebble.blob_files.referenced"]["s"]
+	if files < 1 || disk < n*size || values < n*size || referenced != values {
+		t.Fatalf("after a flush: %v blob files, %v bytes on disk, %v of values, %v referenced; want the %d values of %d bytes, all referenced", files, disk, values, referenced, n, size)
+	}
+	for i := 0; i < n; i += 2 {
+		if err := db.Delete(fmt.Appendf(nil, "k%08d", i), pebble.NoSync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Compact(context.Background(), []byte("a"), []byte("z"), true); err != nil {
+		t.Fatal(err)
+	}
+	got = collect(t, reader)
+	values, referenced = got["pebble.blob_files.values"]["s"], got["pebble.blob_files.referenced"]["s"]
+	if referenced < n/2*size || referenced > values*0.6 {
+		t.Errorf("after deleting half the keys: %v of %v bytes of values referenced; want about half", referenced, values)
+	}
+}
+
 // TestWriteStall: writes stalled by a full L0 (compactions off) are counted
 // with their duration, the open stall included, until a compaction frees
 // them.
