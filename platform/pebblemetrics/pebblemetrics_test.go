@@ -176,7 +176,7 @@ func TestBlobFigures(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	db := open(t, New("s"), mp, func(o *pebble.Options) {
-		o.FormatMajorVersion = pebble.FormatNewest
+		o.FormatMajorVersion = pebble.FormatValueSeparation
 		o.Experimental.ValueSeparationPolicy = func() pebble.ValueSeparationPolicy {
 			// Never rewritten: the garbage stays to be seen.
 			return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 256, MaxBlobReferenceDepth: 10, RewriteMinimumAge: time.Hour, TargetGarbageRatio: 1}

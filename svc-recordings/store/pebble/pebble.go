@@ -163,9 +163,11 @@ const memTableBytes = 64 << 20
 // valueSeparation keeps chunk values (zstd, most above a kilobyte, written
 // once) in blob files that compactions move by reference instead of
 // rewriting them level by level; keys, rows and the heatmap cells stay in
-// the tables. It needs Pebble's newest format (columnar tables), to which
-// Open ratchets a store made by an older release; a release on the same
-// Pebble opens it again. Garbage (sessions ended by retention or deleted)
+// the tables. It needs Pebble's format FormatValueSeparation (columnar
+// tables), to which Open ratchets a store made by an older release; a
+// release on the same Pebble opens it again. The format is named, not
+// FormatNewest, so that upgrading Pebble does not ratchet the store (and
+// refuse a rollback) unless we choose to. Garbage (sessions ended by retention or deleted)
 // is rewritten out of a blob file once it is a fifth of it and the file
 // is five minutes old. In a 10-minute soak at 1,600 batches/s of 10 KB,
 // against the same binary without it, write amplification in the last
@@ -200,7 +202,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	// reading each table's index and data blocks, which Pebble does by
 	// default (no filter).
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
-	po.FormatMajorVersion = pebble.FormatNewest
+	po.FormatMajorVersion = pebble.FormatValueSeparation
 	po.Experimental.ValueSeparationPolicy = valueSeparation
 	if opts.Logger != nil {
 		po.Logger = opts.Logger

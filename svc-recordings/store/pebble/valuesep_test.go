@@ -15,7 +15,7 @@ import (
 )
 
 // TestChunksInBlobFiles: a store an older release made (Pebble's oldest
-// format, no blob files) opens at the newest format, and the chunks it
+// format, no blob files) opens at FormatValueSeparation, and the chunks it
 // is given afterwards go to blob files (value separation) and read back
 // whole, before and after a reopen, from a backup of it, and with the
 // options an earlier release opens it with.
@@ -37,8 +37,8 @@ func TestChunksInBlobFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.db.FormatMajorVersion(); got != pebble.FormatNewest {
-		t.Fatalf("format after Open = %s, want %s", got, pebble.FormatNewest)
+	if got := s.db.FormatMajorVersion(); got != pebble.FormatValueSeparation {
+		t.Fatalf("format after Open = %s, want %s", got, pebble.FormatValueSeparation)
 	}
 	const site, sessions, perSession = 7_000_000_002, 4, 5
 	want := map[string][][]byte{}
