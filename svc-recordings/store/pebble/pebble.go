@@ -163,13 +163,13 @@ const memTableBytes = 64 << 20
 // valueSeparation keeps chunk values (zstd, most above a kilobyte, written
 // once) in blob files that compactions move by reference instead of
 // rewriting them level by level; keys, rows and the heatmap cells stay in
-// the tables. It needs Pebble's format FormatValueSeparation (columnar
-// tables), to which Open ratchets a store made by an older release; a
-// release on the same Pebble opens it again. The format is named, not
-// FormatNewest, so that upgrading Pebble does not ratchet the store (and
-// refuse a rollback) unless we choose to. Garbage (sessions ended by retention or deleted)
-// is rewritten out of a blob file once it is a fifth of it and the file
-// is five minutes old. In 10-minute soaks at 1,600 batches/s of 10 KB,
+// the tables (chunksApart). It needs Pebble's format FormatValueSeparation
+// (columnar tables), to which Open ratchets a store made by an older
+// release; a release on the same Pebble opens it again. The format is
+// named, not FormatNewest, so that upgrading Pebble does not ratchet the
+// store (and refuse a rollback) unless we choose to. Garbage (sessions
+// ended by retention or deleted) is rewritten out of a blob file once it
+// is a fifth of it and the file is five minutes old. In 10-minute soaks at 1,600 batches/s of 10 KB,
 // against the same binary without it, write amplification in the last
 // three minutes was 2.33–2.63 instead of 2.94–3.52 and CPU per batch 4 %
 // lower, rising less as the store grew. Blob files are held open in
