@@ -17,6 +17,7 @@ import (
 	"github.com/sightlinehq/sightline/cmd/sightline/app"
 	"github.com/sightlinehq/sightline/platform/config"
 	"github.com/sightlinehq/sightline/platform/memorylimit"
+	"github.com/sightlinehq/sightline/platform/openfiles"
 )
 
 const usage = `sightline — self-hosted session recordings, heatmaps and feedback.
@@ -108,6 +109,21 @@ func loadConfig(name string, args []string, stderr io.Writer, extra func(*flag.F
 	return cfg, changed, nil
 }
 
+// logOpenFiles says what the process may open and what each embedded
+// store's file cache took of it (openfiles), warning below openfiles.Low.
+func logOpenFiles(ctx context.Context, log *slog.Logger) {
+	limit, err := openfiles.Limit()
+	switch {
+	case err != nil:
+		log.WarnContext(ctx, "open file limit", slog.Any("error", err))
+	case limit < openfiles.Low:
+		log.WarnContext(ctx, "open file limit", append(openfiles.Attrs(limit), slog.Bool("low", true),
+			slog.String("advice", fmt.Sprintf("below %d the embedded stores keep fewer files open (reopening more) and connections compete for the rest: raise it (systemd LimitNOFILE, ulimit -n, the container runtime's nofile)", openfiles.Low)))...)
+	default:
+		log.InfoContext(ctx, "open file limit", openfiles.Attrs(limit)...)
+	}
+}
+
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var verify, printURL bool
 	cfg, changed, err := loadConfig("serve", args, stderr, func(fs *flag.FlagSet) {
@@ -135,6 +151,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		a.Logger().InfoContext(ctx, "memory limit", limit.Attrs()...)
 	}
+	logOpenFiles(ctx, a.Logger())
 	if printURL || isTerminal(stderr) {
 		go announceURL(ctx, a.Started(), a.Addrs().HTTP, stderr)
 	}

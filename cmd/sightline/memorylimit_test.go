@@ -27,34 +27,46 @@ type memoryLimitLog struct {
 func memoryLimit(t *testing.T, p *process) (memoryLimitLog, float64) {
 	t.Helper()
 	var rec memoryLimitLog
+	startLine(t, p, "memory limit", &rec)
+	return rec, gauge(t, p, "go_gc_gomemlimit_bytes")
+}
+
+// startLine decodes p's last log line with message msg into rec.
+func startLine(t *testing.T, p *process, msg string, rec any) {
+	t.Helper()
 	found := false
 	for _, line := range strings.Split(p.logs.String(), "\n") {
 		var m struct{ Msg string }
-		if json.Unmarshal([]byte(line), &m) == nil && m.Msg == "memory limit" {
-			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		if json.Unmarshal([]byte(line), &m) == nil && m.Msg == msg {
+			if err := json.Unmarshal([]byte(line), rec); err != nil {
 				t.Fatal(err)
 			}
 			found = true
 		}
 	}
 	if !found {
-		t.Fatalf("no \"memory limit\" log line:\n%s", p.logs)
+		t.Fatalf("no %q log line:\n%s", msg, p.logs)
 	}
+}
+
+// gauge reads an unlabelled series from p's /metrics.
+func gauge(t *testing.T, p *process, name string) float64 {
+	t.Helper()
 	status, _, body := httpGet(t, "http://"+p.addrs.Admin+"/metrics")
 	if status != 200 {
 		t.Fatalf("/metrics: %d", status)
 	}
 	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "go_gc_gomemlimit_bytes "); ok {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return rec, f
+			return f
 		}
 	}
-	t.Fatalf("/metrics has no go_gc_gomemlimit_bytes")
-	return rec, 0
+	t.Fatalf("/metrics has no %s", name)
+	return 0
 }
 
 // TestMemoryLimit: serve sets Go's soft memory limit to

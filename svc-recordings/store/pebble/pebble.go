@@ -4,6 +4,7 @@ package pebble
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -23,6 +24,7 @@ import (
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
+	"github.com/sightlinehq/sightline/platform/openfiles"
 	"github.com/sightlinehq/sightline/platform/pebblemetrics"
 	"github.com/sightlinehq/sightline/platform/storeformat"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
@@ -50,6 +52,9 @@ type Options struct {
 	// Metrics receives Pebble's own figures (pebblemetrics, store
 	// "recordings"); nil exports none.
 	Metrics metric.MeterProvider
+	// MaxOpenFiles bounds the table and blob files Pebble holds open (0:
+	// the store's share of the process's limit, openfiles.ForStore).
+	MaxOpenFiles int
 }
 
 const stripes = 64
@@ -214,7 +219,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := format().Open(dir); err != nil {
 		return nil, err
 	}
-	po := &pebble.Options{Merger: merger, CacheSize: opts.CacheBytes, MemTableSize: memTableBytes}
+	po := &pebble.Options{Merger: merger, CacheSize: opts.CacheBytes, MemTableSize: memTableBytes, MaxOpenFiles: cmp.Or(opts.MaxOpenFiles, openfiles.ForStore())}
 	// Appends look up keys that mostly do not exist (a deleted session's
 	// tombstone, a chunk already stored): a filter answers those without
 	// reading each table's index and data blocks, which Pebble does by

@@ -51,6 +51,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/sightlinehq/sightline/platform/openfiles"
 	"github.com/sightlinehq/sightline/platform/pebblemetrics"
 	"github.com/sightlinehq/sightline/platform/storeformat"
 	"github.com/sightlinehq/sightline/svc-search/index"
@@ -69,6 +70,9 @@ type Options struct {
 	// Metrics receives Pebble's own figures (pebblemetrics, store
 	// "traffic"); nil exports none.
 	Metrics metric.MeterProvider
+	// MaxOpenFiles bounds the files Pebble holds open (0: the store's share
+	// of the process's limit, openfiles.ForStore).
+	MaxOpenFiles int
 }
 
 // Store is the embedded traffic store.
@@ -160,7 +164,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := format().Open(dir); err != nil {
 		return nil, err
 	}
-	po := &pebble.Options{}
+	po := &pebble.Options{MaxOpenFiles: cmp.Or(opts.MaxOpenFiles, openfiles.ForStore())}
 	cache := pebble.NewCache(opts.CacheBytes)
 	defer cache.Unref()
 	po.Cache = cache
