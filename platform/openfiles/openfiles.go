@@ -6,7 +6,7 @@
 // the rest of the process — the sessions index's segments, the spool's,
 // SQLite, every connection — needs files too. Go raises the soft limit to
 // the hard one at start, so the hard limit is what counts: usually far
-// above this (systemd 524,288, containerd 1,048,576), but a host or
+// above this (systemd's default 524,288, Docker's 1,048,576), but a host or
 // container that keeps 1,024 would otherwise run out under load — an
 // accept, a flush or a spool segment failing with "too many open files".
 package openfiles
