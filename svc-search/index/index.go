@@ -101,9 +101,11 @@ type Index interface {
 // Refresher is an Index that can tell when an upgrade of its schema left
 // documents without fields their summaries' source (recordings) can fill:
 // the search service then re-sends every summary from recordings (the
-// work of `sightline reindex`) and calls RefreshDone. The embedded index
-// implements it; Elasticsearch's mapping grows in place and its operators
-// run `sightline reindex`.
+// work of `sightline reindex`) and calls RefreshDone. Both backends
+// implement it: the embedded index when a rebuild for a new schema read
+// older records, Elasticsearch when the template it replaced at start was
+// an older schema's (its mapping grows in place; the mark is kept in the
+// indices' mapping _meta).
 type Refresher interface {
 	RefreshDue() bool
 	RefreshDone() error

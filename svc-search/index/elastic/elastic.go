@@ -58,6 +58,9 @@ type Config struct {
 // Index is the Elasticsearch sessions index.
 type Index struct {
 	conn
+	// refreshDue is set at Open when documents predate the schema's
+	// fields (refresh.go).
+	refreshDue atomic.Bool
 }
 
 // conn is what the sessions and answers indexes share: the client, the
@@ -172,6 +175,9 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 func (ix *Index) Alias() string { return ix.alias }
 
 func (ix *Index) setup(ctx context.Context) error {
+	if err := ix.markRefresh(ctx); err != nil {
+		return err
+	}
 	return EnsureAlias(ctx, ix.es, ix.alias, TemplateBody(ix.cfg.IndexPrefix, ix.cfg.Shards, ix.cfg.Replicas), properties())
 }
 
