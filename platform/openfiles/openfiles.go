@@ -37,10 +37,11 @@ func Limit() (uint64, error) {
 }
 
 // StoreShare is how many files one embedded Pebble store may hold open
-// (its MaxOpenFiles) in a process that may open limit files: a quarter of
-// it, so that two stores leave the process half, at most Pebble's default
-// and at least storeMin. A limit that cannot be read leaves Pebble's
-// default.
+// (its MaxOpenFiles, a bound Pebble keeps loosely: up to a fifth over in
+// the recordings store's TestMaxOpenFiles) in a process that may open
+// limit files: a quarter of it, so that two stores leave the process about
+// half, at most Pebble's default and at least storeMin. A limit that
+// cannot be read leaves Pebble's default.
 func StoreShare(limit uint64, err error) int {
 	if err != nil {
 		return pebbleDefault

