@@ -90,19 +90,18 @@ func (ix *Index) templateSchema(ctx context.Context) (int, error) {
 }
 
 // refreshMarked reports whether an index behind the alias carries the
-// refresh mark.
+// refresh mark (the answer maps each index to its mapping).
 func (ix *Index) refreshMarked(ctx context.Context) (bool, error) {
 	res, err := esapi.IndicesGetMappingRequest{Index: []string{ix.alias}}.Do(ctx, ix.es)
-	var out map[string]struct {
-		Mappings struct {
-			Meta map[string]any `json:"_meta"`
-		} `json:"mappings"`
-	}
+	var out map[string]any
 	if err := Decode(res, err, "read mapping of "+ix.alias, &out); err != nil {
 		return false, err
 	}
-	for _, m := range out {
-		if m.Mappings.Meta[metaRefreshDue] == true {
+	for _, idx := range out {
+		m, _ := idx.(map[string]any)
+		mappings, _ := m["mappings"].(map[string]any)
+		meta, _ := mappings["_meta"].(map[string]any)
+		if meta[metaRefreshDue] == true {
 			return true, nil
 		}
 	}
