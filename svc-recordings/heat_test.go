@@ -462,6 +462,19 @@ func checkAll(t *testing.T, h *harness, visits []*visit, from, to int32, stage s
 				got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: kind, Page: r.match, DeviceType: dev, StartTime: dayTime(from), EndTime: dayTime(to + 1)})
 				what := fmt.Sprintf("%s: %s, %v, %v", stage, r.name, dev, kind)
 				model(visits, heatQuery{site: site, match: r.keys, devices: devices, from: from, to: to, kind: kind}).check(t, what, kind, got)
+				// Every class's sessions, whichever was asked, in the
+				// switch's order (desktop, tablet, mobile).
+				var classes []string
+				for _, d := range got.GetDeviceSessions() {
+					want := model(visits, heatQuery{site: site, match: r.keys, devices: []sessionsv1.DeviceType{d.GetDeviceType()}, from: from, to: to, kind: kind}).sessions
+					if d.GetSessions() != want {
+						t.Errorf("%s: %v sessions %d, want %d", what, d.GetDeviceType(), d.GetSessions(), want)
+					}
+					classes = append(classes, d.GetDeviceType().String())
+				}
+				if want := "DEVICE_TYPE_DESKTOP DEVICE_TYPE_TABLET DEVICE_TYPE_MOBILE"; strings.Join(classes, " ") != want {
+					t.Errorf("%s: device sessions for %v, want %s", what, classes, want)
+				}
 				got.Snapshot = nil // compared apart
 				answers[what[len(stage):]] = got
 			}

@@ -139,6 +139,12 @@ test("GetHeatmap counts clicks per device and element; pages and scroll depth", 
     const want = Object.fromEntries(Object.entries(expected(device)).map(([id, n]) => [SELECTOR[id], n]));
     assert.deepEqual(byElement(res), want, `${device}: clicks per element`);
     assert.equal(Number(res.sessions), VISITS.filter((v) => v.device === device).length, `${device}: sessions`);
+    // Every class's sessions, whichever was asked: the device switch's figures.
+    assert.deepEqual(
+      (res.deviceSessions ?? []).map((d) => [d.deviceType, Number(d.sessions)]),
+      ["desktop", "tablet", "mobile"].map((d) => [DEVICE_TYPE[d], VISITS.filter((v) => v.device === d).length]),
+      `${device}: sessions per device class`,
+    );
     assert.ok(res.snapshot?.sessionId, `${device}: a snapshot to draw over`);
     const widths = VISITS.filter((v) => v.device === device).map((v) => v.width);
     assert.ok(widths.includes(res.snapshot.viewportWidth), `${device}: the snapshot is one of its visits (${res.snapshot.viewportWidth} in ${widths})`);
@@ -246,6 +252,12 @@ test("the Heatmaps page draws each click inside its element at another width, an
   // Every device on one page: clicks made at 1440, 820 and 390 px drawn at the snapshot's width.
   const map = await openMap(page, { device: "all" });
   const { boxes: b, width } = await boxes(page);
+  // The device switch says how many sessions each class has on these pages and dates.
+  for (const d of ["desktop", "tablet", "mobile", "all"]) {
+    const n = VISITS.filter((v) => d === "all" || v.device === d).length;
+    assert.equal((await page.getByTestId(`heat-device-${d}`).locator(".pill-count").textContent()).trim(), String(n), `${d}: sessions on the switch`);
+  }
+  await page.locator(".heat-controls").screenshot({ path: path.join(shots, "controls.png") });
   const madeElsewhere = VISITS.filter((v) => v.width !== width).flatMap((v) => v.clicks).length;
   t.diagnostic(`click map drawn at ${width} px (${map.width} × ${map.height}), ${map.n} spots in ${map.ms.toFixed(0)} ms; ${madeElsewhere} clicks were made at other widths`);
   assert.ok(madeElsewhere >= 5, "most clicks were made at another width");

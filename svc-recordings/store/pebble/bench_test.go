@@ -152,7 +152,9 @@ func benchHeat(b *testing.B, s *Store) {
 // (a pattern over a shop's product pages), each a handful of rows, every
 // device, 40 days: the seeks per page, device and kind are what it costs.
 // "with-frustration" also reads the rage and dead rows every click map
-// reads (heatmap.Reads); "click" only the kind and its sessions.
+// reads (heatmap.Reads); "click" only the kind and its sessions;
+// "device-sessions" the Sessions rows of each device class apart, the
+// reads GetHeatmap adds for the device switch.
 func BenchmarkHeatWide(b *testing.B) {
 	s := open(b, store.Limits{})
 	for n := range 200 {
@@ -179,6 +181,17 @@ func BenchmarkHeatWide(b *testing.B) {
 			}
 		})
 	}
+	b.Run("device-sessions", func(b *testing.B) {
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			for _, d := range []int32{1, 2, 3} {
+				q := store.HeatQuery{SiteID: 1, Pages: pages, Devices: []int32{d}, FromDay: 20390, ToDay: 20430, Kinds: []heatmap.Kind{heatmap.Sessions}}
+				if err := s.Heat(context.Background(), q, func(heatmap.Kind, string, heatmap.Vec) error { return nil }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 }
 
 // BenchmarkAppend appends one chunk (in order, to one of 64 sessions)

@@ -2100,6 +2100,13 @@ export interface components {
             clicks?: components["schemas"]["v1HeatmapClick"][];
             /** Format: int64 */
             deadClicks?: string;
+            /**
+             * @description Sessions on the same pages and days for each device class (desktop,
+             *     tablet, mobile, in that order), whichever device_type was asked: what
+             *     the device switch shows beside each class. They sum to the sessions of
+             *     a map of every device.
+             */
+            deviceSessions?: components["schemas"]["v1HeatmapDeviceSessions"][];
             elements?: components["schemas"]["v1HeatmapElement"][];
             /** Format: date-time */
             endTime?: string;
@@ -2332,6 +2339,12 @@ export interface components {
             x?: number;
             /** Format: int32 */
             y?: number;
+        };
+        /** @description HeatmapDeviceSessions is the sessions of one device class. */
+        v1HeatmapDeviceSessions: {
+            deviceType?: components["schemas"]["v1DeviceType"];
+            /** Format: int64 */
+            sessions?: string;
         };
         /** @description HeatmapElement is one clicked element with its share of the map's clicks. */
         v1HeatmapElement: {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fromSearchParams, toFilter } from "../lib/filters";
-import { clickLinkText, defaultQuery, frustrationText, fromParams, pageSessions, recordingsSearch, snapshotRequest, toParams, toRequest, type HeatmapQuery } from "./query";
+import { clickLinkText, defaultQuery, deviceSessions, frustrationText, fromParams, pageSessions, recordingsSearch, snapshotRequest, toParams, toRequest, type HeatmapQuery } from "./query";
 
 const now = new Date("2026-11-23T12:00:00Z");
 
@@ -121,5 +121,24 @@ describe("frustrationText", () => {
     expect(frustrationText(0, 3)).toBe("3 dead clicks");
     expect(frustrationText(2, 1)).toBe("2 rage · 1 dead clicks");
     expect(frustrationText(1200, 0)).toBe(`${(1200).toLocaleString()} rage clicks`);
+  });
+});
+
+describe("sessions on the device switch", () => {
+  it("reads each class from the answer, whichever was asked, and sums them for every device", () => {
+    const answer = {
+      sessions: "2",
+      deviceSessions: [
+        { deviceType: "DEVICE_TYPE_DESKTOP" as const, sessions: "812" },
+        { deviceType: "DEVICE_TYPE_TABLET" as const, sessions: "0" },
+        { deviceType: "DEVICE_TYPE_MOBILE" as const, sessions: "356" },
+      ],
+    };
+    expect(deviceSessions(answer)).toEqual({ desktop: 812, tablet: 0, mobile: 356, all: 1168 });
+  });
+  it("shows nothing before an answer, or from a server without the counts, and skips what it does not know", () => {
+    expect(deviceSessions(undefined)).toEqual({});
+    expect(deviceSessions({ sessions: "3" })).toEqual({});
+    expect(deviceSessions({ deviceSessions: [{ deviceType: "DEVICE_TYPE_BOT", sessions: "9" }, { deviceType: "DEVICE_TYPE_MOBILE", sessions: "x" }, { deviceType: "DEVICE_TYPE_TABLET", sessions: "4" }] })).toEqual({ tablet: 4, all: 4 });
   });
 });

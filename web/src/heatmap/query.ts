@@ -26,6 +26,25 @@ export const DEVICES: { key: Device; value: Schemas["v1DeviceType"] | undefined;
   { key: "all", value: undefined, label: "All devices" },
 ];
 
+/**
+ * deviceSessions answers the sessions of each device-switch choice in a GetHeatmap answer (every class's
+ * whichever was asked; "all" their sum), or nothing before an answer or from a server that does not send them.
+ */
+export function deviceSessions(answer: Schemas["v1GetHeatmapResponse"] | undefined): Partial<Record<Device, number>> {
+  const counts = answer?.deviceSessions;
+  if (!counts?.length) return {};
+  const out: Partial<Record<Device, number>> = {};
+  let all = 0;
+  for (const c of counts) {
+    const d = DEVICES.find((x) => x.value !== undefined && x.value === c.deviceType);
+    const n = Number(c.sessions ?? 0);
+    if (!d || !Number.isFinite(n)) continue;
+    out[d.key] = n;
+    all += n;
+  }
+  return { ...out, all };
+}
+
 export const RULES: { op: UrlCondition["op"]; label: string }[] = [
   { op: "equals", label: "Exact URL" },
   { op: "prefix", label: "Starts with" },

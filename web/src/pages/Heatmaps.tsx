@@ -14,7 +14,7 @@ import { formatDateTime, formatDuration, plural } from "../lib/format";
 import { useUrlQuery } from "../lib/urlQuery";
 import { selectorTail } from "../heatmap/name";
 import { PagePicker } from "../heatmap/PagePicker";
-import { clickLinkText, DEVICES, frustrationText, fromParams, HEATMAP_RANGES, MAP_KINDS, MAX_HEAT_DAYS, MAX_RULE, recordingsSearch, snapshotRequest, toParams, toRequest, type HeatmapQuery, type MapKind } from "../heatmap/query";
+import { clickLinkText, deviceSessions, DEVICES, frustrationText, fromParams, HEATMAP_RANGES, MAP_KINDS, MAX_HEAT_DAYS, MAX_RULE, recordingsSearch, snapshotRequest, toParams, toRequest, type HeatmapQuery, type MapKind } from "../heatmap/query";
 import { percent, reachedByTen } from "../heatmap/scroll";
 import { HeatStage } from "../heatmap/Stage";
 import { readableUrl } from "../heatmap/url";
@@ -45,8 +45,8 @@ function utcDay(iso: string | undefined): string {
   return iso ? new Date(iso).toISOString().slice(0, 10) : "…";
 }
 
-/** Segmented is a labelled row of pills, one pressed; each pill's test id is `${id}-${key}`. */
-function Segmented<K extends string>({ label, id, options, value, onChange }: { label: string; id: string; options: readonly { key: K; label: string }[]; value: K; onChange: (key: K) => void }) {
+/** Segmented is a labelled row of pills, one pressed; each pill's test id is `${id}-${key}`; counts, when given, show beside their labels. */
+function Segmented<K extends string>({ label, id, options, value, onChange, counts, noun }: { label: string; id: string; options: readonly { key: K; label: string }[]; value: K; onChange: (key: K) => void; counts?: Partial<Record<K, number>>; noun?: string }) {
   return (
     <div className="filter-group">
       <span className="filter-label" id={id}>
@@ -54,8 +54,17 @@ function Segmented<K extends string>({ label, id, options, value, onChange }: { 
       </span>
       <div className="segmented" role="group" aria-labelledby={id}>
         {options.map((o) => (
-          <button key={o.key} type="button" className={`pill ${value === o.key ? "pill-on" : ""}`} aria-pressed={value === o.key} onClick={() => onChange(o.key)} data-testid={`${id}-${o.key}`}>
+          <button
+            key={o.key}
+            type="button"
+            className={`pill ${value === o.key ? "pill-on" : ""}`}
+            aria-pressed={value === o.key}
+            onClick={() => onChange(o.key)}
+            data-testid={`${id}-${o.key}`}
+            title={counts?.[o.key] !== undefined && noun ? `${plural(counts[o.key]!, noun)} on these pages and dates` : undefined}
+          >
             {o.label}
+            {counts?.[o.key] !== undefined && <span className="pill-count">{counts[o.key]!.toLocaleString()}</span>}
           </button>
         ))}
       </div>
@@ -114,7 +123,7 @@ export default function Heatmaps() {
           Heatmaps <span className="muted site-title">{site.data?.site?.name}</span>
         </h1>
         <PagePicker siteId={siteId} value={q.page} onChange={(page) => setScope({ page })} />
-        <Segmented label="Device" id="heat-device" options={DEVICES} value={q.device} onChange={(device) => setScope({ device })} />
+        <Segmented label="Device" id="heat-device" options={DEVICES} value={q.device} onChange={(device) => setScope({ device })} counts={deviceSessions(data)} noun="session" />
         <Segmented label="Map" id="heat-map" options={MAP_KINDS} value={q.map} onChange={(map) => set({ map })} />
         <DateRangeFilter presets={HEATMAP_RANGES} value={q} onChange={setScope} testId="heat" maxDays={MAX_HEAT_DAYS} />
       </div>

@@ -2647,10 +2647,15 @@ type GetHeatmapResponse struct {
 	// totals: the first click of each rage burst, each dead click), so that
 	// any click map tells whether visitors were frustrated there. Zero for
 	// move and scroll maps.
-	RageClicks    int64 `protobuf:"varint,12,opt,name=rage_clicks,json=rageClicks,proto3" json:"rage_clicks,omitempty"`
-	DeadClicks    int64 `protobuf:"varint,13,opt,name=dead_clicks,json=deadClicks,proto3" json:"dead_clicks,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RageClicks int64 `protobuf:"varint,12,opt,name=rage_clicks,json=rageClicks,proto3" json:"rage_clicks,omitempty"`
+	DeadClicks int64 `protobuf:"varint,13,opt,name=dead_clicks,json=deadClicks,proto3" json:"dead_clicks,omitempty"`
+	// Sessions on the same pages and days for each device class (desktop,
+	// tablet, mobile, in that order), whichever device_type was asked: what
+	// the device switch shows beside each class. They sum to the sessions of
+	// a map of every device.
+	DeviceSessions []*HeatmapDeviceSessions `protobuf:"bytes,14,rep,name=device_sessions,json=deviceSessions,proto3" json:"device_sessions,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetHeatmapResponse) Reset() {
@@ -2774,6 +2779,66 @@ func (x *GetHeatmapResponse) GetDeadClicks() int64 {
 	return 0
 }
 
+func (x *GetHeatmapResponse) GetDeviceSessions() []*HeatmapDeviceSessions {
+	if x != nil {
+		return x.DeviceSessions
+	}
+	return nil
+}
+
+// HeatmapDeviceSessions is the sessions of one device class.
+type HeatmapDeviceSessions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeviceType    v1.DeviceType          `protobuf:"varint,1,opt,name=device_type,json=deviceType,proto3,enum=sightline.sessions.v1.DeviceType" json:"device_type,omitempty"`
+	Sessions      int64                  `protobuf:"varint,2,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeatmapDeviceSessions) Reset() {
+	*x = HeatmapDeviceSessions{}
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeatmapDeviceSessions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeatmapDeviceSessions) ProtoMessage() {}
+
+func (x *HeatmapDeviceSessions) ProtoReflect() protoreflect.Message {
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeatmapDeviceSessions.ProtoReflect.Descriptor instead.
+func (*HeatmapDeviceSessions) Descriptor() ([]byte, []int) {
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *HeatmapDeviceSessions) GetDeviceType() v1.DeviceType {
+	if x != nil {
+		return x.DeviceType
+	}
+	return v1.DeviceType(0)
+}
+
+func (x *HeatmapDeviceSessions) GetSessions() int64 {
+	if x != nil {
+		return x.Sessions
+	}
+	return 0
+}
+
 // ListHeatmapPagesRequest searches a site's recorded pages.
 type ListHeatmapPagesRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -2788,7 +2853,7 @@ type ListHeatmapPagesRequest struct {
 
 func (x *ListHeatmapPagesRequest) Reset() {
 	*x = ListHeatmapPagesRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[36]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2800,7 +2865,7 @@ func (x *ListHeatmapPagesRequest) String() string {
 func (*ListHeatmapPagesRequest) ProtoMessage() {}
 
 func (x *ListHeatmapPagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[36]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2813,7 +2878,7 @@ func (x *ListHeatmapPagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeatmapPagesRequest.ProtoReflect.Descriptor instead.
 func (*ListHeatmapPagesRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{36}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListHeatmapPagesRequest) GetSiteId() int64 {
@@ -2849,7 +2914,7 @@ type HeatmapPage struct {
 
 func (x *HeatmapPage) Reset() {
 	*x = HeatmapPage{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[37]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2861,7 +2926,7 @@ func (x *HeatmapPage) String() string {
 func (*HeatmapPage) ProtoMessage() {}
 
 func (x *HeatmapPage) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[37]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2874,7 +2939,7 @@ func (x *HeatmapPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeatmapPage.ProtoReflect.Descriptor instead.
 func (*HeatmapPage) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{37}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *HeatmapPage) GetUrl() string {
@@ -2908,7 +2973,7 @@ type ListHeatmapPagesResponse struct {
 
 func (x *ListHeatmapPagesResponse) Reset() {
 	*x = ListHeatmapPagesResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[38]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2920,7 +2985,7 @@ func (x *ListHeatmapPagesResponse) String() string {
 func (*ListHeatmapPagesResponse) ProtoMessage() {}
 
 func (x *ListHeatmapPagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[38]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2933,7 +2998,7 @@ func (x *ListHeatmapPagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListHeatmapPagesResponse.ProtoReflect.Descriptor instead.
 func (*ListHeatmapPagesResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{38}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListHeatmapPagesResponse) GetPages() []*HeatmapPage {
@@ -2955,7 +3020,7 @@ type RebuildHeatmapsRequest struct {
 
 func (x *RebuildHeatmapsRequest) Reset() {
 	*x = RebuildHeatmapsRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[39]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2967,7 +3032,7 @@ func (x *RebuildHeatmapsRequest) String() string {
 func (*RebuildHeatmapsRequest) ProtoMessage() {}
 
 func (x *RebuildHeatmapsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[39]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2980,7 +3045,7 @@ func (x *RebuildHeatmapsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildHeatmapsRequest.ProtoReflect.Descriptor instead.
 func (*RebuildHeatmapsRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{39}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RebuildHeatmapsRequest) GetSiteId() int64 {
@@ -3009,7 +3074,7 @@ type RebuildHeatmapsResponse struct {
 
 func (x *RebuildHeatmapsResponse) Reset() {
 	*x = RebuildHeatmapsResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[40]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3021,7 +3086,7 @@ func (x *RebuildHeatmapsResponse) String() string {
 func (*RebuildHeatmapsResponse) ProtoMessage() {}
 
 func (x *RebuildHeatmapsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[40]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3034,7 +3099,7 @@ func (x *RebuildHeatmapsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RebuildHeatmapsResponse.ProtoReflect.Descriptor instead.
 func (*RebuildHeatmapsResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{40}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RebuildHeatmapsResponse) GetSessionsDone() int64 {
@@ -3068,7 +3133,7 @@ type RunSweepRequest struct {
 
 func (x *RunSweepRequest) Reset() {
 	*x = RunSweepRequest{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[41]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3080,7 +3145,7 @@ func (x *RunSweepRequest) String() string {
 func (*RunSweepRequest) ProtoMessage() {}
 
 func (x *RunSweepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[41]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3093,7 +3158,7 @@ func (x *RunSweepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunSweepRequest.ProtoReflect.Descriptor instead.
 func (*RunSweepRequest) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{41}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RunSweepRequest) GetTask() SweepTask {
@@ -3118,7 +3183,7 @@ type RunSweepResponse struct {
 
 func (x *RunSweepResponse) Reset() {
 	*x = RunSweepResponse{}
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[42]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3130,7 +3195,7 @@ func (x *RunSweepResponse) String() string {
 func (*RunSweepResponse) ProtoMessage() {}
 
 func (x *RunSweepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[42]
+	mi := &file_sightline_recordings_v1_recordings_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3143,7 +3208,7 @@ func (x *RunSweepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RunSweepResponse.ProtoReflect.Descriptor instead.
 func (*RunSweepResponse) Descriptor() ([]byte, []int) {
-	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{42}
+	return file_sightline_recordings_v1_recordings_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RunSweepResponse) GetSessions() int64 {
@@ -3353,7 +3418,7 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\x1aGetHeatmapSnapshotResponse\x12D\n" +
 	"\bsnapshot\x18\x01 \x01(\v2(.sightline.recordings.v1.HeatmapSnapshotR\bsnapshot\x12B\n" +
 	"\vdevice_type\x18\x02 \x01(\x0e2!.sightline.sessions.v1.DeviceTypeR\n" +
-	"deviceType\"\xf0\x04\n" +
+	"deviceType\"\xc9\x05\n" +
 	"\x12GetHeatmapResponse\x12:\n" +
 	"\x05cells\x18\x01 \x03(\v2$.sightline.recordings.v1.HeatmapCellR\x05cells\x12\x1a\n" +
 	"\bsessions\x18\x02 \x01(\x03R\bsessions\x12=\n" +
@@ -3371,7 +3436,12 @@ const file_sightline_recordings_v1_recordings_proto_rawDesc = "" +
 	"\vrage_clicks\x18\f \x01(\x03R\n" +
 	"rageClicks\x12\x1f\n" +
 	"\vdead_clicks\x18\r \x01(\x03R\n" +
-	"deadClicks\"e\n" +
+	"deadClicks\x12W\n" +
+	"\x0fdevice_sessions\x18\x0e \x03(\v2..sightline.recordings.v1.HeatmapDeviceSessionsR\x0edeviceSessions\"w\n" +
+	"\x15HeatmapDeviceSessions\x12B\n" +
+	"\vdevice_type\x18\x01 \x01(\x0e2!.sightline.sessions.v1.DeviceTypeR\n" +
+	"deviceType\x12\x1a\n" +
+	"\bsessions\x18\x02 \x01(\x03R\bsessions\"e\n" +
 	"\x17ListHeatmapPagesRequest\x12\x17\n" +
 	"\asite_id\x18\x01 \x01(\x03R\x06siteId\x12\x14\n" +
 	"\x05query\x18\x02 \x01(\tR\x05query\x12\x1b\n" +
@@ -3450,7 +3520,7 @@ func file_sightline_recordings_v1_recordings_proto_rawDescGZIP() []byte {
 }
 
 var file_sightline_recordings_v1_recordings_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_sightline_recordings_v1_recordings_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
 	(ChunkOutcome)(0),                    // 0: sightline.recordings.v1.ChunkOutcome
 	(FrustrationKind)(0),                 // 1: sightline.recordings.v1.FrustrationKind
@@ -3492,103 +3562,106 @@ var file_sightline_recordings_v1_recordings_proto_goTypes = []any{
 	(*GetHeatmapSnapshotRequest)(nil),    // 37: sightline.recordings.v1.GetHeatmapSnapshotRequest
 	(*GetHeatmapSnapshotResponse)(nil),   // 38: sightline.recordings.v1.GetHeatmapSnapshotResponse
 	(*GetHeatmapResponse)(nil),           // 39: sightline.recordings.v1.GetHeatmapResponse
-	(*ListHeatmapPagesRequest)(nil),      // 40: sightline.recordings.v1.ListHeatmapPagesRequest
-	(*HeatmapPage)(nil),                  // 41: sightline.recordings.v1.HeatmapPage
-	(*ListHeatmapPagesResponse)(nil),     // 42: sightline.recordings.v1.ListHeatmapPagesResponse
-	(*RebuildHeatmapsRequest)(nil),       // 43: sightline.recordings.v1.RebuildHeatmapsRequest
-	(*RebuildHeatmapsResponse)(nil),      // 44: sightline.recordings.v1.RebuildHeatmapsResponse
-	(*RunSweepRequest)(nil),              // 45: sightline.recordings.v1.RunSweepRequest
-	(*RunSweepResponse)(nil),             // 46: sightline.recordings.v1.RunSweepResponse
-	nil,                                  // 47: sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
-	(*timestamppb.Timestamp)(nil),        // 48: google.protobuf.Timestamp
-	(*v1.Client)(nil),                    // 49: sightline.sessions.v1.Client
-	(*v1.Answer)(nil),                    // 50: sightline.sessions.v1.Answer
-	(*v1.Hit)(nil),                       // 51: sightline.sessions.v1.Hit
-	(*v1.SessionSummary)(nil),            // 52: sightline.sessions.v1.SessionSummary
-	(*durationpb.Duration)(nil),          // 53: google.protobuf.Duration
-	(*v11.UrlMatch)(nil),                 // 54: sightline.search.v1.UrlMatch
-	(v1.DeviceType)(0),                   // 55: sightline.sessions.v1.DeviceType
+	(*HeatmapDeviceSessions)(nil),        // 40: sightline.recordings.v1.HeatmapDeviceSessions
+	(*ListHeatmapPagesRequest)(nil),      // 41: sightline.recordings.v1.ListHeatmapPagesRequest
+	(*HeatmapPage)(nil),                  // 42: sightline.recordings.v1.HeatmapPage
+	(*ListHeatmapPagesResponse)(nil),     // 43: sightline.recordings.v1.ListHeatmapPagesResponse
+	(*RebuildHeatmapsRequest)(nil),       // 44: sightline.recordings.v1.RebuildHeatmapsRequest
+	(*RebuildHeatmapsResponse)(nil),      // 45: sightline.recordings.v1.RebuildHeatmapsResponse
+	(*RunSweepRequest)(nil),              // 46: sightline.recordings.v1.RunSweepRequest
+	(*RunSweepResponse)(nil),             // 47: sightline.recordings.v1.RunSweepResponse
+	nil,                                  // 48: sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
+	(*timestamppb.Timestamp)(nil),        // 49: google.protobuf.Timestamp
+	(*v1.Client)(nil),                    // 50: sightline.sessions.v1.Client
+	(*v1.Answer)(nil),                    // 51: sightline.sessions.v1.Answer
+	(*v1.Hit)(nil),                       // 52: sightline.sessions.v1.Hit
+	(*v1.SessionSummary)(nil),            // 53: sightline.sessions.v1.SessionSummary
+	(*durationpb.Duration)(nil),          // 54: google.protobuf.Duration
+	(*v11.UrlMatch)(nil),                 // 55: sightline.search.v1.UrlMatch
+	(v1.DeviceType)(0),                   // 56: sightline.sessions.v1.DeviceType
 }
 var file_sightline_recordings_v1_recordings_proto_depIdxs = []int32{
-	48, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
-	48, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
+	49, // 0: sightline.recordings.v1.Chunk.client_time:type_name -> google.protobuf.Timestamp
+	49, // 1: sightline.recordings.v1.Chunk.server_time:type_name -> google.protobuf.Timestamp
 	4,  // 2: sightline.recordings.v1.Chunk.viewport:type_name -> sightline.recordings.v1.Viewport
-	49, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
-	50, // 4: sightline.recordings.v1.Chunk.answer:type_name -> sightline.sessions.v1.Answer
-	51, // 5: sightline.recordings.v1.Chunk.hit:type_name -> sightline.sessions.v1.Hit
+	50, // 3: sightline.recordings.v1.Chunk.client:type_name -> sightline.sessions.v1.Client
+	51, // 4: sightline.recordings.v1.Chunk.answer:type_name -> sightline.sessions.v1.Answer
+	52, // 5: sightline.recordings.v1.Chunk.hit:type_name -> sightline.sessions.v1.Hit
 	5,  // 6: sightline.recordings.v1.AppendChunksRequest.chunks:type_name -> sightline.recordings.v1.Chunk
 	0,  // 7: sightline.recordings.v1.ChunkResult.outcome:type_name -> sightline.recordings.v1.ChunkOutcome
 	7,  // 8: sightline.recordings.v1.AppendChunksResponse.results:type_name -> sightline.recordings.v1.ChunkResult
-	52, // 9: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
+	53, // 9: sightline.recordings.v1.GetSessionResponse.session:type_name -> sightline.sessions.v1.SessionSummary
 	11, // 10: sightline.recordings.v1.GetSessionResponse.frustrations:type_name -> sightline.recordings.v1.Frustration
 	1,  // 11: sightline.recordings.v1.Frustration.kind:type_name -> sightline.recordings.v1.FrustrationKind
-	48, // 12: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
-	48, // 13: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
+	49, // 12: sightline.recordings.v1.Frustration.time:type_name -> google.protobuf.Timestamp
+	49, // 13: sightline.recordings.v1.Asset.fetch_time:type_name -> google.protobuf.Timestamp
 	13, // 14: sightline.recordings.v1.LookupAssetsResponse.assets:type_name -> sightline.recordings.v1.Asset
-	53, // 15: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
-	48, // 16: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
-	48, // 17: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
-	52, // 18: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
-	47, // 19: sightline.recordings.v1.GetAnswerCountsResponse.survey_responses:type_name -> sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
-	50, // 20: sightline.recordings.v1.ListAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
-	48, // 21: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
+	54, // 15: sightline.recordings.v1.StreamRecordingRequest.start_offset:type_name -> google.protobuf.Duration
+	49, // 16: sightline.recordings.v1.StreamRecordingResponse.first_event_time:type_name -> google.protobuf.Timestamp
+	49, // 17: sightline.recordings.v1.StreamRecordingResponse.last_event_time:type_name -> google.protobuf.Timestamp
+	53, // 18: sightline.recordings.v1.ListSessionSummariesResponse.sessions:type_name -> sightline.sessions.v1.SessionSummary
+	48, // 19: sightline.recordings.v1.GetAnswerCountsResponse.survey_responses:type_name -> sightline.recordings.v1.GetAnswerCountsResponse.SurveyResponsesEntry
+	51, // 20: sightline.recordings.v1.ListAnswersResponse.answers:type_name -> sightline.sessions.v1.Answer
+	49, // 21: sightline.recordings.v1.GetSiteActivityResponse.last_chunk_time:type_name -> google.protobuf.Timestamp
 	2,  // 22: sightline.recordings.v1.GetHeatmapRequest.kind:type_name -> sightline.recordings.v1.HeatmapKind
-	48, // 23: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
-	48, // 24: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
-	54, // 25: sightline.recordings.v1.GetHeatmapRequest.page:type_name -> sightline.search.v1.UrlMatch
-	55, // 26: sightline.recordings.v1.GetHeatmapRequest.device_type:type_name -> sightline.sessions.v1.DeviceType
-	53, // 27: sightline.recordings.v1.HeatmapSnapshot.offset:type_name -> google.protobuf.Duration
-	48, // 28: sightline.recordings.v1.HeatmapSnapshot.time:type_name -> google.protobuf.Timestamp
-	54, // 29: sightline.recordings.v1.GetHeatmapSnapshotRequest.page:type_name -> sightline.search.v1.UrlMatch
+	49, // 23: sightline.recordings.v1.GetHeatmapRequest.start_time:type_name -> google.protobuf.Timestamp
+	49, // 24: sightline.recordings.v1.GetHeatmapRequest.end_time:type_name -> google.protobuf.Timestamp
+	55, // 25: sightline.recordings.v1.GetHeatmapRequest.page:type_name -> sightline.search.v1.UrlMatch
+	56, // 26: sightline.recordings.v1.GetHeatmapRequest.device_type:type_name -> sightline.sessions.v1.DeviceType
+	54, // 27: sightline.recordings.v1.HeatmapSnapshot.offset:type_name -> google.protobuf.Duration
+	49, // 28: sightline.recordings.v1.HeatmapSnapshot.time:type_name -> google.protobuf.Timestamp
+	55, // 29: sightline.recordings.v1.GetHeatmapSnapshotRequest.page:type_name -> sightline.search.v1.UrlMatch
 	36, // 30: sightline.recordings.v1.GetHeatmapSnapshotResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
-	55, // 31: sightline.recordings.v1.GetHeatmapSnapshotResponse.device_type:type_name -> sightline.sessions.v1.DeviceType
+	56, // 31: sightline.recordings.v1.GetHeatmapSnapshotResponse.device_type:type_name -> sightline.sessions.v1.DeviceType
 	32, // 32: sightline.recordings.v1.GetHeatmapResponse.cells:type_name -> sightline.recordings.v1.HeatmapCell
 	33, // 33: sightline.recordings.v1.GetHeatmapResponse.clicks:type_name -> sightline.recordings.v1.HeatmapClick
 	34, // 34: sightline.recordings.v1.GetHeatmapResponse.elements:type_name -> sightline.recordings.v1.HeatmapElement
 	35, // 35: sightline.recordings.v1.GetHeatmapResponse.scroll:type_name -> sightline.recordings.v1.ScrollMap
 	36, // 36: sightline.recordings.v1.GetHeatmapResponse.snapshot:type_name -> sightline.recordings.v1.HeatmapSnapshot
-	48, // 37: sightline.recordings.v1.GetHeatmapResponse.start_time:type_name -> google.protobuf.Timestamp
-	48, // 38: sightline.recordings.v1.GetHeatmapResponse.end_time:type_name -> google.protobuf.Timestamp
-	41, // 39: sightline.recordings.v1.ListHeatmapPagesResponse.pages:type_name -> sightline.recordings.v1.HeatmapPage
-	48, // 40: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
-	3,  // 41: sightline.recordings.v1.RunSweepRequest.task:type_name -> sightline.recordings.v1.SweepTask
-	45, // 42: sightline.recordings.v1.RecordingsInternalService.RunSweep:input_type -> sightline.recordings.v1.RunSweepRequest
-	6,  // 43: sightline.recordings.v1.RecordingsInternalService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
-	19, // 44: sightline.recordings.v1.RecordingsInternalService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
-	43, // 45: sightline.recordings.v1.RecordingsInternalService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
-	21, // 46: sightline.recordings.v1.RecordingsInternalService.GetAnswerCounts:input_type -> sightline.recordings.v1.GetAnswerCountsRequest
-	23, // 47: sightline.recordings.v1.RecordingsInternalService.ListAnswers:input_type -> sightline.recordings.v1.ListAnswersRequest
-	9,  // 48: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
-	17, // 49: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
-	25, // 50: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
-	27, // 51: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
-	29, // 52: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
-	31, // 53: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
-	40, // 54: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
-	37, // 55: sightline.recordings.v1.RecordingsService.GetHeatmapSnapshot:input_type -> sightline.recordings.v1.GetHeatmapSnapshotRequest
-	12, // 56: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
-	15, // 57: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
-	46, // 58: sightline.recordings.v1.RecordingsInternalService.RunSweep:output_type -> sightline.recordings.v1.RunSweepResponse
-	8,  // 59: sightline.recordings.v1.RecordingsInternalService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
-	20, // 60: sightline.recordings.v1.RecordingsInternalService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
-	44, // 61: sightline.recordings.v1.RecordingsInternalService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
-	22, // 62: sightline.recordings.v1.RecordingsInternalService.GetAnswerCounts:output_type -> sightline.recordings.v1.GetAnswerCountsResponse
-	24, // 63: sightline.recordings.v1.RecordingsInternalService.ListAnswers:output_type -> sightline.recordings.v1.ListAnswersResponse
-	10, // 64: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
-	18, // 65: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
-	26, // 66: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
-	28, // 67: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
-	30, // 68: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
-	39, // 69: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
-	42, // 70: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
-	38, // 71: sightline.recordings.v1.RecordingsService.GetHeatmapSnapshot:output_type -> sightline.recordings.v1.GetHeatmapSnapshotResponse
-	14, // 72: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
-	16, // 73: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
-	58, // [58:74] is the sub-list for method output_type
-	42, // [42:58] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	49, // 37: sightline.recordings.v1.GetHeatmapResponse.start_time:type_name -> google.protobuf.Timestamp
+	49, // 38: sightline.recordings.v1.GetHeatmapResponse.end_time:type_name -> google.protobuf.Timestamp
+	40, // 39: sightline.recordings.v1.GetHeatmapResponse.device_sessions:type_name -> sightline.recordings.v1.HeatmapDeviceSessions
+	56, // 40: sightline.recordings.v1.HeatmapDeviceSessions.device_type:type_name -> sightline.sessions.v1.DeviceType
+	42, // 41: sightline.recordings.v1.ListHeatmapPagesResponse.pages:type_name -> sightline.recordings.v1.HeatmapPage
+	49, // 42: sightline.recordings.v1.RebuildHeatmapsRequest.since:type_name -> google.protobuf.Timestamp
+	3,  // 43: sightline.recordings.v1.RunSweepRequest.task:type_name -> sightline.recordings.v1.SweepTask
+	46, // 44: sightline.recordings.v1.RecordingsInternalService.RunSweep:input_type -> sightline.recordings.v1.RunSweepRequest
+	6,  // 45: sightline.recordings.v1.RecordingsInternalService.AppendChunks:input_type -> sightline.recordings.v1.AppendChunksRequest
+	19, // 46: sightline.recordings.v1.RecordingsInternalService.ListSessionSummaries:input_type -> sightline.recordings.v1.ListSessionSummariesRequest
+	44, // 47: sightline.recordings.v1.RecordingsInternalService.RebuildHeatmaps:input_type -> sightline.recordings.v1.RebuildHeatmapsRequest
+	21, // 48: sightline.recordings.v1.RecordingsInternalService.GetAnswerCounts:input_type -> sightline.recordings.v1.GetAnswerCountsRequest
+	23, // 49: sightline.recordings.v1.RecordingsInternalService.ListAnswers:input_type -> sightline.recordings.v1.ListAnswersRequest
+	9,  // 50: sightline.recordings.v1.RecordingsService.GetSession:input_type -> sightline.recordings.v1.GetSessionRequest
+	17, // 51: sightline.recordings.v1.RecordingsService.StreamRecording:input_type -> sightline.recordings.v1.StreamRecordingRequest
+	25, // 52: sightline.recordings.v1.RecordingsService.DeleteSession:input_type -> sightline.recordings.v1.DeleteSessionRequest
+	27, // 53: sightline.recordings.v1.RecordingsService.DeleteVisitor:input_type -> sightline.recordings.v1.DeleteVisitorRequest
+	29, // 54: sightline.recordings.v1.RecordingsService.GetSiteActivity:input_type -> sightline.recordings.v1.GetSiteActivityRequest
+	31, // 55: sightline.recordings.v1.RecordingsService.GetHeatmap:input_type -> sightline.recordings.v1.GetHeatmapRequest
+	41, // 56: sightline.recordings.v1.RecordingsService.ListHeatmapPages:input_type -> sightline.recordings.v1.ListHeatmapPagesRequest
+	37, // 57: sightline.recordings.v1.RecordingsService.GetHeatmapSnapshot:input_type -> sightline.recordings.v1.GetHeatmapSnapshotRequest
+	12, // 58: sightline.recordings.v1.RecordingsService.LookupAssets:input_type -> sightline.recordings.v1.LookupAssetsRequest
+	15, // 59: sightline.recordings.v1.RecordingsService.GetAsset:input_type -> sightline.recordings.v1.GetAssetRequest
+	47, // 60: sightline.recordings.v1.RecordingsInternalService.RunSweep:output_type -> sightline.recordings.v1.RunSweepResponse
+	8,  // 61: sightline.recordings.v1.RecordingsInternalService.AppendChunks:output_type -> sightline.recordings.v1.AppendChunksResponse
+	20, // 62: sightline.recordings.v1.RecordingsInternalService.ListSessionSummaries:output_type -> sightline.recordings.v1.ListSessionSummariesResponse
+	45, // 63: sightline.recordings.v1.RecordingsInternalService.RebuildHeatmaps:output_type -> sightline.recordings.v1.RebuildHeatmapsResponse
+	22, // 64: sightline.recordings.v1.RecordingsInternalService.GetAnswerCounts:output_type -> sightline.recordings.v1.GetAnswerCountsResponse
+	24, // 65: sightline.recordings.v1.RecordingsInternalService.ListAnswers:output_type -> sightline.recordings.v1.ListAnswersResponse
+	10, // 66: sightline.recordings.v1.RecordingsService.GetSession:output_type -> sightline.recordings.v1.GetSessionResponse
+	18, // 67: sightline.recordings.v1.RecordingsService.StreamRecording:output_type -> sightline.recordings.v1.StreamRecordingResponse
+	26, // 68: sightline.recordings.v1.RecordingsService.DeleteSession:output_type -> sightline.recordings.v1.DeleteSessionResponse
+	28, // 69: sightline.recordings.v1.RecordingsService.DeleteVisitor:output_type -> sightline.recordings.v1.DeleteVisitorResponse
+	30, // 70: sightline.recordings.v1.RecordingsService.GetSiteActivity:output_type -> sightline.recordings.v1.GetSiteActivityResponse
+	39, // 71: sightline.recordings.v1.RecordingsService.GetHeatmap:output_type -> sightline.recordings.v1.GetHeatmapResponse
+	43, // 72: sightline.recordings.v1.RecordingsService.ListHeatmapPages:output_type -> sightline.recordings.v1.ListHeatmapPagesResponse
+	38, // 73: sightline.recordings.v1.RecordingsService.GetHeatmapSnapshot:output_type -> sightline.recordings.v1.GetHeatmapSnapshotResponse
+	14, // 74: sightline.recordings.v1.RecordingsService.LookupAssets:output_type -> sightline.recordings.v1.LookupAssetsResponse
+	16, // 75: sightline.recordings.v1.RecordingsService.GetAsset:output_type -> sightline.recordings.v1.GetAssetResponse
+	60, // [60:76] is the sub-list for method output_type
+	44, // [44:60] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_sightline_recordings_v1_recordings_proto_init() }
@@ -3602,7 +3675,7 @@ func file_sightline_recordings_v1_recordings_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sightline_recordings_v1_recordings_proto_rawDesc), len(file_sightline_recordings_v1_recordings_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   44,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
