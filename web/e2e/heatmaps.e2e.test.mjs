@@ -253,9 +253,12 @@ test("the Heatmaps page draws each click inside its element at another width, an
   const map = await openMap(page, { device: "all" });
   const { boxes: b, width } = await boxes(page);
   // The device switch says how many sessions each class has on these pages and dates.
-  for (const d of ["desktop", "tablet", "mobile", "all"]) {
+  const deviceLabels = { desktop: "Desktop", tablet: "Tablet", mobile: "Mobile", all: "All devices" };
+  for (const [d, label] of Object.entries(deviceLabels)) {
     const n = VISITS.filter((v) => d === "all" || v.device === d).length;
     assert.equal((await page.getByTestId(`heat-device-${d}`).locator(".pill-count").textContent()).trim(), String(n), `${d}: sessions on the switch`);
+    // Read out as "Desktop 2", not "Desktop2".
+    assert.equal(await page.getByRole("button", { name: `${label} ${n}`, exact: true }).count(), 1, `${d}: the pill's accessible name`);
   }
   await page.locator(".heat-controls").screenshot({ path: path.join(shots, "controls.png") });
   const madeElsewhere = VISITS.filter((v) => v.width !== width).flatMap((v) => v.clicks).length;

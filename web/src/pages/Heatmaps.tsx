@@ -64,7 +64,12 @@ function Segmented<K extends string>({ label, id, options, value, onChange, coun
             title={counts?.[o.key] !== undefined && noun ? `${plural(counts[o.key]!, noun)} on these pages and dates` : undefined}
           >
             {o.label}
-            {counts?.[o.key] !== undefined && <span className="pill-count">{counts[o.key]!.toLocaleString()}</span>}
+            {counts?.[o.key] !== undefined && (
+              <>
+                {" "}
+                <span className="pill-count">{counts[o.key]!.toLocaleString()}</span>
+              </>
+            )}
           </button>
         ))}
       </div>
