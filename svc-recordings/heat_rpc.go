@@ -171,10 +171,12 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 	}
 	// The device switch's sessions are read beside the map: for a rule of
 	// 10,000 pages they cost about half the map's own read (BenchmarkHeatWide).
-	var devices []*recordingsv1.HeatmapDeviceSessions
+	devices := make([]*recordingsv1.HeatmapDeviceSessions, len(heatDevices))
 	var devicesErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { devices, devicesErr = s.deviceSessions(ctx, site, keys, h) })
+	if len(keys) > 0 {
+		wg.Go(func() { devicesErr = s.deviceSessions(ctx, site, keys, h, devices) })
+	}
 	sums := heatmap.Sums{}
 	var mapErr error
 	if len(keys) > 0 {
@@ -191,6 +193,13 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 	}
 	out := heatmap.Build(h.kind, sums, h.maxCells)
 	fitAnswer(out, maxAnswerBytes)
+	for i, d := range heatDevices {
+		if devices[i] == nil {
+			// The class the map is of: its Sessions rows came with the map.
+			devices[i] = &recordingsv1.HeatmapDeviceSessions{Sessions: out.GetSessions()}
+		}
+		devices[i].DeviceType = sessionsv1.DeviceType(d)
+	}
 	out.DeviceSessions = devices
 	out.Pages = int32(len(pages))
 	out.Truncated = out.Truncated || cut
@@ -209,28 +218,29 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 	return out, nil
 }
 
-// deviceSessions counts each device class's sessions on the pages and days
-// of h, whichever class h asks for (the device switch shows them): one read
-// of the Sessions rows per class.
-func (s *Service) deviceSessions(ctx context.Context, site int64, keys []string, h heatRange) ([]*recordingsv1.HeatmapDeviceSessions, error) {
-	out := make([]*recordingsv1.HeatmapDeviceSessions, len(heatDevices))
+// deviceSessions counts the sessions on keys and the days of h of each
+// device class into out (in heatDevices' order), one read of the Sessions
+// rows per class, but for the one class a map of one class reads with the
+// map (left nil).
+func (s *Service) deviceSessions(ctx context.Context, site int64, keys []string, h heatRange, out []*recordingsv1.HeatmapDeviceSessions) error {
 	for i, d := range heatDevices {
-		out[i] = &recordingsv1.HeatmapDeviceSessions{DeviceType: sessionsv1.DeviceType(d)}
-		if len(keys) == 0 {
+		if len(h.devices) == 1 && h.devices[0] == d {
 			continue
 		}
+		n := int64(0)
 		q := store.HeatQuery{SiteID: site, Pages: keys, Devices: []int32{d}, FromDay: h.from, ToDay: h.to, Kinds: []heatmap.Kind{heatmap.Sessions}}
 		err := s.store.Heat(ctx, q, func(kind heatmap.Kind, _ string, v heatmap.Vec) error {
 			if kind == heatmap.Sessions {
-				out[i].Sessions += v.N
+				n += v.N
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
+		out[i] = &recordingsv1.HeatmapDeviceSessions{Sessions: n}
 	}
-	return out, nil
+	return nil
 }
 
 // heatReader admits a dashboard caller's heatmap read: a valid site the
