@@ -169,9 +169,12 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 	for i, p := range pages {
 		keys[i] = p.key
 	}
-	// The device switch's sessions are read beside the map: for a rule of
-	// 10,000 pages they cost about half the map's own read (BenchmarkHeatWide).
-	devices := make([]*recordingsv1.HeatmapDeviceSessions, len(heatDevices))
+	// The device switch's sessions are read beside the map, a read per
+	// class; the map's own sessions are the sum of its classes', so the
+	// map's read leaves the Sessions rows out rather than read them twice
+	// (for a rule of 10,000 pages, BenchmarkHeatWide: the class reads cost
+	// about half the map's read, and the map's read without them less).
+	devices := make([]int64, len(heatDevices))
 	var devicesErr error
 	var wg sync.WaitGroup
 	if len(keys) > 0 {
@@ -181,7 +184,8 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 	var mapErr error
 	if len(keys) > 0 {
 		// Scroll's fold cell is a Scroll cell: it comes with the kind.
-		q := store.HeatQuery{SiteID: site, Pages: keys, Devices: h.devices, FromDay: h.from, ToDay: h.to, Kinds: heatmap.Reads(h.kind)}
+		kinds := slices.DeleteFunc(heatmap.Reads(h.kind), func(k heatmap.Kind) bool { return k == heatmap.Sessions })
+		q := store.HeatQuery{SiteID: site, Pages: keys, Devices: h.devices, FromDay: h.from, ToDay: h.to, Kinds: kinds}
 		mapErr = s.store.Heat(ctx, q, func(kind heatmap.Kind, cell string, v heatmap.Vec) error {
 			sums.Add(kind, cell, v)
 			return nil
@@ -191,16 +195,16 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 	if err := cmp.Or(mapErr, devicesErr); err != nil {
 		return nil, s.storeErr(ctx, "get heatmap", err)
 	}
+	perClass := make([]*recordingsv1.HeatmapDeviceSessions, len(heatDevices))
+	for i, d := range heatDevices {
+		if slices.Contains(h.devices, d) {
+			sums.Add(heatmap.Sessions, "", heatmap.Vec{N: devices[i]})
+		}
+		perClass[i] = &recordingsv1.HeatmapDeviceSessions{DeviceType: sessionsv1.DeviceType(d), Sessions: devices[i]}
+	}
 	out := heatmap.Build(h.kind, sums, h.maxCells)
 	fitAnswer(out, maxAnswerBytes)
-	for i, d := range heatDevices {
-		if devices[i] == nil {
-			// The class the map is of: its Sessions rows came with the map.
-			devices[i] = &recordingsv1.HeatmapDeviceSessions{Sessions: out.GetSessions()}
-		}
-		devices[i].DeviceType = sessionsv1.DeviceType(d)
-	}
-	out.DeviceSessions = devices
+	out.DeviceSessions = perClass
 	out.Pages = int32(len(pages))
 	out.Truncated = out.Truncated || cut
 	out.StartTime = timestamppb.New(time.UnixMilli(int64(h.from) * dayMs).UTC())
@@ -220,25 +224,19 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 
 // deviceSessions counts the sessions on keys and the days of h of each
 // device class into out (in heatDevices' order), one read of the Sessions
-// rows per class, but for the one class a map of one class reads with the
-// map (left nil).
-func (s *Service) deviceSessions(ctx context.Context, site int64, keys []string, h heatRange, out []*recordingsv1.HeatmapDeviceSessions) error {
+// rows per class.
+func (s *Service) deviceSessions(ctx context.Context, site int64, keys []string, h heatRange, out []int64) error {
 	for i, d := range heatDevices {
-		if len(h.devices) == 1 && h.devices[0] == d {
-			continue
-		}
-		n := int64(0)
 		q := store.HeatQuery{SiteID: site, Pages: keys, Devices: []int32{d}, FromDay: h.from, ToDay: h.to, Kinds: []heatmap.Kind{heatmap.Sessions}}
 		err := s.store.Heat(ctx, q, func(kind heatmap.Kind, _ string, v heatmap.Vec) error {
 			if kind == heatmap.Sessions {
-				n += v.N
+				out[i] += v.N
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		out[i] = &recordingsv1.HeatmapDeviceSessions{Sessions: n}
 	}
 	return nil
 }

@@ -154,7 +154,8 @@ func benchHeat(b *testing.B, s *Store) {
 // "with-frustration" also reads the rage and dead rows every click map
 // reads (heatmap.Reads); "click" only the kind and its sessions;
 // "device-sessions" the Sessions rows of each device class apart, the
-// reads GetHeatmap adds for the device switch.
+// reads GetHeatmap makes for the device switch; "map-without-sessions"
+// what a click map reads beside them (its sessions are the classes' sum).
 func BenchmarkHeatWide(b *testing.B) {
 	s := open(b, store.Limits{})
 	for n := range 200 {
@@ -170,7 +171,11 @@ func BenchmarkHeatWide(b *testing.B) {
 	for _, v := range []struct {
 		name  string
 		kinds []heatmap.Kind
-	}{{"click", []heatmap.Kind{heatmap.Click, heatmap.Sessions}}, {"with-frustration", heatmap.Reads(heatmap.Click)}} {
+	}{
+		{"click", []heatmap.Kind{heatmap.Click, heatmap.Sessions}},
+		{"with-frustration", heatmap.Reads(heatmap.Click)},
+		{"map-without-sessions", []heatmap.Kind{heatmap.Click, heatmap.Rage, heatmap.Dead}},
+	} {
 		b.Run(v.name, func(b *testing.B) {
 			q := store.HeatQuery{SiteID: 1, Pages: pages, Devices: []int32{1, 2, 3}, FromDay: 20390, ToDay: 20430, Kinds: v.kinds}
 			defer cpuPerOp(b)()
