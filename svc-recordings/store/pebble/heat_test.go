@@ -476,6 +476,38 @@ func TestQueuedEncoding(t *testing.T) {
 	}
 }
 
+// FuzzDecodeQueued: a j row read at Open (written by a crashed process,
+// or damaged on disk) decodes or is refused, never a panic, and what
+// decodes encodes back to the same changes.
+func FuzzDecodeQueued(f *testing.F) {
+	h := newSiteHeat()
+	h.both[heatmap.Key{Page: "https://shop.example.com/", Device: 1, Day: 20400, Kind: heatmap.Click, Cell: heatmap.ClickCell(50, 50, "a.buy")}] = heatmap.Vec{N: 1, X: 700, Y: 400, K: 1, RX: 55, RY: 45}
+	h.day[heatmap.Key{Page: "https://shop.example.com/", Device: 3, Day: 20400, Kind: heatmap.Scroll, Cell: heatmap.FoldCell}] = heatmap.Vec{N: -1, X: -900}
+	h.week[heatmap.Key{Page: "https://shop.example.com/p", Kind: heatmap.Page}] = heatmap.Vec{X: 2}
+	f.Add(encodeQueued(map[int64]*siteHeat{7: h, -3: newSiteHeat()}))
+	f.Add([]byte{0})
+	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 9, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in, err := decodeQueued(b)
+		if err != nil {
+			return
+		}
+		out, err := decodeQueued(encodeQueued(in))
+		if err != nil {
+			t.Fatalf("re-encoded changes refused: %v", err)
+		}
+		if len(out) != len(in) {
+			t.Fatalf("re-encoded %d sites as %d", len(in), len(out))
+		}
+		for site, h := range in {
+			o := out[site]
+			if o == nil || !maps.Equal(o.both, h.both) || !maps.Equal(o.day, h.day) || !maps.Equal(o.week, h.week) {
+				t.Fatalf("site %d: re-encoded as %+v, want %+v", site, o, h)
+			}
+		}
+	})
+}
+
 // TestWriteDeltasLists: writeDeltas writes each change to the rows rowsOf
 // names, one list per day or week row (a week's list sums its days'
 // changes of a cell), over pages, devices, kinds, days and weeks, cells of
