@@ -149,8 +149,10 @@ func benchHeat(b *testing.B, s *Store) {
 }
 
 // BenchmarkHeatWide reads a click map over a rule matching 10,001 pages
-// (a pattern over a shop's product pages), each a handful of rows, every
-// device, 40 days: the seeks per page, device and kind are what it costs.
+// (a pattern over a shop's pages), every device, 40 days: a busy home page
+// (200 sessions over 30 days) and 10,000 product pages of one session
+// each, on days spread over a year, so about one in nine has rows in the
+// range: the seeks per page, device and kind are what it costs.
 // "with-frustration" also reads the rage and dead rows every click map
 // reads (heatmap.Reads); "click" only the kind and its sessions;
 // "device-sessions" the Sessions rows of each device class apart, the
@@ -165,8 +167,17 @@ func BenchmarkHeatWide(b *testing.B) {
 		}
 	}
 	pages := []string{"https://shop.example.com/"}
+	var cs []store.Chunk
 	for i := range 10000 {
-		pages = append(pages, fmt.Sprintf("https://shop.example.com/product/%05d", i))
+		page := fmt.Sprintf("https://shop.example.com/product/%05d", i)
+		pages = append(pages, page)
+		cs = append(cs, chunkOn(b, page, 1, 1000+i, 0, 20430-int32(i*37%365), i%50 == 0))
+		if len(cs) == 100 {
+			if _, err := s.Append(context.Background(), cs); err != nil {
+				b.Fatal(err)
+			}
+			cs = cs[:0]
+		}
 	}
 	for _, v := range []struct {
 		name  string

@@ -60,9 +60,14 @@ func TestHeatKeysSort(t *testing.T) {
 // chunk is a chunk of session n of site with one anchored click on page
 // https://shop.example.com/ on day.
 func chunk(t testing.TB, site int64, n int, seq int64, day int32, snap bool) store.Chunk {
+	return chunkOn(t, "https://shop.example.com/", site, n, seq, day, snap)
+}
+
+// chunkOn is chunk on the page href.
+func chunkOn(t testing.TB, href string, site int64, n int, seq int64, day int32, snap bool) store.Chunk {
 	b := &storetest.Builder{Site: site, Session: fmt.Sprintf("s_pebbleheat%010d", n), Visitor: fmt.Sprintf("v_pebbleheat%010d", n%5), ServerMs: int64(day)*86400000 + int64(n)}
 	evs := []map[string]any{
-		{"type": 4, "timestamp": 1763890000000, "data": map[string]any{"href": "https://shop.example.com/", "width": 1000, "height": 800}},
+		{"type": 4, "timestamp": 1763890000000, "data": map[string]any{"href": href, "width": 1000, "height": 800}},
 		{"type": 5, "timestamp": 1763890000000, "data": map[string]any{"tag": "sl:view", "payload": map[string]any{"x": 0, "y": 0, "w": 1000, "h": 3000, "v": 800, "d": 1}}},
 	}
 	if snap {
