@@ -436,8 +436,15 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 	}()
 	// collect reads the lists of group (page, device, stored kind) from
 	// from to to (days, or weeks for week rows), inclusive, appending
-	// copies of them to lists.
-	collect := func(lists [][]byte, page string, device int32, kind heatmap.Kind, from, to int64) ([][]byte, error) {
+	// copies of them to lists. With weeks w0 ≤ w1 (whole weeks inside the
+	// days, for a day kind) it switches at the first row it finds inside
+	// them to their week rows, then the days after them: a group with no
+	// rows in the range costs one seek, where splitting the range up front
+	// cost three (its two edges and its weeks) — the most of a rule
+	// matching thousands of rarely visited pages, each read for every kind
+	// and device (BenchmarkHeatWide) — and a busy group still the three.
+	var collect func(lists [][]byte, page string, device int32, kind heatmap.Kind, from, to, w0, w1 int64) ([][]byte, error)
+	collect = func(lists [][]byte, page string, device int32, kind heatmap.Kind, from, to, w0, w1 int64) ([][]byte, error) {
 		if from > to {
 			return lists, nil
 		}
@@ -445,6 +452,17 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 		hi := upperBound(g.i32(int32(to))) // a copy: g's array is reused below
 		lo := g.i32(int32(from))
 		for ok := it.SeekGE(lo); ok && bytes.Compare(it.Key(), hi) < 0; ok = it.Next() {
+			if k := it.Key(); w0 <= w1 && len(k) == heatKeyLen {
+				// Rows come in day order: no earlier day of this week
+				// had one.
+				if w := int64(weekOf(readI32(k[heatGroupLen:]))); w >= w0 && w <= w1 {
+					lists, err := collect(lists, page, device, kind|weekFlag, w, w1, 1, 0)
+					if err != nil {
+						return nil, err
+					}
+					return collect(lists, page, device, kind, weekStart(int32(w1))+7, to, 1, 0)
+				}
+			}
 			v, err := it.ValueAndErr()
 			if err != nil {
 				return nil, err
@@ -503,22 +521,17 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 			w1 = min(w1, weekOf(m.Since)-1)
 		}
 		for _, kind := range kinds {
-			// Rage and dead clicks are rare, their day rows few: one seek
-			// over them costs less than the three a week split takes (its
-			// two edges and its weeks), which counts with a rule matching
-			// thousands of pages, each read for every click map.
+			// Rage and dead clicks are rare, their day rows few: their
+			// days are read whole, one seek even where they have a row.
 			sparse := kind == heatmap.Rage || kind == heatmap.Dead
+			weeks0, weeks1 := int64(w0), int64(w1)
+			if sparse {
+				weeks0, weeks1 = 1, 0
+			}
 			var lists [][]byte
 			for _, d := range devs {
 				var err error
-				if w0 > w1 || sparse {
-					lists, err = collect(lists, page, d, kind, from, to)
-				} else if lists, err = collect(lists, page, d, kind, from, weekStart(w0)-1); err == nil {
-					if lists, err = collect(lists, page, d, kind|weekFlag, int64(w0), int64(w1)); err == nil {
-						lists, err = collect(lists, page, d, kind, weekStart(w1)+7, to)
-					}
-				}
-				if err != nil {
+				if lists, err = collect(lists, page, d, kind, from, to, weeks0, weeks1); err != nil {
 					return fmt.Errorf("pebble: heat: %w", err)
 				}
 			}
