@@ -172,8 +172,8 @@ func (s *Service) GetHeatmap(ctx context.Context, req *recordingsv1.GetHeatmapRe
 	// The device switch's sessions are read beside the map, a read per
 	// class; the map's own sessions are the sum of its classes', so the
 	// map's read leaves the Sessions rows out rather than read them twice
-	// (for a rule of 10,000 pages, BenchmarkHeatWide: the class reads cost
-	// about half the map's read, and the map's read without them less).
+	// (BenchmarkHeatWide, a rule of 10,001 pages: the class reads cost
+	// about what the map's own read does).
 	devices := make([]int64, len(heatDevices))
 	var devicesErr error
 	var wg sync.WaitGroup
