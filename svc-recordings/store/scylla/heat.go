@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 
+	"golang.org/x/sync/errgroup"
+
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/pagerule"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
@@ -291,31 +293,103 @@ func (s *Store) heatReads(q store.HeatQuery, l heatLayout) []Stmt {
 	return out
 }
 
-// Heat implements store.Store.
+// heatReadsInFlight bounds the statements of one Heat read running at
+// once. A map reads a partition slice per page: a rule matching 10,000
+// pages is 10,000 statements, which one after another would wait 10,000
+// round trips.
+const heatReadsInFlight = 16
+
+// heatRowsBatch is how many rows a statement's reader hands over at once:
+// with heatReadsInFlight, what a read holds in memory beyond fn's own.
+const heatRowsBatch = 1024
+
+type heatRow struct {
+	kind heatmap.Kind
+	cell string
+	v    heatmap.Vec
+}
+
+// Heat implements store.Store: the statements run heatReadsInFlight at a
+// time, their rows handed to fn, one call at a time, on the caller's
+// goroutine.
 func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kind, string, heatmap.Vec) error) error {
 	hs, err := s.loadHeat(ctx, q.SiteID)
 	if err != nil {
 		return err
 	}
-	for _, st := range s.heatReads(q, hs.layout) {
-		it := s.ex.Iter(ctx, st)
-		var kind int8
-		var cell []byte
-		var v heatmap.Vec
-		for it.Scan(&kind, &cell, &v.N, &v.X, &v.Y, &v.K, &v.RX, &v.RY) {
-			if v.Zero() {
-				continue
+	sts := s.heatReads(q, hs.layout)
+	if len(sts) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(heatReadsInFlight)
+	rows := make(chan []heatRow, heatReadsInFlight)
+	read := make(chan error, 1)
+	go func() {
+		for _, st := range sts {
+			if gctx.Err() != nil {
+				break
 			}
-			if err := fn(heatmap.Kind(kind), string(cell), v); err != nil {
+			g.Go(func() error { return s.scanHeat(gctx, st, rows) })
+		}
+		read <- g.Wait()
+		close(rows)
+	}()
+	var fnErr error
+	for batch := range rows {
+		for _, r := range batch {
+			if fnErr != nil {
+				break
+			}
+			if fnErr = fn(r.kind, r.cell, r.v); fnErr != nil {
+				cancel() // the readers stop; their batches are drained
+			}
+		}
+	}
+	if err := <-read; fnErr == nil && err != nil {
+		return fmt.Errorf("scylla: heat: %w", err)
+	}
+	return fnErr
+}
+
+// scanHeat runs one of Heat's statements, handing its non-zero rows to out
+// in batches.
+func (s *Store) scanHeat(ctx context.Context, st Stmt, out chan<- []heatRow) error {
+	it := s.ex.Iter(ctx, st)
+	send := func(b []heatRow) error {
+		select {
+		case out <- b:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	batch := make([]heatRow, 0, 64)
+	var kind int8
+	var cell []byte
+	var v heatmap.Vec
+	for it.Scan(&kind, &cell, &v.N, &v.X, &v.Y, &v.K, &v.RX, &v.RY) {
+		if v.Zero() {
+			continue
+		}
+		batch = append(batch, heatRow{heatmap.Kind(kind), string(cell), v})
+		if len(batch) == heatRowsBatch {
+			if err := send(batch); err != nil {
 				it.Close()
 				return err
 			}
-		}
-		if err := it.Close(); err != nil {
-			return fmt.Errorf("scylla: heat: %w", err)
+			batch = make([]heatRow, 0, heatRowsBatch)
 		}
 	}
-	return nil
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if len(batch) == 0 {
+		return nil
+	}
+	return send(batch)
 }
 
 // HeatPages implements store.Store.

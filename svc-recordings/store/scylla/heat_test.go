@@ -1,13 +1,18 @@
 package scylla
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -196,6 +201,8 @@ func TestHeatReadStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 	reads := find(r.iters, "SELECT kind, cell, n, x, y, k, rx, ry FROM ks.heat WHERE site_id = ? AND gen = ? AND page = ? AND device IN ? AND kind IN ? AND day >= ? AND day <= ?")
+	// The reads run concurrently: in generation order to compare.
+	slices.SortFunc(reads, func(a, b Stmt) int { return cmp.Compare(a.Args[1].(int32), b.Args[1].(int32)) })
 	// Days 50..150 span generation 0 (50..99) and 3 (100..150); the page
 	// given twice is read once, the overlong one never.
 	if len(reads) != 2 || rows != 2 {
@@ -224,6 +231,155 @@ func TestHeatReadStatements(t *testing.T) {
 	if len(pr) != 1 || pr[0].Args[1] != int32(7) || pr[0].Args[2] != "https://a" || !slices.Equal(pages, []string{heatPage}) {
 		t.Fatalf("page dictionary read %+v, pages %v", pr, pages)
 	}
+}
+
+// TestHeatReadsConcurrently: a map over many pages runs its statements
+// heatReadsInFlight at a time (a read per page one after another waits a
+// round trip each), and hands every row to fn once, on the caller's
+// goroutine, whatever the batches; an error of fn or of a read ends Heat
+// with it, without starting the remaining statements.
+func TestHeatReadsConcurrently(t *testing.T) {
+	l := heatLayout{Segs: []heatSeg{{0, math.MinInt32}}, Pages: 1, Next: 1}
+	const pages, bigPage = 200, 7
+	var pageNames []string
+	for i := range pages {
+		pageNames = append(pageNames, fmt.Sprintf("https://shop.example.com/product/%03d", i))
+	}
+	rowsOf := func(page string) [][]any {
+		n := 3
+		if page == pageNames[bigPage] {
+			n = 2*heatRowsBatch + 5 // several batches
+		}
+		var out [][]any
+		for c := range n {
+			out = append(out, []any{int8(heatmap.Click), []byte(fmt.Sprintf("%s#%d", page, c)), int64(1), int64(0), int64(0), int64(0), int64(0), int64(0)})
+		}
+		return append(out, []any{int8(heatmap.Click), []byte("zero"), int64(0), int64(0), int64(0), int64(0), int64(0), int64(0)})
+	}
+	type run struct {
+		r        *recorder
+		inFlight atomic.Int32
+		most     atomic.Int32
+	}
+	newRun := func() *run {
+		var ru run
+		full := make(chan struct{})
+		var once sync.Once
+		ru.r = &recorder{rows: func(q Stmt) [][]any {
+			if strings.HasPrefix(q.CQL, "SELECT layout") {
+				return layoutRows(t, l, nil)
+			}
+			n := ru.inFlight.Add(1)
+			defer ru.inFlight.Add(-1)
+			for {
+				m := ru.most.Load()
+				if n <= m || ru.most.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			if n == heatReadsInFlight {
+				once.Do(func() { close(full) })
+			}
+			// The first reads wait until as many as may run are running:
+			// one after another, they never would be.
+			select {
+			case <-full:
+			case <-time.After(5 * time.Second):
+				t.Errorf("at most %d reads ran at once", ru.most.Load())
+				once.Do(func() { close(full) }) // the others need not wait
+			}
+			return rowsOf(q.Args[2].(string))
+		}}
+		return &ru
+	}
+
+	ru := newRun()
+	s := newRecorded(ru.r)
+	seen := map[string]int{}
+	caller := goroutineID()
+	err := s.Heat(context.Background(), store.HeatQuery{SiteID: 9, Pages: pageNames, FromDay: 1, ToDay: 2, Kinds: []heatmap.Kind{heatmap.Click}}, func(k heatmap.Kind, c string, v heatmap.Vec) error {
+		if goroutineID() != caller {
+			t.Fatal("fn called on another goroutine")
+		}
+		if k != heatmap.Click || v != (heatmap.Vec{N: 1}) {
+			t.Errorf("row %d %q %v", k, c, v)
+		}
+		seen[c]++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, p := range pageNames {
+		for _, row := range rowsOf(p) {
+			if c := string(row[1].([]byte)); c != "zero" {
+				want++
+				if seen[c] != 1 {
+					t.Fatalf("row %q handed %d times", c, seen[c])
+				}
+			}
+		}
+	}
+	if len(seen) != want || ru.most.Load() != heatReadsInFlight {
+		t.Fatalf("%d rows of %d; at most %d reads at once, want %d", len(seen), want, ru.most.Load(), heatReadsInFlight)
+	}
+	if n := len(find(ru.r.iters, "SELECT kind")); n != pages {
+		t.Fatalf("%d reads of %d pages", n, pages)
+	}
+
+	// fn's error ends the read: no further statement starts once it is
+	// seen (those in flight finish).
+	ru = newRun()
+	stop := errors.New("enough")
+	calls := 0
+	err = newRecorded(ru.r).Heat(context.Background(), store.HeatQuery{SiteID: 9, Pages: pageNames, FromDay: 1, ToDay: 2}, func(heatmap.Kind, string, heatmap.Vec) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("fn's error: %v after %d calls", err, calls)
+	}
+	if n := len(find(ru.r.iters, "SELECT kind")); n >= pages {
+		t.Fatalf("all %d reads ran after fn's error", n)
+	}
+
+	// A read's error ends it too.
+	bad := &failingReads{recorder: newRun().r, fail: pageNames[150]}
+	err = newStore(bad, Config{Keyspace: "ks", PageSize: 7}).Heat(context.Background(), store.HeatQuery{SiteID: 9, Pages: pageNames, FromDay: 1, ToDay: 2}, func(heatmap.Kind, string, heatmap.Vec) error { return nil })
+	if !errors.Is(err, errReadFailed) {
+		t.Fatalf("a failed read: %v", err)
+	}
+}
+
+var errReadFailed = errors.New("read timed out")
+
+// failingReads fails the read of one page.
+type failingReads struct {
+	*recorder
+	fail string
+}
+
+func (f *failingReads) Iter(ctx context.Context, st Stmt) Iter {
+	it := f.recorder.Iter(ctx, st)
+	if len(st.Args) > 2 && st.Args[2] == f.fail {
+		return errIter{}
+	}
+	return it
+}
+
+type errIter struct{}
+
+func (errIter) Scan(...any) bool  { return false }
+func (errIter) PageState() []byte { return nil }
+func (errIter) Close() error      { return errReadFailed }
+
+// goroutineID names the calling goroutine (from its stack's header).
+func goroutineID() string {
+	b := make([]byte, 64)
+	b = b[:runtime.Stack(b, false)]
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(b), "goroutine "), " ")
+	return id
 }
 
 func TestHeatSnapshotChecksTheSession(t *testing.T) {
