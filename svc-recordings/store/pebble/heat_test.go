@@ -448,19 +448,7 @@ func TestQueuedEncoding(t *testing.T) {
 			in[rng.Int64()-rng.Int64()] = h
 		}
 		b := encodeQueued(in)
-		out, err := decodeQueued(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(out) != len(in) {
-			t.Fatalf("decoded %d sites, want %d", len(out), len(in))
-		}
-		for site, h := range in {
-			o := out[site]
-			if o == nil || !maps.Equal(o.both, h.both) || !maps.Equal(o.day, h.day) || !maps.Equal(o.week, h.week) {
-				t.Fatalf("site %d: decoded %+v, want %+v", site, o, h)
-			}
-		}
+		wantQueued(t, b, in)
 		for cut := range len(b) {
 			// A cut between sites is a shorter valid encoding of some
 			// of the sites; any other cut must be refused.
@@ -473,12 +461,34 @@ func TestQueuedEncoding(t *testing.T) {
 			}
 			for site, o := range got {
 				h := in[site]
-				if h == nil || !maps.Equal(o.both, h.both) || !maps.Equal(o.day, h.day) || !maps.Equal(o.week, h.week) {
+				if !sameHeat(o, h) {
 					t.Fatalf("cut at %d of %d decoded site %d wrong", cut, len(b), site)
 				}
 			}
 		}
 	}
+}
+
+// wantQueued checks that b decodes to want's changes.
+func wantQueued(t testing.TB, b []byte, want map[int64]*siteHeat) {
+	t.Helper()
+	got, err := decodeQueued(b)
+	if err != nil {
+		t.Fatalf("encoded changes refused: %v", err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("decoded %d sites, want %d", len(got), len(want))
+	}
+	for site, h := range want {
+		if o := got[site]; !sameHeat(o, h) {
+			t.Fatalf("site %d: decoded %+v, want %+v", site, o, h)
+		}
+	}
+}
+
+// sameHeat tells whether two sites' changes are present and equal.
+func sameHeat(a, b *siteHeat) bool {
+	return a != nil && b != nil && maps.Equal(a.both, b.both) && maps.Equal(a.day, b.day) && maps.Equal(a.week, b.week)
 }
 
 // FuzzDecodeQueued: a j row read at Open (written by a crashed process,
@@ -497,19 +507,7 @@ func FuzzDecodeQueued(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out, err := decodeQueued(encodeQueued(in))
-		if err != nil {
-			t.Fatalf("re-encoded changes refused: %v", err)
-		}
-		if len(out) != len(in) {
-			t.Fatalf("re-encoded %d sites as %d", len(in), len(out))
-		}
-		for site, h := range in {
-			o := out[site]
-			if o == nil || !maps.Equal(o.both, h.both) || !maps.Equal(o.day, h.day) || !maps.Equal(o.week, h.week) {
-				t.Fatalf("site %d: re-encoded as %+v, want %+v", site, o, h)
-			}
-		}
+		wantQueued(t, encodeQueued(in), in)
 	})
 }
 
