@@ -116,14 +116,19 @@ func selectedMetrics(expr string) ([]string, error) {
 }
 
 // notScraped are the names the kit uses that a short run does not show,
-// each with why it cannot appear here and where it is tested instead.
-var notScraped = map[string]string{
-	"up":                                     "Prometheus writes it per scrape target",
-	"notify_queue_jobs":                      "observed only while a job waits or was given up (svc-notify/queue's tests)",
-	"ingest_forwarder_failures_total":        "counted from the first failed delivery",
-	"ingest_forwarder_dead_lettered_total":   "counted from the first dead letter (TestSpoolDeadLetterCommands scrapes it)",
-	"recordings_notify_outbox_entries_total": "counted from the first event published to notify",
-	"recordings_heatmap_flushes_total":       "counted from the first flush of heatmap changes (svc-recordings/store/pebble's TestHeatMetrics)",
+// each with why it cannot appear here and where it is tested instead. A
+// transient one shows only at some moments (a job waiting at the scrape),
+// so whether this run sees it is not checked either way.
+var notScraped = map[string]struct {
+	why       string
+	transient bool
+}{
+	"up":                                     {why: "Prometheus writes it per scrape target"},
+	"notify_queue_jobs":                      {why: "observed only while a job waits or was given up (svc-notify/queue's tests); a job the process schedules itself may be waiting at the scrape", transient: true},
+	"ingest_forwarder_failures_total":        {why: "counted from the first failed delivery"},
+	"ingest_forwarder_dead_lettered_total":   {why: "counted from the first dead letter (TestSpoolDeadLetterCommands scrapes it)"},
+	"recordings_notify_outbox_entries_total": {why: "counted from the first event published to notify"},
+	"recordings_heatmap_flushes_total":       {why: "counted from the first flush of heatmap changes (svc-recordings/store/pebble's TestHeatMetrics)"},
 }
 
 // TestOperationsKitMetricsExported: every query of the Grafana dashboard and
@@ -190,7 +195,7 @@ func TestOperationsKitMetricsExported(t *testing.T) {
 		}
 		var missing []string
 		for n := range used {
-			if !exported[n] && notScraped[n] == "" {
+			if _, known := notScraped[n]; !exported[n] && !known {
 				missing = append(missing, n)
 			}
 		}
@@ -200,9 +205,9 @@ func TestOperationsKitMetricsExported(t *testing.T) {
 		}
 		return nil
 	})
-	for n, why := range notScraped {
-		if exported[n] {
-			t.Errorf("%s is on /metrics after all (notScraped says %q): drop it from notScraped", n, why)
+	for n, ns := range notScraped {
+		if exported[n] && !ns.transient {
+			t.Errorf("%s is on /metrics after all (notScraped says %q): drop it from notScraped", n, ns.why)
 		}
 	}
 	t.Logf("%d queries name %d metrics, %d of them seen on /metrics", len(exprs), len(used), len(used)-len(notScraped))
