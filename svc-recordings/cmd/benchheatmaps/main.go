@@ -374,7 +374,8 @@ func benchGetHeatmap(ctx context.Context, client recordingsClient, o options) er
 	// The load leaves Pebble flushing and compacting for a moment; the
 	// calls are measured once the process is idle, so that their CPU is
 	// their own (measured among that work, one binary's p95 ranged from 52
-	// to 116 ms over six runs; once idle, 57 to 80 ms over five).
+	// to 116 ms over six runs, three above 100; once idle, 57 to 80 ms over
+	// five).
 	settled, idle := waitIdle(2 * time.Minute)
 	fmt.Printf("  idle %v after the load (background work done: %v)\n", settled.Round(100*time.Millisecond), idle)
 
@@ -688,7 +689,6 @@ func serve(ctx context.Context, mode string) error {
 	return err
 }
 
-// cpuTime is the CPU time (user and system) the process used so far.
 // waitIdle waits until the process has used under 2 % of a core over a
 // second, or for limit; it answers how long it waited and whether the
 // process went idle.
@@ -704,6 +704,7 @@ func waitIdle(limit time.Duration) (time.Duration, bool) {
 	return time.Since(start), false
 }
 
+// cpuTime is the CPU time (user and system) the process used so far.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
