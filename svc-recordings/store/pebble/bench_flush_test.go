@@ -50,7 +50,7 @@ func BenchmarkHeatFlush(b *testing.B) {
 		for range calls {
 			k := newKey(pHeatQueue).u64(seq)
 			seq++
-			q.items = append(q.items, queuedHeat{keys: [][]byte{k}, sites: call()})
+			q.items = append(q.items, queuedHeat{key: k, sites: call()})
 		}
 		n += calls * chunks
 		b.StartTimer()

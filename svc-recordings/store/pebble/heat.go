@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -185,7 +186,7 @@ func (s *Store) mergeHeat(b *pebble.Batch, site int64, session string, d heatmap
 	if m != nil {
 		sessKey = partition(pSession, site, session)
 	}
-	return writeDeltas(b, site, d, func(k heatmap.Key) rows { return m.writes(sessKey, k) })
+	return writeDeltas(b, site, func(k heatmap.Key) rows { return m.writes(sessKey, k) }, d)
 }
 
 // siteHeat is a call's heatmap changes of one site, by the rows they go
@@ -206,16 +207,6 @@ func (h *siteHeat) sections() [3]struct {
 		d heatmap.Deltas
 		r rows
 	}{{h.both, bothRows}, {h.day, dayRow}, {h.week, weekRow}}
-}
-
-// add adds o's changes to h.
-func (h *siteHeat) add(o *siteHeat) {
-	for i, sec := range o.sections() {
-		into := h.sections()[i].d
-		for k, v := range sec.d {
-			into.Add(k, v, 1)
-		}
-	}
 }
 
 func (h *siteHeat) rows() int { return len(h.both) + len(h.day) + len(h.week) }
@@ -272,87 +263,165 @@ func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string,
 	}
 }
 
-// write merges the call's changes of the site into b.
-func (h *siteHeat) write(b *pebble.Batch, site int64) error {
-	for _, sec := range h.sections() {
-		r := sec.r
-		if err := writeDeltas(b, site, sec.d.Prune(), func(heatmap.Key) rows { return r }); err != nil {
+// writeSiteHeat merges the calls' changes of the site into b.
+func writeSiteHeat(b *pebble.Batch, site int64, hs []*siteHeat) error {
+	ds := make([]heatmap.Deltas, 0, len(hs))
+	for i, r := range [3]rows{bothRows, dayRow, weekRow} {
+		ds = ds[:0]
+		for _, h := range hs {
+			ds = append(ds, h.sections()[i].d)
+		}
+		if err := writeDeltas(b, site, func(heatmap.Key) rows { return r }, ds...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeDeltas merges the deltas into the rows rowsOf answers: one cell
-// list (heatlist.go) per day or week row they touch.
-func writeDeltas(b *pebble.Batch, site int64, d heatmap.Deltas, rowsOf func(heatmap.Key) rows) error {
+// writeDeltas merges the sum of the deltas ds into the rows rowsOf
+// answers: one cell list (heatlist.go) per day or week row they touch.
+// rowsOf must answer the same for every key of one page, device, kind and
+// day (its callers' answers depend on the kind and the day only).
+//
+// The maps are summed as their cells are listed (a flush hands every
+// queued call's: adding them into one map first cost a hash and an insert
+// per change, and the map's growth). A week's list is the sum of its days'
+// lists: each day's cells are sorted once, and the week takes the day's
+// list as it is when one day of the week changed (a flush's usual case,
+// today) or the merge of the days' lists, instead of sorting the same
+// cells again for the week.
+func writeDeltas(b *pebble.Batch, site int64, rowsOf func(heatmap.Key) rows, ds ...heatmap.Deltas) error {
 	type group struct {
 		page   string
 		device int32
-		kind   heatmap.Kind // with weekFlag for a week row
-		day    int32        // or week
+		kind   heatmap.Kind
+		day    int32
 	}
+	// A row names its change in vecs: sorting moves 24 bytes, not 64.
 	type row struct {
 		cell string
-		v    heatmap.Vec
+		i    int32
 	}
-	lists := map[group][]row{}
+	type dayList struct {
+		group
+		r    rows
+		rows []row
+		vecs []heatmap.Vec
+	}
+	lists := map[group]*dayList{}
 	var kb keyBuf
 	var vb []byte
-	for k, v := range d {
-		r := rowsOf(k)
-		if k.Kind == heatmap.Page {
-			// The page dictionary: a row per page.
-			if r&dayRow == 0 {
+	pages := map[string]heatmap.Vec{}
+	for _, d := range ds {
+		for k, v := range d {
+			if k.Kind == heatmap.Page {
+				if rowsOf(k)&dayRow != 0 {
+					pages[k.Page] = pages[k.Page].Add(v, 1)
+				}
 				continue
 			}
-			kb = append(append(kb[:0], pHeatPage), 0, 0, 0, 0, 0, 0, 0, 0)
-			binary.BigEndian.PutUint64(kb[1:], uint64(site))
-			kb = append(kb, k.Page...)
-			vb = v.Append(vb[:0])
-			if err := b.Merge(kb, vb, nil); err != nil {
-				return fmt.Errorf("heatmap aggregate: %w", err)
-			}
-			continue
-		}
-		if r&weekRow != 0 {
-			g := group{k.Page, k.Device, k.Kind | weekFlag, weekOf(k.Day)}
-			lists[g] = append(lists[g], row{k.Cell, v})
-		}
-		if r&dayRow != 0 {
 			g := group{k.Page, k.Device, k.Kind, k.Day}
-			lists[g] = append(lists[g], row{k.Cell, v})
+			l := lists[g]
+			if l == nil {
+				l = &dayList{group: g, r: rowsOf(k)}
+				lists[g] = l
+			}
+			if l.r != 0 {
+				l.rows = append(l.rows, row{k.Cell, int32(len(l.vecs))})
+				l.vecs = append(l.vecs, v)
+			}
 		}
 	}
-	// A call's deltas name a few pages: hash each once.
-	ids := map[string]*[heatPageIDLen]byte{}
-	var cells []heatCell
-	for g, rs := range lists {
-		id := ids[g.page]
-		if id == nil {
-			x := heatPageID(g.page)
-			id = &x
-			ids[g.page] = id
+	// The page dictionary: a row per page.
+	for page, v := range pages {
+		if v.Zero() {
+			continue
 		}
-		// A week's list gets a cell from each of its days: sum them.
-		slices.SortFunc(rs, func(a, b row) int { return strings.Compare(a.cell, b.cell) })
-		cells = cells[:0]
-		for _, r := range rs {
-			if n := len(cells); n > 0 && string(cells[n-1].cell) == r.cell {
-				cells[n-1].v = cells[n-1].v.Add(r.v, 1)
-				continue
-			}
-			// The list only reads the cell: no copy.
-			cells = append(cells, heatCell{cell: unsafe.Slice(unsafe.StringData(r.cell), len(r.cell)), v: r.v})
-		}
-		kb = append(heatPagePrefix(kb[:0], site, id).i32(g.device), byte(g.kind)).i32(g.day)
-		vb = appendHeatList(vb[:0], cells)
-		if len(vb) == 1 {
-			continue // every cell summed to zero
-		}
+		kb = append(append(kb[:0], pHeatPage), 0, 0, 0, 0, 0, 0, 0, 0)
+		binary.BigEndian.PutUint64(kb[1:], uint64(site))
+		kb = append(kb, page...)
+		vb = v.Append(vb[:0])
 		if err := b.Merge(kb, vb, nil); err != nil {
 			return fmt.Errorf("heatmap aggregate: %w", err)
 		}
+	}
+	// In key order, so that the days of a week follow one another.
+	order := make([]*dayList, 0, len(lists))
+	for _, l := range lists {
+		if l.r != 0 {
+			order = append(order, l)
+		}
+	}
+	slices.SortFunc(order, func(a, b *dayList) int {
+		return cmp.Or(strings.Compare(a.page, b.page), cmp.Compare(a.device, b.device), cmp.Compare(a.kind, b.kind), cmp.Compare(a.day, b.day))
+	})
+	sameWeek := func(a, b *dayList) bool {
+		return a.page == b.page && a.device == b.device && a.kind == b.kind && weekOf(a.day) == weekOf(b.day)
+	}
+	// A call's deltas name a few pages: hash each once.
+	var id [heatPageIDLen]byte
+	idOf, haveID := "", false
+	var cells []heatCell
+	var weeks [][]byte // the encoded day lists of a week that go to its row
+	merge := func(page string, device int32, kind heatmap.Kind, day int32, list []byte) error {
+		if len(list) == 1 {
+			return nil // every cell summed to zero
+		}
+		if !haveID || page != idOf {
+			id, idOf, haveID = heatPageID(page), page, true
+		}
+		kb = append(heatPagePrefix(kb[:0], site, &id).i32(device), byte(kind)).i32(day)
+		if err := b.Merge(kb, list, nil); err != nil {
+			return fmt.Errorf("heatmap aggregate: %w", err)
+		}
+		return nil
+	}
+	for i := 0; i < len(order); {
+		j := i + 1
+		for j < len(order) && sameWeek(order[i], order[j]) {
+			j++
+		}
+		weeks = weeks[:0]
+		for _, l := range order[i:j] {
+			// Sorted, a cell's changes from several maps are adjacent.
+			slices.SortFunc(l.rows, func(a, b row) int { return strings.Compare(a.cell, b.cell) })
+			cells = cells[:0]
+			for _, r := range l.rows {
+				v := l.vecs[r.i]
+				if n := len(cells); n > 0 && string(cells[n-1].cell) == r.cell {
+					cells[n-1].v = cells[n-1].v.Add(v, 1)
+					continue
+				}
+				// The list only reads the cell: no copy.
+				cells = append(cells, heatCell{cell: unsafe.Slice(unsafe.StringData(r.cell), len(r.cell)), v: v})
+			}
+			list := appendHeatList(nil, cells)
+			if l.r&dayRow != 0 {
+				if err := merge(l.page, l.device, l.kind, l.day, list); err != nil {
+					return err
+				}
+			}
+			if l.r&weekRow != 0 && len(list) > 1 {
+				weeks = append(weeks, list)
+			}
+		}
+		var week []byte
+		switch len(weeks) {
+		case 0:
+		case 1:
+			week = weeks[0]
+		default:
+			var err error
+			if week, err = sumHeatLists(weeks); err != nil {
+				return fmt.Errorf("heatmap aggregate: %w", err)
+			}
+		}
+		if week != nil {
+			if err := merge(order[i].page, order[i].device, order[i].kind|weekFlag, weekOf(order[i].day), week); err != nil {
+				return err
+			}
+		}
+		i = j
 	}
 	return nil
 }
@@ -793,7 +862,7 @@ func (s *Store) countStep(site int64) (bool, *rebuildMarker, error) {
 			return false, nil, err
 		}
 	}
-	err = writeDeltas(b, site, d.Prune(), m.counts)
+	err = writeDeltas(b, site, m.counts, d.Prune())
 	if err != nil {
 		return false, nil, err
 	}

@@ -333,7 +333,7 @@ func TestWeekRowsAgreeWithDays(t *testing.T) {
 		want.Add(k, heatmap.Vec{N: 1 + rng.Int64N(3), X: rng.Int64N(1000), K: 1}, 1)
 	}
 	b := s.db.NewBatch()
-	if err := writeDeltas(b, site, want, func(heatmap.Key) rows { return bothRows }); err != nil {
+	if err := writeDeltas(b, site, func(heatmap.Key) rows { return bothRows }, want); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -511,10 +511,12 @@ func FuzzDecodeQueued(f *testing.F) {
 	})
 }
 
-// TestWriteDeltasLists: writeDeltas writes each change to the rows rowsOf
-// names, one list per day or week row (a week's list sums its days'
-// changes of a cell), over pages, devices, kinds, days and weeks, cells of
-// every length, some sharing a prefix, and changes that cancel.
+// TestWriteDeltasLists: writeDeltas writes the sum of its maps' changes to
+// the rows rowsOf names, one list per day or week row (a week's list sums
+// its days' changes of a cell), over pages, devices, kinds, days and
+// weeks, cells of every length, some sharing a prefix, changes of one key
+// in several maps, and changes that cancel (within a day, across maps and
+// across a week's days: no zero cell is written, nor a row of none).
 func TestWriteDeltasLists(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	cell := func() string {
@@ -533,19 +535,20 @@ func TestWriteDeltasLists(t *testing.T) {
 		{name: "rebuild split", rowsOf: func(k heatmap.Key) rows { return rows(1 + k.Day&1) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := heatmap.Deltas{}
+			ds := []heatmap.Deltas{{}, {}, {}}
 			for range 3000 {
 				k := heatmap.Key{Page: fmt.Sprintf("https://a/%d", r.IntN(3)), Device: int32(r.IntN(3)), Day: int32(r.IntN(40) - 20), Kind: kinds[r.IntN(len(kinds))], Cell: cell()}
 				if k.Kind == heatmap.Page {
 					// The page dictionary's keys name only the page.
 					k.Device, k.Day, k.Cell = 0, 0, ""
 				}
-				d.Add(k, heatmap.Vec{N: int64(r.IntN(9) - 4), X: 1}, 1)
+				n := int64(r.IntN(5) - 2)
+				ds[r.IntN(len(ds))].Add(k, heatmap.Vec{N: n, X: 2 * n}, 1)
 			}
 			// What each row's cells must sum to, built key by key.
 			type at struct{ row, cell string }
 			want := map[at]heatmap.Vec{}
-			for k, v := range d {
+			for k, v := range sum(ds...) {
 				rw := tc.rowsOf(k)
 				if k.Kind == heatmap.Page {
 					if rw&dayRow != 0 {
@@ -566,7 +569,7 @@ func TestWriteDeltasLists(t *testing.T) {
 			s := open(t, store.Limits{})
 			b := s.db.NewBatch()
 			defer b.Close()
-			if err := writeDeltas(b, 1, d, tc.rowsOf); err != nil {
+			if err := writeDeltas(b, 1, tc.rowsOf, ds...); err != nil {
 				t.Fatal(err)
 			}
 			got := map[at]heatmap.Vec{}
@@ -614,6 +617,17 @@ func TestWriteDeltasLists(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sum answers the changes of ds added up, those that sum to zero left out.
+func sum(ds ...heatmap.Deltas) heatmap.Deltas {
+	out := heatmap.Deltas{}
+	for _, d := range ds {
+		for k, v := range d {
+			out.Add(k, v, 1)
+		}
+	}
+	return out.Prune()
 }
 
 // TestRebuildPointsSnapshots: a rebuild points each page's snapshot from

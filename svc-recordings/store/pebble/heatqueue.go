@@ -46,11 +46,10 @@ type heatQueue struct {
 	done    chan struct{}
 }
 
-// queuedHeat is changes of appends and their j keys: one append's, or
-// several summed by a flush that failed; at is when the earliest of them
-// was queued (for rows found on disk at Open, when it opened).
+// queuedHeat is one append's changes and its j key; at is when it was
+// queued (for rows found on disk at Open, when it opened).
 type queuedHeat struct {
-	keys  [][]byte
+	key   []byte
 	sites map[int64]*siteHeat
 	at    time.Time
 }
@@ -61,12 +60,11 @@ func (q *heatQueue) depth() (cells, appends int, oldest time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, it := range q.items {
-		appends += len(it.keys)
 		if oldest.IsZero() || it.at.Before(oldest) {
 			oldest = it.at
 		}
 	}
-	return q.rows, appends, oldest
+	return q.rows, len(q.items), oldest
 }
 
 func (it queuedHeat) rows() int {
@@ -102,7 +100,7 @@ func (s *Store) recordHeat(b *pebble.Batch, heat map[int64]*siteHeat) (queuedHea
 	if err := b.Set(key, encodeQueued(heat), nil); err != nil {
 		return queuedHeat{}, false, fmt.Errorf("heatmap queue: %w", err)
 	}
-	return queuedHeat{keys: [][]byte{key}, sites: heat, at: time.Now()}, true, nil
+	return queuedHeat{key: key, sites: heat, at: time.Now()}, true, nil
 }
 
 // enqueue hands committed changes to the flusher. The caller still holds
@@ -136,34 +134,19 @@ func (s *Store) flushHeat() error {
 		return nil
 	}
 	start := time.Now()
-	// The changes are summed into the largest call's (adding every call's
-	// into a fresh map showed in append profiles); the calls are not
-	// needed apart any more.
-	largest, most := 0, 0
-	for i, it := range items {
-		if n := it.rows(); n > most {
-			largest, most = i, n
-		}
-	}
-	sum := items[largest].sites
-	for i, it := range items {
-		if i == largest {
-			continue
-		}
+	// Each site's calls are written together: writeDeltas sums them as it
+	// lists their cells.
+	sites := map[int64][]*siteHeat{}
+	for _, it := range items {
 		for site, h := range it.sites {
-			into := sum[site]
-			if into == nil {
-				into = newSiteHeat()
-				sum[site] = into
-			}
-			into.add(h)
+			sites[site] = append(sites[site], h)
 		}
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	err := func() error {
-		for site, h := range sum {
-			if err := h.write(b, site); err != nil {
+		for site, hs := range sites {
+			if err := writeSiteHeat(b, site, hs); err != nil {
 				return err
 			}
 		}
@@ -172,10 +155,8 @@ func (s *Store) flushHeat() error {
 		// memtable flush leaves neither in the tables, where a tombstone
 		// would be carried down the LSM.
 		for _, it := range items {
-			for _, k := range it.keys {
-				if err := b.SingleDelete(k, nil); err != nil {
-					return err
-				}
+			if err := b.SingleDelete(it.key, nil); err != nil {
+				return err
 			}
 		}
 		// Not synced: a lost flush leaves its j rows, which Open queues
@@ -183,17 +164,12 @@ func (s *Store) flushHeat() error {
 		return b.Commit(pebble.NoSync)
 	}()
 	if err != nil {
-		// Put them back in front, summed: nothing was written.
-		back := queuedHeat{sites: sum, at: items[0].at}
-		for _, it := range items {
-			back.keys = append(back.keys, it.keys...)
-			if it.at.Before(back.at) {
-				back.at = it.at
-			}
-		}
+		// Put them back in front: nothing was written.
 		q.mu.Lock()
-		q.items = append([]queuedHeat{back}, q.items...)
-		q.rows += back.rows()
+		for _, it := range items {
+			q.rows += it.rows()
+		}
+		q.items = append(items, q.items...)
 		q.mu.Unlock()
 		s.heatm.flushed(start, 0, err)
 		return fmt.Errorf("pebble: flush heatmap changes: %w", err)
@@ -227,7 +203,7 @@ func (s *Store) startHeatQueue() error {
 		if err != nil {
 			return fmt.Errorf("heatmap queue row %d: %w", seq, err)
 		}
-		it := queuedHeat{keys: [][]byte{append([]byte(nil), k...)}, sites: sites, at: time.Now()}
+		it := queuedHeat{key: append([]byte(nil), k...), sites: sites, at: time.Now()}
 		q.items = append(q.items, it)
 		q.rows += it.rows()
 		q.next = seq + 1
