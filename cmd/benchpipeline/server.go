@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -174,6 +175,18 @@ type metrics struct {
 	// The recordings store's Pebble figures (pebblemetrics).
 	tables, blobFiles, stalled float64 // live tables and blob files; s stalled
 	pebbleIn, pebbleWrote      float64 // WAL bytes in; bytes flushed and compacted
+	// The batches spool's group commits (one write and fdatasync each)
+	// and the records they wrote.
+	commits, committed float64
+}
+
+// perCommit is the records per group commit of the batches spool from m0
+// to m (0 with no commit).
+func (m metrics) perCommit(m0 metrics) float64 {
+	if m.commits <= m0.commits {
+		return 0
+	}
+	return (m.committed - m0.committed) / (m.commits - m0.commits)
 }
 
 // writeAmp is the recordings store's bytes flushed and compacted per byte
@@ -200,6 +213,13 @@ func (s *server) metrics() (metrics, error) {
 	m.accepted = sum(fams["ingest_batches_total"], "code", "204")
 	m.stored = sum(fams["recordings_chunks_stored_total"], "", "")
 	m.goroutines = sum(fams["go_goroutines"], "", "")
+	for _, h := range fams["ingest_spool_commit_records"].GetMetric() {
+		traffic := slices.ContainsFunc(h.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == "spool" && l.GetValue() == "traffic" })
+		if !traffic && h.Histogram != nil {
+			m.commits += float64(h.GetHistogram().GetSampleCount())
+			m.committed += h.GetHistogram().GetSampleSum()
+		}
+	}
 	rec := func(name string) float64 { return sum(fams[name], "store", "recordings") }
 	m.tables = rec("pebble_tables")
 	m.blobFiles = rec("pebble_blob_files")

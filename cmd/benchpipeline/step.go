@@ -20,7 +20,10 @@ type step struct {
 	rss      int64         // at the end of the load
 	disk     int64         // data directory growth, step start to settled
 	accepted int
-	why      string // why the step is not sustained ("" when it is)
+	// perCommit is the batches spool's records per group commit (one
+	// fdatasync), step start to settled.
+	perCommit float64
+	why       string // why the step is not sustained ("" when it is)
 }
 
 // ledger is what the server has accepted since it started: it must all be
@@ -101,6 +104,10 @@ func runStep(ctx context.Context, s *server, dr *loadgen.Driver, l *ledger, rate
 	if err != nil {
 		return nil, err
 	}
+	m0, err := s.metrics()
+	if err != nil {
+		return nil, err
+	}
 	type ran struct {
 		res *loadgen.Result
 		err error
@@ -139,6 +146,11 @@ func runStep(ctx context.Context, s *server, dr *loadgen.Driver, l *ledger, rate
 		return nil, err
 	}
 	st.cpu, st.disk = u2.cpu-u0.cpu, u2.disk-u0.disk
+	m2, err := s.metrics()
+	if err != nil {
+		return nil, err
+	}
+	st.perCommit = m2.perCommit(m0)
 	r := st.res
 	switch {
 	case r.Errors > 0:
@@ -156,8 +168,8 @@ func runStep(ctx context.Context, s *server, dr *loadgen.Driver, l *ledger, rate
 }
 
 func stepHeader() {
-	fmt.Printf("%8s %9s %9s %8s %9s %9s %9s %9s %8s %10s %9s %8s %12s  %s\n",
-		"rate/s", "answered", "204/s", "non-204", "p50", "p99", "backlog", "settle", "CPU/b", "CPUs", "RSS", "disk/b", "sent/b", "verdict")
+	fmt.Printf("%8s %9s %9s %8s %9s %9s %9s %9s %8s %10s %9s %8s %12s %9s  %s\n",
+		"rate/s", "answered", "204/s", "non-204", "p50", "p99", "backlog", "settle", "CPU/b", "CPUs", "RSS", "disk/b", "sent/b", "b/fsync", "verdict")
 }
 
 func (st *step) print() {
@@ -170,11 +182,11 @@ func (st *step) print() {
 	if st.why != "" {
 		verdict = "NOT sustained: " + st.why
 	}
-	fmt.Printf("%8.0f %9.0f %9.0f %8d %9s %9s %9.0f %9s %8s %10.2f %9s %8d %12d  %s\n",
+	fmt.Printf("%8.0f %9.0f %9.0f %8d %9s %9s %9.0f %9s %8s %10.2f %9s %8d %12d %9.1f  %s\n",
 		st.rate, float64(r.Answered())/secs, float64(st.accepted)/secs, r.Answered()-st.accepted+r.Errors+r.Saturated,
 		ms(r.Latency.ValueAtQuantile(50)), ms(r.Latency.ValueAtQuantile(99)), maxOf(st.backlog), st.settle.Round(100*time.Millisecond),
 		per(st.cpu), st.cpu.Seconds()/(r.Elapsed+st.settle).Seconds(), mib(st.rss), st.disk/int64(max(st.accepted, 1)),
-		r.SentBytes/int64(max(r.Offered-r.Saturated, 1)), verdict)
+		r.SentBytes/int64(max(r.Offered-r.Saturated, 1)), st.perCommit, verdict)
 }
 
 func maxOf(xs []float64) float64 {
