@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,6 +61,28 @@ type edgeResult struct {
 	sockErrs string
 	cpu      time.Duration // the target process's
 	faults   uint          // the target process's minor page faults
+	// client is wrk's CPU, wall the run's: the cores both used, against
+	// the machine's, tell whether the target was short of CPU or waited.
+	client, wall time.Duration
+	// The spool's group commits: records per commit, mean time of one.
+	perCommit  float64
+	commitTime time.Duration
+}
+
+// clientPerReq is wrk's CPU per request.
+func (r edgeResult) clientPerReq() time.Duration {
+	if r.requests == 0 {
+		return 0
+	}
+	return r.client / time.Duration(r.requests)
+}
+
+// busy is the share of the machine's cores the target and wrk used.
+func (r edgeResult) busy() float64 {
+	if r.wall <= 0 {
+		return 0
+	}
+	return (r.cpu + r.client).Seconds() / r.wall.Seconds() / float64(runtime.NumCPU())
 }
 
 func (r edgeResult) cpuPerReq() time.Duration {
@@ -142,17 +165,27 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 	if err := os.WriteFile(luaFile, []byte(edgeLua), 0o644); err != nil {
 		return err
 	}
-	run := func(url string, proc procfs.Proc, d time.Duration) (edgeResult, error) {
+	// spool is the edge's server (its spool's commits are read), nil for
+	// the bare handler.
+	run := func(url string, proc procfs.Proc, spool *server, d time.Duration) (edgeResult, error) {
 		st0, err := proc.Stat()
 		if err != nil {
 			return edgeResult{}, err
 		}
+		var m0 metrics
+		if spool != nil {
+			if m0, err = spool.metrics(); err != nil {
+				return edgeResult{}, err
+			}
+		}
 		cmd := exec.CommandContext(ctx, wrk, "-t2", "-c64", "-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", "-s", luaFile, url)
 		cmd.Env = append(os.Environ(), "SL_BODY="+bodyFile, "SL_ORIGIN="+site.Origin)
+		t0 := time.Now()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return edgeResult{}, fmt.Errorf("wrk: %w: %s", err, out)
 		}
+		wall := time.Since(t0)
 		st1, err := proc.Stat()
 		if err != nil {
 			return edgeResult{}, err
@@ -160,30 +193,39 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 		r, err := parseWrk(string(out))
 		r.cpu = time.Duration((st1.CPUTime() - st0.CPUTime()) * float64(time.Second))
 		r.faults = st1.MinFlt - st0.MinFlt
+		r.client, r.wall = cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime(), wall
+		if spool != nil {
+			m1, merr := spool.metrics()
+			if merr != nil {
+				return edgeResult{}, merr
+			}
+			r.perCommit, r.commitTime = m1.perCommit(m0), m1.commitTime(m0)
+		}
 		return r, err
 	}
 	edgeURL, bareURL := "http://"+s.http+"/i/v1/batch?k="+site.Key, "http://"+bareAddr+"/"
 	// A warm-up of each, not counted (connections, caches, the heap's size).
 	for _, w := range []struct {
-		url  string
-		proc procfs.Proc
-	}{{edgeURL, s.proc}, {bareURL, bareProc}} {
-		if _, err := run(w.url, w.proc, min(d, 3*time.Second)); err != nil {
+		url   string
+		proc  procfs.Proc
+		spool *server
+	}{{edgeURL, s.proc, s}, {bareURL, bareProc, nil}} {
+		if _, err := run(w.url, w.proc, w.spool, min(d, 3*time.Second)); err != nil {
 			return err
 		}
 	}
 	fmt.Printf("\n== the edge alone (accounts, ingest, gateway: %s serve --target accounts,ingest,gateway; recordings unreachable, spool fsync'd) against a bare net/http 204 handler; wrk -t2 -c64 -d%v, a %d-byte Chromium batch as JSON, a new session every 10 batches; %d rounds, order rotated\n",
 		c.binary, d, len(body), rounds)
-	fmt.Printf("%6s %-6s %10s %8s %10s %10s %12s %14s %8s\n", "round", "target", "req/s", "× bare", "p50", "p99", "CPU/request", "faults/request", "non-2xx")
+	fmt.Printf("%6s %-6s %10s %8s %10s %10s %12s %14s %8s %11s %6s %8s %9s\n", "round", "target", "req/s", "× bare", "p50", "p99", "CPU/request", "faults/request", "non-2xx", "wrk CPU/req", "busy", "b/fsync", "commit")
 	var edges, bares []edgeResult
 	for round := range rounds {
 		var e, b edgeResult
 		for k := range 2 {
 			var err error
 			if (round+k)%2 == 0 {
-				e, err = run(edgeURL, s.proc, d)
+				e, err = run(edgeURL, s.proc, s, d)
 			} else {
-				b, err = run(bareURL, bareProc, d)
+				b, err = run(bareURL, bareProc, nil, d)
 			}
 			if err != nil {
 				return err
@@ -194,8 +236,9 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 			name string
 			r    edgeResult
 		}{{"edge", e}, {"bare", b}} {
-			fmt.Printf("%6d %-6s %10.0f %8.3f %10v %10v %12v %14.2f %8d%s\n", round+1, x.name, x.r.rps, x.r.rps/b.rps,
-				x.r.p50.Round(10*time.Microsecond), x.r.p99.Round(10*time.Microsecond), x.r.cpuPerReq().Round(time.Microsecond), x.r.faultsPerReq(), x.r.non2xx, x.r.sockErrs)
+			fmt.Printf("%6d %-6s %10.0f %8.3f %10v %10v %12v %14.2f %8d %11v %5.0f%% %8.1f %9v%s\n", round+1, x.name, x.r.rps, x.r.rps/b.rps,
+				x.r.p50.Round(10*time.Microsecond), x.r.p99.Round(10*time.Microsecond), x.r.cpuPerReq().Round(time.Microsecond), x.r.faultsPerReq(), x.r.non2xx,
+				x.r.clientPerReq().Round(time.Microsecond), 100*x.r.busy(), x.r.perCommit, x.r.commitTime.Round(time.Microsecond), x.r.sockErrs)
 		}
 	}
 	var ratios []float64
@@ -221,7 +264,7 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 	if c.profile > 0 {
 		// One more edge run, not counted, under the profiler.
 		path := filepath.Join(os.TempDir(), "benchedge.cpu.pprof")
-		if err := s.profileUnder(c.profile, path, func(d time.Duration) error { _, err := run(edgeURL, s.proc, d); return err }); err != nil {
+		if err := s.profileUnder(c.profile, path, func(d time.Duration) error { _, err := run(edgeURL, s.proc, s, d); return err }); err != nil {
 			return err
 		}
 		fmt.Printf("\nCPU profile of the edge under wrk for %v: %s\n", c.profile, path)

@@ -175,9 +175,9 @@ type metrics struct {
 	// The recordings store's Pebble figures (pebblemetrics).
 	tables, blobFiles, stalled float64 // live tables and blob files; s stalled
 	pebbleIn, pebbleWrote      float64 // WAL bytes in; bytes flushed and compacted
-	// The batches spool's group commits (one write and fdatasync each)
-	// and the records they wrote.
-	commits, committed float64
+	// The batches spool's group commits (one write and fdatasync each),
+	// the records they wrote and the seconds they took.
+	commits, committed, commitSecs float64
 }
 
 // perCommit is the records per group commit of the batches spool from m0
@@ -187,6 +187,15 @@ func (m metrics) perCommit(m0 metrics) float64 {
 		return 0
 	}
 	return (m.committed - m0.committed) / (m.commits - m0.commits)
+}
+
+// commitTime is the mean time of the batches spool's group commits
+// (write and fdatasync) from m0 to m.
+func (m metrics) commitTime(m0 metrics) time.Duration {
+	if m.commits <= m0.commits {
+		return 0
+	}
+	return time.Duration((m.commitSecs - m0.commitSecs) / (m.commits - m0.commits) * float64(time.Second))
 }
 
 // writeAmp is the recordings store's bytes flushed and compacted per byte
@@ -213,13 +222,18 @@ func (s *server) metrics() (metrics, error) {
 	m.accepted = sum(fams["ingest_batches_total"], "code", "204")
 	m.stored = sum(fams["recordings_chunks_stored_total"], "", "")
 	m.goroutines = sum(fams["go_goroutines"], "", "")
-	for _, h := range fams["ingest_spool_commit_records"].GetMetric() {
-		traffic := slices.ContainsFunc(h.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == "spool" && l.GetValue() == "traffic" })
-		if !traffic && h.Histogram != nil {
-			m.commits += float64(h.GetHistogram().GetSampleCount())
-			m.committed += h.GetHistogram().GetSampleSum()
+	batches := func(name string) (count, sum float64) {
+		for _, h := range fams[name].GetMetric() {
+			traffic := slices.ContainsFunc(h.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == "spool" && l.GetValue() == "traffic" })
+			if !traffic && h.Histogram != nil {
+				count += float64(h.GetHistogram().GetSampleCount())
+				sum += h.GetHistogram().GetSampleSum()
+			}
 		}
+		return count, sum
 	}
+	m.commits, m.committed = batches("ingest_spool_commit_records")
+	_, m.commitSecs = batches("ingest_spool_commit_duration_seconds")
 	rec := func(name string) float64 { return sum(fams[name], "store", "recordings") }
 	m.tables = rec("pebble_tables")
 	m.blobFiles = rec("pebble_blob_files")
