@@ -13,9 +13,16 @@ import (
 // second's worth of AppendChunks calls (16 calls of 48 chunks on one page,
 // 2 clicks over 150 elements and 9 pointer cells per chunk — what
 // BenchmarkExtractHeat's batch yields — three device classes), reported
-// per chunk. The flusher is stopped so that
-// each flush takes exactly the queued calls.
+// per chunk: the chunks of one day (a flush's usual case: a week's list is
+// its day's), or of two days of one week (its list is their merge). The
+// flusher is stopped so that each flush takes exactly the queued calls.
 func BenchmarkHeatFlush(b *testing.B) {
+	for _, days := range []int{1, 2} {
+		b.Run(fmt.Sprintf("days=%d", days), func(b *testing.B) { benchHeatFlush(b, days) })
+	}
+}
+
+func benchHeatFlush(b *testing.B, days int) {
 	const calls, chunks = 16, 48
 	s := open(b, store.Limits{})
 	q := &s.heatq
@@ -28,7 +35,7 @@ func BenchmarkHeatFlush(b *testing.B) {
 		h := newSiteHeat()
 		for range chunks {
 			device := int32(1 + rng.IntN(3))
-			day := benchFirst + int32(rng.IntN(2))
+			day := benchFirst + int32(rng.IntN(days))
 			for range 2 {
 				sel := fmt.Sprintf("body>main>section:nth-of-type(%d)>div.c-card>a.c-link-%d", 1+rng.IntN(19), zipf.Uint64())
 				k := heatmap.Key{Page: benchPage, Device: device, Day: day, Kind: heatmap.Click, Cell: heatmap.ClickCell(int8(rng.IntN(101)), int8(rng.IntN(101)), sel)}
