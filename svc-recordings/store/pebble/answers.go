@@ -304,6 +304,7 @@ func (s *Store) retally(b *pebble.Batch, site int64, session string, added []ans
 	if err := b.Set(partition(pSession, site, session), rb, nil); err != nil {
 		return err
 	}
+	s.forgetRow(site, session)
 	return s.outbox(b, store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: site, Summary: sum, Traceparent: trace})
 }
 

@@ -215,16 +215,18 @@ func BenchmarkHeatWide(b *testing.B) {
 // sl:click, pointer movement, scroll reach, a snapshot), with aggregation
 // and without it (the same chunks, the store told to skip it): the
 // difference is what aggregation costs an append. "plain" appends the
-// chunks stripped of heatmap data, for scale.
+// chunks stripped of heatmap data, for scale; "reread" is "aggregated"
+// with the row cache emptied before each append (each reads its session's
+// row back from the database, as before the cache).
 func BenchmarkAppend(b *testing.B) {
 	base := chunk(b, 1, 0, 0, 20000, true)
 	if base.Stats.Heat == nil || len(base.Stats.Clicks) == 0 || base.Stats.Clicks[0].H == nil {
 		b.Fatal("the chunk carries no heatmap data")
 	}
-	for _, mode := range []string{"aggregated", "not-aggregated", "plain"} {
+	for _, mode := range []string{"aggregated", "not-aggregated", "plain", "reread"} {
 		b.Run(mode, func(b *testing.B) {
 			s := open(b, store.Limits{})
-			s.heatOff = mode != "aggregated"
+			s.heatOff = mode != "aggregated" && mode != "reread"
 			seq := map[int]int64{}
 			i := 0
 			defer cpuPerOp(b)()
@@ -242,6 +244,9 @@ func BenchmarkAppend(b *testing.B) {
 					for j := range c.Stats.Clicks {
 						c.Stats.Clicks[j].H = nil
 					}
+				}
+				if mode == "reread" {
+					s.rows = rowCache{}
 				}
 				if _, err := s.Append(context.Background(), []store.Chunk{c}); err != nil {
 					b.Fatal(err)

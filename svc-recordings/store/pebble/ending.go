@@ -202,6 +202,7 @@ func (s *Store) endSessions(sessions []openSession, cutMs int64) ([]*sessionsv1.
 		if err := b.Set(partition(pSession, o.site, o.session), rb, nil); err != nil {
 			return nil, fmt.Errorf("pebble: end session: %w", err)
 		}
+		s.forgetRow(o.site, o.session)
 		if err := b.Delete(openKey, nil); err != nil {
 			return nil, fmt.Errorf("pebble: end session: %w", err)
 		}

@@ -24,6 +24,9 @@ type heatMetrics struct {
 	lists     metric.Int64Counter
 	folds     metric.Int64Counter
 	reg       metric.Registration
+	// rowReg reports the store's row cache (rowcache.go), registered here
+	// with the store's other figures.
+	rowReg metric.Registration
 }
 
 var (
@@ -85,6 +88,9 @@ func newHeatMetrics(mp metric.MeterProvider, s *Store) (*heatMetrics, error) {
 	if err != nil {
 		return nil, fmt.Errorf("heatmap metrics: %w", err)
 	}
+	if h.rowReg, err = registerRowCache(m, &s.rows); err != nil {
+		return nil, errors.Join(fmt.Errorf("row cache metrics: %w", err), h.reg.Unregister())
+	}
 	return h, nil
 }
 
@@ -109,5 +115,5 @@ func (h *heatMetrics) close() error {
 	if h == nil || h.reg == nil {
 		return nil
 	}
-	return h.reg.Unregister()
+	return errors.Join(h.reg.Unregister(), h.rowReg.Unregister())
 }

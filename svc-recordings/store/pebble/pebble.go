@@ -94,6 +94,8 @@ type Store struct {
 	// aggregation's (heatmetrics.go).
 	pebbleMetrics *pebblemetrics.Recorder
 	heatm         *heatMetrics
+	// rows keeps the session rows appends wrote (rowcache.go).
+	rows rowCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -401,6 +403,11 @@ type group struct {
 	session string
 	idx     []int  // positions in the call
 	trace   string // the call's traceparent, for its outbox entries
+	stripe  int
+	// wrote is the session row the call writes (nil: none) and wroteSize
+	// its encoded size, for the row cache once the batch applies.
+	wrote     *sessionRow
+	wroteSize int
 }
 
 // Append implements store.Store.
@@ -415,10 +422,10 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 		k := [2]any{c.SiteID, c.SessionID}
 		g := groups[k]
 		if g == nil {
-			g = &group{site: c.SiteID, session: c.SessionID, trace: tp}
+			g = &group{site: c.SiteID, session: c.SessionID, trace: tp, stripe: s.stripe(c.SiteID, c.SessionID)}
 			groups[k] = g
 			order = append(order, g)
-			stripeIdx = append(stripeIdx, s.stripe(c.SiteID, c.SessionID))
+			stripeIdx = append(stripeIdx, g.stripe)
 			sites = append(sites, c.SiteID)
 		}
 		g.idx = append(g.idx, i)
@@ -473,6 +480,11 @@ func (s *Store) applyAppend(b *pebble.Batch, order []*group, stripeIdx []int, si
 	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		return true, err
 	}
+	for _, g := range order {
+		if g.wrote != nil {
+			s.rows.keep(g.stripe, partition(pSession, g.site, g.session), g.wrote, g.wroteSize)
+		}
+	}
 	if ok {
 		s.enqueue(queued) // under the sites' read locks (heatqueue.go)
 	}
@@ -485,9 +497,13 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	} else if dead {
 		return nil // deleted: re-deliveries stay out
 	}
-	row, err := s.loadRow(g.site, g.session)
-	if err != nil {
-		return err
+	// Taken out of the cache: this append changes it in place.
+	row := s.rows.take(g.stripe, partition(pSession, g.site, g.session))
+	if row == nil {
+		var err error
+		if row, err = s.loadRow(g.site, g.session); err != nil {
+			return err
+		}
 	}
 	// Which chunks may be stored already, without a Get each: none of a
 	// session without a row (a deletion removes both), and of an open
@@ -661,6 +677,7 @@ func writeRow(b *pebble.Batch, g *group, row *sessionRow, oldExpires, oldCold in
 	if err := b.Set(partition(pSession, g.site, g.session), rb, nil); err != nil {
 		return fmt.Errorf("pebble: append chunk: %w", err)
 	}
+	g.wrote, g.wroteSize = row, len(rb)
 	var serverMs int64
 	for _, c := range fresh {
 		serverMs = max(serverMs, c.Stats.ServerMs)
@@ -943,6 +960,7 @@ func (s *Store) deleteSession(b *pebble.Batch, site int64, session string, row *
 	if err := s.mergeHeat(b, site, session, heat); err != nil {
 		return err
 	}
+	s.forgetRow(site, session)
 	for _, p := range []byte{pChunk, pStats, pIndex} {
 		k := partition(p, site, session)
 		if err := b.DeleteRange(k, upperBound(k), nil); err != nil {

@@ -1,0 +1,142 @@
+package pebble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+
+	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
+)
+
+// TestRowCacheMatchesRereading runs one random sequence of every writer of
+// session rows — appends (duplicates, gaps, late chunks, several sessions
+// in a call), survey answers, ending idle sessions, deleting a session or
+// a visitor, a deleted session's id coming back — against a store with its row cache and one whose cache is
+// emptied before each step (every append reads its row back, as before
+// the cache), and compares every session's row and summary after each
+// step. A writer that left a cached row stale would make the next append
+// build on it, and the two stores part.
+func TestRowCacheMatchesRereading(t *testing.T) {
+	// Tombstones of a millisecond: a deleted session's id comes back as
+	// a new session, which a stale cached row would carry on from.
+	openTTL := func() *Store {
+		s, err := Open(t.TempDir(), Options{Logger: quiet{}, TombstoneTTL: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		return s
+	}
+	cached, reread := openTTL(), openTTL()
+	ctx := context.Background()
+	const site = int64(3_000_000_021)
+	t0 := time.Now().Add(-3 * time.Hour).UnixMilli()
+	rng := rand.New(rand.NewPCG(21, 1))
+	sessions := []string{"s_rc_a", "s_rc_b", "s_rc_c", "s_rc_d"}
+	visitor := func(sess string) string { return fmt.Sprintf("v_rc_%d", len(sess)%2+int(sess[len(sess)-1])%2) }
+	nextSeq := map[string]int64{}
+	answers := 0
+	both := func(what string, op func(s *Store) error) {
+		t.Helper()
+		reread.rows = rowCache{}
+		errA, errB := op(cached), op(reread)
+		// Deleting a session already gone is an error (not found),
+		// the same for both.
+		if (errA == nil) != (errB == nil) || errA != nil && errA.Error() != errB.Error() {
+			t.Fatalf("%s: with the cache %v, without %v", what, errA, errB)
+		}
+		if errA != nil && !errors.Is(errA, store.ErrNotFound) {
+			t.Fatalf("%s: %v", what, errA)
+		}
+	}
+	for step := range 300 {
+		var what string
+		switch r := rng.IntN(20); {
+		case r < 13: // an append of 1–3 sessions' chunks
+			var chunks []store.Chunk
+			for _, sess := range sessions {
+				if rng.IntN(2) == 0 {
+					continue
+				}
+				b := &storetest.Builder{Site: site, Session: sess, Visitor: visitor(sess), ServerMs: t0 + int64(step)*1000}
+				for range 1 + rng.IntN(2) {
+					seq := nextSeq[sess]
+					switch rng.IntN(6) {
+					case 0: // a duplicate or a late earlier chunk
+						seq = rng.Int64N(seq + 1)
+					case 1: // a gap
+						seq += 2
+					}
+					nextSeq[sess] = max(nextSeq[sess], seq+1)
+					chunks = append(chunks, b.Chunk(t, seq, 200+rng.IntN(400)))
+				}
+			}
+			what = fmt.Sprintf("step %d: append %d chunks", step, len(chunks))
+			both(what, func(s *Store) error { _, err := s.Append(ctx, chunks); return err })
+		case r < 15:
+			sess := sessions[rng.IntN(len(sessions))]
+			answers++
+			a := storetest.Answer(site, sess, visitor(sess), fmt.Sprintf("a_rc_%019d", answers), 7, int32(1+rng.IntN(5)), -1, t0+int64(step)*1000)
+			what = fmt.Sprintf("step %d: answer of %s", step, sess)
+			both(what, func(s *Store) error { _, err := s.AppendAnswers(ctx, []store.Answer{a}); return err })
+		case r < 17:
+			what = fmt.Sprintf("step %d: end idle sessions", step)
+			cut := time.UnixMilli(t0 + int64(step)*1000 + 3*time.Hour.Milliseconds())
+			both(what, func(s *Store) error { _, _, err := s.EndIdleSessions(ctx, cut, 10); return err })
+		case r < 19:
+			sess := sessions[rng.IntN(len(sessions))]
+			what = fmt.Sprintf("step %d: delete %s", step, sess)
+			both(what, func(s *Store) error { return s.DeleteSession(ctx, site, sess) })
+			time.Sleep(2 * time.Millisecond) // past both stores' tombstones
+		default:
+			v := visitor(sessions[rng.IntN(len(sessions))])
+			what = fmt.Sprintf("step %d: delete visitor %s", step, v)
+			both(what, func(s *Store) error { _, err := s.DeleteVisitor(ctx, site, v); return err })
+			time.Sleep(2 * time.Millisecond)
+		}
+		for _, sess := range sessions {
+			a, errA := cached.loadRow(site, sess)
+			b, errB := reread.loadRow(site, sess)
+			if errA != nil || errB != nil {
+				t.Fatalf("%s: rows of %s: %v, %v", what, sess, errA, errB)
+			}
+			if (a == nil) != (b == nil) {
+				t.Fatalf("%s: %s has a row with the cache: %v, without: %v", what, sess, a != nil, b != nil)
+			}
+			if a == nil {
+				continue
+			}
+			// When it was created and ended is each store's own clock.
+			if (a.EndedMs > 0) != (b.EndedMs > 0) {
+				t.Fatalf("%s: %s ended with the cache: %v, without: %v", what, sess, a.EndedMs > 0, b.EndedMs > 0)
+			}
+			a.CreatedMs, b.CreatedMs, a.EndedMs, b.EndedMs = 0, 0, 0, 0
+			if !reflect.DeepEqual(a, b) {
+				ja, _ := encodeRow(a)
+				jb, _ := encodeRow(b)
+				t.Fatalf("%s: %s's row with the cache differs from rereading:\ncached %s\nreread %s", what, sess, ja, jb)
+			}
+		}
+	}
+	if cached.rows.hits.Load() == 0 {
+		t.Fatal("no append found its row in the cache")
+	}
+	if reread.rows.hits.Load() != 0 {
+		t.Fatalf("the store emptied before each step hit its cache %d times", reread.rows.hits.Load())
+	}
+	n, size := 0, 0
+	for _, st := range cached.rows.stripes {
+		n, size = n+len(st.rows), size+st.bytes
+	}
+	t.Logf("row cache: %d hits, %d misses; %d rows of %d bytes on average", cached.rows.hits.Load(), cached.rows.misses.Load(), n, size/max(n, 1))
+}
