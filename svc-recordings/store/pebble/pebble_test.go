@@ -34,7 +34,15 @@ func TestMain(m *testing.M) {
 
 func open(t testing.TB, lim store.Limits) *Store {
 	t.Helper()
-	s, err := Open(t.TempDir(), Options{Logger: quiet{}, Limits: lim})
+	return openWith(t, Options{Limits: lim})
+}
+
+// openWith opens a store in a fresh directory with o (quiet), closed when
+// the test ends.
+func openWith(t testing.TB, o Options) *Store {
+	t.Helper()
+	o.Logger = quiet{}
+	s, err := Open(t.TempDir(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

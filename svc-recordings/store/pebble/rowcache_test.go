@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
 )
@@ -25,19 +24,9 @@ import (
 func TestRowCacheMatchesRereading(t *testing.T) {
 	// Tombstones of a millisecond: a deleted session's id comes back as
 	// a new session, which a stale cached row would carry on from.
-	openTTL := func() *Store {
-		s, err := Open(t.TempDir(), Options{Logger: quiet{}, TombstoneTTL: time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := s.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		})
-		return s
-	}
-	cached, reread := openTTL(), openTTL()
+	// Tombstones of a millisecond: a deleted session's id comes back as
+	// a new session, which a stale cached row would carry on from.
+	cached, reread := openWith(t, Options{TombstoneTTL: time.Millisecond}), openWith(t, Options{TombstoneTTL: time.Millisecond})
 	ctx := context.Background()
 	const site = int64(3_000_000_021)
 	t0 := time.Now().Add(-3 * time.Hour).UnixMilli()
