@@ -96,6 +96,9 @@ type Store struct {
 	heatm         *heatMetrics
 	// rows keeps the session rows appends wrote (rowcache.go).
 	rows rowCache
+	// failApply, when set, fails an append's apply with its error (tests:
+	// a write the database refused).
+	failApply func() error
 }
 
 var _ store.Store = (*Store)(nil)
@@ -476,6 +479,11 @@ func (s *Store) applyAppend(b *pebble.Batch, order []*group, stripeIdx []int, si
 	}
 	if b.Empty() {
 		return false, nil
+	}
+	if s.failApply != nil {
+		if err := s.failApply(); err != nil {
+			return false, fmt.Errorf("pebble: append chunks: %w", err)
+		}
 	}
 	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		return true, err

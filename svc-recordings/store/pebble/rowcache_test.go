@@ -129,3 +129,48 @@ func TestRowCacheMatchesRereading(t *testing.T) {
 	}
 	t.Logf("row cache: %d hits, %d misses; %d rows of %d bytes on average", cached.rows.hits.Load(), cached.rows.misses.Load(), n, size/max(n, 1))
 }
+
+// TestRowCacheAfterFailedAppend fails an append's write after it built
+// its session's new row (in place, on the row it took from the cache), and
+// the session goes on without that chunk: the next append must build on
+// the row as stored, not on the one the failed attempt changed, so the
+// session ends as on a store that never saw the failed chunk. (A retry of
+// the same chunk would not show it: a chunk at or below the row's last
+// sequence number makes the fold start over from the stored stats.)
+func TestRowCacheAfterFailedAppend(t *testing.T) {
+	s, ref := open(t, store.Limits{}), open(t, store.Limits{})
+	ctx := context.Background()
+	const site = int64(3_000_000_022)
+	b := &storetest.Builder{Site: site, Session: "s_rc_failed", Visitor: "v_rc", ServerMs: time.Now().Add(-time.Hour).UnixMilli()}
+	first, failed, next := b.Chunk(t, 0, 300), b.Chunk(t, 1, 300), b.Chunk(t, 2, 300)
+	for _, st := range []*Store{s, ref} {
+		if _, err := st.Append(ctx, []store.Chunk{first}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := errors.New("disk refused the write")
+	s.failApply = func() error { return refused }
+	if _, err := s.Append(ctx, []store.Chunk{failed}); !errors.Is(err, refused) {
+		t.Fatalf("the failed append answered %v", err)
+	}
+	s.failApply = nil
+	for _, st := range []*Store{s, ref} {
+		if _, err := st.Append(ctx, []store.Chunk{next}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err1 := s.loadRow(site, b.Session)
+	want, err2 := ref.loadRow(site, b.Session)
+	if err1 != nil || err2 != nil || got == nil || want == nil {
+		t.Fatalf("rows: %v %v", err1, err2)
+	}
+	got.CreatedMs, want.CreatedMs = 0, 0
+	if !reflect.DeepEqual(got, want) {
+		g, _ := encodeRow(got)
+		w, _ := encodeRow(want)
+		t.Fatalf("after a failed append the row is\n%s\nwhere the chunk never came\n%s", g, w)
+	}
+	if got.State.Chunks != 2 {
+		t.Fatalf("the session counts %d chunks, want 2", got.State.Chunks)
+	}
+}
