@@ -688,3 +688,68 @@ func TestRebuildPointsSnapshots(t *testing.T) {
 		t.Fatalf("pointers after a second rebuild\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestHeatFlushFailureKeepsChanges fails the heatmap queue's flushes (the
+// timed ones and one called here) while chunks are appended: the changes
+// stay queued, and once writes succeed again one flush leaves the
+// aggregates (h and g rows) byte for byte as on a store whose flushes never
+// failed, with no queue rows left.
+func TestHeatFlushFailureKeepsChanges(t *testing.T) {
+	s, ref := open(t, store.Limits{}), open(t, store.Limits{})
+	ctx := context.Background()
+	const site = int64(3_000_000_023)
+	refused := errors.New("disk refused the write")
+	// Set before the appends: the timed flusher fails too, so the flush
+	// below has every change to fail on.
+	fail := func(op string) error {
+		if op == "heat flush" {
+			return refused
+		}
+		return nil
+	}
+	s.failWrite.Store(&fail)
+	appendBoth := func(chunks ...store.Chunk) {
+		t.Helper()
+		for _, st := range []*Store{s, ref} {
+			if _, err := st.Append(ctx, chunks); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for n := range 4 {
+		appendBoth(chunk(t, site, n, 0, 20400+int32(n%2), n%2 == 0))
+	}
+	_, queued, _ := s.heatq.depth()
+	if err := s.flushHeat(); !errors.Is(err, refused) {
+		t.Fatalf("the failed flush answered %v", err)
+	}
+	if _, after, _ := s.heatq.depth(); after != queued || queued != 4 {
+		t.Fatalf("queued appends: %d before the failed flush, %d after (want 4 both)", queued, after)
+	}
+	s.failWrite.Store(nil)
+	appendBoth(chunk(t, site, 4, 0, 20401, true), chunk(t, site, 1, 1, 20401, false))
+	for _, st := range []*Store{s, ref} {
+		if err := st.flushHeat(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows := func(st *Store, prefix byte) map[string]string {
+		out := map[string]string{}
+		if err := st.scan([]byte{prefix}, nil, func(k, v []byte) error { out[string(k)] = string(v); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, p := range []byte{pHeat, pHeatPage} {
+		got, want := rows(s, p), rows(ref, p)
+		if len(want) == 0 {
+			t.Fatalf("the reference store has no %c rows", p)
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("%c rows after failed flushes differ: %d rows, %d where none failed", p, len(got), len(want))
+		}
+	}
+	if j := rows(s, pHeatQueue); len(j) != 0 {
+		t.Fatalf("%d queue rows left after the flush", len(j))
+	}
+}

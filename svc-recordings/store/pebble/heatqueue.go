@@ -159,6 +159,9 @@ func (s *Store) flushHeat() error {
 				return err
 			}
 		}
+		if err := s.writeFails("heat flush"); err != nil {
+			return err
+		}
 		// Not synced: a lost flush leaves its j rows, which Open queues
 		// again; the next synced append syncs it with the WAL.
 		return b.Commit(pebble.NoSync)

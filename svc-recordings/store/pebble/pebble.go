@@ -96,12 +96,22 @@ type Store struct {
 	heatm         *heatMetrics
 	// rows keeps the session rows appends wrote (rowcache.go).
 	rows rowCache
-	// failApply, when set, fails an append's apply with its error (tests:
-	// a write the database refused).
-	failApply func() error
+	// failWrite, when set, fails the writes it answers an error for, by
+	// op ("append", "heat flush"), before they reach the database (tests:
+	// a write the database refused; atomic, as the timed flusher reads it).
+	failWrite atomic.Pointer[func(op string) error]
 }
 
 var _ store.Store = (*Store)(nil)
+
+// writeFails answers the error a test makes op's write fail with (nil:
+// none; see failWrite).
+func (s *Store) writeFails(op string) error {
+	if f := s.failWrite.Load(); f != nil {
+		return (*f)(op)
+	}
+	return nil
+}
 
 // merger is the database's one merge operator (Pebble allows one per
 // database and persists its name, so the name stays that of the first
@@ -480,10 +490,8 @@ func (s *Store) applyAppend(b *pebble.Batch, order []*group, stripeIdx []int, si
 	if b.Empty() {
 		return false, nil
 	}
-	if s.failApply != nil {
-		if err := s.failApply(); err != nil {
-			return false, fmt.Errorf("pebble: append chunks: %w", err)
-		}
+	if err := s.writeFails("append"); err != nil {
+		return false, fmt.Errorf("pebble: append chunks: %w", err)
 	}
 	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		return true, err

@@ -149,11 +149,17 @@ func TestRowCacheAfterFailedAppend(t *testing.T) {
 		}
 	}
 	refused := errors.New("disk refused the write")
-	s.failApply = func() error { return refused }
+	fail := func(op string) error {
+		if op == "append" {
+			return refused
+		}
+		return nil
+	}
+	s.failWrite.Store(&fail)
 	if _, err := s.Append(ctx, []store.Chunk{failed}); !errors.Is(err, refused) {
 		t.Fatalf("the failed append answered %v", err)
 	}
-	s.failApply = nil
+	s.failWrite.Store(nil)
 	for _, st := range []*Store{s, ref} {
 		if _, err := st.Append(ctx, []store.Chunk{next}); err != nil {
 			t.Fatal(err)
