@@ -24,7 +24,7 @@ import (
 // see Append).
 
 // rowCacheBytes bounds the cache, counted as the rows' encoded sizes
-// (decoded, they take about twice that): a row is ~1–3 KB, so several
+// (decoded, they take more): a row is ~1–3 KB encoded, so several
 // thousand open sessions. Past it a stripe drops arbitrary rows (their
 // next append reads them back).
 const rowCacheBytes = 8 << 20
