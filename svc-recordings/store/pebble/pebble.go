@@ -417,6 +417,7 @@ type group struct {
 	idx     []int  // positions in the call
 	trace   string // the call's traceparent, for its outbox entries
 	stripe  int
+	rowKey  []byte // the session row's key
 	// wrote is the session row the call writes (nil: none) and wroteSize
 	// its encoded size, for the row cache once the batch applies.
 	wrote     *sessionRow
@@ -435,7 +436,7 @@ func (s *Store) Append(ctx context.Context, chunks []store.Chunk) ([]store.Appen
 		k := [2]any{c.SiteID, c.SessionID}
 		g := groups[k]
 		if g == nil {
-			g = &group{site: c.SiteID, session: c.SessionID, trace: tp, stripe: s.stripe(c.SiteID, c.SessionID)}
+			g = &group{site: c.SiteID, session: c.SessionID, trace: tp, stripe: s.stripe(c.SiteID, c.SessionID), rowKey: partition(pSession, c.SiteID, c.SessionID)}
 			groups[k] = g
 			order = append(order, g)
 			stripeIdx = append(stripeIdx, g.stripe)
@@ -498,7 +499,7 @@ func (s *Store) applyAppend(b *pebble.Batch, order []*group, stripeIdx []int, si
 	}
 	for _, g := range order {
 		if g.wrote != nil {
-			s.rows.keep(g.stripe, partition(pSession, g.site, g.session), g.wrote, g.wroteSize)
+			s.rows.keep(g.stripe, g.rowKey, g.wrote, g.wroteSize)
 		}
 	}
 	if ok {
@@ -514,7 +515,7 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 		return nil // deleted: re-deliveries stay out
 	}
 	// Taken out of the cache: this append changes it in place.
-	row := s.rows.take(g.stripe, partition(pSession, g.site, g.session))
+	row := s.rows.take(g.stripe, g.rowKey)
 	if row == nil {
 		var err error
 		if row, err = s.loadRow(g.site, g.session); err != nil {
@@ -690,7 +691,7 @@ func writeRow(b *pebble.Batch, g *group, row *sessionRow, oldExpires, oldCold in
 	if err != nil {
 		return fmt.Errorf("pebble: append chunk: %w", err)
 	}
-	if err := b.Set(partition(pSession, g.site, g.session), rb, nil); err != nil {
+	if err := b.Set(g.rowKey, rb, nil); err != nil {
 		return fmt.Errorf("pebble: append chunk: %w", err)
 	}
 	g.wrote, g.wroteSize = row, len(rb)
