@@ -701,13 +701,7 @@ func TestHeatFlushFailureKeepsChanges(t *testing.T) {
 	refused := errors.New("disk refused the write")
 	// Set before the appends: the timed flusher fails too, so the flush
 	// below has every change to fail on.
-	fail := func(op string) error {
-		if op == "heat flush" {
-			return refused
-		}
-		return nil
-	}
-	s.failWrite.Store(&fail)
+	failOn(s, "heat flush", refused)
 	appendBoth := func(chunks ...store.Chunk) {
 		t.Helper()
 		for _, st := range []*Store{s, ref} {
@@ -726,7 +720,7 @@ func TestHeatFlushFailureKeepsChanges(t *testing.T) {
 	if _, after, _ := s.heatq.depth(); after != queued || queued != 4 {
 		t.Fatalf("queued appends: %d before the failed flush, %d after (want 4 both)", queued, after)
 	}
-	s.failWrite.Store(nil)
+	failOn(s, "", nil)
 	appendBoth(chunk(t, site, 4, 0, 20401, true), chunk(t, site, 1, 1, 20401, false))
 	for _, st := range []*Store{s, ref} {
 		if err := st.flushHeat(); err != nil {

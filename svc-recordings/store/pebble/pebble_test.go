@@ -65,3 +65,19 @@ func (quiet) Errorf(string, ...any) {}
 func (quiet) Fatalf(format string, args ...any) {
 	panic("pebble fatal: " + format)
 }
+
+// failOn makes s's writes of op ("append", "heat flush") fail with err
+// until failOn(s, "", nil) (see Store.failWrite).
+func failOn(s *Store, op string, err error) {
+	if err == nil {
+		s.failWrite.Store(nil)
+		return
+	}
+	f := func(o string) error {
+		if o == op {
+			return err
+		}
+		return nil
+	}
+	s.failWrite.Store(&f)
+}

@@ -16,14 +16,12 @@ import (
 // TestRowCacheMatchesRereading runs one random sequence of every writer of
 // session rows — appends (duplicates, gaps, late chunks, several sessions
 // in a call), survey answers, ending idle sessions, deleting a session or
-// a visitor, a deleted session's id coming back — against a store with its row cache and one whose cache is
-// emptied before each step (every append reads its row back, as before
-// the cache), and compares every session's row and summary after each
-// step. A writer that left a cached row stale would make the next append
-// build on it, and the two stores part.
+// a visitor, a deleted session's id coming back — against a store with
+// its row cache and one whose cache is emptied before each step (every
+// append reads its row back, as before the cache), and compares every
+// session's row after each step. A writer that left a cached row stale
+// would make the next append build on it, and the two stores part.
 func TestRowCacheMatchesRereading(t *testing.T) {
-	// Tombstones of a millisecond: a deleted session's id comes back as
-	// a new session, which a stale cached row would carry on from.
 	// Tombstones of a millisecond: a deleted session's id comes back as
 	// a new session, which a stale cached row would carry on from.
 	cached, reread := openWith(t, Options{TombstoneTTL: time.Millisecond}), openWith(t, Options{TombstoneTTL: time.Millisecond})
@@ -32,7 +30,7 @@ func TestRowCacheMatchesRereading(t *testing.T) {
 	t0 := time.Now().Add(-3 * time.Hour).UnixMilli()
 	rng := rand.New(rand.NewPCG(21, 1))
 	sessions := []string{"s_rc_a", "s_rc_b", "s_rc_c", "s_rc_d"}
-	visitor := func(sess string) string { return fmt.Sprintf("v_rc_%d", len(sess)%2+int(sess[len(sess)-1])%2) }
+	visitor := func(sess string) string { return fmt.Sprintf("v_rc_%d", sess[len(sess)-1]%2) } // two visitors
 	nextSeq := map[string]int64{}
 	answers := 0
 	both := func(what string, op func(s *Store) error) {
@@ -149,17 +147,11 @@ func TestRowCacheAfterFailedAppend(t *testing.T) {
 		}
 	}
 	refused := errors.New("disk refused the write")
-	fail := func(op string) error {
-		if op == "append" {
-			return refused
-		}
-		return nil
-	}
-	s.failWrite.Store(&fail)
+	failOn(s, "append", refused)
 	if _, err := s.Append(ctx, []store.Chunk{failed}); !errors.Is(err, refused) {
 		t.Fatalf("the failed append answered %v", err)
 	}
-	s.failWrite.Store(nil)
+	failOn(s, "", nil)
 	for _, st := range []*Store{s, ref} {
 		if _, err := st.Append(ctx, []store.Chunk{next}); err != nil {
 			t.Fatal(err)
