@@ -24,8 +24,9 @@ import (
 // see Append).
 
 // rowCacheBytes bounds the cache, counted as the rows' encoded sizes
-// (decoded, they take more): a row is ~1–3 KB encoded, so several
-// thousand open sessions. Past it a stripe drops arbitrary rows (their
+// (decoded, they take more): the test sessions' rows are ~1 KB encoded
+// (TestRowCacheMatchesRereading logs it), a session of many pages more, so
+// thousands of open sessions. Past it a stripe drops arbitrary rows (their
 // next append reads them back).
 const rowCacheBytes = 8 << 20
 
