@@ -11,12 +11,12 @@ import (
 
 // BenchmarkAppendLongSession appends a chunk to a session that has
 // already viewed many pages, with aggregation and without: what the
-// session's length costs an append. Every append reads and rewrites the
-// session's row, which keeps a page list entry, a page view index and a
-// scroll reach (~250 B of JSON together) per page view: at 100 page views
-// the row is ~25 KB and an append costs ~3.5x one at the first, with or
-// without aggregation (heatmap.AddState's re-adding of every reach is not
-// what grows).
+// session's length costs an append. Every append rewrites the session's
+// row (and reads it back when the row cache does not hold it), which keeps
+// a page list entry, a page view index and a scroll reach (~250 B of JSON
+// together) per page view: at 100 page views the row is ~25 KB and an
+// append costs ~3.5x one at the first, with or without aggregation
+// (heatmap.AddState's re-adding of every reach is not what grows).
 func BenchmarkAppendLongSession(b *testing.B) {
 	for _, views := range []int{1, 100, 1000} {
 		for _, mode := range []string{"aggregated", "not-aggregated"} {

@@ -26,18 +26,27 @@ import (
 // rowCacheBytes bounds the cache, counted as the rows' encoded sizes
 // (decoded, they take more): the test sessions' rows are ~1 KB encoded
 // (TestRowCacheMatchesRereading logs it), a session of many pages more, so
-// thousands of open sessions. Past it a stripe drops arbitrary rows (their
-// next append reads them back).
-const rowCacheBytes = 8 << 20
+// thousands of open sessions. The bound is the whole cache's, not a
+// stripe's share (128 KiB): a session's row grows with its page views
+// (~200 KB at 1,000 in BenchmarkAppendLongSession) and the longest
+// sessions, whose rows cost the most to read back, are the ones a
+// stripe's share could not hold. Past the bound a stripe drops arbitrary
+// rows of its own (their next append reads them back); a row it cannot
+// make room for is not kept, nor one above maxCachedRow.
+const (
+	rowCacheBytes = 8 << 20
+	maxCachedRow  = rowCacheBytes / 8
+)
 
 type rowCache struct {
 	stripes      [stripes]rowStripe
 	hits, misses atomic.Int64
+	// bytes sums the cached rows' sizes over the stripes.
+	bytes atomic.Int64
 }
 
 type rowStripe struct {
-	rows  map[string]cachedRow
-	bytes int
+	rows map[string]cachedRow
 }
 
 type cachedRow struct {
@@ -56,7 +65,7 @@ func (c *rowCache) take(i int, key []byte) *sessionRow {
 	}
 	c.hits.Add(1)
 	delete(st.rows, string(key))
-	st.bytes -= r.size
+	c.bytes.Add(-int64(r.size))
 	return r.row
 }
 
@@ -66,22 +75,26 @@ func (c *rowCache) take(i int, key []byte) *sessionRow {
 func (c *rowCache) keep(i int, key []byte, row *sessionRow, size int) {
 	st := &c.stripes[i]
 	c.drop(i, key)
-	const budget = rowCacheBytes / stripes
-	if size > budget {
+	if size > maxCachedRow {
 		return
 	}
 	for k, r := range st.rows { // map order: an arbitrary row goes
-		if st.bytes+size <= budget {
+		if c.bytes.Load()+int64(size) <= rowCacheBytes {
 			break
 		}
 		delete(st.rows, k)
-		st.bytes -= r.size
+		c.bytes.Add(-int64(r.size))
+	}
+	// Reserved by one atomic add: stripes keeping rows at once (each
+	// under its own lock) do not pass the bound together.
+	if c.bytes.Add(int64(size)) > rowCacheBytes {
+		c.bytes.Add(-int64(size)) // the other stripes hold the rest
+		return
 	}
 	if st.rows == nil {
 		st.rows = map[string]cachedRow{}
 	}
 	st.rows[string(key)] = cachedRow{row: row, size: size}
-	st.bytes += size
 }
 
 // drop forgets the session's row: its writer (not an append) changed or
@@ -90,7 +103,7 @@ func (c *rowCache) drop(i int, key []byte) {
 	st := &c.stripes[i]
 	if r, ok := st.rows[string(key)]; ok {
 		delete(st.rows, string(key))
-		st.bytes -= r.size
+		c.bytes.Add(-int64(r.size))
 	}
 }
 

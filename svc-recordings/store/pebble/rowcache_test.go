@@ -121,11 +121,11 @@ func TestRowCacheMatchesRereading(t *testing.T) {
 	if reread.rows.hits.Load() != 0 {
 		t.Fatalf("the store emptied before each step hit its cache %d times", reread.rows.hits.Load())
 	}
-	n, size := 0, 0
+	n := 0
 	for _, st := range cached.rows.stripes {
-		n, size = n+len(st.rows), size+st.bytes
+		n += len(st.rows)
 	}
-	t.Logf("row cache: %d hits, %d misses; %d rows of %d bytes on average", cached.rows.hits.Load(), cached.rows.misses.Load(), n, size/max(n, 1))
+	t.Logf("row cache: %d hits, %d misses; %d rows of %d bytes on average", cached.rows.hits.Load(), cached.rows.misses.Load(), n, cached.rows.bytes.Load()/int64(max(n, 1)))
 }
 
 // TestRowCacheAfterFailedAppend fails an append's write after it built
@@ -170,5 +170,58 @@ func TestRowCacheAfterFailedAppend(t *testing.T) {
 	}
 	if got.State.Chunks != 2 {
 		t.Fatalf("the session counts %d chunks, want 2", got.State.Chunks)
+	}
+}
+
+// TestRowCacheBound keeps, takes and drops rows of random sizes in random
+// stripes and checks after each step that the cache's count of bytes is
+// the sum of what it holds and never passes rowCacheBytes; that a row
+// above a stripe's share of the bound (a long session's) is kept when
+// there is room; and that one above maxCachedRow never is.
+func TestRowCacheBound(t *testing.T) {
+	var c rowCache
+	rng := rand.New(rand.NewPCG(22, 1))
+	held := func() (n int, sum int64) {
+		for i := range c.stripes {
+			for _, r := range c.stripes[i].rows {
+				n, sum = n+1, sum+int64(r.size)
+			}
+		}
+		return n, sum
+	}
+	key := func(k int) []byte { return []byte(fmt.Sprintf("session-%03d", k)) }
+	big := rowCacheBytes/stripes + 1 // above a stripe's share
+	c.keep(3, key(0), &sessionRow{}, big)
+	if c.take(3, key(0)) == nil {
+		t.Fatalf("a row of %d bytes (above a stripe's share, below the bound) was not kept", big)
+	}
+	c.keep(3, key(0), &sessionRow{}, maxCachedRow+1)
+	if c.take(3, key(0)) != nil {
+		t.Fatal("a row above maxCachedRow was kept")
+	}
+	full := false
+	for step := range 20000 {
+		k := rng.IntN(400)
+		i := k % stripes
+		switch r := rng.IntN(10); {
+		case r < 6:
+			size := 1 + rng.IntN(300<<10)
+			c.keep(i, key(k), &sessionRow{}, size)
+		case r < 8:
+			c.take(i, key(k))
+		default:
+			c.drop(i, key(k))
+		}
+		n, sum := held()
+		if got := c.bytes.Load(); got != sum {
+			t.Fatalf("step %d: the cache counts %d bytes, holds %d in %d rows", step, got, sum, n)
+		}
+		if sum > rowCacheBytes {
+			t.Fatalf("step %d: the cache holds %d bytes, above its bound %d", step, sum, rowCacheBytes)
+		}
+		full = full || sum > rowCacheBytes-(300<<10)
+	}
+	if !full {
+		t.Fatal("the random steps never filled the cache: the bound was not exercised")
 	}
 }
