@@ -322,10 +322,20 @@ func TestPoisonDelaysValidBatchesLessThanASecond(t *testing.T) {
 // transiently (as the invalid UTF-8 did) while the chunks after it
 // are stored is isolated and dead-lettered after MaxAttempts — also when
 // it is the last of its batch (the next record is read to prove
-// recordings works).
+// recordings works), and when every record after it was read and stored
+// already by calls in flight beside its batch's, the spool then empty (a
+// chunk stored already is sent again as the proof).
 func TestChunkFailingAloneIsDeadLettered(t *testing.T) {
-	for _, seq := range []int64{3, 7} { // inside its batch of 8; last of it
-		t.Run(fmt.Sprint("seq=", seq), func(t *testing.T) {
+	for _, tc := range []struct {
+		seq            int64
+		records, calls int
+	}{
+		{3, 20, 1}, {7, 20, 1}, // inside its batch of 8; last of it
+		{7, 16, 2}, // the one batch after it stored, the spool empty
+		{3, 20, 4}, {7, 20, 4},
+	} {
+		seq := tc.seq
+		t.Run(fmt.Sprintf("seq=%d/records=%d/in-flight=%d", seq, tc.records, tc.calls), func(t *testing.T) {
 			rec := &fakeRecordings{transient: func(c *recordingsv1.Chunk) bool { return c.GetSeq() == seq }}
 			dir := t.TempDir()
 			sp, err := spool.Open(spool.Options{Dir: dir, Logger: slog.New(slog.DiscardHandler)})
@@ -333,15 +343,15 @@ func TestChunkFailingAloneIsDeadLettered(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer sp.Close()
-			for i := range 20 {
+			for i := range tc.records {
 				appendChunk(t, sp, 5_000_000_001, "s_a", int64(i))
 			}
 			f := newForwarder(sp, serveRecordings(t, rec))
-			f.MaxAttempts = 4
+			f.MaxAttempts, f.InFlight = 4, tc.calls
 			stop := run(t, f)
 			waitDrained(t, sp)
 			stop()
-			if st := f.Stats(); st.DeadLettered != 1 || st.Delivered != 19 {
+			if st := f.Stats(); st.DeadLettered != 1 || st.Delivered != int64(tc.records-1) {
 				t.Fatalf("stats %+v", st)
 			}
 			d := deadLetters(t, sp, dir)[fmt.Sprintf("5000000001/s_a/%d", seq)]

@@ -223,6 +223,7 @@ type item struct {
 	traceparent string
 	attempts    int  // failed sends that carried it
 	done        bool // delivered or dead-lettered
+	delivered   bool // recordings stored it (or had it already)
 }
 
 // Run delivers until ctx ends.
@@ -592,12 +593,16 @@ func (f *Forwarder) oneByOne(ctx context.Context, items []*item) error {
 
 // probe sends the first unsettled chunk after it in the window (reading
 // one more record from the spool into the last batch if there is none) to
-// tell a chunk that fails from a recordings that fails. If recordings
-// settles the probe, it is sent once more — recordings may just have come
-// back — and dead-lettered if that fails too; probe then reports true (it
-// is settled).
+// tell a chunk that fails from a recordings that fails. When every chunk
+// read after it is delivered already and the spool has no more — with
+// several calls in flight, the later batches were stored while its batch
+// failed, and the spool may stay empty for long — one of those is sent
+// again instead (recordings de-duplicates: it answers for it as stored).
+// If recordings answers the probe, it is sent once more — recordings may
+// just have come back — and dead-lettered if that fails too; probe then
+// reports true (it is settled).
 func (f *Forwarder) probe(ctx context.Context, it *item) (bool, error) {
-	next := f.after(it)
+	next := f.after(it, unsettled)
 	if next == nil {
 		// Whatever has arrived since, without waiting for more.
 		rctx, cancel := context.WithTimeout(ctx, time.Millisecond)
@@ -613,9 +618,14 @@ func (f *Forwarder) probe(ctx context.Context, it *item) (bool, error) {
 				return false, err
 			}
 		}
-		if next = f.after(it); next == nil {
-			return false, nil
+		next = f.after(it, unsettled)
+	}
+	again := false
+	if next == nil {
+		if next = f.after(it, wasDelivered); next == nil {
+			return false, nil // nothing to prove recordings works with yet
 		}
+		again = true
 	}
 	outcomes, err := f.send(ctx, []*item{next}, 1, &f.buf)
 	if err != nil {
@@ -625,7 +635,9 @@ func (f *Forwarder) probe(ctx context.Context, it *item) (bool, error) {
 		f.failed(ctx, []*item{next}, err)
 		return false, nil // recordings fails both: keep waiting
 	}
-	if err := f.settle(ctx, []*item{next}, outcomes); err != nil {
+	if again {
+		f.Recordings().OK(ctx) // counted as delivered the first time
+	} else if err := f.settle(ctx, []*item{next}, outcomes); err != nil {
 		return false, err
 	}
 	outcomes, err = f.send(ctx, []*item{it}, it.attempts+1, &f.buf)
@@ -643,22 +655,25 @@ func (f *Forwarder) probe(ctx context.Context, it *item) (bool, error) {
 	return true, f.quarantine(ctx, it, ReasonAttemptsExceeded, detail)
 }
 
-// after returns the first unsettled item after it in the window (its
-// batch, then the later ones), or nil.
-func (f *Forwarder) after(it *item) *item {
+// after returns the first item after it in the window (its batch, then
+// the later ones) that want accepts, or nil.
+func (f *Forwarder) after(it *item, want func(*item) bool) *item {
 	seen := false
 	for _, b := range f.window {
 		for _, x := range b.items {
 			switch {
 			case x == it:
 				seen = true
-			case seen && !x.done:
+			case seen && want(x):
 				return x
 			}
 		}
 	}
 	return nil
 }
+
+func unsettled(x *item) bool    { return !x.done }
+func wasDelivered(x *item) bool { return x.delivered }
 
 // grpcMessage is the status message of a (wrapped) gRPC error.
 func grpcMessage(err error) string {
@@ -681,6 +696,7 @@ func (f *Forwarder) settle(ctx context.Context, items []*item, outcomes []outcom
 			}
 			continue
 		}
+		it.delivered = true
 		delivered++
 	}
 	if delivered == 0 {
