@@ -172,13 +172,13 @@ func deadLetters(t *testing.T, sp *spool.Spool, dir string) map[string]spool.Dea
 // chunk recordings refuses (per-chunk result, or InvalidArgument from an
 // older recordings) and a record that is not a Chunk go to the dead-letter
 // area with their reason; everything else arrives once — in spool order
-// with one call in flight (with two, calls overlap and a later batch may
+// with one call in flight (with more, calls overlap and a later batch may
 // be stored first).
 func TestPoisonIsDeadLetteredAndOrderKept(t *testing.T) {
 	for _, tc := range []struct {
 		legacy   bool
 		inFlight int
-	}{{false, 1}, {true, 1}, {false, 2}, {true, 2}} {
+	}{{false, 1}, {true, 1}, {false, 2}, {true, 2}, {false, DefaultInFlight}, {true, DefaultInFlight}} {
 		legacy := tc.legacy
 		t.Run(fmt.Sprintf("legacy=%v/in-flight=%d", legacy, tc.inFlight), func(t *testing.T) {
 			rec := &fakeRecordings{down: 3, legacy: legacy, refuse: func(c *recordingsv1.Chunk) string {
@@ -332,7 +332,7 @@ func TestChunkFailingAloneIsDeadLettered(t *testing.T) {
 	}{
 		{3, 20, 1}, {7, 20, 1}, // inside its batch of 8; last of it
 		{7, 16, 2}, // the one batch after it stored, the spool empty
-		{3, 20, 4}, {7, 20, 4},
+		{3, 20, DefaultInFlight}, {7, 20, DefaultInFlight},
 	} {
 		seq := tc.seq
 		t.Run(fmt.Sprintf("seq=%d/records=%d/in-flight=%d", seq, tc.records, tc.calls), func(t *testing.T) {
@@ -388,7 +388,7 @@ func TestOutageDeadLettersNothing(t *testing.T) {
 // The record read for the probe is acknowledged with the batch, so it must
 // be delivered first: all three chunks are stored, none dead-lettered.
 func TestProbeReadRecordIsDelivered(t *testing.T) {
-	for _, inFlight := range []int{1, 2} {
+	for _, inFlight := range []int{1, 2, DefaultInFlight} {
 		t.Run(fmt.Sprint("in-flight=", inFlight), func(t *testing.T) {
 			calls := map[int64]int{}
 			rec := &fakeRecordings{transient: func(c *recordingsv1.Chunk) bool {

@@ -3,8 +3,9 @@
 // TrafficService.AppendHits for the traffic spool (Traffic).
 //
 // It reads the spool in order and keeps up to InFlight AppendChunks calls
-// in flight (default 2), each carrying the next batch, so that recordings
-// prepares one call's chunks while it writes (and syncs) the other's. It
+// in flight (DefaultInFlight), each carrying the next batch, so that
+// recordings prepares some calls' chunks while it writes (and syncs)
+// others'. It
 // acknowledges (moves the persisted cursor past) a batch only once
 // recordings accounted for every chunk of it and of every batch before it:
 // stored, duplicate, or refused for good. The cursor never passes a batch
@@ -74,6 +75,14 @@ import (
 	"github.com/sightlinehq/sightline/svc-ingest/spool"
 )
 
+// DefaultInFlight is InFlight's default. In bench-pipeline (all in one, 10
+// KB batches, steps of 30 s ×1.25) 4 sustained 2,000 batches/s in each of
+// three runs (2,500 in none) where 2 sustained only 1,600 in each of two,
+// with the edge's p50 at 1,600/s 9.5–10.4 ms against 22.9–29.1 ms and
+// about the same CPU per batch and RSS; 8 sustained 2,500 once and 2,000
+// once, with 50–120 MiB more RSS.
+const DefaultInFlight = 4
+
 // Dead-letter reasons (the metric's reason attribute).
 const (
 	ReasonRefused          = "refused"           // per-chunk outcome REFUSED
@@ -134,8 +143,8 @@ type Forwarder struct {
 	// then stored (default 8: about 3-6 s of backoff from 100 ms to 2 s).
 	MaxAttempts int
 	// InFlight is how many AppendChunks calls may be in flight at once,
-	// each with its own batch (default 2; 1: one call at a time, in
-	// order).
+	// each with its own batch (default DefaultInFlight; 1: one call at a
+	// time, in order).
 	InFlight     int
 	OnDelivered  func(n int)
 	OnFailure    func(err error)
@@ -250,7 +259,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		f.MaxAttempts = 8
 	}
 	if f.InFlight <= 0 {
-		f.InFlight = 2
+		f.InFlight = DefaultInFlight
 	}
 	f.mu.Lock()
 	f.stats.Started = time.Now()

@@ -30,10 +30,11 @@ import (
 // delivery starts failing and one info line with how long and how many
 // attempts when it recovers (the attempts in between at debug level), its
 // gauge reads 0 during and 1 after, nothing is dead-lettered and every
-// chunk arrives once — in spool order with one call in flight; with two,
-// calls overlap and a later batch may be stored first.
+// chunk arrives once — in spool order with one call in flight; with more
+// (two, and the default), calls overlap and a later batch may be stored
+// first.
 func TestOutageLogsOnceAndKeepsOrder(t *testing.T) {
-	for _, inFlight := range []int{1, 2} {
+	for _, inFlight := range []int{1, 2, DefaultInFlight} {
 		t.Run(fmt.Sprint("in-flight=", inFlight), func(t *testing.T) { testOutage(t, inFlight) })
 	}
 }

@@ -172,36 +172,44 @@ func TestTwoCallsInFlightAckInOrder(t *testing.T) {
 	}
 }
 
-// TestFirstCallFailsSecondStored: of two calls in flight, the first fails
-// (recordings fails its chunks, again and again) while the second is
-// stored. The second batch counts as delivered but is not acknowledged.
-// The forwarder is stopped and the spool reopened: all 8 records are read
-// again, the delivered ones too (at least once). A new forwarder, with
-// recordings working, delivers the first batch and the second again
-// (duplicates): nothing lost, nothing dead-lettered, the spool empty.
+// TestFirstCallFailsSecondStored: of the calls in flight (two, and the
+// default), the first fails (recordings fails its chunks, again and
+// again) while the others are stored. Their batches count as delivered
+// but are not acknowledged. The forwarder is stopped and the spool
+// reopened: every record is read again, the delivered ones too (at least
+// once). A new forwarder, with recordings working, delivers the first
+// batch and the others again (duplicates): nothing lost, nothing
+// dead-lettered, the spool empty.
 func TestFirstCallFailsSecondStored(t *testing.T) {
+	for _, inFlight := range []int{2, DefaultInFlight} {
+		t.Run(fmt.Sprint("in-flight=", inFlight), func(t *testing.T) { testFirstCallFails(t, inFlight) })
+	}
+}
+
+func testFirstCallFails(t *testing.T, inFlight int) {
 	rec := &fakeRecordings{transient: func(c *recordingsv1.Chunk) bool { return c.GetSeq() < 4 }}
 	gate := newOverlap(rec, nil)
 	client := serveRecordings(t, gate)
 	dir := t.TempDir()
 	sp := openSpoolAt(t, dir)
-	for i := range 8 {
+	n := 4 * inFlight // a batch of 4 per call
+	for i := range n {
 		appendChunk(t, sp, 5_000_000_001, "s_a", int64(i))
 	}
 	f := newForwarder(sp, client)
-	f.BatchRecords, f.InFlight, f.MaxAttempts = 4, 2, 1000
+	f.BatchRecords, f.InFlight, f.MaxAttempts = 4, inFlight, 1000
 	stop := run(t, f)
 	poll.Until(t, 10*time.Second, func() error {
-		if st := f.Stats(); st.Delivered != 4 || st.Failures < 5 {
-			return fmt.Errorf("stats %+v; want the second batch delivered and the first failing", st)
+		if st := f.Stats(); st.Delivered != int64(n-4) || st.Failures < 5 {
+			return fmt.Errorf("stats %+v; want the later batches delivered and the first failing", st)
 		}
 		return nil
 	})
 	if !gate.overlapped.Load() {
 		t.Fatal("the second call did not arrive while the first was held: one call in flight")
 	}
-	if n := sp.Stats().Records; n != 8 {
-		t.Fatalf("the spool counts %d records while the first batch fails: acknowledged past it", n)
+	if got := sp.Stats().Records; got != int64(n) {
+		t.Fatalf("the spool counts %d records while the first batch fails: acknowledged past it", got)
 	}
 	stop()
 	if st := f.Stats(); st.DeadLettered != 0 {
@@ -210,8 +218,8 @@ func TestFirstCallFailsSecondStored(t *testing.T) {
 	sp.Close()
 
 	sp = openSpoolAt(t, dir)
-	if n := sp.Stats().Records; n != 8 {
-		t.Fatalf("reopened spool holds %d records, want 8", n)
+	if got := sp.Stats().Records; got != int64(n) {
+		t.Fatalf("reopened spool holds %d records, want %d", got, n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	recs, err := sp.Read(ctx, 100, 1<<20)
@@ -219,16 +227,16 @@ func TestFirstCallFailsSecondStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var seqs []int64
-	for _, r := range recs {
+	var seqs, want []int64
+	for i, r := range recs {
 		var c recordingsv1.Chunk
 		if err := proto.Unmarshal(r.Payload, &c); err != nil {
 			t.Fatal(err)
 		}
-		seqs = append(seqs, c.GetSeq())
+		seqs, want = append(seqs, c.GetSeq()), append(want, int64(i))
 	}
-	if fmt.Sprint(seqs) != "[0 1 2 3 4 5 6 7]" {
-		t.Fatalf("after a restart the spool reads seqs %v, want 0-7", seqs)
+	if len(seqs) != n || !slices.Equal(seqs, want) {
+		t.Fatalf("after a restart the spool reads seqs %v, want 0-%d", seqs, n-1)
 	}
 	sp.Close()
 
@@ -237,13 +245,71 @@ func TestFirstCallFailsSecondStored(t *testing.T) {
 	rec.mu.Unlock()
 	sp = openSpoolAt(t, dir)
 	f = newForwarder(sp, client)
-	f.BatchRecords, f.InFlight = 4, 2
+	f.BatchRecords, f.InFlight = 4, inFlight
 	stop = run(t, f)
 	waitDrained(t, sp)
 	stop()
-	wantStored(t, rec, 0, 8, "at the end")
-	if st := f.Stats(); st.Delivered != 8 || st.DeadLettered != 0 {
-		t.Fatalf("after the restart: stats %+v; want 8 delivered (4 of them duplicates)", st)
+	wantStored(t, rec, 0, n, "at the end")
+	if st := f.Stats(); st.Delivered != int64(n) || st.DeadLettered != 0 {
+		t.Fatalf("after the restart: stats %+v; want %d delivered (%d of them duplicates)", st, n, n-4)
+	}
+}
+
+// window holds every call until want calls are in flight together — and
+// 200 ms more, for a call past want to show — or 1 s passes, and keeps
+// the most it saw at once.
+type window struct {
+	recordingsv1.UnimplementedRecordingsInternalServiceServer
+	next       recordingsv1.RecordingsInternalServiceServer
+	want       int
+	mu         sync.Mutex
+	now, most  int
+	full       chan struct{}
+	fullClosed bool
+}
+
+func (w *window) AppendChunks(ctx context.Context, req *recordingsv1.AppendChunksRequest) (*recordingsv1.AppendChunksResponse, error) {
+	w.mu.Lock()
+	w.now++
+	w.most = max(w.most, w.now)
+	if w.now >= w.want && !w.fullClosed {
+		time.AfterFunc(200*time.Millisecond, func() { close(w.full) })
+		w.fullClosed = true
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.full:
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+	}
+	w.mu.Lock()
+	w.now--
+	w.mu.Unlock()
+	return w.next.AppendChunks(ctx, req)
+}
+
+// TestDefaultWindowFills: with the default InFlight, that many calls are
+// in flight at once — the first is held until they all arrived — and
+// never more (held 200 ms longer, a call past them would arrive), and
+// every record is delivered.
+func TestDefaultWindowFills(t *testing.T) {
+	rec := &fakeRecordings{}
+	w := &window{next: rec, want: DefaultInFlight, full: make(chan struct{})}
+	sp := openSpoolAt(t, t.TempDir())
+	n := 4 * DefaultInFlight * 2
+	for i := range n {
+		appendChunk(t, sp, 5_000_000_001, "s_a", int64(i))
+	}
+	f := newForwarder(sp, serveRecordings(t, w))
+	f.BatchRecords = 4 // InFlight left to its default
+	stop := run(t, f)
+	waitDrained(t, sp)
+	stop()
+	wantStored(t, rec, 0, n, "at the end")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.fullClosed || w.most != DefaultInFlight {
+		t.Fatalf("at most %d calls were in flight at once, want %d", w.most, DefaultInFlight)
 	}
 }
 
