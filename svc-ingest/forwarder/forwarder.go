@@ -5,10 +5,9 @@
 // It reads the spool in order and keeps up to InFlight AppendChunks calls
 // in flight (DefaultInFlight), each carrying the next batch, so that
 // recordings prepares some calls' chunks while it writes (and syncs)
-// others'. It
-// acknowledges (moves the persisted cursor past) a batch only once
-// recordings accounted for every chunk of it and of every batch before it:
-// stored, duplicate, or refused for good. The cursor never passes a batch
+// others'. It acknowledges (moves the persisted cursor past) a batch only
+// once recordings accounted for every chunk of it and of every batch
+// before it: stored, duplicate, or refused for good. The cursor never passes a batch
 // that is not settled, whatever the calls after it did; a restart reads
 // again from the cursor, so delivery is at least once (recordings
 // de-duplicates by site, session and seq). Each call's span links to the
