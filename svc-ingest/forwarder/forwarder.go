@@ -79,7 +79,9 @@ import (
 // three runs (2,500 in none) where 2 sustained only 1,600 in each of two,
 // with the edge's p50 at 1,600/s 9.5–10.4 ms against 22.9–29.1 ms and
 // about the same CPU per batch and RSS; 8 sustained 2,500 once and 2,000
-// once, with 50–120 MiB more RSS.
+// once, with 50–120 MiB more RSS. With 60 KB batches (calls near
+// BatchBytes) 4 was no better than 2, within the bench's noise: 625/s
+// sustained in both of its runs against 781, 625 and 625.
 const DefaultInFlight = 4
 
 // Dead-letter reasons (the metric's reason attribute).
