@@ -221,36 +221,185 @@ func AddState(d Deltas, s *summary.State, sign int64) {
 	if s == nil {
 		return
 	}
+	for _, r := range s.Reach {
+		addReach(d, r, sign)
+	}
+	addSessions(d, s.Reach, nil, sign)
+	device := deviceOf(s)
+	for i := range s.Frustrations {
+		addFrustration(d, &s.Frustrations[i], device, sign)
+	}
+}
+
+// addReach adds sign × one page view's reach on one page.
+func addReach(d Deltas, r *summary.Reach, sign int64) {
+	d.Add(Key{Page: r.Page, Device: r.Device, Day: r.Day, Kind: Scroll, Cell: DepthCell(r.Pct)}, Vec{N: 1}, sign)
+	d.Add(Key{Page: r.Page, Device: r.Device, Day: r.Day, Kind: Scroll, Cell: FoldCell}, Vec{N: 1, X: int64(r.Fold), Y: int64(r.Doc)}, sign)
+	d.Add(Key{Page: r.Page, Kind: Page}, Vec{N: 1}, sign)
+}
+
+// addSessions adds sign × the sessions cells of a fold's reach (from the
+// map, or when it is nil from the list): one per page and device, on the
+// first day the session viewed the page on it.
+func addSessions(d Deltas, reach map[string]*summary.Reach, list []reachEntry, sign int64) {
 	type pd struct {
 		page   string
 		device int32
 	}
 	first := map[pd]int32{}
-	for _, r := range s.Reach {
-		d.Add(Key{Page: r.Page, Device: r.Device, Day: r.Day, Kind: Scroll, Cell: DepthCell(r.Pct)}, Vec{N: 1}, sign)
-		d.Add(Key{Page: r.Page, Device: r.Device, Day: r.Day, Kind: Scroll, Cell: FoldCell}, Vec{N: 1, X: int64(r.Fold), Y: int64(r.Doc)}, sign)
-		d.Add(Key{Page: r.Page, Kind: Page}, Vec{N: 1}, sign)
+	note := func(r *summary.Reach) {
 		k := pd{r.Page, r.Device}
 		if day, ok := first[k]; !ok || r.Day < day {
 			first[k] = r.Day
 		}
 	}
+	if reach != nil {
+		for _, r := range reach {
+			note(r)
+		}
+	} else {
+		for i := range list {
+			note(&list[i].r)
+		}
+	}
 	for k, day := range first {
 		d.Add(Key{Page: k.page, Device: k.device, Day: day, Kind: Sessions}, Vec{N: 1}, sign)
 	}
-	device := int32(0)
-	if s.Client != nil {
-		device = s.Client.DeviceType
+}
+
+// addFrustration adds sign × one rage or dead click the fold decided.
+func addFrustration(d Deltas, f *summary.Frustration, device int32, sign int64) {
+	if f.H == nil || f.H.Page == "" {
+		return
 	}
-	for _, f := range s.Frustrations {
-		if f.H == nil || f.H.Page == "" {
+	kind := Dead
+	if f.Kind == summary.Rage {
+		kind = Rage
+	}
+	d.Add(Key{Page: f.H.Page, Device: device, Day: f.H.Day, Kind: kind, Cell: ClickCell(f.H.RX, f.H.RY, f.H.Sel)}, anchorVec(f.H), sign)
+}
+
+func deviceOf(s *summary.State) int32 {
+	if s.Client != nil {
+		return s.Client.DeviceType
+	}
+	return 0
+}
+
+// StatePart is a copy of what a fold contributes (AddState), taken before
+// an append folds its chunks into the state (in place), for
+// AddStateChange. It holds values, not the fold's pointers.
+type StatePart struct {
+	reach  []reachEntry
+	frust  []frustEntry
+	device int32
+}
+
+type reachEntry struct {
+	key string
+	r   summary.Reach
+}
+
+// frustEntry is what of a frustration AddState reads: its kind and anchor.
+type frustEntry struct {
+	kind summary.FrustrationKind
+	h    summary.Anchor
+	ok   bool // anchored (h set)
+}
+
+func frustOf(f *summary.Frustration) frustEntry {
+	if f.H == nil {
+		return frustEntry{kind: f.Kind}
+	}
+	return frustEntry{kind: f.Kind, h: *f.H, ok: true}
+}
+
+// PartOf copies what s contributes; a nil s contributes nothing.
+func PartOf(s *summary.State) StatePart {
+	if s == nil {
+		return StatePart{}
+	}
+	p := StatePart{reach: make([]reachEntry, 0, len(s.Reach)), frust: make([]frustEntry, len(s.Frustrations)), device: deviceOf(s)}
+	for k, r := range s.Reach {
+		p.reach = append(p.reach, reachEntry{k, *r})
+	}
+	for i := range s.Frustrations {
+		p.frust[i] = frustOf(&s.Frustrations[i])
+	}
+	return p
+}
+
+// AddStateChange adds what s contributes less what old (PartOf the state
+// before) did: the sum AddState(s, 1) + AddState(before, -1) once pruned,
+// but touching only the page views and frustrations that changed. An
+// append changes the reach of the page views its chunks show, while the
+// reach holds every page view of the session: adding all of it back and
+// forth cost every append of a long session O(page views) map updates
+// (BenchmarkAppendLongSession: most of what aggregation added at 1,000
+// page views).
+func AddStateChange(d Deltas, old StatePart, s *summary.State) {
+	var reach map[string]*summary.Reach
+	var frusts []summary.Frustration
+	device := int32(0)
+	if s != nil {
+		reach, frusts, device = s.Reach, s.Frustrations, deviceOf(s)
+	}
+	// Sessions cells move only when a page view comes or goes or its page,
+	// device or day changes; then they are recounted from both folds.
+	recount := false
+	kept := 0
+	for i := range old.reach {
+		e := &old.reach[i]
+		r := reach[e.key]
+		if r == nil {
+			addReach(d, &e.r, -1)
+			recount = true
 			continue
 		}
-		kind := Dead
-		if f.Kind == summary.Rage {
-			kind = Rage
+		kept++
+		if *r == e.r {
+			continue
 		}
-		d.Add(Key{Page: f.H.Page, Device: device, Day: f.H.Day, Kind: kind, Cell: ClickCell(f.H.RX, f.H.RY, f.H.Sel)}, anchorVec(f.H), sign)
+		addReach(d, &e.r, -1)
+		addReach(d, r, 1)
+		if r.Page != e.r.Page || r.Device != e.r.Device || r.Day != e.r.Day {
+			recount = true
+		}
+	}
+	if kept < len(reach) {
+		recount = true
+		had := make(map[string]bool, len(old.reach))
+		for i := range old.reach {
+			had[old.reach[i].key] = true
+		}
+		for k, r := range reach {
+			if !had[k] {
+				addReach(d, r, 1)
+			}
+		}
+	}
+	if recount {
+		addSessions(d, nil, old.reach, -1)
+		addSessions(d, reach, nil, 1)
+	}
+	for i := range max(len(old.frust), len(frusts)) {
+		var was, now frustEntry
+		if i < len(old.frust) {
+			was = old.frust[i]
+		}
+		if i < len(frusts) {
+			now = frustOf(&frusts[i])
+		}
+		if was == now && device == old.device {
+			continue
+		}
+		if i < len(old.frust) && was.ok {
+			h := was.h
+			addFrustration(d, &summary.Frustration{Kind: was.kind, H: &h}, old.device, -1)
+		}
+		if i < len(frusts) {
+			addFrustration(d, &frusts[i], device, 1)
+		}
 	}
 }
 

@@ -3,6 +3,8 @@ package heatmap
 import (
 	"cmp"
 	"encoding/binary"
+	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -183,6 +185,134 @@ func TestClickOrder(t *testing.T) {
 		b := &recordingsv1.HeatmapClick{Selector: "#e" + strconv.Itoa(r.IntN(3)), Count: r.Int64N(3), Rx: r.Int32N(3), Ry: r.Int32N(3)}
 		if got, want := clickOrder(a, b), ref(a, b); got != want {
 			t.Fatalf("clickOrder(%v, %v) = %d, want %d", a, b, got, want)
+		}
+	}
+}
+
+// TestAddStateChangeMatchesAddState checks the change an append adds
+// against the whole of both folds, AddState(after) − AddState(before),
+// on random folds changed in place as Advance changes them: reach that
+// deepens, page views that come or go, a page, day or device that changes,
+// frustrations appended, anchored late or replaced, the client's device
+// learnt late.
+func TestAddStateChangeMatchesAddState(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	pages := []string{"https://a.example/", "https://a.example/p/*", "https://b.example/x"}
+	anchor := func() *summary.Anchor {
+		return &summary.Anchor{Page: pages[r.IntN(len(pages))], Day: int32(20000 + r.IntN(3)), Sel: []string{"a#buy", "button.go", "div>p"}[r.IntN(3)], RX: int8(r.IntN(101)), RY: int8(r.IntN(101)), X: int32(r.IntN(2000)), Y: int32(r.IntN(9000)), Known: r.IntN(2) == 0}
+	}
+	reach := func() *summary.Reach {
+		return &summary.Reach{Page: pages[r.IntN(len(pages))], Day: int32(20000 + r.IntN(3)), Device: int32(r.IntN(4)), Pct: int32(r.IntN(101)), Fold: int32(r.IntN(1000)), Doc: int32(r.IntN(9000))}
+	}
+	frust := func() summary.Frustration {
+		f := summary.Frustration{Kind: summary.FrustrationKind(1 + r.IntN(2)), T: r.Int64N(1e6)}
+		if r.IntN(4) > 0 {
+			f.H = anchor()
+		}
+		return f
+	}
+	changes := 0
+	for iter := range 3000 {
+		var s *summary.State
+		if r.IntN(10) > 0 {
+			s = &summary.State{Reach: map[string]*summary.Reach{}}
+			for range r.IntN(12) {
+				s.Reach[fmt.Sprintf("p_%d\x00%s", r.IntN(20), pages[r.IntN(len(pages))])] = reach()
+			}
+			for range r.IntN(5) {
+				s.Frustrations = append(s.Frustrations, frust())
+			}
+			if r.IntN(3) > 0 {
+				s.Client = &summary.Client{DeviceType: int32(r.IntN(4))}
+			}
+		}
+		want := Deltas{}
+		AddState(want, s, -1)
+		before := PartOf(s)
+		// The fold: in place, as Advance works, or a fresh state.
+		after := s
+		if after == nil || r.IntN(8) == 0 {
+			after = &summary.State{Reach: map[string]*summary.Reach{}}
+		}
+		for range r.IntN(4) {
+			switch op := r.IntN(9); {
+			case op < 3 && len(after.Reach) > 0: // deeper on a page view seen
+				for _, x := range after.Reach {
+					x.Pct = min(x.Pct+int32(1+r.IntN(30)), 100)
+					break
+				}
+			case op < 5: // a new page view
+				after.Reach[fmt.Sprintf("p_new%d\x00%s", r.IntN(1000), pages[r.IntN(len(pages))])] = reach()
+			case op == 5 && len(after.Reach) > 0: // a page view replaced or dropped
+				for k := range after.Reach {
+					if r.IntN(2) == 0 {
+						delete(after.Reach, k)
+					} else {
+						after.Reach[k] = reach()
+					}
+					break
+				}
+			case op == 6:
+				after.Frustrations = append(after.Frustrations, frust())
+			case op == 7 && len(after.Frustrations) > 0:
+				i := r.IntN(len(after.Frustrations))
+				if after.Frustrations[i].H != nil && r.IntN(2) == 0 {
+					after.Frustrations[i].H.RX = int8(r.IntN(101)) // in place
+				} else {
+					after.Frustrations[i] = frust()
+				}
+			default:
+				after.Client = &summary.Client{DeviceType: int32(r.IntN(4))}
+			}
+		}
+		AddState(want, after, 1)
+		got := Deltas{}
+		AddStateChange(got, before, after)
+		want.Prune()
+		got.Prune()
+		if len(want) > 0 {
+			changes++
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("fold %d: AddStateChange\n got %v\nwant %v", iter, got, want)
+		}
+	}
+	if changes < 2000 {
+		t.Fatalf("only %d of 3000 folds changed the aggregates: the test exercises too little", changes)
+	}
+}
+
+// BenchmarkStateChange is what an append's fold costs aggregation in a
+// session of many page views, the append deepening the last one's reach:
+// "whole" re-adds both folds (AddState −before, +after), "change" copies
+// the part before and adds what changed (PartOf, AddStateChange).
+func BenchmarkStateChange(b *testing.B) {
+	for _, views := range []int{1, 100, 1000} {
+		s := &summary.State{Reach: map[string]*summary.Reach{}, Client: &summary.Client{DeviceType: 1}}
+		var last *summary.Reach
+		for v := range views {
+			last = &summary.Reach{Page: "https://shop.example.com/p/*", Day: 20000, Device: 1, Pct: 40, Fold: 800, Doc: 3000}
+			s.Reach[fmt.Sprintf("p_long%014d\x00https://shop.example.com/p/*", v)] = last
+		}
+		for _, mode := range []string{"whole", "change"} {
+			b.Run(fmt.Sprintf("views-%d/%s", views, mode), func(b *testing.B) {
+				for b.Loop() {
+					d := Deltas{}
+					last.Pct = 40
+					if mode == "whole" {
+						AddState(d, s, -1)
+						last.Pct = 41
+						AddState(d, s, 1)
+					} else {
+						before := PartOf(s)
+						last.Pct = 41
+						AddStateChange(d, before, s)
+					}
+					if len(d.Prune()) != 2 {
+						b.Fatalf("%d cells changed, want 2 (the depth cells)", len(d))
+					}
+				}
+			})
 		}
 	}
 }

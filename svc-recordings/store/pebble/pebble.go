@@ -577,11 +577,13 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	if row != nil && row.EndedMs > 0 {
 		return s.appendEnded(b, g, row, fresh, callHeat)
 	}
-	// Heatmaps: the fold's old part goes (before the in-order path folds
-	// into row.State in place), the fresh chunks' and the new fold's come.
+	// Heatmaps: the fresh chunks' part comes, and what the fold's part
+	// changes (its old part copied before the in-order path folds into
+	// row.State in place).
 	heat := s.sessionDeltas(callHeat, g.site)
+	var before heatmap.StatePart
 	if row != nil && !s.heatOff {
-		heatmap.AddState(heat, row.State, -1)
+		before = heatmap.PartOf(row.State)
 	}
 	for _, c := range fresh {
 		if !s.heatOff {
@@ -628,7 +630,7 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	state, sum := step.State, step.Summary
 	row.State = state
 	if !s.heatOff {
-		heatmap.AddState(heat, state, 1)
+		heatmap.AddStateChange(heat, before, state)
 		s.collectHeat(callHeat, g.site, g.session, heat)
 		if err := mergeSnapshots(b, g.site, g.session, fresh); err != nil {
 			return fmt.Errorf("pebble: append chunk: %w", err)

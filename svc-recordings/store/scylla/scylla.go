@@ -527,7 +527,7 @@ func (s *Store) allStats(ctx context.Context, site int64, session string) ([]sum
 // updateSummary folds the new chunks into the session row with a
 // compare-and-set on its version; false means another writer won (retry).
 // When it stores a new state, it adds the change of the state's heatmap
-// part (heatmap.AddState) to heat.
+// part (heatmap.AddStateChange) to heat.
 func (s *Store) updateSummary(ctx context.Context, site int64, session string, fresh []store.Chunk, dups bool, heat heatmap.Deltas) (bool, error) {
 	row, err := s.loadRow(ctx, site, session)
 	if err != nil {
@@ -538,12 +538,12 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 	}
 	// The old state's part and last activity, before the in-order path
 	// folds into it.
-	change := heatmap.Deltas{}
+	var before heatmap.StatePart
 	var stored *summary.State
 	oldActive := int64(-1)
 	if row != nil {
 		stored = row.state
-		heatmap.AddState(change, stored, -1)
+		before = heatmap.PartOf(stored)
 		oldActive = stored.LastActivityMs()
 	}
 	stats := make([]*summary.ChunkStats, len(fresh))
@@ -596,7 +596,8 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 	if !applied {
 		return false, nil
 	}
-	heatmap.AddState(change, state, 1)
+	change := heatmap.Deltas{}
+	heatmap.AddStateChange(change, before, state)
 	for k, v := range change {
 		heat.Add(k, v, 1)
 	}
