@@ -246,7 +246,7 @@ func (s *State) applyActive(c *ChunkStats) {
 
 // Marshal encodes the state for storage, selector paths unescaped
 // (storedjson). States written with them escaped read the same.
-func (s *State) Marshal() ([]byte, error) { return storedjson.Marshal(s) }
+func (s *State) Marshal() ([]byte, error) { return storedjson.MarshalUnsorted(s) }
 
 // UnmarshalState decodes a stored state.
 func UnmarshalState(b []byte) (*State, error) {

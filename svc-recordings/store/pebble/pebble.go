@@ -334,7 +334,7 @@ func decodeRow(v []byte, r *sessionRow) error { return storedjson.Unmarshal(v, r
 // elements' selector paths as \u003e, six bytes for one: 13 % of the
 // bytes of the rows a bench-heatmaps visit (24 clicks) writes, one per
 // chunk. Rows written either way read the same.
-func encodeRow(r *sessionRow) ([]byte, error) { return storedjson.Marshal(r) }
+func encodeRow(r *sessionRow) ([]byte, error) { return storedjson.MarshalUnsorted(r) }
 
 // sessionRow is the 'm' value.
 type sessionRow struct {

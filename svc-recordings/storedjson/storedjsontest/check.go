@@ -36,6 +36,39 @@ func CheckEncode(t testing.TB, v any) {
 	}
 }
 
+// CheckEncodeAnyOrder fails t unless storedjson.MarshalUnsorted writes v
+// as the same JSON value as StdEncode (object keys in any order, numbers
+// compared as written), or fails where it fails.
+func CheckEncodeAnyOrder(t testing.TB, v any) {
+	t.Helper()
+	want, werr := StdEncode(v)
+	got, gerr := storedjson.MarshalUnsorted(v)
+	if (werr == nil) != (gerr == nil) {
+		t.Fatalf("%+v: encoding/json says %v, storedjson %v", v, werr, gerr)
+	}
+	if werr != nil {
+		return
+	}
+	if a, b := jsonValue(t, want), jsonValue(t, got); !reflect.DeepEqual(a, b) {
+		t.Fatalf("encoding/json wrote\n%s\nstoredjson (unsorted)\n%s", want, got)
+	}
+}
+
+// jsonValue decodes b as a generic JSON value, numbers as written.
+func jsonValue(t testing.TB, b []byte) any {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("%q: %v", b, err)
+	}
+	if d.More() {
+		t.Fatalf("%q: more than one value", b)
+	}
+	return v
+}
+
 // CheckDecode fails t unless storedjson.Unmarshal reads b into a T as
 // encoding/json's Unmarshal does, or refuses it as it does; what it read
 // must then encode as encoding/json encodes it (CheckEncode).
