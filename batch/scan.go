@@ -286,6 +286,16 @@ const (
 // answers the offset just past the closing quote and whether the body has
 // escapes, or the fault and the offset where it was found.
 func scanString(b []byte, i int) (end int, escaped bool, fault stringFault) {
+	// Most strings of a batch are short (object keys, ids, class names):
+	// they end before a SWAR word pays for itself, so the first bytes are
+	// looked at one by one.
+	for lim := min(len(b), i+8); i < lim; i++ {
+		if c := b[i]; c == '"' {
+			return i + 1, false, stringOK
+		} else if c < 0x20 || c == '\\' || c >= 0x80 {
+			break
+		}
+	}
 	for i < len(b) {
 		// Eight bytes at a time while none is a quote, a backslash, a
 		// control character or a non-ASCII byte (SWAR); the lowest
