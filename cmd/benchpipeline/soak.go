@@ -41,14 +41,24 @@ func soak(ctx context.Context, c config) error {
 		return err
 	}
 	t0 := time.Now()
-	// One CPU profile, in the second minute (the first when there is
-	// only one): what the server spends at this rate, warmed up.
+	// One CPU profile, in the second minute (warmed up) when it fits
+	// there, else in the first: what the server spends at this rate.
+	profileMinute := 0
+	switch {
+	case c.profile <= 0:
+	case min(time.Minute, c.duration-time.Minute) > c.profile:
+		profileMinute = 2
+	case min(time.Minute, c.duration) > c.profile:
+		profileMinute = 1
+	default:
+		fmt.Printf("(no CPU profile: -profile %v is longer than a minute of the soak)\n", c.profile)
+	}
 	profiled := make(chan error, 1)
 	profiling := false
 	began := time.Now()
 	for minute := 1; time.Since(began) < c.duration; minute++ {
 		d := min(time.Minute, c.duration-time.Since(began))
-		if c.profile > 0 && !profiling && (minute == 2 || c.duration <= time.Minute) && c.profile < d {
+		if minute == profileMinute {
 			profiling = true
 			go func() { profiled <- s.profile(c.profile, profilePath(c.sizes[0])) }()
 		}
