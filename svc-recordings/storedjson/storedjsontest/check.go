@@ -26,12 +26,7 @@ func StdEncode(v any) ([]byte, error) {
 // StdEncode does, or fails where it fails.
 func CheckEncode(t testing.TB, v any) {
 	t.Helper()
-	want, werr := StdEncode(v)
-	got, gerr := storedjson.Marshal(v)
-	if (werr == nil) != (gerr == nil) {
-		t.Fatalf("%+v: encoding/json says %v, storedjson %v", v, werr, gerr)
-	}
-	if werr == nil && !bytes.Equal(want, got) {
+	if want, got, ok := encodeBoth(t, v, storedjson.Marshal); ok && !bytes.Equal(want, got) {
 		t.Fatalf("encoding/json wrote\n%s\nstoredjson\n%s", want, got)
 	}
 }
@@ -41,17 +36,22 @@ func CheckEncode(t testing.TB, v any) {
 // compared as written), or fails where it fails.
 func CheckEncodeAnyOrder(t testing.TB, v any) {
 	t.Helper()
+	want, got, ok := encodeBoth(t, v, storedjson.MarshalUnsorted)
+	if ok && !reflect.DeepEqual(jsonValue(t, want), jsonValue(t, got)) {
+		t.Fatalf("encoding/json wrote\n%s\nstoredjson (unsorted)\n%s", want, got)
+	}
+}
+
+// encodeBoth encodes v with StdEncode and marshal, failing t unless both
+// fail or neither; ok says both wrote.
+func encodeBoth(t testing.TB, v any, marshal func(any) ([]byte, error)) (want, got []byte, ok bool) {
+	t.Helper()
 	want, werr := StdEncode(v)
-	got, gerr := storedjson.MarshalUnsorted(v)
+	got, gerr := marshal(v)
 	if (werr == nil) != (gerr == nil) {
 		t.Fatalf("%+v: encoding/json says %v, storedjson %v", v, werr, gerr)
 	}
-	if werr != nil {
-		return
-	}
-	if a, b := jsonValue(t, want), jsonValue(t, got); !reflect.DeepEqual(a, b) {
-		t.Fatalf("encoding/json wrote\n%s\nstoredjson (unsorted)\n%s", want, got)
-	}
+	return want, got, werr == nil
 }
 
 // jsonValue decodes b as a generic JSON value, numbers as written.
