@@ -32,7 +32,8 @@ import (
 // sessions, whose rows cost the most to read back, are the ones a
 // stripe's share could not hold. Past the bound a stripe drops arbitrary
 // rows of its own (their next append reads them back); a row it cannot
-// make room for is not kept, nor one above maxCachedRow.
+// make room for is not kept (and then costs the stripe none of its rows),
+// nor one above maxCachedRow.
 const (
 	rowCacheBytes = 8 << 20
 	maxCachedRow  = rowCacheBytes / 8
@@ -47,6 +48,8 @@ type rowCache struct {
 
 type rowStripe struct {
 	rows map[string]cachedRow
+	// bytes sums the stripe's rows' sizes.
+	bytes int64
 }
 
 type cachedRow struct {
@@ -64,8 +67,7 @@ func (c *rowCache) take(i int, key []byte) *sessionRow {
 		return nil
 	}
 	c.hits.Add(1)
-	delete(st.rows, string(key))
-	c.bytes.Add(-int64(r.size))
+	st.forget(c, string(key), r)
 	return r.row
 }
 
@@ -78,12 +80,14 @@ func (c *rowCache) keep(i int, key []byte, row *sessionRow, size int) {
 	if size > maxCachedRow {
 		return
 	}
+	if over := c.bytes.Load() + int64(size) - rowCacheBytes; over > st.bytes {
+		return // the other stripes hold too much: dropping all of this one's would not make room
+	}
 	for k, r := range st.rows { // map order: an arbitrary row goes
 		if c.bytes.Load()+int64(size) <= rowCacheBytes {
 			break
 		}
-		delete(st.rows, k)
-		c.bytes.Add(-int64(r.size))
+		st.forget(c, k, r)
 	}
 	// Reserved by one atomic add: stripes keeping rows at once (each
 	// under its own lock) do not pass the bound together.
@@ -95,6 +99,14 @@ func (c *rowCache) keep(i int, key []byte, row *sessionRow, size int) {
 		st.rows = map[string]cachedRow{}
 	}
 	st.rows[string(key)] = cachedRow{row: row, size: size}
+	st.bytes += int64(size)
+}
+
+// forget removes the stripe's row r at key from the counts and the map.
+func (st *rowStripe) forget(c *rowCache, key string, r cachedRow) {
+	delete(st.rows, key)
+	st.bytes -= int64(r.size)
+	c.bytes.Add(-int64(r.size))
 }
 
 // drop forgets the session's row: its writer (not an append) changed or
@@ -102,8 +114,7 @@ func (c *rowCache) keep(i int, key []byte, row *sessionRow, size int) {
 func (c *rowCache) drop(i int, key []byte) {
 	st := &c.stripes[i]
 	if r, ok := st.rows[string(key)]; ok {
-		delete(st.rows, string(key))
-		c.bytes.Add(-int64(r.size))
+		st.forget(c, string(key), r)
 	}
 }
 

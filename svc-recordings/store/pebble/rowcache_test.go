@@ -183,9 +183,14 @@ func TestRowCacheBound(t *testing.T) {
 	rng := rand.New(rand.NewPCG(22, 1))
 	held := func() (n int, sum int64) {
 		for i := range c.stripes {
+			var own int64
 			for _, r := range c.stripes[i].rows {
-				n, sum = n+1, sum+int64(r.size)
+				n, own = n+1, own+int64(r.size)
 			}
+			if own != c.stripes[i].bytes {
+				t.Fatalf("stripe %d counts %d bytes, holds %d", i, c.stripes[i].bytes, own)
+			}
+			sum += own
 		}
 		return n, sum
 	}
@@ -223,5 +228,44 @@ func TestRowCacheBound(t *testing.T) {
 	}
 	if !full {
 		t.Fatal("the random steps never filled the cache: the bound was not exercised")
+	}
+}
+
+// TestRowCacheKeepsRowsItCannotMakeRoomWith: when the other stripes hold
+// so much that dropping every row of a stripe would not make room for a
+// long session's row, the row is not kept and the stripe keeps its rows
+// (their sessions' next appends would read them back for nothing).
+func TestRowCacheKeepsRowsItCannotMakeRoomWith(t *testing.T) {
+	var c rowCache
+	key := func(k int) []byte { return []byte(fmt.Sprintf("session-%03d", k)) }
+	// Stripe 1 holds all but 100 KB of the bound, stripe 0 ten rows of 10 KB.
+	const other = rowCacheBytes - 100<<10
+	for k := range 8 {
+		c.keep(1, key(100+k), &sessionRow{}, other/8)
+	}
+	for k := range 10 {
+		c.keep(0, key(k), &sessionRow{}, 10<<10)
+	}
+	if got := c.bytes.Load(); got != other+100<<10 {
+		t.Fatalf("the cache holds %d bytes, want %d", got, other+100<<10)
+	}
+	// 300 KB: freeing stripe 0's 100 KB leaves it 200 KB short.
+	c.keep(0, key(50), &sessionRow{}, 300<<10)
+	if c.take(0, key(50)) != nil {
+		t.Fatal("a row with no room for it was kept")
+	}
+	for k := range 10 {
+		if _, ok := c.stripes[0].rows[string(key(k))]; !ok {
+			t.Fatalf("row %d of the stripe went for a row that could not be kept", k)
+		}
+	}
+	// A row the stripe can make room for (50 KB of its 100) is kept, at
+	// the price of some of its rows.
+	c.keep(0, key(51), &sessionRow{}, 50<<10)
+	if c.take(0, key(51)) == nil {
+		t.Fatal("a row the stripe could make room for was not kept")
+	}
+	if n := len(c.stripes[0].rows); n > 5 {
+		t.Fatalf("the stripe kept %d of its 10 rows of 10 KB beside a 50 KB row in a full cache", n)
 	}
 }
