@@ -20,6 +20,8 @@ import (
 	"cmp"
 	"encoding/binary"
 	"errors"
+	"iter"
+	"maps"
 	"slices"
 	"strings"
 
@@ -224,7 +226,7 @@ func AddState(d Deltas, s *summary.State, sign int64) {
 	for _, r := range s.Reach {
 		addReach(d, r, sign)
 	}
-	addSessions(d, s.Reach, nil, sign)
+	addSessions(d, maps.Values(s.Reach), sign)
 	device := deviceOf(s)
 	for i := range s.Frustrations {
 		addFrustration(d, &s.Frustrations[i], device, sign)
@@ -238,28 +240,18 @@ func addReach(d Deltas, r *summary.Reach, sign int64) {
 	d.Add(Key{Page: r.Page, Kind: Page}, Vec{N: 1}, sign)
 }
 
-// addSessions adds sign × the sessions cells of a fold's reach (from the
-// map, or when it is nil from the list): one per page and device, on the
-// first day the session viewed the page on it.
-func addSessions(d Deltas, reach map[string]*summary.Reach, list []reachEntry, sign int64) {
+// addSessions adds sign × the sessions cells of a fold's reach: one per
+// page and device, on the first day the session viewed the page on it.
+func addSessions(d Deltas, reach iter.Seq[*summary.Reach], sign int64) {
 	type pd struct {
 		page   string
 		device int32
 	}
 	first := map[pd]int32{}
-	note := func(r *summary.Reach) {
+	for r := range reach {
 		k := pd{r.Page, r.Device}
 		if day, ok := first[k]; !ok || r.Day < day {
 			first[k] = r.Day
-		}
-	}
-	if reach != nil {
-		for _, r := range reach {
-			note(r)
-		}
-	} else {
-		for i := range list {
-			note(&list[i].r)
 		}
 	}
 	for k, day := range first {
@@ -305,6 +297,17 @@ type frustEntry struct {
 	kind summary.FrustrationKind
 	h    summary.Anchor
 	ok   bool // anchored (h set)
+}
+
+// reaches yields the copied reach.
+func (p StatePart) reaches() iter.Seq[*summary.Reach] {
+	return func(yield func(*summary.Reach) bool) {
+		for i := range p.reach {
+			if !yield(&p.reach[i].r) {
+				return
+			}
+		}
+	}
 }
 
 func frustOf(f *summary.Frustration) frustEntry {
@@ -379,8 +382,8 @@ func AddStateChange(d Deltas, old StatePart, s *summary.State) {
 		}
 	}
 	if recount {
-		addSessions(d, nil, old.reach, -1)
-		addSessions(d, reach, nil, 1)
+		addSessions(d, old.reaches(), -1)
+		addSessions(d, maps.Values(reach), 1)
 	}
 	for i := range max(len(old.frust), len(frusts)) {
 		var was, now frustEntry
@@ -393,7 +396,7 @@ func AddStateChange(d Deltas, old StatePart, s *summary.State) {
 		if was == now && device == old.device {
 			continue
 		}
-		if i < len(old.frust) && was.ok {
+		if was.ok {
 			h := was.h
 			addFrustration(d, &summary.Frustration{Kind: was.kind, H: &h}, old.device, -1)
 		}

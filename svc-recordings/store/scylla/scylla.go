@@ -596,11 +596,7 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 	if !applied {
 		return false, nil
 	}
-	change := heatmap.Deltas{}
-	heatmap.AddStateChange(change, before, state)
-	for k, v := range change {
-		heat.Add(k, v, 1)
-	}
+	heatmap.AddStateChange(heat, before, state)
 	return true, s.recordChange(ctx, site, session, row, sum, state, state.LastActivityMs() != oldActive)
 }
 
