@@ -1,16 +1,21 @@
 package summary
 
 import (
+	"bytes"
 	"cmp"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/sightlinehq/sightline/batch"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	"github.com/sightlinehq/sightline/internal/loadgen"
 )
 
 // BenchmarkExtract reduces the batch captured from real Chromium.
@@ -33,6 +38,48 @@ func BenchmarkExtract(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkExtractLoad reduces what bench-pipeline sends (internal/
+// loadgen, 10 KB): sessions of ten batches, the first with a snapshot of
+// product cards, the rest pointer moves, scrolls, clicks and mutations
+// that add cards. Mutations are most of their bytes, which the Chromium
+// batch above has few of: per byte they cost extraction several times
+// more.
+func BenchmarkExtractLoad(b *testing.B) {
+	bs, err := loadgen.NewBatches([]loadgen.Site{{Key: "k1", Origin: "https://shop1.example.com"}}, 10<<10, 10, 1, 3)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var chunks []*recordingsv1.Chunk
+	var n int64
+	for range 50 {
+		bt := bs.Next()
+		zr, err := gzip.NewReader(bytes.NewReader(bt.Body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw, err := io.ReadAll(zr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		env, err := batch.Decode(raw, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		chunks = append(chunks, &recordingsv1.Chunk{Events: env.Events, PageViewId: "p_x", Url: env.URL})
+		n += int64(len(env.Events))
+	}
+	b.SetBytes(n / int64(len(chunks)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, c := range chunks {
+			if _, err := ExtractEach(c, 1, 0, true, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(chunks))/1e3, "µs/chunk")
 }
 
 // BenchmarkExtractFullSnapshot reduces the recorded chunks (testdata/

@@ -58,6 +58,13 @@ func (k *nodeKinds) snapshot(node batch.Value) {
 // mutation reads an incremental mutation: added subtrees, and elements
 // made contenteditable.
 func (k *nodeKinds) mutation(data batch.Value) {
+	// Both parts below need a field word in the part they read, and the
+	// adds and attributes are parts of data: with no word in data and no
+	// editable node known, neither member is looked up (most mutations;
+	// the lookups skipped the whole of each, adds included).
+	if len(k.set) == 0 && !mayHoldFields(data) {
+		return
+	}
 	if adds := data.Get("adds"); adds.Kind() == batch.Array && len(adds) > 2 && (len(k.set) > 0 || mayHoldFields(adds)) {
 		w := kindsWalk{k: k}
 		s := rrdom.New(adds)
