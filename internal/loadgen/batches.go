@@ -8,10 +8,12 @@ package loadgen
 import (
 	"bytes"
 	"compress/flate"
+	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -32,6 +34,19 @@ type Batch struct {
 	Seq     int
 	Body    []byte // gzip'd envelope
 	RawLen  int    // envelope bytes before gzip
+}
+
+// Envelope is the batch's JSON as ingest reads it (Body inflated).
+func (b Batch) Envelope() ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b.Body))
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: inflate batch: %w", err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: inflate batch: %w", err)
+	}
+	return raw, nil
 }
 
 // Batches makes the batches of a population of sessions: each site keeps

@@ -2,10 +2,8 @@ package assets
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -41,11 +39,7 @@ func corpus(t testing.TB) []corpusChunk {
 		}
 		for i := range 20 {
 			bt := b.Next()
-			zr, err := gzip.NewReader(bytes.NewReader(bt.Body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, err := io.ReadAll(zr)
+			raw, err := bt.Envelope()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,12 +1,9 @@
 package summary
 
 import (
-	"bytes"
 	"cmp"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -55,11 +52,7 @@ func BenchmarkExtractLoad(b *testing.B) {
 	var n int64
 	for range 50 {
 		bt := bs.Next()
-		zr, err := gzip.NewReader(bytes.NewReader(bt.Body))
-		if err != nil {
-			b.Fatal(err)
-		}
-		raw, err := io.ReadAll(zr)
+		raw, err := bt.Envelope()
 		if err != nil {
 			b.Fatal(err)
 		}
