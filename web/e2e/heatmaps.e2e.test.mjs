@@ -289,7 +289,9 @@ test("the Heatmaps page draws each click inside its element at another width, an
     .evaluateAll((els) => els.map((el) => [el.dataset.selector, el.querySelector("[data-testid=heat-element-name]")?.textContent ?? ""]));
   assert.equal(listed.length, Object.keys(all).length);
   for (const [sel, name] of listed) assert.equal(name, NAME[Object.keys(SELECTOR).find((k) => SELECTOR[k] === sel)], `${sel}: named`);
-  assert.match(await first.getAttribute("aria-label"), /^Buy \(button#buy\): /);
+  // Its accessible name is what it shows (the rank aside); the figures' meaning is its description.
+  assert.equal(await page.getByRole("link", { name: /^Buy button#buy \d+ · \d+ %$/ }).getAttribute("data-selector"), SELECTOR.buy);
+  assert.match(await page.locator(`[id="${await first.getAttribute("aria-describedby")}"]`).textContent(), /^\d+ clicks?, \d+ % of the clicks; opens /);
   await first.hover();
   const hl = await page.getByTestId("heat-highlight").evaluate((el) => ({ left: parseFloat(el.style.left), top: parseFloat(el.style.top), width: parseFloat(el.style.width) }));
   assert.ok(Math.abs(hl.left - b.buy.left) < 1 && Math.abs(hl.top - b.buy.top) < 1 && Math.abs(hl.width - b.buy.width) < 1, `highlight ${JSON.stringify(hl)} on Buy ${JSON.stringify(b.buy)}`);
@@ -300,7 +302,9 @@ test("the Heatmaps page draws each click inside its element at another width, an
     .getByTestId("heat-element")
     .evaluateAll((els) => els.map((el) => [el.dataset.selector, el.querySelector("[data-testid=heat-element-frustration]")?.textContent ?? ""]).filter(([, f]) => f));
   assert.deepEqual(frustrated, [[SELECTOR.pricing, "3 dead clicks"]]);
-  assert.match(await page.locator(`[data-testid=heat-element][data-selector="${SELECTOR.pricing}"]`).getAttribute("aria-label"), /, 3 dead clicks; open /);
+  const pricing = page.locator(`[data-testid=heat-element][data-selector="${SELECTOR.pricing}"]`);
+  const description = await page.locator(`[id="${await pricing.getAttribute("aria-describedby")}"]`).textContent();
+  assert.match(description, /^\d+ clicks?, \d+ % of the clicks, 3 dead clicks; opens /, description);
   // Beside the clicks, the map counts the rage and dead clicks; each count opens its map.
   assert.equal(await page.getByTestId("heat-rage-count").innerText(), "0");
   assert.equal(await page.getByTestId("heat-dead-count").innerText(), "3");

@@ -2,7 +2,7 @@
 // map — clicks (all, rage, dead), moves or scroll — and see it drawn over
 // the page rebuilt from a recording, with the most-clicked elements or the
 // scroll depths beside it. Everything chosen lives in the URL.
-import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useId, useMemo, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import type { Schemas } from "../api/client";
 import { $api } from "../api/query";
@@ -299,6 +299,7 @@ function ElementList({
 }) {
   const elements = useMemo(() => data.elements ?? [], [data]);
   const names = useMemo(() => elements.map((e) => (e.selector && name ? name(e.selector) : "")), [elements, name]);
+  const descId = useId();
   const opens = clickLinkText(map);
   // The click map says which elements visitors rage- or dead-clicked ("2 rage · 3 dead clicks").
   const frustration = useMemo(() => elements.map((e) => (map === "click" ? frustrationText(Number(e.rageClicks ?? 0), Number(e.deadClicks ?? 0)) : "")), [elements, map]);
@@ -342,21 +343,29 @@ function ElementList({
                 </span>
               </>
             );
+            // The link's name is what it shows (so speech input finds it by
+            // what is seen); what the figures mean and where it goes is its
+            // description.
             return (
               <li key={sel || `none-${i}`}>
                 {sel ? (
-                  <Link
-                    className="heat-element"
-                    to={link(sel)}
-                    onMouseEnter={() => onHighlight(sel)}
-                    onFocus={() => onHighlight(sel)}
-                    onBlur={() => onHighlight(undefined)}
-                    aria-label={`${what ? `${what} (${selectorTail(sel)})` : selectorTail(sel)}: ${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)}${frustration[i] ? `, ${frustration[i]}` : ""}; open ${opens}`}
-                    data-testid="heat-element"
-                    data-selector={sel}
-                  >
-                    {label}
-                  </Link>
+                  <>
+                    <Link
+                      className="heat-element"
+                      to={link(sel)}
+                      onMouseEnter={() => onHighlight(sel)}
+                      onFocus={() => onHighlight(sel)}
+                      onBlur={() => onHighlight(undefined)}
+                      aria-describedby={`${descId}-${i}`}
+                      data-testid="heat-element"
+                      data-selector={sel}
+                    >
+                      {label}
+                    </Link>
+                    <span className="sr-only" id={`${descId}-${i}`} data-testid="heat-element-description">
+                      {`${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)} of the clicks${frustration[i] ? `, ${frustration[i]}` : ""}; opens ${opens}`}
+                    </span>
+                  </>
                 ) : (
                   <span className="heat-element">{label}</span>
                 )}
