@@ -56,7 +56,8 @@ const (
 
 // heatDevices are the device classes a map may be asked for, in the order
 // an unspecified device looks for a snapshot (desktop pages are the widest
-// and most common to draw over). Bots and "other" have no map of their own.
+// and most common to draw over). Bots and "other" have no map: their
+// chunks carry nothing for heatmaps (summary.Extract).
 var heatDevices = []int32{
 	int32(sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP),
 	int32(sessionsv1.DeviceType_DEVICE_TYPE_TABLET),

@@ -150,7 +150,10 @@ func (v *visit) build(t *testing.T) {
 
 // heatVisits makes n visits of a site over days [day0, day0+days).
 func heatVisits(t *testing.T, rng *rand.Rand, siteID int64, n int, day0 int32, days int, visitors []string) []*visit {
-	devices := []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET}
+	// Bots and the classes without maps of their own (other, unknown)
+	// visit too.
+	devices := []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET,
+		sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_OTHER, sessionsv1.DeviceType_DEVICE_TYPE_UNSPECIFIED, sessionsv1.DeviceType_DEVICE_TYPE_BOT}
 	var out []*visit
 	for i := range n {
 		v := &visit{
@@ -296,11 +299,12 @@ func model(visits []*visit, q heatQuery) heatWant {
 	return w
 }
 
-// pagesModel counts page views and clicks per page key of a site (all time).
+// pagesModel counts page views and clicks per page key of a site (all
+// time; a bot's and an "other" browser's count nowhere).
 func pagesModel(visits []*visit, siteID int64) map[string][2]int64 {
 	out := map[string][2]int64{}
 	for _, v := range visits {
-		if v.site != siteID {
+		if v.site != siteID || v.device == sessionsv1.DeviceType_DEVICE_TYPE_BOT || v.device == sessionsv1.DeviceType_DEVICE_TYPE_OTHER {
 			continue
 		}
 		n := int64(len(v.clicks))
@@ -402,6 +406,9 @@ var heatKinds = []recordingsv1.HeatmapKind{
 	recordingsv1.HeatmapKind_HEATMAP_KIND_RAGE, recordingsv1.HeatmapKind_HEATMAP_KIND_DEAD,
 }
 
+// allDevices are the classes of a map of all devices; bots and "other" count
+// nowhere (nor, but in the page list, an unknown class, which ingest gives
+// a request without a User-Agent).
 var allDevices = []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET}
 
 func dayTime(d int32) *timestamppb.Timestamp {
@@ -512,17 +519,19 @@ func TestHeatmapsThroughTheService(t *testing.T) {
 	}
 	from, to := day0, day0+4
 	before := checkAll(t, h, visits, from, to, "first delivery")
-	var nRage, nDead, nSnap, nTwo int
+	var nRage, nDead, nSnap, nTwo, nBot, nOther int
 	for _, v := range visits {
 		nRage += btoi(v.rage != nil)
 		nDead += btoi(v.dead != nil)
 		nSnap += btoi(v.snapshot)
+		nBot += btoi(v.device == sessionsv1.DeviceType_DEVICE_TYPE_BOT && v.site == site && (len(v.clicks) > 0 || len(v.moves) > 0))
+		nOther += btoi(v.device == sessionsv1.DeviceType_DEVICE_TYPE_OTHER && v.site == site)
 		nTwo += btoi(v.twoParts)
 	}
 	all := before[": pattern over every page, DEVICE_TYPE_UNSPECIFIED, HEATMAP_KIND_CLICK"]
-	t.Logf("%d visits (%d chunks): %d with a rage burst, %d a dead click, %d a snapshot, %d in two chunks; site A's click map: %d clicks in %d cells on %d elements, %d sessions",
-		len(visits), len(chunks), nRage, nDead, nSnap, nTwo, all.GetTotal(), len(all.GetClicks()), len(all.GetElements()), all.GetSessions())
-	if nRage == 0 || nDead == 0 || nSnap == 0 || nTwo == 0 || all.GetTotal() == 0 {
+	t.Logf("%d visits (%d chunks): %d with a rage burst, %d a dead click, %d a snapshot, %d in two chunks, %d bots' with clicks or moves, %d of other devices; site A's click map: %d clicks in %d cells on %d elements, %d sessions",
+		len(visits), len(chunks), nRage, nDead, nSnap, nTwo, nBot, nOther, all.GetTotal(), len(all.GetClicks()), len(all.GetElements()), all.GetSessions())
+	if nRage == 0 || nDead == 0 || nSnap == 0 || nTwo == 0 || nBot == 0 || nOther == 0 || all.GetTotal() == 0 {
 		t.Fatal("the visits lack a case")
 	}
 
@@ -579,7 +588,7 @@ func TestHeatmapsThroughTheService(t *testing.T) {
 		for _, r := range heatRules {
 			for _, dev := range []sessionsv1.DeviceType{0, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE, sessionsv1.DeviceType_DEVICE_TYPE_TABLET} {
 				got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_SCROLL, Page: r.match, DeviceType: dev})
-				want := newestSnapshot(visits, site, r.keys, dev)
+				want := newestSnapshot(visits, func(*visit) bool { return false }, site, r.keys, dev)
 				checkSnapshot(t, h, r.name, want, got.Snapshot)
 			}
 		}
@@ -708,7 +717,8 @@ func TestHeatmapsThroughTheService(t *testing.T) {
 	if _, err := h.client.DeleteVisitor(ctx, &recordingsv1.DeleteVisitorRequest{SiteId: site, VisitorId: forgotten}); err != nil {
 		t.Fatal(err)
 	}
-	kept := slices.DeleteFunc(slices.Clone(visits), func(v *visit) bool { return v.site == site && v.visitor == forgotten })
+	deleted := func(v *visit) bool { return v.site == site && v.visitor == forgotten }
+	kept := slices.DeleteFunc(slices.Clone(visits), deleted)
 	if len(kept) == len(visits) {
 		t.Fatal("the deleted visitor had no visits")
 	}
@@ -718,7 +728,7 @@ func TestHeatmapsThroughTheService(t *testing.T) {
 	}
 	for _, r := range heatRules {
 		got := getHeat(t, h, &recordingsv1.GetHeatmapRequest{SiteId: site, Kind: recordingsv1.HeatmapKind_HEATMAP_KIND_CLICK, Page: r.match})
-		checkSnapshot(t, h, "after DeleteVisitor: "+r.name, newestSnapshot(kept, site, r.keys, 0), got.Snapshot)
+		checkSnapshot(t, h, "after DeleteVisitor: "+r.name, newestSnapshot(visits, deleted, site, r.keys, 0), got.Snapshot)
 	}
 	// Site B was never touched by any of it.
 	for _, kind := range heatKinds {
@@ -746,37 +756,37 @@ func sameAnswers(a, b map[string]*recordingsv1.GetHeatmapResponse) bool {
 	return true
 }
 
-// newestSnapshot is the visit whose snapshot the map should draw over: on
-// the first device class (desktop, tablet, mobile when none is asked for)
-// with a snapshot of a matched page, the most viewed such page (all
-// devices, all time; ties by key), and its newest snapshot there.
-func newestSnapshot(visits []*visit, siteID int64, match func(string) bool, dev sessionsv1.DeviceType) *visit {
+// newestSnapshot is the visit whose snapshot a map over the rule's pages
+// is drawn on, as the store keeps them: for the first device class
+// (desktop, tablet, mobile when none is asked for) and the
+// matched pages from the most viewed (all devices, all time; ties by key),
+// the newest snapshot ever stored of the page on the class — passed over
+// when its visit was deleted since (gone), the store keeping only the
+// newest.
+func newestSnapshot(visits []*visit, gone func(*visit) bool, siteID int64, match func(string) bool, dev sessionsv1.DeviceType) *visit {
 	order := []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_TABLET, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE}
 	if dev != 0 {
 		order = []sessionsv1.DeviceType{dev}
 	}
-	views := pagesModel(visits, siteID)
-	better := func(v, best *visit) bool {
-		if best == nil {
-			return true
+	views := pagesModel(slices.DeleteFunc(slices.Clone(visits), gone), siteID)
+	var pages []string
+	for k := range views {
+		if match(k) {
+			pages = append(pages, k)
 		}
-		if a, b := views[v.key()][0], views[best.key()][0]; a != b {
-			return a > b
-		}
-		if v.key() != best.key() {
-			return v.key() < best.key()
-		}
-		return v.serverMs > best.serverMs
 	}
+	slices.SortFunc(pages, func(a, b string) int { return cmp.Or(cmp.Compare(views[b][0], views[a][0]), strings.Compare(a, b)) })
 	for _, d := range order {
-		var best *visit
-		for _, v := range visits {
-			if v.site == siteID && v.snapshot && v.device == d && match(v.key()) && better(v, best) {
-				best = v
+		for _, p := range pages {
+			var newest *visit
+			for _, v := range visits {
+				if v.site == siteID && v.snapshot && v.device == d && v.key() == p && (newest == nil || v.serverMs > newest.serverMs) {
+					newest = v
+				}
 			}
-		}
-		if best != nil {
-			return best
+			if newest != nil && !gone(newest) {
+				return newest
+			}
 		}
 	}
 	return nil

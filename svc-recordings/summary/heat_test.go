@@ -156,6 +156,38 @@ func TestExtractWithoutHeat(t *testing.T) {
 	}
 }
 
+// TestExtractHeatOfMappedDevices: a chunk of a bot or of a browser the
+// User-Agent parser could not place is extracted as with heatmaps off,
+// whichever extraction is asked for; desktops, tablets, phones and an
+// unknown class carry their heat data.
+func TestExtractHeatOfMappedDevices(t *testing.T) {
+	c := twoPagesChunk(t, time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC))
+	for d := range sessionsv1.DeviceType_name {
+		d := sessionsv1.DeviceType(d)
+		c.Client.DeviceType = d
+		without, err := ExtractWithoutHeat(c, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, extract := range map[string]func() (ChunkStats, error){
+			"Extract":     func() (ChunkStats, error) { return Extract(c, 1, 0) },
+			"ExtractEach": func() (ChunkStats, error) { return ExtractEach(c, 1, 0, true, nil) },
+		} {
+			st, err := extract()
+			if err != nil {
+				t.Fatal(err)
+			}
+			mapped := d != sessionsv1.DeviceType_DEVICE_TYPE_BOT && d != sessionsv1.DeviceType_DEVICE_TYPE_OTHER
+			if got := reflect.DeepEqual(st, without); got == mapped {
+				t.Errorf("%v, %s: stats without heat data %v, want %v (heat %+v)", d, name, got, !mapped, st.Heat)
+			}
+			if mapped && (st.Heat == nil || st.Clicks[0].H == nil) {
+				t.Errorf("%v, %s: no heat data", d, name)
+			}
+		}
+	}
+}
+
 // TestExtractHeatDocumentIDFromSnapshot: after a checkout the document's
 // id is the snapshot's root, and its scroll events move the position.
 func TestExtractHeatDocumentIDFromSnapshot(t *testing.T) {

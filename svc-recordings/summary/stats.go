@@ -14,6 +14,7 @@ import (
 
 	"github.com/sightlinehq/sightline/batch"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/storedjson"
 )
 
@@ -245,6 +246,13 @@ var ErrEvents = errors.New("events must be a JSON array of rrweb event objects")
 
 // Extract reduces one chunk to its stats. storedBytes is the size the chunk
 // takes in the store (compressed); expiresMs is when retention drops it.
+// A chunk of a bot or of a browser the User-Agent parser could not place
+// ("other"; its client's device class) carries no heatmap data, as with
+// ExtractWithoutHeat: maps are drawn per class and for desktops, tablets
+// and phones together, and what a chunk's stats do not carry nothing
+// counts — the aggregates, the page list's counts, the snapshots a map is
+// drawn over, rebuilds and deletions all follow the stored stats — so the
+// page list counts the visits the maps show, and no bot's clicks.
 func Extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (ChunkStats, error) {
 	return extract(ch, storedBytes, expiresMs, true, nil)
 }
@@ -262,6 +270,13 @@ func ExtractWithoutHeat(ch *recordingsv1.Chunk, storedBytes, expiresMs int64) (C
 // When the events are refused, each saw those before the faulty one.
 func ExtractEach(ch *recordingsv1.Chunk, storedBytes, expiresMs int64, heat bool, each func(batch.Event)) (ChunkStats, error) {
 	return extract(ch, storedBytes, expiresMs, heat, each)
+}
+
+// mapped tells whether a chunk of a device class carries heatmap data
+// (Extract). An unknown class (a chunk without the client's details, or a
+// request without a User-Agent, which browsers always send) keeps it.
+func mapped(d sessionsv1.DeviceType) bool {
+	return d != sessionsv1.DeviceType_DEVICE_TYPE_BOT && d != sessionsv1.DeviceType_DEVICE_TYPE_OTHER
 }
 
 func extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64, heat bool, each func(batch.Event)) (ChunkStats, error) {
@@ -290,7 +305,7 @@ func extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64, heat bool, ea
 		}
 	}
 	var h *heatReader
-	if heat {
+	if heat && mapped(ch.GetClient().GetDeviceType()) {
 		h = newHeatReader()
 	}
 	if err := st.addEvents(ch.GetEvents(), h, each); err != nil {

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createOperator, createSite, launchChromium, logIn, serveHtml, signUp, startSightline, waitFor } from "./harness.mjs";
+import { createOperator, createSite, DESKTOP_UA, launchChromium, logIn, serveHtml, signUp, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(here, "../test-results/screenshots");
@@ -50,7 +50,8 @@ before(async () => {
   assert.equal(me.user.operator, true, "create-user -operator makes an operator");
   orgId = me.memberships[0].organizationId;
   ({ siteId, siteKey } = await createSite(call, orgId));
-  const visitor = await browser.newPage();
+  // A desktop browser, not headless Chromium: a bot is in no heatmap, and the Heatmaps page is looked at with a map.
+  const visitor = await browser.newPage({ userAgent: DESKTOP_UA });
   pageKey = `${fixtureOrigin}/`;
   await visitor.goto(pageKey);
   await waitFor(() => visitor.evaluate(() => typeof window.sightline === "function"), "the tracker to load", 15_000);
