@@ -162,6 +162,7 @@ func TestExtractWithoutHeat(t *testing.T) {
 // unknown class carry their heat data.
 func TestExtractHeatOfMappedDevices(t *testing.T) {
 	c := twoPagesChunk(t, time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC))
+	withoutHeat := map[sessionsv1.DeviceType]bool{sessionsv1.DeviceType_DEVICE_TYPE_BOT: true, sessionsv1.DeviceType_DEVICE_TYPE_OTHER: true}
 	for d := range sessionsv1.DeviceType_name {
 		d := sessionsv1.DeviceType(d)
 		c.Client.DeviceType = d
@@ -177,11 +178,10 @@ func TestExtractHeatOfMappedDevices(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			mapped := d != sessionsv1.DeviceType_DEVICE_TYPE_BOT && d != sessionsv1.DeviceType_DEVICE_TYPE_OTHER
-			if got := reflect.DeepEqual(st, without); got == mapped {
-				t.Errorf("%v, %s: stats without heat data %v, want %v (heat %+v)", d, name, got, !mapped, st.Heat)
+			if got := reflect.DeepEqual(st, without); got != withoutHeat[d] {
+				t.Errorf("%v, %s: stats without heat data %v, want %v (heat %+v)", d, name, got, withoutHeat[d], st.Heat)
 			}
-			if mapped && (st.Heat == nil || st.Clicks[0].H == nil) {
+			if !withoutHeat[d] && (st.Heat == nil || st.Clicks[0].H == nil) {
 				t.Errorf("%v, %s: no heat data", d, name)
 			}
 		}

@@ -362,7 +362,7 @@ function ElementList({
                     >
                       {label}
                     </Link>
-                    <span className="sr-only" id={`${descId}-${i}`} data-testid="heat-element-description">
+                    <span className="sr-only" id={`${descId}-${i}`}>
                       {`${plural(Number(e.count ?? 0), "click")}, ${percent(e.share ?? 0)} of the clicks${frustration[i] ? `, ${frustration[i]}` : ""}; opens ${opens}`}
                     </span>
                   </>
