@@ -203,6 +203,7 @@ func TestSealedSegmentAheadOfTheReaderLeavesTheCache(t *testing.T) {
 	// The consumer has read nothing: it is at the start of the first
 	// segment, which stays cached; the second is sealed ahead of it.
 	appendUntil(&n, 3)
+	s.bgWG.Wait() // the drop is done beside the writer
 	segs := segments(t, dir)
 	if in, pages := resident(t, segs[0]); in < pages/2 {
 		t.Errorf("%s, the reader's: only %d of %d pages cached", filepath.Base(segs[0]), in, pages)
@@ -226,6 +227,7 @@ func TestSealedSegmentAheadOfTheReaderLeavesTheCache(t *testing.T) {
 		}
 	}
 	appendUntil(&n, 4)
+	s.bgWG.Wait()
 	if in, pages := resident(t, segs[2]); in < pages/2 {
 		t.Errorf("%s, sealed while the reader was in it: only %d of %d pages cached", filepath.Base(segs[2]), in, pages)
 	}

@@ -200,7 +200,9 @@ type Spool struct {
 	// zeros (see prepare); it hands the file over on prepared.
 	preparing bool
 	prepared  chan *os.File
-	prepWG    sync.WaitGroup
+	// bgWG counts the writer's file work done beside it (preparing the next
+	// segment, dropping a sealed one from the page cache); Close waits.
+	bgWG sync.WaitGroup
 	// fdatasync makes a segment's written bytes durable (tests fail or
 	// delay it).
 	fdatasync func(*os.File) error
@@ -694,7 +696,7 @@ func (s *Spool) prepPath() string { return filepath.Join(s.opts.Dir, "next.seg.t
 // and it waits for whatever else the journal carries (as databases zero or
 // recycle their WAL files).
 func (s *Spool) prepare() {
-	defer s.prepWG.Done()
+	defer s.bgWG.Done()
 	f, err := s.zeroFile(s.prepPath(), s.opts.SegmentBytes)
 	if err != nil {
 		if !errors.Is(err, ErrClosed) {
@@ -722,16 +724,35 @@ func (s *Spool) zeroFile(path string, size int64) (*os.File, error) {
 			return nil, ErrClosed
 		default:
 		}
-		if _, err := f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off); err != nil {
+		n := min(int64(len(zeros)), size-off)
+		if _, err := f.WriteAt(zeros[:n], off); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("spool: prepare segment: %w", err)
 		}
+		trickle(f, off-int64(len(zeros)), off, n)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("spool: prepare segment: %w", err)
 	}
 	return f, nil
+}
+
+// trickle starts the write-back of the n bytes of zeros just written at
+// off and waits for the piece before them, at prev (negative: none). Left
+// to the final fsync, a segment's 64 MiB of zeros reach the disk in one
+// burst that every group commit's fdatasync then queues behind (bench-edge
+// under strace: the prepared file's fsync 82 ms, a commit's fdatasync
+// beside it 21–59 ms against 0.2 ms otherwise), and a request's p99 was
+// that stall. Trickled, at most two pieces are in flight when a commit
+// flushes. Only a hint: on a file system without sync_file_range the zeros
+// go in one burst again, and the final fsync makes them durable either way.
+func trickle(f *os.File, prev, off, n int64) {
+	fd := int(f.Fd())
+	_ = unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE)
+	if prev >= 0 {
+		_ = unix.SyncFileRange(fd, prev, off-prev, unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+	}
 }
 
 // prepareNext starts preparing the next segment's file once the one being
@@ -742,7 +763,7 @@ func (s *Spool) prepareNext() {
 		return
 	}
 	s.preparing = true
-	s.prepWG.Add(1)
+	s.bgWG.Add(1)
 	go s.prepare()
 }
 
@@ -814,23 +835,35 @@ func (s *Spool) seal() error {
 	if s.w == nil {
 		return nil
 	}
-	defer s.w.Close()
-	if err := s.w.Truncate(s.wOff); err != nil {
+	f := s.w
+	if err := f.Truncate(s.wOff); err != nil {
+		f.Close()
 		return fmt.Errorf("spool: seal segment: %w", err)
 	}
-	if err := s.w.Sync(); err != nil {
+	if err := f.Sync(); err != nil {
+		f.Close()
 		return fmt.Errorf("spool: seal segment: %w", err)
 	}
 	s.mu.Lock()
 	seg := s.segs[len(s.segs)-1]
 	s.mu.Unlock()
-	if seg.id > s.readSeg.Load() {
-		dropCache(s.w)
-	}
 	if err := s.writeIndex(seg); err != nil {
 		// Not fatal: Open scans a segment without an index.
 		s.log.Warn("spool: cannot index a sealed segment; it will be scanned at the next open", "segment", s.segPath(seg.id), "error", err)
 	}
+	if seg.id <= s.readSeg.Load() {
+		f.Close()
+		return nil
+	}
+	// Freeing 64 MiB of page cache takes milliseconds (3.5–4.8 under
+	// bench-edge) that every append queued meanwhile would wait for: it is
+	// done beside the writer.
+	s.bgWG.Add(1)
+	go func() {
+		defer s.bgWG.Done()
+		dropCache(f)
+		f.Close()
+	}()
 	return nil
 }
 
@@ -1279,7 +1312,7 @@ func (s *Spool) Close() error {
 	}
 	close(s.stop)
 	<-s.stopped
-	s.prepWG.Wait()
+	s.bgWG.Wait()
 	select {
 	case f := <-s.prepared:
 		if f != nil {
