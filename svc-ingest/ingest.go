@@ -310,8 +310,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 		Dir: dir, MaxBytes: cfg.SpoolMaxBytes, SegmentBytes: cfg.SpoolSegmentBytes, Logger: s.log,
 		DeadRetention: cfg.DeadLetterRetention, DeadMaxBytes: cfg.DeadLetterMaxBytes,
 		OnCommit: func(records, bytes int, fsync time.Duration) {
-			s.m.commitRecords.Record(context.Background(), int64(records))
-			s.m.fsync.Record(context.Background(), fsync.Seconds())
+			s.m.commitRecords.Record(context.Background(), int64(records), s.m.batchSpool)
+			s.m.fsync.Record(context.Background(), fsync.Seconds(), s.m.batchSpool)
 		},
 	})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
@@ -89,6 +90,7 @@ type env struct {
 	traf    *trafficServer
 	trafSrv *grpcServer
 	spans   *tracetest.SpanRecorder
+	metrics *sdkmetric.ManualReader
 	stop    func()
 }
 
@@ -121,8 +123,12 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 	e.spans = tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(e.spans))
 	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	e.metrics = sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(e.metrics))
+	t.Cleanup(func() { mp.Shutdown(context.Background()) })
 	svc, err := New(context.Background(), e.cfg, Deps{
 		TracerProvider: tp,
+		MeterProvider:  mp,
 		Accounts:       accountsv1.NewAccountsInternalServiceClient(dial(t, e.accSrv.addr)),
 		Recordings:     recordingsv1.NewRecordingsInternalServiceClient(dial(t, e.recSrv.addr)),
 		Traffic:        trafficv1.NewTrafficInternalServiceClient(dial(t, e.trafSrv.addr)),

@@ -63,7 +63,11 @@ func (s *Service) initMetrics(m metric.Meter) error {
 	s.m.limitHits, errs[1] = m.Int64Counter("ingest.limit.hits", metric.WithDescription("Batches refused or dropped by a limit, by limit name."))
 	s.m.commitRecords, errs[2] = m.Int64Histogram("ingest.spool.commit.records", metric.WithDescription("Records sharing one group commit (one fsync)."),
 		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))
-	s.m.fsync, errs[3] = m.Float64Histogram("ingest.spool.commit.duration", metric.WithUnit("s"), metric.WithDescription("Write and fdatasync time of one group commit."))
+	// Explicit buckets: the SDK's default ones (0, 5, 10, … 10000) suit
+	// milliseconds, and a commit takes a fraction of one to a few, in
+	// seconds; every commit fell in the first bucket.
+	s.m.fsync, errs[3] = m.Float64Histogram("ingest.spool.commit.duration", metric.WithUnit("s"), metric.WithDescription("Write and fdatasync time of one group commit."),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
 	s.m.delivered, errs[4] = m.Int64Counter("ingest.forwarder.delivered", metric.WithDescription("Chunks delivered, by sink (recordings; search for the traffic spool)."))
 	s.m.forwardFailures, errs[5] = m.Int64Counter("ingest.forwarder.failures", metric.WithDescription("Failed deliveries (retried), by sink (recordings: AppendChunks; search: AppendHits)."))
 	s.m.deadLettered, errs[6] = m.Int64Counter("ingest.forwarder.dead_lettered", metric.WithDescription("Records moved to the spool's dead-letter area, by reason (refused, invalid_argument, undecodable, attempts_exceeded)."))

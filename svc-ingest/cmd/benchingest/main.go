@@ -66,6 +66,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
+	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
@@ -367,23 +368,29 @@ func spoolRecords(svc *ingest.Service) int64 {
 	return st.GetSpool().GetRecords()
 }
 
-// groupCommits reads ingest's own histogram of records per group commit.
+// groupCommits reads ingest's own histograms of the batches spool's group
+// commits (records per commit, mean commit time).
 func groupCommits(r *sdkmetric.ManualReader) (commits, records uint64, fsync time.Duration) {
 	var rm metricdata.ResourceMetrics
 	if err := r.Collect(context.Background(), &rm); err != nil {
 		log.Fatal(err)
 	}
+	batches := attribute.NewSet(attribute.String("spool", "batches"))
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			if h, ok := m.Data.(metricdata.Histogram[int64]); ok && m.Name == "ingest.spool.commit.records" {
 				for _, dp := range h.DataPoints {
-					commits += dp.Count
-					records += uint64(dp.Sum)
+					if dp.Attributes.Equals(&batches) {
+						commits += dp.Count
+						records += uint64(dp.Sum)
+					}
 				}
 			}
 			if h, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == "ingest.spool.commit.duration" {
 				for _, dp := range h.DataPoints {
-					fsync = time.Duration(dp.Sum / float64(max(dp.Count, 1)) * float64(time.Second))
+					if dp.Attributes.Equals(&batches) {
+						fsync = time.Duration(dp.Sum / float64(max(dp.Count, 1)) * float64(time.Second))
+					}
 				}
 			}
 		}
