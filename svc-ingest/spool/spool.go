@@ -20,9 +20,11 @@
 // next one's file is written full of zeros in the background
 // (next.seg.tmp, renamed when the writer starts it), so that a group
 // commit's fdatasync flushes data only, not the file system's journal;
-// zeros read as the end of the records, as a preallocated tail does. A
-// segment sealed before the consumer reached it leaves the page cache
-// (see dropCache), so a backlog does not fill memory.
+// zeros read as the end of the records, as a preallocated tail does. The
+// zeros go to the disk a piece at a time (see trickle), not in one burst
+// that commits would queue behind. A segment sealed before the consumer
+// reached it leaves the page cache (see dropCache), so a backlog does not
+// fill memory.
 //
 // Opening the spool costs at most about two segments' worth of reading,
 // whatever the undelivered backlog: a sealed segment is accounted from its
