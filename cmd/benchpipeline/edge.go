@@ -64,9 +64,23 @@ type edgeResult struct {
 	// client is wrk's CPU, wall the run's: the cores both used, against
 	// the machine's, tell whether the target was short of CPU or waited.
 	client, wall time.Duration
-	// The spool's group commits: records per commit, mean time of one.
-	perCommit  float64
-	commitTime time.Duration
+	// The spool's group commits: records per commit, mean time of one,
+	// and the bucket bound of their p99 (ingest's histogram).
+	perCommit             float64
+	commitTime, commitP99 time.Duration
+	commitP99Over         bool // past the histogram's last bound
+}
+
+// bound prints a histogram bucket's upper bound d: "≤ 1ms", or "> 1s"
+// past the last bound (over), "-" for none.
+func bound(d time.Duration, over bool) string {
+	switch {
+	case d == 0:
+		return "-"
+	case over:
+		return "> " + d.String()
+	}
+	return "≤ " + d.String()
 }
 
 // clientPerReq is wrk's CPU per request.
@@ -200,6 +214,7 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 				return edgeResult{}, merr
 			}
 			r.perCommit, r.commitTime = m1.perCommit(m0), m1.commitTime(m0)
+			r.commitP99, r.commitP99Over = m1.commitQuantile(m0, 0.99)
 		}
 		return r, err
 	}
@@ -216,7 +231,7 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 	}
 	fmt.Printf("\n== the edge alone (accounts, ingest, gateway: %s serve --target accounts,ingest,gateway; recordings unreachable, spool fsync'd) against a bare net/http 204 handler; wrk -t2 -c64 -d%v, a %d-byte Chromium batch as JSON, a new session every 10 batches; %d rounds, order rotated\n",
 		c.binary, d, len(body), rounds)
-	fmt.Printf("%6s %-6s %10s %8s %10s %10s %12s %14s %8s %11s %6s %8s %9s\n", "round", "target", "req/s", "× bare", "p50", "p99", "CPU/request", "faults/request", "non-2xx", "wrk CPU/req", "busy", "b/fsync", "commit")
+	fmt.Printf("%6s %-6s %10s %8s %10s %10s %12s %14s %8s %11s %6s %8s %9s %11s\n", "round", "target", "req/s", "× bare", "p50", "p99", "CPU/request", "faults/request", "non-2xx", "wrk CPU/req", "busy", "b/fsync", "commit", "commit p99")
 	var edges, bares []edgeResult
 	for round := range rounds {
 		var e, b edgeResult
@@ -236,9 +251,9 @@ func edge(ctx context.Context, c config, rounds int, d time.Duration, batchPath 
 			name string
 			r    edgeResult
 		}{{"edge", e}, {"bare", b}} {
-			fmt.Printf("%6d %-6s %10.0f %8.3f %10v %10v %12v %14.2f %8d %11v %5.0f%% %8.1f %9v%s\n", round+1, x.name, x.r.rps, x.r.rps/b.rps,
+			fmt.Printf("%6d %-6s %10.0f %8.3f %10v %10v %12v %14.2f %8d %11v %5.0f%% %8.1f %9v %11s%s\n", round+1, x.name, x.r.rps, x.r.rps/b.rps,
 				x.r.p50.Round(10*time.Microsecond), x.r.p99.Round(10*time.Microsecond), x.r.cpuPerReq().Round(time.Microsecond), x.r.faultsPerReq(), x.r.non2xx,
-				x.r.clientPerReq().Round(time.Microsecond), 100*x.r.busy(), x.r.perCommit, x.r.commitTime.Round(time.Microsecond), x.r.sockErrs)
+				x.r.clientPerReq().Round(time.Microsecond), 100*x.r.busy(), x.r.perCommit, x.r.commitTime.Round(time.Microsecond), bound(x.r.commitP99, x.r.commitP99Over), x.r.sockErrs)
 		}
 	}
 	var ratios []float64

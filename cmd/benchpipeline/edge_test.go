@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -53,6 +54,45 @@ func TestMedian(t *testing.T) {
 	}{{[]float64{3}, 3}, {[]float64{0.3, 0.1, 0.2}, 0.2}, {[]float64{4, 1, 3, 2}, 2.5}} {
 		if got := median(c.xs); got != c.want {
 			t.Errorf("median(%v) = %v, want %v", c.xs, got, c.want)
+		}
+	}
+}
+
+func TestCommitQuantile(t *testing.T) {
+	// Cumulative counts by bound, as /metrics gives them: before, 10
+	// commits ≤ 1 ms; after, 100 more, 97 ≤ 1 ms, 2 ≤ 50 ms, 1 past 1 s.
+	hist := func(counts ...float64) metrics {
+		les := []float64{0.001, 0.05, 1, math.Inf(1)}
+		m := metrics{commits: counts[len(counts)-1]}
+		for i, c := range counts {
+			m.commitBuckets = append(m.commitBuckets, bucket{le: les[i], count: c})
+		}
+		return m
+	}
+	m0, m1 := hist(10, 10, 10, 10), hist(107, 109, 109, 110)
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+		over bool
+	}{{0.5, time.Millisecond, false}, {0.97, time.Millisecond, false}, {0.98, 50 * time.Millisecond, false}, {0.99, 50 * time.Millisecond, false}, {0.995, time.Second, true}} {
+		if d, over := m1.commitQuantile(m0, c.q); d != c.want || over != c.over {
+			t.Errorf("q %v: %v (over %v), want %v (over %v)", c.q, d, over, c.want, c.over)
+		}
+	}
+	// Without a baseline the counts are the run's own; no commit, no figure.
+	if d, over := hist(50, 100, 100, 100).commitQuantile(metrics{}, 0.99); d != 50*time.Millisecond || over {
+		t.Errorf("no baseline: %v (over %v)", d, over)
+	}
+	if d, _ := m0.commitQuantile(m0, 0.99); d != 0 {
+		t.Errorf("no commit between: %v", d)
+	}
+	for _, c := range []struct {
+		d    time.Duration
+		over bool
+		want string
+	}{{0, false, "-"}, {time.Millisecond, false, "≤ 1ms"}, {time.Second, true, "> 1s"}} {
+		if got := bound(c.d, c.over); got != c.want {
+			t.Errorf("bound(%v, %v) = %q, want %q", c.d, c.over, got, c.want)
 		}
 	}
 }

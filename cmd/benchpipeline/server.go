@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -178,6 +179,41 @@ type metrics struct {
 	// The batches spool's group commits (one write and fdatasync each),
 	// the records they wrote and the seconds they took.
 	commits, committed, commitSecs float64
+	// commitBuckets is their duration histogram: cumulative counts by
+	// upper bound (s), ascending.
+	commitBuckets []bucket
+}
+
+// bucket is one bucket of a Prometheus histogram.
+type bucket struct {
+	le    float64 // upper bound
+	count float64 // cumulative
+}
+
+// commitQuantile is the upper bound of the bucket holding the q quantile
+// of the batches spool's commit times from m0 to m, and whether it is past
+// the last finite bound (then that bound); 0 with no commit. A commit
+// stalled behind other writes shows here, not in the mean.
+func (m metrics) commitQuantile(m0 metrics, q float64) (time.Duration, bool) {
+	total := m.commits - m0.commits
+	if total <= 0 || len(m0.commitBuckets) != 0 && len(m0.commitBuckets) != len(m.commitBuckets) {
+		return 0, false
+	}
+	var last float64
+	for i, b := range m.commitBuckets {
+		n := b.count
+		if len(m0.commitBuckets) > 0 {
+			n -= m0.commitBuckets[i].count
+		}
+		if math.IsInf(b.le, 1) {
+			break
+		}
+		last = b.le
+		if n >= q*total {
+			return time.Duration(b.le * float64(time.Second)), false
+		}
+	}
+	return time.Duration(last * float64(time.Second)), true
 }
 
 // perCommit is the records per group commit of the batches spool from m0
@@ -234,6 +270,15 @@ func (s *server) metrics() (metrics, error) {
 	}
 	m.commits, m.committed = batches("ingest_spool_commit_records")
 	_, m.commitSecs = batches("ingest_spool_commit_duration_seconds")
+	for _, h := range fams["ingest_spool_commit_duration_seconds"].GetMetric() {
+		if h.Histogram == nil || slices.ContainsFunc(h.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == "spool" && l.GetValue() == "traffic" }) {
+			continue
+		}
+		for _, b := range h.GetHistogram().GetBucket() {
+			m.commitBuckets = append(m.commitBuckets, bucket{le: b.GetUpperBound(), count: float64(b.GetCumulativeCount())})
+		}
+		m.commitBuckets = append(m.commitBuckets, bucket{le: math.Inf(1), count: float64(h.GetHistogram().GetSampleCount())})
+	}
 	rec := func(name string) float64 { return sum(fams[name], "store", "recordings") }
 	m.tables = rec("pebble_tables")
 	m.blobFiles = rec("pebble_blob_files")
