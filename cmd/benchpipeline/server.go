@@ -258,26 +258,28 @@ func (s *server) metrics() (metrics, error) {
 	m.accepted = sum(fams["ingest_batches_total"], "code", "204")
 	m.stored = sum(fams["recordings_chunks_stored_total"], "", "")
 	m.goroutines = sum(fams["go_goroutines"], "", "")
-	batches := func(name string) (count, sum float64) {
+	// The batches spool's histograms: every series but the traffic
+	// spool's (a build before b273ada left the batches spool's unlabelled).
+	batches := func(name string) []*dto.Histogram {
+		var hs []*dto.Histogram
 		for _, h := range fams[name].GetMetric() {
 			traffic := slices.ContainsFunc(h.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == "spool" && l.GetValue() == "traffic" })
 			if !traffic && h.Histogram != nil {
-				count += float64(h.GetHistogram().GetSampleCount())
-				sum += h.GetHistogram().GetSampleSum()
+				hs = append(hs, h.GetHistogram())
 			}
 		}
-		return count, sum
+		return hs
 	}
-	m.commits, m.committed = batches("ingest_spool_commit_records")
-	_, m.commitSecs = batches("ingest_spool_commit_duration_seconds")
-	for _, h := range fams["ingest_spool_commit_duration_seconds"].GetMetric() {
-		if h.Histogram == nil || slices.ContainsFunc(h.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == "spool" && l.GetValue() == "traffic" }) {
-			continue
-		}
-		for _, b := range h.GetHistogram().GetBucket() {
+	for _, h := range batches("ingest_spool_commit_records") {
+		m.commits += float64(h.GetSampleCount())
+		m.committed += h.GetSampleSum()
+	}
+	for _, h := range batches("ingest_spool_commit_duration_seconds") {
+		m.commitSecs += h.GetSampleSum()
+		for _, b := range h.GetBucket() {
 			m.commitBuckets = append(m.commitBuckets, bucket{le: b.GetUpperBound(), count: float64(b.GetCumulativeCount())})
 		}
-		m.commitBuckets = append(m.commitBuckets, bucket{le: math.Inf(1), count: float64(h.GetHistogram().GetSampleCount())})
+		m.commitBuckets = append(m.commitBuckets, bucket{le: math.Inf(1), count: float64(h.GetSampleCount())})
 	}
 	rec := func(name string) float64 { return sum(fams[name], "store", "recordings") }
 	m.tables = rec("pebble_tables")
