@@ -20,6 +20,7 @@ import (
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/heatmap"
+	"github.com/sightlinehq/sightline/svc-recordings/store"
 	"github.com/sightlinehq/sightline/svc-recordings/summary"
 )
 
@@ -760,9 +761,9 @@ func sameAnswers(a, b map[string]*recordingsv1.GetHeatmapResponse) bool {
 // is drawn on, as the store keeps them: for the first device class
 // (desktop, tablet, mobile when none is asked for) and the
 // matched pages from the most viewed (all devices, all time; ties by key),
-// the newest snapshot ever stored of the page on the class — passed over
-// when its visit was deleted since (gone), the store keeping only the
-// newest.
+// the newest snapshot of the page on the class still stored among the
+// newest of each store.SnapshotSlot — the page passed over when every one
+// of those was deleted since (gone).
 func newestSnapshot(visits []*visit, gone func(*visit) bool, siteID int64, match func(string) bool, dev sessionsv1.DeviceType) *visit {
 	order := []sessionsv1.DeviceType{sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP, sessionsv1.DeviceType_DEVICE_TYPE_TABLET, sessionsv1.DeviceType_DEVICE_TYPE_MOBILE}
 	if dev != 0 {
@@ -778,13 +779,22 @@ func newestSnapshot(visits []*visit, gone func(*visit) bool, siteID int64, match
 	slices.SortFunc(pages, func(a, b string) int { return cmp.Or(cmp.Compare(views[b][0], views[a][0]), strings.Compare(a, b)) })
 	for _, d := range order {
 		for _, p := range pages {
-			var newest *visit
+			// The newest of each slot (store.SnapshotSlot) is kept; the
+			// newest of those still stored answers (ties: the lower slot).
+			var slots [store.SnapshotSlots]*visit
 			for _, v := range visits {
-				if v.site == siteID && v.snapshot && v.device == d && v.key() == p && (newest == nil || v.serverMs > newest.serverMs) {
+				n := &slots[store.SnapshotSlot(v.session)]
+				if v.site == siteID && v.snapshot && v.device == d && v.key() == p && (*n == nil || v.serverMs > (*n).serverMs) {
+					*n = v
+				}
+			}
+			var newest *visit
+			for _, v := range slots {
+				if v != nil && !gone(v) && (newest == nil || v.serverMs > newest.serverMs) {
 					newest = v
 				}
 			}
-			if newest != nil && !gone(newest) {
+			if newest != nil {
 				return newest
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -234,8 +235,9 @@ type Page struct {
 //     applied after the chunk's write; a crash between them can miss one
 //     chunk's part, which RebuildHeat repairs). Each page a chunk
 //     shows (ChunkSnapshots: its full snapshot's, its route changes')
-//     becomes that page's HeatSnapshot for the chunk's device class when
-//     the chunk's server time is the latest.
+//     becomes that page's HeatSnapshot for the chunk's device class and
+//     its session's SnapshotSlot when the chunk's server time is the
+//     latest there.
 type Store interface {
 	// Append stores chunks; results are in the order of chunks.
 	Append(ctx context.Context, chunks []Chunk) ([]AppendResult, error)
@@ -282,8 +284,9 @@ type Store interface {
 	// error. Pages whose sums are all zero may be skipped.
 	HeatPages(ctx context.Context, siteID int64, after string, fn func(page string, v heatmap.Vec) error) error
 	// HeatSnapshot answers the latest stored chunk (by server time) holding
-	// a full snapshot of page on device class device, and false when none
-	// is known or its session is gone.
+	// a full snapshot of page on device class device whose session is
+	// still stored, among the newest of each SnapshotSlot (ties: the lower
+	// slot), and false when there is none.
 	HeatSnapshot(ctx context.Context, siteID int64, page string, device int32) (HeatSnapshot, bool, error)
 	// RebuildHeat recomputes the site's aggregates of days ≥ sinceDay (and
 	// its whole page dictionary) from the stored sessions, and points each
@@ -309,7 +312,9 @@ type Store interface {
 type ChunkSnap struct {
 	Page   string
 	Device int32
-	Snap   HeatSnapshot
+	// Slot is the session's SnapshotSlot.
+	Slot int
+	Snap HeatSnapshot
 }
 
 // StatsChunks is a stored session's chunks as their stats describe them,
@@ -320,6 +325,25 @@ func StatsChunks(stats []summary.ChunkStats) []Chunk {
 		out[i] = Chunk{Seq: st.Seq, PageViewID: st.PageViewID, Stats: st}
 	}
 	return out
+}
+
+// SnapshotSlots is how many snapshot pointers a page keeps per device
+// class: the newest of the sessions of each slot. One pointer would leave
+// a page's heatmap without a page to be drawn over once its session was
+// deleted (a visitor's erasure) or expired, until a new visit recorded
+// it; with a slot per session hash, the next-newest session of another
+// slot draws it. A slot, not the K newest sessions, because both backends
+// keep a pointer with a blind write (a max merge, a write timestamp),
+// never a read; deleted sessions' pointers stay until a newer session of
+// their slot replaces them, and are skipped.
+const SnapshotSlots = 8
+
+// SnapshotSlot is the slot of a session's snapshot pointers (FNV-1a of its
+// id: the same in every process and backend).
+func SnapshotSlot(session string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(session)) // a hash.Hash never fails
+	return int(h.Sum32() % SnapshotSlots)
 }
 
 // maxRouteSnaps bounds the route changes of one chunk that become
@@ -335,7 +359,7 @@ const maxRouteSnaps = 8
 // full snapshot of its own: it is rebuilt by replaying from the last full
 // snapshot before the change (StreamRecording's start_offset) to the
 // change. None when the chunk carries no heatmap data. Both backends keep
-// the newest per page and device.
+// the newest per page, device and SnapshotSlot of the session.
 func ChunkSnapshots(session string, c *Chunk) []ChunkSnap {
 	h := c.Stats.Heat
 	if h == nil {
@@ -345,8 +369,9 @@ func ChunkSnapshots(session string, c *Chunk) []ChunkSnap {
 	if c.Stats.Client != nil {
 		device = c.Stats.Client.DeviceType
 	}
+	slot := SnapshotSlot(session)
 	snap := func(page, u string, ms int64) ChunkSnap {
-		return ChunkSnap{Page: page, Device: device, Snap: HeatSnapshot{
+		return ChunkSnap{Page: page, Device: device, Slot: slot, Snap: HeatSnapshot{
 			SessionID: session, PageViewID: c.PageViewID, Seq: c.Seq, FullSnapshotMs: ms,
 			ServerMs: c.Stats.ServerMs, URL: u, ViewportW: c.Stats.ViewportW, ViewportH: c.Stats.ViewportH,
 		}}

@@ -448,7 +448,7 @@ func mergeSnapshots(b *pebble.Batch, site int64, session string, fresh []*store.
 				return fmt.Errorf("heatmap snapshot: %w", err)
 			}
 			v := append(binary.BigEndian.AppendUint64(nil, uint64(max(c.Stats.ServerMs, 0))), js...)
-			if err := b.Merge(snapshotKey(site, cs.Page, cs.Device), v, nil); err != nil {
+			if err := b.Merge(snapshotKey(site, cs.Page, cs.Device).slot(cs.Slot), v, nil); err != nil {
 				return fmt.Errorf("heatmap snapshot: %w", err)
 			}
 		}
@@ -654,31 +654,54 @@ func (s *Store) HeatPages(ctx context.Context, site int64, after string, fn func
 	return nil
 }
 
-// HeatSnapshot implements store.Store.
+// HeatSnapshot implements store.Store: the page's pointers (one per
+// SnapshotSlot, and the slotless one of a database written before slots,
+// last in ties), newest first, until one's session is still stored.
 func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, device int32) (store.HeatSnapshot, bool, error) {
-	v, ok, err := s.get(snapshotKey(site, page, device))
+	p := snapshotKey(site, page, device)
+	type pointer struct {
+		slot int
+		snap store.HeatSnapshot
+	}
+	var ps []pointer
+	err := s.scan(p, nil, func(k, v []byte) error {
+		slot := store.SnapshotSlots // the slotless pointer
+		if len(k) == len(p)+1 {
+			slot = int(k[len(p)])
+		} else if len(k) != len(p) {
+			return fmt.Errorf("corrupt key %x", k)
+		}
+		if len(v) < 8 {
+			return fmt.Errorf("corrupt pointer %x", v)
+		}
+		var sv snapValue
+		if err := json.Unmarshal(v[8:], &sv); err != nil {
+			return err
+		}
+		ps = append(ps, pointer{slot, store.HeatSnapshot{
+			SessionID: sv.Session, PageViewID: sv.PV, Seq: sv.Seq, FullSnapshotMs: sv.Full,
+			ServerMs: int64(binary.BigEndian.Uint64(v)), URL: sv.URL, ViewportW: sv.W, ViewportH: sv.H,
+		}})
+		return nil
+	})
 	if err != nil {
 		return store.HeatSnapshot{}, false, fmt.Errorf("pebble: heatmap snapshot: %w", err)
 	}
-	if !ok || len(v) < 8 {
-		return store.HeatSnapshot{}, false, nil
+	slices.SortFunc(ps, func(a, b pointer) int {
+		return cmp.Or(cmp.Compare(b.snap.ServerMs, a.snap.ServerMs), cmp.Compare(a.slot, b.slot))
+	})
+	now := time.Now().UnixMilli()
+	for _, sp := range ps {
+		// A pointer outlives a deleted or expired session: check it.
+		row, err := s.loadRow(site, sp.snap.SessionID)
+		if err != nil {
+			return store.HeatSnapshot{}, false, err
+		}
+		if row != nil && !row.expired(now) {
+			return sp.snap, true, nil
+		}
 	}
-	var sv snapValue
-	if err := json.Unmarshal(v[8:], &sv); err != nil {
-		return store.HeatSnapshot{}, false, fmt.Errorf("pebble: heatmap snapshot: %w", err)
-	}
-	// The pointer outlives a deleted or expired session: check it.
-	row, err := s.loadRow(site, sv.Session)
-	if err != nil {
-		return store.HeatSnapshot{}, false, err
-	}
-	if row == nil || row.expired(time.Now().UnixMilli()) {
-		return store.HeatSnapshot{}, false, nil
-	}
-	return store.HeatSnapshot{
-		SessionID: sv.Session, PageViewID: sv.PV, Seq: sv.Seq, FullSnapshotMs: sv.Full,
-		ServerMs: int64(binary.BigEndian.Uint64(v)), URL: sv.URL, ViewportW: sv.W, ViewportH: sv.H,
-	}, true, nil
+	return store.HeatSnapshot{}, false, nil
 }
 
 // defaultRebuildStep is how many sessions one rebuild batch counts.

@@ -3,6 +3,7 @@ package pebble
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -281,6 +282,55 @@ func TestOldDatabaseOpens(t *testing.T) {
 	}
 	if _, _, err := s.SiteActivity(context.Background(), 9, time.Now()); err == nil {
 		t.Fatal("a malformed activity operand merged")
+	}
+}
+
+// TestSlotlessSnapshotPointer: a page's pointer written before slots (the
+// key without a slot byte) is still a candidate, the oldest in a tie.
+func TestSlotlessSnapshotPointer(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, store.Limits{})
+	site, day := int64(3_000_000_011), int32(20_400)
+	page := "https://shop.example.com/"
+	older, newer := chunk(t, site, 1, 0, day, true), chunk(t, site, 2, 0, day+1, true)
+	appendTo(t, []store.Chunk{older, newer}, s)
+	// The older session's pointer moved to where a database of before
+	// slots kept it, at the newer's server time (a tie on time).
+	device := store.ChunkSnapshots(older.SessionID, &older)[0].Device
+	k := snapshotKey(site, page, device)
+	v, ok, err := s.get(k.slot(store.SnapshotSlot(older.SessionID)))
+	if err != nil || !ok {
+		t.Fatalf("the older session's slot pointer: %v %v", ok, err)
+	}
+	if err := s.db.Delete(k.slot(store.SnapshotSlot(older.SessionID)), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	tied := append(binary.BigEndian.AppendUint64(nil, uint64(newer.Stats.ServerMs)), v[8:]...)
+	if err := s.db.Merge(k, tied, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	want := func(what string, c *store.Chunk) {
+		t.Helper()
+		got, ok, err := s.HeatSnapshot(ctx, site, page, device)
+		if err != nil || ok != (c != nil) || (c != nil && (got.SessionID != c.SessionID || got.ServerMs != newer.Stats.ServerMs)) {
+			t.Fatalf("%s: %+v %v %v, want %v", what, got, ok, err, c)
+		}
+	}
+	want("a slot's pointer and the slotless one at the same time", &newer)
+	if err := s.DeleteSession(ctx, site, newer.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	want("the slotted pointer's session deleted", &older)
+	if err := s.DeleteSession(ctx, site, older.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	want("both deleted", nil)
+	// A corrupt key under the page's prefix is an error, not a pointer.
+	if err := s.db.Merge(append(k.slot(1), 0), tied, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.HeatSnapshot(ctx, site, page, device); err == nil {
+		t.Fatal("a corrupt pointer key was read")
 	}
 }
 

@@ -121,10 +121,15 @@ const heatKeyLen = heatGroupLen + 4
 // pageKey is the page dictionary's key of a page.
 func pageKey(site int64, page string) keyBuf { return append(newKey(pHeatPage).u64(site), page...) }
 
-// snapshotKey is the key of a page's snapshot pointer on a device class.
+// snapshotKey is the prefix of a page's snapshot pointers on a device
+// class, each ended by its slot (the key itself, slotless, in databases
+// written before slots).
 func snapshotKey(site int64, page string, device int32) keyBuf {
 	return newKey(pSnapshot).u64(site).str(page).i32(device)
 }
+
+// slot ends a snapshot pointer's key with its store.SnapshotSlot.
+func (k keyBuf) slot(n int) keyBuf { return append(k, byte(n)) }
 
 // chunkKey is the key of one chunk's row of a kind (pChunk, pStats, pIndex).
 func chunkKey(prefix byte, site int64, session string, seq int64, pageView string) keyBuf {

@@ -1,6 +1,7 @@
 package scylla
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -191,7 +192,7 @@ func (s *Store) applyHeat(ctx context.Context, site int64, session string, d hea
 	return s.runCounters(ctx, sts)
 }
 
-// snapValue is heat_snapshot's v.
+// snapValue is heat_snapshots' (and heat_snapshot's) v.
 type snapValue struct {
 	Session  string `json:"s"`
 	PV       string `json:"p"`
@@ -203,8 +204,9 @@ type snapValue struct {
 	H        int32  `json:"h,omitempty"`
 }
 
-// snapshotStmts point each page's snapshot (for the chunk's device class)
-// at the fresh chunks holding one; the write time is the server time.
+// snapshotStmts point each page's snapshot (for the chunk's device class
+// and the session's slot) at the fresh chunks holding one; the write time
+// is the server time.
 func (s *Store) snapshotStmts(site int64, session string, fresh []store.Chunk) []Stmt {
 	var out []Stmt
 	for i := range fresh {
@@ -213,8 +215,8 @@ func (s *Store) snapshotStmts(site int64, session string, fresh []store.Chunk) [
 			sn := cs.Snap
 			v, _ := json.Marshal(snapValue{Session: session, PV: sn.PageViewID, Seq: sn.Seq, Full: sn.FullSnapshotMs, ServerMs: sn.ServerMs, URL: sn.URL, W: sn.ViewportW, H: sn.ViewportH})
 			out = append(out, Stmt{
-				CQL:        "INSERT INTO " + s.t("heat_snapshot") + " (site_id, page, device, v) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
-				Args:       []any{site, cs.Page, cs.Device, v, max(c.Stats.ServerMs, 1) * 1000},
+				CQL:        "INSERT INTO " + s.t("heat_snapshots") + " (site_id, page, device, slot, v) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
+				Args:       []any{site, cs.Page, cs.Device, int32(cs.Slot), v, max(c.Stats.ServerMs, 1) * 1000},
 				Idempotent: true,
 			})
 		}
@@ -423,36 +425,65 @@ func (s *Store) heatPagesRead(site int64, gen int32, after string) Stmt {
 	}
 }
 
-// HeatSnapshot implements store.Store.
+// HeatSnapshot implements store.Store: the page's pointers (one per
+// slot, and heat_snapshot's of before slots, last in ties), newest first,
+// until one's session is still stored.
 func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, device int32) (store.HeatSnapshot, bool, error) {
-	it := s.ex.Iter(ctx, Stmt{
+	type pointer struct {
+		slot int32
+		sv   snapValue
+	}
+	var ps []pointer
+	read := func(st Stmt, slotted bool) error {
+		it := s.ex.Iter(ctx, st)
+		var raw []byte
+		slot := int32(store.SnapshotSlots) // heat_snapshot's
+		dest := []any{&raw}
+		if slotted {
+			dest = []any{&slot, &raw}
+		}
+		for it.Scan(dest...) {
+			var sv snapValue
+			if err := json.Unmarshal(raw, &sv); err != nil {
+				it.Close()
+				return err
+			}
+			ps = append(ps, pointer{slot, sv})
+		}
+		return it.Close()
+	}
+	if err := read(Stmt{
+		CQL:  "SELECT slot, v FROM " + s.t("heat_snapshots") + " WHERE site_id = ? AND page = ? AND device = ?",
+		Args: []any{site, page, device}, Idempotent: true,
+	}, true); err != nil {
+		return store.HeatSnapshot{}, false, fmt.Errorf("scylla: heatmap snapshot: %w", err)
+	}
+	if err := read(Stmt{
 		CQL:  "SELECT v FROM " + s.t("heat_snapshot") + " WHERE site_id = ? AND page = ? AND device = ?",
 		Args: []any{site, page, device}, Idempotent: true,
+	}, false); err != nil {
+		return store.HeatSnapshot{}, false, fmt.Errorf("scylla: heatmap snapshot: %w", err)
+	}
+	slices.SortFunc(ps, func(a, b pointer) int {
+		return cmp.Or(cmp.Compare(b.sv.ServerMs, a.sv.ServerMs), cmp.Compare(a.slot, b.slot))
 	})
-	var raw []byte
-	found := it.Scan(&raw)
-	if err := it.Close(); err != nil {
-		return store.HeatSnapshot{}, false, fmt.Errorf("scylla: heatmap snapshot: %w", err)
+	now := s.now().UnixMilli()
+	for _, p := range ps {
+		// A pointer outlives a deleted or expired session: check it.
+		row, err := s.loadRow(ctx, site, p.sv.Session)
+		if err != nil {
+			return store.HeatSnapshot{}, false, err
+		}
+		if row == nil || (row.expiresMs > 0 && row.expiresMs <= now) {
+			continue
+		}
+		sv := p.sv
+		return store.HeatSnapshot{
+			SessionID: sv.Session, PageViewID: sv.PV, Seq: sv.Seq, FullSnapshotMs: sv.Full, ServerMs: sv.ServerMs,
+			URL: sv.URL, ViewportW: sv.W, ViewportH: sv.H,
+		}, true, nil
 	}
-	if !found {
-		return store.HeatSnapshot{}, false, nil
-	}
-	var sv snapValue
-	if err := json.Unmarshal(raw, &sv); err != nil {
-		return store.HeatSnapshot{}, false, fmt.Errorf("scylla: heatmap snapshot: %w", err)
-	}
-	// The pointer outlives a deleted or expired session: check it.
-	row, err := s.loadRow(ctx, site, sv.Session)
-	if err != nil {
-		return store.HeatSnapshot{}, false, err
-	}
-	if row == nil || (row.expiresMs > 0 && row.expiresMs <= s.now().UnixMilli()) {
-		return store.HeatSnapshot{}, false, nil
-	}
-	return store.HeatSnapshot{
-		SessionID: sv.Session, PageViewID: sv.PV, Seq: sv.Seq, FullSnapshotMs: sv.Full, ServerMs: sv.ServerMs,
-		URL: sv.URL, ViewportW: sv.W, ViewportH: sv.H,
-	}, true, nil
+	return store.HeatSnapshot{}, false, nil
 }
 
 // RebuildHeat implements store.Store. An unfinished rebuild with an earlier

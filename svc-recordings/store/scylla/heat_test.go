@@ -116,12 +116,13 @@ func TestHeatAppendStatements(t *testing.T) {
 	if len(find(r.iters, "SELECT layout, marker, version FROM ks.heat_layout WHERE site_id = ?")) != 1 {
 		t.Fatal("the layout was not read once")
 	}
-	snap := find(r.execs, "INSERT INTO ks.heat_snapshot (site_id, page, device, v) VALUES (?, ?, ?, ?) USING TIMESTAMP ?")
-	if len(snap) != 1 || !snap[0].Idempotent || snap[0].Args[1] != heatPage || snap[0].Args[2] != int32(2) || snap[0].Args[4] != fixedNow.UnixMilli()*1000 {
+	snap := find(r.execs, insertSnapshot)
+	if len(snap) != 1 || !snap[0].Idempotent || snap[0].Args[1] != heatPage || snap[0].Args[2] != int32(2) ||
+		snap[0].Args[3] != int32(store.SnapshotSlot(c.SessionID)) || snap[0].Args[5] != fixedNow.UnixMilli()*1000 {
 		t.Fatalf("snapshot pointer %+v", snap)
 	}
 	var sv snapValue
-	if err := json.Unmarshal(snap[0].Args[3].([]byte), &sv); err != nil || sv.Session != c.SessionID || sv.ServerMs != fixedNow.UnixMilli() || sv.Full == 0 {
+	if err := json.Unmarshal(snap[0].Args[4].([]byte), &sv); err != nil || sv.Session != c.SessionID || sv.ServerMs != fixedNow.UnixMilli() || sv.Full == 0 {
 		t.Fatalf("snapshot value %+v %v", sv, err)
 	}
 }
@@ -382,22 +383,42 @@ func goroutineID() string {
 	return id
 }
 
+// insertSnapshot is the statement of a snapshot pointer.
+const insertSnapshot = "INSERT INTO ks.heat_snapshots (site_id, page, device, slot, v) VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?"
+
+// TestHeatSnapshotChecksTheSession: the pointers of every slot and the one
+// of before slots are read, and the newest whose session is still stored
+// answers.
 func TestHeatSnapshotChecksTheSession(t *testing.T) {
-	v, _ := json.Marshal(snapValue{Session: "s_snapsnapsnapsnapsnap01", PV: "p_1", Seq: 3, Full: 5, ServerMs: 7, URL: heatPage})
-	for _, live := range []bool{true, false} {
+	ptr := func(session string, serverMs int64) []byte {
+		v, _ := json.Marshal(snapValue{Session: session, PV: "p_" + session, Seq: serverMs, Full: 5, ServerMs: serverMs, URL: heatPage})
+		return v
+	}
+	for _, c := range []struct {
+		live []string
+		want string
+	}{
+		{[]string{"s_a", "s_b", "s_c", "s_d"}, "s_a"},
+		{[]string{"s_b", "s_c", "s_d"}, "s_b"}, // s_b's slot is lower than s_d's
+		{[]string{"s_c", "s_d"}, "s_d"},
+		{[]string{"s_c"}, "s_c"}, // the slotless pointer, oldest
+		{nil, ""},
+	} {
 		r := &recorder{rows: func(q Stmt) [][]any {
 			switch {
+			case strings.HasPrefix(q.CQL, "SELECT slot, v FROM ks.heat_snapshots WHERE site_id = ? AND page = ? AND device = ?"):
+				return [][]any{{int32(1), ptr("s_b", 8)}, {int32(4), ptr("s_a", 9)}, {int32(6), ptr("s_d", 8)}}
 			case strings.HasPrefix(q.CQL, "SELECT v FROM ks.heat_snapshot WHERE site_id = ? AND page = ? AND device = ?"):
-				return [][]any{{v}}
-			case strings.HasPrefix(q.CQL, "SELECT state, version") && live:
+				return [][]any{{ptr("s_c", 7)}}
+			case strings.HasPrefix(q.CQL, "SELECT state, version") && slices.Contains(c.live, q.Args[1].(string)):
 				st, _ := summary.NewState().Marshal()
 				return [][]any{{st, int64(1), int64(1), "v_x", int64(1), int64(0), int64(0)}}
 			}
 			return nil
 		}}
 		got, ok, err := newRecorded(r).HeatSnapshot(context.Background(), 9, heatPage, 1)
-		if err != nil || ok != live || (live && (got.SessionID != "s_snapsnapsnapsnapsnap01" || got.Seq != 3 || got.ServerMs != 7)) {
-			t.Fatalf("live %v: %+v %v %v", live, got, ok, err)
+		if err != nil || ok != (c.want != "") || got.SessionID != c.want || (ok && (got.PageViewID != "p_"+c.want || got.Seq != got.ServerMs)) {
+			t.Errorf("live %v: %+v %v %v, want %q", c.live, got, ok, err, c.want)
 		}
 	}
 }
@@ -491,14 +512,15 @@ func TestRebuildStatements(t *testing.T) {
 	}
 	// Each session's snapshot is pointed again, at its chunk's server
 	// time (a newer pointer's write time wins over it).
-	snaps := find(r.execs, "INSERT INTO ks.heat_snapshot (site_id, page, device, v) VALUES (?, ?, ?, ?) USING TIMESTAMP ?")
+	snaps := find(r.execs, insertSnapshot)
 	if len(snaps) != 2 {
 		t.Fatalf("%d snapshot pointers written, want one per session", len(snaps))
 	}
 	for i, st := range snaps {
 		var sv snapValue
-		if err := json.Unmarshal(st.Args[3].([]byte), &sv); err != nil || sv.Session != fmt.Sprintf("s_heatheatheatheatheat%02d", i+1) || sv.Full == 0 ||
-			st.Args[1] != heatPage || st.Args[2] != int32(sessionsv1.DeviceType_DEVICE_TYPE_MOBILE) || st.Args[4] != fixedNow.UnixMilli()*1000 || !st.Idempotent {
+		if err := json.Unmarshal(st.Args[4].([]byte), &sv); err != nil || sv.Session != fmt.Sprintf("s_heatheatheatheatheat%02d", i+1) || sv.Full == 0 ||
+			st.Args[1] != heatPage || st.Args[2] != int32(sessionsv1.DeviceType_DEVICE_TYPE_MOBILE) || st.Args[3] != int32(store.SnapshotSlot(sv.Session)) ||
+			st.Args[5] != fixedNow.UnixMilli()*1000 || !st.Idempotent {
 			t.Fatalf("snapshot pointer %d: %+v (%+v, %v)", i, st, sv, err)
 		}
 	}

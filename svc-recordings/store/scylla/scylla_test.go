@@ -191,7 +191,7 @@ func TestMigrations(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"ks." + chunksTable, "ks.sessions", "ks.sessions_by_visitor", "ks.outbox", "ks.expiry", "ks.tombstones", "ks.heat", "ks.heat_pages", "ks.heat_snapshot", "ks.heat_layout", "ks.cold"} {
+	for _, want := range []string{"ks." + chunksTable, "ks.sessions", "ks.sessions_by_visitor", "ks.outbox", "ks.expiry", "ks.tombstones", "ks.heat", "ks.heat_pages", "ks.heat_snapshot", "ks.heat_snapshots", "ks.heat_layout", "ks.cold"} {
 		if tables[want] == "" {
 			t.Errorf("no table %s in %v", want, tables)
 		}
@@ -221,7 +221,7 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		t.Fatalf("chunks created %d times", n)
 	}
 	rec := find(r.execs, "INSERT INTO ks.schema_migrations")
-	const migrations = 8
+	const migrations = 9
 	if len(rec) != migrations {
 		t.Fatalf("%d migrations recorded, want %d: %+v", len(rec), migrations, rec)
 	}
@@ -246,18 +246,21 @@ func TestMigrateAppliesOnce(t *testing.T) {
 		}}
 	}
 	// Already applied: nothing but the bookkeeping runs.
-	r2 := applied(1, 2, 3, 4, 5, 6, 7, 8)
+	r2 := applied(1, 2, 3, 4, 5, 6, 7, 8, 9)
 	if err := newRecorded(r2).migrate(context.Background(), 3, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A keyspace at 7 (the release before the open index's activity):
-	// 008 alone runs.
+	// 008 and 009 run.
 	r7 := applied(1, 2, 3, 4, 5, 6, 7)
 	if err := newRecorded(r7).migrate(context.Background(), 3, nil); err != nil {
 		t.Fatal(err)
 	}
 	if alter := find(r7.execs, "ALTER TABLE"); len(alter) != 1 || alter[0].CQL != "ALTER TABLE ks.open_sessions ADD last_activity_ms bigint" {
 		t.Fatalf("a keyspace at 7 ran %+v", alter)
+	}
+	if created := find(r7.execs, "CREATE TABLE IF NOT EXISTS ks.heat"); len(created) != 1 || !strings.HasPrefix(created[0].CQL, "CREATE TABLE IF NOT EXISTS ks.heat_snapshots ") {
+		t.Fatalf("a keyspace at 7 created %+v", created)
 	}
 	if n := len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks.sessions ")) + len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks."+chunksTable)) +
 		len(find(r2.execs, "CREATE TABLE IF NOT EXISTS ks.heat")) + len(find(r2.execs, "DROP TABLE")) + len(find(r2.execs, "ALTER TABLE")); n != 0 {

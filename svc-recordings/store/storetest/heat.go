@@ -54,9 +54,9 @@ type heatModel struct {
 	// pending chunks not sent yet, and every chunk sent (for re-delivery).
 	pending []store.Chunk
 	sent    []store.Chunk
-	// snaps: the newest chunk with a snapshot ever stored, per site, page
-	// and device (the pointer outlives its session).
-	snaps  map[snapKey]snapRef
+	// snaps: the newest chunk with a snapshot ever stored, per site, page,
+	// device and slot (the pointer outlives its session).
+	snaps  map[snapSlot]snapRef
 	days   []int32
 	serial int64
 	// unfinished is the sinceDay of sites[0]'s interrupted rebuild: until
@@ -84,6 +84,12 @@ type snapKey struct {
 	device int32
 }
 
+// snapSlot is one of a snapKey's store.SnapshotSlots.
+type snapSlot struct {
+	snapKey
+	slot int
+}
+
 type snapRef struct {
 	key      sessKey
 	pv       string
@@ -94,7 +100,7 @@ type snapRef struct {
 func newHeatModel(t testing.TB, seed uint64) *heatModel {
 	m := &heatModel{
 		t: t, sites: [2]int64{newSite(), newSite()}, rng: rand.New(rand.NewPCG(seed, 13)),
-		sessions: map[sessKey]*modelSession{}, kinds: map[heatmap.Kind]bool{}, deleted: map[sessKey]bool{}, snaps: map[snapKey]snapRef{},
+		sessions: map[sessKey]*modelSession{}, kinds: map[heatmap.Kind]bool{}, deleted: map[sessKey]bool{}, snaps: map[snapSlot]snapRef{},
 	}
 	today := int32(time.Now().UnixMilli() / dayMs)
 	m.days = []int32{today - 3, today - 2, today - 1, today}
@@ -247,7 +253,7 @@ func (m *heatModel) appendSome(ctx context.Context, s store.Store) error {
 		ms.expiresMs = max(ms.expiresMs, c.Stats.ExpiresMs)
 		m.sent = append(m.sent, c)
 		for _, cs := range store.ChunkSnapshots(c.SessionID, &c) {
-			sk := snapKey{c.SiteID, cs.Page, cs.Device}
+			sk := snapSlot{snapKey{c.SiteID, cs.Page, cs.Device}, cs.Slot}
 			if cur, ok := m.snaps[sk]; !ok || c.Stats.ServerMs > cur.serverMs {
 				m.snaps[sk] = snapRef{k, c.PageViewID, c.Seq, c.Stats.ServerMs}
 			}
@@ -468,11 +474,19 @@ func (m *heatModel) checkSnapshot(ctx context.Context, s store.Store, k snapKey)
 	if err != nil {
 		return fmt.Errorf("HeatSnapshot: %w", err)
 	}
-	ref, known := m.snaps[k]
-	ms := m.sessions[ref.key]
-	live := known && ms != nil && (ms.expiresMs == 0 || ms.expiresMs > time.Now().UnixMilli())
+	// The newest of the slots' pointers (ties: the lower slot) whose
+	// session is live.
+	var ref snapRef
+	live := false
+	for slot := range store.SnapshotSlots {
+		r, known := m.snaps[snapSlot{k, slot}]
+		ms := m.sessions[r.key]
+		if known && ms != nil && (ms.expiresMs == 0 || ms.expiresMs > time.Now().UnixMilli()) && (!live || r.serverMs > ref.serverMs) {
+			ref, live = r, true
+		}
+	}
 	if ok != live {
-		return fmt.Errorf("HeatSnapshot(%d, %s, %d): found %v, want %v (newest %+v)", k.site, k.page, k.device, ok, live, ref)
+		return fmt.Errorf("HeatSnapshot(%d, %s, %d): found %v, want %v (newest live %+v)", k.site, k.page, k.device, ok, live, ref)
 	}
 	if ok && (got.SessionID != ref.key.session || got.PageViewID != ref.pv || got.Seq != ref.seq || got.ServerMs != ref.serverMs || got.FullSnapshotMs == 0) {
 		return fmt.Errorf("HeatSnapshot(%d, %s, %d) = %+v, want %+v", k.site, k.page, k.device, got, ref)
@@ -728,13 +742,19 @@ func testHeatBasics(t *testing.T, s store.Store) {
 	if snap, _, _ := s.HeatSnapshot(ctx, siteA, page, 1); snap.SessionID != a2.SessionID {
 		t.Fatalf("an older snapshot replaced the newest: %+v", snap)
 	}
-	// Deleted: the pointer answers false; the clicks are gone.
+	// Deleted: the next-newest session's snapshot (another slot) answers;
+	// the clicks are gone.
 	if err := s.DeleteSession(ctx, siteA, a2.SessionID); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := s.HeatSnapshot(ctx, siteA, page, 1); ok || err != nil {
-		t.Fatalf("snapshot of a deleted session: %v %v", ok, err)
+	wantSnap := func(what string, session string) {
+		t.Helper()
+		snap, ok, err := s.HeatSnapshot(ctx, siteA, page, 1)
+		if err != nil || ok != (session != "") || snap.SessionID != session {
+			t.Fatalf("%s: snapshot %+v %v %v, want session %q", what, snap, ok, err, session)
+		}
 	}
+	wantSnap("after deleting the newest snapshot's session", a1.SessionID)
 	if got := clicks(siteA, nil, today-3, today); got != 3 {
 		t.Fatalf("after deleting a session: %d clicks, want 3", got)
 	}
@@ -747,6 +767,28 @@ func testHeatBasics(t *testing.T, s store.Store) {
 	if got := clicks(siteB, nil, today-3, today); got != 1 {
 		t.Fatalf("site B lost clicks to site A's deletions: %d", got)
 	}
+	// A slot keeps its newest session's pointer: sessions 4 and 17 share
+	// one, 9 and 12 another (store.SnapshotSlot).
+	wantSnap("after deleting the visitor", older.SessionID)
+	appendOK(t, s, mk(siteA, 17, 1, today-4, 0, true))
+	wantSnap("an older session of the same slot", older.SessionID)
+	s9, s12 := mk(siteA, 9, 1, today-1, 0, true), mk(siteA, 12, 1, today-2, 0, true)
+	if store.SnapshotSlot(s9.SessionID) != store.SnapshotSlot(s12.SessionID) || store.SnapshotSlot(older.SessionID) != store.SnapshotSlot("s_basic000000000000017") ||
+		store.SnapshotSlot(s9.SessionID) == store.SnapshotSlot(older.SessionID) {
+		t.Fatal("the sessions are not in the slots this test needs")
+	}
+	appendOK(t, s, s9, s12)
+	wantSnap("a newer session of another slot", s9.SessionID)
+	if err := s.DeleteSession(ctx, siteA, s9.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	// 12's pointer lost its slot to 9's: 4's answers, not the newer 12's.
+	wantSnap("the slot's newest deleted", older.SessionID)
+	if err := s.DeleteSession(ctx, siteA, older.SessionID); err != nil {
+		t.Fatal(err)
+	}
+	// 17's pointer lost its slot to 4's.
+	wantSnap("every slot's newest deleted", "")
 }
 
 // testHeatRouteSnapshot: a single-page app's route change points its page's
@@ -816,11 +858,16 @@ func testHeatRouteSnapshot(t *testing.T, s store.Store) {
 	appendOK(t, s, b0, b1)
 	want("/cart", b1, baseMs+6000, "/cart")
 	want("/p/1", b0, baseMs+2, "/p/1")
-	// Gone with its session: the route's pointer too.
+	// Gone with its session: the route's pointer too; session 1's (in
+	// another slot) answers again, then none.
 	if err := s.DeleteSession(ctx, site, b1.SessionID); err != nil {
 		t.Fatal(err)
 	}
+	want("/cart", a, baseMs+1000, "/cart?step=2")
+	if err := s.DeleteSession(ctx, site, a.SessionID); err != nil {
+		t.Fatal(err)
+	}
 	if _, ok, err := s.HeatSnapshot(ctx, site, origin+"/cart", int32(sessionsv1.DeviceType_DEVICE_TYPE_DESKTOP)); ok || err != nil {
-		t.Fatalf("the route's snapshot after its session was deleted: %v %v", ok, err)
+		t.Fatalf("the route's snapshot after its sessions were deleted: %v %v", ok, err)
 	}
 }
