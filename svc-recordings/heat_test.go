@@ -783,8 +783,10 @@ func newestSnapshot(visits []*visit, gone func(*visit) bool, siteID int64, match
 			// newest of those still stored answers (ties: the lower slot).
 			var slots [store.SnapshotSlots]*visit
 			for _, v := range visits {
-				n := &slots[store.SnapshotSlot(v.session)]
-				if v.site == siteID && v.snapshot && v.device == d && v.key() == p && (*n == nil || v.serverMs > (*n).serverMs) {
+				if v.site != siteID || !v.snapshot || v.device != d || v.key() != p {
+					continue
+				}
+				if n := &slots[store.SnapshotSlot(v.session)]; *n == nil || v.serverMs > (*n).serverMs {
 					*n = v
 				}
 			}

@@ -9,10 +9,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel/propagation"
@@ -344,6 +346,34 @@ func SnapshotSlot(session string) int {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(session)) // a hash.Hash never fails
 	return int(h.Sum32() % SnapshotSlots)
+}
+
+// SlotPointer is a snapshot pointer as a backend reads it: its slot
+// (SnapshotSlots for one written before slots, last in a tie) and the chunk
+// it points at.
+type SlotPointer struct {
+	Slot int
+	Snap HeatSnapshot
+}
+
+// NewestLive is HeatSnapshot's choice among a page's pointers: the newest
+// by server time (ties: the lower slot) whose session live says is still
+// stored (a pointer outlives a deleted or expired session), false when
+// none is. It reorders ps.
+func NewestLive(ps []SlotPointer, live func(session string) (bool, error)) (HeatSnapshot, bool, error) {
+	slices.SortFunc(ps, func(a, b SlotPointer) int {
+		return cmp.Or(cmp.Compare(b.Snap.ServerMs, a.Snap.ServerMs), cmp.Compare(a.Slot, b.Slot))
+	})
+	for _, p := range ps {
+		ok, err := live(p.Snap.SessionID)
+		if err != nil {
+			return HeatSnapshot{}, false, err
+		}
+		if ok {
+			return p.Snap, true, nil
+		}
+	}
+	return HeatSnapshot{}, false, nil
 }
 
 // maxRouteSnaps bounds the route changes of one chunk that become

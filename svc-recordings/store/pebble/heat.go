@@ -654,16 +654,11 @@ func (s *Store) HeatPages(ctx context.Context, site int64, after string, fn func
 	return nil
 }
 
-// HeatSnapshot implements store.Store: the page's pointers (one per
-// SnapshotSlot, and the slotless one of a database written before slots,
-// last in ties), newest first, until one's session is still stored.
+// HeatSnapshot implements store.Store: the page's pointers, one per
+// SnapshotSlot and the slotless one of a database written before slots.
 func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, device int32) (store.HeatSnapshot, bool, error) {
 	p := snapshotKey(site, page, device)
-	type pointer struct {
-		slot int
-		snap store.HeatSnapshot
-	}
-	var ps []pointer
+	var ps []store.SlotPointer
 	err := s.scan(p, nil, func(k, v []byte) error {
 		slot := store.SnapshotSlots // the slotless pointer
 		if len(k) == len(p)+1 {
@@ -678,7 +673,7 @@ func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, devic
 		if err := json.Unmarshal(v[8:], &sv); err != nil {
 			return err
 		}
-		ps = append(ps, pointer{slot, store.HeatSnapshot{
+		ps = append(ps, store.SlotPointer{Slot: slot, Snap: store.HeatSnapshot{
 			SessionID: sv.Session, PageViewID: sv.PV, Seq: sv.Seq, FullSnapshotMs: sv.Full,
 			ServerMs: int64(binary.BigEndian.Uint64(v)), URL: sv.URL, ViewportW: sv.W, ViewportH: sv.H,
 		}})
@@ -687,21 +682,11 @@ func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, devic
 	if err != nil {
 		return store.HeatSnapshot{}, false, fmt.Errorf("pebble: heatmap snapshot: %w", err)
 	}
-	slices.SortFunc(ps, func(a, b pointer) int {
-		return cmp.Or(cmp.Compare(b.snap.ServerMs, a.snap.ServerMs), cmp.Compare(a.slot, b.slot))
-	})
 	now := time.Now().UnixMilli()
-	for _, sp := range ps {
-		// A pointer outlives a deleted or expired session: check it.
-		row, err := s.loadRow(site, sp.snap.SessionID)
-		if err != nil {
-			return store.HeatSnapshot{}, false, err
-		}
-		if row != nil && !row.expired(now) {
-			return sp.snap, true, nil
-		}
-	}
-	return store.HeatSnapshot{}, false, nil
+	return store.NewestLive(ps, func(session string) (bool, error) {
+		row, err := s.loadRow(site, session)
+		return row != nil && !row.expired(now), err
+	})
 }
 
 // defaultRebuildStep is how many sessions one rebuild batch counts.

@@ -1,7 +1,6 @@
 package scylla
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -425,15 +424,10 @@ func (s *Store) heatPagesRead(site int64, gen int32, after string) Stmt {
 	}
 }
 
-// HeatSnapshot implements store.Store: the page's pointers (one per
-// slot, and heat_snapshot's of before slots, last in ties), newest first,
-// until one's session is still stored.
+// HeatSnapshot implements store.Store: the page's pointers, one per slot
+// and heat_snapshot's of before slots.
 func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, device int32) (store.HeatSnapshot, bool, error) {
-	type pointer struct {
-		slot int32
-		sv   snapValue
-	}
-	var ps []pointer
+	var ps []store.SlotPointer
 	read := func(st Stmt, slotted bool) error {
 		it := s.ex.Iter(ctx, st)
 		var raw []byte
@@ -448,7 +442,10 @@ func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, devic
 				it.Close()
 				return err
 			}
-			ps = append(ps, pointer{slot, sv})
+			ps = append(ps, store.SlotPointer{Slot: int(slot), Snap: store.HeatSnapshot{
+				SessionID: sv.Session, PageViewID: sv.PV, Seq: sv.Seq, FullSnapshotMs: sv.Full, ServerMs: sv.ServerMs,
+				URL: sv.URL, ViewportW: sv.W, ViewportH: sv.H,
+			}})
 		}
 		return it.Close()
 	}
@@ -464,26 +461,11 @@ func (s *Store) HeatSnapshot(ctx context.Context, site int64, page string, devic
 	}, false); err != nil {
 		return store.HeatSnapshot{}, false, fmt.Errorf("scylla: heatmap snapshot: %w", err)
 	}
-	slices.SortFunc(ps, func(a, b pointer) int {
-		return cmp.Or(cmp.Compare(b.sv.ServerMs, a.sv.ServerMs), cmp.Compare(a.slot, b.slot))
-	})
 	now := s.now().UnixMilli()
-	for _, p := range ps {
-		// A pointer outlives a deleted or expired session: check it.
-		row, err := s.loadRow(ctx, site, p.sv.Session)
-		if err != nil {
-			return store.HeatSnapshot{}, false, err
-		}
-		if row == nil || (row.expiresMs > 0 && row.expiresMs <= now) {
-			continue
-		}
-		sv := p.sv
-		return store.HeatSnapshot{
-			SessionID: sv.Session, PageViewID: sv.PV, Seq: sv.Seq, FullSnapshotMs: sv.Full, ServerMs: sv.ServerMs,
-			URL: sv.URL, ViewportW: sv.W, ViewportH: sv.H,
-		}, true, nil
-	}
-	return store.HeatSnapshot{}, false, nil
+	return store.NewestLive(ps, func(session string) (bool, error) {
+		row, err := s.loadRow(ctx, site, session)
+		return row != nil && (row.expiresMs == 0 || row.expiresMs > now), err
+	})
 }
 
 // RebuildHeat implements store.Store. An unfinished rebuild with an earlier
