@@ -14,15 +14,18 @@ import { sleep } from './poll';
 const repo = join(import.meta.dirname, '..', '..');
 export { sleep };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
+/** startedLine answers the addresses in the "sightline started" line of the binary's JSON log, if it has one. */
+function startedLine(text: string): { http: string; admin: string } | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.includes('"sightline started"')) continue;
+    try {
+      const rec = JSON.parse(line);
+      if (rec.msg === 'sightline started') return { http: rec.http, admin: rec.admin };
+    } catch {
+      /* a partial line: read again */
+    }
+  }
+  return undefined;
 }
 
 export interface Captured {
@@ -57,7 +60,7 @@ export interface Sightline {
 }
 
 // startProxy passes everything through to target and keeps the batches.
-function startProxy(target: string, captured: Captured[]): Promise<{ server: httpMod.Server; origin: string }> {
+function startProxy(target: () => string, captured: Captured[]): Promise<{ server: httpMod.Server; origin: string }> {
   const server = httpMod.createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c) => parts.push(c));
@@ -66,7 +69,7 @@ function startProxy(target: string, captured: Captured[]): Promise<{ server: htt
       try {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'content-length' && k !== 'connection') headers[k] = v;
-        const r = await fetch(target + req.url, { method: req.method, headers, body: raw.length ? raw : undefined });
+        const r = await fetch(target() + req.url, { method: req.method, headers, body: raw.length ? raw : undefined });
         if (req.url!.startsWith('/i/v1/batch') && req.method === 'POST') captured.push({ url: req.url!, raw, status: r.status });
         const out: Record<string, string> = {};
         r.headers.forEach((v, k) => {
@@ -96,15 +99,17 @@ export async function startSightline(email: string, organizationName: string): P
     bin = join(dir, 'sightline');
     execFileSync('go', ['build', '-o', bin, './cmd/sightline'], { cwd: repo, stdio: 'inherit' });
   }
-  const [http, grpc, admin] = [await freePort(), await freePort(), await freePort()];
-  const api = `http://127.0.0.1:${http}`;
+  let api = '';
   const captured: Captured[] = [];
-  const proxy = await startProxy(api, captured);
+  const proxy = await startProxy(() => api, captured);
   let logs = '';
+  // Every listener binds port 0 and the "sightline started" line says where it is: a port picked
+  // free beforehand can be taken (by another test file's process, or an outgoing connection's
+  // ephemeral port) before the binary binds it.
   const proc: ChildProcess = spawn(
     bin,
-    ['serve', '--data-dir', join(dir, 'data'), '--server.http-listen-address', `127.0.0.1:${http}`,
-      '--server.grpc-listen-address', `127.0.0.1:${grpc}`, '--admin.listen-address', `127.0.0.1:${admin}`,
+    ['serve', '--data-dir', join(dir, 'data'), '--server.http-listen-address', '127.0.0.1:0',
+      '--server.grpc-listen-address', '127.0.0.1:0', '--admin.listen-address', '127.0.0.1:0',
       '--ingest.public-url', proxy.origin],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -121,10 +126,14 @@ export async function startSightline(email: string, organizationName: string): P
   };
   try {
     for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`http://127.0.0.1:${admin}/readyz`)).ok) break;
-      } catch {
-        /* not up yet */
+      const addrs = startedLine(logs);
+      if (addrs) {
+        api = `http://${addrs.http}`;
+        try {
+          if ((await fetch(`http://${addrs.admin}/readyz`)).ok) break;
+        } catch {
+          /* not up yet */
+        }
       }
       if (i > 300 || proc.exitCode !== null) throw new Error('sightline did not become ready:\n' + logs.slice(-3000));
       await sleep(100);

@@ -69,19 +69,19 @@ export async function startSightline(bin, extraArgs = [], { prepare } = {}) {
   const path = await import("node:path");
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "sightline-e2e-"));
   if (prepare) await prepare((...args) => execFileSync(bin, [...args, "-data-dir", dataDir], { encoding: "utf8", stdio: "pipe" }));
-  const [httpPort, grpcPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  // Every listener binds port 0 and the "sightline started" line says where it is: a port picked
+  // free beforehand can be taken (by another test file's process, or an outgoing connection's
+  // ephemeral port) before the binary binds it.
   const log = [];
   const proc = spawn(bin, [
     "serve",
     "-data-dir", dataDir,
-    "-server.http-listen-address", `127.0.0.1:${httpPort}`,
-    "-server.grpc-listen-address", `127.0.0.1:${grpcPort}`,
-    "-admin.listen-address", `127.0.0.1:${adminPort}`,
+    "-server.http-listen-address", "127.0.0.1:0",
+    "-server.grpc-listen-address", "127.0.0.1:0",
+    "-admin.listen-address", "127.0.0.1:0",
     ...extraArgs,
   ], { stdio: ["ignore", "pipe", "pipe"] });
   for (const s of [proc.stdout, proc.stderr]) s.on("data", (d) => log.push(String(d)));
-  const base = `http://localhost:${httpPort}`;
-  dataDirs.set(base, dataDir);
   const stop = async () => {
     if (proc.exitCode === null) {
       proc.kill("SIGTERM");
@@ -89,16 +89,35 @@ export async function startSightline(bin, extraArgs = [], { prepare } = {}) {
     }
     rmSync(dataDir, { recursive: true, force: true });
   };
+  let addrs;
   try {
-    await waitFor(async () => {
-      if (proc.exitCode !== null) throw new Error(`sightline exited: ${log.join("").slice(-2000)}`);
-      return (await fetch(`http://127.0.0.1:${adminPort}/readyz`)).ok;
-    }, "sightline serve to become ready", 60_000);
+    addrs = await waitFor(() => {
+      if (proc.exitCode !== null) return { exited: true };
+      return startedLine(log.join(""));
+    }, "sightline serve to start", 60_000);
+    if (addrs.exited) throw new Error(`sightline exited: ${log.join("").slice(-2000)}`);
+    await waitFor(async () => (await fetch(`http://${addrs.admin}/readyz`)).ok, "sightline serve to become ready", 30_000);
   } catch (e) {
     await stop();
     throw e;
   }
-  return { base, admin: `http://127.0.0.1:${adminPort}`, dataDir, proc, log: () => log.join(""), stop };
+  const base = `http://localhost:${new URL(`http://${addrs.http}`).port}`;
+  dataDirs.set(base, dataDir);
+  return { base, admin: `http://${addrs.admin}`, dataDir, proc, log: () => log.join(""), stop };
+}
+
+/** startedLine answers the addresses in the "sightline started" line of a process's JSON log, if it has one. */
+export function startedLine(text) {
+  for (const line of text.split("\n")) {
+    if (!line.includes('"sightline started"')) continue;
+    try {
+      const rec = JSON.parse(line);
+      if (rec.msg === "sightline started") return { http: rec.http, grpc: rec.grpc, admin: rec.admin };
+    } catch {
+      /* a partial line: read again */
+    }
+  }
+  return undefined;
 }
 
 /** dataDirs maps a running sightline's dashboard origin to its data directory (for its e-mail outbox). */
@@ -199,10 +218,11 @@ export function launchChromium({ userAgent } = {}) {
  * a host name a site's domain can name), the port and the server.
  */
 export async function serveFixture(handle) {
-  const port = await freePort();
-  const origin = `http://localhost:${port}`;
+  let origin = "";
   const server = http.createServer((req, res) => handle(req, res, origin));
-  await new Promise((r) => server.listen(port, "127.0.0.1", r));
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address();
+  origin = `http://localhost:${port}`;
   return { origin, port, server };
 }
 

@@ -13,7 +13,7 @@ import http from "node:http";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { DESKTOP_UA, freePort, launchChromium, signUpWithForms, startSightline, waitFor } from "./harness.mjs";
+import { DESKTOP_UA, launchChromium, signUpWithForms, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results/prefix"));
@@ -25,9 +25,11 @@ let sl, proxy, browser;
 /** Requests that reached the proxy outside the prefix (each answered 404). */
 const escaped = [];
 
-/** stripPrefix is a reverse proxy on port that forwards PREFIX/… to upstream as /… and answers anything else 404. */
-async function stripPrefix(port, upstream) {
-  const up = new URL(upstream);
+/**
+ * stripPrefix is a reverse proxy on a free port that forwards PREFIX/… to upstream() as /… and
+ * answers anything else 404. It listens before the binary starts, which must be told its address.
+ */
+async function stripPrefix(upstream) {
   const server = http.createServer((req, res) => {
     const u = new URL(req.url, "http://proxy.invalid");
     if (u.pathname !== PREFIX && !u.pathname.startsWith(PREFIX + "/")) {
@@ -37,7 +39,7 @@ async function stripPrefix(port, upstream) {
     }
     const headers = { ...req.headers, "x-forwarded-prefix": PREFIX };
     const fwd = http.request(
-      { host: "127.0.0.1", port: up.port, method: req.method, path: u.pathname.slice(PREFIX.length) + u.search || "/", headers },
+      { host: "127.0.0.1", port: new URL(upstream()).port, method: req.method, path: u.pathname.slice(PREFIX.length) + u.search || "/", headers },
       (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
         r.pipe(res);
@@ -46,16 +48,16 @@ async function stripPrefix(port, upstream) {
     fwd.on("error", (e) => res.headersSent ? res.destroy(e) : res.writeHead(502).end(String(e)));
     req.pipe(fwd);
   });
-  await new Promise((r) => server.listen(port, "127.0.0.1", r));
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
   return server;
 }
 
 before(async () => {
   assert.ok(bin, "set SIGHTLINE_BIN to the sightline binary (make build) to run the path-prefix end-to-end test");
   mkdirSync(shots, { recursive: true });
-  const port = await freePort();
+  proxy = await stripPrefix(() => sl.base);
+  const { port } = proxy.address();
   sl = await startSightline(bin, ["-server.public-url", `http://localhost:${port}${PREFIX}`, "-demo.enabled"]);
-  proxy = await stripPrefix(port, sl.base);
   proxy.base = `http://localhost:${port}${PREFIX}`;
   browser = await launchChromium({ userAgent: DESKTOP_UA });
 });
