@@ -81,8 +81,18 @@ before(async () => {
   }
   pgData = path.join(pgDir, "data");
   pg("initdb", ["-D", pgData, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]);
-  pgPort = await freePort();
-  startPostgres();
+  // The port freePort answered can be taken before PostgreSQL binds it (by another process's
+  // outgoing connection): pg_ctl then fails, and PostgreSQL starts on another. (After the outage it
+  // must come back on the same port, as a real database does.)
+  for (let attempt = 1; ; attempt++) {
+    pgPort = await freePort();
+    try {
+      startPostgres();
+      break;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+    }
+  }
 
   sl = await startSightline(bin, ["-accounts.backend", "postgres", "-accounts.postgres.dsn", `postgres://postgres@127.0.0.1:${pgPort}/postgres?sslmode=disable`]);
   base = sl.base;
