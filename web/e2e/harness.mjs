@@ -1,4 +1,4 @@
-// What the dashboard's end-to-end tests share: free loopback ports, polling
+// What the dashboard's end-to-end tests share: loopback ports, polling
 // until a condition holds, the running binary, Chromium, a fixture site, a
 // signed-in user with a site, and axe.
 import assert from "node:assert/strict";
@@ -14,16 +14,30 @@ export { startedOnceMore };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** freePort answers a loopback TCP port nothing listens on. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+/**
+ * stablePort answers a loopback port below the kernel's ephemeral range that nothing listens on,
+ * for a server stopped and started again on the same port (as internal/loopback does for the Go
+ * tests): an ephemeral port can be taken while its server is down, by another listener on port 0
+ * or as an outgoing connection's local port; a port below the range only by a bind that names it.
+ */
+export async function stablePort() {
+  let high = 32768;
+  try {
+    const [lo] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    if (lo > 12000) high = lo;
+  } catch {
+    /* Linux's default */
+  }
+  for (let i = 0; i < 200; i++) {
+    const port = 10000 + Math.floor(Math.random() * (high - 10000));
+    const free = await new Promise((resolve) => {
+      const srv = net.createServer();
+      srv.once("error", () => resolve(false));
+      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
+  throw new Error(`no free port in [10000, ${high}) in 200 tries`);
 }
 
 /** waitFor polls fn every 250 ms until it answers something truthy, which it returns. */

@@ -19,7 +19,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } fr
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, launchChromium, signUpWithForms, startSightline, waitFor } from "./harness.mjs";
+import { launchChromium, signUpWithForms, stablePort, startSightline, waitFor } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const results = path.resolve(process.env.SCREENSHOT_DIR ?? path.join(here, "../test-results"));
@@ -81,11 +81,11 @@ before(async () => {
   }
   pgData = path.join(pgDir, "data");
   pg("initdb", ["-D", pgData, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"]);
-  // The port freePort answered can be taken before PostgreSQL binds it (by another process's
-  // outgoing connection): pg_ctl then fails, and PostgreSQL starts on another. (After the outage it
-  // must come back on the same port, as a real database does.)
+  // PostgreSQL comes back on its own port after the outage, as a real database does: a port below
+  // the ephemeral range, which nothing takes while it is down. Another test's server could still
+  // bind it between the check and PostgreSQL's start: pg_ctl then fails, and it tries another.
   for (let attempt = 1; ; attempt++) {
-    pgPort = await freePort();
+    pgPort = await stablePort();
     try {
       startPostgres();
       break;
