@@ -10,23 +10,10 @@ import net from 'node:net';
 import httpMod from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { sleep } from './poll';
+import { startedLine } from './started.mjs';
 
 const repo = join(import.meta.dirname, '..', '..');
 export { sleep };
-
-/** startedLine answers the addresses in the "sightline started" line of the binary's JSON log, if it has one. */
-function startedLine(text: string): { http: string; admin: string } | undefined {
-  for (const line of text.split('\n')) {
-    if (!line.includes('"sightline started"')) continue;
-    try {
-      const rec = JSON.parse(line);
-      if (rec.msg === 'sightline started') return { http: rec.http, admin: rec.admin };
-    } catch {
-      /* a partial line: read again */
-    }
-  }
-  return undefined;
-}
 
 export interface Captured {
   url: string;
@@ -103,9 +90,7 @@ export async function startSightline(email: string, organizationName: string): P
   const captured: Captured[] = [];
   const proxy = await startProxy(() => api, captured);
   let logs = '';
-  // Every listener binds port 0 and the "sightline started" line says where it is: a port picked
-  // free beforehand can be taken (by another test file's process, or an outgoing connection's
-  // ephemeral port) before the binary binds it.
+  // Every listener on port 0: startedLine (started.mjs) says where it is.
   const proc: ChildProcess = spawn(
     bin,
     ['serve', '--data-dir', join(dir, 'data'), '--server.http-listen-address', '127.0.0.1:0',

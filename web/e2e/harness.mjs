@@ -9,6 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startedOnceMore } from "../../tracker/e2e/browser.mjs";
+import { startedLine } from "../../tracker/e2e/started.mjs";
 
 export { startedOnceMore };
 
@@ -83,9 +84,7 @@ export async function startSightline(bin, extraArgs = [], { prepare } = {}) {
   const path = await import("node:path");
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "sightline-e2e-"));
   if (prepare) await prepare((...args) => execFileSync(bin, [...args, "-data-dir", dataDir], { encoding: "utf8", stdio: "pipe" }));
-  // Every listener binds port 0 and the "sightline started" line says where it is: a port picked
-  // free beforehand can be taken (by another test file's process, or an outgoing connection's
-  // ephemeral port) before the binary binds it.
+  // Every listener on port 0: startedLine (tracker/e2e/started.mjs) says where it is.
   const log = [];
   const proc = spawn(bin, [
     "serve",
@@ -118,20 +117,6 @@ export async function startSightline(bin, extraArgs = [], { prepare } = {}) {
   const base = `http://localhost:${new URL(`http://${addrs.http}`).port}`;
   dataDirs.set(base, dataDir);
   return { base, admin: `http://${addrs.admin}`, dataDir, proc, log: () => log.join(""), stop };
-}
-
-/** startedLine answers the addresses in the "sightline started" line of a process's JSON log, if it has one. */
-export function startedLine(text) {
-  for (const line of text.split("\n")) {
-    if (!line.includes('"sightline started"')) continue;
-    try {
-      const rec = JSON.parse(line);
-      if (rec.msg === "sightline started") return { http: rec.http, grpc: rec.grpc, admin: rec.admin };
-    } catch {
-      /* a partial line: read again */
-    }
-  }
-  return undefined;
 }
 
 /** dataDirs maps a running sightline's dashboard origin to its data directory (for its e-mail outbox). */
