@@ -31,6 +31,62 @@ type Events struct {
 	// whole: the array is the entire input (trailing data is an error);
 	// false inside an envelope, where the envelope goes on.
 	whole bool
+	// pos is what Next read of the current event's pointer positions
+	// (ReadPositions).
+	pos positions
+}
+
+// Floats is the number fields of one array element that
+// Events.ReadPositions asked for: V[i] is keys[i]'s value when bit i of
+// Found is set.
+type Floats struct {
+	Found uint64
+	V     [MaxPositionKeys]float64
+}
+
+// MaxPositionKeys bounds ReadPositions' keys.
+const MaxPositionKeys = 4
+
+// maxPositions bounds the elements Next keeps of one event: an event with
+// more is checked as any other and its positions read by the caller
+// (Value.FieldEachFloats), so memory stays bounded whatever a chunk holds.
+const maxPositions = 1024
+
+// positions is ReadPositions' state: the keys, and the current event's
+// elements when read is true.
+type positions struct {
+	keys []string // nil: not asked
+	vals []Floats
+	read bool
+}
+
+// ReadPositions makes Next read, as it checks each pointer-movement event
+// (type 3, data opening with rrweb's "source":1 or 6), the number fields
+// named keys (at most MaxPositionKeys) of the elements of its data's
+// "positions" array; Positions answers them. Reading them in the walk that
+// checks the event spares the caller a second walk over its positions,
+// most of a batch's bytes after the snapshot. It changes nothing Next
+// accepts or refuses. Call it before the first Next.
+func (it *Events) ReadPositions(keys []string) {
+	if len(keys) > MaxPositionKeys {
+		panic("batch: ReadPositions takes at most 4 keys")
+	}
+	// Room for the positions of a few events of rrweb's (about ten each).
+	it.pos = positions{keys: keys, vals: make([]Floats, 0, 32)}
+}
+
+// Positions answers the current event's positions as ReadPositions asked
+// (nothing for an element that is not an object; none when data has no
+// "positions" array); ok is false when Next did not read them (ReadPositions
+// not called, another kind of event, or one written otherwise than rrweb
+// writes it), and the caller reads them from the event's data
+// (Value.FieldEachFloats) for the same answer. The slice is reused by the
+// next Next.
+func (it *Events) Positions() (vals []Floats, ok bool) {
+	if !it.pos.read {
+		return nil, false
+	}
+	return it.pos.vals, true
 }
 
 // NewEvents iterates over raw, which must be one JSON array of events
@@ -72,7 +128,11 @@ func (it *Events) Next() bool {
 		}
 		return false
 	}
-	ev, err := d.event(it.n)
+	var pos *positions
+	if it.pos.keys != nil {
+		pos = &it.pos
+	}
+	ev, err := d.event(it.n, pos)
 	if err != nil {
 		return it.fail(err)
 	}
@@ -98,8 +158,11 @@ func (it *Events) Err() error { return it.err }
 // event reads one event object: type and timestamp are required, data is
 // an object or null, and everything else is checked as JSON (UTF-8,
 // depth) and kept as sent. The event object is nesting level 1.
-func (d *decoder) event(n int) (Event, error) {
+func (d *decoder) event(n int, pos *positions) (Event, error) {
 	var ev Event
+	if pos != nil {
+		pos.read = false
+	}
 	if d.peek() != '{' {
 		return ev, errf("events[%d] must be an object", n)
 	}
@@ -156,6 +219,15 @@ func (d *decoder) event(n int) (Event, error) {
 				}
 			case '{':
 				start := d.i
+				if pos != nil && seen&fType != 0 && ev.Type == 3 && pointerMove(d.b[d.i:]) {
+					if d.positions(pos) {
+						ev.Data = Value(d.b[start:d.i])
+						break
+					}
+					// Not as rrweb writes it: the usual walk checks it
+					// (and says what is wrong).
+					d.i, pos.read = start, false
+				}
 				if err := d.skip(2); err != nil {
 					return ev, err
 				}
@@ -198,4 +270,77 @@ func (d *decoder) events(maxEvents int) (int, error) {
 	}
 	d.i = it.d.i
 	return it.n, it.err
+}
+
+// pointerMove tells whether b opens an incremental snapshot's data as rrweb
+// writes pointer movement: {"source":1, (mousemove) or {"source":6,
+// (touchmove).
+func pointerMove(b []byte) bool {
+	const prefix = `{"source":`
+	return len(b) > len(prefix)+1 && string(b[:len(prefix)]) == prefix &&
+		(b[len(prefix)] == '1' || b[len(prefix)] == '6') && b[len(prefix)+1] == ','
+}
+
+// positions checks the data object at the cursor as skip(2) does, reading
+// the elements of its first "positions" member when that is an array; it
+// answers false, pos.read false and the cursor anywhere, for data skip
+// would refuse or too many positions to keep.
+func (d *decoder) positions(pos *positions) bool {
+	pos.vals, pos.read = pos.vals[:0], false
+	o := members{name: "object"}
+	seen := false
+	for k, ok := d.member(&o); ok; k, ok = d.member(&o) {
+		if !seen && string(k) == "positions" {
+			// The first member of the name counts, as with Get.
+			seen = true
+			if d.peek() == '[' {
+				if !d.positionElements(pos) {
+					return false
+				}
+				continue
+			}
+		}
+		// The data object is at depth 2, its members at 3.
+		if d.skip(3) != nil {
+			return false
+		}
+	}
+	pos.read = o.err == nil
+	return pos.read
+}
+
+// positionElements reads the array at the cursor (depth 3) into pos.vals.
+func (d *decoder) positionElements(pos *positions) bool {
+	keys := pos.keys
+	a := elements{name: "array"}
+	var sh shape
+	for d.element(&a) {
+		if len(pos.vals) == maxPositions {
+			return false
+		}
+		var f Floats
+		out := f.V[:len(keys)]
+		if d.peek() == '{' {
+			// As eachFloats: the shape of the first element, the fast
+			// walk, then the general walk (depth 4) and Floats.
+			found, ok := sh.read(d, out)
+			if !ok {
+				clear(out)
+				found, ok = d.objectFloatsFast(keys, out, &sh)
+			}
+			if !ok {
+				clear(out)
+				start := d.i
+				if d.skip(4) != nil {
+					return false
+				}
+				found = Value(d.b[start:d.i]).Floats(keys, out)
+			}
+			f.Found = found
+		} else if d.skip(4) != nil {
+			return false
+		}
+		pos.vals = append(pos.vals, f)
+	}
+	return a.err == nil
 }

@@ -199,15 +199,22 @@ func (v Value) FieldEachFloats(field string, keys []string, out []float64, fn fu
 // eachFloats is EachFloats of the array at the cursor.
 func (d *decoder) eachFloats(keys []string, out []float64, fn func(found uint64) bool) {
 	a := elements{name: "array"}
+	var sh shape
 	for d.element(&a) {
 		clear(out[:len(keys)])
 		var found uint64
 		if d.peek() == '{' {
+			// Nearly every element of a positions array has the keys of
+			// the first, in the same order (shape); the others are read
+			// by the fast walk, and what it refuses by the general one.
 			var ok bool
-			if found, ok = d.objectFloatsFast(keys, out); !ok {
+			if found, ok = sh.read(d, out); !ok {
 				clear(out[:len(keys)])
-				if found, ok = d.objectFloats(keys, out); !ok {
-					return
+				if found, ok = d.objectFloatsFast(keys, out, &sh); !ok {
+					clear(out[:len(keys)])
+					if found, ok = d.objectFloats(keys, out); !ok {
+						return
+					}
 				}
 			}
 		} else if d.skip(1) != nil {
@@ -256,13 +263,17 @@ func (d *decoder) objectFloats(keys []string, out []float64) (found uint64, ok b
 // heatmap's extraction in append profiles); ok is false, the cursor
 // unmoved, for any other object, which objectFloats then reads. It may
 // have written to out before it gives up.
-func (d *decoder) objectFloatsFast(keys []string, out []float64) (found uint64, ok bool) {
+//
+// It records the object's keys in sh when sh has none yet (and they are
+// few enough), for shape.read to read the array's next objects.
+func (d *decoder) objectFloatsFast(keys []string, out []float64, sh *shape) (found uint64, ok bool) {
 	b, i := d.b, d.i+1 // past '{'
 	if i < len(b) && b[i] == '}' {
 		d.i = i + 1
 		return 0, true
 	}
 	var seen uint64
+	var rec shape
 	for {
 		if i >= len(b) || b[i] != '"' {
 			return 0, false
@@ -282,10 +293,12 @@ func (d *decoder) objectFloatsFast(keys []string, out []float64) (found uint64, 
 		if !isInt {
 			return 0, false
 		}
-		if k := firstKey(keys, &seen, key); k >= 0 {
+		k := firstKey(keys, &seen, key)
+		if k >= 0 {
 			out[k] = f
 			found |= 1 << k
 		}
+		rec.add(key, k)
 		i = end
 		if i >= len(b) {
 			return 0, false
@@ -293,6 +306,9 @@ func (d *decoder) objectFloatsFast(keys []string, out []float64) (found uint64, 
 		switch b[i] {
 		case '}':
 			d.i = i + 1
+			if sh.n == 0 && rec.n > 0 {
+				*sh = rec
+			}
 			return found, true
 		case ',':
 			i++
@@ -300,6 +316,62 @@ func (d *decoder) objectFloatsFast(keys []string, out []float64) (found uint64, 
 			return 0, false
 		}
 	}
+}
+
+// shape is the keys of an array's first object of small integers, in
+// order, as objectFloatsFast read them (each with its index in keys, -1
+// for one not wanted or seen before), so that the array's next objects,
+// which rrweb writes with the same keys in the same order, are read by
+// comparing each key once rather than against every wanted key.
+type shape struct {
+	keys [maxShape][]byte // sub-slices of the array's bytes
+	want [maxShape]int8
+	n    int // 0: none; -1: too many keys to record
+}
+
+const maxShape = 8
+
+func (sh *shape) add(key []byte, want int) {
+	if sh.n < 0 || sh.n == maxShape {
+		sh.n = -1
+		return
+	}
+	sh.keys[sh.n], sh.want[sh.n] = key, int8(want)
+	sh.n++
+}
+
+// read reads the object at d.i when it has exactly sh's keys, in order,
+// each with a small integer, and moves past it; ok is false, the cursor
+// unmoved, otherwise (out may have been written to).
+func (sh *shape) read(d *decoder, out []float64) (found uint64, ok bool) {
+	if sh.n <= 0 {
+		return 0, false
+	}
+	b, i := d.b, d.i+1 // past '{'
+	for j := range sh.n {
+		k := sh.keys[j]
+		// "key": — the key's bytes are plain ASCII (objectFloatsFast took
+		// them so), so equal bytes are the same key.
+		if i+len(k)+3 > len(b) || b[i] != '"' || string(b[i+1:i+1+len(k)]) != string(k) || b[i+1+len(k)] != '"' || b[i+2+len(k)] != ':' {
+			return 0, false
+		}
+		f, end, isInt := smallIntAt(b, i+len(k)+3)
+		if !isInt || end >= len(b) {
+			return 0, false
+		}
+		if w := sh.want[j]; w >= 0 {
+			out[w] = f
+			found |= 1 << w
+		}
+		i = end
+		last := j == sh.n-1
+		if last && b[i] != '}' || !last && b[i] != ',' {
+			return 0, false
+		}
+		i++
+	}
+	d.i = i
+	return found, true
 }
 
 // firstKey is the index of key k in keys when no field of that name was

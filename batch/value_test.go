@@ -167,6 +167,8 @@ func TestValueEachFloats(t *testing.T) {
 		// it wrote some of the keys: escapes, other values, spaces, a
 		// number too long, leading zeros, a repeated key.
 		`[{"x":1,"\u0079":2,"timeOffset":3},{"x":1,"y":2.5},{"x":1,"y":"2"},{"x":1, "y":2},{"x":1,"y":12345678901234567}]`,
+		// Elements after the first with its shape but for one key.
+		`[{"x":1,"y":2,"id":3,"timeOffset":-4},{"x":5,"z":6,"id":7,"timeOffset":-8},{"x":5,"y":6,"id":7,"timeOffsex":-8},{"x":5,"y":6,"id":7,"timeOffset":-8,"y":1}]`,
 		`[{"x":-1,"y":-0,"x":4,"timeOffset":-0},{"y":7,"x":8,"y":9},{"x\"":1,"x":2},{"\u0000":1,"x":3},{"x":1,"y":2}]`,
 	} {
 		checkEachFloats(t, in)

@@ -284,25 +284,38 @@ func (h *heatReader) reach() {
 	}
 }
 
+// positionKeys are what heatmaps read of a pointer position: client
+// coordinates and timeOffset (≤ 0, from the event's time).
 var positionKeys = []string{"x", "y", "timeOffset"}
 
-// positions reads rrweb's mousemove/touchmove positions (client
-// coordinates, timeOffset ≤ 0 from the event's time).
-func (h *heatReader) positions(t int64, data batch.Value) {
+// positions reads rrweb's mousemove/touchmove positions: those the event
+// walk read (batch.Events.ReadPositions, read true), else from data.
+func (h *heatReader) positions(t int64, data batch.Value, read []batch.Floats, ok bool) {
 	if !h.known || h.dw <= 0 {
+		return
+	}
+	if ok {
+		for i := range read {
+			h.position(t, read[i].Found, read[i].V[:3])
+		}
 		return
 	}
 	// One pass over the positions, allocating nothing.
 	var f [3]float64
 	data.FieldEachFloats("positions", positionKeys, f[:], func(found uint64) bool {
-		x, y, off := f[0], f[1], f[2]
-		okx, oky := found&1 != 0, found&2 != 0
-		if !okx || !oky || math.IsNaN(off) || off > 0 || off < -60000 {
-			return true
-		}
-		h.move(t+int64(off), x+h.sx, y+h.sy)
+		h.position(t, found, f[:])
 		return true
 	})
+}
+
+// position is one pointer sample: f holds positionKeys' values, found
+// which of them were read.
+func (h *heatReader) position(t int64, found uint64, f []float64) {
+	x, y, off := f[0], f[1], f[2]
+	if found&1 == 0 || found&2 == 0 || math.IsNaN(off) || off > 0 || off < -60000 {
+		return
+	}
+	h.move(t+int64(off), x+h.sx, y+h.sy)
 }
 
 func (h *heatReader) move(t int64, dx, dy float64) {

@@ -3,10 +3,13 @@ package summary
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"reflect"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sightlinehq/sightline/batch"
@@ -55,7 +58,11 @@ func moves(t int64, pos ...[3]int) ev {
 // every kind of heat data: an anchored click, pointer samples, a document
 // scroll, a click anchored by position only and a keyboard click.
 func twoPagesChunk(t *testing.T, day time.Time) *recordingsv1.Chunk {
-	return heatChunk(t, 0, "p_heat_0001", "https://shop.example/b?x=1", day,
+	return heatChunk(t, 0, "p_heat_0001", "https://shop.example/b?x=1", day, twoPagesEvents()...)
+}
+
+func twoPagesEvents() []ev {
+	return []ev{
 		slView(1000, 0, 100, 1000, 3000, 800),
 		clickOn(1100, 7, 100, 50),
 		slClick(1101, 7, "body>main>button#buy", 25, 75),
@@ -66,7 +73,7 @@ func twoPagesChunk(t *testing.T, day time.Time) *recordingsv1.Chunk {
 		clickOn(1600, 9, 20, 30), // no sl:click: anchored by position only
 		clickOn(1700, 11, 0, 0),  // a keyboard click: no position
 		slClick(1701, 11, "body>form>button", 50, 50),
-	)
+	}
 }
 
 func TestExtractHeat(t *testing.T) {
@@ -286,4 +293,83 @@ func FuzzSnapshotFields(f *testing.F) {
 			}
 		}
 	})
+}
+
+// rrwebOrder writes events with their keys in the order rrweb writes them
+// — type, data (its source first), timestamp — where json.Marshal of the
+// tests' maps sorts them (type last). Pointer positions in this order are
+// read by the events' walk (batch.Events.ReadPositions), in the sorted one
+// from the event's data afterwards.
+func rrwebOrder(t *testing.T, events []ev) []byte {
+	t.Helper()
+	out := []byte{'['}
+	for i, e := range events {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		data := e["data"]
+		if d, ok := data.(ev); ok && d["source"] != nil {
+			rest := maps.Clone(d)
+			delete(rest, "source")
+			b, err := json.Marshal(rest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sep := ","
+			if len(rest) == 0 {
+				sep = ""
+			}
+			data = json.RawMessage(fmt.Sprintf(`{"source":%v%s%s`, d["source"], sep, b[1:]))
+		}
+		b, err := json.Marshal(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = fmt.Appendf(out, `{"type":%v,"data":%s,"timestamp":%v}`, e["type"], b, e["timestamp"])
+	}
+	return append(out, ']')
+}
+
+// TestPositionsReadInTheWalk: a chunk's heat data is the same whether its
+// pointer positions are read as the events are checked (rrweb's key
+// order) or afterwards from each event's data (any other order).
+func TestPositionsReadInTheWalk(t *testing.T) {
+	for name, events := range map[string][]ev{
+		"two pages": twoPagesEvents(),
+		"rests": {
+			slView(1000, 0, 0, 1000, 3000, 800),
+			moves(2000, [3]int{100, 100, -150}, [3]int{200, 100, -100}, [3]int{300, 100, -50}, [3]int{400, 100, 0}),
+			ev{"type": 3, "timestamp": 2100, "data": ev{"source": 6, "positions": []ev{{"x": 10, "y": 2000, "id": 5, "timeOffset": -20}, {"x": 5}}}},
+			moves(2400, [3]int{600, 100, 0}),
+			moves(12400, [3]int{900, 100, 0}),
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sorted := heatChunk(t, 0, "p_heat_0001", "https://shop.example/b?x=1", time.Unix(1e9, 0), events...)
+			walked := proto.Clone(sorted).(*recordingsv1.Chunk)
+			walked.Events = rrwebOrder(t, events)
+			read := 0
+			it := batch.NewEvents(walked.Events)
+			it.ReadPositions(positionKeys)
+			for it.Next() {
+				if _, ok := it.Positions(); ok {
+					read++
+				}
+			}
+			want, err := Extract(sorted, 1, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Extract(walked, 1, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if read == 0 || want.Heat == nil || len(want.Heat.Moves) == 0 {
+				t.Fatalf("%d events' positions read in the walk; heat %+v", read, want.Heat)
+			}
+			if !reflect.DeepEqual(got.Heat, want.Heat) || !reflect.DeepEqual(got.Clicks, want.Clicks) {
+				t.Fatalf("read in the walk: %+v %+v\nafterwards: %+v %+v", got.Heat, got.Clicks, want.Heat, want.Clicks)
+			}
+		})
+	}
 }

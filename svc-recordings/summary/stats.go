@@ -376,6 +376,9 @@ func (st *ChunkStats) addEvents(raw []byte, heat *heatReader, each func(batch.Ev
 		open = keep
 	}
 	it := batch.NewEvents(raw)
+	if heat != nil {
+		it.ReadPositions(positionKeys)
+	}
 	for it.Next() {
 		e := it.Event()
 		if each != nil {
@@ -466,7 +469,8 @@ func (st *ChunkStats) addEvents(raw []byte, heat *heatReader, each func(batch.Ev
 			case srcMouseMove, srcTouchMove:
 				activity = append(activity, t)
 				if heat != nil {
-					heat.positions(t, data)
+					read, ok := it.Positions()
+					heat.positions(t, data, read, ok)
 				}
 			}
 		case typeCustom:

@@ -1,0 +1,131 @@
+package batch
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// readAll walks raw with Events, with ReadPositions(keys) when keys is not
+// nil, and answers the events, for each event what Positions answered
+// (nil when not ok), and the error.
+func readAll(raw []byte, keys []string) (evs []Event, pos [][]Floats, err error) {
+	it := NewEvents(raw)
+	if keys != nil {
+		it.ReadPositions(keys)
+	}
+	for it.Next() {
+		evs = append(evs, it.Event())
+		vals, ok := it.Positions()
+		if ok && vals == nil {
+			vals = []Floats{}
+		}
+		pos = append(pos, slices.Clone(vals))
+	}
+	return evs, pos, it.Err()
+}
+
+// checkPositions: reading positions in the walk changes nothing Next
+// answers, and what Positions answers is what FieldEachFloats reads of
+// the event's data. It answers how many events had their positions read.
+func checkPositions(t *testing.T, raw []byte) int {
+	t.Helper()
+	keys := []string{"x", "y", "timeOffset"}
+	want, _, wantErr := readAll(raw, nil)
+	got, pos, gotErr := readAll(raw, keys)
+	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+		t.Fatalf("with ReadPositions: %v, without: %v\n%q", gotErr, wantErr, raw)
+	}
+	if !slices.EqualFunc(got, want, func(a, b Event) bool {
+		return a.Type == b.Type && a.Timestamp == b.Timestamp && string(a.Data) == string(b.Data)
+	}) {
+		t.Fatalf("events differ with ReadPositions\n%q", raw)
+	}
+	read := 0
+	for i, vals := range pos {
+		if vals == nil {
+			continue
+		}
+		read++
+		var wantVals []Floats
+		var f [3]float64
+		got[i].Data.FieldEachFloats("positions", keys, f[:], func(found uint64) bool {
+			var v Floats
+			v.Found = found
+			for k := range keys {
+				if found&(1<<k) != 0 {
+					v.V[k] = f[k]
+				}
+			}
+			wantVals = append(wantVals, v)
+			return true
+		})
+		if !slices.Equal(vals, wantVals) && !(len(vals) == 0 && len(wantVals) == 0) {
+			t.Fatalf("event %d: Positions %v, FieldEachFloats %v\n%s", i, vals, wantVals, got[i].Data)
+		}
+	}
+	return read
+}
+
+func TestEventsPositions(t *testing.T) {
+	move := func(data string) string { return `{"type":3,"data":` + data + `,"timestamp":1700000000000}` }
+	many := make([]string, maxPositions+1)
+	for i := range many {
+		many[i] = fmt.Sprintf(`{"x":%d,"y":1,"id":2,"timeOffset":-%d}`, i, i)
+	}
+	for _, c := range []struct {
+		name   string
+		events []string
+		read   int // events whose positions the walk read
+	}{
+		{"rrweb's mousemove and touchmove", []string{
+			move(`{"source":1,"positions":[{"x":707,"y":412,"id":211,"timeOffset":-400},{"x":731,"y":398,"id":17,"timeOffset":-320}]}`),
+			move(`{"source":6,"positions":[{"x":1,"y":2,"id":3,"timeOffset":0}]}`),
+		}, 2},
+		{"elements that leave the first's shape", []string{
+			move(`{"source":1,"positions":[{"x":1,"y":2,"id":3,"timeOffset":-4},{"x":5,"y":6,"id":7},{"x":5,"y":6,"id":7,"timeOffset":-8,"z":1},` +
+				`{"y":6,"x":5,"id":7,"timeOffset":-8},{"x":5,"y":6.5,"id":7,"timeOffset":-8},{"x":5,"y":6,"ie":7,"timeOffset":-8},{"x":5,"z":6,"id":7,"timeOffset":-8},{"x":5,"y":6,"id":7,"timeOffsex":-8},{"x":5,"y":"6","id":7,"timeOffset":-8},` +
+				`{"x":5,"y":6,"id":7,"timeOffset":-8},{ "x":5,"y":6,"id":7,"timeOffset":-8},7,null,[{"x":1}],{"x":5,"\u0079":6},{"x":1,"y":2,"id":3,"timeOffset":-4}]}`),
+		}, 1},
+		{"a repeated key, the first counts", []string{
+			move(`{"source":1,"positions":[{"x":1,"x":2,"y":3},{"x":4,"x":5,"y":6}],"positions":[{"x":9}]}`),
+		}, 1},
+		{"no positions, or not an array", []string{
+			move(`{"source":1,"id":3}`), move(`{"source":1,"positions":{"x":1}}`), move(`{"source":1,"positions":3,"positions":[{"x":1}]}`),
+			// Space before the data object is passed before it is looked at.
+			move(` {"source":1,"positions":[{"x":1}]}`),
+		}, 4},
+		{"not as rrweb writes it: read by the caller", []string{
+			move(`{"source":1}`), move(`{"positions":[{"x":1,"y":2}],"source":1}`), move(`{ "source":1,"positions":[{"x":1}]}`),
+			move(`{"source":12,"positions":[{"x":1}]}`), move(`{"source":10,"positions":[{"x":1}]}`),
+			`{"data":{"source":1,"positions":[{"x":1}]},"type":3,"timestamp":1}`,
+			`{"type":2,"data":{"source":1,"positions":[{"x":1}]},"timestamp":1}`,
+			move(`{"source":1,"positions":[` + strings.Join(many, ",") + `]}`),
+		}, 0},
+		{"refused inside the positions", []string{move(`{"source":1,"positions":[{"x":1},{"x":"\xff"}]}`)}, 0},
+		{"refused: a bad number", []string{move(`{"source":1,"positions":[{"x":1},{"x":01}]}`)}, 0},
+		{"refused: too deep", []string{move(`{"source":1,"positions":[` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `]}`)}, 0},
+		{"refused after the positions", []string{move(`{"source":1,"positions":[{"x":1}],"id":tru}`)}, 0},
+		{"refused: no comma after the positions", []string{move(`{"source":1,"positions":[{"x":1}] "id":1}`)}, 0},
+		{"refused: unclosed", []string{move(`{"source":1,"positions":[{"x":1}`)}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if n := checkPositions(t, []byte("["+strings.Join(c.events, ",")+"]")); n != c.read {
+				t.Fatalf("%d events' positions read in the walk, want %d", n, c.read)
+			}
+		})
+	}
+}
+
+// FuzzEventsPositions: on any input, reading positions in the walk accepts
+// and refuses what the walk without it does, and reads what
+// FieldEachFloats reads.
+func FuzzEventsPositions(f *testing.F) {
+	f.Add([]byte(`[{"type":3,"data":{"source":1,"positions":[{"x":707,"y":412,"id":211,"timeOffset":-400},{"x":731,"y":398,"id":17,"timeOffset":-320}]},"timestamp":1}]`))
+	f.Add([]byte(`[{"type":3,"data":{"source":6,"positions":[{"x":1,"y":2},{"y":2,"x":1},{"x":1.5,"y":2},3]},"timestamp":1}]`))
+	f.Add([]byte(`[{"type":3,"data":{"source":1,"positions":[{"x":1}],"positions":[]},"timestamp":1},{"type":3,"data":{"source":1,"positions":[{"x":"\u00ff"}]},"timestamp":2}]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		checkPositions(t, raw)
+	})
+}
