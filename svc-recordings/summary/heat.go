@@ -150,7 +150,17 @@ type heatReader struct {
 		cell [3]int32
 		ok   bool
 	}
-	scrolls map[int]*Scroll // by segment
+	// scrolls are the segments' reach, in segment order: segments only
+	// grow, so the current one's is the last or none.
+	scrolls []segScroll
+	// anchors is where clickPos's anchors are allocated, a block at a
+	// time (a full block is left to the anchors pointing into it).
+	anchors []Anchor
+}
+
+type segScroll struct {
+	seg int
+	Scroll
 }
 
 // A nil *heatReader (heatmaps turned off) ignores everything.
@@ -269,15 +279,12 @@ func (h *heatReader) reach() {
 	if !h.known || h.dh <= 0 || h.vh <= 0 {
 		return
 	}
-	if h.scrolls == nil {
-		h.scrolls = map[int]*Scroll{}
-	}
 	bottom := int32(math.Min(h.sy+h.vh, 1e7))
-	s := h.scrolls[h.seg]
-	if s == nil {
-		h.scrolls[h.seg] = &Scroll{Bottom: bottom, Doc: int32(h.dh), Fold: int32(h.vh)}
+	if n := len(h.scrolls); n == 0 || h.scrolls[n-1].seg != h.seg {
+		h.scrolls = append(h.scrolls, segScroll{h.seg, Scroll{Bottom: bottom, Doc: int32(h.dh), Fold: int32(h.vh)}})
 		return
 	}
+	s := &h.scrolls[len(h.scrolls)-1].Scroll
 	if bottom > s.Bottom {
 		s.Bottom = bottom
 		s.Doc = max(s.Doc, int32(h.dh))
@@ -327,7 +334,8 @@ func (h *heatReader) move(t int64, dx, dy float64) {
 	// The previous sample rested until this one (bounded).
 	h.settleMove(t, false)
 	if h.moves == nil {
-		h.moves = map[[3]int32]int32{}
+		// A batch's pointer rests in a few cells (one per pause).
+		h.moves = make(map[[3]int32]int32, 16)
 	}
 	// Only a full map needs the lookup (most samples pass through and
 	// settle nothing).
@@ -368,7 +376,11 @@ func (h *heatReader) clickPos(c *Click) {
 		return
 	}
 	h.segOf = append(h.segOf, h.seg)
-	a := &Anchor{}
+	if len(h.anchors) == cap(h.anchors) {
+		h.anchors = make([]Anchor, 0, min(2*cap(h.anchors)+4, maxClicksPerChunk))
+	}
+	h.anchors = append(h.anchors, Anchor{})
+	a := &h.anchors[len(h.anchors)-1]
 	// rrweb reports a click the keyboard made (Enter on a button) at (0, 0):
 	// its place is the element, not the corner of the page.
 	if h.known && h.dw > 0 && (c.X != 0 || c.Y != 0) {
@@ -465,6 +477,9 @@ func (h *heatReader) finish(st *ChunkStats) {
 			c.H = nil
 		}
 	}
+	if len(h.moves) > 0 {
+		heat.Moves = make([]Move, 0, len(h.moves))
+	}
 	for cell, n := range h.moves {
 		if p, ok := page(int(cell[0])); ok {
 			heat.Moves = append(heat.Moves, Move{Page: uint8(p), X: cell[1], Y: cell[2], N: n})
@@ -473,9 +488,9 @@ func (h *heatReader) finish(st *ChunkStats) {
 	slices.SortFunc(heat.Moves, func(a, b Move) int {
 		return cmp.Or(cmp.Compare(a.Page, b.Page), cmp.Compare(a.Y, b.Y), cmp.Compare(a.X, b.X))
 	})
-	for seg, s := range h.scrolls {
-		if p, ok := page(seg); ok {
-			sc := *s
+	for _, s := range h.scrolls {
+		if p, ok := page(s.seg); ok {
+			sc := s.Scroll
 			sc.Page = uint8(p)
 			heat.Scrolls = append(heat.Scrolls, sc)
 		}
@@ -502,8 +517,8 @@ func (h *heatReader) pages(heat *Heat, segURL func(int) string) func(seg int) (i
 	for c := range h.moves {
 		segs = append(segs, int(c[0]))
 	}
-	for g := range h.scrolls {
-		segs = append(segs, g)
+	for _, g := range h.scrolls {
+		segs = append(segs, g.seg)
 	}
 	if h.snapSeg >= 0 {
 		segs = append(segs, h.snapSeg)
