@@ -29,6 +29,15 @@ const MaxValue = 2048
 // query string (utm tags, sort orders) are one page. It answers "" for
 // what is not an http(s) URL.
 func Key(raw string) string {
+	if k, ok := plainKey(raw); ok {
+		return k
+	}
+	return parsedKey(raw)
+}
+
+// parsedKey is Key by net/url: the definition, which plainKey must agree
+// with (FuzzKey).
+func parsedKey(raw string) string {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return ""
@@ -50,6 +59,81 @@ func Key(raw string) string {
 		}
 	}
 	return clip(u.Scheme + "://" + host + path)
+}
+
+// plainKey is Key of the URLs pages mostly have — a lower-case http(s)
+// scheme and host of letters, digits, dots and dashes, a path of
+// characters net/url leaves as they are, any query, a fragment without
+// escapes, no control character — without parsing it (Key was most of
+// what a chunk's page costs heatmaps in append profiles); ok is false for
+// any other URL, which parsedKey reads.
+func plainKey(raw string) (key string, ok bool) {
+	var rest string
+	switch {
+	case strings.HasPrefix(raw, "https://"):
+		rest = raw[len("https://"):]
+	case strings.HasPrefix(raw, "http://"):
+		rest = raw[len("http://"):]
+	default:
+		return "", false
+	}
+	i := 0
+	for i < len(rest) && hostByte(rest[i]) {
+		i++
+	}
+	if i == 0 || i < len(rest) && rest[i] != '/' && rest[i] != '?' && rest[i] != '#' {
+		return "", false
+	}
+	p := i
+	for p < len(rest) && pathByte(rest[p]) {
+		p++
+	}
+	if p < len(rest) && rest[p] != '?' && rest[p] != '#' {
+		return "", false
+	}
+	// What follows the path is dropped, but net/url refuses a URL with a
+	// control character anywhere, or a fragment with a bad escape. (Space
+	// that Key trims can only follow the path: it ends host and path.)
+	frag := false
+	for j := p; j < len(rest); j++ {
+		c := rest[j]
+		if c < 0x20 || c == 0x7f || c == '%' && frag {
+			return "", false
+		}
+		frag = frag || c == '#'
+	}
+	path := rest[i:p]
+	if len(path) > 1 {
+		path = strings.TrimRight(path, "/")
+	}
+	if path == "" {
+		path = "/"
+	}
+	end := len(raw) - len(rest) + i
+	if path == rest[i:p] && len(path) > 0 {
+		// The key is a prefix of raw: no allocation.
+		return clip(raw[:end+len(path)]), true
+	}
+	return clip(raw[:end] + path), true
+}
+
+// hostByte: a byte of a host net/url reads as it is (no upper case, port,
+// user info, IPv6 brackets or escapes).
+func hostByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-'
+}
+
+// pathByte: a byte of a path EscapedPath leaves as it is.
+func pathByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '_', '.', '~', '$', '&', '+', ',', '/', ':', ';', '=', '@':
+		return true
+	}
+	return false
 }
 
 func clip(k string) string {

@@ -193,3 +193,36 @@ func FuzzForKeys(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKey checks Key's fast path against net/url's reading on any input.
+func FuzzKey(f *testing.F) {
+	for _, s := range []string{
+		"https://shop.example.com/product/espresso-machine?utm_source=mail", "http://a.b/", "https://a.b", "https://a.b//", "https://a.b/x/?q#f",
+		"https://a.b/p#%zz", "https://a.b/p?%zz", "https://a.b/p?q#a%41", "https://a.b/p\x7f", "https://a.b/p?\x7f", "https://a.b/p?\x01", "https://a.b/p?q\t", "https://a.b/p ", "https://a.b/p?x ",
+		"https://A.b/p", "https://a.b:443/p", "https://u@a.b/p", "https://[::1]/p", "https://a.b/p%20q", "https://a.b/p!q", "https://a.b/é",
+		"https://a.b/p?é", "HTTPS://a.b/p", "https://", "https:///p", "https://a.b?q", "https://a.b#f", "https://a.b/./../x", "https://-/p",
+		"https://a.b/" + strings.Repeat("x", 300), "https://a.b/p?q\u00a0",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if got, want := Key(raw), parsedKey(raw); got != want {
+			t.Fatalf("Key(%q) = %q, net/url's reading %q", raw, got, want)
+		}
+	})
+}
+
+// BenchmarkKey: a product page's URL as the tracker sends it.
+func BenchmarkKey(b *testing.B) {
+	const u = "https://shop.example.com/product/espresso-machine?utm_source=mail"
+	b.Run("plain", func(b *testing.B) {
+		for b.Loop() {
+			Key(u)
+		}
+	})
+	b.Run("net-url", func(b *testing.B) {
+		for b.Loop() {
+			parsedKey(u)
+		}
+	})
+}
