@@ -188,12 +188,24 @@ func AddChunk(d Deltas, st *summary.ChunkStats, sign int64) {
 	if st.Client != nil {
 		device = st.Client.DeviceType
 	}
+	// The page dictionary's click count is added once per run of clicks
+	// on one page (a chunk's clicks are nearly always on one): a map
+	// update less per click.
+	page, clicks := "", int64(0)
 	for _, c := range st.Clicks {
 		if c.H == nil || c.H.Page == "" {
 			continue
 		}
 		d.Add(Key{Page: c.H.Page, Device: device, Day: c.H.Day, Kind: Click, Cell: ClickCell(c.H.RX, c.H.RY, c.H.Sel)}, anchorVec(c.H), sign)
-		d.Add(Key{Page: c.H.Page, Kind: Page}, Vec{X: 1}, sign)
+		if c.H.Page != page && clicks > 0 {
+			d.Add(Key{Page: page, Kind: Page}, Vec{X: clicks}, sign)
+			clicks = 0
+		}
+		page = c.H.Page
+		clicks++
+	}
+	if clicks > 0 {
+		d.Add(Key{Page: page, Kind: Page}, Vec{X: clicks}, sign)
 	}
 	if st.Heat == nil {
 		return

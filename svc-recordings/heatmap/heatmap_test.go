@@ -94,6 +94,26 @@ func TestSessionAddsAndSubtracts(t *testing.T) {
 	}
 }
 
+// TestAddChunkCountsEachPagesClicks: a chunk whose clicks go from page
+// to page (a single-page app's route changes) counts each page's clicks in
+// the page dictionary, and only clicks with an anchor.
+func TestAddChunkCountsEachPagesClicks(t *testing.T) {
+	a := &summary.Anchor{Page: "https://x.example/a", Day: 20000, Sel: "body>a"}
+	b := &summary.Anchor{Page: "https://x.example/b", Day: 20000, Sel: "body>b"}
+	st := summary.ChunkStats{Clicks: []summary.Click{{H: a}, {H: a}, {H: b}, {}, {H: a}, {H: b}, {H: &summary.Anchor{}}, {H: b}}}
+	d := Deltas{}
+	AddChunk(d, &st, 1)
+	for page, want := range map[string]int64{"https://x.example/a": 3, "https://x.example/b": 3} {
+		if got := d[Key{Page: page, Kind: Page}]; got != (Vec{X: want}) {
+			t.Errorf("%s: %+v, want %d clicks", page, got, want)
+		}
+	}
+	AddChunk(d, &st, -1)
+	if n := len(d.Prune()); n != 0 {
+		t.Fatalf("%d keys left after subtracting the chunk", n)
+	}
+}
+
 func TestBuildScroll(t *testing.T) {
 	s := Sums{}
 	// 4 page views: deepest at 20, 50, 50 and 100 %.

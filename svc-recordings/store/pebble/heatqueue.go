@@ -260,17 +260,23 @@ func (s *Store) stopHeatQueue() error {
 func encodeQueued(heat map[int64]*siteHeat) []byte {
 	pages := map[string]uint64{}
 	var table []string
+	size := 0
 	for _, h := range heat {
 		for _, sec := range h.sections() {
 			for k := range sec.d {
 				if _, ok := pages[k.Page]; !ok {
 					pages[k.Page] = uint64(len(table))
 					table = append(table, k.Page)
+					size += len(k.Page) + 2
 				}
+				// Ids and varints: about 16 bytes besides the cell.
+				size += len(k.Cell) + 16
 			}
 		}
 	}
-	b := binary.AppendUvarint(nil, uint64(len(table)))
+	// Sized once: grown from nothing, the buffer was copied a dozen times
+	// for a call's changes.
+	b := binary.AppendUvarint(make([]byte, 0, size+8*len(heat)+8), uint64(len(table)))
 	for _, p := range table {
 		b = binary.AppendUvarint(b, uint64(len(p)))
 		b = append(b, p...)
