@@ -32,8 +32,16 @@ type Events struct {
 	// false inside an envelope, where the envelope goes on.
 	whole bool
 	// pos is what Next read of the current event's pointer positions
-	// (ReadPositions).
-	pos positions
+	// (ReadPositions); snap of its full snapshot's fields.
+	pos  positions
+	snap snapshotFields
+}
+
+// snapshotFields is ReadPositions' reading of a full snapshot: the first
+// node and initialOffset members of its data, when read is true.
+type snapshotFields struct {
+	node, offset Value
+	read         bool
 }
 
 // Floats is the number fields of one array element that
@@ -65,8 +73,11 @@ type positions struct {
 // named keys (at most MaxPositionKeys) of the elements of its data's
 // "positions" array; Positions answers them. Reading them in the walk that
 // checks the event spares the caller a second walk over its positions,
-// most of a batch's bytes after the snapshot. It changes nothing Next
-// accepts or refuses. Call it before the first Next.
+// most of a batch's bytes after the snapshot. It also has Next note where
+// a full snapshot's (type 2) node and initialOffset are (SnapshotFields):
+// initialOffset follows the node, the whole page, which a reader of both
+// would otherwise walk again. It changes nothing Next accepts or refuses.
+// Call it before the first Next.
 func (it *Events) ReadPositions(keys []string) {
 	if len(keys) > MaxPositionKeys {
 		panic("batch: ReadPositions takes at most 4 keys")
@@ -87,6 +98,17 @@ func (it *Events) Positions() (vals []Floats, ok bool) {
 		return nil, false
 	}
 	return it.pos.vals, true
+}
+
+// SnapshotFields answers the current full snapshot's first node and
+// initialOffset members (nil when absent), as Get would; ok is false when
+// Next did not read them (ReadPositions not called, another kind of event),
+// and the caller reads them from the data.
+func (it *Events) SnapshotFields() (node, offset Value, ok bool) {
+	if !it.snap.read {
+		return nil, nil, false
+	}
+	return it.snap.node, it.snap.offset, true
 }
 
 // NewEvents iterates over raw, which must be one JSON array of events
@@ -129,10 +151,11 @@ func (it *Events) Next() bool {
 		return false
 	}
 	var pos *positions
+	var snap *snapshotFields
 	if it.pos.keys != nil {
-		pos = &it.pos
+		pos, snap = &it.pos, &it.snap
 	}
-	ev, err := d.event(it.n, pos)
+	ev, err := d.event(it.n, pos, snap)
 	if err != nil {
 		return it.fail(err)
 	}
@@ -158,10 +181,13 @@ func (it *Events) Err() error { return it.err }
 // event reads one event object: type and timestamp are required, data is
 // an object or null, and everything else is checked as JSON (UTF-8,
 // depth) and kept as sent. The event object is nesting level 1.
-func (d *decoder) event(n int, pos *positions) (Event, error) {
+func (d *decoder) event(n int, pos *positions, snap *snapshotFields) (Event, error) {
 	var ev Event
 	if pos != nil {
 		pos.read = false
+	}
+	if snap != nil {
+		snap.read = false
 	}
 	if d.peek() != '{' {
 		return ev, errf("events[%d] must be an object", n)
@@ -219,7 +245,7 @@ func (d *decoder) event(n int, pos *positions) (Event, error) {
 				}
 			case '{':
 				start := d.i
-				if pos != nil && seen&fType != 0 && ev.Type == 3 && pointerMove(d.b[d.i:]) {
+				if pos != nil && ev.Type == 3 && pointerMove(d.b[d.i:]) {
 					if d.positions(pos) {
 						ev.Data = Value(d.b[start:d.i])
 						break
@@ -227,6 +253,13 @@ func (d *decoder) event(n int, pos *positions) (Event, error) {
 					// Not as rrweb writes it: the usual walk checks it
 					// (and says what is wrong).
 					d.i, pos.read = start, false
+				}
+				if snap != nil && ev.Type == 2 {
+					if d.snapshotFields(snap) {
+						ev.Data = Value(d.b[start:d.i])
+						break
+					}
+					d.i, snap.read = start, false
 				}
 				if err := d.skip(2); err != nil {
 					return ev, err
@@ -343,4 +376,28 @@ func (d *decoder) positionElements(pos *positions) bool {
 		pos.vals = append(pos.vals, f)
 	}
 	return a.err == nil
+}
+
+// snapshotFields checks the data object at the cursor as skip(2) does,
+// noting its first node and initialOffset members; it answers false,
+// snap.read false and the cursor anywhere, for data skip would refuse.
+func (d *decoder) snapshotFields(snap *snapshotFields) bool {
+	snap.node, snap.offset, snap.read = nil, nil, false
+	o := members{name: "object"}
+	for k, ok := d.member(&o); ok; k, ok = d.member(&o) {
+		start := d.i
+		// The data object is at depth 2, its members at 3.
+		if d.skip(3) != nil {
+			return false
+		}
+		// The first member of a name counts, as with Get.
+		switch v := Value(d.b[start:d.i]); {
+		case snap.node == nil && string(k) == "node":
+			snap.node = v
+		case snap.offset == nil && string(k) == "initialOffset":
+			snap.offset = v
+		}
+	}
+	snap.read = o.err == nil
+	return snap.read
 }

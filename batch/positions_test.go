@@ -8,9 +8,9 @@ import (
 )
 
 // readAll walks raw with Events, with ReadPositions(keys) when keys is not
-// nil, and answers the events, for each event what Positions answered
-// (nil when not ok), and the error.
-func readAll(raw []byte, keys []string) (evs []Event, pos [][]Floats, err error) {
+// nil, and answers the events, for each event what Positions and
+// SnapshotFields answered (nil when not ok), and the error.
+func readAll(raw []byte, keys []string) (evs []Event, pos [][]Floats, snaps []*[2]Value, err error) {
 	it := NewEvents(raw)
 	if keys != nil {
 		it.ReadPositions(keys)
@@ -22,18 +22,25 @@ func readAll(raw []byte, keys []string) (evs []Event, pos [][]Floats, err error)
 			vals = []Floats{}
 		}
 		pos = append(pos, slices.Clone(vals))
+		var snap *[2]Value
+		if node, offset, ok := it.SnapshotFields(); ok {
+			snap = &[2]Value{node, offset}
+		}
+		snaps = append(snaps, snap)
 	}
-	return evs, pos, it.Err()
+	return evs, pos, snaps, it.Err()
 }
 
 // checkPositions: reading positions in the walk changes nothing Next
-// answers, and what Positions answers is what FieldEachFloats reads of
-// the event's data. It answers how many events had their positions read.
-func checkPositions(t *testing.T, raw []byte) int {
+// answers, what Positions answers is what FieldEachFloats reads of the
+// event's data, and what SnapshotFields answers is what Get reads. It
+// answers how many events had their positions, and how many their
+// snapshot fields, read.
+func checkPositions(t *testing.T, raw []byte) (read, snapsRead int) {
 	t.Helper()
 	keys := []string{"x", "y", "timeOffset"}
-	want, _, wantErr := readAll(raw, nil)
-	got, pos, gotErr := readAll(raw, keys)
+	want, _, _, wantErr := readAll(raw, nil)
+	got, pos, snaps, gotErr := readAll(raw, keys)
 	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
 		t.Fatalf("with ReadPositions: %v, without: %v\n%q", gotErr, wantErr, raw)
 	}
@@ -42,7 +49,16 @@ func checkPositions(t *testing.T, raw []byte) int {
 	}) {
 		t.Fatalf("events differ with ReadPositions\n%q", raw)
 	}
-	read := 0
+	for i, snap := range snaps {
+		if snap == nil {
+			continue
+		}
+		snapsRead++
+		if d := got[i].Data; string(snap[0]) != string(d.Get("node")) || string(snap[1]) != string(d.Get("initialOffset")) ||
+			(snap[0] == nil) != (d.Get("node") == nil) || (snap[1] == nil) != (d.Get("initialOffset") == nil) {
+			t.Fatalf("event %d: SnapshotFields %q %q, Get %q %q", i, snap[0], snap[1], d.Get("node"), d.Get("initialOffset"))
+		}
+	}
 	for i, vals := range pos {
 		if vals == nil {
 			continue
@@ -65,7 +81,7 @@ func checkPositions(t *testing.T, raw []byte) int {
 			t.Fatalf("event %d: Positions %v, FieldEachFloats %v\n%s", i, vals, wantVals, got[i].Data)
 		}
 	}
-	return read
+	return read, snapsRead
 }
 
 func TestEventsPositions(t *testing.T) {
@@ -111,19 +127,47 @@ func TestEventsPositions(t *testing.T) {
 		{"refused: unclosed", []string{move(`{"source":1,"positions":[{"x":1}`)}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if n := checkPositions(t, []byte("["+strings.Join(c.events, ",")+"]")); n != c.read {
+			if n, _ := checkPositions(t, []byte("["+strings.Join(c.events, ",")+"]")); n != c.read {
 				t.Fatalf("%d events' positions read in the walk, want %d", n, c.read)
 			}
 		})
 	}
 }
 
-// FuzzEventsPositions: on any input, reading positions in the walk accepts
-// and refuses what the walk without it does, and reads what
-// FieldEachFloats reads.
+// TestEventsSnapshotFields: a full snapshot's node and initialOffset as
+// the walk notes them are Get's, whatever the order, repeats or absence.
+func TestEventsSnapshotFields(t *testing.T) {
+	snap := func(data string) string { return `{"type":2,"data":` + data + `,"timestamp":1700000000000}` }
+	for _, c := range []struct {
+		name   string
+		events []string
+		read   int
+	}{
+		{"rrweb's", []string{snap(`{"node":{"type":0,"id":1,"childNodes":[{"type":2,"tagName":"html","id":2,"attributes":{"initialOffset":"x"},"childNodes":[]}]},"initialOffset":{"left":0,"top":40}}`)}, 1},
+		{"other orders, repeats, absence", []string{
+			snap(`{"initialOffset":{"left":1,"top":2},"node":{"id":3}}`), snap(`{"node":{"id":1},"node":{"id":2},"initialOffset":{"top":1},"initialOffset":{"top":2}}`),
+			snap(`{}`), snap(`{"node":null, "initialOffset" : 3 }`), snap(` {"n\u006fde":{"id":5}}`),
+		}, 5},
+		{"not read: data after type", []string{`{"data":{"node":{"id":1}},"type":2,"timestamp":1}`, `{"type":4,"data":{"node":{"id":1}},"timestamp":1}`}, 0},
+		{"refused", []string{snap(`{"node":{"id":1},"initialOffset":{"top":"\x"}}`)}, 0},
+		{"refused: unclosed", []string{snap(`{"node":{"id":1}`)}, 0},
+		{"refused: no comma", []string{snap(`{"node":{"id":1} "initialOffset":{"top":1}}`)}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, n := checkPositions(t, []byte("["+strings.Join(c.events, ",")+"]")); n != c.read {
+				t.Fatalf("%d snapshots' fields read in the walk, want %d", n, c.read)
+			}
+		})
+	}
+}
+
+// FuzzEventsPositions: on any input, reading positions and snapshot fields
+// in the walk accepts and refuses what the walk without it does, and reads
+// what FieldEachFloats and Get read.
 func FuzzEventsPositions(f *testing.F) {
 	f.Add([]byte(`[{"type":3,"data":{"source":1,"positions":[{"x":707,"y":412,"id":211,"timeOffset":-400},{"x":731,"y":398,"id":17,"timeOffset":-320}]},"timestamp":1}]`))
 	f.Add([]byte(`[{"type":3,"data":{"source":6,"positions":[{"x":1,"y":2},{"y":2,"x":1},{"x":1.5,"y":2},3]},"timestamp":1}]`))
+	f.Add([]byte(`[{"type":2,"data":{"node":{"id":1,"childNodes":[]},"initialOffset":{"left":0,"top":9}},"timestamp":1},{"type":2,"data":{"initialOffset":1,"node":2,"node":3},"timestamp":2}]`))
 	f.Add([]byte(`[{"type":3,"data":{"source":1,"positions":[{"x":1}],"positions":[]},"timestamp":1},{"type":3,"data":{"source":1,"positions":[{"x":"\u00ff"}]},"timestamp":2}]`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		checkPositions(t, raw)

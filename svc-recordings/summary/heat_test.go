@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -343,6 +344,16 @@ func TestPositionsReadInTheWalk(t *testing.T) {
 			moves(2400, [3]int{600, 100, 0}),
 			moves(12400, [3]int{900, 100, 0}),
 		},
+		// The snapshot's offset and document id (read where the walk noted
+		// them) place the moves after it.
+		"snapshot": {
+			slView(1000, 0, 0, 1000, 3000, 800),
+			moves(1200, [3]int{100, 100, 0}),
+			ev{"type": 2, "timestamp": 1500, "data": ev{"node": ev{"type": 0, "id": 7, "childNodes": []ev{}}, "initialOffset": ev{"left": 0, "top": 300}}},
+			docScroll(1600, 900), // of document 1: not this page's any more
+			moves(2000, [3]int{100, 100, 0}),
+			moves(2400, [3]int{500, 100, 0}),
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			sorted := heatChunk(t, 0, "p_heat_0001", "https://shop.example/b?x=1", time.Unix(1e9, 0), events...)
@@ -363,6 +374,9 @@ func TestPositionsReadInTheWalk(t *testing.T) {
 			got, err := Extract(walked, 1, 0)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if name == "snapshot" && (want.Heat == nil || want.Heat.Snap == 0 || !slices.ContainsFunc(want.Heat.Moves, func(m Move) bool { return m.Y == 384 })) {
+				t.Fatalf("the snapshot's offset not read: %+v", want.Heat)
 			}
 			if read == 0 || want.Heat == nil || len(want.Heat.Moves) == 0 {
 				t.Fatalf("%d events' positions read in the walk; heat %+v", read, want.Heat)

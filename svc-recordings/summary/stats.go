@@ -392,11 +392,17 @@ func (st *ChunkStats) addEvents(raw []byte, heat *heatReader, each func(batch.Ev
 				st.FullSnapshotMs = max(t, 1)
 				heat.snapshotSeen()
 			}
-			node := data.Get("node")
+			var node batch.Value
 			if heat != nil {
+				// Where the event's walk noted them, else one more walk.
 				var offset batch.Value
-				node, offset = snapshotFields(data)
+				var ok bool
+				if node, offset, ok = it.SnapshotFields(); !ok {
+					node, offset = snapshotFields(data)
+				}
 				heat.snapshotOffset(node, offset)
+			} else {
+				node = data.Get("node")
 			}
 			nodes.snapshot(node)
 			react(t, 0)
