@@ -32,14 +32,17 @@ type Events struct {
 	// false inside an envelope, where the envelope goes on.
 	whole bool
 	// pos is what Next read of the current event's pointer positions
-	// (ReadPositions); snap of its full snapshot's fields.
+	// (ReadPositions); snap of its full snapshot's fields
+	// (ReadSnapshotFields).
 	pos  positions
 	snap snapshotFields
 }
 
-// snapshotFields is ReadPositions' reading of a full snapshot: the first
-// node and initialOffset members of its data, when read is true.
+// snapshotFields is ReadSnapshotFields' state: the first node and
+// initialOffset members of the current full snapshot's data, when read
+// is true.
 type snapshotFields struct {
+	on           bool
 	node, offset Value
 	read         bool
 }
@@ -73,11 +76,8 @@ type positions struct {
 // named keys (at most MaxPositionKeys) of the elements of its data's
 // "positions" array; Positions answers them. Reading them in the walk that
 // checks the event spares the caller a second walk over its positions,
-// most of a batch's bytes after the snapshot. It also has Next note where
-// a full snapshot's (type 2) node and initialOffset are (SnapshotFields):
-// initialOffset follows the node, the whole page, which a reader of both
-// would otherwise walk again. It changes nothing Next accepts or refuses.
-// Call it before the first Next.
+// most of a batch's bytes after the snapshot. It changes nothing Next
+// accepts or refuses. Call it before the first Next.
 func (it *Events) ReadPositions(keys []string) {
 	if len(keys) > MaxPositionKeys {
 		panic("batch: ReadPositions takes at most 4 keys")
@@ -100,10 +100,17 @@ func (it *Events) Positions() (vals []Floats, ok bool) {
 	return it.pos.vals, true
 }
 
+// ReadSnapshotFields makes Next note, as it checks each full snapshot
+// (type 2), where its data's first node and initialOffset members are
+// (SnapshotFields): initialOffset follows the node, the whole page, which
+// a reader of both would otherwise walk again. It changes nothing Next
+// accepts or refuses. Call it before the first Next.
+func (it *Events) ReadSnapshotFields() { it.snap.on = true }
+
 // SnapshotFields answers the current full snapshot's first node and
 // initialOffset members (nil when absent), as Get would; ok is false when
-// Next did not read them (ReadPositions not called, another kind of event),
-// and the caller reads them from the data.
+// Next did not read them (ReadSnapshotFields not called, another kind of
+// event), and the caller reads them from the data.
 func (it *Events) SnapshotFields() (node, offset Value, ok bool) {
 	if !it.snap.read {
 		return nil, nil, false
@@ -151,9 +158,12 @@ func (it *Events) Next() bool {
 		return false
 	}
 	var pos *positions
-	var snap *snapshotFields
 	if it.pos.keys != nil {
-		pos, snap = &it.pos, &it.snap
+		pos = &it.pos
+	}
+	var snap *snapshotFields
+	if it.snap.on {
+		snap = &it.snap
 	}
 	ev, err := d.event(it.n, pos, snap)
 	if err != nil {
@@ -320,26 +330,39 @@ func pointerMove(b []byte) bool {
 // would refuse or too many positions to keep.
 func (d *decoder) positions(pos *positions) bool {
 	pos.vals, pos.read = pos.vals[:0], false
-	o := members{name: "object"}
 	seen := false
-	for k, ok := d.member(&o); ok; k, ok = d.member(&o) {
-		if !seen && string(k) == "positions" {
-			// The first member of the name counts, as with Get.
-			seen = true
-			if d.peek() == '[' {
-				if !d.positionElements(pos) {
-					return false
-				}
-				continue
-			}
+	pos.read = d.dataMembers(func(k []byte) (read, ok bool) {
+		if seen || string(k) != "positions" {
+			return false, true
+		}
+		// The first member of the name counts, as with Get.
+		seen = true
+		if d.peek() != '[' {
+			return false, true
+		}
+		return true, d.positionElements(pos)
+	})
+	return pos.read
+}
+
+// dataMembers walks an event's data object at the cursor, checking it as
+// skip(2) does: at each member, member reads the value when it wants to
+// (moving past it; ok false when it cannot) and answers whether it did;
+// the values it leaves are skipped. False when the walk stops, the cursor
+// anywhere.
+func (d *decoder) dataMembers(member func(key []byte) (read, ok bool)) bool {
+	o := members{name: "object"}
+	for k, more := d.member(&o); more; k, more = d.member(&o) {
+		read, ok := member(k)
+		if !ok {
+			return false
 		}
 		// The data object is at depth 2, its members at 3.
-		if d.skip(3) != nil {
+		if !read && d.skip(3) != nil {
 			return false
 		}
 	}
-	pos.read = o.err == nil
-	return pos.read
+	return o.err == nil
 }
 
 // positionElements reads the array at the cursor (depth 3) into pos.vals.
@@ -354,13 +377,9 @@ func (d *decoder) positionElements(pos *positions) bool {
 		var f Floats
 		out := f.V[:len(keys)]
 		if d.peek() == '{' {
-			// As eachFloats: the shape of the first element, the fast
-			// walk, then the general walk (depth 4) and Floats.
-			found, ok := sh.read(d, out)
-			if !ok {
-				clear(out)
-				found, ok = d.objectFloatsFast(keys, out, &sh)
-			}
+			// As eachFloats, but what the shaped walks refuse is checked
+			// (depth 4) before Floats reads it.
+			found, ok := d.objectFloatsShaped(keys, out, &sh)
 			if !ok {
 				clear(out)
 				start := d.i
@@ -383,21 +402,23 @@ func (d *decoder) positionElements(pos *positions) bool {
 // snap.read false and the cursor anywhere, for data skip would refuse.
 func (d *decoder) snapshotFields(snap *snapshotFields) bool {
 	snap.node, snap.offset, snap.read = nil, nil, false
-	o := members{name: "object"}
-	for k, ok := d.member(&o); ok; k, ok = d.member(&o) {
-		start := d.i
-		// The data object is at depth 2, its members at 3.
-		if d.skip(3) != nil {
-			return false
-		}
+	snap.read = d.dataMembers(func(k []byte) (read, ok bool) {
 		// The first member of a name counts, as with Get.
-		switch v := Value(d.b[start:d.i]); {
+		var into *Value
+		switch {
 		case snap.node == nil && string(k) == "node":
-			snap.node = v
+			into = &snap.node
 		case snap.offset == nil && string(k) == "initialOffset":
-			snap.offset = v
+			into = &snap.offset
+		default:
+			return false, true
 		}
-	}
-	snap.read = o.err == nil
+		start := d.i
+		if d.skip(3) != nil {
+			return true, false
+		}
+		*into = Value(d.b[start:d.i])
+		return true, true
+	})
 	return snap.read
 }

@@ -7,13 +7,15 @@ import (
 	"testing"
 )
 
-// readAll walks raw with Events, with ReadPositions(keys) when keys is not
-// nil, and answers the events, for each event what Positions and
-// SnapshotFields answered (nil when not ok), and the error.
+// readAll walks raw with Events, with ReadPositions(keys) and
+// ReadSnapshotFields when keys is not nil, and answers the events, for
+// each event what Positions and SnapshotFields answered (nil when not ok),
+// and the error.
 func readAll(raw []byte, keys []string) (evs []Event, pos [][]Floats, snaps []*[2]Value, err error) {
 	it := NewEvents(raw)
 	if keys != nil {
 		it.ReadPositions(keys)
+		it.ReadSnapshotFields()
 	}
 	for it.Next() {
 		evs = append(evs, it.Event())

@@ -204,17 +204,11 @@ func (d *decoder) eachFloats(keys []string, out []float64, fn func(found uint64)
 		clear(out[:len(keys)])
 		var found uint64
 		if d.peek() == '{' {
-			// Nearly every element of a positions array has the keys of
-			// the first, in the same order (shape); the others are read
-			// by the fast walk, and what it refuses by the general one.
 			var ok bool
-			if found, ok = sh.read(d, out); !ok {
+			if found, ok = d.objectFloatsShaped(keys, out, &sh); !ok {
 				clear(out[:len(keys)])
-				if found, ok = d.objectFloatsFast(keys, out, &sh); !ok {
-					clear(out[:len(keys)])
-					if found, ok = d.objectFloats(keys, out); !ok {
-						return
-					}
+				if found, ok = d.objectFloats(keys, out); !ok {
+					return
 				}
 			}
 		} else if d.skip(1) != nil {
@@ -224,6 +218,19 @@ func (d *decoder) eachFloats(keys []string, out []float64, fn func(found uint64)
 			return
 		}
 	}
+}
+
+// objectFloatsShaped reads an array's object at d.i as Floats does, by the
+// shape of the array's first object (sh) or else the fast walk, which
+// records that shape: nearly every element of a positions array has the
+// first's keys in the same order. ok is false, the cursor unmoved and out
+// maybe written to, for an object neither reads.
+func (d *decoder) objectFloatsShaped(keys []string, out []float64, sh *shape) (found uint64, ok bool) {
+	if found, ok = sh.read(d, out); ok {
+		return found, true
+	}
+	clear(out[:len(keys)])
+	return d.objectFloatsFast(keys, out, sh)
 }
 
 // objectFloats reads the object at d.i as Floats does and moves past it;

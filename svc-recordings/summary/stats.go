@@ -377,7 +377,10 @@ func (st *ChunkStats) addEvents(raw []byte, heat *heatReader, each func(batch.Ev
 	}
 	it := batch.NewEvents(raw)
 	if heat != nil {
+		// What heatmaps read of pointer moves and snapshots, read as the
+		// events are checked.
 		it.ReadPositions(positionKeys)
+		it.ReadSnapshotFields()
 	}
 	for it.Next() {
 		e := it.Event()
