@@ -25,10 +25,8 @@ func BenchmarkHeatFlush(b *testing.B) {
 func benchHeatFlush(b *testing.B, days int) {
 	const calls, chunks = 16, 48
 	s := open(b, store.Limits{})
+	stopFlusher(s)
 	q := &s.heatq
-	close(q.stop)
-	<-q.done
-	q.stop = nil // Close has nothing left to stop or flush
 	rng := rand.New(rand.NewPCG(7, 11))
 	zipf := rand.NewZipf(rng, 1.1, 4, 149)
 	call := func() map[int64]*siteHeat {

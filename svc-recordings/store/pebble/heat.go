@@ -412,7 +412,7 @@ func writeDeltas(b *pebble.Batch, site int64, rowsOf func(heatmap.Key) rows, ds 
 			week = weeks[0]
 		default:
 			var err error
-			if week, err = sumHeatLists(weeks); err != nil {
+			if week, err = mergeHeatLists(weeks); err != nil {
 				return fmt.Errorf("heatmap aggregate: %w", err)
 			}
 		}
@@ -520,11 +520,21 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 		g := heatGroup(q.SiteID, page, device, kind)
 		hi := upperBound(g.i32(int32(to))) // a copy: g's array is reused below
 		lo := g.i32(int32(from))
-		for ok := it.SeekGE(lo); ok && bytes.Compare(it.Key(), hi) < 0; ok = it.Next() {
+		// Bounded: an iterator that steps onto a row merges its operands,
+		// so one that stepped past the range merged the next group's first
+		// row on every read, for nothing.
+		it.SetBounds(lo, hi)
+		for ok := it.First(); ok; ok = it.Next() {
 			if k := it.Key(); w0 <= w1 && len(k) == heatKeyLen {
 				// Rows come in day order: no earlier day of this week
 				// had one.
 				if w := int64(weekOf(readI32(k[heatGroupLen:]))); w >= w0 && w <= w1 {
+					// Landing on the row merged its operands, as a read
+					// would: it is folded too, or every read merges it
+					// for nothing.
+					if s.heatFolds.read(q.SiteID, k) {
+						foldDue = true
+					}
 					lists, err := collect(lists, page, device, kind|weekFlag, w, w1, 1, 0)
 					if err != nil {
 						return nil, err
@@ -550,7 +560,7 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 	// (29 % of GetHeatmap's CPU in a bench-heatmaps profile, before).
 	emit := func(kind heatmap.Kind, lists [][]byte) error {
 		// The merge leaves out zero sums.
-		return eachHeatCell(lists, func(cell []byte, vec heatmap.Vec) error {
+		return mergeHeatCells(lists, func(cell []byte, vec heatmap.Vec) error {
 			// Cells are copied into an arena that is never written
 			// again, so the strings handed out stay valid without one
 			// allocation per cell.
@@ -617,8 +627,9 @@ func (s *Store) Heat(ctx context.Context, q store.HeatQuery, fn func(heatmap.Kin
 func pageDevices(it *pebble.Iterator, site int64, page string) ([]int32, error) {
 	id := heatPageID(page)
 	p := heatPagePrefix(nil, site, &id)
+	it.SetBounds(p, upperBound(p))
 	var out []int32
-	for ok := it.SeekGE(p); ok && bytes.HasPrefix(it.Key(), p); ok = it.SeekGE(upperBound(slices.Clone(p).i32(out[len(out)-1]))) {
+	for ok := it.First(); ok && bytes.HasPrefix(it.Key(), p); ok = it.SeekGE(upperBound(slices.Clone(p).i32(out[len(out)-1]))) {
 		k := it.Key()
 		if len(k) < len(p)+4 {
 			return nil, fmt.Errorf("corrupt key %x", k)

@@ -254,7 +254,7 @@ func TestDeletedSessionLeavesNoRows(t *testing.T) {
 // (same merger name, activity maxima only) opens and keeps its maxima.
 func TestOldDatabaseOpens(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
-	old := &pebble.Merger{Name: "sightline.recordings.max.v1", Merge: merger.Merge}
+	old := &pebble.Merger{Name: "sightline.recordings.max.v1", Merge: newMerger(nil).Merge}
 	db, err := pebble.Open(dir, &pebble.Options{Merger: old, Logger: quiet{}})
 	if err != nil {
 		t.Fatal(err)

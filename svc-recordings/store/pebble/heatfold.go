@@ -70,17 +70,29 @@ func (f *heatFolds) merged(site int64, key []byte, n int) {
 }
 
 // read notes a read of the list at key (an h key of site), which merged
-// whatever operands it has: with two or more flushed since the last fold,
+// whatever operands it has: with one or more flushed since the last fold,
 // it is due, so that the reads after the next flush find one value. Reads
 // merge a list's operands on every call, and a dashboard reads a map again
 // and again (other days, devices, kinds); the flushes alone leave up to
 // heatFoldAfter-1 operands on each list for the LSM to compact, which it
-// does only as its levels fill. It answers whether the list became due.
+// does only as its levels fill. One operand is enough: on a folded list
+// it makes two values to merge at every read (a sixth of GetHeatmap's CPU
+// in a bench-heatmaps profile, when only two made a list due). A list not
+// counted (written before this process started, or its count dropped) may
+// hold any number of operands: it is folded once, which costs a rewrite
+// where it had none. It answers whether the list became due.
 func (f *heatFolds) read(site int64, key []byte) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.lists[string(key)]
-	if c == nil || c.due || c.ops < 2 {
+	if c == nil {
+		if f.lists == nil || len(f.lists) >= heatFoldTracked {
+			f.lists = map[string]*foldCount{}
+		}
+		c = &foldCount{ops: 1}
+		f.lists[string(key)] = c
+	}
+	if c.due || c.ops < 1 {
 		return false
 	}
 	c.due = true

@@ -68,6 +68,8 @@ func newHeatMetrics(mp metric.MeterProvider, s *Store) (*heatMetrics, error) {
 	add(err)
 	rebuilds, err := m.Int64ObservableGauge("recordings.heatmap.rebuilds.unfinished", metric.WithDescription("Sites whose heatmap rebuild started and has not finished (its maps count only what it has recounted so far)."))
 	add(err)
+	merges, err := m.Int64ObservableCounter("recordings.heatmap.list.merges", metric.WithDescription("Merges of two or more values of a heatmap cell list, by reads, folds and compactions: rising while the maps are read and nothing is written means reads are merging operands that folds should have left as one value."))
+	add(err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("heatmap metrics: %w", err)
 	}
@@ -83,8 +85,9 @@ func newHeatMetrics(mp metric.MeterProvider, s *Store) (*heatMetrics, error) {
 		s.markerMu.Lock()
 		o.ObserveInt64(rebuilds, int64(len(s.markers)))
 		s.markerMu.Unlock()
+		o.ObserveInt64(merges, s.listMerges.Load())
 		return nil
-	}, cells, appends, age, rebuilds)
+	}, cells, appends, age, rebuilds, merges)
 	if err != nil {
 		return nil, fmt.Errorf("heatmap metrics: %w", err)
 	}

@@ -88,6 +88,9 @@ type Store struct {
 	// heatFolds counts flushed list operands and names the lists to fold
 	// (heatfold.go).
 	heatFolds heatFolds
+	// listMerges counts merges of two or more cell lists (reads, folds and
+	// compactions; the merger's).
+	listMerges *atomic.Int64
 	// heatOff skips heatmap aggregation (Options.HeatmapsOff).
 	heatOff bool
 	// pebbleMetrics exports the database's figures; heatm heatmap
@@ -113,7 +116,7 @@ func (s *Store) writeFails(op string) error {
 	return nil
 }
 
-// merger is the database's one merge operator (Pebble allows one per
+// newMerger is the database's one merge operator (Pebble allows one per
 // database and persists its name, so the name stays that of the first
 // version, which only kept maxima). It dispatches on the key's kind:
 //   - 'a' (latest chunk time per site) keeps the largest big-endian int64,
@@ -124,21 +127,29 @@ func (s *Store) writeFails(op string) error {
 //   - 'h' (heatmap aggregates) add cell lists (heatlist.go), and 'g' (the
 //     heatmap page dictionary) and 'h' rows of the previous layout, read
 //     once to move them, add heatmap.Vecs.
-var merger = &pebble.Merger{
-	Name: "sightline.recordings.max.v1",
-	Merge: func(key, value []byte) (pebble.ValueMerger, error) {
-		if len(key) > 9 && key[0] == pHeat && key[9] == heatListMark {
-			m := &listSum{}
+//
+// merges, when not nil, counts the merges of two or more cell lists.
+func newMerger(merges *atomic.Int64) *pebble.Merger {
+	return &pebble.Merger{
+		Name: mergerName,
+		Merge: func(key, value []byte) (pebble.ValueMerger, error) {
+			if len(key) > 9 && key[0] == pHeat && key[9] == heatListMark {
+				m := &listSum{merges: merges}
+				return m, m.MergeNewer(value)
+			}
+			if len(key) > 0 && (key[0] == pHeat || key[0] == pHeatPage) {
+				m := &vecSum{}
+				return m, m.MergeNewer(value)
+			}
+			m := &maxValue{exact: len(key) == 0 || key[0] != pSnapshot}
 			return m, m.MergeNewer(value)
-		}
-		if len(key) > 0 && (key[0] == pHeat || key[0] == pHeatPage) {
-			m := &vecSum{}
-			return m, m.MergeNewer(value)
-		}
-		m := &maxValue{exact: len(key) == 0 || key[0] != pSnapshot}
-		return m, m.MergeNewer(value)
-	},
+		},
+	}
 }
+
+// mergerName names the merger in the database's options file: stored rows
+// are merged by it, so it never changes.
+const mergerName = "sightline.recordings.max.v1"
 
 type maxValue struct {
 	v     []byte
@@ -234,7 +245,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := format().Open(dir); err != nil {
 		return nil, err
 	}
-	po := &pebble.Options{Merger: merger, CacheSize: opts.CacheBytes, MemTableSize: memTableBytes, MaxOpenFiles: cmp.Or(opts.MaxOpenFiles, openfiles.ForStore())}
+	listMerges := new(atomic.Int64)
+	po := &pebble.Options{Merger: newMerger(listMerges), CacheSize: opts.CacheBytes, MemTableSize: memTableBytes, MaxOpenFiles: cmp.Or(opts.MaxOpenFiles, openfiles.ForStore())}
 	// Appends look up keys that mostly do not exist (a deleted session's
 	// tombstone, a chunk already stored): a filter answers those without
 	// reading each table's index and data blocks, which Pebble does by
@@ -252,7 +264,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
-	s := &Store{db: db, opts: opts, pebbleMetrics: pm, seed: maphash.MakeSeed(), rebuildStep: defaultRebuildStep, heatOff: opts.HeatmapsOff, heatFolds: heatFolds{after: heatFoldAfter}}
+	s := &Store{db: db, opts: opts, pebbleMetrics: pm, seed: maphash.MakeSeed(), rebuildStep: defaultRebuildStep, heatOff: opts.HeatmapsOff, heatFolds: heatFolds{after: heatFoldAfter}, listMerges: listMerges}
 	s.floors.init()
 	// Outbox ids continue after the last one on disk.
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{pOutbox}, UpperBound: []byte{pOutbox + 1}})

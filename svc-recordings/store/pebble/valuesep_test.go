@@ -22,7 +22,7 @@ import (
 func TestChunksInBlobFiles(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	old, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatMinSupported, Merger: merger, Logger: quiet{}})
+	old, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatMinSupported, Merger: newMerger(nil), Logger: quiet{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestChunksInBlobFiles(t *testing.T) {
 
 	// An earlier release opens the database with Pebble's defaults (its
 	// oldest format, no value separation) and reads the values in blob files.
-	earlier, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatMinSupported, Merger: merger, Logger: quiet{}})
+	earlier, err := pebble.Open(dir, &pebble.Options{FormatMajorVersion: pebble.FormatMinSupported, Merger: newMerger(nil), Logger: quiet{}})
 	if err != nil {
 		t.Fatalf("an earlier release's options: %v", err)
 	}
