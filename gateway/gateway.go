@@ -28,6 +28,7 @@ import (
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	searchv1 "github.com/sightlinehq/sightline/gen/sightline/search/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
+	"github.com/sightlinehq/sightline/platform/httpcompress"
 	"github.com/sightlinehq/sightline/trustedproxy"
 )
 
@@ -250,13 +251,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 
 // RegisterHTTP mounts /api/v1, the dashboard and the demo shop.
 func (s *Service) RegisterHTTP(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/openapi.json", securityHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Reads go out compressed for clients that accept it (a month's
+	// heatmap is megabytes of JSON; the dashboard's bundle a megabyte).
+	mux.Handle("GET /api/v1/openapi.json", securityHeaders(httpcompress.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(openapi.Document)
-	})))
+	}))))
 	api := s.apiHandler()
-	mux.Handle("/api/", securityHeaders(api))
+	mux.Handle("/api/", securityHeaders(httpcompress.Handler(api)))
 	mux.Handle("POST /unsubscribe", securityHeaders(s.oneClickUnsubscribe(api)))
 	// The demo shop sets its own headers (its pages load the snippet);
 	// off, its paths are 404 rather than the dashboard's index.
@@ -265,7 +268,7 @@ func (s *Service) RegisterHTTP(mux *http.ServeMux) {
 		demo = http.NotFoundHandler()
 	}
 	mux.Handle("/demo/", demo)
-	mux.Handle("/", securityHeaders(dashboardHandler(s.cfg.BasePath)))
+	mux.Handle("/", securityHeaders(httpcompress.Handler(dashboardHandler(s.cfg.BasePath))))
 }
 
 // Ready reports whether accounts answers (every request needs it).

@@ -719,6 +719,36 @@ func TestScripts(t *testing.T) {
 	if resp.StatusCode != 200 || rec != string(tracker.Recorder) || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
 		t.Fatalf("recorder: %d %v", resp.StatusCode, resp.Header)
 	}
+	// Browsers get the recorder compressed; the bootstrap stays plain,
+	// keeping the ETag they revalidate it by.
+	raw := func(path string) (*http.Response, []byte) {
+		hr, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+		hr.Header.Set("Accept-Encoding", "gzip, deflate, br")
+		resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, b
+	}
+	resp, gz := raw(strings.TrimPrefix(recURL, e.srv.URL))
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || len(gz)*2 > len(tracker.Recorder) {
+		t.Fatalf("recorder, gzip accepted: %d, %q, %d bytes of %d", resp.StatusCode, resp.Header.Get("Content-Encoding"), len(gz), len(tracker.Recorder))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain, err := io.ReadAll(zr); err != nil || !bytes.Equal(plain, tracker.Recorder) {
+		t.Fatalf("recorder, gunzipped: %d bytes, %v", len(plain), err)
+	}
+	if resp, _ := raw("/s/" + siteKey + ".js"); resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("ETag") == "" {
+		t.Fatalf("bootstrap, gzip accepted: %v", resp.Header)
+	}
 	if resp, _ := get("/static/recorder.0000000000000000.js", nil); resp.StatusCode != 404 {
 		t.Fatalf("stale recorder hash: %d", resp.StatusCode)
 	}

@@ -1,0 +1,178 @@
+package httpcompress
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// body is a JSON answer of some size, as the dashboard's reads are.
+var body = []byte(`{"clicks":[` + strings.Repeat(`{"selector":"body>main>section:nth-of-type(3)>div.c-card>a.c-link-17","rx":50,"ry":48,"count":12},`, 200) + `{}]}`)
+
+// server serves Handler over a real socket: GET /json (an ETag'd JSON
+// answer), /small, /typed?type=, POST /json, and /events (two server-sent events,
+// the second only once the test has read the first).
+func server(t *testing.T) (*httptest.Server, chan struct{}) {
+	t.Helper()
+	next := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("ETag", `"abc"`)
+		w.Write(body)
+	})
+	mux.HandleFunc("/small", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body[:200])
+	})
+	// Answers of other types: compressed or not by their type alone.
+	mux.HandleFunc("/typed", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", r.URL.Query().Get("type"))
+		w.Write(body)
+	})
+	mux.HandleFunc("/events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+		io.WriteString(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-next:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, "data: two\n\n")
+	})
+	srv := httptest.NewServer(Handler(mux))
+	t.Cleanup(srv.Close)
+	return srv, next
+}
+
+// get sends method to path with Accept-Encoding accept (none when empty),
+// without the transport's own decompression, and answers the response and
+// its body decoded by its Content-Encoding.
+func get(t *testing.T, srv *httptest.Server, method, path, accept string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept-Encoding", accept)
+	}
+	c := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	switch enc := resp.Header.Get("Content-Encoding"); enc {
+	case "":
+		out = raw
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err = io.ReadAll(zr); err != nil {
+			t.Fatal(err)
+		}
+	case "zstd":
+		zr, err := zstd.NewReader(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		if out, err = zr.DecodeAll(raw, nil); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("Content-Encoding %q", enc)
+	}
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" && len(raw)*3 > len(out) {
+		t.Errorf("%s %s: %d bytes %s-encoded from %d", method, path, len(raw), enc, len(out))
+	}
+	return resp, out
+}
+
+// TestHandlerCompressesReads: GET answers go out in the encoding the
+// client accepts (zstd preferred, gzip, or none, q=0 refusing one), with
+// Vary: Accept-Encoding and without the plain answer's ETag; writes,
+// small answers, images, fonts, archives and server-sent events go out
+// plain, and events
+// still arrive one by one.
+func TestHandlerCompressesReads(t *testing.T) {
+	srv, next := server(t)
+	for _, c := range []struct {
+		method, path, accept, want string
+	}{
+		{"GET", "/json", "gzip", "gzip"},
+		{"GET", "/json", "gzip, deflate, br, zstd", "zstd"},
+		{"GET", "/json", "zstd;q=0, gzip", "gzip"},
+		{"GET", "/json", "gzip;q=0", ""},
+		{"GET", "/json", "", ""},
+		{"GET", "/json", "br", ""},
+		{"POST", "/json", "gzip, zstd", ""},
+		{"GET", "/small", "gzip, zstd", ""},
+		{"GET", "/typed?type=image/png", "gzip, zstd", ""},
+		{"GET", "/typed?type=image/jpeg", "gzip, zstd", ""},
+		{"GET", "/typed?type=font/woff2", "gzip, zstd", ""},
+		{"GET", "/typed?type=application/zip", "gzip, zstd", ""},
+		{"GET", "/typed?type=image/svg%2Bxml", "gzip, zstd", "zstd"},
+		{"GET", "/typed?type=text/css", "gzip", "gzip"},
+		{"GET", "/typed?type=text/javascript;%20charset=utf-8", "gzip", "gzip"},
+	} {
+		resp, got := get(t, srv, c.method, c.path, c.accept)
+		name := c.method + " " + c.path + " (" + c.accept + ")"
+		if enc := resp.Header.Get("Content-Encoding"); enc != c.want {
+			t.Errorf("%s: Content-Encoding %q, want %q", name, enc, c.want)
+		}
+		want := body
+		if c.path == "/small" {
+			want = body[:200]
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: body of %d bytes differs from the %d served", name, len(got), len(want))
+		}
+		if c.method == "GET" && !strings.Contains(strings.Join(resp.Header.Values("Vary"), ","), "Accept-Encoding") {
+			t.Errorf("%s: Vary %q", name, resp.Header.Values("Vary"))
+		}
+		if etag := resp.Header.Get("ETag"); c.path == "/json" && (etag != "") != (c.want == "") {
+			t.Errorf("%s: ETag %q with Content-Encoding %q", name, etag, c.want)
+		}
+	}
+
+	req, err := http.NewRequest("GET", srv.URL+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip, zstd")
+	resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" {
+		t.Fatalf("events: Content-Encoding %q", enc)
+	}
+	r := bufio.NewReader(resp.Body)
+	if line, err := r.ReadString('\n'); err != nil || line != "data: one\n" {
+		t.Fatalf("first event: %q, %v (before the handler went on)", line, err)
+	}
+	close(next)
+	rest, err := io.ReadAll(r)
+	if err != nil || string(rest) != "\ndata: two\n\n" {
+		t.Fatalf("the rest: %q, %v", rest, err)
+	}
+}
