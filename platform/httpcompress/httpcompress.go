@@ -1,10 +1,10 @@
 // Package httpcompress compresses HTTP answers for clients that accept it:
-// the dashboard's bundle and its JSON (a month's heatmap is megabytes of
-// JSON, a sixth of that compressed) and the recorder every visitor's
-// browser loads (95 KB, 31 KB gzipped).
+// the dashboard's bundle and its JSON (bench-heatmaps' month of a busy
+// page: 1.77 MB of JSON, 0.16 MB compressed) and the recorder every
+// visitor's browser loads (95 KB, 31 KB gzipped).
 //
 // It is klauspost/compress's gzhttp, which negotiates Accept-Encoding
-// (zstd when the client prefers or equals it, else gzip), skips small and
+// (zstd when the client accepts it, else gzip), skips small and
 // already-compressed answers, adds Vary and keeps Flush working, set up
 // the one way every server here wants it.
 package httpcompress

@@ -46,8 +46,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -413,6 +416,9 @@ func benchGetHeatmap(ctx context.Context, client recordingsClient, o options) er
 	fmt.Printf("  answer: %d clicks, %d sessions, %d element cells (truncated %v), %d elements, %.1f MB, days %s – %s\n",
 		resp.Total, resp.Sessions, len(resp.Clicks), resp.Truncated, len(resp.Elements), float64(proto.Size(resp))/1e6,
 		resp.StartTime.AsTime().Format(time.DateOnly), resp.EndTime.AsTime().Format(time.DateOnly))
+	if err := downloadSize(resp); err != nil {
+		return err
+	}
 	fmt.Printf("GetHeatmap click map, %d days, default max_cells: p50 %v  p95 %v over %d calls (goal p95 ≤ 100 ms); CPU %v per call\n",
 		o.days, p50.Round(100*time.Microsecond), p95.Round(100*time.Microsecond), o.calls, cpu.Round(100*time.Microsecond))
 	small := proto.Clone(req).(*recordingsv1.GetHeatmapRequest)
@@ -431,6 +437,38 @@ func benchGetHeatmap(ctx context.Context, client recordingsClient, o options) er
 	}
 	fmt.Printf("GetHeatmap click map, 7 days:                        p50 %v  p95 %v; CPU %v per call\n",
 		p50w.Round(100*time.Microsecond), p95w.Round(100*time.Microsecond), cpu.Round(100*time.Microsecond))
+	return nil
+}
+
+// downloadSize prints what the dashboard downloads for the answer: its
+// JSON as the gateway writes it, and that compressed as the gateway does
+// for a browser (platform/httpcompress: zstd at its fastest level, or gzip
+// at the default one), with the CPU each compression took.
+func downloadSize(resp *recordingsv1.GetHeatmapResponse) error {
+	js, err := protojson.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	var gz bytes.Buffer
+	t := time.Now()
+	zw := gzip.NewWriter(&gz)
+	if _, err := zw.Write(js); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	gzTook := time.Since(t)
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	t = time.Now()
+	zs := enc.EncodeAll(js, nil)
+	zsTook := time.Since(t)
+	fmt.Printf("  downloaded by the dashboard: %.2f MB of JSON, %.2f MB as zstd (%v), %.2f MB as gzip (%v)\n",
+		float64(len(js))/1e6, float64(len(zs))/1e6, zsTook.Round(100*time.Microsecond), float64(gz.Len())/1e6, gzTook.Round(100*time.Microsecond))
 	return nil
 }
 
