@@ -2,13 +2,12 @@ package gateway_test
 
 import (
 	"bytes"
-	"compress/gzip"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/sightlinehq/sightline/gen/openapi"
+	"github.com/sightlinehq/sightline/platform/httpcompress/httpcompresstest"
 )
 
 // TestReadsCompressed: through the whole server, reads go out compressed
@@ -17,33 +16,15 @@ import (
 // Accept-Encoding; writes are never compressed.
 func TestReadsCompressed(t *testing.T) {
 	s := startServer(t, nil)
-	req, err := http.NewRequest(http.MethodGet, s.base+"/api/v1/openapi.json", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept-Encoding", "gzip")
-	resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	gz, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.Header.Get("Content-Encoding") != "gzip" || len(gz)*4 > len(openapi.Document) {
-		t.Fatalf("openapi.json, gzip accepted: %q, %d bytes of %d", resp.Header.Get("Content-Encoding"), len(gz), len(openapi.Document))
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if doc, err := io.ReadAll(zr); err != nil || !bytes.Equal(doc, openapi.Document) {
-		t.Fatalf("openapi.json gunzipped: %d bytes, %v", len(doc), err)
+	resp, gz, doc := httpcompresstest.Fetch(t, http.MethodGet, s.base+"/api/v1/openapi.json", "gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || len(gz)*4 > len(openapi.Document) || !bytes.Equal(doc, openapi.Document) {
+		t.Fatalf("openapi.json, gzip accepted: %q, %d bytes of %d, equal once decoded: %v", resp.Header.Get("Content-Encoding"), len(gz), len(openapi.Document), bytes.Equal(doc, openapi.Document))
 	}
 
 	a := newTenant(t, s)
-	vary := func(r response) bool { return strings.Contains(strings.Join(r.hdr.Values("Vary"), ","), "Accept-Encoding") }
+	vary := func(r response) bool {
+		return strings.Contains(strings.Join(r.hdr.Values("Vary"), ","), "Accept-Encoding")
+	}
 	if r := a.c.do(http.MethodGet, "/api/v1/sites/"+a.siteID, nil); r.code != http.StatusOK || !vary(r) {
 		t.Fatalf("GET a site: %d, Vary %q", r.code, r.hdr.Values("Vary"))
 	}

@@ -33,6 +33,7 @@ import (
 	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	trafficv1 "github.com/sightlinehq/sightline/gen/sightline/traffic/v1"
 	"github.com/sightlinehq/sightline/internal/poll"
+	"github.com/sightlinehq/sightline/platform/httpcompress/httpcompresstest"
 	"github.com/sightlinehq/sightline/platform/rpc"
 	"github.com/sightlinehq/sightline/svc-ingest/enrich/enrichtest"
 	"github.com/sightlinehq/sightline/tracker"
@@ -721,32 +722,11 @@ func TestScripts(t *testing.T) {
 	}
 	// Browsers get the recorder compressed; the bootstrap stays plain,
 	// keeping the ETag they revalidate it by.
-	raw := func(path string) (*http.Response, []byte) {
-		hr, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
-		hr.Header.Set("Accept-Encoding", "gzip, deflate, br")
-		resp, err := (&http.Client{Transport: &http.Transport{DisableCompression: true}}).Do(hr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, b
+	resp, gz, plain := httpcompresstest.Fetch(t, http.MethodGet, recURL, "gzip, deflate, br")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || len(gz)*2 > len(tracker.Recorder) || !bytes.Equal(plain, tracker.Recorder) {
+		t.Fatalf("recorder, gzip accepted: %d, %q, %d bytes of %d, equal once decoded: %v", resp.StatusCode, resp.Header.Get("Content-Encoding"), len(gz), len(tracker.Recorder), bytes.Equal(plain, tracker.Recorder))
 	}
-	resp, gz := raw(strings.TrimPrefix(recURL, e.srv.URL))
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || len(gz)*2 > len(tracker.Recorder) {
-		t.Fatalf("recorder, gzip accepted: %d, %q, %d bytes of %d", resp.StatusCode, resp.Header.Get("Content-Encoding"), len(gz), len(tracker.Recorder))
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if plain, err := io.ReadAll(zr); err != nil || !bytes.Equal(plain, tracker.Recorder) {
-		t.Fatalf("recorder, gunzipped: %d bytes, %v", len(plain), err)
-	}
-	if resp, _ := raw("/s/" + siteKey + ".js"); resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("ETag") == "" {
+	if resp, _, _ := httpcompresstest.Fetch(t, http.MethodGet, e.srv.URL+"/s/"+siteKey+".js", "gzip, deflate, br"); resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("ETag") == "" {
 		t.Fatalf("bootstrap, gzip accepted: %v", resp.Header)
 	}
 	if resp, _ := get("/static/recorder.0000000000000000.js", nil); resp.StatusCode != 404 {

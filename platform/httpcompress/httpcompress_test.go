@@ -3,7 +3,6 @@ package httpcompress
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/sightlinehq/sightline/platform/httpcompress/httpcompresstest"
 )
 
 // body is a JSON answer of some size, as the dashboard's reads are.
@@ -54,54 +53,13 @@ func server(t *testing.T) (*httptest.Server, chan struct{}) {
 	return srv, next
 }
 
-// get sends method to path with Accept-Encoding accept (none when empty),
-// without the transport's own decompression, and answers the response and
-// its body decoded by its Content-Encoding.
+// get fetches path with accept, checking that a compressed answer is at
+// most a third of its decoded size.
 func get(t *testing.T, srv *httptest.Server, method, path, accept string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if accept != "" {
-		req.Header.Set("Accept-Encoding", accept)
-	}
-	c := &http.Client{Transport: &http.Transport{DisableCompression: true}}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []byte
-	switch enc := resp.Header.Get("Content-Encoding"); enc {
-	case "":
-		out = raw
-	case "gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out, err = io.ReadAll(zr); err != nil {
-			t.Fatal(err)
-		}
-	case "zstd":
-		zr, err := zstd.NewReader(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer zr.Close()
-		if out, err = zr.DecodeAll(raw, nil); err != nil {
-			t.Fatal(err)
-		}
-	default:
-		t.Fatalf("Content-Encoding %q", enc)
-	}
-	if enc := resp.Header.Get("Content-Encoding"); enc != "" && len(raw)*3 > len(out) {
-		t.Errorf("%s %s: %d bytes %s-encoded from %d", method, path, len(raw), enc, len(out))
+	resp, sent, out := httpcompresstest.Fetch(t, method, srv.URL+path, accept)
+	if enc := resp.Header.Get("Content-Encoding"); enc != "" && len(sent)*3 > len(out) {
+		t.Errorf("%s %s: %d bytes %s-encoded from %d", method, path, len(sent), enc, len(out))
 	}
 	return resp, out
 }
