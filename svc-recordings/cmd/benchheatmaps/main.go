@@ -442,8 +442,8 @@ func benchGetHeatmap(ctx context.Context, client recordingsClient, o options) er
 
 // downloadSize prints what the dashboard downloads for the answer: its
 // JSON as the gateway writes it, and that compressed as the gateway does
-// for a browser (platform/httpcompress: zstd at its fastest level, or gzip
-// at the default one), with the CPU each compression took.
+// for a browser (platform/httpcompress: zstd or gzip, each at its default
+// level), with the CPU each compression took.
 func downloadSize(resp *recordingsv1.GetHeatmapResponse) error {
 	js, err := protojson.Marshal(resp)
 	if err != nil {
@@ -459,7 +459,7 @@ func downloadSize(resp *recordingsv1.GetHeatmapResponse) error {
 		return err
 	}
 	gzTook := time.Since(t)
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return err
 	}
