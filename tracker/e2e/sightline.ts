@@ -55,7 +55,11 @@ function startProxy(target: () => string, captured: Captured[]): Promise<{ serve
       const raw = Buffer.concat(parts);
       try {
         const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'content-length' && k !== 'connection') headers[k] = v;
+        // Not accept-encoding: the browser's names zstd, which the binary then answers with and
+        // Node's fetch does not decode; left out, fetch asks for what it decodes, and the answer
+        // goes back decoded (content-encoding dropped below).
+        for (const [k, v] of Object.entries(req.headers))
+          if (typeof v === 'string' && k !== 'content-length' && k !== 'connection' && k !== 'accept-encoding') headers[k] = v;
         const r = await fetch(target() + req.url, { method: req.method, headers, body: raw.length ? raw : undefined });
         if (req.url!.startsWith('/i/v1/batch') && req.method === 'POST') captured.push({ url: req.url!, raw, status: r.status });
         const out: Record<string, string> = {};
