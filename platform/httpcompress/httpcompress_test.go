@@ -17,8 +17,8 @@ import (
 var body = []byte(`{"clicks":[` + strings.Repeat(`{"selector":"body>main>section:nth-of-type(3)>div.c-card>a.c-link-17","rx":50,"ry":48,"count":12},`, 200) + `{}]}`)
 
 // server serves Handler over a real socket: GET /json (an ETag'd JSON
-// answer), /small, /typed?type=, POST /json, and /events (two server-sent events,
-// the second only once the test has read the first).
+// answer), /small, /typed?type=, POST /json, and /events (two server-sent
+// events, the second only once the test has read the first).
 func server(t *testing.T) (*httptest.Server, chan struct{}) {
 	t.Helper()
 	next := make(chan struct{})
@@ -68,8 +68,7 @@ func get(t *testing.T, srv *httptest.Server, method, path, accept string) (*http
 // client accepts (zstd preferred, gzip, or none, q=0 refusing one), with
 // Vary: Accept-Encoding and without the plain answer's ETag; writes,
 // small answers, images, fonts, archives and server-sent events go out
-// plain, and events
-// still arrive one by one.
+// plain, and events still arrive one by one.
 func TestHandlerCompressesReads(t *testing.T) {
 	srv, next := server(t)
 	for _, c := range []struct {

@@ -629,7 +629,7 @@ func pageDevices(it *pebble.Iterator, site int64, page string) ([]int32, error) 
 	p := heatPagePrefix(nil, site, &id)
 	it.SetBounds(p, upperBound(p))
 	var out []int32
-	for ok := it.First(); ok && bytes.HasPrefix(it.Key(), p); ok = it.SeekGE(upperBound(slices.Clone(p).i32(out[len(out)-1]))) {
+	for ok := it.First(); ok; ok = it.SeekGE(upperBound(slices.Clone(p).i32(out[len(out)-1]))) {
 		k := it.Key()
 		if len(k) < len(p)+4 {
 			return nil, fmt.Errorf("corrupt key %x", k)

@@ -50,23 +50,37 @@ type foldCount struct {
 func (f *heatFolds) merged(site int64, key []byte, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.lists == nil || len(f.lists) >= heatFoldTracked {
-		f.lists = map[string]*foldCount{}
-	}
-	c := f.lists[string(key)]
-	if c == nil {
-		c = &foldCount{}
-		f.lists[string(key)] = c
-	}
+	c, _ := f.count(key)
 	c.ops++
 	c.bytes += n
 	if !c.due && c.ops >= f.after && c.bytes*4 >= c.size {
-		c.due = true
-		if f.due == nil {
-			f.due = map[int64][]string{}
-		}
-		f.due[site] = append(f.due[site], string(key))
+		f.markDue(site, key, c)
 	}
+}
+
+// count answers the count of the list at key, a new one (known false)
+// when none is kept; past heatFoldTracked lists the counts start over.
+// The caller holds f.mu.
+func (f *heatFolds) count(key []byte) (c *foldCount, known bool) {
+	if c = f.lists[string(key)]; c != nil {
+		return c, true
+	}
+	if f.lists == nil || len(f.lists) >= heatFoldTracked {
+		f.lists = map[string]*foldCount{}
+	}
+	c = &foldCount{}
+	f.lists[string(key)] = c
+	return c, false
+}
+
+// markDue names the list at key, counted by c, to fold. The caller holds
+// f.mu.
+func (f *heatFolds) markDue(site int64, key []byte, c *foldCount) {
+	c.due = true
+	if f.due == nil {
+		f.due = map[int64][]string{}
+	}
+	f.due[site] = append(f.due[site], string(key))
 }
 
 // read notes a read of the list at key (an h key of site), which merged
@@ -84,22 +98,11 @@ func (f *heatFolds) merged(site int64, key []byte, n int) {
 func (f *heatFolds) read(site int64, key []byte) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.lists[string(key)]
-	if c == nil {
-		if f.lists == nil || len(f.lists) >= heatFoldTracked {
-			f.lists = map[string]*foldCount{}
-		}
-		c = &foldCount{ops: 1}
-		f.lists[string(key)] = c
-	}
-	if c.due || c.ops < 1 {
+	c, known := f.count(key)
+	if c.due || (known && c.ops == 0) {
 		return false
 	}
-	c.due = true
-	if f.due == nil {
-		f.due = map[int64][]string{}
-	}
-	f.due[site] = append(f.due[site], string(key))
+	f.markDue(site, key, c)
 	return true
 }
 
