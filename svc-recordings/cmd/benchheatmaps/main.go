@@ -38,6 +38,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,6 +91,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 10, "interleaved rounds of the append comparison (0: GetHeatmap only)")
 	flag.IntVar(&o.roundVisits, "round-visits", 96, "page views (12 batches each) per variant per round")
 	cpuprofileFlag := flag.String("cpuprofile", "", "write a CPU profile of the run here")
+	memprofile := flag.String("memprofile", "", "write an allocation profile of the run here (at its end)")
 	flag.StringVar(&o.profiles, "profiles", "", "write CPU profiles of the append comparison's service processes into this directory")
 	serveMode := flag.String("serve", "", "internal: serve recordings with heatmaps on or off until stdin closes (the append comparison's processes)")
 	flag.Parse()
@@ -106,6 +108,26 @@ func main() {
 		stopProfile()
 		log.Fatal(err)
 	}
+	if err := writeAllocs(*memprofile); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// writeAllocs writes the allocation profile (every allocation since the
+// start, sampled) to path; "" writes nothing.
+func writeAllocs(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("allocation profile: %w", err)
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("allocation profile: %w", err)
+	}
+	return f.Close()
 }
 
 // service is svc-recordings on a loopback gRPC socket over a fresh Pebble
@@ -633,7 +655,8 @@ func startChild(ctx context.Context, mode, name, profiles string) (*child, error
 	}
 	args := []string{"-serve", mode}
 	if profiles != "" {
-		args = append(args, "-cpuprofile", filepath.Join(profiles, "append-heatmaps-"+name+".pprof"))
+		args = append(args, "-cpuprofile", filepath.Join(profiles, "append-heatmaps-"+name+".pprof"),
+			"-memprofile", filepath.Join(profiles, "append-heatmaps-"+name+".allocs.pprof"))
 	}
 	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stderr = os.Stderr
