@@ -192,9 +192,9 @@ func format() storeformat.Marker {
 const memTableBytes = 64 << 20
 
 // valueSeparation keeps chunk values (zstd, most above a kilobyte, written
-// once) in blob files that compactions move by reference instead of
-// rewriting them level by level; keys, rows and the heatmap cells stay in
-// the tables (chunksApart). It needs Pebble's format FormatValueSeparation
+// once) and their stats in blob files that compactions move by reference
+// instead of rewriting them level by level; keys, other rows and the
+// heatmap cells stay in the tables (chunksApart). It needs Pebble's format FormatValueSeparation
 // (columnar tables), to which Open ratchets a store made by an older
 // release; a release on the same Pebble opens it again. The format is
 // named, not FormatNewest, so that upgrading Pebble does not ratchet the
@@ -218,10 +218,16 @@ func valueSeparation() pebble.ValueSeparationPolicy {
 }
 
 // chunksApart is the span policy that keeps value separation to chunk
-// values: rows rewritten at every append (session rows, stats) and rows
-// gone within seconds (outbox entries, heatmap queue rows) stay in the
-// tables, where a read needs no second file and a rewrite leaves no
-// garbage in a blob file.
+// values and their stats, each written once and read together or on rare
+// paths (a deletion's heatmap changes, a fold of chunks out of order):
+// rows rewritten at every append (session rows) and rows gone within
+// seconds (outbox entries, heatmap queue rows) stay in the tables, where a
+// read needs no second file and a rewrite leaves no garbage in a blob
+// file. Stats went apart when heatmaps' anchors had made them about a
+// kilobyte a chunk, rewritten level by level with the tables: in
+// bench-heatmaps the append's CPU fell by 4–7 % (heatmaps on 136.9 and
+// 130.8 → 128.0 and 121.5 µs per chunk, off 94.6 and 89.2 → 90.4 and
+// 85.2; disk writes 6.15 → 5.55 KB per chunk).
 func chunksApart(start []byte) (pebble.SpanPolicy, []byte, error) {
 	inPlace := pebble.SpanPolicy{ValueStoragePolicy: pebble.ValueStorageLowReadLatency}
 	switch {
@@ -229,6 +235,10 @@ func chunksApart(start []byte) (pebble.SpanPolicy, []byte, error) {
 		return inPlace, []byte{pChunk}, nil
 	case start[0] == pChunk:
 		return pebble.SpanPolicy{}, []byte{pChunk + 1}, nil
+	case start[0] < pStats:
+		return inPlace, []byte{pStats}, nil
+	case start[0] == pStats:
+		return pebble.SpanPolicy{}, []byte{pStats + 1}, nil
 	default:
 		return inPlace, nil, nil
 	}

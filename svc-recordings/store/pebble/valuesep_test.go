@@ -16,7 +16,7 @@ import (
 
 // TestChunksInBlobFiles: a store an older release made (Pebble's oldest
 // format, no blob files) opens at FormatValueSeparation, and the chunks it
-// is given afterwards go to blob files (value separation), alone, and read back
+// is given afterwards go to blob files (value separation) with their stats, and read back
 // whole, before and after a reopen, from a backup of it, and with the
 // options an earlier release opens it with.
 func TestChunksInBlobFiles(t *testing.T) {
@@ -41,7 +41,7 @@ func TestChunksInBlobFiles(t *testing.T) {
 		t.Fatalf("format after Open = %s, want %s", got, pebble.FormatValueSeparation)
 	}
 	const site, sessions, perSession = 7_000_000_002, 4, 5
-	want := map[string][][]byte{}
+	want, wantStats := map[string][][]byte{}, map[string][][]byte{}
 	firstSession := fmt.Sprintf("s_valuesep%012d", 0)
 	for n := range sessions {
 		b := &storetest.Builder{Site: site, Session: fmt.Sprintf("s_valuesep%012d", n), Visitor: "v_valuesep000000000001", ServerMs: 1_763_890_000_000}
@@ -51,14 +51,20 @@ func TestChunksInBlobFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			want[b.Session] = append(want[b.Session], c.Data)
+			st, err := c.Stats.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStats[b.Session] = append(wantStats[b.Session], st)
 		}
 	}
 	if err := s.db.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	// The blob files hold the chunk values and nothing else: the session
-	// rows and stats (rewritten at every append) stay in the tables.
-	var chunkBytes, otherBig uint64
+	// The blob files hold the chunk values and the stats (written once,
+	// read on rare paths) of 512 bytes or more, and nothing else: the
+	// session rows (rewritten at every append) stay in the tables.
+	var apart, statsApart, otherBig uint64
 	all, err := s.db.NewIter(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -68,23 +74,27 @@ func TestChunksInBlobFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch {
-		case all.Key()[0] == pChunk:
-			chunkBytes += uint64(len(v))
-		case len(v) >= valueSeparation().MinimumSize:
+		big := len(v) >= valueSeparation().MinimumSize
+		switch k := all.Key()[0]; {
+		case k == pChunk:
+			apart += uint64(len(v))
+		case k == pStats && big:
+			apart += uint64(len(v))
+			statsApart += uint64(len(v))
+		case big:
 			otherBig += uint64(len(v))
 		}
 	}
 	if err := all.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if otherBig == 0 {
-		t.Fatal("no row but chunks is 512 bytes or more: the test cannot tell chunks apart")
+	if otherBig == 0 || statsApart == 0 {
+		t.Fatalf("stats of 512 bytes or more: %d bytes, other rows: %d: the test cannot tell what goes apart", statsApart, otherBig)
 	}
 	m := s.db.Metrics()
-	if m.BlobFiles.LiveCount == 0 || m.BlobFiles.ValueSize != chunkBytes {
-		t.Errorf("after a flush: %d blob files holding %d bytes of values; want the chunks' %d bytes (and not the other rows' %d)",
-			m.BlobFiles.LiveCount, m.BlobFiles.ValueSize, chunkBytes, otherBig)
+	if m.BlobFiles.LiveCount == 0 || m.BlobFiles.ValueSize != apart {
+		t.Errorf("after a flush: %d blob files holding %d bytes of values; want the chunks' and stats' %d bytes (and not the other rows' %d)",
+			m.BlobFiles.LiveCount, m.BlobFiles.ValueSize, apart, otherBig)
 	}
 	check := func(name string, s *Store) {
 		t.Helper()
@@ -103,6 +113,18 @@ func TestChunksInBlobFiles(t *testing.T) {
 			for i := range got {
 				if !bytes.Equal(got[i], chunks[i]) {
 					t.Errorf("%s: %s chunk %d differs from what was appended (%d vs %d bytes)", name, id, i, len(got[i]), len(chunks[i]))
+				}
+			}
+			stats, err := s.stats(site, id)
+			if err != nil {
+				t.Fatalf("%s: stats of %s: %v", name, id, err)
+			}
+			if len(stats) != len(wantStats[id]) {
+				t.Fatalf("%s: %s has %d stats, want %d", name, id, len(stats), len(wantStats[id]))
+			}
+			for i := range stats {
+				if st, err := stats[i].Marshal(); err != nil || !bytes.Equal(st, wantStats[id][i]) {
+					t.Errorf("%s: %s stats %d read back as %s (%v), want %s", name, id, i, st, err, wantStats[id][i])
 				}
 			}
 		}
