@@ -43,6 +43,10 @@ func Marshal(v any) ([]byte, error) { return marshal(v, segjson.SortMapKeys) }
 // checked for UTF-8 before a chunk is stored.)
 func MarshalUnsorted(v any) ([]byte, error) { return marshal(v, 0) }
 
+// Append appends Marshal's bytes to b: for a value copied out at once (into
+// a database batch), a buffer the caller reuses spares Marshal's copy.
+func Append(b []byte, v any) ([]byte, error) { return segjson.Append(b, v, segjson.SortMapKeys) }
+
 func marshal(v any, flags segjson.AppendFlags) ([]byte, error) {
 	bp := buffers.Get().(*[]byte)
 	b, err := segjson.Append((*bp)[:0], v, flags)

@@ -1,6 +1,7 @@
 package storedjson_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"os"
@@ -100,6 +101,15 @@ func TestStatsMatchStd(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkStatsDecode(t, stored)
+		// Appended after what a reused buffer holds, the same bytes.
+		prefix := []byte("kept")
+		appended, err := st.AppendMarshal(prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(appended, append([]byte("kept"), stored...)) {
+			t.Fatalf("stats %d: AppendMarshal wrote\n%s\nMarshal\n%s", i, appended, stored)
+		}
 		escaped, err := json.Marshal(st)
 		if err != nil {
 			t.Fatal(err)

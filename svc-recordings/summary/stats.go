@@ -192,13 +192,27 @@ type ChunkStats struct {
 // out its day when it is the chunk's (compactAnchors), and selectors keep
 // their '>' unescaped.
 func (s *ChunkStats) Marshal() ([]byte, error) {
-	out := *s
-	out.Clicks = compactAnchors(s)
-	b, err := storedjson.Marshal(&out)
+	b, err := storedjson.Marshal(s.stored())
 	if err != nil {
 		return nil, fmt.Errorf("summary: encode chunk stats: %w", err)
 	}
 	return b, nil
+}
+
+// AppendMarshal appends Marshal's bytes to b.
+func (s *ChunkStats) AppendMarshal(b []byte) ([]byte, error) {
+	b, err := storedjson.Append(b, s.stored())
+	if err != nil {
+		return nil, fmt.Errorf("summary: encode chunk stats: %w", err)
+	}
+	return b, nil
+}
+
+// stored is s as Marshal writes it.
+func (s *ChunkStats) stored() *ChunkStats {
+	out := *s
+	out.Clicks = compactAnchors(s)
+	return &out
 }
 
 // UnmarshalStats decodes stored stats (either form of anchors).

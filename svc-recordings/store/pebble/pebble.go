@@ -734,8 +734,10 @@ func writeRow(b *pebble.Batch, g *group, row *sessionRow, oldExpires, oldCold in
 // writeChunks writes the rows of fresh chunks: the chunk, its stats and
 // its times.
 func writeChunks(b *pebble.Batch, g *group, fresh []*store.Chunk) error {
+	var st []byte // reused: Set copies it into b
 	for _, c := range fresh {
-		st, err := c.Stats.Marshal()
+		var err error
+		st, err = c.Stats.AppendMarshal(st[:0])
 		if err != nil {
 			return fmt.Errorf("pebble: append chunk: %w", err)
 		}
