@@ -186,7 +186,7 @@ func (s *Store) mergeHeat(b *pebble.Batch, site int64, session string, d heatmap
 	if m != nil {
 		sessKey = partition(pSession, site, session)
 	}
-	return writeDeltas(b, site, func(k heatmap.Key) rows { return m.writes(sessKey, k) }, d)
+	return writeDeltas(b, nil, site, func(k heatmap.Key) rows { return m.writes(sessKey, k) }, d)
 }
 
 // siteHeat is a call's heatmap changes of one site, by the rows they go
@@ -194,8 +194,37 @@ func (s *Store) mergeHeat(b *pebble.Batch, site int64, session string, d heatmap
 // unfinished), only day rows (and the page dictionary), only week rows.
 type siteHeat struct{ both, day, week heatmap.Deltas }
 
-func newSiteHeat() *siteHeat {
-	return &siteHeat{both: heatmap.Deltas{}, day: heatmap.Deltas{}, week: heatmap.Deltas{}}
+func newSiteHeat() *siteHeat { return newSiteHeatSized(0) }
+
+// newSiteHeatSized sizes the map of changes to both rows for n cells.
+func newSiteHeatSized(n int) *siteHeat {
+	return &siteHeat{both: make(heatmap.Deltas, n), day: heatmap.Deltas{}, week: heatmap.Deltas{}}
+}
+
+// callHeat answers the map a call's heatmap changes are collected in, per
+// site: one a flush has merged (heatQueue.siteHeat), else one sized for
+// the cells the site's chunks may add (one per click and per move, a few
+// per chunk for its page and the scroll reach). Grown from nothing, the
+// map was rehashed about eight times per call: a sixth of the bytes an
+// append with heatmaps allocated in bench-heatmaps.
+func (s *Store) callHeat(chunks []store.Chunk) map[int64]*siteHeat {
+	acc := map[int64]*siteHeat{}
+	if s.heatOff {
+		return acc
+	}
+	cells := map[int64]int{}
+	for i := range chunks {
+		st := &chunks[i].Stats
+		n := len(st.Clicks) + 4
+		if st.Heat != nil {
+			n += len(st.Heat.Moves)
+		}
+		cells[chunks[i].SiteID] += n
+	}
+	for site, n := range cells {
+		acc[site] = s.heatq.siteHeat(n)
+	}
+	return acc
 }
 
 // sections lists the maps with the rows each goes to.
@@ -263,52 +292,96 @@ func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string,
 	}
 }
 
-// writeSiteHeat merges the calls' changes of the site into b.
-func writeSiteHeat(b *pebble.Batch, site int64, hs []*siteHeat) error {
+// writeSiteHeat merges the calls' changes of the site into b; sc is the
+// flusher's working memory.
+func writeSiteHeat(b *pebble.Batch, sc *deltaScratch, site int64, hs []*siteHeat) error {
 	ds := make([]heatmap.Deltas, 0, len(hs))
 	for i, r := range [3]rows{bothRows, dayRow, weekRow} {
 		ds = ds[:0]
 		for _, h := range hs {
 			ds = append(ds, h.sections()[i].d)
 		}
-		if err := writeDeltas(b, site, func(heatmap.Key) rows { return r }, ds...); err != nil {
+		if err := writeDeltas(b, sc, site, func(heatmap.Key) rows { return r }, ds...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// deltaRow is one change as writeDeltas lists it: its cell, its list's
+// place in key order and its value's index (sorting moves 24 bytes, not
+// 72).
+type deltaRow struct {
+	cell string
+	list int32
+	vec  int32
+}
+
+// deltaScratch is writeDeltas' working memory. The flusher keeps one
+// across flushes (they are serialised): a flush's rows, values and cells,
+// grown by append for every flush, were about a tenth of the bytes an
+// append with heatmaps allocated in bench-heatmaps.
+type deltaScratch struct {
+	rows  []deltaRow
+	vecs  []heatmap.Vec
+	cells []heatCell
+}
+
+// maxScratchRows bounds what the flusher keeps between flushes (about
+// 7 MB): a rare huge flush's memory is not held for good.
+const maxScratchRows = 100_000
+
+// release clears what the scratch refers to (the flushed maps' strings)
+// and keeps its memory for the next flush, unless it grew past the bound.
+func (sc *deltaScratch) release(rows []deltaRow, vecs []heatmap.Vec, cells []heatCell) {
+	if cap(rows) > maxScratchRows {
+		*sc = deltaScratch{}
+		return
+	}
+	clear(rows)
+	clear(cells[:cap(cells)])
+	sc.rows, sc.vecs, sc.cells = rows[:0], vecs[:0], cells[:0]
+}
+
 // writeDeltas merges the sum of the deltas ds into the rows rowsOf
 // answers: one cell list (heatlist.go) per day or week row they touch.
 // rowsOf must answer the same for every key of one page, device, kind and
-// day (its callers' answers depend on the kind and the day only).
+// day (its callers' answers depend on the kind and the day only). sc, if
+// not nil, lends its memory.
 //
 // The maps are summed as their cells are listed (a flush hands every
 // queued call's: adding them into one map first cost a hash and an insert
-// per change, and the map's growth). A week's list is the sum of its days'
-// lists: each day's cells are sorted once, and the week takes the day's
-// list as it is when one day of the week changed (a flush's usual case,
-// today) or the merge of the days' lists, instead of sorting the same
-// cells again for the week.
-func writeDeltas(b *pebble.Batch, site int64, rowsOf func(heatmap.Key) rows, ds ...heatmap.Deltas) error {
+// per change, and the map's growth): every change goes into one slice,
+// sorted by list and cell, so a cell's changes from several maps are
+// adjacent. A week's list is the sum of its days' lists: each day's cells
+// are sorted once, and the week takes the day's list as it is when one
+// day of the week changed (a flush's usual case, today) or the merge of
+// the days' lists, instead of sorting the same cells again for the week.
+func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heatmap.Key) rows, ds ...heatmap.Deltas) error {
+	if sc == nil {
+		sc = &deltaScratch{}
+	}
 	type group struct {
 		page   string
 		device int32
 		kind   heatmap.Kind
 		day    int32
 	}
-	// A row names its change in vecs: sorting moves 24 bytes, not 64.
-	type row struct {
-		cell string
-		i    int32
-	}
 	type dayList struct {
 		group
 		r    rows
-		rows []row
-		vecs []heatmap.Vec
+		rank int32 // the list's place in key order
+		n    int   // its changes
 	}
-	lists := map[group]*dayList{}
+	n := 0
+	for _, d := range ds {
+		n += len(d)
+	}
+	rows, vecs := slices.Grow(sc.rows, n), slices.Grow(sc.vecs, n)
+	cells := sc.cells
+	defer func() { sc.release(rows, vecs, cells) }()
+	index := map[group]int32{}
+	var lists []dayList
 	var kb keyBuf
 	var vb []byte
 	pages := map[string]heatmap.Vec{}
@@ -321,14 +394,16 @@ func writeDeltas(b *pebble.Batch, site int64, rowsOf func(heatmap.Key) rows, ds 
 				continue
 			}
 			g := group{k.Page, k.Device, k.Kind, k.Day}
-			l := lists[g]
-			if l == nil {
-				l = &dayList{group: g, r: rowsOf(k)}
-				lists[g] = l
+			i, ok := index[g]
+			if !ok {
+				i = int32(len(lists))
+				lists = append(lists, dayList{group: g, r: rowsOf(k)})
+				index[g] = i
 			}
-			if l.r != 0 {
-				l.rows = append(l.rows, row{k.Cell, int32(len(l.vecs))})
-				l.vecs = append(l.vecs, v)
+			if lists[i].r != 0 {
+				lists[i].n++
+				rows = append(rows, deltaRow{cell: k.Cell, list: i, vec: int32(len(vecs))})
+				vecs = append(vecs, v)
 			}
 		}
 	}
@@ -347,13 +422,22 @@ func writeDeltas(b *pebble.Batch, site int64, rowsOf func(heatmap.Key) rows, ds 
 	}
 	// In key order, so that the days of a week follow one another.
 	order := make([]*dayList, 0, len(lists))
-	for _, l := range lists {
-		if l.r != 0 {
-			order = append(order, l)
+	for i := range lists {
+		if lists[i].r != 0 {
+			order = append(order, &lists[i])
 		}
 	}
 	slices.SortFunc(order, func(a, b *dayList) int {
 		return cmp.Or(strings.Compare(a.page, b.page), cmp.Compare(a.device, b.device), cmp.Compare(a.kind, b.kind), cmp.Compare(a.day, b.day))
+	})
+	for r, l := range order {
+		l.rank = int32(r)
+	}
+	for i := range rows {
+		rows[i].list = lists[rows[i].list].rank
+	}
+	slices.SortFunc(rows, func(a, b deltaRow) int {
+		return cmp.Or(cmp.Compare(a.list, b.list), strings.Compare(a.cell, b.cell))
 	})
 	sameWeek := func(a, b *dayList) bool {
 		return a.page == b.page && a.device == b.device && a.kind == b.kind && weekOf(a.day) == weekOf(b.day)
@@ -361,7 +445,6 @@ func writeDeltas(b *pebble.Batch, site int64, rowsOf func(heatmap.Key) rows, ds 
 	// A call's deltas name a few pages: hash each once.
 	var id [heatPageIDLen]byte
 	idOf, haveID := "", false
-	var cells []heatCell
 	var weeks [][]byte // the encoded day lists of a week that go to its row
 	merge := func(page string, device int32, kind heatmap.Kind, day int32, list []byte) error {
 		if len(list) == 1 {
@@ -376,6 +459,7 @@ func writeDeltas(b *pebble.Batch, site int64, rowsOf func(heatmap.Key) rows, ds 
 		}
 		return nil
 	}
+	next := rows // the rows of the lists not yet written
 	for i := 0; i < len(order); {
 		j := i + 1
 		for j < len(order) && sameWeek(order[i], order[j]) {
@@ -383,11 +467,9 @@ func writeDeltas(b *pebble.Batch, site int64, rowsOf func(heatmap.Key) rows, ds 
 		}
 		weeks = weeks[:0]
 		for _, l := range order[i:j] {
-			// Sorted, a cell's changes from several maps are adjacent.
-			slices.SortFunc(l.rows, func(a, b row) int { return strings.Compare(a.cell, b.cell) })
 			cells = cells[:0]
-			for _, r := range l.rows {
-				v := l.vecs[r.i]
+			for _, r := range next[:l.n] {
+				v := vecs[r.vec]
 				if n := len(cells); n > 0 && string(cells[n-1].cell) == r.cell {
 					cells[n-1].v = cells[n-1].v.Add(v, 1)
 					continue
@@ -395,6 +477,7 @@ func writeDeltas(b *pebble.Batch, site int64, rowsOf func(heatmap.Key) rows, ds 
 				// The list only reads the cell: no copy.
 				cells = append(cells, heatCell{cell: unsafe.Slice(unsafe.StringData(r.cell), len(r.cell)), v: v})
 			}
+			next = next[l.n:]
 			list := appendHeatList(nil, cells)
 			if l.r&dayRow != 0 {
 				if err := merge(l.page, l.device, l.kind, l.day, list); err != nil {
@@ -881,7 +964,7 @@ func (s *Store) countStep(site int64) (bool, *rebuildMarker, error) {
 			return false, nil, err
 		}
 	}
-	err = writeDeltas(b, site, m.counts, d.Prune())
+	err = writeDeltas(b, nil, site, m.counts, d.Prune())
 	if err != nil {
 		return false, nil, err
 	}

@@ -383,7 +383,7 @@ func TestWeekRowsAgreeWithDays(t *testing.T) {
 		want.Add(k, heatmap.Vec{N: 1 + rng.Int64N(3), X: rng.Int64N(1000), K: 1}, 1)
 	}
 	b := s.db.NewBatch()
-	if err := writeDeltas(b, site, func(heatmap.Key) rows { return bothRows }, want); err != nil {
+	if err := writeDeltas(b, nil, site, func(heatmap.Key) rows { return bothRows }, want); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -566,7 +566,9 @@ func FuzzDecodeQueued(f *testing.F) {
 // its days' changes of a cell), over pages, devices, kinds, days and
 // weeks, cells of every length, some sharing a prefix, changes of one key
 // in several maps, and changes that cancel (within a day, across maps and
-// across a week's days: no zero cell is written, nor a row of none).
+// across a week's days: no zero cell is written, nor a row of none). Each
+// case runs three times on one scratch, as the flusher's flushes do, with
+// inputs of different sizes: nothing of one write shows in the next.
 func TestWriteDeltasLists(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	cell := func() string {
@@ -584,88 +586,95 @@ func TestWriteDeltasLists(t *testing.T) {
 		{name: "both rows", rowsOf: func(heatmap.Key) rows { return bothRows }},
 		{name: "rebuild split", rowsOf: func(k heatmap.Key) rows { return rows(1 + k.Day&1) }},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ds := []heatmap.Deltas{{}, {}, {}}
-			for range 3000 {
-				k := heatmap.Key{Page: fmt.Sprintf("https://a/%d", r.IntN(3)), Device: int32(r.IntN(3)), Day: int32(r.IntN(40) - 20), Kind: kinds[r.IntN(len(kinds))], Cell: cell()}
-				if k.Kind == heatmap.Page {
-					// The page dictionary's keys name only the page.
-					k.Device, k.Day, k.Cell = 0, 0, ""
-				}
-				n := int64(r.IntN(5) - 2)
-				ds[r.IntN(len(ds))].Add(k, heatmap.Vec{N: n, X: 2 * n}, 1)
+		sc := &deltaScratch{}
+		for round, changes := range []int{3000, 200, 5000} {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, round), func(t *testing.T) { checkWriteDeltas(t, r, cell, kinds, tc.rowsOf, sc, changes) })
+		}
+	}
+}
+
+// checkWriteDeltas writes random changes in three maps with writeDeltas
+// (on sc) and checks the rows written against their sums, key by key.
+func checkWriteDeltas(t *testing.T, r *rand.Rand, cell func() string, kinds []heatmap.Kind, rowsOf func(heatmap.Key) rows, sc *deltaScratch, changes int) {
+	ds := []heatmap.Deltas{{}, {}, {}}
+	for range changes {
+		k := heatmap.Key{Page: fmt.Sprintf("https://a/%d", r.IntN(3)), Device: int32(r.IntN(3)), Day: int32(r.IntN(40) - 20), Kind: kinds[r.IntN(len(kinds))], Cell: cell()}
+		if k.Kind == heatmap.Page {
+			// The page dictionary's keys name only the page.
+			k.Device, k.Day, k.Cell = 0, 0, ""
+		}
+		n := int64(r.IntN(5) - 2)
+		ds[r.IntN(len(ds))].Add(k, heatmap.Vec{N: n, X: 2 * n}, 1)
+	}
+	// What each row's cells must sum to, built key by key.
+	type at struct{ row, cell string }
+	want := map[at]heatmap.Vec{}
+	for k, v := range sum(ds...) {
+		rw := rowsOf(k)
+		if k.Kind == heatmap.Page {
+			if rw&dayRow != 0 {
+				want[at{string(pageKey(1, k.Page)), ""}] = v
 			}
-			// What each row's cells must sum to, built key by key.
-			type at struct{ row, cell string }
-			want := map[at]heatmap.Vec{}
-			for k, v := range sum(ds...) {
-				rw := tc.rowsOf(k)
-				if k.Kind == heatmap.Page {
-					if rw&dayRow != 0 {
-						want[at{string(pageKey(1, k.Page)), ""}] = v
-					}
-					continue
-				}
-				if rw&weekRow != 0 {
-					wk := at{string(heatGroup(1, k.Page, k.Device, k.Kind|weekFlag).i32(weekOf(k.Day))), k.Cell}
-					want[wk] = want[wk].Add(v, 1)
-				}
-				if rw&dayRow != 0 {
-					dk := at{string(heatKey(1, k)), k.Cell}
-					want[dk] = want[dk].Add(v, 1)
-				}
-			}
-			maps.DeleteFunc(want, func(_ at, v heatmap.Vec) bool { return v.Zero() })
-			s := open(t, store.Limits{})
-			b := s.db.NewBatch()
-			defer b.Close()
-			if err := writeDeltas(b, 1, tc.rowsOf, ds...); err != nil {
+			continue
+		}
+		if rw&weekRow != 0 {
+			wk := at{string(heatGroup(1, k.Page, k.Device, k.Kind|weekFlag).i32(weekOf(k.Day))), k.Cell}
+			want[wk] = want[wk].Add(v, 1)
+		}
+		if rw&dayRow != 0 {
+			dk := at{string(heatKey(1, k)), k.Cell}
+			want[dk] = want[dk].Add(v, 1)
+		}
+	}
+	maps.DeleteFunc(want, func(_ at, v heatmap.Vec) bool { return v.Zero() })
+	s := open(t, store.Limits{})
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := writeDeltas(b, sc, 1, rowsOf, ds...); err != nil {
+		t.Fatal(err)
+	}
+	got := map[at]heatmap.Vec{}
+	written := map[string]bool{}
+	rd := b.Reader()
+	for {
+		kind, k, v, ok, err := rd.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		if kind != pebble.InternalKeyKindMerge {
+			t.Fatalf("row %x written as %v, want a merge", k, kind)
+		}
+		if written[string(k)] {
+			t.Fatalf("row %x written twice", k)
+		}
+		written[string(k)] = true
+		if k[0] == pHeatPage {
+			vec, err := heatmap.UnmarshalVec(v)
+			if err != nil {
 				t.Fatal(err)
 			}
-			got := map[at]heatmap.Vec{}
-			written := map[string]bool{}
-			rd := b.Reader()
-			for {
-				kind, k, v, ok, err := rd.Next()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !ok {
-					break
-				}
-				if kind != pebble.InternalKeyKindMerge {
-					t.Fatalf("row %x written as %v, want a merge", k, kind)
-				}
-				if written[string(k)] {
-					t.Fatalf("row %x written twice", k)
-				}
-				written[string(k)] = true
-				if k[0] == pHeatPage {
-					vec, err := heatmap.UnmarshalVec(v)
-					if err != nil {
-						t.Fatal(err)
-					}
-					got[at{string(k), ""}] = vec
-					continue
-				}
-				if len(k) != heatKeyLen || k[9] != heatListMark {
-					t.Fatalf("row %x is not a list's", k)
-				}
-				cells, err := decodeHeatList(v)
-				if err != nil {
-					t.Fatalf("row %x: %v", k, err)
-				}
-				if len(cells) == 0 {
-					t.Fatalf("row %x written with no cell", k)
-				}
-				for _, c := range cells {
-					got[at{string(k), string(c.cell)}] = c.v
-				}
-			}
-			if !maps.Equal(got, want) {
-				t.Fatalf("wrote %d cells, want %d (or different sums)", len(got), len(want))
-			}
-		})
+			got[at{string(k), ""}] = vec
+			continue
+		}
+		if len(k) != heatKeyLen || k[9] != heatListMark {
+			t.Fatalf("row %x is not a list's", k)
+		}
+		cells, err := decodeHeatList(v)
+		if err != nil {
+			t.Fatalf("row %x: %v", k, err)
+		}
+		if len(cells) == 0 {
+			t.Fatalf("row %x written with no cell", k)
+		}
+		for _, c := range cells {
+			got[at{string(k), string(c.cell)}] = c.v
+		}
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("wrote %d cells, want %d (or different sums)", len(got), len(want))
 	}
 }
 

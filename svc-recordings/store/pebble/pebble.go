@@ -500,7 +500,7 @@ func (s *Store) applyAppend(b *pebble.Batch, order []*group, stripeIdx []int, si
 	nowMs := time.Now().UnixMilli()
 	// The call's heatmap changes, per site, summed over its sessions before
 	// they are queued (heatqueue.go): chunks of one page share most cells.
-	heat := map[int64]*siteHeat{}
+	heat := s.callHeat(chunks)
 	for _, g := range order {
 		if err := s.appendSession(b, g, chunks, res, nowMs, heat); err != nil {
 			return false, err
