@@ -77,13 +77,18 @@ type positions struct {
 // "positions" array; Positions answers them. Reading them in the walk that
 // checks the event spares the caller a second walk over its positions,
 // most of a batch's bytes after the snapshot. It changes nothing Next
-// accepts or refuses. Call it before the first Next.
-func (it *Events) ReadPositions(keys []string) {
+// accepts or refuses. Call it before the first Next. buf lends its memory
+// (its elements are overwritten): a caller reading many batches spares an
+// allocation per batch; nil allocates room for a few events of rrweb's
+// (about ten positions each).
+func (it *Events) ReadPositions(keys []string, buf []Floats) {
 	if len(keys) > MaxPositionKeys {
 		panic("batch: ReadPositions takes at most 4 keys")
 	}
-	// Room for the positions of a few events of rrweb's (about ten each).
-	it.pos = positions{keys: keys, vals: make([]Floats, 0, 32)}
+	if buf == nil {
+		buf = make([]Floats, 0, 32)
+	}
+	it.pos = positions{keys: keys, vals: buf[:0]}
 }
 
 // Positions answers the current event's positions as ReadPositions asked

@@ -14,7 +14,9 @@ import (
 func readAll(raw []byte, keys []string) (evs []Event, pos [][]Floats, snaps []*[2]Value, err error) {
 	it := NewEvents(raw)
 	if keys != nil {
-		it.ReadPositions(keys)
+		// A lent buffer with room for one element, holding another
+		// batch's: nothing of it may show.
+		it.ReadPositions(keys, []Floats{{Found: 7, V: [MaxPositionKeys]float64{1, 2, 3, 4}}}[:0:1])
 		it.ReadSnapshotFields()
 	}
 	for it.Next() {

@@ -136,6 +136,54 @@ func TestExtractHeat(t *testing.T) {
 	}
 }
 
+// TestHeatReadersReused: extraction reuses its readers from chunk to
+// chunk (newHeatReader, release), and nothing of one chunk shows in
+// another's stats: each of chunks with moves, scrolls, clicks, a route
+// change and a snapshot, or none of these, extracts the same in every
+// order, twice over.
+func TestHeatReadersReused(t *testing.T) {
+	day := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	chunks := []*recordingsv1.Chunk{
+		twoPagesChunk(t, day),
+		heatChunk(t, 1, "p_heat_0002", "https://shop.example/c", day, slView(2000, 0, 0, 1200, 5000, 900),
+			moves(2100, [3]int{10, 20, -300}, [3]int{900, 4000, -100}, [3]int{905, 4001, 0}), docScroll(2200, 3000)),
+		heatChunk(t, 2, "p_heat_0003", "https://shop.example/d", day, custom(3000, "plain", map[string]any{"a": 1})),
+		heatChunk(t, 3, "p_heat_0004", "https://shop.example/e", day, slView(4000, 0, 0, 800, 900, 900),
+			clickOn(4100, 3, 5, 5), slClick(4101, 3, "body>a", 10, 90)),
+	}
+	want := make([]string, len(chunks))
+	for i, c := range chunks {
+		st, err := Extract(c, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = statsJSON(t, st)
+	}
+	for _, order := range [][]int{{0, 1, 2, 3}, {3, 2, 1, 0}, {1, 3, 0, 2}, {2, 0, 3, 1, 0, 1}} {
+		for range 2 {
+			for _, i := range order {
+				st, err := Extract(chunks[i], 1, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := statsJSON(t, st); got != want[i] {
+					t.Fatalf("chunk %d after others (order %v):\n%s\nalone:\n%s", i, order, got, want[i])
+				}
+			}
+		}
+	}
+}
+
+// statsJSON is st as JSON, every field (pointers followed).
+func statsJSON(t *testing.T, st ChunkStats) string {
+	t.Helper()
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // TestExtractWithoutHeat: with heatmaps off a chunk's stats are Extract's
 // but for the heat data: no Heat, no anchors, nothing for the fold's reach
 // and clicked elements.
@@ -361,7 +409,7 @@ func TestPositionsReadInTheWalk(t *testing.T) {
 			walked.Events = rrwebOrder(t, events)
 			read := 0
 			it := batch.NewEvents(walked.Events)
-			it.ReadPositions(positionKeys)
+			it.ReadPositions(positionKeys, nil)
 			for it.Next() {
 				if _, ok := it.Positions(); ok {
 					read++

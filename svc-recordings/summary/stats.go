@@ -321,6 +321,7 @@ func extract(ch *recordingsv1.Chunk, storedBytes, expiresMs int64, heat bool, ea
 	var h *heatReader
 	if heat && mapped(ch.GetClient().GetDeviceType()) {
 		h = newHeatReader()
+		defer h.release()
 	}
 	if err := st.addEvents(ch.GetEvents(), h, each); err != nil {
 		return st, err
@@ -393,7 +394,7 @@ func (st *ChunkStats) addEvents(raw []byte, heat *heatReader, each func(batch.Ev
 	if heat != nil {
 		// What heatmaps read of pointer moves and snapshots, read as the
 		// events are checked.
-		it.ReadPositions(positionKeys)
+		it.ReadPositions(positionKeys, heat.pos)
 		it.ReadSnapshotFields()
 	}
 	for it.Next() {
