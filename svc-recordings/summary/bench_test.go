@@ -13,6 +13,7 @@ import (
 	"github.com/sightlinehq/sightline/batch"
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
 	"github.com/sightlinehq/sightline/internal/loadgen"
+	"github.com/sightlinehq/sightline/svc-recordings/storedjson"
 )
 
 // BenchmarkExtract reduces the batch captured from real Chromium.
@@ -100,6 +101,31 @@ func BenchmarkExtractFullSnapshot(b *testing.B) {
 // difference is what reading it costs an append (issue 13 weighs
 // aggregation against appending without it).
 func BenchmarkExtractHeat(b *testing.B) {
+	c := heatBatch()
+	for _, mode := range []struct {
+		name    string
+		extract func(*recordingsv1.Chunk, int64, int64) (ChunkStats, error)
+	}{{"heat", Extract}, {"without-heat", ExtractWithoutHeat}} {
+		b.Run(mode.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.Events)))
+			b.ReportAllocs()
+			for b.Loop() {
+				st, err := mode.extract(c, 1, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if mode.name == "heat" && (st.Heat == nil || len(st.Heat.Moves) == 0 || st.Clicks[1].H.Sel == "") {
+					b.Fatalf("no heat read: %+v", st.Heat)
+				}
+			}
+		})
+	}
+}
+
+// heatBatch is a tracker batch carrying what heatmaps read: sl:view, ten
+// mousemove events of six positions, scrolls, two clicks with their
+// sl:click.
+func heatBatch() *recordingsv1.Chunk {
 	type event struct {
 		t    int64
 		json string
@@ -138,23 +164,47 @@ func BenchmarkExtractHeat(b *testing.B) {
 	for _, e := range evs {
 		js = append(js, e.json)
 	}
-	c := &recordingsv1.Chunk{Events: []byte("[" + strings.Join(js, ",") + "]"), PageViewId: "p_x", Url: "https://shop.example.com/product/espresso-machine"}
-	for _, mode := range []struct {
-		name    string
-		extract func(*recordingsv1.Chunk, int64, int64) (ChunkStats, error)
-	}{{"heat", Extract}, {"without-heat", ExtractWithoutHeat}} {
-		b.Run(mode.name, func(b *testing.B) {
-			b.SetBytes(int64(len(c.Events)))
-			b.ReportAllocs()
-			for b.Loop() {
-				st, err := mode.extract(c, 1, 0)
-				if err != nil {
+	return &recordingsv1.Chunk{Events: []byte("[" + strings.Join(js, ",") + "]"), PageViewId: "p_x", Url: "https://shop.example.com/product/espresso-machine"}
+}
+
+// BenchmarkStatsMarshal encodes the stats of heatBatch and of the recorded
+// session as an append stores them: through the struct's encoder with the
+// heat's MarshalJSON (what Marshal did before) and with the heat written
+// last by its own encoder into a reused buffer (AppendMarshal), in one run.
+func BenchmarkStatsMarshal(b *testing.B) {
+	st, err := Extract(heatBatch(), 1, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stats := []ChunkStats{st}
+	for _, c := range loadRecording(b) {
+		st, err := Extract(c, 1, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stats = append(stats, st)
+	}
+	b.Run("struct-encoder", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for i := range stats {
+				out := stats[i]
+				out.Clicks = compactAnchors(&stats[i])
+				if _, err := storedjson.Marshal(&out); err != nil {
 					b.Fatal(err)
 				}
-				if mode.name == "heat" && (st.Heat == nil || len(st.Heat.Moves) == 0 || st.Clicks[1].H.Sel == "") {
-					b.Fatalf("no heat read: %+v", st.Heat)
+			}
+		}
+	})
+	b.Run("heat-last", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			for i := range stats {
+				if buf, err = stats[i].AppendMarshal(buf[:0]); err != nil {
+					b.Fatal(err)
 				}
 			}
-		})
-	}
+		}
+	})
 }

@@ -24,19 +24,23 @@ type heatJSON struct {
 
 // MarshalJSON writes the flat form.
 func (h Heat) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 64+len(h.Moves)*16+len(h.Scrolls)*24)
+	return h.appendJSON(make([]byte, 0, 64+len(h.Moves)*16+len(h.Scrolls)*24))
+}
+
+// appendJSON appends MarshalJSON's bytes to b.
+func (h *Heat) appendJSON(b []byte) ([]byte, error) {
 	b = append(b, '{')
+	open := len(b)
 	sep := func() {
-		if len(b) > 1 {
+		if len(b) > open {
 			b = append(b, ',')
 		}
 	}
 	if len(h.Pages) > 0 {
-		pg, err := storedjson.Marshal(h.Pages)
-		if err != nil {
+		var err error
+		if b, err = storedjson.Append(append(b, `"pg":`...), h.Pages); err != nil {
 			return nil, err
 		}
-		b = append(append(b, `"pg":`...), pg...)
 	}
 	ints := func(name string, n int, row func(i int) [4]int32) {
 		if n == 0 {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sightlinehq/sightline/svc-recordings/storedjson"
 )
 
 // TestHeatJSON: the flat form reads back what was written, the object form
@@ -52,6 +54,54 @@ func TestHeatJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(bad), &h); err == nil {
 			t.Errorf("%s read as %+v", bad, h)
 		}
+	}
+}
+
+// TestMarshalWritesHeatLast: Marshal writes the heat after the rest of the
+// stats itself, and the bytes are those the struct's encoder writes
+// through Heat.MarshalJSON: for the recorded session's stats, a chunk of
+// two pages, stats without heat, and heat of pages that need escapes, an
+// empty heat and heat of every field; appended after bytes already in the
+// buffer.
+func TestMarshalWritesHeatLast(t *testing.T) {
+	var stats []ChunkStats
+	for _, c := range loadRecording(t) {
+		st, err := Extract(c, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats = append(stats, st)
+	}
+	two, err := Extract(twoPagesChunk(t, time.Date(2026, 11, 20, 23, 59, 0, 0, time.UTC)), 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats = append(stats, two, ChunkStats{},
+		ChunkStats{EventCount: 1, Heat: &Heat{}},
+		ChunkStats{EventCount: 1, Heat: &Heat{Moves: []Move{{X: 1}}, Snap: 1}},
+		ChunkStats{URL: "u", Heat: &Heat{Pages: []string{"https://x/<a>&\u2028\xff\"q\"", "b"}, Moves: []Move{{Page: 1, X: 2, Y: -3, N: 4}}, Scrolls: []Scroll{{Bottom: 5, Doc: 6, Fold: 7}}, Snap: 2}})
+	withHeat := 0
+	for i := range stats {
+		st := &stats[i]
+		if st.Heat != nil {
+			withHeat++
+		}
+		out := *st
+		out.Clicks = compactAnchors(st)
+		want, err := storedjson.Marshal(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.AppendMarshal([]byte("kept"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != "kept"+string(want) {
+			t.Fatalf("stats %d written as\n%s\nthe struct's encoder writes\n%s", i, got[4:], want)
+		}
+	}
+	if withHeat < 4 {
+		t.Fatalf("%d stats with heat: the test checks little", withHeat)
 	}
 }
 

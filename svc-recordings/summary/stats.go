@@ -192,27 +192,31 @@ type ChunkStats struct {
 // out its day when it is the chunk's (compactAnchors), and selectors keep
 // their '>' unescaped.
 func (s *ChunkStats) Marshal() ([]byte, error) {
-	b, err := storedjson.Marshal(s.stored())
-	if err != nil {
-		return nil, fmt.Errorf("summary: encode chunk stats: %w", err)
-	}
-	return b, nil
+	return s.AppendMarshal(make([]byte, 0, 512))
 }
 
 // AppendMarshal appends Marshal's bytes to b.
+//
+// The heat, the struct's last field, is written by its own encoder after
+// the rest: through the struct's encoder, the bytes its MarshalJSON
+// answered were parsed again and copied (a third of the stats' encoding in
+// bench-heatmaps' profile). The bytes are the same.
 func (s *ChunkStats) AppendMarshal(b []byte) ([]byte, error) {
-	b, err := storedjson.Append(b, s.stored())
+	out := *s
+	out.Clicks = compactAnchors(s)
+	heat := out.Heat
+	out.Heat = nil
+	b, err := storedjson.Append(b, &out)
+	if err == nil && heat != nil {
+		// The struct's closing brace makes way for its last member
+		// (EventCount and the byte counts are always written: never "{}").
+		b, err = heat.appendJSON(append(b[:len(b)-1], `,"ht":`...))
+		b = append(b, '}')
+	}
 	if err != nil {
 		return nil, fmt.Errorf("summary: encode chunk stats: %w", err)
 	}
 	return b, nil
-}
-
-// stored is s as Marshal writes it.
-func (s *ChunkStats) stored() *ChunkStats {
-	out := *s
-	out.Clicks = compactAnchors(s)
-	return &out
 }
 
 // UnmarshalStats decodes stored stats (either form of anchors).
