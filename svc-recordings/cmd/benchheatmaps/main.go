@@ -155,30 +155,65 @@ func startService(ctx context.Context, heatmaps bool) (*service, string, error) 
 	if err := fs.Parse([]string{"-recordings.heatmaps=" + strconv.FormatBool(heatmaps)}); err != nil {
 		return nil, "", err
 	}
-	svc, err := recordings.New(ctx, cfg, recordings.Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	svc, err := recordings.New(ctx, cfg, recordings.Deps{Authorizer: siteaccesstest.AllowAll{}, DataDir: dir, Search: takingSearch{},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, "", err
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		svc.Close()
+		os.RemoveAll(dir)
 		return nil, "", err
 	}
+	// The service's background work runs as in the product: the outbox
+	// relay delivering summaries to search (takingSearch), notify's
+	// events, asset capture.
+	runCtx, stopRun := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- svc.Run(runCtx) }()
 	srv := grpc.NewServer(grpc.MaxRecvMsgSize(64 << 20))
 	recordingsv1.RegisterRecordingsServiceServer(srv, svc)
 	recordingsv1.RegisterRecordingsInternalServiceServer(srv, svc.Internal())
 	go srv.Serve(lis)
+	stop := func() {
+		srv.Stop()
+		stopRun()
+		if err := <-ran; err != nil && !errors.Is(err, context.Canceled) {
+			log.Printf("recordings: %v", err)
+		}
+		svc.Close()
+		os.RemoveAll(dir)
+	}
 	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20), grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {
+		stop()
 		return nil, "", err
 	}
 	return &service{client: recordingsClient{recordingsv1.NewRecordingsServiceClient(cc), recordingsv1.NewRecordingsInternalServiceClient(cc)}, close: func() {
 		cc.Close()
-		srv.Stop()
-		svc.Close()
-		os.RemoveAll(dir)
+		stop()
 	}}, lis.Addr().String(), nil
+}
+
+// takingSearch stands in for search, which the product's recordings hands
+// each session's summary through its outbox: it takes every delivery, so
+// the outbox drains as in the product. (Undrained, the outbox kept every
+// entry — with heatmaps on, each session's clicked elements — and the
+// store rewrote them in its compactions, which the product does not.) What
+// search does with a summary is search's cost, not an append's.
+type takingSearch struct {
+	searchv1.SearchInternalServiceClient
+}
+
+func (takingSearch) UpsertSessions(_ context.Context, req *searchv1.UpsertSessionsRequest, _ ...grpc.CallOption) (*searchv1.UpsertSessionsResponse, error) {
+	return &searchv1.UpsertSessionsResponse{Upserted: int32(len(req.GetSessions()))}, nil
+}
+
+func (takingSearch) DeleteSessions(_ context.Context, req *searchv1.DeleteSessionsRequest, _ ...grpc.CallOption) (*searchv1.DeleteSessionsResponse, error) {
+	return &searchv1.DeleteSessionsResponse{}, nil
 }
 
 // run measures appends first, in service processes of their own, then
