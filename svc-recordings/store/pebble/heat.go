@@ -308,13 +308,35 @@ func writeSiteHeat(b *pebble.Batch, sc *deltaScratch, site int64, hs []*siteHeat
 	return nil
 }
 
-// deltaRow is one change as writeDeltas lists it: its cell, its list's
-// place in key order and its value's index (sorting moves 24 bytes, not
-// 72).
+// deltaRow is one change as writeDeltas lists it: its cell and the cell's
+// first 8 bytes as a number (prefix), its list's place in key order and its
+// value's index (sorting moves 32 bytes, not 80).
 type deltaRow struct {
 	cell string
+	pre  uint64
 	list int32
 	vec  int32
+}
+
+// prefix answers the first 8 bytes of cell, big-endian, zeros past its
+// end: two cells whose prefixes differ sort as their prefixes do, so most
+// comparisons of a flush's sort (move cells are 6 bytes) compare numbers,
+// not strings.
+func prefix(cell string) uint64 {
+	var b [8]byte
+	copy(b[:], cell)
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// compareRows orders rows by list, then cell.
+func compareRows(a, b deltaRow) int {
+	switch {
+	case a.list != b.list:
+		return cmp.Compare(a.list, b.list)
+	case a.pre != b.pre:
+		return cmp.Compare(a.pre, b.pre)
+	}
+	return strings.Compare(a.cell, b.cell)
 }
 
 // deltaScratch is writeDeltas' working memory. The flusher keeps one
@@ -402,7 +424,7 @@ func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heat
 			}
 			if lists[i].r != 0 {
 				lists[i].n++
-				rows = append(rows, deltaRow{cell: k.Cell, list: i, vec: int32(len(vecs))})
+				rows = append(rows, deltaRow{cell: k.Cell, pre: prefix(k.Cell), list: i, vec: int32(len(vecs))})
 				vecs = append(vecs, v)
 			}
 		}
@@ -436,9 +458,7 @@ func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heat
 	for i := range rows {
 		rows[i].list = lists[rows[i].list].rank
 	}
-	slices.SortFunc(rows, func(a, b deltaRow) int {
-		return cmp.Or(cmp.Compare(a.list, b.list), strings.Compare(a.cell, b.cell))
-	})
+	slices.SortFunc(rows, compareRows)
 	sameWeek := func(a, b *dayList) bool {
 		return a.page == b.page && a.device == b.device && a.kind == b.kind && weekOf(a.day) == weekOf(b.day)
 	}
