@@ -64,6 +64,11 @@ func TestHeatJSON(t *testing.T) {
 // empty heat and heat of every field; appended after bytes already in the
 // buffer.
 func TestMarshalWritesHeatLast(t *testing.T) {
+	// AppendMarshal writes the heat in place of the closing brace: a
+	// member after it would move.
+	if st := reflect.TypeFor[ChunkStats](); st.Field(st.NumField()-1).Name != "Heat" {
+		t.Fatalf("ChunkStats' last field is %s: AppendMarshal writes Heat last", st.Field(st.NumField()-1).Name)
+	}
 	var stats []ChunkStats
 	for _, c := range loadRecording(t) {
 		st, err := Extract(c, 1, 0)

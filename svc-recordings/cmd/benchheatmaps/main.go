@@ -92,7 +92,7 @@ func main() {
 	flag.IntVar(&o.roundVisits, "round-visits", 96, "page views (12 batches each) per variant per round")
 	cpuprofileFlag := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	memprofile := flag.String("memprofile", "", "write an allocation profile of the run here (at its end)")
-	flag.StringVar(&o.profiles, "profiles", "", "write CPU profiles of the append comparison's service processes into this directory")
+	flag.StringVar(&o.profiles, "profiles", "", "write CPU and allocation profiles of the append comparison's service processes into this directory")
 	serveMode := flag.String("serve", "", "internal: serve recordings with heatmaps on or off until stdin closes (the append comparison's processes)")
 	flag.Parse()
 	stopProfile, err := cpuprofile.Start(*cpuprofileFlag)

@@ -571,14 +571,6 @@ func FuzzDecodeQueued(f *testing.F) {
 // inputs of different sizes: nothing of one write shows in the next.
 func TestWriteDeltasLists(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	cell := func() string {
-		b := make([]byte, []int{0, 1, 5, 6, 7, 40}[r.IntN(6)])
-		for i := range b {
-			b[i] = "\x00\x01ab\xff"[r.IntN(5)]
-		}
-		return string(b)
-	}
-	kinds := []heatmap.Kind{heatmap.Click, heatmap.Move, heatmap.Scroll, heatmap.Rage, heatmap.Dead, heatmap.Sessions, heatmap.Page}
 	for _, tc := range []struct {
 		name   string
 		rowsOf func(heatmap.Key) rows
@@ -588,14 +580,22 @@ func TestWriteDeltasLists(t *testing.T) {
 	} {
 		sc := &deltaScratch{}
 		for round, changes := range []int{3000, 200, 5000} {
-			t.Run(fmt.Sprintf("%s/%d", tc.name, round), func(t *testing.T) { checkWriteDeltas(t, r, cell, kinds, tc.rowsOf, sc, changes) })
+			t.Run(fmt.Sprintf("%s/%d", tc.name, round), func(t *testing.T) { checkWriteDeltas(t, r, tc.rowsOf, sc, changes) })
 		}
 	}
 }
 
 // checkWriteDeltas writes random changes in three maps with writeDeltas
 // (on sc) and checks the rows written against their sums, key by key.
-func checkWriteDeltas(t *testing.T, r *rand.Rand, cell func() string, kinds []heatmap.Kind, rowsOf func(heatmap.Key) rows, sc *deltaScratch, changes int) {
+func checkWriteDeltas(t *testing.T, r *rand.Rand, rowsOf func(heatmap.Key) rows, sc *deltaScratch, changes int) {
+	cell := func() string {
+		b := make([]byte, []int{0, 1, 5, 6, 7, 40}[r.IntN(6)])
+		for i := range b {
+			b[i] = "\x00\x01ab\xff"[r.IntN(5)]
+		}
+		return string(b)
+	}
+	kinds := []heatmap.Kind{heatmap.Click, heatmap.Move, heatmap.Scroll, heatmap.Rage, heatmap.Dead, heatmap.Sessions, heatmap.Page}
 	ds := []heatmap.Deltas{{}, {}, {}}
 	for range changes {
 		k := heatmap.Key{Page: fmt.Sprintf("https://a/%d", r.IntN(3)), Device: int32(r.IntN(3)), Day: int32(r.IntN(40) - 20), Kind: kinds[r.IntN(len(kinds))], Cell: cell()}
