@@ -148,8 +148,12 @@ const FoldCell = "\xff"
 
 // ClickCell is the cell of a click at (rx, ry) % of the box of sel.
 func ClickCell(rx, ry int8, sel string) string {
+	return string(appendClickCell(make([]byte, 0, 2+len(sel)), rx, ry, sel))
+}
+
+func appendClickCell(b []byte, rx, ry int8, sel string) []byte {
 	q := func(v int8) byte { return byte(min(max(v, 0), 100) / ClickStep * ClickStep) }
-	return string([]byte{q(rx), q(ry)}) + sel
+	return append(append(b, q(rx), q(ry)), sel...)
 }
 
 // ParseClickCell reads ClickCell's cell.
@@ -163,15 +167,20 @@ func ParseClickCell(c string) (rx, ry int8, sel string, ok bool) {
 // MoveCell is the cell at (x, y).
 func MoveCell(x, y int32) string {
 	// Built in an array: one allocation (the string) per move, not three.
-	var b [6]byte
-	binary.BigEndian.PutUint16(b[:2], uint16(x))
-	binary.BigEndian.PutUint32(b[2:], uint32(y))
-	return string(b[:])
+	var b [moveCellLen]byte
+	return string(appendMoveCell(b[:0], x, y))
+}
+
+// moveCellLen is a move cell's length.
+const moveCellLen = 6
+
+func appendMoveCell(b []byte, x, y int32) []byte {
+	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint16(b, uint16(x)), uint32(y))
 }
 
 // ParseMoveCell reads MoveCell's cell.
 func ParseMoveCell(c string) (x, y int32, ok bool) {
-	if len(c) != 6 {
+	if len(c) != moveCellLen {
 		return 0, 0, false
 	}
 	return int32(binary.BigEndian.Uint16([]byte(c[:2]))), int32(binary.BigEndian.Uint32([]byte(c[2:]))), true
@@ -188,6 +197,10 @@ func AddChunk(d Deltas, st *summary.ChunkStats, sign int64) {
 	if st.Client != nil {
 		device = st.Client.DeviceType
 	}
+	// The chunk's cells are cut from one string: one allocation per chunk,
+	// not one per cell (they were a tenth of what an append with heatmaps
+	// allocated in bench-heatmaps, and paid for in the collector's assists).
+	cells := chunkCells(st)
 	// The page dictionary's click count is added once per run of clicks
 	// on one page (a chunk's clicks are nearly always on one): a map
 	// update less per click.
@@ -196,7 +209,9 @@ func AddChunk(d Deltas, st *summary.ChunkStats, sign int64) {
 		if c.H == nil || c.H.Page == "" {
 			continue
 		}
-		d.Add(Key{Page: c.H.Page, Device: device, Day: c.H.Day, Kind: Click, Cell: ClickCell(c.H.RX, c.H.RY, c.H.Sel)}, anchorVec(c.H), sign)
+		n := 2 + len(c.H.Sel)
+		d.Add(Key{Page: c.H.Page, Device: device, Day: c.H.Day, Kind: Click, Cell: cells[:n]}, anchorVec(c.H), sign)
+		cells = cells[n:]
 		if c.H.Page != page && clicks > 0 {
 			d.Add(Key{Page: page, Kind: Page}, Vec{X: clicks}, sign)
 			clicks = 0
@@ -215,8 +230,49 @@ func AddChunk(d Deltas, st *summary.ChunkStats, sign int64) {
 		if int(m.Page) >= len(st.Heat.Pages) {
 			continue
 		}
-		d.Add(Key{Page: st.Heat.Pages[m.Page], Device: device, Day: day, Kind: Move, Cell: MoveCell(m.X, m.Y)}, Vec{N: int64(m.N)}, sign)
+		d.Add(Key{Page: st.Heat.Pages[m.Page], Device: device, Day: day, Kind: Move, Cell: cells[:moveCellLen]}, Vec{N: int64(m.N)}, sign)
+		cells = cells[moveCellLen:]
 	}
+}
+
+// chunkCells answers the cells AddChunk adds, one after the other in one
+// string: ClickCell's of each anchored click, then MoveCell's of each move
+// on a known page.
+func chunkCells(st *summary.ChunkStats) string {
+	n := 0
+	for _, c := range st.Clicks {
+		if c.H != nil && c.H.Page != "" {
+			n += 2 + len(c.H.Sel)
+		}
+	}
+	if st.Heat != nil {
+		for _, m := range st.Heat.Moves {
+			if int(m.Page) < len(st.Heat.Pages) {
+				n += moveCellLen
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	var buf [256]byte // a chunk's usual cells fit: the string is then the only allocation
+	b := buf[:0]
+	if n > len(buf) {
+		b = make([]byte, 0, n)
+	}
+	for _, c := range st.Clicks {
+		if c.H != nil && c.H.Page != "" {
+			b = appendClickCell(b, c.H.RX, c.H.RY, c.H.Sel)
+		}
+	}
+	if st.Heat != nil {
+		for _, m := range st.Heat.Moves {
+			if int(m.Page) < len(st.Heat.Pages) {
+				b = appendMoveCell(b, m.X, m.Y)
+			}
+		}
+	}
+	return string(b)
 }
 
 func anchorVec(a *summary.Anchor) Vec {

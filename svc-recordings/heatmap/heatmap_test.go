@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	recordingsv1 "github.com/sightlinehq/sightline/gen/sightline/recordings/v1"
@@ -173,6 +174,61 @@ func TestBuildMoves(t *testing.T) {
 
 // moveCellReference is MoveCell as first written (appends), the stored
 // form the one-allocation MoveCell must keep byte for byte.
+// TestAddChunkMatchesReference: AddChunk, which cuts a chunk's cells from
+// one string, adds what adding each click and move with its own cell
+// (ClickCell, MoveCell) adds, on random chunks: clicks without an anchor
+// or a page, moves on a page the chunk does not have, selectors past the
+// stack buffer, several pages, no heat.
+func TestAddChunkMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	pages := []string{"https://x.example/a", "https://x.example/b/*", ""}
+	for range 2000 {
+		st := summary.ChunkStats{ServerMs: 20000*86_400_000 + r.Int64N(86_400_000), Client: &summary.Client{DeviceType: r.Int32N(4)}}
+		if r.IntN(4) > 0 {
+			st.Heat = &summary.Heat{Pages: pages[:r.IntN(3)]}
+			for range r.IntN(30) {
+				st.Heat.Moves = append(st.Heat.Moves, summary.Move{Page: uint8(r.IntN(3)), X: r.Int32N(1001), Y: r.Int32N(9000) - 100, N: 1 + r.Int32N(40)})
+			}
+		}
+		for range r.IntN(8) {
+			var c summary.Click
+			if r.IntN(5) > 0 {
+				sel := strings.Repeat("body>main>div.c-card>", 1+r.IntN(3)) + strconv.Itoa(r.IntN(4))
+				if r.IntN(10) == 0 {
+					sel = strings.Repeat("x", 300)
+				}
+				c.H = &summary.Anchor{Page: pages[r.IntN(3)], Day: 20000 - r.Int32N(2), Sel: sel, RX: int8(r.IntN(120) - 10), RY: int8(r.IntN(101)), Known: r.IntN(2) == 0, X: r.Int32N(1001), Y: r.Int32N(5000)}
+			}
+			st.Clicks = append(st.Clicks, c)
+		}
+		sign := int64(1 - 2*r.IntN(2))
+		want := Deltas{}
+		clicks := map[string]int64{}
+		for _, c := range st.Clicks {
+			if c.H == nil || c.H.Page == "" {
+				continue
+			}
+			want.Add(Key{Page: c.H.Page, Device: st.Client.DeviceType, Day: c.H.Day, Kind: Click, Cell: ClickCell(c.H.RX, c.H.RY, c.H.Sel)}, anchorVec(c.H), sign)
+			clicks[c.H.Page]++
+		}
+		for page, n := range clicks {
+			want.Add(Key{Page: page, Kind: Page}, Vec{X: n}, sign)
+		}
+		if st.Heat != nil {
+			for _, m := range st.Heat.Moves {
+				if int(m.Page) < len(st.Heat.Pages) {
+					want.Add(Key{Page: st.Heat.Pages[m.Page], Device: st.Client.DeviceType, Day: summary.Day(st.ServerMs), Kind: Move, Cell: MoveCell(m.X, m.Y)}, Vec{N: int64(m.N)}, sign)
+				}
+			}
+		}
+		got := Deltas{}
+		AddChunk(got, &st, sign)
+		if !maps.Equal(got.Prune(), want.Prune()) {
+			t.Fatalf("AddChunk(%+v)\n got %v\nwant %v", st, got, want)
+		}
+	}
+}
+
 func moveCellReference(x, y int32) string {
 	b := binary.BigEndian.AppendUint16(nil, uint16(x))
 	return string(binary.BigEndian.AppendUint32(b, uint32(y)))
