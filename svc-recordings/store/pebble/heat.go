@@ -347,6 +347,7 @@ type deltaScratch struct {
 	rows  []deltaRow
 	vecs  []heatmap.Vec
 	cells []heatCell
+	lists []byte // a week's encoded lists
 }
 
 // maxScratchRows bounds what the flusher keeps between flushes (about
@@ -355,14 +356,14 @@ const maxScratchRows = 100_000
 
 // release clears what the scratch refers to (the flushed maps' strings)
 // and keeps its memory for the next flush, unless it grew past the bound.
-func (sc *deltaScratch) release(rows []deltaRow, vecs []heatmap.Vec, cells []heatCell) {
-	if cap(rows) > maxScratchRows {
+func (sc *deltaScratch) release(rows []deltaRow, vecs []heatmap.Vec, cells []heatCell, lists []byte) {
+	if cap(rows) > maxScratchRows || cap(lists) > maxScratchRows*16 {
 		*sc = deltaScratch{}
 		return
 	}
 	clear(rows)
 	clear(cells[:cap(cells)])
-	sc.rows, sc.vecs, sc.cells = rows[:0], vecs[:0], cells[:0]
+	sc.rows, sc.vecs, sc.cells, sc.lists = rows[:0], vecs[:0], cells[:0], lists[:0]
 }
 
 // writeDeltas merges the sum of the deltas ds into the rows rowsOf
@@ -400,8 +401,8 @@ func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heat
 		n += len(d)
 	}
 	rows, vecs := slices.Grow(sc.rows, n), slices.Grow(sc.vecs, n)
-	cells := sc.cells
-	defer func() { sc.release(rows, vecs, cells) }()
+	cells, lb := sc.cells, sc.lists
+	defer func() { sc.release(rows, vecs, cells, lb) }()
 	index := map[group]int32{}
 	var lists []dayList
 	var kb keyBuf
@@ -485,7 +486,10 @@ func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heat
 		for j < len(order) && sameWeek(order[i], order[j]) {
 			j++
 		}
-		weeks = weeks[:0]
+		// A week's day lists are encoded one after the other into lb (the
+		// batch copies what it merges; weeks holds them until the week's
+		// row is written).
+		weeks, lb = weeks[:0], lb[:0]
 		for _, l := range order[i:j] {
 			cells = cells[:0]
 			for _, r := range next[:l.n] {
@@ -498,7 +502,10 @@ func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heat
 				cells = append(cells, heatCell{cell: unsafe.Slice(unsafe.StringData(r.cell), len(r.cell)), v: v})
 			}
 			next = next[l.n:]
-			list := appendHeatList(nil, cells)
+			at := len(lb)
+			lb = appendHeatList(lb, cells)
+			// Capped: an append to list cannot write over the next one.
+			list := lb[at:len(lb):len(lb)]
 			if l.r&dayRow != 0 {
 				if err := merge(l.page, l.device, l.kind, l.day, list); err != nil {
 					return err

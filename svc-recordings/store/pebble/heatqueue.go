@@ -30,6 +30,9 @@ const (
 	// heatQueueRows bounds the queue's memory: past it an append wakes
 	// the flusher.
 	heatQueueRows = 256 << 10
+	// maxQueuedBuf bounds the j row buffers kept for reuse: a rare huge
+	// call's is dropped.
+	maxQueuedBuf = 1 << 20
 )
 
 // heatQueue holds appended heatmap changes not yet merged into h/g rows.
@@ -47,9 +50,11 @@ type heatQueue struct {
 	// next calls (*siteHeat): a call's map, made anew, was about a tenth
 	// of what an append with heatmaps allocated in bench-heatmaps.
 	spare sync.Pool
-	wake  chan struct{}
-	stop  chan struct{}
-	done  chan struct{}
+	// bufs lends appends a buffer to encode their j row in (*[]byte).
+	bufs sync.Pool
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
 }
 
 // queuedHeat is one append's changes and its j key; at is when it was
@@ -120,7 +125,16 @@ func (s *Store) recordHeat(b *pebble.Batch, heat map[int64]*siteHeat) (queuedHea
 	q.next++
 	q.mu.Unlock()
 	key := newKey(pHeatQueue).u64(int64(seq))
-	if err := b.Set(key, encodeQueued(heat), nil); err != nil {
+	buf, _ := q.bufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	*buf = encodeQueued((*buf)[:0], heat)
+	err := b.Set(key, *buf, nil) // copies
+	if cap(*buf) <= maxQueuedBuf {
+		q.bufs.Put(buf)
+	}
+	if err != nil {
 		return queuedHeat{}, false, fmt.Errorf("heatmap queue: %w", err)
 	}
 	return queuedHeat{key: key, sites: heat, at: time.Now()}, true, nil
@@ -281,30 +295,46 @@ func (s *Store) stopHeatQueue() error {
 	return s.flushHeat()
 }
 
-// encodeQueued writes a call's changes compactly (a call's thousand
-// changes name a few pages): a table of the pages, then per site its id
-// and its three sections, each a count and entries of (page index, device,
-// day, kind, cell, vec).
-func encodeQueued(heat map[int64]*siteHeat) []byte {
-	pages := map[string]uint64{}
-	var table []string
-	size := 0
+// encodeQueued appends a call's changes to dst, compactly (a call's
+// thousand changes name a few pages): a table of the pages, then per site
+// its id and its three sections, each a count and entries of (page index,
+// device, day, kind, cell, vec). The caller reuses dst (the batch copies
+// the row): a buffer sized per call was about a tenth of what an append
+// with heatmaps allocated in bench-heatmaps.
+func encodeQueued(dst []byte, heat map[int64]*siteHeat) []byte {
+	// A page's changes mostly follow one another in a map's order too
+	// (a call's changes name a few pages): the last page found is tried
+	// before the map.
+	var (
+		pages map[string]uint64
+		table []string
+		last  string
+		at    uint64
+	)
+	index := func(page string) uint64 {
+		if len(table) > 0 && page == last {
+			return at
+		}
+		i, ok := pages[page]
+		if !ok {
+			if pages == nil {
+				pages = map[string]uint64{}
+			}
+			i = uint64(len(table))
+			pages[page] = i
+			table = append(table, page)
+		}
+		last, at = page, i
+		return i
+	}
 	for _, h := range heat {
 		for _, sec := range h.sections() {
 			for k := range sec.d {
-				if _, ok := pages[k.Page]; !ok {
-					pages[k.Page] = uint64(len(table))
-					table = append(table, k.Page)
-					size += len(k.Page) + 2
-				}
-				// Ids and varints: about 16 bytes besides the cell.
-				size += len(k.Cell) + 16
+				index(k.Page)
 			}
 		}
 	}
-	// Sized once: grown from nothing, the buffer was copied a dozen times
-	// for a call's changes.
-	b := binary.AppendUvarint(make([]byte, 0, size+8*len(heat)+8), uint64(len(table)))
+	b := binary.AppendUvarint(dst, uint64(len(table)))
 	for _, p := range table {
 		b = binary.AppendUvarint(b, uint64(len(p)))
 		b = append(b, p...)
@@ -314,7 +344,7 @@ func encodeQueued(heat map[int64]*siteHeat) []byte {
 		for _, sec := range h.sections() {
 			b = binary.AppendUvarint(b, uint64(len(sec.d)))
 			for k, v := range sec.d {
-				b = binary.AppendUvarint(b, pages[k.Page])
+				b = binary.AppendUvarint(b, index(k.Page))
 				b = binary.AppendVarint(b, int64(k.Device))
 				b = binary.AppendVarint(b, int64(k.Day))
 				b = append(b, byte(k.Kind))
