@@ -66,12 +66,41 @@ type Anchor struct {
 // an anchor) and no day when it is the chunk's. Anchors it cannot shorten
 // so stay as they are. st is left alone.
 func compactAnchors(st *ChunkStats) []Click {
+	return compactAnchorsInto(st, &compacted{})
+}
+
+// compacted is compactAnchorsInto's memory, which AppendMarshal reuses
+// from chunk to chunk (the stored form lives only until it is encoded).
+type compacted struct {
+	stats   ChunkStats // the copy AppendMarshal encodes
+	clicks  []Click
+	anchors []Anchor
+}
+
+// compactedPool holds *compacted for AppendMarshal.
+var compactedPool sync.Pool
+
+// release clears what c refers to (the stats' strings) and keeps its
+// memory for another chunk's, unless a huge chunk grew it.
+func (c *compacted) release() {
+	if cap(c.clicks) > maxClicksPerChunk {
+		return
+	}
+	c.stats = ChunkStats{}
+	clear(c.clicks[:cap(c.clicks)])
+	clear(c.anchors[:cap(c.anchors)])
+	compactedPool.Put(c)
+}
+
+// compactAnchorsInto is compactAnchors with c's memory.
+func compactAnchorsInto(st *ChunkStats, c *compacted) []Click {
 	if st.Heat == nil || len(st.Clicks) == 0 {
 		return st.Clicks
 	}
 	day := Day(st.ServerMs)
-	out := slices.Clone(st.Clicks)
-	anchors := make([]Anchor, len(out))
+	out := append(c.clicks[:0], st.Clicks...)
+	anchors := slices.Grow(c.anchors[:0], len(out))[:len(out)]
+	c.clicks, c.anchors = out, anchors
 	for i := range out {
 		a := out[i].H
 		if a == nil || a.Day != day {
@@ -477,19 +506,23 @@ func (h *heatReader) finish(st *ChunkStats) {
 		}
 		return st.Navs[seg-1].URL
 	}
-	var heat Heat
+	// The heat, its page and its first scrolls are allocated together
+	// (nearly every chunk has one page and a scroll or two).
+	a := &heatAlloc{}
+	heat := &a.heat
 	var page func(seg int) (int, bool)
 	if h.seg == 0 {
 		// No route change (nearly every chunk): one page, no maps.
 		one := -1
 		if len(h.segOf) > 0 || len(h.moves) > 0 || len(h.scrolls) > 0 || h.snapSeg >= 0 {
 			if k := pagerule.Key(segURL(0)); k != "" {
-				heat.Pages, one = []string{k}, 0
+				a.page[0] = k
+				heat.Pages, one = a.page[:1:1], 0
 			}
 		}
 		page = func(int) (int, bool) { return one, one >= 0 }
 	} else {
-		page = h.pages(&heat, segURL)
+		page = h.pages(heat, segURL)
 	}
 	day := Day(st.ServerMs)
 	for i := range st.Clicks {
@@ -514,6 +547,7 @@ func (h *heatReader) finish(st *ChunkStats) {
 	slices.SortFunc(heat.Moves, func(a, b Move) int {
 		return cmp.Or(cmp.Compare(a.Page, b.Page), cmp.Compare(a.Y, b.Y), cmp.Compare(a.X, b.X))
 	})
+	heat.Scrolls = a.scrolls[:0:len(a.scrolls)]
 	for _, s := range h.scrolls {
 		if p, ok := page(s.seg); ok {
 			sc := s.Scroll
@@ -527,9 +561,19 @@ func (h *heatReader) finish(st *ChunkStats) {
 			heat.Snap = uint8(p + 1)
 		}
 	}
-	if len(heat.Pages) > 0 {
-		st.Heat = &heat
+	if len(heat.Scrolls) == 0 {
+		heat.Scrolls = nil
 	}
+	if len(heat.Pages) > 0 {
+		st.Heat = heat
+	}
+}
+
+// heatAlloc is a chunk's Heat with room for its usual page and scrolls.
+type heatAlloc struct {
+	heat    Heat
+	page    [1]string
+	scrolls [2]Scroll
 }
 
 // pages gives the chunk's segments their pages (heat.Pages) and answers
@@ -592,8 +636,11 @@ func (s *State) applyHeat(c *ChunkStats) {
 		}
 		page := c.Heat.Pages[sc.Page]
 		p := int32(min(int64(sc.Bottom)*100/int64(sc.Doc), 100))
-		key := c.PageViewID + "\x00" + page
-		if r, ok := s.Reach[key]; ok {
+		// The key is made in a buffer: a page view's later chunks find
+		// their reach without allocating it again.
+		var kb [128]byte
+		key := append(append(append(kb[:0], c.PageViewID...), 0), page...)
+		if r, ok := s.Reach[string(key)]; ok {
 			r.Pct = max(r.Pct, p)
 			continue
 		}
@@ -603,6 +650,6 @@ func (s *State) applyHeat(c *ChunkStats) {
 		if s.Reach == nil {
 			s.Reach = map[string]*Reach{}
 		}
-		s.Reach[key] = &Reach{Page: page, Day: Day(c.ServerMs), Device: device, Pct: p, Fold: sc.Fold, Doc: sc.Doc}
+		s.Reach[string(key)] = &Reach{Page: page, Day: Day(c.ServerMs), Device: device, Pct: p, Fold: sc.Fold, Doc: sc.Doc}
 	}
 }

@@ -38,7 +38,8 @@ func (h *Heat) appendJSON(b []byte) ([]byte, error) {
 	}
 	if len(h.Pages) > 0 {
 		var err error
-		if b, err = storedjson.Append(append(b, `"pg":`...), h.Pages); err != nil {
+		// A pointer: the slice as an interface would be allocated.
+		if b, err = storedjson.Append(append(b, `"pg":`...), &h.Pages); err != nil {
 			return nil, err
 		}
 	}
