@@ -347,7 +347,8 @@ type deltaScratch struct {
 	rows  []deltaRow
 	vecs  []heatmap.Vec
 	cells []heatCell
-	lists []byte // a week's encoded lists
+	lists []byte     // a week's encoded lists
+	tmp   []deltaRow // sortRows' working memory
 }
 
 // maxScratchRows bounds what the flusher keeps between flushes (about
@@ -453,13 +454,18 @@ func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heat
 	slices.SortFunc(order, func(a, b *dayList) int {
 		return cmp.Or(strings.Compare(a.page, b.page), cmp.Compare(a.device, b.device), cmp.Compare(a.kind, b.kind), cmp.Compare(a.day, b.day))
 	})
+	perList := make([]int, len(order))
 	for r, l := range order {
 		l.rank = int32(r)
+		perList[r] = l.n
 	}
 	for i := range rows {
 		rows[i].list = lists[rows[i].list].rank
 	}
-	slices.SortFunc(rows, compareRows)
+	tmp := slices.Grow(sc.tmp[:0], len(rows))
+	sortRows(rows, tmp[:len(rows)], perList)
+	clear(tmp[:len(rows)]) // the flushed maps' strings
+	sc.tmp = tmp[:0]
 	sameWeek := func(a, b *dayList) bool {
 		return a.page == b.page && a.device == b.device && a.kind == b.kind && weekOf(a.day) == weekOf(b.day)
 	}
