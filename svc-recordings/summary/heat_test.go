@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -433,5 +434,49 @@ func TestPositionsReadInTheWalk(t *testing.T) {
 				t.Fatalf("read in the walk: %+v %+v\nafterwards: %+v %+v", got.Heat, got.Clicks, want.Heat, want.Clicks)
 			}
 		})
+	}
+}
+
+// TestSlClickPayloads: sl:click's fields as a hostile or odd tracker may
+// send them: any key order, numbers that are strings, out of range, a name
+// given twice (the first counts, as everywhere in batch), no selector.
+func TestSlClickPayloads(t *testing.T) {
+	day := time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		payload string
+		want    *Anchor // Sel, RX, RY of the click on node 7; nil: not attached
+	}{
+		{`{"id":7,"s":"a.buy","rx":25,"ry":75}`, &Anchor{Sel: "a.buy", RX: 25, RY: 75}},
+		{`{"ry":75,"rx":25,"s":"a.buy","id":7}`, &Anchor{Sel: "a.buy", RX: 25, RY: 75}},
+		{`{"id":7,"s":"a.buy","rx":"25","ry":-4}`, &Anchor{Sel: "a.buy", RX: 0, RY: 0}},
+		{`{"id":7,"s":"a.buy","rx":250,"ry":1e400}`, &Anchor{Sel: "a.buy", RX: 100, RY: 100}},
+		{`{"id":7,"s":"a.buy","rx":"x","rx":30,"ry":40,"ry":90}`, &Anchor{Sel: "a.buy", RX: 0, RY: 40}},
+		{`{"id":"7","s":"a.buy","rx":25,"ry":75}`, nil},
+		{`{"id":7,"id":8,"s":"a.buy","rx":25,"ry":75}`, &Anchor{Sel: "a.buy", RX: 25, RY: 75}},
+		{`{"id":8,"id":7,"s":"a.buy","rx":25,"ry":75}`, nil},
+		{`{"id":7,"rx":25,"ry":75}`, nil},
+		{`{"id":7,"s":7,"rx":25,"ry":75}`, nil},
+		{`{"id":7,"s":"` + strings.Repeat("a", maxSelector+1) + `","rx":25,"ry":75}`, nil},
+	} {
+		c := heatChunk(t, 0, "p_heat_0001", "https://shop.example/a", day,
+			slView(1000, 0, 0, 1000, 3000, 800), clickOn(1100, 7, 100, 50), custom(1101, "sl:click", json.RawMessage(tc.payload)))
+		st, err := Extract(c, 1, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.payload, err)
+		}
+		if len(st.Clicks) != 1 || st.Clicks[0].H == nil {
+			t.Fatalf("%s: clicks %+v", tc.payload, st.Clicks)
+		}
+		h := st.Clicks[0].H
+		got := &Anchor{Sel: h.Sel, RX: h.RX, RY: h.RY}
+		if tc.want == nil {
+			if h.Sel != "" || h.RX != 0 || h.RY != 0 {
+				t.Errorf("%s: attached %+v", tc.payload, *got)
+			}
+			continue
+		}
+		if *got != *tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.payload, *got, *tc.want)
+		}
 	}
 }
