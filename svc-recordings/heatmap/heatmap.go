@@ -95,6 +95,12 @@ type Key struct {
 	Cell   string
 }
 
+// Adder takes changes to aggregates: Deltas, or a store's own collector
+// of a call's changes.
+type Adder interface {
+	Add(k Key, v Vec, sign int64)
+}
+
 // Deltas are changes to aggregates.
 type Deltas map[Key]Vec
 
@@ -192,7 +198,7 @@ func DepthCell(pct int32) string { return string([]byte{byte(min(max(pct, 0), 10
 // AddChunk adds sign × what one chunk contributes by itself: its clicks
 // (element cells, and the page dictionary's click count) and its pointer
 // movement.
-func AddChunk(d Deltas, st *summary.ChunkStats, sign int64) {
+func AddChunk(d Adder, st *summary.ChunkStats, sign int64) {
 	device := int32(0)
 	if st.Client != nil {
 		device = st.Client.DeviceType
@@ -287,7 +293,7 @@ func anchorVec(a *summary.Anchor) Vec {
 // scroll reach (depth and fold cells, the page dictionary's page views),
 // one session per page on the day it first viewed it, and the rage and dead
 // clicks the fold decided (first click of each).
-func AddState(d Deltas, s *summary.State, sign int64) {
+func AddState(d Adder, s *summary.State, sign int64) {
 	if s == nil {
 		return
 	}
@@ -302,7 +308,7 @@ func AddState(d Deltas, s *summary.State, sign int64) {
 }
 
 // addReach adds sign × one page view's reach on one page.
-func addReach(d Deltas, r *summary.Reach, sign int64) {
+func addReach(d Adder, r *summary.Reach, sign int64) {
 	d.Add(Key{Page: r.Page, Device: r.Device, Day: r.Day, Kind: Scroll, Cell: DepthCell(r.Pct)}, Vec{N: 1}, sign)
 	d.Add(Key{Page: r.Page, Device: r.Device, Day: r.Day, Kind: Scroll, Cell: FoldCell}, Vec{N: 1, X: int64(r.Fold), Y: int64(r.Doc)}, sign)
 	d.Add(Key{Page: r.Page, Kind: Page}, Vec{N: 1}, sign)
@@ -310,7 +316,7 @@ func addReach(d Deltas, r *summary.Reach, sign int64) {
 
 // addSessions adds sign × the sessions cells of a fold's reach: one per
 // page and device, on the first day the session viewed the page on it.
-func addSessions(d Deltas, reach iter.Seq[*summary.Reach], sign int64) {
+func addSessions(d Adder, reach iter.Seq[*summary.Reach], sign int64) {
 	type pd struct {
 		page   string
 		device int32
@@ -328,7 +334,7 @@ func addSessions(d Deltas, reach iter.Seq[*summary.Reach], sign int64) {
 }
 
 // addFrustration adds sign × one rage or dead click the fold decided.
-func addFrustration(d Deltas, f *summary.Frustration, device int32, sign int64) {
+func addFrustration(d Adder, f *summary.Frustration, device int32, sign int64) {
 	if f.H == nil || f.H.Page == "" {
 		return
 	}
@@ -408,7 +414,7 @@ func PartOf(s *summary.State) StatePart {
 // forth cost every append of a long session O(page views) map updates
 // (BenchmarkAppendLongSession: most of what aggregation added at 1,000
 // page views).
-func AddStateChange(d Deltas, old StatePart, s *summary.State) {
+func AddStateChange(d Adder, old StatePart, s *summary.State) {
 	var reach map[string]*summary.Reach
 	var frusts []summary.Frustration
 	device := int32(0)
@@ -476,7 +482,7 @@ func AddStateChange(d Deltas, old StatePart, s *summary.State) {
 
 // Session is what a whole stored session contributes (the reference the
 // stores are checked against, and what rebuilds add).
-func Session(d Deltas, stats []summary.ChunkStats, s *summary.State, sign int64) {
+func Session(d Adder, stats []summary.ChunkStats, s *summary.State, sign int64) {
 	for i := range stats {
 		AddChunk(d, &stats[i], sign)
 	}

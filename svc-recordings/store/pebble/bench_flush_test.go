@@ -44,7 +44,7 @@ func benchHeatFlush(b *testing.B, days int) {
 			for range 9 {
 				x = min(max(x+int32(rng.IntN(5)-2)*20, 0), 980)
 				y = min(max(y+int32(rng.IntN(5)-2)*24, 0), 4200)
-				h.both.Add(heatmap.Key{Page: benchPage, Device: device, Day: day, Kind: heatmap.Move, Cell: heatmap.MoveCell(x, y)}, heatmap.Vec{N: int64(1 + rng.IntN(500))}, 1)
+				h.Add(heatmap.Key{Page: benchPage, Device: device, Day: day, Kind: heatmap.Move, Cell: heatmap.MoveCell(x, y)}, heatmap.Vec{N: int64(1 + rng.IntN(500))}, 1) // listed, as appends do
 			}
 		}
 		return map[int64]*siteHeat{1: h}

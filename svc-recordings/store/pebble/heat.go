@@ -186,13 +186,36 @@ func (s *Store) mergeHeat(b *pebble.Batch, site int64, session string, d heatmap
 	if m != nil {
 		sessKey = partition(pSession, site, session)
 	}
-	return writeDeltas(b, nil, site, func(k heatmap.Key) rows { return m.writes(sessKey, k) }, d)
+	return writeDeltas(b, nil, site, func(k heatmap.Key) rows { return m.writes(sessKey, k) }, nil, d)
 }
 
 // siteHeat is a call's heatmap changes of one site, by the rows they go
 // to: both (day and week rows: every change unless a rebuild is
 // unfinished), only day rows (and the page dictionary), only week rows.
-type siteHeat struct{ both, day, week heatmap.Deltas }
+// Changes to move cells that go to both rows are listed in moves instead
+// of summed in a map: a call's pointer cells are nearly all distinct, a
+// flush sums equal cells anyway (writeDeltas), and a map's update hashed
+// each move's key twice (most of heatmap.AddChunk's time in
+// bench-heatmaps' profile).
+type siteHeat struct {
+	both, day, week heatmap.Deltas
+	moves           []heatChange
+}
+
+// heatChange is one change of a list (siteHeat.moves).
+type heatChange struct {
+	k heatmap.Key
+	v heatmap.Vec
+}
+
+// Add takes a change that goes to both rows (heatmap.Adder).
+func (h *siteHeat) Add(k heatmap.Key, v heatmap.Vec, sign int64) {
+	if k.Kind == heatmap.Move {
+		h.moves = append(h.moves, heatChange{k, heatmap.Vec{}.Add(v, sign)})
+		return
+	}
+	h.both.Add(k, v, sign)
+}
 
 func newSiteHeat() *siteHeat { return newSiteHeatSized(0) }
 
@@ -214,12 +237,8 @@ func (s *Store) callHeat(chunks []store.Chunk) map[int64]*siteHeat {
 	}
 	cells := map[int64]int{}
 	for i := range chunks {
-		st := &chunks[i].Stats
-		n := len(st.Clicks) + 4
-		if st.Heat != nil {
-			n += len(st.Heat.Moves)
-		}
-		cells[chunks[i].SiteID] += n
+		// Moves go to siteHeat.moves, not the map.
+		cells[chunks[i].SiteID] += len(chunks[i].Stats.Clicks) + 4
 	}
 	for site, n := range cells {
 		acc[site] = s.heatq.siteHeat(n)
@@ -238,18 +257,18 @@ func (h *siteHeat) sections() [3]struct {
 	}{{h.both, bothRows}, {h.day, dayRow}, {h.week, weekRow}}
 }
 
-func (h *siteHeat) rows() int { return len(h.both) + len(h.day) + len(h.week) }
+func (h *siteHeat) rows() int { return len(h.both) + len(h.day) + len(h.week) + len(h.moves) }
 
-// sessionDeltas answers the map one session's aggregate changes are
-// added to, which collectHeat then takes: the call's own (acc, per site)
-// when the site has no unfinished rebuild, since every change then goes to
-// both rows — adding each session's changes into a map of its own and
-// copying them into the call's cost two map inserts per change, with the
-// growth of both maps, which showed in append profiles. With a rebuild
-// unfinished, a fresh map, which collectHeat routes key by key. The caller
-// holds the site's read lock (a marker only changes under its write lock)
-// and hands the map to collectHeat before asking for another.
-func (s *Store) sessionDeltas(acc map[int64]*siteHeat, site int64) heatmap.Deltas {
+// sessionDeltas answers what one session's aggregate changes are added
+// to, which collectHeat then takes: the call's own (acc, per site) when the
+// site has no unfinished rebuild, since every change then goes to both
+// rows — adding each session's changes into a map of its own and copying
+// them into the call's cost two map inserts per change, with the growth of
+// both maps, which showed in append profiles. With a rebuild unfinished, a
+// fresh map, which collectHeat routes key by key. The caller holds the
+// site's read lock (a marker only changes under its write lock) and hands
+// what it answers to collectHeat before asking for another.
+func (s *Store) sessionDeltas(acc map[int64]*siteHeat, site int64) heatmap.Adder {
 	if s.heatOff || s.marker(site) != nil {
 		return heatmap.Deltas{}
 	}
@@ -258,19 +277,20 @@ func (s *Store) sessionDeltas(acc map[int64]*siteHeat, site int64) heatmap.Delta
 		into = newSiteHeat()
 		acc[site] = into
 	}
-	return into.both
+	return into
 }
 
 // collectHeat adds the aggregate changes d of one session, from
 // sessionDeltas, to the call's (acc, per site), leaving out what an
 // unfinished rebuild will count. The caller holds the site's read lock and
 // the session's stripe.
-func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string, d heatmap.Deltas) {
-	m := s.marker(site)
-	if m == nil {
-		// d is acc[site].both already (sessionDeltas); recordHeat prunes.
+func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string, added heatmap.Adder) {
+	d, own := added.(heatmap.Deltas)
+	if !own {
+		// The call's own (sessionDeltas); recordHeat prunes.
 		return
 	}
+	m := s.marker(site)
 	if len(d.Prune()) == 0 {
 		return
 	}
@@ -278,6 +298,14 @@ func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string,
 	if into == nil {
 		into = newSiteHeat()
 		acc[site] = into
+	}
+	if m == nil {
+		// Not seen when the session's changes began (a marker only
+		// changes under the site's write lock): every change to both.
+		for k, v := range d {
+			into.Add(k, v, 1)
+		}
+		return
 	}
 	sessKey := partition(pSession, site, session)
 	for k, v := range d {
@@ -296,12 +324,16 @@ func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string,
 // flusher's working memory.
 func writeSiteHeat(b *pebble.Batch, sc *deltaScratch, site int64, hs []*siteHeat) error {
 	ds := make([]heatmap.Deltas, 0, len(hs))
+	var moves [][]heatChange
 	for i, r := range [3]rows{bothRows, dayRow, weekRow} {
-		ds = ds[:0]
+		ds, moves = ds[:0], moves[:0]
 		for _, h := range hs {
 			ds = append(ds, h.sections()[i].d)
+			if i == 0 && len(h.moves) > 0 {
+				moves = append(moves, h.moves)
+			}
 		}
-		if err := writeDeltas(b, sc, site, func(heatmap.Key) rows { return r }, ds...); err != nil {
+		if err := writeDeltas(b, sc, site, func(heatmap.Key) rows { return r }, moves, ds...); err != nil {
 			return err
 		}
 	}
@@ -367,7 +399,8 @@ func (sc *deltaScratch) release(rows []deltaRow, vecs []heatmap.Vec, cells []hea
 	sc.rows, sc.vecs, sc.cells, sc.lists = rows[:0], vecs[:0], cells[:0], lists[:0]
 }
 
-// writeDeltas merges the sum of the deltas ds into the rows rowsOf
+// writeDeltas merges the sum of the deltas ds and the listed changes
+// (siteHeat.moves, a cell perhaps more than once) into the rows rowsOf
 // answers: one cell list (heatlist.go) per day or week row they touch.
 // rowsOf must answer the same for every key of one page, device, kind and
 // day (its callers' answers depend on the kind and the day only). sc, if
@@ -381,7 +414,7 @@ func (sc *deltaScratch) release(rows []deltaRow, vecs []heatmap.Vec, cells []hea
 // are sorted once, and the week takes the day's list as it is when one
 // day of the week changed (a flush's usual case, today) or the merge of
 // the days' lists, instead of sorting the same cells again for the week.
-func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heatmap.Key) rows, ds ...heatmap.Deltas) error {
+func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heatmap.Key) rows, listed [][]heatChange, ds ...heatmap.Deltas) error {
 	if sc == nil {
 		sc = &deltaScratch{}
 	}
@@ -401,34 +434,45 @@ func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heat
 	for _, d := range ds {
 		n += len(d)
 	}
+	for _, l := range listed {
+		n += len(l)
+	}
 	rows, vecs := slices.Grow(sc.rows, n), slices.Grow(sc.vecs, n)
 	cells, lb := sc.cells, sc.lists
 	defer func() { sc.release(rows, vecs, cells, lb) }()
 	index := map[group]int32{}
-	var lists []dayList
+	var days []dayList
 	var kb keyBuf
 	var vb []byte
 	pages := map[string]heatmap.Vec{}
+	add := func(k heatmap.Key, v heatmap.Vec) {
+		if k.Kind == heatmap.Page {
+			if rowsOf(k)&dayRow != 0 {
+				pages[k.Page] = pages[k.Page].Add(v, 1)
+			}
+			return
+		}
+		g := group{k.Page, k.Device, k.Kind, k.Day}
+		i, ok := index[g]
+		if !ok {
+			i = int32(len(days))
+			days = append(days, dayList{group: g, r: rowsOf(k)})
+			index[g] = i
+		}
+		if days[i].r != 0 {
+			days[i].n++
+			rows = append(rows, deltaRow{cell: k.Cell, pre: prefix(k.Cell), list: i, vec: int32(len(vecs))})
+			vecs = append(vecs, v)
+		}
+	}
 	for _, d := range ds {
 		for k, v := range d {
-			if k.Kind == heatmap.Page {
-				if rowsOf(k)&dayRow != 0 {
-					pages[k.Page] = pages[k.Page].Add(v, 1)
-				}
-				continue
-			}
-			g := group{k.Page, k.Device, k.Kind, k.Day}
-			i, ok := index[g]
-			if !ok {
-				i = int32(len(lists))
-				lists = append(lists, dayList{group: g, r: rowsOf(k)})
-				index[g] = i
-			}
-			if lists[i].r != 0 {
-				lists[i].n++
-				rows = append(rows, deltaRow{cell: k.Cell, pre: prefix(k.Cell), list: i, vec: int32(len(vecs))})
-				vecs = append(vecs, v)
-			}
+			add(k, v)
+		}
+	}
+	for _, l := range listed {
+		for _, c := range l {
+			add(c.k, c.v)
 		}
 	}
 	// The page dictionary: a row per page.
@@ -445,10 +489,10 @@ func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heat
 		}
 	}
 	// In key order, so that the days of a week follow one another.
-	order := make([]*dayList, 0, len(lists))
-	for i := range lists {
-		if lists[i].r != 0 {
-			order = append(order, &lists[i])
+	order := make([]*dayList, 0, len(days))
+	for i := range days {
+		if days[i].r != 0 {
+			order = append(order, &days[i])
 		}
 	}
 	slices.SortFunc(order, func(a, b *dayList) int {
@@ -460,7 +504,7 @@ func writeDeltas(b *pebble.Batch, sc *deltaScratch, site int64, rowsOf func(heat
 		perList[r] = l.n
 	}
 	for i := range rows {
-		rows[i].list = lists[rows[i].list].rank
+		rows[i].list = days[rows[i].list].rank
 	}
 	tmp := slices.Grow(sc.tmp[:0], len(rows))
 	sortRows(rows, tmp[:len(rows)], perList)
@@ -997,7 +1041,7 @@ func (s *Store) countStep(site int64) (bool, *rebuildMarker, error) {
 			return false, nil, err
 		}
 	}
-	err = writeDeltas(b, nil, site, m.counts, d.Prune())
+	err = writeDeltas(b, nil, site, m.counts, nil, d.Prune())
 	if err != nil {
 		return false, nil, err
 	}

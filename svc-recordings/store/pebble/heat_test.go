@@ -383,7 +383,7 @@ func TestWeekRowsAgreeWithDays(t *testing.T) {
 		want.Add(k, heatmap.Vec{N: 1 + rng.Int64N(3), X: rng.Int64N(1000), K: 1}, 1)
 	}
 	b := s.db.NewBatch()
-	if err := writeDeltas(b, nil, site, func(heatmap.Key) rows { return bothRows }, want); err != nil {
+	if err := writeDeltas(b, nil, site, func(heatmap.Key) rows { return bothRows }, nil, want); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
@@ -495,6 +495,18 @@ func TestQueuedEncoding(t *testing.T) {
 					d[k] = heatmap.Vec{N: rng.Int64N(1e9) - 5e8, X: rng.Int64(), Y: -rng.Int64(), K: rng.Int64N(9), RX: rng.Int64N(1e4), RY: 1}
 				}
 			}
+			// Listed moves, some naming a cell twice or one of the map's.
+			var keys []heatmap.Key
+			for k := range h.both {
+				keys = append(keys, k)
+			}
+			for range rng.IntN(20) {
+				k := heatmap.Key{Page: fmt.Sprintf("https://shop.example.com/p/%d", rng.IntN(5)), Device: int32(rng.IntN(6)), Day: int32(rng.IntN(3)), Kind: heatmap.Move, Cell: heatmap.MoveCell(rng.Int32N(3), 0)}
+				if len(keys) > 0 && rng.IntN(4) == 0 {
+					k = keys[rng.IntN(len(keys))]
+				}
+				h.moves = append(h.moves, heatChange{k, heatmap.Vec{N: rng.Int64N(9) - 4, X: rng.Int64()}})
+			}
 			in[rng.Int64()-rng.Int64()] = h
 		}
 		b := encodeQueued(nil, in)
@@ -536,9 +548,18 @@ func wantQueued(t testing.TB, b []byte, want map[int64]*siteHeat) {
 	}
 }
 
-// sameHeat tells whether two sites' changes are present and equal.
+// sameHeat tells whether two sites' changes are present and equal, each
+// site's listed moves counted in its changes to both rows.
 func sameHeat(a, b *siteHeat) bool {
-	return a != nil && b != nil && maps.Equal(a.both, b.both) && maps.Equal(a.day, b.day) && maps.Equal(a.week, b.week)
+	both := func(h *siteHeat) heatmap.Deltas {
+		d := heatmap.Deltas{}
+		maps.Copy(d, h.both)
+		for _, c := range h.moves {
+			d.Add(c.k, c.v, 1)
+		}
+		return d
+	}
+	return a != nil && b != nil && maps.Equal(both(a), both(b)) && maps.Equal(a.day, b.day) && maps.Equal(a.week, b.week)
 }
 
 // FuzzDecodeQueued: a j row read at Open (written by a crashed process,
@@ -585,8 +606,9 @@ func TestWriteDeltasLists(t *testing.T) {
 	}
 }
 
-// checkWriteDeltas writes random changes in three maps with writeDeltas
-// (on sc) and checks the rows written against their sums, key by key.
+// checkWriteDeltas writes random changes in three maps and two lists with
+// writeDeltas (on sc) and checks the rows written against their sums, key
+// by key.
 func checkWriteDeltas(t *testing.T, r *rand.Rand, rowsOf func(heatmap.Key) rows, sc *deltaScratch, changes int) {
 	cell := func() string {
 		b := make([]byte, []int{0, 1, 5, 6, 7, 40}[r.IntN(6)])
@@ -597,6 +619,7 @@ func checkWriteDeltas(t *testing.T, r *rand.Rand, rowsOf func(heatmap.Key) rows,
 	}
 	kinds := []heatmap.Kind{heatmap.Click, heatmap.Move, heatmap.Scroll, heatmap.Rage, heatmap.Dead, heatmap.Sessions, heatmap.Page}
 	ds := []heatmap.Deltas{{}, {}, {}}
+	listed := make([][]heatChange, 2)
 	for range changes {
 		k := heatmap.Key{Page: fmt.Sprintf("https://a/%d", r.IntN(3)), Device: int32(r.IntN(3)), Day: int32(r.IntN(40) - 20), Kind: kinds[r.IntN(len(kinds))], Cell: cell()}
 		if k.Kind == heatmap.Page {
@@ -604,12 +627,23 @@ func checkWriteDeltas(t *testing.T, r *rand.Rand, rowsOf func(heatmap.Key) rows,
 			k.Device, k.Day, k.Cell = 0, 0, ""
 		}
 		n := int64(r.IntN(5) - 2)
-		ds[r.IntN(len(ds))].Add(k, heatmap.Vec{N: n, X: 2 * n}, 1)
+		if i := r.IntN(len(ds) + len(listed)); i < len(ds) {
+			ds[i].Add(k, heatmap.Vec{N: n, X: 2 * n}, 1)
+		} else {
+			// Listed changes (siteHeat.moves) may name a cell twice.
+			listed[i-len(ds)] = append(listed[i-len(ds)], heatChange{k, heatmap.Vec{N: n, X: 2 * n}})
+		}
+	}
+	all := sum(ds...)
+	for _, l := range listed {
+		for _, c := range l {
+			all.Add(c.k, c.v, 1)
+		}
 	}
 	// What each row's cells must sum to, built key by key.
 	type at struct{ row, cell string }
 	want := map[at]heatmap.Vec{}
-	for k, v := range sum(ds...) {
+	for k, v := range all {
 		rw := rowsOf(k)
 		if k.Kind == heatmap.Page {
 			if rw&dayRow != 0 {
@@ -630,7 +664,7 @@ func checkWriteDeltas(t *testing.T, r *rand.Rand, rowsOf func(heatmap.Key) rows,
 	s := open(t, store.Limits{})
 	b := s.db.NewBatch()
 	defer b.Close()
-	if err := writeDeltas(b, sc, 1, rowsOf, ds...); err != nil {
+	if err := writeDeltas(b, sc, 1, rowsOf, listed, ds...); err != nil {
 		t.Fatal(err)
 	}
 	got := map[at]heatmap.Vec{}

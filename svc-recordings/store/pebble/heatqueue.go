@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +34,9 @@ const (
 	// maxQueuedBuf bounds the j row buffers kept for reuse: a rare huge
 	// call's is dropped.
 	maxQueuedBuf = 1 << 20
+	// maxSpareMoves bounds the move list a spare siteHeat keeps (about
+	// 1.2 MB).
+	maxSpareMoves = 10_000
 )
 
 // heatQueue holds appended heatmap changes not yet merged into h/g rows.
@@ -100,6 +104,11 @@ func (q *heatQueue) reuse(h *siteHeat) {
 	clear(h.both)
 	clear(h.day)
 	clear(h.week)
+	clear(h.moves) // the keys' strings
+	h.moves = h.moves[:0]
+	if cap(h.moves) > maxSpareMoves {
+		h.moves = nil
+	}
 	q.spare.Put(h)
 }
 
@@ -111,6 +120,7 @@ func (s *Store) recordHeat(b *pebble.Batch, heat map[int64]*siteHeat) (queuedHea
 		for _, sec := range h.sections() {
 			sec.d.Prune()
 		}
+		h.moves = slices.DeleteFunc(h.moves, func(c heatChange) bool { return c.v.Zero() })
 		if h.rows() == 0 {
 			delete(heat, site)
 		}
@@ -333,6 +343,9 @@ func encodeQueued(dst []byte, heat map[int64]*siteHeat) []byte {
 				index(k.Page)
 			}
 		}
+		for _, c := range h.moves {
+			index(c.k.Page)
+		}
 	}
 	b := binary.AppendUvarint(dst, uint64(len(table)))
 	for _, p := range table {
@@ -341,20 +354,34 @@ func encodeQueued(dst []byte, heat map[int64]*siteHeat) []byte {
 	}
 	for site, h := range heat {
 		b = binary.BigEndian.AppendUint64(b, uint64(site))
-		for _, sec := range h.sections() {
-			b = binary.AppendUvarint(b, uint64(len(sec.d)))
+		for i, sec := range h.sections() {
+			// The moves are changes to both rows: written in that section,
+			// after the map's (decodeQueued sums a cell met twice).
+			var moves []heatChange
+			if i == 0 {
+				moves = h.moves
+			}
+			b = binary.AppendUvarint(b, uint64(len(sec.d)+len(moves)))
 			for k, v := range sec.d {
-				b = binary.AppendUvarint(b, index(k.Page))
-				b = binary.AppendVarint(b, int64(k.Device))
-				b = binary.AppendVarint(b, int64(k.Day))
-				b = append(b, byte(k.Kind))
-				b = binary.AppendUvarint(b, uint64(len(k.Cell)))
-				b = append(b, k.Cell...)
-				b = v.Append(b)
+				b = appendQueued(b, index(k.Page), k, v)
+			}
+			for _, c := range moves {
+				b = appendQueued(b, index(c.k.Page), c.k, c.v)
 			}
 		}
 	}
 	return b
+}
+
+// appendQueued appends one change of a j row, its page as the index page.
+func appendQueued(b []byte, page uint64, k heatmap.Key, v heatmap.Vec) []byte {
+	b = binary.AppendUvarint(b, page)
+	b = binary.AppendVarint(b, int64(k.Device))
+	b = binary.AppendVarint(b, int64(k.Day))
+	b = append(b, byte(k.Kind))
+	b = binary.AppendUvarint(b, uint64(len(k.Cell)))
+	b = append(b, k.Cell...)
+	return v.Append(b)
 }
 
 var errQueued = errors.New("corrupt heatmap queue row")
@@ -436,7 +463,10 @@ func decodeQueued(b []byte) (map[int64]*siteHeat, error) {
 				if b == nil {
 					return nil, errQueued
 				}
-				sec.d[k] = heatmap.Vec{N: xs[0], X: xs[1], Y: xs[2], K: xs[3], RX: xs[4], RY: xs[5]}
+				// Summed: a section may name a cell twice (siteHeat.moves;
+				// a binary before them, reading a crash's j row, would keep
+				// one of the two).
+				sec.d.Add(k, heatmap.Vec{N: xs[0], X: xs[1], Y: xs[2], K: xs[3], RX: xs[4], RY: xs[5]}, 1)
 			}
 		}
 	}
