@@ -204,8 +204,9 @@ func AddChunk(d Adder, st *summary.ChunkStats, sign int64) {
 		device = st.Client.DeviceType
 	}
 	// The chunk's cells are cut from one string: one allocation per chunk,
-	// not one per cell (they were a tenth of what an append with heatmaps
-	// allocated in bench-heatmaps, and paid for in the collector's assists).
+	// not one per cell (they were about a third of the objects an append
+	// with heatmaps allocated beyond one without in bench-heatmaps, paid
+	// for in the collector's assists).
 	cells := chunkCells(st)
 	// The page dictionary's click count is added once per run of clicks
 	// on one page (a chunk's clicks are nearly always on one): a map

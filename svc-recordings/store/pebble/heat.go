@@ -226,8 +226,9 @@ func newSiteHeatSized(n int) *siteHeat {
 
 // callHeat answers the map a call's heatmap changes are collected in, per
 // site: one a flush has merged (heatQueue.siteHeat), else one sized for
-// the cells the site's chunks may add (one per click and per move, a few
-// per chunk for its page and the scroll reach). Grown from nothing, the
+// the cells the site's chunks may add to it (one per click, a few per
+// chunk for its page and the scroll reach; moves are listed apart,
+// siteHeat.moves). Grown from nothing, the
 // map was rehashed about eight times per call: a sixth of the bytes an
 // append with heatmaps allocated in bench-heatmaps.
 func (s *Store) callHeat(chunks []store.Chunk) map[int64]*siteHeat {
@@ -298,14 +299,6 @@ func (s *Store) collectHeat(acc map[int64]*siteHeat, site int64, session string,
 	if into == nil {
 		into = newSiteHeat()
 		acc[site] = into
-	}
-	if m == nil {
-		// Not seen when the session's changes began (a marker only
-		// changes under the site's write lock): every change to both.
-		for k, v := range d {
-			into.Add(k, v, 1)
-		}
-		return
 	}
 	sessKey := partition(pSession, site, session)
 	for k, v := range d {

@@ -34,8 +34,8 @@ const (
 	// maxQueuedBuf bounds the j row buffers kept for reuse: a rare huge
 	// call's is dropped.
 	maxQueuedBuf = 1 << 20
-	// maxSpareMoves bounds the move list a spare siteHeat keeps (about
-	// 1.2 MB).
+	// maxSpareMoves bounds the move list a spare siteHeat keeps (96
+	// bytes a change: under 1 MB).
 	maxSpareMoves = 10_000
 )
 
@@ -309,12 +309,11 @@ func (s *Store) stopHeatQueue() error {
 // thousand changes name a few pages): a table of the pages, then per site
 // its id and its three sections, each a count and entries of (page index,
 // device, day, kind, cell, vec). The caller reuses dst (the batch copies
-// the row): a buffer sized per call was about a tenth of what an append
-// with heatmaps allocated in bench-heatmaps.
+// the row): a buffer sized per call was about a tenth of the bytes an
+// append with heatmaps allocated beyond one without in bench-heatmaps.
 func encodeQueued(dst []byte, heat map[int64]*siteHeat) []byte {
-	// A page's changes mostly follow one another in a map's order too
-	// (a call's changes name a few pages): the last page found is tried
-	// before the map.
+	// A call's changes mostly name one page: the last page found is
+	// tried before the map.
 	var (
 		pages map[string]uint64
 		table []string
