@@ -507,28 +507,88 @@ func TestQueuedEncoding(t *testing.T) {
 				}
 				h.moves = append(h.moves, heatChange{k, heatmap.Vec{N: rng.Int64N(9) - 4, X: rng.Int64()}})
 			}
+			// Clicks, rage and dead clicks on a few elements (the selector
+			// table), some of them too short to be an element cell.
+			for range rng.IntN(30) {
+				k := heatmap.Key{Page: fmt.Sprintf("https://shop.example.com/p/%d", rng.IntN(5)), Device: int32(rng.IntN(4)), Day: 20000 + int32(rng.IntN(3)),
+					Kind: []heatmap.Kind{heatmap.Click, heatmap.Rage, heatmap.Dead}[rng.IntN(3)],
+					Cell: heatmap.ClickCell(int8(rng.IntN(101)), int8(rng.IntN(101)), fmt.Sprintf("main>a.c-%d", rng.IntN(6)))}
+				if rng.IntN(10) == 0 {
+					k.Cell = k.Cell[:rng.IntN(2)]
+				}
+				h.both.Add(k, heatmap.Vec{N: 1, X: rng.Int64N(1500), Y: rng.Int64N(9000), K: int64(rng.IntN(2)), RX: int64(rng.IntN(101))}, 1)
+			}
 			in[rng.Int64()-rng.Int64()] = h
 		}
-		b := encodeQueued(nil, in)
-		wantQueued(t, b, in)
-		for cut := range len(b) {
-			// A cut between sites is a shorter valid encoding of some
-			// of the sites; any other cut must be refused.
-			got, err := decodeQueued(b[:cut])
-			if err != nil {
-				continue
-			}
-			if len(got) >= len(in) {
-				t.Fatalf("cut at %d of %d decoded all %d sites", cut, len(b), len(got))
-			}
-			for site, o := range got {
-				h := in[site]
-				if !sameHeat(o, h) {
-					t.Fatalf("cut at %d of %d decoded site %d wrong", cut, len(b), site)
+		// Rows a binary before version 2 wrote still decode.
+		for _, b := range [][]byte{encodeQueued(nil, in), encodeQueuedV1(in)} {
+			wantQueued(t, b, in)
+			for cut := range len(b) {
+				// A cut between sites is a shorter valid encoding of some
+				// of the sites; any other cut must be refused.
+				got, err := decodeQueued(b[:cut])
+				if err != nil {
+					continue
+				}
+				if len(got) >= len(in) {
+					t.Fatalf("cut at %d of %d decoded all %d sites", cut, len(b), len(got))
+				}
+				for site, o := range got {
+					h := in[site]
+					if !sameHeat(o, h) {
+						t.Fatalf("cut at %d of %d decoded site %d wrong", cut, len(b), site)
+					}
 				}
 			}
 		}
 	}
+}
+
+// encodeQueuedV1 is the j row's version 1 encoding, as the binaries
+// before version 2 wrote it: a table of the pages, then per site its id
+// and its three sections, each a count and entries of (page index,
+// device, day, kind, cell, the vec's six fields).
+func encodeQueuedV1(heat map[int64]*siteHeat) []byte {
+	var pages queuedTable
+	for _, h := range heat {
+		for _, sec := range h.sections() {
+			for k := range sec.d {
+				pages.of(k.Page)
+			}
+		}
+		for _, c := range h.moves {
+			pages.of(c.k.Page)
+		}
+	}
+	b := pages.appendTo(nil)
+	entry := func(k heatmap.Key, v heatmap.Vec) {
+		b = binary.AppendUvarint(b, pages.of(k.Page))
+		b = binary.AppendVarint(b, int64(k.Device))
+		b = binary.AppendVarint(b, int64(k.Day))
+		b = append(b, byte(k.Kind))
+		b = binary.AppendUvarint(b, uint64(len(k.Cell)))
+		b = append(b, k.Cell...)
+		b = v.Append(b)
+	}
+	for site, h := range heat {
+		b = binary.BigEndian.AppendUint64(b, uint64(site))
+		for i, sec := range h.sections() {
+			n := len(sec.d)
+			if i == 0 {
+				n += len(h.moves)
+			}
+			b = binary.AppendUvarint(b, uint64(n))
+			for k, v := range sec.d {
+				entry(k, v)
+			}
+			if i == 0 {
+				for _, c := range h.moves {
+					entry(c.k, c.v)
+				}
+			}
+		}
+	}
+	return b
 }
 
 // wantQueued checks that b decodes to want's changes.
@@ -562,6 +622,41 @@ func sameHeat(a, b *siteHeat) bool {
 	return a != nil && b != nil && maps.Equal(both(a), both(b)) && maps.Equal(a.day, b.day) && maps.Equal(a.week, b.week)
 }
 
+// TestQueuedV2Bytes pins version 2's bytes (j rows outlive the binary
+// that wrote them): a click and a move on one page, and a row whose
+// section opens with a change that does not name its key, refused.
+func TestQueuedV2Bytes(t *testing.T) {
+	h := newSiteHeat()
+	click := heatmap.Key{Page: "/p", Device: 1, Day: 2, Kind: heatmap.Click, Cell: heatmap.ClickCell(50, 40, "a.b")}
+	h.both[click] = heatmap.Vec{N: 1, X: 700, K: 1}
+	move := heatmap.Key{Page: "/p", Device: 1, Day: 2, Kind: heatmap.Move, Cell: "\x01\x02\x03\x04\x05\x06"}
+	h.moves = []heatChange{{move, heatmap.Vec{N: 3}}}
+	got := encodeQueued(nil, map[int64]*siteHeat{9: h})
+	want := []byte{0, queuedV2,
+		1, 2, '/', 'p', // pages
+		1, 3, 'a', '.', 'b', // selectors
+		0, 0, 0, 0, 0, 0, 0, 9, // the site
+		2, // changes to both rows
+		queuedNewKey | queuedElement | 1<<queuedVecBit | 1<<(queuedVecBit+1) | 1<<(queuedVecBit+3), 0, 2, 4, byte(heatmap.Click), 50, 40, 0, 2, 0xf8, 0x0a, 2,
+		queuedNewKey | 1<<queuedVecBit, 0, 2, 4, byte(heatmap.Move), 6, 1, 2, 3, 4, 5, 6, 6,
+		0, 0, // day, week
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("encoded\n %v\nwant\n %v", got, want)
+	}
+	wantQueued(t, got, map[int64]*siteHeat{9: h})
+	// The move without its key: it would take the click's.
+	bad := slices.Clone(want)
+	i := bytes.Index(bad, []byte{queuedNewKey | 1<<queuedVecBit, 0, 2, 4, byte(heatmap.Move)})
+	bad = slices.Delete(bad, i+1, i+5)
+	bad[i] &^= queuedNewKey
+	bad[19] = 1 // the move alone in the section: its first change
+	bad = slices.Delete(bad, 20, i)
+	if out, err := decodeQueued(bad); err == nil {
+		t.Fatalf("a section opening without a key decoded: %+v", out[9])
+	}
+}
+
 // FuzzDecodeQueued: a j row read at Open (written by a crashed process,
 // or damaged on disk) decodes or is refused, never a panic, and what
 // decodes encodes back to the same changes.
@@ -571,6 +666,7 @@ func FuzzDecodeQueued(f *testing.F) {
 	h.day[heatmap.Key{Page: "https://shop.example.com/", Device: 3, Day: 20400, Kind: heatmap.Scroll, Cell: heatmap.FoldCell}] = heatmap.Vec{N: -1, X: -900}
 	h.week[heatmap.Key{Page: "https://shop.example.com/p", Kind: heatmap.Page}] = heatmap.Vec{X: 2}
 	f.Add(encodeQueued(nil, map[int64]*siteHeat{7: h, -3: newSiteHeat()}))
+	f.Add(encodeQueuedV1(map[int64]*siteHeat{7: h, -3: newSiteHeat()}))
 	f.Add([]byte{0})
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 9, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {

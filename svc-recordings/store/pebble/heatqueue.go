@@ -305,52 +305,144 @@ func (s *Store) stopHeatQueue() error {
 	return s.flushHeat()
 }
 
-// encodeQueued appends a call's changes to dst, compactly (a call's
-// thousand changes name a few pages): a table of the pages, then per site
-// its id and its three sections, each a count and entries of (page index,
-// device, day, kind, cell, vec). The caller reuses dst (the batch copies
-// the row): a buffer sized per call was about a tenth of the bytes an
-// append with heatmaps allocated beyond one without in bench-heatmaps.
+// A j row's encoding, version 2 (version 1, which a binary before it
+// wrote, is read still: a crash may leave such rows). It begins with 0
+// and the version (a version 1 row names a page first, so it begins with
+// the page count, which recordHeat never writes as 0); then the pages the
+// changes name, the selectors of their element cells (clicks, rage and
+// dead clicks: a cell is the click's place in the element then the
+// selector, and a call's clicks name a few dozen elements many times),
+// and per site its id and its three sections, each a count and its
+// changes. A change is a byte of flags, then its page, device, day and
+// kind when they are not the previous change's, its cell (the place and
+// the selector's index, or the cell's length and bytes), and the fields of
+// its vec that are not zero. In bench-heatmaps a version 1 row was about
+// 330 bytes a chunk (a move ~17 bytes, a click ~75), version 2's 182:
+// written to the WAL and the memtable at every append.
+const (
+	queuedV2 = 2
+	// Flags of a change: its key differs from the previous change's
+	// (page, device, day, kind follow); its cell is an element cell; and
+	// the vec's fields present (N, X, Y, K, RX, RY from bit 2 up).
+	queuedNewKey  = 1 << 0
+	queuedElement = 1 << 1
+	queuedVecBit  = 2
+)
+
+// queuedElementKind tells whether a kind's cells are heatmap.ClickCell's.
+func queuedElementKind(k heatmap.Kind) bool {
+	return k == heatmap.Click || k == heatmap.Rage || k == heatmap.Dead
+}
+
+// queuedTable numbers strings (pages, selectors) for a j row, trying the
+// last one found before its map (a call's changes mostly name one page).
+type queuedTable struct {
+	index map[string]uint64
+	list  []string
+	last  string
+	at    uint64
+}
+
+func (t *queuedTable) of(s string) uint64 {
+	if len(t.list) > 0 && s == t.last {
+		return t.at
+	}
+	i, ok := t.index[s]
+	if !ok {
+		if t.index == nil {
+			t.index = map[string]uint64{}
+		}
+		i = uint64(len(t.list))
+		t.index[s] = i
+		t.list = append(t.list, s)
+	}
+	t.last, t.at = s, i
+	return i
+}
+
+func (t *queuedTable) appendTo(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(t.list)))
+	for _, s := range t.list {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+// queuedWriter writes a j row's changes: the previous change's key, for
+// the next one's flags.
+type queuedWriter struct {
+	pages, sels *queuedTable
+	prev        heatmap.Key
+	prevPage    uint64
+	started     bool
+}
+
+func (w *queuedWriter) change(b []byte, k heatmap.Key, v heatmap.Vec) []byte {
+	page := w.pages.of(k.Page)
+	flags := byte(0)
+	if !w.started || page != w.prevPage || k.Device != w.prev.Device || k.Day != w.prev.Day || k.Kind != w.prev.Kind {
+		flags |= queuedNewKey
+	}
+	element := queuedElementKind(k.Kind) && len(k.Cell) >= 2
+	if element {
+		flags |= queuedElement
+	}
+	xs := [6]int64{v.N, v.X, v.Y, v.K, v.RX, v.RY}
+	for i, x := range xs {
+		if x != 0 {
+			flags |= 1 << (queuedVecBit + i)
+		}
+	}
+	b = append(b, flags)
+	if flags&queuedNewKey != 0 {
+		b = binary.AppendUvarint(b, page)
+		b = binary.AppendVarint(b, int64(k.Device))
+		b = binary.AppendVarint(b, int64(k.Day))
+		b = append(b, byte(k.Kind))
+		w.prev, w.prevPage, w.started = k, page, true
+	}
+	if element {
+		b = append(b, k.Cell[0], k.Cell[1])
+		b = binary.AppendUvarint(b, w.sels.of(k.Cell[2:]))
+	} else {
+		b = binary.AppendUvarint(b, uint64(len(k.Cell)))
+		b = append(b, k.Cell...)
+	}
+	for _, x := range xs {
+		if x != 0 {
+			b = binary.AppendVarint(b, x)
+		}
+	}
+	return b
+}
+
+// encodeQueued appends a call's changes to dst (version 2, above). The
+// caller reuses dst (the batch copies the row): a buffer sized per call
+// was about a tenth of the bytes an append with heatmaps allocated beyond
+// one without in bench-heatmaps.
 func encodeQueued(dst []byte, heat map[int64]*siteHeat) []byte {
-	// A call's changes mostly name one page: the last page found is
-	// tried before the map.
-	var (
-		pages map[string]uint64
-		table []string
-		last  string
-		at    uint64
-	)
-	index := func(page string) uint64 {
-		if len(table) > 0 && page == last {
-			return at
+	// The tables come first: numbered in a pass of their own.
+	var pages, sels queuedTable
+	note := func(k heatmap.Key) {
+		pages.of(k.Page)
+		if queuedElementKind(k.Kind) && len(k.Cell) >= 2 {
+			sels.of(k.Cell[2:])
 		}
-		i, ok := pages[page]
-		if !ok {
-			if pages == nil {
-				pages = map[string]uint64{}
-			}
-			i = uint64(len(table))
-			pages[page] = i
-			table = append(table, page)
-		}
-		last, at = page, i
-		return i
 	}
 	for _, h := range heat {
 		for _, sec := range h.sections() {
 			for k := range sec.d {
-				index(k.Page)
+				note(k)
 			}
 		}
 		for _, c := range h.moves {
-			index(c.k.Page)
+			note(c.k)
 		}
 	}
-	b := binary.AppendUvarint(dst, uint64(len(table)))
-	for _, p := range table {
-		b = binary.AppendUvarint(b, uint64(len(p)))
-		b = append(b, p...)
-	}
+	b := append(dst, 0, queuedV2)
+	b = pages.appendTo(b)
+	b = sels.appendTo(b)
 	for site, h := range heat {
 		b = binary.BigEndian.AppendUint64(b, uint64(site))
 		for i, sec := range h.sections() {
@@ -361,113 +453,197 @@ func encodeQueued(dst []byte, heat map[int64]*siteHeat) []byte {
 				moves = h.moves
 			}
 			b = binary.AppendUvarint(b, uint64(len(sec.d)+len(moves)))
+			w := queuedWriter{pages: &pages, sels: &sels}
 			for k, v := range sec.d {
-				b = appendQueued(b, index(k.Page), k, v)
+				b = w.change(b, k, v)
 			}
 			for _, c := range moves {
-				b = appendQueued(b, index(c.k.Page), c.k, c.v)
+				b = w.change(b, c.k, c.v)
 			}
 		}
 	}
 	return b
 }
 
-// appendQueued appends one change of a j row, its page as the index page.
-func appendQueued(b []byte, page uint64, k heatmap.Key, v heatmap.Vec) []byte {
-	b = binary.AppendUvarint(b, page)
-	b = binary.AppendVarint(b, int64(k.Device))
-	b = binary.AppendVarint(b, int64(k.Day))
-	b = append(b, byte(k.Kind))
-	b = binary.AppendUvarint(b, uint64(len(k.Cell)))
-	b = append(b, k.Cell...)
-	return v.Append(b)
-}
-
 var errQueued = errors.New("corrupt heatmap queue row")
 
+// queuedReader reads a j row; b is nil once a read fails.
+type queuedReader struct{ b []byte }
+
+func (r *queuedReader) uv() uint64 {
+	x, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.b = nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return x
+}
+
+func (r *queuedReader) sv() int64 {
+	x, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.b = nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return x
+}
+
+func (r *queuedReader) byte1() (byte, bool) {
+	if len(r.b) < 1 {
+		r.b = nil
+		return 0, false
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c, true
+}
+
+func (r *queuedReader) bytes(n uint64) ([]byte, bool) {
+	if r.b == nil || n > uint64(len(r.b)) {
+		r.b = nil
+		return nil, false
+	}
+	s := r.b[:n]
+	r.b = r.b[n:]
+	return s, true
+}
+
+func (r *queuedReader) str() (string, bool) {
+	s, ok := r.bytes(r.uv())
+	return string(s), ok
+}
+
+// table reads a count and as many strings.
+func (r *queuedReader) table() ([]string, bool) {
+	n := r.uv()
+	if r.b == nil || n > uint64(len(r.b)) {
+		return nil, false
+	}
+	t := make([]string, n)
+	for i := range t {
+		var ok bool
+		if t[i], ok = r.str(); !ok {
+			return nil, false
+		}
+	}
+	return t, true
+}
+
+// decodeQueued reads a j row of either version.
 func decodeQueued(b []byte) (map[int64]*siteHeat, error) {
-	out := map[int64]*siteHeat{}
-	uv := func() uint64 {
-		x, n := binary.Uvarint(b)
-		if n <= 0 {
-			b = nil
-			return 0
-		}
-		b = b[n:]
-		return x
+	r := queuedReader{b: b}
+	v2 := len(b) >= 2 && b[0] == 0 && b[1] == queuedV2
+	if v2 {
+		r.b = b[2:]
 	}
-	sv := func() int64 {
-		x, n := binary.Varint(b)
-		if n <= 0 {
-			b = nil
-			return 0
-		}
-		b = b[n:]
-		return x
-	}
-	str := func() (string, bool) {
-		n := uv()
-		if b == nil || n > uint64(len(b)) {
-			return "", false
-		}
-		s := string(b[:n])
-		b = b[n:]
-		return s, true
-	}
-	np := uv()
-	if b == nil || np > uint64(len(b)) {
+	pages, ok := r.table()
+	if !ok {
 		return nil, errQueued
 	}
-	table := make([]string, np)
-	for i := range table {
-		var ok bool
-		if table[i], ok = str(); !ok {
+	var sels []string
+	if v2 {
+		if sels, ok = r.table(); !ok {
 			return nil, errQueued
 		}
 	}
-	for len(b) > 0 {
-		if len(b) < 8 {
+	out := map[int64]*siteHeat{}
+	for len(r.b) > 0 {
+		site, ok := r.bytes(8)
+		if !ok {
 			return nil, errQueued
 		}
-		site := int64(binary.BigEndian.Uint64(b))
-		b = b[8:]
 		h := newSiteHeat()
-		out[site] = h
+		out[int64(binary.BigEndian.Uint64(site))] = h
 		for _, sec := range h.sections() {
-			n := uv()
-			if b == nil {
+			n := r.uv()
+			if r.b == nil {
 				return nil, errQueued
 			}
-			for range n {
-				var k heatmap.Key
-				p := uv()
-				if b == nil || p >= uint64(len(table)) {
-					return nil, errQueued
-				}
-				k.Page = table[p]
-				k.Device, k.Day = int32(sv()), int32(sv())
-				if len(b) < 1 {
-					return nil, errQueued
-				}
-				k.Kind = heatmap.Kind(b[0])
-				b = b[1:]
-				var ok bool
-				if k.Cell, ok = str(); !ok {
-					return nil, errQueued
-				}
-				var xs [6]int64
-				for i := range xs {
-					xs[i] = sv()
-				}
-				if b == nil {
+			change := r.changeV1
+			if v2 {
+				change = r.changeV2
+			}
+			var k heatmap.Key
+			for i := range n {
+				var v heatmap.Vec
+				if !change(&k, &v, pages, sels, i == 0) {
 					return nil, errQueued
 				}
 				// Summed: a section may name a cell twice (siteHeat.moves;
 				// a binary before them, reading a crash's j row, would keep
 				// one of the two).
-				sec.d.Add(k, heatmap.Vec{N: xs[0], X: xs[1], Y: xs[2], K: xs[3], RX: xs[4], RY: xs[5]}, 1)
+				sec.d.Add(k, v, 1)
 			}
 		}
 	}
 	return out, nil
+}
+
+// changeV1 reads a change of a version 1 row: its page's index, device,
+// day, kind, cell and the vec's six fields.
+func (r *queuedReader) changeV1(k *heatmap.Key, v *heatmap.Vec, pages, _ []string, _ bool) bool {
+	p := r.uv()
+	if r.b == nil || p >= uint64(len(pages)) {
+		return false
+	}
+	k.Page = pages[p]
+	k.Device, k.Day = int32(r.sv()), int32(r.sv())
+	kind, ok := r.byte1()
+	if !ok {
+		return false
+	}
+	k.Kind = heatmap.Kind(kind)
+	if k.Cell, ok = r.str(); !ok {
+		return false
+	}
+	*v = heatmap.Vec{N: r.sv(), X: r.sv(), Y: r.sv(), K: r.sv(), RX: r.sv(), RY: r.sv()}
+	return r.b != nil
+}
+
+// changeV2 reads a change of a version 2 row into k, which holds the
+// previous change's key (first: the section's first change, which must
+// name its key).
+func (r *queuedReader) changeV2(k *heatmap.Key, v *heatmap.Vec, pages, sels []string, first bool) bool {
+	flags, ok := r.byte1()
+	if !ok {
+		return false
+	}
+	if flags&queuedNewKey != 0 {
+		p := r.uv()
+		if r.b == nil || p >= uint64(len(pages)) {
+			return false
+		}
+		k.Page = pages[p]
+		k.Device, k.Day = int32(r.sv()), int32(r.sv())
+		kind, ok := r.byte1()
+		if !ok {
+			return false
+		}
+		k.Kind = heatmap.Kind(kind)
+	} else if first {
+		return false
+	}
+	if flags&queuedElement != 0 {
+		place, ok := r.bytes(2)
+		if !ok {
+			return false
+		}
+		i := r.uv()
+		if r.b == nil || i >= uint64(len(sels)) {
+			return false
+		}
+		k.Cell = string(place) + sels[i]
+	} else if k.Cell, ok = r.str(); !ok {
+		return false
+	}
+	var xs [6]int64
+	for i := range xs {
+		if flags&(1<<(queuedVecBit+i)) != 0 {
+			xs[i] = r.sv()
+		}
+	}
+	*v = heatmap.Vec{N: xs[0], X: xs[1], Y: xs[2], K: xs[3], RX: xs[4], RY: xs[5]}
+	return r.b != nil
 }
