@@ -150,7 +150,7 @@ bench-recordings: ## Append throughput, time to first chunk, bytes per recorded 
 	$(GO) run ./svc-recordings/cmd/benchrecordings
 
 .PHONY: bench-heatmaps
-bench-heatmaps: ## GetHeatmap p50/p95 with 1M clicks over 30 days (embedded), append cost of the same chunks with heatmaps on vs off, a click map over a 10,001-page rule (~5 min; BENCH_HEATMAPS_ARGS=-clicks 200000 for ~1).
+bench-heatmaps: ## GetHeatmap p50/p95 with 1M clicks over 30 days (embedded), append cost of the same chunks with heatmaps on vs off, a click map over a 10,001-page rule (~5 min; BENCH_HEATMAPS_ARGS=-clicks 200000 for ~1, -interleave for a live site's calls: a batch of each of 48 page views).
 	$(GO) run ./svc-recordings/cmd/benchheatmaps $(BENCH_HEATMAPS_ARGS)
 	$(GO) test -run '^$$' -bench 'BenchmarkHeatWide' -benchtime 20x ./svc-recordings/store/pebble/
 

@@ -75,6 +75,7 @@ type options struct {
 	clicks, days, perChunk, chunksPerVisit, elements, step int
 	batch, workers, calls, rounds, roundVisits             int
 	profiles                                               string
+	interleave                                             bool
 }
 
 func main() {
@@ -90,6 +91,7 @@ func main() {
 	flag.IntVar(&o.calls, "calls", 50, "GetHeatmap calls measured (a fifth of them for the variants)")
 	flag.IntVar(&o.rounds, "rounds", 10, "interleaved rounds of the append comparison (0: GetHeatmap only)")
 	flag.IntVar(&o.roundVisits, "round-visits", 96, "page views (12 batches each) per variant per round")
+	flag.BoolVar(&o.interleave, "interleave", false, "append comparison: each call holds one batch of each of 48 page views, in batch order (a live site's calls: every append rewrites its session's row and outbox entry), instead of 4 whole page views")
 	cpuprofileFlag := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	memprofile := flag.String("memprofile", "", "write an allocation profile of the run here (at its end)")
 	flag.StringVar(&o.profiles, "profiles", "", "write CPU and allocation profiles of the append comparison's service processes into this directory")
@@ -533,6 +535,33 @@ func downloadSize(resp *recordingsv1.GetHeatmapResponse) error {
 // of its own (so its CPU, background compactions and GC included, is
 // measured apart from the other's and from this client's) and the site its
 // chunks go to.
+// callsOf groups a round's page views' batches into calls of 48: 4 page
+// views whole, or (interleave) the batches of 48 page views in batch
+// order, one of each per call.
+func callsOf(visits [][]*recordingsv1.Chunk, interleave bool) [][]*recordingsv1.Chunk {
+	var calls [][]*recordingsv1.Chunk
+	if !interleave {
+		for v, chunks := range visits {
+			if v%4 == 0 {
+				calls = append(calls, nil)
+			}
+			calls[len(calls)-1] = append(calls[len(calls)-1], chunks...)
+		}
+		return calls
+	}
+	for lo := 0; lo < len(visits); lo += 48 {
+		group := visits[lo:min(lo+48, len(visits))]
+		for seq := range len(group[0]) {
+			var call []*recordingsv1.Chunk
+			for _, chunks := range group {
+				call = append(call, chunks[seq])
+			}
+			calls = append(calls, call)
+		}
+	}
+	return calls
+}
+
 type appendVariant struct {
 	label    string
 	srv      *child
@@ -584,20 +613,21 @@ func benchAppend(ctx context.Context, o options) error {
 	now := time.Now().Add(-time.Hour)
 	for round := range o.rounds {
 		calls := make([][][]*recordingsv1.Chunk, len(variants))
+		visits := make([][][]*recordingsv1.Chunk, len(variants))
 		for v := range o.roundVisits {
 			id := round*o.roundVisits + v
 			for i, va := range variants {
 				// The same seed: the same visit, but for the heat events.
 				chunks := newVisitGen(uint64(id)+1000, o.elements, 1, va.withHeat).visit(va.site, id, now, batches, 2)
-				if v%4 == 0 {
-					calls[i] = append(calls[i], nil) // 48 chunks per call
-				}
-				calls[i][len(calls[i])-1] = append(calls[i][len(calls[i])-1], chunks...)
+				visits[i] = append(visits[i], chunks)
 				for _, c := range chunks {
 					va.bytes += int64(len(c.Events))
 				}
 			}
 			n += batches
+		}
+		for i := range variants {
+			calls[i] = callsOf(visits[i], o.interleave)
 		}
 		for k := range variants {
 			i := (round + k) % len(variants)
@@ -645,7 +675,11 @@ func benchAppend(ctx context.Context, o options) error {
 		}
 	}
 	perChunk := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
-	fmt.Printf("AppendChunks, %d rounds × %d page views × %d batches (2 clicks each), 48 chunks per call, each variant its own service process (CPU and disk writes: the service's, from /proc):\n", o.rounds, o.roundVisits, batches)
+	shape := "4 page views whole"
+	if o.interleave {
+		shape = "a batch of each of 48 page views"
+	}
+	fmt.Printf("AppendChunks, %d rounds × %d page views × %d batches (2 clicks each), 48 chunks per call (%s), each variant its own service process (CPU and disk writes: the service's, from /proc):\n", o.rounds, o.roundVisits, batches, shape)
 	for _, va := range variants {
 		written, err := va.srv.written()
 		if err != nil {
