@@ -480,14 +480,10 @@ func (r *queuedReader) uv() uint64 {
 	return x
 }
 
+// sv reads a zig-zag varint (binary.AppendVarint's).
 func (r *queuedReader) sv() int64 {
-	x, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.b = nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return x
+	x := r.uv()
+	return int64(x>>1) ^ -int64(x&1)
 }
 
 func (r *queuedReader) byte1() (byte, bool) {
@@ -584,6 +580,19 @@ func decodeQueued(b []byte) (map[int64]*siteHeat, error) {
 // changeV1 reads a change of a version 1 row: its page's index, device,
 // day, kind, cell and the vec's six fields.
 func (r *queuedReader) changeV1(k *heatmap.Key, v *heatmap.Vec, pages, _ []string, _ bool) bool {
+	if !r.key(k, pages) {
+		return false
+	}
+	var ok bool
+	if k.Cell, ok = r.str(); !ok {
+		return false
+	}
+	*v = heatmap.Vec{N: r.sv(), X: r.sv(), Y: r.sv(), K: r.sv(), RX: r.sv(), RY: r.sv()}
+	return r.b != nil
+}
+
+// key reads a change's page index, device, day and kind into k.
+func (r *queuedReader) key(k *heatmap.Key, pages []string) bool {
 	p := r.uv()
 	if r.b == nil || p >= uint64(len(pages)) {
 		return false
@@ -591,15 +600,8 @@ func (r *queuedReader) changeV1(k *heatmap.Key, v *heatmap.Vec, pages, _ []strin
 	k.Page = pages[p]
 	k.Device, k.Day = int32(r.sv()), int32(r.sv())
 	kind, ok := r.byte1()
-	if !ok {
-		return false
-	}
 	k.Kind = heatmap.Kind(kind)
-	if k.Cell, ok = r.str(); !ok {
-		return false
-	}
-	*v = heatmap.Vec{N: r.sv(), X: r.sv(), Y: r.sv(), K: r.sv(), RX: r.sv(), RY: r.sv()}
-	return r.b != nil
+	return ok
 }
 
 // changeV2 reads a change of a version 2 row into k, which holds the
@@ -611,17 +613,9 @@ func (r *queuedReader) changeV2(k *heatmap.Key, v *heatmap.Vec, pages, sels []st
 		return false
 	}
 	if flags&queuedNewKey != 0 {
-		p := r.uv()
-		if r.b == nil || p >= uint64(len(pages)) {
+		if !r.key(k, pages) {
 			return false
 		}
-		k.Page = pages[p]
-		k.Device, k.Day = int32(r.sv()), int32(r.sv())
-		kind, ok := r.byte1()
-		if !ok {
-			return false
-		}
-		k.Kind = heatmap.Kind(kind)
 	} else if first {
 		return false
 	}
