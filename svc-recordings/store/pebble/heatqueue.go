@@ -329,9 +329,14 @@ const (
 	queuedVecBit  = 2
 )
 
-// queuedElementKind tells whether a kind's cells are heatmap.ClickCell's.
-func queuedElementKind(k heatmap.Kind) bool {
-	return k == heatmap.Click || k == heatmap.Rage || k == heatmap.Dead
+// queuedElementCell answers the parts of a change's cell when it is an
+// element cell (heatmap.ClickCell's, of clicks, rage and dead clicks),
+// which a j row writes as the place and the selector's index.
+func queuedElementCell(k heatmap.Key) (rx, ry int8, sel string, ok bool) {
+	if k.Kind != heatmap.Click && k.Kind != heatmap.Rage && k.Kind != heatmap.Dead {
+		return 0, 0, "", false
+	}
+	return heatmap.ParseClickCell(k.Cell)
 }
 
 // queuedTable numbers strings (pages, selectors) for a j row, trying the
@@ -384,7 +389,7 @@ func (w *queuedWriter) change(b []byte, k heatmap.Key, v heatmap.Vec) []byte {
 	if !w.started || page != w.prevPage || k.Device != w.prev.Device || k.Day != w.prev.Day || k.Kind != w.prev.Kind {
 		flags |= queuedNewKey
 	}
-	element := queuedElementKind(k.Kind) && len(k.Cell) >= 2
+	rx, ry, sel, element := queuedElementCell(k)
 	if element {
 		flags |= queuedElement
 	}
@@ -403,8 +408,8 @@ func (w *queuedWriter) change(b []byte, k heatmap.Key, v heatmap.Vec) []byte {
 		w.prev, w.prevPage, w.started = k, page, true
 	}
 	if element {
-		b = append(b, k.Cell[0], k.Cell[1])
-		b = binary.AppendUvarint(b, w.sels.of(k.Cell[2:]))
+		b = append(b, byte(rx), byte(ry))
+		b = binary.AppendUvarint(b, w.sels.of(sel))
 	} else {
 		b = binary.AppendUvarint(b, uint64(len(k.Cell)))
 		b = append(b, k.Cell...)
@@ -426,8 +431,8 @@ func encodeQueued(dst []byte, heat map[int64]*siteHeat) []byte {
 	var pages, sels queuedTable
 	note := func(k heatmap.Key) {
 		pages.of(k.Page)
-		if queuedElementKind(k.Kind) && len(k.Cell) >= 2 {
-			sels.of(k.Cell[2:])
+		if _, _, sel, ok := queuedElementCell(k); ok {
+			sels.of(sel)
 		}
 	}
 	for _, h := range heat {
@@ -628,6 +633,8 @@ func (r *queuedReader) changeV2(k *heatmap.Key, v *heatmap.Vec, pages, sels []st
 		if r.b == nil || i >= uint64(len(sels)) {
 			return false
 		}
+		// ParseClickCell's parts joined as they were (not ClickCell,
+		// which would round a place a damaged row holds).
 		k.Cell = string(place) + sels[i]
 	} else if k.Cell, ok = r.str(); !ok {
 		return false
