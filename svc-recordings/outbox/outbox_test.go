@@ -126,7 +126,9 @@ func TestRelayCoalescesInOrderAndRetries(t *testing.T) {
 	if err != nil || n != 5 {
 		t.Fatalf("Once: %d, %v", n, err)
 	}
-	want := []string{"upsert s_aaaaaaaaaaaa@2 s_bbbbbbbbbbbb@1", "delete [s_aaaaaaaaaaaa]", "upsert s_bbbbbbbbbbbb@2"}
+	// Pebble lists an upsert with its session's summary as read: a is
+	// deleted by then (its upserts list none and are skipped), b is at 2.
+	want := []string{"upsert s_bbbbbbbbbbbb@2", "delete [s_aaaaaaaaaaaa]", "upsert s_bbbbbbbbbbbb@2"}
 	if fmt.Sprint(sr.log) != fmt.Sprint(want) {
 		t.Fatalf("search saw %q, want %q", sr.log, want)
 	}
@@ -168,7 +170,9 @@ func TestRelaySplitsCalls(t *testing.T) {
 	one := proto.Size(pending[0].Summary)
 
 	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	r.CallSize, r.CallBytes = 7, 12*one // some calls full by count, some by bytes
+	// Summaries are listed at their last version (one is session 0's,
+	// the smallest): some calls full by count, some by bytes.
+	r.CallSize, r.CallBytes = 7, 8*one
 	if n, err := r.Once(ctx); err != nil || n != sessions*perSession {
 		t.Fatalf("Once: %d, %v; want all %d entries in one delivery", n, err, sessions*perSession)
 	}
@@ -242,5 +246,46 @@ func failsWhileDown(t *testing.T, once func(context.Context) (int, error), depth
 	}
 	if d, err := depth(ctx); err != nil || d != want {
 		t.Fatalf("a failed delivery changed the outbox: depth %d (%v), want %d", d, err, want)
+	}
+}
+
+// listed is a store whose sessions' outbox lists given entries, each
+// with a summary of its own version, as ScyllaDB's lists them (Pebble's
+// lists each session's summary as read, one version per page).
+type listed struct {
+	store.Store
+	entries []store.OutboxEntry
+	acked   int
+}
+
+func (l *listed) OutboxPending(context.Context, int) ([]store.OutboxEntry, error) {
+	return l.entries, nil
+}
+
+func (l *listed) OutboxAck(_ context.Context, es []store.OutboxEntry) error {
+	l.acked += len(es)
+	return nil
+}
+
+// TestRelayKeepsLatestVersion: in a run of upserts each session goes once,
+// at the highest version listed, in the order first listed; a deletion
+// ends the run.
+func TestRelayKeepsLatestVersion(t *testing.T) {
+	sr := &search{}
+	up := func(session string, v int64) store.OutboxEntry {
+		return store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: 1, Summary: &sessionsv1.SessionSummary{SiteId: 1, SessionId: session, Version: v}}
+	}
+	st := &listed{Store: openStore(t), entries: []store.OutboxEntry{
+		up("s_a", 1), up("s_b", 1), up("s_a", 3), up("s_a", 2),
+		{Kind: store.OutboxDeleteSessions, SiteID: 1, SessionIDs: []string{"s_x"}},
+		up("s_b", 2), up("s_a", 4),
+	}}
+	r := New(st, serveSearch(t, sr), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if n, err := r.Once(context.Background()); err != nil || n != 7 || st.acked != 7 {
+		t.Fatalf("Once: %d (%d acked), %v", n, st.acked, err)
+	}
+	want := []string{"upsert s_a@3 s_b@1", "delete [s_x]", "upsert s_b@2 s_a@4"}
+	if fmt.Sprint(sr.log) != fmt.Sprint(want) {
+		t.Fatalf("search saw %q, want %q", sr.log, want)
 	}
 }

@@ -131,7 +131,8 @@ type OutboxEntry struct {
 	// ID orders the entries; entries are delivered in ID order.
 	ID   string
 	Kind OutboxKind
-	// Summary, for OutboxUpsert.
+	// Summary, for OutboxUpsert: as of the change or later; nil when the
+	// session is gone (nothing to index).
 	Summary *sessionsv1.SessionSummary
 	SiteID  int64
 	// SessionIDs, for OutboxDeleteSessions.
@@ -215,7 +216,11 @@ type Page struct {
 //   - Every summary change is recorded in the outbox atomically with the
 //     chunk that caused it (a crash loses neither or both). Deletions
 //     are recorded in the outbox too. OutboxPending lists entries in the
-//     order they were recorded; OutboxAck removes them.
+//     order they were recorded; OutboxAck removes them. An upsert's
+//     summary is the session's as of the change that recorded it or a
+//     later one (search keeps the highest version): Pebble records only
+//     the session's name and reads its current summary when listing, nil
+//     once the session is gone (its deletion follows in the outbox).
 //   - Chunks are read back in key order (seq, then page view id as bytes),
 //     byte-identical.
 //   - A session expires at the maximum over its chunks of Stats.ExpiresMs

@@ -3,12 +3,17 @@ package pebble
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
 
+	sessionsv1 "github.com/sightlinehq/sightline/gen/sightline/sessions/v1"
 	"github.com/sightlinehq/sightline/svc-recordings/store"
+	"github.com/sightlinehq/sightline/svc-recordings/store/storetest"
+	"github.com/sightlinehq/sightline/svc-recordings/storedjson"
 )
 
 // obKind drives one of the three outboxes through the store's own write,
@@ -337,5 +342,88 @@ func TestOutboxConcurrentDrain(t *testing.T) {
 				t.Errorf("%s: entry of site %d delivered %d times", k.name, site, c)
 			}
 		}
+	}
+}
+
+// TestOutboxUpsertsReadTheRow: an upsert is stored as its session's name
+// and listed with the session's current summary, read once per session
+// and page; a session deleted since lists none (the relay skips it, its
+// deletion follows); an entry written whole by an earlier version still
+// lists its own summary.
+func TestOutboxUpsertsReadTheRow(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, store.Limits{})
+	a := &storetest.Builder{Site: 7, Session: "s_outboxrowa", Visitor: "v_a"}
+	gone := &storetest.Builder{Site: 7, Session: "s_outboxrowgone", Visitor: "v_g"}
+	for seq := range int64(3) {
+		if _, err := s.Append(ctx, []store.Chunk{a.Chunk(t, seq, 200)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Append(ctx, []store.Chunk{gone.Chunk(t, 0, 200)}); err != nil {
+		t.Fatal(err)
+	}
+	// An entry as the versions before wrote them: the summary itself.
+	old := &sessionsv1.SessionSummary{SiteId: 8, SessionId: "s_older", Version: 4, ChunkCount: 9}
+	pb, err := proto.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := storedjson.Marshal(outboxValue{Kind: store.OutboxUpsert, SiteID: 8, Summary: pb, Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, done := s.newOutboxBatch()
+	if err := b.Set(s.outboxKey(b), raw, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	done()
+	// What an upsert stores: no summary, the session's name.
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pOutbox}, UpperBound: []byte{pOutbox + 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it.First()
+	var first outboxValue
+	if err := storedjson.Unmarshal(it.Value(), &first); err != nil || first.Summary != nil || first.Session != a.Session || first.Kind != store.OutboxUpsert {
+		t.Fatalf("stored upsert %s (%v), want the session's name only", it.Value(), err)
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSession(ctx, gone.Site, gone.Session); err != nil {
+		t.Fatal(err)
+	}
+
+	es, err := s.OutboxPending(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 6 { // a's 3, gone's 1, the old one, gone's deletion
+		t.Fatalf("%d entries, want 6", len(es))
+	}
+	want, err := s.Session(ctx, a.Site, a.Session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range es[:3] {
+		if e.Kind != store.OutboxUpsert || !proto.Equal(e.Summary, want) || e.Summary != es[0].Summary {
+			t.Fatalf("entry %d: %v, want a's current summary (version %d), read once", i, e.Summary, want.GetVersion())
+		}
+	}
+	if want.GetVersion() != 3 {
+		t.Fatalf("a's version %d, want 3", want.GetVersion())
+	}
+	if e := es[3]; e.Kind != store.OutboxUpsert || e.Summary != nil {
+		t.Fatalf("deleted session's upsert: %v, want no summary", e.Summary)
+	}
+	if e := es[4]; !proto.Equal(e.Summary, old) || e.Traceparent == "" {
+		t.Fatalf("an older entry lists %v (traceparent %q), want its own summary", e.Summary, e.Traceparent)
+	}
+	if e := es[5]; e.Kind != store.OutboxDeleteSessions || !slices.Equal(e.SessionIDs, []string{gone.Session}) {
+		t.Fatalf("last entry %v %v, want gone's deletion", e.Kind, e.SessionIDs)
 	}
 }

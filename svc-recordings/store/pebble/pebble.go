@@ -832,22 +832,28 @@ func (s *Store) timedOutbox(b *pebble.Batch, prefix byte, what string, v any) er
 // outboxValue is an outbox entry as stored. Fields are only ever added,
 // optional, so entries written by an older version still decode.
 type outboxValue struct {
-	Kind        store.OutboxKind `json:"k"`
-	SiteID      int64            `json:"s"`
-	Summary     []byte           `json:"m,omitempty"`
-	SessionIDs  []string         `json:"i,omitempty"`
-	VisitorID   string           `json:"v,omitempty"`
-	Traceparent string           `json:"t,omitempty"`
+	Kind    store.OutboxKind `json:"k"`
+	SiteID  int64            `json:"s"`
+	Summary []byte           `json:"m,omitempty"`
+	// Session names the session of an upsert written without its summary
+	// (all since Summary's were): OutboxPending renders the session's
+	// summary from its row when read.
+	Session     string   `json:"n,omitempty"`
+	SessionIDs  []string `json:"i,omitempty"`
+	VisitorID   string   `json:"v,omitempty"`
+	Traceparent string   `json:"t,omitempty"`
 }
 
+// encodeOutbox writes an upsert as the name of its session, not its
+// summary: the session's row holds the summary already, and a copy per
+// append was the largest value an append wrote after the chunk (1.4 KB of
+// a live site's session, as base64 in JSON), rewritten by every append
+// of the session while search needs only the newest. OutboxPending reads
+// the row instead, once per session and page of entries.
 func encodeOutbox(e store.OutboxEntry) ([]byte, error) {
 	ov := outboxValue{Kind: e.Kind, SiteID: e.SiteID, SessionIDs: e.SessionIDs, VisitorID: e.VisitorID, Traceparent: e.Traceparent}
 	if e.Summary != nil {
-		b, err := proto.Marshal(e.Summary)
-		if err != nil {
-			return nil, fmt.Errorf("pebble: outbox: %w", err)
-		}
-		ov.Summary = b
+		ov.Session = e.Summary.GetSessionId()
 	}
 	b, err := storedjson.Marshal(ov)
 	if err != nil {
@@ -1232,13 +1238,31 @@ func (s *Store) sweepTombstones(nowMs int64) error {
 
 // OutboxPending implements store.Store.
 func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEntry, error) {
+	// The summaries of the sessions named so far: a session appended to
+	// many times has many entries, all delivering its newest summary.
+	current := map[string]*sessionsv1.SessionSummary{}
 	out, err := outboxPending(s, pOutbox, limit, func(id string, ov outboxValue) (store.OutboxEntry, error) {
 		e := store.OutboxEntry{ID: id, Kind: ov.Kind, SiteID: ov.SiteID, SessionIDs: ov.SessionIDs, VisitorID: ov.VisitorID, Traceparent: ov.Traceparent}
-		if ov.Summary != nil {
+		switch {
+		case ov.Summary != nil:
 			e.Summary = &sessionsv1.SessionSummary{}
 			if err := proto.Unmarshal(ov.Summary, e.Summary); err != nil {
 				return e, err
 			}
+		case ov.Kind == store.OutboxUpsert && ov.Session != "":
+			k := string(partition(pSession, ov.SiteID, ov.Session))
+			sum, ok := current[k]
+			if !ok {
+				row, err := s.loadRow(ov.SiteID, ov.Session)
+				if err != nil {
+					return e, err
+				}
+				if row != nil { // else deleted since: nothing to index
+					sum = row.summary(ov.SiteID, ov.Session)
+				}
+				current[k] = sum
+			}
+			e.Summary = sum
 		}
 		return e, nil
 	})

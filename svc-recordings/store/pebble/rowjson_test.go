@@ -191,7 +191,7 @@ func BenchmarkRowCodec(b *testing.B) {
 func TestOutboxValuesMatchStd(t *testing.T) {
 	odd := []string{"", "<a href=\"x\">&amp;</a>", "\x00\x1f", "\u2028", "é😀\\/\n", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 	for i, s := range odd {
-		checkOutboxValue(t, outboxValue{Kind: store.OutboxUpsert, SiteID: math.MaxInt64 - int64(i), Summary: []byte(s + "\x00\xff"), SessionIDs: []string{s, "s_2"}, VisitorID: s, Traceparent: s})
+		checkOutboxValue(t, outboxValue{Kind: store.OutboxUpsert, SiteID: math.MaxInt64 - int64(i), Summary: []byte(s + "\x00\xff"), Session: s, SessionIDs: []string{s, "s_2"}, VisitorID: s, Traceparent: s})
 		checkOutboxValue(t, answerOutbox{Kind: store.OutboxKind(i), SiteID: -1, IDs: []string{s}, Visitor: s, Session: s, Traceparent: s})
 		checkOutboxValue(t, notifyValue{Type: s, SiteID: int64(i), Session: s, Answer: s, TimeMs: math.MinInt64})
 	}

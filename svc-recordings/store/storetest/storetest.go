@@ -612,11 +612,24 @@ func testOutboxOrder(t *testing.T, s store.Store) {
 	if len(mine) != 5 {
 		t.Fatalf("%d outbox entries, want 5", len(mine))
 	}
-	for i, e := range mine {
-		if e.Kind != store.OutboxUpsert || e.Summary.GetVersion() != int64(i+1) || e.Summary.GetChunkCount() != int32(i+1) {
-			t.Fatalf("entry %d: kind %d version %d", i, e.Kind, e.Summary.GetVersion())
+	// Entry i records version i+1; it may carry that summary or a later
+	// one (the store's choice), never an earlier one, and the last is the
+	// newest.
+	checkUpserts := func(es []store.OutboxEntry, first int64) {
+		t.Helper()
+		prev := int64(0)
+		for i, e := range es {
+			v := e.Summary.GetVersion()
+			if e.Kind != store.OutboxUpsert || v < first+int64(i) || v < prev || e.Summary.GetChunkCount() != int32(v) || e.Summary.GetSessionId() != b.Session {
+				t.Fatalf("entry %d: kind %d version %d chunks %d session %q", i, e.Kind, v, e.Summary.GetChunkCount(), e.Summary.GetSessionId())
+			}
+			prev = v
+		}
+		if last := es[len(es)-1].Summary.GetVersion(); last != 5 {
+			t.Fatalf("last entry's version %d, want 5", last)
 		}
 	}
+	checkUpserts(mine, 1)
 	depth, err := s.OutboxDepth(ctx)
 	if err != nil || depth < 5 {
 		t.Fatalf("depth %d, %v", depth, err)
@@ -628,15 +641,16 @@ func testOutboxOrder(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var left []int64
+	var left []store.OutboxEntry
 	for _, e := range es {
 		if e.SiteID == b.Site {
-			left = append(left, e.Summary.GetVersion())
+			left = append(left, e)
 		}
 	}
-	if !slices.Equal(left, []int64{4, 5}) {
-		t.Fatalf("after ack left %v, want [4 5]", left)
+	if len(left) != 2 || left[0].ID != mine[3].ID || left[1].ID != mine[4].ID {
+		t.Fatalf("after ack %d entries left, want entries 4 and 5", len(left))
 	}
+	checkUpserts(left, 4)
 	if d2, _ := s.OutboxDepth(ctx); d2 != depth-3 {
 		t.Fatalf("depth after ack %d, want %d", d2, depth-3)
 	}
