@@ -15,10 +15,9 @@ type Step struct {
 	// applied in order, a new one otherwise; nil when there is nothing to
 	// store (no chunks at all).
 	State *State
-	// Summary is State's summary (version zero: the store sets it).
-	Summary *sessionsv1.SessionSummary
-	// Changed: Summary differs from the stored state's (always for a new
-	// session), so the store writes a new version and an outbox entry.
+	// Changed: State's summary differs from the stored state's (always
+	// for a new session or chunks applied in order), so the store writes
+	// a new version and an outbox entry.
 	Changed bool
 }
 
@@ -50,13 +49,17 @@ func Advance(site int64, session string, stored *State, fresh []*ChunkStats, dup
 	if stored != nil && len(fresh) == 0 && !dups {
 		return Step{}, nil
 	}
+	// Chunks applied in order always change the summary (its chunk count
+	// grows); a refold is compared with the stored summary. Two renderings
+	// and a proto.Equal were most of an in-order Advance.
+	inOrder := stored != nil && !dups && fresh[0].Seq > stored.MaxSeq
 	var old *sessionsv1.SessionSummary
-	if stored != nil {
+	if stored != nil && !inOrder {
 		old = stored.Summary(site, session)
 	}
 	var state *State
 	switch {
-	case stored != nil && !dups && fresh[0].Seq > stored.MaxSeq:
+	case inOrder:
 		state = stored
 		for _, c := range fresh {
 			state.Apply(c)
@@ -86,8 +89,8 @@ func Advance(site int64, session string, stored *State, fresh []*ChunkStats, dup
 		}
 		state.Answers = t
 	}
-	sum := state.Summary(site, session)
-	return Step{State: state, Summary: sum, Changed: stored == nil || !proto.Equal(old, sum)}, nil
+	changed := stored == nil || inOrder || !proto.Equal(old, state.Summary(site, session))
+	return Step{State: state, Changed: changed}, nil
 }
 
 // Stored is the state's summary as a store answers it: with the version

@@ -58,8 +58,8 @@ func TestAdvance(t *testing.T) {
 	if err != nil || st.State != stored || !st.Changed || src.all+src.answers != 0 {
 		t.Fatalf("in order: same state %v, %+v, %v; reads all=%d answers=%d", st.State == stored, st, err, src.all, src.answers)
 	}
-	if !proto.Equal(st.Summary, want) {
-		t.Fatalf("in order: summary\n%v\nwant\n%v", st.Summary, want)
+	if got := st.State.Summary(site, session); !proto.Equal(got, want) {
+		t.Fatalf("in order: summary\n%v\nwant\n%v", got, want)
 	}
 
 	// Nothing new and no duplicate: nothing to store.
@@ -75,7 +75,7 @@ func TestAdvance(t *testing.T) {
 	}{"equal seq": {cs[3:], false}, "duplicate": {nil, true}, "earlier seq": {cs[:1], false}} {
 		src = &advanceSources{stored: cs, tally: tally}
 		st, err := Advance(site, session, Fold(cs).withAnswers(tally), ptrs(c.fresh), c.dups, src.sources())
-		if err != nil || st.State == nil || st.Changed || src.all != 1 || src.answers != 1 || !proto.Equal(st.Summary, want) {
+		if err != nil || st.State == nil || st.Changed || src.all != 1 || src.answers != 1 || !proto.Equal(st.State.Summary(site, session), want) {
 			t.Fatalf("%s: %+v, %v; reads all=%d answers=%d", name, st, err, src.all, src.answers)
 		}
 	}
@@ -83,7 +83,7 @@ func TestAdvance(t *testing.T) {
 	// A refold that finds a chunk the state missed changes the summary.
 	src = &advanceSources{stored: cs, tally: tally}
 	st, err = Advance(site, session, Fold(cs[:3]).withAnswers(tally), nil, true, src.sources())
-	if err != nil || !st.Changed || !proto.Equal(st.Summary, want) {
+	if err != nil || !st.Changed || !proto.Equal(st.State.Summary(site, session), want) {
 		t.Fatalf("refold with a missed chunk: %+v, %v", st, err)
 	}
 

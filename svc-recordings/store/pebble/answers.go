@@ -291,12 +291,10 @@ func (s *Store) retally(b *pebble.Batch, site int64, session string, added []ans
 	if row.EndedMs > 0 {
 		return nil // final (store.Ending)
 	}
-	sum, changed := row.State.Retally(site, session, &t)
-	if !changed {
+	if _, changed := row.State.Retally(site, session, &t); !changed {
 		return nil
 	}
 	row.Version++
-	sum.Version = row.Version
 	rb, err := encodeRow(row)
 	if err != nil {
 		return err
@@ -305,7 +303,7 @@ func (s *Store) retally(b *pebble.Batch, site int64, session string, added []ans
 		return err
 	}
 	s.forgetRow(site, session)
-	return s.outbox(b, store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: site, Summary: sum, Traceparent: trace})
+	return s.outboxUpsert(b, site, session, trace)
 }
 
 // tally counts a session's stored answers, leaving out skip.

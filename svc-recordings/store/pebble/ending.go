@@ -206,7 +206,7 @@ func (s *Store) endSessions(sessions []openSession, cutMs int64) ([]*sessionsv1.
 		if err := b.Delete(openKey, nil); err != nil {
 			return nil, fmt.Errorf("pebble: end session: %w", err)
 		}
-		if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: o.site, Summary: sum}); err != nil {
+		if err := s.outboxUpsert(b, o.site, o.session, ""); err != nil {
 			return nil, err
 		}
 		if err := s.notifyOutbox(b, store.NotifyEntry{Type: store.EventSessionEnded, SiteID: o.site, SessionID: o.session, TimeMs: nowMs}); err != nil {

@@ -649,7 +649,7 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	if err != nil {
 		return err
 	}
-	state, sum := step.State, step.Summary
+	state := step.State
 	row.State = state
 	if !s.heatOff {
 		heatmap.AddStateChange(heat, before, state)
@@ -660,8 +660,7 @@ func (s *Store) appendSession(b *pebble.Batch, g *group, chunks []store.Chunk, r
 	}
 	if step.Changed {
 		row.Version++
-		sum.Version = row.Version
-		if err := s.outbox(b, store.OutboxEntry{Kind: store.OutboxUpsert, SiteID: g.site, Summary: sum, Traceparent: g.trace}); err != nil {
+		if err := s.outboxUpsert(b, g.site, g.session, g.trace); err != nil {
 			return err
 		}
 	}
@@ -799,12 +798,27 @@ func (s *Store) scan(prefix, from []byte, fn func(k, v []byte) error) error {
 	return it.Close()
 }
 
-// outbox records e in the sessions' outbox. b must come from
-// newOutboxBatch (the scan's floor waits for it).
+// outbox records e, a deletion, in the sessions' outbox. b must come
+// from newOutboxBatch (the scan's floor waits for it).
 func (s *Store) outbox(b *pebble.Batch, e store.OutboxEntry) error {
-	v, err := encodeOutbox(e)
+	return s.putOutbox(b, outboxValue{Kind: e.Kind, SiteID: e.SiteID, SessionIDs: e.SessionIDs, VisitorID: e.VisitorID, Traceparent: e.Traceparent})
+}
+
+// outboxUpsert records a change of a session's summary in the sessions'
+// outbox, as the session's name: the session's row holds the summary
+// already, and a copy per append was, after the chunk, the largest value
+// an append wrote (1.4 KB for a live site's session with heatmaps, as
+// base64 in JSON), rewritten by every append while search needs only the
+// newest. OutboxPending reads the row instead, once per session and page
+// of entries. b must come from newOutboxBatch.
+func (s *Store) outboxUpsert(b *pebble.Batch, site int64, session, traceparent string) error {
+	return s.putOutbox(b, outboxValue{Kind: store.OutboxUpsert, SiteID: site, Session: session, Traceparent: traceparent})
+}
+
+func (s *Store) putOutbox(b *pebble.Batch, ov outboxValue) error {
+	v, err := storedjson.Marshal(ov)
 	if err != nil {
-		return err
+		return fmt.Errorf("pebble: outbox: %w", err)
 	}
 	if err := b.Set(s.outboxKey(b), v, nil); err != nil {
 		return fmt.Errorf("pebble: outbox: %w", err)
@@ -842,24 +856,6 @@ type outboxValue struct {
 	SessionIDs  []string `json:"i,omitempty"`
 	VisitorID   string   `json:"v,omitempty"`
 	Traceparent string   `json:"t,omitempty"`
-}
-
-// encodeOutbox writes an upsert as the name of its session, not its
-// summary: the session's row holds the summary already, and a copy per
-// append was the largest value an append wrote after the chunk (1.4 KB of
-// a live site's session, as base64 in JSON), rewritten by every append
-// of the session while search needs only the newest. OutboxPending reads
-// the row instead, once per session and page of entries.
-func encodeOutbox(e store.OutboxEntry) ([]byte, error) {
-	ov := outboxValue{Kind: e.Kind, SiteID: e.SiteID, SessionIDs: e.SessionIDs, VisitorID: e.VisitorID, Traceparent: e.Traceparent}
-	if e.Summary != nil {
-		ov.Session = e.Summary.GetSessionId()
-	}
-	b, err := storedjson.Marshal(ov)
-	if err != nil {
-		return nil, fmt.Errorf("pebble: outbox: %w", err)
-	}
-	return b, nil
 }
 
 // Session implements store.Store.

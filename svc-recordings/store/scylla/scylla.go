@@ -557,7 +557,8 @@ func (s *Store) updateSummary(ctx context.Context, site int64, session string, f
 	if err != nil || step.State == nil {
 		return err == nil, err
 	}
-	state, sum := step.State, step.Summary
+	state := step.State
+	sum := state.Summary(site, session)
 	if !step.Changed {
 		if row.outboxed < row.version {
 			// A crash left the last change out of the outbox: record it now.
