@@ -23,10 +23,12 @@ const BeaconPrefix = "/i/v1/"
 
 // RegisterHTTP mounts the public endpoints (/s/, /static/, /i/v1/).
 func (s *Service) RegisterHTTP(mux *http.ServeMux) {
-	mux.HandleFunc("GET /s/{file}", s.serveBootstrap)
-	// The bundles go out compressed (the recorder: 95 KB, 31 KB gzipped);
-	// the bootstrap does not: it is small, and browsers revalidate it
-	// every minute by its ETag, which a compressed answer would lose.
+	// Both go out compressed to browsers that accept it: the bundles (the
+	// recorder: 95 KB, 31 KB gzipped) and the bootstrap, which every page
+	// view may fetch (4.5 KB, 2.3 KB gzipped, in TestScripts) and
+	// browsers revalidate every minute by its ETag, kept with the
+	// encoding's suffix.
+	mux.Handle("GET /s/{file}", httpcompress.Revalidated(http.HandlerFunc(s.serveBootstrap)))
 	mux.Handle("GET /static/{file}", httpcompress.Handler(http.HandlerFunc(s.serveStatic)))
 	mux.HandleFunc("POST /i/v1/batch", s.serveBatch)
 	mux.HandleFunc("OPTIONS /i/v1/batch", s.servePreflight)

@@ -720,14 +720,22 @@ func TestScripts(t *testing.T) {
 	if resp.StatusCode != 200 || rec != string(tracker.Recorder) || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
 		t.Fatalf("recorder: %d %v", resp.StatusCode, resp.Header)
 	}
-	// Browsers get the recorder compressed; the bootstrap stays plain,
-	// keeping the ETag they revalidate it by.
+	// Browsers get the recorder compressed, and the bootstrap, which
+	// keeps an ETag they revalidate it by (suffixed by the encoding).
 	resp, gz, plain := httpcompresstest.Fetch(t, http.MethodGet, recURL, "gzip, deflate, br")
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || len(gz)*2 > len(tracker.Recorder) || !bytes.Equal(plain, tracker.Recorder) {
 		t.Fatalf("recorder, gzip accepted: %d, %q, %d bytes of %d, equal once decoded: %v", resp.StatusCode, resp.Header.Get("Content-Encoding"), len(gz), len(tracker.Recorder), bytes.Equal(plain, tracker.Recorder))
 	}
-	if resp, _, _ := httpcompresstest.Fetch(t, http.MethodGet, e.srv.URL+"/s/"+siteKey+".js", "gzip, deflate, br"); resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("ETag") == "" {
-		t.Fatalf("bootstrap, gzip accepted: %v", resp.Header)
+	for _, accept := range []string{"gzip, deflate, br", "gzip, deflate, br, zstd"} {
+		resp, sent, got := httpcompresstest.Fetch(t, http.MethodGet, e.srv.URL+"/s/"+siteKey+".js", accept)
+		etag := resp.Header.Get("ETag")
+		enc := resp.Header.Get("Content-Encoding")
+		if enc == "" || string(got) != body || len(sent)*5 > len(got)*3 || !strings.HasSuffix(etag, "-"+enc+`"`) {
+			t.Fatalf("bootstrap, %s accepted: %q, ETag %s, %d bytes for %d, the same once decoded: %v", accept, enc, etag, len(sent), len(got), string(got) == body)
+		}
+		if resp, _ := get("/s/"+siteKey+".js", map[string]string{"If-None-Match": etag, "Accept-Encoding": accept}); resp.StatusCode != 304 {
+			t.Fatalf("conditional GET of the %s bootstrap: %d", enc, resp.StatusCode)
+		}
 	}
 	if resp, _ := get("/static/recorder.0000000000000000.js", nil); resp.StatusCode != 404 {
 		t.Fatalf("stale recorder hash: %d", resp.StatusCode)

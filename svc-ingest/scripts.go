@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sightlinehq/sightline/platform/httpcompress"
 	"github.com/sightlinehq/sightline/svc-ingest/siteconfig"
 	"github.com/sightlinehq/sightline/tracker"
 )
@@ -131,9 +132,11 @@ func (s *Service) serveBootstrap(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// etagMatch tells whether an If-None-Match header names etag, in any
+// encoding the answer went out in (httpcompress.Revalidated).
 func etagMatch(header, etag string) bool {
 	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		t = httpcompress.BaseETag(strings.TrimPrefix(strings.TrimSpace(t), "W/"))
 		if t == etag || t == "*" {
 			return true
 		}

@@ -133,3 +133,51 @@ func TestHandlerCompressesReads(t *testing.T) {
 		t.Fatalf("the rest: %q, %v", rest, err)
 	}
 }
+
+// TestRevalidatedKeepsETags: behind Revalidated an answer goes out
+// compressed with its ETag suffixed by the encoding, and the tag a client
+// sends back, through BaseETag, matches the handler's own: 304, not the
+// whole answer again. A plain answer keeps its ETag as it is.
+func TestRevalidatedKeepsETags(t *testing.T) {
+	const etag = `"v1"`
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		w.Header().Set("ETag", etag)
+		if BaseETag(r.Header.Get("If-None-Match")) == etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.Write(body)
+	})
+	srv := httptest.NewServer(Revalidated(h))
+	t.Cleanup(srv.Close)
+	for _, c := range []struct{ accept, enc, etag string }{
+		{"gzip", "gzip", `"v1-gzip"`},
+		{"gzip, deflate, br, zstd", "zstd", `"v1-zstd"`},
+		{"", "", etag},
+	} {
+		resp, sent, got := httpcompresstest.Fetch(t, http.MethodGet, srv.URL, c.accept)
+		if resp.Header.Get("Content-Encoding") != c.enc || resp.Header.Get("ETag") != c.etag || !bytes.Equal(got, body) || (c.enc != "" && len(sent)*3 > len(got)) {
+			t.Fatalf("accept %q: %d, %q, ETag %q, %d bytes sent for %d; want %q, ETag %q", c.accept, resp.StatusCode, resp.Header.Get("Content-Encoding"), resp.Header.Get("ETag"), len(sent), len(got), c.enc, c.etag)
+		}
+		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept-Encoding", c.accept)
+		req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+		again, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again.Body.Close()
+		if again.StatusCode != http.StatusNotModified {
+			t.Fatalf("accept %q, If-None-Match %s: %d, want 304", c.accept, c.etag, again.StatusCode)
+		}
+	}
+	for tag, want := range map[string]string{`"v1-gzip"`: etag, `"v1-zstd"`: etag, etag: etag, `"v1-br"`: `"v1-br"`, `W/"v1-gzip"`: `W/"v1"`, "": ""} {
+		if got := BaseETag(tag); got != want {
+			t.Errorf("BaseETag(%s) = %s, want %s", tag, got, want)
+		}
+	}
+}
