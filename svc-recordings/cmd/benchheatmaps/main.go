@@ -531,10 +531,6 @@ func downloadSize(resp *recordingsv1.GetHeatmapResponse) error {
 	return nil
 }
 
-// appendVariant is one side of the append comparison: a service process
-// of its own (so its CPU, background compactions and GC included, is
-// measured apart from the other's and from this client's) and the site its
-// chunks go to.
 // callsOf groups a round's page views' batches into calls of 48: 4 page
 // views whole, or (interleave) the batches of 48 page views in batch
 // order, one of each per call.
@@ -562,6 +558,10 @@ func callsOf(visits [][]*recordingsv1.Chunk, interleave bool) [][]*recordingsv1.
 	return calls
 }
 
+// appendVariant is one side of the append comparison: a service process
+// of its own (so its CPU, background compactions and GC included, is
+// measured apart from the other's and from this client's) and the site its
+// chunks go to.
 type appendVariant struct {
 	label    string
 	srv      *child

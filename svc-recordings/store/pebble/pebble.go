@@ -1236,7 +1236,11 @@ func (s *Store) sweepTombstones(nowMs int64) error {
 func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEntry, error) {
 	// The summaries of the sessions named so far: a session appended to
 	// many times has many entries, all delivering its newest summary.
-	current := map[string]*sessionsv1.SessionSummary{}
+	type session struct {
+		site int64
+		id   string
+	}
+	current := map[session]*sessionsv1.SessionSummary{}
 	out, err := outboxPending(s, pOutbox, limit, func(id string, ov outboxValue) (store.OutboxEntry, error) {
 		e := store.OutboxEntry{ID: id, Kind: ov.Kind, SiteID: ov.SiteID, SessionIDs: ov.SessionIDs, VisitorID: ov.VisitorID, Traceparent: ov.Traceparent}
 		switch {
@@ -1246,7 +1250,7 @@ func (s *Store) OutboxPending(ctx context.Context, limit int) ([]store.OutboxEnt
 				return e, err
 			}
 		case ov.Kind == store.OutboxUpsert && ov.Session != "":
-			k := string(partition(pSession, ov.SiteID, ov.Session))
+			k := session{ov.SiteID, ov.Session}
 			sum, ok := current[k]
 			if !ok {
 				row, err := s.loadRow(ov.SiteID, ov.Session)
